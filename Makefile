@@ -1,0 +1,130 @@
+# herald — build, test, bench, install.
+#
+#   make            build/herald (and build/libherald.a, which the tests link)
+#   make test       unit and integration tests (cmocka), warnings are errors
+#   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
+#   make valgrind   the unit tests under valgrind's memcheck
+#   make bench      benchmarks, each a ratio to a reference measured in the same run
+#   make demo       set everything up and run the main job end to end
+#   make deps       install the Debian packages the build, tests and bench need
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format every source file
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= $(PREFIX)/etc
+DATADIR ?= $(PREFIX)/share
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := sqlite3 inih jansson icu-uc icu-i18n openssl
+TEST_PKGS := cmocka
+
+# Debian packages: build, tests, bench.
+DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libinih-dev libjansson-dev \
+            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind
+
+B ?= build
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wwrite-strings -Wvla -fno-common -Werror
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) $(WARN) -Iinclude \
+             -DHD_SYSCONF_PATH='"$(SYSCONFDIR)/herald/herald.conf"' \
+             $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
+             src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c) \
+             $(filter-out src/main.c,$(wildcard src/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all test asan valgrind bench demo deps install format clean check-deps
+all: check-deps $(B)/herald
+
+check-deps:
+	@$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) || { \
+	  echo "herald: missing libraries ($(PKGS) $(TEST_PKGS)); run 'make deps' first" >&2; \
+	  exit 1; }
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libherald.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/herald: $(B)/obj/src/main.o $(B)/libherald.a
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+$(B)/tests/%: tests/%.c tests/testutil.h $(B)/libherald.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(B)/libherald.a $(LIBS) $(TEST_LIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libherald.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libherald.a $(LIBS)
+
+# Every test binary runs even after a failure; the exit status says whether
+# any failed. HERALD_BIN lets integration tests run the real binary.
+test: deps-quiet all $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; \
+	  HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR) $(TEST_WRAP) ./$$t || fail=1; \
+	done; \
+	if [ $$fail = 0 ]; then echo "make test: all test programs passed"; \
+	else echo "make test: FAILURES (see above)"; fi; exit $$fail
+
+asan:
+	$(MAKE) B=build-asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+
+valgrind: all $(TEST_BIN)
+	$(MAKE) test TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite"
+
+bench: deps-quiet all $(BENCH_BIN)
+	@bash bench/run.sh $(B)
+
+demo: deps-quiet all
+	@bash scripts/demo.sh $(B)/herald
+
+# Installs what is missing, and nothing when everything is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || \
+	    missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
+	else echo "make deps: everything is installed"; fi
+
+deps-quiet:
+	@$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || $(MAKE) --no-print-directory deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/herald \
+	  $(DESTDIR)$(DATADIR)/herald/templates/partials
+	install -m 755 $(B)/herald $(DESTDIR)$(PREFIX)/bin/herald
+	install -m 644 etc/herald.conf $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
+	install -m 644 etc/herald.service $(DESTDIR)$(DATADIR)/herald/herald.service
+	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d $(TEST_BIN:=.d)

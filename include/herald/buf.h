@@ -1,0 +1,42 @@
+/* buf: growable byte buffers and the allocation helpers every module uses.
+ * Allocation failure is not recoverable in herald (as in git): the hd_x*
+ * helpers abort with a message rather than make every caller test for NULL. */
+#ifndef HERALD_BUF_H
+#define HERALD_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void *hd_xmalloc(size_t n);
+void *hd_xcalloc(size_t n, size_t size);
+void *hd_xrealloc(void *p, size_t n);
+char *hd_xstrdup(const char *s);           /* NULL stays NULL */
+char *hd_xstrndup(const char *s, size_t n);
+
+/* A NUL-terminated growable buffer. data is never NULL after hd_buf_init. */
+struct hd_buf {
+    char *data; /* len bytes followed by a NUL */
+    size_t len; /* bytes used, excluding the NUL */
+    size_t cap; /* bytes allocated */
+};
+
+void hd_buf_init(struct hd_buf *b);
+void hd_buf_release(struct hd_buf *b);      /* frees data; b can be reused after init */
+void hd_buf_reset(struct hd_buf *b);        /* len = 0, keeps the memory */
+void hd_buf_reserve(struct hd_buf *b, size_t extra);
+void hd_buf_add(struct hd_buf *b, const void *p, size_t n);
+void hd_buf_adds(struct hd_buf *b, const char *s);
+void hd_buf_addc(struct hd_buf *b, char c);
+void hd_buf_addf(struct hd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included. s is n bytes of UTF-8. */
+void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n);
+/* Appends s as one RFC 4180 CSV field, quoted only when it must be. */
+void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n);
+/* Hands the memory to the caller (who frees it) and leaves b empty and initialised. */
+char *hd_buf_detach(struct hd_buf *b, size_t *len);
+
+/* Wipes n bytes with OPENSSL_cleanse, for secrets. */
+void hd_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,126 @@
+/* config: herald's one INI file, read with inih and checked against a schema
+ * of sections and keys. Unknown sections and keys are errors with file and
+ * line. Secrets come only by reference (KEY_env names an environment
+ * variable, KEY_file a file) and are loaded at start-up; an inline secret, a
+ * missing variable or an unreadable file is an error that names the key,
+ * never the value. Without a file, built-in defaults describe a working
+ * install that sends through the outbox driver. Also here: the channel and
+ * category vocabulary shared by every layer. */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/buf.h"
+#include "herald/err.h"
+#include "herald/units.h"
+
+enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_COUNT };
+enum hd_category { HD_CAT_MARKETING, HD_CAT_TRANSACTIONAL, HD_CAT_COUNT };
+enum hd_on_cap { HD_ON_CAP_DROP, HD_ON_CAP_DEFER };
+
+const char *hd_channel_name(int ch);   /* "email", "sms", "push" */
+int hd_channel_parse(const char *s);   /* -1 when unknown */
+const char *hd_category_name(int cat); /* "marketing", "transactional" */
+int hd_category_parse(const char *s);  /* -1 when unknown */
+
+/* One key = value line as written. */
+struct hd_cfg_kv {
+    char *key;
+    char *value;
+    int line; /* 0 for a built-in default */
+};
+
+/* A secret loaded through KEY_env or KEY_file. */
+struct hd_cfg_secret {
+    char *name;    /* the secret's key without suffix: "password" */
+    char *via;     /* the key that named it: "password_env" or "password_file" */
+    char *ref;     /* the variable name or the path (not secret) */
+    char *value;   /* the secret itself; wiped on free; never print it */
+    size_t len;
+    int line;
+};
+
+struct hd_provider_cfg {
+    char *name;                     /* from [provider NAME] */
+    char *type;                     /* outbox, smtp, twilio, http, fcm, apns */
+    int line;                       /* line of its first key */
+    struct hd_cfg_kv *kv;           /* every non-secret key except the common ones below */
+    size_t nkv;
+    struct hd_cfg_secret *secrets;
+    size_t nsecrets;
+    struct hd_rate rate;            /* default 100/s */
+    uint32_t burst;                 /* token-bucket depth; default = rate per second, >= 1 */
+    uint32_t connections;           /* parallel connections / in-flight bound; default 4 */
+    int64_t timeout;                /* seconds per request; default 30 */
+    uint32_t max_attempts;          /* default 5 */
+    int64_t retry_base;             /* seconds; default 30 */
+    int64_t retry_max;              /* seconds; default 3600 */
+    double cost_per_segment;        /* for estimates (SMS); default 0 */
+};
+
+struct hd_cap_rule {
+    int category; /* enum hd_category */
+    int channel;  /* enum hd_channel, or -1 for all channels */
+    struct hd_cap cap;
+    int line;
+};
+
+struct hd_quiet_rule {
+    int category; /* enum hd_category */
+    int channel;  /* enum hd_channel, or -1 for all channels */
+    struct hd_window window;
+    int line;
+};
+
+struct hd_config {
+    char *path;           /* the file read, or NULL when only defaults apply */
+    char *database;       /* [herald] database; default var/herald.db */
+    char *templates;      /* [herald] templates; default templates */
+    char *timezone;       /* [herald] timezone; default UTC */
+    char *locale;         /* [herald] locale; default en */
+    char *default_region; /* [herald] default_region, ISO 3166 alpha-2, or NULL */
+    int log_level;        /* [herald] log_level; default info */
+    int64_t busy_timeout; /* [herald] busy_timeout in seconds; default 5 */
+    struct hd_provider_cfg *providers;
+    size_t nproviders;
+    struct {
+        char **providers; /* names, in order of preference */
+        size_t n;
+        int line;
+    } channels[HD_CH_COUNT];
+    struct hd_cap_rule *caps;
+    size_t ncaps;
+    int on_cap; /* enum hd_on_cap; default drop */
+    struct hd_quiet_rule *quiet;
+    size_t nquiet;
+    struct hd_cfg_kv *vars; /* [template_vars] */
+    size_t nvars;
+};
+
+/* Reads path; NULL gives the built-in defaults. The caller frees *out. */
+int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err);
+/* Parses INI text; name stands in for the file name in messages. */
+int hd_config_parse(const char *text, const char *name, struct hd_config **out,
+                    struct hd_err *err);
+/* Which file to read: explicit (-c), else $HERALD_CONFIG, else etc/herald.conf
+ * or sysconf_path if they exist, else NULL (defaults). Returns a borrowed
+ * pointer to one of its arguments or to the environment. */
+const char *hd_config_find(const char *explicit_path, const char *sysconf_path);
+void hd_config_free(struct hd_config *cfg);
+
+const struct hd_provider_cfg *hd_config_provider(const struct hd_config *cfg, const char *name);
+/* A provider's key as written, or NULL. */
+const char *hd_provider_get(const struct hd_provider_cfg *p, const char *key);
+/* A provider's loaded secret by name ("password"), or NULL. */
+const struct hd_cfg_secret *hd_provider_secret(const struct hd_provider_cfg *p, const char *name);
+
+/* Registers every loaded secret with the logger so it is masked in log lines. */
+struct hd_log;
+void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log);
+/* Writes the effective configuration as INI, defaults included, secrets masked. */
+void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out);
+
+#endif

@@ -1,0 +1,47 @@
+/* import: contacts from CSV (RFC 4180) or JSON Lines into the store, as one
+ * transaction per file. Every field is validated (id, email, E.164 phone,
+ * BCP 47 locale, IANA zone, push tokens, ISO 8601 created_at); every other
+ * column becomes a typed attribute. By default one bad row aborts the whole
+ * import and nothing is written; with skip_invalid the good rows land and the
+ * bad ones go to a rejects file with their reasons. Memory stays flat: rows
+ * are streamed, and only the list of bad rows shown is bounded and kept. */
+#ifndef HERALD_IMPORT_H
+#define HERALD_IMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "herald/err.h"
+#include "herald/store.h"
+
+struct hd_import_opts {
+    const char *path;           /* a file, or "-" for standard input */
+    const char *format;         /* "csv", "jsonl", or NULL to go by the file's extension */
+    const char *types;          /* "col=number,col2=date" (--types), or NULL */
+    const char *default_region; /* for national phone numbers ("CN"), or NULL */
+    enum hd_import_mode mode;   /* merge (default) or replace */
+    bool skip_invalid;          /* import good rows, write bad ones to rejects_path */
+    bool dry_run;               /* validate only; write nothing */
+    const char *rejects_path;   /* NULL: PATH.rejected.csv / .jsonl */
+    unsigned max_errors;        /* bad rows listed on msgs; 0 means 20 */
+    bool progress;              /* draw a progress bar on msgs */
+    FILE *msgs;                 /* where bad rows and progress go (stderr) */
+};
+
+struct hd_import_result {
+    int64_t rows;       /* data rows read */
+    int64_t inserted;   /* new contacts */
+    int64_t updated;    /* existing contacts changed */
+    int64_t rejected;   /* invalid rows */
+    char rejects[4096]; /* the rejects file written, or "" */
+    double seconds;
+};
+
+/* Returns 0 when the file was imported (or, with dry_run, validated) — with
+ * skip_invalid that includes files with rejected rows — and HD_E_INVALID when
+ * invalid rows aborted it (res says how many). */
+int hd_import_run(struct hd_store *st, const struct hd_import_opts *opts, int64_t now,
+                  struct hd_import_result *res, struct hd_err *err);
+
+#endif

@@ -1,0 +1,48 @@
+/* time: the clock herald reads (settable, so tests control "now"), ISO 8601
+ * parsing and formatting in UTC, calendar arithmetic, and time-zone names.
+ * Times are int64 seconds since the Unix epoch, UTC, unless a name says _ms. */
+#ifndef HERALD_TIME_H
+#define HERALD_TIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "herald/err.h"
+
+/* The clock. fixed_ms < 0 means the real clock; otherwise time stands still
+ * at fixed_ms (tests, and HERALD_NOW for reproducible runs). */
+struct hd_clock {
+    int64_t fixed_ms; /* -1 for the real clock */
+};
+
+void hd_clock_init(struct hd_clock *c); /* real clock */
+/* Reads HERALD_NOW (ISO 8601) if set; a bad value is an error naming it. */
+int hd_clock_init_env(struct hd_clock *c, struct hd_err *err);
+int64_t hd_clock_now(const struct hd_clock *c);    /* seconds */
+int64_t hd_clock_now_ms(const struct hd_clock *c); /* milliseconds */
+int64_t hd_clock_mono_ms(void);                    /* monotonic, for intervals */
+
+/* What kind of ISO 8601 text was parsed. */
+enum hd_time_kind {
+    HD_TIME_DATE = 1,     /* YYYY-MM-DD: midnight UTC of that day */
+    HD_TIME_DATETIME = 2, /* date and time, with or without an offset */
+};
+
+/* Parses YYYY-MM-DD, or YYYY-MM-DD(T| )HH:MM[:SS[.frac]][Z|(+|-)HH[:]MM].
+ * A date-time without an offset is taken as UTC. *kind may be NULL. */
+int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind);
+/* Formats as YYYY-MM-DDTHH:MM:SSZ into buf (at least 21 bytes). */
+void hd_time_format_iso(int64_t t, char *buf, unsigned size);
+/* Formats as YYYY-MM-DD into buf (at least 11 bytes). */
+void hd_time_format_date(int64_t t, char *buf, unsigned size);
+
+/* Days since 1970-01-01 for a proleptic Gregorian date, and back. */
+int64_t hd_time_days_from_civil(int64_t y, unsigned m, unsigned d);
+void hd_time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+bool hd_time_valid_date(int64_t y, unsigned m, unsigned d);
+
+/* True when name is an IANA time-zone id known to ICU's zone data
+ * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused. */
+bool hd_time_zone_valid(const char *name);
+
+#endif

@@ -1,0 +1,41 @@
+/* units: the value syntaxes of the configuration and the command line:
+ * durations ("90s", "12h", "30d", "1h30m"), rates ("100/s", "6000/min"),
+ * cap windows ("3/7d") and daily windows ("21:00-08:00"). Parsers return 0 or
+ * HD_E_PARSE with a message that quotes the value and shows the syntax. */
+#ifndef HERALD_UNITS_H
+#define HERALD_UNITS_H
+
+#include <stdint.h>
+
+#include "herald/err.h"
+
+/* A rate: count events per period seconds. */
+struct hd_rate {
+    uint32_t count;  /* events, >= 1 */
+    uint32_t period; /* seconds: 1, 60, 3600 or 86400 */
+};
+
+/* A frequency cap: at most count messages in any window of window seconds. */
+struct hd_cap {
+    uint32_t count;  /* may be 0: nothing at all in the window */
+    int64_t window;  /* seconds, >= 1 */
+};
+
+/* A daily time window in minutes after midnight; start > end spans midnight. */
+struct hd_window {
+    int start; /* 0..1439 */
+    int end;   /* 0..1439, != start */
+};
+
+/* Units: s, m (or min), h, d, w; several may follow each other ("1h30m").
+ * The result is in seconds and is > 0. */
+int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err);
+int hd_units_rate(const char *s, struct hd_rate *rate, struct hd_err *err);
+int hd_units_cap(const char *s, struct hd_cap *cap, struct hd_err *err);
+int hd_units_window(const char *s, struct hd_window *w, struct hd_err *err);
+/* Writes the shortest exact form ("90s" -> "1m30s", 86400 -> "1d"). */
+void hd_units_format_duration(int64_t secs, char *buf, unsigned size);
+void hd_units_format_rate(const struct hd_rate *r, char *buf, unsigned size);
+double hd_units_rate_per_sec(const struct hd_rate *r);
+
+#endif

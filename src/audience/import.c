@@ -1,0 +1,902 @@
+/* import: one pass over the file. Each row is validated into a struct
+ * hd_contact_row and written through the store's prepared upsert inside one
+ * transaction. In the default mode the first bad row stops the writing (the
+ * transaction will be rolled back) but validation goes on, so every bad row
+ * is counted and the first max_errors are listed. Attribute types come from
+ * --types, else from earlier imports (the attributes table), else from the
+ * data: in CSV, a column's first non-empty value decides its type; in JSON
+ * Lines, the JSON value does (with ISO 8601 strings read as dates). */
+#include "herald/import.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "herald/buf.h"
+#include "herald/csv.h"
+#include "herald/progress.h"
+#include "herald/time.h"
+#include "herald/valid.h"
+
+enum role { R_ATTR, R_ID, R_EMAIL, R_PHONE, R_LOCALE, R_TZ, R_FCM, R_APNS, R_CREATED, R_COUNT };
+static const char *const role_names[R_COUNT] = {NULL,       "id",        "email",
+                                                "phone",    "locale",    "timezone",
+                                                "fcm_token", "apns_token", "created_at"};
+
+enum atype { T_NONE, T_NUMBER, T_BOOLEAN, T_DATE, T_STRING, T_OBJECT, T_ARRAY, T_COUNT };
+static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "date",
+                                                "string", "object", "array"};
+
+struct attr {
+    char *name;
+    enum atype type;
+    bool declared; /* by --types */
+    bool recorded; /* the attributes table has it */
+    long first;    /* line whose value decided the type, 0 if known before */
+};
+
+struct imp {
+    const struct hd_import_opts *o;
+    const char *name; /* file name for messages */
+    struct hd_store *st;
+    struct hd_store_import *sim; /* NULL in a dry run or once writing stopped */
+    struct hd_valid *valid;
+    struct attr *attrs;
+    size_t nattrs;
+    struct hd_import_result *res;
+    struct hd_buf json, reason, rejrow;
+    FILE *rej;
+    char rej_tmp[4200];
+    unsigned listed;
+    bool jsonl;
+    /* normal forms of the current row */
+    char email[320], phone[48], locale[64], tz[128], idnum[32];
+    struct hd_contact_row row;
+};
+
+static enum atype type_parse(const char *s)
+{
+    for (int i = 1; i < T_COUNT; i++)
+        if (strcmp(s, type_names[i]) == 0)
+            return (enum atype)i;
+    return T_NONE;
+}
+
+static bool valid_attr_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || (!isalpha((unsigned char)s[0]) && s[0] != '_'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+static struct attr *attr_find(struct imp *im, const char *name)
+{
+    for (size_t i = 0; i < im->nattrs; i++)
+        if (strcmp(im->attrs[i].name, name) == 0)
+            return &im->attrs[i];
+    return NULL;
+}
+
+static struct attr *attr_add(struct imp *im, const char *name)
+{
+    im->attrs = hd_xrealloc(im->attrs, (im->nattrs + 1) * sizeof *im->attrs);
+    struct attr *a = &im->attrs[im->nattrs++];
+    memset(a, 0, sizeof *a);
+    a->name = hd_xstrdup(name);
+    return a;
+}
+
+static int known_type_cb(void *ud, const char *name, const char *type)
+{
+    struct imp *im = ud;
+    struct attr *a = attr_find(im, name);
+    if (!a)
+        a = attr_add(im, name);
+    if (!a->declared)
+        a->type = type_parse(type);
+    a->recorded = true;
+    return 0;
+}
+
+/* --types col=number,col2=date */
+static int parse_types(struct imp *im, const char *spec, struct hd_err *err)
+{
+    const char *p = spec;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[160], *eq;
+        if (n >= sizeof item)
+            return hd_err_set(err, HD_E_USAGE, "--types: '%.*s' is too long", (int)n, p);
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (!(eq = strchr(item, '=')))
+            return hd_err_set(err, HD_E_USAGE,
+                              "--types: '%s' should be COLUMN=TYPE (number, boolean, date, "
+                              "string)",
+                              item);
+        *eq = '\0';
+        enum atype t = type_parse(eq + 1);
+        if (!valid_attr_name(item))
+            return hd_err_set(err, HD_E_USAGE, "--types: '%s' is not an attribute name", item);
+        if (t == T_NONE || t == T_OBJECT || t == T_ARRAY)
+            return hd_err_set(err, HD_E_USAGE,
+                              "--types: '%s' is not one of number, boolean, date, string", eq + 1);
+        struct attr *a = attr_find(im, item);
+        if (!a)
+            a = attr_add(im, item);
+        a->type = t;
+        a->declared = true;
+        p += n + (comma != NULL);
+    }
+    return 0;
+}
+
+/* Quotes a value for a message: at most 60 bytes, control characters shown as '?'. */
+static void add_quoted(struct hd_buf *b, const char *s, size_t n)
+{
+    hd_buf_addc(b, '\'');
+    for (size_t i = 0; i < n && i < 60; i++)
+        hd_buf_addc(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+    if (n > 60)
+        hd_buf_adds(b, "...");
+    hd_buf_addc(b, '\'');
+}
+
+static void why(struct imp *im, const char *field, const char *value, const char *what,
+                const char *detail)
+{
+    hd_buf_reset(&im->reason);
+    hd_buf_addf(&im->reason, "field '%s': ", field);
+    if (value) {
+        add_quoted(&im->reason, value, strlen(value));
+        hd_buf_addf(&im->reason, " is not %s", what);
+    } else {
+        hd_buf_adds(&im->reason, what);
+    }
+    if (detail && *detail)
+        hd_buf_addf(&im->reason, " (%s)", detail);
+}
+
+/* ---- values --------------------------------------------------------------------- */
+
+static bool is_number(const char *s)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (isdigit((unsigned char)*p))
+        while (isdigit((unsigned char)*p))
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0' && p - s <= 40;
+}
+
+static int is_bool(const char *s)
+{
+    if (strcasecmp(s, "true") == 0)
+        return 1;
+    if (strcasecmp(s, "false") == 0)
+        return 0;
+    return -1;
+}
+
+/* Appends the normalised date as a JSON string, or returns -1. */
+static int add_date(struct hd_buf *b, const char *s)
+{
+    int64_t t;
+    enum hd_time_kind kind;
+    char out[32];
+    if (hd_time_parse_iso(s, &t, &kind) < 0)
+        return -1;
+    if (kind == HD_TIME_DATE)
+        hd_time_format_date(t, out, sizeof out);
+    else
+        hd_time_format_iso(t, out, sizeof out);
+    hd_buf_addc(b, '"');
+    hd_buf_adds(b, out);
+    hd_buf_addc(b, '"');
+    return 0;
+}
+
+static enum atype infer(const char *s)
+{
+    int64_t t;
+    if (hd_time_parse_iso(s, &t, NULL) == 0)
+        return T_DATE;
+    if (is_bool(s) >= 0)
+        return T_BOOLEAN;
+    if (is_number(s))
+        return T_NUMBER;
+    return T_STRING;
+}
+
+static void trim(char **s, size_t *n)
+{
+    while (*n && isspace((unsigned char)**s))
+        (*s)++, (*n)--;
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*s)[--*n] = '\0';
+}
+
+/* Adds "name":value to im->json for a CSV cell; 0, or -1 with im->reason set. */
+static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line)
+{
+    struct hd_buf *b = &im->json;
+    size_t mark = b->len;
+    if (!hd_valid_utf8(v, n)) {
+        why(im, a->name, NULL, "not valid UTF-8", NULL);
+        return -1;
+    }
+    if (a->type != T_STRING)
+        trim(&v, &n);
+    if (n == 0)
+        return 0; /* an empty cell gives nothing */
+    if (a->type == T_NONE) {
+        a->type = infer(v);
+        a->first = line;
+    }
+    if (b->len > 1)
+        hd_buf_addc(b, ',');
+    hd_buf_add_json_str(b, a->name, strlen(a->name));
+    hd_buf_addc(b, ':');
+    const char *what = NULL;
+    switch (a->type) {
+    case T_NUMBER:
+        if (is_number(v))
+            hd_buf_add(b, v, n);
+        else
+            what = "a number";
+        break;
+    case T_BOOLEAN: {
+        int x = is_bool(v);
+        if (x >= 0)
+            hd_buf_adds(b, x ? "true" : "false");
+        else
+            what = "a boolean (true or false)";
+        break;
+    }
+    case T_DATE:
+        if (add_date(b, v) < 0)
+            what = "an ISO 8601 date or time";
+        break;
+    case T_STRING:
+        hd_buf_add_json_str(b, v, n);
+        break;
+    default: /* object/array attributes come only from JSON Lines */
+        what = a->type == T_OBJECT ? "a JSON object" : "a JSON array";
+        break;
+    }
+    if (what) {
+        char detail[160];
+        if (a->first)
+            snprintf(detail, sizeof detail, "the column's type came from line %ld; declare "
+                                            "another with --types %s=string", a->first, a->name);
+        else
+            snprintf(detail, sizeof detail, "the attribute's type is %s", type_names[a->type]);
+        b->len = mark;
+        b->data[mark] = '\0';
+        why(im, a->name, v, what, detail);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a known field into im->row; 0, or -1 with im->reason set. */
+static int known_field(struct imp *im, enum role r, char *v, size_t n)
+{
+    const char *field = role_names[r];
+    trim(&v, &n);
+    if (n == 0) {
+        if (r == R_ID) {
+            why(im, field, NULL, "is empty: every contact needs an id", NULL);
+            return -1;
+        }
+        return 0;
+    }
+    if (!hd_valid_utf8(v, n)) {
+        why(im, field, NULL, "not valid UTF-8", NULL);
+        return -1;
+    }
+    switch (r) {
+    case R_ID:
+        if (n > 255) {
+            why(im, field, v, "an id", "longer than 255 bytes");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+                why(im, field, v, "an id", "control characters are not allowed");
+                return -1;
+            }
+        im->row.ext_id = v;
+        return 0;
+    case R_EMAIL:
+        if (hd_valid_email(im->valid, v, im->email, sizeof im->email) < 0) {
+            why(im, field, v, "an email address", im->email);
+            return -1;
+        }
+        im->row.email = im->email;
+        return 0;
+    case R_PHONE:
+        if (hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone) <
+            0) {
+            why(im, field, v, "a phone number",
+                strcmp(im->phone, "not a phone number") == 0 ? NULL : im->phone);
+            return -1;
+        }
+        im->row.phone = im->phone;
+        return 0;
+    case R_LOCALE:
+        if (hd_valid_locale(im->valid, v, im->locale, sizeof im->locale) < 0) {
+            why(im, field, v, "a BCP 47 language tag",
+                strcmp(im->locale, "not a BCP 47 language tag") == 0 ? NULL : im->locale);
+            return -1;
+        }
+        im->row.locale = im->locale;
+        return 0;
+    case R_TZ:
+        if (hd_valid_timezone(im->valid, v, im->tz, sizeof im->tz) < 0) {
+            why(im, field, v, "an IANA time zone", "e.g. Asia/Shanghai, America/New_York");
+            return -1;
+        }
+        im->row.timezone = im->tz;
+        return 0;
+    case R_FCM:
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)v[i]) && !strchr("-_:.", v[i])) {
+                why(im, field, v, "an FCM registration token", "letters, digits, '-_:.' only");
+                return -1;
+            }
+        if (n > 4096) {
+            why(im, field, v, "an FCM registration token", "longer than 4096 bytes");
+            return -1;
+        }
+        im->row.fcm_token = v;
+        return 0;
+    case R_APNS:
+        if (n < 32 || n > 200 || n % 2) {
+            why(im, field, v, "an APNs device token", "an even number of hex digits, 32 to 200");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!isxdigit((unsigned char)v[i])) {
+                why(im, field, v, "an APNs device token", "hex digits only");
+                return -1;
+            }
+            v[i] = (char)tolower((unsigned char)v[i]);
+        }
+        im->row.apns_token = v;
+        return 0;
+    case R_CREATED: {
+        int64_t t;
+        if (hd_time_parse_iso(v, &t, NULL) < 0) {
+            why(im, field, v, "an ISO 8601 date or time", "e.g. 2026-01-31 or 2026-01-31T09:00:00Z");
+            return -1;
+        }
+        im->row.created_at = t;
+        return 0;
+    }
+    default:
+        HD_BUG("role %d", (int)r);
+    }
+}
+
+/* ---- rows ----------------------------------------------------------------------- */
+
+static void row_reset(struct imp *im)
+{
+    memset(&im->row, 0, sizeof im->row);
+    im->row.created_at = -1;
+    hd_buf_reset(&im->json);
+    hd_buf_addc(&im->json, '{');
+}
+
+static void list_error(struct imp *im, long line)
+{
+    unsigned max = im->o->max_errors ? im->o->max_errors : 20;
+    if (im->listed++ < max)
+        fprintf(im->o->msgs, "%s:%ld: %s\n", im->name, line, im->reason.data);
+}
+
+/* A bad row: listed, counted, and either written to the rejects file or it
+ * stops the writing (default mode). im->rejrow holds the row as the rejects
+ * file wants it (CSV fields after "line,reason", or the raw JSON line). */
+static int reject(struct imp *im, long line, struct hd_err *err)
+{
+    im->res->rejected++;
+    list_error(im, line);
+    if (!im->o->skip_invalid) {
+        if (im->sim) {
+            hd_store_import_end(im->sim, false, NULL, NULL, NULL);
+            im->sim = NULL;
+        }
+        return 0;
+    }
+    if (!im->rej)
+        return 0;
+    struct hd_buf out;
+    hd_buf_init(&out);
+    if (im->jsonl) {
+        hd_buf_addf(&out, "{\"line\":%ld,\"reason\":", line);
+        hd_buf_add_json_str(&out, im->reason.data, im->reason.len);
+        hd_buf_adds(&out, ",\"record\":");
+        json_error_t je;
+        json_t *j = json_loadb(im->rejrow.data, im->rejrow.len, JSON_DECODE_ANY, &je);
+        if (j)
+            hd_buf_add(&out, im->rejrow.data, im->rejrow.len);
+        else
+            hd_buf_add_json_str(&out, im->rejrow.data, im->rejrow.len);
+        json_decref(j);
+        hd_buf_adds(&out, "}\n");
+    } else {
+        hd_buf_addf(&out, "%ld,", line);
+        hd_buf_add_csv_field(&out, im->reason.data, im->reason.len);
+        hd_buf_add(&out, im->rejrow.data, im->rejrow.len);
+        hd_buf_adds(&out, "\r\n");
+    }
+    size_t len = out.len, w = fwrite(out.data, 1, len, im->rej);
+    hd_buf_release(&out);
+    if (w != len || ferror(im->rej))
+        return hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", im->res->rejects,
+                          strerror(errno));
+    return 0;
+}
+
+static int accept_row(struct imp *im, long line, struct hd_err *err)
+{
+    (void)line;
+    hd_buf_addc(&im->json, '}');
+    im->row.attrs = im->json.data;
+    if (!im->sim)
+        return 0;
+    return hd_store_import_row(im->sim, &im->row, err);
+}
+
+static int record_new_types(struct imp *im, struct hd_err *err)
+{
+    if (!im->sim)
+        return 0;
+    for (size_t i = 0; i < im->nattrs; i++) {
+        struct attr *a = &im->attrs[i];
+        if (a->recorded || a->type == T_NONE)
+            continue;
+        int rc = hd_store_import_attr_type(im->sim, a->name, type_names[a->type], err);
+        if (rc < 0)
+            return rc;
+        a->recorded = true;
+    }
+    return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------------------ */
+
+struct column {
+    enum role role;
+    struct attr *attr;
+};
+
+static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd_err *err)
+{
+    struct hd_csv *csv = hd_csv_new(f, im->name);
+    struct hd_csv_record rec;
+    struct column *cols = NULL;
+    size_t ncols = 0;
+    int rc = hd_csv_next(csv, &rec, err);
+    if (rc == 0)
+        rc = hd_err_setpos(err, HD_E_PARSE, im->name, 1, 0, "the file is empty (a CSV import "
+                                                            "needs a header line naming its "
+                                                            "columns, including id)");
+    if (rc < 0)
+        goto out;
+    ncols = rec.nfields;
+    cols = hd_xcalloc(ncols, sizeof *cols);
+    bool have_id = false;
+    for (size_t i = 0; i < ncols; i++) {
+        char *name = rec.fields[i];
+        size_t n = rec.lens[i];
+        trim(&name, &n);
+        rec.fields[i] = name;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(rec.fields[j], name) == 0) {
+                rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
+                                   "column '%s' appears twice in the header", name);
+                goto out;
+            }
+        for (int r = 1; r < R_COUNT; r++)
+            if (strcasecmp(name, role_names[r]) == 0)
+                cols[i].role = (enum role)r;
+        if (cols[i].role == R_ID)
+            have_id = true;
+        if (cols[i].role != R_ATTR)
+            continue;
+        if (strcasecmp(name, "updated_at") == 0) {
+            rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
+                               "column 'updated_at' is kept by herald and cannot be imported");
+            goto out;
+        }
+        if (!valid_attr_name(name)) {
+            rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
+                               "column '%s' is not a valid attribute name (use letters, digits "
+                               "and '_', starting with a letter)",
+                               name);
+            goto out;
+        }
+        if (!attr_find(im, name))
+            attr_add(im, name);
+    }
+    if (!have_id) {
+        rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
+                           "the header has no 'id' column (every contact needs an external id)");
+        goto out;
+    }
+    for (size_t i = 0; i < ncols; i++) { /* attribute pointers are stable from here on */
+        if (cols[i].role == R_ATTR)
+            cols[i].attr = attr_find(im, rec.fields[i]);
+    }
+    if (im->rej) {
+        hd_buf_reset(&im->rejrow);
+        hd_buf_adds(&im->rejrow, "line,reason");
+        for (size_t i = 0; i < ncols; i++) {
+            hd_buf_addc(&im->rejrow, ',');
+            hd_buf_add_csv_field(&im->rejrow, rec.fields[i], strlen(rec.fields[i]));
+        }
+        hd_buf_adds(&im->rejrow, "\r\n");
+        fwrite(im->rejrow.data, 1, im->rejrow.len, im->rej);
+    }
+    while ((rc = hd_csv_next(csv, &rec, err)) == 1) {
+        int bad = 0;
+        im->res->rows++;
+        row_reset(im);
+        if (rec.nfields != ncols) {
+            hd_buf_reset(&im->reason);
+            hd_buf_addf(&im->reason, "expected %zu fields as in the header, found %zu", ncols,
+                        rec.nfields);
+            bad = 1;
+        }
+        for (size_t i = 0; i < ncols && !bad; i++) {
+            if (cols[i].role == R_ATTR)
+                bad = csv_attr(im, cols[i].attr, rec.fields[i], rec.lens[i], rec.line) < 0;
+            else
+                bad = known_field(im, cols[i].role, rec.fields[i], rec.lens[i]) < 0;
+        }
+        if (bad) {
+            if (im->rej) {
+                hd_buf_reset(&im->rejrow);
+                for (size_t i = 0; i < rec.nfields; i++) {
+                    hd_buf_addc(&im->rejrow, ',');
+                    hd_buf_add_csv_field(&im->rejrow, rec.fields[i], rec.lens[i]);
+                }
+            }
+            rc = reject(im, rec.line, err);
+        } else {
+            rc = accept_row(im, rec.line, err);
+        }
+        if (rc < 0)
+            goto out;
+        hd_progress_update(pg, (uint64_t)im->res->rows, hd_csv_offset(csv));
+    }
+    if (rc == 0)
+        rc = record_new_types(im, err);
+out:
+    free(cols);
+    hd_csv_free(csv);
+    return rc;
+}
+
+/* ---- JSON Lines ------------------------------------------------------------------- */
+
+static int json_attr(struct imp *im, const char *key, json_t *v)
+{
+    struct attr *a = attr_find(im, key);
+    enum atype t;
+    char *dumped = NULL;
+    switch (json_typeof(v)) {
+    case JSON_INTEGER:
+    case JSON_REAL: t = T_NUMBER; break;
+    case JSON_TRUE:
+    case JSON_FALSE: t = T_BOOLEAN; break;
+    case JSON_STRING: {
+        int64_t x;
+        t = hd_time_parse_iso(json_string_value(v), &x, NULL) == 0 ? T_DATE : T_STRING;
+        break;
+    }
+    case JSON_OBJECT: t = T_OBJECT; break;
+    case JSON_ARRAY: t = T_ARRAY; break;
+    default: t = T_NONE; break; /* null: removes the attribute */
+    }
+    if (!valid_attr_name(key)) {
+        why(im, key, NULL, "is not a valid attribute name (use letters, digits and '_')", NULL);
+        return -1;
+    }
+    if (strcmp(key, "updated_at") == 0) {
+        why(im, key, NULL, "is kept by herald and cannot be imported", NULL);
+        return -1;
+    }
+    if (!a)
+        a = attr_add(im, key);
+    if (t != T_NONE && a->type == T_NONE)
+        a->type = t;
+    /* a date-looking string is fine where strings are expected */
+    if (t == T_DATE && a->type == T_STRING)
+        t = T_STRING;
+    if (t != T_NONE && t != a->type) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the attribute's type is %s, this value is %s",
+                 type_names[a->type], type_names[t]);
+        why(im, key, NULL, "has the wrong type", detail);
+        return -1;
+    }
+    struct hd_buf *b = &im->json;
+    if (b->len > 1)
+        hd_buf_addc(b, ',');
+    hd_buf_add_json_str(b, key, strlen(key));
+    hd_buf_addc(b, ':');
+    if (t == T_DATE) {
+        add_date(b, json_string_value(v));
+        return 0;
+    }
+    if (t == T_NONE)
+        im->row.attrs_nulls = true;
+    dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    hd_buf_adds(b, dumped ? dumped : "null");
+    free(dumped);
+    return 0;
+}
+
+static int json_row(struct imp *im, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    bool have_id = false;
+    json_object_foreach(obj, key, v)
+    {
+        enum role r = R_ATTR;
+        for (int i = 1; i < R_COUNT; i++)
+            if (strcmp(key, role_names[i]) == 0)
+                r = (enum role)i;
+        if (r == R_ATTR) {
+            if (json_attr(im, key, v) < 0)
+                return -1;
+            continue;
+        }
+        if (json_is_null(v))
+            continue;
+        char num[32];
+        char *s;
+        size_t n;
+        if (r == R_ID && json_is_integer(v)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            s = num;
+            n = strlen(num);
+        } else if (json_is_string(v)) {
+            s = (char *)json_string_value(v); /* jansson's copy; trimming in place is fine */
+            n = json_string_length(v);
+        } else {
+            why(im, key, NULL, "must be a string", NULL);
+            return -1;
+        }
+        if (r == R_ID) {
+            if (s == num) { /* the row keeps pointing at it after this loop */
+                memcpy(im->idnum, num, n + 1);
+                s = im->idnum;
+            }
+            have_id = true;
+        }
+        if (known_field(im, r, s, n) < 0)
+            return -1;
+    }
+    if (!have_id) {
+        why(im, "id", NULL, "is missing: every contact needs an id", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int import_jsonl(struct imp *im, FILE *f, struct hd_progress *pg, struct hd_err *err)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    uint64_t offset = 0;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        offset += (uint64_t)n;
+        if (lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            memmove(line, line + 3, (size_t)n - 2);
+            n -= 3;
+        }
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        size_t blank = strspn(line, " \t");
+        if ((ssize_t)blank == n)
+            continue;
+        im->res->rows++;
+        row_reset(im);
+        json_error_t je;
+        json_t *obj = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+        int bad = 0;
+        if (!obj || !json_is_object(obj)) {
+            hd_buf_reset(&im->reason);
+            if (!obj)
+                hd_buf_addf(&im->reason, "not valid JSON: %s (column %d)", je.text, je.column);
+            else
+                hd_buf_adds(&im->reason, "not a JSON object");
+            bad = 1;
+        } else {
+            bad = json_row(im, obj) < 0;
+        }
+        if (bad) {
+            hd_buf_reset(&im->rejrow);
+            hd_buf_add(&im->rejrow, line, (size_t)n);
+            rc = reject(im, lineno, err);
+        } else {
+            rc = accept_row(im, lineno, err);
+        }
+        json_decref(obj);
+        if (rc < 0)
+            break;
+        hd_progress_update(pg, (uint64_t)im->res->rows, offset);
+    }
+    if (rc == 0 && ferror(f))
+        rc = hd_err_set(err, HD_E_IO, "reading '%s': %s", im->name, strerror(errno));
+    free(line);
+    if (rc == 0)
+        rc = record_new_types(im, err);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t now,
+                  struct hd_import_result *res, struct hd_err *err)
+{
+    struct imp im = {.o = o, .st = st, .res = res};
+    struct hd_progress pg;
+    bool from_stdin = strcmp(o->path, "-") == 0;
+    FILE *f = NULL;
+    int rc = 0;
+    int64_t t0 = hd_clock_mono_ms();
+
+    memset(res, 0, sizeof *res);
+    im.name = from_stdin ? "stdin" : o->path;
+    hd_buf_init(&im.json);
+    hd_buf_init(&im.reason);
+    hd_buf_init(&im.rejrow);
+
+    if (o->format) {
+        if (strcmp(o->format, "jsonl") == 0 || strcmp(o->format, "ndjson") == 0)
+            im.jsonl = true;
+        else if (strcmp(o->format, "csv") != 0) {
+            rc = hd_err_set(err, HD_E_USAGE, "--format: '%s' is not csv or jsonl", o->format);
+            goto out;
+        }
+    } else if (from_stdin) {
+        rc = hd_err_set(err, HD_E_USAGE, "reading standard input needs --format csv|jsonl");
+        goto out;
+    } else if (ends_with(o->path, ".jsonl") || ends_with(o->path, ".ndjson")) {
+        im.jsonl = true;
+    } else if (!ends_with(o->path, ".csv") && !ends_with(o->path, ".txt")) {
+        rc = hd_err_set(err, HD_E_USAGE,
+                        "cannot tell the format of '%s' from its name: give --format csv|jsonl",
+                        o->path);
+        goto out;
+    }
+    if (!(f = from_stdin ? stdin : fopen(o->path, "rb"))) {
+        rc = hd_err_set(err, HD_E_IO, "cannot open '%s': %s", o->path, strerror(errno));
+        goto out;
+    }
+    if ((rc = hd_store_attr_types(st, known_type_cb, &im, err)) < 0)
+        goto out;
+    if (o->types && (rc = parse_types(&im, o->types, err)) < 0)
+        goto out;
+    im.valid = hd_valid_new();
+    if (o->skip_invalid && !o->dry_run) {
+        if (o->rejects_path)
+            snprintf(res->rejects, sizeof res->rejects, "%s", o->rejects_path);
+        else
+            snprintf(res->rejects, sizeof res->rejects, "%s.rejected.%s", im.name,
+                     im.jsonl ? "jsonl" : "csv");
+        snprintf(im.rej_tmp, sizeof im.rej_tmp, "%s.tmp", res->rejects);
+        if (!(im.rej = fopen(im.rej_tmp, "wb"))) {
+            rc = hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s", im.rej_tmp,
+                            strerror(errno));
+            goto out;
+        }
+    }
+    if (!o->dry_run && (rc = hd_store_import_begin(st, o->mode, now, &im.sim, err)) < 0)
+        goto out;
+
+    struct stat sb;
+    uint64_t total = !from_stdin && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)
+                         ? (uint64_t)sb.st_size
+                         : 0;
+    hd_progress_init(&pg, o->progress, o->msgs, "rows", total);
+    rc = im.jsonl ? import_jsonl(&im, f, &pg, err) : import_csv(&im, f, &pg, err);
+    hd_progress_finish(&pg);
+    if (rc < 0)
+        goto out;
+
+    unsigned max = o->max_errors ? o->max_errors : 20;
+    if (im.listed > max)
+        fprintf(o->msgs, "%s: ... and %u more invalid rows\n", im.name, im.listed - max);
+    if (res->rejected && !o->skip_invalid) {
+        rc = hd_err_set(err, HD_E_INVALID,
+                        "%s: %lld of %lld rows are invalid; nothing was %s (fix them, or use "
+                        "--skip-invalid to import the valid rows)",
+                        im.name, (long long)res->rejected, (long long)res->rows,
+                        o->dry_run ? "checked further" : "written");
+        goto out;
+    }
+    if (im.rej) {
+        int bad = fclose(im.rej) != 0;
+        im.rej = NULL;
+        if (bad || (res->rejected ? rename(im.rej_tmp, res->rejects) : remove(im.rej_tmp)) != 0) {
+            rc = hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", res->rejects,
+                            strerror(errno));
+            goto out;
+        }
+        if (!res->rejected)
+            res->rejects[0] = '\0';
+    }
+    if (im.sim) {
+        struct hd_store_import *sim = im.sim;
+        im.sim = NULL;
+        if ((rc = hd_store_import_end(sim, true, &res->inserted, &res->updated, err)) < 0)
+            goto out;
+    }
+out:
+    res->seconds = (double)(hd_clock_mono_ms() - t0) / 1000.0;
+    if (im.sim)
+        hd_store_import_end(im.sim, false, NULL, NULL, NULL);
+    if (im.rej) {
+        fclose(im.rej);
+        remove(im.rej_tmp);
+        res->rejects[0] = '\0';
+    }
+    if (f && !from_stdin)
+        fclose(f);
+    for (size_t i = 0; i < im.nattrs; i++)
+        free(im.attrs[i].name);
+    free(im.attrs);
+    hd_valid_free(im.valid);
+    hd_buf_release(&im.json);
+    hd_buf_release(&im.reason);
+    hd_buf_release(&im.rejrow);
+    return rc;
+}

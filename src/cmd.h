@@ -1,0 +1,39 @@
+/* cmd: what the subcommand files share: the handlers main() dispatches to,
+ * and small helpers for errors, usage and output formats. */
+#ifndef HERALD_CMD_H
+#define HERALD_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "herald/ctx.h"
+#include "herald/err.h"
+
+enum cmd_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+enum cmd_format { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+/* Each gets argv[0] = its own name ("contacts"), and returns an exit code. */
+int cmd_init(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_config(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_contacts(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv);
+
+/* Prints "herald: <message>" for err and returns the exit code it deserves
+ * (2 for usage errors, 1 otherwise). */
+int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err);
+/* Prints "herald <cmd>: <message>" and the usage hint; returns 2. */
+int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prints usage to stdout (for --help) and returns 0. */
+int cmd_help(const char *usage);
+/* "table", "csv", "json" -> format, or -1. */
+int cmd_parse_format(const char *s, bool allow_table);
+/* Parses a non-negative integer option; -1 when it is not one. */
+long long cmd_parse_count(const char *s);
+/* Opens the store at the context's path (not creating it). */
+int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err);
+/* Prints an epoch time as ISO 8601 into buf. */
+const char *cmd_time(long long t, char *buf, unsigned size);
+
+#endif

@@ -1,0 +1,49 @@
+/* cmd_config: `herald config check` reads the configuration as every other
+ * command would, reports the first error with file and line, and otherwise
+ * prints the effective configuration with defaults filled in and secrets
+ * masked. */
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+
+static const char config_usage[] =
+    "usage: herald config check\n"
+    "\n"
+    "Validates the configuration file (see 'herald --help' for which file is\n"
+    "read) and prints the effective configuration, defaults included, with\n"
+    "secrets masked. Exits 1 with file, line and reason when it is invalid.\n";
+
+int cmd_config(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    struct hd_err err = {0};
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return cmd_help(config_usage);
+        return cmd_usage("config", config_usage, "bad option");
+    }
+    if (optind >= argc || strcmp(argv[optind], "check") != 0 || optind + 1 != argc)
+        return cmd_usage("config", config_usage, "expected 'check'");
+    if (hd_config_load(ctx->config_path, &ctx->cfg, &err) < 0)
+        return cmd_fail(ctx, &err);
+    struct hd_buf out;
+    hd_buf_init(&out);
+    hd_config_dump(ctx->cfg, &out);
+    fputs(out.data, stdout);
+    hd_buf_release(&out);
+    struct stat sb;
+    if (stat(ctx->cfg->templates, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        fprintf(stderr, "herald: warning: templates folder '%s' does not exist\n",
+                ctx->cfg->templates);
+    for (int ch = 0; ch < HD_CH_COUNT; ch++)
+        if (ctx->cfg->channels[ch].n == 0)
+            fprintf(stderr, "herald: warning: channel '%s' has no provider\n",
+                    hd_channel_name(ch));
+    fprintf(stderr, "configuration OK (%s)\n",
+            ctx->cfg->path ? ctx->cfg->path : "built-in defaults");
+    return EXIT_OK;
+}

@@ -1,0 +1,50 @@
+/* cmd_init: `herald init [--db PATH]` creates the database, or brings an
+ * existing one to the current schema. The default path's folder (var/) is
+ * created too; an explicit path's folder must exist. */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "herald/store.h"
+
+static const char init_usage[] =
+    "usage: herald init [--db PATH]\n"
+    "\n"
+    "Creates the database (default: the configuration's database, var/herald.db),\n"
+    "creating var/ when the default path is used. On an existing database it\n"
+    "applies any pending schema migrations.\n";
+
+int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    struct hd_err err = {0};
+    struct hd_store_opts so = {.create = true, .busy_timeout_ms = ctx->cfg->busy_timeout * 1000};
+    int c, version = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': ctx->db_override = optarg; break;
+        case 'h': return cmd_help(init_usage);
+        default: return cmd_usage("init", init_usage, "bad option");
+        }
+    }
+    if (optind != argc)
+        return cmd_usage("init", init_usage, "unexpected argument '%s'", argv[optind]);
+    const char *path = hd_ctx_db_path(ctx);
+    struct stat sb;
+    bool existed = stat(path, &sb) == 0;
+    if (!existed && strcmp(path, "var/herald.db") == 0 && mkdir("var", 0755) < 0 &&
+        errno != EEXIST) {
+        fprintf(stderr, "herald: cannot create folder 'var': %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (hd_store_open(path, &so, &ctx->store, &err) < 0 ||
+        hd_store_user_version(ctx->store, &version, &err) < 0)
+        return cmd_fail(ctx, &err);
+    printf("%s database '%s' (schema version %d)\n", existed ? "up to date:" : "created",
+           path, version);
+    return EXIT_OK;
+}

@@ -1,0 +1,194 @@
+/* buf: growable buffers. Growth doubles, so appends are amortised O(1). */
+#include "herald/buf.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Noreturn void oom(size_t n)
+{
+    fprintf(stderr, "herald: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *hd_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *hd_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *hd_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *hd_xstrdup(const char *s)
+{
+    return s ? hd_xstrndup(s, strlen(s)) : NULL;
+}
+
+char *hd_xstrndup(const char *s, size_t n)
+{
+    char *p = hd_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void hd_buf_init(struct hd_buf *b)
+{
+    b->cap = 64;
+    b->len = 0;
+    b->data = hd_xmalloc(b->cap);
+    b->data[0] = '\0';
+}
+
+void hd_buf_release(struct hd_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void hd_buf_reset(struct hd_buf *b)
+{
+    b->len = 0;
+    b->data[0] = '\0';
+}
+
+void hd_buf_reserve(struct hd_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = hd_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void hd_buf_add(struct hd_buf *b, const void *p, size_t n)
+{
+    hd_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void hd_buf_adds(struct hd_buf *b, const char *s)
+{
+    hd_buf_add(b, s, strlen(s));
+}
+
+void hd_buf_addc(struct hd_buf *b, char c)
+{
+    hd_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    if ((size_t)n >= b->cap - b->len) {
+        hd_buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    }
+    b->len += (size_t)n;
+}
+
+void hd_buf_addf(struct hd_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hd_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    hd_buf_reserve(b, n + 2);
+    hd_buf_addc(b, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        hd_buf_add(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': hd_buf_add(b, "\\\"", 2); break;
+        case '\\': hd_buf_add(b, "\\\\", 2); break;
+        case '\n': hd_buf_add(b, "\\n", 2); break;
+        case '\r': hd_buf_add(b, "\\r", 2); break;
+        case '\t': hd_buf_add(b, "\\t", 2); break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            hd_buf_add(b, esc, 6);
+        }
+        }
+    }
+    hd_buf_add(b, s + start, n - start);
+    hd_buf_addc(b, '"');
+}
+
+void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (n && (s[0] == ' ' || s[n - 1] == ' '))
+        quote = 1;
+    if (!quote) {
+        hd_buf_add(b, s, n);
+        return;
+    }
+    hd_buf_addc(b, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '"')
+            continue;
+        hd_buf_add(b, s + start, i + 1 - start);
+        hd_buf_addc(b, '"');
+        start = i + 1;
+    }
+    hd_buf_add(b, s + start, n - start);
+    hd_buf_addc(b, '"');
+}
+
+char *hd_buf_detach(struct hd_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    hd_buf_init(b);
+    return p;
+}
+
+void hd_wipe(void *p, size_t n)
+{
+    if (p && n)
+        OPENSSL_cleanse(p, n);
+}

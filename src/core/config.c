@@ -1,0 +1,972 @@
+/* config: INI parsing with inih, then checking against the schema below.
+ *
+ * inih as packaged by Debian neither passes line numbers to the handler nor
+ * accepts lines over 200 bytes, so the text is fed to ini_parse_stream through
+ * a reader of our own: it counts lines (the handler reads the count) and
+ * reports an over-long line instead of letting inih split it silently.
+ * Provider keys are kept raw until the whole file is read, because their
+ * meaning depends on `type`, which may come last. */
+#include "herald/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/log.h"
+#include "herald/time.h"
+#include "herald/valid.h"
+
+static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push"};
+static const char *const category_names[HD_CAT_COUNT] = {"marketing", "transactional"};
+
+const char *hd_channel_name(int ch)
+{
+    return ch >= 0 && ch < HD_CH_COUNT ? channel_names[ch] : "?";
+}
+
+int hd_channel_parse(const char *s)
+{
+    for (int i = 0; i < HD_CH_COUNT; i++)
+        if (strcmp(s, channel_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *hd_category_name(int cat)
+{
+    return cat >= 0 && cat < HD_CAT_COUNT ? category_names[cat] : "?";
+}
+
+int hd_category_parse(const char *s)
+{
+    for (int i = 0; i < HD_CAT_COUNT; i++)
+        if (strcmp(s, category_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- schema ---------------------------------------------------------- */
+
+enum kind {
+    K_STR,      /* any text */
+    K_URL,      /* http:// or https:// */
+    K_ENUM,     /* one of choices, separated by '|' */
+    K_BOOL,     /* yes/no/true/false/on/off/1/0 */
+    K_PORT,     /* 1..65535 */
+    K_SECRET,   /* only as KEY_env or KEY_file */
+    K_REPEAT,   /* text, may be given several times */
+};
+
+struct keydef {
+    const char *type; /* provider type */
+    const char *key;
+    enum kind kind;
+    const char *choices;
+    bool required;
+};
+
+static const char *const provider_types[] = {"outbox", "smtp", "twilio", "http", "fcm", "apns"};
+
+static const struct keydef provider_keys[] = {
+    {"outbox", "path", K_STR, NULL, false},
+    {"smtp", "host", K_STR, NULL, true},
+    {"smtp", "port", K_PORT, NULL, false},
+    {"smtp", "starttls", K_ENUM, "required|optional|none", false},
+    {"smtp", "tls_verify", K_BOOL, NULL, false},
+    {"smtp", "ca_file", K_STR, NULL, false},
+    {"smtp", "username", K_STR, NULL, false},
+    {"smtp", "password", K_SECRET, NULL, false},
+    {"smtp", "from", K_STR, NULL, false},
+    {"smtp", "reply_to", K_STR, NULL, false},
+    {"smtp", "helo", K_STR, NULL, false},
+    {"smtp", "unsubscribe_url", K_URL, NULL, false},
+    {"smtp", "unsubscribe_mailto", K_STR, NULL, false},
+    {"twilio", "base_url", K_URL, NULL, false},
+    {"twilio", "account_sid", K_STR, NULL, true},
+    {"twilio", "auth_token", K_SECRET, NULL, true},
+    {"twilio", "from", K_STR, NULL, false},
+    {"twilio", "messaging_service_sid", K_STR, NULL, false},
+    {"twilio", "status_callback", K_URL, NULL, false},
+    {"http", "url", K_URL, NULL, true},
+    {"http", "method", K_ENUM, "POST|PUT|PATCH|GET", false},
+    {"http", "header", K_REPEAT, NULL, false},
+    {"http", "body", K_STR, NULL, false},
+    {"http", "body_format", K_ENUM, "json|form", false},
+    {"http", "accepted_status", K_STR, NULL, false},
+    {"http", "throttled_status", K_STR, NULL, false},
+    {"http", "permanent_status", K_STR, NULL, false},
+    {"http", "message_id_pointer", K_STR, NULL, false},
+    {"http", "api_key", K_SECRET, NULL, false},
+    {"fcm", "service_account", K_SECRET, NULL, true},
+    {"fcm", "project_id", K_STR, NULL, false},
+    {"fcm", "base_url", K_URL, NULL, false},
+    {"apns", "key", K_SECRET, NULL, true},
+    {"apns", "key_id", K_STR, NULL, true},
+    {"apns", "team_id", K_STR, NULL, true},
+    {"apns", "topic", K_STR, NULL, true},
+    {"apns", "environment", K_ENUM, "production|sandbox", false},
+    {"apns", "base_url", K_URL, NULL, false},
+    {"apns", "ca_file", K_STR, NULL, false},
+};
+
+/* Keys every provider has; parsed into struct fields. */
+static const char *const common_keys[] = {"type",       "rate",      "burst",     "connections",
+                                          "timeout",    "max_attempts", "retry_base", "retry_max",
+                                          "cost_per_segment"};
+
+/* ---- parse state ------------------------------------------------------ */
+
+struct raw_provider {
+    struct hd_cfg_kv *kv;
+    size_t nkv;
+};
+
+struct parse {
+    const char *name; /* file name for messages */
+    const char *text;
+    size_t pos;
+    int line;
+    struct hd_config *cfg;
+    struct raw_provider *raw; /* parallel to cfg->providers */
+    struct hd_err *err;
+    int rc;                   /* first error */
+    unsigned herald_seen;     /* bit per [herald] key */
+    bool on_cap_seen;
+};
+
+static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse *ps, const char *fmt, ...)
+{
+    if (ps->rc < 0)
+        return 0;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ps->rc = hd_err_setpos(ps->err, HD_E_CONFIG, ps->name, ps->line, 0, "%s", msg);
+    return 0;
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *ps = stream;
+    const char *t = ps->text + ps->pos;
+    if (!*t)
+        return NULL;
+    const char *nl = strchr(t, '\n');
+    size_t len = nl ? (size_t)(nl - t) + 1 : strlen(t);
+    ps->line++;
+    ps->pos += len;
+    if (len > (size_t)num - 1) {
+        fail(ps, "line too long (at most %d characters)", num - 2);
+        len = 0;
+    }
+    memcpy(str, t, len);
+    str[len] = '\0';
+    return str;
+}
+
+static void kv_push(struct hd_cfg_kv **arr, size_t *n, const char *key, const char *value,
+                    int line)
+{
+    *arr = hd_xrealloc(*arr, (*n + 1) * sizeof **arr);
+    (*arr)[*n].key = hd_xstrdup(key);
+    (*arr)[*n].value = hd_xstrdup(value);
+    (*arr)[*n].line = line;
+    (*n)++;
+}
+
+static void kv_free(struct hd_cfg_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return false;
+    return true;
+}
+
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
+                                                                                "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return 1;
+        if (strcmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static bool in_choices(const char *v, const char *choices)
+{
+    size_t n = strlen(v);
+    const char *c = choices;
+    while (*c) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncmp(c, v, n) == 0)
+            return true;
+        c += len + (bar != NULL);
+    }
+    return false;
+}
+
+static int parse_uint(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*v))
+        return -1;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || *end || x < min || x > max)
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static const char *const herald_keys[] = {"database",       "templates", "timezone",    "locale",
+                                          "default_region", "log_level", "busy_timeout"};
+
+static void set_str(char **field, const char *v)
+{
+    free(*field);
+    *field = hd_xstrdup(v);
+}
+
+static int on_herald(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    size_t i, n = sizeof herald_keys / sizeof herald_keys[0];
+    for (i = 0; i < n && strcmp(key, herald_keys[i]) != 0; i++)
+        ;
+    if (i == n)
+        return fail(ps, "unknown key '%s' in [herald] (known: database, templates, timezone, "
+                        "locale, default_region, log_level, busy_timeout)",
+                    key);
+    if (ps->herald_seen & (1u << i))
+        return fail(ps, "duplicate key '%s' in [herald]", key);
+    ps->herald_seen |= 1u << i;
+    struct hd_err e;
+    if (strcmp(key, "database") == 0 || strcmp(key, "templates") == 0) {
+        if (!*v)
+            return fail(ps, "'%s' must not be empty", key);
+        set_str(strcmp(key, "database") == 0 ? &cfg->database : &cfg->templates, v);
+    } else if (strcmp(key, "timezone") == 0) {
+        if (!hd_time_zone_valid(v))
+            return fail(ps, "timezone: '%s' is not an IANA time zone (e.g. Asia/Shanghai)", v);
+        set_str(&cfg->timezone, v);
+    } else if (strcmp(key, "locale") == 0) {
+        char norm[64];
+        struct hd_valid *val = hd_valid_new();
+        int bad = hd_valid_locale(val, v, norm, sizeof norm);
+        hd_valid_free(val);
+        if (bad)
+            return fail(ps, "locale: '%s' is %s", v, norm);
+        set_str(&cfg->locale, norm);
+    } else if (strcmp(key, "default_region") == 0) {
+        if (strlen(v) != 2 || !isalpha((unsigned char)v[0]) || !isalpha((unsigned char)v[1]))
+            return fail(ps, "default_region: '%s' is not a two-letter region code (e.g. CN, US)",
+                        v);
+        char r[3] = {(char)toupper((unsigned char)v[0]), (char)toupper((unsigned char)v[1]), 0};
+        if (!hd_valid_region_known(r))
+            return fail(ps, "default_region: '%s' is not a region whose phone numbering herald "
+                            "knows (see the README for the list)",
+                        v);
+        set_str(&cfg->default_region, r);
+    } else if (strcmp(key, "log_level") == 0) {
+        int lv = hd_log_level_parse(v);
+        if (lv < 0)
+            return fail(ps, "log_level: '%s' is not one of error, warn, info, debug", v);
+        cfg->log_level = lv;
+    } else {
+        if (hd_units_duration(v, &cfg->busy_timeout, &e) < 0)
+            return fail(ps, "busy_timeout: %s", e.msg);
+    }
+    return 1;
+}
+
+static int on_provider(struct parse *ps, const char *name, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    if (!valid_name(name))
+        return fail(ps, "provider name '%s' may use only letters, digits, '_', '-' and '.'", name);
+    size_t i;
+    for (i = 0; i < cfg->nproviders && strcmp(cfg->providers[i].name, name) != 0; i++)
+        ;
+    if (i == cfg->nproviders) {
+        cfg->providers = hd_xrealloc(cfg->providers, (i + 1) * sizeof *cfg->providers);
+        ps->raw = hd_xrealloc(ps->raw, (i + 1) * sizeof *ps->raw);
+        memset(&cfg->providers[i], 0, sizeof cfg->providers[i]);
+        memset(&ps->raw[i], 0, sizeof ps->raw[i]);
+        cfg->providers[i].name = hd_xstrdup(name);
+        cfg->providers[i].line = ps->line;
+        cfg->nproviders++;
+    }
+    struct raw_provider *raw = &ps->raw[i];
+    if (strcmp(key, "header") != 0)
+        for (size_t k = 0; k < raw->nkv; k++)
+            if (strcmp(raw->kv[k].key, key) == 0)
+                return fail(ps, "duplicate key '%s' in [provider %s] (first on line %d)", key,
+                            name, raw->kv[k].line);
+    kv_push(&raw->kv, &raw->nkv, key, v, ps->line);
+    return 1;
+}
+
+static int on_channel(struct parse *ps, const char *chname, const char *key, const char *v)
+{
+    int ch = hd_channel_parse(chname);
+    if (ch < 0)
+        return fail(ps, "unknown channel '%s' in section name (known: email, sms, push)", chname);
+    if (strcmp(key, "providers") != 0)
+        return fail(ps, "unknown key '%s' in [channel %s] (known: providers)", key, chname);
+    struct hd_config *cfg = ps->cfg;
+    if (cfg->channels[ch].line)
+        return fail(ps, "duplicate key 'providers' in [channel %s]", chname);
+    cfg->channels[ch].line = ps->line;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        if (p == start)
+            break;
+        char *name = hd_xstrndup(start, (size_t)(p - start));
+        struct hd_config *c = cfg;
+        c->channels[ch].providers = hd_xrealloc(
+            c->channels[ch].providers, (c->channels[ch].n + 1) * sizeof(char *));
+        c->channels[ch].providers[c->channels[ch].n++] = name;
+    }
+    if (cfg->channels[ch].n == 0)
+        return fail(ps, "[channel %s] providers: name at least one provider", chname);
+    return 1;
+}
+
+/* "marketing" or "marketing.sms" -> category and channel (-1 for all). */
+static int scope(struct parse *ps, const char *section, const char *key, int *cat, int *ch)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", key);
+    char *dot = strchr(buf, '.');
+    *ch = -1;
+    if (dot) {
+        *dot = '\0';
+        if ((*ch = hd_channel_parse(dot + 1)) < 0)
+            return fail(ps, "unknown channel '%s' in key '%s' in [%s] (known: email, sms, push)",
+                        dot + 1, key, section);
+    }
+    if ((*cat = hd_category_parse(buf)) < 0)
+        return fail(ps, "unknown key '%s' in [%s] (write CATEGORY or CATEGORY.CHANNEL, "
+                        "e.g. marketing or marketing.sms)",
+                    key, section);
+    return 1;
+}
+
+static int on_caps(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    struct hd_err e;
+    if (strcmp(key, "on_cap") == 0) {
+        if (ps->on_cap_seen)
+            return fail(ps, "duplicate key 'on_cap' in [caps]");
+        ps->on_cap_seen = true;
+        if (strcmp(v, "drop") == 0)
+            cfg->on_cap = HD_ON_CAP_DROP;
+        else if (strcmp(v, "defer") == 0)
+            cfg->on_cap = HD_ON_CAP_DEFER;
+        else
+            return fail(ps, "on_cap: '%s' is not one of drop, defer", v);
+        return 1;
+    }
+    int cat, ch;
+    if (!scope(ps, "caps", key, &cat, &ch))
+        return 0;
+    for (size_t i = 0; i < cfg->ncaps; i++)
+        if (cfg->caps[i].category == cat && cfg->caps[i].channel == ch)
+            return fail(ps, "duplicate key '%s' in [caps] (first on line %d)", key,
+                        cfg->caps[i].line);
+    struct hd_cap cap;
+    if (hd_units_cap(v, &cap, &e) < 0)
+        return fail(ps, "%s: %s", key, e.msg);
+    cfg->caps = hd_xrealloc(cfg->caps, (cfg->ncaps + 1) * sizeof *cfg->caps);
+    cfg->caps[cfg->ncaps++] = (struct hd_cap_rule){cat, ch, cap, ps->line};
+    return 1;
+}
+
+static int on_quiet(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    struct hd_err e;
+    int cat, ch;
+    if (!scope(ps, "quiet_hours", key, &cat, &ch))
+        return 0;
+    for (size_t i = 0; i < cfg->nquiet; i++)
+        if (cfg->quiet[i].category == cat && cfg->quiet[i].channel == ch)
+            return fail(ps, "duplicate key '%s' in [quiet_hours] (first on line %d)", key,
+                        cfg->quiet[i].line);
+    struct hd_window w;
+    if (hd_units_window(v, &w, &e) < 0)
+        return fail(ps, "%s: %s", key, e.msg);
+    cfg->quiet = hd_xrealloc(cfg->quiet, (cfg->nquiet + 1) * sizeof *cfg->quiet);
+    cfg->quiet[cfg->nquiet++] = (struct hd_quiet_rule){cat, ch, w, ps->line};
+    return 1;
+}
+
+static int on_var(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    if (!isalpha((unsigned char)key[0]) && key[0] != '_')
+        return fail(ps, "template variable '%s' must start with a letter or '_'", key);
+    for (const char *p = key; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return fail(ps, "template variable '%s' may use only letters, digits and '_'", key);
+    for (size_t i = 0; i < cfg->nvars; i++)
+        if (strcmp(cfg->vars[i].key, key) == 0)
+            return fail(ps, "duplicate key '%s' in [template_vars] (first on line %d)", key,
+                        cfg->vars[i].line);
+    kv_push(&cfg->vars, &cfg->nvars, key, v, ps->line);
+    return 1;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse *ps = user;
+    if (ps->rc < 0)
+        return 0;
+    if (!*section)
+        return fail(ps, "key '%s' is outside any section (put it under [herald])", key);
+    if (strcmp(section, "herald") == 0)
+        return on_herald(ps, key, value);
+    if (strncmp(section, "provider ", 9) == 0)
+        return on_provider(ps, section + 9, key, value);
+    if (strncmp(section, "channel ", 8) == 0)
+        return on_channel(ps, section + 8, key, value);
+    if (strcmp(section, "caps") == 0)
+        return on_caps(ps, key, value);
+    if (strcmp(section, "quiet_hours") == 0)
+        return on_quiet(ps, key, value);
+    if (strcmp(section, "template_vars") == 0)
+        return on_var(ps, key, value);
+    return fail(ps, "unknown section [%s] (known: herald, provider NAME, channel "
+                    "email|sms|push, caps, quiet_hours, template_vars)",
+                section);
+}
+
+/* ---- providers, once the whole file is read ----------------------------- */
+
+static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *name,
+                       const struct hd_cfg_kv *kv, bool is_env)
+{
+    char *value = NULL;
+    size_t len = 0;
+    ps->line = kv->line;
+    if (!*kv->value)
+        return fail(ps, "[provider %s] %s: give a %s", p->name, kv->key,
+                    is_env ? "variable name" : "file path");
+    if (is_env) {
+        const char *e = getenv(kv->value);
+        if (!e || !*e)
+            return fail(ps, "[provider %s] %s: environment variable '%s' is not set", p->name,
+                        kv->key, kv->value);
+        value = hd_xstrdup(e);
+        len = strlen(e);
+    } else {
+        FILE *f = fopen(kv->value, "rb");
+        if (!f)
+            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key,
+                        kv->value, strerror(errno));
+        struct hd_buf b;
+        hd_buf_init(&b);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            hd_buf_add(&b, chunk, n);
+        int bad = ferror(f);
+        fclose(f);
+        hd_wipe(chunk, sizeof chunk);
+        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+            b.data[--b.len] = '\0';
+        if (bad || b.len == 0) {
+            hd_wipe(b.data, b.cap);
+            hd_buf_release(&b);
+            return fail(ps, "[provider %s] %s: '%s' is %s", p->name, kv->key, kv->value,
+                        bad ? "unreadable" : "empty");
+        }
+        value = hd_buf_detach(&b, &len);
+        hd_buf_release(&b);
+    }
+    p->secrets = hd_xrealloc(p->secrets, (p->nsecrets + 1) * sizeof *p->secrets);
+    p->secrets[p->nsecrets++] = (struct hd_cfg_secret){
+        hd_xstrdup(name), hd_xstrdup(kv->key), hd_xstrdup(kv->value), value, len, kv->line};
+    return 1;
+}
+
+static const struct keydef *find_key(const char *type, const char *key)
+{
+    for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++)
+        if (strcmp(provider_keys[i].type, type) == 0 && strcmp(provider_keys[i].key, key) == 0)
+            return &provider_keys[i];
+    return NULL;
+}
+
+static void known_keys(const char *type, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++) {
+        const struct keydef *k = &provider_keys[i];
+        if (strcmp(k->type, type) != 0)
+            continue;
+        int w = snprintf(buf + n, size - n, "%s%s%s", n ? ", " : "", k->key,
+                         k->kind == K_SECRET ? "_env|_file" : "");
+        if (w < 0 || (size_t)w >= size - n)
+            return;
+        n += (size_t)w;
+    }
+}
+
+static int common_key(struct parse *ps, struct hd_provider_cfg *p, const struct hd_cfg_kv *kv)
+{
+    struct hd_err e;
+    const char *k = kv->key, *v = kv->value;
+    ps->line = kv->line;
+    if (strcmp(k, "type") == 0)
+        return 1;
+    if (strcmp(k, "rate") == 0) {
+        if (hd_units_rate(v, &p->rate, &e) < 0)
+            return fail(ps, "[provider %s] rate: %s", p->name, e.msg);
+    } else if (strcmp(k, "burst") == 0) {
+        if (parse_uint(v, 1, 1000000, &p->burst) < 0)
+            return fail(ps, "[provider %s] burst: '%s' is not a number from 1 to 1000000",
+                        p->name, v);
+    } else if (strcmp(k, "connections") == 0) {
+        if (parse_uint(v, 1, 1024, &p->connections) < 0)
+            return fail(ps, "[provider %s] connections: '%s' is not a number from 1 to 1024",
+                        p->name, v);
+    } else if (strcmp(k, "max_attempts") == 0) {
+        if (parse_uint(v, 1, 100, &p->max_attempts) < 0)
+            return fail(ps, "[provider %s] max_attempts: '%s' is not a number from 1 to 100",
+                        p->name, v);
+    } else if (strcmp(k, "timeout") == 0 || strcmp(k, "retry_base") == 0 ||
+               strcmp(k, "retry_max") == 0) {
+        int64_t *f = k[0] == 't' ? &p->timeout : k[6] == 'b' ? &p->retry_base : &p->retry_max;
+        if (hd_units_duration(v, f, &e) < 0)
+            return fail(ps, "[provider %s] %s: %s", p->name, k, e.msg);
+    } else {
+        char *end;
+        errno = 0;
+        p->cost_per_segment = strtod(v, &end);
+        if (errno || end == v || *end || p->cost_per_segment < 0)
+            return fail(ps, "[provider %s] cost_per_segment: '%s' is not a non-negative number",
+                        p->name, v);
+    }
+    return 1;
+}
+
+static bool is_common(const char *key)
+{
+    for (size_t i = 0; i < sizeof common_keys / sizeof common_keys[0]; i++)
+        if (strcmp(key, common_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct raw_provider *raw)
+{
+    for (size_t i = 0; i < raw->nkv; i++)
+        if (strcmp(raw->kv[i].key, "type") == 0)
+            p->type = hd_xstrdup(raw->kv[i].value);
+    ps->line = p->line;
+    if (!p->type)
+        return fail(ps, "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
+                        "apns)",
+                    p->name);
+    size_t t, nt = sizeof provider_types / sizeof provider_types[0];
+    for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
+        ;
+    if (t == nt) {
+        for (size_t i = 0; i < raw->nkv; i++)
+            if (strcmp(raw->kv[i].key, "type") == 0)
+                ps->line = raw->kv[i].line;
+        return fail(ps, "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
+                        "apns",
+                    p->name, p->type);
+    }
+    for (size_t i = 0; i < raw->nkv; i++) {
+        const struct hd_cfg_kv *kv = &raw->kv[i];
+        ps->line = kv->line;
+        if (is_common(kv->key)) {
+            if (!common_key(ps, p, kv))
+                return 0;
+            continue;
+        }
+        const struct keydef *def = find_key(p->type, kv->key);
+        if (def && def->kind == K_SECRET)
+            return fail(ps, "[provider %s] '%s' must not be written inline: use %s_env (an "
+                            "environment variable) or %s_file (a file)",
+                        p->name, kv->key, kv->key, kv->key);
+        if (!def) {
+            size_t n = strlen(kv->key);
+            bool env = n > 4 && strcmp(kv->key + n - 4, "_env") == 0;
+            bool file = n > 5 && strcmp(kv->key + n - 5, "_file") == 0;
+            char base[64];
+            snprintf(base, sizeof base, "%.*s", (int)(n - (env ? 4 : file ? 5 : 0)), kv->key);
+            def = (env || file) ? find_key(p->type, base) : NULL;
+            if (def && def->kind == K_SECRET) {
+                if (hd_provider_secret(p, base))
+                    return fail(ps, "[provider %s] give either %s_env or %s_file, not both",
+                                p->name, base, base);
+                if (!load_secret(ps, p, base, kv, env))
+                    return 0;
+                continue;
+            }
+            char known[700];
+            known_keys(p->type, known, sizeof known);
+            return fail(ps, "unknown key '%s' in [provider %s] of type %s (known: %s, and the "
+                            "common type, rate, burst, connections, timeout, max_attempts, "
+                            "retry_base, retry_max, cost_per_segment)",
+                        kv->key, p->name, p->type, known);
+        }
+        const char *v = kv->value;
+        switch (def->kind) {
+        case K_URL:
+            if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+                return fail(ps, "[provider %s] %s: '%s' is not an http:// or https:// URL",
+                            p->name, kv->key, v);
+            break;
+        case K_ENUM:
+            if (!in_choices(v, def->choices))
+                return fail(ps, "[provider %s] %s: '%s' is not one of %s", p->name, kv->key, v,
+                            def->choices);
+            break;
+        case K_BOOL:
+            if (parse_bool(v) < 0)
+                return fail(ps, "[provider %s] %s: '%s' is not yes or no", p->name, kv->key, v);
+            break;
+        case K_PORT: {
+            uint32_t port;
+            if (parse_uint(v, 1, 65535, &port) < 0)
+                return fail(ps, "[provider %s] %s: '%s' is not a port number", p->name, kv->key,
+                            v);
+            break;
+        }
+        default:
+            break;
+        }
+        kv_push(&p->kv, &p->nkv, kv->key, v, kv->line);
+    }
+    for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++) {
+        const struct keydef *k = &provider_keys[i];
+        if (!k->required || strcmp(k->type, p->type) != 0)
+            continue;
+        bool have = k->kind == K_SECRET ? hd_provider_secret(p, k->key) != NULL
+                                        : hd_provider_get(p, k->key) != NULL;
+        ps->line = p->line;
+        if (!have)
+            return fail(ps, "[provider %s] of type %s needs '%s%s'", p->name, p->type, k->key,
+                        k->kind == K_SECRET ? "_env' or '" : "");
+    }
+    if (!p->burst) {
+        double per = hd_units_rate_per_sec(&p->rate);
+        p->burst = per < 1 ? 1 : per > 1000000 ? 1000000 : (uint32_t)per;
+    }
+    return 1;
+}
+
+/* ---- load --------------------------------------------------------------- */
+
+static void provider_defaults(struct hd_provider_cfg *p)
+{
+    p->rate = (struct hd_rate){100, 1};
+    p->connections = 4;
+    p->timeout = 30;
+    p->max_attempts = 5;
+    p->retry_base = 30;
+    p->retry_max = 3600;
+}
+
+static struct hd_config *defaults(void)
+{
+    struct hd_config *cfg = hd_xcalloc(1, sizeof *cfg);
+    cfg->database = hd_xstrdup("var/herald.db");
+    cfg->templates = hd_xstrdup("templates");
+    cfg->timezone = hd_xstrdup("UTC");
+    cfg->locale = hd_xstrdup("en");
+    cfg->log_level = HD_LOG_INFO;
+    cfg->busy_timeout = 5;
+    cfg->on_cap = HD_ON_CAP_DROP;
+    return cfg;
+}
+
+/* No [provider] in the file: the outbox serves every channel. */
+static void default_outbox(struct hd_config *cfg)
+{
+    cfg->providers = hd_xcalloc(1, sizeof *cfg->providers);
+    struct hd_provider_cfg *p = &cfg->providers[0];
+    provider_defaults(p);
+    p->name = hd_xstrdup("outbox");
+    p->type = hd_xstrdup("outbox");
+    p->burst = 100;
+    kv_push(&p->kv, &p->nkv, "path", "var/outbox", 0);
+    cfg->nproviders = 1;
+    for (int ch = 0; ch < HD_CH_COUNT; ch++) {
+        cfg->channels[ch].providers = hd_xcalloc(1, sizeof(char *));
+        cfg->channels[ch].providers[0] = hd_xstrdup("outbox");
+        cfg->channels[ch].n = 1;
+    }
+}
+
+int hd_config_parse(const char *text, const char *name, struct hd_config **out,
+                    struct hd_err *err)
+{
+    struct hd_config *cfg = defaults();
+    struct parse ps = {.name = name, .text = text, .cfg = cfg, .err = err};
+    size_t n0;
+    int r;
+    if (strlen(text) >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        ps.pos = 3;
+    r = ini_parse_stream(reader, &ps, handler, &ps);
+    if (ps.rc == 0 && r > 0) {
+        ps.line = r;
+        fail(&ps, "syntax error (expected [section] or key = value)");
+    } else if (ps.rc == 0 && r < 0) {
+        ps.line = 0;
+        fail(&ps, "cannot parse the configuration");
+    }
+    n0 = cfg->nproviders;
+    for (size_t i = 0; i < n0; i++)
+        provider_defaults(&cfg->providers[i]);
+    for (size_t i = 0; i < n0 && ps.rc == 0; i++)
+        check_provider(&ps, &cfg->providers[i], &ps.raw[i]);
+    for (size_t i = 0; i < n0; i++)
+        kv_free(ps.raw[i].kv, ps.raw[i].nkv);
+    free(ps.raw);
+    if (ps.rc == 0 && cfg->nproviders == 0) {
+        bool any = false;
+        for (int ch = 0; ch < HD_CH_COUNT; ch++)
+            any |= cfg->channels[ch].n > 0;
+        if (!any)
+            default_outbox(cfg);
+    }
+    for (int ch = 0; ch < HD_CH_COUNT && ps.rc == 0; ch++) {
+        for (size_t i = 0; i < cfg->channels[ch].n && ps.rc == 0; i++) {
+            if (!hd_config_provider(cfg, cfg->channels[ch].providers[i])) {
+                ps.line = cfg->channels[ch].line;
+                fail(&ps, "[channel %s] providers: no [provider %s] is defined",
+                     hd_channel_name(ch), cfg->channels[ch].providers[i]);
+            }
+        }
+    }
+    if (ps.rc < 0) {
+        hd_config_free(cfg);
+        return ps.rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
+{
+    if (!path) {
+        struct hd_config *cfg = defaults();
+        default_outbox(cfg);
+        *out = cfg;
+        return 0;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return hd_err_set(err, HD_E_CONFIG, "cannot read configuration '%s': %s", path,
+                          strerror(errno));
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || memchr(b.data, '\0', b.len)) {
+        hd_buf_release(&b);
+        return hd_err_set(err, HD_E_CONFIG, "cannot read configuration '%s': %s", path,
+                          bad ? "read error" : "it is not a text file");
+    }
+    int rc = hd_config_parse(b.data, path, out, err);
+    hd_buf_release(&b);
+    if (rc == 0)
+        (*out)->path = hd_xstrdup(path);
+    return rc;
+}
+
+const char *hd_config_find(const char *explicit_path, const char *sysconf_path)
+{
+    if (explicit_path)
+        return explicit_path;
+    const char *env = getenv("HERALD_CONFIG");
+    if (env && *env)
+        return env;
+    FILE *f = fopen("etc/herald.conf", "r");
+    if (f) {
+        fclose(f);
+        return "etc/herald.conf";
+    }
+    if (sysconf_path && (f = fopen(sysconf_path, "r")) != NULL) {
+        fclose(f);
+        return sysconf_path;
+    }
+    return NULL;
+}
+
+void hd_config_free(struct hd_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->database);
+    free(cfg->templates);
+    free(cfg->timezone);
+    free(cfg->locale);
+    free(cfg->default_region);
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        struct hd_provider_cfg *p = &cfg->providers[i];
+        free(p->name);
+        free(p->type);
+        kv_free(p->kv, p->nkv);
+        for (size_t s = 0; s < p->nsecrets; s++) {
+            hd_wipe(p->secrets[s].value, p->secrets[s].len);
+            free(p->secrets[s].value);
+            free(p->secrets[s].name);
+            free(p->secrets[s].via);
+            free(p->secrets[s].ref);
+        }
+        free(p->secrets);
+    }
+    free(cfg->providers);
+    for (int ch = 0; ch < HD_CH_COUNT; ch++) {
+        for (size_t i = 0; i < cfg->channels[ch].n; i++)
+            free(cfg->channels[ch].providers[i]);
+        free(cfg->channels[ch].providers);
+    }
+    free(cfg->caps);
+    free(cfg->quiet);
+    kv_free(cfg->vars, cfg->nvars);
+    free(cfg);
+}
+
+const struct hd_provider_cfg *hd_config_provider(const struct hd_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nproviders; i++)
+        if (strcmp(cfg->providers[i].name, name) == 0)
+            return &cfg->providers[i];
+    return NULL;
+}
+
+const char *hd_provider_get(const struct hd_provider_cfg *p, const char *key)
+{
+    for (size_t i = 0; i < p->nkv; i++)
+        if (strcmp(p->kv[i].key, key) == 0)
+            return p->kv[i].value;
+    return NULL;
+}
+
+const struct hd_cfg_secret *hd_provider_secret(const struct hd_provider_cfg *p, const char *name)
+{
+    for (size_t i = 0; i < p->nsecrets; i++)
+        if (strcmp(p->secrets[i].name, name) == 0)
+            return &p->secrets[i];
+    return NULL;
+}
+
+void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
+{
+    for (size_t i = 0; i < cfg->nproviders; i++)
+        for (size_t s = 0; s < cfg->providers[i].nsecrets; s++)
+            hd_log_add_secret(log, cfg->providers[i].secrets[s].value);
+}
+
+static void dump_scope(struct hd_buf *out, int cat, int ch)
+{
+    hd_buf_adds(out, hd_category_name(cat));
+    if (ch >= 0)
+        hd_buf_addf(out, ".%s", hd_channel_name(ch));
+}
+
+void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
+{
+    char tmp[64];
+    hd_buf_addf(out, "; effective configuration, from %s\n",
+                cfg->path ? cfg->path : "built-in defaults");
+    hd_buf_addf(out, "[herald]\ndatabase = %s\ntemplates = %s\ntimezone = %s\nlocale = %s\n",
+                cfg->database, cfg->templates, cfg->timezone, cfg->locale);
+    if (cfg->default_region)
+        hd_buf_addf(out, "default_region = %s\n", cfg->default_region);
+    else
+        hd_buf_adds(out, "; default_region is not set: national phone numbers are rejected\n");
+    hd_units_format_duration(cfg->busy_timeout, tmp, sizeof tmp);
+    hd_buf_addf(out, "log_level = %s\nbusy_timeout = %s\n", hd_log_level_name(cfg->log_level),
+                tmp);
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        const struct hd_provider_cfg *p = &cfg->providers[i];
+        hd_buf_addf(out, "\n[provider %s]\ntype = %s\n", p->name, p->type);
+        hd_units_format_rate(&p->rate, tmp, sizeof tmp);
+        hd_buf_addf(out, "rate = %s\nburst = %u\nconnections = %u\n", tmp, p->burst,
+                    p->connections);
+        hd_units_format_duration(p->timeout, tmp, sizeof tmp);
+        hd_buf_addf(out, "timeout = %s\nmax_attempts = %u\n", tmp, p->max_attempts);
+        hd_units_format_duration(p->retry_base, tmp, sizeof tmp);
+        hd_buf_addf(out, "retry_base = %s\n", tmp);
+        hd_units_format_duration(p->retry_max, tmp, sizeof tmp);
+        hd_buf_addf(out, "retry_max = %s\ncost_per_segment = %g\n", tmp, p->cost_per_segment);
+        for (size_t k = 0; k < p->nkv; k++)
+            hd_buf_addf(out, "%s = %s\n", p->kv[k].key, p->kv[k].value);
+        for (size_t s = 0; s < p->nsecrets; s++)
+            hd_buf_addf(out, "%s = %s ; %s = **** (loaded, %zu bytes)\n", p->secrets[s].via,
+                        p->secrets[s].ref, p->secrets[s].name, p->secrets[s].len);
+    }
+    for (int ch = 0; ch < HD_CH_COUNT; ch++) {
+        hd_buf_addf(out, "\n[channel %s]\n", hd_channel_name(ch));
+        if (cfg->channels[ch].n == 0) {
+            hd_buf_addf(out, "; no provider: %s messages end as no_channel\n",
+                        hd_channel_name(ch));
+            continue;
+        }
+        hd_buf_adds(out, "providers = ");
+        for (size_t i = 0; i < cfg->channels[ch].n; i++)
+            hd_buf_addf(out, "%s%s", i ? ", " : "", cfg->channels[ch].providers[i]);
+        hd_buf_addc(out, '\n');
+    }
+    hd_buf_addf(out, "\n[caps]\non_cap = %s\n", cfg->on_cap == HD_ON_CAP_DEFER ? "defer" : "drop");
+    for (size_t i = 0; i < cfg->ncaps; i++) {
+        dump_scope(out, cfg->caps[i].category, cfg->caps[i].channel);
+        hd_units_format_duration(cfg->caps[i].cap.window, tmp, sizeof tmp);
+        hd_buf_addf(out, " = %u/%s\n", cfg->caps[i].cap.count, tmp);
+    }
+    hd_buf_adds(out, "\n[quiet_hours]\n");
+    for (size_t i = 0; i < cfg->nquiet; i++) {
+        const struct hd_window *w = &cfg->quiet[i].window;
+        dump_scope(out, cfg->quiet[i].category, cfg->quiet[i].channel);
+        hd_buf_addf(out, " = %02d:%02d-%02d:%02d\n", w->start / 60, w->start % 60, w->end / 60,
+                    w->end % 60);
+    }
+    hd_buf_adds(out, "\n[template_vars]\n");
+    for (size_t i = 0; i < cfg->nvars; i++)
+        hd_buf_addf(out, "%s = %s\n", cfg->vars[i].key, cfg->vars[i].value);
+}

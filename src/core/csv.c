@@ -1,0 +1,189 @@
+/* csv: a byte-at-a-time state machine over a block buffer. Field bytes are
+ * copied (unescaped) into one record buffer; field starts are offsets into it
+ * until the record is complete, because the buffer may move as it grows. */
+#include "herald/csv.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/buf.h"
+
+#define BLOCK 65536
+
+struct hd_csv {
+    FILE *f;
+    const char *name;
+    unsigned char block[BLOCK];
+    size_t pos, len;
+    uint64_t offset;
+    long line;      /* current physical line */
+    bool started;   /* BOM checked */
+    bool eof;
+    struct hd_buf rec;
+    size_t *starts; /* offsets of fields in rec */
+    size_t *lens;
+    char **ptrs;
+    size_t cap;
+};
+
+struct hd_csv *hd_csv_new(FILE *f, const char *name)
+{
+    struct hd_csv *c = hd_xcalloc(1, sizeof *c);
+    c->f = f;
+    c->name = name;
+    c->line = 1;
+    hd_buf_init(&c->rec);
+    return c;
+}
+
+void hd_csv_free(struct hd_csv *c)
+{
+    if (!c)
+        return;
+    hd_buf_release(&c->rec);
+    free(c->starts);
+    free(c->lens);
+    free(c->ptrs);
+    free(c);
+}
+
+uint64_t hd_csv_offset(const struct hd_csv *c)
+{
+    return c->offset;
+}
+
+/* Next byte, or -1 at end of input. */
+static inline int getb(struct hd_csv *c)
+{
+    if (c->pos == c->len) {
+        if (c->eof)
+            return -1;
+        c->len = fread(c->block, 1, BLOCK, c->f);
+        c->pos = 0;
+        if (c->len == 0) {
+            c->eof = true;
+            return -1;
+        }
+    }
+    c->offset++;
+    return c->block[c->pos++];
+}
+
+static inline int peekb(struct hd_csv *c)
+{
+    int ch = getb(c);
+    if (ch >= 0) {
+        c->pos--;
+        c->offset--;
+    }
+    return ch;
+}
+
+static void end_field(struct hd_csv *c, size_t *n, size_t start)
+{
+    if (*n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->starts = hd_xrealloc(c->starts, c->cap * sizeof *c->starts);
+        c->lens = hd_xrealloc(c->lens, c->cap * sizeof *c->lens);
+        c->ptrs = hd_xrealloc(c->ptrs, c->cap * sizeof *c->ptrs);
+    }
+    c->starts[*n] = start;
+    c->lens[*n] = c->rec.len - start;
+    hd_buf_addc(&c->rec, '\0');
+    (*n)++;
+}
+
+int hd_csv_next(struct hd_csv *c, struct hd_csv_record *rec, struct hd_err *err)
+{
+    if (!c->started) {
+        c->started = true;
+        if (peekb(c) == 0xEF) {
+            getb(c);
+            if (getb(c) != 0xBB || getb(c) != 0xBF)
+                return hd_err_setpos(err, HD_E_PARSE, c->name, 1, 0,
+                                     "the file starts with a broken byte-order mark");
+        }
+    }
+    for (;;) {
+        size_t n = 0, start = 0;
+        long first = c->line;
+        int ch;
+        hd_buf_reset(&c->rec);
+        ch = getb(c);
+        if (ch < 0)
+            return 0;
+        if (ch == '\n' || (ch == '\r' && peekb(c) == '\n')) {
+            if (ch == '\r')
+                getb(c);
+            c->line++;
+            continue; /* blank line */
+        }
+        for (;;) {
+            if (ch == '"' && c->rec.len == start) {
+                /* quoted field */
+                for (;;) {
+                    ch = getb(c);
+                    if (ch < 0)
+                        return hd_err_setpos(err, HD_E_PARSE, c->name, first, 0,
+                                             "unterminated quoted field (a '\"' is missing)");
+                    if (ch == '"') {
+                        if (peekb(c) == '"') {
+                            getb(c);
+                            hd_buf_addc(&c->rec, '"');
+                            continue;
+                        }
+                        break;
+                    }
+                    if (ch == '\n')
+                        c->line++;
+                    if (ch == 0)
+                        return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
+                                             "a NUL byte in a field");
+                    hd_buf_addc(&c->rec, (char)ch);
+                }
+                ch = getb(c);
+                if (ch != ',' && ch != '\n' && ch != '\r' && ch >= 0)
+                    return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
+                                         "text after a closing quote (quote the whole field "
+                                         "and double any '\"' inside it)");
+            } else {
+                while (ch >= 0 && ch != ',' && ch != '\n' && ch != '\r') {
+                    if (ch == '"')
+                        return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
+                                             "a '\"' inside an unquoted field (quote the field "
+                                             "and double the '\"')");
+                    if (ch == 0)
+                        return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
+                                             "a NUL byte in a field");
+                    hd_buf_addc(&c->rec, (char)ch);
+                    ch = getb(c);
+                }
+            }
+            end_field(c, &n, start);
+            start = c->rec.len;
+            if (ch == ',') {
+                ch = getb(c);
+                if (ch < 0 || ch == '\n' || ch == '\r') {
+                    end_field(c, &n, start); /* trailing empty field */
+                } else {
+                    continue;
+                }
+            }
+            if (ch == '\r') {
+                if (peekb(c) == '\n')
+                    getb(c);
+            }
+            if (ch == '\n' || ch == '\r')
+                c->line++;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            c->ptrs[i] = c->rec.data + c->starts[i];
+        rec->nfields = n;
+        rec->fields = c->ptrs;
+        rec->lens = c->lens;
+        rec->line = first;
+        return 1;
+    }
+}

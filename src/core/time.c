@@ -1,0 +1,193 @@
+/* time: clock, ISO 8601 and calendar arithmetic. Calendar conversion uses
+ * Howard Hinnant's days-from-civil algorithm, so no call depends on the
+ * process's TZ or on non-standard timegm(). Zone names are checked with ICU. */
+#include "herald/time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
+
+void hd_clock_init(struct hd_clock *c)
+{
+    c->fixed_ms = -1;
+}
+
+int hd_clock_init_env(struct hd_clock *c, struct hd_err *err)
+{
+    hd_clock_init(c);
+    const char *s = getenv("HERALD_NOW");
+    if (!s || !*s)
+        return 0;
+    int64_t t;
+    if (hd_time_parse_iso(s, &t, NULL) < 0)
+        return hd_err_set(err, HD_E_CONFIG,
+                          "HERALD_NOW: '%s' is not an ISO 8601 date or time", s);
+    c->fixed_ms = t * 1000;
+    return 0;
+}
+
+int64_t hd_clock_now_ms(const struct hd_clock *c)
+{
+    if (c && c->fixed_ms >= 0)
+        return c->fixed_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hd_clock_now(const struct hd_clock *c)
+{
+    int64_t ms = hd_clock_now_ms(c);
+    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
+int64_t hd_clock_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hd_time_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void hd_time_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+bool hd_time_valid_date(int64_t y, unsigned m, unsigned d)
+{
+    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+/* Reads exactly n digits at *p. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
+{
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return HD_E_PARSE;
+    if (!hd_time_valid_date(y, (unsigned)mo, (unsigned)d))
+        return HD_E_PARSE;
+    int64_t days = hd_time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    if (*p == '\0') {
+        *out = days * 86400;
+        if (kind)
+            *kind = HD_TIME_DATE;
+        return 0;
+    }
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return HD_E_PARSE;
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+        return HD_E_PARSE;
+    if (*p == ':') {
+        p++;
+        if (!digits(&p, 2, &se))
+            return HD_E_PARSE;
+        if (*p == '.' || *p == ',') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return HD_E_PARSE;
+            while (isdigit((unsigned char)*p))
+                p++; /* fractions of a second are dropped */
+        }
+    }
+    if (h > 23 || mi > 59 || se > 60)
+        return HD_E_PARSE;
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (!digits(&p, 2, &oh))
+            return HD_E_PARSE;
+        if (*p == ':')
+            p++;
+        if (!digits(&p, 2, &om) || oh > 23 || om > 59)
+            return HD_E_PARSE;
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (*p != '\0')
+        return HD_E_PARSE;
+    *out = days * 86400 + h * 3600 + mi * 60 + (se == 60 ? 59 : se) - off;
+    if (kind)
+        *kind = HD_TIME_DATETIME;
+    return 0;
+}
+
+void hd_time_format_iso(int64_t t, char *buf, unsigned size)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t secs = t - days * 86400, y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
+             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+void hd_time_format_date(int64_t t, char *buf, unsigned size)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, size, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+bool hd_time_zone_valid(const char *name)
+{
+    UChar id[128], canon[128];
+    UErrorCode st = U_ZERO_ERROR;
+    size_t n = strlen(name);
+    if (n == 0 || n >= 100)
+        return false;
+    /* IANA ids are ASCII letters, digits and "/_-+"; ICU also accepts custom
+     * "GMT+5" ids, which isSystemID below refuses. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '/' && c != '_' && c != '-' && c != '+')
+            return false;
+    }
+    u_uastrcpy(id, name);
+    UBool system = 0;
+    ucal_getCanonicalTimeZoneID(id, -1, canon, 128, &system, &st);
+    return U_SUCCESS(st) && system;
+}

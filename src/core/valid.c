@@ -1,0 +1,511 @@
+/* valid: value validators. Zone names and language tags repeat a lot in real
+ * contact lists, so their verdicts are cached in a small open-addressing
+ * table; emails and phones are checked by hand-written scanners. Phone
+ * numbering follows ITU-T E.164: the country code is read by prefix (1 and 7
+ * are one digit, a fixed list is two, the rest three), and for regions in the
+ * table below the national significant number's length is checked and the
+ * national trunk prefix removed. */
+#include "herald/valid.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unicode/uidna.h>
+#include <unicode/uloc.h>
+
+#include "herald/buf.h"
+#include "herald/time.h"
+
+#define CACHE_SLOTS 1024
+
+struct cache_slot {
+    char *key;   /* NULL when empty */
+    char *value; /* normal form, or reason when !ok */
+    bool ok;
+};
+
+struct hd_valid {
+    UIDNA *idna;
+    struct cache_slot zones[CACHE_SLOTS];
+    struct cache_slot locales[CACHE_SLOTS];
+};
+
+struct hd_valid *hd_valid_new(void)
+{
+    struct hd_valid *v = hd_xcalloc(1, sizeof *v);
+    UErrorCode st = U_ZERO_ERROR;
+    v->idna = uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
+                                  UIDNA_NONTRANSITIONAL_TO_ASCII,
+                              &st);
+    if (U_FAILURE(st))
+        v->idna = NULL; /* IDN domains are then refused, ASCII ones still pass */
+    return v;
+}
+
+static void cache_release(struct cache_slot *slots)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(slots[i].key);
+        free(slots[i].value);
+    }
+}
+
+void hd_valid_free(struct hd_valid *v)
+{
+    if (!v)
+        return;
+    if (v->idna)
+        uidna_close(v->idna);
+    cache_release(v->zones);
+    cache_release(v->locales);
+    free(v);
+}
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Finds s's slot: the one holding it, or the empty one it would go into, or
+ * NULL when the table is full. */
+static struct cache_slot *cache_find(struct cache_slot *slots, const char *s)
+{
+    uint32_t h = hash(s);
+    for (size_t i = 0; i < 64; i++) {
+        struct cache_slot *slot = &slots[(h + i) % CACHE_SLOTS];
+        if (!slot->key || strcmp(slot->key, s) == 0)
+            return slot;
+    }
+    return NULL;
+}
+
+static int cached(struct cache_slot *slot, char *out, size_t size)
+{
+    snprintf(out, size, "%s", slot->value);
+    return slot->ok ? 0 : -1;
+}
+
+static int remember(struct cache_slot *slot, const char *key, int rc, const char *out)
+{
+    if (slot && !slot->key) {
+        slot->key = hd_xstrdup(key);
+        slot->value = hd_xstrdup(out);
+        slot->ok = rc == 0;
+    }
+    return rc;
+}
+
+static int reason(char *out, size_t size, const char *msg)
+{
+    snprintf(out, size, "%s", msg);
+    return -1;
+}
+
+bool hd_valid_utf8(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            if (c == 0)
+                return false;
+            p++;
+            continue;
+        }
+        size_t len;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
+        if ((size_t)(end - p) < len)
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+/* ---- email ------------------------------------------------------------- */
+
+static bool atext(unsigned char c)
+{
+    return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+}
+
+static int local_part(const char *s, size_t n, char *out, size_t size)
+{
+    if (n == 0)
+        return reason(out, size, "the part before '@' is empty");
+    if (n > 64)
+        return reason(out, size, "the part before '@' is longer than 64 characters");
+    if (s[0] == '"') {
+        if (n < 2 || s[n - 1] != '"')
+            return reason(out, size, "unterminated quoted local part");
+        for (size_t i = 1; i < n - 1; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '\\') {
+                if (++i >= n - 1 || (unsigned char)s[i] < 32 || (unsigned char)s[i] > 126)
+                    return reason(out, size, "bad escape in quoted local part");
+            } else if ((c < 32 && c != '\t') || c == 127 || c == '"') {
+                return reason(out, size, "bad character in quoted local part");
+            }
+        }
+        return 0;
+    }
+    bool dot = true; /* at start, a dot is not allowed either */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (dot)
+                return reason(out, size, i ? "two dots in a row before '@'"
+                                           : "the address starts with a dot");
+            dot = true;
+        } else if (atext(c)) {
+            dot = false;
+        } else {
+            return reason(out, size, c == ' ' ? "a space in the address"
+                                              : "a character not allowed before '@'");
+        }
+    }
+    if (dot)
+        return reason(out, size, "a dot just before '@'");
+    return 0;
+}
+
+static int domain_part(struct hd_valid *v, const char *s, size_t n, char *out, size_t size)
+{
+    if (n == 0)
+        return reason(out, size, "no domain after '@'");
+    if (s[0] == '[') {
+        char lit[64];
+        if (s[n - 1] != ']' || n - 2 >= sizeof lit)
+            return reason(out, size, "bad address literal");
+        memcpy(lit, s + 1, n - 2);
+        lit[n - 2] = '\0';
+        unsigned char addr[16];
+        if (strncmp(lit, "IPv6:", 5) == 0 ? inet_pton(AF_INET6, lit + 5, addr) == 1
+                                          : inet_pton(AF_INET, lit, addr) == 1)
+            return 0;
+        return reason(out, size, "bad address literal");
+    }
+    bool ascii = true;
+    for (size_t i = 0; i < n; i++)
+        ascii &= (unsigned char)s[i] < 0x80;
+    char buf[256];
+    const char *d = s;
+    size_t dn = n;
+    if (!ascii) {
+        UErrorCode st = U_ZERO_ERROR;
+        UIDNAInfo info = UIDNA_INFO_INITIALIZER;
+        if (!v->idna)
+            return reason(out, size, "internationalised domains are not available");
+        int32_t len =
+            uidna_nameToASCII_UTF8(v->idna, s, (int32_t)n, buf, (int32_t)sizeof buf, &info, &st);
+        if (U_FAILURE(st) || info.errors || len <= 0 || (size_t)len >= sizeof buf)
+            return reason(out, size, "the domain is not a valid internationalised name");
+        buf[len] = '\0';
+        d = buf;
+        dn = (size_t)len;
+    }
+    if (dn > 253)
+        return reason(out, size, "the domain is longer than 253 characters");
+    size_t label = 0, labels = 1;
+    bool digits_only = true;
+    for (size_t i = 0; i <= dn; i++) {
+        char c = i < dn ? d[i] : '.';
+        if (c == '.') {
+            if (label == 0)
+                return reason(out, size, "an empty label in the domain");
+            if (d[i - 1] == '-' || d[i - label] == '-')
+                return reason(out, size, "a domain label starts or ends with '-'");
+            if (label > 63)
+                return reason(out, size, "a domain label is longer than 63 characters");
+            if (i < dn)
+                labels++, digits_only = true;
+            label = 0;
+        } else if (isalnum((unsigned char)c) || c == '-') {
+            label++;
+            digits_only &= isdigit((unsigned char)c) != 0;
+        } else {
+            return reason(out, size, "a character not allowed in the domain");
+        }
+    }
+    if (labels < 2)
+        return reason(out, size, "the domain has no dot (write user@example.com)");
+    if (digits_only)
+        return reason(out, size, "the top-level domain is all digits");
+    return 0;
+}
+
+int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size)
+{
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    if (n == 0)
+        return reason(out, size, "empty");
+    if (n > 254)
+        return reason(out, size, "longer than 254 characters");
+    if (!hd_valid_utf8(s, n))
+        return reason(out, size, "not valid UTF-8");
+    const char *at = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '@')
+            at = s + i;
+    if (!at)
+        return reason(out, size, "missing '@'");
+    size_t ln = (size_t)(at - s);
+    if (local_part(s, ln, out, size) < 0 || domain_part(v, at + 1, n - ln - 1, out, size) < 0)
+        return -1;
+    if (n + 1 > size)
+        return reason(out, size, "too long");
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* ---- phone --------------------------------------------------------------- */
+
+struct region {
+    char code[3];
+    const char *cc;    /* country calling code */
+    const char *trunk; /* national trunk prefix, "" if none */
+    uint8_t min, max;  /* national significant number length */
+};
+
+static const struct region regions[] = {
+    {"AE", "971", "0", 8, 9},   {"AR", "54", "0", 10, 11},  {"AT", "43", "0", 4, 13},
+    {"AU", "61", "0", 9, 9},    {"BE", "32", "0", 8, 9},    {"BR", "55", "0", 10, 11},
+    {"CA", "1", "1", 10, 10},   {"CH", "41", "0", 9, 9},    {"CN", "86", "0", 7, 12},
+    {"CZ", "420", "", 9, 9},    {"DE", "49", "0", 6, 13},   {"DK", "45", "", 8, 8},
+    {"EG", "20", "0", 8, 10},   {"ES", "34", "", 9, 9},     {"FI", "358", "0", 5, 12},
+    {"FR", "33", "0", 9, 9},    {"GB", "44", "0", 9, 10},   {"GR", "30", "", 10, 10},
+    {"HK", "852", "", 8, 8},    {"HU", "36", "06", 8, 9},   {"ID", "62", "0", 8, 12},
+    {"IE", "353", "0", 7, 10},  {"IL", "972", "0", 8, 9},   {"IN", "91", "0", 10, 10},
+    {"IT", "39", "", 6, 11},    {"JP", "81", "0", 9, 10},   {"KR", "82", "0", 8, 10},
+    {"MO", "853", "", 8, 8},    {"MX", "52", "", 10, 10},   {"MY", "60", "0", 8, 10},
+    {"NG", "234", "0", 8, 10},  {"NL", "31", "0", 9, 9},    {"NO", "47", "", 8, 8},
+    {"NZ", "64", "0", 8, 10},   {"PH", "63", "0", 8, 10},   {"PK", "92", "0", 9, 10},
+    {"PL", "48", "", 9, 9},     {"PT", "351", "", 9, 9},    {"RO", "40", "0", 9, 9},
+    {"RU", "7", "8", 10, 10},   {"SA", "966", "0", 8, 9},   {"SE", "46", "0", 7, 10},
+    {"SG", "65", "", 8, 8},     {"TH", "66", "0", 8, 9},    {"TR", "90", "0", 10, 10},
+    {"TW", "886", "0", 8, 9},   {"UA", "380", "0", 9, 9},   {"US", "1", "1", 10, 10},
+    {"VN", "84", "0", 9, 10},   {"ZA", "27", "0", 9, 9},
+};
+
+static const struct region *region_by_code(const char *code)
+{
+    if (!code)
+        return NULL;
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
+        if (strcasecmp(regions[i].code, code) == 0)
+            return &regions[i];
+    return NULL;
+}
+
+bool hd_valid_region_known(const char *region)
+{
+    return region_by_code(region) != NULL;
+}
+
+/* Length of the country code at the start of digits (E.164 assignments). */
+static size_t cc_len(const char *d)
+{
+    static const char *const two[] = {"20", "27", "30", "31", "32", "33", "34", "36", "39", "40",
+                                      "41", "43", "44", "45", "46", "47", "48", "49", "51", "52",
+                                      "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+                                      "64", "65", "66", "81", "82", "84", "86", "90", "91", "92",
+                                      "93", "94", "95", "98"};
+    if (d[0] == '1' || d[0] == '7')
+        return 1;
+    for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
+        if (d[0] == two[i][0] && d[1] == two[i][1])
+            return 2;
+    return 3;
+}
+
+int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *out, size_t size)
+{
+    (void)v;
+    char d[32];
+    size_t n = 0;
+    bool plus = false;
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '+')
+        plus = true, p++;
+    for (; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isdigit(c)) {
+            if (n + 1 >= sizeof d)
+                return reason(out, size, "too many digits");
+            d[n++] = (char)c;
+        } else if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/') {
+            continue;
+        } else {
+            return reason(out, size, "not a phone number");
+        }
+    }
+    d[n] = '\0';
+    if (n == 0)
+        return reason(out, size, "not a phone number");
+    const char *digits = d;
+    if (!plus && n > 2 && d[0] == '0' && d[1] == '0')
+        plus = true, digits = d + 2;
+    const struct region *r = NULL;
+    char e164[48];
+    if (plus) {
+        if (digits[0] == '0')
+            return reason(out, size, "no country code starts with 0");
+        size_t cl = cc_len(digits), total = strlen(digits);
+        if (total <= cl)
+            return reason(out, size, "too short");
+        for (size_t i = 0; i < sizeof regions / sizeof regions[0] && !r; i++)
+            if (strlen(regions[i].cc) == cl && strncmp(regions[i].cc, digits, cl) == 0)
+                r = &regions[i];
+        size_t nsn = total - cl;
+        if (r && (nsn < r->min || nsn > r->max))
+            return reason(out, size, "wrong number of digits for its country");
+        if (!r && (total < 7 || total > 15))
+            return reason(out, size, "an international number has 7 to 15 digits");
+        snprintf(e164, sizeof e164, "+%s", digits);
+    } else {
+        if (!region)
+            return reason(out, size, "a national number needs a region (set --default-region "
+                                     "or default_region)");
+        if (!(r = region_by_code(region)))
+            return reason(out, size, "unknown default region");
+        size_t tl = strlen(r->trunk);
+        if (tl && strncmp(digits, r->trunk, tl) == 0 && strlen(digits) - tl >= r->min)
+            digits += tl;
+        size_t nsn = strlen(digits);
+        if (nsn < r->min || nsn > r->max)
+            return reason(out, size, "wrong number of digits for its region");
+        if (strlen(r->cc) + nsn > 15)
+            return reason(out, size, "longer than 15 digits");
+        snprintf(e164, sizeof e164, "+%s%s", r->cc, digits);
+    }
+    if (strlen(e164) + 1 > size)
+        return reason(out, size, "too long");
+    memcpy(out, e164, strlen(e164) + 1);
+    return 0;
+}
+
+/* ---- locale (RFC 5646 well-formedness, language known to ICU) ---------- */
+
+static bool all(const char *s, size_t n, int (*pred)(int))
+{
+    for (size_t i = 0; i < n; i++)
+        if (!pred((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static int check_locale(const char *s, char *out, size_t size)
+{
+    char norm[64];
+    size_t len = strlen(s), o = 0;
+    if (len == 0 || len >= sizeof norm)
+        return reason(out, size, "not a BCP 47 language tag");
+    if (strchr(s, '_'))
+        return reason(out, size, "not a BCP 47 language tag (write '-' instead of '_', e.g. "
+                                 "zh-CN)");
+    const char *p = s;
+    int idx = 0;
+    bool in_ext = false, privateuse = false;
+    while (*p) {
+        const char *q = strchr(p, '-');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || n > 8 || !all(p, n, isalnum))
+            return reason(out, size, "not a BCP 47 language tag");
+        char sub[9];
+        for (size_t i = 0; i < n; i++)
+            sub[i] = (char)tolower((unsigned char)p[i]);
+        sub[n] = '\0';
+        if (idx == 0) {
+            if (!((n >= 2 && n <= 3) || (n >= 5 && n <= 8)) || !all(p, n, isalpha))
+                return reason(out, size, "not a BCP 47 language tag (it must start with a "
+                                         "language such as en or zh)");
+        } else if (privateuse || in_ext) {
+            /* x-... and extension subtags: 1-8 alphanumerics (already checked) */
+        } else if (n == 1) {
+            if (sub[0] == 'x')
+                privateuse = true;
+            else
+                in_ext = true;
+        } else if (n == 4 && all(p, n, isalpha) && idx <= 2) {
+            sub[0] = (char)toupper((unsigned char)sub[0]); /* script: Hant */
+        } else if ((n == 2 && all(p, n, isalpha)) || (n == 3 && all(p, n, isdigit))) {
+            for (size_t i = 0; i < n; i++)
+                sub[i] = (char)toupper((unsigned char)sub[i]); /* region: CN, 419 */
+        } else if (!((n >= 5) || (n == 4 && isdigit((unsigned char)p[0])))) {
+            return reason(out, size, "not a BCP 47 language tag");
+        }
+        o += (size_t)snprintf(norm + o, sizeof norm - o, "%s%s", idx ? "-" : "", sub);
+        idx++;
+        if (!q)
+            break;
+        p = q + 1;
+        if (!*p)
+            return reason(out, size, "not a BCP 47 language tag");
+    }
+    if (in_ext && !privateuse) {
+        /* a singleton must be followed by at least one subtag: rough check */
+        size_t nl = strlen(norm);
+        if (nl >= 2 && norm[nl - 2] == '-')
+            return reason(out, size, "not a BCP 47 language tag");
+    }
+    /* the language must be one ICU knows (it knows every ISO 639 code) */
+    char lang[9];
+    size_t ln = strcspn(norm, "-");
+    memcpy(lang, norm, ln);
+    lang[ln] = '\0';
+    if (ln <= 3 && strcmp(lang, "und") != 0 && strcmp(uloc_getISO3Language(lang), "") == 0)
+        return reason(out, size, "unknown language");
+    snprintf(out, size, "%s", norm);
+    return 0;
+}
+
+int hd_valid_locale(struct hd_valid *v, const char *s, char *out, size_t size)
+{
+    struct cache_slot *slot = cache_find(v->locales, s);
+    if (slot && slot->key)
+        return cached(slot, out, size);
+    int rc = check_locale(s, out, size);
+    return remember(slot, s, rc, out);
+}
+
+int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
+{
+    struct cache_slot *slot = cache_find(v->zones, s);
+    if (slot && slot->key)
+        return cached(slot, out, size);
+    int rc = hd_time_zone_valid(s) ? 0 : -1;
+    if (rc == 0)
+        snprintf(out, size, "%s", s);
+    else
+        snprintf(out, size, "not an IANA time zone (e.g. Asia/Shanghai)");
+    return remember(slot, s, rc, out);
+}

@@ -1,0 +1,145 @@
+/* main: the command table and the set-up every command shares. It parses the
+ * global options, reads the configuration and opens the store when the
+ * command asks for them, runs the handler and returns its exit code:
+ * 0 success, 1 failure, 2 usage error. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "herald/store.h"
+
+#ifndef HD_SYSCONF_PATH
+#define HD_SYSCONF_PATH "/usr/local/etc/herald/herald.conf"
+#endif
+#define HD_VERSION "0.1.0"
+
+enum { NEED_CONFIG = 1, NEED_STORE = 2 };
+
+struct command {
+    const char *name;
+    int (*fn)(struct hd_ctx *ctx, int argc, char **argv);
+    unsigned flags;
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"init", cmd_init, NEED_CONFIG, "create (or migrate) the database"},
+    {"config", cmd_config, 0, "check the configuration and print it"},
+    {"contacts", cmd_contacts, NEED_CONFIG | NEED_STORE,
+     "import|show|list|optout|optin|delete contacts"},
+    {"suppress", cmd_suppress, NEED_CONFIG | NEED_STORE, "add|remove|list suppressed addresses"},
+};
+
+static const char usage[] =
+    "usage: herald [-c FILE] [--db PATH] [-v|-q] COMMAND [ARGS...]\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE  configuration file (default: $HERALD_CONFIG, else\n"
+    "                     etc/herald.conf, else " HD_SYSCONF_PATH ",\n"
+    "                     else built-in defaults)\n"
+    "  --db PATH          database file, overriding the configuration\n"
+    "  -v, --verbose      log debug lines;  -q, --quiet  log errors only\n"
+    "  -h, --help         this help;  --version  the version\n"
+    "\n"
+    "commands (each takes --help):\n";
+
+static void print_usage(FILE *out)
+{
+    fputs(usage, out);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nexit status: 0 success, 1 failure, 2 usage error\n", out);
+}
+
+int main(int argc, char **argv)
+{
+    struct hd_ctx ctx = {0};
+    struct hd_err err = {0};
+    const char *explicit_config = NULL;
+    int level = -1, i, rc = EXIT_FAIL;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            explicit_config = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            explicit_config = a + 9;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            ctx.db_override = argv[++i];
+        } else if (strncmp(a, "--db=", 5) == 0) {
+            ctx.db_override = a + 5;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            level = HD_LOG_DEBUG;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            level = HD_LOG_ERROR;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("herald %s\n", HD_VERSION);
+            return EXIT_OK;
+        } else {
+            fprintf(stderr, "herald: unknown option '%s'\n", a);
+            print_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 == argc) {
+            print_usage(stdout);
+            return EXIT_OK;
+        }
+        /* "herald help contacts" is "herald contacts --help" */
+        static char help_flag[] = "--help";
+        argv[i] = argv[i + 1];
+        argv[i + 1] = help_flag;
+    }
+    const struct command *cmd = NULL;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(argv[i], commands[k].name) == 0)
+            cmd = &commands[k];
+    if (!cmd) {
+        fprintf(stderr, "herald: unknown command '%s' (see 'herald --help')\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    bool wants_help = false;
+    for (int k = i + 1; k < argc; k++)
+        wants_help |= strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0;
+
+    hd_log_init(&ctx.log, stderr, level >= 0 ? level : HD_LOG_INFO);
+    if (hd_clock_init_env(&ctx.clock, &err) < 0) {
+        rc = cmd_fail(&ctx, &err);
+        goto out;
+    }
+    ctx.log.clock = &ctx.clock;
+    ctx.progress = isatty(STDERR_FILENO);
+    ctx.config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
+    if ((cmd->flags & NEED_CONFIG) && !wants_help) {
+        if (hd_config_load(ctx.config_path, &ctx.cfg, &err) < 0) {
+            rc = cmd_fail(&ctx, &err);
+            goto out;
+        }
+        if (level < 0)
+            ctx.log.level = ctx.cfg->log_level;
+        hd_config_register_secrets(ctx.cfg, &ctx.log);
+    }
+    if ((cmd->flags & NEED_STORE) && !wants_help) {
+        if (cmd_open_store(&ctx, &err) < 0) {
+            rc = cmd_fail(&ctx, &err);
+            goto out;
+        }
+    }
+    rc = cmd->fn(&ctx, argc - i, argv + i);
+out:
+    hd_store_free(ctx.store);
+    hd_config_free(ctx.cfg);
+    hd_log_release(&ctx.log);
+    return rc;
+}
