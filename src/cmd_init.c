@@ -21,7 +21,7 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     struct hd_err err = {0};
-    struct hd_store_opts so = {.create = true, .busy_timeout_ms = ctx->cfg->busy_timeout * 1000};
+    struct hd_store_opts so = {.create = true};
     int c, version = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -34,6 +34,7 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     if (optind != argc)
         return cmd_usage("init", init_usage, "unexpected argument '%s'", argv[optind]);
     const char *path = hd_ctx_db_path(ctx);
+    so.busy_timeout_ms = ctx->cfg->busy_timeout * 1000;
     struct stat sb;
     bool existed = stat(path, &sb) == 0;
     if (!existed && strcmp(path, "var/herald.db") == 0 && mkdir("var", 0755) < 0 &&

@@ -33,7 +33,8 @@ void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap);
 void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n);
 /* Appends s as one RFC 4180 CSV field, quoted only when it must be. */
 void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n);
-/* Hands the memory to the caller (who frees it) and leaves b empty and initialised. */
+/* Hands the memory to the caller (who frees it). b is left released: call
+ * hd_buf_init before using it again (hd_buf_release on it is harmless). */
 char *hd_buf_detach(struct hd_buf *b, size_t *len);
 
 /* Wipes n bytes with OPENSSL_cleanse, for secrets. */

@@ -54,7 +54,7 @@ struct imp {
     unsigned listed;
     bool jsonl;
     /* normal forms of the current row */
-    char email[320], phone[48], locale[64], tz[128], idnum[32];
+    char email[320], phone[128], locale[128], tz[128], idnum[32];
     struct hd_contact_row row;
 };
 
@@ -356,8 +356,14 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         return 0;
     case R_LOCALE:
         if (hd_valid_locale(im->valid, v, im->locale, sizeof im->locale) < 0) {
-            why(im, field, v, "a BCP 47 language tag",
-                strcmp(im->locale, "not a BCP 47 language tag") == 0 ? NULL : im->locale);
+            /* the validator's reason repeats "not a BCP 47 language tag (hint)" */
+            const char *hint = strchr(im->locale, '(');
+            char detail[128] = "";
+            if (hint)
+                snprintf(detail, sizeof detail, "%.*s", (int)strlen(hint + 1) - 1, hint + 1);
+            else if (strcmp(im->locale, "not a BCP 47 language tag") != 0)
+                snprintf(detail, sizeof detail, "%s", im->locale);
+            why(im, field, v, "a BCP 47 language tag", detail);
             return -1;
         }
         im->row.locale = im->locale;

@@ -183,7 +183,8 @@ char *hd_buf_detach(struct hd_buf *b, size_t *len)
     char *p = b->data;
     if (len)
         *len = b->len;
-    hd_buf_init(b);
+    b->data = NULL;
+    b->len = b->cap = 0;
     return p;
 }
 

@@ -129,6 +129,7 @@ struct parse {
     const char *text;
     size_t pos;
     int line;
+    int section_line; /* line of the latest [section] header */
     struct hd_config *cfg;
     struct raw_provider *raw; /* parallel to cfg->providers */
     struct hd_err *err;
@@ -168,6 +169,9 @@ static char *reader(char *str, int num, void *stream)
     }
     memcpy(str, t, len);
     str[len] = '\0';
+    size_t ws = strspn(str, " \t");
+    if (str[ws] == '[')
+        ps->section_line = ps->line;
     return str;
 }
 
@@ -317,7 +321,7 @@ static int on_provider(struct parse *ps, const char *name, const char *key, cons
         memset(&cfg->providers[i], 0, sizeof cfg->providers[i]);
         memset(&ps->raw[i], 0, sizeof ps->raw[i]);
         cfg->providers[i].name = hd_xstrdup(name);
-        cfg->providers[i].line = ps->line;
+        cfg->providers[i].line = ps->section_line;
         cfg->nproviders++;
     }
     struct raw_provider *raw = &ps->raw[i];
@@ -512,7 +516,6 @@ static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *
                         bad ? "unreadable" : "empty");
         }
         value = hd_buf_detach(&b, &len);
-        hd_buf_release(&b);
     }
     p->secrets = hd_xrealloc(p->secrets, (p->nsecrets + 1) * sizeof *p->secrets);
     p->secrets[p->nsecrets++] = (struct hd_cfg_secret){
@@ -681,9 +684,11 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
         bool have = k->kind == K_SECRET ? hd_provider_secret(p, k->key) != NULL
                                         : hd_provider_get(p, k->key) != NULL;
         ps->line = p->line;
+        if (!have && k->kind == K_SECRET)
+            return fail(ps, "[provider %s] of type %s needs '%s_env' or '%s_file'", p->name,
+                        p->type, k->key, k->key);
         if (!have)
-            return fail(ps, "[provider %s] of type %s needs '%s%s'", p->name, p->type, k->key,
-                        k->kind == K_SECRET ? "_env' or '" : "");
+            return fail(ps, "[provider %s] of type %s needs '%s'", p->name, p->type, k->key);
     }
     if (!p->burst) {
         double per = hd_units_rate_per_sec(&p->rate);

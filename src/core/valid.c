@@ -445,7 +445,8 @@ static int check_locale(const char *s, char *out, size_t size)
             sub[i] = (char)tolower((unsigned char)p[i]);
         sub[n] = '\0';
         if (idx == 0) {
-            if (!((n >= 2 && n <= 3) || (n >= 5 && n <= 8)) || !all(p, n, isalpha))
+            /* RFC 5646 reserves 4-8 letter languages; none is registered */
+            if (n < 2 || n > 3 || !all(p, n, isalpha))
                 return reason(out, size, "not a BCP 47 language tag (it must start with a "
                                          "language such as en or zh)");
         } else if (privateuse || in_ext) {

@@ -1,0 +1,525 @@
+/* test_cli: the real herald binary, end to end. Command-line basics (help,
+ * usage errors, init, config check with masked secrets), a generated
+ * 100,000-row CSV with bad rows imported in both modes and the database then
+ * compared row by row with what the generator says it must hold, and imports
+ * killed with SIGKILL part-way that must leave the database unchanged. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#define ROWS 100000
+
+struct fx {
+    char *dir;
+    char *db;
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = hd_xcalloc(1, sizeof *fx);
+    fx->dir = tu_tmpdir();
+    fx->db = tu_path(fx->dir, "var/herald.db");
+    unsetenv("HERALD_CONFIG");
+    setenv("HERALD_NOW", "2026-11-22T00:00:00Z", 1);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    tu_rmdir(fx->dir);
+    free(fx->db);
+    free(fx);
+    return 0;
+}
+
+static void test_cli_basics(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    tu_herald(&r, fx->dir, NULL, "--help", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "usage: herald");
+    assert_contains(r.out, "contacts");
+    tu_run_release(&r);
+    static const char *const cmds[] = {"init", "config", "contacts", "suppress"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        tu_herald(&r, fx->dir, NULL, cmds[i], "--help", NULL);
+        if (r.status != 0 || !strstr(r.out, "usage: herald"))
+            fail_msg("%s --help: status %d, out %s, err %s", cmds[i], r.status, r.out, r.err);
+        tu_run_release(&r);
+        tu_herald(&r, fx->dir, NULL, "help", cmds[i], NULL);
+        assert_int_equal(r.status, 0);
+        tu_run_release(&r);
+    }
+    tu_herald(&r, fx->dir, NULL, "frobnicate", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "unknown command 'frobnicate'");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, NULL);
+    assert_int_equal(r.status, 2);
+    tu_run_release(&r);
+
+    /* before init */
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "run 'herald init' first");
+    tu_run_release(&r);
+    assert_false(tu_exists(fx->db));
+
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "created database 'var/herald.db' (schema version 1)");
+    tu_run_release(&r);
+    assert_true(tu_exists(fx->db));
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "up to date");
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", "--limit", "x", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--limit: 'x' is not a number");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "show", "nobody", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "herald: no contact with id 'nobody'");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "optout", "x", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--channel is required");
+    tu_run_release(&r);
+}
+
+static void test_cli_config_check(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *conf = tu_path(fx->dir, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n"
+                   "[provider mail]\ntype = smtp\nhost = smtp.example.com\n"
+                   "username = u\npassword_env = TEST_CLI_SMTP_PW\n"
+                   "[channel email]\nproviders = mail\n");
+    setenv("TEST_CLI_SMTP_PW", "very-secret-pw-123", 1);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "[provider mail]");
+    assert_contains(r.out, "password_env = TEST_CLI_SMTP_PW ; password = ****");
+    assert_contains(r.out, "default_region = US");
+    assert_not_contains(r.out, "very-secret-pw-123");
+    assert_not_contains(r.err, "very-secret-pw-123");
+    assert_contains(r.err, "warning: channel 'sms' has no provider");
+    tu_run_release(&r);
+
+    unsetenv("TEST_CLI_SMTP_PW");
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "config", "check", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "h.conf:7: [provider mail] password_env: environment variable "
+                           "'TEST_CLI_SMTP_PW' is not set");
+    tu_run_release(&r);
+
+    /* $HERALD_CONFIG is read when -c is not given */
+    tu_write(conf, "[herald]\nbogus = 1\n");
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    tu_herald(&r, fx->dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "h.conf:2: unknown key 'bogus' in [herald]");
+    tu_run_release(&r);
+    unsetenv("HERALD_CONFIG");
+
+    /* no file at all: the built-in defaults */
+    tu_herald(&r, fx->dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "from built-in defaults");
+    assert_contains(r.out, "[provider outbox]");
+    tu_run_release(&r);
+    free(conf);
+}
+
+/* ---- the 100,000-row import ----------------------------------------------------- */
+
+static int bad_row(int i)
+{
+    return i % 997 == 500;
+}
+
+/* Writes row i as the generator sends it; fills what the database must hold. */
+struct expect {
+    char id[16], email[64], phone[24], tz[32], attrs[160];
+};
+
+static const char *const zones[] = {"Asia/Shanghai", "America/New_York", "Europe/Berlin", "UTC"};
+static const char *const plans[] = {"gold", "silver", "bronze, \"classic\""};
+
+static void gen_row(struct hd_buf *b, int i, struct expect *x)
+{
+    int kind = i % 3;
+    snprintf(x->id, sizeof x->id, "u%06d", i);
+    snprintf(x->email, sizeof x->email, "user%d@example.com", i);
+    snprintf(x->tz, sizeof x->tz, "%s", zones[i % 4]);
+    if (kind == 0)
+        snprintf(x->phone, sizeof x->phone, "+86138%08d", i);
+    else
+        snprintf(x->phone, sizeof x->phone, "+1415%07d", 5550000 + i % 10000);
+    int day = 1 + i % 28;
+    snprintf(x->attrs, sizeof x->attrs,
+             "{\"plan\":\"%s\",\"age\":%d,\"last_active\":\"2026-10-%02d\",\"vip\":%s}",
+             i % 3 == 2 ? "bronze, \\\"classic\\\"" : plans[i % 3], 18 + i % 60, day,
+             i % 7 == 0 ? "true" : "false");
+    hd_buf_addf(b, "%s,%s%s,", x->id, i % 5 == 0 ? "  " : "", x->email);
+    if (kind == 0)
+        hd_buf_addf(b, "+86 138 %04d %04d,", i / 10000, i % 10000);
+    else if (kind == 1)
+        hd_buf_addf(b, "(415) %03d-%04d,", 555, i % 10000);
+    else
+        hd_buf_addf(b, "1-415-555-%04d,", i % 10000);
+    hd_buf_addf(b, "%s,", x->tz);
+    if (i % 3 == 2)
+        hd_buf_adds(b, "\"bronze, \"\"classic\"\"\",");
+    else
+        hd_buf_addf(b, "%s,", plans[i % 3]);
+    hd_buf_addf(b, "%d,2026-10-%02d,%s\r\n", 18 + i % 60, day, i % 7 == 0 ? "true" : "false");
+}
+
+static void gen_file(const char *path, int rows, int with_bad)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    struct hd_buf b;
+    struct expect x;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "\xEF\xBB\xBFid,email,phone,timezone,plan,age,last_active,vip\r\n");
+    for (int i = 0; i < rows; i++) {
+        if (with_bad && bad_row(i)) {
+            static const char *const bad[] = {
+                "u%06d,broken-email,+8613800138000,UTC,gold,20,2026-10-01,true\r\n",
+                "u%06d,x@example.com,12ab,UTC,gold,20,2026-10-01,true\r\n",
+                "u%06d,x@example.com,+8613800138000,Mars/Base,gold,20,2026-10-01,true\r\n",
+                "u%06d,x@example.com,+8613800138000,UTC,gold,twenty,2026-10-01,true\r\n"};
+            hd_buf_addf(&b, bad[(i / 997) % 4], i);
+        } else {
+            gen_row(&b, i, &x);
+        }
+        if (b.len > 1 << 20) {
+            fwrite(b.data, 1, b.len, f);
+            hd_buf_reset(&b);
+        }
+    }
+    fwrite(b.data, 1, b.len, f);
+    fclose(f);
+    hd_buf_release(&b);
+}
+
+static int nbad(int rows)
+{
+    int n = 0;
+    for (int i = 0; i < rows; i++)
+        n += bad_row(i);
+    return n;
+}
+
+static int64_t db_count(const char *db)
+{
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    int64_t n = -1;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM contacts", -1, &s, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return n;
+}
+
+static void test_cli_import_100k(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *csv = tu_path(fx->dir, "contacts.csv");
+    gen_file(csv, ROWS, 1);
+    int bad = nbad(ROWS);
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+
+    /* default mode: the bad rows abort the import; nothing is written */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
+              NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "contacts.csv:502: field 'email': 'broken-email' is not an email "
+                           "address (missing '@')");
+    assert_contains(r.err, "contacts.csv:1499: field 'phone': '12ab' is not a phone number");
+    char want[160];
+    snprintf(want, sizeof want, "%d of %d rows are invalid; nothing was written", bad, ROWS);
+    assert_contains(r.err, want);
+    tu_run_release(&r);
+    assert_int_equal(db_count(fx->db), 0);
+
+    /* --dry-run --skip-invalid: validates, writes nothing */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
+              "--skip-invalid", "--dry-run", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    assert_int_equal(db_count(fx->db), 0);
+
+    /* --skip-invalid: the good rows land, the bad ones go to the rejects file */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
+              "--skip-invalid", NULL);
+    assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want, "contacts.csv: %d rows, %d inserted, 0 updated, %d rejected",
+             ROWS, ROWS - bad, bad);
+    assert_contains(r.out, want);
+    assert_contains(r.out, "rejected rows in contacts.csv.rejected.csv");
+    tu_run_release(&r);
+
+    char *rejp = tu_path(fx->dir, "contacts.csv.rejected.csv");
+    char *rej = tu_read(rejp);
+    assert_non_null(rej);
+    int lines = 0;
+    for (char *p = rej; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, bad + 1);
+    assert_contains(rej, "\r\n502,field 'email': 'broken-email' is not an email address (missing "
+                         "'@'),u000500,broken-email,");
+    free(rej);
+    free(rejp);
+
+    /* the database holds exactly the generated good rows */
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT ext_id, email, phone, timezone, attrs, locale, "
+                                        "created_at, updated_at FROM contacts ORDER BY id",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    struct hd_buf scratch;
+    hd_buf_init(&scratch);
+    int checked = 0;
+    for (int i = 0; i < ROWS; i++) {
+        if (bad_row(i))
+            continue;
+        struct expect x;
+        hd_buf_reset(&scratch);
+        gen_row(&scratch, i, &x);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *got[5];
+        for (int c = 0; c < 5; c++)
+            got[c] = (const char *)sqlite3_column_text(s, c);
+        const char *exp[5] = {x.id, x.email, x.phone, x.tz, x.attrs};
+        for (int c = 0; c < 5; c++)
+            if (!got[c] || strcmp(got[c], exp[c]) != 0)
+                fail_msg("row %d column %d: got %s, want %s", i, c, got[c] ? got[c] : "NULL",
+                         exp[c]);
+        assert_int_equal(sqlite3_column_type(s, 5), SQLITE_NULL);
+        assert_int_equal(sqlite3_column_int64(s, 6), 1795305600);
+        checked++;
+    }
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    assert_int_equal(checked, ROWS - bad);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    hd_buf_release(&scratch);
+
+    /* re-importing the same file updates every row and inserts none */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
+              "--skip-invalid", "--rejects", "again.csv", NULL);
+    assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want, "%d rows, 0 inserted, %d updated, %d rejected", ROWS, ROWS - bad,
+             bad);
+    assert_contains(r.out, want);
+    tu_run_release(&r);
+    assert_int_equal(db_count(fx->db), ROWS - bad);
+
+    /* the contacts commands see them */
+    tu_herald(&r, fx->dir, NULL, "contacts", "show", "u000003", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"phone\": \"+86138" "00000003\"");
+    assert_contains(r.out, "\"plan\": \"gold\"");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", "--limit", "2", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "id,email,phone,locale,timezone,");
+    assert_contains(r.out, "\nu000000,user0@example.com,+8613800000000,,Asia/Shanghai,");
+    tu_run_release(&r);
+    free(csv);
+}
+
+/* A digest of everything in the contact tables. */
+static void db_digest(const char *db, struct hd_buf *out)
+{
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(
+                         h,
+                         "SELECT count(*), total(length(ext_id) + length(attrs) + "
+                         "coalesce(length(email), 0) + id), max(updated_at), "
+                         "(SELECT count(*) FROM push_tokens), (SELECT count(*) FROM attributes), "
+                         "sum(hex(substr(attrs, 1, 40)) IS NOT NULL) FROM contacts",
+                         -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    hd_buf_reset(out);
+    for (int c = 0; c < 6; c++)
+        hd_buf_addf(out, "%s|", sqlite3_column_text(s, c) ? (const char *)sqlite3_column_text(s, c)
+                                                          : "null");
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : 0;
+}
+
+static void test_cli_import_sigkill(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *csv = tu_path(fx->dir, "base.csv"), *big = tu_path(fx->dir, "big.csv");
+    char *wal = tu_path(fx->dir, "var/herald.db-wal");
+    gen_file(csv, 20000, 0);
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "base.csv", "--default-region", "US",
+              NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    struct hd_buf before, after;
+    hd_buf_init(&before);
+    hd_buf_init(&after);
+    db_digest(fx->db, &before);
+    assert_contains(before.data, "20000|");
+
+    /* a bigger file, updating the first rows and adding many new ones */
+    {
+        FILE *f = fopen(big, "wb");
+        fputs("id,email,score,joined\n", f);
+        for (int i = 0; i < 400000; i++)
+            fprintf(f, "u%06d,big%d@example.org,%d,2026-01-%02d\n", i, i, i, 1 + i % 28);
+        fclose(f);
+    }
+    /* kill at several points: after the WAL has grown past each threshold */
+    static const off_t thresholds[] = {64 * 1024, 2 * 1024 * 1024, 12 * 1024 * 1024};
+    for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
+        off_t base = file_size(wal);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (chdir(fx->dir) != 0 || !freopen("/dev/null", "w", stdout) ||
+                !freopen("/dev/null", "w", stderr))
+                _exit(126);
+            execl(tu_herald_bin(), tu_herald_bin(), "contacts", "import", "big.csv",
+                  (char *)NULL);
+            _exit(127);
+        }
+        /* poll, bounded: up to 60 s for the WAL to pass the threshold */
+        int exited = 0, st;
+        struct timespec nap = {0, 2 * 1000 * 1000};
+        for (int i = 0; i < 30000; i++) {
+            if (file_size(wal) > base + thresholds[k])
+                break;
+            if (waitpid(pid, &st, WNOHANG) == pid) {
+                exited = 1;
+                break;
+            }
+            nanosleep(&nap, NULL);
+        }
+        if (exited)
+            fail_msg("the import finished before it could be killed (threshold %lld)",
+                     (long long)thresholds[k]);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        db_digest(fx->db, &after);
+        if (strcmp(before.data, after.data) != 0)
+            fail_msg("kill %zu changed the database: %s -> %s", k, before.data, after.data);
+    }
+    /* and the database still works: the same import now completes */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "big.csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "400000 rows, 380000 inserted, 20000 updated, 0 rejected");
+    tu_run_release(&r);
+    hd_buf_release(&before);
+    hd_buf_release(&after);
+    free(csv);
+    free(big);
+    free(wal);
+}
+
+static void test_cli_stdin_and_suppress(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *in = tu_path(fx->dir, "in.jsonl");
+    tu_write(in, "{\"id\":\"s1\",\"email\":\"S1@Example.com\",\"phone\":\"+447700900123\"}\n");
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, in, "contacts", "import", "-", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "reading standard input needs --format csv|jsonl");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, in, "contacts", "import", "-", "--format", "jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "stdin: 1 rows, 1 inserted");
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "contacts", "optout", "s1", "--channel", "email", "--category",
+              "marketing", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "show", "s1", NULL);
+    assert_contains(r.out, "email marketing      opted out  by cli");
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "suppress", "add", "S1@EXAMPLE.COM", "--reason", "hard_bounce",
+              NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "add", "+44 7700 900123", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "list", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "address,channel,reason,created_at\n");
+    assert_contains(r.out, "s1@example.com,email,hard_bounce,2026-11-22T00:00:00Z\n");
+    assert_contains(r.out, "+447700900123,sms,manual,");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "add", "not an address", NULL);
+    assert_int_equal(r.status, 1);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "remove", "s1@example.com", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "remove", "s1@example.com", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "'s1@example.com' is not suppressed");
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "contacts", "delete", "s1", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "show", "s1", NULL);
+    assert_int_equal(r.status, 1);
+    tu_run_release(&r);
+    free(in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cli_basics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_config_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_import_100k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_import_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_stdin_and_suppress, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,0 +1,289 @@
+/* test_valid: tables of good and bad emails, phone numbers, time zones and
+ * language tags, with the normal forms the good ones must take. */
+#include "testutil.h"
+
+#include "herald/suppress.h"
+#include "herald/time.h"
+#include "herald/valid.h"
+
+struct good {
+    const char *in, *region, *out;
+};
+
+static void test_valid_email(void **state)
+{
+    (void)state;
+    struct hd_valid *v = hd_valid_new();
+    static const char *const good[] = {
+        "ann@example.com",
+        "Ann.Lee+news@Example.COM",
+        "a@b.co",
+        "o'brien@example.ie",
+        "user_name-1@sub.domain.example.org",
+        "\"john doe\"@example.com",
+        "\"a\\\"b\"@example.com",
+        "admin@[192.168.0.1]",
+        "admin@[IPv6:2001:db8::1]",
+        "bob@例子.中国",
+        "josé@example.com",
+        "x@xn--fsqu00a.xn--fiqs8s",
+        "  padded@example.com  ",
+    };
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"", "empty"},
+        {"plainaddress", "missing '@'"},
+        {"@example.com", "the part before '@' is empty"},
+        {"ann@", "no domain after '@'"},
+        {".ann@example.com", "the address starts with a dot"},
+        {"ann.@example.com", "a dot just before '@'"},
+        {"an..n@example.com", "two dots in a row before '@'"},
+        {"ann lee@example.com", "a space in the address"},
+        {"ann@localhost", "the domain has no dot (write user@example.com)"},
+        {"ann@exa_mple.com", "a character not allowed in the domain"},
+        {"ann@-example.com", "a domain label starts or ends with '-'"},
+        {"ann@example..com", "an empty label in the domain"},
+        {"ann@example.123", "the top-level domain is all digits"},
+        {"ann@[300.1.1.1]", "bad address literal"},
+        {"a(b)@example.com", "a character not allowed before '@'"},
+        {"\"open@example.com", "unterminated quoted local part"},
+        {"ann@ex\xff.com", "not valid UTF-8"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
+         "the part before '@' is longer than 64 characters"},
+    };
+    char out[320];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (hd_valid_email(v, good[i], out, sizeof out) != 0)
+            fail_msg("'%s' refused: %s", good[i], out);
+    assert_int_equal(hd_valid_email(v, "  padded@example.com  ", out, sizeof out), 0);
+    assert_string_equal(out, "padded@example.com");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (hd_valid_email(v, bad[i].in, out, sizeof out) == 0)
+            fail_msg("'%s' accepted", bad[i].in);
+        if (strcmp(out, bad[i].why) != 0)
+            fail_msg("'%s': got \"%s\", want \"%s\"", bad[i].in, out, bad[i].why);
+    }
+    hd_valid_free(v);
+}
+
+static void test_valid_phone(void **state)
+{
+    (void)state;
+    struct hd_valid *v = hd_valid_new();
+    static const struct good good[] = {
+        {"+8613800138000", NULL, "+8613800138000"},
+        {"+86 138 0013 8000", NULL, "+8613800138000"},
+        {"008613800138000", NULL, "+8613800138000"},
+        {"13800138000", "CN", "+8613800138000"},
+        {"010-6552 9988", "CN", "+861065529988"},
+        {"(415) 555-0100", "US", "+14155550100"},
+        {"1-415-555-0100", "US", "+14155550100"},
+        {"+1 415 555 0100", "GB", "+14155550100"},
+        {"020 7946 0018", "GB", "+442079460018"},
+        {"07700 900123", "gb", "+447700900123"},
+        {"06 12 34 56 78", "FR", "+33612345678"},
+        {"030 123456", "DE", "+4930123456"},
+        {"8 (912) 345-67-89", "RU", "+79123456789"},
+        {"+49 30 123456", NULL, "+4930123456"},
+        {"+354 555 1234", NULL, "+3545551234"},
+        {"9123 4567", "SG", "+6591234567"},
+    };
+    static const struct {
+        const char *in, *region, *why;
+    } bad[] = {
+        {"12ab", "US", "not a phone number"},
+        {"", "US", "not a phone number"},
+        {"+1 415 555 010", NULL, "wrong number of digits for its country"},
+        {"+86 138 0013 8000 999", NULL, "wrong number of digits for its country"},
+        {"+0123456789", NULL, "no country code starts with 0"},
+        {"13800138000", NULL, "a national number needs a region (set --default-region or "
+                              "default_region)"},
+        {"555-0100", "US", "wrong number of digits for its region"},
+        {"13800138000", "ZZ", "unknown default region"},
+        {"+1 415 555 0100 ext 12", NULL, "not a phone number"},
+        {"+99912345678901234", NULL, "an international number has 7 to 15 digits"},
+        {"+3", NULL, "too short"},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (hd_valid_phone(v, good[i].in, good[i].region, out, sizeof out) != 0)
+            fail_msg("'%s' (%s) refused: %s", good[i].in, good[i].region, out);
+        if (strcmp(out, good[i].out) != 0)
+            fail_msg("'%s': got %s, want %s", good[i].in, out, good[i].out);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (hd_valid_phone(v, bad[i].in, bad[i].region, out, sizeof out) == 0)
+            fail_msg("'%s' accepted as %s", bad[i].in, out);
+        if (strcmp(out, bad[i].why) != 0)
+            fail_msg("'%s': got \"%s\", want \"%s\"", bad[i].in, out, bad[i].why);
+    }
+    assert_true(hd_valid_region_known("CN"));
+    assert_false(hd_valid_region_known("XX"));
+    hd_valid_free(v);
+}
+
+static void test_valid_timezone(void **state)
+{
+    (void)state;
+    struct hd_valid *v = hd_valid_new();
+    static const char *const good[] = {"UTC", "Asia/Shanghai", "America/New_York",
+                                       "Europe/London", "America/Argentina/Buenos_Aires",
+                                       "Australia/Lord_Howe", "Etc/GMT+5", "Asia/Kolkata"};
+    static const char *const bad[] = {"", "Mars/Olympus", "Asia/Shanghai ", "GMT+05:00",
+                                      "asia/shanghai/x", "../etc/passwd", "Beijing",
+                                      "America/New York"};
+    char out[128];
+    for (int round = 0; round < 2; round++) { /* the second round hits the cache */
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+            if (hd_valid_timezone(v, good[i], out, sizeof out) != 0)
+                fail_msg("'%s' refused", good[i]);
+            assert_string_equal(out, good[i]);
+        }
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            if (hd_valid_timezone(v, bad[i], out, sizeof out) == 0)
+                fail_msg("'%s' accepted", bad[i]);
+    }
+    hd_valid_free(v);
+}
+
+static void test_valid_locale(void **state)
+{
+    (void)state;
+    struct hd_valid *v = hd_valid_new();
+    static const struct good good[] = {
+        {"en", NULL, "en"},
+        {"zh-CN", NULL, "zh-CN"},
+        {"zh-cn", NULL, "zh-CN"},
+        {"ZH-hant-tw", NULL, "zh-Hant-TW"},
+        {"zh-Hans", NULL, "zh-Hans"},
+        {"es-419", NULL, "es-419"},
+        {"sr-Latn-RS", NULL, "sr-Latn-RS"},
+        {"de-CH-1996", NULL, "de-CH-1996"},
+        {"en-US-x-twain", NULL, "en-US-x-twain"},
+        {"fil", NULL, "fil"},
+        {"pt-BR", NULL, "pt-BR"},
+    };
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"", "not a BCP 47 language tag"},
+        {"zh_CN", "not a BCP 47 language tag (write '-' instead of '_', e.g. zh-CN)"},
+        {"english", "not a BCP 47 language tag (it must start with a language such as en or "
+                    "zh)"},
+        {"e", "not a BCP 47 language tag (it must start with a language such as en or zh)"},
+        {"zh-", "not a BCP 47 language tag"},
+        {"zh--CN", "not a BCP 47 language tag"},
+        {"qq", "unknown language"},
+        {"en-US-toolongsubtag", "not a BCP 47 language tag"},
+        {"12", "not a BCP 47 language tag (it must start with a language such as en or zh)"},
+        {"en US", "not a BCP 47 language tag"},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (hd_valid_locale(v, good[i].in, out, sizeof out) != 0)
+            fail_msg("'%s' refused: %s", good[i].in, out);
+        if (strcmp(out, good[i].out) != 0)
+            fail_msg("'%s': got %s, want %s", good[i].in, out, good[i].out);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (hd_valid_locale(v, bad[i].in, out, sizeof out) == 0)
+            fail_msg("'%s' accepted as %s", bad[i].in, out);
+        if (strcmp(out, bad[i].why) != 0)
+            fail_msg("'%s': got \"%s\", want \"%s\"", bad[i].in, out, bad[i].why);
+    }
+    hd_valid_free(v);
+}
+
+static void test_valid_utf8(void **state)
+{
+    (void)state;
+    assert_true(hd_valid_utf8("plain", 5));
+    assert_true(hd_valid_utf8("中文", 6));
+    assert_true(hd_valid_utf8("\xF0\x9F\x98\x80", 4));
+    assert_false(hd_valid_utf8("\xC0\x80", 2));         /* overlong NUL */
+    assert_false(hd_valid_utf8("\xED\xA0\x80", 3));     /* surrogate */
+    assert_false(hd_valid_utf8("\xE4\xB8", 2));         /* truncated */
+    assert_false(hd_valid_utf8("a\0b", 3));             /* NUL */
+    assert_false(hd_valid_utf8("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
+static void test_valid_suppress_address(void **state)
+{
+    (void)state;
+    struct hd_valid *v = hd_valid_new();
+    char out[256];
+    int ch;
+    assert_int_equal(hd_suppress_address(v, "Ann@Example.COM", -1, NULL, &ch, out, sizeof out),
+                     0);
+    assert_int_equal(ch, 0);
+    assert_string_equal(out, "ann@example.com");
+    assert_int_equal(hd_suppress_address(v, "+1 (415) 555-0100", -1, NULL, &ch, out, sizeof out),
+                     0);
+    assert_int_equal(ch, 1);
+    assert_string_equal(out, "+14155550100");
+    assert_int_equal(hd_suppress_address(v, "ABCDEF0123456789ABCDEF0123456789", -1, NULL, &ch,
+                                         out, sizeof out),
+                     0);
+    assert_int_equal(ch, 2);
+    assert_string_equal(out, "abcdef0123456789abcdef0123456789");
+    assert_int_equal(hd_suppress_address(v, "bad address!", -1, NULL, &ch, out, sizeof out), -1);
+    assert_true(hd_suppress_reason_valid("hard_bounce"));
+    assert_false(hd_suppress_reason_valid("Hard Bounce"));
+    hd_valid_free(v);
+}
+
+static void test_valid_iso_time(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int64_t t;
+    } good[] = {
+        {"1970-01-01", 0},
+        {"2026-11-22", 1795305600},
+        {"2024-02-29T12:00:00Z", 1709208000},
+        {"2026-11-22T08:00:00+08:00", 1795305600},
+        {"2026-11-22 08:00", 1795334400},
+        {"2026-11-22T00:00:00.123-0130", 1795310999 + 1},
+    };
+    static const char *const bad[] = {"2026-02-29", "2026-13-01", "2026-1-1", "2026-11-22T25:00",
+                                      "2026-11-22T10:00:00+2", "22/11/2026", "2026-11-22Tx",
+                                      "2026-11-22T10:00:00Z junk"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t t;
+        if (hd_time_parse_iso(good[i].in, &t, NULL) != 0)
+            fail_msg("'%s' refused", good[i].in);
+        if (t != good[i].t)
+            fail_msg("'%s': got %lld, want %lld", good[i].in, (long long)t,
+                     (long long)good[i].t);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t t;
+        if (hd_time_parse_iso(bad[i], &t, NULL) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+    }
+    char buf[32];
+    hd_time_format_iso(1709208000, buf, sizeof buf);
+    assert_string_equal(buf, "2024-02-29T12:00:00Z");
+    hd_time_format_iso(-1, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59Z");
+    /* days_from_civil and back agree over four centuries */
+    for (int64_t d = -200000; d < 200000; d += 7) {
+        int64_t y;
+        unsigned m, dd;
+        hd_time_civil_from_days(d, &y, &m, &dd);
+        assert_true(hd_time_days_from_civil(y, m, dd) == d);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_email),    cmocka_unit_test(test_valid_phone),
+        cmocka_unit_test(test_valid_timezone), cmocka_unit_test(test_valid_locale),
+        cmocka_unit_test(test_valid_utf8),     cmocka_unit_test(test_valid_suppress_address),
+        cmocka_unit_test(test_valid_iso_time),
+    };
+    return cmocka_run_group_tests_name("valid", tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/* testutil: helpers the cmocka tests share: temporary folders and files,
+ * and running the real herald binary with its output captured. Header-only
+ * (static functions) so each test program stays one file. */
+#ifndef HERALD_TESTUTIL_H
+#define HERALD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "herald/buf.h"
+
+/* A fresh folder under /tmp, removed by tu_rmdir. */
+static inline char *tu_tmpdir(void)
+{
+    char tmpl[] = "/tmp/herald-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return hd_xstrdup(d);
+}
+
+static inline void tu_rmdir(char *dir)
+{
+    if (!dir)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, NULL, 0);
+    free(dir);
+}
+
+static inline char *tu_path(const char *dir, const char *name)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%s/%s", dir, name);
+    return hd_buf_detach(&b, NULL);
+}
+
+static inline void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Reads a whole file; NULL if it does not exist. */
+static inline char *tu_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    fclose(f);
+    return hd_buf_detach(&b, NULL);
+}
+
+static inline int tu_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* The result of running herald. */
+struct tu_run {
+    int status; /* exit code, or 128 + signal */
+    char *out;  /* stdout */
+    char *err;  /* stderr */
+};
+
+static inline void tu_run_release(struct tu_run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static inline const char *tu_herald_bin(void)
+{
+    const char *b = getenv("HERALD_BIN");
+    return b ? b : "build/herald";
+}
+
+/* Runs herald in dir with the arguments (NULL-terminated), stdin from
+ * stdin_path (or /dev/null), and captures stdout and stderr. */
+static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdin_path, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+    argv[argc++] = tu_herald_bin();
+    va_start(ap, stdin_path);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 63)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char *outp = tu_path(dir, ".stdout"), *errp = tu_path(dir, ".stderr");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(126);
+        FILE *in = freopen(stdin_path ? stdin_path : "/dev/null", "rb", stdin);
+        FILE *o = freopen(outp, "wb", stdout);
+        FILE *e = freopen(errp, "wb", stderr);
+        if (!in || !o || !e)
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->out = tu_read(outp);
+    r->err = tu_read(errp);
+    if (!r->out)
+        r->out = hd_xstrdup("");
+    if (!r->err)
+        r->err = hd_xstrdup("");
+    remove(outp);
+    remove(errp);
+    free(outp);
+    free(errp);
+}
+
+#define assert_contains(hay, needle)                                                             \
+    do {                                                                                         \
+        const char *h_ = (hay), *n_ = (needle);                                                  \
+        if (!h_ || !strstr(h_, n_))                                                              \
+            fail_msg("expected to find \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");               \
+    } while (0)
+
+#define assert_not_contains(hay, needle)                                                         \
+    do {                                                                                         \
+        const char *h_ = (hay), *n_ = (needle);                                                  \
+        if (h_ && strstr(h_, n_))                                                                \
+            fail_msg("did not expect \"%s\" in \"%s\"", n_, h_);                                 \
+    } while (0)
+
+#endif
