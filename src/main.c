@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cmd.h"
 #include "herald/store.h"
@@ -60,6 +63,15 @@ int main(int argc, char **argv)
     struct hd_err err = {0};
     const char *explicit_config = NULL;
     int level = -1, i, rc = EXIT_FAIL;
+
+#ifdef __GLIBC__
+    /* SQLite allocates and frees a buffer that grows with the database for
+     * every statement in a long transaction; with glibc's default trim
+     * threshold each free shrinks the heap and the next malloc grows it
+     * again, and a 1,000,000-row import spent most of its time in brk(). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
 
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];

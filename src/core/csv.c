@@ -80,6 +80,28 @@ static inline int peekb(struct hd_csv *c)
     return ch;
 }
 
+/* Copies the bytes before the next of stops[] (or a NUL) in the current
+ * block straight into the record: the common case, without per-byte calls. */
+static void take_run(struct hd_csv *c, const char *stops, int nstops)
+{
+    const unsigned char *p = c->block + c->pos, *end = c->block + c->len, *q = p;
+    while (q < end) {
+        unsigned char b = *q;
+        int stop = b == 0;
+        for (int i = 0; i < nstops && !stop; i++)
+            stop = b == (unsigned char)stops[i];
+        if (stop)
+            break;
+        q++;
+    }
+    size_t n = (size_t)(q - p);
+    if (n) {
+        hd_buf_add(&c->rec, p, n);
+        c->pos += n;
+        c->offset += n;
+    }
+}
+
 static void end_field(struct hd_csv *c, size_t *n, size_t start)
 {
     if (*n == c->cap) {
@@ -123,6 +145,7 @@ int hd_csv_next(struct hd_csv *c, struct hd_csv_record *rec, struct hd_err *err)
             if (ch == '"' && c->rec.len == start) {
                 /* quoted field */
                 for (;;) {
+                    take_run(c, "\"\n", 2);
                     ch = getb(c);
                     if (ch < 0)
                         return hd_err_setpos(err, HD_E_PARSE, c->name, first, 0,
@@ -149,6 +172,12 @@ int hd_csv_next(struct hd_csv *c, struct hd_csv_record *rec, struct hd_err *err)
                                          "and double any '\"' inside it)");
             } else {
                 while (ch >= 0 && ch != ',' && ch != '\n' && ch != '\r') {
+                    if (ch != '"' && ch != 0) {
+                        hd_buf_addc(&c->rec, (char)ch);
+                        take_run(c, ",\n\r\"", 4);
+                        ch = getb(c);
+                        continue;
+                    }
                     if (ch == '"')
                         return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
                                              "a '\"' inside an unquoted field (quote the field "

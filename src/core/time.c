@@ -154,22 +154,56 @@ int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
     return 0;
 }
 
+static char *put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Writes YYYY-MM-DD (years 0-9999; imports see millions of dates, so no
+ * snprintf) and returns the end; buf has at least 11 bytes. */
+static char *put_date(char *p, int64_t days)
+{
+    int64_t y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    unsigned yy = y < 0 ? 0 : y > 9999 ? 9999 : (unsigned)y;
+    p = put2(p, yy / 100);
+    p = put2(p, yy % 100);
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p = '\0';
+    return p;
+}
+
 void hd_time_format_iso(int64_t t, char *buf, unsigned size)
 {
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t secs = t - days * 86400, y;
-    unsigned m, d;
-    hd_time_civil_from_days(days, &y, &m, &d);
-    snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    unsigned secs = (unsigned)(t - days * 86400);
+    char tmp[32], *p = put_date(tmp, days);
+    *p++ = 'T';
+    p = put2(p, secs / 3600);
+    *p++ = ':';
+    p = put2(p, secs / 60 % 60);
+    *p++ = ':';
+    p = put2(p, secs % 60);
+    *p++ = 'Z';
+    *p = '\0';
+    size_t n = (size_t)(p - tmp) + 1;
+    memcpy(buf, tmp, n <= size ? n : size);
+    buf[size - 1] = '\0';
 }
 
 void hd_time_format_date(int64_t t, char *buf, unsigned size)
 {
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), y;
-    unsigned m, d;
-    hd_time_civil_from_days(days, &y, &m, &d);
-    snprintf(buf, size, "%04lld-%02u-%02u", (long long)y, m, d);
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    char tmp[16];
+    size_t n = (size_t)(put_date(tmp, days) - tmp) + 1;
+    memcpy(buf, tmp, n <= size ? n : size);
+    buf[size - 1] = '\0';
 }
 
 bool hd_time_zone_valid(const char *name)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make bench: each figure is a ratio to a reference measured in the same run
+# on the same machine and the same data.
+#
+#   import  herald contacts import of 1,000,000 generated contacts (every
+#           field validated, typed attributes, upsert by id) against the
+#           sqlite3 CLI's raw .import of the same file into a bare table.
+#           Target: at most 3x.
+set -euo pipefail
+B=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HERALD=$ROOT/$B/herald
+GEN=$ROOT/$B/bench/gen_contacts
+N=${BENCH_CONTACTS:-1000000}
+OUT=$ROOT/bench/out
+rm -rf "$OUT"
+mkdir -p "$OUT"
+cd "$OUT"
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+echo "== import: $N contacts"
+"$GEN" "$N" > contacts.csv
+ls -l contacts.csv | awk '{ printf "   file: %.1f MB\n", $5 / 1048576 }'
+# warm the page cache so both sides read from memory
+cat contacts.csv > /dev/null
+
+# Each side runs twice on a fresh database after a sync (so neither pays for
+# the other's write-back); the better time counts.
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+ref=""
+for i in 1 2; do
+  rm -f bare.db; sync
+  t0=$(now); sqlite3 bare.db ".mode csv" ".import contacts.csv contacts"; t1=$(now)
+  t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
+done
+echo "   sqlite3 .import (no validation):  ${ref}s"
+ours=""
+for i in 1 2; do
+  rm -f herald.db*; "$HERALD" --db herald.db init > /dev/null; sync
+  t0=$(now)
+  "$HERALD" --db herald.db contacts import contacts.csv --default-region US > import.out
+  t1=$(now)
+  t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
+done
+echo "   herald contacts import:           ${ours}s   ($(cat import.out))"
+rows=$(sqlite3 herald.db "SELECT count(*) FROM contacts")
+[ "$rows" = "$N" ] || { echo "bench: herald imported $rows of $N rows" >&2; exit 1; }
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 3x)\n", a / b }'
+rm -f contacts.csv bare.db herald.db*
