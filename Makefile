@@ -74,7 +74,7 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a
 
 # Every test binary runs even after a failure; the exit status says whether
 # any failed. HERALD_BIN lets integration tests run the real binary.
-test: deps-quiet all $(TEST_BIN)
+test: deps all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR) $(TEST_WRAP) ./$$t || fail=1; \
@@ -90,10 +90,10 @@ valgrind: all $(TEST_BIN)
 	$(MAKE) test TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite"
 
-bench: deps-quiet all $(BENCH_BIN)
+bench: deps all $(BENCH_BIN)
 	@bash bench/run.sh $(B)
 
-demo: deps-quiet all
+demo: deps all
 	@bash scripts/demo.sh $(B)/herald
 
 # Installs what is missing, and nothing when everything is there.
@@ -110,15 +110,11 @@ deps:
 	    $$missing >/dev/null; \
 	else echo "make deps: everything is installed"; fi
 
-deps-quiet:
-	@$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || $(MAKE) --no-print-directory deps
-
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/herald \
 	  $(DESTDIR)$(DATADIR)/herald/templates/partials
 	install -m 755 $(B)/herald $(DESTDIR)$(PREFIX)/bin/herald
 	install -m 644 etc/herald.conf $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
-	install -m 644 etc/herald.service $(DESTDIR)$(DATADIR)/herald/herald.service
 	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
 
 format:

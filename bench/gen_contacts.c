@@ -24,9 +24,9 @@ int main(int argc, char **argv)
     long n = atol(argv[1]);
     uint64_t s = argc > 2 ? strtoull(argv[2], NULL, 10) : 88172645463325252ull;
     static const char *const locales[] = {"en", "en-US", "zh-CN", "de", "fr", "ja", "es-419"};
-    static const char *const zones[] = {"UTC", "Asia/Shanghai", "America/New_York",
-                                        "Europe/Berlin", "Europe/Paris", "Asia/Tokyo",
-                                        "America/Sao_Paulo"};
+    static const char *const zones[] = {
+        "UTC",          "Asia/Shanghai", "America/New_York", "Europe/Berlin",
+        "Europe/Paris", "Asia/Tokyo",    "America/Sao_Paulo"};
     static const char *const plans[] = {"free", "silver", "gold", "platinum"};
     printf("id,email,phone,locale,timezone,fcm_token,created_at,plan,last_active,"
            "membership_expires,lifetime_spend,orders,vip\n");

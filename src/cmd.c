@@ -68,4 +68,3 @@ int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)
     struct hd_store_opts opts = {.busy_timeout_ms = ctx->cfg ? ctx->cfg->busy_timeout * 1000 : 0};
     return hd_store_open(hd_ctx_db_path(ctx), &opts, &ctx->store, err);
 }
-

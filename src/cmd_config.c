@@ -41,8 +41,7 @@ int cmd_config(struct hd_ctx *ctx, int argc, char **argv)
                 ctx->cfg->templates);
     for (int ch = 0; ch < HD_CH_COUNT; ch++)
         if (ctx->cfg->channels[ch].n == 0)
-            fprintf(stderr, "herald: warning: channel '%s' has no provider\n",
-                    hd_channel_name(ch));
+            fprintf(stderr, "herald: warning: channel '%s' has no provider\n", hd_channel_name(ch));
     fprintf(stderr, "configuration OK (%s)\n",
             ctx->cfg->path ? ctx->cfg->path : "built-in defaults");
     return EXIT_OK;

@@ -45,8 +45,8 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                          {"max-errors", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    struct hd_import_opts o = {.msgs = stderr, .progress = ctx->progress,
-                               .default_region = ctx->cfg->default_region};
+    struct hd_import_opts o = {
+        .msgs = stderr, .progress = ctx->progress, .default_region = ctx->cfg->default_region};
     struct hd_import_result res;
     struct hd_err err = {0};
     int c;
@@ -54,8 +54,12 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': o.format = optarg; break;
-        case 't': o.types = optarg; break;
+        case 'f':
+            o.format = optarg;
+            break;
+        case 't':
+            o.types = optarg;
+            break;
         case 'r':
             if (!hd_valid_region_known(optarg))
                 return cmd_usage("contacts import", contacts_usage,
@@ -64,18 +68,28 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                  optarg);
             o.default_region = optarg;
             break;
-        case 'R': o.mode = HD_IMPORT_REPLACE; break;
-        case 's': o.skip_invalid = true; break;
-        case 'j': o.rejects_path = optarg; break;
-        case 'n': o.dry_run = true; break;
+        case 'R':
+            o.mode = HD_IMPORT_REPLACE;
+            break;
+        case 's':
+            o.skip_invalid = true;
+            break;
+        case 'j':
+            o.rejects_path = optarg;
+            break;
+        case 'n':
+            o.dry_run = true;
+            break;
         case 'm':
             if ((n = cmd_parse_count(optarg)) < 1 || n > 1000000)
                 return cmd_usage("contacts import", contacts_usage,
                                  "--max-errors: '%s' is not a number from 1 to 1000000", optarg);
             o.max_errors = (unsigned)n;
             break;
-        case 'h': return cmd_help(contacts_usage);
-        default: return cmd_usage("contacts import", contacts_usage, "bad option");
+        case 'h':
+            return cmd_help(contacts_usage);
+        default:
+            return cmd_usage("contacts import", contacts_usage, "bad option");
         }
     }
     if (optind + 1 != argc)
@@ -108,8 +122,7 @@ static json_t *contact_json(const struct hd_contact *k)
     json_object_set_new(o, "locale", k->locale ? json_string(k->locale) : json_null());
     json_object_set_new(o, "timezone", k->timezone ? json_string(k->timezone) : json_null());
     json_object_set_new(o, "fcm_token", k->fcm_token ? json_string(k->fcm_token) : json_null());
-    json_object_set_new(o, "apns_token",
-                        k->apns_token ? json_string(k->apns_token) : json_null());
+    json_object_set_new(o, "apns_token", k->apns_token ? json_string(k->apns_token) : json_null());
     json_object_set_new(o, "created_at", json_string(cmd_time(k->created_at, t, sizeof t)));
     json_object_set_new(o, "updated_at", json_string(cmd_time(k->updated_at, t, sizeof t)));
     json_t *attrs = json_loads(k->attrs ? k->attrs : "{}", 0, NULL);
@@ -121,12 +134,11 @@ static json_t *contact_json(const struct hd_contact *k)
             json_t *e = json_object();
             json_object_set_new(e, "channel", json_string(hd_channel_name(c->channel)));
             json_object_set_new(e, "category", json_string(hd_category_name(c->category)));
-            json_object_set_new(e, "status", json_string(c->status == HD_CONSENT_OPTED_OUT
-                                                             ? "opted_out"
-                                                             : "opted_in"));
+            json_object_set_new(
+                e, "status",
+                json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
             json_object_set_new(e, "source", json_string(c->source));
-            json_object_set_new(e, "updated_at",
-                                json_string(cmd_time(c->updated_at, t, sizeof t)));
+            json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "consent", arr);
@@ -136,7 +148,8 @@ static json_t *contact_json(const struct hd_contact *k)
 
 static void print_json(json_t *o, bool pretty)
 {
-    char *s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER |
+                                JSON_REAL_PRECISION(15));
     fputs(s ? s : "null", stdout);
     free(s);
 }
@@ -167,8 +180,8 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         print_json(o, true);
         putchar('\n');
     } else {
-        static const char *const fields[] = {"id",         "email",     "phone",
-                                             "locale",     "timezone",  "fcm_token",
+        static const char *const fields[] = {"id",         "email",      "phone",
+                                             "locale",     "timezone",   "fcm_token",
                                              "apns_token", "created_at", "updated_at"};
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
             const char *v = json_string_value(json_object_get(o, fields[i]));
@@ -180,7 +193,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         printf("attributes  %s\n", json_object_size(attrs) ? "" : "-");
         json_object_foreach(attrs, key, v)
         {
-            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
             printf("  %-20s %s\n", key, json_is_string(v) ? json_string_value(v) : s);
             free(s);
         }
@@ -224,8 +237,8 @@ static int list_row(void *ud, const struct hd_contact *k)
         print_json(o, false);
         json_decref(o);
     } else if (ls->format == FMT_CSV) {
-        const char *cells[] = {k->ext_id, k->email, k->phone, k->locale, k->timezone,
-                               k->fcm_token, k->apns_token, c, u, k->attrs};
+        const char *cells[] = {k->ext_id,    k->email,      k->phone, k->locale, k->timezone,
+                               k->fcm_token, k->apns_token, c,        u,         k->attrs};
         for (size_t i = 0; i < 10; i++)
             csv_cell(&ls->line, cells[i], i == 9);
         fputs(ls->line.data, stdout);
@@ -261,13 +274,14 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
                 return cmd_usage("contacts list", contacts_usage,
                                  "--format: '%s' is not table, csv or json", optarg);
             break;
-        case 'h': return cmd_help(contacts_usage);
-        default: return cmd_usage("contacts list", contacts_usage, "bad option");
+        case 'h':
+            return cmd_help(contacts_usage);
+        default:
+            return cmd_usage("contacts list", contacts_usage, "bad option");
         }
     }
     if (optind != argc)
-        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'",
-                         argv[optind]);
+        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[optind]);
     hd_buf_init(&ls.line);
     if (ls.format == FMT_CSV)
         puts("id,email,phone,locale,timezone,fcm_token,apns_token,created_at,updated_at,"
@@ -298,16 +312,18 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
         switch (c) {
         case 'c':
             if ((channel = hd_channel_parse(optarg)) < 0)
-                return cmd_usage(name, contacts_usage,
-                                 "--channel: '%s' is not email, sms or push", optarg);
+                return cmd_usage(name, contacts_usage, "--channel: '%s' is not email, sms or push",
+                                 optarg);
             break;
         case 'k':
             if ((category = hd_category_parse(optarg)) < 0)
                 return cmd_usage(name, contacts_usage,
                                  "--category: '%s' is not marketing or transactional", optarg);
             break;
-        case 'h': return cmd_help(contacts_usage);
-        default: return cmd_usage(name, contacts_usage, "bad option");
+        case 'h':
+            return cmd_help(contacts_usage);
+        default:
+            return cmd_usage(name, contacts_usage, "bad option");
         }
     }
     if (optind + 1 != argc)
@@ -330,8 +346,8 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
         return cmd_fail(ctx, &err);
     printf("contact '%s' %s %s %s\n", id,
            status == HD_CONSENT_OPTED_OUT ? "opted out of" : "opted in to",
-           hd_channel_name(channel), category >= 0 ? hd_category_name(category)
-                                                   : "marketing and transactional");
+           hd_channel_name(channel),
+           category >= 0 ? hd_category_name(category) : "marketing and transactional");
     return EXIT_OK;
 }
 

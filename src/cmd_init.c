@@ -26,9 +26,13 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': ctx->db_override = optarg; break;
-        case 'h': return cmd_help(init_usage);
-        default: return cmd_usage("init", init_usage, "bad option");
+        case 'd':
+            ctx->db_override = optarg;
+            break;
+        case 'h':
+            return cmd_help(init_usage);
+        default:
+            return cmd_usage("init", init_usage, "bad option");
         }
     }
     if (optind != argc)
@@ -45,7 +49,7 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     if (hd_store_open(path, &so, &ctx->store, &err) < 0 ||
         hd_store_user_version(ctx->store, &version, &err) < 0)
         return cmd_fail(ctx, &err);
-    printf("%s database '%s' (schema version %d)\n", existed ? "up to date:" : "created",
-           path, version);
+    printf("%s database '%s' (schema version %d)\n", existed ? "up to date:" : "created", path,
+           version);
     return EXIT_OK;
 }

@@ -67,8 +67,7 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
         case 'r':
             if (!hd_suppress_reason_valid(optarg))
                 return cmd_usage("suppress", suppress_usage,
-                                 "--reason: '%s' should be a word of a-z, 0-9, '_' or '-'",
-                                 optarg);
+                                 "--reason: '%s' should be a word of a-z, 0-9, '_' or '-'", optarg);
             reason = optarg;
             break;
         case 'c':
@@ -81,8 +80,10 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
                 return cmd_usage("suppress", suppress_usage,
                                  "--format: '%s' is not table, csv or json", optarg);
             break;
-        case 'h': return cmd_help(suppress_usage);
-        default: return cmd_usage("suppress", suppress_usage, "bad option");
+        case 'h':
+            return cmd_help(suppress_usage);
+        default:
+            return cmd_usage("suppress", suppress_usage, "bad option");
         }
     }
     if (!ctx->store)
@@ -91,8 +92,7 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
     char **args = argv + 1 + optind;
     if (strcmp(sub, "list") == 0) {
         if (nargs)
-            return cmd_usage("suppress list", suppress_usage, "unexpected argument '%s'",
-                             args[0]);
+            return cmd_usage("suppress list", suppress_usage, "unexpected argument '%s'", args[0]);
         struct list_state ls = {.format = format};
         hd_buf_init(&ls.line);
         if (format == FMT_CSV)

@@ -271,8 +271,8 @@ static void test_cli_import_100k(void **state)
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
               "--skip-invalid", NULL);
     assert_int_equal(r.status, 0);
-    snprintf(want, sizeof want, "contacts.csv: %d rows, %d inserted, 0 updated, %d rejected",
-             ROWS, ROWS - bad, bad);
+    snprintf(want, sizeof want, "contacts.csv: %d rows, %d inserted, 0 updated, %d rejected", ROWS,
+             ROWS - bad, bad);
     assert_contains(r.out, want);
     assert_contains(r.out, "rejected rows in contacts.csv.rejected.csv");
     tu_run_release(&r);
@@ -339,7 +339,8 @@ static void test_cli_import_100k(void **state)
     /* the contacts commands see them */
     tu_herald(&r, fx->dir, NULL, "contacts", "show", "u000003", "--json", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "\"phone\": \"+86138" "00000003\"");
+    assert_contains(r.out, "\"phone\": \"+86138"
+                           "00000003\"");
     assert_contains(r.out, "\"plan\": \"gold\"");
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "contacts", "list", "--limit", "2", "--format", "csv", NULL);
@@ -356,19 +357,19 @@ static void db_digest(const char *db, struct hd_buf *out)
     sqlite3 *h;
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(
-                         h,
-                         "SELECT count(*), total(length(ext_id) + length(attrs) + "
-                         "coalesce(length(email), 0) + id), max(updated_at), "
-                         "(SELECT count(*) FROM push_tokens), (SELECT count(*) FROM attributes), "
-                         "sum(hex(substr(attrs, 1, 40)) IS NOT NULL) FROM contacts",
-                         -1, &s, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "SELECT count(*), total(length(ext_id) + length(attrs) + "
+                           "coalesce(length(email), 0) + id), max(updated_at), "
+                           "(SELECT count(*) FROM push_tokens), (SELECT count(*) FROM attributes), "
+                           "sum(hex(substr(attrs, 1, 40)) IS NOT NULL) FROM contacts",
+                           -1, &s, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     hd_buf_reset(out);
     for (int c = 0; c < 6; c++)
-        hd_buf_addf(out, "%s|", sqlite3_column_text(s, c) ? (const char *)sqlite3_column_text(s, c)
-                                                          : "null");
+        hd_buf_addf(out, "%s|",
+                    sqlite3_column_text(s, c) ? (const char *)sqlite3_column_text(s, c) : "null");
     sqlite3_finalize(s);
     sqlite3_close(h);
 }
@@ -388,8 +389,7 @@ static void test_cli_import_sigkill(void **state)
     gen_file(csv, 20000, 0);
     tu_herald(&r, fx->dir, NULL, "init", NULL);
     tu_run_release(&r);
-    tu_herald(&r, fx->dir, NULL, "contacts", "import", "base.csv", "--default-region", "US",
-              NULL);
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "base.csv", "--default-region", "US", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
     struct hd_buf before, after;
@@ -416,8 +416,7 @@ static void test_cli_import_sigkill(void **state)
             if (chdir(fx->dir) != 0 || !freopen("/dev/null", "w", stdout) ||
                 !freopen("/dev/null", "w", stderr))
                 _exit(126);
-            execl(tu_herald_bin(), tu_herald_bin(), "contacts", "import", "big.csv",
-                  (char *)NULL);
+            execl(tu_herald_bin(), tu_herald_bin(), "contacts", "import", "big.csv", (char *)NULL);
             _exit(127);
         }
         /* poll, bounded: up to 60 s for the WAL to pass the threshold */

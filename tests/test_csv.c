@@ -44,7 +44,7 @@ static void test_csv_good(void **state)
         {"id,note\r\n1,\"crlf\r\ninside\"\r\n", "1:id|note;2:1|crlf\r\ninside;"},
         {"a,,c\n,,\n", "1:a||c;2:||;"},
         {"a,b,\n", "1:a|b|;"},
-        {"a\n\n\nb\n", "1:a;4:b;"}, /* blank lines are skipped */
+        {"a\n\n\nb\n", "1:a;4:b;"},                /* blank lines are skipped */
         {"a,b\n1\n1,2,3\n", "1:a|b;2:1;3:1|2|3;"}, /* ragged rows are returned as they are */
         {"\"\"\n", "1:;"},
         {"x,\"\"\n", "1:x|;"},
@@ -71,7 +71,9 @@ static void test_csv_bad(void **state)
         {"a,b\n1,\"open\n2,3\n", "t.csv:2: unterminated quoted field"},
         {"a,b\n1,x\"y\n", "t.csv:2: a '\"' inside an unquoted field"},
         {"a,b\n\"q\"x,1\n", "t.csv:2: text after a closing quote"},
-        {"\xEF\xBB" "a,b\n", "t.csv:1: the file starts with a broken byte-order mark"},
+        {"\xEF\xBB"
+         "a,b\n",
+         "t.csv:1: the file starts with a broken byte-order mark"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc;

@@ -102,9 +102,10 @@ static void test_import_bad_rows(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct hd_buf t;
         hd_buf_init(&t);
-        hd_buf_addf(&t, "id,email,phone,locale,timezone,score\n"
-                        "c1,c1@example.com,+8613800138000,zh-CN,Asia/Shanghai,1\n%s\n"
-                        "c3,c3@example.com,,,,2\n",
+        hd_buf_addf(&t,
+                    "id,email,phone,locale,timezone,score\n"
+                    "c1,c1@example.com,+8613800138000,zh-CN,Asia/Shanghai,1\n%s\n"
+                    "c3,c3@example.com,,,,2\n",
                     cases[i].row);
         struct hd_import_opts o = {0};
         struct hd_import_result res;
@@ -272,7 +273,7 @@ static void test_import_jsonl(void **state)
         "{\"id\":\"j1\",\"email\":\"j1@example.com\",\"plan\":\"gold\",\"age\":30,"
         "\"tags\":[\"a\",\"b\"],\"profile\":{\"city\":\"Paris\"},\"joined\":\"2026-01-02\"}\n"
         "\n"
-        "{\"id\":42,\"phone\":\"+14155550100\",\"vip\":true}\n";
+        "{\"id\":42,\"phone\":\"+14155550100\",\"vip\":true,\"ratio\":0.1}\n";
     struct hd_import_opts o = {0};
     struct hd_import_result res;
     struct hd_err e = {0};
@@ -288,12 +289,12 @@ static void test_import_jsonl(void **state)
     hd_contact_release(&c);
     assert_int_equal(hd_store_contact_get(fx->st, "42", &c, NULL), 0);
     assert_string_equal(c.phone, "+14155550100");
+    assert_string_equal(c.attrs, "{\"vip\":true,\"ratio\":0.1}");
     hd_contact_release(&c);
 
     /* merge: null removes, others merge */
-    assert_int_equal(run(fx, "m.jsonl", "{\"id\":\"j1\",\"plan\":null,\"age\":31}\n", &o, &res,
-                         &e, &msgs),
-                     0);
+    assert_int_equal(
+        run(fx, "m.jsonl", "{\"id\":\"j1\",\"plan\":null,\"age\":31}\n", &o, &res, &e, &msgs), 0);
     free(msgs);
     assert_int_equal(res.updated, 1);
     assert_int_equal(hd_store_contact_get(fx->st, "j1", &c, NULL), 0);
@@ -337,15 +338,17 @@ static void test_import_jsonl(void **state)
     }
     /* the rejects file for JSON Lines keeps the record */
     struct hd_import_opts os = {.skip_invalid = true};
-    assert_int_equal(run(fx, "s.jsonl", "{\"id\":\"ok1\"}\n{\"id\":\"x\",\"email\":\"bad\"}\nnot json\n",
-                         &os, &res, &e, &msgs),
+    assert_int_equal(run(fx, "s.jsonl",
+                         "{\"id\":\"ok1\"}\n{\"id\":\"x\",\"email\":\"bad\"}\nnot json\n", &os,
+                         &res, &e, &msgs),
                      0);
     free(msgs);
     char *rej = tu_read(res.rejects);
-    assert_string_equal(rej, "{\"line\":2,\"reason\":\"field 'email': 'bad' is not an email "
-                             "address (missing '@')\",\"record\":{\"id\":\"x\",\"email\":\"bad\"}}\n"
-                             "{\"line\":3,\"reason\":\"not valid JSON: '[' or '{' expected near "
-                             "'not' (column 3)\",\"record\":\"not json\"}\n");
+    assert_string_equal(rej,
+                        "{\"line\":2,\"reason\":\"field 'email': 'bad' is not an email "
+                        "address (missing '@')\",\"record\":{\"id\":\"x\",\"email\":\"bad\"}}\n"
+                        "{\"line\":3,\"reason\":\"not valid JSON: '[' or '{' expected near "
+                        "'not' (column 3)\",\"record\":\"not json\"}\n");
     free(rej);
 }
 

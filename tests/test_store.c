@@ -44,8 +44,8 @@ static void test_store_open_pragmas(void **state)
     assert_int_equal(hd_store_open(path, NULL, &st, &e), 0);
     struct hd_store_import *imp;
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
-    struct hd_contact_row row = {.ext_id = "c1", .fcm_token = "tok1", .created_at = -1,
-                                 .attrs = "{}"};
+    struct hd_contact_row row = {
+        .ext_id = "c1", .fcm_token = "tok1", .created_at = -1, .attrs = "{}"};
     assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
     assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
     assert_int_equal(hd_store_consent_set(st, "c1", HD_CH_SMS, HD_CAT_MARKETING,
@@ -158,8 +158,12 @@ static void test_store_contacts(void **state)
     struct hd_store_import *imp;
     int64_t ins = -1, upd = -1;
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 100, &imp, &e), 0);
-    struct hd_contact_row a = {.ext_id = "a", .email = "a@example.com", .phone = "+14155550100",
-                               .timezone = "Europe/Paris", .fcm_token = "f1", .created_at = 50,
+    struct hd_contact_row a = {.ext_id = "a",
+                               .email = "a@example.com",
+                               .phone = "+14155550100",
+                               .timezone = "Europe/Paris",
+                               .fcm_token = "f1",
+                               .created_at = 50,
                                .attrs = "{\"plan\":\"gold\",\"age\":30}"};
     struct hd_contact_row b = {.ext_id = "b", .created_at = -1, .attrs = "{}"};
     assert_int_equal(hd_store_import_row(imp, &a, &e), 0);
@@ -171,9 +175,12 @@ static void test_store_contacts(void **state)
 
     /* merge: given fields change, others stay, attributes merge, null removes */
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 200, &imp, &e), 0);
-    struct hd_contact_row a2 = {.ext_id = "a", .email = "new@example.com", .created_at = -1,
+    struct hd_contact_row a2 = {.ext_id = "a",
+                                .email = "new@example.com",
+                                .created_at = -1,
                                 .apns_token = "abcd",
-                                .attrs = "{\"age\":31,\"plan\":null}", .attrs_nulls = true};
+                                .attrs = "{\"age\":31,\"plan\":null}",
+                                .attrs_nulls = true};
     assert_int_equal(hd_store_import_row(imp, &a2, &e), 0);
     assert_int_equal(hd_store_import_end(imp, true, &ins, &upd, &e), 0);
     assert_int_equal(ins, 0);
@@ -192,8 +199,8 @@ static void test_store_contacts(void **state)
 
     /* replace: everything not given is cleared, tokens too */
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_REPLACE, 300, &imp, &e), 0);
-    struct hd_contact_row a3 = {.ext_id = "a", .locale = "fr", .created_at = -1,
-                                .attrs = "{\"vip\":true}"};
+    struct hd_contact_row a3 = {
+        .ext_id = "a", .locale = "fr", .created_at = -1, .attrs = "{\"vip\":true}"};
     assert_int_equal(hd_store_import_row(imp, &a3, &e), 0);
     assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
     assert_int_equal(hd_store_contact_get(st, "a", &c, &e), 0);

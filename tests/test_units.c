@@ -9,10 +9,10 @@ static void test_units_duration(void **state)
     static const struct {
         const char *in;
         int64_t secs;
-    } good[] = {{"90s", 90},   {"15m", 900},  {"15min", 900}, {"12h", 43200},
+    } good[] = {{"90s", 90},      {"15m", 900},    {"15min", 900},  {"12h", 43200},
                 {"30d", 2592000}, {"2w", 1209600}, {"1h30m", 5400}, {"1d12h", 129600}};
-    static const char *const bad[] = {"", "30", "d", "30x", "-5s", "0s", "1.5h", " 30d", "30d ",
-                                      "h30", "30dd"};
+    static const char *const bad[] = {"",     "30",   "d",    "30x", "-5s", "0s",
+                                      "1.5h", " 30d", "30d ", "h30", "30dd"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int64_t v = 0;
         assert_int_equal(hd_units_duration(good[i].in, &v, NULL), 0);
@@ -50,8 +50,8 @@ static void test_units_rate(void **state)
     char buf[32];
     hd_units_format_rate(&(struct hd_rate){6000, 60}, buf, sizeof buf);
     assert_string_equal(buf, "6000/min");
-    static const char *const bad[] = {"100", "/s", "0/s", "100/x", "100/", "ten/s", "100/ s",
-                                      "-1/s", "100/s/s"};
+    static const char *const bad[] = {"100",   "/s",     "0/s",  "100/x",  "100/",
+                                      "ten/s", "100/ s", "-1/s", "100/s/s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct hd_err e = {0};
         assert_int_equal(hd_units_rate(bad[i], &r, &e), HD_E_PARSE);
@@ -91,7 +91,7 @@ static void test_units_window(void **state)
     assert_int_equal(w.end, 825);
     assert_int_equal(hd_units_window("22:00-24:00", &w, NULL), 0);
     assert_int_equal(w.end, 0);
-    static const char *const bad[] = {"21:00", "21-08", "25:00-08:00", "21:60-08:00",
+    static const char *const bad[] = {"21:00",       "21-08",      "25:00-08:00", "21:60-08:00",
                                       "08:00-08:00", "9:00-10:00", "21:00-08:00x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct hd_err e = {0};

@@ -143,18 +143,18 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
     free(errp);
 }
 
-#define assert_contains(hay, needle)                                                             \
-    do {                                                                                         \
-        const char *h_ = (hay), *n_ = (needle);                                                  \
-        if (!h_ || !strstr(h_, n_))                                                              \
-            fail_msg("expected to find \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");               \
+#define assert_contains(hay, needle)                                                               \
+    do {                                                                                           \
+        const char *h_ = (hay), *n_ = (needle);                                                    \
+        if (!h_ || !strstr(h_, n_))                                                                \
+            fail_msg("expected to find \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");                 \
     } while (0)
 
-#define assert_not_contains(hay, needle)                                                         \
-    do {                                                                                         \
-        const char *h_ = (hay), *n_ = (needle);                                                  \
-        if (h_ && strstr(h_, n_))                                                                \
-            fail_msg("did not expect \"%s\" in \"%s\"", n_, h_);                                 \
+#define assert_not_contains(hay, needle)                                                           \
+    do {                                                                                           \
+        const char *h_ = (hay), *n_ = (needle);                                                    \
+        if (h_ && strstr(h_, n_))                                                                  \
+            fail_msg("did not expect \"%s\" in \"%s\"", n_, h_);                                   \
     } while (0)
 
 #endif

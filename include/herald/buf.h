@@ -10,7 +10,7 @@
 void *hd_xmalloc(size_t n);
 void *hd_xcalloc(size_t n, size_t size);
 void *hd_xrealloc(void *p, size_t n);
-char *hd_xstrdup(const char *s);           /* NULL stays NULL */
+char *hd_xstrdup(const char *s); /* NULL stays NULL */
 char *hd_xstrndup(const char *s, size_t n);
 
 /* A NUL-terminated growable buffer. data is never NULL after hd_buf_init. */
@@ -21,8 +21,8 @@ struct hd_buf {
 };
 
 void hd_buf_init(struct hd_buf *b);
-void hd_buf_release(struct hd_buf *b);      /* frees data; b can be reused after init */
-void hd_buf_reset(struct hd_buf *b);        /* len = 0, keeps the memory */
+void hd_buf_release(struct hd_buf *b); /* frees data; b can be reused after init */
+void hd_buf_reset(struct hd_buf *b);   /* len = 0, keeps the memory */
 void hd_buf_reserve(struct hd_buf *b, size_t extra);
 void hd_buf_add(struct hd_buf *b, const void *p, size_t n);
 void hd_buf_adds(struct hd_buf *b, const char *s);

@@ -35,30 +35,30 @@ struct hd_cfg_kv {
 
 /* A secret loaded through KEY_env or KEY_file. */
 struct hd_cfg_secret {
-    char *name;    /* the secret's key without suffix: "password" */
-    char *via;     /* the key that named it: "password_env" or "password_file" */
-    char *ref;     /* the variable name or the path (not secret) */
-    char *value;   /* the secret itself; wiped on free; never print it */
+    char *name;  /* the secret's key without suffix: "password" */
+    char *via;   /* the key that named it: "password_env" or "password_file" */
+    char *ref;   /* the variable name or the path (not secret) */
+    char *value; /* the secret itself; wiped on free; never print it */
     size_t len;
     int line;
 };
 
 struct hd_provider_cfg {
-    char *name;                     /* from [provider NAME] */
-    char *type;                     /* outbox, smtp, twilio, http, fcm, apns */
-    int line;                       /* line of its first key */
-    struct hd_cfg_kv *kv;           /* every non-secret key except the common ones below */
+    char *name;           /* from [provider NAME] */
+    char *type;           /* outbox, smtp, twilio, http, fcm, apns */
+    int line;             /* line of its first key */
+    struct hd_cfg_kv *kv; /* every non-secret key except the common ones below */
     size_t nkv;
     struct hd_cfg_secret *secrets;
     size_t nsecrets;
-    struct hd_rate rate;            /* default 100/s */
-    uint32_t burst;                 /* token-bucket depth; default = rate per second, >= 1 */
-    uint32_t connections;           /* parallel connections / in-flight bound; default 4 */
-    int64_t timeout;                /* seconds per request; default 30 */
-    uint32_t max_attempts;          /* default 5 */
-    int64_t retry_base;             /* seconds; default 30 */
-    int64_t retry_max;              /* seconds; default 3600 */
-    double cost_per_segment;        /* for estimates (SMS); default 0 */
+    struct hd_rate rate;     /* default 100/s */
+    uint32_t burst;          /* token-bucket depth; default = rate per second, >= 1 */
+    uint32_t connections;    /* parallel connections / in-flight bound; default 4 */
+    int64_t timeout;         /* seconds per request; default 30 */
+    uint32_t max_attempts;   /* default 5 */
+    int64_t retry_base;      /* seconds; default 30 */
+    int64_t retry_max;       /* seconds; default 3600 */
+    double cost_per_segment; /* for estimates (SMS); default 0 */
 };
 
 struct hd_cap_rule {
@@ -103,8 +103,7 @@ struct hd_config {
 /* Reads path; NULL gives the built-in defaults. The caller frees *out. */
 int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err);
 /* Parses INI text; name stands in for the file name in messages. */
-int hd_config_parse(const char *text, const char *name, struct hd_config **out,
-                    struct hd_err *err);
+int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err);
 /* Which file to read: explicit (-c), else $HERALD_CONFIG, else etc/herald.conf
  * or sysconf_path if they exist, else NULL (defaults). Returns a borrowed
  * pointer to one of its arguments or to the environment. */

@@ -10,9 +10,9 @@
 
 struct hd_progress {
     bool enabled;
-    FILE *out;          /* borrowed */
-    const char *what;   /* "rows", "messages" (borrowed) */
-    uint64_t total;     /* units of done for the ETA (e.g. bytes), 0 if unknown */
+    FILE *out;        /* borrowed */
+    const char *what; /* "rows", "messages" (borrowed) */
+    uint64_t total;   /* units of done for the ETA (e.g. bytes), 0 if unknown */
     int64_t start_ms;
     int64_t last_ms;
     bool drawn;

@@ -53,13 +53,13 @@ struct hd_consent {
 /* A stored contact. Strings are owned and NULL when absent; release with
  * hd_contact_release. */
 struct hd_contact {
-    int64_t id;       /* internal, monotonic */
-    char *ext_id;     /* the external id it was imported with */
+    int64_t id;   /* internal, monotonic */
+    char *ext_id; /* the external id it was imported with */
     char *email;
-    char *phone;      /* E.164 */
-    char *locale;     /* BCP 47 */
-    char *timezone;   /* IANA */
-    char *attrs;      /* JSON object text, never NULL in a stored contact */
+    char *phone;    /* E.164 */
+    char *locale;   /* BCP 47 */
+    char *timezone; /* IANA */
+    char *attrs;    /* JSON object text, never NULL in a stored contact */
     char *fcm_token;
     char *apns_token;
     int64_t created_at;
@@ -134,8 +134,7 @@ struct hd_suppression {
 };
 
 /* Adds or updates (the reason) a suppression. */
-int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *s,
-                          struct hd_err *err);
+int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *s, struct hd_err *err);
 /* HD_E_NOTFOUND if the address is not suppressed. */
 int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd_err *err);
 typedef int (*hd_suppression_cb)(void *ud, const struct hd_suppression *s);

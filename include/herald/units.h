@@ -17,8 +17,8 @@ struct hd_rate {
 
 /* A frequency cap: at most count messages in any window of window seconds. */
 struct hd_cap {
-    uint32_t count;  /* may be 0: nothing at all in the window */
-    int64_t window;  /* seconds, >= 1 */
+    uint32_t count; /* may be 0: nothing at all in the window */
+    int64_t window; /* seconds, >= 1 */
 };
 
 /* A daily time window in minutes after midnight; start > end spans midnight. */

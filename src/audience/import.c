@@ -23,9 +23,8 @@
 #include "herald/valid.h"
 
 enum role { R_ATTR, R_ID, R_EMAIL, R_PHONE, R_LOCALE, R_TZ, R_FCM, R_APNS, R_CREATED, R_COUNT };
-static const char *const role_names[R_COUNT] = {NULL,       "id",        "email",
-                                                "phone",    "locale",    "timezone",
-                                                "fcm_token", "apns_token", "created_at"};
+static const char *const role_names[R_COUNT] = {
+    NULL, "id", "email", "phone", "locale", "timezone", "fcm_token", "apns_token", "created_at"};
 
 enum atype { T_NONE, T_NUMBER, T_BOOLEAN, T_DATE, T_STRING, T_OBJECT, T_ARRAY, T_COUNT };
 static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "date",
@@ -297,8 +296,10 @@ static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line
     if (what) {
         char detail[160];
         if (a->first)
-            snprintf(detail, sizeof detail, "the column's type came from line %ld; declare "
-                                            "another with --types %s=string", a->first, a->name);
+            snprintf(detail, sizeof detail,
+                     "the column's type came from line %ld; declare "
+                     "another with --types %s=string",
+                     a->first, a->name);
         else
             snprintf(detail, sizeof detail, "the attribute's type is %s", type_names[a->type]);
         b->len = mark;
@@ -346,8 +347,7 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         im->row.email = im->email;
         return 0;
     case R_PHONE:
-        if (hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone) <
-            0) {
+        if (hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone) < 0) {
             why(im, field, v, "a phone number",
                 strcmp(im->phone, "not a phone number") == 0 ? NULL : im->phone);
             return -1;
@@ -404,7 +404,8 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
     case R_CREATED: {
         int64_t t;
         if (hd_time_parse_iso(v, &t, NULL) < 0) {
-            why(im, field, v, "an ISO 8601 date or time", "e.g. 2026-01-31 or 2026-01-31T09:00:00Z");
+            why(im, field, v, "an ISO 8601 date or time",
+                "e.g. 2026-01-31 or 2026-01-31T09:00:00Z");
             return -1;
         }
         im->row.created_at = t;
@@ -517,9 +518,10 @@ static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd
     size_t ncols = 0;
     int rc = hd_csv_next(csv, &rec, err);
     if (rc == 0)
-        rc = hd_err_setpos(err, HD_E_PARSE, im->name, 1, 0, "the file is empty (a CSV import "
-                                                            "needs a header line naming its "
-                                                            "columns, including id)");
+        rc = hd_err_setpos(err, HD_E_PARSE, im->name, 1, 0,
+                           "the file is empty (a CSV import "
+                           "needs a header line naming its "
+                           "columns, including id)");
     if (rc < 0)
         goto out;
     ncols = rec.nfields;
@@ -626,17 +628,27 @@ static int json_attr(struct imp *im, const char *key, json_t *v)
     char *dumped = NULL;
     switch (json_typeof(v)) {
     case JSON_INTEGER:
-    case JSON_REAL: t = T_NUMBER; break;
+    case JSON_REAL:
+        t = T_NUMBER;
+        break;
     case JSON_TRUE:
-    case JSON_FALSE: t = T_BOOLEAN; break;
+    case JSON_FALSE:
+        t = T_BOOLEAN;
+        break;
     case JSON_STRING: {
         int64_t x;
         t = hd_time_parse_iso(json_string_value(v), &x, NULL) == 0 ? T_DATE : T_STRING;
         break;
     }
-    case JSON_OBJECT: t = T_OBJECT; break;
-    case JSON_ARRAY: t = T_ARRAY; break;
-    default: t = T_NONE; break; /* null: removes the attribute */
+    case JSON_OBJECT:
+        t = T_OBJECT;
+        break;
+    case JSON_ARRAY:
+        t = T_ARRAY;
+        break;
+    default:
+        t = T_NONE;
+        break; /* null: removes the attribute */
     }
     if (!valid_attr_name(key)) {
         why(im, key, NULL, "is not a valid attribute name (use letters, digits and '_')", NULL);
@@ -671,7 +683,9 @@ static int json_attr(struct imp *im, const char *key, json_t *v)
     }
     if (t == T_NONE)
         im->row.attrs_nulls = true;
-    dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* 15 significant digits give back the decimal a person wrote (0.1, not
+     * 0.10000000000000001) */
+    dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     hd_buf_adds(b, dumped ? dumped : "null");
     free(dumped);
     return 0;
@@ -849,9 +863,8 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
         goto out;
 
     struct stat sb;
-    uint64_t total = !from_stdin && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)
-                         ? (uint64_t)sb.st_size
-                         : 0;
+    uint64_t total =
+        !from_stdin && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     hd_progress_init(&pg, o->progress, o->msgs, "rows", total);
     rc = im.jsonl ? import_jsonl(&im, f, &pg, err) : import_csv(&im, f, &pg, err);
     hd_progress_finish(&pg);

@@ -19,11 +19,11 @@ static int looks_like_phone(const char *s)
     return 1;
 }
 
-int hd_suppress_address(struct hd_valid *v, const char *address, int channel,
-                        const char *region, int *channel_out, char *out, size_t size)
+int hd_suppress_address(struct hd_valid *v, const char *address, int channel, const char *region,
+                        int *channel_out, char *out, size_t size)
 {
     if (channel < 0)
-        channel = strchr(address, '@')         ? HD_CH_EMAIL
+        channel = strchr(address, '@')        ? HD_CH_EMAIL
                   : looks_like_phone(address) ? HD_CH_SMS
                                               : HD_CH_PUSH;
     *channel_out = channel;

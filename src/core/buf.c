@@ -139,11 +139,21 @@ void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n)
         hd_buf_add(b, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': hd_buf_add(b, "\\\"", 2); break;
-        case '\\': hd_buf_add(b, "\\\\", 2); break;
-        case '\n': hd_buf_add(b, "\\n", 2); break;
-        case '\r': hd_buf_add(b, "\\r", 2); break;
-        case '\t': hd_buf_add(b, "\\t", 2); break;
+        case '"':
+            hd_buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            hd_buf_add(b, "\\\\", 2);
+            break;
+        case '\n':
+            hd_buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            hd_buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            hd_buf_add(b, "\\t", 2);
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             hd_buf_add(b, esc, 6);

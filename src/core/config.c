@@ -51,13 +51,13 @@ int hd_category_parse(const char *s)
 /* ---- schema ---------------------------------------------------------- */
 
 enum kind {
-    K_STR,      /* any text */
-    K_URL,      /* http:// or https:// */
-    K_ENUM,     /* one of choices, separated by '|' */
-    K_BOOL,     /* yes/no/true/false/on/off/1/0 */
-    K_PORT,     /* 1..65535 */
-    K_SECRET,   /* only as KEY_env or KEY_file */
-    K_REPEAT,   /* text, may be given several times */
+    K_STR,    /* any text */
+    K_URL,    /* http:// or https:// */
+    K_ENUM,   /* one of choices, separated by '|' */
+    K_BOOL,   /* yes/no/true/false/on/off/1/0 */
+    K_PORT,   /* 1..65535 */
+    K_SECRET, /* only as KEY_env or KEY_file */
+    K_REPEAT, /* text, may be given several times */
 };
 
 struct keydef {
@@ -113,9 +113,9 @@ static const struct keydef provider_keys[] = {
 };
 
 /* Keys every provider has; parsed into struct fields. */
-static const char *const common_keys[] = {"type",       "rate",      "burst",     "connections",
-                                          "timeout",    "max_attempts", "retry_base", "retry_max",
-                                          "cost_per_segment"};
+static const char *const common_keys[] = {"type",        "rate",      "burst",
+                                          "connections", "timeout",   "max_attempts",
+                                          "retry_base",  "retry_max", "cost_per_segment"};
 
 /* ---- parse state ------------------------------------------------------ */
 
@@ -133,8 +133,8 @@ struct parse {
     struct hd_config *cfg;
     struct raw_provider *raw; /* parallel to cfg->providers */
     struct hd_err *err;
-    int rc;                   /* first error */
-    unsigned herald_seen;     /* bit per [herald] key */
+    int rc;               /* first error */
+    unsigned herald_seen; /* bit per [herald] key */
     bool on_cap_seen;
 };
 
@@ -175,8 +175,7 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
-static void kv_push(struct hd_cfg_kv **arr, size_t *n, const char *key, const char *value,
-                    int line)
+static void kv_push(struct hd_cfg_kv **arr, size_t *n, const char *key, const char *value, int line)
 {
     *arr = hd_xrealloc(*arr, (*n + 1) * sizeof **arr);
     (*arr)[*n].key = hd_xstrdup(key);
@@ -262,8 +261,9 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
     for (i = 0; i < n && strcmp(key, herald_keys[i]) != 0; i++)
         ;
     if (i == n)
-        return fail(ps, "unknown key '%s' in [herald] (known: database, templates, timezone, "
-                        "locale, default_region, log_level, busy_timeout)",
+        return fail(ps,
+                    "unknown key '%s' in [herald] (known: database, templates, timezone, "
+                    "locale, default_region, log_level, busy_timeout)",
                     key);
     if (ps->herald_seen & (1u << i))
         return fail(ps, "duplicate key '%s' in [herald]", key);
@@ -291,8 +291,9 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
                         v);
         char r[3] = {(char)toupper((unsigned char)v[0]), (char)toupper((unsigned char)v[1]), 0};
         if (!hd_valid_region_known(r))
-            return fail(ps, "default_region: '%s' is not a region whose phone numbering herald "
-                            "knows (see the README for the list)",
+            return fail(ps,
+                        "default_region: '%s' is not a region whose phone numbering herald "
+                        "knows (see the README for the list)",
                         v);
         set_str(&cfg->default_region, r);
     } else if (strcmp(key, "log_level") == 0) {
@@ -328,8 +329,8 @@ static int on_provider(struct parse *ps, const char *name, const char *key, cons
     if (strcmp(key, "header") != 0)
         for (size_t k = 0; k < raw->nkv; k++)
             if (strcmp(raw->kv[k].key, key) == 0)
-                return fail(ps, "duplicate key '%s' in [provider %s] (first on line %d)", key,
-                            name, raw->kv[k].line);
+                return fail(ps, "duplicate key '%s' in [provider %s] (first on line %d)", key, name,
+                            raw->kv[k].line);
     kv_push(&raw->kv, &raw->nkv, key, v, ps->line);
     return 1;
 }
@@ -356,8 +357,8 @@ static int on_channel(struct parse *ps, const char *chname, const char *key, con
             break;
         char *name = hd_xstrndup(start, (size_t)(p - start));
         struct hd_config *c = cfg;
-        c->channels[ch].providers = hd_xrealloc(
-            c->channels[ch].providers, (c->channels[ch].n + 1) * sizeof(char *));
+        c->channels[ch].providers =
+            hd_xrealloc(c->channels[ch].providers, (c->channels[ch].n + 1) * sizeof(char *));
         c->channels[ch].providers[c->channels[ch].n++] = name;
     }
     if (cfg->channels[ch].n == 0)
@@ -379,8 +380,9 @@ static int scope(struct parse *ps, const char *section, const char *key, int *ca
                         dot + 1, key, section);
     }
     if ((*cat = hd_category_parse(buf)) < 0)
-        return fail(ps, "unknown key '%s' in [%s] (write CATEGORY or CATEGORY.CHANNEL, "
-                        "e.g. marketing or marketing.sms)",
+        return fail(ps,
+                    "unknown key '%s' in [%s] (write CATEGORY or CATEGORY.CHANNEL, "
+                    "e.g. marketing or marketing.sms)",
                     key, section);
     return 1;
 }
@@ -470,8 +472,9 @@ static int handler(void *user, const char *section, const char *key, const char 
         return on_quiet(ps, key, value);
     if (strcmp(section, "template_vars") == 0)
         return on_var(ps, key, value);
-    return fail(ps, "unknown section [%s] (known: herald, provider NAME, channel "
-                    "email|sms|push, caps, quiet_hours, template_vars)",
+    return fail(ps,
+                "unknown section [%s] (known: herald, provider NAME, channel "
+                "email|sms|push, caps, quiet_hours, template_vars)",
                 section);
 }
 
@@ -496,8 +499,8 @@ static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *
     } else {
         FILE *f = fopen(kv->value, "rb");
         if (!f)
-            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key,
-                        kv->value, strerror(errno));
+            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key, kv->value,
+                        strerror(errno));
         struct hd_buf b;
         hd_buf_init(&b);
         char chunk[4096];
@@ -559,8 +562,8 @@ static int common_key(struct parse *ps, struct hd_provider_cfg *p, const struct 
             return fail(ps, "[provider %s] rate: %s", p->name, e.msg);
     } else if (strcmp(k, "burst") == 0) {
         if (parse_uint(v, 1, 1000000, &p->burst) < 0)
-            return fail(ps, "[provider %s] burst: '%s' is not a number from 1 to 1000000",
-                        p->name, v);
+            return fail(ps, "[provider %s] burst: '%s' is not a number from 1 to 1000000", p->name,
+                        v);
     } else if (strcmp(k, "connections") == 0) {
         if (parse_uint(v, 1, 1024, &p->connections) < 0)
             return fail(ps, "[provider %s] connections: '%s' is not a number from 1 to 1024",
@@ -600,8 +603,9 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
             p->type = hd_xstrdup(raw->kv[i].value);
     ps->line = p->line;
     if (!p->type)
-        return fail(ps, "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                        "apns)",
+        return fail(ps,
+                    "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
+                    "apns)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -610,8 +614,9 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
         for (size_t i = 0; i < raw->nkv; i++)
             if (strcmp(raw->kv[i].key, "type") == 0)
                 ps->line = raw->kv[i].line;
-        return fail(ps, "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                        "apns",
+        return fail(ps,
+                    "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
+                    "apns",
                     p->name, p->type);
     }
     for (size_t i = 0; i < raw->nkv; i++) {
@@ -624,8 +629,9 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
         }
         const struct keydef *def = find_key(p->type, kv->key);
         if (def && def->kind == K_SECRET)
-            return fail(ps, "[provider %s] '%s' must not be written inline: use %s_env (an "
-                            "environment variable) or %s_file (a file)",
+            return fail(ps,
+                        "[provider %s] '%s' must not be written inline: use %s_env (an "
+                        "environment variable) or %s_file (a file)",
                         p->name, kv->key, kv->key, kv->key);
         if (!def) {
             size_t n = strlen(kv->key);
@@ -644,17 +650,18 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
             }
             char known[700];
             known_keys(p->type, known, sizeof known);
-            return fail(ps, "unknown key '%s' in [provider %s] of type %s (known: %s, and the "
-                            "common type, rate, burst, connections, timeout, max_attempts, "
-                            "retry_base, retry_max, cost_per_segment)",
+            return fail(ps,
+                        "unknown key '%s' in [provider %s] of type %s (known: %s, and the "
+                        "common type, rate, burst, connections, timeout, max_attempts, "
+                        "retry_base, retry_max, cost_per_segment)",
                         kv->key, p->name, p->type, known);
         }
         const char *v = kv->value;
         switch (def->kind) {
         case K_URL:
             if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-                return fail(ps, "[provider %s] %s: '%s' is not an http:// or https:// URL",
-                            p->name, kv->key, v);
+                return fail(ps, "[provider %s] %s: '%s' is not an http:// or https:// URL", p->name,
+                            kv->key, v);
             break;
         case K_ENUM:
             if (!in_choices(v, def->choices))
@@ -668,8 +675,7 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
         case K_PORT: {
             uint32_t port;
             if (parse_uint(v, 1, 65535, &port) < 0)
-                return fail(ps, "[provider %s] %s: '%s' is not a port number", p->name, kv->key,
-                            v);
+                return fail(ps, "[provider %s] %s: '%s' is not a port number", p->name, kv->key, v);
             break;
         }
         default:
@@ -740,8 +746,7 @@ static void default_outbox(struct hd_config *cfg)
     }
 }
 
-int hd_config_parse(const char *text, const char *name, struct hd_config **out,
-                    struct hd_err *err)
+int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err)
 {
     struct hd_config *cfg = defaults();
     struct parse ps = {.name = name, .text = text, .cfg = cfg, .err = err};
@@ -926,8 +931,7 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     else
         hd_buf_adds(out, "; default_region is not set: national phone numbers are rejected\n");
     hd_units_format_duration(cfg->busy_timeout, tmp, sizeof tmp);
-    hd_buf_addf(out, "log_level = %s\nbusy_timeout = %s\n", hd_log_level_name(cfg->log_level),
-                tmp);
+    hd_buf_addf(out, "log_level = %s\nbusy_timeout = %s\n", hd_log_level_name(cfg->log_level), tmp);
     for (size_t i = 0; i < cfg->nproviders; i++) {
         const struct hd_provider_cfg *p = &cfg->providers[i];
         hd_buf_addf(out, "\n[provider %s]\ntype = %s\n", p->name, p->type);
@@ -949,8 +953,7 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {
         hd_buf_addf(out, "\n[channel %s]\n", hd_channel_name(ch));
         if (cfg->channels[ch].n == 0) {
-            hd_buf_addf(out, "; no provider: %s messages end as no_channel\n",
-                        hd_channel_name(ch));
+            hd_buf_addf(out, "; no provider: %s messages end as no_channel\n", hd_channel_name(ch));
             continue;
         }
         hd_buf_adds(out, "providers = ");

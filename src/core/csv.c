@@ -17,8 +17,8 @@ struct hd_csv {
     unsigned char block[BLOCK];
     size_t pos, len;
     uint64_t offset;
-    long line;      /* current physical line */
-    bool started;   /* BOM checked */
+    long line;    /* current physical line */
+    bool started; /* BOM checked */
     bool eof;
     struct hd_buf rec;
     size_t *starts; /* offsets of fields in rec */

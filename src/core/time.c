@@ -24,8 +24,7 @@ int hd_clock_init_env(struct hd_clock *c, struct hd_err *err)
         return 0;
     int64_t t;
     if (hd_time_parse_iso(s, &t, NULL) < 0)
-        return hd_err_set(err, HD_E_CONFIG,
-                          "HERALD_NOW: '%s' is not an ISO 8601 date or time", s);
+        return hd_err_set(err, HD_E_CONFIG, "HERALD_NOW: '%s' is not an ISO 8601 date or time", s);
     c->fixed_ms = t * 1000;
     return 0;
 }

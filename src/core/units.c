@@ -121,8 +121,7 @@ static int hhmm(const char **p, int *minutes)
 int hd_units_window(const char *s, struct hd_window *w, struct hd_err *err)
 {
     const char *p = s;
-    if (hhmm(&p, &w->start) < 0 || *p++ != '-' || hhmm(&p, &w->end) < 0 || *p ||
-        w->start == w->end)
+    if (hhmm(&p, &w->start) < 0 || *p++ != '-' || hhmm(&p, &w->end) < 0 || *p || w->start == w->end)
         return hd_err_set(err, HD_E_PARSE,
                           "'%s' is not a time window (write HH:MM-HH:MM, e.g. 21:00-08:00)", s);
     return 0;
@@ -143,8 +142,8 @@ void hd_units_format_duration(int64_t secs, char *buf, unsigned size)
     for (size_t i = 0; i < 4 && secs > 0; i++) {
         if (secs < units[i].secs)
             continue;
-        int w = snprintf(buf + n, size - n, "%lld%c", (long long)(secs / units[i].secs),
-                         units[i].unit);
+        int w =
+            snprintf(buf + n, size - n, "%lld%c", (long long)(secs / units[i].secs), units[i].unit);
         if (w < 0 || (size_t)w >= size - n)
             return;
         n += (size_t)w;

@@ -176,14 +176,15 @@ static int local_part(const char *s, size_t n, char *out, size_t size)
         unsigned char c = (unsigned char)s[i];
         if (c == '.') {
             if (dot)
-                return reason(out, size, i ? "two dots in a row before '@'"
-                                           : "the address starts with a dot");
+                return reason(out, size,
+                              i ? "two dots in a row before '@'" : "the address starts with a dot");
             dot = true;
         } else if (atext(c)) {
             dot = false;
         } else {
-            return reason(out, size, c == ' ' ? "a space in the address"
-                                              : "a character not allowed before '@'");
+            return reason(out, size,
+                          c == ' ' ? "a space in the address"
+                                   : "a character not allowed before '@'");
         }
     }
     if (dot)
@@ -295,23 +296,23 @@ struct region {
 };
 
 static const struct region regions[] = {
-    {"AE", "971", "0", 8, 9},   {"AR", "54", "0", 10, 11},  {"AT", "43", "0", 4, 13},
-    {"AU", "61", "0", 9, 9},    {"BE", "32", "0", 8, 9},    {"BR", "55", "0", 10, 11},
-    {"CA", "1", "1", 10, 10},   {"CH", "41", "0", 9, 9},    {"CN", "86", "0", 7, 12},
-    {"CZ", "420", "", 9, 9},    {"DE", "49", "0", 6, 13},   {"DK", "45", "", 8, 8},
-    {"EG", "20", "0", 8, 10},   {"ES", "34", "", 9, 9},     {"FI", "358", "0", 5, 12},
-    {"FR", "33", "0", 9, 9},    {"GB", "44", "0", 9, 10},   {"GR", "30", "", 10, 10},
-    {"HK", "852", "", 8, 8},    {"HU", "36", "06", 8, 9},   {"ID", "62", "0", 8, 12},
-    {"IE", "353", "0", 7, 10},  {"IL", "972", "0", 8, 9},   {"IN", "91", "0", 10, 10},
-    {"IT", "39", "", 6, 11},    {"JP", "81", "0", 9, 10},   {"KR", "82", "0", 8, 10},
-    {"MO", "853", "", 8, 8},    {"MX", "52", "", 10, 10},   {"MY", "60", "0", 8, 10},
-    {"NG", "234", "0", 8, 10},  {"NL", "31", "0", 9, 9},    {"NO", "47", "", 8, 8},
-    {"NZ", "64", "0", 8, 10},   {"PH", "63", "0", 8, 10},   {"PK", "92", "0", 9, 10},
-    {"PL", "48", "", 9, 9},     {"PT", "351", "", 9, 9},    {"RO", "40", "0", 9, 9},
-    {"RU", "7", "8", 10, 10},   {"SA", "966", "0", 8, 9},   {"SE", "46", "0", 7, 10},
-    {"SG", "65", "", 8, 8},     {"TH", "66", "0", 8, 9},    {"TR", "90", "0", 10, 10},
-    {"TW", "886", "0", 8, 9},   {"UA", "380", "0", 9, 9},   {"US", "1", "1", 10, 10},
-    {"VN", "84", "0", 9, 10},   {"ZA", "27", "0", 9, 9},
+    {"AE", "971", "0", 8, 9},  {"AR", "54", "0", 10, 11}, {"AT", "43", "0", 4, 13},
+    {"AU", "61", "0", 9, 9},   {"BE", "32", "0", 8, 9},   {"BR", "55", "0", 10, 11},
+    {"CA", "1", "1", 10, 10},  {"CH", "41", "0", 9, 9},   {"CN", "86", "0", 7, 12},
+    {"CZ", "420", "", 9, 9},   {"DE", "49", "0", 6, 13},  {"DK", "45", "", 8, 8},
+    {"EG", "20", "0", 8, 10},  {"ES", "34", "", 9, 9},    {"FI", "358", "0", 5, 12},
+    {"FR", "33", "0", 9, 9},   {"GB", "44", "0", 9, 10},  {"GR", "30", "", 10, 10},
+    {"HK", "852", "", 8, 8},   {"HU", "36", "06", 8, 9},  {"ID", "62", "0", 8, 12},
+    {"IE", "353", "0", 7, 10}, {"IL", "972", "0", 8, 9},  {"IN", "91", "0", 10, 10},
+    {"IT", "39", "", 6, 11},   {"JP", "81", "0", 9, 10},  {"KR", "82", "0", 8, 10},
+    {"MO", "853", "", 8, 8},   {"MX", "52", "", 10, 10},  {"MY", "60", "0", 8, 10},
+    {"NG", "234", "0", 8, 10}, {"NL", "31", "0", 9, 9},   {"NO", "47", "", 8, 8},
+    {"NZ", "64", "0", 8, 10},  {"PH", "63", "0", 8, 10},  {"PK", "92", "0", 9, 10},
+    {"PL", "48", "", 9, 9},    {"PT", "351", "", 9, 9},   {"RO", "40", "0", 9, 9},
+    {"RU", "7", "8", 10, 10},  {"SA", "966", "0", 8, 9},  {"SE", "46", "0", 7, 10},
+    {"SG", "65", "", 8, 8},    {"TH", "66", "0", 8, 9},   {"TR", "90", "0", 10, 10},
+    {"TW", "886", "0", 8, 9},  {"UA", "380", "0", 9, 9},  {"US", "1", "1", 10, 10},
+    {"VN", "84", "0", 9, 10},  {"ZA", "27", "0", 9, 9},
 };
 
 static const struct region *region_by_code(const char *code)
@@ -332,11 +333,10 @@ bool hd_valid_region_known(const char *region)
 /* Length of the country code at the start of digits (E.164 assignments). */
 static size_t cc_len(const char *d)
 {
-    static const char *const two[] = {"20", "27", "30", "31", "32", "33", "34", "36", "39", "40",
-                                      "41", "43", "44", "45", "46", "47", "48", "49", "51", "52",
-                                      "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
-                                      "64", "65", "66", "81", "82", "84", "86", "90", "91", "92",
-                                      "93", "94", "95", "98"};
+    static const char *const two[] = {
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
     if (d[0] == '1' || d[0] == '7')
         return 1;
     for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
@@ -393,8 +393,9 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
         snprintf(e164, sizeof e164, "+%s", digits);
     } else {
         if (!region)
-            return reason(out, size, "a national number needs a region (set --default-region "
-                                     "or default_region)");
+            return reason(out, size,
+                          "a national number needs a region: set --default-region "
+                          "or default_region");
         if (!(r = region_by_code(region)))
             return reason(out, size, "unknown default region");
         size_t tl = strlen(r->trunk);
@@ -430,8 +431,9 @@ static int check_locale(const char *s, char *out, size_t size)
     if (len == 0 || len >= sizeof norm)
         return reason(out, size, "not a BCP 47 language tag");
     if (strchr(s, '_'))
-        return reason(out, size, "not a BCP 47 language tag (write '-' instead of '_', e.g. "
-                                 "zh-CN)");
+        return reason(out, size,
+                      "not a BCP 47 language tag (write '-' instead of '_', e.g. "
+                      "zh-CN)");
     const char *p = s;
     int idx = 0;
     bool in_ext = false, privateuse = false;
@@ -447,8 +449,9 @@ static int check_locale(const char *s, char *out, size_t size)
         if (idx == 0) {
             /* RFC 5646 reserves 4-8 letter languages; none is registered */
             if (n < 2 || n > 3 || !all(p, n, isalpha))
-                return reason(out, size, "not a BCP 47 language tag (it must start with a "
-                                         "language such as en or zh)");
+                return reason(out, size,
+                              "not a BCP 47 language tag (it must start with a "
+                              "language such as en or zh)");
         } else if (privateuse || in_ext) {
             /* x-... and extension subtags: 1-8 alphanumerics (already checked) */
         } else if (n == 1) {

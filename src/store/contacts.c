@@ -28,10 +28,10 @@ void hd_contact_release(struct hd_contact *c)
     memset(c, 0, sizeof *c);
 }
 
-#define CONTACT_COLS                                                                             \
-    "c.id, c.ext_id, c.email, c.phone, c.locale, c.timezone, c.attrs, c.created_at, "           \
-    "c.updated_at, "                                                                             \
-    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'fcm'), "             \
+#define CONTACT_COLS                                                                               \
+    "c.id, c.ext_id, c.email, c.phone, c.locale, c.timezone, c.attrs, c.created_at, "              \
+    "c.updated_at, "                                                                               \
+    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'fcm'), "               \
     "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'apns')"
 
 static void read_contact(sqlite3_stmt *s, struct hd_contact *c)
@@ -222,8 +222,8 @@ int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t
     if ((rc = hd_store_exec(st, "PRAGMA cache_size = -65536", err)) < 0 ||
         (rc = hd_store_begin(st, err)) < 0)
         goto fail;
-    if ((rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &imp->find,
-                               err)) < 0 ||
+    if ((rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &imp->find, err)) <
+            0 ||
         (rc = hd_store_prepare(st, sql_insert, &imp->insert, err)) < 0 ||
         (rc = hd_store_prepare(st, mode == HD_IMPORT_MERGE ? sql_update_merge : sql_update_replace,
                                &imp->update, err)) < 0 ||
@@ -231,14 +231,15 @@ int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t
                                "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
                                "VALUES (?1, ?2, ?3, ?4)",
                                &imp->token_new, err)) < 0 ||
-        (rc = hd_store_prepare(st,
-                               "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
-                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (contact_id, platform) DO "
-                               "UPDATE SET token = excluded.token, updated_at = excluded.updated_at "
-                               "WHERE token != excluded.token",
-                               &imp->token_set, err)) < 0 ||
-        (rc = hd_store_prepare(st, "DELETE FROM push_tokens WHERE contact_id = ?1",
-                               &imp->token_del, err)) < 0 ||
+        (rc =
+             hd_store_prepare(st,
+                              "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
+                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (contact_id, platform) DO "
+                              "UPDATE SET token = excluded.token, updated_at = excluded.updated_at "
+                              "WHERE token != excluded.token",
+                              &imp->token_set, err)) < 0 ||
+        (rc = hd_store_prepare(st, "DELETE FROM push_tokens WHERE contact_id = ?1", &imp->token_del,
+                               err)) < 0 ||
         (rc = hd_store_prepare(st,
                                "INSERT INTO attributes (name, type) VALUES (?1, ?2) "
                                "ON CONFLICT (name) DO NOTHING",
@@ -261,8 +262,8 @@ static int run_write(struct hd_store_import *imp, sqlite3_stmt *s, const char *w
     return rc;
 }
 
-static int set_token(struct hd_store_import *imp, sqlite3_stmt *s, int64_t id,
-                     const char *platform, const char *token, struct hd_err *err)
+static int set_token(struct hd_store_import *imp, sqlite3_stmt *s, int64_t id, const char *platform,
+                     const char *token, struct hd_err *err)
 {
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, platform, -1, SQLITE_STATIC);
@@ -316,8 +317,8 @@ int hd_store_import_row(struct hd_store_import *imp, const struct hd_contact_row
         }
     }
     /* a new contact has no tokens yet: a plain insert is enough */
-    sqlite3_stmt *tok = step == SQLITE_DONE || imp->mode == HD_IMPORT_REPLACE ? imp->token_new
-                                                                                : imp->token_set;
+    sqlite3_stmt *tok =
+        step == SQLITE_DONE || imp->mode == HD_IMPORT_REPLACE ? imp->token_new : imp->token_set;
     if (row->fcm_token && (rc = set_token(imp, tok, id, "fcm", row->fcm_token, err)) < 0)
         return rc;
     if (row->apns_token && (rc = set_token(imp, tok, id, "apns", row->apns_token, err)) < 0)
@@ -383,8 +384,7 @@ out:
 
 /* ---- suppressions ---------------------------------------------------------- */
 
-int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup,
-                          struct hd_err *err)
+int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
@@ -431,10 +431,10 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
         return rc;
     hd_store_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_suppression sup = {
-            (const char *)sqlite3_column_text(s, 0),
-            hd_channel_parse((const char *)sqlite3_column_text(s, 1)),
-            (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3)};
+        struct hd_suppression sup = {(const char *)sqlite3_column_text(s, 0),
+                                     hd_channel_parse((const char *)sqlite3_column_text(s, 1)),
+                                     (const char *)sqlite3_column_text(s, 2),
+                                     sqlite3_column_int64(s, 3)};
         if ((rc = cb(ud, &sup)) != 0)
             goto out;
     }

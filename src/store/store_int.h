@@ -14,8 +14,7 @@ struct hd_store {
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
 /* Prepares sql (a literal) or fails with SQLite's message. */
-int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out,
-                     struct hd_err *err);
+int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, struct hd_err *err);
 /* Runs statements without results. */
 int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err);
 /* Binds s as text, or NULL when s is NULL. */
