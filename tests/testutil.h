@@ -61,16 +61,12 @@ static inline void tu_write(const char *path, const char *text)
 /* Reads a whole file; NULL if it does not exist. */
 static inline char *tu_read(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     struct hd_buf b;
     hd_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    fclose(f);
+    if (hd_buf_read_file(&b, path) < 0) {
+        hd_buf_release(&b);
+        return NULL;
+    }
     return hd_buf_detach(&b, NULL);
 }
 

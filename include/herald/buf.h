@@ -37,6 +37,11 @@ void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n);
  * hd_buf_init before using it again (hd_buf_release on it is harmless). */
 char *hd_buf_detach(struct hd_buf *b, size_t *len);
 
+/* Appends the whole file at path. Returns 0, or -1 with errno set. The
+ * buffer is sized from the file's length first, so a secret read this way
+ * leaves no partial copies behind in freed memory. */
+int hd_buf_read_file(struct hd_buf *b, const char *path);
+
 /* Wipes n bytes with OPENSSL_cleanse, for secrets. */
 void hd_wipe(void *p, size_t n);
 

@@ -1,8 +1,10 @@
 /* buf: growable buffers. Growth doubles, so appends are amortised O(1). */
 #include "herald/buf.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +198,37 @@ char *hd_buf_detach(struct hd_buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+int hd_buf_read_file(struct hd_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat sb;
+    size_t n;
+    if (!f)
+        return -1;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return -1;
+    }
+    hd_buf_reserve(b, sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096);
+    for (;;) {
+        if (b->cap - b->len < 2)
+            hd_buf_reserve(b, b->cap);
+        n = fread(b->data + b->len, 1, b->cap - b->len - 1, f);
+        if (n == 0)
+            break;
+        b->len += n;
+    }
+    b->data[b->len] = '\0';
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 void hd_wipe(void *p, size_t n)

@@ -497,26 +497,20 @@ static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *
         value = hd_xstrdup(e);
         len = strlen(e);
     } else {
-        FILE *f = fopen(kv->value, "rb");
-        if (!f)
-            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key, kv->value,
-                        strerror(errno));
         struct hd_buf b;
         hd_buf_init(&b);
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            hd_buf_add(&b, chunk, n);
-        int bad = ferror(f);
-        fclose(f);
-        hd_wipe(chunk, sizeof chunk);
-        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-            b.data[--b.len] = '\0';
-        if (bad || b.len == 0) {
+        if (hd_buf_read_file(&b, kv->value) < 0) {
+            int e = errno;
             hd_wipe(b.data, b.cap);
             hd_buf_release(&b);
-            return fail(ps, "[provider %s] %s: '%s' is %s", p->name, kv->key, kv->value,
-                        bad ? "unreadable" : "empty");
+            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key, kv->value,
+                        strerror(e));
+        }
+        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+            b.data[--b.len] = '\0';
+        if (b.len == 0) {
+            hd_buf_release(&b);
+            return fail(ps, "[provider %s] %s: '%s' is empty", p->name, kv->key, kv->value);
         }
         value = hd_buf_detach(&b, &len);
     }
@@ -802,22 +796,20 @@ int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
         *out = cfg;
         return 0;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hd_err_set(err, HD_E_CONFIG, "cannot read configuration '%s': %s", path,
-                          strerror(errno));
     struct hd_buf b;
     hd_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || memchr(b.data, '\0', b.len)) {
+    if (hd_buf_read_file(&b, path) < 0) {
+        int e = errno;
         hd_buf_release(&b);
         return hd_err_set(err, HD_E_CONFIG, "cannot read configuration '%s': %s", path,
-                          bad ? "read error" : "it is not a text file");
+                          strerror(e));
+    }
+    if (memchr(b.data, '\0', b.len)) {
+        hd_buf_release(&b);
+        return hd_err_set(err, HD_E_CONFIG,
+                          "cannot read configuration '%s': it is not a text "
+                          "file",
+                          path);
     }
     int rc = hd_config_parse(b.data, path, out, err);
     hd_buf_release(&b);
