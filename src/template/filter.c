@@ -1,0 +1,503 @@
+/* filter: herald's Mustache filters, {{ value | name args | name args }}.
+ *
+ *   default "x"        the value, or x when it is missing, null or empty
+ *   upper, lower       case mapping for the message's locale (ICU)
+ *   truncate N         at most N characters, the last one "…" when cut
+ *   date "STYLE"       short|medium|long|full, or an ICU pattern ("yyyy-MM-dd");
+ *                      date-times in the recipient's zone, plain dates as written
+ *   number [N]         locale grouping and decimals (at most N fraction digits)
+ *   currency "CNY"     the amount in that ISO 4217 currency, in the locale's style
+ *   days_until         whole days from today (in the recipient's zone) to a date
+ *   days_since         whole days from a date to today
+ *   between A B, lt N, gt N    a number's test, for sections:
+ *                      {{#expires | days_until | between 0 90}}...{{/expires}}
+ *
+ * ICU formatters are costly to open, so struct hd_fmt keeps every one opened,
+ * keyed by what it depends on (locale, zone, style). */
+#include "mst_int.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ucal.h>
+#include <unicode/udat.h>
+#include <unicode/unum.h>
+#include <unicode/ustring.h>
+
+#include "herald/time.h"
+
+/* ---- the formatter cache ------------------------------------------------------ */
+
+enum fmt_kind { K_DECIMAL, K_CURRENCY, K_DATE, K_CALENDAR };
+
+struct fmt_entry {
+    enum fmt_kind kind;
+    char *key; /* locale|zone|style */
+    void *h;   /* UNumberFormat*, UDateFormat* or UCalendar* */
+};
+
+struct hd_fmt {
+    struct fmt_entry *e;
+    size_t n;
+};
+
+struct hd_fmt *hd_fmt_new(void)
+{
+    return hd_xcalloc(1, sizeof(struct hd_fmt));
+}
+
+void hd_fmt_free(struct hd_fmt *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n; i++) {
+        switch (f->e[i].kind) {
+        case K_DECIMAL:
+        case K_CURRENCY: unum_close(f->e[i].h); break;
+        case K_DATE: udat_close(f->e[i].h); break;
+        case K_CALENDAR: ucal_close(f->e[i].h); break;
+        }
+        free(f->e[i].key);
+    }
+    free(f->e);
+    free(f);
+}
+
+static void *fmt_find(struct hd_fmt *f, enum fmt_kind kind, const char *key)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->e[i].kind == kind && strcmp(f->e[i].key, key) == 0)
+            return f->e[i].h;
+    return NULL;
+}
+
+static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void *h)
+{
+    f->e = hd_xrealloc(f->e, (f->n + 1) * sizeof *f->e);
+    f->e[f->n++] = (struct fmt_entry){kind, hd_xstrdup(key), h};
+    return h;
+}
+
+/* BCP 47 to an ICU locale id ("zh-Hant-TW" -> "zh_Hant_TW"). */
+static void icu_locale(const char *bcp, char *out, size_t size)
+{
+    snprintf(out, size, "%s", bcp && *bcp ? bcp : "en");
+    for (char *p = out; *p; p++)
+        if (*p == '-')
+            *p = '_';
+}
+
+static int to_u16(const char *s, size_t n, UChar *out, int32_t cap, int32_t *len)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    u_strFromUTF8(out, cap, len, s, (int32_t)n, &st);
+    return U_SUCCESS(st) && *len < cap ? 0 : -1;
+}
+
+static int from_u16(const UChar *s, int32_t n, struct hd_buf *out)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t need = 0;
+    u_strToUTF8(NULL, 0, &need, s, n, &st);
+    if (st != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(st))
+        return -1;
+    hd_buf_reset(out);
+    hd_buf_reserve(out, (size_t)need + 1);
+    st = U_ZERO_ERROR;
+    u_strToUTF8(out->data, (int32_t)out->cap, &need, s, n, &st);
+    if (U_FAILURE(st))
+        return -1;
+    out->len = (size_t)need;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- parsing --------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    enum mst_filter_kind kind;
+    int min_num, max_num; /* numeric arguments */
+    int str;              /* 0 none, 1 optional, 2 required */
+} filters[] = {
+    {"default", F_DEFAULT, 0, 0, 2}, {"upper", F_UPPER, 0, 0, 0},
+    {"lower", F_LOWER, 0, 0, 0},     {"truncate", F_TRUNCATE, 1, 1, 0},
+    {"date", F_DATE, 0, 0, 1},       {"number", F_NUMBER, 0, 1, 0},
+    {"currency", F_CURRENCY, 0, 0, 2}, {"days_until", F_DAYS_UNTIL, 0, 0, 0},
+    {"days_since", F_DAYS_SINCE, 0, 0, 0}, {"between", F_BETWEEN, 2, 2, 0},
+    {"lt", F_LT, 1, 1, 0},           {"gt", F_GT, 1, 1, 0},
+};
+
+#define KNOWN_FILTERS                                                                            \
+    "default, upper, lower, truncate, date, number, currency, days_until, days_since, between, " \
+    "lt, gt"
+
+int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, size_t whysize)
+{
+    size_t i = 0, k;
+    memset(f, 0, sizeof *f);
+    while (i < n && (islower((unsigned char)s[i]) || s[i] == '_'))
+        i++;
+    if (i == 0) {
+        snprintf(why, whysize, "a filter name is missing after '|' (known: " KNOWN_FILTERS ")");
+        return -1;
+    }
+    size_t nf = sizeof filters / sizeof filters[0];
+    for (k = 0; k < nf; k++)
+        if (strlen(filters[k].name) == i && memcmp(filters[k].name, s, i) == 0)
+            break;
+    if (k == nf) {
+        snprintf(why, whysize, "unknown filter '%.*s' (known: " KNOWN_FILTERS ")", (int)i, s);
+        return -1;
+    }
+    f->kind = filters[k].kind;
+    while (i < n) {
+        while (i < n && isspace((unsigned char)s[i]))
+            i++;
+        if (i == n)
+            break;
+        if (s[i] == '"') {
+            struct hd_buf b;
+            hd_buf_init(&b);
+            for (i++; i < n && s[i] != '"'; i++) {
+                if (s[i] == '\\' && i + 1 < n)
+                    i++;
+                hd_buf_addc(&b, s[i]);
+            }
+            if (i == n || f->str) {
+                hd_buf_release(&b);
+                snprintf(why, whysize, i == n ? "unterminated string in filter '%s'"
+                                              : "filter '%s' takes one string",
+                         filters[k].name);
+                return -1;
+            }
+            i++;
+            f->str = hd_buf_detach(&b, NULL);
+            continue;
+        }
+        char *end;
+        char num[32];
+        size_t m = 0;
+        while (i + m < n && !isspace((unsigned char)s[i + m]) && m < sizeof num - 1)
+            m++;
+        memcpy(num, s + i, m);
+        num[m] = '\0';
+        double d = strtod(num, &end);
+        if (end == num || *end || f->nnum == 2) {
+            snprintf(why, whysize, "filter '%s': '%s' is not an argument it takes (a number, or "
+                                   "a \"string\")",
+                     filters[k].name, num);
+            free(f->str);
+            f->str = NULL;
+            return -1;
+        }
+        f->num[f->nnum++] = d;
+        i += m;
+    }
+    if (f->nnum < filters[k].min_num || f->nnum > filters[k].max_num ||
+        (filters[k].str == 2 && !f->str) || (filters[k].str == 0 && f->str)) {
+        static const char *const usage[] = {
+            [F_DEFAULT] = "default \"text\"", [F_UPPER] = "upper", [F_LOWER] = "lower",
+            [F_TRUNCATE] = "truncate N", [F_DATE] = "date \"short|medium|long|full|pattern\"",
+            [F_NUMBER] = "number [fraction digits]", [F_CURRENCY] = "currency \"CNY\"",
+            [F_DAYS_UNTIL] = "days_until", [F_DAYS_SINCE] = "days_since",
+            [F_BETWEEN] = "between LOW HIGH", [F_LT] = "lt N", [F_GT] = "gt N"};
+        snprintf(why, whysize, "wrong arguments for filter '%s' (write: %s)", filters[k].name,
+                 usage[f->kind]);
+        free(f->str);
+        f->str = NULL;
+        return -1;
+    }
+    if (f->kind == F_TRUNCATE && (f->num[0] < 1 || f->num[0] != floor(f->num[0]))) {
+        snprintf(why, whysize, "filter 'truncate' needs a whole number of characters, at least 1");
+        return -1;
+    }
+    if (f->kind == F_CURRENCY &&
+        (strlen(f->str) != 3 || !isupper((unsigned char)f->str[0]) ||
+         !isupper((unsigned char)f->str[1]) || !isupper((unsigned char)f->str[2]))) {
+        snprintf(why, whysize, "filter 'currency': '%s' is not an ISO 4217 code such as CNY or "
+                               "USD",
+                 f->str);
+        free(f->str);
+        f->str = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void mst_filter_release(struct mst_filter *f)
+{
+    free(f->str);
+    f->str = NULL;
+}
+
+/* ---- applying ------------------------------------------------------------------------ */
+
+static int as_number(struct mst_val *v, double *d)
+{
+    if (v->type == V_NUM) {
+        *d = v->num;
+        return 0;
+    }
+    if (v->type == V_STR && v->s->len) {
+        char *end;
+        *d = strtod(v->s->data, &end);
+        return *end ? -1 : 0;
+    }
+    return -1;
+}
+
+/* Seconds since the epoch and whether it is a plain date. */
+static int as_time(struct mst_val *v, int64_t *t, bool *date_only)
+{
+    if (v->type == V_NUM) {
+        *t = (int64_t)v->num;
+        *date_only = false;
+        return 0;
+    }
+    enum hd_time_kind kind;
+    if (v->type == V_STR && hd_time_parse_iso(v->s->data, t, &kind) == 0) {
+        *date_only = kind == HD_TIME_DATE;
+        return 0;
+    }
+    return -1;
+}
+
+static void set_str(struct mst_val *v, const char *s, size_t n)
+{
+    hd_buf_reset(v->s);
+    hd_buf_add(v->s, s, n);
+    v->type = V_STR;
+}
+
+static int case_map(const struct hd_mst_env *env, struct mst_val *v, bool upper,
+                    struct hd_buf *tmp)
+{
+    UChar in[1024], out[2048];
+    int32_t n, m;
+    char loc[64];
+    UErrorCode st = U_ZERO_ERROR;
+    icu_locale(env->locale, loc, sizeof loc);
+    if (to_u16(v->s->data, v->s->len, in, 1024, &n) < 0)
+        return -1;
+    m = upper ? u_strToUpper(out, 2048, in, n, loc, &st) : u_strToLower(out, 2048, in, n, loc, &st);
+    if (U_FAILURE(st) || from_u16(out, m, tmp) < 0)
+        return -1;
+    set_str(v, tmp->data, tmp->len);
+    return 0;
+}
+
+static void truncate_chars(struct mst_val *v, size_t max)
+{
+    size_t chars = 0, cut = 0;
+    for (size_t i = 0; i < v->s->len; i++) {
+        if (((unsigned char)v->s->data[i] & 0xC0) == 0x80)
+            continue;
+        if (chars == max - 1)
+            cut = i;
+        chars++;
+    }
+    if (chars <= max)
+        return;
+    v->s->len = cut;
+    hd_buf_adds(v->s, "\xE2\x80\xA6"); /* … */
+}
+
+static UCalendar *calendar(struct hd_fmt *f, const char *zone)
+{
+    UCalendar *c = fmt_find(f, K_CALENDAR, zone);
+    if (c)
+        return c;
+    UChar z[128];
+    int32_t n;
+    UErrorCode st = U_ZERO_ERROR;
+    if (to_u16(zone, strlen(zone), z, 128, &n) < 0)
+        return NULL;
+    c = ucal_open(z, n, "en", UCAL_GREGORIAN, &st);
+    return U_SUCCESS(st) ? fmt_add(f, K_CALENDAR, zone, c) : NULL;
+}
+
+/* Days since the epoch of the calendar date of t in zone. */
+static int local_day(struct hd_fmt *f, const char *zone, int64_t t, int64_t *day)
+{
+    UCalendar *c = calendar(f, zone);
+    UErrorCode st = U_ZERO_ERROR;
+    if (!c)
+        return -1;
+    ucal_setMillis(c, (UDate)t * 1000.0, &st);
+    int32_t off = ucal_get(c, UCAL_ZONE_OFFSET, &st) + ucal_get(c, UCAL_DST_OFFSET, &st);
+    if (U_FAILURE(st))
+        return -1;
+    int64_t local = t + off / 1000;
+    *day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    return 0;
+}
+
+static int format_date(const struct hd_mst_env *env, struct mst_val *v, const char *style,
+                       struct hd_buf *tmp, char *why, size_t whysize)
+{
+    int64_t t;
+    bool date_only;
+    if (as_time(v, &t, &date_only) < 0) {
+        snprintf(why, whysize, "filter 'date': '%s' is not an ISO 8601 date or time",
+                 v->type == V_STR ? v->s->data : "(not text)");
+        return -1;
+    }
+    /* a plain date is a calendar day, not an instant: show it as written */
+    const char *zone = date_only ? "UTC" : env->timezone ? env->timezone : "UTC";
+    char loc[64], key[256];
+    icu_locale(env->locale, loc, sizeof loc);
+    style = style ? style : "medium";
+    snprintf(key, sizeof key, "%s|%s|%s", loc, zone, style);
+    UDateFormat *df = fmt_find(env->fmt, K_DATE, key);
+    if (!df) {
+        static const struct {
+            const char *name;
+            UDateFormatStyle s;
+        } styles[] = {{"short", UDAT_SHORT}, {"medium", UDAT_MEDIUM}, {"long", UDAT_LONG},
+                      {"full", UDAT_FULL}};
+        UChar z[128], pat[256];
+        int32_t zn, pn = 0;
+        UErrorCode st = U_ZERO_ERROR;
+        UDateFormatStyle ds = UDAT_PATTERN;
+        for (size_t i = 0; i < 4; i++)
+            if (strcmp(style, styles[i].name) == 0)
+                ds = styles[i].s;
+        if (to_u16(zone, strlen(zone), z, 128, &zn) < 0 ||
+            (ds == UDAT_PATTERN && to_u16(style, strlen(style), pat, 256, &pn) < 0)) {
+            snprintf(why, whysize, "filter 'date': bad zone or pattern");
+            return -1;
+        }
+        df = udat_open(ds == UDAT_PATTERN ? UDAT_PATTERN : UDAT_NONE, ds, loc, z, zn,
+                       ds == UDAT_PATTERN ? pat : NULL, ds == UDAT_PATTERN ? pn : 0, &st);
+        if (U_FAILURE(st)) {
+            snprintf(why, whysize, "filter 'date': cannot format with '%s': %s", style,
+                     u_errorName(st));
+            return -1;
+        }
+        fmt_add(env->fmt, K_DATE, key, df);
+    }
+    UChar out[256];
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t n = udat_format(df, (UDate)t * 1000.0, out, 256, NULL, &st);
+    if (U_FAILURE(st) || from_u16(out, n, tmp) < 0) {
+        snprintf(why, whysize, "filter 'date': formatting failed");
+        return -1;
+    }
+    set_str(v, tmp->data, tmp->len);
+    return 0;
+}
+
+static int format_number(const struct hd_mst_env *env, struct mst_val *v,
+                         const struct mst_filter *f, struct hd_buf *tmp, char *why,
+                         size_t whysize)
+{
+    double d;
+    if (as_number(v, &d) < 0) {
+        snprintf(why, whysize, "filter '%s': '%s' is not a number",
+                 f->kind == F_CURRENCY ? "currency" : "number",
+                 v->type == V_STR ? v->s->data : v->type == V_MISSING ? "(missing)" : "(bool)");
+        return -1;
+    }
+    char loc[64], key[128];
+    icu_locale(env->locale, loc, sizeof loc);
+    bool cur = f->kind == F_CURRENCY;
+    int digits = !cur && f->nnum ? (int)f->num[0] : -1;
+    snprintf(key, sizeof key, "%s|%d", loc, digits);
+    UNumberFormat *nf = fmt_find(env->fmt, cur ? K_CURRENCY : K_DECIMAL, key);
+    UErrorCode st = U_ZERO_ERROR;
+    if (!nf) {
+        nf = unum_open(cur ? UNUM_CURRENCY : UNUM_DECIMAL, NULL, 0, loc, NULL, &st);
+        if (U_FAILURE(st)) {
+            snprintf(why, whysize, "cannot format numbers for locale '%s'", loc);
+            return -1;
+        }
+        if (digits >= 0)
+            unum_setAttribute(nf, UNUM_MAX_FRACTION_DIGITS, digits);
+        fmt_add(env->fmt, cur ? K_CURRENCY : K_DECIMAL, key, nf);
+    }
+    UChar out[128];
+    int32_t n;
+    if (cur) {
+        UChar code[4] = {(UChar)f->str[0], (UChar)f->str[1], (UChar)f->str[2], 0};
+        n = unum_formatDoubleCurrency(nf, d, code, out, 128, NULL, &st);
+    } else {
+        n = unum_formatDouble(nf, d, out, 128, NULL, &st);
+    }
+    if (U_FAILURE(st) || from_u16(out, n, tmp) < 0) {
+        snprintf(why, whysize, "number formatting failed");
+        return -1;
+    }
+    set_str(v, tmp->data, tmp->len);
+    return 0;
+}
+
+int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, struct mst_val *v,
+                     struct hd_buf *tmp, char *why, size_t whysize)
+{
+    if (!env->fmt && (f->kind == F_DATE || f->kind == F_NUMBER || f->kind == F_CURRENCY ||
+                      f->kind == F_DAYS_UNTIL || f->kind == F_DAYS_SINCE))
+        HD_BUG("filter needs an hd_fmt in the render env");
+    switch (f->kind) {
+    case F_DEFAULT:
+        if (v->type == V_MISSING || (v->type == V_STR && v->s->len == 0))
+            set_str(v, f->str, strlen(f->str));
+        return 0;
+    case F_UPPER:
+    case F_LOWER:
+        if (v->type == V_STR && case_map(env, v, f->kind == F_UPPER, tmp) < 0) {
+            snprintf(why, whysize, "case mapping failed (text too long or not UTF-8)");
+            return -1;
+        }
+        return 0;
+    case F_TRUNCATE:
+        if (v->type == V_STR)
+            truncate_chars(v, (size_t)f->num[0]);
+        return 0;
+    case F_DATE:
+        if (v->type == V_MISSING)
+            return 0;
+        return format_date(env, v, f->str, tmp, why, whysize);
+    case F_NUMBER:
+    case F_CURRENCY:
+        if (v->type == V_MISSING)
+            return 0;
+        return format_number(env, v, f, tmp, why, whysize);
+    case F_DAYS_UNTIL:
+    case F_DAYS_SINCE: {
+        int64_t t, today, day;
+        bool date_only;
+        const char *zone = env->timezone ? env->timezone : "UTC";
+        if (v->type == V_MISSING)
+            return 0;
+        if (as_time(v, &t, &date_only) < 0) {
+            snprintf(why, whysize, "filter '%s': '%s' is not an ISO 8601 date or time",
+                     f->kind == F_DAYS_UNTIL ? "days_until" : "days_since",
+                     v->type == V_STR ? v->s->data : "(not text)");
+            return -1;
+        }
+        if (local_day(env->fmt, zone, env->now, &today) < 0 ||
+            (date_only ? (day = t / 86400, 0) : local_day(env->fmt, zone, t, &day)) < 0) {
+            snprintf(why, whysize, "time zone '%s' is not usable", zone);
+            return -1;
+        }
+        v->type = V_NUM;
+        v->num = (double)(f->kind == F_DAYS_UNTIL ? day - today : today - day);
+        return 0;
+    }
+    case F_BETWEEN:
+    case F_LT:
+    case F_GT: {
+        double d;
+        bool ok = as_number(v, &d) == 0;
+        v->type = V_BOOL;
+        v->b = ok && (f->kind == F_BETWEEN ? d >= f->num[0] && d <= f->num[1]
+                      : f->kind == F_LT    ? d < f->num[0]
+                                           : d > f->num[0]);
+        return 0;
+    }
+    }
+    HD_BUG("filter kind %d", (int)f->kind);
+}
