@@ -22,7 +22,8 @@ TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libinih-dev libjansson-dev \
-            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind
+            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
+            clang libclang-rt-14-dev
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -45,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test asan valgrind bench demo deps install format clean check-deps
+.PHONY: all test asan valgrind bench demo deps install format clean check-deps fuzz
 all: check-deps $(B)/herald
 
 check-deps:
@@ -95,6 +96,23 @@ bench: deps all $(BENCH_BIN)
 
 demo: deps all
 	@bash scripts/demo.sh $(B)/herald
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), each run for FUZZ_SECONDS from
+# its seed corpus; new inputs go to build-fuzz/corpus, crashes to build-fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	$(MAKE) B=build-fuzz CC=clang OPT="-O1 -g" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  build-fuzz/libherald.a
+	@set -e; for f in $(wildcard tests/fuzz/fuzz_*.c); do \
+	  name=$$(basename $$f .c); name=$${name#fuzz_}; \
+	  clang $(filter-out -fno-common,$(CFLAGS_ALL)) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+	    -o build-fuzz/fuzz_$$name $$f build-fuzz/libherald.a $(LIBS); \
+	  mkdir -p build-fuzz/corpus/$$name; \
+	  echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+	  ./build-fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$name tests/fuzz/corpus/$$name; \
+	done
 
 # Installs what is missing, and nothing when everything is there.
 deps:

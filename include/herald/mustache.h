@@ -48,8 +48,8 @@ struct hd_mst_env {
 };
 
 /* Compiles src (len bytes). On error, err has the file, line and column. */
-int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts,
-                   struct hd_mst **out, struct hd_err *err);
+int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts, struct hd_mst **out,
+                   struct hd_err *err);
 void hd_mst_free(struct hd_mst *t);
 
 /* Appends the rendering of t against data (any JSON value) to out. On error

@@ -48,23 +48,6 @@ struct hd_fmt *hd_fmt_new(void)
     return hd_xcalloc(1, sizeof(struct hd_fmt));
 }
 
-void hd_fmt_free(struct hd_fmt *f)
-{
-    if (!f)
-        return;
-    for (size_t i = 0; i < f->n; i++) {
-        switch (f->e[i].kind) {
-        case K_DECIMAL:
-        case K_CURRENCY: unum_close(f->e[i].h); break;
-        case K_DATE: udat_close(f->e[i].h); break;
-        case K_CALENDAR: ucal_close(f->e[i].h); break;
-        }
-        free(f->e[i].key);
-    }
-    free(f->e);
-    free(f);
-}
-
 static void *fmt_find(struct hd_fmt *f, enum fmt_kind kind, const char *key)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -73,11 +56,47 @@ static void *fmt_find(struct hd_fmt *f, enum fmt_kind kind, const char *key)
     return NULL;
 }
 
+static void entry_close(struct fmt_entry *e)
+{
+    switch (e->kind) {
+    case K_DECIMAL:
+    case K_CURRENCY:
+        unum_close(e->h);
+        break;
+    case K_DATE:
+        udat_close(e->h);
+        break;
+    case K_CALENDAR:
+        ucal_close(e->h);
+        break;
+    }
+    free(e->key);
+}
+
+/* Templates name few formats, so the cache stays small; past FMT_MAX (only
+ * reached by generated patterns) the oldest entry goes. */
+#define FMT_MAX 256
+
 static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void *h)
 {
+    if (f->n == FMT_MAX) {
+        entry_close(&f->e[0]);
+        memmove(f->e, f->e + 1, (f->n - 1) * sizeof *f->e);
+        f->n--;
+    }
     f->e = hd_xrealloc(f->e, (f->n + 1) * sizeof *f->e);
     f->e[f->n++] = (struct fmt_entry){kind, hd_xstrdup(key), h};
     return h;
+}
+
+void hd_fmt_free(struct hd_fmt *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        entry_close(&f->e[i]);
+    free(f->e);
+    free(f);
 }
 
 /* BCP 47 to an ICU locale id ("zh-Hant-TW" -> "zh_Hant_TW"). */
@@ -122,16 +141,22 @@ static const struct {
     int min_num, max_num; /* numeric arguments */
     int str;              /* 0 none, 1 optional, 2 required */
 } filters[] = {
-    {"default", F_DEFAULT, 0, 0, 2}, {"upper", F_UPPER, 0, 0, 0},
-    {"lower", F_LOWER, 0, 0, 0},     {"truncate", F_TRUNCATE, 1, 1, 0},
-    {"date", F_DATE, 0, 0, 1},       {"number", F_NUMBER, 0, 1, 0},
-    {"currency", F_CURRENCY, 0, 0, 2}, {"days_until", F_DAYS_UNTIL, 0, 0, 0},
-    {"days_since", F_DAYS_SINCE, 0, 0, 0}, {"between", F_BETWEEN, 2, 2, 0},
-    {"lt", F_LT, 1, 1, 0},           {"gt", F_GT, 1, 1, 0},
+    {"default", F_DEFAULT, 0, 0, 2},
+    {"upper", F_UPPER, 0, 0, 0},
+    {"lower", F_LOWER, 0, 0, 0},
+    {"truncate", F_TRUNCATE, 1, 1, 0},
+    {"date", F_DATE, 0, 0, 1},
+    {"number", F_NUMBER, 0, 1, 0},
+    {"currency", F_CURRENCY, 0, 0, 2},
+    {"days_until", F_DAYS_UNTIL, 0, 0, 0},
+    {"days_since", F_DAYS_SINCE, 0, 0, 0},
+    {"between", F_BETWEEN, 2, 2, 0},
+    {"lt", F_LT, 1, 1, 0},
+    {"gt", F_GT, 1, 1, 0},
 };
 
-#define KNOWN_FILTERS                                                                            \
-    "default, upper, lower, truncate, date, number, currency, days_until, days_since, between, " \
+#define KNOWN_FILTERS                                                                              \
+    "default, upper, lower, truncate, date, number, currency, days_until, days_since, between, "   \
     "lt, gt"
 
 int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, size_t whysize)
@@ -168,10 +193,11 @@ int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, s
             }
             if (i == n || f->str) {
                 hd_buf_release(&b);
-                snprintf(why, whysize, i == n ? "unterminated string in filter '%s'"
-                                              : "filter '%s' takes one string",
+                snprintf(why, whysize,
+                         i == n ? "unterminated string in filter '%s'"
+                                : "filter '%s' takes one string",
                          filters[k].name);
-                return -1;
+                goto bad;
             }
             i++;
             f->str = hd_buf_detach(&b, NULL);
@@ -186,45 +212,51 @@ int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, s
         num[m] = '\0';
         double d = strtod(num, &end);
         if (end == num || *end || f->nnum == 2) {
-            snprintf(why, whysize, "filter '%s': '%s' is not an argument it takes (a number, or "
-                                   "a \"string\")",
+            snprintf(why, whysize,
+                     "filter '%s': '%s' is not an argument it takes (a number, or "
+                     "a \"string\")",
                      filters[k].name, num);
-            free(f->str);
-            f->str = NULL;
-            return -1;
+            goto bad;
         }
         f->num[f->nnum++] = d;
         i += m;
     }
     if (f->nnum < filters[k].min_num || f->nnum > filters[k].max_num ||
         (filters[k].str == 2 && !f->str) || (filters[k].str == 0 && f->str)) {
-        static const char *const usage[] = {
-            [F_DEFAULT] = "default \"text\"", [F_UPPER] = "upper", [F_LOWER] = "lower",
-            [F_TRUNCATE] = "truncate N", [F_DATE] = "date \"short|medium|long|full|pattern\"",
-            [F_NUMBER] = "number [fraction digits]", [F_CURRENCY] = "currency \"CNY\"",
-            [F_DAYS_UNTIL] = "days_until", [F_DAYS_SINCE] = "days_since",
-            [F_BETWEEN] = "between LOW HIGH", [F_LT] = "lt N", [F_GT] = "gt N"};
+        static const char *const usage[] = {[F_DEFAULT] = "default \"text\"",
+                                            [F_UPPER] = "upper",
+                                            [F_LOWER] = "lower",
+                                            [F_TRUNCATE] = "truncate N",
+                                            [F_DATE] = "date \"short|medium|long|full|pattern\"",
+                                            [F_NUMBER] = "number [fraction digits]",
+                                            [F_CURRENCY] = "currency \"CNY\"",
+                                            [F_DAYS_UNTIL] = "days_until",
+                                            [F_DAYS_SINCE] = "days_since",
+                                            [F_BETWEEN] = "between LOW HIGH",
+                                            [F_LT] = "lt N",
+                                            [F_GT] = "gt N"};
         snprintf(why, whysize, "wrong arguments for filter '%s' (write: %s)", filters[k].name,
                  usage[f->kind]);
-        free(f->str);
-        f->str = NULL;
-        return -1;
+        goto bad;
     }
     if (f->kind == F_TRUNCATE && (f->num[0] < 1 || f->num[0] != floor(f->num[0]))) {
         snprintf(why, whysize, "filter 'truncate' needs a whole number of characters, at least 1");
-        return -1;
+        goto bad;
     }
     if (f->kind == F_CURRENCY &&
         (strlen(f->str) != 3 || !isupper((unsigned char)f->str[0]) ||
          !isupper((unsigned char)f->str[1]) || !isupper((unsigned char)f->str[2]))) {
-        snprintf(why, whysize, "filter 'currency': '%s' is not an ISO 4217 code such as CNY or "
-                               "USD",
+        snprintf(why, whysize,
+                 "filter 'currency': '%s' is not an ISO 4217 code such as CNY or "
+                 "USD",
                  f->str);
-        free(f->str);
-        f->str = NULL;
-        return -1;
+        goto bad;
     }
     return 0;
+bad:
+    free(f->str);
+    f->str = NULL;
+    return -1;
 }
 
 void mst_filter_release(struct mst_filter *f)
@@ -272,8 +304,7 @@ static void set_str(struct mst_val *v, const char *s, size_t n)
     v->type = V_STR;
 }
 
-static int case_map(const struct hd_mst_env *env, struct mst_val *v, bool upper,
-                    struct hd_buf *tmp)
+static int case_map(const struct hd_mst_env *env, struct mst_val *v, bool upper, struct hd_buf *tmp)
 {
     UChar in[1024], out[2048];
     int32_t n, m;
@@ -356,7 +387,9 @@ static int format_date(const struct hd_mst_env *env, struct mst_val *v, const ch
         static const struct {
             const char *name;
             UDateFormatStyle s;
-        } styles[] = {{"short", UDAT_SHORT}, {"medium", UDAT_MEDIUM}, {"long", UDAT_LONG},
+        } styles[] = {{"short", UDAT_SHORT},
+                      {"medium", UDAT_MEDIUM},
+                      {"long", UDAT_LONG},
                       {"full", UDAT_FULL}};
         UChar z[128], pat[256];
         int32_t zn, pn = 0;
@@ -391,14 +424,15 @@ static int format_date(const struct hd_mst_env *env, struct mst_val *v, const ch
 }
 
 static int format_number(const struct hd_mst_env *env, struct mst_val *v,
-                         const struct mst_filter *f, struct hd_buf *tmp, char *why,
-                         size_t whysize)
+                         const struct mst_filter *f, struct hd_buf *tmp, char *why, size_t whysize)
 {
     double d;
     if (as_number(v, &d) < 0) {
         snprintf(why, whysize, "filter '%s': '%s' is not a number",
                  f->kind == F_CURRENCY ? "currency" : "number",
-                 v->type == V_STR ? v->s->data : v->type == V_MISSING ? "(missing)" : "(bool)");
+                 v->type == V_STR       ? v->s->data
+                 : v->type == V_MISSING ? "(missing)"
+                                        : "(bool)");
         return -1;
     }
     char loc[64], key[128];

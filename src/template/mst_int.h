@@ -18,13 +18,13 @@ enum mst_node_type {
 
 /* A dotted name, split once at compile time. */
 struct mst_name {
-    char *full;       /* as written: "user.first_name" (NUL-terminated) */
+    char *full; /* as written: "user.first_name" (NUL-terminated) */
     size_t nseg;
-    char **seg;       /* pointers into seg_buf */
+    char **seg; /* pointers into seg_buf */
     size_t *seglen;
     char *seg_buf;
-    bool dot;         /* the implicit iterator "." */
-    bool dynamic;     /* {{>*name}}: the partial's name is looked up in the data */
+    bool dot;     /* the implicit iterator "." */
+    bool dynamic; /* {{>*name}}: the partial's name is looked up in the data */
 };
 
 enum mst_filter_kind {
@@ -51,19 +51,19 @@ struct mst_filter {
 
 struct mst_node {
     enum mst_node_type type;
-    int line, col;           /* position of the tag (or text) in the file */
-    char *text;              /* N_TEXT: the bytes */
+    int line, col; /* position of the tag (or text) in the file */
+    char *text;    /* N_TEXT: the bytes */
     size_t len;
-    bool bol;                /* N_TEXT: starts at the beginning of a source line */
-    struct mst_name name;    /* tags */
+    bool bol;             /* N_TEXT: starts at the beginning of a source line */
+    struct mst_name name; /* tags */
     struct mst_filter *filters;
     size_t nfilters;
-    struct mst_node *kids;   /* sections, parents, blocks */
+    struct mst_node *kids; /* sections, parents, blocks */
     size_t nkids;
-    char *indent;            /* standalone partial/parent/block: indentation to add */
+    char *indent; /* standalone partial/parent/block: indentation to add */
     size_t indent_len;
-    bool standalone;         /* the tag stood alone on its line */
-    bool restore_nl;         /* block: its close tag stood alone on a line ending in \n */
+    bool standalone; /* the tag stood alone on its line */
+    bool restore_nl; /* block: its close tag stood alone on a line ending in \n */
 };
 
 struct hd_mst {

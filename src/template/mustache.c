@@ -46,7 +46,7 @@ struct token {
     size_t start, end;   /* the whole token in the source */
     size_t cstart, cend; /* T_TEXT: the text; tags: the trimmed content */
     int line, col;
-    bool drop;           /* text on a standalone line */
+    bool drop; /* text on a standalone line */
     bool standalone;
     bool close_nl;       /* T_CLOSE on a standalone line that ends in a newline */
     size_t istart, iend; /* indentation of a standalone line (source span) */
@@ -162,17 +162,39 @@ static int scan(struct compiler *c)
         enum tok_type type = T_VAR;
         char closer[20];
         switch (sig) {
-        case '{': type = T_RAW; break;
-        case '&': type = T_RAW; break;
-        case '#': type = T_SECTION; break;
-        case '^': type = T_INVERTED; break;
-        case '/': type = T_CLOSE; break;
-        case '>': type = T_PARTIAL; break;
-        case '<': type = T_PARENT; break;
-        case '$': type = T_BLOCK; break;
-        case '!': type = T_COMMENT; break;
-        case '=': type = T_DELIM; break;
-        default: sig = 0; break;
+        case '{':
+            type = T_RAW;
+            break;
+        case '&':
+            type = T_RAW;
+            break;
+        case '#':
+            type = T_SECTION;
+            break;
+        case '^':
+            type = T_INVERTED;
+            break;
+        case '/':
+            type = T_CLOSE;
+            break;
+        case '>':
+            type = T_PARTIAL;
+            break;
+        case '<':
+            type = T_PARENT;
+            break;
+        case '$':
+            type = T_BLOCK;
+            break;
+        case '!':
+            type = T_COMMENT;
+            break;
+        case '=':
+            type = T_DELIM;
+            break;
+        default:
+            sig = 0;
+            break;
         }
         if (sig)
             p++;
@@ -314,8 +336,7 @@ static int parse_name(struct compiler *c, const struct token *t, size_t a, size_
         nm->seg[k] = p;
         nm->seglen[k] = strlen(p);
         if (nm->seglen[k] == 0)
-            return fail_at(c, t->start, "bad tag name '%s': an empty part between dots",
-                           nm->full);
+            return fail_at(c, t->start, "bad tag name '%s': an empty part between dots", nm->full);
         p = dot ? dot + 1 : p + nm->seglen[k];
     }
     nm->nseg = n;
@@ -399,11 +420,16 @@ static struct mst_node *add_kid(struct mst_node *parent)
 static const char *open_sigil(enum tok_type t)
 {
     switch (t) {
-    case T_SECTION: return "#";
-    case T_INVERTED: return "^";
-    case T_PARENT: return "<";
-    case T_BLOCK: return "$";
-    default: return "";
+    case T_SECTION:
+        return "#";
+    case T_INVERTED:
+        return "^";
+    case T_PARENT:
+        return "<";
+    case T_BLOCK:
+        return "$";
+    default:
+        return "";
     }
 }
 
@@ -419,7 +445,8 @@ static int build(struct compiler *c, size_t *i, struct mst_node *parent, const s
         if (t->type == T_CLOSE) {
             size_t a = t->cstart, b = t->cend;
             if (!opener)
-                return fail_at(c, t->start, "unexpected closing tag '{{/%.*s}}': no section is open",
+                return fail_at(c, t->start,
+                               "unexpected closing tag '{{/%.*s}}': no section is open",
                                (int)(b - a), c->src + a);
             const char *want = open_name->full;
             size_t wl = strlen(want);
@@ -467,7 +494,7 @@ static int build(struct compiler *c, size_t *i, struct mst_node *parent, const s
             continue;
         }
         static const enum mst_node_type map[] = {
-            [T_VAR] = N_VAR,         [T_RAW] = N_RAW,         [T_SECTION] = N_SECTION,
+            [T_VAR] = N_VAR,           [T_RAW] = N_RAW,         [T_SECTION] = N_SECTION,
             [T_INVERTED] = N_INVERTED, [T_PARTIAL] = N_PARTIAL, [T_PARENT] = N_PARENT,
             [T_BLOCK] = N_BLOCK};
         n->type = map[t->type];
@@ -569,8 +596,8 @@ static void reindent_blocks(struct mst_node *kids, size_t nkids)
     }
 }
 
-int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts,
-                   struct hd_mst **out, struct hd_err *err)
+int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts, struct hd_mst **out,
+                   struct hd_err *err)
 {
     struct compiler c = {.src = src, .len = len, .err = err};
     c.file = opts && opts->file ? opts->file : "template";
@@ -670,9 +697,12 @@ static bool truthy(const json_t *v)
         return false;
     switch (json_typeof(v)) {
     case JSON_NULL:
-    case JSON_FALSE: return false;
-    case JSON_ARRAY: return json_array_size(v) > 0;
-    default: return true;
+    case JSON_FALSE:
+        return false;
+    case JSON_ARRAY:
+        return json_array_size(v) > 0;
+    default:
+        return true;
     }
 }
 
@@ -722,12 +752,23 @@ static bool value_text(const json_t *v, struct hd_buf *b)
     if (!v)
         return false;
     switch (json_typeof(v)) {
-    case JSON_STRING: hd_buf_add(b, json_string_value(v), json_string_length(v)); return true;
-    case JSON_INTEGER: hd_buf_addf(b, "%lld", (long long)json_integer_value(v)); return true;
-    case JSON_REAL: add_number(b, json_real_value(v)); return true;
-    case JSON_TRUE: hd_buf_adds(b, "true"); return true;
-    case JSON_FALSE: hd_buf_adds(b, "false"); return true;
-    default: return false;
+    case JSON_STRING:
+        hd_buf_add(b, json_string_value(v), json_string_length(v));
+        return true;
+    case JSON_INTEGER:
+        hd_buf_addf(b, "%lld", (long long)json_integer_value(v));
+        return true;
+    case JSON_REAL:
+        add_number(b, json_real_value(v));
+        return true;
+    case JSON_TRUE:
+        hd_buf_adds(b, "true");
+        return true;
+    case JSON_FALSE:
+        hd_buf_adds(b, "false");
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -737,12 +778,23 @@ static void add_html(struct hd_buf *out, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *rep;
         switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            continue;
         }
         hd_buf_add(out, s + start, i - start);
         hd_buf_adds(out, rep);
@@ -844,8 +896,7 @@ static int render_section(struct render *r, const struct mst_node *n)
         int rc = apply_filters(r, n, v, &val);
         if (rc < 0)
             return rc;
-        yes = val.type == V_BOOL ? val.b : val.type == V_STR ? val.s->len > 0
-                                         : val.type == V_NUM;
+        yes = val.type == V_BOOL ? val.b : val.type == V_STR ? val.s->len > 0 : val.type == V_NUM;
         if (n->type == N_INVERTED)
             yes = !yes;
         return yes ? render_kids(r, n->kids, n->nkids) : 0;
@@ -950,11 +1001,17 @@ static int render_kids(struct render *r, const struct mst_node *kids, size_t n)
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct mst_node *x = &kids[i];
         switch (x->type) {
-        case N_TEXT: emit_text(r, x->text, x->len); break;
+        case N_TEXT:
+            emit_text(r, x->text, x->len);
+            break;
         case N_VAR:
-        case N_RAW: rc = render_var(r, x); break;
+        case N_RAW:
+            rc = render_var(r, x);
+            break;
         case N_SECTION:
-        case N_INVERTED: rc = render_section(r, x); break;
+        case N_INVERTED:
+            rc = render_section(r, x);
+            break;
         case N_PARTIAL: {
             const struct hd_mst *t;
             if ((rc = resolve(r, x, &t)) == 0 && t)
@@ -980,7 +1037,8 @@ static int render_kids(struct render *r, const struct mst_node *kids, size_t n)
             rc = render_indented(r, x, r->file, content->kids, content->nkids);
             break;
         }
-        default: HD_BUG("node type %d", (int)x->type);
+        default:
+            HD_BUG("node type %d", (int)x->type);
         }
     }
     return rc;
