@@ -6,6 +6,12 @@
 #           field validated, typed attributes, upsert by id) against the
 #           sqlite3 CLI's raw .import of the same file into a bare table.
 #           Target: at most 3x.
+#   render  the recall email and SMS parts for 1,000,000 contacts, by herald
+#           and by mustache.js (npm, pinned in bench/package-lock.json), from
+#           the same plain-Mustache sources (bench/recall-plain: mustache.js
+#           has neither filters nor parents) and the same data; the outputs
+#           must be identical. Target: at least 10x. Also reported: herald's
+#           real recall template (layout, localized filters) on the same data.
 set -euo pipefail
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,3 +55,20 @@ rows=$(sqlite3 herald.db "SELECT count(*) FROM contacts")
 [ "$rows" = "$N" ] || { echo "bench: herald imported $rows of $N rows" >&2; exit 1; }
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 3x)\n", a / b }'
 rm -f contacts.csv bare.db herald.db*
+
+R=${BENCH_RENDERS:-1000000}
+echo "== render: recall email + SMS for $R contacts"
+(cd "$ROOT/bench" && npm ci --silent --no-audit --no-fund > /dev/null)
+"$ROOT/$B/bench/render" gen data.json
+read -r ours ours_sum ours_bytes < <("$ROOT/$B/bench/render" plain "$ROOT/bench/recall-plain" data.json "$R")
+read -r js js_sum js_bytes < <(node "$ROOT/bench/render.js" "$ROOT/bench/recall-plain" data.json "$R")
+echo "   mustache.js $(node -p 'require("'"$ROOT"'/bench/node_modules/mustache/package.json").version'): $js contacts/s ($js_bytes bytes)"
+echo "   herald:           $ours contacts/s ($ours_bytes bytes)"
+if [ "$ours_sum" != "$js_sum" ] || [ "$ours_bytes" != "$js_bytes" ]; then
+  echo "bench: outputs differ (checksums $ours_sum vs $js_sum)" >&2; exit 1
+fi
+echo "   outputs identical (FNV-1a of the first 1000: $ours_sum)"
+awk -v a="$ours" -v b="$js" 'BEGIN { printf "   ratio herald / mustache.js: %.1fx (target: at least 10x)\n", a / b }'
+read -r real _ _ < <("$ROOT/$B/bench/render" recall "$ROOT/templates" data.json "$R")
+echo "   herald, real recall template (layout, filters, ICU dates): $real contacts/s"
+rm -f data.json

@@ -13,18 +13,29 @@ void *hd_xrealloc(void *p, size_t n);
 char *hd_xstrdup(const char *s); /* NULL stays NULL */
 char *hd_xstrndup(const char *s, size_t n);
 
-/* A NUL-terminated growable buffer. data is never NULL after hd_buf_init. */
+/* A NUL-terminated growable buffer. data is never NULL after hd_buf_init:
+ * an initialised buffer points at a shared empty string and allocates on
+ * its first write (cap == 0 until then), so an unused buffer costs nothing. */
 struct hd_buf {
     char *data; /* len bytes followed by a NUL */
     size_t len; /* bytes used, excluding the NUL */
-    size_t cap; /* bytes allocated */
+    size_t cap; /* bytes allocated; 0 while data is the shared empty string */
 };
 
 void hd_buf_init(struct hd_buf *b);
 void hd_buf_release(struct hd_buf *b); /* frees data; b can be reused after init */
 void hd_buf_reset(struct hd_buf *b);   /* len = 0, keeps the memory */
 void hd_buf_reserve(struct hd_buf *b, size_t extra);
-void hd_buf_add(struct hd_buf *b, const void *p, size_t n);
+void hd_buf_grow(struct hd_buf *b, size_t extra); /* hd_buf_reserve's slow path */
+/* Appends n bytes; inline because renderers call it for every piece. */
+static inline void hd_buf_add(struct hd_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        hd_buf_grow(b, n);
+    __builtin_memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
 void hd_buf_adds(struct hd_buf *b, const char *s);
 void hd_buf_addc(struct hd_buf *b, char c);
 void hd_buf_addf(struct hd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

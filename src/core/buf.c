@@ -51,19 +51,21 @@ char *hd_xstrndup(const char *s, size_t n)
     return p;
 }
 
+/* What an empty buffer points at; never written (cap is 0). */
+static char empty[1];
+
 void hd_buf_init(struct hd_buf *b)
 {
-    b->cap = 64;
-    b->len = 0;
-    b->data = hd_xmalloc(b->cap);
-    b->data[0] = '\0';
+    b->data = empty;
+    b->len = b->cap = 0;
 }
 
 void hd_buf_release(struct hd_buf *b)
 {
     if (!b)
         return;
-    free(b->data);
+    if (b->cap)
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
@@ -71,26 +73,28 @@ void hd_buf_release(struct hd_buf *b)
 void hd_buf_reset(struct hd_buf *b)
 {
     b->len = 0;
-    b->data[0] = '\0';
+    if (b->cap)
+        b->data[0] = '\0';
+}
+
+void hd_buf_grow(struct hd_buf *b, size_t extra)
+{
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    if (b->cap) {
+        b->data = hd_xrealloc(b->data, cap);
+    } else {
+        b->data = hd_xmalloc(cap);
+        b->data[0] = '\0';
+    }
+    b->cap = cap;
 }
 
 void hd_buf_reserve(struct hd_buf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    b->data = hd_xrealloc(b->data, cap);
-    b->cap = cap;
-}
-
-void hd_buf_add(struct hd_buf *b, const void *p, size_t n)
-{
-    hd_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (b->len + extra + 1 > b->cap)
+        hd_buf_grow(b, extra);
 }
 
 void hd_buf_adds(struct hd_buf *b, const char *s)
@@ -109,7 +113,7 @@ void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
+    int n = vsnprintf(b->cap ? b->data + b->len : NULL, b->cap - b->len, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         return;
@@ -192,6 +196,8 @@ void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n)
 
 char *hd_buf_detach(struct hd_buf *b, size_t *len)
 {
+    if (!b->cap)
+        hd_buf_grow(b, 0); /* the caller frees what it gets */
     char *p = b->data;
     if (len)
         *len = b->len;

@@ -183,10 +183,12 @@ int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, s
             i++;
         if (i == n)
             break;
-        if (s[i] == '"') {
+        if (s[i] == '"' || s[i] == '\'') {
+            /* 'single' quotes read better inside JSON parts */
+            char q = s[i];
             struct hd_buf b;
             hd_buf_init(&b);
-            for (i++; i < n && s[i] != '"'; i++) {
+            for (i++; i < n && s[i] != q; i++) {
                 if (s[i] == '\\' && i + 1 < n)
                     i++;
                 hd_buf_addc(&b, s[i]);

@@ -356,10 +356,10 @@ static int parse_tag_content(struct compiler *c, const struct token *t, struct m
                              bool allow_dynamic)
 {
     size_t a = t->cstart, b = t->cend, i = a;
-    bool quoted = false;
-    while (i < b && (quoted || c->src[i] != '|')) {
-        if (c->src[i] == '"' && (i == a || c->src[i - 1] != '\\'))
-            quoted = !quoted;
+    char quote = 0; /* inside "..." or '...' a '|' is text */
+    while (i < b && (quote || c->src[i] != '|')) {
+        if ((c->src[i] == '"' || c->src[i] == '\'') && (i == a || c->src[i - 1] != '\\'))
+            quote = quote == c->src[i] ? 0 : quote ? quote : c->src[i];
         i++;
     }
     size_t ne = i;
@@ -369,10 +369,10 @@ static int parse_tag_content(struct compiler *c, const struct token *t, struct m
         return rc;
     while (i < b) {
         size_t fs = ++i;
-        quoted = false;
-        while (i < b && (quoted || c->src[i] != '|')) {
-            if (c->src[i] == '"' && c->src[i - 1] != '\\')
-                quoted = !quoted;
+        quote = 0;
+        while (i < b && (quote || c->src[i] != '|')) {
+            if ((c->src[i] == '"' || c->src[i] == '\'') && c->src[i - 1] != '\\')
+                quote = quote == c->src[i] ? 0 : quote ? quote : c->src[i];
             i++;
         }
         size_t fe = i;
@@ -480,6 +480,16 @@ static int build(struct compiler *c, size_t *i, struct mst_node *parent, const s
                 if (rc < 0)
                     return rc;
             }
+            continue;
+        }
+        if (t->type == T_TEXT && parent->nkids && parent->kids[parent->nkids - 1].type == N_TEXT) {
+            /* one node for a run of lines: fewer, longer appends when rendering */
+            struct mst_node *prev = &parent->kids[parent->nkids - 1];
+            size_t add = t->cend - t->cstart;
+            prev->text = hd_xrealloc(prev->text, prev->len + add + 1);
+            memcpy(prev->text + prev->len, c->src + t->cstart, add);
+            prev->len += add;
+            prev->text[prev->len] = '\0';
             continue;
         }
         struct mst_node *n = add_kid(parent);
@@ -655,8 +665,9 @@ int hd_mst_each_partial(const struct hd_mst *t, hd_mst_ref_cb cb, void *ud)
 struct render {
     const struct hd_mst_env *env;
     struct hd_buf *out;
-    const json_t **ctx;
+    const json_t **ctx; /* the context stack: ctx_inline until it outgrows it */
     size_t nctx, capctx;
+    const json_t *ctx_inline[8];
     struct hd_buf indent;
     bool bol;
     const struct mst_node **ovr; /* parents whose block arguments are in force, outermost first */
@@ -670,8 +681,12 @@ struct render {
 static void ctx_push(struct render *r, const json_t *v)
 {
     if (r->nctx == r->capctx) {
-        r->capctx = r->capctx ? r->capctx * 2 : 16;
-        r->ctx = hd_xrealloc(r->ctx, r->capctx * sizeof *r->ctx);
+        const json_t **grown = hd_xmalloc(r->capctx * 2 * sizeof *grown);
+        memcpy(grown, r->ctx, r->nctx * sizeof *grown);
+        if (r->ctx != r->ctx_inline)
+            free(r->ctx);
+        r->ctx = grown;
+        r->capctx *= 2;
     }
     r->ctx[r->nctx++] = v;
 }
@@ -772,10 +787,16 @@ static bool value_text(const json_t *v, struct hd_buf *b)
     }
 }
 
+/* Which bytes HTML escaping replaces: & < > " ' */
+static const unsigned char html_special[256] = {
+    ['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1};
+
 static void add_html(struct hd_buf *out, const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!html_special[(unsigned char)s[i]])
+            continue;
         const char *rep;
         switch (s[i]) {
         case '&':
@@ -790,11 +811,9 @@ static void add_html(struct hd_buf *out, const char *s, size_t n)
         case '"':
             rep = "&quot;";
             break;
-        case '\'':
+        default:
             rep = "&#39;";
             break;
-        default:
-            continue;
         }
         hd_buf_add(out, s + start, i - start);
         hd_buf_adds(out, rep);
@@ -978,7 +997,7 @@ static int render_indented(struct render *r, const struct mst_node *n, const cha
         r->bol = true;
     }
     r->indent.len = mark;
-    if (r->indent.data)
+    if (r->indent.cap)
         r->indent.data[mark] = '\0';
     r->depth--;
     return rc;
@@ -1048,12 +1067,15 @@ int hd_mst_render(const struct hd_mst *t, const json_t *data, const struct hd_ms
                   struct hd_buf *out, struct hd_err *err)
 {
     struct render r = {.env = env, .out = out, .file = t->file, .err = err, .bol = true};
+    r.ctx = r.ctx_inline;
+    r.capctx = sizeof r.ctx_inline / sizeof r.ctx_inline[0];
     hd_buf_init(&r.indent);
     hd_buf_init(&r.tmp);
     hd_buf_init(&r.tmp2);
     ctx_push(&r, data);
     int rc = render_kids(&r, t->root.kids, t->root.nkids);
-    free(r.ctx);
+    if (r.ctx != r.ctx_inline)
+        free(r.ctx);
     free(r.ovr);
     hd_buf_release(&r.indent);
     hd_buf_release(&r.tmp);

@@ -36,9 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (hd_mst_compile((const char *)data, size, NULL, &t, &err) < 0)
         return 0;
     for (int strict = 0; strict < 2; strict++) {
-        struct hd_mst_env env = {.escape_html = strict == 0, .strict = strict == 1,
-                                 .locale = "zh-CN", .timezone = "Asia/Shanghai",
-                                 .now = 1795305600, .fmt = fmt, .partial = self,
+        struct hd_mst_env env = {.escape_html = strict == 0,
+                                 .strict = strict == 1,
+                                 .locale = "zh-CN",
+                                 .timezone = "Asia/Shanghai",
+                                 .now = 1795305600,
+                                 .fmt = fmt,
+                                 .partial = self,
                                  .partial_ud = t};
         struct hd_buf out;
         hd_buf_init(&out);

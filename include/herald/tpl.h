@@ -1,0 +1,118 @@
+/* tpl: message templates as operators write them. A template is
+ * templates/NAME.tmpl: a header of "key: value" lines (description,
+ * category, from, reply_to), then parts introduced by "--- PART" lines
+ * (email.subject, email.text, email.html, sms, push.title, push.body,
+ * push.data, push.fcm, push.apns), each optionally for an A/B variant
+ * ("--- sms @b"). Locale files NAME.LOCALE.tmpl override parts; a lookup for
+ * zh-Hant-TW tries zh-Hant-TW, zh-Hant, zh, then the base file. Partials are
+ * templates/partials/NAME.mustache (or NAME.LOCALE.mustache); a layout is a
+ * partial used as a parent ({{<layout}}...{{/layout}}).
+ *
+ * A struct hd_tpl_set loads templates on first use and keeps them compiled. */
+#ifndef HERALD_TPL_H
+#define HERALD_TPL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "herald/buf.h"
+#include "herald/config.h"
+#include "herald/err.h"
+#include "herald/mustache.h"
+#include "herald/store.h"
+
+enum hd_tpl_part {
+    HD_PART_EMAIL_SUBJECT,
+    HD_PART_EMAIL_TEXT,
+    HD_PART_EMAIL_HTML,
+    HD_PART_SMS,
+    HD_PART_PUSH_TITLE,
+    HD_PART_PUSH_BODY,
+    HD_PART_PUSH_DATA, /* a JSON object of string templates (FCM data is a map of strings) */
+    HD_PART_PUSH_FCM,  /* a JSON object merged into the FCM message */
+    HD_PART_PUSH_APNS, /* a JSON object merged into the APNs payload */
+    HD_PART_COUNT
+};
+
+const char *hd_tpl_part_name(int part); /* "email.subject" */
+int hd_tpl_part_parse(const char *s);   /* -1 when unknown */
+int hd_tpl_part_channel(int part);      /* enum hd_channel */
+bool hd_tpl_part_is_json(int part);
+
+struct hd_tpl_set;
+struct hd_tpl;
+
+/* dir is the templates folder; it must exist. */
+int hd_tpl_set_open(const char *dir, struct hd_tpl_set **out, struct hd_err *err);
+void hd_tpl_set_free(struct hd_tpl_set *set);
+/* The template names in the folder (NAME.tmpl files), sorted; the caller
+ * frees each name and the array. */
+int hd_tpl_set_names(struct hd_tpl_set *set, char ***names, size_t *n, struct hd_err *err);
+/* Loads (once) and returns the template; errors name file, line and column. */
+int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **out,
+               struct hd_err *err);
+
+/* What a template offers. Pointers are owned by the template. */
+struct hd_tpl_info {
+    const char *name;
+    const char *description;   /* "" when absent */
+    int category;              /* enum hd_category */
+    unsigned channels;         /* bit 1 << HD_CH_* for each channel with parts */
+    const char *locales[32];   /* locale files, in file-name order */
+    size_t nlocales;
+    const char *variants[16];  /* A/B variants used by any part */
+    size_t nvariants;
+};
+void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info);
+/* A header value (from, reply_to, description) as the locale sees it, or NULL. */
+const char *hd_tpl_header(const struct hd_tpl *t, const char *key, const char *locale);
+/* Whether the locale and variant resolve to some file's part. */
+bool hd_tpl_has_part(const struct hd_tpl *t, int part, const char *locale, const char *variant);
+
+/* One render. */
+struct hd_tpl_req {
+    const char *locale;   /* the recipient's, or NULL for the base file */
+    const char *variant;  /* "b", or NULL */
+    const char *timezone; /* the recipient's zone, for dates */
+    int64_t now;
+    const json_t *data;
+    struct hd_fmt *fmt;   /* required */
+    bool lenient;         /* missing variables render empty (lint uses it) */
+};
+
+/* Renders one text part into out (appending). HD_E_NOTFOUND when no file
+ * defines it. email.html is HTML-escaped, every other part is not. */
+int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
+                  struct hd_buf *out, struct hd_err *err);
+/* Renders a JSON part (push.data, push.fcm, push.apns) into a new object. */
+int hd_tpl_render_json(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
+                       json_t **out, struct hd_err *err);
+
+/* The data a template sees for a contact: template variables, then the
+ * contact's fields and attributes at the top level and under "contact",
+ * then "campaign" (may be NULL), "message": {"id"} and "unsubscribe_url"
+ * (may be NULL). The caller frees the result with json_decref. */
+json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg,
+                    const json_t *campaign, const char *message_id, const char *unsubscribe_url);
+
+/* Push payload sizes in bytes as FCM and APNs would see them. */
+void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, size_t *fcm,
+                       size_t *apns);
+#define HD_PUSH_MAX_PAYLOAD 4096
+
+/* ---- lint ---------------------------------------------------------------- */
+
+struct hd_tpl_issue {
+    bool error;      /* false: a warning or a note */
+    char where[512]; /* "recall.tmpl:12:9" or "recall.zh-CN.tmpl" */
+    char msg[1024];
+};
+typedef void (*hd_tpl_issue_cb)(void *ud, const struct hd_tpl_issue *issue);
+/* Checks the named template (every file, part, variant and the partials it
+ * uses), calling cb for each finding. Returns the number of errors. */
+int hd_tpl_lint(struct hd_tpl_set *set, const char *name, hd_tpl_issue_cb cb, void *ud);
+/* Checks every partial file in the folder. Returns the number of errors. */
+int hd_tpl_lint_partials(struct hd_tpl_set *set, hd_tpl_issue_cb cb, void *ud);
+
+#endif

@@ -1,0 +1,574 @@
+/* cmd_template: `herald template list|lint|preview|render`. Preview renders
+ * every part exactly as a message would get it (strict: a missing variable
+ * is an error), with the SMS encoding and segments and the push payload
+ * sizes; lint checks every file, part, variant and partial without data. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "herald/html.h"
+#include "herald/mustache.h"
+#include "herald/sms.h"
+#include "herald/store.h"
+#include "herald/tpl.h"
+
+static const char template_usage[] =
+    "usage: herald template list [--format table|json]\n"
+    "       herald template lint [NAME...]\n"
+    "       herald template preview NAME (--contact ID | --data FILE.json) [--channel C]\n"
+    "                               [--locale L] [--variant V] [--json]\n"
+    "       herald template render FILE|- [--data FILE.json] [--partials DIR] [--strict]\n"
+    "                              [--escape html|none]\n"
+    "\n"
+    "list     templates in the templates folder: channels, locales, variants, category\n"
+    "lint     checks every template (or the named ones), every locale file, variant and\n"
+    "         partial; lists every problem and exits 1 if there is any error\n"
+    "preview  renders every part for a stored contact or a JSON data file, with the\n"
+    "         SMS encoding and segment count, push payload sizes and warnings\n"
+    "render   plain Mustache: FILE rendered with --data to standard output\n"
+    "         (HTML-escaped like the Mustache spec unless --escape none)\n";
+
+static int open_set(struct hd_ctx *ctx, struct hd_tpl_set **set)
+{
+    struct hd_err err = {0};
+    if (hd_tpl_set_open(ctx->cfg->templates, set, &err) < 0)
+        return cmd_fail(ctx, &err);
+    return EXIT_OK;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static void channels_text(unsigned ch, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < HD_CH_COUNT; c++)
+        if (ch & (1u << c))
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_channel_name(c));
+}
+
+static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    int format = FMT_TABLE, c, rc = EXIT_OK;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'f' && (format = cmd_parse_format(optarg, true)) >= 0 && format != FMT_CSV)
+            continue;
+        if (c == 'h')
+            return cmd_help(template_usage);
+        return cmd_usage("template list", template_usage, "bad option (--format table|json)");
+    }
+    struct hd_tpl_set *set;
+    struct hd_err err = {0};
+    char **names;
+    size_t n;
+    if ((rc = open_set(ctx, &set)) != EXIT_OK)
+        return rc;
+    if (hd_tpl_set_names(set, &names, &n, &err) < 0) {
+        hd_tpl_set_free(set);
+        return cmd_fail(ctx, &err);
+    }
+    json_t *arr = json_array();
+    if (format == FMT_TABLE)
+        printf("%-14s %-16s %-14s %-10s %-14s %s\n", "NAME", "CHANNELS", "LOCALES", "VARIANTS",
+               "CATEGORY", "DESCRIPTION");
+    for (size_t i = 0; i < n; i++) {
+        const struct hd_tpl *t;
+        struct hd_tpl_info info;
+        char chs[64], locs[256] = "", vars[128] = "";
+        if (hd_tpl_get(set, names[i], &t, &err) < 0) {
+            fprintf(stderr, "herald: %s\n", err.msg);
+            rc = EXIT_FAIL;
+            continue;
+        }
+        hd_tpl_get_info(t, &info);
+        channels_text(info.channels, chs, sizeof chs);
+        json_t *o = json_object(), *jl = json_array(), *jv = json_array();
+        for (size_t k = 0; k < info.nlocales; k++) {
+            size_t l = strlen(locs);
+            snprintf(locs + l, sizeof locs - l, "%s%s", k ? "," : "", info.locales[k]);
+            json_array_append_new(jl, json_string(info.locales[k]));
+        }
+        for (size_t k = 0; k < info.nvariants; k++) {
+            size_t l = strlen(vars);
+            snprintf(vars + l, sizeof vars - l, "%s%s", k ? "," : "", info.variants[k]);
+            json_array_append_new(jv, json_string(info.variants[k]));
+        }
+        if (format == FMT_TABLE)
+            printf("%-14s %-16s %-14s %-10s %-14s %s\n", info.name, chs, locs[0] ? locs : "-",
+                   vars[0] ? vars : "-", hd_category_name(info.category), info.description);
+        json_object_set_new(o, "name", json_string(info.name));
+        json_t *jc = json_array();
+        for (int ch = 0; ch < HD_CH_COUNT; ch++)
+            if (info.channels & (1u << ch))
+                json_array_append_new(jc, json_string(hd_channel_name(ch)));
+        json_object_set_new(o, "channels", jc);
+        json_object_set_new(o, "locales", jl);
+        json_object_set_new(o, "variants", jv);
+        json_object_set_new(o, "category", json_string(hd_category_name(info.category)));
+        json_object_set_new(o, "description", json_string(info.description));
+        json_array_append_new(arr, o);
+    }
+    if (format == FMT_JSON) {
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+    }
+    json_decref(arr);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    hd_tpl_set_free(set);
+    return rc;
+}
+
+/* ---- lint ------------------------------------------------------------------ */
+
+struct lint_out {
+    int errors, warnings;
+};
+
+static void print_issue(void *ud, const struct hd_tpl_issue *is)
+{
+    struct lint_out *lo = ud;
+    if (is->error)
+        lo->errors++;
+    else
+        lo->warnings++;
+    if (is->where[0])
+        printf("%s: %s: %s\n", is->where, is->error ? "error" : "note", is->msg);
+    else
+        printf("%s\n", is->msg); /* the message carries its position */
+}
+
+static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    struct hd_tpl_set *set;
+    struct hd_err err = {0};
+    struct lint_out lo = {0};
+    int rc;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(template_usage);
+    if ((rc = open_set(ctx, &set)) != EXIT_OK)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    bool all = argc < 2;
+    if (all && hd_tpl_set_names(set, &names, &n, &err) < 0) {
+        hd_tpl_set_free(set);
+        return cmd_fail(ctx, &err);
+    }
+    for (size_t i = 0; i < (all ? n : (size_t)argc - 1); i++)
+        hd_tpl_lint(set, all ? names[i] : argv[i + 1], print_issue, &lo);
+    hd_tpl_lint_partials(set, print_issue, &lo);
+    size_t checked = all ? n : (size_t)argc - 1;
+    printf("%zu template%s checked: %d error%s, %d note%s\n", checked, checked == 1 ? "" : "s",
+           lo.errors, lo.errors == 1 ? "" : "s", lo.warnings, lo.warnings == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    hd_tpl_set_free(set);
+    return lo.errors ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- preview --------------------------------------------------------------------- */
+
+static json_t *data_from_file(struct hd_ctx *ctx, const char *path, struct hd_err *err)
+{
+    json_error_t je;
+    json_t *d = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!d) {
+        hd_err_setpos(err, HD_E_PARSE, path, je.line, je.column, "%s", je.text);
+        return NULL;
+    }
+    if (!json_is_object(d)) {
+        hd_err_setpos(err, HD_E_PARSE, path, 1, 1, "the data must be a JSON object");
+        json_decref(d);
+        return NULL;
+    }
+    /* the same shape as for a contact: variables below, the data on top */
+    json_t *full = hd_tpl_data(NULL, ctx->cfg, NULL, NULL, NULL);
+    json_object_update(full, d);
+    if (!json_object_get(d, "contact"))
+        json_object_set(full, "contact", d);
+    json_decref(d);
+    return full;
+}
+
+struct preview {
+    json_t *parts, *warnings, *errors, *sms, *push;
+    bool json;
+};
+
+static void note(struct preview *p, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void note(struct preview *p, bool error, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_array_append_new(error ? p->errors : p->warnings, json_string(msg));
+}
+
+static void show_part(struct preview *p, const char *name, const char *text, const char *extra)
+{
+    json_object_set_new(p->parts, name, json_string(text));
+    if (!p->json)
+        printf("== %s%s%s\n%s\n\n", name, extra ? "   " : "", extra ? extra : "", text);
+}
+
+static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"contact", required_argument, NULL, 'c'},
+                                         {"data", required_argument, NULL, 'd'},
+                                         {"channel", required_argument, NULL, 'C'},
+                                         {"locale", required_argument, NULL, 'l'},
+                                         {"variant", required_argument, NULL, 'v'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *contact_id = NULL, *data_path = NULL, *locale = NULL, *variant = NULL;
+    int channel = -1, c, rc = EXIT_OK;
+    struct preview pv = {0};
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': contact_id = optarg; break;
+        case 'd': data_path = optarg; break;
+        case 'C':
+            if ((channel = hd_channel_parse(optarg)) < 0)
+                return cmd_usage("template preview", template_usage,
+                                 "--channel: '%s' is not email, sms or push", optarg);
+            break;
+        case 'l': locale = optarg; break;
+        case 'v': variant = optarg; break;
+        case 'j': pv.json = true; break;
+        case 'h': return cmd_help(template_usage);
+        default: return cmd_usage("template preview", template_usage, "bad option");
+        }
+    }
+    if (optind + 1 != argc)
+        return cmd_usage("template preview", template_usage, "give one template NAME");
+    if (!contact_id == !data_path)
+        return cmd_usage("template preview", template_usage,
+                         "give either --contact ID or --data FILE.json");
+    struct hd_err err = {0};
+    struct hd_tpl_set *set = NULL;
+    const struct hd_tpl *t;
+    json_t *data = NULL;
+    struct hd_contact k = {0};
+    struct hd_fmt *fmt = NULL;
+    const char *zone = ctx->cfg->timezone;
+    if ((rc = open_set(ctx, &set)) != EXIT_OK)
+        return rc;
+    if (hd_tpl_get(set, argv[optind], &t, &err) < 0) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    if (contact_id) {
+        if (cmd_open_store(ctx, &err) < 0 ||
+            hd_store_contact_get(ctx->store, contact_id, &k, &err) < 0) {
+            rc = cmd_fail(ctx, &err);
+            goto out;
+        }
+        json_t *campaign = json_pack("{s:s}", "name", "preview");
+        data = hd_tpl_data(&k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
+                           "https://unsubscribe.example.invalid/preview");
+        json_decref(campaign);
+        if (!locale)
+            locale = k.locale;
+        if (k.timezone)
+            zone = k.timezone;
+    } else if (!(data = data_from_file(ctx, data_path, &err))) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    } else {
+        json_t *l = json_object_get(data, "locale"), *z = json_object_get(data, "timezone");
+        if (!locale && json_is_string(l))
+            locale = json_string_value(l);
+        if (json_is_string(z))
+            zone = json_string_value(z);
+    }
+    if (!locale)
+        locale = ctx->cfg->locale;
+    fmt = hd_fmt_new();
+    pv.parts = json_object();
+    pv.warnings = json_array();
+    pv.errors = json_array();
+    struct hd_tpl_req req = {.locale = locale, .variant = variant, .timezone = zone,
+                             .now = hd_clock_now(&ctx->clock), .data = data, .fmt = fmt};
+    struct hd_tpl_info info;
+    hd_tpl_get_info(t, &info);
+    if (!pv.json)
+        printf("template %s (%s), locale %s%s%s, zone %s%s%s\n\n", info.name,
+               hd_category_name(info.category), locale, variant ? ", variant " : "",
+               variant ? variant : "", zone, contact_id ? ", contact " : "",
+               contact_id ? contact_id : "");
+    struct hd_buf buf;
+    hd_buf_init(&buf);
+    char *title = NULL, *body = NULL;
+    json_t *pdata = NULL;
+    for (int part = 0; part < HD_PART_COUNT; part++) {
+        if (channel >= 0 && hd_tpl_part_channel(part) != channel)
+            continue;
+        if (!hd_tpl_has_part(t, part, locale, variant)) {
+            if (part == HD_PART_EMAIL_TEXT && hd_tpl_has_part(t, HD_PART_EMAIL_HTML, locale,
+                                                              variant)) {
+                hd_buf_reset(&buf);
+                if (hd_tpl_render(t, HD_PART_EMAIL_HTML, &req, &buf, &err) == 0) {
+                    struct hd_buf text;
+                    hd_buf_init(&text);
+                    hd_html_to_text(buf.data, buf.len, &text);
+                    show_part(&pv, "email.text", text.data, "(derived from email.html)");
+                    note(&pv, false, "email.text is derived from email.html");
+                    hd_buf_release(&text);
+                }
+            }
+            continue;
+        }
+        hd_buf_reset(&buf);
+        if (hd_tpl_part_is_json(part)) {
+            json_t *o;
+            if (hd_tpl_render_json(t, part, &req, &o, &err) < 0) {
+                note(&pv, true, "%s", err.msg);
+                continue;
+            }
+            char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            show_part(&pv, hd_tpl_part_name(part), s, NULL);
+            free(s);
+            if (part == HD_PART_PUSH_DATA)
+                pdata = o;
+            else
+                json_decref(o);
+            continue;
+        }
+        if (hd_tpl_render(t, part, &req, &buf, &err) < 0) {
+            note(&pv, true, "%s", err.msg);
+            continue;
+        }
+        char extra[200] = "";
+        if (part == HD_PART_SMS) {
+            struct hd_sms_info si;
+            hd_sms_analyze(buf.data, buf.len, &si);
+            snprintf(extra, sizeof extra, "(%s, %zu characters, %zu segment%s)",
+                     hd_sms_encoding_name(si.encoding), si.chars, si.segments,
+                     si.segments == 1 ? "" : "s");
+            pv.sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
+                               "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
+                               "segments", (json_int_t)si.segments);
+            if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0] &&
+                !strchr("\xE4\xE5\xE6\xE7\xE8\xE9", si.first_non_gsm[0]))
+                note(&pv, false, "sms: UCS-2 because of '%s'", si.first_non_gsm);
+            if (si.segments > 1)
+                note(&pv, false, "sms: %zu segments are billed as %zu messages", si.segments,
+                     si.segments);
+        }
+        if (part == HD_PART_EMAIL_SUBJECT)
+            for (size_t i = 0; i < buf.len; i++)
+                if ((unsigned char)buf.data[i] < 0x20 || buf.data[i] == 0x7f) {
+                    note(&pv, true, "email.subject holds a control character");
+                    break;
+                }
+        if (part == HD_PART_PUSH_TITLE)
+            title = hd_xstrdup(buf.data);
+        if (part == HD_PART_PUSH_BODY)
+            body = hd_xstrdup(buf.data);
+        show_part(&pv, hd_tpl_part_name(part), buf.data, extra[0] ? extra : NULL);
+    }
+    if (title || body || pdata) {
+        size_t fcm, apns;
+        hd_tpl_push_sizes(title, body, pdata, &fcm, &apns);
+        pv.push = json_pack("{s:i,s:i,s:i}", "fcm_bytes", (json_int_t)fcm, "apns_bytes",
+                            (json_int_t)apns, "limit", HD_PUSH_MAX_PAYLOAD);
+        if (!pv.json)
+            printf("push payload: FCM %zu bytes, APNs %zu bytes (limit %d)\n\n", fcm, apns,
+                   HD_PUSH_MAX_PAYLOAD);
+        if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD)
+            note(&pv, true, "push payload over %d bytes", HD_PUSH_MAX_PAYLOAD);
+    }
+    free(title);
+    free(body);
+    json_decref(pdata);
+    hd_buf_release(&buf);
+    if (pv.json) {
+        json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:O,s:O,s:O}", "template", info.name, "locale",
+                              locale, "variant", variant, "timezone", zone, "parts", pv.parts,
+                              "warnings", pv.warnings, "errors", pv.errors);
+        if (pv.sms)
+            json_object_set(o, "sms", pv.sms);
+        if (pv.push)
+            json_object_set(o, "push", pv.push);
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        size_t i;
+        json_t *w;
+        json_array_foreach(pv.warnings, i, w) printf("note: %s\n", json_string_value(w));
+        json_array_foreach(pv.errors, i, w) fprintf(stderr, "herald: %s\n", json_string_value(w));
+    }
+    rc = json_array_size(pv.errors) ? EXIT_FAIL : EXIT_OK;
+out:
+    json_decref(pv.parts);
+    json_decref(pv.warnings);
+    json_decref(pv.errors);
+    json_decref(pv.sms);
+    json_decref(pv.push);
+    json_decref(data);
+    hd_fmt_free(fmt);
+    hd_contact_release(&k);
+    hd_tpl_set_free(set);
+    return rc;
+}
+
+/* ---- render ------------------------------------------------------------------------ */
+
+struct dir_partials {
+    const char *dir;
+    char **names;
+    struct hd_mst **mst;
+    size_t n;
+};
+
+static int dir_partial(void *ud, const char *name, const struct hd_mst **out, struct hd_err *err)
+{
+    struct dir_partials *dp = ud;
+    for (size_t i = 0; i < dp->n; i++)
+        if (strcmp(dp->names[i], name) == 0) {
+            *out = dp->mst[i];
+            return 0;
+        }
+    if (!dp->dir || strchr(name, '/') || strstr(name, ".."))
+        return HD_E_NOTFOUND;
+    char path[4096];
+    struct hd_buf b;
+    struct hd_mst *m;
+    snprintf(path, sizeof path, "%s/%s.mustache", dp->dir, name);
+    hd_buf_init(&b);
+    if (hd_buf_read_file(&b, path) < 0) {
+        hd_buf_release(&b);
+        return HD_E_NOTFOUND;
+    }
+    struct hd_mst_opts o = {.file = path};
+    int rc = hd_mst_compile(b.data, b.len, &o, &m, err);
+    hd_buf_release(&b);
+    if (rc < 0)
+        return rc;
+    dp->names = hd_xrealloc(dp->names, (dp->n + 1) * sizeof *dp->names);
+    dp->mst = hd_xrealloc(dp->mst, (dp->n + 1) * sizeof *dp->mst);
+    dp->names[dp->n] = hd_xstrdup(name);
+    dp->mst[dp->n++] = m;
+    *out = m;
+    return 0;
+}
+
+static int render_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"partials", required_argument, NULL, 'p'},
+                                         {"strict", no_argument, NULL, 's'},
+                                         {"escape", required_argument, NULL, 'e'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *data_path = NULL;
+    struct dir_partials dp = {0};
+    struct hd_mst_env env = {.escape_html = true, .locale = ctx->cfg->locale,
+                             .timezone = ctx->cfg->timezone, .now = hd_clock_now(&ctx->clock)};
+    int c, rc = EXIT_OK;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_path = optarg; break;
+        case 'p': dp.dir = optarg; break;
+        case 's': env.strict = true; break;
+        case 'e':
+            if (strcmp(optarg, "html") != 0 && strcmp(optarg, "none") != 0)
+                return cmd_usage("template render", template_usage,
+                                 "--escape: '%s' is not html or none", optarg);
+            env.escape_html = strcmp(optarg, "html") == 0;
+            break;
+        case 'h': return cmd_help(template_usage);
+        default: return cmd_usage("template render", template_usage, "bad option");
+        }
+    }
+    if (optind + 1 != argc)
+        return cmd_usage("template render", template_usage, "give one template FILE (or -)");
+    const char *path = argv[optind];
+    struct hd_err err = {0};
+    struct hd_buf src, out;
+    struct hd_mst *m = NULL;
+    json_t *data = NULL;
+    hd_buf_init(&src);
+    hd_buf_init(&out);
+    if (strcmp(path, "-") == 0) {
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            hd_buf_add(&src, chunk, n);
+    } else if (hd_buf_read_file(&src, path) < 0) {
+        hd_err_set(&err, HD_E_IO, "cannot read '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    if (data_path) {
+        json_error_t je;
+        if (!(data = json_load_file(data_path, 0, &je))) {
+            hd_err_setpos(&err, HD_E_PARSE, data_path, je.line, je.column, "%s", je.text);
+            goto fail;
+        }
+    } else {
+        data = json_object();
+    }
+    struct hd_mst_opts o = {.file = strcmp(path, "-") == 0 ? "stdin" : path};
+    env.fmt = hd_fmt_new();
+    env.partial = dir_partial;
+    env.partial_ud = &dp;
+    if (hd_mst_compile(src.data, src.len, &o, &m, &err) < 0 ||
+        hd_mst_render(m, data, &env, &out, &err) < 0)
+        goto fail;
+    fwrite(out.data, 1, out.len, stdout);
+    goto out;
+fail:
+    rc = cmd_fail(ctx, &err);
+out:
+    hd_mst_free(m);
+    hd_fmt_free(env.fmt);
+    json_decref(data);
+    hd_buf_release(&src);
+    hd_buf_release(&out);
+    for (size_t i = 0; i < dp.n; i++) {
+        free(dp.names[i]);
+        hd_mst_free(dp.mst[i]);
+    }
+    free(dp.names);
+    free(dp.mst);
+    return rc;
+}
+
+int cmd_template(struct hd_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_usage("template", template_usage, "give a subcommand");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->cfg)
+        return cmd_help(template_usage);
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "lint") == 0)
+        return lint_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "preview") == 0)
+        return preview_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "render") == 0)
+        return render_cmd(ctx, argc - 1, argv + 1);
+    return cmd_usage("template", template_usage, "unknown subcommand '%s'", sub);
+}

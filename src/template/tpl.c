@@ -1,0 +1,1103 @@
+/* tpl: template files. Each file is read whole, checked for UTF-8, split into
+ * its header and parts, and every part compiled (JSON parts: every string
+ * leaf compiled) with positions relative to the file, so that errors read
+ * "recall.tmpl:12:9: ...". Partials are compiled on first use and kept per
+ * (name, locale). Rendering picks, for a part, the most specific locale file
+ * that has it, preferring the variant's version within a file. */
+#include "herald/tpl.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "herald/html.h"
+#include "herald/sms.h"
+#include "herald/time.h"
+#include "herald/valid.h"
+
+static const char *const part_names[HD_PART_COUNT] = {
+    "email.subject", "email.text", "email.html", "sms",      "push.title",
+    "push.body",     "push.data",  "push.fcm",   "push.apns"};
+
+const char *hd_tpl_part_name(int part)
+{
+    return part >= 0 && part < HD_PART_COUNT ? part_names[part] : "?";
+}
+
+int hd_tpl_part_parse(const char *s)
+{
+    for (int i = 0; i < HD_PART_COUNT; i++)
+        if (strcmp(s, part_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int hd_tpl_part_channel(int part)
+{
+    return part <= HD_PART_EMAIL_HTML ? HD_CH_EMAIL : part == HD_PART_SMS ? HD_CH_SMS : HD_CH_PUSH;
+}
+
+bool hd_tpl_part_is_json(int part)
+{
+    return part == HD_PART_PUSH_DATA || part == HD_PART_PUSH_FCM || part == HD_PART_PUSH_APNS;
+}
+
+/* ---- structures ------------------------------------------------------------ */
+
+struct part {
+    int kind;
+    char *variant; /* NULL for the default */
+    int line;      /* of the "---" line */
+    struct hd_mst *mst;
+    json_t *json;         /* JSON parts: the shape */
+    struct hd_mst **leaf; /* JSON parts: compiled string leaves, in walk order */
+    size_t nleaf;
+};
+
+struct tfile {
+    char *display; /* "recall.zh-CN.tmpl" */
+    char *locale;  /* NULL for the base file */
+    char *description, *from, *reply_to;
+    int category; /* -1 when not set */
+    struct part *parts;
+    size_t nparts;
+};
+
+struct hd_tpl {
+    char *name;
+    struct hd_tpl_set *set;
+    struct tfile *files; /* [0] is the base file; the rest sorted by locale */
+    size_t nfiles;
+};
+
+struct pentry {
+    char *key; /* "name|locale" */
+    struct hd_mst *mst; /* NULL: no such partial */
+};
+
+struct hd_tpl_set {
+    char *dir;
+    struct hd_tpl **tpls;
+    size_t ntpls;
+    struct pentry *partials;
+    size_t npartials;
+};
+
+static bool valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 100)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+/* ---- set --------------------------------------------------------------------- */
+
+int hd_tpl_set_open(const char *dir, struct hd_tpl_set **out, struct hd_err *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return hd_err_set(err, HD_E_NOTFOUND,
+                          "templates folder '%s' does not exist (set [herald] templates)", dir);
+    struct hd_tpl_set *s = hd_xcalloc(1, sizeof *s);
+    s->dir = hd_xstrdup(dir);
+    *out = s;
+    return 0;
+}
+
+static void part_release(struct part *p)
+{
+    free(p->variant);
+    hd_mst_free(p->mst);
+    json_decref(p->json);
+    for (size_t i = 0; i < p->nleaf; i++)
+        hd_mst_free(p->leaf[i]);
+    free(p->leaf);
+}
+
+static void tfile_release(struct tfile *f)
+{
+    free(f->display);
+    free(f->locale);
+    free(f->description);
+    free(f->from);
+    free(f->reply_to);
+    for (size_t i = 0; i < f->nparts; i++)
+        part_release(&f->parts[i]);
+    free(f->parts);
+}
+
+static void tpl_free(struct hd_tpl *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nfiles; i++)
+        tfile_release(&t->files[i]);
+    free(t->files);
+    free(t->name);
+    free(t);
+}
+
+void hd_tpl_set_free(struct hd_tpl_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ntpls; i++)
+        tpl_free(s->tpls[i]);
+    free(s->tpls);
+    for (size_t i = 0; i < s->npartials; i++) {
+        free(s->partials[i].key);
+        hd_mst_free(s->partials[i].mst);
+    }
+    free(s->partials);
+    free(s->dir);
+    free(s);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files in dir whose names are PREFIX + something + SUFFIX. */
+static int list_dir(const char *dir, const char *prefix, const char *suffix, char ***out,
+                    size_t *n, struct hd_err *err)
+{
+    DIR *d = opendir(dir);
+    *out = NULL;
+    *n = 0;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return hd_err_set(err, HD_E_IO, "cannot read folder '%s': %s", dir, strerror(errno));
+    }
+    struct dirent *e;
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l <= pl + sl || strncmp(e->d_name, prefix, pl) != 0 ||
+            strcmp(e->d_name + l - sl, suffix) != 0)
+            continue;
+        *out = hd_xrealloc(*out, (*n + 1) * sizeof **out);
+        (*out)[(*n)++] = hd_xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_str);
+    return 0;
+}
+
+int hd_tpl_set_names(struct hd_tpl_set *set, char ***names, size_t *n, struct hd_err *err)
+{
+    char **files;
+    size_t nf;
+    int rc = list_dir(set->dir, "", ".tmpl", &files, &nf, err);
+    *names = NULL;
+    *n = 0;
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nf; i++) {
+        char *dot = strchr(files[i], '.');
+        if (dot && strcmp(dot, ".tmpl") == 0) { /* NAME.tmpl, not NAME.LOCALE.tmpl */
+            *dot = '\0';
+            *names = hd_xrealloc(*names, (*n + 1) * sizeof **names);
+            (*names)[(*n)++] = files[i];
+        } else {
+            free(files[i]);
+        }
+    }
+    free(files);
+    return 0;
+}
+
+/* ---- parsing a file -------------------------------------------------------------- */
+
+struct jwalk {
+    struct part *p;
+    const char *file;
+    int line;
+    struct hd_err *err;
+    int rc;
+};
+
+/* Compiles every string leaf of v, in walk order. */
+static void compile_leaves(struct jwalk *w, json_t *v)
+{
+    if (w->rc < 0)
+        return;
+    if (json_is_string(v)) {
+        struct hd_mst *m;
+        struct hd_mst_opts o = {.file = w->file, .line = w->line};
+        if ((w->rc = hd_mst_compile(json_string_value(v), json_string_length(v), &o, &m,
+                                    w->err)) < 0)
+            return;
+        w->p->leaf = hd_xrealloc(w->p->leaf, (w->p->nleaf + 1) * sizeof *w->p->leaf);
+        w->p->leaf[w->p->nleaf++] = m;
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) compile_leaves(w, x);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) compile_leaves(w, x);
+    }
+}
+
+static int compile_part(struct tfile *f, struct part *p, const char *body, size_t len, int line,
+                        struct hd_err *err)
+{
+    if (!hd_tpl_part_is_json(p->kind)) {
+        struct hd_mst_opts o = {.file = f->display, .line = line};
+        return hd_mst_compile(body, len, &o, &p->mst, err);
+    }
+    json_error_t je;
+    p->json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!p->json)
+        return hd_err_setpos(err, HD_E_PARSE, f->display, line + je.line - 1, je.column,
+                             "%s: not valid JSON: %s", part_names[p->kind], je.text);
+    if (!json_is_object(p->json))
+        return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1, "%s: must be a JSON object",
+                             part_names[p->kind]);
+    if (p->kind == HD_PART_PUSH_DATA) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(p->json, k, x) if (!json_is_string(x)) return hd_err_setpos(
+            err, HD_E_PARSE, f->display, line, 1,
+            "push.data: the value of '%s' must be a string (FCM data is a map of strings)", k);
+    }
+    struct jwalk w = {p, f->display, line, err, 0};
+    compile_leaves(&w, p->json);
+    return w.rc;
+}
+
+static int header_line(struct tfile *f, const char *line, size_t n, int lineno, bool base,
+                       struct hd_err *err)
+{
+    const char *colon = memchr(line, ':', n);
+    if (!colon)
+        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                             "expected 'key: value' in the header, or a '--- PART' line");
+    size_t kl = (size_t)(colon - line), vs = kl + 1;
+    while (kl && isspace((unsigned char)line[kl - 1]))
+        kl--;
+    while (vs < n && isspace((unsigned char)line[vs]))
+        vs++;
+    size_t ve = n;
+    while (ve > vs && isspace((unsigned char)line[ve - 1]))
+        ve--;
+    char key[32];
+    if (kl >= sizeof key)
+        kl = sizeof key - 1;
+    memcpy(key, line, kl);
+    key[kl] = '\0';
+    char *value = hd_xstrndup(line + vs, ve - vs);
+    char **slot = NULL;
+    if (strcmp(key, "description") == 0)
+        slot = &f->description;
+    else if (strcmp(key, "from") == 0)
+        slot = &f->from;
+    else if (strcmp(key, "reply_to") == 0)
+        slot = &f->reply_to;
+    else if (strcmp(key, "category") == 0) {
+        int cat = hd_category_parse(value);
+        free(value);
+        if (!base)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "category is set in the base file only");
+        if (cat < 0)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "category must be marketing or transactional");
+        f->category = cat;
+        return 0;
+    } else {
+        free(value);
+        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                             "unknown header key '%s' (known: description, category, from, "
+                             "reply_to)",
+                             key);
+    }
+    if (*slot) {
+        free(value);
+        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0, "duplicate header key '%s'",
+                             key);
+    }
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            free(value);
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "header '%s' holds a control character", key);
+        }
+    *slot = value;
+    return 0;
+}
+
+/* Trims trailing blank space; text and html parts keep one final newline. */
+static size_t part_length(const char *body, size_t len, int kind)
+{
+    while (len && isspace((unsigned char)body[len - 1]))
+        len--;
+    (void)kind;
+    return len;
+}
+
+static int parse_file(struct tfile *f, const char *text, size_t len, bool base, struct hd_err *err)
+{
+    size_t i = 0;
+    int lineno = 0;
+    struct part *cur = NULL;
+    size_t body_start = 0;
+    int body_line = 0;
+    f->category = -1;
+    if (!hd_valid_utf8(text, len)) {
+        size_t ok = 0;
+        int l = 1;
+        while (ok < len && hd_valid_utf8(text + ok, 1) && (unsigned char)text[ok] < 0x80) {
+            l += text[ok] == '\n';
+            ok++;
+        }
+        return hd_err_setpos(err, HD_E_PARSE, f->display, l, 0, "the file is not valid UTF-8");
+    }
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (;;) {
+        if (i > len)
+            break;
+        const char *line = text + i;
+        const char *nl = i < len ? memchr(line, '\n', len - i) : NULL;
+        size_t n = nl ? (size_t)(nl - line) : len - i;
+        bool at_end = i == len;
+        lineno++;
+        if (n && line[n - 1] == '\r')
+            n--;
+        bool sep = n >= 4 && memcmp(line, "--- ", 4) == 0;
+        if ((sep || at_end) && cur) {
+            size_t blen = part_length(text + body_start, i - body_start, cur->kind);
+            int rc = compile_part(f, cur, text + body_start, blen, body_line, err);
+            if (rc < 0)
+                return rc;
+            cur = NULL;
+        }
+        if (at_end)
+            break;
+        if (sep) {
+            char spec[128];
+            size_t sl = n - 4 < sizeof spec - 1 ? n - 4 : sizeof spec - 1;
+            memcpy(spec, line + 4, sl);
+            spec[sl] = '\0';
+            char *at = strchr(spec, '@'), *variant = NULL;
+            if (at) {
+                *at = '\0';
+                variant = at + 1;
+                while (*variant == ' ')
+                    variant++;
+                size_t vl = strlen(variant);
+                while (vl && isspace((unsigned char)variant[vl - 1]))
+                    variant[--vl] = '\0';
+                for (const char *p = variant; *p; p++)
+                    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+                        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                             "variant '%s' may use only a-z, 0-9 and '_'",
+                                             variant);
+                if (!*variant)
+                    return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                         "a variant name is missing after '@'");
+            }
+            size_t pl = strlen(spec);
+            while (pl && isspace((unsigned char)spec[pl - 1]))
+                spec[--pl] = '\0';
+            int kind = hd_tpl_part_parse(spec);
+            if (kind < 0)
+                return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                     "unknown part '%s' (known: email.subject, email.text, "
+                                     "email.html, sms, push.title, push.body, push.data, "
+                                     "push.fcm, push.apns)",
+                                     spec);
+            for (size_t k = 0; k < f->nparts; k++)
+                if (f->parts[k].kind == kind &&
+                    ((!variant && !f->parts[k].variant) ||
+                     (variant && f->parts[k].variant && strcmp(variant, f->parts[k].variant) == 0)))
+                    return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                         "part '%s%s%s' appears twice (first on line %d)", spec,
+                                         variant ? " @" : "", variant ? variant : "",
+                                         f->parts[k].line);
+            f->parts = hd_xrealloc(f->parts, (f->nparts + 1) * sizeof *f->parts);
+            cur = &f->parts[f->nparts++];
+            memset(cur, 0, sizeof *cur);
+            cur->kind = kind;
+            cur->variant = variant ? hd_xstrdup(variant) : NULL;
+            cur->line = lineno;
+            body_start = nl ? (size_t)(nl - text) + 1 : len;
+            body_line = lineno + 1;
+        } else if (!f->nparts) {
+            size_t ws = 0;
+            while (ws < n && isspace((unsigned char)line[ws]))
+                ws++;
+            if (ws < n && line[ws] != '#') {
+                int rc = header_line(f, line, n, lineno, base, err);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        i = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    if (base && f->category < 0)
+        return hd_err_setpos(err, HD_E_PARSE, f->display, 1, 0,
+                             "the header has no 'category: marketing' or 'category: "
+                             "transactional'");
+    return 0;
+}
+
+static int load_file(struct hd_tpl_set *set, const char *fname, struct tfile *f, bool base,
+                     struct hd_err *err)
+{
+    char path[4096];
+    struct hd_buf b;
+    snprintf(path, sizeof path, "%s/%s", set->dir, fname);
+    f->display = hd_xstrdup(fname);
+    hd_buf_init(&b);
+    if (hd_buf_read_file(&b, path) < 0) {
+        int e = errno;
+        hd_buf_release(&b);
+        return hd_err_set(err, e == ENOENT ? HD_E_NOTFOUND : HD_E_IO, "cannot read '%s': %s",
+                          path, strerror(e));
+    }
+    int rc = parse_file(f, b.data, b.len, base, err);
+    hd_buf_release(&b);
+    return rc;
+}
+
+int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **out,
+               struct hd_err *err)
+{
+    for (size_t i = 0; i < set->ntpls; i++)
+        if (strcmp(set->tpls[i]->name, name) == 0) {
+            *out = set->tpls[i];
+            return 0;
+        }
+    if (!valid_name(name))
+        return hd_err_set(err, HD_E_NOTFOUND,
+                          "'%s' is not a template name (letters, digits, '_' and '-')", name);
+    struct hd_tpl *t = hd_xcalloc(1, sizeof *t);
+    t->name = hd_xstrdup(name);
+    t->set = set;
+    char fname[256], prefix[256], **locs = NULL;
+    size_t nlocs = 0;
+    int rc;
+    snprintf(fname, sizeof fname, "%s.tmpl", name);
+    t->files = hd_xcalloc(1, sizeof *t->files);
+    t->nfiles = 1;
+    if ((rc = load_file(set, fname, &t->files[0], true, err)) < 0) {
+        if (rc == HD_E_NOTFOUND)
+            hd_err_set(err, HD_E_NOTFOUND, "no template '%s' (no file %s/%s)", name, set->dir,
+                       fname);
+        goto fail;
+    }
+    snprintf(prefix, sizeof prefix, "%s.", name);
+    if ((rc = list_dir(set->dir, prefix, ".tmpl", &locs, &nlocs, err)) < 0)
+        goto fail;
+    for (size_t i = 0; i < nlocs; i++) {
+        size_t l = strlen(locs[i]);
+        char tag[64], norm[128];
+        size_t tl = l - strlen(prefix) - 5;
+        if (tl == 0 || tl >= sizeof tag)
+            continue;
+        memcpy(tag, locs[i] + strlen(prefix), tl);
+        tag[tl] = '\0';
+        struct hd_valid *v = hd_valid_new();
+        int bad = hd_valid_locale(v, tag, norm, sizeof norm);
+        hd_valid_free(v);
+        if (bad) {
+            rc = hd_err_setpos(err, HD_E_PARSE, locs[i], 0, 0,
+                               "'%s' in the file name is not a BCP 47 locale (%s)", tag, norm);
+            goto fail;
+        }
+        t->files = hd_xrealloc(t->files, (t->nfiles + 1) * sizeof *t->files);
+        struct tfile *f = &t->files[t->nfiles++];
+        memset(f, 0, sizeof *f);
+        f->locale = hd_xstrdup(norm);
+        if ((rc = load_file(set, locs[i], f, false, err)) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < nlocs; i++)
+        free(locs[i]);
+    free(locs);
+    set->tpls = hd_xrealloc(set->tpls, (set->ntpls + 1) * sizeof *set->tpls);
+    set->tpls[set->ntpls++] = t;
+    *out = t;
+    return 0;
+fail:
+    for (size_t i = 0; i < nlocs; i++)
+        free(locs[i]);
+    free(locs);
+    tpl_free(t);
+    return rc;
+}
+
+/* ---- lookups ------------------------------------------------------------------------ */
+
+/* The locale chain of a tag: zh-Hant-TW, zh-Hant, zh (at most 4). */
+static size_t locale_chain(const char *locale, char chain[4][64])
+{
+    size_t n = 0;
+    if (!locale || !*locale)
+        return 0;
+    snprintf(chain[0], sizeof chain[0], "%s", locale);
+    n = 1;
+    while (n < 4) {
+        char *dash = strrchr(chain[n - 1], '-');
+        if (!dash)
+            break;
+        memcpy(chain[n], chain[n - 1], (size_t)(dash - chain[n - 1]));
+        chain[n][dash - chain[n - 1]] = '\0';
+        n++;
+    }
+    return n;
+}
+
+static const struct tfile *file_for(const struct hd_tpl *t, const char *locale)
+{
+    for (size_t i = 1; i < t->nfiles; i++)
+        if (strcasecmp(t->files[i].locale, locale) == 0)
+            return &t->files[i];
+    return NULL;
+}
+
+static const struct part *part_in(const struct tfile *f, int kind, const char *variant)
+{
+    const struct part *plain = NULL;
+    for (size_t i = 0; i < f->nparts; i++) {
+        const struct part *p = &f->parts[i];
+        if (p->kind != kind)
+            continue;
+        if (!p->variant)
+            plain = p;
+        else if (variant && strcmp(p->variant, variant) == 0)
+            return p;
+    }
+    return plain;
+}
+
+static const struct part *find_part(const struct hd_tpl *t, int kind, const char *locale,
+                                    const char *variant, const struct tfile **from)
+{
+    char chain[4][64];
+    size_t n = locale_chain(locale, chain);
+    for (size_t i = 0; i < n; i++) {
+        const struct tfile *f = file_for(t, chain[i]);
+        const struct part *p = f ? part_in(f, kind, variant) : NULL;
+        if (p) {
+            if (from)
+                *from = f;
+            return p;
+        }
+    }
+    if (from)
+        *from = &t->files[0];
+    return part_in(&t->files[0], kind, variant);
+}
+
+bool hd_tpl_has_part(const struct hd_tpl *t, int part, const char *locale, const char *variant)
+{
+    return find_part(t, part, locale, variant, NULL) != NULL;
+}
+
+const char *hd_tpl_header(const struct hd_tpl *t, const char *key, const char *locale)
+{
+    char chain[4][64];
+    size_t n = locale_chain(locale, chain);
+    for (size_t i = 0; i <= n; i++) {
+        const struct tfile *f = i < n ? file_for(t, chain[i]) : &t->files[0];
+        if (!f)
+            continue;
+        const char *v = strcmp(key, "from") == 0          ? f->from
+                        : strcmp(key, "reply_to") == 0    ? f->reply_to
+                        : strcmp(key, "description") == 0 ? f->description
+                                                          : NULL;
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->name = t->name;
+    info->description = t->files[0].description ? t->files[0].description : "";
+    info->category = t->files[0].category;
+    for (size_t i = 0; i < t->nfiles; i++) {
+        const struct tfile *f = &t->files[i];
+        if (f->locale && info->nlocales < 32)
+            info->locales[info->nlocales++] = f->locale;
+        for (size_t k = 0; k < f->nparts; k++) {
+            const struct part *p = &f->parts[k];
+            info->channels |= 1u << hd_tpl_part_channel(p->kind);
+            if (!p->variant)
+                continue;
+            bool seen = false;
+            for (size_t v = 0; v < info->nvariants; v++)
+                seen |= strcmp(info->variants[v], p->variant) == 0;
+            if (!seen && info->nvariants < 16)
+                info->variants[info->nvariants++] = p->variant;
+        }
+    }
+}
+
+/* ---- partials ---------------------------------------------------------------------- */
+
+struct presolve {
+    struct hd_tpl_set *set;
+    char chain[4][64];
+    size_t nchain;
+};
+
+static struct pentry *pcache(struct hd_tpl_set *set, const char *key)
+{
+    for (size_t i = 0; i < set->npartials; i++)
+        if (strcmp(set->partials[i].key, key) == 0)
+            return &set->partials[i];
+    return NULL;
+}
+
+/* The partial NAME for one locale (or the base when locale is ""). */
+static int partial_for(struct hd_tpl_set *set, const char *name, const char *locale,
+                       const struct hd_mst **out, struct hd_err *err)
+{
+    char key[256], fname[256], path[4096];
+    snprintf(key, sizeof key, "%s|%s", name, locale);
+    struct pentry *e = pcache(set, key);
+    if (e) {
+        *out = e->mst;
+        return e->mst ? 0 : HD_E_NOTFOUND;
+    }
+    snprintf(fname, sizeof fname, "partials/%s%s%s.mustache", name, *locale ? "." : "", locale);
+    snprintf(path, sizeof path, "%s/%s", set->dir, fname);
+    struct hd_buf b;
+    struct hd_mst *m = NULL;
+    hd_buf_init(&b);
+    int rc = 0;
+    if (hd_buf_read_file(&b, path) < 0) {
+        if (errno != ENOENT)
+            rc = hd_err_set(err, HD_E_IO, "cannot read '%s': %s", path, strerror(errno));
+    } else if (!hd_valid_utf8(b.data, b.len)) {
+        rc = hd_err_setpos(err, HD_E_PARSE, fname, 0, 0, "the file is not valid UTF-8");
+    } else {
+        struct hd_mst_opts o = {.file = fname};
+        rc = hd_mst_compile(b.data, b.len, &o, &m, err);
+    }
+    hd_buf_release(&b);
+    if (rc < 0)
+        return rc;
+    set->partials = hd_xrealloc(set->partials, (set->npartials + 1) * sizeof *set->partials);
+    set->partials[set->npartials++] = (struct pentry){hd_xstrdup(key), m};
+    *out = m;
+    return m ? 0 : HD_E_NOTFOUND;
+}
+
+static int resolve_partial(void *ud, const char *name, const struct hd_mst **out,
+                           struct hd_err *err)
+{
+    struct presolve *ps = ud;
+    int rc;
+    if (!valid_name(name))
+        return HD_E_NOTFOUND;
+    for (size_t i = 0; i < ps->nchain; i++)
+        if ((rc = partial_for(ps->set, name, ps->chain[i], out, err)) != HD_E_NOTFOUND)
+            return rc;
+    return partial_for(ps->set, name, "", out, err);
+}
+
+/* ---- rendering --------------------------------------------------------------------- */
+
+static void env_for(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
+                    struct presolve *ps, struct hd_mst_env *env)
+{
+    ps->set = t->set;
+    ps->nchain = locale_chain(req->locale, ps->chain);
+    memset(env, 0, sizeof *env);
+    env->escape_html = kind == HD_PART_EMAIL_HTML;
+    env->strict = !req->lenient;
+    env->part = part_names[kind];
+    env->locale = req->locale;
+    env->timezone = req->timezone;
+    env->now = req->now;
+    env->fmt = req->fmt;
+    env->partial = resolve_partial;
+    env->partial_ud = ps;
+}
+
+int hd_tpl_render(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
+                  struct hd_buf *out, struct hd_err *err)
+{
+    const struct part *p = find_part(t, kind, req->locale, req->variant, NULL);
+    if (!p || !p->mst)
+        return hd_err_set(err, HD_E_NOTFOUND, "template '%s' has no part %s", t->name,
+                          part_names[kind]);
+    struct presolve ps;
+    struct hd_mst_env env;
+    env_for(t, kind, req, &ps, &env);
+    return hd_mst_render(p->mst, req->data, &env, out, err);
+}
+
+struct jrender {
+    const struct part *p;
+    size_t next;
+    const struct hd_mst_env *env;
+    const json_t *data;
+    struct hd_buf buf;
+    struct hd_err *err;
+    int rc;
+};
+
+static json_t *render_leaves(struct jrender *r, const json_t *v)
+{
+    if (r->rc < 0)
+        return NULL;
+    if (json_is_string(v)) {
+        hd_buf_reset(&r->buf);
+        r->rc = hd_mst_render(r->p->leaf[r->next++], r->data, r->env, &r->buf, r->err);
+        return r->rc < 0 ? NULL : json_stringn(r->buf.data, r->buf.len);
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            json_t *y = render_leaves(r, x);
+            if (!y) {
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, k, y);
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            json_t *y = render_leaves(r, x);
+            if (!y) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, y);
+        }
+        return a;
+    }
+    return json_deep_copy(v);
+}
+
+int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
+                       json_t **out, struct hd_err *err)
+{
+    const struct part *p = find_part(t, kind, req->locale, req->variant, NULL);
+    if (!p || !p->json)
+        return hd_err_set(err, HD_E_NOTFOUND, "template '%s' has no part %s", t->name,
+                          part_names[kind]);
+    struct presolve ps;
+    struct hd_mst_env env;
+    env_for(t, kind, req, &ps, &env);
+    struct jrender r = {.p = p, .env = &env, .data = req->data, .err = err};
+    hd_buf_init(&r.buf);
+    *out = render_leaves(&r, p->json);
+    hd_buf_release(&r.buf);
+    return r.rc;
+}
+
+/* ---- data ------------------------------------------------------------------------------ */
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    if (v)
+        json_object_set_new(o, k, json_string(v));
+}
+
+json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg,
+                    const json_t *campaign, const char *message_id, const char *unsubscribe_url)
+{
+    json_t *d = json_object(), *contact = json_object();
+    if (cfg)
+        for (size_t i = 0; i < cfg->nvars; i++)
+            set_str(d, cfg->vars[i].key, cfg->vars[i].value);
+    if (c) {
+        char t[32];
+        json_t *attrs = c->attrs ? json_loads(c->attrs, 0, NULL) : NULL;
+        if (json_is_object(attrs))
+            json_object_update(contact, attrs);
+        json_decref(attrs);
+        set_str(contact, "id", c->ext_id);
+        set_str(contact, "email", c->email);
+        set_str(contact, "phone", c->phone);
+        set_str(contact, "locale", c->locale);
+        set_str(contact, "timezone", c->timezone);
+        hd_time_format_iso(c->created_at, t, sizeof t);
+        set_str(contact, "created_at", t);
+        json_object_update(d, contact);
+    }
+    json_object_set_new(d, "contact", contact);
+    json_object_set_new(d, "campaign", campaign ? json_deep_copy(campaign) : json_object());
+    json_t *msg = json_object();
+    set_str(msg, "id", message_id);
+    json_object_set_new(d, "message", msg);
+    if (unsubscribe_url)
+        set_str(d, "unsubscribe_url", unsubscribe_url);
+    return d;
+}
+
+void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, size_t *fcm,
+                       size_t *apns)
+{
+    json_t *n = json_object(), *f = json_object(), *aps = json_object(), *alert = json_object(),
+           *a = json_object();
+    set_str(n, "title", title);
+    set_str(n, "body", body);
+    json_object_set_new(f, "notification", n);
+    if (data)
+        json_object_set(f, "data", (json_t *)data);
+    set_str(alert, "title", title);
+    set_str(alert, "body", body);
+    json_object_set_new(aps, "alert", alert);
+    json_object_set_new(a, "aps", aps);
+    if (data)
+        json_object_update(a, (json_t *)data);
+    char *s1 = json_dumps(f, JSON_COMPACT), *s2 = json_dumps(a, JSON_COMPACT);
+    *fcm = s1 ? strlen(s1) : 0;
+    *apns = s2 ? strlen(s2) : 0;
+    free(s1);
+    free(s2);
+    json_decref(f);
+    json_decref(a);
+}
+
+/* ---- lint ---------------------------------------------------------------------------------- */
+
+struct lint {
+    hd_tpl_issue_cb cb;
+    void *ud;
+    int errors;
+    struct hd_tpl_set *set;
+    const char *file;
+};
+
+static void issue(struct lint *l, bool error, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void issue(struct lint *l, bool error, const char *where, const char *fmt, ...)
+{
+    struct hd_tpl_issue is = {.error = error};
+    va_list ap;
+    snprintf(is.where, sizeof is.where, "%s", where);
+    va_start(ap, fmt);
+    vsnprintf(is.msg, sizeof is.msg, fmt, ap);
+    va_end(ap);
+    l->errors += error;
+    l->cb(l->ud, &is);
+}
+
+static void issue_err(struct lint *l, const struct hd_err *e)
+{
+    struct hd_tpl_issue is = {.error = true};
+    /* the message already starts with its position */
+    snprintf(is.msg, sizeof is.msg, "%s", e->msg);
+    l->errors++;
+    l->cb(l->ud, &is);
+}
+
+static int check_ref(void *ud, const char *name, int line, int col)
+{
+    struct lint *l = ud;
+    const struct hd_mst *m;
+    struct hd_err e = {0};
+    struct presolve ps = {.set = l->set};
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d:%d", l->file, line, col);
+    int rc = resolve_partial(&ps, name, &m, &e);
+    if (rc == HD_E_NOTFOUND)
+        issue(l, true, where, "unknown partial '%s' (no file partials/%s.mustache)", name, name);
+    else if (rc < 0)
+        issue_err(l, &e);
+    else
+        hd_mst_each_partial(m, check_ref, l); /* partials of partials */
+    return 0;
+}
+
+static bool valid_address(const char *s)
+{
+    char out[320];
+    const char *lt = strrchr(s, '<'), *gt = strrchr(s, '>');
+    struct hd_valid *v = hd_valid_new();
+    bool ok;
+    if (lt && gt && gt > lt && gt[1] == '\0') {
+        char addr[320];
+        size_t n = (size_t)(gt - lt - 1);
+        ok = n < sizeof addr;
+        if (ok) {
+            memcpy(addr, lt + 1, n);
+            addr[n] = '\0';
+            ok = hd_valid_email(v, addr, out, sizeof out) == 0;
+        }
+    } else {
+        ok = hd_valid_email(v, s, out, sizeof out) == 0;
+    }
+    hd_valid_free(v);
+    return ok;
+}
+
+/* Renders a part with no data (strictness off): the static text, for the
+ * checks that can be made without a contact. */
+static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
+                        const struct part *p)
+{
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *data = json_object();
+    struct hd_tpl_req req = {.locale = f->locale, .variant = p->variant, .now = 0,
+                             .data = data, .fmt = fmt, .lenient = true};
+    struct hd_buf out;
+    struct hd_err e = {0};
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d", f->display, p->line);
+    hd_buf_init(&out);
+    if (p->kind == HD_PART_EMAIL_SUBJECT || p->kind == HD_PART_SMS ||
+        p->kind == HD_PART_PUSH_TITLE) {
+        struct presolve ps;
+        struct hd_mst_env env;
+        env_for(t, p->kind, &req, &ps, &env);
+        if (hd_mst_render(p->mst, data, &env, &out, &e) == 0) {
+            if (p->kind == HD_PART_EMAIL_SUBJECT) {
+                for (size_t i = 0; i < out.len; i++)
+                    if ((unsigned char)out.data[i] < 0x20 || out.data[i] == 0x7f) {
+                        issue(l, true, where, "email.subject: a control character (line break "
+                                              "or tab) cannot go in a subject");
+                        break;
+                    }
+            } else if (p->kind == HD_PART_SMS) {
+                struct hd_sms_info si;
+                hd_sms_analyze(out.data, out.len, &si);
+                if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
+                    issue(l, false, where,
+                          "sms%s%s: UCS-2 (70 characters a segment) because of '%s'; the "
+                          "fixed text alone is %zu characters, %zu segment%s",
+                          p->variant ? " @" : "", p->variant ? p->variant : "",
+                          si.first_non_gsm, si.chars, si.segments, si.segments == 1 ? "" : "s");
+                else
+                    issue(l, false, where,
+                          "sms%s%s: GSM-7; the fixed text alone is %zu characters, %zu "
+                          "segment%s",
+                          p->variant ? " @" : "", p->variant ? p->variant : "", si.chars,
+                          si.segments, si.segments == 1 ? "" : "s");
+                if (t->files[0].category == HD_CAT_MARKETING && !strstr(out.data, "STOP") &&
+                    !strstr(out.data, "退订") && !strstr(out.data, "退訂"))
+                    issue(l, false, where,
+                          "sms: a marketing SMS should end with an opt-out instruction "
+                          "(\"Reply STOP to opt out\", \"回T退订\")");
+            }
+        } else {
+            issue_err(l, &e);
+        }
+    }
+    hd_buf_release(&out);
+    json_decref(data);
+    hd_fmt_free(fmt);
+}
+
+static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile *f)
+{
+    bool has[HD_PART_COUNT] = {0};
+    l->file = f->display;
+    for (size_t i = 0; i < f->nparts; i++) {
+        const struct part *p = &f->parts[i];
+        has[p->kind] = true;
+        if (p->mst)
+            hd_mst_each_partial(p->mst, check_ref, l);
+        for (size_t k = 0; k < p->nleaf; k++)
+            hd_mst_each_partial(p->leaf[k], check_ref, l);
+        lint_render(l, t, f, p);
+    }
+    if (f->from && !valid_address(f->from))
+        issue(l, true, f->display, "from: '%s' is not an address (write Name <user@example.com>)",
+              f->from);
+    if (f->reply_to && !valid_address(f->reply_to))
+        issue(l, true, f->display, "reply_to: '%s' is not an address", f->reply_to);
+    if (f->locale)
+        return; /* a locale file may override any subset of parts */
+    if ((has[HD_PART_EMAIL_TEXT] || has[HD_PART_EMAIL_HTML]) && !has[HD_PART_EMAIL_SUBJECT])
+        issue(l, true, f->display, "email parts without an email.subject");
+    if (has[HD_PART_EMAIL_SUBJECT] && !has[HD_PART_EMAIL_TEXT] && !has[HD_PART_EMAIL_HTML])
+        issue(l, true, f->display, "email.subject without email.text or email.html");
+    if (has[HD_PART_EMAIL_HTML] && !has[HD_PART_EMAIL_TEXT])
+        issue(l, false, f->display,
+              "email.html without email.text: the text part will be derived from the HTML");
+    bool push = has[HD_PART_PUSH_DATA] || has[HD_PART_PUSH_FCM] || has[HD_PART_PUSH_APNS];
+    if (push && !has[HD_PART_PUSH_TITLE] && !has[HD_PART_PUSH_BODY])
+        issue(l, true, f->display, "push parts without push.title or push.body");
+    if (!f->nparts)
+        issue(l, true, f->display, "no parts: add '--- email.subject', '--- sms', ...");
+}
+
+int hd_tpl_lint(struct hd_tpl_set *set, const char *name, hd_tpl_issue_cb cb, void *ud)
+{
+    struct lint l = {.cb = cb, .ud = ud, .set = set};
+    const struct hd_tpl *t;
+    struct hd_err e = {0};
+    if (hd_tpl_get(set, name, &t, &e) < 0) {
+        issue_err(&l, &e);
+        return l.errors;
+    }
+    for (size_t i = 0; i < t->nfiles; i++)
+        lint_file(&l, t, &t->files[i]);
+    return l.errors;
+}
+
+int hd_tpl_lint_partials(struct hd_tpl_set *set, hd_tpl_issue_cb cb, void *ud)
+{
+    struct lint l = {.cb = cb, .ud = ud, .set = set};
+    char dir[4096], **files;
+    size_t n;
+    struct hd_err e = {0};
+    snprintf(dir, sizeof dir, "%s/partials", set->dir);
+    if (list_dir(dir, "", ".mustache", &files, &n, &e) < 0) {
+        issue_err(&l, &e);
+        return l.errors;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char name[256], *dot;
+        snprintf(name, sizeof name, "%s", files[i]);
+        dot = strchr(name, '.');
+        *dot = '\0';
+        const char *locale = strcmp(dot + 1, "mustache") == 0 ? "" : dot + 1;
+        char loc[128];
+        snprintf(loc, sizeof loc, "%s", locale);
+        char *end = strstr(loc, ".mustache");
+        if (end)
+            *end = '\0';
+        const struct hd_mst *m;
+        if (!valid_name(name)) {
+            char where[300];
+            snprintf(where, sizeof where, "partials/%s", files[i]);
+            issue(&l, true, where, "'%s' is not a partial name (letters, digits, '_' and '-')",
+                  name);
+        } else if (partial_for(set, name, loc, &m, &e) < 0) {
+            issue_err(&l, &e);
+        } else {
+            char where[300];
+            snprintf(where, sizeof where, "partials/%s", files[i]);
+            l.file = where;
+            hd_mst_each_partial(m, check_ref, &l);
+        }
+        free(files[i]);
+    }
+    free(files);
+    return l.errors;
+}
