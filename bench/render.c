@@ -26,11 +26,11 @@ static uint64_t fnv(uint64_t h, const char *s, size_t n)
 
 static int gen(const char *path)
 {
-    static const char *const names[] = {"Olivia", "Liam", "Emma", "Noah", "Ava", "Oliver",
+    static const char *const names[] = {"Olivia", "Liam",   "Emma",     "Noah",  "Ava", "Oliver",
                                         "Sophia", "Elijah", "Isabella", "James", "Mia", "Lucas"};
-    static const char *const months[] = {"January", "February", "March", "April",
-                                         "May", "June", "July", "August",
-                                         "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     json_t *arr = json_array();
     uint64_t s = 88172645463325252ull;
     for (int i = 0; i < POOL; i++) {
@@ -41,11 +41,11 @@ static int gen(const char *path)
         snprintf(lng, sizeof lng, "%s %d, 2026", months[m], d);
         snprintf(code, sizeof code, "BACK%04d", (int)((s >> 20) % 10000));
         snprintf(unsub, sizeof unsub, "https://example.com/u/%016llx", (unsigned long long)s);
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "first_name",
-                              names[s % 12], "locale", "en", "brand", "Acme", "support_email",
-                              "support@example.com", "shop_url", "https://shop.example.com",
-                              "coupon_code", code, "last_active", date, "last_active_long", lng,
-                              "unsubscribe_url", unsub);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "first_name", names[s % 12],
+                      "locale", "en", "brand", "Acme", "support_email", "support@example.com",
+                      "shop_url", "https://shop.example.com", "coupon_code", code, "last_active",
+                      date, "last_active_long", lng, "unsubscribe_url", unsub);
         if (i % 10 == 3)
             json_object_del(o, "last_active");
         json_array_append_new(arr, o);
@@ -112,10 +112,12 @@ int main(int argc, char **argv)
     hd_buf_init(&out);
     int64_t t0, t1;
     if (strcmp(argv[1], "plain") == 0) {
-        struct partials p = {argv[2], {load(argv[2], "button"), load(argv[2], "footer")},
-                             {"button", "footer"}};
+        struct partials p = {
+            argv[2], {load(argv[2], "button"), load(argv[2], "footer")}, {"button", "footer"}};
         struct hd_mst *email = load(argv[2], "email"), *sms = load(argv[2], "sms");
-        struct hd_mst_env html = {.escape_html = true, .strict = true, .partial = part,
+        struct hd_mst_env html = {.escape_html = true,
+                                  .strict = true,
+                                  .partial = part,
                                   .partial_ud = &p},
                           text = {.strict = true};
         t0 = hd_clock_mono_ms();
@@ -143,8 +145,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "render: %s\n", err.msg);
             return 1;
         }
-        struct hd_tpl_req req = {.locale = "en", .timezone = "UTC", .now = 1795305600,
-                                 .fmt = fmt};
+        struct hd_tpl_req req = {.locale = "en", .timezone = "UTC", .now = 1795305600, .fmt = fmt};
         t0 = hd_clock_mono_ms();
         for (long i = 0; i < n; i++) {
             req.data = json_array_get(pool, (size_t)(i % POOL));
@@ -160,8 +161,7 @@ int main(int argc, char **argv)
         hd_tpl_set_free(set);
     }
     double secs = (double)(t1 - t0) / 1000.0;
-    printf("%.0f %016llx %zu\n", secs > 0 ? (double)n / secs : 0.0, (unsigned long long)sum,
-           bytes);
+    printf("%.0f %016llx %zu\n", secs > 0 ? (double)n / secs : 0.0, (unsigned long long)sum, bytes);
     hd_buf_release(&out);
     hd_fmt_free(fmt);
     json_decref(pool);

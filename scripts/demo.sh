@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # make demo: everything herald can do so far, end to end, on the embedded
-# defaults (SQLite, the outbox provider), in a fresh folder demo/.
+# defaults (SQLite, the outbox provider), in a fresh folder demo/, with the
+# example configuration (etc/herald.conf) and the shipped templates.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 H=$ROOT/${1:-build/herald}
 [ "${H#/}" != "$H" ] || H=$ROOT/$H
 cd "$ROOT"
 rm -rf demo && mkdir demo && cd demo
+export HERALD_CONFIG="$ROOT/etc/herald.conf"
+ln -s "$ROOT/templates" templates
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ herald %s\n' "$*"; "$H" "$@"; }
 
 step "create the database"
 run init
 
-step "the effective configuration (built-in defaults: the outbox serves every channel)"
+step "the effective configuration (etc/herald.conf: the outbox serves every channel)"
 run config check 2>&1 | sed -n '1,12p'
 echo "   ..."
 
@@ -37,5 +40,15 @@ run contacts optout c0002 --channel sms --category marketing
 run suppress add abigail.1@example.com --reason unsubscribed
 run suppress add "+44 7700 900684" --reason invalid_number
 run suppress list
+
+step "templates: list them, and lint every file, variant and partial"
+run template list
+run template lint
+
+step "preview the recall campaign for a Chinese contact (SMS) and an English one (email)"
+run template preview recall --contact c0002 --channel sms
+run template preview recall --contact c0001 --variant b --channel email | sed -n '1,20p'
+echo "   ..."
+run template preview renewal --contact c0001 --channel sms
 
 step "done: the database is demo/var/herald.db"

@@ -53,9 +53,8 @@ static void channels_text(unsigned ch, char *buf, size_t size)
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     int format = FMT_TABLE, c, rc = EXIT_OK;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -229,32 +228,41 @@ static void show_part(struct preview *p, const char *name, const char *text, con
 
 static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"contact", required_argument, NULL, 'c'},
-                                         {"data", required_argument, NULL, 'd'},
-                                         {"channel", required_argument, NULL, 'C'},
-                                         {"locale", required_argument, NULL, 'l'},
-                                         {"variant", required_argument, NULL, 'v'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
+        {"channel", required_argument, NULL, 'C'}, {"locale", required_argument, NULL, 'l'},
+        {"variant", required_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
     const char *contact_id = NULL, *data_path = NULL, *locale = NULL, *variant = NULL;
     int channel = -1, c, rc = EXIT_OK;
     struct preview pv = {0};
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': contact_id = optarg; break;
-        case 'd': data_path = optarg; break;
+        case 'c':
+            contact_id = optarg;
+            break;
+        case 'd':
+            data_path = optarg;
+            break;
         case 'C':
             if ((channel = hd_channel_parse(optarg)) < 0)
                 return cmd_usage("template preview", template_usage,
                                  "--channel: '%s' is not email, sms or push", optarg);
             break;
-        case 'l': locale = optarg; break;
-        case 'v': variant = optarg; break;
-        case 'j': pv.json = true; break;
-        case 'h': return cmd_help(template_usage);
-        default: return cmd_usage("template preview", template_usage, "bad option");
+        case 'l':
+            locale = optarg;
+            break;
+        case 'v':
+            variant = optarg;
+            break;
+        case 'j':
+            pv.json = true;
+            break;
+        case 'h':
+            return cmd_help(template_usage);
+        default:
+            return cmd_usage("template preview", template_usage, "bad option");
         }
     }
     if (optind + 1 != argc)
@@ -305,8 +313,12 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     pv.parts = json_object();
     pv.warnings = json_array();
     pv.errors = json_array();
-    struct hd_tpl_req req = {.locale = locale, .variant = variant, .timezone = zone,
-                             .now = hd_clock_now(&ctx->clock), .data = data, .fmt = fmt};
+    struct hd_tpl_req req = {.locale = locale,
+                             .variant = variant,
+                             .timezone = zone,
+                             .now = hd_clock_now(&ctx->clock),
+                             .data = data,
+                             .fmt = fmt};
     struct hd_tpl_info info;
     hd_tpl_get_info(t, &info);
     if (!pv.json)
@@ -322,8 +334,8 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
         if (channel >= 0 && hd_tpl_part_channel(part) != channel)
             continue;
         if (!hd_tpl_has_part(t, part, locale, variant)) {
-            if (part == HD_PART_EMAIL_TEXT && hd_tpl_has_part(t, HD_PART_EMAIL_HTML, locale,
-                                                              variant)) {
+            if (part == HD_PART_EMAIL_TEXT &&
+                hd_tpl_has_part(t, HD_PART_EMAIL_HTML, locale, variant)) {
                 hd_buf_reset(&buf);
                 if (hd_tpl_render(t, HD_PART_EMAIL_HTML, &req, &buf, &err) == 0) {
                     struct hd_buf text;
@@ -366,9 +378,9 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
             pv.sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
                                "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
                                "segments", (json_int_t)si.segments);
-            if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0] &&
-                !strchr("\xE4\xE5\xE6\xE7\xE8\xE9", si.first_non_gsm[0]))
-                note(&pv, false, "sms: UCS-2 because of '%s'", si.first_non_gsm);
+            if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
+                note(&pv, false, "sms: UCS-2 (70 characters a segment) because of '%s'",
+                     si.first_non_gsm);
             if (si.segments > 1)
                 note(&pv, false, "sms: %zu segments are billed as %zu messages", si.segments,
                      si.segments);
@@ -475,31 +487,39 @@ static int dir_partial(void *ud, const char *name, const struct hd_mst **out, st
 
 static int render_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"partials", required_argument, NULL, 'p'},
-                                         {"strict", no_argument, NULL, 's'},
-                                         {"escape", required_argument, NULL, 'e'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'}, {"partials", required_argument, NULL, 'p'},
+        {"strict", no_argument, NULL, 's'},     {"escape", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},       {0, 0, 0, 0}};
     const char *data_path = NULL;
     struct dir_partials dp = {0};
-    struct hd_mst_env env = {.escape_html = true, .locale = ctx->cfg->locale,
-                             .timezone = ctx->cfg->timezone, .now = hd_clock_now(&ctx->clock)};
+    struct hd_mst_env env = {.escape_html = true,
+                             .locale = ctx->cfg->locale,
+                             .timezone = ctx->cfg->timezone,
+                             .now = hd_clock_now(&ctx->clock)};
     int c, rc = EXIT_OK;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': data_path = optarg; break;
-        case 'p': dp.dir = optarg; break;
-        case 's': env.strict = true; break;
+        case 'd':
+            data_path = optarg;
+            break;
+        case 'p':
+            dp.dir = optarg;
+            break;
+        case 's':
+            env.strict = true;
+            break;
         case 'e':
             if (strcmp(optarg, "html") != 0 && strcmp(optarg, "none") != 0)
                 return cmd_usage("template render", template_usage,
                                  "--escape: '%s' is not html or none", optarg);
             env.escape_html = strcmp(optarg, "html") == 0;
             break;
-        case 'h': return cmd_help(template_usage);
-        default: return cmd_usage("template render", template_usage, "bad option");
+        case 'h':
+            return cmd_help(template_usage);
+        default:
+            return cmd_usage("template render", template_usage, "bad option");
         }
     }
     if (optind + 1 != argc)

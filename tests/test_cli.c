@@ -45,7 +45,7 @@ static void test_cli_basics(void **state)
     assert_contains(r.out, "usage: herald");
     assert_contains(r.out, "contacts");
     tu_run_release(&r);
-    static const char *const cmds[] = {"init", "config", "contacts", "suppress"};
+    static const char *const cmds[] = {"init", "config", "contacts", "suppress", "template"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tu_herald(&r, fx->dir, NULL, cmds[i], "--help", NULL);
         if (r.status != 0 || !strstr(r.out, "usage: herald"))
@@ -511,6 +511,86 @@ static void test_cli_stdin_and_suppress(void **state)
     free(in);
 }
 
+static void test_cli_templates(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    const char *src = getenv("HERALD_SRC");
+    if (!src)
+        skip();
+    char *conf = tu_path(fx->dir, "h.conf"), *csv = tu_path(fx->dir, "c.csv");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ntemplates = %s/templates\n[template_vars]\nbrand = Acme\n"
+                "shop_url = https://shop.example.com\nsupport_email = s@example.com\n",
+                src);
+    tu_write(conf, t.data);
+    tu_write(csv, "id,phone,locale,timezone,first_name,last_active,membership_expires,plan\n"
+                  "z1,+8613800138000,zh-CN,Asia/Shanghai,王芳,2026-10-01,2026-12-15,gold\n"
+                  "e1,+14155550100,en-US,America/New_York,Ann,2026-10-02,2027-09-01,silver\n");
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "contacts", "import", "c.csv", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "recall         email,sms,push   zh-CN          b          marketing");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "lint", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "3 templates checked: 0 errors");
+    tu_run_release(&r);
+
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "preview", "recall", "--contact", "z1",
+              "--channel", "sms", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "== sms   (UCS-2, ");
+    assert_contains(r.out, "【Acme】王芳，好久不见！");
+    assert_contains(r.out, "回T退订");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "preview", "renewal", "--contact",
+              "e1", "--channel", "email", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"email.subject\": \"Renew your silver membership early and get a "
+                           "month free\"");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "preview", "promotion", "--contact",
+              "e1", "--variant", "b", "--channel", "email", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "Ann, your Black Friday prices are in");
+    assert_contains(r.out, "(derived from email.html)");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "preview", "recall", NULL);
+    assert_int_equal(r.status, 2);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "preview", "nosuch", "--contact", "e1",
+              NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "no template 'nosuch'");
+    tu_run_release(&r);
+
+    char *tpl = tu_path(fx->dir, "t.mustache"), *data = tu_path(fx->dir, "d.json");
+    tu_write(tpl, "Hi {{name}} & {{ n | number }}\n");
+    tu_write(data, "{\"name\":\"A&B\",\"n\":12345.5}");
+    tu_herald(&r, fx->dir, NULL, "-c", "h.conf", "template", "render", "t.mustache", "--data",
+              "d.json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "Hi A&amp;B & 12,345.5\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, tpl, "-c", "h.conf", "template", "render", "-", "--strict", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "stdin:1:4: missing variable 'name'");
+    tu_run_release(&r);
+    hd_buf_release(&t);
+    free(tpl);
+    free(data);
+    free(conf);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_import_100k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_import_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_stdin_and_suppress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_templates, setup, teardown),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

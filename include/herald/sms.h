@@ -14,10 +14,10 @@ enum hd_sms_encoding { HD_SMS_GSM7, HD_SMS_UCS2 };
 
 struct hd_sms_info {
     enum hd_sms_encoding encoding;
-    size_t chars;    /* Unicode characters */
-    size_t units;    /* septets (GSM-7) or UTF-16 units (UCS-2) */
-    size_t segments; /* 0 for an empty body */
-    size_t per_segment; /* units one segment holds at this length: 160/153 or 70/67 */
+    size_t chars;          /* Unicode characters */
+    size_t units;          /* septets (GSM-7) or UTF-16 units (UCS-2) */
+    size_t segments;       /* 0 for an empty body */
+    size_t per_segment;    /* units one segment holds at this length: 160/153 or 70/67 */
     char first_non_gsm[8]; /* UTF-8 of the first character that forced UCS-2, or "" */
 };
 

@@ -56,12 +56,12 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
 /* What a template offers. Pointers are owned by the template. */
 struct hd_tpl_info {
     const char *name;
-    const char *description;   /* "" when absent */
-    int category;              /* enum hd_category */
-    unsigned channels;         /* bit 1 << HD_CH_* for each channel with parts */
-    const char *locales[32];   /* locale files, in file-name order */
+    const char *description; /* "" when absent */
+    int category;            /* enum hd_category */
+    unsigned channels;       /* bit 1 << HD_CH_* for each channel with parts */
+    const char *locales[32]; /* locale files, in file-name order */
     size_t nlocales;
-    const char *variants[16];  /* A/B variants used by any part */
+    const char *variants[16]; /* A/B variants used by any part */
     size_t nvariants;
 };
 void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info);
@@ -77,8 +77,8 @@ struct hd_tpl_req {
     const char *timezone; /* the recipient's zone, for dates */
     int64_t now;
     const json_t *data;
-    struct hd_fmt *fmt;   /* required */
-    bool lenient;         /* missing variables render empty (lint uses it) */
+    struct hd_fmt *fmt; /* required */
+    bool lenient;       /* missing variables render empty (lint uses it) */
 };
 
 /* Renders one text part into out (appending). HD_E_NOTFOUND when no file
@@ -86,15 +86,15 @@ struct hd_tpl_req {
 int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                   struct hd_buf *out, struct hd_err *err);
 /* Renders a JSON part (push.data, push.fcm, push.apns) into a new object. */
-int hd_tpl_render_json(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
-                       json_t **out, struct hd_err *err);
+int hd_tpl_render_json(const struct hd_tpl *t, int part, const struct hd_tpl_req *req, json_t **out,
+                       struct hd_err *err);
 
 /* The data a template sees for a contact: template variables, then the
  * contact's fields and attributes at the top level and under "contact",
  * then "campaign" (may be NULL), "message": {"id"} and "unsubscribe_url"
  * (may be NULL). The caller frees the result with json_decref. */
-json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg,
-                    const json_t *campaign, const char *message_id, const char *unsubscribe_url);
+json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg, const json_t *campaign,
+                    const char *message_id, const char *unsubscribe_url);
 
 /* Push payload sizes in bytes as FCM and APNs would see them. */
 void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, size_t *fcm,

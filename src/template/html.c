@@ -45,10 +45,10 @@ static size_t entity(const char *s, size_t n, struct hd_buf *out)
     static const struct {
         const char *name;
         unsigned long cp;
-    } named[] = {{"amp", '&'},     {"lt", '<'},      {"gt", '>'},      {"quot", '"'},
-                 {"apos", '\''},   {"nbsp", 0xA0},   {"copy", 0xA9},   {"reg", 0xAE},
+    } named[] = {{"amp", '&'},      {"lt", '<'},       {"gt", '>'},        {"quot", '"'},
+                 {"apos", '\''},    {"nbsp", 0xA0},    {"copy", 0xA9},     {"reg", 0xAE},
                  {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"yen", 0xA5},
-                 {"euro", 0x20AC}, {"middot", 0xB7}, {"laquo", 0xAB},  {"raquo", 0xBB}};
+                 {"euro", 0x20AC},  {"middot", 0xB7},  {"laquo", 0xAB},    {"raquo", 0xBB}};
     const char *semi = memchr(s, ';', n < 12 ? n : 12);
     if (!semi)
         return 0;
@@ -58,8 +58,8 @@ static size_t entity(const char *s, size_t n, struct hd_buf *out)
         memcpy(num, s + 1, len - 1);
         num[len - 1] = '\0';
         char *end;
-        unsigned long cp = (num[0] == 'x' || num[0] == 'X') ? strtoul(num + 1, &end, 16)
-                                                            : strtoul(num, &end, 10);
+        unsigned long cp =
+            (num[0] == 'x' || num[0] == 'X') ? strtoul(num + 1, &end, 16) : strtoul(num, &end, 10);
         if (*end || end == num)
             return 0;
         add_utf8(out, cp);
@@ -142,8 +142,9 @@ void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
             }
             if (tag_is(name, nl, "br") || tag_is(name, nl, "p") || tag_is(name, nl, "div") ||
                 tag_is(name, nl, "tr") || tag_is(name, nl, "table") || tag_is(name, nl, "ul") ||
-                tag_is(name, nl, "ol") || (nl == 2 && tolower((unsigned char)name[0]) == 'h' &&
-                                           isdigit((unsigned char)name[1]))) {
+                tag_is(name, nl, "ol") ||
+                (nl == 2 && tolower((unsigned char)name[0]) == 'h' &&
+                 isdigit((unsigned char)name[1]))) {
                 hd_buf_addc(&raw, '\n');
                 if (!tag_is(name, nl, "br") && closing)
                     hd_buf_addc(&raw, '\n');
@@ -174,8 +175,9 @@ void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
                         else
                             hd_buf_addc(&dec, href.data[k]);
                     }
-                    if (dec.len && !(raw.len - link_start == dec.len &&
-                                     memcmp(raw.data + link_start, dec.data, dec.len) == 0) &&
+                    if (dec.len &&
+                        !(raw.len - link_start == dec.len &&
+                          memcmp(raw.data + link_start, dec.data, dec.len) == 0) &&
                         strncmp(dec.data, "mailto:", 7) != 0)
                         hd_buf_addf(&raw, " (%s)", dec.data);
                     else if (dec.len && strncmp(dec.data, "mailto:", 7) == 0 &&
@@ -206,8 +208,8 @@ void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
     bool line_has_text = false, pending_space = false;
     for (size_t k = 0; k < raw.len; k++) {
         char c = raw.data[k];
-        bool nbsp = (unsigned char)c == 0xC2 && k + 1 < raw.len &&
-                    (unsigned char)raw.data[k + 1] == 0xA0;
+        bool nbsp =
+            (unsigned char)c == 0xC2 && k + 1 < raw.len && (unsigned char)raw.data[k + 1] == 0xA0;
         if (c == '\n') {
             if (line_has_text) {
                 hd_buf_addc(out, '\n');

@@ -62,8 +62,9 @@ struct mst_node {
     size_t nkids;
     char *indent; /* standalone partial/parent/block: indentation to add */
     size_t indent_len;
-    bool standalone; /* the tag stood alone on its line */
-    bool restore_nl; /* block: its close tag stood alone on a line ending in \n */
+    bool standalone;  /* the tag stood alone on its line */
+    bool restore_nl;  /* block: its close tag stood alone on a line ending in \n */
+    const char *file; /* block: the file it was written in (the template's name) */
 };
 
 struct hd_mst {

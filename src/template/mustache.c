@@ -606,6 +606,18 @@ static void reindent_blocks(struct mst_node *kids, size_t nkids)
     }
 }
 
+/* Blocks may be rendered from another template (as overrides), so each
+ * remembers its own file for messages. */
+static void set_block_file(struct mst_node *kids, size_t n, const char *file)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (kids[i].type == N_BLOCK)
+            kids[i].file = file;
+        if (kids[i].kids)
+            set_block_file(kids[i].kids, kids[i].nkids, file);
+    }
+}
+
 int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts, struct hd_mst **out,
                    struct hd_err *err)
 {
@@ -628,6 +640,7 @@ int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts, 
         return rc;
     }
     reindent_blocks(t->root.kids, t->root.nkids);
+    set_block_file(t->root.kids, t->root.nkids, t->file);
     *out = t;
     return 0;
 }
@@ -1053,7 +1066,7 @@ static int render_kids(struct render *r, const struct mst_node *kids, size_t n)
         case N_BLOCK: {
             const struct mst_node *o = find_override(r, &x->name);
             const struct mst_node *content = o ? o : x;
-            rc = render_indented(r, x, r->file, content->kids, content->nkids);
+            rc = render_indented(r, x, content->file, content->kids, content->nkids);
             break;
         }
         default:

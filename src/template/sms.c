@@ -10,18 +10,16 @@
 
 /* The GSM 03.38 default alphabet, as Unicode code points. */
 static const unsigned short gsm_basic[] = {
-    '@',    0xA3,   '$',    0xA5,   0xE8,   0xE9,   0xF9,   0xEC,   0xF2,   0xC7,  '\n',
-    0xD8,   0xF8,   '\r',   0xC5,   0xE5,   0x394,  '_',    0x3A6,  0x393,  0x39B, 0x3A9,
-    0x3A0,  0x3A8,  0x3A3,  0x398,  0x39E,  0xC6,   0xE6,   0xDF,   0xC9,   ' ',   '!',
-    '"',    '#',    0xA4,   '%',    '&',    '\'',   '(',    ')',    '*',    '+',   ',',
-    '-',    '.',    '/',    '0',    '1',    '2',    '3',    '4',    '5',    '6',   '7',
-    '8',    '9',    ':',    ';',    '<',    '=',    '>',    '?',    0xA1,   'A',   'B',
-    'C',    'D',    'E',    'F',    'G',    'H',    'I',    'J',    'K',    'L',   'M',
-    'N',    'O',    'P',    'Q',    'R',    'S',    'T',    'U',    'V',    'W',   'X',
-    'Y',    'Z',    0xC4,   0xD6,   0xD1,   0xDC,   0xA7,   0xBF,   'a',    'b',   'c',
-    'd',    'e',    'f',    'g',    'h',    'i',    'j',    'k',    'l',    'm',   'n',
-    'o',    'p',    'q',    'r',    's',    't',    'u',    'v',    'w',    'x',   'y',
-    'z',    0xE4,   0xF6,   0xF1,   0xFC,   0xE0};
+    '@',   0xA3, '$',  0xA5,  0xE8, 0xE9,  0xF9,  0xEC,  0xF2,  0xC7,  '\n',  0xD8,  0xF8,
+    '\r',  0xC5, 0xE5, 0x394, '_',  0x3A6, 0x393, 0x39B, 0x3A9, 0x3A0, 0x3A8, 0x3A3, 0x398,
+    0x39E, 0xC6, 0xE6, 0xDF,  0xC9, ' ',   '!',   '"',   '#',   0xA4,  '%',   '&',   '\'',
+    '(',   ')',  '*',  '+',   ',',  '-',   '.',   '/',   '0',   '1',   '2',   '3',   '4',
+    '5',   '6',  '7',  '8',   '9',  ':',   ';',   '<',   '=',   '>',   '?',   0xA1,  'A',
+    'B',   'C',  'D',  'E',   'F',  'G',   'H',   'I',   'J',   'K',   'L',   'M',   'N',
+    'O',   'P',  'Q',  'R',   'S',  'T',   'U',   'V',   'W',   'X',   'Y',   'Z',   0xC4,
+    0xD6,  0xD1, 0xDC, 0xA7,  0xBF, 'a',   'b',   'c',   'd',   'e',   'f',   'g',   'h',
+    'i',   'j',  'k',  'l',   'm',  'n',   'o',   'p',   'q',   'r',   's',   't',   'u',
+    'v',   'w',  'x',  'y',   'z',  0xE4,  0xF6,  0xF1,  0xFC,  0xE0};
 
 /* The extension table: each costs an escape septet and itself. */
 static const unsigned short gsm_ext[] = {0x0C, '^', '{', '}', '\\', '[', '~', ']', '|', 0x20AC};
@@ -92,7 +90,8 @@ void hd_sms_analyze(const char *s, size_t n, struct hd_sms_info *out)
         int g = gsm_cost(cp);
         if (!g && gsm) {
             gsm = false;
-            size_t len = i - at < sizeof out->first_non_gsm ? i - at : sizeof out->first_non_gsm - 1;
+            size_t len =
+                i - at < sizeof out->first_non_gsm ? i - at : sizeof out->first_non_gsm - 1;
             memcpy(out->first_non_gsm, s + at, len);
             out->first_non_gsm[len] = '\0';
         }

@@ -20,9 +20,9 @@
 #include "herald/time.h"
 #include "herald/valid.h"
 
-static const char *const part_names[HD_PART_COUNT] = {
-    "email.subject", "email.text", "email.html", "sms",      "push.title",
-    "push.body",     "push.data",  "push.fcm",   "push.apns"};
+static const char *const part_names[HD_PART_COUNT] = {"email.subject", "email.text", "email.html",
+                                                      "sms",           "push.title", "push.body",
+                                                      "push.data",     "push.fcm",   "push.apns"};
 
 const char *hd_tpl_part_name(int part)
 {
@@ -76,7 +76,7 @@ struct hd_tpl {
 };
 
 struct pentry {
-    char *key; /* "name|locale" */
+    char *key;          /* "name|locale" */
     struct hd_mst *mst; /* NULL: no such partial */
 };
 
@@ -167,8 +167,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Files in dir whose names are PREFIX + something + SUFFIX. */
-static int list_dir(const char *dir, const char *prefix, const char *suffix, char ***out,
-                    size_t *n, struct hd_err *err)
+static int list_dir(const char *dir, const char *prefix, const char *suffix, char ***out, size_t *n,
+                    struct hd_err *err)
 {
     DIR *d = opendir(dir);
     *out = NULL;
@@ -235,8 +235,8 @@ static void compile_leaves(struct jwalk *w, json_t *v)
     if (json_is_string(v)) {
         struct hd_mst *m;
         struct hd_mst_opts o = {.file = w->file, .line = w->line};
-        if ((w->rc = hd_mst_compile(json_string_value(v), json_string_length(v), &o, &m,
-                                    w->err)) < 0)
+        if ((w->rc = hd_mst_compile(json_string_value(v), json_string_length(v), &o, &m, w->err)) <
+            0)
             return;
         w->p->leaf = hd_xrealloc(w->p->leaf, (w->p->nleaf + 1) * sizeof *w->p->leaf);
         w->p->leaf[w->p->nleaf++] = m;
@@ -404,8 +404,7 @@ static int parse_file(struct tfile *f, const char *text, size_t len, bool base, 
                 for (const char *p = variant; *p; p++)
                     if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
                         return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
-                                             "variant '%s' may use only a-z, 0-9 and '_'",
-                                             variant);
+                                             "variant '%s' may use only a-z, 0-9 and '_'", variant);
                 if (!*variant)
                     return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
                                          "a variant name is missing after '@'");
@@ -466,8 +465,8 @@ static int load_file(struct hd_tpl_set *set, const char *fname, struct tfile *f,
     if (hd_buf_read_file(&b, path) < 0) {
         int e = errno;
         hd_buf_release(&b);
-        return hd_err_set(err, e == ENOENT ? HD_E_NOTFOUND : HD_E_IO, "cannot read '%s': %s",
-                          path, strerror(e));
+        return hd_err_set(err, e == ENOENT ? HD_E_NOTFOUND : HD_E_IO, "cannot read '%s': %s", path,
+                          strerror(e));
     }
     int rc = parse_file(f, b.data, b.len, base, err);
     hd_buf_release(&b);
@@ -799,8 +798,8 @@ static json_t *render_leaves(struct jrender *r, const json_t *v)
     return json_deep_copy(v);
 }
 
-int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
-                       json_t **out, struct hd_err *err)
+int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req, json_t **out,
+                       struct hd_err *err)
 {
     const struct part *p = find_part(t, kind, req->locale, req->variant, NULL);
     if (!p || !p->json)
@@ -824,8 +823,8 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
-json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg,
-                    const json_t *campaign, const char *message_id, const char *unsubscribe_url)
+json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg, const json_t *campaign,
+                    const char *message_id, const char *unsubscribe_url)
 {
     json_t *d = json_object(), *contact = json_object();
     if (cfg)
@@ -962,8 +961,12 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
 {
     struct hd_fmt *fmt = hd_fmt_new();
     json_t *data = json_object();
-    struct hd_tpl_req req = {.locale = f->locale, .variant = p->variant, .now = 0,
-                             .data = data, .fmt = fmt, .lenient = true};
+    struct hd_tpl_req req = {.locale = f->locale,
+                             .variant = p->variant,
+                             .now = 0,
+                             .data = data,
+                             .fmt = fmt,
+                             .lenient = true};
     struct hd_buf out;
     struct hd_err e = {0};
     char where[300];
@@ -978,8 +981,9 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
             if (p->kind == HD_PART_EMAIL_SUBJECT) {
                 for (size_t i = 0; i < out.len; i++)
                     if ((unsigned char)out.data[i] < 0x20 || out.data[i] == 0x7f) {
-                        issue(l, true, where, "email.subject: a control character (line break "
-                                              "or tab) cannot go in a subject");
+                        issue(l, true, where,
+                              "email.subject: a control character (line break "
+                              "or tab) cannot go in a subject");
                         break;
                     }
             } else if (p->kind == HD_PART_SMS) {
@@ -989,8 +993,8 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
                     issue(l, false, where,
                           "sms%s%s: UCS-2 (70 characters a segment) because of '%s'; the "
                           "fixed text alone is %zu characters, %zu segment%s",
-                          p->variant ? " @" : "", p->variant ? p->variant : "",
-                          si.first_non_gsm, si.chars, si.segments, si.segments == 1 ? "" : "s");
+                          p->variant ? " @" : "", p->variant ? p->variant : "", si.first_non_gsm,
+                          si.chars, si.segments, si.segments == 1 ? "" : "s");
                 else
                     issue(l, false, where,
                           "sms%s%s: GSM-7; the fixed text alone is %zu characters, %zu "
