@@ -77,8 +77,8 @@ static char *render(struct fx *fx, int part, const char *locale, const char *var
     const struct hd_tpl *t;
     assert_int_equal(hd_tpl_get(fx->set, "greet", &t, e), 0);
     json_t *d = json_loads(data, 0, NULL);
-    struct hd_tpl_req req = {.locale = locale, .variant = variant, .timezone = "UTC",
-                             .data = d, .fmt = fx->fmt};
+    struct hd_tpl_req req = {
+        .locale = locale, .variant = variant, .timezone = "UTC", .data = d, .fmt = fx->fmt};
     struct hd_buf out;
     hd_buf_init(&out);
     *rc = hd_tpl_render(t, part, &req, &out, e);
@@ -99,8 +99,8 @@ static void test_tpl_parts_locales_variants(void **state)
         {HD_PART_EMAIL_SUBJECT, "en", "b", "B: Ann"},
         {HD_PART_EMAIL_SUBJECT, "en", "c", "Hi Ann & welcome"}, /* unknown variant: default */
         {HD_PART_SMS, "en-US", NULL, "Tom & Ann: 1,234.5 Reply STOP"},
-        {HD_PART_SMS, "zh-CN", NULL, "【Acme】Ann，你好 回T退订"},        /* zh-CN -> zh */
-        {HD_PART_SMS, "zh-Hant-TW", NULL, "繁體 Ann"},                   /* -> zh-Hant */
+        {HD_PART_SMS, "zh-CN", NULL, "【Acme】Ann，你好 回T退订"}, /* zh-CN -> zh */
+        {HD_PART_SMS, "zh-Hant-TW", NULL, "繁體 Ann"},             /* -> zh-Hant */
         {HD_PART_SMS, "zh-Hant-TW", "b", "繁體 Ann"}, /* the locale wins over the variant */
         {HD_PART_EMAIL_SUBJECT, "zh-Hant-TW", NULL, "Hi Ann & welcome"}, /* -> base */
         {HD_PART_EMAIL_HTML, "en", NULL, "<html><p>Ann & <b></p><i>footer</i></html>"},
@@ -119,8 +119,7 @@ static void test_tpl_parts_locales_variants(void **state)
                         "{\"first_name\":\"Tom & Jerry\",\"raw\":\"\"}", &rc, &e);
     assert_string_equal(html, "<html><p>Tom &amp; Jerry & </p><i>footer</i></html>");
     free(html);
-    html = render(fx, HD_PART_PUSH_BODY, "en", NULL, "{\"first_name\":\"Tom & Jerry\"}", &rc,
-                  &e);
+    html = render(fx, HD_PART_PUSH_BODY, "en", NULL, "{\"first_name\":\"Tom & Jerry\"}", &rc, &e);
     assert_string_equal(html, "Hi Tom & Jerry");
     free(html);
     const struct hd_tpl *t;
@@ -163,9 +162,11 @@ static void test_tpl_json_part(void **state)
     size_t fcm, apns;
     json_t *data = json_pack("{s:s}", "k", "v");
     hd_tpl_push_sizes("T", "B", data, &fcm, &apns);
-    assert_int_equal(fcm, strlen("{\"notification\":{\"title\":\"T\",\"body\":\"B\"},\"data\":{\"k\":"
-                                 "\"v\"}}"));
-    assert_int_equal(apns, strlen("{\"aps\":{\"alert\":{\"title\":\"T\",\"body\":\"B\"}},\"k\":\"v\"}"));
+    assert_int_equal(fcm,
+                     strlen("{\"notification\":{\"title\":\"T\",\"body\":\"B\"},\"data\":{\"k\":"
+                            "\"v\"}}"));
+    assert_int_equal(apns,
+                     strlen("{\"aps\":{\"alert\":{\"title\":\"T\",\"body\":\"B\"}},\"k\":\"v\"}"));
     json_decref(data);
 }
 
@@ -243,10 +244,11 @@ static void test_tpl_lint(void **state)
     struct fx *fx = *state;
     struct issues s = {0};
     hd_buf_init(&s.text);
-    put(fx, "l.tmpl", "category: marketing\nfrom: not an address\n"
-                      "--- email.html\n<p>{{>nosuch}}</p>\n"
-                      "--- email.subject\nline\\{{x}}\n"
-                      "--- sms\nBuy now \xe2\x82\xac 5\n");
+    put(fx, "l.tmpl",
+        "category: marketing\nfrom: not an address\n"
+        "--- email.html\n<p>{{>nosuch}}</p>\n"
+        "--- email.subject\nline\\{{x}}\n"
+        "--- sms\nBuy now \xe2\x82\xac 5\n");
     assert_int_equal(hd_tpl_lint(fx->set, "l", collect, &s), 2);
     assert_contains(s.text.data, "l.tmpl:4:4: error: unknown partial 'nosuch'");
     assert_contains(s.text.data, "l.tmpl: error: from: 'not an address' is not an address");
@@ -259,6 +261,17 @@ static void test_tpl_lint(void **state)
     s.errors = 0;
     assert_int_equal(hd_tpl_lint(fx->set, "greet", collect, &s), 0);
     assert_int_equal(hd_tpl_lint_partials(fx->set, collect, &s), 0);
+    struct hd_buf big;
+    hd_buf_init(&big);
+    hd_buf_adds(&big, "category: transactional\n--- push.title\nT\n--- push.body\n");
+    for (int i = 0; i < 5000; i++)
+        hd_buf_addc(&big, 'x');
+    hd_buf_adds(&big, "\n");
+    put(fx, "big.tmpl", big.data);
+    hd_buf_release(&big);
+    assert_int_equal(hd_tpl_lint(fx->set, "big", collect, &s), 1);
+    assert_contains(s.text.data,
+                    "big: error: push payload is 5040 bytes (FCM) / 5041 (APNs) before any data");
     put(fx, "partials/broken.mustache", "{{#x}}");
     assert_int_equal(hd_tpl_lint_partials(fx->set, collect, &s), 1);
     assert_contains(s.text.data, "partials/broken.mustache:1:1: unclosed section");
@@ -285,14 +298,13 @@ static void test_tpl_shipped(void **state)
         fail_msg("shipped templates: %s", s.text.data);
     struct hd_fmt *fmt = hd_fmt_new();
     json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s},s:s}", "first_name", "王芳",
-                          "brand", "Acme", "shop_url", "https://shop.example.com",
-                          "support_email", "s@example.com", "unsubscribe_url",
-                          "https://u.example.com/x", "last_active", "2026-10-01",
-                          "membership_expires", "2026-12-15", "plan", "gold", "campaign", "name",
-                          "recall", "locale", "zh-CN");
+                          "brand", "Acme", "shop_url", "https://shop.example.com", "support_email",
+                          "s@example.com", "unsubscribe_url", "https://u.example.com/x",
+                          "last_active", "2026-10-01", "membership_expires", "2026-12-15", "plan",
+                          "gold", "campaign", "name", "recall", "locale", "zh-CN");
     const struct hd_tpl *t;
-    struct hd_tpl_req req = {.locale = "zh-CN", .timezone = "Asia/Shanghai",
-                             .now = 1795305600, .data = d, .fmt = fmt};
+    struct hd_tpl_req req = {
+        .locale = "zh-CN", .timezone = "Asia/Shanghai", .now = 1795305600, .data = d, .fmt = fmt};
     struct hd_buf out;
     struct hd_err e = {0};
     hd_buf_init(&out);
@@ -322,9 +334,8 @@ static void test_tpl_data(void **state)
 {
     (void)state;
     struct hd_config *cfg;
-    assert_int_equal(hd_config_parse("[template_vars]\nbrand = Acme\nplan = none\n", "c", &cfg,
-                                     NULL),
-                     0);
+    assert_int_equal(
+        hd_config_parse("[template_vars]\nbrand = Acme\nplan = none\n", "c", &cfg, NULL), 0);
     char id[] = "c1", email[] = "a@example.com", locale[] = "fr",
          attrs[] = "{\"plan\":\"gold\",\"first_name\":\"Ann\"}";
     struct hd_contact c = {.ext_id = id, .email = email, .locale = locale, .attrs = attrs};

@@ -1016,6 +1016,50 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
     hd_fmt_free(fmt);
 }
 
+/* Title, body and data together, from the fixed text, for each locale and
+ * variant: FCM and APNs refuse payloads over 4,096 bytes. */
+static void lint_push_size(struct lint *l, const struct hd_tpl *t)
+{
+    struct hd_tpl_info info;
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *data = json_object();
+    hd_tpl_get_info(t, &info);
+    for (size_t li = 0; li <= info.nlocales; li++) {
+        for (size_t vi = 0; vi <= info.nvariants; vi++) {
+            struct hd_tpl_req req = {.locale = li ? info.locales[li - 1] : NULL,
+                                     .variant = vi ? info.variants[vi - 1] : NULL,
+                                     .data = data,
+                                     .fmt = fmt,
+                                     .lenient = true};
+            struct hd_buf title, body;
+            json_t *pd = NULL;
+            struct hd_err e = {0};
+            size_t fcm, apns;
+            hd_buf_init(&title);
+            hd_buf_init(&body);
+            hd_tpl_render(t, HD_PART_PUSH_TITLE, &req, &title, &e);
+            hd_tpl_render(t, HD_PART_PUSH_BODY, &req, &body, &e);
+            hd_tpl_render_json(t, HD_PART_PUSH_DATA, &req, &pd, &e);
+            hd_tpl_push_sizes(title.data, body.data, pd, &fcm, &apns);
+            if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD) {
+                char where[300];
+                snprintf(where, sizeof where, "%s%s%s", t->name, req.locale ? "." : "",
+                         req.locale ? req.locale : "");
+                issue(l, true, where,
+                      "push payload%s%s is %zu bytes (FCM) / %zu (APNs) before any data: over "
+                      "the %d-byte limit",
+                      req.variant ? " @" : "", req.variant ? req.variant : "", fcm, apns,
+                      HD_PUSH_MAX_PAYLOAD);
+            }
+            json_decref(pd);
+            hd_buf_release(&title);
+            hd_buf_release(&body);
+        }
+    }
+    json_decref(data);
+    hd_fmt_free(fmt);
+}
+
 static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile *f)
 {
     bool has[HD_PART_COUNT] = {0};
@@ -1043,6 +1087,8 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
     if (has[HD_PART_EMAIL_HTML] && !has[HD_PART_EMAIL_TEXT])
         issue(l, false, f->display,
               "email.html without email.text: the text part will be derived from the HTML");
+    if (has[HD_PART_PUSH_TITLE] || has[HD_PART_PUSH_BODY] || has[HD_PART_PUSH_DATA])
+        lint_push_size(l, t);
     bool push = has[HD_PART_PUSH_DATA] || has[HD_PART_PUSH_FCM] || has[HD_PART_PUSH_APNS];
     if (push && !has[HD_PART_PUSH_TITLE] && !has[HD_PART_PUSH_BODY])
         issue(l, true, f->display, "push parts without push.title or push.body");
