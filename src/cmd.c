@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "herald/store.h"
 
 int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err)
@@ -40,6 +42,8 @@ int cmd_parse_format(const char *s, bool allow_table)
         return FMT_CSV;
     if (strcmp(s, "json") == 0)
         return FMT_JSON;
+    if (strcmp(s, "jsonl") == 0)
+        return FMT_JSONL;
     return -1;
 }
 
@@ -67,4 +71,106 @@ int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)
 {
     struct hd_store_opts opts = {.busy_timeout_ms = ctx->cfg ? ctx->cfg->busy_timeout * 1000 : 0};
     return hd_store_open(hd_ctx_db_path(ctx), &opts, &ctx->store, err);
+}
+
+/* A contact as a JSON object (attributes parsed back into JSON). */
+json_t *cmd_contact_json(const struct hd_contact *k)
+{
+    char t[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(k->ext_id));
+    json_object_set_new(o, "email", k->email ? json_string(k->email) : json_null());
+    json_object_set_new(o, "phone", k->phone ? json_string(k->phone) : json_null());
+    json_object_set_new(o, "locale", k->locale ? json_string(k->locale) : json_null());
+    json_object_set_new(o, "timezone", k->timezone ? json_string(k->timezone) : json_null());
+    json_object_set_new(o, "fcm_token", k->fcm_token ? json_string(k->fcm_token) : json_null());
+    json_object_set_new(o, "apns_token", k->apns_token ? json_string(k->apns_token) : json_null());
+    json_object_set_new(o, "created_at", json_string(cmd_time(k->created_at, t, sizeof t)));
+    json_object_set_new(o, "updated_at", json_string(cmd_time(k->updated_at, t, sizeof t)));
+    json_t *attrs = json_loads(k->attrs ? k->attrs : "{}", 0, NULL);
+    json_object_set_new(o, "attributes", attrs ? attrs : json_object());
+    if (k->nconsent) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < k->nconsent; i++) {
+            const struct hd_consent *c = &k->consent[i];
+            json_t *e = json_object();
+            json_object_set_new(e, "channel", json_string(hd_channel_name(c->channel)));
+            json_object_set_new(e, "category", json_string(hd_category_name(c->category)));
+            json_object_set_new(
+                e, "status",
+                json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
+            json_object_set_new(e, "source", json_string(c->source));
+            json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
+            json_array_append_new(arr, e);
+        }
+        json_object_set_new(o, "consent", arr);
+    }
+    return o;
+}
+
+void cmd_print_json(json_t *o, bool pretty)
+{
+    char *s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER |
+                                JSON_REAL_PRECISION(15));
+    fputs(s ? s : "null", stdout);
+    free(s);
+}
+
+static void csv_cell(struct hd_buf *b, const char *s, bool last)
+{
+    if (s)
+        hd_buf_add_csv_field(b, s, strlen(s));
+    hd_buf_addc(b, last ? '\n' : ',');
+}
+
+void cmd_contacts_begin(struct cmd_contact_out *co, int format)
+{
+    co->format = format;
+    co->n = 0;
+    hd_buf_init(&co->line);
+    if (format == FMT_CSV)
+        puts("id,email,phone,locale,timezone,fcm_token,apns_token,created_at,updated_at,"
+             "attributes");
+    else if (format == FMT_JSON)
+        fputs("[", stdout);
+    else if (format == FMT_TABLE)
+        printf("%-16s %-30s %-16s %-7s %-20s %s\n", "ID", "EMAIL", "PHONE", "LOCALE", "TIMEZONE",
+               "ATTRIBUTES");
+}
+
+int cmd_contacts_row(void *ud, const struct hd_contact *k)
+{
+    struct cmd_contact_out *co = ud;
+    char c[32], u[32];
+    cmd_time(k->created_at, c, sizeof c);
+    cmd_time(k->updated_at, u, sizeof u);
+    hd_buf_reset(&co->line);
+    if (co->format == FMT_JSON || co->format == FMT_JSONL) {
+        json_t *o = cmd_contact_json(k);
+        if (co->format == FMT_JSON)
+            fputs(co->n ? ",\n" : "", stdout);
+        cmd_print_json(o, false);
+        if (co->format == FMT_JSONL)
+            putchar('\n');
+        json_decref(o);
+    } else if (co->format == FMT_CSV) {
+        const char *cells[] = {k->ext_id,    k->email,      k->phone, k->locale, k->timezone,
+                               k->fcm_token, k->apns_token, c,        u,         k->attrs};
+        for (size_t i = 0; i < 10; i++)
+            csv_cell(&co->line, cells[i], i == 9);
+        fputs(co->line.data, stdout);
+    } else {
+        printf("%-16.16s %-30.30s %-16s %-7s %-20.20s %s\n", k->ext_id, k->email ? k->email : "-",
+               k->phone ? k->phone : "-", k->locale ? k->locale : "-",
+               k->timezone ? k->timezone : "-", k->attrs);
+    }
+    co->n++;
+    return 0;
+}
+
+void cmd_contacts_end(struct cmd_contact_out *co)
+{
+    if (co->format == FMT_JSON)
+        fputs("]\n", stdout);
+    hd_buf_release(&co->line);
 }

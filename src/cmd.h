@@ -6,12 +6,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "herald/buf.h"
 #include "herald/ctx.h"
 #include "herald/err.h"
 
 enum cmd_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-enum cmd_format { FMT_TABLE, FMT_CSV, FMT_JSON };
+enum cmd_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_JSONL };
 
 /* Each gets argv[0] = its own name ("contacts"), and returns an exit code. */
 int cmd_init(struct hd_ctx *ctx, int argc, char **argv);
@@ -19,6 +20,7 @@ int cmd_config(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_contacts(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_template(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_segment(struct hd_ctx *ctx, int argc, char **argv);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */
@@ -36,5 +38,21 @@ long long cmd_parse_count(const char *s);
 int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err);
 /* Prints an epoch time as ISO 8601 into buf. */
 const char *cmd_time(long long t, char *buf, unsigned size);
+
+/* A contact as a JSON object (attributes and consent included); caller decrefs. */
+struct hd_contact;
+typedef struct json_t json_t;
+json_t *cmd_contact_json(const struct hd_contact *k);
+void cmd_print_json(json_t *o, bool pretty);
+
+/* Contacts streamed as a table, CSV, a JSON array or JSON Lines. */
+struct cmd_contact_out {
+    int format; /* enum cmd_format */
+    long n;
+    struct hd_buf line;
+};
+void cmd_contacts_begin(struct cmd_contact_out *co, int format);
+int cmd_contacts_row(void *ud, const struct hd_contact *k); /* an hd_contact_cb */
+void cmd_contacts_end(struct cmd_contact_out *co);
 
 #endif

@@ -111,49 +111,6 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* A contact as a JSON object (attributes parsed back into JSON). */
-static json_t *contact_json(const struct hd_contact *k)
-{
-    char t[32];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(k->ext_id));
-    json_object_set_new(o, "email", k->email ? json_string(k->email) : json_null());
-    json_object_set_new(o, "phone", k->phone ? json_string(k->phone) : json_null());
-    json_object_set_new(o, "locale", k->locale ? json_string(k->locale) : json_null());
-    json_object_set_new(o, "timezone", k->timezone ? json_string(k->timezone) : json_null());
-    json_object_set_new(o, "fcm_token", k->fcm_token ? json_string(k->fcm_token) : json_null());
-    json_object_set_new(o, "apns_token", k->apns_token ? json_string(k->apns_token) : json_null());
-    json_object_set_new(o, "created_at", json_string(cmd_time(k->created_at, t, sizeof t)));
-    json_object_set_new(o, "updated_at", json_string(cmd_time(k->updated_at, t, sizeof t)));
-    json_t *attrs = json_loads(k->attrs ? k->attrs : "{}", 0, NULL);
-    json_object_set_new(o, "attributes", attrs ? attrs : json_object());
-    if (k->nconsent) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < k->nconsent; i++) {
-            const struct hd_consent *c = &k->consent[i];
-            json_t *e = json_object();
-            json_object_set_new(e, "channel", json_string(hd_channel_name(c->channel)));
-            json_object_set_new(e, "category", json_string(hd_category_name(c->category)));
-            json_object_set_new(
-                e, "status",
-                json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
-            json_object_set_new(e, "source", json_string(c->source));
-            json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
-            json_array_append_new(arr, e);
-        }
-        json_object_set_new(o, "consent", arr);
-    }
-    return o;
-}
-
-static void print_json(json_t *o, bool pretty)
-{
-    char *s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER |
-                                JSON_REAL_PRECISION(15));
-    fputs(s ? s : "null", stdout);
-    free(s);
-}
-
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -175,9 +132,9 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("contacts show", contacts_usage, "give one contact ID");
     if (hd_store_contact_get(ctx->store, argv[optind], &k, &err) < 0)
         return cmd_fail(ctx, &err);
-    json_t *o = contact_json(&k);
+    json_t *o = cmd_contact_json(&k);
     if (json) {
-        print_json(o, true);
+        cmd_print_json(o, true);
         putchar('\n');
     } else {
         static const char *const fields[] = {"id",         "email",      "phone",
@@ -211,46 +168,6 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-struct list_state {
-    int format;
-    long long n;
-    struct hd_buf line;
-};
-
-static void csv_cell(struct hd_buf *b, const char *s, bool last)
-{
-    if (s)
-        hd_buf_add_csv_field(b, s, strlen(s));
-    hd_buf_addc(b, last ? '\n' : ',');
-}
-
-static int list_row(void *ud, const struct hd_contact *k)
-{
-    struct list_state *ls = ud;
-    char c[32], u[32];
-    cmd_time(k->created_at, c, sizeof c);
-    cmd_time(k->updated_at, u, sizeof u);
-    hd_buf_reset(&ls->line);
-    if (ls->format == FMT_JSON) {
-        json_t *o = contact_json(k);
-        fputs(ls->n ? ",\n" : "", stdout);
-        print_json(o, false);
-        json_decref(o);
-    } else if (ls->format == FMT_CSV) {
-        const char *cells[] = {k->ext_id,    k->email,      k->phone, k->locale, k->timezone,
-                               k->fcm_token, k->apns_token, c,        u,         k->attrs};
-        for (size_t i = 0; i < 10; i++)
-            csv_cell(&ls->line, cells[i], i == 9);
-        fputs(ls->line.data, stdout);
-    } else {
-        printf("%-16.16s %-30.30s %-16s %-7s %-20.20s %s\n", k->ext_id, k->email ? k->email : "-",
-               k->phone ? k->phone : "-", k->locale ? k->locale : "-",
-               k->timezone ? k->timezone : "-", k->attrs);
-    }
-    ls->n++;
-    return 0;
-}
-
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"limit", required_argument, NULL, 'n'},
@@ -258,7 +175,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct hd_err err = {0};
-    struct list_state ls = {.format = FMT_TABLE};
+    struct cmd_contact_out co;
+    int format = FMT_TABLE;
     long long limit = 100;
     int c;
     optind = 0;
@@ -270,7 +188,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                  "--limit: '%s' is not a number (0 for all)", optarg);
             break;
         case 'f':
-            if ((ls.format = cmd_parse_format(optarg, true)) < 0)
+            if ((format = cmd_parse_format(optarg, true)) < 0 || format == FMT_JSONL)
                 return cmd_usage("contacts list", contacts_usage,
                                  "--format: '%s' is not table, csv or json", optarg);
             break;
@@ -282,19 +200,9 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     }
     if (optind != argc)
         return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[optind]);
-    hd_buf_init(&ls.line);
-    if (ls.format == FMT_CSV)
-        puts("id,email,phone,locale,timezone,fcm_token,apns_token,created_at,updated_at,"
-             "attributes");
-    else if (ls.format == FMT_JSON)
-        fputs("[", stdout);
-    else
-        printf("%-16s %-30s %-16s %-7s %-20s %s\n", "ID", "EMAIL", "PHONE", "LOCALE", "TIMEZONE",
-               "ATTRIBUTES");
-    int rc = hd_store_contact_each(ctx->store, limit, list_row, &ls, &err);
-    if (ls.format == FMT_JSON)
-        fputs("]\n", stdout);
-    hd_buf_release(&ls.line);
+    cmd_contacts_begin(&co, format);
+    int rc = hd_store_contact_each(ctx->store, limit, cmd_contacts_row, &co, &err);
+    cmd_contacts_end(&co);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }
 

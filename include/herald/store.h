@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "herald/buf.h"
 #include "herald/err.h"
 
 struct hd_store;
@@ -140,5 +141,31 @@ int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd
 typedef int (*hd_suppression_cb)(void *ud, const struct hd_suppression *s);
 int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
                            struct hd_err *err);
+
+/* ---- segments ------------------------------------------------------------------ */
+
+struct hd_seg_node;
+
+/* Stores a segment's rule text. HD_E_EXISTS if it exists and !replace. */
+int hd_store_segment_put(struct hd_store *st, const char *name, const char *expr, bool replace,
+                         int64_t now, struct hd_err *err);
+/* The rule text of a segment (the caller frees it); HD_E_NOTFOUND if none. */
+int hd_store_segment_get(struct hd_store *st, const char *name, char **expr, struct hd_err *err);
+typedef int (*hd_segment_cb)(void *ud, const char *name, const char *expr, int64_t updated_at);
+int hd_store_segment_each(struct hd_store *st, hd_segment_cb cb, void *ud, struct hd_err *err);
+int hd_store_segment_delete(struct hd_store *st, const char *name, struct hd_err *err);
+
+/* Appends the SQL condition a rule compiles to (over "contacts c") and, if
+ * params is given, its parameters as JSON values; returns their number. For
+ * tests and for showing what a rule does. */
+int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
+                     struct hd_buf *params);
+/* How many contacts the rule selects at time now. */
+int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now, int64_t *n,
+                       struct hd_err *err);
+/* Calls cb for each member (up to limit, 0: all), in id order or at random;
+ * consent is not filled in. cb returning non-zero stops and is returned. */
+int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                      int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err);
 
 #endif

@@ -28,13 +28,7 @@ void hd_contact_release(struct hd_contact *c)
     memset(c, 0, sizeof *c);
 }
 
-#define CONTACT_COLS                                                                               \
-    "c.id, c.ext_id, c.email, c.phone, c.locale, c.timezone, c.attrs, c.created_at, "              \
-    "c.updated_at, "                                                                               \
-    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'fcm'), "               \
-    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'apns')"
-
-static void read_contact(sqlite3_stmt *s, struct hd_contact *c)
+void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c)
 {
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(s, 0);
@@ -55,7 +49,7 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
 {
     sqlite3_stmt *s = NULL, *cs = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "SELECT " CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1",
+    if ((rc = hd_store_prepare(st, "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1",
                                &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
@@ -68,7 +62,7 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
         rc = hd_store_fail(st, err, "reading contact");
         goto out;
     }
-    read_contact(s, out);
+    hd_store_read_contact(s, out);
     if ((rc = hd_store_prepare(st,
                                "SELECT channel, category, status, source, updated_at FROM consent "
                                "WHERE contact_id = ?1 ORDER BY channel, category",
@@ -115,13 +109,13 @@ int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, 
 {
     sqlite3_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st, "SELECT " CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1",
-                               &s, err)) < 0)
+    if ((rc = hd_store_prepare(
+             st, "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, limit > 0 ? limit : -1);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct hd_contact c;
-        read_contact(s, &c);
+        hd_store_read_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)

@@ -54,6 +54,13 @@ static const char *const migrations[] = {
     "  type TEXT NOT NULL CHECK (type IN ('number', 'boolean', 'date', 'string', 'object',"
     "                                     'array'))"
     ") WITHOUT ROWID;",
+    /* 2: segments, stored as the rule text (compiled to SQL when used) */
+    "CREATE TABLE segments ("
+    "  name TEXT PRIMARY KEY,"
+    "  expr TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

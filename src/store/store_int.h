@@ -22,4 +22,14 @@ int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
 
+/* The columns hd_store_read_contact reads, for "SELECT " HD_CONTACT_COLS
+ * " FROM contacts c ..." */
+#define HD_CONTACT_COLS                                                                            \
+    "c.id, c.ext_id, c.email, c.phone, c.locale, c.timezone, c.attrs, c.created_at, "              \
+    "c.updated_at, "                                                                               \
+    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'fcm'), "               \
+    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'apns')"
+/* Fills c (consent not included) from a row of HD_CONTACT_COLS. */
+void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
+
 #endif

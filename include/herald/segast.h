@@ -1,0 +1,83 @@
+/* segast: the syntax tree of a segment rule, shared by the parser
+ * (audience/segment.c, text -> tree) and the SQL compiler
+ * (store/segments.c, tree -> parameterised SQL). Every node keeps the line
+ * and column it came from, for messages. */
+#ifndef HERALD_SEGAST_H
+#define HERALD_SEGAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/buf.h"
+
+enum hd_seg_type {
+    /* conditions */
+    SEG_AND,         /* kids[0] and kids[1] */
+    SEG_OR,
+    SEG_NOT,         /* kids[0] */
+    SEG_CMP,         /* kids[0] op kids[1] */
+    SEG_IN,          /* kids[0] in (kids[1..]) ; negated for "not in" */
+    SEG_CONTAINS,    /* kids[0] contains kids[1] */
+    SEG_STARTS_WITH, /* kids[0] starts_with kids[1] */
+    SEG_EXISTS,      /* kids[0] exists ; negated: "is null" */
+    SEG_BETWEEN,     /* kids[0] between kids[1] and kids[2] ; negated for "not between" */
+    SEG_TRUTHY,      /* a boolean attribute on its own: "vip" */
+    SEG_REACHABLE,   /* reachable(channel[, category]) */
+    SEG_OPTED_IN,    /* opted_in(channel[, category]) */
+    SEG_IN_SEGMENT,  /* in_segment("name") */
+    /* values */
+    SEG_FIELD,       /* a built-in field or an attribute path */
+    SEG_STRING,
+    SEG_NUMBER,
+    SEG_BOOL,
+    SEG_TIME,        /* a date or date-time literal, now, today, or arithmetic on them */
+    SEG_DURATION,    /* 30d */
+    SEG_DAYS_SINCE,  /* days_since(kids[0]) */
+    SEG_DAYS_UNTIL,  /* days_until(kids[0]) */
+    SEG_ARITH,       /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+};
+
+enum hd_seg_op { SEG_EQ, SEG_NE, SEG_LT, SEG_LE, SEG_GT, SEG_GE, SEG_ADD, SEG_SUB };
+
+/* What a value is, once typed. */
+enum hd_seg_vtype { SEGV_ANY, SEGV_STRING, SEGV_NUMBER, SEGV_BOOL, SEGV_DATE, SEGV_ARRAY };
+
+/* Built-in contact fields; SEG_FIELD with field == SEGF_ATTR is an attribute. */
+enum hd_seg_field {
+    SEGF_ATTR,
+    SEGF_ID,
+    SEGF_EMAIL,
+    SEGF_PHONE,
+    SEGF_LOCALE,
+    SEGF_TIMEZONE,
+    SEGF_CREATED_AT,
+    SEGF_UPDATED_AT,
+};
+
+struct hd_seg_node {
+    enum hd_seg_type type;
+    int line, col;
+    bool negated;           /* not in, not between, is null */
+    enum hd_seg_op op;      /* SEG_CMP, SEG_ARITH */
+    enum hd_seg_field field;
+    char *path;             /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
+    char *str;              /* SEG_STRING */
+    double num;             /* SEG_NUMBER; SEG_DURATION: seconds */
+    bool b;                 /* SEG_BOOL */
+    int64_t t;              /* SEG_TIME: seconds since the epoch */
+    bool date_only;         /* SEG_TIME: a calendar date (midnight UTC) */
+    int channel, category;  /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
+    enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
+    struct hd_seg_node **kids;
+    size_t nkids;
+};
+
+struct hd_seg_node *hd_segast_new(enum hd_seg_type type, int line, int col);
+void hd_segast_add(struct hd_seg_node *parent, struct hd_seg_node *kid);
+void hd_segast_free(struct hd_seg_node *n);
+/* A compact S-expression of the tree, for tests and debugging:
+ * (and (>= (days_since last_active) 30) (in plan "gold" "silver")) */
+void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out);
+
+#endif

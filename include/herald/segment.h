@@ -1,0 +1,49 @@
+/* segment: the rule language operators write to pick contacts, e.g.
+ *   days_since(last_active) >= 30 and plan in ("gold", "silver")
+ * parsed into a struct hd_seg_node tree (segast.h) with positions, typed
+ * against what the store knows of each attribute, and with in_segment("x")
+ * references expanded (a cycle is an error). The store turns the tree into
+ * parameterised SQL; no text of the rule ever becomes SQL. */
+#ifndef HERALD_SEGMENT_H
+#define HERALD_SEGMENT_H
+
+#include <stdint.h>
+
+#include "herald/err.h"
+#include "herald/segast.h"
+
+/* The known type of an attribute (SEGV_ANY when unknown). */
+typedef enum hd_seg_vtype (*hd_seg_type_fn)(void *ud, const char *attr);
+/* The expression of segment name: 0 with *expr (caller frees), or
+ * HD_E_NOTFOUND. */
+typedef int (*hd_seg_lookup_fn)(void *ud, const char *name, char **expr, struct hd_err *err);
+
+struct hd_seg_opts {
+    const char *name;        /* for messages: "segment 'NAME'", or NULL: "expression" */
+    int64_t now;             /* seconds: what "now" and "today" mean */
+    hd_seg_type_fn type_of;  /* may be NULL: every attribute untyped */
+    void *type_ud;
+    hd_seg_lookup_fn lookup; /* may be NULL: in_segment() is an error */
+    void *lookup_ud;
+};
+
+/* Parses, types and expands expr. Errors read
+ *   segment 'x': 1:18: expected a value after '>='
+ * followed by the expression's line and a caret under the column. */
+int hd_seg_parse(const char *expr, const struct hd_seg_opts *opts, struct hd_seg_node **out,
+                 struct hd_err *err);
+
+/* True when name is a valid segment name: 1-64 of [A-Za-z0-9_-]. */
+int hd_seg_name_valid(const char *name);
+
+/* The segment names expr refers to directly through in_segment(), parsed
+ * without expanding them; for refusing to delete a segment others use. */
+int hd_seg_parse_refs(const char *expr, char ***names, size_t *n, struct hd_err *err);
+
+/* Parses expr (or, with expr NULL, the stored segment name) with the
+ * attribute types and segments in the store. */
+struct hd_store;
+int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                struct hd_seg_node **out, struct hd_err *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* segdb: rules parsed against the store: attribute types from the
+ * attributes table (recorded by imports), in_segment() from stored rules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/segment.h"
+#include "herald/store.h"
+
+struct types {
+    char **names;
+    enum hd_seg_vtype *types;
+    size_t n;
+};
+
+static int add_type(void *ud, const char *name, const char *type)
+{
+    static const struct {
+        const char *name;
+        enum hd_seg_vtype t;
+    } map[] = {{"number", SEGV_NUMBER}, {"boolean", SEGV_BOOL}, {"date", SEGV_DATE},
+               {"string", SEGV_STRING}, {"array", SEGV_ARRAY}};
+    struct types *ts = ud;
+    enum hd_seg_vtype t = SEGV_ANY;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(type, map[i].name) == 0)
+            t = map[i].t;
+    ts->names = hd_xrealloc(ts->names, (ts->n + 1) * sizeof *ts->names);
+    ts->types = hd_xrealloc(ts->types, (ts->n + 1) * sizeof *ts->types);
+    ts->names[ts->n] = hd_xstrdup(name);
+    ts->types[ts->n++] = t;
+    return 0;
+}
+
+static enum hd_seg_vtype type_of(void *ud, const char *attr)
+{
+    struct types *ts = ud;
+    for (size_t i = 0; i < ts->n; i++)
+        if (strcmp(ts->names[i], attr) == 0)
+            return ts->types[i];
+    return SEGV_ANY;
+}
+
+static int lookup(void *ud, const char *name, char **expr, struct hd_err *err)
+{
+    return hd_store_segment_get(ud, name, expr, err);
+}
+
+int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                struct hd_seg_node **out, struct hd_err *err)
+{
+    struct types ts = {0};
+    char *stored = NULL;
+    int rc;
+    if (!expr) {
+        if ((rc = hd_store_segment_get(st, name, &stored, err)) < 0)
+            return rc;
+        expr = stored;
+    }
+    if ((rc = hd_store_attr_types(st, add_type, &ts, err)) == 0) {
+        struct hd_seg_opts o = {.name = name, .now = now, .type_of = type_of, .type_ud = &ts,
+                                .lookup = lookup, .lookup_ud = st};
+        rc = hd_seg_parse(expr, &o, out, err);
+    }
+    for (size_t i = 0; i < ts.n; i++)
+        free(ts.names[i]);
+    free(ts.names);
+    free(ts.types);
+    free(stored);
+    return rc;
+}

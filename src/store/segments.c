@@ -1,0 +1,591 @@
+/* segments: stored segment rules, and the compiler from a rule's tree to a
+ * parameterised SQL condition over "contacts c".
+ *
+ * The SQL text is assembled only from fixed fragments chosen by node type;
+ * every literal, every attribute path ("$.plan") and every channel or
+ * category name is a numbered parameter. So the SQL of two rules of the same
+ * shape is the same text, whatever their strings hold.
+ *
+ * Meaning, which the tests check against an independent evaluator:
+ *  - a missing attribute (or NULL field) makes every comparison false,
+ *    including != and not in; "not" of a false comparison is true;
+ *  - dates compare as ISO 8601 text in UTC; a literal at midnight is written
+ *    as a plain date, so that "2026-11-01" equals it and later times sort after;
+ *  - days_since(x) is floor((now - x) / 1 day), plain dates being midnight UTC;
+ *    comparisons on it are rewritten into bounds on x, so that no date
+ *    function runs per row;
+ *  - reachable(ch[, cat]): an address (a push token) on the channel, not
+ *    suppressed, and no opt-out for the category (marketing by default). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/config.h"
+#include "herald/segast.h"
+#include "herald/time.h"
+#include "store_int.h"
+
+/* ---- stored rules ------------------------------------------------------------- */
+
+int hd_store_segment_put(struct hd_store *st, const char *name, const char *expr, bool replace,
+                         int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_prepare(st,
+                               replace ? "INSERT INTO segments (name, expr, created_at, updated_at) "
+                                         "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE "
+                                         "SET expr = excluded.expr, updated_at = excluded.updated_at"
+                                       : "INSERT INTO segments (name, expr, created_at, "
+                                         "updated_at) VALUES (?1, ?2, ?3, ?3)",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
+        rc = hd_err_set(err, HD_E_EXISTS,
+                        "segment '%s' already exists (use --replace to change it)", name);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "storing segment");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_segment_get(struct hd_store *st, const char *name, char **expr, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_prepare(st, "SELECT expr FROM segments WHERE name = ?1", &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *expr = hd_store_col_dup(s, 0);
+    else if (step == SQLITE_DONE)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no segment '%s'", name);
+    else
+        rc = hd_store_fail(st, err, "reading segment");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_segment_each(struct hd_store *st, hd_segment_cb cb, void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    if ((rc = hd_store_prepare(st, "SELECT name, expr, updated_at FROM segments ORDER BY name",
+                               &s, err)) < 0)
+        return rc;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0),
+                     (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2))) != 0)
+            goto out;
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "listing segments");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_segment_delete(struct hd_store *st, const char *name, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_prepare(st, "DELETE FROM segments WHERE name = ?1", &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "deleting segment");
+    else if (sqlite3_changes(st->db) == 0)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no segment '%s'", name);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- compiling ----------------------------------------------------------------------- */
+
+enum bind_type { B_TEXT, B_INT, B_REAL };
+
+struct bind {
+    enum bind_type type;
+    char *s;
+    int64_t i;
+    double d;
+};
+
+struct sqlc {
+    struct hd_buf sql;
+    struct bind *b;
+    size_t nb;
+    int64_t now;
+};
+
+static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, double d)
+{
+    c->b = hd_xrealloc(c->b, (c->nb + 1) * sizeof *c->b);
+    c->b[c->nb] = (struct bind){type, s ? hd_xstrdup(s) : NULL, i, d};
+    return (int)++c->nb;
+}
+
+static void emit_param(struct sqlc *c, int n)
+{
+    hd_buf_addf(&c->sql, "?%d", n);
+}
+
+static const char *const columns[] = {
+    [SEGF_ID] = "c.ext_id",     [SEGF_EMAIL] = "c.email",          [SEGF_PHONE] = "c.phone",
+    [SEGF_LOCALE] = "c.locale", [SEGF_TIMEZONE] = "c.timezone",    [SEGF_CREATED_AT] = "c.created_at",
+    [SEGF_UPDATED_AT] = "c.updated_at"};
+
+static bool epoch_field(const struct hd_seg_node *f)
+{
+    return f->field == SEGF_CREATED_AT || f->field == SEGF_UPDATED_AT;
+}
+
+/* The JSON path parameter of an attribute: "$.a.b" (parts are validated). */
+static int path_param(struct sqlc *c, const struct hd_seg_node *f)
+{
+    struct hd_buf p;
+    hd_buf_init(&p);
+    hd_buf_addf(&p, "$.%s", f->path);
+    int n = param(c, B_TEXT, p.data, 0, 0);
+    hd_buf_release(&p);
+    return n;
+}
+
+static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
+{
+    if (f->field != SEGF_ATTR) {
+        hd_buf_adds(&c->sql, columns[f->field]);
+        return;
+    }
+    hd_buf_adds(&c->sql, "json_extract(c.attrs, ");
+    emit_param(c, path);
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* A time as the field stores it: epoch seconds, or ISO text (a plain date at
+ * midnight UTC). */
+static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t)
+{
+    if (epoch_field(f))
+        return param(c, B_INT, NULL, t, 0);
+    char buf[32];
+    if (t % 86400 == 0)
+        hd_time_format_date(t, buf, sizeof buf);
+    else
+        hd_time_format_iso(t, buf, sizeof buf);
+    return param(c, B_TEXT, buf, 0, 0);
+}
+
+static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v)
+{
+    switch (v->type) {
+    case SEG_STRING: return param(c, B_TEXT, v->str, 0, 0);
+    case SEG_NUMBER:
+        if (v->num == floor(v->num) && fabs(v->num) < 9e15)
+            return param(c, B_INT, NULL, (int64_t)v->num, 0);
+        return param(c, B_REAL, NULL, 0, v->num);
+    case SEG_BOOL: return param(c, B_INT, NULL, v->b, 0);
+    case SEG_TIME: return time_param(c, f, v->t);
+    default: HD_BUG("literal of type %d", (int)v->type);
+    }
+}
+
+static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
+
+/* ---- days_since / days_until as bounds on the date ---------------------------------- */
+
+/* Emits a condition for lo <= d < hi (either may be infinite) where d is the
+ * whole-or-fractional day count of days_since(f) or days_until(f). */
+static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, double lo, double hi)
+{
+    const struct hd_seg_node *f = days->kids[0];
+    bool since = days->type == SEG_DAYS_SINCE;
+    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    bool first = true;
+    /* beyond a million days (2,700 years) no date lies: clamp, so that the
+     * arithmetic below cannot overflow */
+    const double far = 1e6;
+    if (lo < -far)
+        lo = -INFINITY;
+    else if (lo > far)
+        lo = far;
+    if (hi > far)
+        hi = INFINITY;
+    else if (hi < -far)
+        hi = -far;
+    if (lo > hi || (isinf(lo) && lo > 0) || (isinf(hi) && hi < 0)) {
+        hd_buf_adds(&c->sql, "0");
+        return;
+    }
+    hd_buf_addc(&c->sql, '(');
+    /* since: d >= K <=> x <= now - K days; until: d >= K <=> x >= now + K days */
+    if (!isinf(lo)) {
+        int64_t t = c->now + (since ? -1 : 1) * (int64_t)llround(lo * 86400);
+        emit_field(c, f, path);
+        hd_buf_adds(&c->sql, since ? " <= " : " >= ");
+        emit_param(c, time_param(c, f, t));
+        first = false;
+    }
+    if (!isinf(hi)) {
+        int64_t t = c->now + (since ? -1 : 1) * (int64_t)llround(hi * 86400);
+        if (!first)
+            hd_buf_adds(&c->sql, " AND ");
+        emit_field(c, f, path);
+        hd_buf_adds(&c->sql, since ? " > " : " < ");
+        emit_param(c, time_param(c, f, t));
+        first = false;
+    }
+    if (first) { /* no bound: any date at all */
+        emit_field(c, f, path);
+        hd_buf_adds(&c->sql, " IS NOT NULL");
+    }
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* floor(d) op n, as a range of d. */
+static void emit_days_cmp(struct sqlc *c, const struct hd_seg_node *days, enum hd_seg_op op,
+                          double n)
+{
+    switch (op) {
+    case SEG_GE: emit_day_range(c, days, ceil(n), INFINITY); break;
+    case SEG_GT: emit_day_range(c, days, floor(n) + 1, INFINITY); break;
+    case SEG_LE: emit_day_range(c, days, -INFINITY, floor(n) + 1); break;
+    case SEG_LT: emit_day_range(c, days, -INFINITY, ceil(n)); break;
+    case SEG_EQ:
+        if (n != floor(n))
+            hd_buf_adds(&c->sql, "0");
+        else
+            emit_day_range(c, days, n, n + 1);
+        break;
+    case SEG_NE:
+        /* a date that exists, outside [n, n+1) */
+        hd_buf_adds(&c->sql, "(");
+        emit_day_range(c, days, -INFINITY, INFINITY);
+        hd_buf_adds(&c->sql, " AND NOT ");
+        if (n != floor(n))
+            hd_buf_adds(&c->sql, "0");
+        else
+            emit_day_range(c, days, n, n + 1);
+        hd_buf_adds(&c->sql, ")");
+        break;
+    default: HD_BUG("op %d", (int)op);
+    }
+}
+
+/* ---- conditions ------------------------------------------------------------------------ */
+
+static void emit_cond(struct sqlc *c, const struct hd_seg_node *n);
+
+static void emit_not_opted_out(struct sqlc *c, int channel, int category, const char *contact)
+{
+    hd_buf_addf(&c->sql,
+                "NOT EXISTS (SELECT 1 FROM consent k WHERE k.contact_id = %s AND k.channel = ",
+                contact);
+    emit_param(c, param(c, B_TEXT, hd_channel_name(channel), 0, 0));
+    hd_buf_adds(&c->sql, " AND k.category = ");
+    emit_param(c, param(c, B_TEXT, hd_category_name(category < 0 ? HD_CAT_MARKETING : category),
+                        0, 0));
+    hd_buf_adds(&c->sql, " AND k.status = 'opted_out')");
+}
+
+static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
+{
+    hd_buf_addc(&c->sql, '(');
+    switch (n->channel) {
+    case HD_CH_EMAIL:
+        hd_buf_adds(&c->sql, "c.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                             "WHERE s.address = lower(c.email)) AND ");
+        break;
+    case HD_CH_SMS:
+        hd_buf_adds(&c->sql, "c.phone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                             "WHERE s.address = c.phone) AND ");
+        break;
+    default:
+        hd_buf_adds(&c->sql, "EXISTS (SELECT 1 FROM push_tokens t WHERE t.contact_id = c.id AND "
+                             "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
+                             "t.token)) AND ");
+        break;
+    }
+    emit_not_opted_out(c, n->channel, n->category, "c.id");
+    hd_buf_addc(&c->sql, ')');
+}
+
+static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
+    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+        emit_days_cmp(c, f, n->op, v->num);
+        return;
+    }
+    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    hd_buf_addc(&c->sql, '(');
+    emit_field(c, f, path);
+    hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
+    emit_param(c, literal_param(c, f, v));
+    hd_buf_addc(&c->sql, ')');
+}
+
+static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+        hd_buf_adds(&c->sql, n->negated ? "(" : "(");
+        if (n->negated) {
+            emit_day_range(c, f, -INFINITY, INFINITY);
+            hd_buf_adds(&c->sql, " AND NOT ");
+        }
+        hd_buf_addc(&c->sql, '(');
+        for (size_t i = 1; i < n->nkids; i++) {
+            if (i > 1)
+                hd_buf_adds(&c->sql, " OR ");
+            emit_days_cmp(c, f, SEG_EQ, n->kids[i]->num);
+        }
+        hd_buf_adds(&c->sql, "))");
+        return;
+    }
+    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    hd_buf_addc(&c->sql, '(');
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, n->negated ? " NOT IN (" : " IN (");
+    for (size_t i = 1; i < n->nkids; i++) {
+        if (i > 1)
+            hd_buf_adds(&c->sql, ", ");
+        emit_param(c, literal_param(c, f, n->kids[i]));
+    }
+    hd_buf_adds(&c->sql, "))");
+}
+
+static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0], *lo = n->kids[1], *hi = n->kids[2];
+    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+        if (n->negated) {
+            hd_buf_adds(&c->sql, "(");
+            emit_day_range(c, f, -INFINITY, INFINITY);
+            hd_buf_adds(&c->sql, " AND NOT ");
+        }
+        emit_day_range(c, f, ceil(lo->num), floor(hi->num) + 1);
+        if (n->negated)
+            hd_buf_adds(&c->sql, ")");
+        return;
+    }
+    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    hd_buf_addc(&c->sql, '(');
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
+    emit_param(c, literal_param(c, f, lo));
+    hd_buf_adds(&c->sql, " AND ");
+    emit_param(c, literal_param(c, f, hi));
+    hd_buf_addc(&c->sql, ')');
+}
+
+static void emit_contains(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    int v = literal_param(c, f, n->kids[1]);
+    if (f->field != SEGF_ATTR || f->vtype == SEGV_STRING) {
+        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        hd_buf_adds(&c->sql, "(instr(");
+        emit_field(c, f, path);
+        hd_buf_adds(&c->sql, ", ");
+        emit_param(c, v);
+        hd_buf_adds(&c->sql, ") > 0)");
+        return;
+    }
+    int path = path_param(c, f);
+    hd_buf_adds(&c->sql, "(CASE json_type(c.attrs, ");
+    emit_param(c, path);
+    hd_buf_adds(&c->sql, ") WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(c.attrs, ");
+    emit_param(c, path);
+    hd_buf_adds(&c->sql, ") WHERE value = ");
+    emit_param(c, v);
+    hd_buf_adds(&c->sql, ") WHEN 'text' THEN instr(json_extract(c.attrs, ");
+    emit_param(c, path);
+    hd_buf_adds(&c->sql, "), ");
+    emit_param(c, v);
+    hd_buf_adds(&c->sql, ") > 0 ELSE 0 END)");
+}
+
+static void emit_chain(struct sqlc *c, const struct hd_seg_node *n, enum hd_seg_type op)
+{
+    for (size_t i = 0; i < n->nkids; i++) {
+        if (i)
+            hd_buf_adds(&c->sql, op == SEG_AND ? " AND " : " OR ");
+        if (n->kids[i]->type == op)
+            emit_chain(c, n->kids[i], op);
+        else
+            emit_cond(c, n->kids[i]);
+    }
+}
+
+static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
+{
+    switch (n->type) {
+    case SEG_AND:
+    case SEG_OR:
+        /* a chain of one operator is written flat, "(a OR b OR c)": SQLite's
+         * parser has a small stack for nested parentheses */
+        hd_buf_addc(&c->sql, '(');
+        emit_chain(c, n, n->type);
+        hd_buf_addc(&c->sql, ')');
+        break;
+    case SEG_NOT:
+        /* a comparison on a missing value is NULL in SQL, false here: so
+         * "not" of it is true */
+        hd_buf_adds(&c->sql, "(NOT coalesce(");
+        emit_cond(c, n->kids[0]);
+        hd_buf_adds(&c->sql, ", 0))");
+        break;
+    case SEG_CMP: emit_cmp(c, n); break;
+    case SEG_IN: emit_in(c, n); break;
+    case SEG_BETWEEN: emit_between(c, n); break;
+    case SEG_CONTAINS: emit_contains(c, n); break;
+    case SEG_STARTS_WITH: {
+        const struct hd_seg_node *f = n->kids[0];
+        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        int v = literal_param(c, f, n->kids[1]);
+        hd_buf_adds(&c->sql, "(substr(");
+        emit_field(c, f, path);
+        hd_buf_adds(&c->sql, ", 1, length(");
+        emit_param(c, v);
+        hd_buf_adds(&c->sql, ")) = ");
+        emit_param(c, v);
+        hd_buf_addc(&c->sql, ')');
+        break;
+    }
+    case SEG_EXISTS: {
+        const struct hd_seg_node *f = n->kids[0];
+        hd_buf_adds(&c->sql, n->negated ? "(NOT " : "(");
+        if (f->field == SEGF_ATTR) {
+            hd_buf_adds(&c->sql, "coalesce(json_type(c.attrs, ");
+            emit_param(c, path_param(c, f));
+            hd_buf_adds(&c->sql, "), 'null') != 'null'");
+        } else {
+            hd_buf_addf(&c->sql, "%s IS NOT NULL", columns[f->field]);
+        }
+        hd_buf_addc(&c->sql, ')');
+        break;
+    }
+    case SEG_TRUTHY: {
+        const struct hd_seg_node *f = n->kids[0];
+        hd_buf_adds(&c->sql, "(");
+        emit_field(c, f, f->field == SEGF_ATTR ? path_param(c, f) : 0);
+        hd_buf_adds(&c->sql, " = 1)");
+        break;
+    }
+    case SEG_REACHABLE: emit_reachable(c, n); break;
+    case SEG_OPTED_IN:
+        hd_buf_addc(&c->sql, '(');
+        emit_not_opted_out(c, n->channel, n->category, "c.id");
+        hd_buf_addc(&c->sql, ')');
+        break;
+    default: HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
+    }
+}
+
+static void sqlc_release(struct sqlc *c)
+{
+    hd_buf_release(&c->sql);
+    for (size_t i = 0; i < c->nb; i++)
+        free(c->b[i].s);
+    free(c->b);
+}
+
+int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
+                     struct hd_buf *params)
+{
+    struct sqlc c = {.now = now};
+    hd_buf_init(&c.sql);
+    emit_cond(&c, ast);
+    hd_buf_add(sql, c.sql.data, c.sql.len);
+    for (size_t i = 0; params && i < c.nb; i++) {
+        if (c.b[i].type == B_TEXT)
+            hd_buf_add_json_str(params, c.b[i].s, strlen(c.b[i].s));
+        else if (c.b[i].type == B_INT)
+            hd_buf_addf(params, "%lld", (long long)c.b[i].i);
+        else
+            hd_buf_addf(params, "%.17g", c.b[i].d);
+        hd_buf_addc(params, i + 1 < c.nb ? ' ' : '\n');
+    }
+    int n = (int)c.nb;
+    sqlc_release(&c);
+    return n;
+}
+
+/* Prepares "head WHERE cond" with the rule's parameters bound; with order
+ * (an ORDER BY term), adds "ORDER BY order LIMIT ?N" and sets *limit_param. */
+static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                        const char *head, const char *order, sqlite3_stmt **out,
+                        int *limit_param, struct hd_err *err)
+{
+    struct sqlc c = {.now = now};
+    struct hd_buf q;
+    int rc = 0;
+    hd_buf_init(&c.sql);
+    hd_buf_init(&q);
+    emit_cond(&c, ast);
+    hd_buf_addf(&q, "%s WHERE %s", head, c.sql.data);
+    if (order) {
+        hd_buf_addf(&q, " ORDER BY %s LIMIT ?%zu", order, c.nb + 1);
+        *limit_param = (int)c.nb + 1;
+    }
+    if ((rc = hd_store_prepare(st, q.data, out, err)) == 0) {
+        for (size_t i = 0; i < c.nb; i++) {
+            const struct bind *b = &c.b[i];
+            int idx = (int)i + 1;
+            if (b->type == B_TEXT)
+                sqlite3_bind_text(*out, idx, b->s, -1, SQLITE_TRANSIENT);
+            else if (b->type == B_INT)
+                sqlite3_bind_int64(*out, idx, b->i);
+            else
+                sqlite3_bind_double(*out, idx, b->d);
+        }
+    }
+    hd_buf_release(&q);
+    sqlc_release(&c);
+    return rc;
+}
+
+int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       int64_t *n, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, &s, NULL, err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        rc = hd_store_fail(st, err, "counting segment");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                      int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int p = 0, rc, step;
+    if ((rc = prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c",
+                           random ? "random()" : "c.id", &s, &p, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, p, limit > 0 ? limit : -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_contact k;
+        hd_store_read_contact(s, &k);
+        rc = cb(ud, &k);
+        hd_contact_release(&k);
+        if (rc)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading segment members");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}

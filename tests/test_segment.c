@@ -1,0 +1,767 @@
+/* test_segment: the rule language. Parser tables (valid rules and their
+ * trees, invalid rules and their exact messages with carets), typing against
+ * known attribute types, in_segment expansion and cycles; semantics: a
+ * generated set of contacts whose members for each rule are computed here,
+ * independently of SQL, and compared with what the store selects; and a
+ * property test that no rule, however hostile its strings, changes the
+ * shape of the SQL or fails to prepare. */
+#include "testutil.h"
+
+#include <math.h>
+#include <sqlite3.h>
+
+#include "herald/config.h"
+#include "herald/segment.h"
+#include "herald/store.h"
+#include "herald/time.h"
+
+#define NOW 1795334400 /* 2026-11-22T08:00:00Z */
+
+static enum hd_seg_vtype types(void *ud, const char *attr)
+{
+    (void)ud;
+    static const struct {
+        const char *name;
+        enum hd_seg_vtype t;
+    } known[] = {{"plan", SEGV_STRING},       {"age", SEGV_NUMBER},
+                 {"vip", SEGV_BOOL},          {"last_active", SEGV_DATE},
+                 {"membership_expires", SEGV_DATE}, {"tags", SEGV_ARRAY},
+                 {"city", SEGV_STRING},       {"spend", SEGV_NUMBER}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(known[i].name, attr) == 0)
+            return known[i].t;
+    return SEGV_ANY;
+}
+
+static int lookup(void *ud, const char *name, char **expr, struct hd_err *err)
+{
+    (void)ud;
+    (void)err;
+    static const struct {
+        const char *name, *expr;
+    } segs[] = {{"churned", "days_since(last_active) > 30"},
+                {"gold", "plan = \"gold\""},
+                {"gold_churned", "in_segment(\"gold\") and in_segment(\"churned\")"},
+                {"loop_a", "in_segment(\"loop_b\")"},
+                {"loop_b", "age > 1 or in_segment(\"loop_a\")"},
+                {"broken", "plan = "}};
+    for (size_t i = 0; i < sizeof segs / sizeof segs[0]; i++)
+        if (strcmp(segs[i].name, name) == 0) {
+            *expr = hd_xstrdup(segs[i].expr);
+            return 0;
+        }
+    return HD_E_NOTFOUND;
+}
+
+static int parse(const char *expr, struct hd_seg_node **out, struct hd_err *e)
+{
+    struct hd_seg_opts o = {.name = "x", .now = NOW, .type_of = types, .lookup = lookup};
+    return hd_seg_parse(expr, &o, out, e);
+}
+
+static void test_segment_parse_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *tree;
+    } cases[] = {
+        {"plan = \"gold\"", "(= plan \"gold\")"},
+        {"days_since(last_active) >= 30 and plan in (\"gold\", \"silver\")",
+         "(and (>= (days_since last_active) 30) (in plan \"gold\" \"silver\"))"},
+        {"a = 1 or b = 2 and c = 3", "(or (= a 1) (and (= b 2) (= c 3)))"},
+        {"(a = 1 or b = 2) and c = 3", "(and (or (= a 1) (= b 2)) (= c 3))"},
+        {"NOT vip AND Plan != \"free\"", "(and (not (true? vip)) (!= Plan \"free\"))"},
+        {"age not in (1, 2.5, -3)", "(not-in age 1 2.5 -3)"},
+        {"age between 18 and 30", "(between age 18 30)"},
+        {"age not between 18 and 30 and vip", "(and (not-between age 18 30) (true? vip))"},
+        {"city contains \"on\" or tags contains \"beta\"",
+         "(or (contains city \"on\") (contains tags \"beta\"))"},
+        {"email starts_with \"ann\"", "(starts_with email \"ann\")"},
+        {"phone exists and locale is null and timezone is not null",
+         "(and (and (exists phone) (is-null locale)) (exists timezone))"},
+        {"last_active < now - 30d", "(< last_active 2026-10-23T08:00:00Z)"},
+        {"last_active >= today - 1w", "(>= last_active 2026-11-15)"},
+        {"last_active > 2026-01-31", "(> last_active 2026-01-31)"},
+        {"created_at < 2026-01-31T09:30:00+01:00", "(< created_at 2026-01-31T08:30:00Z)"},
+        {"last_active = \"2026-11-01\"", "(= last_active 2026-11-01)"},
+        {"days_until(membership_expires) between 0 and 90",
+         "(between (days_until membership_expires) 0 90)"},
+        {"reachable(email) and opted_in(sms, transactional)",
+         "(and (reachable email) (opted_in sms transactional))"},
+        {"address.city = \"Paris\"", "(= address.city \"Paris\")"},
+        {"name = \"a\\\"b\\\\c\\u00e9\"", "(= name \"a\\\"b\\\\cé\")"},
+        {"vip = true and x == false", "(and (= vip true) (= x false))"},
+        {"in_segment(\"gold_churned\")",
+         "(and (= plan \"gold\") (> (days_since last_active) 30))"},
+        {"  plan  =  \"gold\"  ", "(= plan \"gold\")"},
+        {"id = \"u1\" and updated_at > now - 12h", "(and (= id \"u1\") (> updated_at "
+                                                   "2026-11-21T20:00:00Z))"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hd_seg_node *t = NULL;
+        struct hd_err e = {0};
+        if (parse(cases[i].in, &t, &e) != 0)
+            fail_msg("case %zu: %s: %s", i, cases[i].in, e.msg);
+        struct hd_buf b;
+        hd_buf_init(&b);
+        hd_segast_print(t, &b);
+        if (strcmp(b.data, cases[i].tree) != 0)
+            fail_msg("case %zu: %s\n got  %s\n want %s", i, cases[i].in, b.data, cases[i].tree);
+        hd_buf_release(&b);
+        hd_segast_free(t);
+    }
+}
+
+static void test_segment_parse_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *msg;
+    } cases[] = {
+        {"days_since(last_active) >= ",
+         "segment 'x': 1:27: expected a value after '>='\n  days_since(last_active) >= \n"
+         "                            ^"},
+        {"plan = \"gold", "segment 'x': 1:8: unterminated string: a closing '\"' is missing"},
+        {"plan = 'gold'", "segment 'x': 1:8: strings take double quotes"},
+        {"plan in ()", "segment 'x': 1:10: an empty list: give at least one value"},
+        {"plan in (\"a\" \"b\")", "segment 'x': 1:14: expected ',' or ')' in the list, found a "
+                                "string"},
+        {"(plan = \"a\"", "segment 'x': 1:12: expected ')' to close the '(' at 1:1, found the end"},
+        {"plan = \"a\" plan", "segment 'x': 1:12: expected 'and', 'or' or the end, found 'plan'"},
+        {"", "segment 'x': 1:1: expected a condition, found the end"},
+        {"plan > 5", "segment 'x': 1:8: 'plan' is a string; it cannot be compared with a number"},
+        {"age = \"old\"", "segment 'x': 1:7: 'age' is a number; it cannot be compared with a "
+                          "string"},
+        {"vip > true", "segment 'x': 1:5: a boolean can only be tested with = or !="},
+        {"plan", "segment 'x': 1:1: 'plan' is a string, not a boolean"},
+        {"days_since(plan) > 3", "segment 'x': 1:12: days_since needs a date; 'plan' is a string"},
+        {"last_active > 2026-02-30", "segment 'x': 1:15: '2026-02-30' is not an ISO 8601 date"},
+        {"last_active > now - 3x", "segment 'x': 1:21: '3x' is not a duration"},
+        {"age > 3 + 4", "segment 'x': 1:9: arithmetic is for dates"},
+        {"5 = age", "segment 'x': 1:1: a comparison starts with a field"},
+        {"age = age", "segment 'x': 1:7: compare a field with a value, not with another field"},
+        {"tags = \"x\"", "segment 'x': 1:8: 'tags' is a list: test it with contains"},
+        {"age starts_with \"1\"", "segment 'x': 1:1: 'age' is a number; starts_with works on "
+                                  "strings"},
+        {"reachable(fax)", "segment 'x': 1:11: expected a channel (email, sms or push), found "
+                           "'fax'"},
+        {"opted_in(sms, promo)", "segment 'x': 1:15: expected a category (marketing or "
+                                 "transactional)"},
+        {"in_segment(\"nope\")", "segment 'x': 1:1: in_segment(\"nope\"): no segment 'nope'"},
+        {"in_segment(\"loop_a\")", "segment 'loop_b': 1:12: in_segment(\"loop_a\") makes a "
+                                   "cycle: loop_a -> loop_b -> loop_a\n  age > 1 or "
+                                   "in_segment(\"loop_a\")\n             ^"},
+        {"in_segment(\"x\")", "segment 'x': 1:1: in_segment(\"x\") makes a cycle: x -> x"},
+        {"in_segment(\"broken\")", "segment 'broken': 1:7: expected a value after '='"},
+        {"plan = \"a\" and", "segment 'x': 1:15: expected a condition, found the end"},
+        {"plan ! \"a\"", "segment 'x': 1:6: unexpected '!'"},
+        {"plan = \"a\\q\"", "segment 'x': 1:10: bad escape '\\q'"},
+        {"age not 5", "segment 'x': 1:9: expected 'in' or 'between' after 'not', found '5'"},
+        {"1abc.x = 1", "segment 'x': 1:1: '1abc' is not a duration"},
+        {"a..b = 1", "segment 'x': 1:1: 'a..b' is not a field or attribute name"},
+        {"plan = \"a\" or", "segment 'x': 1:14: expected a condition, found the end"},
+        {"名字 = \"a\"", "segment 'x': 1:1: unexpected character"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hd_seg_node *t = (struct hd_seg_node *)0x1;
+        struct hd_err e = {0};
+        int rc = parse(cases[i].in, &t, &e);
+        if (rc != HD_E_PARSE || strncmp(e.msg, cases[i].msg, strlen(cases[i].msg)) != 0)
+            fail_msg("case %zu: [%s]: rc %d\n got  \"%s\"\n want \"%s...\"", i, cases[i].in, rc,
+                     e.msg, cases[i].msg);
+        assert_ptr_equal(t, (struct hd_seg_node *)0x1);
+    }
+    /* deep nesting is refused, not a stack overflow */
+    struct hd_buf deep;
+    hd_buf_init(&deep);
+    for (int i = 0; i < 500; i++)
+        hd_buf_addc(&deep, '(');
+    hd_buf_adds(&deep, "a = 1");
+    struct hd_seg_node *t;
+    struct hd_err e = {0};
+    assert_int_equal(parse(deep.data, &t, &e), HD_E_PARSE);
+    assert_contains(e.msg, "nests more than 24 levels deep");
+    hd_buf_release(&deep);
+    /* so are very long chains, which SQLite could not take */
+    struct hd_buf chain;
+    hd_buf_init(&chain);
+    hd_buf_adds(&chain, "a = 1");
+    for (int i = 0; i < 300; i++)
+        hd_buf_adds(&chain, " or a = 1");
+    assert_int_equal(parse(chain.data, &t, &e), HD_E_PARSE);
+    assert_contains(e.msg, "a rule may join at most 250 conditions");
+    hd_buf_release(&chain);
+    /* the longest chain and the deepest nesting allowed still make valid SQL */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE contacts (id, ext_id, email, phone, locale, "
+                                      "timezone, attrs, created_at, updated_at)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    for (int round = 0; round < 3; round++) {
+        hd_buf_init(&chain);
+        if (round == 2) { /* found by the fuzzer: day counts beyond any date */
+            hd_buf_adds(&chain, "days_since(last_active) < 177777777777194763 or "
+                                "days_until(last_active) between -900000000000000000000 and "
+                                "900000000000000000000");
+        } else if (round == 0) {
+            hd_buf_adds(&chain, "a = 1");
+            for (int i = 0; i < 250; i++)
+                hd_buf_adds(&chain, i % 2 ? " or a = 1" : " and a = 2");
+        } else {
+            for (int i = 0; i < 15; i++) /* 22 levels: just under the limit */
+                hd_buf_adds(&chain, i % 2 ? "not (" : "(a = 1 or ");
+            hd_buf_adds(&chain, "a = 1");
+            for (int i = 0; i < 15; i++)
+                hd_buf_addc(&chain, ')');
+        }
+        if (parse(chain.data, &t, &e) != 0)
+            fail_msg("round %d: %s", round, e.msg);
+        struct hd_buf sql, q;
+        hd_buf_init(&sql);
+        hd_buf_init(&q);
+        hd_store_seg_sql(t, NOW, &sql, NULL);
+        hd_buf_addf(&q, "SELECT count(*) FROM contacts c WHERE %s", sql.data);
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, q.data, -1, &s, NULL) != SQLITE_OK)
+            fail_msg("round %d: %s", round, sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+        hd_buf_release(&sql);
+        hd_buf_release(&q);
+        hd_buf_release(&chain);
+        hd_segast_free(t);
+    }
+    sqlite3_close(db);
+}
+
+/* ---- semantics --------------------------------------------------------------- */
+
+#define NCONTACTS 3000
+
+struct model {
+    char id[16];
+    char *email, *phone;
+    bool has_plan, has_age, has_vip, has_last, has_exp, has_tags, has_city;
+    char plan[16], city[32];
+    double age;
+    bool vip;
+    int64_t last, exp; /* epoch of the stored date (plain or date-time) */
+    bool last_is_date, exp_is_date;
+    char tags[3][8];
+    int ntags;
+    bool email_optout_mkt, sms_optout_mkt, email_suppressed, sms_suppressed;
+    int64_t created;
+};
+
+static struct model M[NCONTACTS];
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void iso(int64_t t, bool date_only, char *buf)
+{
+    if (date_only)
+        hd_time_format_date(t, buf, 32);
+    else
+        hd_time_format_iso(t, buf, 32);
+}
+
+static struct hd_store *build_db(void)
+{
+    static const char *const plans[] = {"free", "silver", "gold", "platinum"};
+    static const char *const cities[] = {"London", "Paris", "Beijing", "Boston", "Lyon"};
+    static const char *const tagset[] = {"beta", "vip", "churn", "new"};
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    struct hd_store_import *imp;
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, NOW, &imp, &e), 0);
+    for (int i = 0; i < NCONTACTS; i++) {
+        struct model *m = &M[i];
+        struct hd_buf a;
+        char email[64], phone[32], d[32];
+        memset(m, 0, sizeof *m);
+        hd_buf_init(&a);
+        snprintf(m->id, sizeof m->id, "m%05d", i);
+        uint64_t r = rnd();
+        hd_buf_addc(&a, '{');
+        if (r % 5) {
+            m->has_plan = true;
+            snprintf(m->plan, sizeof m->plan, "%s", plans[(r >> 3) % 4]);
+            hd_buf_addf(&a, "\"plan\":\"%s\",", m->plan);
+        }
+        if ((r >> 6) % 4) {
+            m->has_age = true;
+            m->age = (double)((r >> 8) % 80) + ((r >> 15) % 2 ? 0.5 : 0);
+            hd_buf_addf(&a, "\"age\":%g,", m->age);
+        }
+        if ((r >> 16) % 3) {
+            m->has_vip = true;
+            m->vip = (r >> 18) % 4 == 0;
+            hd_buf_addf(&a, "\"vip\":%s,", m->vip ? "true" : "false");
+        }
+        if ((r >> 20) % 6) {
+            m->has_last = true;
+            m->last_is_date = (r >> 23) % 2;
+            /* within 120 days of NOW, sometimes exactly on day boundaries */
+            int64_t back = (int64_t)((r >> 24) % (120 * 24)) * 3600;
+            m->last = NOW - back;
+            if (m->last_is_date)
+                m->last -= ((m->last % 86400) + 86400) % 86400;
+            iso(m->last, m->last_is_date, d);
+            hd_buf_addf(&a, "\"last_active\":\"%s\",", d);
+        }
+        if ((r >> 34) % 5) {
+            m->has_exp = true;
+            m->exp_is_date = true;
+            m->exp = (NOW / 86400 + (int64_t)((r >> 37) % 400) - 200) * 86400;
+            iso(m->exp, true, d);
+            hd_buf_addf(&a, "\"membership_expires\":\"%s\",", d);
+        }
+        if ((r >> 46) % 3 == 0) {
+            m->has_tags = true;
+            m->ntags = (int)((r >> 48) % 3);
+            hd_buf_adds(&a, "\"tags\":[");
+            for (int k = 0; k < m->ntags; k++) {
+                snprintf(m->tags[k], sizeof m->tags[k], "%s", tagset[(r >> (50 + k * 2)) % 4]);
+                hd_buf_addf(&a, "%s\"%s\"", k ? "," : "", m->tags[k]);
+            }
+            hd_buf_adds(&a, "],");
+        }
+        if ((r >> 56) % 4) {
+            m->has_city = true;
+            snprintf(m->city, sizeof m->city, "%s", cities[(r >> 58) % 5]);
+            hd_buf_addf(&a, "\"city\":\"%s\",", m->city);
+        }
+        if (a.len > 1)
+            a.data[--a.len] = '\0';
+        hd_buf_addc(&a, '}');
+        uint64_t r2 = rnd();
+        if (r2 % 4) {
+            snprintf(email, sizeof email, "%.15s@example.com", m->id);
+            m->email = hd_xstrdup(email);
+        }
+        if ((r2 >> 2) % 3) {
+            snprintf(phone, sizeof phone, "+1415%07d", i);
+            m->phone = hd_xstrdup(phone);
+        }
+        m->created = NOW - (int64_t)((r2 >> 4) % (400 * 86400));
+        struct hd_contact_row row = {.ext_id = m->id, .email = m->email, .phone = m->phone,
+                                     .created_at = m->created, .attrs = a.data};
+        assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
+        m->email_optout_mkt = (r2 >> 10) % 7 == 0;
+        m->sms_optout_mkt = (r2 >> 13) % 6 == 0;
+        m->email_suppressed = m->email && (r2 >> 16) % 9 == 0;
+        m->sms_suppressed = m->phone && (r2 >> 20) % 8 == 0;
+        hd_buf_release(&a);
+    }
+    assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
+    for (int i = 0; i < NCONTACTS; i++) {
+        struct model *m = &M[i];
+        if (m->email_optout_mkt)
+            assert_int_equal(hd_store_consent_set(st, m->id, HD_CH_EMAIL, HD_CAT_MARKETING,
+                                                  HD_CONSENT_OPTED_OUT, "t", NOW, &e),
+                             0);
+        if (m->sms_optout_mkt)
+            assert_int_equal(hd_store_consent_set(st, m->id, HD_CH_SMS, HD_CAT_MARKETING,
+                                                  HD_CONSENT_OPTED_OUT, "t", NOW, &e),
+                             0);
+        if (m->email_suppressed) {
+            struct hd_suppression s = {m->email, HD_CH_EMAIL, "hard_bounce", NOW};
+            assert_int_equal(hd_store_suppress_add(st, &s, &e), 0);
+        }
+        if (m->sms_suppressed) {
+            struct hd_suppression s = {m->phone, HD_CH_SMS, "invalid_number", NOW};
+            assert_int_equal(hd_store_suppress_add(st, &s, &e), 0);
+        }
+    }
+    return st;
+}
+
+/* The documented meaning, written out directly: -1 false because missing. */
+static int64_t fdays(int64_t a, int64_t b) /* floor((a - b) / 1 day) */
+{
+    int64_t d = a - b;
+    return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
+}
+
+static bool has_tag(const struct model *m, const char *t)
+{
+    for (int k = 0; k < m->ntags; k++)
+        if (strcmp(m->tags[k], t) == 0)
+            return true;
+    return false;
+}
+
+static bool reach(const struct model *m, int ch)
+{
+    if (ch == HD_CH_EMAIL)
+        return m->email && !m->email_suppressed && !m->email_optout_mkt;
+    return m->phone && !m->sms_suppressed && !m->sms_optout_mkt;
+}
+
+/* Each rule with its meaning, evaluated per contact in C. */
+struct rule {
+    const char *expr;
+    bool (*eval)(const struct model *m);
+};
+
+static bool r1(const struct model *m) { return m->has_plan && strcmp(m->plan, "gold") == 0; }
+static bool r2(const struct model *m) { return m->has_plan && strcmp(m->plan, "gold") != 0; }
+static bool r3(const struct model *m) { return !(m->has_plan && strcmp(m->plan, "gold") == 0); }
+static bool r4(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) >= 30 && m->has_plan &&
+           (strcmp(m->plan, "gold") == 0 || strcmp(m->plan, "silver") == 0) && m->has_age &&
+           m->age > 20;
+}
+static bool r5(const struct model *m) { return m->has_last && fdays(NOW, m->last) > 30; }
+static bool r6(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) >= 7 && fdays(NOW, m->last) <= 7;
+}
+static bool r7(const struct model *m) { return m->has_last && fdays(NOW, m->last) < 14; }
+static bool r8(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) >= 14 && fdays(NOW, m->last) <= 30;
+}
+static bool r9(const struct model *m)
+{
+    return m->has_exp && fdays(m->exp, NOW) >= 0 && fdays(m->exp, NOW) <= 90;
+}
+static bool r10(const struct model *m)
+{
+    return m->has_exp && fdays(m->exp, NOW) >= -90 && fdays(m->exp, NOW) <= -1;
+}
+static bool r11(const struct model *m) { return m->has_exp && fdays(m->exp, NOW) > 90; }
+static bool r12(const struct model *m) { return m->has_vip && m->vip; }
+static bool r13(const struct model *m) { return !(m->has_vip && m->vip); }
+static bool r14(const struct model *m) { return m->has_age && m->age >= 18 && m->age <= 30; }
+static bool r15(const struct model *m)
+{
+    return m->has_age && !(m->age >= 18 && m->age <= 30);
+}
+static bool r16(const struct model *m)
+{
+    return m->has_plan && strcmp(m->plan, "free") != 0 && strcmp(m->plan, "silver") != 0;
+}
+static bool r17(const struct model *m) { return m->has_tags && has_tag(m, "beta"); }
+static bool r18(const struct model *m) { return m->has_city && strstr(m->city, "on") != NULL; }
+static bool r19(const struct model *m) { return m->has_city && strncmp(m->city, "Bo", 2) == 0; }
+static bool r20(const struct model *m) { return m->has_age; }
+static bool r21(const struct model *m) { return !m->has_tags; }
+static bool r22(const struct model *m) { return reach(m, HD_CH_EMAIL); }
+static bool r23(const struct model *m) { return reach(m, HD_CH_SMS) && !reach(m, HD_CH_EMAIL); }
+static bool r24(const struct model *m) { return !m->email_optout_mkt; }
+static bool r25(const struct model *m) { return m->has_last && m->last < NOW - 30 * 86400; }
+static bool r26(const struct model *m) { return m->created >= NOW - 90 * 86400; }
+static bool r27(const struct model *m) { return m->email != NULL && m->phone == NULL; }
+static bool r28(const struct model *m)
+{
+    return (m->has_plan && strcmp(m->plan, "gold") == 0) ||
+           (m->has_vip && m->vip && m->has_age && m->age < 40);
+}
+static bool r29(const struct model *m) { return m->has_last && fdays(NOW, m->last) != 10; }
+static bool r30(const struct model *m)
+{
+    char d[32];
+    if (!m->has_last)
+        return false;
+    /* compared as ISO text with a plain-date literal */
+    iso(m->last, m->last_is_date, d);
+    return strcmp(d, "2026-11-01") >= 0;
+}
+static bool r31(const struct model *m) { return m->has_age && m->age == 20.5; }
+
+static const struct rule rules[] = {
+    {"plan = \"gold\"", r1},
+    {"plan != \"gold\"", r2},
+    {"not (plan = \"gold\")", r3},
+    {"days_since(last_active) >= 30 and plan in (\"gold\", \"silver\") and age > 20", r4},
+    {"days_since(last_active) > 30", r5},
+    {"days_since(last_active) between 7 and 7", r6},
+    {"days_since(last_active) < 14", r7},
+    {"days_since(last_active) between 14 and 30", r8},
+    {"days_until(membership_expires) between 0 and 90", r9},
+    {"days_until(membership_expires) between -90 and -1", r10},
+    {"days_until(membership_expires) > 90", r11},
+    {"vip", r12},
+    {"not vip", r13},
+    {"age between 18 and 30", r14},
+    {"age not between 18 and 30", r15},
+    {"plan not in (\"free\", \"silver\")", r16},
+    {"tags contains \"beta\"", r17},
+    {"city contains \"on\"", r18},
+    {"city starts_with \"Bo\"", r19},
+    {"age exists", r20},
+    {"tags is null", r21},
+    {"reachable(email)", r22},
+    {"reachable(sms) and not reachable(email)", r23},
+    {"opted_in(email)", r24},
+    {"last_active < now - 30d", r25},
+    {"created_at >= now - 90d", r26},
+    {"email exists and phone is null", r27},
+    {"plan = \"gold\" or vip = true and age < 40", r28},
+    {"days_since(last_active) != 10", r29},
+    {"last_active >= 2026-11-01", r30},
+    {"age = 20.5", r31},
+};
+
+struct collect {
+    bool *in;
+};
+
+static int mark(void *ud, const struct hd_contact *c)
+{
+    struct collect *col = ud;
+    int i = atoi(c->ext_id + 1);
+    col->in[i] = true;
+    return 0;
+}
+
+static void test_segment_semantics(void **state)
+{
+    (void)state;
+    struct hd_store *st = build_db();
+    static bool in[NCONTACTS];
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        struct hd_seg_node *t;
+        struct hd_err e = {0};
+        if (parse(rules[r].expr, &t, &e) != 0)
+            fail_msg("rule %zu: %s", r, e.msg);
+        memset(in, 0, sizeof in);
+        struct collect col = {in};
+        int64_t count = -1;
+        assert_int_equal(hd_store_seg_each(st, t, NOW, 0, false, mark, &col, &e), 0);
+        assert_int_equal(hd_store_seg_count(st, t, NOW, &count, &e), 0);
+        int64_t expected = 0, wrong = 0, first = -1;
+        for (int i = 0; i < NCONTACTS; i++) {
+            bool want = rules[r].eval(&M[i]);
+            expected += want;
+            if (want != in[i] && wrong++ == 0)
+                first = i;
+        }
+        if (wrong || count != expected)
+            fail_msg("rule %zu [%s]: %lld contacts differ (first m%05lld), count %lld, expected "
+                     "%lld",
+                     r, rules[r].expr, (long long)wrong, (long long)first, (long long)count,
+                     (long long)expected);
+        /* a rule that selects nobody or everybody tests little */
+        if (expected == 0 || expected == NCONTACTS)
+            fail_msg("rule %zu [%s] selects %lld: make the data more varied", r, rules[r].expr,
+                     (long long)expected);
+        hd_segast_free(t);
+    }
+    for (int i = 0; i < NCONTACTS; i++) {
+        free(M[i].email);
+        free(M[i].phone);
+    }
+    hd_store_free(st);
+}
+
+/* ---- no injection ------------------------------------------------------------------ */
+
+static const char *const hostile[] = {
+    "'; DROP TABLE contacts; --", "\\\" OR 1=1 --", "Robert'); DELETE FROM consent;--",
+    "?1 ?2 ?3", "%s%n%x", "\\u0000", "中文", "a\\nb", "\\\\", ") OR (1=1", "$.x') OR 1=1 --",
+    "json_extract(c.attrs,'$')"};
+
+static void rand_string(struct hd_buf *b)
+{
+    hd_buf_addc(b, '"');
+    hd_buf_adds(b, hostile[rnd() % (sizeof hostile / sizeof hostile[0])]);
+    hd_buf_addc(b, '"');
+}
+
+/* A random rule from the grammar; kinds kept in sync with the field names. */
+static void rand_rule(struct hd_buf *b, int depth)
+{
+    static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    switch (depth > 3 ? rnd() % 6 + 3 : rnd() % 9) {
+    case 0:
+    case 1:
+        hd_buf_addc(b, '(');
+        rand_rule(b, depth + 1);
+        hd_buf_adds(b, rnd() % 2 ? ") and (" : ") or (");
+        rand_rule(b, depth + 1);
+        hd_buf_addc(b, ')');
+        break;
+    case 2:
+        hd_buf_adds(b, "not ");
+        rand_rule(b, depth + 1);
+        break;
+    case 3:
+        hd_buf_addf(b, "city %s ", ops[rnd() % 6]);
+        rand_string(b);
+        break;
+    case 4:
+        hd_buf_adds(b, rnd() % 2 ? "plan in (" : "city not in (");
+        rand_string(b);
+        hd_buf_adds(b, ", ");
+        rand_string(b);
+        hd_buf_addc(b, ')');
+        break;
+    case 5:
+        hd_buf_adds(b, rnd() % 2 ? "tags contains " : "city starts_with ");
+        rand_string(b);
+        break;
+    case 6:
+        hd_buf_addf(b, "days_since(last_active) %s %d", ops[rnd() % 6], (int)(rnd() % 100));
+        break;
+    case 7:
+        hd_buf_addf(b, "unknown_attr_%d %s ", (int)(rnd() % 3), ops[rnd() % 2]);
+        rand_string(b);
+        break;
+    default: hd_buf_adds(b, rnd() % 2 ? "reachable(email)" : "age between 1 and 50"); break;
+    }
+}
+
+/* The SQL with every string replaced: the "shape" of a rule. */
+static void test_segment_no_injection(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    assert_int_equal(hd_store_open(":memory:", &create, &st, NULL), 0);
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    /* the same tables, to prepare against */
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE contacts (id INTEGER PRIMARY KEY, ext_id, email, "
+                                  "phone, locale, timezone, attrs, created_at, updated_at);"
+                                  "CREATE TABLE consent (contact_id, channel, category, status);"
+                                  "CREATE TABLE suppressions (address, channel, reason);"
+                                  "CREATE TABLE push_tokens (contact_id, platform, token);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int compared = 0;
+    for (int i = 0; i < 2000; i++) {
+        struct hd_buf rule, sql, sql2;
+        struct hd_seg_node *t;
+        struct hd_err e = {0};
+        hd_buf_init(&rule);
+        hd_buf_init(&sql);
+        hd_buf_init(&sql2);
+        uint64_t seed = rng;
+        rand_rule(&rule, 0);
+        if (parse(rule.data, &t, &e) != 0)
+            fail_msg("generated rule did not parse: %s\n%s", rule.data, e.msg);
+        hd_store_seg_sql(t, NOW, &sql, NULL);
+        hd_segast_free(t);
+        /* the SQL text holds none of the hostile text */
+        for (size_t h = 0; h < sizeof hostile / sizeof hostile[0]; h++)
+            if (strlen(hostile[h]) > 3 && strstr(sql.data, hostile[h]) &&
+                strcmp(hostile[h], "json_extract(c.attrs,'$')") != 0)
+                fail_msg("rule text reached SQL: %s\n%s", rule.data, sql.data);
+        /* the same rule with other strings compiles to the same SQL text */
+        uint64_t after = rng;
+        rng = seed;
+        struct hd_buf rule2;
+        hd_buf_init(&rule2);
+        rand_rule(&rule2, 0);
+        rng = after;
+        bool in_str = false; /* change the text inside string literals only */
+        for (size_t k = 0; k < rule2.len; k++) {
+            char ch = rule2.data[k];
+            if (ch == '\\' && in_str) {
+                k++;
+                continue;
+            }
+            if (ch == '"')
+                in_str = !in_str;
+            else if (in_str && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+                rule2.data[k] = ch == 'x' ? 'y' : 'x';
+        }
+        if (parse(rule2.data, &t, &e) != 0)
+            fail_msg("variant did not parse: %s\n%s", rule2.data, e.msg);
+        compared++;
+        {
+            hd_store_seg_sql(t, NOW, &sql2, NULL);
+            hd_segast_free(t);
+            if (strcmp(sql.data, sql2.data) != 0)
+                fail_msg("shape changed:\n%s\n%s\n%s\n%s", rule.data, sql.data, rule2.data,
+                         sql2.data);
+        }
+        /* and it prepares */
+        struct hd_buf q;
+        hd_buf_init(&q);
+        hd_buf_addf(&q, "SELECT count(*) FROM contacts c WHERE %s", sql.data);
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, q.data, -1, &s, NULL) != SQLITE_OK)
+            fail_msg("does not prepare: %s\n%s", sqlite3_errmsg(db), q.data);
+        sqlite3_finalize(s);
+        hd_buf_release(&q);
+        hd_buf_release(&rule);
+        hd_buf_release(&rule2);
+        hd_buf_release(&sql);
+        hd_buf_release(&sql2);
+    }
+    assert_int_equal(compared, 2000);
+    sqlite3_close(db);
+    hd_store_free(st);
+}
+
+static void test_segment_refs_and_store(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n;
+    assert_int_equal(hd_seg_parse_refs("in_segment(\"a\") or (in_segment(\"b\") and x = 1)", &names,
+                                       &n, NULL),
+                     0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "a");
+    assert_string_equal(names[1], "b");
+    free(names[0]);
+    free(names[1]);
+    free(names);
+    assert_true(hd_seg_name_valid("churn_risk-2"));
+    assert_false(hd_seg_name_valid("churn risk"));
+    assert_false(hd_seg_name_valid(""));
+
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    struct hd_err e = {0};
+    char *expr = NULL;
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    assert_int_equal(hd_store_segment_put(st, "a", "x = 1", false, 1, &e), 0);
+    assert_int_equal(hd_store_segment_put(st, "a", "x = 2", false, 2, &e), HD_E_EXISTS);
+    assert_contains(e.msg, "already exists (use --replace to change it)");
+    assert_int_equal(hd_store_segment_put(st, "a", "x = 2", true, 2, &e), 0);
+    assert_int_equal(hd_store_segment_get(st, "a", &expr, &e), 0);
+    assert_string_equal(expr, "x = 2");
+    free(expr);
+    struct hd_seg_node *t;
+    assert_int_equal(hd_store_segment_put(st, "b", "in_segment(\"a\") and y = 3", false, 3, &e), 0);
+    assert_int_equal(hd_seg_load(st, "b", NULL, NOW, &t, &e), 0);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_segast_print(t, &b);
+    assert_string_equal(b.data, "(and (= x 2) (= y 3))");
+    hd_buf_release(&b);
+    hd_segast_free(t);
+    assert_int_equal(hd_store_segment_delete(st, "a", &e), 0);
+    assert_int_equal(hd_store_segment_delete(st, "a", &e), HD_E_NOTFOUND);
+    assert_int_equal(hd_seg_load(st, "b", NULL, NOW, &t, &e), HD_E_PARSE);
+    assert_contains(e.msg, "no segment 'a'");
+    hd_store_free(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_segment_parse_valid),
+        cmocka_unit_test(test_segment_parse_errors),
+        cmocka_unit_test(test_segment_semantics),
+        cmocka_unit_test(test_segment_no_injection),
+        cmocka_unit_test(test_segment_refs_and_store),
+    };
+    return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
+}
