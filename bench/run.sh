@@ -6,6 +6,10 @@
 #           field validated, typed attributes, upsert by id) against the
 #           sqlite3 CLI's raw .import of the same file into a bare table.
 #           Target: at most 3x.
+#   segment herald segment count of a three-condition rule over attributes on
+#           the imported 1,000,000 contacts, against the same query written by
+#           hand and run by the sqlite3 CLI on the same database (best of 3
+#           each; the counts must agree). Target: at most 1.5x.
 #   render  the recall email and SMS parts for 1,000,000 contacts, by herald
 #           and by mustache.js (npm, pinned in bench/package-lock.json), from
 #           the same plain-Mustache sources (bench/recall-plain: mustache.js
@@ -54,7 +58,26 @@ echo "   herald contacts import:           ${ours}s   ($(cat import.out))"
 rows=$(sqlite3 herald.db "SELECT count(*) FROM contacts")
 [ "$rows" = "$N" ] || { echo "bench: herald imported $rows of $N rows" >&2; exit 1; }
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 3x)\n", a / b }'
-rm -f contacts.csv bare.db herald.db*
+rm -f contacts.csv bare.db
+
+echo "== segment count: $N contacts"
+export HERALD_NOW=2026-11-22T00:00:00Z
+RULE='days_since(last_active) >= 30 and plan in ("gold", "silver") and lifetime_spend > 1000'
+SQL="SELECT count(*) FROM contacts WHERE json_extract(attrs, '\$.last_active') <= '2026-10-23' AND json_extract(attrs, '\$.plan') IN ('gold', 'silver') AND json_extract(attrs, '\$.lifetime_spend') > 1000"
+ref=""; ours=""
+for i in 1 2 3; do
+  t0=$(now); ref_n=$(sqlite3 herald.db "$SQL"); t1=$(now)
+  t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
+  t0=$(now); ours_n=$("$HERALD" --db herald.db segment count --expr "$RULE"); t1=$(now)
+  t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
+done
+[ "$ref_n" = "$ours_n" ] || { echo "bench: counts differ: sqlite3 $ref_n, herald $ours_n" >&2; exit 1; }
+echo "   rule: $RULE"
+echo "   sqlite3, hand-written SQL:  ${ref}s ($ref_n contacts)"
+echo "   herald segment count:       ${ours}s ($ours_n contacts)"
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
+unset HERALD_NOW
+rm -f herald.db*
 
 R=${BENCH_RENDERS:-1000000}
 echo "== render: recall email + SMS for $R contacts"

@@ -9,9 +9,17 @@ H=$ROOT/${1:-build/herald}
 cd "$ROOT"
 rm -rf demo && mkdir demo && cd demo
 export HERALD_CONFIG="$ROOT/etc/herald.conf"
+# the sample contacts are dated around this day; fixing "now" keeps the
+# segment counts meaningful whenever the demo runs
+export HERALD_NOW=2026-11-22T09:00:00Z
 ln -s "$ROOT/templates" templates
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ herald %s\n' "$*"; "$H" "$@"; }
+run() {
+  printf '$ herald'
+  for a in "$@"; do case "$a" in *[\ \"\(\)\<\>]*) printf " '%s'" "$a" ;; *) printf ' %s' "$a" ;; esac; done
+  printf '\n'
+  "$H" "$@"
+}
 
 step "create the database"
 run init
@@ -40,6 +48,19 @@ run contacts optout c0002 --channel sms --category marketing
 run suppress add abigail.1@example.com --reason unsubscribed
 run suppress add "+44 7700 900684" --reason invalid_number
 run suppress list
+
+step "lifecycle segments, written in the rule language"
+run segment define new_users 'created_at > now - 30d'
+run segment define active 'days_since(last_active) < 7'
+run segment define declining 'days_since(last_active) between 14 and 30'
+run segment define churned 'days_since(last_active) > 30'
+run segment define churn_warning 'days_since(last_active) = 7'
+run segment define renew_expired 'days_until(membership_expires) between -90 and -1'
+run segment define renew_soon 'days_until(membership_expires) between 0 and 90'
+run segment define renew_later 'days_until(membership_expires) > 90'
+run segment define recall_gold 'in_segment("churned") and plan in ("gold", "platinum") and reachable(email)'
+run segment sample recall_gold -n 3
+run segment define oops 'days_since(last_active) >= ' || echo "(exit status $?: rejected with the column)"
 
 step "templates: list them, and lint every file, variant and partial"
 run template list

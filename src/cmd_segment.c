@@ -130,7 +130,6 @@ out:
     return rc;
 }
 
-
 struct users {
     const char *name;
     struct hd_buf list;
@@ -167,8 +166,8 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_fail(ctx, &err);
     }
     if (u.list.len) {
-        hd_err_set(&err, HD_E_INVALID, "segment '%s' is used by %s: change them first",
-                   argv[1], u.list.data);
+        hd_err_set(&err, HD_E_INVALID, "segment '%s' is used by %s: change them first", argv[1],
+                   u.list.data);
         hd_buf_release(&u.list);
         return cmd_fail(ctx, &err);
     }
@@ -195,11 +194,13 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
     optind = 0;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': expr = optarg; break;
+        case 'e':
+            expr = optarg;
+            break;
         case 'n':
             if (!sample || (limit = cmd_parse_count(optarg)) < 1)
-                return cmd_usage(cmd, segment_usage, sample ? "-n: '%s' is not a number from 1"
-                                                            : "-n is for sample%s",
+                return cmd_usage(cmd, segment_usage,
+                                 sample ? "-n: '%s' is not a number from 1" : "-n is for sample%s",
                                  sample ? optarg : "");
             break;
         case 'f':
@@ -209,8 +210,10 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
                 return cmd_usage(cmd, segment_usage, "--format: '%s' is not one of %s", optarg,
                                  export ? "csv, jsonl" : "table, csv, json");
             break;
-        case 'h': return cmd_help(segment_usage);
-        default: return cmd_usage(cmd, segment_usage, "bad option");
+        case 'h':
+            return cmd_help(segment_usage);
+        default:
+            return cmd_usage(cmd, segment_usage, "bad option");
         }
     }
     if (optind + (expr ? 0 : 1) != argc)
@@ -254,7 +257,7 @@ int cmd_segment(struct hd_ctx *ctx, int argc, char **argv)
             return cmd_usage("segment list", segment_usage, "unexpected argument '%s'", argv[2]);
         printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
         return hd_store_segment_each(ctx->store, list_row, NULL, &err) < 0 ? cmd_fail(ctx, &err)
-                                                                            : EXIT_OK;
+                                                                           : EXIT_OK;
     }
     if (strcmp(sub, "show") == 0)
         return show_cmd(ctx, argc - 1, argv + 1);

@@ -45,7 +45,8 @@ static void test_cli_basics(void **state)
     assert_contains(r.out, "usage: herald");
     assert_contains(r.out, "contacts");
     tu_run_release(&r);
-    static const char *const cmds[] = {"init", "config", "contacts", "suppress", "template"};
+    static const char *const cmds[] = {"init",     "config",   "contacts",
+                                       "suppress", "template", "segment"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tu_herald(&r, fx->dir, NULL, cmds[i], "--help", NULL);
         if (r.status != 0 || !strstr(r.out, "usage: herald"))
@@ -591,6 +592,92 @@ static void test_cli_templates(void **state)
     free(csv);
 }
 
+static void test_cli_segments(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *csv = tu_path(fx->dir, "c.csv");
+    tu_write(csv, "id,email,plan,last_active,age\n"
+                  "a,a@example.com,gold,2026-10-01,30\n"
+                  "b,b@example.com,silver,2026-11-20,40\n"
+                  "c,,gold,2026-09-01,50\n"
+                  "d,d@example.com,free,2026-08-01,\n");
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "c.csv", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "define", "churned", "days_since(last_active) > 30",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "segment 'churned' defined: 3 contacts now");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "define", "gold_churn",
+              "in_segment(\"churned\") and plan = \"gold\" and reachable(email)", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "1 contacts now");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "define", "churned", "age > 1", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 'churned' already exists (use --replace to change it)");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "define", "bad", "age >= \"old\"", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "herald: segment 'bad': 1:8: 'age' is a number; it cannot be compared "
+                           "with a string\n  age >= \"old\"\n         ^\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "define", "churned", "in_segment(\"gold_churn\")",
+              "--replace", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "makes a cycle: churned -> gold_churn -> churned");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "count", "churned", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "3\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "count", "--expr", "plan in (\"gold\", \"free\")",
+              NULL);
+    assert_string_equal(r.out, "3\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "export", "churned", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "id,email,phone,locale,timezone,fcm_token,apns_token,created_at,"
+                           "updated_at,attributes\na,a@example.com,");
+    assert_contains(r.out, "\nc,,");
+    assert_contains(r.out, "\nd,d@example.com,");
+    assert_not_contains(r.out, "\nb,");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "export", "churned", "--format", "jsonl", NULL);
+    assert_contains(r.out, "{\"id\":\"a\",");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "sample", "churned", "-n", "2", "--format", "json",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "[{\"id\":");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "show", "gold_churn", "--sql", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "rule     in_segment(\"churned\") and plan = \"gold\"");
+    assert_contains(r.out, "contacts 1\n");
+    assert_contains(r.out, "params   \"$.last_active\"");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "list", NULL);
+    assert_contains(r.out, "churned ");
+    assert_contains(r.out, "gold_churn ");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "delete", "churned", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 'churned' is used by 'gold_churn': change them first");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "delete", "gold_churn", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "segment", "count", NULL);
+    assert_int_equal(r.status, 2);
+    tu_run_release(&r);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +687,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_import_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_stdin_and_suppress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_templates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_segments, setup, teardown),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -23,10 +23,14 @@ static enum hd_seg_vtype types(void *ud, const char *attr)
     static const struct {
         const char *name;
         enum hd_seg_vtype t;
-    } known[] = {{"plan", SEGV_STRING},       {"age", SEGV_NUMBER},
-                 {"vip", SEGV_BOOL},          {"last_active", SEGV_DATE},
-                 {"membership_expires", SEGV_DATE}, {"tags", SEGV_ARRAY},
-                 {"city", SEGV_STRING},       {"spend", SEGV_NUMBER}};
+    } known[] = {{"plan", SEGV_STRING},
+                 {"age", SEGV_NUMBER},
+                 {"vip", SEGV_BOOL},
+                 {"last_active", SEGV_DATE},
+                 {"membership_expires", SEGV_DATE},
+                 {"tags", SEGV_ARRAY},
+                 {"city", SEGV_STRING},
+                 {"spend", SEGV_NUMBER}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(known[i].name, attr) == 0)
             return known[i].t;
@@ -91,8 +95,7 @@ static void test_segment_parse_valid(void **state)
         {"address.city = \"Paris\"", "(= address.city \"Paris\")"},
         {"name = \"a\\\"b\\\\c\\u00e9\"", "(= name \"a\\\"b\\\\cé\")"},
         {"vip = true and x == false", "(and (= vip true) (= x false))"},
-        {"in_segment(\"gold_churned\")",
-         "(and (= plan \"gold\") (> (days_since last_active) 30))"},
+        {"in_segment(\"gold_churned\")", "(and (= plan \"gold\") (> (days_since last_active) 30))"},
         {"  plan  =  \"gold\"  ", "(= plan \"gold\")"},
         {"id = \"u1\" and updated_at > now - 12h", "(and (= id \"u1\") (> updated_at "
                                                    "2026-11-21T20:00:00Z))"},
@@ -125,7 +128,7 @@ static void test_segment_parse_errors(void **state)
         {"plan = 'gold'", "segment 'x': 1:8: strings take double quotes"},
         {"plan in ()", "segment 'x': 1:10: an empty list: give at least one value"},
         {"plan in (\"a\" \"b\")", "segment 'x': 1:14: expected ',' or ')' in the list, found a "
-                                "string"},
+                                  "string"},
         {"(plan = \"a\"", "segment 'x': 1:12: expected ')' to close the '(' at 1:1, found the end"},
         {"plan = \"a\" plan", "segment 'x': 1:12: expected 'and', 'or' or the end, found 'plan'"},
         {"", "segment 'x': 1:1: expected a condition, found the end"},
@@ -194,8 +197,9 @@ static void test_segment_parse_errors(void **state)
     /* the longest chain and the deepest nesting allowed still make valid SQL */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE contacts (id, ext_id, email, phone, locale, "
-                                      "timezone, attrs, created_at, updated_at)",
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE contacts (id, ext_id, email, phone, locale, "
+                                  "timezone, attrs, created_at, updated_at)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     for (int round = 0; round < 3; round++) {
@@ -353,8 +357,11 @@ static struct hd_store *build_db(void)
             m->phone = hd_xstrdup(phone);
         }
         m->created = NOW - (int64_t)((r2 >> 4) % (400 * 86400));
-        struct hd_contact_row row = {.ext_id = m->id, .email = m->email, .phone = m->phone,
-                                     .created_at = m->created, .attrs = a.data};
+        struct hd_contact_row row = {.ext_id = m->id,
+                                     .email = m->email,
+                                     .phone = m->phone,
+                                     .created_at = m->created,
+                                     .attrs = a.data};
         assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
         m->email_optout_mkt = (r2 >> 10) % 7 == 0;
         m->sms_optout_mkt = (r2 >> 13) % 6 == 0;
@@ -413,21 +420,36 @@ struct rule {
     bool (*eval)(const struct model *m);
 };
 
-static bool r1(const struct model *m) { return m->has_plan && strcmp(m->plan, "gold") == 0; }
-static bool r2(const struct model *m) { return m->has_plan && strcmp(m->plan, "gold") != 0; }
-static bool r3(const struct model *m) { return !(m->has_plan && strcmp(m->plan, "gold") == 0); }
+static bool r1(const struct model *m)
+{
+    return m->has_plan && strcmp(m->plan, "gold") == 0;
+}
+static bool r2(const struct model *m)
+{
+    return m->has_plan && strcmp(m->plan, "gold") != 0;
+}
+static bool r3(const struct model *m)
+{
+    return !(m->has_plan && strcmp(m->plan, "gold") == 0);
+}
 static bool r4(const struct model *m)
 {
     return m->has_last && fdays(NOW, m->last) >= 30 && m->has_plan &&
            (strcmp(m->plan, "gold") == 0 || strcmp(m->plan, "silver") == 0) && m->has_age &&
            m->age > 20;
 }
-static bool r5(const struct model *m) { return m->has_last && fdays(NOW, m->last) > 30; }
+static bool r5(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) > 30;
+}
 static bool r6(const struct model *m)
 {
     return m->has_last && fdays(NOW, m->last) >= 7 && fdays(NOW, m->last) <= 7;
 }
-static bool r7(const struct model *m) { return m->has_last && fdays(NOW, m->last) < 14; }
+static bool r7(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) < 14;
+}
 static bool r8(const struct model *m)
 {
     return m->has_last && fdays(NOW, m->last) >= 14 && fdays(NOW, m->last) <= 30;
@@ -440,10 +462,22 @@ static bool r10(const struct model *m)
 {
     return m->has_exp && fdays(m->exp, NOW) >= -90 && fdays(m->exp, NOW) <= -1;
 }
-static bool r11(const struct model *m) { return m->has_exp && fdays(m->exp, NOW) > 90; }
-static bool r12(const struct model *m) { return m->has_vip && m->vip; }
-static bool r13(const struct model *m) { return !(m->has_vip && m->vip); }
-static bool r14(const struct model *m) { return m->has_age && m->age >= 18 && m->age <= 30; }
+static bool r11(const struct model *m)
+{
+    return m->has_exp && fdays(m->exp, NOW) > 90;
+}
+static bool r12(const struct model *m)
+{
+    return m->has_vip && m->vip;
+}
+static bool r13(const struct model *m)
+{
+    return !(m->has_vip && m->vip);
+}
+static bool r14(const struct model *m)
+{
+    return m->has_age && m->age >= 18 && m->age <= 30;
+}
 static bool r15(const struct model *m)
 {
     return m->has_age && !(m->age >= 18 && m->age <= 30);
@@ -452,23 +486,59 @@ static bool r16(const struct model *m)
 {
     return m->has_plan && strcmp(m->plan, "free") != 0 && strcmp(m->plan, "silver") != 0;
 }
-static bool r17(const struct model *m) { return m->has_tags && has_tag(m, "beta"); }
-static bool r18(const struct model *m) { return m->has_city && strstr(m->city, "on") != NULL; }
-static bool r19(const struct model *m) { return m->has_city && strncmp(m->city, "Bo", 2) == 0; }
-static bool r20(const struct model *m) { return m->has_age; }
-static bool r21(const struct model *m) { return !m->has_tags; }
-static bool r22(const struct model *m) { return reach(m, HD_CH_EMAIL); }
-static bool r23(const struct model *m) { return reach(m, HD_CH_SMS) && !reach(m, HD_CH_EMAIL); }
-static bool r24(const struct model *m) { return !m->email_optout_mkt; }
-static bool r25(const struct model *m) { return m->has_last && m->last < NOW - 30 * 86400; }
-static bool r26(const struct model *m) { return m->created >= NOW - 90 * 86400; }
-static bool r27(const struct model *m) { return m->email != NULL && m->phone == NULL; }
+static bool r17(const struct model *m)
+{
+    return m->has_tags && has_tag(m, "beta");
+}
+static bool r18(const struct model *m)
+{
+    return m->has_city && strstr(m->city, "on") != NULL;
+}
+static bool r19(const struct model *m)
+{
+    return m->has_city && strncmp(m->city, "Bo", 2) == 0;
+}
+static bool r20(const struct model *m)
+{
+    return m->has_age;
+}
+static bool r21(const struct model *m)
+{
+    return !m->has_tags;
+}
+static bool r22(const struct model *m)
+{
+    return reach(m, HD_CH_EMAIL);
+}
+static bool r23(const struct model *m)
+{
+    return reach(m, HD_CH_SMS) && !reach(m, HD_CH_EMAIL);
+}
+static bool r24(const struct model *m)
+{
+    return !m->email_optout_mkt;
+}
+static bool r25(const struct model *m)
+{
+    return m->has_last && m->last < NOW - 30 * 86400;
+}
+static bool r26(const struct model *m)
+{
+    return m->created >= NOW - 90 * 86400;
+}
+static bool r27(const struct model *m)
+{
+    return m->email != NULL && m->phone == NULL;
+}
 static bool r28(const struct model *m)
 {
     return (m->has_plan && strcmp(m->plan, "gold") == 0) ||
            (m->has_vip && m->vip && m->has_age && m->age < 40);
 }
-static bool r29(const struct model *m) { return m->has_last && fdays(NOW, m->last) != 10; }
+static bool r29(const struct model *m)
+{
+    return m->has_last && fdays(NOW, m->last) != 10;
+}
 static bool r30(const struct model *m)
 {
     char d[32];
@@ -478,7 +548,10 @@ static bool r30(const struct model *m)
     iso(m->last, m->last_is_date, d);
     return strcmp(d, "2026-11-01") >= 0;
 }
-static bool r31(const struct model *m) { return m->has_age && m->age == 20.5; }
+static bool r31(const struct model *m)
+{
+    return m->has_age && m->age == 20.5;
+}
 
 static const struct rule rules[] = {
     {"plan = \"gold\"", r1},
@@ -568,10 +641,18 @@ static void test_segment_semantics(void **state)
 
 /* ---- no injection ------------------------------------------------------------------ */
 
-static const char *const hostile[] = {
-    "'; DROP TABLE contacts; --", "\\\" OR 1=1 --", "Robert'); DELETE FROM consent;--",
-    "?1 ?2 ?3", "%s%n%x", "\\u0000", "中文", "a\\nb", "\\\\", ") OR (1=1", "$.x') OR 1=1 --",
-    "json_extract(c.attrs,'$')"};
+static const char *const hostile[] = {"'; DROP TABLE contacts; --",
+                                      "\\\" OR 1=1 --",
+                                      "Robert'); DELETE FROM consent;--",
+                                      "?1 ?2 ?3",
+                                      "%s%n%x",
+                                      "\\u0000",
+                                      "中文",
+                                      "a\\nb",
+                                      "\\\\",
+                                      ") OR (1=1",
+                                      "$.x') OR 1=1 --",
+                                      "json_extract(c.attrs,'$')"};
 
 static void rand_string(struct hd_buf *b)
 {
@@ -619,7 +700,9 @@ static void rand_rule(struct hd_buf *b, int depth)
         hd_buf_addf(b, "unknown_attr_%d %s ", (int)(rnd() % 3), ops[rnd() % 2]);
         rand_string(b);
         break;
-    default: hd_buf_adds(b, rnd() % 2 ? "reachable(email)" : "age between 1 and 50"); break;
+    default:
+        hd_buf_adds(b, rnd() % 2 ? "reachable(email)" : "age between 1 and 50");
+        break;
     }
 }
 
@@ -713,9 +796,9 @@ static void test_segment_refs_and_store(void **state)
     (void)state;
     char **names;
     size_t n;
-    assert_int_equal(hd_seg_parse_refs("in_segment(\"a\") or (in_segment(\"b\") and x = 1)", &names,
-                                       &n, NULL),
-                     0);
+    assert_int_equal(
+        hd_seg_parse_refs("in_segment(\"a\") or (in_segment(\"b\") and x = 1)", &names, &n, NULL),
+        0);
     assert_int_equal(n, 2);
     assert_string_equal(names[0], "a");
     assert_string_equal(names[1], "b");
@@ -757,10 +840,8 @@ static void test_segment_refs_and_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segment_parse_valid),
-        cmocka_unit_test(test_segment_parse_errors),
-        cmocka_unit_test(test_segment_semantics),
-        cmocka_unit_test(test_segment_no_injection),
+        cmocka_unit_test(test_segment_parse_valid),    cmocka_unit_test(test_segment_parse_errors),
+        cmocka_unit_test(test_segment_semantics),      cmocka_unit_test(test_segment_no_injection),
         cmocka_unit_test(test_segment_refs_and_store),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);

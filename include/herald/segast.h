@@ -13,7 +13,7 @@
 
 enum hd_seg_type {
     /* conditions */
-    SEG_AND,         /* kids[0] and kids[1] */
+    SEG_AND, /* kids[0] and kids[1] */
     SEG_OR,
     SEG_NOT,         /* kids[0] */
     SEG_CMP,         /* kids[0] op kids[1] */
@@ -27,15 +27,15 @@ enum hd_seg_type {
     SEG_OPTED_IN,    /* opted_in(channel[, category]) */
     SEG_IN_SEGMENT,  /* in_segment("name") */
     /* values */
-    SEG_FIELD,       /* a built-in field or an attribute path */
+    SEG_FIELD, /* a built-in field or an attribute path */
     SEG_STRING,
     SEG_NUMBER,
     SEG_BOOL,
-    SEG_TIME,        /* a date or date-time literal, now, today, or arithmetic on them */
-    SEG_DURATION,    /* 30d */
-    SEG_DAYS_SINCE,  /* days_since(kids[0]) */
-    SEG_DAYS_UNTIL,  /* days_until(kids[0]) */
-    SEG_ARITH,       /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+    SEG_TIME,       /* a date or date-time literal, now, today, or arithmetic on them */
+    SEG_DURATION,   /* 30d */
+    SEG_DAYS_SINCE, /* days_since(kids[0]) */
+    SEG_DAYS_UNTIL, /* days_until(kids[0]) */
+    SEG_ARITH,      /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
 };
 
 enum hd_seg_op { SEG_EQ, SEG_NE, SEG_LT, SEG_LE, SEG_GT, SEG_GE, SEG_ADD, SEG_SUB };
@@ -58,16 +58,16 @@ enum hd_seg_field {
 struct hd_seg_node {
     enum hd_seg_type type;
     int line, col;
-    bool negated;           /* not in, not between, is null */
-    enum hd_seg_op op;      /* SEG_CMP, SEG_ARITH */
+    bool negated;      /* not in, not between, is null */
+    enum hd_seg_op op; /* SEG_CMP, SEG_ARITH */
     enum hd_seg_field field;
-    char *path;             /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
-    char *str;              /* SEG_STRING */
-    double num;             /* SEG_NUMBER; SEG_DURATION: seconds */
-    bool b;                 /* SEG_BOOL */
-    int64_t t;              /* SEG_TIME: seconds since the epoch */
-    bool date_only;         /* SEG_TIME: a calendar date (midnight UTC) */
-    int channel, category;  /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
+    char *path;              /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
+    char *str;               /* SEG_STRING */
+    double num;              /* SEG_NUMBER; SEG_DURATION: seconds */
+    bool b;                  /* SEG_BOOL */
+    int64_t t;               /* SEG_TIME: seconds since the epoch */
+    bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
+    int channel, category;   /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
     enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
     struct hd_seg_node **kids;
     size_t nkids;

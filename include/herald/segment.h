@@ -19,9 +19,9 @@ typedef enum hd_seg_vtype (*hd_seg_type_fn)(void *ud, const char *attr);
 typedef int (*hd_seg_lookup_fn)(void *ud, const char *name, char **expr, struct hd_err *err);
 
 struct hd_seg_opts {
-    const char *name;        /* for messages: "segment 'NAME'", or NULL: "expression" */
-    int64_t now;             /* seconds: what "now" and "today" mean */
-    hd_seg_type_fn type_of;  /* may be NULL: every attribute untyped */
+    const char *name;       /* for messages: "segment 'NAME'", or NULL: "expression" */
+    int64_t now;            /* seconds: what "now" and "today" mean */
+    hd_seg_type_fn type_of; /* may be NULL: every attribute untyped */
     void *type_ud;
     hd_seg_lookup_fn lookup; /* may be NULL: in_segment() is an error */
     void *lookup_ud;

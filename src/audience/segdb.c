@@ -17,8 +17,11 @@ static int add_type(void *ud, const char *name, const char *type)
     static const struct {
         const char *name;
         enum hd_seg_vtype t;
-    } map[] = {{"number", SEGV_NUMBER}, {"boolean", SEGV_BOOL}, {"date", SEGV_DATE},
-               {"string", SEGV_STRING}, {"array", SEGV_ARRAY}};
+    } map[] = {{"number", SEGV_NUMBER},
+               {"boolean", SEGV_BOOL},
+               {"date", SEGV_DATE},
+               {"string", SEGV_STRING},
+               {"array", SEGV_ARRAY}};
     struct types *ts = ud;
     enum hd_seg_vtype t = SEGV_ANY;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -57,8 +60,12 @@ int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t
         expr = stored;
     }
     if ((rc = hd_store_attr_types(st, add_type, &ts, err)) == 0) {
-        struct hd_seg_opts o = {.name = name, .now = now, .type_of = type_of, .type_ud = &ts,
-                                .lookup = lookup, .lookup_ud = st};
+        struct hd_seg_opts o = {.name = name,
+                                .now = now,
+                                .type_of = type_of,
+                                .type_ud = &ts,
+                                .lookup = lookup,
+                                .lookup_ud = st};
         rc = hd_seg_parse(expr, &o, out, err);
     }
     for (size_t i = 0; i < ts.n; i++)

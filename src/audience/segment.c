@@ -163,10 +163,18 @@ static int lex_string(struct parser *p)
         if (c == '\\') {
             char e = p->src[i + 1];
             switch (e) {
-            case '"': hd_buf_addc(&b, '"'); break;
-            case '\\': hd_buf_addc(&b, '\\'); break;
-            case 'n': hd_buf_addc(&b, '\n'); break;
-            case 't': hd_buf_addc(&b, '\t'); break;
+            case '"':
+                hd_buf_addc(&b, '"');
+                break;
+            case '\\':
+                hd_buf_addc(&b, '\\');
+                break;
+            case 'n':
+                hd_buf_addc(&b, '\n');
+                break;
+            case 't':
+                hd_buf_addc(&b, '\t');
+                break;
             case 'u': {
                 unsigned cp = 0;
                 for (int k = 2; k < 6; k++) {
@@ -178,8 +186,8 @@ static int lex_string(struct parser *p)
                         p->tok.col = p->col;
                         return FAIL_TOK(p, "bad escape: write \\u and four hex digits");
                     }
-                    cp = cp * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0'
-                                                                         : (tolower(h) - 'a' + 10));
+                    cp = cp * 16 +
+                         (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
                 }
                 if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
                     cp = 0xFFFD;
@@ -236,8 +244,9 @@ static int lex_number(struct parser *p)
         buf[e - i] = '\0';
         enum hd_time_kind kind;
         if (hd_time_parse_iso(buf, &p->tok.t, &kind) < 0)
-            return FAIL_TOK(p, "'%s' is not an ISO 8601 date or time (write 2026-01-31 or "
-                               "2026-01-31T09:00:00Z)",
+            return FAIL_TOK(p,
+                            "'%s' is not an ISO 8601 date or time (write 2026-01-31 or "
+                            "2026-01-31T09:00:00Z)",
                             buf);
         p->tok.type = TK_DATE;
         p->tok.date_only = kind == HD_TIME_DATE;
@@ -300,12 +309,23 @@ static int next(struct parser *p)
     }
     p->tok.end = p->pos + 1;
     switch (c) {
-    case '(': p->tok.type = TK_LP; return 0;
-    case ')': p->tok.type = TK_RP; return 0;
-    case ',': p->tok.type = TK_COMMA; return 0;
-    case '+': p->tok.type = TK_PLUS; return 0;
-    case '-': p->tok.type = TK_MINUS; return 0;
-    case '"': return lex_string(p);
+    case '(':
+        p->tok.type = TK_LP;
+        return 0;
+    case ')':
+        p->tok.type = TK_RP;
+        return 0;
+    case ',':
+        p->tok.type = TK_COMMA;
+        return 0;
+    case '+':
+        p->tok.type = TK_PLUS;
+        return 0;
+    case '-':
+        p->tok.type = TK_MINUS;
+        return 0;
+    case '"':
+        return lex_string(p);
     case '=':
         p->tok.type = TK_OP;
         p->tok.op = SEG_EQ;
@@ -332,7 +352,8 @@ static int next(struct parser *p)
             p->tok.op = c == '<' ? SEG_LT : SEG_GT;
         }
         return 0;
-    default: break;
+    default:
+        break;
     }
     if (isdigit((unsigned char)c))
         return lex_number(p);
@@ -358,9 +379,9 @@ static bool is_kw(const struct token *t, const char *kw)
     return t->type == TK_IDENT && strcasecmp(t->str, kw) == 0;
 }
 
-static const char *const keywords[] = {"and", "or", "not", "in", "contains", "starts_with",
-                                       "exists", "is", "null", "between", "true", "false",
-                                       "now", "today"};
+static const char *const keywords[] = {"and",         "or",     "not", "in",   "contains",
+                                       "starts_with", "exists", "is",  "null", "between",
+                                       "true",        "false",  "now", "today"};
 
 static bool is_keyword(const struct token *t)
 {
@@ -375,9 +396,15 @@ static void describe(const struct parser *p, char *buf, size_t size)
 {
     const struct token *t = &p->tok;
     switch (t->type) {
-    case TK_EOF: snprintf(buf, size, "the end"); break;
-    case TK_STRING: snprintf(buf, size, "a string"); break;
-    default: snprintf(buf, size, "'%.*s'", (int)(t->end - t->start), p->src + t->start); break;
+    case TK_EOF:
+        snprintf(buf, size, "the end");
+        break;
+    case TK_STRING:
+        snprintf(buf, size, "a string");
+        break;
+    default:
+        snprintf(buf, size, "'%.*s'", (int)(t->end - t->start), p->src + t->start);
+        break;
     }
 }
 
@@ -412,9 +439,12 @@ static struct hd_seg_node *parse_field(struct parser *p)
     static const struct {
         const char *name;
         enum hd_seg_field f;
-    } builtins[] = {{"id", SEGF_ID},         {"email", SEGF_EMAIL},
-                    {"phone", SEGF_PHONE},   {"locale", SEGF_LOCALE},
-                    {"timezone", SEGF_TIMEZONE}, {"created_at", SEGF_CREATED_AT},
+    } builtins[] = {{"id", SEGF_ID},
+                    {"email", SEGF_EMAIL},
+                    {"phone", SEGF_PHONE},
+                    {"locale", SEGF_LOCALE},
+                    {"timezone", SEGF_TIMEZONE},
+                    {"created_at", SEGF_CREATED_AT},
                     {"updated_at", SEGF_UPDATED_AT}};
     struct hd_seg_node *n = node_at(SEG_FIELD, &p->tok);
     const char *name = p->tok.str;
@@ -656,8 +686,8 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
         next(p);
         if (p->tok.type == TK_EOF || p->tok.type == TK_RP ||
             (p->tok.type == TK_IDENT && (is_kw(&p->tok, "and") || is_kw(&p->tok, "or")))) {
-            fail_at(p, op.line, op.col + (int)(op.end - op.start),
-                    "expected a value after '%s'", op_text[op.op]);
+            fail_at(p, op.line, op.col + (int)(op.end - op.start), "expected a value after '%s'",
+                    op_text[op.op]);
             hd_segast_free(v);
             return NULL;
         }
@@ -783,9 +813,10 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
         return n;
     }
     describe(p, what, sizeof what);
-    fail_at(p, p->tok.line, p->tok.col, "expected a comparison (=, !=, <, <=, >, >=, in, "
-                                        "between, contains, starts_with, exists, is null), "
-                                        "found %s",
+    fail_at(p, p->tok.line, p->tok.col,
+            "expected a comparison (=, !=, <, <=, >, >=, in, "
+            "between, contains, starts_with, exists, is null), "
+            "found %s",
             what);
     hd_segast_free(v);
     return NULL;
@@ -833,14 +864,14 @@ static struct hd_seg_node *parse_unary(struct parser *p)
     return p->rc < 0 ? (hd_segast_free(n), NULL) : n;
 }
 
-
 static struct hd_seg_node *parse_binary(struct parser *p, bool or)
 {
     struct hd_seg_node *a = or ? parse_binary(p, false) : parse_unary(p);
     while (a && is_kw(&p->tok, or ? "or" : "and")) {
         if (++p->terms > MAX_TERMS) {
-            FAIL_TOK(p, "a rule may join at most %d conditions with and/or (define parts as "
-                        "segments and use in_segment)",
+            FAIL_TOK(p,
+                     "a rule may join at most %d conditions with and/or (define parts as "
+                     "segments and use in_segment)",
                      MAX_TERMS);
             hd_segast_free(a);
             return NULL;
@@ -870,33 +901,45 @@ static struct hd_seg_node *parse_expr(struct parser *p)
 static const char *vtype_name(enum hd_seg_vtype t)
 {
     switch (t) {
-    case SEGV_STRING: return "a string";
-    case SEGV_NUMBER: return "a number";
-    case SEGV_BOOL: return "a boolean";
-    case SEGV_DATE: return "a date";
-    case SEGV_ARRAY: return "a list";
-    default: return "untyped";
+    case SEGV_STRING:
+        return "a string";
+    case SEGV_NUMBER:
+        return "a number";
+    case SEGV_BOOL:
+        return "a boolean";
+    case SEGV_DATE:
+        return "a date";
+    case SEGV_ARRAY:
+        return "a list";
+    default:
+        return "untyped";
     }
 }
 
 static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
 {
     switch (n->type) {
-    case SEG_STRING: return SEGV_STRING;
+    case SEG_STRING:
+        return SEGV_STRING;
     case SEG_NUMBER:
     case SEG_DAYS_SINCE:
-    case SEG_DAYS_UNTIL: return SEGV_NUMBER;
-    case SEG_BOOL: return SEGV_BOOL;
-    case SEG_TIME: return SEGV_DATE;
-    case SEG_FIELD: return n->vtype;
-    default: return SEGV_ANY;
+    case SEG_DAYS_UNTIL:
+        return SEGV_NUMBER;
+    case SEG_BOOL:
+        return SEGV_BOOL;
+    case SEG_TIME:
+        return SEGV_DATE;
+    case SEG_FIELD:
+        return n->vtype;
+    default:
+        return SEGV_ANY;
     }
 }
 
 static const char *field_label(const struct hd_seg_node *f, char *buf, size_t size)
 {
-    static const char *const names[] = {"?",        "id",       "email",      "phone",
-                                        "locale",   "timezone", "created_at", "updated_at"};
+    static const char *const names[] = {"?",      "id",       "email",      "phone",
+                                        "locale", "timezone", "created_at", "updated_at"};
     snprintf(buf, size, "%s", f->field == SEGF_ATTR ? f->path : names[f->field]);
     return buf;
 }
@@ -915,8 +958,7 @@ static void coerce_date(struct hd_seg_node *v)
     }
 }
 
-static int check_literal(struct parser *p, const struct hd_seg_node *field,
-                         struct hd_seg_node *lit)
+static int check_literal(struct parser *p, const struct hd_seg_node *field, struct hd_seg_node *lit)
 {
     char name[256];
     enum hd_seg_vtype ft = value_type(field);
@@ -970,8 +1012,7 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
     case SEG_DAYS_UNTIL: {
         enum hd_seg_vtype t = value_type(n->kids[0]);
         if (t != SEGV_DATE && t != SEGV_ANY)
-            return fail_at(p, n->kids[0]->line, n->kids[0]->col,
-                           "%s needs a date; '%s' is %s",
+            return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
                            n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
                            field_label(n->kids[0], name, sizeof name), vtype_name(t));
         return 0;
@@ -1008,18 +1049,17 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
     }
     case SEG_EXISTS:
         if (n->kids[0]->type != SEG_FIELD)
-            return fail_at(p, n->kids[0]->line, n->kids[0]->col,
-                           "exists and is null test a field");
+            return fail_at(p, n->kids[0]->line, n->kids[0]->col, "exists and is null test a field");
         return 0;
     case SEG_TRUTHY: {
         enum hd_seg_vtype t = value_type(n->kids[0]);
         if (t != SEGV_BOOL && t != SEGV_ANY)
-            return fail_at(p, n->line, n->col,
-                           "'%s' is %s, not a boolean: compare it (%s = ...)",
+            return fail_at(p, n->line, n->col, "'%s' is %s, not a boolean: compare it (%s = ...)",
                            field_label(n->kids[0], name, sizeof name), vtype_name(t), name);
         return 0;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -1043,23 +1083,20 @@ static int expand(struct parser *p, struct hd_seg_node **slot, struct expand *ex
             char chain[512] = "";
             size_t len = 0;
             for (size_t k = i; k < ex->depth; k++)
-                len += (size_t)snprintf(chain + len, sizeof chain - len, "%s -> ",
-                                        ex->stack[k]);
+                len += (size_t)snprintf(chain + len, sizeof chain - len, "%s -> ", ex->stack[k]);
             snprintf(chain + len, sizeof chain - len, "%s", n->path);
             return fail_at(p, n->line, n->col, "in_segment(\"%s\") makes a cycle: %s", n->path,
                            chain);
         }
     if (!p->opts->lookup)
-        return fail_at(p, n->line, n->col, "in_segment(\"%s\"): no stored segments here",
-                       n->path);
+        return fail_at(p, n->line, n->col, "in_segment(\"%s\"): no stored segments here", n->path);
     if (ex->depth == sizeof ex->stack / sizeof ex->stack[0])
         return fail_at(p, n->line, n->col, "in_segment() nests more than 32 segments deep");
     char *expr = NULL;
     struct hd_err e = {0};
     int rc = p->opts->lookup(p->opts->lookup_ud, n->path, &expr, &e);
     if (rc == HD_E_NOTFOUND)
-        return fail_at(p, n->line, n->col, "in_segment(\"%s\"): no segment '%s'", n->path,
-                       n->path);
+        return fail_at(p, n->line, n->col, "in_segment(\"%s\"): no segment '%s'", n->path, n->path);
     if (rc < 0)
         return fail_at(p, n->line, n->col, "in_segment(\"%s\"): %s", n->path, e.msg);
     struct hd_seg_opts sub = *p->opts;
@@ -1114,8 +1151,7 @@ int hd_seg_parse(const char *expr, const struct hd_seg_opts *opts, struct hd_seg
                  struct hd_err *err)
 {
     struct hd_err local;
-    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = opts,
-                       .err = err ? err : &local};
+    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = opts, .err = err ? err : &local};
     struct hd_seg_node *tree = NULL;
     if (next(&p) == 0)
         tree = parse_expr(&p);
@@ -1133,8 +1169,9 @@ int hd_seg_parse(const char *expr, const struct hd_seg_opts *opts, struct hd_seg
         expand(&p, &tree, &ex);
     }
     if (p.rc == 0 && nesting(tree, SEG_NOT) > MAX_NESTING)
-        fail_at(&p, 1, 1, "the rule, with the segments it uses, nests more than %d levels "
-                          "deep: simplify it",
+        fail_at(&p, 1, 1,
+                "the rule, with the segments it uses, nests more than %d levels "
+                "deep: simplify it",
                 MAX_NESTING);
     tok_release(&p.tok);
     if (p.rc < 0) {

@@ -35,10 +35,14 @@ void hd_segast_free(struct hd_seg_node *n)
     free(n);
 }
 
-static const char *const field_names[] = {
-    [SEGF_ATTR] = "?",          [SEGF_ID] = "id",         [SEGF_EMAIL] = "email",
-    [SEGF_PHONE] = "phone",     [SEGF_LOCALE] = "locale", [SEGF_TIMEZONE] = "timezone",
-    [SEGF_CREATED_AT] = "created_at", [SEGF_UPDATED_AT] = "updated_at"};
+static const char *const field_names[] = {[SEGF_ATTR] = "?",
+                                          [SEGF_ID] = "id",
+                                          [SEGF_EMAIL] = "email",
+                                          [SEGF_PHONE] = "phone",
+                                          [SEGF_LOCALE] = "locale",
+                                          [SEGF_TIMEZONE] = "timezone",
+                                          [SEGF_CREATED_AT] = "created_at",
+                                          [SEGF_UPDATED_AT] = "updated_at"};
 static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">=", "+", "-"};
 
 static void kids(const struct hd_seg_node *n, struct hd_buf *out, size_t from)
@@ -53,9 +57,21 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
 {
     char t[32];
     switch (n->type) {
-    case SEG_AND: hd_buf_adds(out, "(and"); kids(n, out, 0); hd_buf_addc(out, ')'); break;
-    case SEG_OR: hd_buf_adds(out, "(or"); kids(n, out, 0); hd_buf_addc(out, ')'); break;
-    case SEG_NOT: hd_buf_adds(out, "(not"); kids(n, out, 0); hd_buf_addc(out, ')'); break;
+    case SEG_AND:
+        hd_buf_adds(out, "(and");
+        kids(n, out, 0);
+        hd_buf_addc(out, ')');
+        break;
+    case SEG_OR:
+        hd_buf_adds(out, "(or");
+        kids(n, out, 0);
+        hd_buf_addc(out, ')');
+        break;
+    case SEG_NOT:
+        hd_buf_adds(out, "(not");
+        kids(n, out, 0);
+        hd_buf_addc(out, ')');
+        break;
     case SEG_CMP:
         hd_buf_addf(out, "(%s", op_names[n->op]);
         kids(n, out, 0);
@@ -66,7 +82,11 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
         kids(n, out, 0);
         hd_buf_addc(out, ')');
         break;
-    case SEG_CONTAINS: hd_buf_adds(out, "(contains"); kids(n, out, 0); hd_buf_addc(out, ')'); break;
+    case SEG_CONTAINS:
+        hd_buf_adds(out, "(contains");
+        kids(n, out, 0);
+        hd_buf_addc(out, ')');
+        break;
     case SEG_STARTS_WITH:
         hd_buf_adds(out, "(starts_with");
         kids(n, out, 0);
@@ -82,7 +102,11 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
         kids(n, out, 0);
         hd_buf_addc(out, ')');
         break;
-    case SEG_TRUTHY: hd_buf_adds(out, "(true?"); kids(n, out, 0); hd_buf_addc(out, ')'); break;
+    case SEG_TRUTHY:
+        hd_buf_adds(out, "(true?");
+        kids(n, out, 0);
+        hd_buf_addc(out, ')');
+        break;
     case SEG_REACHABLE:
     case SEG_OPTED_IN:
         hd_buf_addf(out, "(%s %s", n->type == SEG_REACHABLE ? "reachable" : "opted_in",
@@ -91,13 +115,21 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
             hd_buf_addf(out, " %s", hd_category_name(n->category));
         hd_buf_addc(out, ')');
         break;
-    case SEG_IN_SEGMENT: hd_buf_addf(out, "(in_segment \"%s\")", n->path); break;
+    case SEG_IN_SEGMENT:
+        hd_buf_addf(out, "(in_segment \"%s\")", n->path);
+        break;
     case SEG_FIELD:
         hd_buf_adds(out, n->field == SEGF_ATTR ? n->path : field_names[n->field]);
         break;
-    case SEG_STRING: hd_buf_add_json_str(out, n->str, strlen(n->str)); break;
-    case SEG_NUMBER: hd_buf_addf(out, "%g", n->num); break;
-    case SEG_BOOL: hd_buf_adds(out, n->b ? "true" : "false"); break;
+    case SEG_STRING:
+        hd_buf_add_json_str(out, n->str, strlen(n->str));
+        break;
+    case SEG_NUMBER:
+        hd_buf_addf(out, "%g", n->num);
+        break;
+    case SEG_BOOL:
+        hd_buf_adds(out, n->b ? "true" : "false");
+        break;
     case SEG_TIME:
         if (n->date_only)
             hd_time_format_date(n->t, t, sizeof t);
@@ -105,7 +137,9 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
             hd_time_format_iso(n->t, t, sizeof t);
         hd_buf_adds(out, t);
         break;
-    case SEG_DURATION: hd_buf_addf(out, "%gs", n->num); break;
+    case SEG_DURATION:
+        hd_buf_addf(out, "%gs", n->num);
+        break;
     case SEG_DAYS_SINCE:
     case SEG_DAYS_UNTIL:
         hd_buf_addf(out, "(%s", n->type == SEG_DAYS_SINCE ? "days_since" : "days_until");

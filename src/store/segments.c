@@ -33,13 +33,14 @@ int hd_store_segment_put(struct hd_store *st, const char *name, const char *expr
 {
     sqlite3_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st,
-                               replace ? "INSERT INTO segments (name, expr, created_at, updated_at) "
-                                         "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE "
-                                         "SET expr = excluded.expr, updated_at = excluded.updated_at"
-                                       : "INSERT INTO segments (name, expr, created_at, "
-                                         "updated_at) VALUES (?1, ?2, ?3, ?3)",
-                               &s, err)) < 0)
+    if ((rc =
+             hd_store_prepare(st,
+                              replace ? "INSERT INTO segments (name, expr, created_at, updated_at) "
+                                        "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE "
+                                        "SET expr = excluded.expr, updated_at = excluded.updated_at"
+                                      : "INSERT INTO segments (name, expr, created_at, "
+                                        "updated_at) VALUES (?1, ?2, ?3, ?3)",
+                              &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, expr, -1, SQLITE_STATIC);
@@ -76,8 +77,8 @@ int hd_store_segment_each(struct hd_store *st, hd_segment_cb cb, void *ud, struc
 {
     sqlite3_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st, "SELECT name, expr, updated_at FROM segments ORDER BY name",
-                               &s, err)) < 0)
+    if ((rc = hd_store_prepare(st, "SELECT name, expr, updated_at FROM segments ORDER BY name", &s,
+                               err)) < 0)
         return rc;
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0),
@@ -135,10 +136,13 @@ static void emit_param(struct sqlc *c, int n)
     hd_buf_addf(&c->sql, "?%d", n);
 }
 
-static const char *const columns[] = {
-    [SEGF_ID] = "c.ext_id",     [SEGF_EMAIL] = "c.email",          [SEGF_PHONE] = "c.phone",
-    [SEGF_LOCALE] = "c.locale", [SEGF_TIMEZONE] = "c.timezone",    [SEGF_CREATED_AT] = "c.created_at",
-    [SEGF_UPDATED_AT] = "c.updated_at"};
+static const char *const columns[] = {[SEGF_ID] = "c.ext_id",
+                                      [SEGF_EMAIL] = "c.email",
+                                      [SEGF_PHONE] = "c.phone",
+                                      [SEGF_LOCALE] = "c.locale",
+                                      [SEGF_TIMEZONE] = "c.timezone",
+                                      [SEGF_CREATED_AT] = "c.created_at",
+                                      [SEGF_UPDATED_AT] = "c.updated_at"};
 
 static bool epoch_field(const struct hd_seg_node *f)
 {
@@ -184,14 +188,18 @@ static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t)
 static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v)
 {
     switch (v->type) {
-    case SEG_STRING: return param(c, B_TEXT, v->str, 0, 0);
+    case SEG_STRING:
+        return param(c, B_TEXT, v->str, 0, 0);
     case SEG_NUMBER:
         if (v->num == floor(v->num) && fabs(v->num) < 9e15)
             return param(c, B_INT, NULL, (int64_t)v->num, 0);
         return param(c, B_REAL, NULL, 0, v->num);
-    case SEG_BOOL: return param(c, B_INT, NULL, v->b, 0);
-    case SEG_TIME: return time_param(c, f, v->t);
-    default: HD_BUG("literal of type %d", (int)v->type);
+    case SEG_BOOL:
+        return param(c, B_INT, NULL, v->b, 0);
+    case SEG_TIME:
+        return time_param(c, f, v->t);
+    default:
+        HD_BUG("literal of type %d", (int)v->type);
     }
 }
 
@@ -252,10 +260,18 @@ static void emit_days_cmp(struct sqlc *c, const struct hd_seg_node *days, enum h
                           double n)
 {
     switch (op) {
-    case SEG_GE: emit_day_range(c, days, ceil(n), INFINITY); break;
-    case SEG_GT: emit_day_range(c, days, floor(n) + 1, INFINITY); break;
-    case SEG_LE: emit_day_range(c, days, -INFINITY, floor(n) + 1); break;
-    case SEG_LT: emit_day_range(c, days, -INFINITY, ceil(n)); break;
+    case SEG_GE:
+        emit_day_range(c, days, ceil(n), INFINITY);
+        break;
+    case SEG_GT:
+        emit_day_range(c, days, floor(n) + 1, INFINITY);
+        break;
+    case SEG_LE:
+        emit_day_range(c, days, -INFINITY, floor(n) + 1);
+        break;
+    case SEG_LT:
+        emit_day_range(c, days, -INFINITY, ceil(n));
+        break;
     case SEG_EQ:
         if (n != floor(n))
             hd_buf_adds(&c->sql, "0");
@@ -273,7 +289,8 @@ static void emit_days_cmp(struct sqlc *c, const struct hd_seg_node *days, enum h
             emit_day_range(c, days, n, n + 1);
         hd_buf_adds(&c->sql, ")");
         break;
-    default: HD_BUG("op %d", (int)op);
+    default:
+        HD_BUG("op %d", (int)op);
     }
 }
 
@@ -283,13 +300,13 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n);
 
 static void emit_not_opted_out(struct sqlc *c, int channel, int category, const char *contact)
 {
-    hd_buf_addf(&c->sql,
-                "NOT EXISTS (SELECT 1 FROM consent k WHERE k.contact_id = %s AND k.channel = ",
-                contact);
+    hd_buf_addf(
+        &c->sql,
+        "NOT EXISTS (SELECT 1 FROM consent k WHERE k.contact_id = %s AND k.channel = ", contact);
     emit_param(c, param(c, B_TEXT, hd_channel_name(channel), 0, 0));
     hd_buf_adds(&c->sql, " AND k.category = ");
-    emit_param(c, param(c, B_TEXT, hd_category_name(category < 0 ? HD_CAT_MARKETING : category),
-                        0, 0));
+    emit_param(
+        c, param(c, B_TEXT, hd_category_name(category < 0 ? HD_CAT_MARKETING : category), 0, 0));
     hd_buf_adds(&c->sql, " AND k.status = 'opted_out')");
 }
 
@@ -441,10 +458,18 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         emit_cond(c, n->kids[0]);
         hd_buf_adds(&c->sql, ", 0))");
         break;
-    case SEG_CMP: emit_cmp(c, n); break;
-    case SEG_IN: emit_in(c, n); break;
-    case SEG_BETWEEN: emit_between(c, n); break;
-    case SEG_CONTAINS: emit_contains(c, n); break;
+    case SEG_CMP:
+        emit_cmp(c, n);
+        break;
+    case SEG_IN:
+        emit_in(c, n);
+        break;
+    case SEG_BETWEEN:
+        emit_between(c, n);
+        break;
+    case SEG_CONTAINS:
+        emit_contains(c, n);
+        break;
     case SEG_STARTS_WITH: {
         const struct hd_seg_node *f = n->kids[0];
         int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
@@ -478,13 +503,16 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_adds(&c->sql, " = 1)");
         break;
     }
-    case SEG_REACHABLE: emit_reachable(c, n); break;
+    case SEG_REACHABLE:
+        emit_reachable(c, n);
+        break;
     case SEG_OPTED_IN:
         hd_buf_addc(&c->sql, '(');
         emit_not_opted_out(c, n->channel, n->category, "c.id");
         hd_buf_addc(&c->sql, ')');
         break;
-    default: HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
+    default:
+        HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
     }
 }
 
@@ -520,8 +548,8 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
 /* Prepares "head WHERE cond" with the rule's parameters bound; with order
  * (an ORDER BY term), adds "ORDER BY order LIMIT ?N" and sets *limit_param. */
 static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
-                        const char *head, const char *order, sqlite3_stmt **out,
-                        int *limit_param, struct hd_err *err)
+                        const char *head, const char *order, sqlite3_stmt **out, int *limit_param,
+                        struct hd_err *err)
 {
     struct sqlc c = {.now = now};
     struct hd_buf q;
@@ -551,8 +579,8 @@ static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int6
     return rc;
 }
 
-int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
-                       int64_t *n, struct hd_err *err)
+int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now, int64_t *n,
+                       struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, &s, NULL, err);
