@@ -17,7 +17,7 @@ DATADIR ?= $(PREFIX)/share
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 inih jansson icu-uc icu-i18n openssl
+PKGS := sqlite3 inih jansson icu-uc icu-i18n openssl libesmtp-1.0
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
@@ -33,13 +33,13 @@ SAN ?=
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) $(WARN) -Iinclude \
              -DHD_SYSCONF_PATH='"$(SYSCONFDIR)/herald/herald.conf"' \
              $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
-LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
              src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c) \
-             $(filter-out src/main.c,$(wildcard src/*.c)))
+             $(filter-out src/main.c src/nodelay.c,$(wildcard src/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -62,8 +62,9 @@ $(B)/libherald.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/herald: $(B)/obj/src/main.o $(B)/libherald.a
-	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) $(LDFLAGS)
+# nodelay.o (connect() with TCP_NODELAY) goes into the binary only
+$(B)/herald: $(B)/obj/src/main.o $(B)/obj/src/nodelay.o $(B)/libherald.a
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) -ldl $(LDFLAGS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/libherald.a
 	@mkdir -p $(dir $@)
@@ -141,4 +142,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d $(B)/obj/src/nodelay.d $(TEST_BIN:=.d)

@@ -34,6 +34,7 @@ static const struct command commands[] = {
     {"contacts", cmd_contacts, NEED_CONFIG | NEED_STORE,
      "import|show|list|optout|optin|delete contacts"},
     {"suppress", cmd_suppress, NEED_CONFIG | NEED_STORE, "add|remove|list suppressed addresses"},
+    {"provider", cmd_provider, NEED_CONFIG, "list|test providers (gateways)"},
     {"segment", cmd_segment, NEED_CONFIG | NEED_STORE,
      "define|list|show|count|sample|export|delete audience segments"},
     {"template", cmd_template, NEED_CONFIG, "list|lint|preview|render message templates"},

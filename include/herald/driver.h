@@ -1,0 +1,91 @@
+/* driver: how herald hands rendered messages to a provider. A driver is
+ * opened from its [provider NAME] section; messages are submitted without
+ * waiting for the network and their results collected with poll. At most
+ * `connections` messages are in flight at once. Every result has one of
+ * four classes, the gateway's code and text, its message id, the latency,
+ * and a SHA-256 digest of the bytes sent. Every message carries a stable
+ * UUID that the driver passes on (Message-ID, apns-id, Idempotency-Key), so
+ * that a message sent twice after a crash is recognisable downstream.
+ *
+ * Drivers are a table of function pointers found by type; a blocking
+ * protocol library (libesmtp) runs in a pool of worker threads, one
+ * connection each. */
+#ifndef HERALD_DRIVER_H
+#define HERALD_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/config.h"
+#include "herald/err.h"
+#include "herald/log.h"
+
+enum hd_outcome {
+    HD_OUT_ACCEPTED,  /* the gateway took it */
+    HD_OUT_TEMPORARY, /* try again later (retry_after_ms when the gateway said) */
+    HD_OUT_PERMANENT, /* will never work; bad_address when the address is at fault */
+    HD_OUT_THROTTLED, /* the gateway asked us to slow down (retry_after_ms) */
+};
+
+const char *hd_outcome_name(int outcome); /* "accepted", ... */
+
+enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS };
+
+/* A rendered message. Strings are owned by the caller and copied by submit. */
+struct hd_msg {
+    char id[40];          /* UUID, stable across retries */
+    int channel;          /* enum hd_channel */
+    int category;         /* enum hd_category */
+    const char *to;       /* email address, E.164 number or push token */
+    int platform;         /* push: enum hd_push_platform */
+    /* email */
+    const char *from, *reply_to, *subject, *text, *html;
+    const char *unsubscribe_url, *unsubscribe_mailto; /* marketing mail */
+    /* sms: body; push: title, body, data (a JSON object's text) */
+    const char *title, *body, *data;
+    int64_t created; /* seconds, for the Date header */
+    void *user;      /* the caller's tag, handed back in the result */
+};
+
+struct hd_result {
+    char id[40];
+    void *user;
+    int outcome;          /* enum hd_outcome */
+    bool bad_address;     /* permanent because of the address: suppress it */
+    bool opted_out;       /* the recipient opted out at the gateway (SMS STOP) */
+    int64_t retry_after_ms;
+    int code;             /* SMTP reply code or HTTP status; 0 when none */
+    char text[512];       /* the gateway's words, or ours when it said nothing */
+    char gateway_id[256]; /* the gateway's id for the message, or "" */
+    int64_t latency_ms;
+    char digest[65];      /* SHA-256 (hex) of the bytes sent, or "" */
+};
+
+typedef void (*hd_result_cb)(void *ud, const struct hd_result *r);
+
+struct hd_driver;
+
+/* True when a provider of this type can carry the channel. */
+bool hd_driver_serves(const char *type, int channel);
+/* Opens the provider's driver (no connection is made until the first
+ * message). The log is borrowed and must outlive the driver. */
+int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,
+                   struct hd_err *err);
+/* Queues a copy of m. Does not block on the network; HD_E_INVALID when the
+ * driver cannot carry this channel. */
+int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err *err);
+/* Waits up to timeout_ms for results, calls cb for each; returns how many. */
+int hd_driver_poll(struct hd_driver *d, int timeout_ms, hd_result_cb cb, void *ud);
+/* Messages submitted whose results have not been polled yet. */
+size_t hd_driver_pending(struct hd_driver *d);
+/* Lets the workers finish every message already submitted, stops them and
+ * frees everything; results not polled by then are dropped. */
+void hd_driver_free(struct hd_driver *d);
+
+/* A new random (version 4) UUID into out (37 bytes). */
+void hd_uuid(char out[37]);
+/* SHA-256 of data as 64 hex digits into out (65 bytes). */
+void hd_sha256_hex(const void *data, size_t n, char out[65]);
+
+#endif

@@ -1,0 +1,294 @@
+/* driver: the driver table, the worker pool for blocking drivers, and the
+ * helpers every driver shares (UUIDs, digests, results).
+ *
+ * Submitted messages are deep-copied into a FIFO; each worker takes up to
+ * ops->batch of them, sends them on its own connection, and appends the
+ * results to a list that poll() hands over. One mutex guards both lists;
+ * two condition variables wake workers (work) and pollers (done). */
+#include "driver_int.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct hd_drv_ops *const drivers[] = {&hd_drv_outbox, &hd_drv_smtp};
+
+static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
+
+const char *hd_outcome_name(int outcome)
+{
+    return outcome >= 0 && outcome < 4 ? outcome_names[outcome] : "?";
+}
+
+static const struct hd_drv_ops *find_ops(const char *type)
+{
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strcmp(drivers[i]->type, type) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+bool hd_driver_serves(const char *type, int channel)
+{
+    const struct hd_drv_ops *ops = find_ops(type);
+    return ops && (ops->channels & (1u << channel));
+}
+
+void hd_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        HD_BUG("no randomness for a UUID");
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+void hd_sha256_hex(const void *data, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    static const char hex[] = "0123456789abcdef";
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+void hd_result_init(struct hd_result *r, const struct hd_msg *m)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", m->id);
+    r->user = m->user;
+}
+
+void hd_result_set(struct hd_result *r, int outcome, int code, const char *fmt, ...)
+{
+    va_list ap;
+    r->outcome = outcome;
+    r->code = code;
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof r->text, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+struct qmsg {
+    struct hd_msg m; /* strings point into the copies below */
+    char *s[14];
+};
+
+struct hd_driver {
+    const struct hd_drv_ops *ops;
+    void *conf;
+    struct hd_log *log;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct qmsg **q; /* FIFO: q[qhead .. qhead+qlen) */
+    size_t qhead, qlen, qcap;
+    struct hd_result *res;
+    size_t nres, capres;
+    size_t pending;
+    pthread_t *threads;
+    unsigned nthreads;
+    bool stop;
+};
+
+static struct qmsg *copy_msg(const struct hd_msg *m)
+{
+    struct qmsg *q = hd_xcalloc(1, sizeof *q);
+    const char *src[14] = {m->to,   m->from, m->reply_to,        m->subject,
+                           m->text, m->html, m->unsubscribe_url, m->unsubscribe_mailto,
+                           m->title, m->body, m->data};
+    const char **dst[14] = {&q->m.to,   &q->m.from, &q->m.reply_to,        &q->m.subject,
+                            &q->m.text, &q->m.html, &q->m.unsubscribe_url, &q->m.unsubscribe_mailto,
+                            &q->m.title, &q->m.body, &q->m.data};
+    q->m = *m;
+    for (int i = 0; i < 11; i++) {
+        q->s[i] = hd_xstrdup(src[i]);
+        *dst[i] = q->s[i];
+    }
+    return q;
+}
+
+static void free_msg(struct qmsg *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < 14; i++)
+        free(q->s[i]);
+    free(q);
+}
+
+static void *worker(void *arg)
+{
+    struct hd_driver *d = arg;
+    void *conn = NULL;
+    size_t cap = d->ops->batch ? d->ops->batch : 1;
+    struct qmsg **mine = hd_xcalloc(cap, sizeof *mine);
+    const struct hd_msg **msgs = hd_xcalloc(cap, sizeof *msgs);
+    struct hd_result *res = hd_xcalloc(cap, sizeof *res);
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&d->mu);
+        while (!d->qlen && !d->stop)
+            pthread_cond_wait(&d->work, &d->mu);
+        if (!d->qlen && d->stop) {
+            pthread_mutex_unlock(&d->mu);
+            break;
+        }
+        while (n < cap && d->qlen) {
+            mine[n++] = d->q[d->qhead++];
+            d->qlen--;
+        }
+        if (!d->qlen)
+            d->qhead = 0;
+        pthread_mutex_unlock(&d->mu);
+        for (size_t i = 0; i < n; i++) {
+            msgs[i] = &mine[i]->m;
+            hd_result_init(&res[i], msgs[i]);
+        }
+        d->ops->send(d->conf, &conn, msgs, n, res);
+        pthread_mutex_lock(&d->mu);
+        if (d->nres + n > d->capres) {
+            while (d->nres + n > d->capres)
+                d->capres = d->capres ? d->capres * 2 : 64;
+            d->res = hd_xrealloc(d->res, d->capres * sizeof *d->res);
+        }
+        memcpy(d->res + d->nres, res, n * sizeof *res);
+        d->nres += n;
+        pthread_cond_broadcast(&d->done);
+        pthread_mutex_unlock(&d->mu);
+        for (size_t i = 0; i < n; i++)
+            free_msg(mine[i]);
+    }
+    if (conn && d->ops->conn_close)
+        d->ops->conn_close(d->conf, conn);
+    free(mine);
+    free(msgs);
+    free(res);
+    return NULL;
+}
+
+int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,
+                   struct hd_err *err)
+{
+    const struct hd_drv_ops *ops = find_ops(cfg->type);
+    if (!ops)
+        return hd_err_set(err, HD_E_CONFIG, "provider '%s': type '%s' has no driver yet",
+                          cfg->name, cfg->type);
+    struct hd_driver *d = hd_xcalloc(1, sizeof *d);
+    int rc;
+    d->ops = ops;
+    d->log = log;
+    if ((rc = ops->init(cfg, log, &d->conf, err)) < 0) {
+        free(d);
+        return hd_err_prefix(err, "provider '%s'", cfg->name);
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->work, NULL);
+    pthread_cond_init(&d->done, NULL);
+    d->nthreads = cfg->connections ? cfg->connections : 1;
+    d->threads = hd_xcalloc(d->nthreads, sizeof *d->threads);
+    for (unsigned i = 0; i < d->nthreads; i++)
+        if (pthread_create(&d->threads[i], NULL, worker, d) != 0)
+            HD_BUG("cannot start a driver thread: %s", strerror(errno));
+    *out = d;
+    return 0;
+}
+
+int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err *err)
+{
+    if (!(d->ops->channels & (1u << m->channel)))
+        return hd_err_set(err, HD_E_INVALID, "a %s provider cannot send %s messages",
+                          d->ops->type, hd_channel_name(m->channel));
+    struct qmsg *q = copy_msg(m);
+    pthread_mutex_lock(&d->mu);
+    if (d->qhead + d->qlen == d->qcap) {
+        if (d->qhead) {
+            memmove(d->q, d->q + d->qhead, d->qlen * sizeof *d->q);
+            d->qhead = 0;
+        } else {
+            d->qcap = d->qcap ? d->qcap * 2 : 64;
+            d->q = hd_xrealloc(d->q, d->qcap * sizeof *d->q);
+        }
+    }
+    d->q[d->qhead + d->qlen++] = q;
+    d->pending++;
+    pthread_cond_signal(&d->work);
+    pthread_mutex_unlock(&d->mu);
+    return 0;
+}
+
+int hd_driver_poll(struct hd_driver *d, int timeout_ms, hd_result_cb cb, void *ud)
+{
+    struct hd_result *got = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&d->mu);
+    if (!d->nres && timeout_ms > 0 && d->pending) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!d->nres && d->pending &&
+               pthread_cond_timedwait(&d->done, &d->mu, &until) != ETIMEDOUT)
+            ;
+    }
+    if (d->nres) {
+        got = d->res;
+        n = d->nres;
+        d->res = NULL;
+        d->nres = d->capres = 0;
+        d->pending -= n;
+    }
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < n; i++)
+        cb(ud, &got[i]);
+    free(got);
+    return (int)n;
+}
+
+size_t hd_driver_pending(struct hd_driver *d)
+{
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->pending;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+void hd_driver_free(struct hd_driver *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->stop = true;
+    pthread_cond_broadcast(&d->work);
+    pthread_mutex_unlock(&d->mu);
+    for (unsigned i = 0; i < d->nthreads; i++)
+        pthread_join(d->threads[i], NULL);
+    for (size_t i = 0; i < d->qlen; i++)
+        free_msg(d->q[d->qhead + i]);
+    free(d->q);
+    free(d->res);
+    free(d->threads);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->work);
+    pthread_cond_destroy(&d->done);
+    d->ops->fini(d->conf);
+    free(d);
+}

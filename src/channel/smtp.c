@@ -1,0 +1,509 @@
+/* smtp: email through libesmtp. Each worker sends its batch of messages in
+ * one SMTP session (one connection, one EHLO/STARTTLS/AUTH, the messages
+ * pipelined), then reads every message's reverse-path, recipient and data
+ * status and maps them per RFC 5321 and RFC 3463:
+ *   2xx accepted (the server's reply text becomes the gateway id),
+ *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x also a bad address,
+ *   no connection, a dropped connection or a TLS failure temporary.
+ * TLS uses our own SSL_CTX (ca_file or the system store); libesmtp reports
+ * an unverifiable or mismatched certificate as an event, which we refuse
+ * unless tls_verify = no (logged once as a warning). libesmtp cannot do
+ * implicit TLS, so for port 465 each session goes through a relay thread:
+ * libesmtp talks plain SMTP to 127.0.0.1, the relay speaks TLS to the server
+ * and verifies it itself. TCP_NODELAY is set by interposing connect() in the
+ * herald binary (src/nodelay.c), since libesmtp offers no socket hook. */
+#include "driver_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+/* OpenSSL first: libesmtp declares smtp_starttls_set_ctx only after it */
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <auth-client.h>
+#include <libesmtp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "herald/mime.h"
+#include "herald/time.h"
+
+enum tls_mode { TLS_NONE, TLS_OPTIONAL, TLS_REQUIRED, TLS_IMPLICIT };
+
+struct smtp_conf {
+    char *host;
+    int port;
+    enum tls_mode tls;
+    bool verify;
+    char *username;
+    char *password; /* borrowed from the configuration's secret */
+    char *from, *reply_to, *helo;
+    char *unsub_url, *unsub_mailto;
+    long timeout;
+    SSL_CTX *ctx;
+    struct hd_log *log;
+};
+
+static pthread_once_t auth_once = PTHREAD_ONCE_INIT;
+
+static void auth_init(void)
+{
+    auth_client_init();
+}
+
+static void conf_free(struct smtp_conf *c)
+{
+    if (!c)
+        return;
+    free(c->host);
+    free(c->username);
+    free(c->from);
+    free(c->reply_to);
+    free(c->helo);
+    free(c->unsub_url);
+    free(c->unsub_mailto);
+    if (c->ctx)
+        SSL_CTX_free(c->ctx);
+    free(c);
+}
+
+static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
+                   struct hd_err *err)
+{
+    struct smtp_conf *c = hd_xcalloc(1, sizeof *c);
+    const char *v;
+    c->log = log;
+    c->host = hd_xstrdup(hd_provider_get(cfg, "host"));
+    c->port = (v = hd_provider_get(cfg, "port")) ? atoi(v) : 587;
+    v = hd_provider_get(cfg, "starttls");
+    c->tls = c->port == 465                    ? TLS_IMPLICIT
+             : !v || strcmp(v, "required") == 0 ? TLS_REQUIRED
+             : strcmp(v, "optional") == 0      ? TLS_OPTIONAL
+                                               : TLS_NONE;
+    v = hd_provider_get(cfg, "tls_verify");
+    c->verify = !v || (strcmp(v, "no") != 0 && strcmp(v, "false") != 0 &&
+                       strcmp(v, "off") != 0 && strcmp(v, "0") != 0);
+    c->username = hd_xstrdup(hd_provider_get(cfg, "username"));
+    const struct hd_cfg_secret *pw = hd_provider_secret(cfg, "password");
+    c->password = pw ? pw->value : NULL;
+    if (c->username && !c->password) {
+        conf_free(c);
+        return hd_err_set(err, HD_E_CONFIG, "username is set but no password_env or "
+                                            "password_file");
+    }
+    c->from = hd_xstrdup(hd_provider_get(cfg, "from"));
+    c->reply_to = hd_xstrdup(hd_provider_get(cfg, "reply_to"));
+    c->helo = hd_xstrdup(hd_provider_get(cfg, "helo"));
+    c->unsub_url = hd_xstrdup(hd_provider_get(cfg, "unsubscribe_url"));
+    c->unsub_mailto = hd_xstrdup(hd_provider_get(cfg, "unsubscribe_mailto"));
+    c->timeout = cfg->timeout > 0 ? (long)cfg->timeout : 30;
+    if (c->tls != TLS_NONE) {
+        c->ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+        const char *ca = hd_provider_get(cfg, "ca_file");
+        if (ca ? SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1
+               : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+            conf_free(c);
+            return hd_err_set(err, HD_E_CONFIG, "cannot load the CA certificates%s%s", ca ? " in " : "",
+                              ca ? ca : "");
+        }
+        if (!c->verify)
+            hd_log_warn(log, "provider '%s': tls_verify = no: the server's certificate is not "
+                             "checked, so anyone on the path can read and change mail",
+                        cfg->name);
+    }
+    pthread_once(&auth_once, auth_init);
+    *conf = c;
+    return 0;
+}
+
+static void sm_fini(void *conf)
+{
+    conf_free(conf);
+}
+
+/* ---- implicit TLS relay -------------------------------------------------------- */
+
+struct relay {
+    struct smtp_conf *c;
+    int lfd;
+    int port;
+    pthread_t th;
+    char err[256];
+};
+
+static int tcp_connect(const char *host, int port, long timeout, char *why, size_t size)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, size, "cannot resolve '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        struct timeval tv = {timeout, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        snprintf(why, size, "cannot connect to %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void *relay_main(void *arg)
+{
+    struct relay *r = arg;
+    struct pollfd p = {.fd = r->lfd, .events = POLLIN};
+    int cfd = -1, sfd = -1;
+    SSL *ssl = NULL;
+    if (poll(&p, 1, (int)r->c->timeout * 1000) <= 0 ||
+        (cfd = accept(r->lfd, NULL, NULL)) < 0)
+        goto out;
+    if ((sfd = tcp_connect(r->c->host, r->c->port, r->c->timeout, r->err, sizeof r->err)) < 0)
+        goto out;
+    ssl = SSL_new(r->c->ctx);
+    SSL_set_fd(ssl, sfd);
+    SSL_set_tlsext_host_name(ssl, r->c->host);
+    if (r->c->verify) {
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+        SSL_set1_host(ssl, r->c->host);
+    }
+    if (SSL_connect(ssl) != 1) {
+        long v = SSL_get_verify_result(ssl);
+        snprintf(r->err, sizeof r->err, "TLS with %s:%d failed: %s", r->c->host, r->c->port,
+                 v != X509_V_OK ? X509_verify_cert_error_string(v)
+                                : ERR_reason_error_string(ERR_peek_last_error()));
+        goto out;
+    }
+    char buf[16384];
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = cfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (SSL_pending(ssl) == 0 && poll(fds, 2, (int)r->c->timeout * 1000) <= 0)
+            break;
+        if (SSL_pending(ssl) > 0 || (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            int n = SSL_read(ssl, buf, sizeof buf);
+            if (n <= 0 || write(cfd, buf, (size_t)n) != n)
+                break;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(cfd, buf, sizeof buf);
+            if (n <= 0 || SSL_write(ssl, buf, (int)n) != n)
+                break;
+        }
+    }
+out:
+    if (ssl) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+    }
+    if (sfd >= 0)
+        close(sfd);
+    if (cfd >= 0)
+        close(cfd);
+    ERR_clear_error();
+    return NULL;
+}
+
+static int relay_start(struct relay *r, struct smtp_conf *c, char *why, size_t size)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(r->lfd, 1) < 0 ||
+        getsockname(r->lfd, (struct sockaddr *)&a, &len) < 0) {
+        snprintf(why, size, "cannot start the TLS relay: %s", strerror(errno));
+        if (r->lfd >= 0)
+            close(r->lfd);
+        return -1;
+    }
+    r->port = ntohs(a.sin_port);
+    if (pthread_create(&r->th, NULL, relay_main, r) != 0) {
+        close(r->lfd);
+        snprintf(why, size, "cannot start the TLS relay thread");
+        return -1;
+    }
+    return 0;
+}
+
+static void relay_stop(struct relay *r)
+{
+    pthread_join(r->th, NULL);
+    close(r->lfd);
+}
+
+/* ---- one session ---------------------------------------------------------------- */
+
+struct session {
+    struct smtp_conf *c;
+    char tls_err[256];
+};
+
+static void event_cb(smtp_session_t s, int event, void *arg, ...)
+{
+    struct session *ss = arg;
+    va_list ap;
+    int *ok;
+    (void)s;
+    va_start(ap, arg);
+    switch (event) {
+    case SMTP_EV_INVALID_PEER_CERTIFICATE: {
+        long v = va_arg(ap, long);
+        ok = va_arg(ap, int *);
+        *ok = !ss->c->verify;
+        if (ss->c->verify)
+            snprintf(ss->tls_err, sizeof ss->tls_err,
+                     "TLS: the server's certificate does not verify: %s",
+                     X509_verify_cert_error_string(v));
+        break;
+    }
+    case SMTP_EV_NO_PEER_CERTIFICATE:
+    case SMTP_EV_WRONG_PEER_CERTIFICATE:
+        ok = va_arg(ap, int *);
+        *ok = !ss->c->verify;
+        if (ss->c->verify)
+            snprintf(ss->tls_err, sizeof ss->tls_err, "TLS: %s",
+                     event == SMTP_EV_NO_PEER_CERTIFICATE
+                         ? "the server sent no certificate"
+                         : "the server's certificate is not for this host name");
+        break;
+    case SMTP_EV_WEAK_CIPHER:
+        (void)va_arg(ap, long);
+        ok = va_arg(ap, int *);
+        *ok = 1; /* TLS 1.2 is the floor; the cipher is OpenSSL's choice */
+        break;
+    case SMTP_EV_EXTNA_STARTTLS:
+        snprintf(ss->tls_err, sizeof ss->tls_err,
+                 "the server does not offer STARTTLS (starttls = required)");
+        break;
+    default: break;
+    }
+    va_end(ap);
+}
+
+static int interact(auth_client_request_t req, char **result, int fields, void *arg)
+{
+    struct smtp_conf *c = arg;
+    for (int i = 0; i < fields; i++) {
+        if (req[i].flags & AUTH_PASS)
+            result[i] = c->password;
+        else if (req[i].flags & AUTH_USER)
+            result[i] = c->username;
+        else
+            result[i] = NULL;
+        if (!result[i])
+            return 0;
+    }
+    return 1;
+}
+
+struct body {
+    struct hd_buf text;
+    bool given;
+};
+
+/* libesmtp reads the message through this: all of it at once, and NULL at
+ * the end; a NULL len asks to start again. */
+static const char *message_cb(void **ctx, int *len, void *arg)
+{
+    struct body *b = arg;
+    (void)ctx;
+    if (!len) {
+        b->given = false;
+        return NULL;
+    }
+    if (b->given) {
+        *len = 0;
+        return NULL;
+    }
+    b->given = true;
+    *len = (int)b->text.len;
+    return b->text.data;
+}
+
+static void map_status(const smtp_status_t *st, struct hd_result *r, const char *stage)
+{
+    int code = st ? st->code : 0;
+    const char *text = st && st->text ? st->text : "";
+    char clean[400];
+    size_t n = 0;
+    for (const char *p = text; *p && n < sizeof clean - 1; p++)
+        if (*p != '\r' && *p != '\n')
+            clean[n++] = *p;
+    clean[n] = '\0';
+    if (code >= 200 && code < 300) {
+        hd_result_set(r, HD_OUT_ACCEPTED, code, "%s", clean);
+        return;
+    }
+    bool temp = code >= 400 && code < 500;
+    if (st && st->enh_class == 4)
+        temp = true;
+    hd_result_set(r, temp ? HD_OUT_TEMPORARY : HD_OUT_PERMANENT, code, "%s refused: %d %s",
+                  stage, code, clean);
+    if (!temp && st && st->enh_class == 5 && st->enh_subject == 1)
+        r->bad_address = true;
+}
+
+static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, size_t n,
+                    struct hd_result *results)
+{
+    struct smtp_conf *c = conf;
+    struct session ss = {.c = c};
+    struct body *bodies = hd_xcalloc(n, sizeof *bodies);
+    smtp_message_t *mm = hd_xcalloc(n, sizeof *mm);
+    smtp_recipient_t *rc = hd_xcalloc(n, sizeof *rc);
+    smtp_session_t s = smtp_create_session();
+    auth_context_t auth = NULL;
+    struct relay relay;
+    bool relaying = false;
+    char server[300], why[300] = "";
+    int64_t t0 = hd_clock_mono_ms();
+    size_t queued = 0;
+    (void)conn; /* libesmtp ends each session with QUIT: nothing to keep */
+
+    for (size_t i = 0; i < n; i++) {
+        const struct hd_msg *m = msgs[i];
+        const char *from = m->from ? m->from : c->from;
+        struct hd_err e = {0};
+        char envelope[320];
+        hd_buf_init(&bodies[i].text);
+        if (!from || hd_mime_address(from, envelope, sizeof envelope) < 0) {
+            hd_result_set(&results[i], HD_OUT_PERMANENT, 0,
+                          "no From address (set 'from' in the template or the provider)");
+            continue;
+        }
+        struct hd_mail mail = {.from = from, .reply_to = m->reply_to ? m->reply_to : c->reply_to,
+                               .to = m->to, .subject = m->subject, .text = m->text,
+                               .html = m->html, .message_id = m->id, .date = m->created,
+                               .unsubscribe_url = m->unsubscribe_url,
+                               .unsubscribe_mailto = m->unsubscribe_mailto};
+        if (m->category == HD_CAT_MARKETING) {
+            if (!mail.unsubscribe_url)
+                mail.unsubscribe_url = c->unsub_url;
+            if (!mail.unsubscribe_mailto)
+                mail.unsubscribe_mailto = c->unsub_mailto;
+        }
+        if (hd_mime_build(&mail, &bodies[i].text, &e) < 0) {
+            hd_result_set(&results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
+            continue;
+        }
+        hd_sha256_hex(bodies[i].text.data, bodies[i].text.len, results[i].digest);
+        mm[i] = smtp_add_message(s);
+        smtp_set_reverse_path(mm[i], envelope);
+        rc[i] = smtp_add_recipient(mm[i], m->to);
+        smtp_set_messagecb(mm[i], message_cb, &bodies[i]);
+        queued++;
+    }
+    if (!queued)
+        goto out;
+    if (c->tls == TLS_IMPLICIT) {
+        if (relay_start(&relay, c, why, sizeof why) < 0)
+            goto fail_all;
+        relaying = true;
+        snprintf(server, sizeof server, "127.0.0.1:%d", relay.port);
+    } else {
+        snprintf(server, sizeof server, "%s:%d", c->host, c->port);
+    }
+    smtp_set_server(s, server);
+    if (c->helo)
+        smtp_set_hostname(s, c->helo);
+    smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    smtp_set_eventcb(s, event_cb, &ss);
+    if (c->tls == TLS_OPTIONAL || c->tls == TLS_REQUIRED) {
+        smtp_starttls_set_ctx(s, c->ctx);
+        smtp_starttls_enable(s, c->tls == TLS_REQUIRED ? Starttls_REQUIRED : Starttls_ENABLED);
+    } else {
+        smtp_starttls_enable(s, Starttls_DISABLED);
+    }
+    if (c->username) {
+        auth = auth_create_context();
+        auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
+        auth_set_interact_cb(auth, interact, c);
+        smtp_auth_set_context(s, auth);
+    }
+    int started = smtp_start_session(s);
+    if (relaying) {
+        relay_stop(&relay);
+        relaying = false;
+        if (relay.err[0] && !ss.tls_err[0])
+            snprintf(ss.tls_err, sizeof ss.tls_err, "%s", relay.err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!mm[i])
+            continue;
+        const smtp_status_t *rp = smtp_reverse_path_status(mm[i]);
+        const smtp_status_t *rs = smtp_recipient_status(rc[i]);
+        const smtp_status_t *ts = smtp_message_transfer_status(mm[i]);
+        if (rp && rp->code >= 400)
+            map_status(rp, &results[i], "MAIL FROM");
+        else if (rs && rs->code >= 400)
+            map_status(rs, &results[i], "RCPT TO");
+        else if (ts && ts->code > 0)
+            map_status(ts, &results[i], "DATA");
+        else {
+            /* nothing was said about it: the session failed before */
+            char buf[200];
+            int e = smtp_errno();
+            hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s",
+                          ss.tls_err[0] ? ss.tls_err
+                                        : started ? "the server ended the session"
+                                                  : smtp_strerror(e, buf, sizeof buf));
+            continue;
+        }
+        if (results[i].outcome == HD_OUT_ACCEPTED)
+            snprintf(results[i].gateway_id, sizeof results[i].gateway_id, "%s",
+                     results[i].text);
+    }
+    goto out;
+fail_all:
+    for (size_t i = 0; i < n; i++)
+        if (mm[i])
+            hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s", why);
+out:
+    if (relaying)
+        relay_stop(&relay);
+    smtp_destroy_session(s);
+    if (auth)
+        auth_destroy_context(auth);
+    int64_t dt = hd_clock_mono_ms() - t0;
+    for (size_t i = 0; i < n; i++) {
+        results[i].latency_ms = dt;
+        hd_buf_release(&bodies[i].text);
+    }
+    free(bodies);
+    free(mm);
+    free(rc);
+}
+
+const struct hd_drv_ops hd_drv_smtp = {
+    .type = "smtp",
+    .channels = 1u << HD_CH_EMAIL,
+    .batch = 100,
+    .init = sm_init,
+    .fini = sm_fini,
+    .send = sm_send,
+};

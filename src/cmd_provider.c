@@ -1,0 +1,299 @@
+/* cmd_provider: `herald provider list` shows each provider, its rate and
+ * connections, the channels it carries and whether its driver opens (which
+ * loads its credentials and TLS settings); `herald provider test` sends one
+ * message through a provider and prints what the gateway said. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "herald/driver.h"
+#include "herald/html.h"
+#include "herald/store.h"
+#include "herald/tpl.h"
+#include "herald/valid.h"
+
+static const char provider_usage[] =
+    "usage: herald provider list\n"
+    "       herald provider test NAME --to ADDRESS [--template T] [--contact ID]\n"
+    "                            [--channel email|sms|push] [--variant V]\n"
+    "\n"
+    "list  every configured provider: type, rate, connections, the channels it\n"
+    "      carries, and whether its driver starts (credentials, TLS files)\n"
+    "test  sends one message through NAME to ADDRESS and prints the result class,\n"
+    "      the gateway's code, text and message id, and the latency. Without\n"
+    "      --template it sends a short built-in test message; with --contact the\n"
+    "      template is rendered for that stored contact, otherwise with the\n"
+    "      template variables only (missing variables render empty).\n"
+    "      Exit status 0 when the gateway accepted the message, 1 otherwise.\n";
+
+static void channels_of(const struct hd_config *cfg, const char *name, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int ch = 0; ch < HD_CH_COUNT; ch++)
+        for (size_t i = 0; i < cfg->channels[ch].n; i++)
+            if (strcmp(cfg->channels[ch].providers[i], name) == 0)
+                n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "",
+                                      hd_channel_name(ch));
+    if (!n)
+        snprintf(buf, size, "-");
+}
+
+static int list_cmd(struct hd_ctx *ctx)
+{
+    printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
+           "STATUS");
+    int rc = EXIT_OK;
+    for (size_t i = 0; i < ctx->cfg->nproviders; i++) {
+        const struct hd_provider_cfg *p = &ctx->cfg->providers[i];
+        char rate[32], chans[64], status[1100];
+        struct hd_err err = {0};
+        struct hd_driver *d = NULL;
+        hd_units_format_rate(&p->rate, rate, sizeof rate);
+        channels_of(ctx->cfg, p->name, chans, sizeof chans);
+        if (hd_driver_open(p, &ctx->log, &d, &err) < 0) {
+            snprintf(status, sizeof status, "error: %s", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded"
+                                                                : "");
+        }
+        hd_driver_free(d);
+        printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections, chans,
+               status);
+    }
+    return rc;
+}
+
+struct outcome {
+    struct hd_result r;
+    bool got;
+};
+
+static void keep(void *ud, const struct hd_result *r)
+{
+    struct outcome *o = ud;
+    o->r = *r;
+    o->got = true;
+}
+
+static int render_parts(struct hd_ctx *ctx, const char *tname, int channel, const char *variant,
+                        const struct hd_contact *k, struct hd_msg *m, char **owned,
+                        struct hd_err *err)
+{
+    struct hd_tpl_set *set = NULL;
+    const struct hd_tpl *t;
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *camp = json_pack("{s:s}", "name", "provider test");
+    json_t *data = hd_tpl_data(k, ctx->cfg, camp, m->id, "https://unsubscribe.example.invalid/test");
+    const char *locale = k && k->locale ? k->locale : ctx->cfg->locale;
+    struct hd_tpl_req req = {.locale = locale, .variant = variant,
+                             .timezone = k && k->timezone ? k->timezone : ctx->cfg->timezone,
+                             .now = hd_clock_now(&ctx->clock), .data = data, .fmt = fmt,
+                             .lenient = k == NULL};
+    int rc = 0;
+    static const int parts[HD_CH_COUNT][3] = {
+        {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
+        {HD_PART_SMS, -1, -1},
+        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, -1}};
+    if ((rc = hd_tpl_set_open(ctx->cfg->templates, &set, err)) < 0 ||
+        (rc = hd_tpl_get(set, tname, &t, err)) < 0)
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        int part = parts[channel][i];
+        struct hd_buf b;
+        if (part < 0 || !hd_tpl_has_part(t, part, locale, variant))
+            continue;
+        hd_buf_init(&b);
+        if ((rc = hd_tpl_render(t, part, &req, &b, err)) < 0) {
+            hd_buf_release(&b);
+            goto out;
+        }
+        owned[part] = hd_buf_detach(&b, NULL);
+    }
+    if (channel == HD_CH_PUSH && hd_tpl_has_part(t, HD_PART_PUSH_DATA, locale, variant)) {
+        json_t *o;
+        if ((rc = hd_tpl_render_json(t, HD_PART_PUSH_DATA, &req, &o, err)) < 0)
+            goto out;
+        owned[HD_PART_PUSH_DATA] = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    if (channel == HD_CH_EMAIL && !owned[HD_PART_EMAIL_TEXT] && owned[HD_PART_EMAIL_HTML]) {
+        struct hd_buf b;
+        hd_buf_init(&b);
+        hd_html_to_text(owned[HD_PART_EMAIL_HTML], strlen(owned[HD_PART_EMAIL_HTML]), &b);
+        owned[HD_PART_EMAIL_TEXT] = hd_buf_detach(&b, NULL);
+    }
+    const char *from = hd_tpl_header(t, "from", locale), *reply = hd_tpl_header(t, "reply_to",
+                                                                                  locale);
+    owned[HD_PART_COUNT] = from ? hd_xstrdup(from) : NULL;
+    owned[HD_PART_COUNT + 1] = reply ? hd_xstrdup(reply) : NULL;
+    struct hd_tpl_info info;
+    hd_tpl_get_info(t, &info);
+    m->category = info.category;
+    if (channel == HD_CH_EMAIL && !owned[HD_PART_EMAIL_SUBJECT])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", tname);
+    else if (channel == HD_CH_SMS && !owned[HD_PART_SMS])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", tname);
+    else if (channel == HD_CH_PUSH && !owned[HD_PART_PUSH_TITLE] && !owned[HD_PART_PUSH_BODY])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", tname);
+out:
+    json_decref(camp);
+    json_decref(data);
+    hd_fmt_free(fmt);
+    hd_tpl_set_free(set);
+    return rc;
+}
+
+static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"to", required_argument, NULL, 't'},
+                                         {"template", required_argument, NULL, 'T'},
+                                         {"contact", required_argument, NULL, 'c'},
+                                         {"channel", required_argument, NULL, 'C'},
+                                         {"variant", required_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *to = NULL, *tname = NULL, *contact = NULL, *variant = NULL;
+    int channel = -1, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': to = optarg; break;
+        case 'T': tname = optarg; break;
+        case 'c': contact = optarg; break;
+        case 'v': variant = optarg; break;
+        case 'C':
+            if ((channel = hd_channel_parse(optarg)) < 0)
+                return cmd_usage("provider test", provider_usage,
+                                 "--channel: '%s' is not email, sms or push", optarg);
+            break;
+        case 'h': return cmd_help(provider_usage);
+        default: return cmd_usage("provider test", provider_usage, "bad option");
+        }
+    }
+    if (optind + 1 != argc || !to)
+        return cmd_usage("provider test", provider_usage, "give a provider NAME and --to ADDRESS");
+    struct hd_err err = {0};
+    const struct hd_provider_cfg *p = hd_config_provider(ctx->cfg, argv[optind]);
+    if (!p) {
+        hd_err_set(&err, HD_E_NOTFOUND, "no [provider %s] in the configuration", argv[optind]);
+        return cmd_fail(ctx, &err);
+    }
+    /* the channel: given, or the only one the type carries, or the address's form */
+    if (channel < 0) {
+        int served = 0, last = -1;
+        for (int ch = 0; ch < HD_CH_COUNT; ch++)
+            if (hd_driver_serves(p->type, ch))
+                served++, last = ch;
+        channel = served == 1                      ? last
+                  : strchr(to, '@')                ? HD_CH_EMAIL
+                  : (to[0] == '+' || (to[0] >= '0' && to[0] <= '9')) ? HD_CH_SMS
+                                                                     : HD_CH_PUSH;
+    }
+    if (!hd_driver_serves(p->type, channel)) {
+        hd_err_set(&err, HD_E_USAGE, "provider '%s' (%s) does not carry %s", p->name, p->type,
+                   hd_channel_name(channel));
+        return cmd_fail(ctx, &err);
+    }
+    char addr[4200];
+    struct hd_valid *v = hd_valid_new();
+    int bad = channel == HD_CH_EMAIL ? hd_valid_email(v, to, addr, sizeof addr)
+              : channel == HD_CH_SMS ? hd_valid_phone(v, to, ctx->cfg->default_region, addr,
+                                                      sizeof addr)
+                                     : (snprintf(addr, sizeof addr, "%s", to), 0);
+    hd_valid_free(v);
+    if (bad) {
+        hd_err_set(&err, HD_E_USAGE, "--to: '%s' is not a %s address (%s)", to,
+                   hd_channel_name(channel), addr);
+        return cmd_fail(ctx, &err);
+    }
+    struct hd_contact k = {0};
+    char *owned[HD_PART_COUNT + 2] = {0};
+    char text[512];
+    struct hd_msg m = {.channel = channel, .to = addr, .category = HD_CAT_TRANSACTIONAL,
+                       .created = hd_clock_now(&ctx->clock),
+                       .platform = strcmp(p->type, "apns") == 0 ? HD_PUSH_APNS : HD_PUSH_FCM};
+    int rc = EXIT_OK;
+    hd_uuid(m.id);
+    if (contact && (cmd_open_store(ctx, &err) < 0 ||
+                    hd_store_contact_get(ctx->store, contact, &k, &err) < 0)) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    if (tname) {
+        if (render_parts(ctx, tname, channel, variant, contact ? &k : NULL, &m, owned, &err) < 0) {
+            rc = cmd_fail(ctx, &err);
+            goto out;
+        }
+        m.subject = owned[HD_PART_EMAIL_SUBJECT];
+        m.text = owned[HD_PART_EMAIL_TEXT];
+        m.html = owned[HD_PART_EMAIL_HTML];
+        m.body = channel == HD_CH_SMS ? owned[HD_PART_SMS] : owned[HD_PART_PUSH_BODY];
+        m.title = owned[HD_PART_PUSH_TITLE];
+        m.data = owned[HD_PART_PUSH_DATA];
+        if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
+            m.from = owned[HD_PART_COUNT];
+            m.reply_to = owned[HD_PART_COUNT + 1];
+        }
+        if (m.category == HD_CAT_MARKETING)
+            m.unsubscribe_url = "https://unsubscribe.example.invalid/test";
+    } else {
+        char t[32];
+        hd_time_format_iso(m.created, t, sizeof t);
+        snprintf(text, sizeof text, "This is a test message from herald, sent through provider "
+                                    "'%s' at %s.\n",
+                 p->name, t);
+        m.subject = "herald test message";
+        m.text = text;
+        m.title = "herald test";
+        m.body = channel == HD_CH_SMS ? "herald test message" : "A test message from herald.";
+    }
+    struct hd_driver *d = NULL;
+    if (hd_driver_open(p, &ctx->log, &d, &err) < 0 || hd_driver_submit(d, &m, &err) < 0) {
+        hd_driver_free(d);
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    struct outcome o = {0};
+    int64_t deadline = hd_clock_mono_ms() + (p->timeout + 30) * 1000;
+    while (!o.got && hd_clock_mono_ms() < deadline)
+        hd_driver_poll(d, 500, keep, &o);
+    hd_driver_free(d);
+    if (!o.got) {
+        hd_err_set(&err, HD_E_FAIL, "no result from provider '%s' in time", p->name);
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    printf("result      %s%s%s\ncode        %d\ntext        %s\ngateway id  %s\nlatency     "
+           "%lld ms\nmessage id  %s\n",
+           hd_outcome_name(o.r.outcome), o.r.bad_address ? " (bad address)" : "",
+           o.r.opted_out ? " (opted out)" : "", o.r.code, o.r.text,
+           o.r.gateway_id[0] ? o.r.gateway_id : "-", (long long)o.r.latency_ms, m.id);
+    rc = o.r.outcome == HD_OUT_ACCEPTED ? EXIT_OK : EXIT_FAIL;
+out:
+    for (size_t i = 0; i < HD_PART_COUNT + 2; i++)
+        free(owned[i]);
+    hd_contact_release(&k);
+    return rc;
+}
+
+int cmd_provider(struct hd_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_usage("provider", provider_usage, "give a subcommand: list or test");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->cfg)
+        return cmd_help(provider_usage);
+    if (strcmp(sub, "list") == 0) {
+        if (argc > 2)
+            return cmd_usage("provider list", provider_usage, "unexpected argument '%s'",
+                             argv[2]);
+        return list_cmd(ctx);
+    }
+    if (strcmp(sub, "test") == 0)
+        return test_cmd(ctx, argc - 1, argv + 1);
+    return cmd_usage("provider", provider_usage, "unknown subcommand '%s'", sub);
+}
