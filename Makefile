@@ -23,7 +23,7 @@ TEST_PKGS := cmocka
 # Debian packages: build, tests, bench.
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libinih-dev libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -124,6 +124,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | \
+	    $$SUDO debconf-set-selections; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    $$missing >/dev/null; \

@@ -35,8 +35,7 @@ static void channels_of(const struct hd_config *cfg, const char *name, char *buf
     for (int ch = 0; ch < HD_CH_COUNT; ch++)
         for (size_t i = 0; i < cfg->channels[ch].n; i++)
             if (strcmp(cfg->channels[ch].providers[i], name) == 0)
-                n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "",
-                                      hd_channel_name(ch));
+                n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_channel_name(ch));
     if (!n)
         snprintf(buf, size, "-");
 }
@@ -57,8 +56,7 @@ static int list_cmd(struct hd_ctx *ctx)
             snprintf(status, sizeof status, "error: %s", err.msg);
             rc = EXIT_FAIL;
         } else {
-            snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded"
-                                                                : "");
+            snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded" : "");
         }
         hd_driver_free(d);
         printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections, chans,
@@ -87,11 +85,15 @@ static int render_parts(struct hd_ctx *ctx, const char *tname, int channel, cons
     const struct hd_tpl *t;
     struct hd_fmt *fmt = hd_fmt_new();
     json_t *camp = json_pack("{s:s}", "name", "provider test");
-    json_t *data = hd_tpl_data(k, ctx->cfg, camp, m->id, "https://unsubscribe.example.invalid/test");
+    json_t *data =
+        hd_tpl_data(k, ctx->cfg, camp, m->id, "https://unsubscribe.example.invalid/test");
     const char *locale = k && k->locale ? k->locale : ctx->cfg->locale;
-    struct hd_tpl_req req = {.locale = locale, .variant = variant,
+    struct hd_tpl_req req = {.locale = locale,
+                             .variant = variant,
                              .timezone = k && k->timezone ? k->timezone : ctx->cfg->timezone,
-                             .now = hd_clock_now(&ctx->clock), .data = data, .fmt = fmt,
+                             .now = hd_clock_now(&ctx->clock),
+                             .data = data,
+                             .fmt = fmt,
                              .lenient = k == NULL};
     int rc = 0;
     static const int parts[HD_CH_COUNT][3] = {
@@ -126,8 +128,8 @@ static int render_parts(struct hd_ctx *ctx, const char *tname, int channel, cons
         hd_html_to_text(owned[HD_PART_EMAIL_HTML], strlen(owned[HD_PART_EMAIL_HTML]), &b);
         owned[HD_PART_EMAIL_TEXT] = hd_buf_detach(&b, NULL);
     }
-    const char *from = hd_tpl_header(t, "from", locale), *reply = hd_tpl_header(t, "reply_to",
-                                                                                  locale);
+    const char *from = hd_tpl_header(t, "from", locale),
+               *reply = hd_tpl_header(t, "reply_to", locale);
     owned[HD_PART_COUNT] = from ? hd_xstrdup(from) : NULL;
     owned[HD_PART_COUNT + 1] = reply ? hd_xstrdup(reply) : NULL;
     struct hd_tpl_info info;
@@ -161,17 +163,27 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 't': to = optarg; break;
-        case 'T': tname = optarg; break;
-        case 'c': contact = optarg; break;
-        case 'v': variant = optarg; break;
+        case 't':
+            to = optarg;
+            break;
+        case 'T':
+            tname = optarg;
+            break;
+        case 'c':
+            contact = optarg;
+            break;
+        case 'v':
+            variant = optarg;
+            break;
         case 'C':
             if ((channel = hd_channel_parse(optarg)) < 0)
                 return cmd_usage("provider test", provider_usage,
                                  "--channel: '%s' is not email, sms or push", optarg);
             break;
-        case 'h': return cmd_help(provider_usage);
-        default: return cmd_usage("provider test", provider_usage, "bad option");
+        case 'h':
+            return cmd_help(provider_usage);
+        default:
+            return cmd_usage("provider test", provider_usage, "bad option");
         }
     }
     if (optind + 1 != argc || !to)
@@ -188,8 +200,8 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
         for (int ch = 0; ch < HD_CH_COUNT; ch++)
             if (hd_driver_serves(p->type, ch))
                 served++, last = ch;
-        channel = served == 1                      ? last
-                  : strchr(to, '@')                ? HD_CH_EMAIL
+        channel = served == 1                                        ? last
+                  : strchr(to, '@')                                  ? HD_CH_EMAIL
                   : (to[0] == '+' || (to[0] >= '0' && to[0] <= '9')) ? HD_CH_SMS
                                                                      : HD_CH_PUSH;
     }
@@ -201,9 +213,9 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     char addr[4200];
     struct hd_valid *v = hd_valid_new();
     int bad = channel == HD_CH_EMAIL ? hd_valid_email(v, to, addr, sizeof addr)
-              : channel == HD_CH_SMS ? hd_valid_phone(v, to, ctx->cfg->default_region, addr,
-                                                      sizeof addr)
-                                     : (snprintf(addr, sizeof addr, "%s", to), 0);
+              : channel == HD_CH_SMS
+                  ? hd_valid_phone(v, to, ctx->cfg->default_region, addr, sizeof addr)
+                  : (snprintf(addr, sizeof addr, "%s", to), 0);
     hd_valid_free(v);
     if (bad) {
         hd_err_set(&err, HD_E_USAGE, "--to: '%s' is not a %s address (%s)", to,
@@ -213,7 +225,9 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_contact k = {0};
     char *owned[HD_PART_COUNT + 2] = {0};
     char text[512];
-    struct hd_msg m = {.channel = channel, .to = addr, .category = HD_CAT_TRANSACTIONAL,
+    struct hd_msg m = {.channel = channel,
+                       .to = addr,
+                       .category = HD_CAT_TRANSACTIONAL,
                        .created = hd_clock_now(&ctx->clock),
                        .platform = strcmp(p->type, "apns") == 0 ? HD_PUSH_APNS : HD_PUSH_FCM};
     int rc = EXIT_OK;
@@ -243,8 +257,9 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     } else {
         char t[32];
         hd_time_format_iso(m.created, t, sizeof t);
-        snprintf(text, sizeof text, "This is a test message from herald, sent through provider "
-                                    "'%s' at %s.\n",
+        snprintf(text, sizeof text,
+                 "This is a test message from herald, sent through provider "
+                 "'%s' at %s.\n",
                  p->name, t);
         m.subject = "herald test message";
         m.text = text;
@@ -289,8 +304,7 @@ int cmd_provider(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_help(provider_usage);
     if (strcmp(sub, "list") == 0) {
         if (argc > 2)
-            return cmd_usage("provider list", provider_usage, "unexpected argument '%s'",
-                             argv[2]);
+            return cmd_usage("provider list", provider_usage, "unexpected argument '%s'", argv[2]);
         return list_cmd(ctx);
     }
     if (strcmp(sub, "test") == 0)

@@ -34,11 +34,11 @@ enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS };
 
 /* A rendered message. Strings are owned by the caller and copied by submit. */
 struct hd_msg {
-    char id[40];          /* UUID, stable across retries */
-    int channel;          /* enum hd_channel */
-    int category;         /* enum hd_category */
-    const char *to;       /* email address, E.164 number or push token */
-    int platform;         /* push: enum hd_push_platform */
+    char id[40];    /* UUID, stable across retries */
+    int channel;    /* enum hd_channel */
+    int category;   /* enum hd_category */
+    const char *to; /* email address, E.164 number or push token */
+    int platform;   /* push: enum hd_push_platform */
     /* email */
     const char *from, *reply_to, *subject, *text, *html;
     const char *unsubscribe_url, *unsubscribe_mailto; /* marketing mail */
@@ -51,15 +51,15 @@ struct hd_msg {
 struct hd_result {
     char id[40];
     void *user;
-    int outcome;          /* enum hd_outcome */
-    bool bad_address;     /* permanent because of the address: suppress it */
-    bool opted_out;       /* the recipient opted out at the gateway (SMS STOP) */
+    int outcome;      /* enum hd_outcome */
+    bool bad_address; /* permanent because of the address: suppress it */
+    bool opted_out;   /* the recipient opted out at the gateway (SMS STOP) */
     int64_t retry_after_ms;
     int code;             /* SMTP reply code or HTTP status; 0 when none */
     char text[512];       /* the gateway's words, or ours when it said nothing */
     char gateway_id[256]; /* the gateway's id for the message, or "" */
     int64_t latency_ms;
-    char digest[65];      /* SHA-256 (hex) of the bytes sent, or "" */
+    char digest[65]; /* SHA-256 (hex) of the bytes sent, or "" */
 };
 
 typedef void (*hd_result_cb)(void *ud, const struct hd_result *r);

@@ -14,14 +14,14 @@
 #include "herald/err.h"
 
 struct hd_mail {
-    const char *from;        /* "Name <user@example.com>" or "user@example.com" */
-    const char *reply_to;    /* the same forms, or NULL */
-    const char *to;          /* the recipient's address */
+    const char *from;     /* "Name <user@example.com>" or "user@example.com" */
+    const char *reply_to; /* the same forms, or NULL */
+    const char *to;       /* the recipient's address */
     const char *subject;
-    const char *text;        /* the text part (required) */
-    const char *html;        /* the HTML part, or NULL for text only */
-    const char *message_id;  /* the message's UUID; Message-ID is <UUID@from-domain> */
-    int64_t date;            /* seconds since the epoch */
+    const char *text;               /* the text part (required) */
+    const char *html;               /* the HTML part, or NULL for text only */
+    const char *message_id;         /* the message's UUID; Message-ID is <UUID@from-domain> */
+    int64_t date;                   /* seconds since the epoch */
     const char *unsubscribe_url;    /* https://..., or NULL */
     const char *unsubscribe_mailto; /* an address, or NULL */
 };

@@ -47,9 +47,9 @@ void hd_uuid(char out[37])
         HD_BUG("no randomness for a UUID");
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 void hd_sha256_hex(const void *data, size_t n, char out[65])
@@ -108,12 +108,28 @@ struct hd_driver {
 static struct qmsg *copy_msg(const struct hd_msg *m)
 {
     struct qmsg *q = hd_xcalloc(1, sizeof *q);
-    const char *src[14] = {m->to,   m->from, m->reply_to,        m->subject,
-                           m->text, m->html, m->unsubscribe_url, m->unsubscribe_mailto,
-                           m->title, m->body, m->data};
-    const char **dst[14] = {&q->m.to,   &q->m.from, &q->m.reply_to,        &q->m.subject,
-                            &q->m.text, &q->m.html, &q->m.unsubscribe_url, &q->m.unsubscribe_mailto,
-                            &q->m.title, &q->m.body, &q->m.data};
+    const char *src[14] = {m->to,
+                           m->from,
+                           m->reply_to,
+                           m->subject,
+                           m->text,
+                           m->html,
+                           m->unsubscribe_url,
+                           m->unsubscribe_mailto,
+                           m->title,
+                           m->body,
+                           m->data};
+    const char **dst[14] = {&q->m.to,
+                            &q->m.from,
+                            &q->m.reply_to,
+                            &q->m.subject,
+                            &q->m.text,
+                            &q->m.html,
+                            &q->m.unsubscribe_url,
+                            &q->m.unsubscribe_mailto,
+                            &q->m.title,
+                            &q->m.body,
+                            &q->m.data};
     q->m = *m;
     for (int i = 0; i < 11; i++) {
         q->s[i] = hd_xstrdup(src[i]);
@@ -186,8 +202,8 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
 {
     const struct hd_drv_ops *ops = find_ops(cfg->type);
     if (!ops)
-        return hd_err_set(err, HD_E_CONFIG, "provider '%s': type '%s' has no driver yet",
-                          cfg->name, cfg->type);
+        return hd_err_set(err, HD_E_CONFIG, "provider '%s': type '%s' has no driver yet", cfg->name,
+                          cfg->type);
     struct hd_driver *d = hd_xcalloc(1, sizeof *d);
     int rc;
     d->ops = ops;
@@ -211,8 +227,8 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
 int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err *err)
 {
     if (!(d->ops->channels & (1u << m->channel)))
-        return hd_err_set(err, HD_E_INVALID, "a %s provider cannot send %s messages",
-                          d->ops->type, hd_channel_name(m->channel));
+        return hd_err_set(err, HD_E_INVALID, "a %s provider cannot send %s messages", d->ops->type,
+                          hd_channel_name(m->channel));
     struct qmsg *q = copy_msg(m);
     pthread_mutex_lock(&d->mu);
     if (d->qhead + d->qlen == d->qcap) {

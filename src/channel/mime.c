@@ -118,10 +118,9 @@ static int mailbox_header(struct hd_buf *out, const char *name, const char *mail
     if (has_control(mailbox))
         return hd_err_set(err, HD_E_INVALID,
                           "header '%s' holds a control character (a line break?): refused", name);
-    if (hd_mime_address(mailbox, addr, sizeof addr) < 0 || strchr(addr, '<') ||
-        strchr(addr, '>') || strchr(addr, ',') || strchr(addr, ' ') || !strchr(addr, '@'))
-        return hd_err_set(err, HD_E_INVALID, "header '%s': '%s' is not an address", name,
-                          mailbox);
+    if (hd_mime_address(mailbox, addr, sizeof addr) < 0 || strchr(addr, '<') || strchr(addr, '>') ||
+        strchr(addr, ',') || strchr(addr, ' ') || !strchr(addr, '@'))
+        return hd_err_set(err, HD_E_INVALID, "header '%s': '%s' is not an address", name, mailbox);
     hd_buf_addf(out, "%s: ", name);
     const char *lt = strrchr(mailbox, '<');
     if (lt) {
@@ -168,10 +167,10 @@ static void qp(struct hd_buf *out, const char *s)
             line = 0;
             continue;
         }
-        bool trailing_space = (c == ' ' || c == '\t') && (p[1] == '\n' || p[1] == '\0' ||
-                                                          (p[1] == '\r' && p[2] == '\n'));
-        bool lit = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') &&
-                                                          !trailing_space);
+        bool trailing_space = (c == ' ' || c == '\t') &&
+                              (p[1] == '\n' || p[1] == '\0' || (p[1] == '\r' && p[2] == '\n'));
+        bool lit =
+            (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !trailing_space);
         /* a dot at the start of a line is safe (libesmtp dot-stuffs), but some
          * relays mangle it: encode it */
         if (c == '.' && line == 0)
@@ -189,7 +188,7 @@ static void qp(struct hd_buf *out, const char *s)
         }
         line += need;
     }
-    if (line)
+    if (line) /* the body always ends with a line break */
         hd_buf_adds(out, "\r\n");
 }
 
@@ -205,9 +204,8 @@ static void rfc5322_date(int64_t t, struct hd_buf *out)
     unsigned m, d;
     int64_t s = t - dn * 86400;
     hd_time_civil_from_days(dn, &y, &m, &d);
-    hd_buf_addf(out, "Date: %s, %u %s %04lld %02d:%02d:%02d +0000\r\n",
-                days[((dn % 7) + 7) % 7], d, months[m - 1], (long long)y, (int)(s / 3600),
-                (int)(s / 60 % 60), (int)(s % 60));
+    hd_buf_addf(out, "Date: %s, %u %s %04lld %02d:%02d:%02d +0000\r\n", days[((dn % 7) + 7) % 7], d,
+                months[m - 1], (long long)y, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 }
 
 int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *err)
@@ -219,8 +217,7 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     /* every header value is checked before anything is written */
     static const char *const names[] = {"Subject", "Message-ID", "List-Unsubscribe",
                                         "List-Unsubscribe"};
-    const char *values[] = {m->subject, m->message_id, m->unsubscribe_url,
-                            m->unsubscribe_mailto};
+    const char *values[] = {m->subject, m->message_id, m->unsubscribe_url, m->unsubscribe_mailto};
     for (size_t i = 0; i < 4; i++)
         if (values[i] && has_control(values[i])) {
             rc = hd_err_set(err, HD_E_INVALID,
@@ -234,7 +231,8 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
                         m->unsubscribe_url);
         goto out;
     }
-    if (m->unsubscribe_url && (strchr(m->unsubscribe_url, '>') || strchr(m->unsubscribe_url, ' '))) {
+    if (m->unsubscribe_url &&
+        (strchr(m->unsubscribe_url, '>') || strchr(m->unsubscribe_url, ' '))) {
         rc = hd_err_set(err, HD_E_INVALID, "the unsubscribe URL holds '>' or a space");
         goto out;
     }
@@ -278,11 +276,13 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
         hd_buf_adds(&h, "Content-Type: text/plain; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
         qp(&h, m->text ? m->text : "");
-        hd_buf_addf(&h, "--=_herald_%s\r\n", m->message_id);
+        /* the CRLF before a boundary belongs to the delimiter (RFC 2046):
+         * one more keeps the part's own last line break */
+        hd_buf_addf(&h, "\r\n--=_herald_%s\r\n", m->message_id);
         hd_buf_adds(&h, "Content-Type: text/html; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
         qp(&h, m->html);
-        hd_buf_addf(&h, "--=_herald_%s--\r\n", m->message_id);
+        hd_buf_addf(&h, "\r\n--=_herald_%s--\r\n", m->message_id);
     } else {
         hd_buf_adds(&h, "Content-Type: text/plain; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n");

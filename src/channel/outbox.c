@@ -94,9 +94,14 @@ static int write_all(int fd, const char *p, size_t n)
 static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_result *r)
 {
     struct hd_mail mail = {.from = m->from ? m->from : "herald <herald@localhost.invalid>",
-                           .reply_to = m->reply_to, .to = m->to, .subject = m->subject,
-                           .text = m->text, .html = m->html, .message_id = m->id,
-                           .date = m->created, .unsubscribe_url = m->unsubscribe_url,
+                           .reply_to = m->reply_to,
+                           .to = m->to,
+                           .subject = m->subject,
+                           .text = m->text,
+                           .html = m->html,
+                           .message_id = m->id,
+                           .date = m->created,
+                           .unsubscribe_url = m->unsubscribe_url,
                            .unsubscribe_mailto = m->unsubscribe_mailto};
     struct hd_buf b;
     struct hd_err e = {0};
@@ -147,8 +152,8 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         json_object_set_new(j, "encoding", json_string(hd_sms_encoding_name(si.encoding)));
         json_object_set_new(j, "segments", json_integer((json_int_t)si.segments));
     } else {
-        json_object_set_new(j, "platform", json_string(m->platform == HD_PUSH_APNS ? "apns"
-                                                                                   : "fcm"));
+        json_object_set_new(j, "platform",
+                            json_string(m->platform == HD_PUSH_APNS ? "apns" : "fcm"));
         if (m->title)
             json_object_set_new(j, "title", json_string(m->title));
         if (m->body)

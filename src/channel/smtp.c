@@ -85,20 +85,25 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     c->host = hd_xstrdup(hd_provider_get(cfg, "host"));
     c->port = (v = hd_provider_get(cfg, "port")) ? atoi(v) : 587;
     v = hd_provider_get(cfg, "starttls");
-    c->tls = c->port == 465                    ? TLS_IMPLICIT
+    const char *imp = hd_provider_get(cfg, "implicit_tls");
+    bool implicit = imp ? (strcmp(imp, "yes") == 0 || strcmp(imp, "true") == 0 ||
+                           strcmp(imp, "on") == 0 || strcmp(imp, "1") == 0)
+                        : c->port == 465;
+    c->tls = implicit                           ? TLS_IMPLICIT
              : !v || strcmp(v, "required") == 0 ? TLS_REQUIRED
-             : strcmp(v, "optional") == 0      ? TLS_OPTIONAL
-                                               : TLS_NONE;
+             : strcmp(v, "optional") == 0       ? TLS_OPTIONAL
+                                                : TLS_NONE;
     v = hd_provider_get(cfg, "tls_verify");
-    c->verify = !v || (strcmp(v, "no") != 0 && strcmp(v, "false") != 0 &&
-                       strcmp(v, "off") != 0 && strcmp(v, "0") != 0);
+    c->verify = !v || (strcmp(v, "no") != 0 && strcmp(v, "false") != 0 && strcmp(v, "off") != 0 &&
+                       strcmp(v, "0") != 0);
     c->username = hd_xstrdup(hd_provider_get(cfg, "username"));
     const struct hd_cfg_secret *pw = hd_provider_secret(cfg, "password");
     c->password = pw ? pw->value : NULL;
     if (c->username && !c->password) {
         conf_free(c);
-        return hd_err_set(err, HD_E_CONFIG, "username is set but no password_env or "
-                                            "password_file");
+        return hd_err_set(err, HD_E_CONFIG,
+                          "username is set but no password_env or "
+                          "password_file");
     }
     c->from = hd_xstrdup(hd_provider_get(cfg, "from"));
     c->reply_to = hd_xstrdup(hd_provider_get(cfg, "reply_to"));
@@ -113,12 +118,13 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
         if (ca ? SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1
                : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
             conf_free(c);
-            return hd_err_set(err, HD_E_CONFIG, "cannot load the CA certificates%s%s", ca ? " in " : "",
-                              ca ? ca : "");
+            return hd_err_set(err, HD_E_CONFIG, "cannot load the CA certificates%s%s",
+                              ca ? " in " : "", ca ? ca : "");
         }
         if (!c->verify)
-            hd_log_warn(log, "provider '%s': tls_verify = no: the server's certificate is not "
-                             "checked, so anyone on the path can read and change mail",
+            hd_log_warn(log,
+                        "provider '%s': tls_verify = no: the server's certificate is not "
+                        "checked, so anyone on the path can read and change mail",
                         cfg->name);
     }
     pthread_once(&auth_once, auth_init);
@@ -175,8 +181,7 @@ static void *relay_main(void *arg)
     struct pollfd p = {.fd = r->lfd, .events = POLLIN};
     int cfd = -1, sfd = -1;
     SSL *ssl = NULL;
-    if (poll(&p, 1, (int)r->c->timeout * 1000) <= 0 ||
-        (cfd = accept(r->lfd, NULL, NULL)) < 0)
+    if (poll(&p, 1, (int)r->c->timeout * 1000) <= 0 || (cfd = accept(r->lfd, NULL, NULL)) < 0)
         goto out;
     if ((sfd = tcp_connect(r->c->host, r->c->port, r->c->timeout, r->err, sizeof r->err)) < 0)
         goto out;
@@ -296,7 +301,8 @@ static void event_cb(smtp_session_t s, int event, void *arg, ...)
         snprintf(ss->tls_err, sizeof ss->tls_err,
                  "the server does not offer STARTTLS (starttls = required)");
         break;
-    default: break;
+    default:
+        break;
     }
     va_end(ap);
 }
@@ -353,14 +359,20 @@ static void map_status(const smtp_status_t *st, struct hd_result *r, const char 
     clean[n] = '\0';
     if (code >= 200 && code < 300) {
         hd_result_set(r, HD_OUT_ACCEPTED, code, "%s", clean);
+        /* "2.0.0 Ok: queued as 4Xy7" names the message; else keep the reply */
+        const char *q = strstr(clean, "queued as ");
+        snprintf(r->gateway_id, sizeof r->gateway_id, "%.255s", q ? q + 10 : clean);
         return;
     }
-    bool temp = code >= 400 && code < 500;
-    if (st && st->enh_class == 4)
-        temp = true;
-    hd_result_set(r, temp ? HD_OUT_TEMPORARY : HD_OUT_PERMANENT, code, "%s refused: %d %s",
-                  stage, code, clean);
-    if (!temp && st && st->enh_class == 5 && st->enh_subject == 1)
+    /* RFC 3463 codes: libesmtp parses them when the server advertises
+     * ENHANCEDSTATUSCODES; otherwise read them from the text */
+    int ec = st ? st->enh_class : 0, es = st ? st->enh_subject : 0, ed = 0;
+    if (!ec && sscanf(clean, "%d.%d.%d", &ec, &es, &ed) < 2)
+        ec = es = 0;
+    bool temp = (code >= 400 && code < 500) || ec == 4;
+    hd_result_set(r, temp ? HD_OUT_TEMPORARY : HD_OUT_PERMANENT, code, "%s refused: %d %s", stage,
+                  code, clean);
+    if (!temp && ec == 5 && es == 1)
         r->bad_address = true;
 }
 
@@ -392,9 +404,14 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
-        struct hd_mail mail = {.from = from, .reply_to = m->reply_to ? m->reply_to : c->reply_to,
-                               .to = m->to, .subject = m->subject, .text = m->text,
-                               .html = m->html, .message_id = m->id, .date = m->created,
+        struct hd_mail mail = {.from = from,
+                               .reply_to = m->reply_to ? m->reply_to : c->reply_to,
+                               .to = m->to,
+                               .subject = m->subject,
+                               .text = m->text,
+                               .html = m->html,
+                               .message_id = m->id,
+                               .date = m->created,
                                .unsubscribe_url = m->unsubscribe_url,
                                .unsubscribe_mailto = m->unsubscribe_mailto};
         if (m->category == HD_CAT_MARKETING) {
@@ -470,13 +487,10 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
             int e = smtp_errno();
             hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s",
                           ss.tls_err[0] ? ss.tls_err
-                                        : started ? "the server ended the session"
-                                                  : smtp_strerror(e, buf, sizeof buf));
+                          : started     ? "the server ended the session"
+                                        : smtp_strerror(e, buf, sizeof buf));
             continue;
         }
-        if (results[i].outcome == HD_OUT_ACCEPTED)
-            snprintf(results[i].gateway_id, sizeof results[i].gateway_id, "%s",
-                     results[i].text);
     }
     goto out;
 fail_all:

@@ -76,6 +76,7 @@ static const struct keydef provider_keys[] = {
     {"smtp", "port", K_PORT, NULL, false},
     {"smtp", "starttls", K_ENUM, "required|optional|none", false},
     {"smtp", "tls_verify", K_BOOL, NULL, false},
+    {"smtp", "implicit_tls", K_BOOL, NULL, false},
     {"smtp", "ca_file", K_STR, NULL, false},
     {"smtp", "username", K_STR, NULL, false},
     {"smtp", "password", K_SECRET, NULL, false},
