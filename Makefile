@@ -70,9 +70,9 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(B)/libherald.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(B)/libherald.a $(LIBS) $(TEST_LIBS)
 
-$(B)/bench/%: bench/%.c $(B)/libherald.a
+$(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/nodelay.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libherald.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/nodelay.o $(B)/libherald.a $(LIBS) -ldl
 
 # Every test binary runs even after a failure; the exit status says whether
 # any failed. HERALD_BIN lets integration tests run the real binary.

@@ -10,6 +10,11 @@
 #           the imported 1,000,000 contacts, against the same query written by
 #           hand and run by the sqlite3 CLI on the same database (best of 3
 #           each; the counts must agree). Target: at most 1.5x.
+#   smtp    50,000 messages of 3,000 bytes through the SMTP driver alone (no
+#           dispatcher) to postfix's smtp-sink over 16 connections, against
+#           postfix's smtp-source sending the same to the same sink over 16
+#           sessions (-d: several messages per connection, as herald does).
+#           Target: at least 0.6x.
 #   render  the recall email and SMS parts for 1,000,000 contacts, by herald
 #           and by mustache.js (npm, pinned in bench/package-lock.json), from
 #           the same plain-Mustache sources (bench/recall-plain: mustache.js
@@ -78,6 +83,23 @@ echo "   herald segment count:       ${ours}s ($ours_n contacts)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
 unset HERALD_NOW
 rm -f herald.db*
+
+M=${BENCH_MAILS:-50000}
+echo "== smtp: $M messages over 16 connections to smtp-sink"
+SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
+SINK=$!
+trap 'kill $SINK 2>/dev/null || true' EXIT
+for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SINK_PORT") 2>/dev/null && break; sleep 0.1; done
+t0=$(now)
+smtp-source -d -s 16 -m "$M" -l 3000 -f bench@example.com -t sink@example.com "127.0.0.1:$SINK_PORT"
+t1=$(now)
+src=$(awk -v n="$M" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+read -r ours ours_ok < <("$ROOT/$B/bench/smtp" "$SINK_PORT" "$M" 16 3000)
+kill $SINK; trap - EXIT
+echo "   smtp-source (postfix): $src messages/s"
+echo "   herald SMTP driver:    $ours messages/s ($ours_ok accepted)"
+awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2fx (target: at least 0.6x)\n", a / b }'
 
 R=${BENCH_RENDERS:-1000000}
 echo "== render: recall email + SMS for $R contacts"

@@ -54,8 +54,8 @@ static void make_certs(void)
     static const char *const cmds[][16] = {
         {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
          "ca.pem", "-days", "2", "-subj", "/CN=herald test CA", NULL},
-        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "evil.key",
-         "-out", "evil.pem", "-days", "2", "-subj", "/CN=untrusted CA", NULL},
+        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "evil.key", "-out",
+         "evil.pem", "-days", "2", "-subj", "/CN=untrusted CA", NULL},
     };
     for (size_t i = 0; i < 2; i++)
         run(cmds[i]);
@@ -77,11 +77,11 @@ static void make_certs(void)
         char *extp = tu_path(dir, ext);
         tu_write(extp, extline);
         free(extp);
-        const char *req[] = {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                             "-out", csr, "-subj", subj, NULL};
-        const char *sign[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
-                              "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext,
-                              NULL};
+        const char *req[] = {"openssl", "req",  "-newkey", "rsa:2048", "-nodes", "-keyout",
+                             key,       "-out", csr,       "-subj",    subj,     NULL};
+        const char *sign[] = {
+            "openssl",         "x509", "-req", "-in",   csr, "-CA",      ca,  "-CAkey", cakey,
+            "-CAcreateserial", "-out", pem,    "-days", "2", "-extfile", ext, NULL};
         run(req);
         run(sign);
     }
@@ -163,8 +163,9 @@ static struct hd_config *config(const struct server *s, const char *extra)
     struct hd_config *cfg = NULL;
     struct hd_err e = {0};
     hd_buf_init(&t);
-    hd_buf_addf(&t, "[provider mail]\ntype = smtp\nhost = localhost\nport = %d\n"
-                    "from = Acme <hello@example.com>\nconnections = 2\ntimeout = 10s\n%s",
+    hd_buf_addf(&t,
+                "[provider mail]\ntype = smtp\nhost = localhost\nport = %d\n"
+                "from = Acme <hello@example.com>\nconnections = 2\ntimeout = 10s\n%s",
                 s->port, extra);
     if (hd_config_parse(t.data, "t.conf", &cfg, &e) != 0)
         fail_msg("%s", e.msg);
@@ -193,12 +194,15 @@ static void send_all(struct hd_config *cfg, const char *const *to, size_t n, con
     struct hd_err e = {0};
     assert_int_equal(hd_driver_open(hd_config_provider(cfg, "mail"), log, &d, &e), 0);
     for (size_t i = 0; i < n; i++) {
-        struct hd_msg m = {.channel = HD_CH_EMAIL, .category = HD_CAT_MARKETING, .to = to[i],
+        struct hd_msg m = {.channel = HD_CH_EMAIL,
+                           .category = HD_CAT_MARKETING,
+                           .to = to[i],
                            .subject = subject ? subject : "Grüße aus Köln — 你好",
                            .text = "Hello Ann,\nthis is the text part: café, 中文.\n",
                            .html = "<p>Hello <b>Ann</b> — café, 中文</p>",
                            .unsubscribe_url = "https://example.com/u/1",
-                           .unsubscribe_mailto = "unsub@example.com", .created = 1795334400,
+                           .unsubscribe_mailto = "unsub@example.com",
+                           .created = 1795334400,
                            .user = (void *)(uintptr_t)i};
         hd_uuid(m.id);
         assert_int_equal(hd_driver_submit(d, &m, &e), 0);
@@ -341,13 +345,12 @@ static void test_smtp_mime(void **state)
     json_t *j = received(&tls_srv, before + 1);
     assert_non_null(j);
     json_t *h = json_object_get(j, "headers");
-    assert_string_equal(json_string_value(json_object_get(h, "Subject")),
-                        "Grüße aus Köln — 你好");
-    assert_string_equal(json_string_value(json_object_get(h, "From")),
-                        "Acme <hello@example.com>");
+    assert_string_equal(json_string_value(json_object_get(h, "Subject")), "Grüße aus Köln — 你好");
+    assert_string_equal(json_string_value(json_object_get(h, "From")), "Acme <hello@example.com>");
     assert_string_equal(json_string_value(json_object_get(h, "To")), "mime@example.com");
-    assert_string_equal(json_string_value(json_object_get(h, "List-Unsubscribe")),
-                        "<https://example.com/u/1>, <mailto:unsub@example.com?subject=unsubscribe>");
+    assert_string_equal(
+        json_string_value(json_object_get(h, "List-Unsubscribe")),
+        "<https://example.com/u/1>, <mailto:unsub@example.com?subject=unsubscribe>");
     assert_string_equal(json_string_value(json_object_get(h, "List-Unsubscribe-Post")),
                         "List-Unsubscribe=One-Click");
     char want_id[80];
@@ -382,8 +385,11 @@ static void test_smtp_mime(void **state)
     struct hd_driver *d;
     struct hd_err e = {0};
     assert_int_equal(hd_driver_open(hd_config_provider(cfg, "mail"), &log, &d, &e), 0);
-    struct hd_msg m = {.channel = HD_CH_EMAIL, .to = "long@example.com", .subject = "long",
-                       .text = longline.data, .created = 1795334400};
+    struct hd_msg m = {.channel = HD_CH_EMAIL,
+                       .to = "long@example.com",
+                       .subject = "long",
+                       .text = longline.data,
+                       .created = 1795334400};
     hd_uuid(m.id);
     assert_int_equal(hd_driver_submit(d, &m, &e), 0);
     struct results got = {0};
@@ -525,8 +531,9 @@ static void test_smtp_password_not_logged(void **state)
     char *conf = tu_path(dir, "h.conf");
     struct hd_buf t;
     hd_buf_init(&t);
-    hd_buf_addf(&t, "[herald]\nlog_level = debug\n[provider mail]\ntype = smtp\nhost = localhost\n"
-                    "port = %d\nfrom = Acme <hello@example.com>\n",
+    hd_buf_addf(&t,
+                "[herald]\nlog_level = debug\n[provider mail]\ntype = smtp\nhost = localhost\n"
+                "port = %d\nfrom = Acme <hello@example.com>\n",
                 tls_srv.port);
     hd_buf_addf(&t, tls_auth, dir);
     hd_buf_adds(&t, "[channel email]\nproviders = mail\n");
@@ -572,13 +579,22 @@ static void test_smtp_outbox(void **state)
     hd_log_init(&log, stderr, HD_LOG_WARN);
     struct hd_driver *d;
     assert_int_equal(hd_driver_open(hd_config_provider(cfg, "outbox"), &log, &d, &e), 0);
-    struct hd_msg msgs[3] = {
-        {.channel = HD_CH_EMAIL, .to = "a@example.com", .from = "A <a@example.com>",
-         .subject = "Hi", .text = "text\n", .created = 1795334400},
-        {.channel = HD_CH_SMS, .to = "+14155550100", .body = "Tom & Jerry 你好",
-         .created = 1795334400},
-        {.channel = HD_CH_EMAIL, .to = "b@example.com", .from = "B <b@example.com>",
-         .subject = "bad\r\nBcc: x@example.com", .text = "t", .created = 1795334400}};
+    struct hd_msg msgs[3] = {{.channel = HD_CH_EMAIL,
+                              .to = "a@example.com",
+                              .from = "A <a@example.com>",
+                              .subject = "Hi",
+                              .text = "text\n",
+                              .created = 1795334400},
+                             {.channel = HD_CH_SMS,
+                              .to = "+14155550100",
+                              .body = "Tom & Jerry 你好",
+                              .created = 1795334400},
+                             {.channel = HD_CH_EMAIL,
+                              .to = "b@example.com",
+                              .from = "B <b@example.com>",
+                              .subject = "bad\r\nBcc: x@example.com",
+                              .text = "t",
+                              .created = 1795334400}};
     for (int i = 0; i < 3; i++) {
         hd_uuid(msgs[i].id);
         msgs[i].user = (void *)(uintptr_t)i;
@@ -621,12 +637,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_smtp_reply_codes),
-        cmocka_unit_test(test_smtp_mime),
-        cmocka_unit_test(test_smtp_header_injection),
-        cmocka_unit_test(test_smtp_tls_failures),
-        cmocka_unit_test(test_smtp_password_not_logged),
-        cmocka_unit_test(test_smtp_outbox),
+        cmocka_unit_test(test_smtp_reply_codes),         cmocka_unit_test(test_smtp_mime),
+        cmocka_unit_test(test_smtp_header_injection),    cmocka_unit_test(test_smtp_tls_failures),
+        cmocka_unit_test(test_smtp_password_not_logged), cmocka_unit_test(test_smtp_outbox),
     };
     return cmocka_run_group_tests_name("smtp", tests, setup, teardown);
 }

@@ -242,7 +242,10 @@ int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err 
     }
     d->q[d->qhead + d->qlen++] = q;
     d->pending++;
-    pthread_cond_signal(&d->work);
+    /* a worker that wakes takes a whole batch: once the queue is longer than
+     * the pool, every worker is awake or will find work when it finishes */
+    if (d->qlen <= d->nthreads)
+        pthread_cond_signal(&d->work);
     pthread_mutex_unlock(&d->mu);
     return 0;
 }

@@ -157,13 +157,18 @@ static int mailbox_header(struct hd_buf *out, const char *name, const char *mail
 static void qp(struct hd_buf *out, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t line = 0;
+    size_t n = strlen(s), line = 0;
+    /* at most 3 bytes per byte, plus a soft break ("=\r\n") every 25 bytes
+     * of encoded input and a final CRLF: reserve once, write directly */
+    hd_buf_reserve(out, n * 3 + (n / 25 + 2) * 3 + 2);
+    char *o = out->data + out->len;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
         if (c == '\r' && p[1] == '\n')
             continue; /* CRLF comes out of the LF below */
         if (c == '\n') {
-            hd_buf_adds(out, "\r\n");
+            *o++ = '\r';
+            *o++ = '\n';
             line = 0;
             continue;
         }
@@ -177,19 +182,26 @@ static void qp(struct hd_buf *out, const char *s)
             lit = false;
         size_t need = lit ? 1 : 3;
         if (line + need > 75) {
-            hd_buf_adds(out, "=\r\n");
+            *o++ = '=';
+            *o++ = '\r';
+            *o++ = '\n';
             line = 0;
         }
         if (lit) {
-            hd_buf_addc(out, (char)c);
+            *o++ = (char)c;
         } else {
-            char e[3] = {'=', hex[c >> 4], hex[c & 15]};
-            hd_buf_add(out, e, 3);
+            *o++ = '=';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
         }
         line += need;
     }
-    if (line) /* the body always ends with a line break */
-        hd_buf_adds(out, "\r\n");
+    if (line) { /* the body always ends with a line break */
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
 }
 
 /* ---- the message ------------------------------------------------------------------- */

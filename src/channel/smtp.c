@@ -516,7 +516,7 @@ out:
 const struct hd_drv_ops hd_drv_smtp = {
     .type = "smtp",
     .channels = 1u << HD_CH_EMAIL,
-    .batch = 100,
+    .batch = 1000,
     .init = sm_init,
     .fini = sm_fini,
     .send = sm_send,
