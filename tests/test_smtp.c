@@ -5,12 +5,9 @@
  * email package parses it, that an unverifiable or misnamed certificate is
  * refused, that header injection is refused before anything is sent, that
  * implicit TLS works, and that the password never reaches the logs. */
-#include "testutil.h"
+#include "testnet.h"
 
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <time.h>
 
 #include "herald/config.h"
@@ -20,77 +17,16 @@
 #define PY "/usr/bin/python3"
 
 struct server {
-    pid_t pid;
-    int in; /* its stdin: closing it stops the server */
+    struct tu_server ts;
     int port;
     char *out;
 };
 
 static char *dir;
 
-static void run(const char *const *argv)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (chdir(dir) != 0)
-            _exit(126);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s failed", argv[0]);
-}
-
-/* A CA, a server certificate for localhost from it, one for another name,
- * and one from a CA nobody trusts. */
-static void make_certs(void)
-{
-    static const char *const cmds[][16] = {
-        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-         "ca.pem", "-days", "2", "-subj", "/CN=herald test CA", NULL},
-        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "evil.key", "-out",
-         "evil.pem", "-days", "2", "-subj", "/CN=untrusted CA", NULL},
-    };
-    for (size_t i = 0; i < 2; i++)
-        run(cmds[i]);
-    static const struct {
-        const char *name, *san, *ca;
-    } certs[] = {{"srv", "DNS:localhost", "ca"},
-                 {"wrong", "DNS:other.example", "ca"},
-                 {"bad", "DNS:localhost", "evil"}};
-    for (size_t i = 0; i < 3; i++) {
-        char key[64], csr[64], pem[64], ext[64], subj[64], ca[64], cakey[64], extline[128];
-        snprintf(key, sizeof key, "%s.key", certs[i].name);
-        snprintf(csr, sizeof csr, "%s.csr", certs[i].name);
-        snprintf(pem, sizeof pem, "%s.pem", certs[i].name);
-        snprintf(ext, sizeof ext, "%s.ext", certs[i].name);
-        snprintf(subj, sizeof subj, "/CN=%s", certs[i].san + 4);
-        snprintf(ca, sizeof ca, "%s.pem", certs[i].ca);
-        snprintf(cakey, sizeof cakey, "%s.key", certs[i].ca);
-        snprintf(extline, sizeof extline, "subjectAltName=%s\n", certs[i].san);
-        char *extp = tu_path(dir, ext);
-        tu_write(extp, extline);
-        free(extp);
-        const char *req[] = {"openssl", "req",  "-newkey", "rsa:2048", "-nodes", "-keyout",
-                             key,       "-out", csr,       "-subj",    subj,     NULL};
-        const char *sign[] = {
-            "openssl",         "x509", "-req", "-in",   csr, "-CA",      ca,  "-CAkey", cakey,
-            "-CAcreateserial", "-out", pem,    "-days", "2", "-extfile", ext, NULL};
-        run(req);
-        run(sign);
-    }
-}
-
 static void start_server(struct server *s, const char *name, const char *cert, bool implicit,
                          bool auth)
 {
-    int in[2], out[2];
     char key[64], pem[64];
     s->out = tu_path(dir, name);
     assert_int_equal(mkdir(s->out, 0755), 0);
@@ -113,46 +49,13 @@ static void start_server(struct server *s, const char *name, const char *cert, b
         argv[n++] = "herald:Sup3r-Secret-Pw";
     }
     argv[n] = NULL;
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        if (chdir(dir) != 0)
-            _exit(126);
-        execv(PY, (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    s->in = in[1];
-    /* wait, bounded, for "READY <port>" */
-    char line[64] = "";
-    size_t got = 0;
-    struct pollfd p = {.fd = out[0], .events = POLLIN};
-    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
-        if (poll(&p, 1, 200) > 0) {
-            ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-            line[got] = '\0';
-        }
-    }
-    close(out[0]);
-    if (sscanf(line, "READY %d", &s->port) != 1)
-        fail_msg("the SMTP server did not start (is python3-aiosmtpd installed?): '%s'", line);
+    tu_server_start(&s->ts, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    s->port = s->ts.port;
 }
 
 static void stop_server(struct server *s)
 {
-    close(s->in);
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
+    tu_server_stop(&s->ts);
     free(s->out);
 }
 
@@ -224,7 +127,7 @@ static int setup(void **state)
 {
     (void)state;
     dir = tu_tmpdir();
-    make_certs();
+    tu_make_certs(dir);
     setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
     start_server(&tls_srv, "tls", "srv", false, true);
     return 0;

@@ -42,6 +42,11 @@ void hd_buf_addf(struct hd_buf *b, const char *fmt, ...) __attribute__((format(p
 void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included. s is n bytes of UTF-8. */
 void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n);
+/* The same without the quotes: the inside of a JSON string literal. */
+void hd_buf_add_json_esc(struct hd_buf *b, const char *s, size_t n);
+/* Appends s encoded for application/x-www-form-urlencoded (space as '+',
+ * everything but ALPHA / DIGIT / "-._*" percent-encoded). */
+void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n);
 /* Appends s as one RFC 4180 CSV field, quoted only when it must be. */
 void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n);
 /* Hands the memory to the caller (who frees it). b is left released: call

@@ -37,6 +37,9 @@ typedef int (*hd_mst_partial_fn)(void *ud, const char *name, const struct hd_mst
 /* How to render. */
 struct hd_mst_env {
     bool escape_html;          /* HTML-escape {{name}} (not {{{name}}} or {{&name}}) */
+    /* Another escape for {{name}} (JSON string contents, form encoding);
+     * used when escape_html is false. NULL: none. */
+    void (*escape)(struct hd_buf *out, const char *s, size_t n);
     bool strict;               /* missing variables and partials are errors */
     const char *part;          /* named in strict errors, e.g. "sms"; may be NULL */
     const char *locale;        /* BCP 47, for filters; NULL means "en" */

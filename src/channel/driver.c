@@ -17,7 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-static const struct hd_drv_ops *const drivers[] = {&hd_drv_outbox, &hd_drv_smtp};
+static const struct hd_drv_ops *const drivers[] = {&hd_drv_outbox, &hd_drv_smtp, &hd_drv_twilio,
+                                                   &hd_drv_http,   &hd_drv_fcm,  &hd_drv_apns};
 
 static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
 
@@ -197,6 +198,54 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static void *async_main(void *arg)
+{
+    struct hd_driver *d = arg;
+    d->ops->loop(d->conf, d);
+    return NULL;
+}
+
+int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int wait_ms)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&d->mu);
+    if (!d->qlen && !d->stop && wait_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!d->qlen && !d->stop &&
+               pthread_cond_timedwait(&d->work, &d->mu, &until) != ETIMEDOUT)
+            ;
+    }
+    while (n < max && d->qlen) {
+        out[n++] = &d->q[d->qhead++]->m;
+        d->qlen--;
+    }
+    if (!d->qlen)
+        d->qhead = 0;
+    bool stopping = d->stop && !n;
+    pthread_mutex_unlock(&d->mu);
+    return stopping ? -1 : (int)n;
+}
+
+void hd_drv_give(struct hd_driver *d, const struct hd_msg *m, const struct hd_result *r)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->nres == d->capres) {
+        d->capres = d->capres ? d->capres * 2 : 64;
+        d->res = hd_xrealloc(d->res, d->capres * sizeof *d->res);
+    }
+    d->res[d->nres++] = *r;
+    pthread_cond_broadcast(&d->done);
+    pthread_mutex_unlock(&d->mu);
+    free_msg((struct qmsg *)(void *)m); /* the message is the qmsg's first member */
+}
+
 int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,
                    struct hd_err *err)
 {
@@ -215,10 +264,10 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->work, NULL);
     pthread_cond_init(&d->done, NULL);
-    d->nthreads = cfg->connections ? cfg->connections : 1;
+    d->nthreads = ops->loop ? 1 : cfg->connections ? cfg->connections : 1;
     d->threads = hd_xcalloc(d->nthreads, sizeof *d->threads);
     for (unsigned i = 0; i < d->nthreads; i++)
-        if (pthread_create(&d->threads[i], NULL, worker, d) != 0)
+        if (pthread_create(&d->threads[i], NULL, ops->loop ? async_main : worker, d) != 0)
             HD_BUG("cannot start a driver thread: %s", strerror(errno));
     *out = d;
     return 0;
@@ -247,6 +296,8 @@ int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err 
     if (d->qlen <= d->nthreads)
         pthread_cond_signal(&d->work);
     pthread_mutex_unlock(&d->mu);
+    if (d->ops->wake)
+        d->ops->wake(d->conf);
     return 0;
 }
 
@@ -298,6 +349,8 @@ void hd_driver_free(struct hd_driver *d)
     d->stop = true;
     pthread_cond_broadcast(&d->work);
     pthread_mutex_unlock(&d->mu);
+    if (d->ops->wake)
+        d->ops->wake(d->conf);
     for (unsigned i = 0; i < d->nthreads; i++)
         pthread_join(d->threads[i], NULL);
     for (size_t i = 0; i < d->qlen; i++)

@@ -134,9 +134,15 @@ void hd_buf_addf(struct hd_buf *b, const char *fmt, ...)
 
 void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     hd_buf_reserve(b, n + 2);
     hd_buf_addc(b, '"');
+    hd_buf_add_json_esc(b, s, n);
+    hd_buf_addc(b, '"');
+}
+
+void hd_buf_add_json_esc(struct hd_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -167,7 +173,24 @@ void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n)
         }
     }
     hd_buf_add(b, s + start, n - start);
-    hd_buf_addc(b, '"');
+}
+
+void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    hd_buf_reserve(b, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '*') {
+            hd_buf_addc(b, (char)c);
+        } else if (c == ' ') {
+            hd_buf_addc(b, '+');
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            hd_buf_add(b, esc, 3);
+        }
+    }
 }
 
 void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n)

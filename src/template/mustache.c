@@ -914,6 +914,8 @@ static int render_var(struct render *r, const struct mst_node *n)
     line_start(r);
     if (n->type == N_VAR && r->env->escape_html)
         add_html(r->out, s, len);
+    else if (n->type == N_VAR && r->env->escape)
+        r->env->escape(r->out, s, len);
     else
         hd_buf_add(r->out, s, len);
     return 0;

@@ -1,0 +1,257 @@
+/* apns: push to Apple devices over HTTP/2 and TLS,
+ *   POST {base_url}/3/device/{token}
+ * where base_url defaults to api.push.apple.com, or api.sandbox.push.apple.com
+ * when environment = sandbox. Token auth: an ES256 JWT ({"alg":"ES256",
+ * "kid": key_id}, {"iss": team_id, "iat"}) signed with the .p8 key
+ * (key_file), reused for 40 minutes (Apple wants 20 to 60). Headers:
+ * apns-topic, apns-push-type (alert, or background with no title or body),
+ * apns-priority (10, or 5 for background), apns-expiration (a day after the
+ * message was made), apns-id (the message id) and apns-collapse-id when the
+ * data has collapse_id. Classes:
+ *   200 accepted (the gateway id is the apns-id Apple returns),
+ *   410 Unregistered, 400 BadDeviceToken, DeviceTokenNotForTopic:
+ *       permanent, bad token;
+ *   403 ExpiredProviderToken: sign a new token and send once more;
+ *   429: throttled; 5xx: temporary; 413 and other 4xx: permanent. */
+#include "http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/tpl.h"
+
+#define APNS_PROD "https://api.push.apple.com"
+#define APNS_SANDBOX "https://api.sandbox.push.apple.com"
+#define JWT_REUSE (40 * 60)
+#define STREAMS 32
+
+struct apns {
+    char *base, *topic;
+    char *header; /* {"alg":"ES256","kid":...} */
+    char *team;
+    EVP_PKEY *key;
+    char *bearer; /* "bearer <jwt>" */
+    int64_t signed_at;
+    unsigned gen;
+    struct hd_log *log;
+};
+
+static void apns_fini(void *pc)
+{
+    struct apns *a = pc;
+    if (!a)
+        return;
+    free(a->base);
+    free(a->topic);
+    free(a->header);
+    free(a->team);
+    EVP_PKEY_free(a->key);
+    if (a->bearer)
+        hd_wipe(a->bearer, strlen(a->bearer));
+    free(a->bearer);
+    free(a);
+}
+
+static int sign(struct apns *a, struct hd_err *err)
+{
+    int64_t now = hx_now();
+    json_t *claims = json_pack("{s:s,s:I}", "iss", a->team, "iat", (json_int_t)now);
+    char *cl = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "bearer ");
+    int rc = hx_jwt(&b, a->key, a->header, cl);
+    free(cl);
+    if (rc < 0) {
+        hd_buf_release(&b);
+        return hd_err_set(err, HD_E_FAIL, "cannot sign the APNs provider token");
+    }
+    if (a->bearer)
+        hd_wipe(a->bearer, strlen(a->bearer));
+    free(a->bearer);
+    a->bearer = hd_buf_detach(&b, NULL);
+    a->signed_at = now;
+    a->gen++;
+    return 0;
+}
+
+static int apns_prepare(void *pc, struct hx *h, struct hd_err *err)
+{
+    (void)h;
+    struct apns *a = pc;
+    if (a->bearer && hx_now() - a->signed_at < JWT_REUSE)
+        return 0;
+    return sign(a, err);
+}
+
+static bool token_ok(const char *t)
+{
+    size_t n = 0;
+    for (; t && t[n]; n++)
+        if (!((t[n] >= '0' && t[n] <= '9') || (t[n] >= 'a' && t[n] <= 'f') ||
+              (t[n] >= 'A' && t[n] <= 'F')))
+            return false;
+    return n >= 32 && n <= 200;
+}
+
+static int refuse(struct hx_req *q, struct hd_result *r, bool bad, const char *why)
+{
+    hd_result_init(r, q->m);
+    hd_result_set(r, HD_OUT_PERMANENT, 0, "%s", why);
+    r->bad_address = bad;
+    return -1;
+}
+
+static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
+{
+    struct apns *a = pc;
+    const struct hd_msg *m = q->m;
+    if (!token_ok(m->to))
+        return refuse(q, r, true, "not an APNs device token (hex digits)");
+    json_t *data = NULL;
+    if (m->data && *m->data) {
+        data = json_loads(m->data, 0, NULL);
+        if (!json_is_object(data)) {
+            json_decref(data);
+            return refuse(q, r, false, "push data is not a JSON object");
+        }
+    }
+    json_t *collapse = json_incref(json_object_get(data, "collapse_id"));
+    if (data)
+        json_object_del(data, "collapse_id");
+    bool alert = (m->title && *m->title) || (m->body && *m->body);
+    json_t *aps = json_object();
+    if (alert) {
+        json_t *al = json_object();
+        if (m->title)
+            json_object_set_new(al, "title", json_string(m->title));
+        if (m->body)
+            json_object_set_new(al, "body", json_string(m->body));
+        json_object_set_new(aps, "alert", al);
+        json_object_set_new(aps, "sound", json_string("default"));
+    } else {
+        json_object_set_new(aps, "content-available", json_integer(1));
+    }
+    json_t *root = json_object();
+    if (data)
+        json_object_update(root, data);
+    json_object_set_new(root, "aps", aps);
+    json_decref(data);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    size_t n = s ? strlen(s) : 0;
+    if (n > HD_PUSH_MAX_PAYLOAD) {
+        free(s);
+        json_decref(collapse);
+        char why[80];
+        snprintf(why, sizeof why, "payload is %zu bytes, over APNs' %d", n, HD_PUSH_MAX_PAYLOAD);
+        return refuse(q, r, false, why);
+    }
+    hd_buf_add(&q->body, s, n);
+    free(s);
+    hd_buf_addf(&q->url, "%s/3/device/%s", a->base, m->to);
+    char exp[24];
+    snprintf(exp, sizeof exp, "%lld", (long long)(m->created ? m->created + 86400 : 0));
+    hx_header(q, "authorization", a->bearer);
+    hx_header(q, "apns-topic", a->topic);
+    hx_header(q, "apns-push-type", alert ? "alert" : "background");
+    hx_header(q, "apns-priority", alert ? "10" : "5");
+    hx_header(q, "apns-expiration", exp);
+    hx_header(q, "apns-id", m->id);
+    hx_header(q, "content-type", "application/json");
+    const char *cid = json_string_value(collapse);
+    if (cid && strlen(cid) <= 64)
+        hx_header(q, "apns-collapse-id", cid); /* refused when it holds a line break */
+    json_decref(collapse);
+    q->gen = a->gen;
+    return 0;
+}
+
+static int apns_finish(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r)
+{
+    (void)h;
+    struct apns *a = pc;
+    json_t *j = hx_json(q);
+    const char *reason = hx_jstr(j, "reason");
+    char text[200];
+    hx_copy_text(text, sizeof text, reason ? reason : "");
+    int again = 0;
+    if (status == 200) {
+        hd_result_set(r, HD_OUT_ACCEPTED, 200, "accepted");
+        hx_copy_text(r->gateway_id, sizeof r->gateway_id, q->resp_id[0] ? q->resp_id : q->m->id);
+    } else if (status == 410 || (reason && (strcmp(reason, "BadDeviceToken") == 0 ||
+                                            strcmp(reason, "Unregistered") == 0 ||
+                                            strcmp(reason, "DeviceTokenNotForTopic") == 0))) {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%s", text);
+        r->bad_address = true;
+    } else if (status == 403 && reason && strcmp(reason, "ExpiredProviderToken") == 0) {
+        hd_result_set(r, HD_OUT_TEMPORARY, 403, "%s", text);
+        struct hd_err err = {0};
+        if (!q->again && (q->gen != a->gen || sign(a, &err) == 0)) /* once per token */
+            again = 1;
+    } else if (status == 429) {
+        hd_result_set(r, HD_OUT_THROTTLED, 429, "%s", text);
+    } else if (status >= 500 || status < 200) {
+        hd_result_set(r, HD_OUT_TEMPORARY, (int)status, "%s", text);
+    } else {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%s", text);
+    }
+    json_decref(j);
+    return again;
+}
+
+static const struct hx_proto apns_proto = {
+    .prepare = apns_prepare, .build = apns_build, .finish = apns_finish, .fini = apns_fini};
+
+static bool plain(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
+                     struct hd_err *err)
+{
+    const struct hd_cfg_secret *key = hd_provider_secret(cfg, "key");
+    const char *kid = hd_provider_get(cfg, "key_id"), *team = hd_provider_get(cfg, "team_id"),
+               *topic = hd_provider_get(cfg, "topic"), *env = hd_provider_get(cfg, "environment"),
+               *base = hd_provider_get(cfg, "base_url");
+    if (!key)
+        return hd_err_set(err, HD_E_CONFIG, "give key_file (the .p8 signing key)");
+    if (!kid || !team || !topic || !plain(kid) || !plain(team) || !plain(topic))
+        return hd_err_set(err, HD_E_CONFIG,
+                          "give key_id, team_id and topic (no spaces or quotes)");
+    struct apns *a = hd_xcalloc(1, sizeof *a);
+    a->log = log;
+    a->key = hx_pem_key(key->value, key->len, "key", err);
+    if (!a->key || !EVP_PKEY_is_a(a->key, "EC")) {
+        int rc = a->key ? hd_err_set(err, HD_E_CONFIG, "key (%s): not an EC (P-256) key", key->ref)
+                        : -1;
+        apns_fini(a);
+        return rc;
+    }
+    a->topic = hd_xstrdup(topic);
+    a->team = hd_xstrdup(team);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", kid);
+    a->header = hd_buf_detach(&b, NULL);
+    hd_buf_init(&b);
+    hd_buf_adds(&b, base ? base : env && strcmp(env, "sandbox") == 0 ? APNS_SANDBOX : APNS_PROD);
+    while (b.len && b.data[b.len - 1] == '/')
+        b.data[--b.len] = '\0';
+    a->base = hd_buf_detach(&b, NULL);
+    return hx_open(cfg, log, &apns_proto, a, STREAMS, conf, err);
+}
+
+const struct hd_drv_ops hd_drv_apns = {
+    .type = "apns",
+    .channels = 1u << HD_CH_PUSH,
+    .init = apns_init,
+    .fini = hx_close,
+    .loop = hx_loop,
+    .wake = hx_wake,
+};

@@ -1,0 +1,318 @@
+/* fcm: push through Firebase Cloud Messaging's HTTP v1 API. The service
+ * account's JSON (service_account_file) gives client_email, private_key,
+ * token_uri and project_id; we sign an RS256 JWT (iss = client_email, scope
+ * firebase.messaging, aud = token_uri, exp = iat + 3600), exchange it at
+ * token_uri for an access token (grant type jwt-bearer) and keep that until
+ * a minute before it expires. Each message is
+ *   POST {base_url}/v1/projects/{project_id}/messages:send
+ *   {"message": {"token", "notification": {"title", "body"}, "data": {...}}}
+ * with data values turned into strings, as FCM requires. Classes, by the
+ * FcmError code in the error's details, else by HTTP status:
+ *   UNREGISTERED (404), SENDER_ID_MISMATCH: permanent, bad token;
+ *   INVALID_ARGUMENT (400): permanent;
+ *   QUOTA_EXCEEDED, 429: throttled (Retry-After honoured);
+ *   UNAVAILABLE (503), INTERNAL (500), other 5xx: temporary;
+ *   401: fetch a new access token and send once more, then temporary. */
+#include "http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/tpl.h"
+
+#define FCM_URL "https://fcm.googleapis.com"
+#define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
+
+struct fcm {
+    char *send_url;
+    char *email, *token_uri;
+    EVP_PKEY *key;
+    char *access; /* the current access token, or NULL */
+    int64_t expires;
+    unsigned gen;
+    int64_t failed_at; /* when the last token fetch failed */
+    char failed[1024];
+    struct hd_buf scratch;
+};
+
+static void drop_token(struct fcm *f)
+{
+    if (f->access)
+        hd_wipe(f->access, strlen(f->access));
+    free(f->access);
+    f->access = NULL;
+}
+
+static void fcm_fini(void *pc)
+{
+    struct fcm *f = pc;
+    if (!f)
+        return;
+    drop_token(f);
+    free(f->send_url);
+    free(f->email);
+    free(f->token_uri);
+    EVP_PKEY_free(f->key);
+    hd_buf_release(&f->scratch);
+    free(f);
+}
+
+static int fetch_token(struct fcm *f, struct hx *h, struct hd_err *err)
+{
+    int64_t now = hx_now();
+    if (f->failed_at && now - f->failed_at < 5)
+        return hd_err_set(err, HD_E_IO, "%s", f->failed);
+    json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", f->email, "scope", FCM_SCOPE, "aud",
+                               f->token_uri, "iat", (json_int_t)now, "exp",
+                               (json_int_t)(now + 3600));
+    char *cl = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
+    struct hd_buf form, resp;
+    hd_buf_init(&form);
+    hd_buf_init(&resp);
+    hd_buf_adds(&form, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                       "&assertion=");
+    long status = 0;
+    int rc = hx_jwt(&form, f->key, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", cl);
+    free(cl);
+    if (rc < 0)
+        rc = hd_err_set(err, HD_E_FAIL, "cannot sign the OAuth assertion");
+    else
+        rc = hx_post_form(h, f->token_uri, form.data, &resp, &status, err);
+    hd_wipe(form.data, form.len);
+    hd_buf_release(&form);
+    json_t *j = rc == 0 ? json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL) : NULL;
+    const char *tok = hx_jstr(j, "access_token");
+    json_t *ttl = json_object_get(j, "expires_in");
+    if (rc == 0 && (status != 200 || !tok)) {
+        char why[200];
+        hx_copy_text(why, sizeof why,
+                     hx_jstr(j, "error_description") ? hx_jstr(j, "error_description")
+                     : hx_jstr(j, "error")           ? hx_jstr(j, "error")
+                                                     : "no access_token in the reply");
+        rc = hd_err_set(err, HD_E_FAIL, "OAuth token from %s: HTTP %ld: %s", f->token_uri, status,
+                        why);
+    }
+    if (rc == 0) {
+        drop_token(f);
+        f->access = hd_xstrdup(tok);
+        int64_t life = json_is_integer(ttl) ? (int64_t)json_integer_value(ttl) : 3600;
+        f->expires = now + life - (life > 300 ? 60 : life / 5);
+        f->gen++;
+        f->failed_at = 0;
+    } else {
+        f->failed_at = now;
+        snprintf(f->failed, sizeof f->failed, "%s", err->msg);
+    }
+    json_decref(j);
+    hd_wipe(resp.data, resp.len);
+    hd_buf_release(&resp);
+    return rc;
+}
+
+static int fcm_prepare(void *pc, struct hx *h, struct hd_err *err)
+{
+    struct fcm *f = pc;
+    if (f->access && hx_now() < f->expires)
+        return 0;
+    return fetch_token(f, h, err);
+}
+
+/* FCM data is a map of strings: other JSON values become their JSON text. */
+static json_t *string_map(const json_t *data)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)data, k, v)
+    {
+        if (json_is_string(v)) {
+            json_object_set(out, k, v);
+        } else {
+            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_object_set_new(out, k, json_string(s ? s : ""));
+            free(s);
+        }
+    }
+    return out;
+}
+
+static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
+{
+    struct fcm *f = pc;
+    const struct hd_msg *m = q->m;
+    json_t *data = NULL;
+    if (m->data && *m->data) {
+        data = json_loads(m->data, 0, NULL);
+        if (!json_is_object(data)) {
+            json_decref(data);
+            hd_result_init(r, m);
+            hd_result_set(r, HD_OUT_PERMANENT, 0, "push data is not a JSON object");
+            return -1;
+        }
+    }
+    size_t fsize, asize;
+    hd_tpl_push_sizes(m->title, m->body, data, &fsize, &asize);
+    if (fsize > HD_PUSH_MAX_PAYLOAD) {
+        json_decref(data);
+        hd_result_init(r, m);
+        hd_result_set(r, HD_OUT_PERMANENT, 0, "payload is %zu bytes, over FCM's %d", fsize,
+                      HD_PUSH_MAX_PAYLOAD);
+        return -1;
+    }
+    json_t *msg = json_object(), *note = json_object();
+    json_object_set_new(msg, "token", json_string(m->to));
+    if (m->title)
+        json_object_set_new(note, "title", json_string(m->title));
+    if (m->body)
+        json_object_set_new(note, "body", json_string(m->body));
+    if (json_object_size(note))
+        json_object_set_new(msg, "notification", note);
+    else
+        json_decref(note);
+    if (data) {
+        json_t *collapse = json_object_get(data, "collapse_id");
+        if (json_is_string(collapse))
+            json_object_set_new(msg, "android",
+                                json_pack("{s:O}", "collapse_key", collapse));
+        json_object_del(data, "collapse_id");
+        json_object_set_new(msg, "data", string_map(data));
+        json_decref(data);
+    }
+    json_t *root = json_pack("{s:o}", "message", msg);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    hd_buf_adds(&q->body, s);
+    free(s);
+    hd_buf_adds(&q->url, f->send_url);
+    hd_buf_reset(&f->scratch);
+    hd_buf_adds(&f->scratch, "Bearer ");
+    hd_buf_adds(&f->scratch, f->access ? f->access : "");
+    hx_header(q, "Authorization", f->scratch.data);
+    hd_wipe(f->scratch.data, f->scratch.len);
+    hx_header(q, "Content-Type", "application/json; charset=UTF-8");
+    q->gen = f->gen;
+    return 0;
+}
+
+/* The FcmError code in error.details, or NULL. */
+static const char *fcm_code(const json_t *e)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(e, "details"), i, d)
+    {
+        const char *type = hx_jstr(d, "@type");
+        if (type && strstr(type, "FcmError") && hx_jstr(d, "errorCode"))
+            return hx_jstr(d, "errorCode");
+    }
+    return NULL;
+}
+
+static int fcm_finish(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r)
+{
+    struct fcm *f = pc;
+    json_t *j = hx_json(q);
+    if (status == 200) {
+        hd_result_set(r, HD_OUT_ACCEPTED, 200, "accepted");
+        hx_copy_text(r->gateway_id, sizeof r->gateway_id, hx_jstr(j, "name"));
+        json_decref(j);
+        return 0;
+    }
+    json_t *e = json_object_get(j, "error");
+    const char *code = fcm_code(e), *st = hx_jstr(e, "status");
+    const char *why = code ? code : st ? st : "";
+    char text[300];
+    hx_copy_text(text, sizeof text, hx_jstr(e, "message") ? hx_jstr(e, "message") : "");
+#define IS(name) (code && strcmp(code, name) == 0)
+    int again = 0;
+    if (IS("UNREGISTERED") || IS("SENDER_ID_MISMATCH") || (!code && status == 404)) {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%s %s", why, text);
+        r->bad_address = true;
+    } else if (IS("QUOTA_EXCEEDED") || status == 429) {
+        hd_result_set(r, HD_OUT_THROTTLED, (int)status, "%s %s", why, text);
+    } else if (status == 401) {
+        hd_result_set(r, HD_OUT_TEMPORARY, 401, "%s %s", why, text);
+        struct hd_err err = {0};
+        if (q->again) /* refreshed once already: give up for now */
+            again = 0;
+        else if (q->gen != f->gen) /* another request already refreshed it */
+            again = 1;
+        else if (fetch_token(f, h, &err) == 0)
+            again = 1;
+        else
+            hd_result_set(r, HD_OUT_TEMPORARY, 401, "%s; %s", why, err.msg);
+    } else if (status >= 500 || status < 200 || IS("UNAVAILABLE") || IS("INTERNAL")) {
+        hd_result_set(r, HD_OUT_TEMPORARY, (int)status, "%s %s", why, text);
+    } else {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%s %s", why, text);
+    }
+#undef IS
+    json_decref(j);
+    return again;
+}
+
+static const struct hx_proto fcm_proto = {
+    .prepare = fcm_prepare, .build = fcm_build, .finish = fcm_finish, .fini = fcm_fini};
+
+static int fcm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
+                    struct hd_err *err)
+{
+    const struct hd_cfg_secret *sa = hd_provider_secret(cfg, "service_account");
+    if (!sa)
+        return hd_err_set(err, HD_E_CONFIG, "give service_account_file");
+    json_error_t je;
+    json_t *j = json_loadb(sa->value, sa->len, 0, &je);
+    const char *email = hx_jstr(j, "client_email"), *pem = hx_jstr(j, "private_key"),
+               *uri = hx_jstr(j, "token_uri"), *project = hd_provider_get(cfg, "project_id");
+    if (!project)
+        project = hx_jstr(j, "project_id");
+    int rc = 0;
+    if (!json_is_object(j))
+        rc = hd_err_set(err, HD_E_CONFIG, "service_account (%s): not JSON: line %d: %s", sa->ref,
+                        je.line, je.text);
+    else if (!email || !pem || !uri)
+        rc = hd_err_set(err, HD_E_CONFIG,
+                        "service_account (%s): needs client_email, private_key and token_uri",
+                        sa->ref);
+    else if (!project || !*project || strpbrk(project, "/?#% \r\n"))
+        rc = hd_err_set(err, HD_E_CONFIG,
+                        "give project_id (in the service account file or the provider)");
+    struct fcm *f = NULL;
+    if (rc == 0) {
+        f = hd_xcalloc(1, sizeof *f);
+        hd_buf_init(&f->scratch);
+        f->email = hd_xstrdup(email);
+        f->token_uri = hd_xstrdup(uri);
+        f->key = hx_pem_key(pem, strlen(pem), "service_account private_key", err);
+        if (!f->key || !EVP_PKEY_is_a(f->key, "RSA"))
+            rc = f->key ? hd_err_set(err, HD_E_CONFIG,
+                                     "service_account private_key: not an RSA key")
+                        : -1;
+    }
+    if (rc == 0) {
+        const char *base = hd_provider_get(cfg, "base_url");
+        struct hd_buf url;
+        hd_buf_init(&url);
+        hd_buf_adds(&url, base ? base : FCM_URL);
+        while (url.len && url.data[url.len - 1] == '/')
+            url.data[--url.len] = '\0';
+        hd_buf_addf(&url, "/v1/projects/%s/messages:send", project);
+        f->send_url = hd_buf_detach(&url, NULL);
+    }
+    json_decref(j);
+    if (rc < 0) {
+        fcm_fini(f);
+        return rc;
+    }
+    return hx_open(cfg, log, &fcm_proto, f, 1, conf, err);
+}
+
+const struct hd_drv_ops hd_drv_fcm = {
+    .type = "fcm",
+    .channels = 1u << HD_CH_PUSH,
+    .init = fcm_init,
+    .fini = hx_close,
+    .loop = hx_loop,
+    .wake = hx_wake,
+};

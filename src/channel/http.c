@@ -1,0 +1,460 @@
+/* http: the libcurl multi engine of the HTTP drivers. One thread per
+ * driver runs the loop: it takes submitted messages while fewer than the
+ * in-flight bound are out, has the protocol build each request, lets curl
+ * drive every transfer over its pool of kept-alive connections (at most
+ * `connections`), and returns each result as it completes. Transport
+ * failures (no connection, timeout, dropped connection, a certificate that
+ * fails verification) are temporary. Nothing here logs a header or a body,
+ * so credentials never reach the log. */
+#include "http_int.h"
+
+#include <openssl/bio.h>
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "herald/time.h"
+
+#define RESP_MAX (64 * 1024)
+#define TAKE_MAX 256
+
+struct hx {
+    const struct hx_proto *proto;
+    void *pc;
+    struct hd_log *log;
+    CURLM *multi;
+    char *ca_file;
+    long timeout_ms;
+    unsigned conns, streams;
+    size_t max_inflight;
+    struct hx_req **spare; /* finished requests, kept with their easy handles */
+    size_t nspare;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        HD_BUG("libcurl does not initialise");
+}
+
+int64_t hx_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+struct hd_log *hx_log(struct hx *h)
+{
+    return h->log;
+}
+
+int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct hx_proto *proto,
+            void *pc, unsigned streams, void **conf, struct hd_err *err)
+{
+    (void)err;
+    pthread_once(&global_once, global_init);
+    struct hx *h = hd_xcalloc(1, sizeof *h);
+    h->proto = proto;
+    h->pc = pc;
+    h->log = log;
+    h->ca_file = hd_xstrdup(hd_provider_get(cfg, "ca_file"));
+    h->timeout_ms = (long)(cfg->timeout > 0 ? cfg->timeout : 30) * 1000L;
+    h->conns = cfg->connections ? cfg->connections : 4;
+    h->streams = streams > 1 ? streams : 1;
+    h->max_inflight = (size_t)h->conns * h->streams;
+    h->multi = curl_multi_init();
+    if (!h->multi)
+        HD_BUG("curl_multi_init failed");
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->conns);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->conns);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns);
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+                      (long)(h->streams > 1 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
+    if (h->streams > 1)
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)h->streams);
+    *conf = h;
+    return 0;
+}
+
+static void req_free(struct hx_req *q)
+{
+    if (!q)
+        return;
+    curl_easy_cleanup(q->easy);
+    hd_buf_release(&q->url);
+    hd_wipe(q->body.data, q->body.len);
+    hd_buf_release(&q->body);
+    hd_buf_release(&q->resp);
+    curl_slist_free_all(q->hdrs); /* may hold an Authorization line */
+    free(q);
+}
+
+void hx_close(void *conf)
+{
+    struct hx *h = conf;
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->nspare; i++)
+        req_free(h->spare[i]);
+    free(h->spare);
+    curl_multi_cleanup(h->multi);
+    if (h->proto->fini)
+        h->proto->fini(h->pc);
+    free(h->ca_file);
+    free(h);
+}
+
+void hx_wake(void *conf)
+{
+    struct hx *h = conf;
+    curl_multi_wakeup(h->multi);
+}
+
+/* ---- helpers for the protocols --------------------------------------------------- */
+
+int hx_header(struct hx_req *q, const char *name, const char *value)
+{
+    if (strpbrk(value, "\r\n"))
+        return -1;
+    struct hd_buf line;
+    hd_buf_init(&line);
+    hd_buf_addf(&line, "%s: %s", name, value);
+    struct curl_slist *l = curl_slist_append(q->hdrs, line.data);
+    hd_wipe(line.data, line.len);
+    hd_buf_release(&line);
+    if (!l)
+        HD_BUG("out of memory");
+    q->hdrs = l;
+    return 0;
+}
+
+json_t *hx_json(const struct hx_req *q)
+{
+    if (!q->resp.len)
+        return NULL;
+    return json_loadb(q->resp.data, q->resp.len, 0, NULL);
+}
+
+const char *hx_jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+void hx_copy_text(char *dst, size_t n, const char *s)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < n; i++)
+        dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+    if (n)
+        dst[i] = '\0';
+}
+
+void hx_b64url(struct hd_buf *out, const void *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *s = p;
+    hd_buf_reserve(out, n / 3 * 4 + 4);
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        char c[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
+        hd_buf_add(out, c, 4);
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)s[i] << 16;
+        char c[2] = {tab[v >> 18], tab[(v >> 12) & 63]};
+        hd_buf_add(out, c, 2);
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
+        char c[3] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63]};
+        hd_buf_add(out, c, 3);
+    }
+}
+
+EVP_PKEY *hx_pem_key(const char *pem, size_t len, const char *what, struct hd_err *err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!key) {
+        hd_err_set(err, HD_E_CONFIG, "%s: not a PEM private key", what);
+        return NULL;
+    }
+    return key;
+}
+
+int hx_jwt(struct hd_buf *out, EVP_PKEY *key, const char *header, const char *claims)
+{
+    size_t start = out->len;
+    hx_b64url(out, header, strlen(header));
+    hd_buf_addc(out, '.');
+    hx_b64url(out, claims, strlen(claims));
+    bool ec = EVP_PKEY_is_a(key, "EC");
+    unsigned char sig[512];
+    size_t siglen = sizeof sig;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out->data + start,
+                            out->len - start) == 1;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        return -1;
+    hd_buf_addc(out, '.');
+    if (!ec) {
+        hx_b64url(out, sig, siglen);
+        return 0;
+    }
+    /* JOSE wants ES256 as the raw 32-byte r and s, not DER */
+    const unsigned char *p = sig;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+    if (!es)
+        return -1;
+    unsigned char raw[64];
+    const BIGNUM *r, *s;
+    ECDSA_SIG_get0(es, &r, &s);
+    ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
+    ECDSA_SIG_free(es);
+    if (!ok)
+        return -1;
+    hx_b64url(out, raw, sizeof raw);
+    return 0;
+}
+
+/* ---- transfers ---------------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct hx_req *q = ud;
+    size_t len = size * n;
+    if (q->resp.len + len <= RESP_MAX)
+        hd_buf_add(&q->resp, p, len);
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct hx_req *q = ud;
+    size_t len = size * n;
+    static const char name[] = "apns-id:";
+    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        size_t i = sizeof name - 1, j = len;
+        while (i < j && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (j > i && (p[j - 1] == '\r' || p[j - 1] == '\n' || p[j - 1] == ' '))
+            j--;
+        if (j - i < sizeof q->resp_id) {
+            memcpy(q->resp_id, p + i, j - i);
+            q->resp_id[j - i] = '\0';
+        }
+    }
+    return len;
+}
+
+static void easy_common(struct hx *h, CURL *e, void *ud)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (h->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, ud);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, ud);
+    if (h->streams > 1) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
+}
+
+int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
+                 struct hd_err *err)
+{
+    struct hx_req q = {0};
+    hd_buf_init(&q.resp);
+    CURL *e = curl_easy_init();
+    if (!e)
+        HD_BUG("curl_easy_init failed");
+    easy_common(h, e, &q);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q.errbuf);
+    CURLcode rc = curl_easy_perform(e);
+    *status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(e);
+    hd_buf_reset(resp);
+    hd_buf_add(resp, q.resp.data, q.resp.len);
+    hd_wipe(q.resp.data, q.resp.len);
+    hd_buf_release(&q.resp);
+    if (rc != CURLE_OK)
+        return hd_err_set(err, HD_E_IO, "%s: %s", url,
+                          q.errbuf[0] ? q.errbuf : curl_easy_strerror(rc));
+    return 0;
+}
+
+static struct hx_req *req_get(struct hx *h)
+{
+    if (h->nspare)
+        return h->spare[--h->nspare];
+    struct hx_req *q = hd_xcalloc(1, sizeof *q);
+    q->easy = curl_easy_init();
+    if (!q->easy)
+        HD_BUG("curl_easy_init failed");
+    return q;
+}
+
+static void req_put(struct hx *h, struct hx_req *q)
+{
+    h->spare = hd_xrealloc(h->spare, (h->nspare + 1) * sizeof *h->spare);
+    h->spare[h->nspare++] = q;
+}
+
+/* Builds q and adds it to the multi handle; -1 (r filled) when refused. */
+static int req_start(struct hx *h, struct hx_req *q, struct hd_result *r)
+{
+    hd_buf_reset(&q->url);
+    hd_wipe(q->body.data, q->body.len);
+    hd_buf_reset(&q->body);
+    hd_buf_reset(&q->resp);
+    curl_slist_free_all(q->hdrs);
+    q->hdrs = NULL;
+    q->method = NULL;
+    q->resp_id[0] = '\0';
+    q->errbuf[0] = '\0';
+    CURL *e = q->easy;
+    curl_easy_reset(e);
+    easy_common(h, e, q);
+    if (h->proto->build(h->pc, q, r) < 0)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
+    curl_easy_setopt(e, CURLOPT_URL, q->url.data);
+    const char *method = q->method ? q->method : "POST";
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body.data ? q->body.data : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)q->body.len);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        struct curl_slist *l = curl_slist_append(q->hdrs, "Expect:"); /* no 100-continue */
+        if (!l)
+            HD_BUG("out of memory");
+        q->hdrs = l;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
+    if (q->t0 == 0)
+        q->t0 = hd_clock_mono_ms();
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+        HD_BUG("curl_multi_add_handle failed");
+    return 0;
+}
+
+/* Classifies a completed transfer; 1 when the protocol wants it sent again. */
+static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_result *r)
+{
+    hd_result_init(r, q->m);
+    r->latency_ms = hd_clock_mono_ms() - q->t0;
+    if (q->body.len)
+        hd_sha256_hex(q->body.data, q->body.len, r->digest);
+    if (rc != CURLE_OK) {
+        const char *why = q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc);
+        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+            rc == CURLE_SSL_CONNECT_ERROR)
+            hd_log_msg(h->log, HD_LOG_WARN, "TLS to the gateway refused: %s", why);
+        hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", why);
+        hx_copy_text(r->text, sizeof r->text, r->text);
+        return 0;
+    }
+    long status = 0;
+    curl_off_t retry = 0;
+    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_getinfo(q->easy, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        r->retry_after_ms = (int64_t)retry * 1000;
+    int again = h->proto->finish(h->pc, h, q, status, r);
+    if (!r->code)
+        r->code = (int)status;
+    if (again && q->again < 1) {
+        q->again++;
+        return 1;
+    }
+    return 0;
+}
+
+void hx_loop(void *conf, struct hd_driver *d)
+{
+    struct hx *h = conf;
+    const struct hd_msg *batch[TAKE_MAX];
+    size_t inflight = 0;
+    bool stopping = false;
+    for (;;) {
+        while (!stopping && inflight < h->max_inflight) {
+            size_t want = h->max_inflight - inflight;
+            int n = hd_drv_take(d, batch, want < TAKE_MAX ? want : TAKE_MAX, inflight ? 0 : 200);
+            if (n < 0)
+                stopping = true;
+            if (n <= 0)
+                break;
+            struct hd_err err = {0};
+            bool ready = !h->proto->prepare || h->proto->prepare(h->pc, h, &err) == 0;
+            for (int i = 0; i < n; i++) {
+                struct hd_result r;
+                struct hx_req *q = req_get(h);
+                q->m = batch[i];
+                q->again = 0;
+                q->t0 = 0;
+                if (ready && req_start(h, q, &r) == 0) {
+                    inflight++;
+                    continue;
+                }
+                if (!ready) {
+                    hd_result_init(&r, batch[i]);
+                    hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
+                }
+                hd_drv_give(d, batch[i], &r);
+                req_put(h, q);
+            }
+        }
+        if (!inflight) {
+            if (stopping)
+                return;
+            continue;
+        }
+        int running = 0;
+        curl_multi_perform(h->multi, &running);
+        CURLMsg *cm;
+        int left;
+        while ((cm = curl_multi_info_read(h->multi, &left)) != NULL) {
+            if (cm->msg != CURLMSG_DONE)
+                continue;
+            struct hx_req *q = NULL;
+            CURL *e = cm->easy_handle;
+            CURLcode rc = cm->data.result;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
+            curl_multi_remove_handle(h->multi, e);
+            struct hd_result r;
+            if (req_done(h, q, rc, &r) && req_start(h, q, &r) == 0)
+                continue;
+            hd_drv_give(d, q->m, &r);
+            q->m = NULL;
+            req_put(h, q);
+            inflight--;
+        }
+        if (inflight)
+            curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+    }
+}

@@ -1,0 +1,84 @@
+/* http_int: the libcurl multi engine the HTTP drivers (twilio, http, fcm,
+ * apns) share, and the helpers they have in common. A protocol builds one
+ * request per message and classifies its response; the engine keeps up to
+ * `connections` requests in flight on one thread (×streams for HTTP/2),
+ * reuses the connections and hands the results back to driver.c. */
+#ifndef HERALD_HTTP_INT_H
+#define HERALD_HTTP_INT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "driver_int.h"
+#include "herald/buf.h"
+
+/* One request in flight. */
+struct hx_req {
+    CURL *easy;
+    const struct hd_msg *m;
+    const char *method;   /* set by build; NULL means POST */
+    struct hd_buf url;    /* set by build */
+    struct hd_buf body;   /* set by build */
+    struct curl_slist *hdrs;
+    struct hd_buf resp;   /* the response body (up to 64 KiB) */
+    char resp_id[128];    /* the apns-id response header */
+    unsigned gen;         /* the protocol's credential generation at build */
+    int again;            /* how many times the protocol sent it again */
+    int64_t t0;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct hx;
+
+struct hx_proto {
+    /* Before a batch is built (may block, e.g. to fetch an OAuth token).
+     * Returns <0 with err set when no message can be sent now. */
+    int (*prepare)(void *pc, struct hx *h, struct hd_err *err);
+    /* Fills the request for q->m (url, body, hdrs, method, gen; it may set
+     * options on q->easy, e.g. Basic auth). Returns 0,
+     * or -1 with r filled when the message is refused before sending. */
+    int (*build)(void *pc, struct hx_req *q, struct hd_result *r);
+    /* Classifies a completed response into r (outcome, text, gateway_id,
+     * bad_address...). Returns 1 to build and send the request again
+     * (honoured once: q->again says whether it already was). */
+    int (*finish)(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r);
+    void (*fini)(void *pc);
+};
+
+/* Opens the engine for a protocol (pc is the protocol's own state, freed by
+ * proto->fini). streams > 1 turns on HTTP/2 with that many streams per
+ * connection. *conf becomes what driver.c hands to hx_loop and hx_close. */
+int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct hx_proto *proto,
+            void *pc, unsigned streams, void **conf, struct hd_err *err);
+void hx_close(void *conf);
+void hx_loop(void *conf, struct hd_driver *d);
+void hx_wake(void *conf);
+struct hd_log *hx_log(struct hx *h);
+
+/* One blocking POST of a form (for token endpoints), with the provider's TLS
+ * settings and timeout. Fills resp and *status. */
+int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
+                 struct hd_err *err);
+
+/* A header line "name: value"; refuses (returns -1) a value holding CR or LF. */
+int hx_header(struct hx_req *q, const char *name, const char *value);
+/* The response body parsed as JSON, or NULL. The caller decrefs. */
+json_t *hx_json(const struct hx_req *q);
+/* A string member of a JSON object, or NULL. */
+const char *hx_jstr(const json_t *o, const char *key);
+/* Copies s into dst (size n) with control characters as spaces. */
+void hx_copy_text(char *dst, size_t n, const char *s);
+
+/* Base64url without padding. */
+void hx_b64url(struct hd_buf *out, const void *p, size_t n);
+/* A private key from PEM text; NULL with err set when it cannot be read. */
+EVP_PKEY *hx_pem_key(const char *pem, size_t len, const char *what, struct hd_err *err);
+/* Appends a signed JWT: base64url(header).base64url(claims).signature, with
+ * RS256 for an RSA key or ES256 (raw r||s) for a P-256 key. */
+int hx_jwt(struct hd_buf *out, EVP_PKEY *key, const char *header, const char *claims);
+
+/* Wall-clock seconds (token lifetimes are real time, whatever HERALD_NOW says). */
+int64_t hx_now(void);
+
+#endif

@@ -1,0 +1,158 @@
+/* twilio: SMS through Twilio's Messages API (and gateways that copy it).
+ * POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json, a form
+ * with To, From or MessagingServiceSid, Body and StatusCallback, HTTP Basic
+ * auth with the account SID and auth token, and I-Twilio-Idempotency-Token
+ * set to the message id. Classes:
+ *   2xx accepted (the gateway id is the message's sid),
+ *   429 or error 20429 throttled (Retry-After honoured),
+ *   21211 invalid To: permanent, bad address,
+ *   21610 the recipient replied STOP: permanent, opted out,
+ *   5xx temporary, any other 4xx permanent. */
+#include "http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TWILIO_URL "https://api.twilio.com"
+
+struct tw {
+    char *url; /* the whole Messages.json URL */
+    char *sid;
+    const char *token; /* borrowed secret */
+    char *from, *service, *callback;
+};
+
+static void tw_fini(void *pc)
+{
+    struct tw *t = pc;
+    if (!t)
+        return;
+    free(t->url);
+    free(t->sid);
+    free(t->from);
+    free(t->service);
+    free(t->callback);
+    free(t);
+}
+
+static void field(struct hd_buf *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    if (b->len)
+        hd_buf_addc(b, '&');
+    hd_buf_adds(b, name);
+    hd_buf_addc(b, '=');
+    hd_buf_add_form(b, value, strlen(value));
+}
+
+static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
+{
+    struct tw *t = pc;
+    (void)r;
+    hd_buf_adds(&q->url, t->url);
+    field(&q->body, "To", q->m->to);
+    if (t->service)
+        field(&q->body, "MessagingServiceSid", t->service);
+    else
+        field(&q->body, "From", t->from);
+    field(&q->body, "Body", q->m->body ? q->m->body : "");
+    field(&q->body, "StatusCallback", t->callback);
+    hx_header(q, "I-Twilio-Idempotency-Token", q->m->id);
+    curl_easy_setopt(q->easy, CURLOPT_USERNAME, t->sid);
+    curl_easy_setopt(q->easy, CURLOPT_PASSWORD, t->token);
+    return 0;
+}
+
+static int tw_finish(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r)
+{
+    (void)pc;
+    (void)h;
+    json_t *j = hx_json(q);
+    /* an error response says code/message; a message resource error_code/error_message */
+    json_t *c = json_object_get(j, "code");
+    if (!json_is_integer(c))
+        c = json_object_get(j, "error_code");
+    long code = json_is_integer(c) ? (long)json_integer_value(c) : 0;
+    const char *msg = hx_jstr(j, "message");
+    if (!msg)
+        msg = hx_jstr(j, "error_message");
+    const char *mstatus = hx_jstr(j, "status");
+    json_t *seg = json_object_get(j, "num_segments");
+    const char *segs = json_string_value(seg); /* Twilio sends it as a string */
+    long nseg = segs ? strtol(segs, NULL, 10) : json_is_integer(seg) ? (long)json_integer_value(seg) : 0;
+    char text[300];
+    hx_copy_text(text, sizeof text, msg ? msg : "");
+    if (status >= 200 && status < 300 && !code) {
+        hd_result_set(r, HD_OUT_ACCEPTED, (int)status, "%s, %ld segment%s",
+                      mstatus ? mstatus : "accepted", nseg, nseg == 1 ? "" : "s");
+        hx_copy_text(r->gateway_id, sizeof r->gateway_id, hx_jstr(j, "sid"));
+    } else if (status == 429 || code == 20429) {
+        hd_result_set(r, HD_OUT_THROTTLED, (int)status, "%ld %s", code, text);
+    } else if (code == 21211) {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%ld %s", code, text);
+        r->bad_address = true;
+    } else if (code == 21610) {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%ld %s", code, text);
+        r->opted_out = true;
+    } else if (status >= 500 || status < 200) {
+        hd_result_set(r, HD_OUT_TEMPORARY, (int)status, "HTTP %ld %ld %s", status, code, text);
+    } else {
+        hd_result_set(r, HD_OUT_PERMANENT, (int)status, "%ld %s", code, text);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static const struct hx_proto tw_proto = {.build = tw_build, .finish = tw_finish, .fini = tw_fini};
+
+static bool plain_id(const char *s)
+{
+    for (; s && *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+static int tw_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
+                   struct hd_err *err)
+{
+    struct tw *t = hd_xcalloc(1, sizeof *t);
+    const struct hd_cfg_secret *tok = hd_provider_secret(cfg, "auth_token");
+    t->sid = hd_xstrdup(hd_provider_get(cfg, "account_sid"));
+    t->token = tok ? tok->value : NULL;
+    t->from = hd_xstrdup(hd_provider_get(cfg, "from"));
+    t->service = hd_xstrdup(hd_provider_get(cfg, "messaging_service_sid"));
+    t->callback = hd_xstrdup(hd_provider_get(cfg, "status_callback"));
+    const char *base = hd_provider_get(cfg, "base_url");
+    struct hd_buf url;
+    hd_buf_init(&url);
+    hd_buf_adds(&url, base ? base : TWILIO_URL);
+    while (url.len && url.data[url.len - 1] == '/')
+        url.data[--url.len] = '\0';
+    hd_buf_addf(&url, "/2010-04-01/Accounts/%s/Messages.json", t->sid ? t->sid : "");
+    t->url = hd_buf_detach(&url, NULL);
+    int rc = 0;
+    if (!t->sid || !*t->sid || !plain_id(t->sid))
+        rc = hd_err_set(err, HD_E_CONFIG, "account_sid: give the account SID (letters and digits)");
+    else if (!t->token)
+        rc = hd_err_set(err, HD_E_CONFIG, "give auth_token_env or auth_token_file");
+    else if (!t->from && !t->service)
+        rc = hd_err_set(err, HD_E_CONFIG, "give from (a number) or messaging_service_sid");
+    else if (t->service && !plain_id(t->service))
+        rc = hd_err_set(err, HD_E_CONFIG, "messaging_service_sid: letters and digits only");
+    if (rc < 0) {
+        tw_fini(t);
+        return rc;
+    }
+    return hx_open(cfg, log, &tw_proto, t, 1, conf, err);
+}
+
+const struct hd_drv_ops hd_drv_twilio = {
+    .type = "twilio",
+    .channels = 1u << HD_CH_SMS,
+    .init = tw_init,
+    .fini = hx_close,
+    .loop = hx_loop,
+    .wake = hx_wake,
+};

@@ -1,0 +1,58 @@
+// Shared by the mock gateways: command-line options, the request log (one
+// JSON line per request, for the tests to read), "READY <port>" once
+// listening, exit when stdin closes, and the faults every mock injects.
+'use strict';
+const fs = require('fs');
+
+function options(argv) {
+  const o = {};
+  for (let i = 2; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) throw new Error('bad argument ' + argv[i]);
+    const k = argv[i].slice(2);
+    o[k] = i + 1 < argv.length && !argv[i + 1].startsWith('--') ? argv[++i] : true;
+  }
+  return o;
+}
+
+function logger(path) {
+  if (!path) return () => {};
+  const fd = fs.openSync(path, 'a');
+  return (entry) => fs.writeSync(fd, JSON.stringify(entry) + '\n');
+}
+
+function ready(server, port) {
+  server.listen(port || 0, '127.0.0.1', () => {
+    process.stdout.write('READY ' + server.address().port + '\n');
+  });
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+function readBody(req, cb) {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => cb(Buffer.concat(chunks).toString('utf8')));
+}
+
+// Faults every mock can inject, chosen by a word in the address:
+//   slow: answer after 3 s (longer than the tests' timeout)
+//   drop: close the connection without answering
+function transportFault(word, res, socket) {
+  if (word === 'slow') {
+    setTimeout(() => { if (!res.writableEnded) res.end('{}'); }, 3000);
+    return true;
+  }
+  if (word === 'drop') {
+    socket.destroy();
+    return true;
+  }
+  return false;
+}
+
+function b64urlJson(s) {
+  return JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+}
+
+module.exports = { options, logger, ready, readBody, transportFault, b64urlJson };

@@ -1,0 +1,675 @@
+/* test_http: the HTTP drivers (twilio, http, fcm, apns) against the mock
+ * gateways in tests/mock (Node.js, standard library only) on 127.0.0.1.
+ * Every result class and bad-address mapping the drivers promise is sent
+ * through the real driver and checked; the mocks verify our Basic auth, our
+ * RS256 OAuth assertion and our ES256 provider token with Node's crypto, and
+ * log each request for the checks on what was sent. Also: a certificate
+ * from an untrusted CA is refused, a header that would hold a line break is
+ * refused before sending, and no credential reaches herald's output. */
+#include "testnet.h"
+
+#include <jansson.h>
+
+#include "herald/config.h"
+#include "herald/driver.h"
+#include "herald/log.h"
+
+#define NODE "/usr/bin/node"
+#define TW_SID "AC0123456789abcdef0123456789abcdef"
+#define TW_TOKEN "tw-Secret-Token-5521"
+#define API_KEY "gw-Secret-Key-7731"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static char *dir;
+static struct tu_server tw, fcm, apns;
+
+static char *path(const char *name)
+{
+    return tu_path(dir, name);
+}
+
+static void start_mock(struct tu_server *s, const char *script, const char *const *args)
+{
+    const char *src = getenv("HERALD_SRC");
+    char js[4096];
+    snprintf(js, sizeof js, "%s/tests/mock/%s", src ? src : ".", script);
+    const char *argv[20] = {NODE, js};
+    int n = 2;
+    while (*args && n < 19)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
+}
+
+/* The service account: an RSA key and its JSON file, pointing at the mock. */
+static void make_service_account(const char *name, const char *keyname, int port)
+{
+    const char *gen[] = {"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                         "rsa_keygen_bits:2048", "-out", keyname, NULL};
+    tu_run_in(dir, gen);
+    char *kp = path(keyname), *pem = tu_read(kp);
+    char uri[128];
+    snprintf(uri, sizeof uri, "http://127.0.0.1:%d/token", port);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
+                          "herald-test", "private_key_id", "k1", "private_key", pem,
+                          "client_email", "herald@herald-test.iam.gserviceaccount.com",
+                          "token_uri", uri);
+    char *p = path(name);
+    assert_int_equal(json_dump_file(j, p, JSON_INDENT(2)), 0);
+    json_decref(j);
+    free(p);
+    free(pem);
+    free(kp);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    tu_make_certs(dir);
+    const char *ec[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", "AuthKey_ABC123DEFG.p8", NULL};
+    tu_run_in(dir, ec);
+    setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
+    setenv("TEST_API_KEY", API_KEY, 1);
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--log", "twilio.log", NULL};
+    start_mock(&tw, "twilio.js", twa);
+    /* the FCM mock reads the service account, which names the mock's port:
+     * start it on a port we pick from a first, throw-away start */
+    struct tu_server probe;
+    make_service_account("sa.json", "sa.key", 1);
+    const char *fa0[] = {"--sa", "sa.json", NULL};
+    start_mock(&probe, "fcm.js", fa0);
+    int port = probe.port;
+    tu_server_stop(&probe);
+    make_service_account("sa.json", "sa.key", port);
+    make_service_account("sa-other.json", "sa-other.key", port);
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    const char *fa[] = {"--sa", "sa.json", "--log", "fcm.log", "--port", portstr, NULL};
+    start_mock(&fcm, "fcm.js", fa);
+    const char *aa[] = {"--cert", "srv.pem", "--certkey", "srv.key", "--key",
+                        "AuthKey_ABC123DEFG.p8", "--kid", "ABC123DEFG", "--team", "TEAM123456",
+                        "--log", "apns.log", NULL};
+    start_mock(&apns, "apns.js", aa);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_server_stop(&tw);
+    tu_server_stop(&fcm);
+    tu_server_stop(&apns);
+    tu_rmdir(dir);
+    return 0;
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static struct hd_config *config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct hd_config *config(const char *fmt, ...)
+{
+    struct hd_buf t;
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    va_list ap;
+    hd_buf_init(&t);
+    va_start(ap, fmt);
+    hd_buf_vaddf(&t, fmt, ap);
+    va_end(ap);
+    if (hd_config_parse(t.data, "t.conf", &cfg, &e) != 0)
+        fail_msg("%s", e.msg);
+    hd_buf_release(&t);
+    return cfg;
+}
+
+struct results {
+    struct hd_result r[64];
+    char id[64][40];
+    size_t n;
+};
+
+static void collect(void *ud, const struct hd_result *r)
+{
+    struct results *rs = ud;
+    if (rs->n < 64)
+        rs->r[rs->n++] = *r;
+}
+
+struct content {
+    const char *title, *body, *data;
+};
+
+/* Sends one message to each address through provider "p"; results (and
+ * message ids) in the order of the addresses. */
+static void send_all(struct hd_config *cfg, int channel, const char *const *to, size_t n,
+                     const struct content *c, struct results *rs, struct hd_log *log)
+{
+    struct hd_driver *d;
+    struct hd_err e = {0};
+    assert_true(n <= 64);
+    if (hd_driver_open(hd_config_provider(cfg, "p"), log, &d, &e) != 0)
+        fail_msg("open: %s", e.msg);
+    memset(rs, 0, sizeof *rs);
+    for (size_t i = 0; i < n; i++) {
+        struct hd_msg m = {.channel = channel,
+                           .category = HD_CAT_TRANSACTIONAL,
+                           .to = to[i],
+                           .title = c ? c->title : "Hello",
+                           .body = c ? c->body : "Your code is 1234",
+                           .data = c ? c->data : NULL,
+                           .created = 1795334400,
+                           .user = (void *)(uintptr_t)i};
+        hd_uuid(m.id);
+        snprintf(rs->id[i], sizeof rs->id[i], "%s", m.id);
+        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
+    }
+    struct results got = {0};
+    for (int i = 0; i < 200 && got.n < n; i++)
+        hd_driver_poll(d, 100, collect, &got);
+    hd_driver_free(d);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++)
+        rs->r[(uintptr_t)got.r[i].user] = got.r[i];
+    rs->n = n;
+}
+
+static void expect(const struct hd_result *r, int outcome, bool bad, const char *what)
+{
+    if (r->outcome != outcome || r->bad_address != bad)
+        fail_msg("%s: got %s%s (%d %s), want %s%s", what, hd_outcome_name(r->outcome),
+                 r->bad_address ? " bad" : "", r->code, r->text, hd_outcome_name(outcome),
+                 bad ? " bad" : "");
+}
+
+/* The mock's request log as JSON values, one per line. */
+static json_t *read_log(const char *name)
+{
+    char *p = path(name), *text = tu_read(p);
+    json_t *all = json_array();
+    for (char *line = text, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        if (j)
+            json_array_append_new(all, j);
+    }
+    free(text);
+    free(p);
+    return all;
+}
+
+/* The logged request whose header `hdr` equals value, or NULL. */
+static json_t *find_request(json_t *log, const char *hdr, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(log, i, e)
+    {
+        const char *v = json_string_value(json_object_get(json_object_get(e, "headers"), hdr));
+        if (v && strcmp(v, value) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* ---- twilio ------------------------------------------------------------------ */
+
+static void test_twilio_classes(void **state)
+{
+    (void)state;
+    struct hd_config *cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                                   "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
+                                   "from = +15550001111\nstatus_callback = "
+                                   "https://hooks.example.com/sms\ntimeout = 1s\n",
+                                   tw.port, TW_SID);
+    static const char *const to[] = {"+15557654321", "+15550000429", "+15550020429",
+                                     "+15550021211", "+15550021610", "+15550000500",
+                                     "+15550000503", "+15550000999", "+15550000000"};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct results rs;
+    struct content c = {.body = "Hi Ann, your code is 1234 & it expires soon"};
+    send_all(cfg, HD_CH_SMS, to, 9, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
+    assert_int_equal(rs.r[0].code, 201);
+    assert_true(strncmp(rs.r[0].gateway_id, "SM", 2) == 0);
+    assert_contains(rs.r[0].text, "queued, 1 segment");
+    assert_string_not_equal(rs.r[0].digest, "");
+    expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
+    assert_int_equal(rs.r[1].retry_after_ms, 7000);
+    expect(&rs.r[2], HD_OUT_THROTTLED, false, "20429");
+    expect(&rs.r[3], HD_OUT_PERMANENT, true, "21211");
+    assert_false(rs.r[3].opted_out);
+    assert_contains(rs.r[3].text, "21211");
+    expect(&rs.r[4], HD_OUT_PERMANENT, false, "21610");
+    assert_true(rs.r[4].opted_out);
+    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
+    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
+    assert_int_equal(rs.r[6].retry_after_ms, 2000);
+    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "slow");
+    assert_int_equal(rs.r[7].code, 0);
+    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "dropped");
+    /* what the gateway got */
+    json_t *l = read_log("twilio.log");
+    json_t *req = find_request(l, "i-twilio-idempotency-token", rs.id[0]);
+    assert_non_null(req);
+    json_t *form = json_object_get(req, "form");
+    assert_string_equal(json_string_value(json_object_get(form, "To")), "+15557654321");
+    assert_string_equal(json_string_value(json_object_get(form, "From")), "+15550001111");
+    assert_string_equal(json_string_value(json_object_get(form, "Body")), c.body);
+    assert_string_equal(json_string_value(json_object_get(form, "StatusCallback")),
+                        "https://hooks.example.com/sms");
+    json_decref(l);
+    hd_config_free(cfg);
+
+    /* a wrong token is refused by the gateway: permanent, not a bad address */
+    setenv("TEST_TW_TOKEN_BAD", "wrong-token-000", 1);
+    cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\naccount_sid = %s\n"
+                 "auth_token_env = TEST_TW_TOKEN_BAD\nmessaging_service_sid = MG123\n",
+                 tw.port, TW_SID);
+    send_all(cfg, HD_CH_SMS, to, 1, NULL, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "401");
+    assert_int_equal(rs.r[0].code, 401);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* ---- generic http ---------------------------------------------------------------- */
+
+static void test_http_gateway(void **state)
+{
+    (void)state;
+    /* the Twilio mock, driven as a generic form gateway */
+    struct hd_buf basic;
+    hd_buf_init(&basic);
+    {
+        const char *cred = TW_SID ":" TW_TOKEN;
+        static const char b64[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t n = strlen(cred);
+        for (size_t i = 0; i < n; i += 3) {
+            unsigned v = (unsigned)(unsigned char)cred[i] << 16;
+            if (i + 1 < n)
+                v |= (unsigned)(unsigned char)cred[i + 1] << 8;
+            if (i + 2 < n)
+                v |= (unsigned char)cred[i + 2];
+            hd_buf_addc(&basic, b64[v >> 18]);
+            hd_buf_addc(&basic, b64[(v >> 12) & 63]);
+            hd_buf_addc(&basic, i + 1 < n ? b64[(v >> 6) & 63] : '=');
+            hd_buf_addc(&basic, i + 2 < n ? b64[v & 63] : '=');
+        }
+    }
+    setenv("TEST_GW_AUTH", basic.data, 1);
+    struct hd_config *cfg = config(
+        "[provider p]\ntype = http\nurl = http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
+        "body_format = form\nbody = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
+        "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
+        "accepted_status = 200-299\nthrottled_status = 429\npermanent_status = 400-499\n"
+        "message_id_pointer = /sid\n",
+        tw.port, TW_SID);
+    static const char *const to[] = {"+15557654321", "+15550000429", "+15550021211",
+                                     "+15550000503"};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct results rs;
+    struct content c = {.body = "Grüße & 100% \"quoted\" + more"};
+    send_all(cfg, HD_CH_SMS, to, 4, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
+    assert_true(strncmp(rs.r[0].gateway_id, "SM", 2) == 0);
+    expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
+    assert_int_equal(rs.r[1].retry_after_ms, 7000);
+    expect(&rs.r[2], HD_OUT_PERMANENT, false, "400");
+    expect(&rs.r[3], HD_OUT_TEMPORARY, false, "503");
+    json_t *l = read_log("twilio.log");
+    json_t *req = find_request(l, "idempotency-key", rs.id[0]);
+    assert_non_null(req);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(req, "form"), "Body")), c.body);
+    json_decref(l);
+    hd_config_free(cfg);
+
+    /* JSON escaping: the body reaches the gateway as valid JSON with the text intact */
+    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?to={{to}}\n"
+                 "header = X-Token: {{api_key}}\napi_key_env = TEST_API_KEY\n"
+                 "body = {\"msg\": {\"to\": \"{{to}}\", \"text\": \"{{body}}\", \"data\": "
+                 "{{{data}}}}}\n",
+                 tw.port);
+    static const char *const to2[] = {"+15557654321"};
+    struct content c2 = {.body = "line one\nline \"two\" \\ tab\t 中文", .data = "{\"k\":1}"};
+    send_all(cfg, HD_CH_SMS, to2, 1, &c2, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "404 on /hook");
+    l = read_log("twilio.log");
+    req = find_request(l, "idempotency-key", rs.id[0]);
+    assert_non_null(req);
+    assert_string_equal(json_string_value(json_object_get(req, "path")),
+                        "/hook?to=%2B15557654321");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(req, "headers"), "x-token")), API_KEY);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(req, "headers"), "content-type")),
+        "application/json");
+    json_t *body = json_loads(json_string_value(json_object_get(req, "body")), 0, NULL);
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(body, "msg"), "text")),
+                        c2.body);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(body, "msg"), "data"), "k")),
+        1);
+    json_decref(body);
+    json_decref(l);
+    hd_config_free(cfg);
+
+    /* a header built from message text with a line break is refused unsent */
+    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook\n"
+                 "header = X-Subject: {{body}}\n",
+                 tw.port);
+    struct content c3 = {.body = "hi\r\nX-Injected: yes"};
+    send_all(cfg, HD_CH_SMS, to2, 1, &c3, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "header injection");
+    assert_contains(rs.r[0].text, "line break");
+    l = read_log("twilio.log");
+    assert_null(find_request(l, "idempotency-key", rs.id[0]));
+    json_decref(l);
+    hd_config_free(cfg);
+
+    /* configuration errors name the key */
+    struct hd_driver *d = NULL;
+    struct hd_err e = {0};
+    cfg = config("[provider p]\ntype = http\nurl = http://x.example/\naccepted_status = 2xx\n");
+    assert_int_not_equal(hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e), 0);
+    assert_contains(e.msg, "accepted_status");
+    hd_config_free(cfg);
+    cfg = config("[provider p]\ntype = http\nurl = http://x.example/\nmessage_id_pointer = id\n");
+    assert_int_not_equal(hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e), 0);
+    assert_contains(e.msg, "message_id_pointer");
+    hd_config_free(cfg);
+    hd_buf_release(&basic);
+    hd_log_release(&log);
+}
+
+/* ---- fcm ------------------------------------------------------------------------ */
+
+static size_t count_issued(void)
+{
+    json_t *l = read_log("fcm.log");
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(l, i, e)
+    {
+        const char *t = json_string_value(json_object_get(e, "token"));
+        n += t && strcmp(t, "issued") == 0;
+    }
+    json_decref(l);
+    return n;
+}
+
+static struct hd_config *fcm_config(const char *sa)
+{
+    char *p = path(sa);
+    struct hd_config *cfg = config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
+                                   "base_url = http://127.0.0.1:%d\ntimeout = 1s\n"
+                                   "connections = 8\n",
+                                   p, fcm.port);
+    free(p);
+    return cfg;
+}
+
+static void test_fcm_classes(void **state)
+{
+    (void)state;
+    struct hd_config *cfg = fcm_config("sa.json");
+    static const char *const to[] = {"tok-ok-1",    "unregistered", "invalid",  "mismatch",
+                                     "quota",       "unavailable",  "internal", "always401",
+                                     "slow",        "drop"};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct results rs;
+    struct content c = {.title = "Hello", .body = "We miss you",
+                        .data = "{\"deep_link\":\"app://home\",\"n\":3,\"flag\":true}"};
+    size_t before = count_issued();
+    send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
+    assert_contains(rs.r[0].gateway_id, "projects/herald-test/messages/");
+    expect(&rs.r[1], HD_OUT_PERMANENT, true, "UNREGISTERED");
+    assert_int_equal(rs.r[1].code, 404);
+    expect(&rs.r[2], HD_OUT_PERMANENT, false, "INVALID_ARGUMENT");
+    expect(&rs.r[3], HD_OUT_PERMANENT, true, "SENDER_ID_MISMATCH");
+    expect(&rs.r[4], HD_OUT_THROTTLED, false, "QUOTA_EXCEEDED");
+    assert_int_equal(rs.r[4].retry_after_ms, 9000);
+    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "UNAVAILABLE");
+    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "INTERNAL");
+    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "401 twice");
+    assert_int_equal(rs.r[7].code, 401);
+    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    expect(&rs.r[9], HD_OUT_TEMPORARY, false, "drop");
+    /* one token for the batch, plus one refresh for the 401 */
+    assert_int_equal(count_issued() - before, 2);
+    /* data values went as strings */
+    json_t *l = read_log("fcm.log");
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(l, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        const char *t = json_string_value(json_object_get(b, "token"));
+        if (t && strcmp(t, "tok-ok-1") == 0)
+            found = b;
+    }
+    assert_non_null(found);
+    json_t *data = json_object_get(found, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "n")), "3");
+    assert_string_equal(json_string_value(json_object_get(data, "flag")), "true");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(found, "notification"), "title")),
+        "Hello");
+    json_decref(l);
+
+    /* an expired access token: refreshed once, then the message goes */
+    static const char *const exp[] = {"expire"};
+    before = count_issued();
+    send_all(cfg, HD_CH_PUSH, exp, 1, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "401 then refreshed");
+    assert_int_equal(count_issued() - before, 2); /* this driver's first token, and the new one */
+
+    /* a payload over 4096 bytes is refused before sending */
+    struct hd_buf big;
+    hd_buf_init(&big);
+    hd_buf_adds(&big, "{\"blob\":\"");
+    for (int k = 0; k < 5000; k++)
+        hd_buf_addc(&big, 'x');
+    hd_buf_adds(&big, "\"}");
+    struct content cb = {.title = "t", .body = "b", .data = big.data};
+    send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
+    assert_contains(rs.r[0].text, "over FCM's 4096");
+    hd_buf_release(&big);
+    hd_config_free(cfg);
+
+    /* a service account whose key the gateway does not know: the token
+     * endpoint refuses the signature, every message is temporary */
+    cfg = fcm_config("sa-other.json");
+    send_all(cfg, HD_CH_PUSH, to, 2, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "bad signature");
+    assert_contains(rs.r[0].text, "Invalid JWT Signature");
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* ---- apns ----------------------------------------------------------------------- */
+
+static struct hd_config *apns_config(const char *ca)
+{
+    char *key = path("AuthKey_ABC123DEFG.p8"), *cap = path(ca);
+    struct hd_config *cfg =
+        config("[provider p]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
+               "team_id = TEAM123456\ntopic = com.example.app\nbase_url = https://localhost:%d\n"
+               "ca_file = %s\ntimeout = 1s\nconnections = 2\n",
+               key, apns.port, cap);
+    free(key);
+    free(cap);
+    return cfg;
+}
+
+static void test_apns_classes(void **state)
+{
+    (void)state;
+    struct hd_config *cfg = apns_config("ca.pem");
+    static const char *const to[] = {
+        "aaaa0000" HEX64, "dead0410" HEX64, "dead0400" HEX64, "dead0403" HEX64,
+        "dead0429" HEX64, "dead0500" HEX64, "dead0503" HEX64, "dead0413" HEX64,
+        "dead0999" HEX64, "not-a-token/../x"};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct results rs;
+    struct content c = {.title = "Hello", .body = "We miss you",
+                        .data = "{\"deep_link\":\"app://home\",\"collapse_id\":\"promo-7\"}"};
+    send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
+    assert_string_equal(rs.r[0].gateway_id, rs.id[0]);
+    expect(&rs.r[1], HD_OUT_PERMANENT, true, "410 Unregistered");
+    expect(&rs.r[2], HD_OUT_PERMANENT, true, "400 BadDeviceToken");
+    expect(&rs.r[3], HD_OUT_ACCEPTED, false, "403 ExpiredProviderToken, re-signed");
+    expect(&rs.r[4], HD_OUT_THROTTLED, false, "429");
+    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
+    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
+    expect(&rs.r[7], HD_OUT_PERMANENT, false, "413");
+    assert_contains(rs.r[7].text, "PayloadTooLarge");
+    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    expect(&rs.r[9], HD_OUT_PERMANENT, true, "not a token");
+    /* the request, as the mock saw it over HTTP/2 */
+    json_t *l = read_log("apns.log");
+    json_t *req = find_request(l, "apns-id", rs.id[0]);
+    assert_non_null(req);
+    json_t *h = json_object_get(req, "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-topic")), "com.example.app");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-push-type")), "alert");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-priority")), "10");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-expiration")), "1795420800");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-collapse-id")), "promo-7");
+    json_t *b = json_object_get(req, "body");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(b, "aps"), "alert"),
+                                          "body")),
+        "We miss you");
+    assert_string_equal(json_string_value(json_object_get(b, "deep_link")), "app://home");
+    assert_null(json_object_get(b, "collapse_id"));
+    json_decref(l);
+
+    /* a dropped connection is temporary; a payload over 4096 bytes is refused unsent */
+    static const char *const drop[] = {"dead0000" HEX64};
+    send_all(cfg, HD_CH_PUSH, drop, 1, &c, &rs, &log);
+    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "dropped");
+    struct hd_buf big;
+    hd_buf_init(&big);
+    hd_buf_adds(&big, "{\"blob\":\"");
+    for (int k = 0; k < 4100; k++)
+        hd_buf_addc(&big, 'x');
+    hd_buf_adds(&big, "\"}");
+    struct content cb = {.title = "t", .body = "b", .data = big.data};
+    send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
+    hd_buf_release(&big);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* A server certificate from a CA we do not trust is refused: nothing is
+ * sent, the result is temporary and says why. */
+static void test_tls_refused(void **state)
+{
+    (void)state;
+    struct hd_config *cfg = apns_config("evil.pem");
+    static const char *const to[] = {"aaaa0000" HEX64};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct results rs;
+    send_all(cfg, HD_CH_PUSH, to, 1, NULL, &rs, &log);
+    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "untrusted certificate");
+    assert_contains(rs.r[0].text, "certificate");
+    json_t *l = read_log("apns.log");
+    assert_null(find_request(l, "apns-id", rs.id[0]));
+    json_decref(l);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* `herald provider test` through the binary, with debug logging, for every
+ * HTTP type: the message goes, and no credential appears in what it prints. */
+static void test_provider_test_no_secrets(void **state)
+{
+    (void)state;
+    char *conf = path("h.conf"), *sa = path("sa.json"), *key = path("AuthKey_ABC123DEFG.p8"),
+         *ca = path("ca.pem");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\nlog_level = debug\n"
+                "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+                "[provider hook]\ntype = http\nurl = http://127.0.0.1:%d/2010-04-01/Accounts/"
+                "%s/Messages.json\nbody_format = form\n"
+                "body = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
+                "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
+                "message_id_pointer = /sid\n"
+                "[provider fcm]\ntype = fcm\nservice_account_file = %s\n"
+                "base_url = http://127.0.0.1:%d\n"
+                "[provider ios]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
+                "team_id = TEAM123456\ntopic = com.example.app\n"
+                "base_url = https://localhost:%d\nca_file = %s\n",
+                tw.port, TW_SID, tw.port, TW_SID, sa, fcm.port, key, apns.port, ca);
+    tu_write(conf, t.data);
+    static const struct {
+        const char *provider, *to, *gw;
+    } runs[] = {{"sms", "+14155550123", "SM"},
+                {"hook", "+14155550123", "SM"},
+                {"fcm", "tok-provider-test", "projects/"},
+                {"ios", "abcd0000" HEX64, "-"}};
+    char *p8 = tu_read(key), *sajson = tu_read(sa);
+    for (size_t i = 0; i < 4; i++) {
+        struct tu_run r;
+        tu_herald(&r, dir, NULL, "-v", "-c", "h.conf", "provider", "test", runs[i].provider,
+                  "--to", runs[i].to, NULL);
+        if (r.status != 0)
+            fail_msg("provider test %s: %s %s", runs[i].provider, r.out, r.err);
+        assert_contains(r.out, "result      accepted");
+        if (strcmp(runs[i].gw, "-") != 0)
+            assert_contains(r.out, runs[i].gw);
+        const char *secrets[] = {TW_TOKEN, getenv("TEST_GW_AUTH"), "ya29.mock", "BEGIN PRIVATE",
+                                 "bearer ey", "Bearer ", "Basic "};
+        for (size_t k = 0; k < sizeof secrets / sizeof *secrets; k++) {
+            assert_not_contains(r.out, secrets[k]);
+            assert_not_contains(r.err, secrets[k]);
+        }
+        /* a line of the private keys' base64 */
+        char *line = strchr(p8, '\n');
+        assert_non_null(line);
+        char frag[33];
+        snprintf(frag, sizeof frag, "%s", line + 1);
+        assert_not_contains(r.out, frag);
+        assert_not_contains(r.err, frag);
+        tu_run_release(&r);
+    }
+    free(p8);
+    free(sajson);
+    hd_buf_release(&t);
+    free(conf);
+    free(sa);
+    free(key);
+    free(ca);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_twilio_classes),  cmocka_unit_test(test_http_gateway),
+        cmocka_unit_test(test_fcm_classes),     cmocka_unit_test(test_apns_classes),
+        cmocka_unit_test(test_tls_refused),     cmocka_unit_test(test_provider_test_no_secrets),
+    };
+    return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
+}

@@ -1,0 +1,129 @@
+/* testnet: helpers for the tests that talk to servers on 127.0.0.1: running
+ * a tool in a folder, making a test CA and certificates with openssl, and
+ * starting a server process that prints "READY <port>" once it listens
+ * (tests/smtp_server.py, the mocks in tests/mock). Closing the server's stdin or
+ * SIGTERM stops it. */
+#ifndef HERALD_TESTNET_H
+#define HERALD_TESTNET_H
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "testutil.h"
+
+/* Runs argv (NULL-terminated) in dir, output discarded; fails on non-zero exit. */
+static inline void tu_run_in(const char *dir, const char *const *argv)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (chdir(dir) != 0)
+            _exit(126);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("%s failed", argv[0]);
+}
+
+/* In dir: ca.pem/ca.key (a test CA), srv.pem/srv.key (localhost, from the
+ * CA), wrong.pem/wrong.key (other.example, from the CA) and bad.pem/bad.key
+ * (localhost, from evil.pem, a CA nobody trusts). */
+static inline void tu_make_certs(const char *dir)
+{
+    static const char *const cmds[][16] = {
+        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+         "ca.pem", "-days", "2", "-subj", "/CN=herald test CA", NULL},
+        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "evil.key", "-out",
+         "evil.pem", "-days", "2", "-subj", "/CN=untrusted CA", NULL},
+    };
+    for (size_t i = 0; i < 2; i++)
+        tu_run_in(dir, cmds[i]);
+    static const struct {
+        const char *name, *san, *ca;
+    } certs[] = {{"srv", "DNS:localhost", "ca"},
+                 {"wrong", "DNS:other.example", "ca"},
+                 {"bad", "DNS:localhost", "evil"}};
+    for (size_t i = 0; i < 3; i++) {
+        char key[64], csr[64], pem[64], ext[64], subj[64], ca[64], cakey[64], extline[128];
+        snprintf(key, sizeof key, "%s.key", certs[i].name);
+        snprintf(csr, sizeof csr, "%s.csr", certs[i].name);
+        snprintf(pem, sizeof pem, "%s.pem", certs[i].name);
+        snprintf(ext, sizeof ext, "%s.ext", certs[i].name);
+        snprintf(subj, sizeof subj, "/CN=%s", certs[i].san + 4);
+        snprintf(ca, sizeof ca, "%s.pem", certs[i].ca);
+        snprintf(cakey, sizeof cakey, "%s.key", certs[i].ca);
+        snprintf(extline, sizeof extline, "subjectAltName=%s\n", certs[i].san);
+        char *extp = tu_path(dir, ext);
+        tu_write(extp, extline);
+        free(extp);
+        const char *req[] = {"openssl", "req",  "-newkey", "rsa:2048", "-nodes", "-keyout",
+                             key,       "-out", csr,       "-subj",    subj,     NULL};
+        const char *sign[] = {
+            "openssl",         "x509", "-req", "-in",   csr, "-CA",      ca,  "-CAkey", cakey,
+            "-CAcreateserial", "-out", pem,    "-days", "2", "-extfile", ext, NULL};
+        tu_run_in(dir, req);
+        tu_run_in(dir, sign);
+    }
+}
+
+struct tu_server {
+    pid_t pid;
+    int in; /* its stdin: closing it stops the server */
+    int port;
+};
+
+/* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
+ * for "READY <port>" on its stdout; what names it in the failure message. */
+static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,
+                                   const char *what)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        if (chdir(dir) != 0)
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    s->in = in[1];
+    char line[64] = "";
+    size_t got = 0;
+    struct pollfd p = {.fd = out[0], .events = POLLIN};
+    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
+        if (poll(&p, 1, 200) > 0) {
+            ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            line[got] = '\0';
+        }
+    }
+    close(out[0]);
+    if (sscanf(line, "READY %d", &s->port) != 1)
+        fail_msg("%s did not start: '%s'", what, line);
+}
+
+static inline void tu_server_stop(struct tu_server *s)
+{
+    close(s->in);
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+}
+
+#endif
