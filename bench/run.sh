@@ -15,6 +15,12 @@
 #           postfix's smtp-source sending the same to the same sink over 16
 #           sessions (-d: several messages per connection, as herald does).
 #           Target: at least 0.6x.
+#   push    200,000 messages through the FCM driver alone over 64 connections
+#           to nginx on 127.0.0.1 answering every send with a fixed FCM
+#           success body (the OAuth token from a stub location on the same
+#           nginx), against wrk posting the same body (bench/fcm body) with
+#           the same headers to the same nginx over 64 connections for 10 s.
+#           Target: at least 0.5x.
 #   render  the recall email and SMS parts for 1,000,000 contacts, by herald
 #           and by mustache.js (npm, pinned in bench/package-lock.json), from
 #           the same plain-Mustache sources (bench/recall-plain: mustache.js
@@ -100,6 +106,55 @@ kill $SINK; trap - EXIT
 echo "   smtp-source (postfix): $src messages/s"
 echo "   herald SMTP driver:    $ours messages/s ($ours_ok accepted)"
 awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2fx (target: at least 0.6x)\n", a / b }'
+
+P=${BENCH_PUSHES:-200000}
+echo "== push: $P FCM messages over 64 connections to nginx"
+NGX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p nginx/logs
+cat > nginx/nginx.conf <<NGINX
+worker_processes 1;
+daemon off;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    default_type application/json;
+    location = /token { return 200 '{"access_token":"ya29.bench-token","expires_in":3600,"token_type":"Bearer"}'; }
+    location / { return 200 '{"name":"projects/herald-bench/messages/0:1700000000000000%00"}'; }
+  }
+}
+NGINX
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out nginx/sa.key 2> /dev/null
+python3 - "$NGX_PORT" > nginx/sa.json <<'PY'
+import json, sys
+print(json.dumps({"type": "service_account", "project_id": "herald-bench",
+                  "client_email": "bench@herald-bench.iam.gserviceaccount.com",
+                  "private_key": open("nginx/sa.key").read(),
+                  "token_uri": "http://127.0.0.1:%s/token" % sys.argv[1]}))
+PY
+nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" &
+NGX=$!
+trap 'kill $NGX 2>/dev/null || true' EXIT
+for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$NGX_PORT") 2>/dev/null && break; sleep 0.1; done
+"$ROOT/$B/bench/fcm" body > nginx/body.json
+cat > nginx/post.lua <<'LUA'
+wrk.method = "POST"
+local f = io.open("nginx/body.json", "rb"); wrk.body = f:read("*a"); f:close()
+wrk.headers["Content-Type"] = "application/json; charset=UTF-8"
+wrk.headers["Authorization"] = "Bearer ya29.bench-token"
+LUA
+ref=$(wrk -t2 -c64 -d10s -s nginx/post.lua "http://127.0.0.1:$NGX_PORT/v1/projects/herald-bench/messages:send" \
+      | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+read -r ours ours_ok < <("$ROOT/$B/bench/fcm" "$NGX_PORT" "$P" 64 nginx/sa.json)
+kill $NGX; trap - EXIT
+echo "   wrk (same body, 64 connections): $ref requests/s"
+echo "   herald FCM driver:               $ours messages/s ($ours_ok accepted, $(wc -c < nginx/body.json) bytes each)"
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / wrk: %.2fx (target: at least 0.5x)\n", a / b }'
 
 R=${BENCH_RENDERS:-1000000}
 echo "== render: recall email + SMS for $R contacts"

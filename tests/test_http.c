@@ -491,6 +491,26 @@ static void test_fcm_classes(void **state)
     hd_buf_release(&big);
     hd_config_free(cfg);
 
+    /* many connections: the driver runs several loop threads (lanes) that
+     * share one access token; every message goes once */
+    char *sap = path("sa.json");
+    cfg = config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
+                 "base_url = http://127.0.0.1:%d\nconnections = 32\n",
+                 sap, fcm.port);
+    free(sap);
+    const char *many[60];
+    for (int k = 0; k < 60; k++)
+        many[k] = "tok-many";
+    before = count_issued();
+    send_all(cfg, HD_CH_PUSH, many, 60, &c, &rs, &log);
+    for (int k = 0; k < 60; k++) {
+        expect(&rs.r[k], HD_OUT_ACCEPTED, false, "lanes");
+        for (int j = 0; j < k; j++)
+            assert_string_not_equal(rs.r[j].gateway_id, rs.r[k].gateway_id);
+    }
+    assert_int_equal(count_issued() - before, 1);
+    hd_config_free(cfg);
+
     /* a service account whose key the gateway does not know: the token
      * endpoint refuses the signature, every message is temporary */
     cfg = fcm_config("sa-other.json");

@@ -254,4 +254,5 @@ const struct hd_drv_ops hd_drv_apns = {
     .fini = hx_close,
     .loop = hx_loop,
     .wake = hx_wake,
+    .loop_threads = hx_lanes,
 };

@@ -233,17 +233,31 @@ int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int 
     return stopping ? -1 : (int)n;
 }
 
-void hd_drv_give(struct hd_driver *d, const struct hd_msg *m, const struct hd_result *r)
+void hd_drv_give(struct hd_driver *d, const struct hd_msg *const *m, const struct hd_result *r,
+                 size_t n)
 {
+    if (!n)
+        return;
     pthread_mutex_lock(&d->mu);
-    if (d->nres == d->capres) {
-        d->capres = d->capres ? d->capres * 2 : 64;
+    if (d->nres + n > d->capres) {
+        while (d->nres + n > d->capres)
+            d->capres = d->capres ? d->capres * 2 : 64;
         d->res = hd_xrealloc(d->res, d->capres * sizeof *d->res);
     }
-    d->res[d->nres++] = *r;
+    memcpy(d->res + d->nres, r, n * sizeof *r);
+    d->nres += n;
     pthread_cond_broadcast(&d->done);
     pthread_mutex_unlock(&d->mu);
-    free_msg((struct qmsg *)(void *)m); /* the message is the qmsg's first member */
+    for (size_t i = 0; i < n; i++)
+        free_msg((struct qmsg *)(void *)m[i]); /* the message is the qmsg's first member */
+}
+
+size_t hd_drv_queued(struct hd_driver *d)
+{
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->qlen;
+    pthread_mutex_unlock(&d->mu);
+    return n;
 }
 
 int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,
@@ -264,7 +278,9 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->work, NULL);
     pthread_cond_init(&d->done, NULL);
-    d->nthreads = ops->loop ? 1 : cfg->connections ? cfg->connections : 1;
+    d->nthreads = ops->loop ? (ops->loop_threads ? ops->loop_threads(d->conf) : 1)
+                  : cfg->connections ? cfg->connections
+                                     : 1;
     d->threads = hd_xcalloc(d->nthreads, sizeof *d->threads);
     for (unsigned i = 0; i < d->nthreads; i++)
         if (pthread_create(&d->threads[i], NULL, ops->loop ? async_main : worker, d) != 0)

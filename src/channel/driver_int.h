@@ -17,19 +17,23 @@ struct hd_drv_ops {
     void (*send)(void *conf, void **conn, const struct hd_msg *const *msgs, size_t n,
                  struct hd_result *results);
     void (*conn_close)(void *conf, void *conn);
-    /* An asynchronous driver (libcurl multi) sets loop instead of send: one
-     * thread runs it; it takes messages with hd_drv_take and returns results
+    /* An asynchronous driver (libcurl multi) sets loop instead of send:
+     * loop_threads threads run it; it takes messages with hd_drv_take and returns results
      * with hd_drv_give, until hd_drv_take says the driver is stopping. wake
      * (optional) interrupts the loop's wait when a message is submitted. */
     void (*loop)(void *conf, struct hd_driver *d);
     void (*wake)(void *conf);
+    unsigned (*loop_threads)(void *conf); /* how many threads run loop; NULL: 1 */
 };
 
 /* Takes up to max submitted messages, waiting up to wait_ms when there are
  * none. Returns how many, or -1 when the driver is stopping and none is left. */
 int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int wait_ms);
-/* Returns the result of a message hd_drv_take gave, and frees the message. */
-void hd_drv_give(struct hd_driver *d, const struct hd_msg *m, const struct hd_result *r);
+/* Returns the results of n messages hd_drv_take gave, and frees them. */
+void hd_drv_give(struct hd_driver *d, const struct hd_msg *const *m, const struct hd_result *r,
+                 size_t n);
+/* Messages submitted and not yet taken. */
+size_t hd_drv_queued(struct hd_driver *d);
 
 extern const struct hd_drv_ops hd_drv_outbox;
 extern const struct hd_drv_ops hd_drv_smtp;

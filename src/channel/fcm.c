@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "herald/tpl.h"
+#include "herald/tpl.h" /* HD_PUSH_MAX_PAYLOAD */
 
 #define FCM_URL "https://fcm.googleapis.com"
 #define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
@@ -118,25 +118,41 @@ static int fcm_prepare(void *pc, struct hx *h, struct hd_err *err)
     return fetch_token(f, h, err);
 }
 
-/* FCM data is a map of strings: other JSON values become their JSON text. */
-static json_t *string_map(const json_t *data)
+static void add_str(struct hd_buf *b, const char *s)
 {
-    json_t *out = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)data, k, v)
-    {
-        if (json_is_string(v)) {
-            json_object_set(out, k, v);
-        } else {
-            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            json_object_set_new(out, k, json_string(s ? s : ""));
-            free(s);
-        }
-    }
-    return out;
+    hd_buf_add_json_str(b, s, strlen(s));
 }
 
+/* Appends "data":{...} with every value a string, as FCM requires (other
+ * JSON values become their JSON text); collapse_id is left out. */
+static void add_data(struct hd_buf *b, json_t *data)
+{
+    const char *k;
+    json_t *v;
+    hd_buf_adds(b, "\"data\":{");
+    bool first = true;
+    json_object_foreach(data, k, v)
+    {
+        if (strcmp(k, "collapse_id") == 0)
+            continue;
+        if (!first)
+            hd_buf_addc(b, ',');
+        first = false;
+        add_str(b, k);
+        hd_buf_addc(b, ':');
+        if (json_is_string(v)) {
+            hd_buf_add_json_str(b, json_string_value(v), json_string_length(v));
+        } else {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            add_str(b, t ? t : "");
+            free(t);
+        }
+    }
+    hd_buf_addc(b, '}');
+}
+
+/* The body is written directly (not through a jansson tree): this is the
+ * hot path of a push campaign. */
 static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
 {
     struct fcm *f = pc;
@@ -151,39 +167,43 @@ static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
             return -1;
         }
     }
-    size_t fsize, asize;
-    hd_tpl_push_sizes(m->title, m->body, data, &fsize, &asize);
-    if (fsize > HD_PUSH_MAX_PAYLOAD) {
+    struct hd_buf *b = &q->body;
+    hd_buf_adds(b, "{\"message\":{\"token\":");
+    add_str(b, m->to);
+    size_t payload = b->len, extra = 2; /* what FCM counts: {notification,data} */
+    if (m->title || m->body) {
+        hd_buf_adds(b, ",\"notification\":{");
+        if (m->title) {
+            hd_buf_adds(b, "\"title\":");
+            add_str(b, m->title);
+        }
+        if (m->body) {
+            hd_buf_adds(b, m->title ? ",\"body\":" : "\"body\":");
+            add_str(b, m->body);
+        }
+        hd_buf_addc(b, '}');
+        extra--; /* its leading comma stands for one brace */
+    }
+    const char *collapse = json_string_value(json_object_get(data, "collapse_id"));
+    if (data) {
+        hd_buf_addc(b, ',');
+        add_data(b, data);
+    }
+    size_t size = b->len - payload + extra;
+    if (size > HD_PUSH_MAX_PAYLOAD) {
         json_decref(data);
         hd_result_init(r, m);
-        hd_result_set(r, HD_OUT_PERMANENT, 0, "payload is %zu bytes, over FCM's %d", fsize,
+        hd_result_set(r, HD_OUT_PERMANENT, 0, "payload is %zu bytes, over FCM's %d", size,
                       HD_PUSH_MAX_PAYLOAD);
         return -1;
     }
-    json_t *msg = json_object(), *note = json_object();
-    json_object_set_new(msg, "token", json_string(m->to));
-    if (m->title)
-        json_object_set_new(note, "title", json_string(m->title));
-    if (m->body)
-        json_object_set_new(note, "body", json_string(m->body));
-    if (json_object_size(note))
-        json_object_set_new(msg, "notification", note);
-    else
-        json_decref(note);
-    if (data) {
-        json_t *collapse = json_object_get(data, "collapse_id");
-        if (json_is_string(collapse))
-            json_object_set_new(msg, "android",
-                                json_pack("{s:O}", "collapse_key", collapse));
-        json_object_del(data, "collapse_id");
-        json_object_set_new(msg, "data", string_map(data));
-        json_decref(data);
+    if (collapse) {
+        hd_buf_adds(b, ",\"android\":{\"collapse_key\":");
+        add_str(b, collapse);
+        hd_buf_addc(b, '}');
     }
-    json_t *root = json_pack("{s:o}", "message", msg);
-    char *s = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    hd_buf_adds(&q->body, s);
-    free(s);
+    hd_buf_adds(b, "}}");
+    json_decref(data);
     hd_buf_adds(&q->url, f->send_url);
     hd_buf_reset(&f->scratch);
     hd_buf_adds(&f->scratch, "Bearer ");
@@ -212,13 +232,12 @@ static const char *fcm_code(const json_t *e)
 static int fcm_finish(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r)
 {
     struct fcm *f = pc;
-    json_t *j = hx_json(q);
     if (status == 200) {
         hd_result_set(r, HD_OUT_ACCEPTED, 200, "accepted");
-        hx_copy_text(r->gateway_id, sizeof r->gateway_id, hx_jstr(j, "name"));
-        json_decref(j);
+        hx_scan_str(q, "name", r->gateway_id, sizeof r->gateway_id);
         return 0;
     }
+    json_t *j = hx_json(q);
     json_t *e = json_object_get(j, "error");
     const char *code = fcm_code(e), *st = hx_jstr(e, "status");
     const char *why = code ? code : st ? st : "";
@@ -315,4 +334,5 @@ const struct hd_drv_ops hd_drv_fcm = {
     .fini = hx_close,
     .loop = hx_loop,
     .wake = hx_wake,
+    .loop_threads = hx_lanes,
 };

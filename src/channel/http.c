@@ -13,28 +13,41 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "herald/time.h"
 
 #define RESP_MAX (64 * 1024)
 #define TAKE_MAX 256
 
-struct hx {
-    const struct hx_proto *proto;
-    void *pc;
-    struct hd_log *log;
+#define LANES_MAX 4
+
+/* One loop thread's share: its own multi handle and connections. */
+struct lane {
     CURLM *multi;
-    char *ca_file;
-    long timeout_ms;
-    unsigned conns, streams;
     size_t max_inflight;
     struct hx_req **spare; /* finished requests, kept with their easy handles */
     size_t nspare;
+    atomic_bool sleeping; /* the loop waits in curl_multi_poll and has room */
+};
+
+struct hx {
+    const struct hx_proto *proto;
+    void *pc;
+    pthread_mutex_t pmu; /* the protocol's calls: its state (tokens) is shared */
+    struct hd_log *log;
+    char *ca_file;
+    long timeout_ms;
+    unsigned conns, streams;
+    struct lane lanes[LANES_MAX];
+    unsigned nlanes;
+    atomic_uint next_lane;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -68,17 +81,27 @@ int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct 
     h->timeout_ms = (long)(cfg->timeout > 0 ? cfg->timeout : 30) * 1000L;
     h->conns = cfg->connections ? cfg->connections : 4;
     h->streams = streams > 1 ? streams : 1;
-    h->max_inflight = (size_t)h->conns * h->streams;
-    h->multi = curl_multi_init();
-    if (!h->multi)
-        HD_BUG("curl_multi_init failed");
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)h->conns);
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->conns);
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns);
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
-                      (long)(h->streams > 1 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
-    if (h->streams > 1)
-        curl_multi_setopt(h->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)h->streams);
+    /* One loop thread saturates a core with curl and the kernel's loopback
+     * work; a second (with half the connections) lets a many-connection
+     * provider use another core. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    h->nlanes = h->conns >= 16 && cpus > 1 ? (unsigned)(cpus < LANES_MAX ? cpus : LANES_MAX) : 1;
+    pthread_mutex_init(&h->pmu, NULL);
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        struct lane *l = &h->lanes[i];
+        unsigned conns = h->conns / h->nlanes + (i < h->conns % h->nlanes);
+        l->max_inflight = (size_t)conns * h->streams;
+        l->multi = curl_multi_init();
+        if (!l->multi)
+            HD_BUG("curl_multi_init failed");
+        curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)conns);
+        curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+        curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)conns);
+        curl_multi_setopt(l->multi, CURLMOPT_PIPELINING,
+                          (long)(h->streams > 1 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
+        if (h->streams > 1)
+            curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)h->streams);
+    }
     *conf = h;
     return 0;
 }
@@ -101,10 +124,14 @@ void hx_close(void *conf)
     struct hx *h = conf;
     if (!h)
         return;
-    for (size_t i = 0; i < h->nspare; i++)
-        req_free(h->spare[i]);
-    free(h->spare);
-    curl_multi_cleanup(h->multi);
+    for (unsigned k = 0; k < h->nlanes; k++) {
+        struct lane *l = &h->lanes[k];
+        for (size_t i = 0; i < l->nspare; i++)
+            req_free(l->spare[i]);
+        free(l->spare);
+        curl_multi_cleanup(l->multi);
+    }
+    pthread_mutex_destroy(&h->pmu);
     if (h->proto->fini)
         h->proto->fini(h->pc);
     free(h->ca_file);
@@ -114,7 +141,18 @@ void hx_close(void *conf)
 void hx_wake(void *conf)
 {
     struct hx *h = conf;
-    curl_multi_wakeup(h->multi);
+    /* only when the loop sleeps in curl with room for more: a wake-up is a
+     * write to a socket pair, too dear for every message */
+    for (unsigned i = 0; i < h->nlanes; i++)
+        if (atomic_exchange(&h->lanes[i].sleeping, false)) {
+            curl_multi_wakeup(h->lanes[i].multi);
+            return;
+        }
+}
+
+unsigned hx_lanes(void *conf)
+{
+    return ((struct hx *)conf)->nlanes;
 }
 
 /* ---- helpers for the protocols --------------------------------------------------- */
@@ -125,7 +163,10 @@ int hx_header(struct hx_req *q, const char *name, const char *value)
         return -1;
     struct hd_buf line;
     hd_buf_init(&line);
-    hd_buf_addf(&line, "%s: %s", name, value);
+    hd_buf_adds(&line, name);
+    hd_buf_add(&line, ": ", 2);
+    hd_buf_adds(&line, value);
+    hd_buf_addc(&line, '\0');
     struct curl_slist *l = curl_slist_append(q->hdrs, line.data);
     hd_wipe(line.data, line.len);
     hd_buf_release(&line);
@@ -140,6 +181,34 @@ json_t *hx_json(const struct hx_req *q)
     if (!q->resp.len)
         return NULL;
     return json_loadb(q->resp.data, q->resp.len, 0, NULL);
+}
+
+void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *p = q->resp.data, *end = p + q->resp.len;
+    size_t klen = strlen(key);
+    /* the fast path: {"key": "value without escapes", ...} */
+    while (p && p < end && (p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) > klen + 1 && memcmp(p + 1, key, klen) == 0 && p[klen + 1] == '"') {
+            const char *v = p + klen + 2;
+            while (v < end && (*v == ' ' || *v == ':' || *v == '\n' || *v == '\r' || *v == '\t'))
+                v++;
+            const char *close = v < end && *v == '"' ? memchr(v + 1, '"', (size_t)(end - v - 1)) : NULL;
+            if (close && !memchr(v + 1, '\\', (size_t)(close - v - 1))) {
+                size_t len = (size_t)(close - v - 1) < n - 1 ? (size_t)(close - v - 1) : n - 1;
+                memcpy(out, v + 1, len);
+                out[len] = '\0';
+                hx_copy_text(out, n, out);
+                return;
+            }
+            break;
+        }
+        p++;
+    }
+    json_t *j = hx_json(q); /* anything else */
+    hx_copy_text(out, n, hx_jstr(j, key));
+    json_decref(j);
 }
 
 const char *hx_jstr(const json_t *o, const char *key)
@@ -306,25 +375,30 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
     return 0;
 }
 
-static struct hx_req *req_get(struct hx *h)
+static struct hx_req *req_get(struct hx *h, struct lane *l)
 {
-    if (h->nspare)
-        return h->spare[--h->nspare];
+    if (l->nspare)
+        return l->spare[--l->nspare];
     struct hx_req *q = hd_xcalloc(1, sizeof *q);
     q->easy = curl_easy_init();
     if (!q->easy)
         HD_BUG("curl_easy_init failed");
+    /* options that never change are set once: a provider's requests differ
+     * only in URL, headers and body */
+    easy_common(h, q->easy, q);
+    curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->errbuf);
     return q;
 }
 
-static void req_put(struct hx *h, struct hx_req *q)
+static void req_put(struct lane *l, struct hx_req *q)
 {
-    h->spare = hd_xrealloc(h->spare, (h->nspare + 1) * sizeof *h->spare);
-    h->spare[h->nspare++] = q;
+    l->spare = hd_xrealloc(l->spare, (l->nspare + 1) * sizeof *l->spare);
+    l->spare[l->nspare++] = q;
 }
 
 /* Builds q and adds it to the multi handle; -1 (r filled) when refused. */
-static int req_start(struct hx *h, struct hx_req *q, struct hd_result *r)
+static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_result *r)
 {
     hd_buf_reset(&q->url);
     hd_wipe(q->body.data, q->body.len);
@@ -336,12 +410,11 @@ static int req_start(struct hx *h, struct hx_req *q, struct hd_result *r)
     q->resp_id[0] = '\0';
     q->errbuf[0] = '\0';
     CURL *e = q->easy;
-    curl_easy_reset(e);
-    easy_common(h, e, q);
-    if (h->proto->build(h->pc, q, r) < 0)
+    pthread_mutex_lock(&h->pmu);
+    int built = h->proto->build(h->pc, q, r);
+    pthread_mutex_unlock(&h->pmu);
+    if (built < 0)
         return -1;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
     curl_easy_setopt(e, CURLOPT_URL, q->url.data);
     const char *method = q->method ? q->method : "POST";
     if (strcmp(method, "GET") == 0) {
@@ -351,15 +424,17 @@ static int req_start(struct hx *h, struct hx_req *q, struct hd_result *r)
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)q->body.len);
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        struct curl_slist *l = curl_slist_append(q->hdrs, "Expect:"); /* no 100-continue */
-        if (!l)
-            HD_BUG("out of memory");
-        q->hdrs = l;
+        if (q->body.len >= 1024) { /* curl would wait for a 100-continue */
+            struct curl_slist *hl = curl_slist_append(q->hdrs, "Expect:");
+            if (!hl)
+                HD_BUG("out of memory");
+            q->hdrs = hl;
+        }
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
     if (q->t0 == 0)
         q->t0 = hd_clock_mono_ms();
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+    if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
         HD_BUG("curl_multi_add_handle failed");
     return 0;
 }
@@ -385,7 +460,9 @@ static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_resul
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     if (curl_easy_getinfo(q->easy, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
         r->retry_after_ms = (int64_t)retry * 1000;
+    pthread_mutex_lock(&h->pmu);
     int again = h->proto->finish(h->pc, h, q, status, r);
+    pthread_mutex_unlock(&h->pmu);
     if (!r->code)
         r->code = (int)status;
     if (again && q->again < 1) {
@@ -395,29 +472,56 @@ static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_resul
     return 0;
 }
 
+/* Results waiting to go back to driver.c, handed over in one lock. */
+struct outbox {
+    const struct hd_msg **m;
+    struct hd_result *r;
+    size_t n;
+};
+
+static void out_add(struct outbox *o, const struct hd_msg *m, const struct hd_result *r)
+{
+    o->m[o->n] = m;
+    o->r[o->n++] = *r;
+}
+
+static void out_flush(struct hd_driver *d, struct outbox *o)
+{
+    hd_drv_give(d, o->m, o->r, o->n);
+    o->n = 0;
+}
+
 void hx_loop(void *conf, struct hd_driver *d)
 {
     struct hx *h = conf;
+    struct lane *l = &h->lanes[atomic_fetch_add(&h->next_lane, 1) % h->nlanes];
     const struct hd_msg *batch[TAKE_MAX];
     size_t inflight = 0;
     bool stopping = false;
+    struct outbox out = {hd_xcalloc(l->max_inflight + TAKE_MAX, sizeof *out.m),
+                         hd_xcalloc(l->max_inflight + TAKE_MAX, sizeof *out.r), 0};
     for (;;) {
-        while (!stopping && inflight < h->max_inflight) {
-            size_t want = h->max_inflight - inflight;
+        while (!stopping && inflight < l->max_inflight) {
+            size_t want = l->max_inflight - inflight;
             int n = hd_drv_take(d, batch, want < TAKE_MAX ? want : TAKE_MAX, inflight ? 0 : 200);
             if (n < 0)
                 stopping = true;
             if (n <= 0)
                 break;
             struct hd_err err = {0};
-            bool ready = !h->proto->prepare || h->proto->prepare(h->pc, h, &err) == 0;
+            bool ready = true;
+            if (h->proto->prepare) {
+                pthread_mutex_lock(&h->pmu);
+                ready = h->proto->prepare(h->pc, h, &err) == 0;
+                pthread_mutex_unlock(&h->pmu);
+            }
             for (int i = 0; i < n; i++) {
                 struct hd_result r;
-                struct hx_req *q = req_get(h);
+                struct hx_req *q = req_get(h, l);
                 q->m = batch[i];
                 q->again = 0;
                 q->t0 = 0;
-                if (ready && req_start(h, q, &r) == 0) {
+                if (ready && req_start(h, l, q, &r) == 0) {
                     inflight++;
                     continue;
                 }
@@ -425,36 +529,54 @@ void hx_loop(void *conf, struct hd_driver *d)
                     hd_result_init(&r, batch[i]);
                     hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
                 }
-                hd_drv_give(d, batch[i], &r);
-                req_put(h, q);
+                out_add(&out, batch[i], &r);
+                req_put(l, q);
             }
+            out_flush(d, &out);
         }
         if (!inflight) {
             if (stopping)
-                return;
+                break;
             continue;
         }
         int running = 0;
-        curl_multi_perform(h->multi, &running);
+        curl_multi_perform(l->multi, &running);
         CURLMsg *cm;
         int left;
-        while ((cm = curl_multi_info_read(h->multi, &left)) != NULL) {
+        while ((cm = curl_multi_info_read(l->multi, &left)) != NULL) {
             if (cm->msg != CURLMSG_DONE)
                 continue;
             struct hx_req *q = NULL;
             CURL *e = cm->easy_handle;
             CURLcode rc = cm->data.result;
             curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
-            curl_multi_remove_handle(h->multi, e);
+            curl_multi_remove_handle(l->multi, e);
             struct hd_result r;
-            if (req_done(h, q, rc, &r) && req_start(h, q, &r) == 0)
+            if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
                 continue;
-            hd_drv_give(d, q->m, &r);
+            out_add(&out, q->m, &r);
             q->m = NULL;
-            req_put(h, q);
+            req_put(l, q);
             inflight--;
         }
-        if (inflight)
-            curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+        out_flush(d, &out);
+        if (!inflight)
+            continue;
+        /* Sleep in curl until a transfer needs us, or (with room for more)
+         * a submit wakes us. Dekker-style: we say we sleep, then look at the
+         * queue; a submitter queues, then looks whether we sleep. */
+        bool room = inflight < l->max_inflight && !stopping;
+        if (room) {
+            atomic_store(&l->sleeping, true);
+            if (hd_drv_queued(d)) {
+                atomic_store(&l->sleeping, false);
+                continue;
+            }
+        }
+        curl_multi_poll(l->multi, NULL, 0, 1000, NULL);
+        if (room)
+            atomic_store(&l->sleeping, false);
     }
+    free(out.m);
+    free(out.r);
 }

@@ -2,7 +2,10 @@
  * apns) share, and the helpers they have in common. A protocol builds one
  * request per message and classifies its response; the engine keeps up to
  * `connections` requests in flight on one thread (×streams for HTTP/2),
- * reuses the connections and hands the results back to driver.c. */
+ * reuses the connections and hands the results back to driver.c. With
+ * many connections on a machine with several cores, two or more threads
+ * (lanes) each run the loop over their share of the connections; the
+ * protocol's calls are serialised by a mutex, so its state needs none. */
 #ifndef HERALD_HTTP_INT_H
 #define HERALD_HTTP_INT_H
 
@@ -54,6 +57,7 @@ int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct 
 void hx_close(void *conf);
 void hx_loop(void *conf, struct hd_driver *d);
 void hx_wake(void *conf);
+unsigned hx_lanes(void *conf); /* how many threads run hx_loop */
 struct hd_log *hx_log(struct hx *h);
 
 /* One blocking POST of a form (for token endpoints), with the provider's TLS
@@ -65,6 +69,9 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
 int hx_header(struct hx_req *q, const char *name, const char *value);
 /* The response body parsed as JSON, or NULL. The caller decrefs. */
 json_t *hx_json(const struct hx_req *q);
+/* The first string member named key in the response's JSON, into out (""
+ * when absent); cheaper than hx_json for a small success reply. */
+void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n);
 /* A string member of a JSON object, or NULL. */
 const char *hx_jstr(const json_t *o, const char *key);
 /* Copies s into dst (size n) with control characters as spaces. */
