@@ -35,7 +35,8 @@ int cmd_help(const char *usage);
 int cmd_parse_format(const char *s, bool allow_table);
 /* Parses a non-negative integer option; -1 when it is not one. */
 long long cmd_parse_count(const char *s);
-/* Opens the store at the context's path (not creating it). */
+/* Opens the store at the context's path (not creating it); does nothing when
+ * it is already open. */
 int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err);
 /* Prints an epoch time as ISO 8601 into buf. */
 const char *cmd_time(long long t, char *buf, unsigned size);

@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "herald/driver.h"
+#include "herald/suppress.h"
 #include "herald/html.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
@@ -288,6 +289,20 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
            o.r.opted_out ? " (opted out)" : "", o.r.code, o.r.text,
            o.r.gateway_id[0] ? o.r.gateway_id : "-", (long long)o.r.latency_ms, m.id);
     rc = o.r.outcome == HD_OUT_ACCEPTED ? EXIT_OK : EXIT_FAIL;
+    /* what the gateway said about the address goes into the audience, as
+     * a campaign's result would */
+    if (o.r.bad_address || (o.r.opted_out && contact)) {
+        if (cmd_open_store(ctx, &err) < 0 ||
+            hd_feedback_apply(ctx->store, contact, channel, addr, &o.r, hd_clock_now(&ctx->clock),
+                              &err) < 0) {
+            rc = cmd_fail(ctx, &err);
+            goto out;
+        }
+        if (o.r.bad_address)
+            printf("suppressed  %s (%s)\n", addr, hd_channel_name(channel));
+        if (o.r.opted_out && contact)
+            printf("consent     %s %s: opted out (gateway)\n", contact, hd_channel_name(channel));
+    }
 out:
     for (size_t i = 0; i < HD_PART_COUNT + 2; i++)
         free(owned[i]);

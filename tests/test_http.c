@@ -684,12 +684,61 @@ static void test_provider_test_no_secrets(void **state)
     free(ca);
 }
 
+/* What the gateway says about an address reaches the audience: 21211
+ * suppresses the number, 21610 (STOP) opts the contact out of SMS. */
+static void test_provider_feedback(void **state)
+{
+    (void)state;
+    char *conf = path("fb.conf"), *csv = path("fb.csv");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ndatabase = fb.db\n"
+                "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+                "[channel sms]\nproviders = sms\n",
+                tw.port, TW_SID);
+    tu_write(conf, t.data);
+    tu_write(csv, "id,phone\nc1,+14155550199\n");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "init", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "contacts", "import", "fb.csv", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "provider", "test", "sms", "--to", "+14155021610",
+              "--contact", "c1", NULL);
+    if (r.status != 1)
+        fail_msg("provider test: %d %s %s", r.status, r.out, r.err);
+    assert_contains(r.out, "result      permanent (opted out)");
+    assert_contains(r.out, "consent     c1 sms: opted out (gateway)");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "contacts", "show", "c1", "--json", NULL);
+    assert_contains(r.out, "\"opted_out\"");
+    assert_contains(r.out, "\"gateway\"");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "provider", "test", "sms", "--to", "+14155021211",
+              NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.out, "result      permanent (bad address)");
+    assert_contains(r.out, "suppressed  +14155021211");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "fb.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_contains(r.out, "+14155021211,sms,invalid_number");
+    tu_run_release(&r);
+    hd_buf_release(&t);
+    free(conf);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_twilio_classes),  cmocka_unit_test(test_http_gateway),
         cmocka_unit_test(test_fcm_classes),     cmocka_unit_test(test_apns_classes),
         cmocka_unit_test(test_tls_refused),     cmocka_unit_test(test_provider_test_no_secrets),
+        cmocka_unit_test(test_provider_feedback),
     };
     return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
 }
