@@ -13,9 +13,7 @@
 #include "herald/config.h"
 #include "herald/driver.h"
 #include "herald/log.h"
-#include "herald/time.h"
-
-static long accepted, done;
+#include "drive.h"
 
 static const struct hd_msg proto = {
     .channel = HD_CH_PUSH,
@@ -27,16 +25,6 @@ static const struct hd_msg proto = {
     .data = "{\"deep_link\":\"app://cart\",\"campaign\":\"winback-7\"}",
     .created = 1795334400,
 };
-
-static void count(void *ud, const struct hd_result *r)
-{
-    (void)ud;
-    done++;
-    if (r->outcome == HD_OUT_ACCEPTED)
-        accepted++;
-    else if (done - accepted < 5)
-        fprintf(stderr, "fcm: %s: %d %s\n", hd_outcome_name(r->outcome), r->code, r->text);
-}
 
 /* The same JSON the driver builds for proto (fcm.c: message, token,
  * notification, data as strings). */
@@ -79,19 +67,9 @@ int main(int argc, char **argv)
         return 1;
     }
     struct hd_msg m = proto;
-    int64_t t0 = hd_clock_mono_ms();
-    for (long i = 0; i < n; i++) {
-        while (hd_driver_pending(d) >= 8000)
-            hd_driver_poll(d, 50, count, NULL);
-        hd_uuid(m.id);
-        hd_driver_submit(d, &m, &e);
-    }
-    while (done < n)
-        hd_driver_poll(d, 100, count, NULL);
-    int64_t t1 = hd_clock_mono_ms();
+    int rc = drive("fcm", d, &m, n, 8000);
     hd_driver_free(d);
-    printf("%.0f %ld\n", (double)n * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), accepted);
     hd_config_free(cfg);
     hd_log_release(&log);
-    return accepted == n ? 0 : 1;
+    return rc;
 }

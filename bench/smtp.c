@@ -10,19 +10,7 @@
 #include "herald/config.h"
 #include "herald/driver.h"
 #include "herald/log.h"
-#include "herald/time.h"
-
-static long accepted, done;
-
-static void count(void *ud, const struct hd_result *r)
-{
-    (void)ud;
-    done++;
-    if (r->outcome == HD_OUT_ACCEPTED)
-        accepted++;
-    else if (done - accepted < 5)
-        fprintf(stderr, "smtp: %s: %s\n", hd_outcome_name(r->outcome), r->text);
-}
+#include "drive.h"
 
 int main(int argc, char **argv)
 {
@@ -50,22 +38,15 @@ int main(int argc, char **argv)
     for (long i = 0; i < size; i++)
         text[i] = i % 72 == 71 ? '\n' : (char)('a' + i % 26);
     text[size] = '\0';
-    struct hd_msg m = {.channel = HD_CH_EMAIL, .to = "sink@example.com",
-                       .subject = "herald bench", .text = text, .created = 1795334400};
-    int64_t t0 = hd_clock_mono_ms();
-    for (long i = 0; i < n; i++) {
-        while (hd_driver_pending(d) >= 4000)
-            hd_driver_poll(d, 50, count, NULL);
-        hd_uuid(m.id);
-        hd_driver_submit(d, &m, &e);
-    }
-    while (done < n)
-        hd_driver_poll(d, 100, count, NULL);
-    int64_t t1 = hd_clock_mono_ms();
+    struct hd_msg m = {.channel = HD_CH_EMAIL,
+                       .to = "sink@example.com",
+                       .subject = "herald bench",
+                       .text = text,
+                       .created = 1795334400};
+    int rc = drive("smtp", d, &m, n, 4000);
     hd_driver_free(d);
-    printf("%.0f %ld\n", (double)n * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), accepted);
     free(text);
     hd_config_free(cfg);
     hd_log_release(&log);
-    return accepted == n ? 0 : 1;
+    return rc;
 }

@@ -44,16 +44,16 @@ static void start_mock(struct tu_server *s, const char *script, const char *cons
 /* The service account: an RSA key and its JSON file, pointing at the mock. */
 static void make_service_account(const char *name, const char *keyname, int port)
 {
-    const char *gen[] = {"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                         "rsa_keygen_bits:2048", "-out", keyname, NULL};
+    const char *gen[] = {"openssl", "genpkey",  "-algorithm",
+                         "RSA",     "-pkeyopt", "rsa_keygen_bits:2048",
+                         "-out",    keyname,    NULL};
     tu_run_in(dir, gen);
     char *kp = path(keyname), *pem = tu_read(kp);
     char uri[128];
     snprintf(uri, sizeof uri, "http://127.0.0.1:%d/token", port);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
-                          "herald-test", "private_key_id", "k1", "private_key", pem,
-                          "client_email", "herald@herald-test.iam.gserviceaccount.com",
-                          "token_uri", uri);
+                          "herald-test", "private_key_id", "k1", "private_key", pem, "client_email",
+                          "herald@herald-test.iam.gserviceaccount.com", "token_uri", uri);
     char *p = path(name);
     assert_int_equal(json_dump_file(j, p, JSON_INDENT(2)), 0);
     json_decref(j);
@@ -67,8 +67,11 @@ static int setup(void **state)
     (void)state;
     dir = tu_tmpdir();
     tu_make_certs(dir);
-    const char *ec[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-out", "AuthKey_ABC123DEFG.p8", NULL};
+    const char *ec[] = {"openssl",    "genpkey",
+                        "-algorithm", "EC",
+                        "-pkeyopt",   "ec_paramgen_curve:P-256",
+                        "-out",       "AuthKey_ABC123DEFG.p8",
+                        NULL};
     tu_run_in(dir, ec);
     setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
     setenv("TEST_API_KEY", API_KEY, 1);
@@ -88,9 +91,10 @@ static int setup(void **state)
     snprintf(portstr, sizeof portstr, "%d", port);
     const char *fa[] = {"--sa", "sa.json", "--log", "fcm.log", "--port", portstr, NULL};
     start_mock(&fcm, "fcm.js", fa);
-    const char *aa[] = {"--cert", "srv.pem", "--certkey", "srv.key", "--key",
-                        "AuthKey_ABC123DEFG.p8", "--kid", "ABC123DEFG", "--team", "TEAM123456",
-                        "--log", "apns.log", NULL};
+    const char *aa[] = {
+        "--cert", "srv.pem",    "--certkey", "srv.key",    "--key", "AuthKey_ABC123DEFG.p8",
+        "--kid",  "ABC123DEFG", "--team",    "TEAM123456", "--log", "apns.log",
+        NULL};
     start_mock(&apns, "apns.js", aa);
     return 0;
 }
@@ -125,19 +129,6 @@ static struct hd_config *config(const char *fmt, ...)
     return cfg;
 }
 
-struct results {
-    struct hd_result r[64];
-    char id[64][40];
-    size_t n;
-};
-
-static void collect(void *ud, const struct hd_result *r)
-{
-    struct results *rs = ud;
-    if (rs->n < 64)
-        rs->r[rs->n++] = *r;
-}
-
 struct content {
     const char *title, *body, *data;
 };
@@ -145,7 +136,7 @@ struct content {
 /* Sends one message to each address through provider "p"; results (and
  * message ids) in the order of the addresses. */
 static void send_all(struct hd_config *cfg, int channel, const char *const *to, size_t n,
-                     const struct content *c, struct results *rs, struct hd_log *log)
+                     const struct content *c, struct tu_results *rs, struct hd_log *log)
 {
     struct hd_driver *d;
     struct hd_err e = {0};
@@ -166,14 +157,17 @@ static void send_all(struct hd_config *cfg, int channel, const char *const *to, 
         snprintf(rs->id[i], sizeof rs->id[i], "%s", m.id);
         assert_int_equal(hd_driver_submit(d, &m, &e), 0);
     }
-    struct results got = {0};
-    for (int i = 0; i < 200 && got.n < n; i++)
-        hd_driver_poll(d, 100, collect, &got);
-    hd_driver_free(d);
-    assert_int_equal(got.n, n);
-    for (size_t i = 0; i < n; i++)
-        rs->r[(uintptr_t)got.r[i].user] = got.r[i];
-    rs->n = n;
+    tu_await(d, n, rs);
+}
+
+/* A push data object of about n bytes. */
+static void big_data(struct hd_buf *b, int n)
+{
+    hd_buf_init(b);
+    hd_buf_adds(b, "{\"blob\":\"");
+    for (int k = 0; k < n; k++)
+        hd_buf_addc(b, 'x');
+    hd_buf_adds(b, "\"}");
 }
 
 static void expect(const struct hd_result *r, int outcome, bool bad, const char *what)
@@ -232,7 +226,7 @@ static void test_twilio_classes(void **state)
                                      "+15550000503", "+15550000999", "+15550000000"};
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_ERROR);
-    struct results rs;
+    struct tu_results rs;
     struct content c = {.body = "Hi Ann, your code is 1234 & it expires soon"};
     send_all(cfg, HD_CH_SMS, to, 9, &c, &rs, &log);
     expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
@@ -305,18 +299,19 @@ static void test_http_gateway(void **state)
         }
     }
     setenv("TEST_GW_AUTH", basic.data, 1);
-    struct hd_config *cfg = config(
-        "[provider p]\ntype = http\nurl = http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
-        "body_format = form\nbody = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
-        "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
-        "accepted_status = 200-299\nthrottled_status = 429\npermanent_status = 400-499\n"
-        "message_id_pointer = /sid\n",
-        tw.port, TW_SID);
+    struct hd_config *cfg =
+        config("[provider p]\ntype = http\nurl = "
+               "http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
+               "body_format = form\nbody = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
+               "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
+               "accepted_status = 200-299\nthrottled_status = 429\npermanent_status = 400-499\n"
+               "message_id_pointer = /sid\n",
+               tw.port, TW_SID);
     static const char *const to[] = {"+15557654321", "+15550000429", "+15550021211",
                                      "+15550000503"};
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_ERROR);
-    struct results rs;
+    struct tu_results rs;
     struct content c = {.body = "Grüße & 100% \"quoted\" + more"};
     send_all(cfg, HD_CH_SMS, to, 4, &c, &rs, &log);
     expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
@@ -328,8 +323,8 @@ static void test_http_gateway(void **state)
     json_t *l = read_log("twilio.log");
     json_t *req = find_request(l, "idempotency-key", rs.id[0]);
     assert_non_null(req);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(req, "form"), "Body")), c.body);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(req, "form"), "Body")),
+                        c.body);
     json_decref(l);
     hd_config_free(cfg);
 
@@ -346,8 +341,7 @@ static void test_http_gateway(void **state)
     l = read_log("twilio.log");
     req = find_request(l, "idempotency-key", rs.id[0]);
     assert_non_null(req);
-    assert_string_equal(json_string_value(json_object_get(req, "path")),
-                        "/hook?to=%2B15557654321");
+    assert_string_equal(json_string_value(json_object_get(req, "path")), "/hook?to=%2B15557654321");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(req, "headers"), "x-token")), API_KEY);
     assert_string_equal(
@@ -357,10 +351,9 @@ static void test_http_gateway(void **state)
     assert_non_null(body);
     assert_string_equal(json_string_value(json_object_get(json_object_get(body, "msg"), "text")),
                         c2.body);
-    assert_int_equal(
-        json_integer_value(json_object_get(
-            json_object_get(json_object_get(body, "msg"), "data"), "k")),
-        1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(body, "msg"), "data"), "k")),
+                     1);
     json_decref(body);
     json_decref(l);
     hd_config_free(cfg);
@@ -424,13 +417,14 @@ static void test_fcm_classes(void **state)
 {
     (void)state;
     struct hd_config *cfg = fcm_config("sa.json");
-    static const char *const to[] = {"tok-ok-1",    "unregistered", "invalid",  "mismatch",
-                                     "quota",       "unavailable",  "internal", "always401",
-                                     "slow",        "drop"};
+    static const char *const to[] = {"tok-ok-1", "unregistered", "invalid",  "mismatch",
+                                     "quota",    "unavailable",  "internal", "always401",
+                                     "slow",     "drop"};
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_ERROR);
-    struct results rs;
-    struct content c = {.title = "Hello", .body = "We miss you",
+    struct tu_results rs;
+    struct content c = {.title = "Hello",
+                        .body = "We miss you",
                         .data = "{\"deep_link\":\"app://home\",\"n\":3,\"flag\":true}"};
     size_t before = count_issued();
     send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
@@ -479,11 +473,7 @@ static void test_fcm_classes(void **state)
 
     /* a payload over 4096 bytes is refused before sending */
     struct hd_buf big;
-    hd_buf_init(&big);
-    hd_buf_adds(&big, "{\"blob\":\"");
-    for (int k = 0; k < 5000; k++)
-        hd_buf_addc(&big, 'x');
-    hd_buf_adds(&big, "\"}");
+    big_data(&big, 5000);
     struct content cb = {.title = "t", .body = "b", .data = big.data};
     send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
     expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
@@ -541,13 +531,13 @@ static void test_apns_classes(void **state)
     (void)state;
     struct hd_config *cfg = apns_config("ca.pem");
     static const char *const to[] = {
-        "aaaa0000" HEX64, "dead0410" HEX64, "dead0400" HEX64, "dead0403" HEX64,
-        "dead0429" HEX64, "dead0500" HEX64, "dead0503" HEX64, "dead0413" HEX64,
-        "dead0999" HEX64, "not-a-token/../x"};
+        "aaaa0000" HEX64, "dead0410" HEX64, "dead0400" HEX64, "dead0403" HEX64, "dead0429" HEX64,
+        "dead0500" HEX64, "dead0503" HEX64, "dead0413" HEX64, "dead0999" HEX64, "not-a-token/../x"};
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_ERROR);
-    struct results rs;
-    struct content c = {.title = "Hello", .body = "We miss you",
+    struct tu_results rs;
+    struct content c = {.title = "Hello",
+                        .body = "We miss you",
                         .data = "{\"deep_link\":\"app://home\",\"collapse_id\":\"promo-7\"}"};
     send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
     expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
@@ -573,10 +563,9 @@ static void test_apns_classes(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "apns-expiration")), "1795420800");
     assert_string_equal(json_string_value(json_object_get(h, "apns-collapse-id")), "promo-7");
     json_t *b = json_object_get(req, "body");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(json_object_get(b, "aps"), "alert"),
-                                          "body")),
-        "We miss you");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(b, "aps"), "alert"), "body")),
+                        "We miss you");
     assert_string_equal(json_string_value(json_object_get(b, "deep_link")), "app://home");
     assert_null(json_object_get(b, "collapse_id"));
     json_decref(l);
@@ -586,11 +575,7 @@ static void test_apns_classes(void **state)
     send_all(cfg, HD_CH_PUSH, drop, 1, &c, &rs, &log);
     expect(&rs.r[0], HD_OUT_TEMPORARY, false, "dropped");
     struct hd_buf big;
-    hd_buf_init(&big);
-    hd_buf_adds(&big, "{\"blob\":\"");
-    for (int k = 0; k < 4100; k++)
-        hd_buf_addc(&big, 'x');
-    hd_buf_adds(&big, "\"}");
+    big_data(&big, 4100);
     struct content cb = {.title = "t", .body = "b", .data = big.data};
     send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
     expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
@@ -608,7 +593,7 @@ static void test_tls_refused(void **state)
     static const char *const to[] = {"aaaa0000" HEX64};
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_ERROR);
-    struct results rs;
+    struct tu_results rs;
     send_all(cfg, HD_CH_PUSH, to, 1, NULL, &rs, &log);
     expect(&rs.r[0], HD_OUT_TEMPORARY, false, "untrusted certificate");
     assert_contains(rs.r[0].text, "certificate");
@@ -653,15 +638,16 @@ static void test_provider_test_no_secrets(void **state)
     char *p8 = tu_read(key), *sajson = tu_read(sa);
     for (size_t i = 0; i < 4; i++) {
         struct tu_run r;
-        tu_herald(&r, dir, NULL, "-v", "-c", "h.conf", "provider", "test", runs[i].provider,
-                  "--to", runs[i].to, NULL);
+        tu_herald(&r, dir, NULL, "-v", "-c", "h.conf", "provider", "test", runs[i].provider, "--to",
+                  runs[i].to, NULL);
         if (r.status != 0)
             fail_msg("provider test %s: %s %s", runs[i].provider, r.out, r.err);
         assert_contains(r.out, "result      accepted");
         if (strcmp(runs[i].gw, "-") != 0)
             assert_contains(r.out, runs[i].gw);
-        const char *secrets[] = {TW_TOKEN, getenv("TEST_GW_AUTH"), "ya29.mock", "BEGIN PRIVATE",
-                                 "bearer ey", "Bearer ", "Basic "};
+        const char *secrets[] = {
+            TW_TOKEN, getenv("TEST_GW_AUTH"), "ya29.mock", "BEGIN PRIVATE", "bearer ey", "Bearer ",
+            "Basic "};
         for (size_t k = 0; k < sizeof secrets / sizeof *secrets; k++) {
             assert_not_contains(r.out, secrets[k]);
             assert_not_contains(r.err, secrets[k]);
@@ -735,9 +721,9 @@ static void test_provider_feedback(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_twilio_classes),  cmocka_unit_test(test_http_gateway),
-        cmocka_unit_test(test_fcm_classes),     cmocka_unit_test(test_apns_classes),
-        cmocka_unit_test(test_tls_refused),     cmocka_unit_test(test_provider_test_no_secrets),
+        cmocka_unit_test(test_twilio_classes),    cmocka_unit_test(test_http_gateway),
+        cmocka_unit_test(test_fcm_classes),       cmocka_unit_test(test_apns_classes),
+        cmocka_unit_test(test_tls_refused),       cmocka_unit_test(test_provider_test_no_secrets),
         cmocka_unit_test(test_provider_feedback),
     };
     return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);

@@ -76,22 +76,10 @@ static struct hd_config *config(const struct server *s, const char *extra)
     return cfg;
 }
 
-struct results {
-    struct hd_result r[64];
-    size_t n;
-};
-
-static void collect(void *ud, const struct hd_result *r)
-{
-    struct results *rs = ud;
-    if (rs->n < 64)
-        rs->r[rs->n++] = *r;
-}
-
 /* Sends one message to each address through cfg's provider; results in
  * the order of the addresses. */
 static void send_all(struct hd_config *cfg, const char *const *to, size_t n, const char *subject,
-                     struct results *rs, struct hd_log *log)
+                     struct tu_results *rs, struct hd_log *log)
 {
     struct hd_driver *d;
     struct hd_err e = {0};
@@ -111,14 +99,7 @@ static void send_all(struct hd_config *cfg, const char *const *to, size_t n, con
         assert_int_equal(hd_driver_submit(d, &m, &e), 0);
     }
     memset(rs, 0, sizeof *rs);
-    struct results got = {0};
-    for (int i = 0; i < 300 && got.n < n; i++)
-        hd_driver_poll(d, 100, collect, &got);
-    hd_driver_free(d);
-    assert_int_equal(got.n, n);
-    for (size_t i = 0; i < n; i++)
-        rs->r[(uintptr_t)got.r[i].user] = got.r[i];
-    rs->n = n;
+    tu_await(d, n, rs);
 }
 
 static struct server tls_srv;
@@ -177,7 +158,7 @@ static void test_smtp_reply_codes(void **state)
     struct hd_config *cfg = tls_config(&tls_srv);
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_WARN);
-    struct results rs;
+    struct tu_results rs;
     send_all(cfg, to, n, NULL, &rs, &log);
     for (size_t i = 0; i < n; i++) {
         const struct hd_result *r = &rs.r[i];
@@ -240,7 +221,7 @@ static void test_smtp_mime(void **state)
     struct hd_config *cfg = tls_config(&tls_srv);
     struct hd_log log;
     hd_log_init(&log, stderr, HD_LOG_WARN);
-    struct results rs;
+    struct tu_results rs;
     int before = count_received(&tls_srv);
     const char *to[] = {"mime@example.com"};
     send_all(cfg, to, 1, NULL, &rs, &log);
@@ -295,9 +276,9 @@ static void test_smtp_mime(void **state)
                        .created = 1795334400};
     hd_uuid(m.id);
     assert_int_equal(hd_driver_submit(d, &m, &e), 0);
-    struct results got = {0};
+    struct tu_results got = {0};
     for (int i = 0; i < 300 && !got.n; i++)
-        hd_driver_poll(d, 100, collect, &got);
+        hd_driver_poll(d, 100, tu_collect, &got);
     hd_driver_free(d);
     assert_int_equal(got.r[0].outcome, HD_OUT_ACCEPTED);
     j = received(&tls_srv, before + 2);
@@ -323,14 +304,14 @@ static void test_smtp_header_injection(void **state)
     static const char *const subjects[] = {"Hi\r\nBcc: victim@example.com", "Hi\nX-Evil: 1",
                                            "tab\tok but \x01 not"};
     for (size_t i = 0; i < 3; i++) {
-        struct results rs;
+        struct tu_results rs;
         const char *to[] = {"ann@example.com"};
         send_all(cfg, to, 1, subjects[i], &rs, &log);
         assert_int_equal(rs.r[0].outcome, HD_OUT_PERMANENT);
         assert_contains(rs.r[0].text, "header 'Subject' holds a control character");
     }
     /* in an address too */
-    struct results rs;
+    struct tu_results rs;
     const char *to[] = {"ann@example.com\r\nBcc: victim@example.com"};
     send_all(cfg, to, 1, "fine", &rs, &log);
     assert_int_equal(rs.r[0].outcome, HD_OUT_PERMANENT);
@@ -350,7 +331,7 @@ static void test_smtp_tls_failures(void **state)
     start_server(&implicit, "implicit", "srv", true, false);
     char extra[4200];
     struct hd_log log;
-    struct results rs;
+    struct tu_results rs;
     const char *to[] = {"ann@example.com"};
     char *logp = tu_path(dir, "warn.log");
     FILE *lf = fopen(logp, "w");
@@ -503,9 +484,9 @@ static void test_smtp_outbox(void **state)
         msgs[i].user = (void *)(uintptr_t)i;
         assert_int_equal(hd_driver_submit(d, &msgs[i], &e), 0);
     }
-    struct results got = {0};
+    struct tu_results got = {0};
     for (int i = 0; i < 100 && got.n < 3; i++)
-        hd_driver_poll(d, 100, collect, &got);
+        hd_driver_poll(d, 100, tu_collect, &got);
     hd_driver_free(d);
     assert_int_equal(got.n, 3);
     for (size_t i = 0; i < 3; i++) {

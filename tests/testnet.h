@@ -12,6 +12,8 @@
 
 #include "testutil.h"
 
+#include "herald/driver.h"
+
 /* Runs argv (NULL-terminated) in dir, output discarded; fails on non-zero exit. */
 static inline void tu_run_in(const char *dir, const char *const *argv)
 {
@@ -124,6 +126,35 @@ static inline void tu_server_stop(struct tu_server *s)
     close(s->in);
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
+}
+
+/* Results collected from a driver, and (when a test fills them) the ids of
+ * the messages sent. */
+struct tu_results {
+    struct hd_result r[64];
+    char id[64][40];
+    size_t n;
+};
+
+static inline void tu_collect(void *ud, const struct hd_result *r)
+{
+    struct tu_results *rs = ud;
+    if (rs->n < 64)
+        rs->r[rs->n++] = *r;
+}
+
+/* Polls d (for up to 30 s) until n results came, then frees it; rs->r[i]
+ * is the result of the message whose user tag was i. */
+static inline void tu_await(struct hd_driver *d, size_t n, struct tu_results *rs)
+{
+    struct tu_results got = {0};
+    for (int i = 0; i < 300 && got.n < n; i++)
+        hd_driver_poll(d, 100, tu_collect, &got);
+    hd_driver_free(d);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++)
+        rs->r[(uintptr_t)got.r[i].user] = got.r[i];
+    rs->n = n;
 }
 
 #endif

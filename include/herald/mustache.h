@@ -36,7 +36,7 @@ typedef int (*hd_mst_partial_fn)(void *ud, const char *name, const struct hd_mst
 
 /* How to render. */
 struct hd_mst_env {
-    bool escape_html;          /* HTML-escape {{name}} (not {{{name}}} or {{&name}}) */
+    bool escape_html; /* HTML-escape {{name}} (not {{{name}}} or {{&name}}) */
     /* Another escape for {{name}} (JSON string contents, form encoding);
      * used when escape_html is false. NULL: none. */
     void (*escape)(struct hd_buf *out, const char *s, size_t n);

@@ -73,8 +73,9 @@ int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, con
 {
     int changes = 0;
     if (r->bad_address) {
-        static const char *const reasons[HD_CH_COUNT] = {
-            [HD_CH_EMAIL] = "hard_bounce", [HD_CH_SMS] = "invalid_number", [HD_CH_PUSH] = "unregistered_token"};
+        static const char *const reasons[HD_CH_COUNT] = {[HD_CH_EMAIL] = "hard_bounce",
+                                                         [HD_CH_SMS] = "invalid_number",
+                                                         [HD_CH_PUSH] = "unregistered_token"};
         char norm[4200];
         int ch;
         struct hd_valid *v = hd_valid_new();
@@ -90,8 +91,8 @@ int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, con
     }
     if (r->opted_out && contact) {
         for (int cat = 0; cat < HD_CAT_COUNT; cat++)
-            if (hd_store_consent_set(st, contact, channel, cat, HD_CONSENT_OPTED_OUT, "gateway", now,
-                                     err) < 0)
+            if (hd_store_consent_set(st, contact, channel, cat, HD_CONSENT_OPTED_OUT, "gateway",
+                                     now, err) < 0)
                 return -1;
         changes++;
     }

@@ -222,14 +222,13 @@ static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void
     if (!key)
         return hd_err_set(err, HD_E_CONFIG, "give key_file (the .p8 signing key)");
     if (!kid || !team || !topic || !plain(kid) || !plain(team) || !plain(topic))
-        return hd_err_set(err, HD_E_CONFIG,
-                          "give key_id, team_id and topic (no spaces or quotes)");
+        return hd_err_set(err, HD_E_CONFIG, "give key_id, team_id and topic (no spaces or quotes)");
     struct apns *a = hd_xcalloc(1, sizeof *a);
     a->log = log;
     a->key = hx_pem_key(key->value, key->len, "key", err);
     if (!a->key || !EVP_PKEY_is_a(a->key, "EC")) {
-        int rc = a->key ? hd_err_set(err, HD_E_CONFIG, "key (%s): not an EC (P-256) key", key->ref)
-                        : -1;
+        int rc =
+            a->key ? hd_err_set(err, HD_E_CONFIG, "key (%s): not an EC (P-256) key", key->ref) : -1;
         apns_fini(a);
         return rc;
     }
@@ -239,11 +238,7 @@ static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void
     hd_buf_init(&b);
     hd_buf_addf(&b, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", kid);
     a->header = hd_buf_detach(&b, NULL);
-    hd_buf_init(&b);
-    hd_buf_adds(&b, base ? base : env && strcmp(env, "sandbox") == 0 ? APNS_SANDBOX : APNS_PROD);
-    while (b.len && b.data[b.len - 1] == '/')
-        b.data[--b.len] = '\0';
-    a->base = hd_buf_detach(&b, NULL);
+    a->base = hx_url(base, env && strcmp(env, "sandbox") == 0 ? APNS_SANDBOX : APNS_PROD, "%s", "");
     return hx_open(cfg, log, &apns_proto, a, STREAMS, conf, err);
 }
 

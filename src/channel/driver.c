@@ -278,7 +278,7 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->work, NULL);
     pthread_cond_init(&d->done, NULL);
-    d->nthreads = ops->loop ? (ops->loop_threads ? ops->loop_threads(d->conf) : 1)
+    d->nthreads = ops->loop          ? (ops->loop_threads ? ops->loop_threads(d->conf) : 1)
                   : cfg->connections ? cfg->connections
                                      : 1;
     d->threads = hd_xcalloc(d->nthreads, sizeof *d->threads);

@@ -62,9 +62,9 @@ static int fetch_token(struct fcm *f, struct hx *h, struct hd_err *err)
     int64_t now = hx_now();
     if (f->failed_at && now - f->failed_at < 5)
         return hd_err_set(err, HD_E_IO, "%s", f->failed);
-    json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", f->email, "scope", FCM_SCOPE, "aud",
-                               f->token_uri, "iat", (json_int_t)now, "exp",
-                               (json_int_t)(now + 3600));
+    json_t *claims =
+        json_pack("{s:s,s:s,s:s,s:I,s:I}", "iss", f->email, "scope", FCM_SCOPE, "aud", f->token_uri,
+                  "iat", (json_int_t)now, "exp", (json_int_t)(now + 3600));
     char *cl = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
     struct hd_buf form, resp;
@@ -305,19 +305,13 @@ static int fcm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void 
         f->token_uri = hd_xstrdup(uri);
         f->key = hx_pem_key(pem, strlen(pem), "service_account private_key", err);
         if (!f->key || !EVP_PKEY_is_a(f->key, "RSA"))
-            rc = f->key ? hd_err_set(err, HD_E_CONFIG,
-                                     "service_account private_key: not an RSA key")
-                        : -1;
+            rc = f->key
+                     ? hd_err_set(err, HD_E_CONFIG, "service_account private_key: not an RSA key")
+                     : -1;
     }
     if (rc == 0) {
-        const char *base = hd_provider_get(cfg, "base_url");
-        struct hd_buf url;
-        hd_buf_init(&url);
-        hd_buf_adds(&url, base ? base : FCM_URL);
-        while (url.len && url.data[url.len - 1] == '/')
-            url.data[--url.len] = '\0';
-        hd_buf_addf(&url, "/v1/projects/%s/messages:send", project);
-        f->send_url = hd_buf_detach(&url, NULL);
+        f->send_url = hx_url(hd_provider_get(cfg, "base_url"), FCM_URL,
+                             "/v1/projects/%s/messages:send", project);
     }
     json_decref(j);
     if (rc < 0) {

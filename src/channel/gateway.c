@@ -177,9 +177,9 @@ static void add_form(struct hd_buf *out, const char *s, size_t n)
     hd_buf_add_form(out, s, n);
 }
 
-static int render(struct hd_mst *t, const json_t *data, void (*esc)(struct hd_buf *, const char *,
-                                                                       size_t),
-                  struct hd_buf *out, struct hd_err *err)
+static int render(struct hd_mst *t, const json_t *data,
+                  void (*esc)(struct hd_buf *, const char *, size_t), struct hd_buf *out,
+                  struct hd_err *err)
 {
     struct hd_mst_env env = {.escape = esc, .strict = false};
     return hd_mst_render(t, data, &env, out, err);
@@ -209,8 +209,8 @@ static int gw_build(void *pc, struct hx_req *q, struct hd_result *r)
         rc = render(g->hdr_tpl[i], data, NULL, &g->scratch, &err);
         hd_buf_addc(&g->scratch, '\0');
         if (rc == 0 && hx_header(q, g->hdr_name[i], g->scratch.data) < 0)
-            rc = hd_err_set(&err, HD_E_INVALID, "header %s would hold a line break",
-                            g->hdr_name[i]);
+            rc =
+                hd_err_set(&err, HD_E_INVALID, "header %s would hold a line break", g->hdr_name[i]);
         hd_wipe(g->scratch.data, g->scratch.len);
     }
     json_decref(data);
@@ -297,7 +297,6 @@ static int gw_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     }
     return hx_open(cfg, log, &gw_proto, g, 1, conf, err);
 }
-
 
 const struct hd_drv_ops hd_drv_http = {
     .type = "http",

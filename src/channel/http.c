@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,21 @@ unsigned hx_lanes(void *conf)
 
 /* ---- helpers for the protocols --------------------------------------------------- */
 
+char *hx_url(const char *base, const char *dflt, const char *fmt, ...)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, base ? base : dflt);
+    while (b.len && b.data[b.len - 1] == '/')
+        b.data[--b.len] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    hd_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    hd_buf_addc(&b, '\0');
+    return hd_buf_detach(&b, NULL);
+}
+
 int hx_header(struct hx_req *q, const char *name, const char *value)
 {
     if (strpbrk(value, "\r\n"))
@@ -194,7 +210,8 @@ void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n)
             const char *v = p + klen + 2;
             while (v < end && (*v == ' ' || *v == ':' || *v == '\n' || *v == '\r' || *v == '\t'))
                 v++;
-            const char *close = v < end && *v == '"' ? memchr(v + 1, '"', (size_t)(end - v - 1)) : NULL;
+            const char *close =
+                v < end && *v == '"' ? memchr(v + 1, '"', (size_t)(end - v - 1)) : NULL;
             if (close && !memchr(v + 1, '\\', (size_t)(close - v - 1))) {
                 size_t len = (size_t)(close - v - 1) < n - 1 ? (size_t)(close - v - 1) : n - 1;
                 memcpy(out, v + 1, len);

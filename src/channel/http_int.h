@@ -20,14 +20,14 @@
 struct hx_req {
     CURL *easy;
     const struct hd_msg *m;
-    const char *method;   /* set by build; NULL means POST */
-    struct hd_buf url;    /* set by build */
-    struct hd_buf body;   /* set by build */
+    const char *method; /* set by build; NULL means POST */
+    struct hd_buf url;  /* set by build */
+    struct hd_buf body; /* set by build */
     struct curl_slist *hdrs;
-    struct hd_buf resp;   /* the response body (up to 64 KiB) */
-    char resp_id[128];    /* the apns-id response header */
-    unsigned gen;         /* the protocol's credential generation at build */
-    int again;            /* how many times the protocol sent it again */
+    struct hd_buf resp; /* the response body (up to 64 KiB) */
+    char resp_id[128];  /* the apns-id response header */
+    unsigned gen;       /* the protocol's credential generation at build */
+    int again;          /* how many times the protocol sent it again */
     int64_t t0;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -65,6 +65,10 @@ struct hd_log *hx_log(struct hx *h);
 int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
                  struct hd_err *err);
 
+/* A new string: base (or dflt when base is NULL) without trailing slashes,
+ * then the path printf-style: the URL of a gateway's endpoint. */
+char *hx_url(const char *base, const char *dflt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A header line "name: value"; refuses (returns -1) a value holding CR or LF. */
 int hx_header(struct hx_req *q, const char *name, const char *value);
 /* The response body parsed as JSON, or NULL. The caller decrefs. */

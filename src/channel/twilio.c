@@ -80,7 +80,9 @@ static int tw_finish(void *pc, struct hx *h, struct hx_req *q, long status, stru
     const char *mstatus = hx_jstr(j, "status");
     json_t *seg = json_object_get(j, "num_segments");
     const char *segs = json_string_value(seg); /* Twilio sends it as a string */
-    long nseg = segs ? strtol(segs, NULL, 10) : json_is_integer(seg) ? (long)json_integer_value(seg) : 0;
+    long nseg = segs                   ? strtol(segs, NULL, 10)
+                : json_is_integer(seg) ? (long)json_integer_value(seg)
+                                       : 0;
     char text[300];
     hx_copy_text(text, sizeof text, msg ? msg : "");
     if (status >= 200 && status < 300 && !code) {
@@ -124,14 +126,8 @@ static int tw_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     t->from = hd_xstrdup(hd_provider_get(cfg, "from"));
     t->service = hd_xstrdup(hd_provider_get(cfg, "messaging_service_sid"));
     t->callback = hd_xstrdup(hd_provider_get(cfg, "status_callback"));
-    const char *base = hd_provider_get(cfg, "base_url");
-    struct hd_buf url;
-    hd_buf_init(&url);
-    hd_buf_adds(&url, base ? base : TWILIO_URL);
-    while (url.len && url.data[url.len - 1] == '/')
-        url.data[--url.len] = '\0';
-    hd_buf_addf(&url, "/2010-04-01/Accounts/%s/Messages.json", t->sid ? t->sid : "");
-    t->url = hd_buf_detach(&url, NULL);
+    t->url = hx_url(hd_provider_get(cfg, "base_url"), TWILIO_URL,
+                    "/2010-04-01/Accounts/%s/Messages.json", t->sid ? t->sid : "");
     int rc = 0;
     if (!t->sid || !*t->sid || !plain_id(t->sid))
         rc = hd_err_set(err, HD_E_CONFIG, "account_sid: give the account SID (letters and digits)");

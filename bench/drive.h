@@ -1,0 +1,45 @@
+/* drive: the loop the driver benchmarks share: submit n copies of a message
+ * (a fresh id each), keeping at most `window` queued, collect every result,
+ * and print "messages/s accepted". Returns 0 when all were accepted. */
+#ifndef HERALD_BENCH_DRIVE_H
+#define HERALD_BENCH_DRIVE_H
+
+#include <stdio.h>
+
+#include "herald/driver.h"
+#include "herald/time.h"
+
+struct drive {
+    const char *name;
+    long accepted, done;
+};
+
+static void drive_count(void *ud, const struct hd_result *r)
+{
+    struct drive *dr = ud;
+    dr->done++;
+    if (r->outcome == HD_OUT_ACCEPTED)
+        dr->accepted++;
+    else if (dr->done - dr->accepted < 5)
+        fprintf(stderr, "%s: %s: %d %s\n", dr->name, hd_outcome_name(r->outcome), r->code, r->text);
+}
+
+static int drive(const char *name, struct hd_driver *d, struct hd_msg *m, long n, size_t window)
+{
+    struct drive dr = {name, 0, 0};
+    struct hd_err e = {0};
+    int64_t t0 = hd_clock_mono_ms();
+    for (long i = 0; i < n; i++) {
+        while (hd_driver_pending(d) >= window)
+            hd_driver_poll(d, 50, drive_count, &dr);
+        hd_uuid(m->id);
+        hd_driver_submit(d, m, &e);
+    }
+    while (dr.done < n)
+        hd_driver_poll(d, 100, drive_count, &dr);
+    int64_t t1 = hd_clock_mono_ms();
+    printf("%.0f %ld\n", (double)n * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), dr.accepted);
+    return dr.accepted == n ? 0 : 1;
+}
+
+#endif
