@@ -56,20 +56,7 @@ int main(int argc, char **argv)
              "[provider fcm]\ntype = fcm\nbase_url = http://127.0.0.1:%s\nconnections = %s\n"
              "service_account_file = %s\n",
              argv[1], argv[3], argv[4]);
-    struct hd_config *cfg;
-    struct hd_err e = {0};
-    struct hd_log log;
-    struct hd_driver *d;
-    hd_log_init(&log, stderr, HD_LOG_WARN);
-    if (hd_config_parse(conf, "bench", &cfg, &e) < 0 ||
-        hd_driver_open(hd_config_provider(cfg, "fcm"), &log, &d, &e) < 0) {
-        fprintf(stderr, "fcm: %s\n", e.msg);
-        return 1;
-    }
     struct hd_msg m = proto;
-    int rc = drive("fcm", d, &m, n, 8000);
-    hd_driver_free(d);
-    hd_config_free(cfg);
-    hd_log_release(&log);
+    int rc = drive("fcm", conf, &m, n, 8000);
     return rc;
 }

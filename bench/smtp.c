@@ -24,16 +24,6 @@ int main(int argc, char **argv)
              "[provider sink]\ntype = smtp\nhost = 127.0.0.1\nport = %s\nstarttls = none\n"
              "from = Bench <bench@example.com>\nconnections = %s\n",
              argv[1], argv[3]);
-    struct hd_config *cfg;
-    struct hd_err e = {0};
-    struct hd_log log;
-    struct hd_driver *d;
-    hd_log_init(&log, stderr, HD_LOG_WARN);
-    if (hd_config_parse(conf, "bench", &cfg, &e) < 0 ||
-        hd_driver_open(hd_config_provider(cfg, "sink"), &log, &d, &e) < 0) {
-        fprintf(stderr, "smtp: %s\n", e.msg);
-        return 1;
-    }
     char *text = malloc((size_t)size + 1);
     for (long i = 0; i < size; i++)
         text[i] = i % 72 == 71 ? '\n' : (char)('a' + i % 26);
@@ -43,10 +33,7 @@ int main(int argc, char **argv)
                        .subject = "herald bench",
                        .text = text,
                        .created = 1795334400};
-    int rc = drive("smtp", d, &m, n, 4000);
-    hd_driver_free(d);
+    int rc = drive("sink", conf, &m, n, 4000);
     free(text);
-    hd_config_free(cfg);
-    hd_log_release(&log);
     return rc;
 }
