@@ -371,6 +371,14 @@ static void test_http_gateway(void **state)
     json_decref(l);
     hd_config_free(cfg);
 
+    /* so is a URL that would hold a space (the triple mustache does not escape) */
+    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?t={{{body}}}\n",
+                 tw.port);
+    send_all(cfg, HD_CH_SMS, to2, 1, &c3, &rs, &log);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "URL injection");
+    assert_contains(rs.r[0].text, "control character");
+    hd_config_free(cfg);
+
     /* configuration errors name the key */
     struct hd_driver *d = NULL;
     struct hd_err e = {0};

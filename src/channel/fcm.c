@@ -313,6 +313,8 @@ static int fcm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void 
         f->send_url = hx_url(hd_provider_get(cfg, "base_url"), FCM_URL,
                              "/v1/projects/%s/messages:send", project);
     }
+    if (pem) /* the key's PEM is parsed: do not leave it in freed memory */
+        hd_wipe((char *)pem, strlen(pem));
     json_decref(j);
     if (rc < 0) {
         fcm_fini(f);

@@ -202,6 +202,9 @@ static int gw_build(void *pc, struct hx_req *q, struct hd_result *r)
     set(data, "api_key", g->api_key);
     struct hd_err err = {0};
     int rc = render(g->url, data, add_form, &q->url, &err);
+    for (size_t i = 0; rc == 0 && i < q->url.len; i++)
+        if ((unsigned char)q->url.data[i] <= 0x20 || q->url.data[i] == 0x7f)
+            rc = hd_err_set(&err, HD_E_INVALID, "the URL would hold a space or control character");
     if (rc == 0)
         rc = render(g->body, data, g->form ? add_form : hd_buf_add_json_esc, &q->body, &err);
     for (size_t i = 0; rc == 0 && i < g->nhdr; i++) {
