@@ -444,11 +444,11 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
     smtp_set_server(s, server);
     if (c->helo)
         smtp_set_hostname(s, c->helo);
-    smtp_set_timeout(s, Timeout_GREETING | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
-    smtp_set_timeout(s, Timeout_ENVELOPE | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
-    smtp_set_timeout(s, Timeout_DATA | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
-    smtp_set_timeout(s, Timeout_TRANSFER | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
-    smtp_set_timeout(s, Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
+    /* libesmtp counts in milliseconds (and never below one second) */
+    static const int states[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
+                                 Timeout_TRANSFER, Timeout_DATA2};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        smtp_set_timeout(s, states[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout * 1000);
     smtp_set_eventcb(s, event_cb, &ss);
     if (c->tls == TLS_OPTIONAL || c->tls == TLS_REQUIRED) {
         smtp_starttls_set_ctx(s, c->ctx);
