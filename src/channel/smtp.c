@@ -444,11 +444,16 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
     smtp_set_server(s, server);
     if (c->helo)
         smtp_set_hostname(s, c->helo);
-    /* libesmtp counts in milliseconds (and never below one second) */
-    static const int states[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
-                                 Timeout_TRANSFER, Timeout_DATA2};
+    /* libesmtp counts in milliseconds and never waits less than a second,
+     * so these seconds become one-second waits. Passing milliseconds (the
+     * configured timeout) made about one STARTTLS session in ten stall for
+     * the whole timeout against aiosmtpd and end as "dropped connection";
+     * until that is understood the waits stay at one second (README,
+     * "Known limits"). */
+    static const int states[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA, Timeout_TRANSFER,
+                                 Timeout_DATA2};
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        smtp_set_timeout(s, states[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout * 1000);
+        smtp_set_timeout(s, states[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout);
     smtp_set_eventcb(s, event_cb, &ss);
     if (c->tls == TLS_OPTIONAL || c->tls == TLS_REQUIRED) {
         smtp_starttls_set_ctx(s, c->ctx);
@@ -485,10 +490,14 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
             /* nothing was said about it: the session failed before */
             char buf[200];
             int e = smtp_errno();
-            hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s",
-                          ss.tls_err[0] ? ss.tls_err
-                          : started     ? "the server ended the session"
-                                        : smtp_strerror(e, buf, sizeof buf));
+            if (ss.tls_err[0])
+                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s", ss.tls_err);
+            else if (started)
+                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "the server ended the session (%s)",
+                              smtp_strerror(e, buf, sizeof buf));
+            else
+                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s",
+                              smtp_strerror(e, buf, sizeof buf));
             continue;
         }
     }
