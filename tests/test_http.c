@@ -372,8 +372,8 @@ static void test_http_gateway(void **state)
     hd_config_free(cfg);
 
     /* so is a URL that would hold a space (the triple mustache does not escape) */
-    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?t={{{body}}}\n",
-                 tw.port);
+    cfg =
+        config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?t={{{body}}}\n", tw.port);
     send_all(cfg, HD_CH_SMS, to2, 1, &c3, &rs, &log);
     expect(&rs.r[0], HD_OUT_PERMANENT, false, "URL injection");
     assert_contains(rs.r[0].text, "control character");

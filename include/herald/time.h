@@ -45,4 +45,24 @@ bool hd_time_valid_date(int64_t y, unsigned m, unsigned d);
  * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused. */
 bool hd_time_zone_valid(const char *name);
 
+/* Wall-clock time in a zone. */
+struct hd_civil {
+    int64_t year;
+    unsigned month, day; /* 1..12, 1..31 */
+    unsigned hour, minute, second;
+    unsigned wday; /* 0 = Sunday (filled by hd_zone_civil only) */
+};
+
+/* An open time zone (ICU's zone data, daylight-saving rules included). Not
+ * thread-safe; open one per thread. NULL when the name is not a zone. */
+struct hd_zone;
+struct hd_zone *hd_zone_open(const char *name);
+void hd_zone_free(struct hd_zone *z);
+/* t (UTC seconds) as wall-clock time in z. */
+void hd_zone_civil(struct hd_zone *z, int64_t t, struct hd_civil *out);
+/* The UTC time of a wall-clock time in z. A time skipped when the clocks
+ * go forward becomes the first valid time after the gap (02:30 -> 03:00); a
+ * time that happens twice when they go back is the first of the two. */
+int64_t hd_zone_utc(struct hd_zone *z, const struct hd_civil *c);
+
 #endif

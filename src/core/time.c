@@ -2,8 +2,10 @@
  * Howard Hinnant's days-from-civil algorithm, so no call depends on the
  * process's TZ or on non-standard timegm(). Zone names are checked with ICU. */
 #include "herald/time.h"
+#include "herald/buf.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,4 +225,62 @@ bool hd_time_zone_valid(const char *name)
     UBool system = 0;
     ucal_getCanonicalTimeZoneID(id, -1, canon, 128, &system, &st);
     return U_SUCCESS(st) && system;
+}
+
+struct hd_zone {
+    UCalendar *cal;
+};
+
+struct hd_zone *hd_zone_open(const char *name)
+{
+    if (!hd_time_zone_valid(name))
+        return NULL;
+    UChar id[128];
+    UErrorCode st = U_ZERO_ERROR;
+    u_uastrcpy(id, name);
+    UCalendar *cal = ucal_open(id, -1, "en_US@calendar=gregorian", UCAL_GREGORIAN, &st);
+    if (U_FAILURE(st))
+        return NULL;
+    /* proleptic Gregorian, so that old dates follow the same rules */
+    ucal_setGregorianChange(cal, -8.64e15, &st);
+    ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
+    ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_NEXT_VALID);
+    struct hd_zone *z = hd_xcalloc(1, sizeof *z);
+    z->cal = cal;
+    return z;
+}
+
+void hd_zone_free(struct hd_zone *z)
+{
+    if (!z)
+        return;
+    ucal_close(z->cal);
+    free(z);
+}
+
+void hd_zone_civil(struct hd_zone *z, int64_t t, struct hd_civil *out)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
+    out->year = ucal_get(z->cal, UCAL_EXTENDED_YEAR, &st);
+    out->month = (unsigned)ucal_get(z->cal, UCAL_MONTH, &st) + 1;
+    out->day = (unsigned)ucal_get(z->cal, UCAL_DATE, &st);
+    out->hour = (unsigned)ucal_get(z->cal, UCAL_HOUR_OF_DAY, &st);
+    out->minute = (unsigned)ucal_get(z->cal, UCAL_MINUTE, &st);
+    out->second = (unsigned)ucal_get(z->cal, UCAL_SECOND, &st);
+    out->wday = (unsigned)ucal_get(z->cal, UCAL_DAY_OF_WEEK, &st) - 1; /* UCAL_SUNDAY is 1 */
+}
+
+int64_t hd_zone_utc(struct hd_zone *z, const struct hd_civil *c)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_clear(z->cal);
+    ucal_set(z->cal, UCAL_EXTENDED_YEAR, (int32_t)c->year);
+    ucal_set(z->cal, UCAL_MONTH, (int32_t)c->month - 1);
+    ucal_set(z->cal, UCAL_DATE, (int32_t)c->day);
+    ucal_set(z->cal, UCAL_HOUR_OF_DAY, (int32_t)c->hour);
+    ucal_set(z->cal, UCAL_MINUTE, (int32_t)c->minute);
+    ucal_set(z->cal, UCAL_SECOND, (int32_t)c->second);
+    UDate ms = ucal_getMillis(z->cal, &st);
+    return (int64_t)floor(ms / 1000.0);
 }

@@ -1,0 +1,55 @@
+/* state: the message state machine. */
+#include "herald/state.h"
+
+#include <string.h>
+
+static const char *const names[HD_ST_COUNT] = {
+    "queued",   "sending",  "sent",       "delivered",  "undelivered", "failed",  "retry_wait",
+    "deferred", "held_out", "suppressed", "no_channel", "capped",      "expired", "render_failed"};
+
+const char *hd_state_name(int state)
+{
+    return state >= 0 && state < HD_ST_COUNT ? names[state] : "?";
+}
+
+int hd_state_parse(const char *name)
+{
+    for (int i = 0; i < HD_ST_COUNT; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+#define B(s) (1u << (s))
+
+/* legal[from]: the states it may move to */
+static const unsigned legal[HD_ST_COUNT] = {
+    [HD_ST_QUEUED] = B(HD_ST_SENDING) | B(HD_ST_DEFERRED) | B(HD_ST_HELD_OUT) |
+                     B(HD_ST_SUPPRESSED) | B(HD_ST_NO_CHANNEL) | B(HD_ST_CAPPED) |
+                     B(HD_ST_EXPIRED) | B(HD_ST_RENDER_FAILED),
+    /* a lease that ran out (crash) puts a sending message back in the queue */
+    [HD_ST_SENDING] =
+        B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) | B(HD_ST_DEFERRED),
+    [HD_ST_SENT] = B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED),
+    [HD_ST_RETRY_WAIT] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED),
+    [HD_ST_DEFERRED] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED),
+};
+
+bool hd_state_terminal(int state)
+{
+    return state >= 0 && state < HD_ST_COUNT && (state == HD_ST_SENT || !legal[state]);
+}
+
+bool hd_state_can(int from, int to)
+{
+    return from >= 0 && from < HD_ST_COUNT && to >= 0 && to < HD_ST_COUNT && (legal[from] & B(to));
+}
+
+int hd_state_move(int *state, int to, struct hd_err *err)
+{
+    if (!hd_state_can(*state, to))
+        return hd_err_set(err, HD_E_INVALID, "a message cannot go from %s to %s",
+                          hd_state_name(*state), hd_state_name(to));
+    *state = to;
+    return 0;
+}
