@@ -39,6 +39,9 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 now() { date +%s.%N; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# waits (at most 5 s) until something listens on 127.0.0.1:$1
+wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 echo "== import: $N contacts"
@@ -92,11 +95,11 @@ rm -f herald.db*
 
 M=${BENCH_MAILS:-50000}
 echo "== smtp: $M messages over 16 connections to smtp-sink"
-SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SINK_PORT=$(free_port)
 smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
 SINK=$!
 trap 'kill $SINK 2>/dev/null || true' EXIT
-for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SINK_PORT") 2>/dev/null && break; sleep 0.1; done
+wait_port "$SINK_PORT"
 t0=$(now)
 smtp-source -d -s 16 -m "$M" -l 3000 -f bench@example.com -t sink@example.com "127.0.0.1:$SINK_PORT"
 t1=$(now)
@@ -109,7 +112,7 @@ awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2
 
 P=${BENCH_PUSHES:-200000}
 echo "== push: $P FCM messages over 64 connections to nginx"
-NGX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+NGX_PORT=$(free_port)
 mkdir -p nginx/logs
 cat > nginx/nginx.conf <<NGINX
 worker_processes 1;
@@ -140,7 +143,7 @@ PY
 nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" &
 NGX=$!
 trap 'kill $NGX 2>/dev/null || true' EXIT
-for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$NGX_PORT") 2>/dev/null && break; sleep 0.1; done
+wait_port "$NGX_PORT"
 "$ROOT/$B/bench/fcm" body > nginx/body.json
 cat > nginx/post.lua <<'LUA'
 wrk.method = "POST"

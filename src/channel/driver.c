@@ -7,6 +7,8 @@
  * two condition variables wake workers (work) and pollers (done). */
 #include "driver_int.h"
 
+#include "herald/mime.h"
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -64,6 +66,21 @@ void hd_sha256_hex(const void *data, size_t n, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+}
+
+void hd_mail_of(struct hd_mail *mail, const struct hd_msg *m, const char *from,
+                const char *reply_to)
+{
+    *mail = (struct hd_mail){.from = from,
+                             .reply_to = reply_to,
+                             .to = m->to,
+                             .subject = m->subject,
+                             .text = m->text,
+                             .html = m->html,
+                             .message_id = m->id,
+                             .date = m->created,
+                             .unsubscribe_url = m->unsubscribe_url,
+                             .unsubscribe_mailto = m->unsubscribe_mailto};
 }
 
 void hd_result_init(struct hd_result *r, const struct hd_msg *m)

@@ -42,6 +42,12 @@ extern const struct hd_drv_ops hd_drv_http;
 extern const struct hd_drv_ops hd_drv_fcm;
 extern const struct hd_drv_ops hd_drv_apns;
 
+/* The email of m for the MIME builder, with from and reply_to as given
+ * (each driver has its own defaults). */
+struct hd_mail;
+void hd_mail_of(struct hd_mail *mail, const struct hd_msg *m, const char *from,
+                const char *reply_to);
+
 /* Fills the parts of a result every driver sets the same way. */
 void hd_result_init(struct hd_result *r, const struct hd_msg *m);
 /* Sets outcome, code and text (printf-style). */

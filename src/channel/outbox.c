@@ -93,16 +93,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_result *r)
 {
-    struct hd_mail mail = {.from = m->from ? m->from : "herald <herald@localhost.invalid>",
-                           .reply_to = m->reply_to,
-                           .to = m->to,
-                           .subject = m->subject,
-                           .text = m->text,
-                           .html = m->html,
-                           .message_id = m->id,
-                           .date = m->created,
-                           .unsubscribe_url = m->unsubscribe_url,
-                           .unsubscribe_mailto = m->unsubscribe_mailto};
+    struct hd_mail mail;
+    hd_mail_of(&mail, m, m->from ? m->from : "herald <herald@localhost.invalid>", m->reply_to);
     struct hd_buf b;
     struct hd_err e = {0};
     char tmp[4200], dst[4200], name[256];

@@ -404,16 +404,8 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
-        struct hd_mail mail = {.from = from,
-                               .reply_to = m->reply_to ? m->reply_to : c->reply_to,
-                               .to = m->to,
-                               .subject = m->subject,
-                               .text = m->text,
-                               .html = m->html,
-                               .message_id = m->id,
-                               .date = m->created,
-                               .unsubscribe_url = m->unsubscribe_url,
-                               .unsubscribe_mailto = m->unsubscribe_mailto};
+        struct hd_mail mail;
+        hd_mail_of(&mail, m, from, m->reply_to ? m->reply_to : c->reply_to);
         if (m->category == HD_CAT_MARKETING) {
             if (!mail.unsubscribe_url)
                 mail.unsubscribe_url = c->unsub_url;
