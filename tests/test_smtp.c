@@ -7,6 +7,10 @@
  * implicit TLS works, and that the password never reaches the logs. */
 #include "testnet.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <jansson.h>
 #include <time.h>
 
@@ -453,6 +457,39 @@ static void test_smtp_password_not_logged(void **state)
 }
 
 /* The outbox: a Maildir for email, JSON Lines for SMS and push. */
+/* A server that accepts and then says nothing: the driver gives up after
+ * the provider's timeout (libesmtp counts milliseconds; a unit slip once
+ * made every wait one second). */
+static void test_smtp_timeout(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = a@example.com\nconnections = 1\ntimeout = 3s\n",
+             ntohs(a.sin_port));
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com"};
+    send_all(cfg, to, 1, NULL, &rs, &log);
+    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    if (rs.r[0].latency_ms < 2900 || rs.r[0].latency_ms > 6000)
+        fail_msg("gave up after %lld ms, want about 3000", (long long)rs.r[0].latency_ms);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+    close(lfd);
+}
+
 static void test_smtp_outbox(void **state)
 {
     (void)state;
@@ -523,9 +560,13 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_smtp_reply_codes),         cmocka_unit_test(test_smtp_mime),
-        cmocka_unit_test(test_smtp_header_injection),    cmocka_unit_test(test_smtp_tls_failures),
-        cmocka_unit_test(test_smtp_password_not_logged), cmocka_unit_test(test_smtp_outbox),
+        cmocka_unit_test(test_smtp_reply_codes),
+        cmocka_unit_test(test_smtp_mime),
+        cmocka_unit_test(test_smtp_header_injection),
+        cmocka_unit_test(test_smtp_tls_failures),
+        cmocka_unit_test(test_smtp_password_not_logged),
+        cmocka_unit_test(test_smtp_outbox),
+        cmocka_unit_test(test_smtp_timeout),
     };
     return cmocka_run_group_tests_name("smtp", tests, setup, teardown);
 }
