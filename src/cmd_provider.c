@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/suppress.h"
-#include "herald/html.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
 #include "herald/valid.h"
@@ -79,7 +79,7 @@ static void keep(void *ud, const struct hd_result *r)
 }
 
 static int render_parts(struct hd_ctx *ctx, const char *tname, int channel, const char *variant,
-                        const struct hd_contact *k, struct hd_msg *m, char **owned,
+                        const struct hd_contact *k, struct hd_msg *m, struct hd_rendered *out,
                         struct hd_err *err)
 {
     struct hd_tpl_set *set = NULL;
@@ -88,61 +88,18 @@ static int render_parts(struct hd_ctx *ctx, const char *tname, int channel, cons
     json_t *camp = json_pack("{s:s}", "name", "provider test");
     json_t *data =
         hd_tpl_data(k, ctx->cfg, camp, m->id, "https://unsubscribe.example.invalid/test");
-    const char *locale = k && k->locale ? k->locale : ctx->cfg->locale;
-    struct hd_tpl_req req = {.locale = locale,
+    struct hd_tpl_req req = {.locale = k && k->locale ? k->locale : ctx->cfg->locale,
                              .variant = variant,
                              .timezone = k && k->timezone ? k->timezone : ctx->cfg->timezone,
                              .now = hd_clock_now(&ctx->clock),
                              .data = data,
                              .fmt = fmt,
                              .lenient = k == NULL};
-    int rc = 0;
-    static const int parts[HD_CH_COUNT][3] = {
-        {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
-        {HD_PART_SMS, -1, -1},
-        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, -1}};
-    if ((rc = hd_tpl_set_open(ctx->cfg->templates, &set, err)) < 0 ||
-        (rc = hd_tpl_get(set, tname, &t, err)) < 0)
-        goto out;
-    for (int i = 0; i < 3; i++) {
-        int part = parts[channel][i];
-        struct hd_buf b;
-        if (part < 0 || !hd_tpl_has_part(t, part, locale, variant))
-            continue;
-        hd_buf_init(&b);
-        if ((rc = hd_tpl_render(t, part, &req, &b, err)) < 0) {
-            hd_buf_release(&b);
-            goto out;
-        }
-        owned[part] = hd_buf_detach(&b, NULL);
-    }
-    if (channel == HD_CH_PUSH && hd_tpl_has_part(t, HD_PART_PUSH_DATA, locale, variant)) {
-        json_t *o;
-        if ((rc = hd_tpl_render_json(t, HD_PART_PUSH_DATA, &req, &o, err)) < 0)
-            goto out;
-        owned[HD_PART_PUSH_DATA] = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-    }
-    if (channel == HD_CH_EMAIL && !owned[HD_PART_EMAIL_TEXT] && owned[HD_PART_EMAIL_HTML]) {
-        struct hd_buf b;
-        hd_buf_init(&b);
-        hd_html_to_text(owned[HD_PART_EMAIL_HTML], strlen(owned[HD_PART_EMAIL_HTML]), &b);
-        owned[HD_PART_EMAIL_TEXT] = hd_buf_detach(&b, NULL);
-    }
-    const char *from = hd_tpl_header(t, "from", locale),
-               *reply = hd_tpl_header(t, "reply_to", locale);
-    owned[HD_PART_COUNT] = from ? hd_xstrdup(from) : NULL;
-    owned[HD_PART_COUNT + 1] = reply ? hd_xstrdup(reply) : NULL;
-    struct hd_tpl_info info;
-    hd_tpl_get_info(t, &info);
-    m->category = info.category;
-    if (channel == HD_CH_EMAIL && !owned[HD_PART_EMAIL_SUBJECT])
-        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", tname);
-    else if (channel == HD_CH_SMS && !owned[HD_PART_SMS])
-        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", tname);
-    else if (channel == HD_CH_PUSH && !owned[HD_PART_PUSH_TITLE] && !owned[HD_PART_PUSH_BODY])
-        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", tname);
-out:
+    int rc;
+    if ((rc = hd_tpl_set_open(ctx->cfg->templates, &set, err)) == 0 &&
+        (rc = hd_tpl_get(set, tname, &t, err)) == 0 &&
+        (rc = hd_render(t, channel, &req, out, err)) == 0)
+        m->category = out->category;
     json_decref(camp);
     json_decref(data);
     hd_fmt_free(fmt);
@@ -224,7 +181,7 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_fail(ctx, &err);
     }
     struct hd_contact k = {0};
-    char *owned[HD_PART_COUNT + 2] = {0};
+    struct hd_rendered owned = {0};
     char text[512];
     struct hd_msg m = {.channel = channel,
                        .to = addr,
@@ -239,20 +196,12 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (tname) {
-        if (render_parts(ctx, tname, channel, variant, contact ? &k : NULL, &m, owned, &err) < 0) {
+        if (render_parts(ctx, tname, channel, variant, contact ? &k : NULL, &m, &owned, &err) <
+            0) {
             rc = cmd_fail(ctx, &err);
             goto out;
         }
-        m.subject = owned[HD_PART_EMAIL_SUBJECT];
-        m.text = owned[HD_PART_EMAIL_TEXT];
-        m.html = owned[HD_PART_EMAIL_HTML];
-        m.body = channel == HD_CH_SMS ? owned[HD_PART_SMS] : owned[HD_PART_PUSH_BODY];
-        m.title = owned[HD_PART_PUSH_TITLE];
-        m.data = owned[HD_PART_PUSH_DATA];
-        if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
-            m.from = owned[HD_PART_COUNT];
-            m.reply_to = owned[HD_PART_COUNT + 1];
-        }
+        hd_rendered_msg(&owned, channel, &m);
         if (m.category == HD_CAT_MARKETING)
             m.unsubscribe_url = "https://unsubscribe.example.invalid/test";
     } else {
@@ -304,8 +253,7 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
             printf("consent     %s %s: opted out (gateway)\n", contact, hd_channel_name(channel));
     }
 out:
-    for (size_t i = 0; i < HD_PART_COUNT + 2; i++)
-        free(owned[i]);
+    hd_rendered_release(&owned);
     hd_contact_release(&k);
     return rc;
 }

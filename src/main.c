@@ -38,6 +38,10 @@ static const struct command commands[] = {
     {"segment", cmd_segment, NEED_CONFIG | NEED_STORE,
      "define|list|show|count|sample|export|delete audience segments"},
     {"template", cmd_template, NEED_CONFIG, "list|lint|preview|render message templates"},
+    {"campaign", cmd_campaign, NEED_CONFIG | NEED_STORE,
+     "create|list|show|estimate|pause|resume|cancel campaigns"},
+    {"run", cmd_run, NEED_CONFIG | NEED_STORE, "the daemon: fire scheduled campaigns, dispatch"},
+    {"send", cmd_send, NEED_CONFIG | NEED_STORE, "dispatch one campaign now, in the foreground"},
 };
 
 static const char usage[] =

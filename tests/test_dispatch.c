@@ -108,7 +108,8 @@ static void test_states(void **state)
         {HD_ST_SENDING, HD_ST_DEFERRED},   {HD_ST_SENT, HD_ST_DELIVERED},
         {HD_ST_SENT, HD_ST_UNDELIVERED},   {HD_ST_RETRY_WAIT, HD_ST_QUEUED},
         {HD_ST_RETRY_WAIT, HD_ST_EXPIRED}, {HD_ST_DEFERRED, HD_ST_QUEUED},
-        {HD_ST_DEFERRED, HD_ST_EXPIRED},
+        {HD_ST_DEFERRED, HD_ST_EXPIRED},   {HD_ST_QUEUED, HD_ST_CANCELLED},
+        {HD_ST_DEFERRED, HD_ST_CANCELLED}, {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
     };
     size_t nok = sizeof ok / sizeof ok[0], allowed = 0;
     for (int from = 0; from < HD_ST_COUNT; from++)
@@ -133,7 +134,8 @@ static void test_states(void **state)
     /* terminal states */
     static const int terminal[] = {
         HD_ST_SENT,       HD_ST_DELIVERED,  HD_ST_UNDELIVERED, HD_ST_FAILED,  HD_ST_HELD_OUT,
-        HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_CAPPED,      HD_ST_EXPIRED, HD_ST_RENDER_FAILED};
+        HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_CAPPED,      HD_ST_EXPIRED, HD_ST_RENDER_FAILED,
+        HD_ST_CANCELLED};
     size_t nterm = 0;
     for (int st = 0; st < HD_ST_COUNT; st++)
         nterm += hd_state_terminal(st);

@@ -43,4 +43,50 @@ int64_t hd_local_time_next(struct hd_zone *z, int64_t t, int hour, int minute);
  * midnight, 21:00-08:00, included), the instant the window ends; else t. */
 int64_t hd_quiet_until(struct hd_zone *z, const struct hd_window *w, int64_t t);
 
+/* Open zones by name, for code that meets the same few zones again and
+ * again (a campaign's recipients). hd_zones_get returns the zone of that
+ * name, or the fallback zone (named at hd_zones_new) when name is NULL,
+ * empty or unknown. Owned by the cache. */
+struct hd_zones;
+struct hd_zones *hd_zones_new(const char *fallback);
+struct hd_zone *hd_zones_get(struct hd_zones *zs, const char *name);
+void hd_zones_free(struct hd_zones *zs);
+
+/* ---- campaigns ---------------------------------------------------------------------- */
+
+struct hd_store;
+struct hd_campaign;
+struct hd_config;
+struct hd_log;
+
+/* A/B variants as written: "a=50,b=50" (names of 1-15 letters, digits,
+ * '-' or '_'; whole-number weights adding up to 100). Fills names (pointing
+ * into buf, which must hold a copy of text) and cuts for materialization. */
+struct hd_variant_cut;
+int hd_variants_parse(const char *text, char *buf, struct hd_variant_cut *cuts, size_t max,
+                      size_t *n, struct hd_err *err);
+
+/* The first firing of a new campaign at or after now (-1 when it has
+ * none), from its schedule. */
+int hd_campaign_first_run(const struct hd_campaign *c, const struct hd_config *cfg, int64_t now,
+                          int64_t *next, struct hd_err *err);
+
+/* What firing a campaign did. */
+struct hd_fire {
+    int64_t run;             /* the run it made or resumed */
+    int64_t queued, held;    /* messages in the run, and how many held out */
+};
+typedef void (*hd_fire_progress_fn)(void *ud, const char *campaign, int64_t queued);
+/* Fires the campaign now: opens the run for fire_at (the scheduled
+ * firing, or now), materializes it, marks the campaign running and sets
+ * its next firing (every: the cron's next after now; others: none). */
+int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                     int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
+                     struct hd_fire *out, struct hd_err *err);
+/* Fires every scheduled campaign whose next firing is due, and finishes
+ * the materialization of runs a crash interrupted. *fired counts runs. */
+int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t now_ms,
+                     struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
+                     struct hd_err *err);
+
 #endif

@@ -1,10 +1,13 @@
-/* state: the life of a queued message, as in DESIGN.md:
+/* state: the life of a queued message (shared vocabulary: the store keeps
+ * these numbers, the dispatcher moves them), as in DESIGN.md:
  *
  *   queued -> sending -> sent -> delivered | undelivered      (receipts)
  *     |          \-> retry_wait -> queued ...  \-> failed      (permanent / exhausted)
  *     \-> held_out | suppressed | no_channel | capped | expired | render_failed
  *   deferred (quiet hours, cap with on_cap = defer, provider paused) -> queued
+ *   queued | deferred | retry_wait -> cancelled          (the campaign was cancelled)
  *
+ * The numbers are stored in the database: never reorder them, only append.
  * hd_state_move is the only way a state changes: it refuses an illegal move. */
 #ifndef HERALD_STATE_H
 #define HERALD_STATE_H
@@ -28,6 +31,7 @@ enum hd_state {
     HD_ST_CAPPED,
     HD_ST_EXPIRED,
     HD_ST_RENDER_FAILED,
+    HD_ST_CANCELLED,
     HD_ST_COUNT
 };
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "herald/buf.h"
+#include "herald/config.h"
 #include "herald/err.h"
 
 struct hd_store;
@@ -167,5 +168,203 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
  * consent is not filled in. cb returning non-zero stops and is returned. */
 int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                       int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err);
+
+/* ---- campaigns ------------------------------------------------------------------- */
+
+enum hd_sched { HD_SCHED_NOW, HD_SCHED_AT, HD_SCHED_LOCAL, HD_SCHED_EVERY };
+enum hd_camp_status {
+    HD_CAMP_SCHEDULED, /* waiting for its (next) firing */
+    HD_CAMP_RUNNING,   /* a run is being dispatched */
+    HD_CAMP_PAUSED,    /* nothing of it is claimed until it is resumed */
+    HD_CAMP_CANCELLED, /* its unsent messages were cancelled; it never fires again */
+    HD_CAMP_DONE,      /* every run finished and no firing is left */
+    HD_CAMP_COUNT
+};
+const char *hd_sched_name(int sched);        /* "now", "at", "local", "every" */
+const char *hd_camp_status_name(int status); /* "scheduled", ... */
+
+/* A campaign as stored. Strings are owned (hd_campaign_release). */
+struct hd_campaign {
+    int64_t id;
+    char *name;
+    char *segment;                /* segment name */
+    char *tpl;                    /* template name */
+    int channels[HD_CH_COUNT];    /* in order of preference */
+    int nchannels;
+    int category;                 /* enum hd_category */
+    int sched;                    /* enum hd_sched */
+    int64_t at;                   /* at: the time; local: the --on date (midnight UTC) or -1 */
+    int local_minute;             /* local: minutes after midnight */
+    char *cron, *tz;              /* every: the expression and its zone; tz may be NULL */
+    int holdout_bp;               /* held out, per ten thousand contacts */
+    char *variants;               /* "a=50,b=50", or NULL */
+    int64_t expires;              /* seconds a message may wait; 0: forever */
+    int64_t resend_after;         /* seconds before this campaign messages a contact again */
+    bool fallback;                /* --fallback-on-failure */
+    char *rate;                   /* the campaign's own rate ("50/s"), or NULL */
+    int status;                   /* enum hd_camp_status */
+    int64_t next_run;             /* the scheduler's next firing, or -1 */
+    int64_t created_at, updated_at;
+};
+void hd_campaign_release(struct hd_campaign *c);
+
+/* Adds c (c->id is set). HD_E_EXISTS when the name is taken. */
+int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_err *err);
+/* By name (or by id when name is NULL). HD_E_NOTFOUND when absent. */
+int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
+                          struct hd_campaign *out, struct hd_err *err);
+typedef int (*hd_campaign_cb)(void *ud, const struct hd_campaign *c);
+int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err);
+/* Sets the status and the next firing (-1: none). */
+int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t next_run,
+                          int64_t now, struct hd_err *err);
+/* Moves every message of the campaign that is not sent or finished to
+ * cancelled, recording why; *n gets how many. In the caller's transaction. */
+int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
+                             struct hd_err *err);
+
+/* ---- runs and materialization -------------------------------------------------- */
+
+enum hd_run_status { HD_RUN_MATERIALIZING, HD_RUN_ACTIVE, HD_RUN_DONE };
+
+struct hd_run {
+    int64_t id, campaign_id;
+    int64_t fire_at; /* the firing it belongs to; one run per (campaign, fire_at) */
+    int status;      /* enum hd_run_status */
+    int64_t queued;  /* messages materialized (when active or done) */
+    int64_t created_at, done_at;
+};
+
+/* The run of (campaign, fire_at), created if it does not exist. */
+int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
+                      struct hd_run *out, struct hd_err *err);
+/* The runs of a campaign (every campaign when 0), newest first, that are
+ * not done (unfinished only) or all. */
+typedef int (*hd_run_cb)(void *ud, const struct hd_run *r);
+int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,
+                      void *ud, struct hd_err *err);
+int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now,
+                     struct hd_err *err);
+/* Messages of the run (or of every run of the campaign when run is 0 and
+ * campaign is not) by state: counts[HD_ST_COUNT]. */
+int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
+                        struct hd_err *err);
+
+/* An A/B variant: contacts whose variant bucket (0..9999) is below upto. */
+struct hd_variant_cut {
+    const char *name;
+    int upto;
+};
+
+/* The time a message of a local-time campaign is due, for a contact's zone
+ * (NULL when the contact has none). */
+typedef int64_t (*hd_due_fn)(void *ud, const char *timezone);
+
+struct hd_materialize {
+    int64_t run, campaign;
+    const struct hd_seg_node *ast; /* the segment */
+    int64_t seg_now;               /* what "now" means to the rule: the run's firing */
+    int64_t not_before;            /* when messages are due, unless due is given */
+    hd_due_fn due;                 /* per contact (local-time campaigns), or NULL */
+    void *due_ud;
+    int64_t expires;          /* seconds after a message is due; 0: never */
+    int holdout_bp;           /* per ten thousand */
+    const struct hd_variant_cut *variants;
+    size_t nvariants;
+    int64_t batch;            /* contacts per transaction; 0 means 100000 */
+    int64_t now_ms;           /* for the held-out decisions in the log */
+    void (*progress)(void *ud, int64_t queued);
+    void *progress_ud;
+};
+
+/* Queues one message for each contact in the segment, in transactions of
+ * m->batch contacts in id order, then marks the run active. Idempotent: a
+ * run cut short (a crash) resumes after the last contact it committed, and
+ * no contact is queued twice in a run. Held-out contacts are queued as
+ * held_out with a decision in the log. */
+int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
+                         int64_t *held, struct hd_err *err);
+
+/* ---- the queue ----------------------------------------------------------------- */
+
+/* A message the dispatcher claimed, with what its checks need. */
+struct hd_claimed {
+    int64_t id, run, contact_id;
+    int state, attempts, ch_index;
+    int64_t not_before, expires_at; /* expires_at: 0 none */
+    char variant[32];               /* "" when none */
+    bool has_contact;               /* false: the contact was deleted */
+    struct hd_contact contact;      /* without consent records */
+    int consent[HD_CH_COUNT];       /* for the campaign's category: 0 none, or hd_consent_status */
+    bool suppressed[HD_CH_COUNT + 1]; /* email, sms, fcm token, apns token (index 3) */
+    /* the contact's earlier sends since the horizon: at, category, channel, campaign */
+    struct hd_sent {
+        int64_t at, campaign;
+        int category, channel;
+    } *sent;
+    size_t nsent;
+};
+void hd_claimed_release(struct hd_claimed *c);
+
+/* Reads up to limit due messages of the run (queued, retry_wait or
+ * deferred with not_before <= now), oldest first, with their contacts,
+ * consent for the category, suppressions and sends since horizon. Call
+ * inside a transaction that also records the decisions. The caller frees
+ * (*out)[i] with hd_claimed_release and *out with free. */
+int hd_store_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
+                   int limit, struct hd_claimed **out, size_t *n, struct hd_err *err);
+
+/* The same facts for every contact of a segment (for estimates): each as a
+ * message in state queued with no id; cb returning non-zero stops. */
+typedef int (*hd_claimed_cb)(void *ud, const struct hd_claimed *c);
+int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                       struct hd_err *err);
+
+/* A change to a message. */
+struct hd_msg_update {
+    int64_t id;
+    int state;          /* enum hd_state */
+    int attempts;
+    int channel;        /* -1: unchanged */
+    int ch_index;
+    int64_t not_before; /* when it is due again (queued, retry_wait, deferred) */
+    int64_t lease_owner, lease_until; /* sending */
+    const char *reason; /* why it stopped or waits, or NULL */
+    int64_t now;
+};
+int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
+
+/* One row of the delivery log: an attempt or a decision. */
+struct hd_attempt {
+    int64_t message;
+    int attempt;          /* the attempt's number; a decision has the count so far */
+    int64_t at_ms, done_ms;
+    int channel;          /* -1 when none was chosen */
+    const char *provider, *address;
+    const char *outcome;  /* accepted, temporary, permanent, throttled, or a decision */
+    int code;
+    const char *text, *gateway_id, *digest;
+};
+int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
+
+/* A send counted against caps (and resend-after) from the moment it is
+ * claimed; released when the message does not go out after all. */
+int hd_store_send_reserve(struct hd_store *st, int64_t message, int64_t contact, int64_t at,
+                          int64_t campaign, int category, int channel, struct hd_err *err);
+int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
+
+/* Puts messages left in sending by a dispatcher that is gone (alive()
+ * says no, or the lease ran out) back in the queue, with a line in the log
+ * saying so. Returns how many in *n. */
+typedef bool (*hd_alive_fn)(int64_t owner);
+int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive,
+                     int64_t *n, struct hd_err *err);
+/* The earliest not_before among the run's waiting messages, or -1. */
+int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err);
+/* How many of the run's messages are not finished (waiting or sending). */
+int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct hd_err *err);
+/* This database's random instance id (32 hex digits), for message UUIDs. */
+int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 
 #endif

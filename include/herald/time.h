@@ -12,13 +12,17 @@
 /* The clock. fixed_ms < 0 means the real clock; otherwise time stands still
  * at fixed_ms (tests, and HERALD_NOW for reproducible runs). */
 struct hd_clock {
-    int64_t fixed_ms; /* -1 for the real clock */
+    int64_t fixed_ms;  /* -1 for the real clock */
+    int64_t offset_ms; /* added to the real clock (hd_clock_run) */
 };
 
 void hd_clock_init(struct hd_clock *c); /* real clock */
 /* Reads HERALD_NOW (ISO 8601) if set; a bad value is an error naming it. */
 int hd_clock_init_env(struct hd_clock *c, struct hd_err *err);
 int64_t hd_clock_now(const struct hd_clock *c);    /* seconds */
+/* A clock standing still starts running from where it stands (the
+ * dispatcher waits for retries and quiet hours, so its time must pass). */
+void hd_clock_run(struct hd_clock *c);
 int64_t hd_clock_now_ms(const struct hd_clock *c); /* milliseconds */
 int64_t hd_clock_mono_ms(void);                    /* monotonic, for intervals */
 

@@ -16,6 +16,7 @@
 void hd_clock_init(struct hd_clock *c)
 {
     c->fixed_ms = -1;
+    c->offset_ms = 0;
 }
 
 int hd_clock_init_env(struct hd_clock *c, struct hd_err *err)
@@ -37,7 +38,17 @@ int64_t hd_clock_now_ms(const struct hd_clock *c)
         return c->fixed_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (c ? c->offset_ms : 0);
+}
+
+void hd_clock_run(struct hd_clock *c)
+{
+    if (c->fixed_ms < 0)
+        return;
+    int64_t fixed = c->fixed_ms;
+    c->fixed_ms = -1;
+    c->offset_ms = 0;
+    c->offset_ms = fixed - hd_clock_now_ms(c);
 }
 
 int64_t hd_clock_now(const struct hd_clock *c)

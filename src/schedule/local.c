@@ -1,6 +1,11 @@
 /* local: local times of day and quiet hours in a recipient's zone. */
 #include "herald/schedule.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/buf.h"
+
 /* The wall-clock date of c plus days (days may be 0 or 1). */
 static void add_days(struct hd_civil *c, int days)
 {
@@ -43,4 +48,53 @@ int64_t hd_quiet_until(struct hd_zone *z, const struct hd_window *w, int64_t t)
     end.second = 0;
     int64_t u = hd_zone_utc(z, &end);
     return u > t ? u : t;
+}
+
+struct hd_zones {
+    char *fallback_name;
+    struct hd_zone *fallback;
+    struct {
+        char *name;
+        struct hd_zone *z;
+    } *v;
+    size_t n;
+};
+
+struct hd_zones *hd_zones_new(const char *fallback)
+{
+    struct hd_zones *zs = hd_xcalloc(1, sizeof *zs);
+    zs->fallback_name = hd_xstrdup(fallback && *fallback ? fallback : "UTC");
+    return zs;
+}
+
+struct hd_zone *hd_zones_get(struct hd_zones *zs, const char *name)
+{
+    if (name && *name) {
+        for (size_t i = 0; i < zs->n; i++)
+            if (strcmp(zs->v[i].name, name) == 0)
+                return zs->v[i].z ? zs->v[i].z : hd_zones_get(zs, NULL);
+        /* an unknown name is remembered too, so it is looked up once */
+        zs->v = hd_xrealloc(zs->v, (zs->n + 1) * sizeof *zs->v);
+        zs->v[zs->n].name = hd_xstrdup(name);
+        zs->v[zs->n].z = hd_zone_open(name);
+        if (zs->v[zs->n++].z)
+            return zs->v[zs->n - 1].z;
+    }
+    if (!zs->fallback && !(zs->fallback = hd_zone_open(zs->fallback_name)))
+        zs->fallback = hd_zone_open("UTC");
+    return zs->fallback;
+}
+
+void hd_zones_free(struct hd_zones *zs)
+{
+    if (!zs)
+        return;
+    for (size_t i = 0; i < zs->n; i++) {
+        free(zs->v[i].name);
+        hd_zone_free(zs->v[i].z);
+    }
+    free(zs->v);
+    hd_zone_free(zs->fallback);
+    free(zs->fallback_name);
+    free(zs);
 }

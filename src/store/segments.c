@@ -545,11 +545,9 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
     return n;
 }
 
-/* Prepares "head WHERE cond" with the rule's parameters bound; with order
- * (an ORDER BY term), adds "ORDER BY order LIMIT ?N" and sets *limit_param. */
-static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
-                        const char *head, const char *order, sqlite3_stmt **out, int *limit_param,
-                        struct hd_err *err)
+int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          const char *head, const char *also, const char *order,
+                          sqlite3_stmt **out, int *limit_param, struct hd_err *err)
 {
     struct sqlc c = {.now = now};
     struct hd_buf q;
@@ -557,7 +555,14 @@ static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int6
     hd_buf_init(&c.sql);
     hd_buf_init(&q);
     emit_cond(&c, ast);
-    hd_buf_addf(&q, "%s WHERE %s", head, c.sql.data);
+    if (c.nb >= 900) { /* ?901 and up belong to the caller */
+        rc = hd_err_set(err, HD_E_INVALID, "the rule has %zu values; at most 899 can be used",
+                        c.nb);
+        goto out;
+    }
+    hd_buf_addf(&q, "%s WHERE (%s)", head, c.sql.data);
+    if (also)
+        hd_buf_addf(&q, " AND %s", also);
     if (order) {
         hd_buf_addf(&q, " ORDER BY %s LIMIT ?%zu", order, c.nb + 1);
         *limit_param = (int)c.nb + 1;
@@ -574,6 +579,7 @@ static int prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int6
                 sqlite3_bind_double(*out, idx, b->d);
         }
     }
+out:
     hd_buf_release(&q);
     sqlc_release(&c);
     return rc;
@@ -583,7 +589,8 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
                        struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, &s, NULL, err);
+    int rc = hd_store_prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                   NULL, err);
     if (rc < 0)
         return rc;
     if (sqlite3_step(s) == SQLITE_ROW)
@@ -599,7 +606,7 @@ int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_
 {
     sqlite3_stmt *s = NULL;
     int p = 0, rc, step;
-    if ((rc = prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c",
+    if ((rc = hd_store_prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c", NULL,
                            random ? "random()" : "c.id", &s, &p, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, p, limit > 0 ? limit : -1);

@@ -61,6 +61,95 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* 3: campaigns, their runs, the message queue and the delivery log. The
+     * hot tables (messages, attempts, sends) are indexed on keys that grow:
+     * ids, (run, contact) filled in contact order, (contact, time); an
+     * index on a random key (a UUID) made inserts about 14 times slower, so
+     * message UUIDs are derived from the id and the instance, not stored.
+     * States are the numbers of enum hd_state: 0 queued, 1 sending,
+     * 6 retry_wait, 7 deferred. */
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta VALUES ('instance', lower(hex(randomblob(16))));"
+    "CREATE TABLE campaigns ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  segment TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  channels TEXT NOT NULL,"
+    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"
+    "  schedule TEXT NOT NULL CHECK (schedule IN ('now', 'at', 'local', 'every')),"
+    "  at INTEGER,"
+    "  local_minute INTEGER,"
+    "  cron TEXT,"
+    "  tz TEXT,"
+    "  holdout INTEGER NOT NULL DEFAULT 0,"
+    "  variants TEXT,"
+    "  expires INTEGER NOT NULL DEFAULT 0,"
+    "  resend_after INTEGER NOT NULL DEFAULT 0,"
+    "  fallback INTEGER NOT NULL DEFAULT 0,"
+    "  rate TEXT,"
+    "  status TEXT NOT NULL,"
+    "  next_run INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),"
+    "  fire_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('materializing', 'active', 'done')),"
+    "  queued INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  done_at INTEGER,"
+    "  UNIQUE (campaign_id, fire_at)"
+    ");"
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  contact_id INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  variant TEXT,"
+    "  channel INTEGER,"
+    "  ch_index INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  not_before INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  lease_owner INTEGER,"
+    "  lease_until INTEGER,"
+    "  reason TEXT,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX messages_run_contact ON messages(run_id, contact_id);"
+    "CREATE INDEX messages_due ON messages(run_id, not_before, id) WHERE state IN (0, 6, 7);"
+    "CREATE INDEX messages_leased ON messages(lease_owner) WHERE state = 1;"
+    "CREATE TABLE attempts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id INTEGER NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  done_at INTEGER,"
+    "  channel TEXT,"
+    "  provider TEXT,"
+    "  address TEXT,"
+    "  outcome TEXT NOT NULL,"
+    "  code INTEGER,"
+    "  text TEXT,"
+    "  gateway_id TEXT,"
+    "  digest TEXT"
+    ");"
+    "CREATE INDEX attempts_message ON attempts(message_id);"
+    "CREATE TABLE sends ("
+    "  message_id INTEGER PRIMARY KEY,"
+    "  contact_id INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  campaign_id INTEGER NOT NULL,"
+    "  category INTEGER NOT NULL,"
+    "  channel INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX sends_contact ON sends(contact_id, at);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -96,6 +185,17 @@ int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err)
 int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
 {
     return s ? sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, idx);
+}
+
+int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt **out,
+                    struct hd_err *err)
+{
+    if (!st->cache[slot] && hd_store_prepare(st, sql, &st->cache[slot], err) < 0)
+        return HD_E_STORE;
+    sqlite3_reset(st->cache[slot]);
+    sqlite3_clear_bindings(st->cache[slot]);
+    *out = st->cache[slot];
+    return 0;
 }
 
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
@@ -244,6 +344,8 @@ void hd_store_free(struct hd_store *st)
 {
     if (!st)
         return;
+    for (size_t i = 0; i < sizeof st->cache / sizeof st->cache[0]; i++)
+        sqlite3_finalize(st->cache[i]);
     if (st->db)
         sqlite3_close_v2(st->db);
     free(st->path);

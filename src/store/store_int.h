@@ -6,9 +6,20 @@
 
 #include "herald/store.h"
 
+/* Statements the dispatcher runs for every message, prepared once. */
+enum hd_store_slot {
+    SLOT_MSG_UPDATE,
+    SLOT_ATTEMPT_ADD,
+    SLOT_SEND_RESERVE,
+    SLOT_SEND_RELEASE,
+    SLOT_CLAIM,
+    SLOT_COUNT
+};
+
 struct hd_store {
     sqlite3 *db;
     char *path;
+    sqlite3_stmt *cache[SLOT_COUNT];
 };
 
 /* Sets err from the connection's last error, prefixed with what failed. */
@@ -19,8 +30,21 @@ int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, s
 int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err);
 /* Binds s as text, or NULL when s is NULL. */
 int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+/* The statement in slot, prepared from sql the first time, reset and with
+ * its bindings cleared. Owned by the store. */
+int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt **out,
+                    struct hd_err *err);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
+
+/* Prepares "head WHERE (cond)", then " AND also" when also is given, with
+ * the rule's parameters bound (numbered from ?1; the caller's own use ?901
+ * and up); with order (an ORDER BY term), adds "ORDER BY order LIMIT ?N"
+ * and sets *limit_param. */
+struct hd_seg_node;
+int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          const char *head, const char *also, const char *order,
+                          sqlite3_stmt **out, int *limit_param, struct hd_err *err);
 
 /* The columns hd_store_read_contact reads, for "SELECT " HD_CONTACT_COLS
  * " FROM contacts c ..." */

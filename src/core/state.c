@@ -5,7 +5,7 @@
 
 static const char *const names[HD_ST_COUNT] = {
     "queued",   "sending",  "sent",       "delivered",  "undelivered", "failed",  "retry_wait",
-    "deferred", "held_out", "suppressed", "no_channel", "capped",      "expired", "render_failed"};
+    "deferred", "held_out", "suppressed", "no_channel", "capped",      "expired", "render_failed", "cancelled"};
 
 const char *hd_state_name(int state)
 {
@@ -26,13 +26,13 @@ int hd_state_parse(const char *name)
 static const unsigned legal[HD_ST_COUNT] = {
     [HD_ST_QUEUED] = B(HD_ST_SENDING) | B(HD_ST_DEFERRED) | B(HD_ST_HELD_OUT) |
                      B(HD_ST_SUPPRESSED) | B(HD_ST_NO_CHANNEL) | B(HD_ST_CAPPED) |
-                     B(HD_ST_EXPIRED) | B(HD_ST_RENDER_FAILED),
+                     B(HD_ST_EXPIRED) | B(HD_ST_RENDER_FAILED) | B(HD_ST_CANCELLED),
     /* a lease that ran out (crash) puts a sending message back in the queue */
     [HD_ST_SENDING] =
         B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) | B(HD_ST_DEFERRED),
     [HD_ST_SENT] = B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED),
-    [HD_ST_RETRY_WAIT] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED),
-    [HD_ST_DEFERRED] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED),
+    [HD_ST_RETRY_WAIT] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),
+    [HD_ST_DEFERRED] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),
 };
 
 bool hd_state_terminal(int state)

@@ -1,0 +1,110 @@
+/* dispatch: from a claimed message to a driver, and from a driver's result
+ * to the message's next state. Three parts:
+ *
+ *  - rendering: a template's parts for one channel and contact, strictly
+ *    (a missing variable fails the message), as a driver message;
+ *  - the checks, in the order the design gives: expiry, consent and
+ *    suppression, channel choice, frequency caps, quiet hours; a pure
+ *    function of the claimed row, the campaign and the configuration;
+ *  - the dispatcher: claims due messages in batches with a lease, decides,
+ *    renders, throttles each provider with a token bucket and at most
+ *    `connections` messages in flight, hands messages to the drivers, and
+ *    records every result and decision through one batching writer.
+ *    A throttled result pauses its provider; temporary failures retry with
+ *    backoff; SIGTERM stops claiming and drains; at start, messages a dead
+ *    dispatcher left in flight are queued again. */
+#ifndef HERALD_DISPATCH_H
+#define HERALD_DISPATCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "herald/driver.h"
+#include "herald/log.h"
+#include "herald/schedule.h"
+#include "herald/state.h"
+#include "herald/store.h"
+#include "herald/time.h"
+#include "herald/tpl.h"
+
+/* ---- rendering ------------------------------------------------------------------- */
+
+/* A message's rendered parts; strings owned. */
+struct hd_rendered {
+    char *part[HD_PART_COUNT]; /* NULL where the template has none */
+    char *from, *reply_to;     /* the template's headers for the locale */
+    int category;              /* the template's */
+};
+void hd_rendered_release(struct hd_rendered *r);
+/* Renders the parts the channel needs (email: subject, text, html, with a
+ * text made from the html when there is none; sms; push: title, body,
+ * data). HD_E_INVALID when the template has nothing for the channel;
+ * errors of strict rendering name the template, line and variable. */
+int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
+              struct hd_rendered *out, struct hd_err *err);
+/* Points m's text fields at r's parts (r must outlive m). */
+void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m);
+
+/* ---- the checks -------------------------------------------------------------------- */
+
+struct hd_zones;
+
+/* What the checks decided for one message. */
+struct hd_decision {
+    int state;          /* HD_ST_SENDING to go on; else where it stops or waits */
+    int channel;        /* chosen channel, or -1 */
+    int ch_index;       /* its position in the campaign's list */
+    int provider;       /* index in cfg->providers, or -1 */
+    int platform;       /* push: enum hd_push_platform */
+    const char *address; /* borrowed from the claimed contact */
+    int64_t not_before; /* deferred: when it is due again */
+    const char *outcome; /* the log's word for a decision: "capped", "quiet_hours", ... */
+    char reason[320];
+};
+
+/* The longest look-back the caps and the campaign's resend-after need. */
+int64_t hd_dispatch_horizon(const struct hd_config *cfg, const struct hd_campaign *c);
+/* Runs checks 1-4 on a claimed message at time now. */
+void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *camp,
+                        const struct hd_claimed *m, struct hd_zones *zones, int64_t now,
+                        struct hd_decision *d);
+
+/* ---- the dispatcher ------------------------------------------------------------------ */
+
+struct hd_dispatch_stats {
+    int64_t by_state[HD_ST_COUNT]; /* final states reached in this process */
+    int64_t attempts, retries, throttled, deferred;
+    int64_t in_flight, waiting; /* now: submitted, and claimed but not yet submitted */
+    int64_t total;              /* messages of the runs being dispatched (send) */
+    int64_t finished_before;    /* of those, finished before this process started */
+};
+
+struct hd_dispatch_opts {
+    int64_t campaign;           /* only this campaign's runs (send); 0: all */
+    bool once;                  /* stop when nothing more is due now (run --once, send) */
+    bool schedule;              /* fire due campaigns (run) */
+    int64_t linger;             /* once: also wait for messages due within this many s */
+    int64_t grace_ms;           /* on stop: how long to wait for in-flight results */
+    int claim_batch;            /* messages per claim; 0: 512 */
+    volatile sig_atomic_t *stop; /* set by a signal handler */
+    void (*progress)(void *ud, const struct hd_dispatch_stats *s);
+    void *progress_ud;
+    hd_fire_progress_fn fire_progress;
+};
+
+struct hd_dispatch;
+
+int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,
+                    const struct hd_clock *clock, const struct hd_dispatch_opts *opts,
+                    struct hd_dispatch **out, struct hd_err *err);
+/* Runs until done (once) or stopped. */
+int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err);
+void hd_dispatch_get_stats(struct hd_dispatch *d, struct hd_dispatch_stats *out);
+void hd_dispatch_free(struct hd_dispatch *d);
+
+/* The stable UUID of a message: from the database's instance id and the
+ * message's row id (a version 8 UUID), the same in every attempt. */
+void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
+
+#endif

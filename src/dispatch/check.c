@@ -1,0 +1,223 @@
+/* check: the decisions a message meets before it is rendered, in the
+ * design's order: expiry, consent and suppression, channel choice,
+ * frequency caps (and the campaign's resend-after), quiet hours. A pure
+ * function of what the claim read, so the estimate can reuse it and tests
+ * can table it. Each decision that stops or delays a message says why, in
+ * words an operator can act on. */
+#include <stdio.h>
+#include <string.h>
+
+#include "herald/dispatch.h"
+#include "herald/policy.h"
+
+int64_t hd_dispatch_horizon(const struct hd_config *cfg, const struct hd_campaign *c)
+{
+    int64_t h = c ? c->resend_after : 0;
+    for (size_t i = 0; i < cfg->ncaps; i++)
+        if (cfg->caps[i].cap.window > h)
+            h = cfg->caps[i].cap.window;
+    return h;
+}
+
+static const char *address_of(const struct hd_contact *k, int channel, int *platform)
+{
+    switch (channel) {
+    case HD_CH_EMAIL:
+        return k->email;
+    case HD_CH_SMS:
+        return k->phone;
+    default:
+        *platform = k->fcm_token ? HD_PUSH_FCM : HD_PUSH_APNS;
+        return k->fcm_token ? k->fcm_token : k->apns_token;
+    }
+}
+
+/* The first provider of the channel that can carry this contact's address
+ * (for push: an apns provider needs an APNs token, an fcm one an FCM
+ * token; others take either). */
+static int pick_provider(const struct hd_config *cfg, int channel, const struct hd_claimed *m,
+                         const char **address, int *platform)
+{
+    const struct hd_contact *k = &m->contact;
+    for (size_t i = 0; i < cfg->channels[channel].n; i++) {
+        const struct hd_provider_cfg *p = hd_config_provider(cfg, cfg->channels[channel].providers[i]);
+        if (!p || !hd_driver_serves(p->type, channel))
+            continue;
+        int idx = (int)(p - cfg->providers);
+        if (channel != HD_CH_PUSH) {
+            *address = address_of(k, channel, platform);
+            return idx;
+        }
+        bool fcm = k->fcm_token && !m->suppressed[2], apns = k->apns_token && !m->suppressed[3];
+        if (strcmp(p->type, "apns") == 0 ? apns : strcmp(p->type, "fcm") == 0 ? fcm : fcm || apns) {
+            bool use_fcm = strcmp(p->type, "apns") != 0 && fcm;
+            *platform = use_fcm ? HD_PUSH_FCM : HD_PUSH_APNS;
+            *address = use_fcm ? k->fcm_token : k->apns_token;
+            return idx;
+        }
+    }
+    return -1;
+}
+
+static void note(char *buf, size_t size, const char *fmt, const char *a, const char *b)
+{
+    size_t len = strlen(buf);
+    if (len < size)
+        snprintf(buf + len, size - len, fmt, a, b);
+}
+
+/* Checks 1 and 2: the first of the campaign's channels, from ch_index on,
+ * with an address, consent, no suppression and a provider. */
+static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign *c,
+                           const struct hd_claimed *m, struct hd_decision *d)
+{
+    bool blocked = false;
+    d->reason[0] = '\0';
+    for (int i = m->ch_index; i < c->nchannels; i++) {
+        int ch = c->channels[i], platform = HD_PUSH_FCM;
+        const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
+        const char *addr = address_of(&m->contact, ch, &platform);
+        bool sup = ch == HD_CH_PUSH ? (!m->contact.fcm_token || m->suppressed[2]) &&
+                                          (!m->contact.apns_token || m->suppressed[3])
+                                    : m->suppressed[ch];
+        if (!addr) {
+            note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);
+        } else if (m->consent[ch] == HD_CONSENT_OPTED_OUT) {
+            blocked = true;
+            note(d->reason, sizeof d->reason, "%s%s: opted out of ", sep, name);
+            note(d->reason, sizeof d->reason, "%s%s", hd_category_name(c->category), "");
+        } else if (sup) {
+            blocked = true;
+            note(d->reason, sizeof d->reason, "%s%s: address suppressed", sep, name);
+        } else if ((d->provider = pick_provider(cfg, ch, m, &d->address, &d->platform)) < 0) {
+            note(d->reason, sizeof d->reason, "%s%s: no provider in [channel] for it", sep, name);
+        } else {
+            d->channel = ch;
+            d->ch_index = i;
+            d->reason[0] = '\0';
+            return true;
+        }
+    }
+    d->state = blocked ? HD_ST_SUPPRESSED : HD_ST_NO_CHANNEL;
+    d->outcome = blocked ? "suppressed" : "no_channel";
+    return false;
+}
+
+/* Check 3: every cap rule for the category (on all channels or on the
+ * chosen one), then the campaign's resend-after. */
+static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c,
+                        const struct hd_claimed *m, int64_t now, struct hd_decision *d)
+{
+    int64_t times[512], free_at = 0;
+    char when[32];
+    for (size_t r = 0; r < cfg->ncaps; r++) {
+        const struct hd_cap_rule *rule = &cfg->caps[r];
+        if (rule->category != c->category || (rule->channel >= 0 && rule->channel != d->channel))
+            continue;
+        size_t n = 0;
+        for (size_t i = 0; i < m->nsent && n < 512; i++)
+            if (m->sent[i].category == rule->category &&
+                (rule->channel < 0 || m->sent[i].channel == rule->channel))
+                times[n++] = m->sent[i].at;
+        int64_t at;
+        if (hd_cap_allows(&rule->cap, times, n, now, &at))
+            continue;
+        char win[32];
+        hd_units_format_duration(rule->cap.window, win, sizeof win);
+        if (at > free_at)
+            free_at = at;
+        hd_time_format_iso(at, when, sizeof when);
+        snprintf(d->reason, sizeof d->reason, "cap %s%s%s = %u/%s reached (%zu sent in the window); "
+                 "free at %s", hd_category_name(rule->category), rule->channel >= 0 ? "." : "",
+                 rule->channel >= 0 ? hd_channel_name(rule->channel) : "", rule->cap.count, win, n,
+                 when);
+    }
+    if (free_at) {
+        bool defer = cfg->on_cap == HD_ON_CAP_DEFER &&
+                     (m->expires_at <= 0 || free_at < m->expires_at);
+        d->state = defer ? HD_ST_DEFERRED : HD_ST_CAPPED;
+        d->outcome = "capped";
+        d->not_before = free_at;
+        return false;
+    }
+    for (size_t i = 0; c->resend_after > 0 && i < m->nsent; i++)
+        if (m->sent[i].campaign == c->id && m->sent[i].at > now - c->resend_after) {
+            char win[32];
+            hd_units_format_duration(c->resend_after, win, sizeof win);
+            hd_time_format_iso(m->sent[i].at, when, sizeof when);
+            snprintf(d->reason, sizeof d->reason,
+                     "resend-after %s: this campaign messaged the contact at %s", win, when);
+            d->state = HD_ST_CAPPED;
+            d->outcome = "capped";
+            return false;
+        }
+    return true;
+}
+
+/* Check 4: the latest end of any quiet-hours window the message is in. */
+static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign *c,
+                          const struct hd_claimed *m, struct hd_zones *zones, int64_t now,
+                          struct hd_decision *d)
+{
+    int64_t until = now;
+    const struct hd_quiet_rule *hit = NULL;
+    struct hd_zone *z = NULL;
+    for (size_t r = 0; r < cfg->nquiet; r++) {
+        const struct hd_quiet_rule *q = &cfg->quiet[r];
+        if (q->category != c->category || (q->channel >= 0 && q->channel != d->channel))
+            continue;
+        if (!z)
+            z = hd_zones_get(zones, m->contact.timezone);
+        int64_t u = hd_quiet_until(z, &q->window, now);
+        if (u > until)
+            until = u, hit = q;
+    }
+    if (!hit)
+        return true;
+    char when[32];
+    hd_time_format_iso(until, when, sizeof when);
+    snprintf(d->reason, sizeof d->reason, "quiet hours %02d:%02d-%02d:%02d in %s until %s",
+             hit->window.start / 60, hit->window.start % 60, hit->window.end / 60,
+             hit->window.end % 60, m->contact.timezone ? m->contact.timezone : cfg->timezone,
+             when);
+    if (m->expires_at > 0 && until >= m->expires_at) {
+        d->state = HD_ST_EXPIRED;
+        d->outcome = "expired";
+        size_t len = strlen(d->reason);
+        snprintf(d->reason + len, sizeof d->reason - len, ", after the message expires");
+        return false;
+    }
+    d->state = HD_ST_DEFERRED;
+    d->outcome = "quiet_hours";
+    d->not_before = until;
+    return false;
+}
+
+void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *camp,
+                        const struct hd_claimed *m, struct hd_zones *zones, int64_t now,
+                        struct hd_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->channel = d->provider = -1;
+    d->not_before = now;
+    if (m->expires_at > 0 && now >= m->expires_at) {
+        char when[32];
+        hd_time_format_iso(m->expires_at, when, sizeof when);
+        snprintf(d->reason, sizeof d->reason, "not sent before it expired at %s", when);
+        d->state = HD_ST_EXPIRED;
+        d->outcome = "expired";
+        return;
+    }
+    if (!m->has_contact) {
+        snprintf(d->reason, sizeof d->reason, "the contact was deleted");
+        d->state = HD_ST_NO_CHANNEL;
+        d->outcome = "no_channel";
+        return;
+    }
+    if (!choose_channel(cfg, camp, m, d))
+        return;
+    if (!within_caps(cfg, camp, m, now, d) || !outside_quiet(cfg, camp, m, zones, now, d))
+        return;
+    d->state = HD_ST_SENDING;
+    d->outcome = NULL;
+}

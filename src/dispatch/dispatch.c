@@ -1,0 +1,912 @@
+/* dispatch: the dispatcher's loop, one thread over the store and the
+ * drivers (which run their own threads).
+ *
+ *   claim    In one write transaction per run: read up to a batch of due
+ *            messages with their facts, decide (check.c), render the ones
+ *            that go on, and record every decision; those that go on
+ *            become `sending` under our lease, with a cap reservation.
+ *            Because the caps are read and reserved in one IMMEDIATE
+ *            transaction, two dispatchers never both pass the same cap.
+ *   submit   Per provider, a FIFO of claimed messages; one is handed to the
+ *            driver when the provider has fewer than `connections` in
+ *            flight and both its token bucket and the campaign's give a
+ *            token. A throttled result pauses the provider's bucket.
+ *   write    Results are gathered and applied in one transaction per batch
+ *            (at most every 50 ms or 256 results): the message's next
+ *            state, a delivery-log row, cap reservations released for
+ *            messages that did not go, and what the gateway said about the
+ *            address (suppression, opt-out).
+ *
+ * Leases name this process; a dispatcher that starts requeues what dead
+ * ones left in `sending`. On stop, claimed but unsent messages go back to
+ * the queue at once, in-flight ones get grace_ms to finish. */
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "herald/dispatch.h"
+#include "herald/policy.h"
+#include "herald/suppress.h"
+
+#define LEASE_SECS 3600
+#define MAX_WAITING 1024
+#define FLUSH_MS 50
+#define FLUSH_BATCH 256
+
+struct job {
+    int64_t id, run, contact_id;
+    struct camp *camp;
+    char *ext_id, *address;
+    int channel, ch_index, provider, attempt;
+    int64_t expires_at, submitted_ms;
+    struct hd_rendered r;
+    struct hd_msg msg;
+    struct job *next;          /* in its provider's queue */
+    struct job *iprev, *inext; /* in flight */
+};
+
+struct prov {
+    const struct hd_provider_cfg *cfg;
+    struct hd_driver *drv;
+    struct hd_bucket bucket;
+    struct job *head, *tail;
+    size_t inflight;
+};
+
+struct camp {
+    struct hd_campaign c;
+    const struct hd_tpl *tpl;
+    json_t *json;
+    bool has_bucket;
+    struct hd_bucket bucket;
+};
+
+struct run {
+    int64_t id;
+    struct camp *camp;
+    int64_t busy; /* its messages claimed and not yet written back */
+    bool drained; /* the last claim found nothing due */
+};
+
+struct hd_dispatch {
+    const struct hd_config *cfg;
+    struct hd_store *st;
+    struct hd_log *log;
+    const struct hd_clock *clock;
+    struct hd_dispatch_opts opts;
+    struct prov *prov;
+    struct camp **camps;
+    size_t ncamps;
+    struct run *runs;
+    size_t nruns;
+    struct hd_zones *zones;
+    struct hd_tpl_set *tpls;
+    struct hd_fmt *fmt;
+    char instance[33];
+    int64_t owner;
+    struct job *inflight; /* submitted, no result yet */
+    struct hd_result *res;
+    size_t nres;
+    int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
+    struct hd_dispatch_stats stats;
+};
+
+void hd_dispatch_uuid(const char *instance, int64_t message, char out[37])
+{
+    char in[80], hex[65];
+    unsigned char b[16];
+    int n = snprintf(in, sizeof in, "%s:%lld", instance, (long long)message);
+    hd_sha256_hex(in, (size_t)n, hex);
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        b[i] = (unsigned char)v;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x80); /* version 8: our own derivation */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->ext_id);
+    free(j->address);
+    hd_rendered_release(&j->r);
+    free(j);
+}
+
+static void camp_free(struct camp *c)
+{
+    if (!c)
+        return;
+    hd_campaign_release(&c->c);
+    json_decref(c->json);
+    free(c);
+}
+
+static int64_t now_ms(struct hd_dispatch *d)
+{
+    return hd_clock_now_ms(d->clock);
+}
+
+static uint64_t rnd64(void)
+{
+    uint64_t v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+        v = (uint64_t)hd_clock_mono_ms() * 0x9E3779B97F4A7C15ULL;
+    return v;
+}
+
+static bool process_alive(int64_t pid)
+{
+    return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* At the end of a stop: our own in-flight messages count as abandoned. */
+static bool others_alive(int64_t pid)
+{
+    return pid != (int64_t)getpid() && process_alive(pid);
+}
+
+/* ---- campaigns and runs ---------------------------------------------------------------- */
+
+static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *err)
+{
+    for (size_t i = 0; i < d->ncamps; i++)
+        if (d->camps[i]->c.id == id)
+            return d->camps[i];
+    struct camp *c = hd_xcalloc(1, sizeof *c);
+    if (hd_store_campaign_get(d->st, NULL, id, &c->c, err) < 0 ||
+        hd_tpl_get(d->tpls, c->c.tpl, &c->tpl, err) < 0) {
+        hd_err_prefix(err, "campaign '%s'", c->c.name ? c->c.name : "?");
+        camp_free(c);
+        return NULL;
+    }
+    if (c->c.rate) {
+        struct hd_rate rate;
+        if (hd_units_rate(c->c.rate, &rate, NULL) == 0) {
+            c->has_bucket = true;
+            hd_bucket_init(&c->bucket, &rate, rate.count / rate.period ? rate.count / rate.period : 1,
+                           hd_clock_mono_ms());
+        }
+    }
+    c->json = json_pack("{s:s, s:I}", "name", c->c.name, "id", (json_int_t)c->c.id);
+    d->camps = hd_xrealloc(d->camps, (d->ncamps + 1) * sizeof *d->camps);
+    d->camps[d->ncamps++] = c;
+    return c;
+}
+
+struct load {
+    struct hd_dispatch *d;
+    int64_t *ids, *camps;
+    size_t n;
+};
+
+static int collect_run(void *ud, const struct hd_run *r)
+{
+    struct load *l = ud;
+    if (r->status != HD_RUN_ACTIVE)
+        return 0;
+    l->ids = hd_xrealloc(l->ids, (l->n + 1) * sizeof *l->ids);
+    l->camps = hd_xrealloc(l->camps, (l->n + 1) * sizeof *l->camps);
+    l->ids[l->n] = r->id;
+    l->camps[l->n++] = r->campaign_id;
+    return 0;
+}
+
+/* Re-reads the active runs (and their campaigns' status): new runs join,
+ * runs of paused or cancelled campaigns stop being claimed from. */
+static int load_runs(struct hd_dispatch *d, struct hd_err *err)
+{
+    struct load l = {.d = d};
+    int rc = hd_store_run_each(d->st, d->opts.campaign, true, collect_run, &l, err);
+    struct run *runs = NULL;
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        struct camp *c = camp_get(d, l.camps[i], err);
+        if (!c) {
+            rc = err ? err->code : HD_E_FAIL;
+            break;
+        }
+        struct hd_campaign fresh;
+        if ((rc = hd_store_campaign_get(d->st, NULL, c->c.id, &fresh, err)) < 0)
+            break;
+        c->c.status = fresh.status;
+        hd_campaign_release(&fresh);
+        struct run r = {.id = l.ids[i], .camp = c};
+        for (size_t k = 0; k < d->nruns; k++)
+            if (d->runs[k].id == r.id)
+                r = d->runs[k];
+        if (c->c.status == HD_CAMP_PAUSED || c->c.status == HD_CAMP_CANCELLED) {
+            if (r.busy == 0)
+                continue;
+            r.drained = true;
+        }
+        runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+        runs[n++] = r;
+    }
+    /* runs with messages still out stay until those are written */
+    for (size_t k = 0; rc == 0 && k < d->nruns; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < n; i++)
+            kept |= runs[i].id == d->runs[k].id;
+        if (!kept && d->runs[k].busy > 0) {
+            runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+            runs[n] = d->runs[k];
+            runs[n++].drained = true;
+        }
+    }
+    free(l.ids);
+    free(l.camps);
+    if (rc < 0) {
+        free(runs);
+        return rc;
+    }
+    free(d->runs);
+    d->runs = runs;
+    d->nruns = n;
+    return 0;
+}
+
+static struct run *run_of(struct hd_dispatch *d, int64_t id)
+{
+    for (size_t i = 0; i < d->nruns; i++)
+        if (d->runs[i].id == id)
+            return &d->runs[i];
+    return NULL;
+}
+
+/* ---- claiming -------------------------------------------------------------------------- */
+
+/* Moves a message's state through queued when it waited (retry_wait,
+ * deferred) and on to `to`; the state machine refuses anything else. */
+static int move(int from, int to, struct hd_err *err)
+{
+    int s = from;
+    if (s != HD_ST_QUEUED && s != HD_ST_SENDING && hd_state_move(&s, HD_ST_QUEUED, err) < 0)
+        return HD_E_INVALID;
+    if (s == to && to == HD_ST_QUEUED)
+        return 0;
+    return hd_state_move(&s, to, err);
+}
+
+static int record(struct hd_dispatch *d, int64_t id, int from, int to, int attempts, int channel,
+                  int ch_index, int64_t not_before, const char *outcome, const char *reason,
+                  const char *provider, const char *address, const struct hd_result *r,
+                  int64_t at_ms, struct hd_err *err)
+{
+    int64_t t = now_ms(d);
+    int rc;
+    if ((rc = move(from, to, err)) < 0)
+        return rc;
+    struct hd_msg_update u = {.id = id,
+                              .state = to,
+                              .attempts = attempts,
+                              .channel = channel,
+                              .ch_index = ch_index,
+                              .not_before = not_before,
+                              .lease_owner = d->owner,
+                              .lease_until = t / 1000 + LEASE_SECS,
+                              .reason = reason,
+                              .now = t / 1000};
+    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0 || !outcome)
+        return rc;
+    struct hd_attempt a = {.message = id,
+                           .attempt = attempts,
+                           .at_ms = at_ms ? at_ms : t,
+                           .done_ms = t,
+                           .channel = channel,
+                           .provider = provider,
+                           .address = address,
+                           .outcome = outcome,
+                           .code = r ? r->code : 0,
+                           .text = r ? r->text : reason,
+                           .gateway_id = r ? r->gateway_id : NULL,
+                           .digest = r ? r->digest : NULL};
+    if (hd_state_terminal(to))
+        d->stats.by_state[to]++;
+    return hd_store_attempt_add(d->st, &a, err);
+}
+
+static void enqueue(struct prov *p, struct job *j)
+{
+    j->next = NULL;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    /* stats.waiting is counted by the caller */
+}
+
+/* Render, strictly, for the chosen channel. */
+static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
+                      struct hd_err *err)
+{
+    json_t *data = hd_tpl_data(&m->contact, d->cfg, j->camp->json, j->msg.id, NULL);
+    struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : d->cfg->locale,
+                             .variant = m->variant[0] ? m->variant : NULL,
+                             .timezone =
+                                 m->contact.timezone ? m->contact.timezone : d->cfg->timezone,
+                             .now = now_ms(d) / 1000,
+                             .data = data,
+                             .fmt = d->fmt};
+    int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
+    json_decref(data);
+    if (rc < 0)
+        return rc;
+    hd_rendered_msg(&j->r, j->channel, &j->msg);
+    if (j->channel == HD_CH_PUSH && j->msg.data) {
+        size_t fcm, apns;
+        json_t *o = json_loads(j->msg.data, 0, NULL);
+        hd_tpl_push_sizes(j->msg.title, j->msg.body, o, &fcm, &apns);
+        json_decref(o);
+        size_t size = j->msg.platform == HD_PUSH_APNS ? apns : fcm;
+        if (size > HD_PUSH_MAX_PAYLOAD)
+            return hd_err_set(err, HD_E_INVALID, "the push payload is %zu bytes, over %d", size,
+                              HD_PUSH_MAX_PAYLOAD);
+    }
+    return 0;
+}
+
+static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *m, int64_t t,
+                     struct hd_err *err)
+{
+    struct camp *c = run->camp;
+    struct hd_decision dec;
+    hd_dispatch_decide(d->cfg, &c->c, m, d->zones, t / 1000, &dec);
+    if (dec.state != HD_ST_SENDING) {
+        if (dec.state == HD_ST_DEFERRED)
+            d->stats.deferred++;
+        return record(d, m->id, m->state, dec.state, m->attempts, dec.channel, dec.ch_index,
+                      dec.not_before, dec.outcome, dec.reason, NULL, dec.address, NULL, 0, err);
+    }
+    struct job *j = hd_xcalloc(1, sizeof *j);
+    j->id = m->id;
+    j->run = run->id;
+    j->contact_id = m->contact_id;
+    j->camp = c;
+    j->ext_id = hd_xstrdup(m->contact.ext_id);
+    j->address = hd_xstrdup(dec.address);
+    j->channel = dec.channel;
+    j->ch_index = dec.ch_index;
+    j->provider = dec.provider;
+    j->attempt = m->attempts + 1;
+    j->expires_at = m->expires_at;
+    hd_dispatch_uuid(d->instance, m->id, j->msg.id);
+    j->msg.channel = dec.channel;
+    j->msg.category = c->c.category;
+    j->msg.to = j->address;
+    j->msg.platform = dec.platform;
+    j->msg.created = t / 1000;
+    j->msg.user = j;
+    struct hd_err rerr = {0};
+    if (render_job(d, m, j, &rerr) < 0) {
+        int rc = record(d, m->id, m->state, HD_ST_RENDER_FAILED, m->attempts, dec.channel,
+                        dec.ch_index, t / 1000, "render_failed", rerr.msg, NULL, dec.address, NULL,
+                        0, err);
+        job_free(j);
+        return rc;
+    }
+    int rc;
+    if ((rc = record(d, m->id, m->state, HD_ST_SENDING, m->attempts, dec.channel, dec.ch_index,
+                     m->not_before, NULL, NULL, NULL, NULL, NULL, 0, err)) < 0 ||
+        (rc = hd_store_send_reserve(d->st, m->id, m->contact_id, t / 1000, c->c.id, c->c.category,
+                                    dec.channel, err)) < 0) {
+        job_free(j);
+        return rc;
+    }
+    enqueue(&d->prov[j->provider], j);
+    run->busy++;
+    d->stats.waiting++;
+    return 0;
+}
+
+/* Claims from each run in turn; returns how many messages were claimed. */
+static int claim(struct hd_dispatch *d, int room, struct hd_err *err)
+{
+    int total = 0;
+    int batch = d->opts.claim_batch > 0 ? d->opts.claim_batch : 512;
+    for (size_t i = 0; i < d->nruns && room > 0; i++) {
+        struct run *run = &d->runs[i];
+        struct hd_claimed *ms = NULL;
+        size_t n = 0;
+        int64_t t = now_ms(d);
+        int rc, limit = room < batch ? room : batch;
+        if (run->camp->c.status == HD_CAMP_PAUSED || run->camp->c.status == HD_CAMP_CANCELLED)
+            continue;
+        if ((rc = hd_store_begin(d->st, err)) < 0)
+            return rc;
+        rc = hd_store_claim(d->st, run->id, run->camp->c.category, t / 1000,
+                            t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, &ms, &n,
+                            err);
+        for (size_t k = 0; rc == 0 && k < n; k++)
+            rc = claim_one(d, run, &ms[k], t, err);
+        for (size_t k = 0; k < n; k++)
+            hd_claimed_release(&ms[k]);
+        free(ms);
+        if (rc == 0)
+            rc = hd_store_commit(d->st, err);
+        if (rc < 0) {
+            hd_store_rollback(d->st);
+            return rc;
+        }
+        run->drained = n == 0;
+        total += (int)n;
+        room -= (int)n;
+    }
+    return total;
+}
+
+/* ---- submitting ------------------------------------------------------------------------ */
+
+static int open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err)
+{
+    if (p->drv)
+        return 0;
+    int rc = hd_driver_open(p->cfg, d->log, &p->drv, err);
+    if (rc < 0)
+        hd_err_prefix(err, "provider '%s'", p->cfg->name);
+    return rc;
+}
+
+/* Hands waiting messages to drivers as their buckets and connections
+ * allow; returns the milliseconds until a token is due (0: none waits). */
+static int64_t submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
+{
+    int64_t wait = 0, mono = hd_clock_mono_ms();
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        while (p->head && p->inflight < p->cfg->connections) {
+            struct job *j = p->head;
+            int64_t w = hd_bucket_take(&p->bucket, mono);
+            if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0)
+                p->bucket.tokens += 1; /* give the provider's token back */
+            if (w > 0) {
+                if (wait == 0 || w < wait)
+                    wait = w;
+                break;
+            }
+            if ((*rc = open_driver(d, p, err)) < 0)
+                return 0;
+            j->submitted_ms = now_ms(d);
+            struct hd_err serr = {0};
+            p->head = j->next;
+            if (!p->head)
+                p->tail = NULL;
+            d->stats.waiting--;
+            if (hd_driver_submit(p->drv, &j->msg, &serr) < 0) {
+                /* refused before sending: a permanent failure of this message */
+                struct hd_result r = {.outcome = HD_OUT_PERMANENT, .user = j};
+                snprintf(r.text, sizeof r.text, "%.500s", serr.msg);
+                memcpy(r.id, j->msg.id, sizeof r.id);
+                d->res[d->nres++] = r;
+            } else {
+                p->inflight++;
+                d->stats.in_flight++;
+                j->iprev = NULL;
+                j->inext = d->inflight;
+                if (d->inflight)
+                    d->inflight->iprev = j;
+                d->inflight = j;
+            }
+            hd_rendered_release(&j->r); /* the driver has its copy */
+            memset(&j->msg, 0, sizeof j->msg);
+            d->stats.attempts++;
+            if (d->nres >= FLUSH_BATCH * 4)
+                return 0;
+        }
+    }
+    return wait;
+}
+
+static void collect(void *ud, const struct hd_result *r)
+{
+    struct hd_dispatch *d = ud;
+    struct job *j = r->user;
+    d->prov[j->provider].inflight--;
+    d->stats.in_flight--;
+    if (j->iprev)
+        j->iprev->inext = j->inext;
+    else
+        d->inflight = j->inext;
+    if (j->inext)
+        j->inext->iprev = j->iprev;
+    d->res[d->nres++] = *r;
+}
+
+/* ---- writing results ------------------------------------------------------------------- */
+
+static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err *err)
+{
+    struct job *j = r->user;
+    struct prov *p = &d->prov[j->provider];
+    const struct hd_provider_cfg *pc = p->cfg;
+    struct camp *c = j->camp;
+    int64_t t = now_ms(d), now = t / 1000;
+    char reason[600];
+    int rc;
+    const char *outcome = hd_outcome_name(r->outcome);
+#define LOG_RESULT(to, attempts, nb, why)                                                          \
+    record(d, j->id, HD_ST_SENDING, (to), (attempts), j->channel, j->ch_index, (nb), outcome,    \
+           (why), pc->name, j->address, r, j->submitted_ms, err)
+    switch (r->outcome) {
+    case HD_OUT_ACCEPTED:
+        return LOG_RESULT(HD_ST_SENT, j->attempt, now, NULL);
+    case HD_OUT_THROTTLED: {
+        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
+        hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
+        d->stats.throttled++;
+        hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
+                    (long long)after);
+        snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
+                 (long long)after, r->text);
+        if ((rc = LOG_RESULT(HD_ST_QUEUED, j->attempt - 1, (t + after + 999) / 1000, reason)) < 0)
+            return rc;
+        return hd_store_send_release(d->st, j->id, err);
+    }
+    case HD_OUT_TEMPORARY: {
+        int64_t next = now + hd_backoff(j->attempt + 1, pc->retry_base, pc->retry_max,
+                                        (r->retry_after_ms + 999) / 1000, rnd64());
+        if (j->attempt >= (int)pc->max_attempts) {
+            snprintf(reason, sizeof reason, "gave up after %d attempts: %s", j->attempt, r->text);
+            rc = LOG_RESULT(HD_ST_FAILED, j->attempt, now, reason);
+        } else if (j->expires_at > 0 && next >= j->expires_at) {
+            snprintf(reason, sizeof reason, "a retry would come after the message expires: %s",
+                     r->text);
+            if ((rc = LOG_RESULT(HD_ST_RETRY_WAIT, j->attempt, next, reason)) == 0)
+                rc = record(d, j->id, HD_ST_RETRY_WAIT, HD_ST_EXPIRED, j->attempt, j->channel,
+                            j->ch_index, next, "expired", reason, NULL, NULL, NULL, 0, err);
+        } else {
+            d->stats.retries++;
+            rc = LOG_RESULT(HD_ST_RETRY_WAIT, j->attempt, next, r->text);
+        }
+        if (rc < 0)
+            return rc;
+        return hd_store_send_release(d->st, j->id, err);
+    }
+    default: {
+        if ((r->bad_address || r->opted_out) &&
+            hd_feedback_apply(d->st, j->ext_id, j->channel, j->address, r, now, err) < 0)
+            return HD_E_STORE;
+        bool next = r->bad_address && c->c.fallback && j->ch_index + 1 < c->c.nchannels;
+        if (next) {
+            snprintf(reason, sizeof reason, "falling back from %s: %s",
+                     hd_channel_name(j->channel), r->text);
+            rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt, j->channel,
+                        j->ch_index + 1, now, outcome, reason, pc->name, j->address, r,
+                        j->submitted_ms, err);
+        } else {
+            rc = LOG_RESULT(HD_ST_FAILED, j->attempt, now, r->text);
+        }
+        if (rc < 0)
+            return rc;
+        return hd_store_send_release(d->st, j->id, err);
+    }
+    }
+#undef LOG_RESULT
+}
+
+static int flush(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc = 0;
+    d->last_flush_ms = hd_clock_mono_ms();
+    if (d->nres == 0)
+        return 0;
+    if ((rc = hd_store_begin(d->st, err)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < d->nres; i++)
+        rc = apply(d, &d->res[i], err);
+    if (rc == 0)
+        rc = hd_store_commit(d->st, err);
+    if (rc < 0) {
+        hd_store_rollback(d->st);
+        return rc;
+    }
+    for (size_t i = 0; i < d->nres; i++) {
+        struct job *j = d->res[i].user;
+        struct run *run = run_of(d, j->run);
+        if (run)
+            run->busy--;
+        job_free(j);
+    }
+    d->nres = 0;
+    return 0;
+}
+
+/* Puts every claimed message that has not gone to a driver back in the
+ * queue (stop). */
+static int release_waiting(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc = hd_store_begin(d->st, err);
+    for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        while (rc == 0 && p->head) {
+            struct job *j = p->head;
+            p->head = j->next;
+            struct hd_msg_update u = {.id = j->id,
+                                      .state = HD_ST_QUEUED,
+                                      .attempts = j->attempt - 1,
+                                      .channel = j->channel,
+                                      .ch_index = j->ch_index,
+                                      .not_before = now_ms(d) / 1000,
+                                      .now = now_ms(d) / 1000};
+            if ((rc = hd_store_msg_update(d->st, &u, err)) == 0)
+                rc = hd_store_send_release(d->st, j->id, err);
+            struct run *run = run_of(d, j->run);
+            if (run)
+                run->busy--;
+            d->stats.waiting--;
+            job_free(j);
+        }
+        p->tail = NULL;
+    }
+    if (rc == 0)
+        return hd_store_commit(d->st, err);
+    hd_store_rollback(d->st);
+    return rc;
+}
+
+/* ---- finishing runs -------------------------------------------------------------------- */
+
+/* Marks runs with nothing left as done, and their campaigns done (or
+ * scheduled again when they recur). Returns how many runs are still open;
+ * *next_due gets the earliest time a waiting message is due. */
+static int finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *err)
+{
+    int open = 0, rc = 0;
+    *next_due = -1;
+    for (size_t i = 0; i < d->nruns; i++) {
+        struct run *run = &d->runs[i];
+        int64_t n, due;
+        if (run->busy > 0) {
+            open++;
+            continue;
+        }
+        if ((rc = hd_store_run_open_count(d->st, run->id, &n, err)) < 0)
+            return rc;
+        if (n > 0) {
+            open++;
+            if ((rc = hd_store_run_next_due(d->st, run->id, &due, err)) < 0)
+                return rc;
+            if (due >= 0 && (*next_due < 0 || due < *next_due))
+                *next_due = due;
+            continue;
+        }
+        int64_t now = now_ms(d) / 1000;
+        struct hd_campaign *c = &run->camp->c;
+        if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now, err)) < 0)
+            return rc;
+        if (c->status == HD_CAMP_RUNNING) {
+            struct hd_campaign fresh;
+            if ((rc = hd_store_campaign_get(d->st, NULL, c->id, &fresh, err)) < 0)
+                return rc;
+            int status = fresh.next_run >= 0 ? HD_CAMP_SCHEDULED : HD_CAMP_DONE;
+            if (fresh.status == HD_CAMP_RUNNING)
+                rc = hd_store_campaign_set(d->st, c->id, status, fresh.next_run, now, err);
+            hd_campaign_release(&fresh);
+            if (rc < 0)
+                return rc;
+        }
+        hd_log_info(d->log, "campaign '%s': run %lld is done", c->name, (long long)run->id);
+    }
+    return open;
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,
+                    const struct hd_clock *clock, const struct hd_dispatch_opts *opts,
+                    struct hd_dispatch **out, struct hd_err *err)
+{
+    struct hd_dispatch *d = hd_xcalloc(1, sizeof *d);
+    int rc;
+    d->cfg = cfg;
+    d->st = st;
+    d->log = log;
+    d->clock = clock;
+    d->opts = *opts;
+    d->owner = (int64_t)getpid();
+    d->zones = hd_zones_new(cfg->timezone);
+    d->fmt = hd_fmt_new();
+    size_t cap = FLUSH_BATCH * 4 + MAX_WAITING + 64;
+    for (size_t i = 0; i < cfg->nproviders; i++)
+        cap += cfg->providers[i].connections;
+    d->res = hd_xcalloc(cap, sizeof *d->res);
+    d->prov = hd_xcalloc(cfg->nproviders ? cfg->nproviders : 1, sizeof *d->prov);
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        d->prov[i].cfg = &cfg->providers[i];
+        hd_bucket_init(&d->prov[i].bucket, &cfg->providers[i].rate, cfg->providers[i].burst,
+                       hd_clock_mono_ms());
+    }
+    if ((rc = hd_store_instance(st, d->instance, err)) < 0 ||
+        (rc = hd_tpl_set_open(cfg->templates, &d->tpls, err)) < 0) {
+        hd_dispatch_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void hd_dispatch_get_stats(struct hd_dispatch *d, struct hd_dispatch_stats *out)
+{
+    *out = d->stats;
+}
+
+static void progress(struct hd_dispatch *d, bool force)
+{
+    int64_t mono = hd_clock_mono_ms();
+    if (!d->opts.progress || (!force && mono - d->last_progress_ms < 200))
+        return;
+    d->last_progress_ms = mono;
+    d->opts.progress(d->opts.progress_ud, &d->stats);
+}
+
+/* Totals for `send`'s progress: the messages of the runs dispatched, and
+ * how many of them were finished before we started. */
+static int count_total(struct hd_dispatch *d, struct hd_err *err)
+{
+    int64_t counts[HD_ST_COUNT];
+    int rc;
+    if (!d->opts.campaign)
+        return 0;
+    if ((rc = hd_store_run_counts(d->st, d->opts.campaign, 0, counts, err)) < 0)
+        return rc;
+    d->stats.total = d->stats.finished_before = 0;
+    for (int s = 0; s < HD_ST_COUNT; s++) {
+        d->stats.total += counts[s];
+        if (hd_state_terminal(s))
+            d->stats.finished_before += counts[s];
+    }
+    return 0;
+}
+
+static void poll_drivers(struct hd_dispatch *d, int timeout_ms)
+{
+    size_t busy = 0;
+    for (size_t i = 0; i < d->cfg->nproviders; i++)
+        busy += d->prov[i].inflight > 0;
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        if (!p->drv || p->inflight == 0)
+            continue;
+        /* block only when one provider is busy; several are polled in turn */
+        hd_driver_poll(p->drv, busy == 1 ? timeout_ms : 0, collect, d);
+    }
+    if (busy != 1 && timeout_ms > 0 && d->nres == 0) {
+        struct timespec ts = {0, (busy ? 1 : timeout_ms) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc = 0;
+    int64_t recovered = 0, stop_at = -1;
+    if ((rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered,
+                               err)) < 0)
+        return rc;
+    if (recovered)
+        hd_log_warn(d->log,
+                    "%lld messages were in flight when a dispatcher stopped; they are queued "
+                    "again (the gateway may see them twice, with the same message id)",
+                    (long long)recovered);
+    if ((rc = load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
+        return rc;
+    for (;;) {
+        int64_t mono = hd_clock_mono_ms();
+        bool stopping = d->opts.stop && *d->opts.stop;
+        if (stopping && stop_at < 0) {
+            hd_log_info(d->log, "stopping: no more claims; waiting up to %lld ms for %lld "
+                                "messages in flight",
+                        (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
+            stop_at = mono + d->opts.grace_ms;
+            if ((rc = release_waiting(d, err)) < 0)
+                return rc;
+        }
+        if (stopping && (d->stats.in_flight == 0 || mono >= stop_at))
+            break;
+        if (!stopping && d->opts.schedule && mono - d->last_tick_ms >= 1000) {
+            int fired = 0;
+            d->last_tick_ms = mono;
+            if ((rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
+                                       d->opts.progress_ud, &fired, err)) < 0 ||
+                (rc = load_runs(d, err)) < 0)
+                return rc;
+        }
+        int claimed = 0;
+        if (!stopping && d->stats.waiting < MAX_WAITING / 2 && mono >= d->next_claim_ms) {
+            if ((claimed = claim(d, MAX_WAITING - (int)d->stats.waiting, err)) < 0)
+                return claimed;
+            if (claimed == 0)
+                d->next_claim_ms = mono + 200;
+        }
+        int64_t wait = submit(d, err, &rc);
+        if (rc < 0)
+            return rc;
+        bool idle = claimed == 0 && d->nres == 0;
+        poll_drivers(d, idle ? (int)(wait > 0 && wait < 20 ? wait : 20) : 0);
+        if (d->nres >= FLUSH_BATCH ||
+            (d->nres > 0 && hd_clock_mono_ms() - d->last_flush_ms >= FLUSH_MS) ||
+            (d->nres > 0 && d->stats.in_flight == 0))
+            if ((rc = flush(d, err)) < 0)
+                return rc;
+        progress(d, false);
+        if (stopping || claimed > 0 || d->stats.in_flight > 0 || d->stats.waiting > 0 ||
+            d->nres > 0)
+            continue;
+        /* idle: are the runs finished? */
+        if (mono - d->last_tick_ms < 1000 && !d->opts.once)
+            continue;
+        bool all_drained = true;
+        for (size_t i = 0; i < d->nruns; i++)
+            all_drained &= d->runs[i].drained;
+        if (!all_drained || mono - d->last_finish_ms < 1000)
+            continue;
+        d->last_finish_ms = mono;
+        int64_t next_due;
+        int open = finish_runs(d, &next_due, err);
+        if (open < 0)
+            return open;
+        if ((rc = load_runs(d, err)) < 0)
+            return rc;
+        if (!d->opts.once)
+            continue;
+        int64_t now = now_ms(d) / 1000;
+        if (open == 0 || next_due < 0 || next_due > now + d->opts.linger)
+            break;
+        d->next_claim_ms = hd_clock_mono_ms() + 200;
+    }
+    if ((rc = flush(d, err)) < 0)
+        return rc;
+    if (d->stats.in_flight > 0) {
+        /* whatever did not come back in time goes back to the queue now,
+         * rather than when the lease runs out; it may have been sent */
+        int64_t n = 0;
+        if ((rc = hd_store_recover(d->st, -1, now_ms(d) / 1000, others_alive, &n, err)) < 0)
+            return rc;
+        hd_log_warn(d->log, "%lld messages had no result in time; they are queued again",
+                    (long long)n);
+    }
+    progress(d, true);
+    return 0;
+}
+
+void hd_dispatch_free(struct hd_dispatch *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; d->prov && i < d->cfg->nproviders; i++) {
+        hd_driver_free(d->prov[i].drv);
+        while (d->prov[i].head) {
+            struct job *j = d->prov[i].head;
+            d->prov[i].head = j->next;
+            job_free(j);
+        }
+    }
+    free(d->prov);
+    while (d->inflight) { /* their results were dropped with the drivers */
+        struct job *j = d->inflight;
+        d->inflight = j->inext;
+        job_free(j);
+    }
+    for (size_t i = 0; i < d->ncamps; i++)
+        camp_free(d->camps[i]);
+    free(d->camps);
+    free(d->runs);
+    free(d->res);
+    hd_zones_free(d->zones);
+    hd_fmt_free(d->fmt);
+    hd_tpl_set_free(d->tpls);
+    free(d);
+}

@@ -1,0 +1,88 @@
+/* render: one message's template parts for its channel, as the driver
+ * wants them. Shared by the dispatcher and `provider test`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/dispatch.h"
+#include "herald/html.h"
+
+void hd_rendered_release(struct hd_rendered *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < HD_PART_COUNT; i++)
+        free(r->part[i]);
+    free(r->from);
+    free(r->reply_to);
+    memset(r, 0, sizeof *r);
+}
+
+int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
+              struct hd_rendered *out, struct hd_err *err)
+{
+    static const int parts[HD_CH_COUNT][3] = {
+        {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
+        {HD_PART_SMS, -1, -1},
+        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, -1}};
+    struct hd_tpl_info info;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    hd_tpl_get_info(t, &info);
+    out->category = info.category;
+    for (int i = 0; i < 3; i++) {
+        int part = parts[channel][i];
+        struct hd_buf b;
+        if (part < 0 || !hd_tpl_has_part(t, part, req->locale, req->variant))
+            continue;
+        hd_buf_init(&b);
+        if ((rc = hd_tpl_render(t, part, req, &b, err)) < 0) {
+            hd_buf_release(&b);
+            goto out;
+        }
+        out->part[part] = hd_buf_detach(&b, NULL);
+    }
+    if (channel == HD_CH_PUSH && hd_tpl_has_part(t, HD_PART_PUSH_DATA, req->locale, req->variant)) {
+        json_t *o;
+        if ((rc = hd_tpl_render_json(t, HD_PART_PUSH_DATA, req, &o, err)) < 0)
+            goto out;
+        out->part[HD_PART_PUSH_DATA] = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    char **text = &out->part[HD_PART_EMAIL_TEXT];
+    const char *html = out->part[HD_PART_EMAIL_HTML];
+    if (channel == HD_CH_EMAIL && !*text && html) {
+        struct hd_buf b;
+        hd_buf_init(&b);
+        hd_html_to_text(html, strlen(html), &b);
+        *text = hd_buf_detach(&b, NULL);
+    }
+    const char *from = hd_tpl_header(t, "from", req->locale),
+               *reply = hd_tpl_header(t, "reply_to", req->locale);
+    out->from = from ? hd_xstrdup(from) : NULL;
+    out->reply_to = reply ? hd_xstrdup(reply) : NULL;
+    if (channel == HD_CH_EMAIL && !out->part[HD_PART_EMAIL_SUBJECT])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", info.name);
+    else if (channel == HD_CH_SMS && !out->part[HD_PART_SMS])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", info.name);
+    else if (channel == HD_CH_PUSH && !out->part[HD_PART_PUSH_TITLE] &&
+             !out->part[HD_PART_PUSH_BODY])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", info.name);
+out:
+    if (rc < 0)
+        hd_rendered_release(out);
+    return rc;
+}
+
+void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
+{
+    m->subject = r->part[HD_PART_EMAIL_SUBJECT];
+    m->text = r->part[HD_PART_EMAIL_TEXT];
+    m->html = r->part[HD_PART_EMAIL_HTML];
+    m->body = channel == HD_CH_SMS ? r->part[HD_PART_SMS] : r->part[HD_PART_PUSH_BODY];
+    m->title = r->part[HD_PART_PUSH_TITLE];
+    m->data = r->part[HD_PART_PUSH_DATA];
+    if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
+        m->from = r->from;
+        m->reply_to = r->reply_to;
+    }
+}

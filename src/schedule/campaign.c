@@ -1,0 +1,280 @@
+/* campaign: when a campaign fires and what a firing does. A firing is a
+ * run: the store materializes one message per contact of the segment as
+ * it is at the firing, each due at the campaign's time (or, for a local
+ * time, at that time in the contact's own zone). Recurring campaigns
+ * compute their next firing from the cron expression in their zone; a
+ * dispatcher that was down across several firings fires once, not once
+ * for each one it missed. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/config.h"
+#include "herald/log.h"
+#include "herald/schedule.h"
+#include "herald/segast.h"
+#include "herald/segment.h"
+#include "herald/store.h"
+
+int hd_variants_parse(const char *text, char *buf, struct hd_variant_cut *cuts, size_t max,
+                      size_t *n, struct hd_err *err)
+{
+    int total = 0;
+    char *p = buf;
+    *n = 0;
+    while (*p) {
+        char *end = p + strcspn(p, ",");
+        bool last = *end == '\0';
+        *end = '\0';
+        char *eq = strchr(p, '=');
+        size_t len = eq ? (size_t)(eq - p) : 0;
+        bool ok = eq && len >= 1 && len <= 15;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isalnum((unsigned char)p[i]) || p[i] == '-' || p[i] == '_';
+        char *stop = NULL;
+        long w = ok ? strtol(eq + 1, &stop, 10) : 0;
+        if (!ok || stop == eq + 1 || *stop || w < 1 || w > 100)
+            return hd_err_set(err, HD_E_USAGE,
+                              "--variants: '%s' is not NAME=WEIGHT (a name of 1-15 letters, "
+                              "digits, - or _, and a weight of 1-100), as in a=50,b=50",
+                              text);
+        *eq = '\0';
+        for (size_t i = 0; i < *n; i++)
+            if (strcmp(cuts[i].name, p) == 0)
+                return hd_err_set(err, HD_E_USAGE, "--variants: '%s' is named twice", p);
+        if (*n == max)
+            return hd_err_set(err, HD_E_USAGE, "--variants: at most %zu variants", max);
+        total += (int)w;
+        cuts[*n].name = p;
+        cuts[(*n)++].upto = total * 100;
+        if (last)
+            break;
+        p = end + 1;
+    }
+    if (total != 100)
+        return hd_err_set(err, HD_E_USAGE, "--variants: the weights in '%s' add up to %d, not 100",
+                          text, total);
+    return 0;
+}
+
+/* The earliest instant any zone shows the local time on the date: the
+ * date's wall-clock time in UTC+14, the first zone to reach it. */
+static int64_t local_first(const struct hd_campaign *c)
+{
+    return c->at + (int64_t)c->local_minute * 60 - 14 * 3600;
+}
+
+int hd_campaign_first_run(const struct hd_campaign *c, const struct hd_config *cfg, int64_t now,
+                          int64_t *next, struct hd_err *err)
+{
+    switch (c->sched) {
+    case HD_SCHED_NOW:
+        *next = now;
+        return 0;
+    case HD_SCHED_AT:
+        *next = c->at > now ? c->at : now;
+        return 0;
+    case HD_SCHED_LOCAL:
+        *next = c->at >= 0 && local_first(c) > now ? local_first(c) : now;
+        return 0;
+    case HD_SCHED_EVERY: {
+        struct hd_cron cron;
+        int rc = hd_cron_parse(c->cron, &cron, err);
+        if (rc < 0)
+            return rc;
+        struct hd_zone *z = hd_zone_open(c->tz ? c->tz : cfg->timezone);
+        if (!z)
+            return hd_err_set(err, HD_E_USAGE, "--tz: '%s' is not a time zone",
+                              c->tz ? c->tz : cfg->timezone);
+        rc = hd_cron_next(&cron, z, now - 1, next);
+        hd_zone_free(z);
+        if (rc < 0)
+            return hd_err_set(err, HD_E_USAGE, "--every: '%s' never fires", c->cron);
+        return 0;
+    }
+    default:
+        return hd_err_set(err, HD_E_INVALID, "campaign '%s' has no schedule", c->name);
+    }
+}
+
+struct due_ctx {
+    const struct hd_campaign *c;
+    struct hd_zones *zones;
+    int64_t fire_at;
+};
+
+static int64_t due_local(void *ud, const char *tz)
+{
+    struct due_ctx *d = ud;
+    struct hd_zone *z = hd_zones_get(d->zones, tz);
+    int h = d->c->local_minute / 60, m = d->c->local_minute % 60;
+    if (d->c->at < 0)
+        return hd_local_time_next(z, d->fire_at, h, m);
+    struct hd_civil day = {0};
+    hd_time_civil_from_days(d->c->at / 86400, &day.year, &day.month, &day.day);
+    day.hour = (unsigned)h;
+    day.minute = (unsigned)m;
+    int64_t t = hd_zone_utc(z, &day);
+    return t > d->fire_at ? t : d->fire_at;
+}
+
+struct progress_thunk {
+    hd_fire_progress_fn fn;
+    void *ud;
+    const char *name;
+};
+
+static void materialize_progress(void *ud, int64_t queued)
+{
+    struct progress_thunk *t = ud;
+    if (t->fn)
+        t->fn(t->ud, t->name, queued);
+}
+
+int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                     int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
+                     struct hd_fire *out, struct hd_err *err)
+{
+    struct hd_seg_node *ast = NULL;
+    struct hd_variant_cut cuts[16];
+    char *vbuf = c->variants ? hd_xstrdup(c->variants) : NULL;
+    size_t ncuts = 0;
+    struct due_ctx due = {.c = c, .zones = hd_zones_new(cfg->timezone), .fire_at = fire_at};
+    struct hd_run run;
+    int64_t now = now_ms / 1000, next = -1;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((vbuf && (rc = hd_variants_parse(c->variants, vbuf, cuts, 16, &ncuts, err)) < 0) ||
+        (rc = hd_store_run_open(st, c->id, fire_at, now, &run, err)) < 0)
+        goto out;
+    out->run = run.id;
+    if (run.status == HD_RUN_MATERIALIZING) {
+        struct progress_thunk thunk = {progress, ud, c->name};
+        if ((rc = hd_seg_load(st, c->segment, NULL, fire_at, &ast, err)) < 0) {
+            hd_err_prefix(err, "campaign '%s'", c->name);
+            goto out;
+        }
+        struct hd_materialize m = {.run = run.id,
+                                   .campaign = c->id,
+                                   .ast = ast,
+                                   .seg_now = fire_at,
+                                   .not_before = fire_at,
+                                   .due = c->sched == HD_SCHED_LOCAL ? due_local : NULL,
+                                   .due_ud = &due,
+                                   .expires = c->expires,
+                                   .holdout_bp = c->holdout_bp,
+                                   .variants = cuts,
+                                   .nvariants = ncuts,
+                                   .now_ms = now_ms,
+                                   .progress = materialize_progress,
+                                   .progress_ud = &thunk};
+        if ((rc = hd_store_materialize(st, &m, &out->queued, &out->held, err)) < 0)
+            goto out;
+    } else {
+        out->queued = run.queued;
+    }
+    if (c->sched == HD_SCHED_EVERY) {
+        struct hd_cron cron;
+        struct hd_zone *z = hd_zone_open(c->tz ? c->tz : cfg->timezone);
+        if (z && hd_cron_parse(c->cron, &cron, NULL) == 0 &&
+            hd_cron_next(&cron, z, fire_at > now ? fire_at : now, &next) < 0)
+            next = -1;
+        hd_zone_free(z);
+    }
+    if (c->status != HD_CAMP_PAUSED) /* a paused campaign stays paused */
+        c->status = HD_CAMP_RUNNING;
+    c->next_run = next;
+    rc = hd_store_campaign_set(st, c->id, c->status, next, now, err);
+out:
+    hd_segast_free(ast);
+    hd_zones_free(due.zones);
+    free(vbuf);
+    return rc;
+}
+
+struct tick {
+    struct hd_store *st;
+    int64_t now;
+    struct hd_campaign *due;
+    size_t n;
+};
+
+static int collect_due(void *ud, const struct hd_campaign *c)
+{
+    struct tick *t = ud;
+    if (c->status == HD_CAMP_CANCELLED || c->status == HD_CAMP_DONE || c->next_run < 0 ||
+        c->next_run > t->now)
+        return 0;
+    t->due = hd_xrealloc(t->due, (t->n + 1) * sizeof *t->due);
+    struct hd_campaign *d = &t->due[t->n++];
+    *d = *c;
+    d->name = hd_xstrdup(c->name);
+    d->segment = hd_xstrdup(c->segment);
+    d->tpl = hd_xstrdup(c->tpl);
+    d->cron = c->cron ? hd_xstrdup(c->cron) : NULL;
+    d->tz = c->tz ? hd_xstrdup(c->tz) : NULL;
+    d->variants = c->variants ? hd_xstrdup(c->variants) : NULL;
+    d->rate = c->rate ? hd_xstrdup(c->rate) : NULL;
+    return 0;
+}
+
+struct unfinished {
+    int64_t *campaign, *fire_at;
+    size_t n;
+};
+
+static int collect_materializing(void *ud, const struct hd_run *r)
+{
+    struct unfinished *u = ud;
+    if (r->status != HD_RUN_MATERIALIZING)
+        return 0;
+    u->campaign = hd_xrealloc(u->campaign, (u->n + 1) * sizeof *u->campaign);
+    u->fire_at = hd_xrealloc(u->fire_at, (u->n + 1) * sizeof *u->fire_at);
+    u->campaign[u->n] = r->campaign_id;
+    u->fire_at[u->n++] = r->fire_at;
+    return 0;
+}
+
+int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t now_ms,
+                     struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
+                     struct hd_err *err)
+{
+    struct tick t = {.st = st, .now = now_ms / 1000};
+    struct unfinished u = {0};
+    int rc;
+    *fired = 0;
+    /* runs a crash left half-materialized are finished first */
+    if ((rc = hd_store_run_each(st, 0, true, collect_materializing, &u, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < u.n && rc == 0; i++) {
+        struct hd_campaign c;
+        struct hd_fire f;
+        if ((rc = hd_store_campaign_get(st, NULL, u.campaign[i], &c, err)) < 0)
+            break;
+        hd_log_info(log, "campaign '%s': resuming the materialization of run %lld", c.name,
+                    (long long)u.fire_at[i]);
+        if (c.status != HD_CAMP_CANCELLED)
+            rc = hd_campaign_fire(st, cfg, &c, u.fire_at[i], now_ms, progress, ud, &f, err);
+        hd_campaign_release(&c);
+    }
+    if (rc < 0 || (rc = hd_store_campaign_each(st, collect_due, &t, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < t.n && rc == 0; i++) {
+        struct hd_fire f;
+        if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud,
+                                   &f, err)) == 0) {
+            hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",
+                        t.due[i].name, (long long)f.run, (long long)f.queued,
+                        (long long)f.held);
+            ++*fired;
+        }
+    }
+out:
+    for (size_t i = 0; i < t.n; i++)
+        hd_campaign_release(&t.due[i]);
+    free(t.due);
+    free(u.campaign);
+    free(u.fire_at);
+    return rc;
+}

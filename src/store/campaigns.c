@@ -1,0 +1,533 @@
+/* campaigns: the campaign rows, their runs, and materialization, the step
+ * that turns a run into one queued message per contact in its segment.
+ *
+ * Materialization is a chain of INSERT ... SELECT statements over the
+ * segment's compiled rule, each taking the next batch of contacts in id
+ * order after the last one the run already holds, each in its own
+ * transaction. The unique index on (run, contact) and that resume point
+ * make it idempotent: a run cut short by a crash goes on where its last
+ * commit ended. Holdout and A/B variant come from hd_ab_bucket through SQL
+ * functions registered for the statement, so they are the same whoever
+ * computes them. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/hash.h"
+#include "herald/state.h"
+
+static const char *const sched_names[] = {"now", "at", "local", "every"};
+static const char *const status_names[HD_CAMP_COUNT] = {"scheduled", "running", "paused",
+                                                        "cancelled", "done"};
+static const char *const run_names[] = {"materializing", "active", "done"};
+
+const char *hd_sched_name(int sched)
+{
+    return sched >= 0 && sched < 4 ? sched_names[sched] : "?";
+}
+
+const char *hd_camp_status_name(int status)
+{
+    return status >= 0 && status < HD_CAMP_COUNT ? status_names[status] : "?";
+}
+
+static int name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return 0;
+}
+
+void hd_campaign_release(struct hd_campaign *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    free(c->segment);
+    free(c->tpl);
+    free(c->cron);
+    free(c->tz);
+    free(c->variants);
+    free(c->rate);
+    memset(c, 0, sizeof *c);
+}
+
+static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v, bool present)
+{
+    if (present)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char channels[64] = "";
+    size_t len = 0;
+    int rc;
+    for (int i = 0; i < c->nchannels && len < sizeof channels; i++)
+        len += (size_t)snprintf(channels + len, sizeof channels - len, "%s%s", i ? "," : "",
+                                hd_channel_name(c->channels[i]));
+    if ((rc = hd_store_prepare(
+             st,
+             "INSERT INTO campaigns (name, segment, template, channels, category, schedule, at, "
+             "local_minute, cron, tz, holdout, variants, expires, resend_after, fallback, rate, "
+             "status, next_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+             "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+             &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->segment, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->tpl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, channels, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, hd_category_name(c->category), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, hd_sched_name(c->sched), -1, SQLITE_STATIC);
+    bind_opt_int(s, 7, c->at, c->at >= 0);
+    bind_opt_int(s, 8, c->local_minute, c->sched == HD_SCHED_LOCAL);
+    hd_store_bind_text(s, 9, c->cron);
+    hd_store_bind_text(s, 10, c->tz);
+    sqlite3_bind_int(s, 11, c->holdout_bp);
+    hd_store_bind_text(s, 12, c->variants);
+    sqlite3_bind_int64(s, 13, c->expires);
+    sqlite3_bind_int64(s, 14, c->resend_after);
+    sqlite3_bind_int(s, 15, c->fallback);
+    hd_store_bind_text(s, 16, c->rate);
+    sqlite3_bind_text(s, 17, hd_camp_status_name(c->status), -1, SQLITE_STATIC);
+    bind_opt_int(s, 18, c->next_run, c->next_run >= 0);
+    sqlite3_bind_int64(s, 19, c->created_at);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_CONSTRAINT_UNIQUE)
+        rc = hd_err_set(err, HD_E_EXISTS, "campaign '%s' exists", c->name);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "adding campaign");
+    else
+        c->id = sqlite3_last_insert_rowid(st->db);
+    c->updated_at = c->created_at;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+#define CAMPAIGN_COLS                                                                              \
+    "id, name, segment, template, channels, category, schedule, at, local_minute, cron, tz, "     \
+    "holdout, variants, expires, resend_after, fallback, rate, status, next_run, created_at, "    \
+    "updated_at"
+
+static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(s, 0);
+    c->name = hd_store_col_dup(s, 1);
+    c->segment = hd_store_col_dup(s, 2);
+    c->tpl = hd_store_col_dup(s, 3);
+    const char *ch = (const char *)sqlite3_column_text(s, 4);
+    while (ch && *ch && c->nchannels < HD_CH_COUNT) {
+        size_t n = strcspn(ch, ",");
+        char word[16] = "";
+        if (n < sizeof word)
+            memcpy(word, ch, n);
+        int v = hd_channel_parse(word);
+        if (v >= 0)
+            c->channels[c->nchannels++] = v;
+        ch += n + (ch[n] == ',');
+    }
+    c->category = hd_category_parse((const char *)sqlite3_column_text(s, 5));
+    c->sched = name_index(sched_names, 4, (const char *)sqlite3_column_text(s, 6));
+    c->at = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 7);
+    c->local_minute = sqlite3_column_int(s, 8);
+    c->cron = hd_store_col_dup(s, 9);
+    c->tz = hd_store_col_dup(s, 10);
+    c->holdout_bp = sqlite3_column_int(s, 11);
+    c->variants = hd_store_col_dup(s, 12);
+    c->expires = sqlite3_column_int64(s, 13);
+    c->resend_after = sqlite3_column_int64(s, 14);
+    c->fallback = sqlite3_column_int(s, 15) != 0;
+    c->rate = hd_store_col_dup(s, 16);
+    c->status = name_index(status_names, HD_CAMP_COUNT, (const char *)sqlite3_column_text(s, 17));
+    c->next_run = sqlite3_column_type(s, 18) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 18);
+    c->created_at = sqlite3_column_int64(s, 19);
+    c->updated_at = sqlite3_column_int64(s, 20);
+}
+
+int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
+                          struct hd_campaign *out, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st,
+        name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
+             : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
+        &s, err);
+    if (rc < 0)
+        return rc;
+    if (name)
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        read_campaign(s, out);
+    else if (step == SQLITE_DONE)
+        rc = name ? hd_err_set(err, HD_E_NOTFOUND, "no campaign '%s'", name)
+                  : hd_err_set(err, HD_E_NOTFOUND, "no campaign with id %lld", (long long)id);
+    else
+        rc = hd_store_fail(st, err, "reading campaign");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "SELECT " CAMPAIGN_COLS " FROM campaigns ORDER BY id", &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_campaign c;
+        read_campaign(s, &c);
+        rc = cb(ud, &c);
+        hd_campaign_release(&c);
+        if (rc)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading campaigns");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t next_run,
+                          int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st, "UPDATE campaigns SET status = ?2, next_run = ?3, updated_at = ?4 WHERE id = ?1", &s,
+        err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, hd_camp_status_name(status), -1, SQLITE_STATIC);
+    bind_opt_int(s, 3, next_run, next_run >= 0);
+    sqlite3_bind_int64(s, 4, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "updating campaign");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
+                             struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    /* the log first, while the rows still say which ones */
+    if ((rc = hd_store_prepare(
+             st,
+             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, text) "
+             "SELECT m.id, m.attempts, ?2, ?2, 'cancelled', 'the campaign was cancelled' "
+             "FROM messages m WHERE m.run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) "
+             "AND m.state IN (0, 6, 7)",
+             &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "cancelling messages");
+    sqlite3_finalize(s);
+    if (rc < 0)
+        return rc;
+    if ((rc = hd_store_prepare(
+             st,
+             "UPDATE messages SET state = ?3, reason = 'the campaign was cancelled', updated_at = "
+             "?2 / 1000 WHERE run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) AND state "
+             "IN (0, 6, 7)",
+             &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int(s, 3, HD_ST_CANCELLED);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "cancelling messages");
+    else if (n)
+        *n = sqlite3_changes(st->db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- runs ------------------------------------------------------------------------------ */
+
+#define RUN_COLS "id, campaign_id, fire_at, status, queued, created_at, done_at"
+
+static void read_run(sqlite3_stmt *s, struct hd_run *r)
+{
+    r->id = sqlite3_column_int64(s, 0);
+    r->campaign_id = sqlite3_column_int64(s, 1);
+    r->fire_at = sqlite3_column_int64(s, 2);
+    r->status = name_index(run_names, 3, (const char *)sqlite3_column_text(s, 3));
+    r->queued = sqlite3_column_int64(s, 4);
+    r->created_at = sqlite3_column_int64(s, 5);
+    r->done_at = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6);
+}
+
+int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
+                      struct hd_run *out, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_prepare(st,
+                               "INSERT INTO runs (campaign_id, fire_at, status, created_at) "
+                               "VALUES (?1, ?2, 'materializing', ?3) "
+                               "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, fire_at);
+    sqlite3_bind_int64(s, 3, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "opening run");
+    sqlite3_finalize(s);
+    if (rc < 0 || (rc = hd_store_prepare(st,
+                                         "SELECT " RUN_COLS
+                                         " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
+                                         &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, fire_at);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        read_run(s, out);
+    else
+        rc = hd_store_fail(st, err, "reading run");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,
+                      void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "SELECT " RUN_COLS " FROM runs WHERE (?1 = 0 OR campaign_id = ?1) "
+                              "AND (?2 = 0 OR status != 'done') ORDER BY id DESC",
+                              &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int(s, 2, unfinished);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_run r;
+        read_run(s, &r);
+        if ((rc = cb(ud, &r)) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading runs");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
+                              "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
+                              "run_id = ?1) WHERE id = ?1",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, run);
+    sqlite3_bind_text(s, 2, run_names[status], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "updating run");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
+                        struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st,
+        run ? "SELECT state, count(*) FROM messages WHERE run_id = ?1 GROUP BY state"
+            : "SELECT state, count(*) FROM messages WHERE run_id IN (SELECT id FROM runs WHERE "
+              "campaign_id = ?2) GROUP BY state",
+        &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    memset(counts, 0, HD_ST_COUNT * sizeof *counts);
+    if (run)
+        sqlite3_bind_int64(s, 1, run);
+    else
+        sqlite3_bind_int64(s, 2, campaign);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(s, 0);
+        if (state >= 0 && state < HD_ST_COUNT)
+            counts[state] = sqlite3_column_int64(s, 1);
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "counting messages");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- materialization ---------------------------------------------------------------- */
+
+static void fn_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int(cx, hd_ab_bucket(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]),
+                                        (const char *)sqlite3_user_data(cx)));
+}
+
+static void fn_variant(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const struct hd_materialize *m = sqlite3_user_data(cx);
+    (void)argc;
+    if (m->nvariants == 0) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    int b = hd_ab_bucket(m->campaign, sqlite3_value_int64(argv[0]), "variant");
+    size_t i = 0;
+    while (i + 1 < m->nvariants && b >= m->variants[i].upto)
+        i++;
+    sqlite3_result_text(cx, m->variants[i].name, -1, SQLITE_STATIC);
+}
+
+static void fn_due(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const struct hd_materialize *m = sqlite3_user_data(cx);
+    (void)argc;
+    sqlite3_result_int64(cx, m->due ? m->due(m->due_ud, (const char *)sqlite3_value_text(argv[0]))
+                                    : m->not_before);
+}
+
+static int register_fns(struct hd_store *st, const struct hd_materialize *m, struct hd_err *err)
+{
+    static char holdout[] = "holdout";
+    if (sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                holdout, fn_bucket, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                (void *)m, fn_variant, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function(st->db, "herald_due", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                (void *)m, fn_due, NULL, NULL) != SQLITE_OK)
+        return hd_store_fail(st, err, "materializing");
+    return 0;
+}
+
+static int step_done(struct hd_store *st, sqlite3_stmt *s, struct hd_err *err, const char *what)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int64_t int_query(struct hd_store *st, sqlite3_stmt *s, struct hd_err *err, int *rc)
+{
+    int64_t v = 0;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        *rc = hd_store_fail(st, err, "materializing");
+    sqlite3_reset(s);
+    return v;
+}
+
+int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
+                         int64_t *held, struct hd_err *err)
+{
+    sqlite3_stmt *ins = NULL, *last = NULL, *log = NULL;
+    int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0;
+    int rc, limit = 0;
+    bool txn = false;
+    /* ?901 run, ?902 campaign, ?903 holdout, ?904 expires, ?905 now, ?906
+     * the contact to resume after, ?907 the held-out state */
+    if ((rc = register_fns(st, m, err)) < 0 ||
+        (rc = hd_store_prepare_rule(
+             st, m->ast, m->seg_now,
+             "INSERT OR IGNORE INTO messages (run_id, contact_id, state, variant, not_before, "
+             "expires_at, updated_at) SELECT ?901, c.id, CASE WHEN herald_holdout(?902, c.id) < "
+             "?903 THEN ?907 ELSE 0 END, herald_variant(c.id), herald_due(c.timezone), CASE WHEN "
+             "?904 > 0 THEN herald_due(c.timezone) + ?904 END, ?905 FROM contacts c",
+             "c.id > ?906", "c.id", &ins, &limit, err)) < 0 ||
+        (rc = hd_store_prepare(st,
+                               "SELECT coalesce(max(contact_id), 0) FROM messages WHERE "
+                               "run_id = ?1",
+                               &last, err)) < 0 ||
+        (rc = hd_store_prepare(
+             st,
+             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, text) SELECT id, "
+             "0, ?3, ?3, 'held_out', ?4 FROM messages WHERE run_id = ?1 AND contact_id > ?2 AND "
+             "state = ?5",
+             &log, err)) < 0)
+        goto out;
+    char why[64];
+    snprintf(why, sizeof why, "in the campaign's holdout (%d.%02d%%)", m->holdout_bp / 100,
+             m->holdout_bp % 100);
+    sqlite3_bind_int64(ins, 901, m->run);
+    sqlite3_bind_int64(ins, 902, m->campaign);
+    sqlite3_bind_int(ins, 903, m->holdout_bp);
+    sqlite3_bind_int64(ins, 904, m->expires);
+    sqlite3_bind_int64(ins, 905, m->now_ms / 1000);
+    sqlite3_bind_int(ins, 907, HD_ST_HELD_OUT);
+    sqlite3_bind_int64(ins, limit, batch);
+    sqlite3_bind_int64(last, 1, m->run);
+    sqlite3_bind_int64(log, 1, m->run);
+    sqlite3_bind_int64(log, 3, m->now_ms);
+    sqlite3_bind_text(log, 4, why, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(log, 5, HD_ST_HELD_OUT);
+    for (;;) {
+        if ((rc = hd_store_begin(st, err)) < 0)
+            goto out;
+        txn = true;
+        after = int_query(st, last, err, &rc);
+        if (rc < 0)
+            goto out;
+        sqlite3_bind_int64(ins, 906, after);
+        if ((rc = step_done(st, ins, err, "materializing")) < 0)
+            goto out;
+        int64_t n = sqlite3_changes(st->db);
+        if (m->holdout_bp > 0) {
+            sqlite3_bind_int64(log, 2, after);
+            if ((rc = step_done(st, log, err, "materializing")) < 0)
+                goto out;
+        }
+        if ((rc = hd_store_commit(st, err)) < 0)
+            goto out;
+        txn = false;
+        done += n;
+        if (m->progress)
+            m->progress(m->progress_ud, done);
+        if (n < batch)
+            break;
+    }
+    if ((rc = hd_store_run_set(st, m->run, HD_RUN_ACTIVE, m->now_ms / 1000, err)) < 0)
+        goto out;
+    int64_t counts[HD_ST_COUNT];
+    if ((rc = hd_store_run_counts(st, 0, m->run, counts, err)) < 0)
+        goto out;
+    int64_t all = 0;
+    for (int i = 0; i < HD_ST_COUNT; i++)
+        all += counts[i];
+    if (queued)
+        *queued = all;
+    if (held)
+        *held = counts[HD_ST_HELD_OUT];
+out:
+    if (txn)
+        hd_store_rollback(st);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(last);
+    sqlite3_finalize(log);
+    return rc;
+}

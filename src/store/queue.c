@@ -1,0 +1,368 @@
+/* queue: what the dispatcher reads and writes for every message: claiming
+ * due messages with what their checks need in one statement, state
+ * changes, the delivery log, cap reservations, and recovery of messages a
+ * dead dispatcher left in flight. The per-message statements are prepared
+ * once (hd_store_cached); the dispatcher groups them in transactions. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/state.h"
+
+void hd_claimed_release(struct hd_claimed *c)
+{
+    if (!c)
+        return;
+    hd_contact_release(&c->contact);
+    free(c->sent);
+    memset(c, 0, sizeof *c);
+}
+
+/* What the checks need to know of a contact (id expression K), after
+ * HD_CONTACT_COLS and eight message columns: consent for the category CAT,
+ * the four suppressions, and sends since HORIZON (parameters). */
+#define FACTS_COLS(K, CAT, HORIZON)                                                                \
+    "(SELECT group_concat(k.channel || '=' || k.status) FROM consent k WHERE k.contact_id = " K   \
+    " AND k.category = " CAT "), "                                                                 \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                    \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "          \
+    "t.platform = 'fcm' AND s.address = t.token), "                                               \
+    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "          \
+    "t.platform = 'apns' AND s.address = t.token), "                                              \
+    "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "               \
+    "x.campaign_id, ',') FROM sends x WHERE x.contact_id = " K " AND x.at >= " HORIZON ") "
+
+#define CLAIM_SQL                                                                                  \
+    "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "            \
+    "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS("m.contact_id", "?3", "?4")             \
+    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                                 \
+    "WHERE m.run_id = ?1 AND m.state IN (0, 6, 7) AND m.not_before <= ?2 "                         \
+    "ORDER BY m.not_before, m.id LIMIT ?5"
+
+static void parse_consent(const char *s, int consent[HD_CH_COUNT])
+{
+    while (s && *s) {
+        char ch[16] = "", st[16] = "";
+        size_t n = strcspn(s, ",");
+        if (sscanf(s, "%15[^=]=%15[^,]", ch, st) == 2) {
+            int c = hd_channel_parse(ch);
+            if (c >= 0)
+                consent[c] = strcmp(st, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT
+                                                          : HD_CONSENT_OPTED_IN;
+        }
+        s += n + (s[n] == ',');
+    }
+}
+
+static void parse_sent(const char *s, struct hd_claimed *c)
+{
+    size_t cap = 0;
+    while (s && *s) {
+        long long at, camp;
+        int cat, ch;
+        size_t n = strcspn(s, ",");
+        if (sscanf(s, "%lld %d %d %lld", &at, &cat, &ch, &camp) == 4) {
+            if (c->nsent == cap) {
+                cap = cap ? 2 * cap : 8;
+                c->sent = hd_xrealloc(c->sent, cap * sizeof *c->sent);
+            }
+            c->sent[c->nsent++] = (struct hd_sent){at, camp, cat, ch};
+        }
+        s += n + (s[n] == ',');
+    }
+}
+
+static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
+{
+    memset(c, 0, sizeof *c);
+    c->has_contact = sqlite3_column_type(s, 0) != SQLITE_NULL;
+    if (c->has_contact)
+        hd_store_read_contact(s, &c->contact);
+    c->id = sqlite3_column_int64(s, 11);
+    c->contact_id = sqlite3_column_int64(s, 12);
+    c->state = sqlite3_column_int(s, 13);
+    const char *v = (const char *)sqlite3_column_text(s, 14);
+    snprintf(c->variant, sizeof c->variant, "%s", v ? v : "");
+    c->attempts = sqlite3_column_int(s, 15);
+    c->ch_index = sqlite3_column_int(s, 16);
+    c->not_before = sqlite3_column_int64(s, 17);
+    c->expires_at = sqlite3_column_int64(s, 18);
+    parse_consent((const char *)sqlite3_column_text(s, 19), c->consent);
+    for (int i = 0; i < 4; i++)
+        c->suppressed[i] = sqlite3_column_int(s, 20 + i) != 0;
+    parse_sent((const char *)sqlite3_column_text(s, 24), c);
+}
+
+int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                       struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step, limit;
+    if ((rc = hd_store_prepare_rule(
+             st, ast, now,
+             "SELECT " HD_CONTACT_COLS ", 0, c.id, 0, NULL, 0, 0, 0, 0, " FACTS_COLS(
+                 "c.id", "?901", "?902") "FROM contacts c",
+             NULL, "c.id", &s, &limit, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 901, hd_category_name(category), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 902, horizon);
+    sqlite3_bind_int64(s, limit, -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_claimed c;
+        read_claimed(s, &c);
+        rc = cb(ud, &c);
+        hd_claimed_release(&c);
+        if (rc)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading segment members");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
+                   int limit, struct hd_claimed **out, size_t *n, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc, step;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    if ((rc = hd_store_cached(st, SLOT_CLAIM, CLAIM_SQL, &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, run);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_text(s, 3, hd_category_name(category), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, horizon);
+    sqlite3_bind_int(s, 5, limit);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *out = hd_xrealloc(*out, cap * sizeof **out);
+        }
+        read_claimed(s, &(*out)[(*n)++]);
+        (*out)[*n - 1].run = run;
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++)
+            hd_claimed_release(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return hd_store_fail(st, err, "claiming messages");
+    }
+    return 0;
+}
+
+static int run_cached(struct hd_store *st, sqlite3_stmt *s, struct hd_err *err, const char *what)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = hd_store_cached(st, SLOT_MSG_UPDATE,
+                             "UPDATE messages SET state = ?2, attempts = ?3, channel = "
+                             "coalesce(?4, channel), ch_index = ?5, not_before = ?6, "
+                             "lease_owner = ?7, lease_until = ?8, reason = ?9, updated_at = ?10 "
+                             "WHERE id = ?1",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, u->id);
+    sqlite3_bind_int(s, 2, u->state);
+    sqlite3_bind_int(s, 3, u->attempts);
+    if (u->channel >= 0)
+        sqlite3_bind_int(s, 4, u->channel);
+    sqlite3_bind_int(s, 5, u->ch_index);
+    sqlite3_bind_int64(s, 6, u->not_before);
+    if (u->state == HD_ST_SENDING) {
+        sqlite3_bind_int64(s, 7, u->lease_owner);
+        sqlite3_bind_int64(s, 8, u->lease_until);
+    }
+    hd_store_bind_text(s, 9, u->reason);
+    sqlite3_bind_int64(s, 10, u->now);
+    return run_cached(st, s, err, "updating a message");
+}
+
+int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = hd_store_cached(st, SLOT_ATTEMPT_ADD,
+                             "INSERT INTO attempts (message_id, attempt, at, done_at, channel, "
+                             "provider, address, outcome, code, text, gateway_id, digest) VALUES "
+                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, a->message);
+    sqlite3_bind_int(s, 2, a->attempt);
+    sqlite3_bind_int64(s, 3, a->at_ms);
+    if (a->done_ms > 0)
+        sqlite3_bind_int64(s, 4, a->done_ms);
+    hd_store_bind_text(s, 5, a->channel >= 0 ? hd_channel_name(a->channel) : NULL);
+    hd_store_bind_text(s, 6, a->provider);
+    hd_store_bind_text(s, 7, a->address);
+    sqlite3_bind_text(s, 8, a->outcome, -1, SQLITE_STATIC);
+    if (a->code)
+        sqlite3_bind_int(s, 9, a->code);
+    hd_store_bind_text(s, 10, a->text && *a->text ? a->text : NULL);
+    hd_store_bind_text(s, 11, a->gateway_id && *a->gateway_id ? a->gateway_id : NULL);
+    hd_store_bind_text(s, 12, a->digest && *a->digest ? a->digest : NULL);
+    return run_cached(st, s, err, "writing the delivery log");
+}
+
+int hd_store_send_reserve(struct hd_store *st, int64_t message, int64_t contact, int64_t at,
+                          int64_t campaign, int category, int channel, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = hd_store_cached(st, SLOT_SEND_RESERVE,
+                             "INSERT OR REPLACE INTO sends (message_id, contact_id, at, "
+                             "campaign_id, category, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, message);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_int64(s, 3, at);
+    sqlite3_bind_int64(s, 4, campaign);
+    sqlite3_bind_int(s, 5, category);
+    sqlite3_bind_int(s, 6, channel);
+    return run_cached(st, s, err, "reserving a send");
+}
+
+int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = hd_store_cached(st, SLOT_SEND_RELEASE, "DELETE FROM sends WHERE message_id = ?1", &s,
+                             err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, message);
+    return run_cached(st, s, err, "releasing a send");
+}
+
+static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool expired_only,
+                         int64_t *n, struct hd_err *err)
+{
+    static const char *const sql[] = {
+        "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, text) "
+        "SELECT id, attempts, ?2 * 1000, ?2 * 1000, CASE channel WHEN 0 THEN 'email' WHEN 1 "
+        "THEN 'sms' WHEN 2 THEN 'push' END, 'requeued', ?4 FROM messages WHERE state = 1 AND "
+        "lease_owner = ?1 AND (?3 = 0 OR lease_until < ?2)",
+        "DELETE FROM sends WHERE message_id IN (SELECT id FROM messages WHERE state = 1 AND "
+        "lease_owner = ?1 AND (?3 = 0 OR lease_until < ?2))",
+        "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, not_before = "
+        "min(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
+        "(?3 = 0 OR lease_until < ?2)",
+    };
+    char why[160];
+    snprintf(why, sizeof why,
+             "dispatcher %lld stopped while the message was in flight; it may have been sent "
+             "and goes again with the same id",
+             (long long)owner);
+    for (int i = 0; i < 3; i++) {
+        sqlite3_stmt *s = NULL;
+        int rc = hd_store_prepare(st, sql[i], &s, err);
+        if (rc < 0)
+            return rc;
+        sqlite3_bind_int64(s, 1, owner);
+        sqlite3_bind_int64(s, 2, now);
+        sqlite3_bind_int(s, 3, expired_only);
+        if (i == 0)
+            sqlite3_bind_text(s, 4, why, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, "recovering messages");
+        if (i == 2)
+            *n += sqlite3_changes(st->db);
+        sqlite3_finalize(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive,
+                     int64_t *n, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t owners[256];
+    size_t nowners = 0;
+    int rc, step;
+    *n = 0;
+    if ((rc = hd_store_begin(st, err)) < 0)
+        return rc;
+    if ((rc = hd_store_prepare(st,
+                               "SELECT DISTINCT lease_owner FROM messages WHERE state = 1 LIMIT "
+                               "256",
+                               &s, err)) < 0)
+        goto out;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        owners[nowners++] = sqlite3_column_int64(s, 0);
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "recovering messages");
+    sqlite3_finalize(s);
+    for (size_t i = 0; rc == 0 && i < nowners; i++)
+        if (owners[i] != self)
+            rc = requeue_owner(st, owners[i], now, alive(owners[i]), n, err);
+    if (rc == 0)
+        rc = hd_store_commit(st, err);
+out:
+    if (rc < 0)
+        hd_store_rollback(st);
+    return rc;
+}
+
+static int one_int(struct hd_store *st, const char *sql, int64_t arg, int64_t *v,
+                   struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, sql, &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, arg);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *v = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 0);
+    else
+        rc = hd_store_fail(st, err, "reading the queue");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err)
+{
+    return one_int(st,
+                   "SELECT min(not_before) FROM messages WHERE run_id = ?1 AND state IN (0, 6, 7)",
+                   run, next, err);
+}
+
+int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct hd_err *err)
+{
+    return one_int(st,
+                   "SELECT (SELECT count(*) FROM messages WHERE run_id = ?1 AND state IN (0, 6, "
+                   "7)) + (SELECT count(*) FROM messages WHERE run_id = ?1 AND state = 1)",
+                   run, n, err);
+}
+
+int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'instance'", &s, err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out, 33, "%s", (const char *)sqlite3_column_text(s, 0));
+    else
+        rc = hd_store_fail(st, err, "reading the instance id");
+    sqlite3_finalize(s);
+    return rc;
+}
