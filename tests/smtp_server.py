@@ -8,13 +8,18 @@ replies chosen by the recipient's local part:
     reject@    550 5.7.1   nouser@   550 5.1.1   nodomain@ 550 5.1.2
     datafail@  554 5.6.0 at DATA     datatemp@ 451 4.3.0 at DATA
 
+With --tempfail PCT (and --seed), that share of recipients is refused
+at random with 451 4.3.0; with --log FILE, each accepted message adds a
+line "<ms> <recipient> <Message-ID>" and nothing else is written (load
+tests).
+
 Every accepted message is written to OUT/N.eml, and OUT/N.json holds what
 Python's email package makes of it (headers decoded, parts, encodings, the
 longest line), so the C tests check herald's MIME with an independent
 parser. Prints "READY <port>" once listening; stops on SIGTERM or when
 stdin closes.
 """
-import argparse, email, json, os, signal, socket, ssl, sys, threading, warnings
+import argparse, email, json, os, random, signal, socket, ssl, sys, threading, time, warnings
 from email import policy
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -28,13 +33,17 @@ DATA = {"datafail": "554 5.6.0 message content rejected",
 
 
 class Handler:
-    def __init__(self, out):
+    def __init__(self, out, tempfail=0.0, seed=1, log=None):
         self.out, self.n, self.lock = out, 0, threading.Lock()
+        self.tempfail, self.rng = tempfail / 100.0, random.Random(seed)
+        self.log = open(log, "a", buffering=1) if log else None
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         local = address.split("@")[0].lower()
         if local in RCPT:
             return RCPT[local]
+        if self.tempfail and self.rng.random() < self.tempfail:
+            return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -47,6 +56,11 @@ class Handler:
             self.n += 1
             n = self.n
         raw = envelope.original_content or envelope.content
+        if self.log:
+            m = email.message_from_bytes(raw, policy=policy.compat32)
+            for r in envelope.rcpt_tos:
+                self.log.write("%d %s %s\n" % (int(time.time() * 1000), r, m.get("Message-ID")))
+            return "250 2.0.0 Ok: queued as H%06d" % n
         base = os.path.join(self.out, str(n))
         with open(base + ".eml", "wb") as f:
             f.write(raw)
@@ -82,6 +96,9 @@ def main():
     ap.add_argument("--implicit", action="store_true", help="TLS from the first byte")
     ap.add_argument("--require-tls", action="store_true")
     ap.add_argument("--auth", help="user:password; AUTH is then required")
+    ap.add_argument("--tempfail", type=float, default=0.0, help="percent refused with 451")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--log", help="log accepted messages here instead of writing them")
     a = ap.parse_args()
     ctx = None
     if a.cert:
@@ -104,7 +121,7 @@ def main():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    c = Controller(Handler(a.out), hostname="127.0.0.1", port=port, **kw)
+    c = Controller(Handler(a.out, a.tempfail, a.seed, a.log), hostname="127.0.0.1", port=port, **kw)
     if ctx and a.implicit:
         # its start-up self-check would wrap the socket with the server's own
         # context; check with a client context instead

@@ -123,9 +123,12 @@ static inline void tu_server_start(struct tu_server *s, const char *dir, const c
 
 static inline void tu_server_stop(struct tu_server *s)
 {
+    if (s->pid <= 0)
+        return; /* never started, or stopped already */
     close(s->in);
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
+    s->pid = 0;
 }
 
 /* Results collected from a driver, and (when a test fills them) the ids of

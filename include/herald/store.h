@@ -364,6 +364,14 @@ int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn
 int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err);
 /* How many of the run's messages are not finished (waiting or sending). */
 int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct hd_err *err);
+/* A provider paused (a throttled result) until until_ms, shared by every
+ * dispatcher on the database; a later pause wins. */
+int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t until_ms,
+                            struct hd_err *err);
+/* Calls cb for each provider paused beyond now_ms. */
+typedef void (*hd_pause_cb)(void *ud, const char *provider, int64_t until_ms);
+int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
+                             struct hd_err *err);
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 

@@ -94,6 +94,7 @@ struct hd_dispatch {
     struct hd_result *res;
     size_t nres;
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
+    int64_t last_pauses_ms;
     struct hd_dispatch_stats stats;
 };
 
@@ -310,7 +311,7 @@ static int record(struct hd_dispatch *d, int64_t id, int from, int to, int attem
                            .address = address,
                            .outcome = outcome,
                            .code = r ? r->code : 0,
-                           .text = r ? r->text : reason,
+                           .text = reason ? reason : r ? r->text : NULL,
                            .gateway_id = r ? r->gateway_id : NULL,
                            .digest = r ? r->digest : NULL};
     if (hd_state_terminal(to))
@@ -525,6 +526,17 @@ static void collect(void *ud, const struct hd_result *r)
     d->res[d->nres++] = *r;
 }
 
+/* Pauses other dispatchers recorded reach our buckets. */
+static void shared_pause(void *ud, const char *provider, int64_t until_ms)
+{
+    struct hd_dispatch *d = ud;
+    int64_t now = now_ms(d), mono = hd_clock_mono_ms();
+    for (size_t i = 0; i < d->cfg->nproviders; i++)
+        if (strcmp(d->prov[i].cfg->name, provider) == 0 &&
+            d->prov[i].bucket.paused_until_ms < mono + (until_ms - now))
+            hd_bucket_pause(&d->prov[i].bucket, mono + (until_ms - now));
+}
+
 /* ---- writing results ------------------------------------------------------------------- */
 
 static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err *err)
@@ -546,6 +558,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     case HD_OUT_THROTTLED: {
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
         hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
+        if ((rc = hd_store_provider_pause(d->st, pc->name, t + after, err)) < 0)
+            return rc;
         d->stats.throttled++;
         hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
                     (long long)after);
@@ -830,6 +844,11 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
                 return claimed;
             if (claimed == 0)
                 d->next_claim_ms = mono + 200;
+        }
+        if (mono - d->last_pauses_ms >= 100) {
+            d->last_pauses_ms = mono;
+            if ((rc = hd_store_provider_pauses(d->st, now_ms(d), shared_pause, d, err)) < 0)
+                return rc;
         }
         int64_t wait = submit(d, err, &rc);
         if (rc < 0)

@@ -64,11 +64,12 @@ static int cmp_time(const void *a, const void *b)
 bool hd_cap_allows(const struct hd_cap *cap, const int64_t *sent, size_t n, int64_t now,
                    int64_t *free_at)
 {
-    /* sends in (now - window, now] count */
+    /* sends after now - window count, later ones too: a send stamped ahead
+     * of this clock (another dispatcher's, a clock stepped back) happened */
     int64_t *in = hd_xmalloc((n ? n : 1) * sizeof *in);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (sent[i] > now - cap->window && sent[i] <= now)
+        if (sent[i] > now - cap->window)
             in[k++] = sent[i];
     bool ok = k < cap->count;
     if (!ok && free_at) {

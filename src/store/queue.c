@@ -366,3 +366,41 @@ int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err)
     sqlite3_finalize(s);
     return rc;
 }
+
+int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t until_ms,
+                            struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
+                              "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                              "max(until_ms, excluded.until_ms)",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, until_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "pausing a provider");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
+                             struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = hd_store_cached(st, SLOT_PAUSES,
+                             "SELECT provider, until_ms FROM provider_pauses WHERE until_ms > ?1",
+                             &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, now_ms);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading provider pauses");
+    sqlite3_reset(s);
+    return rc;
+}

@@ -149,7 +149,11 @@ static const char *const migrations[] = {
     "  category INTEGER NOT NULL,"
     "  channel INTEGER NOT NULL"
     ");"
-    "CREATE INDEX sends_contact ON sends(contact_id, at);",
+    "CREATE INDEX sends_contact ON sends(contact_id, at);"
+    "CREATE TABLE provider_pauses ("
+    "  provider TEXT PRIMARY KEY,"
+    "  until_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

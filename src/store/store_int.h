@@ -13,6 +13,7 @@ enum hd_store_slot {
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
     SLOT_CLAIM,
+    SLOT_PAUSES,
     SLOT_COUNT
 };
 

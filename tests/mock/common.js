@@ -51,8 +51,52 @@ function transportFault(word, res, socket) {
   return false;
 }
 
+// Random faults for load tests, from --faults "503=10,429=5,drop=1"
+// (percent of requests) drawn from a PRNG seeded by --seed, so a run can
+// be repeated. Returns '503', '429', 'drop' or ''.
+function randomFaults(o) {
+  const table = [];
+  for (const kv of String(o.faults || '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    table.push([k, Number(v) / 100]);
+  }
+  let a = Number(o.seed || 1) >>> 0;
+  const next = () => { // mulberry32
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => {
+    let r = next();
+    for (const [k, p] of table) {
+      if (r < p) return k;
+      r -= p;
+    }
+    return '';
+  };
+}
+
+// --answers FILE: one line per answer, "<ms since epoch> <status> <key>",
+// written before the answer leaves (0 for a dropped connection), so a
+// test can count what the gateway accepted and when it said 429.
+function answers(path) {
+  if (!path) return () => {};
+  const fd = fs.openSync(path, 'a');
+  return (res, key) => {
+    const wh = res.writeHead;
+    res.writeHead = function (status, ...rest) {
+      fs.writeSync(fd, Date.now() + ' ' + status + ' ' + key + '\n');
+      return wh.call(this, status, ...rest);
+    };
+    return (status) => fs.writeSync(fd, Date.now() + ' ' + status + ' ' + key + '\n');
+  };
+}
+
 function b64urlJson(s) {
   return JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
 }
 
-module.exports = { options, logger, ready, readBody, transportFault, b64urlJson };
+module.exports = { options, logger, ready, readBody, transportFault, b64urlJson, randomFaults,
+                   answers };

@@ -5,7 +5,8 @@
 //     exp = iat + 3600. Answers {"access_token", "expires_in": 3600}.
 //   POST /v1/projects/{project}/messages:send with "Authorization: Bearer"
 //     a token it issued; data values must be strings.
-// Faults by the device token:
+// Random faults with --faults and --seed, answers logged with --answers
+// (common.js). Faults by the device token:
 //   unregistered (404 UNREGISTERED), invalid (400 INVALID_ARGUMENT),
 //   mismatch (403 SENDER_ID_MISMATCH), quota (429 QUOTA_EXCEEDED, Retry-After: 9),
 //   unavailable (503), internal (500), expire (401 the first time: the
@@ -14,10 +15,13 @@
 const http = require('http');
 const crypto = require('crypto');
 const fs = require('fs');
-const { options, logger, ready, readBody, transportFault, b64urlJson } = require('./common');
+const { options, logger, ready, readBody, transportFault, b64urlJson, randomFaults,
+        answers } = require('./common');
 
 const o = options(process.argv);
 const log = logger(o.log);
+const fault = randomFaults(o);
+const answer = answers(o.answers);
 const sa = JSON.parse(fs.readFileSync(o.sa, 'utf8'));
 const pub = crypto.createPublicKey(sa.private_key);
 const tokens = new Set();
@@ -75,6 +79,11 @@ const server = http.createServer((req, res) => {
       if (typeof v !== 'string')
         return fcmError(res, 400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'data values must be strings');
     const t = msg.token;
+    const dropped = answer(res, t);
+    const random = fault();
+    if (random === 'drop') { dropped(0); return transportFault('drop', res, req.socket); }
+    if (random === '503') return fcmError(res, 503, 'UNAVAILABLE', 'UNAVAILABLE', 'The service is currently unavailable.');
+    if (random === '429') return fcmError(res, 429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded.', { 'Retry-After': '1' });
     if (transportFault(t, res, req.socket)) return;
     switch (t) {
     case 'unregistered': return fcmError(res, 404, 'NOT_FOUND', 'UNREGISTERED', 'Requested entity was not found.');

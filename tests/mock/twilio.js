@@ -1,7 +1,8 @@
 // A mock of Twilio's Messages API: POST /2010-04-01/Accounts/{sid}/Messages.json
 // with HTTP Basic auth (--sid and --token) and a form body, answering as
 // Twilio does (201 and a message resource, or an error object).
-// Faults by the To number's last digits:
+// Random faults with --faults and --seed, answers logged with --answers
+// (common.js). Faults by the To number's last digits:
 //   ...0429  429 with Retry-After: 7 and code 20429
 //   ...20429 400 with code 20429 (too many requests, by code only)
 //   ...21211 400 code 21211 (invalid To)
@@ -11,10 +12,12 @@
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
-const { options, logger, ready, readBody, transportFault } = require('./common');
+const { options, logger, ready, readBody, transportFault, randomFaults, answers } = require('./common');
 
 const o = options(process.argv);
 const log = logger(o.log);
+const fault = randomFaults(o);
+const answer = answers(o.answers);
 let n = 0;
 
 function error(res, status, code, message, headers) {
@@ -35,6 +38,11 @@ const server = http.createServer((req, res) => {
     if (!form.To || !(form.From || form.MessagingServiceSid) || form.Body === undefined)
       return error(res, 400, 21604, "A 'To', 'From' and 'Body' are required");
     const to = form.To;
+    const dropped = answer(res, to);
+    const random = fault();
+    if (random === 'drop') { dropped(0); return transportFault('drop', res, req.socket); }
+    if (random === '503') return error(res, 503, 20503, 'Service Unavailable');
+    if (random === '429') return error(res, 429, 20429, 'Too Many Requests', { 'Retry-After': '1' });
     const word = to.endsWith('0999') ? 'slow' : to.endsWith('0000') ? 'drop' : '';
     if (transportFault(word, res, req.socket)) return;
     if (to.endsWith('20429')) return error(res, 400, 20429, 'Too Many Requests');

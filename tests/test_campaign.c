@@ -1,0 +1,622 @@
+/* test_campaign: campaigns end to end with the real binary against real
+ * peers on 127.0.0.1: the Twilio and FCM mocks (tests/mock) and the SMTP
+ * server (tests/smtp_server.py), each injecting random faults.
+ *
+ *   - two marketing campaigns over the same 10,000 contacts, dispatched at
+ *     the same time by two `herald send` processes, under a cap of one
+ *     marketing message a week, quiet hours in the contacts' zones, 10%
+ *     503 / 5% 429 with Retry-After / 1% dropped connections at the HTTP
+ *     gateways and 10% 451 at the SMTP server; a second pass a day later
+ *     sends what quiet hours held back. Every message must end in one
+ *     terminal state, the log's accepted counts must equal what each
+ *     gateway accepted, nothing may reach a provider while it is paused,
+ *     and no contact may get more than one message;
+ *   - SIGKILL at random moments during a 20,000-message run, restarted
+ *     each time: nothing lost, every message finished, duplicates within
+ *     the in-flight bound and carrying the same message id;
+ *   - materialization that is cut short resumes without doubling anyone,
+ *     and holdout and variants are the same on every computation. */
+#include <jansson.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testnet.h"
+
+#include "herald/state.h"
+
+#ifndef NODE
+#define NODE "/usr/bin/node"
+#endif
+#define TW_SID "AC0123456789abcdef0123456789abcdef"
+#define TW_TOKEN "tw-Secret-Token-5512"
+#define NCONTACTS 10000
+
+static char *dir;
+/* started by the cases, stopped by them or, after a failure, by teardown */
+static struct tu_server tw, fcm, smtp;
+
+static char *path(const char *name)
+{
+    return tu_path(dir, name);
+}
+
+static void start_mock(struct tu_server *s, const char *script, const char *const *args)
+{
+    const char *src = getenv("HERALD_SRC");
+    char js[4096];
+    snprintf(js, sizeof js, "%s/tests/mock/%s", src ? src : ".", script);
+    const char *argv[24] = {NODE, js};
+    int n = 2;
+    while (*args && n < 23)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
+}
+
+static void start_smtp(struct tu_server *s, const char *log, const char *tempfail)
+{
+    const char *src = getenv("HERALD_SRC");
+    char py[4096];
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    const char *argv[] = {"/usr/bin/python3", py,         "--out",  ".",  "--log",
+                          log,                "--tempfail", tempfail, "--seed", "7", NULL};
+    tu_server_start(s, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+}
+
+/* The FCM mock checks tokens against a service account that names its own
+ * port: take a port from a first start, then start it there. */
+static void start_fcm(struct tu_server *s, const char *answers, const char *faults)
+{
+    const char *gen[] = {"openssl", "genpkey",  "-algorithm", "RSA", "-pkeyopt",
+                         "rsa_keygen_bits:2048", "-out", "sa.key", NULL};
+    if (!tu_exists(path("sa.key")))
+        tu_run_in(dir, gen);
+    char *kp = path("sa.key"), *pem = tu_read(kp);
+    struct tu_server probe;
+    int port = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char uri[128];
+        snprintf(uri, sizeof uri, "http://127.0.0.1:%d/token", port);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account",
+                              "project_id", "herald-test", "private_key_id", "k1", "private_key",
+                              pem, "client_email", "herald@herald-test.iam.gserviceaccount.com",
+                              "token_uri", uri);
+        char *p = path("sa.json");
+        assert_int_equal(json_dump_file(j, p, JSON_INDENT(2)), 0);
+        json_decref(j);
+        free(p);
+        char portstr[16];
+        snprintf(portstr, sizeof portstr, "%d", port);
+        const char *a0[] = {"--sa", "sa.json", NULL};
+        const char *a1[] = {"--sa",   "sa.json", "--port", portstr, "--answers", answers,
+                            "--faults", faults,  "--seed", "11",    NULL};
+        if (pass == 0) {
+            start_mock(&probe, "fcm.js", a0);
+            port = probe.port;
+            tu_server_stop(&probe);
+        } else {
+            start_mock(s, "fcm.js", a1);
+        }
+    }
+    free(pem);
+    free(kp);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
+    const char *src = getenv("HERALD_SRC");
+    char tpl[4096];
+    snprintf(tpl, sizeof tpl, "%s/templates", src ? src : ".");
+    char *link = path("templates");
+    assert_int_equal(symlink(tpl, link), 0);
+    free(link);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_server_stop(&tw);
+    tu_server_stop(&fcm);
+    tu_server_stop(&smtp);
+    if (getenv("HERALD_KEEP_TEST_DIR"))
+        fprintf(stderr, "test folder kept: %s\n", dir);
+    else
+        tu_rmdir(dir);
+    return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static int64_t q1(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+static sqlite3 *open_db(const char *name)
+{
+    sqlite3 *db;
+    char *p = path(name);
+    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    free(p);
+    return db;
+}
+
+/* Runs herald in dir and expects exit status 0. */
+#define HERALD_OK(...)                                                                             \
+    do {                                                                                           \
+        struct tu_run r_;                                                                          \
+        tu_herald(&r_, dir, NULL, __VA_ARGS__, NULL);                                              \
+        if (r_.status != 0)                                                                        \
+            fail_msg("herald exited %d\nstdout: %s\nstderr: %s", r_.status, r_.out, r_.err);       \
+        tu_run_release(&r_);                                                                       \
+    } while (0)
+
+/* Starts herald in dir without waiting; its output goes to out (a file). */
+static pid_t spawn(const char *out, const char *const *args)
+{
+    const char *argv[32] = {tu_herald_bin()};
+    int n = 1;
+    while (*args && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    char *op = path(out);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen(op, "ab", stdout) || !freopen(op, "ab", stderr))
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    free(op);
+    return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Lines "<ms> <status> <key>" of a mock's --answers file. */
+struct answer {
+    int64_t ms;
+    int status;
+    char key[64];
+};
+
+static struct answer *read_answers(const char *name, size_t *n)
+{
+    char *p = path(name), *text = tu_read(p);
+    struct answer *a = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        struct answer x;
+        long long ms;
+        if (sscanf(line, "%lld %d %63s", &ms, &x.status, x.key) == 3) {
+            x.ms = ms;
+            if (*n == cap)
+                a = hd_xrealloc(a, (cap = cap ? 2 * cap : 1024) * sizeof *a);
+            a[(*n)++] = x;
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    free(text);
+    free(p);
+    return a;
+}
+
+static int by_key(const void *x, const void *y)
+{
+    return strcmp(((const struct answer *)x)->key, ((const struct answer *)y)->key);
+}
+
+/* The most messages any one key was accepted (2xx) with. */
+static int max_per_key(struct answer *a, size_t n)
+{
+    qsort(a, n, sizeof *a, by_key);
+    int best = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int ok = 0;
+        for (; j < n && strcmp(a[j].key, a[i].key) == 0; j++)
+            ok += a[j].status >= 200 && a[j].status < 300;
+        if (ok > best)
+            best = ok;
+        i = j;
+    }
+    return best;
+}
+
+static size_t count_ok(const struct answer *a, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += a[i].status >= 200 && a[i].status < 300;
+    return k;
+}
+
+static int by_ms(const void *x, const void *y)
+{
+    int64_t a = ((const struct answer *)x)->ms, b = ((const struct answer *)y)->ms;
+    return a < b ? -1 : a > b;
+}
+
+/* No request was answered well inside a pause that a 429 (Retry-After: 1)
+ * started: between 400 and 800 ms after it, the provider must be silent.
+ * (Requests already in flight when the 429 left arrive in the first few
+ * milliseconds.) Returns how many 429s there were. */
+static size_t assert_quiet_after_429(struct answer *a, size_t n, const char *what)
+{
+    size_t n429 = 0;
+    qsort(a, n, sizeof *a, by_ms);
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].status != 429)
+            continue;
+        n429++;
+        for (size_t j = i + 1; j < n && a[j].ms <= a[i].ms + 800; j++)
+            if (a[j].ms >= a[i].ms + 400)
+                fail_msg("%s: a request came %lld ms after a 429 with Retry-After: 1", what,
+                         (long long)(a[j].ms - a[i].ms));
+    }
+    return n429;
+}
+
+/* The configuration: the Twilio mock for SMS, and when fcm_port is given
+ * the FCM mock for push and the SMTP server for email. */
+static void write_config(const char *name, int tw_port, int fcm_port, int smtp_port,
+                         const char *extra)
+{
+    char *sa = path("sa.json"), *p = path(name);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b,
+                "[herald]\ndatabase = h.db\ntemplates = templates\ntimezone = UTC\n"
+                "log_level = warn\n"
+                "[template_vars]\nbrand = Acme\nshop_url = https://shop.example.com\n"
+                "unsubscribe_url = https://example.com/unsubscribe\n"
+                "support_email = support@example.com\n"
+                "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+                "connections = 8\nrate = 5000/s\nretry_base = 1s\nretry_max = 2s\n"
+                "max_attempts = 10\ntimeout = 5s\n[channel sms]\nproviders = sms\n",
+                tw_port, TW_SID);
+    if (fcm_port)
+        hd_buf_addf(&b,
+                    "[provider push]\ntype = fcm\nservice_account_file = %s\n"
+                    "base_url = http://127.0.0.1:%d\nconnections = 8\nrate = 5000/s\n"
+                    "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 5s\n"
+                    "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\n"
+                    "starttls = none\nfrom = Acme <hello@example.com>\nconnections = 4\n"
+                    "rate = 5000/s\nretry_base = 1s\nretry_max = 2s\nmax_attempts = 10\n"
+                    "timeout = 10s\n"
+                    "[channel email]\nproviders = mail\n[channel push]\nproviders = push\n",
+                    sa, fcm_port, smtp_port);
+    hd_buf_adds(&b, extra);
+    tu_write(p, b.data);
+    hd_buf_release(&b);
+    free(sa);
+    free(p);
+}
+
+/* n contacts: 8% push (FCM), 8% SMS, the rest email; 2% have a bad email
+ * (the SMTP server refuses nouser@) and a phone to fall back on; 15% in
+ * Tokyo and 15% in New York, the rest with no zone (UTC). */
+static void write_contacts(const char *name, int n)
+{
+    char *p = path(name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "id,email,phone,timezone,fcm_token,first_name,plan\n");
+    for (int i = 0; i < n; i++) {
+        int k = i % 25;
+        const char *tz = i % 20 < 3 ? "Asia/Tokyo" : i % 20 < 6 ? "America/New_York" : "";
+        fprintf(f, "k%05d,", i);
+        if (k >= 4)
+            fprintf(f, i % 50 == 4 ? "nouser@x%05d.example.com," : "u%05d@example.com,", i);
+        else
+            fprintf(f, ",");
+        if (k == 2 || k == 3 || i % 50 == 4)
+            fprintf(f, "+15550%05d7,", i); /* ...7: none of the mock's fault numbers */
+        else
+            fprintf(f, ",");
+        fprintf(f, "%s,", tz);
+        if (k < 2)
+            fprintf(f, "tok-%05d,", i);
+        else
+            fprintf(f, ",");
+        fprintf(f, "Name%d,gold\n", i);
+    }
+    fclose(f);
+    free(p);
+}
+
+/* The SMTP server's log: "<ms> <recipient> <message-id>" per accepted one. */
+static struct answer *read_smtp_log(const char *name, size_t *n)
+{
+    char *p = path(name), *text = tu_read(p);
+    struct answer *a = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        struct answer x = {.status = 250};
+        long long ms;
+        if (sscanf(line, "%lld %63s", &ms, x.key) == 2) {
+            x.ms = ms;
+            if (*n == cap)
+                a = hd_xrealloc(a, (cap = cap ? 2 * cap : 1024) * sizeof *a);
+            a[(*n)++] = x;
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    free(text);
+    free(p);
+    return a;
+}
+
+/* ---- the campaign under faults ---------------------------------------------------------- */
+
+static void test_campaign_faults(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid",    TW_SID,          "--token", TW_TOKEN, "--answers", "tw.ans",
+                         "--faults", "503=10,429=5,drop=1", "--seed", "5", NULL};
+    start_mock(&tw, "twilio.js", twa);
+    start_fcm(&fcm, "fcm.ans", "503=10,429=5,drop=1");
+    start_smtp(&smtp, "smtp.log", "10");
+    write_config("h.conf", tw.port, fcm.port, smtp.port,
+                 "[caps]\nmarketing = 1/7d\n[quiet_hours]\nmarketing = 21:00-08:00\n");
+    write_contacts("contacts.csv", NCONTACTS);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    /* 12:00 UTC: 21:00 in Tokyo and 07:00 in New York, both quiet */
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("init");
+    HERALD_OK("contacts", "import", "contacts.csv");
+    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("campaign", "create", "recall", "--segment", "all", "--template", "recall",
+              "--channels", "push,email,sms", "--fallback-on-failure", "--holdout", "5",
+              "--variants", "a=50,b=50", "--now");
+    HERALD_OK("campaign", "create", "promo", "--segment", "all", "--template", "promotion",
+              "--channels", "push,email,sms", "--now");
+    /* both at once: the cap must hold across the two processes */
+    const char *a1[] = {"send", "recall", "--wait", "30s", NULL};
+    const char *a2[] = {"send", "promo", "--wait", "30s", NULL};
+    pid_t p1 = spawn("send1.out", a1), p2 = spawn("send2.out", a2);
+    int s1 = wait_status(p1), s2 = wait_status(p2);
+    if (s1 || s2) {
+        char *o1 = path("send1.out"), *o2 = path("send2.out");
+        char *t1 = tu_read(o1), *t2 = tu_read(o2);
+        fail_msg("send exited %d and %d\n%s\n%s", s1, s2, t1, t2);
+    }
+    sqlite3 *db = open_db("h.db");
+    int64_t deferred = q1(db, "SELECT count(*) FROM messages WHERE state = 7");
+    assert_true(deferred > 0); /* quiet hours held some back */
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'quiet_hours' AND "
+                            "text LIKE 'quiet hours 21:00-08:00 in Asia/Tokyo until "
+                            "2026-11-22T23:00:00Z'"),
+                     q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'quiet_hours' AND "
+                            "text LIKE '%Asia/Tokyo%'"));
+    sqlite3_close(db);
+    /* a day later, in daylight everywhere, the rest goes */
+    setenv("HERALD_NOW", "2026-11-23T00:30:00Z", 1);
+    HERALD_OK("send", "recall", "--wait", "30s");
+    HERALD_OK("send", "promo", "--wait", "30s");
+    tu_server_stop(&tw);
+    tu_server_stop(&fcm);
+    tu_server_stop(&smtp);
+
+    db = open_db("h.db");
+    for (int st = 0; st < HD_ST_COUNT; st++) {
+        char q[96];
+        snprintf(q, sizeof q, "SELECT count(*) FROM messages WHERE state = %d", st);
+        int64_t k = q1(db, q);
+        if (k)
+            print_message("%-14s %lld\n", hd_state_name(st), (long long)k);
+    }
+    /* every message ended in one terminal state */
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages"), 2 * NCONTACTS);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state NOT IN "
+                            "(2, 5, 8, 9, 10, 11, 12, 13)"),
+                     0);
+    assert_true(q1(db, "SELECT count(*) FROM messages WHERE state = 2") > NCONTACTS * 8 / 10);
+    assert_true(q1(db, "SELECT count(*) FROM messages WHERE state = 8") > 0);  /* held out */
+    assert_true(q1(db, "SELECT count(*) FROM messages WHERE state = 11") > 0); /* capped */
+    /* faults were met and retried */
+    assert_true(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'temporary'") > 100);
+    assert_true(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'throttled'") > 10);
+    /* a bad email fails once, is suppressed, and is never tried again;
+     * under --fallback-on-failure (recall) the message goes on by SMS */
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'permanent' AND "
+                            "provider = 'mail'"),
+                     q1(db, "SELECT count(*) FROM suppressions WHERE reason = 'hard_bounce'"));
+    assert_true(q1(db, "SELECT count(*) FROM suppressions WHERE reason = 'hard_bounce'") > 0);
+    assert_true(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'permanent' AND text LIKE "
+                       "'falling back from email: %5.1.1%'") > 0);
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts a, messages m, runs r, campaigns c "
+                            "WHERE a.outcome = 'permanent' AND a.text LIKE 'falling back%' AND "
+                            "m.id = a.message_id AND r.id = m.run_id AND c.id = r.campaign_id "
+                            "AND c.name != 'recall'"),
+                     0);
+
+    /* the log's counts match what each gateway accepted */
+    size_t ntw, nfcm, nsmtp;
+    struct answer *atw = read_answers("tw.ans", &ntw), *afcm = read_answers("fcm.ans", &nfcm);
+    struct answer *asmtp = read_smtp_log("smtp.log", &nsmtp);
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'accepted' AND "
+                            "provider = 'sms'"),
+                     count_ok(atw, ntw));
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'accepted' AND "
+                            "provider = 'push'"),
+                     count_ok(afcm, nfcm));
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'accepted' AND "
+                            "provider = 'mail'"),
+                     (int64_t)nsmtp);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 2"),
+                     (int64_t)(count_ok(atw, ntw) + count_ok(afcm, nfcm) + nsmtp));
+
+    /* nothing reached a provider while it was paused: by the gateways'
+     * clocks, across both dispatchers, and by our own log, within each
+     * dispatcher (each pass restarts the clock at HERALD_NOW, so times of
+     * different processes do not compare) */
+    assert_true(assert_quiet_after_429(atw, ntw, "twilio") +
+                    assert_quiet_after_429(afcm, nfcm, "fcm") >
+                10);
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts t, attempts a, messages mt, messages "
+                            "ma WHERE t.outcome = 'throttled' AND a.provider = t.provider AND "
+                            "a.at > t.done_at + 5 AND a.at < t.done_at + 995 AND mt.id = "
+                            "t.message_id AND ma.id = a.message_id AND ma.run_id = mt.run_id"),
+                     0);
+
+    /* no contact got more than one marketing message (cap 1/7d), counted at
+     * the gateways, where each contact has one address */
+    assert_true(max_per_key(atw, ntw) <= 1);
+    assert_true(max_per_key(afcm, nfcm) <= 1);
+    assert_true(max_per_key(asmtp, nsmtp) <= 1);
+    assert_int_equal(q1(db, "SELECT count(*) FROM (SELECT contact_id FROM sends GROUP BY "
+                            "contact_id HAVING count(*) > 1)"),
+                     0);
+    free(atw);
+    free(afcm);
+    free(asmtp);
+    sqlite3_close(db);
+}
+
+/* ---- SIGKILL during a run -------------------------------------------------------------- */
+
+static void test_campaign_crash(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--answers", "crash.ans", "--log",
+                         "crash.log", NULL};
+    start_mock(&tw, "twilio.js", twa);
+    char *db = path("crash.db");
+    remove(db);
+    write_config("c.conf", tw.port, 0, 0, "");
+    /* every contact by SMS */
+    char *cp = path("crash.csv");
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,phone,plan\n");
+    for (int i = 0; i < 2 * NCONTACTS; i++)
+        fprintf(f, "c%05d,+15551%05d7,gold\n", i, i);
+    fclose(f);
+    setenv("HERALD_CONFIG", "c.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("--db", "crash.db", "init");
+    HERALD_OK("--db", "crash.db", "contacts", "import", "crash.csv");
+    HERALD_OK("--db", "crash.db", "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", "crash.db", "campaign", "create", "burst", "--segment", "all", "--template",
+              "recall", "--channels", "sms", "--now");
+    srand((unsigned)time(NULL));
+    int kills = 0;
+    const char *args[] = {"--db", "crash.db", "send", "burst", "--wait", "30s", NULL};
+    for (int round = 0; round < 12; round++) {
+        pid_t pid = spawn("crash.out", args);
+        /* let it run 150-650 ms, then kill it without warning */
+        struct timespec ts = {0, (150 + rand() % 500) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (kill(pid, SIGKILL) == 0) {
+            int st = wait_status(pid);
+            kills += st == 128 + SIGKILL;
+            if (kills >= 5)
+                break;
+        } else {
+            wait_status(pid);
+        }
+    }
+    assert_true(kills >= 3);
+    HERALD_OK("--db", "crash.db", "send", "burst", "--wait", "30s");
+    tu_server_stop(&tw);
+
+    sqlite3 *d = open_db("crash.db");
+    assert_int_equal(q1(d, "SELECT count(*) FROM messages"), 2 * NCONTACTS);
+    assert_int_equal(q1(d, "SELECT count(*) FROM messages WHERE state != 2"), 0);
+    int64_t requeued = q1(d, "SELECT count(*) FROM attempts WHERE outcome = 'requeued'");
+    sqlite3_close(d);
+    /* nothing lost: every number reached the gateway and was accepted */
+    size_t n;
+    struct answer *a = read_answers("crash.ans", &n);
+    qsort(a, n, sizeof *a, by_key);
+    size_t distinct = 0, dups = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].status, 201);
+        if (i == 0 || strcmp(a[i].key, a[i - 1].key) != 0)
+            distinct++;
+        else
+            dups++;
+    }
+    assert_int_equal(distinct, 2 * NCONTACTS);
+    /* duplicates only from messages in flight at a kill: per kill at most
+     * the connections (8) twice over plus one unwritten batch of results
+     * (256), and never more than were requeued */
+    print_message("%d kills, %zu duplicates at the gateway, %lld requeued\n", kills, dups,
+                  (long long)requeued);
+    assert_true(dups <= (size_t)kills * (256 + 16));
+    assert_true((int64_t)dups <= requeued);
+    /* a duplicate carries the same message id as the first copy */
+    char *lp = path("crash.log"), *log = tu_read(lp);
+    json_error_t je;
+    size_t same = 0, checked = 0;
+    struct {
+        char to[32], id[64];
+    } *seen = hd_xcalloc(2 * NCONTACTS, sizeof *seen);
+    for (char *line = log; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        json_t *j = json_loads(line, 0, &je);
+        const char *to = json_string_value(json_object_get(json_object_get(j, "form"), "To"));
+        const char *id = json_string_value(
+            json_object_get(json_object_get(j, "headers"), "i-twilio-idempotency-token"));
+        int k = -1;
+        if (to && id && sscanf(to, "+15551%5d", &k) == 1) {
+            if (k >= 0 && k < 2 * NCONTACTS) {
+                if (seen[k].id[0]) {
+                    checked++;
+                    same += strcmp(seen[k].id, id) == 0;
+                } else {
+                    snprintf(seen[k].id, sizeof seen[k].id, "%s", id);
+                }
+            }
+        }
+        json_decref(j);
+        line = end ? end + 1 : line + strlen(line);
+    }
+    assert_int_equal(same, checked);
+    free(seen);
+    free(log);
+    free(lp);
+    free(a);
+    free(cp);
+    free(db);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) /* one case by name, for debugging */
+        cmocka_set_test_filter(argv[1]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_campaign_faults),
+        cmocka_unit_test(test_campaign_crash),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
