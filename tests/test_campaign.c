@@ -610,11 +610,178 @@ static void test_campaign_crash(void **state)
     free(db);
 }
 
+/* ---- the command line -------------------------------------------------------------- */
+
+struct cli_case {
+    const char *args[24];
+    int status;
+    const char *msg;
+};
+
+static void test_campaign_cli(void **state)
+{
+    (void)state;
+    char *conf = path("o.conf");
+    tu_write(conf, "[herald]\ndatabase = o.db\ntemplates = templates\ntimezone = Europe/Paris\n"
+                   "log_level = warn\n[template_vars]\nbrand = Acme\n"
+                   "shop_url = https://shop.example.com\n"
+                   "unsubscribe_url = https://example.com/unsubscribe\n"
+                   "support_email = support@example.com\n"
+                   "[provider box]\ntype = outbox\npath = out\ncost_per_segment = 0.05\n"
+                   "[channel email]\nproviders = box\n[channel sms]\nproviders = box\n"
+                   "[channel push]\nproviders = box\n");
+    free(conf);
+    setenv("HERALD_CONFIG", "o.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T10:00:00Z", 1);
+    write_contacts("o.csv", 200);
+    HERALD_OK("init");
+    HERALD_OK("contacts", "import", "o.csv");
+    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+#define BASE "campaign", "create", "c1", "--segment", "all", "--template", "recall", "--channels"
+    static const struct cli_case bad[] = {
+        {{BASE, "sms", NULL}, 2, "give one schedule: --now, --at, --local-time or --every"},
+        {{BASE, "sms", "--now", "--at", "2026-12-01T09:00:00Z", NULL}, 2, "give one schedule"},
+        {{BASE, "fax", "--now", NULL}, 2, "--channels: 'fax' is not a list of distinct channels"},
+        {{BASE, "sms,sms", "--now", NULL}, 2, "not a list of distinct channels"},
+        {{BASE, "sms", "--now", "--variants", "a=50,b=40", NULL}, 2, "add up to 90, not 100"},
+        {{BASE, "sms", "--now", "--variants", "a=50,c=50", NULL}, 2,
+         "neither 'a' nor 'c' has parts of its own in template 'recall'"},
+        {{BASE, "sms", "--now", "--holdout", "100", NULL}, 2, "--holdout: '100' is not a percentage"},
+        {{BASE, "sms", "--now", "--expires", "soon", NULL}, 2, "--expires:"},
+        {{BASE, "sms", "--now", "--rate", "fast", NULL}, 2, "--rate:"},
+        {{BASE, "sms", "--every", "61 * * * *", NULL}, 2, "--every"},
+        {{BASE, "sms", "--local-time", "25:00", NULL}, 2, "--local-time: '25:00' is not HH:MM"},
+        {{BASE, "sms", "--at", "tomorrow", NULL}, 2, "--at: 'tomorrow' is not an ISO 8601 time"},
+        {{BASE, "sms", "--now", "--on", "2026-12-01", NULL}, 2, "--on goes with --local-time"},
+        {{BASE, "sms", "--every", "0 9 * * 1", "--tz", "Mars/Olympus", NULL}, 2, "--tz:"},
+        {{"campaign", "create", "c1", "--segment", "nope", "--template", "recall", "--channels",
+          "sms", "--now", NULL},
+         1, "no segment 'nope'"},
+        {{"campaign", "create", "c1", "--segment", "all", "--template", "nope", "--channels",
+          "sms", "--now", NULL},
+         1, "nope"},
+        {{"campaign", "create", "bad name", "--segment", "all", "--template", "recall",
+          "--channels", "sms", "--now", NULL},
+         2, "is not a campaign name"},
+        {{"campaign", "show", "ghost", NULL}, 1, "no campaign 'ghost'"},
+        {{"send", "ghost", NULL}, 1, "no campaign 'ghost'"},
+        {{"campaign", "pause", "ghost", NULL}, 1, "no campaign 'ghost'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *const *a = bad[i].args;
+        struct tu_run r;
+        int n = 0;
+        while (a[n])
+            n++;
+        tu_herald(&r, dir, NULL, a[0], a[1], n > 2 ? a[2] : NULL, n > 3 ? a[3] : NULL,
+                  n > 4 ? a[4] : NULL, n > 5 ? a[5] : NULL, n > 6 ? a[6] : NULL,
+                  n > 7 ? a[7] : NULL, n > 8 ? a[8] : NULL, n > 9 ? a[9] : NULL,
+                  n > 10 ? a[10] : NULL, n > 11 ? a[11] : NULL, n > 12 ? a[12] : NULL,
+                  n > 13 ? a[13] : NULL, NULL);
+        if (r.status != bad[i].status || !strstr(r.err, bad[i].msg))
+            fail_msg("case %zu: exit %d, want %d; stderr: %s (want '%s')", i, r.status,
+                     bad[i].status, r.err, bad[i].msg);
+        tu_run_release(&r);
+    }
+    /* nothing was written */
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "campaign", "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "no campaigns yet");
+    tu_run_release(&r);
+
+    /* every kind of schedule, and what list and show say of them */
+    HERALD_OK("campaign", "create", "at", "--segment", "all", "--template", "recall",
+              "--channels", "email", "--at", "2026-12-01T09:00:00+01:00");
+    HERALD_OK("campaign", "create", "local", "--segment", "all", "--template", "recall",
+              "--channels", "sms", "--local-time", "09:30", "--on", "2026-12-24");
+    HERALD_OK("campaign", "create", "weekly", "--segment", "all", "--template", "recall",
+              "--channels", "push,sms,email", "--every", "0 9 * * mon", "--tz",
+              "America/New_York", "--resend-after", "30d");
+    HERALD_OK("campaign", "create", "now", "--segment", "all", "--template", "recall",
+              "--channels", "push,sms,email", "--now", "--holdout", "10", "--variants",
+              "a=50,b=50", "--expires", "2d", "--fallback-on-failure", "--rate", "50/s");
+    tu_herald(&r, dir, NULL, "campaign", "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "2026-12-01T08:00:00Z"); /* --at, in UTC */
+    /* 09:30 on 24 December reaches UTC+14 first: 19:30 UTC the day before */
+    assert_contains(r.out, "2026-12-23T19:30:00Z");
+    assert_contains(r.out, "2026-11-23T14:00:00Z"); /* Monday 09:00 in New York */
+    assert_contains(r.out, "every \"0 9 * * mon\" America/New_York");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "now", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "variants")), "a=50,b=50");
+    assert_true(json_real_value(json_object_get(j, "holdout_pct")) == 10.0);
+    assert_int_equal(json_integer_value(json_object_get(j, "expires_s")), 2 * 86400);
+    assert_true(json_is_true(json_object_get(j, "fallback_on_failure")));
+    json_decref(j);
+    tu_run_release(&r);
+
+    /* the estimate: per channel as the dispatcher would choose, the
+     * holdout, and what the SMS cost */
+    tu_herald(&r, dir, NULL, "campaign", "estimate", "now", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "contacts     200");
+    int held, push, sms, email, segments;
+    double cost;
+    const char *o = strstr(r.out, "held out");
+    assert_non_null(o);
+    assert_int_equal(sscanf(o, "held out %d\npush %d\nsms %d\nemail %d", &held, &push, &sms,
+                            &email),
+                     4);
+    assert_true(held > 5 && held < 40);
+    assert_int_equal(held + push + sms + email, 200);
+    assert_non_null(strstr(r.out, "sms segments"));
+    assert_int_equal(sscanf(strstr(r.out, "sms segments"), "sms segments %d\nsms cost %lf",
+                            &segments, &cost),
+                     2);
+    assert_true(segments >= sms);
+    assert_true(cost > segments * 0.05 - 1e-9 && cost < segments * 0.05 + 1e-9);
+    tu_run_release(&r);
+
+    /* pause, send refused, resume, send, and cancel */
+    HERALD_OK("campaign", "pause", "now");
+    tu_herald(&r, dir, NULL, "send", "now", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "campaign 'now' is paused: resume it first");
+    tu_run_release(&r);
+    HERALD_OK("campaign", "resume", "now");
+    tu_herald(&r, dir, NULL, "send", "now", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "200 messages queued");
+    assert_contains(r.out, "held_out");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "now", NULL);
+    assert_contains(r.out, "status       done");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "send", "now", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "campaign 'now' is done: nothing to send");
+    tu_run_release(&r);
+    HERALD_OK("campaign", "cancel", "at");
+    tu_herald(&r, dir, NULL, "campaign", "resume", "at", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "campaign 'at' is cancelled");
+    tu_run_release(&r);
+    /* the outbox holds what was sent */
+    sqlite3 *db = open_db("o.db");
+    int64_t sent = q1(db, "SELECT count(*) FROM messages WHERE state = 2");
+    assert_true(sent > 100);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages m, runs r WHERE r.id = m.run_id AND "
+                            "m.state = 2 AND m.variant NOT IN ('a', 'b')"),
+                     0);
+    sqlite3_close(db);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_campaign_cli),
         cmocka_unit_test(test_campaign_faults),
         cmocka_unit_test(test_campaign_crash),
     };

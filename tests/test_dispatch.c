@@ -1,10 +1,13 @@
 /* test_dispatch: the dispatcher's arithmetic and its state machine: the
  * token bucket (rate, burst, pause), backoff bounds with jitter and
  * Retry-After, sliding cap windows, and every move the message state
- * machine allows or refuses. */
+ * machine allows or refuses; the checks a claimed message meets (consent,
+ * suppression, channel choice, caps, quiet hours, expiry) as a table. */
 #include "testutil.h"
 
+#include "herald/dispatch.h"
 #include "herald/policy.h"
+#include "herald/schedule.h"
 #include "herald/state.h"
 
 static void test_bucket(void **state)
@@ -147,6 +150,142 @@ static void test_states(void **state)
     assert_int_equal(hd_state_parse("lost"), -1);
 }
 
+/* ---- the checks ------------------------------------------------------------------- */
+
+#define T0 1795348800 /* 2026-11-22T12:00:00Z: 21:00 in Tokyo */
+#define DAY 86400
+
+struct check_case {
+    const char *what;
+    const char *conf_extra; /* [caps], [quiet_hours], on_cap */
+    int category;
+    int channels[3];
+    int nchannels;
+    int64_t resend_after;
+    /* the contact */
+    const char *email, *phone, *fcm, *tz;
+    int consent_email;   /* hd_consent_status or 0 */
+    bool sup_email;
+    struct hd_sent sent[4];
+    int nsent;
+    int ch_index;
+    int64_t expires_at;
+    /* the decision */
+    int state;
+    int channel;
+    int64_t not_before; /* 0: not checked */
+    const char *reason; /* substring, or NULL */
+};
+
+static void test_checks(void **state)
+{
+    (void)state;
+    enum { E = HD_CH_EMAIL, S = HD_CH_SMS, P = HD_CH_PUSH, MK = HD_CAT_MARKETING,
+           TR = HD_CAT_TRANSACTIONAL };
+    static const struct check_case cases[] = {
+        {"first reachable channel", "", MK, {P, E, S}, 3, 0, "a@x.example", "+15550001117", NULL,
+         NULL, 0, false, {{0}}, 0, 0, 0, HD_ST_SENDING, E, 0, NULL},
+        {"no address anywhere", "", MK, {P, E}, 2, 0, NULL, "+15550001117", NULL, NULL, 0, false,
+         {{0}}, 0, 0, 0, HD_ST_NO_CHANNEL, -1, 0, "push: no address; email: no address"},
+        {"opted out of email: sms", "", MK, {E, S}, 2, 0, "a@x.example", "+15550001117", NULL, NULL,
+         HD_CONSENT_OPTED_OUT, false, {{0}}, 0, 0, 0, HD_ST_SENDING, S, 0, NULL},
+        {"suppressed and nothing else", "", MK, {E, P}, 2, 0, "a@x.example", NULL, NULL, NULL, 0,
+         true, {{0}}, 0, 0, 0, HD_ST_SUPPRESSED, -1, 0,
+         "email: address suppressed; push: no address"},
+        {"opted out only", "", MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL,
+         HD_CONSENT_OPTED_OUT, false, {{0}}, 0, 0, 0, HD_ST_SUPPRESSED, -1, 0,
+         "email: opted out of marketing"},
+        {"fallback starts at the next channel", "", MK, {E, S}, 2, 0, "a@x.example",
+         "+15550001117", NULL, NULL, 0, false, {{0}}, 0, 1, 0, HD_ST_SENDING, S, 0, NULL},
+        {"cap 3/7d reached", "[caps]\nmarketing = 3/7d\n", MK, {E}, 1, 0, "a@x.example", NULL,
+         NULL, NULL, 0, false,
+         {{T0 - 6 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         HD_ST_CAPPED, E, 0, "cap marketing = 3/7d reached (3 sent in the window)"},
+        {"cap 3/7d, one send left the window", "[caps]\nmarketing = 3/7d\n", MK, {E}, 1, 0,
+         "a@x.example", NULL, NULL, NULL, 0, false,
+         {{T0 - 8 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         HD_ST_SENDING, E, 0, NULL},
+        {"on_cap = defer waits for the oldest to leave", "[caps]\nmarketing = 3/7d\non_cap = defer\n",
+         MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL, 0, false,
+         {{T0 - 6 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         HD_ST_DEFERRED, E, T0 + DAY, "free at 2026-11-23T12:00:00Z"},
+        {"per-channel cap: sms capped", "[caps]\nmarketing.sms = 1/1d\n", MK, {S}, 1, 0, NULL,
+         "+15550001117", NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S}}, 1, 0, 0, HD_ST_CAPPED, S,
+         0, "cap marketing.sms = 1/1d"},
+        {"per-channel cap: email free", "[caps]\nmarketing.sms = 1/1d\n", MK, {E}, 1, 0,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S}}, 1, 0, 0,
+         HD_ST_SENDING, E, 0, NULL},
+        {"transactional is exempt", "[caps]\nmarketing = 1/7d\n", TR, {E}, 1, 0, "a@x.example",
+         NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, E}}, 1, 0, 0, HD_ST_SENDING, E, 0, NULL},
+        {"transactional capped when a rule names it", "[caps]\ntransactional = 1/1h\n", TR, {E}, 1,
+         0, "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 600, 9, TR, E}}, 1, 0, 0,
+         HD_ST_CAPPED, E, 0, "cap transactional = 1/1h"},
+        {"a send stamped ahead still counts", "[caps]\nmarketing = 1/7d\n", MK, {E}, 1, 0,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 + 5, 9, MK, E}}, 1, 0, 0, HD_ST_CAPPED,
+         E, 0, NULL},
+        {"resend-after", "", MK, {E}, 1, 30 * DAY, "a@x.example", NULL, NULL, NULL, 0, false,
+         {{T0 - 10 * DAY, 1, MK, E}}, 1, 0, 0, HD_ST_CAPPED, E, 0,
+         "resend-after 30d: this campaign messaged the contact at 2026-11-12T12:00:00Z"},
+        {"resend-after: another campaign does not count", "", MK, {E}, 1, 30 * DAY,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 10 * DAY, 2, MK, E}}, 1, 0, 0,
+         HD_ST_SENDING, E, 0, NULL},
+        {"quiet hours in Tokyo", "[quiet_hours]\nmarketing = 21:00-08:00\n", MK, {E}, 1, 0,
+         "a@x.example", NULL, NULL, "Asia/Tokyo", 0, false, {{0}}, 0, 0, 0, HD_ST_DEFERRED, E,
+         T0 + 11 * 3600, "quiet hours 21:00-08:00 in Asia/Tokyo until 2026-11-22T23:00:00Z"},
+        {"quiet hours: not in Paris at 13:00", "[quiet_hours]\nmarketing = 21:00-08:00\n", MK, {E},
+         1, 0, "a@x.example", NULL, NULL, "Europe/Paris", 0, false, {{0}}, 0, 0, 0, HD_ST_SENDING,
+         E, 0, NULL},
+        {"quiet hours for sms only", "[quiet_hours]\nmarketing.sms = 21:00-08:00\n", MK, {E}, 1, 0,
+         "a@x.example", NULL, NULL, "Asia/Tokyo", 0, false, {{0}}, 0, 0, 0, HD_ST_SENDING, E, 0,
+         NULL},
+        {"quiet hours outlast the expiry", "[quiet_hours]\nmarketing = 21:00-08:00\n", MK, {E}, 1,
+         0, "a@x.example", NULL, NULL, "Asia/Tokyo", 0, false, {{0}}, 0, 0, T0 + 3600,
+         HD_ST_EXPIRED, E, 0, "after the message expires"},
+        {"expired before any check", "", MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL, 0, false,
+         {{0}}, 0, 0, T0 - 1, HD_ST_EXPIRED, -1, 0, "not sent before it expired at"},
+    };
+    struct hd_zones *zones = hd_zones_new("UTC");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct check_case *k = &cases[i];
+        char text[512];
+        snprintf(text, sizeof text,
+                 "[provider box]\ntype = outbox\n[channel email]\nproviders = box\n"
+                 "[channel sms]\nproviders = box\n[channel push]\nproviders = box\n%s",
+                 k->conf_extra);
+        struct hd_config *cfg = NULL;
+        struct hd_err err = {0};
+        if (hd_config_parse(text, "t.conf", &cfg, &err) < 0)
+            fail_msg("%s: %s", k->what, err.msg);
+        struct hd_campaign c = {.id = 1, .category = k->category, .nchannels = k->nchannels,
+                                .resend_after = k->resend_after};
+        memcpy(c.channels, k->channels, sizeof c.channels);
+        struct hd_claimed m = {.id = 7, .has_contact = true, .ch_index = k->ch_index,
+                               .expires_at = k->expires_at, .nsent = (size_t)k->nsent,
+                               .sent = (struct hd_sent *)k->sent};
+        m.contact.email = (char *)k->email;
+        m.contact.phone = (char *)k->phone;
+        m.contact.fcm_token = (char *)k->fcm;
+        m.contact.timezone = (char *)k->tz;
+        m.consent[HD_CH_EMAIL] = k->consent_email;
+        m.suppressed[HD_CH_EMAIL] = k->sup_email;
+        struct hd_decision d;
+        hd_dispatch_decide(cfg, &c, &m, zones, T0, &d);
+        if (d.state != k->state || d.channel != k->channel)
+            fail_msg("%s: state %s channel %d, want %s channel %d (%s)", k->what,
+                     hd_state_name(d.state), d.channel, hd_state_name(k->state), k->channel,
+                     d.reason);
+        if (k->not_before && d.not_before != k->not_before)
+            fail_msg("%s: not_before %lld, want %lld", k->what, (long long)d.not_before,
+                     (long long)k->not_before);
+        if (k->reason && !strstr(d.reason, k->reason))
+            fail_msg("%s: reason '%s' lacks '%s'", k->what, d.reason, k->reason);
+        if (d.state == HD_ST_SENDING && (d.provider < 0 || !d.address))
+            fail_msg("%s: no provider or address", k->what);
+        hd_config_free(cfg);
+    }
+    hd_zones_free(zones);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_states),
+        cmocka_unit_test(test_checks),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

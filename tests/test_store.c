@@ -1,11 +1,15 @@
 /* test_store: opening (WAL, foreign keys), migrations from every earlier
  * schema version with data kept, refusal of newer databases, and the
- * contact, consent and suppression operations. */
+ * contact, consent and suppression operations, and materialization of a
+ * campaign run resumed after a crash. */
 #include "testutil.h"
 
 #include <sqlite3.h>
 
 #include "herald/config.h"
+#include "herald/hash.h"
+#include "herald/segment.h"
+#include "herald/state.h"
 #include "herald/store.h"
 
 static char *pragma_text(const char *path, const char *sql)
@@ -267,6 +271,101 @@ static void test_store_contacts(void **state)
     hd_store_free(st);
 }
 
+/* Materialization in batches, cut short as by a crash and resumed: every
+ * contact of the segment queued once, variant and holdout as the hash
+ * says, held-out contacts logged; a second run of a finished run changes
+ * nothing. */
+static void test_store_materialize(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "m.db");
+    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = NULL;
+    struct hd_store_import *imp = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(path, &create, &st, &e), 0);
+    assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
+    for (int i = 0; i < 1000; i++) {
+        char id[16], attrs[32];
+        snprintf(id, sizeof id, "m%04d", i);
+        snprintf(attrs, sizeof attrs, "{\"n\": %d}", i);
+        struct hd_contact_row row = {.ext_id = id, .created_at = -1, .attrs = attrs};
+        assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
+    }
+    assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
+    struct hd_seg_node *ast = NULL;
+    assert_int_equal(hd_seg_parse("n < 700", &(struct hd_seg_opts){.now = 1000}, &ast, &e), 0);
+    char name[] = "m", seg[] = "s", tpl[] = "t";
+    struct hd_campaign c = {.name = name, .segment = seg, .tpl = tpl, .nchannels = 1,
+                            .at = -1, .next_run = -1, .created_at = 1000};
+    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
+    struct hd_run run;
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    static const struct hd_variant_cut cuts[] = {{"a", 3000}, {"b", 10000}};
+    struct hd_materialize m = {.run = run.id, .campaign = c.id, .ast = ast, .seg_now = 2000,
+                               .not_before = 2000, .expires = 3600, .holdout_bp = 1000,
+                               .variants = cuts, .nvariants = 2, .batch = 64,
+                               .now_ms = 2000000};
+    int64_t queued = 0, held = 0;
+    assert_int_equal(hd_store_materialize(st, &m, &queued, &held, &e), 0);
+    assert_int_equal(queued, 700);
+    assert_true(held > 40 && held < 110); /* 10% of 700, give or take */
+    /* a crash after the third batch: the later batches never committed */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM attempts WHERE message_id IN (SELECT id FROM "
+                                  "messages WHERE contact_id > 192);"
+                                  "DELETE FROM messages WHERE contact_id > 192;"
+                                  "UPDATE runs SET status = 'materializing'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* resumed, and run once more when complete: the same 700, once each */
+    int64_t q2, h2, q3, h3;
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    assert_int_equal(run.status, HD_RUN_MATERIALIZING);
+    assert_int_equal(hd_store_materialize(st, &m, &q2, &h2, &e), 0);
+    assert_int_equal(hd_store_materialize(st, &m, &q3, &h3, &e), 0);
+    assert_int_equal(q2, 700);
+    assert_int_equal(h2, held);
+    assert_int_equal(q3, 700);
+    assert_int_equal(h3, held);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT count(DISTINCT contact_id) FROM messages), "
+                                        "(SELECT count(*) FROM attempts WHERE outcome = "
+                                        "'held_out'), (SELECT max(contact_id) FROM messages), "
+                                        "(SELECT count(*) FROM messages WHERE expires_at != 5600)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(s, 0), 700);
+    assert_int_equal(sqlite3_column_int64(s, 1), held);
+    assert_int_equal(sqlite3_column_int64(s, 2), 700); /* contact ids 1..700 are n 0..699 */
+    assert_int_equal(sqlite3_column_int64(s, 3), 0);
+    sqlite3_finalize(s);
+    /* holdout and variant are the hash's, whoever computes them */
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT contact_id, state, variant FROM messages", -1,
+                                        &s, NULL),
+                     SQLITE_OK);
+    int na = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t k = sqlite3_column_int64(s, 0);
+        bool out = hd_ab_bucket(c.id, k, "holdout") < 1000;
+        assert_int_equal(sqlite3_column_int(s, 1), out ? HD_ST_HELD_OUT : HD_ST_QUEUED);
+        const char *want = hd_ab_bucket(c.id, k, "variant") < 3000 ? "a" : "b";
+        assert_string_equal((const char *)sqlite3_column_text(s, 2), want);
+        na += *want == 'a';
+    }
+    sqlite3_finalize(s);
+    assert_true(na > 150 && na < 270); /* 30% of 700 */
+    sqlite3_close(db);
+    hd_segast_free(ast);
+    hd_store_free(st);
+    free(path);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_store_migrations),
         cmocka_unit_test(test_store_newer_refused),
         cmocka_unit_test(test_store_contacts),
+        cmocka_unit_test(test_store_materialize),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -81,8 +81,12 @@ int hd_campaign_first_run(const struct hd_campaign *c, const struct hd_config *c
     case HD_SCHED_EVERY: {
         struct hd_cron cron;
         int rc = hd_cron_parse(c->cron, &cron, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) {
+            hd_err_prefix(err, "--every");
+            if (err)
+                err->code = HD_E_USAGE;
+            return HD_E_USAGE;
+        }
         struct hd_zone *z = hd_zone_open(c->tz ? c->tz : cfg->timezone);
         if (!z)
             return hd_err_set(err, HD_E_USAGE, "--tz: '%s' is not a time zone",
