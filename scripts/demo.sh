@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: everything herald can do so far, end to end, on the embedded
+# make demo: everything herald does, end to end, on the embedded
 # defaults (SQLite, the outbox provider), in a fresh folder demo/, with the
 # example configuration (etc/herald.conf) and the shipped templates.
 set -euo pipefail
@@ -72,4 +72,19 @@ run template preview recall --contact c0001 --variant b --channel email | sed -n
 echo "   ..."
 run template preview renewal --contact c0001 --channel sms
 
-step "done: the database is demo/var/herald.db"
+step "schedule a recall campaign: A/B subject lines, a 10% holdout, email then push then SMS"
+run campaign create recall-nov --segment churned --template recall --channels email,push,sms \
+  --variants a=50,b=50 --holdout 10 --expires 2d --now
+run campaign estimate recall-nov
+
+step "dispatch it through the outbox (quiet hours hold back those for whom it is night)"
+run send recall-nov
+ls var/outbox
+
+step "the campaign's stats: per variant and per state"
+run campaign show recall-nov
+
+step "the tail of its delivery log: every attempt and every decision, with its reason"
+run log --campaign recall-nov --tail 12
+
+step "done: the database is demo/var/herald.db, what was sent is in demo/var/outbox"

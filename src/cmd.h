@@ -25,6 +25,7 @@ int cmd_provider(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_run(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_send(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_log(struct hd_ctx *ctx, int argc, char **argv);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */

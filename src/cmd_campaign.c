@@ -451,6 +451,39 @@ static int show_run(void *ud, const struct hd_run *r)
     return 0;
 }
 
+/* A/B results: per variant, how many were queued, held out and sent. */
+struct variants_out {
+    char name[32];
+    int64_t n[HD_ST_COUNT];
+    bool any;
+};
+
+static void variant_line(const struct variants_out *v)
+{
+    int64_t all = 0;
+    for (int s = 0; s < HD_ST_COUNT; s++)
+        all += v->n[s];
+    printf("    %-10s %lld messages, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
+           (long long)all, (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]),
+           (long long)v->n[HD_ST_HELD_OUT]);
+}
+
+static int variant_row(void *ud, const char *variant, int state, int64_t n)
+{
+    struct variants_out *v = ud;
+    if (v->any && strcmp(v->name, variant) != 0) {
+        variant_line(v);
+        memset(v->n, 0, sizeof v->n);
+    }
+    if (!v->any || strcmp(v->name, variant) != 0)
+        printf("%s", v->any ? "" : "variants\n");
+    v->any = true;
+    snprintf(v->name, sizeof v->name, "%s", variant);
+    if (state >= 0 && state < HD_ST_COUNT)
+        v->n[state] += n;
+    return 0;
+}
+
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_campaign c = {0};
@@ -487,13 +520,20 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         if (c.rate)
             printf("rate         %s\n", c.rate);
     }
-    if (hd_store_run_each(ctx->store, c.id, false, show_run, &o, &err) < 0) {
+    struct variants_out vo = {0};
+    if (format == FMT_TABLE && c.variants &&
+        hd_store_variant_counts(ctx->store, c.id, variant_row, &vo, &err) < 0)
+        rc = cmd_fail(ctx, &err);
+    if (vo.any)
+        variant_line(&vo);
+    if (rc == EXIT_OK && hd_store_run_each(ctx->store, c.id, false, show_run, &o, &err) < 0) {
         rc = cmd_fail(ctx, &err);
     } else if (format == FMT_JSON) {
         json_t *j = campaign_json(&c);
         json_object_set_new(j, "runs", o.arr);
         o.arr = NULL;
         cmd_print_json(j, true);
+        json_decref(j);
     }
     json_decref(o.arr);
     hd_campaign_release(&c);

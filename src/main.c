@@ -42,6 +42,7 @@ static const struct command commands[] = {
      "create|list|show|estimate|pause|resume|cancel campaigns"},
     {"run", cmd_run, NEED_CONFIG | NEED_STORE, "the daemon: fire scheduled campaigns, dispatch"},
     {"send", cmd_send, NEED_CONFIG | NEED_STORE, "dispatch one campaign now, in the foreground"},
+    {"log", cmd_log, NEED_CONFIG | NEED_STORE, "the delivery log: every attempt and decision"},
 };
 
 static const char usage[] =

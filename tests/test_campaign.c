@@ -70,9 +70,10 @@ static void start_fcm(struct tu_server *s, const char *answers, const char *faul
 {
     const char *gen[] = {"openssl", "genpkey",  "-algorithm", "RSA", "-pkeyopt",
                          "rsa_keygen_bits:2048", "-out", "sa.key", NULL};
-    if (!tu_exists(path("sa.key")))
+    char *kp = path("sa.key");
+    if (!tu_exists(kp))
         tu_run_in(dir, gen);
-    char *kp = path("sa.key"), *pem = tu_read(kp);
+    char *pem = tu_read(kp);
     struct tu_server probe;
     int port = 0;
     for (int pass = 0; pass < 2; pass++) {

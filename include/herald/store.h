@@ -372,6 +372,27 @@ int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t u
 typedef void (*hd_pause_cb)(void *ud, const char *provider, int64_t until_ms);
 int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
                              struct hd_err *err);
+/* ---- the delivery log ----------------------------------------------------------- */
+
+/* One row of the log as read back, with its message's campaign and contact. */
+struct hd_log_row {
+    int64_t id, message;
+    int attempt;
+    int64_t at_ms, done_ms;
+    const char *campaign, *contact, *variant;
+    const char *channel, *provider, *address, *outcome, *text, *gateway_id;
+    int code;
+};
+typedef int (*hd_log_cb)(void *ud, const struct hd_log_row *r);
+/* The last `limit` rows of the log (of one campaign when campaign > 0),
+ * oldest first. */
+int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_log_cb cb, void *ud,
+                      struct hd_err *err);
+/* Messages of a campaign by variant and state: cb(variant or "", state, n). */
+typedef int (*hd_variant_count_cb)(void *ud, const char *variant, int state, int64_t n);
+int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb,
+                            void *ud, struct hd_err *err);
+
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 

@@ -404,3 +404,70 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
     sqlite3_reset(s);
     return rc;
 }
+
+int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_log_cb cb, void *ud,
+                      struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st,
+        "SELECT * FROM (SELECT a.id, a.message_id, a.attempt, a.at, a.done_at, c.name, k.ext_id, "
+        "m.variant, a.channel, a.provider, a.address, a.outcome, a.code, a.text, a.gateway_id "
+        "FROM attempts a JOIN messages m ON m.id = a.message_id JOIN runs r ON r.id = m.run_id "
+        "JOIN campaigns c ON c.id = r.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id "
+        "WHERE ?1 = 0 OR r.campaign_id = ?1 ORDER BY a.id DESC LIMIT ?2) ORDER BY id",
+        &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(s, i))
+        struct hd_log_row r = {.id = sqlite3_column_int64(s, 0),
+                               .message = sqlite3_column_int64(s, 1),
+                               .attempt = sqlite3_column_int(s, 2),
+                               .at_ms = sqlite3_column_int64(s, 3),
+                               .done_ms = sqlite3_column_int64(s, 4),
+                               .campaign = T(5),
+                               .contact = T(6),
+                               .variant = T(7),
+                               .channel = T(8),
+                               .provider = T(9),
+                               .address = T(10),
+                               .outcome = T(11),
+                               .code = sqlite3_column_int(s, 12),
+                               .text = T(13),
+                               .gateway_id = T(14)};
+#undef T
+        if ((rc = cb(ud, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading the delivery log");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb,
+                            void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "SELECT coalesce(variant, ''), state, count(*) FROM messages WHERE "
+                              "run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) GROUP BY 1, "
+                              "2 ORDER BY 1, 2",
+                              &s, err);
+    int step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+                     sqlite3_column_int64(s, 2))) != 0)
+            break;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "counting variants");
+    sqlite3_finalize(s);
+    return rc;
+}
