@@ -21,6 +21,14 @@
 #           nginx), against wrk posting the same body (bench/fcm body) with
 #           the same headers to the same nginx over 64 connections for 10 s.
 #           Target: at least 0.5x.
+#   campaigns  the same email and push loads as whole campaigns (herald send:
+#           materialize, claim with lease, checks, strict render, throttle,
+#           send, delivery log): 50,000 emails against smtp-source (target
+#           0.55x) and 200,000 FCM pushes against wrk (target 0.45x); a
+#           paused 1,000,000-contact campaign materialized by run --once
+#           against one INSERT ... SELECT of the same rows in the sqlite3 CLI
+#           (target: under 5 s), then sent through the outbox by run --once,
+#           reporting its peak RSS (target: under 100 MB).
 #   render  the recall email and SMS parts for 1,000,000 contacts, by herald
 #           and by mustache.js (npm, pinned in bench/package-lock.json), from
 #           the same plain-Mustache sources (bench/recall-plain: mustache.js
@@ -90,8 +98,62 @@ echo "   rule: $RULE"
 echo "   sqlite3, hand-written SQL:  ${ref}s ($ref_n contacts)"
 echo "   herald segment count:       ${ours}s ($ours_n contacts)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
+
+echo "== materialize: a campaign over $N contacts"
+cat > bench.conf <<CONF
+[herald]
+templates = $ROOT/templates
+log_level = warn
+[template_vars]
+brand = Acme
+shop_url = https://shop.example.com
+unsubscribe_url = https://example.com/unsubscribe
+support_email = support@example.com
+[provider box]
+type = outbox
+path = outbox
+rate = 10000000/s
+burst = 100000
+connections = 256
+[channel email]
+providers = box
+[channel sms]
+providers = box
+[channel push]
+providers = box
+CONF
+H() { "$HERALD" -c bench.conf --db herald.db "$@"; }
+H segment define all 'lifetime_spend >= 0' > /dev/null
+H campaign create mat --segment all --template recall --channels sms --now > /dev/null
+H campaign pause mat > /dev/null
+cp herald.db ref.db; sync
+# the reference: the same rows queued by one INSERT ... SELECT in the sqlite3 CLI
+t0=$(now)
+sqlite3 ref.db "INSERT INTO runs (campaign_id, fire_at, status, created_at) VALUES (1, 1795305600, 'active', 1795305600);
+INSERT INTO messages (run_id, contact_id, state, not_before, updated_at)
+  SELECT 1, id, 0, 1795305600, 1795305600 FROM contacts WHERE json_extract(attrs, '\$.lifetime_spend') >= 0 ORDER BY id;"
+t1=$(now)
+ref=$(secs "$t0" "$t1")
+ref_n=$(sqlite3 ref.db "SELECT count(*) FROM messages")
+rm -f ref.db*; sync
+# herald: a paused campaign's firing is materialized by run --once, and not sent
+t0=$(now); H run --once 2> /dev/null; t1=$(now)
+ours=$(secs "$t0" "$t1")
+ours_n=$(sqlite3 herald.db "SELECT count(*) FROM messages")
+[ "$ref_n" = "$ours_n" ] || { echo "bench: queued $ours_n, sqlite3 $ref_n" >&2; exit 1; }
+echo "   sqlite3 INSERT ... SELECT:          ${ref}s ($ref_n rows)"
+echo "   herald (batches of 100,000, holdout and variant hashing, resumable): ${ours}s (target: under 5s)"
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx\n", a / b }'
+
+echo "== memory: herald run dispatching the $N-message campaign (outbox)"
+H campaign resume mat > /dev/null
+/usr/bin/time -f "%M %e" -o time.out "$HERALD" -c bench.conf --db herald.db run --once 2> /dev/null
+read -r kb el < time.out
+sent=$(sqlite3 herald.db "SELECT count(*) FROM messages WHERE state = 2")
+echo "   sent $sent in ${el}s ($(awk -v n="$sent" -v t="$el" 'BEGIN { printf "%.0f", n / t }') messages/s)"
+awk -v k="$kb" 'BEGIN { printf "   peak RSS: %.1f MB (target: under 100 MB)\n", k / 1024 }'
 unset HERALD_NOW
-rm -f herald.db*
+rm -rf herald.db* outbox time.out
 
 M=${BENCH_MAILS:-50000}
 echo "== smtp: $M messages over 16 connections to smtp-sink"
@@ -105,10 +167,43 @@ smtp-source -d -s 16 -m "$M" -l 3000 -f bench@example.com -t sink@example.com "1
 t1=$(now)
 src=$(awk -v n="$M" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
 read -r ours ours_ok < <("$ROOT/$B/bench/smtp" "$SINK_PORT" "$M" 16 3000)
-kill $SINK; trap - EXIT
 echo "   smtp-source (postfix): $src messages/s"
 echo "   herald SMTP driver:    $ours messages/s ($ours_ok accepted)"
 awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2fx (target: at least 0.6x)\n", a / b }'
+# the same through a campaign: materialize, claim, check, render, throttle, send, log
+cat > mail.conf <<CONF
+[herald]
+templates = $ROOT/templates
+log_level = warn
+[template_vars]
+brand = Acme
+shop_url = https://shop.example.com
+unsubscribe_url = https://example.com/unsubscribe
+support_email = support@example.com
+[provider mail]
+type = smtp
+host = 127.0.0.1
+port = $SINK_PORT
+starttls = none
+from = Acme <hello@example.com>
+connections = 16
+rate = 1000000/s
+burst = 10000
+[channel email]
+providers = mail
+CONF
+awk -v n="$M" 'BEGIN { print "id,email,first_name,plan"; for (i = 0; i < n; i++) printf "m%d,user%d@example.com,Ann,gold\n", i, i }' > mail.csv
+HM() { "$HERALD" -c mail.conf --db mail.db "$@"; }
+rm -f mail.db*; HM init > /dev/null; HM contacts import mail.csv > /dev/null
+HM segment define all 'plan = "gold"' > /dev/null
+HM campaign create mail --segment all --template recall --channels email --now > /dev/null
+t0=$(now); HM send mail > /dev/null 2>&1; t1=$(now)
+camp=$(awk -v n="$M" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+sent=$(sqlite3 mail.db "SELECT count(*) FROM messages WHERE state = 2")
+kill $SINK; trap - EXIT
+echo "   herald send, a $M-message campaign: $camp messages/s ($sent sent, the recall template, about 3,000 bytes each)"
+awk -v a="$camp" -v b="$src" 'BEGIN { printf "   ratio campaign / smtp-source: %.2fx (target: at least 0.55x)\n", a / b }'
+rm -f mail.db* mail.csv
 
 P=${BENCH_PUSHES:-200000}
 echo "== push: $P FCM messages over 64 connections to nginx"
@@ -154,10 +249,40 @@ LUA
 ref=$(wrk -t2 -c64 -d10s -s nginx/post.lua "http://127.0.0.1:$NGX_PORT/v1/projects/herald-bench/messages:send" \
       | awk '/Requests\/sec/ { printf "%.0f", $2 }')
 read -r ours ours_ok < <("$ROOT/$B/bench/fcm" "$NGX_PORT" "$P" 64 nginx/sa.json)
-kill $NGX; trap - EXIT
 echo "   wrk (same body, 64 connections): $ref requests/s"
 echo "   herald FCM driver:               $ours messages/s ($ours_ok accepted, $(wc -c < nginx/body.json) bytes each)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / wrk: %.2fx (target: at least 0.5x)\n", a / b }'
+cat > push.conf <<CONF
+[herald]
+templates = $ROOT/templates
+log_level = warn
+[template_vars]
+brand = Acme
+shop_url = https://shop.example.com
+unsubscribe_url = https://example.com/unsubscribe
+support_email = support@example.com
+[provider fcm]
+type = fcm
+service_account_file = nginx/sa.json
+base_url = http://127.0.0.1:$NGX_PORT
+connections = 64
+rate = 1000000/s
+burst = 10000
+[channel push]
+providers = fcm
+CONF
+awk -v n="$P" 'BEGIN { print "id,fcm_token,first_name,plan"; for (i = 0; i < n; i++) printf "p%d,fcm%012d:APA91bbench,Ann,gold\n", i, i }' > push.csv
+HP() { "$HERALD" -c push.conf --db push.db "$@"; }
+rm -f push.db*; HP init > /dev/null; HP contacts import push.csv > /dev/null
+HP segment define all 'plan = "gold"' > /dev/null
+HP campaign create push --segment all --template recall --channels push --now > /dev/null
+t0=$(now); HP send push > /dev/null 2>&1; t1=$(now)
+camp=$(awk -v n="$P" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+sent=$(sqlite3 push.db "SELECT count(*) FROM messages WHERE state = 2")
+kill $NGX; trap - EXIT
+echo "   herald send, a $P-message campaign: $camp messages/s ($sent sent)"
+awk -v a="$camp" -v b="$ref" 'BEGIN { printf "   ratio campaign / wrk: %.2fx (target: at least 0.45x)\n", a / b }'
+rm -f push.db* push.csv
 
 R=${BENCH_RENDERS:-1000000}
 echo "== render: recall email + SMS for $R contacts"
