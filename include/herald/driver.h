@@ -68,6 +68,14 @@ struct hd_driver;
 
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
+/* How many messages the dispatcher may hand the provider's driver at once.
+ * For a driver on a worker pool (smtp, outbox), 32 for each connection: a
+ * worker sends what it takes in one session (SMTP: one connection, EHLO,
+ * then the messages pipelined), and sessions of one or two messages spent
+ * their time connecting; still at most `connections` connections. For the
+ * HTTP drivers, `connections`: whatever is handed over goes on the wire at
+ * once, and nothing may after a throttled answer. */
+size_t hd_driver_window(const struct hd_provider_cfg *cfg);
 /* Opens the provider's driver (no connection is made until the first
  * message). The log is borrowed and must outlive the driver. */
 int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,

@@ -335,6 +335,14 @@ struct hd_msg_update {
 };
 int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
 
+/* Many messages at once, by id (claims and results come in batches and a
+ * statement per message was most of the writer's time): mark them sending
+ * under a lease, or sent on channel (their attempt count goes up by one). */
+int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
+                          int64_t lease_until, int64_t now, struct hd_err *err);
+int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
+                       int ch_index, int64_t now, struct hd_err *err);
+
 /* One row of the delivery log: an attempt or a decision. */
 struct hd_attempt {
     int64_t message;
@@ -348,10 +356,14 @@ struct hd_attempt {
 };
 int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
 
-/* A send counted against caps (and resend-after) from the moment it is
- * claimed; released when the message does not go out after all. */
-int hd_store_send_reserve(struct hd_store *st, int64_t message, int64_t contact, int64_t at,
-                          int64_t campaign, int category, int channel, struct hd_err *err);
+/* Sends counted against caps (and resend-after) from the moment they are
+ * claimed; released when a message does not go out after all. */
+struct hd_send_row {
+    int64_t message, contact;
+    int channel;
+};
+int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
+                           int64_t at, int64_t campaign, int category, struct hd_err *err);
 int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
 
 /* Puts messages left in sending by a dispatcher that is gone (alive()

@@ -43,6 +43,18 @@ bool hd_driver_serves(const char *type, int channel)
     return ops && (ops->channels & (1u << channel));
 }
 
+size_t hd_driver_window(const struct hd_provider_cfg *cfg)
+{
+    const struct hd_drv_ops *ops = find_ops(cfg->type);
+    size_t n = cfg->connections ? cfg->connections : 1;
+    if (!ops || ops->loop)
+        return n;
+    /* a worker sends what it takes in one session: give it enough to
+     * make sessions worth their connection set-up */
+    size_t per = ops->batch > 32 ? 32 : ops->batch > 2 ? ops->batch : 2;
+    return per * n;
+}
+
 void hd_uuid(char out[37])
 {
     unsigned char b[16];

@@ -22,6 +22,7 @@
  * the queue at once, in-flight ones get grace_ms to finish. */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ struct prov {
     struct hd_driver *drv;
     struct hd_bucket bucket;
     struct job *head, *tail;
-    size_t inflight;
+    size_t inflight, window; /* handed to the driver, and how many may be */
 };
 
 struct camp {
@@ -91,6 +92,9 @@ struct hd_dispatch {
     char instance[33];
     int64_t owner;
     struct job *inflight; /* submitted, no result yet */
+    int64_t *ids;         /* message ids gathered for one statement */
+    struct hd_send_row *sends; /* and their cap reservations, at a claim */
+    size_t nids;
     struct hd_result *res;
     size_t nres;
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
@@ -100,20 +104,22 @@ struct hd_dispatch {
 
 void hd_dispatch_uuid(const char *instance, int64_t message, char out[37])
 {
-    char in[80], hex[65];
-    unsigned char b[16];
+    char in[80];
+    unsigned char b[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
     int n = snprintf(in, sizeof in, "%s:%lld", instance, (long long)message);
-    hd_sha256_hex(in, (size_t)n, hex);
-    for (int i = 0; i < 16; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (unsigned char)v;
-    }
+    EVP_Digest(in, (size_t)n, b, &len, EVP_sha256(), NULL);
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x80); /* version 8: our own derivation */
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 static void job_free(struct job *j)
@@ -347,9 +353,14 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
-    if (j->channel == HD_CH_PUSH && j->msg.data) {
+    size_t rough = (j->msg.title ? strlen(j->msg.title) : 0) +
+                   (j->msg.body ? strlen(j->msg.body) : 0) +
+                   (j->msg.data ? strlen(j->msg.data) : 0);
+    /* JSON escaping makes a byte at most six (\u00XX), plus the envelope:
+     * measure exactly only when the payload could be too big */
+    if (j->channel == HD_CH_PUSH && 6 * rough + 512 > HD_PUSH_MAX_PAYLOAD) {
         size_t fcm, apns;
-        json_t *o = json_loads(j->msg.data, 0, NULL);
+        json_t *o = j->msg.data ? json_loads(j->msg.data, 0, NULL) : NULL;
         hd_tpl_push_sizes(j->msg.title, j->msg.body, o, &fcm, &apns);
         json_decref(o);
         size_t size = j->msg.platform == HD_PUSH_APNS ? apns : fcm;
@@ -400,13 +411,14 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
         return rc;
     }
     int rc;
-    if ((rc = record(d, m->id, m->state, HD_ST_SENDING, m->attempts, dec.channel, dec.ch_index,
-                     m->not_before, NULL, NULL, NULL, NULL, NULL, 0, err)) < 0 ||
-        (rc = hd_store_send_reserve(d->st, m->id, m->contact_id, t / 1000, c->c.id, c->c.category,
-                                    dec.channel, err)) < 0) {
+    if ((rc = move(m->state, HD_ST_SENDING, err)) < 0) {
         job_free(j);
         return rc;
     }
+    /* marked sending and reserved against the caps together, at the end
+     * of the claim */
+    d->sends[d->nids] = (struct hd_send_row){m->id, m->contact_id, dec.channel};
+    d->ids[d->nids++] = m->id;
     enqueue(&d->prov[j->provider], j);
     run->busy++;
     d->stats.waiting++;
@@ -431,8 +443,15 @@ static int claim(struct hd_dispatch *d, int room, struct hd_err *err)
         rc = hd_store_claim(d->st, run->id, run->camp->c.category, t / 1000,
                             t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, &ms, &n,
                             err);
+        d->nids = 0;
         for (size_t k = 0; rc == 0 && k < n; k++)
             rc = claim_one(d, run, &ms[k], t, err);
+        if (rc == 0)
+            rc = hd_store_msgs_sending(d->st, d->ids, d->nids, d->owner, t / 1000 + LEASE_SECS,
+                                       t / 1000, err);
+        if (rc == 0)
+            rc = hd_store_sends_reserve(d->st, d->sends, d->nids, t / 1000, run->camp->c.id,
+                                        run->camp->c.category, err);
         for (size_t k = 0; k < n; k++)
             hd_claimed_release(&ms[k]);
         free(ms);
@@ -468,7 +487,7 @@ static int64_t submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
     int64_t wait = 0, mono = hd_clock_mono_ms();
     for (size_t i = 0; i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
-        while (p->head && p->inflight < p->cfg->connections) {
+        while (p->head && p->inflight < p->window) {
             struct job *j = p->head;
             int64_t w = hd_bucket_take(&p->bucket, mono);
             if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0)
@@ -553,8 +572,25 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     record(d, j->id, HD_ST_SENDING, (to), (attempts), j->channel, j->ch_index, (nb), outcome,    \
            (why), pc->name, j->address, r, j->submitted_ms, err)
     switch (r->outcome) {
-    case HD_OUT_ACCEPTED:
-        return LOG_RESULT(HD_ST_SENT, j->attempt, now, NULL);
+    case HD_OUT_ACCEPTED: {
+        /* the state changes with the others of its channel, in flush */
+        if ((rc = move(HD_ST_SENDING, HD_ST_SENT, err)) < 0)
+            return rc;
+        struct hd_attempt a = {.message = j->id,
+                               .attempt = j->attempt,
+                               .at_ms = j->submitted_ms,
+                               .done_ms = t,
+                               .channel = j->channel,
+                               .provider = pc->name,
+                               .address = j->address,
+                               .outcome = outcome,
+                               .code = r->code,
+                               .text = r->text,
+                               .gateway_id = r->gateway_id,
+                               .digest = r->digest};
+        d->stats.by_state[HD_ST_SENT]++;
+        return hd_store_attempt_add(d->st, &a, err);
+    }
     case HD_OUT_THROTTLED: {
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
         hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
@@ -621,6 +657,18 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
         return rc;
     for (size_t i = 0; rc == 0 && i < d->nres; i++)
         rc = apply(d, &d->res[i], err);
+    /* accepted ones: one statement for each channel and position */
+    for (int ch = 0; rc == 0 && ch < HD_CH_COUNT; ch++)
+        for (int idx = 0; rc == 0 && idx < HD_CH_COUNT; idx++) {
+            d->nids = 0;
+            for (size_t i = 0; i < d->nres; i++) {
+                const struct job *j = d->res[i].user;
+                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch &&
+                    j->ch_index == idx)
+                    d->ids[d->nids++] = j->id;
+            }
+            rc = hd_store_msgs_sent(d->st, d->ids, d->nids, ch, idx, now_ms(d) / 1000, err);
+        }
     if (rc == 0)
         rc = hd_store_commit(d->st, err);
     if (rc < 0) {
@@ -737,9 +785,12 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     for (size_t i = 0; i < cfg->nproviders; i++)
         cap += cfg->providers[i].connections;
     d->res = hd_xcalloc(cap, sizeof *d->res);
+    d->ids = hd_xcalloc(cap > MAX_WAITING ? cap : MAX_WAITING, sizeof *d->ids);
+    d->sends = hd_xcalloc(MAX_WAITING, sizeof *d->sends);
     d->prov = hd_xcalloc(cfg->nproviders ? cfg->nproviders : 1, sizeof *d->prov);
     for (size_t i = 0; i < cfg->nproviders; i++) {
         d->prov[i].cfg = &cfg->providers[i];
+        d->prov[i].window = hd_driver_window(&cfg->providers[i]);
         hd_bucket_init(&d->prov[i].bucket, &cfg->providers[i].rate, cfg->providers[i].burst,
                        hd_clock_mono_ms());
     }
@@ -853,8 +904,16 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
         int64_t wait = submit(d, err, &rc);
         if (rc < 0)
             return rc;
-        bool idle = claimed == 0 && d->nres == 0;
-        poll_drivers(d, idle ? (int)(wait > 0 && wait < 20 ? wait : 20) : 0);
+        /* everything that can go has gone: wait for a result, a token or
+         * the writer's deadline, whichever comes first */
+        int64_t timeout = claimed > 0 ? 0 : 20;
+        if (wait > 0 && wait < timeout)
+            timeout = wait;
+        if (d->nres > 0) {
+            int64_t left = FLUSH_MS - (hd_clock_mono_ms() - d->last_flush_ms);
+            timeout = left < 0 ? 0 : left < timeout ? left : timeout;
+        }
+        poll_drivers(d, (int)timeout);
         if (d->nres >= FLUSH_BATCH ||
             (d->nres > 0 && hd_clock_mono_ms() - d->last_flush_ms >= FLUSH_MS) ||
             (d->nres > 0 && d->stats.in_flight == 0))
@@ -924,6 +983,8 @@ void hd_dispatch_free(struct hd_dispatch *d)
     free(d->camps);
     free(d->runs);
     free(d->res);
+    free(d->ids);
+    free(d->sends);
     hd_zones_free(d->zones);
     hd_fmt_free(d->fmt);
     hd_tpl_set_free(d->tpls);

@@ -222,23 +222,34 @@ int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct
     return run_cached(st, s, err, "writing the delivery log");
 }
 
-int hd_store_send_reserve(struct hd_store *st, int64_t message, int64_t contact, int64_t at,
-                          int64_t campaign, int category, int channel, struct hd_err *err)
+int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
+                           int64_t at, int64_t campaign, int category, struct hd_err *err)
 {
     sqlite3_stmt *s;
+    if (n == 0)
+        return 0;
     int rc = hd_store_cached(st, SLOT_SEND_RESERVE,
                              "INSERT OR REPLACE INTO sends (message_id, contact_id, at, "
-                             "campaign_id, category, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                             "campaign_id, category, channel) SELECT json_extract(value, '$[0]'), "
+                             "json_extract(value, '$[1]'), ?2, ?3, ?4, json_extract(value, "
+                             "'$[2]') FROM json_each(?1)",
                              &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, message);
-    sqlite3_bind_int64(s, 2, contact);
-    sqlite3_bind_int64(s, 3, at);
-    sqlite3_bind_int64(s, 4, campaign);
-    sqlite3_bind_int(s, 5, category);
-    sqlite3_bind_int(s, 6, channel);
-    return run_cached(st, s, err, "reserving a send");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++)
+        hd_buf_addf(&b, "%s[%lld,%lld,%d]", i ? "," : "", (long long)rows[i].message,
+                    (long long)rows[i].contact, rows[i].channel);
+    hd_buf_addc(&b, ']');
+    sqlite3_bind_text(s, 1, hd_buf_detach(&b, NULL), -1, free);
+    sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int64(s, 3, campaign);
+    sqlite3_bind_int(s, 4, category);
+    rc = run_cached(st, s, err, "reserving sends");
+    sqlite3_clear_bindings(s);
+    return rc;
 }
 
 int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err)
@@ -469,5 +480,62 @@ int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_co
     if (rc == 0 && step != SQLITE_DONE)
         rc = hd_store_fail(st, err, "counting variants");
     sqlite3_finalize(s);
+    return rc;
+}
+
+/* The ids as a JSON array, for "id IN (SELECT value FROM json_each(?))". */
+static char *id_list(const int64_t *ids, size_t n)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++)
+        hd_buf_addf(&b, "%s%lld", i ? "," : "", (long long)ids[i]);
+    hd_buf_addc(&b, ']');
+    return hd_buf_detach(&b, NULL);
+}
+
+int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
+                          int64_t lease_until, int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    if (n == 0)
+        return 0;
+    int rc = hd_store_cached(st, SLOT_MSGS_SENDING,
+                             "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
+                             "updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    char *list = id_list(ids, n);
+    sqlite3_bind_text(s, 1, list, -1, free);
+    sqlite3_bind_int64(s, 2, owner);
+    sqlite3_bind_int64(s, 3, lease_until);
+    sqlite3_bind_int64(s, 4, now);
+    rc = run_cached(st, s, err, "claiming messages");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
+                       int ch_index, int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s;
+    if (n == 0)
+        return 0;
+    int rc = hd_store_cached(st, SLOT_MSGS_SENT,
+                             "UPDATE messages SET state = 2, attempts = attempts + 1, channel = "
+                             "?2, ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = "
+                             "NULL, updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    char *list = id_list(ids, n);
+    sqlite3_bind_text(s, 1, list, -1, free);
+    sqlite3_bind_int(s, 2, channel);
+    sqlite3_bind_int(s, 3, ch_index);
+    sqlite3_bind_int64(s, 4, now);
+    rc = run_cached(st, s, err, "recording sent messages");
+    sqlite3_clear_bindings(s);
     return rc;
 }

@@ -66,6 +66,9 @@ static const char *const migrations[] = {
      * ids, (run, contact) filled in contact order, (contact, time); an
      * index on a random key (a UUID) made inserts about 14 times slower, so
      * message UUIDs are derived from the id and the instance, not stored.
+     * Messages in flight (state 1) have no index of their own: only
+     * recovery at start-up looks for them, and two index updates per
+     * message cost more than one scan per start.
      * States are the numbers of enum hd_state: 0 queued, 1 sending,
      * 6 retry_wait, 7 deferred. */
     "CREATE TABLE meta ("
@@ -124,7 +127,6 @@ static const char *const migrations[] = {
     ");"
     "CREATE UNIQUE INDEX messages_run_contact ON messages(run_id, contact_id);"
     "CREATE INDEX messages_due ON messages(run_id, not_before, id) WHERE state IN (0, 6, 7);"
-    "CREATE INDEX messages_leased ON messages(lease_owner) WHERE state = 1;"
     "CREATE TABLE attempts ("
     "  id INTEGER PRIMARY KEY,"
     "  message_id INTEGER NOT NULL,"

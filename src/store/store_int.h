@@ -14,6 +14,8 @@ enum hd_store_slot {
     SLOT_SEND_RELEASE,
     SLOT_CLAIM,
     SLOT_PAUSES,
+    SLOT_MSGS_SENDING,
+    SLOT_MSGS_SENT,
     SLOT_COUNT
 };
 

@@ -846,7 +846,8 @@ json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg, con
         json_object_update(d, contact);
     }
     json_object_set_new(d, "contact", contact);
-    json_object_set_new(d, "campaign", campaign ? json_deep_copy(campaign) : json_object());
+    /* shared, not copied: templates only read it */
+    json_object_set_new(d, "campaign", campaign ? json_incref((json_t *)campaign) : json_object());
     json_t *msg = json_object();
     set_str(msg, "id", message_id);
     json_object_set_new(d, "message", msg);
