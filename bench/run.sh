@@ -51,6 +51,40 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # waits (at most 5 s) until something listens on 127.0.0.1:$1
 wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# the head of every campaign bench's configuration: the shipped templates
+# and the variables they use
+conf_head() {
+  cat <<CONF
+[herald]
+templates = $ROOT/templates
+log_level = warn
+[template_vars]
+brand = Acme
+shop_url = https://shop.example.com
+unsubscribe_url = https://example.com/unsubscribe
+support_email = support@example.com
+CONF
+}
+# campaign_bench NAME N COLUMN FORMAT CHANNEL PROVIDER_SECTION: a campaign of
+# N contacts (COLUMN written with printf FORMAT of the row number) through
+# `herald send`, the recall template on CHANNEL; prints "messages/s sent"
+campaign_bench() {
+  local name=$1 n=$2 col=$3 fmt=$4 channel=$5 provider=$6
+  { conf_head; printf '%s\n[channel %s]\nproviders = p\n' "$provider" "$channel"; } > "$name.conf"
+  awk -v n="$n" -v c="$col" -v f="$fmt" 'BEGIN { print "id," c ",first_name,plan"
+    for (i = 0; i < n; i++) printf "k%d," f ",Ann,gold\n", i, i }' > "$name.csv"
+  local h=("$HERALD" -c "$name.conf" --db "$name.db")
+  rm -f "$name".db*
+  "${h[@]}" init > /dev/null
+  "${h[@]}" contacts import "$name.csv" > /dev/null
+  "${h[@]}" segment define all 'plan = "gold"' > /dev/null
+  "${h[@]}" campaign create "$name" --segment all --template recall --channels "$channel" --now > /dev/null
+  local t0 t1
+  t0=$(now); "${h[@]}" send "$name" > /dev/null 2>&1; t1=$(now)
+  awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f ", n / (b - a) }'
+  sqlite3 "$name.db" "SELECT count(*) FROM messages WHERE state = 2"
+  rm -f "$name".db* "$name.csv" "$name.conf"
+}
 
 echo "== import: $N contacts"
 "$GEN" "$N" > contacts.csv
@@ -100,15 +134,7 @@ echo "   herald segment count:       ${ours}s ($ours_n contacts)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
 
 echo "== materialize: a campaign over $N contacts"
-cat > bench.conf <<CONF
-[herald]
-templates = $ROOT/templates
-log_level = warn
-[template_vars]
-brand = Acme
-shop_url = https://shop.example.com
-unsubscribe_url = https://example.com/unsubscribe
-support_email = support@example.com
+{ conf_head; cat <<CONF
 [provider box]
 type = outbox
 path = outbox
@@ -122,6 +148,7 @@ providers = box
 [channel push]
 providers = box
 CONF
+} > bench.conf
 H() { "$HERALD" -c bench.conf --db herald.db "$@"; }
 H segment define all 'lifetime_spend >= 0' > /dev/null
 H campaign create mat --segment all --template recall --channels sms --now > /dev/null
@@ -171,16 +198,7 @@ echo "   smtp-source (postfix): $src messages/s"
 echo "   herald SMTP driver:    $ours messages/s ($ours_ok accepted)"
 awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2fx (target: at least 0.6x)\n", a / b }'
 # the same through a campaign: materialize, claim, check, render, throttle, send, log
-cat > mail.conf <<CONF
-[herald]
-templates = $ROOT/templates
-log_level = warn
-[template_vars]
-brand = Acme
-shop_url = https://shop.example.com
-unsubscribe_url = https://example.com/unsubscribe
-support_email = support@example.com
-[provider mail]
+read -r camp sent < <(campaign_bench mail "$M" email "user%d@example.com" email "[provider p]
 type = smtp
 host = 127.0.0.1
 port = $SINK_PORT
@@ -188,22 +206,10 @@ starttls = none
 from = Acme <hello@example.com>
 connections = 16
 rate = 1000000/s
-burst = 10000
-[channel email]
-providers = mail
-CONF
-awk -v n="$M" 'BEGIN { print "id,email,first_name,plan"; for (i = 0; i < n; i++) printf "m%d,user%d@example.com,Ann,gold\n", i, i }' > mail.csv
-HM() { "$HERALD" -c mail.conf --db mail.db "$@"; }
-rm -f mail.db*; HM init > /dev/null; HM contacts import mail.csv > /dev/null
-HM segment define all 'plan = "gold"' > /dev/null
-HM campaign create mail --segment all --template recall --channels email --now > /dev/null
-t0=$(now); HM send mail > /dev/null 2>&1; t1=$(now)
-camp=$(awk -v n="$M" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-sent=$(sqlite3 mail.db "SELECT count(*) FROM messages WHERE state = 2")
+burst = 10000")
 kill $SINK; trap - EXIT
 echo "   herald send, a $M-message campaign: $camp messages/s ($sent sent, the recall template, about 3,000 bytes each)"
 awk -v a="$camp" -v b="$src" 'BEGIN { printf "   ratio campaign / smtp-source: %.2fx (target: at least 0.55x)\n", a / b }'
-rm -f mail.db* mail.csv
 
 P=${BENCH_PUSHES:-200000}
 echo "== push: $P FCM messages over 64 connections to nginx"
@@ -252,37 +258,16 @@ read -r ours ours_ok < <("$ROOT/$B/bench/fcm" "$NGX_PORT" "$P" 64 nginx/sa.json)
 echo "   wrk (same body, 64 connections): $ref requests/s"
 echo "   herald FCM driver:               $ours messages/s ($ours_ok accepted, $(wc -c < nginx/body.json) bytes each)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / wrk: %.2fx (target: at least 0.5x)\n", a / b }'
-cat > push.conf <<CONF
-[herald]
-templates = $ROOT/templates
-log_level = warn
-[template_vars]
-brand = Acme
-shop_url = https://shop.example.com
-unsubscribe_url = https://example.com/unsubscribe
-support_email = support@example.com
-[provider fcm]
+read -r camp sent < <(campaign_bench push "$P" fcm_token "fcm%012d:APA91bbench" push "[provider p]
 type = fcm
 service_account_file = nginx/sa.json
 base_url = http://127.0.0.1:$NGX_PORT
 connections = 64
 rate = 1000000/s
-burst = 10000
-[channel push]
-providers = fcm
-CONF
-awk -v n="$P" 'BEGIN { print "id,fcm_token,first_name,plan"; for (i = 0; i < n; i++) printf "p%d,fcm%012d:APA91bbench,Ann,gold\n", i, i }' > push.csv
-HP() { "$HERALD" -c push.conf --db push.db "$@"; }
-rm -f push.db*; HP init > /dev/null; HP contacts import push.csv > /dev/null
-HP segment define all 'plan = "gold"' > /dev/null
-HP campaign create push --segment all --template recall --channels push --now > /dev/null
-t0=$(now); HP send push > /dev/null 2>&1; t1=$(now)
-camp=$(awk -v n="$P" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-sent=$(sqlite3 push.db "SELECT count(*) FROM messages WHERE state = 2")
+burst = 10000")
 kill $NGX; trap - EXIT
 echo "   herald send, a $P-message campaign: $camp messages/s ($sent sent)"
 awk -v a="$camp" -v b="$ref" 'BEGIN { printf "   ratio campaign / wrk: %.2fx (target: at least 0.45x)\n", a / b }'
-rm -f push.db* push.csv
 
 R=${BENCH_RENDERS:-1000000}
 echo "== render: recall email + SMS for $R contacts"

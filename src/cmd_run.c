@@ -287,7 +287,14 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
             printf(" %s %lld", hd_state_name(st), (long long)counts[st]);
     printf("\n");
     int64_t waiting = counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED];
-    if (waiting)
+    struct hd_campaign now = {0};
+    bool paused = hd_store_campaign_get(ctx->store, NULL, camp.id, &now, NULL) == 0 &&
+                  now.status == HD_CAMP_PAUSED;
+    hd_campaign_release(&now);
+    if (waiting && paused)
+        printf("the campaign was paused: %lld messages wait until it is resumed\n",
+               (long long)waiting);
+    else if (waiting)
         printf("%lld messages wait for a later time; 'herald run' will send them\n",
                (long long)waiting);
     hd_campaign_release(&camp);

@@ -25,9 +25,6 @@
 
 #include "herald/state.h"
 
-#ifndef NODE
-#define NODE "/usr/bin/node"
-#endif
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5512"
 #define NCONTACTS 10000
@@ -43,15 +40,7 @@ static char *path(const char *name)
 
 static void start_mock(struct tu_server *s, const char *script, const char *const *args)
 {
-    const char *src = getenv("HERALD_SRC");
-    char js[4096];
-    snprintf(js, sizeof js, "%s/tests/mock/%s", src ? src : ".", script);
-    const char *argv[24] = {NODE, js};
-    int n = 2;
-    while (*args && n < 23)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
+    tu_start_mock(s, dir, script, args);
 }
 
 static void start_smtp(struct tu_server *s, const char *log, const char *tempfail)
@@ -191,14 +180,15 @@ static int wait_status(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Lines "<ms> <status> <key>" of a mock's --answers file. */
+/* Lines "<ms> <status> <key>" of a mock's --answers file, or, from the
+ * SMTP server's --log, "<ms> <recipient> <message-id>" (status 250). */
 struct answer {
     int64_t ms;
     int status;
     char key[64];
 };
 
-static struct answer *read_answers(const char *name, size_t *n)
+static struct answer *read_lines(const char *name, bool smtp_log, size_t *n)
 {
     char *p = path(name), *text = tu_read(p);
     struct answer *a = NULL;
@@ -208,9 +198,10 @@ static struct answer *read_answers(const char *name, size_t *n)
         char *end = strchr(line, '\n');
         if (end)
             *end = '\0';
-        struct answer x;
+        struct answer x = {.status = 250};
         long long ms;
-        if (sscanf(line, "%lld %d %63s", &ms, &x.status, x.key) == 3) {
+        if (smtp_log ? sscanf(line, "%lld %63s", &ms, x.key) == 2
+                 : sscanf(line, "%lld %d %63s", &ms, &x.status, x.key) == 3) {
             x.ms = ms;
             if (*n == cap)
                 a = hd_xrealloc(a, (cap = cap ? 2 * cap : 1024) * sizeof *a);
@@ -348,32 +339,6 @@ static void write_contacts(const char *name, int n)
     free(p);
 }
 
-/* The SMTP server's log: "<ms> <recipient> <message-id>" per accepted one. */
-static struct answer *read_smtp_log(const char *name, size_t *n)
-{
-    char *p = path(name), *text = tu_read(p);
-    struct answer *a = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (char *line = text; line && *line;) {
-        char *end = strchr(line, '\n');
-        if (end)
-            *end = '\0';
-        struct answer x = {.status = 250};
-        long long ms;
-        if (sscanf(line, "%lld %63s", &ms, x.key) == 2) {
-            x.ms = ms;
-            if (*n == cap)
-                a = hd_xrealloc(a, (cap = cap ? 2 * cap : 1024) * sizeof *a);
-            a[(*n)++] = x;
-        }
-        line = end ? end + 1 : line + strlen(line);
-    }
-    free(text);
-    free(p);
-    return a;
-}
-
 /* ---- the campaign under faults ---------------------------------------------------------- */
 
 static void test_campaign_faults(void **state)
@@ -460,8 +425,9 @@ static void test_campaign_faults(void **state)
 
     /* the log's counts match what each gateway accepted */
     size_t ntw, nfcm, nsmtp;
-    struct answer *atw = read_answers("tw.ans", &ntw), *afcm = read_answers("fcm.ans", &nfcm);
-    struct answer *asmtp = read_smtp_log("smtp.log", &nsmtp);
+    struct answer *atw = read_lines("tw.ans", false, &ntw),
+                  *afcm = read_lines("fcm.ans", false, &nfcm);
+    struct answer *asmtp = read_lines("smtp.log", true, &nsmtp);
     assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'accepted' AND "
                             "provider = 'sms'"),
                      count_ok(atw, ntw));
@@ -555,7 +521,7 @@ static void test_campaign_crash(void **state)
     sqlite3_close(d);
     /* nothing lost: every number reached the gateway and was accepted */
     size_t n;
-    struct answer *a = read_answers("crash.ans", &n);
+    struct answer *a = read_lines("crash.ans", false, &n);
     qsort(a, n, sizeof *a, by_key);
     size_t distinct = 0, dups = 0;
     for (size_t i = 0; i < n; i++) {

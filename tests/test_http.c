@@ -14,7 +14,6 @@
 #include "herald/driver.h"
 #include "herald/log.h"
 
-#define NODE "/usr/bin/node"
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5521"
 #define API_KEY "gw-Secret-Key-7731"
@@ -30,15 +29,7 @@ static char *path(const char *name)
 
 static void start_mock(struct tu_server *s, const char *script, const char *const *args)
 {
-    const char *src = getenv("HERALD_SRC");
-    char js[4096];
-    snprintf(js, sizeof js, "%s/tests/mock/%s", src ? src : ".", script);
-    const char *argv[20] = {NODE, js};
-    int n = 2;
-    while (*args && n < 19)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
+    tu_start_mock(s, dir, script, args);
 }
 
 /* The service account: an RSA key and its JSON file, pointing at the mock. */

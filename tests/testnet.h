@@ -75,6 +75,10 @@ static inline void tu_make_certs(const char *dir)
     }
 }
 
+#ifndef NODE
+#define NODE "/usr/bin/node"
+#endif
+
 struct tu_server {
     pid_t pid;
     int in; /* its stdin: closing it stops the server */
@@ -119,6 +123,22 @@ static inline void tu_server_start(struct tu_server *s, const char *dir, const c
     close(out[0]);
     if (sscanf(line, "READY %d", &s->port) != 1)
         fail_msg("%s did not start: '%s'", what, line);
+}
+
+/* Starts a mock gateway, tests/mock/SCRIPT under Node, in dir with args
+ * (NULL-terminated). */
+static inline void tu_start_mock(struct tu_server *s, const char *dir, const char *script,
+                                 const char *const *args)
+{
+    const char *src = getenv("HERALD_SRC");
+    char js[4096];
+    snprintf(js, sizeof js, "%s/tests/mock/%s", src ? src : ".", script);
+    const char *argv[24] = {NODE, js};
+    int n = 2;
+    while (*args && n < 23)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
 }
 
 static inline void tu_server_stop(struct tu_server *s)

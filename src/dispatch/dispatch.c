@@ -549,7 +549,7 @@ static void collect(void *ud, const struct hd_result *r)
 static void shared_pause(void *ud, const char *provider, int64_t until_ms)
 {
     struct hd_dispatch *d = ud;
-    int64_t now = now_ms(d), mono = hd_clock_mono_ms();
+    int64_t now = hd_clock_now_ms(NULL), mono = hd_clock_mono_ms();
     for (size_t i = 0; i < d->cfg->nproviders; i++)
         if (strcmp(d->prov[i].cfg->name, provider) == 0 &&
             d->prov[i].bucket.paused_until_ms < mono + (until_ms - now))
@@ -594,7 +594,10 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     case HD_OUT_THROTTLED: {
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
         hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
-        if ((rc = hd_store_provider_pause(d->st, pc->name, t + after, err)) < 0)
+        /* shared in real time: each process's business clock may be set
+         * (HERALD_NOW) and would not agree */
+        if ((rc = hd_store_provider_pause(d->st, pc->name, hd_clock_now_ms(NULL) + after, err)) <
+            0)
             return rc;
         d->stats.throttled++;
         hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
@@ -686,24 +689,35 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
     return 0;
 }
 
-/* Puts every claimed message that has not gone to a driver back in the
- * queue (stop). */
-static int release_waiting(struct hd_dispatch *d, struct hd_err *err)
+/* Puts claimed messages that have not gone to a driver back: all of them
+ * (stop), or those of campaigns paused or cancelled since they were
+ * claimed (a cancelled campaign's are cancelled, as the command did to the
+ * rest). */
+static int release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
     int rc = hd_store_begin(d->st, err);
+    int64_t t = now_ms(d);
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
-        while (rc == 0 && p->head) {
-            struct job *j = p->head;
-            p->head = j->next;
-            struct hd_msg_update u = {.id = j->id,
-                                      .state = HD_ST_QUEUED,
-                                      .attempts = j->attempt - 1,
-                                      .channel = j->channel,
-                                      .ch_index = j->ch_index,
-                                      .not_before = now_ms(d) / 1000,
-                                      .now = now_ms(d) / 1000};
-            if ((rc = hd_store_msg_update(d->st, &u, err)) == 0)
+        struct job **link = &p->head, *last = NULL;
+        while (rc == 0 && *link) {
+            struct job *j = *link;
+            int status = j->camp->c.status;
+            if (!all && status != HD_CAMP_PAUSED && status != HD_CAMP_CANCELLED) {
+                last = j;
+                link = &j->next;
+                continue;
+            }
+            *link = j->next;
+            bool cancel = !all && status == HD_CAMP_CANCELLED;
+            if (cancel)
+                rc = record(d, j->id, HD_ST_SENDING, HD_ST_CANCELLED, j->attempt - 1, j->channel,
+                            j->ch_index, t / 1000, "cancelled", "the campaign was cancelled",
+                            NULL, j->address, NULL, 0, err);
+            else
+                rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt - 1, j->channel,
+                            j->ch_index, t / 1000, NULL, NULL, NULL, NULL, NULL, 0, err);
+            if (rc == 0)
                 rc = hd_store_send_release(d->st, j->id, err);
             struct run *run = run_of(d, j->run);
             if (run)
@@ -711,7 +725,7 @@ static int release_waiting(struct hd_dispatch *d, struct hd_err *err)
             d->stats.waiting--;
             job_free(j);
         }
-        p->tail = NULL;
+        p->tail = last;
     }
     if (rc == 0)
         return hd_store_commit(d->st, err);
@@ -876,17 +890,19 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
                                 "messages in flight",
                         (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
             stop_at = mono + d->opts.grace_ms;
-            if ((rc = release_waiting(d, err)) < 0)
+            if ((rc = release_waiting(d, true, err)) < 0)
                 return rc;
         }
         if (stopping && (d->stats.in_flight == 0 || mono >= stop_at))
             break;
-        if (!stopping && d->opts.schedule && mono - d->last_tick_ms >= 1000) {
+        if (!stopping && mono - d->last_tick_ms >= 1000) {
             int fired = 0;
             d->last_tick_ms = mono;
-            if ((rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
-                                       d->opts.progress_ud, &fired, err)) < 0 ||
-                (rc = load_runs(d, err)) < 0)
+            /* new runs, and campaigns paused or cancelled meanwhile */
+            if ((d->opts.schedule &&
+                 (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
+                                        d->opts.progress_ud, &fired, err)) < 0) ||
+                (rc = load_runs(d, err)) < 0 || (rc = release_waiting(d, false, err)) < 0)
                 return rc;
         }
         int claimed = 0;
@@ -898,7 +914,8 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
         }
         if (mono - d->last_pauses_ms >= 100) {
             d->last_pauses_ms = mono;
-            if ((rc = hd_store_provider_pauses(d->st, now_ms(d), shared_pause, d, err)) < 0)
+            if ((rc = hd_store_provider_pauses(d->st, hd_clock_now_ms(NULL), shared_pause, d,
+                                               err)) < 0)
                 return rc;
         }
         int64_t wait = submit(d, err, &rc);

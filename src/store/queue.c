@@ -495,47 +495,41 @@ static char *id_list(const int64_t *ids, size_t n)
     return hd_buf_detach(&b, NULL);
 }
 
-int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
-                          int64_t lease_until, int64_t now, struct hd_err *err)
+/* Runs one of the batch updates: ?1 the ids, ?2..?4 the values. */
+static int update_ids(struct hd_store *st, int slot, const char *sql, const int64_t *ids,
+                      size_t n, int64_t v2, int64_t v3, int64_t v4, const char *what,
+                      struct hd_err *err)
 {
     sqlite3_stmt *s;
     if (n == 0)
         return 0;
-    int rc = hd_store_cached(st, SLOT_MSGS_SENDING,
-                             "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
-                             "updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
-                             &s, err);
+    int rc = hd_store_cached(st, slot, sql, &s, err);
     if (rc < 0)
         return rc;
-    char *list = id_list(ids, n);
-    sqlite3_bind_text(s, 1, list, -1, free);
-    sqlite3_bind_int64(s, 2, owner);
-    sqlite3_bind_int64(s, 3, lease_until);
-    sqlite3_bind_int64(s, 4, now);
-    rc = run_cached(st, s, err, "claiming messages");
+    sqlite3_bind_text(s, 1, id_list(ids, n), -1, free);
+    sqlite3_bind_int64(s, 2, v2);
+    sqlite3_bind_int64(s, 3, v3);
+    sqlite3_bind_int64(s, 4, v4);
+    rc = run_cached(st, s, err, what);
     sqlite3_clear_bindings(s);
     return rc;
+}
+
+int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
+                          int64_t lease_until, int64_t now, struct hd_err *err)
+{
+    return update_ids(st, SLOT_MSGS_SENDING,
+                      "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
+                      "updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
+                      ids, n, owner, lease_until, now, "claiming messages", err);
 }
 
 int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
                        int ch_index, int64_t now, struct hd_err *err)
 {
-    sqlite3_stmt *s;
-    if (n == 0)
-        return 0;
-    int rc = hd_store_cached(st, SLOT_MSGS_SENT,
-                             "UPDATE messages SET state = 2, attempts = attempts + 1, channel = "
-                             "?2, ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = "
-                             "NULL, updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
-                             &s, err);
-    if (rc < 0)
-        return rc;
-    char *list = id_list(ids, n);
-    sqlite3_bind_text(s, 1, list, -1, free);
-    sqlite3_bind_int(s, 2, channel);
-    sqlite3_bind_int(s, 3, ch_index);
-    sqlite3_bind_int64(s, 4, now);
-    rc = run_cached(st, s, err, "recording sent messages");
-    sqlite3_clear_bindings(s);
-    return rc;
+    return update_ids(st, SLOT_MSGS_SENT,
+                      "UPDATE messages SET state = 2, attempts = attempts + 1, channel = ?2, "
+                      "ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = NULL, "
+                      "updated_at = ?4 WHERE id IN (SELECT value FROM json_each(?1))",
+                      ids, n, channel, ch_index, now, "recording sent messages", err);
 }
