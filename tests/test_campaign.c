@@ -496,6 +496,17 @@ static void test_campaign_crash(void **state)
     srand((unsigned)time(NULL));
     int kills = 0;
     const char *args[] = {"--db", "crash.db", "send", "burst", "--wait", "30s", NULL};
+    /* SIGTERM: stop claiming, finish what is in flight, put back what was
+     * claimed, exit 0 with nothing left in flight */
+    pid_t term = spawn("crash.out", args);
+    struct timespec half = {0, 400 * 1000000L};
+    nanosleep(&half, NULL);
+    assert_int_equal(kill(term, SIGTERM), 0);
+    assert_int_equal(wait_status(term), 0);
+    sqlite3 *d0 = open_db("crash.db");
+    assert_int_equal(q1(d0, "SELECT count(*) FROM messages WHERE state = 1"), 0);
+    assert_int_equal(q1(d0, "SELECT count(*) FROM attempts WHERE outcome = 'requeued'"), 0);
+    sqlite3_close(d0);
     for (int round = 0; round < 12; round++) {
         pid_t pid = spawn("crash.out", args);
         /* let it run 150-650 ms, then kill it without warning */
@@ -733,6 +744,36 @@ static void test_campaign_cli(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "campaign 'at' is cancelled");
     tu_run_release(&r);
+    /* a recurring campaign: each firing is a run; resend-after keeps the
+     * second run from messaging anyone again */
+    HERALD_OK("campaign", "create", "every", "--segment", "all", "--template", "recall",
+              "--channels", "email,sms,push", "--every", "*/5 * * * *", "--tz", "UTC",
+              "--resend-after", "30d");
+    setenv("HERALD_NOW", "2026-11-22T10:05:00Z", 1);
+    HERALD_OK("run", "--once");
+    setenv("HERALD_NOW", "2026-11-22T10:12:00Z", 1);
+    HERALD_OK("run", "--once");
+    tu_herald(&r, dir, NULL, "campaign", "show", "every", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    json_t *runs = json_object_get(j, "runs");
+    /* the 10:00 firing (created then, fired at 10:05), then 10:10 */
+    assert_int_equal(json_array_size(runs), 2);
+    json_t *second = json_object_get(json_array_get(runs, 0), "messages"),
+           *first = json_object_get(json_array_get(runs, 1), "messages");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "fired_at")),
+                        "2026-11-22T10:10:00Z");
+    assert_true(json_integer_value(json_object_get(first, "sent")) > 100);
+    assert_int_equal(json_integer_value(json_object_get(second, "sent")), 0);
+    assert_int_equal(json_integer_value(json_object_get(second, "capped")),
+                     json_integer_value(json_object_get(first, "sent")));
+    assert_contains(r.out, "\"next_run\": \"2026-11-22T10:15:00Z\"");
+    json_decref(j);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "log", "--campaign", "every", "--tail", "1", NULL);
+    assert_contains(r.out, "resend-after 30d: this campaign messaged the contact at 2026-11-22T10:05");
+    tu_run_release(&r);
+
     /* the outbox holds what was sent */
     sqlite3 *db = open_db("o.db");
     int64_t sent = q1(db, "SELECT count(*) FROM messages WHERE state = 2");
