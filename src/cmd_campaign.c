@@ -471,12 +471,12 @@ static void variant_line(const struct variants_out *v)
 static int variant_row(void *ud, const char *variant, int state, int64_t n)
 {
     struct variants_out *v = ud;
-    if (v->any && strcmp(v->name, variant) != 0) {
+    if (!v->any)
+        printf("A/B results\n");
+    else if (strcmp(v->name, variant) != 0) {
         variant_line(v);
         memset(v->n, 0, sizeof v->n);
     }
-    if (!v->any || strcmp(v->name, variant) != 0)
-        printf("%s", v->any ? "" : "variants\n");
     v->any = true;
     snprintf(v->name, sizeof v->name, "%s", variant);
     if (state >= 0 && state < HD_ST_COUNT)
