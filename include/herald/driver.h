@@ -69,7 +69,7 @@ struct hd_driver;
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
 /* How many messages the dispatcher may hand the provider's driver at once.
- * For a driver on a worker pool (smtp, outbox), 32 for each connection: a
+ * For a driver on a worker pool (smtp, outbox), 64 for each connection: a
  * worker sends what it takes in one session (SMTP: one connection, EHLO,
  * then the messages pipelined), and sessions of one or two messages spent
  * their time connecting; still at most `connections` connections. For the

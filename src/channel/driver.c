@@ -51,7 +51,7 @@ size_t hd_driver_window(const struct hd_provider_cfg *cfg)
         return n;
     /* a worker sends what it takes in one session: give it enough to
      * make sessions worth their connection set-up */
-    size_t per = ops->batch > 32 ? 32 : ops->batch > 2 ? ops->batch : 2;
+    size_t per = ops->batch > 64 ? 64 : ops->batch > 2 ? ops->batch : 2;
     return per * n;
 }
 
@@ -194,7 +194,12 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&d->mu);
             break;
         }
-        while (n < cap && d->qlen) {
+        /* a fair share of what waits, so that one worker waking first does
+         * not take it all while the other connections stand idle */
+        size_t share = (d->qlen + d->nthreads - 1) / d->nthreads;
+        if (share > cap)
+            share = cap;
+        while (n < share && d->qlen) {
             mine[n++] = d->q[d->qhead++];
             d->qlen--;
         }

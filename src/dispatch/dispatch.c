@@ -36,7 +36,7 @@
 #include "herald/suppress.h"
 
 #define LEASE_SECS 3600
-#define MAX_WAITING 1024
+#define MAX_WAITING 2048
 #define FLUSH_MS 50
 #define FLUSH_BATCH 256
 
