@@ -272,8 +272,8 @@ static size_t assert_quiet_after_429(struct answer *a, size_t n, const char *wha
 
 /* The configuration: the Twilio mock for SMS, and when fcm_port is given
  * the FCM mock for push and the SMTP server for email. */
-static void write_config(const char *name, int tw_port, int fcm_port, int smtp_port,
-                         const char *extra)
+static void write_config(const char *name, int tw_port, const char *sms_rate, int fcm_port,
+                         int smtp_port, const char *extra)
 {
     char *sa = path("sa.json"), *p = path(name);
     struct hd_buf b;
@@ -286,9 +286,9 @@ static void write_config(const char *name, int tw_port, int fcm_port, int smtp_p
                 "support_email = support@example.com\n"
                 "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
                 "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
-                "connections = 8\nrate = 5000/s\nretry_base = 1s\nretry_max = 2s\n"
+                "connections = 8\nrate = %s\nburst = 50\nretry_base = 1s\nretry_max = 2s\n"
                 "max_attempts = 10\ntimeout = 5s\n[channel sms]\nproviders = sms\n",
-                tw_port, TW_SID);
+                tw_port, TW_SID, sms_rate);
     if (fcm_port)
         hd_buf_addf(&b,
                     "[provider push]\ntype = fcm\nservice_account_file = %s\n"
@@ -349,7 +349,7 @@ static void test_campaign_faults(void **state)
     start_mock(&tw, "twilio.js", twa);
     start_fcm(&fcm, "fcm.ans", "503=10,429=5,drop=1");
     start_smtp(&smtp, "smtp.log", "10");
-    write_config("h.conf", tw.port, fcm.port, smtp.port,
+    write_config("h.conf", tw.port, "5000/s", fcm.port, smtp.port,
                  "[caps]\nmarketing = 1/7d\n[quiet_hours]\nmarketing = 21:00-08:00\n");
     write_contacts("contacts.csv", NCONTACTS);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -477,7 +477,8 @@ static void test_campaign_crash(void **state)
     start_mock(&tw, "twilio.js", twa);
     char *db = path("crash.db");
     remove(db);
-    write_config("c.conf", tw.port, 0, 0, "");
+    /* at 4,000 a second the run lasts five seconds: time for the kills */
+    write_config("c.conf", tw.port, "4000/s", 0, 0, "");
     /* every contact by SMS */
     char *cp = path("crash.csv");
     FILE *f = fopen(cp, "w");
