@@ -121,8 +121,22 @@ out:
 static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     enum {
-        O_SEGMENT = 256, O_TEMPLATE, O_CHANNELS, O_CATEGORY, O_AT, O_LOCAL, O_ON, O_EVERY, O_TZ,
-        O_NOW, O_HOLDOUT, O_VARIANTS, O_EXPIRES, O_RESEND, O_FALLBACK, O_RATE
+        O_SEGMENT = 256,
+        O_TEMPLATE,
+        O_CHANNELS,
+        O_CATEGORY,
+        O_AT,
+        O_LOCAL,
+        O_ON,
+        O_EVERY,
+        O_TZ,
+        O_NOW,
+        O_HOLDOUT,
+        O_VARIANTS,
+        O_EXPIRES,
+        O_RESEND,
+        O_FALLBACK,
+        O_RATE
     };
     static const struct option opts[] = {{"segment", required_argument, NULL, O_SEGMENT},
                                          {"template", required_argument, NULL, O_TEMPLATE},
@@ -287,8 +301,8 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
     }
     free(expr);
     char when[32];
-    printf("campaign '%s' created (%s, %s): first run %s\n", c.name,
-           hd_category_name(c.category), hd_sched_name(c.sched),
+    printf("campaign '%s' created (%s, %s): first run %s\n", c.name, hd_category_name(c.category),
+           hd_sched_name(c.sched),
            c.next_run <= c.created_at ? "now (herald run, or herald send NAME)"
                                       : cmd_time(c.next_run, when, sizeof when));
 out:
@@ -332,13 +346,12 @@ static json_t *campaign_json(const struct hd_campaign *c)
     char ch[64], sched[128], t[32];
     channels_text(c, ch, sizeof ch);
     schedule_text(c, sched, sizeof sched);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b}", "name",
-                          c->name, "status", hd_camp_status_name(c->status), "segment", c->segment,
-                          "template", c->tpl, "channels", ch, "category",
-                          hd_category_name(c->category), "schedule", sched, "holdout_pct",
-                          c->holdout_bp / 100.0, "expires_s", (json_int_t)c->expires,
-                          "resend_after_s", (json_int_t)c->resend_after, "fallback_on_failure",
-                          c->fallback);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b}", "name", c->name, "status",
+        hd_camp_status_name(c->status), "segment", c->segment, "template", c->tpl, "channels", ch,
+        "category", hd_category_name(c->category), "schedule", sched, "holdout_pct",
+        c->holdout_bp / 100.0, "expires_s", (json_int_t)c->expires, "resend_after_s",
+        (json_int_t)c->resend_after, "fallback_on_failure", c->fallback);
     json_object_set_new(o, "variants", c->variants ? json_string(c->variants) : json_null());
     json_object_set_new(o, "rate", c->rate ? json_string(c->rate) : json_null());
     json_object_set_new(o, "next_run",
@@ -367,9 +380,8 @@ static int list_row(void *ud, const struct hd_campaign *c)
     if (l->n++ == 0)
         printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", "NAME", "STATUS", "CHANNELS", "SEGMENT",
                "TEMPLATE", "NEXT RUN", "SCHEDULE");
-    printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", c->name, hd_camp_status_name(c->status),
-           ch, c->segment, c->tpl, c->next_run >= 0 ? cmd_time(c->next_run, t, sizeof t) : "-",
-           sched);
+    printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", c->name, hd_camp_status_name(c->status), ch,
+           c->segment, c->tpl, c->next_run >= 0 ? cmd_time(c->next_run, t, sizeof t) : "-", sched);
     return 0;
 }
 
@@ -576,11 +588,11 @@ static int estimate_one(void *ud, const struct hd_claimed *m)
         return 0;
     /* what the SMS costs: render it as it would go */
     struct hd_rendered r;
-    json_t *data = hd_tpl_data(&m->contact, e->ctx->cfg, NULL, "00000000-0000-0000-0000-000000000000",
-                               NULL);
+    json_t *data =
+        hd_tpl_data(&m->contact, e->ctx->cfg, NULL, "00000000-0000-0000-0000-000000000000", NULL);
     struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : e->ctx->cfg->locale,
-                             .timezone = m->contact.timezone ? m->contact.timezone
-                                                             : e->ctx->cfg->timezone,
+                             .timezone =
+                                 m->contact.timezone ? m->contact.timezone : e->ctx->cfg->timezone,
                              .now = e->now,
                              .data = data,
                              .fmt = e->fmt};

@@ -33,11 +33,11 @@ static int row(void *ud, const struct hd_log_row *r)
     if (o->format == FMT_JSON) {
         json_t *j = json_pack("{s:I, s:I, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, "
                               "s:s?, s:s?}",
-                              "id", (json_int_t)r->id, "message", (json_int_t)r->message,
-                              "attempt", r->attempt, "at", t, "campaign", r->campaign, "contact",
-                              r->contact, "variant", r->variant, "channel", r->channel,
-                              "provider", r->provider, "address", r->address, "outcome",
-                              r->outcome, "text", r->text, "gateway_id", r->gateway_id);
+                              "id", (json_int_t)r->id, "message", (json_int_t)r->message, "attempt",
+                              r->attempt, "at", t, "campaign", r->campaign, "contact", r->contact,
+                              "variant", r->variant, "channel", r->channel, "provider", r->provider,
+                              "address", r->address, "outcome", r->outcome, "text", r->text,
+                              "gateway_id", r->gateway_id);
         if (r->code)
             json_object_set_new(j, "code", json_integer(r->code));
         json_array_append_new(o->arr, j);

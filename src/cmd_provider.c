@@ -196,8 +196,7 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (tname) {
-        if (render_parts(ctx, tname, channel, variant, contact ? &k : NULL, &m, &owned, &err) <
-            0) {
+        if (render_parts(ctx, tname, channel, variant, contact ? &k : NULL, &m, &owned, &err) < 0) {
             rc = cmd_fail(ctx, &err);
             goto out;
         }

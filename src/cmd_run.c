@@ -119,8 +119,8 @@ static void fire_progress(void *ud, const char *campaign, int64_t queued)
     v->drawn = true;
 }
 
-static int parse_duration_opt(const char *cmd, const char *usage, const char *opt,
-                              const char *arg, int64_t *out)
+static int parse_duration_opt(const char *cmd, const char *usage, const char *opt, const char *arg,
+                              int64_t *out)
 {
     struct hd_err err = {0};
     if (hd_units_duration(arg, out, &err) < 0)

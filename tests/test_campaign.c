@@ -48,8 +48,8 @@ static void start_smtp(struct tu_server *s, const char *log, const char *tempfai
     const char *src = getenv("HERALD_SRC");
     char py[4096];
     snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
-    const char *argv[] = {"/usr/bin/python3", py,         "--out",  ".",  "--log",
-                          log,                "--tempfail", tempfail, "--seed", "7", NULL};
+    const char *argv[] = {"/usr/bin/python3", py,       "--out",  ".", "--log", log,
+                          "--tempfail",       tempfail, "--seed", "7", NULL};
     tu_server_start(s, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
 }
 
@@ -57,8 +57,9 @@ static void start_smtp(struct tu_server *s, const char *log, const char *tempfai
  * port: take a port from a first start, then start it there. */
 static void start_fcm(struct tu_server *s, const char *answers, const char *faults)
 {
-    const char *gen[] = {"openssl", "genpkey",  "-algorithm", "RSA", "-pkeyopt",
-                         "rsa_keygen_bits:2048", "-out", "sa.key", NULL};
+    const char *gen[] = {"openssl", "genpkey",  "-algorithm",
+                         "RSA",     "-pkeyopt", "rsa_keygen_bits:2048",
+                         "-out",    "sa.key",   NULL};
     char *kp = path("sa.key");
     if (!tu_exists(kp))
         tu_run_in(dir, gen);
@@ -68,10 +69,10 @@ static void start_fcm(struct tu_server *s, const char *answers, const char *faul
     for (int pass = 0; pass < 2; pass++) {
         char uri[128];
         snprintf(uri, sizeof uri, "http://127.0.0.1:%d/token", port);
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account",
-                              "project_id", "herald-test", "private_key_id", "k1", "private_key",
-                              pem, "client_email", "herald@herald-test.iam.gserviceaccount.com",
-                              "token_uri", uri);
+        json_t *j =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
+                      "herald-test", "private_key_id", "k1", "private_key", pem, "client_email",
+                      "herald@herald-test.iam.gserviceaccount.com", "token_uri", uri);
         char *p = path("sa.json");
         assert_int_equal(json_dump_file(j, p, JSON_INDENT(2)), 0);
         json_decref(j);
@@ -79,8 +80,8 @@ static void start_fcm(struct tu_server *s, const char *answers, const char *faul
         char portstr[16];
         snprintf(portstr, sizeof portstr, "%d", port);
         const char *a0[] = {"--sa", "sa.json", NULL};
-        const char *a1[] = {"--sa",   "sa.json", "--port", portstr, "--answers", answers,
-                            "--faults", faults,  "--seed", "11",    NULL};
+        const char *a1[] = {"--sa",     "sa.json", "--port", portstr, "--answers", answers,
+                            "--faults", faults,    "--seed", "11",    NULL};
         if (pass == 0) {
             start_mock(&probe, "fcm.js", a0);
             port = probe.port;
@@ -201,7 +202,7 @@ static struct answer *read_lines(const char *name, bool smtp_log, size_t *n)
         struct answer x = {.status = 250};
         long long ms;
         if (smtp_log ? sscanf(line, "%lld %63s", &ms, x.key) == 2
-                 : sscanf(line, "%lld %d %63s", &ms, &x.status, x.key) == 3) {
+                     : sscanf(line, "%lld %d %63s", &ms, &x.status, x.key) == 3) {
             x.ms = ms;
             if (*n == cap)
                 a = hd_xrealloc(a, (cap = cap ? 2 * cap : 1024) * sizeof *a);
@@ -344,8 +345,9 @@ static void write_contacts(const char *name, int n)
 static void test_campaign_faults(void **state)
 {
     (void)state;
-    const char *twa[] = {"--sid",    TW_SID,          "--token", TW_TOKEN, "--answers", "tw.ans",
-                         "--faults", "503=10,429=5,drop=1", "--seed", "5", NULL};
+    const char *twa[] = {"--sid",     TW_SID,   "--token",  TW_TOKEN,
+                         "--answers", "tw.ans", "--faults", "503=10,429=5,drop=1",
+                         "--seed",    "5",      NULL};
     start_mock(&tw, "twilio.js", twa);
     start_fcm(&fcm, "fcm.ans", "503=10,429=5,drop=1");
     start_smtp(&smtp, "smtp.log", "10");
@@ -472,8 +474,8 @@ static void test_campaign_faults(void **state)
 static void test_campaign_crash(void **state)
 {
     (void)state;
-    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--answers", "crash.ans", "--log",
-                         "crash.log", NULL};
+    const char *twa[] = {"--sid",     TW_SID,  "--token",   TW_TOKEN, "--answers",
+                         "crash.ans", "--log", "crash.log", NULL};
     start_mock(&tw, "twilio.js", twa);
     char *db = path("crash.db");
     remove(db);
@@ -623,9 +625,12 @@ static void test_campaign_cli(void **state)
         {{BASE, "fax", "--now", NULL}, 2, "--channels: 'fax' is not a list of distinct channels"},
         {{BASE, "sms,sms", "--now", NULL}, 2, "not a list of distinct channels"},
         {{BASE, "sms", "--now", "--variants", "a=50,b=40", NULL}, 2, "add up to 90, not 100"},
-        {{BASE, "sms", "--now", "--variants", "a=50,c=50", NULL}, 2,
+        {{BASE, "sms", "--now", "--variants", "a=50,c=50", NULL},
+         2,
          "neither 'a' nor 'c' has parts of its own in template 'recall'"},
-        {{BASE, "sms", "--now", "--holdout", "100", NULL}, 2, "--holdout: '100' is not a percentage"},
+        {{BASE, "sms", "--now", "--holdout", "100", NULL},
+         2,
+         "--holdout: '100' is not a percentage"},
         {{BASE, "sms", "--now", "--expires", "soon", NULL}, 2, "--expires:"},
         {{BASE, "sms", "--now", "--rate", "fast", NULL}, 2, "--rate:"},
         {{BASE, "sms", "--every", "61 * * * *", NULL}, 2, "--every"},
@@ -635,13 +640,16 @@ static void test_campaign_cli(void **state)
         {{BASE, "sms", "--every", "0 9 * * 1", "--tz", "Mars/Olympus", NULL}, 2, "--tz:"},
         {{"campaign", "create", "c1", "--segment", "nope", "--template", "recall", "--channels",
           "sms", "--now", NULL},
-         1, "no segment 'nope'"},
-        {{"campaign", "create", "c1", "--segment", "all", "--template", "nope", "--channels",
-          "sms", "--now", NULL},
-         1, "nope"},
+         1,
+         "no segment 'nope'"},
+        {{"campaign", "create", "c1", "--segment", "all", "--template", "nope", "--channels", "sms",
+          "--now", NULL},
+         1,
+         "nope"},
         {{"campaign", "create", "bad name", "--segment", "all", "--template", "recall",
           "--channels", "sms", "--now", NULL},
-         2, "is not a campaign name"},
+         2,
+         "is not a campaign name"},
         {{"campaign", "show", "ghost", NULL}, 1, "no campaign 'ghost'"},
         {{"send", "ghost", NULL}, 1, "no campaign 'ghost'"},
         {{"campaign", "pause", "ghost", NULL}, 1, "no campaign 'ghost'"},
@@ -670,16 +678,16 @@ static void test_campaign_cli(void **state)
     tu_run_release(&r);
 
     /* every kind of schedule, and what list and show say of them */
-    HERALD_OK("campaign", "create", "at", "--segment", "all", "--template", "recall",
-              "--channels", "email", "--at", "2026-12-01T09:00:00+01:00");
+    HERALD_OK("campaign", "create", "at", "--segment", "all", "--template", "recall", "--channels",
+              "email", "--at", "2026-12-01T09:00:00+01:00");
     HERALD_OK("campaign", "create", "local", "--segment", "all", "--template", "recall",
               "--channels", "sms", "--local-time", "09:30", "--on", "2026-12-24");
     HERALD_OK("campaign", "create", "weekly", "--segment", "all", "--template", "recall",
-              "--channels", "push,sms,email", "--every", "0 9 * * mon", "--tz",
-              "America/New_York", "--resend-after", "30d");
-    HERALD_OK("campaign", "create", "now", "--segment", "all", "--template", "recall",
-              "--channels", "push,sms,email", "--now", "--holdout", "10", "--variants",
-              "a=50,b=50", "--expires", "2d", "--fallback-on-failure", "--rate", "50/s");
+              "--channels", "push,sms,email", "--every", "0 9 * * mon", "--tz", "America/New_York",
+              "--resend-after", "30d");
+    HERALD_OK("campaign", "create", "now", "--segment", "all", "--template", "recall", "--channels",
+              "push,sms,email", "--now", "--holdout", "10", "--variants", "a=50,b=50", "--expires",
+              "2d", "--fallback-on-failure", "--rate", "50/s");
     tu_herald(&r, dir, NULL, "campaign", "list", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "2026-12-01T08:00:00Z"); /* --at, in UTC */
@@ -708,15 +716,14 @@ static void test_campaign_cli(void **state)
     double cost;
     const char *o = strstr(r.out, "held out");
     assert_non_null(o);
-    assert_int_equal(sscanf(o, "held out %d\npush %d\nsms %d\nemail %d", &held, &push, &sms,
-                            &email),
-                     4);
+    assert_int_equal(
+        sscanf(o, "held out %d\npush %d\nsms %d\nemail %d", &held, &push, &sms, &email), 4);
     assert_true(held > 5 && held < 40);
     assert_int_equal(held + push + sms + email, 200);
     assert_non_null(strstr(r.out, "sms segments"));
-    assert_int_equal(sscanf(strstr(r.out, "sms segments"), "sms segments %d\nsms cost %lf",
-                            &segments, &cost),
-                     2);
+    assert_int_equal(
+        sscanf(strstr(r.out, "sms segments"), "sms segments %d\nsms cost %lf", &segments, &cost),
+        2);
     assert_true(segments >= sms);
     assert_true(cost > segments * 0.05 - 1e-9 && cost < segments * 0.05 + 1e-9);
     tu_run_release(&r);
@@ -772,7 +779,8 @@ static void test_campaign_cli(void **state)
     json_decref(j);
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "log", "--campaign", "every", "--tail", "1", NULL);
-    assert_contains(r.out, "resend-after 30d: this campaign messaged the contact at 2026-11-22T10:05");
+    assert_contains(r.out,
+                    "resend-after 30d: this campaign messaged the contact at 2026-11-22T10:05");
     tu_run_release(&r);
 
     /* the outbox holds what was sent */

@@ -135,10 +135,10 @@ static void test_states(void **state)
     assert_int_equal(hd_state_move(&s, HD_ST_SENT, &e), 0);
     assert_int_equal(hd_state_move(&s, HD_ST_QUEUED, &e), HD_E_INVALID);
     /* terminal states */
-    static const int terminal[] = {
-        HD_ST_SENT,       HD_ST_DELIVERED,  HD_ST_UNDELIVERED, HD_ST_FAILED,  HD_ST_HELD_OUT,
-        HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_CAPPED,      HD_ST_EXPIRED, HD_ST_RENDER_FAILED,
-        HD_ST_CANCELLED};
+    static const int terminal[] = {HD_ST_SENT,          HD_ST_DELIVERED, HD_ST_UNDELIVERED,
+                                   HD_ST_FAILED,        HD_ST_HELD_OUT,  HD_ST_SUPPRESSED,
+                                   HD_ST_NO_CHANNEL,    HD_ST_CAPPED,    HD_ST_EXPIRED,
+                                   HD_ST_RENDER_FAILED, HD_ST_CANCELLED};
     size_t nterm = 0;
     for (int st = 0; st < HD_ST_COUNT; st++)
         nterm += hd_state_terminal(st);
@@ -164,7 +164,7 @@ struct check_case {
     int64_t resend_after;
     /* the contact */
     const char *email, *phone, *fcm, *tz;
-    int consent_email;   /* hd_consent_status or 0 */
+    int consent_email; /* hd_consent_status or 0 */
     bool sup_email;
     struct hd_sent sent[4];
     int nsent;
@@ -180,8 +180,15 @@ struct check_case {
 static void test_checks(void **state)
 {
     (void)state;
-    enum { E = HD_CH_EMAIL, S = HD_CH_SMS, P = HD_CH_PUSH, MK = HD_CAT_MARKETING,
-           TR = HD_CAT_TRANSACTIONAL };
+    enum {
+        E = HD_CH_EMAIL,
+        S = HD_CH_SMS,
+        P = HD_CH_PUSH,
+        MK = HD_CAT_MARKETING,
+        TR = HD_CAT_TRANSACTIONAL
+    };
+    /* one case a row reads better than one field a line */
+    // clang-format off
     static const struct check_case cases[] = {
         {"first reachable channel", "", MK, {P, E, S}, 3, 0, "a@x.example", "+15550001117", NULL,
          NULL, 0, false, {{0}}, 0, 0, 0, HD_ST_SENDING, E, 0, NULL},
@@ -244,6 +251,7 @@ static void test_checks(void **state)
         {"expired before any check", "", MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL, 0, false,
          {{0}}, 0, 0, T0 - 1, HD_ST_EXPIRED, -1, 0, "not sent before it expired at"},
     };
+    // clang-format on
     struct hd_zones *zones = hd_zones_new("UTC");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct check_case *k = &cases[i];
@@ -256,11 +264,16 @@ static void test_checks(void **state)
         struct hd_err err = {0};
         if (hd_config_parse(text, "t.conf", &cfg, &err) < 0)
             fail_msg("%s: %s", k->what, err.msg);
-        struct hd_campaign c = {.id = 1, .category = k->category, .nchannels = k->nchannels,
+        struct hd_campaign c = {.id = 1,
+                                .category = k->category,
+                                .nchannels = k->nchannels,
                                 .resend_after = k->resend_after};
         memcpy(c.channels, k->channels, sizeof c.channels);
-        struct hd_claimed m = {.id = 7, .has_contact = true, .ch_index = k->ch_index,
-                               .expires_at = k->expires_at, .nsent = (size_t)k->nsent,
+        struct hd_claimed m = {.id = 7,
+                               .has_contact = true,
+                               .ch_index = k->ch_index,
+                               .expires_at = k->expires_at,
+                               .nsent = (size_t)k->nsent,
                                .sent = (struct hd_sent *)k->sent};
         m.contact.email = (char *)k->email;
         m.contact.phone = (char *)k->phone;
@@ -289,11 +302,8 @@ static void test_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket),
-        cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_states),
-        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_bucket), cmocka_unit_test(test_backoff), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_states), cmocka_unit_test(test_checks),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

@@ -296,15 +296,27 @@ static void test_store_materialize(void **state)
     struct hd_seg_node *ast = NULL;
     assert_int_equal(hd_seg_parse("n < 700", &(struct hd_seg_opts){.now = 1000}, &ast, &e), 0);
     char name[] = "m", seg[] = "s", tpl[] = "t";
-    struct hd_campaign c = {.name = name, .segment = seg, .tpl = tpl, .nchannels = 1,
-                            .at = -1, .next_run = -1, .created_at = 1000};
+    struct hd_campaign c = {.name = name,
+                            .segment = seg,
+                            .tpl = tpl,
+                            .nchannels = 1,
+                            .at = -1,
+                            .next_run = -1,
+                            .created_at = 1000};
     assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
     struct hd_run run;
     assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
     static const struct hd_variant_cut cuts[] = {{"a", 3000}, {"b", 10000}};
-    struct hd_materialize m = {.run = run.id, .campaign = c.id, .ast = ast, .seg_now = 2000,
-                               .not_before = 2000, .expires = 3600, .holdout_bp = 1000,
-                               .variants = cuts, .nvariants = 2, .batch = 64,
+    struct hd_materialize m = {.run = run.id,
+                               .campaign = c.id,
+                               .ast = ast,
+                               .seg_now = 2000,
+                               .not_before = 2000,
+                               .expires = 3600,
+                               .holdout_bp = 1000,
+                               .variants = cuts,
+                               .nvariants = 2,
+                               .batch = 64,
                                .now_ms = 2000000};
     int64_t queued = 0, held = 0;
     assert_int_equal(hd_store_materialize(st, &m, &queued, &held, &e), 0);
@@ -345,9 +357,9 @@ static void test_store_materialize(void **state)
     assert_int_equal(sqlite3_column_int64(s, 3), 0);
     sqlite3_finalize(s);
     /* holdout and variant are the hash's, whoever computes them */
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT contact_id, state, variant FROM messages", -1,
-                                        &s, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT contact_id, state, variant FROM messages", -1, &s, NULL),
+        SQLITE_OK);
     int na = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         int64_t k = sqlite3_column_int64(s, 0);
@@ -369,10 +381,8 @@ static void test_store_materialize(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_open_pragmas),
-        cmocka_unit_test(test_store_migrations),
-        cmocka_unit_test(test_store_newer_refused),
-        cmocka_unit_test(test_store_contacts),
+        cmocka_unit_test(test_store_open_pragmas),  cmocka_unit_test(test_store_migrations),
+        cmocka_unit_test(test_store_newer_refused), cmocka_unit_test(test_store_contacts),
         cmocka_unit_test(test_store_materialize),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -52,13 +52,13 @@ struct hd_zones;
 
 /* What the checks decided for one message. */
 struct hd_decision {
-    int state;          /* HD_ST_SENDING to go on; else where it stops or waits */
-    int channel;        /* chosen channel, or -1 */
-    int ch_index;       /* its position in the campaign's list */
-    int provider;       /* index in cfg->providers, or -1 */
-    int platform;       /* push: enum hd_push_platform */
+    int state;           /* HD_ST_SENDING to go on; else where it stops or waits */
+    int channel;         /* chosen channel, or -1 */
+    int ch_index;        /* its position in the campaign's list */
+    int provider;        /* index in cfg->providers, or -1 */
+    int platform;        /* push: enum hd_push_platform */
     const char *address; /* borrowed from the claimed contact */
-    int64_t not_before; /* deferred: when it is due again */
+    int64_t not_before;  /* deferred: when it is due again */
     const char *outcome; /* the log's word for a decision: "capped", "quiet_hours", ... */
     char reason[320];
 };
@@ -81,12 +81,12 @@ struct hd_dispatch_stats {
 };
 
 struct hd_dispatch_opts {
-    int64_t campaign;           /* only this campaign's runs (send); 0: all */
-    bool once;                  /* stop when nothing more is due now (run --once, send) */
-    bool schedule;              /* fire due campaigns (run) */
-    int64_t linger;             /* once: also wait for messages due within this many s */
-    int64_t grace_ms;           /* on stop: how long to wait for in-flight results */
-    int claim_batch;            /* messages per claim; 0: 512 */
+    int64_t campaign;            /* only this campaign's runs (send); 0: all */
+    bool once;                   /* stop when nothing more is due now (run --once, send) */
+    bool schedule;               /* fire due campaigns (run) */
+    int64_t linger;              /* once: also wait for messages due within this many s */
+    int64_t grace_ms;            /* on stop: how long to wait for in-flight results */
+    int claim_batch;             /* messages per claim; 0: 512 */
     volatile sig_atomic_t *stop; /* set by a signal handler */
     void (*progress)(void *ud, const struct hd_dispatch_stats *s);
     void *progress_ud;

@@ -187,23 +187,23 @@ const char *hd_camp_status_name(int status); /* "scheduled", ... */
 struct hd_campaign {
     int64_t id;
     char *name;
-    char *segment;                /* segment name */
-    char *tpl;                    /* template name */
-    int channels[HD_CH_COUNT];    /* in order of preference */
+    char *segment;             /* segment name */
+    char *tpl;                 /* template name */
+    int channels[HD_CH_COUNT]; /* in order of preference */
     int nchannels;
-    int category;                 /* enum hd_category */
-    int sched;                    /* enum hd_sched */
-    int64_t at;                   /* at: the time; local: the --on date (midnight UTC) or -1 */
-    int local_minute;             /* local: minutes after midnight */
-    char *cron, *tz;              /* every: the expression and its zone; tz may be NULL */
-    int holdout_bp;               /* held out, per ten thousand contacts */
-    char *variants;               /* "a=50,b=50", or NULL */
-    int64_t expires;              /* seconds a message may wait; 0: forever */
-    int64_t resend_after;         /* seconds before this campaign messages a contact again */
-    bool fallback;                /* --fallback-on-failure */
-    char *rate;                   /* the campaign's own rate ("50/s"), or NULL */
-    int status;                   /* enum hd_camp_status */
-    int64_t next_run;             /* the scheduler's next firing, or -1 */
+    int category;         /* enum hd_category */
+    int sched;            /* enum hd_sched */
+    int64_t at;           /* at: the time; local: the --on date (midnight UTC) or -1 */
+    int local_minute;     /* local: minutes after midnight */
+    char *cron, *tz;      /* every: the expression and its zone; tz may be NULL */
+    int holdout_bp;       /* held out, per ten thousand contacts */
+    char *variants;       /* "a=50,b=50", or NULL */
+    int64_t expires;      /* seconds a message may wait; 0: forever */
+    int64_t resend_after; /* seconds before this campaign messages a contact again */
+    bool fallback;        /* --fallback-on-failure */
+    char *rate;           /* the campaign's own rate ("50/s"), or NULL */
+    int status;           /* enum hd_camp_status */
+    int64_t next_run;     /* the scheduler's next firing, or -1 */
     int64_t created_at, updated_at;
 };
 void hd_campaign_release(struct hd_campaign *c);
@@ -243,8 +243,7 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
 typedef int (*hd_run_cb)(void *ud, const struct hd_run *r);
 int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,
                       void *ud, struct hd_err *err);
-int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now,
-                     struct hd_err *err);
+int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err);
 /* Messages of the run (or of every run of the campaign when run is 0 and
  * campaign is not) by state: counts[HD_ST_COUNT]. */
 int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
@@ -267,12 +266,12 @@ struct hd_materialize {
     int64_t not_before;            /* when messages are due, unless due is given */
     hd_due_fn due;                 /* per contact (local-time campaigns), or NULL */
     void *due_ud;
-    int64_t expires;          /* seconds after a message is due; 0: never */
-    int holdout_bp;           /* per ten thousand */
+    int64_t expires; /* seconds after a message is due; 0: never */
+    int holdout_bp;  /* per ten thousand */
     const struct hd_variant_cut *variants;
     size_t nvariants;
-    int64_t batch;            /* contacts per transaction; 0 means 100000 */
-    int64_t now_ms;           /* for the held-out decisions in the log */
+    int64_t batch;  /* contacts per transaction; 0 means 100000 */
+    int64_t now_ms; /* for the held-out decisions in the log */
     void (*progress)(void *ud, int64_t queued);
     void *progress_ud;
 };
@@ -301,7 +300,7 @@ struct hd_claimed {
     struct hd_sent {
         int64_t at, campaign;
         int category, channel;
-    } *sent;
+    } * sent;
     size_t nsent;
 };
 void hd_claimed_release(struct hd_claimed *c);
@@ -324,13 +323,13 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
 /* A change to a message. */
 struct hd_msg_update {
     int64_t id;
-    int state;          /* enum hd_state */
+    int state; /* enum hd_state */
     int attempts;
-    int channel;        /* -1: unchanged */
+    int channel; /* -1: unchanged */
     int ch_index;
-    int64_t not_before; /* when it is due again (queued, retry_wait, deferred) */
+    int64_t not_before;               /* when it is due again (queued, retry_wait, deferred) */
     int64_t lease_owner, lease_until; /* sending */
-    const char *reason; /* why it stopped or waits, or NULL */
+    const char *reason;               /* why it stopped or waits, or NULL */
     int64_t now;
 };
 int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
@@ -340,17 +339,17 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
  * under a lease, or sent on channel (their attempt count goes up by one). */
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                           int64_t lease_until, int64_t now, struct hd_err *err);
-int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
-                       int ch_index, int64_t now, struct hd_err *err);
+int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,
+                       int64_t now, struct hd_err *err);
 
 /* One row of the delivery log: an attempt or a decision. */
 struct hd_attempt {
     int64_t message;
-    int attempt;          /* the attempt's number; a decision has the count so far */
+    int attempt; /* the attempt's number; a decision has the count so far */
     int64_t at_ms, done_ms;
-    int channel;          /* -1 when none was chosen */
+    int channel; /* -1 when none was chosen */
     const char *provider, *address;
-    const char *outcome;  /* accepted, temporary, permanent, throttled, or a decision */
+    const char *outcome; /* accepted, temporary, permanent, throttled, or a decision */
     int code;
     const char *text, *gateway_id, *digest;
 };
@@ -370,8 +369,8 @@ int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *e
  * says no, or the lease ran out) back in the queue, with a line in the log
  * saying so. Returns how many in *n. */
 typedef bool (*hd_alive_fn)(int64_t owner);
-int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive,
-                     int64_t *n, struct hd_err *err);
+int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
+                     struct hd_err *err);
 /* The earliest not_before among the run's waiting messages, or -1. */
 int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err);
 /* How many of the run's messages are not finished (waiting or sending). */
@@ -402,8 +401,8 @@ int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_l
                       struct hd_err *err);
 /* Messages of a campaign by variant and state: cb(variant or "", state, n). */
 typedef int (*hd_variant_count_cb)(void *ud, const char *variant, int state, int64_t n);
-int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb,
-                            void *ud, struct hd_err *err);
+int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb, void *ud,
+                            struct hd_err *err);
 
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);

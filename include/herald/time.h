@@ -19,7 +19,7 @@ struct hd_clock {
 void hd_clock_init(struct hd_clock *c); /* real clock */
 /* Reads HERALD_NOW (ISO 8601) if set; a bad value is an error naming it. */
 int hd_clock_init_env(struct hd_clock *c, struct hd_err *err);
-int64_t hd_clock_now(const struct hd_clock *c);    /* seconds */
+int64_t hd_clock_now(const struct hd_clock *c); /* seconds */
 /* A clock standing still starts running from where it stands (the
  * dispatcher waits for retries and quiet hours, so its time must pass). */
 void hd_clock_run(struct hd_clock *c);

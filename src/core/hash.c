@@ -24,8 +24,8 @@ uint64_t hd_hash64(const void *data, size_t n, uint64_t seed)
 int hd_ab_bucket(int64_t campaign, int64_t contact, const char *purpose)
 {
     char buf[96];
-    int n = snprintf(buf, sizeof buf, "%lld:%lld:%s", (long long)campaign, (long long)contact,
-                     purpose);
+    int n =
+        snprintf(buf, sizeof buf, "%lld:%lld:%s", (long long)campaign, (long long)contact, purpose);
     if (n < 0 || n >= (int)sizeof buf)
         n = (int)sizeof buf - 1;
     return (int)(hd_hash64(buf, (size_t)n, 0) % 10000);

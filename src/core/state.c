@@ -4,8 +4,9 @@
 #include <string.h>
 
 static const char *const names[HD_ST_COUNT] = {
-    "queued",   "sending",  "sent",       "delivered",  "undelivered", "failed",  "retry_wait",
-    "deferred", "held_out", "suppressed", "no_channel", "capped",      "expired", "render_failed", "cancelled"};
+    "queued",     "sending",    "sent",     "delivered",     "undelivered",
+    "failed",     "retry_wait", "deferred", "held_out",      "suppressed",
+    "no_channel", "capped",     "expired",  "render_failed", "cancelled"};
 
 const char *hd_state_name(int state)
 {

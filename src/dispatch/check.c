@@ -40,7 +40,8 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
 {
     const struct hd_contact *k = &m->contact;
     for (size_t i = 0; i < cfg->channels[channel].n; i++) {
-        const struct hd_provider_cfg *p = hd_config_provider(cfg, cfg->channels[channel].providers[i]);
+        const struct hd_provider_cfg *p =
+            hd_config_provider(cfg, cfg->channels[channel].providers[i]);
         if (!p || !hd_driver_serves(p->type, channel))
             continue;
         int idx = (int)(p - cfg->providers);
@@ -127,14 +128,16 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         if (at > free_at)
             free_at = at;
         hd_time_format_iso(at, when, sizeof when);
-        snprintf(d->reason, sizeof d->reason, "cap %s%s%s = %u/%s reached (%zu sent in the window); "
-                 "free at %s", hd_category_name(rule->category), rule->channel >= 0 ? "." : "",
+        snprintf(d->reason, sizeof d->reason,
+                 "cap %s%s%s = %u/%s reached (%zu sent in the window); "
+                 "free at %s",
+                 hd_category_name(rule->category), rule->channel >= 0 ? "." : "",
                  rule->channel >= 0 ? hd_channel_name(rule->channel) : "", rule->cap.count, win, n,
                  when);
     }
     if (free_at) {
-        bool defer = cfg->on_cap == HD_ON_CAP_DEFER &&
-                     (m->expires_at <= 0 || free_at < m->expires_at);
+        bool defer =
+            cfg->on_cap == HD_ON_CAP_DEFER && (m->expires_at <= 0 || free_at < m->expires_at);
         d->state = defer ? HD_ST_DEFERRED : HD_ST_CAPPED;
         d->outcome = "capped";
         d->not_before = free_at;
@@ -178,8 +181,7 @@ static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign 
     hd_time_format_iso(until, when, sizeof when);
     snprintf(d->reason, sizeof d->reason, "quiet hours %02d:%02d-%02d:%02d in %s until %s",
              hit->window.start / 60, hit->window.start % 60, hit->window.end / 60,
-             hit->window.end % 60, m->contact.timezone ? m->contact.timezone : cfg->timezone,
-             when);
+             hit->window.end % 60, m->contact.timezone ? m->contact.timezone : cfg->timezone, when);
     if (m->expires_at > 0 && until >= m->expires_at) {
         d->state = HD_ST_EXPIRED;
         d->outcome = "expired";

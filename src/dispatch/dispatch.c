@@ -91,8 +91,8 @@ struct hd_dispatch {
     struct hd_fmt *fmt;
     char instance[33];
     int64_t owner;
-    struct job *inflight; /* submitted, no result yet */
-    int64_t *ids;         /* message ids gathered for one statement */
+    struct job *inflight;      /* submitted, no result yet */
+    int64_t *ids;              /* message ids gathered for one statement */
     struct hd_send_row *sends; /* and their cap reservations, at a claim */
     size_t nids;
     struct hd_result *res;
@@ -183,7 +183,8 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
         struct hd_rate rate;
         if (hd_units_rate(c->c.rate, &rate, NULL) == 0) {
             c->has_bucket = true;
-            hd_bucket_init(&c->bucket, &rate, rate.count / rate.period ? rate.count / rate.period : 1,
+            hd_bucket_init(&c->bucket, &rate,
+                           rate.count / rate.period ? rate.count / rate.period : 1,
                            hd_clock_mono_ms());
         }
     }
@@ -317,7 +318,9 @@ static int record(struct hd_dispatch *d, int64_t id, int from, int to, int attem
                            .address = address,
                            .outcome = outcome,
                            .code = r ? r->code : 0,
-                           .text = reason ? reason : r ? r->text : NULL,
+                           .text = reason ? reason
+                                   : r    ? r->text
+                                          : NULL,
                            .gateway_id = r ? r->gateway_id : NULL,
                            .digest = r ? r->digest : NULL};
     if (hd_state_terminal(to))
@@ -404,9 +407,9 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->msg.user = j;
     struct hd_err rerr = {0};
     if (render_job(d, m, j, &rerr) < 0) {
-        int rc = record(d, m->id, m->state, HD_ST_RENDER_FAILED, m->attempts, dec.channel,
-                        dec.ch_index, t / 1000, "render_failed", rerr.msg, NULL, dec.address, NULL,
-                        0, err);
+        int rc =
+            record(d, m->id, m->state, HD_ST_RENDER_FAILED, m->attempts, dec.channel, dec.ch_index,
+                   t / 1000, "render_failed", rerr.msg, NULL, dec.address, NULL, 0, err);
         job_free(j);
         return rc;
     }
@@ -569,7 +572,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     int rc;
     const char *outcome = hd_outcome_name(r->outcome);
 #define LOG_RESULT(to, attempts, nb, why)                                                          \
-    record(d, j->id, HD_ST_SENDING, (to), (attempts), j->channel, j->ch_index, (nb), outcome,    \
+    record(d, j->id, HD_ST_SENDING, (to), (attempts), j->channel, j->ch_index, (nb), outcome,      \
            (why), pc->name, j->address, r, j->submitted_ms, err)
     switch (r->outcome) {
     case HD_OUT_ACCEPTED: {
@@ -596,8 +599,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
         /* shared in real time: each process's business clock may be set
          * (HERALD_NOW) and would not agree */
-        if ((rc = hd_store_provider_pause(d->st, pc->name, hd_clock_now_ms(NULL) + after, err)) <
-            0)
+        if ((rc = hd_store_provider_pause(d->st, pc->name, hd_clock_now_ms(NULL) + after, err)) < 0)
             return rc;
         d->stats.throttled++;
         hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
@@ -634,8 +636,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
             return HD_E_STORE;
         bool next = r->bad_address && c->c.fallback && j->ch_index + 1 < c->c.nchannels;
         if (next) {
-            snprintf(reason, sizeof reason, "falling back from %s: %s",
-                     hd_channel_name(j->channel), r->text);
+            snprintf(reason, sizeof reason, "falling back from %s: %s", hd_channel_name(j->channel),
+                     r->text);
             rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt, j->channel,
                         j->ch_index + 1, now, outcome, reason, pc->name, j->address, r,
                         j->submitted_ms, err);
@@ -666,8 +668,7 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
             d->nids = 0;
             for (size_t i = 0; i < d->nres; i++) {
                 const struct job *j = d->res[i].user;
-                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch &&
-                    j->ch_index == idx)
+                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch && j->ch_index == idx)
                     d->ids[d->nids++] = j->id;
             }
             rc = hd_store_msgs_sent(d->st, d->ids, d->nids, ch, idx, now_ms(d) / 1000, err);
@@ -712,8 +713,8 @@ static int release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
             bool cancel = !all && status == HD_CAMP_CANCELLED;
             if (cancel)
                 rc = record(d, j->id, HD_ST_SENDING, HD_ST_CANCELLED, j->attempt - 1, j->channel,
-                            j->ch_index, t / 1000, "cancelled", "the campaign was cancelled",
-                            NULL, j->address, NULL, 0, err);
+                            j->ch_index, t / 1000, "cancelled", "the campaign was cancelled", NULL,
+                            j->address, NULL, 0, err);
             else
                 rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt - 1, j->channel,
                             j->ch_index, t / 1000, NULL, NULL, NULL, NULL, NULL, 0, err);
@@ -872,8 +873,8 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc = 0;
     int64_t recovered = 0, stop_at = -1;
-    if ((rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered,
-                               err)) < 0)
+    if ((rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered, err)) <
+        0)
         return rc;
     if (recovered)
         hd_log_warn(d->log,
@@ -886,8 +887,9 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
         int64_t mono = hd_clock_mono_ms();
         bool stopping = d->opts.stop && *d->opts.stop;
         if (stopping && stop_at < 0) {
-            hd_log_info(d->log, "stopping: no more claims; waiting up to %lld ms for %lld "
-                                "messages in flight",
+            hd_log_info(d->log,
+                        "stopping: no more claims; waiting up to %lld ms for %lld "
+                        "messages in flight",
                         (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
             stop_at = mono + d->opts.grace_ms;
             if ((rc = release_waiting(d, true, err)) < 0)

@@ -266,11 +266,10 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         goto out;
     for (size_t i = 0; i < t.n && rc == 0; i++) {
         struct hd_fire f;
-        if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud,
-                                   &f, err)) == 0) {
+        if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
+                                   err)) == 0) {
             hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",
-                        t.due[i].name, (long long)f.run, (long long)f.queued,
-                        (long long)f.held);
+                        t.due[i].name, (long long)f.run, (long long)f.queued, (long long)f.held);
             ++*fired;
         }
     }

@@ -56,7 +56,7 @@ struct hd_zones {
     struct {
         char *name;
         struct hd_zone *z;
-    } *v;
+    } * v;
     size_t n;
 };
 

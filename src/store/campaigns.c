@@ -112,8 +112,8 @@ int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_
 }
 
 #define CAMPAIGN_COLS                                                                              \
-    "id, name, segment, template, channels, category, schedule, at, local_minute, cron, tz, "     \
-    "holdout, variants, expires, resend_after, fallback, rate, status, next_run, created_at, "    \
+    "id, name, segment, template, channels, category, schedule, at, local_minute, cron, tz, "      \
+    "holdout, variants, expires, resend_after, fallback, rate, status, next_run, created_at, "     \
     "updated_at"
 
 static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
@@ -156,11 +156,10 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
                           struct hd_campaign *out, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
-        name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
-             : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
-        &s, err);
+    int rc = hd_store_prepare(st,
+                              name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
+                                   : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
+                              &s, err);
     if (rc < 0)
         return rc;
     if (name)
@@ -291,10 +290,9 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "opening run");
     sqlite3_finalize(s);
-    if (rc < 0 || (rc = hd_store_prepare(st,
-                                         "SELECT " RUN_COLS
-                                         " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
-                                         &s, err)) < 0)
+    if (rc < 0 || (rc = hd_store_prepare(
+                       st, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
+                       &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, fire_at);

@@ -24,23 +24,24 @@ void hd_claimed_release(struct hd_claimed *c)
  * HD_CONTACT_COLS and eight message columns: consent for the category CAT,
  * the four suppressions, and sends since HORIZON (parameters). */
 #define FACTS_COLS(K, CAT, HORIZON)                                                                \
-    "(SELECT group_concat(k.channel || '=' || k.status) FROM consent k WHERE k.contact_id = " K   \
+    "(SELECT group_concat(k.channel || '=' || k.status) FROM consent k WHERE k.contact_id = " K    \
     " AND k.category = " CAT "), "                                                                 \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                    \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                           \
-    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "          \
-    "t.platform = 'fcm' AND s.address = t.token), "                                               \
-    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "          \
-    "t.platform = 'apns' AND s.address = t.token), "                                              \
-    "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "               \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                     \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                            \
+    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
+    "t.platform = 'fcm' AND s.address = t.token), "                                                \
+    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
+    "t.platform = 'apns' AND s.address = t.token), "                                               \
+    "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
     "x.campaign_id, ',') FROM sends x WHERE x.contact_id = " K " AND x.at >= " HORIZON ") "
 
 #define CLAIM_SQL                                                                                  \
-    "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "            \
-    "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS("m.contact_id", "?3", "?4")             \
-    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                                 \
-    "WHERE m.run_id = ?1 AND m.state IN (0, 6, 7) AND m.not_before <= ?2 "                         \
-    "ORDER BY m.not_before, m.id LIMIT ?5"
+    "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "             \
+    "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS(                                         \
+        "m.contact_id", "?3",                                                                      \
+        "?4") "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                       \
+              "WHERE m.run_id = ?1 AND m.state IN (0, 6, 7) AND m.not_before <= ?2 "               \
+              "ORDER BY m.not_before, m.id LIMIT ?5"
 
 static void parse_consent(const char *s, int consent[HD_CH_COUNT])
 {
@@ -50,8 +51,8 @@ static void parse_consent(const char *s, int consent[HD_CH_COUNT])
         if (sscanf(s, "%15[^=]=%15[^,]", ch, st) == 2) {
             int c = hd_channel_parse(ch);
             if (c >= 0)
-                consent[c] = strcmp(st, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT
-                                                          : HD_CONSENT_OPTED_IN;
+                consent[c] =
+                    strcmp(st, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
         }
         s += n + (s[n] == ',');
     }
@@ -102,11 +103,11 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
 {
     sqlite3_stmt *s = NULL;
     int rc, step, limit;
-    if ((rc = hd_store_prepare_rule(
-             st, ast, now,
-             "SELECT " HD_CONTACT_COLS ", 0, c.id, 0, NULL, 0, 0, 0, 0, " FACTS_COLS(
-                 "c.id", "?901", "?902") "FROM contacts c",
-             NULL, "c.id", &s, &limit, err)) < 0)
+    if ((rc = hd_store_prepare_rule(st, ast, now,
+                                    "SELECT " HD_CONTACT_COLS
+                                    ", 0, c.id, 0, NULL, 0, 0, 0, 0, " FACTS_COLS(
+                                        "c.id", "?901", "?902") "FROM contacts c",
+                                    NULL, "c.id", &s, &limit, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 901, hd_category_name(category), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 902, horizon);
@@ -255,8 +256,8 @@ int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, 
 int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err)
 {
     sqlite3_stmt *s;
-    int rc = hd_store_cached(st, SLOT_SEND_RELEASE, "DELETE FROM sends WHERE message_id = ?1", &s,
-                             err);
+    int rc =
+        hd_store_cached(st, SLOT_SEND_RELEASE, "DELETE FROM sends WHERE message_id = ?1", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, message);
@@ -302,8 +303,8 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
     return 0;
 }
 
-int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive,
-                     int64_t *n, struct hd_err *err)
+int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
+                     struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int64_t owners[256];
@@ -460,8 +461,8 @@ int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_l
     return rc;
 }
 
-int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb,
-                            void *ud, struct hd_err *err)
+int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb, void *ud,
+                            struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,
@@ -496,9 +497,8 @@ static char *id_list(const int64_t *ids, size_t n)
 }
 
 /* Runs one of the batch updates: ?1 the ids, ?2..?4 the values. */
-static int update_ids(struct hd_store *st, int slot, const char *sql, const int64_t *ids,
-                      size_t n, int64_t v2, int64_t v3, int64_t v4, const char *what,
-                      struct hd_err *err)
+static int update_ids(struct hd_store *st, int slot, const char *sql, const int64_t *ids, size_t n,
+                      int64_t v2, int64_t v3, int64_t v4, const char *what, struct hd_err *err)
 {
     sqlite3_stmt *s;
     if (n == 0)
@@ -524,8 +524,8 @@ int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int
                       ids, n, owner, lease_until, now, "claiming messages", err);
 }
 
-int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
-                       int ch_index, int64_t now, struct hd_err *err)
+int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,
+                       int64_t now, struct hd_err *err)
 {
     return update_ids(st, SLOT_MSGS_SENT,
                       "UPDATE messages SET state = 2, attempts = attempts + 1, channel = ?2, "

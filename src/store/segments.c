@@ -546,8 +546,8 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
 }
 
 int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
-                          const char *head, const char *also, const char *order,
-                          sqlite3_stmt **out, int *limit_param, struct hd_err *err)
+                          const char *head, const char *also, const char *order, sqlite3_stmt **out,
+                          int *limit_param, struct hd_err *err)
 {
     struct sqlc c = {.now = now};
     struct hd_buf q;
@@ -556,8 +556,8 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
     hd_buf_init(&q);
     emit_cond(&c, ast);
     if (c.nb >= 900) { /* ?901 and up belong to the caller */
-        rc = hd_err_set(err, HD_E_INVALID, "the rule has %zu values; at most 899 can be used",
-                        c.nb);
+        rc =
+            hd_err_set(err, HD_E_INVALID, "the rule has %zu values; at most 899 can be used", c.nb);
         goto out;
     }
     hd_buf_addf(&q, "%s WHERE (%s)", head, c.sql.data);
@@ -606,8 +606,8 @@ int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_
 {
     sqlite3_stmt *s = NULL;
     int p = 0, rc, step;
-    if ((rc = hd_store_prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c", NULL,
-                           random ? "random()" : "c.id", &s, &p, err)) < 0)
+    if ((rc = hd_store_prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c",
+                                    NULL, random ? "random()" : "c.id", &s, &p, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, p, limit > 0 ? limit : -1);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {

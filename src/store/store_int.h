@@ -46,8 +46,8 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
  * and sets *limit_param. */
 struct hd_seg_node;
 int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
-                          const char *head, const char *also, const char *order,
-                          sqlite3_stmt **out, int *limit_param, struct hd_err *err);
+                          const char *head, const char *also, const char *order, sqlite3_stmt **out,
+                          int *limit_param, struct hd_err *err);
 
 /* The columns hd_store_read_contact reads, for "SELECT " HD_CONTACT_COLS
  * " FROM contacts c ..." */
