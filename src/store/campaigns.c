@@ -423,6 +423,14 @@ static int register_fns(struct hd_store *st, const struct hd_materialize *m, str
     return 0;
 }
 
+/* The functions point at the caller's struct: gone with it. */
+static void unregister_fns(struct hd_store *st)
+{
+    sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+    sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+    sqlite3_create_function(st->db, "herald_due", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+}
+
 static int step_done(struct hd_store *st, sqlite3_stmt *s, struct hd_err *err, const char *what)
 {
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
@@ -527,5 +535,6 @@ out:
     sqlite3_finalize(ins);
     sqlite3_finalize(last);
     sqlite3_finalize(log);
+    unregister_fns(st);
     return rc;
 }
