@@ -138,7 +138,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     stop.wait()
-    c.stop()
+    # every file is written and closed (the log is line-buffered); the
+    # controller's stop could wait on a session the client left, so exit
+    os._exit(0)
 
 
 if __name__ == "__main__":

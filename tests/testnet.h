@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -147,7 +148,15 @@ static inline void tu_server_stop(struct tu_server *s)
         return; /* never started, or stopped already */
     close(s->in);
     kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
+    /* a server that does not stop in 5 s is killed: a test never hangs */
+    for (int i = 0; i < 100 && waitpid(s->pid, NULL, WNOHANG) == 0; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (i == 99) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, NULL, 0);
+        }
+    }
     s->pid = 0;
 }
 

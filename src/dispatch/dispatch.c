@@ -99,6 +99,7 @@ struct hd_dispatch {
     size_t nres;
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t last_pauses_ms;
+    bool flush_now; /* a throttled result waits to be written and shared */
     struct hd_dispatch_stats stats;
 };
 
@@ -546,6 +547,13 @@ static void collect(void *ud, const struct hd_result *r)
     if (j->inext)
         j->inext->iprev = j->iprev;
     d->res[d->nres++] = *r;
+    if (r->outcome == HD_OUT_THROTTLED) {
+        /* pause at once, not when the writer gets to it: nothing more may
+         * go to this provider meanwhile; and write (share) it soon */
+        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
+        hd_bucket_pause(&d->prov[j->provider].bucket, hd_clock_mono_ms() + after);
+        d->flush_now = true;
+    }
 }
 
 /* Pauses other dispatchers recorded reach our buckets. */
@@ -656,6 +664,7 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc = 0;
     d->last_flush_ms = hd_clock_mono_ms();
+    d->flush_now = false;
     if (d->nres == 0)
         return 0;
     if ((rc = hd_store_begin(d->st, err)) < 0)
@@ -933,7 +942,7 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
             timeout = left < 0 ? 0 : left < timeout ? left : timeout;
         }
         poll_drivers(d, (int)timeout);
-        if (d->nres >= FLUSH_BATCH ||
+        if (d->nres >= FLUSH_BATCH || d->flush_now ||
             (d->nres > 0 && hd_clock_mono_ms() - d->last_flush_ms >= FLUSH_MS) ||
             (d->nres > 0 && d->stats.in_flight == 0))
             if ((rc = flush(d, err)) < 0)
