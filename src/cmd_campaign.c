@@ -564,7 +564,8 @@ struct estimate {
     int64_t total, held, by_channel[HD_CH_COUNT], by_state[HD_ST_COUNT + 1];
     int64_t segments, sms_failed;
     double cost;
-    char variant[16];
+    struct hd_variant_cut cuts[16]; /* the campaign's variants, parsed once */
+    size_t ncuts;
 };
 
 static int estimate_one(void *ud, const struct hd_claimed *m)
@@ -596,21 +597,8 @@ static int estimate_one(void *ud, const struct hd_claimed *m)
                              .now = e->now,
                              .data = data,
                              .fmt = e->fmt};
-    if (e->c->variants) {
-        /* the variant the contact would get */
-        struct hd_variant_cut cuts[16];
-        size_t n = 0;
-        char *buf = hd_xstrdup(e->c->variants);
-        if (hd_variants_parse(e->c->variants, buf, cuts, 16, &n, NULL) == 0 && n > 0) {
-            int b = hd_ab_bucket(e->c->id, m->contact_id, "variant");
-            size_t i = 0;
-            while (i + 1 < n && b >= cuts[i].upto)
-                i++;
-            snprintf(e->variant, sizeof e->variant, "%s", cuts[i].name);
-            req.variant = e->variant;
-        }
-        free(buf);
-    }
+    /* the variant the contact would get */
+    req.variant = hd_variant_pick(e->cuts, e->ncuts, e->c->id, m->contact_id);
     if (hd_render(e->tpl, HD_CH_SMS, &req, &r, NULL) == 0) {
         struct hd_sms_info info;
         hd_sms_analyze(r.part[HD_PART_SMS], strlen(r.part[HD_PART_SMS]), &info);
@@ -631,6 +619,7 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_seg_node *ast = NULL;
     struct hd_tpl_set *set = NULL;
     struct estimate e = {.ctx = ctx, .c = &c, .now = hd_clock_now(&ctx->clock)};
+    char *vbuf = NULL; /* the variant names point into it */
     int rc = EXIT_OK;
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cmd_help(campaign_usage);
@@ -638,7 +627,13 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("campaign estimate", campaign_usage, "give one campaign NAME");
     e.zones = hd_zones_new(ctx->cfg->timezone);
     e.fmt = hd_fmt_new();
-    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0 ||
+    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    if (c.variants)
+        vbuf = hd_xstrdup(c.variants);
+    if ((vbuf && hd_variants_parse(c.variants, vbuf, e.cuts, 16, &e.ncuts, &err) < 0) ||
         hd_seg_load(ctx->store, c.segment, NULL, e.now, &ast, &err) < 0 ||
         hd_tpl_set_open(ctx->cfg->templates, &set, &err) < 0 ||
         hd_tpl_get(set, c.tpl, &e.tpl, &err) < 0 ||
@@ -667,17 +662,12 @@ out:
     hd_tpl_set_free(set);
     hd_zones_free(e.zones);
     hd_fmt_free(e.fmt);
+    free(vbuf);
     hd_campaign_release(&c);
     return rc;
 }
 
 /* ---- pause, resume, cancel ---------------------------------------------------------------- */
-
-static int cancel_runs(void *ud, const struct hd_run *r)
-{
-    struct hd_ctx *ctx = ud;
-    return hd_store_run_set(ctx->store, r->id, HD_RUN_DONE, hd_clock_now(&ctx->clock), NULL) < 0;
-}
 
 static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
@@ -724,11 +714,6 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
                 0 ||
             hd_store_campaign_set(ctx->store, c.id, HD_CAMP_CANCELLED, -1, now, &err) < 0)
             goto fail;
-        if (hd_store_run_each(ctx->store, c.id, true, cancel_runs, ctx, &err) != 0) {
-            if (!err.code)
-                hd_err_set(&err, HD_E_STORE, "closing the campaign's runs failed");
-            goto fail;
-        }
     }
     if (hd_store_commit(ctx->store, &err) < 0)
         goto fail;

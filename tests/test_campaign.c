@@ -783,6 +783,24 @@ static void test_campaign_cli(void **state)
                     "resend-after 30d: this campaign messaged the contact at 2026-11-22T10:05");
     tu_run_release(&r);
 
+    /* cancel: the queued messages of an open run end cancelled, the run closes */
+    HERALD_OK("campaign", "create", "late", "--segment", "all", "--template", "recall",
+              "--channels", "email,sms,push", "--local-time", "23:59");
+    HERALD_OK("run", "--once");
+    tu_herald(&r, dir, NULL, "campaign", "cancel", "late", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "campaign 'late' cancelled: 200 unsent messages cancelled");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "late", "--format", "json", NULL);
+    j = json_loads(r.out, 0, NULL);
+    json_t *lrun = json_array_get(json_object_get(j, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(lrun, "status")), "done");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(lrun, "messages"), "cancelled")), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "cancelled");
+    json_decref(j);
+    tu_run_release(&r);
+
     /* the outbox holds what was sent */
     sqlite3 *db = open_db("o.db");
     int64_t sent = q1(db, "SELECT count(*) FROM messages WHERE state = 2");

@@ -219,7 +219,8 @@ int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, str
 int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t next_run,
                           int64_t now, struct hd_err *err);
 /* Moves every message of the campaign that is not sent or finished to
- * cancelled, recording why; *n gets how many. In the caller's transaction. */
+ * cancelled, recording why, and closes its runs; *n gets how many
+ * messages. In the caller's transaction. */
 int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
                              struct hd_err *err);
 
@@ -254,6 +255,11 @@ struct hd_variant_cut {
     const char *name;
     int upto;
 };
+
+/* The variant a contact gets in a campaign (NULL when there are none):
+ * the one whose range holds the contact's hd_ab_bucket. */
+const char *hd_variant_pick(const struct hd_variant_cut *cuts, size_t n, int64_t campaign,
+                            int64_t contact);
 
 /* The time a message of a local-time campaign is due, for a contact's zone
  * (NULL when the contact has none). */

@@ -255,6 +255,17 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
     else if (n)
         *n = sqlite3_changes(st->db);
     sqlite3_finalize(s);
+    if (rc < 0 ||
+        (rc = hd_store_prepare(st,
+                               "UPDATE runs SET status = 'done', done_at = ?2 / 1000 WHERE "
+                               "campaign_id = ?1 AND status != 'done'",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "closing the campaign's runs");
+    sqlite3_finalize(s);
     return rc;
 }
 
@@ -387,19 +398,28 @@ static void fn_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
                                         (const char *)sqlite3_user_data(cx)));
 }
 
+const char *hd_variant_pick(const struct hd_variant_cut *cuts, size_t n, int64_t campaign,
+                            int64_t contact)
+{
+    if (n == 0)
+        return NULL;
+    int b = hd_ab_bucket(campaign, contact, "variant");
+    size_t i = 0;
+    while (i + 1 < n && b >= cuts[i].upto)
+        i++;
+    return cuts[i].name;
+}
+
 static void fn_variant(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
     const struct hd_materialize *m = sqlite3_user_data(cx);
     (void)argc;
-    if (m->nvariants == 0) {
+    const char *v =
+        hd_variant_pick(m->variants, m->nvariants, m->campaign, sqlite3_value_int64(argv[0]));
+    if (v)
+        sqlite3_result_text(cx, v, -1, SQLITE_STATIC);
+    else
         sqlite3_result_null(cx);
-        return;
-    }
-    int b = hd_ab_bucket(m->campaign, sqlite3_value_int64(argv[0]), "variant");
-    size_t i = 0;
-    while (i + 1 < m->nvariants && b >= m->variants[i].upto)
-        i++;
-    sqlite3_result_text(cx, m->variants[i].name, -1, SQLITE_STATIC);
 }
 
 static void fn_due(sqlite3_context *cx, int argc, sqlite3_value **argv)
