@@ -85,6 +85,6 @@ step "the campaign's stats: per variant and per state"
 run campaign show recall-nov
 
 step "the tail of its delivery log: every attempt and every decision, with its reason"
-run log --campaign recall-nov --tail 12
+run log --campaign recall-nov --limit 12
 
 step "done: the database is demo/var/herald.db, what was sent is in demo/var/outbox"

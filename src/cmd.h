@@ -4,6 +4,7 @@
 #define HERALD_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "herald/buf.h"
@@ -26,6 +27,10 @@ int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_run(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_send(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_log(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_history(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_why(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_stats(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_events(struct hd_ctx *ctx, int argc, char **argv);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */
@@ -60,5 +65,18 @@ struct cmd_contact_out {
 void cmd_contacts_begin(struct cmd_contact_out *co, int format);
 int cmd_contacts_row(void *ud, const struct hd_contact *k); /* an hd_contact_cb */
 void cmd_contacts_end(struct cmd_contact_out *co);
+
+/* Delivery-log rows streamed as a table, CSV or JSON Lines (cmd_log.c). */
+struct hd_log_row;
+struct cmd_log_out {
+    int format; /* FMT_TABLE, FMT_CSV or FMT_JSONL */
+    long n;
+    struct hd_buf line;
+};
+void cmd_log_begin(struct cmd_log_out *o, int format);
+int cmd_log_row(void *ud, const struct hd_log_row *r); /* an hd_log_cb */
+void cmd_log_end(struct cmd_log_out *o);
+/* An ISO 8601 time or date, or a duration before now ("7d"), in ms. */
+int cmd_parse_when(struct hd_ctx *ctx, const char *s, int64_t *ms);
 
 #endif

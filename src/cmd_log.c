@@ -1,83 +1,290 @@
-/* cmd_log: herald log, the delivery log as it is written: one line per
- * attempt and per decision (held out, capped, quiet hours, ...), oldest
- * first, for every campaign or one. */
+/* cmd_log: herald log (the delivery log, filtered, streamed as a table, CSV
+ * or JSON Lines) and herald log prune (old rows into per-campaign totals).
+ * The row printers are shared with herald history. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "herald/audit.h"
+#include "herald/buf.h"
+#include "herald/progress.h"
+#include "herald/state.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char log_usage[] =
-    "usage: herald log [--campaign NAME] [--tail N] [--format table|json]\n"
+    "usage: herald log [FILTERS] [--limit N] [--oldest-first] [--format table|csv|jsonl]\n"
+    "       herald log prune --older-than DURATION [--batch N]\n"
     "\n"
     "The delivery log: every attempt and every decision that stopped or delayed a\n"
-    "message, with its time, campaign, contact, channel, provider, address, outcome,\n"
-    "the gateway's code and words (or the reason), and the gateway's message id.\n"
+    "message, newest first, streamed (millions of rows do not grow memory).\n"
     "\n"
-    "  --campaign NAME  only this campaign's messages\n"
-    "  --tail N         the last N rows (default 20; 0 for all)\n"
-    "  --format         table (default) or json (an array)\n";
+    "filters (together: all must hold):\n"
+    "  --campaign NAME    one campaign            --run ID       one run of it\n"
+    "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
+    "  --channel email|sms|push                   --provider NAME\n"
+    "  --outcome accepted|temporary|permanent|throttled|skipped\n"
+    "  --reason WORD      capped, quiet_hours, held_out, no_address, opted_out,\n"
+    "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
+    "  --since T, --until T   ISO 8601 time or date, or a duration ago (2h, 7d)\n"
+    "\n"
+    "  --limit N          at most N rows (default 100 for a table, all for csv and\n"
+    "                     jsonl; 0: all)\n"
+    "  --oldest-first     time order instead of newest first\n"
+    "  --format           table (default), csv (RFC 4180, with a header) or jsonl\n"
+    "\n"
+    "prune: removes rows older than DURATION (180d) and keeps their counts in\n"
+    "per-campaign totals, so herald stats still answers for old campaigns;\n"
+    "--batch rows per transaction (default 100000).\n";
 
-struct out {
-    int format;
-    json_t *arr;
+/* ---- printing rows ------------------------------------------------------------------------ */
+
+static const char *const csv_cols[] = {
+    "id",      "at",       "campaign", "run",     "contact", "message", "variant",
+    "attempt", "channel",  "provider", "address", "outcome", "reason",  "state",
+    "code",    "text",     "gateway_id", "latency_ms", "segments", "cost", "detail",
 };
+#define NCOLS (sizeof csv_cols / sizeof csv_cols[0])
 
-static int row(void *ud, const struct hd_log_row *r)
+/* "2026-11-22T09:00:00.123Z" */
+static void time_ms(int64_t ms, char *buf, size_t size)
 {
-    struct out *o = ud;
     char t[32];
-    cmd_time(r->at_ms / 1000, t, sizeof t);
-    if (o->format == FMT_JSON) {
-        json_t *j = json_pack("{s:I, s:I, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, "
-                              "s:s?, s:s?}",
-                              "id", (json_int_t)r->id, "message", (json_int_t)r->message, "attempt",
-                              r->attempt, "at", t, "campaign", r->campaign, "contact", r->contact,
-                              "variant", r->variant, "channel", r->channel, "provider", r->provider,
-                              "address", r->address, "outcome", r->outcome, "text", r->text,
-                              "gateway_id", r->gateway_id);
+    hd_time_format_iso(ms / 1000, t, sizeof t);
+    snprintf(buf, size, "%.19s.%03dZ", t, (int)(ms % 1000));
+}
+
+void cmd_log_begin(struct cmd_log_out *o, int format)
+{
+    memset(o, 0, sizeof *o);
+    o->format = format;
+    hd_buf_init(&o->line);
+    if (format == FMT_CSV) {
+        for (size_t i = 0; i < NCOLS; i++)
+            printf("%s%s", csv_cols[i], i + 1 < NCOLS ? "," : "\r\n");
+    } else if (format == FMT_TABLE) {
+        printf("%-24s %-12s %-12s %-3s %-5s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
+               "#", "CHAN", "PROVIDER", "OUTCOME", "REASON", "DETAIL");
+    }
+}
+
+int cmd_log_row(void *ud, const struct hd_log_row *r)
+{
+    struct cmd_log_out *o = ud;
+    char at[40], num[8][32];
+    time_ms(r->at_ms, at, sizeof at);
+    o->n++;
+    if (o->format == FMT_TABLE) {
+        char code[16] = "";
         if (r->code)
-            json_object_set_new(j, "code", json_integer(r->code));
-        json_array_append_new(o->arr, j);
+            snprintf(code, sizeof code, "%d ", r->code);
+        printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
+               r->attempt, r->channel ? r->channel : "-", r->provider ? r->provider : "-",
+               r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
         return 0;
     }
-    char code[16] = "";
+    snprintf(num[0], sizeof num[0], "%lld", (long long)r->id);
+    snprintf(num[1], sizeof num[1], "%lld", (long long)r->run);
+    snprintf(num[2], sizeof num[2], "%lld", (long long)r->message);
+    snprintf(num[3], sizeof num[3], "%d", r->attempt);
+    num[4][0] = '\0';
     if (r->code)
-        snprintf(code, sizeof code, "%d ", r->code);
-    printf("%s  %-12s %-8s #%d %-6s %-8s %-28.28s %-13s %s%s\n", t, r->campaign,
-           r->contact ? r->contact : "-", r->attempt, r->channel ? r->channel : "-",
-           r->provider ? r->provider : "-", r->address ? r->address : "-", r->outcome, code,
-           r->text ? r->text : "");
+        snprintf(num[4], sizeof num[4], "%d", r->code);
+    num[5][0] = num[6][0] = num[7][0] = '\0';
+    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0)
+        snprintf(num[5], sizeof num[5], "%lld", (long long)(r->done_ms - r->at_ms));
+    if (r->segments > 0) {
+        snprintf(num[6], sizeof num[6], "%d", r->segments);
+        snprintf(num[7], sizeof num[7], "%.6g", r->cost);
+    }
+    const char *cells[NCOLS] = {num[0],       at,          r->campaign, num[1],       r->contact,
+                                num[2],       r->variant,  num[3],      r->channel,   r->provider,
+                                r->address,   r->outcome,  r->reason,   hd_state_name(r->state),
+                                num[4],       r->text,     r->gateway_id, num[5],     num[6],
+                                num[7],       r->detail};
+    hd_buf_reset(&o->line);
+    if (o->format == FMT_CSV) {
+        for (size_t i = 0; i < NCOLS; i++) {
+            const char *c = cells[i] ? cells[i] : "";
+            hd_buf_add_csv_field(&o->line, c, strlen(c));
+            hd_buf_adds(&o->line, i + 1 < NCOLS ? "," : "\r\n");
+        }
+    } else {
+        /* JSON Lines: numbers as numbers, absent values left out */
+        static const bool numeric[NCOLS] = {[0] = true,  [3] = true,  [5] = true,  [7] = true,
+                                            [14] = true, [17] = true, [18] = true, [19] = true};
+        hd_buf_addc(&o->line, '{');
+        bool first = true;
+        for (size_t i = 0; i < NCOLS; i++) {
+            const char *c = cells[i];
+            if (!c || !*c)
+                continue;
+            hd_buf_addf(&o->line, "%s\"%s\":", first ? "" : ",", csv_cols[i]);
+            first = false;
+            if (numeric[i] || i == NCOLS - 1) /* the detail is JSON already */
+                hd_buf_adds(&o->line, c);
+            else
+                hd_buf_add_json_str(&o->line, c, strlen(c));
+        }
+        hd_buf_adds(&o->line, "}\n");
+    }
+    fwrite(o->line.data, 1, o->line.len, stdout);
     return 0;
 }
 
-int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
+void cmd_log_end(struct cmd_log_out *o)
 {
-    static const struct option opts[] = {{"campaign", required_argument, NULL, 'c'},
-                                         {"tail", required_argument, NULL, 'n'},
-                                         {"format", required_argument, NULL, 'f'},
+    hd_buf_release(&o->line);
+    fflush(stdout);
+}
+
+/* ---- herald log ---------------------------------------------------------------------------- */
+
+int cmd_parse_when(struct hd_ctx *ctx, const char *s, int64_t *ms)
+{
+    int64_t t, secs;
+    if (hd_time_parse_iso(s, &t, NULL) == 0) {
+        *ms = t * 1000;
+        return 0;
+    }
+    if (hd_units_duration(s, &secs, NULL) == 0) {
+        *ms = (hd_clock_now(&ctx->clock) - secs) * 1000;
+        return 0;
+    }
+    return -1;
+}
+
+static void prune_progress(void *ud, int64_t done)
+{
+    hd_progress_update(ud, (uint64_t)done, (uint64_t)done);
+}
+
+static int log_prune(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"older-than", required_argument, NULL, 'o'},
+                                         {"batch", required_argument, NULL, 'b'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    const char *campaign = NULL;
-    long long tail = 20;
-    struct out o = {.format = FMT_TABLE};
+    int64_t age = -1;
+    long long batch = 100000;
+    struct hd_err err = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
+        case 'o':
+            if (hd_units_duration(optarg, &age, &err) < 0)
+                return cmd_usage("log prune", log_usage, "--older-than: %s", err.msg);
+            break;
+        case 'b':
+            if ((batch = cmd_parse_count(optarg)) <= 0)
+                return cmd_usage("log prune", log_usage, "--batch: '%s' is not a count", optarg);
+            break;
+        case 'h':
+            return cmd_help(log_usage);
+        default:
+            return cmd_usage("log prune", log_usage, "bad option");
+        }
+    }
+    if (optind != argc)
+        return cmd_usage("log prune", log_usage, "unexpected argument '%s'", argv[optind]);
+    if (age < 0)
+        return cmd_usage("log prune", log_usage, "--older-than is required (e.g. 180d)");
+    int64_t cutoff = (hd_clock_now(&ctx->clock) - age) * 1000, n = 0;
+    struct hd_progress p;
+    hd_progress_init(&p, ctx->progress, stderr, "rows", 0);
+    int rc = hd_store_log_prune(ctx->store, cutoff, batch, prune_progress, &p, &n, &err);
+    hd_progress_finish(&p);
+    if (rc < 0)
+        return cmd_fail(ctx, &err);
+    char when[32];
+    hd_time_format_iso(cutoff / 1000, when, sizeof when);
+    printf("pruned %lld log rows from before %s; their counts stay in the campaign totals\n",
+           (long long)n, when);
+    return EXIT_OK;
+}
+
+int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
+{
+    enum { O_CAMPAIGN = 256, O_RUN, O_CONTACT, O_CHANNEL, O_PROVIDER, O_OUTCOME, O_REASON };
+    static const struct option opts[] = {{"campaign", required_argument, NULL, O_CAMPAIGN},
+                                         {"run", required_argument, NULL, O_RUN},
+                                         {"contact", required_argument, NULL, O_CONTACT},
+                                         {"channel", required_argument, NULL, O_CHANNEL},
+                                         {"provider", required_argument, NULL, O_PROVIDER},
+                                         {"outcome", required_argument, NULL, O_OUTCOME},
+                                         {"reason", required_argument, NULL, O_REASON},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"until", required_argument, NULL, 'u'},
+                                         {"limit", required_argument, NULL, 'n'},
+                                         {"oldest-first", no_argument, NULL, 'o'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    static const char *const outcomes[] = {"accepted", "temporary", "permanent", "throttled",
+                                           "skipped"};
+    if (argc > 1 && strcmp(argv[1], "prune") == 0)
+        return ctx->store ? log_prune(ctx, argc - 1, argv + 1) : cmd_help(log_usage);
+    struct hd_log_filter f = {0};
+    const char *campaign = NULL, *contact = NULL;
+    long long limit = -1, run = 0;
+    int format = FMT_TABLE, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_CAMPAIGN:
             campaign = optarg;
             break;
+        case O_RUN:
+            if ((run = cmd_parse_count(optarg)) <= 0)
+                return cmd_usage("log", log_usage, "--run: '%s' is not a run id", optarg);
+            break;
+        case O_CONTACT:
+            contact = optarg;
+            break;
+        case O_CHANNEL:
+            if (hd_channel_parse(optarg) < 0)
+                return cmd_usage("log", log_usage, "--channel: '%s' is not email, sms or push",
+                                 optarg);
+            f.channel = optarg;
+            break;
+        case O_PROVIDER:
+            f.provider = optarg;
+            break;
+        case O_OUTCOME:
+            for (size_t i = 0; i < 5 && !f.outcome; i++)
+                if (strcmp(optarg, outcomes[i]) == 0)
+                    f.outcome = outcomes[i];
+            if (!f.outcome)
+                return cmd_usage("log", log_usage,
+                                 "--outcome: '%s' is not accepted, temporary, permanent, "
+                                 "throttled or skipped",
+                                 optarg);
+            break;
+        case O_REASON:
+            f.reason = optarg;
+            break;
+        case 's':
+        case 'u':
+            if (cmd_parse_when(ctx, optarg, c == 's' ? &f.since_ms : &f.until_ms) < 0)
+                return cmd_usage("log", log_usage,
+                                 "--%s: '%s' is neither an ISO 8601 time nor a duration",
+                                 c == 's' ? "since" : "until", optarg);
+            break;
         case 'n':
-            if ((tail = cmd_parse_count(optarg)) < 0)
-                return cmd_usage("log", log_usage, "--tail: '%s' is not a count", optarg);
+            if ((limit = cmd_parse_count(optarg)) < 0)
+                return cmd_usage("log", log_usage, "--limit: '%s' is not a count", optarg);
+            break;
+        case 'o':
+            f.oldest_first = true;
             break;
         case 'f':
-            o.format = cmd_parse_format(optarg, true);
-            if (o.format != FMT_TABLE && o.format != FMT_JSON)
-                return cmd_usage("log", log_usage, "--format: '%s' is not table or json", optarg);
+            format = cmd_parse_format(optarg, true);
+            if (format != FMT_TABLE && format != FMT_CSV && format != FMT_JSONL)
+                return cmd_usage("log", log_usage, "--format: '%s' is not table, csv or jsonl",
+                                 optarg);
             break;
         case 'h':
             return cmd_help(log_usage);
@@ -93,13 +300,25 @@ int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign camp = {0};
     if (campaign && hd_store_campaign_get(ctx->store, campaign, 0, &camp, &err) < 0)
         return cmd_fail(ctx, &err);
-    o.arr = json_array();
-    int rc = EXIT_OK;
-    if (hd_store_log_tail(ctx->store, camp.id, tail, row, &o, &err) < 0)
-        rc = cmd_fail(ctx, &err);
-    else if (o.format == FMT_JSON)
-        cmd_print_json(o.arr, true);
-    json_decref(o.arr);
+    f.campaign = camp.id;
     hd_campaign_release(&camp);
-    return rc;
+    if (run) {
+        /* a run belongs to one campaign: filtering by both uses its index */
+        struct hd_run r;
+        if (hd_store_run_get(ctx->store, run, &r, &err) < 0)
+            return cmd_fail(ctx, &err);
+        if (f.campaign && r.campaign_id != f.campaign)
+            return cmd_usage("log", log_usage, "run %lld is not one of campaign '%s'", run,
+                             campaign);
+        f.run = run;
+        f.campaign = r.campaign_id;
+    }
+    if (contact && hd_store_contact_ref(ctx->store, contact, &f.contact, &err) < 0)
+        return cmd_fail(ctx, &err);
+    f.limit = limit >= 0 ? limit : format == FMT_TABLE ? 100 : 0;
+    struct cmd_log_out o;
+    cmd_log_begin(&o, format);
+    int rc = hd_store_log_query(ctx->store, &f, cmd_log_row, &o, &err);
+    cmd_log_end(&o);
+    return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }

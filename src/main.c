@@ -43,6 +43,10 @@ static const struct command commands[] = {
     {"run", cmd_run, NEED_CONFIG | NEED_STORE, "the daemon: fire scheduled campaigns, dispatch"},
     {"send", cmd_send, NEED_CONFIG | NEED_STORE, "dispatch one campaign now, in the foreground"},
     {"log", cmd_log, NEED_CONFIG | NEED_STORE, "the delivery log: every attempt and decision"},
+    {"history", cmd_history, NEED_CONFIG | NEED_STORE, "every message a contact was considered for"},
+    {"why", cmd_why, NEED_CONFIG | NEED_STORE, "why a contact did or did not get a campaign"},
+    {"stats", cmd_stats, NEED_CONFIG | NEED_STORE, "a campaign's numbers, A/B and conversions"},
+    {"events", cmd_events, NEED_CONFIG | NEED_STORE, "import conversion events (for stats --goal)"},
 };
 
 static const char usage[] =

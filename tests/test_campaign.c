@@ -378,10 +378,10 @@ static void test_campaign_faults(void **state)
     sqlite3 *db = open_db("h.db");
     int64_t deferred = q1(db, "SELECT count(*) FROM messages WHERE state = 7");
     assert_true(deferred > 0); /* quiet hours held some back */
-    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'quiet_hours' AND "
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE reason = 'quiet_hours' AND "
                             "text LIKE 'quiet hours 21:00-08:00 in Asia/Tokyo until "
                             "2026-11-22T23:00:00Z'"),
-                     q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'quiet_hours' AND "
+                     q1(db, "SELECT count(*) FROM attempts WHERE reason = 'quiet_hours' AND "
                             "text LIKE '%Asia/Tokyo%'"));
     sqlite3_close(db);
     /* a day later, in daylight everywhere, the rest goes */
@@ -508,7 +508,7 @@ static void test_campaign_crash(void **state)
     assert_int_equal(wait_status(term), 0);
     sqlite3 *d0 = open_db("crash.db");
     assert_int_equal(q1(d0, "SELECT count(*) FROM messages WHERE state = 1"), 0);
-    assert_int_equal(q1(d0, "SELECT count(*) FROM attempts WHERE outcome = 'requeued'"), 0);
+    assert_int_equal(q1(d0, "SELECT count(*) FROM attempts WHERE reason = 'interrupted'"), 0);
     sqlite3_close(d0);
     for (int round = 0; round < 12; round++) {
         pid_t pid = spawn("crash.out", args);
@@ -531,7 +531,7 @@ static void test_campaign_crash(void **state)
     sqlite3 *d = open_db("crash.db");
     assert_int_equal(q1(d, "SELECT count(*) FROM messages"), 2 * NCONTACTS);
     assert_int_equal(q1(d, "SELECT count(*) FROM messages WHERE state != 2"), 0);
-    int64_t requeued = q1(d, "SELECT count(*) FROM attempts WHERE outcome = 'requeued'");
+    int64_t requeued = q1(d, "SELECT count(*) FROM attempts WHERE reason = 'interrupted'");
     sqlite3_close(d);
     /* nothing lost: every number reached the gateway and was accepted */
     size_t n;
@@ -778,7 +778,7 @@ static void test_campaign_cli(void **state)
     assert_contains(r.out, "\"next_run\": \"2026-11-22T10:15:00Z\"");
     json_decref(j);
     tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "log", "--campaign", "every", "--tail", "1", NULL);
+    tu_herald(&r, dir, NULL, "log", "--campaign", "every", "--limit", "1", NULL);
     assert_contains(r.out,
                     "resend-after 30d: this campaign messaged the contact at 2026-11-22T10:05");
     tu_run_release(&r);

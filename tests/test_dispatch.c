@@ -206,35 +206,35 @@ static void test_checks(void **state)
          "+15550001117", NULL, NULL, 0, false, {{0}}, 0, 1, 0, HD_ST_SENDING, S, 0, NULL},
         {"cap 3/7d reached", "[caps]\nmarketing = 3/7d\n", MK, {E}, 1, 0, "a@x.example", NULL,
          NULL, NULL, 0, false,
-         {{T0 - 6 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         {{T0 - 6 * DAY, 9, MK, S, 101}, {T0 - DAY, 9, MK, E, 102}, {T0 - 60, 8, MK, P, 103}}, 3, 0, 0,
          HD_ST_CAPPED, E, 0, "cap marketing = 3/7d reached (3 sent in the window)"},
         {"cap 3/7d, one send left the window", "[caps]\nmarketing = 3/7d\n", MK, {E}, 1, 0,
          "a@x.example", NULL, NULL, NULL, 0, false,
-         {{T0 - 8 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         {{T0 - 8 * DAY, 9, MK, S, 104}, {T0 - DAY, 9, MK, E, 105}, {T0 - 60, 8, MK, P, 106}}, 3, 0, 0,
          HD_ST_SENDING, E, 0, NULL},
         {"on_cap = defer waits for the oldest to leave", "[caps]\nmarketing = 3/7d\non_cap = defer\n",
          MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL, 0, false,
-         {{T0 - 6 * DAY, 9, MK, S}, {T0 - DAY, 9, MK, E}, {T0 - 60, 8, MK, P}}, 3, 0, 0,
+         {{T0 - 6 * DAY, 9, MK, S, 107}, {T0 - DAY, 9, MK, E, 108}, {T0 - 60, 8, MK, P, 109}}, 3, 0, 0,
          HD_ST_DEFERRED, E, T0 + DAY, "free at 2026-11-23T12:00:00Z"},
         {"per-channel cap: sms capped", "[caps]\nmarketing.sms = 1/1d\n", MK, {S}, 1, 0, NULL,
-         "+15550001117", NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S}}, 1, 0, 0, HD_ST_CAPPED, S,
+         "+15550001117", NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S, 110}}, 1, 0, 0, HD_ST_CAPPED, S,
          0, "cap marketing.sms = 1/1d"},
         {"per-channel cap: email free", "[caps]\nmarketing.sms = 1/1d\n", MK, {E}, 1, 0,
-         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S}}, 1, 0, 0,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, S, 111}}, 1, 0, 0,
          HD_ST_SENDING, E, 0, NULL},
         {"transactional is exempt", "[caps]\nmarketing = 1/7d\n", TR, {E}, 1, 0, "a@x.example",
-         NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, E}}, 1, 0, 0, HD_ST_SENDING, E, 0, NULL},
+         NULL, NULL, NULL, 0, false, {{T0 - 3600, 9, MK, E, 112}}, 1, 0, 0, HD_ST_SENDING, E, 0, NULL},
         {"transactional capped when a rule names it", "[caps]\ntransactional = 1/1h\n", TR, {E}, 1,
-         0, "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 600, 9, TR, E}}, 1, 0, 0,
+         0, "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 600, 9, TR, E, 113}}, 1, 0, 0,
          HD_ST_CAPPED, E, 0, "cap transactional = 1/1h"},
         {"a send stamped ahead still counts", "[caps]\nmarketing = 1/7d\n", MK, {E}, 1, 0,
-         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 + 5, 9, MK, E}}, 1, 0, 0, HD_ST_CAPPED,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 + 5, 9, MK, E, 114}}, 1, 0, 0, HD_ST_CAPPED,
          E, 0, NULL},
         {"resend-after", "", MK, {E}, 1, 30 * DAY, "a@x.example", NULL, NULL, NULL, 0, false,
-         {{T0 - 10 * DAY, 1, MK, E}}, 1, 0, 0, HD_ST_CAPPED, E, 0,
+         {{T0 - 10 * DAY, 1, MK, E, 115}}, 1, 0, 0, HD_ST_CAPPED, E, 0,
          "resend-after 30d: this campaign messaged the contact at 2026-11-12T12:00:00Z"},
         {"resend-after: another campaign does not count", "", MK, {E}, 1, 30 * DAY,
-         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 10 * DAY, 2, MK, E}}, 1, 0, 0,
+         "a@x.example", NULL, NULL, NULL, 0, false, {{T0 - 10 * DAY, 2, MK, E, 116}}, 1, 0, 0,
          HD_ST_SENDING, E, 0, NULL},
         {"quiet hours in Tokyo", "[quiet_hours]\nmarketing = 21:00-08:00\n", MK, {E}, 1, 0,
          "a@x.example", NULL, NULL, "Asia/Tokyo", 0, false, {{0}}, 0, 0, 0, HD_ST_DEFERRED, E,
@@ -251,7 +251,27 @@ static void test_checks(void **state)
         {"expired before any check", "", MK, {E}, 1, 0, "a@x.example", NULL, NULL, NULL, 0, false,
          {{0}}, 0, 0, T0 - 1, HD_ST_EXPIRED, -1, 0, "not sent before it expired at"},
     };
+    /* what the log records of some: the reason word, and the JSON detail
+     * herald why reads (channels skipped, messages that filled a cap) */
+    static const struct {
+        const char *what, *word, *detail;
+    } record[] = {
+        {"no address anywhere", "no_address",
+         "{\"skipped\": [[\"push\", \"no_address\"], [\"email\", \"no_address\"]]}"},
+        {"opted out of email: sms", NULL, "{\"skipped\": [[\"email\", \"opted_out\"]]}"},
+        {"suppressed and nothing else", "suppressed",
+         "{\"skipped\": [[\"email\", \"suppressed\"], [\"push\", \"no_address\"]]}"},
+        {"opted out only", "opted_out", "{\"skipped\": [[\"email\", \"opted_out\"]]}"},
+        {"first reachable channel", NULL, "{\"skipped\": [[\"push\", \"no_address\"]]}"},
+        {"cap 3/7d reached", "capped", "{\"earlier\": [101, 102, 103]}"},
+        {"per-channel cap: sms capped", "capped", "{\"earlier\": [110]}"},
+        {"a send stamped ahead still counts", "capped", "{\"earlier\": [114]}"},
+        {"resend-after", "resend_after", "{\"earlier\": [115]}"},
+        {"quiet hours in Tokyo", "quiet_hours", "{\"until\": \"2026-11-22T23:00:00Z\"}"},
+        {"expired before any check", "expired", ""},
+    };
     // clang-format on
+    size_t nrecord = 0;
     struct hd_zones *zones = hd_zones_new("UTC");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct check_case *k = &cases[i];
@@ -294,8 +314,19 @@ static void test_checks(void **state)
             fail_msg("%s: reason '%s' lacks '%s'", k->what, d.reason, k->reason);
         if (d.state == HD_ST_SENDING && (d.provider < 0 || !d.address))
             fail_msg("%s: no provider or address", k->what);
+        for (size_t r = 0; r < sizeof record / sizeof record[0]; r++) {
+            if (strcmp(record[r].what, k->what) != 0)
+                continue;
+            nrecord++;
+            if (record[r].word ? !d.word || strcmp(d.word, record[r].word) != 0 : d.word != NULL)
+                fail_msg("%s: word '%s', want '%s'", k->what, d.word ? d.word : "(none)",
+                         record[r].word ? record[r].word : "(none)");
+            if (strcmp(d.detail, record[r].detail) != 0)
+                fail_msg("%s: detail '%s', want '%s'", k->what, d.detail, record[r].detail);
+        }
         hd_config_free(cfg);
     }
+    assert_int_equal(nrecord, sizeof record / sizeof record[0]);
     hd_zones_free(zones);
 }
 

@@ -345,7 +345,7 @@ static void test_store_materialize(void **state)
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT (SELECT count(DISTINCT contact_id) FROM messages), "
-                                        "(SELECT count(*) FROM attempts WHERE outcome = "
+                                        "(SELECT count(*) FROM attempts WHERE reason = "
                                         "'held_out'), (SELECT max(contact_id) FROM messages), "
                                         "(SELECT count(*) FROM messages WHERE expires_at != 5600)",
                                         -1, &s, NULL),

@@ -59,8 +59,11 @@ struct hd_decision {
     int platform;        /* push: enum hd_push_platform */
     const char *address; /* borrowed from the claimed contact */
     int64_t not_before;  /* deferred: when it is due again */
-    const char *outcome; /* the log's word for a decision: "capped", "quiet_hours", ... */
-    char reason[320];
+    const char *word;    /* the log's reason for a decision: "capped", "quiet_hours", ... */
+    char reason[320];    /* the same in words an operator can act on */
+    /* the record `herald why` reads, as JSON: {"skipped": [[channel, why],
+     * ...], "earlier": [message ids that filled the cap], "until": time} */
+    char detail[512];
 };
 
 /* The longest look-back the caps and the campaign's resend-after need. */

@@ -239,6 +239,8 @@ struct hd_run {
 /* The run of (campaign, fire_at), created if it does not exist. */
 int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
                       struct hd_run *out, struct hd_err *err);
+/* One run by id; HD_E_NOTFOUND when there is none. */
+int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err);
 /* The runs of a campaign (every campaign when 0), newest first, that are
  * not done (unfinished only) or all. */
 typedef int (*hd_run_cb)(void *ud, const struct hd_run *r);
@@ -306,6 +308,7 @@ struct hd_claimed {
     struct hd_sent {
         int64_t at, campaign;
         int category, channel;
+        int64_t message;
     } * sent;
     size_t nsent;
 };
@@ -350,14 +353,20 @@ int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int ch
 
 /* One row of the delivery log: an attempt or a decision. */
 struct hd_attempt {
-    int64_t message;
-    int attempt; /* the attempt's number; a decision has the count so far */
+    int64_t message, campaign, run, contact;
+    const char *variant; /* or NULL */
+    int state;           /* the message's state after this row (enum hd_state) */
+    int attempt;         /* the attempt's number; a decision has the count so far */
     int64_t at_ms, done_ms;
     int channel; /* -1 when none was chosen */
     const char *provider, *address;
-    const char *outcome; /* accepted, temporary, permanent, throttled, or a decision */
+    const char *outcome; /* accepted, temporary, permanent, throttled, or skipped (a decision) */
+    const char *reason;  /* a word: capped, quiet_hours, bad_address, http_503, ...; NULL when sent */
     int code;
     const char *text, *gateway_id, *digest;
+    int segments; /* an accepted SMS: segments billed, and their cost */
+    double cost;
+    const char *detail; /* a decision's JSON detail, or NULL */
 };
 int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
 
@@ -391,20 +400,6 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
                              struct hd_err *err);
 /* ---- the delivery log ----------------------------------------------------------- */
 
-/* One row of the log as read back, with its message's campaign and contact. */
-struct hd_log_row {
-    int64_t id, message;
-    int attempt;
-    int64_t at_ms, done_ms;
-    const char *campaign, *contact, *variant;
-    const char *channel, *provider, *address, *outcome, *text, *gateway_id;
-    int code;
-};
-typedef int (*hd_log_cb)(void *ud, const struct hd_log_row *r);
-/* The last `limit` rows of the log (of one campaign when campaign > 0),
- * oldest first. */
-int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_log_cb cb, void *ud,
-                      struct hd_err *err);
 /* Messages of a campaign by variant and state: cb(variant or "", state, n). */
 typedef int (*hd_variant_count_cb)(void *ud, const char *variant, int state, int64_t n);
 int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb, void *ud,

@@ -4,6 +4,7 @@
  * function of what the claim read, so the estimate can reuse it and tests
  * can table it. Each decision that stops or delays a message says why, in
  * words an operator can act on. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,40 +68,67 @@ static void note(char *buf, size_t size, const char *fmt, const char *a, const c
         snprintf(buf + len, size - len, fmt, a, b);
 }
 
+/* Appends to the decision's JSON detail (closed by hd_dispatch_decide);
+ * every piece is our own words, never the contact's data. */
+#define DETAIL(d, ...) note_json((d)->detail, sizeof (d)->detail, __VA_ARGS__)
+static void note_json(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_json(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    if (len < size)
+        vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
 /* Checks 1 and 2: the first of the campaign's channels, from ch_index on,
- * with an address, consent, no suppression and a provider. */
+ * with an address, consent, no suppression and a provider. When none is,
+ * the reason is the strongest of the channels' causes. */
 static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign *c,
                            const struct hd_claimed *m, struct hd_decision *d)
 {
-    bool blocked = false;
+    static const char *const words[] = {"no_address", "no_provider", "suppressed", "opted_out"};
+    int worst = 0;
     d->reason[0] = '\0';
     for (int i = m->ch_index; i < c->nchannels; i++) {
-        int ch = c->channels[i], platform = HD_PUSH_FCM;
+        int ch = c->channels[i], platform = HD_PUSH_FCM, cause;
         const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
         const char *addr = address_of(&m->contact, ch, &platform);
         bool sup = ch == HD_CH_PUSH ? (!m->contact.fcm_token || m->suppressed[2]) &&
                                           (!m->contact.apns_token || m->suppressed[3])
                                     : m->suppressed[ch];
         if (!addr) {
+            cause = 0;
             note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);
         } else if (m->consent[ch] == HD_CONSENT_OPTED_OUT) {
-            blocked = true;
+            cause = 3;
             note(d->reason, sizeof d->reason, "%s%s: opted out of ", sep, name);
             note(d->reason, sizeof d->reason, "%s%s", hd_category_name(c->category), "");
         } else if (sup) {
-            blocked = true;
+            cause = 2;
             note(d->reason, sizeof d->reason, "%s%s: address suppressed", sep, name);
         } else if ((d->provider = pick_provider(cfg, ch, m, &d->address, &d->platform)) < 0) {
+            cause = 1;
             note(d->reason, sizeof d->reason, "%s%s: no provider in [channel] for it", sep, name);
         } else {
             d->channel = ch;
             d->ch_index = i;
             d->reason[0] = '\0';
+            if (d->detail[0])
+                DETAIL(d, "]");
             return true;
         }
+        if (cause > worst)
+            worst = cause;
+        DETAIL(d, "%s[\"%s\", \"%s\"]", d->detail[0] ? ", " : "\"skipped\": [", name,
+               words[cause]);
     }
-    d->state = blocked ? HD_ST_SUPPRESSED : HD_ST_NO_CHANNEL;
-    d->outcome = blocked ? "suppressed" : "no_channel";
+    if (d->detail[0])
+        DETAIL(d, "]");
+    d->state = worst >= 2 ? HD_ST_SUPPRESSED : HD_ST_NO_CHANNEL;
+    d->word = words[worst];
     return false;
 }
 
@@ -123,6 +151,14 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         int64_t at;
         if (hd_cap_allows(&rule->cap, times, n, now, &at))
             continue;
+        /* the earlier messages that count against this rule */
+        DETAIL(d, "%s\"earlier\": [", d->detail[0] ? ", " : "");
+        for (size_t i = 0, k = 0; i < m->nsent && k < 32; i++)
+            if (m->sent[i].category == rule->category &&
+                (rule->channel < 0 || m->sent[i].channel == rule->channel) &&
+                m->sent[i].at >= now - rule->cap.window)
+                DETAIL(d, "%s%lld", k++ ? ", " : "", (long long)m->sent[i].message);
+        DETAIL(d, "]");
         char win[32];
         hd_units_format_duration(rule->cap.window, win, sizeof win);
         if (at > free_at)
@@ -139,7 +175,7 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         bool defer =
             cfg->on_cap == HD_ON_CAP_DEFER && (m->expires_at <= 0 || free_at < m->expires_at);
         d->state = defer ? HD_ST_DEFERRED : HD_ST_CAPPED;
-        d->outcome = "capped";
+        d->word = "capped";
         d->not_before = free_at;
         return false;
     }
@@ -150,8 +186,10 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
             hd_time_format_iso(m->sent[i].at, when, sizeof when);
             snprintf(d->reason, sizeof d->reason,
                      "resend-after %s: this campaign messaged the contact at %s", win, when);
+            DETAIL(d, "%s\"earlier\": [%lld]", d->detail[0] ? ", " : "",
+                   (long long)m->sent[i].message);
             d->state = HD_ST_CAPPED;
-            d->outcome = "capped";
+            d->word = "resend_after";
             return false;
         }
     return true;
@@ -182,17 +220,32 @@ static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign 
     snprintf(d->reason, sizeof d->reason, "quiet hours %02d:%02d-%02d:%02d in %s until %s",
              hit->window.start / 60, hit->window.start % 60, hit->window.end / 60,
              hit->window.end % 60, m->contact.timezone ? m->contact.timezone : cfg->timezone, when);
+    DETAIL(d, "%s\"until\": \"%s\"", d->detail[0] ? ", " : "", when);
     if (m->expires_at > 0 && until >= m->expires_at) {
         d->state = HD_ST_EXPIRED;
-        d->outcome = "expired";
+        d->word = "expired";
         size_t len = strlen(d->reason);
         snprintf(d->reason + len, sizeof d->reason - len, ", after the message expires");
         return false;
     }
     d->state = HD_ST_DEFERRED;
-    d->outcome = "quiet_hours";
+    d->word = "quiet_hours";
     d->not_before = until;
     return false;
+}
+
+/* Wraps the detail's pieces in an object ("" when there are none). */
+static void close_detail(struct hd_decision *d)
+{
+    size_t len = strlen(d->detail);
+    if (len == 0)
+        return;
+    if (len + 3 > sizeof d->detail)
+        len = sizeof d->detail - 3; /* cut: still one object for the reader */
+    memmove(d->detail + 1, d->detail, len);
+    d->detail[0] = '{';
+    d->detail[len + 1] = '}';
+    d->detail[len + 2] = '\0';
 }
 
 void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *camp,
@@ -207,19 +260,17 @@ void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *c
         hd_time_format_iso(m->expires_at, when, sizeof when);
         snprintf(d->reason, sizeof d->reason, "not sent before it expired at %s", when);
         d->state = HD_ST_EXPIRED;
-        d->outcome = "expired";
+        d->word = "expired";
         return;
     }
     if (!m->has_contact) {
         snprintf(d->reason, sizeof d->reason, "the contact was deleted");
         d->state = HD_ST_NO_CHANNEL;
-        d->outcome = "no_channel";
+        d->word = "contact_deleted";
         return;
     }
-    if (!choose_channel(cfg, camp, m, d))
-        return;
-    if (!within_caps(cfg, camp, m, now, d) || !outside_quiet(cfg, camp, m, zones, now, d))
-        return;
     d->state = HD_ST_SENDING;
-    d->outcome = NULL;
+    if (choose_channel(cfg, camp, m, d))
+        (void)(within_caps(cfg, camp, m, now, d) && outside_quiet(cfg, camp, m, zones, now, d));
+    close_detail(d);
 }

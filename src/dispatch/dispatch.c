@@ -33,6 +33,7 @@
 
 #include "herald/dispatch.h"
 #include "herald/policy.h"
+#include "herald/sms.h"
 #include "herald/suppress.h"
 
 #define LEASE_SECS 3600
@@ -40,11 +41,20 @@
 #define FLUSH_MS 50
 #define FLUSH_BATCH 256
 
+/* Which message a log row is about, with the keys the log is read by. */
+struct msgref {
+    int64_t id, run, contact, campaign;
+    char variant[32];
+};
+
 struct job {
     int64_t id, run, contact_id;
+    struct msgref ref;
     struct camp *camp;
     char *ext_id, *address;
     int channel, ch_index, provider, attempt;
+    int segments; /* sms: what the gateway bills */
+    char *detail; /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at, submitted_ms;
     struct hd_rendered r;
     struct hd_msg msg;
@@ -129,6 +139,7 @@ static void job_free(struct job *j)
         return;
     free(j->ext_id);
     free(j->address);
+    free(j->detail);
     hd_rendered_release(&j->r);
     free(j);
 }
@@ -289,44 +300,88 @@ static int move(int from, int to, struct hd_err *err)
     return hd_state_move(&s, to, err);
 }
 
-static int record(struct hd_dispatch *d, int64_t id, int from, int to, int attempts, int channel,
-                  int ch_index, int64_t not_before, const char *outcome, const char *reason,
-                  const char *provider, const char *address, const struct hd_result *r,
-                  int64_t at_ms, struct hd_err *err)
+/* One change of a message's state, and its row in the delivery log. */
+struct rec {
+    int from, to, attempts, channel, ch_index;
+    int64_t not_before, at_ms; /* at_ms: when the attempt began; 0: now */
+    /* a gateway's answer (outcome from r), or a decision (skipped, for
+     * the reason word); neither: a state change with no log row */
+    const struct hd_result *r;
+    const char *word, *reason, *detail, *provider, *address;
+    int segments;
+    double cost;
+};
+
+/* The log's reason word for a gateway's answer: what it said of the
+ * address, else its code ("http_503", "smtp_550"), else how it failed. */
+static const char *result_word(int channel, const struct hd_result *r, char *buf, size_t size)
+{
+    if (r->outcome == HD_OUT_ACCEPTED)
+        return NULL;
+    if (r->bad_address)
+        return "bad_address";
+    if (r->opted_out)
+        return "opted_out";
+    if (r->code <= 0)
+        return r->outcome == HD_OUT_PERMANENT ? "refused" : "network";
+    snprintf(buf, size, "%s_%d", channel == HD_CH_EMAIL ? "smtp" : "http", r->code);
+    return buf;
+}
+
+/* The delivery-log row for x, written at t (ms). */
+static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct rec *x, int64_t t,
+                   struct hd_err *err)
+{
+    const struct hd_result *r = x->r;
+    char word[24];
+    struct hd_attempt a = {
+        .message = m->id,
+        .campaign = m->campaign,
+        .run = m->run,
+        .contact = m->contact,
+        .variant = m->variant[0] ? m->variant : NULL,
+        .state = x->to,
+        .attempt = x->attempts,
+        .at_ms = x->at_ms ? x->at_ms : t,
+        .done_ms = t,
+        .channel = x->channel,
+        .provider = x->provider,
+        .address = x->address,
+        .outcome = r ? hd_outcome_name(r->outcome) : "skipped",
+        .reason = x->word ? x->word : r ? result_word(x->channel, r, word, sizeof word) : NULL,
+        .code = r ? r->code : 0,
+        .text = x->reason ? x->reason : r ? r->text : NULL,
+        .gateway_id = r ? r->gateway_id : NULL,
+        .digest = r ? r->digest : NULL,
+        .segments = x->segments,
+        .cost = x->cost,
+        .detail = x->detail && *x->detail ? x->detail : NULL,
+    };
+    return hd_store_attempt_add(d->st, &a, err);
+}
+
+static int record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
+                  struct hd_err *err)
 {
     int64_t t = now_ms(d);
     int rc;
-    if ((rc = move(from, to, err)) < 0)
+    if ((rc = move(x->from, x->to, err)) < 0)
         return rc;
-    struct hd_msg_update u = {.id = id,
-                              .state = to,
-                              .attempts = attempts,
-                              .channel = channel,
-                              .ch_index = ch_index,
-                              .not_before = not_before,
+    struct hd_msg_update u = {.id = m->id,
+                              .state = x->to,
+                              .attempts = x->attempts,
+                              .channel = x->channel,
+                              .ch_index = x->ch_index,
+                              .not_before = x->not_before,
                               .lease_owner = d->owner,
                               .lease_until = t / 1000 + LEASE_SECS,
-                              .reason = reason,
+                              .reason = x->reason,
                               .now = t / 1000};
-    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0 || !outcome)
+    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0 || (!x->r && !x->word))
         return rc;
-    struct hd_attempt a = {.message = id,
-                           .attempt = attempts,
-                           .at_ms = at_ms ? at_ms : t,
-                           .done_ms = t,
-                           .channel = channel,
-                           .provider = provider,
-                           .address = address,
-                           .outcome = outcome,
-                           .code = r ? r->code : 0,
-                           .text = reason ? reason
-                                   : r    ? r->text
-                                          : NULL,
-                           .gateway_id = r ? r->gateway_id : NULL,
-                           .digest = r ? r->digest : NULL};
-    if (hd_state_terminal(to))
-        d->stats.by_state[to]++;
-    return hd_store_attempt_add(d->st, &a, err);
+    if (hd_state_terminal(x->to))
+        d->stats.by_state[x->to]++;
+    return log_row(d, m, x, t, err);
 }
 
 static void enqueue(struct prov *p, struct job *j)
@@ -357,6 +412,11 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
+    if (j->channel == HD_CH_SMS && j->msg.body) {
+        struct hd_sms_info info;
+        hd_sms_analyze(j->msg.body, strlen(j->msg.body), &info);
+        j->segments = (int)info.segments;
+    }
     size_t rough = (j->msg.title ? strlen(j->msg.title) : 0) +
                    (j->msg.body ? strlen(j->msg.body) : 0) +
                    (j->msg.data ? strlen(j->msg.data) : 0);
@@ -380,17 +440,30 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
 {
     struct camp *c = run->camp;
     struct hd_decision dec;
+    struct msgref ref = {.id = m->id, .run = run->id, .contact = m->contact_id, .campaign = c->c.id};
+    memcpy(ref.variant, m->variant, sizeof ref.variant);
     hd_dispatch_decide(d->cfg, &c->c, m, d->zones, t / 1000, &dec);
+    struct rec x = {.from = m->state,
+                    .to = dec.state,
+                    .attempts = m->attempts,
+                    .channel = dec.channel,
+                    .ch_index = dec.ch_index,
+                    .not_before = dec.not_before,
+                    .word = dec.word,
+                    .reason = dec.reason,
+                    .detail = dec.detail,
+                    .address = dec.address};
     if (dec.state != HD_ST_SENDING) {
         if (dec.state == HD_ST_DEFERRED)
             d->stats.deferred++;
-        return record(d, m->id, m->state, dec.state, m->attempts, dec.channel, dec.ch_index,
-                      dec.not_before, dec.outcome, dec.reason, NULL, dec.address, NULL, 0, err);
+        return record(d, &ref, &x, err);
     }
     struct job *j = hd_xcalloc(1, sizeof *j);
     j->id = m->id;
     j->run = run->id;
     j->contact_id = m->contact_id;
+    j->ref = ref;
+    j->detail = dec.detail[0] ? hd_xstrdup(dec.detail) : NULL;
     j->camp = c;
     j->ext_id = hd_xstrdup(m->contact.ext_id);
     j->address = hd_xstrdup(dec.address);
@@ -408,9 +481,11 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->msg.user = j;
     struct hd_err rerr = {0};
     if (render_job(d, m, j, &rerr) < 0) {
-        int rc =
-            record(d, m->id, m->state, HD_ST_RENDER_FAILED, m->attempts, dec.channel, dec.ch_index,
-                   t / 1000, "render_failed", rerr.msg, NULL, dec.address, NULL, 0, err);
+        x.to = HD_ST_RENDER_FAILED;
+        x.not_before = t / 1000;
+        x.word = "render_failed";
+        x.reason = rerr.msg;
+        int rc = record(d, &ref, &x, err);
         job_free(j);
         return rc;
     }
@@ -578,30 +653,28 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     int64_t t = now_ms(d), now = t / 1000;
     char reason[600];
     int rc;
-    const char *outcome = hd_outcome_name(r->outcome);
-#define LOG_RESULT(to, attempts, nb, why)                                                          \
-    record(d, j->id, HD_ST_SENDING, (to), (attempts), j->channel, j->ch_index, (nb), outcome,      \
-           (why), pc->name, j->address, r, j->submitted_ms, err)
+    /* the answer's row: to, attempts and not_before change by case */
+    struct rec x = {.from = HD_ST_SENDING,
+                    .to = HD_ST_FAILED,
+                    .attempts = j->attempt,
+                    .channel = j->channel,
+                    .ch_index = j->ch_index,
+                    .not_before = now,
+                    .at_ms = j->submitted_ms,
+                    .r = r,
+                    .detail = j->detail,
+                    .provider = pc->name,
+                    .address = j->address};
     switch (r->outcome) {
-    case HD_OUT_ACCEPTED: {
+    case HD_OUT_ACCEPTED:
         /* the state changes with the others of its channel, in flush */
         if ((rc = move(HD_ST_SENDING, HD_ST_SENT, err)) < 0)
             return rc;
-        struct hd_attempt a = {.message = j->id,
-                               .attempt = j->attempt,
-                               .at_ms = j->submitted_ms,
-                               .done_ms = t,
-                               .channel = j->channel,
-                               .provider = pc->name,
-                               .address = j->address,
-                               .outcome = outcome,
-                               .code = r->code,
-                               .text = r->text,
-                               .gateway_id = r->gateway_id,
-                               .digest = r->digest};
+        x.to = HD_ST_SENT;
+        x.segments = j->segments;
+        x.cost = j->segments * pc->cost_per_segment;
         d->stats.by_state[HD_ST_SENT]++;
-        return hd_store_attempt_add(d->st, &a, err);
-    }
+        return log_row(d, &j->ref, &x, t, err);
     case HD_OUT_THROTTLED: {
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
         hd_bucket_pause(&p->bucket, hd_clock_mono_ms() + after);
@@ -614,7 +687,11 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     (long long)after);
         snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
                  (long long)after, r->text);
-        if ((rc = LOG_RESULT(HD_ST_QUEUED, j->attempt - 1, (t + after + 999) / 1000, reason)) < 0)
+        x.to = HD_ST_QUEUED;
+        x.attempts = j->attempt - 1;
+        x.not_before = (t + after + 999) / 1000;
+        x.reason = reason;
+        if ((rc = record(d, &j->ref, &x, err)) < 0)
             return rc;
         return hd_store_send_release(d->st, j->id, err);
     }
@@ -623,16 +700,30 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                                         (r->retry_after_ms + 999) / 1000, rnd64());
         if (j->attempt >= (int)pc->max_attempts) {
             snprintf(reason, sizeof reason, "gave up after %d attempts: %s", j->attempt, r->text);
-            rc = LOG_RESULT(HD_ST_FAILED, j->attempt, now, reason);
+            x.reason = reason;
+            rc = record(d, &j->ref, &x, err);
         } else if (j->expires_at > 0 && next >= j->expires_at) {
             snprintf(reason, sizeof reason, "a retry would come after the message expires: %s",
                      r->text);
-            if ((rc = LOG_RESULT(HD_ST_RETRY_WAIT, j->attempt, next, reason)) == 0)
-                rc = record(d, j->id, HD_ST_RETRY_WAIT, HD_ST_EXPIRED, j->attempt, j->channel,
-                            j->ch_index, next, "expired", reason, NULL, NULL, NULL, 0, err);
+            x.to = HD_ST_RETRY_WAIT;
+            x.not_before = next;
+            x.reason = reason;
+            if ((rc = record(d, &j->ref, &x, err)) == 0) {
+                struct rec e = {.from = HD_ST_RETRY_WAIT,
+                                .to = HD_ST_EXPIRED,
+                                .attempts = j->attempt,
+                                .channel = j->channel,
+                                .ch_index = j->ch_index,
+                                .not_before = next,
+                                .word = "expired",
+                                .reason = reason};
+                rc = record(d, &j->ref, &e, err);
+            }
         } else {
             d->stats.retries++;
-            rc = LOG_RESULT(HD_ST_RETRY_WAIT, j->attempt, next, r->text);
+            x.to = HD_ST_RETRY_WAIT;
+            x.not_before = next;
+            rc = record(d, &j->ref, &x, err);
         }
         if (rc < 0)
             return rc;
@@ -642,22 +733,18 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         if ((r->bad_address || r->opted_out) &&
             hd_feedback_apply(d->st, j->ext_id, j->channel, j->address, r, now, err) < 0)
             return HD_E_STORE;
-        bool next = r->bad_address && c->c.fallback && j->ch_index + 1 < c->c.nchannels;
-        if (next) {
+        if (r->bad_address && c->c.fallback && j->ch_index + 1 < c->c.nchannels) {
             snprintf(reason, sizeof reason, "falling back from %s: %s", hd_channel_name(j->channel),
                      r->text);
-            rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt, j->channel,
-                        j->ch_index + 1, now, outcome, reason, pc->name, j->address, r,
-                        j->submitted_ms, err);
-        } else {
-            rc = LOG_RESULT(HD_ST_FAILED, j->attempt, now, r->text);
+            x.to = HD_ST_QUEUED;
+            x.ch_index = j->ch_index + 1;
+            x.reason = reason;
         }
-        if (rc < 0)
+        if ((rc = record(d, &j->ref, &x, err)) < 0)
             return rc;
         return hd_store_send_release(d->st, j->id, err);
     }
     }
-#undef LOG_RESULT
 }
 
 static int flush(struct hd_dispatch *d, struct hd_err *err)
@@ -720,13 +807,16 @@ static int release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
             }
             *link = j->next;
             bool cancel = !all && status == HD_CAMP_CANCELLED;
-            if (cancel)
-                rc = record(d, j->id, HD_ST_SENDING, HD_ST_CANCELLED, j->attempt - 1, j->channel,
-                            j->ch_index, t / 1000, "cancelled", "the campaign was cancelled", NULL,
-                            j->address, NULL, 0, err);
-            else
-                rc = record(d, j->id, HD_ST_SENDING, HD_ST_QUEUED, j->attempt - 1, j->channel,
-                            j->ch_index, t / 1000, NULL, NULL, NULL, NULL, NULL, 0, err);
+            struct rec x = {.from = HD_ST_SENDING,
+                            .to = cancel ? HD_ST_CANCELLED : HD_ST_QUEUED,
+                            .attempts = j->attempt - 1,
+                            .channel = j->channel,
+                            .ch_index = j->ch_index,
+                            .not_before = t / 1000,
+                            .word = cancel ? "cancelled" : NULL,
+                            .reason = cancel ? "the campaign was cancelled" : NULL,
+                            .address = cancel ? j->address : NULL};
+            rc = record(d, &j->ref, &x, err);
             if (rc == 0)
                 rc = hd_store_send_release(d->st, j->id, err);
             struct run *run = run_of(d, j->run);

@@ -227,14 +227,16 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
     /* the log first, while the rows still say which ones */
     if ((rc = hd_store_prepare(
              st,
-             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, text) "
-             "SELECT m.id, m.attempts, ?2, ?2, 'cancelled', 'the campaign was cancelled' "
-             "FROM messages m WHERE m.run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) "
-             "AND m.state IN (0, 6, 7)",
+             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
+             "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2, ?2, "
+             "'skipped', 'cancelled', 'the campaign was cancelled', ?1, m.run_id, m.contact_id, "
+             "m.variant, ?3 FROM messages m WHERE m.run_id IN (SELECT id FROM runs WHERE "
+             "campaign_id = ?1) AND m.state IN (0, 6, 7)",
              &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int(s, 3, HD_ST_CANCELLED);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "cancelling messages");
     sqlite3_finalize(s);
@@ -309,6 +311,23 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     sqlite3_bind_int64(s, 2, fire_at);
     if (sqlite3_step(s) == SQLITE_ROW)
         read_run(s, out);
+    else
+        rc = hd_store_fail(st, err, "reading run");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "SELECT " RUN_COLS " FROM runs WHERE id = ?1", &s, err), step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    if ((step = sqlite3_step(s)) == SQLITE_ROW)
+        read_run(s, out);
+    else if (step == SQLITE_DONE)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no run %lld", (long long)id);
     else
         rc = hd_store_fail(st, err, "reading run");
     sqlite3_finalize(s);
@@ -492,9 +511,10 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
                                &last, err)) < 0 ||
         (rc = hd_store_prepare(
              st,
-             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, text) SELECT id, "
-             "0, ?3, ?3, 'held_out', ?4 FROM messages WHERE run_id = ?1 AND contact_id > ?2 AND "
-             "state = ?5",
+             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
+             "campaign_id, run_id, contact_id, variant, state) SELECT id, 0, ?3, ?3, 'skipped', "
+             "'held_out', ?4, ?6, run_id, contact_id, variant, state FROM messages WHERE run_id = "
+             "?1 AND contact_id > ?2 AND state = ?5",
              &log, err)) < 0)
         goto out;
     char why[64];
@@ -512,6 +532,7 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     sqlite3_bind_int64(log, 3, m->now_ms);
     sqlite3_bind_text(log, 4, why, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(log, 5, HD_ST_HELD_OUT);
+    sqlite3_bind_int64(log, 6, m->campaign);
     for (;;) {
         if ((rc = hd_store_begin(st, err)) < 0)
             goto out;

@@ -33,7 +33,7 @@ void hd_claimed_release(struct hd_claimed *c)
     "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
     "t.platform = 'apns' AND s.address = t.token), "                                               \
     "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
-    "x.campaign_id, ',') FROM sends x WHERE x.contact_id = " K " AND x.at >= " HORIZON ") "
+    "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K " AND x.at >= " HORIZON ") "
 
 #define CLAIM_SQL                                                                                  \
     "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "             \
@@ -62,15 +62,15 @@ static void parse_sent(const char *s, struct hd_claimed *c)
 {
     size_t cap = 0;
     while (s && *s) {
-        long long at, camp;
+        long long at, camp, msg;
         int cat, ch;
         size_t n = strcspn(s, ",");
-        if (sscanf(s, "%lld %d %d %lld", &at, &cat, &ch, &camp) == 4) {
+        if (sscanf(s, "%lld %d %d %lld %lld", &at, &cat, &ch, &camp, &msg) == 5) {
             if (c->nsent == cap) {
                 cap = cap ? 2 * cap : 8;
                 c->sent = hd_xrealloc(c->sent, cap * sizeof *c->sent);
             }
-            c->sent[c->nsent++] = (struct hd_sent){at, camp, cat, ch};
+            c->sent[c->nsent++] = (struct hd_sent){at, camp, cat, ch, msg};
         }
         s += n + (s[n] == ',');
     }
@@ -201,8 +201,10 @@ int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct
     sqlite3_stmt *s;
     int rc = hd_store_cached(st, SLOT_ATTEMPT_ADD,
                              "INSERT INTO attempts (message_id, attempt, at, done_at, channel, "
-                             "provider, address, outcome, code, text, gateway_id, digest) VALUES "
-                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                             "provider, address, outcome, code, text, gateway_id, digest, "
+                             "campaign_id, run_id, contact_id, variant, state, reason, segments, "
+                             "cost, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
                              &s, err);
     if (rc < 0)
         return rc;
@@ -220,7 +222,20 @@ int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct
     hd_store_bind_text(s, 10, a->text && *a->text ? a->text : NULL);
     hd_store_bind_text(s, 11, a->gateway_id && *a->gateway_id ? a->gateway_id : NULL);
     hd_store_bind_text(s, 12, a->digest && *a->digest ? a->digest : NULL);
-    return run_cached(st, s, err, "writing the delivery log");
+    sqlite3_bind_int64(s, 13, a->campaign);
+    sqlite3_bind_int64(s, 14, a->run);
+    sqlite3_bind_int64(s, 15, a->contact);
+    hd_store_bind_text(s, 16, a->variant);
+    sqlite3_bind_int(s, 17, a->state);
+    hd_store_bind_text(s, 18, a->reason);
+    if (a->segments > 0) {
+        sqlite3_bind_int(s, 19, a->segments);
+        sqlite3_bind_double(s, 20, a->cost);
+    }
+    hd_store_bind_text(s, 21, a->detail);
+    rc = run_cached(st, s, err, "writing the delivery log");
+    sqlite3_clear_bindings(s);
+    return rc;
 }
 
 int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
@@ -268,10 +283,12 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
                          int64_t *n, struct hd_err *err)
 {
     static const char *const sql[] = {
-        "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, text) "
-        "SELECT id, attempts, ?2 * 1000, ?2 * 1000, CASE channel WHEN 0 THEN 'email' WHEN 1 "
-        "THEN 'sms' WHEN 2 THEN 'push' END, 'requeued', ?4 FROM messages WHERE state = 1 AND "
-        "lease_owner = ?1 AND (?3 = 0 OR lease_until < ?2)",
+        "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, reason, text, "
+        "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2 * 1000, "
+        "?2 * 1000, CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' END, "
+        "'temporary', 'interrupted', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
+        "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
+        "AND (?3 = 0 OR m.lease_until < ?2)",
         "DELETE FROM sends WHERE message_id IN (SELECT id FROM messages WHERE state = 1 AND "
         "lease_owner = ?1 AND (?3 = 0 OR lease_until < ?2))",
         "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, not_before = "
@@ -414,50 +431,6 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
     if (step != SQLITE_DONE)
         rc = hd_store_fail(st, err, "reading provider pauses");
     sqlite3_reset(s);
-    return rc;
-}
-
-int hd_store_log_tail(struct hd_store *st, int64_t campaign, int64_t limit, hd_log_cb cb, void *ud,
-                      struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
-        "SELECT * FROM (SELECT a.id, a.message_id, a.attempt, a.at, a.done_at, c.name, k.ext_id, "
-        "m.variant, a.channel, a.provider, a.address, a.outcome, a.code, a.text, a.gateway_id "
-        "FROM attempts a JOIN messages m ON m.id = a.message_id JOIN runs r ON r.id = m.run_id "
-        "JOIN campaigns c ON c.id = r.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id "
-        "WHERE ?1 = 0 OR r.campaign_id = ?1 ORDER BY a.id DESC LIMIT ?2) ORDER BY id",
-        &s, err);
-    int step;
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(s, i))
-        struct hd_log_row r = {.id = sqlite3_column_int64(s, 0),
-                               .message = sqlite3_column_int64(s, 1),
-                               .attempt = sqlite3_column_int(s, 2),
-                               .at_ms = sqlite3_column_int64(s, 3),
-                               .done_ms = sqlite3_column_int64(s, 4),
-                               .campaign = T(5),
-                               .contact = T(6),
-                               .variant = T(7),
-                               .channel = T(8),
-                               .provider = T(9),
-                               .address = T(10),
-                               .outcome = T(11),
-                               .code = sqlite3_column_int(s, 12),
-                               .text = T(13),
-                               .gateway_id = T(14)};
-#undef T
-        if ((rc = cb(ud, &r)) != 0)
-            break;
-    }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the delivery log");
-    sqlite3_finalize(s);
     return rc;
 }
 

@@ -16,6 +16,8 @@ enum hd_store_slot {
     SLOT_PAUSES,
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
+    SLOT_CONTACT_ID,
+    SLOT_EVENT_ADD,
     SLOT_COUNT
 };
 

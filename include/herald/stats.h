@@ -1,0 +1,45 @@
+/* stats: a campaign's numbers, as herald stats shows them: per group
+ * (channel, variant, provider or UTC day; "all" first) targeted, held out,
+ * still pending, sent, failed and skipped by reason, deferrals, retries,
+ * SMS segments and cost, and gateway latency. Counts come from the
+ * messages (targeted, held out, pending) and the log (the rest), pruned
+ * rows included through their totals. */
+#ifndef HERALD_STATS_H
+#define HERALD_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/audit.h"
+
+struct hd_stats_reasons {
+    struct {
+        char *word;
+        int64_t n;
+    } * v;
+    size_t n;
+};
+
+struct hd_stats_group {
+    char *name;
+    int64_t targeted, held_out, pending, sent, failed, skipped, deferred, retries, throttled;
+    int64_t attempts; /* requests to gateways */
+    int64_t segments;
+    double cost;
+    struct hd_stats_reasons failed_by, skipped_by, deferred_by;
+    int64_t lat[HD_LAT_BUCKETS], nlat;
+};
+
+struct hd_stats {
+    int by;                        /* enum hd_stats_by */
+    struct hd_stats_group *groups; /* [0] is "all"; then by name, "-" and "holdout" last */
+    size_t n;
+};
+
+int hd_stats_load(struct hd_store *st, int64_t campaign, int by, struct hd_stats *out,
+                  struct hd_err *err);
+/* The latency (ms) below which a share q of the group's answers came; -1: none. */
+int64_t hd_stats_percentile(const struct hd_stats_group *g, double q);
+void hd_stats_release(struct hd_stats *s);
+
+#endif

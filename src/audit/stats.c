@@ -1,0 +1,209 @@
+/* stats: a campaign's numbers from its messages and its delivery log
+ * (live rows and the totals pruned ones left), grouped by channel,
+ * variant, provider or day; latency percentiles from histograms; and the
+ * two-proportion z-test that compares a variant's conversions with the
+ * holdout's. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/audit.h"
+#include "herald/buf.h"
+#include "herald/state.h"
+#include "herald/stats.h"
+
+int hd_lat_bucket(int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 128)
+        return (int)ms;
+    int e = 63 - __builtin_clzll((unsigned long long)ms); /* 7 and up */
+    int b = 128 + (e - 7) * 16 + (int)((ms >> (e - 4)) & 15);
+    return b < HD_LAT_BUCKETS ? b : HD_LAT_BUCKETS - 1;
+}
+
+int64_t hd_lat_value(int bucket)
+{
+    if (bucket < 128)
+        return bucket;
+    int e = 7 + (bucket - 128) / 16, sub = (bucket - 128) % 16;
+    int64_t lo = ((int64_t)(16 + sub)) << (e - 4), width = (int64_t)1 << (e - 4);
+    return lo + width / 2;
+}
+
+void hd_ztest(int64_t x1, int64_t n1, int64_t x2, int64_t n2, struct hd_ztest *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n1 <= 0 || n2 <= 0)
+        return;
+    out->p1 = (double)x1 / (double)n1;
+    out->p2 = (double)x2 / (double)n2;
+    out->diff = out->p1 - out->p2;
+    out->lift = out->p2 > 0 ? out->diff / out->p2 : NAN;
+    double pool = (double)(x1 + x2) / (double)(n1 + n2);
+    double se0 = sqrt(pool * (1 - pool) * (1.0 / (double)n1 + 1.0 / (double)n2));
+    double se = sqrt(out->p1 * (1 - out->p1) / (double)n1 + out->p2 * (1 - out->p2) / (double)n2);
+    out->lo = out->diff - 1.959963984540054 * se;
+    out->hi = out->diff + 1.959963984540054 * se;
+    if (se0 <= 0)
+        return; /* both rates 0, or both 1: nothing to test */
+    out->z = out->diff / se0;
+    out->p = erfc(fabs(out->z) / sqrt(2.0));
+    out->ok = true;
+}
+
+/* ---- gathering ---------------------------------------------------------------------- */
+
+static struct hd_stats_group *group(struct hd_stats *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->groups[i].name, name) == 0)
+            return &s->groups[i];
+    s->groups = hd_xrealloc(s->groups, (s->n + 1) * sizeof *s->groups);
+    struct hd_stats_group *g = &s->groups[s->n++];
+    memset(g, 0, sizeof *g);
+    g->name = hd_xstrdup(name);
+    return g;
+}
+
+static void add_reason(struct hd_stats_reasons *r, const char *word, int64_t n)
+{
+    if (!word || !*word)
+        word = "-";
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i].word, word) == 0) {
+            r->v[i].n += n;
+            return;
+        }
+    r->v = hd_xrealloc(r->v, (r->n + 1) * sizeof *r->v);
+    r->v[r->n].word = hd_xstrdup(word);
+    r->v[r->n++].n = n;
+}
+
+/* Applies fn to "all" and, when grouped, to the row's own group. */
+#define EACH_GROUP(s, name, g, body)                                                               \
+    do {                                                                                           \
+        struct hd_stats_group *g = &(s)->groups[0];                                                \
+        body;                                                                                      \
+        if ((s)->by != HD_BY_NONE && (name)) {                                                     \
+            g = group((s), (name));                                                                \
+            body;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+static int on_msg(void *ud, const char *name, int state, int64_t n)
+{
+    struct hd_stats *s = ud;
+    bool pending = !hd_state_terminal(state);
+    EACH_GROUP(s, name, g, {
+        g->targeted += n;
+        if (state == HD_ST_HELD_OUT)
+            g->held_out += n;
+        if (pending)
+            g->pending += n;
+    });
+    return 0;
+}
+
+static int on_count(void *ud, const struct hd_stat_count *c)
+{
+    struct hd_stats *s = ud;
+    bool skipped = strcmp(c->outcome, "skipped") == 0, accepted = strcmp(c->outcome, "accepted") == 0;
+    int st = c->state;
+    EACH_GROUP(s, c->group, g, {
+        if (accepted && st == HD_ST_SENT) {
+            g->sent += c->n;
+            g->segments += c->segments;
+            g->cost += c->cost;
+        } else if (st == HD_ST_FAILED || st == HD_ST_RENDER_FAILED) {
+            g->failed += c->n;
+            add_reason(&g->failed_by, c->reason, c->n);
+        } else if (st == HD_ST_SUPPRESSED || st == HD_ST_NO_CHANNEL || st == HD_ST_CAPPED ||
+                   st == HD_ST_EXPIRED || st == HD_ST_CANCELLED) {
+            g->skipped += c->n;
+            add_reason(&g->skipped_by, c->reason, c->n);
+        } else if (skipped && st == HD_ST_DEFERRED) {
+            g->deferred += c->n;
+            add_reason(&g->deferred_by, c->reason, c->n);
+        } else if (!skipped && !accepted && !hd_state_terminal(st)) {
+            g->retries += c->n; /* it goes again: retry, pause, fallback, interruption */
+        }
+        if (strcmp(c->outcome, "throttled") == 0)
+            g->throttled += c->n;
+        if (!skipped)
+            g->attempts += c->n;
+    });
+    return 0;
+}
+
+static int on_latency(void *ud, const char *name, int bucket, int64_t n)
+{
+    struct hd_stats *s = ud;
+    if (bucket < 0 || bucket >= HD_LAT_BUCKETS)
+        return 0;
+    EACH_GROUP(s, name, g, {
+        g->lat[bucket] += n;
+        g->nlat += n;
+    });
+    return 0;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const struct hd_stats_group *x = a, *y = b;
+    /* the holdout last, "-" (none) after the named ones */
+    int hx = strcmp(x->name, "holdout") == 0 ? 2 : strcmp(x->name, "-") == 0;
+    int hy = strcmp(y->name, "holdout") == 0 ? 2 : strcmp(y->name, "-") == 0;
+    return hx != hy ? hx - hy : strcmp(x->name, y->name);
+}
+
+int hd_stats_load(struct hd_store *st, int64_t campaign, int by, struct hd_stats *out,
+                  struct hd_err *err)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    out->by = by;
+    group(out, "all");
+    if ((rc = hd_store_stats_messages(st, campaign, by, on_msg, out, err)) < 0 ||
+        (rc = hd_store_stats_log(st, campaign, by, on_count, out, err)) < 0 ||
+        (rc = hd_store_stats_latency(st, campaign, by, on_latency, out, err)) < 0) {
+        hd_stats_release(out);
+        return rc;
+    }
+    if (out->n > 2)
+        qsort(out->groups + 1, out->n - 1, sizeof *out->groups, cmp_group);
+    return 0;
+}
+
+int64_t hd_stats_percentile(const struct hd_stats_group *g, double q)
+{
+    if (g->nlat == 0)
+        return -1;
+    int64_t rank = (int64_t)ceil(q * (double)g->nlat), seen = 0;
+    if (rank < 1)
+        rank = 1;
+    for (int b = 0; b < HD_LAT_BUCKETS; b++)
+        if ((seen += g->lat[b]) >= rank)
+            return hd_lat_value(b);
+    return hd_lat_value(HD_LAT_BUCKETS - 1);
+}
+
+static void reasons_release(struct hd_stats_reasons *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i].word);
+    free(r->v);
+}
+
+void hd_stats_release(struct hd_stats *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->groups[i].name);
+        reasons_release(&s->groups[i].failed_by);
+        reasons_release(&s->groups[i].skipped_by);
+        reasons_release(&s->groups[i].deferred_by);
+    }
+    free(s->groups);
+    memset(s, 0, sizeof *s);
+}

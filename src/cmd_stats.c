@@ -1,0 +1,632 @@
+/* cmd_stats: herald stats (a campaign's numbers, side by side per group,
+ * and with --goal its conversions against the holdout) and herald events
+ * import (the conversions, from CSV or JSON Lines). */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "herald/csv.h"
+#include "herald/progress.h"
+#include "herald/stats.h"
+#include "herald/store.h"
+#include "herald/units.h"
+
+static const char stats_usage[] =
+    "usage: herald stats CAMPAIGN [--by channel|variant|provider|day]\n"
+    "                    [--goal EVENT [--window DURATION]] [--format table|csv|json]\n"
+    "\n"
+    "A campaign's numbers, from its messages and its delivery log (rows pruned by\n"
+    "herald log prune included): targeted, held out, pending, sent, failed and\n"
+    "skipped by reason, deferrals (quiet hours, caps), retries, gateway requests,\n"
+    "SMS segments and cost, and gateway latency percentiles (exact below 128 ms,\n"
+    "within 6.25% above). Columns: all, then one per group (--by; by variant when\n"
+    "the campaign has variants, with the holdout as a group of its own). Days are\n"
+    "UTC days.\n"
+    "\n"
+    "  --goal EVENT      compare conversions (herald events import) of each variant\n"
+    "                    with the holdout's: rates, absolute and relative lift, the\n"
+    "                    p-value of a two-proportion z-test and the 95% interval\n"
+    "  --window D        an event counts within D after the run fired (default 7d)\n"
+    "  --format          table (default), csv (group,metric,value) or json\n";
+
+/* ---- the metrics ------------------------------------------------------------------------ */
+
+struct metric {
+    const char *name;
+    double v;
+    bool none; /* no value (a percentile with no answers) */
+    bool money;
+};
+
+/* The group's metrics, in the order shown; reasons come after their total. */
+static size_t metrics(const struct hd_stats_group *g, struct metric *m, size_t max,
+                      char names[][64])
+{
+    size_t n = 0, k = 0;
+#define PUT(nm, val) (n < max ? (m[n++] = (struct metric){.name = (nm), .v = (double)(val)}) : m[0])
+#define REASONS(prefix, r)                                                                         \
+    for (size_t i = 0; i < (r).n && k < 64; i++, k++) {                                            \
+        snprintf(names[k], 64, "%s.%s", prefix, (r).v[i].word);                                    \
+        PUT(names[k], (r).v[i].n);                                                                 \
+    }
+    PUT("targeted", g->targeted);
+    PUT("held_out", g->held_out);
+    PUT("pending", g->pending);
+    PUT("sent", g->sent);
+    PUT("failed", g->failed);
+    REASONS("failed", g->failed_by);
+    PUT("skipped", g->skipped);
+    REASONS("skipped", g->skipped_by);
+    PUT("deferred", g->deferred);
+    REASONS("deferred", g->deferred_by);
+    PUT("retries", g->retries);
+    PUT("throttled", g->throttled);
+    PUT("requests", g->attempts);
+    PUT("sms_segments", g->segments);
+    PUT("sms_cost", g->cost);
+    m[n - 1].money = true;
+    static const char *const pct[] = {"latency_p50_ms", "latency_p90_ms", "latency_p99_ms"};
+    static const double q[] = {0.5, 0.9, 0.99};
+    for (int i = 0; i < 3; i++) {
+        int64_t v = hd_stats_percentile(g, q[i]);
+        PUT(pct[i], v);
+        m[n - 1].none = v < 0;
+    }
+#undef PUT
+#undef REASONS
+    return n;
+}
+
+/* The value of metric name in group g (0 when the group lacks it). */
+static bool find_metric(const struct metric *m, size_t n, const char *name, struct metric *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].name, name) == 0) {
+            *out = m[i];
+            return true;
+        }
+    return false;
+}
+
+static void fmt_value(const struct metric *m, char *buf, size_t size)
+{
+    if (m->none)
+        snprintf(buf, size, "-");
+    else if (m->money)
+        snprintf(buf, size, "%.4f", m->v);
+    else
+        snprintf(buf, size, "%.0f", m->v);
+}
+
+#define MAXM 256
+
+static void print_table(const struct hd_stats *s, const char *campaign)
+{
+    struct metric *all = hd_xcalloc(MAXM, sizeof *all);
+    char(*names)[64] = hd_xcalloc(64, 64);
+    size_t n = metrics(&s->groups[0], all, MAXM, names);
+    printf("campaign %s%s\n\n%-26s", campaign,
+           s->by == HD_BY_DAY ? " (days in UTC)" : "", "");
+    for (size_t g = 0; g < s->n; g++)
+        printf(" %12.12s", s->groups[g].name);
+    printf("\n");
+    struct metric *gm = hd_xcalloc(MAXM, sizeof *gm);
+    char(*gnames)[64] = hd_xcalloc(64, 64);
+    for (size_t i = 0; i < n; i++) {
+        const char *dot = strchr(all[i].name, '.');
+        if (dot)
+            printf("  %-24s", dot + 1);
+        else
+            printf("%-26s", all[i].name);
+        for (size_t g = 0; g < s->n; g++) {
+            size_t gn = metrics(&s->groups[g], gm, MAXM, gnames);
+            struct metric v = {.v = 0};
+            char cell[32];
+            if (!find_metric(gm, gn, all[i].name, &v))
+                v = (struct metric){.v = 0, .money = all[i].money};
+            fmt_value(&v, cell, sizeof cell);
+            printf(" %12s", cell);
+        }
+        printf("\n");
+    }
+    free(gm);
+    free(gnames);
+    free(all);
+    free(names);
+}
+
+/* ---- the goal --------------------------------------------------------------------------- */
+
+struct goal_row {
+    char *group;
+    int64_t n, x;
+};
+struct goal {
+    struct goal_row *v;
+    size_t n;
+};
+
+static int on_goal(void *ud, const char *group, int64_t n, int64_t x)
+{
+    struct goal *g = ud;
+    g->v = hd_xrealloc(g->v, (g->n + 1) * sizeof *g->v);
+    g->v[g->n++] = (struct goal_row){hd_xstrdup(group), n, x};
+    return 0;
+}
+
+static void fmt_p(double p, char *buf, size_t size)
+{
+    if (p < 0.001)
+        snprintf(buf, size, "p < 0.001");
+    else
+        snprintf(buf, size, "p = %.3f", p);
+}
+
+/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003" */
+static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, char *buf,
+                          size_t size)
+{
+    char p[24];
+    fmt_p(t->p, p, sizeof p);
+    int len = variants ? snprintf(buf, size, "variant %s converted", group)
+                       : snprintf(buf, size, "the campaign's messages converted");
+    if (len < 0 || (size_t)len >= size)
+        return;
+    snprintf(buf + len, size - (size_t)len, " %.1f%% vs %.1f%% in the holdout, %+.1f points, %s%s",
+             100 * t->p1, 100 * t->p2, 100 * t->diff, p,
+             !t->ok         ? " (no difference to test)"
+             : t->p < 0.05 ? " (significant at 5%)"
+                           : " (not significant at 5%)");
+}
+
+static json_t *goal_report(const struct goal *g, const char *event, int64_t window, int format,
+                           struct hd_buf *csv)
+{
+    const struct goal_row *hold = NULL;
+    size_t nvar = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->v[i].group, "holdout") == 0)
+            hold = &g->v[i];
+        else if (strcmp(g->v[i].group, "-") != 0)
+            nvar++;
+    }
+    char win[32];
+    hd_units_format_duration(window, win, sizeof win);
+    json_t *j = json_pack("{s:s, s:s, s:[]}", "event", event, "window", win, "groups");
+    if (format == FMT_TABLE)
+        printf("\ngoal '%s' within %s of each run\n%-12s %10s %10s %8s  %s\n", event, win, "group",
+               "messages", "converted", "rate", "against the holdout");
+    for (size_t i = 0; i < g->n; i++) {
+        const struct goal_row *r = &g->v[i];
+        double rate = r->n ? (double)r->x / (double)r->n : 0;
+        json_t *o = json_pack("{s:s, s:I, s:I, s:f}", "group", r->group, "messages",
+                              (json_int_t)r->n, "converted", (json_int_t)r->x, "rate", rate);
+        char line[400] = "", ci[96] = "";
+        struct hd_ztest t;
+        if (hold && r != hold) {
+            hd_ztest(r->x, r->n, hold->x, hold->n, &t);
+            goal_sentence(r->group, nvar > 0, &t, line, sizeof line);
+            snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo,
+                     100 * t.hi);
+            json_object_set_new(o, "lift_points", json_real(100 * t.diff));
+            json_object_set_new(o, "lift_relative", isnan(t.lift) ? json_null() : json_real(t.lift));
+            json_object_set_new(o, "z", json_real(t.z));
+            json_object_set_new(o, "p_value", json_real(t.p));
+            json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
+            json_object_set_new(o, "summary", json_string(line));
+        }
+        json_array_append_new(json_object_get(j, "groups"), o);
+        if (format == FMT_TABLE) {
+            char rel[32] = "";
+            if (hold && r != hold && !isnan(t.lift))
+                snprintf(rel, sizeof rel, " (%+.0f%%)", 100 * t.lift);
+            printf("%-12s %10lld %10lld %7.2f%%  %s%s\n", r->group, (long long)r->n,
+                   (long long)r->x, 100 * rate, ci, rel);
+        } else if (format == FMT_CSV) {
+            hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", r->group,
+                        (long long)r->n, r->group, (long long)r->x);
+            if (hold && r != hold)
+                hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n", r->group,
+                            100 * t.diff, r->group, t.p);
+        }
+    }
+    if (format == FMT_TABLE) {
+        if (!hold)
+            printf("no holdout in this campaign: nothing to compare the rates with\n");
+        for (size_t i = 0; hold && i < g->n; i++)
+            if (&g->v[i] != hold) {
+                const char *s = json_string_value(json_object_get(
+                    json_array_get(json_object_get(j, "groups"), i), "summary"));
+                printf("%s\n", s ? s : "");
+            }
+    }
+    return j;
+}
+
+/* ---- herald stats ------------------------------------------------------------------------ */
+
+static json_t *stats_json(const struct hd_stats *s)
+{
+    json_t *groups = json_object();
+    struct metric *m = hd_xcalloc(MAXM, sizeof *m);
+    char(*names)[64] = hd_xcalloc(64, 64);
+    for (size_t g = 0; g < s->n; g++) {
+        size_t n = metrics(&s->groups[g], m, MAXM, names);
+        json_t *o = json_object();
+        for (size_t i = 0; i < n; i++) {
+            const char *dot = strchr(m[i].name, '.');
+            json_t *v = m[i].none  ? json_null()
+                        : m[i].money ? json_real(m[i].v)
+                                     : json_integer((json_int_t)m[i].v);
+            if (dot) {
+                char key[64];
+                snprintf(key, sizeof key, "%.*s_by", (int)(dot - m[i].name), m[i].name);
+                json_t *by = json_object_get(o, key);
+                if (!by)
+                    json_object_set_new(o, key, by = json_object());
+                json_object_set_new(by, dot + 1, v);
+            } else {
+                json_object_set_new(o, m[i].name, v);
+            }
+        }
+        json_object_set_new(groups, s->groups[g].name, o);
+    }
+    free(m);
+    free(names);
+    return groups;
+}
+
+static void stats_csv(const struct hd_stats *s, struct hd_buf *b)
+{
+    struct metric *m = hd_xcalloc(MAXM, sizeof *m);
+    char(*names)[64] = hd_xcalloc(64, 64);
+    for (size_t g = 0; g < s->n; g++) {
+        size_t n = metrics(&s->groups[g], m, MAXM, names);
+        for (size_t i = 0; i < n; i++) {
+            char cell[32];
+            fmt_value(&m[i], cell, sizeof cell);
+            hd_buf_adds(b, "stats,");
+            hd_buf_add_csv_field(b, s->groups[g].name, strlen(s->groups[g].name));
+            hd_buf_addc(b, ',');
+            hd_buf_add_csv_field(b, m[i].name, strlen(m[i].name));
+            hd_buf_addf(b, ",%s\r\n", strcmp(cell, "-") == 0 ? "" : cell);
+        }
+    }
+    free(m);
+    free(names);
+}
+
+int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"by", required_argument, NULL, 'b'},
+                                         {"goal", required_argument, NULL, 'g'},
+                                         {"window", required_argument, NULL, 'w'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    int by = -1, format = FMT_TABLE, c;
+    const char *goal = NULL;
+    int64_t window = 7 * 86400;
+    struct hd_err err = {0};
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if ((by = hd_stats_by_parse(optarg)) < 0)
+                return cmd_usage("stats", stats_usage,
+                                 "--by: '%s' is not channel, variant, provider or day", optarg);
+            break;
+        case 'g':
+            if (!*optarg)
+                return cmd_usage("stats", stats_usage, "--goal: an event name is needed");
+            goal = optarg;
+            break;
+        case 'w':
+            if (hd_units_duration(optarg, &window, &err) < 0 || window <= 0)
+                return cmd_usage("stats", stats_usage, "--window: %s",
+                                 err.msg[0] ? err.msg : "must be more than 0");
+            break;
+        case 'f':
+            format = cmd_parse_format(optarg, true);
+            if (format != FMT_TABLE && format != FMT_CSV && format != FMT_JSON)
+                return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json",
+                                 optarg);
+            break;
+        case 'h':
+            return cmd_help(stats_usage);
+        default:
+            return cmd_usage("stats", stats_usage, "bad option");
+        }
+    }
+    if (optind + 1 != argc)
+        return optind == argc ? cmd_usage("stats", stats_usage, "which campaign?")
+                              : cmd_usage("stats", stats_usage, "unexpected argument '%s'",
+                                          argv[optind + 1]);
+    if (!ctx->store)
+        return cmd_help(stats_usage);
+    struct hd_campaign camp = {0};
+    if (hd_store_campaign_get(ctx->store, argv[optind], 0, &camp, &err) < 0)
+        return cmd_fail(ctx, &err);
+    if (by < 0)
+        by = camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE;
+    struct hd_stats s;
+    struct goal g = {0};
+    int rc = hd_stats_load(ctx->store, camp.id, by, &s, &err);
+    if (rc == 0 && goal)
+        rc = hd_store_stats_goal(ctx->store, camp.id, goal, window, on_goal, &g, &err);
+    if (rc < 0) {
+        hd_campaign_release(&camp);
+        return cmd_fail(ctx, &err);
+    }
+    struct hd_buf csv;
+    hd_buf_init(&csv);
+    if (format == FMT_TABLE)
+        print_table(&s, camp.name);
+    else if (format == FMT_CSV) {
+        hd_buf_adds(&csv, "section,group,metric,value\r\n");
+        stats_csv(&s, &csv);
+    }
+    json_t *gj = goal ? goal_report(&g, goal, window, format, &csv) : NULL;
+    if (format == FMT_CSV)
+        fwrite(csv.data, 1, csv.len, stdout);
+    else if (format == FMT_JSON) {
+        static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
+        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp.name, "by", bys[by], "groups",
+                              stats_json(&s));
+        if (gj)
+            json_object_set(o, "goal", gj);
+        cmd_print_json(o, true);
+        json_decref(o);
+    }
+    json_decref(gj);
+    hd_buf_release(&csv);
+    for (size_t i = 0; i < g.n; i++)
+        free(g.v[i].group);
+    free(g.v);
+    hd_stats_release(&s);
+    hd_campaign_release(&camp);
+    return EXIT_OK;
+}
+
+/* ---- herald events import ----------------------------------------------------------------- */
+
+static const char events_usage[] =
+    "usage: herald events import FILE|- [--format csv|jsonl]\n"
+    "\n"
+    "Loads conversion events for herald stats --goal: one per row, with the\n"
+    "contact's external id, the event's name, its time and an optional value.\n"
+    "CSV needs a header naming the columns contact, event, time and value (also\n"
+    "accepted: contact_id/id, name, at/timestamp); JSON Lines takes objects with\n"
+    "those keys. Times are ISO 8601 or Unix seconds. The format follows the file's\n"
+    "extension (.jsonl, .ndjson) unless --format says.\n"
+    "\n"
+    "All or nothing: a bad row stops the import with its line and nothing is\n"
+    "written. Events of unknown contacts are skipped and counted; an event already\n"
+    "there (same contact, name, time and value) is not added twice.\n";
+
+struct ev_import {
+    struct hd_ctx *ctx;
+    int64_t added, dup, unknown, lines;
+    char first_unknown[64];
+};
+
+static int parse_ev_time(const char *s, int64_t *t)
+{
+    char *end;
+    if (hd_time_parse_iso(s, t, NULL) == 0)
+        return 0;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s && !*end && errno == 0 && v >= 0) {
+        *t = v;
+        return 0;
+    }
+    return -1;
+}
+
+static int add_event(struct ev_import *im, const char *file, long line, const char *contact,
+                     const char *name, const char *when, const char *value, struct hd_err *err)
+{
+    struct hd_event ev = {.contact = contact, .name = name};
+    if (!contact || !*contact)
+        return hd_err_set(err, HD_E_INVALID, "%s:%ld: no contact", file, line);
+    if (!name || !*name)
+        return hd_err_set(err, HD_E_INVALID, "%s:%ld: no event name", file, line);
+    if (!when || parse_ev_time(when, &ev.at) < 0)
+        return hd_err_set(err, HD_E_INVALID, "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds",
+                          file, line, when ? when : "");
+    if (value && *value) {
+        char *end;
+        errno = 0;
+        ev.value = strtod(value, &end);
+        if (*end || errno || !isfinite(ev.value))
+            return hd_err_set(err, HD_E_INVALID, "%s:%ld: value '%s' is not a number", file, line,
+                              value);
+        ev.has_value = true;
+    }
+    int result, rc = hd_store_event_add(im->ctx->store, &ev, &result, err);
+    if (rc < 0)
+        return rc;
+    im->added += result == HD_EVENT_ADDED;
+    im->dup += result == HD_EVENT_DUPLICATE;
+    if (result == HD_EVENT_UNKNOWN_CONTACT && im->unknown++ == 0)
+        snprintf(im->first_unknown, sizeof im->first_unknown, "%s", contact);
+    return 0;
+}
+
+static int col_of(const struct hd_csv_record *h, const char *const *names)
+{
+    for (size_t i = 0; i < h->nfields; i++)
+        for (size_t k = 0; names[k]; k++)
+            if (strcmp(h->fields[i], names[k]) == 0)
+                return (int)i;
+    return -1;
+}
+
+static int import_csv(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
+{
+    static const char *const contact[] = {"contact", "contact_id", "id", "external_id", NULL},
+                             *name[] = {"event", "name", NULL},
+                             *when[] = {"time", "at", "timestamp", NULL},
+                             *value[] = {"value", NULL};
+    struct hd_csv *csv = hd_csv_new(f, file);
+    struct hd_csv_record rec;
+    int rc = hd_csv_next(csv, &rec, err), col[4];
+    if (rc == 0)
+        rc = hd_err_set(err, HD_E_INVALID, "%s: empty: a header line is needed", file);
+    if (rc > 0) {
+        col[0] = col_of(&rec, contact);
+        col[1] = col_of(&rec, name);
+        col[2] = col_of(&rec, when);
+        col[3] = col_of(&rec, value);
+        if (col[0] < 0 || col[1] < 0 || col[2] < 0)
+            rc = hd_err_set(err, HD_E_INVALID,
+                            "%s:1: the header needs contact, event and time columns", file);
+    }
+    struct hd_progress p;
+    hd_progress_init(&p, im->ctx->progress, stderr, "events", 0);
+    while (rc > 0 && (rc = hd_csv_next(csv, &rec, err)) > 0) {
+        const char *v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = col[i] >= 0 && (size_t)col[i] < rec.nfields ? rec.fields[col[i]] : NULL;
+        rc = add_event(im, file, rec.line, v[0], v[1], v[2], v[3], err);
+        rc = rc < 0 ? rc : 1;
+        im->lines++;
+        hd_progress_update(&p, (uint64_t)im->lines, (uint64_t)im->lines);
+    }
+    hd_progress_finish(&p);
+    hd_csv_free(csv);
+    return rc < 0 ? rc : 0;
+}
+
+static const char *json_text(json_t *o, const char *const *keys, char *buf, size_t size)
+{
+    for (size_t k = 0; keys[k]; k++) {
+        json_t *v = json_object_get(o, keys[k]);
+        if (json_is_string(v))
+            return json_string_value(v);
+        if (json_is_integer(v)) {
+            snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+            return buf;
+        }
+        if (json_is_real(v)) {
+            snprintf(buf, size, "%.17g", json_real_value(v));
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
+{
+    static const char *const contact[] = {"contact", "contact_id", "id", "external_id", NULL},
+                             *name[] = {"event", "name", NULL},
+                             *when[] = {"time", "at", "timestamp", NULL},
+                             *value[] = {"value", NULL};
+    char *line = NULL;
+    size_t cap = 0;
+    long no = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) >= 0) {
+        no++;
+        if (strspn(line, " \t\r\n") == strlen(line))
+            continue;
+        json_error_t je;
+        json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(o)) {
+            rc = hd_err_set(err, HD_E_INVALID, "%s:%ld: %s", file, no,
+                            o ? "not a JSON object" : je.text);
+        } else {
+            char b[4][64];
+            rc = add_event(im, file, no, json_text(o, contact, b[0], 64),
+                           json_text(o, name, b[1], 64), json_text(o, when, b[2], 64),
+                           json_text(o, value, b[3], 64), err);
+            im->lines++;
+        }
+        json_decref(o);
+    }
+    free(line);
+    if (rc == 0 && ferror(f))
+        rc = hd_err_set(err, HD_E_IO, "%s: %s", file, strerror(errno));
+    return rc;
+}
+
+int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    int format = -1, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = cmd_parse_format(optarg, false);
+            if (format != FMT_CSV && format != FMT_JSONL)
+                return cmd_usage("events", events_usage, "--format: '%s' is not csv or jsonl",
+                                 optarg);
+            break;
+        case 'h':
+            return cmd_help(events_usage);
+        default:
+            return cmd_usage("events", events_usage, "bad option");
+        }
+    }
+    if (optind >= argc || strcmp(argv[optind], "import") != 0)
+        return cmd_usage("events", events_usage, "the subcommand is import");
+    optind++;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return cmd_help(events_usage);
+        if (c != 'f')
+            return cmd_usage("events import", events_usage, "bad option");
+        format = cmd_parse_format(optarg, false);
+        if (format != FMT_CSV && format != FMT_JSONL)
+            return cmd_usage("events import", events_usage, "--format: '%s' is not csv or jsonl",
+                             optarg);
+    }
+    if (optind + 1 != argc)
+        return cmd_usage("events import", events_usage, "one FILE (or -) is needed");
+    if (!ctx->store)
+        return cmd_help(events_usage);
+    const char *path = argv[optind];
+    size_t len = strlen(path);
+    if (format < 0)
+        format = (len > 6 && strcmp(path + len - 6, ".jsonl") == 0) ||
+                         (len > 7 && strcmp(path + len - 7, ".ndjson") == 0)
+                     ? FMT_JSONL
+                     : FMT_CSV;
+    bool in = strcmp(path, "-") == 0;
+    const char *name = in ? "stdin" : path;
+    struct hd_err err = {0};
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (!f) {
+        hd_err_set(&err, HD_E_IO, "cannot open '%s': %s", path, strerror(errno));
+        return cmd_fail(ctx, &err);
+    }
+    struct ev_import im = {.ctx = ctx};
+    int rc = hd_store_begin(ctx->store, &err);
+    if (rc == 0)
+        rc = format == FMT_JSONL ? import_jsonl(&im, f, name, &err)
+                                 : import_csv(&im, f, name, &err);
+    if (rc == 0)
+        rc = hd_store_commit(ctx->store, &err);
+    else
+        hd_store_rollback(ctx->store);
+    if (!in)
+        fclose(f);
+    if (rc < 0)
+        return cmd_fail(ctx, &err);
+    printf("imported %lld events from %s (%lld already there", (long long)im.added, name,
+           (long long)im.dup);
+    if (im.unknown)
+        printf("; %lld of unknown contacts skipped, the first '%s'", (long long)im.unknown,
+               im.first_unknown);
+    printf(")\n");
+    return EXIT_OK;
+}
