@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "herald/audit.h"
 #include "herald/import.h"
 #include "herald/store.h"
 #include "herald/valid.h"
@@ -266,9 +267,14 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_help(contacts_usage);
     if (argc != 2 || argv[1][0] == '-')
         return cmd_usage("contacts delete", contacts_usage, "give one contact ID");
-    if (hd_store_contact_delete(ctx->store, argv[1], &err) < 0)
+    int64_t pseudo = 0;
+    if (hd_store_contact_delete(ctx->store, argv[1], &pseudo, &err) < 0)
         return cmd_fail(ctx, &err);
-    printf("contact '%s' deleted with its push tokens and consent\n", argv[1]);
+    char name[32];
+    hd_contact_pseudonym(pseudo, name, sizeof name);
+    printf("contact '%s' deleted with its push tokens and consent; the delivery log keeps its "
+           "messages as %s, addresses erased\n",
+           argv[1], name);
     return EXIT_OK;
 }
 

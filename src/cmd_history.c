@@ -73,7 +73,8 @@ static int record_load(struct hd_store *st, int64_t contact, int64_t campaign, s
                        struct hd_err *err)
 {
     memset(rec, 0, sizeof *rec);
-    struct hd_log_filter f = {.contact = contact, .campaign = campaign, .oldest_first = true};
+    /* every row of the contact: a cap may name messages of other campaigns */
+    struct hd_log_filter f = {.contact = contact, .oldest_first = true};
     int rc = hd_store_contact_messages(st, contact, campaign, keep_msg, rec, err);
     if (rc == 0)
         rc = hd_store_log_query(st, &f, keep_row, rec, err);

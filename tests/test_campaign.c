@@ -17,6 +17,7 @@
  *   - materialization that is cut short resumes without doubling anyone,
  *     and holdout and variants are the same on every computation. */
 #include <jansson.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -811,6 +812,329 @@ static void test_campaign_cli(void **state)
     sqlite3_close(db);
 }
 
+/* ---- the audit ---------------------------------------------------------------------- */
+
+/* Runs herald and returns its stdout parsed as JSON (the caller decrefs). */
+static json_t *herald_json(const char *const *args)
+{
+    const char *a[16] = {0};
+    for (int i = 0; args[i] && i < 15; i++)
+        a[i] = args[i];
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL);
+    if (r.status != 0)
+        fail_msg("herald %s exited %d: %s", a[0], r.status, r.err);
+    json_error_t je;
+    json_t *j = json_loads(r.out, 0, &je);
+    if (!j)
+        fail_msg("herald %s: not JSON (%s): %s", a[0], je.text, r.out);
+    tu_run_release(&r);
+    return j;
+}
+
+static int64_t jint(json_t *o, const char *path)
+{
+    char key[64];
+    const char *p = path;
+    while (o && *p) {
+        size_t n = strcspn(p, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, p);
+        o = json_object_get(o, key);
+        p += n + (p[n] == '.');
+    }
+    if (!json_is_integer(o))
+        fail_msg("%s: not an integer", path);
+    return json_integer_value(o);
+}
+
+static void expect_out(const char *const *args, const char *const *want)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, args[0], args[1], args[2], args[3], args[4], args[5], args[6], NULL);
+    if (r.status != 0)
+        fail_msg("herald %s exited %d: %s", args[0], r.status, r.err);
+    for (size_t i = 0; want[i]; i++)
+        if (!strstr(r.out, want[i]))
+            fail_msg("herald %s %s: no '%s' in\n%s", args[0], args[1], want[i], r.out);
+    tu_run_release(&r);
+}
+
+/* The Twilio mock's configuration with two attempts at most and a price
+ * per segment, and extra sections. */
+static void audit_config(const char *extra)
+{
+    write_config("a.conf", tw.port, "1000/s", 0, 0, extra);
+    char *conf = path("a.conf"), *text = tu_read(conf);
+    static const char from[] = "max_attempts = 10\ntimeout = 5s\n[channel sms]";
+    char *at = strstr(text, from);
+    assert_non_null(at);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_add(&b, text, (size_t)(at - text));
+    hd_buf_adds(&b, "max_attempts = 2\ntimeout = 5s\ncost_per_segment = 0.0075\n[channel sms]");
+    hd_buf_adds(&b, at + strlen(from));
+    tu_write(conf, b.data);
+    hd_buf_release(&b);
+    free(text);
+    free(conf);
+}
+
+/* The statistics without the cost (a sum of floating-point numbers that
+ * may be added in another order), which is compared on its own. */
+static void drop_cost(json_t *stats)
+{
+    const char *k;
+    json_t *g;
+    json_object_foreach(json_object_get(stats, "groups"), k, g)
+    {
+        json_object_del(g, "sms_cost");
+    }
+}
+
+/* A scripted SMS campaign of 20 contacts through the Twilio mock, whose
+ * answers depend on the number: 10 accepted, 2 invalid numbers, 1
+ * unsubscribed at the gateway, 2 that answer 503 twice (max_attempts = 2),
+ * 2 with no phone, 1 opted out, 1 suppressed, 1 in quiet hours (Tokyo). The
+ * statistics must count exactly that; the log's CSV must parse back with
+ * Python's csv module and agree with its JSON Lines; why and history must
+ * tell each case; a deleted contact keeps its rows under a pseudonym with
+ * its number erased; pruning every row leaves the statistics unchanged;
+ * conversions per variant match the contacts' groups. */
+static void test_audit(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, NULL};
+    start_mock(&tw, "twilio.js", twa);
+    audit_config("[quiet_hours]\nmarketing = 21:00-08:00\n");
+    setenv("HERALD_CONFIG", "a.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    char *cp = path("a.csv");
+    FILE *f = fopen(cp, "w");
+    fprintf(f, "id,email,phone,timezone,fcm_token,first_name,plan\n");
+    static const struct {
+        const char *id, *phone, *tz;
+    } who[] = {
+        {"a01", "+15550000117", ""},  {"a02", "+15550000217", ""}, {"a03", "+15550000317", ""},
+        {"a04", "+15550000417", ""},  {"a05", "+15550000517", ""}, {"a06", "+15550000617", ""},
+        {"a07", "+15550000717", ""},  {"a08", "+15550000817", ""}, {"a09", "+15550000917", ""},
+        {"a10", "+15550001017", ""},  {"b01", "+15550121211", ""}, {"b02", "+15550221211", ""},
+        {"c01", "+15550121610", ""},  {"d01", "+15550110503", ""}, {"d02", "+15550210503", ""},
+        {"e01", "", ""},              {"e02", "", ""},             {"f01", "+15550000127", ""},
+        {"g01", "+15550000137", ""},  {"h01", "+15550000147", "Asia/Tokyo"},
+    };
+    for (size_t i = 0; i < sizeof who / sizeof who[0]; i++)
+        fprintf(f, "%s,,%s,%s,,Ann,gold\n", who[i].id, who[i].phone, who[i].tz);
+    fclose(f);
+    free(cp);
+    HERALD_OK("init");
+    HERALD_OK("contacts", "import", "a.csv");
+    HERALD_OK("contacts", "optout", "f01", "--channel", "sms");
+    HERALD_OK("suppress", "add", "+15550000137", "--reason", "complaint");
+    HERALD_OK("segment", "define", "gold", "plan = \"gold\"");
+    HERALD_OK("campaign", "create", "s1", "--segment", "gold", "--template", "recall",
+              "--channels", "sms", "--now");
+    HERALD_OK("send", "s1", "--wait", "10s");
+
+    /* exact numbers */
+    json_t *st = herald_json((const char *[]){"stats", "s1", "--format", "json", NULL});
+    static const struct {
+        const char *path;
+        int64_t n;
+    } want[] = {
+        {"groups.all.targeted", 20},
+        {"groups.all.held_out", 0},
+        {"groups.all.pending", 1},
+        {"groups.all.sent", 10},
+        {"groups.all.failed", 5},
+        {"groups.all.failed_by.bad_address", 2},
+        {"groups.all.failed_by.opted_out", 1},
+        {"groups.all.failed_by.http_503", 2},
+        {"groups.all.skipped", 4},
+        {"groups.all.skipped_by.no_address", 2},
+        {"groups.all.skipped_by.opted_out", 1},
+        {"groups.all.skipped_by.suppressed", 1},
+        {"groups.all.deferred", 1},
+        {"groups.all.deferred_by.quiet_hours", 1},
+        {"groups.all.retries", 2},
+        {"groups.all.requests", 17},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (jint(st, want[i].path) != want[i].n)
+            fail_msg("%s = %lld, want %lld", want[i].path, (long long)jint(st, want[i].path),
+                     (long long)want[i].n);
+    int64_t segs = jint(st, "groups.all.sms_segments");
+    assert_true(segs >= 10 && segs % 10 == 0);
+    assert_true(fabs(json_real_value(json_object_get(
+                         json_object_get(json_object_get(st, "groups"), "all"), "sms_cost")) -
+                     0.0075 * (double)segs) < 1e-9);
+
+    /* the log: filters, and CSV parsed back by Python against JSON Lines */
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "log", "--contact", "d01", "--format", "jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"reason\":\"http_503\",\"state\":\"retry_wait\"");
+    assert_contains(r.out, "\"reason\":\"http_503\",\"state\":\"failed\"");
+    tu_run_release(&r);
+    static const struct {
+        const char *args[7];
+        int rows;
+    } filters[] = {
+        {{"--campaign", "s1", "--outcome", "skipped", NULL}, 5},
+        {{"--reason", "http_503", NULL}, 4},
+        {{"--outcome", "accepted", "--channel", "sms", NULL}, 10},
+        {{"--provider", "sms", "--outcome", "permanent", NULL}, 3},
+        {{"--until", "2026-11-22T11:00:00Z", NULL}, 0},
+        {{"--since", "2026-11-22T11:00:00Z", "--limit", "7", NULL}, 7},
+        {{"--since", "1h", NULL}, 22},
+        {{"--run", "1", "--contact", "a01", NULL}, 1},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        const char *const *a = filters[i].args;
+        tu_herald(&r, dir, NULL, "log", "--format", "jsonl", a[0], a[1], a[2], a[3], a[4], a[5],
+                  NULL);
+        assert_int_equal(r.status, 0);
+        int lines = 0;
+        for (const char *c = r.out; *c; c++)
+            lines += *c == '\n';
+        if (lines != filters[i].rows)
+            fail_msg("log %s %s %s %s: %d rows, want %d\n%s", a[0], a[1], a[2] ? a[2] : "",
+                     a[3] ? a[3] : "", lines, filters[i].rows, r.out);
+        tu_run_release(&r);
+    }
+    static const char *const dump[][2] = {{"csv", "log.csv"}, {"jsonl", "log.jsonl"}};
+    for (int i = 0; i < 2; i++) {
+        tu_herald(&r, dir, NULL, "log", "--format", dump[i][0], "--oldest-first", NULL);
+        char *out = path(dump[i][1]);
+        tu_write(out, r.out);
+        free(out);
+        tu_run_release(&r);
+    }
+    static const char check[] =
+        "import csv, json, sys\n"
+        "rows = list(csv.DictReader(open('log.csv', newline='')))\n"
+        "objs = [json.loads(l) for l in open('log.jsonl')]\n"
+        "assert len(rows) == len(objs) == 22, (len(rows), len(objs))\n"
+        "for r, o in zip(rows, objs):\n"
+        "    for k, v in r.items():\n"
+        "        want = o.get(k, '')\n"
+        "        if k == 'detail' and v: assert json.loads(v) == want, (v, want)\n"
+        "        elif k == 'cost' and v: assert abs(float(v) - want) < 1e-9\n"
+        "        else: assert v == str(want), (k, v, want)\n"
+        "assert sum(1 for r in rows if r['detail']) >= 5\n";
+    char *py = path("check.py");
+    tu_write(py, check);
+    free(py);
+    tu_run_in(dir, (const char *[]){"python3", "check.py", NULL});
+
+    /* why and history tell each case */
+    expect_out((const char *[]){"why", "e01", "s1", NULL},
+               (const char *[]){"in segment gold when the run was made",
+                                "sms was considered and skipped: no address", "now: no_channel",
+                                NULL});
+    expect_out((const char *[]){"why", "g01", "s1", NULL},
+               (const char *[]){"sms was considered and skipped: the address is suppressed",
+                                "now: suppressed", NULL});
+    expect_out((const char *[]){"why", "h01", "s1", NULL},
+               (const char *[]){"deferred by quiet hours 21:00-08:00 in Asia/Tokyo until "
+                                "2026-11-22T23:00:00Z",
+                                "now: deferred", NULL});
+    expect_out((const char *[]){"why", "d01", "s1", NULL},
+               (const char *[]){"attempt 1 by sms via sms to +15550110503: temporary, http_503",
+                                "attempt 2 by sms", "gave up after 2 attempts", "now: failed",
+                                NULL});
+    expect_out((const char *[]){"why", "b01", "s1", NULL},
+               (const char *[]){"permanent, bad_address (400 ", "now: failed", NULL});
+    expect_out((const char *[]){"history", "a01", NULL},
+               (const char *[]){"s1, run 1", "accepted", "+15550000117", NULL});
+
+    /* a cap names the earlier message that filled it */
+    audit_config("[caps]\nmarketing = 1/7d\n");
+    HERALD_OK("campaign", "create", "s2", "--segment", "gold", "--template", "recall",
+              "--channels", "sms", "--now", "--holdout", "30", "--variants", "a=50,b=50");
+    HERALD_OK("send", "s2", "--wait", "10s");
+    tu_herald(&r, dir, NULL, "log", "--campaign", "s2", "--reason", "capped", "--format", "jsonl",
+              "--limit", "1", NULL);
+    json_t *capped = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
+    tu_run_release(&r);
+    assert_non_null(capped);
+    expect_out((const char *[]){"why", json_string_value(json_object_get(capped, "contact")),
+                                "s2", NULL},
+               (const char *[]){"capped: cap marketing = 1/7d reached",
+                                "the earlier message", ": campaign s1, sms via sms, sent ", NULL});
+    json_decref(capped);
+
+    /* conversions: a01-a10 bought; each group's count matches its members */
+    char *ev = path("ev.csv");
+    f = fopen(ev, "w");
+    fprintf(f, "contact,event,time,value\n");
+    for (int i = 1; i <= 10; i++)
+        fprintf(f, "a%02d,purchase,2026-11-24T10:00:00Z,%d.5\n", i, i);
+    fprintf(f, "zz9,purchase,2026-11-24T10:00:00Z,1\n");
+    fclose(f);
+    free(ev);
+    expect_out((const char *[]){"events", "import", "ev.csv", NULL},
+               (const char *[]){"imported 10 events", "1 of unknown contacts skipped", NULL});
+    json_t *g = herald_json(
+        (const char *[]){"stats", "s2", "--goal", "purchase", "--format", "json", NULL});
+    json_t *groups = json_object_get(json_object_get(g, "goal"), "groups");
+    int64_t n = 0, x = 0;
+    size_t gi;
+    json_t *grp;
+    json_array_foreach(groups, gi, grp)
+    {
+        n += json_integer_value(json_object_get(grp, "messages"));
+        x += json_integer_value(json_object_get(grp, "converted"));
+        const char *name = json_string_value(json_object_get(grp, "group"));
+        if (strcmp(name, "holdout") != 0) {
+            char sentence[64];
+            snprintf(sentence, sizeof sentence, "variant %s converted ", name);
+            assert_contains(json_string_value(json_object_get(grp, "summary")), sentence);
+            assert_contains(json_string_value(json_object_get(grp, "summary")), "in the holdout");
+        }
+    }
+    assert_int_equal(n, 20);
+    assert_int_equal(x, 10);
+    json_decref(g);
+
+    /* a deleted contact: its rows stay, under a pseudonym, number erased */
+    expect_out((const char *[]){"contacts", "delete", "d01", NULL},
+               (const char *[]){"keeps its messages as deleted-1", NULL});
+    expect_out((const char *[]){"history", "deleted-1", NULL},
+               (const char *[]){"s1, run 1", "temporary", NULL});
+    sqlite3 *db = open_db("h.db");
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE address = '+15550110503' OR "
+                            "text LIKE '%15550110503%'"),
+                     0);
+    assert_true(q1(db, "SELECT count(*) FROM attempts WHERE contact_id = -1") >= 3);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE contact_id = 14"), 0);
+    sqlite3_close(db);
+    double cost = json_real_value(
+        json_object_get(json_object_get(json_object_get(st, "groups"), "all"), "sms_cost"));
+    drop_cost(st);
+    json_t *after = herald_json((const char *[]){"stats", "s1", "--format", "json", NULL});
+    drop_cost(after);
+    assert_true(json_equal(st, after));
+    json_decref(after);
+
+    /* prune everything: the numbers stay */
+    setenv("HERALD_NOW", "2027-07-01T00:00:00Z", 1);
+    expect_out((const char *[]){"log", "prune", "--older-than", "180d", "--batch", "7", NULL},
+               (const char *[]){"pruned ", NULL});
+    tu_herald(&r, dir, NULL, "log", "--format", "jsonl", NULL);
+    assert_string_equal(r.out, "");
+    tu_run_release(&r);
+    after = herald_json((const char *[]){"stats", "s1", "--format", "json", NULL});
+    assert_true(fabs(json_real_value(json_object_get(
+                         json_object_get(json_object_get(after, "groups"), "all"), "sms_cost")) -
+                     cost) < 1e-9);
+    drop_cost(after);
+    if (!json_equal(st, after))
+        fail_msg("stats changed by the prune");
+    json_decref(after);
+    json_decref(st);
+    tu_server_stop(&tw);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
@@ -819,6 +1143,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_campaign_cli),
         cmocka_unit_test(test_campaign_faults),
         cmocka_unit_test(test_campaign_crash),
+        cmocka_unit_test(test_audit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -55,7 +55,7 @@ static void test_store_open_pragmas(void **state)
     assert_int_equal(hd_store_consent_set(st, "c1", HD_CH_SMS, HD_CAT_MARKETING,
                                           HD_CONSENT_OPTED_OUT, "cli", 1001, &e),
                      0);
-    assert_int_equal(hd_store_contact_delete(st, "c1", &e), 0);
+    assert_int_equal(hd_store_contact_delete(st, "c1", NULL, &e), 0);
     hd_store_free(st);
     char *n = pragma_text(path, "SELECT (SELECT count(*) FROM push_tokens) || '/' || "
                                 "(SELECT count(*) FROM consent)");
@@ -266,8 +266,8 @@ static void test_store_contacts(void **state)
     assert_int_equal(hd_store_suppress_remove(st, "x@example.com", &e), HD_E_NOTFOUND);
     hd_buf_release(&b2);
 
-    assert_int_equal(hd_store_contact_delete(st, "a", &e), 0);
-    assert_int_equal(hd_store_contact_delete(st, "a", &e), HD_E_NOTFOUND);
+    assert_int_equal(hd_store_contact_delete(st, "a", NULL, &e), 0);
+    assert_int_equal(hd_store_contact_delete(st, "a", NULL, &e), HD_E_NOTFOUND);
     hd_store_free(st);
 }
 

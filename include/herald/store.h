@@ -80,8 +80,12 @@ int hd_store_contact_count(struct hd_store *st, int64_t *n, struct hd_err *err);
 typedef int (*hd_contact_cb)(void *ud, const struct hd_contact *c);
 int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
                           struct hd_err *err);
-/* Erases the contact with its tokens and consent. HD_E_NOTFOUND if absent. */
-int hd_store_contact_delete(struct hd_store *st, const char *ext_id, struct hd_err *err);
+/* Erases the contact with its tokens, consent and cap history. Its
+ * messages, log rows and events stay (campaign numbers do not change)
+ * under a pseudonymous id (*pseudonym, may be NULL), with addresses
+ * erased. HD_E_NOTFOUND if absent. */
+int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *pseudonym,
+                            struct hd_err *err);
 /* Records consent for one channel and category. HD_E_NOTFOUND if no contact. */
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err);

@@ -128,18 +128,63 @@ out:
     return rc;
 }
 
-int hd_store_contact_delete(struct hd_store *st, const char *ext_id, struct hd_err *err)
+/* The log keeps a deleted contact's messages (campaign numbers must not
+ * change) under a pseudonym: a negative id from a counter, never reused,
+ * with their addresses erased and scrubbed from the gateways' words. */
+int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *pseudonym,
+                            struct hd_err *err)
 {
+    static const char *const sql[] = {
+        "UPDATE meta SET value = value - 1 WHERE key = 'next_pseudonym'",
+        "UPDATE messages SET contact_id = ?2 WHERE run_id IN (SELECT id FROM runs) AND "
+        "contact_id = ?1",
+        "UPDATE attempts SET contact_id = ?2, address = NULL, text = replace(replace(replace("
+        "replace(text, coalesce(?3, ''), '[erased]'), coalesce(?4, ''), '[erased]'), "
+        "coalesce(?5, ''), '[erased]'), coalesce(?6, ''), '[erased]') WHERE contact_id = ?1",
+        "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
+        "DELETE FROM sends WHERE contact_id = ?1",
+        "DELETE FROM contacts WHERE id = ?1",
+    };
+    struct hd_contact k = {0};
+    int64_t pseudo = 0;
     sqlite3_stmt *s = NULL;
-    int rc;
-    if ((rc = hd_store_prepare(st, "DELETE FROM contacts WHERE ext_id = ?1", &s, err)) < 0)
+    int rc = hd_store_contact_get(st, ext_id, &k, err);
+    if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "deleting contact");
-    else if (sqlite3_changes(st->db) == 0)
-        rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ext_id);
-    sqlite3_finalize(s);
+    if ((rc = hd_store_begin(st, err)) < 0)
+        goto out;
+    if ((rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'next_pseudonym'", &s,
+                               err)) == 0) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            pseudo = sqlite3_column_int64(s, 0);
+        else
+            rc = hd_store_fail(st, err, "reading the pseudonym counter");
+        sqlite3_finalize(s);
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof sql[0]; i++) {
+        if ((rc = hd_store_prepare(st, sql[i], &s, err)) < 0)
+            break;
+        sqlite3_bind_int64(s, 1, k.id);
+        if (i > 0)
+            sqlite3_bind_int64(s, 2, pseudo);
+        if (i == 2) {
+            hd_store_bind_text(s, 3, k.email);
+            hd_store_bind_text(s, 4, k.phone);
+            hd_store_bind_text(s, 5, k.fcm_token);
+            hd_store_bind_text(s, 6, k.apns_token);
+        }
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = hd_store_fail(st, err, "deleting contact");
+        sqlite3_finalize(s);
+    }
+    if (rc == 0)
+        rc = hd_store_commit(st, err);
+    else
+        hd_store_rollback(st);
+    if (rc == 0 && pseudonym)
+        *pseudonym = pseudo;
+out:
+    hd_contact_release(&k);
     return rc;
 }
 

@@ -116,24 +116,22 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
 
 int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, struct hd_err *err)
 {
-    long long n;
-    int used = 0;
-    if (sscanf(ref, "deleted-%lld%n", &n, &used) == 1 && ref[used] == '\0' && n > 0) {
-        *id = -n;
-        return 0;
-    }
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
+    long long n;
+    int used = 0;
     if (step == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
-    else if (step == SQLITE_DONE)
-        rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ref);
-    else
+    else if (step != SQLITE_DONE)
         rc = hd_store_fail(st, err, "finding the contact");
+    else if (sscanf(ref, "deleted-%lld%n", &n, &used) == 1 && ref[used] == '\0' && n > 0)
+        *id = -n; /* a contact id first: an external id may look like a pseudonym */
+    else
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ref);
     sqlite3_finalize(s);
     return rc;
 }
@@ -208,9 +206,18 @@ static const char *const group_total[] = {
     "coalesce(nullif(provider, ''), '-')",
     "day",
 };
+/* log_latency has no state: held-out messages have no latency anyway */
+static const char *const group_latency[] = {
+    "''",
+    "coalesce(nullif(channel, ''), '-')",
+    "coalesce(nullif(variant, ''), '-')",
+    "coalesce(nullif(provider, ''), '-')",
+    "day",
+};
 
-static int stats_prepare(struct hd_store *st, int by, const char *live, const char *total,
-                         int64_t campaign, sqlite3_stmt **s, struct hd_err *err)
+static int stats_prepare(struct hd_store *st, int by, const char *live,
+                         const char *const *total_group, const char *total, int64_t campaign,
+                         sqlite3_stmt **s, struct hd_err *err)
 {
     if (by < HD_BY_NONE || by > HD_BY_DAY)
         HD_BUG("bad stats grouping %d", by);
@@ -220,7 +227,7 @@ static int stats_prepare(struct hd_store *st, int by, const char *live, const ch
     hd_buf_adds(&sql, group_live[by]);
     hd_buf_adds(&sql, live);
     hd_buf_adds(&sql, " UNION ALL SELECT ");
-    hd_buf_adds(&sql, group_total[by]);
+    hd_buf_adds(&sql, total_group[by]);
     hd_buf_adds(&sql, total);
     int rc = hd_store_prepare(st, sql.data, s, err);
     hd_buf_release(&sql);
@@ -239,7 +246,7 @@ int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_co
             st, by,
             ", outcome, coalesce(reason, ''), state, count(*), coalesce(sum(segments), "
             "0), coalesce(sum(cost), 0) FROM attempts WHERE campaign_id = ?1 GROUP BY 1, 2, 3, 4",
-            ", outcome, reason, state, sum(n), sum(segments), sum(cost) FROM "
+            group_total, ", outcome, reason, state, sum(n), sum(segments), sum(cost) FROM "
             "log_totals WHERE campaign_id = ?1 GROUP BY 1, 2, 3, 4",
             campaign, &s, err),
         step;
@@ -322,7 +329,7 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
                        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
                        "campaign_id = ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
                        "done_at IS NOT NULL GROUP BY 1, 2",
-                       ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
+                       group_latency, ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
                        "BY 1, 2",
                        campaign, &s, err);
     if (rc < 0)
