@@ -409,6 +409,15 @@ static const char events_usage[] =
     "written. Events of unknown contacts are skipped and counted; an event already\n"
     "there (same contact, name, time and value) is not added twice.\n";
 
+/* The names each field's column (CSV) or key (JSON Lines) may have:
+ * contact, event, time, value. */
+static const char *const ev_keys[4][5] = {
+    {"contact", "contact_id", "id", "external_id", NULL},
+    {"event", "name", NULL},
+    {"time", "at", "timestamp", NULL},
+    {"value", NULL},
+};
+
 struct ev_import {
     struct hd_ctx *ctx;
     int64_t added, dup, unknown, lines;
@@ -470,20 +479,14 @@ static int col_of(const struct hd_csv_record *h, const char *const *names)
 
 static int import_csv(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
 {
-    static const char *const contact[] = {"contact", "contact_id", "id", "external_id", NULL},
-                             *name[] = {"event", "name", NULL},
-                             *when[] = {"time", "at", "timestamp", NULL},
-                             *value[] = {"value", NULL};
     struct hd_csv *csv = hd_csv_new(f, file);
     struct hd_csv_record rec;
     int rc = hd_csv_next(csv, &rec, err), col[4];
     if (rc == 0)
         rc = hd_err_set(err, HD_E_INVALID, "%s: empty: a header line is needed", file);
     if (rc > 0) {
-        col[0] = col_of(&rec, contact);
-        col[1] = col_of(&rec, name);
-        col[2] = col_of(&rec, when);
-        col[3] = col_of(&rec, value);
+        for (int i = 0; i < 4; i++)
+            col[i] = col_of(&rec, ev_keys[i]);
         if (col[0] < 0 || col[1] < 0 || col[2] < 0)
             rc = hd_err_set(err, HD_E_INVALID,
                             "%s:1: the header needs contact, event and time columns", file);
@@ -524,10 +527,6 @@ static const char *json_text(json_t *o, const char *const *keys, char *buf, size
 
 static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
 {
-    static const char *const contact[] = {"contact", "contact_id", "id", "external_id", NULL},
-                             *name[] = {"event", "name", NULL},
-                             *when[] = {"time", "at", "timestamp", NULL},
-                             *value[] = {"value", NULL};
     char *line = NULL;
     size_t cap = 0;
     long no = 0;
@@ -543,9 +542,10 @@ static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct 
                             o ? "not a JSON object" : je.text);
         } else {
             char b[4][64];
-            rc = add_event(im, file, no, json_text(o, contact, b[0], 64),
-                           json_text(o, name, b[1], 64), json_text(o, when, b[2], 64),
-                           json_text(o, value, b[3], 64), err);
+            const char *v[4];
+            for (int i = 0; i < 4; i++)
+                v[i] = json_text(o, ev_keys[i], b[i], sizeof b[i]);
+            rc = add_event(im, file, no, v[0], v[1], v[2], v[3], err);
             im->lines++;
         }
         json_decref(o);
@@ -562,24 +562,12 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int format = -1, c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = cmd_parse_format(optarg, false);
-            if (format != FMT_CSV && format != FMT_JSONL)
-                return cmd_usage("events", events_usage, "--format: '%s' is not csv or jsonl",
-                                 optarg);
-            break;
-        case 'h':
-            return cmd_help(events_usage);
-        default:
-            return cmd_usage("events", events_usage, "bad option");
-        }
-    }
-    if (optind >= argc || strcmp(argv[optind], "import") != 0)
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(events_usage);
+    if (argc < 2 || strcmp(argv[1], "import") != 0)
         return cmd_usage("events", events_usage, "the subcommand is import");
-    optind++;
+    argc--, argv++;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h')
             return cmd_help(events_usage);
