@@ -84,7 +84,20 @@ ls var/outbox
 step "the campaign's stats: per variant and per state"
 run campaign show recall-nov
 
-step "the tail of its delivery log: every attempt and every decision, with its reason"
-run log --campaign recall-nov --limit 12
+step "its delivery log, newest first: every attempt and every decision, with its reason"
+run log --campaign recall-nov --limit 8
+run log --campaign recall-nov --outcome skipped --limit 4
+
+step "why did two contacts get it, or not? (one sent, one held out)"
+run why "$("$H" log --campaign recall-nov --outcome accepted --limit 1 --format csv | sed -n '2p' | cut -d, -f5)" recall-nov
+run why "$("$H" log --campaign recall-nov --reason held_out --limit 1 --format csv | sed -n '2p' | cut -d, -f5)" recall-nov
+
+step "did it work? purchases in the week after, per variant against the holdout"
+# a made-up outcome: every fourth contact bought, every third in variant b
+"$H" log --campaign recall-nov --format csv --oldest-first | awk -F, 'NR > 1 && !seen[$5]++ {
+  n++; if (n % 4 == 0 || ($7 == "b" && n % 3 == 0)) print $5 ",purchase,2026-11-24T10:00:00Z,49.90" }' |
+  { echo "contact,event,time,value"; cat; } > var/events.csv
+run events import var/events.csv
+run stats recall-nov --goal purchase --window 7d
 
 step "done: the database is demo/var/herald.db, what was sent is in demo/var/outbox"

@@ -37,9 +37,9 @@ static int keep_row(void *ud, const struct hd_log_row *r)
     rec->rows = hd_xrealloc(rec->rows, (rec->nrows + 1) * sizeof *rec->rows);
     struct row *w = &rec->rows[rec->nrows++];
     w->r = *r;
-    const char **f[] = {&w->r.campaign, &w->r.contact,  &w->r.variant, &w->r.channel,
-                        &w->r.provider, &w->r.address,  &w->r.outcome, &w->r.reason,
-                        &w->r.text,     &w->r.gateway_id, &w->r.digest, &w->r.detail};
+    const char **f[] = {&w->r.campaign, &w->r.contact,    &w->r.variant, &w->r.channel,
+                        &w->r.provider, &w->r.address,    &w->r.outcome, &w->r.reason,
+                        &w->r.text,     &w->r.gateway_id, &w->r.digest,  &w->r.detail};
     for (int i = 0; i < 12; i++)
         *f[i] = w->s[i] = hd_xstrdup(*f[i]);
     return 0;
@@ -103,9 +103,8 @@ static const char history_usage[] =
 
 int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     int format = FMT_TABLE, c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -42,9 +42,9 @@ static const char log_usage[] =
 /* ---- printing rows ------------------------------------------------------------------------ */
 
 static const char *const csv_cols[] = {
-    "id",      "at",       "campaign", "run",     "contact", "message", "variant",
-    "attempt", "channel",  "provider", "address", "outcome", "reason",  "state",
-    "code",    "text",     "gateway_id", "latency_ms", "segments", "cost", "detail",
+    "id",      "at",      "campaign",   "run",        "contact",  "message", "variant",
+    "attempt", "channel", "provider",   "address",    "outcome",  "reason",  "state",
+    "code",    "text",    "gateway_id", "latency_ms", "segments", "cost",    "detail",
 };
 #define NCOLS (sizeof csv_cols / sizeof csv_cols[0])
 
@@ -99,11 +99,17 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
         snprintf(num[6], sizeof num[6], "%d", r->segments);
         snprintf(num[7], sizeof num[7], "%.6g", r->cost);
     }
-    const char *cells[NCOLS] = {num[0],       at,          r->campaign, num[1],       r->contact,
-                                num[2],       r->variant,  num[3],      r->channel,   r->provider,
-                                r->address,   r->outcome,  r->reason,   hd_state_name(r->state),
-                                num[4],       r->text,     r->gateway_id, num[5],     num[6],
-                                num[7],       r->detail};
+    const char *cells[NCOLS] = {num[0],        at,
+                                r->campaign,   num[1],
+                                r->contact,    num[2],
+                                r->variant,    num[3],
+                                r->channel,    r->provider,
+                                r->address,    r->outcome,
+                                r->reason,     hd_state_name(r->state),
+                                num[4],        r->text,
+                                r->gateway_id, num[5],
+                                num[6],        num[7],
+                                r->detail};
     hd_buf_reset(&o->line);
     if (o->format == FMT_CSV) {
         for (size_t i = 0; i < NCOLS; i++) {

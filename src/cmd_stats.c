@@ -32,7 +32,7 @@ static const char stats_usage[] =
     "                    with the holdout's: rates, absolute and relative lift, the\n"
     "                    p-value of a two-proportion z-test and the 95% interval\n"
     "  --window D        an event counts within D after the run fired (default 7d)\n"
-    "  --format          table (default), csv (group,metric,value) or json\n";
+    "  --format          table (default), csv (section,group,metric,value) or json\n";
 
 /* ---- the metrics ------------------------------------------------------------------------ */
 
@@ -110,8 +110,7 @@ static void print_table(const struct hd_stats *s, const char *campaign)
     struct metric *all = hd_xcalloc(MAXM, sizeof *all);
     char(*names)[64] = hd_xcalloc(64, 64);
     size_t n = metrics(&s->groups[0], all, MAXM, names);
-    printf("campaign %s%s\n\n%-26s", campaign,
-           s->by == HD_BY_DAY ? " (days in UTC)" : "", "");
+    printf("campaign %s%s\n\n%-26s", campaign, s->by == HD_BY_DAY ? " (days in UTC)" : "", "");
     for (size_t g = 0; g < s->n; g++)
         printf(" %12.12s", s->groups[g].name);
     printf("\n");
@@ -179,7 +178,7 @@ static void goal_sentence(const char *group, bool variants, const struct hd_ztes
         return;
     snprintf(buf + len, size - (size_t)len, " %.1f%% vs %.1f%% in the holdout, %+.1f points, %s%s",
              100 * t->p1, 100 * t->p2, 100 * t->diff, p,
-             !t->ok         ? " (no difference to test)"
+             !t->ok        ? " (no difference to test)"
              : t->p < 0.05 ? " (significant at 5%)"
                            : " (not significant at 5%)");
 }
@@ -211,10 +210,10 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
         if (hold && r != hold) {
             hd_ztest(r->x, r->n, hold->x, hold->n, &t);
             goal_sentence(r->group, nvar > 0, &t, line, sizeof line);
-            snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo,
-                     100 * t.hi);
+            snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo, 100 * t.hi);
             json_object_set_new(o, "lift_points", json_real(100 * t.diff));
-            json_object_set_new(o, "lift_relative", isnan(t.lift) ? json_null() : json_real(t.lift));
+            json_object_set_new(o, "lift_relative",
+                                isnan(t.lift) ? json_null() : json_real(t.lift));
             json_object_set_new(o, "z", json_real(t.z));
             json_object_set_new(o, "p_value", json_real(t.p));
             json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
@@ -240,8 +239,8 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
             printf("no holdout in this campaign: nothing to compare the rates with\n");
         for (size_t i = 0; hold && i < g->n; i++)
             if (&g->v[i] != hold) {
-                const char *s = json_string_value(json_object_get(
-                    json_array_get(json_object_get(j, "groups"), i), "summary"));
+                const char *s = json_string_value(
+                    json_object_get(json_array_get(json_object_get(j, "groups"), i), "summary"));
                 printf("%s\n", s ? s : "");
             }
     }
@@ -260,7 +259,7 @@ static json_t *stats_json(const struct hd_stats *s)
         json_t *o = json_object();
         for (size_t i = 0; i < n; i++) {
             const char *dot = strchr(m[i].name, '.');
-            json_t *v = m[i].none  ? json_null()
+            json_t *v = m[i].none    ? json_null()
                         : m[i].money ? json_real(m[i].v)
                                      : json_integer((json_int_t)m[i].v);
             if (dot) {
@@ -303,12 +302,10 @@ static void stats_csv(const struct hd_stats *s, struct hd_buf *b)
 
 int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"by", required_argument, NULL, 'b'},
-                                         {"goal", required_argument, NULL, 'g'},
-                                         {"window", required_argument, NULL, 'w'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"by", required_argument, NULL, 'b'},     {"goal", required_argument, NULL, 'g'},
+        {"window", required_argument, NULL, 'w'}, {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     int by = -1, format = FMT_TABLE, c;
     const char *goal = NULL;
     int64_t window = 7 * 86400;
@@ -344,9 +341,9 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
         }
     }
     if (optind + 1 != argc)
-        return optind == argc ? cmd_usage("stats", stats_usage, "which campaign?")
-                              : cmd_usage("stats", stats_usage, "unexpected argument '%s'",
-                                          argv[optind + 1]);
+        return optind == argc
+                   ? cmd_usage("stats", stats_usage, "which campaign?")
+                   : cmd_usage("stats", stats_usage, "unexpected argument '%s'", argv[optind + 1]);
     if (!ctx->store)
         return cmd_help(stats_usage);
     struct hd_campaign camp = {0};
@@ -447,8 +444,9 @@ static int add_event(struct ev_import *im, const char *file, long line, const ch
     if (!name || !*name)
         return hd_err_set(err, HD_E_INVALID, "%s:%ld: no event name", file, line);
     if (!when || parse_ev_time(when, &ev.at) < 0)
-        return hd_err_set(err, HD_E_INVALID, "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds",
-                          file, line, when ? when : "");
+        return hd_err_set(err, HD_E_INVALID,
+                          "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds", file, line,
+                          when ? when : "");
     if (value && *value) {
         char *end;
         errno = 0;
@@ -558,9 +556,8 @@ static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct 
 
 int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     int format = -1, c;
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cmd_help(events_usage);
@@ -600,8 +597,8 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
     struct ev_import im = {.ctx = ctx};
     int rc = hd_store_begin(ctx->store, &err);
     if (rc == 0)
-        rc = format == FMT_JSONL ? import_jsonl(&im, f, name, &err)
-                                 : import_csv(&im, f, name, &err);
+        rc =
+            format == FMT_JSONL ? import_jsonl(&im, f, name, &err) : import_csv(&im, f, name, &err);
     if (rc == 0)
         rc = hd_store_commit(ctx->store, &err);
     else

@@ -860,7 +860,7 @@ static void expect_out(const char *const *args, const char *const *want)
 }
 
 /* The Twilio mock's configuration with two attempts at most and a price
- * per segment, and extra sections. */
+ * per segment, and extra sections, on a.db. */
 static void audit_config(const char *extra)
 {
     write_config("a.conf", tw.port, "1000/s", 0, 0, extra);
@@ -870,6 +870,10 @@ static void audit_config(const char *extra)
     assert_non_null(at);
     struct hd_buf b;
     hd_buf_init(&b);
+    /* a database of its own: the fault test's h.db is in the same folder */
+    char *db = strstr(text, "database = h.db");
+    assert_non_null(db);
+    db[11] = 'a';
     hd_buf_add(&b, text, (size_t)(at - text));
     hd_buf_adds(&b, "max_attempts = 2\ntimeout = 5s\ncost_per_segment = 0.0075\n[channel sms]");
     hd_buf_adds(&b, at + strlen(from));
@@ -914,13 +918,26 @@ static void test_audit(void **state)
     static const struct {
         const char *id, *phone, *tz;
     } who[] = {
-        {"a01", "+15550000117", ""},  {"a02", "+15550000217", ""}, {"a03", "+15550000317", ""},
-        {"a04", "+15550000417", ""},  {"a05", "+15550000517", ""}, {"a06", "+15550000617", ""},
-        {"a07", "+15550000717", ""},  {"a08", "+15550000817", ""}, {"a09", "+15550000917", ""},
-        {"a10", "+15550001017", ""},  {"b01", "+15550121211", ""}, {"b02", "+15550221211", ""},
-        {"c01", "+15550121610", ""},  {"d01", "+15550110503", ""}, {"d02", "+15550210503", ""},
-        {"e01", "", ""},              {"e02", "", ""},             {"f01", "+15550000127", ""},
-        {"g01", "+15550000137", ""},  {"h01", "+15550000147", "Asia/Tokyo"},
+        {"a01", "+15550000117", ""},
+        {"a02", "+15550000217", ""},
+        {"a03", "+15550000317", ""},
+        {"a04", "+15550000417", ""},
+        {"a05", "+15550000517", ""},
+        {"a06", "+15550000617", ""},
+        {"a07", "+15550000717", ""},
+        {"a08", "+15550000817", ""},
+        {"a09", "+15550000917", ""},
+        {"a10", "+15550001017", ""},
+        {"b01", "+15550121211", ""},
+        {"b02", "+15550221211", ""},
+        {"c01", "+15550121610", ""},
+        {"d01", "+15550110503", ""},
+        {"d02", "+15550210503", ""},
+        {"e01", "", ""},
+        {"e02", "", ""},
+        {"f01", "+15550000127", ""},
+        {"g01", "+15550000137", ""},
+        {"h01", "+15550000147", "Asia/Tokyo"},
     };
     for (size_t i = 0; i < sizeof who / sizeof who[0]; i++)
         fprintf(f, "%s,,%s,%s,,Ann,gold\n", who[i].id, who[i].phone, who[i].tz);
@@ -931,8 +948,8 @@ static void test_audit(void **state)
     HERALD_OK("contacts", "optout", "f01", "--channel", "sms");
     HERALD_OK("suppress", "add", "+15550000137", "--reason", "complaint");
     HERALD_OK("segment", "define", "gold", "plan = \"gold\"");
-    HERALD_OK("campaign", "create", "s1", "--segment", "gold", "--template", "recall",
-              "--channels", "sms", "--now");
+    HERALD_OK("campaign", "create", "s1", "--segment", "gold", "--template", "recall", "--channels",
+              "sms", "--now");
     HERALD_OK("send", "s1", "--wait", "10s");
 
     /* exact numbers */
@@ -1049,18 +1066,18 @@ static void test_audit(void **state)
 
     /* a cap names the earlier message that filled it */
     audit_config("[caps]\nmarketing = 1/7d\n");
-    HERALD_OK("campaign", "create", "s2", "--segment", "gold", "--template", "recall",
-              "--channels", "sms", "--now", "--holdout", "30", "--variants", "a=50,b=50");
+    HERALD_OK("campaign", "create", "s2", "--segment", "gold", "--template", "recall", "--channels",
+              "sms", "--now", "--holdout", "30", "--variants", "a=50,b=50");
     HERALD_OK("send", "s2", "--wait", "10s");
     tu_herald(&r, dir, NULL, "log", "--campaign", "s2", "--reason", "capped", "--format", "jsonl",
               "--limit", "1", NULL);
     json_t *capped = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
     tu_run_release(&r);
     assert_non_null(capped);
-    expect_out((const char *[]){"why", json_string_value(json_object_get(capped, "contact")),
-                                "s2", NULL},
-               (const char *[]){"capped: cap marketing = 1/7d reached",
-                                "the earlier message", ": campaign s1, sms via sms, sent ", NULL});
+    expect_out(
+        (const char *[]){"why", json_string_value(json_object_get(capped, "contact")), "s2", NULL},
+        (const char *[]){"capped: cap marketing = 1/7d reached", "the earlier message",
+                         ": campaign s1, sms via sms, sent ", NULL});
     json_decref(capped);
 
     /* conversions: a01-a10 bought; each group's count matches its members */
@@ -1101,7 +1118,7 @@ static void test_audit(void **state)
                (const char *[]){"keeps its messages as deleted-1", NULL});
     expect_out((const char *[]){"history", "deleted-1", NULL},
                (const char *[]){"s1, run 1", "temporary", NULL});
-    sqlite3 *db = open_db("h.db");
+    sqlite3 *db = open_db("a.db");
     assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE address = '+15550110503' OR "
                             "text LIKE '%15550110503%'"),
                      0);

@@ -78,8 +78,8 @@ struct hd_stat_count {
     double cost;
 };
 typedef int (*hd_stat_count_cb)(void *ud, const struct hd_stat_count *c);
-int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb,
-                       void *ud, struct hd_err *err);
+int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb, void *ud,
+                       struct hd_err *err);
 /* The campaign's messages by group and current state (group NULL when the
  * message has none: provider and day groups). */
 typedef int (*hd_stat_msg_cb)(void *ud, const char *group, int state, int64_t n);

@@ -365,7 +365,8 @@ struct hd_attempt {
     int channel; /* -1 when none was chosen */
     const char *provider, *address;
     const char *outcome; /* accepted, temporary, permanent, throttled, or skipped (a decision) */
-    const char *reason;  /* a word: capped, quiet_hours, bad_address, http_503, ...; NULL when sent */
+    const char
+        *reason; /* a word: capped, quiet_hours, bad_address, http_503, ...; NULL when sent */
     int code;
     const char *text, *gateway_id, *digest;
     int segments; /* an accepted SMS: segments billed, and their cost */

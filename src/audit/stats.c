@@ -109,7 +109,8 @@ static int on_msg(void *ud, const char *name, int state, int64_t n)
 static int on_count(void *ud, const struct hd_stat_count *c)
 {
     struct hd_stats *s = ud;
-    bool skipped = strcmp(c->outcome, "skipped") == 0, accepted = strcmp(c->outcome, "accepted") == 0;
+    bool skipped = strcmp(c->outcome, "skipped") == 0,
+         accepted = strcmp(c->outcome, "accepted") == 0;
     int st = c->state;
     EACH_GROUP(s, c->group, g, {
         if (accepted && st == HD_ST_SENT) {

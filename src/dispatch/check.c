@@ -70,7 +70,7 @@ static void note(char *buf, size_t size, const char *fmt, const char *a, const c
 
 /* Appends to the decision's JSON detail (closed by hd_dispatch_decide);
  * every piece is our own words, never the contact's data. */
-#define DETAIL(d, ...) note_json((d)->detail, sizeof (d)->detail, __VA_ARGS__)
+#define DETAIL(d, ...) note_json((d)->detail, sizeof(d)->detail, __VA_ARGS__)
 static void note_json(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void note_json(char *buf, size_t size, const char *fmt, ...)
@@ -122,8 +122,7 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
         }
         if (cause > worst)
             worst = cause;
-        DETAIL(d, "%s[\"%s\", \"%s\"]", d->detail[0] ? ", " : "\"skipped\": [", name,
-               words[cause]);
+        DETAIL(d, "%s[\"%s\", \"%s\"]", d->detail[0] ? ", " : "\"skipped\": [", name, words[cause]);
     }
     if (d->detail[0])
         DETAIL(d, "]");

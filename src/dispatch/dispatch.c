@@ -348,9 +348,13 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
         .provider = x->provider,
         .address = x->address,
         .outcome = r ? hd_outcome_name(r->outcome) : "skipped",
-        .reason = x->word ? x->word : r ? result_word(x->channel, r, word, sizeof word) : NULL,
+        .reason = x->word ? x->word
+                  : r     ? result_word(x->channel, r, word, sizeof word)
+                          : NULL,
         .code = r ? r->code : 0,
-        .text = x->reason ? x->reason : r ? r->text : NULL,
+        .text = x->reason ? x->reason
+                : r       ? r->text
+                          : NULL,
         .gateway_id = r ? r->gateway_id : NULL,
         .digest = r ? r->digest : NULL,
         .segments = x->segments,
@@ -440,7 +444,8 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
 {
     struct camp *c = run->camp;
     struct hd_decision dec;
-    struct msgref ref = {.id = m->id, .run = run->id, .contact = m->contact_id, .campaign = c->c.id};
+    struct msgref ref = {
+        .id = m->id, .run = run->id, .contact = m->contact_id, .campaign = c->c.id};
     memcpy(ref.variant, m->variant, sizeof ref.variant);
     hd_dispatch_decide(d->cfg, &c->c, m, d->zones, t / 1000, &dec);
     struct rec x = {.from = m->state,

@@ -144,13 +144,13 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
     sqlite3_stmt *s = NULL;
     /* runs are few: one look-up in (run_id, contact_id) for each */
     int rc = hd_store_prepare(
-                 st,
-                 "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
-                 "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason "
-                 "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
-                 "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
-                 "ORDER BY r.fire_at, m.id",
-                 &s, err),
+            st,
+            "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
+            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason "
+            "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
+            "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
+            "ORDER BY r.fire_at, m.id",
+            &s, err),
         step;
     if (rc < 0)
         return rc;
@@ -238,15 +238,16 @@ static int stats_prepare(struct hd_store *st, int by, const char *live,
     return 0;
 }
 
-int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb,
-                       void *ud, struct hd_err *err)
+int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb, void *ud,
+                       struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = stats_prepare(
             st, by,
             ", outcome, coalesce(reason, ''), state, count(*), coalesce(sum(segments), "
             "0), coalesce(sum(cost), 0) FROM attempts WHERE campaign_id = ?1 GROUP BY 1, 2, 3, 4",
-            group_total, ", outcome, reason, state, sum(n), sum(segments), sum(cost) FROM "
+            group_total,
+            ", outcome, reason, state, sum(n), sum(segments), sum(cost) FROM "
             "log_totals WHERE campaign_id = ?1 GROUP BY 1, 2, 3, 4",
             campaign, &s, err),
         step;
@@ -329,7 +330,8 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
                        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
                        "campaign_id = ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
                        "done_at IS NOT NULL GROUP BY 1, 2",
-                       group_latency, ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
+                       group_latency,
+                       ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
                        "BY 1, 2",
                        campaign, &s, err);
     if (rc < 0)
@@ -351,13 +353,13 @@ int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event
 {
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(
-                 st,
-                 "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END, "
-                 "count(*), coalesce(sum(EXISTS (SELECT 1 FROM events e WHERE e.name = ?3 AND "
-                 "e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + ?4)), "
-                 "0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE r.campaign_id = ?1 "
-                 "GROUP BY 1 ORDER BY 1",
-                 &s, err),
+            st,
+            "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END, "
+            "count(*), coalesce(sum(EXISTS (SELECT 1 FROM events e WHERE e.name = ?3 AND "
+            "e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + ?4)), "
+            "0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE r.campaign_id = ?1 "
+            "GROUP BY 1 ORDER BY 1",
+            &s, err),
         step;
     if (rc < 0)
         return rc;

@@ -33,7 +33,8 @@ void hd_claimed_release(struct hd_claimed *c)
     "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
     "t.platform = 'apns' AND s.address = t.token), "                                               \
     "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
-    "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K " AND x.at >= " HORIZON ") "
+    "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
+    " AND x.at >= " HORIZON ") "
 
 #define CLAIM_SQL                                                                                  \
     "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "             \
