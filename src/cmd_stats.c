@@ -43,16 +43,26 @@ struct metric {
     bool money;
 };
 
-/* The group's metrics, in the order shown; reasons come after their total. */
-static size_t metrics(const struct hd_stats_group *g, struct metric *m, size_t max,
-                      char names[][64])
+/* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
+#define MAX_REASONS 64
+#define MAXM (15 + MAX_REASONS)
+
+/* One group's metrics, in the order shown; reasons come after their total. */
+struct group_metrics {
+    struct metric m[MAXM];
+    char names[MAX_REASONS][64]; /* "failed.http_503" */
+    size_t n;
+};
+
+static void metrics(const struct hd_stats_group *g, struct group_metrics *out)
 {
+    struct metric *m = out->m;
     size_t n = 0, k = 0;
-#define PUT(nm, val) (n < max ? (m[n++] = (struct metric){.name = (nm), .v = (double)(val)}) : m[0])
+#define PUT(nm, val) (m[n++] = (struct metric){.name = (nm), .v = (double)(val)})
 #define REASONS(prefix, r)                                                                         \
-    for (size_t i = 0; i < (r).n && k < 64; i++, k++) {                                            \
-        snprintf(names[k], 64, "%s.%s", prefix, (r).v[i].word);                                    \
-        PUT(names[k], (r).v[i].n);                                                                 \
+    for (size_t i = 0; i < (r).n && k < MAX_REASONS; i++, k++) {                                   \
+        snprintf(out->names[k], 64, "%s.%s", prefix, (r).v[i].word);                               \
+        PUT(out->names[k], (r).v[i].n);                                                            \
     }
     PUT("targeted", g->targeted);
     PUT("held_out", g->held_out);
@@ -79,7 +89,16 @@ static size_t metrics(const struct hd_stats_group *g, struct metric *m, size_t m
     }
 #undef PUT
 #undef REASONS
-    return n;
+    out->n = n;
+}
+
+/* Every group's metrics (the caller frees). */
+static struct group_metrics *metrics_of(const struct hd_stats *s)
+{
+    struct group_metrics *gm = hd_xcalloc(s->n, sizeof *gm);
+    for (size_t g = 0; g < s->n; g++)
+        metrics(&s->groups[g], &gm[g]);
+    return gm;
 }
 
 /* The value of metric name in group g (0 when the group lacks it). */
@@ -103,40 +122,31 @@ static void fmt_value(const struct metric *m, char *buf, size_t size)
         snprintf(buf, size, "%.0f", m->v);
 }
 
-#define MAXM 256
-
 static void print_table(const struct hd_stats *s, const char *campaign)
 {
-    struct metric *all = hd_xcalloc(MAXM, sizeof *all);
-    char(*names)[64] = hd_xcalloc(64, 64);
-    size_t n = metrics(&s->groups[0], all, MAXM, names);
+    struct group_metrics *gm = metrics_of(s);
+    const struct group_metrics *all = &gm[0]; /* its rows name every reason */
     printf("campaign %s%s\n\n%-26s", campaign, s->by == HD_BY_DAY ? " (days in UTC)" : "", "");
     for (size_t g = 0; g < s->n; g++)
         printf(" %12.12s", s->groups[g].name);
     printf("\n");
-    struct metric *gm = hd_xcalloc(MAXM, sizeof *gm);
-    char(*gnames)[64] = hd_xcalloc(64, 64);
-    for (size_t i = 0; i < n; i++) {
-        const char *dot = strchr(all[i].name, '.');
+    for (size_t i = 0; i < all->n; i++) {
+        const char *dot = strchr(all->m[i].name, '.');
         if (dot)
             printf("  %-24s", dot + 1);
         else
-            printf("%-26s", all[i].name);
+            printf("%-26s", all->m[i].name);
         for (size_t g = 0; g < s->n; g++) {
-            size_t gn = metrics(&s->groups[g], gm, MAXM, gnames);
-            struct metric v = {.v = 0};
+            struct metric v;
             char cell[32];
-            if (!find_metric(gm, gn, all[i].name, &v))
-                v = (struct metric){.v = 0, .money = all[i].money};
+            if (!find_metric(gm[g].m, gm[g].n, all->m[i].name, &v))
+                v = (struct metric){.v = 0, .money = all->m[i].money};
             fmt_value(&v, cell, sizeof cell);
             printf(" %12s", cell);
         }
         printf("\n");
     }
     free(gm);
-    free(gnames);
-    free(all);
-    free(names);
 }
 
 /* ---- the goal --------------------------------------------------------------------------- */
@@ -252,12 +262,11 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
 static json_t *stats_json(const struct hd_stats *s)
 {
     json_t *groups = json_object();
-    struct metric *m = hd_xcalloc(MAXM, sizeof *m);
-    char(*names)[64] = hd_xcalloc(64, 64);
+    struct group_metrics *gm = metrics_of(s);
     for (size_t g = 0; g < s->n; g++) {
-        size_t n = metrics(&s->groups[g], m, MAXM, names);
+        const struct metric *m = gm[g].m;
         json_t *o = json_object();
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < gm[g].n; i++) {
             const char *dot = strchr(m[i].name, '.');
             json_t *v = m[i].none    ? json_null()
                         : m[i].money ? json_real(m[i].v)
@@ -275,29 +284,25 @@ static json_t *stats_json(const struct hd_stats *s)
         }
         json_object_set_new(groups, s->groups[g].name, o);
     }
-    free(m);
-    free(names);
+    free(gm);
     return groups;
 }
 
 static void stats_csv(const struct hd_stats *s, struct hd_buf *b)
 {
-    struct metric *m = hd_xcalloc(MAXM, sizeof *m);
-    char(*names)[64] = hd_xcalloc(64, 64);
-    for (size_t g = 0; g < s->n; g++) {
-        size_t n = metrics(&s->groups[g], m, MAXM, names);
-        for (size_t i = 0; i < n; i++) {
+    struct group_metrics *gm = metrics_of(s);
+    for (size_t g = 0; g < s->n; g++)
+        for (size_t i = 0; i < gm[g].n; i++) {
+            const struct metric *m = &gm[g].m[i];
             char cell[32];
-            fmt_value(&m[i], cell, sizeof cell);
+            fmt_value(m, cell, sizeof cell);
             hd_buf_adds(b, "stats,");
             hd_buf_add_csv_field(b, s->groups[g].name, strlen(s->groups[g].name));
             hd_buf_addc(b, ',');
-            hd_buf_add_csv_field(b, m[i].name, strlen(m[i].name));
+            hd_buf_add_csv_field(b, m->name, strlen(m->name));
             hd_buf_addf(b, ",%s\r\n", strcmp(cell, "-") == 0 ? "" : cell);
         }
-    }
-    free(m);
-    free(names);
+    free(gm);
 }
 
 int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)

@@ -48,8 +48,7 @@ struct msgref {
 };
 
 struct job {
-    int64_t id, run, contact_id;
-    struct msgref ref;
+    struct msgref ref; /* the message: id, run, contact, campaign, variant */
     struct camp *camp;
     char *ext_id, *address;
     int channel, ch_index, provider, attempt;
@@ -464,9 +463,6 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
         return record(d, &ref, &x, err);
     }
     struct job *j = hd_xcalloc(1, sizeof *j);
-    j->id = m->id;
-    j->run = run->id;
-    j->contact_id = m->contact_id;
     j->ref = ref;
     j->detail = dec.detail[0] ? hd_xstrdup(dec.detail) : NULL;
     j->camp = c;
@@ -698,7 +694,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         x.reason = reason;
         if ((rc = record(d, &j->ref, &x, err)) < 0)
             return rc;
-        return hd_store_send_release(d->st, j->id, err);
+        return hd_store_send_release(d->st, j->ref.id, err);
     }
     case HD_OUT_TEMPORARY: {
         int64_t next = now + hd_backoff(j->attempt + 1, pc->retry_base, pc->retry_max,
@@ -732,7 +728,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         }
         if (rc < 0)
             return rc;
-        return hd_store_send_release(d->st, j->id, err);
+        return hd_store_send_release(d->st, j->ref.id, err);
     }
     default: {
         if ((r->bad_address || r->opted_out) &&
@@ -747,7 +743,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         }
         if ((rc = record(d, &j->ref, &x, err)) < 0)
             return rc;
-        return hd_store_send_release(d->st, j->id, err);
+        return hd_store_send_release(d->st, j->ref.id, err);
     }
     }
 }
@@ -770,7 +766,7 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
             for (size_t i = 0; i < d->nres; i++) {
                 const struct job *j = d->res[i].user;
                 if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch && j->ch_index == idx)
-                    d->ids[d->nids++] = j->id;
+                    d->ids[d->nids++] = j->ref.id;
             }
             rc = hd_store_msgs_sent(d->st, d->ids, d->nids, ch, idx, now_ms(d) / 1000, err);
         }
@@ -782,7 +778,7 @@ static int flush(struct hd_dispatch *d, struct hd_err *err)
     }
     for (size_t i = 0; i < d->nres; i++) {
         struct job *j = d->res[i].user;
-        struct run *run = run_of(d, j->run);
+        struct run *run = run_of(d, j->ref.run);
         if (run)
             run->busy--;
         job_free(j);
@@ -823,8 +819,8 @@ static int release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
                             .address = cancel ? j->address : NULL};
             rc = record(d, &j->ref, &x, err);
             if (rc == 0)
-                rc = hd_store_send_release(d->st, j->id, err);
-            struct run *run = run_of(d, j->run);
+                rc = hd_store_send_release(d->st, j->ref.id, err);
+            struct run *run = run_of(d, j->ref.run);
             if (run)
                 run->busy--;
             d->stats.waiting--;

@@ -148,12 +148,13 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
     struct hd_contact k = {0};
     int64_t pseudo = 0;
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_contact_get(st, ext_id, &k, err);
+    /* read in the transaction that deletes: an import meanwhile cannot
+     * give the contact an address the scrub would miss */
+    int rc = hd_store_begin(st, err);
     if (rc < 0)
         return rc;
-    if ((rc = hd_store_begin(st, err)) < 0)
-        goto out;
-    if ((rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'next_pseudonym'", &s,
+    if ((rc = hd_store_contact_get(st, ext_id, &k, err)) == 0 &&
+        (rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'next_pseudonym'", &s,
                                err)) == 0) {
         if (sqlite3_step(s) == SQLITE_ROW)
             pseudo = sqlite3_column_int64(s, 0);
@@ -183,7 +184,6 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
         hd_store_rollback(st);
     if (rc == 0 && pseudonym)
         *pseudonym = pseudo;
-out:
     hd_contact_release(&k);
     return rc;
 }
