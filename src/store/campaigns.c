@@ -231,7 +231,7 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
              "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2, ?2, "
              "'skipped', 'cancelled', 'the campaign was cancelled', ?1, m.run_id, m.contact_id, "
              "m.variant, ?3 FROM messages m WHERE m.run_id IN (SELECT id FROM runs WHERE "
-             "campaign_id = ?1) AND m.state IN (0, 6, 7)",
+             "campaign_id = ?1) AND " HD_DUE("m.state"),
              &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -245,8 +245,8 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
     if ((rc = hd_store_prepare(
              st,
              "UPDATE messages SET state = ?3, reason = 'the campaign was cancelled', updated_at = "
-             "?2 / 1000 WHERE run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) AND state "
-             "IN (0, 6, 7)",
+             "?2 / 1000 WHERE run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) AND " HD_DUE(
+                 "state"),
              &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);

@@ -41,7 +41,7 @@ void hd_claimed_release(struct hd_claimed *c)
     "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS(                                         \
         "m.contact_id", "?3",                                                                      \
         "?4") "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                       \
-              "WHERE m.run_id = ?1 AND m.state IN (0, 6, 7) AND m.not_before <= ?2 "               \
+              "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "               \
               "ORDER BY m.not_before, m.id LIMIT ?5"
 
 static void parse_consent(const char *s, int consent[HD_CH_COUNT])
@@ -371,15 +371,16 @@ static int one_int(struct hd_store *st, const char *sql, int64_t arg, int64_t *v
 int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err)
 {
     return one_int(st,
-                   "SELECT min(not_before) FROM messages WHERE run_id = ?1 AND state IN (0, 6, 7)",
+                   "SELECT min(not_before) FROM messages WHERE run_id = ?1 AND " HD_DUE("state"),
                    run, next, err);
 }
 
 int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct hd_err *err)
 {
     return one_int(st,
-                   "SELECT (SELECT count(*) FROM messages WHERE run_id = ?1 AND state IN (0, 6, "
-                   "7)) + (SELECT count(*) FROM messages WHERE run_id = ?1 AND state = 1)",
+                   "SELECT (SELECT count(*) FROM messages WHERE run_id = ?1 AND " HD_DUE(
+                       "state") ") + (SELECT count(*) FROM messages WHERE run_id = ?1 AND state = "
+                                "1)",
                    run, n, err);
 }
 

@@ -61,4 +61,12 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
 /* Fills c (consent not included) from a row of HD_CONTACT_COLS. */
 void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
 
+/* A message waiting to be claimed (queued 0, retry_wait 6, deferred 7),
+ * on column col: the condition of the partial index messages_due, which a
+ * query repeats word for word to use it. Comparisons rather than
+ * "IN (0, 6, 7)": SQLite tests a list of three through a temporary table
+ * that it builds again for every row an UPDATE changes (an 8 KiB page
+ * zeroed each time), twice per row: the old state and the new. */
+#define HD_DUE(col) "(" col " = 0 OR " col " = 6 OR " col " = 7)"
+
 #endif
