@@ -13,6 +13,7 @@
 #include "herald/config.h"
 #include "herald/driver.h"
 #include "herald/log.h"
+#include "herald/time.h"
 
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5521"
@@ -671,6 +672,77 @@ static void test_provider_test_no_secrets(void **state)
 
 /* What the gateway says about an address reaches the audience: 21211
  * suppresses the number, 21610 (STOP) opts the contact out of SMS. */
+/* ---- pauses ------------------------------------------------------------------ */
+
+/* Submits n SMS messages to d after pausing it for pause_ms; returns the
+ * milliseconds until all n results were back. */
+static int64_t paused_send(struct hd_driver *d, int64_t pause_ms, size_t n)
+{
+    struct hd_err e = {0};
+    struct tu_results got = {0};
+    int64_t t0 = hd_clock_mono_ms();
+    hd_driver_pause(d, t0 + pause_ms);
+    for (size_t i = 0; i < n; i++) {
+        struct hd_msg m = {.channel = HD_CH_SMS,
+                           .category = HD_CAT_TRANSACTIONAL,
+                           .to = "+15557654321",
+                           .body = "Your code is 1234",
+                           .created = 1795334400,
+                           .user = (void *)(uintptr_t)i};
+        hd_uuid(m.id);
+        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
+    }
+    for (int i = 0; i < 300 && got.n < n; i++)
+        hd_driver_poll(d, 100, tu_collect, &got);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++)
+        expect(&got.r[i], HD_OUT_ACCEPTED, false, "after the pause");
+    return hd_clock_mono_ms() - t0;
+}
+
+/* What a paused driver holds stays off the wire until the pause ends: the
+ * dispatcher hands an HTTP driver four messages per connection, and after
+ * a throttled answer none of them may go early. Both kinds of driver: the
+ * libcurl loop (twilio) and the worker pool (outbox). A driver stopped
+ * while paused stops at once, dropping what waits (the dispatcher queues
+ * it again). */
+static void test_driver_pause(void **state)
+{
+    (void)state;
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    char *box = path("pause-outbox");
+    struct hd_config *cfg =
+        config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+               "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+               "connections = 2\n[provider o]\ntype = outbox\npath = %s\n",
+               tw.port, TW_SID, box);
+    const char *names[] = {"p", "o"};
+    for (int k = 0; k < 2; k++) {
+        struct hd_driver *d;
+        struct hd_err e = {0};
+        if (hd_driver_open(hd_config_provider(cfg, names[k]), &log, &d, &e) != 0)
+            fail_msg("open: %s", e.msg);
+        /* a first message, so that connections are open and workers run */
+        assert_true(paused_send(d, 0, 1) < 5000);
+        int64_t took = paused_send(d, 400, 8);
+        if (took < 400)
+            fail_msg("provider '%s': results after %lld ms of a 400 ms pause", names[k],
+                     (long long)took);
+        assert_true(took < 5000);
+        /* stopped in a long pause: at once, nothing sent */
+        struct hd_msg m = {.channel = HD_CH_SMS, .to = "+15557654321", .body = "x"};
+        hd_uuid(m.id);
+        hd_driver_pause(d, hd_clock_mono_ms() + 60000);
+        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
+        int64_t t0 = hd_clock_mono_ms();
+        hd_driver_free(d);
+        assert_true(hd_clock_mono_ms() - t0 < 3000);
+    }
+    hd_config_free(cfg);
+    free(box);
+}
+
 static void test_provider_feedback(void **state)
 {
     (void)state;
@@ -723,7 +795,7 @@ int main(void)
         cmocka_unit_test(test_twilio_classes),    cmocka_unit_test(test_http_gateway),
         cmocka_unit_test(test_fcm_classes),       cmocka_unit_test(test_apns_classes),
         cmocka_unit_test(test_tls_refused),       cmocka_unit_test(test_provider_test_no_secrets),
-        cmocka_unit_test(test_provider_feedback),
+        cmocka_unit_test(test_provider_feedback), cmocka_unit_test(test_driver_pause),
     };
     return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
 }

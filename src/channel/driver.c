@@ -8,6 +8,7 @@
 #include "driver_int.h"
 
 #include "herald/mime.h"
+#include "herald/time.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -47,8 +48,10 @@ size_t hd_driver_window(const struct hd_provider_cfg *cfg)
 {
     const struct hd_drv_ops *ops = find_ops(cfg->type);
     size_t n = cfg->connections ? cfg->connections : 1;
-    if (!ops || ops->loop)
+    if (!ops)
         return n;
+    if (ops->loop)
+        return 4 * n;
     /* a worker sends what it takes in one session: give it enough to
      * make sessions worth their connection set-up */
     size_t per = ops->batch > 64 ? 64 : ops->batch > 2 ? ops->batch : 2;
@@ -67,12 +70,31 @@ void hd_uuid(char out[37])
              b[14], b[15]);
 }
 
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!sha256_md)
+        HD_BUG("OpenSSL has no SHA-256");
+}
+
+void hd_sha256(const void *data, size_t n, unsigned char out[32])
+{
+    /* fetched once: EVP_sha256() makes each digest look the algorithm up
+     * again, which took half the time of hashing a push message */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    unsigned int len = 0;
+    pthread_once(&once, sha256_fetch);
+    if (EVP_Digest(data, n, out, &len, sha256_md, NULL) != 1)
+        HD_BUG("SHA-256 failed");
+}
+
 void hd_sha256_hex(const void *data, size_t n, char out[65])
 {
     unsigned char md[32];
-    unsigned int len = 0;
     static const char hex[] = "0123456789abcdef";
-    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    hd_sha256(data, n, md);
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
@@ -130,6 +152,7 @@ struct hd_driver {
     struct hd_result *res;
     size_t nres, capres;
     size_t pending;
+    int64_t paused_until; /* hd_clock_mono_ms: nothing is taken before */
     pthread_t *threads;
     unsigned nthreads;
     bool stop;
@@ -177,6 +200,26 @@ static void free_msg(struct qmsg *q)
     free(q);
 }
 
+/* With d->mu held: how long the pause still lasts (ms), or <= 0. */
+static int64_t held(const struct hd_driver *d)
+{
+    return d->paused_until ? d->paused_until - hd_clock_mono_ms() : 0;
+}
+
+/* With d->mu held: waits for work (or stop) up to ms. */
+static void wait_ms(struct hd_driver *d, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&d->work, &d->mu, &until);
+}
+
 static void *worker(void *arg)
 {
     struct hd_driver *d = arg;
@@ -187,10 +230,15 @@ static void *worker(void *arg)
     struct hd_result *res = hd_xcalloc(cap, sizeof *res);
     for (;;) {
         size_t n = 0;
+        int64_t hold = 0;
         pthread_mutex_lock(&d->mu);
-        while (!d->qlen && !d->stop)
-            pthread_cond_wait(&d->work, &d->mu);
-        if (!d->qlen && d->stop) {
+        while ((!d->qlen || (hold = held(d)) > 0) && !d->stop) {
+            if (d->qlen)
+                wait_ms(d, hold);
+            else
+                pthread_cond_wait(&d->work, &d->mu);
+        }
+        if ((!d->qlen || held(d) > 0) && d->stop) {
             pthread_mutex_unlock(&d->mu);
             break;
         }
@@ -239,30 +287,23 @@ static void *async_main(void *arg)
     return NULL;
 }
 
-int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int wait_ms)
+int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int wait)
 {
     size_t n = 0;
     pthread_mutex_lock(&d->mu);
-    if (!d->qlen && !d->stop && wait_ms > 0) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        while (!d->qlen && !d->stop &&
-               pthread_cond_timedwait(&d->work, &d->mu, &until) != ETIMEDOUT)
-            ;
-    }
-    while (n < max && d->qlen) {
+    int64_t hold = held(d);
+    if (wait > 0 && !d->stop && (!d->qlen || hold > 0))
+        wait_ms(d, hold > 0 && hold < wait ? hold : wait);
+    hold = held(d);
+    while (hold <= 0 && n < max && d->qlen) {
         out[n++] = &d->q[d->qhead++]->m;
         d->qlen--;
     }
     if (!d->qlen)
         d->qhead = 0;
-    bool stopping = d->stop && !n;
+    /* stopping while paused: what waits is dropped, and the dispatcher
+     * queues it again */
+    bool stopping = d->stop && !n && (!d->qlen || hold > 0);
     pthread_mutex_unlock(&d->mu);
     return stopping ? -1 : (int)n;
 }
@@ -286,12 +327,23 @@ void hd_drv_give(struct hd_driver *d, const struct hd_msg *const *m, const struc
         free_msg((struct qmsg *)(void *)m[i]); /* the message is the qmsg's first member */
 }
 
-size_t hd_drv_queued(struct hd_driver *d)
+size_t hd_drv_queued(struct hd_driver *d, int64_t *hold_ms)
 {
     pthread_mutex_lock(&d->mu);
-    size_t n = d->qlen;
+    int64_t hold = held(d);
+    size_t n = hold > 0 ? 0 : d->qlen;
+    if (hold_ms)
+        *hold_ms = hold > 0 && d->qlen ? hold : -1;
     pthread_mutex_unlock(&d->mu);
     return n;
+}
+
+void hd_driver_pause(struct hd_driver *d, int64_t until_ms)
+{
+    pthread_mutex_lock(&d->mu);
+    if (until_ms > d->paused_until)
+        d->paused_until = until_ms;
+    pthread_mutex_unlock(&d->mu);
 }
 
 int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,

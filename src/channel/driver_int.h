@@ -27,13 +27,16 @@ struct hd_drv_ops {
 };
 
 /* Takes up to max submitted messages, waiting up to wait_ms when there are
- * none. Returns how many, or -1 when the driver is stopping and none is left. */
+ * none (or the driver is paused: then none is taken). Returns how many, or
+ * -1 when the driver is stopping and none is left (or it is paused). */
 int hd_drv_take(struct hd_driver *d, const struct hd_msg **out, size_t max, int wait_ms);
 /* Returns the results of n messages hd_drv_take gave, and frees them. */
 void hd_drv_give(struct hd_driver *d, const struct hd_msg *const *m, const struct hd_result *r,
                  size_t n);
-/* Messages submitted and not yet taken. */
-size_t hd_drv_queued(struct hd_driver *d);
+/* Messages submitted that hd_drv_take would give now: none while the
+ * driver is paused, and then *hold_ms (when not NULL) is how long the pause
+ * still lasts; otherwise -1. */
+size_t hd_drv_queued(struct hd_driver *d, int64_t *hold_ms);
 
 extern const struct hd_drv_ops hd_drv_outbox;
 extern const struct hd_drv_ops hd_drv_smtp;

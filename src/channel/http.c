@@ -583,14 +583,15 @@ void hx_loop(void *conf, struct hd_driver *d)
          * a submit wakes us. Dekker-style: we say we sleep, then look at the
          * queue; a submitter queues, then looks whether we sleep. */
         bool room = inflight < l->max_inflight && !stopping;
+        int64_t hold = -1; /* paused: wake when the pause ends */
         if (room) {
             atomic_store(&l->sleeping, true);
-            if (hd_drv_queued(d)) {
+            if (hd_drv_queued(d, &hold)) {
                 atomic_store(&l->sleeping, false);
                 continue;
             }
         }
-        curl_multi_poll(l->multi, NULL, 0, 1000, NULL);
+        curl_multi_poll(l->multi, NULL, 0, hold >= 0 && hold < 1000 ? (int)hold + 1 : 1000, NULL);
         if (room)
             atomic_store(&l->sleeping, false);
     }
