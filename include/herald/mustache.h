@@ -48,6 +48,10 @@ struct hd_mst_env {
     struct hd_fmt *fmt;        /* formatter cache for the ICU filters; required if used */
     hd_mst_partial_fn partial; /* NULL: no partials */
     void *partial_ud;
+    /* Contexts under the data, outermost first: a name the data lacks is
+     * looked up in them, as in enclosing sections. NULL: none. */
+    const json_t *const *below;
+    size_t nbelow;
 };
 
 /* Compiles src (len bytes). On error, err has the file, line and column. */

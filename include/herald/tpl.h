@@ -77,6 +77,8 @@ struct hd_tpl_req {
     const char *timezone; /* the recipient's zone, for dates */
     int64_t now;
     const json_t *data;
+    const json_t *const *below; /* looked up after data, outermost first */
+    size_t nbelow;
     struct hd_fmt *fmt; /* required */
     bool lenient;       /* missing variables render empty (lint uses it) */
 };
@@ -85,7 +87,10 @@ struct hd_tpl_req {
  * defines it. email.html is HTML-escaped, every other part is not. */
 int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                   struct hd_buf *out, struct hd_err *err);
-/* Renders a JSON part (push.data, push.fcm, push.apns) into a new object. */
+/* Renders a JSON part (push.data, push.fcm, push.apns) as compact JSON
+ * text, appending to out, or into a new object. */
+int hd_tpl_render_json_text(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
+                            struct hd_buf *out, struct hd_err *err);
 int hd_tpl_render_json(const struct hd_tpl *t, int part, const struct hd_tpl_req *req, json_t **out,
                        struct hd_err *err);
 
@@ -95,6 +100,16 @@ int hd_tpl_render_json(const struct hd_tpl *t, int part, const struct hd_tpl_req
  * (may be NULL). The caller frees the result with json_decref. */
 json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg, const json_t *campaign,
                     const char *message_id, const char *unsubscribe_url);
+/* The same in three layers that render alike, for the dispatcher, which
+ * builds the first once: hd_tpl_vars (the template variables) and
+ * hd_tpl_contact (the contact's fields and attributes) go in req.below,
+ * outermost first, and hd_tpl_top (contact, campaign, message,
+ * unsubscribe_url) is req.data. hd_tpl_top takes its own reference to
+ * contact. */
+json_t *hd_tpl_vars(const struct hd_config *cfg);
+json_t *hd_tpl_contact(const struct hd_contact *c);
+json_t *hd_tpl_top(json_t *contact, const json_t *campaign, const char *message_id,
+                   const char *unsubscribe_url);
 
 /* Push payload sizes in bytes as FCM and APNs would see them. */
 void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, size_t *fcm,

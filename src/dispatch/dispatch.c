@@ -107,6 +107,7 @@ struct hd_dispatch {
     struct hd_zones *zones;
     struct hd_tpl_set *tpls;
     struct hd_fmt *fmt;
+    json_t *vars; /* the template variables, under every message's data */
     char instance[33];
     int64_t owner;
     struct job *inflight;      /* submitted, no result yet */
@@ -411,16 +412,22 @@ static void enqueue(struct prov *p, struct job *j)
 static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
                       struct hd_err *err)
 {
-    json_t *data = hd_tpl_data(&m->contact, d->cfg, j->camp->json, j->msg.id, NULL);
+    /* the variables are built once; hd_tpl_data's merge would copy them */
+    json_t *contact = hd_tpl_contact(&m->contact),
+           *data = hd_tpl_top(contact, j->camp->json, j->msg.id, NULL);
+    const json_t *below[] = {d->vars, contact};
     struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : d->cfg->locale,
                              .variant = m->variant[0] ? m->variant : NULL,
                              .timezone =
                                  m->contact.timezone ? m->contact.timezone : d->cfg->timezone,
                              .now = now_ms(d) / 1000,
                              .data = data,
+                             .below = below,
+                             .nbelow = 2,
                              .fmt = d->fmt};
     int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
     json_decref(data);
+    json_decref(contact);
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
@@ -959,6 +966,7 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     d->owner = (int64_t)getpid();
     d->zones = hd_zones_new(cfg->timezone);
     d->fmt = hd_fmt_new();
+    d->vars = hd_tpl_vars(cfg);
     /* results held at once: submit stops at FLUSH_BATCH * 4, and then
      * whatever is in flight can still come back */
     size_t cap = FLUSH_BATCH * 4 + MAX_WAITING + 64;
@@ -1184,6 +1192,7 @@ void hd_dispatch_free(struct hd_dispatch *d)
     free(d->sends);
     hd_zones_free(d->zones);
     hd_fmt_free(d->fmt);
+    json_decref(d->vars);
     hd_tpl_set_free(d->tpls);
     free(d);
 }

@@ -42,11 +42,13 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         out->part[part] = hd_buf_detach(&b, NULL);
     }
     if (channel == HD_CH_PUSH && hd_tpl_has_part(t, HD_PART_PUSH_DATA, req->locale, req->variant)) {
-        json_t *o;
-        if ((rc = hd_tpl_render_json(t, HD_PART_PUSH_DATA, req, &o, err)) < 0)
+        struct hd_buf b;
+        hd_buf_init(&b);
+        if ((rc = hd_tpl_render_json_text(t, HD_PART_PUSH_DATA, req, &b, err)) < 0) {
+            hd_buf_release(&b);
             goto out;
-        out->part[HD_PART_PUSH_DATA] = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
+        }
+        out->part[HD_PART_PUSH_DATA] = hd_buf_detach(&b, NULL);
     }
     char **text = &out->part[HD_PART_EMAIL_TEXT];
     const char *html = out->part[HD_PART_EMAIL_HTML];

@@ -1087,6 +1087,8 @@ int hd_mst_render(const struct hd_mst *t, const json_t *data, const struct hd_ms
     hd_buf_init(&r.indent);
     hd_buf_init(&r.tmp);
     hd_buf_init(&r.tmp2);
+    for (size_t i = 0; i < env->nbelow; i++)
+        ctx_push(&r, env->below[i]);
     ctx_push(&r, data);
     int rc = render_kids(&r, t->root.kids, t->root.nkids);
     if (r.ctx != r.ctx_inline)

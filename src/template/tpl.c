@@ -731,6 +731,8 @@ static void env_for(const struct hd_tpl *t, int kind, const struct hd_tpl_req *r
     env->fmt = req->fmt;
     env->partial = resolve_partial;
     env->partial_ud = ps;
+    env->below = req->below;
+    env->nbelow = req->nbelow;
 }
 
 int hd_tpl_render(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
@@ -751,55 +753,61 @@ struct jrender {
     size_t next;
     const struct hd_mst_env *env;
     const json_t *data;
-    struct hd_buf buf;
+    struct hd_buf leaf;
     struct hd_err *err;
-    int rc;
 };
 
-static json_t *render_leaves(struct jrender *r, const json_t *v)
+/* Writes v as compact JSON text with each string leaf rendered, straight
+ * into out: no tree is built (push data is rendered for every message). */
+static int write_leaves(struct jrender *r, const json_t *v, struct hd_buf *out)
 {
-    if (r->rc < 0)
-        return NULL;
-    if (json_is_string(v)) {
-        hd_buf_reset(&r->buf);
-        r->rc = hd_mst_render(r->p->leaf[r->next++], r->data, r->env, &r->buf, r->err);
-        return r->rc < 0 ? NULL : json_stringn(r->buf.data, r->buf.len);
-    }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
+    int rc = 0;
+    const char *k;
+    json_t *x;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        hd_buf_reset(&r->leaf);
+        if ((rc = hd_mst_render(r->p->leaf[r->next++], r->data, r->env, &r->leaf, r->err)) < 0)
+            return rc;
+        hd_buf_add_json_str(out, r->leaf.len ? r->leaf.data : "", r->leaf.len);
+        return 0;
+    case JSON_OBJECT:
+        hd_buf_addc(out, '{');
+        i = 0;
         json_object_foreach((json_t *)v, k, x)
         {
-            json_t *y = render_leaves(r, x);
-            if (!y) {
-                json_decref(o);
-                return NULL;
-            }
-            json_object_set_new(o, k, y);
+            if (i++)
+                hd_buf_addc(out, ',');
+            hd_buf_add_json_str(out, k, strlen(k));
+            hd_buf_addc(out, ':');
+            if ((rc = write_leaves(r, x, out)) < 0)
+                return rc;
         }
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
+        hd_buf_addc(out, '}');
+        return 0;
+    case JSON_ARRAY:
+        hd_buf_addc(out, '[');
         json_array_foreach(v, i, x)
         {
-            json_t *y = render_leaves(r, x);
-            if (!y) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, y);
+            if (i)
+                hd_buf_addc(out, ',');
+            if ((rc = write_leaves(r, x, out)) < 0)
+                return rc;
         }
-        return a;
+        hd_buf_addc(out, ']');
+        return 0;
+    default: {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        hd_buf_adds(out, t ? t : "null");
+        free(t);
+        return 0;
     }
-    return json_deep_copy(v);
+    }
 }
 
-int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req, json_t **out,
-                       struct hd_err *err)
+int hd_tpl_render_json_text(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
+                            struct hd_buf *out, struct hd_err *err)
 {
     const struct part *p = find_part(t, kind, req->locale, req->variant, NULL);
     if (!p || !p->json)
@@ -809,10 +817,25 @@ int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req
     struct hd_mst_env env;
     env_for(t, kind, req, &ps, &env);
     struct jrender r = {.p = p, .env = &env, .data = req->data, .err = err};
-    hd_buf_init(&r.buf);
-    *out = render_leaves(&r, p->json);
-    hd_buf_release(&r.buf);
-    return r.rc;
+    hd_buf_init(&r.leaf);
+    int rc = write_leaves(&r, p->json, out);
+    hd_buf_release(&r.leaf);
+    return rc;
+}
+
+int hd_tpl_render_json(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req, json_t **out,
+                       struct hd_err *err)
+{
+    struct hd_buf b;
+    json_error_t je;
+    hd_buf_init(&b);
+    int rc = hd_tpl_render_json_text(t, kind, req, &b, err);
+    *out = NULL;
+    if (rc == 0 && !(*out = json_loadb(b.data, b.len, 0, &je)))
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s': part %s is not JSON once rendered: %s",
+                        t->name, part_names[kind], je.text);
+    hd_buf_release(&b);
+    return rc;
 }
 
 /* ---- data ------------------------------------------------------------------------------ */
@@ -823,36 +846,59 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
+json_t *hd_tpl_vars(const struct hd_config *cfg)
+{
+    json_t *d = json_object();
+    for (size_t i = 0; cfg && i < cfg->nvars; i++)
+        set_str(d, cfg->vars[i].key, cfg->vars[i].value);
+    return d;
+}
+
+json_t *hd_tpl_contact(const struct hd_contact *c)
+{
+    json_t *contact = NULL;
+    char t[32];
+    if (c && c->attrs && (contact = json_loads(c->attrs, 0, NULL)) && !json_is_object(contact)) {
+        json_decref(contact);
+        contact = NULL;
+    }
+    if (!contact)
+        contact = json_object();
+    if (!c)
+        return contact;
+    set_str(contact, "id", c->ext_id);
+    set_str(contact, "email", c->email);
+    set_str(contact, "phone", c->phone);
+    set_str(contact, "locale", c->locale);
+    set_str(contact, "timezone", c->timezone);
+    hd_time_format_iso(c->created_at, t, sizeof t);
+    set_str(contact, "created_at", t);
+    return contact;
+}
+
+json_t *hd_tpl_top(json_t *contact, const json_t *campaign, const char *message_id,
+                   const char *unsubscribe_url)
+{
+    json_t *d = json_object(), *msg = json_object();
+    json_object_set(d, "contact", contact);
+    /* shared, not copied: templates only read it */
+    json_object_set_new(d, "campaign", campaign ? json_incref((json_t *)campaign) : json_object());
+    set_str(msg, "id", message_id);
+    json_object_set_new(d, "message", msg);
+    set_str(d, "unsubscribe_url", unsubscribe_url);
+    return d;
+}
+
 json_t *hd_tpl_data(const struct hd_contact *c, const struct hd_config *cfg, const json_t *campaign,
                     const char *message_id, const char *unsubscribe_url)
 {
-    json_t *d = json_object(), *contact = json_object();
-    if (cfg)
-        for (size_t i = 0; i < cfg->nvars; i++)
-            set_str(d, cfg->vars[i].key, cfg->vars[i].value);
-    if (c) {
-        char t[32];
-        json_t *attrs = c->attrs ? json_loads(c->attrs, 0, NULL) : NULL;
-        if (json_is_object(attrs))
-            json_object_update(contact, attrs);
-        json_decref(attrs);
-        set_str(contact, "id", c->ext_id);
-        set_str(contact, "email", c->email);
-        set_str(contact, "phone", c->phone);
-        set_str(contact, "locale", c->locale);
-        set_str(contact, "timezone", c->timezone);
-        hd_time_format_iso(c->created_at, t, sizeof t);
-        set_str(contact, "created_at", t);
+    json_t *d = hd_tpl_vars(cfg), *contact = hd_tpl_contact(c);
+    if (c)
         json_object_update(d, contact);
-    }
-    json_object_set_new(d, "contact", contact);
-    /* shared, not copied: templates only read it */
-    json_object_set_new(d, "campaign", campaign ? json_incref((json_t *)campaign) : json_object());
-    json_t *msg = json_object();
-    set_str(msg, "id", message_id);
-    json_object_set_new(d, "message", msg);
-    if (unsubscribe_url)
-        set_str(d, "unsubscribe_url", unsubscribe_url);
+    json_t *top = hd_tpl_top(contact, campaign, message_id, unsubscribe_url);
+    json_object_update(d, top);
+    json_decref(top);
+    json_decref(contact);
     return d;
 }
 
