@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,8 @@ void hd_result_set(struct hd_result *r, int outcome, int code, const char *fmt, 
 /* ---- the pool ------------------------------------------------------------------ */
 
 struct qmsg {
-    struct hd_msg m; /* strings point into the copies below */
-    char *s[14];
+    struct hd_msg m; /* strings point into text, one block with the qmsg */
+    char text[];
 };
 
 struct hd_driver {
@@ -149,8 +150,8 @@ struct hd_driver {
     pthread_cond_t work, done;
     struct qmsg **q; /* FIFO: q[qhead .. qhead+qlen) */
     size_t qhead, qlen, qcap;
-    struct hd_result *res;
-    size_t nres, capres;
+    struct hd_result *res, *spare; /* results given; the other buffer, empty */
+    size_t nres, capres, capspare;
     size_t pending;
     int64_t paused_until; /* hd_clock_mono_ms: nothing is taken before */
     pthread_t *threads;
@@ -158,45 +159,44 @@ struct hd_driver {
     bool stop;
 };
 
+/* The string fields of a message, which a copy carries with it. */
+static const size_t str_fields[] = {
+    offsetof(struct hd_msg, to),       offsetof(struct hd_msg, from),
+    offsetof(struct hd_msg, reply_to), offsetof(struct hd_msg, subject),
+    offsetof(struct hd_msg, text),     offsetof(struct hd_msg, html),
+    offsetof(struct hd_msg, unsubscribe_url), offsetof(struct hd_msg, unsubscribe_mailto),
+    offsetof(struct hd_msg, title),    offsetof(struct hd_msg, body),
+    offsetof(struct hd_msg, data)};
+#define NSTR (sizeof str_fields / sizeof str_fields[0])
+
+static const char **str_field(struct hd_msg *m, size_t i)
+{
+    return (const char **)(void *)((char *)m + str_fields[i]);
+}
+
+/* One allocation for the message and all its strings. */
 static struct qmsg *copy_msg(const struct hd_msg *m)
 {
-    struct qmsg *q = hd_xcalloc(1, sizeof *q);
-    const char *src[14] = {m->to,
-                           m->from,
-                           m->reply_to,
-                           m->subject,
-                           m->text,
-                           m->html,
-                           m->unsubscribe_url,
-                           m->unsubscribe_mailto,
-                           m->title,
-                           m->body,
-                           m->data};
-    const char **dst[14] = {&q->m.to,
-                            &q->m.from,
-                            &q->m.reply_to,
-                            &q->m.subject,
-                            &q->m.text,
-                            &q->m.html,
-                            &q->m.unsubscribe_url,
-                            &q->m.unsubscribe_mailto,
-                            &q->m.title,
-                            &q->m.body,
-                            &q->m.data};
-    q->m = *m;
-    for (int i = 0; i < 11; i++) {
-        q->s[i] = hd_xstrdup(src[i]);
-        *dst[i] = q->s[i];
+    struct hd_msg src = *m;
+    size_t len[NSTR], total = 0;
+    for (size_t i = 0; i < NSTR; i++) {
+        const char *v = *str_field(&src, i);
+        len[i] = v ? strlen(v) + 1 : 0;
+        total += len[i];
+    }
+    struct qmsg *q = hd_xmalloc(sizeof *q + total);
+    q->m = src;
+    char *at = q->text;
+    for (size_t i = 0; i < NSTR; i++) {
+        const char **f = str_field(&q->m, i);
+        *f = len[i] ? memcpy(at, *str_field(&src, i), len[i]) : NULL;
+        at += len[i];
     }
     return q;
 }
 
 static void free_msg(struct qmsg *q)
 {
-    if (!q)
-        return;
-    for (int i = 0; i < 14; i++)
-        free(q->s[i]);
     free(q);
 }
 
@@ -421,17 +421,32 @@ int hd_driver_poll(struct hd_driver *d, int timeout_ms, hd_result_cb cb, void *u
                pthread_cond_timedwait(&d->done, &d->mu, &until) != ETIMEDOUT)
             ;
     }
+    size_t cap = 0;
     if (d->nres) {
+        /* swapped for the spare: the buffers are kept, not freed and grown
+         * again at every poll */
         got = d->res;
         n = d->nres;
-        d->res = NULL;
-        d->nres = d->capres = 0;
+        cap = d->capres;
+        d->res = d->spare;
+        d->capres = d->capspare;
+        d->spare = NULL;
+        d->nres = d->capspare = 0;
         d->pending -= n;
     }
     pthread_mutex_unlock(&d->mu);
     for (size_t i = 0; i < n; i++)
         cb(ud, &got[i]);
-    free(got);
+    if (got) {
+        pthread_mutex_lock(&d->mu);
+        if (!d->spare) {
+            d->spare = got;
+            d->capspare = cap;
+            got = NULL;
+        }
+        pthread_mutex_unlock(&d->mu);
+        free(got);
+    }
     return (int)n;
 }
 
@@ -459,6 +474,7 @@ void hd_driver_free(struct hd_driver *d)
         free_msg(d->q[d->qhead + i]);
     free(d->q);
     free(d->res);
+    free(d->spare);
     free(d->threads);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->work);
