@@ -33,7 +33,7 @@
 /* A message's rendered parts; strings owned. */
 struct hd_rendered {
     char *part[HD_PART_COUNT]; /* NULL where the template has none */
-    char *from, *reply_to;     /* the template's headers for the locale */
+    char *from, *reply_to;     /* email: the template's headers for the locale */
     int category;              /* the template's */
 };
 void hd_rendered_release(struct hd_rendered *r);

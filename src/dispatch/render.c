@@ -58,10 +58,12 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         hd_html_to_text(html, strlen(html), &b);
         *text = hd_buf_detach(&b, NULL);
     }
-    const char *from = hd_tpl_header(t, "from", req->locale),
-               *reply = hd_tpl_header(t, "reply_to", req->locale);
-    out->from = from ? hd_xstrdup(from) : NULL;
-    out->reply_to = reply ? hd_xstrdup(reply) : NULL;
+    if (channel == HD_CH_EMAIL) { /* only an email has a sender */
+        const char *from = hd_tpl_header(t, "from", req->locale),
+                   *reply = hd_tpl_header(t, "reply_to", req->locale);
+        out->from = from ? hd_xstrdup(from) : NULL;
+        out->reply_to = reply ? hd_xstrdup(reply) : NULL;
+    }
     if (channel == HD_CH_EMAIL && !out->part[HD_PART_EMAIL_SUBJECT])
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", info.name);
     else if (channel == HD_CH_SMS && !out->part[HD_PART_SMS])
