@@ -160,13 +160,17 @@ struct hd_driver {
 };
 
 /* The string fields of a message, which a copy carries with it. */
-static const size_t str_fields[] = {
-    offsetof(struct hd_msg, to),       offsetof(struct hd_msg, from),
-    offsetof(struct hd_msg, reply_to), offsetof(struct hd_msg, subject),
-    offsetof(struct hd_msg, text),     offsetof(struct hd_msg, html),
-    offsetof(struct hd_msg, unsubscribe_url), offsetof(struct hd_msg, unsubscribe_mailto),
-    offsetof(struct hd_msg, title),    offsetof(struct hd_msg, body),
-    offsetof(struct hd_msg, data)};
+static const size_t str_fields[] = {offsetof(struct hd_msg, to),
+                                    offsetof(struct hd_msg, from),
+                                    offsetof(struct hd_msg, reply_to),
+                                    offsetof(struct hd_msg, subject),
+                                    offsetof(struct hd_msg, text),
+                                    offsetof(struct hd_msg, html),
+                                    offsetof(struct hd_msg, unsubscribe_url),
+                                    offsetof(struct hd_msg, unsubscribe_mailto),
+                                    offsetof(struct hd_msg, title),
+                                    offsetof(struct hd_msg, body),
+                                    offsetof(struct hd_msg, data)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])
 
 static const char **str_field(struct hd_msg *m, size_t i)

@@ -36,13 +36,14 @@ void hd_claimed_release(struct hd_claimed *c)
     "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
     " AND x.at >= " HORIZON ") "
 
+/* clang-format off */
 #define CLAIM_SQL                                                                                  \
     "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "             \
-    "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS(                                         \
-        "m.contact_id", "?3",                                                                      \
-        "?4") "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                       \
-              "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "               \
-              "ORDER BY m.not_before, m.id LIMIT ?5"
+    "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS("m.contact_id", "?3", "?4")              \
+    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                                 \
+    "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "                        \
+    "ORDER BY m.not_before, m.id LIMIT ?5"
+/* clang-format on */
 
 static void parse_consent(const char *s, int consent[HD_CH_COUNT])
 {
