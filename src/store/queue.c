@@ -21,26 +21,26 @@ void hd_claimed_release(struct hd_claimed *c)
 }
 
 /* What the checks need to know of a contact (id expression K), after
- * HD_CONTACT_COLS and eight message columns: consent for the category CAT,
- * the four suppressions, and sends since HORIZON (parameters). */
+ * HD_CONTACT_COLS_JOINED and eight message columns: consent for the
+ * category CAT, the four suppressions, and sends since HORIZON
+ * (parameters). The tokens are the joined ones: looked up again in a
+ * subquery each, the claim took 1 µs more per message. */
 #define FACTS_COLS(K, CAT, HORIZON)                                                                \
     "(SELECT group_concat(k.channel || '=' || k.status) FROM consent k WHERE k.contact_id = " K    \
     " AND k.category = " CAT "), "                                                                 \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                     \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                            \
-    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
-    "t.platform = 'fcm' AND s.address = t.token), "                                                \
-    "EXISTS (SELECT 1 FROM suppressions s, push_tokens t WHERE t.contact_id = c.id AND "           \
-    "t.platform = 'apns' AND s.address = t.token), "                                               \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pf.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pa.token), "                           \
     "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
     "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
     " AND x.at >= " HORIZON ") "
 
 /* clang-format off */
 #define CLAIM_SQL                                                                                  \
-    "SELECT " HD_CONTACT_COLS ", m.id, m.contact_id, m.state, m.variant, m.attempts, "             \
+    "SELECT " HD_CONTACT_COLS_JOINED ", m.id, m.contact_id, m.state, m.variant, m.attempts, "      \
     "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS("m.contact_id", "?3", "?4")              \
-    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id "                                 \
+    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id" HD_CONTACT_TOKENS                \
     "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "                        \
     "ORDER BY m.not_before, m.id LIMIT ?5"
 /* clang-format on */
@@ -106,9 +106,9 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
     sqlite3_stmt *s = NULL;
     int rc, step, limit;
     if ((rc = hd_store_prepare_rule(st, ast, now,
-                                    "SELECT " HD_CONTACT_COLS
+                                    "SELECT " HD_CONTACT_COLS_JOINED
                                     ", 0, c.id, 0, NULL, 0, 0, 0, 0, " FACTS_COLS(
-                                        "c.id", "?901", "?902") "FROM contacts c",
+                                        "c.id", "?901", "?902") "FROM contacts c" HD_CONTACT_TOKENS,
                                     NULL, "c.id", &s, &limit, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 901, hd_category_name(category), -1, SQLITE_STATIC);
