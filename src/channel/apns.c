@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/json.h"
 #include "herald/tpl.h"
 
 #define APNS_PROD "https://api.push.apple.com"
@@ -111,7 +112,7 @@ static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
         return refuse(q, r, true, "not an APNs device token (hex digits)");
     json_t *data = NULL;
     if (m->data && *m->data) {
-        data = json_loads(m->data, 0, NULL);
+        data = hd_json_object_loads(m->data, strlen(m->data));
         if (!json_is_object(data)) {
             json_decref(data);
             return refuse(q, r, false, "push data is not a JSON object");

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/json.h"
 #include "herald/tpl.h" /* HD_PUSH_MAX_PAYLOAD */
 
 #define FCM_URL "https://fcm.googleapis.com"
@@ -159,7 +160,7 @@ static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
     const struct hd_msg *m = q->m;
     json_t *data = NULL;
     if (m->data && *m->data) {
-        data = json_loads(m->data, 0, NULL);
+        data = hd_json_object_loads(m->data, strlen(m->data));
         if (!json_is_object(data)) {
             json_decref(data);
             hd_result_init(r, m);

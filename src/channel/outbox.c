@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "herald/json.h"
 #include "herald/mime.h"
 #include "herald/sms.h"
 #include "herald/time.h"
@@ -150,7 +151,7 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
             json_object_set_new(j, "title", json_string(m->title));
         if (m->body)
             json_object_set_new(j, "body", json_string(m->body));
-        json_t *data = m->data ? json_loads(m->data, 0, NULL) : NULL;
+        json_t *data = m->data ? hd_json_object_loads(m->data, strlen(m->data)) : NULL;
         if (data)
             json_object_set_new(j, "data", data);
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "herald/html.h"
+#include "herald/json.h"
 #include "herald/sms.h"
 #include "herald/time.h"
 #include "herald/valid.h"
@@ -858,7 +859,8 @@ json_t *hd_tpl_contact(const struct hd_contact *c)
 {
     json_t *contact = NULL;
     char t[32];
-    if (c && c->attrs && (contact = json_loads(c->attrs, 0, NULL)) && !json_is_object(contact)) {
+    if (c && c->attrs && (contact = hd_json_object_loads(c->attrs, strlen(c->attrs))) &&
+        !json_is_object(contact)) {
         json_decref(contact);
         contact = NULL;
     }

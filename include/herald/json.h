@@ -1,0 +1,15 @@
+#ifndef HERALD_JSON_H
+#define HERALD_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A JSON object from text, exactly as json_loadb(s, n, 0, NULL) reads it
+ * (NULL when that would fail), but fast for the flat objects read for every
+ * message: contact attributes and push data. Members whose values are
+ * strings without escapes, numbers, true, false or null are read here; any
+ * other text (escapes, nested values, errors) goes to jansson. Reals are
+ * read with strtod in the C locale, which herald never changes. */
+json_t *hd_json_object_loads(const char *s, size_t n);
+
+#endif
