@@ -121,7 +121,7 @@ void hd_mail_of(struct hd_mail *mail, const struct hd_msg *m, const char *from,
 void hd_result_init(struct hd_result *r, const struct hd_msg *m)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->id, sizeof r->id, "%s", m->id);
+    hd_strcpy_cut(r->id, sizeof r->id, m->id);
     r->user = m->user;
 }
 

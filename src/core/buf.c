@@ -265,3 +265,12 @@ void hd_wipe(void *p, size_t n)
     if (p && n)
         OPENSSL_cleanse(p, n);
 }
+
+void hd_strcpy_cut(char *dst, size_t size, const char *s)
+{
+    if (size == 0)
+        return;
+    size_t n = strnlen(s, size - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}

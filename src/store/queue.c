@@ -88,7 +88,7 @@ static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
     c->contact_id = sqlite3_column_int64(s, 12);
     c->state = sqlite3_column_int(s, 13);
     const char *v = (const char *)sqlite3_column_text(s, 14);
-    snprintf(c->variant, sizeof c->variant, "%s", v ? v : "");
+    hd_strcpy_cut(c->variant, sizeof c->variant, v ? v : "");
     c->attempts = sqlite3_column_int(s, 15);
     c->ch_index = sqlite3_column_int(s, 16);
     c->not_before = sqlite3_column_int64(s, 17);

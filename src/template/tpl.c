@@ -549,7 +549,7 @@ static size_t locale_chain(const char *locale, char chain[4][64])
     size_t n = 0;
     if (!locale || !*locale)
         return 0;
-    snprintf(chain[0], sizeof chain[0], "%s", locale);
+    hd_strcpy_cut(chain[0], sizeof chain[0], locale); /* six times a render */
     n = 1;
     while (n < 4) {
         char *dash = strrchr(chain[n - 1], '-');
