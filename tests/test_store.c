@@ -275,6 +275,32 @@ static void test_store_contacts(void **state)
  * contact of the segment queued once, variant and holdout as the hash
  * says, held-out contacts logged; a second run of a finished run changes
  * nothing. */
+/* A contact's holdout and variant buckets hash the text
+ * "campaign:contact:purpose" (cut to 95 bytes): the buckets of existing
+ * campaigns must not move when the code that writes the text changes. */
+static void test_store_buckets(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t campaign, contact;
+        const char *purpose;
+    } in[] = {{1, 1, "holdout"},
+              {7, 123456, "variant"},
+              {0, 0, ""},
+              {-5, -9, "holdout"},
+              {INT64_MAX, INT64_MIN, "variant"},
+              {INT64_MIN, INT64_MAX,
+               "a purpose long enough to be cut at the ninety-fifth byte of the text, and more"}};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char text[96];
+        int n = snprintf(text, sizeof text, "%lld:%lld:%s", (long long)in[i].campaign,
+                         (long long)in[i].contact, in[i].purpose);
+        size_t len = n < (int)sizeof text ? (size_t)n : sizeof text - 1;
+        assert_int_equal(hd_ab_bucket(in[i].campaign, in[i].contact, in[i].purpose),
+                         (int)(hd_hash64(text, len, 0) % 10000));
+    }
+}
+
 static void test_store_materialize(void **state)
 {
     (void)state;
@@ -383,7 +409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_open_pragmas),  cmocka_unit_test(test_store_migrations),
         cmocka_unit_test(test_store_newer_refused), cmocka_unit_test(test_store_contacts),
-        cmocka_unit_test(test_store_materialize),
+        cmocka_unit_test(test_store_materialize),   cmocka_unit_test(test_store_buckets),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
