@@ -135,7 +135,7 @@ static int dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct view 
     int rc;
     hd_clock_run(&ctx->clock);
     o->stop = &stop_flag;
-    o->progress = draw;
+    o->progress = v->ctx->progress ? draw : NULL; /* without, no totals to count */
     o->progress_ud = v;
     o->fire_progress = fire_progress;
     v->start_ms = hd_clock_mono_ms();

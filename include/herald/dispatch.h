@@ -79,8 +79,10 @@ struct hd_dispatch_stats {
     int64_t by_state[HD_ST_COUNT]; /* final states reached in this process */
     int64_t attempts, retries, throttled, deferred;
     int64_t in_flight, waiting; /* now: submitted, and claimed but not yet submitted */
-    int64_t total;              /* messages of the runs being dispatched (send) */
-    int64_t finished_before;    /* of those, finished before this process started */
+    /* send with a progress callback: the messages of the runs being
+     * dispatched, and how many of them were finished before this process
+     * started (0 without a callback: counting them reads every message) */
+    int64_t total, finished_before;
 };
 
 struct hd_dispatch_opts {

@@ -1010,7 +1010,7 @@ static int count_total(struct hd_dispatch *d, struct hd_err *err)
 {
     int64_t counts[HD_ST_COUNT];
     int rc;
-    if (!d->opts.campaign)
+    if (!d->opts.campaign || !d->opts.progress) /* a scan of every message: only to show */
         return 0;
     if ((rc = hd_store_run_counts(d->st, d->opts.campaign, 0, counts, err)) < 0)
         return rc;

@@ -491,10 +491,10 @@ static int64_t int_query(struct hd_store *st, sqlite3_stmt *s, struct hd_err *er
 int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
                          int64_t *held, struct hd_err *err)
 {
-    sqlite3_stmt *ins = NULL, *last = NULL, *log = NULL;
-    int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0;
+    sqlite3_stmt *ins = NULL, *last = NULL, *count = NULL, *log = NULL;
+    int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0, held_now = 0;
     int rc, limit = 0;
-    bool txn = false;
+    bool txn = false, first = true, resumed = false;
     /* ?901 run, ?902 campaign, ?903 holdout, ?904 expires, ?905 now, ?906
      * the contact to resume after, ?907 the held-out state */
     if ((rc = register_fns(st, m, err)) < 0 ||
@@ -509,6 +509,8 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
                                "SELECT coalesce(max(contact_id), 0) FROM messages WHERE "
                                "run_id = ?1",
                                &last, err)) < 0 ||
+        (rc = hd_store_prepare(st, "SELECT count(*) FROM messages WHERE run_id = ?1", &count,
+                               err)) < 0 ||
         (rc = hd_store_prepare(
              st,
              "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
@@ -528,6 +530,7 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     sqlite3_bind_int(ins, 907, HD_ST_HELD_OUT);
     sqlite3_bind_int64(ins, limit, batch);
     sqlite3_bind_int64(last, 1, m->run);
+    sqlite3_bind_int64(count, 1, m->run);
     sqlite3_bind_int64(log, 1, m->run);
     sqlite3_bind_int64(log, 3, m->now_ms);
     sqlite3_bind_text(log, 4, why, -1, SQLITE_TRANSIENT);
@@ -540,6 +543,13 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
         after = int_query(st, last, err, &rc);
         if (rc < 0)
             goto out;
+        if (first) {
+            int64_t before = int_query(st, count, err, &rc);
+            if (rc < 0)
+                goto out;
+            resumed = before > 0;
+            first = false;
+        }
         sqlite3_bind_int64(ins, 906, after);
         if ((rc = step_done(st, ins, err, "materializing")) < 0)
             goto out;
@@ -548,6 +558,7 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
             sqlite3_bind_int64(log, 2, after);
             if ((rc = step_done(st, log, err, "materializing")) < 0)
                 goto out;
+            held_now += sqlite3_changes(st->db); /* a log row for each held out */
         }
         if ((rc = hd_store_commit(st, err)) < 0)
             goto out;
@@ -560,12 +571,17 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     }
     if ((rc = hd_store_run_set(st, m->run, HD_RUN_ACTIVE, m->now_ms / 1000, err)) < 0)
         goto out;
-    int64_t counts[HD_ST_COUNT];
-    if ((rc = hd_store_run_counts(st, 0, m->run, counts, err)) < 0)
-        goto out;
-    int64_t all = 0;
-    for (int i = 0; i < HD_ST_COUNT; i++)
-        all += counts[i];
+    int64_t counts[HD_ST_COUNT] = {0}, all = done;
+    counts[HD_ST_HELD_OUT] = held_now;
+    /* a run this call started has what it inserted; a resumed one also
+     * what was there before, read back (a scan of its messages) */
+    if (resumed) {
+        if ((rc = hd_store_run_counts(st, 0, m->run, counts, err)) < 0)
+            goto out;
+        all = 0;
+        for (int i = 0; i < HD_ST_COUNT; i++)
+            all += counts[i];
+    }
     if (queued)
         *queued = all;
     if (held)
@@ -575,6 +591,7 @@ out:
         hd_store_rollback(st);
     sqlite3_finalize(ins);
     sqlite3_finalize(last);
+    sqlite3_finalize(count);
     sqlite3_finalize(log);
     unregister_fns(st);
     return rc;
