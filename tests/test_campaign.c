@@ -446,7 +446,10 @@ static void test_campaign_faults(void **state)
     /* nothing reached a provider while it was paused: by the gateways'
      * clocks, across both dispatchers, and by our own log, within each
      * dispatcher (each pass restarts the clock at HERALD_NOW, so times of
-     * different processes do not compare) */
+     * different processes do not compare). The log's `at` is when a request
+     * went on the wire and `done_at` when its answer came, so the messages
+     * a driver holds are held from the throttled answer on, not from when
+     * the dispatcher reads it. */
     assert_true(assert_quiet_after_429(atw, ntw, "twilio") +
                     assert_quiet_after_429(afcm, nfcm, "fcm") >
                 10);

@@ -59,8 +59,12 @@ struct hd_result {
     char text[512];       /* the gateway's words, or ours when it said nothing */
     char gateway_id[256]; /* the gateway's id for the message, or "" */
     int64_t latency_ms;
-    char digest[65]; /* SHA-256 (hex) of the bytes sent, or "" */
+    int64_t answered_ms; /* hd_clock_mono_ms when the answer came; 0: not known */
+    char digest[65];     /* SHA-256 (hex) of the bytes sent, or "" */
 };
+
+/* How long a throttled answer without Retry-After pauses its provider. */
+#define HD_THROTTLE_PAUSE_MS 1000
 
 typedef void (*hd_result_cb)(void *ud, const struct hd_result *r);
 

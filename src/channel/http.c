@@ -460,7 +460,8 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
 static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_result *r)
 {
     hd_result_init(r, q->m);
-    r->latency_ms = hd_clock_mono_ms() - q->t0;
+    r->answered_ms = hd_clock_mono_ms();
+    r->latency_ms = r->answered_ms - q->t0;
     if (q->body.len)
         hd_sha256_hex(q->body.data, q->body.len, r->digest);
     if (rc != CURLE_OK) {
@@ -571,6 +572,12 @@ void hx_loop(void *conf, struct hd_driver *d)
             struct hd_result r;
             if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
                 continue;
+            /* nothing more goes out from the moment the gateway says so,
+             * not from when the dispatcher reads it: the driver holds
+             * messages (the dispatcher pauses it too, and shares the pause) */
+            if (r.outcome == HD_OUT_THROTTLED)
+                hd_driver_pause(d, r.answered_ms + (r.retry_after_ms > 0 ? r.retry_after_ms
+                                                                         : HD_THROTTLE_PAUSE_MS));
             out_add(&out, q->m, &r);
             q->m = NULL;
             req_put(l, q);

@@ -63,7 +63,8 @@ struct job {
     int channel, ch_index, provider, attempt;
     int segments; /* sms: what the gateway bills */
     char *detail; /* channels skipped before this one (the log's JSON detail) */
-    int64_t expires_at, submitted_ms;
+    int64_t expires_at;
+    int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     struct hd_rendered r;
     struct hd_msg msg;
     struct job *next;          /* in its provider's queue */
@@ -312,7 +313,8 @@ static int move(int from, int to, struct hd_err *err)
 /* One change of a message's state, and its row in the delivery log. */
 struct rec {
     int from, to, attempts, channel, ch_index;
-    int64_t not_before, at_ms; /* at_ms: when the attempt began; 0: now */
+    int64_t not_before;
+    int64_t at_ms, done_ms; /* when the attempt began and its answer came; 0: now */
     /* a gateway's answer (outcome from r), or a decision (skipped, for
      * the reason word); neither: a state change with no log row */
     const struct hd_result *r;
@@ -352,7 +354,7 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
         .state = x->to,
         .attempt = x->attempts,
         .at_ms = x->at_ms ? x->at_ms : t,
-        .done_ms = t,
+        .done_ms = x->done_ms ? x->done_ms : t,
         .channel = x->channel,
         .provider = x->provider,
         .address = x->address,
@@ -644,6 +646,7 @@ static int64_t submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
             if (hd_driver_submit(p->drv, &j->msg, &serr) < 0) {
                 /* refused before sending: a permanent failure of this message */
                 struct hd_result r = {.outcome = HD_OUT_PERMANENT, .user = j};
+                j->answered_ms = j->submitted_ms;
                 snprintf(r.text, sizeof r.text, "%.500s", serr.msg);
                 memcpy(r.id, j->msg.id, sizeof r.id);
                 d->res[d->nres++] = r;
@@ -679,6 +682,11 @@ static void collect(void *ud, const struct hd_result *r)
 {
     struct hd_dispatch *d = ud;
     struct job *j = r->user;
+    /* the answer's time, not the write's: a latency, and the start of the
+     * pause a throttled answer begins, are as the gateway made them */
+    int64_t mono = hd_clock_mono_ms(),
+            answered = r->answered_ms > 0 && r->answered_ms <= mono ? r->answered_ms : mono;
+    j->answered_ms = now_ms(d) - (mono - answered);
     d->prov[j->provider].inflight--;
     d->stats.in_flight--;
     if (j->iprev)
@@ -691,8 +699,8 @@ static void collect(void *ud, const struct hd_result *r)
     if (r->outcome == HD_OUT_THROTTLED) {
         /* pause at once, not when the writer gets to it: nothing more may
          * go to this provider meanwhile; and write (share) it soon */
-        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
-        pause_provider(&d->prov[j->provider], hd_clock_mono_ms() + after);
+        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
+        pause_provider(&d->prov[j->provider], answered + after);
         d->flush_now = true;
     }
 }
@@ -719,6 +727,11 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     int64_t t = now_ms(d), now = t / 1000;
     char reason[600];
     int rc;
+    /* it went on the wire when the driver says, after waiting behind the
+     * connection's earlier messages since it was handed over */
+    int64_t began = j->answered_ms - r->latency_ms;
+    if (r->latency_ms <= 0 || began < j->submitted_ms)
+        began = j->submitted_ms;
     /* the answer's row: to, attempts and not_before change by case */
     struct rec x = {.from = HD_ST_SENDING,
                     .to = HD_ST_FAILED,
@@ -726,7 +739,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     .channel = j->channel,
                     .ch_index = j->ch_index,
                     .not_before = now,
-                    .at_ms = j->submitted_ms,
+                    .at_ms = began,
+                    .done_ms = j->answered_ms,
                     .r = r,
                     .detail = j->detail,
                     .provider = pc->name,
@@ -742,7 +756,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         d->stats.by_state[HD_ST_SENT]++;
         return log_row(d, &j->ref, &x, t, err);
     case HD_OUT_THROTTLED: {
-        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 1000;
+        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
         pause_provider(p, hd_clock_mono_ms() + after);
         /* shared in real time: each process's business clock may be set
          * (HERALD_NOW) and would not agree */
