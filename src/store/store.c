@@ -346,6 +346,13 @@ static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store
          * library is initialized, which the first open does. */
         configured = true;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        /* A statement's journal stays in memory up to 120 KiB (SQLite's
+         * default is 64 KiB): once one statement of a transaction outgrew
+         * 64 KiB (an insert that split pages in four B-trees), every later
+         * statement of that transaction wrote its journal to a temporary
+         * file, 35,000 writes for 200,000 pushes. The buffer is allocated
+         * whole per statement, so it stays under glibc's mmap threshold. */
+        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 120 << 10);
     }
     struct hd_store *st = hd_xcalloc(1, sizeof *st);
     st->path = hd_xstrdup(path);
