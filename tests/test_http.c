@@ -513,13 +513,15 @@ static void test_fcm_classes(void **state)
 
 /* ---- apns ----------------------------------------------------------------------- */
 
+/* timeout 2s: the mock's slow answer takes 3 s, and a re-signed request
+ * over a new TLS and HTTP/2 session needed more than 1 s under valgrind */
 static struct hd_config *apns_config(const char *ca)
 {
     char *key = path("AuthKey_ABC123DEFG.p8"), *cap = path(ca);
     struct hd_config *cfg =
         config("[provider p]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
                "team_id = TEAM123456\ntopic = com.example.app\nbase_url = https://localhost:%d\n"
-               "ca_file = %s\ntimeout = 1s\nconnections = 2\n",
+               "ca_file = %s\ntimeout = 2s\nconnections = 2\n",
                key, apns.port, cap);
     free(key);
     free(cap);
