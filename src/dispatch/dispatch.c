@@ -65,6 +65,7 @@ struct job {
     char *detail; /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
+    int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
     struct job *next;          /* in its provider's queue */
@@ -700,7 +701,8 @@ static void collect(void *ud, const struct hd_result *r)
         /* pause at once, not when the writer gets to it: nothing more may
          * go to this provider meanwhile; and write (share) it soon */
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
-        pause_provider(&d->prov[j->provider], answered + after);
+        j->paused_until = answered + after;
+        pause_provider(&d->prov[j->provider], j->paused_until);
         d->flush_now = true;
     }
 }
@@ -757,10 +759,12 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
         return log_row(d, &j->ref, &x, t, err);
     case HD_OUT_THROTTLED: {
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
-        pause_provider(p, hd_clock_mono_ms() + after);
-        /* shared in real time: each process's business clock may be set
-         * (HERALD_NOW) and would not agree */
-        if ((rc = hd_store_provider_pause(d->st, pc->name, hd_clock_now_ms(NULL) + after, err)) < 0)
+        /* paused when collected, from the answer on; shared here, in real
+         * time: each process's business clock may be set (HERALD_NOW) and
+         * would not agree */
+        if ((rc = hd_store_provider_pause(
+                 d->st, pc->name, hd_clock_now_ms(NULL) + (j->paused_until - hd_clock_mono_ms()),
+                 err)) < 0)
             return rc;
         d->stats.throttled++;
         hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
