@@ -1,7 +1,9 @@
 # herald — build, test, bench, install.
 #
 #   make            build/herald (and build/libherald.a, which the tests link)
-#   make test       unit and integration tests (cmocka), warnings are errors
+#   make test       check-layers, then the unit and integration tests (cmocka),
+#                   warnings are errors
+#   make check-layers  every include follows the layers of docs/ARCHITECTURE.md
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make valgrind   the unit tests under valgrind's memcheck
 #   make bench      benchmarks, each a ratio to a reference measured in the same run
@@ -47,7 +49,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test asan valgrind bench demo deps install format clean check-deps fuzz
+.PHONY: all check-layers test asan valgrind bench demo deps install format clean check-deps fuzz
 all: check-deps $(B)/herald
 
 check-deps:
@@ -77,13 +79,18 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/nodelay.o
 
 # Every test binary runs even after a failure; the exit status says whether
 # any failed. HERALD_BIN lets integration tests run the real binary.
-test: deps all $(TEST_BIN)
+test: deps check-layers all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR) $(TEST_WRAP) ./$$t || fail=1; \
 	done; \
 	if [ $$fail = 0 ]; then echo "make test: all test programs passed"; \
 	else echo "make test: FAILURES (see above)"; fi; exit $$fail
+
+# The folder tree is the dependency graph (docs/ARCHITECTURE.md); the check
+# first proves on a copy of the tree that it catches a bad include.
+check-layers:
+	@python3 scripts/check-layers.py --selftest .
 
 asan:
 	$(MAKE) B=build-asan OPT="-O1 -g" \
