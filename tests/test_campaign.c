@@ -216,6 +216,42 @@ static struct answer *read_lines(const char *name, bool smtp_log, size_t *n)
     return a;
 }
 
+/* Waits, polling every millisecond for at most 60 s, until the mock's
+ * --answers file has at least want lines (answers the gateway gave), and
+ * returns true; or returns false, with *status set, when pid exited first. A
+ * kill timed by what the gateway has seen lands at the same point of the run
+ * on every machine, which no sleep does. */
+static bool await_answers(const char *name, size_t want, pid_t pid, int *status)
+{
+    char *p = path(name);
+    FILE *f = fopen(p, "rb");
+    free(p);
+    assert_non_null(f);
+    size_t lines = 0;
+    char buf[8192];
+    for (int ms = 0; ms < 60000; ms++) {
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            for (size_t i = 0; i < n; i++)
+                lines += buf[i] == '\n';
+        clearerr(f);
+        if (lines >= want) {
+            fclose(f);
+            return true;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            fclose(f);
+            return false;
+        }
+        struct timespec nap = {0, 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    fail_msg("the gateway gave %zu answers in 60 s, waiting for %zu", lines, want);
+    return false;
+}
+
 static int by_key(const void *x, const void *y)
 {
     return strcmp(((const struct answer *)x)->key, ((const struct answer *)y)->key);
@@ -500,35 +536,33 @@ static void test_campaign_crash(void **state)
     HERALD_OK("--db", "crash.db", "segment", "define", "all", "plan = \"gold\"");
     HERALD_OK("--db", "crash.db", "campaign", "create", "burst", "--segment", "all", "--template",
               "recall", "--channels", "sms", "--now");
-    srand((unsigned)time(NULL));
-    int kills = 0;
+    int kills = 0, st = -1;
     const char *args[] = {"--db", "crash.db", "send", "burst", "--wait", "30s", NULL};
-    /* SIGTERM: stop claiming, finish what is in flight, put back what was
-     * claimed, exit 0 with nothing left in flight */
+    /* SIGTERM after the gateway answered 1,000 of the 20,000: stop claiming,
+     * finish what is in flight, put back what was claimed, exit 0 with
+     * nothing left in flight */
     pid_t term = spawn("crash.out", args);
-    struct timespec half = {0, 400 * 1000000L};
-    nanosleep(&half, NULL);
+    assert_true(await_answers("crash.ans", 1000, term, &st));
     assert_int_equal(kill(term, SIGTERM), 0);
     assert_int_equal(wait_status(term), 0);
     sqlite3 *d0 = open_db("crash.db");
     assert_int_equal(q1(d0, "SELECT count(*) FROM messages WHERE state = 1"), 0);
     assert_int_equal(q1(d0, "SELECT count(*) FROM attempts WHERE reason = 'interrupted'"), 0);
     sqlite3_close(d0);
-    for (int round = 0; round < 12; round++) {
+    for (int round = 0; round < 5; round++) {
+        size_t seen;
+        free(read_lines("crash.ans", false, &seen));
         pid_t pid = spawn("crash.out", args);
-        /* let it run 150-650 ms, then kill it without warning */
-        struct timespec ts = {0, (150 + rand() % 500) * 1000000L};
-        nanosleep(&ts, NULL);
-        if (kill(pid, SIGKILL) == 0) {
-            int st = wait_status(pid);
-            kills += st == 128 + SIGKILL;
-            if (kills >= 5)
-                break;
-        } else {
-            wait_status(pid);
+        /* kill it without warning once the gateway has answered 400 to 1,700
+         * more (a different point of the run each round: while claiming,
+         * with a batch of results unwritten, ...) */
+        if (await_answers("crash.ans", seen + 400 + 317 * (size_t)round, pid, &st)) {
+            assert_int_equal(kill(pid, SIGKILL), 0);
+            st = wait_status(pid);
         }
+        assert_int_equal(st, 128 + SIGKILL);
+        kills++;
     }
-    assert_true(kills >= 3);
     HERALD_OK("--db", "crash.db", "send", "burst", "--wait", "30s");
     tu_server_stop(&tw);
 
