@@ -7,8 +7,8 @@
  * options, so the herald binary defines connect() itself: the dynamic linker
  * binds libesmtp's calls (and everyone else's) to this definition, which
  * calls the C library's connect and then sets the option. Linked into the
- * herald binary only, not into libherald.a. */
-#define _GNU_SOURCE
+ * herald binary only, not into libherald.a. Compiled with -D_GNU_SOURCE
+ * (see the Makefile), which RTLD_NEXT needs. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>

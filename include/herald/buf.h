@@ -11,6 +11,15 @@ void *hd_xmalloc(size_t n);
 void *hd_xcalloc(size_t n, size_t size);
 void *hd_xrealloc(void *p, size_t n);
 char *hd_xstrdup(const char *s); /* NULL stays NULL */
+
+/* Makes room for element n of the array p, which holds n elements and was
+ * only ever allocated by HD_GROW: the array doubles when n is 0 or a power
+ * of two, so its capacity follows from n and appends are amortised O(1)
+ * without a capacity field. Parallel arrays each take their own HD_GROW.
+ *   HD_GROW(list->v, list->n);
+ *   list->v[list->n++] = x; */
+#define HD_GROW(p, n) ((p) = hd_grow_((p), (n), sizeof *(p)))
+void *hd_grow_(void *p, size_t n, size_t size);
 char *hd_xstrndup(const char *s, size_t n);
 
 /* A NUL-terminated growable buffer. data is never NULL after hd_buf_init:

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -36,6 +37,16 @@ void *hd_xrealloc(void *p, size_t n)
     if (!q)
         oom(n);
     return q;
+}
+
+void *hd_grow_(void *p, size_t n, size_t size)
+{
+    if (n & (n - 1)) /* not a power of two: there is room */
+        return p;
+    size_t cap = n ? 2 * n : 1;
+    if (cap < n || cap > SIZE_MAX / size)
+        oom(SIZE_MAX);
+    return hd_xrealloc(p, cap * size);
 }
 
 char *hd_xstrdup(const char *s)
