@@ -6,7 +6,8 @@
 #   make check-layers  every include follows the layers of docs/ARCHITECTURE.md
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make valgrind   the unit tests under valgrind's memcheck
-#   make bench      benchmarks, each a ratio to a reference measured in the same run
+#   make bench      benchmarks, each a ratio to a reference measured in the same run,
+#                   and instructions per message from callgrind
 #   make demo       set everything up and run the main job end to end
 #   make deps       install the Debian packages the build, tests and bench need
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -108,6 +109,7 @@ valgrind: all $(TEST_BIN)
 
 bench: deps all $(BENCH_BIN)
 	@bash bench/run.sh $(B)
+	@bash bench/callgrind.sh $(B)
 
 demo: deps all
 	@bash scripts/demo.sh $(B)/herald

@@ -48,44 +48,19 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 cd "$OUT"
 
-now() { date +%s.%N; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# waits (at most 5 s) until something listens on 127.0.0.1:$1
-wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-# the head of every campaign bench's configuration: the shipped templates
-# and the variables they use
-conf_head() {
-  cat <<CONF
-[herald]
-templates = $ROOT/templates
-log_level = warn
-[template_vars]
-brand = Acme
-shop_url = https://shop.example.com
-unsubscribe_url = https://example.com/unsubscribe
-support_email = support@example.com
-CONF
-}
+. "$ROOT/bench/lib.sh"
+
 # campaign_bench NAME N COLUMN FORMAT CHANNEL PROVIDER_SECTION: a campaign of
 # N contacts (COLUMN written with printf FORMAT of the row number) through
 # `herald send`, the recall template on CHANNEL; prints "messages/s sent"
 campaign_bench() {
-  local name=$1 n=$2 col=$3 fmt=$4 channel=$5 provider=$6
-  { conf_head; printf '%s\n[channel %s]\nproviders = p\n' "$provider" "$channel"; } > "$name.conf"
-  awk -v n="$n" -v c="$col" -v f="$fmt" 'BEGIN { print "id," c ",first_name,plan"
-    for (i = 0; i < n; i++) printf "k%d," f ",Ann,gold\n", i, i }' > "$name.csv"
-  local h=("$HERALD" -c "$name.conf" --db "$name.db")
-  rm -f "$name".db*
-  "${h[@]}" init > /dev/null
-  "${h[@]}" contacts import "$name.csv" > /dev/null
-  "${h[@]}" segment define all 'plan = "gold"' > /dev/null
-  "${h[@]}" campaign create "$name" --segment all --template recall --channels "$channel" --now > /dev/null
+  local name=$1
+  campaign_setup "$@"
   local t0 t1
-  t0=$(now); "${h[@]}" send "$name" > /dev/null 2>&1; t1=$(now)
-  awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f ", n / (b - a) }'
+  t0=$(now); "${H_ARGS[@]}" send "$name" > /dev/null 2>&1; t1=$(now)
+  awk -v n="$2" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f ", n / (b - a) }'
   sqlite3 "$name.db" "SELECT count(*) FROM messages WHERE state = 2"
-  rm -f "$name".db* "$name.csv" "$name.conf"
+  campaign_cleanup "$name"
 }
 
 echo "== import: $N contacts"
@@ -186,11 +161,8 @@ rm -rf herald.db* outbox time.out
 
 M=${BENCH_MAILS:-50000}
 echo "== smtp: $M messages over 16 connections to smtp-sink"
-SINK_PORT=$(free_port)
-smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
-SINK=$!
+start_sink
 trap 'kill $SINK 2>/dev/null || true' EXIT
-wait_port "$SINK_PORT"
 t0=$(now)
 smtp-source -d -s 16 -m "$M" -l 3000 -f bench@example.com -t sink@example.com "127.0.0.1:$SINK_PORT"
 t1=$(now)
@@ -200,53 +172,15 @@ echo "   smtp-source (postfix): $src messages/s"
 echo "   herald SMTP driver:    $ours messages/s ($ours_ok accepted)"
 awk -v a="$ours" -v b="$src" 'BEGIN { printf "   ratio herald / smtp-source: %.2fx (target: at least 0.6x)\n", a / b }'
 # the same through a campaign: materialize, claim, check, render, throttle, send, log
-read -r camp sent < <(campaign_bench mail "$M" email "user%d@example.com" email "[provider p]
-type = smtp
-host = 127.0.0.1
-port = $SINK_PORT
-starttls = none
-from = Acme <hello@example.com>
-connections = 16
-rate = 1000000/s
-burst = 10000")
+read -r camp sent < <(campaign_bench mail "$M" email "user%d@example.com" email "$(smtp_provider)")
 kill $SINK; trap - EXIT
 echo "   herald send, a $M-message campaign: $camp messages/s ($sent sent, the recall template, about 3,000 bytes each)"
 awk -v a="$camp" -v b="$src" 'BEGIN { printf "   ratio campaign / smtp-source: %.2fx (target: at least 0.55x)\n", a / b }'
 
 P=${BENCH_PUSHES:-200000}
 echo "== push: $P FCM messages over 64 connections to nginx"
-NGX_PORT=$(free_port)
-mkdir -p nginx/logs
-cat > nginx/nginx.conf <<NGINX
-worker_processes 1;
-daemon off;
-pid nginx.pid;
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server {
-    listen 127.0.0.1:$NGX_PORT;
-    default_type application/json;
-    location = /token { return 200 '{"access_token":"ya29.bench-token","expires_in":3600,"token_type":"Bearer"}'; }
-    location / { return 200 '{"name":"projects/herald-bench/messages/0:1700000000000000%00"}'; }
-  }
-}
-NGINX
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out nginx/sa.key 2> /dev/null
-python3 - "$NGX_PORT" > nginx/sa.json <<'PY'
-import json, sys
-print(json.dumps({"type": "service_account", "project_id": "herald-bench",
-                  "client_email": "bench@herald-bench.iam.gserviceaccount.com",
-                  "private_key": open("nginx/sa.key").read(),
-                  "token_uri": "http://127.0.0.1:%s/token" % sys.argv[1]}))
-PY
-nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" &
-NGX=$!
+start_nginx
 trap 'kill $NGX 2>/dev/null || true' EXIT
-wait_port "$NGX_PORT"
 "$ROOT/$B/bench/fcm" body > nginx/body.json
 cat > nginx/post.lua <<'LUA'
 wrk.method = "POST"
@@ -260,13 +194,7 @@ read -r ours ours_ok < <("$ROOT/$B/bench/fcm" "$NGX_PORT" "$P" 64 nginx/sa.json)
 echo "   wrk (same body, 64 connections): $ref requests/s"
 echo "   herald FCM driver:               $ours messages/s ($ours_ok accepted, $(wc -c < nginx/body.json) bytes each)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / wrk: %.2fx (target: at least 0.5x)\n", a / b }'
-read -r camp sent < <(campaign_bench push "$P" fcm_token "fcm%012d:APA91bbench" push "[provider p]
-type = fcm
-service_account_file = nginx/sa.json
-base_url = http://127.0.0.1:$NGX_PORT
-connections = 64
-rate = 1000000/s
-burst = 10000")
+read -r camp sent < <(campaign_bench push "$P" fcm_token "fcm%012d:APA91bbench" push "$(fcm_provider)")
 kill $NGX; trap - EXIT
 echo "   herald send, a $P-message campaign: $camp messages/s ($sent sent)"
 awk -v a="$camp" -v b="$ref" 'BEGIN { printf "   ratio campaign / wrk: %.2fx (target: at least 0.45x)\n", a / b }'

@@ -1,0 +1,100 @@
+# lib.sh: what the benchmark scripts share (sourced by run.sh and
+# callgrind.sh, which set ROOT, B and HERALD and work in their own folder):
+# timing, ports, the head of a campaign's configuration, a campaign made
+# ready to send, and the local peers a campaign sends to (postfix's
+# smtp-sink for email, nginx answering like FCM for push).
+
+now() { date +%s.%N; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# waits (at most 5 s) until something listens on 127.0.0.1:$1
+wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# the head of every campaign bench's configuration: the shipped templates
+# and the variables they use
+conf_head() {
+  cat <<CONF
+[herald]
+templates = $ROOT/templates
+log_level = warn
+[template_vars]
+brand = Acme
+shop_url = https://shop.example.com
+unsubscribe_url = https://example.com/unsubscribe
+support_email = support@example.com
+CONF
+}
+
+# campaign_setup NAME N COLUMN FORMAT CHANNEL PROVIDER_SECTION: NAME.db with
+# N contacts (COLUMN written with printf FORMAT of the row number) and a
+# campaign NAME of the recall template on CHANNEL, due now; NAME.conf sends
+# it through PROVIDER_SECTION. Leaves "${H_ARGS[@]}", the herald command line
+# for that database.
+campaign_setup() {
+  local name=$1 n=$2 col=$3 fmt=$4 channel=$5 provider=$6
+  { conf_head; printf '%s\n[channel %s]\nproviders = p\n' "$provider" "$channel"; } > "$name.conf"
+  awk -v n="$n" -v c="$col" -v f="$fmt" 'BEGIN { print "id," c ",first_name,plan"
+    for (i = 0; i < n; i++) printf "k%d," f ",Ann,gold\n", i, i }' > "$name.csv"
+  H_ARGS=("$HERALD" -c "$name.conf" --db "$name.db")
+  rm -f "$name".db*
+  "${H_ARGS[@]}" init > /dev/null
+  "${H_ARGS[@]}" contacts import "$name.csv" > /dev/null
+  "${H_ARGS[@]}" segment define all 'plan = "gold"' > /dev/null
+  "${H_ARGS[@]}" campaign create "$name" --segment all --template recall --channels "$channel" \
+    --now > /dev/null
+}
+
+campaign_cleanup() { rm -f "$1".db* "$1.csv" "$1.conf"; }
+
+# start_sink: postfix's smtp-sink on SINK_PORT (pid SINK)
+start_sink() {
+  SINK_PORT=$(free_port)
+  smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
+  SINK=$!
+  wait_port "$SINK_PORT"
+}
+
+# start_nginx: nginx on NGX_PORT (pid NGX) answering every POST with an FCM
+# success body and /token with an OAuth token; nginx/sa.json is a service
+# account whose token_uri points there
+start_nginx() {
+  NGX_PORT=$(free_port)
+  mkdir -p nginx/logs
+  cat > nginx/nginx.conf <<NGINX
+worker_processes 1;
+daemon off;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    default_type application/json;
+    location = /token { return 200 '{"access_token":"ya29.bench-token","expires_in":3600,"token_type":"Bearer"}'; }
+    location / { return 200 '{"name":"projects/herald-bench/messages/0:1700000000000000%00"}'; }
+  }
+}
+NGINX
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out nginx/sa.key 2> /dev/null
+  python3 - "$NGX_PORT" > nginx/sa.json <<'PY'
+import json, sys
+print(json.dumps({"type": "service_account", "project_id": "herald-bench",
+                  "client_email": "bench@herald-bench.iam.gserviceaccount.com",
+                  "private_key": open("nginx/sa.key").read(),
+                  "token_uri": "http://127.0.0.1:%s/token" % sys.argv[1]}))
+PY
+  nginx -p "$PWD/nginx" -c "$PWD/nginx/nginx.conf" &
+  NGX=$!
+  wait_port "$NGX_PORT"
+}
+
+# provider sections for the two campaign benches
+smtp_provider() {
+  printf '[provider p]\ntype = smtp\nhost = 127.0.0.1\nport = %s\nstarttls = none\nfrom = Acme <hello@example.com>\nconnections = 16\nrate = 1000000/s\nburst = 10000\n' "$SINK_PORT"
+}
+fcm_provider() {
+  printf '[provider p]\ntype = fcm\nservice_account_file = nginx/sa.json\nbase_url = http://127.0.0.1:%s\nconnections = 64\nrate = 1000000/s\nburst = 10000\n' "$NGX_PORT"
+}
