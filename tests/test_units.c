@@ -33,6 +33,33 @@ static void test_units_duration(void **state)
     assert_string_equal(buf, "1m30s");
 }
 
+/* What herald prints of a duration, herald reads back as the same duration;
+ * one that could not be printed so (21555555w printed as 150888885d, which
+ * does not parse) is refused when it is read. */
+static void test_units_duration_round_trip(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"1s", "59s",        "90m",    "1h30m", "25h",          "7d",
+                                       "2w", "100000000s", "36525d", "5217w", "1w6d23h59m59s"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t secs, again;
+        char buf[64];
+        assert_int_equal(hd_units_duration(good[i], &secs, NULL), 0);
+        hd_units_format_duration(secs, buf, sizeof buf);
+        if (hd_units_duration(buf, &again, NULL) < 0 || again != secs)
+            fail_msg("'%s' printed as '%s', which does not read back", good[i], buf);
+    }
+    static const char *const long_[] = {"21555555w", "36526d", "100000000d",
+                                        "100000000w100000000w100000000w"};
+    for (size_t i = 0; i < sizeof long_ / sizeof long_[0]; i++) {
+        struct hd_err e = {0};
+        int64_t secs = -1;
+        assert_int_equal(hd_units_duration(long_[i], &secs, &e), HD_E_PARSE);
+        assert_contains(e.msg, "longer than 100 years");
+        assert_int_equal(secs, -1);
+    }
+}
+
 static void test_units_rate(void **state)
 {
     (void)state;
@@ -103,9 +130,8 @@ static void test_units_window(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_units_duration),
-        cmocka_unit_test(test_units_rate),
-        cmocka_unit_test(test_units_cap),
+        cmocka_unit_test(test_units_duration), cmocka_unit_test(test_units_duration_round_trip),
+        cmocka_unit_test(test_units_rate),     cmocka_unit_test(test_units_cap),
         cmocka_unit_test(test_units_window),
     };
     return cmocka_run_group_tests_name("units", tests, NULL, NULL);

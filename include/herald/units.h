@@ -28,7 +28,9 @@ struct hd_window {
 };
 
 /* Units: s, m (or min), h, d, w; several may follow each other ("1h30m").
- * The result is in seconds and is > 0. */
+ * The result is in seconds, > 0 and at most HD_UNITS_DURATION_MAX, so that
+ * what hd_units_format_duration prints of it reads back the same. */
+#define HD_UNITS_DURATION_MAX (36525LL * 86400) /* 100 years */
 int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err);
 int hd_units_rate(const char *s, struct hd_rate *rate, struct hd_err *err);
 int hd_units_cap(const char *s, struct hd_cap *cap, struct hd_err *err);

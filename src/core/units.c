@@ -40,6 +40,10 @@ int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err)
         if (unit_seconds(&p, &mult) < 0)
             goto bad;
         total += v * mult;
+        if (total > HD_UNITS_DURATION_MAX)
+            return hd_err_set(err, HD_E_PARSE,
+                              "'%s' is longer than 100 years, the longest duration herald takes",
+                              s);
     }
     if (total <= 0)
         goto bad;
