@@ -148,6 +148,8 @@ static void test_config_errors(void **state)
         {"[herald]\nlocale = zh_CN\n", "c.conf:2: locale: 'zh_CN' is not a BCP 47 language tag"},
         {"[herald]\nlog_level = loud\n", "c.conf:2: log_level: 'loud' is not one of error"},
         {"[herald]\nbusy_timeout = soon\n", "c.conf:2: busy_timeout: 'soon' is not a duration"},
+        {"[herald]\nbusy_timeout = 25d\n",
+         "c.conf:2: busy_timeout: '25d' is longer than the longest wait, 1d"},
         {"[herald]\ndefault_region = XX\n", "c.conf:2: default_region: 'XX' is not a region"},
         {"[herald]\ndatabase =\n", "c.conf:2: 'database' must not be empty"},
         {"[herald]\nthis line has no equals sign\n", "c.conf:2: syntax error"},

@@ -308,6 +308,10 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
     } else {
         if (hd_units_duration(v, &cfg->busy_timeout, &e) < 0)
             return fail(ps, "busy_timeout: %s", e.msg);
+        /* SQLite takes milliseconds in an int: 25 days wrapped to "do not
+         * wait"; a day is already far longer than any lock should be held */
+        if (cfg->busy_timeout > 86400)
+            return fail(ps, "busy_timeout: '%s' is longer than the longest wait, 1d", v);
     }
     return 1;
 }
