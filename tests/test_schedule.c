@@ -154,6 +154,244 @@ static void test_quiet_hours(void **state)
     quiet_case("Europe/Berlin", "01:00-02:30", "2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z");
 }
 
+/* One row of a table: in zone, what (a cron expression, a window or an
+ * HH:MM) asked at the instant after, and the instant wanted. */
+struct row {
+    const char *zone, *what, *after, *want;
+};
+
+enum row_kind { ROW_CRON, ROW_QUIET, ROW_LOCAL };
+
+/* The answer herald gives for one row, formatted as ISO 8601. */
+static void row_answer(enum row_kind kind, const struct row *r, char *buf, size_t size)
+{
+    struct hd_zone *z = hd_zone_open(r->zone);
+    assert_non_null(z);
+    int64_t got = -1;
+    struct hd_err e = {0};
+    if (kind == ROW_CRON) {
+        struct hd_cron c;
+        if (hd_cron_parse(r->what, &c, &e) != 0)
+            fail_msg("%s", e.msg);
+        assert_int_equal(hd_cron_next(&c, z, at(r->after), &got), 0);
+    } else if (kind == ROW_QUIET) {
+        struct hd_window w;
+        assert_int_equal(hd_units_window(r->what, &w, &e), 0);
+        got = hd_quiet_until(z, &w, at(r->after));
+    } else {
+        int h, m;
+        assert_int_equal(sscanf(r->what, "%d:%d", &h, &m), 2);
+        got = hd_local_time_next(z, at(r->after), h, m);
+    }
+    hd_time_format_iso(got, buf, (unsigned)size);
+    hd_zone_free(z);
+}
+
+/* Checks every row and names each one herald gets wrong before failing. */
+static void check_rows(enum row_kind kind, const struct row *rows, size_t n)
+{
+    static const char *const kinds[] = {"cron", "quiet", "local time"};
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char got[32];
+        row_answer(kind, &rows[i], got, sizeof got);
+        if (strcmp(got, rows[i].want) != 0) {
+            print_error("%s '%s' in %s after %s: got %s, want %s\n", kinds[kind], rows[i].what,
+                        rows[i].zone, rows[i].after, got, rows[i].want);
+            bad++;
+        }
+    }
+    if (bad)
+        fail_msg("%d of %zu rows wrong", bad, n);
+}
+
+/* Issue 15 item 12: a day field written "*" + "/N" selects days 1, 1+N, ...
+ * of the month or weekdays 0, N, 2N, ... Expected values follow cronie's
+ * entry.c and find_jobs() (man 5 crontab): the step expands to those days;
+ * a day field whose text begins with '*' counts as unrestricted for the
+ * either-day rule, so with one such field a day must match BOTH fields, and
+ * only when neither begins with '*' does a day matching EITHER fire.
+ * Calendar: 2026-11-01 is a Sunday; Mondays in November 2026 are the 2nd,
+ * 9th, 16th, 23rd and 30th. Written by hand, not by running herald. */
+static void test_schedule_cron_step_days(void **state)
+{
+    (void)state;
+    static const struct row rows[] = {
+        /* odd days: 1, 3, ... 29 in November (30 days), then 1 December */
+        {"UTC", "0 9 */2 * *", "2026-11-01T09:00:00Z", "2026-11-03T09:00:00Z"},
+        {"UTC", "0 9 */2 * *", "2026-11-02T00:00:00Z", "2026-11-03T09:00:00Z"},
+        {"UTC", "0 9 */2 * *", "2026-11-29T09:00:00Z", "2026-12-01T09:00:00Z"},
+        /* 31 October and 1 November are both odd: two days running */
+        {"UTC", "0 9 */2 * *", "2026-10-31T09:00:00Z", "2026-11-01T09:00:00Z"},
+        /* days 1, 11, 21, 31: November has no 31st */
+        {"UTC", "0 9 */10 * *", "2026-11-21T09:00:00Z", "2026-12-01T09:00:00Z"},
+        /* weekdays 0, 2, 4, 6: Sunday, Tuesday, Thursday, Saturday */
+        {"UTC", "0 9 * * */2", "2026-11-01T09:00:00Z", "2026-11-03T09:00:00Z"},
+        {"UTC", "0 9 * * */2", "2026-11-03T09:00:00Z", "2026-11-05T09:00:00Z"},
+        {"UTC", "0 9 * * */2", "2026-11-07T09:00:00Z", "2026-11-08T09:00:00Z"},
+        /* weekdays 0, 3, 6: Sunday, Wednesday, Saturday */
+        {"UTC", "0 9 * * */3", "2026-11-01T09:00:00Z", "2026-11-04T09:00:00Z"},
+        /* the day field begins with '*': odd days that are also Mondays */
+        {"UTC", "0 9 */2 * 1", "2026-11-01T00:00:00Z", "2026-11-09T09:00:00Z"},
+        {"UTC", "0 9 */2 * 1", "2026-11-09T09:00:00Z", "2026-11-23T09:00:00Z"},
+        {"UTC", "0 9 1 * */2", "2026-10-01T09:00:00Z", "2026-11-01T09:00:00Z"},
+        /* the same days written 1-31/2: restricted, so odd days OR Mondays */
+        {"UTC", "0 9 1-31/2 * 1", "2026-11-01T09:00:00Z", "2026-11-02T09:00:00Z"},
+        {"UTC", "0 9 1-31/2 * 1", "2026-11-02T09:00:00Z", "2026-11-03T09:00:00Z"},
+        /* in a zone: 09:00 EST is 14:00Z */
+        {"America/New_York", "0 9 */2 * *", "2026-11-01T14:00:00Z", "2026-11-03T14:00:00Z"},
+    };
+    check_rows(ROW_CRON, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* Issue 15 item 13: cron across daylight-saving changes in six zones.
+ * Expected values follow cronie's documented rule (man 8 cron, "Daylight
+ * Saving Time and other time changes"; cron.c): a job whose minute or hour
+ * field begins with '*' (a "wildcard" job) runs at each matching wall-clock
+ * minute as it passes, so in both passes of a repeated hour, and not at all
+ * for minutes the clocks skip (its next match after the gap); any other job
+ * (fixed time) runs once in a repeated hour, in its first pass, and a
+ * firing the clocks skip runs when they jump. npm cron-parser disagrees
+ * with cronie here and in Pacific/Chatham, so it was not used. The changes
+ * of 2026 (tzdata, as `zdump -v` lists them):
+ *   New York    8 Mar 07:00Z 02:00 EST -> 03:00 EDT; 1 Nov 06:00Z 02:00 EDT -> 01:00 EST
+ *   Berlin      29 Mar 01:00Z 02:00 CET -> 03:00 CEST; 25 Oct 01:00Z 03:00 CEST -> 02:00 CET
+ *   Lord Howe   4 Apr 15:00Z 02:00 +11 -> 01:30 +1030; 3 Oct 15:30Z 02:00 +1030 -> 02:30 +11
+ *   Chatham     4 Apr 14:00Z 03:45 +1345 -> 02:45 +1245; 26 Sep 14:00Z 02:45 +1245 -> 03:45 +1345
+ *   Santiago    5 Apr 03:00Z Sun 00:00 -03 -> Sat 23:00 -04; 6 Sep 04:00Z Sun 00:00 -04 -> 01:00
+ * -03 Tokyo       +09 all year Each row's comment gives the local times; UTC = local - offset. */
+static void test_schedule_cron_dst(void **state)
+{
+    (void)state;
+    static const struct row rows[] = {
+        /* New York, back: 01:50 EDT -> the second 01:00 (EST) */
+        {"America/New_York", "*/15 * * * *", "2026-11-01T05:50:00Z", "2026-11-01T06:00:00Z"},
+        /* 01:00 EST -> 01:15 EST; 01:45 EST -> 02:00 EST */
+        {"America/New_York", "*/15 * * * *", "2026-11-01T06:00:00Z", "2026-11-01T06:15:00Z"},
+        {"America/New_York", "*/15 * * * *", "2026-11-01T06:45:00Z", "2026-11-01T07:00:00Z"},
+        /* fixed 01:30 runs at 01:30 EDT, not again at 01:30 EST */
+        {"America/New_York", "30 1 * * *", "2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z"},
+        {"America/New_York", "30 1 * * *", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"},
+        /* forward: 01:30 EST -> 02:30 skipped -> 03:30 EDT */
+        {"America/New_York", "30 * * * *", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z"},
+        {"America/New_York", "*/15 * * * *", "2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z"},
+        /* fixed 02:30 skipped: runs when the clocks jump, 03:00 EDT */
+        {"America/New_York", "30 2 * * *", "2026-03-08T06:30:00Z", "2026-03-08T07:00:00Z"},
+
+        /* Berlin, back: 02:50 CEST -> the second 02:00 (CET) */
+        {"Europe/Berlin", "*/15 * * * *", "2026-10-25T00:50:00Z", "2026-10-25T01:00:00Z"},
+        {"Europe/Berlin", "0 * * * *", "2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z"},
+        /* every 20 minutes of hour 2: 02:40 CEST -> 02:00 CET -> 02:20 CET */
+        {"Europe/Berlin", "*/20 2 * * *", "2026-10-25T00:40:00Z", "2026-10-25T01:00:00Z"},
+        {"Europe/Berlin", "*/20 2 * * *", "2026-10-25T01:00:00Z", "2026-10-25T01:20:00Z"},
+        /* forward: 01:30 CET -> 02:30 skipped -> 03:30 CEST */
+        {"Europe/Berlin", "30 * * * *", "2026-03-29T00:30:00Z", "2026-03-29T01:30:00Z"},
+        /* hour 2 does not exist that day: 02:00 CEST the next */
+        {"Europe/Berlin", "*/20 2 * * *", "2026-03-29T00:30:00Z", "2026-03-30T00:00:00Z"},
+
+        /* Lord Howe, back (30 minutes): 01:50 +11 -> the second 01:30 (+1030) */
+        {"Australia/Lord_Howe", "*/15 * * * *", "2026-04-04T14:50:00Z", "2026-04-04T15:00:00Z"},
+        {"Australia/Lord_Howe", "*/15 * * * *", "2026-04-04T15:00:00Z", "2026-04-04T15:15:00Z"},
+        /* fixed 01:45: at 01:45 +11, then 01:45 +1030 on the 6th */
+        {"Australia/Lord_Howe", "45 1 * * *", "2026-04-04T14:00:00Z", "2026-04-04T14:45:00Z"},
+        {"Australia/Lord_Howe", "45 1 * * *", "2026-04-04T14:45:00Z", "2026-04-05T15:15:00Z"},
+        /* forward: 01:50 +1030 -> 02:00, 02:20 skipped -> 02:40 +11 */
+        {"Australia/Lord_Howe", "*/20 * * * *", "2026-10-03T15:20:00Z", "2026-10-03T15:40:00Z"},
+        /* fixed 02:15 skipped: runs when the clocks jump, 02:30 +11 */
+        {"Australia/Lord_Howe", "15 2 * * *", "2026-10-03T15:00:00Z", "2026-10-03T15:30:00Z"},
+
+        /* Chatham, back: 03:35 +1345 -> the second 03:00 (+1245) */
+        {"Pacific/Chatham", "0 * * * *", "2026-04-04T13:50:00Z", "2026-04-04T14:15:00Z"},
+        /* 02:45 +1245 (the change) -> the second 03:00 */
+        {"Pacific/Chatham", "*/30 * * * *", "2026-04-04T14:00:00Z", "2026-04-04T14:15:00Z"},
+        /* fixed 03:00: at 03:00 +1345, then 03:00 +1245 on the 6th */
+        {"Pacific/Chatham", "0 3 * * *", "2026-04-04T13:00:00Z", "2026-04-04T13:15:00Z"},
+        {"Pacific/Chatham", "0 3 * * *", "2026-04-04T13:15:00Z", "2026-04-05T14:15:00Z"},
+        /* forward: 02:15 +1245 -> 03:00 skipped -> 04:00 +1345 */
+        {"Pacific/Chatham", "0 * * * *", "2026-09-26T13:30:00Z", "2026-09-26T14:15:00Z"},
+        /* fixed 03:00 skipped: runs when the clocks jump, 03:45 +1345 */
+        {"Pacific/Chatham", "0 3 * * *", "2026-09-26T13:30:00Z", "2026-09-26T14:00:00Z"},
+
+        /* Santiago, back at midnight: Saturday 23:40 -03 -> the second 23:00 (-04) */
+        {"America/Santiago", "*/30 * * * *", "2026-04-05T02:40:00Z", "2026-04-05T03:00:00Z"},
+        {"America/Santiago", "*/30 * * * *", "2026-04-05T03:10:00Z", "2026-04-05T03:30:00Z"},
+        /* fixed 23:30: at 23:30 -03, then Sunday's 23:30 -04 */
+        {"America/Santiago", "30 23 * * *", "2026-04-05T02:00:00Z", "2026-04-05T02:30:00Z"},
+        {"America/Santiago", "30 23 * * *", "2026-04-05T02:30:00Z", "2026-04-06T03:30:00Z"},
+        /* forward: Saturday 23:30 -04 -> Sunday 00:30 skipped -> 01:30 -03 */
+        {"America/Santiago", "30 * * * *", "2026-09-06T03:30:00Z", "2026-09-06T04:30:00Z"},
+        /* fixed 00:30 skipped: runs when the clocks jump, 01:00 -03 */
+        {"America/Santiago", "30 0 * * *", "2026-09-06T03:30:00Z", "2026-09-06T04:00:00Z"},
+
+        /* Tokyo has no changes: 14:50 JST -> 15:00 JST; 02:00 -> 01:30 next day */
+        {"Asia/Tokyo", "*/15 * * * *", "2026-11-01T05:50:00Z", "2026-11-01T06:00:00Z"},
+        {"Asia/Tokyo", "30 1 * * *", "2026-03-07T17:00:00Z", "2026-03-08T16:30:00Z"},
+    };
+    check_rows(ROW_CRON, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* Issue 15 item 14: a quiet window is never left while the wall clock shows
+ * a time inside it. When the clocks go back over the window's end, the end
+ * comes again: a time inside the window in the second pass waits for the
+ * second one. Changes as listed above test_schedule_cron_dst; written by
+ * hand from that rule. */
+static void test_schedule_quiet_repeated(void **state)
+{
+    (void)state;
+    static const struct row rows[] = {
+        /* Berlin 25 Oct: 02:10 CEST (first pass) -> 02:30 CEST */
+        {"Europe/Berlin", "01:30-02:30", "2026-10-25T00:10:00Z", "2026-10-25T00:30:00Z"},
+        /* 02:40 CEST is outside the window: now */
+        {"Europe/Berlin", "01:30-02:30", "2026-10-25T00:40:00Z", "2026-10-25T00:40:00Z"},
+        /* 02:00 and 02:10 CET (second pass) -> 02:30 CET */
+        {"Europe/Berlin", "01:30-02:30", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z"},
+        {"Europe/Berlin", "01:30-02:30", "2026-10-25T01:10:00Z", "2026-10-25T01:30:00Z"},
+        {"Europe/Berlin", "01:30-02:30", "2026-10-25T01:30:00Z", "2026-10-25T01:30:00Z"},
+        /* New York 1 Nov: 01:10 EST -> 01:30 EST */
+        {"America/New_York", "00:30-01:30", "2026-11-01T06:10:00Z", "2026-11-01T06:30:00Z"},
+        /* Lord Howe 5 Apr: 01:35 +1030 -> 01:45 +1030 */
+        {"Australia/Lord_Howe", "01:00-01:45", "2026-04-04T15:05:00Z", "2026-04-04T15:15:00Z"},
+        /* Chatham 5 Apr: 03:05 +1245 -> 03:30 +1245 */
+        {"Pacific/Chatham", "03:00-03:30", "2026-04-04T14:20:00Z", "2026-04-04T14:45:00Z"},
+        /* Santiago, Saturday 4 Apr: 23:10 -04 -> 23:30 -04, with a window
+         * within the evening and one across midnight */
+        {"America/Santiago", "22:00-23:30", "2026-04-05T03:10:00Z", "2026-04-05T03:30:00Z"},
+        {"America/Santiago", "23:00-23:30", "2026-04-05T03:10:00Z", "2026-04-05T03:30:00Z"},
+        {"America/Santiago", "21:00-00:30", "2026-04-05T03:10:00Z", "2026-04-05T04:30:00Z"},
+        /* Tokyo: no change, 23:10 JST -> 23:30 JST */
+        {"Asia/Tokyo", "22:00-23:30", "2026-04-05T14:10:00Z", "2026-04-05T14:30:00Z"},
+    };
+    check_rows(ROW_QUIET, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* Issue 15 item 15: --local-time HH:MM is due the next time the wall clock
+ * shows HH:MM, which after the clocks go back can be its second showing,
+ * the same day. Changes as listed above test_schedule_cron_dst; written by
+ * hand from that rule. */
+static void test_schedule_local_repeated(void **state)
+{
+    (void)state;
+    static const struct row rows[] = {
+        /* New York 1 Nov: at 01:10 EDT, 01:30 EDT; at 01:40 EDT or 01:10
+         * EST, 01:30 EST; at 01:40 EST, tomorrow's 01:30 EST */
+        {"America/New_York", "01:30", "2026-11-01T05:10:00Z", "2026-11-01T05:30:00Z"},
+        {"America/New_York", "01:30", "2026-11-01T05:40:00Z", "2026-11-01T06:30:00Z"},
+        {"America/New_York", "01:30", "2026-11-01T06:10:00Z", "2026-11-01T06:30:00Z"},
+        {"America/New_York", "01:30", "2026-11-01T06:40:00Z", "2026-11-02T06:30:00Z"},
+        /* Berlin 25 Oct: at 02:10 CET, 02:30 CET */
+        {"Europe/Berlin", "02:30", "2026-10-25T01:10:00Z", "2026-10-25T01:30:00Z"},
+        /* Lord Howe 5 Apr: at 01:35 +1030, 01:45 +1030 */
+        {"Australia/Lord_Howe", "01:45", "2026-04-04T15:05:00Z", "2026-04-04T15:15:00Z"},
+        /* Chatham 5 Apr: at 02:45 +1245, 03:00 +1245 */
+        {"Pacific/Chatham", "03:00", "2026-04-04T14:00:00Z", "2026-04-04T14:15:00Z"},
+        /* Santiago: at Saturday 23:10 -04, 23:30 -04 */
+        {"America/Santiago", "23:30", "2026-04-05T03:10:00Z", "2026-04-05T03:30:00Z"},
+        /* Tokyo: at 01:40 JST, tomorrow's 01:30 */
+        {"Asia/Tokyo", "01:30", "2026-11-01T16:40:00Z", "2026-11-02T16:30:00Z"},
+    };
+    check_rows(ROW_LOCAL, rows, sizeof rows / sizeof rows[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +399,10 @@ int main(void)
         cmocka_unit_test(test_cron_errors),
         cmocka_unit_test(test_local_time),
         cmocka_unit_test(test_quiet_hours),
+        cmocka_unit_test(test_schedule_cron_step_days),
+        cmocka_unit_test(test_schedule_cron_dst),
+        cmocka_unit_test(test_schedule_quiet_repeated),
+        cmocka_unit_test(test_schedule_local_repeated),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }
