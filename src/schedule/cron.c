@@ -1,12 +1,12 @@
 /* cron: 5-field cron expressions (parse, next firing in a zone), with
  * cronie's rules: when a day field's text begins with '*' ("*", "*" + "/2")
  * a day must match both day fields, else either; across daylight-saving
- * changes a "wildcard" job (minute
- * or hour field beginning with '*') runs at each matching wall-clock minute
- * as it passes (both passes of a repeated hour, none of a skipped one),
- * while a fixed-time job runs once, and at the jump when the clocks skip it.
- * The next firing walks wall-clock minutes forward; a wildcard job also
- * looks at the second pass of times the clocks go back over. */
+ * changes a "wildcard" job (minute or hour field beginning with '*') runs
+ * at each matching wall-clock minute as it passes (both passes of a
+ * repeated hour, none of a skipped one), while a fixed-time job runs once,
+ * and at the jump when the clocks skip it. The next firing walks wall-clock
+ * minutes forward; a wildcard job also looks at the second pass of times
+ * the clocks go back over. */
 #include "herald/schedule.h"
 
 #include "wall.h"
