@@ -3,6 +3,8 @@
  * zones, across midnight and across daylight-saving changes. */
 #include "testutil.h"
 
+#include <time.h>
+
 #include "herald/schedule.h"
 
 static int64_t at(const char *iso)
@@ -392,6 +394,218 @@ static void test_schedule_local_repeated(void **state)
     check_rows(ROW_LOCAL, rows, sizeof rows / sizeof rows[0]);
 }
 
+/* ---- an independent model: cronie's main loop over the C library's zones ----
+ * The tables above are few; this model checks herald against cronie's
+ * algorithm on a grid of instants around each 2026 change. It shares no
+ * code with src/schedule and reads zones from the system's tz database
+ * (localtime_r with TZ), not from ICU. It walks UTC minute by minute, as
+ * cronie's cron.c does: a wall clock one minute on runs every job; one that
+ * jumped forward (under three hours) runs wildcard jobs for the new minute
+ * and fixed-time jobs for every minute skipped and the new one; one that
+ * went back (or stands) runs wildcard jobs only, until the wall clock is
+ * past the latest minute it showed. Only the expression's bit masks come
+ * from hd_cron_parse. */
+
+/* Minutes since 1970-01-01 00:00 on the wall clock at UTC t (TZ set). */
+static int64_t tz_wall(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    assert_non_null(localtime_r(&tt, &tm));
+    int64_t y = tm.tm_year + 1900, m = tm.tm_mon + 1;
+    /* days from civil, counted here rather than with herald's helper */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + tm.tm_mday - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    return days * 1440 + tm.tm_hour * 60 + tm.tm_min;
+}
+
+/* tz_wall for the minutes around one instant, each read once. */
+#define MODEL_SPAN (180 + 3 * 1440 + 2)
+struct walls {
+    int64_t base;          /* the first minute: three hours before the instant */
+    int64_t v[MODEL_SPAN]; /* tz_wall of base + 60 i, or -1 until read */
+};
+
+static int64_t wall_of(struct walls *ws, int64_t u)
+{
+    int64_t i = (u - ws->base) / 60;
+    if (u < ws->base || i >= MODEL_SPAN)
+        return tz_wall(u);
+    if (ws->v[i] < 0)
+        ws->v[i] = tz_wall(ws->base + i * 60);
+    return ws->v[i];
+}
+
+/* Does the wall-clock minute v match c, by cronie's find_jobs()? */
+static bool model_match(const struct hd_cron *c, int64_t v)
+{
+    int64_t days = v / 1440, y;
+    unsigned mo, d, wday = (unsigned)((days + 4) % 7), mm = (unsigned)(v % 1440);
+    hd_time_civil_from_days(days, &y, &mo, &d);
+    if (!(c->minute & (1ull << (mm % 60))) || !(c->hour & (1u << (mm / 60))) ||
+        !(c->month & (1u << mo)))
+        return false;
+    bool dom = c->mday & (1u << d), dow = c->wday & (1u << wday);
+    return (c->mday_star || c->wday_star) ? dom && dow : dom || dow;
+}
+
+/* The latest wall minute shown in the three hours up to minute u. */
+static int64_t model_virtual(struct walls *ws, int64_t u)
+{
+    int64_t v = wall_of(ws, u);
+    for (int k = 1; k <= 180; k++) {
+        int64_t w = wall_of(ws, u - k * 60);
+        v = w > v ? w : v;
+    }
+    return v;
+}
+
+/* cronie's next run of c after t; -1 when none within three days. */
+static int64_t model_cron(struct walls *ws, const struct hd_cron *c, int64_t t)
+{
+    int64_t u = t - ((t % 60) + 60) % 60, virt = model_virtual(ws, u);
+    for (int i = 0; i < 3 * 1440; i++) {
+        u += 60;
+        int64_t w = wall_of(ws, u);
+        if (w > virt) {
+            for (int64_t v = w - virt == 1 || c->wild ? w : virt + 1; v <= w; v++)
+                if (model_match(c, v))
+                    return u;
+            virt = w;
+        } else if (c->wild && model_match(c, w)) {
+            return u;
+        }
+    }
+    return -1;
+}
+
+/* The first minute at or after t when the wall clock shows hh:mm, or jumps
+ * over it. */
+static int64_t model_local(struct walls *ws, int64_t t, int hhmm)
+{
+    int64_t u = t + ((60 - t % 60) % 60), prev = wall_of(ws, u - 60);
+    for (int i = 0; i < 3 * 1440; i++, u += 60) {
+        int64_t w = wall_of(ws, u);
+        for (int64_t v = w > prev ? prev + 1 : w; v <= w; v++)
+            if (v % 1440 == hhmm)
+                return u;
+        prev = w;
+    }
+    return -1;
+}
+
+/* t when the wall clock at t is outside the window, else the next time it
+ * shows the window's end (or jumps over it). This waits for the end even
+ * when the clocks go back out of the window before it (01:30-02:30 in New
+ * York at 01:45 EDT: 02:30 EST, not the 01:00 EST that comes first), the
+ * rule the README gives: never inside, and out when the window ends. */
+static int64_t model_quiet(struct walls *ws, const struct hd_window *win, int64_t t)
+{
+    int m = (int)(tz_wall(t) % 1440);
+    bool inside =
+        win->start < win->end ? m >= win->start && m < win->end : m >= win->start || m < win->end;
+    return inside ? model_local(ws, t, win->end) : t;
+}
+
+/* Reports a disagreement; true when there was one. */
+static bool model_differs(const char *kind, const char *zone, const char *what, int64_t t,
+                          int64_t got, int64_t want)
+{
+    if (got == want)
+        return false;
+    char a[32], b[32], c[32];
+    hd_time_format_iso(t, a, sizeof a);
+    hd_time_format_iso(got, b, sizeof b);
+    hd_time_format_iso(want, c, sizeof c);
+    print_error("%s '%s' in %s after %s: herald %s, model %s\n", kind, what, zone, a, b, c);
+    return true;
+}
+
+/* Every expression, time of day and window at one instant in one zone. */
+static int model_instant(const char *zone, struct hd_zone *z, int64_t t)
+{
+    static const char *const crons[] = {
+        "*/15 * * * *",  "30 * * * *",   "0 * * * *",       "* * * * *",   "*/20 2 * * *",
+        "*/7 1-3 * * *", "45 */2 * * *", "10,50 * * * 0,6", "30 1 * * *",  "30 2 * * *",
+        "45 1 * * *",    "0 3 * * *",    "30 23 * * *",     "30 0 * * *",  "15,45 1-3 * * *",
+        "0 0 * * *",     "59 1 * * *",   "0 2 */2 * *",     "0 1 * * */2",
+    };
+    static const char *const times[] = {"00:30", "01:00", "01:30", "01:45", "02:00", "02:30",
+                                        "02:59", "03:00", "03:30", "23:00", "23:30", "23:59"};
+    static const char *const windows[] = {
+        "01:30-02:30", "00:30-01:30", "01:00-01:45", "02:00-03:00", "03:00-03:30",
+        "22:00-23:30", "23:00-00:30", "21:00-08:00", "02:30-03:15", "01:59-02:01"};
+    struct walls *ws = hd_xcalloc(1, sizeof *ws);
+    ws->base = t - ((t % 60) + 60) % 60 - 180 * 60;
+    memset(ws->v, 0xff, sizeof ws->v);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof crons / sizeof crons[0]; i++) {
+        struct hd_cron c;
+        assert_int_equal(hd_cron_parse(crons[i], &c, NULL), 0);
+        int64_t got = -1;
+        assert_int_equal(hd_cron_next(&c, z, t, &got), 0);
+        bad += model_differs("cron", zone, crons[i], t, got, model_cron(ws, &c, t));
+    }
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        int h = atoi(times[i]), m = atoi(times[i] + 3);
+        bad += model_differs("local time", zone, times[i], t, hd_local_time_next(z, t, h, m),
+                             model_local(ws, t, h * 60 + m));
+    }
+    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+        struct hd_window w;
+        assert_int_equal(hd_units_window(windows[i], &w, NULL), 0);
+        bad += model_differs("quiet", zone, windows[i], t, hd_quiet_until(z, &w, t),
+                             model_quiet(ws, &w, t));
+    }
+    free(ws);
+    return bad;
+}
+
+/* Herald against the model every 15 minutes (on the minute, or a second
+ * past, or 59 s past) from four hours before each change of 2026 to four
+ * hours after it, in the six zones of test_schedule_cron_dst. */
+static void test_schedule_model(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *zone, *change;
+    } changes[] = {
+        {"America/New_York", "2026-03-08T07:00:00Z"},
+        {"America/New_York", "2026-11-01T06:00:00Z"},
+        {"Europe/Berlin", "2026-03-29T01:00:00Z"},
+        {"Europe/Berlin", "2026-10-25T01:00:00Z"},
+        {"Australia/Lord_Howe", "2026-04-04T15:00:00Z"},
+        {"Australia/Lord_Howe", "2026-10-03T15:30:00Z"},
+        {"Pacific/Chatham", "2026-04-04T14:00:00Z"},
+        {"Pacific/Chatham", "2026-09-26T14:00:00Z"},
+        {"America/Santiago", "2026-04-05T03:00:00Z"},
+        {"America/Santiago", "2026-09-06T04:00:00Z"},
+        {"Asia/Tokyo", "2026-03-08T07:00:00Z"},
+    };
+    char *old_tz = getenv("TZ") ? hd_xstrdup(getenv("TZ")) : NULL;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        setenv("TZ", changes[i].zone, 1);
+        tzset();
+        struct hd_zone *z = hd_zone_open(changes[i].zone);
+        assert_non_null(z);
+        int64_t change = at(changes[i].change);
+        for (int k = -16; k <= 16; k++)
+            bad += model_instant(changes[i].zone, z, change + k * 900 + (k % 3 + 3) % 3 * 59 / 2);
+        hd_zone_free(z);
+    }
+    if (old_tz)
+        setenv("TZ", old_tz, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(old_tz);
+    if (bad)
+        fail_msg("%d answers differ from the model", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_schedule_cron_dst),
         cmocka_unit_test(test_schedule_quiet_repeated),
         cmocka_unit_test(test_schedule_local_repeated),
+        cmocka_unit_test(test_schedule_model),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }
