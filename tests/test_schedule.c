@@ -438,8 +438,21 @@ static int64_t wall_of(struct walls *ws, int64_t u)
     return ws->v[i];
 }
 
+/* What cronie's entry.c reads from an expression's text: which fields begin
+ * with '*' (minute or hour: a wildcard job; the day fields: the day rule). */
+struct model_flags {
+    bool wild, dom_star, dow_star;
+};
+
+static struct model_flags model_flags(const char *expr)
+{
+    char f[5][32];
+    assert_int_equal(sscanf(expr, "%31s %31s %31s %31s %31s", f[0], f[1], f[2], f[3], f[4]), 5);
+    return (struct model_flags){f[0][0] == '*' || f[1][0] == '*', f[2][0] == '*', f[4][0] == '*'};
+}
+
 /* Does the wall-clock minute v match c, by cronie's find_jobs()? */
-static bool model_match(const struct hd_cron *c, int64_t v)
+static bool model_match(const struct hd_cron *c, struct model_flags fl, int64_t v)
 {
     int64_t days = v / 1440, y;
     unsigned mo, d, wday = (unsigned)((days + 4) % 7), mm = (unsigned)(v % 1440);
@@ -448,7 +461,7 @@ static bool model_match(const struct hd_cron *c, int64_t v)
         !(c->month & (1u << mo)))
         return false;
     bool dom = c->mday & (1u << d), dow = c->wday & (1u << wday);
-    return (c->mday_star || c->wday_star) ? dom && dow : dom || dow;
+    return (fl.dom_star || fl.dow_star) ? dom && dow : dom || dow;
 }
 
 /* The latest wall minute shown in the three hours up to minute u. */
@@ -462,19 +475,21 @@ static int64_t model_virtual(struct walls *ws, int64_t u)
     return v;
 }
 
-/* cronie's next run of c after t; -1 when none within three days. */
-static int64_t model_cron(struct walls *ws, const struct hd_cron *c, int64_t t)
+/* cronie's next run of expr (parsed: c) after t; -1 when none within three
+ * days. */
+static int64_t model_cron(struct walls *ws, const char *expr, const struct hd_cron *c, int64_t t)
 {
+    struct model_flags fl = model_flags(expr);
     int64_t u = t - ((t % 60) + 60) % 60, virt = model_virtual(ws, u);
     for (int i = 0; i < 3 * 1440; i++) {
         u += 60;
         int64_t w = wall_of(ws, u);
         if (w > virt) {
-            for (int64_t v = w - virt == 1 || c->wild ? w : virt + 1; v <= w; v++)
-                if (model_match(c, v))
+            for (int64_t v = w - virt == 1 || fl.wild ? w : virt + 1; v <= w; v++)
+                if (model_match(c, fl, v))
                     return u;
             virt = w;
-        } else if (c->wild && model_match(c, w)) {
+        } else if (fl.wild && model_match(c, fl, w)) {
             return u;
         }
     }
@@ -530,7 +545,7 @@ static int model_instant(const char *zone, struct hd_zone *z, int64_t t)
         "*/15 * * * *",  "30 * * * *",   "0 * * * *",       "* * * * *",   "*/20 2 * * *",
         "*/7 1-3 * * *", "45 */2 * * *", "10,50 * * * 0,6", "30 1 * * *",  "30 2 * * *",
         "45 1 * * *",    "0 3 * * *",    "30 23 * * *",     "30 0 * * *",  "15,45 1-3 * * *",
-        "0 0 * * *",     "59 1 * * *",   "0 2 */2 * *",     "0 1 * * */2",
+        "0 0 * * *",     "59 1 * * *",   "0 2 */2 * *",     "0 1 * * */2", "30 1 1-31/2 * 0",
     };
     static const char *const times[] = {"00:30", "01:00", "01:30", "01:45", "02:00", "02:30",
                                         "02:59", "03:00", "03:30", "23:00", "23:30", "23:59"};
@@ -546,7 +561,7 @@ static int model_instant(const char *zone, struct hd_zone *z, int64_t t)
         assert_int_equal(hd_cron_parse(crons[i], &c, NULL), 0);
         int64_t got = -1;
         assert_int_equal(hd_cron_next(&c, z, t, &got), 0);
-        bad += model_differs("cron", zone, crons[i], t, got, model_cron(ws, &c, t));
+        bad += model_differs("cron", zone, crons[i], t, got, model_cron(ws, crons[i], &c, t));
     }
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         int h = atoi(times[i]), m = atoi(times[i] + 3);
