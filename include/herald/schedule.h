@@ -16,31 +16,41 @@
 /* A parsed cron expression: minute hour day-of-month month day-of-week,
  * each "*", "N", "N-M", "*" or "N-M" with "/STEP", or a comma list of those;
  * months and weekdays also by English three-letter names; weekday 0 and 7
- * are Sunday. As in Vixie cron, when both day fields are restricted a day
- * matching either one fires. */
+ * are Sunday. "*" + "/2" is days 1, 3, 5... of the month, or weekdays 0, 2,
+ * 4, 6. As in Vixie cron and cronie, when both day fields are restricted
+ * (neither begins with '*') a day matching either one fires; otherwise a day
+ * must match both. */
 struct hd_cron {
-    uint64_t minute; /* bit n: minute n */
-    uint32_t hour;   /* bit n: hour n */
-    uint32_t mday;   /* bit n: day n (1..31) */
-    uint16_t month;  /* bit n: month n (1..12) */
-    uint8_t wday;    /* bit n: weekday n (0 = Sunday) */
-    bool mday_star, wday_star;
+    uint64_t minute;           /* bit n: minute n */
+    uint32_t hour;             /* bit n: hour n */
+    uint32_t mday;             /* bit n: day n (1..31) */
+    uint16_t month;            /* bit n: month n (1..12) */
+    uint8_t wday;              /* bit n: weekday n (0 = Sunday) */
+    bool mday_star, wday_star; /* that day field begins with '*' */
+    bool wild;                 /* the minute or hour field begins with '*' */
 };
 
 /* HD_E_PARSE with a message quoting the field at fault. */
 int hd_cron_parse(const char *expr, struct hd_cron *out, struct hd_err *err);
-/* The first firing strictly after t, in zone z. A firing inside a skipped
- * hour (clocks forward) happens at the end of the gap; in a repeated hour
- * (clocks back) it happens once. Returns HD_E_NOTFOUND when the expression
- * never fires (30 February) within eight years. */
+/* The first firing strictly after t, in zone z, by cronie's rules for
+ * daylight-saving changes: a wild job fires at each matching wall-clock
+ * minute as it passes (in both passes of a repeated hour, never in a
+ * skipped one); any other job fires once in a repeated hour (its first
+ * pass), and a firing inside a skipped hour happens at the end of the gap.
+ * Returns HD_E_NOTFOUND when the expression never fires (30 February)
+ * within eight years. */
 int hd_cron_next(const struct hd_cron *c, struct hd_zone *z, int64_t t, int64_t *next);
 
 /* The first instant at or after t when the wall clock in z shows
- * hour:minute (today's if still ahead, else tomorrow's). */
+ * hour:minute (today's if still ahead, which after the clocks go back can
+ * be its second showing, else tomorrow's; a time the clocks skip is shown
+ * when they jump). */
 int64_t hd_local_time_next(struct hd_zone *z, int64_t t, int hour, int minute);
 
 /* If t falls inside the daily window w in zone z (a window that spans
- * midnight, 21:00-08:00, included), the instant the window ends; else t. */
+ * midnight, 21:00-08:00, included), the instant the window ends (the next
+ * time the wall clock shows its end, the second showing when the clocks
+ * have gone back over it); else t. */
 int64_t hd_quiet_until(struct hd_zone *z, const struct hd_window *w, int64_t t);
 
 /* Open zones by name, for code that meets the same few zones again and

@@ -1,5 +1,15 @@
-/* cron: 5-field cron expressions (parse, next firing in a zone). */
+/* cron: 5-field cron expressions (parse, next firing in a zone), with
+ * cronie's rules: when a day field's text begins with '*' ("*", "*" + "/2")
+ * a day must match both day fields, else either; across daylight-saving
+ * changes a "wildcard" job (minute or hour field beginning with '*') runs
+ * at each matching wall-clock minute as it passes (both passes of a
+ * repeated hour, none of a skipped one), while a fixed-time job runs once,
+ * and at the jump when the clocks skip it. The next firing walks wall-clock
+ * minutes forward; a wildcard job also looks at the second pass of times
+ * the clocks go back over. */
 #include "herald/schedule.h"
+
+#include "wall.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -53,7 +63,7 @@ static bool parse_field(const struct field *f, const char *s, size_t len, uint64
     memcpy(buf, s, len);
     buf[len] = '\0';
     *bits = 0;
-    *star = strcmp(buf, "*") == 0 || strncmp(buf, "*/", 2) == 0;
+    *star = buf[0] == '*'; /* as in cronie's entry.c, "*,5" too */
     if (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))
         return false;
     char *save = NULL;
@@ -126,14 +136,8 @@ int hd_cron_parse(const char *expr, struct hd_cron *out, struct hd_err *err)
     out->wday = (uint8_t)bits[4];
     out->mday_star = star[2];
     out->wday_star = star[4];
+    out->wild = star[0] || star[1];
     return 0;
-}
-
-static unsigned month_days(int64_t y, unsigned m)
-{
-    static const unsigned n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : n[m - 1];
 }
 
 static bool day_matches(const struct hd_cron *c, int64_t y, unsigned m, unsigned d)
@@ -141,44 +145,79 @@ static bool day_matches(const struct hd_cron *c, int64_t y, unsigned m, unsigned
     unsigned wday =
         (unsigned)((hd_time_days_from_civil(y, m, d) % 7 + 11) % 7); /* 1970-01-01: Thu */
     bool md = c->mday & (1u << d), wd = c->wday & (1u << wday);
-    if (c->mday_star && c->wday_star)
-        return true;
-    if (c->mday_star)
-        return wd;
-    if (c->wday_star)
-        return md;
+    /* cronie's find_jobs(): a field beginning with '*' makes both count */
+    if (c->mday_star || c->wday_star)
+        return md && wd;
     return md || wd;
+}
+
+/* The instants at which the wall clock in z shows cand, as a wildcard job
+ * sees them: none when the clocks skip it, two when they go back over it
+ * (the second is looked for only when the first is not after t). */
+static int wild_times(struct hd_zone *z, const struct hd_civil *cand, int64_t t, int64_t u[2])
+{
+    int64_t w = wall_secs(cand);
+    u[0] = hd_zone_utc(z, cand);
+    if (wall_offset(z, u[0]) != w - u[0])
+        return 0; /* skipped: u[0] is the end of the gap */
+    if (u[0] > t)
+        return 1;
+    u[1] = wall_again(z, w, u[0]);
+    return u[1] < 0 ? 1 : 2;
+}
+
+/* Searches the wall-clock minutes from minute `from` of day `day` (days
+ * since 1970) for the first firing after t. A time's first instant only
+ * grows with the wall clock, so the first one after t ends the search; a
+ * second instant (a repeated time) may come before it. */
+static int search(const struct hd_cron *c, struct hd_zone *z, int64_t t, int64_t day, int from,
+                  int64_t *next)
+{
+    int64_t best = INT64_MAX;
+    for (int days = 0; days < 8 * 366; days++, day++, from = 0) {
+        struct hd_civil cand = {0};
+        hd_time_civil_from_days(day, &cand.year, &cand.month, &cand.day);
+        if (!(c->month & (1u << cand.month)) || !day_matches(c, cand.year, cand.month, cand.day))
+            continue;
+        for (int mm = from; mm < 24 * 60; mm++) {
+            if (!(c->hour & (1u << (mm / 60))) || !(c->minute & (1ull << (mm % 60))))
+                continue;
+            cand.hour = (unsigned)(mm / 60);
+            cand.minute = (unsigned)(mm % 60);
+            int64_t u[2];
+            int n = 1;
+            if (c->wild)
+                n = wild_times(z, &cand, t, u);
+            else
+                u[0] = hd_zone_utc(z, &cand); /* skipped: at the jump */
+            if (n > 0 && u[0] > t) {
+                *next = u[0] < best ? u[0] : best;
+                return 0;
+            }
+            if (n > 1 && u[1] > t && u[1] < best)
+                best = u[1];
+        }
+    }
+    if (best == INT64_MAX)
+        return HD_E_NOTFOUND;
+    *next = best;
+    return 0;
 }
 
 int hd_cron_next(const struct hd_cron *c, struct hd_zone *z, int64_t t, int64_t *next)
 {
     struct hd_civil now;
     hd_zone_civil(z, t, &now);
-    /* walk wall-clock time from the minute after t's; a day that matches
-     * is searched for an hour and a minute, else the next day */
-    int64_t y = now.year;
-    unsigned m = now.month, d = now.day;
-    int first_minute = (int)(now.hour * 60 + now.minute) + 1;
-    for (int days = 0; days < 8 * 366; days++) {
-        if ((c->month & (1u << m)) && day_matches(c, y, m, d)) {
-            for (int mm = days ? 0 : first_minute; mm < 24 * 60; mm++) {
-                if (!(c->hour & (1u << (mm / 60))) || !(c->minute & (1ull << (mm % 60))))
-                    continue;
-                struct hd_civil cand = {y, m, d, (unsigned)(mm / 60), (unsigned)(mm % 60), 0, 0};
-                int64_t u = hd_zone_utc(z, &cand);
-                if (u > t) {
-                    *next = u;
-                    return 0;
-                }
-            }
-        }
-        if (++d > month_days(y, m)) {
-            d = 1;
-            if (++m > 12) {
-                m = 1;
-                y++;
-            }
-        }
+    int64_t day = hd_time_days_from_civil(now.year, now.month, now.day);
+    int from = (int)(now.hour * 60 + now.minute) + 1;
+    /* clocks going back soon: a wildcard job's next firing may be the
+     * second pass of a time already shown, up to that much earlier */
+    int64_t back = c->wild ? wall_secs(&now) - t - wall_offset(z, t + WALL_SHIFT_MAX) : 0;
+    if (back > 0)
+        from -= (int)((back + 59) / 60);
+    if (from < 0) {
+        day--;
+        from += 24 * 60;
     }
-    return HD_E_NOTFOUND;
+    return search(c, z, t, day, from, next);
 }

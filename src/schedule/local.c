@@ -1,10 +1,15 @@
-/* local: local times of day and quiet hours in a recipient's zone. */
+/* local: local times of day and quiet hours in a recipient's zone. Both
+ * ask for the next time the wall clock shows a time of day; when the clocks
+ * go back over it, it shows it twice, and the second showing counts. Both
+ * run once per message, so the common case costs what it did: one zone
+ * conversion each way, more only when the first showing has passed. */
 #include "herald/schedule.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "herald/buf.h"
+#include "wall.h"
 
 /* The wall-clock date of c plus days (days may be 0 or 1). */
 static void add_days(struct hd_civil *c, int days)
@@ -26,6 +31,13 @@ int64_t hd_local_time_next(struct hd_zone *z, int64_t t, int hour, int minute)
         int64_t u = hd_zone_utc(z, &at);
         if (u >= t)
             return u;
+        /* today's has passed, but the clocks may go back over it: a second
+         * showing is at most a change (WALL_SHIFT_MAX) after the first */
+        if (days == 0 && t - u <= WALL_SHIFT_MAX) {
+            int64_t again = wall_again(z, wall_secs(&at), u);
+            if (again >= t)
+                return again;
+        }
     }
     return t; /* not reached: tomorrow's is always ahead */
 }
@@ -47,7 +59,12 @@ int64_t hd_quiet_until(struct hd_zone *z, const struct hd_window *w, int64_t t)
     end.minute = (unsigned)(w->end % 60);
     end.second = 0;
     int64_t u = hd_zone_utc(z, &end);
-    return u > t ? u : t;
+    if (u > t)
+        return u;
+    /* the end's first showing has passed while the clock shows a time
+     * before it: the clocks went back over the end, which the wall clock
+     * reaches again at the offset it has now */
+    return wall_secs(&end) - (wall_secs(&c) - t);
 }
 
 struct hd_zones {
