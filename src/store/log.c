@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "herald/audit.h"
 #include "herald/buf.h"
+#include "herald/lat.h"
 #include "herald/state.h"
 
 /* ---- the log ------------------------------------------------------------------------ */
