@@ -39,6 +39,10 @@ int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err);
 /* Opens without migrating (tests of old schemas). */
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err);
 
+/* Rows the last INSERT, UPDATE or DELETE changed (0: a guarded state
+ * change found the message in another state). */
+int hd_store_changes(struct hd_store *st);
+
 int hd_store_begin(struct hd_store *st, struct hd_err *err);
 int hd_store_commit(struct hd_store *st, struct hd_err *err);
 void hd_store_rollback(struct hd_store *st);
@@ -336,10 +340,14 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
                        int category, int64_t horizon, hd_claimed_cb cb, void *ud,
                        struct hd_err *err);
 
-/* A change to a message. */
+/* A change to a message: from the state `from` to `state`. A message no
+ * longer in `from` (a dispatcher's lease ran out and another recovered it,
+ * the campaign was cancelled) is left as it is: hd_store_changes() then
+ * says 0. */
 struct hd_msg_update {
     int64_t id;
-    int state; /* enum hd_state */
+    int from;  /* enum hd_state: the state the caller believes it is in */
+    int state; /* enum hd_state: the state it moves to */
     int attempts;
     int channel; /* -1: unchanged */
     int ch_index;
@@ -352,7 +360,9 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
 
 /* Many messages at once, by id (claims and results come in batches and a
  * statement per message was most of the writer's time): mark them sending
- * under a lease, or sent on channel (their attempt count goes up by one). */
+ * under a lease (those still waiting: queued, retry_wait or deferred), or
+ * sent on channel (those still sending; their attempt count goes up by
+ * one). A message in another state is left as it is. */
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                           int64_t lease_until, int64_t now, struct hd_err *err);
 int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,

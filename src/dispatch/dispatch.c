@@ -384,6 +384,7 @@ static int record(struct hd_dispatch *d, const struct msgref *m, const struct re
     if ((rc = move(x->from, x->to, err)) < 0)
         return rc;
     struct hd_msg_update u = {.id = m->id,
+                              .from = x->from,
                               .state = x->to,
                               .attempts = x->attempts,
                               .channel = x->channel,

@@ -497,6 +497,7 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     bool txn = false, first = true, resumed = false;
     /* ?901 run, ?902 campaign, ?903 holdout, ?904 expires, ?905 now, ?906
      * the contact to resume after, ?907 the held-out state */
+    _Static_assert(HD_ST_QUEUED == 0, "a message not held out is inserted as 0, queued");
     if ((rc = register_fns(st, m, err)) < 0 ||
         (rc = hd_store_prepare_rule(
              st, m->ast, m->seg_now,
