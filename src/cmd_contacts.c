@@ -46,8 +46,13 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                          {"max-errors", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    struct hd_import_opts o = {
-        .msgs = stderr, .progress = ctx->progress, .default_region = ctx->cfg->default_region};
+    struct hd_import_opts o = {.msgs = stderr,
+                               .progress = ctx->progress,
+                               .default_region = ctx->cfg->default_region,
+                               .hints = {.types = "--types",
+                                         .format = "--format",
+                                         .skip_invalid = "--skip-invalid",
+                                         .region = "--default-region or default_region"}};
     struct hd_import_result res;
     struct hd_err err = {0};
     int c;

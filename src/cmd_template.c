@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "herald/driver.h"
 #include "herald/html.h"
 #include "herald/mustache.h"
 #include "herald/sms.h"

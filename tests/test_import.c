@@ -65,6 +65,12 @@ static int run(struct fx *fx, const char *name, const char *text, struct hd_impo
     return rc;
 }
 
+/* What the CLI passes (src/cmd_contacts.c): its flags, quoted in messages. */
+static const struct hd_import_hints cli_hints = {.types = "--types",
+                                                 .format = "--format",
+                                                 .skip_invalid = "--skip-invalid",
+                                                 .region = "--default-region or default_region"};
+
 static int64_t count(struct fx *fx)
 {
     int64_t n = -1;
@@ -98,6 +104,16 @@ static void test_import_bad_rows(void **state)
         {"c2,ann@example.com,+1415555010,en,UTC,5",
          "c.csv:3: field 'phone': '+1415555010' is not a phone number (wrong number of digits "
          "for its country)"},
+        {"c2,ann@example.com,4155550100,en,UTC,5",
+         "c.csv:3: field 'phone': '4155550100' is not a phone number (a national number needs a "
+         "region: set --default-region or default_region)"},
+        {"c2,ann@example.com,+14155550100,english,UTC,5",
+         "c.csv:3: field 'locale': 'english' is not a BCP 47 language tag (it must start with a "
+         "language such as en or zh)"},
+        {"c2,ann@example.com,+14155550100,qq,UTC,5",
+         "c.csv:3: field 'locale': 'qq' is not a BCP 47 language tag (unknown language)"},
+        {"c2,ann@example.com,+14155550100,zh--CN,UTC,5",
+         "c.csv:3: field 'locale': 'zh--CN' is not a BCP 47 language tag\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct hd_buf t;
@@ -107,7 +123,7 @@ static void test_import_bad_rows(void **state)
                     "c1,c1@example.com,+8613800138000,zh-CN,Asia/Shanghai,1\n%s\n"
                     "c3,c3@example.com,,,,2\n",
                     cases[i].row);
-        struct hd_import_opts o = {0};
+        struct hd_import_opts o = {.hints = cli_hints};
         struct hd_import_result res;
         struct hd_err e = {0};
         char *msgs;
@@ -226,9 +242,20 @@ static void test_import_types(void **state)
     free(msgs);
 
     /* bad --types */
-    struct hd_import_opts o3 = {.types = "age=colour"};
+    struct hd_import_opts o3 = {.types = "age=colour", .hints = cli_hints};
     assert_int_equal(run(fx, "t3.csv", "id\nx\n", &o3, &res, &e, &msgs), HD_E_USAGE);
     assert_string_equal(e.msg, "--types: 'colour' is not one of number, boolean, date, string");
+    free(msgs);
+    /* without the caller's hints the library names no flag */
+    struct hd_import_opts o4 = {.types = "age=colour"};
+    assert_int_equal(run(fx, "t4.csv", "id\nx\n", &o4, &res, &e, &msgs), HD_E_USAGE);
+    assert_string_equal(e.msg, "types: 'colour' is not one of number, boolean, date, string");
+    free(msgs);
+    struct hd_import_opts o5 = {0};
+    assert_int_equal(run(fx, "t5.csv", "id,n\nx,1\ny,z\n", &o5, &res, &e, &msgs), HD_E_INVALID);
+    assert_contains(msgs, "t5.csv:3: field 'n': 'z' is not a number (the column's type came from "
+                          "line 2; declare another, e.g. n=string)");
+    assert_contains(e.msg, "(fix them, or skip invalid rows to import the valid rows)");
     free(msgs);
 }
 

@@ -404,12 +404,101 @@ static void test_store_materialize(void **state)
     tu_rmdir(dir);
 }
 
+static int state_of(sqlite3 *db, int64_t id)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT state FROM messages WHERE id = ?1", -1, &s, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(s, 1, id);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int state = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return state;
+}
+
+/* A state change names the state it moves from: a message that left it
+ * meanwhile (recovered, cancelled) is not moved, and changes() says so. */
+static void test_store_guarded_moves(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "g.db");
+    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = NULL;
+    struct hd_store_import *imp = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(path, &create, &st, &e), 0);
+    assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "g%d", i);
+        struct hd_contact_row row = {.ext_id = id, .created_at = -1, .attrs = "{}"};
+        assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
+    }
+    assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
+    struct hd_seg_node *ast = NULL;
+    assert_int_equal(hd_seg_parse("id != \"none\"", &(struct hd_seg_opts){.now = 1000}, &ast, &e),
+                     0);
+    char name[] = "g", seg[] = "s", tpl[] = "t";
+    struct hd_campaign c = {
+        .name = name, .segment = seg, .tpl = tpl, .nchannels = 1, .at = -1, .next_run = -1};
+    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
+    struct hd_run run;
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    struct hd_materialize m = {.run = run.id,
+                               .campaign = c.id,
+                               .ast = ast,
+                               .seg_now = 2000,
+                               .not_before = 2000,
+                               .now_ms = 2000000};
+    int64_t queued = 0;
+    assert_int_equal(hd_store_materialize(st, &m, &queued, NULL, &e), 0);
+    assert_int_equal(queued, 3);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    int64_t ids[3] = {1, 2, 3};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(state_of(db, ids[i]), HD_ST_QUEUED);
+
+    /* claimed: queued -> sending */
+    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &e), 0);
+    assert_int_equal(state_of(db, ids[0]), HD_ST_SENDING);
+    assert_int_equal(state_of(db, ids[1]), HD_ST_SENDING);
+    /* a move from queued finds it sending: nothing changes */
+    struct hd_msg_update u = {
+        .id = ids[0], .from = HD_ST_QUEUED, .state = HD_ST_HELD_OUT, .channel = -1, .now = 2001};
+    assert_int_equal(hd_store_msg_update(st, &u, &e), 0);
+    assert_int_equal(hd_store_changes(st), 0);
+    assert_int_equal(state_of(db, ids[0]), HD_ST_SENDING);
+    /* from sending it moves */
+    u.from = HD_ST_SENDING;
+    u.state = HD_ST_RETRY_WAIT;
+    assert_int_equal(hd_store_msg_update(st, &u, &e), 0);
+    assert_int_equal(hd_store_changes(st), 1);
+    assert_int_equal(state_of(db, ids[0]), HD_ST_RETRY_WAIT);
+    /* sent only what is still sending */
+    assert_int_equal(hd_store_msgs_sent(st, ids, 2, HD_CH_EMAIL, 0, 2002, &e), 0);
+    assert_int_equal(state_of(db, ids[0]), HD_ST_RETRY_WAIT);
+    assert_int_equal(state_of(db, ids[1]), HD_ST_SENT);
+    /* claimed only what is still due: retry_wait and queued, not sent */
+    assert_int_equal(hd_store_msgs_sending(st, ids, 3, 7, 9999, 2003, &e), 0);
+    assert_int_equal(state_of(db, ids[0]), HD_ST_SENDING);
+    assert_int_equal(state_of(db, ids[1]), HD_ST_SENT);
+    assert_int_equal(state_of(db, ids[2]), HD_ST_SENDING);
+    sqlite3_close(db);
+    hd_segast_free(ast);
+    hd_store_free(st);
+    free(path);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_open_pragmas),  cmocka_unit_test(test_store_migrations),
         cmocka_unit_test(test_store_newer_refused), cmocka_unit_test(test_store_contacts),
         cmocka_unit_test(test_store_materialize),   cmocka_unit_test(test_store_buckets),
+        cmocka_unit_test(test_store_guarded_moves),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

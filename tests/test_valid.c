@@ -89,9 +89,7 @@ static void test_valid_phone(void **state)
         {"+1 415 555 010", NULL, "wrong number of digits for its country"},
         {"+86 138 0013 8000 999", NULL, "wrong number of digits for its country"},
         {"+0123456789", NULL, "no country code starts with 0"},
-        {"13800138000", NULL,
-         "a national number needs a region: set --default-region or "
-         "default_region"},
+        {"13800138000", NULL, "a national number needs a region"},
         {"555-0100", "US", "wrong number of digits for its region"},
         {"13800138000", "ZZ", "unknown default region"},
         {"+1 415 555 0100 ext 12", NULL, "not a phone number"},
@@ -111,6 +109,11 @@ static void test_valid_phone(void **state)
         if (strcmp(out, bad[i].why) != 0)
             fail_msg("'%s': got \"%s\", want \"%s\"", bad[i].in, out, bad[i].why);
     }
+    /* callers decide on the code, not the words */
+    assert_int_equal(hd_valid_phone(v, "12ab", "US", out, sizeof out), HD_VALID_NOT_PHONE);
+    assert_int_equal(hd_valid_phone(v, "", "US", out, sizeof out), HD_VALID_NOT_PHONE);
+    assert_int_equal(hd_valid_phone(v, "13800138000", NULL, out, sizeof out), HD_VALID_NO_REGION);
+    assert_int_equal(hd_valid_phone(v, "+3", NULL, out, sizeof out), HD_VALID_BAD);
     assert_true(hd_valid_region_known("CN"));
     assert_false(hd_valid_region_known("XX"));
     hd_valid_free(v);
@@ -190,6 +193,15 @@ static void test_valid_locale(void **state)
         if (strcmp(out, bad[i].why) != 0)
             fail_msg("'%s': got \"%s\", want \"%s\"", bad[i].in, out, bad[i].why);
     }
+    /* the codes, the second time from the cache */
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(hd_valid_locale(v, "zh_CN", out, sizeof out), HD_VALID_TAG_SEP);
+        assert_int_equal(hd_valid_locale(v, "english", out, sizeof out), HD_VALID_TAG_NO_LANG);
+        assert_int_equal(hd_valid_locale(v, "zh--CN", out, sizeof out), HD_VALID_NOT_TAG);
+        assert_int_equal(hd_valid_locale(v, "qq", out, sizeof out), HD_VALID_BAD);
+    }
+    assert_string_equal(hd_valid_hint(HD_VALID_TAG_SEP), "write '-' instead of '_', e.g. zh-CN");
+    assert_null(hd_valid_hint(HD_VALID_NOT_TAG));
     hd_valid_free(v);
 }
 

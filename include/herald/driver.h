@@ -63,6 +63,9 @@ struct hd_result {
     char digest[65];     /* SHA-256 (hex) of the bytes sent, or "" */
 };
 
+/* The largest push payload (bytes) FCM and APNs accept. */
+#define HD_PUSH_MAX_PAYLOAD 4096
+
 /* How long a throttled answer without Retry-After pauses its provider. */
 #define HD_THROTTLE_PAUSE_MS 1000
 

@@ -15,10 +15,20 @@
 #include "herald/err.h"
 #include "herald/store.h"
 
+/* How the caller's user sets the options a message may advise on, quoted
+ * in it (the CLI passes its flags: "--types", ...). NULL: the message
+ * says it in plain words. The import knows no caller's vocabulary. */
+struct hd_import_hints {
+    const char *types;        /* what sets types ("--types") */
+    const char *format;       /* what sets format ("--format") */
+    const char *skip_invalid; /* what sets skip_invalid ("--skip-invalid") */
+    const char *region;       /* what sets default_region ("--default-region or ...") */
+};
+
 struct hd_import_opts {
     const char *path;           /* a file, or "-" for standard input */
     const char *format;         /* "csv", "jsonl", or NULL to go by the file's extension */
-    const char *types;          /* "col=number,col2=date" (--types), or NULL */
+    const char *types;          /* "col=number,col2=date", or NULL */
     const char *default_region; /* for national phone numbers ("CN"), or NULL */
     enum hd_import_mode mode;   /* merge (default) or replace */
     bool skip_invalid;          /* import good rows, write bad ones to rejects_path */
@@ -27,6 +37,7 @@ struct hd_import_opts {
     unsigned max_errors;        /* bad rows listed on msgs; 0 means 20 */
     bool progress;              /* draw a progress bar on msgs */
     FILE *msgs;                 /* where bad rows and progress go (stderr) */
+    struct hd_import_hints hints;
 };
 
 struct hd_import_result {

@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "herald/audit.h"
+#include "herald/audit.h" /* hd_ztest, which herald stats prints beside these */
+#include "herald/err.h"
+#include "herald/lat.h"
+#include "herald/store.h" /* struct hd_store, enum hd_stats_by */
 
 struct hd_stats_reasons {
     struct {

@@ -1,12 +1,15 @@
 /* store: the only module that speaks SQL. It opens the SQLite database (WAL,
  * foreign keys, busy timeout), migrates its schema forward on open using
  * PRAGMA user_version, and offers typed operations on contacts, push tokens,
- * consent, suppressions and attribute types. Every statement is prepared with
- * bound parameters; SQLite's errors come back as HD_E_STORE with its message. */
+ * consent, suppressions and attribute types, and reads the delivery log back
+ * (herald log, history, statistics, events, pruning). Every statement is
+ * prepared with bound parameters; SQLite's errors come back as HD_E_STORE
+ * with its message. */
 #ifndef HERALD_STORE_H
 #define HERALD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herald/buf.h"
@@ -35,6 +38,10 @@ int hd_store_user_version(struct hd_store *st, int *version, struct hd_err *err)
 int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err);
 /* Opens without migrating (tests of old schemas). */
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err);
+
+/* Rows the last INSERT, UPDATE or DELETE changed (0: a guarded state
+ * change found the message in another state). */
+int hd_store_changes(struct hd_store *st);
 
 int hd_store_begin(struct hd_store *st, struct hd_err *err);
 int hd_store_commit(struct hd_store *st, struct hd_err *err);
@@ -333,10 +340,14 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
                        int category, int64_t horizon, hd_claimed_cb cb, void *ud,
                        struct hd_err *err);
 
-/* A change to a message. */
+/* A change to a message: from the state `from` to `state`. A message no
+ * longer in `from` (a dispatcher's lease ran out and another recovered it,
+ * the campaign was cancelled) is left as it is: hd_store_changes() then
+ * says 0. */
 struct hd_msg_update {
     int64_t id;
-    int state; /* enum hd_state */
+    int from;  /* enum hd_state: the state the caller believes it is in */
+    int state; /* enum hd_state: the state it moves to */
     int attempts;
     int channel; /* -1: unchanged */
     int ch_index;
@@ -349,7 +360,9 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
 
 /* Many messages at once, by id (claims and results come in batches and a
  * statement per message was most of the writer's time): mark them sending
- * under a lease, or sent on channel (their attempt count goes up by one). */
+ * under a lease (those still waiting: queued, retry_wait or deferred), or
+ * sent on channel (those still sending; their attempt count goes up by
+ * one). A message in another state is left as it is. */
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                           int64_t lease_until, int64_t now, struct hd_err *err);
 int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,
@@ -409,6 +422,110 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
 typedef int (*hd_variant_count_cb)(void *ud, const char *variant, int state, int64_t n);
 int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb, void *ud,
                             struct hd_err *err);
+
+/* ---- reading the log (herald log, history, why and stats) ----------------------- */
+
+/* Which rows: 0 / NULL leaves a filter open. campaign, contact and time
+ * each have an index (contact may be negative: a deleted contact); the
+ * rest narrow what those give. */
+struct hd_log_filter {
+    int64_t campaign, run, contact;
+    const char *channel, *provider, *outcome, *reason;
+    int64_t since_ms, until_ms; /* since <= at < until */
+    int64_t limit;              /* 0: all */
+    bool oldest_first;          /* default newest first */
+};
+
+/* One row as read back. Strings live until the callback returns. */
+struct hd_log_row {
+    int64_t id, message, run, contact_id;
+    int attempt, state, code, segments;
+    int64_t at_ms, done_ms; /* done_ms 0: none */
+    double cost;
+    const char *campaign, *contact; /* contact: the external id, or a pseudonym */
+    const char *variant, *channel, *provider, *address, *outcome, *reason, *text, *gateway_id,
+        *digest, *detail;
+};
+typedef int (*hd_log_cb)(void *ud, const struct hd_log_row *r);
+/* Streams the matching rows (time order); cb returning non-zero stops. */
+int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
+                       struct hd_err *err);
+
+/* A contact's id from its external id, or from the pseudonym a deleted
+ * one left ("deleted-12"); HD_E_NOTFOUND for neither. */
+int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, struct hd_err *err);
+/* The pseudonym shown for a contact id with no contact ("deleted-12"). */
+void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
+
+/* ---- messages of a contact -------------------------------------------------------- */
+
+struct hd_msg_info {
+    int64_t id, run, campaign, fire_at, updated_at;
+    int state, channel, attempts; /* channel -1: none yet */
+    const char *campaign_name, *segment, *variant, *reason;
+};
+typedef int (*hd_msg_info_cb)(void *ud, const struct hd_msg_info *m);
+/* The contact's messages (of one campaign when campaign > 0), by firing. */
+int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t campaign,
+                              hd_msg_info_cb cb, void *ud, struct hd_err *err);
+
+/* ---- statistics ------------------------------------------------------------------- */
+
+enum hd_stats_by { HD_BY_NONE, HD_BY_CHANNEL, HD_BY_VARIANT, HD_BY_PROVIDER, HD_BY_DAY };
+int hd_stats_by_parse(const char *s); /* "channel", ... -> enum, or -1 */
+
+/* Log rows of a campaign (live and pruned) counted by group, outcome,
+ * reason and the state the message went to. group: the channel, variant
+ * ("holdout" for held-out messages), provider or UTC day; "" with
+ * HD_BY_NONE; "-" when the row has none. */
+struct hd_stat_count {
+    const char *group, *outcome, *reason; /* reason "" when none */
+    int state;
+    int64_t n, segments;
+    double cost;
+};
+typedef int (*hd_stat_count_cb)(void *ud, const struct hd_stat_count *c);
+int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb, void *ud,
+                       struct hd_err *err);
+/* The campaign's messages by group and current state (group NULL when the
+ * message has none: provider and day groups). */
+typedef int (*hd_stat_msg_cb)(void *ud, const char *group, int state, int64_t n);
+int hd_store_stats_messages(struct hd_store *st, int64_t campaign, int by, hd_stat_msg_cb cb,
+                            void *ud, struct hd_err *err);
+/* Gateway latency (answer time - request time) histograms by group. */
+typedef int (*hd_stat_latency_cb)(void *ud, const char *group, int bucket, int64_t n);
+int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_stat_latency_cb cb,
+                           void *ud, struct hd_err *err);
+
+/* Conversions: per group (each variant, and "holdout"), how many of the
+ * campaign's messages there were and how many of their contacts had the
+ * event within window seconds after the run fired. */
+typedef int (*hd_goal_cb)(void *ud, const char *group, int64_t n, int64_t converted);
+int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event, int64_t window,
+                        hd_goal_cb cb, void *ud, struct hd_err *err);
+
+/* ---- events ----------------------------------------------------------------------- */
+
+struct hd_event {
+    const char *contact; /* external id */
+    const char *name;
+    int64_t at; /* seconds */
+    double value;
+    bool has_value;
+};
+enum hd_event_result { HD_EVENT_ADDED, HD_EVENT_DUPLICATE, HD_EVENT_UNKNOWN_CONTACT };
+/* Adds one event (call inside a transaction); *result says what happened. */
+int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *result,
+                       struct hd_err *err);
+
+/* ---- retention -------------------------------------------------------------------- */
+
+/* Moves log rows older than cutoff_ms into the per-campaign totals, in
+ * transactions of at most batch rows; *n: rows removed. progress (may be
+ * NULL) gets the running count after each batch. */
+int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
+                       void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
+                       struct hd_err *err);
 
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);

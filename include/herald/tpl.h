@@ -114,7 +114,7 @@ json_t *hd_tpl_top(json_t *contact, const json_t *campaign, const char *message_
 /* Push payload sizes in bytes as FCM and APNs would see them. */
 void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, size_t *fcm,
                        size_t *apns);
-#define HD_PUSH_MAX_PAYLOAD 4096
+#define HD_TPL_PUSH_MAX 4096 /* lint: = HD_PUSH_MAX_PAYLOAD (driver.h), pinned in dispatch.c */
 
 /* ---- lint ---------------------------------------------------------------- */
 

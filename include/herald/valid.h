@@ -14,8 +14,22 @@ struct hd_valid;
 struct hd_valid *hd_valid_new(void);
 void hd_valid_free(struct hd_valid *v);
 
-/* Each returns 0 and writes the normal form into out (size bytes), or returns
- * -1 and writes a short reason ("missing '@'") into out. */
+/* Why a value was refused. Each validator returns 0 and writes the normal
+ * form into out (size bytes), or returns one of these (negative) and
+ * writes a short reason ("missing '@'") into out; a caller that decides
+ * on the reason tests the code, never the text. */
+enum hd_valid_why {
+    HD_VALID_BAD = -1,         /* any other reason: out says which */
+    HD_VALID_NOT_PHONE = -2,   /* phone: not a phone number at all (letters, no digits) */
+    HD_VALID_NO_REGION = -3,   /* phone: a national number, and no region to read it in */
+    HD_VALID_NOT_TAG = -4,     /* locale: not a BCP 47 tag, nothing more to say */
+    HD_VALID_TAG_SEP = -5,     /* locale: '_' where BCP 47 has '-' (hd_valid_hint) */
+    HD_VALID_TAG_NO_LANG = -6, /* locale: does not start with a language (hd_valid_hint) */
+};
+/* The advice for a code that has one ("write '-' instead of '_', e.g.
+ * zh-CN"), or NULL; the reason in out ends with it in parentheses. */
+const char *hd_valid_hint(int why);
+
 int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size);
 /* region: ISO 3166 alpha-2 for national numbers ("CN"), or NULL to accept
  * only international ones (+CC... or 00CC...). */

@@ -3,7 +3,7 @@
  * transaction. In the default mode the first bad row stops the writing (the
  * transaction will be rolled back) but validation goes on, so every bad row
  * is counted and the first max_errors are listed. Attribute types come from
- * --types, else from earlier imports (the attributes table), else from the
+ * opts->types, else from earlier imports (the attributes table), else from the
  * data: in CSV, a column's first non-empty value decides its type; in JSON
  * Lines, the JSON value does (with ISO 8601 strings read as dates). */
 #include "herald/import.h"
@@ -33,7 +33,7 @@ static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "
 struct attr {
     char *name;
     enum atype type;
-    bool declared; /* by --types */
+    bool declared; /* by opts->types */
     bool recorded; /* the attributes table has it */
     long first;    /* line whose value decided the type, 0 if known before */
 };
@@ -105,30 +105,35 @@ static int known_type_cb(void *ud, const char *name, const char *type)
     return 0;
 }
 
-/* --types col=number,col2=date */
+/* The caller's name for an option (opts->hints), or plain words. */
+static const char *hint(const char *h, const char *plain)
+{
+    return h ? h : plain;
+}
+
+/* types: col=number,col2=date */
 static int parse_types(struct imp *im, const char *spec, struct hd_err *err)
 {
-    const char *p = spec;
+    const char *p = spec, *opt = hint(im->o->hints.types, "types");
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         char item[160], *eq;
         if (n >= sizeof item)
-            return hd_err_set(err, HD_E_USAGE, "--types: '%.*s' is too long", (int)n, p);
+            return hd_err_set(err, HD_E_USAGE, "%s: '%.*s' is too long", opt, (int)n, p);
         memcpy(item, p, n);
         item[n] = '\0';
         if (!(eq = strchr(item, '=')))
             return hd_err_set(err, HD_E_USAGE,
-                              "--types: '%s' should be COLUMN=TYPE (number, boolean, date, "
-                              "string)",
+                              "%s: '%s' should be COLUMN=TYPE (number, boolean, date, string)", opt,
                               item);
         *eq = '\0';
         enum atype t = type_parse(eq + 1);
         if (!valid_attr_name(item))
-            return hd_err_set(err, HD_E_USAGE, "--types: '%s' is not an attribute name", item);
+            return hd_err_set(err, HD_E_USAGE, "%s: '%s' is not an attribute name", opt, item);
         if (t == T_NONE || t == T_OBJECT || t == T_ARRAY)
             return hd_err_set(err, HD_E_USAGE,
-                              "--types: '%s' is not one of number, boolean, date, string", eq + 1);
+                              "%s: '%s' is not one of number, boolean, date, string", opt, eq + 1);
         struct attr *a = attr_find(im, item);
         if (!a)
             a = attr_add(im, item);
@@ -295,10 +300,13 @@ static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line
     }
     if (what) {
         char detail[160];
-        if (a->first)
+        if (a->first && im->o->hints.types)
             snprintf(detail, sizeof detail,
-                     "the column's type came from line %ld; declare "
-                     "another with --types %s=string",
+                     "the column's type came from line %ld; declare another with %s %s=string",
+                     a->first, im->o->hints.types, a->name);
+        else if (a->first)
+            snprintf(detail, sizeof detail,
+                     "the column's type came from line %ld; declare another, e.g. %s=string",
                      a->first, a->name);
         else
             snprintf(detail, sizeof detail, "the attribute's type is %s", type_names[a->type]);
@@ -310,10 +318,90 @@ static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line
     return 0;
 }
 
+static int field_id(struct imp *im, const char *field, char *v, size_t n)
+{
+    if (n > 255) {
+        why(im, field, v, "an id", "longer than 255 bytes");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+            why(im, field, v, "an id", "control characters are not allowed");
+            return -1;
+        }
+    im->row.ext_id = v;
+    return 0;
+}
+
+static int field_phone(struct imp *im, const char *field, char *v)
+{
+    int rc = hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone);
+    if (rc == 0) {
+        im->row.phone = im->phone;
+        return 0;
+    }
+    char detail[160];
+    if (rc == HD_VALID_NO_REGION && im->o->hints.region)
+        snprintf(detail, sizeof detail, "%s: set %s", im->phone, im->o->hints.region);
+    else
+        snprintf(detail, sizeof detail, "%s", rc == HD_VALID_NOT_PHONE ? "" : im->phone);
+    why(im, field, v, "a phone number", detail);
+    return -1;
+}
+
+static int field_locale(struct imp *im, const char *field, char *v)
+{
+    int rc = hd_valid_locale(im->valid, v, im->locale, sizeof im->locale);
+    if (rc == 0) {
+        im->row.locale = im->locale;
+        return 0;
+    }
+    /* "is not a BCP 47 language tag" already: only the advice, or another reason */
+    const char *hint = hd_valid_hint(rc);
+    why(im, field, v, "a BCP 47 language tag",
+        hint                     ? hint
+        : rc == HD_VALID_NOT_TAG ? ""
+                                 : im->locale);
+    return -1;
+}
+
+static int field_fcm(struct imp *im, const char *field, char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("-_:.", v[i])) {
+            why(im, field, v, "an FCM registration token", "letters, digits, '-_:.' only");
+            return -1;
+        }
+    if (n > 4096) {
+        why(im, field, v, "an FCM registration token", "longer than 4096 bytes");
+        return -1;
+    }
+    im->row.fcm_token = v;
+    return 0;
+}
+
+static int field_apns(struct imp *im, const char *field, char *v, size_t n)
+{
+    if (n < 32 || n > 200 || n % 2) {
+        why(im, field, v, "an APNs device token", "an even number of hex digits, 32 to 200");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)v[i])) {
+            why(im, field, v, "an APNs device token", "hex digits only");
+            return -1;
+        }
+        v[i] = (char)tolower((unsigned char)v[i]);
+    }
+    im->row.apns_token = v;
+    return 0;
+}
+
 /* Validates a known field into im->row; 0, or -1 with im->reason set. */
 static int known_field(struct imp *im, enum role r, char *v, size_t n)
 {
     const char *field = role_names[r];
+    int64_t t;
     trim(&v, &n);
     if (n == 0) {
         if (r == R_ID) {
@@ -328,17 +416,7 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
     }
     switch (r) {
     case R_ID:
-        if (n > 255) {
-            why(im, field, v, "an id", "longer than 255 bytes");
-            return -1;
-        }
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-                why(im, field, v, "an id", "control characters are not allowed");
-                return -1;
-            }
-        im->row.ext_id = v;
-        return 0;
+        return field_id(im, field, v, n);
     case R_EMAIL:
         if (hd_valid_email(im->valid, v, im->email, sizeof im->email) < 0) {
             why(im, field, v, "an email address", im->email);
@@ -347,27 +425,9 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         im->row.email = im->email;
         return 0;
     case R_PHONE:
-        if (hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone) < 0) {
-            why(im, field, v, "a phone number",
-                strcmp(im->phone, "not a phone number") == 0 ? NULL : im->phone);
-            return -1;
-        }
-        im->row.phone = im->phone;
-        return 0;
+        return field_phone(im, field, v);
     case R_LOCALE:
-        if (hd_valid_locale(im->valid, v, im->locale, sizeof im->locale) < 0) {
-            /* the validator's reason repeats "not a BCP 47 language tag (hint)" */
-            const char *hint = strchr(im->locale, '(');
-            char detail[128] = "";
-            if (hint)
-                snprintf(detail, sizeof detail, "%.*s", (int)strlen(hint + 1) - 1, hint + 1);
-            else if (strcmp(im->locale, "not a BCP 47 language tag") != 0)
-                snprintf(detail, sizeof detail, "%s", im->locale);
-            why(im, field, v, "a BCP 47 language tag", detail);
-            return -1;
-        }
-        im->row.locale = im->locale;
-        return 0;
+        return field_locale(im, field, v);
     case R_TZ:
         if (hd_valid_timezone(im->valid, v, im->tz, sizeof im->tz) < 0) {
             why(im, field, v, "an IANA time zone", "e.g. Asia/Shanghai, America/New_York");
@@ -376,33 +436,10 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         im->row.timezone = im->tz;
         return 0;
     case R_FCM:
-        for (size_t i = 0; i < n; i++)
-            if (!isalnum((unsigned char)v[i]) && !strchr("-_:.", v[i])) {
-                why(im, field, v, "an FCM registration token", "letters, digits, '-_:.' only");
-                return -1;
-            }
-        if (n > 4096) {
-            why(im, field, v, "an FCM registration token", "longer than 4096 bytes");
-            return -1;
-        }
-        im->row.fcm_token = v;
-        return 0;
+        return field_fcm(im, field, v, n);
     case R_APNS:
-        if (n < 32 || n > 200 || n % 2) {
-            why(im, field, v, "an APNs device token", "an even number of hex digits, 32 to 200");
-            return -1;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (!isxdigit((unsigned char)v[i])) {
-                why(im, field, v, "an APNs device token", "hex digits only");
-                return -1;
-            }
-            v[i] = (char)tolower((unsigned char)v[i]);
-        }
-        im->row.apns_token = v;
-        return 0;
-    case R_CREATED: {
-        int64_t t;
+        return field_apns(im, field, v, n);
+    case R_CREATED:
         if (hd_time_parse_iso(v, &t, NULL) < 0) {
             why(im, field, v, "an ISO 8601 date or time",
                 "e.g. 2026-01-31 or 2026-01-31T09:00:00Z");
@@ -410,7 +447,6 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         }
         im->row.created_at = t;
         return 0;
-    }
     default:
         HD_BUG("role %d", (int)r);
     }
@@ -510,6 +546,60 @@ struct column {
     struct attr *attr;
 };
 
+/* Reads the header's columns into cols (ncols of them): known fields by
+ * name, the rest attributes. */
+static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *cols,
+                      struct hd_err *err)
+{
+    size_t ncols = rec->nfields;
+    bool have_id = false;
+    for (size_t i = 0; i < ncols; i++) {
+        char *name = rec->fields[i];
+        size_t n = rec->lens[i];
+        trim(&name, &n);
+        rec->fields[i] = name;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(rec->fields[j], name) == 0)
+                return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                     "column '%s' appears twice in the header", name);
+        for (int r = 1; r < R_COUNT; r++)
+            if (strcasecmp(name, role_names[r]) == 0)
+                cols[i].role = (enum role)r;
+        if (cols[i].role == R_ID)
+            have_id = true;
+        if (cols[i].role != R_ATTR)
+            continue;
+        if (strcasecmp(name, "updated_at") == 0)
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                 "column 'updated_at' is kept by herald and cannot be imported");
+        if (!valid_attr_name(name))
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                 "column '%s' is not a valid attribute name (use letters, digits "
+                                 "and '_', starting with a letter)",
+                                 name);
+        if (!attr_find(im, name))
+            attr_add(im, name);
+    }
+    if (!have_id)
+        return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                             "the header has no 'id' column (every contact needs an external id)");
+    for (size_t i = 0; i < ncols; i++) { /* attribute pointers are stable from here on */
+        if (cols[i].role == R_ATTR)
+            cols[i].attr = attr_find(im, rec->fields[i]);
+    }
+    if (im->rej) {
+        hd_buf_reset(&im->rejrow);
+        hd_buf_adds(&im->rejrow, "line,reason");
+        for (size_t i = 0; i < ncols; i++) {
+            hd_buf_addc(&im->rejrow, ',');
+            hd_buf_add_csv_field(&im->rejrow, rec->fields[i], strlen(rec->fields[i]));
+        }
+        hd_buf_adds(&im->rejrow, "\r\n");
+        fwrite(im->rejrow.data, 1, im->rejrow.len, im->rej);
+    }
+    return 0;
+}
+
 static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd_err *err)
 {
     struct hd_csv *csv = hd_csv_new(f, im->name);
@@ -526,59 +616,8 @@ static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd
         goto out;
     ncols = rec.nfields;
     cols = hd_xcalloc(ncols, sizeof *cols);
-    bool have_id = false;
-    for (size_t i = 0; i < ncols; i++) {
-        char *name = rec.fields[i];
-        size_t n = rec.lens[i];
-        trim(&name, &n);
-        rec.fields[i] = name;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(rec.fields[j], name) == 0) {
-                rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
-                                   "column '%s' appears twice in the header", name);
-                goto out;
-            }
-        for (int r = 1; r < R_COUNT; r++)
-            if (strcasecmp(name, role_names[r]) == 0)
-                cols[i].role = (enum role)r;
-        if (cols[i].role == R_ID)
-            have_id = true;
-        if (cols[i].role != R_ATTR)
-            continue;
-        if (strcasecmp(name, "updated_at") == 0) {
-            rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
-                               "column 'updated_at' is kept by herald and cannot be imported");
-            goto out;
-        }
-        if (!valid_attr_name(name)) {
-            rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
-                               "column '%s' is not a valid attribute name (use letters, digits "
-                               "and '_', starting with a letter)",
-                               name);
-            goto out;
-        }
-        if (!attr_find(im, name))
-            attr_add(im, name);
-    }
-    if (!have_id) {
-        rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec.line, 0,
-                           "the header has no 'id' column (every contact needs an external id)");
+    if ((rc = csv_header(im, &rec, cols, err)) < 0)
         goto out;
-    }
-    for (size_t i = 0; i < ncols; i++) { /* attribute pointers are stable from here on */
-        if (cols[i].role == R_ATTR)
-            cols[i].attr = attr_find(im, rec.fields[i]);
-    }
-    if (im->rej) {
-        hd_buf_reset(&im->rejrow);
-        hd_buf_adds(&im->rejrow, "line,reason");
-        for (size_t i = 0; i < ncols; i++) {
-            hd_buf_addc(&im->rejrow, ',');
-            hd_buf_add_csv_field(&im->rejrow, rec.fields[i], strlen(rec.fields[i]));
-        }
-        hd_buf_adds(&im->rejrow, "\r\n");
-        fwrite(im->rejrow.data, 1, im->rejrow.len, im->rej);
-    }
     while ((rc = hd_csv_next(csv, &rec, err)) == 1) {
         int bad = 0;
         im->res->rows++;
@@ -803,6 +842,86 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+/* Sets im->jsonl from the format given or the file's name. */
+static int pick_format(struct imp *im, bool from_stdin, struct hd_err *err)
+{
+    const struct hd_import_opts *o = im->o;
+    char give[64];
+    if (o->hints.format)
+        snprintf(give, sizeof give, "%s csv|jsonl", o->hints.format);
+    else
+        snprintf(give, sizeof give, "a format (csv or jsonl)");
+    if (o->format) {
+        if (strcmp(o->format, "jsonl") == 0 || strcmp(o->format, "ndjson") == 0)
+            im->jsonl = true;
+        else if (strcmp(o->format, "csv") != 0)
+            return hd_err_set(err, HD_E_USAGE, "%s: '%s' is not csv or jsonl",
+                              hint(o->hints.format, "format"), o->format);
+    } else if (from_stdin) {
+        return hd_err_set(err, HD_E_USAGE, "reading standard input needs %s", give);
+    } else if (ends_with(o->path, ".jsonl") || ends_with(o->path, ".ndjson")) {
+        im->jsonl = true;
+    } else if (!ends_with(o->path, ".csv") && !ends_with(o->path, ".txt")) {
+        return hd_err_set(err, HD_E_USAGE, "cannot tell the format of '%s' from its name: give %s",
+                          o->path, give);
+    }
+    return 0;
+}
+
+/* Opens the rejects file's temporary (skip_invalid, not a dry run). */
+static int open_rejects(struct imp *im, struct hd_err *err)
+{
+    const struct hd_import_opts *o = im->o;
+    struct hd_import_result *res = im->res;
+    if (o->rejects_path)
+        snprintf(res->rejects, sizeof res->rejects, "%s", o->rejects_path);
+    else
+        snprintf(res->rejects, sizeof res->rejects, "%s.rejected.%s", im->name,
+                 im->jsonl ? "jsonl" : "csv");
+    snprintf(im->rej_tmp, sizeof im->rej_tmp, "%s.tmp", res->rejects);
+    if (!(im->rej = fopen(im->rej_tmp, "wb")))
+        return hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s", im->rej_tmp,
+                          strerror(errno));
+    return 0;
+}
+
+/* After the last row: the verdict, the rejects file in place, the commit. */
+static int finish(struct imp *im, struct hd_err *err)
+{
+    const struct hd_import_opts *o = im->o;
+    struct hd_import_result *res = im->res;
+    unsigned max = o->max_errors ? o->max_errors : 20;
+    if (im->listed > max)
+        fprintf(o->msgs, "%s: ... and %u more invalid rows\n", im->name, im->listed - max);
+    if (res->rejected && !o->skip_invalid) {
+        char skip[64];
+        if (o->hints.skip_invalid)
+            snprintf(skip, sizeof skip, "use %s", o->hints.skip_invalid);
+        else
+            snprintf(skip, sizeof skip, "skip invalid rows");
+        return hd_err_set(err, HD_E_INVALID,
+                          "%s: %lld of %lld rows are invalid; nothing was %s (fix them, or %s to "
+                          "import the valid rows)",
+                          im->name, (long long)res->rejected, (long long)res->rows,
+                          o->dry_run ? "checked further" : "written", skip);
+    }
+    if (im->rej) {
+        int bad = fclose(im->rej) != 0;
+        im->rej = NULL;
+        if (bad || (res->rejected ? rename(im->rej_tmp, res->rejects) : remove(im->rej_tmp)) != 0)
+            return hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", res->rejects,
+                              strerror(errno));
+        if (!res->rejected)
+            res->rejects[0] = '\0';
+    }
+    if (im->sim) {
+        struct hd_store_import *sim = im->sim;
+        im->sim = NULL;
+        return hd_store_import_end(sim, true, &res->inserted, &res->updated, err);
+    }
+    return 0;
+}
+
 int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t now,
                   struct hd_import_result *res, struct hd_err *err)
 {
@@ -819,24 +938,8 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
     hd_buf_init(&im.reason);
     hd_buf_init(&im.rejrow);
 
-    if (o->format) {
-        if (strcmp(o->format, "jsonl") == 0 || strcmp(o->format, "ndjson") == 0)
-            im.jsonl = true;
-        else if (strcmp(o->format, "csv") != 0) {
-            rc = hd_err_set(err, HD_E_USAGE, "--format: '%s' is not csv or jsonl", o->format);
-            goto out;
-        }
-    } else if (from_stdin) {
-        rc = hd_err_set(err, HD_E_USAGE, "reading standard input needs --format csv|jsonl");
+    if ((rc = pick_format(&im, from_stdin, err)) < 0)
         goto out;
-    } else if (ends_with(o->path, ".jsonl") || ends_with(o->path, ".ndjson")) {
-        im.jsonl = true;
-    } else if (!ends_with(o->path, ".csv") && !ends_with(o->path, ".txt")) {
-        rc = hd_err_set(err, HD_E_USAGE,
-                        "cannot tell the format of '%s' from its name: give --format csv|jsonl",
-                        o->path);
-        goto out;
-    }
     if (!(f = from_stdin ? stdin : fopen(o->path, "rb"))) {
         rc = hd_err_set(err, HD_E_IO, "cannot open '%s': %s", o->path, strerror(errno));
         goto out;
@@ -846,19 +949,8 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
     if (o->types && (rc = parse_types(&im, o->types, err)) < 0)
         goto out;
     im.valid = hd_valid_new();
-    if (o->skip_invalid && !o->dry_run) {
-        if (o->rejects_path)
-            snprintf(res->rejects, sizeof res->rejects, "%s", o->rejects_path);
-        else
-            snprintf(res->rejects, sizeof res->rejects, "%s.rejected.%s", im.name,
-                     im.jsonl ? "jsonl" : "csv");
-        snprintf(im.rej_tmp, sizeof im.rej_tmp, "%s.tmp", res->rejects);
-        if (!(im.rej = fopen(im.rej_tmp, "wb"))) {
-            rc = hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s", im.rej_tmp,
-                            strerror(errno));
-            goto out;
-        }
-    }
+    if (o->skip_invalid && !o->dry_run && (rc = open_rejects(&im, err)) < 0)
+        goto out;
     if (!o->dry_run && (rc = hd_store_import_begin(st, o->mode, now, &im.sim, err)) < 0)
         goto out;
 
@@ -868,37 +960,8 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
     hd_progress_init(&pg, o->progress, o->msgs, "rows", total);
     rc = im.jsonl ? import_jsonl(&im, f, &pg, err) : import_csv(&im, f, &pg, err);
     hd_progress_finish(&pg);
-    if (rc < 0)
-        goto out;
-
-    unsigned max = o->max_errors ? o->max_errors : 20;
-    if (im.listed > max)
-        fprintf(o->msgs, "%s: ... and %u more invalid rows\n", im.name, im.listed - max);
-    if (res->rejected && !o->skip_invalid) {
-        rc = hd_err_set(err, HD_E_INVALID,
-                        "%s: %lld of %lld rows are invalid; nothing was %s (fix them, or use "
-                        "--skip-invalid to import the valid rows)",
-                        im.name, (long long)res->rejected, (long long)res->rows,
-                        o->dry_run ? "checked further" : "written");
-        goto out;
-    }
-    if (im.rej) {
-        int bad = fclose(im.rej) != 0;
-        im.rej = NULL;
-        if (bad || (res->rejected ? rename(im.rej_tmp, res->rejects) : remove(im.rej_tmp)) != 0) {
-            rc = hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", res->rejects,
-                            strerror(errno));
-            goto out;
-        }
-        if (!res->rejected)
-            res->rejects[0] = '\0';
-    }
-    if (im.sim) {
-        struct hd_store_import *sim = im.sim;
-        im.sim = NULL;
-        if ((rc = hd_store_import_end(sim, true, &res->inserted, &res->updated, err)) < 0)
-            goto out;
-    }
+    if (rc == 0)
+        rc = finish(&im, err);
 out:
     res->seconds = (double)(hd_clock_mono_ms() - t0) / 1000.0;
     if (im.sim)

@@ -37,7 +37,7 @@ int hd_suppress_address(struct hd_valid *v, const char *address, int channel, co
         return 0;
     }
     if (channel == HD_CH_SMS)
-        return hd_valid_phone(v, address, region, out, size);
+        return hd_valid_phone(v, address, region, out, size) < 0 ? -1 : 0; /* any reason: -1 */
     size_t n = strlen(address);
     if (n == 0 || n > 4096 || n + 1 > size) {
         snprintf(out, size, "not a push token");

@@ -9,28 +9,10 @@
 
 #include "herald/audit.h"
 #include "herald/buf.h"
+#include "herald/lat.h"
 #include "herald/state.h"
 #include "herald/stats.h"
-
-int hd_lat_bucket(int64_t ms)
-{
-    if (ms < 0)
-        ms = 0;
-    if (ms < 128)
-        return (int)ms;
-    int e = 63 - __builtin_clzll((unsigned long long)ms); /* 7 and up */
-    int b = 128 + (e - 7) * 16 + (int)((ms >> (e - 4)) & 15);
-    return b < HD_LAT_BUCKETS ? b : HD_LAT_BUCKETS - 1;
-}
-
-int64_t hd_lat_value(int bucket)
-{
-    if (bucket < 128)
-        return bucket;
-    int e = 7 + (bucket - 128) / 16, sub = (bucket - 128) % 16;
-    int64_t lo = ((int64_t)(16 + sub)) << (e - 4), width = (int64_t)1 << (e - 4);
-    return lo + width / 2;
-}
+#include "herald/store.h"
 
 void hd_ztest(int64_t x1, int64_t n1, int64_t x2, int64_t n2, struct hd_ztest *out)
 {

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "herald/json.h"
-#include "herald/tpl.h"
 
 #define APNS_PROD "https://api.push.apple.com"
 #define APNS_SANDBOX "https://api.sandbox.push.apple.com"

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "herald/json.h"
-#include "herald/tpl.h" /* HD_PUSH_MAX_PAYLOAD */
 
 #define FCM_URL "https://fcm.googleapis.com"
 #define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"

@@ -24,8 +24,8 @@
 
 struct cache_slot {
     char *key;   /* NULL when empty */
-    char *value; /* normal form, or reason when !ok */
-    bool ok;
+    char *value; /* normal form, or reason when rc < 0 */
+    int rc;      /* 0, or enum hd_valid_why */
 };
 
 struct hd_valid {
@@ -89,7 +89,7 @@ static struct cache_slot *cache_find(struct cache_slot *slots, const char *s)
 static int cached(struct cache_slot *slot, char *out, size_t size)
 {
     snprintf(out, size, "%s", slot->value);
-    return slot->ok ? 0 : -1;
+    return slot->rc;
 }
 
 static int remember(struct cache_slot *slot, const char *key, int rc, const char *out)
@@ -97,7 +97,7 @@ static int remember(struct cache_slot *slot, const char *key, int rc, const char
     if (slot && !slot->key) {
         slot->key = hd_xstrdup(key);
         slot->value = hd_xstrdup(out);
-        slot->ok = rc == 0;
+        slot->rc = rc;
     }
     return rc;
 }
@@ -105,7 +105,37 @@ static int remember(struct cache_slot *slot, const char *key, int rc, const char
 static int reason(char *out, size_t size, const char *msg)
 {
     snprintf(out, size, "%s", msg);
-    return -1;
+    return HD_VALID_BAD;
+}
+
+/* A reason with its own code. */
+static int reason_why(char *out, size_t size, int why, const char *msg)
+{
+    snprintf(out, size, "%s", msg);
+    return why;
+}
+
+const char *hd_valid_hint(int why)
+{
+    switch (why) {
+    case HD_VALID_TAG_SEP:
+        return "write '-' instead of '_', e.g. zh-CN";
+    case HD_VALID_TAG_NO_LANG:
+        return "it must start with a language such as en or zh";
+    default:
+        return NULL;
+    }
+}
+
+/* "not a BCP 47 language tag", with the code's hint when it has one. */
+static int not_tag(char *out, size_t size, int why)
+{
+    const char *hint = hd_valid_hint(why);
+    if (hint)
+        snprintf(out, size, "not a BCP 47 language tag (%s)", hint);
+    else
+        snprintf(out, size, "not a BCP 47 language tag");
+    return why;
 }
 
 bool hd_valid_utf8(const char *s, size_t n)
@@ -278,7 +308,7 @@ int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size)
         return reason(out, size, "missing '@'");
     size_t ln = (size_t)(at - s);
     if (local_part(s, ln, out, size) < 0 || domain_part(v, at + 1, n - ln - 1, out, size) < 0)
-        return -1;
+        return HD_VALID_BAD;
     if (n + 1 > size)
         return reason(out, size, "too long");
     memcpy(out, s, n);
@@ -365,12 +395,12 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
         } else if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/') {
             continue;
         } else {
-            return reason(out, size, "not a phone number");
+            return reason_why(out, size, HD_VALID_NOT_PHONE, "not a phone number");
         }
     }
     d[n] = '\0';
     if (n == 0)
-        return reason(out, size, "not a phone number");
+        return reason_why(out, size, HD_VALID_NOT_PHONE, "not a phone number");
     const char *digits = d;
     if (!plus && n > 2 && d[0] == '0' && d[1] == '0')
         plus = true, digits = d + 2;
@@ -393,9 +423,7 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
         snprintf(e164, sizeof e164, "+%s", digits);
     } else {
         if (!region)
-            return reason(out, size,
-                          "a national number needs a region: set --default-region "
-                          "or default_region");
+            return reason_why(out, size, HD_VALID_NO_REGION, "a national number needs a region");
         if (!(r = region_by_code(region)))
             return reason(out, size, "unknown default region");
         size_t tl = strlen(r->trunk);
@@ -429,11 +457,9 @@ static int check_locale(const char *s, char *out, size_t size)
     char norm[64];
     size_t len = strlen(s), o = 0;
     if (len == 0 || len >= sizeof norm)
-        return reason(out, size, "not a BCP 47 language tag");
+        return not_tag(out, size, HD_VALID_NOT_TAG);
     if (strchr(s, '_'))
-        return reason(out, size,
-                      "not a BCP 47 language tag (write '-' instead of '_', e.g. "
-                      "zh-CN)");
+        return not_tag(out, size, HD_VALID_TAG_SEP);
     const char *p = s;
     int idx = 0;
     bool in_ext = false, privateuse = false;
@@ -441,7 +467,7 @@ static int check_locale(const char *s, char *out, size_t size)
         const char *q = strchr(p, '-');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n == 0 || n > 8 || !all(p, n, isalnum))
-            return reason(out, size, "not a BCP 47 language tag");
+            return not_tag(out, size, HD_VALID_NOT_TAG);
         char sub[9];
         for (size_t i = 0; i < n; i++)
             sub[i] = (char)tolower((unsigned char)p[i]);
@@ -449,9 +475,7 @@ static int check_locale(const char *s, char *out, size_t size)
         if (idx == 0) {
             /* RFC 5646 reserves 4-8 letter languages; none is registered */
             if (n < 2 || n > 3 || !all(p, n, isalpha))
-                return reason(out, size,
-                              "not a BCP 47 language tag (it must start with a "
-                              "language such as en or zh)");
+                return not_tag(out, size, HD_VALID_TAG_NO_LANG);
         } else if (privateuse || in_ext) {
             /* x-... and extension subtags: 1-8 alphanumerics (already checked) */
         } else if (n == 1) {
@@ -465,7 +489,7 @@ static int check_locale(const char *s, char *out, size_t size)
             for (size_t i = 0; i < n; i++)
                 sub[i] = (char)toupper((unsigned char)sub[i]); /* region: CN, 419 */
         } else if (!((n >= 5) || (n == 4 && isdigit((unsigned char)p[0])))) {
-            return reason(out, size, "not a BCP 47 language tag");
+            return not_tag(out, size, HD_VALID_NOT_TAG);
         }
         o += (size_t)snprintf(norm + o, sizeof norm - o, "%s%s", idx ? "-" : "", sub);
         idx++;
@@ -473,13 +497,13 @@ static int check_locale(const char *s, char *out, size_t size)
             break;
         p = q + 1;
         if (!*p)
-            return reason(out, size, "not a BCP 47 language tag");
+            return not_tag(out, size, HD_VALID_NOT_TAG);
     }
     if (in_ext && !privateuse) {
         /* a singleton must be followed by at least one subtag: rough check */
         size_t nl = strlen(norm);
         if (nl >= 2 && norm[nl - 2] == '-')
-            return reason(out, size, "not a BCP 47 language tag");
+            return not_tag(out, size, HD_VALID_NOT_TAG);
     }
     /* the language must be one ICU knows (it knows every ISO 639 code) */
     char lang[9];
@@ -506,7 +530,7 @@ int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
     struct cache_slot *slot = cache_find(v->zones, s);
     if (slot && slot->key)
         return cached(slot, out, size);
-    int rc = hd_time_zone_valid(s) ? 0 : -1;
+    int rc = hd_time_zone_valid(s) ? 0 : HD_VALID_BAD;
     if (rc == 0)
         snprintf(out, size, "%s", s);
     else

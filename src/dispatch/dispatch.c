@@ -384,6 +384,7 @@ static int record(struct hd_dispatch *d, const struct msgref *m, const struct re
     if ((rc = move(x->from, x->to, err)) < 0)
         return rc;
     struct hd_msg_update u = {.id = m->id,
+                              .from = x->from,
                               .state = x->to,
                               .attempts = x->attempts,
                               .channel = x->channel,
@@ -444,6 +445,7 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
                    (j->msg.data ? strlen(j->msg.data) : 0);
     /* JSON escaping makes a byte at most six (\u00XX), plus the envelope:
      * measure exactly only when the payload could be too big */
+    _Static_assert(HD_PUSH_MAX_PAYLOAD == HD_TPL_PUSH_MAX, "the lint and the drivers disagree");
     if (j->channel == HD_CH_PUSH && 6 * rough + 512 > HD_PUSH_MAX_PAYLOAD) {
         size_t fcm, apns;
         json_t *o = j->msg.data ? json_loads(j->msg.data, 0, NULL) : NULL;

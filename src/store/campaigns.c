@@ -488,28 +488,32 @@ static int64_t int_query(struct hd_store *st, sqlite3_stmt *s, struct hd_err *er
     return v;
 }
 
-int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
-                         int64_t *held, struct hd_err *err)
+/* The statements of a materialization, prepared and bound once. */
+struct mat {
+    sqlite3_stmt *ins, *last, *count, *log;
+    int limit; /* the parameter of ins's LIMIT */
+    char why[64];
+};
+
+static int mat_prepare(struct hd_store *st, const struct hd_materialize *m, int64_t batch,
+                       struct mat *x, struct hd_err *err)
 {
-    sqlite3_stmt *ins = NULL, *last = NULL, *count = NULL, *log = NULL;
-    int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0, held_now = 0;
-    int rc, limit = 0;
-    bool txn = false, first = true, resumed = false;
+    int rc;
     /* ?901 run, ?902 campaign, ?903 holdout, ?904 expires, ?905 now, ?906
      * the contact to resume after, ?907 the held-out state */
-    if ((rc = register_fns(st, m, err)) < 0 ||
-        (rc = hd_store_prepare_rule(
+    _Static_assert(HD_ST_QUEUED == 0, "a message not held out is inserted as 0, queued");
+    if ((rc = hd_store_prepare_rule(
              st, m->ast, m->seg_now,
              "INSERT OR IGNORE INTO messages (run_id, contact_id, state, variant, not_before, "
              "expires_at, updated_at) SELECT ?901, c.id, CASE WHEN herald_holdout(?902, c.id) < "
              "?903 THEN ?907 ELSE 0 END, herald_variant(c.id), herald_due(c.timezone), CASE WHEN "
              "?904 > 0 THEN herald_due(c.timezone) + ?904 END, ?905 FROM contacts c",
-             "c.id > ?906", "c.id", &ins, &limit, err)) < 0 ||
+             "c.id > ?906", "c.id", &x->ins, &x->limit, err)) < 0 ||
         (rc = hd_store_prepare(st,
                                "SELECT coalesce(max(contact_id), 0) FROM messages WHERE "
                                "run_id = ?1",
-                               &last, err)) < 0 ||
-        (rc = hd_store_prepare(st, "SELECT count(*) FROM messages WHERE run_id = ?1", &count,
+                               &x->last, err)) < 0 ||
+        (rc = hd_store_prepare(st, "SELECT count(*) FROM messages WHERE run_id = ?1", &x->count,
                                err)) < 0 ||
         (rc = hd_store_prepare(
              st,
@@ -517,46 +521,88 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
              "campaign_id, run_id, contact_id, variant, state) SELECT id, 0, ?3, ?3, 'skipped', "
              "'held_out', ?4, ?6, run_id, contact_id, variant, state FROM messages WHERE run_id = "
              "?1 AND contact_id > ?2 AND state = ?5",
-             &log, err)) < 0)
-        goto out;
-    char why[64];
-    snprintf(why, sizeof why, "in the campaign's holdout (%d.%02d%%)", m->holdout_bp / 100,
+             &x->log, err)) < 0)
+        return rc;
+    snprintf(x->why, sizeof x->why, "in the campaign's holdout (%d.%02d%%)", m->holdout_bp / 100,
              m->holdout_bp % 100);
-    sqlite3_bind_int64(ins, 901, m->run);
-    sqlite3_bind_int64(ins, 902, m->campaign);
-    sqlite3_bind_int(ins, 903, m->holdout_bp);
-    sqlite3_bind_int64(ins, 904, m->expires);
-    sqlite3_bind_int64(ins, 905, m->now_ms / 1000);
-    sqlite3_bind_int(ins, 907, HD_ST_HELD_OUT);
-    sqlite3_bind_int64(ins, limit, batch);
-    sqlite3_bind_int64(last, 1, m->run);
-    sqlite3_bind_int64(count, 1, m->run);
-    sqlite3_bind_int64(log, 1, m->run);
-    sqlite3_bind_int64(log, 3, m->now_ms);
-    sqlite3_bind_text(log, 4, why, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(log, 5, HD_ST_HELD_OUT);
-    sqlite3_bind_int64(log, 6, m->campaign);
+    sqlite3_bind_int64(x->ins, 901, m->run);
+    sqlite3_bind_int64(x->ins, 902, m->campaign);
+    sqlite3_bind_int(x->ins, 903, m->holdout_bp);
+    sqlite3_bind_int64(x->ins, 904, m->expires);
+    sqlite3_bind_int64(x->ins, 905, m->now_ms / 1000);
+    sqlite3_bind_int(x->ins, 907, HD_ST_HELD_OUT);
+    sqlite3_bind_int64(x->ins, x->limit, batch);
+    sqlite3_bind_int64(x->last, 1, m->run);
+    sqlite3_bind_int64(x->count, 1, m->run);
+    sqlite3_bind_int64(x->log, 1, m->run);
+    sqlite3_bind_int64(x->log, 3, m->now_ms);
+    sqlite3_bind_text(x->log, 4, x->why, -1, SQLITE_STATIC);
+    sqlite3_bind_int(x->log, 5, HD_ST_HELD_OUT);
+    sqlite3_bind_int64(x->log, 6, m->campaign);
+    return 0;
+}
+
+static void mat_release(struct mat *x)
+{
+    sqlite3_finalize(x->ins);
+    sqlite3_finalize(x->last);
+    sqlite3_finalize(x->count);
+    sqlite3_finalize(x->log);
+}
+
+/* What the run holds once materialized: a run this call started has
+ * what it inserted; a resumed one also what was there before, read back
+ * (a scan of its messages). */
+static int mat_totals(struct hd_store *st, int64_t run, bool resumed, int64_t done,
+                      int64_t held_now, int64_t *queued, int64_t *held, struct hd_err *err)
+{
+    int64_t counts[HD_ST_COUNT] = {0}, all = done;
+    int rc;
+    counts[HD_ST_HELD_OUT] = held_now;
+    if (resumed) {
+        if ((rc = hd_store_run_counts(st, 0, run, counts, err)) < 0)
+            return rc;
+        all = 0;
+        for (int i = 0; i < HD_ST_COUNT; i++)
+            all += counts[i];
+    }
+    if (queued)
+        *queued = all;
+    if (held)
+        *held = counts[HD_ST_HELD_OUT];
+    return 0;
+}
+
+int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
+                         int64_t *held, struct hd_err *err)
+{
+    struct mat x = {0};
+    int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0, held_now = 0;
+    int rc;
+    bool txn = false, first = true, resumed = false;
+    if ((rc = register_fns(st, m, err)) < 0 || (rc = mat_prepare(st, m, batch, &x, err)) < 0)
+        goto out;
     for (;;) {
         if ((rc = hd_store_begin(st, err)) < 0)
             goto out;
         txn = true;
-        after = int_query(st, last, err, &rc);
+        after = int_query(st, x.last, err, &rc);
         if (rc < 0)
             goto out;
         if (first) {
-            int64_t before = int_query(st, count, err, &rc);
+            int64_t before = int_query(st, x.count, err, &rc);
             if (rc < 0)
                 goto out;
             resumed = before > 0;
             first = false;
         }
-        sqlite3_bind_int64(ins, 906, after);
-        if ((rc = step_done(st, ins, err, "materializing")) < 0)
+        sqlite3_bind_int64(x.ins, 906, after);
+        if ((rc = step_done(st, x.ins, err, "materializing")) < 0)
             goto out;
         int64_t n = sqlite3_changes(st->db);
         if (m->holdout_bp > 0) {
-            sqlite3_bind_int64(log, 2, after);
-            if ((rc = step_done(st, log, err, "materializing")) < 0)
+            sqlite3_bind_int64(x.log, 2, after);
+            if ((rc = step_done(st, x.log, err, "materializing")) < 0)
                 goto out;
             held_now += sqlite3_changes(st->db); /* a log row for each held out */
         }
@@ -569,30 +615,12 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
         if (n < batch)
             break;
     }
-    if ((rc = hd_store_run_set(st, m->run, HD_RUN_ACTIVE, m->now_ms / 1000, err)) < 0)
-        goto out;
-    int64_t counts[HD_ST_COUNT] = {0}, all = done;
-    counts[HD_ST_HELD_OUT] = held_now;
-    /* a run this call started has what it inserted; a resumed one also
-     * what was there before, read back (a scan of its messages) */
-    if (resumed) {
-        if ((rc = hd_store_run_counts(st, 0, m->run, counts, err)) < 0)
-            goto out;
-        all = 0;
-        for (int i = 0; i < HD_ST_COUNT; i++)
-            all += counts[i];
-    }
-    if (queued)
-        *queued = all;
-    if (held)
-        *held = counts[HD_ST_HELD_OUT];
+    if ((rc = hd_store_run_set(st, m->run, HD_RUN_ACTIVE, m->now_ms / 1000, err)) == 0)
+        rc = mat_totals(st, m->run, resumed, done, held_now, queued, held, err);
 out:
     if (txn)
         hd_store_rollback(st);
-    sqlite3_finalize(ins);
-    sqlite3_finalize(last);
-    sqlite3_finalize(count);
-    sqlite3_finalize(log);
+    mat_release(&x);
     unregister_fns(st);
     return rc;
 }

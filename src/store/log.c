@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "herald/audit.h"
 #include "herald/buf.h"
+#include "herald/lat.h"
 #include "herald/state.h"
 
 /* ---- the log ------------------------------------------------------------------------ */
@@ -31,32 +31,38 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
         snprintf(buf, size, "#%lld", (long long)id);
 }
 
+/* The query for f's filters: a constant fragment for each one given. */
+static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
+{
+    hd_buf_adds(sql, "SELECT " LOG_COLS);
+    if (f->campaign)
+        hd_buf_adds(sql, " AND a.campaign_id = ?1");
+    if (f->run)
+        hd_buf_adds(sql, " AND a.run_id = ?2");
+    if (f->contact)
+        hd_buf_adds(sql, " AND a.contact_id = ?3");
+    if (f->channel)
+        hd_buf_adds(sql, " AND a.channel = ?4");
+    if (f->provider)
+        hd_buf_adds(sql, " AND a.provider = ?5");
+    if (f->outcome)
+        hd_buf_adds(sql, " AND a.outcome = ?6");
+    if (f->reason)
+        hd_buf_adds(sql, " AND a.reason = ?7");
+    if (f->since_ms)
+        hd_buf_adds(sql, " AND a.at >= ?8");
+    if (f->until_ms)
+        hd_buf_adds(sql, " AND a.at < ?9");
+    hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
+                                     : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
+}
+
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
                        struct hd_err *err)
 {
     struct hd_buf sql;
     hd_buf_init(&sql);
-    hd_buf_adds(&sql, "SELECT " LOG_COLS);
-    if (f->campaign)
-        hd_buf_adds(&sql, " AND a.campaign_id = ?1");
-    if (f->run)
-        hd_buf_adds(&sql, " AND a.run_id = ?2");
-    if (f->contact)
-        hd_buf_adds(&sql, " AND a.contact_id = ?3");
-    if (f->channel)
-        hd_buf_adds(&sql, " AND a.channel = ?4");
-    if (f->provider)
-        hd_buf_adds(&sql, " AND a.provider = ?5");
-    if (f->outcome)
-        hd_buf_adds(&sql, " AND a.outcome = ?6");
-    if (f->reason)
-        hd_buf_adds(&sql, " AND a.reason = ?7");
-    if (f->since_ms)
-        hd_buf_adds(&sql, " AND a.at >= ?8");
-    if (f->until_ms)
-        hd_buf_adds(&sql, " AND a.at < ?9");
-    hd_buf_adds(&sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
-                                      : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
+    log_sql(f, &sql);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st, sql.data, &s, err), step;
     hd_buf_release(&sql);
@@ -273,6 +279,7 @@ int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_co
 int hd_store_stats_messages(struct hd_store *st, int64_t campaign, int by, hd_stat_msg_cb cb,
                             void *ud, struct hd_err *err)
 {
+    _Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2, "the channel CASE below");
     static const char *const group_msg[] = {
         "''",
         "CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' ELSE '-' END",

@@ -178,7 +178,7 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
                              "UPDATE messages SET state = ?2, attempts = ?3, channel = "
                              "coalesce(?4, channel), ch_index = ?5, not_before = ?6, "
                              "lease_owner = ?7, lease_until = ?8, reason = ?9, updated_at = ?10 "
-                             "WHERE id = ?1",
+                             "WHERE id = ?1 AND state = ?11",
                              &s, err);
     if (rc < 0)
         return rc;
@@ -195,6 +195,7 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
     }
     hd_store_bind_text(s, 9, u->reason);
     sqlite3_bind_int64(s, 10, u->now);
+    sqlite3_bind_int(s, 11, u->from);
     return run_cached(st, s, err, "updating a message");
 }
 
@@ -274,6 +275,9 @@ int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *e
     sqlite3_bind_int64(s, 1, message);
     return run_cached(st, s, err, "releasing a send");
 }
+
+_Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2, "requeue_owner's CASE");
+_Static_assert(HD_ST_QUEUED == 0 && HD_ST_SENDING == 1, "requeue_owner's and recover's states");
 
 static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool expired_only,
                          int64_t *n, struct hd_err *err)
@@ -372,6 +376,7 @@ int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struc
 
 int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct hd_err *err)
 {
+    _Static_assert(HD_ST_SENDING == 1, "state = 1 below is sending");
     return one_int(st,
                    "SELECT (SELECT count(*) FROM messages WHERE run_id = ?1 AND " HD_DUE(
                        "state") ") + (SELECT count(*) FROM messages WHERE run_id = ?1 AND state = "
@@ -476,12 +481,17 @@ static int update_ids(struct hd_store *st, int slot, const char *sql, const int6
     return rc;
 }
 
+_Static_assert(HD_ST_SENDING == 1 && HD_ST_SENT == 2, "the states of the batch updates below");
+
+/* Guarded by what the claim read (HD_DUE): each moves from the state it
+ * was in, and one that left it meanwhile stays. */
+
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                           int64_t lease_until, int64_t now, struct hd_err *err)
 {
     return update_ids(st, SLOT_MSGS_SENDING,
                       "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
-                      "updated_at = ?4 WHERE id = ?1",
+                      "updated_at = ?4 WHERE id = ?1 AND " HD_DUE("state"),
                       ids, n, owner, lease_until, now, "claiming messages", err);
 }
 
@@ -491,6 +501,6 @@ int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int ch
     return update_ids(st, SLOT_MSGS_SENT,
                       "UPDATE messages SET state = 2, attempts = attempts + 1, channel = ?2, "
                       "ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = NULL, "
-                      "updated_at = ?4 WHERE id = ?1",
+                      "updated_at = ?4 WHERE id = ?1 AND state = 1",
                       ids, n, channel, ch_index, now, "recording sent messages", err);
 }

@@ -13,6 +13,12 @@
 
 #include "herald/buf.h"
 
+/* Migrations are history: never edited. Migration 3's due index spells
+ * queued, retry_wait and deferred as numbers (store_int.h pins HD_DUE's,
+ * which migration 5 uses). */
+_Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7,
+               "migration 3's messages_due");
+
 static const char *const migrations[] = {
     /* 1: contacts, push tokens, consent, suppressions, attribute types */
     "CREATE TABLE contacts ("
@@ -280,6 +286,11 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 {
     const unsigned char *t = sqlite3_column_text(stmt, i);
     return t ? hd_xstrdup((const char *)t) : NULL;
+}
+
+int hd_store_changes(struct hd_store *st)
+{
+    return sqlite3_changes(st->db);
 }
 
 int hd_store_begin(struct hd_store *st, struct hd_err *err)

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include "herald/state.h"
 #include "herald/store.h"
 
 /* Statements the dispatcher runs for every message, prepared once. */
@@ -76,5 +77,11 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
  * that it builds again for every row an UPDATE changes (an 8 KiB page
  * zeroed each time), twice per row: the old state and the new. */
 #define HD_DUE(col) "(" col " = 0 OR " col " = 6 OR " col " = 7)"
+_Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7,
+               "HD_DUE (and the index messages_due it must match) spells these states as numbers");
+
+/* SQL that spells a state or a channel as its number (a literal keeps
+ * the statement the same text the planner and the indexes saw) pins the
+ * number next to it with a _Static_assert. */
 
 #endif

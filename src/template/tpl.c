@@ -1090,7 +1090,7 @@ static void lint_push_size(struct lint *l, const struct hd_tpl *t)
             hd_tpl_render(t, HD_PART_PUSH_BODY, &req, &body, &e);
             hd_tpl_render_json(t, HD_PART_PUSH_DATA, &req, &pd, &e);
             hd_tpl_push_sizes(title.data, body.data, pd, &fcm, &apns);
-            if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD) {
+            if (fcm > HD_TPL_PUSH_MAX || apns > HD_TPL_PUSH_MAX) {
                 char where[300];
                 snprintf(where, sizeof where, "%s%s%s", t->name, req.locale ? "." : "",
                          req.locale ? req.locale : "");
@@ -1098,7 +1098,7 @@ static void lint_push_size(struct lint *l, const struct hd_tpl *t)
                       "push payload%s%s is %zu bytes (FCM) / %zu (APNs) before any data: over "
                       "the %d-byte limit",
                       req.variant ? " @" : "", req.variant ? req.variant : "", fcm, apns,
-                      HD_PUSH_MAX_PAYLOAD);
+                      HD_TPL_PUSH_MAX);
             }
             json_decref(pd);
             hd_buf_release(&title);
