@@ -112,4 +112,15 @@ void hd_dispatch_free(struct hd_dispatch *d);
  * message's row id (a version 8 UUID), the same in every attempt. */
 void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
 
+/* ---- gateway feedback ------------------------------------------------------------------ */
+
+/* Applies what a gateway said about one message's address: a bad address
+ * is suppressed on its channel (reason hard_bounce, invalid_number or
+ * unregistered_token); an opt-out at the gateway (SMS STOP) withdraws the contact's
+ * consent for that channel in both categories (source "gateway"; skipped
+ * without a contact). Returns how many changes it made (0 when the result
+ * says neither), or a negative code with err set. */
+int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
+                      const struct hd_result *r, int64_t now, struct hd_err *err);
+
 #endif

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "dispatch_int.h"
-#include "herald/suppress.h"
 
 static uint64_t rnd64(void)
 {
