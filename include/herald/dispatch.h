@@ -1,5 +1,5 @@
 /* dispatch: from a claimed message to a driver, and from a driver's result
- * to the message's next state. Three parts:
+ * to the message's next state. Four parts:
  *
  *  - rendering: a template's parts for one channel and contact, strictly
  *    (a missing variable fails the message), as a driver message;
@@ -12,7 +12,9 @@
  *    records every result and decision through one batching writer.
  *    A throttled result pauses its provider; temporary failures retry with
  *    backoff; SIGTERM stops claiming and drains; at start, messages a dead
- *    dispatcher left in flight are queued again. */
+ *    dispatcher left in flight are queued again;
+ *  - gateway feedback: what an answer says of its address (bad address,
+ *    opt-out at the gateway) goes into the suppression list and consent. */
 #ifndef HERALD_DISPATCH_H
 #define HERALD_DISPATCH_H
 
