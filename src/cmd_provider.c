@@ -10,7 +10,6 @@
 #include "cmd.h"
 #include "herald/dispatch.h"
 #include "herald/driver.h"
-#include "herald/suppress.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
 #include "herald/valid.h"

@@ -2,7 +2,8 @@
  * token bucket (rate, burst, pause), backoff bounds with jitter and
  * Retry-After, sliding cap windows, and every move the message state
  * machine allows or refuses; the checks a claimed message meets (consent,
- * suppression, channel choice, caps, quiet hours, expiry) as a table. */
+ * suppression, channel choice, caps, quiet hours, expiry) as a table;
+ * what a gateway's answer does to the audience (hd_feedback_apply). */
 #include "testutil.h"
 
 #include "herald/dispatch.h"
@@ -349,11 +350,69 @@ static void test_checks(void **state)
     hd_zones_free(zones);
 }
 
+static int keep_suppression(void *ud, const struct hd_suppression *s)
+{
+    char *out = ud;
+    snprintf(out + strlen(out), 256 - strlen(out), "%s,%d,%s;", s->address, s->channel, s->reason);
+    return 0;
+}
+
+/* A gateway's answer goes into the audience: a bad address is suppressed
+ * in its normal form, an opt-out withdraws the contact's consent for the
+ * channel in both categories; an answer that says neither changes nothing. */
+static void test_feedback(void **state)
+{
+    (void)state;
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    struct hd_store_import *imp;
+    struct hd_err e = {0};
+    struct hd_contact_row row = {
+        .ext_id = "c1", .phone = "+14155550199", .created_at = -1, .attrs = "{}"};
+    int64_t ins, upd;
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
+    assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
+    assert_int_equal(hd_store_import_end(imp, true, &ins, &upd, &e), 0);
+
+    struct hd_result r = {.outcome = HD_OUT_PERMANENT};
+    char list[256] = "";
+    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_EMAIL, "x@example.com", &r, 2000, &e), 0);
+    r.bad_address = true;
+    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_EMAIL, "Ann@Example.COM", &r, 2000, &e), 1);
+    assert_int_equal(hd_feedback_apply(st, NULL, HD_CH_PUSH, "ABCdef01", &r, 2000, &e), 1);
+    assert_int_equal(hd_store_suppress_each(st, -1, keep_suppression, list, &e), 0);
+    assert_contains(list, "ann@example.com,0,hard_bounce;");
+    assert_contains(list, "abcdef01,2,unregistered_token;");
+    assert_not_contains(list, "x@example.com");
+
+    r.bad_address = false;
+    r.opted_out = true;
+    assert_int_equal(hd_feedback_apply(st, NULL, HD_CH_SMS, "+14155550199", &r, 2000, &e), 0);
+    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_SMS, "+14155550199", &r, 3000, &e), 1);
+    struct hd_contact c;
+    assert_int_equal(hd_store_contact_get(st, "c1", &c, &e), 0);
+    int out = 0;
+    for (size_t i = 0; i < c.nconsent; i++) {
+        assert_int_equal(c.consent[i].channel, HD_CH_SMS);
+        assert_int_equal(c.consent[i].status, HD_CONSENT_OPTED_OUT);
+        assert_string_equal(c.consent[i].source, "gateway");
+        out |= 1 << c.consent[i].category;
+    }
+    assert_int_equal(out, (1 << HD_CAT_MARKETING) | (1 << HD_CAT_TRANSACTIONAL));
+    hd_contact_release(&c);
+    /* an unknown contact: an error, and nothing written */
+    assert_true(hd_feedback_apply(st, "nobody", HD_CH_SMS, "+14155550100", &r, 3000, &e) < 0);
+    assert_int_equal(e.code, HD_E_NOTFOUND);
+    hd_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket), cmocka_unit_test(test_backoff), cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_states), cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_bucket), cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_caps),   cmocka_unit_test(test_states),
+        cmocka_unit_test(test_checks), cmocka_unit_test(test_feedback),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

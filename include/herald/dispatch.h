@@ -1,5 +1,5 @@
 /* dispatch: from a claimed message to a driver, and from a driver's result
- * to the message's next state. Three parts:
+ * to the message's next state. Four parts:
  *
  *  - rendering: a template's parts for one channel and contact, strictly
  *    (a missing variable fails the message), as a driver message;
@@ -12,7 +12,9 @@
  *    records every result and decision through one batching writer.
  *    A throttled result pauses its provider; temporary failures retry with
  *    backoff; SIGTERM stops claiming and drains; at start, messages a dead
- *    dispatcher left in flight are queued again. */
+ *    dispatcher left in flight are queued again;
+ *  - gateway feedback: what an answer says of its address (bad address,
+ *    opt-out at the gateway) goes into the suppression list and consent. */
 #ifndef HERALD_DISPATCH_H
 #define HERALD_DISPATCH_H
 
@@ -111,5 +113,16 @@ void hd_dispatch_free(struct hd_dispatch *d);
 /* The stable UUID of a message: from the database's instance id and the
  * message's row id (a version 8 UUID), the same in every attempt. */
 void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
+
+/* ---- gateway feedback ------------------------------------------------------------------ */
+
+/* Applies what a gateway said about one message's address: a bad address
+ * is suppressed on its channel (reason hard_bounce, invalid_number or
+ * unregistered_token); an opt-out at the gateway (SMS STOP) withdraws the contact's
+ * consent for that channel in both categories (source "gateway"; skipped
+ * without a contact). Returns how many changes it made (0 when the result
+ * says neither), or a negative code with err set. */
+int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
+                      const struct hd_result *r, int64_t now, struct hd_err *err);
 
 #endif

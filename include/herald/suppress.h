@@ -17,16 +17,4 @@ int hd_suppress_address(struct hd_valid *v, const char *address, int channel, co
 /* True when s is an acceptable reason: 1-64 of [a-z0-9_-]. */
 int hd_suppress_reason_valid(const char *s);
 
-/* Applies what a gateway said about one message's address: a bad address
- * is suppressed on its channel (reason hard_bounce, invalid_number or
- * unregistered_token); an opt-out at the gateway (SMS STOP) withdraws the contact's
- * consent for that channel in both categories (source "gateway"; skipped
- * without a contact). Returns how many changes it made (0 when the result
- * says neither), or a negative code with err set. */
-struct hd_store;
-struct hd_result;
-struct hd_err;
-int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
-                      const struct hd_result *r, int64_t now, struct hd_err *err);
-
 #endif

@@ -1,0 +1,242 @@
+/* claim: due messages become jobs, in one write transaction per run.
+ *
+ * A claim reads up to a batch of due messages with their facts, decides
+ * each (check.c), renders the ones that go on, and records every decision;
+ * those that go on become `sending` under our lease, with a cap
+ * reservation, in two statements at the end. Because the caps are read and
+ * reserved in one IMMEDIATE transaction, two dispatchers never both pass
+ * the same cap. Jobs wait in d->fresh until the claim commits and then
+ * join their providers' queues in the order they were claimed; a claim
+ * that rolls back drops them (the store still has them queued). Every
+ * KEEP_SENDING messages the claim lets submit.c feed the drivers, so that
+ * the connections do not run dry while it renders. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch_int.h"
+#include "herald/sms.h"
+
+void hd_dispatch_uuid(const char *instance, int64_t message, char out[37])
+{
+    char in[80];
+    unsigned char b[32];
+    int n = snprintf(in, sizeof in, "%s:%lld", instance, (long long)message);
+    hd_sha256(in, (size_t)n, b);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x80); /* version 8: our own derivation */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
+}
+
+static void enqueue(struct prov *p, struct job *j)
+{
+    j->next = NULL;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    /* stats.waiting is counted by the caller */
+}
+
+/* Render, strictly, for the chosen channel. */
+static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
+                      struct hd_err *err)
+{
+    /* the variables are built once; hd_tpl_data's merge would copy them */
+    json_t *contact = hd_tpl_contact(&m->contact),
+           *data = hd_tpl_top(contact, j->camp->json, j->msg.id, NULL);
+    const json_t *below[] = {d->vars, contact};
+    struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : d->cfg->locale,
+                             .variant = m->variant[0] ? m->variant : NULL,
+                             .timezone =
+                                 m->contact.timezone ? m->contact.timezone : d->cfg->timezone,
+                             .now = now_ms(d) / 1000,
+                             .data = data,
+                             .below = below,
+                             .nbelow = 2,
+                             .fmt = d->fmt};
+    int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
+    json_decref(data);
+    json_decref(contact);
+    if (rc < 0)
+        return rc;
+    hd_rendered_msg(&j->r, j->channel, &j->msg);
+    if (j->channel == HD_CH_SMS && j->msg.body) {
+        struct hd_sms_info info;
+        hd_sms_analyze(j->msg.body, strlen(j->msg.body), &info);
+        j->segments = (int)info.segments;
+    }
+    size_t rough = (j->msg.title ? strlen(j->msg.title) : 0) +
+                   (j->msg.body ? strlen(j->msg.body) : 0) +
+                   (j->msg.data ? strlen(j->msg.data) : 0);
+    /* JSON escaping makes a byte at most six (\u00XX), plus the envelope:
+     * measure exactly only when the payload could be too big */
+    _Static_assert(HD_PUSH_MAX_PAYLOAD == HD_TPL_PUSH_MAX, "the lint and the drivers disagree");
+    if (j->channel == HD_CH_PUSH && 6 * rough + 512 > HD_PUSH_MAX_PAYLOAD) {
+        size_t fcm, apns;
+        json_t *o = j->msg.data ? json_loads(j->msg.data, 0, NULL) : NULL;
+        hd_tpl_push_sizes(j->msg.title, j->msg.body, o, &fcm, &apns);
+        json_decref(o);
+        size_t size = j->msg.platform == HD_PUSH_APNS ? apns : fcm;
+        if (size > HD_PUSH_MAX_PAYLOAD)
+            return hd_err_set(err, HD_E_INVALID, "the push payload is %zu bytes, over %d", size,
+                              HD_PUSH_MAX_PAYLOAD);
+    }
+    return 0;
+}
+
+static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *m, int64_t t,
+                     struct hd_err *err)
+{
+    struct camp *c = run->camp;
+    struct hd_decision dec;
+    struct msgref ref = {
+        .id = m->id, .run = run->id, .contact = m->contact_id, .campaign = c->c.id};
+    memcpy(ref.variant, m->variant, sizeof ref.variant);
+    hd_dispatch_decide(d->cfg, &c->c, m, d->zones, t / 1000, &dec);
+    struct rec x = {.from = m->state,
+                    .to = dec.state,
+                    .attempts = m->attempts,
+                    .channel = dec.channel,
+                    .ch_index = dec.ch_index,
+                    .not_before = dec.not_before,
+                    .word = dec.word,
+                    .reason = dec.reason,
+                    .detail = dec.detail,
+                    .address = dec.address};
+    if (dec.state != HD_ST_SENDING) {
+        if (dec.state == HD_ST_DEFERRED)
+            d->stats.deferred++;
+        return hd_dsp_record(d, &ref, &x, err);
+    }
+    struct job *j = hd_xcalloc(1, sizeof *j);
+    j->ref = ref;
+    j->detail = dec.detail[0] ? hd_xstrdup(dec.detail) : NULL;
+    j->camp = c;
+    j->ext_id = hd_xstrdup(m->contact.ext_id);
+    j->address = hd_xstrdup(dec.address);
+    j->channel = dec.channel;
+    j->ch_index = dec.ch_index;
+    j->provider = dec.provider;
+    j->attempt = m->attempts + 1;
+    j->expires_at = m->expires_at;
+    hd_dispatch_uuid(d->instance, m->id, j->msg.id);
+    j->msg.channel = dec.channel;
+    j->msg.category = c->c.category;
+    j->msg.to = j->address;
+    j->msg.platform = dec.platform;
+    j->msg.created = t / 1000;
+    j->msg.user = j;
+    struct hd_err rerr = {0};
+    if (render_job(d, m, j, &rerr) < 0) {
+        x.to = HD_ST_RENDER_FAILED;
+        x.not_before = t / 1000;
+        x.word = "render_failed";
+        x.reason = rerr.msg;
+        int rc = hd_dsp_record(d, &ref, &x, err);
+        job_free(j);
+        return rc;
+    }
+    int rc;
+    if ((rc = move(m->state, HD_ST_SENDING, err)) < 0) {
+        job_free(j);
+        return rc;
+    }
+    /* marked sending and reserved against the caps together, at the end
+     * of the claim */
+    d->sends[d->nids] = (struct hd_send_row){m->id, m->contact_id, dec.channel};
+    d->ids[d->nids++] = m->id;
+    j->next = d->fresh; /* queued for its provider once the claim commits */
+    d->fresh = j;
+    run->busy++;
+    d->stats.waiting++;
+    return 0;
+}
+
+/* After a claim commits: its messages join their providers' queues, in
+ * the order they were claimed. */
+static void queue_fresh(struct hd_dispatch *d)
+{
+    struct job *rev = NULL;
+    while (d->fresh) {
+        struct job *j = d->fresh;
+        d->fresh = j->next;
+        j->next = rev;
+        rev = j;
+    }
+    while (rev) {
+        struct job *j = rev;
+        rev = j->next;
+        enqueue(&d->prov[j->provider], j);
+    }
+}
+
+/* After a claim rolls back: its messages are still queued in the store. */
+void hd_dsp_drop_fresh(struct hd_dispatch *d)
+{
+    while (d->fresh) {
+        struct job *j = d->fresh;
+        struct run *run = run_of(d, j->ref.run);
+        d->fresh = j->next;
+        if (run)
+            run->busy--;
+        d->stats.waiting--;
+        job_free(j);
+    }
+}
+
+/* Claims from each run in turn; returns how many messages were claimed. */
+int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
+{
+    int total = 0;
+    int batch = d->opts.claim_batch > 0 ? d->opts.claim_batch : 512;
+    for (size_t i = 0; i < d->nruns && room > 0; i++) {
+        struct run *run = &d->runs[i];
+        struct hd_claimed *ms = NULL;
+        size_t n = 0;
+        int64_t t = now_ms(d);
+        int rc, limit = room < batch ? room : batch;
+        if (run->camp->c.status == HD_CAMP_PAUSED || run->camp->c.status == HD_CAMP_CANCELLED)
+            continue;
+        if ((rc = hd_store_begin(d->st, err)) < 0)
+            return rc;
+        rc = hd_store_claim(d->st, run->id, run->camp->c.category, t / 1000,
+                            t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, &ms, &n,
+                            err);
+        d->nids = 0;
+        for (size_t k = 0; rc == 0 && k < n; k++) {
+            rc = claim_one(d, run, &ms[k], t, err);
+            if (rc == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
+                rc = hd_dsp_keep_sending(d, err);
+        }
+        if (rc == 0)
+            rc = hd_store_msgs_sending(d->st, d->ids, d->nids, d->owner, t / 1000 + LEASE_SECS,
+                                       t / 1000, err);
+        if (rc == 0)
+            rc = hd_store_sends_reserve(d->st, d->sends, d->nids, t / 1000, run->camp->c.id,
+                                        run->camp->c.category, err);
+        for (size_t k = 0; k < n; k++)
+            hd_claimed_release(&ms[k]);
+        free(ms);
+        if (rc == 0)
+            rc = hd_store_commit(d->st, err);
+        if (rc < 0) {
+            hd_store_rollback(d->st);
+            hd_dsp_drop_fresh(d);
+            return rc;
+        }
+        queue_fresh(d);
+        run->drained = n == 0;
+        total += (int)n;
+        room -= (int)n;
+    }
+    return total;
+}

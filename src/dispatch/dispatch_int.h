@@ -1,0 +1,219 @@
+/* dispatch_int: what the dispatcher's parts share. The dispatcher is one
+ * thread and one struct hd_dispatch; its work is split by job:
+ *
+ *   runs.c    which runs are claimed from, their campaigns, and marking
+ *             runs (and campaigns) done when nothing is left
+ *   claim.c   due messages to jobs: decide, render, reserve, lease
+ *   submit.c  jobs to the drivers under buckets and windows, and their
+ *             results back into d->res
+ *   write.c   results (and decisions) to the store in batches
+ *   loop.c    the loop over all of these, and its life: running,
+ *             draining, stopping
+ *
+ * The helpers below are static inline because the per-message paths of
+ * several parts call them: a call across files costs what the one file
+ * did not. */
+#ifndef HERALD_DISPATCH_INT_H
+#define HERALD_DISPATCH_INT_H
+
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "herald/dispatch.h"
+#include "herald/policy.h"
+
+#define LEASE_SECS 3600
+#define MAX_WAITING 2048
+#define FLUSH_MS 50
+/* Each commit writes every page it changed whole: the log's, its three
+ * indexes', the messages'. Batches of 256 wrote each page about four times
+ * over (104,000 page writes for 200,000 pushes); 1,024 took an FCM
+ * campaign from 28,000 to 35,000 messages a second. */
+#define FLUSH_BATCH 1024
+/* While a claim or a write works through its messages, every this many it
+ * hands the drivers what is queued and takes their results in: a claim of
+ * 512 renders for milliseconds, and the connections would run dry. */
+#define KEEP_SENDING 32
+
+/* Which message a log row is about, with the keys the log is read by. */
+struct msgref {
+    int64_t id, run, contact, campaign;
+    char variant[32];
+};
+
+struct job {
+    struct msgref ref; /* the message: id, run, contact, campaign, variant */
+    struct camp *camp;
+    char *ext_id, *address;
+    int channel, ch_index, provider, attempt;
+    int segments; /* sms: what the gateway bills */
+    char *detail; /* channels skipped before this one (the log's JSON detail) */
+    int64_t expires_at;
+    int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
+    int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
+    struct hd_rendered r;
+    struct hd_msg msg;
+    struct job *next;          /* in its provider's queue */
+    struct job *iprev, *inext; /* in flight */
+};
+
+struct prov {
+    const struct hd_provider_cfg *cfg;
+    struct hd_driver *drv;
+    struct hd_bucket bucket;
+    struct job *head, *tail;
+    size_t inflight, window; /* handed to the driver, and how many may be */
+};
+
+struct camp {
+    struct hd_campaign c;
+    const struct hd_tpl *tpl;
+    json_t *json;
+    bool has_bucket;
+    struct hd_bucket bucket;
+};
+
+struct run {
+    int64_t id;
+    struct camp *camp;
+    int64_t busy; /* its messages claimed and not yet written back */
+    bool drained; /* the last claim found nothing due */
+};
+
+/* The loop's life (loop.c; only set_life changes it). */
+enum life {
+    LIFE_RUNNING,  /* claiming, sending and writing */
+    LIFE_DRAINING, /* asked to stop: no claims; in-flight results until the grace ends */
+    LIFE_STOPPING, /* out of the loop: a last write, and what is still out is queued again */
+    LIFE_COUNT
+};
+
+struct hd_dispatch {
+    const struct hd_config *cfg;
+    struct hd_store *st;
+    struct hd_log *log;
+    const struct hd_clock *clock;
+    struct hd_dispatch_opts opts;
+    struct prov *prov;
+    struct camp **camps;
+    size_t ncamps;
+    struct run *runs;
+    size_t nruns;
+    struct hd_zones *zones;
+    struct hd_tpl_set *tpls;
+    struct hd_fmt *fmt;
+    json_t *vars; /* the template variables, under every message's data */
+    char instance[33];
+    int64_t owner;
+    struct job *inflight;      /* submitted, no result yet */
+    struct job *fresh;         /* claimed in the open transaction, not yet queued */
+    int64_t *ids;              /* message ids gathered for one statement */
+    struct hd_send_row *sends; /* and their cap reservations, at a claim */
+    size_t nids;
+    struct hd_result *res;
+    size_t nres;
+    enum life life;
+    int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
+    int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
+    int64_t last_pauses_ms;
+    bool flush_now; /* a throttled result waits to be written and shared */
+    struct hd_dispatch_stats stats;
+};
+
+/* One change of a message's state, and its row in the delivery log. */
+struct rec {
+    int from, to, attempts, channel, ch_index;
+    int64_t not_before;
+    int64_t at_ms, done_ms; /* when the attempt began and its answer came; 0: now */
+    /* a gateway's answer (outcome from r), or a decision (skipped, for
+     * the reason word); neither: a state change with no log row */
+    const struct hd_result *r;
+    const char *word, *reason, *detail, *provider, *address;
+    int segments;
+    double cost;
+};
+
+static inline int64_t now_ms(struct hd_dispatch *d)
+{
+    return hd_clock_now_ms(d->clock);
+}
+
+static inline void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->ext_id);
+    free(j->address);
+    free(j->detail);
+    hd_rendered_release(&j->r);
+    free(j);
+}
+
+static inline struct run *run_of(struct hd_dispatch *d, int64_t id)
+{
+    for (size_t i = 0; i < d->nruns; i++)
+        if (d->runs[i].id == id)
+            return &d->runs[i];
+    return NULL;
+}
+
+/* Moves a message's state through queued when it waited (retry_wait,
+ * deferred) and on to `to`; the state machine refuses anything else. */
+static inline int move(int from, int to, struct hd_err *err)
+{
+    int s = from;
+    if (s != HD_ST_QUEUED && s != HD_ST_SENDING && hd_state_move(&s, HD_ST_QUEUED, err) < 0)
+        return HD_E_INVALID;
+    if (s == to && to == HD_ST_QUEUED)
+        return 0;
+    return hd_state_move(&s, to, err);
+}
+
+/* ---- runs.c ---- */
+
+/* Re-reads the active runs (and their campaigns' status): new runs join,
+ * runs of paused or cancelled campaigns stop being claimed from. */
+int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err);
+/* Marks runs with nothing left as done, and their campaigns done (or
+ * scheduled again when they recur). Returns how many runs are still open;
+ * *next_due gets the earliest time a waiting message is due. */
+int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *err);
+/* Frees the campaigns and runs. */
+void hd_dsp_runs_release(struct hd_dispatch *d);
+
+/* ---- claim.c ---- */
+
+/* Claims from each run in turn, at most room messages; returns how many
+ * were claimed. */
+int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err);
+/* After a claim rolls back: its messages are still queued in the store. */
+void hd_dsp_drop_fresh(struct hd_dispatch *d);
+
+/* ---- submit.c ---- */
+
+/* Hands waiting messages to drivers as their buckets and connections
+ * allow; returns the milliseconds until a token is due (0: none waits). */
+int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc);
+/* Takes the drivers' results into d->res, waiting up to timeout_ms. */
+void hd_dsp_poll(struct hd_dispatch *d, int timeout_ms);
+/* Between pieces of a claim or a write: hands the drivers what is queued
+ * and takes their results in, without waiting. Touches no store. */
+int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err);
+/* hd_store_provider_pauses' callback: pauses other dispatchers recorded
+ * reach our buckets. */
+void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms);
+
+/* ---- write.c ---- */
+
+/* Writes x: the message's next state and, for an answer or a decision, its
+ * log row. */
+int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
+                  struct hd_err *err);
+/* Writes the results gathered so far in one transaction. */
+int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err);
+/* Puts claimed messages that have not gone to a driver back: all of them
+ * (stop), or those of campaigns paused or cancelled since they were
+ * claimed. */
+int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
+
+#endif

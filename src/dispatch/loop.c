@@ -1,0 +1,325 @@
+/* loop: the dispatcher's loop, one thread over the store and the drivers
+ * (which run their own threads), and its life.
+ *
+ * Each turn claims when few messages wait (claim.c), hands what it can to
+ * the drivers and waits for a result, a token or the writer's deadline,
+ * whichever comes first (submit.c), and writes the results when a batch
+ * is full, old or holds a throttled answer (write.c). Once a second it
+ * ticks: fires due campaigns (run), re-reads the runs and gives back what
+ * paused or cancelled campaigns had waiting (runs.c); every 100 ms it
+ * reads the pauses other dispatchers recorded.
+ *
+ * The loop's life is an explicit state that only set_life changes:
+ *   running   the above; when idle and every run is drained, finished
+ *             runs are marked done, and with `once` the loop stops when
+ *             nothing more is due within the linger;
+ *   draining  the stop flag was seen: claimed but unsent messages went
+ *             back to the queue at once, nothing more is claimed, and
+ *             in-flight results are awaited for up to grace_ms;
+ *   stopping  out of the loop: a last write, and in-flight messages that
+ *             had no result in time are queued again.
+ * Leases name this process; a dispatcher that starts requeues what dead
+ * ones left in `sending`. */
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "dispatch_int.h"
+
+static const char *const life_names[LIFE_COUNT] = {"running", "draining", "stopping"};
+
+static bool process_alive(int64_t pid)
+{
+    return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* At the end of a stop: our own in-flight messages count as abandoned. */
+static bool others_alive(int64_t pid)
+{
+    return pid != (int64_t)getpid() && process_alive(pid);
+}
+
+int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,
+                    const struct hd_clock *clock, const struct hd_dispatch_opts *opts,
+                    struct hd_dispatch **out, struct hd_err *err)
+{
+    struct hd_dispatch *d = hd_xcalloc(1, sizeof *d);
+    int rc;
+    d->cfg = cfg;
+    d->st = st;
+    d->log = log;
+    d->clock = clock;
+    d->opts = *opts;
+    d->owner = (int64_t)getpid();
+    d->zones = hd_zones_new(cfg->timezone);
+    d->fmt = hd_fmt_new();
+    d->vars = hd_tpl_vars(cfg);
+    /* results held at once: submit stops at FLUSH_BATCH * 4, and then
+     * whatever is in flight can still come back */
+    size_t cap = FLUSH_BATCH * 4 + MAX_WAITING + 64;
+    d->prov = hd_xcalloc(cfg->nproviders ? cfg->nproviders : 1, sizeof *d->prov);
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        d->prov[i].cfg = &cfg->providers[i];
+        d->prov[i].window = hd_driver_window(&cfg->providers[i]);
+        cap += d->prov[i].window;
+        hd_bucket_init(&d->prov[i].bucket, &cfg->providers[i].rate, cfg->providers[i].burst,
+                       hd_clock_mono_ms());
+    }
+    d->res = hd_xcalloc(cap, sizeof *d->res);
+    d->ids = hd_xcalloc(cap > MAX_WAITING ? cap : MAX_WAITING, sizeof *d->ids);
+    d->sends = hd_xcalloc(MAX_WAITING, sizeof *d->sends);
+    if ((rc = hd_store_instance(st, d->instance, err)) < 0 ||
+        (rc = hd_tpl_set_open(cfg->templates, &d->tpls, err)) < 0) {
+        hd_dispatch_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void hd_dispatch_get_stats(struct hd_dispatch *d, struct hd_dispatch_stats *out)
+{
+    *out = d->stats;
+}
+
+static void progress(struct hd_dispatch *d, bool force)
+{
+    int64_t mono = hd_clock_mono_ms();
+    if (!d->opts.progress || (!force && mono - d->last_progress_ms < 200))
+        return;
+    d->last_progress_ms = mono;
+    d->opts.progress(d->opts.progress_ud, &d->stats);
+}
+
+/* Totals for `send`'s progress: the messages of the runs dispatched, and
+ * how many of them were finished before we started. */
+static int count_total(struct hd_dispatch *d, struct hd_err *err)
+{
+    int64_t counts[HD_ST_COUNT];
+    int rc;
+    if (!d->opts.campaign || !d->opts.progress) /* a scan of every message: only to show */
+        return 0;
+    if ((rc = hd_store_run_counts(d->st, d->opts.campaign, 0, counts, err)) < 0)
+        return rc;
+    d->stats.total = d->stats.finished_before = 0;
+    for (int s = 0; s < HD_ST_COUNT; s++) {
+        d->stats.total += counts[s];
+        if (hd_state_terminal(s))
+            d->stats.finished_before += counts[s];
+    }
+    return 0;
+}
+
+/* The one place the loop's life changes; it only goes forward. */
+static void set_life(struct hd_dispatch *d, enum life to)
+{
+    if (to <= d->life || to >= LIFE_COUNT)
+        HD_BUG("the dispatcher cannot go from %s to %d", life_names[d->life], (int)to);
+    hd_log_debug(d->log, "dispatcher: %s -> %s", life_names[d->life], life_names[to]);
+    d->life = to;
+}
+
+/* Start: what dead dispatchers left in flight is queued again. */
+static int start(struct hd_dispatch *d, struct hd_err *err)
+{
+    int64_t recovered = 0;
+    int rc;
+    if ((rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered, err)) <
+        0)
+        return rc;
+    if (recovered)
+        hd_log_warn(d->log,
+                    "%lld messages were in flight when a dispatcher stopped; they are queued "
+                    "again (the gateway may see them twice, with the same message id)",
+                    (long long)recovered);
+    if ((rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Running -> draining: no more claims, and what waits goes back. */
+static int drain(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    hd_log_info(d->log,
+                "stopping: no more claims; waiting up to %lld ms for %lld "
+                "messages in flight",
+                (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
+    set_life(d, LIFE_DRAINING);
+    d->stop_at = mono + d->opts.grace_ms;
+    return hd_dsp_release_waiting(d, true, err);
+}
+
+/* Once a second: new runs, and campaigns paused or cancelled meanwhile. */
+static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    int fired = 0, rc;
+    d->last_tick_ms = mono;
+    if ((d->opts.schedule &&
+         (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
+                                d->opts.progress_ud, &fired, err)) < 0) ||
+        (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = hd_dsp_release_waiting(d, false, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Every turn, running or draining: shared pauses, hand out, wait, write. */
+static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_err *err)
+{
+    int rc = 0;
+    if (mono - d->last_pauses_ms >= 100) {
+        d->last_pauses_ms = mono;
+        if ((rc = hd_store_provider_pauses(d->st, hd_clock_now_ms(NULL), hd_dsp_shared_pause, d,
+                                           err)) < 0)
+            return rc;
+    }
+    int64_t wait = hd_dsp_submit(d, err, &rc);
+    if (rc < 0)
+        return rc;
+    /* everything that can go has gone: wait for a result, a token or
+     * the writer's deadline, whichever comes first */
+    int64_t timeout = claimed > 0 ? 0 : 20;
+    if (wait > 0 && wait < timeout)
+        timeout = wait;
+    if (d->nres > 0) {
+        int64_t left = FLUSH_MS - (hd_clock_mono_ms() - d->last_flush_ms);
+        timeout = left < 0 ? 0 : left < timeout ? left : timeout;
+    }
+    hd_dsp_poll(d, (int)timeout);
+    if (d->nres >= FLUSH_BATCH || d->flush_now ||
+        (d->nres > 0 && hd_clock_mono_ms() - d->last_flush_ms >= FLUSH_MS) ||
+        (d->nres > 0 && d->stats.in_flight == 0))
+        if ((rc = hd_dsp_flush(d, err)) < 0)
+            return rc;
+    progress(d, false);
+    return 0;
+}
+
+/* Running with nothing claimed, waiting, in flight or unwritten: are the
+ * runs finished? With `once`, stop when nothing more is due soon. */
+static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    if (mono - d->last_tick_ms < 1000 && !d->opts.once)
+        return 0;
+    bool all_drained = true;
+    for (size_t i = 0; i < d->nruns; i++)
+        all_drained &= d->runs[i].drained;
+    if (!all_drained || mono - d->last_finish_ms < 1000)
+        return 0;
+    d->last_finish_ms = mono;
+    int64_t next_due;
+    int rc, open = hd_dsp_finish_runs(d, &next_due, err);
+    if (open < 0)
+        return open;
+    if ((rc = hd_dsp_load_runs(d, err)) < 0)
+        return rc;
+    if (!d->opts.once)
+        return 0;
+    int64_t now = now_ms(d) / 1000;
+    if (open == 0 || next_due < 0 || next_due > now + d->opts.linger)
+        set_life(d, LIFE_STOPPING);
+    else
+        d->next_claim_ms = hd_clock_mono_ms() + 200;
+    return 0;
+}
+
+static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    int rc, claimed = 0;
+    if (mono - d->last_tick_ms >= 1000 && (rc = tick(d, mono, err)) < 0)
+        return rc;
+    if (d->stats.waiting < MAX_WAITING / 2 && mono >= d->next_claim_ms) {
+        if ((claimed = hd_dsp_claim(d, MAX_WAITING - (int)d->stats.waiting, err)) < 0)
+            return claimed;
+        if (claimed == 0)
+            d->next_claim_ms = mono + 200;
+    }
+    if ((rc = exchange(d, mono, claimed, err)) < 0)
+        return rc;
+    if (claimed > 0 || d->stats.in_flight > 0 || d->stats.waiting > 0 || d->nres > 0)
+        return 0;
+    return idle(d, mono, err);
+}
+
+static int draining(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    if (d->stats.in_flight == 0 || mono >= d->stop_at) {
+        set_life(d, LIFE_STOPPING);
+        return 0;
+    }
+    return exchange(d, mono, 0, err);
+}
+
+/* Out of the loop: the last results are written, and whatever did not
+ * come back in time goes back to the queue now, rather than when the
+ * lease runs out; it may have been sent. */
+static int stopping(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc;
+    if ((rc = hd_dsp_flush(d, err)) < 0)
+        return rc;
+    if (d->stats.in_flight > 0) {
+        int64_t n = 0;
+        if ((rc = hd_store_recover(d->st, -1, now_ms(d) / 1000, others_alive, &n, err)) < 0)
+            return rc;
+        hd_log_warn(d->log, "%lld messages had no result in time; they are queued again",
+                    (long long)n);
+    }
+    progress(d, true);
+    return 0;
+}
+
+int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc;
+    if ((rc = start(d, err)) < 0)
+        return rc;
+    while (d->life != LIFE_STOPPING) {
+        int64_t mono = hd_clock_mono_ms();
+        if (d->life == LIFE_RUNNING && d->opts.stop && *d->opts.stop &&
+            (rc = drain(d, mono, err)) < 0)
+            return rc;
+        switch (d->life) {
+        case LIFE_RUNNING:
+            rc = running(d, mono, err);
+            break;
+        case LIFE_DRAINING:
+            rc = draining(d, mono, err);
+            break;
+        default:
+            HD_BUG("the dispatcher's loop runs in state %s", life_names[d->life]);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return stopping(d, err);
+}
+
+void hd_dispatch_free(struct hd_dispatch *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; d->prov && i < d->cfg->nproviders; i++) {
+        hd_driver_free(d->prov[i].drv);
+        while (d->prov[i].head) {
+            struct job *j = d->prov[i].head;
+            d->prov[i].head = j->next;
+            job_free(j);
+        }
+    }
+    free(d->prov);
+    hd_dsp_drop_fresh(d);
+    while (d->inflight) { /* their results were dropped with the drivers */
+        struct job *j = d->inflight;
+        d->inflight = j->inext;
+        job_free(j);
+    }
+    hd_dsp_runs_release(d);
+    free(d->res);
+    free(d->ids);
+    free(d->sends);
+    hd_zones_free(d->zones);
+    hd_fmt_free(d->fmt);
+    json_decref(d->vars);
+    hd_tpl_set_free(d->tpls);
+    free(d);
+}

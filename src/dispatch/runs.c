@@ -1,0 +1,173 @@
+/* runs: which runs the dispatcher claims from, and when they are done.
+ *
+ * The active runs (of one campaign for `send`, of all for `run`) are read
+ * at start and again every tick, so that new runs join and runs of
+ * campaigns paused or cancelled meanwhile stop being claimed from; a run
+ * with messages still out stays until those are written. Each campaign is
+ * read once, with its template and, when it has a rate, its own token
+ * bucket. When every run's last claim found nothing due and nothing is
+ * out, finish_runs asks the store what is left: a run with nothing open is
+ * done, and its campaign done, or scheduled again when it recurs. */
+#include <stdlib.h>
+
+#include "dispatch_int.h"
+
+static void camp_free(struct camp *c)
+{
+    if (!c)
+        return;
+    hd_campaign_release(&c->c);
+    json_decref(c->json);
+    free(c);
+}
+
+static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *err)
+{
+    for (size_t i = 0; i < d->ncamps; i++)
+        if (d->camps[i]->c.id == id)
+            return d->camps[i];
+    struct camp *c = hd_xcalloc(1, sizeof *c);
+    if (hd_store_campaign_get(d->st, NULL, id, &c->c, err) < 0 ||
+        hd_tpl_get(d->tpls, c->c.tpl, &c->tpl, err) < 0) {
+        hd_err_prefix(err, "campaign '%s'", c->c.name ? c->c.name : "?");
+        camp_free(c);
+        return NULL;
+    }
+    if (c->c.rate) {
+        struct hd_rate rate;
+        if (hd_units_rate(c->c.rate, &rate, NULL) == 0) {
+            c->has_bucket = true;
+            hd_bucket_init(&c->bucket, &rate,
+                           rate.count / rate.period ? rate.count / rate.period : 1,
+                           hd_clock_mono_ms());
+        }
+    }
+    c->json = json_pack("{s:s, s:I}", "name", c->c.name, "id", (json_int_t)c->c.id);
+    d->camps = hd_xrealloc(d->camps, (d->ncamps + 1) * sizeof *d->camps);
+    d->camps[d->ncamps++] = c;
+    return c;
+}
+
+struct load {
+    struct hd_dispatch *d;
+    int64_t *ids, *camps;
+    size_t n;
+};
+
+static int collect_run(void *ud, const struct hd_run *r)
+{
+    struct load *l = ud;
+    if (r->status != HD_RUN_ACTIVE)
+        return 0;
+    l->ids = hd_xrealloc(l->ids, (l->n + 1) * sizeof *l->ids);
+    l->camps = hd_xrealloc(l->camps, (l->n + 1) * sizeof *l->camps);
+    l->ids[l->n] = r->id;
+    l->camps[l->n++] = r->campaign_id;
+    return 0;
+}
+
+/* Re-reads the active runs (and their campaigns' status): new runs join,
+ * runs of paused or cancelled campaigns stop being claimed from. */
+int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
+{
+    struct load l = {.d = d};
+    int rc = hd_store_run_each(d->st, d->opts.campaign, true, collect_run, &l, err);
+    struct run *runs = NULL;
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        struct camp *c = camp_get(d, l.camps[i], err);
+        if (!c) {
+            rc = err ? err->code : HD_E_FAIL;
+            break;
+        }
+        struct hd_campaign fresh;
+        if ((rc = hd_store_campaign_get(d->st, NULL, c->c.id, &fresh, err)) < 0)
+            break;
+        c->c.status = fresh.status;
+        hd_campaign_release(&fresh);
+        struct run r = {.id = l.ids[i], .camp = c};
+        for (size_t k = 0; k < d->nruns; k++)
+            if (d->runs[k].id == r.id)
+                r = d->runs[k];
+        if (c->c.status == HD_CAMP_PAUSED || c->c.status == HD_CAMP_CANCELLED) {
+            if (r.busy == 0)
+                continue;
+            r.drained = true;
+        }
+        runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+        runs[n++] = r;
+    }
+    /* runs with messages still out stay until those are written */
+    for (size_t k = 0; rc == 0 && k < d->nruns; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < n; i++)
+            kept |= runs[i].id == d->runs[k].id;
+        if (!kept && d->runs[k].busy > 0) {
+            runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+            runs[n] = d->runs[k];
+            runs[n++].drained = true;
+        }
+    }
+    free(l.ids);
+    free(l.camps);
+    if (rc < 0) {
+        free(runs);
+        return rc;
+    }
+    free(d->runs);
+    d->runs = runs;
+    d->nruns = n;
+    return 0;
+}
+
+/* Marks runs with nothing left as done, and their campaigns done (or
+ * scheduled again when they recur). Returns how many runs are still open;
+ * *next_due gets the earliest time a waiting message is due. */
+int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *err)
+{
+    int open = 0, rc = 0;
+    *next_due = -1;
+    for (size_t i = 0; i < d->nruns; i++) {
+        struct run *run = &d->runs[i];
+        int64_t n, due;
+        if (run->busy > 0) {
+            open++;
+            continue;
+        }
+        if ((rc = hd_store_run_open_count(d->st, run->id, &n, err)) < 0)
+            return rc;
+        if (n > 0) {
+            open++;
+            if ((rc = hd_store_run_next_due(d->st, run->id, &due, err)) < 0)
+                return rc;
+            if (due >= 0 && (*next_due < 0 || due < *next_due))
+                *next_due = due;
+            continue;
+        }
+        int64_t now = now_ms(d) / 1000;
+        struct hd_campaign *c = &run->camp->c;
+        if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now, err)) < 0)
+            return rc;
+        if (c->status == HD_CAMP_RUNNING) {
+            struct hd_campaign fresh;
+            if ((rc = hd_store_campaign_get(d->st, NULL, c->id, &fresh, err)) < 0)
+                return rc;
+            int status = fresh.next_run >= 0 ? HD_CAMP_SCHEDULED : HD_CAMP_DONE;
+            if (fresh.status == HD_CAMP_RUNNING)
+                rc = hd_store_campaign_set(d->st, c->id, status, fresh.next_run, now, err);
+            hd_campaign_release(&fresh);
+            if (rc < 0)
+                return rc;
+        }
+        hd_log_info(d->log, "campaign '%s': run %lld is done", c->name, (long long)run->id);
+    }
+    return open;
+}
+
+void hd_dsp_runs_release(struct hd_dispatch *d)
+{
+    for (size_t i = 0; i < d->ncamps; i++)
+        camp_free(d->camps[i]);
+    free(d->camps);
+    free(d->runs);
+}

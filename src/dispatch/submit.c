@@ -1,0 +1,155 @@
+/* submit: jobs to the drivers, and the drivers' results back.
+ *
+ * Per provider, a FIFO of claimed jobs; one is handed to the driver when
+ * the provider has less than its window in flight (hd_driver_window) and
+ * both its token bucket and the campaign's give a token. Jobs in flight
+ * are on a doubly linked list so that a result takes its job off in O(1);
+ * results are copied into d->res for write.c, which is sized so that it
+ * never fills (submit stops at FLUSH_BATCH * 4). A throttled answer pauses
+ * its provider's bucket and driver the moment it is collected, from the
+ * time the gateway gave it, and asks for an early write so that other
+ * dispatchers see the pause; their pauses reach us through
+ * hd_dsp_shared_pause. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dispatch_int.h"
+
+static int open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err)
+{
+    if (p->drv)
+        return 0;
+    int rc = hd_driver_open(p->cfg, d->log, &p->drv, err);
+    if (rc < 0)
+        hd_err_prefix(err, "provider '%s'", p->cfg->name);
+    return rc;
+}
+
+/* Hands waiting messages to drivers as their buckets and connections
+ * allow; returns the milliseconds until a token is due (0: none waits). */
+int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
+{
+    int64_t wait = 0, mono = hd_clock_mono_ms();
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        while (p->head && p->inflight < p->window) {
+            struct job *j = p->head;
+            int64_t w = hd_bucket_take(&p->bucket, mono);
+            if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0)
+                p->bucket.tokens += 1; /* give the provider's token back */
+            if (w > 0) {
+                if (wait == 0 || w < wait)
+                    wait = w;
+                break;
+            }
+            if ((*rc = open_driver(d, p, err)) < 0)
+                return 0;
+            j->submitted_ms = now_ms(d);
+            struct hd_err serr = {0};
+            p->head = j->next;
+            if (!p->head)
+                p->tail = NULL;
+            d->stats.waiting--;
+            if (hd_driver_submit(p->drv, &j->msg, &serr) < 0) {
+                /* refused before sending: a permanent failure of this message */
+                struct hd_result r = {.outcome = HD_OUT_PERMANENT, .user = j};
+                j->answered_ms = j->submitted_ms;
+                snprintf(r.text, sizeof r.text, "%.500s", serr.msg);
+                memcpy(r.id, j->msg.id, sizeof r.id);
+                d->res[d->nres++] = r;
+            } else {
+                p->inflight++;
+                d->stats.in_flight++;
+                j->iprev = NULL;
+                j->inext = d->inflight;
+                if (d->inflight)
+                    d->inflight->iprev = j;
+                d->inflight = j;
+            }
+            hd_rendered_release(&j->r); /* the driver has its copy */
+            memset(&j->msg, 0, sizeof j->msg);
+            d->stats.attempts++;
+            if (d->nres >= FLUSH_BATCH * 4)
+                return 0;
+        }
+    }
+    return wait;
+}
+
+/* Nothing more goes to the provider before until (hd_clock_mono_ms): its
+ * bucket gives no token, and what its driver holds stays off the wire. */
+static void pause_provider(struct prov *p, int64_t until)
+{
+    hd_bucket_pause(&p->bucket, until);
+    if (p->drv)
+        hd_driver_pause(p->drv, until);
+}
+
+static void collect(void *ud, const struct hd_result *r)
+{
+    struct hd_dispatch *d = ud;
+    struct job *j = r->user;
+    /* the answer's time, not the write's: a latency, and the start of the
+     * pause a throttled answer begins, are as the gateway made them */
+    int64_t mono = hd_clock_mono_ms(),
+            answered = r->answered_ms > 0 && r->answered_ms <= mono ? r->answered_ms : mono;
+    j->answered_ms = now_ms(d) - (mono - answered);
+    d->prov[j->provider].inflight--;
+    d->stats.in_flight--;
+    if (j->iprev)
+        j->iprev->inext = j->inext;
+    else
+        d->inflight = j->inext;
+    if (j->inext)
+        j->inext->iprev = j->iprev;
+    d->res[d->nres++] = *r;
+    if (r->outcome == HD_OUT_THROTTLED) {
+        /* pause at once, not when the writer gets to it: nothing more may
+         * go to this provider meanwhile; and write (share) it soon */
+        int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
+        j->paused_until = answered + after;
+        pause_provider(&d->prov[j->provider], j->paused_until);
+        d->flush_now = true;
+    }
+}
+
+/* Pauses other dispatchers recorded reach our buckets. */
+void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms)
+{
+    struct hd_dispatch *d = ud;
+    int64_t now = hd_clock_now_ms(NULL), mono = hd_clock_mono_ms();
+    for (size_t i = 0; i < d->cfg->nproviders; i++)
+        if (strcmp(d->prov[i].cfg->name, provider) == 0 &&
+            d->prov[i].bucket.paused_until_ms < mono + (until_ms - now))
+            pause_provider(&d->prov[i], mono + (until_ms - now));
+}
+
+/* Between pieces of a claim or a write: hands the drivers what is queued
+ * and takes their results in, without waiting. Touches no store. */
+int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc = 0;
+    hd_dsp_submit(d, err, &rc);
+    if (rc == 0)
+        hd_dsp_poll(d, 0);
+    return rc;
+}
+
+void hd_dsp_poll(struct hd_dispatch *d, int timeout_ms)
+{
+    size_t busy = 0;
+    for (size_t i = 0; i < d->cfg->nproviders; i++)
+        busy += d->prov[i].inflight > 0;
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        if (!p->drv || p->inflight == 0)
+            continue;
+        /* block only when one provider is busy; several are polled in turn */
+        hd_driver_poll(p->drv, busy == 1 ? timeout_ms : 0, collect, d);
+    }
+    if (busy != 1 && timeout_ms > 0 && d->nres == 0) {
+        struct timespec ts = {0, (busy ? 1 : timeout_ms) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}

@@ -1,0 +1,347 @@
+/* write: results and decisions to the store, in batches.
+ *
+ * Results are gathered in d->res and applied in one transaction per batch
+ * (at most every FLUSH_MS or FLUSH_BATCH results): the message's next
+ * state, a delivery-log row, cap reservations released for messages that
+ * did not go, and what the gateway said about the address (suppression,
+ * opt-out, hd_feedback_apply). Each outcome class has its handler:
+ * accepted (sent; the state changes with the others of its channel in one
+ * statement at the end of the batch), throttled (queued again without
+ * spending an attempt, the pause shared through the store), temporary
+ * (retry with backoff, or give up, or expire) and permanent (failed, or
+ * the next channel when the address is at fault and the campaign falls
+ * back). record() is the one place a message's state and its log row are
+ * written, for the claim's decisions as well. */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch_int.h"
+
+static uint64_t rnd64(void)
+{
+    uint64_t v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+        v = (uint64_t)hd_clock_mono_ms() * 0x9E3779B97F4A7C15ULL;
+    return v;
+}
+
+/* The log's reason word for a gateway's answer: what it said of the
+ * address, else its code ("http_503", "smtp_550"), else how it failed. */
+static const char *result_word(int channel, const struct hd_result *r, char *buf, size_t size)
+{
+    if (r->outcome == HD_OUT_ACCEPTED)
+        return NULL;
+    if (r->bad_address)
+        return "bad_address";
+    if (r->opted_out)
+        return "opted_out";
+    if (r->code <= 0)
+        return r->outcome == HD_OUT_PERMANENT ? "refused" : "network";
+    snprintf(buf, size, "%s_%d", channel == HD_CH_EMAIL ? "smtp" : "http", r->code);
+    return buf;
+}
+
+/* The delivery-log row for x, written at t (ms). */
+static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct rec *x, int64_t t,
+                   struct hd_err *err)
+{
+    const struct hd_result *r = x->r;
+    char word[24];
+    struct hd_attempt a = {
+        .message = m->id,
+        .campaign = m->campaign,
+        .run = m->run,
+        .contact = m->contact,
+        .variant = m->variant[0] ? m->variant : NULL,
+        .state = x->to,
+        .attempt = x->attempts,
+        .at_ms = x->at_ms ? x->at_ms : t,
+        .done_ms = x->done_ms ? x->done_ms : t,
+        .channel = x->channel,
+        .provider = x->provider,
+        .address = x->address,
+        .outcome = r ? hd_outcome_name(r->outcome) : "skipped",
+        .reason = x->word ? x->word
+                  : r     ? result_word(x->channel, r, word, sizeof word)
+                          : NULL,
+        .code = r ? r->code : 0,
+        .text = x->reason ? x->reason
+                : r       ? r->text
+                          : NULL,
+        .gateway_id = r ? r->gateway_id : NULL,
+        .digest = r ? r->digest : NULL,
+        .segments = x->segments,
+        .cost = x->cost,
+        .detail = x->detail && *x->detail ? x->detail : NULL,
+    };
+    return hd_store_attempt_add(d->st, &a, err);
+}
+
+int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
+                  struct hd_err *err)
+{
+    int64_t t = now_ms(d);
+    int rc;
+    if ((rc = move(x->from, x->to, err)) < 0)
+        return rc;
+    struct hd_msg_update u = {.id = m->id,
+                              .from = x->from,
+                              .state = x->to,
+                              .attempts = x->attempts,
+                              .channel = x->channel,
+                              .ch_index = x->ch_index,
+                              .not_before = x->not_before,
+                              .lease_owner = d->owner,
+                              .lease_until = t / 1000 + LEASE_SECS,
+                              .reason = x->reason,
+                              .now = t / 1000};
+    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0 || (!x->r && !x->word))
+        return rc;
+    if (hd_state_terminal(x->to))
+        d->stats.by_state[x->to]++;
+    return log_row(d, m, x, t, err);
+}
+
+/* Accepted: sent. The message's state changes with the others of its
+ * channel, in one statement at the end of the batch (hd_dsp_flush). */
+static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
+                       struct hd_err *err)
+{
+    const struct hd_provider_cfg *pc = d->prov[j->provider].cfg;
+    int rc;
+    if ((rc = move(HD_ST_SENDING, HD_ST_SENT, err)) < 0)
+        return rc;
+    x->to = HD_ST_SENT;
+    x->segments = j->segments;
+    x->cost = j->segments * pc->cost_per_segment;
+    d->stats.by_state[HD_ST_SENT]++;
+    return log_row(d, &j->ref, x, t, err);
+}
+
+/* Throttled: queued again for when the pause ends, without spending an
+ * attempt; the pause is shared with other dispatchers. */
+static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
+                        struct hd_err *err)
+{
+    const struct hd_result *r = x->r;
+    const struct hd_provider_cfg *pc = d->prov[j->provider].cfg;
+    int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
+    char reason[600];
+    int rc;
+    /* paused when collected, from the answer on; shared here, in real
+     * time: each process's business clock may be set (HERALD_NOW) and
+     * would not agree */
+    if ((rc = hd_store_provider_pause(
+             d->st, pc->name, hd_clock_now_ms(NULL) + (j->paused_until - hd_clock_mono_ms()),
+             err)) < 0)
+        return rc;
+    d->stats.throttled++;
+    hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
+                (long long)after);
+    snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
+             (long long)after, r->text);
+    x->to = HD_ST_QUEUED;
+    x->attempts = j->attempt - 1;
+    x->not_before = (t + after + 999) / 1000;
+    x->reason = reason;
+    return hd_dsp_record(d, &j->ref, x, err);
+}
+
+/* Temporary: failed when the attempts are spent, expired when the retry
+ * would come too late, else retried with backoff (honouring Retry-After). */
+static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
+                        struct hd_err *err)
+{
+    const struct hd_result *r = x->r;
+    const struct hd_provider_cfg *pc = d->prov[j->provider].cfg;
+    int64_t next = t / 1000 + hd_backoff(j->attempt + 1, pc->retry_base, pc->retry_max,
+                                         (r->retry_after_ms + 999) / 1000, rnd64());
+    char reason[600];
+    int rc;
+    if (j->attempt >= (int)pc->max_attempts) {
+        snprintf(reason, sizeof reason, "gave up after %d attempts: %s", j->attempt, r->text);
+        x->reason = reason;
+        return hd_dsp_record(d, &j->ref, x, err);
+    }
+    if (j->expires_at > 0 && next >= j->expires_at) {
+        snprintf(reason, sizeof reason, "a retry would come after the message expires: %s",
+                 r->text);
+        x->to = HD_ST_RETRY_WAIT;
+        x->not_before = next;
+        x->reason = reason;
+        if ((rc = hd_dsp_record(d, &j->ref, x, err)) < 0)
+            return rc;
+        struct rec e = {.from = HD_ST_RETRY_WAIT,
+                        .to = HD_ST_EXPIRED,
+                        .attempts = j->attempt,
+                        .channel = j->channel,
+                        .ch_index = j->ch_index,
+                        .not_before = next,
+                        .word = "expired",
+                        .reason = reason};
+        return hd_dsp_record(d, &j->ref, &e, err);
+    }
+    d->stats.retries++;
+    x->to = HD_ST_RETRY_WAIT;
+    x->not_before = next;
+    return hd_dsp_record(d, &j->ref, x, err);
+}
+
+/* Permanent: failed, and what the gateway said of the address goes into
+ * the audience; a bad address falls back to the campaign's next channel
+ * when it has one and falls back. */
+static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
+                        struct hd_err *err)
+{
+    const struct hd_result *r = x->r;
+    const struct hd_campaign *c = &j->camp->c;
+    char reason[600];
+    if ((r->bad_address || r->opted_out) &&
+        hd_feedback_apply(d->st, j->ext_id, j->channel, j->address, r, t / 1000, err) < 0)
+        return HD_E_STORE;
+    if (r->bad_address && c->fallback && j->ch_index + 1 < c->nchannels) {
+        snprintf(reason, sizeof reason, "falling back from %s: %s", hd_channel_name(j->channel),
+                 r->text);
+        x->to = HD_ST_QUEUED;
+        x->ch_index = j->ch_index + 1;
+        x->reason = reason;
+    }
+    return hd_dsp_record(d, &j->ref, x, err);
+}
+
+/* One result: its row, by outcome class. */
+static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err *err)
+{
+    struct job *j = r->user;
+    int64_t t = now_ms(d);
+    int rc;
+    /* it went on the wire when the driver says, after waiting behind the
+     * connection's earlier messages since it was handed over */
+    int64_t began = j->answered_ms - r->latency_ms;
+    if (r->latency_ms <= 0 || began < j->submitted_ms)
+        began = j->submitted_ms;
+    /* the answer's row: to, attempts and not_before change by case */
+    struct rec x = {.from = HD_ST_SENDING,
+                    .to = HD_ST_FAILED,
+                    .attempts = j->attempt,
+                    .channel = j->channel,
+                    .ch_index = j->ch_index,
+                    .not_before = t / 1000,
+                    .at_ms = began,
+                    .done_ms = j->answered_ms,
+                    .r = r,
+                    .detail = j->detail,
+                    .provider = d->prov[j->provider].cfg->name,
+                    .address = j->address};
+    switch (r->outcome) {
+    case HD_OUT_ACCEPTED:
+        return on_accepted(d, j, &x, t, err);
+    case HD_OUT_THROTTLED:
+        rc = on_throttled(d, j, &x, t, err);
+        break;
+    case HD_OUT_TEMPORARY:
+        rc = on_temporary(d, j, &x, t, err);
+        break;
+    case HD_OUT_PERMANENT:
+        rc = on_permanent(d, j, &x, t, err);
+        break;
+    default:
+        HD_BUG("a result with outcome %d, which no driver gives", r->outcome);
+    }
+    if (rc < 0)
+        return rc;
+    /* it did not go: its cap reservation is given back */
+    return hd_store_send_release(d->st, j->ref.id, err);
+}
+
+int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
+{
+    int rc = 0;
+    size_t n = d->nres; /* results that come in meanwhile wait for the next */
+    d->last_flush_ms = hd_clock_mono_ms();
+    d->flush_now = false;
+    if (n == 0)
+        return 0;
+    if ((rc = hd_store_begin(d->st, err)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = apply(d, &d->res[i], err);
+        if (rc == 0 && i % KEEP_SENDING == KEEP_SENDING - 1)
+            rc = hd_dsp_keep_sending(d, err);
+    }
+    /* accepted ones: one statement for each channel and position */
+    for (int ch = 0; rc == 0 && ch < HD_CH_COUNT; ch++)
+        for (int idx = 0; rc == 0 && idx < HD_CH_COUNT; idx++) {
+            d->nids = 0;
+            for (size_t i = 0; i < n; i++) {
+                const struct job *j = d->res[i].user;
+                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch && j->ch_index == idx)
+                    d->ids[d->nids++] = j->ref.id;
+            }
+            rc = hd_store_msgs_sent(d->st, d->ids, d->nids, ch, idx, now_ms(d) / 1000, err);
+        }
+    if (rc == 0)
+        rc = hd_store_commit(d->st, err);
+    if (rc < 0) {
+        hd_store_rollback(d->st);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = d->res[i].user;
+        struct run *run = run_of(d, j->ref.run);
+        if (run)
+            run->busy--;
+        job_free(j);
+    }
+    memmove(d->res, d->res + n, (d->nres - n) * sizeof *d->res);
+    d->nres -= n;
+    return 0;
+}
+
+/* Puts claimed messages that have not gone to a driver back: all of them
+ * (stop), or those of campaigns paused or cancelled since they were
+ * claimed (a cancelled campaign's are cancelled, as the command did to the
+ * rest). */
+int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
+{
+    int rc = hd_store_begin(d->st, err);
+    int64_t t = now_ms(d);
+    for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        struct job **link = &p->head, *last = NULL;
+        while (rc == 0 && *link) {
+            struct job *j = *link;
+            int status = j->camp->c.status;
+            if (!all && status != HD_CAMP_PAUSED && status != HD_CAMP_CANCELLED) {
+                last = j;
+                link = &j->next;
+                continue;
+            }
+            *link = j->next;
+            bool cancel = !all && status == HD_CAMP_CANCELLED;
+            struct rec x = {.from = HD_ST_SENDING,
+                            .to = cancel ? HD_ST_CANCELLED : HD_ST_QUEUED,
+                            .attempts = j->attempt - 1,
+                            .channel = j->channel,
+                            .ch_index = j->ch_index,
+                            .not_before = t / 1000,
+                            .word = cancel ? "cancelled" : NULL,
+                            .reason = cancel ? "the campaign was cancelled" : NULL,
+                            .address = cancel ? j->address : NULL};
+            rc = hd_dsp_record(d, &j->ref, &x, err);
+            if (rc == 0)
+                rc = hd_store_send_release(d->st, j->ref.id, err);
+            struct run *run = run_of(d, j->ref.run);
+            if (run)
+                run->busy--;
+            d->stats.waiting--;
+            job_free(j);
+        }
+        p->tail = last;
+    }
+    if (rc == 0)
+        return hd_store_commit(d->st, err);
+    hd_store_rollback(d->st);
+    return rc;
+}
