@@ -145,6 +145,8 @@ static void test_config_errors(void **state)
         {"[nonsense]\nx = 1\n", "c.conf:2: unknown section [nonsense]"},
         {"[herald]\ntimezone = Mars/Olympus\n",
          "c.conf:2: timezone: 'Mars/Olympus' is not an IANA time zone"},
+        {"[herald]\ntimezone = PST\n",
+         "c.conf:2: timezone: 'PST' is not an IANA time zone (PST: America/Los_Angeles?)"},
         {"[herald]\nlocale = zh_CN\n", "c.conf:2: locale: 'zh_CN' is not a BCP 47 language tag"},
         {"[herald]\nlog_level = loud\n", "c.conf:2: log_level: 'loud' is not one of error"},
         {"[herald]\nbusy_timeout = soon\n", "c.conf:2: busy_timeout: 'soon' is not a duration"},

@@ -94,6 +94,9 @@ static void test_import_bad_rows(void **state)
         {"c2,ann@example.com,+14155550100,en,Mars/Base,5",
          "c.csv:3: field 'timezone': 'Mars/Base' is not an IANA time zone (e.g. Asia/Shanghai, "
          "America/New_York)"},
+        {"c2,ann@example.com,+14155550100,en,CST,5",
+         "c.csv:3: field 'timezone': 'CST' is not an IANA time zone (CST: America/Chicago or "
+         "Asia/Shanghai?)"},
         {",ann@example.com,+14155550100,en,UTC,5",
          "c.csv:3: field 'id': is empty: every contact needs an id"},
         {"c2,ann@example.com,+14155550100,en,UTC,five",

@@ -145,6 +145,26 @@ static void test_valid_timezone(void **state)
             if (hd_valid_timezone(v, bad[i], out, sizeof out) == 0)
                 fail_msg("'%s' accepted", bad[i]);
     }
+    /* abbreviations, which ICU knows as legacy ids, name no one zone: CST
+     * in a Chinese CRM export is China, and ICU reads it as Chicago */
+    static const struct {
+        const char *abbr, *hint;
+    } abbr[] = {{"CST", "CST: America/Chicago or Asia/Shanghai?"},
+                {"PST", "America/Los_Angeles"},
+                {"EST", "America/New_York"},
+                {"IST", "Asia/Kolkata"},
+                {"JST", "Asia/Tokyo"},
+                {"BST", "Europe/London"},
+                {"CTT", "Asia/Shanghai"},
+                {"ROK", "an abbreviation names no one zone"}};
+    for (size_t i = 0; i < sizeof abbr / sizeof abbr[0]; i++) {
+        if (hd_valid_timezone(v, abbr[i].abbr, out, sizeof out) == 0)
+            fail_msg("'%s' accepted", abbr[i].abbr);
+        assert_contains(out, abbr[i].hint);
+        assert_false(hd_time_zone_valid(abbr[i].abbr));
+    }
+    assert_true(hd_time_zone_valid("UTC") && hd_time_zone_valid("GMT"));
+    assert_true(hd_time_zone_valid("EST5EDT") && hd_time_zone_valid("Etc/UTC"));
     hd_valid_free(v);
 }
 

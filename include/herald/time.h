@@ -46,8 +46,16 @@ void hd_time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
 bool hd_time_valid_date(int64_t y, unsigned m, unsigned d);
 
 /* True when name is an IANA time-zone id known to ICU's zone data
- * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused. */
+ * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused.
+ * ICU still knows "CST", "PST", "IST", "CTT" ... as legacy ids, but an
+ * abbreviation names no one zone ("CST" in a Chinese CRM export is China,
+ * and ICU reads it as Chicago), so any name of two to five capital letters
+ * but UTC and GMT is refused. */
 bool hd_time_zone_valid(const char *name);
+/* What to say after "'NAME' is not an IANA time zone": for an abbreviation
+ * the zones it likely means ("CST: America/Chicago or Asia/Shanghai?"),
+ * else an example. A static string. */
+const char *hd_time_zone_hint(const char *name);
 
 /* Wall-clock time in a zone. */
 struct hd_civil {

@@ -430,7 +430,7 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         return field_locale(im, field, v);
     case R_TZ:
         if (hd_valid_timezone(im->valid, v, im->tz, sizeof im->tz) < 0) {
-            why(im, field, v, "an IANA time zone", "e.g. Asia/Shanghai, America/New_York");
+            why(im, field, v, "an IANA time zone", im->tz); /* the hint */
             return -1;
         }
         im->row.timezone = im->tz;

@@ -279,7 +279,8 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
         set_str(strcmp(key, "database") == 0 ? &cfg->database : &cfg->templates, v);
     } else if (strcmp(key, "timezone") == 0) {
         if (!hd_time_zone_valid(v))
-            return fail(ps, "timezone: '%s' is not an IANA time zone (e.g. Asia/Shanghai)", v);
+            return fail(ps, "timezone: '%s' is not an IANA time zone (%s)", v,
+                        hd_time_zone_hint(v));
         set_str(&cfg->timezone, v);
     } else if (strcmp(key, "locale") == 0) {
         char norm[64];

@@ -218,12 +218,59 @@ void hd_time_format_date(int64_t t, char *buf, unsigned size)
     buf[size - 1] = '\0';
 }
 
+/* Two to five capital letters: an abbreviation, however ICU reads it. */
+static bool abbreviation(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (name[i] < 'A' || name[i] > 'Z')
+            return false;
+    return n >= 2 && n <= 5 && strcmp(name, "UTC") != 0 && strcmp(name, "GMT") != 0;
+}
+
+const char *hd_time_zone_hint(const char *name)
+{
+    static const struct {
+        const char *abbr, *hint;
+    } known[] = {
+        {"CST", "CST: America/Chicago or Asia/Shanghai?"},
+        {"CTT", "CTT: Asia/Shanghai?"},
+        {"PRC", "PRC: Asia/Shanghai?"},
+        {"EST", "EST: America/New_York?"},
+        {"EDT", "EDT: America/New_York?"},
+        {"CDT", "CDT: America/Chicago?"},
+        {"MST", "MST: America/Denver or America/Phoenix?"},
+        {"MDT", "MDT: America/Denver?"},
+        {"PST", "PST: America/Los_Angeles?"},
+        {"PDT", "PDT: America/Los_Angeles?"},
+        {"HST", "HST: Pacific/Honolulu?"},
+        {"AST", "AST: America/Halifax or Asia/Riyadh?"},
+        {"IST", "IST: Asia/Kolkata, Europe/Dublin or Asia/Jerusalem?"},
+        {"JST", "JST: Asia/Tokyo?"},
+        {"KST", "KST: Asia/Seoul?"},
+        {"HKT", "HKT: Asia/Hong_Kong?"},
+        {"SGT", "SGT: Asia/Singapore?"},
+        {"BST", "BST: Europe/London or Asia/Dhaka?"},
+        {"CET", "CET: Europe/Paris or Europe/Berlin?"},
+        {"CEST", "CEST: Europe/Paris or Europe/Berlin?"},
+        {"EET", "EET: Europe/Athens or Europe/Helsinki?"},
+        {"WET", "WET: Europe/Lisbon?"},
+        {"AEST", "AEST: Australia/Sydney or Australia/Brisbane?"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(name, known[i].abbr) == 0)
+            return known[i].hint;
+    if (abbreviation(name))
+        return "an abbreviation names no one zone: write the region's, e.g. Asia/Shanghai";
+    return "e.g. Asia/Shanghai, America/New_York";
+}
+
 bool hd_time_zone_valid(const char *name)
 {
     UChar id[128], canon[128];
     UErrorCode st = U_ZERO_ERROR;
     size_t n = strlen(name);
-    if (n == 0 || n >= 100)
+    if (n == 0 || n >= 100 || abbreviation(name))
         return false;
     /* IANA ids are ASCII letters, digits and "/_-+"; ICU also accepts custom
      * "GMT+5" ids, which isSystemID below refuses. */

@@ -534,6 +534,6 @@ int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
     if (rc == 0)
         snprintf(out, size, "%s", s);
     else
-        snprintf(out, size, "not an IANA time zone (e.g. Asia/Shanghai)");
+        snprintf(out, size, "%s", hd_time_zone_hint(s));
     return remember(slot, s, rc, out);
 }
