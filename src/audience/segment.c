@@ -290,6 +290,37 @@ static int lex_number(struct parser *p)
     return 0;
 }
 
+/* An operator: = (or ==), !=, <, <=, <> (!=), > or >=, at s. */
+static int lex_op(struct parser *p, const char *s)
+{
+    char c = *s;
+    p->tok.type = TK_OP;
+    switch (c) {
+    case '=':
+        p->tok.op = SEG_EQ;
+        if (s[1] == '=')
+            p->tok.end++;
+        return 0;
+    case '!':
+        if (s[1] != '=')
+            return FAIL_TOK(p, "unexpected '!' (write != or not)");
+        p->tok.op = SEG_NE;
+        p->tok.end++;
+        return 0;
+    default: /* '<' or '>' */
+        if (s[1] == '=') {
+            p->tok.op = c == '<' ? SEG_LE : SEG_GE;
+            p->tok.end++;
+        } else if (c == '<' && s[1] == '>') {
+            p->tok.op = SEG_NE;
+            p->tok.end++;
+        } else {
+            p->tok.op = c == '<' ? SEG_LT : SEG_GT;
+        }
+        return 0;
+    }
+}
+
 /* Reads the next token into p->tok. */
 static int next(struct parser *p)
 {
@@ -327,31 +358,10 @@ static int next(struct parser *p)
     case '"':
         return lex_string(p);
     case '=':
-        p->tok.type = TK_OP;
-        p->tok.op = SEG_EQ;
-        if (s[1] == '=')
-            p->tok.end++;
-        return 0;
     case '!':
-        if (s[1] != '=')
-            return FAIL_TOK(p, "unexpected '!' (write != or not)");
-        p->tok.type = TK_OP;
-        p->tok.op = SEG_NE;
-        p->tok.end++;
-        return 0;
     case '<':
     case '>':
-        p->tok.type = TK_OP;
-        if (s[1] == '=') {
-            p->tok.op = c == '<' ? SEG_LE : SEG_GE;
-            p->tok.end++;
-        } else if (c == '<' && s[1] == '>') {
-            p->tok.op = SEG_NE;
-            p->tok.end++;
-        } else {
-            p->tok.op = c == '<' ? SEG_LT : SEG_GT;
-        }
-        return 0;
+        return lex_op(p, s);
     default:
         break;
     }
@@ -466,36 +476,32 @@ static struct hd_seg_node *parse_field(struct parser *p)
     return n;
 }
 
-static struct hd_seg_node *parse_term(struct parser *p)
+/* A value that is one token (a string, number, duration or date), or a
+ * negative number. */
+static struct hd_seg_node *parse_literal(struct parser *p)
 {
     struct token *t = &p->tok;
     struct hd_seg_node *n = NULL;
     char what[64];
-    if (p->rc < 0)
-        return NULL;
     switch (t->type) {
     case TK_STRING:
         n = node_at(SEG_STRING, t);
         n->str = t->str;
         t->str = NULL;
-        next(p);
-        return n;
+        break;
     case TK_NUMBER:
         n = node_at(SEG_NUMBER, t);
         n->num = t->num;
-        next(p);
-        return n;
+        break;
     case TK_DURATION:
         n = node_at(SEG_DURATION, t);
         n->num = t->num;
-        next(p);
-        return n;
+        break;
     case TK_DATE:
         n = node_at(SEG_TIME, t);
         n->t = t->t;
         n->date_only = t->date_only;
-        next(p);
-        return n;
+        break;
     case TK_MINUS: {
         struct token m = *t;
         next(p);
@@ -505,64 +511,85 @@ static struct hd_seg_node *parse_term(struct parser *p)
         }
         n = node_at(SEG_NUMBER, &m);
         n->num = -p->tok.num;
-        next(p);
-        return n;
-    }
-    case TK_IDENT:
         break;
+    }
     default:
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a value, found %s", what);
         return NULL;
     }
+    next(p);
+    return n;
+}
+
+/* true, false, now or today. */
+static struct hd_seg_node *parse_constant(struct parser *p)
+{
+    struct token *t = &p->tok;
+    struct hd_seg_node *n;
     if (is_kw(t, "true") || is_kw(t, "false")) {
         n = node_at(SEG_BOOL, t);
         n->b = is_kw(t, "true");
-        next(p);
-        return n;
-    }
-    if (is_kw(t, "now") || is_kw(t, "today")) {
+    } else {
         n = node_at(SEG_TIME, t);
         n->t = p->opts->now;
         if (is_kw(t, "today")) {
             n->t -= ((n->t % 86400) + 86400) % 86400;
             n->date_only = true;
         }
-        next(p);
-        return n;
     }
-    if (strcasecmp(t->str, "days_since") == 0 || strcasecmp(t->str, "days_until") == 0) {
-        struct token f = *t;
-        f.str = NULL;
-        bool since = strcasecmp(t->str, "days_since") == 0;
-        next(p);
-        if (p->tok.type != TK_LP) {
-            fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)",
-                    since ? "days_since" : "days_until", since ? "days_since" : "days_until");
-            return NULL;
-        }
-        next(p);
-        if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected a field name, found %s", what);
-            return NULL;
-        }
-        n = node_at(since ? SEG_DAYS_SINCE : SEG_DAYS_UNTIL, &f);
-        struct hd_seg_node *field = parse_field(p);
-        if (!field) {
-            hd_segast_free(n);
-            return NULL;
-        }
-        hd_segast_add(n, field);
-        if (p->tok.type != TK_RP) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected ')', found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        next(p);
-        return n;
+    next(p);
+    return n;
+}
+
+/* days_since(field) or days_until(field). */
+static struct hd_seg_node *parse_days(struct parser *p)
+{
+    char what[64];
+    struct token f = p->tok;
+    f.str = NULL;
+    bool since = strcasecmp(p->tok.str, "days_since") == 0;
+    next(p);
+    if (p->tok.type != TK_LP) {
+        fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)",
+                since ? "days_since" : "days_until", since ? "days_since" : "days_until");
+        return NULL;
     }
+    next(p);
+    if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected a field name, found %s", what);
+        return NULL;
+    }
+    struct hd_seg_node *n = node_at(since ? SEG_DAYS_SINCE : SEG_DAYS_UNTIL, &f);
+    struct hd_seg_node *field = parse_field(p);
+    if (!field) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    hd_segast_add(n, field);
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected ')', found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    next(p);
+    return n;
+}
+
+static struct hd_seg_node *parse_term(struct parser *p)
+{
+    struct token *t = &p->tok;
+    char what[64];
+    if (p->rc < 0)
+        return NULL;
+    if (t->type != TK_IDENT)
+        return parse_literal(p);
+    if (is_kw(t, "true") || is_kw(t, "false") || is_kw(t, "now") || is_kw(t, "today"))
+        return parse_constant(p);
+    if (strcasecmp(t->str, "days_since") == 0 || strcasecmp(t->str, "days_until") == 0)
+        return parse_days(p);
     if (is_keyword(t)) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a value, found the keyword %s", what);
@@ -634,74 +661,176 @@ static int parse_channel_args(struct parser *p, struct hd_seg_node *n, const cha
     return 0;
 }
 
-static struct hd_seg_node *parse_predicate(struct parser *p)
+/* in_segment("name"). */
+static struct hd_seg_node *parse_in_segment(struct parser *p)
 {
-    struct token *t = &p->tok;
     char what[64];
-    if (t->type == TK_IDENT &&
-        (strcasecmp(t->str, "reachable") == 0 || strcasecmp(t->str, "opted_in") == 0)) {
-        bool reach = strcasecmp(t->str, "reachable") == 0;
-        struct hd_seg_node *n = node_at(reach ? SEG_REACHABLE : SEG_OPTED_IN, t);
-        if (parse_channel_args(p, n, reach ? "reachable" : "opted_in") < 0) {
-            hd_segast_free(n);
-            return NULL;
-        }
-        return n;
-    }
-    if (t->type == TK_IDENT && strcasecmp(t->str, "in_segment") == 0) {
-        struct hd_seg_node *n = node_at(SEG_IN_SEGMENT, t);
-        next(p);
-        if (p->tok.type != TK_LP) {
-            FAIL_TOK(p, "in_segment needs a segment name: in_segment(\"churn_risk\")");
-            hd_segast_free(n);
-            return NULL;
-        }
-        next(p);
-        if (p->tok.type != TK_STRING || !hd_seg_name_valid(p->tok.str)) {
-            FAIL_TOK(p, "expected a segment name in double quotes");
-            hd_segast_free(n);
-            return NULL;
-        }
-        n->path = p->tok.str;
-        p->tok.str = NULL;
-        next(p);
-        if (p->tok.type != TK_RP) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected ')', found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        next(p);
-        return n;
-    }
-    struct token start = *t;
-    start.str = NULL;
-    struct hd_seg_node *v = parse_value(p);
-    if (!v)
+    struct hd_seg_node *n = node_at(SEG_IN_SEGMENT, &p->tok);
+    next(p);
+    if (p->tok.type != TK_LP) {
+        FAIL_TOK(p, "in_segment needs a segment name: in_segment(\"churn_risk\")");
+        hd_segast_free(n);
         return NULL;
-    struct hd_seg_node *n = NULL;
-    bool neg = false;
-    if (p->tok.type == TK_OP) {
-        struct token op = p->tok;
+    }
+    next(p);
+    if (p->tok.type != TK_STRING || !hd_seg_name_valid(p->tok.str)) {
+        FAIL_TOK(p, "expected a segment name in double quotes");
+        hd_segast_free(n);
+        return NULL;
+    }
+    n->path = p->tok.str;
+    p->tok.str = NULL;
+    next(p);
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected ')', found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    next(p);
+    return n;
+}
+
+/* The predicates below follow a value v, which they own (and free on
+ * error). This one: v OP value. */
+static struct hd_seg_node *parse_compare(struct parser *p, struct hd_seg_node *v)
+{
+    struct token op = p->tok;
+    next(p);
+    if (p->tok.type == TK_EOF || p->tok.type == TK_RP ||
+        (p->tok.type == TK_IDENT && (is_kw(&p->tok, "and") || is_kw(&p->tok, "or")))) {
+        fail_at(p, op.line, op.col + (int)(op.end - op.start), "expected a value after '%s'",
+                op_text[op.op]);
+        hd_segast_free(v);
+        return NULL;
+    }
+    struct hd_seg_node *w = parse_value(p);
+    if (!w) {
+        hd_segast_free(v);
+        return NULL;
+    }
+    struct hd_seg_node *n = node_at(SEG_CMP, &op);
+    n->op = op.op;
+    hd_segast_add(n, v);
+    hd_segast_add(n, w);
+    return n;
+}
+
+/* v [not] in (value, ...). */
+static struct hd_seg_node *parse_in_list(struct parser *p, struct hd_seg_node *v, bool neg)
+{
+    char what[64];
+    struct hd_seg_node *n = node_at(SEG_IN, &p->tok);
+    n->negated = neg;
+    hd_segast_add(n, v);
+    next(p);
+    if (p->tok.type != TK_LP) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected '(' after 'in', found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    do {
         next(p);
-        if (p->tok.type == TK_EOF || p->tok.type == TK_RP ||
-            (p->tok.type == TK_IDENT && (is_kw(&p->tok, "and") || is_kw(&p->tok, "or")))) {
-            fail_at(p, op.line, op.col + (int)(op.end - op.start), "expected a value after '%s'",
-                    op_text[op.op]);
-            hd_segast_free(v);
+        if (p->tok.type == TK_RP && n->nkids == 1) {
+            FAIL_TOK(p, "an empty list: give at least one value");
+            hd_segast_free(n);
             return NULL;
         }
         struct hd_seg_node *w = parse_value(p);
         if (!w) {
-            hd_segast_free(v);
+            hd_segast_free(n);
             return NULL;
         }
-        n = node_at(SEG_CMP, &op);
-        n->op = op.op;
-        hd_segast_add(n, v);
         hd_segast_add(n, w);
-        return n;
+    } while (p->tok.type == TK_COMMA);
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected ',' or ')' in the list, found %s", what);
+        hd_segast_free(n);
+        return NULL;
     }
+    next(p);
+    return n;
+}
+
+/* v [not] between A and B. */
+static struct hd_seg_node *parse_between(struct parser *p, struct hd_seg_node *v, bool neg)
+{
+    char what[64];
+    struct hd_seg_node *n = node_at(SEG_BETWEEN, &p->tok);
+    n->negated = neg;
+    hd_segast_add(n, v);
+    next(p);
+    struct hd_seg_node *lo = parse_value(p);
+    if (!lo) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    hd_segast_add(n, lo);
+    if (!is_kw(&p->tok, "and")) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected 'and' in 'between A and B', found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    next(p);
+    struct hd_seg_node *hi = parse_value(p);
+    if (!hi) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    hd_segast_add(n, hi);
+    return n;
+}
+
+/* v contains value, or v starts_with value. */
+static struct hd_seg_node *parse_contains(struct parser *p, struct hd_seg_node *v)
+{
+    struct hd_seg_node *n =
+        node_at(is_kw(&p->tok, "contains") ? SEG_CONTAINS : SEG_STARTS_WITH, &p->tok);
+    hd_segast_add(n, v);
+    next(p);
+    struct hd_seg_node *w = parse_value(p);
+    if (!w) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    hd_segast_add(n, w);
+    return n;
+}
+
+/* v is [not] null: "is null" is "not exists". */
+static struct hd_seg_node *parse_is_null(struct parser *p, struct hd_seg_node *v)
+{
+    char what[64];
+    struct hd_seg_node *n = node_at(SEG_EXISTS, &p->tok);
+    hd_segast_add(n, v);
+    next(p);
+    bool isnot = is_kw(&p->tok, "not");
+    if (isnot)
+        next(p);
+    if (!is_kw(&p->tok, "null")) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected 'null' after 'is', found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    n->negated = !isnot;
+    next(p);
+    return n;
+}
+
+/* What follows the value v that began at start: a comparison, [not] in,
+ * [not] between, contains, starts_with, exists, is [not] null, or nothing
+ * (a field alone tests that it is true). */
+static struct hd_seg_node *parse_condition(struct parser *p, struct hd_seg_node *v,
+                                           const struct token *start)
+{
+    char what[64];
+    bool neg = false;
+    if (p->tok.type == TK_OP)
+        return parse_compare(p, v);
     if (is_kw(&p->tok, "not")) {
         neg = true;
         next(p);
@@ -712,103 +841,22 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
             return NULL;
         }
     }
-    if (is_kw(&p->tok, "in")) {
-        n = node_at(SEG_IN, &p->tok);
-        n->negated = neg;
-        hd_segast_add(n, v);
-        next(p);
-        if (p->tok.type != TK_LP) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected '(' after 'in', found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        do {
-            next(p);
-            if (p->tok.type == TK_RP && n->nkids == 1) {
-                FAIL_TOK(p, "an empty list: give at least one value");
-                hd_segast_free(n);
-                return NULL;
-            }
-            struct hd_seg_node *w = parse_value(p);
-            if (!w) {
-                hd_segast_free(n);
-                return NULL;
-            }
-            hd_segast_add(n, w);
-        } while (p->tok.type == TK_COMMA);
-        if (p->tok.type != TK_RP) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected ',' or ')' in the list, found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        next(p);
-        return n;
-    }
-    if (is_kw(&p->tok, "between")) {
-        n = node_at(SEG_BETWEEN, &p->tok);
-        n->negated = neg;
-        hd_segast_add(n, v);
-        next(p);
-        struct hd_seg_node *lo = parse_value(p);
-        if (!lo) {
-            hd_segast_free(n);
-            return NULL;
-        }
-        hd_segast_add(n, lo);
-        if (!is_kw(&p->tok, "and")) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected 'and' in 'between A and B', found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        next(p);
-        struct hd_seg_node *hi = parse_value(p);
-        if (!hi) {
-            hd_segast_free(n);
-            return NULL;
-        }
-        hd_segast_add(n, hi);
-        return n;
-    }
-    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with")) {
-        n = node_at(is_kw(&p->tok, "contains") ? SEG_CONTAINS : SEG_STARTS_WITH, &p->tok);
-        hd_segast_add(n, v);
-        next(p);
-        struct hd_seg_node *w = parse_value(p);
-        if (!w) {
-            hd_segast_free(n);
-            return NULL;
-        }
-        hd_segast_add(n, w);
-        return n;
-    }
+    if (is_kw(&p->tok, "in"))
+        return parse_in_list(p, v, neg);
+    if (is_kw(&p->tok, "between"))
+        return parse_between(p, v, neg);
+    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with"))
+        return parse_contains(p, v);
     if (is_kw(&p->tok, "exists")) {
-        n = node_at(SEG_EXISTS, &p->tok);
+        struct hd_seg_node *n = node_at(SEG_EXISTS, &p->tok);
         hd_segast_add(n, v);
         next(p);
         return n;
     }
-    if (is_kw(&p->tok, "is")) {
-        n = node_at(SEG_EXISTS, &p->tok);
-        hd_segast_add(n, v);
-        next(p);
-        bool isnot = is_kw(&p->tok, "not");
-        if (isnot)
-            next(p);
-        if (!is_kw(&p->tok, "null")) {
-            describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected 'null' after 'is', found %s", what);
-            hd_segast_free(n);
-            return NULL;
-        }
-        n->negated = !isnot; /* "is null" is "not exists" */
-        next(p);
-        return n;
-    }
+    if (is_kw(&p->tok, "is"))
+        return parse_is_null(p, v);
     if (v->type == SEG_FIELD) {
-        n = node_at(SEG_TRUTHY, &start);
+        struct hd_seg_node *n = node_at(SEG_TRUTHY, start);
         hd_segast_add(n, v);
         return n;
     }
@@ -820,6 +868,29 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
             what);
     hd_segast_free(v);
     return NULL;
+}
+
+static struct hd_seg_node *parse_predicate(struct parser *p)
+{
+    struct token *t = &p->tok;
+    if (t->type == TK_IDENT &&
+        (strcasecmp(t->str, "reachable") == 0 || strcasecmp(t->str, "opted_in") == 0)) {
+        bool reach = strcasecmp(t->str, "reachable") == 0;
+        struct hd_seg_node *n = node_at(reach ? SEG_REACHABLE : SEG_OPTED_IN, t);
+        if (parse_channel_args(p, n, reach ? "reachable" : "opted_in") < 0) {
+            hd_segast_free(n);
+            return NULL;
+        }
+        return n;
+    }
+    if (t->type == TK_IDENT && strcasecmp(t->str, "in_segment") == 0)
+        return parse_in_segment(p);
+    struct token start = *t;
+    start.str = NULL;
+    struct hd_seg_node *v = parse_value(p);
+    if (!v)
+        return NULL;
+    return parse_condition(p, v, &start);
 }
 
 static struct hd_seg_node *parse_unary(struct parser *p)

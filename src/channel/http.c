@@ -509,98 +509,131 @@ static void out_flush(struct hd_driver *d, struct outbox *o)
     o->n = 0;
 }
 
+/* Starts the n messages of a batch the driver gave; those that cannot
+ * start go to out with their result. Returns how many started. */
+static size_t start_batch(struct hx *h, struct lane *l, const struct hd_msg **batch, int n,
+                          struct outbox *out)
+{
+    struct hd_err err = {0};
+    bool ready = true;
+    size_t started = 0;
+    if (h->proto->prepare) {
+        pthread_mutex_lock(&h->pmu);
+        ready = h->proto->prepare(h->pc, h, &err) == 0;
+        pthread_mutex_unlock(&h->pmu);
+    }
+    for (int i = 0; i < n; i++) {
+        struct hd_result r;
+        struct hx_req *q = req_get(h, l);
+        q->m = batch[i];
+        q->again = 0;
+        q->t0 = 0;
+        if (ready && req_start(h, l, q, &r) == 0) {
+            started++;
+            continue;
+        }
+        if (!ready) {
+            hd_result_init(&r, batch[i]);
+            hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
+        }
+        out_add(out, batch[i], &r);
+        req_put(l, q);
+    }
+    return started;
+}
+
+/* Takes messages from the driver while the lane has room for them (waiting
+ * a little only when nothing is in flight); *stopping is set when the
+ * driver stops. */
+static void take_more(struct hx *h, struct lane *l, struct hd_driver *d, struct outbox *out,
+                      size_t *inflight, bool *stopping)
+{
+    const struct hd_msg *batch[TAKE_MAX];
+    while (!*stopping && *inflight < l->max_inflight) {
+        size_t want = l->max_inflight - *inflight;
+        int n = hd_drv_take(d, batch, want < TAKE_MAX ? want : TAKE_MAX, *inflight ? 0 : 200);
+        if (n < 0)
+            *stopping = true;
+        if (n <= 0)
+            break;
+        *inflight += start_batch(h, l, batch, n, out);
+        out_flush(d, out);
+    }
+}
+
+/* Moves transfers on, and puts the results of those that finished in out
+ * (a transfer the protocol wants again is sent again instead). Returns how
+ * many finished. */
+static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct outbox *out)
+{
+    size_t done = 0;
+    int running = 0;
+    curl_multi_perform(l->multi, &running);
+    CURLMsg *cm;
+    int left;
+    while ((cm = curl_multi_info_read(l->multi, &left)) != NULL) {
+        if (cm->msg != CURLMSG_DONE)
+            continue;
+        struct hx_req *q = NULL;
+        CURL *e = cm->easy_handle;
+        CURLcode rc = cm->data.result;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
+        curl_multi_remove_handle(l->multi, e);
+        struct hd_result r;
+        if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
+            continue;
+        /* nothing more goes out from the moment the gateway says so,
+         * not from when the dispatcher reads it: the driver holds
+         * messages (the dispatcher pauses it too, and shares the pause) */
+        if (r.outcome == HD_OUT_THROTTLED)
+            hd_driver_pause(d, r.answered_ms + (r.retry_after_ms > 0 ? r.retry_after_ms
+                                                                     : HD_THROTTLE_PAUSE_MS));
+        out_add(out, q->m, &r);
+        q->m = NULL;
+        req_put(l, q);
+        done++;
+    }
+    return done;
+}
+
+/* Sleeps in curl until a transfer needs us, or (with room for more) a
+ * submit wakes us. Dekker-style: we say we sleep, then look at the queue; a
+ * submitter queues, then looks whether we sleep. */
+static void wait_for_work(struct lane *l, struct hd_driver *d, bool room)
+{
+    int64_t hold = -1; /* paused: wake when the pause ends */
+    if (room) {
+        atomic_store(&l->sleeping, true);
+        if (hd_drv_queued(d, &hold)) {
+            atomic_store(&l->sleeping, false);
+            return;
+        }
+    }
+    curl_multi_poll(l->multi, NULL, 0, hold >= 0 && hold < 1000 ? (int)hold + 1 : 1000, NULL);
+    if (room)
+        atomic_store(&l->sleeping, false);
+}
+
 void hx_loop(void *conf, struct hd_driver *d)
 {
     struct hx *h = conf;
     struct lane *l = &h->lanes[atomic_fetch_add(&h->next_lane, 1) % h->nlanes];
-    const struct hd_msg *batch[TAKE_MAX];
     size_t inflight = 0;
     bool stopping = false;
     struct outbox out = {hd_xcalloc(l->max_inflight + TAKE_MAX, sizeof *out.m),
                          hd_xcalloc(l->max_inflight + TAKE_MAX, sizeof *out.r), 0};
     for (;;) {
-        while (!stopping && inflight < l->max_inflight) {
-            size_t want = l->max_inflight - inflight;
-            int n = hd_drv_take(d, batch, want < TAKE_MAX ? want : TAKE_MAX, inflight ? 0 : 200);
-            if (n < 0)
-                stopping = true;
-            if (n <= 0)
-                break;
-            struct hd_err err = {0};
-            bool ready = true;
-            if (h->proto->prepare) {
-                pthread_mutex_lock(&h->pmu);
-                ready = h->proto->prepare(h->pc, h, &err) == 0;
-                pthread_mutex_unlock(&h->pmu);
-            }
-            for (int i = 0; i < n; i++) {
-                struct hd_result r;
-                struct hx_req *q = req_get(h, l);
-                q->m = batch[i];
-                q->again = 0;
-                q->t0 = 0;
-                if (ready && req_start(h, l, q, &r) == 0) {
-                    inflight++;
-                    continue;
-                }
-                if (!ready) {
-                    hd_result_init(&r, batch[i]);
-                    hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
-                }
-                out_add(&out, batch[i], &r);
-                req_put(l, q);
-            }
-            out_flush(d, &out);
-        }
+        take_more(h, l, d, &out, &inflight, &stopping);
         if (!inflight) {
             if (stopping)
                 break;
             continue;
         }
-        int running = 0;
-        curl_multi_perform(l->multi, &running);
-        CURLMsg *cm;
-        int left;
-        while ((cm = curl_multi_info_read(l->multi, &left)) != NULL) {
-            if (cm->msg != CURLMSG_DONE)
-                continue;
-            struct hx_req *q = NULL;
-            CURL *e = cm->easy_handle;
-            CURLcode rc = cm->data.result;
-            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
-            curl_multi_remove_handle(l->multi, e);
-            struct hd_result r;
-            if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
-                continue;
-            /* nothing more goes out from the moment the gateway says so,
-             * not from when the dispatcher reads it: the driver holds
-             * messages (the dispatcher pauses it too, and shares the pause) */
-            if (r.outcome == HD_OUT_THROTTLED)
-                hd_driver_pause(d, r.answered_ms + (r.retry_after_ms > 0 ? r.retry_after_ms
-                                                                         : HD_THROTTLE_PAUSE_MS));
-            out_add(&out, q->m, &r);
-            q->m = NULL;
-            req_put(l, q);
-            inflight--;
-        }
+        inflight -= collect(h, l, d, &out);
         out_flush(d, &out);
         if (!inflight)
             continue;
-        /* Sleep in curl until a transfer needs us, or (with room for more)
-         * a submit wakes us. Dekker-style: we say we sleep, then look at the
-         * queue; a submitter queues, then looks whether we sleep. */
-        bool room = inflight < l->max_inflight && !stopping;
-        int64_t hold = -1; /* paused: wake when the pause ends */
-        if (room) {
-            atomic_store(&l->sleeping, true);
-            if (hd_drv_queued(d, &hold)) {
-                atomic_store(&l->sleeping, false);
-                continue;
-            }
-        }
-        curl_multi_poll(l->multi, NULL, 0, hold >= 0 && hold < 1000 ? (int)hold + 1 : 1000, NULL);
-        if (room)
-            atomic_store(&l->sleeping, false);
+        wait_for_work(l, d, inflight < l->max_inflight && !stopping);
     }
     free(out.m);
     free(out.r);

@@ -220,34 +220,83 @@ static void rfc5322_date(int64_t t, struct hd_buf *out)
                 months[m - 1], (long long)y, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 }
 
-int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *err)
+/* Every header value is checked before anything is written. */
+static int check_values(const struct hd_mail *m, struct hd_err *err)
 {
-    struct hd_buf h;
-    char from_addr[320], domain[256] = "herald.invalid";
-    int rc = 0;
-    hd_buf_init(&h);
-    /* every header value is checked before anything is written */
     static const char *const names[] = {"Subject", "Message-ID", "List-Unsubscribe",
                                         "List-Unsubscribe"};
     const char *values[] = {m->subject, m->message_id, m->unsubscribe_url, m->unsubscribe_mailto};
     for (size_t i = 0; i < 4; i++)
-        if (values[i] && has_control(values[i])) {
-            rc = hd_err_set(err, HD_E_INVALID,
-                            "header '%s' holds a control character (a line break?): refused",
-                            names[i]);
-            goto out;
-        }
+        if (values[i] && has_control(values[i]))
+            return hd_err_set(err, HD_E_INVALID,
+                              "header '%s' holds a control character (a line break?): refused",
+                              names[i]);
     if (m->unsubscribe_url && strncmp(m->unsubscribe_url, "https://", 8) != 0 &&
-        strncmp(m->unsubscribe_url, "http://", 7) != 0) {
-        rc = hd_err_set(err, HD_E_INVALID, "the unsubscribe URL is not http(s): '%s'",
-                        m->unsubscribe_url);
-        goto out;
+        strncmp(m->unsubscribe_url, "http://", 7) != 0)
+        return hd_err_set(err, HD_E_INVALID, "the unsubscribe URL is not http(s): '%s'",
+                          m->unsubscribe_url);
+    if (m->unsubscribe_url && (strchr(m->unsubscribe_url, '>') || strchr(m->unsubscribe_url, ' ')))
+        return hd_err_set(err, HD_E_INVALID, "the unsubscribe URL holds '>' or a space");
+    return 0;
+}
+
+/* List-Unsubscribe (and, with a URL, one-click List-Unsubscribe-Post), when
+ * the message has an unsubscribe URL or address. */
+static int list_unsubscribe(const struct hd_mail *m, struct hd_buf *h, struct hd_err *err)
+{
+    char mail[320];
+    if (!m->unsubscribe_url && !m->unsubscribe_mailto)
+        return 0;
+    hd_buf_adds(h, "List-Unsubscribe: ");
+    if (m->unsubscribe_url)
+        hd_buf_addf(h, "<%s>", m->unsubscribe_url);
+    if (m->unsubscribe_mailto) {
+        if (hd_mime_address(m->unsubscribe_mailto, mail, sizeof mail) < 0 || strchr(mail, '>'))
+            return hd_err_set(err, HD_E_INVALID, "the unsubscribe address is malformed");
+        hd_buf_addf(h, "%s<mailto:%s?subject=unsubscribe>", m->unsubscribe_url ? ",\r\n " : "",
+                    mail);
     }
-    if (m->unsubscribe_url &&
-        (strchr(m->unsubscribe_url, '>') || strchr(m->unsubscribe_url, ' '))) {
-        rc = hd_err_set(err, HD_E_INVALID, "the unsubscribe URL holds '>' or a space");
-        goto out;
+    hd_buf_adds(h, "\r\n");
+    if (m->unsubscribe_url)
+        hd_buf_adds(h, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+    return 0;
+}
+
+/* The MIME headers and the body: the text part alone, or text and HTML as
+ * multipart/alternative. */
+static void body(const struct hd_mail *m, struct hd_buf *h)
+{
+    hd_buf_adds(h, "MIME-Version: 1.0\r\n");
+    if (m->html) {
+        hd_buf_addf(h, "Content-Type: multipart/alternative;\r\n boundary=\"=_herald_%s\"\r\n\r\n",
+                    m->message_id);
+        hd_buf_adds(h, "This is a message in MIME format.\r\n\r\n");
+        hd_buf_addf(h, "--=_herald_%s\r\n", m->message_id);
+        hd_buf_adds(h, "Content-Type: text/plain; charset=UTF-8\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        qp(h, m->text ? m->text : "");
+        /* the CRLF before a boundary belongs to the delimiter (RFC 2046):
+         * one more keeps the part's own last line break */
+        hd_buf_addf(h, "\r\n--=_herald_%s\r\n", m->message_id);
+        hd_buf_adds(h, "Content-Type: text/html; charset=UTF-8\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        qp(h, m->html);
+        hd_buf_addf(h, "\r\n--=_herald_%s--\r\n", m->message_id);
+    } else {
+        hd_buf_adds(h, "Content-Type: text/plain; charset=UTF-8\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        qp(h, m->text ? m->text : "");
     }
+}
+
+int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *err)
+{
+    struct hd_buf h;
+    char from_addr[320], domain[256] = "herald.invalid";
+    int rc;
+    hd_buf_init(&h);
+    if ((rc = check_values(m, err)) < 0)
+        goto out;
     if ((rc = mailbox_header(&h, "From", m->from, err)) < 0 ||
         (rc = mailbox_header(&h, "To", m->to, err)) < 0 ||
         (m->reply_to && (rc = mailbox_header(&h, "Reply-To", m->reply_to, err)) < 0))
@@ -261,46 +310,11 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     hd_buf_adds(&h, "Subject: ");
     header_text(&h, m->subject ? m->subject : "", 9);
     hd_buf_adds(&h, "\r\n");
-    if (m->unsubscribe_url || m->unsubscribe_mailto) {
-        char mail[320];
-        hd_buf_adds(&h, "List-Unsubscribe: ");
-        if (m->unsubscribe_url)
-            hd_buf_addf(&h, "<%s>", m->unsubscribe_url);
-        if (m->unsubscribe_mailto) {
-            if (hd_mime_address(m->unsubscribe_mailto, mail, sizeof mail) < 0 ||
-                strchr(mail, '>')) {
-                rc = hd_err_set(err, HD_E_INVALID, "the unsubscribe address is malformed");
-                goto out;
-            }
-            hd_buf_addf(&h, "%s<mailto:%s?subject=unsubscribe>", m->unsubscribe_url ? ",\r\n " : "",
-                        mail);
-        }
-        hd_buf_adds(&h, "\r\n");
-        if (m->unsubscribe_url)
-            hd_buf_adds(&h, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
-    }
-    hd_buf_adds(&h, "MIME-Version: 1.0\r\n");
-    if (m->html) {
-        hd_buf_addf(&h, "Content-Type: multipart/alternative;\r\n boundary=\"=_herald_%s\"\r\n\r\n",
-                    m->message_id);
-        hd_buf_adds(&h, "This is a message in MIME format.\r\n\r\n");
-        hd_buf_addf(&h, "--=_herald_%s\r\n", m->message_id);
-        hd_buf_adds(&h, "Content-Type: text/plain; charset=UTF-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        qp(&h, m->text ? m->text : "");
-        /* the CRLF before a boundary belongs to the delimiter (RFC 2046):
-         * one more keeps the part's own last line break */
-        hd_buf_addf(&h, "\r\n--=_herald_%s\r\n", m->message_id);
-        hd_buf_adds(&h, "Content-Type: text/html; charset=UTF-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        qp(&h, m->html);
-        hd_buf_addf(&h, "\r\n--=_herald_%s--\r\n", m->message_id);
-    } else {
-        hd_buf_adds(&h, "Content-Type: text/plain; charset=UTF-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        qp(&h, m->text ? m->text : "");
-    }
+    if ((rc = list_unsubscribe(m, &h, err)) < 0)
+        goto out;
+    body(m, &h);
     hd_buf_add(out, h.data, h.len);
+    rc = 0;
 out:
     hd_buf_release(&h);
     return rc;

@@ -381,31 +381,30 @@ static void map_status(const smtp_status_t *st, struct hd_result *r, const char 
         r->bad_address = true;
 }
 
-static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, size_t n,
-                    struct hd_result *results)
-{
-    struct smtp_conf *c = conf;
-    struct session ss = {.c = c};
-    struct body *bodies = hd_xcalloc(n, sizeof *bodies);
-    smtp_message_t *mm = hd_xcalloc(n, sizeof *mm);
-    smtp_recipient_t *rc = hd_xcalloc(n, sizeof *rc);
-    smtp_session_t s = smtp_create_session();
-    auth_context_t auth = NULL;
-    struct relay relay;
-    bool relaying = false;
-    char server[300], why[300] = "";
-    int64_t t0 = hd_clock_mono_ms();
-    size_t queued = 0;
-    (void)conn; /* libesmtp ends each session with QUIT: nothing to keep */
+/* The messages of one sm_send call and what the session makes of them;
+ * index i is the same message in every array. */
+struct batch {
+    size_t n;
+    struct body *bodies;
+    smtp_message_t *mm; /* NULL: not sent (its result is already set) */
+    smtp_recipient_t *rc;
+    struct hd_result *results;
+};
 
-    for (size_t i = 0; i < n; i++) {
+/* Builds each message and adds it to session s; a message that cannot be
+ * built gets its result now. Returns how many were added. */
+static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
+                           const struct hd_msg *const *msgs, struct batch *b)
+{
+    size_t queued = 0;
+    for (size_t i = 0; i < b->n; i++) {
         const struct hd_msg *m = msgs[i];
         const char *from = m->from ? m->from : c->from;
         struct hd_err e = {0};
         char envelope[320];
-        hd_buf_init(&bodies[i].text);
+        hd_buf_init(&b->bodies[i].text);
         if (!from || hd_mime_address(from, envelope, sizeof envelope) < 0) {
-            hd_result_set(&results[i], HD_OUT_PERMANENT, 0,
+            hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0,
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
@@ -417,27 +416,26 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
             if (!mail.unsubscribe_mailto)
                 mail.unsubscribe_mailto = c->unsub_mailto;
         }
-        if (hd_mime_build(&mail, &bodies[i].text, &e) < 0) {
-            hd_result_set(&results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
+        if (hd_mime_build(&mail, &b->bodies[i].text, &e) < 0) {
+            hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
             continue;
         }
-        hd_sha256_hex(bodies[i].text.data, bodies[i].text.len, results[i].digest);
-        mm[i] = smtp_add_message(s);
-        smtp_set_reverse_path(mm[i], envelope);
-        rc[i] = smtp_add_recipient(mm[i], m->to);
-        smtp_set_messagecb(mm[i], message_cb, &bodies[i]);
+        hd_sha256_hex(b->bodies[i].text.data, b->bodies[i].text.len, b->results[i].digest);
+        b->mm[i] = smtp_add_message(s);
+        smtp_set_reverse_path(b->mm[i], envelope);
+        b->rc[i] = smtp_add_recipient(b->mm[i], m->to);
+        smtp_set_messagecb(b->mm[i], message_cb, &b->bodies[i]);
         queued++;
     }
-    if (!queued)
-        goto out;
-    if (c->tls == TLS_IMPLICIT) {
-        if (relay_start(&relay, c, why, sizeof why) < 0)
-            goto fail_all;
-        relaying = true;
-        snprintf(server, sizeof server, "127.0.0.1:%d", relay.port);
-    } else {
-        snprintf(server, sizeof server, "%s:%d", c->host, c->port);
-    }
+    return queued;
+}
+
+/* Points session s at server, with the provider's timeouts, TLS and
+ * authentication. Returns the authentication context to destroy, or NULL. */
+static auth_context_t set_up_session(struct smtp_conf *c, smtp_session_t s, const char *server,
+                                     struct session *ss)
+{
+    auth_context_t auth = NULL;
     smtp_set_server(s, server);
     if (c->helo)
         smtp_set_hostname(s, c->helo);
@@ -446,7 +444,7 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
                                  Timeout_DATA2};
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         smtp_set_timeout(s, states[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout * 1000);
-    smtp_set_eventcb(s, event_cb, &ss);
+    smtp_set_eventcb(s, event_cb, ss);
     if (c->tls == TLS_OPTIONAL || c->tls == TLS_REQUIRED) {
         smtp_starttls_set_ctx(s, c->ctx);
         smtp_starttls_enable(s, c->tls == TLS_REQUIRED ? Starttls_REQUIRED : Starttls_ENABLED);
@@ -459,6 +457,71 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
         auth_set_interact_cb(auth, interact, c);
         smtp_auth_set_context(s, auth);
     }
+    return auth;
+}
+
+/* The result of a message the session said nothing about: the session
+ * failed before it. */
+static void session_failed(struct hd_result *r, const struct session *ss, int started)
+{
+    char buf[200];
+    int e = smtp_errno();
+    if (ss->tls_err[0])
+        hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", ss->tls_err);
+    else if (started)
+        hd_result_set(r, HD_OUT_TEMPORARY, 0, "the server ended the session (%s)",
+                      smtp_strerror(e, buf, sizeof buf));
+    else
+        hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", smtp_strerror(e, buf, sizeof buf));
+}
+
+/* The result of each message the session carried: the first refusal of
+ * MAIL FROM and RCPT TO, else the DATA reply. */
+static void session_results(struct batch *b, const struct session *ss, int started)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->mm[i])
+            continue;
+        const smtp_status_t *rp = smtp_reverse_path_status(b->mm[i]);
+        const smtp_status_t *rs = smtp_recipient_status(b->rc[i]);
+        const smtp_status_t *ts = smtp_message_transfer_status(b->mm[i]);
+        if (rp && rp->code >= 400)
+            map_status(rp, &b->results[i], "MAIL FROM");
+        else if (rs && rs->code >= 400)
+            map_status(rs, &b->results[i], "RCPT TO");
+        else if (ts && ts->code > 0)
+            map_status(ts, &b->results[i], "DATA");
+        else
+            session_failed(&b->results[i], ss, started);
+    }
+}
+
+static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, size_t n,
+                    struct hd_result *results)
+{
+    struct smtp_conf *c = conf;
+    struct session ss = {.c = c};
+    struct batch b = {n, hd_xcalloc(n, sizeof *b.bodies), hd_xcalloc(n, sizeof *b.mm),
+                      hd_xcalloc(n, sizeof *b.rc), results};
+    smtp_session_t s = smtp_create_session();
+    auth_context_t auth = NULL;
+    struct relay relay;
+    bool relaying = false;
+    char server[300], why[300] = "";
+    int64_t t0 = hd_clock_mono_ms();
+    (void)conn; /* libesmtp ends each session with QUIT: nothing to keep */
+
+    if (!add_messages(c, s, msgs, &b))
+        goto out;
+    if (c->tls == TLS_IMPLICIT) {
+        if (relay_start(&relay, c, why, sizeof why) < 0)
+            goto fail_all;
+        relaying = true;
+        snprintf(server, sizeof server, "127.0.0.1:%d", relay.port);
+    } else {
+        snprintf(server, sizeof server, "%s:%d", c->host, c->port);
+    }
+    auth = set_up_session(c, s, server, &ss);
     int started = smtp_start_session(s);
     if (relaying) {
         relay_stop(&relay);
@@ -466,37 +529,11 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
         if (relay.err[0] && !ss.tls_err[0])
             snprintf(ss.tls_err, sizeof ss.tls_err, "%s", relay.err);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!mm[i])
-            continue;
-        const smtp_status_t *rp = smtp_reverse_path_status(mm[i]);
-        const smtp_status_t *rs = smtp_recipient_status(rc[i]);
-        const smtp_status_t *ts = smtp_message_transfer_status(mm[i]);
-        if (rp && rp->code >= 400)
-            map_status(rp, &results[i], "MAIL FROM");
-        else if (rs && rs->code >= 400)
-            map_status(rs, &results[i], "RCPT TO");
-        else if (ts && ts->code > 0)
-            map_status(ts, &results[i], "DATA");
-        else {
-            /* nothing was said about it: the session failed before */
-            char buf[200];
-            int e = smtp_errno();
-            if (ss.tls_err[0])
-                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s", ss.tls_err);
-            else if (started)
-                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "the server ended the session (%s)",
-                              smtp_strerror(e, buf, sizeof buf));
-            else
-                hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s",
-                              smtp_strerror(e, buf, sizeof buf));
-            continue;
-        }
-    }
+    session_results(&b, &ss, started);
     goto out;
 fail_all:
     for (size_t i = 0; i < n; i++)
-        if (mm[i])
+        if (b.mm[i])
             hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s", why);
 out:
     if (relaying)
@@ -507,11 +544,11 @@ out:
     int64_t dt = hd_clock_mono_ms() - t0;
     for (size_t i = 0; i < n; i++) {
         results[i].latency_ms = dt;
-        hd_buf_release(&bodies[i].text);
+        hd_buf_release(&b.bodies[i].text);
     }
-    free(bodies);
-    free(mm);
-    free(rc);
+    free(b.bodies);
+    free(b.mm);
+    free(b.rc);
 }
 
 const struct hd_drv_ops hd_drv_smtp = {

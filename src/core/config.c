@@ -599,7 +599,10 @@ static bool is_common(const char *key)
     return false;
 }
 
-static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct raw_provider *raw)
+/* Sets p->type from the raw keys; it must name a known driver. Like every
+ * check below, returns 1, or 0 after fail(). */
+static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
+                         const struct raw_provider *raw)
 {
     for (size_t i = 0; i < raw->nkv; i++)
         if (strcmp(raw->kv[i].key, "type") == 0)
@@ -622,70 +625,90 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
                     "apns",
                     p->name, p->type);
     }
-    for (size_t i = 0; i < raw->nkv; i++) {
-        const struct hd_cfg_kv *kv = &raw->kv[i];
-        ps->line = kv->line;
-        if (is_common(kv->key)) {
-            if (!common_key(ps, p, kv))
-                return 0;
-            continue;
-        }
-        const struct keydef *def = find_key(p->type, kv->key);
-        if (def && def->kind == K_SECRET)
-            return fail(ps,
-                        "[provider %s] '%s' must not be written inline: use %s_env (an "
-                        "environment variable) or %s_file (a file)",
-                        p->name, kv->key, kv->key, kv->key);
-        if (!def) {
-            size_t n = strlen(kv->key);
-            bool env = n > 4 && strcmp(kv->key + n - 4, "_env") == 0;
-            bool file = n > 5 && strcmp(kv->key + n - 5, "_file") == 0;
-            char base[64];
-            snprintf(base, sizeof base, "%.*s", (int)(n - (env ? 4 : file ? 5 : 0)), kv->key);
-            def = (env || file) ? find_key(p->type, base) : NULL;
-            if (def && def->kind == K_SECRET) {
-                if (hd_provider_secret(p, base))
-                    return fail(ps, "[provider %s] give either %s_env or %s_file, not both",
-                                p->name, base, base);
-                if (!load_secret(ps, p, base, kv, env))
-                    return 0;
-                continue;
-            }
-            char known[700];
-            known_keys(p->type, known, sizeof known);
-            return fail(ps,
-                        "unknown key '%s' in [provider %s] of type %s (known: %s, and the "
-                        "common type, rate, burst, connections, timeout, max_attempts, "
-                        "retry_base, retry_max, cost_per_segment)",
-                        kv->key, p->name, p->type, known);
-        }
-        const char *v = kv->value;
-        switch (def->kind) {
-        case K_URL:
-            if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-                return fail(ps, "[provider %s] %s: '%s' is not an http:// or https:// URL", p->name,
-                            kv->key, v);
-            break;
-        case K_ENUM:
-            if (!in_choices(v, def->choices))
-                return fail(ps, "[provider %s] %s: '%s' is not one of %s", p->name, kv->key, v,
-                            def->choices);
-            break;
-        case K_BOOL:
-            if (parse_bool(v) < 0)
-                return fail(ps, "[provider %s] %s: '%s' is not yes or no", p->name, kv->key, v);
-            break;
-        case K_PORT: {
-            uint32_t port;
-            if (parse_uint(v, 1, 65535, &port) < 0)
-                return fail(ps, "[provider %s] %s: '%s' is not a port number", p->name, kv->key, v);
-            break;
-        }
-        default:
-            break;
-        }
-        kv_push(&p->kv, &p->nkv, kv->key, v, kv->line);
+    return 1;
+}
+
+/* A key the type does not know as written: NAME_env or NAME_file for a
+ * secret NAME (loaded), or else an unknown key. */
+static int secret_key(struct parse *ps, struct hd_provider_cfg *p, const struct hd_cfg_kv *kv)
+{
+    size_t n = strlen(kv->key);
+    bool env = n > 4 && strcmp(kv->key + n - 4, "_env") == 0;
+    bool file = n > 5 && strcmp(kv->key + n - 5, "_file") == 0;
+    char base[64];
+    snprintf(base, sizeof base, "%.*s", (int)(n - (env ? 4 : file ? 5 : 0)), kv->key);
+    const struct keydef *def = (env || file) ? find_key(p->type, base) : NULL;
+    if (def && def->kind == K_SECRET) {
+        if (hd_provider_secret(p, base))
+            return fail(ps, "[provider %s] give either %s_env or %s_file, not both", p->name, base,
+                        base);
+        return load_secret(ps, p, base, kv, env);
     }
+    char known[700];
+    known_keys(p->type, known, sizeof known);
+    return fail(ps,
+                "unknown key '%s' in [provider %s] of type %s (known: %s, and the "
+                "common type, rate, burst, connections, timeout, max_attempts, "
+                "retry_base, retry_max, cost_per_segment)",
+                kv->key, p->name, p->type, known);
+}
+
+/* Checks the value of a key the type knows, by its kind. */
+static int check_value(struct parse *ps, const struct hd_provider_cfg *p,
+                       const struct hd_cfg_kv *kv, const struct keydef *def)
+{
+    const char *v = kv->value;
+    switch (def->kind) {
+    case K_URL:
+        if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+            return fail(ps, "[provider %s] %s: '%s' is not an http:// or https:// URL", p->name,
+                        kv->key, v);
+        break;
+    case K_ENUM:
+        if (!in_choices(v, def->choices))
+            return fail(ps, "[provider %s] %s: '%s' is not one of %s", p->name, kv->key, v,
+                        def->choices);
+        break;
+    case K_BOOL:
+        if (parse_bool(v) < 0)
+            return fail(ps, "[provider %s] %s: '%s' is not yes or no", p->name, kv->key, v);
+        break;
+    case K_PORT: {
+        uint32_t port;
+        if (parse_uint(v, 1, 65535, &port) < 0)
+            return fail(ps, "[provider %s] %s: '%s' is not a port number", p->name, kv->key, v);
+        break;
+    }
+    default:
+        break;
+    }
+    return 1;
+}
+
+/* One key of the provider's section: a common key, a secret by reference,
+ * or a key of its type. */
+static int provider_key(struct parse *ps, struct hd_provider_cfg *p, const struct hd_cfg_kv *kv)
+{
+    ps->line = kv->line;
+    if (is_common(kv->key))
+        return common_key(ps, p, kv);
+    const struct keydef *def = find_key(p->type, kv->key);
+    if (def && def->kind == K_SECRET)
+        return fail(ps,
+                    "[provider %s] '%s' must not be written inline: use %s_env (an "
+                    "environment variable) or %s_file (a file)",
+                    p->name, kv->key, kv->key, kv->key);
+    if (!def)
+        return secret_key(ps, p, kv);
+    if (!check_value(ps, p, kv, def))
+        return 0;
+    kv_push(&p->kv, &p->nkv, kv->key, kv->value, kv->line);
+    return 1;
+}
+
+/* Every key the type requires is there. */
+static int required_keys(struct parse *ps, const struct hd_provider_cfg *p)
+{
     for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++) {
         const struct keydef *k = &provider_keys[i];
         if (!k->required || strcmp(k->type, p->type) != 0)
@@ -699,6 +722,18 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
         if (!have)
             return fail(ps, "[provider %s] of type %s needs '%s'", p->name, p->type, k->key);
     }
+    return 1;
+}
+
+static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct raw_provider *raw)
+{
+    if (!provider_type(ps, p, raw))
+        return 0;
+    for (size_t i = 0; i < raw->nkv; i++)
+        if (!provider_key(ps, p, &raw->kv[i]))
+            return 0;
+    if (!required_keys(ps, p))
+        return 0;
     if (!p->burst) {
         double per = hd_units_rate_per_sec(&p->rate);
         p->burst = per < 1 ? 1 : per > 1000000 ? 1000000 : (uint32_t)per;

@@ -53,60 +53,46 @@ static void kids(const struct hd_seg_node *n, struct hd_buf *out, size_t from)
     }
 }
 
-void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
+/* The head of the list a node prints as, "(and ...)" with its kids, or
+ * NULL for a node printed by print_leaf. */
+static const char *list_head(const struct hd_seg_node *n)
+{
+    switch (n->type) {
+    case SEG_AND:
+        return "and";
+    case SEG_OR:
+        return "or";
+    case SEG_NOT:
+        return "not";
+    case SEG_CMP:
+    case SEG_ARITH:
+        return op_names[n->op];
+    case SEG_IN:
+        return n->negated ? "not-in" : "in";
+    case SEG_CONTAINS:
+        return "contains";
+    case SEG_STARTS_WITH:
+        return "starts_with";
+    case SEG_EXISTS:
+        return n->negated ? "is-null" : "exists";
+    case SEG_BETWEEN:
+        return n->negated ? "not-between" : "between";
+    case SEG_TRUTHY:
+        return "true?";
+    case SEG_DAYS_SINCE:
+        return "days_since";
+    case SEG_DAYS_UNTIL:
+        return "days_until";
+    default:
+        return NULL;
+    }
+}
+
+/* A node without kids, or whose kids are not printed as a list. */
+static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
 {
     char t[32];
     switch (n->type) {
-    case SEG_AND:
-        hd_buf_adds(out, "(and");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_OR:
-        hd_buf_adds(out, "(or");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_NOT:
-        hd_buf_adds(out, "(not");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_CMP:
-        hd_buf_addf(out, "(%s", op_names[n->op]);
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_IN:
-        hd_buf_adds(out, n->negated ? "(not-in" : "(in");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_CONTAINS:
-        hd_buf_adds(out, "(contains");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_STARTS_WITH:
-        hd_buf_adds(out, "(starts_with");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_EXISTS:
-        hd_buf_adds(out, n->negated ? "(is-null" : "(exists");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_BETWEEN:
-        hd_buf_adds(out, n->negated ? "(not-between" : "(between");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_TRUTHY:
-        hd_buf_adds(out, "(true?");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
     case SEG_REACHABLE:
     case SEG_OPTED_IN:
         hd_buf_addf(out, "(%s %s", n->type == SEG_REACHABLE ? "reachable" : "opted_in",
@@ -140,16 +126,20 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
     case SEG_DURATION:
         hd_buf_addf(out, "%gs", n->num);
         break;
-    case SEG_DAYS_SINCE:
-    case SEG_DAYS_UNTIL:
-        hd_buf_addf(out, "(%s", n->type == SEG_DAYS_SINCE ? "days_since" : "days_until");
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
-        break;
-    case SEG_ARITH:
-        hd_buf_addf(out, "(%s", op_names[n->op]);
-        kids(n, out, 0);
-        hd_buf_addc(out, ')');
+    default: /* the lists of list_head */
         break;
     }
+}
+
+void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
+{
+    const char *head = list_head(n);
+    if (!head) {
+        print_leaf(n, out);
+        return;
+    }
+    hd_buf_addc(out, '(');
+    hd_buf_adds(out, head);
+    kids(n, out, 0);
+    hd_buf_addc(out, ')');
 }

@@ -159,70 +159,79 @@ static const struct {
     "default, upper, lower, truncate, date, number, currency, days_until, days_since, between, "   \
     "lt, gt"
 
-int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, size_t whysize)
+/* The filter named at the start of s: its index in filters[], or -1 with why
+ * set. *i becomes the offset after the name. */
+static int find_filter(const char *s, size_t n, size_t *i, char *why, size_t whysize)
 {
-    size_t i = 0, k;
-    memset(f, 0, sizeof *f);
-    while (i < n && (islower((unsigned char)s[i]) || s[i] == '_'))
-        i++;
-    if (i == 0) {
+    size_t k, e = 0;
+    while (e < n && (islower((unsigned char)s[e]) || s[e] == '_'))
+        e++;
+    *i = e;
+    if (e == 0) {
         snprintf(why, whysize, "a filter name is missing after '|' (known: " KNOWN_FILTERS ")");
         return -1;
     }
     size_t nf = sizeof filters / sizeof filters[0];
     for (k = 0; k < nf; k++)
-        if (strlen(filters[k].name) == i && memcmp(filters[k].name, s, i) == 0)
-            break;
-    if (k == nf) {
-        snprintf(why, whysize, "unknown filter '%.*s' (known: " KNOWN_FILTERS ")", (int)i, s);
+        if (strlen(filters[k].name) == e && memcmp(filters[k].name, s, e) == 0)
+            return (int)k;
+    snprintf(why, whysize, "unknown filter '%.*s' (known: " KNOWN_FILTERS ")", (int)e, s);
+    return -1;
+}
+
+/* A "string" or 'string' argument at s[*i] (the quote), with backslash
+ * escapes; 'single' quotes read better inside JSON parts. */
+static int string_arg(const char *s, size_t n, size_t *i, struct mst_filter *f, const char *name,
+                      char *why, size_t whysize)
+{
+    char q = s[*i];
+    struct hd_buf b;
+    size_t j;
+    hd_buf_init(&b);
+    for (j = *i + 1; j < n && s[j] != q; j++) {
+        if (s[j] == '\\' && j + 1 < n)
+            j++;
+        hd_buf_addc(&b, s[j]);
+    }
+    if (j == n || f->str) {
+        hd_buf_release(&b);
+        snprintf(why, whysize,
+                 j == n ? "unterminated string in filter '%s'" : "filter '%s' takes one string",
+                 name);
         return -1;
     }
-    f->kind = filters[k].kind;
-    while (i < n) {
-        while (i < n && isspace((unsigned char)s[i]))
-            i++;
-        if (i == n)
-            break;
-        if (s[i] == '"' || s[i] == '\'') {
-            /* 'single' quotes read better inside JSON parts */
-            char q = s[i];
-            struct hd_buf b;
-            hd_buf_init(&b);
-            for (i++; i < n && s[i] != q; i++) {
-                if (s[i] == '\\' && i + 1 < n)
-                    i++;
-                hd_buf_addc(&b, s[i]);
-            }
-            if (i == n || f->str) {
-                hd_buf_release(&b);
-                snprintf(why, whysize,
-                         i == n ? "unterminated string in filter '%s'"
-                                : "filter '%s' takes one string",
-                         filters[k].name);
-                goto bad;
-            }
-            i++;
-            f->str = hd_buf_detach(&b, NULL);
-            continue;
-        }
-        char *end;
-        char num[32];
-        size_t m = 0;
-        while (i + m < n && !isspace((unsigned char)s[i + m]) && m < sizeof num - 1)
-            m++;
-        memcpy(num, s + i, m);
-        num[m] = '\0';
-        double d = strtod(num, &end);
-        if (end == num || *end || f->nnum == 2) {
-            snprintf(why, whysize,
-                     "filter '%s': '%s' is not an argument it takes (a number, or "
-                     "a \"string\")",
-                     filters[k].name, num);
-            goto bad;
-        }
-        f->num[f->nnum++] = d;
-        i += m;
+    *i = j + 1;
+    f->str = hd_buf_detach(&b, NULL);
+    return 0;
+}
+
+/* A number argument at s[*i], up to the next whitespace. */
+static int number_arg(const char *s, size_t n, size_t *i, struct mst_filter *f, const char *name,
+                      char *why, size_t whysize)
+{
+    char *end;
+    char num[32];
+    size_t m = 0;
+    while (*i + m < n && !isspace((unsigned char)s[*i + m]) && m < sizeof num - 1)
+        m++;
+    memcpy(num, s + *i, m);
+    num[m] = '\0';
+    double d = strtod(num, &end);
+    if (end == num || *end || f->nnum == 2) {
+        snprintf(why, whysize,
+                 "filter '%s': '%s' is not an argument it takes (a number, or "
+                 "a \"string\")",
+                 name, num);
+        return -1;
     }
+    f->num[f->nnum++] = d;
+    *i += m;
+    return 0;
+}
+
+/* Whether filter k takes the arguments f got, and values it can use. */
+static int check_args(const struct mst_filter *f, size_t k, char *why, size_t whysize)
+{
     if (f->nnum < filters[k].min_num || f->nnum > filters[k].max_num ||
         (filters[k].str == 2 && !f->str) || (filters[k].str == 0 && f->str)) {
         static const char *const usage[] = {[F_DEFAULT] = "default \"text\"",
@@ -239,11 +248,11 @@ int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, s
                                             [F_GT] = "gt N"};
         snprintf(why, whysize, "wrong arguments for filter '%s' (write: %s)", filters[k].name,
                  usage[f->kind]);
-        goto bad;
+        return -1;
     }
     if (f->kind == F_TRUNCATE && (f->num[0] < 1 || f->num[0] != floor(f->num[0]))) {
         snprintf(why, whysize, "filter 'truncate' needs a whole number of characters, at least 1");
-        goto bad;
+        return -1;
     }
     if (f->kind == F_CURRENCY &&
         (strlen(f->str) != 3 || !isupper((unsigned char)f->str[0]) ||
@@ -252,8 +261,32 @@ int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, s
                  "filter 'currency': '%s' is not an ISO 4217 code such as CNY or "
                  "USD",
                  f->str);
-        goto bad;
+        return -1;
     }
+    return 0;
+}
+
+int mst_filter_parse(const char *s, size_t n, struct mst_filter *f, char *why, size_t whysize)
+{
+    size_t i;
+    memset(f, 0, sizeof *f);
+    int k = find_filter(s, n, &i, why, whysize);
+    if (k < 0)
+        return -1;
+    const char *name = filters[k].name;
+    f->kind = filters[k].kind;
+    while (i < n) {
+        while (i < n && isspace((unsigned char)s[i]))
+            i++;
+        if (i == n)
+            break;
+        int rc = s[i] == '"' || s[i] == '\'' ? string_arg(s, n, &i, f, name, why, whysize)
+                                             : number_arg(s, n, &i, f, name, why, whysize);
+        if (rc < 0)
+            goto bad;
+    }
+    if (check_args(f, (size_t)k, why, whysize) < 0)
+        goto bad;
     return 0;
 bad:
     free(f->str);

@@ -98,118 +98,127 @@ static const char *attr_value(const char *s, size_t n, const char *attr, size_t 
     return NULL;
 }
 
-void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
+/* The conversion's state between tags. */
+struct conv {
+    struct hd_buf raw;    /* the text, before spaces are collapsed */
+    struct hd_buf href;   /* the open link's target, as written */
+    const char *skip_tag; /* inside head, style, script or title: its name */
+    size_t link_start;    /* raw.len where the open link's text began */
+    bool in_link;
+};
+
+/* The offset after the comment that starts at h[i] ("<!--"), or n when it
+ * never ends. */
+static size_t comment_end(const char *h, size_t n, size_t i)
 {
-    struct hd_buf raw, href;
-    hd_buf_init(&raw);
-    hd_buf_init(&href);
-    size_t i = 0;
-    const char *skip_tag = NULL;
-    size_t link_start = 0;
-    bool in_link = false;
-    while (i < n) {
-        if (h[i] == '<') {
-            const char *gt = memchr(h + i, '>', n - i);
-            size_t end = gt ? (size_t)(gt - h) + 1 : n;
-            if (n - i >= 4 && memcmp(h + i, "<!--", 4) == 0) {
-                const char *c = NULL;
-                for (size_t k = i + 4; k + 3 <= n && !c; k++)
-                    if (memcmp(h + k, "-->", 3) == 0)
-                        c = h + k;
-                i = c ? (size_t)(c - h) + 3 : n;
-                continue;
-            }
-            bool closing = i + 1 < n && h[i + 1] == '/';
-            size_t ns = i + 1 + closing, ne = ns;
-            while (ne < end && (isalnum((unsigned char)h[ne])))
-                ne++;
-            const char *name = h + ns;
-            size_t nl = ne - ns;
-            if (skip_tag) {
-                if (closing && tag_is(name, nl, skip_tag))
-                    skip_tag = NULL;
-                i = end;
-                continue;
-            }
-            if (!closing && (tag_is(name, nl, "head") || tag_is(name, nl, "style") ||
-                             tag_is(name, nl, "script") || tag_is(name, nl, "title"))) {
-                skip_tag = tag_is(name, nl, "head")    ? "head"
-                           : tag_is(name, nl, "style") ? "style"
-                           : tag_is(name, nl, "title") ? "title"
-                                                       : "script";
-                i = end;
-                continue;
-            }
-            if (tag_is(name, nl, "br") || tag_is(name, nl, "p") || tag_is(name, nl, "div") ||
-                tag_is(name, nl, "tr") || tag_is(name, nl, "table") || tag_is(name, nl, "ul") ||
-                tag_is(name, nl, "ol") ||
-                (nl == 2 && tolower((unsigned char)name[0]) == 'h' &&
-                 isdigit((unsigned char)name[1]))) {
-                hd_buf_addc(&raw, '\n');
-                if (!tag_is(name, nl, "br") && closing)
-                    hd_buf_addc(&raw, '\n');
-            } else if (tag_is(name, nl, "li") && !closing) {
-                hd_buf_adds(&raw, "\n- ");
-            } else if (tag_is(name, nl, "td") && closing) {
-                hd_buf_addc(&raw, ' ');
-            } else if (tag_is(name, nl, "a")) {
-                if (!closing) {
-                    size_t vl;
-                    const char *v = attr_value(h + ne, end - ne, "href", &vl);
-                    hd_buf_reset(&href);
-                    if (v)
-                        hd_buf_add(&href, v, vl);
-                    in_link = true;
-                    link_start = raw.len;
-                } else if (in_link) {
-                    in_link = false;
-                    /* "text (url)", unless the text already is the url */
-                    struct hd_buf dec;
-                    hd_buf_init(&dec);
-                    for (size_t k = 0; k < href.len; k++) {
-                        size_t used = href.data[k] == '&'
-                                          ? entity(href.data + k + 1, href.len - k - 1, &dec)
-                                          : 0;
-                        if (used)
-                            k += used;
-                        else
-                            hd_buf_addc(&dec, href.data[k]);
-                    }
-                    if (dec.len &&
-                        !(raw.len - link_start == dec.len &&
-                          memcmp(raw.data + link_start, dec.data, dec.len) == 0) &&
-                        strncmp(dec.data, "mailto:", 7) != 0)
-                        hd_buf_addf(&raw, " (%s)", dec.data);
-                    else if (dec.len && strncmp(dec.data, "mailto:", 7) == 0 &&
-                             raw.len == link_start)
-                        hd_buf_adds(&raw, dec.data + 7);
-                    hd_buf_release(&dec);
-                }
-            }
-            i = end;
-            continue;
-        }
-        if (skip_tag) {
-            i++;
-            continue;
-        }
-        if (h[i] == '&') {
-            size_t used = entity(h + i + 1, n - i - 1, &raw);
-            if (used) {
-                i += used + 1;
-                continue;
-            }
-        }
-        hd_buf_addc(&raw, h[i++]);
+    const char *c = NULL;
+    for (size_t k = i + 4; k + 3 <= n && !c; k++)
+        if (memcmp(h + k, "-->", 3) == 0)
+            c = h + k;
+    return c ? (size_t)(c - h) + 3 : n;
+}
+
+/* An element whose content is not text (head, style, script, title): its
+ * name, or NULL. */
+static const char *skipped_element(const char *name, size_t nl)
+{
+    return tag_is(name, nl, "head")     ? "head"
+           : tag_is(name, nl, "style")  ? "style"
+           : tag_is(name, nl, "title")  ? "title"
+           : tag_is(name, nl, "script") ? "script"
+                                        : NULL;
+}
+
+/* Tags that end a line: line breaks, blocks and headings. */
+static bool breaks_line(const char *name, size_t nl)
+{
+    return tag_is(name, nl, "br") || tag_is(name, nl, "p") || tag_is(name, nl, "div") ||
+           tag_is(name, nl, "tr") || tag_is(name, nl, "table") || tag_is(name, nl, "ul") ||
+           tag_is(name, nl, "ol") ||
+           (nl == 2 && tolower((unsigned char)name[0]) == 'h' && isdigit((unsigned char)name[1]));
+}
+
+/* </a>: "text (url)", unless the text already is the url; a mailto: link
+ * without text shows the address. */
+static void end_link(struct conv *cv)
+{
+    struct hd_buf dec;
+    cv->in_link = false;
+    hd_buf_init(&dec);
+    for (size_t k = 0; k < cv->href.len; k++) {
+        size_t used =
+            cv->href.data[k] == '&' ? entity(cv->href.data + k + 1, cv->href.len - k - 1, &dec) : 0;
+        if (used)
+            k += used;
+        else
+            hd_buf_addc(&dec, cv->href.data[k]);
     }
-    /* collapse: spaces within lines (a no-break space counts as one), and
-     * blank lines to at most one */
+    if (dec.len &&
+        !(cv->raw.len - cv->link_start == dec.len &&
+          memcmp(cv->raw.data + cv->link_start, dec.data, dec.len) == 0) &&
+        strncmp(dec.data, "mailto:", 7) != 0)
+        hd_buf_addf(&cv->raw, " (%s)", dec.data);
+    else if (dec.len && strncmp(dec.data, "mailto:", 7) == 0 && cv->raw.len == cv->link_start)
+        hd_buf_adds(&cv->raw, dec.data + 7);
+    hd_buf_release(&dec);
+}
+
+/* The tag (or comment) that starts at h[i]: returns the offset after it. */
+static size_t on_tag(struct conv *cv, const char *h, size_t n, size_t i)
+{
+    const char *gt = memchr(h + i, '>', n - i);
+    size_t end = gt ? (size_t)(gt - h) + 1 : n;
+    if (n - i >= 4 && memcmp(h + i, "<!--", 4) == 0)
+        return comment_end(h, n, i);
+    bool closing = i + 1 < n && h[i + 1] == '/';
+    size_t ns = i + 1 + closing, ne = ns;
+    while (ne < end && (isalnum((unsigned char)h[ne])))
+        ne++;
+    const char *name = h + ns, *skip;
+    size_t nl = ne - ns;
+    if (cv->skip_tag) {
+        if (closing && tag_is(name, nl, cv->skip_tag))
+            cv->skip_tag = NULL;
+        return end;
+    }
+    if (!closing && (skip = skipped_element(name, nl))) {
+        cv->skip_tag = skip;
+        return end;
+    }
+    if (breaks_line(name, nl)) {
+        hd_buf_addc(&cv->raw, '\n');
+        if (!tag_is(name, nl, "br") && closing)
+            hd_buf_addc(&cv->raw, '\n');
+    } else if (tag_is(name, nl, "li") && !closing) {
+        hd_buf_adds(&cv->raw, "\n- ");
+    } else if (tag_is(name, nl, "td") && closing) {
+        hd_buf_addc(&cv->raw, ' ');
+    } else if (tag_is(name, nl, "a")) {
+        if (!closing) {
+            size_t vl;
+            const char *v = attr_value(h + ne, end - ne, "href", &vl);
+            hd_buf_reset(&cv->href);
+            if (v)
+                hd_buf_add(&cv->href, v, vl);
+            cv->in_link = true;
+            cv->link_start = cv->raw.len;
+        } else if (cv->in_link) {
+            end_link(cv);
+        }
+    }
+    return end;
+}
+
+/* Appends raw to out with spaces within lines collapsed (a no-break space
+ * counts as one), blank lines to at most one, and one line end at the end. */
+static void collapse(const struct hd_buf *raw, struct hd_buf *out)
+{
     size_t blank = 0;
     bool line_has_text = false, pending_space = false;
-    for (size_t k = 0; k < raw.len; k++) {
-        char c = raw.data[k];
+    for (size_t k = 0; k < raw->len; k++) {
+        char c = raw->data[k];
         bool nbsp =
-            (unsigned char)c == 0xC2 && k + 1 < raw.len && (unsigned char)raw.data[k + 1] == 0xA0;
+            (unsigned char)c == 0xC2 && k + 1 < raw->len && (unsigned char)raw->data[k + 1] == 0xA0;
         if (c == '\n') {
             if (line_has_text) {
                 hd_buf_addc(out, '\n');
@@ -232,6 +241,33 @@ void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
     while (out->len && out->data[out->len - 1] == '\n')
         out->data[--out->len] = '\0';
     hd_buf_addc(out, '\n');
-    hd_buf_release(&raw);
-    hd_buf_release(&href);
+}
+
+void hd_html_to_text(const char *h, size_t n, struct hd_buf *out)
+{
+    struct conv cv = {.skip_tag = NULL, .link_start = 0, .in_link = false};
+    hd_buf_init(&cv.raw);
+    hd_buf_init(&cv.href);
+    size_t i = 0;
+    while (i < n) {
+        if (h[i] == '<') {
+            i = on_tag(&cv, h, n, i);
+            continue;
+        }
+        if (cv.skip_tag) {
+            i++;
+            continue;
+        }
+        if (h[i] == '&') {
+            size_t used = entity(h + i + 1, n - i - 1, &cv.raw);
+            if (used) {
+                i += used + 1;
+                continue;
+            }
+        }
+        hd_buf_addc(&cv.raw, h[i++]);
+    }
+    collapse(&cv.raw, out);
+    hd_buf_release(&cv.raw);
+    hd_buf_release(&cv.href);
 }

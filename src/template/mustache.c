@@ -144,102 +144,125 @@ static void trim(const char *s, size_t *a, size_t *b)
         (*b)--;
 }
 
+/* The current delimiters, changed by {{=<% %>=}} tags. */
+struct delims {
+    char otag[16], ctag[16];
+    size_t olen;
+};
+
+/* The type of tag a sigil (the character after the opening delimiter)
+ * gives, or T_VAR when it is no sigil but the name's first character. */
+static enum tok_type sigil_type(char sig)
+{
+    switch (sig) {
+    case '{':
+        return T_RAW;
+    case '&':
+        return T_RAW;
+    case '#':
+        return T_SECTION;
+    case '^':
+        return T_INVERTED;
+    case '/':
+        return T_CLOSE;
+    case '>':
+        return T_PARTIAL;
+    case '<':
+        return T_PARENT;
+    case '$':
+        return T_BLOCK;
+    case '!':
+        return T_COMMENT;
+    case '=':
+        return T_DELIM;
+    default:
+        return T_VAR;
+    }
+}
+
+/* Applies a delimiter change whose trimmed content is [a, cend): "<% %>",
+ * two words, neither with '=' nor whitespace. */
+static int set_delims(struct compiler *c, struct delims *dl, size_t tstart, size_t a, size_t cend)
+{
+    size_t b = a;
+    while (b < cend && !isspace((unsigned char)c->src[b]))
+        b++;
+    size_t d = b;
+    while (d < cend && isspace((unsigned char)c->src[d]))
+        d++;
+    size_t na = b - a, nd = cend - d;
+    if (na == 0 || nd == 0 || d == b || na >= sizeof dl->otag || nd >= sizeof dl->ctag ||
+        memchr(c->src + a, '=', na) || memchr(c->src + d, '=', nd) ||
+        find(c->src + d, nd, " ", 1) || find(c->src + d, nd, "\t", 1))
+        return fail_at(c, tstart,
+                       "bad delimiter change: write {{=<%% %%>=}}, two delimiters "
+                       "without '=' or spaces");
+    memcpy(dl->otag, c->src + a, na);
+    dl->otag[na] = '\0';
+    dl->olen = na;
+    memcpy(dl->ctag, c->src + d, nd);
+    dl->ctag[nd] = '\0';
+    return 0;
+}
+
+/* Pushes the tag whose opening delimiter starts at tstart; *pos becomes the
+ * offset just after its closing delimiter. */
+static int scan_tag(struct compiler *c, struct delims *dl, size_t tstart, size_t *pos)
+{
+    size_t p = tstart + dl->olen;
+    if (p >= c->len)
+        return fail_at(c, tstart, "unclosed tag: '%s' without '%s'", dl->otag, dl->ctag);
+    char sig = c->src[p];
+    enum tok_type type = sigil_type(sig);
+    char closer[20];
+    if (type == T_VAR)
+        sig = 0;
+    else
+        p++;
+    /* the closing delimiter; {{{x}}} and {{=a b=}} have an extra character */
+    if (sig == '{' || sig == '=')
+        snprintf(closer, sizeof closer, "%c%s", sig == '{' ? '}' : '=', dl->ctag);
+    else
+        snprintf(closer, sizeof closer, "%s", dl->ctag);
+    size_t cl = strlen(closer);
+    const char *e = find(c->src + p, c->len - p, closer, cl);
+    if (!e) {
+        if (sig == '{')
+            return fail_at(c, tstart, "unclosed tag: '%s{' needs '}%s'", dl->otag, dl->ctag);
+        return fail_at(c, tstart, "unclosed tag: '%s' without '%s'", dl->otag, dl->ctag);
+    }
+    size_t cstart = p, cend = (size_t)(e - c->src), tend = cend + cl;
+    trim(c->src, &cstart, &cend);
+    struct token *t = push(c, type, tstart, tend);
+    t->cstart = cstart;
+    t->cend = cend;
+    position(c, tstart, &t->line, &t->col);
+    if (type == T_DELIM) {
+        int rc = set_delims(c, dl, tstart, cstart, cend);
+        if (rc < 0)
+            return rc;
+    } else if (type != T_COMMENT && cstart == cend) {
+        return fail_at(c, tstart, "empty tag: a name is missing");
+    }
+    *pos = tend;
+    return 0;
+}
+
 static int scan(struct compiler *c)
 {
-    char otag[16] = "{{", ctag[16] = "}}";
-    size_t olen = 2, pos = 0;
+    struct delims dl = {"{{", "}}", 2};
+    size_t pos = 0;
     while (pos < c->len) {
-        const char *o = find(c->src + pos, c->len - pos, otag, olen);
+        const char *o = find(c->src + pos, c->len - pos, dl.otag, dl.olen);
         if (!o) {
             push_text(c, pos, c->len);
             break;
         }
-        size_t tstart = (size_t)(o - c->src), p = tstart + olen;
+        size_t tstart = (size_t)(o - c->src);
         push_text(c, pos, tstart);
-        if (p >= c->len)
-            return fail_at(c, tstart, "unclosed tag: '%s' without '%s'", otag, ctag);
-        char sig = c->src[p];
-        enum tok_type type = T_VAR;
-        char closer[20];
-        switch (sig) {
-        case '{':
-            type = T_RAW;
-            break;
-        case '&':
-            type = T_RAW;
-            break;
-        case '#':
-            type = T_SECTION;
-            break;
-        case '^':
-            type = T_INVERTED;
-            break;
-        case '/':
-            type = T_CLOSE;
-            break;
-        case '>':
-            type = T_PARTIAL;
-            break;
-        case '<':
-            type = T_PARENT;
-            break;
-        case '$':
-            type = T_BLOCK;
-            break;
-        case '!':
-            type = T_COMMENT;
-            break;
-        case '=':
-            type = T_DELIM;
-            break;
-        default:
-            sig = 0;
-            break;
-        }
-        if (sig)
-            p++;
-        /* the closing delimiter; {{{x}}} and {{=a b=}} have an extra character */
-        if (sig == '{' || sig == '=')
-            snprintf(closer, sizeof closer, "%c%s", sig == '{' ? '}' : '=', ctag);
-        else
-            snprintf(closer, sizeof closer, "%s", ctag);
-        size_t cl = strlen(closer);
-        const char *e = find(c->src + p, c->len - p, closer, cl);
-        if (!e) {
-            if (sig == '{')
-                return fail_at(c, tstart, "unclosed tag: '%s{' needs '}%s'", otag, ctag);
-            return fail_at(c, tstart, "unclosed tag: '%s' without '%s'", otag, ctag);
-        }
-        size_t cstart = p, cend = (size_t)(e - c->src), tend = cend + cl;
-        trim(c->src, &cstart, &cend);
-        struct token *t = push(c, type, tstart, tend);
-        t->cstart = cstart;
-        t->cend = cend;
-        position(c, tstart, &t->line, &t->col);
-        if (type == T_DELIM) {
-            /* "<% %>": two words, neither with '=' nor whitespace */
-            size_t a = cstart, b = a;
-            while (b < cend && !isspace((unsigned char)c->src[b]))
-                b++;
-            size_t d = b;
-            while (d < cend && isspace((unsigned char)c->src[d]))
-                d++;
-            size_t na = b - a, nd = cend - d;
-            if (na == 0 || nd == 0 || d == b || na >= sizeof otag || nd >= sizeof ctag ||
-                memchr(c->src + a, '=', na) || memchr(c->src + d, '=', nd) ||
-                find(c->src + d, nd, " ", 1) || find(c->src + d, nd, "\t", 1))
-                return fail_at(c, tstart,
-                               "bad delimiter change: write {{=<%% %%>=}}, two delimiters "
-                               "without '=' or spaces");
-            memcpy(otag, c->src + a, na);
-            otag[na] = '\0';
-            olen = na;
-            memcpy(ctag, c->src + d, nd);
-            ctag[nd] = '\0';
-        } else if (type != T_COMMENT && cstart == cend) {
-            return fail_at(c, tstart, "empty tag: a name is missing");
-        }
-        pos = tend;
+        int rc = scan_tag(c, &dl, tstart, &pos);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -433,6 +456,124 @@ static const char *open_sigil(enum tok_type t)
     }
 }
 
+static int build(struct compiler *c, size_t *i, struct mst_node *parent, const struct token *opener,
+                 const struct mst_name *open_name);
+
+/* A closing tag t: it must close opener, the section whose kids are being
+ * built. */
+static int close_section(struct compiler *c, const struct token *t, struct mst_node *parent,
+                         const struct token *opener, const struct mst_name *open_name)
+{
+    size_t a = t->cstart, b = t->cend;
+    if (!opener)
+        return fail_at(c, t->start, "unexpected closing tag '{{/%.*s}}': no section is open",
+                       (int)(b - a), c->src + a);
+    const char *want = open_name->full;
+    size_t wl = strlen(want);
+    bool dyn = open_name->dynamic;
+    /* {{/name}} closes {{#name | filters}}, and {{/ *x}} closes {{< *x}} */
+    if (dyn && a < b && c->src[a] == '*') {
+        a++;
+        while (a < b && isspace((unsigned char)c->src[a]))
+            a++;
+    }
+    size_t ne = a;
+    while (ne < b && c->src[ne] != '|' && !isspace((unsigned char)c->src[ne]))
+        ne++;
+    if (ne - a != wl || memcmp(c->src + a, want, wl) != 0)
+        return fail_at(c, t->start,
+                       "mismatched closing tag '{{/%.*s}}': '{{%s%s}}' opened at %d:%d "
+                       "is still open",
+                       (int)(t->cend - t->cstart), c->src + t->cstart, open_sigil(opener->type),
+                       want, opener->line, opener->col);
+    parent->restore_nl = t->standalone && t->close_nl;
+    return 0;
+}
+
+/* Inside a parent only block arguments count: a section there is still
+ * parsed (so that its closing tag is matched), then thrown away. */
+static int skip_in_parent(struct compiler *c, size_t *i, const struct token *t)
+{
+    if (t->type == T_SECTION || t->type == T_INVERTED || t->type == T_PARENT) {
+        struct mst_node skip = {.type = N_SECTION};
+        int rc = parse_tag_content(c, t, &skip, t->type == T_PARENT);
+        if (rc == 0)
+            rc = build(c, i, &skip, t, &skip.name);
+        node_release(&skip);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void add_text(struct compiler *c, struct mst_node *parent, const struct token *t)
+{
+    if (parent->nkids && parent->kids[parent->nkids - 1].type == N_TEXT) {
+        /* one node for a run of lines: fewer, longer appends when rendering */
+        struct mst_node *prev = &parent->kids[parent->nkids - 1];
+        size_t add = t->cend - t->cstart;
+        prev->text = hd_xrealloc(prev->text, prev->len + add + 1);
+        memcpy(prev->text + prev->len, c->src + t->cstart, add);
+        prev->len += add;
+        prev->text[prev->len] = '\0';
+        return;
+    }
+    struct mst_node *n = add_kid(parent);
+    n->type = N_TEXT;
+    n->text = hd_xstrndup(c->src + t->cstart, t->cend - t->cstart);
+    n->len = t->cend - t->cstart;
+    n->bol = t->cstart == 0 || c->src[t->cstart - 1] == '\n';
+    position(c, t->cstart, &n->line, &n->col);
+}
+
+/* Builds the kids of the section, inverted section, parent or block just
+ * added as parent's last kid, up to its closing tag t opened. */
+static int build_section(struct compiler *c, size_t *i, struct mst_node *parent,
+                         const struct token *t)
+{
+    /* the node may move while its kids are added: keep an index */
+    size_t idx = parent->nkids - 1;
+    struct mst_node tmp = parent->kids[idx];
+    memset(&parent->kids[idx], 0, sizeof tmp);
+    int rc = build(c, i, &tmp, t, &tmp.name);
+    parent->kids[idx] = tmp;
+    if (rc < 0)
+        return rc;
+    if (*i > c->ntok || (c->tok[*i - 1].type != T_CLOSE))
+        return fail_at(c, t->start, "unclosed section: '{{%s%s}}' has no '{{/%s}}'",
+                       open_sigil(t->type), parent->kids[idx].name.full,
+                       parent->kids[idx].name.full);
+    return 0;
+}
+
+/* Adds a tag (variable, section, partial, parent or block) to parent. */
+static int add_tag(struct compiler *c, size_t *i, struct mst_node *parent, const struct token *t)
+{
+    static const enum mst_node_type map[] = {
+        [T_VAR] = N_VAR,           [T_RAW] = N_RAW,         [T_SECTION] = N_SECTION,
+        [T_INVERTED] = N_INVERTED, [T_PARTIAL] = N_PARTIAL, [T_PARENT] = N_PARENT,
+        [T_BLOCK] = N_BLOCK};
+    struct mst_node *n = add_kid(parent);
+    n->line = t->line;
+    n->col = t->col;
+    n->type = map[t->type];
+    n->standalone = t->standalone;
+    if (t->standalone) {
+        n->indent = hd_xstrndup(c->src + t->istart, t->iend - t->istart);
+        n->indent_len = t->iend - t->istart;
+    }
+    bool dyn_ok = t->type == T_PARTIAL || t->type == T_PARENT;
+    int rc = parse_tag_content(c, t, n, dyn_ok);
+    if (rc < 0)
+        return rc;
+    if ((t->type == T_PARTIAL || t->type == T_PARENT || t->type == T_BLOCK) && n->nfilters)
+        return fail_at(c, t->start, "filters apply to variables and sections, not to '%s%s'",
+                       t->type == T_PARTIAL ? ">" : open_sigil(t->type), n->name.full);
+    if (t->type == T_SECTION || t->type == T_INVERTED || t->type == T_PARENT || t->type == T_BLOCK)
+        return build_section(c, i, parent, t);
+    return 0;
+}
+
 /* Builds parent's kids from tokens starting at *i, up to the close tag of
  * opener (or the end when opener is NULL). */
 static int build(struct compiler *c, size_t *i, struct mst_node *parent, const struct token *opener,
@@ -440,101 +581,22 @@ static int build(struct compiler *c, size_t *i, struct mst_node *parent, const s
 {
     while (*i < c->ntok) {
         const struct token *t = &c->tok[(*i)++];
+        int rc;
         if (t->drop || t->type == T_COMMENT || t->type == T_DELIM)
             continue;
-        if (t->type == T_CLOSE) {
-            size_t a = t->cstart, b = t->cend;
-            if (!opener)
-                return fail_at(c, t->start,
-                               "unexpected closing tag '{{/%.*s}}': no section is open",
-                               (int)(b - a), c->src + a);
-            const char *want = open_name->full;
-            size_t wl = strlen(want);
-            bool dyn = open_name->dynamic;
-            /* {{/name}} closes {{#name | filters}}, and {{/ *x}} closes {{< *x}} */
-            if (dyn && a < b && c->src[a] == '*') {
-                a++;
-                while (a < b && isspace((unsigned char)c->src[a]))
-                    a++;
-            }
-            size_t ne = a;
-            while (ne < b && c->src[ne] != '|' && !isspace((unsigned char)c->src[ne]))
-                ne++;
-            if (ne - a != wl || memcmp(c->src + a, want, wl) != 0)
-                return fail_at(c, t->start,
-                               "mismatched closing tag '{{/%.*s}}': '{{%s%s}}' opened at %d:%d "
-                               "is still open",
-                               (int)(t->cend - t->cstart), c->src + t->cstart,
-                               open_sigil(opener->type), want, opener->line, opener->col);
-            parent->restore_nl = t->standalone && t->close_nl;
-            return 0;
-        }
-        /* inside a parent only block arguments count */
+        if (t->type == T_CLOSE)
+            return close_section(c, t, parent, opener, open_name);
         if (parent->type == N_PARENT && t->type != T_BLOCK) {
-            if (t->type == T_SECTION || t->type == T_INVERTED || t->type == T_PARENT) {
-                struct mst_node skip = {.type = N_SECTION};
-                int rc = parse_tag_content(c, t, &skip, t->type == T_PARENT);
-                if (rc == 0)
-                    rc = build(c, i, &skip, t, &skip.name);
-                node_release(&skip);
-                if (rc < 0)
-                    return rc;
-            }
-            continue;
-        }
-        if (t->type == T_TEXT && parent->nkids && parent->kids[parent->nkids - 1].type == N_TEXT) {
-            /* one node for a run of lines: fewer, longer appends when rendering */
-            struct mst_node *prev = &parent->kids[parent->nkids - 1];
-            size_t add = t->cend - t->cstart;
-            prev->text = hd_xrealloc(prev->text, prev->len + add + 1);
-            memcpy(prev->text + prev->len, c->src + t->cstart, add);
-            prev->len += add;
-            prev->text[prev->len] = '\0';
-            continue;
-        }
-        struct mst_node *n = add_kid(parent);
-        n->line = t->line;
-        n->col = t->col;
-        if (t->type == T_TEXT) {
-            n->type = N_TEXT;
-            n->text = hd_xstrndup(c->src + t->cstart, t->cend - t->cstart);
-            n->len = t->cend - t->cstart;
-            n->bol = t->cstart == 0 || c->src[t->cstart - 1] == '\n';
-            position(c, t->cstart, &n->line, &n->col);
-            continue;
-        }
-        static const enum mst_node_type map[] = {
-            [T_VAR] = N_VAR,           [T_RAW] = N_RAW,         [T_SECTION] = N_SECTION,
-            [T_INVERTED] = N_INVERTED, [T_PARTIAL] = N_PARTIAL, [T_PARENT] = N_PARENT,
-            [T_BLOCK] = N_BLOCK};
-        n->type = map[t->type];
-        n->standalone = t->standalone;
-        if (t->standalone) {
-            n->indent = hd_xstrndup(c->src + t->istart, t->iend - t->istart);
-            n->indent_len = t->iend - t->istart;
-        }
-        bool dyn_ok = t->type == T_PARTIAL || t->type == T_PARENT;
-        int rc = parse_tag_content(c, t, n, dyn_ok);
-        if (rc < 0)
-            return rc;
-        if ((t->type == T_PARTIAL || t->type == T_PARENT || t->type == T_BLOCK) && n->nfilters)
-            return fail_at(c, t->start, "filters apply to variables and sections, not to '%s%s'",
-                           t->type == T_PARTIAL ? ">" : open_sigil(t->type), n->name.full);
-        if (t->type == T_SECTION || t->type == T_INVERTED || t->type == T_PARENT ||
-            t->type == T_BLOCK) {
-            /* the node may move while its kids are added: keep an index */
-            size_t idx = parent->nkids - 1;
-            struct mst_node tmp = *n;
-            memset(n, 0, sizeof *n);
-            rc = build(c, i, &tmp, t, &tmp.name);
-            parent->kids[idx] = tmp;
-            if (rc < 0)
+            if ((rc = skip_in_parent(c, i, t)) < 0)
                 return rc;
-            if (*i > c->ntok || (c->tok[*i - 1].type != T_CLOSE))
-                return fail_at(c, t->start, "unclosed section: '{{%s%s}}' has no '{{/%s}}'",
-                               open_sigil(t->type), parent->kids[idx].name.full,
-                               parent->kids[idx].name.full);
+            continue;
         }
+        if (t->type == T_TEXT) {
+            add_text(c, parent, t);
+            continue;
+        }
+        if ((rc = add_tag(c, i, parent, t)) < 0)
+            return rc;
     }
     if (opener)
         return fail_at(c, opener->start, "unclosed section: '{{%s%s}}' has no '{{/%s}}'",

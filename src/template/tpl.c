@@ -349,23 +349,94 @@ static size_t part_length(const char *body, size_t len, int kind)
     return len;
 }
 
+/* The error for a file that is not valid UTF-8, on the line of its first
+ * byte that is not ASCII. */
+static int not_utf8(const struct tfile *f, const char *text, size_t len, struct hd_err *err)
+{
+    size_t ok = 0;
+    int l = 1;
+    while (ok < len && hd_valid_utf8(text + ok, 1) && (unsigned char)text[ok] < 0x80) {
+        l += text[ok] == '\n';
+        ok++;
+    }
+    return hd_err_setpos(err, HD_E_PARSE, f->display, l, 0, "the file is not valid UTF-8");
+}
+
+/* Reads a separator line "--- email.html @b" (n bytes) into spec
+ * ("email.html", size bytes at most) and *variant ("b", inside spec, or
+ * NULL). */
+static int part_spec(const struct tfile *f, const char *line, size_t n, int lineno, char *spec,
+                     size_t size, char **variant, struct hd_err *err)
+{
+    size_t sl = n - 4 < size - 1 ? n - 4 : size - 1;
+    memcpy(spec, line + 4, sl);
+    spec[sl] = '\0';
+    char *at = strchr(spec, '@'), *v = NULL;
+    if (at) {
+        *at = '\0';
+        v = at + 1;
+        while (*v == ' ')
+            v++;
+        size_t vl = strlen(v);
+        while (vl && isspace((unsigned char)v[vl - 1]))
+            v[--vl] = '\0';
+        for (const char *p = v; *p; p++)
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+                return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                     "variant '%s' may use only a-z, 0-9 and '_'", v);
+        if (!*v)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "a variant name is missing after '@'");
+    }
+    size_t pl = strlen(spec);
+    while (pl && isspace((unsigned char)spec[pl - 1]))
+        spec[--pl] = '\0';
+    *variant = v;
+    return 0;
+}
+
+/* Adds the part a separator line (n bytes) begins, as *cur; its body is
+ * compiled when the next separator or the end is reached. */
+static int start_part(struct tfile *f, const char *line, size_t n, int lineno, struct part **cur,
+                      struct hd_err *err)
+{
+    char spec[128], *variant = NULL;
+    int rc = part_spec(f, line, n, lineno, spec, sizeof spec, &variant, err);
+    if (rc < 0)
+        return rc;
+    int kind = hd_tpl_part_parse(spec);
+    if (kind < 0)
+        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                             "unknown part '%s' (known: email.subject, email.text, "
+                             "email.html, sms, push.title, push.body, push.data, "
+                             "push.fcm, push.apns)",
+                             spec);
+    for (size_t k = 0; k < f->nparts; k++)
+        if (f->parts[k].kind == kind &&
+            ((!variant && !f->parts[k].variant) ||
+             (variant && f->parts[k].variant && strcmp(variant, f->parts[k].variant) == 0)))
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "part '%s%s%s' appears twice (first on line %d)", spec,
+                                 variant ? " @" : "", variant ? variant : "", f->parts[k].line);
+    f->parts = hd_xrealloc(f->parts, (f->nparts + 1) * sizeof *f->parts);
+    *cur = &f->parts[f->nparts++];
+    memset(*cur, 0, sizeof **cur);
+    (*cur)->kind = kind;
+    (*cur)->variant = variant ? hd_xstrdup(variant) : NULL;
+    (*cur)->line = lineno;
+    return 0;
+}
+
 static int parse_file(struct tfile *f, const char *text, size_t len, bool base, struct hd_err *err)
 {
     size_t i = 0;
-    int lineno = 0;
+    int lineno = 0, rc;
     struct part *cur = NULL;
     size_t body_start = 0;
     int body_line = 0;
     f->category = -1;
-    if (!hd_valid_utf8(text, len)) {
-        size_t ok = 0;
-        int l = 1;
-        while (ok < len && hd_valid_utf8(text + ok, 1) && (unsigned char)text[ok] < 0x80) {
-            l += text[ok] == '\n';
-            ok++;
-        }
-        return hd_err_setpos(err, HD_E_PARSE, f->display, l, 0, "the file is not valid UTF-8");
-    }
+    if (!hd_valid_utf8(text, len))
+        return not_utf8(f, text, len, err);
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
     for (;;) {
@@ -381,70 +452,23 @@ static int parse_file(struct tfile *f, const char *text, size_t len, bool base, 
         bool sep = n >= 4 && memcmp(line, "--- ", 4) == 0;
         if ((sep || at_end) && cur) {
             size_t blen = part_length(text + body_start, i - body_start, cur->kind);
-            int rc = compile_part(f, cur, text + body_start, blen, body_line, err);
-            if (rc < 0)
+            if ((rc = compile_part(f, cur, text + body_start, blen, body_line, err)) < 0)
                 return rc;
             cur = NULL;
         }
         if (at_end)
             break;
         if (sep) {
-            char spec[128];
-            size_t sl = n - 4 < sizeof spec - 1 ? n - 4 : sizeof spec - 1;
-            memcpy(spec, line + 4, sl);
-            spec[sl] = '\0';
-            char *at = strchr(spec, '@'), *variant = NULL;
-            if (at) {
-                *at = '\0';
-                variant = at + 1;
-                while (*variant == ' ')
-                    variant++;
-                size_t vl = strlen(variant);
-                while (vl && isspace((unsigned char)variant[vl - 1]))
-                    variant[--vl] = '\0';
-                for (const char *p = variant; *p; p++)
-                    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
-                        return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
-                                             "variant '%s' may use only a-z, 0-9 and '_'", variant);
-                if (!*variant)
-                    return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
-                                         "a variant name is missing after '@'");
-            }
-            size_t pl = strlen(spec);
-            while (pl && isspace((unsigned char)spec[pl - 1]))
-                spec[--pl] = '\0';
-            int kind = hd_tpl_part_parse(spec);
-            if (kind < 0)
-                return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
-                                     "unknown part '%s' (known: email.subject, email.text, "
-                                     "email.html, sms, push.title, push.body, push.data, "
-                                     "push.fcm, push.apns)",
-                                     spec);
-            for (size_t k = 0; k < f->nparts; k++)
-                if (f->parts[k].kind == kind &&
-                    ((!variant && !f->parts[k].variant) ||
-                     (variant && f->parts[k].variant && strcmp(variant, f->parts[k].variant) == 0)))
-                    return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
-                                         "part '%s%s%s' appears twice (first on line %d)", spec,
-                                         variant ? " @" : "", variant ? variant : "",
-                                         f->parts[k].line);
-            f->parts = hd_xrealloc(f->parts, (f->nparts + 1) * sizeof *f->parts);
-            cur = &f->parts[f->nparts++];
-            memset(cur, 0, sizeof *cur);
-            cur->kind = kind;
-            cur->variant = variant ? hd_xstrdup(variant) : NULL;
-            cur->line = lineno;
+            if ((rc = start_part(f, line, n, lineno, &cur, err)) < 0)
+                return rc;
             body_start = nl ? (size_t)(nl - text) + 1 : len;
             body_line = lineno + 1;
         } else if (!f->nparts) {
             size_t ws = 0;
             while (ws < n && isspace((unsigned char)line[ws]))
                 ws++;
-            if (ws < n && line[ws] != '#') {
-                int rc = header_line(f, line, n, lineno, base, err);
-                if (rc < 0)
-                    return rc;
-            }
+            if (ws < n && line[ws] != '#' && (rc = header_line(f, line, n, lineno, base, err)) < 0)
+                return rc;
         }
         i = nl ? (size_t)(nl - text) + 1 : len;
     }
