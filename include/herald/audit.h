@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "herald/err.h"
+#include "herald/store.h"
 
 struct hd_store;
 
@@ -135,5 +136,58 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err);
+
+/* ---- a contact's record (history.c) ------------------------------------------------ */
+
+/* What herald history and herald why read, once. Strings are owned by the
+ * record (hd_history_release). */
+struct hd_history {
+    struct hd_msg_info *msgs; /* the contact's messages, by firing */
+    size_t nmsgs;
+    struct hd_log_row *rows; /* every log row of the contact, oldest first */
+    size_t nrows;
+};
+/* The contact's messages (of one campaign when campaign > 0) and all its
+ * log rows: a cap may name messages of other campaigns. */
+int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, struct hd_history *h,
+                    struct hd_err *err);
+void hd_history_release(struct hd_history *h);
+/* The row where the message was accepted by a gateway, or NULL. */
+const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message);
+
+/* ---- why a contact did or did not get a campaign (why.c) ---------------------------- */
+
+struct hd_why {
+    struct hd_campaign camp;   /* the campaign */
+    struct hd_contact contact; /* the contact, when it still exists */
+    bool exists;               /* false: deleted, only its pseudonym is left */
+    struct hd_history rec;     /* the contact's messages of the campaign, all its rows */
+    struct hd_run *runs;       /* the campaign's runs, as hd_store_run_each gives them */
+    size_t nruns;
+};
+/* contact: an external id or a pseudonym ("deleted-12"); campaign: a name.
+ * Release w with hd_why_release (also after an error). */
+int hd_why_load(struct hd_store *st, const char *contact, const char *campaign, struct hd_why *w,
+                struct hd_err *err);
+void hd_why_release(struct hd_why *w);
+
+/* Whether the contact was in a run (*m: its message), and if not, why. */
+enum hd_why_run { HD_WHY_IN, HD_WHY_MAKING, HD_WHY_CREATED_AFTER, HD_WHY_NOT_IN_SEGMENT };
+int hd_why_run(const struct hd_why *w, const struct hd_run *run, const struct hd_msg_info **m);
+
+/* What a log row of a message was: a skip (held out, capped, deferred by
+ * quiet hours, no channel could carry it, or another reason) or an
+ * attempt. */
+enum hd_why_step {
+    HD_WHY_HELD_OUT,
+    HD_WHY_CAPPED,
+    HD_WHY_QUIET,
+    HD_WHY_NO_CHANNEL,
+    HD_WHY_SKIPPED,
+    HD_WHY_ATTEMPT
+};
+int hd_why_step(const struct hd_log_row *r);
+/* A channel's skip reason ("opted_out") in words; other words as they are. */
+const char *hd_why_skip_words(const char *reason);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/suppress.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/html.h"
 #include "herald/mustache.h"
 #include "herald/sms.h"

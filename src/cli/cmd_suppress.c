@@ -4,7 +4,7 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/store.h"
 #include "herald/suppress.h"
 

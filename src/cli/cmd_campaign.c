@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/dispatch.h"
 #include "herald/hash.h"
 #include "herald/schedule.h"

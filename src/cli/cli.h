@@ -1,7 +1,8 @@
-/* cmd: what the subcommand files share: the handlers main() dispatches to,
- * and small helpers for errors, usage and output formats. */
-#ifndef HERALD_CMD_H
-#define HERALD_CMD_H
+/* cli: what the command files share: the handlers main() dispatches to, the
+ * one option parser every handler declares its options to, and small helpers
+ * for errors, usage and output formats. */
+#ifndef HERALD_CLI_H
+#define HERALD_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +41,66 @@ int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prints usage to stdout (for --help) and returns 0. */
 int cmd_help(const char *usage);
+/* One option of a command: its long name (without "--"), whether it takes a
+ * value, and the id the handler's callback gets for it. A table ends with a
+ * zeroed entry; --help (and -h) is added by the parser, always last. */
+struct cli_opt {
+    const char *name; /* "segment" for --segment */
+    bool arg;         /* takes a value (--name VALUE or --name=VALUE) */
+    int id;           /* what the callback gets; a short option's letter */
+    unsigned in;      /* a shared table: the commands (spec masks) it is for; 0 all */
+};
+
+/* How one command (or subcommand) parses its options. */
+struct cli_spec {
+    const char *cmd;             /* "campaign create", in messages */
+    const char *usage;           /* printed for --help, and after an error */
+    const struct cli_opt *opts;  /* the options, ending with a zeroed entry */
+    unsigned mask;               /* a shared table: the entries whose in has this bit */
+    const char *shorts;          /* getopt short options; NULL for "h" */
+    const char *bad;             /* message for an unknown option; NULL for "bad option" */
+};
+
+/* Called for each option given, in order; returns 0 to go on, or the exit
+ * code the command returns at once (an error already printed, as by
+ * cmd_usage). */
+typedef int (*cli_opt_cb)(void *ud, int id, const char *arg);
+
+/* Parses argv[1..] (argv[0] is the command's name) with getopt_long, as
+ * the commands always have: options and operands may mix (operands are
+ * moved to the end), a long option may be abbreviated, and getopt's own
+ * line is printed for an unknown one. Returns the index of the first
+ * operand, or -1 when the command is to return *rc at once: 0 after
+ * printing the usage for --help, 2 after a bad option (the one-line error
+ * and the usage hint), or what the callback returned. */
+int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud,
+              int *rc);
+
+/* ---- run and send (cmd_run.c) ---- */
+enum { CLI_RUN = 1, CLI_SEND = 2 }; /* their masks in cli_dispatch_opts */
+struct hd_dispatch_opts;
+struct hd_dispatch_stats;
+extern const struct cli_opt cli_dispatch_opts[];
+/* The options' values, parsed by cli_dispatch_opt (a cli_opt_cb). */
+struct cli_dispatch_args {
+    const struct cli_spec *spec; /* for messages */
+    struct hd_dispatch_opts *o;  /* filled */
+};
+int cli_dispatch_opt(void *ud, int id, const char *arg);
+/* The progress line on stderr (when it is a terminal). */
+struct cli_view {
+    struct hd_ctx *ctx;
+    bool drawn;
+    int64_t start_ms;
+};
+void cli_fire_progress(void *ud, const char *campaign, int64_t queued);
+/* SIGTERM and SIGINT set the stop flag; SIGPIPE is ignored. */
+void cli_catch_signals(void);
+bool cli_stopped(void);
+/* Runs the dispatcher with o (stop flag and progress filled in) to its end. */
+int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view *v,
+                 struct hd_dispatch_stats *stats, struct hd_err *err);
+
 /* "table", "csv", "json" -> format, or -1. */
 int cmd_parse_format(const char *s, bool allow_table);
 /* Parses a non-negative integer option; -1 when it is not one. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/audit.h"
 #include "herald/import.h"
 #include "herald/store.h"

@@ -11,7 +11,7 @@
 #include <malloc.h>
 #endif
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/store.h"
 
 #ifndef HD_SYSCONF_PATH
