@@ -2,7 +2,6 @@
  * create checks everything it can before writing: the segment and the
  * template exist, the template has a part for every channel and every
  * variant, the schedule parses; nothing is stored when any check fails. */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -118,196 +117,219 @@ out:
     return rc;
 }
 
+enum {
+    O_SEGMENT = 256,
+    O_TEMPLATE,
+    O_CHANNELS,
+    O_CATEGORY,
+    O_AT,
+    O_LOCAL,
+    O_ON,
+    O_EVERY,
+    O_TZ,
+    O_NOW,
+    O_HOLDOUT,
+    O_VARIANTS,
+    O_EXPIRES,
+    O_RESEND,
+    O_FALLBACK,
+    O_RATE
+};
+
+static const char create_cmd_name[] = "campaign create";
+
+struct create_args {
+    struct hd_campaign c;
+    const char *on, *channels;
+    int nsched;
+    bool category_given;
+};
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = hd_xstrdup(value);
+}
+
+#define USAGE(...) cmd_usage(create_cmd_name, campaign_usage, __VA_ARGS__)
+
+/* --at, --local-time, --every, --now: the schedule (one of them). */
+static int create_sched(struct create_args *a, int id, const char *arg)
+{
+    struct hd_campaign *c = &a->c;
+    enum hd_time_kind kind;
+    int h, m;
+    char extra;
+    a->nsched++;
+    switch (id) {
+    case O_AT:
+        c->sched = HD_SCHED_AT;
+        if (hd_time_parse_iso(arg, &c->at, &kind) < 0)
+            return USAGE("--at: '%s' is not an ISO 8601 time (2026-12-01T09:00:00Z)", arg);
+        return 0;
+    case O_LOCAL:
+        c->sched = HD_SCHED_LOCAL;
+        if (sscanf(arg, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+            strlen(arg) != 5)
+            return USAGE("--local-time: '%s' is not HH:MM", arg);
+        c->local_minute = h * 60 + m;
+        return 0;
+    case O_EVERY:
+        c->sched = HD_SCHED_EVERY;
+        set_str(&c->cron, arg);
+        return 0;
+    default: /* O_NOW */
+        c->sched = HD_SCHED_NOW;
+        return 0;
+    }
+}
+
+/* Options with a value that is checked. */
+static int create_checked(struct create_args *a, int id, const char *arg)
+{
+    struct hd_campaign *c = &a->c;
+    struct hd_err err = {0};
+    struct hd_rate r;
+    int64_t secs;
+    char *end;
+    double pct;
+    switch (id) {
+    case O_CHANNELS:
+        a->channels = arg;
+        if (parse_channels(arg, c) < 0)
+            return USAGE("--channels: '%s' is not a list of distinct channels (email, sms, push)",
+                         arg);
+        return 0;
+    case O_CATEGORY:
+        if ((c->category = hd_category_parse(arg)) < 0)
+            return USAGE("--category: '%s' is not marketing or transactional", arg);
+        a->category_given = true;
+        return 0;
+    case O_TZ:
+        if (!hd_time_zone_valid(arg))
+            return USAGE("--tz: '%s' is not an IANA time zone (Europe/Paris)", arg);
+        set_str(&c->tz, arg);
+        return 0;
+    case O_HOLDOUT:
+        pct = strtod(arg, &end);
+        if (end == arg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct < 100))
+            return USAGE("--holdout: '%s' is not a percentage from 0 to below 100", arg);
+        c->holdout_bp = (int)lround(pct * 100);
+        return 0;
+    case O_EXPIRES:
+    case O_RESEND:
+        if (hd_units_duration(arg, &secs, &err) < 0)
+            return USAGE("%s: %s", id == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
+        *(id == O_EXPIRES ? &c->expires : &c->resend_after) = secs;
+        return 0;
+    default: /* O_RATE */
+        if (hd_units_rate(arg, &r, &err) < 0)
+            return USAGE("--rate: %s", err.msg);
+        set_str(&c->rate, arg);
+        return 0;
+    }
+}
+
+static int create_opt(void *ud, int id, const char *arg)
+{
+    struct create_args *a = ud;
+    switch (id) {
+    case O_SEGMENT:
+        set_str(&a->c.segment, arg);
+        return 0;
+    case O_TEMPLATE:
+        set_str(&a->c.tpl, arg);
+        return 0;
+    case O_ON:
+        a->on = arg;
+        return 0;
+    case O_VARIANTS:
+        set_str(&a->c.variants, arg);
+        return 0;
+    case O_FALLBACK:
+        a->c.fallback = true;
+        return 0;
+    case O_AT:
+    case O_LOCAL:
+    case O_EVERY:
+    case O_NOW:
+        return create_sched(a, id, arg);
+    default:
+        return create_checked(a, id, arg);
+    }
+}
+
+/* What the options say together, and the NAME. */
+static int create_check(struct create_args *a, int i, int argc, char **argv)
+{
+    struct hd_campaign *c = &a->c;
+    enum hd_time_kind kind;
+    if (i + 1 != argc)
+        return USAGE("give one campaign NAME");
+    if (!hd_seg_name_valid(argv[i]))
+        return USAGE("'%s' is not a campaign name (1 to 64 letters, digits, '_' or '-')", argv[i]);
+    if (!c->segment || !c->tpl || !a->channels)
+        return USAGE("give --segment, --template and --channels");
+    if (a->nsched != 1)
+        return USAGE("give one schedule: --now, --at, --local-time or --every");
+    if (a->on && c->sched != HD_SCHED_LOCAL)
+        return USAGE("--on goes with --local-time");
+    if (c->tz && c->sched != HD_SCHED_EVERY)
+        return USAGE("--tz goes with --every (a local time uses each recipient's zone)");
+    if (a->on && (hd_time_parse_iso(a->on, &c->at, &kind) < 0 || kind != HD_TIME_DATE))
+        return USAGE("--on: '%s' is not a date (YYYY-MM-DD)", a->on);
+    return 0;
+}
+
+#undef USAGE
+
 static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    enum {
-        O_SEGMENT = 256,
-        O_TEMPLATE,
-        O_CHANNELS,
-        O_CATEGORY,
-        O_AT,
-        O_LOCAL,
-        O_ON,
-        O_EVERY,
-        O_TZ,
-        O_NOW,
-        O_HOLDOUT,
-        O_VARIANTS,
-        O_EXPIRES,
-        O_RESEND,
-        O_FALLBACK,
-        O_RATE
-    };
-    static const struct option opts[] = {{"segment", required_argument, NULL, O_SEGMENT},
-                                         {"template", required_argument, NULL, O_TEMPLATE},
-                                         {"channels", required_argument, NULL, O_CHANNELS},
-                                         {"category", required_argument, NULL, O_CATEGORY},
-                                         {"at", required_argument, NULL, O_AT},
-                                         {"local-time", required_argument, NULL, O_LOCAL},
-                                         {"on", required_argument, NULL, O_ON},
-                                         {"every", required_argument, NULL, O_EVERY},
-                                         {"tz", required_argument, NULL, O_TZ},
-                                         {"now", no_argument, NULL, O_NOW},
-                                         {"holdout", required_argument, NULL, O_HOLDOUT},
-                                         {"variants", required_argument, NULL, O_VARIANTS},
-                                         {"expires", required_argument, NULL, O_EXPIRES},
-                                         {"resend-after", required_argument, NULL, O_RESEND},
-                                         {"fallback-on-failure", no_argument, NULL, O_FALLBACK},
-                                         {"rate", required_argument, NULL, O_RATE},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    struct hd_campaign c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING};
+    static const struct cli_opt opts[] = {{"segment", true, O_SEGMENT, 0},
+                                          {"template", true, O_TEMPLATE, 0},
+                                          {"channels", true, O_CHANNELS, 0},
+                                          {"category", true, O_CATEGORY, 0},
+                                          {"at", true, O_AT, 0},
+                                          {"local-time", true, O_LOCAL, 0},
+                                          {"on", true, O_ON, 0},
+                                          {"every", true, O_EVERY, 0},
+                                          {"tz", true, O_TZ, 0},
+                                          {"now", false, O_NOW, 0},
+                                          {"holdout", true, O_HOLDOUT, 0},
+                                          {"variants", true, O_VARIANTS, 0},
+                                          {"expires", true, O_EXPIRES, 0},
+                                          {"resend-after", true, O_RESEND, 0},
+                                          {"fallback-on-failure", false, O_FALLBACK, 0},
+                                          {"rate", true, O_RATE, 0},
+                                          {0}};
+    static const struct cli_spec spec = {create_cmd_name, campaign_usage, opts, 0, NULL, NULL};
+    struct create_args a = {.c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING}};
+    struct hd_campaign *c = &a.c;
     struct hd_err err = {0};
-    const char *on = NULL, *channels = NULL;
-    int nsched = 0, o, rc = EXIT_OK;
-    bool category_given = false;
-    const char *cmd = "campaign create";
-#define USAGE(...)                                                                                 \
-    do {                                                                                           \
-        rc = cmd_usage(cmd, campaign_usage, __VA_ARGS__);                                          \
-        goto out;                                                                                  \
-    } while (0)
-    optind = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case O_SEGMENT:
-            free(c.segment);
-            c.segment = hd_xstrdup(optarg);
-            break;
-        case O_TEMPLATE:
-            free(c.tpl);
-            c.tpl = hd_xstrdup(optarg);
-            break;
-        case O_CHANNELS:
-            channels = optarg;
-            if (parse_channels(optarg, &c) < 0)
-                USAGE("--channels: '%s' is not a list of distinct channels (email, sms, push)",
-                      optarg);
-            break;
-        case O_CATEGORY:
-            if ((c.category = hd_category_parse(optarg)) < 0)
-                USAGE("--category: '%s' is not marketing or transactional", optarg);
-            category_given = true;
-            break;
-        case O_AT: {
-            enum hd_time_kind kind;
-            nsched++;
-            c.sched = HD_SCHED_AT;
-            if (hd_time_parse_iso(optarg, &c.at, &kind) < 0)
-                USAGE("--at: '%s' is not an ISO 8601 time (2026-12-01T09:00:00Z)", optarg);
-            break;
-        }
-        case O_LOCAL: {
-            int h, m;
-            char extra;
-            nsched++;
-            c.sched = HD_SCHED_LOCAL;
-            if (sscanf(optarg, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
-                m > 59 || strlen(optarg) != 5)
-                USAGE("--local-time: '%s' is not HH:MM", optarg);
-            c.local_minute = h * 60 + m;
-            break;
-        }
-        case O_ON:
-            on = optarg;
-            break;
-        case O_EVERY:
-            nsched++;
-            c.sched = HD_SCHED_EVERY;
-            free(c.cron);
-            c.cron = hd_xstrdup(optarg);
-            break;
-        case O_TZ:
-            if (!hd_time_zone_valid(optarg))
-                USAGE("--tz: '%s' is not an IANA time zone (Europe/Paris)", optarg);
-            free(c.tz);
-            c.tz = hd_xstrdup(optarg);
-            break;
-        case O_NOW:
-            nsched++;
-            c.sched = HD_SCHED_NOW;
-            break;
-        case O_HOLDOUT: {
-            char *end;
-            double pct = strtod(optarg, &end);
-            if (end == optarg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct < 100))
-                USAGE("--holdout: '%s' is not a percentage from 0 to below 100", optarg);
-            c.holdout_bp = (int)lround(pct * 100);
-            break;
-        }
-        case O_VARIANTS:
-            free(c.variants);
-            c.variants = hd_xstrdup(optarg);
-            break;
-        case O_EXPIRES:
-        case O_RESEND: {
-            int64_t secs;
-            if (hd_units_duration(optarg, &secs, &err) < 0) {
-                rc = cmd_usage(cmd, campaign_usage, "%s: %s",
-                               o == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
-                goto out;
-            }
-            *(o == O_EXPIRES ? &c.expires : &c.resend_after) = secs;
-            break;
-        }
-        case O_FALLBACK:
-            c.fallback = true;
-            break;
-        case O_RATE: {
-            struct hd_rate r;
-            if (hd_units_rate(optarg, &r, &err) < 0)
-                USAGE("--rate: %s", err.msg);
-            free(c.rate);
-            c.rate = hd_xstrdup(optarg);
-            break;
-        }
-        case 'h':
-            rc = cmd_help(campaign_usage);
-            goto out;
-        default:
-            USAGE("bad option");
-        }
-    }
-    if (optind + 1 != argc)
-        USAGE("give one campaign NAME");
-    if (!hd_seg_name_valid(argv[optind]))
-        USAGE("'%s' is not a campaign name (1 to 64 letters, digits, '_' or '-')", argv[optind]);
-    if (!c.segment || !c.tpl || !channels)
-        USAGE("give --segment, --template and --channels");
-    if (nsched != 1)
-        USAGE("give one schedule: --now, --at, --local-time or --every");
-    if (on && c.sched != HD_SCHED_LOCAL)
-        USAGE("--on goes with --local-time");
-    if (c.tz && c.sched != HD_SCHED_EVERY)
-        USAGE("--tz goes with --every (a local time uses each recipient's zone)");
-    if (on) {
-        enum hd_time_kind kind;
-        if (hd_time_parse_iso(on, &c.at, &kind) < 0 || kind != HD_TIME_DATE)
-            USAGE("--on: '%s' is not a date (YYYY-MM-DD)", on);
-    }
-    c.name = hd_xstrdup(argv[optind]);
-    c.created_at = hd_clock_now(&ctx->clock);
-    c.status = HD_CAMP_SCHEDULED;
-    if (c.sched == HD_SCHED_EVERY && !c.tz)
-        c.tz = hd_xstrdup(ctx->cfg->timezone);
     char *expr = NULL;
-    if (hd_store_segment_get(ctx->store, c.segment, &expr, &err) < 0 ||
-        check_template(ctx, &c, category_given, &err) < 0 ||
-        hd_campaign_first_run(&c, ctx->cfg, c.created_at, &c.next_run, &err) < 0 ||
-        hd_store_campaign_add(ctx->store, &c, &err) < 0) {
-        free(expr);
+    int rc, i = cli_parse(&spec, argc, argv, create_opt, &a, &rc);
+    if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0)
+        goto out;
+    c->name = hd_xstrdup(argv[i]);
+    c->created_at = hd_clock_now(&ctx->clock);
+    c->status = HD_CAMP_SCHEDULED;
+    if (c->sched == HD_SCHED_EVERY && !c->tz)
+        c->tz = hd_xstrdup(ctx->cfg->timezone);
+    if (hd_store_segment_get(ctx->store, c->segment, &expr, &err) < 0 ||
+        check_template(ctx, c, a.category_given, &err) < 0 ||
+        hd_campaign_first_run(c, ctx->cfg, c->created_at, &c->next_run, &err) < 0 ||
+        hd_store_campaign_add(ctx->store, c, &err) < 0) {
         rc = cmd_fail(ctx, &err);
         goto out;
     }
-    free(expr);
     char when[32];
-    printf("campaign '%s' created (%s, %s): first run %s\n", c.name, hd_category_name(c.category),
-           hd_sched_name(c.sched),
-           c.next_run <= c.created_at ? "now (herald run, or herald send NAME)"
-                                      : cmd_time(c.next_run, when, sizeof when));
+    printf("campaign '%s' created (%s, %s): first run %s\n", c->name,
+           hd_category_name(c->category), hd_sched_name(c->sched),
+           c->next_run <= c->created_at ? "now (herald run, or herald send NAME)"
+                                        : cmd_time(c->next_run, when, sizeof when));
 out:
-#undef USAGE
-    hd_campaign_release(&c);
+    free(expr);
+    hd_campaign_release(c);
     return rc;
 }
 
@@ -385,28 +407,35 @@ static int list_row(void *ud, const struct hd_campaign *c)
     return 0;
 }
 
+static const char format_bad[] = "bad option (--format table|json)";
+
+struct format_args {
+    const char *cmd;
+    int *format;
+};
+
+static int format_opt_cb(void *ud, int id, const char *arg)
+{
+    struct format_args *a = ud;
+    if (id == 'j') {
+        *a->format = FMT_JSON;
+        return 0;
+    }
+    if ((*a->format = cmd_parse_format(arg, true)) >= 0 &&
+        (*a->format == FMT_TABLE || *a->format == FMT_JSON))
+        return 0;
+    return cmd_usage(a->cmd, campaign_usage, "%s", format_bad);
+}
+
+/* --format table|json (or --json) for list and show; returns the index of
+ * the first operand, or -1 with *rc the exit code. */
 static int format_opt(int argc, char **argv, const char *cmd, int *format, int *rc)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    int o;
-    optind = 0;
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {"json", false, 'j', 0}, {0}};
+    struct cli_spec spec = {cmd, campaign_usage, opts, 0, NULL, format_bad};
+    struct format_args a = {cmd, format};
     *format = FMT_TABLE;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (o == 'f' && (*format = cmd_parse_format(optarg, true)) >= 0 &&
-            (*format == FMT_TABLE || *format == FMT_JSON))
-            continue;
-        if (o == 'j') {
-            *format = FMT_JSON;
-            continue;
-        }
-        *rc = o == 'h' ? cmd_help(campaign_usage)
-                       : cmd_usage(cmd, campaign_usage, "bad option (--format table|json)");
-        return -1;
-    }
-    return 0;
+    return cli_parse(&spec, argc, argv, format_opt_cb, &a, rc);
 }
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
@@ -414,10 +443,11 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct listing l = {0};
     struct hd_err err = {0};
     int rc = EXIT_OK;
-    if (format_opt(argc, argv, "campaign list", &l.format, &rc) < 0)
+    int i = format_opt(argc, argv, "campaign list", &l.format, &rc);
+    if (i < 0)
         return rc;
-    if (optind != argc)
-        return cmd_usage("campaign list", campaign_usage, "unexpected argument '%s'", argv[optind]);
+    if (i != argc)
+        return cmd_usage("campaign list", campaign_usage, "unexpected argument '%s'", argv[i]);
     l.arr = json_array();
     if (hd_store_campaign_each(ctx->store, list_row, &l, &err) < 0)
         rc = cmd_fail(ctx, &err);
@@ -501,11 +531,12 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign c = {0};
     struct hd_err err = {0};
     int format, rc = EXIT_OK;
-    if (format_opt(argc, argv, "campaign show", &format, &rc) < 0)
+    int i = format_opt(argc, argv, "campaign show", &format, &rc);
+    if (i < 0)
         return rc;
-    if (optind + 1 != argc)
+    if (i + 1 != argc)
         return cmd_usage("campaign show", campaign_usage, "give one campaign NAME");
-    if (hd_store_campaign_get(ctx->store, argv[optind], 0, &c, &err) < 0)
+    if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0)
         return cmd_fail(ctx, &err);
     struct runs_out o = {ctx, json_array(), format, &err};
     if (format == FMT_TABLE) {
@@ -554,93 +585,19 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 /* ---- estimate --------------------------------------------------------------------------- */
 
-struct estimate {
-    struct hd_ctx *ctx;
-    const struct hd_campaign *c;
-    const struct hd_tpl *tpl;
-    struct hd_zones *zones;
-    struct hd_fmt *fmt;
-    int64_t now;
-    int64_t total, held, by_channel[HD_CH_COUNT], by_state[HD_ST_COUNT + 1];
-    int64_t segments, sms_failed;
-    double cost;
-    struct hd_variant_cut cuts[16]; /* the campaign's variants, parsed once */
-    size_t ncuts;
-};
-
-static int estimate_one(void *ud, const struct hd_claimed *m)
-{
-    struct estimate *e = ud;
-    struct hd_decision d;
-    e->total++;
-    if (e->c->holdout_bp && hd_ab_bucket(e->c->id, m->contact_id, "holdout") < e->c->holdout_bp) {
-        e->held++;
-        return 0;
-    }
-    hd_dispatch_decide(e->ctx->cfg, e->c, m, e->zones, e->now, &d);
-    if (d.state != HD_ST_SENDING && !(d.state == HD_ST_DEFERRED && d.channel >= 0)) {
-        e->by_state[d.state]++;
-        return 0;
-    }
-    if (d.state == HD_ST_DEFERRED)
-        e->by_state[HD_ST_DEFERRED]++;
-    e->by_channel[d.channel]++;
-    if (d.channel != HD_CH_SMS)
-        return 0;
-    /* what the SMS costs: render it as it would go */
-    struct hd_rendered r;
-    json_t *data =
-        hd_tpl_data(&m->contact, e->ctx->cfg, NULL, "00000000-0000-0000-0000-000000000000", NULL);
-    struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : e->ctx->cfg->locale,
-                             .timezone =
-                                 m->contact.timezone ? m->contact.timezone : e->ctx->cfg->timezone,
-                             .now = e->now,
-                             .data = data,
-                             .fmt = e->fmt};
-    /* the variant the contact would get */
-    req.variant = hd_variant_pick(e->cuts, e->ncuts, e->c->id, m->contact_id);
-    if (hd_render(e->tpl, HD_CH_SMS, &req, &r, NULL) == 0) {
-        struct hd_sms_info info;
-        hd_sms_analyze(r.part[HD_PART_SMS], strlen(r.part[HD_PART_SMS]), &info);
-        e->segments += (int64_t)info.segments;
-        e->cost += (double)info.segments * e->ctx->cfg->providers[d.provider].cost_per_segment;
-        hd_rendered_release(&r);
-    } else {
-        e->sms_failed++;
-    }
-    json_decref(data);
-    return 0;
-}
-
 static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_campaign c = {0};
     struct hd_err err = {0};
-    struct hd_seg_node *ast = NULL;
-    struct hd_tpl_set *set = NULL;
-    struct estimate e = {.ctx = ctx, .c = &c, .now = hd_clock_now(&ctx->clock)};
-    char *vbuf = NULL; /* the variant names point into it */
-    int rc = EXIT_OK;
+    struct hd_estimate e;
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cmd_help(campaign_usage);
     if (argc != 2)
         return cmd_usage("campaign estimate", campaign_usage, "give one campaign NAME");
-    e.zones = hd_zones_new(ctx->cfg->timezone);
-    e.fmt = hd_fmt_new();
-    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0) {
-        rc = cmd_fail(ctx, &err);
-        goto out;
-    }
-    if (c.variants)
-        vbuf = hd_xstrdup(c.variants);
-    if ((vbuf && hd_variants_parse(c.variants, vbuf, e.cuts, 16, &e.ncuts, &err) < 0) ||
-        hd_seg_load(ctx->store, c.segment, NULL, e.now, &ast, &err) < 0 ||
-        hd_tpl_set_open(ctx->cfg->templates, &set, &err) < 0 ||
-        hd_tpl_get(set, c.tpl, &e.tpl, &err) < 0 ||
-        hd_store_seg_facts(ctx->store, ast, e.now, c.category,
-                           e.now - hd_dispatch_horizon(ctx->cfg, &c), estimate_one, &e, &err) < 0) {
-        rc = cmd_fail(ctx, &err);
-        goto out;
+    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0 ||
+        hd_estimate(ctx->store, ctx->cfg, &c, hd_clock_now(&ctx->clock), &e, &err) < 0) {
+        hd_campaign_release(&c);
+        return cmd_fail(ctx, &err);
     }
     printf("campaign     %s (segment %s, as of now)\ncontacts     %lld\nheld out     %lld\n",
            c.name, c.segment, (long long)e.total, (long long)e.held);
@@ -653,18 +610,12 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (e.by_state[HD_ST_DEFERRED])
         printf("in quiet hours now  %lld (they would wait, not be skipped)\n",
                (long long)e.by_state[HD_ST_DEFERRED]);
-    printf("sms segments %lld\nsms cost     %.4f\n", (long long)e.segments, e.cost);
+    printf("sms segments %lld\nsms cost     %.4f\n", (long long)e.sms_segments, e.sms_cost);
     if (e.sms_failed)
         printf("sms not rendered  %lld (strict rendering would fail them)\n",
                (long long)e.sms_failed);
-out:
-    hd_segast_free(ast);
-    hd_tpl_set_free(set);
-    hd_zones_free(e.zones);
-    hd_fmt_free(e.fmt);
-    free(vbuf);
     hd_campaign_release(&c);
-    return rc;
+    return EXIT_OK;
 }
 
 /* ---- pause, resume, cancel ---------------------------------------------------------------- */
