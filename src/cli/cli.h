@@ -76,6 +76,9 @@ typedef int (*cli_opt_cb)(void *ud, int id, const char *arg);
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud,
               int *rc);
 
+/* A cli_opt_cb for a table of one flag: sets the bool ud points to. */
+int cli_flag(void *ud, int id, const char *arg);
+
 /* ---- run and send (cmd_run.c) ---- */
 enum { CLI_RUN = 1, CLI_SEND = 2 }; /* their masks in cli_dispatch_opts */
 struct hd_dispatch_opts;

@@ -71,6 +71,13 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb,
     return optind;
 }
 
+int cli_flag(void *ud, int id, const char *arg)
+{
+    (void)id, (void)arg;
+    *(bool *)ud = true;
+    return 0;
+}
+
 int cmd_parse_format(const char *s, bool allow_table)
 {
     if (allow_table && strcmp(s, "table") == 0)
