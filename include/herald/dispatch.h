@@ -46,6 +46,24 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
 /* Points m's text fields at r's parts (r must outlive m). */
 void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m);
 
+/* One part as hd_render_each gives it; everything is borrowed for the
+ * callback only. */
+struct hd_render_part {
+    int part;                 /* enum hd_tpl_part */
+    const char *text;         /* a text part as rendered; NULL for a JSON part or an error */
+    size_t len;               /* text's length */
+    json_t *json;             /* a JSON part (push.data, push.fcm, push.apns) as rendered */
+    bool derived;             /* email.text made from email.html, as hd_render makes it */
+    const struct hd_err *err; /* non-NULL: the part did not render (strictly) */
+};
+typedef void (*hd_render_part_cb)(void *ud, const struct hd_render_part *p);
+/* Renders every part of the template the channel uses (every channel's
+ * when channel < 0), in part order, each on its own: one part's error does
+ * not stop the others (what `template preview` shows). An email.text the
+ * template lacks is derived from email.html, as in hd_render. */
+void hd_render_each(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
+                    hd_render_part_cb cb, void *ud);
+
 /* ---- the checks -------------------------------------------------------------------- */
 
 struct hd_zones;
