@@ -97,11 +97,11 @@ void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *c
  * checks, variant and rendering run on every contact of its segment,
  * nothing written. */
 struct hd_estimate {
-    int64_t total, held;                /* the segment's contacts; held out of them */
-    int64_t by_channel[HD_CH_COUNT];    /* would go (now or after quiet hours) on each */
-    int64_t by_state[HD_ST_COUNT + 1];  /* would stop (capped, ...) or wait (deferred) */
-    int64_t sms_segments, sms_failed;   /* SMS segments; SMS that would fail to render */
-    double sms_cost;                    /* segments times each provider's cost_per_segment */
+    int64_t total, held;               /* the segment's contacts; held out of them */
+    int64_t by_channel[HD_CH_COUNT];   /* would go (now or after quiet hours) on each */
+    int64_t by_state[HD_ST_COUNT + 1]; /* would stop (capped, ...) or wait (deferred) */
+    int64_t sms_segments, sms_failed;  /* SMS segments; SMS that would fail to render */
+    double sms_cost;                   /* segments times each provider's cost_per_segment */
 };
 int hd_estimate(struct hd_store *st, const struct hd_config *cfg, const struct hd_campaign *c,
                 int64_t now, struct hd_estimate *out, struct hd_err *err);

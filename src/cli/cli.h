@@ -41,6 +41,9 @@ int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prints usage to stdout (for --help) and returns 0. */
 int cmd_help(const char *usage);
+
+/* ---- options (common.c) ---- */
+
 /* One option of a command: its long name (without "--"), whether it takes a
  * value, and the id the handler's callback gets for it. A table ends with a
  * zeroed entry; --help (and -h) is added by the parser, always last. */
@@ -53,12 +56,12 @@ struct cli_opt {
 
 /* How one command (or subcommand) parses its options. */
 struct cli_spec {
-    const char *cmd;             /* "campaign create", in messages */
-    const char *usage;           /* printed for --help, and after an error */
-    const struct cli_opt *opts;  /* the options, ending with a zeroed entry */
-    unsigned mask;               /* a shared table: the entries whose in has this bit */
-    const char *shorts;          /* getopt short options; NULL for "h" */
-    const char *bad;             /* message for an unknown option; NULL for "bad option" */
+    const char *cmd;            /* "campaign create", in messages */
+    const char *usage;          /* printed for --help, and after an error */
+    const struct cli_opt *opts; /* the options, ending with a zeroed entry */
+    unsigned mask;              /* a shared table: the entries whose in has this bit */
+    const char *shorts;         /* getopt short options; NULL for "h" */
+    const char *bad;            /* message for an unknown option; NULL for "bad option" */
 };
 
 /* Called for each option given, in order; returns 0 to go on, or the exit
@@ -73,8 +76,7 @@ typedef int (*cli_opt_cb)(void *ud, int id, const char *arg);
  * operand, or -1 when the command is to return *rc at once: 0 after
  * printing the usage for --help, 2 after a bad option (the one-line error
  * and the usage hint), or what the callback returned. */
-int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud,
-              int *rc);
+int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc);
 
 /* A cli_opt_cb for a table of one flag: sets the bool ud points to. */
 int cli_flag(void *ud, int id, const char *arg);
@@ -103,6 +105,8 @@ bool cli_stopped(void);
 /* Runs the dispatcher with o (stop flag and progress filled in) to its end. */
 int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view *v,
                  struct hd_dispatch_stats *stats, struct hd_err *err);
+
+/* ---- option values, output, the store (common.c) ---- */
 
 /* "table", "csv", "json" -> format, or -1. */
 int cmd_parse_format(const char *s, bool allow_table);

@@ -323,8 +323,8 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
         goto out;
     }
     char when[32];
-    printf("campaign '%s' created (%s, %s): first run %s\n", c->name,
-           hd_category_name(c->category), hd_sched_name(c->sched),
+    printf("campaign '%s' created (%s, %s): first run %s\n", c->name, hd_category_name(c->category),
+           hd_sched_name(c->sched),
            c->next_run <= c->created_at ? "now (herald run, or herald send NAME)"
                                         : cmd_time(c->next_run, when, sizeof when));
 out:

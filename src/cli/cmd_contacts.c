@@ -221,7 +221,8 @@ static int consent_opt(void *ud, int id, const char *arg)
 
 static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
 {
-    static const struct cli_opt opts[] = {{"channel", true, 'c', 0}, {"category", true, 'k', 0}, {0}};
+    static const struct cli_opt opts[] = {
+        {"channel", true, 'c', 0}, {"category", true, 'k', 0}, {0}};
     const char *name = status == HD_CONSENT_OPTED_OUT ? "contacts optout" : "contacts optin";
     const struct cli_spec spec = {name, contacts_usage, opts, 0, NULL, NULL};
     struct consent_args a = {name, -1, -1};

@@ -180,8 +180,7 @@ static int events_opt(void *ud, int id, const char *arg)
     (void)id; /* only --format */
     *format = cmd_parse_format(arg, false);
     if (*format != FMT_CSV && *format != FMT_JSONL)
-        return cmd_usage("events import", events_usage, "--format: '%s' is not csv or jsonl",
-                         arg);
+        return cmd_usage("events import", events_usage, "--format: '%s' is not csv or jsonl", arg);
     return 0;
 }
 

@@ -33,9 +33,9 @@ static void print_message(const struct hd_history *rec, const struct hd_msg_info
 {
     char fired[32];
     cmd_time(m->fire_at, fired, sizeof fired);
-    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name,
-           (long long)m->run, fired, (long long)m->id, m->variant ? ", variant " : "",
-           m->variant ? m->variant : "", hd_state_name(m->state));
+    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name, (long long)m->run,
+           fired, (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "",
+           hd_state_name(m->state));
     size_t shown = 0;
     for (size_t k = 0; k < rec->nrows; k++) {
         const struct hd_log_row *r = &rec->rows[k];

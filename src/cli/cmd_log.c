@@ -187,7 +187,8 @@ static int prune_opt(void *ud, int id, const char *arg)
 
 static int log_prune(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"older-than", true, 'o', 0}, {"batch", true, 'b', 0}, {0}};
+    static const struct cli_opt opts[] = {
+        {"older-than", true, 'o', 0}, {"batch", true, 'b', 0}, {0}};
     static const struct cli_spec spec = {"log prune", log_usage, opts, 0, NULL, NULL};
     struct prune_args a = {.age = -1, .batch = 100000};
     struct hd_err err = {0};

@@ -149,8 +149,8 @@ static int test_address(struct hd_ctx *ctx, const struct hd_provider_cfg *p, str
                                                                         : HD_CH_PUSH;
     }
     if (!hd_driver_serves(p->type, a->channel))
-        return hd_err_set(err, HD_E_USAGE, "provider '%s' (%s) does not carry %s", p->name,
-                          p->type, hd_channel_name(a->channel));
+        return hd_err_set(err, HD_E_USAGE, "provider '%s' (%s) does not carry %s", p->name, p->type,
+                          hd_channel_name(a->channel));
     struct hd_valid *v = hd_valid_new();
     int bad = a->channel == HD_CH_EMAIL ? hd_valid_email(v, to, addr, size)
               : a->channel == HD_CH_SMS
@@ -164,9 +164,9 @@ static int test_address(struct hd_ctx *ctx, const struct hd_provider_cfg *p, str
 }
 
 /* The message's text: the template rendered, or a short built-in one. */
-static int test_text(struct hd_ctx *ctx, const struct hd_provider_cfg *p,
-                     const struct test_args *a, const struct hd_contact *k, struct hd_msg *m,
-                     struct hd_rendered *owned, char *text, size_t size, struct hd_err *err)
+static int test_text(struct hd_ctx *ctx, const struct hd_provider_cfg *p, const struct test_args *a,
+                     const struct hd_contact *k, struct hd_msg *m, struct hd_rendered *owned,
+                     char *text, size_t size, struct hd_err *err)
 {
     if (a->tname) {
         if (render_parts(ctx, a->tname, a->channel, a->variant, k, m, owned, err) < 0)
@@ -214,9 +214,8 @@ static int test_feedback(struct hd_ctx *ctx, const struct test_args *a, const ch
 {
     if (!r->bad_address && !(r->opted_out && a->contact))
         return 0;
-    if (cmd_open_store(ctx, err) < 0 ||
-        hd_feedback_apply(ctx->store, a->contact, a->channel, addr, r, hd_clock_now(&ctx->clock),
-                          err) < 0)
+    if (cmd_open_store(ctx, err) < 0 || hd_feedback_apply(ctx->store, a->contact, a->channel, addr,
+                                                          r, hd_clock_now(&ctx->clock), err) < 0)
         return -1;
     if (r->bad_address)
         printf("suppressed  %s (%s)\n", addr, hd_channel_name(a->channel));

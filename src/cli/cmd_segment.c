@@ -186,8 +186,8 @@ static int members_opt(void *ud, int id, const char *arg)
         return 0;
     default: /* 'f' */
         a->format = cmd_parse_format(arg, !a->export);
-        if (a->format < 0 || (!a->sample && !a->export) ||
-            (a->sample && a->format == FMT_JSONL) || (a->export && a->format == FMT_JSON))
+        if (a->format < 0 || (!a->sample && !a->export) || (a->sample && a->format == FMT_JSONL) ||
+            (a->export && a->format == FMT_JSON))
             return cmd_usage(a->cmd, segment_usage, "--format: '%s' is not one of %s", arg,
                              a->export ? "csv, jsonl" : "table, csv, json");
         return 0;

@@ -85,7 +85,8 @@ static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, struct hd_
 
 int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_spec spec = {"send", send_usage, cli_dispatch_opts, CLI_SEND, NULL, NULL};
+    static const struct cli_spec spec = {"send",   send_usage, cli_dispatch_opts,
+                                         CLI_SEND, NULL,       NULL};
     struct hd_dispatch_opts o = {.once = true, .linger = 900, .grace_ms = 10000};
     struct cli_dispatch_args args = {&spec, &o};
     int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);

@@ -328,8 +328,7 @@ static int stats_opt(void *ud, int id, const char *arg)
     default: /* 'f' */
         a->format = cmd_parse_format(arg, true);
         if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSON)
-            return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json",
-                             arg);
+            return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json", arg);
         return 0;
     }
 }
@@ -351,8 +350,8 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
         fwrite(csv.data, 1, csv.len, stdout);
     else if (a->format == FMT_JSON) {
         static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
-        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by],
-                              "groups", stats_json(s));
+        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by], "groups",
+                              stats_json(s));
         if (gj)
             json_object_set(o, "goal", gj);
         cmd_print_json(o, true);
@@ -364,9 +363,11 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
 
 int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {
-        {"by", true, 'b', 0}, {"goal", true, 'g', 0}, {"window", true, 'w', 0},
-        {"format", true, 'f', 0}, {0}};
+    static const struct cli_opt opts[] = {{"by", true, 'b', 0},
+                                          {"goal", true, 'g', 0},
+                                          {"window", true, 'w', 0},
+                                          {"format", true, 'f', 0},
+                                          {0}};
     static const struct cli_spec spec = {"stats", stats_usage, opts, 0, NULL, NULL};
     struct stats_args a = {.by = -1, .format = FMT_TABLE, .window = 7 * 86400};
     struct hd_err err = {0};

@@ -69,8 +69,8 @@ static int suppress_opt(void *ud, int id, const char *arg)
         return 0;
     default: /* 'f' */
         if ((a->format = cmd_parse_format(arg, true)) < 0)
-            return cmd_usage("suppress", suppress_usage,
-                             "--format: '%s' is not table, csv or json", arg);
+            return cmd_usage("suppress", suppress_usage, "--format: '%s' is not table, csv or json",
+                             arg);
         return 0;
     }
 }

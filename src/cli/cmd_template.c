@@ -345,7 +345,8 @@ static int preview_opt(void *ud, int id, const char *arg)
  * request's locale and zone from --locale, else the contact (or the data's
  * "locale" and "timezone"), else the configuration. */
 static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct hd_contact *k,
-                        struct hd_tpl_req *req, struct hd_fmt *fmt, struct hd_err *err)
+                        json_t **out, struct hd_tpl_req *req, struct hd_fmt *fmt,
+                        struct hd_err *err)
 {
     json_t *data;
     if (a->contact_id) {
@@ -353,11 +354,11 @@ static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct
             hd_store_contact_get(ctx->store, a->contact_id, k, err) < 0)
             return -1;
         json_t *campaign = json_pack("{s:s}", "name", "preview");
-        data = hd_tpl_data(k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
-                           "https://unsubscribe.example.invalid/preview");
+        *out = data = hd_tpl_data(k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
+                                  "https://unsubscribe.example.invalid/preview");
         json_decref(campaign);
         hd_tpl_req_init(req, k, ctx->cfg, hd_clock_now(&ctx->clock), data, fmt);
-    } else if (!(data = data_from_file(ctx, a->data_path, err))) {
+    } else if (!(*out = data = data_from_file(ctx, a->data_path, err))) {
         return -1;
     } else {
         json_t *l = json_object_get(data, "locale"), *z = json_object_get(data, "timezone");
@@ -399,9 +400,13 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
 
 static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {
-        {"contact", true, 'c', 0}, {"data", true, 'd', 0},    {"channel", true, 'C', 0},
-        {"locale", true, 'l', 0},  {"variant", true, 'v', 0}, {"json", false, 'j', 0}, {0}};
+    static const struct cli_opt opts[] = {{"contact", true, 'c', 0},
+                                          {"data", true, 'd', 0},
+                                          {"channel", true, 'C', 0},
+                                          {"locale", true, 'l', 0},
+                                          {"variant", true, 'v', 0},
+                                          {"json", false, 'j', 0},
+                                          {0}};
     static const struct cli_spec spec = {"template preview", template_usage, opts, 0, NULL, NULL};
     struct preview pv = {0};
     struct preview_args a = {.channel = -1, .pv = &pv};
@@ -419,11 +424,13 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_contact k = {0};
     struct hd_fmt *fmt = hd_fmt_new();
     struct hd_tpl_req req = {0};
+    json_t *data = NULL;
     struct preview_run run = {.pv = &pv};
     struct hd_tpl_info info;
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         goto out;
-    if (hd_tpl_get(set, argv[i], &t, &err) < 0 || preview_data(ctx, &a, &k, &req, fmt, &err) < 0) {
+    if (hd_tpl_get(set, argv[i], &t, &err) < 0 ||
+        preview_data(ctx, &a, &k, &data, &req, fmt, &err) < 0) {
         rc = cmd_fail(ctx, &err);
         goto out;
     }
@@ -449,7 +456,7 @@ out:
     json_decref(pv.errors);
     json_decref(pv.sms);
     json_decref(pv.push);
-    json_decref((json_t *)req.data);
+    json_decref(data);
     hd_fmt_free(fmt);
     hd_contact_release(&k);
     hd_tpl_set_free(set);

@@ -31,8 +31,8 @@ static void estimate_sms(struct run *e, const struct hd_claimed *m, int provider
 {
     struct hd_rendered r;
     struct hd_tpl_req req;
-    json_t *data = hd_tpl_data(&m->contact, e->cfg, NULL, "00000000-0000-0000-0000-000000000000",
-                               NULL);
+    json_t *data =
+        hd_tpl_data(&m->contact, e->cfg, NULL, "00000000-0000-0000-0000-000000000000", NULL);
     hd_tpl_req_init(&req, &m->contact, e->cfg, e->now, data, e->fmt);
     req.variant = hd_variant_pick(e->cuts, e->ncuts, e->c->id, m->contact_id);
     if (hd_render(e->tpl, HD_CH_SMS, &req, &r, NULL) == 0) {
