@@ -18,6 +18,7 @@
 #include "herald/html.h"
 #include "herald/json.h"
 #include "herald/sms.h"
+#include "herald/store.h" /* hd_contact, for hd_tpl_req_init */
 #include "herald/time.h"
 #include "herald/valid.h"
 
@@ -1199,4 +1200,15 @@ int hd_tpl_lint_partials(struct hd_tpl_set *set, hd_tpl_issue_cb cb, void *ud)
     }
     free(files);
     return l.errors;
+}
+
+void hd_tpl_req_init(struct hd_tpl_req *req, const struct hd_contact *k,
+                     const struct hd_config *cfg, int64_t now, const json_t *data,
+                     struct hd_fmt *fmt)
+{
+    *req = (struct hd_tpl_req){.locale = k && k->locale ? k->locale : cfg->locale,
+                               .timezone = k && k->timezone ? k->timezone : cfg->timezone,
+                               .now = now,
+                               .data = data,
+                               .fmt = fmt};
 }
