@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "herald/err.h"
 #include "herald/store.h"
@@ -189,5 +190,19 @@ enum hd_why_step {
 int hd_why_step(const struct hd_log_row *r);
 /* A channel's skip reason ("opted_out") in words; other words as they are. */
 const char *hd_why_skip_words(const char *reason);
+
+/* ---- importing events (events.c) ---------------------------------------------------- */
+
+struct hd_events_result {
+    int64_t added, duplicate, unknown; /* events added, already there, of unknown contacts */
+    int64_t lines;                     /* rows read */
+    char first_unknown[64];            /* the first unknown contact's external id */
+};
+/* Reads conversion events from f (CSV with a header naming the columns,
+ * or JSON Lines when jsonl; name is the file's name in messages) and adds
+ * them in one transaction: a bad row stops the import with its line and
+ * nothing is written. progress: a progress line on stderr. */
+int hd_events_import(struct hd_store *st, FILE *f, const char *name, bool jsonl, bool progress,
+                     struct hd_events_result *res, struct hd_err *err);
 
 #endif
