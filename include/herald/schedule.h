@@ -89,4 +89,13 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
                      struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
                      struct hd_err *err);
 
+/* An operator's change to a campaign (control.c). */
+enum hd_camp_op { HD_CAMP_OP_PAUSE, HD_CAMP_OP_RESUME, HD_CAMP_OP_CANCEL };
+/* Pauses, resumes or cancels the campaign called name, in one transaction;
+ * HD_E_INVALID (nothing changed) when its status does not allow it. *c is
+ * the campaign as it was read (release it, also after an error);
+ * *cancelled, the unsent messages a cancel ended. */
+int hd_campaign_control(struct hd_store *st, const char *name, int op, int64_t now_ms,
+                        struct hd_campaign *c, int64_t *cancelled, struct hd_err *err);
+
 #endif

@@ -623,63 +623,29 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
 static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     const char *sub = argv[0];
-    struct hd_campaign c = {0};
+    struct hd_campaign c;
     struct hd_err err = {0};
-    int rc = EXIT_OK;
-    int64_t now = hd_clock_now(&ctx->clock), n = 0;
+    int64_t n = 0;
+    int op = strcmp(sub, "pause") == 0    ? HD_CAMP_OP_PAUSE
+             : strcmp(sub, "resume") == 0 ? HD_CAMP_OP_RESUME
+                                          : HD_CAMP_OP_CANCEL;
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cmd_help(campaign_usage);
     if (argc != 2)
         return cmd_usage("campaign", campaign_usage, "give one campaign NAME");
-    if (hd_store_begin(ctx->store, &err) < 0 ||
-        hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0)
-        goto fail;
-    if (c.status == HD_CAMP_CANCELLED || (c.status == HD_CAMP_DONE && strcmp(sub, "cancel"))) {
-        hd_err_set(&err, HD_E_INVALID, "campaign '%s' is %s", c.name,
-                   hd_camp_status_name(c.status));
-        goto fail;
+    if (hd_campaign_control(ctx->store, argv[1], op, hd_clock_now_ms(&ctx->clock), &c, &n, &err) <
+        0) {
+        hd_campaign_release(&c);
+        return cmd_fail(ctx, &err);
     }
-    if (strcmp(sub, "pause") == 0) {
-        if (c.status == HD_CAMP_PAUSED) {
-            hd_err_set(&err, HD_E_INVALID, "campaign '%s' is already paused", c.name);
-            goto fail;
-        }
-        if (hd_store_campaign_set(ctx->store, c.id, HD_CAMP_PAUSED, c.next_run, now, &err) < 0)
-            goto fail;
-    } else if (strcmp(sub, "resume") == 0) {
-        if (c.status != HD_CAMP_PAUSED) {
-            hd_err_set(&err, HD_E_INVALID, "campaign '%s' is not paused", c.name);
-            goto fail;
-        }
-        /* running if a run is open, else waiting for its next firing */
-        int64_t open, counts[HD_ST_COUNT];
-        if (hd_store_run_counts(ctx->store, c.id, 0, counts, &err) < 0)
-            goto fail;
-        open = counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED] +
-               counts[HD_ST_SENDING];
-        int status = open ? HD_CAMP_RUNNING : c.next_run >= 0 ? HD_CAMP_SCHEDULED : HD_CAMP_DONE;
-        if (hd_store_campaign_set(ctx->store, c.id, status, c.next_run, now, &err) < 0)
-            goto fail;
-    } else {
-        if (hd_store_campaign_cancel(ctx->store, c.id, hd_clock_now_ms(&ctx->clock), &n, &err) <
-                0 ||
-            hd_store_campaign_set(ctx->store, c.id, HD_CAMP_CANCELLED, -1, now, &err) < 0)
-            goto fail;
-    }
-    if (hd_store_commit(ctx->store, &err) < 0)
-        goto fail;
-    if (strcmp(sub, "cancel") == 0)
+    if (op == HD_CAMP_OP_CANCEL)
         printf("campaign '%s' cancelled: %lld unsent messages cancelled (messages already with a "
                "gateway are not recalled)\n",
                c.name, (long long)n);
     else
-        printf("campaign '%s' %s\n", c.name, strcmp(sub, "pause") == 0 ? "paused" : "resumed");
+        printf("campaign '%s' %s\n", c.name, op == HD_CAMP_OP_PAUSE ? "paused" : "resumed");
     hd_campaign_release(&c);
-    return rc;
-fail:
-    hd_store_rollback(ctx->store);
-    hd_campaign_release(&c);
-    return cmd_fail(ctx, &err);
+    return EXIT_OK;
 }
 
 int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv)

@@ -1,0 +1,65 @@
+/* control: an operator pausing, resuming or cancelling a campaign. Each is
+ * one transaction on the campaign row (and, for a cancel, its unsent
+ * messages), refused with a message saying why when the campaign's status
+ * does not allow it. A resumed campaign is running when a run is still
+ * open, else waits for its next firing, else is done. */
+#include <string.h>
+
+#include "herald/schedule.h"
+#include "herald/state.h"
+#include "herald/store.h"
+
+/* The status a paused campaign goes back to. */
+static int resumed_status(struct hd_store *st, const struct hd_campaign *c, int *status,
+                          struct hd_err *err)
+{
+    int64_t counts[HD_ST_COUNT];
+    int rc = hd_store_run_counts(st, c->id, 0, counts, err);
+    if (rc < 0)
+        return rc;
+    int64_t open = counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED] +
+                   counts[HD_ST_SENDING];
+    *status = open ? HD_CAMP_RUNNING : c->next_run >= 0 ? HD_CAMP_SCHEDULED : HD_CAMP_DONE;
+    return 0;
+}
+
+static int apply(struct hd_store *st, struct hd_campaign *c, int op, int64_t now_ms,
+                 int64_t *cancelled, struct hd_err *err)
+{
+    int64_t now = now_ms / 1000;
+    int status, rc;
+    if (c->status == HD_CAMP_CANCELLED || (c->status == HD_CAMP_DONE && op != HD_CAMP_OP_CANCEL))
+        return hd_err_set(err, HD_E_INVALID, "campaign '%s' is %s", c->name,
+                          hd_camp_status_name(c->status));
+    switch (op) {
+    case HD_CAMP_OP_PAUSE:
+        if (c->status == HD_CAMP_PAUSED)
+            return hd_err_set(err, HD_E_INVALID, "campaign '%s' is already paused", c->name);
+        return hd_store_campaign_set(st, c->id, HD_CAMP_PAUSED, c->next_run, now, err);
+    case HD_CAMP_OP_RESUME:
+        if (c->status != HD_CAMP_PAUSED)
+            return hd_err_set(err, HD_E_INVALID, "campaign '%s' is not paused", c->name);
+        if ((rc = resumed_status(st, c, &status, err)) < 0)
+            return rc;
+        return hd_store_campaign_set(st, c->id, status, c->next_run, now, err);
+    case HD_CAMP_OP_CANCEL:
+        if ((rc = hd_store_campaign_cancel(st, c->id, now_ms, cancelled, err)) < 0)
+            return rc;
+        return hd_store_campaign_set(st, c->id, HD_CAMP_CANCELLED, -1, now, err);
+    default:
+        HD_BUG("campaign operation %d", op);
+    }
+}
+
+int hd_campaign_control(struct hd_store *st, const char *name, int op, int64_t now_ms,
+                        struct hd_campaign *c, int64_t *cancelled, struct hd_err *err)
+{
+    int rc;
+    memset(c, 0, sizeof *c);
+    *cancelled = 0;
+    if ((rc = hd_store_begin(st, err)) < 0 ||
+        (rc = hd_store_campaign_get(st, name, 0, c, err)) < 0 ||
+        (rc = apply(st, c, op, now_ms, cancelled, err)) < 0 || (rc = hd_store_commit(st, err)) < 0)
+        hd_store_rollback(st);
+    return rc;
+}
