@@ -98,4 +98,14 @@ enum hd_camp_op { HD_CAMP_OP_PAUSE, HD_CAMP_OP_RESUME, HD_CAMP_OP_CANCEL };
 int hd_campaign_control(struct hd_store *st, const char *name, int op, int64_t now_ms,
                         struct hd_campaign *c, int64_t *cancelled, struct hd_err *err);
 
+/* Starts the campaign now, for `herald send`: HD_E_INVALID when it is
+ * paused or cancelled; *started says what it did: nothing for a done
+ * campaign with no unfinished run, nothing for an open run (it only needs
+ * dispatching), else it fired (*out), or went on with a run a crash left
+ * materializing. */
+enum hd_start { HD_START_DONE, HD_START_OPEN, HD_START_FIRED };
+int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                      int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
+                      struct hd_fire *out, struct hd_err *err);
+
 #endif

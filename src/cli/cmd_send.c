@@ -1,6 +1,8 @@
 /* cmd_send: `herald send CAMPAIGN`, one campaign now in the foreground with
- * a progress line. It shares its options, the progress line and the stop on
- * SIGTERM or SIGINT with `herald run` (cmd_run.c). */
+ * a progress line: hd_campaign_start fires it (or goes on with its
+ * unfinished run), then the dispatcher runs until its messages are done. It
+ * shares its options, the progress line and the stop on SIGTERM or SIGINT
+ * with `herald run` (cmd_run.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,43 +22,6 @@ static const char send_usage[] =
     "\n"
     "  --wait DUR    wait for messages due within DUR (default 15m)\n"
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n";
-
-struct unfinished {
-    int64_t fire_at;
-    bool materializing, any;
-};
-
-static int first_unfinished(void *ud, const struct hd_run *r)
-{
-    struct unfinished *u = ud;
-    u->any = true;
-    if (r->status == HD_RUN_MATERIALIZING) {
-        u->materializing = true;
-        u->fire_at = r->fire_at;
-    }
-    return 0;
-}
-
-/* Fires the campaign, or goes on with a run left materializing; nothing to
- * do when it has an open run. */
-static int fire(struct hd_ctx *ctx, struct hd_campaign *camp, const struct unfinished *u,
-                struct cli_view *v, struct hd_err *err)
-{
-    if (u->any && !u->materializing)
-        return 0;
-    struct hd_fire f;
-    int64_t now_ms = hd_clock_now_ms(&ctx->clock);
-    int64_t fire_at = u->materializing ? u->fire_at : now_ms / 1000;
-    if (hd_campaign_fire(ctx->store, ctx->cfg, camp, fire_at, now_ms, cli_fire_progress, v, &f,
-                         err) < 0)
-        return -1;
-    if (v->drawn)
-        fputs("\r\033[K", stderr);
-    printf("campaign '%s': run %lld, %lld messages queued, %lld held out\n", camp->name,
-           (long long)f.run, (long long)f.queued, (long long)f.held);
-    fflush(stdout);
-    return 0;
-}
 
 /* The campaign's messages by state, and what still waits. */
 static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, struct hd_err *err)
@@ -100,26 +65,27 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign camp = {0};
     struct cli_view v = {.ctx = ctx};
     struct hd_dispatch_stats s;
-    struct unfinished u = {0};
+    struct hd_fire f;
+    int started;
     cli_catch_signals();
-    if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0)
+    if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0 ||
+        hd_campaign_start(ctx->store, ctx->cfg, &camp, hd_clock_now_ms(&ctx->clock),
+                          cli_fire_progress, &v, &started, &f, &err) < 0)
         goto fail;
-    if (camp.status == HD_CAMP_PAUSED || camp.status == HD_CAMP_CANCELLED) {
-        hd_err_set(&err, HD_E_INVALID, "campaign '%s' is %s%s", camp.name,
-                   hd_camp_status_name(camp.status),
-                   camp.status == HD_CAMP_PAUSED ? ": resume it first" : "");
-        goto fail;
-    }
-    if (hd_store_run_each(ctx->store, camp.id, true, first_unfinished, &u, &err) < 0)
-        goto fail;
-    if (!u.any && camp.status == HD_CAMP_DONE) {
+    if (started == HD_START_DONE) {
         printf("campaign '%s' is done: nothing to send\n", camp.name);
         hd_campaign_release(&camp);
         return EXIT_OK;
     }
+    if (started == HD_START_FIRED) {
+        if (v.drawn)
+            fputs("\r\033[K", stderr);
+        printf("campaign '%s': run %lld, %lld messages queued, %lld held out\n", camp.name,
+               (long long)f.run, (long long)f.queued, (long long)f.held);
+        fflush(stdout);
+    }
     o.campaign = camp.id;
-    if (fire(ctx, &camp, &u, &v, &err) < 0 || cli_dispatch(ctx, &o, &v, &s, &err) < 0 ||
-        report(ctx, &camp, &err) < 0)
+    if (cli_dispatch(ctx, &o, &v, &s, &err) < 0 || report(ctx, &camp, &err) < 0)
         goto fail;
     hd_campaign_release(&camp);
     return EXIT_OK;

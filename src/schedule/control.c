@@ -1,8 +1,10 @@
-/* control: an operator pausing, resuming or cancelling a campaign. Each is
- * one transaction on the campaign row (and, for a cancel, its unsent
- * messages), refused with a message saying why when the campaign's status
- * does not allow it. A resumed campaign is running when a run is still
- * open, else waits for its next firing, else is done. */
+/* control: an operator pausing, resuming, cancelling or starting a
+ * campaign. Pause, resume and cancel are each one transaction on the
+ * campaign row (and, for a cancel, its unsent messages), refused with a
+ * message saying why when the campaign's status does not allow it; a
+ * resumed campaign is running when a run is still open, else waits for its
+ * next firing, else is done. Starting (herald send) fires the campaign
+ * now, unless a run is open already or it is done. */
 #include <string.h>
 
 #include "herald/schedule.h"
@@ -62,4 +64,45 @@ int hd_campaign_control(struct hd_store *st, const char *name, int op, int64_t n
         (rc = apply(st, c, op, now_ms, cancelled, err)) < 0 || (rc = hd_store_commit(st, err)) < 0)
         hd_store_rollback(st);
     return rc;
+}
+
+struct unfinished {
+    int64_t fire_at;
+    bool materializing, any;
+};
+
+static int first_unfinished(void *ud, const struct hd_run *r)
+{
+    struct unfinished *u = ud;
+    u->any = true;
+    if (r->status == HD_RUN_MATERIALIZING) {
+        u->materializing = true;
+        u->fire_at = r->fire_at;
+    }
+    return 0;
+}
+
+int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                      int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
+                      struct hd_fire *out, struct hd_err *err)
+{
+    struct unfinished u = {0};
+    int rc;
+    if (c->status == HD_CAMP_PAUSED || c->status == HD_CAMP_CANCELLED)
+        return hd_err_set(err, HD_E_INVALID, "campaign '%s' is %s%s", c->name,
+                          hd_camp_status_name(c->status),
+                          c->status == HD_CAMP_PAUSED ? ": resume it first" : "");
+    if ((rc = hd_store_run_each(st, c->id, true, first_unfinished, &u, err)) < 0)
+        return rc;
+    if (!u.any && c->status == HD_CAMP_DONE) {
+        *started = HD_START_DONE;
+        return 0;
+    }
+    if (u.any && !u.materializing) {
+        *started = HD_START_OPEN;
+        return 0;
+    }
+    *started = HD_START_FIRED;
+    return hd_campaign_fire(st, cfg, c, u.materializing ? u.fire_at : now_ms / 1000, now_ms,
+                            progress, ud, out, err);
 }
