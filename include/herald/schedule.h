@@ -108,4 +108,12 @@ int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct h
                       int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
                       struct hd_fire *out, struct hd_err *err);
 
+/* Stores a new campaign c (its options set, name included), created at
+ * now: the segment must exist, the template must have a part for each of
+ * its channels and variants (its category is the template's unless
+ * category_given), and its schedule gives next_run. Nothing is stored when
+ * a check fails; HD_E_USAGE for a template that does not fit. */
+int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                       bool category_given, int64_t now, struct hd_err *err);
+
 #endif

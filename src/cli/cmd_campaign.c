@@ -1,7 +1,8 @@
 /* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel.
- * create checks everything it can before writing: the segment and the
- * template exist, the template has a part for every channel and every
- * variant, the schedule parses; nothing is stored when any check fails. */
+ * Each parses its options and calls the library: create checks the
+ * options here and everything else in hd_campaign_create (nothing is stored
+ * when a check fails), estimate is hd_estimate, pause, resume and cancel
+ * are hd_campaign_control; list and show print what the store holds. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,12 +10,9 @@
 
 #include "cli.h"
 #include "herald/dispatch.h"
-#include "herald/hash.h"
 #include "herald/schedule.h"
 #include "herald/segment.h"
-#include "herald/sms.h"
 #include "herald/store.h"
-#include "herald/tpl.h"
 
 static const char campaign_usage[] =
     "usage: herald campaign create NAME --segment S --template T --channels LIST\n"
@@ -68,53 +66,6 @@ static int parse_channels(const char *s, struct hd_campaign *c)
         p += n + 1;
     }
     return c->nchannels > 0 ? 0 : -1;
-}
-
-/* Checks the template serves every channel and variant of c. */
-static int check_template(struct hd_ctx *ctx, struct hd_campaign *c, bool category_given,
-                          struct hd_err *err)
-{
-    struct hd_tpl_set *set = NULL;
-    const struct hd_tpl *t;
-    struct hd_tpl_info info;
-    int rc;
-    if ((rc = hd_tpl_set_open(ctx->cfg->templates, &set, err)) < 0 ||
-        (rc = hd_tpl_get(set, c->tpl, &t, err)) < 0)
-        goto out;
-    hd_tpl_get_info(t, &info);
-    if (!category_given)
-        c->category = info.category;
-    for (int i = 0; i < c->nchannels; i++)
-        if (!(info.channels & (1u << c->channels[i]))) {
-            rc = hd_err_set(err, HD_E_USAGE, "template '%s' has no %s part", c->tpl,
-                            hd_channel_name(c->channels[i]));
-            goto out;
-        }
-    if (c->variants) {
-        struct hd_variant_cut cuts[16];
-        size_t n;
-        char *buf = hd_xstrdup(c->variants);
-        rc = hd_variants_parse(c->variants, buf, cuts, 16, &n, err);
-        /* one variant may be the control, with the base parts; the others
-         * need parts of their own, or they would be the control too */
-        const char *base = NULL;
-        for (size_t v = 0; rc == 0 && v < n; v++) {
-            bool named = false;
-            for (size_t k = 0; k < info.nvariants; k++)
-                named |= strcmp(info.variants[k], cuts[v].name) == 0;
-            if (!named && base)
-                rc = hd_err_set(err, HD_E_USAGE,
-                                "--variants: neither '%s' nor '%s' has parts of its own in "
-                                "template '%s'; only one variant can use the base parts",
-                                base, cuts[v].name, c->tpl);
-            else if (!named)
-                base = cuts[v].name;
-        }
-        free(buf);
-    }
-out:
-    hd_tpl_set_free(set);
-    return rc;
 }
 
 enum {
@@ -306,19 +257,12 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct create_args a = {.c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING}};
     struct hd_campaign *c = &a.c;
     struct hd_err err = {0};
-    char *expr = NULL;
     int rc, i = cli_parse(&spec, argc, argv, create_opt, &a, &rc);
     if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0)
         goto out;
     c->name = hd_xstrdup(argv[i]);
-    c->created_at = hd_clock_now(&ctx->clock);
-    c->status = HD_CAMP_SCHEDULED;
-    if (c->sched == HD_SCHED_EVERY && !c->tz)
-        c->tz = hd_xstrdup(ctx->cfg->timezone);
-    if (hd_store_segment_get(ctx->store, c->segment, &expr, &err) < 0 ||
-        check_template(ctx, c, a.category_given, &err) < 0 ||
-        hd_campaign_first_run(c, ctx->cfg, c->created_at, &c->next_run, &err) < 0 ||
-        hd_store_campaign_add(ctx->store, c, &err) < 0) {
+    if (hd_campaign_create(ctx->store, ctx->cfg, c, a.category_given, hd_clock_now(&ctx->clock),
+                           &err) < 0) {
         rc = cmd_fail(ctx, &err);
         goto out;
     }
@@ -328,7 +272,6 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
            c->next_run <= c->created_at ? "now (herald run, or herald send NAME)"
                                         : cmd_time(c->next_run, when, sizeof when));
 out:
-    free(expr);
     hd_campaign_release(c);
     return rc;
 }

@@ -4,12 +4,17 @@
  * message saying why when the campaign's status does not allow it; a
  * resumed campaign is running when a run is still open, else waits for its
  * next firing, else is done. Starting (herald send) fires the campaign
- * now, unless a run is open already or it is done. */
+ * now, unless a run is open already or it is done. Creating one checks
+ * everything it can before writing: the segment and the template exist,
+ * the template has a part for every channel and every variant, the
+ * schedule gives a first run; nothing is stored when a check fails. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "herald/schedule.h"
 #include "herald/state.h"
 #include "herald/store.h"
+#include "herald/tpl.h"
 
 /* The status a paused campaign goes back to. */
 static int resumed_status(struct hd_store *st, const struct hd_campaign *c, int *status,
@@ -105,4 +110,68 @@ int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct h
     *started = HD_START_FIRED;
     return hd_campaign_fire(st, cfg, c, u.materializing ? u.fire_at : now_ms / 1000, now_ms,
                             progress, ud, out, err);
+}
+
+/* Checks the template serves every channel and variant of c. */
+static int check_template(const struct hd_config *cfg, struct hd_campaign *c, bool category_given,
+                          struct hd_err *err)
+{
+    struct hd_tpl_set *set = NULL;
+    const struct hd_tpl *t;
+    struct hd_tpl_info info;
+    int rc;
+    if ((rc = hd_tpl_set_open(cfg->templates, &set, err)) < 0 ||
+        (rc = hd_tpl_get(set, c->tpl, &t, err)) < 0)
+        goto out;
+    hd_tpl_get_info(t, &info);
+    if (!category_given)
+        c->category = info.category;
+    for (int i = 0; i < c->nchannels; i++)
+        if (!(info.channels & (1u << c->channels[i]))) {
+            rc = hd_err_set(err, HD_E_USAGE, "template '%s' has no %s part", c->tpl,
+                            hd_channel_name(c->channels[i]));
+            goto out;
+        }
+    if (c->variants) {
+        struct hd_variant_cut cuts[16];
+        size_t n;
+        char *buf = hd_xstrdup(c->variants);
+        rc = hd_variants_parse(c->variants, buf, cuts, 16, &n, err);
+        /* one variant may be the control, with the base parts; the others
+         * need parts of their own, or they would be the control too */
+        const char *base = NULL;
+        for (size_t v = 0; rc == 0 && v < n; v++) {
+            bool named = false;
+            for (size_t k = 0; k < info.nvariants; k++)
+                named |= strcmp(info.variants[k], cuts[v].name) == 0;
+            if (!named && base)
+                rc = hd_err_set(err, HD_E_USAGE,
+                                "--variants: neither '%s' nor '%s' has parts of its own in "
+                                "template '%s'; only one variant can use the base parts",
+                                base, cuts[v].name, c->tpl);
+            else if (!named)
+                base = cuts[v].name;
+        }
+        free(buf);
+    }
+out:
+    hd_tpl_set_free(set);
+    return rc;
+}
+
+int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                       bool category_given, int64_t now, struct hd_err *err)
+{
+    char *expr = NULL;
+    int rc;
+    c->created_at = now;
+    c->status = HD_CAMP_SCHEDULED;
+    if (c->sched == HD_SCHED_EVERY && !c->tz)
+        c->tz = hd_xstrdup(cfg->timezone);
+    if ((rc = hd_store_segment_get(st, c->segment, &expr, err)) == 0 &&
+        (rc = check_template(cfg, c, category_given, err)) == 0 &&
+        (rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err)) == 0)
+        rc = hd_store_campaign_add(st, c, err);
+    free(expr);
+    return rc;
 }
