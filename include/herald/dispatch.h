@@ -106,6 +106,36 @@ struct hd_estimate {
 int hd_estimate(struct hd_store *st, const struct hd_config *cfg, const struct hd_campaign *c,
                 int64_t now, struct hd_estimate *out, struct hd_err *err);
 
+/* ---- a test message through one provider (probe.c) ------------------------------------ */
+
+/* Where the test goes: the provider, the channel, the address. */
+struct hd_probe {
+    const struct hd_provider_cfg *provider; /* borrowed from the configuration */
+    int channel;                            /* enum hd_channel */
+    char address[4200];                     /* normalised (E.164 for a phone) */
+};
+/* Finds the provider and the channel (channel < 0: the only one the
+ * provider's type carries, else the address's form) and checks the
+ * address; HD_E_NOTFOUND for no such provider, HD_E_USAGE for a channel it
+ * does not carry or a bad address. */
+int hd_probe_init(const struct hd_config *cfg, const char *provider, const char *to, int channel,
+                  struct hd_probe *p, struct hd_err *err);
+/* What the test says. */
+struct hd_probe_text {
+    const char *tpl;                  /* a template to render, or NULL: a built-in text */
+    const char *variant;              /* its A/B variant, or NULL */
+    const struct hd_contact *contact; /* render for it (strictly), or NULL (leniently) */
+    int64_t now;                      /* seconds */
+};
+struct hd_probe_result {
+    struct hd_result r; /* what the gateway said */
+    char id[40];        /* the message's id */
+};
+/* Renders the message, hands it to the provider's driver and waits (up to
+ * the provider's timeout and 30 s) for the gateway's answer. */
+int hd_probe_send(const struct hd_config *cfg, struct hd_log *log, const struct hd_probe *p,
+                  const struct hd_probe_text *t, struct hd_probe_result *out, struct hd_err *err);
+
 /* ---- the dispatcher ------------------------------------------------------------------ */
 
 struct hd_dispatch_stats {
