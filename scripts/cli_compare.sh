@@ -121,6 +121,9 @@ r run --grace nope; r run --once extra; r send --wait 1y1; r send --grace; r sen
 r send --w 5m x; r run --g nope; r run --o --bogus
 r stats recall-nov --by nope; r stats recall-nov --goal ''; r stats recall-nov --window 0; r stats recall-nov --format jsonl
 r log --since nope; r log --outcome x; r log --format json; r log prune --older-than x
+r log --run 1 --campaign recall-2; r log --run 99; r log --run 2 --campaign recall-2 --limit 2 --format csv --oldest-first
+r log --contact c0006 --limit 3 --format jsonl; r log --contact nobody; r log --campaign nosuch; r log --run x
+r log --outcome skipped --reason capped --limit 3; r log --channel sms --provider outbox --since 2026-11-01 --until 1d --limit 2
 r contacts import x --default-region ZZ; r contacts import x --max-errors 0
 r contacts list --limit x; r contacts list -n x; r contacts list --format jsonl
 r segment count --expr 'x >'; r segment sample churned -n 0; r segment count churned -n 3; r segment export churned --format json
@@ -138,7 +141,7 @@ cd "$WORK"
 }
 
 norm() {
-sed -E 's/\(?[0-9]+ rows\/s\)?/N rows\/s/; s/in [0-9.]+s/in Ns/; s/^latency +[0-9]+ ms/latency N ms/; s/(latency_p[0-9]+_ms"?:?).*/\1 N/; s/[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z/TIME/g; s/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[0-9]+)?/UUID/g; s/"(done_at|at)": ?"[^"]*"/"\1":T/g' "$1" | grep -v 'TTIME recall-'
+sed -E 's/\(?[0-9]+ rows\/s\)?/N rows\/s/; s/in [0-9.]+s/in Ns/; s/^latency +[0-9]+ ms/latency N ms/; s/(latency_p[0-9]+_ms"?:?).*/\1 N/; s/[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z/TIME/g; s/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[0-9]+)?/UUID/g; s/"(done_at|at)": ?"[^"]*"/"\1":T/g; s/^\{"id":[0-9]+/{"id":N/; s/"latency_ms":[0-9]+/"latency_ms":N/g' "$1" | grep -v 'TTIME recall-'
 }
 
 session "$OLD" "$WORK/old.out" </dev/null

@@ -2,7 +2,8 @@
  * why`: the contact's messages (of one campaign, or all) and every row of
  * the delivery log about the contact, through the contact index. Rows and
  * messages are copied, their strings duplicated, so the record outlives
- * the queries' callbacks. */
+ * the queries' callbacks. Also the names a log query is given (`herald
+ * log`), turned into the ids its indexes take. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +93,29 @@ const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t
         if (h->rows[i].message == message && strcmp(h->rows[i].outcome, "accepted") == 0)
             return &h->rows[i];
     return NULL;
+}
+
+int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
+                          const char *contact, struct hd_log_filter *f, struct hd_err *err)
+{
+    struct hd_campaign camp = {0};
+    int rc;
+    if (campaign && (rc = hd_store_campaign_get(st, campaign, 0, &camp, err)) < 0)
+        return rc;
+    f->campaign = camp.id;
+    hd_campaign_release(&camp);
+    if (run) {
+        /* a run belongs to one campaign: filtering by both uses its index */
+        struct hd_run r;
+        if ((rc = hd_store_run_get(st, run, &r, err)) < 0)
+            return rc;
+        if (f->campaign && r.campaign_id != f->campaign)
+            return hd_err_set(err, HD_E_USAGE, "run %lld is not one of campaign '%s'",
+                              (long long)run, campaign);
+        f->run = run;
+        f->campaign = r.campaign_id;
+    }
+    if (contact && (rc = hd_store_contact_ref(st, contact, &f->contact, err)) < 0)
+        return rc;
+    return 0;
 }

@@ -290,30 +290,6 @@ static int log_opt(void *ud, int id, const char *arg)
     }
 }
 
-/* Names to ids: the campaign, the run (which names its campaign: filtering
- * by both uses its index) and the contact. */
-static int resolve(struct hd_ctx *ctx, struct log_args *a, struct hd_err *err)
-{
-    struct hd_campaign camp = {0};
-    if (a->campaign && hd_store_campaign_get(ctx->store, a->campaign, 0, &camp, err) < 0)
-        return cmd_fail(ctx, err);
-    a->f.campaign = camp.id;
-    hd_campaign_release(&camp);
-    if (a->run) {
-        struct hd_run r;
-        if (hd_store_run_get(ctx->store, a->run, &r, err) < 0)
-            return cmd_fail(ctx, err);
-        if (a->f.campaign && r.campaign_id != a->f.campaign)
-            return cmd_usage("log", log_usage, "run %lld is not one of campaign '%s'", a->run,
-                             a->campaign);
-        a->f.run = a->run;
-        a->f.campaign = r.campaign_id;
-    }
-    if (a->contact && hd_store_contact_ref(ctx->store, a->contact, &a->f.contact, err) < 0)
-        return cmd_fail(ctx, err);
-    return 0;
-}
-
 int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {{"campaign", true, O_CAMPAIGN, 0},
@@ -341,8 +317,9 @@ int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("log", log_usage, "unexpected argument '%s'", argv[i]);
     if (!ctx->store)
         return cmd_help(log_usage);
-    if ((rc = resolve(ctx, &a, &err)) != 0)
-        return rc;
+    if (hd_log_filter_resolve(ctx->store, a.campaign, a.run, a.contact, &a.f, &err) < 0)
+        return err.code == HD_E_USAGE ? cmd_usage("log", log_usage, "%s", err.msg)
+                                      : cmd_fail(ctx, &err);
     a.f.limit = a.limit >= 0 ? a.limit : a.format == FMT_TABLE ? 100 : 0;
     struct cmd_log_out o;
     cmd_log_begin(&o, a.format);
