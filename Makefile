@@ -43,7 +43,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
              src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c) \
-             $(filter-out src/main.c src/nodelay.c,$(wildcard src/*.c)))
+             $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -73,16 +73,16 @@ $(B)/libherald.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 # nodelay.o (connect() with TCP_NODELAY) goes into the binary only
-$(B)/herald: $(B)/obj/src/main.o $(B)/obj/src/nodelay.o $(B)/libherald.a
+$(B)/herald: $(B)/obj/src/cli/main.o $(B)/obj/src/cli/nodelay.o $(B)/libherald.a
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) -ldl $(LDFLAGS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/libherald.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(B)/libherald.a $(LIBS) $(TEST_LIBS)
 
-$(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/nodelay.o
+$(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/nodelay.o $(B)/libherald.a $(LIBS) -ldl
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/cli/nodelay.o $(B)/libherald.a $(LIBS) -ldl
 
 # Every test binary runs even after a failure; the exit status says whether
 # any failed. HERALD_BIN lets integration tests run the real binary.
@@ -160,4 +160,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d $(B)/obj/src/nodelay.d $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/src/cli/main.d $(B)/obj/src/cli/nodelay.d $(TEST_BIN:=.d)

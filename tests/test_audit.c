@@ -86,11 +86,34 @@ static void test_latency(void **state)
     assert_int_equal(hd_stats_by_parse("week"), -1);
 }
 
+/* What herald why calls each kind of log row. */
+static void test_why_step(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *outcome, *reason;
+        int step;
+    } rows[] = {
+        {"skipped", "held_out", HD_WHY_HELD_OUT},     {"skipped", "capped", HD_WHY_CAPPED},
+        {"skipped", "resend_after", HD_WHY_CAPPED},   {"skipped", "quiet_hours", HD_WHY_QUIET},
+        {"skipped", "no_address", HD_WHY_NO_CHANNEL}, {"skipped", "opted_out", HD_WHY_NO_CHANNEL},
+        {"skipped", "expired", HD_WHY_SKIPPED},       {"skipped", NULL, HD_WHY_SKIPPED},
+        {"accepted", NULL, HD_WHY_ATTEMPT},           {"temporary", "http_503", HD_WHY_ATTEMPT},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct hd_log_row r = {.outcome = rows[i].outcome, .reason = rows[i].reason};
+        assert_int_equal(hd_why_step(&r), rows[i].step);
+    }
+    assert_string_equal(hd_why_skip_words("opted_out"), "no consent (opted out)");
+    assert_string_equal(hd_why_skip_words("something_new"), "something_new");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ztest),
         cmocka_unit_test(test_latency),
+        cmocka_unit_test(test_why_step),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -355,6 +355,33 @@ static void test_tpl_data(void **state)
     hd_config_free(cfg);
 }
 
+/* A render's locale and zone: the contact's, else the configuration's. */
+static void test_tpl_req_init(void **state)
+{
+    (void)state;
+    struct hd_config *cfg;
+    assert_int_equal(
+        hd_config_parse("[herald]\nlocale = de\ntimezone = Europe/Berlin\n", "c", &cfg, NULL), 0);
+    char locale[] = "fr", zone[] = "Asia/Tokyo";
+    struct hd_contact both = {.locale = locale, .timezone = zone}, none = {0};
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *data = json_object();
+    struct hd_tpl_req req = {.variant = "b", .lenient = true};
+    hd_tpl_req_init(&req, &both, cfg, 42, data, fmt);
+    assert_string_equal(req.locale, "fr");
+    assert_string_equal(req.timezone, "Asia/Tokyo");
+    assert_true(req.now == 42 && req.data == data && req.fmt == fmt);
+    assert_true(req.variant == NULL && req.below == NULL && req.nbelow == 0 && !req.lenient);
+    hd_tpl_req_init(&req, &none, cfg, 0, data, fmt);
+    assert_string_equal(req.locale, "de");
+    assert_string_equal(req.timezone, "Europe/Berlin");
+    hd_tpl_req_init(&req, NULL, cfg, 0, data, fmt);
+    assert_string_equal(req.locale, "de");
+    json_decref(data);
+    hd_fmt_free(fmt);
+    hd_config_free(cfg);
+}
+
 static void test_tpl_sms_segments(void **state)
 {
     (void)state;
@@ -461,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tpl_lint, setup, teardown),
         cmocka_unit_test(test_tpl_shipped),
         cmocka_unit_test(test_tpl_data),
+        cmocka_unit_test(test_tpl_req_init),
         cmocka_unit_test(test_tpl_sms_segments),
         cmocka_unit_test(test_tpl_html_to_text),
     };

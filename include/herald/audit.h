@@ -1,9 +1,9 @@
-/* audit: what herald makes of the delivery log beyond reading it: the
- * two-proportion z-test that compares a variant's conversions with the
- * holdout's. The log's queries (filters, history, statistics, events,
- * pruning, pseudonyms) are the store's and are declared in store.h; the
- * latency histogram's arithmetic is lat.h. Both are included here, so a
- * file that includes audit.h sees them too.
+/* audit: what herald makes of the delivery log beyond reading it: a
+ * contact's record (history), why a contact did or did not get a campaign,
+ * importing conversion events, and the two-proportion z-test that compares
+ * a variant's conversions with the holdout's. The log's queries (filters, history, statistics,
+ * events, pruning, pseudonyms) are the store's and are declared in store.h; the latency histogram's
+ * arithmetic is lat.h. Both are included here, so a file that includes audit.h sees them too.
  *
  * Every query names its filters with constant SQL and bound parameters;
  * nothing the user typed becomes SQL text. */
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "herald/err.h"
 #include "herald/lat.h"
@@ -27,5 +28,78 @@ struct hd_ztest {
     bool ok;
 };
 void hd_ztest(int64_t x1, int64_t n1, int64_t x2, int64_t n2, struct hd_ztest *out);
+
+/* ---- a contact's record (history.c) ------------------------------------------------ */
+
+/* What herald history and herald why read, once. Strings are owned by the
+ * record (hd_history_release). */
+struct hd_history {
+    struct hd_msg_info *msgs; /* the contact's messages, by firing */
+    size_t nmsgs;
+    struct hd_log_row *rows; /* every log row of the contact, oldest first */
+    size_t nrows;
+};
+/* The contact's messages (of one campaign when campaign > 0) and all its
+ * log rows: a cap may name messages of other campaigns. */
+int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, struct hd_history *h,
+                    struct hd_err *err);
+void hd_history_release(struct hd_history *h);
+/* The row where the message was accepted by a gateway, or NULL. */
+const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message);
+/* Fills f's ids from names (each NULL or 0 when not given): the campaign,
+ * the run (HD_E_USAGE when it is not one of that campaign's; it names its
+ * campaign, whose index the query then uses) and the contact (an external
+ * id or a pseudonym, deleted-N). */
+int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
+                          const char *contact, struct hd_log_filter *f, struct hd_err *err);
+
+/* ---- why a contact did or did not get a campaign (why.c) ---------------------------- */
+
+struct hd_why {
+    struct hd_campaign camp;   /* the campaign */
+    struct hd_contact contact; /* the contact, when it still exists */
+    bool exists;               /* false: deleted, only its pseudonym is left */
+    struct hd_history rec;     /* the contact's messages of the campaign, all its rows */
+    struct hd_run *runs;       /* the campaign's runs, as hd_store_run_each gives them */
+    size_t nruns;
+};
+/* contact: an external id or a pseudonym ("deleted-12"); campaign: a name.
+ * Release w with hd_why_release (also after an error). */
+int hd_why_load(struct hd_store *st, const char *contact, const char *campaign, struct hd_why *w,
+                struct hd_err *err);
+void hd_why_release(struct hd_why *w);
+
+/* Whether the contact was in a run (*m: its message), and if not, why. */
+enum hd_why_run { HD_WHY_IN, HD_WHY_MAKING, HD_WHY_CREATED_AFTER, HD_WHY_NOT_IN_SEGMENT };
+int hd_why_run(const struct hd_why *w, const struct hd_run *run, const struct hd_msg_info **m);
+
+/* What a log row of a message was: a skip (held out, capped, deferred by
+ * quiet hours, no channel could carry it, or another reason) or an
+ * attempt. */
+enum hd_why_step {
+    HD_WHY_HELD_OUT,
+    HD_WHY_CAPPED,
+    HD_WHY_QUIET,
+    HD_WHY_NO_CHANNEL,
+    HD_WHY_SKIPPED,
+    HD_WHY_ATTEMPT
+};
+int hd_why_step(const struct hd_log_row *r);
+/* A channel's skip reason ("opted_out") in words; other words as they are. */
+const char *hd_why_skip_words(const char *reason);
+
+/* ---- importing events (events.c) ---------------------------------------------------- */
+
+struct hd_events_result {
+    int64_t added, duplicate, unknown; /* events added, already there, of unknown contacts */
+    int64_t lines;                     /* rows read */
+    char first_unknown[64];            /* the first unknown contact's external id */
+};
+/* Reads conversion events from f (CSV with a header naming the columns,
+ * or JSON Lines when jsonl; name is the file's name in messages) and adds
+ * them in one transaction: a bad row stops the import with its line and
+ * nothing is written. progress: a progress line on stderr. */
+int hd_events_import(struct hd_store *st, FILE *f, const char *name, bool jsonl, bool progress,
+                     struct hd_events_result *res, struct hd_err *err);
 
 #endif

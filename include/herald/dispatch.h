@@ -48,6 +48,24 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
 /* Points m's text fields at r's parts (r must outlive m). */
 void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m);
 
+/* One part as hd_render_each gives it; everything is borrowed for the
+ * callback only. */
+struct hd_render_part {
+    int part;                 /* enum hd_tpl_part */
+    const char *text;         /* a text part as rendered; NULL for a JSON part or an error */
+    size_t len;               /* text's length */
+    json_t *json;             /* a JSON part (push.data, push.fcm, push.apns) as rendered */
+    bool derived;             /* email.text made from email.html, as hd_render makes it */
+    const struct hd_err *err; /* non-NULL: the part did not render (strictly) */
+};
+typedef void (*hd_render_part_cb)(void *ud, const struct hd_render_part *p);
+/* Renders every part of the template the channel uses (every channel's
+ * when channel < 0), in part order, each on its own: one part's error does
+ * not stop the others (what `template preview` shows). An email.text the
+ * template lacks is derived from email.html, as in hd_render. */
+void hd_render_each(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
+                    hd_render_part_cb cb, void *ud);
+
 /* ---- the checks -------------------------------------------------------------------- */
 
 struct hd_zones;
@@ -74,6 +92,51 @@ int64_t hd_dispatch_horizon(const struct hd_config *cfg, const struct hd_campaig
 void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *camp,
                         const struct hd_claimed *m, struct hd_zones *zones, int64_t now,
                         struct hd_decision *d);
+
+/* ---- the estimate (estimate.c) ------------------------------------------------------- */
+
+/* What a campaign would do if it fired now: the dispatcher's holdout,
+ * checks, variant and rendering run on every contact of its segment,
+ * nothing written. */
+struct hd_estimate {
+    int64_t total, held;               /* the segment's contacts; held out of them */
+    int64_t by_channel[HD_CH_COUNT];   /* would go (now or after quiet hours) on each */
+    int64_t by_state[HD_ST_COUNT + 1]; /* would stop (capped, ...) or wait (deferred) */
+    int64_t sms_segments, sms_failed;  /* SMS segments; SMS that would fail to render */
+    double sms_cost;                   /* segments times each provider's cost_per_segment */
+};
+int hd_estimate(struct hd_store *st, const struct hd_config *cfg, const struct hd_campaign *c,
+                int64_t now, struct hd_estimate *out, struct hd_err *err);
+
+/* ---- a test message through one provider (probe.c) ------------------------------------ */
+
+/* Where the test goes: the provider, the channel, the address. */
+struct hd_probe {
+    const struct hd_provider_cfg *provider; /* borrowed from the configuration */
+    int channel;                            /* enum hd_channel */
+    char address[4200];                     /* normalised (E.164 for a phone) */
+};
+/* Finds the provider and the channel (channel < 0: the only one the
+ * provider's type carries, else the address's form) and checks the
+ * address; HD_E_NOTFOUND for no such provider, HD_E_USAGE for a channel it
+ * does not carry or a bad address. */
+int hd_probe_init(const struct hd_config *cfg, const char *provider, const char *to, int channel,
+                  struct hd_probe *p, struct hd_err *err);
+/* What the test says. */
+struct hd_probe_text {
+    const char *tpl;                  /* a template to render, or NULL: a built-in text */
+    const char *variant;              /* its A/B variant, or NULL */
+    const struct hd_contact *contact; /* render for it (strictly), or NULL (leniently) */
+    int64_t now;                      /* seconds */
+};
+struct hd_probe_result {
+    struct hd_result r; /* what the gateway said */
+    char id[40];        /* the message's id */
+};
+/* Renders the message, hands it to the provider's driver and waits (up to
+ * the provider's timeout and 30 s) for the gateway's answer. */
+int hd_probe_send(const struct hd_config *cfg, struct hd_log *log, const struct hd_probe *p,
+                  const struct hd_probe_text *t, struct hd_probe_result *out, struct hd_err *err);
 
 /* ---- the dispatcher ------------------------------------------------------------------ */
 

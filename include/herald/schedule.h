@@ -99,4 +99,31 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
                      struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
                      struct hd_err *err);
 
+/* An operator's change to a campaign (control.c). */
+enum hd_camp_op { HD_CAMP_OP_PAUSE, HD_CAMP_OP_RESUME, HD_CAMP_OP_CANCEL };
+/* Pauses, resumes or cancels the campaign called name, in one transaction;
+ * HD_E_INVALID (nothing changed) when its status does not allow it. *c is
+ * the campaign as it was read (release it, also after an error);
+ * *cancelled, the unsent messages a cancel ended. */
+int hd_campaign_control(struct hd_store *st, const char *name, int op, int64_t now_ms,
+                        struct hd_campaign *c, int64_t *cancelled, struct hd_err *err);
+
+/* Starts the campaign now, for `herald send`: HD_E_INVALID when it is
+ * paused or cancelled; *started says what it did: nothing for a done
+ * campaign with no unfinished run, nothing for an open run (it only needs
+ * dispatching), else it fired (*out), or went on with a run a crash left
+ * materializing. */
+enum hd_start { HD_START_DONE, HD_START_OPEN, HD_START_FIRED };
+int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                      int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
+                      struct hd_fire *out, struct hd_err *err);
+
+/* Stores a new campaign c (its options set, name included), created at
+ * now: the segment must exist, the template must have a part for each of
+ * its channels and variants (its category is the template's unless
+ * category_given), and its schedule gives next_run. Nothing is stored when
+ * a check fails; HD_E_USAGE for a template that does not fit. */
+int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                       bool category_given, int64_t now, struct hd_err *err);
+
 #endif

@@ -83,6 +83,21 @@ struct hd_tpl_req {
     bool lenient;       /* missing variables render empty (lint uses it) */
 };
 
+/* Fills req for a render for contact k (NULL: none): the contact's locale
+ * and zone, else the configuration's; no variant, no layers below data.
+ * A plain fill (no allocation), cheap enough for the dispatcher's every
+ * message; set variant, below, nbelow or lenient after it when needed. */
+static inline void hd_tpl_req_init(struct hd_tpl_req *req, const struct hd_contact *k,
+                                   const struct hd_config *cfg, int64_t now, const json_t *data,
+                                   struct hd_fmt *fmt)
+{
+    *req = (struct hd_tpl_req){.locale = k && k->locale ? k->locale : cfg->locale,
+                               .timezone = k && k->timezone ? k->timezone : cfg->timezone,
+                               .now = now,
+                               .data = data,
+                               .fmt = fmt};
+}
+
 /* Renders one text part into out (appending). HD_E_NOTFOUND when no file
  * defines it. email.html is HTML-escaped, every other part is not. */
 int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,

@@ -54,15 +54,11 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     json_t *contact = hd_tpl_contact(&m->contact),
            *data = hd_tpl_top(contact, j->camp->json, j->msg.id, NULL);
     const json_t *below[] = {d->vars, contact};
-    struct hd_tpl_req req = {.locale = m->contact.locale ? m->contact.locale : d->cfg->locale,
-                             .variant = m->variant[0] ? m->variant : NULL,
-                             .timezone =
-                                 m->contact.timezone ? m->contact.timezone : d->cfg->timezone,
-                             .now = now_ms(d) / 1000,
-                             .data = data,
-                             .below = below,
-                             .nbelow = 2,
-                             .fmt = d->fmt};
+    struct hd_tpl_req req;
+    hd_tpl_req_init(&req, &m->contact, d->cfg, now_ms(d) / 1000, data, d->fmt);
+    req.variant = m->variant[0] ? m->variant : NULL;
+    req.below = below;
+    req.nbelow = 2;
     int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
     json_decref(data);
     json_decref(contact);

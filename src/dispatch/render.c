@@ -1,5 +1,7 @@
 /* render: one message's template parts for its channel, as the driver
- * wants them. Shared by the dispatcher and `provider test`. */
+ * wants them. Shared by the dispatcher, `provider test` and the campaign
+ * estimate; `template preview` renders through hd_render_each, the same
+ * steps part by part, so one part's error does not hide the others. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,4 +91,56 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
         m->from = r->from;
         m->reply_to = r->reply_to;
     }
+}
+
+/* email.text made from email.html, as hd_render makes it. */
+static void derive_text(struct hd_render_part *p, const struct hd_tpl *t,
+                        const struct hd_tpl_req *req, struct hd_buf *html, struct hd_buf *text,
+                        struct hd_err *err)
+{
+    hd_buf_reset(html);
+    if (hd_tpl_render(t, HD_PART_EMAIL_HTML, req, html, err) < 0)
+        return; /* the html part reports its own error */
+    hd_buf_reset(text);
+    hd_html_to_text(html->data, html->len, text);
+    p->text = text->data;
+    p->len = text->len;
+    p->derived = true;
+}
+
+void hd_render_each(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
+                    hd_render_part_cb cb, void *ud)
+{
+    struct hd_buf b, text;
+    struct hd_err err = {0};
+    hd_buf_init(&b);
+    hd_buf_init(&text);
+    for (int part = 0; part < HD_PART_COUNT; part++) {
+        struct hd_render_part p = {.part = part};
+        if (channel >= 0 && hd_tpl_part_channel(part) != channel)
+            continue;
+        if (!hd_tpl_has_part(t, part, req->locale, req->variant)) {
+            if (part == HD_PART_EMAIL_TEXT &&
+                hd_tpl_has_part(t, HD_PART_EMAIL_HTML, req->locale, req->variant)) {
+                derive_text(&p, t, req, &b, &text, &err);
+                if (p.text)
+                    cb(ud, &p);
+            }
+            continue;
+        }
+        hd_buf_reset(&b);
+        if (hd_tpl_part_is_json(part)) {
+            if (hd_tpl_render_json(t, part, req, &p.json, &err) < 0)
+                p.err = &err;
+        } else if (hd_tpl_render(t, part, req, &b, &err) < 0) {
+            p.err = &err;
+        } else {
+            p.text = b.data;
+            p.len = b.len;
+        }
+        cb(ud, &p);
+        json_decref(p.json);
+    }
+    hd_buf_release(&b);
+    hd_buf_release(&text);
 }

@@ -2,11 +2,10 @@
  * command would, reports the first error with file and line, and otherwise
  * prints the effective configuration with defaults filled in and secrets
  * masked. */
-#include <getopt.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmd.h"
+#include "cli.h"
 
 static const char config_usage[] =
     "usage: herald config check\n"
@@ -17,16 +16,12 @@ static const char config_usage[] =
 
 int cmd_config(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_spec spec = {"config", config_usage, NULL, 0, NULL, NULL};
     struct hd_err err = {0};
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h')
-            return cmd_help(config_usage);
-        return cmd_usage("config", config_usage, "bad option");
-    }
-    if (optind >= argc || strcmp(argv[optind], "check") != 0 || optind + 1 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, NULL, NULL, &rc);
+    if (i < 0)
+        return rc;
+    if (i >= argc || strcmp(argv[i], "check") != 0 || i + 1 != argc)
         return cmd_usage("config", config_usage, "expected 'check'");
     if (hd_config_load(ctx->config_path, &ctx->cfg, &err) < 0)
         return cmd_fail(ctx, &err);

@@ -1,12 +1,11 @@
 /* cmd_contacts: `herald contacts import|show|list|optout|optin|delete`.
  * Output meant for people is a table; --format csv|json (or --json) is for
  * tools and is streamed row by row, so any number of contacts can be listed. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/audit.h"
 #include "herald/import.h"
 #include "herald/store.h"
@@ -34,18 +33,58 @@ static const char contacts_usage[] =
     "optin    transactional) or, without --category, for both; optin undoes it\n"
     "delete   erases the contact, its push tokens and consent\n";
 
+static int import_opt(void *ud, int id, const char *arg)
+{
+    struct hd_import_opts *o = ud;
+    long long n;
+    switch (id) {
+    case 'f':
+        o->format = arg;
+        break;
+    case 't':
+        o->types = arg;
+        break;
+    case 'r':
+        if (!hd_valid_region_known(arg))
+            return cmd_usage("contacts import", contacts_usage,
+                             "--default-region: '%s' is not a region herald knows (two "
+                             "letters, e.g. CN, US, GB)",
+                             arg);
+        o->default_region = arg;
+        break;
+    case 'R':
+        o->mode = HD_IMPORT_REPLACE;
+        break;
+    case 's':
+        o->skip_invalid = true;
+        break;
+    case 'j':
+        o->rejects_path = arg;
+        break;
+    case 'n':
+        o->dry_run = true;
+        break;
+    default: /* 'm' */
+        if ((n = cmd_parse_count(arg)) < 1 || n > 1000000)
+            return cmd_usage("contacts import", contacts_usage,
+                             "--max-errors: '%s' is not a number from 1 to 1000000", arg);
+        o->max_errors = (unsigned)n;
+    }
+    return 0;
+}
+
 static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"types", required_argument, NULL, 't'},
-                                         {"default-region", required_argument, NULL, 'r'},
-                                         {"replace", no_argument, NULL, 'R'},
-                                         {"skip-invalid", no_argument, NULL, 's'},
-                                         {"rejects", required_argument, NULL, 'j'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"max-errors", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0},
+                                          {"types", true, 't', 0},
+                                          {"default-region", true, 'r', 0},
+                                          {"replace", false, 'R', 0},
+                                          {"skip-invalid", false, 's', 0},
+                                          {"rejects", true, 'j', 0},
+                                          {"dry-run", false, 'n', 0},
+                                          {"max-errors", true, 'm', 0},
+                                          {0}};
+    static const struct cli_spec spec = {"contacts import", contacts_usage, opts, 0, NULL, NULL};
     struct hd_import_opts o = {.msgs = stderr,
                                .progress = ctx->progress,
                                .default_region = ctx->cfg->default_region,
@@ -55,53 +94,13 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                          .region = "--default-region or default_region"}};
     struct hd_import_result res;
     struct hd_err err = {0};
-    int c;
-    long long n;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            o.format = optarg;
-            break;
-        case 't':
-            o.types = optarg;
-            break;
-        case 'r':
-            if (!hd_valid_region_known(optarg))
-                return cmd_usage("contacts import", contacts_usage,
-                                 "--default-region: '%s' is not a region herald knows (two "
-                                 "letters, e.g. CN, US, GB)",
-                                 optarg);
-            o.default_region = optarg;
-            break;
-        case 'R':
-            o.mode = HD_IMPORT_REPLACE;
-            break;
-        case 's':
-            o.skip_invalid = true;
-            break;
-        case 'j':
-            o.rejects_path = optarg;
-            break;
-        case 'n':
-            o.dry_run = true;
-            break;
-        case 'm':
-            if ((n = cmd_parse_count(optarg)) < 1 || n > 1000000)
-                return cmd_usage("contacts import", contacts_usage,
-                                 "--max-errors: '%s' is not a number from 1 to 1000000", optarg);
-            o.max_errors = (unsigned)n;
-            break;
-        case 'h':
-            return cmd_help(contacts_usage);
-        default:
-            return cmd_usage("contacts import", contacts_usage, "bad option");
-        }
-    }
-    if (optind + 1 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, import_opt, &o, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage("contacts import", contacts_usage, "give one FILE (or - for stdin)");
-    o.path = argv[optind];
-    int rc = hd_import_run(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
+    o.path = argv[i];
+    rc = hd_import_run(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
     if (rc < 0 && rc != HD_E_INVALID)
         return cmd_fail(ctx, &err);
     printf("%s%s: %lld rows, %lld inserted, %lld updated, %lld rejected in %.1fs (%.0f rows/s)",
@@ -119,24 +118,17 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"json", false, 'j', 0}, {0}};
+    static const struct cli_spec spec = {"contacts show", contacts_usage, opts, 0, NULL, NULL};
     struct hd_err err = {0};
     struct hd_contact k;
     bool json = false;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else if (c == 'h')
-            return cmd_help(contacts_usage);
-        else
-            return cmd_usage("contacts show", contacts_usage, "bad option");
-    }
-    if (optind + 1 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &json, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage("contacts show", contacts_usage, "give one contact ID");
-    if (hd_store_contact_get(ctx->store, argv[optind], &k, &err) < 0)
+    if (hd_store_contact_get(ctx->store, argv[i], &k, &err) < 0)
         return cmd_fail(ctx, &err);
     json_t *o = cmd_contact_json(&k);
     if (json) {
@@ -146,9 +138,9 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         static const char *const fields[] = {"id",         "email",      "phone",
                                              "locale",     "timezone",   "fcm_token",
                                              "apns_token", "created_at", "updated_at"};
-        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-            const char *v = json_string_value(json_object_get(o, fields[i]));
-            printf("%-11s %s\n", fields[i], v ? v : "-");
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            const char *v = json_string_value(json_object_get(o, fields[f]));
+            printf("%-11s %s\n", fields[f], v ? v : "-");
         }
         json_t *attrs = json_object_get(o, "attributes");
         const char *key;
@@ -161,12 +153,12 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
             free(s);
         }
         printf("consent     %s\n", k.nconsent ? "" : "no opt-out recorded (consents to all)");
-        for (size_t i = 0; i < k.nconsent; i++) {
+        for (size_t c = 0; c < k.nconsent; c++) {
             char t[32];
-            printf("  %-5s %-14s %-10s by %s at %s\n", hd_channel_name(k.consent[i].channel),
-                   hd_category_name(k.consent[i].category),
-                   k.consent[i].status == HD_CONSENT_OPTED_OUT ? "opted out" : "opted in",
-                   k.consent[i].source, cmd_time(k.consent[i].updated_at, t, sizeof t));
+            printf("  %-5s %-14s %-10s by %s at %s\n", hd_channel_name(k.consent[c].channel),
+                   hd_category_name(k.consent[c].category),
+                   k.consent[c].status == HD_CONSENT_OPTED_OUT ? "opted out" : "opted in",
+                   k.consent[c].source, cmd_time(k.consent[c].updated_at, t, sizeof t));
         }
     }
     json_decref(o);
@@ -174,77 +166,81 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
+struct list_args {
+    int format;
+    long long limit;
+};
+
+static int list_opt(void *ud, int id, const char *arg)
+{
+    struct list_args *a = ud;
+    if (id == 'n') {
+        if ((a->limit = cmd_parse_count(arg)) < 0)
+            return cmd_usage("contacts list", contacts_usage,
+                             "--limit: '%s' is not a number (0 for all)", arg);
+        return 0;
+    }
+    if ((a->format = cmd_parse_format(arg, true)) < 0 || a->format == FMT_JSONL)
+        return cmd_usage("contacts list", contacts_usage,
+                         "--format: '%s' is not table, csv or json", arg);
+    return 0;
+}
+
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"limit", required_argument, NULL, 'n'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"limit", true, 'n', 0}, {"format", true, 'f', 0}, {0}};
+    static const struct cli_spec spec = {"contacts list", contacts_usage, opts, 0, "n:h", NULL};
     struct hd_err err = {0};
     struct cmd_contact_out co;
-    int format = FMT_TABLE;
-    long long limit = 100;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if ((limit = cmd_parse_count(optarg)) < 0)
-                return cmd_usage("contacts list", contacts_usage,
-                                 "--limit: '%s' is not a number (0 for all)", optarg);
-            break;
-        case 'f':
-            if ((format = cmd_parse_format(optarg, true)) < 0 || format == FMT_JSONL)
-                return cmd_usage("contacts list", contacts_usage,
-                                 "--format: '%s' is not table, csv or json", optarg);
-            break;
-        case 'h':
-            return cmd_help(contacts_usage);
-        default:
-            return cmd_usage("contacts list", contacts_usage, "bad option");
-        }
-    }
-    if (optind != argc)
-        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[optind]);
-    cmd_contacts_begin(&co, format);
-    int rc = hd_store_contact_each(ctx->store, limit, cmd_contacts_row, &co, &err);
+    struct list_args a = {.format = FMT_TABLE, .limit = 100};
+    int rc, i = cli_parse(&spec, argc, argv, list_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[i]);
+    cmd_contacts_begin(&co, a.format);
+    rc = hd_store_contact_each(ctx->store, a.limit, cmd_contacts_row, &co, &err);
     cmd_contacts_end(&co);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }
 
+struct consent_args {
+    const char *name;
+    int channel, category;
+};
+
+static int consent_opt(void *ud, int id, const char *arg)
+{
+    struct consent_args *a = ud;
+    if (id == 'c') {
+        if ((a->channel = hd_channel_parse(arg)) < 0)
+            return cmd_usage(a->name, contacts_usage, "--channel: '%s' is not email, sms or push",
+                             arg);
+        return 0;
+    }
+    if ((a->category = hd_category_parse(arg)) < 0)
+        return cmd_usage(a->name, contacts_usage,
+                         "--category: '%s' is not marketing or transactional", arg);
+    return 0;
+}
+
 static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
 {
-    static const struct option opts[] = {{"channel", required_argument, NULL, 'c'},
-                                         {"category", required_argument, NULL, 'k'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {
+        {"channel", true, 'c', 0}, {"category", true, 'k', 0}, {0}};
     const char *name = status == HD_CONSENT_OPTED_OUT ? "contacts optout" : "contacts optin";
+    const struct cli_spec spec = {name, contacts_usage, opts, 0, NULL, NULL};
+    struct consent_args a = {name, -1, -1};
     struct hd_err err = {0};
-    int channel = -1, category = -1, c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            if ((channel = hd_channel_parse(optarg)) < 0)
-                return cmd_usage(name, contacts_usage, "--channel: '%s' is not email, sms or push",
-                                 optarg);
-            break;
-        case 'k':
-            if ((category = hd_category_parse(optarg)) < 0)
-                return cmd_usage(name, contacts_usage,
-                                 "--category: '%s' is not marketing or transactional", optarg);
-            break;
-        case 'h':
-            return cmd_help(contacts_usage);
-        default:
-            return cmd_usage(name, contacts_usage, "bad option");
-        }
-    }
-    if (optind + 1 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, consent_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage(name, contacts_usage, "give one contact ID");
+    int channel = a.channel, category = a.category;
     if (channel < 0)
         return cmd_usage(name, contacts_usage, "--channel is required");
-    const char *id = argv[optind];
+    const char *id = argv[i];
     int64_t now = hd_clock_now(&ctx->clock);
     if (hd_store_begin(ctx->store, &err) < 0)
         return cmd_fail(ctx, &err);

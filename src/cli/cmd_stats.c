@@ -1,17 +1,11 @@
-/* cmd_stats: herald stats (a campaign's numbers, side by side per group,
- * and with --goal its conversions against the holdout) and herald events
- * import (the conversions, from CSV or JSON Lines). */
-#include <errno.h>
-#include <getopt.h>
+/* cmd_stats: herald stats, a campaign's numbers side by side per group,
+ * and with --goal its conversions against the holdout. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "cmd.h"
-#include "herald/csv.h"
-#include "herald/progress.h"
+#include "cli.h"
 #include "herald/stats.h"
 #include "herald/store.h"
 #include "herald/units.h"
@@ -305,81 +299,59 @@ static void stats_csv(const struct hd_stats *s, struct hd_buf *b)
     free(gm);
 }
 
-int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
+struct stats_args {
+    int by, format;
+    const char *goal;
+    int64_t window;
+};
+
+static int stats_opt(void *ud, int id, const char *arg)
 {
-    static const struct option opts[] = {
-        {"by", required_argument, NULL, 'b'},     {"goal", required_argument, NULL, 'g'},
-        {"window", required_argument, NULL, 'w'}, {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
-    int by = -1, format = FMT_TABLE, c;
-    const char *goal = NULL;
-    int64_t window = 7 * 86400;
+    struct stats_args *a = ud;
     struct hd_err err = {0};
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            if ((by = hd_stats_by_parse(optarg)) < 0)
-                return cmd_usage("stats", stats_usage,
-                                 "--by: '%s' is not channel, variant, provider or day", optarg);
-            break;
-        case 'g':
-            if (!*optarg)
-                return cmd_usage("stats", stats_usage, "--goal: an event name is needed");
-            goal = optarg;
-            break;
-        case 'w':
-            if (hd_units_duration(optarg, &window, &err) < 0 || window <= 0)
-                return cmd_usage("stats", stats_usage, "--window: %s",
-                                 err.msg[0] ? err.msg : "must be more than 0");
-            break;
-        case 'f':
-            format = cmd_parse_format(optarg, true);
-            if (format != FMT_TABLE && format != FMT_CSV && format != FMT_JSON)
-                return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json",
-                                 optarg);
-            break;
-        case 'h':
-            return cmd_help(stats_usage);
-        default:
-            return cmd_usage("stats", stats_usage, "bad option");
-        }
+    switch (id) {
+    case 'b':
+        if ((a->by = hd_stats_by_parse(arg)) < 0)
+            return cmd_usage("stats", stats_usage,
+                             "--by: '%s' is not channel, variant, provider or day", arg);
+        return 0;
+    case 'g':
+        if (!*arg)
+            return cmd_usage("stats", stats_usage, "--goal: an event name is needed");
+        a->goal = arg;
+        return 0;
+    case 'w':
+        if (hd_units_duration(arg, &a->window, &err) < 0 || a->window <= 0)
+            return cmd_usage("stats", stats_usage, "--window: %s",
+                             err.msg[0] ? err.msg : "must be more than 0");
+        return 0;
+    default: /* 'f' */
+        a->format = cmd_parse_format(arg, true);
+        if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSON)
+            return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json", arg);
+        return 0;
     }
-    if (optind + 1 != argc)
-        return optind == argc
-                   ? cmd_usage("stats", stats_usage, "which campaign?")
-                   : cmd_usage("stats", stats_usage, "unexpected argument '%s'", argv[optind + 1]);
-    if (!ctx->store)
-        return cmd_help(stats_usage);
-    struct hd_campaign camp = {0};
-    if (hd_store_campaign_get(ctx->store, argv[optind], 0, &camp, &err) < 0)
-        return cmd_fail(ctx, &err);
-    if (by < 0)
-        by = camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE;
-    struct hd_stats s;
-    struct goal g = {0};
-    int rc = hd_stats_load(ctx->store, camp.id, by, &s, &err);
-    if (rc == 0 && goal)
-        rc = hd_store_stats_goal(ctx->store, camp.id, goal, window, on_goal, &g, &err);
-    if (rc < 0) {
-        hd_campaign_release(&camp);
-        return cmd_fail(ctx, &err);
-    }
+}
+
+/* The numbers (and the goal's report) in the format asked for. */
+static void print_stats(const struct stats_args *a, const struct hd_campaign *camp,
+                        const struct hd_stats *s, const struct goal *g)
+{
     struct hd_buf csv;
     hd_buf_init(&csv);
-    if (format == FMT_TABLE)
-        print_table(&s, camp.name);
-    else if (format == FMT_CSV) {
+    if (a->format == FMT_TABLE)
+        print_table(s, camp->name);
+    else if (a->format == FMT_CSV) {
         hd_buf_adds(&csv, "section,group,metric,value\r\n");
-        stats_csv(&s, &csv);
+        stats_csv(s, &csv);
     }
-    json_t *gj = goal ? goal_report(&g, goal, window, format, &csv) : NULL;
-    if (format == FMT_CSV)
+    json_t *gj = a->goal ? goal_report(g, a->goal, a->window, a->format, &csv) : NULL;
+    if (a->format == FMT_CSV)
         fwrite(csv.data, 1, csv.len, stdout);
-    else if (format == FMT_JSON) {
+    else if (a->format == FMT_JSON) {
         static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
-        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp.name, "by", bys[by], "groups",
-                              stats_json(&s));
+        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by], "groups",
+                              stats_json(s));
         if (gj)
             json_object_set(o, "goal", gj);
         cmd_print_json(o, true);
@@ -387,236 +359,45 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
     }
     json_decref(gj);
     hd_buf_release(&csv);
-    for (size_t i = 0; i < g.n; i++)
-        free(g.v[i].group);
+}
+
+int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"by", true, 'b', 0},
+                                          {"goal", true, 'g', 0},
+                                          {"window", true, 'w', 0},
+                                          {"format", true, 'f', 0},
+                                          {0}};
+    static const struct cli_spec spec = {"stats", stats_usage, opts, 0, NULL, NULL};
+    struct stats_args a = {.by = -1, .format = FMT_TABLE, .window = 7 * 86400};
+    struct hd_err err = {0};
+    int rc, i = cli_parse(&spec, argc, argv, stats_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
+        return i == argc ? cmd_usage("stats", stats_usage, "which campaign?")
+                         : cmd_usage("stats", stats_usage, "unexpected argument '%s'", argv[i + 1]);
+    if (!ctx->store)
+        return cmd_help(stats_usage);
+    struct hd_campaign camp = {0};
+    if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0)
+        return cmd_fail(ctx, &err);
+    if (a.by < 0)
+        a.by = camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE;
+    struct hd_stats s;
+    struct goal g = {0};
+    rc = hd_stats_load(ctx->store, camp.id, a.by, &s, &err);
+    if (rc == 0 && a.goal)
+        rc = hd_store_stats_goal(ctx->store, camp.id, a.goal, a.window, on_goal, &g, &err);
+    if (rc < 0) {
+        hd_campaign_release(&camp);
+        return cmd_fail(ctx, &err);
+    }
+    print_stats(&a, &camp, &s, &g);
+    for (size_t k = 0; k < g.n; k++)
+        free(g.v[k].group);
     free(g.v);
     hd_stats_release(&s);
     hd_campaign_release(&camp);
-    return EXIT_OK;
-}
-
-/* ---- herald events import ----------------------------------------------------------------- */
-
-static const char events_usage[] =
-    "usage: herald events import FILE|- [--format csv|jsonl]\n"
-    "\n"
-    "Loads conversion events for herald stats --goal: one per row, with the\n"
-    "contact's external id, the event's name, its time and an optional value.\n"
-    "CSV needs a header naming the columns contact, event, time and value (also\n"
-    "accepted: contact_id/id, name, at/timestamp); JSON Lines takes objects with\n"
-    "those keys. Times are ISO 8601 or Unix seconds. The format follows the file's\n"
-    "extension (.jsonl, .ndjson) unless --format says.\n"
-    "\n"
-    "All or nothing: a bad row stops the import with its line and nothing is\n"
-    "written. Events of unknown contacts are skipped and counted; an event already\n"
-    "there (same contact, name, time and value) is not added twice.\n";
-
-/* The names each field's column (CSV) or key (JSON Lines) may have:
- * contact, event, time, value. */
-static const char *const ev_keys[4][5] = {
-    {"contact", "contact_id", "id", "external_id", NULL},
-    {"event", "name", NULL},
-    {"time", "at", "timestamp", NULL},
-    {"value", NULL},
-};
-
-struct ev_import {
-    struct hd_ctx *ctx;
-    int64_t added, dup, unknown, lines;
-    char first_unknown[64];
-};
-
-static int parse_ev_time(const char *s, int64_t *t)
-{
-    char *end;
-    if (hd_time_parse_iso(s, t, NULL) == 0)
-        return 0;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*s && !*end && errno == 0 && v >= 0) {
-        *t = v;
-        return 0;
-    }
-    return -1;
-}
-
-static int add_event(struct ev_import *im, const char *file, long line, const char *contact,
-                     const char *name, const char *when, const char *value, struct hd_err *err)
-{
-    struct hd_event ev = {.contact = contact, .name = name};
-    if (!contact || !*contact)
-        return hd_err_set(err, HD_E_INVALID, "%s:%ld: no contact", file, line);
-    if (!name || !*name)
-        return hd_err_set(err, HD_E_INVALID, "%s:%ld: no event name", file, line);
-    if (!when || parse_ev_time(when, &ev.at) < 0)
-        return hd_err_set(err, HD_E_INVALID,
-                          "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds", file, line,
-                          when ? when : "");
-    if (value && *value) {
-        char *end;
-        errno = 0;
-        ev.value = strtod(value, &end);
-        if (*end || errno || !isfinite(ev.value))
-            return hd_err_set(err, HD_E_INVALID, "%s:%ld: value '%s' is not a number", file, line,
-                              value);
-        ev.has_value = true;
-    }
-    int result, rc = hd_store_event_add(im->ctx->store, &ev, &result, err);
-    if (rc < 0)
-        return rc;
-    im->added += result == HD_EVENT_ADDED;
-    im->dup += result == HD_EVENT_DUPLICATE;
-    if (result == HD_EVENT_UNKNOWN_CONTACT && im->unknown++ == 0)
-        snprintf(im->first_unknown, sizeof im->first_unknown, "%s", contact);
-    return 0;
-}
-
-static int col_of(const struct hd_csv_record *h, const char *const *names)
-{
-    for (size_t i = 0; i < h->nfields; i++)
-        for (size_t k = 0; names[k]; k++)
-            if (strcmp(h->fields[i], names[k]) == 0)
-                return (int)i;
-    return -1;
-}
-
-static int import_csv(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
-{
-    struct hd_csv *csv = hd_csv_new(f, file);
-    struct hd_csv_record rec;
-    int rc = hd_csv_next(csv, &rec, err), col[4];
-    if (rc == 0)
-        rc = hd_err_set(err, HD_E_INVALID, "%s: empty: a header line is needed", file);
-    if (rc > 0) {
-        for (int i = 0; i < 4; i++)
-            col[i] = col_of(&rec, ev_keys[i]);
-        if (col[0] < 0 || col[1] < 0 || col[2] < 0)
-            rc = hd_err_set(err, HD_E_INVALID,
-                            "%s:1: the header needs contact, event and time columns", file);
-    }
-    struct hd_progress p;
-    hd_progress_init(&p, im->ctx->progress, stderr, "events", 0);
-    while (rc > 0 && (rc = hd_csv_next(csv, &rec, err)) > 0) {
-        const char *v[4];
-        for (int i = 0; i < 4; i++)
-            v[i] = col[i] >= 0 && (size_t)col[i] < rec.nfields ? rec.fields[col[i]] : NULL;
-        rc = add_event(im, file, rec.line, v[0], v[1], v[2], v[3], err);
-        rc = rc < 0 ? rc : 1;
-        im->lines++;
-        hd_progress_update(&p, (uint64_t)im->lines, (uint64_t)im->lines);
-    }
-    hd_progress_finish(&p);
-    hd_csv_free(csv);
-    return rc < 0 ? rc : 0;
-}
-
-static const char *json_text(json_t *o, const char *const *keys, char *buf, size_t size)
-{
-    for (size_t k = 0; keys[k]; k++) {
-        json_t *v = json_object_get(o, keys[k]);
-        if (json_is_string(v))
-            return json_string_value(v);
-        if (json_is_integer(v)) {
-            snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-            return buf;
-        }
-        if (json_is_real(v)) {
-            snprintf(buf, size, "%.17g", json_real_value(v));
-            return buf;
-        }
-    }
-    return NULL;
-}
-
-static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct hd_err *err)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    long no = 0;
-    int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) >= 0) {
-        no++;
-        if (strspn(line, " \t\r\n") == strlen(line))
-            continue;
-        json_error_t je;
-        json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(o)) {
-            rc = hd_err_set(err, HD_E_INVALID, "%s:%ld: %s", file, no,
-                            o ? "not a JSON object" : je.text);
-        } else {
-            char b[4][64];
-            const char *v[4];
-            for (int i = 0; i < 4; i++)
-                v[i] = json_text(o, ev_keys[i], b[i], sizeof b[i]);
-            rc = add_event(im, file, no, v[0], v[1], v[2], v[3], err);
-            im->lines++;
-        }
-        json_decref(o);
-    }
-    free(line);
-    if (rc == 0 && ferror(f))
-        rc = hd_err_set(err, HD_E_IO, "%s: %s", file, strerror(errno));
-    return rc;
-}
-
-int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int format = -1, c;
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(events_usage);
-    if (argc < 2 || strcmp(argv[1], "import") != 0)
-        return cmd_usage("events", events_usage, "the subcommand is import");
-    argc--, argv++;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h')
-            return cmd_help(events_usage);
-        if (c != 'f')
-            return cmd_usage("events import", events_usage, "bad option");
-        format = cmd_parse_format(optarg, false);
-        if (format != FMT_CSV && format != FMT_JSONL)
-            return cmd_usage("events import", events_usage, "--format: '%s' is not csv or jsonl",
-                             optarg);
-    }
-    if (optind + 1 != argc)
-        return cmd_usage("events import", events_usage, "one FILE (or -) is needed");
-    if (!ctx->store)
-        return cmd_help(events_usage);
-    const char *path = argv[optind];
-    size_t len = strlen(path);
-    if (format < 0)
-        format = (len > 6 && strcmp(path + len - 6, ".jsonl") == 0) ||
-                         (len > 7 && strcmp(path + len - 7, ".ndjson") == 0)
-                     ? FMT_JSONL
-                     : FMT_CSV;
-    bool in = strcmp(path, "-") == 0;
-    const char *name = in ? "stdin" : path;
-    struct hd_err err = {0};
-    FILE *f = in ? stdin : fopen(path, "rb");
-    if (!f) {
-        hd_err_set(&err, HD_E_IO, "cannot open '%s': %s", path, strerror(errno));
-        return cmd_fail(ctx, &err);
-    }
-    struct ev_import im = {.ctx = ctx};
-    int rc = hd_store_begin(ctx->store, &err);
-    if (rc == 0)
-        rc =
-            format == FMT_JSONL ? import_jsonl(&im, f, name, &err) : import_csv(&im, f, name, &err);
-    if (rc == 0)
-        rc = hd_store_commit(ctx->store, &err);
-    else
-        hd_store_rollback(ctx->store);
-    if (!in)
-        fclose(f);
-    if (rc < 0)
-        return cmd_fail(ctx, &err);
-    printf("imported %lld events from %s (%lld already there", (long long)im.added, name,
-           (long long)im.dup);
-    if (im.unknown)
-        printf("; %lld of unknown contacts skipped, the first '%s'", (long long)im.unknown,
-               im.first_unknown);
-    printf(")\n");
     return EXIT_OK;
 }

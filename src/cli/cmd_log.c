@@ -1,12 +1,11 @@
 /* cmd_log: herald log (the delivery log, filtered, streamed as a table, CSV
  * or JSON Lines) and herald log prune (old rows into per-campaign totals).
  * The row printers are shared with herald history. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/audit.h"
 #include "herald/buf.h"
 #include "herald/progress.h"
@@ -167,41 +166,43 @@ static void prune_progress(void *ud, int64_t done)
     hd_progress_update(ud, (uint64_t)done, (uint64_t)done);
 }
 
+struct prune_args {
+    int64_t age;
+    long long batch;
+};
+
+static int prune_opt(void *ud, int id, const char *arg)
+{
+    struct prune_args *a = ud;
+    struct hd_err err = {0};
+    if (id == 'o') {
+        if (hd_units_duration(arg, &a->age, &err) < 0)
+            return cmd_usage("log prune", log_usage, "--older-than: %s", err.msg);
+        return 0;
+    }
+    if ((a->batch = cmd_parse_count(arg)) <= 0)
+        return cmd_usage("log prune", log_usage, "--batch: '%s' is not a count", arg);
+    return 0;
+}
+
 static int log_prune(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"older-than", required_argument, NULL, 'o'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    int64_t age = -1;
-    long long batch = 100000;
+    static const struct cli_opt opts[] = {
+        {"older-than", true, 'o', 0}, {"batch", true, 'b', 0}, {0}};
+    static const struct cli_spec spec = {"log prune", log_usage, opts, 0, NULL, NULL};
+    struct prune_args a = {.age = -1, .batch = 100000};
     struct hd_err err = {0};
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            if (hd_units_duration(optarg, &age, &err) < 0)
-                return cmd_usage("log prune", log_usage, "--older-than: %s", err.msg);
-            break;
-        case 'b':
-            if ((batch = cmd_parse_count(optarg)) <= 0)
-                return cmd_usage("log prune", log_usage, "--batch: '%s' is not a count", optarg);
-            break;
-        case 'h':
-            return cmd_help(log_usage);
-        default:
-            return cmd_usage("log prune", log_usage, "bad option");
-        }
-    }
-    if (optind != argc)
-        return cmd_usage("log prune", log_usage, "unexpected argument '%s'", argv[optind]);
-    if (age < 0)
+    int rc, i = cli_parse(&spec, argc, argv, prune_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("log prune", log_usage, "unexpected argument '%s'", argv[i]);
+    if (a.age < 0)
         return cmd_usage("log prune", log_usage, "--older-than is required (e.g. 180d)");
-    int64_t cutoff = (hd_clock_now(&ctx->clock) - age) * 1000, n = 0;
+    int64_t cutoff = (hd_clock_now(&ctx->clock) - a.age) * 1000, n = 0;
     struct hd_progress p;
     hd_progress_init(&p, ctx->progress, stderr, "rows", 0);
-    int rc = hd_store_log_prune(ctx->store, cutoff, batch, prune_progress, &p, &n, &err);
+    rc = hd_store_log_prune(ctx->store, cutoff, a.batch, prune_progress, &p, &n, &err);
     hd_progress_finish(&p);
     if (rc < 0)
         return cmd_fail(ctx, &err);
@@ -212,119 +213,117 @@ static int log_prune(struct hd_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
+enum { O_CAMPAIGN = 256, O_RUN, O_CONTACT, O_CHANNEL, O_PROVIDER, O_OUTCOME, O_REASON };
+
+struct log_args {
+    struct hd_ctx *ctx;
+    struct hd_log_filter f;
+    const char *campaign, *contact;
+    long long limit, run;
+    int format;
+};
+
+/* The filters with a value to check. */
+static int filter_opt(struct log_args *a, int id, const char *arg)
 {
-    enum { O_CAMPAIGN = 256, O_RUN, O_CONTACT, O_CHANNEL, O_PROVIDER, O_OUTCOME, O_REASON };
-    static const struct option opts[] = {{"campaign", required_argument, NULL, O_CAMPAIGN},
-                                         {"run", required_argument, NULL, O_RUN},
-                                         {"contact", required_argument, NULL, O_CONTACT},
-                                         {"channel", required_argument, NULL, O_CHANNEL},
-                                         {"provider", required_argument, NULL, O_PROVIDER},
-                                         {"outcome", required_argument, NULL, O_OUTCOME},
-                                         {"reason", required_argument, NULL, O_REASON},
-                                         {"since", required_argument, NULL, 's'},
-                                         {"until", required_argument, NULL, 'u'},
-                                         {"limit", required_argument, NULL, 'n'},
-                                         {"oldest-first", no_argument, NULL, 'o'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
     static const char *const outcomes[] = {"accepted", "temporary", "permanent", "throttled",
                                            "skipped"};
+    switch (id) {
+    case O_RUN:
+        if ((a->run = cmd_parse_count(arg)) <= 0)
+            return cmd_usage("log", log_usage, "--run: '%s' is not a run id", arg);
+        return 0;
+    case O_CHANNEL:
+        if (hd_channel_parse(arg) < 0)
+            return cmd_usage("log", log_usage, "--channel: '%s' is not email, sms or push", arg);
+        a->f.channel = arg;
+        return 0;
+    case O_OUTCOME:
+        for (size_t i = 0; i < 5 && !a->f.outcome; i++)
+            if (strcmp(arg, outcomes[i]) == 0)
+                a->f.outcome = outcomes[i];
+        if (!a->f.outcome)
+            return cmd_usage("log", log_usage,
+                             "--outcome: '%s' is not accepted, temporary, permanent, "
+                             "throttled or skipped",
+                             arg);
+        return 0;
+    default: /* 's', 'u' */
+        if (cmd_parse_when(a->ctx, arg, id == 's' ? &a->f.since_ms : &a->f.until_ms) < 0)
+            return cmd_usage("log", log_usage,
+                             "--%s: '%s' is neither an ISO 8601 time nor a duration",
+                             id == 's' ? "since" : "until", arg);
+        return 0;
+    }
+}
+
+static int log_opt(void *ud, int id, const char *arg)
+{
+    struct log_args *a = ud;
+    switch (id) {
+    case O_CAMPAIGN:
+        a->campaign = arg;
+        return 0;
+    case O_CONTACT:
+        a->contact = arg;
+        return 0;
+    case O_PROVIDER:
+        a->f.provider = arg;
+        return 0;
+    case O_REASON:
+        a->f.reason = arg;
+        return 0;
+    case 'n':
+        if ((a->limit = cmd_parse_count(arg)) < 0)
+            return cmd_usage("log", log_usage, "--limit: '%s' is not a count", arg);
+        return 0;
+    case 'o':
+        a->f.oldest_first = true;
+        return 0;
+    case 'f':
+        a->format = cmd_parse_format(arg, true);
+        if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSONL)
+            return cmd_usage("log", log_usage, "--format: '%s' is not table, csv or jsonl", arg);
+        return 0;
+    default:
+        return filter_opt(a, id, arg);
+    }
+}
+
+int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"campaign", true, O_CAMPAIGN, 0},
+                                          {"run", true, O_RUN, 0},
+                                          {"contact", true, O_CONTACT, 0},
+                                          {"channel", true, O_CHANNEL, 0},
+                                          {"provider", true, O_PROVIDER, 0},
+                                          {"outcome", true, O_OUTCOME, 0},
+                                          {"reason", true, O_REASON, 0},
+                                          {"since", true, 's', 0},
+                                          {"until", true, 'u', 0},
+                                          {"limit", true, 'n', 0},
+                                          {"oldest-first", false, 'o', 0},
+                                          {"format", true, 'f', 0},
+                                          {0}};
+    static const struct cli_spec spec = {"log", log_usage, opts, 0, NULL, NULL};
     if (argc > 1 && strcmp(argv[1], "prune") == 0)
         return ctx->store ? log_prune(ctx, argc - 1, argv + 1) : cmd_help(log_usage);
-    struct hd_log_filter f = {0};
-    const char *campaign = NULL, *contact = NULL;
-    long long limit = -1, run = 0;
-    int format = FMT_TABLE, c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_CAMPAIGN:
-            campaign = optarg;
-            break;
-        case O_RUN:
-            if ((run = cmd_parse_count(optarg)) <= 0)
-                return cmd_usage("log", log_usage, "--run: '%s' is not a run id", optarg);
-            break;
-        case O_CONTACT:
-            contact = optarg;
-            break;
-        case O_CHANNEL:
-            if (hd_channel_parse(optarg) < 0)
-                return cmd_usage("log", log_usage, "--channel: '%s' is not email, sms or push",
-                                 optarg);
-            f.channel = optarg;
-            break;
-        case O_PROVIDER:
-            f.provider = optarg;
-            break;
-        case O_OUTCOME:
-            for (size_t i = 0; i < 5 && !f.outcome; i++)
-                if (strcmp(optarg, outcomes[i]) == 0)
-                    f.outcome = outcomes[i];
-            if (!f.outcome)
-                return cmd_usage("log", log_usage,
-                                 "--outcome: '%s' is not accepted, temporary, permanent, "
-                                 "throttled or skipped",
-                                 optarg);
-            break;
-        case O_REASON:
-            f.reason = optarg;
-            break;
-        case 's':
-        case 'u':
-            if (cmd_parse_when(ctx, optarg, c == 's' ? &f.since_ms : &f.until_ms) < 0)
-                return cmd_usage("log", log_usage,
-                                 "--%s: '%s' is neither an ISO 8601 time nor a duration",
-                                 c == 's' ? "since" : "until", optarg);
-            break;
-        case 'n':
-            if ((limit = cmd_parse_count(optarg)) < 0)
-                return cmd_usage("log", log_usage, "--limit: '%s' is not a count", optarg);
-            break;
-        case 'o':
-            f.oldest_first = true;
-            break;
-        case 'f':
-            format = cmd_parse_format(optarg, true);
-            if (format != FMT_TABLE && format != FMT_CSV && format != FMT_JSONL)
-                return cmd_usage("log", log_usage, "--format: '%s' is not table, csv or jsonl",
-                                 optarg);
-            break;
-        case 'h':
-            return cmd_help(log_usage);
-        default:
-            return cmd_usage("log", log_usage, "bad option");
-        }
-    }
-    if (optind != argc)
-        return cmd_usage("log", log_usage, "unexpected argument '%s'", argv[optind]);
+    struct log_args a = {.ctx = ctx, .limit = -1, .format = FMT_TABLE};
+    struct hd_err err = {0};
+    int rc, i = cli_parse(&spec, argc, argv, log_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("log", log_usage, "unexpected argument '%s'", argv[i]);
     if (!ctx->store)
         return cmd_help(log_usage);
-    struct hd_err err = {0};
-    struct hd_campaign camp = {0};
-    if (campaign && hd_store_campaign_get(ctx->store, campaign, 0, &camp, &err) < 0)
-        return cmd_fail(ctx, &err);
-    f.campaign = camp.id;
-    hd_campaign_release(&camp);
-    if (run) {
-        /* a run belongs to one campaign: filtering by both uses its index */
-        struct hd_run r;
-        if (hd_store_run_get(ctx->store, run, &r, &err) < 0)
-            return cmd_fail(ctx, &err);
-        if (f.campaign && r.campaign_id != f.campaign)
-            return cmd_usage("log", log_usage, "run %lld is not one of campaign '%s'", run,
-                             campaign);
-        f.run = run;
-        f.campaign = r.campaign_id;
-    }
-    if (contact && hd_store_contact_ref(ctx->store, contact, &f.contact, &err) < 0)
-        return cmd_fail(ctx, &err);
-    f.limit = limit >= 0 ? limit : format == FMT_TABLE ? 100 : 0;
+    if (hd_log_filter_resolve(ctx->store, a.campaign, a.run, a.contact, &a.f, &err) < 0)
+        return err.code == HD_E_USAGE ? cmd_usage("log", log_usage, "%s", err.msg)
+                                      : cmd_fail(ctx, &err);
+    a.f.limit = a.limit >= 0 ? a.limit : a.format == FMT_TABLE ? 100 : 0;
     struct cmd_log_out o;
-    cmd_log_begin(&o, format);
-    int rc = hd_store_log_query(ctx->store, &f, cmd_log_row, &o, &err);
+    cmd_log_begin(&o, a.format);
+    rc = hd_store_log_query(ctx->store, &a.f, cmd_log_row, &o, &err);
     cmd_log_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }

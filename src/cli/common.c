@@ -1,7 +1,12 @@
-/* cmd: helpers the subcommands share: error and usage reporting, option
- * values, output formats, and opening the store. */
-#include "cmd.h"
+/* common: helpers the commands share: the option parser, error and usage
+ * reporting, option values, output formats, and opening the store.
+ *
+ * The option parser turns a command's table into getopt_long's, so every
+ * command accepts options the same way (abbreviations, --name=VALUE,
+ * options after operands) and reports a bad one with the same lines. */
+#include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,45 @@ int cmd_help(const char *use)
     return EXIT_OK;
 }
 
+enum { MAX_OPTS = 31 };
+
+int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc)
+{
+    struct option opts[MAX_OPTS + 1];
+    size_t n = 0;
+    for (const struct cli_opt *o = spec->opts; o && o->name; o++) {
+        if (spec->mask && o->in && !(o->in & spec->mask))
+            continue;
+        if (n == MAX_OPTS - 1)
+            HD_BUG("%s: more than %d options", spec->cmd, MAX_OPTS - 1);
+        opts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
+    }
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){0, 0, 0, 0};
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, spec->shorts ? spec->shorts : "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            *rc = cmd_help(spec->usage);
+            return -1;
+        }
+        if (c == '?' || c == ':') {
+            *rc = cmd_usage(spec->cmd, spec->usage, "%s", spec->bad ? spec->bad : "bad option");
+            return -1;
+        }
+        if ((*rc = cb(ud, c, optarg)) != 0)
+            return -1;
+    }
+    return optind;
+}
+
+int cli_flag(void *ud, int id, const char *arg)
+{
+    (void)id, (void)arg;
+    *(bool *)ud = true;
+    return 0;
+}
+
 int cmd_parse_format(const char *s, bool allow_table)
 {
     if (allow_table && strcmp(s, "table") == 0)
@@ -60,11 +104,6 @@ const char *cmd_time(long long t, char *buf, unsigned size)
 {
     hd_time_format_iso(t, buf, size);
     return buf;
-}
-
-const char *hd_ctx_db_path(const struct hd_ctx *ctx)
-{
-    return ctx->db_override ? ctx->db_override : ctx->cfg ? ctx->cfg->database : "var/herald.db";
 }
 
 int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)

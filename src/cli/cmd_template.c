@@ -3,14 +3,13 @@
  * is an error), with the SMS encoding and segments and the push payload
  * sizes; lint checks every file, part, variant and partial without data. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "herald/driver.h"
+#include "cli.h"
+#include "herald/dispatch.h"
 #include "herald/html.h"
 #include "herald/mustache.h"
 #include "herald/sms.h"
@@ -52,19 +51,24 @@ static void channels_text(unsigned ch, char *buf, size_t size)
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_channel_name(c));
 }
 
+static const char list_bad[] = "bad option (--format table|json)";
+
+static int list_opt(void *ud, int id, const char *arg)
+{
+    int *format = ud;
+    (void)id; /* only --format */
+    if ((*format = cmd_parse_format(arg, true)) >= 0 && *format != FMT_CSV)
+        return 0;
+    return cmd_usage("template list", template_usage, "%s", list_bad);
+}
+
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int format = FMT_TABLE, c, rc = EXIT_OK;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'f' && (format = cmd_parse_format(optarg, true)) >= 0 && format != FMT_CSV)
-            continue;
-        if (c == 'h')
-            return cmd_help(template_usage);
-        return cmd_usage("template list", template_usage, "bad option (--format table|json)");
-    }
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
+    static const struct cli_spec spec = {"template list", template_usage, opts, 0, NULL, list_bad};
+    int format = FMT_TABLE, rc;
+    if (cli_parse(&spec, argc, argv, list_opt, &format, &rc) < 0)
+        return rc;
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     char **names;
@@ -227,200 +231,161 @@ static void show_part(struct preview *p, const char *name, const char *text, con
         printf("== %s%s%s\n%s\n\n", name, extra ? "   " : "", extra ? extra : "", text);
 }
 
-static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
+/* What a preview found in a rendered part: the SMS encoding and segments,
+ * a control character in the subject; the push parts kept for the sizes. */
+struct preview_run {
+    struct preview *pv;
+    char *title, *body;
+    json_t *pdata;
+};
+
+static void sms_info(struct preview *pv, const struct hd_render_part *p, char *extra, size_t size)
 {
-    static const struct option opts[] = {
-        {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
-        {"channel", required_argument, NULL, 'C'}, {"locale", required_argument, NULL, 'l'},
-        {"variant", required_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
-    const char *contact_id = NULL, *data_path = NULL, *locale = NULL, *variant = NULL;
-    int channel = -1, c, rc = EXIT_OK;
-    struct preview pv = {0};
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            contact_id = optarg;
-            break;
-        case 'd':
-            data_path = optarg;
-            break;
-        case 'C':
-            if ((channel = hd_channel_parse(optarg)) < 0)
-                return cmd_usage("template preview", template_usage,
-                                 "--channel: '%s' is not email, sms or push", optarg);
-            break;
-        case 'l':
-            locale = optarg;
-            break;
-        case 'v':
-            variant = optarg;
-            break;
-        case 'j':
-            pv.json = true;
-            break;
-        case 'h':
-            return cmd_help(template_usage);
-        default:
-            return cmd_usage("template preview", template_usage, "bad option");
-        }
+    struct hd_sms_info si;
+    hd_sms_analyze(p->text, p->len, &si);
+    snprintf(extra, size, "(%s, %zu characters, %zu segment%s)", hd_sms_encoding_name(si.encoding),
+             si.chars, si.segments, si.segments == 1 ? "" : "s");
+    pv->sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
+                        "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
+                        "segments", (json_int_t)si.segments);
+    if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
+        note(pv, false, "sms: UCS-2 (70 characters a segment) because of '%s'", si.first_non_gsm);
+    if (si.segments > 1)
+        note(pv, false, "sms: %zu segments are billed as %zu messages", si.segments, si.segments);
+}
+
+static void preview_part(void *ud, const struct hd_render_part *p)
+{
+    struct preview_run *run = ud;
+    struct preview *pv = run->pv;
+    char extra[200] = "";
+    if (p->err) {
+        note(pv, true, "%s", p->err->msg);
+        return;
     }
-    if (optind + 1 != argc)
-        return cmd_usage("template preview", template_usage, "give one template NAME");
-    if (!contact_id == !data_path)
-        return cmd_usage("template preview", template_usage,
-                         "give either --contact ID or --data FILE.json");
-    struct hd_err err = {0};
-    struct hd_tpl_set *set = NULL;
-    const struct hd_tpl *t;
-    json_t *data = NULL;
-    struct hd_contact k = {0};
-    struct hd_fmt *fmt = NULL;
-    const char *zone = ctx->cfg->timezone;
-    if ((rc = open_set(ctx, &set)) != EXIT_OK)
-        return rc;
-    if (hd_tpl_get(set, argv[optind], &t, &err) < 0) {
-        rc = cmd_fail(ctx, &err);
-        goto out;
+    if (p->json) {
+        char *s = json_dumps(p->json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        show_part(pv, hd_tpl_part_name(p->part), s, NULL);
+        free(s);
+        if (p->part == HD_PART_PUSH_DATA)
+            run->pdata = json_incref(p->json);
+        return;
     }
-    if (contact_id) {
-        if (cmd_open_store(ctx, &err) < 0 ||
-            hd_store_contact_get(ctx->store, contact_id, &k, &err) < 0) {
-            rc = cmd_fail(ctx, &err);
-            goto out;
-        }
+    if (p->derived) {
+        show_part(pv, "email.text", p->text, "(derived from email.html)");
+        note(pv, false, "email.text is derived from email.html");
+        return;
+    }
+    if (p->part == HD_PART_SMS)
+        sms_info(pv, p, extra, sizeof extra);
+    if (p->part == HD_PART_EMAIL_SUBJECT)
+        for (size_t i = 0; i < p->len; i++)
+            if ((unsigned char)p->text[i] < 0x20 || p->text[i] == 0x7f) {
+                note(pv, true, "email.subject holds a control character");
+                break;
+            }
+    if (p->part == HD_PART_PUSH_TITLE)
+        run->title = hd_xstrdup(p->text);
+    if (p->part == HD_PART_PUSH_BODY)
+        run->body = hd_xstrdup(p->text);
+    show_part(pv, hd_tpl_part_name(p->part), p->text, extra[0] ? extra : NULL);
+}
+
+/* The push payload's sizes as FCM and APNs would see them. */
+static void push_sizes(struct preview_run *run)
+{
+    struct preview *pv = run->pv;
+    if (!run->title && !run->body && !run->pdata)
+        return;
+    size_t fcm, apns;
+    hd_tpl_push_sizes(run->title, run->body, run->pdata, &fcm, &apns);
+    pv->push = json_pack("{s:i,s:i,s:i}", "fcm_bytes", (json_int_t)fcm, "apns_bytes",
+                         (json_int_t)apns, "limit", HD_PUSH_MAX_PAYLOAD);
+    if (!pv->json)
+        printf("push payload: FCM %zu bytes, APNs %zu bytes (limit %d)\n\n", fcm, apns,
+               HD_PUSH_MAX_PAYLOAD);
+    if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD)
+        note(pv, true, "push payload over %d bytes", HD_PUSH_MAX_PAYLOAD);
+}
+
+struct preview_args {
+    const char *contact_id, *data_path, *locale, *variant;
+    int channel;
+    struct preview *pv;
+};
+
+static int preview_opt(void *ud, int id, const char *arg)
+{
+    struct preview_args *a = ud;
+    switch (id) {
+    case 'c':
+        a->contact_id = arg;
+        break;
+    case 'd':
+        a->data_path = arg;
+        break;
+    case 'C':
+        if ((a->channel = hd_channel_parse(arg)) < 0)
+            return cmd_usage("template preview", template_usage,
+                             "--channel: '%s' is not email, sms or push", arg);
+        break;
+    case 'l':
+        a->locale = arg;
+        break;
+    case 'v':
+        a->variant = arg;
+        break;
+    default: /* 'j' */
+        a->pv->json = true;
+    }
+    return 0;
+}
+
+/* The data to render with: the stored contact's, or the file's; the
+ * request's locale and zone from --locale, else the contact (or the data's
+ * "locale" and "timezone"), else the configuration. */
+static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct hd_contact *k,
+                        json_t **out, struct hd_tpl_req *req, struct hd_fmt *fmt,
+                        struct hd_err *err)
+{
+    json_t *data;
+    if (a->contact_id) {
+        if (cmd_open_store(ctx, err) < 0 ||
+            hd_store_contact_get(ctx->store, a->contact_id, k, err) < 0)
+            return -1;
         json_t *campaign = json_pack("{s:s}", "name", "preview");
-        data = hd_tpl_data(&k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
-                           "https://unsubscribe.example.invalid/preview");
+        *out = data = hd_tpl_data(k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
+                                  "https://unsubscribe.example.invalid/preview");
         json_decref(campaign);
-        if (!locale)
-            locale = k.locale;
-        if (k.timezone)
-            zone = k.timezone;
-    } else if (!(data = data_from_file(ctx, data_path, &err))) {
-        rc = cmd_fail(ctx, &err);
-        goto out;
+        hd_tpl_req_init(req, k, ctx->cfg, hd_clock_now(&ctx->clock), data, fmt);
+    } else if (!(*out = data = data_from_file(ctx, a->data_path, err))) {
+        return -1;
     } else {
         json_t *l = json_object_get(data, "locale"), *z = json_object_get(data, "timezone");
-        if (!locale && json_is_string(l))
-            locale = json_string_value(l);
+        hd_tpl_req_init(req, NULL, ctx->cfg, hd_clock_now(&ctx->clock), data, fmt);
+        if (json_is_string(l))
+            req->locale = json_string_value(l);
         if (json_is_string(z))
-            zone = json_string_value(z);
+            req->timezone = json_string_value(z);
     }
-    if (!locale)
-        locale = ctx->cfg->locale;
-    fmt = hd_fmt_new();
-    pv.parts = json_object();
-    pv.warnings = json_array();
-    pv.errors = json_array();
-    struct hd_tpl_req req = {.locale = locale,
-                             .variant = variant,
-                             .timezone = zone,
-                             .now = hd_clock_now(&ctx->clock),
-                             .data = data,
-                             .fmt = fmt};
-    struct hd_tpl_info info;
-    hd_tpl_get_info(t, &info);
-    if (!pv.json)
-        printf("template %s (%s), locale %s%s%s, zone %s%s%s\n\n", info.name,
-               hd_category_name(info.category), locale, variant ? ", variant " : "",
-               variant ? variant : "", zone, contact_id ? ", contact " : "",
-               contact_id ? contact_id : "");
-    struct hd_buf buf;
-    hd_buf_init(&buf);
-    char *title = NULL, *body = NULL;
-    json_t *pdata = NULL;
-    for (int part = 0; part < HD_PART_COUNT; part++) {
-        if (channel >= 0 && hd_tpl_part_channel(part) != channel)
-            continue;
-        if (!hd_tpl_has_part(t, part, locale, variant)) {
-            if (part == HD_PART_EMAIL_TEXT &&
-                hd_tpl_has_part(t, HD_PART_EMAIL_HTML, locale, variant)) {
-                hd_buf_reset(&buf);
-                if (hd_tpl_render(t, HD_PART_EMAIL_HTML, &req, &buf, &err) == 0) {
-                    struct hd_buf text;
-                    hd_buf_init(&text);
-                    hd_html_to_text(buf.data, buf.len, &text);
-                    show_part(&pv, "email.text", text.data, "(derived from email.html)");
-                    note(&pv, false, "email.text is derived from email.html");
-                    hd_buf_release(&text);
-                }
-            }
-            continue;
-        }
-        hd_buf_reset(&buf);
-        if (hd_tpl_part_is_json(part)) {
-            json_t *o;
-            if (hd_tpl_render_json(t, part, &req, &o, &err) < 0) {
-                note(&pv, true, "%s", err.msg);
-                continue;
-            }
-            char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            show_part(&pv, hd_tpl_part_name(part), s, NULL);
-            free(s);
-            if (part == HD_PART_PUSH_DATA)
-                pdata = o;
-            else
-                json_decref(o);
-            continue;
-        }
-        if (hd_tpl_render(t, part, &req, &buf, &err) < 0) {
-            note(&pv, true, "%s", err.msg);
-            continue;
-        }
-        char extra[200] = "";
-        if (part == HD_PART_SMS) {
-            struct hd_sms_info si;
-            hd_sms_analyze(buf.data, buf.len, &si);
-            snprintf(extra, sizeof extra, "(%s, %zu characters, %zu segment%s)",
-                     hd_sms_encoding_name(si.encoding), si.chars, si.segments,
-                     si.segments == 1 ? "" : "s");
-            pv.sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
-                               "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
-                               "segments", (json_int_t)si.segments);
-            if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
-                note(&pv, false, "sms: UCS-2 (70 characters a segment) because of '%s'",
-                     si.first_non_gsm);
-            if (si.segments > 1)
-                note(&pv, false, "sms: %zu segments are billed as %zu messages", si.segments,
-                     si.segments);
-        }
-        if (part == HD_PART_EMAIL_SUBJECT)
-            for (size_t i = 0; i < buf.len; i++)
-                if ((unsigned char)buf.data[i] < 0x20 || buf.data[i] == 0x7f) {
-                    note(&pv, true, "email.subject holds a control character");
-                    break;
-                }
-        if (part == HD_PART_PUSH_TITLE)
-            title = hd_xstrdup(buf.data);
-        if (part == HD_PART_PUSH_BODY)
-            body = hd_xstrdup(buf.data);
-        show_part(&pv, hd_tpl_part_name(part), buf.data, extra[0] ? extra : NULL);
-    }
-    if (title || body || pdata) {
-        size_t fcm, apns;
-        hd_tpl_push_sizes(title, body, pdata, &fcm, &apns);
-        pv.push = json_pack("{s:i,s:i,s:i}", "fcm_bytes", (json_int_t)fcm, "apns_bytes",
-                            (json_int_t)apns, "limit", HD_PUSH_MAX_PAYLOAD);
-        if (!pv.json)
-            printf("push payload: FCM %zu bytes, APNs %zu bytes (limit %d)\n\n", fcm, apns,
-                   HD_PUSH_MAX_PAYLOAD);
-        if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD)
-            note(&pv, true, "push payload over %d bytes", HD_PUSH_MAX_PAYLOAD);
-    }
-    free(title);
-    free(body);
-    json_decref(pdata);
-    hd_buf_release(&buf);
-    if (pv.json) {
-        json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:O,s:O,s:O}", "template", info.name, "locale",
-                              locale, "variant", variant, "timezone", zone, "parts", pv.parts,
-                              "warnings", pv.warnings, "errors", pv.errors);
-        if (pv.sms)
-            json_object_set(o, "sms", pv.sms);
-        if (pv.push)
-            json_object_set(o, "push", pv.push);
+    if (a->locale)
+        req->locale = a->locale;
+    req->variant = a->variant;
+    return 0;
+}
+
+/* The preview as JSON, or its notes (errors to stderr) after the parts. */
+static void preview_end(const struct preview *pv, const struct hd_tpl_info *info,
+                        const struct hd_tpl_req *req)
+{
+    if (pv->json) {
+        json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:O,s:O,s:O}", "template", info->name, "locale",
+                              req->locale, "variant", req->variant, "timezone", req->timezone,
+                              "parts", pv->parts, "warnings", pv->warnings, "errors", pv->errors);
+        if (pv->sms)
+            json_object_set(o, "sms", pv->sms);
+        if (pv->push)
+            json_object_set(o, "push", pv->push);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(s);
         free(s);
@@ -428,11 +393,64 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     } else {
         size_t i;
         json_t *w;
-        json_array_foreach(pv.warnings, i, w) printf("note: %s\n", json_string_value(w));
-        json_array_foreach(pv.errors, i, w) fprintf(stderr, "herald: %s\n", json_string_value(w));
+        json_array_foreach(pv->warnings, i, w) printf("note: %s\n", json_string_value(w));
+        json_array_foreach(pv->errors, i, w) fprintf(stderr, "herald: %s\n", json_string_value(w));
     }
+}
+
+static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"contact", true, 'c', 0},
+                                          {"data", true, 'd', 0},
+                                          {"channel", true, 'C', 0},
+                                          {"locale", true, 'l', 0},
+                                          {"variant", true, 'v', 0},
+                                          {"json", false, 'j', 0},
+                                          {0}};
+    static const struct cli_spec spec = {"template preview", template_usage, opts, 0, NULL, NULL};
+    struct preview pv = {0};
+    struct preview_args a = {.channel = -1, .pv = &pv};
+    int rc, i = cli_parse(&spec, argc, argv, preview_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
+        return cmd_usage("template preview", template_usage, "give one template NAME");
+    if (!a.contact_id == !a.data_path)
+        return cmd_usage("template preview", template_usage,
+                         "give either --contact ID or --data FILE.json");
+    struct hd_err err = {0};
+    struct hd_tpl_set *set = NULL;
+    const struct hd_tpl *t;
+    struct hd_contact k = {0};
+    struct hd_fmt *fmt = hd_fmt_new();
+    struct hd_tpl_req req = {0};
+    json_t *data = NULL;
+    struct preview_run run = {.pv = &pv};
+    struct hd_tpl_info info;
+    if ((rc = open_set(ctx, &set)) != EXIT_OK)
+        goto out;
+    if (hd_tpl_get(set, argv[i], &t, &err) < 0 ||
+        preview_data(ctx, &a, &k, &data, &req, fmt, &err) < 0) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    pv.parts = json_object();
+    pv.warnings = json_array();
+    pv.errors = json_array();
+    hd_tpl_get_info(t, &info);
+    if (!pv.json)
+        printf("template %s (%s), locale %s%s%s, zone %s%s%s\n\n", info.name,
+               hd_category_name(info.category), req.locale, a.variant ? ", variant " : "",
+               a.variant ? a.variant : "", req.timezone, a.contact_id ? ", contact " : "",
+               a.contact_id ? a.contact_id : "");
+    hd_render_each(t, a.channel, &req, preview_part, &run);
+    push_sizes(&run);
+    preview_end(&pv, &info, &req);
     rc = json_array_size(pv.errors) ? EXIT_FAIL : EXIT_OK;
 out:
+    free(run.title);
+    free(run.body);
+    json_decref(run.pdata);
     json_decref(pv.parts);
     json_decref(pv.warnings);
     json_decref(pv.errors);
@@ -486,61 +504,78 @@ static int dir_partial(void *ud, const char *name, const struct hd_mst **out, st
     return 0;
 }
 
+struct render_args {
+    const char *data_path;
+    struct dir_partials *dp;
+    struct hd_mst_env *env;
+};
+
+static int render_opt(void *ud, int id, const char *arg)
+{
+    struct render_args *a = ud;
+    switch (id) {
+    case 'd':
+        a->data_path = arg;
+        break;
+    case 'p':
+        a->dp->dir = arg;
+        break;
+    case 's':
+        a->env->strict = true;
+        break;
+    default: /* 'e' */
+        if (strcmp(arg, "html") != 0 && strcmp(arg, "none") != 0)
+            return cmd_usage("template render", template_usage,
+                             "--escape: '%s' is not html or none", arg);
+        a->env->escape_html = strcmp(arg, "html") == 0;
+    }
+    return 0;
+}
+
+/* The template's text, from the file or standard input. */
+static int read_source(const char *path, struct hd_buf *src, struct hd_err *err)
+{
+    if (strcmp(path, "-") == 0) {
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            hd_buf_add(src, chunk, n);
+        return 0;
+    }
+    if (hd_buf_read_file(src, path) < 0)
+        return hd_err_set(err, HD_E_IO, "cannot read '%s': %s", path, strerror(errno));
+    return 0;
+}
+
 static int render_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'}, {"partials", required_argument, NULL, 'p'},
-        {"strict", no_argument, NULL, 's'},     {"escape", required_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},       {0, 0, 0, 0}};
-    const char *data_path = NULL;
+    static const struct cli_opt opts[] = {{"data", true, 'd', 0},
+                                          {"partials", true, 'p', 0},
+                                          {"strict", false, 's', 0},
+                                          {"escape", true, 'e', 0},
+                                          {0}};
+    static const struct cli_spec spec = {"template render", template_usage, opts, 0, NULL, NULL};
     struct dir_partials dp = {0};
     struct hd_mst_env env = {.escape_html = true,
                              .locale = ctx->cfg->locale,
                              .timezone = ctx->cfg->timezone,
                              .now = hd_clock_now(&ctx->clock)};
-    int c, rc = EXIT_OK;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            data_path = optarg;
-            break;
-        case 'p':
-            dp.dir = optarg;
-            break;
-        case 's':
-            env.strict = true;
-            break;
-        case 'e':
-            if (strcmp(optarg, "html") != 0 && strcmp(optarg, "none") != 0)
-                return cmd_usage("template render", template_usage,
-                                 "--escape: '%s' is not html or none", optarg);
-            env.escape_html = strcmp(optarg, "html") == 0;
-            break;
-        case 'h':
-            return cmd_help(template_usage);
-        default:
-            return cmd_usage("template render", template_usage, "bad option");
-        }
-    }
-    if (optind + 1 != argc)
+    struct render_args a = {NULL, &dp, &env};
+    int rc, i = cli_parse(&spec, argc, argv, render_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    rc = EXIT_OK;
+    if (i + 1 != argc)
         return cmd_usage("template render", template_usage, "give one template FILE (or -)");
-    const char *path = argv[optind];
+    const char *path = argv[i], *data_path = a.data_path;
     struct hd_err err = {0};
     struct hd_buf src, out;
     struct hd_mst *m = NULL;
     json_t *data = NULL;
     hd_buf_init(&src);
     hd_buf_init(&out);
-    if (strcmp(path, "-") == 0) {
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-            hd_buf_add(&src, chunk, n);
-    } else if (hd_buf_read_file(&src, path) < 0) {
-        hd_err_set(&err, HD_E_IO, "cannot read '%s': %s", path, strerror(errno));
+    if (read_source(path, &src, &err) < 0)
         goto fail;
-    }
     if (data_path) {
         json_error_t je;
         if (!(data = json_load_file(data_path, 0, &je))) {
@@ -567,9 +602,9 @@ out:
     json_decref(data);
     hd_buf_release(&src);
     hd_buf_release(&out);
-    for (size_t i = 0; i < dp.n; i++) {
-        free(dp.names[i]);
-        hd_mst_free(dp.mst[i]);
+    for (size_t k = 0; k < dp.n; k++) {
+        free(dp.names[k]);
+        hd_mst_free(dp.mst[k]);
     }
     free(dp.names);
     free(dp.mst);

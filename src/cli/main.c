@@ -11,7 +11,7 @@
 #include <malloc.h>
 #endif
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/store.h"
 
 #ifndef HD_SYSCONF_PATH
@@ -71,6 +71,96 @@ static void print_usage(FILE *out)
     fputs("\nexit status: 0 success, 1 failure, 2 usage error\n", out);
 }
 
+/* The global options before the command: -c, --db, -v, -q. Returns the
+ * index of the command, or -1 with *rc the exit code (after --help,
+ * --version or a bad option). */
+static int global_opts(int argc, char **argv, struct hd_ctx *ctx, const char **explicit_config,
+                       int *level, int *rc)
+{
+    int i;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            *explicit_config = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            *explicit_config = a + 9;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            ctx->db_override = argv[++i];
+        } else if (strncmp(a, "--db=", 5) == 0) {
+            ctx->db_override = a + 5;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            *level = HD_LOG_DEBUG;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            *level = HD_LOG_ERROR;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(stdout);
+            *rc = EXIT_OK;
+            return -1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("herald %s\n", HD_VERSION);
+            *rc = EXIT_OK;
+            return -1;
+        } else {
+            fprintf(stderr, "herald: unknown option '%s'\n", a);
+            print_usage(stderr);
+            *rc = EXIT_USAGE;
+            return -1;
+        }
+    }
+    return i;
+}
+
+/* The command argv[i] names ("help NAME" is "NAME --help"), or NULL with
+ * *rc the exit code. */
+static const struct command *find_command(int argc, char **argv, int i, int *rc)
+{
+    if (i == argc) {
+        print_usage(stderr);
+        *rc = EXIT_USAGE;
+        return NULL;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 == argc) {
+            print_usage(stdout);
+            *rc = EXIT_OK;
+            return NULL;
+        }
+        /* "herald help contacts" is "herald contacts --help" */
+        static char help_flag[] = "--help";
+        argv[i] = argv[i + 1];
+        argv[i + 1] = help_flag;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(argv[i], commands[k].name) == 0)
+            return &commands[k];
+    fprintf(stderr, "herald: unknown command '%s' (see 'herald --help')\n", argv[i]);
+    *rc = EXIT_USAGE;
+    return NULL;
+}
+
+/* The clock, the logger, and the configuration and store when the command
+ * needs them (not for --help). */
+static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
+                 const char *explicit_config, int level, struct hd_err *err)
+{
+    hd_log_init(&ctx->log, stderr, level >= 0 ? level : HD_LOG_INFO);
+    if (hd_clock_init_env(&ctx->clock, err) < 0)
+        return -1;
+    ctx->log.clock = &ctx->clock;
+    ctx->progress = isatty(STDERR_FILENO);
+    ctx->config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
+    if ((cmd->flags & NEED_CONFIG) && !wants_help) {
+        if (hd_config_load(ctx->config_path, &ctx->cfg, err) < 0)
+            return -1;
+        if (level < 0)
+            ctx->log.level = ctx->cfg->log_level;
+        hd_config_register_secrets(ctx->cfg, &ctx->log);
+    }
+    if ((cmd->flags & NEED_STORE) && !wants_help && cmd_open_store(ctx, err) < 0)
+        return -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct hd_ctx ctx = {0};
@@ -87,83 +177,18 @@ int main(int argc, char **argv)
     mallopt(M_TOP_PAD, 1 << 20);
 #endif
 
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-            explicit_config = argv[++i];
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            explicit_config = a + 9;
-        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
-            ctx.db_override = argv[++i];
-        } else if (strncmp(a, "--db=", 5) == 0) {
-            ctx.db_override = a + 5;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            level = HD_LOG_DEBUG;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            level = HD_LOG_ERROR;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            print_usage(stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("herald %s\n", HD_VERSION);
-            return EXIT_OK;
-        } else {
-            fprintf(stderr, "herald: unknown option '%s'\n", a);
-            print_usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (i == argc) {
-        print_usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (strcmp(argv[i], "help") == 0) {
-        if (i + 1 == argc) {
-            print_usage(stdout);
-            return EXIT_OK;
-        }
-        /* "herald help contacts" is "herald contacts --help" */
-        static char help_flag[] = "--help";
-        argv[i] = argv[i + 1];
-        argv[i + 1] = help_flag;
-    }
-    const struct command *cmd = NULL;
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        if (strcmp(argv[i], commands[k].name) == 0)
-            cmd = &commands[k];
-    if (!cmd) {
-        fprintf(stderr, "herald: unknown command '%s' (see 'herald --help')\n", argv[i]);
-        return EXIT_USAGE;
-    }
+    if ((i = global_opts(argc, argv, &ctx, &explicit_config, &level, &rc)) < 0)
+        return rc;
+    const struct command *cmd = find_command(argc, argv, i, &rc);
+    if (!cmd)
+        return rc;
     bool wants_help = false;
     for (int k = i + 1; k < argc; k++)
         wants_help |= strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0;
-
-    hd_log_init(&ctx.log, stderr, level >= 0 ? level : HD_LOG_INFO);
-    if (hd_clock_init_env(&ctx.clock, &err) < 0) {
+    if (setup(&ctx, cmd, wants_help, explicit_config, level, &err) < 0)
         rc = cmd_fail(&ctx, &err);
-        goto out;
-    }
-    ctx.log.clock = &ctx.clock;
-    ctx.progress = isatty(STDERR_FILENO);
-    ctx.config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
-    if ((cmd->flags & NEED_CONFIG) && !wants_help) {
-        if (hd_config_load(ctx.config_path, &ctx.cfg, &err) < 0) {
-            rc = cmd_fail(&ctx, &err);
-            goto out;
-        }
-        if (level < 0)
-            ctx.log.level = ctx.cfg->log_level;
-        hd_config_register_secrets(ctx.cfg, &ctx.log);
-    }
-    if ((cmd->flags & NEED_STORE) && !wants_help) {
-        if (cmd_open_store(&ctx, &err) < 0) {
-            rc = cmd_fail(&ctx, &err);
-            goto out;
-        }
-    }
-    rc = cmd->fn(&ctx, argc - i, argv + i);
-out:
+    else
+        rc = cmd->fn(&ctx, argc - i, argv + i);
     hd_store_free(ctx.store);
     hd_config_free(ctx.cfg);
     hd_log_release(&ctx.log);

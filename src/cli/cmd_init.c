@@ -2,11 +2,10 @@
  * existing one to the current schema. The default path's folder (var/) is
  * created too; an explicit path's folder must exist. */
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/store.h"
 
 static const char init_usage[] =
@@ -16,27 +15,25 @@ static const char init_usage[] =
     "creating var/ when the default path is used. On an existing database it\n"
     "applies any pending schema migrations.\n";
 
+static int init_opt(void *ud, int id, const char *arg)
+{
+    struct hd_ctx *ctx = ud;
+    (void)id; /* only --db */
+    ctx->db_override = arg;
+    return 0;
+}
+
 int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"db", true, 'd', 0}, {0}};
+    static const struct cli_spec spec = {"init", init_usage, opts, 0, NULL, NULL};
     struct hd_err err = {0};
     struct hd_store_opts so = {.create = true};
-    int c, version = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            ctx->db_override = optarg;
-            break;
-        case 'h':
-            return cmd_help(init_usage);
-        default:
-            return cmd_usage("init", init_usage, "bad option");
-        }
-    }
-    if (optind != argc)
-        return cmd_usage("init", init_usage, "unexpected argument '%s'", argv[optind]);
+    int version = 0, rc, i = cli_parse(&spec, argc, argv, init_opt, ctx, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("init", init_usage, "unexpected argument '%s'", argv[i]);
     const char *path = hd_ctx_db_path(ctx);
     so.busy_timeout_ms = ctx->cfg->busy_timeout * 1000;
     struct stat sb;

@@ -1,11 +1,10 @@
 /* cmd_segment: `herald segment define|list|show|count|sample|export|delete`.
  * Rules are stored as text and compiled against the store's attribute types
  * each time they are used, so a count always reflects today's contacts. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "cli.h"
 #include "herald/segment.h"
 #include "herald/store.h"
 
@@ -38,30 +37,23 @@ static int load(struct hd_ctx *ctx, const char *name, const char *expr, struct h
 
 static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"replace", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"replace", false, 'r', 0}, {0}};
+    static const struct cli_spec spec = {"segment define", segment_usage, opts, 0, NULL, NULL};
     bool replace = false;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'r')
-            replace = true;
-        else if (c == 'h')
-            return cmd_help(segment_usage);
-        else
-            return cmd_usage("segment define", segment_usage, "bad option");
-    }
-    if (optind + 2 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &replace, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 2 != argc)
         return cmd_usage("segment define", segment_usage,
                          "give a NAME and one EXPR (quote the rule for the shell)");
-    const char *name = argv[optind], *expr = argv[optind + 1];
+    const char *name = argv[i], *expr = argv[i + 1];
     if (!hd_seg_name_valid(name))
         return cmd_usage("segment define", segment_usage,
                          "'%s' is not a segment name (1 to 64 letters, digits, '_' or '-')", name);
     struct hd_err err = {0};
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (hd_seg_load(ctx->store, name, expr, now, &ast, &err) < 0 ||
         hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0 ||
         hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0)
@@ -83,27 +75,20 @@ static int list_row(void *ud, const char *name, const char *expr, int64_t update
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"sql", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {{"sql", false, 's', 0}, {0}};
+    static const struct cli_spec spec = {"segment show", segment_usage, opts, 0, NULL, NULL};
     bool sql = false;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 's')
-            sql = true;
-        else if (c == 'h')
-            return cmd_help(segment_usage);
-        else
-            return cmd_usage("segment show", segment_usage, "bad option");
-    }
-    if (optind + 1 != argc)
+    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &sql, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage("segment show", segment_usage, "give one segment NAME");
     struct hd_err err = {0};
     char *expr = NULL;
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
-    int rc = EXIT_OK;
-    const char *name = argv[optind];
+    rc = EXIT_OK;
+    const char *name = argv[i];
     if (hd_store_segment_get(ctx->store, name, &expr, &err) < 0 ||
         hd_seg_load(ctx->store, name, NULL, now, &ast, &err) < 0 ||
         hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0) {
@@ -179,47 +164,56 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 }
 
 /* count, sample and export share their options. */
+struct members_args {
+    const char *cmd, *expr;
+    bool sample, export;
+    int format;
+    long long limit;
+};
+
+static int members_opt(void *ud, int id, const char *arg)
+{
+    struct members_args *a = ud;
+    switch (id) {
+    case 'e':
+        a->expr = arg;
+        return 0;
+    case 'n':
+        if (!a->sample || (a->limit = cmd_parse_count(arg)) < 1)
+            return cmd_usage(a->cmd, segment_usage,
+                             a->sample ? "-n: '%s' is not a number from 1" : "-n is for sample%s",
+                             a->sample ? arg : "");
+        return 0;
+    default: /* 'f' */
+        a->format = cmd_parse_format(arg, !a->export);
+        if (a->format < 0 || (!a->sample && !a->export) || (a->sample && a->format == FMT_JSONL) ||
+            (a->export && a->format == FMT_JSON))
+            return cmd_usage(a->cmd, segment_usage, "--format: '%s' is not one of %s", arg,
+                             a->export ? "csv, jsonl" : "table, csv, json");
+        return 0;
+    }
+}
+
 static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *which)
 {
-    static const struct option opts[] = {{"expr", required_argument, NULL, 'e'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *expr = NULL;
-    bool sample = strcmp(which, "sample") == 0, export = strcmp(which, "export") == 0;
-    int format = export ? FMT_CSV : FMT_TABLE, c;
-    long long limit = 10;
+    static const struct cli_opt opts[] = {{"expr", true, 'e', 0}, {"format", true, 'f', 0}, {0}};
     char cmd[32];
     snprintf(cmd, sizeof cmd, "segment %s", which);
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            expr = optarg;
-            break;
-        case 'n':
-            if (!sample || (limit = cmd_parse_count(optarg)) < 1)
-                return cmd_usage(cmd, segment_usage,
-                                 sample ? "-n: '%s' is not a number from 1" : "-n is for sample%s",
-                                 sample ? optarg : "");
-            break;
-        case 'f':
-            format = cmd_parse_format(optarg, !export);
-            if (format < 0 || (!sample && !export) || (sample && format == FMT_JSONL) ||
-                (export && format == FMT_JSON))
-                return cmd_usage(cmd, segment_usage, "--format: '%s' is not one of %s", optarg,
-                                 export ? "csv, jsonl" : "table, csv, json");
-            break;
-        case 'h':
-            return cmd_help(segment_usage);
-        default:
-            return cmd_usage(cmd, segment_usage, "bad option");
-        }
-    }
-    if (optind + (expr ? 0 : 1) != argc)
+    const struct cli_spec spec = {cmd, segment_usage, opts, 0, "n:h", NULL};
+    struct members_args a = {.cmd = cmd,
+                             .sample = strcmp(which, "sample") == 0,
+                             .export = strcmp(which, "export") == 0,
+                             .limit = 10};
+    a.format = a.export ? FMT_CSV : FMT_TABLE;
+    int rc, i = cli_parse(&spec, argc, argv, members_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    const char *expr = a.expr;
+    bool sample = a.sample, export = a.export;
+    if (i + (expr ? 0 : 1) != argc)
         return cmd_usage(cmd, segment_usage, "give a segment NAME or --expr EXPR");
     struct hd_seg_node *ast = NULL;
-    int rc = load(ctx, expr ? NULL : argv[optind], expr, &ast, cmd);
+    rc = load(ctx, expr ? NULL : argv[i], expr, &ast, cmd);
     if (rc != EXIT_OK)
         return rc;
     struct hd_err err = {0};
@@ -232,8 +226,8 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
             printf("%lld\n", (long long)n);
     } else {
         struct cmd_contact_out co;
-        cmd_contacts_begin(&co, format);
-        if (hd_store_seg_each(ctx->store, ast, now, sample ? limit : 0, sample, cmd_contacts_row,
+        cmd_contacts_begin(&co, a.format);
+        if (hd_store_seg_each(ctx->store, ast, now, sample ? a.limit : 0, sample, cmd_contacts_row,
                               &co, &err) < 0)
             rc = cmd_fail(ctx, &err);
         cmd_contacts_end(&co);

@@ -1,0 +1,121 @@
+/* history: a contact's record, read once for `herald history` and `herald
+ * why`: the contact's messages (of one campaign, or all) and every row of
+ * the delivery log about the contact, through the contact index. Rows and
+ * messages are copied, their strings duplicated, so the record outlives
+ * the queries' callbacks. Also the names a log query is given (`herald
+ * log`), turned into the ids its indexes take. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/audit.h"
+#include "herald/buf.h"
+#include "herald/store.h"
+
+enum { ROW_STRINGS = 12, MSG_STRINGS = 4 };
+
+static void row_strings(struct hd_log_row *r, const char **f[ROW_STRINGS])
+{
+    const char **all[ROW_STRINGS] = {&r->campaign, &r->contact,    &r->variant, &r->channel,
+                                     &r->provider, &r->address,    &r->outcome, &r->reason,
+                                     &r->text,     &r->gateway_id, &r->digest,  &r->detail};
+    memcpy(f, all, sizeof all);
+}
+
+static void msg_strings(struct hd_msg_info *m, const char **f[MSG_STRINGS])
+{
+    const char **all[MSG_STRINGS] = {&m->campaign_name, &m->segment, &m->variant, &m->reason};
+    memcpy(f, all, sizeof all);
+}
+
+static int keep_row(void *ud, const struct hd_log_row *r)
+{
+    struct hd_history *h = ud;
+    const char **f[ROW_STRINGS];
+    h->rows = hd_xrealloc(h->rows, (h->nrows + 1) * sizeof *h->rows);
+    struct hd_log_row *w = &h->rows[h->nrows++];
+    *w = *r;
+    row_strings(w, f);
+    for (int i = 0; i < ROW_STRINGS; i++)
+        *f[i] = hd_xstrdup(*f[i]);
+    return 0;
+}
+
+static int keep_msg(void *ud, const struct hd_msg_info *m)
+{
+    struct hd_history *h = ud;
+    const char **f[MSG_STRINGS];
+    h->msgs = hd_xrealloc(h->msgs, (h->nmsgs + 1) * sizeof *h->msgs);
+    struct hd_msg_info *w = &h->msgs[h->nmsgs++];
+    *w = *m;
+    msg_strings(w, f);
+    for (int i = 0; i < MSG_STRINGS; i++)
+        *f[i] = hd_xstrdup(*f[i]);
+    return 0;
+}
+
+void hd_history_release(struct hd_history *h)
+{
+    if (!h)
+        return;
+    const char **f[ROW_STRINGS];
+    for (size_t i = 0; i < h->nrows; i++) {
+        row_strings(&h->rows[i], f);
+        for (int k = 0; k < ROW_STRINGS; k++)
+            free((char *)*f[k]); /* duplicated by keep_row */
+    }
+    for (size_t i = 0; i < h->nmsgs; i++) {
+        msg_strings(&h->msgs[i], f);
+        for (int k = 0; k < MSG_STRINGS; k++)
+            free((char *)*f[k]);
+    }
+    free(h->rows);
+    free(h->msgs);
+    memset(h, 0, sizeof *h);
+}
+
+int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, struct hd_history *h,
+                    struct hd_err *err)
+{
+    memset(h, 0, sizeof *h);
+    /* every row of the contact: a cap may name messages of other campaigns */
+    struct hd_log_filter f = {.contact = contact, .oldest_first = true};
+    int rc = hd_store_contact_messages(st, contact, campaign, keep_msg, h, err);
+    if (rc == 0)
+        rc = hd_store_log_query(st, &f, keep_row, h, err);
+    if (rc < 0)
+        hd_history_release(h);
+    return rc;
+}
+
+const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message)
+{
+    for (size_t i = 0; i < h->nrows; i++)
+        if (h->rows[i].message == message && strcmp(h->rows[i].outcome, "accepted") == 0)
+            return &h->rows[i];
+    return NULL;
+}
+
+int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
+                          const char *contact, struct hd_log_filter *f, struct hd_err *err)
+{
+    struct hd_campaign camp = {0};
+    int rc;
+    if (campaign && (rc = hd_store_campaign_get(st, campaign, 0, &camp, err)) < 0)
+        return rc;
+    f->campaign = camp.id;
+    hd_campaign_release(&camp);
+    if (run) {
+        /* a run belongs to one campaign: filtering by both uses its index */
+        struct hd_run r;
+        if ((rc = hd_store_run_get(st, run, &r, err)) < 0)
+            return rc;
+        if (f->campaign && r.campaign_id != f->campaign)
+            return hd_err_set(err, HD_E_USAGE, "run %lld is not one of campaign '%s'",
+                              (long long)run, campaign);
+        f->run = run;
+        f->campaign = r.campaign_id;
+    }
+    if (contact && (rc = hd_store_contact_ref(st, contact, &f->contact, err)) < 0)
+        return rc;
+    return 0;
+}

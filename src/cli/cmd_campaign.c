@@ -1,0 +1,614 @@
+/* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel.
+ * Each parses its options and calls the library: create checks the
+ * options here and everything else in hd_campaign_create (nothing is stored
+ * when a check fails), estimate is hd_estimate, pause, resume and cancel
+ * are hd_campaign_control; list and show print what the store holds. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "herald/dispatch.h"
+#include "herald/schedule.h"
+#include "herald/segment.h"
+#include "herald/store.h"
+
+static const char campaign_usage[] =
+    "usage: herald campaign create NAME --segment S --template T --channels LIST\n"
+    "                              [--category marketing|transactional]\n"
+    "                              (--now | --at TIME | --local-time HH:MM [--on DATE] |\n"
+    "                               --every \"CRON\" [--tz ZONE])\n"
+    "                              [--holdout PCT] [--variants a=50,b=50] [--expires DUR]\n"
+    "                              [--resend-after DUR] [--fallback-on-failure] [--rate N/s]\n"
+    "       herald campaign list [--format table|json]\n"
+    "       herald campaign show NAME [--format table|json]\n"
+    "       herald campaign estimate NAME\n"
+    "       herald campaign pause|resume|cancel NAME\n"
+    "\n"
+    "  --channels       channels in order of preference: push,sms,email; each message\n"
+    "                   goes on the first one the contact can be reached on\n"
+    "  --category       default: the template's category\n"
+    "  --now            fire at once (herald run, or herald send NAME)\n"
+    "  --at TIME        fire once at an ISO 8601 time (UTC unless it has an offset)\n"
+    "  --local-time     deliver at HH:MM in each recipient's zone (the configuration's\n"
+    "                   timezone for contacts without one), on --on DATE or the next time\n"
+    "  --every CRON     fire on a 5-field cron expression, in --tz (default: the\n"
+    "                   configuration's timezone); each firing is a run\n"
+    "  --holdout PCT    keep this share of the segment out (recorded, never sent)\n"
+    "  --variants       A/B variants of the template and their weights (adding up to 100)\n"
+    "  --expires DUR    a message not sent within DUR of its time ends as expired\n"
+    "  --resend-after   do not message a contact again from this campaign within DUR\n"
+    "  --fallback-on-failure  a bad address moves the message to the next channel\n"
+    "  --rate N/s       this campaign's own rate limit, on top of each provider's\n"
+    "\n"
+    "Holdout and variant come from a hash of (campaign, contact): stable and reproducible.\n";
+
+static int parse_channels(const char *s, struct hd_campaign *c)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *p = buf;
+    c->nchannels = 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        bool last = p[n] == '\0';
+        p[n] = '\0';
+        int ch = hd_channel_parse(p);
+        if (ch < 0 || c->nchannels == HD_CH_COUNT)
+            return -1;
+        for (int i = 0; i < c->nchannels; i++)
+            if (c->channels[i] == ch)
+                return -1;
+        c->channels[c->nchannels++] = ch;
+        if (last)
+            break;
+        p += n + 1;
+    }
+    return c->nchannels > 0 ? 0 : -1;
+}
+
+enum {
+    O_SEGMENT = 256,
+    O_TEMPLATE,
+    O_CHANNELS,
+    O_CATEGORY,
+    O_AT,
+    O_LOCAL,
+    O_ON,
+    O_EVERY,
+    O_TZ,
+    O_NOW,
+    O_HOLDOUT,
+    O_VARIANTS,
+    O_EXPIRES,
+    O_RESEND,
+    O_FALLBACK,
+    O_RATE
+};
+
+static const char create_cmd_name[] = "campaign create";
+
+struct create_args {
+    struct hd_campaign c;
+    const char *on, *channels;
+    int nsched;
+    bool category_given;
+};
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = hd_xstrdup(value);
+}
+
+#define USAGE(...) cmd_usage(create_cmd_name, campaign_usage, __VA_ARGS__)
+
+/* --at, --local-time, --every, --now: the schedule (one of them). */
+static int create_sched(struct create_args *a, int id, const char *arg)
+{
+    struct hd_campaign *c = &a->c;
+    enum hd_time_kind kind;
+    int h, m;
+    char extra;
+    a->nsched++;
+    switch (id) {
+    case O_AT:
+        c->sched = HD_SCHED_AT;
+        if (hd_time_parse_iso(arg, &c->at, &kind) < 0)
+            return USAGE("--at: '%s' is not an ISO 8601 time (2026-12-01T09:00:00Z)", arg);
+        return 0;
+    case O_LOCAL:
+        c->sched = HD_SCHED_LOCAL;
+        if (sscanf(arg, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+            strlen(arg) != 5)
+            return USAGE("--local-time: '%s' is not HH:MM", arg);
+        c->local_minute = h * 60 + m;
+        return 0;
+    case O_EVERY:
+        c->sched = HD_SCHED_EVERY;
+        set_str(&c->cron, arg);
+        return 0;
+    default: /* O_NOW */
+        c->sched = HD_SCHED_NOW;
+        return 0;
+    }
+}
+
+/* Options with a value that is checked. */
+static int create_checked(struct create_args *a, int id, const char *arg)
+{
+    struct hd_campaign *c = &a->c;
+    struct hd_err err = {0};
+    struct hd_rate r;
+    int64_t secs;
+    char *end;
+    double pct;
+    switch (id) {
+    case O_CHANNELS:
+        a->channels = arg;
+        if (parse_channels(arg, c) < 0)
+            return USAGE("--channels: '%s' is not a list of distinct channels (email, sms, push)",
+                         arg);
+        return 0;
+    case O_CATEGORY:
+        if ((c->category = hd_category_parse(arg)) < 0)
+            return USAGE("--category: '%s' is not marketing or transactional", arg);
+        a->category_given = true;
+        return 0;
+    case O_TZ:
+        if (!hd_time_zone_valid(arg))
+            return USAGE("--tz: '%s' is not an IANA time zone (%s)", arg, hd_time_zone_hint(arg));
+        set_str(&c->tz, arg);
+        return 0;
+    case O_HOLDOUT:
+        pct = strtod(arg, &end);
+        if (end == arg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct < 100))
+            return USAGE("--holdout: '%s' is not a percentage from 0 to below 100", arg);
+        c->holdout_bp = (int)lround(pct * 100);
+        return 0;
+    case O_EXPIRES:
+    case O_RESEND:
+        if (hd_units_duration(arg, &secs, &err) < 0)
+            return USAGE("%s: %s", id == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
+        *(id == O_EXPIRES ? &c->expires : &c->resend_after) = secs;
+        return 0;
+    default: /* O_RATE */
+        if (hd_units_rate(arg, &r, &err) < 0)
+            return USAGE("--rate: %s", err.msg);
+        set_str(&c->rate, arg);
+        return 0;
+    }
+}
+
+static int create_opt(void *ud, int id, const char *arg)
+{
+    struct create_args *a = ud;
+    switch (id) {
+    case O_SEGMENT:
+        set_str(&a->c.segment, arg);
+        return 0;
+    case O_TEMPLATE:
+        set_str(&a->c.tpl, arg);
+        return 0;
+    case O_ON:
+        a->on = arg;
+        return 0;
+    case O_VARIANTS:
+        set_str(&a->c.variants, arg);
+        return 0;
+    case O_FALLBACK:
+        a->c.fallback = true;
+        return 0;
+    case O_AT:
+    case O_LOCAL:
+    case O_EVERY:
+    case O_NOW:
+        return create_sched(a, id, arg);
+    default:
+        return create_checked(a, id, arg);
+    }
+}
+
+/* What the options say together, and the NAME. */
+static int create_check(struct create_args *a, int i, int argc, char **argv)
+{
+    struct hd_campaign *c = &a->c;
+    enum hd_time_kind kind;
+    if (i + 1 != argc)
+        return USAGE("give one campaign NAME");
+    if (!hd_seg_name_valid(argv[i]))
+        return USAGE("'%s' is not a campaign name (1 to 64 letters, digits, '_' or '-')", argv[i]);
+    if (!c->segment || !c->tpl || !a->channels)
+        return USAGE("give --segment, --template and --channels");
+    if (a->nsched != 1)
+        return USAGE("give one schedule: --now, --at, --local-time or --every");
+    if (a->on && c->sched != HD_SCHED_LOCAL)
+        return USAGE("--on goes with --local-time");
+    if (c->tz && c->sched != HD_SCHED_EVERY)
+        return USAGE("--tz goes with --every (a local time uses each recipient's zone)");
+    if (a->on && (hd_time_parse_iso(a->on, &c->at, &kind) < 0 || kind != HD_TIME_DATE))
+        return USAGE("--on: '%s' is not a date (YYYY-MM-DD)", a->on);
+    return 0;
+}
+
+#undef USAGE
+
+static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"segment", true, O_SEGMENT, 0},
+                                          {"template", true, O_TEMPLATE, 0},
+                                          {"channels", true, O_CHANNELS, 0},
+                                          {"category", true, O_CATEGORY, 0},
+                                          {"at", true, O_AT, 0},
+                                          {"local-time", true, O_LOCAL, 0},
+                                          {"on", true, O_ON, 0},
+                                          {"every", true, O_EVERY, 0},
+                                          {"tz", true, O_TZ, 0},
+                                          {"now", false, O_NOW, 0},
+                                          {"holdout", true, O_HOLDOUT, 0},
+                                          {"variants", true, O_VARIANTS, 0},
+                                          {"expires", true, O_EXPIRES, 0},
+                                          {"resend-after", true, O_RESEND, 0},
+                                          {"fallback-on-failure", false, O_FALLBACK, 0},
+                                          {"rate", true, O_RATE, 0},
+                                          {0}};
+    static const struct cli_spec spec = {create_cmd_name, campaign_usage, opts, 0, NULL, NULL};
+    struct create_args a = {.c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING}};
+    struct hd_campaign *c = &a.c;
+    struct hd_err err = {0};
+    int rc, i = cli_parse(&spec, argc, argv, create_opt, &a, &rc);
+    if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0)
+        goto out;
+    c->name = hd_xstrdup(argv[i]);
+    if (hd_campaign_create(ctx->store, ctx->cfg, c, a.category_given, hd_clock_now(&ctx->clock),
+                           &err) < 0) {
+        rc = cmd_fail(ctx, &err);
+        goto out;
+    }
+    char when[32];
+    printf("campaign '%s' created (%s, %s): first run %s\n", c->name, hd_category_name(c->category),
+           hd_sched_name(c->sched),
+           c->next_run <= c->created_at ? "now (herald run, or herald send NAME)"
+                                        : cmd_time(c->next_run, when, sizeof when));
+out:
+    hd_campaign_release(c);
+    return rc;
+}
+
+static void channels_text(const struct hd_campaign *c, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->nchannels && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "",
+                                hd_channel_name(c->channels[i]));
+}
+
+static void schedule_text(const struct hd_campaign *c, char *buf, size_t size)
+{
+    char t[32];
+    switch (c->sched) {
+    case HD_SCHED_AT:
+        snprintf(buf, size, "at %s", cmd_time(c->at, t, sizeof t));
+        break;
+    case HD_SCHED_LOCAL:
+        if (c->at >= 0)
+            hd_time_format_date(c->at, t, sizeof t);
+        snprintf(buf, size, "%02d:%02d local%s%s", c->local_minute / 60, c->local_minute % 60,
+                 c->at >= 0 ? " on " : "", c->at >= 0 ? t : "");
+        break;
+    case HD_SCHED_EVERY:
+        snprintf(buf, size, "every \"%s\" %s", c->cron, c->tz ? c->tz : "");
+        break;
+    default:
+        snprintf(buf, size, "now");
+    }
+}
+
+static json_t *campaign_json(const struct hd_campaign *c)
+{
+    char ch[64], sched[128], t[32];
+    channels_text(c, ch, sizeof ch);
+    schedule_text(c, sched, sizeof sched);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b}", "name", c->name, "status",
+        hd_camp_status_name(c->status), "segment", c->segment, "template", c->tpl, "channels", ch,
+        "category", hd_category_name(c->category), "schedule", sched, "holdout_pct",
+        c->holdout_bp / 100.0, "expires_s", (json_int_t)c->expires, "resend_after_s",
+        (json_int_t)c->resend_after, "fallback_on_failure", c->fallback);
+    json_object_set_new(o, "variants", c->variants ? json_string(c->variants) : json_null());
+    json_object_set_new(o, "rate", c->rate ? json_string(c->rate) : json_null());
+    json_object_set_new(o, "next_run",
+                        c->next_run >= 0 ? json_string(cmd_time(c->next_run, t, sizeof t))
+                                         : json_null());
+    json_object_set_new(o, "created_at", json_string(cmd_time(c->created_at, t, sizeof t)));
+    return o;
+}
+
+struct listing {
+    int format;
+    json_t *arr;
+    int n;
+};
+
+static int list_row(void *ud, const struct hd_campaign *c)
+{
+    struct listing *l = ud;
+    if (l->format == FMT_JSON) {
+        json_array_append_new(l->arr, campaign_json(c));
+        return 0;
+    }
+    char ch[64], sched[128], t[32];
+    channels_text(c, ch, sizeof ch);
+    schedule_text(c, sched, sizeof sched);
+    if (l->n++ == 0)
+        printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", "NAME", "STATUS", "CHANNELS", "SEGMENT",
+               "TEMPLATE", "NEXT RUN", "SCHEDULE");
+    printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", c->name, hd_camp_status_name(c->status), ch,
+           c->segment, c->tpl, c->next_run >= 0 ? cmd_time(c->next_run, t, sizeof t) : "-", sched);
+    return 0;
+}
+
+static const char format_bad[] = "bad option (--format table|json)";
+
+struct format_args {
+    const char *cmd;
+    int *format;
+};
+
+static int format_opt_cb(void *ud, int id, const char *arg)
+{
+    struct format_args *a = ud;
+    if (id == 'j') {
+        *a->format = FMT_JSON;
+        return 0;
+    }
+    if ((*a->format = cmd_parse_format(arg, true)) >= 0 &&
+        (*a->format == FMT_TABLE || *a->format == FMT_JSON))
+        return 0;
+    return cmd_usage(a->cmd, campaign_usage, "%s", format_bad);
+}
+
+/* --format table|json (or --json) for list and show; returns the index of
+ * the first operand, or -1 with *rc the exit code. */
+static int format_opt(int argc, char **argv, const char *cmd, int *format, int *rc)
+{
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {"json", false, 'j', 0}, {0}};
+    struct cli_spec spec = {cmd, campaign_usage, opts, 0, NULL, format_bad};
+    struct format_args a = {cmd, format};
+    *format = FMT_TABLE;
+    return cli_parse(&spec, argc, argv, format_opt_cb, &a, rc);
+}
+
+static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    struct listing l = {0};
+    struct hd_err err = {0};
+    int rc = EXIT_OK;
+    int i = format_opt(argc, argv, "campaign list", &l.format, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("campaign list", campaign_usage, "unexpected argument '%s'", argv[i]);
+    l.arr = json_array();
+    if (hd_store_campaign_each(ctx->store, list_row, &l, &err) < 0)
+        rc = cmd_fail(ctx, &err);
+    else if (l.format == FMT_JSON)
+        cmd_print_json(l.arr, true);
+    else if (l.n == 0)
+        printf("no campaigns yet (herald campaign create --help)\n");
+    json_decref(l.arr);
+    return rc;
+}
+
+struct runs_out {
+    struct hd_ctx *ctx;
+    json_t *arr;
+    int format;
+    struct hd_err *err;
+};
+
+static int show_run(void *ud, const struct hd_run *r)
+{
+    struct runs_out *o = ud;
+    static const char *const runs[] = {"materializing", "active", "done"};
+    int64_t counts[HD_ST_COUNT];
+    char t[32];
+    if (hd_store_run_counts(o->ctx->store, 0, r->id, counts, o->err) < 0)
+        return -1;
+    json_t *c = json_object();
+    for (int s = 0; s < HD_ST_COUNT; s++)
+        if (counts[s])
+            json_object_set_new(c, hd_state_name(s), json_integer(counts[s]));
+    if (o->format == FMT_JSON) {
+        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->id,
+                                                "fired_at", cmd_time(r->fire_at, t, sizeof t),
+                                                "status", runs[r->status], "messages", c));
+        return 0;
+    }
+    printf("run %lld  fired %s  %s\n", (long long)r->id, cmd_time(r->fire_at, t, sizeof t),
+           runs[r->status]);
+    for (int s = 0; s < HD_ST_COUNT; s++)
+        if (counts[s])
+            printf("    %-14s %lld\n", hd_state_name(s), (long long)counts[s]);
+    json_decref(c);
+    return 0;
+}
+
+/* A/B results: per variant, how many were queued, held out and sent. */
+struct variants_out {
+    char name[32];
+    int64_t n[HD_ST_COUNT];
+    bool any;
+};
+
+static void variant_line(const struct variants_out *v)
+{
+    int64_t all = 0;
+    for (int s = 0; s < HD_ST_COUNT; s++)
+        all += v->n[s];
+    printf("    %-10s %lld messages, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
+           (long long)all, (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]),
+           (long long)v->n[HD_ST_HELD_OUT]);
+}
+
+static int variant_row(void *ud, const char *variant, int state, int64_t n)
+{
+    struct variants_out *v = ud;
+    if (!v->any)
+        printf("A/B results\n");
+    else if (strcmp(v->name, variant) != 0) {
+        variant_line(v);
+        memset(v->n, 0, sizeof v->n);
+    }
+    v->any = true;
+    snprintf(v->name, sizeof v->name, "%s", variant);
+    if (state >= 0 && state < HD_ST_COUNT)
+        v->n[state] += n;
+    return 0;
+}
+
+static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    struct hd_campaign c = {0};
+    struct hd_err err = {0};
+    int format, rc = EXIT_OK;
+    int i = format_opt(argc, argv, "campaign show", &format, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
+        return cmd_usage("campaign show", campaign_usage, "give one campaign NAME");
+    if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0)
+        return cmd_fail(ctx, &err);
+    struct runs_out o = {ctx, json_array(), format, &err};
+    if (format == FMT_TABLE) {
+        char ch[64], sched[128], t[32], d[32];
+        channels_text(&c, ch, sizeof ch);
+        schedule_text(&c, sched, sizeof sched);
+        printf("campaign     %s\nstatus       %s\nsegment      %s\ntemplate     %s\nchannels     "
+               "%s%s\ncategory     %s\nschedule     %s\nnext run     %s\n",
+               c.name, hd_camp_status_name(c.status), c.segment, c.tpl, ch,
+               c.fallback ? " (fallback on failure)" : "", hd_category_name(c.category), sched,
+               c.next_run >= 0 ? cmd_time(c.next_run, t, sizeof t) : "-");
+        if (c.holdout_bp)
+            printf("holdout      %d.%02d%%\n", c.holdout_bp / 100, c.holdout_bp % 100);
+        if (c.variants)
+            printf("variants     %s\n", c.variants);
+        if (c.expires) {
+            hd_units_format_duration(c.expires, d, sizeof d);
+            printf("expires      %s\n", d);
+        }
+        if (c.resend_after) {
+            hd_units_format_duration(c.resend_after, d, sizeof d);
+            printf("resend after %s\n", d);
+        }
+        if (c.rate)
+            printf("rate         %s\n", c.rate);
+    }
+    struct variants_out vo = {0};
+    if (format == FMT_TABLE && c.variants &&
+        hd_store_variant_counts(ctx->store, c.id, variant_row, &vo, &err) < 0)
+        rc = cmd_fail(ctx, &err);
+    if (vo.any)
+        variant_line(&vo);
+    if (rc == EXIT_OK && hd_store_run_each(ctx->store, c.id, false, show_run, &o, &err) < 0) {
+        rc = cmd_fail(ctx, &err);
+    } else if (format == FMT_JSON) {
+        json_t *j = campaign_json(&c);
+        json_object_set_new(j, "runs", o.arr);
+        o.arr = NULL;
+        cmd_print_json(j, true);
+        json_decref(j);
+    }
+    json_decref(o.arr);
+    hd_campaign_release(&c);
+    return rc;
+}
+
+/* ---- estimate --------------------------------------------------------------------------- */
+
+static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    struct hd_campaign c = {0};
+    struct hd_err err = {0};
+    struct hd_estimate e;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(campaign_usage);
+    if (argc != 2)
+        return cmd_usage("campaign estimate", campaign_usage, "give one campaign NAME");
+    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0 ||
+        hd_estimate(ctx->store, ctx->cfg, &c, hd_clock_now(&ctx->clock), &e, &err) < 0) {
+        hd_campaign_release(&c);
+        return cmd_fail(ctx, &err);
+    }
+    printf("campaign     %s (segment %s, as of now)\ncontacts     %lld\nheld out     %lld\n",
+           c.name, c.segment, (long long)e.total, (long long)e.held);
+    for (int i = 0; i < c.nchannels; i++)
+        printf("%-12s %lld\n", hd_channel_name(c.channels[i]),
+               (long long)e.by_channel[c.channels[i]]);
+    static const int skipped[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_EXPIRED};
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        printf("%-12s %lld\n", hd_state_name(skipped[i]), (long long)e.by_state[skipped[i]]);
+    if (e.by_state[HD_ST_DEFERRED])
+        printf("in quiet hours now  %lld (they would wait, not be skipped)\n",
+               (long long)e.by_state[HD_ST_DEFERRED]);
+    printf("sms segments %lld\nsms cost     %.4f\n", (long long)e.sms_segments, e.sms_cost);
+    if (e.sms_failed)
+        printf("sms not rendered  %lld (strict rendering would fail them)\n",
+               (long long)e.sms_failed);
+    hd_campaign_release(&c);
+    return EXIT_OK;
+}
+
+/* ---- pause, resume, cancel ---------------------------------------------------------------- */
+
+static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    const char *sub = argv[0];
+    struct hd_campaign c;
+    struct hd_err err = {0};
+    int64_t n = 0;
+    int op = strcmp(sub, "pause") == 0    ? HD_CAMP_OP_PAUSE
+             : strcmp(sub, "resume") == 0 ? HD_CAMP_OP_RESUME
+                                          : HD_CAMP_OP_CANCEL;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(campaign_usage);
+    if (argc != 2)
+        return cmd_usage("campaign", campaign_usage, "give one campaign NAME");
+    if (hd_campaign_control(ctx->store, argv[1], op, hd_clock_now_ms(&ctx->clock), &c, &n, &err) <
+        0) {
+        hd_campaign_release(&c);
+        return cmd_fail(ctx, &err);
+    }
+    if (op == HD_CAMP_OP_CANCEL)
+        printf("campaign '%s' cancelled: %lld unsent messages cancelled (messages already with a "
+               "gateway are not recalled)\n",
+               c.name, (long long)n);
+    else
+        printf("campaign '%s' %s\n", c.name, op == HD_CAMP_OP_PAUSE ? "paused" : "resumed");
+    hd_campaign_release(&c);
+    return EXIT_OK;
+}
+
+int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_usage("campaign", campaign_usage,
+                         "give a subcommand: create, list, show, estimate, pause, resume or "
+                         "cancel");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->store)
+        return cmd_help(campaign_usage);
+    if (strcmp(sub, "create") == 0)
+        return create_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return show_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "estimate") == 0)
+        return estimate_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0 || strcmp(sub, "cancel") == 0)
+        return status_cmd(ctx, argc - 1, argv + 1);
+    return cmd_usage("campaign", campaign_usage, "unknown subcommand '%s'", sub);
+}

@@ -1,0 +1,80 @@
+/* cmd_events: herald events import, the conversion events herald stats
+ * --goal counts, from CSV or JSON Lines, all or nothing. The import itself
+ * is hd_events_import (audit/events.c); this file picks the format and
+ * prints the counts. */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "herald/audit.h"
+#include "herald/store.h"
+
+static const char events_usage[] =
+    "usage: herald events import FILE|- [--format csv|jsonl]\n"
+    "\n"
+    "Loads conversion events for herald stats --goal: one per row, with the\n"
+    "contact's external id, the event's name, its time and an optional value.\n"
+    "CSV needs a header naming the columns contact, event, time and value (also\n"
+    "accepted: contact_id/id, name, at/timestamp); JSON Lines takes objects with\n"
+    "those keys. Times are ISO 8601 or Unix seconds. The format follows the file's\n"
+    "extension (.jsonl, .ndjson) unless --format says.\n"
+    "\n"
+    "All or nothing: a bad row stops the import with its line and nothing is\n"
+    "written. Events of unknown contacts are skipped and counted; an event already\n"
+    "there (same contact, name, time and value) is not added twice.\n";
+
+static int events_opt(void *ud, int id, const char *arg)
+{
+    int *format = ud;
+    (void)id; /* only --format */
+    *format = cmd_parse_format(arg, false);
+    if (*format != FMT_CSV && *format != FMT_JSONL)
+        return cmd_usage("events import", events_usage, "--format: '%s' is not csv or jsonl", arg);
+    return 0;
+}
+
+int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
+    static const struct cli_spec spec = {"events import", events_usage, opts, 0, NULL, NULL};
+    int format = -1, rc, i;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(events_usage);
+    if (argc < 2 || strcmp(argv[1], "import") != 0)
+        return cmd_usage("events", events_usage, "the subcommand is import");
+    argc--, argv++;
+    if ((i = cli_parse(&spec, argc, argv, events_opt, &format, &rc)) < 0)
+        return rc;
+    if (i + 1 != argc)
+        return cmd_usage("events import", events_usage, "one FILE (or -) is needed");
+    if (!ctx->store)
+        return cmd_help(events_usage);
+    const char *path = argv[i];
+    size_t len = strlen(path);
+    if (format < 0)
+        format = (len > 6 && strcmp(path + len - 6, ".jsonl") == 0) ||
+                         (len > 7 && strcmp(path + len - 7, ".ndjson") == 0)
+                     ? FMT_JSONL
+                     : FMT_CSV;
+    bool in = strcmp(path, "-") == 0;
+    const char *name = in ? "stdin" : path;
+    struct hd_err err = {0};
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (!f) {
+        hd_err_set(&err, HD_E_IO, "cannot open '%s': %s", path, strerror(errno));
+        return cmd_fail(ctx, &err);
+    }
+    struct hd_events_result im;
+    rc = hd_events_import(ctx->store, f, name, format == FMT_JSONL, ctx->progress, &im, &err);
+    if (!in)
+        fclose(f);
+    if (rc < 0)
+        return cmd_fail(ctx, &err);
+    printf("imported %lld events from %s (%lld already there", (long long)im.added, name,
+           (long long)im.duplicate);
+    if (im.unknown)
+        printf("; %lld of unknown contacts skipped, the first '%s'", (long long)im.unknown,
+               im.first_unknown);
+    printf(")\n");
+    return EXIT_OK;
+}

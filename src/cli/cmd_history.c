@@ -1,0 +1,91 @@
+/* cmd_history: herald history CONTACT: every message the contact was
+ * considered for, with every decision and attempt, in order. The record is
+ * read by the audit module (hd_history_load); this file prints it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "herald/audit.h"
+#include "herald/state.h"
+#include "herald/store.h"
+
+static const char history_usage[] =
+    "usage: herald history CONTACT [--format table|csv|jsonl]\n"
+    "\n"
+    "Every message the contact was considered for, oldest first: its campaign,\n"
+    "run, variant and state now, then each decision and attempt of the delivery\n"
+    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv and\n"
+    "jsonl give the log rows alone, with the columns of herald log.\n";
+
+static int history_opt(void *ud, int id, const char *arg)
+{
+    int *format = ud;
+    (void)id; /* only --format */
+    *format = cmd_parse_format(arg, true);
+    if (*format != FMT_TABLE && *format != FMT_CSV && *format != FMT_JSONL)
+        return cmd_usage("history", history_usage, "--format: '%s' is not table, csv or jsonl",
+                         arg);
+    return 0;
+}
+
+/* One message and its rows, as the table shows them. */
+static void print_message(const struct hd_history *rec, const struct hd_msg_info *m)
+{
+    char fired[32];
+    cmd_time(m->fire_at, fired, sizeof fired);
+    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name, (long long)m->run,
+           fired, (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "",
+           hd_state_name(m->state));
+    size_t shown = 0;
+    for (size_t k = 0; k < rec->nrows; k++) {
+        const struct hd_log_row *r = &rec->rows[k];
+        if (r->message != m->id)
+            continue;
+        char at[32];
+        cmd_time(r->at_ms / 1000, at, sizeof at);
+        char code[16] = "";
+        if (r->code)
+            snprintf(code, sizeof code, " %d", r->code);
+        printf("  %s  %-9s %-13s", at, r->outcome, r->reason ? r->reason : "-");
+        if (strcmp(r->outcome, "skipped") != 0)
+            printf(" #%d %s via %s to %s:%s", r->attempt, r->channel ? r->channel : "-",
+                   r->provider ? r->provider : "-", r->address ? r->address : "-", code);
+        printf(" %s\n", r->text ? r->text : "");
+        shown++;
+    }
+    if (!shown)
+        printf("  (no decision yet: waiting for the dispatcher)\n");
+}
+
+int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
+    static const struct cli_spec spec = {"history", history_usage, opts, 0, NULL, NULL};
+    int format = FMT_TABLE, rc, i = cli_parse(&spec, argc, argv, history_opt, &format, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
+        return cmd_usage("history", history_usage, "one CONTACT is needed");
+    if (!ctx->store)
+        return cmd_help(history_usage);
+    struct hd_err err = {0};
+    int64_t id;
+    struct hd_history rec;
+    if (hd_store_contact_ref(ctx->store, argv[i], &id, &err) < 0 ||
+        hd_history_load(ctx->store, id, 0, &rec, &err) < 0)
+        return cmd_fail(ctx, &err);
+    if (format != FMT_TABLE) {
+        struct cmd_log_out o;
+        cmd_log_begin(&o, format);
+        for (size_t k = 0; k < rec.nrows; k++)
+            cmd_log_row(&o, &rec.rows[k]);
+        cmd_log_end(&o);
+    } else {
+        printf("contact %s: %zu message%s considered\n", argv[i], rec.nmsgs,
+               rec.nmsgs == 1 ? "" : "s");
+        for (size_t k = 0; k < rec.nmsgs; k++)
+            print_message(&rec, &rec.msgs[k]);
+    }
+    hd_history_release(&rec);
+    return EXIT_OK;
+}

@@ -1,0 +1,181 @@
+/* cmd_run: `herald run [--once]`, the daemon that fires scheduled campaigns
+ * and dispatches their messages. It also holds what `herald send` (cmd_send.c)
+ * shares with it: the options both take (one table), the progress line, and
+ * the stop on SIGTERM or SIGINT: the handler only sets a flag; the
+ * dispatcher then stops claiming, waits for what is in flight (a bounded
+ * time), records it, puts back what it had claimed, and the command exits 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "herald/dispatch.h"
+#include "herald/schedule.h"
+#include "herald/store.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool cli_stopped(void)
+{
+    return stop_flag != 0;
+}
+
+static const char run_usage[] =
+    "usage: herald run [--once] [--grace DURATION]\n"
+    "\n"
+    "The daemon: fires campaigns when their schedule says, and dispatches every\n"
+    "due message of every running campaign, until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --once        fire what is due, dispatch what is due now, and exit\n"
+    "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
+    "                (default 10s); what has no result by then is queued again\n";
+
+/* run and send take the same options: --once is run's, --wait send's. */
+const struct cli_opt cli_dispatch_opts[] = {{"once", false, 'o', CLI_RUN},
+                                            {"wait", true, 'w', CLI_SEND},
+                                            {"grace", true, 'g', CLI_RUN | CLI_SEND},
+                                            {0, false, 0, 0}};
+
+int cli_dispatch_opt(void *ud, int id, const char *arg)
+{
+    struct cli_dispatch_args *a = ud;
+    struct hd_err err = {0};
+    int64_t secs;
+    switch (id) {
+    case 'o':
+        a->o->once = true;
+        return 0;
+    case 'w':
+        if (hd_units_duration(arg, &a->o->linger, &err) < 0)
+            return cmd_usage(a->spec->cmd, a->spec->usage, "--wait: %s", err.msg);
+        return 0;
+    default: /* 'g' */
+        if (hd_units_duration(arg, &secs, &err) < 0)
+            return cmd_usage(a->spec->cmd, a->spec->usage, "--grace: %s", err.msg);
+        a->o->grace_ms = secs * 1000;
+        return 0;
+    }
+}
+
+static int64_t done_count(const struct hd_dispatch_stats *s)
+{
+    int64_t n = 0;
+    for (int i = 0; i < HD_ST_COUNT; i++)
+        n += s->by_state[i];
+    return n;
+}
+
+/* sent, failed, skipped by reason, rate and ETA, on one line */
+static void draw(void *ud, const struct hd_dispatch_stats *s)
+{
+    struct cli_view *v = ud;
+    if (!v->ctx->progress)
+        return;
+    int64_t done = done_count(s), el = hd_clock_mono_ms() - v->start_ms;
+    double rate = el > 0 ? (double)done * 1000.0 / (double)el : 0;
+    int64_t left = s->total - s->finished_before - done;
+    char eta[32] = "";
+    if (rate > 0 && left > 0 && s->total > 0) {
+        int64_t secs = (int64_t)((double)left / rate);
+        snprintf(eta, sizeof eta, " ETA %lld:%02lld", (long long)(secs / 60),
+                 (long long)(secs % 60));
+    }
+    char skipped[200];
+    int len = snprintf(skipped, sizeof skipped, "skipped %lld",
+                       (long long)(s->by_state[HD_ST_HELD_OUT] + s->by_state[HD_ST_SUPPRESSED] +
+                                   s->by_state[HD_ST_NO_CHANNEL] + s->by_state[HD_ST_CAPPED] +
+                                   s->by_state[HD_ST_EXPIRED] + s->by_state[HD_ST_RENDER_FAILED]));
+    static const int why[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_EXPIRED,
+                              HD_ST_RENDER_FAILED};
+    const char *sep = " (";
+    for (size_t i = 0; i < sizeof why / sizeof why[0] && len < (int)sizeof skipped; i++)
+        if (s->by_state[why[i]]) {
+            len += snprintf(skipped + len, sizeof skipped - (size_t)len, "%s%s %lld", sep,
+                            hd_state_name(why[i]), (long long)s->by_state[why[i]]);
+            sep = ", ";
+        }
+    if (*sep == ',' && len < (int)sizeof skipped)
+        snprintf(skipped + len, sizeof skipped - (size_t)len, ")");
+    fprintf(stderr, "\r\033[Ksent %lld  failed %lld  %s  retrying %lld  %.0f/s%s",
+            (long long)s->by_state[HD_ST_SENT], (long long)s->by_state[HD_ST_FAILED], skipped,
+            (long long)s->retries, rate, eta);
+    fflush(stderr);
+    v->drawn = true;
+}
+
+void cli_fire_progress(void *ud, const char *campaign, int64_t queued)
+{
+    struct cli_view *v = ud;
+    if (!v->ctx->progress)
+        return;
+    fprintf(stderr, "\r\033[Kcampaign '%s': queued %lld", campaign, (long long)queued);
+    fflush(stderr);
+    v->drawn = true;
+}
+
+int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view *v,
+                 struct hd_dispatch_stats *stats, struct hd_err *err)
+{
+    struct hd_dispatch *d = NULL;
+    int rc;
+    hd_clock_run(&ctx->clock);
+    o->stop = &stop_flag;
+    o->progress = v->ctx->progress ? draw : NULL; /* without, no totals to count */
+    o->progress_ud = v;
+    o->fire_progress = cli_fire_progress;
+    v->start_ms = hd_clock_mono_ms();
+    if ((rc = hd_dispatch_new(ctx->cfg, ctx->store, &ctx->log, &ctx->clock, o, &d, err)) == 0)
+        rc = hd_dispatch_run(d, err);
+    if (d)
+        hd_dispatch_get_stats(d, stats);
+    hd_dispatch_free(d);
+    if (v->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    return rc;
+}
+
+int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_spec spec = {"run", run_usage, cli_dispatch_opts, CLI_RUN, NULL, NULL};
+    struct hd_dispatch_opts o = {.schedule = true, .grace_ms = 10000};
+    struct cli_dispatch_args args = {&spec, &o};
+    int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("run", run_usage, "unexpected argument '%s'", argv[i]);
+    if (!ctx->store)
+        return cmd_help(run_usage);
+    struct hd_err err = {0};
+    struct hd_dispatch_stats s;
+    struct cli_view v = {.ctx = ctx};
+    cli_catch_signals();
+    hd_log_info(&ctx->log, "herald run: dispatching%s (pid %ld)", o.once ? " once" : "",
+                (long)getpid());
+    if (cli_dispatch(ctx, &o, &v, &s, &err) < 0)
+        return cmd_fail(ctx, &err);
+    hd_log_info(&ctx->log, "herald run: stopped; %lld sent, %lld failed in this run",
+                (long long)s.by_state[HD_ST_SENT], (long long)s.by_state[HD_ST_FAILED]);
+    return EXIT_OK;
+}

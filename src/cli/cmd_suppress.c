@@ -1,0 +1,149 @@
+/* cmd_suppress: `herald suppress add|remove|list`. Addresses are stored in
+ * their normal form (see suppress.h), so "Ann@Example.com" and
+ * "ann@example.com" are one suppression. */
+#include <string.h>
+
+#include "cli.h"
+#include "herald/store.h"
+#include "herald/suppress.h"
+
+static const char suppress_usage[] =
+    "usage: herald suppress add ADDRESS [--reason R] [--channel email|sms|push]\n"
+    "       herald suppress remove ADDRESS [--channel email|sms|push]\n"
+    "       herald suppress list [--channel email|sms|push] [--format table|csv|json]\n"
+    "\n"
+    "ADDRESS is an email address, a phone number (normalised to E.164) or a push\n"
+    "token; the channel is guessed from its form unless --channel is given.\n"
+    "R is a word such as unsubscribed, hard_bounce, complaint, invalid_number,\n"
+    "unregistered_token (default: manual). No message goes to a suppressed address.\n";
+
+struct list_state {
+    int format;
+    long n;
+    struct hd_buf line;
+};
+
+static int list_row(void *ud, const struct hd_suppression *s)
+{
+    struct list_state *ls = ud;
+    char t[32];
+    cmd_time(s->created_at, t, sizeof t);
+    hd_buf_reset(&ls->line);
+    if (ls->format == FMT_CSV) {
+        hd_buf_add_csv_field(&ls->line, s->address, strlen(s->address));
+        hd_buf_addf(&ls->line, ",%s,%s,%s\n", hd_channel_name(s->channel), s->reason, t);
+    } else if (ls->format == FMT_JSON) {
+        hd_buf_adds(&ls->line, ls->n ? ",\n{\"address\":" : "\n{\"address\":");
+        hd_buf_add_json_str(&ls->line, s->address, strlen(s->address));
+        hd_buf_addf(&ls->line, ",\"channel\":\"%s\",\"reason\":", hd_channel_name(s->channel));
+        hd_buf_add_json_str(&ls->line, s->reason, strlen(s->reason));
+        hd_buf_addf(&ls->line, ",\"created_at\":\"%s\"}", t);
+    } else {
+        hd_buf_addf(&ls->line, "%-40s %-6s %-20s %s\n", s->address, hd_channel_name(s->channel),
+                    s->reason, t);
+    }
+    fputs(ls->line.data, stdout);
+    ls->n++;
+    return 0;
+}
+
+struct suppress_args {
+    const char *reason;
+    int channel, format;
+};
+
+static int suppress_opt(void *ud, int id, const char *arg)
+{
+    struct suppress_args *a = ud;
+    switch (id) {
+    case 'r':
+        if (!hd_suppress_reason_valid(arg))
+            return cmd_usage("suppress", suppress_usage,
+                             "--reason: '%s' should be a word of a-z, 0-9, '_' or '-'", arg);
+        a->reason = arg;
+        return 0;
+    case 'c':
+        if ((a->channel = hd_channel_parse(arg)) < 0)
+            return cmd_usage("suppress", suppress_usage,
+                             "--channel: '%s' is not email, sms or push", arg);
+        return 0;
+    default: /* 'f' */
+        if ((a->format = cmd_parse_format(arg, true)) < 0)
+            return cmd_usage("suppress", suppress_usage, "--format: '%s' is not table, csv or json",
+                             arg);
+        return 0;
+    }
+}
+
+static int list_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs, char **args)
+{
+    struct hd_err err = {0};
+    if (nargs)
+        return cmd_usage("suppress list", suppress_usage, "unexpected argument '%s'", args[0]);
+    struct list_state ls = {.format = a->format};
+    hd_buf_init(&ls.line);
+    if (a->format == FMT_CSV)
+        puts("address,channel,reason,created_at");
+    else if (a->format == FMT_JSON)
+        fputs("[", stdout);
+    else
+        printf("%-40s %-6s %-20s %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE");
+    int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &ls, &err);
+    if (a->format == FMT_JSON)
+        fputs("\n]\n", stdout);
+    hd_buf_release(&ls.line);
+    return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
+}
+
+/* add and remove: the address in its normal form, then the change. */
+static int change_cmd(struct hd_ctx *ctx, const char *sub, const struct suppress_args *a,
+                      const char *address)
+{
+    struct hd_err err = {0};
+    char norm[4200];
+    struct hd_valid *v = hd_valid_new();
+    int ch, bad = hd_suppress_address(v, address, a->channel, ctx->cfg->default_region, &ch, norm,
+                                      sizeof norm);
+    hd_valid_free(v);
+    if (bad) {
+        hd_err_set(&err, HD_E_INVALID, "'%s' is not a valid %s address: %s", address,
+                   hd_channel_name(ch), norm);
+        return cmd_fail(ctx, &err);
+    }
+    if (strcmp(sub, "add") == 0) {
+        struct hd_suppression s = {norm, ch, a->reason, hd_clock_now(&ctx->clock)};
+        if (hd_store_suppress_add(ctx->store, &s, &err) < 0)
+            return cmd_fail(ctx, &err);
+        printf("suppressed %s address '%s' (%s)\n", hd_channel_name(ch), norm, a->reason);
+    } else {
+        if (hd_store_suppress_remove(ctx->store, norm, &err) < 0)
+            return cmd_fail(ctx, &err);
+        printf("removed '%s' from the suppression list\n", norm);
+    }
+    return EXIT_OK;
+}
+
+int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"reason", true, 'r', 0}, {"channel", true, 'c', 0}, {"format", true, 'f', 0}, {0}};
+    static const struct cli_spec spec = {"suppress", suppress_usage, opts, 0, NULL, NULL};
+    struct suppress_args a = {.reason = "manual", .channel = -1, .format = FMT_TABLE};
+    if (argc < 2)
+        return cmd_usage("suppress", suppress_usage, "give a subcommand: add, remove or list");
+    const char *sub = argv[1];
+    int rc, i = cli_parse(&spec, argc - 1, argv + 1, suppress_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (!ctx->store)
+        return cmd_help(suppress_usage);
+    int nargs = argc - 1 - i;
+    char **args = argv + 1 + i;
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, &a, nargs, args);
+    if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
+        return cmd_usage("suppress", suppress_usage, "unknown subcommand '%s'", sub);
+    if (nargs != 1)
+        return cmd_usage("suppress", suppress_usage, "give one ADDRESS");
+    return change_cmd(ctx, sub, &a, args[0]);
+}

@@ -1,0 +1,176 @@
+/* cmd_why: herald why CONTACT CAMPAIGN: the contact's record for the
+ * campaign told as plain sentences. What happened is decided by the audit
+ * module (hd_why_load, hd_why_run, hd_why_step); this file says it. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "herald/audit.h"
+#include "herald/state.h"
+#include "herald/store.h"
+
+static const char why_usage[] =
+    "usage: herald why CONTACT CAMPAIGN\n"
+    "\n"
+    "Why the contact did or did not get the campaign's message, in plain words,\n"
+    "from the record: for each run, whether the contact was in the segment when\n"
+    "the run was made, whether they were held out, which channels were considered\n"
+    "and why each was skipped (no address, no consent, suppressed, capped by which\n"
+    "rule and earlier messages, quiet hours until when), and every attempt with its\n"
+    "result.\n";
+
+/* Channels skipped, from the JSON detail. */
+static void why_channels(const char *detail, const char *chosen)
+{
+    json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
+    json_t *skipped = json_object_get(d, "skipped");
+    size_t i;
+    json_t *pair;
+    json_array_foreach(skipped, i, pair)
+    {
+        printf("  - %s was considered and skipped: %s.\n",
+               json_string_value(json_array_get(pair, 0)),
+               hd_why_skip_words(json_string_value(json_array_get(pair, 1))));
+    }
+    if (chosen)
+        printf("  - %s was chosen.\n", chosen);
+    json_decref(d);
+}
+
+static void why_earlier(const struct hd_history *rec, const char *detail)
+{
+    json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
+    json_t *earlier = json_object_get(d, "earlier");
+    size_t i;
+    json_t *id;
+    json_array_foreach(earlier, i, id)
+    {
+        const struct hd_log_row *w = hd_history_accepted(rec, json_integer_value(id));
+        char at[32];
+        if (w) {
+            cmd_time(w->at_ms / 1000, at, sizeof at);
+            printf("      the earlier message %lld: campaign %s, %s via %s, sent %s\n",
+                   (long long)json_integer_value(id), w->campaign, w->channel,
+                   w->provider ? w->provider : "-", at);
+        } else {
+            printf("      the earlier message %lld (its log rows were pruned)\n",
+                   (long long)json_integer_value(id));
+        }
+    }
+    json_decref(d);
+}
+
+/* A skip, in words. */
+static void why_skip(const struct hd_history *rec, const struct hd_log_row *r, int step,
+                     const char *at, const char *word)
+{
+    switch (step) {
+    case HD_WHY_CAPPED:
+        printf("  - %s: capped: %s.\n", at, r->text ? r->text : "");
+        why_earlier(rec, r->detail);
+        break;
+    case HD_WHY_QUIET:
+        printf("  - %s: deferred by %s.\n", at, r->text ? r->text : "quiet hours");
+        break;
+    case HD_WHY_NO_CHANNEL:
+        printf("  - %s: no channel could carry it (%s).\n", at, r->text ? r->text : word);
+        break;
+    default:
+        printf("  - %s: %s: %s.\n", at, word, r->text ? r->text : "");
+    }
+}
+
+static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bool *channels_told)
+{
+    char at[32];
+    cmd_time(r->at_ms / 1000, at, sizeof at);
+    const char *word = r->reason ? r->reason : "";
+    int step = hd_why_step(r);
+    if (step == HD_WHY_HELD_OUT) {
+        printf("  - held out (%s): nothing is sent to the control group, by design.\n",
+               r->text ? r->text : "");
+        return;
+    }
+    if (step != HD_WHY_ATTEMPT) {
+        if (!*channels_told && r->detail && strstr(r->detail, "\"skipped\"")) {
+            why_channels(r->detail, NULL);
+            *channels_told = true;
+        }
+        why_skip(rec, r, step, at, word);
+        return;
+    }
+    if (!*channels_told) {
+        why_channels(r->detail, r->channel);
+        *channels_told = true;
+    }
+    char code[16] = "";
+    if (r->code)
+        snprintf(code, sizeof code, "%d ", r->code);
+    printf("  - %s: attempt %d by %s via %s to %s: %s%s%s (%s%s).\n", at, r->attempt,
+           r->channel ? r->channel : "-", r->provider ? r->provider : "-",
+           r->address ? r->address : "(erased)", r->outcome, *word ? ", " : "", word, code,
+           r->text ? r->text : "");
+}
+
+/* One run: was the contact in it, and what happened to its message. */
+static void why_run(const struct hd_why *w, const struct hd_run *run)
+{
+    const struct hd_msg_info *m;
+    char fired[32];
+    cmd_time(run->fire_at, fired, sizeof fired);
+    printf("\nrun %lld, fired %s:\n", (long long)run->id, fired);
+    switch (hd_why_run(w, run, &m)) {
+    case HD_WHY_MAKING:
+        printf("  - the run is still being made: the contact may yet be added.\n");
+        return;
+    case HD_WHY_CREATED_AFTER:
+        printf("  - not in it: the contact was created after the run was made.\n");
+        return;
+    case HD_WHY_NOT_IN_SEGMENT:
+        printf("  - not in segment %s when the run was made: no message.\n", w->camp.segment);
+        return;
+    default:
+        break;
+    }
+    printf("  - in segment %s when the run was made: message %lld%s%s.\n", w->camp.segment,
+           (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "");
+    bool told = false, any = false;
+    for (size_t r = 0; r < w->rec.nrows; r++)
+        if (w->rec.rows[r].message == m->id) {
+            why_row(&w->rec, &w->rec.rows[r], &told);
+            any = true;
+        }
+    if (!any)
+        printf("  - not considered yet: it waits for the dispatcher.\n");
+    printf("  - now: %s.\n", hd_state_name(m->state));
+}
+
+int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_spec spec = {"why", why_usage, NULL, 0, NULL, NULL};
+    int rc, i = cli_parse(&spec, argc, argv, NULL, NULL, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 2 != argc)
+        return cmd_usage("why", why_usage, "a CONTACT and a CAMPAIGN are needed");
+    if (!ctx->store)
+        return cmd_help(why_usage);
+    const char *who = argv[i];
+    struct hd_err err = {0};
+    struct hd_why w;
+    if (hd_why_load(ctx->store, who, argv[i + 1], &w, &err) < 0)
+        return cmd_fail(ctx, &err);
+    printf("contact %s and campaign %s (segment %s, channels", who, w.camp.name, w.camp.segment);
+    for (int c = 0; c < w.camp.nchannels; c++)
+        printf("%s%s", c ? ", " : " ", hd_channel_name(w.camp.channels[c]));
+    printf("):\n");
+    if (!w.exists)
+        printf("the contact was deleted: the log keeps only this pseudonymous id.\n");
+    if (w.nruns == 0)
+        printf("the campaign has not fired yet: no run, so no message.\n");
+    for (size_t r = w.nruns; r-- > 0;)
+        why_run(&w, &w.runs[r]);
+    hd_why_release(&w);
+    return EXIT_OK;
+}
