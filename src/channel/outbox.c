@@ -4,7 +4,8 @@
  * are appended as one JSON line each to PATH/sms.jsonl and PATH/push.jsonl,
  * holding everything that would have been sent. It always accepts; a
  * message that could not be built (a header injection) is refused as a real
- * driver would refuse it. */
+ * driver would refuse it. What it writes is the contacts' addresses and
+ * messages, so folders are made 0700 and files 0600 whatever the umask. */
 #include "driver_int.h"
 
 #include <errno.h>
@@ -37,7 +38,7 @@ static int mkdirs(const char *path, struct hd_err *err)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
                 return hd_err_set(err, HD_E_IO, "cannot create folder '%s': %s", buf,
                                   strerror(errno));
             *p = c;
@@ -112,7 +113,7 @@ static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_resul
     snprintf(name, sizeof name, "%lld.%s.%lu.herald.eml", (long long)m->created, m->id, seq);
     snprintf(tmp, sizeof tmp, "%s/email/tmp/%s", o->path, name);
     snprintf(dst, sizeof dst, "%s/email/new/%s", o->path, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || close(fd) < 0 ||
         rename(tmp, dst) < 0) {
         hd_result_set(r, HD_OUT_TEMPORARY, 0, "outbox: cannot write '%s': %s", tmp,
@@ -161,7 +162,7 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
     hd_sha256_hex(line, n, r->digest);
     snprintf(path, sizeof path, "%s/%s.jsonl", o->path, hd_channel_name(m->channel));
     pthread_mutex_lock(&o->mu);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     line[n] = '\n';
     int bad = fd < 0 || write_all(fd, line, n + 1) < 0;
     if (fd >= 0 && close(fd) < 0)
