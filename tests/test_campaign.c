@@ -1193,15 +1193,85 @@ static void test_audit(void **state)
     tu_server_stop(&tw);
 }
 
+/* ---- reliability (issue 16) ------------------------------------------------------------ */
+
+/* Polls sql on the database every 10 ms for at most ms milliseconds and
+ * returns true once it gives want. */
+static bool await_q(const char *db, const char *sql, int64_t want, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 10) {
+        sqlite3 *d = open_db(db);
+        int64_t v = q1(d, sql);
+        sqlite3_close(d);
+        if (v == want)
+            return true;
+        struct timespec nap = {0, 10000000L};
+        nanosleep(&nap, NULL);
+    }
+    return false;
+}
+
+/* Issue 16, item 3: the daemon marks a finished --now campaign done, and
+ * closes each run of a recurring one, within seconds. */
+static void test_campaign_daemon_done(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, NULL};
+    start_mock(&tw, "twilio.js", twa);
+    write_config("r.conf", tw.port, "1000/s", 0, 0, "");
+    char *cp = path("r.csv");
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,phone,plan\n");
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "r%02d,+15552%05d7,gold\n", i, i);
+    fclose(f);
+    free(cp);
+    setenv("HERALD_CONFIG", "r.conf", 1);
+    /* two seconds before a minute: the recurring campaign fires soon */
+    setenv("HERALD_NOW", "2026-11-22T12:00:58Z", 1);
+    HERALD_OK("--db", "r.db", "init");
+    HERALD_OK("--db", "r.db", "contacts", "import", "r.csv");
+    HERALD_OK("--db", "r.db", "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", "r.db", "campaign", "create", "once", "--segment", "all", "--template",
+              "recall", "--channels", "sms", "--now");
+    HERALD_OK("--db", "r.db", "campaign", "create", "often", "--segment", "all", "--template",
+              "recall", "--channels", "sms", "--every", "* * * * *");
+    const char *args[] = {"--db", "r.db", "run", NULL};
+    pid_t pid = spawn("r.out", args);
+    bool once_done = await_q("r.db",
+                             "SELECT count(*) FROM campaigns WHERE name = 'once' AND status = "
+                             "'done'",
+                             1, 8000);
+    bool often_closed = await_q("r.db",
+                                "SELECT count(*) FROM runs r JOIN campaigns c ON c.id = "
+                                "r.campaign_id WHERE c.name = 'often' AND r.status = 'done' AND "
+                                "c.status = 'scheduled'",
+                                1, 8000);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(wait_status(pid), 0);
+    tu_server_stop(&tw);
+    sqlite3 *db = open_db("r.db");
+    print_message("once: %lld pending; often: %lld runs, %lld done\n",
+                  (long long)q1(db, "SELECT count(*) FROM messages m JOIN runs r ON r.id = "
+                                    "m.run_id WHERE r.campaign_id = 1 AND m.state IN (0, 1)"),
+                  (long long)q1(db, "SELECT count(*) FROM runs WHERE campaign_id = 2"),
+                  (long long)q1(db, "SELECT count(*) FROM runs WHERE campaign_id = 2 AND "
+                                    "status = 'done'"));
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 2"), 40);
+    sqlite3_close(db);
+    assert_true(once_done);
+    assert_true(often_closed);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_campaign_cli),
-        cmocka_unit_test(test_campaign_faults),
-        cmocka_unit_test(test_campaign_crash),
-        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_campaign_cli),         cmocka_unit_test(test_campaign_faults),
+        cmocka_unit_test(test_campaign_crash),       cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_campaign_daemon_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
