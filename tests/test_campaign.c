@@ -1230,6 +1230,124 @@ static bool await_q(const char *db, const char *sql, int64_t want, int ms)
     return false;
 }
 
+/* Lines "<ms> <recipient> <message-id>" of the SMTP server's --log. */
+struct delivery {
+    char to[64], id[128];
+};
+
+static int by_delivery(const void *x, const void *y)
+{
+    const struct delivery *a = x, *b = y;
+    int c = strcmp(a->to, b->to);
+    return c ? c : strcmp(a->id, b->id);
+}
+
+static struct delivery *read_deliveries(const char *name, size_t *n)
+{
+    char *p = path(name), *text = tu_read(p);
+    struct delivery *v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        struct delivery x;
+        long long ms;
+        if (sscanf(line, "%lld %63s %127s", &ms, x.to, x.id) == 3) {
+            if (*n == cap)
+                v = hd_xrealloc(v, (cap = cap ? 2 * cap : 1024) * sizeof *v);
+            v[(*n)++] = x;
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    free(text);
+    free(p);
+    qsort(v, *n, sizeof *v, by_delivery);
+    return v;
+}
+
+/* Issue 16, item 2: `send c1` killed with messages in flight, `send c2`
+ * run to the end, then c1 finished, under marketing = 1/1d. Counted at the
+ * SMTP server: no contact received both campaigns (a copy of c1's message,
+ * with the same Message-ID, is allowed), every contact received one, and
+ * the log calls sent exactly the messages the server accepted. */
+static void test_campaign_crash_cap(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    start_smtp(&smtp, "cap.log", "0");
+    char *conf = path("k.conf");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = k.db\ntemplates = templates\ntimezone = UTC\n"
+             "log_level = warn\n[template_vars]\nbrand = Acme\n"
+             "shop_url = https://shop.example.com\n"
+             "unsubscribe_url = https://example.com/unsubscribe\n"
+             "support_email = support@example.com\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = Acme <hello@example.com>\nconnections = 4\nrate = 5000/s\n"
+             "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 10s\n"
+             "[channel email]\nproviders = mail\n[caps]\nmarketing = 1/1d\n",
+             smtp.port);
+    tu_write(conf, text);
+    free(conf);
+    char *cp = path("k.csv");
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,email,first_name,plan\n");
+    for (int i = 0; i < N; i++)
+        fprintf(f, "k%04d,u%04d@example.com,Name%d,gold\n", i, i, i);
+    fclose(f);
+    free(cp);
+    setenv("HERALD_CONFIG", "k.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("init");
+    HERALD_OK("contacts", "import", "k.csv");
+    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("campaign", "create", "c1", "--segment", "all", "--template", "recall", "--channels",
+              "email", "--now");
+    HERALD_OK("campaign", "create", "c2", "--segment", "all", "--template", "promotion",
+              "--channels", "email", "--now");
+    const char *a1[] = {"send", "c1", "--wait", "30s", NULL};
+    int st = -1;
+    pid_t pid = spawn("k1.out", a1);
+    if (await_answers("cap.log", 600, pid, &st)) {
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        st = wait_status(pid);
+    }
+    assert_int_equal(st, 128 + SIGKILL);
+    HERALD_OK("send", "c2", "--wait", "30s");
+    HERALD_OK("send", "c1", "--wait", "30s");
+    tu_server_stop(&smtp);
+
+    size_t n;
+    struct delivery *v = read_deliveries("cap.log", &n);
+    size_t contacts = 0, distinct = 0, both = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool new_to = i == 0 || strcmp(v[i].to, v[i - 1].to) != 0;
+        bool new_id = new_to || strcmp(v[i].id, v[i - 1].id) != 0;
+        contacts += new_to;
+        distinct += new_id;
+        both += new_id && !new_to;
+    }
+    free(v);
+    sqlite3 *db = open_db("k.db");
+    int64_t sent = q1(db, "SELECT count(*) FROM messages WHERE state = 2");
+    print_message("%zu deliveries, %zu contacts, %zu messages, %zu contacts got both, %lld "
+                  "sent in the log\n",
+                  n, contacts, distinct, both, (long long)sent);
+    assert_int_equal(both, 0);
+    assert_int_equal(contacts, N);
+    assert_int_equal(distinct, N);
+    assert_int_equal(sent, N);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 11"), N);
+    assert_int_equal(q1(db, "SELECT count(*) FROM (SELECT contact_id FROM sends GROUP BY "
+                            "contact_id HAVING count(*) > 1)"),
+                     0);
+    sqlite3_close(db);
+}
+
 /* Issue 16, item 3: the daemon marks a finished --now campaign done, and
  * closes each run of a recurring one, within seconds. */
 static void test_campaign_daemon_done(void **state)
@@ -1290,7 +1408,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_campaign_cli),         cmocka_unit_test(test_campaign_faults),
         cmocka_unit_test(test_campaign_crash),       cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_campaign_daemon_done),
+        cmocka_unit_test(test_campaign_daemon_done), cmocka_unit_test(test_campaign_crash_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -47,6 +47,9 @@ struct job {
     char *ext_id, *address;
     int channel, ch_index, provider, attempt;
     int segments; /* sms: what the gateway bills */
+    /* a stopped dispatcher left it in flight, and it may have gone: its cap
+     * reservation stays whatever this attempt's answer is */
+    bool may_have_gone;
     char *detail; /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */

@@ -3,7 +3,8 @@
  * Results are gathered in d->res and applied in one transaction per batch
  * (at most every FLUSH_MS or FLUSH_BATCH results): the message's next
  * state, a delivery-log row, cap reservations released for messages that
- * did not go, and what the gateway said about the address (suppression,
+ * did not go (not for one a stopped dispatcher left in flight: that one
+ * may have gone), and what the gateway said about the address (suppression,
  * opt-out, hd_feedback_apply). Each outcome class has its handler:
  * accepted (sent; the state changes with the others of its channel in one
  * statement at the end of the batch), throttled (queued again without
@@ -249,7 +250,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     default:
         HD_BUG("a result with outcome %d, which no driver gives", r->outcome);
     }
-    if (rc < 0)
+    if (rc < 0 || j->may_have_gone)
         return rc;
     /* it did not go: its cap reservation is given back */
     return hd_store_send_release(d->st, j->ref.id, err);
@@ -330,7 +331,7 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
                             .reason = cancel ? "the campaign was cancelled" : NULL,
                             .address = cancel ? j->address : NULL};
             rc = hd_dsp_record(d, &j->ref, &x, err);
-            if (rc == 0)
+            if (rc == 0 && !j->may_have_gone)
                 rc = hd_store_send_release(d->st, j->ref.id, err);
             struct run *run = run_of(d, j->ref.run);
             if (run)
