@@ -1401,14 +1401,71 @@ static void test_campaign_daemon_done(void **state)
     assert_true(often_closed);
 }
 
+/* Issue 16, item 10: `campaign pause` reaches the messages an HTTP driver
+ * holds while a 429 (Retry-After: 7) pauses its provider: they go back to
+ * the queue within a second or two, not when the pause ends. */
+static void test_campaign_pause_held(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--answers", "p.ans", NULL};
+    start_mock(&tw, "twilio.js", twa);
+    write_config("p.conf", tw.port, "1000/s", 0, 0, "");
+    char *cp = path("p.csv");
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,phone,plan\n");
+    for (int i = 0; i < 100; i++) /* every number answers 429 */
+        fprintf(f, "p%02d,+1555%03d0429,gold\n", i, i);
+    fclose(f);
+    free(cp);
+    setenv("HERALD_CONFIG", "p.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("--db", "p.db", "init");
+    HERALD_OK("--db", "p.db", "contacts", "import", "p.csv");
+    HERALD_OK("--db", "p.db", "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", "p.db", "campaign", "create", "held", "--segment", "all", "--template",
+              "recall", "--channels", "sms", "--now");
+    const char *args[] = {"--db", "p.db", "send", "held", "--wait", "30s", NULL};
+    int st = -1;
+    pid_t pid = spawn("p.out", args);
+    assert_true(await_answers("p.ans", 1, pid, &st));
+    /* the first 429 came back: the driver holds what it was given */
+    HERALD_OK("--db", "p.db", "campaign", "pause", "held");
+    int64_t t0 = hd_clock_mono_ms();
+    bool back = await_q("p.db", "SELECT count(*) FROM messages WHERE state = 1", 0, 4000);
+    int64_t took = hd_clock_mono_ms() - t0;
+    size_t before;
+    free(read_lines("p.ans", false, &before));
+    kill(pid, SIGTERM);
+    st = wait_status(pid);
+    size_t after;
+    free(read_lines("p.ans", false, &after));
+    tu_server_stop(&tw);
+    print_message("claimed messages back in %lld ms; %zu requests, %zu after\n", (long long)took,
+                  before, after);
+    assert_true(back);
+    assert_int_equal(st, 0);
+    assert_int_equal(after, before);
+    /* only the first wave went out, one request on each of the 8
+     * connections, before the first 429 paused the driver; what the driver
+     * held never did (on the code before, it went when the pause ended) */
+    assert_true(after <= 8);
+    sqlite3 *db = open_db("p.db");
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 0"), 100);
+    assert_int_equal(q1(db, "SELECT count(*) FROM attempts WHERE outcome = 'throttled'"),
+                     (int64_t)after);
+    sqlite3_close(db);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_campaign_cli),         cmocka_unit_test(test_campaign_faults),
-        cmocka_unit_test(test_campaign_crash),       cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_campaign_daemon_done), cmocka_unit_test(test_campaign_crash_cap),
+        cmocka_unit_test(test_campaign_cli),        cmocka_unit_test(test_campaign_faults),
+        cmocka_unit_test(test_campaign_crash),      cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_campaign_crash_cap),  cmocka_unit_test(test_campaign_daemon_done),
+        cmocka_unit_test(test_campaign_pause_held),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
