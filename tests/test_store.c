@@ -417,12 +417,10 @@ static int state_of(sqlite3 *db, int64_t id)
     return state;
 }
 
-/* A state change names the state it moves from: a message that left it
- * meanwhile (recovered, cancelled) is not moved, and changes() says so. */
-static void test_store_guarded_moves(void **state)
+/* A database at path with three contacts and a run of a campaign that
+ * queued a message to each (ids 1, 2, 3); the run's id into *run_id. */
+static struct hd_store *three_queued(const char *path, int64_t *run_id)
 {
-    (void)state;
-    char *dir = tu_tmpdir(), *path = tu_path(dir, "g.db");
     struct hd_store_opts create = {.create = true};
     struct hd_store *st = NULL;
     struct hd_store_import *imp = NULL;
@@ -454,6 +452,20 @@ static void test_store_guarded_moves(void **state)
     int64_t queued = 0;
     assert_int_equal(hd_store_materialize(st, &m, &queued, NULL, &e), 0);
     assert_int_equal(queued, 3);
+    hd_segast_free(ast);
+    *run_id = run.id;
+    return st;
+}
+
+/* A state change names the state it moves from: a message that left it
+ * meanwhile (recovered, cancelled) is not moved, and changes() says so. */
+static void test_store_guarded_moves(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "g.db");
+    struct hd_err e = {0};
+    int64_t run;
+    struct hd_store *st = three_queued(path, &run);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     int64_t ids[3] = {1, 2, 3};
@@ -486,7 +498,74 @@ static void test_store_guarded_moves(void **state)
     assert_int_equal(state_of(db, ids[1]), HD_ST_SENT);
     assert_int_equal(state_of(db, ids[2]), HD_ST_SENDING);
     sqlite3_close(db);
-    hd_segast_free(ast);
+    hd_store_free(st);
+    free(path);
+    tu_rmdir(dir);
+}
+
+static bool dead(int64_t pid)
+{
+    (void)pid;
+    return false;
+}
+
+static int64_t count_of(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* Issue 16, items 2 and 6: what a dead dispatcher left in flight is queued
+ * again with a `requeued` decision in the log (no request: the outcome is
+ * skipped), and keeps its cap reservation, which the next claim reads as
+ * the message's own. */
+static void test_store_recover_keeps_reservation(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "r.db");
+    struct hd_err e = {0};
+    int64_t run;
+    struct hd_store *st = three_queued(path, &run);
+    int64_t ids[2] = {1, 2};
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    struct hd_send_row rows[2] = {
+        {1, count_of(db, "SELECT contact_id FROM messages WHERE id = 1"), HD_CH_EMAIL},
+        {2, count_of(db, "SELECT contact_id FROM messages WHERE id = 2"), HD_CH_EMAIL}};
+    assert_int_equal(hd_store_begin(st, &e), 0);
+    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &e), 0);
+    assert_int_equal(hd_store_sends_reserve(st, rows, 2, 2000, 1, HD_CAT_MARKETING, &e), 0);
+    assert_int_equal(hd_store_commit(st, &e), 0);
+    int64_t n = 0;
+    assert_int_equal(hd_store_recover(st, 8, 2100, dead, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(state_of(db, 1), HD_ST_QUEUED);
+    assert_int_equal(state_of(db, 2), HD_ST_QUEUED);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM sends"), 2);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM attempts WHERE outcome = 'skipped' AND "
+                                  "reason = 'requeued' AND state = 0"),
+                     2);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM attempts"), 2);
+    sqlite3_close(db);
+    /* claimed again: each sees its own reservation, and only its own */
+    struct hd_claimed *got = NULL;
+    size_t ngot = 0;
+    assert_int_equal(hd_store_claim(st, run, HD_CAT_MARKETING, 2200, 0, 10, &got, &ngot, &e), 0);
+    assert_int_equal(ngot, 3);
+    for (size_t i = 0; i < ngot; i++) {
+        if (got[i].id == 3) {
+            assert_int_equal(got[i].nsent, 0);
+        } else {
+            assert_int_equal(got[i].nsent, 1);
+            assert_int_equal(got[i].sent[0].message, got[i].id);
+        }
+        hd_claimed_release(&got[i]);
+    }
+    free(got);
     hd_store_free(st);
     free(path);
     tu_rmdir(dir);
@@ -495,10 +574,14 @@ static void test_store_guarded_moves(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_open_pragmas),  cmocka_unit_test(test_store_migrations),
-        cmocka_unit_test(test_store_newer_refused), cmocka_unit_test(test_store_contacts),
-        cmocka_unit_test(test_store_materialize),   cmocka_unit_test(test_store_buckets),
+        cmocka_unit_test(test_store_open_pragmas),
+        cmocka_unit_test(test_store_migrations),
+        cmocka_unit_test(test_store_newer_refused),
+        cmocka_unit_test(test_store_contacts),
+        cmocka_unit_test(test_store_materialize),
+        cmocka_unit_test(test_store_buckets),
         cmocka_unit_test(test_store_guarded_moves),
+        cmocka_unit_test(test_store_recover_keeps_reservation),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

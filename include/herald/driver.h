@@ -98,6 +98,16 @@ int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err 
  * dispatcher pauses a provider's driver with its bucket when the gateway
  * throttles, so throttling holds at the actual send. */
 void hd_driver_pause(struct hd_driver *d, int64_t until_ms);
+/* Decides whether the dispatcher takes back a message (by its user
+ * pointer); called with the driver's lock held, so it must not call the
+ * driver. */
+typedef bool (*hd_withdraw_fn)(void *ud, void *user);
+/* Takes back the messages submitted that are still waiting in the driver
+ * (none of their bytes went out) and for which fn says so: they get no
+ * result, and what they point to is the caller's again. A paused provider
+ * holds what it was given; a campaign paused or cancelled meanwhile takes
+ * its messages back. Returns how many. */
+size_t hd_driver_withdraw(struct hd_driver *d, hd_withdraw_fn fn, void *ud);
 /* Waits up to timeout_ms for results, calls cb for each; returns how many. */
 int hd_driver_poll(struct hd_driver *d, int timeout_ms, hd_result_cb cb, void *ud);
 /* Messages submitted whose results have not been polled yet. */

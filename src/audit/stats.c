@@ -93,6 +93,11 @@ static int on_count(void *ud, const struct hd_stat_count *c)
     struct hd_stats *s = ud;
     bool skipped = strcmp(c->outcome, "skipped") == 0,
          accepted = strcmp(c->outcome, "accepted") == 0;
+    /* a message a stopped dispatcher left in flight, queued again: it goes
+     * again, but the row is no request (databases before it was a decision
+     * logged it as a temporary answer, 'interrupted') */
+    bool requeued = c->reason && (strcmp(c->reason, "requeued") == 0 ||
+                                  (!skipped && strcmp(c->reason, "interrupted") == 0));
     int st = c->state;
     EACH_GROUP(s, c->group, g, {
         if (accepted && st == HD_ST_SENT) {
@@ -109,13 +114,13 @@ static int on_count(void *ud, const struct hd_stat_count *c)
         } else if (skipped && st == HD_ST_DEFERRED) {
             g->deferred += c->n;
             add_reason(&g->deferred_by, c->reason, c->n);
-        } else if (!skipped && !accepted && !hd_state_terminal(st)) {
+        } else if ((!skipped || requeued) && !accepted && !hd_state_terminal(st)) {
             g->retries += c->n; /* it goes again: retry, pause, fallback, interruption */
         }
         if (strcmp(c->outcome, "throttled") == 0)
             g->throttled += c->n;
-        if (!skipped)
-            g->attempts += c->n;
+        if (!skipped && !requeued)
+            g->attempts += c->n; /* a request that went on the wire */
     });
     return 0;
 }

@@ -350,6 +350,27 @@ void hd_driver_pause(struct hd_driver *d, int64_t until_ms)
     pthread_mutex_unlock(&d->mu);
 }
 
+size_t hd_driver_withdraw(struct hd_driver *d, hd_withdraw_fn fn, void *ud)
+{
+    size_t kept = 0, n = 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->qlen; i++) {
+        struct qmsg *q = d->q[d->qhead + i];
+        if (fn(ud, q->m.user)) {
+            free_msg(q);
+            n++;
+        } else {
+            d->q[d->qhead + kept++] = q;
+        }
+    }
+    d->qlen = kept;
+    if (!d->qlen)
+        d->qhead = 0;
+    d->pending -= n;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
 int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct hd_driver **out,
                    struct hd_err *err)
 {

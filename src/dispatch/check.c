@@ -132,7 +132,9 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
 }
 
 /* Check 3: every cap rule for the category (on all channels or on the
- * chosen one), then the campaign's resend-after. */
+ * chosen one), then the campaign's resend-after. A message's own
+ * reservation does not count against it: one a stopped dispatcher left in
+ * flight keeps it while it is queued again (it may have been sent). */
 static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c,
                         const struct hd_claimed *m, int64_t now, struct hd_decision *d)
 {
@@ -145,7 +147,8 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         size_t n = 0;
         for (size_t i = 0; i < m->nsent && n < 512; i++)
             if (m->sent[i].category == rule->category &&
-                (rule->channel < 0 || m->sent[i].channel == rule->channel))
+                (rule->channel < 0 || m->sent[i].channel == rule->channel) &&
+                m->sent[i].message != m->id)
                 times[n++] = m->sent[i].at;
         int64_t at;
         if (hd_cap_allows(&rule->cap, times, n, now, &at))
@@ -155,7 +158,7 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         for (size_t i = 0, k = 0; i < m->nsent && k < 32; i++)
             if (m->sent[i].category == rule->category &&
                 (rule->channel < 0 || m->sent[i].channel == rule->channel) &&
-                m->sent[i].at >= now - rule->cap.window)
+                m->sent[i].message != m->id && m->sent[i].at >= now - rule->cap.window)
                 DETAIL(d, "%s%lld", k++ ? ", " : "", (long long)m->sent[i].message);
         DETAIL(d, "]");
         char win[32];
@@ -179,7 +182,8 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
         return false;
     }
     for (size_t i = 0; c->resend_after > 0 && i < m->nsent; i++)
-        if (m->sent[i].campaign == c->id && m->sent[i].at > now - c->resend_after) {
+        if (m->sent[i].campaign == c->id && m->sent[i].message != m->id &&
+            m->sent[i].at > now - c->resend_after) {
             char win[32];
             hd_units_format_duration(c->resend_after, win, sizeof win);
             hd_time_format_iso(m->sent[i].at, when, sizeof when);

@@ -124,6 +124,10 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->provider = dec.provider;
     j->attempt = m->attempts + 1;
     j->expires_at = m->expires_at;
+    /* only a message queued again by a recovery has a reservation of its
+     * own before this claim makes one */
+    for (size_t i = 0; i < m->nsent && !j->may_have_gone; i++)
+        j->may_have_gone = m->sent[i].message == m->id;
     hd_dispatch_uuid(d->instance, m->id, j->msg.id);
     j->msg.channel = dec.channel;
     j->msg.category = c->c.category;

@@ -47,6 +47,9 @@ struct job {
     char *ext_id, *address;
     int channel, ch_index, provider, attempt;
     int segments; /* sms: what the gateway bills */
+    /* a stopped dispatcher left it in flight, and it may have gone: its cap
+     * reservation stays whatever this attempt's answer is */
+    bool may_have_gone;
     char *detail; /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
@@ -149,6 +152,20 @@ static inline void job_free(struct job *j)
     free(j);
 }
 
+/* A job in flight leaves its provider's window and the in-flight list:
+ * its result came, or its driver gave it back. */
+static inline void unlink_inflight(struct hd_dispatch *d, struct job *j)
+{
+    d->prov[j->provider].inflight--;
+    d->stats.in_flight--;
+    if (j->iprev)
+        j->iprev->inext = j->inext;
+    else
+        d->inflight = j->inext;
+    if (j->inext)
+        j->inext->iprev = j->iprev;
+}
+
 static inline struct run *run_of(struct hd_dispatch *d, int64_t id)
 {
     for (size_t i = 0; i < d->nruns; i++)
@@ -211,9 +228,9 @@ int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct re
                   struct hd_err *err);
 /* Writes the results gathered so far in one transaction. */
 int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err);
-/* Puts claimed messages that have not gone to a driver back: all of them
- * (stop), or those of campaigns paused or cancelled since they were
- * claimed. */
+/* Puts claimed messages that have not gone to a gateway back: all of
+ * those waiting here (stop), or those of campaigns paused or cancelled
+ * since they were claimed, here or held by a driver. */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
 
 #endif

@@ -198,8 +198,8 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
  * runs finished? With `once`, stop when nothing more is due soon. */
 static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
-    if (mono - d->last_tick_ms < 1000 && !d->opts.once)
-        return 0;
+    /* at most once a second (last_finish_ms); not timed by the tick, which
+     * runs earlier in the same turn and would always have just run */
     bool all_drained = true;
     for (size_t i = 0; i < d->nruns; i++)
         all_drained &= d->runs[i].drained;

@@ -95,14 +95,7 @@ static void collect(void *ud, const struct hd_result *r)
     int64_t mono = hd_clock_mono_ms(),
             answered = r->answered_ms > 0 && r->answered_ms <= mono ? r->answered_ms : mono;
     j->answered_ms = now_ms(d) - (mono - answered);
-    d->prov[j->provider].inflight--;
-    d->stats.in_flight--;
-    if (j->iprev)
-        j->iprev->inext = j->inext;
-    else
-        d->inflight = j->inext;
-    if (j->inext)
-        j->inext->iprev = j->iprev;
+    unlink_inflight(d, j);
     d->res[d->nres++] = *r;
     if (r->outcome == HD_OUT_THROTTLED) {
         /* pause at once, not when the writer gets to it: nothing more may

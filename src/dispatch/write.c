@@ -3,7 +3,8 @@
  * Results are gathered in d->res and applied in one transaction per batch
  * (at most every FLUSH_MS or FLUSH_BATCH results): the message's next
  * state, a delivery-log row, cap reservations released for messages that
- * did not go, and what the gateway said about the address (suppression,
+ * did not go (not for one a stopped dispatcher left in flight: that one
+ * may have gone), and what the gateway said about the address (suppression,
  * opt-out, hd_feedback_apply). Each outcome class has its handler:
  * accepted (sent; the state changes with the others of its channel in one
  * statement at the end of the batch), throttled (queued again without
@@ -11,7 +12,9 @@
  * (retry with backoff, or give up, or expire) and permanent (failed, or
  * the next channel when the address is at fault and the campaign falls
  * back). record() is the one place a message's state and its log row are
- * written, for the claim's decisions as well. */
+ * written, for the claim's decisions as well. Claimed messages of a
+ * campaign paused or cancelled go back, from our queues and from what a
+ * driver still holds (hd_driver_withdraw). */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -249,7 +252,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     default:
         HD_BUG("a result with outcome %d, which no driver gives", r->outcome);
     }
-    if (rc < 0)
+    if (rc < 0 || j->may_have_gone)
         return rc;
     /* it did not go: its cap reservation is given back */
     return hd_store_send_release(d->st, j->ref.id, err);
@@ -299,10 +302,78 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
     return 0;
 }
 
-/* Puts claimed messages that have not gone to a driver back: all of them
- * (stop), or those of campaigns paused or cancelled since they were
- * claimed (a cancelled campaign's are cancelled, as the command did to the
- * rest). */
+/* A message that did not go, back to the queue (or cancelled, when its
+ * campaign was), its cap reservation given back unless an earlier,
+ * interrupted attempt may have gone. */
+static int put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, struct hd_err *err)
+{
+    bool cancel = !all && j->camp->c.status == HD_CAMP_CANCELLED;
+    struct rec x = {.from = HD_ST_SENDING,
+                    .to = cancel ? HD_ST_CANCELLED : HD_ST_QUEUED,
+                    .attempts = j->attempt - 1,
+                    .channel = j->channel,
+                    .ch_index = j->ch_index,
+                    .not_before = t / 1000,
+                    .word = cancel ? "cancelled" : NULL,
+                    .reason = cancel ? "the campaign was cancelled" : NULL,
+                    .address = cancel ? j->address : NULL};
+    int rc = hd_dsp_record(d, &j->ref, &x, err);
+    if (rc == 0 && !j->may_have_gone)
+        rc = hd_store_send_release(d->st, j->ref.id, err);
+    struct run *run = run_of(d, j->ref.run);
+    if (run)
+        run->busy--;
+    job_free(j);
+    return rc;
+}
+
+static bool stopped(int status)
+{
+    return status == HD_CAMP_PAUSED || status == HD_CAMP_CANCELLED;
+}
+
+/* hd_driver_withdraw's choice: messages of campaigns paused or cancelled,
+ * gathered on a list through their (free while in flight) queue link. */
+static bool withdraw_stopped(void *ud, void *user)
+{
+    struct job **list = ud, *j = user;
+    if (!stopped(j->camp->c.status))
+        return false;
+    j->next = *list;
+    *list = j;
+    return true;
+}
+
+/* Messages of campaigns paused or cancelled that a driver holds (a paused
+ * provider keeps them until its pause ends) come back too. */
+static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
+{
+    int rc = 0;
+    bool any = false;
+    for (size_t i = 0; i < d->nruns; i++)
+        any |= d->runs[i].busy > 0 && stopped(d->runs[i].camp->c.status);
+    for (size_t i = 0; any && i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        struct job *list = NULL;
+        if (!p->drv || p->inflight == 0 || hd_driver_withdraw(p->drv, withdraw_stopped, &list) == 0)
+            continue;
+        while (list) {
+            struct job *j = list;
+            list = j->next;
+            unlink_inflight(d, j);
+            if (rc == 0)
+                rc = put_back(d, j, false, t, err);
+            else
+                job_free(j);
+        }
+    }
+    return rc;
+}
+
+/* Puts claimed messages that have not gone to a gateway back: all of those
+ * waiting here (stop), or those of campaigns paused or cancelled since
+ * they were claimed, here or held by a driver (a cancelled campaign's are
+ * cancelled, as the command did to the rest). */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
     int rc = hd_store_begin(d->st, err);
@@ -312,34 +383,19 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
         struct job **link = &p->head, *last = NULL;
         while (rc == 0 && *link) {
             struct job *j = *link;
-            int status = j->camp->c.status;
-            if (!all && status != HD_CAMP_PAUSED && status != HD_CAMP_CANCELLED) {
+            if (!all && !stopped(j->camp->c.status)) {
                 last = j;
                 link = &j->next;
                 continue;
             }
             *link = j->next;
-            bool cancel = !all && status == HD_CAMP_CANCELLED;
-            struct rec x = {.from = HD_ST_SENDING,
-                            .to = cancel ? HD_ST_CANCELLED : HD_ST_QUEUED,
-                            .attempts = j->attempt - 1,
-                            .channel = j->channel,
-                            .ch_index = j->ch_index,
-                            .not_before = t / 1000,
-                            .word = cancel ? "cancelled" : NULL,
-                            .reason = cancel ? "the campaign was cancelled" : NULL,
-                            .address = cancel ? j->address : NULL};
-            rc = hd_dsp_record(d, &j->ref, &x, err);
-            if (rc == 0)
-                rc = hd_store_send_release(d->st, j->ref.id, err);
-            struct run *run = run_of(d, j->ref.run);
-            if (run)
-                run->busy--;
             d->stats.waiting--;
-            job_free(j);
+            rc = put_back(d, j, all, t, err);
         }
         p->tail = last;
     }
+    if (rc == 0 && !all)
+        rc = withdraw_held(d, t, err);
     if (rc == 0)
         return hd_store_commit(d->st, err);
     hd_store_rollback(d->st);

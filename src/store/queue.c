@@ -279,6 +279,13 @@ int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *e
 _Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2, "requeue_owner's CASE");
 _Static_assert(HD_ST_QUEUED == 0 && HD_ST_SENDING == 1, "requeue_owner's and recover's states");
 
+/* The messages of a dispatcher that stopped go back to the queue, each
+ * with a `requeued` row in the log: a decision (skipped), not a request to
+ * a gateway, since it may or may not have gone on the wire. For the same
+ * reason its cap reservation stays: a message that may have been sent
+ * counts against the caps, whatever the answer to its next attempt
+ * (write.c), and when it is claimed again the caps do not count it
+ * against itself (check.c). */
 static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool expired_only,
                          int64_t *n, struct hd_err *err)
 {
@@ -286,21 +293,20 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, reason, text, "
         "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2 * 1000, "
         "?2 * 1000, CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' END, "
-        "'temporary', 'interrupted', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
+        "'skipped', 'requeued', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
         "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
         "AND (?3 = 0 OR m.lease_until < ?2)",
-        "DELETE FROM sends WHERE message_id IN (SELECT id FROM messages WHERE state = 1 AND "
-        "lease_owner = ?1 AND (?3 = 0 OR lease_until < ?2))",
         "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, not_before = "
         "min(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
         "(?3 = 0 OR lease_until < ?2)",
     };
+    enum { NSQL = sizeof sql / sizeof sql[0] };
     char why[160];
     snprintf(why, sizeof why,
              "dispatcher %lld stopped while the message was in flight; it may have been sent "
              "and goes again with the same id",
              (long long)owner);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < NSQL; i++) {
         sqlite3_stmt *s = NULL;
         int rc = hd_store_prepare(st, sql[i], &s, err);
         if (rc < 0)
@@ -311,7 +317,7 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         if (i == 0)
             sqlite3_bind_text(s, 4, why, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, "recovering messages");
-        if (i == 2)
+        if (i == NSQL - 1)
             *n += sqlite3_changes(st->db);
         sqlite3_finalize(s);
         if (rc < 0)
