@@ -955,6 +955,35 @@ static void drop_cost(json_t *stats)
     }
 }
 
+static int by_key_time(const void *x, const void *y)
+{
+    const struct answer *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->ms > b->ms) - (a->ms < b->ms);
+}
+
+/* Each number ending in suffix answers 503 with Retry-After: after/1000;
+ * its next request must come no earlier, counted from when the answer left
+ * the gateway (herald had it a little later still). */
+static void assert_retry_after(const char *answers, const char *suffix, int64_t after)
+{
+    size_t n, checked = 0;
+    struct answer *a = read_lines(answers, false, &n);
+    qsort(a, n, sizeof *a, by_key_time);
+    size_t ls = strlen(suffix);
+    for (size_t i = 1; i < n; i++) {
+        size_t lk = strlen(a[i].key);
+        if (strcmp(a[i].key, a[i - 1].key) != 0 || lk < ls || strcmp(a[i].key + lk - ls, suffix))
+            continue;
+        if (a[i].ms - a[i - 1].ms < after)
+            fail_msg("%s was retried %lld ms after a 503 with Retry-After: %lld s", a[i].key,
+                     (long long)(a[i].ms - a[i - 1].ms), (long long)after / 1000);
+        checked++;
+    }
+    assert_true(checked > 0);
+    free(a);
+}
+
 /* A scripted SMS campaign of 20 contacts through the Twilio mock, whose
  * answers depend on the number: 10 accepted, 2 invalid numbers, 1
  * unsubscribed at the gateway, 2 that answer 503 twice (max_attempts = 2),
@@ -967,7 +996,7 @@ static void drop_cost(json_t *stats)
 static void test_audit(void **state)
 {
     (void)state;
-    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, NULL};
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--answers", "audit.ans", NULL};
     start_mock(&tw, "twilio.js", twa);
     audit_config("[quiet_hours]\nmarketing = 21:00-08:00\n");
     setenv("HERALD_CONFIG", "a.conf", 1);
@@ -1011,6 +1040,7 @@ static void test_audit(void **state)
     HERALD_OK("campaign", "create", "s1", "--segment", "gold", "--template", "recall", "--channels",
               "sms", "--now");
     HERALD_OK("send", "s1", "--wait", "10s");
+    assert_retry_after("audit.ans", "0503", 2000);
 
     /* exact numbers */
     json_t *st = herald_json((const char *[]){"stats", "s1", "--format", "json", NULL});

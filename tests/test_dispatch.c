@@ -71,6 +71,13 @@ static void test_backoff(void **state)
     assert_int_equal(hd_backoff(2, base, max, 7200, 0), 3600);
     /* jitter spreads: not every rnd gives the same delay */
     assert_int_not_equal(hd_backoff(5, base, max, 0, 1), hd_backoff(5, base, max, 0, 100));
+    /* a retry is due from the instant the answer came, rounded up to the
+     * queue's whole seconds: never early (Retry-After: 3 at 10.76 s was
+     * due at 12 s, 2.24 s later, when counted from the whole second) */
+    assert_int_equal(hd_due_after(10760, 3000), 14);
+    assert_int_equal(hd_due_after(10000, 3000), 13);
+    assert_int_equal(hd_due_after(10001, 2000), 13);
+    assert_int_equal(hd_due_after(999, 0), 1);
 }
 
 static void test_caps(void **state)

@@ -31,6 +31,15 @@ void hd_bucket_pause(struct hd_bucket *b, int64_t until_ms);
  * gateway gave one (also capped by max). Seconds. */
 int64_t hd_backoff(int attempt, int64_t base, int64_t max, int64_t retry_after, uint64_t rnd);
 
+/* When a message answered at answered_ms (the instant the answer arrived)
+ * may go again after delay_ms: the first whole second (the queue's unit)
+ * at or after answered_ms + delay_ms, never before it. */
+static inline int64_t hd_due_after(int64_t answered_ms, int64_t delay_ms)
+{
+    int64_t at = answered_ms + delay_ms;
+    return at / 1000 + (at % 1000 > 0);
+}
+
 /* A sliding window cap: with the times of the contact's earlier sends (any
  * order), may one more go at now? When not, *free_at (if not NULL) is the
  * first time it may. */

@@ -130,6 +130,7 @@ static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int
     const struct hd_result *r = x->r;
     const struct hd_provider_cfg *pc = d->prov[j->provider].cfg;
     int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
+    (void)t; /* timed from the answer, not from this write */
     char reason[600];
     int rc;
     /* paused when collected, from the answer on; shared here, in real
@@ -146,7 +147,7 @@ static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int
              (long long)after, r->text);
     x->to = HD_ST_QUEUED;
     x->attempts = j->attempt - 1;
-    x->not_before = (t + after + 999) / 1000;
+    x->not_before = hd_due_after(j->answered_ms, after);
     x->reason = reason;
     return hd_dsp_record(d, &j->ref, x, err);
 }
@@ -158,8 +159,12 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
 {
     const struct hd_result *r = x->r;
     const struct hd_provider_cfg *pc = d->prov[j->provider].cfg;
-    int64_t next = t / 1000 + hd_backoff(j->attempt + 1, pc->retry_base, pc->retry_max,
-                                         (r->retry_after_ms + 999) / 1000, rnd64());
+    /* from the instant the answer came, not the second the write falls in:
+     * a retry never comes before Retry-After or the backoff */
+    (void)t;
+    int64_t next = hd_due_after(j->answered_ms,
+                                1000 * hd_backoff(j->attempt + 1, pc->retry_base, pc->retry_max,
+                                                  (r->retry_after_ms + 999) / 1000, rnd64()));
     char reason[600];
     int rc;
     if (j->attempt >= (int)pc->max_attempts) {
