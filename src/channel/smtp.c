@@ -3,7 +3,7 @@
  * pipelined), then reads every message's reverse-path, recipient and data
  * status and maps them per RFC 5321 and RFC 3463:
  *   2xx accepted (the server's reply text becomes the gateway id),
- *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x at RCPT TO also a
+ *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x after MAIL FROM a
  *   bad address (except 5.1.3, a refusal of how the address was written,
  *   and 5.1.7/5.1.8, the sender's), no connection, a dropped connection or
  *   a TLS failure temporary. Addresses go out in ASCII: a non-ASCII domain
