@@ -36,7 +36,7 @@ int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size);
  * written as its A-label (UTS #46: "bücher.example" becomes
  * "xn--bcher-kva.example"), the local part as it is. 0, or HD_VALID_BAD
  * with the reason in out. *utf8_local (when not NULL) is set when the
- * local part is not ASCII: only SMTPUTF8 can carry it. */
+ * local part is not ASCII: only SMTPUTF8 can carry it. out must not be s. */
 int hd_valid_email_ascii(struct hd_valid *v, const char *s, char *out, size_t size,
                          bool *utf8_local);
 /* region: ISO 3166 alpha-2 for national numbers ("CN"), or NULL to accept
