@@ -1,7 +1,8 @@
 /* test_smtp: the SMTP driver against a real SMTP server (aiosmtpd, run by
  * tests/smtp_server.py on 127.0.0.1) with STARTTLS on a test CA made here
  * with openssl, AUTH, and replies scripted per recipient. Checks every reply
- * code mapping (class and bad-address flag), the received MIME as Python's
+ * code mapping (class and bad-address flag; a refusal of how the address
+ * was written never marks it bad), the received MIME as Python's
  * email package parses it, that an unverifiable or misnamed certificate is
  * refused, that header injection is refused before anything is sent, that
  * implicit TLS works, and that the password never reaches the logs. */
@@ -151,6 +152,16 @@ static void test_smtp_reply_codes(void **state)
         {"reject@example.com", HD_OUT_PERMANENT, 550, false, "550 5.7.1 policy rejection"},
         {"nouser@example.com", HD_OUT_PERMANENT, 550, true, "550 5.1.1 no such user"},
         {"nodomain@example.com", HD_OUT_PERMANENT, 550, true, "550 5.1.2"},
+        /* refusals of how the address was written, or of the sender: never
+         * a bad address (issue 15) */
+        {"syntax@example.com", HD_OUT_PERMANENT, 501, false,
+         "5.1.3 bad recipient address syntax "
+         "(the server refused how the address "
+         "was written: not suppressed)"},
+        {"badsender@example.com", HD_OUT_PERMANENT, 553, false, "553 5.1.8 sender"},
+        {"utf8@example.com", HD_OUT_PERMANENT, 553, false,
+         "5.6.7 non-ASCII addresses are not "
+         "permitted (the server refused how"},
         {"datafail@example.com", HD_OUT_PERMANENT, 554, false, "DATA refused: 554 5.6.0"},
         {"datatemp@example.com", HD_OUT_TEMPORARY, 451, false, "DATA refused: 451 4.3.0"},
         {"bob@example.com", HD_OUT_ACCEPTED, 250, false, "queued as"},

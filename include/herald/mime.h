@@ -1,5 +1,8 @@
 /* mime: the RFC 5322 message herald sends for an email: headers encoded per
- * RFC 2047 and folded, a multipart/alternative body (text and HTML, UTF-8,
+ * RFC 2047 and folded (no line over 78 columns, 76 where it holds an
+ * encoded-word), addresses as they go on an ASCII wire (a non-ASCII
+ * domain as its A-label; a non-ASCII local part is refused, since herald
+ * does not send SMTPUTF8), a multipart/alternative body (text and HTML, UTF-8,
  * quoted-printable, so no line exceeds 76 octets), Date, Message-ID, and for
  * marketing mail List-Unsubscribe with one-click (RFC 8058). Every value
  * bound for a header is checked first: a CR, LF or other control character
@@ -13,6 +16,8 @@
 #include "herald/buf.h"
 #include "herald/err.h"
 
+struct hd_valid;
+
 struct hd_mail {
     const char *from;     /* "Name <user@example.com>" or "user@example.com" */
     const char *reply_to; /* the same forms, or NULL */
@@ -24,6 +29,10 @@ struct hd_mail {
     int64_t date;                   /* seconds since the epoch */
     const char *unsubscribe_url;    /* https://..., or NULL */
     const char *unsubscribe_mailto; /* an address, or NULL */
+    /* ICU state for non-ASCII domains: *valid is made (hd_valid_new) when
+     * one is first needed and the caller frees it; NULL: the build makes
+     * and frees its own */
+    struct hd_valid **valid;
 };
 
 /* Appends the message (CRLF line ends) to out. HD_E_INVALID with a reason
@@ -32,5 +41,14 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
 
 /* The bare address of "Name <addr>" or "addr" into out; -1 if malformed. */
 int hd_mime_address(const char *mailbox, char *out, size_t size);
+
+/* The bare address addr as it goes on an ASCII-only wire (MAIL FROM, RCPT
+ * TO, header fields): a non-ASCII domain as its A-label (UTS #46, through
+ * hd_valid_email_ascii; *v is made when first needed, see struct hd_mail),
+ * the rest as it is. HD_E_INVALID with a reason when the domain is not a
+ * valid name, or when the local part is not ASCII: then *utf8_local is
+ * set and the reason starts with "smtputf8_unsupported:". */
+int hd_mime_wire_address(struct hd_valid **v, const char *addr, char *out, size_t size,
+                         bool *utf8_local, struct hd_err *err);
 
 #endif

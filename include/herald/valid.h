@@ -31,6 +31,14 @@ enum hd_valid_why {
 const char *hd_valid_hint(int why);
 
 int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size);
+/* The address s as it goes on an ASCII-only wire (SMTP without SMTPUTF8,
+ * header fields): the domain checked as hd_valid_email checks it and
+ * written as its A-label (UTS #46: "bücher.example" becomes
+ * "xn--bcher-kva.example"), the local part as it is. 0, or HD_VALID_BAD
+ * with the reason in out. *utf8_local (when not NULL) is set when the
+ * local part is not ASCII: only SMTPUTF8 can carry it. out must not be s. */
+int hd_valid_email_ascii(struct hd_valid *v, const char *s, char *out, size_t size,
+                         bool *utf8_local);
 /* region: ISO 3166 alpha-2 for national numbers ("CN"), or NULL to accept
  * only international ones (+CC... or 00CC...). */
 int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *out, size_t size);

@@ -1,7 +1,11 @@
 /* mime: builds the message text. Non-ASCII header text becomes RFC 2047
- * encoded-words (base64, at most 75 characters each, never splitting a
- * UTF-8 sequence), folded onto continuation lines; bodies are
- * quoted-printable with soft line breaks at 76 octets. */
+ * encoded-words (base64, never splitting a UTF-8 sequence), one per line,
+ * each line at most 76 columns counting the header's name on the first;
+ * ASCII text is folded at its spaces, or encoded too when a word is too
+ * long for a line. A display name is parsed once (a quoted-string is
+ * unquoted) and written quoted or encoded. Addresses go out with an
+ * A-label domain (ICU through hd_valid). Bodies are quoted-printable with
+ * soft line breaks at 76 octets. */
 #include "herald/mime.h"
 
 #include <ctype.h>
@@ -19,9 +23,17 @@ static bool has_control(const char *s)
     return false;
 }
 
+/* Eight bytes at a time: it runs on every address and subject sent. */
 static bool ascii(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080u)
+            return false;
+    }
+    for (; i < n; i++)
         if ((unsigned char)s[i] >= 0x80)
             return false;
     return true;
@@ -65,88 +77,200 @@ static void base64(struct hd_buf *out, const unsigned char *s, size_t n)
     }
 }
 
-/* Appends text as header content: plain when it is printable ASCII,
- * otherwise encoded-words of at most 45 bytes of UTF-8 each (60 base64
- * characters + 12 of syntax < 75), one per folded line. `col` is the
- * column the text starts at. */
-static void header_text(struct hd_buf *out, const char *s, size_t col)
+/* RFC 2047 §2: a line that holds an encoded-word is at most 76 columns;
+ * RFC 5322 asks for at most 78 in any header line. */
+#define EW_LINE 76
+#define HEADER_LINE 78
+/* "=?UTF-8?B?" and "?=" */
+#define EW_SYNTAX 12
+
+/* True when each word of ASCII text s fits a line: the first at column
+ * col, the others after a fold (column 1). */
+static bool words_fit(const char *s, size_t n, size_t col)
 {
-    size_t n = strlen(s);
-    if (ascii(s, n)) {
-        /* fold long ASCII text at spaces, keeping lines under 78 */
-        size_t line = col, i = 0;
-        while (i < n) {
-            size_t w = i;
-            while (w < n && s[w] != ' ')
-                w++;
-            if (line + (w - i) > 76 && line > col && i > 0) {
-                hd_buf_adds(out, "\r\n ");
-                line = 1;
-            }
-            hd_buf_add(out, s + i, w - i);
-            line += w - i;
-            if (w < n) {
-                hd_buf_addc(out, ' ');
-                line++;
-            }
-            i = w + 1;
-        }
-        return;
-    }
-    size_t i = 0;
-    bool first = true;
-    while (i < n) {
-        size_t take = n - i < 45 ? n - i : 45;
-        /* do not split a UTF-8 sequence */
-        while (take < n - i && ((unsigned char)s[i + take] & 0xC0) == 0x80)
-            take--;
-        if (!first)
-            hd_buf_adds(out, "\r\n ");
-        hd_buf_adds(out, "=?UTF-8?B?");
-        base64(out, (const unsigned char *)s + i, take);
-        hd_buf_adds(out, "?=");
-        i += take;
-        first = false;
+    size_t start = col;
+    for (size_t i = 0, w;; i = w + 1) {
+        for (w = i; w < n && s[w] != ' '; w++)
+            ;
+        if (start + (w - i) > HEADER_LINE)
+            return false;
+        if (w >= n)
+            return true;
+        start = 1;
     }
 }
 
-/* "Name <addr>" with the name encoded when needed. */
-static int mailbox_header(struct hd_buf *out, const char *name, const char *mailbox,
-                          struct hd_err *err)
+/* ASCII text folded at its spaces: a space before a word that would pass
+ * column 76 becomes the fold, so unfolding gives the text back. Returns
+ * the column it ends at. */
+static size_t fold_ascii(struct hd_buf *out, const char *s, size_t n, size_t col)
 {
-    char addr[320];
+    size_t line = col;
+    for (size_t i = 0, w;; i = w + 1) {
+        for (w = i; w < n && s[w] != ' '; w++)
+            ;
+        if (i > 0) {
+            if (w > i && line + 1 + (w - i) > EW_LINE) {
+                hd_buf_adds(out, "\r\n ");
+                line = 1;
+            } else {
+                hd_buf_addc(out, ' ');
+                line++;
+            }
+        }
+        hd_buf_add(out, s + i, w - i);
+        line += w - i;
+        if (w >= n)
+            return line;
+    }
+}
+
+/* Text as encoded-words, each filling its line to at most 76 columns
+ * (whole base64 groups, never splitting a UTF-8 sequence), one per folded
+ * line. Returns the column it ends at. */
+static size_t encoded_words(struct hd_buf *out, const char *s, size_t n, size_t col)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t room = col + EW_SYNTAX < EW_LINE ? (EW_LINE - col - EW_SYNTAX) / 4 * 3 : 0;
+        size_t take = n - i < room ? n - i : room;
+        while (take && take < n - i && ((unsigned char)s[i + take] & 0xC0) == 0x80)
+            take--;
+        if (take == 0 && col > 1) { /* not one character fits after col */
+            hd_buf_adds(out, "\r\n ");
+            col = 1;
+            continue;
+        }
+        if (take == 0) /* not UTF-8: a run of continuation bytes */
+            take = n - i < room ? n - i : room;
+        hd_buf_adds(out, "=?UTF-8?B?");
+        base64(out, (const unsigned char *)s + i, take);
+        hd_buf_adds(out, "?=");
+        col += EW_SYNTAX + (take + 2) / 3 * 4;
+        i += take;
+        if (i < n) {
+            hd_buf_adds(out, "\r\n ");
+            col = 1;
+        }
+    }
+    return col;
+}
+
+/* Appends text as header content starting at column col: printable ASCII
+ * folded at its spaces when every word fits a 78-column line, otherwise
+ * encoded-words (which also carry an unbroken run too long for a line:
+ * issue 16, a 1,200-character subject). Returns the column it ends at. */
+static size_t header_text(struct hd_buf *out, const char *s, size_t col)
+{
+    size_t n = strlen(s);
+    if (ascii(s, n) && words_fit(s, n, col))
+        return fold_ascii(out, s, n, col);
+    return encoded_words(out, s, n, col);
+}
+
+int hd_mime_wire_address(struct hd_valid **v, const char *addr, char *out, size_t size,
+                         bool *utf8_local, struct hd_err *err)
+{
+    char why[200];
+    size_t n = strlen(addr);
+    *utf8_local = false;
+    if (ascii(addr, n)) {
+        if (n >= size)
+            return hd_err_set(err, HD_E_INVALID, "the address '%s' is too long", addr);
+        memcpy(out, addr, n + 1);
+        return 0;
+    }
+    if (!*v)
+        *v = hd_valid_new();
+    int rc = hd_valid_email_ascii(*v, addr, why, sizeof why, utf8_local);
+    if (*utf8_local)
+        return hd_err_set(err, HD_E_INVALID,
+                          "smtputf8_unsupported: the address '%s' has a non-ASCII local part, "
+                          "which only SMTPUTF8 carries, and herald does not send SMTPUTF8 "
+                          "(the address is not suppressed)",
+                          addr);
+    if (rc < 0)
+        return hd_err_set(err, HD_E_INVALID, "the address '%s': %s", addr, why);
+    if (strlen(why) >= size)
+        return hd_err_set(err, HD_E_INVALID, "the address '%s' is too long", addr);
+    memcpy(out, why, strlen(why) + 1);
+    return 0;
+}
+
+/* The display name of mailbox (the text before lt) into out, parsed once:
+ * a quoted-string loses its quotes and backslashes, so that it is quoted
+ * again only once (issue 15: "Acme" came out as "\"Acme\""). */
+static void display_name(const char *mailbox, const char *lt, char *out, size_t size)
+{
+    const char *s = mailbox, *e = lt;
+    size_t n = 0;
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    bool quoted = e - s >= 2 && *s == '"' && e[-1] == '"';
+    if (quoted)
+        s++, e--;
+    for (; s < e && n < size - 1; s++) {
+        if (quoted && *s == '\\' && s + 1 < e)
+            s++;
+        out[n++] = *s;
+    }
+    if (s < e) { /* cut: drop a UTF-8 sequence the cut split */
+        while (n && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
+            n--;
+        if (n && (unsigned char)out[n - 1] >= 0xC0)
+            n--;
+    }
+    out[n] = '\0';
+}
+
+/* "Name <addr>" with the name encoded when needed and the address as it
+ * goes on the wire (hd_mime_wire_address), which is also left in addr. */
+static int mailbox_header(struct hd_buf *out, const char *name, const char *mailbox,
+                          struct hd_valid **v, char *addr, size_t size, struct hd_err *err)
+{
+    char given[320];
+    bool utf8_local;
     if (has_control(mailbox))
         return hd_err_set(err, HD_E_INVALID,
                           "header '%s' holds a control character (a line break?): refused", name);
-    if (hd_mime_address(mailbox, addr, sizeof addr) < 0 || strchr(addr, '<') || strchr(addr, '>') ||
+    if (hd_mime_address(mailbox, addr, size) < 0 || strchr(addr, '<') || strchr(addr, '>') ||
         strchr(addr, ',') || strchr(addr, ' ') || !strchr(addr, '@'))
         return hd_err_set(err, HD_E_INVALID, "header '%s': '%s' is not an address", name, mailbox);
+    size_t an = strlen(addr);
+    if (!ascii(addr, an)) { /* to the wire form, in place */
+        if (an >= sizeof given)
+            return hd_err_set(err, HD_E_INVALID, "header '%s': '%s' is too long", name, mailbox);
+        memcpy(given, addr, an + 1);
+        int rc = hd_mime_wire_address(v, given, addr, size, &utf8_local, err);
+        if (rc < 0)
+            return rc;
+    }
+    size_t col = strlen(name) + 2;
     hd_buf_addf(out, "%s: ", name);
     const char *lt = strrchr(mailbox, '<');
-    if (lt) {
-        char display[256];
-        size_t dn = (size_t)(lt - mailbox);
-        while (dn && isspace((unsigned char)mailbox[dn - 1]))
-            dn--;
-        if (dn >= sizeof display)
-            dn = sizeof display - 1;
-        memcpy(display, mailbox, dn);
-        display[dn] = '\0';
-        if (dn) {
-            if (ascii(display, dn)) {
-                /* a quoted-string keeps specials such as ',' harmless */
-                hd_buf_addc(out, '"');
-                for (size_t i = 0; i < dn; i++) {
-                    if (display[i] == '"' || display[i] == '\\')
-                        hd_buf_addc(out, '\\');
-                    hd_buf_addc(out, display[i]);
-                }
-                hd_buf_addc(out, '"');
-            } else {
-                header_text(out, display, strlen(name) + 2);
+    char display[256];
+    if (lt)
+        display_name(mailbox, lt, display, sizeof display);
+    if (lt && display[0]) {
+        size_t dn = strlen(display);
+        if (ascii(display, dn)) {
+            /* a quoted-string keeps specials such as ',' harmless */
+            hd_buf_addc(out, '"');
+            for (size_t i = 0; i < dn; i++) {
+                if (display[i] == '"' || display[i] == '\\')
+                    hd_buf_addc(out, '\\');
+                hd_buf_addc(out, display[i]);
             }
-            hd_buf_addc(out, ' ');
+            hd_buf_addc(out, '"');
+            col = 0; /* an ASCII line is not held to RFC 2047's 76 */
+        } else {
+            col = header_text(out, display, col);
         }
+        /* the address on the encoded-words' last line only if it fits */
+        hd_buf_adds(out, col && col + 3 + strlen(addr) > EW_LINE ? "\r\n" : "");
+        hd_buf_addc(out, ' ');
     }
     hd_buf_addf(out, "<%s>\r\n", addr);
     return 0;
@@ -242,19 +366,25 @@ static int check_values(const struct hd_mail *m, struct hd_err *err)
 
 /* List-Unsubscribe (and, with a URL, one-click List-Unsubscribe-Post), when
  * the message has an unsubscribe URL or address. */
-static int list_unsubscribe(const struct hd_mail *m, struct hd_buf *h, struct hd_err *err)
+static int list_unsubscribe(const struct hd_mail *m, struct hd_valid **v, struct hd_buf *h,
+                            struct hd_err *err)
 {
-    char mail[320];
+    char mail[320], wire[320];
+    bool utf8_local;
     if (!m->unsubscribe_url && !m->unsubscribe_mailto)
         return 0;
+    if (m->unsubscribe_mailto &&
+        (hd_mime_address(m->unsubscribe_mailto, mail, sizeof mail) < 0 || strchr(mail, '>')))
+        return hd_err_set(err, HD_E_INVALID, "the unsubscribe address is malformed");
+    if (m->unsubscribe_mailto &&
+        hd_mime_wire_address(v, mail, wire, sizeof wire, &utf8_local, err) < 0)
+        return HD_E_INVALID;
     hd_buf_adds(h, "List-Unsubscribe: ");
     if (m->unsubscribe_url)
         hd_buf_addf(h, "<%s>", m->unsubscribe_url);
     if (m->unsubscribe_mailto) {
-        if (hd_mime_address(m->unsubscribe_mailto, mail, sizeof mail) < 0 || strchr(mail, '>'))
-            return hd_err_set(err, HD_E_INVALID, "the unsubscribe address is malformed");
         hd_buf_addf(h, "%s<mailto:%s?subject=unsubscribe>", m->unsubscribe_url ? ",\r\n " : "",
-                    mail);
+                    wire);
     }
     hd_buf_adds(h, "\r\n");
     if (m->unsubscribe_url)
@@ -292,30 +422,30 @@ static void body(const struct hd_mail *m, struct hd_buf *h)
 int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *err)
 {
     struct hd_buf h;
-    char from_addr[320], domain[256] = "herald.invalid";
+    struct hd_valid *own = NULL, **v = m->valid ? m->valid : &own;
+    char from_addr[320], addr[320];
     int rc;
     hd_buf_init(&h);
     if ((rc = check_values(m, err)) < 0)
         goto out;
-    if ((rc = mailbox_header(&h, "From", m->from, err)) < 0 ||
-        (rc = mailbox_header(&h, "To", m->to, err)) < 0 ||
-        (m->reply_to && (rc = mailbox_header(&h, "Reply-To", m->reply_to, err)) < 0))
+    if ((rc = mailbox_header(&h, "From", m->from, v, from_addr, sizeof from_addr, err)) < 0 ||
+        (rc = mailbox_header(&h, "To", m->to, v, addr, sizeof addr, err)) < 0 ||
+        (m->reply_to &&
+         (rc = mailbox_header(&h, "Reply-To", m->reply_to, v, addr, sizeof addr, err)) < 0))
         goto out;
-    if (hd_mime_address(m->from, from_addr, sizeof from_addr) == 0) {
-        const char *at = strrchr(from_addr, '@');
-        snprintf(domain, sizeof domain, "%s", at ? at + 1 : "herald.invalid");
-    }
     rfc5322_date(m->date, &h);
-    hd_buf_addf(&h, "Message-ID: <%s@%s>\r\n", m->message_id, domain);
+    /* From's domain, as it went on the wire (an A-label) */
+    hd_buf_addf(&h, "Message-ID: <%s@%s>\r\n", m->message_id, strrchr(from_addr, '@') + 1);
     hd_buf_adds(&h, "Subject: ");
     header_text(&h, m->subject ? m->subject : "", 9);
     hd_buf_adds(&h, "\r\n");
-    if ((rc = list_unsubscribe(m, &h, err)) < 0)
+    if ((rc = list_unsubscribe(m, v, &h, err)) < 0)
         goto out;
     body(m, &h);
     hd_buf_add(out, h.data, h.len);
     rc = 0;
 out:
+    hd_valid_free(own);
     hd_buf_release(&h);
     return rc;
 }

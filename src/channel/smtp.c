@@ -3,8 +3,13 @@
  * pipelined), then reads every message's reverse-path, recipient and data
  * status and maps them per RFC 5321 and RFC 3463:
  *   2xx accepted (the server's reply text becomes the gateway id),
- *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x also a bad address,
- *   no connection, a dropped connection or a TLS failure temporary.
+ *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x after MAIL FROM a
+ *   bad address (except 5.1.3, a refusal of how the address was written,
+ *   and 5.1.7/5.1.8, the sender's), no connection, a dropped connection or
+ *   a TLS failure temporary. Addresses go out in ASCII: a non-ASCII domain
+ *   as its A-label; a non-ASCII local part would need SMTPUTF8, which
+ *   libesmtp cannot send, so such a message fails before the session
+ *   (permanent, "smtputf8_unsupported", the address not suppressed).
  * TLS uses our own SSL_CTX (ca_file or the system store); libesmtp reports
  * an unverifiable or mismatched certificate as an event, which we refuse
  * unless tls_verify = no (logged once as a warning). libesmtp cannot do
@@ -36,6 +41,7 @@
 
 #include "herald/mime.h"
 #include "herald/time.h"
+#include "herald/valid.h"
 
 enum tls_mode { TLS_NONE, TLS_OPTIONAL, TLS_REQUIRED, TLS_IMPLICIT };
 
@@ -371,13 +377,21 @@ static void map_status(const smtp_status_t *st, struct hd_result *r, const char 
     }
     /* RFC 3463 codes: libesmtp parses them when the server advertises
      * ENHANCEDSTATUSCODES; otherwise read them from the text */
-    int ec = st ? st->enh_class : 0, es = st ? st->enh_subject : 0, ed = 0;
+    int ec = st ? st->enh_class : 0, es = st ? st->enh_subject : 0, ed = st ? st->enh_detail : 0;
     if (!ec && sscanf(clean, "%d.%d.%d", &ec, &es, &ed) < 2)
-        ec = es = 0;
+        ec = es = ed = 0;
     bool temp = (code >= 400 && code < 500) || ec == 4;
-    hd_result_set(r, temp ? HD_OUT_TEMPORARY : HD_OUT_PERMANENT, code, "%s refused: %d %s", stage,
-                  code, clean);
-    if (!temp && ec == 5 && es == 1)
+    /* X.1.3 (the address's syntax) and X.6.7 (a non-ASCII address, RFC
+     * 6531) refuse how herald wrote the address, not the mailbox: such a
+     * reply never suppresses it (issue 15) */
+    bool encoding = (es == 1 && ed == 3) || (es == 6 && ed == 7);
+    hd_result_set(
+        r, temp ? HD_OUT_TEMPORARY : HD_OUT_PERMANENT, code, "%s refused: %d %s%s", stage, code,
+        clean, encoding ? " (the server refused how the address was written: not suppressed)" : "");
+    /* X.1.7 and X.1.8 are the sender's address (Postfix can say so at RCPT
+     * TO), and no MAIL FROM refusal is the recipient's fault */
+    if (!temp && ec == 5 && es == 1 && !encoding && ed != 7 && ed != 8 &&
+        strcmp(stage, "MAIL FROM") != 0)
         r->bad_address = true;
 }
 
@@ -385,6 +399,7 @@ static void map_status(const smtp_status_t *st, struct hd_result *r, const char 
  * index i is the same message in every array. */
 struct batch {
     size_t n;
+    struct hd_valid *valid; /* ICU state, made for the first non-ASCII domain */
     struct body *bodies;
     smtp_message_t *mm; /* NULL: not sent (its result is already set) */
     smtp_recipient_t *rc;
@@ -401,15 +416,27 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
         const struct hd_msg *m = msgs[i];
         const char *from = m->from ? m->from : c->from;
         struct hd_err e = {0};
-        char envelope[320];
+        char given[320], envelope[320], rcpt[320];
+        bool utf8_local;
         hd_buf_init(&b->bodies[i].text);
-        if (!from || hd_mime_address(from, envelope, sizeof envelope) < 0) {
+        if (!from || hd_mime_address(from, given, sizeof given) < 0) {
             hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0,
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
+        /* the envelope in ASCII: libesmtp cannot send SMTPUTF8, so a
+         * non-ASCII local part fails here, permanent but not the address's
+         * fault (never suppressed) */
+        if (hd_mime_wire_address(&b->valid, given, envelope, sizeof envelope, &utf8_local, &e) <
+                0 ||
+            hd_mime_wire_address(&b->valid, m->to, rcpt, sizeof rcpt, &utf8_local, &e) < 0) {
+            hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
+            continue;
+        }
         struct hd_mail mail;
         hd_mail_of(&mail, m, from, m->reply_to ? m->reply_to : c->reply_to);
+        mail.to = rcpt;
+        mail.valid = &b->valid;
         if (m->category == HD_CAT_MARKETING) {
             if (!mail.unsubscribe_url)
                 mail.unsubscribe_url = c->unsub_url;
@@ -423,7 +450,7 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
         hd_sha256_hex(b->bodies[i].text.data, b->bodies[i].text.len, b->results[i].digest);
         b->mm[i] = smtp_add_message(s);
         smtp_set_reverse_path(b->mm[i], envelope);
-        b->rc[i] = smtp_add_recipient(b->mm[i], m->to);
+        b->rc[i] = smtp_add_recipient(b->mm[i], rcpt);
         smtp_set_messagecb(b->mm[i], message_cb, &b->bodies[i]);
         queued++;
     }
@@ -501,8 +528,12 @@ static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
 {
     struct smtp_conf *c = conf;
     struct session ss = {.c = c};
-    struct batch b = {n, hd_xcalloc(n, sizeof *b.bodies), hd_xcalloc(n, sizeof *b.mm),
-                      hd_xcalloc(n, sizeof *b.rc), results};
+    struct batch b = {n,
+                      NULL,
+                      hd_xcalloc(n, sizeof *b.bodies),
+                      hd_xcalloc(n, sizeof *b.mm),
+                      hd_xcalloc(n, sizeof *b.rc),
+                      results};
     smtp_session_t s = smtp_create_session();
     auth_context_t auth = NULL;
     struct relay relay;
@@ -546,6 +577,7 @@ out:
         results[i].latency_ms = dt;
         hd_buf_release(&b.bodies[i].text);
     }
+    hd_valid_free(b.valid);
     free(b.bodies);
     free(b.mm);
     free(b.rc);

@@ -222,7 +222,11 @@ static int local_part(const char *s, size_t n, char *out, size_t size)
     return 0;
 }
 
-static int domain_part(struct hd_valid *v, const char *s, size_t n, char *out, size_t size)
+/* Checks the domain s (n bytes); when ace is not NULL, also writes its
+ * ASCII form there (256 bytes): the A-label of an internationalised name,
+ * else the domain as it is. */
+static int domain_part(struct hd_valid *v, const char *s, size_t n, char *out, size_t size,
+                       char *ace)
 {
     if (n == 0)
         return reason(out, size, "no domain after '@'");
@@ -234,8 +238,13 @@ static int domain_part(struct hd_valid *v, const char *s, size_t n, char *out, s
         lit[n - 2] = '\0';
         unsigned char addr[16];
         if (strncmp(lit, "IPv6:", 5) == 0 ? inet_pton(AF_INET6, lit + 5, addr) == 1
-                                          : inet_pton(AF_INET, lit, addr) == 1)
+                                          : inet_pton(AF_INET, lit, addr) == 1) {
+            if (ace) {
+                memcpy(ace, s, n);
+                ace[n] = '\0';
+            }
             return 0;
+        }
         return reason(out, size, "bad address literal");
     }
     bool ascii = true;
@@ -284,6 +293,10 @@ static int domain_part(struct hd_valid *v, const char *s, size_t n, char *out, s
         return reason(out, size, "the domain has no dot (write user@example.com)");
     if (digits_only)
         return reason(out, size, "the top-level domain is all digits");
+    if (ace) {
+        memcpy(ace, d, dn);
+        ace[dn] = '\0';
+    }
     return 0;
 }
 
@@ -307,12 +320,38 @@ int hd_valid_email(struct hd_valid *v, const char *s, char *out, size_t size)
     if (!at)
         return reason(out, size, "missing '@'");
     size_t ln = (size_t)(at - s);
-    if (local_part(s, ln, out, size) < 0 || domain_part(v, at + 1, n - ln - 1, out, size) < 0)
+    if (local_part(s, ln, out, size) < 0 || domain_part(v, at + 1, n - ln - 1, out, size, NULL) < 0)
         return HD_VALID_BAD;
     if (n + 1 > size)
         return reason(out, size, "too long");
     memcpy(out, s, n);
     out[n] = '\0';
+    return 0;
+}
+
+int hd_valid_email_ascii(struct hd_valid *v, const char *s, char *out, size_t size,
+                         bool *utf8_local)
+{
+    const char *at = strrchr(s, '@');
+    char ace[256];
+    if (!at)
+        return reason(out, size, "missing '@'");
+    size_t ln = (size_t)(at - s), dn = strlen(at + 1);
+    bool local_ascii = true;
+    for (size_t i = 0; i < ln; i++)
+        local_ascii &= (unsigned char)s[i] < 0x80;
+    if (utf8_local)
+        *utf8_local = !local_ascii;
+    if (dn >= sizeof ace || !hd_valid_utf8(at + 1, dn))
+        return reason(out, size, "the domain is not a valid internationalised name");
+    if (domain_part(v, at + 1, dn, out, size, ace) < 0)
+        return HD_VALID_BAD;
+    size_t an = strlen(ace);
+    if (ln + 1 + an + 1 > size)
+        return reason(out, size, "too long");
+    memcpy(out, s, ln);
+    out[ln] = '@';
+    memcpy(out + ln + 1, ace, an + 1);
     return 0;
 }
 

@@ -11,7 +11,9 @@ int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, con
                       const struct hd_result *r, int64_t now, struct hd_err *err)
 {
     int changes = 0;
-    if (r->bad_address) {
+    /* only a permanent refusal of the address suppresses it: the drivers
+     * never mark as bad a reply to how herald encoded it (issue 15) */
+    if (r->bad_address && r->outcome == HD_OUT_PERMANENT) {
         static const char *const reasons[HD_CH_COUNT] = {[HD_CH_EMAIL] = "hard_bounce",
                                                          [HD_CH_SMS] = "invalid_number",
                                                          [HD_CH_PUSH] = "unregistered_token"};

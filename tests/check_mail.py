@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""check_mail: what Python's email package makes of messages a mail server
+stored, for tests/test_postfix.c. Each file named on the command line is
+parsed with email.policy.strict (any defect raises) and every header is
+read through it (header defects surface only when a header is parsed);
+then parsed again with the default policy to list the defects by name.
+Prints one JSON object per file, in order:
+
+  {"file", "strict": "ok" or the exception, "defects": [...],
+   "headers": {"From", "To", "Subject", "Message-ID"} (decoded),
+   "text": the text/plain part, "max_header_line", "max_ew_line"}
+
+where max_ew_line is the longest header line holding an encoded-word.
+"""
+import email
+import json
+import sys
+from email import policy
+
+NAMES = ("From", "To", "Subject", "Message-ID")
+
+
+def check(path):
+    raw = open(path, "rb").read()
+    out = {"file": path, "strict": "ok"}
+    try:
+        m = email.message_from_bytes(raw, policy=policy.strict)
+        for _, value in m.items():
+            str(value)
+        out["headers"] = {k: str(m[k]) if m[k] is not None else None for k in NAMES}
+        body = m.get_body(("plain",))
+        out["text"] = body.get_content() if body is not None else None
+    except Exception as e:  # the strict policy raises on the first defect
+        out["strict"] = "%s: %s" % (type(e).__name__, e)
+    d = email.message_from_bytes(raw, policy=policy.default)
+    defects = [type(x).__name__ for x in d.defects]
+    for name, value in d.items():
+        defects += ["%s: %s" % (name, type(x).__name__) for x in getattr(value, "defects", ())]
+    out["defects"] = defects
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")
+    out["max_header_line"] = max(len(l) for l in head)
+    out["max_ew_line"] = max([len(l) for l in head if b"=?" in l] or [0])
+    return out
+
+
+if __name__ == "__main__":
+    for p in sys.argv[1:]:
+        print(json.dumps(check(p), ensure_ascii=False))
