@@ -14,8 +14,7 @@ static const char init_usage[] =
     "\n"
     "Creates the database (default: the configuration's database, var/herald.db),\n"
     "creating var/ when the default path is used. On an existing database it\n"
-    "applies any pending schema migrations. An empty (zero-byte) file, which every\n"
-    "other command refuses, is made a new database.\n";
+    "applies any pending schema migrations.\n";
 
 static int init_opt(void *ud, int id, const char *arg)
 {
