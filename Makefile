@@ -20,11 +20,11 @@ DATADIR ?= $(PREFIX)/share
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 inih jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl
+PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
-DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libinih-dev libjansson-dev \
+DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk

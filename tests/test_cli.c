@@ -5,6 +5,7 @@
  * killed with SIGKILL part-way that must leave the database unchanged. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <time.h>
@@ -678,6 +679,134 @@ static void test_cli_segments(void **state)
     free(csv);
 }
 
+/* Only `herald init` makes a database (issue 16, item 4): every other command
+ * refuses a zero-byte file (a truncated database would otherwise come back
+ * empty, its consent and suppressions gone without a word), names it, says
+ * what to do and leaves it as it was. */
+static void test_cli_empty_database(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *var = tu_path(fx->dir, "var");
+    assert_int_equal(mkdir(var, 0700), 0);
+    tu_write(fx->db, "");
+    static const char *const cmds[][4] = {
+        {"contacts", "list", NULL}, {"suppress", "list", NULL}, {"segment", "list", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        tu_herald(&r, fx->dir, NULL, cmds[i][0], cmds[i][1], NULL);
+        if (r.status != 1 || !strstr(r.err, "herald: database 'var/herald.db' is empty (0 bytes)"))
+            fail_msg("%s %s: status %d, err %s", cmds[i][0], cmds[i][1], r.status, r.err);
+        assert_contains(r.err, "restore it from a backup");
+        assert_contains(r.err, "herald init");
+        assert_string_equal(r.out, "");
+        tu_run_release(&r);
+        struct stat sb;
+        assert_int_equal(stat(fx->db, &sb), 0);
+        assert_int_equal(sb.st_size, 0);
+    }
+    char *wal = tu_path(fx->dir, "var/herald.db-wal");
+    assert_false(tu_exists(wal));
+    /* init makes the empty file a database, and says so */
+    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "created database 'var/herald.db' (schema version ");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    free(wal);
+    free(var);
+}
+
+/* Checks path's permission bits, and those of everything under it: folders
+ * dir_mode, files file_mode. Returns how many files it saw. */
+static int check_modes(const char *path, mode_t dir_mode, mode_t file_mode)
+{
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    if (!S_ISDIR(sb.st_mode)) {
+        if ((sb.st_mode & 0777) != file_mode)
+            fail_msg("'%s' has mode %03o, want %03o", path, sb.st_mode & 0777, file_mode);
+        return 1;
+    }
+    if ((sb.st_mode & 0777) != dir_mode)
+        fail_msg("folder '%s' has mode %03o, want %03o", path, sb.st_mode & 0777, dir_mode);
+    int n = 0;
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *sub = tu_path(path, de->d_name);
+        n += check_modes(sub, dir_mode, file_mode);
+        free(sub);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Contacts and message text are for herald's user only (issue 16, item 13):
+ * under umask 022 the database (and so its -wal and -shm), var/, the outbox
+ * and an import's rejects file are created 0600, folders 0700. */
+static void test_cli_file_modes(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    const char *src = getenv("HERALD_SRC");
+    if (!src)
+        skip();
+    mode_t old = umask(022);
+    char *conf = tu_path(fx->dir, "h.conf"), *csv = tu_path(fx->dir, "c.csv");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ntemplates = %s/templates\n[template_vars]\nbrand = Acme\n"
+                "shop_url = https://shop.example.com\nsupport_email = s@example.com\n"
+                "unsubscribe_url = https://example.com/unsubscribe\n",
+                src);
+    tu_write(conf, t.data);
+    hd_buf_release(&t);
+    tu_write(csv, "id,phone,locale,timezone,first_name,last_active,plan\n"
+                  "e1,+14155550100,en-US,America/New_York,Ann,2026-10-02,gold\n"
+                  "e2,+14155550101,en-US,America/New_York,Bob,2026-10-02,gold\n"
+                  "bad,not-a-phone,en-US,America/New_York,Cy,2026-10-02,gold\n");
+    static const char *const steps[][12] = {
+        {"init", NULL},
+        {"contacts", "import", "c.csv", "--skip-invalid", NULL},
+        {"segment", "define", "all", "plan = \"gold\"", NULL},
+        {"campaign", "create", "c1", "--segment", "all", "--template", "recall", "--channels",
+         "sms", "--now", NULL},
+        {"send", "c1", "--wait", "30s", NULL},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const char *const *a = steps[i];
+        tu_herald(&r, fx->dir, NULL, "-c", "h.conf", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                  a[8], a[9], a[10]);
+        if (r.status != 0)
+            fail_msg("step %zu (%s): status %d, err %s", i, a[0], r.status, r.err);
+        tu_run_release(&r);
+    }
+    /* the database with its -wal and -shm, while a connection holds them */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM contacts", NULL, NULL, NULL),
+                     SQLITE_OK);
+    char *var = tu_path(fx->dir, "var"), *outbox = tu_path(fx->dir, "var/outbox");
+    assert_true(tu_exists(outbox));
+    assert_true(check_modes(outbox, 0700, 0600) > 0);
+    assert_int_equal(check_modes(var, 0700, 0600), check_modes(outbox, 0700, 0600) + 3);
+    sqlite3_close(db);
+    char *rej = tu_path(fx->dir, "c.csv.rejected.csv");
+    assert_int_equal(check_modes(rej, 0700, 0600), 1);
+    umask(old);
+    free(rej);
+    free(var);
+    free(outbox);
+    free(conf);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +817,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_stdin_and_suppress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_empty_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_file_modes, setup, teardown),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -73,6 +73,71 @@ static void test_store_open_pragmas(void **state)
     tu_rmdir(dir);
 }
 
+/* Only a create opens an empty file (issue 16, item 4): a zero-byte file is
+ * what a truncated database looks like, and SQLite would take it for a new
+ * one and the migrations would fill it, consent and suppressions gone. Any
+ * other open refuses it, names it and leaves it as it was. */
+static void test_store_open_empty(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "h.db"), *wal = tu_path(dir, "h.db-wal");
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    struct hd_store_opts create = {.create = true}, ro = {.readonly = true};
+    tu_write(path, "");
+    assert_int_equal(hd_store_open(path, NULL, &st, &e), HD_E_STORE);
+    assert_null(st);
+    struct hd_buf want;
+    hd_buf_init(&want);
+    hd_buf_addf(&want,
+                "database '%s' is empty (0 bytes), not a herald database: restore it from a "
+                "backup, or run 'herald init' to start an empty one",
+                path);
+    assert_string_equal(e.msg, want.data);
+    assert_int_equal(hd_store_open(path, &ro, &st, &e), HD_E_STORE);
+    assert_string_equal(e.msg, want.data);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    assert_false(tu_exists(wal));
+    /* a create (herald init) makes it a database */
+    assert_int_equal(hd_store_open(path, &create, &st, &e), 0);
+    hd_store_free(st);
+    assert_int_equal(hd_store_open(path, NULL, &st, &e), 0);
+    hd_store_free(st);
+    hd_buf_release(&want);
+    free(wal);
+    free(path);
+    tu_rmdir(dir);
+}
+
+/* A new database is created 0600 whatever the umask, and SQLite gives its
+ * -wal and -shm the database's mode (issue 16, item 13). */
+static void test_store_file_modes(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "h.db");
+    char *wal = tu_path(dir, "h.db-wal"), *shm = tu_path(dir, "h.db-shm");
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    struct hd_store_opts create = {.create = true};
+    mode_t old = umask(022);
+    assert_int_equal(hd_store_open(path, &create, &st, &e), 0);
+    const char *const files[] = {path, wal, shm};
+    for (int i = 0; i < 3; i++) {
+        struct stat sb;
+        assert_int_equal(stat(files[i], &sb), 0);
+        if ((sb.st_mode & 0777) != 0600)
+            fail_msg("'%s' has mode %03o, want 600", files[i], sb.st_mode & 0777);
+    }
+    hd_store_free(st);
+    umask(old);
+    free(wal);
+    free(shm);
+    free(path);
+    tu_rmdir(dir);
+}
+
 /* A database of every earlier version, with a contact where the schema has
  * contacts, opens and reaches the current version with its data intact. */
 static void test_store_migrations(void **state)
@@ -102,7 +167,9 @@ static void test_store_migrations(void **state)
                              SQLITE_OK);
             sqlite3_close(db);
         }
-        assert_int_equal(hd_store_open(path, NULL, &st, &e), 0);
+        /* version 0 is an empty file, which only a create (herald init) opens */
+        struct hd_store_opts opts = {.create = from == 0};
+        assert_int_equal(hd_store_open(path, &opts, &st, &e), 0);
         assert_int_equal(hd_store_user_version(st, &v, &e), 0);
         assert_int_equal(v, hd_store_schema_version());
         if (from >= 1) {
@@ -582,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_store_buckets),
         cmocka_unit_test(test_store_guarded_moves),
         cmocka_unit_test(test_store_recover_keeps_reservation),
+        cmocka_unit_test(test_store_open_empty),
+        cmocka_unit_test(test_store_file_modes),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -1,11 +1,12 @@
-/* config: herald's one INI file, read with inih and checked against a schema
- * of sections and keys. Unknown sections and keys are errors with file and
- * line. Secrets come only by reference (KEY_env names an environment
- * variable, KEY_file a file) and are loaded at start-up; an inline secret, a
- * missing variable or an unreadable file is an error that names the key,
- * never the value. Without a file, built-in defaults describe a working
- * install that sends through the outbox driver. Also here: the channel and
- * category vocabulary shared by every layer. */
+/* config: herald's one INI file, read by a small reader of its own (lines
+ * up to HD_CONFIG_LINE_MAX bytes) and checked against a schema of sections
+ * and keys. Unknown sections and keys are errors with file and line.
+ * Secrets come only by reference (KEY_env names an environment variable,
+ * KEY_file a file) and are loaded at start-up; an inline secret, a missing
+ * variable or an unreadable file is an error that names the key, never the
+ * value. Without a file, built-in defaults describe a working install that
+ * sends through the outbox driver. Also here: the channel and category
+ * vocabulary shared by every layer. */
 #ifndef HERALD_CONFIG_H
 #define HERALD_CONFIG_H
 
@@ -99,6 +100,10 @@ struct hd_config {
     struct hd_cfg_kv *vars; /* [template_vars] */
     size_t nvars;
 };
+
+/* The longest line a configuration file may have, in bytes without the line
+ * end; a longer line is an error that names this limit. */
+#define HD_CONFIG_LINE_MAX 65536
 
 /* Reads path; NULL gives the built-in defaults. The caller frees *out. */
 int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err);

@@ -27,7 +27,9 @@ struct hd_store_opts {
 /* The schema version this build creates and understands. */
 int hd_store_schema_version(void);
 
-/* Opens (and migrates) the database at path. The caller frees *out. */
+/* Opens (and migrates) the database at path. The caller frees *out. Without
+ * opts->create a missing or empty (zero-byte) file is refused; a file it
+ * creates is made 0600. */
 int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_store **out,
                   struct hd_err *err);
 void hd_store_free(struct hd_store *st);

@@ -10,11 +10,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "herald/buf.h"
 #include "herald/csv.h"
@@ -879,7 +881,14 @@ static int open_rejects(struct imp *im, struct hd_err *err)
         snprintf(res->rejects, sizeof res->rejects, "%s.rejected.%s", im->name,
                  im->jsonl ? "jsonl" : "csv");
     snprintf(im->rej_tmp, sizeof im->rej_tmp, "%s.tmp", res->rejects);
-    if (!(im->rej = fopen(im->rej_tmp, "wb")))
+    /* 0600 like the database: the rows hold contacts' addresses */
+    int fd = open(im->rej_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && (fchmod(fd, 0600) < 0 || !(im->rej = fdopen(fd, "wb")))) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    if (!im->rej)
         return hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s", im->rej_tmp,
                           strerror(errno));
     return 0;

@@ -1,6 +1,7 @@
-/* cmd_init: `herald init [--db PATH]` creates the database, or brings an
- * existing one to the current schema. The default path's folder (var/) is
- * created too; an explicit path's folder must exist. */
+/* cmd_init: `herald init [--db PATH]` creates the database (0600), or brings
+ * an existing one to the current schema; it is the only command that makes a
+ * database of a missing or empty file. The default path's folder (var/) is
+ * created too, 0700; an explicit path's folder must exist. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,8 +38,10 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     const char *path = hd_ctx_db_path(ctx);
     so.busy_timeout_ms = ctx->cfg->busy_timeout * 1000;
     struct stat sb;
-    bool existed = stat(path, &sb) == 0;
-    if (!existed && strcmp(path, "var/herald.db") == 0 && mkdir("var", 0755) < 0 &&
+    /* an empty file (a truncated database, which no other command opens) is
+     * made a new database, and reported as created */
+    bool existed = stat(path, &sb) == 0 && sb.st_size > 0;
+    if (!existed && strcmp(path, "var/herald.db") == 0 && mkdir("var", 0700) < 0 &&
         errno != EEXIST) {
         fprintf(stderr, "herald: cannot create folder 'var': %s\n", strerror(errno));
         return EXIT_FAIL;

@@ -1,16 +1,19 @@
-/* config: INI parsing with inih, then checking against the schema below.
+/* config: a small INI reader of our own, then checking against the schema
+ * below.
  *
- * inih as packaged by Debian neither passes line numbers to the handler nor
- * accepts lines over 200 bytes, so the text is fed to ini_parse_stream through
- * a reader of our own: it counts lines (the handler reads the count) and
- * reports an over-long line instead of letting inih split it silently.
+ * The reader reads the dialect inih (Debian's build) read, which existing
+ * files rely on, but lines of any length up to HD_CONFIG_LINE_MAX (inih
+ * refused lines over 198 characters, so a long http body could not be
+ * configured): comment lines start with ';' or '#', a ';' after a space ends
+ * a value, '=' or ':' separates key and value, an indented line continues the
+ * key above it (each such line is the key given again), and the first error
+ * wins, except that a syntax error gives way to a later error of meaning.
  * Provider keys are kept raw until the whole file is read, because their
  * meaning depends on `type`, which may come last. */
 #include "herald/config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +133,6 @@ struct raw_provider {
 
 struct parse {
     const char *name; /* file name for messages */
-    const char *text;
-    size_t pos;
     int line;
     int section_line; /* line of the latest [section] header */
     struct hd_config *cfg;
@@ -155,28 +156,6 @@ static int fail(struct parse *ps, const char *fmt, ...)
     va_end(ap);
     ps->rc = hd_err_setpos(ps->err, HD_E_CONFIG, ps->name, ps->line, 0, "%s", msg);
     return 0;
-}
-
-static char *reader(char *str, int num, void *stream)
-{
-    struct parse *ps = stream;
-    const char *t = ps->text + ps->pos;
-    if (!*t)
-        return NULL;
-    const char *nl = strchr(t, '\n');
-    size_t len = nl ? (size_t)(nl - t) + 1 : strlen(t);
-    ps->line++;
-    ps->pos += len;
-    if (len > (size_t)num - 1) {
-        fail(ps, "line too long (at most %d characters)", num - 2);
-        len = 0;
-    }
-    memcpy(str, t, len);
-    str[len] = '\0';
-    size_t ws = strspn(str, " \t");
-    if (str[ws] == '[')
-        ps->section_line = ps->line;
-    return str;
 }
 
 static void kv_push(struct hd_cfg_kv **arr, size_t *n, const char *key, const char *value, int line)
@@ -462,9 +441,8 @@ static int on_var(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value)
+static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
-    struct parse *ps = user;
     if (ps->rc < 0)
         return 0;
     if (!*section)
@@ -485,6 +463,105 @@ static int handler(void *user, const char *section, const char *key, const char 
                 "unknown section [%s] (known: herald, provider NAME, channel "
                 "email|sms|push, caps, quiet_hours, template_vars)",
                 section);
+}
+
+/* ---- the INI reader ------------------------------------------------------ */
+
+static char *lskip(char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static char *rstrip(char *s)
+{
+    char *p = s + strlen(s);
+    while (p > s && isspace((unsigned char)p[-1]))
+        *--p = '\0';
+    return s;
+}
+
+/* The first of chars, or of an inline comment (';' after a space), or the
+ * end of s. */
+static char *find_chars_or_comment(char *s, const char *chars)
+{
+    bool was_space = false;
+    while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+struct ini {
+    const char *section; /* "" before the first [section] */
+    const char *key;     /* the latest key of the section, "" if none */
+    int syntax_line;     /* first line that is neither, 0 if none */
+};
+
+/* One line, split in place; calls handler() for a key. */
+static void ini_line(struct parse *ps, struct ini *in, char *line)
+{
+    char *start = lskip(rstrip(line)), *end;
+    if (!*start || *start == ';' || *start == '#')
+        return;
+    if (*in->key && start > line) { /* a continuation, taken whole */
+        handler(ps, in->section, in->key, start);
+        return;
+    }
+    if (*start == '[') {
+        end = find_chars_or_comment(start + 1, "]");
+        if (*end == ']') {
+            *end = '\0';
+            in->section = start + 1;
+            in->key = "";
+        } else if (!in->syntax_line) {
+            in->syntax_line = ps->line;
+        }
+        return;
+    }
+    end = find_chars_or_comment(start, "=:");
+    if (*end != '=' && *end != ':') {
+        if (!in->syntax_line)
+            in->syntax_line = ps->line;
+        return;
+    }
+    *end = '\0';
+    char *value = end + 1;
+    *find_chars_or_comment(value, NULL) = '\0';
+    in->key = rstrip(start);
+    handler(ps, in->section, in->key, rstrip(lskip(value)));
+}
+
+/* Reads text (after a BOM) line by line; ps->line is the line being read,
+ * ps->section_line the latest that starts with '['. */
+static void ini_read(struct parse *ps, const char *text)
+{
+    struct ini in = {"", "", 0};
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3;
+    char *copy = hd_xstrdup(text), *p = copy;
+    while (*p && ps->rc == 0) {
+        char *nl = strchr(p, '\n'), *next = nl ? nl + 1 : p + strlen(p);
+        size_t len = (size_t)(next - p) - (nl != NULL);
+        ps->line++;
+        if (nl)
+            *nl = '\0';
+        if (len > HD_CONFIG_LINE_MAX) {
+            fail(ps, "line too long (at most %d characters)", HD_CONFIG_LINE_MAX);
+            break;
+        }
+        if (p[strspn(p, " \t")] == '[')
+            ps->section_line = ps->line;
+        ini_line(ps, &in, p);
+        p = next;
+    }
+    if (ps->rc == 0 && in.syntax_line) {
+        ps->line = in.syntax_line;
+        fail(ps, "syntax error (expected [section] or key = value)");
+    }
+    free(copy);
 }
 
 /* ---- providers, once the whole file is read ----------------------------- */
@@ -787,19 +864,9 @@ static void default_outbox(struct hd_config *cfg)
 int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err)
 {
     struct hd_config *cfg = defaults();
-    struct parse ps = {.name = name, .text = text, .cfg = cfg, .err = err};
+    struct parse ps = {.name = name, .cfg = cfg, .err = err};
     size_t n0;
-    int r;
-    if (strlen(text) >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        ps.pos = 3;
-    r = ini_parse_stream(reader, &ps, handler, &ps);
-    if (ps.rc == 0 && r > 0) {
-        ps.line = r;
-        fail(&ps, "syntax error (expected [section] or key = value)");
-    } else if (ps.rc == 0 && r < 0) {
-        ps.line = 0;
-        fail(&ps, "cannot parse the configuration");
-    }
+    ini_read(&ps, text);
     n0 = cfg->nproviders;
     for (size_t i = 0; i < n0; i++)
         provider_defaults(&cfg->providers[i]);

@@ -4,12 +4,17 @@
  * user_version N-1 to N inside one transaction, so a database made by any
  * earlier herald opens and is brought forward, and a crash mid-migration
  * leaves it at the version it had. A database newer than this build is
- * refused rather than touched. */
+ * refused rather than touched, and so is an empty file unless the caller
+ * creates (herald init): a zero-byte file is what a truncated database looks
+ * like, and SQLite would take it for a new one. A new file is made 0600. */
 #include "store_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "herald/buf.h"
 
@@ -347,6 +352,31 @@ int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err)
     return 0;
 }
 
+/* A new database file is made 0600 before SQLite opens it, since SQLite
+ * gives the -wal and -shm files the database's mode: contacts and message
+ * text are for herald's user only. An existing file keeps its mode; when the
+ * file cannot be made, SQLite's open says why. */
+static void create_private(const char *path)
+{
+    if (!*path || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Only a create may open a zero-byte file (see the top of the file). */
+static int refuse_empty(const char *path, struct hd_err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return hd_err_set(err, HD_E_STORE,
+                          "database '%s' is empty (0 bytes), not a herald database: restore it "
+                          "from a backup, or run 'herald init' to start an empty one",
+                          path);
+    return 0;
+}
+
 static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store **out,
                    struct hd_err *err)
 {
@@ -365,6 +395,8 @@ static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store
          * whole per statement, so it stays under glibc's mmap threshold. */
         sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 120 << 10);
     }
+    if (flags & SQLITE_OPEN_CREATE)
+        create_private(path);
     struct hd_store *st = hd_xcalloc(1, sizeof *st);
     st->path = hd_xstrdup(path);
     /* A connection belongs to the thread that opened it (drivers never
@@ -407,6 +439,8 @@ int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_
         opts = &dflt;
     int flags = opts->readonly ? SQLITE_OPEN_READONLY
                                : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    if (!opts->create && (rc = refuse_empty(path, err)) < 0)
+        return rc;
     if ((rc = open_db(path, flags, opts->busy_timeout_ms, &st, err)) < 0)
         return rc;
     /* A file that is not a database fails here, on the first read. */
