@@ -31,7 +31,7 @@ static int keep_row(void *ud, const struct hd_log_row *r)
 {
     struct hd_history *h = ud;
     const char **f[ROW_STRINGS];
-    h->rows = hd_xrealloc(h->rows, (h->nrows + 1) * sizeof *h->rows);
+    HD_GROW(h->rows, h->nrows);
     struct hd_log_row *w = &h->rows[h->nrows++];
     *w = *r;
     row_strings(w, f);
@@ -44,7 +44,7 @@ static int keep_msg(void *ud, const struct hd_msg_info *m)
 {
     struct hd_history *h = ud;
     const char **f[MSG_STRINGS];
-    h->msgs = hd_xrealloc(h->msgs, (h->nmsgs + 1) * sizeof *h->msgs);
+    HD_GROW(h->msgs, h->nmsgs);
     struct hd_msg_info *w = &h->msgs[h->nmsgs++];
     *w = *m;
     msg_strings(w, f);

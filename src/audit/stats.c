@@ -42,7 +42,7 @@ static struct hd_stats_group *group(struct hd_stats *s, const char *name)
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->groups[i].name, name) == 0)
             return &s->groups[i];
-    s->groups = hd_xrealloc(s->groups, (s->n + 1) * sizeof *s->groups);
+    HD_GROW(s->groups, s->n);
     struct hd_stats_group *g = &s->groups[s->n++];
     memset(g, 0, sizeof *g);
     g->name = hd_xstrdup(name);
@@ -58,7 +58,7 @@ static void add_reason(struct hd_stats_reasons *r, const char *word, int64_t n)
             r->v[i].n += n;
             return;
         }
-    r->v = hd_xrealloc(r->v, (r->n + 1) * sizeof *r->v);
+    HD_GROW(r->v, r->n);
     r->v[r->n].word = hd_xstrdup(word);
     r->v[r->n++].n = n;
 }

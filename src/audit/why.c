@@ -13,7 +13,7 @@
 static int keep_run(void *ud, const struct hd_run *r)
 {
     struct hd_why *w = ud;
-    w->runs = hd_xrealloc(w->runs, (w->nruns + 1) * sizeof *w->runs);
+    HD_GROW(w->runs, w->nruns);
     w->runs[w->nruns++] = *r;
     return 0;
 }

@@ -157,7 +157,7 @@ struct goal {
 static int on_goal(void *ud, const char *group, int64_t n, int64_t x)
 {
     struct goal *g = ud;
-    g->v = hd_xrealloc(g->v, (g->n + 1) * sizeof *g->v);
+    HD_GROW(g->v, g->n);
     g->v[g->n++] = (struct goal_row){hd_xstrdup(group), n, x};
     return 0;
 }

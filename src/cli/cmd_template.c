@@ -496,8 +496,8 @@ static int dir_partial(void *ud, const char *name, const struct hd_mst **out, st
     hd_buf_release(&b);
     if (rc < 0)
         return rc;
-    dp->names = hd_xrealloc(dp->names, (dp->n + 1) * sizeof *dp->names);
-    dp->mst = hd_xrealloc(dp->mst, (dp->n + 1) * sizeof *dp->mst);
+    HD_GROW(dp->names, dp->n);
+    HD_GROW(dp->mst, dp->n);
     dp->names[dp->n] = hd_xstrdup(name);
     dp->mst[dp->n++] = m;
     *out = m;

@@ -48,7 +48,7 @@ void hd_log_add_secret(struct hd_log *log, const char *value)
     /* Very short values would mask ordinary words; they are weak secrets anyway. */
     if (!value || strlen(value) < 4)
         return;
-    log->secrets = hd_xrealloc(log->secrets, (log->nsecrets + 1) * sizeof *log->secrets);
+    HD_GROW(log->secrets, log->nsecrets);
     log->secrets[log->nsecrets++] = hd_xstrdup(value);
 }
 

@@ -43,7 +43,7 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
         }
     }
     c->json = json_pack("{s:s, s:I}", "name", c->c.name, "id", (json_int_t)c->c.id);
-    d->camps = hd_xrealloc(d->camps, (d->ncamps + 1) * sizeof *d->camps);
+    HD_GROW(d->camps, d->ncamps);
     d->camps[d->ncamps++] = c;
     return c;
 }
@@ -59,8 +59,8 @@ static int collect_run(void *ud, const struct hd_run *r)
     struct load *l = ud;
     if (r->status != HD_RUN_ACTIVE)
         return 0;
-    l->ids = hd_xrealloc(l->ids, (l->n + 1) * sizeof *l->ids);
-    l->camps = hd_xrealloc(l->camps, (l->n + 1) * sizeof *l->camps);
+    HD_GROW(l->ids, l->n);
+    HD_GROW(l->camps, l->n);
     l->ids[l->n] = r->id;
     l->camps[l->n++] = r->campaign_id;
     return 0;
@@ -94,7 +94,7 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
                 continue;
             r.drained = true;
         }
-        runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+        HD_GROW(runs, n);
         runs[n++] = r;
     }
     /* runs with messages still out stay until those are written */
@@ -103,7 +103,7 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         for (size_t i = 0; i < n; i++)
             kept |= runs[i].id == d->runs[k].id;
         if (!kept && d->runs[k].busy > 0) {
-            runs = hd_xrealloc(runs, (n + 1) * sizeof *runs);
+            HD_GROW(runs, n);
             runs[n] = d->runs[k];
             runs[n++].drained = true;
         }

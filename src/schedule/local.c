@@ -91,7 +91,7 @@ struct hd_zone *hd_zones_get(struct hd_zones *zs, const char *name)
             if (strcmp(zs->v[i].name, name) == 0)
                 return zs->v[i].z ? zs->v[i].z : hd_zones_get(zs, NULL);
         /* an unknown name is remembered too, so it is looked up once */
-        zs->v = hd_xrealloc(zs->v, (zs->n + 1) * sizeof *zs->v);
+        HD_GROW(zs->v, zs->n);
         zs->v[zs->n].name = hd_xstrdup(name);
         zs->v[zs->n].z = hd_zone_open(name);
         if (zs->v[zs->n++].z)

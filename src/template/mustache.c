@@ -401,7 +401,7 @@ static int parse_tag_content(struct compiler *c, const struct token *t, struct m
         size_t fe = i;
         trim(c->src, &fs, &fe);
         char why[300];
-        n->filters = hd_xrealloc(n->filters, (n->nfilters + 1) * sizeof *n->filters);
+        HD_GROW(n->filters, n->nfilters);
         struct mst_filter *f = &n->filters[n->nfilters];
         if (mst_filter_parse(c->src + fs, fe - fs, f, why, sizeof why) < 0)
             return fail_at(c, t->start, "%s", why);
@@ -434,7 +434,7 @@ static void node_release(struct mst_node *n)
 
 static struct mst_node *add_kid(struct mst_node *parent)
 {
-    parent->kids = hd_xrealloc(parent->kids, (parent->nkids + 1) * sizeof *parent->kids);
+    HD_GROW(parent->kids, parent->nkids);
     struct mst_node *n = &parent->kids[parent->nkids++];
     memset(n, 0, sizeof *n);
     return n;
