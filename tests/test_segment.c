@@ -15,7 +15,13 @@
 #include "herald/store.h"
 #include "herald/time.h"
 
-#define NOW 1795334400 /* 2026-11-22T08:00:00Z */
+#define NOW 1795334400      /* 2026-11-22T08:00:00Z */
+#define MIDNIGHT 1795305600 /* 2026-11-22T00:00:00Z */
+#define T_1101 1793491200   /* 2026-11-01T00:00:00Z */
+#define T_1110 1794268800   /* 2026-11-10T00:00:00Z */
+
+/* what "now" is for parse() and the evaluators of the semantics test */
+static int64_t now_ = NOW;
 
 static enum hd_seg_vtype types(void *ud, const char *attr)
 {
@@ -59,7 +65,7 @@ static int lookup(void *ud, const char *name, char **expr, struct hd_err *err)
 
 static int parse(const char *expr, struct hd_seg_node **out, struct hd_err *e)
 {
-    struct hd_seg_opts o = {.name = "x", .now = NOW, .type_of = types, .lookup = lookup};
+    struct hd_seg_opts o = {.name = "x", .now = now_, .type_of = types, .lookup = lookup};
     return hd_seg_parse(expr, &o, out, e);
 }
 
@@ -317,16 +323,19 @@ static struct hd_store *build_db(void)
             /* within 120 days of NOW, sometimes exactly on day boundaries */
             int64_t back = (int64_t)((r >> 24) % (120 * 24)) * 3600;
             m->last = NOW - back;
-            if (m->last_is_date)
+            /* plain dates, and date-times at midnight too (the same instant) */
+            if (m->last_is_date || (r >> 60) % 4 == 0)
                 m->last -= ((m->last % 86400) + 86400) % 86400;
             iso(m->last, m->last_is_date, d);
             hd_buf_addf(&a, "\"last_active\":\"%s\",", d);
         }
         if ((r >> 34) % 5) {
             m->has_exp = true;
-            m->exp_is_date = true;
+            m->exp_is_date = (r >> 62) % 4 != 0;
             m->exp = (NOW / 86400 + (int64_t)((r >> 37) % 400) - 200) * 86400;
-            iso(m->exp, true, d);
+            if (!m->exp_is_date)
+                m->exp += (int64_t)((r >> 28) % 24) * 3600;
+            iso(m->exp, m->exp_is_date, d);
             hd_buf_addf(&a, "\"membership_expires\":\"%s\",", d);
         }
         if ((r >> 46) % 3 == 0) {
@@ -399,6 +408,22 @@ static int64_t fdays(int64_t a, int64_t b) /* floor((a - b) / 1 day) */
     return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
 }
 
+/* days_since and days_until as the README says: on a plain date the calendar
+ * days between today (UTC) and the date, on a date-time floor of the days
+ * between now and then */
+static int64_t today_mid(void)
+{
+    return now_ - ((now_ % 86400) + 86400) % 86400;
+}
+static int64_t dsince(int64_t t, bool date_only)
+{
+    return date_only ? fdays(today_mid(), t) : fdays(now_, t);
+}
+static int64_t duntil(int64_t t, bool date_only)
+{
+    return date_only ? fdays(t, today_mid()) : fdays(t, now_);
+}
+
 static bool has_tag(const struct model *m, const char *t)
 {
     for (int k = 0; k < m->ntags; k++)
@@ -434,37 +459,41 @@ static bool r3(const struct model *m)
 }
 static bool r4(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 30 && m->has_plan &&
+    return m->has_last && dsince(m->last, m->last_is_date) >= 30 && m->has_plan &&
            (strcmp(m->plan, "gold") == 0 || strcmp(m->plan, "silver") == 0) && m->has_age &&
            m->age > 20;
 }
 static bool r5(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) > 30;
+    return m->has_last && dsince(m->last, m->last_is_date) > 30;
 }
 static bool r6(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 7 && fdays(NOW, m->last) <= 7;
+    return m->has_last && dsince(m->last, m->last_is_date) >= 7 &&
+           dsince(m->last, m->last_is_date) <= 7;
 }
 static bool r7(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) < 14;
+    return m->has_last && dsince(m->last, m->last_is_date) < 14;
 }
 static bool r8(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 14 && fdays(NOW, m->last) <= 30;
+    return m->has_last && dsince(m->last, m->last_is_date) >= 14 &&
+           dsince(m->last, m->last_is_date) <= 30;
 }
 static bool r9(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) >= 0 && fdays(m->exp, NOW) <= 90;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) >= 0 &&
+           duntil(m->exp, m->exp_is_date) <= 90;
 }
 static bool r10(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) >= -90 && fdays(m->exp, NOW) <= -1;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) >= -90 &&
+           duntil(m->exp, m->exp_is_date) <= -1;
 }
 static bool r11(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) > 90;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) > 90;
 }
 static bool r12(const struct model *m)
 {
@@ -520,11 +549,11 @@ static bool r24(const struct model *m)
 }
 static bool r25(const struct model *m)
 {
-    return m->has_last && m->last < NOW - 30 * 86400;
+    return m->has_last && m->last < now_ - 30 * 86400;
 }
 static bool r26(const struct model *m)
 {
-    return m->created >= NOW - 90 * 86400;
+    return m->created >= now_ - 90 * 86400;
 }
 static bool r27(const struct model *m)
 {
@@ -537,20 +566,53 @@ static bool r28(const struct model *m)
 }
 static bool r29(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) != 10;
+    return m->has_last && dsince(m->last, m->last_is_date) != 10;
 }
 static bool r30(const struct model *m)
 {
-    char d[32];
-    if (!m->has_last)
-        return false;
-    /* compared as ISO text with a plain-date literal */
-    iso(m->last, m->last_is_date, d);
-    return strcmp(d, "2026-11-01") >= 0;
+    /* as instants, whatever the stored form */
+    return m->has_last && m->last >= T_1101;
 }
 static bool r31(const struct model *m)
 {
     return m->has_age && m->age == 20.5;
+}
+
+static bool r32(const struct model *m)
+{
+    return m->has_last && m->last == T_1101;
+}
+static bool r33(const struct model *m)
+{
+    return m->has_last && m->last <= today_mid() - 30 * 86400;
+}
+static bool r34(const struct model *m)
+{
+    return m->has_last && (m->last == T_1101 || m->last == T_1110);
+}
+static bool r35(const struct model *m)
+{
+    return m->has_last && m->last >= T_1101 && m->last <= T_1110;
+}
+static bool r36(const struct model *m)
+{
+    return m->has_last && m->last != today_mid() - 5 * 86400;
+}
+static bool r37(const struct model *m)
+{
+    return m->has_exp && duntil(m->exp, m->exp_is_date) == 0;
+}
+static bool r38(const struct model *m)
+{
+    return m->has_last && duntil(m->last, m->last_is_date) >= -3;
+}
+static bool r39(const struct model *m)
+{
+    return m->has_last && m->last > now_ - 20 * 86400;
+}
+static bool r40(const struct model *m)
+{
+    return m->has_exp && duntil(m->exp, m->exp_is_date) < 5 && duntil(m->exp, m->exp_is_date) != 2;
 }
 
 static const struct rule rules[] = {
@@ -585,6 +647,15 @@ static const struct rule rules[] = {
     {"days_since(last_active) != 10", r29},
     {"last_active >= 2026-11-01", r30},
     {"age = 20.5", r31},
+    {"last_active = 2026-11-01T00:00:00Z", r32},
+    {"last_active <= today - 30d", r33},
+    {"last_active in (2026-11-01, \"2026-11-10T00:00:00Z\")", r34},
+    {"last_active between 2026-11-01T00:00:00Z and 2026-11-10", r35},
+    {"last_active != today - 5d", r36},
+    {"days_until(membership_expires) = 0", r37},
+    {"days_until(last_active) >= -3", r38},
+    {"last_active > now - 20d", r39},
+    {"days_until(membership_expires) < 5 and days_until(membership_expires) != 2", r40},
 };
 
 struct collect {
@@ -599,11 +670,11 @@ static int mark(void *ud, const struct hd_contact *c)
     return 0;
 }
 
-static void test_segment_semantics(void **state)
+/* Every rule against the evaluator at one "now". */
+static void check_rules(struct hd_store *st, int64_t now)
 {
-    (void)state;
-    struct hd_store *st = build_db();
     static bool in[NCONTACTS];
+    now_ = now;
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         struct hd_seg_node *t;
         struct hd_err e = {0};
@@ -612,8 +683,8 @@ static void test_segment_semantics(void **state)
         memset(in, 0, sizeof in);
         struct collect col = {in};
         int64_t count = -1;
-        assert_int_equal(hd_store_seg_each(st, t, NOW, 0, false, mark, &col, &e), 0);
-        assert_int_equal(hd_store_seg_count(st, t, NOW, &count, &e), 0);
+        assert_int_equal(hd_store_seg_each(st, t, now, 0, false, mark, &col, &e), 0);
+        assert_int_equal(hd_store_seg_count(st, t, now, &count, &e), 0);
         int64_t expected = 0, wrong = 0, first = -1;
         for (int i = 0; i < NCONTACTS; i++) {
             bool want = rules[r].eval(&M[i]);
@@ -622,16 +693,28 @@ static void test_segment_semantics(void **state)
                 first = i;
         }
         if (wrong || count != expected)
-            fail_msg("rule %zu [%s]: %lld contacts differ (first m%05lld), count %lld, expected "
-                     "%lld",
-                     r, rules[r].expr, (long long)wrong, (long long)first, (long long)count,
-                     (long long)expected);
+            fail_msg("now %lld, rule %zu [%s]: %lld contacts differ (first m%05lld), count %lld, "
+                     "expected %lld",
+                     (long long)now, r, rules[r].expr, (long long)wrong, (long long)first,
+                     (long long)count, (long long)expected);
         /* a rule that selects nobody or everybody tests little */
         if (expected == 0 || expected == NCONTACTS)
             fail_msg("rule %zu [%s] selects %lld: make the data more varied", r, rules[r].expr,
                      (long long)expected);
         hd_segast_free(t);
     }
+    now_ = NOW;
+}
+
+static void test_segment_semantics(void **state)
+{
+    (void)state;
+    struct hd_store *st = build_db();
+    check_rules(st, NOW);
+    /* at midnight "now" and "today" are the same instant, and a bound falls
+     * exactly on the stored midnights (issue 15, item 18) */
+    check_rules(st, MIDNIGHT);
+    check_rules(st, NOW + 15 * 3600 + 59 * 60 + 59);
     for (int i = 0; i < NCONTACTS; i++) {
         free(M[i].email);
         free(M[i].phone);

@@ -11,6 +11,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -203,6 +205,66 @@ static bool is_number(const char *s)
     return *p == '\0' && p - s <= 40;
 }
 
+/* True when the decimal v (with a '.' or an exponent) is already as "%.15g"
+ * writes it: no exponent, at most 15 significant digits, no trailing zero,
+ * and not below 1e-4 (which %g writes with an exponent). Most are. */
+static bool canonical_decimal(const char *v, size_t n)
+{
+    const char *p = v + (*v == '-'), *e = v + n;
+    int sig = 0, zeros = 0;
+    bool point = false;
+    if (e[-1] == '0')
+        return false;
+    for (; p < e; p++) {
+        if (*p == 'e' || *p == 'E')
+            return false;
+        if (*p == '.')
+            point = true;
+        else if (sig || *p != '0')
+            sig++;
+        else if (point)
+            zeros++; /* 0.000x */
+    }
+    return sig <= 15 && zeros < 4;
+}
+
+/* Appends the number v (is_number) as the number model keeps it
+ * (segast.h): an integer that fits in 64 bits as written, any other number
+ * as a decimal of 15 significant digits, written as JSON Lines' decimals are
+ * (jansson's precision 15: "2000.0", "1e16"). -1 when it overflows. */
+static int add_number(struct hd_buf *b, const char *v, size_t n)
+{
+    bool decimal = strpbrk(v, ".eE") != NULL;
+    if (!decimal) {
+        errno = 0;
+        (void)strtoll(v, NULL, 10);
+        decimal = errno == ERANGE;
+    }
+    if (!decimal || (memchr(v, '.', n) && canonical_decimal(v, n))) {
+        hd_buf_add(b, v, n);
+        return 0;
+    }
+    double d = strtod(v, NULL);
+    char out[48], *x;
+    if (!isfinite(d))
+        return -1;
+    snprintf(out, sizeof out, "%.15g", d);
+    if (!strpbrk(out, ".e"))
+        hd_buf_addf(b, "%s.0", out);
+    else if ((x = strchr(out, 'e')) != NULL) {
+        hd_buf_add(b, out, (size_t)(x - out) + 1);
+        x++;
+        if (*x == '+' || *x == '-')
+            if (*x++ == '-')
+                hd_buf_addc(b, '-');
+        while (*x == '0' && x[1])
+            x++;
+        hd_buf_adds(b, x);
+    } else
+        hd_buf_adds(b, out);
+    return 0;
+}
+
 static int is_bool(const char *s)
 {
     if (strcasecmp(s, "true") == 0)
@@ -274,9 +336,7 @@ static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line
     const char *what = NULL;
     switch (a->type) {
     case T_NUMBER:
-        if (is_number(v))
-            hd_buf_add(b, v, n);
-        else
+        if (!is_number(v) || add_number(b, v, n) < 0)
             what = "a number";
         break;
     case T_BOOLEAN: {

@@ -19,6 +19,7 @@
 #include "herald/segment.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ struct token {
     int line, col;
     enum hd_seg_op op;
     double num;
+    bool is_int; /* TK_NUMBER: an integer, exactly i */
+    int64_t i;
     int64_t t;
     bool date_only;
     char *str; /* TK_STRING (unescaped), TK_IDENT */
@@ -227,6 +230,17 @@ static int lex_string(struct parser *p)
     return 0;
 }
 
+/* A number as the number model has it (segast.h): an integer literal that
+ * fits in 64 bits exactly, any other to 15 significant digits. */
+static void set_number(struct token *t, const char *buf, bool decimal)
+{
+    errno = 0;
+    long long v = decimal ? 0 : strtoll(buf, NULL, 10);
+    t->is_int = !decimal && errno != ERANGE;
+    t->i = t->is_int ? (int64_t)v : 0;
+    t->num = t->is_int ? (double)v : hd_segast_decimal(strtod(buf, NULL));
+}
+
 /* A number, a duration (30d) or a date (2026-01-31[T...]). */
 static int lex_number(struct parser *p)
 {
@@ -256,9 +270,18 @@ static int lex_number(struct parser *p)
     size_t e = i;
     while (isdigit((unsigned char)s[e]))
         e++;
+    bool decimal = false;
     if (s[e] == '.' && isdigit((unsigned char)s[e + 1])) {
+        decimal = true;
         e++;
         while (isdigit((unsigned char)s[e]))
+            e++;
+    }
+    /* an exponent, as import reads numbers: 1e6, 2.5E-3 */
+    size_t x = e + 1 + (s[e + 1] == '+' || s[e + 1] == '-');
+    if ((s[e] == 'e' || s[e] == 'E') && isdigit((unsigned char)s[x])) {
+        decimal = true;
+        for (e = x; isdigit((unsigned char)s[e]);)
             e++;
     }
     size_t u = e;
@@ -266,7 +289,7 @@ static int lex_number(struct parser *p)
         u++;
     if (u > e) {
         char buf[64];
-        if (u - i >= sizeof buf || memchr(s + i, '.', e - i))
+        if (u - i >= sizeof buf || decimal)
             return FAIL_TOK(p, "'%.*s' is not a duration (write 30d, 12h, 90s)", (int)(u - i),
                             s + i);
         memcpy(buf, s + i, u - i);
@@ -285,7 +308,7 @@ static int lex_number(struct parser *p)
     memcpy(buf, s + i, e - i);
     buf[e - i] = '\0';
     p->tok.type = TK_NUMBER;
-    p->tok.num = strtod(buf, NULL);
+    set_number(&p->tok, buf, decimal);
     p->tok.end = e;
     return 0;
 }
@@ -492,6 +515,8 @@ static struct hd_seg_node *parse_literal(struct parser *p)
     case TK_NUMBER:
         n = node_at(SEG_NUMBER, t);
         n->num = t->num;
+        n->is_int = t->is_int;
+        n->i = t->i;
         break;
     case TK_DURATION:
         n = node_at(SEG_DURATION, t);
@@ -511,6 +536,8 @@ static struct hd_seg_node *parse_literal(struct parser *p)
         }
         n = node_at(SEG_NUMBER, &m);
         n->num = -p->tok.num;
+        n->is_int = p->tok.is_int;
+        n->i = -p->tok.i;
         break;
     }
     default:
