@@ -1090,9 +1090,78 @@ static bool is_subject(const struct hd_seg_node *n)
     return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL;
 }
 
+/* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 64), lb = strnlen(b, 64), row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best =
+                diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* An attribute no contact has had: an error with the closest known ones. */
+static int check_known(struct parser *p, const struct hd_seg_node *f)
+{
+    const struct hd_seg_opts *o = p->opts;
+    size_t head = strcspn(f->path, "."), best[3] = {0}, dist[3], nbest = 0;
+    char *name = hd_xstrndup(f->path, head);
+    for (size_t i = 0; i < o->nknown; i++)
+        if (strcmp(o->known[i], name) == 0) {
+            free(name);
+            return 0;
+        }
+    /* up to three names within a third of the length (at least 2 edits) */
+    size_t limit = head / 3 > 2 ? head / 3 : 2;
+    for (size_t i = 0; i < o->nknown; i++) {
+        size_t d = distance(name, o->known[i]), k;
+        if (d > limit)
+            continue;
+        for (k = nbest; k > 0 && dist[k - 1] > d; k--)
+            if (k < 3)
+                best[k] = best[k - 1], dist[k] = dist[k - 1];
+        if (k < 3) {
+            best[k] = i, dist[k] = d;
+            nbest += nbest < 3;
+        }
+    }
+    struct hd_buf hint;
+    hd_buf_init(&hint);
+    for (size_t k = 0; k < nbest; k++)
+        hd_buf_addf(&hint, "%s'%s'",
+                    k == 0           ? " (did you mean "
+                    : k + 1 == nbest ? " or "
+                                     : ", ",
+                    o->known[best[k]]);
+    if (nbest)
+        hd_buf_adds(&hint, "?)");
+    fail_at(p, f->line, f->col,
+            "no contact has an attribute '%s'%s; if it is still to come, use --allow-unknown", name,
+            nbest ? hint.data : "");
+    hd_buf_release(&hint);
+    free(name);
+    return p->rc;
+}
+
 static int type_check(struct parser *p, struct hd_seg_node *n)
 {
     char name[256];
+    if (n->type == SEG_FIELD && n->field == SEGF_ATTR && p->opts->known && check_known(p, n) < 0)
+        return p->rc;
     if (n->type == SEG_FIELD) {
         if (n->field == SEGF_CREATED_AT || n->field == SEGF_UPDATED_AT)
             n->vtype = SEGV_DATE;
@@ -1199,6 +1268,7 @@ static int expand(struct parser *p, struct hd_seg_node **slot, struct expand *ex
         return fail_at(p, n->line, n->col, "in_segment(\"%s\"): %s", n->path, e.msg);
     struct hd_seg_opts sub = *p->opts;
     sub.name = n->path;
+    sub.known = NULL; /* checked when that segment was defined */
     struct parser q = {.src = expr, .line = 1, .col = 1, .opts = &sub, .err = &e};
     struct hd_seg_node *tree = NULL;
     if (next(&q) == 0)
