@@ -920,12 +920,111 @@ static void test_segment_refs_and_store(void **state)
     hd_store_free(st);
 }
 
+/* ---- through the command line: import, numbers, unknown attributes ---------------------- */
+
+static void count_is(const char *dir, const char *expr, const char *want)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "segment", "count", "--expr", expr, NULL);
+    if (r.status != 0 || strcmp(r.out, want) != 0)
+        fail_msg("[%s]: exit %d, out [%s], want [%s]; %s", expr, r.status, r.out, want, r.err);
+    tu_run_release(&r);
+}
+
+/* Issue 15 items 17-21, end to end with the real import. Each failed on the
+ * code before (17: expiring today was -1; 18: a stored midnight date-time did
+ * not equal its own value; 19: 0.3 and big integers matched nobody, 1e6 was
+ * refused; 21: last_actve counted 0). */
+static void test_segment_cli_semantics(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    char *dir = tu_tmpdir(), *csv = tu_path(dir, "c.csv"), *jl = tu_path(dir, "c.jsonl");
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    tu_write(csv, "id,score,big_number,expires,seen,x\n"
+                  "a,0.30000000000000004,12345678901234567,2026-11-22,2026-11-22T00:00:00Z,2e3\n"
+                  "b,0.3,12345678901234567,2026-11-23,2026-11-22,1e6\n"
+                  "c,0.31,12345678901234568,2027-02-21,2026-11-21T23:59:59Z,1000000.0\n"
+                  "d,1.5,-7,2026-11-21,2026-10-23T08:00:00Z,0.000001\n");
+    tu_herald(&r, dir, NULL, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.csv", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    /* 17: calendar days on plain dates, whole days on date-times */
+    count_is(dir, "days_until(expires) = 0", "1\n");
+    count_is(dir, "days_until(expires) between -90 and -1", "1\n");
+    count_is(dir, "days_until(expires) between 0 and 90", "2\n");
+    count_is(dir, "days_until(expires) > 90", "1\n");
+    count_is(dir, "days_since(seen) = 0", "3\n");
+    count_is(dir, "days_since(seen) = 30", "1\n");
+    /* 18: instants, whatever the stored form */
+    count_is(dir, "seen = 2026-11-22T00:00:00Z", "2\n");
+    count_is(dir, "seen = \"2026-11-22\"", "2\n");
+    count_is(dir, "seen = today", "2\n");
+    count_is(dir, "seen <= today", "4\n");
+    count_is(dir, "seen < today", "2\n");
+    count_is(dir, "seen > today - 1d and seen < today", "1\n");
+    count_is(dir, "seen in (2026-11-22, 2026-10-23T08:00:00Z)", "3\n");
+    /* 19: one number model, exponents in rules */
+    count_is(dir, "score = 0.3", "2\n");
+    count_is(dir, "score = 0.30000000000000004", "2\n");
+    count_is(dir, "big_number = 12345678901234567", "2\n");
+    count_is(dir, "big_number > 12345678901234567", "1\n");
+    count_is(dir, "x = 1e6", "2\n");
+    count_is(dir, "x = 2E3 or x < 1e-5", "2\n");
+    tu_herald(&r, dir, NULL, "contacts", "show", "a", NULL);
+    assert_contains(r.out, "0.3\n");
+    assert_true(strstr(r.out, "0.30000000000000004") == NULL);
+    assert_contains(r.out, "12345678901234567\n");
+    tu_run_release(&r);
+    /* 20: an object attribute given again is merged key by key */
+    tu_write(jl, "{\"id\":\"a\",\"address\":{\"city\":\"Paris\",\"zip\":\"75001\"}}\n"
+                 "{\"id\":\"b\",\"address\":{\"city\":\"Lyon\"}}\n");
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_write(jl, "{\"id\":\"a\",\"address\":{\"city\":\"Lyon\",\"floor\":null}}\n");
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.jsonl", NULL);
+    tu_run_release(&r);
+    count_is(dir, "address.city = \"Lyon\" and address.zip = \"75001\"", "1\n");
+    /* 21: an attribute no contact has had */
+    tu_herald(&r, dir, NULL, "segment", "count", "--expr", "seeen > today - 3d", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "expression: 1:1: no contact has an attribute 'seeen' (did you mean "
+                           "'seen'?); if it is still to come, use --allow-unknown");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "last_actve > now or scor = 1", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 's': 1:1: no contact has an attribute 'last_actve'; if");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "list", NULL);
+    assert_true(strstr(r.out, "last_actve") == NULL); /* nothing stored */
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "scor = 1 or score = 1.5", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "'scor' (did you mean 'score'?)");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "scor = 1 or score = 1.5", "--allow-unknown",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "segment 's' defined: 1 contacts now");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "count", "s", "--allow-unknown", NULL);
+    assert_string_equal(r.out, "1\n");
+    tu_run_release(&r);
+    unsetenv("HERALD_NOW");
+    free(csv);
+    free(jl);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segment_parse_valid),    cmocka_unit_test(test_segment_parse_errors),
         cmocka_unit_test(test_segment_semantics),      cmocka_unit_test(test_segment_no_injection),
-        cmocka_unit_test(test_segment_refs_and_store),
+        cmocka_unit_test(test_segment_refs_and_store), cmocka_unit_test(test_segment_cli_semantics),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }
