@@ -205,44 +205,39 @@ static bool is_number(const char *s)
     return *p == '\0' && p - s <= 40;
 }
 
-/* True when the decimal v (with a '.' or an exponent) is already as "%.15g"
- * writes it: no exponent, at most 15 significant digits, no trailing zero,
- * and not below 1e-4 (which %g writes with an exponent). Most are. */
-static bool canonical_decimal(const char *v, size_t n)
+/* Appends the number v (is_number) as the number model keeps it
+ * (segast.h): an integer that fits in 64 bits as written, any other number
+ * as a decimal of 15 significant digits, written as JSON Lines' decimals are
+ * (jansson's "%.15g", precision 15: "2000.0", "1e16"). -1 when it overflows.
+ * Most cells need no conversion: an integer under 19 digits, or a decimal
+ * without exponent, of at most 15 significant digits and not below 1e-4 (which
+ * %g writes with an exponent), only loses the trailing zeros of its fraction. */
+static int add_number(struct hd_buf *b, const char *v, size_t n)
 {
-    const char *p = v + (*v == '-'), *e = v + n;
+    const char *p = v + (*v == '-'), *e = v + n, *point = NULL, *q;
     int sig = 0, zeros = 0;
-    bool point = false;
-    if (e[-1] == '0')
-        return false;
-    for (; p < e; p++) {
-        if (*p == 'e' || *p == 'E')
-            return false;
-        if (*p == '.')
-            point = true;
-        else if (sig || *p != '0')
+    for (q = p; q < e && *q != 'e' && *q != 'E'; q++) {
+        if (*q == '.')
+            point = q;
+        else if (sig || *q != '0')
             sig++;
         else if (point)
             zeros++; /* 0.000x */
     }
-    return sig <= 15 && zeros < 4;
-}
-
-/* Appends the number v (is_number) as the number model keeps it
- * (segast.h): an integer that fits in 64 bits as written, any other number
- * as a decimal of 15 significant digits, written as JSON Lines' decimals are
- * (jansson's precision 15: "2000.0", "1e16"). -1 when it overflows. */
-static int add_number(struct hd_buf *b, const char *v, size_t n)
-{
-    bool decimal = strpbrk(v, ".eE") != NULL;
-    if (!decimal) {
+    if (q == e && !point) {
         errno = 0;
-        (void)strtoll(v, NULL, 10);
-        decimal = errno == ERANGE;
-    }
-    if (!decimal || (memchr(v, '.', n) && canonical_decimal(v, n))) {
-        hd_buf_add(b, v, n);
-        return 0;
+        if (e - p < 19 || (strtoll(v, NULL, 10), errno != ERANGE)) {
+            hd_buf_add(b, v, n);
+            return 0;
+        }
+    } else if (q == e) {
+        const char *end = e;
+        while (end[-1] == '0' && end - 1 > point + 1)
+            end--;
+        if (sig - (e - end) <= 15 && zeros < 4) {
+            hd_buf_add(b, v, (size_t)(end - v));
+            return 0;
+        }
     }
     double d = strtod(v, NULL);
     char out[48], *x;
