@@ -1019,12 +1019,173 @@ static void test_segment_cli_semantics(void **state)
     tu_rmdir(dir);
 }
 
+/* ---- the nesting limit is what SQLite accepts ------------------------------------------- */
+
+/* For each condition and each way of nesting it, the deepest rule the parser
+ * accepts must prepare: the limit is never above SQLite's parser stack
+ * (issue 16 item 1: 18 nested nots passed the parser and then made SQLite
+ * fail with "parser stack overflow"). */
+static void test_segment_nesting_prepares(void **state)
+{
+    (void)state;
+    static const char *const leaves[] = {"age = 1",
+                                         "tags contains \"a\"",
+                                         "reachable(push)",
+                                         "days_until(last_active) >= 3",
+                                         "days_since(last_active) != 3",
+                                         "last_active in (2026-11-01, today)",
+                                         "city starts_with \"B\"",
+                                         "plan not between \"a\" and \"b\"",
+                                         "in_segment(\"gold_churned\")"};
+    static const char *const wraps[][2] = {{"not ", ""},
+                                           {"not (", ")"},
+                                           {"(age = 2 and ", ")"},
+                                           {"(age = 2 or not ", ")"},
+                                           {"not (age = 2 or ", ")"},
+                                           {"(not age = 2 and (vip or ", "))"}};
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    for (size_t l = 0; l < sizeof leaves / sizeof leaves[0]; l++)
+        for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
+            struct hd_seg_node *last = NULL, *t;
+            int k;
+            for (k = 0; k < 200; k++) {
+                struct hd_buf b;
+                hd_buf_init(&b);
+                for (int i = 0; i < k; i++)
+                    hd_buf_adds(&b, wraps[w][0]);
+                hd_buf_adds(&b, leaves[l]);
+                for (int i = 0; i < k; i++)
+                    hd_buf_adds(&b, wraps[w][1]);
+                int rc = parse(b.data, &t, &e);
+                hd_buf_release(&b);
+                if (rc < 0) {
+                    assert_true(strstr(e.msg, "levels deep") != NULL);
+                    break;
+                }
+                hd_segast_free(last);
+                last = t;
+            }
+            assert_true(k > 0 && k < 200);
+            int64_t n;
+            if (hd_store_seg_count(st, last, NOW, &n, &e) != 0)
+                fail_msg("[%s%s%s] nested %d times parses but does not prepare: %s", wraps[w][0],
+                         leaves[l], wraps[w][1], k - 1, e.msg);
+            hd_segast_free(last);
+        }
+    hd_store_free(st);
+}
+
+/* ---- a campaign whose segment cannot be evaluated ---------------------------------------- */
+
+/* Issue 16 item 1: on main `run` exited 1 on the bad campaign and the good
+ * one never fired; a segment in use could be deleted. */
+static void test_segment_campaign_pause(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    char *dir = tu_tmpdir(), *conf = tu_path(dir, "h.conf"), *csv = tu_path(dir, "c.csv");
+    char *db = tu_path(dir, "h.db"), *tpl = tu_path(dir, "templates");
+    const char *src = getenv("HERALD_SRC");
+    char src_tpl[4096];
+    snprintf(src_tpl, sizeof src_tpl, "%s/templates", src ? src : ".");
+    assert_int_equal(symlink(src_tpl, tpl), 0);
+    tu_write(conf, "[herald]\ndatabase = h.db\ntemplates = templates\ntimezone = UTC\n"
+                   "log_level = info\n[provider sms]\ntype = twilio\n"
+                   "base_url = http://127.0.0.1:9\naccount_sid = AC0123\n"
+                   "auth_token_env = TEST_SEG_TOKEN\nfrom = +15550001111\n"
+                   "[channel sms]\nproviders = sms\n");
+    tu_write(csv, "id,phone,plan,first_name\na,+15550000001,gold,Ann\n");
+    setenv("TEST_SEG_TOKEN", "t", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    const char *const setup[][8] = {
+        {"init"},
+        {"contacts", "import", "c.csv"},
+        {"segment", "define", "g", "plan = \"gold\""},
+        {"segment", "define", "h", "plan = \"gold\""},
+        {"campaign", "create", "bad", "--segment", "g", "--template", "recall", "--channels"},
+        {"campaign", "create", "good", "--segment", "h", "--template", "recall", "--channels"}};
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        bool camp = strcmp(setup[i][0], "campaign") == 0;
+        tu_herald(&r, dir, NULL, setup[i][0], setup[i][1], setup[i][2], setup[i][3], setup[i][4],
+                  setup[i][5], setup[i][6], setup[i][7], camp ? "sms" : NULL, "--now", NULL);
+        if (r.status != 0)
+            fail_msg("%s %s: %s", setup[i][0], setup[i][1], r.err);
+        tu_run_release(&r);
+    }
+    /* a rule stored before it was checked, as an older herald could */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "UPDATE segments SET expr = 'plan = ' WHERE name = 'g'", 0, 0, 0),
+        SQLITE_OK);
+    sqlite3_close(h);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "campaign 'bad': paused: segment 'g' cannot be evaluated: 1:7: "
+                           "expected a value after '='");
+    assert_contains(r.err, "campaign 'good': run 1 queued 1 messages");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL); /* paused: not tried again */
+    assert_int_equal(r.status, 0);
+    assert_true(strstr(r.err, "'bad'") == NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "bad", NULL);
+    assert_contains(r.out, "status       paused\n");
+    assert_contains(r.out, "paused by    herald run: segment 'g' cannot be evaluated: 1:7: "
+                           "expected a value after '=' (fix it, then herald campaign resume bad)");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "why", "a", "bad", NULL);
+    assert_contains(r.out, "the campaign is paused: segment 'g' cannot be evaluated");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "delete", "g", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 'g' is used by campaign 'bad': cancel it or wait until it is "
+                           "done");
+    tu_run_release(&r);
+    /* fixed and resumed, it fires; the reason goes */
+    tu_herald(&r, dir, NULL, "segment", "define", "g", "plan = \"gold\"", "--replace", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "resume", "bad", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "campaign 'bad': run 2 queued 1 messages");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "bad", NULL);
+    assert_true(strstr(r.out, "paused by") == NULL);
+    tu_run_release(&r);
+    /* 18 nested nots: SQLite took 17; now the rule prepares */
+    tu_herald(&r, dir, NULL, "segment", "define", "deep",
+              "not not not not not not not not not not not not not not not not not not "
+              "plan = \"gold\"",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "segment 'deep' defined: 1 contacts now");
+    tu_run_release(&r);
+    unsetenv("HERALD_NOW");
+    unsetenv("HERALD_CONFIG");
+    free(conf);
+    free(csv);
+    free(db);
+    free(tpl);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segment_parse_valid),    cmocka_unit_test(test_segment_parse_errors),
-        cmocka_unit_test(test_segment_semantics),      cmocka_unit_test(test_segment_no_injection),
-        cmocka_unit_test(test_segment_refs_and_store), cmocka_unit_test(test_segment_cli_semantics),
+        cmocka_unit_test(test_segment_parse_valid),
+        cmocka_unit_test(test_segment_parse_errors),
+        cmocka_unit_test(test_segment_semantics),
+        cmocka_unit_test(test_segment_no_injection),
+        cmocka_unit_test(test_segment_refs_and_store),
+        cmocka_unit_test(test_segment_cli_semantics),
+        cmocka_unit_test(test_segment_nesting_prepares),
+        cmocka_unit_test(test_segment_campaign_pause),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

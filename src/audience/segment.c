@@ -1374,7 +1374,8 @@ static void collect_refs(const struct hd_seg_node *n, char ***names, size_t *cou
 int hd_seg_parse_refs(const char *expr, char ***names, size_t *n, struct hd_err *err)
 {
     struct hd_seg_opts o = {0};
-    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = &o, .err = err};
+    struct hd_err local;
+    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = &o, .err = err ? err : &local};
     struct hd_seg_node *tree = NULL;
     *names = NULL;
     *n = 0;

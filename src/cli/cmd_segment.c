@@ -67,9 +67,11 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
     rc = EXIT_OK;
+    /* counted (so compiled and prepared) before it is stored: a rule SQLite
+     * refuses is never stored */
     if (hd_seg_load_checked(ctx->store, name, expr, now, flags[1], &ast, &err) < 0 ||
-        hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0 ||
-        hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0)
+        hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0 ||
+        hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0)
         rc = cmd_fail(ctx, &err);
     else
         printf("segment '%s' %s: %lld contacts now\n", name, replace ? "stored" : "defined",
@@ -150,6 +152,16 @@ static int find_users(void *ud, const char *name, const char *expr, int64_t upda
     return 0;
 }
 
+/* Campaigns that will still fire or send with the segment. */
+static int find_campaigns(void *ud, const struct hd_campaign *c)
+{
+    struct users *u = ud;
+    if (c->status != HD_CAMP_CANCELLED && c->status != HD_CAMP_DONE &&
+        strcmp(c->segment, u->name) == 0)
+        hd_buf_addf(&u->list, "%s'%s'", u->list.len ? ", " : "", c->name);
+    return 0;
+}
+
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
@@ -166,6 +178,18 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (u.list.len) {
         hd_err_set(&err, HD_E_INVALID, "segment '%s' is used by %s: change them first", argv[1],
                    u.list.data);
+        hd_buf_release(&u.list);
+        return cmd_fail(ctx, &err);
+    }
+    /* a campaign whose segment is gone could not fire */
+    if (hd_store_campaign_each(ctx->store, find_campaigns, &u, &err) < 0) {
+        hd_buf_release(&u.list);
+        return cmd_fail(ctx, &err);
+    }
+    if (u.list.len) {
+        hd_err_set(&err, HD_E_INVALID,
+                   "segment '%s' is used by campaign %s: cancel it or wait until it is done",
+                   argv[1], u.list.data);
         hd_buf_release(&u.list);
         return cmd_fail(ctx, &err);
     }

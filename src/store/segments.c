@@ -513,10 +513,12 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_NOT:
         /* a comparison on a missing value is NULL in SQL, false here: so
-         * "not" of it is true */
-        hd_buf_adds(&c->sql, "(NOT coalesce(");
+         * "not" of it is true. A condition is 1, 0 or NULL, so "IS NOT 1";
+         * NOT coalesce(x, 0) meant the same but took SQLite's parser stack
+         * twice as deep: 18 nested nots overflowed it */
+        hd_buf_addc(&c->sql, '(');
         emit_cond(c, n->kids[0]);
-        hd_buf_adds(&c->sql, ", 0))");
+        hd_buf_adds(&c->sql, " IS NOT 1)");
         break;
     case SEG_CMP:
         emit_cmp(c, n);
@@ -657,6 +659,16 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
         *n = sqlite3_column_int64(s, 0);
     else
         rc = hd_store_fail(st, err, "counting segment");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                   NULL, err);
     sqlite3_finalize(s);
     return rc;
 }
