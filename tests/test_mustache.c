@@ -162,6 +162,11 @@ static void test_mustache_filters(void **state)
          "soon"},
         {"{{#d | days_until | between 0 90}}soon{{/d}}", "{\"d\":\"2027-06-15\"}", "en", "UTC", ""},
         {"{{^d | days_until | lt 0}}valid{{/d}}", "{\"d\":\"2027-06-15\"}", "en", "UTC", "valid"},
+        /* the segments' meaning (issue 15 item 17): a plain date counts from
+         * today in UTC, a date-time whole days from now, in any zone */
+        {"{{ d | days_until }}", "{\"d\":\"2026-11-22\"}", "en", "America/New_York", "0"},
+        {"{{ d | days_until }}", "{\"d\":\"2026-11-22T20:00:00Z\"}", "en", "Asia/Shanghai", "0"},
+        {"{{ d | days_since }}", "{\"d\":\"2026-11-20T23:00:00Z\"}", "en", "Asia/Shanghai", "1"},
         {"{{#n | gt 100}}big{{/n}}", "{\"n\":101}", "en", NULL, "big"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

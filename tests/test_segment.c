@@ -15,7 +15,13 @@
 #include "herald/store.h"
 #include "herald/time.h"
 
-#define NOW 1795334400 /* 2026-11-22T08:00:00Z */
+#define NOW 1795334400      /* 2026-11-22T08:00:00Z */
+#define MIDNIGHT 1795305600 /* 2026-11-22T00:00:00Z */
+#define T_1101 1793491200   /* 2026-11-01T00:00:00Z */
+#define T_1110 1794268800   /* 2026-11-10T00:00:00Z */
+
+/* what "now" is for parse() and the evaluators of the semantics test */
+static int64_t now_ = NOW;
 
 static enum hd_seg_vtype types(void *ud, const char *attr)
 {
@@ -59,7 +65,7 @@ static int lookup(void *ud, const char *name, char **expr, struct hd_err *err)
 
 static int parse(const char *expr, struct hd_seg_node **out, struct hd_err *e)
 {
-    struct hd_seg_opts o = {.name = "x", .now = NOW, .type_of = types, .lookup = lookup};
+    struct hd_seg_opts o = {.name = "x", .now = now_, .type_of = types, .lookup = lookup};
     return hd_seg_parse(expr, &o, out, e);
 }
 
@@ -317,16 +323,19 @@ static struct hd_store *build_db(void)
             /* within 120 days of NOW, sometimes exactly on day boundaries */
             int64_t back = (int64_t)((r >> 24) % (120 * 24)) * 3600;
             m->last = NOW - back;
-            if (m->last_is_date)
+            /* plain dates, and date-times at midnight too (the same instant) */
+            if (m->last_is_date || (r >> 60) % 4 == 0)
                 m->last -= ((m->last % 86400) + 86400) % 86400;
             iso(m->last, m->last_is_date, d);
             hd_buf_addf(&a, "\"last_active\":\"%s\",", d);
         }
         if ((r >> 34) % 5) {
             m->has_exp = true;
-            m->exp_is_date = true;
+            m->exp_is_date = (r >> 62) % 4 != 0;
             m->exp = (NOW / 86400 + (int64_t)((r >> 37) % 400) - 200) * 86400;
-            iso(m->exp, true, d);
+            if (!m->exp_is_date)
+                m->exp += (int64_t)((r >> 28) % 24) * 3600;
+            iso(m->exp, m->exp_is_date, d);
             hd_buf_addf(&a, "\"membership_expires\":\"%s\",", d);
         }
         if ((r >> 46) % 3 == 0) {
@@ -399,6 +408,22 @@ static int64_t fdays(int64_t a, int64_t b) /* floor((a - b) / 1 day) */
     return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
 }
 
+/* days_since and days_until as the README says: on a plain date the calendar
+ * days between today (UTC) and the date, on a date-time floor of the days
+ * between now and then */
+static int64_t today_mid(void)
+{
+    return now_ - ((now_ % 86400) + 86400) % 86400;
+}
+static int64_t dsince(int64_t t, bool date_only)
+{
+    return date_only ? fdays(today_mid(), t) : fdays(now_, t);
+}
+static int64_t duntil(int64_t t, bool date_only)
+{
+    return date_only ? fdays(t, today_mid()) : fdays(t, now_);
+}
+
 static bool has_tag(const struct model *m, const char *t)
 {
     for (int k = 0; k < m->ntags; k++)
@@ -434,37 +459,41 @@ static bool r3(const struct model *m)
 }
 static bool r4(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 30 && m->has_plan &&
+    return m->has_last && dsince(m->last, m->last_is_date) >= 30 && m->has_plan &&
            (strcmp(m->plan, "gold") == 0 || strcmp(m->plan, "silver") == 0) && m->has_age &&
            m->age > 20;
 }
 static bool r5(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) > 30;
+    return m->has_last && dsince(m->last, m->last_is_date) > 30;
 }
 static bool r6(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 7 && fdays(NOW, m->last) <= 7;
+    return m->has_last && dsince(m->last, m->last_is_date) >= 7 &&
+           dsince(m->last, m->last_is_date) <= 7;
 }
 static bool r7(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) < 14;
+    return m->has_last && dsince(m->last, m->last_is_date) < 14;
 }
 static bool r8(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) >= 14 && fdays(NOW, m->last) <= 30;
+    return m->has_last && dsince(m->last, m->last_is_date) >= 14 &&
+           dsince(m->last, m->last_is_date) <= 30;
 }
 static bool r9(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) >= 0 && fdays(m->exp, NOW) <= 90;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) >= 0 &&
+           duntil(m->exp, m->exp_is_date) <= 90;
 }
 static bool r10(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) >= -90 && fdays(m->exp, NOW) <= -1;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) >= -90 &&
+           duntil(m->exp, m->exp_is_date) <= -1;
 }
 static bool r11(const struct model *m)
 {
-    return m->has_exp && fdays(m->exp, NOW) > 90;
+    return m->has_exp && duntil(m->exp, m->exp_is_date) > 90;
 }
 static bool r12(const struct model *m)
 {
@@ -520,11 +549,11 @@ static bool r24(const struct model *m)
 }
 static bool r25(const struct model *m)
 {
-    return m->has_last && m->last < NOW - 30 * 86400;
+    return m->has_last && m->last < now_ - 30 * 86400;
 }
 static bool r26(const struct model *m)
 {
-    return m->created >= NOW - 90 * 86400;
+    return m->created >= now_ - 90 * 86400;
 }
 static bool r27(const struct model *m)
 {
@@ -537,20 +566,53 @@ static bool r28(const struct model *m)
 }
 static bool r29(const struct model *m)
 {
-    return m->has_last && fdays(NOW, m->last) != 10;
+    return m->has_last && dsince(m->last, m->last_is_date) != 10;
 }
 static bool r30(const struct model *m)
 {
-    char d[32];
-    if (!m->has_last)
-        return false;
-    /* compared as ISO text with a plain-date literal */
-    iso(m->last, m->last_is_date, d);
-    return strcmp(d, "2026-11-01") >= 0;
+    /* as instants, whatever the stored form */
+    return m->has_last && m->last >= T_1101;
 }
 static bool r31(const struct model *m)
 {
     return m->has_age && m->age == 20.5;
+}
+
+static bool r32(const struct model *m)
+{
+    return m->has_last && m->last == T_1101;
+}
+static bool r33(const struct model *m)
+{
+    return m->has_last && m->last <= today_mid() - 30 * 86400;
+}
+static bool r34(const struct model *m)
+{
+    return m->has_last && (m->last == T_1101 || m->last == T_1110);
+}
+static bool r35(const struct model *m)
+{
+    return m->has_last && m->last >= T_1101 && m->last <= T_1110;
+}
+static bool r36(const struct model *m)
+{
+    return m->has_last && m->last != today_mid() - 5 * 86400;
+}
+static bool r37(const struct model *m)
+{
+    return m->has_exp && duntil(m->exp, m->exp_is_date) == 0;
+}
+static bool r38(const struct model *m)
+{
+    return m->has_last && duntil(m->last, m->last_is_date) >= -3;
+}
+static bool r39(const struct model *m)
+{
+    return m->has_last && m->last > now_ - 20 * 86400;
+}
+static bool r40(const struct model *m)
+{
+    return m->has_exp && duntil(m->exp, m->exp_is_date) < 5 && duntil(m->exp, m->exp_is_date) != 2;
 }
 
 static const struct rule rules[] = {
@@ -585,6 +647,15 @@ static const struct rule rules[] = {
     {"days_since(last_active) != 10", r29},
     {"last_active >= 2026-11-01", r30},
     {"age = 20.5", r31},
+    {"last_active = 2026-11-01T00:00:00Z", r32},
+    {"last_active <= today - 30d", r33},
+    {"last_active in (2026-11-01, \"2026-11-10T00:00:00Z\")", r34},
+    {"last_active between 2026-11-01T00:00:00Z and 2026-11-10", r35},
+    {"last_active != today - 5d", r36},
+    {"days_until(membership_expires) = 0", r37},
+    {"days_until(last_active) >= -3", r38},
+    {"last_active > now - 20d", r39},
+    {"days_until(membership_expires) < 5 and days_until(membership_expires) != 2", r40},
 };
 
 struct collect {
@@ -599,11 +670,11 @@ static int mark(void *ud, const struct hd_contact *c)
     return 0;
 }
 
-static void test_segment_semantics(void **state)
+/* Every rule against the evaluator at one "now". */
+static void check_rules(struct hd_store *st, int64_t now)
 {
-    (void)state;
-    struct hd_store *st = build_db();
     static bool in[NCONTACTS];
+    now_ = now;
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         struct hd_seg_node *t;
         struct hd_err e = {0};
@@ -612,8 +683,8 @@ static void test_segment_semantics(void **state)
         memset(in, 0, sizeof in);
         struct collect col = {in};
         int64_t count = -1;
-        assert_int_equal(hd_store_seg_each(st, t, NOW, 0, false, mark, &col, &e), 0);
-        assert_int_equal(hd_store_seg_count(st, t, NOW, &count, &e), 0);
+        assert_int_equal(hd_store_seg_each(st, t, now, 0, false, mark, &col, &e), 0);
+        assert_int_equal(hd_store_seg_count(st, t, now, &count, &e), 0);
         int64_t expected = 0, wrong = 0, first = -1;
         for (int i = 0; i < NCONTACTS; i++) {
             bool want = rules[r].eval(&M[i]);
@@ -622,16 +693,28 @@ static void test_segment_semantics(void **state)
                 first = i;
         }
         if (wrong || count != expected)
-            fail_msg("rule %zu [%s]: %lld contacts differ (first m%05lld), count %lld, expected "
-                     "%lld",
-                     r, rules[r].expr, (long long)wrong, (long long)first, (long long)count,
-                     (long long)expected);
+            fail_msg("now %lld, rule %zu [%s]: %lld contacts differ (first m%05lld), count %lld, "
+                     "expected %lld",
+                     (long long)now, r, rules[r].expr, (long long)wrong, (long long)first,
+                     (long long)count, (long long)expected);
         /* a rule that selects nobody or everybody tests little */
         if (expected == 0 || expected == NCONTACTS)
             fail_msg("rule %zu [%s] selects %lld: make the data more varied", r, rules[r].expr,
                      (long long)expected);
         hd_segast_free(t);
     }
+    now_ = NOW;
+}
+
+static void test_segment_semantics(void **state)
+{
+    (void)state;
+    struct hd_store *st = build_db();
+    check_rules(st, NOW);
+    /* at midnight "now" and "today" are the same instant, and a bound falls
+     * exactly on the stored midnights (issue 15, item 18) */
+    check_rules(st, MIDNIGHT);
+    check_rules(st, NOW + 15 * 3600 + 59 * 60 + 59);
     for (int i = 0; i < NCONTACTS; i++) {
         free(M[i].email);
         free(M[i].phone);
@@ -837,12 +920,272 @@ static void test_segment_refs_and_store(void **state)
     hd_store_free(st);
 }
 
+/* ---- through the command line: import, numbers, unknown attributes ---------------------- */
+
+static void count_is(const char *dir, const char *expr, const char *want)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "segment", "count", "--expr", expr, NULL);
+    if (r.status != 0 || strcmp(r.out, want) != 0)
+        fail_msg("[%s]: exit %d, out [%s], want [%s]; %s", expr, r.status, r.out, want, r.err);
+    tu_run_release(&r);
+}
+
+/* Issue 15 items 17-21, end to end with the real import. Each failed on the
+ * code before (17: expiring today was -1; 18: a stored midnight date-time did
+ * not equal its own value; 19: 0.3 and big integers matched nobody, 1e6 was
+ * refused; 21: last_actve counted 0). */
+static void test_segment_cli_semantics(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    char *dir = tu_tmpdir(), *csv = tu_path(dir, "c.csv"), *jl = tu_path(dir, "c.jsonl");
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    tu_write(csv, "id,score,big_number,expires,seen,x\n"
+                  "a,0.30000000000000004,12345678901234567,2026-11-22,2026-11-22T00:00:00Z,2e3\n"
+                  "b,0.3,12345678901234567,2026-11-23,2026-11-22,1e6\n"
+                  "c,0.31,12345678901234568,2027-02-21,2026-11-21T23:59:59Z,1000000.0\n"
+                  "d,1.5,-7,2026-11-21,2026-10-23T08:00:00Z,0.000001\n");
+    tu_herald(&r, dir, NULL, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.csv", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    /* 17: calendar days on plain dates, whole days on date-times */
+    count_is(dir, "days_until(expires) = 0", "1\n");
+    count_is(dir, "days_until(expires) between -90 and -1", "1\n");
+    count_is(dir, "days_until(expires) between 0 and 90", "2\n");
+    count_is(dir, "days_until(expires) > 90", "1\n");
+    count_is(dir, "days_since(seen) = 0", "3\n");
+    count_is(dir, "days_since(seen) = 30", "1\n");
+    /* 18: instants, whatever the stored form */
+    count_is(dir, "seen = 2026-11-22T00:00:00Z", "2\n");
+    count_is(dir, "seen = \"2026-11-22\"", "2\n");
+    count_is(dir, "seen = today", "2\n");
+    count_is(dir, "seen <= today", "4\n");
+    count_is(dir, "seen < today", "2\n");
+    count_is(dir, "seen > today - 1d and seen < today", "1\n");
+    count_is(dir, "seen in (2026-11-22, 2026-10-23T08:00:00Z)", "3\n");
+    /* 19: one number model, exponents in rules */
+    count_is(dir, "score = 0.3", "2\n");
+    count_is(dir, "score = 0.30000000000000004", "2\n");
+    count_is(dir, "big_number = 12345678901234567", "2\n");
+    count_is(dir, "big_number > 12345678901234567", "1\n");
+    count_is(dir, "x = 1e6", "2\n");
+    count_is(dir, "x = 2E3 or x < 1e-5", "2\n");
+    tu_herald(&r, dir, NULL, "contacts", "show", "a", NULL);
+    assert_contains(r.out, "0.3\n");
+    assert_true(strstr(r.out, "0.30000000000000004") == NULL);
+    assert_contains(r.out, "12345678901234567\n");
+    tu_run_release(&r);
+    /* 20: an object attribute given again is merged key by key */
+    tu_write(jl, "{\"id\":\"a\",\"address\":{\"city\":\"Paris\",\"zip\":\"75001\"}}\n"
+                 "{\"id\":\"b\",\"address\":{\"city\":\"Lyon\"}}\n");
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_write(jl, "{\"id\":\"a\",\"address\":{\"city\":\"Lyon\",\"floor\":null}}\n");
+    tu_herald(&r, dir, NULL, "contacts", "import", "c.jsonl", NULL);
+    tu_run_release(&r);
+    count_is(dir, "address.city = \"Lyon\" and address.zip = \"75001\"", "1\n");
+    /* 21: an attribute no contact has had */
+    tu_herald(&r, dir, NULL, "segment", "count", "--expr", "seeen > today - 3d", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "expression: 1:1: no contact has an attribute 'seeen' (did you mean "
+                           "'seen'?); if it is still to come, use --allow-unknown");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "last_actve > now or scor = 1", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 's': 1:1: no contact has an attribute 'last_actve'; if");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "list", NULL);
+    assert_true(strstr(r.out, "last_actve") == NULL); /* nothing stored */
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "scor = 1 or score = 1.5", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "'scor' (did you mean 'score'?)");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "s", "scor = 1 or score = 1.5", "--allow-unknown",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "segment 's' defined: 1 contacts now");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "count", "s", "--allow-unknown", NULL);
+    assert_string_equal(r.out, "1\n");
+    tu_run_release(&r);
+    unsetenv("HERALD_NOW");
+    free(csv);
+    free(jl);
+    tu_rmdir(dir);
+}
+
+/* ---- the nesting limit is what SQLite accepts ------------------------------------------- */
+
+/* For each condition and each way of nesting it, the deepest rule the parser
+ * accepts must prepare: the limit is never above SQLite's parser stack
+ * (issue 16 item 1: 18 nested nots passed the parser and then made SQLite
+ * fail with "parser stack overflow"). */
+static void test_segment_nesting_prepares(void **state)
+{
+    (void)state;
+    static const char *const leaves[] = {"age = 1",
+                                         "tags contains \"a\"",
+                                         "reachable(push)",
+                                         "days_until(last_active) >= 3",
+                                         "days_since(last_active) != 3",
+                                         "last_active in (2026-11-01, today)",
+                                         "city starts_with \"B\"",
+                                         "plan not between \"a\" and \"b\"",
+                                         "in_segment(\"gold_churned\")"};
+    static const char *const wraps[][2] = {{"not ", ""},
+                                           {"not (", ")"},
+                                           {"(age = 2 and ", ")"},
+                                           {"(age = 2 or not ", ")"},
+                                           {"not (age = 2 or ", ")"},
+                                           {"(not age = 2 and (vip or ", "))"}};
+    struct hd_store *st;
+    struct hd_store_opts create = {.create = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    for (size_t l = 0; l < sizeof leaves / sizeof leaves[0]; l++)
+        for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
+            struct hd_seg_node *last = NULL, *t;
+            int k;
+            for (k = 0; k < 200; k++) {
+                struct hd_buf b;
+                hd_buf_init(&b);
+                for (int i = 0; i < k; i++)
+                    hd_buf_adds(&b, wraps[w][0]);
+                hd_buf_adds(&b, leaves[l]);
+                for (int i = 0; i < k; i++)
+                    hd_buf_adds(&b, wraps[w][1]);
+                int rc = parse(b.data, &t, &e);
+                hd_buf_release(&b);
+                if (rc < 0) {
+                    assert_true(strstr(e.msg, "levels deep") != NULL);
+                    break;
+                }
+                hd_segast_free(last);
+                last = t;
+            }
+            assert_true(k > 0 && k < 200);
+            int64_t n;
+            if (hd_store_seg_count(st, last, NOW, &n, &e) != 0)
+                fail_msg("[%s%s%s] nested %d times parses but does not prepare: %s", wraps[w][0],
+                         leaves[l], wraps[w][1], k - 1, e.msg);
+            hd_segast_free(last);
+        }
+    hd_store_free(st);
+}
+
+/* ---- a campaign whose segment cannot be evaluated ---------------------------------------- */
+
+/* Issue 16 item 1: on main `run` exited 1 on the bad campaign and the good
+ * one never fired; a segment in use could be deleted. */
+static void test_segment_campaign_pause(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    char *dir = tu_tmpdir(), *conf = tu_path(dir, "h.conf"), *csv = tu_path(dir, "c.csv");
+    char *db = tu_path(dir, "h.db"), *tpl = tu_path(dir, "templates");
+    const char *src = getenv("HERALD_SRC");
+    char src_tpl[4096];
+    snprintf(src_tpl, sizeof src_tpl, "%s/templates", src ? src : ".");
+    assert_int_equal(symlink(src_tpl, tpl), 0);
+    tu_write(conf, "[herald]\ndatabase = h.db\ntemplates = templates\ntimezone = UTC\n"
+                   "log_level = info\n[provider sms]\ntype = twilio\n"
+                   "base_url = http://127.0.0.1:9\naccount_sid = AC0123\n"
+                   "auth_token_env = TEST_SEG_TOKEN\nfrom = +15550001111\n"
+                   "[channel sms]\nproviders = sms\n");
+    tu_write(csv, "id,phone,plan,first_name\na,+15550000001,gold,Ann\n");
+    setenv("TEST_SEG_TOKEN", "t", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    const char *const setup[][8] = {
+        {"init"},
+        {"contacts", "import", "c.csv"},
+        {"segment", "define", "g", "plan = \"gold\""},
+        {"segment", "define", "h", "plan = \"gold\""},
+        {"campaign", "create", "bad", "--segment", "g", "--template", "recall", "--channels"},
+        {"campaign", "create", "good", "--segment", "h", "--template", "recall", "--channels"}};
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        bool camp = strcmp(setup[i][0], "campaign") == 0;
+        tu_herald(&r, dir, NULL, setup[i][0], setup[i][1], setup[i][2], setup[i][3], setup[i][4],
+                  setup[i][5], setup[i][6], setup[i][7], camp ? "sms" : NULL, "--now", NULL);
+        if (r.status != 0)
+            fail_msg("%s %s: %s", setup[i][0], setup[i][1], r.err);
+        tu_run_release(&r);
+    }
+    /* a rule stored before it was checked, as an older herald could */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "UPDATE segments SET expr = 'plan = ' WHERE name = 'g'", 0, 0, 0),
+        SQLITE_OK);
+    sqlite3_close(h);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "campaign 'bad': paused: segment 'g' cannot be evaluated: 1:7: "
+                           "expected a value after '='");
+    assert_contains(r.err, "campaign 'good': run 1 queued 1 messages");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL); /* paused: not tried again */
+    assert_int_equal(r.status, 0);
+    assert_true(strstr(r.err, "'bad'") == NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "bad", NULL);
+    assert_contains(r.out, "status       paused\n");
+    assert_contains(r.out, "paused by    herald run: segment 'g' cannot be evaluated: 1:7: "
+                           "expected a value after '=' (fix it, then herald campaign resume bad)");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "why", "a", "bad", NULL);
+    assert_contains(r.out, "the campaign is paused: segment 'g' cannot be evaluated");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "delete", "g", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "segment 'g' is used by campaign 'bad': cancel it or wait until it is "
+                           "done");
+    tu_run_release(&r);
+    /* fixed and resumed, it fires; the reason goes */
+    tu_herald(&r, dir, NULL, "segment", "define", "g", "plan = \"gold\"", "--replace", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "resume", "bad", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "run", "--once", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "campaign 'bad': run 2 queued 1 messages");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "bad", NULL);
+    assert_true(strstr(r.out, "paused by") == NULL);
+    tu_run_release(&r);
+    /* 18 nested nots: SQLite took 17; now the rule prepares */
+    tu_herald(&r, dir, NULL, "segment", "define", "deep",
+              "not not not not not not not not not not not not not not not not not not "
+              "plan = \"gold\"",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "segment 'deep' defined: 1 contacts now");
+    tu_run_release(&r);
+    unsetenv("HERALD_NOW");
+    unsetenv("HERALD_CONFIG");
+    free(conf);
+    free(csv);
+    free(db);
+    free(tpl);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segment_parse_valid),    cmocka_unit_test(test_segment_parse_errors),
-        cmocka_unit_test(test_segment_semantics),      cmocka_unit_test(test_segment_no_injection),
+        cmocka_unit_test(test_segment_parse_valid),
+        cmocka_unit_test(test_segment_parse_errors),
+        cmocka_unit_test(test_segment_semantics),
+        cmocka_unit_test(test_segment_no_injection),
         cmocka_unit_test(test_segment_refs_and_store),
+        cmocka_unit_test(test_segment_cli_semantics),
+        cmocka_unit_test(test_segment_nesting_prepares),
+        cmocka_unit_test(test_segment_campaign_pause),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

@@ -64,6 +64,8 @@ struct hd_seg_node {
     char *path;              /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
     char *str;               /* SEG_STRING */
     double num;              /* SEG_NUMBER; SEG_DURATION: seconds */
+    bool is_int;             /* SEG_NUMBER: an integer literal, exactly i */
+    int64_t i;               /* SEG_NUMBER when is_int */
     bool b;                  /* SEG_BOOL */
     int64_t t;               /* SEG_TIME: seconds since the epoch */
     bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
@@ -79,5 +81,19 @@ void hd_segast_free(struct hd_seg_node *n);
 /* A compact S-expression of the tree, for tests and debugging:
  * (and (>= (days_since last_active) 30) (in plan "gold" "silver")) */
 void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out);
+
+/* The one meaning of days_until (until true) and days_since of the instant t,
+ * for segments (compiled into bounds by store/segments.c) and templates: on a
+ * plain date (date_only, t at midnight UTC) the whole calendar days between
+ * today (UTC) and that date, so days_until(today) = 0 and tomorrow 1; on a
+ * date-time the whole days between now and t, rounded down:
+ * days_since(x) = 7 means 7 to 8 days ago. */
+int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now);
+
+/* The number model of attributes and rules: an integer (no fraction, no
+ * exponent) that fits in 64 bits is exact; any other number is a decimal
+ * kept to 15 significant digits, which prints back as it was written and
+ * compares equal whatever its last binary digits. Rounds d to that. */
+double hd_segast_decimal(double d);
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef HERALD_SEGMENT_H
 #define HERALD_SEGMENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herald/err.h"
@@ -25,6 +27,11 @@ struct hd_seg_opts {
     void *type_ud;
     hd_seg_lookup_fn lookup; /* may be NULL: in_segment() is an error */
     void *lookup_ud;
+    /* may be NULL: any attribute; else the attributes contacts have had, and
+     * an attribute the rule names itself (not through in_segment) that is not
+     * one of them is an error naming the closest ones */
+    const char *const *known;
+    size_t nknown;
 };
 
 /* Parses, types and expands expr. Errors read
@@ -45,5 +52,9 @@ int hd_seg_parse_refs(const char *expr, char ***names, size_t *n, struct hd_err 
 struct hd_store;
 int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t now,
                 struct hd_seg_node **out, struct hd_err *err);
+/* The same, refusing an attribute no import has seen unless allow_unknown
+ * (for segment define and count, where a misspelt name would count 0). */
+int hd_seg_load_checked(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                        bool allow_unknown, struct hd_seg_node **out, struct hd_err *err);
 
 #endif

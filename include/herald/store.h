@@ -179,6 +179,9 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
                        struct hd_err *err);
 /* Calls cb for each member (up to limit, 0: all), in id order or at random;
  * consent is not filled in. cb returning non-zero stops and is returned. */
+/* Compiles and prepares the rule without running it: 0 when SQLite takes it. */
+int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       struct hd_err *err);
 int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                       int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err);
 
@@ -228,6 +231,14 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
                           struct hd_campaign *out, struct hd_err *err);
 typedef int (*hd_campaign_cb)(void *ud, const struct hd_campaign *c);
 int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err);
+/* Why the scheduler paused campaign id (reason), or, with reason NULL, that
+ * it is no longer paused for a reason; hd_store_campaign_set to any status
+ * but paused removes the reason. */
+int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *reason,
+                                 struct hd_err *err);
+/* The reason noted, or *reason NULL (caller frees). */
+int hd_store_campaign_pause_reason(struct hd_store *st, int64_t id, char **reason,
+                                   struct hd_err *err);
 /* Sets the status and the next firing (-1: none). */
 int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t next_run,
                           int64_t now, struct hd_err *err);

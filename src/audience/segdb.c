@@ -51,6 +51,12 @@ static int lookup(void *ud, const char *name, char **expr, struct hd_err *err)
 int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t now,
                 struct hd_seg_node **out, struct hd_err *err)
 {
+    return hd_seg_load_checked(st, name, expr, now, true, out, err);
+}
+
+int hd_seg_load_checked(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                        bool allow_unknown, struct hd_seg_node **out, struct hd_err *err)
+{
     struct types ts = {0};
     char *stored = NULL;
     int rc;
@@ -65,7 +71,9 @@ int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t
                                 .type_of = type_of,
                                 .type_ud = &ts,
                                 .lookup = lookup,
-                                .lookup_ud = st};
+                                .lookup_ud = st,
+                                .known = allow_unknown ? NULL : (const char *const *)ts.names,
+                                .nknown = ts.n};
         rc = hd_seg_parse(expr, &o, out, err);
     }
     for (size_t i = 0; i < ts.n; i++)

@@ -19,6 +19,7 @@
 #include "herald/segment.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ struct token {
     int line, col;
     enum hd_seg_op op;
     double num;
+    bool is_int; /* TK_NUMBER: an integer, exactly i */
+    int64_t i;
     int64_t t;
     bool date_only;
     char *str; /* TK_STRING (unescaped), TK_IDENT */
@@ -227,6 +230,17 @@ static int lex_string(struct parser *p)
     return 0;
 }
 
+/* A number as the number model has it (segast.h): an integer literal that
+ * fits in 64 bits exactly, any other to 15 significant digits. */
+static void set_number(struct token *t, const char *buf, bool decimal)
+{
+    errno = 0;
+    long long v = decimal ? 0 : strtoll(buf, NULL, 10);
+    t->is_int = !decimal && errno != ERANGE;
+    t->i = t->is_int ? (int64_t)v : 0;
+    t->num = t->is_int ? (double)v : hd_segast_decimal(strtod(buf, NULL));
+}
+
 /* A number, a duration (30d) or a date (2026-01-31[T...]). */
 static int lex_number(struct parser *p)
 {
@@ -256,9 +270,18 @@ static int lex_number(struct parser *p)
     size_t e = i;
     while (isdigit((unsigned char)s[e]))
         e++;
+    bool decimal = false;
     if (s[e] == '.' && isdigit((unsigned char)s[e + 1])) {
+        decimal = true;
         e++;
         while (isdigit((unsigned char)s[e]))
+            e++;
+    }
+    /* an exponent, as import reads numbers: 1e6, 2.5E-3 */
+    size_t x = e + 1 + (s[e + 1] == '+' || s[e + 1] == '-');
+    if ((s[e] == 'e' || s[e] == 'E') && isdigit((unsigned char)s[x])) {
+        decimal = true;
+        for (e = x; isdigit((unsigned char)s[e]);)
             e++;
     }
     size_t u = e;
@@ -266,7 +289,7 @@ static int lex_number(struct parser *p)
         u++;
     if (u > e) {
         char buf[64];
-        if (u - i >= sizeof buf || memchr(s + i, '.', e - i))
+        if (u - i >= sizeof buf || decimal)
             return FAIL_TOK(p, "'%.*s' is not a duration (write 30d, 12h, 90s)", (int)(u - i),
                             s + i);
         memcpy(buf, s + i, u - i);
@@ -285,7 +308,7 @@ static int lex_number(struct parser *p)
     memcpy(buf, s + i, e - i);
     buf[e - i] = '\0';
     p->tok.type = TK_NUMBER;
-    p->tok.num = strtod(buf, NULL);
+    set_number(&p->tok, buf, decimal);
     p->tok.end = e;
     return 0;
 }
@@ -492,6 +515,8 @@ static struct hd_seg_node *parse_literal(struct parser *p)
     case TK_NUMBER:
         n = node_at(SEG_NUMBER, t);
         n->num = t->num;
+        n->is_int = t->is_int;
+        n->i = t->i;
         break;
     case TK_DURATION:
         n = node_at(SEG_DURATION, t);
@@ -511,6 +536,8 @@ static struct hd_seg_node *parse_literal(struct parser *p)
         }
         n = node_at(SEG_NUMBER, &m);
         n->num = -p->tok.num;
+        n->is_int = p->tok.is_int;
+        n->i = -p->tok.i;
         break;
     }
     default:
@@ -1063,9 +1090,78 @@ static bool is_subject(const struct hd_seg_node *n)
     return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL;
 }
 
+/* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 64), lb = strnlen(b, 64), row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best =
+                diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* An attribute no contact has had: an error with the closest known ones. */
+static int check_known(struct parser *p, const struct hd_seg_node *f)
+{
+    const struct hd_seg_opts *o = p->opts;
+    size_t head = strcspn(f->path, "."), best[3] = {0}, dist[3], nbest = 0;
+    char *name = hd_xstrndup(f->path, head);
+    for (size_t i = 0; i < o->nknown; i++)
+        if (strcmp(o->known[i], name) == 0) {
+            free(name);
+            return 0;
+        }
+    /* up to three names within a third of the length (at least 2 edits) */
+    size_t limit = head / 3 > 2 ? head / 3 : 2;
+    for (size_t i = 0; i < o->nknown; i++) {
+        size_t d = distance(name, o->known[i]), k;
+        if (d > limit)
+            continue;
+        for (k = nbest; k > 0 && dist[k - 1] > d; k--)
+            if (k < 3)
+                best[k] = best[k - 1], dist[k] = dist[k - 1];
+        if (k < 3) {
+            best[k] = i, dist[k] = d;
+            nbest += nbest < 3;
+        }
+    }
+    struct hd_buf hint;
+    hd_buf_init(&hint);
+    for (size_t k = 0; k < nbest; k++)
+        hd_buf_addf(&hint, "%s'%s'",
+                    k == 0           ? " (did you mean "
+                    : k + 1 == nbest ? " or "
+                                     : ", ",
+                    o->known[best[k]]);
+    if (nbest)
+        hd_buf_adds(&hint, "?)");
+    fail_at(p, f->line, f->col,
+            "no contact has an attribute '%s'%s; if it is still to come, use --allow-unknown", name,
+            nbest ? hint.data : "");
+    hd_buf_release(&hint);
+    free(name);
+    return p->rc;
+}
+
 static int type_check(struct parser *p, struct hd_seg_node *n)
 {
     char name[256];
+    if (n->type == SEG_FIELD && n->field == SEGF_ATTR && p->opts->known && check_known(p, n) < 0)
+        return p->rc;
     if (n->type == SEG_FIELD) {
         if (n->field == SEGF_CREATED_AT || n->field == SEGF_UPDATED_AT)
             n->vtype = SEGV_DATE;
@@ -1172,6 +1268,7 @@ static int expand(struct parser *p, struct hd_seg_node **slot, struct expand *ex
         return fail_at(p, n->line, n->col, "in_segment(\"%s\"): %s", n->path, e.msg);
     struct hd_seg_opts sub = *p->opts;
     sub.name = n->path;
+    sub.known = NULL; /* checked when that segment was defined */
     struct parser q = {.src = expr, .line = 1, .col = 1, .opts = &sub, .err = &e};
     struct hd_seg_node *tree = NULL;
     if (next(&q) == 0)
@@ -1277,7 +1374,8 @@ static void collect_refs(const struct hd_seg_node *n, char ***names, size_t *cou
 int hd_seg_parse_refs(const char *expr, char ***names, size_t *n, struct hd_err *err)
 {
     struct hd_seg_opts o = {0};
-    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = &o, .err = err};
+    struct hd_err local;
+    struct parser p = {.src = expr, .line = 1, .col = 1, .opts = &o, .err = err ? err : &local};
     struct hd_seg_node *tree = NULL;
     *names = NULL;
     *n = 0;

@@ -491,6 +491,12 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
                c.name, hd_camp_status_name(c.status), c.segment, c.tpl, ch,
                c.fallback ? " (fallback on failure)" : "", hd_category_name(c.category), sched,
                c.next_run >= 0 ? cmd_time(c.next_run, t, sizeof t) : "-");
+        char *paused = NULL;
+        if (c.status == HD_CAMP_PAUSED &&
+            hd_store_campaign_pause_reason(ctx->store, c.id, &paused, NULL) == 0 && paused)
+            printf("paused by    herald run: %s (fix it, then herald campaign resume %s)\n", paused,
+                   c.name);
+        free(paused);
         if (c.holdout_bp)
             printf("holdout      %d.%02d%%\n", c.holdout_bp / 100, c.holdout_bp % 100);
         if (c.variants)

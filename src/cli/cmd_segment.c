@@ -9,10 +9,10 @@
 #include "herald/store.h"
 
 static const char segment_usage[] =
-    "usage: herald segment define NAME EXPR [--replace]\n"
+    "usage: herald segment define NAME EXPR [--replace] [--allow-unknown]\n"
     "       herald segment list\n"
     "       herald segment show NAME [--sql]\n"
-    "       herald segment count NAME | --expr EXPR\n"
+    "       herald segment count NAME | --expr EXPR [--allow-unknown]\n"
     "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json]\n"
     "       herald segment export NAME | --expr EXPR [--format csv|jsonl]\n"
     "       herald segment delete NAME\n"
@@ -20,27 +20,40 @@ static const char segment_usage[] =
     "EXPR is a rule such as\n"
     "  days_since(last_active) >= 30 and plan in (\"gold\", \"silver\")\n"
     "(see the README for the language). define checks it against the attribute\n"
-    "types that imports recorded; --replace changes an existing segment. sample\n"
-    "picks members at random; export streams every member in import order.\n";
+    "types that imports recorded; --replace changes an existing segment. define\n"
+    "and count refuse an attribute no contact has had, unless --allow-unknown\n"
+    "(an attribute still to come). sample picks members at random; export\n"
+    "streams every member in import order.\n";
 
 /* The rule of NAME or of --expr, parsed; exactly one must be given. */
-static int load(struct hd_ctx *ctx, const char *name, const char *expr, struct hd_seg_node **ast,
-                const char *cmd)
+static int load(struct hd_ctx *ctx, const char *name, const char *expr, bool allow_unknown,
+                struct hd_seg_node **ast, const char *cmd)
 {
     struct hd_err err = {0};
     if (!name == !expr)
         return cmd_usage(cmd, segment_usage, "give a segment NAME or --expr EXPR");
-    if (hd_seg_load(ctx->store, name, expr, hd_clock_now(&ctx->clock), ast, &err) < 0)
+    if (hd_seg_load_checked(ctx->store, name, expr, hd_clock_now(&ctx->clock), allow_unknown, ast,
+                            &err) < 0)
         return cmd_fail(ctx, &err);
     return EXIT_OK;
 }
 
+/* define's flags: [0] --replace, [1] --allow-unknown */
+static int define_opt(void *ud, int id, const char *arg)
+{
+    (void)arg;
+    ((bool *)ud)[id == 'u'] = true;
+    return 0;
+}
+
 static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"replace", false, 'r', 0}, {0}};
+    static const struct cli_opt opts[] = {
+        {"replace", false, 'r', 0}, {"allow-unknown", false, 'u', 0}, {0}};
     static const struct cli_spec spec = {"segment define", segment_usage, opts, 0, NULL, NULL};
-    bool replace = false;
-    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &replace, &rc);
+    bool flags[2] = {false, false};
+    int rc, i = cli_parse(&spec, argc, argv, define_opt, flags, &rc);
+    bool replace = flags[0];
     if (i < 0)
         return rc;
     if (i + 2 != argc)
@@ -54,9 +67,11 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
     rc = EXIT_OK;
-    if (hd_seg_load(ctx->store, name, expr, now, &ast, &err) < 0 ||
-        hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0 ||
-        hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0)
+    /* counted (so compiled and prepared) before it is stored: a rule SQLite
+     * refuses is never stored */
+    if (hd_seg_load_checked(ctx->store, name, expr, now, flags[1], &ast, &err) < 0 ||
+        hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0 ||
+        hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0)
         rc = cmd_fail(ctx, &err);
     else
         printf("segment '%s' %s: %lld contacts now\n", name, replace ? "stored" : "defined",
@@ -137,6 +152,16 @@ static int find_users(void *ud, const char *name, const char *expr, int64_t upda
     return 0;
 }
 
+/* Campaigns that will still fire or send with the segment. */
+static int find_campaigns(void *ud, const struct hd_campaign *c)
+{
+    struct users *u = ud;
+    if (c->status != HD_CAMP_CANCELLED && c->status != HD_CAMP_DONE &&
+        strcmp(c->segment, u->name) == 0)
+        hd_buf_addf(&u->list, "%s'%s'", u->list.len ? ", " : "", c->name);
+    return 0;
+}
+
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
@@ -156,6 +181,18 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_buf_release(&u.list);
         return cmd_fail(ctx, &err);
     }
+    /* a campaign whose segment is gone could not fire */
+    if (hd_store_campaign_each(ctx->store, find_campaigns, &u, &err) < 0) {
+        hd_buf_release(&u.list);
+        return cmd_fail(ctx, &err);
+    }
+    if (u.list.len) {
+        hd_err_set(&err, HD_E_INVALID,
+                   "segment '%s' is used by campaign %s: cancel it or wait until it is done",
+                   argv[1], u.list.data);
+        hd_buf_release(&u.list);
+        return cmd_fail(ctx, &err);
+    }
     hd_buf_release(&u.list);
     if (hd_store_segment_delete(ctx->store, argv[1], &err) < 0)
         return cmd_fail(ctx, &err);
@@ -166,7 +203,7 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 /* count, sample and export share their options. */
 struct members_args {
     const char *cmd, *expr;
-    bool sample, export;
+    bool sample, export, allow_unknown;
     int format;
     long long limit;
 };
@@ -177,6 +214,11 @@ static int members_opt(void *ud, int id, const char *arg)
     switch (id) {
     case 'e':
         a->expr = arg;
+        return 0;
+    case 'u':
+        if (a->sample || a->export)
+            return cmd_usage(a->cmd, segment_usage, "--allow-unknown is for define and count");
+        a->allow_unknown = true;
         return 0;
     case 'n':
         if (!a->sample || (a->limit = cmd_parse_count(arg)) < 1)
@@ -196,7 +238,8 @@ static int members_opt(void *ud, int id, const char *arg)
 
 static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *which)
 {
-    static const struct cli_opt opts[] = {{"expr", true, 'e', 0}, {"format", true, 'f', 0}, {0}};
+    static const struct cli_opt opts[] = {
+        {"expr", true, 'e', 0}, {"format", true, 'f', 0}, {"allow-unknown", false, 'u', 0}, {0}};
     char cmd[32];
     snprintf(cmd, sizeof cmd, "segment %s", which);
     const struct cli_spec spec = {cmd, segment_usage, opts, 0, "n:h", NULL};
@@ -213,7 +256,8 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
     if (i + (expr ? 0 : 1) != argc)
         return cmd_usage(cmd, segment_usage, "give a segment NAME or --expr EXPR");
     struct hd_seg_node *ast = NULL;
-    rc = load(ctx, expr ? NULL : argv[i], expr, &ast, cmd);
+    /* count refuses an unknown attribute; sample and export read what is */
+    rc = load(ctx, expr ? NULL : argv[i], expr, sample || export || a.allow_unknown, &ast, cmd);
     if (rc != EXIT_OK)
         return rc;
     struct hd_err err = {0};

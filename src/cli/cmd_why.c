@@ -167,6 +167,11 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     printf("):\n");
     if (!w.exists)
         printf("the contact was deleted: the log keeps only this pseudonymous id.\n");
+    char *paused = NULL;
+    if (w.camp.status == HD_CAMP_PAUSED &&
+        hd_store_campaign_pause_reason(ctx->store, w.camp.id, &paused, NULL) == 0 && paused)
+        printf("the campaign is paused: %s.\n", paused);
+    free(paused);
     if (w.nruns == 0)
         printf("the campaign has not fired yet: no run, so no message.\n");
     for (size_t r = w.nruns; r-- > 0;)

@@ -1,6 +1,8 @@
 /* segast: allocation and printing of segment syntax trees. */
 #include "herald/segast.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +113,10 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
         hd_buf_add_json_str(out, n->str, strlen(n->str));
         break;
     case SEG_NUMBER:
-        hd_buf_addf(out, "%g", n->num);
+        if (n->is_int)
+            hd_buf_addf(out, "%lld", (long long)n->i);
+        else
+            hd_buf_addf(out, "%g", n->num);
         break;
     case SEG_BOOL:
         hd_buf_adds(out, n->b ? "true" : "false");
@@ -142,4 +147,27 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
     hd_buf_adds(out, head);
     kids(n, out, 0);
     hd_buf_addc(out, ')');
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now)
+{
+    if (date_only) {
+        int64_t day = floor_div(t, 86400), today = floor_div(now, 86400);
+        return until ? day - today : today - day;
+    }
+    return floor_div(until ? t - now : now - t, 86400);
+}
+
+double hd_segast_decimal(double d)
+{
+    char buf[40];
+    if (!isfinite(d))
+        return d;
+    snprintf(buf, sizeof buf, "%.15g", d);
+    return strtod(buf, NULL);
 }

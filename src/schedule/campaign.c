@@ -240,6 +240,46 @@ static int collect_materializing(void *ud, const struct hd_run *r)
     return 0;
 }
 
+/* A campaign whose segment cannot be evaluated (deleted, a rule SQLite
+ * refuses) is paused with the reason, logged, and skipped until someone
+ * resumes it, so that one bad campaign does not stop the others. 1 when it
+ * is (or already was) paused so, 0 when it may fire, or an error. */
+static int pause_if_unrunnable(struct hd_store *st, struct hd_campaign *c, int64_t fire_at,
+                               int64_t now, struct hd_log *log, struct hd_err *err)
+{
+    struct hd_seg_node *ast = NULL;
+    struct hd_err why = {0};
+    char *noted = NULL, reason[1200];
+    int rc;
+    if (c->status == HD_CAMP_PAUSED) {
+        if ((rc = hd_store_campaign_pause_reason(st, c->id, &noted, err)) < 0)
+            return rc;
+        free(noted);
+        if (noted)
+            return 1;
+    }
+    rc = hd_seg_load(st, c->segment, NULL, fire_at, &ast, &why);
+    if (rc == HD_E_STORE) /* the database, not the rule */
+        return hd_err_set(err, rc, "campaign '%s': %s", c->name, why.msg);
+    if (rc == 0)
+        rc = hd_store_seg_check(st, ast, fire_at, &why);
+    hd_segast_free(ast);
+    if (rc == 0)
+        return 0;
+    why.msg[strcspn(why.msg, "\n")] = '\0'; /* the message, not the rule quoted under it */
+    /* the parser's "segment 'x': " once is enough */
+    char prefix[96];
+    int np = snprintf(prefix, sizeof prefix, "segment '%s': ", c->segment);
+    const char *m = strncmp(why.msg, prefix, (size_t)np) == 0 ? why.msg + np : why.msg;
+    snprintf(reason, sizeof reason, "segment '%s' cannot be evaluated: %s", c->segment, m);
+    hd_log_error(log, "campaign '%s': paused: %s", c->name, reason);
+    if ((rc = hd_store_campaign_set(st, c->id, HD_CAMP_PAUSED, c->next_run, now, err)) < 0 ||
+        (rc = hd_store_campaign_pause_note(st, c->id, reason, err)) < 0)
+        return rc;
+    c->status = HD_CAMP_PAUSED;
+    return 1;
+}
+
 int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t now_ms,
                      struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
                      struct hd_err *err)
@@ -258,14 +298,20 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
             break;
         hd_log_info(log, "campaign '%s': resuming the materialization of run %lld", c.name,
                     (long long)u.fire_at[i]);
-        if (c.status != HD_CAMP_CANCELLED)
+        if (c.status != HD_CAMP_CANCELLED &&
+            (rc = pause_if_unrunnable(st, &c, u.fire_at[i], t.now, log, err)) == 0)
             rc = hd_campaign_fire(st, cfg, &c, u.fire_at[i], now_ms, progress, ud, &f, err);
+        rc = rc > 0 ? 0 : rc;
         hd_campaign_release(&c);
     }
     if (rc < 0 || (rc = hd_store_campaign_each(st, collect_due, &t, err)) < 0)
         goto out;
     for (size_t i = 0; i < t.n && rc == 0; i++) {
         struct hd_fire f;
+        if ((rc = pause_if_unrunnable(st, &t.due[i], t.due[i].next_run, t.now, log, err)) != 0) {
+            rc = rc > 0 ? 0 : rc;
+            continue;
+        }
         if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
                                    err)) == 0) {
             hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",

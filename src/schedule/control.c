@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "herald/schedule.h"
+#include "herald/segment.h"
 #include "herald/state.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
@@ -162,16 +163,18 @@ out:
 int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
                        bool category_given, int64_t now, struct hd_err *err)
 {
-    char *expr = NULL;
+    struct hd_seg_node *ast = NULL;
     int rc;
     c->created_at = now;
     c->status = HD_CAMP_SCHEDULED;
     if (c->sched == HD_SCHED_EVERY && !c->tz)
         c->tz = hd_xstrdup(cfg->timezone);
-    if ((rc = hd_store_segment_get(st, c->segment, &expr, err)) == 0 &&
+    /* the segment must exist and be a rule SQLite takes, or every firing fails */
+    if ((rc = hd_seg_load(st, c->segment, NULL, now, &ast, err)) == 0 &&
+        (rc = hd_store_seg_check(st, ast, now, err)) == 0 &&
         (rc = check_template(cfg, c, category_given, err)) == 0 &&
         (rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err)) == 0)
         rc = hd_store_campaign_add(st, c, err);
-    free(expr);
+    hd_segast_free(ast);
     return rc;
 }

@@ -9,10 +9,11 @@
  * Meaning, which the tests check against an independent evaluator:
  *  - a missing attribute (or NULL field) makes every comparison false,
  *    including != and not in; "not" of a false comparison is true;
- *  - dates compare as ISO 8601 text in UTC; a literal at midnight is written
- *    as a plain date, so that "2026-11-01" equals it and later times sort after;
- *  - days_since(x) is floor((now - x) / 1 day), plain dates being midnight UTC;
- *    comparisons on it are rewritten into bounds on x, so that no date
+ *  - dates and date-times compare as instants (a plain date is midnight
+ *    UTC), still with one ISO text comparison (see enum tform);
+ *  - days_since(x) and days_until(x) mean hd_segast_days() (segast.h):
+ *    calendar days on a plain date, floor of whole days on a date-time;
+ *    comparisons on them are rewritten into bounds on x, so that no date
  *    function runs per row;
  *  - reachable(ch[, cat]): an address (a push token) on the channel, not
  *    suppressed, and no opt-out for the category (marketing by default). */
@@ -171,33 +172,52 @@ static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
     hd_buf_addc(&c->sql, ')');
 }
 
-/* A time as the field stores it: epoch seconds, or ISO text (a plain date at
- * midnight UTC). */
-static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t)
+/* Which text of an instant to compare a date attribute with. Such an
+ * attribute holds ISO text in one of two forms: a plain date "2026-11-22"
+ * (midnight UTC) or a date-time "2026-11-22T08:00:00Z". As text a plain date
+ * sorts just before the date-times of its day, so an instant t has a first
+ * text (its plain date when t is midnight) and a last (its date-time), and
+ * one text comparison compares instants: v < t <=> v < first,
+ * v <= t <=> v <= last, v = t <=> v between first and last. */
+enum tform { T_FIRST, T_LAST };
+
+/* A time as the field stores it: epoch seconds, or ISO text in the form. */
+static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t, enum tform form)
 {
     if (epoch_field(f))
         return param(c, B_INT, NULL, t, 0);
     char buf[32];
-    if (t % 86400 == 0)
+    if (form == T_FIRST && t % 86400 == 0)
         hd_time_format_date(t, buf, sizeof buf);
     else
         hd_time_format_iso(t, buf, sizeof buf);
     return param(c, B_TEXT, buf, 0, 0);
 }
 
-static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v)
+/* True when the instant v may have two texts in field f (when it is a
+ * midnight); both are bound whatever v is, so that the SQL's shape does not
+ * depend on the rule's values. */
+static bool two_forms(const struct hd_seg_node *f, const struct hd_seg_node *v)
+{
+    return v->type == SEG_TIME && !epoch_field(f);
+}
+
+static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                         enum tform form)
 {
     switch (v->type) {
     case SEG_STRING:
         return param(c, B_TEXT, v->str, 0, 0);
     case SEG_NUMBER:
+        if (v->is_int)
+            return param(c, B_INT, NULL, v->i, 0);
         if (v->num == floor(v->num) && fabs(v->num) < 9e15)
             return param(c, B_INT, NULL, (int64_t)v->num, 0);
         return param(c, B_REAL, NULL, 0, v->num);
     case SEG_BOOL:
         return param(c, B_INT, NULL, v->b, 0);
     case SEG_TIME:
-        return time_param(c, f, v->t);
+        return time_param(c, f, v->t, form);
     default:
         HD_BUG("literal of type %d", (int)v->type);
     }
@@ -206,6 +226,38 @@ static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const stru
 static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
 
 /* ---- days_since / days_until as bounds on the date ---------------------------------- */
+
+/* d >= K (at_least) or d < K, where t is now -K days (since) or now + K days
+ * (until), for the meaning of hd_segast_days().
+ * since: on a date-time d >= K <=> x <= t; on a plain date D, today - D >= K
+ * <=> D <= the day of t, which is also "x <= t" in text (a plain date sorts
+ * before the times of its day). One comparison, as cheap as a text one gets.
+ * until: on a date-time d >= K <=> x >= t; on a plain date D >= the day of t,
+ * which in text is "x >= t or x = that day". */
+static void emit_day_bound(struct sqlc *c, const struct hd_seg_node *f, int path, bool since,
+                           bool at_least, int64_t t)
+{
+    if (since || epoch_field(f)) {
+        emit_field(c, f, path);
+        if (since)
+            hd_buf_adds(&c->sql, at_least ? " <= " : " > ");
+        else
+            hd_buf_adds(&c->sql, at_least ? " >= " : " < ");
+        emit_param(c, time_param(c, f, t, T_LAST));
+        return;
+    }
+    char day[32];
+    hd_time_format_date(t, day, sizeof day);
+    hd_buf_addc(&c->sql, '(');
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, at_least ? " >= " : " < ");
+    emit_param(c, time_param(c, f, t, T_LAST));
+    hd_buf_adds(&c->sql, at_least ? " OR " : " AND ");
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, at_least ? " = " : " != ");
+    emit_param(c, param(c, B_TEXT, day, 0, 0));
+    hd_buf_addc(&c->sql, ')');
+}
 
 /* Emits a condition for lo <= d < hi (either may be infinite) where d is the
  * whole-or-fractional day count of days_since(f) or days_until(f). */
@@ -231,21 +283,16 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
         return;
     }
     hd_buf_addc(&c->sql, '(');
-    /* since: d >= K <=> x <= now - K days; until: d >= K <=> x >= now + K days */
     if (!isinf(lo)) {
-        int64_t t = c->now + (since ? -1 : 1) * (int64_t)llround(lo * 86400);
-        emit_field(c, f, path);
-        hd_buf_adds(&c->sql, since ? " <= " : " >= ");
-        emit_param(c, time_param(c, f, t));
+        emit_day_bound(c, f, path, since, true,
+                       c->now + (since ? -1 : 1) * (int64_t)llround(lo * 86400));
         first = false;
     }
     if (!isinf(hi)) {
-        int64_t t = c->now + (since ? -1 : 1) * (int64_t)llround(hi * 86400);
         if (!first)
             hd_buf_adds(&c->sql, " AND ");
-        emit_field(c, f, path);
-        hd_buf_adds(&c->sql, since ? " > " : " < ");
-        emit_param(c, time_param(c, f, t));
+        emit_day_bound(c, f, path, since, false,
+                       c->now + (since ? -1 : 1) * (int64_t)llround(hi * 86400));
         first = false;
     }
     if (first) { /* no bound: any date at all */
@@ -342,8 +389,17 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
     int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
-    hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
-    emit_param(c, literal_param(c, f, v));
+    if (two_forms(f, v) && (n->op == SEG_EQ || n->op == SEG_NE)) {
+        /* either text of the instant */
+        hd_buf_adds(&c->sql, n->op == SEG_EQ ? " BETWEEN " : " NOT BETWEEN ");
+        emit_param(c, literal_param(c, f, v, T_FIRST));
+        hd_buf_adds(&c->sql, " AND ");
+        emit_param(c, literal_param(c, f, v, T_LAST));
+    } else {
+        hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
+        emit_param(c,
+                   literal_param(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST));
+    }
     hd_buf_addc(&c->sql, ')');
 }
 
@@ -372,7 +428,11 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
             hd_buf_adds(&c->sql, ", ");
-        emit_param(c, literal_param(c, f, n->kids[i]));
+        emit_param(c, literal_param(c, f, n->kids[i], T_FIRST));
+        if (two_forms(f, n->kids[i])) {
+            hd_buf_adds(&c->sql, ", ");
+            emit_param(c, literal_param(c, f, n->kids[i], T_LAST));
+        }
     }
     hd_buf_adds(&c->sql, "))");
 }
@@ -395,16 +455,16 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
-    emit_param(c, literal_param(c, f, lo));
+    emit_param(c, literal_param(c, f, lo, T_FIRST));
     hd_buf_adds(&c->sql, " AND ");
-    emit_param(c, literal_param(c, f, hi));
+    emit_param(c, literal_param(c, f, hi, T_LAST));
     hd_buf_addc(&c->sql, ')');
 }
 
 static void emit_contains(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0];
-    int v = literal_param(c, f, n->kids[1]);
+    int v = literal_param(c, f, n->kids[1], T_LAST);
     if (f->field != SEGF_ATTR || f->vtype == SEGV_STRING) {
         int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
         hd_buf_adds(&c->sql, "(instr(");
@@ -453,10 +513,12 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_NOT:
         /* a comparison on a missing value is NULL in SQL, false here: so
-         * "not" of it is true */
-        hd_buf_adds(&c->sql, "(NOT coalesce(");
+         * "not" of it is true. A condition is 1, 0 or NULL, so "IS NOT 1";
+         * NOT coalesce(x, 0) meant the same but took SQLite's parser stack
+         * twice as deep: 18 nested nots overflowed it */
+        hd_buf_addc(&c->sql, '(');
         emit_cond(c, n->kids[0]);
-        hd_buf_adds(&c->sql, ", 0))");
+        hd_buf_adds(&c->sql, " IS NOT 1)");
         break;
     case SEG_CMP:
         emit_cmp(c, n);
@@ -473,7 +535,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
     case SEG_STARTS_WITH: {
         const struct hd_seg_node *f = n->kids[0];
         int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
-        int v = literal_param(c, f, n->kids[1]);
+        int v = literal_param(c, f, n->kids[1], T_LAST);
         hd_buf_adds(&c->sql, "(substr(");
         emit_field(c, f, path);
         hd_buf_adds(&c->sql, ", 1, length(");
@@ -597,6 +659,16 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
         *n = sqlite3_column_int64(s, 0);
     else
         rc = hd_store_fail(st, err, "counting segment");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                       struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                   NULL, err);
     sqlite3_finalize(s);
     return rc;
 }

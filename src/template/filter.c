@@ -7,8 +7,8 @@
  *                      date-times in the recipient's zone, plain dates as written
  *   number [N]         locale grouping and decimals (at most N fraction digits)
  *   currency "CNY"     the amount in that ISO 4217 currency, in the locale's style
- *   days_until         whole days from today (in the recipient's zone) to a date
- *   days_since         whole days from a date to today
+ *   days_until         whole days from now to a date (hd_segast_days: calendar
+ *   days_since         days from today, UTC, on a plain date), as segments count
  *   between A B, lt N, gt N    a number's test, for sections:
  *                      {{#expires | days_until | between 0 90}}...{{/expires}}
  *
@@ -26,6 +26,7 @@
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
+#include "herald/segast.h"
 #include "herald/time.h"
 
 /* ---- the formatter cache ------------------------------------------------------ */
@@ -371,36 +372,6 @@ static void truncate_chars(struct mst_val *v, size_t max)
     hd_buf_adds(v->s, "\xE2\x80\xA6"); /* … */
 }
 
-static UCalendar *calendar(struct hd_fmt *f, const char *zone)
-{
-    UCalendar *c = fmt_find(f, K_CALENDAR, zone);
-    if (c)
-        return c;
-    UChar z[128];
-    int32_t n;
-    UErrorCode st = U_ZERO_ERROR;
-    if (to_u16(zone, strlen(zone), z, 128, &n) < 0)
-        return NULL;
-    c = ucal_open(z, n, "en", UCAL_GREGORIAN, &st);
-    return U_SUCCESS(st) ? fmt_add(f, K_CALENDAR, zone, c) : NULL;
-}
-
-/* Days since the epoch of the calendar date of t in zone. */
-static int local_day(struct hd_fmt *f, const char *zone, int64_t t, int64_t *day)
-{
-    UCalendar *c = calendar(f, zone);
-    UErrorCode st = U_ZERO_ERROR;
-    if (!c)
-        return -1;
-    ucal_setMillis(c, (UDate)t * 1000.0, &st);
-    int32_t off = ucal_get(c, UCAL_ZONE_OFFSET, &st) + ucal_get(c, UCAL_DST_OFFSET, &st);
-    if (U_FAILURE(st))
-        return -1;
-    int64_t local = t + off / 1000;
-    *day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
-    return 0;
-}
-
 static int format_date(const struct hd_mst_env *env, struct mst_val *v, const char *style,
                        struct hd_buf *tmp, char *why, size_t whysize)
 {
@@ -536,9 +507,8 @@ int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, s
         return format_number(env, v, f, tmp, why, whysize);
     case F_DAYS_UNTIL:
     case F_DAYS_SINCE: {
-        int64_t t, today, day;
+        int64_t t;
         bool date_only;
-        const char *zone = env->timezone ? env->timezone : "UTC";
         if (v->type == V_MISSING)
             return 0;
         if (as_time(v, &t, &date_only) < 0) {
@@ -547,13 +517,9 @@ int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, s
                      v->type == V_STR ? v->s->data : "(not text)");
             return -1;
         }
-        if (local_day(env->fmt, zone, env->now, &today) < 0 ||
-            (date_only ? (day = t / 86400, 0) : local_day(env->fmt, zone, t, &day)) < 0) {
-            snprintf(why, whysize, "time zone '%s' is not usable", zone);
-            return -1;
-        }
+        /* the segments' meaning, so that a template says what its segment chose */
         v->type = V_NUM;
-        v->num = (double)(f->kind == F_DAYS_UNTIL ? day - today : today - day);
+        v->num = (double)hd_segast_days(f->kind == F_DAYS_UNTIL, t, date_only, env->now);
         return 0;
     }
     case F_BETWEEN:
