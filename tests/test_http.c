@@ -859,6 +859,46 @@ static bool twilio_got(const char *to)
     return got;
 }
 
+/* Runs a campaign of template tpl on the SMS channel to the contact with
+ * the phone number through `herald send`, and returns `herald log` of it
+ * (JSON lines; the caller frees). */
+static char *send_sms_campaign(const char *name, const char *tpl, const char *phone)
+{
+    char db[64], csv[64], row[128];
+    snprintf(db, sizeof db, "%s.db", name);
+    snprintf(csv, sizeof csv, "%s.csv", name);
+    snprintf(row, sizeof row, "id,phone\n%s-1,%s\n", name, phone);
+    char *cp = path(csv);
+    tu_write(cp, row);
+    free(cp);
+    struct tu_run r;
+    const char *steps[][10] = {
+        {"init", NULL},
+        {"contacts", "import", csv, NULL},
+        {"segment", "define", "all", "id != \"\"", NULL},
+        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
+         "--now"},
+        {"send", name, "--wait", "30s", NULL},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *a[16] = {"-c", "tp.conf", "--db", db};
+        size_t n = 4;
+        for (size_t k = 0; k < 10 && steps[i][k]; k++)
+            a[n++] = steps[i][k];
+        a[n] = NULL;
+        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                  a[11], a[12], a[13], NULL);
+        if (r.status != 0)
+            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
+        tu_run_release(&r);
+    }
+    tu_herald(&r, dir, NULL, "-c", "tp.conf", "--db", db, "log", "--campaign", name, "--format",
+              "jsonl", NULL);
+    char *out = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    return out;
+}
+
 /* Issue 15 item 6: FCM's reserved data keys are refused by lint and
  * before anything is sent. */
 static void test_push_fcm_reserved(void **state)
@@ -875,6 +915,22 @@ static void test_push_fcm_reserved(void **state)
     json_t *l = read_log("fcm.log");
     assert_null(fcm_message(l, "tok-reserved"));
     json_decref(l);
+    /* the driver refuses them too, whatever gave the data */
+    struct hd_config *cfg = fcm_config("sa.json");
+    struct hd_log hl;
+    hd_log_init(&hl, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    struct content c = {
+        .title = "T", .body = "B", .data = "{\"ok\":\"1\",\"gcm.notification.e\":\"1\"}"};
+    static const char *const to[] = {"tok-reserved-2"};
+    send_all(cfg, HD_CH_PUSH, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "reserved");
+    assert_contains(rs.r[0].text, "push data key 'gcm.notification.e' is reserved by FCM");
+    l = read_log("fcm.log");
+    assert_null(fcm_message(l, "tok-reserved-2"));
+    json_decref(l);
+    hd_config_free(cfg);
+    hd_log_release(&hl);
     tu_herald(&r, dir, NULL, "-c", "tp.conf", "template", "lint", "reserved", NULL);
     assert_int_equal(r.status, 1);
     assert_contains(r.out, "push.data: the key 'from' is reserved by FCM");
@@ -906,6 +962,38 @@ static void test_sms_twilio_limit(void **state)
     assert_contains(r.out, "sms: the fixed text alone is 1700 characters, over the 1600 that "
                            "provider 'sms' (twilio) accepts");
     tu_run_release(&r);
+    /* a campaign: the dispatcher's render refuses it, per provider */
+    char *log = send_sms_campaign("longc", "long", "+14155550102");
+    assert_contains(log, "render_failed");
+    assert_contains(log, "the SMS is 1700 characters, over the 1600 that provider 'sms' (twilio) "
+                         "accepts");
+    free(log);
+    assert_false(twilio_got("+14155550102"));
+    /* the driver itself refuses a body over 1,600 characters, unsent */
+    struct hd_config *cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                                   "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
+                                   "from = +15550001111\n",
+                                   tw.port, TW_SID);
+    struct hd_log hl;
+    hd_log_init(&hl, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    struct hd_buf body;
+    hd_buf_init(&body);
+    for (int i = 0; i < 1601; i++)
+        hd_buf_adds(&body, i % 2 ? "\xe4\xbd\xa0" : "a");
+    struct content c = {.body = body.data};
+    static const char *const to[] = {"+14155550103"};
+    send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "over 1600");
+    assert_contains(rs.r[0].text, "the SMS is 1601 characters");
+    c.body = "";
+    send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "empty");
+    assert_contains(rs.r[0].text, "the SMS is empty");
+    assert_false(twilio_got("+14155550103"));
+    hd_buf_release(&body);
+    hd_config_free(cfg);
+    hd_log_release(&hl);
 }
 
 /* Issue 15 item 8: an SMS that renders empty is refused, unsent. */
@@ -920,6 +1008,14 @@ static void test_sms_empty(void **state)
     assert_contains(r.err, "template 'empty': the sms part is empty once rendered");
     tu_run_release(&r);
     assert_false(twilio_got("+14155550100"));
+    /* a campaign: strict, and a section that is false renders nothing */
+    put_template("emptysec",
+                 "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
+    char *log = send_sms_campaign("emptyc", "emptysec", "+14155550104");
+    assert_contains(log, "render_failed");
+    assert_contains(log, "template 'emptysec': the sms part is empty once rendered");
+    free(log);
+    assert_false(twilio_got("+14155550104"));
 }
 
 /* What the gateway says about an address reaches the audience: 21211

@@ -59,6 +59,7 @@ struct hd_tpl_info {
     const char *description; /* "" when absent */
     int category;            /* enum hd_category */
     unsigned channels;       /* bit 1 << HD_CH_* for each channel with parts */
+    unsigned parts;          /* bit 1 << HD_PART_* for each part some file has */
     const char *locales[32]; /* locale files, in file-name order */
     size_t nlocales;
     const char *variants[16]; /* A/B variants used by any part */

@@ -126,8 +126,16 @@ static void add_str(struct hd_buf *b, const char *s)
 /* FCM refuses these data keys: "from", "message_type", "google.*", "gcm.*". */
 static bool reserved(const char *k)
 {
-    return strcmp(k, "from") == 0 || strcmp(k, "message_type") == 0 ||
-           strncmp(k, "google.", 7) == 0 || strncmp(k, "gcm.", 4) == 0;
+    switch (k[0]) { /* one look for most keys: this runs for every key sent */
+    case 'f':
+        return strcmp(k, "from") == 0;
+    case 'm':
+        return strcmp(k, "message_type") == 0;
+    case 'g':
+        return strncmp(k, "google.", 7) == 0 || strncmp(k, "gcm.", 4) == 0;
+    default:
+        return false;
+    }
 }
 
 /* Appends "data":{...} with every value a string, as FCM requires (other
@@ -202,7 +210,8 @@ static void add_notification(struct hd_buf *b, const struct hd_msg *m, json_t *e
         add_str(b, m->body);
         first = false;
     }
-    add_members(b, extra, &first);
+    if (extra)
+        add_members(b, extra, &first);
     hd_buf_addc(b, '}');
 }
 
@@ -210,7 +219,7 @@ static void add_notification(struct hd_buf *b, const struct hd_msg *m, json_t *e
  * collapse key in "android" unless push.fcm gives its own. */
 static void add_fcm_parts(struct hd_buf *b, json_t *fcm, const char *collapse)
 {
-    json_t *android = json_object_get(fcm, "android");
+    json_t *android = fcm ? json_object_get(fcm, "android") : NULL;
     if (collapse || android) {
         bool first = true;
         hd_buf_adds(b, ",\"android\":{");
@@ -224,6 +233,8 @@ static void add_fcm_parts(struct hd_buf *b, json_t *fcm, const char *collapse)
     }
     const char *k;
     json_t *v;
+    if (!fcm)
+        return;
     json_object_foreach(fcm, k, v)
     {
         if (strcmp(k, "notification") == 0 || strcmp(k, "android") == 0)
@@ -272,7 +283,7 @@ static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
     hd_buf_adds(b, "{\"message\":{\"token\":");
     add_str(b, m->to);
     size_t payload = b->len, extra = 2; /* what FCM counts: {notification,data} */
-    add_notification(b, m, json_object_get(fcm, "notification"));
+    add_notification(b, m, fcm ? json_object_get(fcm, "notification") : NULL);
     if (b->len > payload)
         extra--; /* its leading comma stands for one brace */
     const char *collapse = json_string_value(json_object_get(data, "collapse_id"));

@@ -63,7 +63,7 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
     }
     for (int part = HD_PART_PUSH_DATA; channel == HD_CH_PUSH && part <= HD_PART_PUSH_APNS; part++) {
         struct hd_buf b;
-        if (!hd_tpl_has_part(t, part, req->locale, req->variant))
+        if (!(info.parts & (1u << part)) || !hd_tpl_has_part(t, part, req->locale, req->variant))
             continue;
         hd_buf_init(&b);
         if ((rc = hd_tpl_render_json_text(t, part, req, &b, err)) < 0) {

@@ -75,6 +75,7 @@ struct hd_tpl {
     struct hd_tpl_set *set;
     struct tfile *files; /* [0] is the base file; the rest sorted by locale */
     size_t nfiles;
+    unsigned kinds; /* 1 << part for each part some file has */
 };
 
 struct pentry {
@@ -616,6 +617,9 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
     for (size_t i = 0; i < nlocs; i++)
         free(locs[i]);
     free(locs);
+    for (size_t i = 0; i < t->nfiles; i++)
+        for (size_t k = 0; k < t->files[i].nparts; k++)
+            t->kinds |= 1u << t->files[i].parts[k].kind;
     set->tpls = hd_xrealloc(set->tpls, (set->ntpls + 1) * sizeof *set->tpls);
     set->tpls[set->ntpls++] = t;
     *out = t;
@@ -676,6 +680,11 @@ static const struct part *find_part(const struct hd_tpl *t, int kind, const char
                                     const char *variant, const struct tfile **from)
 {
     char chain[4][64];
+    if (!(t->kinds & (1u << kind))) { /* no file has it: no need to look */
+        if (from)
+            *from = &t->files[0];
+        return NULL;
+    }
     size_t n = locale_chain(locale, chain);
     for (size_t i = 0; i < n; i++) {
         const struct tfile *f = file_for(t, chain[i]);
@@ -720,6 +729,7 @@ void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info)
     info->name = t->name;
     info->description = t->files[0].description ? t->files[0].description : "";
     info->category = t->files[0].category;
+    info->parts = t->kinds;
     for (size_t i = 0; i < t->nfiles; i++) {
         const struct tfile *f = &t->files[i];
         if (f->locale && info->nlocales < 32)
@@ -996,14 +1006,22 @@ void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, 
 {
     json_t *n = json_object(), *f = json_object(), *aps = json_object(), *alert = json_object(),
            *a = json_object();
-    set_str(n, "title", title);
-    set_str(n, "body", body);
-    json_object_set_new(f, "notification", n);
+    /* as the drivers send them: empty title and body left out, and a push
+     * with neither is data-only (no notification; APNs content-available) */
+    set_str(n, "title", title && *title ? title : NULL);
+    set_str(n, "body", body && *body ? body : NULL);
+    if (json_object_size(n))
+        json_object_set(f, "notification", n);
     if (data)
         json_object_set(f, "data", (json_t *)data);
-    set_str(alert, "title", title);
-    set_str(alert, "body", body);
-    json_object_set_new(aps, "alert", alert);
+    if (json_object_size(n)) {
+        json_object_update(alert, n);
+        json_object_set(aps, "alert", alert);
+    } else {
+        json_object_set_new(aps, "content-available", json_integer(1));
+    }
+    json_decref(n);
+    json_decref(alert);
     json_object_set_new(a, "aps", aps);
     if (data)
         json_object_update(a, (json_t *)data);
