@@ -69,10 +69,8 @@ static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
         if (n == 0)
             hd_result_set(r, HD_OUT_PERMANENT, 0, "the SMS is empty");
         else
-            hd_result_set(r, HD_OUT_PERMANENT, 0,
-                          "the SMS is %zu characters, over the %d Twilio "
-                          "accepts",
-                          n, TWILIO_MAX_CHARS);
+            hd_result_set(r, HD_OUT_PERMANENT, 0, "the SMS is %zu characters, over the %d %s", n,
+                          TWILIO_MAX_CHARS, "Twilio accepts");
         return -1;
     }
     hd_buf_adds(&q->url, t->url);
