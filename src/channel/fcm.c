@@ -244,13 +244,15 @@ static void add_fcm_parts(struct hd_buf *b, json_t *fcm, const char *collapse)
     }
 }
 
+/* The message is refused unsent (permanent): fmt with arg says why; a and
+ * b (may be NULL) are released. */
 static int refuse(struct hx_req *q, struct hd_result *r, json_t *a, json_t *b, const char *fmt,
                   const char *arg)
 {
+    hd_result_init(r, q->m);
+    hd_result_set(r, HD_OUT_PERMANENT, 0, fmt, arg); /* arg may live in a or b */
     json_decref(a);
     json_decref(b);
-    hd_result_init(r, q->m);
-    hd_result_set(r, HD_OUT_PERMANENT, 0, fmt, arg);
     return -1;
 }
 
