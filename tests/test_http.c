@@ -672,6 +672,352 @@ static void test_provider_test_no_secrets(void **state)
     free(ca);
 }
 
+/* ---- push and SMS templates, end to end ----------------------------------------- */
+
+/* The providers of test_push_templates: Twilio, FCM and APNs on the mocks,
+ * templates in tpl/. */
+static void template_conf(void)
+{
+    char *conf = path("tp.conf"), *sa = path("sa.json"), *key = path("AuthKey_ABC123DEFG.p8"),
+         *ca = path("ca.pem"), *td = path("tpl");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ntemplates = %s\n"
+                "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+                "[provider fcm]\ntype = fcm\nservice_account_file = %s\n"
+                "base_url = http://127.0.0.1:%d\n"
+                "[provider ios]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
+                "team_id = TEAM123456\ntopic = com.example.app\n"
+                "base_url = https://localhost:%d\nca_file = %s\n"
+                "[channel sms]\nproviders = sms\n",
+                td, tw.port, TW_SID, sa, fcm.port, key, apns.port, ca);
+    tu_write(conf, t.data);
+    mkdir(td, 0755);
+    hd_buf_release(&t);
+    free(conf);
+    free(sa);
+    free(key);
+    free(ca);
+    free(td);
+}
+
+static void put_template(const char *name, const char *text)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
+    char *p = path(rel);
+    tu_write(p, text);
+    free(p);
+}
+
+/* `provider test PROVIDER --to TO --template T`; the caller releases r. */
+static void probe(struct tu_run *r, const char *provider, const char *to, const char *tpl)
+{
+    tu_herald(r, dir, NULL, "-c", "tp.conf", "provider", "test", provider, "--to", to, "--template",
+              tpl, NULL);
+}
+
+/* The logged FCM message sent to token, or NULL. */
+static json_t *fcm_message(json_t *log, const char *token)
+{
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(log, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        const char *t = json_string_value(json_object_get(b, "token"));
+        if (t && strcmp(t, token) == 0)
+            found = b;
+    }
+    return found;
+}
+
+/* The logged APNs request to the device token, or NULL. */
+static json_t *apns_request(json_t *log, const char *device)
+{
+    char want[300];
+    snprintf(want, sizeof want, "/3/device/%s", device);
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(log, i, e)
+    {
+        const char *p = json_string_value(json_object_get(e, "path"));
+        if (p && strcmp(p, want) == 0)
+            found = e;
+    }
+    return found;
+}
+
+/* Issue 15 item 4: what push.fcm and push.apns say is sent (android,
+ * fcm_options; aps.badge, thread-id, custom keys), and nothing they did not
+ * ask for (no "sound"). */
+static void test_push_parts_sent(void **state)
+{
+    (void)state;
+    template_conf();
+    put_template("rich", "category: transactional\n"
+                         "--- push.title\nSale\n--- push.body\nUp to {{pct | default '50'}}% off\n"
+                         "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
+                         "--- push.fcm\n{\"android\": {\"priority\": \"high\", \"notification\": "
+                         "{\"channel_id\": \"promo\"}}, \"fcm_options\": {\"analytics_label\": "
+                         "\"sale\"}}\n"
+                         "--- push.apns\n{\"aps\": {\"badge\": 3, \"thread-id\": \"promo\"}, "
+                         "\"campaign\": \"sale\"}\n");
+    struct tu_run r;
+    probe(&r, "fcm", "tok-rich", "rich");
+    if (r.status != 0)
+        fail_msg("fcm rich: %s %s", r.out, r.err);
+    tu_run_release(&r);
+    probe(&r, "ios", "beef0001" HEX64, "rich");
+    if (r.status != 0)
+        fail_msg("apns rich: %s %s", r.out, r.err);
+    tu_run_release(&r);
+    json_t *l = read_log("fcm.log");
+    json_t *m = fcm_message(l, "tok-rich");
+    assert_non_null(m);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m, "notification"), "body")),
+        "Up to 50% off");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "data"), "deep_link")),
+                        "app://sale");
+    json_t *android = json_object_get(m, "android");
+    assert_non_null(android);
+    assert_string_equal(json_string_value(json_object_get(android, "priority")), "high");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(android, "notification"), "channel_id")),
+        "promo");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m, "fcm_options"), "analytics_label")),
+        "sale");
+    json_decref(l);
+    l = read_log("apns.log");
+    json_t *q = apns_request(l, "beef0001" HEX64);
+    assert_non_null(q);
+    json_t *b = json_object_get(q, "body"), *aps = json_object_get(b, "aps");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(aps, "alert"), "title")),
+                        "Sale");
+    assert_string_equal(json_string_value(json_object_get(b, "deep_link")), "app://sale");
+    assert_null(json_object_get(aps, "sound"));
+    assert_int_equal(json_integer_value(json_object_get(aps, "badge")), 3);
+    assert_string_equal(json_string_value(json_object_get(aps, "thread-id")), "promo");
+    assert_string_equal(json_string_value(json_object_get(b, "campaign")), "sale");
+    json_decref(l);
+}
+
+/* Issue 15 item 5: a push with data and no title or body is a data-only
+ * push: FCM gets no notification, APNs content-available as a background
+ * push. */
+static void test_push_data_only(void **state)
+{
+    (void)state;
+    template_conf();
+    put_template("silent", "category: transactional\n--- push.data\n{\"sync\": \"inbox\"}\n");
+    struct tu_run r;
+    probe(&r, "fcm", "tok-silent", "silent");
+    if (r.status != 0)
+        fail_msg("fcm silent: %s %s", r.out, r.err);
+    tu_run_release(&r);
+    probe(&r, "ios", "beef0002" HEX64, "silent");
+    if (r.status != 0)
+        fail_msg("apns silent: %s %s", r.out, r.err);
+    tu_run_release(&r);
+    json_t *l = read_log("fcm.log");
+    json_t *m = fcm_message(l, "tok-silent");
+    assert_non_null(m);
+    assert_null(json_object_get(m, "notification"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "data"), "sync")),
+                        "inbox");
+    json_decref(l);
+    l = read_log("apns.log");
+    json_t *q = apns_request(l, "beef0002" HEX64);
+    assert_non_null(q);
+    json_t *b = json_object_get(q, "body"), *aps = json_object_get(b, "aps");
+    assert_null(json_object_get(aps, "alert"));
+    assert_null(json_object_get(aps, "sound"));
+    assert_int_equal(json_integer_value(json_object_get(aps, "content-available")), 1);
+    assert_string_equal(json_string_value(json_object_get(b, "sync")), "inbox");
+    json_t *h = json_object_get(q, "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-push-type")), "background");
+    assert_string_equal(json_string_value(json_object_get(h, "apns-priority")), "5");
+    json_decref(l);
+}
+
+/* True when the Twilio mock logged a request to the number. */
+static bool twilio_got(const char *to)
+{
+    json_t *l = read_log("twilio.log"), *e;
+    size_t i;
+    bool got = false;
+    json_array_foreach(l, i, e)
+    {
+        const char *t = json_string_value(json_object_get(json_object_get(e, "form"), "To"));
+        got |= t && strcmp(t, to) == 0;
+    }
+    json_decref(l);
+    return got;
+}
+
+/* Runs a campaign of template tpl on the SMS channel to the contact with
+ * the phone number through `herald send`, and returns `herald log` of it
+ * (JSON lines; the caller frees). */
+static char *send_sms_campaign(const char *name, const char *tpl, const char *phone)
+{
+    char db[64], csv[64], row[128];
+    snprintf(db, sizeof db, "%s.db", name);
+    snprintf(csv, sizeof csv, "%s.csv", name);
+    snprintf(row, sizeof row, "id,phone\n%s-1,%s\n", name, phone);
+    char *cp = path(csv);
+    tu_write(cp, row);
+    free(cp);
+    struct tu_run r;
+    const char *steps[][10] = {
+        {"init", NULL},
+        {"contacts", "import", csv, NULL},
+        {"segment", "define", "all", "id != \"\"", NULL},
+        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
+         "--now"},
+        {"send", name, "--wait", "30s", NULL},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *a[16] = {"-c", "tp.conf", "--db", db};
+        size_t n = 4;
+        for (size_t k = 0; k < 10 && steps[i][k]; k++)
+            a[n++] = steps[i][k];
+        a[n] = NULL;
+        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                  a[11], a[12], a[13], NULL);
+        if (r.status != 0)
+            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
+        tu_run_release(&r);
+    }
+    tu_herald(&r, dir, NULL, "-c", "tp.conf", "--db", db, "log", "--campaign", name, "--format",
+              "jsonl", NULL);
+    char *out = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    return out;
+}
+
+/* Issue 15 item 6: FCM's reserved data keys are refused by lint and
+ * before anything is sent. */
+static void test_push_fcm_reserved(void **state)
+{
+    (void)state;
+    template_conf();
+    put_template("reserved", "category: transactional\n--- push.title\nHi\n"
+                             "--- push.data\n{\"from\": \"shop\", \"google.x\": \"1\"}\n");
+    struct tu_run r;
+    probe(&r, "fcm", "tok-reserved", "reserved");
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "push.data: the key 'from' is reserved by FCM");
+    tu_run_release(&r);
+    json_t *l = read_log("fcm.log");
+    assert_null(fcm_message(l, "tok-reserved"));
+    json_decref(l);
+    /* the driver refuses them too, whatever gave the data */
+    struct hd_config *cfg = fcm_config("sa.json");
+    struct hd_log hl;
+    hd_log_init(&hl, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    struct content c = {
+        .title = "T", .body = "B", .data = "{\"ok\":\"1\",\"gcm.notification.e\":\"1\"}"};
+    static const char *const to[] = {"tok-reserved-2"};
+    send_all(cfg, HD_CH_PUSH, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "reserved");
+    assert_contains(rs.r[0].text, "push data key 'gcm.notification.e' is reserved by FCM");
+    l = read_log("fcm.log");
+    assert_null(fcm_message(l, "tok-reserved-2"));
+    json_decref(l);
+    hd_config_free(cfg);
+    hd_log_release(&hl);
+    tu_herald(&r, dir, NULL, "-c", "tp.conf", "template", "lint", "reserved", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "push.data: the key 'from' is reserved by FCM");
+    tu_run_release(&r);
+}
+
+/* Issue 15 item 7: a body over Twilio's 1,600 characters is refused by
+ * lint (for the configured Twilio provider) and unsent by the driver. */
+static void test_sms_twilio_limit(void **state)
+{
+    (void)state;
+    template_conf();
+    struct hd_buf big;
+    hd_buf_init(&big);
+    hd_buf_adds(&big, "category: transactional\n--- sms\n");
+    for (int i = 0; i < 1700; i++)
+        hd_buf_addc(&big, i % 10 == 4 ? ' ' : 'a');
+    hd_buf_adds(&big, "\n");
+    put_template("long", big.data);
+    hd_buf_release(&big);
+    struct tu_run r;
+    probe(&r, "sms", "+14155550101", "long");
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.out, "the SMS is 1700 characters, over the 1600 Twilio accepts");
+    tu_run_release(&r);
+    assert_false(twilio_got("+14155550101"));
+    tu_herald(&r, dir, NULL, "-c", "tp.conf", "template", "lint", "long", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "sms: the fixed text alone is 1700 characters, over the 1600 that "
+                           "provider 'sms' (twilio) accepts");
+    tu_run_release(&r);
+    /* a campaign: the dispatcher's render refuses it, per provider */
+    char *log = send_sms_campaign("longc", "long", "+14155550102");
+    assert_contains(log, "render_failed");
+    assert_contains(log, "the SMS is 1700 characters, over the 1600 that provider 'sms' (twilio) "
+                         "accepts");
+    free(log);
+    assert_false(twilio_got("+14155550102"));
+    /* the driver itself refuses a body over 1,600 characters, unsent */
+    struct hd_config *cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                                   "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
+                                   "from = +15550001111\n",
+                                   tw.port, TW_SID);
+    struct hd_log hl;
+    hd_log_init(&hl, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    struct hd_buf body;
+    hd_buf_init(&body);
+    for (int i = 0; i < 1601; i++)
+        hd_buf_adds(&body, i % 2 ? "\xe4\xbd\xa0" : "a");
+    struct content c = {.body = body.data};
+    static const char *const to[] = {"+14155550103"};
+    send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "over 1600");
+    assert_contains(rs.r[0].text, "the SMS is 1601 characters");
+    c.body = "";
+    send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
+    expect(&rs.r[0], HD_OUT_PERMANENT, false, "empty");
+    assert_contains(rs.r[0].text, "the SMS is empty");
+    assert_false(twilio_got("+14155550103"));
+    hd_buf_release(&body);
+    hd_config_free(cfg);
+    hd_log_release(&hl);
+}
+
+/* Issue 15 item 8: an SMS that renders empty is refused, unsent. */
+static void test_sms_empty(void **state)
+{
+    (void)state;
+    template_conf();
+    put_template("empty", "category: transactional\n--- sms\n{{nothing}}\n");
+    struct tu_run r;
+    probe(&r, "sms", "+14155550100", "empty");
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "template 'empty': the sms part is empty once rendered");
+    tu_run_release(&r);
+    assert_false(twilio_got("+14155550100"));
+    /* a campaign: strict, and a section that is false renders nothing */
+    put_template("emptysec",
+                 "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
+    char *log = send_sms_campaign("emptyc", "emptysec", "+14155550104");
+    assert_contains(log, "render_failed");
+    assert_contains(log, "template 'emptysec': the sms part is empty once rendered");
+    free(log);
+    assert_false(twilio_got("+14155550104"));
+}
+
 /* What the gateway says about an address reaches the audience: 21211
  * suppresses the number, 21610 (STOP) opts the contact out of SMS. */
 /* ---- pauses ------------------------------------------------------------------ */
@@ -798,6 +1144,9 @@ int main(void)
         cmocka_unit_test(test_fcm_classes),       cmocka_unit_test(test_apns_classes),
         cmocka_unit_test(test_tls_refused),       cmocka_unit_test(test_provider_test_no_secrets),
         cmocka_unit_test(test_provider_feedback), cmocka_unit_test(test_driver_pause),
+        cmocka_unit_test(test_push_parts_sent),   cmocka_unit_test(test_push_data_only),
+        cmocka_unit_test(test_push_fcm_reserved), cmocka_unit_test(test_sms_twilio_limit),
+        cmocka_unit_test(test_sms_empty),
     };
     return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
 }

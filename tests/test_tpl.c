@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "herald/dispatch.h"
 #include "herald/html.h"
 #include "herald/sms.h"
 #include "herald/tpl.h"
@@ -278,6 +279,118 @@ static void test_tpl_lint(void **state)
     hd_buf_release(&s.text);
 }
 
+/* Issue 15 item 5: a data-only (silent) push is a push: it lints and
+ * renders without a title or body. */
+static void test_tpl_push_data_only(void **state)
+{
+    struct fx *fx = *state;
+    struct issues s = {0};
+    struct hd_err e = {0};
+    const struct hd_tpl *t;
+    hd_buf_init(&s.text);
+    put(fx, "silent.tmpl", "category: transactional\n--- push.data\n{\"sync\": \"{{box}}\"}\n");
+    int errors = hd_tpl_lint(fx->set, "silent", collect, &s);
+    assert_not_contains(s.text.data ? s.text.data : "", "push parts without");
+    assert_int_equal(errors, 0);
+    assert_int_equal(hd_tpl_get(fx->set, "silent", &t, &e), 0);
+    json_t *d = json_pack("{s:s}", "box", "inbox");
+    struct hd_tpl_req req = {.timezone = "UTC", .data = d, .fmt = fx->fmt};
+    struct hd_rendered r;
+    if (hd_render(t, HD_CH_PUSH, &req, &r, &e) != 0)
+        fail_msg("render: %s", e.msg);
+    assert_null(r.part[HD_PART_PUSH_TITLE]);
+    assert_null(r.part[HD_PART_PUSH_BODY]);
+    assert_string_equal(r.part[HD_PART_PUSH_DATA], "{\"sync\":\"inbox\"}");
+    hd_rendered_release(&r);
+    json_decref(d);
+    hd_buf_release(&s.text);
+}
+
+/* Issue 15 item 6: FCM's reserved data keys (and the keys of push.fcm that
+ * herald sets) are refused when the template loads, so lint, campaign
+ * create and every render refuse them. */
+static void test_tpl_fcm_reserved(void **state)
+{
+    struct fx *fx = *state;
+    struct issues s = {0};
+    struct hd_err e = {0};
+    const struct hd_tpl *t;
+    hd_buf_init(&s.text);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"from\": \"x\"}", "r0.tmpl:3:1: push.data: the key 'from' is reserved by FCM"},
+        {"{\"message_type\": \"x\"}", "push.data: the key 'message_type' is reserved by FCM"},
+        {"{\"ok\": \"1\", \"google.c\": \"x\"}",
+         "push.data: the key 'google.c' is reserved by FCM"},
+        {"{\"gcm.n.e\": \"x\"}", "push.data: the key 'gcm.n.e' is reserved by FCM"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256], name[16], file[32];
+        snprintf(text, sizeof text, "category: transactional\n--- push.data\n%s\n", bad[i].text);
+        snprintf(name, sizeof name, "r%zu", i);
+        snprintf(file, sizeof file, "r%zu.tmpl", i);
+        put(fx, file, text);
+        assert_int_equal(hd_tpl_get(fx->set, name, &t, &e), HD_E_PARSE);
+        assert_contains(e.msg, bad[i].msg);
+        hd_buf_reset(&s.text);
+        assert_int_equal(hd_tpl_lint(fx->set, name, collect, &s), 1);
+        assert_contains(s.text.data, bad[i].msg);
+    }
+    put(fx, "f.tmpl",
+        "category: transactional\n--- push.title\nT\n"
+        "--- push.fcm\n{\"data\": {\"a\": \"b\"}}\n");
+    assert_int_equal(hd_tpl_get(fx->set, "f", &t, &e), HD_E_PARSE);
+    assert_contains(e.msg, "push.fcm: 'data' is for herald to set (write push.data)");
+    hd_buf_release(&s.text);
+}
+
+/* Issue 15 item 8: an empty sms part is a lint error, and an SMS that
+ * renders empty is refused. */
+static void test_tpl_sms_empty(void **state)
+{
+    struct fx *fx = *state;
+    struct issues s = {0};
+    struct hd_err e = {0};
+    const struct hd_tpl *t;
+    hd_buf_init(&s.text);
+    put(fx, "e.tmpl", "category: transactional\n--- sms\n\n--- push.title\nT\n");
+    int errors = hd_tpl_lint(fx->set, "e", collect, &s);
+    assert_contains(s.text.data, "e.tmpl:2: error: sms: the part is empty");
+    assert_int_equal(errors, 1);
+    put(fx, "v.tmpl", "category: transactional\n--- sms\n{{text}}\n");
+    assert_int_equal(hd_tpl_get(fx->set, "v", &t, &e), 0);
+    json_t *d = json_pack("{s:s}", "text", " \n");
+    struct hd_tpl_req req = {.timezone = "UTC", .data = d, .fmt = fx->fmt};
+    struct hd_rendered r;
+    assert_int_equal(hd_render(t, HD_CH_SMS, &req, &r, &e), HD_E_INVALID);
+    assert_string_equal(e.msg, "template 'v': the sms part is empty once rendered");
+    json_decref(d);
+    hd_buf_release(&s.text);
+}
+
+/* Issue 15 item 11: a multi-part UCS-2 text holds 67 characters a part. */
+static void test_tpl_ucs2_parts(void **state)
+{
+    struct fx *fx = *state;
+    struct issues s = {0};
+    hd_buf_init(&s.text);
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, "category: transactional\n--- sms\n");
+    for (int i = 0; i < 71; i++)
+        hd_buf_adds(&u, "\xe4\xbd\xa0");
+    hd_buf_adds(&u, "\n--- sms @b\n\xe4\xbd\xa0\n");
+    put(fx, "u.tmpl", u.data);
+    hd_buf_release(&u);
+    assert_int_equal(hd_tpl_lint(fx->set, "u", collect, &s), 0);
+    assert_contains(s.text.data, "u.tmpl:2: note: sms: UCS-2 (67 characters a part) because of "
+                                 "'\xe4\xbd\xa0'; the fixed text alone is 71 characters, 2 "
+                                 "segments");
+    assert_contains(s.text.data, "u.tmpl:4: note: sms @b: UCS-2 (70 characters a segment)");
+    hd_buf_release(&s.text);
+}
+
 /* The templates herald ships lint without errors and render for real data. */
 static void test_tpl_shipped(void **state)
 {
@@ -486,6 +599,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tpl_json_part, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpl_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpl_lint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tpl_push_data_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tpl_fcm_reserved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tpl_sms_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tpl_ucs2_parts, setup, teardown),
         cmocka_unit_test(test_tpl_shipped),
         cmocka_unit_test(test_tpl_data),
         cmocka_unit_test(test_tpl_req_init),

@@ -44,6 +44,9 @@ struct hd_msg {
     const char *unsubscribe_url, *unsubscribe_mailto; /* marketing mail */
     /* sms: body; push: title, body, data (a JSON object's text) */
     const char *title, *body, *data;
+    /* push: the template's push.fcm and push.apns (JSON objects' text),
+     * merged into the FCM message and the APNs payload; NULL when none */
+    const char *fcm, *apns;
     int64_t created; /* seconds, for the Date header */
     void *user;      /* the caller's tag, handed back in the result */
 };
@@ -75,6 +78,10 @@ struct hd_driver;
 
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
+/* The most characters (Unicode code points) of text a provider of this
+ * type accepts in one message of the channel, or 0 when herald knows no
+ * limit (Twilio: 1,600 for an SMS body). */
+size_t hd_driver_max_chars(const char *type, int channel);
 /* How many messages the dispatcher may hand the provider's driver at once.
  * For a driver on a worker pool (smtp, outbox), 64 for each connection: a
  * worker sends what it takes in one session (SMTP: one connection, EHLO,

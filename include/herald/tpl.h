@@ -59,6 +59,7 @@ struct hd_tpl_info {
     const char *description; /* "" when absent */
     int category;            /* enum hd_category */
     unsigned channels;       /* bit 1 << HD_CH_* for each channel with parts */
+    unsigned parts;          /* bit 1 << HD_PART_* for each part some file has */
     const char *locales[32]; /* locale files, in file-name order */
     size_t nlocales;
     const char *variants[16]; /* A/B variants used by any part */
@@ -139,6 +140,10 @@ struct hd_tpl_issue {
     char msg[1024];
 };
 typedef void (*hd_tpl_issue_cb)(void *ud, const struct hd_tpl_issue *issue);
+/* What lint holds an sms part's fixed text against: the fewest characters
+ * a provider of the SMS channel accepts (0: no limit), and who that is
+ * ("provider 'sms' (twilio)"; copied). Unset, lint checks no length. */
+void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *who);
 /* Checks the named template (every file, part, variant and the partials it
  * uses), calling cb for each finding. Returns the number of errors. */
 int hd_tpl_lint(struct hd_tpl_set *set, const char *name, hd_tpl_issue_cb cb, void *ud);

@@ -4,10 +4,13 @@
  * when environment = sandbox. Token auth: an ES256 JWT ({"alg":"ES256",
  * "kid": key_id}, {"iss": team_id, "iat"}) signed with the .p8 key
  * (key_file), reused for 40 minutes (Apple wants 20 to 60). Headers:
- * apns-topic, apns-push-type (alert, or background with no title or body),
- * apns-priority (10, or 5 for background), apns-expiration (a day after the
+ * apns-topic, apns-push-type (alert, or background when aps has no alert,
+ * badge or sound: then it gets content-available), apns-priority (10, or 5
+ * for background), apns-expiration (a day after the
  * message was made), apns-id (the message id) and apns-collapse-id when the
- * data has collapse_id. Classes:
+ * data has collapse_id. The payload is the push data's members, "aps" with
+ * the alert of the template's non-empty title and body, and push.apns
+ * merged in (its "aps" into aps); no sound unless the template asks. Classes:
  *   200 accepted (the gateway id is the apns-id Apple returns),
  *   410 Unregistered, 400 BadDeviceToken, DeviceTokenNotForTopic:
  *       permanent, bad token;
@@ -103,6 +106,42 @@ static int refuse(struct hx_req *q, struct hd_result *r, bool bad, const char *w
     return -1;
 }
 
+/* The payload's "aps" (set in root): an alert of the title and body the
+ * template gave, when not empty, then push.apns merged in: its "aps"
+ * members into aps (its "alert" object into the alert), its other members
+ * into the payload. Nothing is added that the template did not ask for. */
+static json_t *payload_aps(const struct hd_msg *m, json_t *root, json_t *extra)
+{
+    json_t *aps = json_object(), *v;
+    const char *k;
+    if ((m->title && *m->title) || (m->body && *m->body)) {
+        json_t *al = json_object();
+        if (m->title && *m->title)
+            json_object_set_new(al, "title", json_string(m->title));
+        if (m->body && *m->body)
+            json_object_set_new(al, "body", json_string(m->body));
+        json_object_set_new(aps, "alert", al);
+    }
+    json_object_foreach(extra, k, v)
+    {
+        if (strcmp(k, "aps") != 0) {
+            json_object_set(root, k, v);
+            continue;
+        }
+        const char *ak;
+        json_t *av, *al = json_object_get(aps, "alert");
+        json_object_foreach(v, ak, av)
+        {
+            if (strcmp(ak, "alert") == 0 && json_is_object(av) && al)
+                json_object_update(al, av);
+            else
+                json_object_set(aps, ak, av);
+        }
+    }
+    json_object_set_new(root, "aps", aps);
+    return aps;
+}
+
 static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
 {
     struct apns *a = pc;
@@ -117,27 +156,25 @@ static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
             return refuse(q, r, false, "push data is not a JSON object");
         }
     }
+    json_t *extra = NULL;
+    if (m->apns && *m->apns) {
+        extra = hd_json_object_loads(m->apns, strlen(m->apns));
+        if (!json_is_object(extra)) {
+            json_decref(extra);
+            json_decref(data);
+            return refuse(q, r, false, "push.apns is not a JSON object");
+        }
+    }
     json_t *collapse = json_incref(json_object_get(data, "collapse_id"));
     if (data)
         json_object_del(data, "collapse_id");
-    bool alert = (m->title && *m->title) || (m->body && *m->body);
-    json_t *aps = json_object();
-    if (alert) {
-        json_t *al = json_object();
-        if (m->title)
-            json_object_set_new(al, "title", json_string(m->title));
-        if (m->body)
-            json_object_set_new(al, "body", json_string(m->body));
-        json_object_set_new(aps, "alert", al);
-        json_object_set_new(aps, "sound", json_string("default"));
-    } else {
+    json_t *root = data ? data : json_object();
+    json_t *aps = payload_aps(m, root, extra);
+    json_decref(extra);
+    bool alert = json_object_get(aps, "alert") || json_object_get(aps, "badge") ||
+                 json_object_get(aps, "sound");
+    if (!alert && !json_object_get(aps, "content-available"))
         json_object_set_new(aps, "content-available", json_integer(1));
-    }
-    json_t *root = json_object();
-    if (data)
-        json_object_update(root, data);
-    json_object_set_new(root, "aps", aps);
-    json_decref(data);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     size_t n = s ? strlen(s) : 0;

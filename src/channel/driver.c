@@ -45,6 +45,12 @@ bool hd_driver_serves(const char *type, int channel)
     return ops && (ops->channels & (1u << channel));
 }
 
+size_t hd_driver_max_chars(const char *type, int channel)
+{
+    const struct hd_drv_ops *ops = find_ops(type);
+    return ops && channel == HD_CH_SMS ? ops->sms_max_chars : 0;
+}
+
 size_t hd_driver_window(const struct hd_provider_cfg *cfg)
 {
     const struct hd_drv_ops *ops = find_ops(cfg->type);
@@ -170,7 +176,9 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, unsubscribe_mailto),
                                     offsetof(struct hd_msg, title),
                                     offsetof(struct hd_msg, body),
-                                    offsetof(struct hd_msg, data)};
+                                    offsetof(struct hd_msg, data),
+                                    offsetof(struct hd_msg, fcm),
+                                    offsetof(struct hd_msg, apns)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])
 
 static const char **str_field(struct hd_msg *m, size_t i)

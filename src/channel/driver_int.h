@@ -9,8 +9,9 @@
  * connection state (*conn, NULL at first; the driver keeps what it wants). */
 struct hd_drv_ops {
     const char *type;
-    unsigned channels; /* 1 << enum hd_channel for each channel it carries */
-    size_t batch;      /* messages a worker takes at once */
+    unsigned channels;    /* 1 << enum hd_channel for each channel it carries */
+    size_t batch;         /* messages a worker takes at once */
+    size_t sms_max_chars; /* the longest SMS body the gateway takes (characters); 0: no limit */
     int (*init)(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
                 struct hd_err *err);
     void (*fini)(void *conf);

@@ -123,9 +123,25 @@ static void add_str(struct hd_buf *b, const char *s)
     hd_buf_add_json_str(b, s, strlen(s));
 }
 
+/* FCM refuses these data keys: "from", "message_type", "google.*", "gcm.*". */
+static bool reserved(const char *k)
+{
+    switch (k[0]) { /* one look for most keys: this runs for every key sent */
+    case 'f':
+        return strcmp(k, "from") == 0;
+    case 'm':
+        return strcmp(k, "message_type") == 0;
+    case 'g':
+        return strncmp(k, "google.", 7) == 0 || strncmp(k, "gcm.", 4) == 0;
+    default:
+        return false;
+    }
+}
+
 /* Appends "data":{...} with every value a string, as FCM requires (other
- * JSON values become their JSON text); collapse_id is left out. */
-static void add_data(struct hd_buf *b, json_t *data)
+ * JSON values become their JSON text); collapse_id is left out. Returns
+ * the first key FCM reserves, or NULL. */
+static const char *add_data(struct hd_buf *b, json_t *data)
 {
     const char *k;
     json_t *v;
@@ -135,6 +151,8 @@ static void add_data(struct hd_buf *b, json_t *data)
     {
         if (strcmp(k, "collapse_id") == 0)
             continue;
+        if (reserved(k))
+            return k;
         if (!first)
             hd_buf_addc(b, ',');
         first = false;
@@ -149,61 +167,148 @@ static void add_data(struct hd_buf *b, json_t *data)
         }
     }
     hd_buf_addc(b, '}');
+    return NULL;
+}
+
+/* Appends "key":value, after a comma unless *first. */
+static void add_member(struct hd_buf *b, const char *k, json_t *v, bool *first)
+{
+    if (!*first)
+        hd_buf_addc(b, ',');
+    *first = false;
+    add_str(b, k);
+    hd_buf_addc(b, ':');
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    hd_buf_adds(b, t ? t : "null");
+    free(t);
+}
+
+/* Appends the members of o (may be NULL) with add_member. */
+static void add_members(struct hd_buf *b, json_t *o, bool *first)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) add_member(b, k, v, first);
+}
+
+/* "notification": the title and body the template gave, when not empty,
+ * and what push.fcm adds to it (image, ...); nothing at all for a
+ * data-only push. Nothing is added that the template did not ask for. */
+static void add_notification(struct hd_buf *b, const struct hd_msg *m, json_t *extra)
+{
+    bool title = m->title && *m->title, body = m->body && *m->body, first = true;
+    if (!title && !body && !json_object_size(extra))
+        return;
+    hd_buf_adds(b, ",\"notification\":{");
+    if (title) {
+        hd_buf_adds(b, "\"title\":");
+        add_str(b, m->title);
+        first = false;
+    }
+    if (body) {
+        hd_buf_adds(b, first ? "\"body\":" : ",\"body\":");
+        add_str(b, m->body);
+        first = false;
+    }
+    if (extra)
+        add_members(b, extra, &first);
+    hd_buf_addc(b, '}');
+}
+
+/* push.fcm's other members (android, apns, webpush, fcm_options), with the
+ * collapse key in "android" unless push.fcm gives its own. */
+static void add_fcm_parts(struct hd_buf *b, json_t *fcm, const char *collapse)
+{
+    json_t *android = fcm ? json_object_get(fcm, "android") : NULL;
+    if (collapse || android) {
+        bool first = true;
+        hd_buf_adds(b, ",\"android\":{");
+        if (collapse && !json_object_get(android, "collapse_key")) {
+            hd_buf_adds(b, "\"collapse_key\":");
+            add_str(b, collapse);
+            first = false;
+        }
+        add_members(b, android, &first);
+        hd_buf_addc(b, '}');
+    }
+    const char *k;
+    json_t *v;
+    if (!fcm)
+        return;
+    json_object_foreach(fcm, k, v)
+    {
+        if (strcmp(k, "notification") == 0 || strcmp(k, "android") == 0)
+            continue;
+        bool first = false;
+        add_member(b, k, v, &first);
+    }
+}
+
+/* The message is refused unsent (permanent): fmt with arg says why; a and
+ * b (may be NULL) are released. */
+static int refuse(struct hx_req *q, struct hd_result *r, json_t *a, json_t *b, const char *fmt,
+                  const char *arg)
+{
+    hd_result_init(r, q->m);
+    hd_result_set(r, HD_OUT_PERMANENT, 0, fmt, arg); /* arg may live in a or b */
+    json_decref(a);
+    json_decref(b);
+    return -1;
+}
+
+/* An object from the JSON text s (NULL or "" give NULL); false when s is
+ * not an object. */
+static bool object_of(const char *s, json_t **out)
+{
+    *out = s && *s ? hd_json_object_loads(s, strlen(s)) : NULL;
+    if (*out && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return false;
+    }
+    return !(s && *s) || *out;
 }
 
 /* The body is written directly (not through a jansson tree): this is the
- * hot path of a push campaign. */
+ * hot path of a push campaign. push.fcm, when the template has one, is
+ * read into a tree: its members are merged into the message. */
 static int fcm_build(void *pc, struct hx_req *q, struct hd_result *r)
 {
     struct fcm *f = pc;
     const struct hd_msg *m = q->m;
-    json_t *data = NULL;
-    if (m->data && *m->data) {
-        data = hd_json_object_loads(m->data, strlen(m->data));
-        if (!json_is_object(data)) {
-            json_decref(data);
-            hd_result_init(r, m);
-            hd_result_set(r, HD_OUT_PERMANENT, 0, "push data is not a JSON object");
-            return -1;
-        }
-    }
+    json_t *data = NULL, *fcm = NULL;
+    if (!object_of(m->data, &data))
+        return refuse(q, r, NULL, NULL, "push data is not a JSON %s", "object");
+    if (!object_of(m->fcm, &fcm))
+        return refuse(q, r, data, NULL, "push.fcm is not a JSON %s", "object");
     struct hd_buf *b = &q->body;
     hd_buf_adds(b, "{\"message\":{\"token\":");
     add_str(b, m->to);
     size_t payload = b->len, extra = 2; /* what FCM counts: {notification,data} */
-    if (m->title || m->body) {
-        hd_buf_adds(b, ",\"notification\":{");
-        if (m->title) {
-            hd_buf_adds(b, "\"title\":");
-            add_str(b, m->title);
-        }
-        if (m->body) {
-            hd_buf_adds(b, m->title ? ",\"body\":" : "\"body\":");
-            add_str(b, m->body);
-        }
-        hd_buf_addc(b, '}');
+    add_notification(b, m, fcm ? json_object_get(fcm, "notification") : NULL);
+    if (b->len > payload)
         extra--; /* its leading comma stands for one brace */
-    }
     const char *collapse = json_string_value(json_object_get(data, "collapse_id"));
+    const char *bad = NULL;
     if (data) {
         hd_buf_addc(b, ',');
-        add_data(b, data);
+        bad = add_data(b, data);
     }
+    if (bad)
+        return refuse(q, r, data, fcm, "push data key '%s' is reserved by FCM", bad);
     size_t size = b->len - payload + extra;
     if (size > HD_PUSH_MAX_PAYLOAD) {
         json_decref(data);
+        json_decref(fcm);
         hd_result_init(r, m);
         hd_result_set(r, HD_OUT_PERMANENT, 0, "payload is %zu bytes, over FCM's %d", size,
                       HD_PUSH_MAX_PAYLOAD);
         return -1;
     }
-    if (collapse) {
-        hd_buf_adds(b, ",\"android\":{\"collapse_key\":");
-        add_str(b, collapse);
-        hd_buf_addc(b, '}');
-    }
+    add_fcm_parts(b, fcm, collapse);
     hd_buf_adds(b, "}}");
     json_decref(data);
+    json_decref(fcm);
     hd_buf_adds(&q->url, f->send_url);
     hd_buf_reset(&f->scratch);
     hd_buf_adds(&f->scratch, "Bearer ");

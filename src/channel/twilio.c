@@ -1,8 +1,11 @@
 /* twilio: SMS through Twilio's Messages API (and gateways that copy it).
  * POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json, a form
  * with To, From or MessagingServiceSid, Body and StatusCallback, HTTP Basic
- * auth with the account SID and auth token, and I-Twilio-Idempotency-Token
- * set to the message id. Classes:
+ * auth with the account SID and auth token. The message id also goes as
+ * I-Twilio-Idempotency-Token, for a proxy or a log to match; the Messages
+ * API does not document it and does not de-duplicate by it. A Body that is
+ * empty or over the 1,600 characters Twilio accepts is refused unsent
+ * (permanent). Classes:
  *   2xx accepted (the gateway id is the message's sid),
  *   429 or error 20429 throttled (Retry-After honoured),
  *   21211 invalid To: permanent, bad address,
@@ -46,10 +49,30 @@ static void field(struct hd_buf *b, const char *name, const char *value)
     hd_buf_add_form(b, value, strlen(value));
 }
 
+#define TWILIO_MAX_CHARS 1600
+
+/* Unicode characters in UTF-8 text: the bytes that do not continue one. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
 {
     struct tw *t = pc;
-    (void)r;
+    size_t n = chars(q->m->body ? q->m->body : "");
+    if (n == 0 || n > TWILIO_MAX_CHARS) {
+        hd_result_init(r, q->m);
+        if (n == 0)
+            hd_result_set(r, HD_OUT_PERMANENT, 0, "the SMS is empty");
+        else
+            hd_result_set(r, HD_OUT_PERMANENT, 0, "the SMS is %zu characters, over the %d %s", n,
+                          TWILIO_MAX_CHARS, "Twilio accepts");
+        return -1;
+    }
     hd_buf_adds(&q->url, t->url);
     field(&q->body, "To", q->m->to);
     if (t->service)
@@ -147,6 +170,7 @@ static int tw_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
 const struct hd_drv_ops hd_drv_twilio = {
     .type = "twilio",
     .channels = 1u << HD_CH_SMS,
+    .sms_max_chars = TWILIO_MAX_CHARS,
     .init = tw_init,
     .fini = hx_close,
     .loop = hx_loop,

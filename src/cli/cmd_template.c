@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "herald/dispatch.h"
+#include "herald/driver.h"
 #include "herald/html.h"
 #include "herald/mustache.h"
 #include "herald/sms.h"
@@ -152,6 +153,25 @@ static void print_issue(void *ud, const struct hd_tpl_issue *is)
         printf("%s\n", is->msg); /* the message carries its position */
 }
 
+/* Lint holds each sms part against the fewest characters a provider of
+ * the SMS channel accepts. */
+static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
+{
+    size_t max = 0;
+    char who[160] = "";
+    for (size_t i = 0; i < cfg->channels[HD_CH_SMS].n; i++) {
+        const struct hd_provider_cfg *p =
+            hd_config_provider(cfg, cfg->channels[HD_CH_SMS].providers[i]);
+        size_t n = p ? hd_driver_max_chars(p->type, HD_CH_SMS) : 0;
+        if (n && (!max || n < max)) {
+            max = n;
+            snprintf(who, sizeof who, "provider '%s' (%s)", p->name, p->type);
+        }
+    }
+    if (max)
+        hd_tpl_set_sms_limit(set, max, who);
+}
+
 static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_tpl_set *set;
@@ -162,6 +182,7 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_help(template_usage);
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         return rc;
+    set_sms_limit(ctx->cfg, set);
     char **names = NULL;
     size_t n = 0;
     bool all = argc < 2;

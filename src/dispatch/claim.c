@@ -67,8 +67,15 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     hd_rendered_msg(&j->r, j->channel, &j->msg);
     if (j->channel == HD_CH_SMS && j->msg.body) {
         struct hd_sms_info info;
+        const struct hd_provider_cfg *p = d->prov[j->provider].cfg;
         hd_sms_analyze(j->msg.body, strlen(j->msg.body), &info);
         j->segments = (int)info.segments;
+        size_t max = hd_driver_max_chars(p->type, HD_CH_SMS);
+        if (max && info.chars > max)
+            return hd_err_set(err, HD_E_INVALID,
+                              "the SMS is %zu characters, over the %zu that provider '%s' (%s) "
+                              "accepts",
+                              info.chars, max, p->name, p->type);
     }
     size_t rough = (j->msg.title ? strlen(j->msg.title) : 0) +
                    (j->msg.body ? strlen(j->msg.body) : 0) +

@@ -19,6 +19,24 @@ void hd_rendered_release(struct hd_rendered *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Nothing but blank space: an SMS of it costs a segment and says nothing.
+ * (Stops at the first other byte: one look for a real message.) */
+static bool blank(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    return !*s;
+}
+
+/* A push may be data only (a silent push): any of its parts makes one. */
+static bool push_parts(const struct hd_rendered *r)
+{
+    for (int part = HD_PART_PUSH_TITLE; part <= HD_PART_PUSH_APNS; part++)
+        if (r->part[part])
+            return true;
+    return false;
+}
+
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err)
 {
@@ -43,14 +61,16 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         }
         out->part[part] = hd_buf_detach(&b, NULL);
     }
-    if (channel == HD_CH_PUSH && hd_tpl_has_part(t, HD_PART_PUSH_DATA, req->locale, req->variant)) {
+    for (int part = HD_PART_PUSH_DATA; channel == HD_CH_PUSH && part <= HD_PART_PUSH_APNS; part++) {
         struct hd_buf b;
+        if (!(info.parts & (1u << part)) || !hd_tpl_has_part(t, part, req->locale, req->variant))
+            continue;
         hd_buf_init(&b);
-        if ((rc = hd_tpl_render_json_text(t, HD_PART_PUSH_DATA, req, &b, err)) < 0) {
+        if ((rc = hd_tpl_render_json_text(t, part, req, &b, err)) < 0) {
             hd_buf_release(&b);
             goto out;
         }
-        out->part[HD_PART_PUSH_DATA] = hd_buf_detach(&b, NULL);
+        out->part[part] = hd_buf_detach(&b, NULL);
     }
     char **text = &out->part[HD_PART_EMAIL_TEXT];
     const char *html = out->part[HD_PART_EMAIL_HTML];
@@ -70,8 +90,10 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", info.name);
     else if (channel == HD_CH_SMS && !out->part[HD_PART_SMS])
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", info.name);
-    else if (channel == HD_CH_PUSH && !out->part[HD_PART_PUSH_TITLE] &&
-             !out->part[HD_PART_PUSH_BODY])
+    else if (channel == HD_CH_SMS && blank(out->part[HD_PART_SMS]))
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s': the sms part is empty once rendered",
+                        info.name);
+    else if (channel == HD_CH_PUSH && !push_parts(out))
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", info.name);
 out:
     if (rc < 0)
@@ -87,6 +109,8 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
     m->body = channel == HD_CH_SMS ? r->part[HD_PART_SMS] : r->part[HD_PART_PUSH_BODY];
     m->title = r->part[HD_PART_PUSH_TITLE];
     m->data = r->part[HD_PART_PUSH_DATA];
+    m->fcm = r->part[HD_PART_PUSH_FCM];
+    m->apns = r->part[HD_PART_PUSH_APNS];
     if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
         m->from = r->from;
         m->reply_to = r->reply_to;

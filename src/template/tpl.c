@@ -54,6 +54,7 @@ struct part {
     int kind;
     char *variant; /* NULL for the default */
     int line;      /* of the "---" line */
+    bool empty;    /* nothing but blank space in the file */
     struct hd_mst *mst;
     json_t *json;         /* JSON parts: the shape */
     struct hd_mst **leaf; /* JSON parts: compiled string leaves, in walk order */
@@ -74,6 +75,7 @@ struct hd_tpl {
     struct hd_tpl_set *set;
     struct tfile *files; /* [0] is the base file; the rest sorted by locale */
     size_t nfiles;
+    unsigned kinds; /* 1 << part for each part some file has */
 };
 
 struct pentry {
@@ -87,6 +89,8 @@ struct hd_tpl_set {
     size_t ntpls;
     struct pentry *partials;
     size_t npartials;
+    size_t sms_max;        /* lint: the fewest characters an SMS provider accepts; 0: no limit */
+    char sms_max_who[160]; /* which provider that is */
 };
 
 static bool valid_name(const char *s)
@@ -144,6 +148,12 @@ static void tpl_free(struct hd_tpl *t)
     free(t->files);
     free(t->name);
     free(t);
+}
+
+void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *who)
+{
+    set->sms_max = max_chars;
+    snprintf(set->sms_max_who, sizeof set->sms_max_who, "%s", who ? who : "the provider");
 }
 
 void hd_tpl_set_free(struct hd_tpl_set *s)
@@ -252,9 +262,67 @@ static void compile_leaves(struct jwalk *w, json_t *v)
     }
 }
 
+/* FCM refuses these data keys: "from", "message_type", "google.*", "gcm.*". */
+static bool fcm_reserved(const char *k)
+{
+    return strcmp(k, "from") == 0 || strcmp(k, "message_type") == 0 ||
+           strncmp(k, "google.", 7) == 0 || strncmp(k, "gcm.", 4) == 0;
+}
+
+/* What FCM and herald accept in push.data and push.fcm, checked once when
+ * the template loads (keys are never templates): push.data is a map of
+ * strings without FCM's reserved keys; push.fcm holds the members of an
+ * FCM message that herald does not set itself. */
+static int check_push_keys(const struct tfile *f, const struct part *p, int line,
+                           struct hd_err *err)
+{
+    static const char *const fcm_known[] = {"notification", "android", "webpush", "apns",
+                                            "fcm_options"};
+    const char *k;
+    json_t *x;
+    if (p->kind == HD_PART_PUSH_DATA) {
+        json_object_foreach(p->json, k, x)
+        {
+            if (!json_is_string(x))
+                return hd_err_setpos(
+                    err, HD_E_PARSE, f->display, line, 1,
+                    "push.data: the value of '%s' must be a string (FCM data is a map of strings)",
+                    k);
+            if (fcm_reserved(k))
+                return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                                     "push.data: the key '%s' is reserved by FCM (from, "
+                                     "message_type, google.*, gcm.*), which refuses the message",
+                                     k);
+        }
+    }
+    if (p->kind != HD_PART_PUSH_FCM)
+        return 0;
+    json_object_foreach(p->json, k, x)
+    {
+        bool known = false;
+        for (size_t i = 0; i < sizeof fcm_known / sizeof *fcm_known; i++)
+            known |= strcmp(k, fcm_known[i]) == 0;
+        if (strcmp(k, "data") == 0)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                                 "push.fcm: 'data' is for herald to set (write push.data)");
+        if (!known)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                                 "push.fcm: '%s' is not for a template to set (known: "
+                                 "notification, android, webpush, apns, fcm_options)",
+                                 k);
+        if (strcmp(k, "notification") == 0 &&
+            (!json_is_object(x) || json_object_get(x, "title") || json_object_get(x, "body")))
+            return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                                 "push.fcm: notification must be an object without title or "
+                                 "body (write push.title and push.body)");
+    }
+    return 0;
+}
+
 static int compile_part(struct tfile *f, struct part *p, const char *body, size_t len, int line,
                         struct hd_err *err)
 {
+    p->empty = len == 0;
     if (!hd_tpl_part_is_json(p->kind)) {
         struct hd_mst_opts o = {.file = f->display, .line = line};
         return hd_mst_compile(body, len, &o, &p->mst, err);
@@ -267,13 +335,9 @@ static int compile_part(struct tfile *f, struct part *p, const char *body, size_
     if (!json_is_object(p->json))
         return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1, "%s: must be a JSON object",
                              part_names[p->kind]);
-    if (p->kind == HD_PART_PUSH_DATA) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(p->json, k, x) if (!json_is_string(x)) return hd_err_setpos(
-            err, HD_E_PARSE, f->display, line, 1,
-            "push.data: the value of '%s' must be a string (FCM data is a map of strings)", k);
-    }
+    int rc = check_push_keys(f, p, line, err);
+    if (rc < 0)
+        return rc;
     struct jwalk w = {p, f->display, line, err, 0};
     compile_leaves(&w, p->json);
     return w.rc;
@@ -553,6 +617,9 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
     for (size_t i = 0; i < nlocs; i++)
         free(locs[i]);
     free(locs);
+    for (size_t i = 0; i < t->nfiles; i++)
+        for (size_t k = 0; k < t->files[i].nparts; k++)
+            t->kinds |= 1u << t->files[i].parts[k].kind;
     set->tpls = hd_xrealloc(set->tpls, (set->ntpls + 1) * sizeof *set->tpls);
     set->tpls[set->ntpls++] = t;
     *out = t;
@@ -613,6 +680,11 @@ static const struct part *find_part(const struct hd_tpl *t, int kind, const char
                                     const char *variant, const struct tfile **from)
 {
     char chain[4][64];
+    if (!(t->kinds & (1u << kind))) { /* no file has it: no need to look */
+        if (from)
+            *from = &t->files[0];
+        return NULL;
+    }
     size_t n = locale_chain(locale, chain);
     for (size_t i = 0; i < n; i++) {
         const struct tfile *f = file_for(t, chain[i]);
@@ -657,6 +729,7 @@ void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info)
     info->name = t->name;
     info->description = t->files[0].description ? t->files[0].description : "";
     info->category = t->files[0].category;
+    info->parts = t->kinds;
     for (size_t i = 0; i < t->nfiles; i++) {
         const struct tfile *f = &t->files[i];
         if (f->locale && info->nlocales < 32)
@@ -933,14 +1006,22 @@ void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, 
 {
     json_t *n = json_object(), *f = json_object(), *aps = json_object(), *alert = json_object(),
            *a = json_object();
-    set_str(n, "title", title);
-    set_str(n, "body", body);
-    json_object_set_new(f, "notification", n);
+    /* as the drivers send them: empty title and body left out, and a push
+     * with neither is data-only (no notification; APNs content-available) */
+    set_str(n, "title", title && *title ? title : NULL);
+    set_str(n, "body", body && *body ? body : NULL);
+    if (json_object_size(n))
+        json_object_set(f, "notification", n);
     if (data)
         json_object_set(f, "data", (json_t *)data);
-    set_str(alert, "title", title);
-    set_str(alert, "body", body);
-    json_object_set_new(aps, "alert", alert);
+    if (json_object_size(n)) {
+        json_object_update(alert, n);
+        json_object_set(aps, "alert", alert);
+    } else {
+        json_object_set_new(aps, "content-available", json_integer(1));
+    }
+    json_decref(n);
+    json_decref(alert);
     json_object_set_new(a, "aps", aps);
     if (data)
         json_object_update(a, (json_t *)data);
@@ -1027,6 +1108,21 @@ static bool valid_address(const char *s)
     return ok;
 }
 
+/* An sms part that is empty is never worth sending; one whose fixed text
+ * alone is over what a provider of the channel accepts never goes. */
+static void lint_sms_limits(struct lint *l, const struct hd_tpl_set *set, const char *where,
+                            const struct part *p, const struct hd_sms_info *si)
+{
+    if (p->empty)
+        issue(l, true, where, "sms%s%s: the part is empty; an empty SMS is never sent",
+              p->variant ? " @" : "", p->variant ? p->variant : "");
+    else if (set->sms_max && si->chars > set->sms_max)
+        issue(l, true, where,
+              "sms%s%s: the fixed text alone is %zu characters, over the %zu that %s accepts",
+              p->variant ? " @" : "", p->variant ? p->variant : "", si->chars, set->sms_max,
+              set->sms_max_who);
+}
+
 /* Renders a part with no data (strictness off): the static text, for the
  * checks that can be made without a contact. */
 static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
@@ -1064,16 +1160,18 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
                 hd_sms_analyze(out.data, out.len, &si);
                 if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
                     issue(l, false, where,
-                          "sms%s%s: UCS-2 (70 characters a segment) because of '%s'; the "
+                          "sms%s%s: UCS-2 (%zu characters a %s) because of '%s'; the "
                           "fixed text alone is %zu characters, %zu segment%s",
-                          p->variant ? " @" : "", p->variant ? p->variant : "", si.first_non_gsm,
-                          si.chars, si.segments, si.segments == 1 ? "" : "s");
+                          p->variant ? " @" : "", p->variant ? p->variant : "", si.per_segment,
+                          si.segments > 1 ? "part" : "segment", si.first_non_gsm, si.chars,
+                          si.segments, si.segments == 1 ? "" : "s");
                 else
                     issue(l, false, where,
                           "sms%s%s: GSM-7; the fixed text alone is %zu characters, %zu "
                           "segment%s",
                           p->variant ? " @" : "", p->variant ? p->variant : "", si.chars,
                           si.segments, si.segments == 1 ? "" : "s");
+                lint_sms_limits(l, t->set, where, p, &si);
                 if (t->files[0].category == HD_CAT_MARKETING && !strstr(out.data, "STOP") &&
                     !strstr(out.data, "退订") && !strstr(out.data, "退訂"))
                     issue(l, false, where,
@@ -1162,9 +1260,6 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
               "email.html without email.text: the text part will be derived from the HTML");
     if (has[HD_PART_PUSH_TITLE] || has[HD_PART_PUSH_BODY] || has[HD_PART_PUSH_DATA])
         lint_push_size(l, t);
-    bool push = has[HD_PART_PUSH_DATA] || has[HD_PART_PUSH_FCM] || has[HD_PART_PUSH_APNS];
-    if (push && !has[HD_PART_PUSH_TITLE] && !has[HD_PART_PUSH_BODY])
-        issue(l, true, f->display, "push parts without push.title or push.body");
     if (!f->nparts)
         issue(l, true, f->display, "no parts: add '--- email.subject', '--- sms', ...");
 }

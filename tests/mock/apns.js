@@ -1,7 +1,10 @@
 // A mock of APNs: HTTP/2 over TLS (--cert, --certkey), POST /3/device/{token}
 // with an ES256 provider token that verifies against --key (the .p8; its
 // public half) with kid = --kid and iss = --team. Answers 200 with the
-// apns-id, or {"reason": ...} as Apple does.
+// apns-id, or {"reason": ...} as Apple does. A payload over 4,096 bytes is
+// 413; a background push must carry content-available 1 and no alert,
+// badge or sound, an alert push one of those (400 InvalidPushType); a
+// badge must be an integer.
 // Faults by the device token's first eight hex digits:
 //   dead0410 410 Unregistered, dead0400 400 BadDeviceToken,
 //   dead0403 403 ExpiredProviderToken: the provider token used is expired from
@@ -55,6 +58,14 @@ server.on('stream', (stream, headers) => {
     if (expired.has(headers.authorization)) return answer(403, 'ExpiredProviderToken');
     if (!headers['apns-topic']) return answer(400, 'MissingTopic');
     if (!payload || typeof payload.aps !== 'object') return answer(400, 'PayloadEmpty');
+    if (Buffer.byteLength(body) > 4096) return answer(413, 'PayloadTooLarge');
+    const aps = payload.aps;
+    const visible = aps.alert !== undefined || aps.badge !== undefined || aps.sound !== undefined;
+    const type = headers['apns-push-type'];
+    if (type === 'background' && (visible || aps['content-available'] !== 1))
+      return answer(400, 'InvalidPushType');
+    if (type === 'alert' && !visible) return answer(400, 'InvalidPushType');
+    if (aps.badge !== undefined && !Number.isInteger(aps.badge)) return answer(400, 'BadBadge');
     switch (token.slice(0, 8)) {
     case 'dead0999': setTimeout(() => answer(200), 3000); return;
     case 'dead0000': log(entry); stream.session.destroy(); return;

@@ -4,7 +4,9 @@
 //     iss = client_email, aud = token_uri, the firebase.messaging scope and
 //     exp = iat + 3600. Answers {"access_token", "expires_in": 3600}.
 //   POST /v1/projects/{project}/messages:send with "Authorization: Bearer"
-//     a token it issued; data values must be strings.
+//     a token it issued; data values must be strings, data keys not FCM's
+//     reserved ones (from, message_type, google.*, gcm.*), and the message
+//     only members FCM knows (400 INVALID_ARGUMENT otherwise).
 // Random faults with --faults and --seed, answers logged with --answers
 // (common.js). Faults by the device token:
 //   unregistered (404 UNREGISTERED), invalid (400 INVALID_ARGUMENT),
@@ -61,6 +63,28 @@ function tokenEndpoint(req, res, body) {
   res.end(JSON.stringify({ access_token: t, expires_in: 3600, token_type: 'Bearer' }));
 }
 
+// What FCM refuses in a message, as its INVALID_ARGUMENT text, or null:
+// a member FCM does not know, a reserved data key, a notification that is
+// not an object of strings, an android that is not an object.
+const MESSAGE_KEYS = new Set(['name', 'token', 'topic', 'condition', 'notification', 'data',
+                              'android', 'apns', 'webpush', 'fcm_options']);
+function checkMessage(msg) {
+  for (const k of Object.keys(msg))
+    if (!MESSAGE_KEYS.has(k)) return 'Invalid JSON payload received. Unknown name "' + k + '" at \'message\'';
+  for (const k of Object.keys(msg.data || {}))
+    if (k === 'from' || k === 'message_type' || k.startsWith('google.') || k.startsWith('gcm.'))
+      return 'Invalid data payload key: ' + k;
+  const n = msg.notification;
+  if (n !== undefined && (typeof n !== 'object' || n === null || Array.isArray(n)))
+    return 'notification must be an object';
+  for (const v of Object.values(n || {}))
+    if (typeof v !== 'string') return 'notification values must be strings';
+  const a = msg.android;
+  if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a)))
+    return 'android must be an object';
+  return null;
+}
+
 const server = http.createServer((req, res) => {
   readBody(req, (body) => {
     if (req.url === '/token') return tokenEndpoint(req, res, body);
@@ -78,6 +102,8 @@ const server = http.createServer((req, res) => {
     for (const v of Object.values(msg.data || {}))
       if (typeof v !== 'string')
         return fcmError(res, 400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'data values must be strings');
+    const bad = checkMessage(msg);
+    if (bad) return fcmError(res, 400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', bad);
     const t = msg.token;
     const dropped = answer(res, t);
     const random = fault();

@@ -1,6 +1,7 @@
 // A mock of Twilio's Messages API: POST /2010-04-01/Accounts/{sid}/Messages.json
 // with HTTP Basic auth (--sid and --token) and a form body, answering as
-// Twilio does (201 and a message resource, or an error object).
+// Twilio does (201 and a message resource, or an error object): an empty
+// Body is 21602, one over 1,600 characters 21617.
 // Random faults with --faults and --seed, answers logged with --answers
 // (common.js). Faults by the To number's last digits:
 //   ...0429  429 with Retry-After: 7 and code 20429
@@ -37,6 +38,9 @@ const server = http.createServer((req, res) => {
     if (auth !== want) return error(res, 401, 20003, 'Authenticate');
     if (!form.To || !(form.From || form.MessagingServiceSid) || form.Body === undefined)
       return error(res, 400, 21604, "A 'To', 'From' and 'Body' are required");
+    if (form.Body === '') return error(res, 400, 21602, 'Message body is required.');
+    if ([...form.Body].length > 1600)
+      return error(res, 400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
     const to = form.To;
     const dropped = answer(res, to);
     const random = fault();
