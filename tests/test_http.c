@@ -647,6 +647,11 @@ static void test_provider_test_no_secrets(void **state)
         assert_contains(r.out, "result      accepted");
         if (strcmp(runs[i].gw, "-") != 0)
             assert_contains(r.out, runs[i].gw);
+        /* -v follows the send, so the secret checks read real lines */
+        assert_contains(r.err, "driver open");
+        assert_contains(r.err, "debug: http: new connection to ");
+        if (strcmp(runs[i].provider, "ios") == 0)
+            assert_contains(r.err, "(HTTPS, HTTP/2)");
         const char *secrets[] = {
             TW_TOKEN, getenv("TEST_GW_AUTH"), "ya29.mock", "BEGIN PRIVATE", "bearer ey", "Bearer ",
             "Basic "};

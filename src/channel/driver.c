@@ -404,6 +404,9 @@ int hd_driver_open(const struct hd_provider_cfg *cfg, struct hd_log *log, struct
     for (unsigned i = 0; i < d->nthreads; i++)
         if (pthread_create(&d->threads[i], NULL, ops->loop ? async_main : worker, d) != 0)
             HD_BUG("cannot start a driver thread: %s", strerror(errno));
+    hd_log_debug(log, "provider '%s': %s driver open, %u %s, %u connections", cfg->name, cfg->type,
+                 d->nthreads, ops->loop ? "event loops" : "workers",
+                 cfg->connections ? cfg->connections : 1);
     *out = d;
     return 0;
 }

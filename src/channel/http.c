@@ -561,6 +561,26 @@ static void take_more(struct hx *h, struct lane *l, struct hd_driver *d, struct 
     }
 }
 
+/* At debug level: a transfer that opened a connection says where to, and
+ * how (the address and port only: a URL can carry a device token). */
+static void log_connection(struct hx *h, CURL *e)
+{
+    long nconn = 0, port = 0, version = 0;
+    char *ip = NULL, *scheme = NULL;
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn);
+    if (nconn <= 0)
+        return;
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip);
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+    curl_easy_getinfo(e, CURLINFO_SCHEME, &scheme);
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    hd_log_debug(h->log, "http: new connection to %s:%ld (%s, %s)", ip ? ip : "?", port,
+                 scheme ? scheme : "?",
+                 version == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+                 : version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
+                                                    : "HTTP/1.0");
+}
+
 /* Moves transfers on, and puts the results of those that finished in out
  * (a transfer the protocol wants again is sent again instead). Returns how
  * many finished. */
@@ -578,6 +598,8 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
         CURL *e = cm->easy_handle;
         CURLcode rc = cm->data.result;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
+        if (h->log && h->log->level >= HD_LOG_DEBUG)
+            log_connection(h, e);
         curl_multi_remove_handle(l->multi, e);
         struct hd_result r;
         if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)

@@ -308,6 +308,16 @@ static void event_cb(smtp_session_t s, int event, void *arg, ...)
         ok = va_arg(ap, int *);
         *ok = 1; /* TLS 1.2 is the floor; the cipher is OpenSSL's choice */
         break;
+    case SMTP_EV_CONNECT:
+        hd_log_debug(ss->c->log, "smtp: connected to %s:%d", ss->c->host, ss->c->port);
+        break;
+    case SMTP_EV_STARTTLS_OK: {
+        SSL *ssl = va_arg(ap, SSL *);
+        const char *cipher = va_arg(ap, const char *);
+        hd_log_debug(ss->c->log, "smtp: STARTTLS with %s: %s, %s", ss->c->host,
+                     SSL_get_version(ssl), cipher ? cipher : "?");
+        break;
+    }
     case SMTP_EV_EXTNA_STARTTLS:
         snprintf(ss->tls_err, sizeof ss->tls_err,
                  "the server does not offer STARTTLS (starttls = required)");

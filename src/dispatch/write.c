@@ -295,6 +295,8 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
         hd_store_rollback(d->st);
         return rc;
     }
+    hd_log_debug(d->log, "dispatcher: wrote %zu results in %lld ms", n,
+                 (long long)(hd_clock_mono_ms() - d->last_flush_ms));
     for (size_t i = 0; i < n; i++) {
         struct job *j = d->res[i].user;
         struct run *run = run_of(d, j->ref.run);
