@@ -27,8 +27,8 @@ static int add_type(void *ud, const char *name, const char *type)
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(type, map[i].name) == 0)
             t = map[i].t;
-    ts->names = hd_xrealloc(ts->names, (ts->n + 1) * sizeof *ts->names);
-    ts->types = hd_xrealloc(ts->types, (ts->n + 1) * sizeof *ts->types);
+    HD_GROW(ts->names, ts->n);
+    HD_GROW(ts->types, ts->n);
     ts->names[ts->n] = hd_xstrdup(name);
     ts->types[ts->n++] = t;
     return 0;

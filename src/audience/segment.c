@@ -1364,7 +1364,7 @@ int hd_seg_name_valid(const char *name)
 static void collect_refs(const struct hd_seg_node *n, char ***names, size_t *count)
 {
     if (n->type == SEG_IN_SEGMENT) {
-        *names = hd_xrealloc(*names, (*count + 1) * sizeof **names);
+        HD_GROW(*names, *count);
         (*names)[(*count)++] = hd_xstrdup(n->path);
     }
     for (size_t i = 0; i < n->nkids; i++)

@@ -61,7 +61,7 @@ static int parse_ranges(const char *key, const char *s, const char *dflt, struct
         }
         if (lo < 100 || hi > 599 || lo > hi)
             goto bad;
-        out->r = hd_xrealloc(out->r, (out->n + 1) * sizeof *out->r);
+        HD_GROW(out->r, out->n);
         out->r[out->n++] = (struct range){lo, hi};
         while (*p == ' ')
             p++;
@@ -141,8 +141,8 @@ static int gw_setup(struct gw *g, const struct hd_provider_cfg *cfg, struct hd_e
         const char *val = colon + 1;
         while (*val == ' ' || *val == '\t')
             val++;
-        g->hdr_tpl = hd_xrealloc(g->hdr_tpl, (g->nhdr + 1) * sizeof *g->hdr_tpl);
-        g->hdr_name = hd_xrealloc(g->hdr_name, (g->nhdr + 1) * sizeof *g->hdr_name);
+        HD_GROW(g->hdr_tpl, g->nhdr);
+        HD_GROW(g->hdr_name, g->nhdr);
         g->hdr_name[g->nhdr] = hd_xstrndup(line, nlen);
         g->hdr_tpl[g->nhdr] = NULL;
         g->nhdr++;

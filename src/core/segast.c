@@ -21,7 +21,7 @@ struct hd_seg_node *hd_segast_new(enum hd_seg_type type, int line, int col)
 
 void hd_segast_add(struct hd_seg_node *parent, struct hd_seg_node *kid)
 {
-    parent->kids = hd_xrealloc(parent->kids, (parent->nkids + 1) * sizeof *parent->kids);
+    HD_GROW(parent->kids, parent->nkids);
     parent->kids[parent->nkids++] = kid;
 }
 

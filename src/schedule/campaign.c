@@ -210,7 +210,7 @@ static int collect_due(void *ud, const struct hd_campaign *c)
     if (c->status == HD_CAMP_CANCELLED || c->status == HD_CAMP_DONE || c->next_run < 0 ||
         c->next_run > t->now)
         return 0;
-    t->due = hd_xrealloc(t->due, (t->n + 1) * sizeof *t->due);
+    HD_GROW(t->due, t->n);
     struct hd_campaign *d = &t->due[t->n++];
     *d = *c;
     d->name = hd_xstrdup(c->name);
@@ -233,8 +233,8 @@ static int collect_materializing(void *ud, const struct hd_run *r)
     struct unfinished *u = ud;
     if (r->status != HD_RUN_MATERIALIZING)
         return 0;
-    u->campaign = hd_xrealloc(u->campaign, (u->n + 1) * sizeof *u->campaign);
-    u->fire_at = hd_xrealloc(u->fire_at, (u->n + 1) * sizeof *u->fire_at);
+    HD_GROW(u->campaign, u->n);
+    HD_GROW(u->fire_at, u->n);
     u->campaign[u->n] = r->campaign_id;
     u->fire_at[u->n++] = r->fire_at;
     return 0;

@@ -127,7 +127,7 @@ struct sqlc {
 
 static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, double d)
 {
-    c->b = hd_xrealloc(c->b, (c->nb + 1) * sizeof *c->b);
+    HD_GROW(c->b, c->nb);
     c->b[c->nb] = (struct bind){type, s ? hd_xstrdup(s) : NULL, i, d};
     return (int)++c->nb;
 }

@@ -85,7 +85,7 @@ static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void
         memmove(f->e, f->e + 1, (f->n - 1) * sizeof *f->e);
         f->n--;
     }
-    f->e = hd_xrealloc(f->e, (f->n + 1) * sizeof *f->e);
+    HD_GROW(f->e, f->n);
     f->e[f->n++] = (struct fmt_entry){kind, hd_xstrdup(key), h};
     return h;
 }

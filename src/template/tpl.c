@@ -196,7 +196,7 @@ static int list_dir(const char *dir, const char *prefix, const char *suffix, cha
         if (l <= pl + sl || strncmp(e->d_name, prefix, pl) != 0 ||
             strcmp(e->d_name + l - sl, suffix) != 0)
             continue;
-        *out = hd_xrealloc(*out, (*n + 1) * sizeof **out);
+        HD_GROW(*out, *n);
         (*out)[(*n)++] = hd_xstrdup(e->d_name);
     }
     closedir(d);
@@ -218,7 +218,7 @@ int hd_tpl_set_names(struct hd_tpl_set *set, char ***names, size_t *n, struct hd
         char *dot = strchr(files[i], '.');
         if (dot && strcmp(dot, ".tmpl") == 0) { /* NAME.tmpl, not NAME.LOCALE.tmpl */
             *dot = '\0';
-            *names = hd_xrealloc(*names, (*n + 1) * sizeof **names);
+            HD_GROW(*names, *n);
             (*names)[(*n)++] = files[i];
         } else {
             free(files[i]);
@@ -249,7 +249,7 @@ static void compile_leaves(struct jwalk *w, json_t *v)
         if ((w->rc = hd_mst_compile(json_string_value(v), json_string_length(v), &o, &m, w->err)) <
             0)
             return;
-        w->p->leaf = hd_xrealloc(w->p->leaf, (w->p->nleaf + 1) * sizeof *w->p->leaf);
+        HD_GROW(w->p->leaf, w->p->nleaf);
         w->p->leaf[w->p->nleaf++] = m;
     } else if (json_is_object(v)) {
         const char *k;
@@ -482,7 +482,7 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
             return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
                                  "part '%s%s%s' appears twice (first on line %d)", spec,
                                  variant ? " @" : "", variant ? variant : "", f->parts[k].line);
-    f->parts = hd_xrealloc(f->parts, (f->nparts + 1) * sizeof *f->parts);
+    HD_GROW(f->parts, f->nparts);
     *cur = &f->parts[f->nparts++];
     memset(*cur, 0, sizeof **cur);
     (*cur)->kind = kind;
@@ -607,7 +607,7 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
                                "'%s' in the file name is not a BCP 47 locale (%s)", tag, norm);
             goto fail;
         }
-        t->files = hd_xrealloc(t->files, (t->nfiles + 1) * sizeof *t->files);
+        HD_GROW(t->files, t->nfiles);
         struct tfile *f = &t->files[t->nfiles++];
         memset(f, 0, sizeof *f);
         f->locale = hd_xstrdup(norm);
@@ -620,7 +620,7 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
     for (size_t i = 0; i < t->nfiles; i++)
         for (size_t k = 0; k < t->files[i].nparts; k++)
             t->kinds |= 1u << t->files[i].parts[k].kind;
-    set->tpls = hd_xrealloc(set->tpls, (set->ntpls + 1) * sizeof *set->tpls);
+    HD_GROW(set->tpls, set->ntpls);
     set->tpls[set->ntpls++] = t;
     *out = t;
     return 0;
@@ -793,7 +793,7 @@ static int partial_for(struct hd_tpl_set *set, const char *name, const char *loc
     hd_buf_release(&b);
     if (rc < 0)
         return rc;
-    set->partials = hd_xrealloc(set->partials, (set->npartials + 1) * sizeof *set->partials);
+    HD_GROW(set->partials, set->npartials);
     set->partials[set->npartials++] = (struct pentry){hd_xstrdup(key), m};
     *out = m;
     return m ? 0 : HD_E_NOTFOUND;
