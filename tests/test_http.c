@@ -1199,7 +1199,7 @@ static size_t tokens_for(const char *device, char out[][1024], size_t max)
 /* Issue 15 item 9: three `herald send` processes in a row use one APNs
  * provider token (the first signs it and stores it; the others reuse it),
  * and a stored token older than the reuse age (40 minutes) is replaced
- * with a fresh one, which is stored. */
+ * with a fresh one, which is stored; so is one not made with our key id. */
 static void test_apns_token_shared(void **state)
 {
     (void)state;
@@ -1220,7 +1220,7 @@ static void test_apns_token_shared(void **state)
     TK("init");
     TK("contacts", "import", "tk.csv");
     TK("segment", "define", "all", "id != \"\"");
-    static const char *const names[] = {"tk1", "tk2", "tk3", "tk4"};
+    static const char *const names[] = {"tk1", "tk2", "tk3", "tk4", "tk5"};
     for (int k = 0; k < 3; k++) {
         TK("campaign", "create", names[k], "--segment", "all", "--template", "tk", "--channels",
            "push", "--now");
@@ -1260,6 +1260,18 @@ static void test_apns_token_shared(void **state)
     assert_non_null(row2);
     assert_true(strtoll(row2, NULL, 10) >= iat);
     assert_string_equal(strchr(row2, ' ') + 1, seen[3] + strlen("bearer "));
+    /* young, but not made with our key id and team (its header is not
+     * ours): not reused, or every message would fail */
+    char junk[1200];
+    snprintf(junk, sizeof junk, "%lld x%s", strtoll(row2, NULL, 10), strchr(row2, ' ') + 1);
+    free(stored_token("tk.db", junk));
+    TK("campaign", "create", names[4], "--segment", "all", "--template", "tk", "--channels", "push",
+       "--now");
+    TK("send", names[4], "--wait", "30s");
+    n = tokens_for("cafe0009" HEX64, seen, 8);
+    assert_int_equal(n, 5);
+    if (strcmp(seen[4] + strlen("bearer "), strchr(junk, ' ') + 1) == 0)
+        fail_msg("a stored token of another key id was reused");
     free(row2);
     free(row);
 }

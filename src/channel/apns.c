@@ -87,12 +87,19 @@ static void set_bearer(struct apns *a, char *b, int64_t at)
     pthread_mutex_unlock(&a->cmu);
 }
 
+/* The JWT's claims issued at iat: {"iss":team,"iat":iat}. Freed by the caller. */
+static char *claims_at(const struct apns *a, int64_t iat)
+{
+    json_t *claims = json_pack("{s:s,s:I}", "iss", a->team, "iat", (json_int_t)iat);
+    char *cl = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
+    return cl;
+}
+
 static int sign(struct apns *a, struct hd_err *err)
 {
     int64_t now = hx_now();
-    json_t *claims = json_pack("{s:s,s:I}", "iss", a->team, "iat", (json_int_t)now);
-    char *cl = json_dumps(claims, JSON_COMPACT);
-    json_decref(claims);
+    char *cl = claims_at(a, now);
     struct hd_buf b;
     hd_buf_init(&b);
     hd_buf_adds(&b, "bearer ");
@@ -106,9 +113,28 @@ static int sign(struct apns *a, struct hd_err *err)
     return 0;
 }
 
-/* With the engine's lock held: takes the offered token when it is newer
- * than ours and still young enough to reuse (an iat a minute ahead of our
- * clock is another machine's skew; more is not a token to trust). */
+/* True when jwt is ours as sign makes it at iat: our header (the key id)
+ * and claims (the team, and iat), so that a token stored before the key
+ * or the team changed is not reused. */
+static bool ours(const struct apns *a, const char *jwt, int64_t iat)
+{
+    struct hd_buf want;
+    char *cl = claims_at(a, iat);
+    hd_buf_init(&want);
+    hx_b64url(&want, a->header, strlen(a->header));
+    hd_buf_adds(&want, ".");
+    hx_b64url(&want, cl, strlen(cl));
+    hd_buf_adds(&want, ".");
+    bool ok = strncmp(jwt, want.data, want.len) == 0 && jwt[want.len];
+    free(cl);
+    hd_buf_release(&want);
+    return ok;
+}
+
+/* With the engine's lock held: takes the offered token when it is ours,
+ * newer than the one we have and still young enough to reuse (an iat a
+ * minute ahead of our clock is another machine's skew; more is not a token
+ * to trust). */
 static void adopt(struct apns *a)
 {
     pthread_mutex_lock(&a->cmu);
@@ -119,7 +145,7 @@ static void adopt(struct apns *a)
     pthread_mutex_unlock(&a->cmu);
     if (!jwt)
         return;
-    if ((!a->bearer || at > a->signed_at) && age > -60 && age < JWT_REUSE) {
+    if ((!a->bearer || at > a->signed_at) && age > -60 && age < JWT_REUSE && ours(a, jwt, at)) {
         struct hd_buf b;
         hd_buf_init(&b);
         hd_buf_adds(&b, "bearer ");

@@ -34,7 +34,8 @@ function iatOf(auth) {
 function verify(auth) {
   const parts = (auth || '').replace(/^bearer /, '').split('.');
   if (parts.length !== 3) return 'MissingProviderToken';
-  const head = b64urlJson(parts[0]), claims = b64urlJson(parts[1]);
+  let head, claims;
+  try { head = b64urlJson(parts[0]); claims = b64urlJson(parts[1]); } catch (e) { return 'InvalidProviderToken'; }
   if (head.alg !== 'ES256' || head.kid !== o.kid) return 'InvalidProviderToken';
   if (claims.iss !== o.team || typeof claims.iat !== 'number') return 'InvalidProviderToken';
   const sig = Buffer.from(parts[2], 'base64url');
