@@ -9,6 +9,7 @@
 #include "testnet.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "herald/config.h"
 #include "herald/driver.h"
@@ -1142,6 +1143,144 @@ static void test_provider_feedback(void **state)
     free(csv);
 }
 
+/* The provider token meta holds for provider ios in db ("ISSUED_AT JWT"),
+ * or NULL; the caller frees. With set, rewrites it first. */
+static char *stored_token(const char *db, const char *set)
+{
+    char *p = path(db), *out = NULL;
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
+    if (set) {
+        assert_int_equal(sqlite3_prepare_v2(h, "UPDATE meta SET value = ?1 WHERE key = 'token:ios'",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(s, 1, set, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+        assert_int_equal(sqlite3_changes(h), 1);
+        sqlite3_finalize(s);
+    }
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'token:ios'", -1, &s, NULL),
+        SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        out = hd_xstrdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    free(p);
+    return out;
+}
+
+/* herald -c tk.conf --db tk.db ARGS...; fails the test unless it exits 0. */
+#define TK(...)                                                                                    \
+    do {                                                                                           \
+        struct tu_run r_;                                                                          \
+        tu_herald(&r_, dir, NULL, "-c", "tk.conf", "--db", "tk.db", __VA_ARGS__, NULL);            \
+        if (r_.status != 0)                                                                        \
+            fail_msg("%s: %s %s", #__VA_ARGS__, r_.out, r_.err);                                   \
+        tu_run_release(&r_);                                                                       \
+    } while (0)
+
+/* The provider tokens (Authorization) the APNs mock saw for device, in
+ * order, one for each request, into out; returns how many. */
+static size_t tokens_for(const char *device, char out[][1024], size_t max)
+{
+    char want[300];
+    snprintf(want, sizeof want, "/3/device/%s", device);
+    json_t *l = read_log("apns.log"), *e;
+    size_t i, n = 0;
+    json_array_foreach(l, i, e)
+    {
+        const char *p = json_string_value(json_object_get(e, "path"));
+        const char *a =
+            json_string_value(json_object_get(json_object_get(e, "headers"), "authorization"));
+        if (p && a && strcmp(p, want) == 0 && n < max)
+            snprintf(out[n++], 1024, "%s", a);
+    }
+    json_decref(l);
+    return n;
+}
+
+/* Issue 15 item 9: three `herald send` processes in a row use one APNs
+ * provider token (the first signs it and stores it; the others reuse it),
+ * and a stored token older than the reuse age (40 minutes) is replaced
+ * with a fresh one, which is stored; so is one not made with our key id. */
+static void test_apns_token_shared(void **state)
+{
+    (void)state;
+    template_conf();
+    char *tp = path("tp.conf"), *text = tu_read(tp), *tk = path("tk.conf");
+    struct hd_buf conf;
+    hd_buf_init(&conf);
+    hd_buf_addf(&conf, "%s[channel push]\nproviders = ios\n", text);
+    tu_write(tk, conf.data);
+    hd_buf_release(&conf);
+    free(tp);
+    free(text);
+    free(tk);
+    put_template("tk", "category: transactional\n--- push.title\nHi\n--- push.body\nNews\n");
+    char *csv = path("tk.csv");
+    tu_write(csv, "id,apns_token\ntk-1,cafe0009" HEX64 "\n");
+    free(csv);
+    TK("init");
+    TK("contacts", "import", "tk.csv");
+    TK("segment", "define", "all", "id != \"\"");
+    static const char *const names[] = {"tk1", "tk2", "tk3", "tk4", "tk5"};
+    for (int k = 0; k < 3; k++) {
+        TK("campaign", "create", names[k], "--segment", "all", "--template", "tk", "--channels",
+           "push", "--now");
+        TK("send", names[k], "--wait", "30s");
+    }
+    static char seen[8][1024];
+    size_t n = tokens_for("cafe0009" HEX64, seen, 8);
+    if (n != 3) {
+        struct tu_run r;
+        tu_herald(&r, dir, NULL, "-c", "tk.conf", "--db", "tk.db", "log", "--format", "jsonl",
+                  NULL);
+        fail_msg("%zu APNs requests; the log: %s %s", n, r.out, r.err);
+    }
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(seen[i], seen[0]) != 0)
+            fail_msg("send %zu signed its own APNs token instead of reusing the first", i + 1);
+    /* stored as "ISSUED_AT JWT", the JWT the mock saw */
+    char *row = stored_token("tk.db", NULL);
+    assert_non_null(row);
+    char *sp = strchr(row, ' ');
+    assert_non_null(sp);
+    assert_string_equal(sp + 1, seen[0] + strlen("bearer "));
+    long long iat = strtoll(row, NULL, 10);
+    assert_true(iat > 0);
+    /* 41 minutes old: the next process signs a new one and stores it */
+    char old[1200];
+    snprintf(old, sizeof old, "%lld %s", iat - 41 * 60, sp + 1);
+    free(stored_token("tk.db", old));
+    TK("campaign", "create", names[3], "--segment", "all", "--template", "tk", "--channels", "push",
+       "--now");
+    TK("send", names[3], "--wait", "30s");
+    n = tokens_for("cafe0009" HEX64, seen, 8);
+    assert_int_equal(n, 4);
+    if (strcmp(seen[3], seen[0]) == 0)
+        fail_msg("a token stored as 41 minutes old was reused");
+    char *row2 = stored_token("tk.db", NULL);
+    assert_non_null(row2);
+    assert_true(strtoll(row2, NULL, 10) >= iat);
+    assert_string_equal(strchr(row2, ' ') + 1, seen[3] + strlen("bearer "));
+    /* young, but not made with our key id and team (its header is not
+     * ours): not reused, or every message would fail */
+    char junk[1200];
+    snprintf(junk, sizeof junk, "%lld x%s", strtoll(row2, NULL, 10), strchr(row2, ' ') + 1);
+    free(stored_token("tk.db", junk));
+    TK("campaign", "create", names[4], "--segment", "all", "--template", "tk", "--channels", "push",
+       "--now");
+    TK("send", names[4], "--wait", "30s");
+    n = tokens_for("cafe0009" HEX64, seen, 8);
+    assert_int_equal(n, 5);
+    if (strcmp(seen[4] + strlen("bearer "), strchr(junk, ' ') + 1) == 0)
+        fail_msg("a stored token of another key id was reused");
+    free(row2);
+    free(row);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1151,7 +1290,7 @@ int main(void)
         cmocka_unit_test(test_provider_feedback), cmocka_unit_test(test_driver_pause),
         cmocka_unit_test(test_push_parts_sent),   cmocka_unit_test(test_push_data_only),
         cmocka_unit_test(test_push_fcm_reserved), cmocka_unit_test(test_sms_twilio_limit),
-        cmocka_unit_test(test_sms_empty),
+        cmocka_unit_test(test_sms_empty),         cmocka_unit_test(test_apns_token_shared),
     };
     return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
 }

@@ -115,6 +115,21 @@ typedef bool (*hd_withdraw_fn)(void *ud, void *user);
  * holds what it was given; a campaign paused or cancelled meanwhile takes
  * its messages back. Returns how many. */
 size_t hd_driver_withdraw(struct hd_driver *d, hd_withdraw_fn fn, void *ud);
+/* A provider credential that a driver may reuse across processes (APNs:
+ * its signed provider token), so that every process does not make its own.
+ * The dispatcher keeps it in the store: it offers the stored one to the
+ * driver, and writes back the one the driver uses when that is newer. The
+ * value is a secret. */
+/* True when a provider of this type has a reusable credential. */
+bool hd_driver_has_credential(const char *type);
+/* Offers a credential issued at issued_at (wall-clock seconds); the driver
+ * copies it and uses it, before signing its own, while it is young enough
+ * (APNs: 40 minutes). Returns false when the driver takes none. */
+bool hd_driver_offer_credential(struct hd_driver *d, const char *value, int64_t issued_at);
+/* The credential the driver uses now, read under its lock: a new string in
+ * *value (the caller wipes and frees it) and its issue time, or false with
+ * *value NULL when it has none yet or takes none. */
+bool hd_driver_credential(struct hd_driver *d, char **value, int64_t *issued_at);
 /* Waits up to timeout_ms for results, calls cb for each; returns how many. */
 int hd_driver_poll(struct hd_driver *d, int timeout_ms, hd_result_cb cb, void *ud);
 /* Messages submitted whose results have not been polled yet. */

@@ -540,6 +540,15 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err);
 
+/* A provider's reusable credential (the APNs provider token; a secret) and
+ * when it was issued (wall-clock seconds). get: *value is a new string the
+ * caller wipes and frees, or NULL when none is stored. put: stores it
+ * unless the one stored was issued later. */
+int hd_store_credential_get(struct hd_store *st, const char *provider, char **value,
+                            int64_t *issued_at, struct hd_err *err);
+int hd_store_credential_put(struct hd_store *st, const char *provider, const char *value,
+                            int64_t issued_at, struct hd_err *err);
+
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 

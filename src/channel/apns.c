@@ -15,9 +15,17 @@
  *   410 Unregistered, 400 BadDeviceToken, DeviceTokenNotForTopic:
  *       permanent, bad token;
  *   403 ExpiredProviderToken: sign a new token and send once more;
- *   429: throttled; 5xx: temporary; 413 and other 4xx: permanent. */
+ *   429: throttled; 5xx: temporary; 413 and other 4xx: permanent.
+ * The provider token is the driver's reusable credential: the dispatcher
+ * offers the one another process stored, and the next batch adopts it when
+ * it is newer than ours and younger than the reuse age (a JWT of our key:
+ * Apple counts refreshes per key, not per process); the dispatcher reads
+ * back the one in use to store it. The driver's conf is struct apns, which
+ * holds the engine's, so that those two calls reach the token. */
 #include "http_int.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +41,17 @@ struct apns {
     char *header; /* {"alg":"ES256","kid":...} */
     char *team;
     EVP_PKEY *key;
-    char *bearer; /* "bearer <jwt>" */
-    int64_t signed_at;
+    /* "bearer <jwt>": written under the engine's lock and cmu (both), so
+     * read under either: build under the engine's, the dispatcher under cmu */
+    char *bearer;
+    int64_t signed_at; /* the JWT's iat */
     unsigned gen;
     struct hd_log *log;
+    void *hx; /* the engine (hx_open's conf) */
+    pthread_mutex_t cmu;
+    char *offered; /* a JWT the dispatcher offers (under cmu), or NULL */
+    int64_t offered_at;
+    atomic_bool offer_waits; /* offered is set: checked without the lock per batch */
 };
 
 static void apns_fini(void *pc)
@@ -52,15 +67,39 @@ static void apns_fini(void *pc)
     if (a->bearer)
         hd_wipe(a->bearer, strlen(a->bearer));
     free(a->bearer);
+    if (a->offered)
+        hd_wipe(a->offered, strlen(a->offered));
+    free(a->offered);
+    pthread_mutex_destroy(&a->cmu);
     free(a);
+}
+
+/* With the engine's lock held: the bearer becomes b (owned), issued at. */
+static void set_bearer(struct apns *a, char *b, int64_t at)
+{
+    pthread_mutex_lock(&a->cmu);
+    if (a->bearer)
+        hd_wipe(a->bearer, strlen(a->bearer));
+    free(a->bearer);
+    a->bearer = b;
+    a->signed_at = at;
+    a->gen++;
+    pthread_mutex_unlock(&a->cmu);
+}
+
+/* The JWT's claims issued at iat: {"iss":team,"iat":iat}. Freed by the caller. */
+static char *claims_at(const struct apns *a, int64_t iat)
+{
+    json_t *claims = json_pack("{s:s,s:I}", "iss", a->team, "iat", (json_int_t)iat);
+    char *cl = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
+    return cl;
 }
 
 static int sign(struct apns *a, struct hd_err *err)
 {
     int64_t now = hx_now();
-    json_t *claims = json_pack("{s:s,s:I}", "iss", a->team, "iat", (json_int_t)now);
-    char *cl = json_dumps(claims, JSON_COMPACT);
-    json_decref(claims);
+    char *cl = claims_at(a, now);
     struct hd_buf b;
     hd_buf_init(&b);
     hd_buf_adds(&b, "bearer ");
@@ -70,19 +109,59 @@ static int sign(struct apns *a, struct hd_err *err)
         hd_buf_release(&b);
         return hd_err_set(err, HD_E_FAIL, "cannot sign the APNs provider token");
     }
-    if (a->bearer)
-        hd_wipe(a->bearer, strlen(a->bearer));
-    free(a->bearer);
-    a->bearer = hd_buf_detach(&b, NULL);
-    a->signed_at = now;
-    a->gen++;
+    set_bearer(a, hd_buf_detach(&b, NULL), now);
     return 0;
+}
+
+/* True when jwt is ours as sign makes it at iat: our header (the key id)
+ * and claims (the team, and iat), so that a token stored before the key
+ * or the team changed is not reused. */
+static bool ours(const struct apns *a, const char *jwt, int64_t iat)
+{
+    struct hd_buf want;
+    char *cl = claims_at(a, iat);
+    hd_buf_init(&want);
+    hx_b64url(&want, a->header, strlen(a->header));
+    hd_buf_adds(&want, ".");
+    hx_b64url(&want, cl, strlen(cl));
+    hd_buf_adds(&want, ".");
+    bool ok = strncmp(jwt, want.data, want.len) == 0 && jwt[want.len];
+    free(cl);
+    hd_buf_release(&want);
+    return ok;
+}
+
+/* With the engine's lock held: takes the offered token when it is ours,
+ * newer than the one we have and still young enough to reuse (an iat a
+ * minute ahead of our clock is another machine's skew; more is not a token
+ * to trust). */
+static void adopt(struct apns *a)
+{
+    pthread_mutex_lock(&a->cmu);
+    char *jwt = a->offered;
+    int64_t at = a->offered_at, age = hx_now() - at;
+    a->offered = NULL;
+    atomic_store(&a->offer_waits, false);
+    pthread_mutex_unlock(&a->cmu);
+    if (!jwt)
+        return;
+    if ((!a->bearer || at > a->signed_at) && age > -60 && age < JWT_REUSE && ours(a, jwt, at)) {
+        struct hd_buf b;
+        hd_buf_init(&b);
+        hd_buf_adds(&b, "bearer ");
+        hd_buf_adds(&b, jwt);
+        set_bearer(a, hd_buf_detach(&b, NULL), at);
+    }
+    hd_wipe(jwt, strlen(jwt));
+    free(jwt);
 }
 
 static int apns_prepare(void *pc, struct hx *h, struct hd_err *err)
 {
     (void)h;
     struct apns *a = pc;
+    if (atomic_load(&a->offer_waits))
+        adopt(a);
     if (a->bearer && hx_now() - a->signed_at < JWT_REUSE)
         return 0;
     return sign(a, err);
@@ -238,6 +317,63 @@ static int apns_finish(void *pc, struct hx *h, struct hx_req *q, long status, st
     return again;
 }
 
+/* A JWT's characters: base64url and the dots. */
+static bool jwt_ok(const char *s)
+{
+    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
+    return n > 0 && !s[n] && n < 4096;
+}
+
+static bool apns_offer(void *conf, const char *value, int64_t issued_at)
+{
+    struct apns *a = conf;
+    if (!jwt_ok(value))
+        return false;
+    pthread_mutex_lock(&a->cmu);
+    if (a->offered)
+        hd_wipe(a->offered, strlen(a->offered));
+    free(a->offered);
+    a->offered = hd_xstrdup(value);
+    a->offered_at = issued_at;
+    atomic_store(&a->offer_waits, true);
+    pthread_mutex_unlock(&a->cmu);
+    return true;
+}
+
+static char *apns_credential(void *conf, int64_t *issued_at)
+{
+    struct apns *a = conf;
+    char *v = NULL;
+    pthread_mutex_lock(&a->cmu);
+    if (a->bearer) {
+        v = hd_xstrdup(a->bearer + strlen("bearer "));
+        *issued_at = a->signed_at;
+    }
+    pthread_mutex_unlock(&a->cmu);
+    return v;
+}
+
+/* The engine's calls, through the conf that holds it. */
+static void apns_close(void *conf)
+{
+    hx_close(((struct apns *)conf)->hx); /* frees conf through apns_fini */
+}
+
+static void apns_loop(void *conf, struct hd_driver *d)
+{
+    hx_loop(((struct apns *)conf)->hx, d);
+}
+
+static void apns_wake(void *conf)
+{
+    hx_wake(((struct apns *)conf)->hx);
+}
+
+static unsigned apns_lanes(void *conf)
+{
+    return hx_lanes(((struct apns *)conf)->hx);
+}
+
 static const struct hx_proto apns_proto = {
     .prepare = apns_prepare, .build = apns_build, .finish = apns_finish, .fini = apns_fini};
 
@@ -262,6 +398,7 @@ static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void
         return hd_err_set(err, HD_E_CONFIG, "give key_id, team_id and topic (no spaces or quotes)");
     struct apns *a = hd_xcalloc(1, sizeof *a);
     a->log = log;
+    pthread_mutex_init(&a->cmu, NULL);
     a->key = hx_pem_key(key->value, key->len, "key", err);
     if (!a->key || !EVP_PKEY_is_a(a->key, "EC")) {
         int rc =
@@ -276,15 +413,23 @@ static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void
     hd_buf_addf(&b, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", kid);
     a->header = hd_buf_detach(&b, NULL);
     a->base = hx_url(base, env && strcmp(env, "sandbox") == 0 ? APNS_SANDBOX : APNS_PROD, "%s", "");
-    return hx_open(cfg, log, &apns_proto, a, STREAMS, conf, err);
+    int rc = hx_open(cfg, log, &apns_proto, a, STREAMS, &a->hx, err);
+    if (rc < 0) {
+        apns_fini(a);
+        return rc;
+    }
+    *conf = a;
+    return 0;
 }
 
 const struct hd_drv_ops hd_drv_apns = {
     .type = "apns",
     .channels = 1u << HD_CH_PUSH,
     .init = apns_init,
-    .fini = hx_close,
-    .loop = hx_loop,
-    .wake = hx_wake,
-    .loop_threads = hx_lanes,
+    .fini = apns_close,
+    .loop = apns_loop,
+    .wake = apns_wake,
+    .loop_threads = apns_lanes,
+    .offer_credential = apns_offer,
+    .credential = apns_credential,
 };

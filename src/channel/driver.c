@@ -518,3 +518,20 @@ void hd_driver_free(struct hd_driver *d)
     d->ops->fini(d->conf);
     free(d);
 }
+
+bool hd_driver_has_credential(const char *type)
+{
+    const struct hd_drv_ops *ops = find_ops(type);
+    return ops && ops->credential;
+}
+
+bool hd_driver_offer_credential(struct hd_driver *d, const char *value, int64_t issued_at)
+{
+    return d->ops->offer_credential && value && d->ops->offer_credential(d->conf, value, issued_at);
+}
+
+bool hd_driver_credential(struct hd_driver *d, char **value, int64_t *issued_at)
+{
+    *value = d->ops->credential ? d->ops->credential(d->conf, issued_at) : NULL;
+    return *value != NULL;
+}

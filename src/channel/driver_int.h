@@ -25,6 +25,11 @@ struct hd_drv_ops {
     void (*loop)(void *conf, struct hd_driver *d);
     void (*wake)(void *conf);
     unsigned (*loop_threads)(void *conf); /* how many threads run loop; NULL: 1 */
+    /* Optional: a reusable credential (hd_driver_offer_credential and
+     * hd_driver_credential), each called from the dispatcher's thread;
+     * the driver guards it with its own lock. */
+    bool (*offer_credential)(void *conf, const char *value, int64_t issued_at);
+    char *(*credential)(void *conf, int64_t *issued_at);
 };
 
 /* Takes up to max submitted messages, waiting up to wait_ms when there are

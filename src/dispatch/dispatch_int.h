@@ -7,6 +7,7 @@
  *   submit.c  jobs to the drivers under buckets and windows, and their
  *             results back into d->res
  *   write.c   results (and decisions) to the store in batches
+ *   creds.c   providers' reusable tokens between the store and drivers
  *   loop.c    the loop over all of these, and its life: running,
  *             draining, stopping
  *
@@ -66,6 +67,8 @@ struct prov {
     struct hd_bucket bucket;
     struct job *head, *tail;
     size_t inflight, window; /* handed to the driver, and how many may be */
+    bool cred;               /* its driver has a reusable credential (creds.c) */
+    int64_t cred_at;         /* the newest credential's issue time seen here */
 };
 
 struct camp {
@@ -219,6 +222,15 @@ int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err);
 /* hd_store_provider_pauses' callback: pauses other dispatchers recorded
  * reach our buckets. */
 void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms);
+
+/* ---- creds.c ---- */
+
+/* At start: the providers' stored credentials to their drivers (opened
+ * now for that). */
+int hd_dsp_creds_open(struct hd_dispatch *d, struct hd_err *err);
+/* On a tick and at the end: newer credentials from the drivers to the
+ * store and from the store to the drivers; a failure is only logged. */
+void hd_dsp_creds_sync(struct hd_dispatch *d);
 
 /* ---- write.c ---- */
 

@@ -6,7 +6,8 @@
  * whichever comes first (submit.c), and writes the results when a batch
  * is full, old or holds a throttled answer (write.c). Once a second it
  * ticks: fires due campaigns (run), re-reads the runs and gives back what
- * paused or cancelled campaigns had waiting (runs.c); every 100 ms it
+ * paused or cancelled campaigns had waiting (runs.c), and shares provider
+ * tokens between the drivers and the store (creds.c); every 100 ms it
  * reads the pauses other dispatchers recorded.
  *
  * The loop's life is an explicit state that only set_life changes:
@@ -132,7 +133,8 @@ static int start(struct hd_dispatch *d, struct hd_err *err)
                     "%lld messages were in flight when a dispatcher stopped; they are queued "
                     "again (the gateway may see them twice, with the same message id)",
                     (long long)recovered);
-    if ((rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
+    if ((rc = hd_dsp_creds_open(d, err)) < 0 || (rc = hd_dsp_load_runs(d, err)) < 0 ||
+        (rc = count_total(d, err)) < 0)
         return rc;
     return 0;
 }
@@ -154,6 +156,7 @@ static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     int fired = 0, rc;
     d->last_tick_ms = mono;
+    hd_dsp_creds_sync(d);
     if ((d->opts.schedule &&
          (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
                                 d->opts.progress_ud, &fired, err)) < 0) ||
@@ -257,6 +260,7 @@ static int stopping(struct hd_dispatch *d, struct hd_err *err)
     int rc;
     if ((rc = hd_dsp_flush(d, err)) < 0)
         return rc;
+    hd_dsp_creds_sync(d);
     if (d->stats.in_flight > 0) {
         int64_t n = 0;
         if ((rc = hd_store_recover(d->st, -1, now_ms(d) / 1000, others_alive, &n, err)) < 0)

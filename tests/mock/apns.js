@@ -5,6 +5,8 @@
 // 413; a background push must carry content-available 1 and no alert,
 // badge or sound, an alert push one of those (400 InvalidPushType); a
 // badge must be an integer.
+// Each logged request has `iat`, its provider token's issued-at (or null),
+// so that a test can count the tokens a sender signed.
 // Faults by the device token's first eight hex digits:
 //   dead0410 410 Unregistered, dead0400 400 BadDeviceToken,
 //   dead0403 403 ExpiredProviderToken: the provider token used is expired from
@@ -23,10 +25,17 @@ const pub = crypto.createPublicKey(fs.readFileSync(o.key));
 const expired = new Set(); // provider tokens declared expired
 const expiredFor = new Set(); // apns-ids whose first try expired a token
 
+// The provider token's iat, unverified, or null.
+function iatOf(auth) {
+  const parts = (auth || '').replace(/^bearer /, '').split('.');
+  try { return parts.length === 3 ? b64urlJson(parts[1]).iat : null; } catch (e) { return null; }
+}
+
 function verify(auth) {
   const parts = (auth || '').replace(/^bearer /, '').split('.');
   if (parts.length !== 3) return 'MissingProviderToken';
-  const head = b64urlJson(parts[0]), claims = b64urlJson(parts[1]);
+  let head, claims;
+  try { head = b64urlJson(parts[0]); claims = b64urlJson(parts[1]); } catch (e) { return 'InvalidProviderToken'; }
   if (head.alg !== 'ES256' || head.kid !== o.kid) return 'InvalidProviderToken';
   if (claims.iss !== o.team || typeof claims.iat !== 'number') return 'InvalidProviderToken';
   const sig = Buffer.from(parts[2], 'base64url');
@@ -44,7 +53,8 @@ server.on('stream', (stream, headers) => {
     const id = headers['apns-id'] || crypto.randomUUID();
     let payload = null;
     try { payload = JSON.parse(body); } catch (e) { /* checked below */ }
-    const entry = { method: headers[':method'], path, headers: Object.assign({}, headers), body: payload };
+    const entry = { method: headers[':method'], path, headers: Object.assign({}, headers), body: payload,
+                    iat: iatOf(headers.authorization) };
     const answer = (status, reason) => {
       entry.status = status;
       log(entry);

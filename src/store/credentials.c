@@ -1,0 +1,63 @@
+/* credentials: a provider's reusable credential (the APNs provider token),
+ * kept in the meta table under "token:NAME" as "ISSUED_AT VALUE", so that
+ * every process reuses the one token instead of making its own (no
+ * migration: a row of meta per provider). A write keeps the newer of the
+ * stored one and the one given, so that two processes that each made one
+ * settle on the later. The value is a secret: it lives only here, in a
+ * database file that is 0600, and the buffers that held it are wiped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/buf.h"
+#include "store_int.h"
+
+int hd_store_credential_get(struct hd_store *st, const char *provider, char **value,
+                            int64_t *issued_at, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    *value = NULL;
+    *issued_at = 0;
+    int rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'token:' || ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        char *end = NULL;
+        long long at = v ? strtoll(v, &end, 10) : 0;
+        if (end && end != v && *end == ' ' && end[1]) { /* anything else is not ours: none */
+            *value = hd_xstrdup(end + 1);
+            *issued_at = at;
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = hd_store_fail(st, err, "reading a provider's token");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_credential_put(struct hd_store *st, const char *provider, const char *value,
+                            int64_t issued_at, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "INSERT INTO meta (key, value) VALUES ('token:' || ?1, ?2) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+                              "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%lld %s", (long long)issued_at, value);
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, b.data, (int)b.len, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "storing a provider's token");
+    sqlite3_finalize(s);
+    hd_wipe(b.data, b.len);
+    hd_buf_release(&b);
+    return rc;
+}
