@@ -62,8 +62,13 @@ static int lines(const char *s, size_t n)
 static void lint_cb(void *ud, const struct hd_tpl_issue *issue)
 {
     (void)ud;
-    if (!issue->where[0] || !issue->msg[0])
+    /* an issue from an error (hd_tpl_lint's issue_err) leaves where empty:
+     * its message starts with the position instead */
+    if (!issue->msg[0] || (!issue->where[0] && !strchr(issue->msg, ':'))) {
+        fprintf(stderr, "fuzz_tpl: lint issue without a place or a message: '%s' '%s'\n",
+                issue->where, issue->msg);
         abort();
+    }
 }
 
 static void render_all(const struct hd_tpl *t, json_t *data, struct hd_fmt *fmt)
