@@ -30,6 +30,25 @@ static void put(const char *name, const char *text, size_t n)
         abort();
 }
 
+static const char *const made[] = {"f.tmpl",
+                                   "f.zh-CN.tmpl",
+                                   "partials/footer.mustache",
+                                   "partials/footer.zh-CN.mustache",
+                                   "partials/layout.mustache",
+                                   "partials/button.mustache",
+                                   "partials",
+                                   ""};
+
+/* Removes the temp folder when libFuzzer exits normally. */
+static void clean_up(void)
+{
+    char path[128];
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+        remove(path);
+    }
+}
+
 static void set_up(void)
 {
     static const char *const partials[][2] = {
@@ -41,6 +60,7 @@ static void set_up(void)
     snprintf(dir, sizeof dir, "/tmp/fuzz_tpl.XXXXXX");
     if (!mkdtemp(dir))
         abort();
+    atexit(clean_up);
     snprintf(path, sizeof path, "%s/partials", dir);
     if (mkdir(path, 0700) != 0)
         abort();
