@@ -331,6 +331,44 @@ static void test_config_syntax(void **state)
     }
 }
 
+/* The dump reads back as the configuration it shows (found by
+ * tests/fuzz/fuzz_config.c): a continuation value with " ;" in it stays a
+ * continuation, and a value that starts with ';' is not read as a comment. */
+static void test_config_dump_reads_back(void **state)
+{
+    (void)state;
+    static const char text[] = "[provider hook]\n"
+                               "type = http\n"
+                               "url = https://example.com/\n"
+                               "header = X-A: 1\n"
+                               "\tX-B: 2 ; not a comment on a continuation\n"
+                               "body=;x\n"
+                               "[template_vars]\n"
+                               "v=;y ;cut\n";
+    struct hd_config *cfg = NULL, *again = NULL;
+    struct hd_err e = {0};
+    struct hd_buf a, b;
+    hd_buf_init(&a);
+    hd_buf_init(&b);
+    assert_int_equal(hd_config_parse(text, "c.conf", &cfg, &e), 0);
+    hd_config_dump(cfg, &a);
+    assert_non_null(strstr(a.data, "header = X-A: 1\n    X-B: 2 ; not a comment on a continuation\n"
+                                   "body =;x\n"));
+    assert_non_null(strstr(a.data, "[template_vars]\nv =;y\n"));
+    if (hd_config_parse(a.data, "dump.conf", &again, &e) != 0)
+        fail_msg("the dump does not parse: %s", e.msg);
+    hd_config_dump(again, &b);
+    assert_string_equal(a.data, b.data);
+    const struct hd_provider_cfg *p = hd_config_provider(again, "hook");
+    assert_string_equal(hd_provider_get(p, "body"), ";x");
+    assert_string_equal(p->kv[2].value, "X-B: 2 ; not a comment on a continuation");
+    assert_string_equal(again->vars[0].value, ";y");
+    hd_buf_release(&a);
+    hd_buf_release(&b);
+    hd_config_free(cfg);
+    hd_config_free(again);
+}
+
 static void test_config_secret_file(void **state)
 {
     (void)state;
@@ -418,10 +456,15 @@ static void test_config_vocabulary(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_full),        cmocka_unit_test(test_config_defaults),
-        cmocka_unit_test(test_config_errors),      cmocka_unit_test(test_config_long_line),
-        cmocka_unit_test(test_config_secret_file), cmocka_unit_test(test_config_load_file),
-        cmocka_unit_test(test_config_vocabulary),  cmocka_unit_test(test_config_syntax),
+        cmocka_unit_test(test_config_full),
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_long_line),
+        cmocka_unit_test(test_config_secret_file),
+        cmocka_unit_test(test_config_load_file),
+        cmocka_unit_test(test_config_vocabulary),
+        cmocka_unit_test(test_config_syntax),
+        cmocka_unit_test(test_config_dump_reads_back),
     };
     return cmocka_run_group_tests_name("config", tests, setup, NULL);
 }

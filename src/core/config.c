@@ -1022,15 +1022,31 @@ static void dump_scope(struct hd_buf *out, int cat, int ch)
         hd_buf_addf(out, ".%s", hd_channel_name(ch));
 }
 
+/* key = value as the reader reads it back. A value that starts with ';'
+ * must follow the '=' without a blank, or it would read as a comment. A
+ * value with an inline comment (a ';' after a blank) came from a
+ * continuation line, which the reader takes whole, right after a value of
+ * the same key (prev): it is written as a continuation again. */
+static void dump_kv(struct hd_buf *out, const char *key, const char *v, const char *prev)
+{
+    if (prev && strcmp(prev, key) == 0 && *find_chars_or_comment((char *)v, NULL))
+        hd_buf_addf(out, "    %s\n", v);
+    else
+        hd_buf_addf(out, *v == ';' ? "%s =%s\n" : "%s = %s\n", key, v);
+}
+
 void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
 {
     char tmp[64];
     hd_buf_addf(out, "; effective configuration, from %s\n",
                 cfg->path ? cfg->path : "built-in defaults");
-    hd_buf_addf(out, "[herald]\ndatabase = %s\ntemplates = %s\ntimezone = %s\nlocale = %s\n",
-                cfg->database, cfg->templates, cfg->timezone, cfg->locale);
+    hd_buf_adds(out, "[herald]\n");
+    dump_kv(out, "database", cfg->database, NULL);
+    dump_kv(out, "templates", cfg->templates, NULL);
+    dump_kv(out, "timezone", cfg->timezone, NULL);
+    dump_kv(out, "locale", cfg->locale, NULL);
     if (cfg->default_region)
-        hd_buf_addf(out, "default_region = %s\n", cfg->default_region);
+        dump_kv(out, "default_region", cfg->default_region, NULL);
     else
         hd_buf_adds(out, "; default_region is not set: national phone numbers are rejected\n");
     hd_units_format_duration(cfg->busy_timeout, tmp, sizeof tmp);
@@ -1048,7 +1064,7 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
         hd_units_format_duration(p->retry_max, tmp, sizeof tmp);
         hd_buf_addf(out, "retry_max = %s\ncost_per_segment = %g\n", tmp, p->cost_per_segment);
         for (size_t k = 0; k < p->nkv; k++)
-            hd_buf_addf(out, "%s = %s\n", p->kv[k].key, p->kv[k].value);
+            dump_kv(out, p->kv[k].key, p->kv[k].value, k ? p->kv[k - 1].key : NULL);
         for (size_t s = 0; s < p->nsecrets; s++)
             hd_buf_addf(out, "%s = %s ; %s = **** (loaded, %zu bytes)\n", p->secrets[s].via,
                         p->secrets[s].ref, p->secrets[s].name, p->secrets[s].len);
@@ -1079,5 +1095,5 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     }
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
-        hd_buf_addf(out, "%s = %s\n", cfg->vars[i].key, cfg->vars[i].value);
+        dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);
 }
