@@ -136,7 +136,8 @@ void hd_tpl_push_sizes(const char *title, const char *body, const json_t *data, 
 
 struct hd_tpl_issue {
     bool error;      /* false: a warning or a note */
-    char where[512]; /* "recall.tmpl:12:9" or "recall.zh-CN.tmpl" */
+    char where[512]; /* "recall.tmpl:12:9" or "recall.zh-CN.tmpl"; "" when msg
+                      * starts with its own position (a parse error's) */
     char msg[1024];
 };
 typedef void (*hd_tpl_issue_cb)(void *ud, const struct hd_tpl_issue *issue);
