@@ -160,7 +160,7 @@ static int fail(struct parse *ps, const char *fmt, ...)
 
 static void kv_push(struct hd_cfg_kv **arr, size_t *n, const char *key, const char *value, int line)
 {
-    *arr = hd_xrealloc(*arr, (*n + 1) * sizeof **arr);
+    HD_GROW(*arr, *n);
     (*arr)[*n].key = hd_xstrdup(key);
     (*arr)[*n].value = hd_xstrdup(value);
     (*arr)[*n].line = line;
@@ -305,8 +305,8 @@ static int on_provider(struct parse *ps, const char *name, const char *key, cons
     for (i = 0; i < cfg->nproviders && strcmp(cfg->providers[i].name, name) != 0; i++)
         ;
     if (i == cfg->nproviders) {
-        cfg->providers = hd_xrealloc(cfg->providers, (i + 1) * sizeof *cfg->providers);
-        ps->raw = hd_xrealloc(ps->raw, (i + 1) * sizeof *ps->raw);
+        HD_GROW(cfg->providers, i);
+        HD_GROW(ps->raw, i);
         memset(&cfg->providers[i], 0, sizeof cfg->providers[i]);
         memset(&ps->raw[i], 0, sizeof ps->raw[i]);
         cfg->providers[i].name = hd_xstrdup(name);
@@ -345,8 +345,7 @@ static int on_channel(struct parse *ps, const char *chname, const char *key, con
             break;
         char *name = hd_xstrndup(start, (size_t)(p - start));
         struct hd_config *c = cfg;
-        c->channels[ch].providers =
-            hd_xrealloc(c->channels[ch].providers, (c->channels[ch].n + 1) * sizeof(char *));
+        HD_GROW(c->channels[ch].providers, c->channels[ch].n);
         c->channels[ch].providers[c->channels[ch].n++] = name;
     }
     if (cfg->channels[ch].n == 0)
@@ -401,7 +400,7 @@ static int on_caps(struct parse *ps, const char *key, const char *v)
     struct hd_cap cap;
     if (hd_units_cap(v, &cap, &e) < 0)
         return fail(ps, "%s: %s", key, e.msg);
-    cfg->caps = hd_xrealloc(cfg->caps, (cfg->ncaps + 1) * sizeof *cfg->caps);
+    HD_GROW(cfg->caps, cfg->ncaps);
     cfg->caps[cfg->ncaps++] = (struct hd_cap_rule){cat, ch, cap, ps->line};
     return 1;
 }
@@ -420,7 +419,7 @@ static int on_quiet(struct parse *ps, const char *key, const char *v)
     struct hd_window w;
     if (hd_units_window(v, &w, &e) < 0)
         return fail(ps, "%s: %s", key, e.msg);
-    cfg->quiet = hd_xrealloc(cfg->quiet, (cfg->nquiet + 1) * sizeof *cfg->quiet);
+    HD_GROW(cfg->quiet, cfg->nquiet);
     cfg->quiet[cfg->nquiet++] = (struct hd_quiet_rule){cat, ch, w, ps->line};
     return 1;
 }
@@ -600,7 +599,7 @@ static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *
         }
         value = hd_buf_detach(&b, &len);
     }
-    p->secrets = hd_xrealloc(p->secrets, (p->nsecrets + 1) * sizeof *p->secrets);
+    HD_GROW(p->secrets, p->nsecrets);
     p->secrets[p->nsecrets++] = (struct hd_cfg_secret){
         hd_xstrdup(name), hd_xstrdup(kv->key), hd_xstrdup(kv->value), value, len, kv->line};
     return 1;
