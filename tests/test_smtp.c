@@ -355,20 +355,26 @@ static void test_smtp_tls_failures(void **state)
     snprintf(extra, sizeof extra, "starttls = required\nca_file = %s/ca.pem\n", dir);
     struct hd_config *cfg = config(&bad, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "the server's certificate does not verify");
     hd_config_free(cfg);
 
     cfg = config(&wrong, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "not for this host name");
     hd_config_free(cfg);
 
     /* STARTTLS required, but the server does not offer it */
     cfg = config(&plain, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "does not offer STARTTLS");
     hd_config_free(cfg);
     /* optional: it goes in clear */
@@ -400,7 +406,9 @@ static void test_smtp_tls_failures(void **state)
     snprintf(extra, sizeof extra, "implicit_tls = yes\nca_file = %s/evil.pem\n", dir);
     cfg = config(&implicit, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "TLS with localhost:");
     hd_config_free(cfg);
 
@@ -465,6 +473,34 @@ static void test_smtp_password_not_logged(void **state)
     setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
     hd_buf_release(&t);
     free(conf);
+}
+
+/* Issue 16 item 5: a wrong password is the provider's fault, not the
+ * addresses': every message comes back throttled-like (the dispatcher
+ * pauses the provider and keeps them queued), saying what the server said
+ * to AUTH; it was a permanent "530 Authentication required" for each. */
+static void test_smtp_wrong_password(void **state)
+{
+    (void)state;
+    setenv("TEST_SMTP_PW", "wrong-password", 1);
+    struct hd_config *cfg = tls_config(&tls_srv);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com", "bob@example.com"};
+    send_all(cfg, to, 2, NULL, &rs, &log);
+    for (int i = 0; i < 2; i++) {
+        if (rs.r[i].outcome != HD_OUT_THROTTLED || !rs.r[i].provider_fault)
+            fail_msg("message %d: %s %d %s", i, hd_outcome_name(rs.r[i].outcome), rs.r[i].code,
+                     rs.r[i].text);
+        assert_false(rs.r[i].bad_address);
+        assert_int_equal(rs.r[i].retry_after_ms, HD_PROVIDER_FAULT_PAUSE_MS);
+        assert_contains(rs.r[i].text, "authentication failed: 535");
+        assert_not_contains(rs.r[i].text, "wrong-password");
+    }
+    setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
+    hd_config_free(cfg);
+    hd_log_release(&log);
 }
 
 /* The outbox: a Maildir for email, JSON Lines for SMS and push. */
@@ -576,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_smtp_header_injection),
         cmocka_unit_test(test_smtp_tls_failures),
         cmocka_unit_test(test_smtp_password_not_logged),
+        cmocka_unit_test(test_smtp_wrong_password),
         cmocka_unit_test(test_smtp_outbox),
         cmocka_unit_test(test_smtp_timeout),
     };

@@ -39,6 +39,8 @@ static const char *result_word(int channel, const struct hd_result *r, char *buf
         return "bad_address";
     if (r->opted_out)
         return "opted_out";
+    if (r->provider_fault)
+        return "provider_fault";
     if (r->code <= 0)
         return r->outcome == HD_OUT_PERMANENT ? "refused" : "network";
     snprintf(buf, size, "%s_%d", channel == HD_CH_EMAIL ? "smtp" : "http", r->code);
@@ -141,8 +143,9 @@ static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int
              err)) < 0)
         return rc;
     d->stats.throttled++;
-    hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
-                (long long)after);
+    if (!r->provider_fault) /* a provider at fault was told of when collected */
+        hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
+                    (long long)after);
     snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
              (long long)after, r->text);
     x->to = HD_ST_QUEUED;
