@@ -59,6 +59,11 @@ struct hd_result {
      * is HD_OUT_THROTTLED with retry_after_ms = HD_PROVIDER_FAULT_PAUSE_MS,
      * so the provider pauses and the message waits without an attempt */
     bool provider_fault;
+    /* requests for this message that went on the wire before the one
+     * answered here and died without an answer: libcurl sends a request
+     * again at once, by itself, when the kept-alive connection it chose
+     * had been closed; each is an attempt in the log (issue 16, item 11) */
+    int resent;
     int64_t retry_after_ms;
     int code;             /* SMTP reply code or HTTP status; 0 when none */
     char text[512];       /* the gateway's words, or ours when it said nothing */

@@ -221,6 +221,31 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
     return hd_dsp_record(d, &j->ref, x, err);
 }
 
+/* The requests libcurl sent before the one answered and that died without
+ * an answer (hd_result.resent): each went on the wire, so each is an
+ * attempt row, temporary, of the same attempt; the message's state is
+ * left to the answer's row. */
+static int log_resent(struct hd_dispatch *d, const struct job *j, const struct rec *x,
+                      struct hd_err *err)
+{
+    struct hd_result dead = {.outcome = HD_OUT_TEMPORARY};
+    struct rec y = *x;
+    snprintf(dead.text, sizeof dead.text,
+             "the connection closed before an answer (a kept-alive connection the gateway had "
+             "closed); the request was sent again at once");
+    memcpy(dead.digest, x->r->digest, sizeof dead.digest);
+    y.r = &dead;
+    y.to = HD_ST_SENDING;
+    y.done_ms = y.at_ms;
+    for (int i = 0; i < x->r->resent; i++) {
+        int rc = log_row(d, &j->ref, &y, now_ms(d), err);
+        if (rc < 0)
+            return rc;
+        d->stats.attempts++;
+    }
+    return 0;
+}
+
 /* One result: its row, by outcome class. */
 static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err *err)
 {
@@ -245,6 +270,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     .detail = j->detail,
                     .provider = d->prov[j->provider].cfg->name,
                     .address = j->address};
+    if (r->resent > 0 && (rc = log_resent(d, j, &x, err)) < 0)
+        return rc;
     switch (r->outcome) {
     case HD_OUT_ACCEPTED:
         return on_accepted(d, j, &x, t, err);
