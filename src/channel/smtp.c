@@ -542,24 +542,36 @@ static void session_failed(struct hd_result *r, const struct session *ss, int st
         hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", smtp_strerror(e, buf, sizeof buf));
 }
 
-/* A refusal of MAIL FROM for want of authentication: 530 (RFC 4954), or
- * X.7.0 / X.7.8 / X.7.9 / X.7.11 (authentication required, credentials
- * invalid, mechanism too weak, encryption required). */
-static bool auth_refusal(const smtp_status_t *st)
+/* The RFC 3463 subject and detail of a reply ("5.7.8": 7 and 8), from
+ * libesmtp when the server advertises ENHANCEDSTATUSCODES, else its text. */
+static void enhanced(const smtp_status_t *st, int *es, int *ed)
 {
-    int es = st->enh_subject, ed = st->enh_detail;
-    if (!st->enh_class && st->text)
-        sscanf(st->text, "%*d.%d.%d", &es, &ed);
+    *es = st->enh_subject, *ed = st->enh_detail;
+    if (!st->enh_class && (!st->text || sscanf(st->text, "%*d.%d.%d", es, ed) != 2))
+        *es = *ed = 0;
+}
+
+/* A refusal for want of authentication: 530 (RFC 4954), 535, or X.7.0 /
+ * X.7.8 / X.7.9 / X.7.11 (authentication required, credentials invalid,
+ * mechanism too weak, encryption required). After a refused AUTH, any
+ * X.7.x (a relay denied at RCPT TO) is for want of it too. */
+static bool auth_refusal(const smtp_status_t *st, const struct session *ss)
+{
+    int es, ed;
+    enhanced(st, &es, &ed);
+    if (ss->auth_err[0] && es == 7)
+        return true;
     return st->code == 530 || st->code == 535 ||
            (es == 7 && (ed == 0 || ed == 8 || ed == 9 || ed == 11));
 }
 
-/* MAIL FROM refused because the session is not authenticated: the
+/* A command refused because the session is not authenticated: the
  * provider's fault, reported with the refusal of AUTH when there was one. */
-static void mail_from_fault(struct hd_result *r, const smtp_status_t *st, const struct session *ss)
+static void auth_fault(struct hd_result *r, const smtp_status_t *st, const struct session *ss,
+                       const char *stage)
 {
     struct hd_result m = {0};
-    map_status(st, &m, "MAIL FROM");
+    map_status(st, &m, stage);
     char text[512];
     if (ss->auth_err[0])
         snprintf(text, sizeof text, "%.250s; then %.250s", ss->auth_err, m.text);
@@ -578,10 +590,12 @@ static void session_results(struct batch *b, const struct session *ss, int start
         const smtp_status_t *rp = smtp_reverse_path_status(b->mm[i]);
         const smtp_status_t *rs = smtp_recipient_status(b->rc[i]);
         const smtp_status_t *ts = smtp_message_transfer_status(b->mm[i]);
-        if (rp && rp->code >= 400 && (ss->auth_err[0] || auth_refusal(rp)))
-            mail_from_fault(&b->results[i], rp, ss);
+        if (rp && rp->code >= 400 && (ss->auth_err[0] || auth_refusal(rp, ss)))
+            auth_fault(&b->results[i], rp, ss, "MAIL FROM");
         else if (rp && rp->code >= 400)
             map_status(rp, &b->results[i], "MAIL FROM");
+        else if (rs && rs->code >= 400 && ss->auth_err[0] && auth_refusal(rs, ss))
+            auth_fault(&b->results[i], rs, ss, "RCPT TO");
         else if (rs && rs->code >= 400)
             map_status(rs, &b->results[i], "RCPT TO");
         else if (ts && ts->code > 0)
