@@ -10,6 +10,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -503,6 +506,80 @@ static void test_smtp_wrong_password(void **state)
     hd_log_release(&log);
 }
 
+/* A server that refuses AUTH and hangs up (as some do, where aiosmtpd
+ * goes on to refuse MAIL FROM): one connection, on its own thread. */
+struct hangup {
+    int lfd;
+    pthread_t th;
+};
+
+static void *hangup_main(void *arg)
+{
+    struct hangup *h = arg;
+    int fd = accept(h->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    FILE *in = fdopen(dup(fd), "r");
+    char line[512];
+    static const char greet[] = "220 fake ESMTP\r\n";
+    if (write(fd, greet, sizeof greet - 1) < 0)
+        goto out;
+    while (in && fgets(line, sizeof line, in)) {
+        const char *reply =
+            strncasecmp(line, "EHLO", 4) == 0   ? "250-fake\r\n250 AUTH PLAIN LOGIN\r\n"
+            : strncasecmp(line, "AUTH", 4) == 0 ? "535 5.7.8 credentials refused\r\n"
+                                                : "500 5.5.1 what\r\n";
+        if (write(fd, reply, strlen(reply)) < 0 || strncasecmp(line, "AUTH", 4) == 0)
+            break;
+    }
+out:
+    if (in)
+        fclose(in);
+    close(fd);
+    return NULL;
+}
+
+/* Issue 16 item 5, the other server: the refusal of AUTH is what is
+ * reported, at once, not "the server dropped the connection" (or a stall
+ * until the timeout). */
+static void test_smtp_auth_hangup(void **state)
+{
+    (void)state;
+    /* libesmtp writes to the closed socket: herald's commands ignore
+     * SIGPIPE (cli_catch_signals), and so does this test */
+    signal(SIGPIPE, SIG_IGN);
+    struct hangup h = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(h.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(h.lfd, 4), 0);
+    assert_int_equal(getsockname(h.lfd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(pthread_create(&h.th, NULL, hangup_main, &h), 0);
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = a@example.com\nconnections = 1\ntimeout = 5s\nusername = herald\n"
+             "password_env = TEST_SMTP_PW\n",
+             ntohs(a.sin_port));
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com"};
+    send_all(cfg, to, 1, NULL, &rs, &log);
+    pthread_join(h.th, NULL);
+    close(h.lfd);
+    if (rs.r[0].outcome != HD_OUT_THROTTLED || !rs.r[0].provider_fault)
+        fail_msg("%s %d %s", hd_outcome_name(rs.r[0].outcome), rs.r[0].code, rs.r[0].text);
+    assert_contains(rs.r[0].text, "authentication failed: 535 5.7.8 credentials refused");
+    assert_int_equal(rs.r[0].code, 535);
+    assert_true(rs.r[0].latency_ms < 4000);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
 /* The outbox: a Maildir for email, JSON Lines for SMS and push. */
 /* A server that accepts and then says nothing: the driver gives up after
  * the provider's timeout (libesmtp counts milliseconds; a unit slip once
@@ -613,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_smtp_tls_failures),
         cmocka_unit_test(test_smtp_password_not_logged),
         cmocka_unit_test(test_smtp_wrong_password),
+        cmocka_unit_test(test_smtp_auth_hangup),
         cmocka_unit_test(test_smtp_outbox),
         cmocka_unit_test(test_smtp_timeout),
     };
