@@ -1609,15 +1609,67 @@ static void test_campaign_pause_held(void **state)
     sqlite3_close(db);
 }
 
+/* Issue 16, item 11: every request on the wire is an attempt in the log.
+ * A gateway that drops the connection on a request made libcurl send it
+ * again at once, by itself, when the connection was a reused one, and
+ * herald logged one attempt for the two requests the gateway counted. */
+static void test_campaign_resent(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--log", "rs.log", NULL};
+    start_mock(&tw, "twilio.js", twa);
+    write_config("rs.conf", tw.port, "1000/s", 0, 0, "");
+    char *cp = path("rs.csv");
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,phone,plan\n");
+    /* after the first wave, on reused connections: a few numbers ending
+     * in 0000, whose requests the mock answers by closing the connection */
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "s%02d,+1555%03d%s,gold\n", i, i, i >= 20 && i % 5 == 0 ? "0000" : "1234");
+    fclose(f);
+    free(cp);
+    setenv("HERALD_CONFIG", "rs.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("--db", "rs.db", "init");
+    HERALD_OK("--db", "rs.db", "contacts", "import", "rs.csv");
+    HERALD_OK("--db", "rs.db", "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", "rs.db", "campaign", "create", "drops", "--segment", "all", "--template",
+              "recall", "--channels", "sms", "--now");
+    HERALD_OK("--db", "rs.db", "send", "drops", "--wait", "1s");
+    tu_server_stop(&tw);
+    char *lp = path("rs.log"), *text = tu_read(lp);
+    int64_t requests = 0;
+    for (const char *c = text; c && *c; c++)
+        requests += *c == '\n';
+    free(text);
+    free(lp);
+    sqlite3 *db = open_db("rs.db");
+    int64_t rows = q1(db, "SELECT count(*) FROM attempts WHERE outcome != 'skipped'");
+    int64_t resent = q1(db, "SELECT count(*) FROM attempts WHERE text LIKE 'the connection "
+                            "closed before an answer%'");
+    print_message("%lld requests at the gateway, %lld attempts logged (%lld sent again by "
+                  "libcurl)\n",
+                  (long long)requests, (long long)rows, (long long)resent);
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 2"), 36);
+    sqlite3_close(db);
+    assert_int_equal(rows, requests);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_campaign_cli),         cmocka_unit_test(test_campaign_faults),
-        cmocka_unit_test(test_campaign_crash),       cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_campaign_crash_cap),   cmocka_unit_test(test_campaign_crash_smtp),
-        cmocka_unit_test(test_campaign_daemon_done), cmocka_unit_test(test_campaign_pause_held),
+        cmocka_unit_test(test_campaign_cli),
+        cmocka_unit_test(test_campaign_faults),
+        cmocka_unit_test(test_campaign_crash),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_campaign_crash_cap),
+        cmocka_unit_test(test_campaign_crash_smtp),
+        cmocka_unit_test(test_campaign_daemon_done),
+        cmocka_unit_test(test_campaign_pause_held),
+        cmocka_unit_test(test_campaign_resent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,6 +8,7 @@
 
 #include "herald/import.h"
 #include "herald/store.h"
+#include "herald/time.h"
 
 struct fx {
     char *dir;
@@ -405,6 +406,81 @@ static void test_import_many_errors_bounded(void **state)
     hd_buf_release(&t);
 }
 
+/* A CSV header of n attribute columns (a0, a1, ...) and one row. */
+static void wide_csv(struct hd_buf *t, int n)
+{
+    hd_buf_reset(t);
+    hd_buf_adds(t, "id");
+    for (int i = 0; i < n; i++)
+        hd_buf_addf(t, ",a%d", i);
+    hd_buf_adds(t, "\nc1");
+    for (int i = 0; i < n; i++)
+        hd_buf_addf(t, ",%d", i);
+    hd_buf_adds(t, "\n");
+}
+
+/* Seconds for a dry run over a wide file, the best of three. */
+static double wide_seconds(struct fx *fx, struct hd_buf *t)
+{
+    double best = 1e9;
+    for (int k = 0; k < 3; k++) {
+        struct hd_import_opts o = {.dry_run = true};
+        struct hd_import_result res;
+        struct hd_err e = {0};
+        char *msgs;
+        int64_t t0 = hd_clock_mono_ms();
+        assert_int_equal(run(fx, "w.csv", t->data, &o, &res, &e, &msgs), 0);
+        double s = (double)(hd_clock_mono_ms() - t0) / 1e3;
+        best = s < best ? s : best;
+        free(msgs);
+    }
+    return best;
+}
+
+/* Issue 16 item 7: the cost of a wide file is linear in its width (a linear
+ * search per column made 40,000 columns cost 16 times 10,000), and more
+ * attributes than a database holds is a clear error naming the column. */
+static void test_import_wide(void **state)
+{
+    struct fx *fx = *state;
+    struct hd_buf t;
+    hd_buf_init(&t);
+    wide_csv(&t, 5000);
+    double narrow = wide_seconds(fx, &t);
+    wide_csv(&t, 40000);
+    double wide = wide_seconds(fx, &t);
+    /* 8 times the columns: linear is about 8 times the time, quadratic 64 */
+    if (wide > 0.05)
+        assert_true(wide < 24 * narrow + 0.05);
+
+    wide_csv(&t, HD_IMPORT_MAX_ATTRS + 1);
+    struct hd_import_opts o = {0};
+    struct hd_import_result res;
+    struct hd_err e = {0};
+    char *msgs;
+    assert_int_equal(run(fx, "w.csv", t.data, &o, &res, &e, &msgs), HD_E_PARSE);
+    assert_string_equal(e.msg, "w.csv:1: column 'a50000' is one attribute too many: a database "
+                               "holds at most 50000 attributes, and this import with the earlier "
+                               "ones names more");
+    assert_int_equal(count(fx), 0);
+    free(msgs);
+
+    /* the database's own attributes count: it knows 50000 after this */
+    wide_csv(&t, HD_IMPORT_MAX_ATTRS);
+    assert_int_equal(run(fx, "w.csv", t.data, &o, &res, &e, &msgs), 0);
+    free(msgs);
+    char *line = hd_xstrdup("{\"id\":\"c2\",\"new_one\":1}\n");
+    struct hd_import_opts oj = {.skip_invalid = true};
+    assert_int_equal(run(fx, "w.jsonl", line, &oj, &res, &e, &msgs), 0);
+    assert_int_equal(res.rejected, 1);
+    assert_string_equal(msgs, "w.jsonl:1: key 'new_one' is one attribute too many: a database "
+                              "holds at most 50000 attributes, and this import with the earlier "
+                              "ones names more\n");
+    free(msgs);
+    free(line);
+    hd_buf_release(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_header_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_many_errors_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_wide, setup, teardown),
     };
     return cmocka_run_group_tests_name("import", tests, NULL, NULL);
 }

@@ -10,6 +10,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -355,20 +358,26 @@ static void test_smtp_tls_failures(void **state)
     snprintf(extra, sizeof extra, "starttls = required\nca_file = %s/ca.pem\n", dir);
     struct hd_config *cfg = config(&bad, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "the server's certificate does not verify");
     hd_config_free(cfg);
 
     cfg = config(&wrong, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "not for this host name");
     hd_config_free(cfg);
 
     /* STARTTLS required, but the server does not offer it */
     cfg = config(&plain, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "does not offer STARTTLS");
     hd_config_free(cfg);
     /* optional: it goes in clear */
@@ -400,7 +409,9 @@ static void test_smtp_tls_failures(void **state)
     snprintf(extra, sizeof extra, "implicit_tls = yes\nca_file = %s/evil.pem\n", dir);
     cfg = config(&implicit, extra);
     send_all(cfg, to, 1, NULL, &rs, &log);
-    assert_int_equal(rs.r[0].outcome, HD_OUT_TEMPORARY);
+    /* a TLS set-up failure is the provider's fault (issue 16, item 5) */
+    assert_int_equal(rs.r[0].outcome, HD_OUT_THROTTLED);
+    assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "TLS with localhost:");
     hd_config_free(cfg);
 
@@ -469,6 +480,108 @@ static void test_smtp_password_not_logged(void **state)
     setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
     hd_buf_release(&t);
     free(conf);
+}
+
+/* Issue 16 item 5: a wrong password is the provider's fault, not the
+ * addresses': every message comes back throttled-like (the dispatcher
+ * pauses the provider and keeps them queued), saying what the server said
+ * to AUTH; it was a permanent "530 Authentication required" for each. */
+static void test_smtp_wrong_password(void **state)
+{
+    (void)state;
+    setenv("TEST_SMTP_PW", "wrong-password", 1);
+    struct hd_config *cfg = tls_config(&tls_srv);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com", "bob@example.com"};
+    send_all(cfg, to, 2, NULL, &rs, &log);
+    for (int i = 0; i < 2; i++) {
+        if (rs.r[i].outcome != HD_OUT_THROTTLED || !rs.r[i].provider_fault)
+            fail_msg("message %d: %s %d %s", i, hd_outcome_name(rs.r[i].outcome), rs.r[i].code,
+                     rs.r[i].text);
+        assert_false(rs.r[i].bad_address);
+        assert_int_equal(rs.r[i].retry_after_ms, HD_PROVIDER_FAULT_PAUSE_MS);
+        assert_contains(rs.r[i].text, "authentication failed: 535");
+        assert_not_contains(rs.r[i].text, "wrong-password");
+    }
+    setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* A server that refuses AUTH and hangs up (as some do, where aiosmtpd
+ * goes on to refuse MAIL FROM): one connection, on its own thread. */
+struct hangup {
+    int lfd;
+    pthread_t th;
+};
+
+static void *hangup_main(void *arg)
+{
+    struct hangup *h = arg;
+    int fd = accept(h->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    FILE *in = fdopen(dup(fd), "r");
+    char line[512];
+    static const char greet[] = "220 fake ESMTP\r\n";
+    if (write(fd, greet, sizeof greet - 1) < 0)
+        goto out;
+    while (in && fgets(line, sizeof line, in)) {
+        const char *reply =
+            strncasecmp(line, "EHLO", 4) == 0   ? "250-fake\r\n250 AUTH PLAIN LOGIN\r\n"
+            : strncasecmp(line, "AUTH", 4) == 0 ? "535 5.7.8 credentials refused\r\n"
+                                                : "500 5.5.1 what\r\n";
+        if (write(fd, reply, strlen(reply)) < 0 || strncasecmp(line, "AUTH", 4) == 0)
+            break;
+    }
+out:
+    if (in)
+        fclose(in);
+    close(fd);
+    return NULL;
+}
+
+/* Issue 16 item 5, the other server: the refusal of AUTH is what is
+ * reported, at once, not "the server dropped the connection" (or a stall
+ * until the timeout). */
+static void test_smtp_auth_hangup(void **state)
+{
+    (void)state;
+    /* libesmtp writes to the closed socket: herald's commands ignore
+     * SIGPIPE (cli_catch_signals), and so does this test */
+    signal(SIGPIPE, SIG_IGN);
+    struct hangup h = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(h.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(h.lfd, 4), 0);
+    assert_int_equal(getsockname(h.lfd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(pthread_create(&h.th, NULL, hangup_main, &h), 0);
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = a@example.com\nconnections = 1\ntimeout = 5s\nusername = herald\n"
+             "password_env = TEST_SMTP_PW\n",
+             ntohs(a.sin_port));
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com"};
+    send_all(cfg, to, 1, NULL, &rs, &log);
+    pthread_join(h.th, NULL);
+    close(h.lfd);
+    if (rs.r[0].outcome != HD_OUT_THROTTLED || !rs.r[0].provider_fault)
+        fail_msg("%s %d %s", hd_outcome_name(rs.r[0].outcome), rs.r[0].code, rs.r[0].text);
+    assert_contains(rs.r[0].text, "authentication failed: 535 5.7.8 credentials refused");
+    assert_int_equal(rs.r[0].code, 535);
+    assert_true(rs.r[0].latency_ms < 4000);
+    hd_config_free(cfg);
+    hd_log_release(&log);
 }
 
 /* The outbox: a Maildir for email, JSON Lines for SMS and push. */
@@ -580,6 +693,8 @@ int main(void)
         cmocka_unit_test(test_smtp_header_injection),
         cmocka_unit_test(test_smtp_tls_failures),
         cmocka_unit_test(test_smtp_password_not_logged),
+        cmocka_unit_test(test_smtp_wrong_password),
+        cmocka_unit_test(test_smtp_auth_hangup),
         cmocka_unit_test(test_smtp_outbox),
         cmocka_unit_test(test_smtp_timeout),
     };

@@ -57,6 +57,16 @@ struct hd_result {
     int outcome;      /* enum hd_outcome */
     bool bad_address; /* permanent because of the address: suppress it */
     bool opted_out;   /* the recipient opted out at the gateway (SMS STOP) */
+    /* the provider is at fault, not the message nor the address (its
+     * credentials were refused, its TLS could not be set up): the outcome
+     * is HD_OUT_THROTTLED with retry_after_ms = HD_PROVIDER_FAULT_PAUSE_MS,
+     * so the provider pauses and the message waits without an attempt */
+    bool provider_fault;
+    /* requests for this message that went on the wire before the one
+     * answered here and died without an answer: libcurl sends a request
+     * again at once, by itself, when the kept-alive connection it chose
+     * had been closed; each is an attempt in the log (issue 16, item 11) */
+    int resent;
     int64_t retry_after_ms;
     int code;             /* SMTP reply code or HTTP status; 0 when none */
     char text[512];       /* the gateway's words, or ours when it said nothing */
@@ -71,6 +81,10 @@ struct hd_result {
 
 /* How long a throttled answer without Retry-After pauses its provider. */
 #define HD_THROTTLE_PAUSE_MS 1000
+
+/* How long a provider at fault (hd_result.provider_fault) pauses: its
+ * configuration needs a person, and each try costs a session. */
+#define HD_PROVIDER_FAULT_PAUSE_MS 60000
 
 typedef void (*hd_result_cb)(void *ud, const struct hd_result *r);
 

@@ -40,6 +40,13 @@ struct hd_import_opts {
     struct hd_import_hints hints;
 };
 
+/* The most attributes a database holds (its attributes table together with
+ * the new names of an import). An import naming more is refused with the
+ * column (CSV) or the row (JSON Lines) that went over: every contact row
+ * carries its attributes as one JSON object, and segments check names
+ * against the table. */
+#define HD_IMPORT_MAX_ATTRS 50000
+
 struct hd_import_result {
     int64_t rows;       /* data rows read */
     int64_t inserted;   /* new contacts */

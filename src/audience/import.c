@@ -22,6 +22,7 @@
 
 #include "herald/buf.h"
 #include "herald/csv.h"
+#include "herald/hash.h"
 #include "herald/progress.h"
 #include "herald/time.h"
 #include "herald/valid.h"
@@ -42,14 +43,28 @@ struct attr {
     long first;    /* line whose value decided the type, 0 if known before */
 };
 
+/* Names to indices of an array: open addressing with linear probing in a
+ * power-of-two table kept at most half full, so finding a name costs one
+ * hash of it however many names there are (a linear search made a file of
+ * 40,000 columns take 15 s). slot[k] is an index + 1, 0 for an empty slot. */
+struct names {
+    size_t *slot;
+    size_t mask; /* table size - 1; the table is empty while slot is NULL */
+    size_t count;
+};
+
+/* The name at index i of the array the table indexes. */
+typedef const char *(*name_at_fn)(const void *base, size_t i);
+
 struct imp {
     const struct hd_import_opts *o;
     const char *name; /* file name for messages */
     struct hd_store *st;
     struct hd_store_import *sim; /* NULL in a dry run or once writing stopped */
     struct hd_valid *valid;
-    struct attr *attrs;
+    struct attr *attrs; /* grown by HD_GROW */
     size_t nattrs;
+    struct names attr_index; /* name -> index in attrs */
     struct hd_import_result *res;
     struct hd_buf json, reason, rejrow;
     FILE *rej;
@@ -80,21 +95,81 @@ static bool valid_attr_name(const char *s)
     return true;
 }
 
-static struct attr *attr_find(struct imp *im, const char *name)
+static void names_release(struct names *t)
 {
-    for (size_t i = 0; i < im->nattrs; i++)
-        if (strcmp(im->attrs[i].name, name) == 0)
-            return &im->attrs[i];
-    return NULL;
+    free(t->slot);
+    memset(t, 0, sizeof *t);
 }
 
+/* The slot holding name, or the empty slot where it would go. */
+static size_t *names_probe(const struct names *t, const char *name, const void *base, name_at_fn at)
+{
+    size_t k = (size_t)hd_hash64(name, strlen(name), 0) & t->mask;
+    while (t->slot[k] && strcmp(at(base, t->slot[k] - 1), name) != 0)
+        k = (k + 1) & t->mask;
+    return &t->slot[k];
+}
+
+/* The index of name, or -1. */
+static ptrdiff_t names_find(const struct names *t, const char *name, const void *base,
+                            name_at_fn at)
+{
+    if (!t->slot)
+        return -1;
+    size_t *slot = names_probe(t, name, base, at);
+    return *slot ? (ptrdiff_t)(*slot - 1) : -1;
+}
+
+/* Records that index i (not in the table yet) holds its name. */
+static void names_add(struct names *t, size_t i, const void *base, name_at_fn at)
+{
+    if (2 * (t->count + 1) > (t->slot ? t->mask + 1 : 0)) {
+        struct names bigger = {.mask = t->slot ? 2 * t->mask + 1 : 63};
+        bigger.slot = hd_xcalloc(bigger.mask + 1, sizeof *bigger.slot);
+        for (size_t k = 0; t->slot && k <= t->mask; k++)
+            if (t->slot[k])
+                *names_probe(&bigger, at(base, t->slot[k] - 1), base, at) = t->slot[k];
+        bigger.count = t->count;
+        free(t->slot);
+        *t = bigger;
+    }
+    *names_probe(t, at(base, i), base, at) = i + 1;
+    t->count++;
+}
+
+static const char *attr_name_at(const void *base, size_t i)
+{
+    return ((const struct attr *)base)[i].name;
+}
+
+static struct attr *attr_find(struct imp *im, const char *name)
+{
+    ptrdiff_t i = names_find(&im->attr_index, name, im->attrs, attr_name_at);
+    return i < 0 ? NULL : &im->attrs[i];
+}
+
+/* A new attribute (pointers to earlier ones may move). */
 static struct attr *attr_add(struct imp *im, const char *name)
 {
-    im->attrs = hd_xrealloc(im->attrs, (im->nattrs + 1) * sizeof *im->attrs);
-    struct attr *a = &im->attrs[im->nattrs++];
+    HD_GROW(im->attrs, im->nattrs);
+    struct attr *a = &im->attrs[im->nattrs];
     memset(a, 0, sizeof *a);
     a->name = hd_xstrdup(name);
+    names_add(&im->attr_index, im->nattrs++, im->attrs, attr_name_at);
     return a;
+}
+
+/* An attribute this import names that the database does not know yet;
+ * NULL beyond HD_IMPORT_MAX_ATTRS with the reason in *why_not. */
+static struct attr *attr_new(struct imp *im, const char *name, char *why_not, size_t n)
+{
+    if (im->nattrs < HD_IMPORT_MAX_ATTRS)
+        return attr_add(im, name);
+    snprintf(why_not, n,
+             "'%s' is one attribute too many: a database holds at most %d attributes, and "
+             "this import with the earlier ones names more",
+             name, HD_IMPORT_MAX_ATTRS);
+    return NULL;
 }
 
 static int known_type_cb(void *ud, const char *name, const char *type)
@@ -139,8 +214,9 @@ static int parse_types(struct imp *im, const char *spec, struct hd_err *err)
             return hd_err_set(err, HD_E_USAGE,
                               "%s: '%s' is not one of number, boolean, date, string", opt, eq + 1);
         struct attr *a = attr_find(im, item);
-        if (!a)
-            a = attr_add(im, item);
+        char too_many[200];
+        if (!a && !(a = attr_new(im, item, too_many, sizeof too_many)))
+            return hd_err_set(err, HD_E_USAGE, "%s: %s", opt, too_many);
         a->type = t;
         a->declared = true;
         p += n + (comma != NULL);
@@ -603,10 +679,15 @@ struct column {
     struct attr *attr;
 };
 
+static const char *field_at(const void *base, size_t i)
+{
+    return ((char *const *)base)[i];
+}
+
 /* Reads the header's columns into cols (ncols of them): known fields by
- * name, the rest attributes. */
-static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *cols,
-                      struct hd_err *err)
+ * name, the rest attributes; seen indexes the names read. */
+static int header_columns(struct imp *im, struct hd_csv_record *rec, struct column *cols,
+                          struct names *seen, struct hd_err *err)
 {
     size_t ncols = rec->nfields;
     bool have_id = false;
@@ -615,10 +696,10 @@ static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *
         size_t n = rec->lens[i];
         trim(&name, &n);
         rec->fields[i] = name;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(rec->fields[j], name) == 0)
-                return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
-                                     "column '%s' appears twice in the header", name);
+        if (names_find(seen, name, rec->fields, field_at) >= 0)
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                 "column '%s' appears twice in the header", name);
+        names_add(seen, i, rec->fields, field_at);
         for (int r = 1; r < R_COUNT; r++)
             if (strcasecmp(name, role_names[r]) == 0)
                 cols[i].role = (enum role)r;
@@ -634,12 +715,25 @@ static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *
                                  "column '%s' is not a valid attribute name (use letters, digits "
                                  "and '_', starting with a letter)",
                                  name);
-        if (!attr_find(im, name))
-            attr_add(im, name);
+        char too_many[200];
+        if (!attr_find(im, name) && !attr_new(im, name, too_many, sizeof too_many))
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0, "column %s", too_many);
     }
     if (!have_id)
         return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
                              "the header has no 'id' column (every contact needs an external id)");
+    return 0;
+}
+
+static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *cols,
+                      struct hd_err *err)
+{
+    size_t ncols = rec->nfields;
+    struct names seen = {0};
+    int rc = header_columns(im, rec, cols, &seen, err);
+    names_release(&seen);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < ncols; i++) { /* attribute pointers are stable from here on */
         if (cols[i].role == R_ATTR)
             cols[i].attr = attr_find(im, rec->fields[i]);
@@ -754,8 +848,12 @@ static int json_attr(struct imp *im, const char *key, json_t *v)
         why(im, key, NULL, "is kept by herald and cannot be imported", NULL);
         return -1;
     }
-    if (!a)
-        a = attr_add(im, key);
+    char too_many[200];
+    if (!a && !(a = attr_new(im, key, too_many, sizeof too_many))) {
+        hd_buf_reset(&im->reason);
+        hd_buf_addf(&im->reason, "key %s", too_many);
+        return -1;
+    }
     if (t != T_NONE && a->type == T_NONE)
         a->type = t;
     /* a date-looking string is fine where strings are expected */
@@ -1040,6 +1138,7 @@ out:
     for (size_t i = 0; i < im.nattrs; i++)
         free(im.attrs[i].name);
     free(im.attrs);
+    names_release(&im.attr_index);
     hd_valid_free(im.valid);
     hd_buf_release(&im.json);
     hd_buf_release(&im.reason);

@@ -107,6 +107,24 @@ int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct 
     return 0;
 }
 
+/* A request, and how many times libcurl put it on the wire in its current
+ * transfer (CURLOPT_PREREQFUNCTION, called as each request goes out: a
+ * counter, no system call). libcurl 7.88 sends a request again, at once
+ * and silently, when the reused connection it chose turns out closed, and
+ * has no option against it; the count tells the dispatcher, which logs
+ * each send (hd_result.resent). */
+struct req {
+    struct hx_req q; /* first: the protocols see &req.q */
+    unsigned sends;
+};
+
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    (void)ip, (void)local_ip, (void)port, (void)local_port;
+    ((struct req *)ud)->sends++;
+    return CURL_PREREQFUNC_OK;
+}
+
 static void req_free(struct hx_req *q)
 {
     if (!q)
@@ -396,10 +414,13 @@ static struct hx_req *req_get(struct hx *h, struct lane *l)
 {
     if (l->nspare)
         return l->spare[--l->nspare];
-    struct hx_req *q = hd_xcalloc(1, sizeof *q);
+    struct req *rq = hd_xcalloc(1, sizeof *rq);
+    struct hx_req *q = &rq->q;
     q->easy = curl_easy_init();
     if (!q->easy)
         HD_BUG("curl_easy_init failed");
+    curl_easy_setopt(q->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(q->easy, CURLOPT_PREREQDATA, rq);
     /* options that never change are set once: a provider's requests differ
      * only in URL, headers and body */
     easy_common(h, q->easy, q);
@@ -451,6 +472,7 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
     if (q->t0 == 0)
         q->t0 = hd_clock_mono_ms();
+    ((struct req *)q)->sends = 0;
     if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
         HD_BUG("curl_multi_add_handle failed");
     return 0;
@@ -459,7 +481,9 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
 /* Classifies a completed transfer; 1 when the protocol wants it sent again. */
 static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_result *r)
 {
+    unsigned sends = ((struct req *)q)->sends;
     hd_result_init(r, q->m);
+    r->resent = sends > 1 ? (int)sends - 1 : 0;
     r->answered_ms = hd_clock_mono_ms();
     r->latency_ms = r->answered_ms - q->t0;
     if (q->body.len)

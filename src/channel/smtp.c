@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -273,7 +274,34 @@ static void relay_stop(struct relay *r)
 struct session {
     struct smtp_conf *c;
     char tls_err[256];
+    bool in_auth;       /* AUTH sent, its final reply not read yet */
+    char auth_err[256]; /* the server's refusal of AUTH, or "" */
 };
+
+/* What the server answers to AUTH: libesmtp goes on to MAIL FROM after a
+ * refusal (and a server may then say "530 Authentication required" to every
+ * message, or drop the connection), so the refusal is kept here to report
+ * the provider's fault. Lines we write are never looked at beyond their
+ * verb: they carry the credentials. */
+static void monitor_cb(const char *buf, int len, int writing, void *arg)
+{
+    struct session *ss = arg;
+    if (writing == SMTP_CB_WRITING) {
+        if (len >= 5 && strncasecmp(buf, "AUTH ", 5) == 0)
+            ss->in_auth = true;
+        return;
+    }
+    if (writing != SMTP_CB_READING || !ss->in_auth || len < 4)
+        return;
+    if (buf[0] == '3' || buf[3] == '-')
+        return; /* a challenge, or a reply line with more to come */
+    ss->in_auth = false;
+    if (buf[0] == '2')
+        return;
+    while (len > 0 && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
+        len--;
+    snprintf(ss->auth_err, sizeof ss->auth_err, "authentication failed: %.*s", len, buf);
+}
 
 static void event_cb(smtp_session_t s, int event, void *arg, ...)
 {
@@ -489,12 +517,22 @@ static auth_context_t set_up_session(struct smtp_conf *c, smtp_session_t s, cons
         smtp_starttls_enable(s, Starttls_DISABLED);
     }
     if (c->username) {
+        smtp_set_monitorcb(s, monitor_cb, ss, 0);
         auth = auth_create_context();
         auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
         auth_set_interact_cb(auth, interact, c);
         smtp_auth_set_context(s, auth);
     }
     return auth;
+}
+
+/* The provider, not the message, is at fault (issue 16, item 5): the
+ * dispatcher pauses it and the message waits without spending an attempt. */
+static void provider_fault(struct hd_result *r, int code, const char *text)
+{
+    hd_result_set(r, HD_OUT_THROTTLED, code, "%s", text);
+    r->provider_fault = true;
+    r->retry_after_ms = HD_PROVIDER_FAULT_PAUSE_MS;
 }
 
 /* The result of a message the session said nothing about: the session
@@ -504,12 +542,52 @@ static void session_failed(struct hd_result *r, const struct session *ss, int st
     char buf[200];
     int e = smtp_errno();
     if (ss->tls_err[0])
-        hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", ss->tls_err);
+        provider_fault(r, 0, ss->tls_err);
+    else if (ss->auth_err[0])
+        provider_fault(r, atoi(ss->auth_err + sizeof "authentication failed: " - 1), ss->auth_err);
     else if (started)
         hd_result_set(r, HD_OUT_TEMPORARY, 0, "the server ended the session (%s)",
                       smtp_strerror(e, buf, sizeof buf));
     else
         hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", smtp_strerror(e, buf, sizeof buf));
+}
+
+/* The RFC 3463 subject and detail of a reply ("5.7.8": 7 and 8), from
+ * libesmtp when the server advertises ENHANCEDSTATUSCODES, else its text. */
+static void enhanced(const smtp_status_t *st, int *es, int *ed)
+{
+    *es = st->enh_subject, *ed = st->enh_detail;
+    if (!st->enh_class && (!st->text || sscanf(st->text, "%*d.%d.%d", es, ed) != 2))
+        *es = *ed = 0;
+}
+
+/* A refusal for want of authentication: 530 (RFC 4954), 535, or X.7.0 /
+ * X.7.8 / X.7.9 / X.7.11 (authentication required, credentials invalid,
+ * mechanism too weak, encryption required). After a refused AUTH, any
+ * X.7.x (a relay denied at RCPT TO) is for want of it too. */
+static bool auth_refusal(const smtp_status_t *st, const struct session *ss)
+{
+    int es, ed;
+    enhanced(st, &es, &ed);
+    if (ss->auth_err[0] && es == 7)
+        return true;
+    return st->code == 530 || st->code == 535 ||
+           (es == 7 && (ed == 0 || ed == 8 || ed == 9 || ed == 11));
+}
+
+/* A command refused because the session is not authenticated: the
+ * provider's fault, reported with the refusal of AUTH when there was one. */
+static void auth_fault(struct hd_result *r, const smtp_status_t *st, const struct session *ss,
+                       const char *stage)
+{
+    struct hd_result m = {0};
+    map_status(st, &m, stage);
+    char text[512];
+    if (ss->auth_err[0])
+        snprintf(text, sizeof text, "%.250s; then %.250s", ss->auth_err, m.text);
+    else
+        snprintf(text, sizeof text, "%.500s", m.text);
+    provider_fault(r, st->code, text);
 }
 
 /* The result of each message the session carried: the first refusal of
@@ -522,8 +600,12 @@ static void session_results(struct batch *b, const struct session *ss, int start
         const smtp_status_t *rp = smtp_reverse_path_status(b->mm[i]);
         const smtp_status_t *rs = smtp_recipient_status(b->rc[i]);
         const smtp_status_t *ts = smtp_message_transfer_status(b->mm[i]);
-        if (rp && rp->code >= 400)
+        if (rp && rp->code >= 400 && (ss->auth_err[0] || auth_refusal(rp, ss)))
+            auth_fault(&b->results[i], rp, ss, "MAIL FROM");
+        else if (rp && rp->code >= 400)
             map_status(rp, &b->results[i], "MAIL FROM");
+        else if (rs && rs->code >= 400 && ss->auth_err[0] && auth_refusal(rs, ss))
+            auth_fault(&b->results[i], rs, ss, "RCPT TO");
         else if (rs && rs->code >= 400)
             map_status(rs, &b->results[i], "RCPT TO");
         else if (ts && ts->code > 0)

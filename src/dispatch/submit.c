@@ -101,8 +101,15 @@ static void collect(void *ud, const struct hd_result *r)
         /* pause at once, not when the writer gets to it: nothing more may
          * go to this provider meanwhile; and write (share) it soon */
         int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : HD_THROTTLE_PAUSE_MS;
+        struct prov *p = &d->prov[j->provider];
         j->paused_until = answered + after;
-        pause_provider(&d->prov[j->provider], j->paused_until);
+        /* once a pause, not for each message of the session it stopped */
+        if (r->provider_fault && p->bucket.paused_until_ms <= answered)
+            hd_log_warn(d->log,
+                        "provider '%s' is paused for %lld s: %s (its messages stay queued; "
+                        "fix the provider's configuration)",
+                        p->cfg->name, (long long)after / 1000, r->text);
+        pause_provider(p, j->paused_until);
         d->flush_now = true;
     }
 }

@@ -39,6 +39,8 @@ static const char *result_word(int channel, const struct hd_result *r, char *buf
         return "bad_address";
     if (r->opted_out)
         return "opted_out";
+    if (r->provider_fault)
+        return "provider_fault";
     if (r->code <= 0)
         return r->outcome == HD_OUT_PERMANENT ? "refused" : "network";
     snprintf(buf, size, "%s_%d", channel == HD_CH_EMAIL ? "smtp" : "http", r->code);
@@ -141,8 +143,9 @@ static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int
              err)) < 0)
         return rc;
     d->stats.throttled++;
-    hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
-                (long long)after);
+    if (!r->provider_fault) /* a provider at fault was told of when collected */
+        hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
+                    (long long)after);
     snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
              (long long)after, r->text);
     x->to = HD_ST_QUEUED;
@@ -218,6 +221,31 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
     return hd_dsp_record(d, &j->ref, x, err);
 }
 
+/* The requests libcurl sent before the one answered and that died without
+ * an answer (hd_result.resent): each went on the wire, so each is an
+ * attempt row, temporary, of the same attempt; the message's state is
+ * left to the answer's row. */
+static int log_resent(struct hd_dispatch *d, const struct job *j, const struct rec *x,
+                      struct hd_err *err)
+{
+    struct hd_result dead = {.outcome = HD_OUT_TEMPORARY};
+    struct rec y = *x;
+    snprintf(dead.text, sizeof dead.text,
+             "the connection closed before an answer (a kept-alive connection the gateway had "
+             "closed); the request was sent again at once");
+    memcpy(dead.digest, x->r->digest, sizeof dead.digest);
+    y.r = &dead;
+    y.to = HD_ST_SENDING;
+    y.done_ms = y.at_ms;
+    for (int i = 0; i < x->r->resent; i++) {
+        int rc = log_row(d, &j->ref, &y, now_ms(d), err);
+        if (rc < 0)
+            return rc;
+        d->stats.attempts++;
+    }
+    return 0;
+}
+
 /* One result: its row, by outcome class. */
 static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err *err)
 {
@@ -242,6 +270,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     .detail = j->detail,
                     .provider = d->prov[j->provider].cfg->name,
                     .address = j->address};
+    if (r->resent > 0 && (rc = log_resent(d, j, &x, err)) < 0)
+        return rc;
     switch (r->outcome) {
     case HD_OUT_ACCEPTED:
         return on_accepted(d, j, &x, t, err);

@@ -246,8 +246,8 @@ static const char sql_update_merge[] =
 /* replace: the row becomes what was given */
 static const char sql_update_replace[] =
     "UPDATE contacts SET email = ?2, phone = ?3, locale = ?4, timezone = ?5, "
-    "attrs = json_patch('{}', ?6), created_at = coalesce(?7, created_at), updated_at = ?8 "
-    "WHERE id = ?1";
+    "attrs = CASE WHEN ?9 THEN json_patch('{}', ?6) ELSE ?6 END, "
+    "created_at = coalesce(?7, created_at), updated_at = ?8 WHERE id = ?1";
 
 int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t now,
                           struct hd_store_import **out, struct hd_err *err)
@@ -340,7 +340,10 @@ int hd_store_import_row(struct hd_store_import *imp, const struct hd_contact_row
     else
         sqlite3_bind_null(s, 7);
     sqlite3_bind_int64(s, 8, imp->now);
-    if (!id)
+    /* json_patch only to drop nulls: SQLite 3.40's looks each key up in
+     * what it built so far, quadratic in the row's width (4.4 s for
+     * 3 rows of 20,000 attributes) */
+    if (!id || imp->mode == HD_IMPORT_REPLACE)
         sqlite3_bind_int(s, 9, row->attrs_nulls);
     if ((rc = run_write(imp, s, "storing contact", err)) < 0)
         return rc;
