@@ -431,7 +431,7 @@ static struct hx_req *req_get(struct hx *h, struct lane *l)
 
 static void req_put(struct lane *l, struct hx_req *q)
 {
-    l->spare = hd_xrealloc(l->spare, (l->nspare + 1) * sizeof *l->spare);
+    HD_GROW(l->spare, l->nspare);
     l->spare[l->nspare++] = q;
 }
 

@@ -70,7 +70,7 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
         goto out;
     sqlite3_bind_int64(cs, 1, out->id);
     while ((step = sqlite3_step(cs)) == SQLITE_ROW) {
-        out->consent = hd_xrealloc(out->consent, (out->nconsent + 1) * sizeof *out->consent);
+        HD_GROW(out->consent, out->nconsent);
         struct hd_consent *k = &out->consent[out->nconsent++];
         k->channel = hd_channel_parse((const char *)sqlite3_column_text(cs, 0));
         k->category = hd_category_parse((const char *)sqlite3_column_text(cs, 1));
