@@ -1500,6 +1500,63 @@ static void test_campaign_crash_smtp(void **state)
     free(v);
 }
 
+/* Issue 16, item 5, end to end: a wrong SMTP password pauses the provider
+ * and keeps the messages queued; send, campaign show and why say so. */
+static void test_campaign_provider_fault(void **state)
+{
+    (void)state;
+    const char *src = getenv("HERALD_SRC");
+    char py[4096];
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    const char *argv[] = {"/usr/bin/python3",      py,  "--out", ".", "--log", "pf.log", "--auth",
+                          "herald:right-password", NULL};
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    char *conf = path("pf.conf");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = pf.db\ntemplates = templates\ntimezone = UTC\n"
+             "log_level = warn\n[template_vars]\nbrand = Acme\n"
+             "shop_url = https://shop.example.com\n"
+             "unsubscribe_url = https://example.com/unsubscribe\n"
+             "support_email = support@example.com\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "username = herald\npassword_env = TEST_PF_PW\n"
+             "from = Acme <hello@example.com>\nconnections = 1\n"
+             "[channel email]\nproviders = mail\n",
+             smtp.port);
+    tu_write(conf, text);
+    free(conf);
+    char *cp = path("pf.csv");
+    tu_write(cp, "id,email,plan\np1,a@example.com,gold\np2,b@example.com,gold\n");
+    free(cp);
+    setenv("TEST_PF_PW", "wrong-password", 1);
+    setenv("HERALD_CONFIG", "pf.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("init");
+    HERALD_OK("contacts", "import", "pf.csv");
+    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("campaign", "create", "c", "--segment", "all", "--template", "recall", "--channels",
+              "email", "--now");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "send", "c", "--wait", "10s", NULL);
+    assert_contains(r.err, "provider 'mail' is paused for 60 s");
+    assert_contains(r.out, "2 messages wait for a later time");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "show", "c", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "waiting on   provider 'mail', paused until");
+    assert_contains(r.out, "authentication failed: 535");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "why", "p1", "c", NULL);
+    assert_contains(r.out, "provider_fault");
+    tu_run_release(&r);
+    sqlite3 *db = open_db("pf.db");
+    assert_int_equal(q1(db, "SELECT count(*) FROM messages WHERE state = 0"), 2);
+    assert_int_equal(q1(db, "SELECT count(*) FROM suppressions"), 0);
+    sqlite3_close(db);
+    tu_server_stop(&smtp);
+}
+
 /* Issue 16, item 3: the daemon marks a finished --now campaign done, and
  * closes each run of a recurring one, within seconds. */
 static void test_campaign_daemon_done(void **state)
@@ -1661,15 +1718,11 @@ int main(int argc, char **argv)
     if (argc > 1) /* one case by name, for debugging */
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_campaign_cli),
-        cmocka_unit_test(test_campaign_faults),
-        cmocka_unit_test(test_campaign_crash),
-        cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_campaign_crash_cap),
-        cmocka_unit_test(test_campaign_crash_smtp),
-        cmocka_unit_test(test_campaign_daemon_done),
-        cmocka_unit_test(test_campaign_pause_held),
-        cmocka_unit_test(test_campaign_resent),
+        cmocka_unit_test(test_campaign_cli),         cmocka_unit_test(test_campaign_faults),
+        cmocka_unit_test(test_campaign_crash),       cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_campaign_crash_cap),   cmocka_unit_test(test_campaign_crash_smtp),
+        cmocka_unit_test(test_campaign_daemon_done), cmocka_unit_test(test_campaign_pause_held),
+        cmocka_unit_test(test_campaign_resent),      cmocka_unit_test(test_campaign_provider_fault),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -469,6 +469,42 @@ static int variant_row(void *ud, const char *variant, int state, int64_t n)
     return 0;
 }
 
+/* A provider at fault (its credentials or TLS) pauses with the campaign's
+ * messages queued: show says which, until when and why, from the newest
+ * such row of the campaign's log while that provider is still paused. */
+struct fault_out {
+    char provider[128], text[512];
+    int64_t until_ms;
+};
+
+static int fault_row(void *ud, const struct hd_log_row *r)
+{
+    struct fault_out *f = ud;
+    snprintf(f->provider, sizeof f->provider, "%s", r->provider ? r->provider : "");
+    snprintf(f->text, sizeof f->text, "%s", r->text ? r->text : "");
+    return 1; /* the newest is enough */
+}
+
+static void fault_pause(void *ud, const char *provider, int64_t until_ms)
+{
+    struct fault_out *f = ud;
+    if (strcmp(provider, f->provider) == 0)
+        f->until_ms = until_ms;
+}
+
+static void print_provider_fault(struct hd_ctx *ctx, const struct hd_campaign *c)
+{
+    struct hd_log_filter lf = {.campaign = c->id, .reason = "provider_fault", .limit = 1};
+    struct fault_out f = {0};
+    char t[32];
+    if (hd_store_log_query(ctx->store, &lf, fault_row, &f, NULL) < 0 || !f.provider[0] ||
+        hd_store_provider_pauses(ctx->store, hd_clock_now_ms(NULL), fault_pause, &f, NULL) < 0 ||
+        f.until_ms == 0)
+        return;
+    printf("waiting on   provider '%s', paused until %s: %s\n", f.provider,
+           cmd_time(f.until_ms / 1000, t, sizeof t), f.text);
+}
+
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_campaign c = {0};
@@ -497,6 +533,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
             printf("paused by    herald run: %s (fix it, then herald campaign resume %s)\n", paused,
                    c.name);
         free(paused);
+        print_provider_fault(ctx, &c);
         if (c.holdout_bp)
             printf("holdout      %d.%02d%%\n", c.holdout_bp / 100, c.holdout_bp % 100);
         if (c.variants)
