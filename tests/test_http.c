@@ -470,6 +470,7 @@ static void test_fcm_classes(void **state)
     before = count_issued();
     send_all(cfg, HD_CH_PUSH, exp, 1, &c, &rs, &log);
     expect(&rs.r[0], HD_OUT_ACCEPTED, false, "401 then refreshed");
+    assert_int_equal(rs.r[0].refreshed, 1);       /* the refused request is an attempt too */
     assert_int_equal(count_issued() - before, 2); /* this driver's first token, and the new one */
 
     /* a payload over 4096 bytes is refused before sending */
@@ -548,6 +549,8 @@ static void test_apns_classes(void **state)
     expect(&rs.r[1], HD_OUT_PERMANENT, true, "410 Unregistered");
     expect(&rs.r[2], HD_OUT_PERMANENT, true, "400 BadDeviceToken");
     expect(&rs.r[3], HD_OUT_ACCEPTED, false, "403 ExpiredProviderToken, re-signed");
+    assert_int_equal(rs.r[3].refreshed, 1);
+    assert_int_equal(rs.r[0].refreshed, 0);
     expect(&rs.r[4], HD_OUT_THROTTLED, false, "429");
     expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
     expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");

@@ -67,6 +67,11 @@ struct hd_result {
      * again at once, by itself, when the kept-alive connection it chose
      * had been closed; each is an attempt in the log (issue 16, item 11) */
     int resent;
+    /* requests for this message answered before the one answered here by a
+     * refusal of the provider's token (FCM 401, APNs ExpiredProviderToken):
+     * the driver made a new token and sent the request again; each is an
+     * attempt in the log too */
+    int refreshed;
     int64_t retry_after_ms;
     int code;             /* SMTP reply code or HTTP status; 0 when none */
     char text[512];       /* the gateway's words, or ours when it said nothing */

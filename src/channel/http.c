@@ -511,6 +511,7 @@ static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_resul
         q->again++;
         return 1;
     }
+    r->refreshed = q->again; /* the answers that made us send it again */
     return 0;
 }
 

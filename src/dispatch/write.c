@@ -230,14 +230,18 @@ static int log_resent(struct hd_dispatch *d, const struct job *j, const struct r
 {
     struct hd_result dead = {.outcome = HD_OUT_TEMPORARY};
     struct rec y = *x;
-    snprintf(dead.text, sizeof dead.text,
-             "the connection closed before an answer (a kept-alive connection the gateway had "
-             "closed); the request was sent again at once");
     memcpy(dead.digest, x->r->digest, sizeof dead.digest);
     y.r = &dead;
     y.to = HD_ST_SENDING;
     y.done_ms = y.at_ms;
-    for (int i = 0; i < x->r->resent; i++) {
+    for (int i = 0; i < x->r->resent + x->r->refreshed; i++) {
+        bool refused = i >= x->r->resent;
+        snprintf(dead.text, sizeof dead.text, "%s",
+                 refused ? "the gateway refused the provider's token; a new one was made and the "
+                           "request sent again at once"
+                         : "the connection closed before an answer (a kept-alive connection the "
+                           "gateway had closed); the request was sent again at once");
+        y.word = refused ? "token_refused" : NULL;
         int rc = log_row(d, &j->ref, &y, now_ms(d), err);
         if (rc < 0)
             return rc;
@@ -270,7 +274,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     .detail = j->detail,
                     .provider = d->prov[j->provider].cfg->name,
                     .address = j->address};
-    if (r->resent > 0 && (rc = log_resent(d, j, &x, err)) < 0)
+    if (r->resent + r->refreshed > 0 && (rc = log_resent(d, j, &x, err)) < 0)
         return rc;
     switch (r->outcome) {
     case HD_OUT_ACCEPTED:
