@@ -1301,6 +1301,45 @@ static struct delivery *read_deliveries(const char *name, size_t *n)
     return v;
 }
 
+/* NAME.conf sending email through the SMTP test server at rate (plus
+ * extra sections), NAME.db made with n contacts u0000@example.com ... in a
+ * segment "all"; HERALD_CONFIG and HERALD_NOW set for them. */
+static void smtp_audience(const char *name, int n, const char *rate, const char *extra)
+{
+    char file[64], text[2048];
+    snprintf(file, sizeof file, "%s.conf", name);
+    char *conf = path(file);
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = %s.db\ntemplates = templates\ntimezone = UTC\n"
+             "log_level = warn\nbusy_timeout = 60s\n[template_vars]\nbrand = Acme\n"
+             "shop_url = https://shop.example.com\n"
+             "unsubscribe_url = https://example.com/unsubscribe\n"
+             "support_email = support@example.com\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = Acme <hello@example.com>\nconnections = 4\nrate = %s\n"
+             "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 10s\n"
+             "[channel email]\nproviders = mail\n%s",
+             name, smtp.port, rate, extra);
+    tu_write(conf, text);
+    free(conf);
+    snprintf(file, sizeof file, "%s.csv", name);
+    char *cp = path(file);
+    FILE *f = fopen(cp, "w");
+    assert_non_null(f);
+    fprintf(f, "id,email,first_name,plan\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "k%04d,u%04d@example.com,Name%d,gold\n", i, i, i);
+    fclose(f);
+    free(cp);
+    snprintf(file, sizeof file, "%s.conf", name);
+    setenv("HERALD_CONFIG", file, 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    HERALD_OK("init");
+    snprintf(file, sizeof file, "%s.csv", name);
+    HERALD_OK("contacts", "import", file);
+    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+}
+
 /* Issue 16, item 2: `send c1` killed with messages in flight, `send c2`
  * run to the end, then c1 finished, under marketing = 1/1d. Counted at the
  * SMTP server: no contact received both campaigns (a copy of c1's message,
@@ -1311,34 +1350,7 @@ static void test_campaign_crash_cap(void **state)
     (void)state;
     enum { N = 3000 };
     start_smtp(&smtp, "cap.log", "0");
-    char *conf = path("k.conf");
-    char text[2048];
-    snprintf(text, sizeof text,
-             "[herald]\ndatabase = k.db\ntemplates = templates\ntimezone = UTC\n"
-             "log_level = warn\n[template_vars]\nbrand = Acme\n"
-             "shop_url = https://shop.example.com\n"
-             "unsubscribe_url = https://example.com/unsubscribe\n"
-             "support_email = support@example.com\n"
-             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
-             "from = Acme <hello@example.com>\nconnections = 4\nrate = 5000/s\n"
-             "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 10s\n"
-             "[channel email]\nproviders = mail\n[caps]\nmarketing = 1/1d\n",
-             smtp.port);
-    tu_write(conf, text);
-    free(conf);
-    char *cp = path("k.csv");
-    FILE *f = fopen(cp, "w");
-    assert_non_null(f);
-    fprintf(f, "id,email,first_name,plan\n");
-    for (int i = 0; i < N; i++)
-        fprintf(f, "k%04d,u%04d@example.com,Name%d,gold\n", i, i, i);
-    fclose(f);
-    free(cp);
-    setenv("HERALD_CONFIG", "k.conf", 1);
-    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    HERALD_OK("init");
-    HERALD_OK("contacts", "import", "k.csv");
-    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+    smtp_audience("k", N, "5000/s", "[caps]\nmarketing = 1/1d\n");
     HERALD_OK("campaign", "create", "c1", "--segment", "all", "--template", "recall", "--channels",
               "email", "--now");
     HERALD_OK("campaign", "create", "c2", "--segment", "all", "--template", "promotion",
@@ -1394,34 +1406,7 @@ static void test_campaign_crash_smtp(void **state)
     (void)state;
     enum { N = 3000, KILLS = 10 };
     start_smtp(&smtp, "ck.log", "0");
-    char *conf = path("ck.conf");
-    char text[2048];
-    snprintf(text, sizeof text,
-             "[herald]\ndatabase = ck.db\ntemplates = templates\ntimezone = UTC\n"
-             "log_level = warn\nbusy_timeout = 60s\n[template_vars]\nbrand = Acme\n"
-             "shop_url = https://shop.example.com\n"
-             "unsubscribe_url = https://example.com/unsubscribe\n"
-             "support_email = support@example.com\n"
-             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
-             "from = Acme <hello@example.com>\nconnections = 4\nrate = 2000/s\n"
-             "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 10s\n"
-             "[channel email]\nproviders = mail\n",
-             smtp.port);
-    tu_write(conf, text);
-    free(conf);
-    char *cp = path("ck.csv");
-    FILE *f = fopen(cp, "w");
-    assert_non_null(f);
-    fprintf(f, "id,email,first_name,plan\n");
-    for (int i = 0; i < N; i++)
-        fprintf(f, "k%04d,u%04d@example.com,Name%d,gold\n", i, i, i);
-    fclose(f);
-    free(cp);
-    setenv("HERALD_CONFIG", "ck.conf", 1);
-    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    HERALD_OK("init");
-    HERALD_OK("contacts", "import", "ck.csv");
-    HERALD_OK("segment", "define", "all", "plan = \"gold\"");
+    smtp_audience("ck", N, "2000/s", "");
     HERALD_OK("campaign", "create", "c", "--segment", "all", "--template", "recall", "--channels",
               "email", "--now");
     const char *args[] = {"send", "c", "--wait", "30s", NULL};
