@@ -743,6 +743,19 @@ static struct hd_seg_node *parse_compare(struct parser *p, struct hd_seg_node *v
     return n;
 }
 
+/* Parses a value into n's next child; on an error frees n (and what it
+ * holds) and returns false. */
+static bool add_value(struct parser *p, struct hd_seg_node *n)
+{
+    struct hd_seg_node *w = parse_value(p);
+    if (!w) {
+        hd_segast_free(n);
+        return false;
+    }
+    hd_segast_add(n, w);
+    return true;
+}
+
 /* v [not] in (value, ...). */
 static struct hd_seg_node *parse_in_list(struct parser *p, struct hd_seg_node *v, bool neg)
 {
@@ -764,12 +777,8 @@ static struct hd_seg_node *parse_in_list(struct parser *p, struct hd_seg_node *v
             hd_segast_free(n);
             return NULL;
         }
-        struct hd_seg_node *w = parse_value(p);
-        if (!w) {
-            hd_segast_free(n);
+        if (!add_value(p, n))
             return NULL;
-        }
-        hd_segast_add(n, w);
     } while (p->tok.type == TK_COMMA);
     if (p->tok.type != TK_RP) {
         describe(p, what, sizeof what);
@@ -789,12 +798,8 @@ static struct hd_seg_node *parse_between(struct parser *p, struct hd_seg_node *v
     n->negated = neg;
     hd_segast_add(n, v);
     next(p);
-    struct hd_seg_node *lo = parse_value(p);
-    if (!lo) {
-        hd_segast_free(n);
+    if (!add_value(p, n))
         return NULL;
-    }
-    hd_segast_add(n, lo);
     if (!is_kw(&p->tok, "and")) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected 'and' in 'between A and B', found %s", what);
@@ -802,13 +807,7 @@ static struct hd_seg_node *parse_between(struct parser *p, struct hd_seg_node *v
         return NULL;
     }
     next(p);
-    struct hd_seg_node *hi = parse_value(p);
-    if (!hi) {
-        hd_segast_free(n);
-        return NULL;
-    }
-    hd_segast_add(n, hi);
-    return n;
+    return add_value(p, n) ? n : NULL;
 }
 
 /* v contains value, or v starts_with value. */
@@ -818,13 +817,7 @@ static struct hd_seg_node *parse_contains(struct parser *p, struct hd_seg_node *
         node_at(is_kw(&p->tok, "contains") ? SEG_CONTAINS : SEG_STARTS_WITH, &p->tok);
     hd_segast_add(n, v);
     next(p);
-    struct hd_seg_node *w = parse_value(p);
-    if (!w) {
-        hd_segast_free(n);
-        return NULL;
-    }
-    hd_segast_add(n, w);
-    return n;
+    return add_value(p, n) ? n : NULL;
 }
 
 /* v is [not] null: "is null" is "not exists". */
