@@ -1297,7 +1297,8 @@ static struct delivery *read_deliveries(const char *name, size_t *n)
     }
     free(text);
     free(p);
-    qsort(v, *n, sizeof *v, by_delivery);
+    if (*n) /* qsort may not be given NULL, even for nothing */
+        qsort(v, *n, sizeof *v, by_delivery);
     return v;
 }
 

@@ -278,7 +278,9 @@ static int lex_number(struct parser *p)
             e++;
     }
     /* an exponent, as import reads numbers: 1e6, 2.5E-3 */
-    size_t x = e + 1 + (s[e + 1] == '+' || s[e + 1] == '-');
+    size_t x = e + 1;
+    if ((s[e] == 'e' || s[e] == 'E') && (s[x] == '+' || s[x] == '-'))
+        x++; /* read past s[e] only when it is not the end */
     if ((s[e] == 'e' || s[e] == 'E') && isdigit((unsigned char)s[x])) {
         decimal = true;
         for (e = x; isdigit((unsigned char)s[e]);)
