@@ -516,6 +516,17 @@ static void test_campaign_faults(void **state)
 static json_t *herald_json(const char *const *args);
 static int64_t jint(json_t *o, const char *path);
 
+/* DB made from CSV (a file in dir), its contacts in a segment "all", and
+ * a campaign NAME of the recall template by SMS, due now. */
+static void sms_campaign(const char *db, const char *csv, const char *name)
+{
+    HERALD_OK("--db", db, "init");
+    HERALD_OK("--db", db, "contacts", "import", csv);
+    HERALD_OK("--db", db, "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", db, "campaign", "create", name, "--segment", "all", "--template", "recall",
+              "--channels", "sms", "--now");
+}
+
 /* ---- SIGKILL during a run -------------------------------------------------------------- */
 
 static void test_campaign_crash(void **state)
@@ -538,11 +549,7 @@ static void test_campaign_crash(void **state)
     fclose(f);
     setenv("HERALD_CONFIG", "c.conf", 1);
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    HERALD_OK("--db", "crash.db", "init");
-    HERALD_OK("--db", "crash.db", "contacts", "import", "crash.csv");
-    HERALD_OK("--db", "crash.db", "segment", "define", "all", "plan = \"gold\"");
-    HERALD_OK("--db", "crash.db", "campaign", "create", "burst", "--segment", "all", "--template",
-              "recall", "--channels", "sms", "--now");
+    sms_campaign("crash.db", "crash.csv", "burst");
     int kills = 0, st = -1;
     const char *args[] = {"--db", "crash.db", "send", "burst", "--wait", "30s", NULL};
     /* SIGTERM after the gateway answered 1,000 of the 20,000: stop claiming,
@@ -1562,11 +1569,7 @@ static void test_campaign_daemon_done(void **state)
     setenv("HERALD_CONFIG", "r.conf", 1);
     /* two seconds before a minute: the recurring campaign fires soon */
     setenv("HERALD_NOW", "2026-11-22T12:00:58Z", 1);
-    HERALD_OK("--db", "r.db", "init");
-    HERALD_OK("--db", "r.db", "contacts", "import", "r.csv");
-    HERALD_OK("--db", "r.db", "segment", "define", "all", "plan = \"gold\"");
-    HERALD_OK("--db", "r.db", "campaign", "create", "once", "--segment", "all", "--template",
-              "recall", "--channels", "sms", "--now");
+    sms_campaign("r.db", "r.csv", "once");
     HERALD_OK("--db", "r.db", "campaign", "create", "often", "--segment", "all", "--template",
               "recall", "--channels", "sms", "--every", "* * * * *");
     const char *args[] = {"--db", "r.db", "run", NULL};
@@ -1615,11 +1618,7 @@ static void test_campaign_pause_held(void **state)
     free(cp);
     setenv("HERALD_CONFIG", "p.conf", 1);
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    HERALD_OK("--db", "p.db", "init");
-    HERALD_OK("--db", "p.db", "contacts", "import", "p.csv");
-    HERALD_OK("--db", "p.db", "segment", "define", "all", "plan = \"gold\"");
-    HERALD_OK("--db", "p.db", "campaign", "create", "held", "--segment", "all", "--template",
-              "recall", "--channels", "sms", "--now");
+    sms_campaign("p.db", "p.csv", "held");
     const char *args[] = {"--db", "p.db", "send", "held", "--wait", "30s", NULL};
     int st = -1;
     pid_t pid = spawn("p.out", args);
@@ -1674,11 +1673,7 @@ static void test_campaign_resent(void **state)
     free(cp);
     setenv("HERALD_CONFIG", "rs.conf", 1);
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    HERALD_OK("--db", "rs.db", "init");
-    HERALD_OK("--db", "rs.db", "contacts", "import", "rs.csv");
-    HERALD_OK("--db", "rs.db", "segment", "define", "all", "plan = \"gold\"");
-    HERALD_OK("--db", "rs.db", "campaign", "create", "drops", "--segment", "all", "--template",
-              "recall", "--channels", "sms", "--now");
+    sms_campaign("rs.db", "rs.csv", "drops");
     HERALD_OK("--db", "rs.db", "send", "drops", "--wait", "1s");
     tu_server_stop(&tw);
     char *lp = path("rs.log"), *text = tu_read(lp);
