@@ -512,6 +512,19 @@ static void test_smtp_wrong_password(void **state)
 
 /* A server that refuses AUTH and hangs up (as some do, where aiosmtpd
  * goes on to refuse MAIL FROM): one connection, on its own thread. */
+/* A socket listening on 127.0.0.1 at a free port, which *port gives. */
+static int listen_loopback(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 struct hangup {
     int lfd;
     pthread_t th;
@@ -552,19 +565,15 @@ static void test_smtp_auth_hangup(void **state)
     /* libesmtp writes to the closed socket: herald's commands ignore
      * SIGPIPE (cli_catch_signals), and so does this test */
     signal(SIGPIPE, SIG_IGN);
-    struct hangup h = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(h.lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(h.lfd, 4), 0);
-    assert_int_equal(getsockname(h.lfd, (struct sockaddr *)&a, &len), 0);
+    int port;
+    struct hangup h = {.lfd = listen_loopback(&port)};
     assert_int_equal(pthread_create(&h.th, NULL, hangup_main, &h), 0);
     char conf[512];
     snprintf(conf, sizeof conf,
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = a@example.com\nconnections = 1\ntimeout = 5s\nusername = herald\n"
              "password_env = TEST_SMTP_PW\n",
-             ntohs(a.sin_port));
+             port);
     struct hd_config *cfg = NULL;
     struct hd_err e = {0};
     assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
@@ -591,17 +600,12 @@ static void test_smtp_auth_hangup(void **state)
 static void test_smtp_timeout(void **state)
 {
     (void)state;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 4), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    int port, lfd = listen_loopback(&port);
     char conf[512];
     snprintf(conf, sizeof conf,
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = a@example.com\nconnections = 1\ntimeout = 3s\n",
-             ntohs(a.sin_port));
+             port);
     struct hd_config *cfg = NULL;
     struct hd_err e = {0};
     assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
