@@ -496,6 +496,7 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
 
 struct hd_msg_info {
     int64_t id, run, campaign, fire_at, updated_at;
+    int64_t due;                  /* not_before: when a waiting message is due (seconds) */
     int state, channel, attempts; /* channel -1: none yet */
     const char *campaign_name, *segment, *variant, *reason;
 };
@@ -561,6 +562,9 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err);
+/* The time (ms) before which the log's rows were pruned: the newest end
+ * of a pruned batch, or 0 when nothing was ever pruned. */
+int hd_store_log_pruned_before(struct hd_store *st, int64_t *before_ms, struct hd_err *err);
 
 /* A provider's reusable credential (the APNs provider token; a secret) and
  * when it was issued (wall-clock seconds). get: *value is a new string the

@@ -152,7 +152,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
     int rc = hd_store_prepare(
             st,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
-            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason "
+            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, "
+            "m.not_before "
             "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
             "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
             "ORDER BY r.fire_at, m.id",
@@ -174,7 +175,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
                                 .campaign_name = (const char *)sqlite3_column_text(s, 8),
                                 .segment = (const char *)sqlite3_column_text(s, 9),
                                 .variant = (const char *)sqlite3_column_text(s, 10),
-                                .reason = (const char *)sqlite3_column_text(s, 11)};
+                                .reason = (const char *)sqlite3_column_text(s, 11),
+                                .due = sqlite3_column_int64(s, 12)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
@@ -423,6 +425,43 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 
 /* ---- retention ------------------------------------------------------------------------- */
 
+/* How far the log was pruned lives in meta under "log_pruned_before" (ms;
+ * no migration for one number), written with each batch, so `herald why`
+ * and `history` can say which steps are gone instead of guessing. */
+static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st,
+        "INSERT INTO meta (key, value) VALUES ('log_pruned_before', ?1) ON CONFLICT (key) DO "
+        "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, before_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "noting how far the log was pruned");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_log_pruned_before(struct hd_store *st, int64_t *before_ms, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'log_pruned_before'", &s, err);
+    *before_ms = 0;
+    if (rc < 0)
+        return rc;
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *before_ms = sqlite3_column_int64(s, 0);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading how far the log was pruned");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err)
@@ -479,6 +518,8 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
         }
         if (rc == 0)
             *n += sqlite3_changes(st->db);
+        if (rc == 0)
+            rc = note_pruned(st, end, err);
         if (rc == 0 && (rc = hd_store_commit(st, err)) == 0 && progress)
             progress(ud, *n);
         if (rc < 0) {
