@@ -2,8 +2,11 @@
  * why`: the contact's messages (of one campaign, or all) and every row of
  * the delivery log about the contact, through the contact index. Rows and
  * messages are copied, their strings duplicated, so the record outlives
- * the queries' callbacks. Also the names a log query is given (`herald
- * log`), turned into the ids its indexes take. */
+ * the queries' callbacks, with the time the log was pruned to, so a
+ * message fired before it is told as pruned, not as not yet considered;
+ * and when a waiting message is due, in the contact's zone. Also the names
+ * a log query is given (`herald log`), turned into the ids its indexes
+ * take. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,9 @@
-/* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel.
+/* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel|retry.
  * Each parses its options and calls the library: create checks the
  * options here and everything else in hd_campaign_create (nothing is stored
  * when a check fails), estimate is hd_estimate, pause, resume and cancel
- * are hd_campaign_control; list and show print what the store holds. */
+ * are hd_campaign_control, retry is hd_campaign_retry; list and show print
+ * what the store holds. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* cmd_send: `herald send CAMPAIGN`, one campaign now in the foreground with
  * a progress line: hd_campaign_start fires it (or goes on with its
- * unfinished run), then the dispatcher runs until its messages are done. It
+ * unfinished run), then the dispatcher runs until its messages are done; a
+ * campaign scheduled for later asks for --now (hd_campaign_check_send). It
  * shares its options, the progress line and the stop on SIGTERM or SIGINT
  * with `herald run` (cmd_run.c). */
 #include <stdio.h>

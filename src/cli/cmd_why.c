@@ -18,7 +18,8 @@ static const char why_usage[] =
     "the run was made, whether they were held out, which channels were considered\n"
     "and why each was skipped (no address, no consent, suppressed, capped by which\n"
     "rule and earlier messages, quiet hours until when), and every attempt with its\n"
-    "result.\n";
+    "result; then the state now, and when a waiting message is due. After herald\n"
+    "log prune it says which steps were pruned.\n";
 
 /* Channels skipped, from the JSON detail. */
 static void why_channels(const char *detail, const char *chosen)
