@@ -428,38 +428,26 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 /* How far the log was pruned lives in meta under "log_pruned_before" (ms;
  * no migration for one number), written with each batch, so `herald why`
  * and `history` can say which steps are gone instead of guessing. */
-static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
-        "INSERT INTO meta (key, value) VALUES ('log_pruned_before', ?1) ON CONFLICT (key) DO "
-        "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-        &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, before_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "noting how far the log was pruned");
-    sqlite3_finalize(s);
-    return rc;
-}
+static const char pruned_key[] = "log_pruned_before";
 
 int hd_store_log_pruned_before(struct hd_store *st, int64_t *before_ms, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'log_pruned_before'", &s, err);
-    *before_ms = 0;
-    if (rc < 0)
-        return rc;
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *before_ms = sqlite3_column_int64(s, 0);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading how far the log was pruned");
-    sqlite3_finalize(s);
+    char *v = NULL;
+    int rc = hd_store_meta_get(st, pruned_key, &v, err);
+    *before_ms = v ? strtoll(v, NULL, 10) : 0;
+    free(v);
     return rc;
+}
+
+static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *err)
+{
+    int64_t old;
+    char v[32];
+    int rc = hd_store_log_pruned_before(st, &old, err);
+    if (rc < 0 || old >= before_ms)
+        return rc;
+    snprintf(v, sizeof v, "%lld", (long long)before_ms);
+    return hd_store_meta_set(st, pruned_key, v, err);
 }
 
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
