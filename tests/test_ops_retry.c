@@ -181,6 +181,16 @@ static void test_ops_retry_render_failed(void **state)
     assert_int_equal(q1("SELECT count(*) FROM attempts WHERE reason = 'requeued' AND text LIKE "
                         "'campaign retry:%'"),
                      failed);
+    /* herald log tells the same, message by message */
+    tu_herald(&r, dir, NULL, "log", "--campaign", "recall", "--reason", "requeued", "--format",
+              "jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    int64_t lines = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"outcome\":\"skipped\"")); p++)
+        lines++;
+    assert_int_equal(lines, failed);
+    assert_contains(r.out, "\"text\":\"campaign retry: re-queued after render_failed");
+    tu_run_release(&r);
     /* queued again, nothing is left to retry */
     tu_herald(&r, dir, NULL, "campaign", "retry", "recall", NULL);
     assert_int_equal(r.status, 1);
