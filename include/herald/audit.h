@@ -38,12 +38,21 @@ struct hd_history {
     size_t nmsgs;
     struct hd_log_row *rows; /* every log row of the contact, oldest first */
     size_t nrows;
+    int64_t pruned_before_ms; /* the log's rows before this time were pruned; 0: never */
 };
 /* The contact's messages (of one campaign when campaign > 0) and all its
  * log rows: a cap may name messages of other campaigns. */
 int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, struct hd_history *h,
                     struct hd_err *err);
 void hd_history_release(struct hd_history *h);
+/* True when rows of message m may have been pruned (herald log prune):
+ * its run fired before the time the log was pruned to. */
+bool hd_history_pruned(const struct hd_history *h, const struct hd_msg_info *m);
+/* For a message that waits (queued, retry_wait, deferred): "due TIME" in
+ * zone (an IANA name; NULL or unknown: UTC) with its offset, and why it
+ * waits when the message says ("(quiet hours 21:00-08:00 in
+ * Asia/Shanghai)"). "" for a message that does not wait. */
+void hd_history_due(const struct hd_msg_info *m, const char *zone, char *buf, size_t size);
 /* The row where the message was accepted by a gateway, or NULL. */
 const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message);
 /* Fills f's ids from names (each NULL or 0 when not given): the campaign,

@@ -126,4 +126,25 @@ int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct h
 int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
                        bool category_given, int64_t now, struct hd_err *err);
 
+/* Re-queues failed messages of the campaign called name (herald campaign
+ * retry), in one transaction: of its run number (0: the latest), those
+ * sel chooses (sel->run is filled in). HD_E_INVALID for a cancelled
+ * campaign or a run still being made, HD_E_NOTFOUND for no such run or
+ * nothing to retry; nothing is written then. A campaign that was done or
+ * scheduled is running again (c->status says so); *c is the campaign
+ * (release it, also after an error). */
+struct hd_retry;
+int hd_campaign_retry(struct hd_store *st, const char *name, int64_t number, struct hd_retry *sel,
+                      struct hd_campaign *c, int64_t *failed, int64_t *render_failed,
+                      struct hd_err *err);
+
+/* Guards against firing at a time the operator did not mean (guard.c).
+ * check_at: HD_E_USAGE for a one-off --at time before now. check_send:
+ * HD_E_INVALID, naming the time, when `herald send` would fire a campaign
+ * whose next firing is more than a minute after now, unless now_given
+ * (--now); a campaign with a run open (running, paused) passes. */
+int hd_campaign_check_at(const struct hd_campaign *c, int64_t now, struct hd_err *err);
+int hd_campaign_check_send(const struct hd_campaign *c, int64_t now, bool now_given,
+                           struct hd_err *err);
+
 #endif

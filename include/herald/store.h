@@ -276,6 +276,28 @@ int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, 
 int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
                         struct hd_err *err);
 
+/* ---- retrying a run's failed messages (retry.c) ---------------------------------- */
+
+/* The run an operator names by number (0: the campaign's latest run);
+ * HD_E_NOTFOUND when the campaign has no such run. The one place that
+ * turns a run's number into a run. */
+int hd_store_run_find(struct hd_store *st, int64_t campaign, int64_t number, struct hd_run *out,
+                      struct hd_err *err);
+/* Which messages of a run go back to the queue. */
+struct hd_retry {
+    int64_t run;
+    bool failed, render_failed; /* the states to take */
+    const char *reason;         /* only those whose latest log row has this reason; or NULL */
+    int64_t now_ms;
+    const char *who; /* in their log rows; NULL: "campaign retry" */
+};
+/* Moves the chosen messages to queued, due now, with their ids, variants
+ * and attempt counts, each with a `requeued` row in the log, and reopens
+ * the run when it was done. Call inside a transaction. *failed and
+ * *render_failed: how many of each were re-queued. */
+int hd_store_retry(struct hd_store *st, const struct hd_retry *r, int64_t *failed,
+                   int64_t *render_failed, struct hd_err *err);
+
 /* An A/B variant: contacts whose variant bucket (0..9999) is below upto. */
 struct hd_variant_cut {
     const char *name;
@@ -474,6 +496,7 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
 
 struct hd_msg_info {
     int64_t id, run, campaign, fire_at, updated_at;
+    int64_t due;                  /* not_before: when a waiting message is due (seconds) */
     int state, channel, attempts; /* channel -1: none yet */
     const char *campaign_name, *segment, *variant, *reason;
 };
@@ -539,6 +562,9 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err);
+/* The time (ms) before which the log's rows were pruned: the newest end
+ * of a pruned batch, or 0 when nothing was ever pruned. */
+int hd_store_log_pruned_before(struct hd_store *st, int64_t *before_ms, struct hd_err *err);
 
 /* A provider's reusable credential (the APNs provider token; a secret) and
  * when it was issued (wall-clock seconds). get: *value is a new string the

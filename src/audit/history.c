@@ -2,14 +2,20 @@
  * why`: the contact's messages (of one campaign, or all) and every row of
  * the delivery log about the contact, through the contact index. Rows and
  * messages are copied, their strings duplicated, so the record outlives
- * the queries' callbacks. Also the names a log query is given (`herald
- * log`), turned into the ids its indexes take. */
+ * the queries' callbacks, with the time the log was pruned to, so a
+ * message fired before it is told as pruned, not as not yet considered;
+ * and when a waiting message is due, in the contact's zone. Also the names
+ * a log query is given (`herald log`), turned into the ids its indexes
+ * take. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "herald/audit.h"
 #include "herald/buf.h"
+#include "herald/state.h"
 #include "herald/store.h"
+#include "herald/time.h"
 
 enum { ROW_STRINGS = 12, MSG_STRINGS = 4 };
 
@@ -82,9 +88,48 @@ int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, stru
     int rc = hd_store_contact_messages(st, contact, campaign, keep_msg, h, err);
     if (rc == 0)
         rc = hd_store_log_query(st, &f, keep_row, h, err);
+    if (rc == 0)
+        rc = hd_store_log_pruned_before(st, &h->pruned_before_ms, err);
     if (rc < 0)
         hd_history_release(h);
     return rc;
+}
+
+bool hd_history_pruned(const struct hd_history *h, const struct hd_msg_info *m)
+{
+    return h->pruned_before_ms > 0 && m->fire_at * 1000 < h->pruned_before_ms;
+}
+
+/* t as ISO 8601 in zone z, with its offset (2026-12-02T18:00:00+08:00). */
+static void format_zoned(struct hd_zone *z, int64_t t, char *buf, size_t size)
+{
+    struct hd_civil c;
+    hd_zone_civil(z, t, &c);
+    int64_t wall = hd_time_days_from_civil(c.year, c.month, c.day) * 86400 + c.hour * 3600 +
+                   c.minute * 60 + c.second;
+    int64_t off = (wall - t) / 60, a = off < 0 ? -off : off;
+    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u%c%02lld:%02lld", (long long)c.year,
+             c.month, c.day, c.hour, c.minute, c.second, off < 0 ? '-' : '+', (long long)(a / 60),
+             (long long)(a % 60));
+}
+
+void hd_history_due(const struct hd_msg_info *m, const char *zone, char *buf, size_t size)
+{
+    char when[40];
+    buf[0] = '\0';
+    if (m->state != HD_ST_QUEUED && m->state != HD_ST_RETRY_WAIT && m->state != HD_ST_DEFERRED)
+        return;
+    struct hd_zone *z = zone && *zone ? hd_zone_open(zone) : NULL;
+    if (z)
+        format_zoned(z, m->due, when, sizeof when);
+    else
+        hd_time_format_iso(m->due, when, sizeof when);
+    hd_zone_free(z);
+    /* the reason without its own "until": the due time says it */
+    const char *why = m->reason ? m->reason : "";
+    const char *until = strstr(why, " until ");
+    int len = until ? (int)(until - why) : (int)strlen(why);
+    snprintf(buf, size, "due %s%s%.*s%s", when, len ? " (" : "", len, why, len ? ")" : "");
 }
 
 const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message)

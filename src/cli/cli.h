@@ -90,6 +90,7 @@ extern const struct cli_opt cli_dispatch_opts[];
 struct cli_dispatch_args {
     const struct cli_spec *spec; /* for messages */
     struct hd_dispatch_opts *o;  /* filled */
+    bool now;                    /* send --now: fire even ahead of the schedule */
 };
 int cli_dispatch_opt(void *ud, int id, const char *arg);
 /* The progress line on stderr (when it is a terminal). */

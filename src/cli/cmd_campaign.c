@@ -1,8 +1,9 @@
-/* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel.
+/* cmd_campaign: herald campaign create|list|show|estimate|pause|resume|cancel|retry.
  * Each parses its options and calls the library: create checks the
  * options here and everything else in hd_campaign_create (nothing is stored
  * when a check fails), estimate is hd_estimate, pause, resume and cancel
- * are hd_campaign_control; list and show print what the store holds. */
+ * are hd_campaign_control, retry is hd_campaign_retry; list and show print
+ * what the store holds. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static const char campaign_usage[] =
     "       herald campaign show NAME [--format table|json]\n"
     "       herald campaign estimate NAME\n"
     "       herald campaign pause|resume|cancel NAME\n"
+    "       herald campaign retry NAME [--run N] [--reason WORD] [--state failed|render_failed]\n"
     "\n"
     "  --channels       channels in order of preference: push,sms,email; each message\n"
     "                   goes on the first one the contact can be reached on\n"
@@ -41,6 +43,14 @@ static const char campaign_usage[] =
     "  --resend-after   do not message a contact again from this campaign within DUR\n"
     "  --fallback-on-failure  a bad address moves the message to the next channel\n"
     "  --rate N/s       this campaign's own rate limit, on top of each provider's\n"
+    "\n"
+    "retry puts a run's failed and render_failed messages back in the queue (same\n"
+    "message ids, variants and holdout; attempts go on in the same log), for\n"
+    "herald send NAME or herald run to send once the cause is fixed:\n"
+    "  --run N          that run (default: the latest)\n"
+    "  --reason WORD    only messages whose latest log row has this reason\n"
+    "                   (render_failed, rejected, bad_address, ...)\n"
+    "  --state S        only failed, or only render_failed, messages\n"
     "\n"
     "Holdout and variant come from a hash of (campaign, contact): stable and reproducible.\n";
 
@@ -634,12 +644,81 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- retry ---------------------------------------------------------------------------- */
+
+struct retry_args {
+    struct hd_retry sel;
+    long long run;
+};
+
+static int retry_opt(void *ud, int id, const char *arg)
+{
+    struct retry_args *a = ud;
+    switch (id) {
+    case 'r':
+        if ((a->run = cmd_parse_count(arg)) <= 0)
+            return cmd_usage("campaign retry", campaign_usage, "--run: '%s' is not a run number",
+                             arg);
+        return 0;
+    case 'w':
+        if (!*arg)
+            return cmd_usage("campaign retry", campaign_usage, "--reason: give a word");
+        a->sel.reason = arg;
+        return 0;
+    default: /* 's' */
+        a->sel.failed = strcmp(arg, "failed") == 0;
+        a->sel.render_failed = strcmp(arg, "render_failed") == 0;
+        if (!a->sel.failed && !a->sel.render_failed)
+            return cmd_usage("campaign retry", campaign_usage,
+                             "--state: '%s' is not failed or render_failed", arg);
+        return 0;
+    }
+}
+
+static int retry_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"run", true, 'r', 0}, {"reason", true, 'w', 0}, {"state", true, 's', 0}, {0}};
+    static const struct cli_spec spec = {"campaign retry", campaign_usage, opts, 0, NULL, NULL};
+    struct retry_args a = {.sel = {.failed = true, .render_failed = true}};
+    struct hd_campaign c;
+    struct hd_err err = {0};
+    int64_t nf, nr;
+    int rc, i = cli_parse(&spec, argc, argv, retry_opt, &a, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
+        return cmd_usage("campaign retry", campaign_usage, "give one campaign NAME");
+    a.sel.now_ms = hd_clock_now_ms(&ctx->clock);
+    if (hd_campaign_retry(ctx->store, argv[i], a.run, &a.sel, &c, &nf, &nr, &err) < 0) {
+        hd_campaign_release(&c);
+        return cmd_fail(ctx, &err);
+    }
+    char what[96];
+    if (nf && nr)
+        snprintf(what, sizeof what, "failed %lld, render_failed %lld", (long long)nf,
+                 (long long)nr);
+    else
+        snprintf(what, sizeof what, "%s", nf ? "failed" : "render_failed");
+    printf("re-queued %lld message%s of run %lld (%s%s%s)\n", (long long)(nf + nr),
+           nf + nr == 1 ? "" : "s", (long long)a.sel.run, what, a.sel.reason ? ", reason " : "",
+           a.sel.reason ? a.sel.reason : "");
+    if (c.status == HD_CAMP_PAUSED)
+        printf("campaign '%s' is paused: they go when it is resumed (herald campaign resume "
+               "%s)\n",
+               c.name, c.name);
+    else
+        printf("send them with: herald send %s (or herald run)\n", c.name);
+    hd_campaign_release(&c);
+    return EXIT_OK;
+}
+
 int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2)
         return cmd_usage("campaign", campaign_usage,
-                         "give a subcommand: create, list, show, estimate, pause, resume or "
-                         "cancel");
+                         "give a subcommand: create, list, show, estimate, pause, resume, "
+                         "cancel or retry");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->store)
         return cmd_help(campaign_usage);
@@ -653,5 +732,7 @@ int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv)
         return estimate_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0 || strcmp(sub, "cancel") == 0)
         return status_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "retry") == 0)
+        return retry_cmd(ctx, argc - 1, argv + 1);
     return cmd_usage("campaign", campaign_usage, "unknown subcommand '%s'", sub);
 }

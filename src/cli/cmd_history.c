@@ -29,13 +29,20 @@ static int history_opt(void *ud, int id, const char *arg)
 }
 
 /* One message and its rows, as the table shows them. */
-static void print_message(const struct hd_history *rec, const struct hd_msg_info *m)
+static void print_message(const struct hd_history *rec, const struct hd_msg_info *m,
+                          const char *zone)
 {
-    char fired[32];
+    char fired[32], due[300];
     cmd_time(m->fire_at, fired, sizeof fired);
-    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name, (long long)m->run,
-           fired, (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "",
-           hd_state_name(m->state));
+    hd_history_due(m, zone, due, sizeof due);
+    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s%s%s\n", m->campaign_name,
+           (long long)m->run, fired, (long long)m->id, m->variant ? ", variant " : "",
+           m->variant ? m->variant : "", hd_state_name(m->state), due[0] ? ", " : "", due);
+    bool pruned = hd_history_pruned(rec, m);
+    if (pruned) {
+        cmd_time(rec->pruned_before_ms / 1000, fired, sizeof fired);
+        printf("  (log rows before %s were pruned: herald log prune)\n", fired);
+    }
     size_t shown = 0;
     for (size_t k = 0; k < rec->nrows; k++) {
         const struct hd_log_row *r = &rec->rows[k];
@@ -53,8 +60,21 @@ static void print_message(const struct hd_history *rec, const struct hd_msg_info
         printf(" %s\n", r->text ? r->text : "");
         shown++;
     }
-    if (!shown)
+    if (!shown && !pruned && due[0])
         printf("  (no decision yet: waiting for the dispatcher)\n");
+}
+
+/* The zone a contact's times are shown in: its own, else the configuration's. */
+static char *contact_zone(struct hd_ctx *ctx, const char *ref)
+{
+    struct hd_contact k = {0};
+    char *zone = NULL;
+    if (hd_store_contact_get(ctx->store, ref, &k, NULL) == 0 && k.timezone)
+        zone = hd_xstrdup(k.timezone);
+    else if (ctx->cfg && ctx->cfg->timezone)
+        zone = hd_xstrdup(ctx->cfg->timezone);
+    hd_contact_release(&k);
+    return zone;
 }
 
 int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
@@ -83,8 +103,10 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
     } else {
         printf("contact %s: %zu message%s considered\n", argv[i], rec.nmsgs,
                rec.nmsgs == 1 ? "" : "s");
+        char *zone = contact_zone(ctx, argv[i]);
         for (size_t k = 0; k < rec.nmsgs; k++)
-            print_message(&rec, &rec.msgs[k]);
+            print_message(&rec, &rec.msgs[k], zone);
+        free(zone);
     }
     hd_history_release(&rec);
     return EXIT_OK;

@@ -49,10 +49,11 @@ static const char run_usage[] =
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
     "                (default 10s); what has no result by then is queued again\n";
 
-/* run and send take the same options: --once is run's, --wait send's. */
+/* run and send take the same options: --once is run's, --wait and --now send's. */
 const struct cli_opt cli_dispatch_opts[] = {{"once", false, 'o', CLI_RUN},
                                             {"wait", true, 'w', CLI_SEND},
                                             {"grace", true, 'g', CLI_RUN | CLI_SEND},
+                                            {"now", false, 'n', CLI_SEND},
                                             {0, false, 0, 0}};
 
 int cli_dispatch_opt(void *ud, int id, const char *arg)
@@ -63,6 +64,9 @@ int cli_dispatch_opt(void *ud, int id, const char *arg)
     switch (id) {
     case 'o':
         a->o->once = true;
+        return 0;
+    case 'n':
+        a->now = true;
         return 0;
     case 'w':
         if (hd_units_duration(arg, &a->o->linger, &err) < 0)
@@ -159,7 +163,7 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_spec spec = {"run", run_usage, cli_dispatch_opts, CLI_RUN, NULL, NULL};
     struct hd_dispatch_opts o = {.schedule = true, .grace_ms = 10000};
-    struct cli_dispatch_args args = {&spec, &o};
+    struct cli_dispatch_args args = {&spec, &o, false};
     int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);
     if (i < 0)
         return rc;

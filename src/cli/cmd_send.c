@@ -1,6 +1,7 @@
 /* cmd_send: `herald send CAMPAIGN`, one campaign now in the foreground with
  * a progress line: hd_campaign_start fires it (or goes on with its
- * unfinished run), then the dispatcher runs until its messages are done. It
+ * unfinished run), then the dispatcher runs until its messages are done; a
+ * campaign scheduled for later asks for --now (hd_campaign_check_send). It
  * shares its options, the progress line and the stop on SIGTERM or SIGINT
  * with `herald run` (cmd_run.c). */
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "herald/store.h"
 
 static const char send_usage[] =
-    "usage: herald send CAMPAIGN [--wait DURATION] [--grace DURATION]\n"
+    "usage: herald send CAMPAIGN [--wait DURATION] [--grace DURATION] [--now]\n"
     "\n"
     "Runs one campaign now, in the foreground: fires it (or goes on with its\n"
     "unfinished run), dispatches its messages with a progress line, and exits\n"
@@ -21,7 +22,9 @@ static const char send_usage[] =
     "(default 15m: quiet hours, a far retry) are left to 'herald run'.\n"
     "\n"
     "  --wait DUR    wait for messages due within DUR (default 15m)\n"
-    "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n";
+    "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
+    "  --now         fire a campaign scheduled for later (over a minute ahead) now;\n"
+    "                without it such a send is refused\n";
 
 /* The campaign's messages by state, and what still waits. */
 static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, struct hd_err *err)
@@ -53,7 +56,7 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"send",   send_usage, cli_dispatch_opts,
                                          CLI_SEND, NULL,       NULL};
     struct hd_dispatch_opts o = {.once = true, .linger = 900, .grace_ms = 10000};
-    struct cli_dispatch_args args = {&spec, &o};
+    struct cli_dispatch_args args = {&spec, &o, false};
     int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);
     if (i < 0)
         return rc;
@@ -69,6 +72,7 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     int started;
     cli_catch_signals();
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0 ||
+        hd_campaign_check_send(&camp, hd_clock_now(&ctx->clock), args.now, &err) < 0 ||
         hd_campaign_start(ctx->store, ctx->cfg, &camp, hd_clock_now_ms(&ctx->clock),
                           cli_fire_progress, &v, &started, &f, &err) < 0)
         goto fail;

@@ -18,7 +18,8 @@ static const char why_usage[] =
     "the run was made, whether they were held out, which channels were considered\n"
     "and why each was skipped (no address, no consent, suppressed, capped by which\n"
     "rule and earlier messages, quiet hours until when), and every attempt with its\n"
-    "result.\n";
+    "result; then the state now, and when a waiting message is due. After herald\n"
+    "log prune it says which steps were pruned.\n";
 
 /* Channels skipped, from the JSON detail. */
 static void why_channels(const char *detail, const char *chosen)
@@ -113,8 +114,20 @@ static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bo
            r->text ? r->text : "");
 }
 
+/* The log before the prune time is gone: say so, not "not considered". */
+static void why_pruned(const struct hd_history *rec, const struct hd_msg_info *m)
+{
+    char t[32];
+    bool left = false;
+    for (size_t r = 0; r < rec->nrows && !left; r++)
+        left = rec->rows[r].message == m->id;
+    cmd_time(rec->pruned_before_ms / 1000, t, sizeof t);
+    printf("  - the log's steps before %s were pruned (herald log prune)%s.\n", t,
+           left ? "; the later ones follow" : "; its state is known from the message");
+}
+
 /* One run: was the contact in it, and what happened to its message. */
-static void why_run(const struct hd_why *w, const struct hd_run *run)
+static void why_run(const struct hd_why *w, const struct hd_run *run, const char *zone)
 {
     const struct hd_msg_info *m;
     char fired[32];
@@ -135,15 +148,20 @@ static void why_run(const struct hd_why *w, const struct hd_run *run)
     }
     printf("  - in segment %s when the run was made: message %lld%s%s.\n", w->camp.segment,
            (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "");
-    bool told = false, any = false;
+    bool told = false, any = false, pruned = hd_history_pruned(&w->rec, m);
+    if (pruned)
+        why_pruned(&w->rec, m);
     for (size_t r = 0; r < w->rec.nrows; r++)
         if (w->rec.rows[r].message == m->id) {
             why_row(&w->rec, &w->rec.rows[r], &told);
             any = true;
         }
-    if (!any)
+    char due[300];
+    hd_history_due(m, w->exists && w->contact.timezone ? w->contact.timezone : zone, due,
+                   sizeof due);
+    if (!any && !pruned && due[0])
         printf("  - not considered yet: it waits for the dispatcher.\n");
-    printf("  - now: %s.\n", hd_state_name(m->state));
+    printf("  - now: %s%s%s.\n", hd_state_name(m->state), due[0] ? ", " : "", due);
 }
 
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
@@ -175,7 +193,7 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     if (w.nruns == 0)
         printf("the campaign has not fired yet: no run, so no message.\n");
     for (size_t r = w.nruns; r-- > 0;)
-        why_run(&w, &w.runs[r]);
+        why_run(&w, &w.runs[r], ctx->cfg ? ctx->cfg->timezone : NULL);
     hd_why_release(&w);
     return EXIT_OK;
 }

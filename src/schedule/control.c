@@ -7,7 +7,8 @@
  * now, unless a run is open already or it is done. Creating one checks
  * everything it can before writing: the segment and the template exist,
  * the template has a part for every channel and every variant, the
- * schedule gives a first run; nothing is stored when a check fails. */
+ * schedule gives a first run and a one-off time is not past (guard.c);
+ * nothing is stored when a check fails. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +171,8 @@ int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct 
     if (c->sched == HD_SCHED_EVERY && !c->tz)
         c->tz = hd_xstrdup(cfg->timezone);
     /* the segment must exist and be a rule SQLite takes, or every firing fails */
-    if ((rc = hd_seg_load(st, c->segment, NULL, now, &ast, err)) == 0 &&
+    if ((rc = hd_campaign_check_at(c, now, err)) == 0 &&
+        (rc = hd_seg_load(st, c->segment, NULL, now, &ast, err)) == 0 &&
         (rc = hd_store_seg_check(st, ast, now, err)) == 0 &&
         (rc = check_template(cfg, c, category_given, err)) == 0 &&
         (rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err)) == 0)

@@ -226,39 +226,17 @@ int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t n
 int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *reason,
                                  struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              reason ? "INSERT OR REPLACE INTO meta (key, value) VALUES "
-                                       "('paused:' || ?1, ?2)"
-                                     : "DELETE FROM meta WHERE key = 'paused:' || ?1",
-                              &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    if (reason)
-        sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "noting why a campaign is paused");
-    sqlite3_finalize(s);
-    return rc;
+    char key[32];
+    snprintf(key, sizeof key, "paused:%lld", (long long)id);
+    return hd_store_meta_set(st, key, reason, err);
 }
 
 int hd_store_campaign_pause_reason(struct hd_store *st, int64_t id, char **reason,
                                    struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'paused:' || ?1", &s, err);
-    *reason = NULL;
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *reason = hd_store_col_dup(s, 0);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading why a campaign is paused");
-    sqlite3_finalize(s);
-    return rc;
+    char key[32];
+    snprintf(key, sizeof key, "paused:%lld", (long long)id);
+    return hd_store_meta_get(st, key, reason, err);
 }
 
 int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,

@@ -152,7 +152,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
     int rc = hd_store_prepare(
             st,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
-            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason "
+            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, "
+            "m.not_before "
             "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
             "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
             "ORDER BY r.fire_at, m.id",
@@ -174,7 +175,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
                                 .campaign_name = (const char *)sqlite3_column_text(s, 8),
                                 .segment = (const char *)sqlite3_column_text(s, 9),
                                 .variant = (const char *)sqlite3_column_text(s, 10),
-                                .reason = (const char *)sqlite3_column_text(s, 11)};
+                                .reason = (const char *)sqlite3_column_text(s, 11),
+                                .due = sqlite3_column_int64(s, 12)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
@@ -423,6 +425,31 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
 
 /* ---- retention ------------------------------------------------------------------------- */
 
+/* How far the log was pruned lives in meta under "log_pruned_before" (ms;
+ * no migration for one number), written with each batch, so `herald why`
+ * and `history` can say which steps are gone instead of guessing. */
+static const char pruned_key[] = "log_pruned_before";
+
+int hd_store_log_pruned_before(struct hd_store *st, int64_t *before_ms, struct hd_err *err)
+{
+    char *v = NULL;
+    int rc = hd_store_meta_get(st, pruned_key, &v, err);
+    *before_ms = v ? strtoll(v, NULL, 10) : 0;
+    free(v);
+    return rc;
+}
+
+static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *err)
+{
+    int64_t old;
+    char v[32];
+    int rc = hd_store_log_pruned_before(st, &old, err);
+    if (rc < 0 || old >= before_ms)
+        return rc;
+    snprintf(v, sizeof v, "%lld", (long long)before_ms);
+    return hd_store_meta_set(st, pruned_key, v, err);
+}
+
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err)
@@ -479,6 +506,8 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
         }
         if (rc == 0)
             *n += sqlite3_changes(st->db);
+        if (rc == 0)
+            rc = note_pruned(st, end, err);
         if (rc == 0 && (rc = hd_store_commit(st, err)) == 0 && progress)
             progress(ud, *n);
         if (rc < 0) {

@@ -42,6 +42,10 @@ int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt
                     struct hd_err *err);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
+/* A note in the meta table (meta.c): get gives a new string the caller
+ * frees, or NULL when there is none; set with a NULL value removes it. */
+int hd_store_meta_get(struct hd_store *st, const char *key, char **value, struct hd_err *err);
+int hd_store_meta_set(struct hd_store *st, const char *key, const char *value, struct hd_err *err);
 
 /* Prepares "head WHERE (cond)", then " AND also" when also is given, with
  * the rule's parameters bound (numbered from ?1; the caller's own use ?901
