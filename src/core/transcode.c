@@ -1,0 +1,174 @@
+/* transcode: ICU's ucnv_convertEx between the file's converter and UTF-8,
+ * 64 KiB of input at a time, with a pivot buffer that lives across blocks
+ * so a character split between two blocks converts whole. The source
+ * converter stops at the first byte sequence its encoding does not have;
+ * the line is counted from the newlines consumed so far. Without an
+ * encoding the same loop with a UTF-8 source validates the file, and when
+ * the file is a regular one nothing is written: the caller reads f again
+ * from the start. A refused file is named once, with ICU's charset
+ * detector's guess over the block where the bad byte was. */
+#include "herald/transcode.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unicode/ucnv.h>
+#include <unicode/ucsdet.h>
+
+#include "herald/buf.h"
+
+enum { BLOCK = 65536, PIVOT = 8192 };
+
+struct conv {
+    UConverter *src, *dst;
+    UChar pivot[PIVOT];
+    UChar *ps, *pt;
+    bool reset;
+    char in[BLOCK], out[BLOCK];
+    long line; /* lines before the block being converted */
+};
+
+/* ICU's name for the guess over the bytes, in lower case into name, or NULL. */
+static const char *guess(const char *s, size_t n, char *name, size_t size)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UCharsetDetector *d = ucsdet_open(&st);
+    const char *r = NULL;
+    if (U_SUCCESS(st))
+        ucsdet_setText(d, s, (int32_t)n, &st);
+    const UCharsetMatch *m = U_SUCCESS(st) ? ucsdet_detect(d, &st) : NULL;
+    if (m && U_SUCCESS(st) && (r = ucsdet_getName(m, &st)) && U_SUCCESS(st) &&
+        strcasecmp(r, "UTF-8") != 0) {
+        size_t k = 0;
+        for (; r[k] && k + 1 < size; k++)
+            name[k] = (char)tolower((unsigned char)r[k]);
+        name[k] = '\0';
+        r = name;
+    } else {
+        r = NULL;
+    }
+    ucsdet_close(d);
+    return r;
+}
+
+/* The error for the bad bytes at in[at] of a block of n bytes. */
+static int refuse(struct conv *c, size_t n, size_t at, const char *name, const char *encoding,
+                  const char *hint, struct hd_err *err)
+{
+    long line = c->line + 1;
+    for (size_t i = 0; i < at && i < n; i++)
+        line += c->in[i] == '\n';
+    if (encoding)
+        return hd_err_setpos(err, HD_E_PARSE, name, (int)line, 0,
+                             "bytes that are not %s; nothing was read from the file", encoding);
+    char lower[64];
+    const char *g = guess(c->in, n, lower, sizeof lower);
+    if (!g)
+        return hd_err_setpos(err, HD_E_PARSE, name, (int)line, 0,
+                             "the file is not UTF-8; give its encoding%s%s", hint ? " with " : "",
+                             hint ? hint : "");
+    char upper[64];
+    size_t k = 0;
+    for (; g[k] && k + 1 < sizeof upper; k++)
+        upper[k] = (char)toupper((unsigned char)g[k]);
+    upper[k] = '\0';
+    return hd_err_setpos(err, HD_E_PARSE, name, (int)line, 0,
+                         "the file is not UTF-8 (it looks like %s); add %s %s", upper,
+                         hint ? hint : "the encoding", g);
+}
+
+/* Converts one block of n bytes (the last when flush) into sink (NULL: only
+ * checked); 0, or the position of the bad bytes as a negative offset - 1. */
+static long convert_block(struct conv *c, size_t n, bool flush, FILE *sink, int *io)
+{
+    const char *s = c->in, *se = c->in + n;
+    for (;;) {
+        char *t = c->out;
+        UErrorCode st = U_ZERO_ERROR;
+        ucnv_convertEx(c->dst, c->src, &t, c->out + BLOCK, &s, se, c->pivot, &c->ps, &c->pt,
+                       c->pivot + PIVOT, c->reset, flush, &st);
+        c->reset = false;
+        size_t w = (size_t)(t - c->out);
+        if (sink && w && fwrite(c->out, 1, w, sink) != w)
+            *io = 1;
+        if (st == U_BUFFER_OVERFLOW_ERROR)
+            continue;
+        if (U_FAILURE(st))
+            return -(long)(s - c->in) - 1;
+        return 0;
+    }
+}
+
+static int run(struct conv *c, FILE *f, FILE *sink, const char *name, const char *encoding,
+               const char *hint, struct hd_err *err)
+{
+    for (;;) {
+        size_t n = fread(c->in, 1, BLOCK, f);
+        bool last = n < BLOCK;
+        int io = 0;
+        if (ferror(f))
+            return hd_err_set(err, HD_E_IO, "reading '%s': %s", name, strerror(errno));
+        long bad = convert_block(c, n, last, sink, &io);
+        if (bad < 0)
+            return refuse(c, n, (size_t)(-bad - 1), name, encoding, hint, err);
+        if (io)
+            return hd_err_set(err, HD_E_IO, "converting '%s' to UTF-8: %s", name, strerror(errno));
+        for (size_t i = 0; i < n; i++)
+            c->line += c->in[i] == '\n';
+        if (last)
+            return 0;
+    }
+}
+
+int hd_transcode_open(FILE *f, const char *name, const char *encoding, const char *hint, FILE **out,
+                      struct hd_err *err)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    struct stat sb;
+    bool utf8 =
+        !encoding || strcasecmp(encoding, "utf-8") == 0 || strcasecmp(encoding, "utf8") == 0;
+    bool in_place = utf8 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
+    struct conv *c = hd_xcalloc(1, sizeof *c);
+    FILE *sink = NULL;
+    int rc = 0;
+    *out = NULL;
+    c->src = ucnv_open(utf8 ? "UTF-8" : encoding, &st);
+    if (U_FAILURE(st)) {
+        rc = hd_err_set(err, HD_E_USAGE,
+                        "%s%s'%s' is not an encoding ICU knows (e.g. gbk, gb18030, big5, "
+                        "shift_jis, latin1, utf-8)",
+                        hint ? hint : "", hint ? ": " : "", encoding);
+        goto out;
+    }
+    ucnv_setToUCallBack(c->src, UCNV_TO_U_CALLBACK_STOP, NULL, NULL, NULL, &st);
+    c->dst = ucnv_open("UTF-8", &st);
+    c->ps = c->pt = c->pivot;
+    c->reset = true;
+    if (U_FAILURE(st)) {
+        rc = hd_err_set(err, HD_E_FAIL, "ICU's converters: %s", u_errorName(st));
+        goto out;
+    }
+    if (!in_place && !(sink = tmpfile())) {
+        rc = hd_err_set(err, HD_E_IO, "a temporary file for '%s': %s", name, strerror(errno));
+        goto out;
+    }
+    if ((rc = run(c, f, sink, name, utf8 ? NULL : encoding, hint, err)) < 0)
+        goto out;
+    if ((sink && fflush(sink) != 0) || fseek(sink ? sink : f, 0, SEEK_SET) != 0) {
+        rc = hd_err_set(err, HD_E_IO, "rewinding '%s': %s", name, strerror(errno));
+        goto out;
+    }
+    *out = sink ? sink : f;
+    sink = NULL;
+out:
+    if (sink)
+        fclose(sink);
+    ucnv_close(c->src);
+    ucnv_close(c->dst);
+    free(c);
+    return rc;
+}
