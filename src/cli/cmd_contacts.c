@@ -50,13 +50,7 @@ static int import_opt(void *ud, int id, const char *arg)
         o->types = arg;
         break;
     case 'r':
-        if (!hd_valid_region_known(arg))
-            return cmd_usage("contacts import", contacts_usage,
-                             "--default-region: '%s' is not a region herald knows (two "
-                             "letters, e.g. CN, US, GB)",
-                             arg);
-        o->default_region = arg;
-        break;
+        return cmd_region_opt("contacts import", contacts_usage, arg, &o->default_region);
     case 'R':
         o->mode = HD_IMPORT_REPLACE;
         break;

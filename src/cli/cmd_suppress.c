@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "herald/store.h"
 #include "herald/suppress.h"
-#include "herald/valid.h"
 
 static const char suppress_usage[] =
     "usage: herald suppress add ADDRESS [--reason R] [--channel email|sms|push]\n"
@@ -76,13 +75,7 @@ static int suppress_opt(void *ud, int id, const char *arg)
                              "--channel: '%s' is not email, sms or push", arg);
         return 0;
     case 'R':
-        if (!hd_valid_region_known(arg))
-            return cmd_usage("suppress", suppress_usage,
-                             "--default-region: '%s' is not a region herald knows (two letters, "
-                             "e.g. CN, US, GB)",
-                             arg);
-        a->region = arg;
-        return 0;
+        return cmd_region_opt("suppress", suppress_usage, arg, &a->region);
     case 'e':
         a->encoding = arg;
         return 0;
@@ -163,9 +156,9 @@ static int import_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nar
     int rc = hd_suppress_import(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
     if (rc < 0 && rc != HD_E_INVALID)
         return cmd_fail(ctx, &err);
-    printf("%s: %lld rows, %lld suppressed, %lld rejected\n",
+    printf("%s: %lld row%s, %lld suppressed, %lld rejected\n",
            strcmp(args[0], "-") == 0 ? "stdin" : args[0], (long long)res.rows,
-           (long long)res.suppressed, (long long)res.rejected);
+           res.rows == 1 ? "" : "s", (long long)res.suppressed, (long long)res.rejected);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }
 

@@ -32,24 +32,31 @@ struct conv {
     long line; /* lines before the block being converted */
 };
 
-/* ICU's name for the guess over the bytes, in lower case into name, or NULL. */
+/* ICU's best guess over the bytes, in lower case into name, or NULL. A
+ * UTF-16 or UTF-32 guess without a NUL byte in the text is passed over
+ * (ICU says UTF-16 of a few bytes of GBK), as is UTF-8, which the text is not. */
 static const char *guess(const char *s, size_t n, char *name, size_t size)
 {
     UErrorCode st = U_ZERO_ERROR;
     UCharsetDetector *d = ucsdet_open(&st);
+    const UCharsetMatch **all = NULL;
     const char *r = NULL;
+    int32_t count = 0;
+    bool nul = memchr(s, '\0', n) != NULL;
     if (U_SUCCESS(st))
         ucsdet_setText(d, s, (int32_t)n, &st);
-    const UCharsetMatch *m = U_SUCCESS(st) ? ucsdet_detect(d, &st) : NULL;
-    if (m && U_SUCCESS(st) && (r = ucsdet_getName(m, &st)) && U_SUCCESS(st) &&
-        strcasecmp(r, "UTF-8") != 0) {
+    if (U_SUCCESS(st))
+        all = ucsdet_detectAll(d, &count, &st);
+    for (int32_t i = 0; all && U_SUCCESS(st) && i < count && !r; i++) {
+        const char *c = ucsdet_getName(all[i], &st);
+        if (!c || U_FAILURE(st) || strcasecmp(c, "UTF-8") == 0 ||
+            (!nul && strncasecmp(c, "UTF-", 4) == 0))
+            continue;
         size_t k = 0;
-        for (; r[k] && k + 1 < size; k++)
-            name[k] = (char)tolower((unsigned char)r[k]);
+        for (; c[k] && k + 1 < size; k++)
+            name[k] = (char)tolower((unsigned char)c[k]);
         name[k] = '\0';
         r = name;
-    } else {
-        r = NULL;
     }
     ucsdet_close(d);
     return r;
