@@ -243,6 +243,20 @@ static void test_crm_duplicates(void **state)
     RUN(&r, fx, 1, "contacts", "import", "c.jsonl");
     HAS(r.err, "c.jsonl:2: id 'j1' already appears on line 1");
     tu_run_release(&r);
+    /* --skip-invalid: the first row stays, the later one goes to the rejects
+     * file, under the header as the file wrote it */
+    put(fx, "crm.csv", "Customer ID,email\nd1,first@example.com\nd1,second@example.com\n");
+    RUN(&r, fx, 0, "contacts", "import", "crm.csv", "--map", "Customer ID=id", "--skip-invalid");
+    HAS(r.out, "2 rows, 1 inserted, 0 updated, 1 rejected");
+    tu_run_release(&r);
+    char *rej = tu_path(fx->dir, "crm.csv.rejected.csv"), *text = tu_read(rej);
+    assert_non_null(text);
+    HAS(text, "line,reason,Customer ID,email\r\n3,id 'd1' already appears on line 2");
+    free(text);
+    free(rej);
+    RUN(&r, fx, 0, "contacts", "show", "d1");
+    HAS(r.out, "first@example.com");
+    tu_run_release(&r);
     RUN(&r, fx, 0, "contacts", "import", "contacts.csv", "--last-wins");
     HAS(r.out, "6 rows, 5 inserted, 1 updated");
     tu_run_release(&r);
