@@ -40,8 +40,10 @@ void hd_imap_release(struct hd_imap *m);
 /* The ids one file has named so far and the line of each: open addressing
  * over ids kept in one arena, so a million rows cost a few tens of MB. */
 struct hd_idset {
-    struct hd_idslot *slot; /* NULL while empty */
-    size_t mask, count;
+    struct hd_idslot *slot;     /* NULL while empty */
+    size_t mask;                /* slots - 1 */
+    struct hd_identry *entries; /* in the order added, grown by HD_GROW */
+    size_t count;
     struct hd_buf arena; /* the ids, each NUL-terminated */
 };
 

@@ -1,8 +1,9 @@
 /* importmap: the column map and the id set of an import (import_int.h).
  * A map is a short list read once per file, so a header looks it up by a
  * linear scan; the id set is a power-of-two open-addressing table kept at
- * most half full, whose slots point into one arena of ids, so a check costs
- * one hash however many rows came before. */
+ * most half full, of 8-byte slots (a hash and an index) pointing to entries
+ * (the id's place in one arena of ids, and its line), so a check costs one
+ * hash however many rows came before. */
 #include "import_int.h"
 
 #include <ctype.h>
@@ -14,8 +15,12 @@
 #include "herald/hash.h"
 
 struct hd_idslot {
-    uint64_t hash;
-    size_t off; /* the id in the arena, + 1; 0 for an empty slot */
+    uint32_t hash;  /* of the id */
+    uint32_t entry; /* index in entries + 1; 0 for an empty slot */
+};
+
+struct hd_identry {
+    size_t off; /* the id in the arena */
     long line;
 };
 
@@ -139,45 +144,55 @@ void hd_idset_init(struct hd_idset *s)
     hd_buf_init(&s->arena);
 }
 
-/* The slot holding id (of hash h), or the empty one where it would go. */
-static struct hd_idslot *probe(const struct hd_idset *s, const char *id, uint64_t h)
+/* The slot holding id (of hash h), or the empty one where it would go.
+ * Only a slot whose hash matches sends the probe to the entry and the
+ * arena, so a new id costs about one cache miss. */
+static struct hd_idslot *probe(const struct hd_idset *s, const char *id, uint32_t h)
 {
-    size_t k = (size_t)h & s->mask;
-    while (s->slot[k].off &&
-           (s->slot[k].hash != h || strcmp(s->arena.data + s->slot[k].off - 1, id) != 0))
+    size_t k = h & s->mask;
+    while (s->slot[k].entry &&
+           (s->slot[k].hash != h ||
+            strcmp(s->arena.data + s->entries[s->slot[k].entry - 1].off, id) != 0))
         k = (k + 1) & s->mask;
     return &s->slot[k];
 }
 
 static void grow(struct hd_idset *s)
 {
-    struct hd_idset bigger = {.mask = s->slot ? 2 * s->mask + 1 : 1023, .count = s->count};
-    bigger.slot = hd_xcalloc(bigger.mask + 1, sizeof *bigger.slot);
-    bigger.arena = s->arena;
-    for (size_t k = 0; s->slot && k <= s->mask; k++)
-        if (s->slot[k].off)
-            *probe(&bigger, s->arena.data + s->slot[k].off - 1, s->slot[k].hash) = s->slot[k];
+    size_t size = s->slot ? 2 * (s->mask + 1) : 1024;
+    struct hd_idslot *slot = hd_xcalloc(size, sizeof *slot);
+    for (size_t k = 0; s->slot && k <= s->mask; k++) {
+        size_t j = s->slot[k].hash & (size - 1);
+        if (!s->slot[k].entry)
+            continue;
+        while (slot[j].entry)
+            j = (j + 1) & (size - 1);
+        slot[j] = s->slot[k];
+    }
     free(s->slot);
-    *s = bigger;
+    s->slot = slot;
+    s->mask = size - 1;
 }
 
 long hd_idset_add(struct hd_idset *s, const char *id, long line)
 {
-    uint64_t h = hd_hash64(id, strlen(id), 0);
+    uint32_t h = (uint32_t)hd_hash64(id, strlen(id), 0);
     if (2 * (s->count + 1) > (s->slot ? s->mask + 1 : 0))
         grow(s);
     struct hd_idslot *slot = probe(s, id, h);
-    if (slot->off)
-        return slot->line;
-    *slot = (struct hd_idslot){h, s->arena.len + 1, line};
+    if (slot->entry)
+        return s->entries[slot->entry - 1].line;
+    HD_GROW(s->entries, s->count);
+    s->entries[s->count++] = (struct hd_identry){s->arena.len, line};
+    *slot = (struct hd_idslot){h, (uint32_t)s->count};
     hd_buf_add(&s->arena, id, strlen(id) + 1);
-    s->count++;
     return 0;
 }
 
 void hd_idset_release(struct hd_idset *s)
 {
     free(s->slot);
+    free(s->entries);
     hd_buf_release(&s->arena);
     memset(s, 0, sizeof *s);
 }
