@@ -222,6 +222,27 @@ static void test_crm_encoding(void **state)
     RUN(&r, fx, 0, "contacts", "show", "l1");
     HAS(r.out, "Ren\xc3\xa9");
     tu_run_release(&r);
+    /* UTF-8 past the first 64 KiB block, with a character cut by its end
+     * (at byte 65536), then one bad byte: its line, and no guess of another
+     * encoding for a file that is UTF-8 up to there */
+    struct hd_buf big;
+    hd_buf_init(&big);
+    hd_buf_adds(&big, "id,name\npad,");
+    while (big.len < 65531)
+        hd_buf_addc(&big, 'x');
+    hd_buf_addc(&big, '\n');
+    for (int i = 0; i < 5000; i++) /* u0's first character starts at 65535 */
+        hd_buf_addf(&big, "u%d,\xe5\x90\x8d\xe5\xad\x97%s\n", i, i == 4000 ? "\xff" : "");
+    put(fx, "damaged.csv", big.data);
+    RUN(&r, fx, 1, "contacts", "import", "damaged.csv");
+    HAS(r.err, "damaged.csv:4003: bytes that are not UTF-8 in a file that is UTF-8 before them");
+    tu_run_release(&r);
+    *strstr(big.data, "\xff") = 'x';
+    put(fx, "long.csv", big.data);
+    RUN(&r, fx, 0, "contacts", "import", "long.csv", "--dry-run");
+    HAS(r.out, "5001 rows");
+    tu_run_release(&r);
+    hd_buf_release(&big);
     put(fx, "bom.csv", "\xef\xbb\xbfid,name\nb1,Bom\n");
     RUN(&r, fx, 0, "contacts", "import", "bom.csv");
     tu_run_release(&r);

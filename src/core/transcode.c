@@ -30,6 +30,7 @@ struct conv {
     UChar pivot[PIVOT];
     UChar *ps, *pt;
     bool reset;
+    bool multibyte; /* UTF-8 check: a character beyond ASCII was read */
     char in[BLOCK], out[BLOCK];
     long line; /* lines before the block being converted */
 };
@@ -74,6 +75,10 @@ static int refuse(struct conv *c, size_t n, size_t at, const char *name, const c
     if (encoding)
         return hd_err_setpos(err, HD_E_PARSE, name, (int)line, 0,
                              "bytes that are not %s; nothing was read from the file", encoding);
+    if (c->multibyte) /* no other encoding reads those characters the same */
+        return hd_err_setpos(err, HD_E_PARSE, name, (int)line, 0,
+                             "bytes that are not UTF-8 in a file that is UTF-8 before them "
+                             "(damaged, or two encodings mixed?); fix this line");
     char lower[64];
     const char *g = guess(c->in, n, lower, sizeof lower);
     if (!g)
@@ -137,7 +142,7 @@ static int run(struct conv *c, FILE *f, FILE *sink, const char *name, const char
  * UTF-8 characters (RFC 3629: no overlongs, surrogates or code points past
  * U+10FFFF); *bad when a malformed sequence starts there, else the rest is
  * a character the next block completes. ASCII goes eight bytes at a time. */
-static size_t utf8_prefix(const unsigned char *s, size_t n, bool *bad)
+static size_t utf8_prefix(const unsigned char *s, size_t n, bool *bad, bool *multibyte)
 {
     size_t i = 0;
     *bad = false;
@@ -167,6 +172,7 @@ static size_t utf8_prefix(const unsigned char *s, size_t n, bool *bad)
                 return i;
             }
         }
+        *multibyte |= len > 1;
         i += len;
     }
     return i;
@@ -183,7 +189,7 @@ static int run_utf8(struct conv *c, FILE *f, FILE *sink, const char *name, const
         bool last = n < BLOCK, bad;
         if (ferror(f))
             return hd_err_set(err, HD_E_IO, "reading '%s': %s", name, strerror(errno));
-        size_t ok = utf8_prefix((const unsigned char *)c->in, n, &bad);
+        size_t ok = utf8_prefix((const unsigned char *)c->in, n, &bad, &c->multibyte);
         if (bad || (last && ok < n))
             return refuse(c, n, ok, name, NULL, hint, err);
         if (sink && ok && fwrite(c->in, 1, ok, sink) != ok)
