@@ -99,6 +99,10 @@ struct hd_config {
     size_t nquiet;
     struct hd_cfg_kv *vars; /* [template_vars] */
     size_t nvars;
+    struct {
+        char *map; /* [import] map: HEADER=FIELD,... as written (the import checks it), or NULL */
+        int line;  /* the line of map = */
+    } import;
 };
 
 /* The longest line a configuration file may have, in bytes without the line

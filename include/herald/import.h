@@ -23,13 +23,22 @@ struct hd_import_hints {
     const char *format;       /* what sets format ("--format") */
     const char *skip_invalid; /* what sets skip_invalid ("--skip-invalid") */
     const char *region;       /* what sets default_region ("--default-region or ...") */
+    const char *map;          /* what set map ("--map", or the config's key) */
+    const char *encoding;     /* what sets encoding ("--encoding") */
+    const char *last_wins;    /* what sets last_wins ("--last-wins") */
 };
 
 struct hd_import_opts {
     const char *path;           /* a file, or "-" for standard input */
     const char *format;         /* "csv", "jsonl", or NULL to go by the file's extension */
     const char *types;          /* "col=number,col2=date", or NULL */
-    const char *default_region; /* for national phone numbers ("CN"), or NULL */
+    const char *default_region; /* for national phone numbers ("CN"), or NULL; a row's
+                                   country column (ISO 3166-1 alpha-2) overrides it */
+    const char *map;            /* "Header=field,Other=attr": header names read as herald
+                                   fields or attributes (CSV), or NULL */
+    const char *encoding;       /* the file's encoding for ICU ("gbk"), NULL for UTF-8 */
+    bool last_wins;             /* two rows with one id: the last wins instead of both
+                                   being refused */
     enum hd_import_mode mode;   /* merge (default) or replace */
     bool skip_invalid;          /* import good rows, write bad ones to rejects_path */
     bool dry_run;               /* validate only; write nothing */
@@ -52,6 +61,8 @@ struct hd_import_result {
     int64_t inserted;   /* new contacts */
     int64_t updated;    /* existing contacts changed */
     int64_t rejected;   /* invalid rows */
+    int64_t warnings;   /* warnings printed on msgs (a national number that fits no rule of
+                           its region's numbering, a mapped header not in the file) */
     char rejects[4096]; /* the rejects file written, or "" */
     double seconds;
 };

@@ -44,6 +44,14 @@ int hd_valid_email_ascii(struct hd_valid *v, const char *s, char *out, size_t si
 int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *out, size_t size);
 int hd_valid_locale(struct hd_valid *v, const char *s, char *out, size_t size);
 int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size);
+/* False when s is a national number (no '+' or '00') whose length, for
+ * its first digits, fits no rule of region's numbering plan: most likely a
+ * number of another country. True for international numbers and regions
+ * without a plan here (CN, US, CA, GB, DE, FR, JP, IN, HK, TW, SG, AU have
+ * one). Call after hd_valid_phone accepted s. */
+bool hd_valid_phone_plan_fits(const char *s, const char *region);
+/* True when s is an ISO 3166-1 alpha-2 code (any case) ICU knows. */
+bool hd_valid_country(const char *s);
 /* True when region is a two-letter code this module knows the numbering of. */
 bool hd_valid_region_known(const char *region);
 /* True when s is n bytes of well-formed UTF-8 with no NUL. */

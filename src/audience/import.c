@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@
 #include "herald/hash.h"
 #include "herald/progress.h"
 #include "herald/time.h"
+#include "herald/transcode.h"
 #include "herald/valid.h"
+#include "import_int.h"
 
 enum role { R_ATTR, R_ID, R_EMAIL, R_PHONE, R_LOCALE, R_TZ, R_FCM, R_APNS, R_CREATED, R_COUNT };
 static const char *const role_names[R_COUNT] = {
@@ -74,6 +77,14 @@ struct imp {
     /* normal forms of the current row */
     char email[320], phone[128], locale[128], tz[128], idnum[32];
     struct hd_contact_row row;
+    /* a CRM's file: its map, the ids seen, the row's country and line */
+    struct hd_imap map;
+    struct hd_idset ids;
+    ptrdiff_t country_col; /* CSV: the country column, or -1 */
+    const char *region;    /* national numbers of this row: its country or the default */
+    char country[3];
+    long line;
+    unsigned warned;
 };
 
 static enum atype type_parse(const char *s)
@@ -466,11 +477,74 @@ static int field_id(struct imp *im, const char *field, char *v, size_t n)
     return 0;
 }
 
+/* A warning on msgs with file:line (line 0: none), counted; the first
+ * max_errors are printed. */
+static void warn(struct imp *im, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void warn(struct imp *im, long line, const char *fmt, ...)
+{
+    unsigned max = im->o->max_errors ? im->o->max_errors : 20;
+    im->res->warnings++;
+    if (im->warned++ >= max)
+        return;
+    va_list ap;
+    if (line)
+        fprintf(im->o->msgs, "%s:%ld: warning: ", im->name, line);
+    else
+        fprintf(im->o->msgs, "%s: warning: ", im->name);
+    va_start(ap, fmt);
+    vfprintf(im->o->msgs, fmt, ap);
+    va_end(ap);
+    fputc('\n', im->o->msgs);
+}
+
+/* The row's country (CSV column or JSON key, n bytes at v, upper-cased in
+ * place) sets the region its national numbers are read in; empty keeps the
+ * default. 0, or -1 with im->reason set. */
+static int row_country(struct imp *im, char *v, size_t n)
+{
+    trim(&v, &n);
+    if (n == 0)
+        return 0;
+    if (!hd_valid_country(v)) {
+        why(im, "country", v, "an ISO 3166-1 alpha-2 country code", "e.g. CN, US, GB");
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++)
+        v[i] = (char)toupper((unsigned char)v[i]);
+    memcpy(im->country, v, 3);
+    im->region = im->country;
+    return 0;
+}
+
+/* Refuses a row whose id an earlier row of the file had (unless
+ * last_wins); 0, or -1 with im->reason set. */
+static int dup_id(struct imp *im, long line)
+{
+    if (im->o->last_wins || !im->row.ext_id)
+        return 0;
+    long first = hd_idset_add(&im->ids, im->row.ext_id, line);
+    if (!first)
+        return 0;
+    hd_buf_reset(&im->reason);
+    hd_buf_adds(&im->reason, "id ");
+    add_quoted(&im->reason, im->row.ext_id, strlen(im->row.ext_id));
+    hd_buf_addf(&im->reason, " already appears on line %ld (%s keeps the last row)", first,
+                hint(im->o->hints.last_wins, "last wins"));
+    return -1;
+}
+
 static int field_phone(struct imp *im, const char *field, char *v)
 {
-    int rc = hd_valid_phone(im->valid, v, im->o->default_region, im->phone, sizeof im->phone);
+    int rc = hd_valid_phone(im->valid, v, im->region, im->phone, sizeof im->phone);
     if (rc == 0) {
         im->row.phone = im->phone;
+        if (!hd_valid_phone_plan_fits(v, im->region))
+            warn(im, im->line,
+                 "field 'phone': '%s' read in %s is %s, which fits no %s numbering rule for its "
+                 "length and first digits (another country's number? give the row's country)",
+                 v, im->region, im->phone, im->region);
         return 0;
     }
     char detail[160];
@@ -587,8 +661,10 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
 
 /* ---- rows ----------------------------------------------------------------------- */
 
-static void row_reset(struct imp *im)
+static void row_reset(struct imp *im, long line)
 {
+    im->line = line;
+    im->region = im->o->default_region;
     memset(&im->row, 0, sizeof im->row);
     im->row.created_at = -1;
     hd_buf_reset(&im->json);
@@ -713,8 +789,9 @@ static int header_columns(struct imp *im, struct hd_csv_record *rec, struct colu
         if (!valid_attr_name(name))
             return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
                                  "column '%s' is not a valid attribute name (use letters, digits "
-                                 "and '_', starting with a letter)",
-                                 name);
+                                 "and '_', starting with a letter), nor mapped to one: map it "
+                                 "with %s '%s=FIELD' (e.g. id, phone, or an attribute name)",
+                                 name, hint(im->o->hints.map, "a map"), name);
         char too_many[200];
         if (!attr_find(im, name) && !attr_new(im, name, too_many, sizeof too_many))
             return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0, "column %s", too_many);
@@ -725,29 +802,77 @@ static int header_columns(struct imp *im, struct hd_csv_record *rec, struct colu
     return 0;
 }
 
+/* Reads the header's names through the map (im->map): rec->fields[i]
+ * becomes the target of a mapped name; orig[i] keeps the name as written.
+ * Two columns that end up with one name, one of them mapped, are refused
+ * naming both; a mapped name the file lacks is a warning. */
+static int map_header(struct imp *im, struct hd_csv_record *rec, char **orig, struct hd_err *err)
+{
+    struct names seen = {0};
+    int rc = 0;
+    for (size_t i = 0; i < rec->nfields && rc == 0; i++) {
+        size_t n = rec->lens[i];
+        trim(&rec->fields[i], &n);
+        const char *to = hd_imap_target(&im->map, rec->fields[i]);
+        orig[i] = rec->fields[i];
+        rec->lens[i] = n;
+        if (to) {
+            rec->fields[i] = (char *)to; /* the map outlives the header */
+            rec->lens[i] = strlen(to);
+        }
+        ptrdiff_t j = names_find(&seen, rec->fields[i], rec->fields, field_at);
+        if (j >= 0 && (to || orig[j] != rec->fields[j]))
+            rc = hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                               "columns '%s' and '%s' both give '%s' (%s): keep one of them in "
+                               "the file, or map only one",
+                               orig[j], orig[i], rec->fields[i], hint(im->o->hints.map, "map"));
+        else if (j < 0)
+            names_add(&seen, i, rec->fields, field_at);
+    }
+    names_release(&seen);
+    struct hd_buf missing;
+    hd_buf_init(&missing);
+    if (rc == 0 && hd_imap_missing(&im->map, &missing)) {
+        for (char *line = missing.data, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+            *nl = '\0';
+            warn(im, rec->line, "%s: %s", hint(im->o->hints.map, "map"), line);
+        }
+    }
+    hd_buf_release(&missing);
+    return rc;
+}
+
 static int csv_header(struct imp *im, struct hd_csv_record *rec, struct column *cols,
                       struct hd_err *err)
 {
     size_t ncols = rec->nfields;
     struct names seen = {0};
-    int rc = header_columns(im, rec, cols, &seen, err);
+    char **orig = hd_xcalloc(ncols, sizeof *orig);
+    int rc = map_header(im, rec, orig, err);
+    if (rc == 0)
+        rc = header_columns(im, rec, cols, &seen, err);
     names_release(&seen);
-    if (rc < 0)
+    if (rc < 0) {
+        free(orig);
         return rc;
+    }
     for (size_t i = 0; i < ncols; i++) { /* attribute pointers are stable from here on */
         if (cols[i].role == R_ATTR)
             cols[i].attr = attr_find(im, rec->fields[i]);
+        if (cols[i].role == R_ATTR && strcasecmp(rec->fields[i], "country") == 0)
+            im->country_col = (ptrdiff_t)i;
     }
     if (im->rej) {
         hd_buf_reset(&im->rejrow);
         hd_buf_adds(&im->rejrow, "line,reason");
         for (size_t i = 0; i < ncols; i++) {
             hd_buf_addc(&im->rejrow, ',');
-            hd_buf_add_csv_field(&im->rejrow, rec->fields[i], strlen(rec->fields[i]));
+            hd_buf_add_csv_field(&im->rejrow, orig[i], strlen(orig[i]));
         }
         hd_buf_adds(&im->rejrow, "\r\n");
         fwrite(im->rejrow.data, 1, im->rejrow.len, im->rej);
     }
+    free(orig);
     return 0;
 }
 
@@ -772,12 +897,14 @@ static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd
     while ((rc = hd_csv_next(csv, &rec, err)) == 1) {
         int bad = 0;
         im->res->rows++;
-        row_reset(im);
+        row_reset(im, rec.line);
         if (rec.nfields != ncols) {
             hd_buf_reset(&im->reason);
             hd_buf_addf(&im->reason, "expected %zu fields as in the header, found %zu", ncols,
                         rec.nfields);
             bad = 1;
+        } else if (im->country_col >= 0) {
+            bad = row_country(im, rec.fields[im->country_col], rec.lens[im->country_col]) < 0;
         }
         for (size_t i = 0; i < ncols && !bad; i++) {
             if (cols[i].role == R_ATTR)
@@ -785,6 +912,8 @@ static int import_csv(struct imp *im, FILE *f, struct hd_progress *pg, struct hd
             else
                 bad = known_field(im, cols[i].role, rec.fields[i], rec.lens[i]) < 0;
         }
+        if (!bad)
+            bad = dup_id(im, rec.line) < 0;
         if (bad) {
             if (im->rej) {
                 hd_buf_reset(&im->rejrow);
@@ -885,6 +1014,21 @@ static int json_attr(struct imp *im, const char *key, json_t *v)
     return 0;
 }
 
+/* A row's "country" (a string) is read before its phone, wherever it is. */
+static int json_country(struct imp *im, json_t *obj)
+{
+    json_t *c = json_object_get(obj, "country");
+    if (!json_is_string(c))
+        return 0;
+    char v[64];
+    snprintf(v, sizeof v, "%s", json_string_value(c));
+    if (row_country(im, v, strlen(v)) < 0)
+        return -1;
+    if (im->region == im->country)
+        json_string_set(c, im->country);
+    return 0;
+}
+
 static int json_row(struct imp *im, json_t *obj)
 {
     const char *key;
@@ -955,7 +1099,7 @@ static int import_jsonl(struct imp *im, FILE *f, struct hd_progress *pg, struct 
         if ((ssize_t)blank == n)
             continue;
         im->res->rows++;
-        row_reset(im);
+        row_reset(im, lineno);
         json_error_t je;
         json_t *obj = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &je);
         int bad = 0;
@@ -967,7 +1111,7 @@ static int import_jsonl(struct imp *im, FILE *f, struct hd_progress *pg, struct 
                 hd_buf_adds(&im->reason, "not a JSON object");
             bad = 1;
         } else {
-            bad = json_row(im, obj) < 0;
+            bad = json_country(im, obj) < 0 || json_row(im, obj) < 0 || dup_id(im, lineno) < 0;
         }
         if (bad) {
             hd_buf_reset(&im->rejrow);
@@ -1021,6 +1165,23 @@ static int pick_format(struct imp *im, bool from_stdin, struct hd_err *err)
                           o->path, give);
     }
     return 0;
+}
+
+static bool is_attr_name(const char *s)
+{
+    return valid_attr_name(s);
+}
+
+/* The map from opts (CSV only: JSON Lines keys are fields or attributes). */
+static int parse_map(struct imp *im, struct hd_err *err)
+{
+    static const char *const fields[] = {"id",       "email",     "phone",      "locale",
+                                         "timezone", "fcm_token", "apns_token", "created_at",
+                                         "country",  NULL};
+    if (!im->o->map || im->jsonl)
+        return 0;
+    return hd_imap_parse(&im->map, im->o->map, hint(im->o->hints.map, "map"), fields, is_attr_name,
+                         err);
 }
 
 /* Opens the rejects file's temporary (skip_invalid, not a dry run). */
@@ -1087,10 +1248,10 @@ static int finish(struct imp *im, struct hd_err *err)
 int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t now,
                   struct hd_import_result *res, struct hd_err *err)
 {
-    struct imp im = {.o = o, .st = st, .res = res};
+    struct imp im = {.o = o, .st = st, .res = res, .country_col = -1};
     struct hd_progress pg;
     bool from_stdin = strcmp(o->path, "-") == 0;
-    FILE *f = NULL;
+    FILE *f = NULL, *raw = NULL;
     int rc = 0;
     int64_t t0 = hd_clock_mono_ms();
 
@@ -1099,13 +1260,16 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
     hd_buf_init(&im.json);
     hd_buf_init(&im.reason);
     hd_buf_init(&im.rejrow);
+    hd_idset_init(&im.ids);
 
-    if ((rc = pick_format(&im, from_stdin, err)) < 0)
+    if ((rc = pick_format(&im, from_stdin, err)) < 0 || (rc = parse_map(&im, err)) < 0)
         goto out;
-    if (!(f = from_stdin ? stdin : fopen(o->path, "rb"))) {
+    if (!(raw = from_stdin ? stdin : fopen(o->path, "rb"))) {
         rc = hd_err_set(err, HD_E_IO, "cannot open '%s': %s", o->path, strerror(errno));
         goto out;
     }
+    if ((rc = hd_transcode_open(raw, im.name, o->encoding, o->hints.encoding, &f, err)) < 0)
+        goto out;
     if ((rc = hd_store_attr_types(st, known_type_cb, &im, err)) < 0)
         goto out;
     if (o->types && (rc = parse_types(&im, o->types, err)) < 0)
@@ -1117,8 +1281,9 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
         goto out;
 
     struct stat sb;
-    uint64_t total =
-        !from_stdin && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    uint64_t total = (!from_stdin || f != raw) && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)
+                         ? (uint64_t)sb.st_size
+                         : 0;
     hd_progress_init(&pg, o->progress, o->msgs, "rows", total);
     rc = im.jsonl ? import_jsonl(&im, f, &pg, err) : import_csv(&im, f, &pg, err);
     hd_progress_finish(&pg);
@@ -1133,8 +1298,12 @@ out:
         remove(im.rej_tmp);
         res->rejects[0] = '\0';
     }
-    if (f && !from_stdin)
+    if (f && f != raw)
         fclose(f);
+    if (raw && !from_stdin)
+        fclose(raw);
+    hd_imap_release(&im.map);
+    hd_idset_release(&im.ids);
     for (size_t i = 0; i < im.nattrs; i++)
         free(im.attrs[i].name);
     free(im.attrs);

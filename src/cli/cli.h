@@ -111,6 +111,9 @@ int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view
 
 /* "table", "csv", "json" -> format, or -1. */
 int cmd_parse_format(const char *s, bool allow_table);
+/* --default-region ARG: *out = arg when herald knows the region's numbering,
+ * 0; else the usage error for cmd, and its exit code. */
+int cmd_region_opt(const char *cmd, const char *usage, const char *arg, const char **out);
 /* Parses a non-negative integer option; -1 when it is not one. */
 long long cmd_parse_count(const char *s);
 /* Opens the store at the context's path (not creating it); does nothing when

@@ -15,6 +15,7 @@ static const char contacts_usage[] =
     "usage: herald contacts import FILE|- [--format csv|jsonl] [--types COL=TYPE,...]\n"
     "                              [--default-region CC] [--replace] [--skip-invalid]\n"
     "                              [--rejects FILE] [--dry-run] [--max-errors N]\n"
+    "                              [--map HEADER=FIELD,...] [--encoding ENC] [--last-wins]\n"
     "       herald contacts show ID [--json]\n"
     "       herald contacts list [--limit N] [--format table|csv|json]\n"
     "       herald contacts optout ID --channel email|sms|push [--category C]\n"
@@ -26,7 +27,11 @@ static const char contacts_usage[] =
     "         imports the valid rows and writes the others, with reasons, to\n"
     "         FILE.rejected.csv (or --rejects); --dry-run only validates;\n"
     "         --replace replaces existing contacts instead of merging attributes.\n"
-    "         TYPE is number, boolean, date or string.\n"
+    "         TYPE is number, boolean, date or string. --map reads a header as a\n"
+    "         field or attribute (default: [import] map); a country column reads\n"
+    "         the row's national numbers; --encoding converts the file (gbk,\n"
+    "         big5, shift_jis, latin1, ...); two rows with one id are refused\n"
+    "         unless --last-wins.\n"
     "show     one contact, its attributes and consent (--json for JSON)\n"
     "list     contacts in import order; --limit 0 lists all (default 100)\n"
     "optout   records an opt-out for a channel, for one category (marketing or\n"
@@ -45,13 +50,7 @@ static int import_opt(void *ud, int id, const char *arg)
         o->types = arg;
         break;
     case 'r':
-        if (!hd_valid_region_known(arg))
-            return cmd_usage("contacts import", contacts_usage,
-                             "--default-region: '%s' is not a region herald knows (two "
-                             "letters, e.g. CN, US, GB)",
-                             arg);
-        o->default_region = arg;
-        break;
+        return cmd_region_opt("contacts import", contacts_usage, arg, &o->default_region);
     case 'R':
         o->mode = HD_IMPORT_REPLACE;
         break;
@@ -63,6 +62,15 @@ static int import_opt(void *ud, int id, const char *arg)
         break;
     case 'n':
         o->dry_run = true;
+        break;
+    case 'M':
+        o->map = arg;
+        break;
+    case 'e':
+        o->encoding = arg;
+        break;
+    case 'w':
+        o->last_wins = true;
         break;
     default: /* 'm' */
         if ((n = cmd_parse_count(arg)) < 1 || n > 1000000)
@@ -83,6 +91,9 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                           {"rejects", true, 'j', 0},
                                           {"dry-run", false, 'n', 0},
                                           {"max-errors", true, 'm', 0},
+                                          {"map", true, 'M', 0},
+                                          {"encoding", true, 'e', 0},
+                                          {"last-wins", false, 'w', 0},
                                           {0}};
     static const struct cli_spec spec = {"contacts import", contacts_usage, opts, 0, NULL, NULL};
     struct hd_import_opts o = {.msgs = stderr,
@@ -91,12 +102,22 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                .hints = {.types = "--types",
                                          .format = "--format",
                                          .skip_invalid = "--skip-invalid",
-                                         .region = "--default-region or default_region"}};
+                                         .region = "--default-region or default_region",
+                                         .map = "--map",
+                                         .encoding = "--encoding",
+                                         .last_wins = "--last-wins"}};
     struct hd_import_result res;
     struct hd_err err = {0};
+    char map_hint[4200];
     int rc, i = cli_parse(&spec, argc, argv, import_opt, &o, &rc);
     if (i < 0)
         return rc;
+    if (!o.map && ctx->cfg->import.map) {
+        snprintf(map_hint, sizeof map_hint, "[import] map (%s:%d)", ctx->cfg->path,
+                 ctx->cfg->import.line);
+        o.map = ctx->cfg->import.map;
+        o.hints.map = map_hint;
+    }
     if (i + 1 != argc)
         return cmd_usage("contacts import", contacts_usage, "give one FILE (or - for stdin)");
     o.path = argv[i];
@@ -108,6 +129,8 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
            (long long)res.rows, (long long)res.inserted, (long long)res.updated,
            (long long)res.rejected, res.seconds,
            res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
+    if (res.warnings)
+        printf(", %lld warning%s", (long long)res.warnings, res.warnings == 1 ? "" : "s");
     if (res.rejects[0])
         printf("; rejected rows in %s", res.rejects);
     putchar('\n');

@@ -1,6 +1,7 @@
-/* cmd_suppress: `herald suppress add|remove|list`. Addresses are stored in
- * their normal form (see suppress.h), so "Ann@Example.com" and
- * "ann@example.com" are one suppression. */
+/* cmd_suppress: `herald suppress add|remove|list|import`. Addresses are
+ * stored in their normal form (see suppress.h), so "Ann@Example.com" and
+ * "ann@example.com" are one suppression; import reads a bulk list, all or
+ * nothing (hd_suppress_import). */
 #include <string.h>
 
 #include "cli.h"
@@ -9,13 +10,19 @@
 
 static const char suppress_usage[] =
     "usage: herald suppress add ADDRESS [--reason R] [--channel email|sms|push]\n"
-    "       herald suppress remove ADDRESS [--channel email|sms|push]\n"
+    "                                   [--default-region CC]\n"
+    "       herald suppress remove ADDRESS [--channel email|sms|push] [--default-region CC]\n"
+    "       herald suppress import FILE|- [--reason R] [--default-region CC] [--encoding ENC]\n"
     "       herald suppress list [--channel email|sms|push] [--format table|csv|json]\n"
     "\n"
     "ADDRESS is an email address, a phone number (normalised to E.164) or a push\n"
     "token; the channel is guessed from its form unless --channel is given.\n"
     "R is a word such as unsubscribed, hard_bounce, complaint, invalid_number,\n"
-    "unregistered_token (default: manual). No message goes to a suppressed address.\n";
+    "unregistered_token (default: manual). No message goes to a suppressed address.\n"
+    "A national phone number is read in --default-region (default: default_region).\n"
+    "An ADDRESS starting with '-' goes after '--': herald suppress add -- -token.\n"
+    "import reads CSV with a header of address, channel, reason (channel and reason\n"
+    "optional); every bad line is listed and nothing is written if any is bad.\n";
 
 struct list_state {
     int format;
@@ -48,7 +55,7 @@ static int list_row(void *ud, const struct hd_suppression *s)
 }
 
 struct suppress_args {
-    const char *reason;
+    const char *reason, *region, *encoding;
     int channel, format;
 };
 
@@ -66,6 +73,11 @@ static int suppress_opt(void *ud, int id, const char *arg)
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("suppress", suppress_usage,
                              "--channel: '%s' is not email, sms or push", arg);
+        return 0;
+    case 'R':
+        return cmd_region_opt("suppress", suppress_usage, arg, &a->region);
+    case 'e':
+        a->encoding = arg;
         return 0;
     default: /* 'f' */
         if ((a->format = cmd_parse_format(arg, true)) < 0)
@@ -101,13 +113,14 @@ static int change_cmd(struct hd_ctx *ctx, const char *sub, const struct suppress
 {
     struct hd_err err = {0};
     char norm[4200];
+    char why[4400];
     struct hd_valid *v = hd_valid_new();
-    int ch, bad = hd_suppress_address(v, address, a->channel, ctx->cfg->default_region, &ch, norm,
-                                      sizeof norm);
+    int ch;
+    bool bad = hd_suppress_why(v, address, a->channel, a->region, "--default-region", &ch, norm,
+                               sizeof norm, why, sizeof why) != NULL;
     hd_valid_free(v);
     if (bad) {
-        hd_err_set(&err, HD_E_INVALID, "'%s' is not a valid %s address: %s", address,
-                   hd_channel_name(ch), norm);
+        hd_err_set(&err, HD_E_INVALID, "%s", why);
         return cmd_fail(ctx, &err);
     }
     if (strcmp(sub, "add") == 0) {
@@ -123,14 +136,45 @@ static int change_cmd(struct hd_ctx *ctx, const char *sub, const struct suppress
     return EXIT_OK;
 }
 
+static int import_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs, char **args)
+{
+    struct hd_err err = {0};
+    struct hd_suppress_import_result res;
+    if (nargs != 1)
+        return cmd_usage("suppress import", suppress_usage, "give one FILE (or - for stdin)");
+    if (a->channel >= 0)
+        return cmd_usage("suppress import", suppress_usage,
+                         "--channel: give each row's channel in a channel column (or leave it "
+                         "empty to infer it from the address)");
+    struct hd_suppress_import_opts o = {.path = args[0],
+                                        .encoding = a->encoding,
+                                        .default_region = a->region,
+                                        .reason = a->reason,
+                                        .msgs = stderr,
+                                        .region_hint = "--default-region",
+                                        .encoding_hint = "--encoding"};
+    int rc = hd_suppress_import(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
+    if (rc < 0 && rc != HD_E_INVALID)
+        return cmd_fail(ctx, &err);
+    printf("%s: %lld row%s, %lld suppressed, %lld rejected\n",
+           strcmp(args[0], "-") == 0 ? "stdin" : args[0], (long long)res.rows,
+           res.rows == 1 ? "" : "s", (long long)res.suppressed, (long long)res.rejected);
+    return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
+}
+
 int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"reason", true, 'r', 0}, {"channel", true, 'c', 0}, {"format", true, 'f', 0}, {0}};
+        {"reason", true, 'r', 0},         {"channel", true, 'c', 0},  {"format", true, 'f', 0},
+        {"default-region", true, 'R', 0}, {"encoding", true, 'e', 0}, {0}};
     static const struct cli_spec spec = {"suppress", suppress_usage, opts, 0, NULL, NULL};
-    struct suppress_args a = {.reason = "manual", .channel = -1, .format = FMT_TABLE};
+    struct suppress_args a = {.reason = "manual",
+                              .region = ctx->cfg ? ctx->cfg->default_region : NULL,
+                              .channel = -1,
+                              .format = FMT_TABLE};
     if (argc < 2)
-        return cmd_usage("suppress", suppress_usage, "give a subcommand: add, remove or list");
+        return cmd_usage("suppress", suppress_usage,
+                         "give a subcommand: add, remove, list or import");
     const char *sub = argv[1];
     int rc, i = cli_parse(&spec, argc - 1, argv + 1, suppress_opt, &a, &rc);
     if (i < 0)
@@ -141,6 +185,8 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
     char **args = argv + 1 + i;
     if (strcmp(sub, "list") == 0)
         return list_cmd(ctx, &a, nargs, args);
+    if (strcmp(sub, "import") == 0)
+        return import_cmd(ctx, &a, nargs, args);
     if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
         return cmd_usage("suppress", suppress_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "herald/store.h"
+#include "herald/valid.h"
 
 int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err)
 {
@@ -89,6 +90,17 @@ int cmd_parse_format(const char *s, bool allow_table)
     if (strcmp(s, "jsonl") == 0)
         return FMT_JSONL;
     return -1;
+}
+
+int cmd_region_opt(const char *cmd, const char *usage, const char *arg, const char **out)
+{
+    if (!hd_valid_region_known(arg))
+        return cmd_usage(cmd, usage,
+                         "--default-region: '%s' is not a region herald knows (two letters, e.g. "
+                         "CN, US, GB)",
+                         arg);
+    *out = arg;
+    return 0;
 }
 
 long long cmd_parse_count(const char *s)

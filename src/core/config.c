@@ -440,6 +440,26 @@ static int on_var(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+/* [import] map = HEADER=FIELD,...: checked by the import, which knows the
+ * fields; indented lines continue it, each read as one more item list. */
+static int on_import(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_config *cfg = ps->cfg;
+    if (strcmp(key, "map") != 0)
+        return fail(ps, "unknown key '%s' in [import] (known: map)", key);
+    if (!cfg->import.map) {
+        set_str(&cfg->import.map, v);
+        cfg->import.line = ps->line;
+        return 1;
+    }
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%s,%s", cfg->import.map, v);
+    free(cfg->import.map);
+    cfg->import.map = hd_buf_detach(&b, NULL);
+    return 1;
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -458,9 +478,11 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_quiet(ps, key, value);
     if (strcmp(section, "template_vars") == 0)
         return on_var(ps, key, value);
+    if (strcmp(section, "import") == 0)
+        return on_import(ps, key, value);
     return fail(ps,
                 "unknown section [%s] (known: herald, provider NAME, channel "
-                "email|sms|push, caps, quiet_hours, template_vars)",
+                "email|sms|push, caps, quiet_hours, template_vars, import)",
                 section);
 }
 
@@ -957,6 +979,7 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->timezone);
     free(cfg->locale);
     free(cfg->default_region);
+    free(cfg->import.map);
     for (size_t i = 0; i < cfg->nproviders; i++) {
         struct hd_provider_cfg *p = &cfg->providers[i];
         free(p->name);
@@ -1095,4 +1118,6 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);
+    if (cfg->import.map)
+        hd_buf_addf(out, "\n[import]\nmap = %s\n", cfg->import.map);
 }

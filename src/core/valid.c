@@ -481,6 +481,102 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
     return 0;
 }
 
+/* Numbering plans by leading digits, after the trunk prefix, for the
+ * regions whose numbers are mixed up most (libphonenumber's rules, cut down
+ * to lengths): "PREFIX/LEN" or "PREFIX/MIN-MAX", space-separated, a prefix
+ * of digits and [a-b] classes. A national number that fits no rule of its
+ * region was most likely written for another country (a US number read in
+ * CN becomes a valid-looking +86 number of 11 digits). */
+static const struct {
+    char code[3];
+    const char *rules;
+} plans[] = {
+    {"CN", "13/11 14[5-9]/11 1[5-9]/11 10/10 2/10 [3-9]/10-11"},
+    {"US", "[2-9]"
+           "[0-9][0-9][2-9]/10"},
+    {"CA", "[2-9]"
+           "[0-9][0-9][2-9]/10"},
+    {"GB", "1/9-10 2/10 3/10 5/10 7/10 8/9-10 9/10"},
+    {"DE", "15/11 1[67]/10-11 18/6-12 [2-9]/6-11"},
+    {"FR", "[1-9]/9"},
+    {"JP", "[5789]0/10 120/9 800/10 [1-9]/9"},
+    {"IN", "[1-9]/10"},
+    {"HK", "800/9 [2-9]/8"},
+    {"TW", "9/9 [2-8]/8-9"},
+    {"SG", "1800/10 [3689]/8"},
+    {"AU", "[2-478]/9 1/6-10"},
+};
+
+/* Matches the prefix at *r (up to '/') against d; advances *r past it. */
+static bool prefix_fits(const char **r, const char *d)
+{
+    bool ok = true;
+    const char *p = *r;
+    for (; *p != '/'; d += *d != '\0') {
+        char lo = *p, hi = *p;
+        if (*p == '[')
+            lo = p[1], hi = p[3], p += 4;
+        ok &= *d >= lo && *d <= hi;
+        p++;
+    }
+    *r = p + 1;
+    return ok;
+}
+
+/* True when the national significant number nsn fits one of rules. */
+static bool plan_fits(const char *rules, const char *nsn)
+{
+    size_t n = strlen(nsn);
+    const char *r = rules;
+    while (*r) {
+        bool prefix = prefix_fits(&r, nsn);
+        char *end;
+        unsigned long lo = strtoul(r, &end, 10), hi = lo;
+        if (*end == '-')
+            hi = strtoul(end + 1, &end, 10);
+        if (prefix && n >= lo && n <= hi)
+            return true;
+        r = *end ? end + 1 : end;
+    }
+    return false;
+}
+
+bool hd_valid_phone_plan_fits(const char *s, const char *region)
+{
+    char d[32];
+    size_t n = 0;
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '+' || (p[0] == '0' && p[1] == '0'))
+        return true; /* international: its country code says where */
+    for (; *p && n + 1 < sizeof d; p++)
+        if (isdigit((unsigned char)*p))
+            d[n++] = *p;
+    d[n] = '\0';
+    const struct region *r = region_by_code(region);
+    for (size_t i = 0; r && i < sizeof plans / sizeof plans[0]; i++) {
+        if (strcasecmp(plans[i].code, region) != 0)
+            continue;
+        size_t tl = strlen(r->trunk);
+        const char *nsn = d;
+        if (tl && strncmp(d, r->trunk, tl) == 0 && n - tl >= r->min)
+            nsn += tl;
+        return plan_fits(plans[i].rules, nsn);
+    }
+    return true; /* no plan known: no opinion */
+}
+
+bool hd_valid_country(const char *s)
+{
+    if (strlen(s) != 2)
+        return false;
+    for (const char *const *c = uloc_getISOCountries(); *c; c++)
+        if (strcasecmp(*c, s) == 0)
+            return true;
+    return false;
+}
+
 /* ---- locale (RFC 5646 well-formedness, language known to ICU) ---------- */
 
 static bool all(const char *s, size_t n, int (*pred)(int))
