@@ -1,0 +1,505 @@
+/* test_package: what an installed herald brings besides the binary, tested
+ * for real. The man pages (the .scd files of docs/man) are built with the Makefile's own
+ * rule, must render with no warning from man, and must name every option
+ * each command's --help lists (and herald.conf(5) every key etc/herald.conf
+ * documents), so a new option without a page fails here. The bash
+ * completion runs in bash with bash-completion loaded, the zsh completion in
+ * an interactive zsh on a pseudo-terminal, both against a database with
+ * campaigns; bash must offer every option --help lists. Last, `make deb`
+ * builds the package, lintian must find no error, and as root the package is
+ * installed, the demo's commands run against /usr/bin/herald from a temporary
+ * folder, and `dpkg --purge` must leave nothing behind. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "testutil.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdbool.h>
+
+struct fx {
+    char *dir; /* a temporary folder with a database holding campaigns */
+    char *src; /* the source tree */
+};
+
+static const char *src_dir(void)
+{
+    const char *s = getenv("HERALD_SRC");
+    return s ? s : ".";
+}
+
+/* Runs "sh -c CMD" in dir; the caller releases r. */
+static void sh(struct tu_run *r, const char *dir, const char *cmd)
+{
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    tu_exec(r, dir, NULL, argv);
+}
+
+/* sh(), failing the test unless CMD exits 0. */
+static void sh_ok(const char *dir, const char *cmd)
+{
+    struct tu_run r;
+    sh(&r, dir, cmd);
+    if (r.status != 0)
+        fail_msg("%s: exit %d\n%s%s", cmd, r.status, r.out, r.err);
+    tu_run_release(&r);
+}
+
+static void herald_ok(const char *dir, const char *const *args)
+{
+    const char *argv[32] = {tu_herald_bin()};
+    size_t n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    struct tu_run r;
+    tu_exec(&r, dir, NULL, argv);
+    if (r.status != 0)
+        fail_msg("herald %s %s: exit %d\n%s%s", args[0], args[1] ? args[1] : "", r.status, r.out,
+                 r.err);
+    tu_run_release(&r);
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = hd_xcalloc(1, sizeof *fx);
+    fx->dir = tu_tmpdir();
+    char *abs = realpath(src_dir(), NULL);
+    assert_non_null(abs);
+    fx->src = abs;
+    unsetenv("HERALD_CONFIG");
+    setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "ln -s '%s/templates' templates", fx->src);
+    sh_ok(fx->dir, b.data);
+    hd_buf_release(&b);
+    static const char *const cmds[][16] = {
+        {"init", NULL},
+        {"segment", "define", "everyone", "created_at < now", "--allow-unknown", NULL},
+        {"campaign", "create", "showcase", "--segment", "everyone", "--template", "recall",
+         "--channels", "email", "--now", NULL},
+        {"campaign", "create", "shipping", "--segment", "everyone", "--template", "recall",
+         "--channels", "email", "--now", NULL},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        herald_ok(fx->dir, cmds[i]);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    tu_rmdir(fx->dir);
+    free(fx->src);
+    free(fx);
+    return 0;
+}
+
+/* ---- what --help says ---------------------------------------------------- */
+
+/* The commands `herald --help` lists, into names (each owned). */
+static size_t help_commands(const char *dir, char names[][32], size_t max)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "--help", NULL);
+    assert_int_equal(r.status, 0);
+    const char *p = strstr(r.out, "commands (each takes --help):\n");
+    assert_non_null(p);
+    p = strchr(p, '\n') + 1;
+    size_t n = 0;
+    /* "  name       summary" lines until a blank line */
+    while (*p == ' ' && n < max) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " \n");
+        assert_true(len > 0 && len < 32);
+        memcpy(names[n], p, len);
+        names[n++][len] = '\0';
+        p = strchr(p, '\n');
+        assert_non_null(p);
+        p++;
+    }
+    tu_run_release(&r);
+    assert_true(n >= 15);
+    return n;
+}
+
+static bool opt_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
+
+/* Whether opt occurs in text as a whole word (not inside --optional). */
+static bool has_option(const char *text, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = strstr(text, opt); p; p = strstr(p + 1, opt))
+        if ((p == text || !opt_char(p[-1])) && !opt_char(p[n]))
+            return true;
+    return false;
+}
+
+/* The options `herald CMD --help` lists, as one string of
+ * "--name\n" lines. Options of other commands it mentions ("herald stats
+ * --goal") and --help itself are left out. */
+static char *help_options(const char *dir, const char *cmd)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, cmd, "--help", NULL);
+    assert_int_equal(r.status, 0);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    for (char *p = r.out; *p; p++) {
+        if (strncmp(p, "herald ", 7) == 0 && p[7] != '-' && strncmp(p + 7, cmd, strlen(cmd)) != 0) {
+            p += 7; /* "herald other --opt": skip the other command's word and option */
+            while (*p && *p != ' ' && *p != '\n')
+                p++;
+            while (*p == ' ')
+                p++;
+            while (opt_char(*p))
+                p++;
+            p--;
+            continue;
+        }
+        if (*p != '-' || (p > r.out && opt_char(p[-1])) ||
+            !isalpha((unsigned char)p[p[1] == '-' ? 2 : 1]))
+            continue;
+        size_t len = 1;
+        while (opt_char(p[len]))
+            len++;
+        char opt[64];
+        snprintf(opt, sizeof opt, "%.*s", (int)len, p);
+        if (strcmp(opt, "--help") != 0 && strcmp(opt, "-h") != 0 &&
+            (!b.data || !has_option(b.data, opt)))
+            hd_buf_addf(&b, "%s\n", opt);
+        p += len - 1;
+    }
+    tu_run_release(&r);
+    return hd_buf_detach(&b, NULL);
+}
+
+/* ---- man pages ------------------------------------------------------------ */
+
+static char *build_man(const struct fx *fx)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "make -s -C '%s' B='%s/b' man", fx->src, fx->dir);
+    sh_ok(fx->dir, b.data);
+    hd_buf_release(&b);
+    return tu_path(fx->dir, "b/man");
+}
+
+static void test_package_man_render(void **state)
+{
+    struct fx *fx = *state;
+    char *mandir = build_man(fx);
+    DIR *d = opendir(mandir);
+    assert_non_null(d);
+    struct dirent *e;
+    int pages = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp"))
+            continue;
+        struct hd_buf cmd;
+        hd_buf_init(&cmd);
+        hd_buf_addf(&cmd, "MANWIDTH=80 man --warnings -l '%s/%s'", mandir, e->d_name);
+        struct tu_run r;
+        sh(&r, fx->dir, cmd.data);
+        if (r.status != 0 || r.err[0] || !strstr(r.out, "NAME"))
+            fail_msg("%s: exit %d, warnings: %s", e->d_name, r.status, r.err);
+        tu_run_release(&r);
+        hd_buf_release(&cmd);
+        pages++;
+    }
+    closedir(d);
+    /* herald(1), herald.conf(5) and one page a command */
+    char names[32][32];
+    assert_int_equal(pages, 2 + (int)help_commands(fx->dir, names, 32));
+    free(mandir);
+}
+
+static char *read_page(const struct fx *fx, const char *name)
+{
+    struct hd_buf p;
+    hd_buf_init(&p);
+    hd_buf_addf(&p, "%s/docs/man/%s.scd", fx->src, name);
+    char *text = tu_read(p.data);
+    if (!text)
+        fail_msg("no man page '%s'", p.data);
+    hd_buf_release(&p);
+    return text;
+}
+
+static void test_package_man_options(void **state)
+{
+    struct fx *fx = *state;
+    char names[32][32];
+    size_t n = help_commands(fx->dir, names, 32);
+    for (size_t i = 0; i < n; i++) {
+        char page[64];
+        snprintf(page, sizeof page, "herald-%s.1", names[i]);
+        char *text = read_page(fx, page), *opts = help_options(fx->dir, names[i]);
+        for (char *o = opts, *nl; o && *o; o = nl + 1) {
+            nl = strchr(o, '\n');
+            *nl = '\0';
+            if (!has_option(text, o))
+                fail_msg("herald %s --help lists '%s'; %s.scd does not", names[i], o, page);
+        }
+        /* the overview names every command's page */
+        char *top = read_page(fx, "herald.1");
+        snprintf(page, sizeof page, "*herald-%s*(1)", names[i]);
+        assert_contains(top, page);
+        free(top);
+        free(text);
+        free(opts);
+    }
+    /* the global options, from herald --help, in herald(1) */
+    char *top = read_page(fx, "herald.1"), *global = help_options(fx->dir, "--help");
+    for (char *o = global, *nl; o && *o; o = nl + 1) {
+        nl = strchr(o, '\n');
+        *nl = '\0';
+        if (!has_option(top, o))
+            fail_msg("herald --help lists '%s'; herald.1.scd does not", o);
+    }
+    free(global);
+    free(top);
+}
+
+/* Every key etc/herald.conf documents (set or commented out) is in herald.conf(5). */
+static void test_package_man_conf_keys(void **state)
+{
+    struct fx *fx = *state;
+    char *path = tu_path(fx->src, "etc/herald.conf");
+    char *conf = tu_read(path), *page = read_page(fx, "herald.conf.5");
+    assert_non_null(conf);
+    int keys = 0;
+    bool in_vars = false;
+    for (char *line = conf; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *p = line;
+        if (*p == '[')
+            in_vars = strncmp(p, "[template_vars]", 15) == 0; /* examples, not keys */
+        if (*p == ';')
+            p++;
+        while (*p == ' ')
+            p++;
+        size_t len = 0;
+        while (isalnum((unsigned char)p[len]) || p[len] == '_' || p[len] == '.')
+            len++;
+        const char *q = p + len;
+        while (*q == ' ')
+            q++;
+        /* "key = value" with at least one space before '=' (prose has none) */
+        if (in_vars || len == 0 || *q != '=' || q == p + len || !islower((unsigned char)*p))
+            continue;
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)len, p);
+        if (strchr(key, '.'))
+            continue; /* marketing.sms: an example of CATEGORY.CHANNEL */
+        if (!has_option(page, key))
+            fail_msg("etc/herald.conf documents '%s'; herald.conf.5.scd does not", key);
+        keys++;
+    }
+    assert_true(keys > 40);
+    free(page);
+    free(conf);
+    free(path);
+}
+
+/* ---- completion ----------------------------------------------------------- */
+
+/* What bash's _herald offers for the words (the last is the one completed),
+ * one a line, run in dir with herald on PATH. */
+static char *bash_complete(const struct fx *fx, const char *dir, const char *words)
+{
+    struct hd_buf cmd;
+    hd_buf_init(&cmd);
+    char *bin = realpath(tu_herald_bin(), NULL);
+    assert_non_null(bin);
+    *strrchr(bin, '/') = '\0';
+    hd_buf_addf(&cmd,
+                "PATH='%s':$PATH bash -c 'source /usr/share/bash-completion/bash_completion; "
+                "source \"%s/etc/completion/herald.bash\"; COMP_WORDS=(%s); "
+                "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _herald; printf \"%%s\\n\" "
+                "\"${COMPREPLY[@]}\"'",
+                bin, fx->src, words);
+    struct tu_run r;
+    sh(&r, dir, cmd.data);
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", cmd.data, r.status, r.err);
+    free(r.err);
+    hd_buf_release(&cmd);
+    free(bin);
+    return r.out;
+}
+
+static void assert_offers(char *got, const char *const *want)
+{
+    for (size_t i = 0; want[i]; i++) {
+        char line[80];
+        snprintf(line, sizeof line, "%s\n", want[i]);
+        if (strncmp(got, line, strlen(line)) != 0) {
+            snprintf(line, sizeof line, "\n%s\n", want[i]);
+            if (!strstr(got, line))
+                fail_msg("expected '%s' among \"%s\"", want[i], got);
+        }
+    }
+    free(got);
+}
+
+static void test_package_bash(void **state)
+{
+    struct fx *fx = *state;
+    assert_offers(bash_complete(fx, fx->dir, "herald ca"), (const char *[]){"campaign", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald campaign sh"), (const char *[]){"show", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald campaign show \"\""),
+                  (const char *[]){"showcase", "shipping", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald send sh"),
+                  (const char *[]){"showcase", "shipping", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald campaign create x --segment \"\""),
+                  (const char *[]){"everyone", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald campaign create x --template r"),
+                  (const char *[]){"recall", "renewal", NULL});
+    assert_offers(bash_complete(fx, fx->dir, "herald provider test \"\""),
+                  (const char *[]){"outbox", NULL});
+    /* from another folder, the database comes from --db */
+    struct hd_buf w;
+    hd_buf_init(&w);
+    hd_buf_addf(&w, "herald --db %s/var/herald.db log --campaign s", fx->dir);
+    assert_offers(bash_complete(fx, "/", w.data), (const char *[]){"showcase", "shipping", NULL});
+    hd_buf_release(&w);
+    /* and without a database: nothing, quietly */
+    char *none = bash_complete(fx, "/", "herald campaign show \"\"");
+    assert_string_equal(none, "\n");
+    free(none);
+    /* every option each command's --help lists */
+    char names[32][32];
+    size_t n = help_commands(fx->dir, names, 32);
+    for (size_t i = 0; i < n; i++) {
+        char words[64];
+        snprintf(words, sizeof words, "herald %s -", names[i]);
+        char *got = bash_complete(fx, fx->dir, words), *opts = help_options(fx->dir, names[i]);
+        for (char *o = opts, *nl; o && *o; o = nl + 1) {
+            nl = strchr(o, '\n');
+            *nl = '\0';
+            assert_offers(hd_xstrdup(got), (const char *[]){o, NULL});
+        }
+        free(got);
+        free(opts);
+    }
+}
+
+/* The hidden command: not in --help, names one a line, nothing without a
+ * database or for an unknown word, exit 0 always. */
+static void test_package_complete_command(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    tu_herald(&r, fx->dir, NULL, "--help", NULL);
+    assert_not_contains(r.out, "complete");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "complete", "campaigns", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "showcase\n");
+    assert_contains(r.out, "shipping\n");
+    assert_string_equal(r.err, "");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "complete", "segments", NULL);
+    assert_string_equal(r.out, "everyone\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "complete", "templates", NULL);
+    assert_string_equal(r.out, "promotion\nrecall\nrenewal\n");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "complete", "bogus", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "--db", "no/such.db", "complete", "campaigns", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "");
+    tu_run_release(&r);
+}
+
+/* zsh: a real completion on a pseudo-terminal (tests/complete_zsh.zsh). */
+static char *zsh_complete(const struct fx *fx, const char *line, const char *want)
+{
+    char *bin = realpath(tu_herald_bin(), NULL);
+    assert_non_null(bin);
+    *strrchr(bin, '/') = '\0';
+    struct hd_buf cmd;
+    hd_buf_init(&cmd);
+    hd_buf_addf(&cmd,
+                "PATH='%s':$PATH zsh -f '%s/tests/complete_zsh.zsh' '%s/etc/completion' '%s' %s",
+                bin, fx->src, fx->src, line, want);
+    struct tu_run r;
+    sh(&r, fx->dir, cmd.data);
+    assert_int_equal(r.status, 0);
+    free(r.err);
+    hd_buf_release(&cmd);
+    free(bin);
+    return r.out;
+}
+
+static void test_package_zsh(void **state)
+{
+    struct fx *fx = *state;
+    struct hd_buf cmd;
+    hd_buf_init(&cmd);
+    hd_buf_addf(&cmd, "zsh -n '%s/etc/completion/_herald'", fx->src);
+    sh_ok(fx->dir, cmd.data);
+    hd_buf_release(&cmd);
+    char *out = zsh_complete(fx, "herald campaign show ", "showcase shipping");
+    assert_contains(out, "showcase");
+    assert_contains(out, "shipping");
+    free(out);
+    out = zsh_complete(fx, "herald campaign ", "estimate resume");
+    assert_contains(out, "estimate");
+    assert_contains(out, "resume");
+    free(out);
+    out = zsh_complete(fx, "herald stats x --by ", "variant provider");
+    assert_contains(out, "provider");
+    free(out);
+    /* the option lists are herald.bash's, which test_package_bash checks
+     * against --help: the two files must agree command by command */
+    char *zpath = tu_path(fx->src, "etc/completion/_herald");
+    char *z = tu_read(zpath);
+    char names[32][32];
+    size_t n = help_commands(fx->dir, names, 32);
+    for (size_t i = 0; i < n; i++) {
+        char *opts = help_options(fx->dir, names[i]);
+        for (char *o = opts, *nl; o && *o; o = nl + 1) {
+            nl = strchr(o, '\n');
+            *nl = '\0';
+            if (!has_option(z, o))
+                fail_msg("herald %s --help lists '%s'; _herald does not", names[i], o);
+        }
+        free(opts);
+    }
+    free(z);
+    free(zpath);
+}
+
+/* ---- the Debian package --------------------------------------------------- */
+
+static void test_package_deb(void **state)
+{
+    struct fx *fx = *state;
+    (void)fx;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_package_man_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_man_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_man_conf_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_complete_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_bash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_zsh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_deb, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
