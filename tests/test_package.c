@@ -484,10 +484,132 @@ static void test_package_zsh(void **state)
 
 /* ---- the Debian package --------------------------------------------------- */
 
+static bool installed(void)
+{
+    struct tu_run r;
+    sh(&r, "/", "dpkg-query -W -f '${Status}' herald 2>/dev/null");
+    bool yes = strstr(r.out, "installed") != NULL || strstr(r.out, "config-files") != NULL;
+    tu_run_release(&r);
+    return yes;
+}
+
+/* Purges the package the test installed, whatever happened. */
+static int teardown_deb(void **state)
+{
+    if (geteuid() == 0 && installed())
+        sh_ok("/", "dpkg --purge herald >/dev/null");
+    return teardown(state);
+}
+
+/* The demo's commands (scripts/demo.sh) against the installed binary, from
+ * a folder of its own, with the installed configuration and templates. */
+static void run_demo(const struct fx *fx, const char *dir)
+{
+    char *db = tu_path(dir, "demo.db"), *csv = tu_path(fx->src, "examples/contacts.csv");
+    sh_ok(dir, "ln -s /usr/share/herald/templates templates");
+    const char *const cmds[][20] = {
+        {"init", NULL},
+        {"contacts", "import", csv, "--default-region", "CN", NULL},
+        {"contacts", "list", "--limit", "5", NULL},
+        {"suppress", "add", "abigail.1@example.com", "--reason", "unsubscribed", NULL},
+        {"segment", "define", "churned", "days_since(last_active) > 30", NULL},
+        {"template", "list", NULL},
+        {"template", "lint", NULL},
+        {"template", "preview", "recall", "--contact", "c0002", "--channel", "sms", NULL},
+        {"campaign", "create", "recall-nov", "--segment", "churned", "--template", "recall",
+         "--channels", "email,push,sms", "--variants", "a=50,b=50", "--holdout", "10", "--expires",
+         "2d", "--now", NULL},
+        {"campaign", "estimate", "recall-nov", NULL},
+        {"send", "recall-nov", NULL},
+        {"campaign", "show", "recall-nov", NULL},
+        {"log", "--campaign", "recall-nov", "--limit", "8", NULL},
+        {"stats", "recall-nov", NULL},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *args[24] = {"--db", db};
+        for (size_t k = 0; cmds[i][k]; k++)
+            args[k + 2] = cmds[i][k];
+        herald_ok(dir, args);
+    }
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "/etc/herald/herald.conf");
+    tu_run_release(&r);
+    char *outbox = tu_path(dir, "var/outbox/email/new");
+    assert_true(tu_exists(outbox));
+    free(outbox);
+    free(csv);
+    free(db);
+}
+
 static void test_package_deb(void **state)
 {
     struct fx *fx = *state;
-    (void)fx;
+    if (geteuid() != 0) {
+        print_message("test_package_deb: skipped: installing a package needs root\n");
+        skip();
+    }
+    struct tu_run r;
+    sh(&r, "/", "command -v dpkg-deb && command -v lintian && command -v dpkg-shlibdeps");
+    if (r.status != 0) {
+        print_message("test_package_deb: skipped: dpkg-dev or lintian is missing (make deps)\n");
+        tu_run_release(&r);
+        skip();
+    }
+    tu_run_release(&r);
+    if (!installed() && tu_exists("/usr/bin/herald")) {
+        print_message("test_package_deb: skipped: /usr/bin/herald exists, not from a package\n");
+        skip();
+    }
+    /* make deb: the build, the package, and lintian, which fails on errors */
+    struct hd_buf cmd;
+    hd_buf_init(&cmd);
+    hd_buf_addf(&cmd, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 -C '%s' deb 2>&1",
+                fx->src);
+    sh(&r, fx->dir, cmd.data);
+    if (r.status != 0 || strstr(r.out, "\nE: ") || strncmp(r.out, "E: ", 3) == 0)
+        fail_msg("make deb: exit %d\n%s", r.status, r.out);
+    print_message("%s", r.out); /* lintian's warnings, for whoever reads the log */
+    tu_run_release(&r);
+
+    hd_buf_reset(&cmd);
+    hd_buf_addf(&cmd, "dpkg -i '%s'/build/herald_*.deb >/dev/null", fx->src);
+    sh_ok(fx->dir, cmd.data);
+    sh_ok("/", "test -x /usr/bin/herald && test -f /etc/herald/herald.conf && "
+               "test -f /usr/share/bash-completion/completions/herald && "
+               "test -f /usr/share/zsh/vendor-completions/_herald && "
+               "test -f /usr/share/herald/templates/recall.tmpl && "
+               "test \"$(man -w herald.conf)\" = /usr/share/man/man5/herald.conf.5.gz && "
+               "test \"$(stat -c %U /var/lib/herald)\" = herald && getent passwd herald && "
+               "dpkg-query -W -f '${Conffiles}' herald | grep -q /etc/herald/herald.conf");
+
+    char *demo = tu_path(fx->dir, "demo");
+    assert_int_equal(mkdir(demo, 0700), 0);
+    const char *bin = getenv("HERALD_BIN");
+    char *saved = bin ? hd_xstrdup(bin) : NULL;
+    setenv("HERALD_BIN", "/usr/bin/herald", 1);
+    run_demo(fx, demo);
+    if (saved)
+        setenv("HERALD_BIN", saved, 1);
+    else
+        unsetenv("HERALD_BIN");
+    free(saved);
+    free(demo);
+
+    sh_ok("/", "dpkg --purge herald >/dev/null");
+    static const char *const gone[] = {"/usr/bin/herald",
+                                       "/etc/herald",
+                                       "/var/lib/herald",
+                                       "/usr/share/herald",
+                                       "/usr/share/doc/herald",
+                                       "/usr/share/man/man1/herald.1.gz",
+                                       "/usr/share/zsh/vendor-completions/_herald"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (tu_exists(gone[i]))
+            fail_msg("'%s' is left after dpkg --purge", gone[i]);
+    assert_false(installed());
+    hd_buf_release(&cmd);
 }
 
 int main(void)
@@ -499,7 +621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_package_complete_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_package_bash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_package_zsh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_package_deb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_package_deb, setup, teardown_deb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
