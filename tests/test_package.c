@@ -179,6 +179,60 @@ static char *help_options(const char *dir, const char *cmd)
     return hd_buf_detach(&b, NULL);
 }
 
+/* The subcommands `herald CMD --help` shows in its usage lines ("herald
+ * campaign pause|resume|cancel NAME" gives pause, resume and cancel), as
+ * "name\n" lines; "" for a command without any. */
+static char *help_subcommands(const char *dir, const char *cmd)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, cmd, "--help", NULL);
+    assert_int_equal(r.status, 0);
+    struct hd_buf b, prefix;
+    hd_buf_init(&b);
+    hd_buf_init(&prefix);
+    hd_buf_addf(&b, "%s", "");
+    hd_buf_addf(&prefix, "herald %s ", cmd);
+    for (char *line = r.out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        char *p = line;
+        if (strncmp(p, "usage: ", 7) == 0)
+            p += 7;
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, prefix.data, prefix.len) != 0)
+            continue;
+        p += prefix.len;
+        size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz|");
+        if (len == 0 || (p[len] != ' ' && p[len] != '\n'))
+            continue; /* an operand (CAMPAIGN) or an option */
+        for (char *w = p, *end = p + len; w < end;) {
+            size_t k = strcspn(w, "|");
+            if (w + k > end)
+                k = (size_t)(end - w);
+            char word[32];
+            snprintf(word, sizeof word, "%.*s", (int)k, w);
+            if (!has_option(b.data, word))
+                hd_buf_addf(&b, "%s\n", word);
+            w += k + 1;
+        }
+    }
+    tu_run_release(&r);
+    hd_buf_release(&prefix);
+    return hd_buf_detach(&b, NULL);
+}
+
+/* Fails unless every word of list ("word\n" lines) is a whole word of text;
+ * where names the text in the message. Frees list. */
+static void check_words(char *list, const char *text, const char *cmd, const char *where)
+{
+    for (char *o = list, *nl; o && *o; o = nl + 1) {
+        nl = strchr(o, '\n');
+        *nl = '\0';
+        if (!has_option(text, o))
+            fail_msg("herald %s --help lists '%s'; %s does not", cmd, o, where);
+    }
+    free(list);
+}
+
 /* ---- man pages ------------------------------------------------------------ */
 
 static char *build_man(const struct fx *fx)
@@ -240,30 +294,19 @@ static void test_package_man_options(void **state)
     for (size_t i = 0; i < n; i++) {
         char page[64];
         snprintf(page, sizeof page, "herald-%s.1", names[i]);
-        char *text = read_page(fx, page), *opts = help_options(fx->dir, names[i]);
-        for (char *o = opts, *nl; o && *o; o = nl + 1) {
-            nl = strchr(o, '\n');
-            *nl = '\0';
-            if (!has_option(text, o))
-                fail_msg("herald %s --help lists '%s'; %s.scd does not", names[i], o, page);
-        }
+        char *text = read_page(fx, page);
+        check_words(help_options(fx->dir, names[i]), text, names[i], page);
+        check_words(help_subcommands(fx->dir, names[i]), text, names[i], page);
         /* the overview names every command's page */
         char *top = read_page(fx, "herald.1");
         snprintf(page, sizeof page, "*herald-%s*(1)", names[i]);
         assert_contains(top, page);
         free(top);
         free(text);
-        free(opts);
     }
     /* the global options, from herald --help, in herald(1) */
-    char *top = read_page(fx, "herald.1"), *global = help_options(fx->dir, "--help");
-    for (char *o = global, *nl; o && *o; o = nl + 1) {
-        nl = strchr(o, '\n');
-        *nl = '\0';
-        if (!has_option(top, o))
-            fail_msg("herald --help lists '%s'; herald.1.scd does not", o);
-    }
-    free(global);
+    char *top = read_page(fx, "herald.1");
+    check_words(help_options(fx->dir, "--help"), top, "", "herald.1.scd");
     free(top);
 }
 
@@ -380,14 +423,18 @@ static void test_package_bash(void **state)
     for (size_t i = 0; i < n; i++) {
         char words[64];
         snprintf(words, sizeof words, "herald %s -", names[i]);
-        char *got = bash_complete(fx, fx->dir, words), *opts = help_options(fx->dir, names[i]);
-        for (char *o = opts, *nl; o && *o; o = nl + 1) {
-            nl = strchr(o, '\n');
-            *nl = '\0';
-            assert_offers(hd_xstrdup(got), (const char *[]){o, NULL});
-        }
+        char *got = bash_complete(fx, fx->dir, words);
+        check_words(help_options(fx->dir, names[i]), got, names[i], "herald.bash");
         free(got);
-        free(opts);
+        snprintf(words, sizeof words, "herald %s \"\"", names[i]);
+        char *subs = help_subcommands(fx->dir, names[i]);
+        if (subs[0]) {
+            got = bash_complete(fx, fx->dir, words);
+            check_words(subs, got, names[i], "herald.bash");
+            free(got);
+        } else {
+            free(subs);
+        }
     }
 }
 
@@ -443,6 +490,27 @@ static char *zsh_complete(const struct fx *fx, const char *line, const char *wan
     return r.out;
 }
 
+/* The line "    CMD) print ..." of the zsh function fn in z ("" when there
+ * is none); the caller frees it. */
+static char *zsh_case(const char *z, const char *fn, const char *cmd)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%s() {", fn);
+    const char *body = strstr(z, b.data);
+    assert_non_null(body);
+    const char *end = strstr(body, "\n}");
+    hd_buf_reset(&b);
+    hd_buf_addf(&b, "\n    %s) print", cmd);
+    const char *line = strstr(body, b.data);
+    hd_buf_reset(&b);
+    if (line && line < end)
+        hd_buf_addf(&b, "%.*s", (int)strcspn(line + 1, "\n"), line + 1);
+    else
+        hd_buf_addf(&b, "%s", "");
+    return hd_buf_detach(&b, NULL);
+}
+
 static void test_package_zsh(void **state)
 {
     struct fx *fx = *state;
@@ -462,21 +530,18 @@ static void test_package_zsh(void **state)
     out = zsh_complete(fx, "herald stats x --by ", "variant provider");
     assert_contains(out, "provider");
     free(out);
-    /* the option lists are herald.bash's, which test_package_bash checks
-     * against --help: the two files must agree command by command */
+    /* the lists, command by command, against --help */
     char *zpath = tu_path(fx->src, "etc/completion/_herald");
     char *z = tu_read(zpath);
     char names[32][32];
     size_t n = help_commands(fx->dir, names, 32);
     for (size_t i = 0; i < n; i++) {
-        char *opts = help_options(fx->dir, names[i]);
-        for (char *o = opts, *nl; o && *o; o = nl + 1) {
-            nl = strchr(o, '\n');
-            *nl = '\0';
-            if (!has_option(z, o))
-                fail_msg("herald %s --help lists '%s'; _herald does not", names[i], o);
-        }
+        char *opts = zsh_case(z, "__herald_options", names[i]);
+        check_words(help_options(fx->dir, names[i]), opts, names[i], "_herald");
+        char *subs = zsh_case(z, "__herald_subcommands", names[i]);
+        check_words(help_subcommands(fx->dir, names[i]), subs, names[i], "_herald");
         free(opts);
+        free(subs);
     }
     free(z);
     free(zpath);
