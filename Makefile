@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk \
-            scdoc man-db lintian zsh bash-completion fakeroot dpkg-dev
+            scdoc man-db lintian zsh bash-completion dpkg-dev
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
