@@ -188,12 +188,14 @@ install-extras: man
 # scripts/mkdeb.sh (control files in debian/) and checked with lintian.
 DEB_DIR := $(B)/deb
 deb: check-deps
-	rm -rf $(DEB_DIR)/root $(DEB_DIR)/herald
+	rm -rf $(DEB_DIR)/root $(DEB_DIR)/herald $(DEB_DIR)/man
 	export DEB_BUILD_MAINT_OPTIONS=hardening=+all; \
+	export SOURCE_DATE_EPOCH=$$(dpkg-parsechangelog -l packaging/deb/changelog -STimestamp); \
 	CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
 	LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" $(MAKE) B=$(DEB_DIR) PREFIX=/usr SYSCONFDIR=/etc LOCALSTATEDIR=/var \
 	  SYSTEMDUNITDIR=/lib/systemd/system DESTDIR=$(CURDIR)/$(DEB_DIR)/root install
-	bash scripts/mkdeb.sh $(DEB_DIR)/root $(B)
+	SOURCE_DATE_EPOCH=$$(dpkg-parsechangelog -l packaging/deb/changelog -STimestamp) \
+	  bash scripts/mkdeb.sh $(DEB_DIR)/root $(B)
 	lintian --fail-on error $(B)/herald_*.deb
 
 format:
