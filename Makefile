@@ -11,12 +11,16 @@
 #   make demo       set everything up and run the main job end to end
 #   make deps       install the Debian packages the build, tests and bench need
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make man        the man pages (docs/man/*.scd, with scdoc) into build/man
+#   make install-extras  man pages and bash and zsh completion (install does it too)
+#   make deb        build/herald_VERSION_ARCH.deb (scripts/mkdeb.sh), checked by lintian
 #   make format     clang-format every source file
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= $(PREFIX)/etc
 DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -27,7 +31,8 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
-            nodejs nginx-light wrk
+            nodejs nginx-light wrk \
+            scdoc man-db lintian zsh bash-completion dpkg-dev
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -50,7 +55,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all check-layers test asan valgrind bench demo deps install format clean check-deps fuzz
+.PHONY: all check-layers test asan valgrind bench demo deps install format clean check-deps fuzz \
+        man install-extras deb
 all: check-deps $(B)/herald
 
 check-deps:
@@ -153,6 +159,44 @@ install: all
 	install -m 755 $(B)/herald $(DESTDIR)$(PREFIX)/bin/herald
 	install -m 644 etc/herald.conf $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
 	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
+
+# Man pages: scdoc sources in docs/man, pages in $(B)/man. `all` does not
+# need scdoc; install-extras does.
+MAN_SRC := $(sort $(wildcard docs/man/*.scd))
+MAN_PAGES := $(MAN_SRC:docs/man/%.scd=$(B)/man/%)
+man: $(MAN_PAGES)
+
+$(B)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# What `install` adds to the binary, configuration and templates: the man
+# pages and shell completion. Its own target (and a prerequisite-only line)
+# so that it stays apart from the install recipe.
+install: install-extras
+install-extras: man
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/vendor-completions
+	install -m 644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 etc/completion/herald.bash \
+	  $(DESTDIR)$(DATADIR)/bash-completion/completions/herald
+	install -m 644 etc/completion/_herald $(DESTDIR)$(DATADIR)/zsh/vendor-completions/_herald
+
+# A Debian package: a build of its own for the system's paths (the paths are
+# compiled in), installed into a staging folder, then packed by
+# scripts/mkdeb.sh (control files in debian/) and checked with lintian.
+DEB_DIR := $(B)/deb
+deb: check-deps
+	rm -rf $(DEB_DIR)/root $(DEB_DIR)/herald $(DEB_DIR)/man
+	export DEB_BUILD_MAINT_OPTIONS=hardening=+all; \
+	export SOURCE_DATE_EPOCH=$$(dpkg-parsechangelog -l packaging/deb/changelog -STimestamp); \
+	CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" $(MAKE) B=$(DEB_DIR) PREFIX=/usr SYSCONFDIR=/etc LOCALSTATEDIR=/var \
+	  SYSTEMDUNITDIR=/lib/systemd/system DESTDIR=$(CURDIR)/$(DEB_DIR)/root install
+	SOURCE_DATE_EPOCH=$$(dpkg-parsechangelog -l packaging/deb/changelog -STimestamp) \
+	  bash scripts/mkdeb.sh $(DEB_DIR)/root $(B)
+	lintian --fail-on error $(B)/herald_*.deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

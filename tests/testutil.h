@@ -96,20 +96,11 @@ static inline const char *tu_herald_bin(void)
     return b ? b : "build/herald";
 }
 
-/* Runs herald in dir with the arguments (NULL-terminated), stdin from
- * stdin_path (or /dev/null), and captures stdout and stderr. */
-static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdin_path, ...)
+/* Runs the program argv[0] (a path, or a name looked up in PATH) in dir with argv
+ * (NULL-terminated), stdin from stdin_path (or /dev/null), and captures stdout and stderr. */
+static inline void tu_exec(struct tu_run *r, const char *dir, const char *stdin_path,
+                           const char *const *argv)
 {
-    const char *argv[64];
-    int argc = 0;
-    va_list ap;
-    argv[argc++] = tu_herald_bin();
-    va_start(ap, stdin_path);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 63)
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
     char *outp = tu_path(dir, ".stdout"), *errp = tu_path(dir, ".stderr");
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -121,7 +112,7 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
         FILE *e = freopen(errp, "wb", stderr);
         if (!in || !o || !e)
             _exit(126);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     int st;
@@ -137,6 +128,23 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
     remove(errp);
     free(outp);
     free(errp);
+}
+
+/* Runs herald in dir with the arguments (NULL-terminated), stdin from
+ * stdin_path (or /dev/null), and captures stdout and stderr. */
+static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdin_path, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+    argv[argc++] = tu_herald_bin();
+    va_start(ap, stdin_path);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 63)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    tu_exec(r, dir, stdin_path, argv);
 }
 
 /* Runs herald in dir with the arguments and expects exit status 0, else

@@ -49,6 +49,8 @@ static const struct command commands[] = {
     {"why", cmd_why, NEED_CONFIG | NEED_STORE, "why a contact did or did not get a campaign"},
     {"stats", cmd_stats, NEED_CONFIG | NEED_STORE, "a campaign's numbers, A/B and conversions"},
     {"events", cmd_events, NEED_CONFIG | NEED_STORE, "import conversion events (for stats --goal)"},
+    /* no summary: hidden from --help; the shell completion scripts call it */
+    {"complete", cmd_complete, 0, NULL},
 };
 
 static const char usage[] =
@@ -68,7 +70,8 @@ static void print_usage(FILE *out)
 {
     fputs(usage, out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].summary)
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nexit status: 0 success, 1 failure, 2 usage error\n", out);
 }
 
