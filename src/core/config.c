@@ -832,8 +832,10 @@ static void provider_defaults(struct hd_provider_cfg *p)
 static struct hd_config *defaults(void)
 {
     struct hd_config *cfg = hd_xcalloc(1, sizeof *cfg);
-    cfg->database = hd_xstrdup("var/herald.db");
-    cfg->templates = hd_xstrdup("templates");
+    struct hd_paths where;
+    hd_paths_get(&where);
+    cfg->database = hd_xstrdup(where.database);
+    cfg->templates = hd_xstrdup(where.templates);
     cfg->timezone = hd_xstrdup("UTC");
     cfg->locale = hd_xstrdup("en");
     cfg->log_level = HD_LOG_INFO;
@@ -851,7 +853,9 @@ static void default_outbox(struct hd_config *cfg)
     p->name = hd_xstrdup("outbox");
     p->type = hd_xstrdup("outbox");
     p->burst = 100;
-    kv_push(&p->kv, &p->nkv, "path", "var/outbox", 0);
+    struct hd_paths where;
+    hd_paths_get(&where);
+    kv_push(&p->kv, &p->nkv, "path", where.outbox, 0);
     cfg->nproviders = 1;
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {
         cfg->channels[ch].providers = hd_xcalloc(1, sizeof(char *));
@@ -935,7 +939,11 @@ const char *hd_config_find(const char *explicit_path, const char *sysconf_path)
     const char *env = getenv("HERALD_CONFIG");
     if (env && *env)
         return env;
-    FILE *f = fopen("etc/herald.conf", "r");
+    struct hd_paths where;
+    hd_paths_get(&where);
+    if (!sysconf_path)
+        sysconf_path = where.sysconf;
+    FILE *f = where.installed ? NULL : fopen("etc/herald.conf", "r");
     if (f) {
         fclose(f);
         return "etc/herald.conf";
