@@ -194,10 +194,200 @@ static void test_service_install(void **state)
     tu_rmdir(tmp);
 }
 
+/* ---- herald run under a service manager ----------------------------------- */
+
+struct svc {
+    char *dir, *conf, *sock_path, *err_path;
+    int sock;
+    pid_t pid;
+    struct hd_buf got; /* every notification so far, each ending in "\n--\n" */
+};
+
+static void svc_start(struct svc *s, const char *conf_text, bool watchdog)
+{
+    memset(s, 0, sizeof *s);
+    s->dir = tu_tmpdir();
+    s->conf = tu_path(s->dir, "herald.conf");
+    s->sock_path = tu_path(s->dir, "notify.sock");
+    s->err_path = tu_path(s->dir, "run.err");
+    hd_buf_init(&s->got);
+    tu_write(s->conf, conf_text);
+    char *tpl = tu_path(src_dir(), "templates"), *link = tu_path(s->dir, "templates");
+    assert_int_equal(symlink(tpl, link), 0);
+    free(tpl);
+    free(link);
+    struct tu_run r;
+    tu_herald(&r, s->dir, NULL, "-c", s->conf, "init", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s->sock >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    assert_true(strlen(s->sock_path) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, s->sock_path, strlen(s->sock_path) + 1);
+    assert_int_equal(bind(s->sock, (struct sockaddr *)&sa, sizeof sa), 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        char pid[32];
+        snprintf(pid, sizeof pid, "%ld", (long)getpid());
+        setenv("NOTIFY_SOCKET", s->sock_path, 1);
+        if (watchdog) {
+            setenv("WATCHDOG_USEC", "200000", 1);
+            setenv("WATCHDOG_PID", pid, 1);
+        }
+        int fd = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || chdir(s->dir) != 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "-c", s->conf, "run", (char *)NULL);
+        _exit(127);
+    }
+}
+
+/* Reads notifications until one holds needle (the count-th time), for at
+ * most 10 s. */
+static void svc_expect(struct svc *s, const char *needle, int count)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int seen = 0;
+        for (const char *p = s->got.data; p && (p = strstr(p, needle)) != NULL; p++)
+            seen++;
+        if (seen >= count)
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > 10000 && kill(s->pid, SIGKILL) >= 0)
+            fail_msg("no %s (x%d) from herald run in 10 s; got:\n%s", needle, count,
+                     s->got.data ? s->got.data : "");
+        struct pollfd pfd = {s->sock, POLLIN, 0};
+        if (poll(&pfd, 1, 100) == 1) {
+            char buf[4096];
+            ssize_t n = recv(s->sock, buf, sizeof buf - 1, 0);
+            if (n > 0) {
+                hd_buf_add(&s->got, buf, (size_t)n);
+                hd_buf_adds(&s->got, "\n--\n");
+            }
+        }
+    }
+}
+
+/* Waits (at most 10 s) until herald run's stderr holds needle; returns it. */
+static char *svc_log_until(struct svc *s, const char *needle)
+{
+    for (int i = 0; i < 1000; i++) {
+        char *text = tu_read(s->err_path);
+        if (text && strstr(text, needle))
+            return text;
+        free(text);
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    char *text = tu_read(s->err_path);
+    kill(s->pid, SIGKILL);
+    fail_msg("herald run did not log \"%s\" in 10 s:\n%s", needle, text ? text : "");
+    return NULL;
+}
+
+static int svc_stop(struct svc *s)
+{
+    int st;
+    kill(s->pid, SIGTERM);
+    svc_expect(s, "STOPPING=1", 1);
+    assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void svc_release(struct svc *s)
+{
+    close(s->sock);
+    hd_buf_release(&s->got);
+    free(s->conf);
+    free(s->sock_path);
+    free(s->err_path);
+    tu_rmdir(s->dir);
+}
+
+/* READY=1 once running, STATUS= lines, WATCHDOG=1 at half of
+ * WATCHDOG_USEC, and STOPPING=1 on SIGTERM, then exit 0. */
+static void test_service_notify(void **state)
+{
+    (void)state;
+    struct svc s;
+    svc_start(&s, "[herald]\nlog_level = info\n", true);
+    svc_expect(&s, "READY=1", 1);
+    svc_expect(&s, "STATUS=running", 1);
+    /* 200 ms: a ping every 100 ms; five within 10 s at the very least */
+    svc_expect(&s, "WATCHDOG=1", 5);
+    svc_expect(&s, "STATUS=running: 0 sent", 1); /* the tick's counts */
+    assert_int_equal(svc_stop(&s), 0);
+    assert_contains(s.got.data, "STATUS=stopping");
+    svc_release(&s);
+}
+
+/* Without WATCHDOG_USEC there is no ping, though the rest is said. */
+static void test_service_no_watchdog(void **state)
+{
+    (void)state;
+    struct svc s;
+    svc_start(&s, "[herald]\n", false);
+    svc_expect(&s, "READY=1", 1);
+    svc_expect(&s, "STATUS=running: 0 sent", 2); /* two ticks: 1 s and more */
+    assert_int_equal(svc_stop(&s), 0);
+    assert_not_contains(s.got.data, "WATCHDOG=1");
+    svc_release(&s);
+}
+
+/* SIGHUP: a good file takes effect (debug lines appear), a file with an
+ * error is refused and one that changes a provider needs a restart; herald
+ * keeps running through both, with the configuration it had. */
+static void test_service_reload(void **state)
+{
+    (void)state;
+    struct svc s;
+    svc_start(&s, "[herald]\nlog_level = info\n", false);
+    svc_expect(&s, "READY=1", 1);
+    tu_write(s.conf, "[herald]\nlog_level = debug\n");
+    kill(s.pid, SIGHUP);
+    free(svc_log_until(&s, "configuration reloaded from"));
+    svc_expect(&s, "RELOADING=1", 1);
+    svc_expect(&s, "READY=1", 2);
+
+    tu_write(s.conf, "[herald]\nlog_level = loud\n");
+    kill(s.pid, SIGHUP);
+    char *text = svc_log_until(&s, "reload refused:");
+    assert_contains(text, "herald.conf:2: log_level: 'loud' is not one of");
+    free(text);
+
+    tu_write(s.conf, "[herald]\nlog_level = debug\n[provider outbox]\ntype = outbox\n"
+                     "path = elsewhere\n");
+    kill(s.pid, SIGHUP);
+    text = svc_log_until(&s, "[provider outbox] path changed");
+    assert_contains(text, "takes effect after a restart");
+    free(text);
+    svc_expect(&s, "READY=1", 4);
+    assert_int_equal(waitpid(s.pid, NULL, WNOHANG), 0); /* still running */
+
+    assert_int_equal(svc_stop(&s), 0);
+    text = tu_read(s.err_path);
+    const char *reloaded = strstr(text, "configuration reloaded from");
+    assert_non_null(reloaded);
+    /* info before the reload, debug after (the refused files kept it) */
+    char *before = hd_xstrndup(text, (size_t)(reloaded - text));
+    assert_not_contains(before, " debug: ");
+    assert_contains(reloaded, "herald debug: dispatcher: running -> draining");
+    free(before);
+    free(text);
+    svc_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_install),
+        cmocka_unit_test(test_service_notify),
+        cmocka_unit_test(test_service_no_watchdog),
+        cmocka_unit_test(test_service_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,7 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
                  const char *explicit_config, int level, struct hd_err *err)
 {
     hd_log_init(&ctx->log, stderr, level >= 0 ? level : HD_LOG_INFO);
+    ctx->log_level_fixed = level >= 0;
     if (hd_clock_init_env(&ctx->clock, err) < 0)
         return -1;
     ctx->log.clock = &ctx->clock;
