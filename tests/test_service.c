@@ -381,13 +381,152 @@ static void test_service_reload(void **state)
     svc_release(&s);
 }
 
+/* ---- the journal ------------------------------------------------------------ */
+
+/* The entry of a line: its fields, as sd_journal_sendv gets them. */
+static void test_service_journal_entry(void **state)
+{
+    (void)state;
+    struct hd_buf f[HD_LOG_JOURNAL_MAX];
+    struct hd_log_fields about = {"0190a1b2-c3d4-8e5f-9a0b-1c2d3e4f5a6b", "recall-nov", "outbox"};
+    size_t n = hd_log_journal_entry(HD_LOG_WARN, "provider 'outbox' is paused", &about, f);
+    assert_int_equal(n, 6);
+    assert_string_equal(f[0].data, "MESSAGE=provider 'outbox' is paused");
+    assert_string_equal(f[1].data, "PRIORITY=4");
+    assert_string_equal(f[2].data, "SYSLOG_IDENTIFIER=herald");
+    assert_string_equal(f[3].data, "HERALD_MESSAGE_ID=0190a1b2-c3d4-8e5f-9a0b-1c2d3e4f5a6b");
+    assert_string_equal(f[4].data, "HERALD_CAMPAIGN=recall-nov");
+    assert_string_equal(f[5].data, "HERALD_PROVIDER=outbox");
+    for (size_t i = 0; i < n; i++)
+        hd_buf_release(&f[i]);
+    /* syslog's priorities; only the fields a line has */
+    static const char *const prio[] = {"PRIORITY=3", "PRIORITY=4", "PRIORITY=6", "PRIORITY=7"};
+    for (int level = HD_LOG_ERROR; level <= HD_LOG_DEBUG; level++) {
+        struct hd_log_fields camp = {.campaign = "c"};
+        n = hd_log_journal_entry(level, "x", level == HD_LOG_INFO ? &camp : NULL, f);
+        assert_int_equal(n, level == HD_LOG_INFO ? 4 : 3);
+        assert_string_equal(f[1].data, prio[level]);
+        if (level == HD_LOG_INFO)
+            assert_string_equal(f[3].data, "HERALD_CAMPAIGN=c");
+        for (size_t i = 0; i < n; i++)
+            hd_buf_release(&f[i]);
+    }
+}
+
+/* A campaign of the example contacts in dir, ready to send (dir/.stderr
+ * exists, for JOURNAL_STREAM to name). */
+static void journal_fixture(const char *dir, const char *conf_text)
+{
+    char *conf = tu_path(dir, "etc"), *tpl = tu_path(src_dir(), "templates");
+    char *link = tu_path(dir, "templates"), *csv = tu_path(src_dir(), "examples/contacts.csv");
+    assert_int_equal(mkdir(conf, 0700), 0);
+    free(conf);
+    conf = tu_path(dir, "etc/herald.conf");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b,
+                "%s[template_vars]\nbrand = Acme\nsupport_email = support@example.com\n"
+                "shop_url = https://shop.example.com\n"
+                "unsubscribe_url = https://example.com/unsubscribe\n",
+                conf_text);
+    tu_write(conf, b.data);
+    hd_buf_release(&b);
+    assert_int_equal(symlink(tpl, link), 0);
+    unsetenv("HERALD_CONFIG");
+    setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "contacts", "import", csv, "--default-region", "CN", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "define", "few", "id in (\"c0001\", \"c0003\")", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "create", "spring", "--segment", "few", "--template",
+              "recall", "--channels", "email", "--now", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    char *err = tu_path(dir, ".stderr");
+    tu_write(err, "");
+    struct stat sb;
+    assert_int_equal(stat(err, &sb), 0);
+    char stream[64];
+    snprintf(stream, sizeof stream, "%llu:%llu", (unsigned long long)sb.st_dev,
+             (unsigned long long)sb.st_ino);
+    setenv("JOURNAL_STREAM", stream, 1);
+    free(err);
+    free(conf);
+    free(tpl);
+    free(link);
+    free(csv);
+}
+
+/* Under systemd (JOURNAL_STREAM names herald's stderr) lines go to the
+ * journal when journald listens; this machine may run none, and then they
+ * are written plainly, as with `journal = yes` after a warning. A line
+ * about a message names it (its id, campaign and provider). */
+static void test_service_journal_auto(void **state)
+{
+    (void)state;
+    static const char *const confs[] = {"[herald]\nlog_level = debug\n",
+                                        "[herald]\nlog_level = debug\n[log]\njournal = yes\n"};
+    bool journald = access("/run/systemd/journal/socket", F_OK) == 0;
+    if (journald)
+        printf("test_service: journald runs here: the lines go to the journal\n");
+    for (int i = 0; i < 2; i++) {
+        char *dir = tu_tmpdir();
+        journal_fixture(dir, confs[i]);
+        struct tu_run r;
+        tu_herald(&r, dir, NULL, "send", "spring", NULL);
+        unsetenv("JOURNAL_STREAM");
+        assert_int_equal(r.status, 0);
+        if (journald) {
+            assert_not_contains(r.err, "herald debug: message ");
+        } else {
+            if (i == 1)
+                assert_contains(r.err, "herald warn: [log] journal = yes, but no journald listens");
+            else
+                assert_not_contains(r.err, "journald");
+            assert_contains(r.err, "of campaign 'spring', attempt 1: sent (accepted) via "
+                                   "provider 'outbox'");
+        }
+        tu_run_release(&r);
+        tu_rmdir(dir);
+    }
+}
+
+/* [log] journal = no: plain lines, and no attempt at the journal. */
+static void test_service_journal_no(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    journal_fixture(dir, "[herald]\nlog_level = debug\n[log]\njournal = no\n");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "send", "spring", NULL);
+    unsetenv("JOURNAL_STREAM");
+    assert_int_equal(r.status, 0);
+    assert_not_contains(r.err, "journal");
+    assert_contains(r.err, "herald debug: message ");
+    tu_run_release(&r);
+    char *conf = tu_path(dir, "etc/herald.conf");
+    tu_write(conf, "[log]\njournal = sometimes\n");
+    tu_herald(&r, dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "etc/herald.conf:2: journal: 'sometimes' is not one of auto, yes, no");
+    tu_run_release(&r);
+    free(conf);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_service_install),
-        cmocka_unit_test(test_service_notify),
-        cmocka_unit_test(test_service_no_watchdog),
-        cmocka_unit_test(test_service_reload),
+        cmocka_unit_test(test_service_install),       cmocka_unit_test(test_service_notify),
+        cmocka_unit_test(test_service_no_watchdog),   cmocka_unit_test(test_service_reload),
+        cmocka_unit_test(test_service_journal_entry), cmocka_unit_test(test_service_journal_auto),
+        cmocka_unit_test(test_service_journal_no),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,7 @@ struct hd_config {
     char *locale;         /* [herald] locale; default en */
     char *default_region; /* [herald] default_region, ISO 3166 alpha-2, or NULL */
     int log_level;        /* [herald] log_level; default info */
+    int log_journal;      /* [log] journal: enum hd_log_journal; default auto */
     int64_t busy_timeout; /* [herald] busy_timeout in seconds; default 5 */
     struct hd_provider_cfg *providers;
     size_t nproviders;

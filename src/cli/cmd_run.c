@@ -79,6 +79,7 @@ static void reload(void *ud, struct hd_dispatch *d)
         hd_config_register_secrets(cfg, &ctx->log);
         if (!ctx->log_level_fixed)
             ctx->log.level = cfg->log_level;
+        hd_log_use_journal(&ctx->log, cfg->log_journal);
         HD_GROW(r->retired, r->nretired);
         r->retired[r->nretired++] = ctx->cfg;
         ctx->cfg = cfg;

@@ -155,6 +155,7 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
             return -1;
         if (level < 0)
             ctx->log.level = ctx->cfg->log_level;
+        hd_log_use_journal(&ctx->log, ctx->cfg->log_journal);
         hd_config_register_secrets(ctx->cfg, &ctx->log);
     }
     if ((cmd->flags & NEED_STORE) && !wants_help && cmd_open_store(ctx, err) < 0)
