@@ -184,7 +184,7 @@ void hd_dispatch_free(struct hd_dispatch *d);
  * and each provider's rate, burst, retries and cost take effect at once.
  * What the drivers, the store or the templates were opened with (the
  * providers' other keys, connections, timeout, secrets, the set of
- * providers, the database, the templates folder) needs a restart: a
+ * providers, the database, busy_timeout, the templates folder) needs a restart: a
  * difference there is HD_E_CONFIG, naming it, and nothing changes. cfg must
  * outlive the dispatcher, and so must the configuration it replaces (the
  * drivers keep pointers into it). */

@@ -50,6 +50,8 @@ static int needs_restart(const struct hd_config *old, const struct hd_config *cf
         return hd_err_set(err, HD_E_CONFIG, "[herald] database changed: %s", tail);
     if (!same_str(old->templates, cfg->templates))
         return hd_err_set(err, HD_E_CONFIG, "[herald] templates changed: %s", tail);
+    if (old->busy_timeout != cfg->busy_timeout)
+        return hd_err_set(err, HD_E_CONFIG, "[herald] busy_timeout changed: %s", tail);
     if (old->nproviders != cfg->nproviders)
         return hd_err_set(err, HD_E_CONFIG, "the set of providers changed: %s", tail);
     for (size_t i = 0; i < cfg->nproviders; i++) {
