@@ -58,19 +58,12 @@ static size_t count_files(const char *dir)
     return n;
 }
 
-/* herald (the installed binary) in dir; fails the test on a non-zero exit. */
-static void installed(struct tu_run *r, const char *bin, const char *dir, const char *a1,
-                      const char *a2, const char *a3, const char *a4)
+/* A run of herald that must succeed. */
+static void ok(struct tu_run *r, const char *what)
 {
-    const char *old = getenv("HERALD_BIN");
-    char *keep = old ? hd_xstrdup(old) : NULL;
-    setenv("HERALD_BIN", bin, 1);
-    tu_herald(r, dir, NULL, a1, a2, a3, a4, NULL);
-    if (keep)
-        setenv("HERALD_BIN", keep, 1);
-    free(keep);
     if (r->status != 0)
-        fail_msg("herald %s %s: status %d\n%s%s", a1, a2 ? a2 : "", r->status, r->out, r->err);
+        fail_msg("herald %s: status %d\n%s%s", what, r->status, r->out, r->err);
+    tu_run_release(r);
 }
 
 /* The installed layout, and a working install from any folder. */
@@ -135,28 +128,27 @@ static void test_service_install(void **state)
     char *csv = tu_path(src_dir(), "examples/contacts.csv");
     unsetenv("HERALD_CONFIG");
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
-    struct tu_run r;
-    installed(&r, bin, work, "init", NULL, NULL, NULL);
-    tu_run_release(&r);
-    installed(&r, bin, work, "contacts", "import", csv, "--default-region=CN");
-    tu_run_release(&r);
-    installed(&r, bin, work, "segment", "define", "churned", "days_since(last_active) > 30");
-    tu_run_release(&r);
     const char *old = getenv("HERALD_BIN");
     char *keep = hd_xstrdup(old ? old : "build/herald");
-    setenv("HERALD_BIN", bin, 1);
+    setenv("HERALD_BIN", bin, 1); /* tu_herald runs the installed herald */
+    struct tu_run r;
+    tu_herald(&r, work, NULL, "init", NULL);
+    ok(&r, "init");
+    tu_herald(&r, work, NULL, "contacts", "import", csv, "--default-region=CN", NULL);
+    ok(&r, "contacts import");
+    tu_herald(&r, work, NULL, "segment", "define", "churned", "days_since(last_active) > 30", NULL);
+    ok(&r, "segment define");
     tu_herald(&r, work, NULL, "campaign", "create", "recall-nov", "--segment", "churned",
               "--template", "recall", "--channels", "email,sms", "--now", NULL);
+    ok(&r, "campaign create");
+    tu_herald(&r, work, NULL, "send", "recall-nov", NULL);
+    ok(&r, "send");
+    tu_herald(&r, work, NULL, "log", "--campaign", "recall-nov", NULL);
     setenv("HERALD_BIN", keep, 1);
     free(keep);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
-    installed(&r, bin, work, "send", "recall-nov", NULL, NULL);
-    tu_run_release(&r);
-    installed(&r, bin, work, "log", "--campaign", "recall-nov", NULL);
     assert_contains(r.out, "accepted");
     assert_contains(r.out, state_dir); /* "written to STATE/outbox/..." */
-    tu_run_release(&r);
+    ok(&r, "log");
 
     char *db = tu_path(state_dir, "herald.db"), *mail = tu_path(state_dir, "outbox/email/new");
     char *stray = tu_path(work, "var"), *decoy_db = tu_path(work, "decoy.db");
@@ -218,8 +210,7 @@ static void svc_start(struct svc *s, const char *conf_text, bool watchdog)
     free(link);
     struct tu_run r;
     tu_herald(&r, s->dir, NULL, "-c", s->conf, "init", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    ok(&r, "init");
     s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     assert_true(s->sock >= 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -436,18 +427,14 @@ static void journal_fixture(const char *dir, const char *conf_text)
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
     struct tu_run r;
     tu_herald(&r, dir, NULL, "init", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    ok(&r, "init");
     tu_herald(&r, dir, NULL, "contacts", "import", csv, "--default-region", "CN", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    ok(&r, "contacts import");
     tu_herald(&r, dir, NULL, "segment", "define", "few", "id in (\"c0001\", \"c0003\")", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    ok(&r, "segment define");
     tu_herald(&r, dir, NULL, "campaign", "create", "spring", "--segment", "few", "--template",
               "recall", "--channels", "email", "--now", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    ok(&r, "campaign create");
     char *err = tu_path(dir, ".stderr");
     tu_write(err, "");
     struct stat sb;
