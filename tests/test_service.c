@@ -66,11 +66,10 @@ static void ok(struct tu_run *r, const char *what)
     tu_run_release(r);
 }
 
-/* The installed layout, and a working install from any folder. */
-static void test_service_install(void **state)
+/* make install into tmp/prefix, with its own build in tmp/build. */
+static void make_install(const char *tmp)
 {
-    (void)state;
-    char *tmp = tu_tmpdir(), *log = tu_path(tmp, "make.log");
+    char *log = tu_path(tmp, "make.log");
     struct hd_buf b;
     hd_buf_init(&b);
     hd_buf_addf(&b, "B=%s/build", tmp);
@@ -82,43 +81,16 @@ static void test_service_install(void **state)
         char *text = tu_read(log);
         fail_msg("make install failed:\n%s", text ? text : "");
     }
-    char *bin = tu_path(tmp, "prefix/bin/herald");
-    char *conf = tu_path(tmp, "prefix/etc/herald/herald.conf");
-    char *tpl = tu_path(tmp, "prefix/share/herald/templates/recall.tmpl");
-    char *state_dir = tu_path(tmp, "prefix/var/lib/herald");
-    char *unit = tu_path(tmp, "prefix/lib/systemd/system/herald.service");
-    char *sysusers = tu_path(tmp, "prefix/lib/sysusers.d/herald.conf");
-    assert_true(tu_exists(bin) && tu_exists(conf) && tu_exists(tpl) && tu_exists(state_dir));
-    assert_true(tu_exists(unit) && tu_exists(sysusers));
-    char *text = tu_read(conf);
-    hd_buf_addf(&b, "\ndatabase = %s/herald.db\n", state_dir);
-    char *want = hd_buf_detach(&b, NULL);
-    assert_contains(text, want);
-    free(text);
-    free(want);
-    text = tu_read(unit);
-    hd_buf_addf(&b, "ExecStart=%s run\n", bin);
-    want = hd_buf_detach(&b, NULL);
-    assert_contains(text, want);
-    assert_contains(text, "Type=notify\n");
-    free(text);
-    free(want);
+    free(bvar);
+    free(pvar);
+    free(log);
+}
 
-    /* a second install keeps the configuration an operator edited */
-    tu_write(conf, "[herald]\nlog_level = warn\n");
-    assert_int_equal(run_prog(src_dir(), log, make), 0);
-    text = tu_read(conf);
-    assert_string_equal(text, "[herald]\nlog_level = warn\n");
-    free(text);
-    char *fresh = tu_path(tmp, "prefix/etc/herald/herald.conf.new");
-    text = tu_read(fresh);
-    assert_contains(text, "[provider outbox]");
-    assert_int_equal(rename(fresh, conf), 0);
-    free(text);
-    free(fresh);
-
-    /* the demo's commands in another folder, whose own etc/herald.conf an
-     * installed herald does not read */
+/* The demo's commands with the installed herald in tmp/work, whose own
+ * etc/herald.conf an installed herald does not read: the database and
+ * the outbox are in the state folder. */
+static void demo_elsewhere(const char *tmp, const char *bin, const char *state_dir)
+{
     char *work = tu_path(tmp, "work"), *decoy = tu_path(tmp, "work/etc");
     assert_int_equal(mkdir(work, 0700), 0);
     assert_int_equal(mkdir(decoy, 0700), 0);
@@ -145,44 +117,90 @@ static void test_service_install(void **state)
     ok(&r, "send");
     tu_herald(&r, work, NULL, "log", "--campaign", "recall-nov", NULL);
     setenv("HERALD_BIN", keep, 1);
-    free(keep);
     assert_contains(r.out, "accepted");
     assert_contains(r.out, state_dir); /* "written to STATE/outbox/..." */
     ok(&r, "log");
-
     char *db = tu_path(state_dir, "herald.db"), *mail = tu_path(state_dir, "outbox/email/new");
     char *stray = tu_path(work, "var"), *decoy_db = tu_path(work, "decoy.db");
     assert_true(tu_exists(db));
     assert_true(count_files(mail) > 10);
     assert_false(tu_exists(stray));
     assert_false(tu_exists(decoy_db));
-
-    /* the unit, as systemd reads it */
-    const char *const verify[] = {"systemd-analyze", "verify", "--man=no", unit, NULL};
-    int vrc = run_prog(tmp, log, verify);
-    if (vrc == 127)
-        printf("test_service: systemd-analyze is not installed: the unit is not verified\n");
-    else if (vrc != 0) {
-        text = tu_read(log);
-        fail_msg("systemd-analyze verify %s: status %d\n%s", unit, vrc, text ? text : "");
-    }
-
     free(db);
     free(mail);
     free(stray);
     free(decoy_db);
+    free(keep);
     free(csv);
     free(decoy);
     free(work);
+}
+
+/* The unit, as systemd reads it (its man pages aside: they are installed
+ * elsewhere). */
+static void verify_unit(const char *tmp, const char *unit)
+{
+    char *log = tu_path(tmp, "verify.log");
+    const char *const verify[] = {"systemd-analyze", "verify", "--man=no", unit, NULL};
+    int vrc = run_prog(tmp, log, verify);
+    if (vrc == 127) {
+        printf("test_service: systemd-analyze is not installed: the unit is not verified\n");
+    } else if (vrc != 0) {
+        char *text = tu_read(log);
+        fail_msg("systemd-analyze verify %s: status %d\n%s", unit, vrc, text ? text : "");
+    }
+    free(log);
+}
+
+/* The installed layout, a second install that keeps the configuration an
+ * operator edited, a working install from any folder, and the unit. */
+static void test_service_install(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir();
+    make_install(tmp);
+    char *bin = tu_path(tmp, "prefix/bin/herald");
+    char *conf = tu_path(tmp, "prefix/etc/herald/herald.conf");
+    char *tpl = tu_path(tmp, "prefix/share/herald/templates/recall.tmpl");
+    char *state_dir = tu_path(tmp, "prefix/var/lib/herald");
+    char *unit = tu_path(tmp, "prefix/lib/systemd/system/herald.service");
+    char *sysusers = tu_path(tmp, "prefix/lib/sysusers.d/herald.conf");
+    assert_true(tu_exists(bin) && tu_exists(conf) && tu_exists(tpl) && tu_exists(state_dir));
+    assert_true(tu_exists(unit) && tu_exists(sysusers));
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char *text = tu_read(conf);
+    hd_buf_addf(&b, "\ndatabase = %s/herald.db\n", state_dir);
+    assert_contains(text, b.data);
+    free(text);
+    hd_buf_reset(&b);
+    text = tu_read(unit);
+    hd_buf_addf(&b, "ExecStart=%s run\n", bin);
+    assert_contains(text, b.data);
+    assert_contains(text, "Type=notify\n");
+    free(text);
+    hd_buf_release(&b);
+
+    tu_write(conf, "[herald]\nlog_level = warn\n");
+    make_install(tmp);
+    text = tu_read(conf);
+    assert_string_equal(text, "[herald]\nlog_level = warn\n");
+    free(text);
+    char *fresh = tu_path(tmp, "prefix/etc/herald/herald.conf.new");
+    text = tu_read(fresh);
+    assert_contains(text, "[provider outbox]");
+    assert_int_equal(rename(fresh, conf), 0);
+    free(text);
+    free(fresh);
+
+    demo_elsewhere(tmp, bin, state_dir);
+    verify_unit(tmp, unit);
     free(bin);
     free(conf);
     free(tpl);
     free(state_dir);
     free(unit);
     free(sysusers);
-    free(bvar);
-    free(pvar);
-    free(log);
     tu_rmdir(tmp);
 }
 
