@@ -67,6 +67,7 @@ static void reload(void *ud, struct hd_dispatch *d)
     struct hd_config *cfg = NULL;
     struct hd_err err = {0};
     const char *path = ctx->config_path ? ctx->config_path : "(built-in defaults)";
+    bool taken = false;
     hd_service_notifyf(r->service, "RELOADING=1\nSTATUS=reloading %s", path);
     if (hd_config_load(ctx->config_path, &cfg, &err) < 0 ||
         hd_dispatch_reconfigure(d, cfg, &err) < 0) {
@@ -83,10 +84,11 @@ static void reload(void *ud, struct hd_dispatch *d)
         HD_GROW(r->retired, r->nretired);
         r->retired[r->nretired++] = ctx->cfg;
         ctx->cfg = cfg;
+        taken = true;
         hd_log_info(&ctx->log, "configuration reloaded from %s", path);
     }
     hd_service_notifyf(r->service, "READY=1\nSTATUS=running (%s %s)",
-                       cfg == ctx->cfg ? "reloaded" : "reload refused, kept", path);
+                       taken ? "reloaded" : "reload refused, kept", path);
 }
 
 static const char run_usage[] =
