@@ -10,7 +10,9 @@
 #                   and instructions per message from callgrind
 #   make demo       set everything up and run the main job end to end
 #   make deps       install the Debian packages the build, tests and bench need
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (and SYSCONFDIR, DATADIR, LOCALSTATEDIR,
+#                   SYSTEMDUNITDIR, SYSUSERSDIR); the binary is built with these
+#                   folders compiled in (README "Install")
 #   make man        the man pages (docs/man/*.scd, with scdoc) into build/man
 #   make install-extras  man pages and bash and zsh completion (install does it too)
 #   make deb        build/herald_VERSION_ARCH.deb (scripts/mkdeb.sh), checked by lintian
@@ -21,10 +23,15 @@ DESTDIR ?=
 SYSCONFDIR ?= $(PREFIX)/etc
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
+LOCALSTATEDIR ?= $(PREFIX)/var
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BINDIR := $(PREFIX)/bin
+STATEDIR := $(LOCALSTATEDIR)/lib/herald
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl
+PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
@@ -32,7 +39,8 @@ DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk \
-            scdoc man-db lintian zsh bash-completion dpkg-dev
+            scdoc man-db lintian zsh bash-completion dpkg-dev \
+            libsystemd-dev systemd
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -40,7 +48,6 @@ WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) $(WARN) -Iinclude \
-             -DHD_SYSCONF_PATH='"$(SYSCONFDIR)/herald/herald.conf"' \
              $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
@@ -56,7 +63,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all check-layers test asan valgrind bench demo deps install format clean check-deps fuzz \
-        man install-extras deb
+        man install-extras deb FORCE
 all: check-deps $(B)/herald
 
 check-deps:
@@ -68,7 +75,20 @@ check-deps:
 # the calls CONVENTIONS.md bans compile errors.
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -include herald/banned.h -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(PATH_CFLAGS) -include herald/banned.h -MMD -MP -c $< -o $@
+
+# The install folders are compiled into two objects only (paths.c, and
+# main.c's help text); the stamp holds them, and changes (so that these two
+# are rebuilt) only when a folder does.
+PATH_OBJ := $(B)/obj/src/core/paths.o $(B)/obj/src/cli/main.o
+$(PATH_OBJ): $(B)/paths.stamp
+$(PATH_OBJ): PATH_CFLAGS = -DHD_BINDIR='"$(BINDIR)"' -DHD_SYSCONFDIR='"$(SYSCONFDIR)"' \
+  -DHD_DATADIR='"$(DATADIR)"' -DHD_LOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
+  -DHD_SYSCONF_PATH='"$(SYSCONFDIR)/herald/herald.conf"'
+$(B)/paths.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(BINDIR) $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR)' | cmp -s - $@ || \
+	  echo '$(BINDIR) $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR)' > $@
 
 # the interposer needs RTLD_NEXT; glibc reads _GNU_SOURCE at the first system
 # header, which banned.h includes, so it is defined here, not in the file
@@ -153,12 +173,34 @@ deps:
 	    $$missing >/dev/null; \
 	else echo "make deps: everything is installed"; fi
 
+# The configuration is installed with absolute paths (the state folder,
+# DATADIR's templates), and only where none exists: an existing one is kept
+# and the new one written beside it as herald.conf.new. The unit runs the
+# installed binary; the state folder is created.
+CONF_SUBST := -e 's|^database = var/herald.db$$|database = $(STATEDIR)/herald.db|' \
+  -e 's|^templates = templates$$|templates = $(DATADIR)/herald/templates|' \
+  -e 's|^path = var/outbox$$|path = $(STATEDIR)/outbox|'
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/herald \
-	  $(DESTDIR)$(DATADIR)/herald/templates/partials
-	install -m 755 $(B)/herald $(DESTDIR)$(PREFIX)/bin/herald
-	install -m 644 etc/herald.conf $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/herald \
+	  $(DESTDIR)$(DATADIR)/herald/templates/partials $(DESTDIR)$(SYSTEMDUNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR)
+	install -d -m 750 $(DESTDIR)$(STATEDIR)
+	install -m 755 $(B)/herald $(DESTDIR)$(BINDIR)/herald
 	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
+	sed $(CONF_SUBST) etc/herald.conf > $(B)/herald.conf.installed
+	@grep -q '^database = $(STATEDIR)/herald.db$$' $(B)/herald.conf.installed && \
+	  grep -q '^path = $(STATEDIR)/outbox$$' $(B)/herald.conf.installed || \
+	  { echo "make install: etc/herald.conf lost its default paths" >&2; exit 1; }
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf ]; then \
+	  echo "make install: keeping $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf;" \
+	    "the new example is herald.conf.new"; \
+	  install -m 644 $(B)/herald.conf.installed $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf.new; \
+	else install -m 644 $(B)/herald.conf.installed $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf; fi
+	sed -e 's|/usr/bin/herald|$(BINDIR)/herald|g' -e 's|/var/lib/herald|$(STATEDIR)|g' \
+	  etc/herald.service > $(B)/herald.service.installed
+	install -m 644 $(B)/herald.service.installed $(DESTDIR)$(SYSTEMDUNITDIR)/herald.service
+	sed -e 's|/var/lib/herald|$(STATEDIR)|g' etc/herald.sysusers > $(B)/herald.sysusers.installed
+	install -m 644 $(B)/herald.sysusers.installed $(DESTDIR)$(SYSUSERSDIR)/herald.conf
 
 # Man pages: scdoc sources in docs/man, pages in $(B)/man. `all` does not
 # need scdoc; install-extras does.

@@ -84,6 +84,7 @@ struct hd_config {
     char *locale;         /* [herald] locale; default en */
     char *default_region; /* [herald] default_region, ISO 3166 alpha-2, or NULL */
     int log_level;        /* [herald] log_level; default info */
+    int log_journal;      /* [log] journal: enum hd_log_journal; default auto */
     int64_t busy_timeout; /* [herald] busy_timeout in seconds; default 5 */
     struct hd_provider_cfg *providers;
     size_t nproviders;
@@ -114,10 +115,25 @@ int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
 /* Parses INI text; name stands in for the file name in messages. */
 int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err);
 /* Which file to read: explicit (-c), else $HERALD_CONFIG, else etc/herald.conf
- * or sysconf_path if they exist, else NULL (defaults). Returns a borrowed
- * pointer to one of its arguments or to the environment. */
+ * (not for an installed binary, see hd_paths_get) or sysconf_path (NULL: the
+ * compiled-in one) if they exist, else NULL (defaults). Returns a borrowed
+ * pointer to one of its arguments, the environment or a constant. */
 const char *hd_config_find(const char *explicit_path, const char *sysconf_path);
 void hd_config_free(struct hd_config *cfg);
+
+/* Where herald finds its files (paths.c): an installed binary (the one
+ * `make install` put in BINDIR) uses the folders compiled in at its build,
+ * whatever the working directory; any other uses the source tree's
+ * relative paths. Every string is a constant. */
+struct hd_paths {
+    bool installed;        /* the running binary is BINDIR/herald */
+    const char *sysconf;   /* SYSCONFDIR/herald/herald.conf */
+    const char *state;     /* LOCALSTATEDIR/lib/herald, the installed state folder */
+    const char *database;  /* the default database: var/herald.db, or in state */
+    const char *templates; /* the default templates: templates, or DATADIR/herald/templates */
+    const char *outbox;    /* the built-in outbox provider's folder: var/outbox, or in state */
+};
+void hd_paths_get(struct hd_paths *p);
 
 const struct hd_provider_cfg *hd_config_provider(const struct hd_config *cfg, const char *name);
 /* A provider's key as written, or NULL. */

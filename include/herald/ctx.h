@@ -15,6 +15,7 @@ struct hd_ctx {
     struct hd_config *cfg;   /* owned; loaded when the command needs it */
     struct hd_store *store;  /* owned; opened when the command needs it */
     struct hd_log log;       /* stderr, level from config or -v/-q */
+    bool log_level_fixed;    /* -v or -q: the configuration's log_level does not apply */
     struct hd_clock clock;   /* real, or HERALD_NOW */
     const char *config_path; /* the file read, or NULL for defaults (borrowed) */
     const char *db_override; /* --db PATH, or NULL (borrowed) */

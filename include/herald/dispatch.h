@@ -25,6 +25,7 @@
 #include "herald/driver.h"
 #include "herald/log.h"
 #include "herald/schedule.h"
+#include "herald/service.h"
 #include "herald/state.h"
 #include "herald/store.h"
 #include "herald/time.h"
@@ -150,6 +151,8 @@ struct hd_dispatch_stats {
     int64_t total, finished_before;
 };
 
+struct hd_dispatch;
+
 struct hd_dispatch_opts {
     int64_t campaign;            /* only this campaign's runs (send); 0: all */
     bool once;                   /* stop when nothing more is due now (run --once, send) */
@@ -161,9 +164,13 @@ struct hd_dispatch_opts {
     void (*progress)(void *ud, const struct hd_dispatch_stats *s);
     void *progress_ud;
     hd_fire_progress_fn fire_progress;
+    struct hd_service *service; /* under a manager: readiness, status, watchdog; or NULL */
+    /* set by SIGHUP: the loop calls on_reload(reload_ud, d) between turns,
+     * which may call hd_dispatch_reconfigure */
+    volatile sig_atomic_t *reload;
+    void (*on_reload)(void *ud, struct hd_dispatch *d);
+    void *reload_ud;
 };
-
-struct hd_dispatch;
 
 int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,
                     const struct hd_clock *clock, const struct hd_dispatch_opts *opts,
@@ -172,6 +179,16 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
 int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err);
 void hd_dispatch_get_stats(struct hd_dispatch *d, struct hd_dispatch_stats *out);
 void hd_dispatch_free(struct hd_dispatch *d);
+/* A running dispatcher takes a new configuration (reload.c): caps, quiet
+ * hours, channels, template variables, the time zone, locale and region,
+ * and each provider's rate, burst, retries and cost take effect at once.
+ * What the drivers, the store or the templates were opened with (the
+ * providers' other keys, connections, timeout, secrets, the set of
+ * providers, the database, busy_timeout, the templates folder) needs a restart: a
+ * difference there is HD_E_CONFIG, naming it, and nothing changes. cfg must
+ * outlive the dispatcher, and so must the configuration it replaces (the
+ * drivers keep pointers into it). */
+int hd_dispatch_reconfigure(struct hd_dispatch *d, const struct hd_config *cfg, struct hd_err *err);
 
 /* The stable UUID of a message: from the database's instance id and the
  * message's row id (a version 8 UUID), the same in every attempt. */

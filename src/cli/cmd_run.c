@@ -3,7 +3,12 @@
  * shares with it: the options both take (one table), the progress line, and
  * the stop on SIGTERM or SIGINT: the handler only sets a flag; the
  * dispatcher then stops claiming, waits for what is in flight (a bounded
- * time), records it, puts back what it had claimed, and the command exits 0. */
+ * time), records it, puts back what it had claimed, and the command exits 0.
+ * `run` alone also reloads its configuration on SIGHUP (a second flag the
+ * dispatcher looks at between turns, then reload() here: a file that does
+ * not load, or changes what needs a restart, is refused with an error line
+ * and the old configuration stays), and talks to a service manager
+ * (herald/service.h) when started by one. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +20,7 @@
 #include "herald/schedule.h"
 #include "herald/store.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
@@ -39,11 +44,61 @@ bool cli_stopped(void)
     return stop_flag != 0;
 }
 
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
+}
+
+/* What a reload needs, and the configurations it replaced: the drivers
+ * keep pointers into the first, so all live until the dispatcher is gone. */
+struct reloader {
+    struct hd_ctx *ctx;
+    struct hd_service *service;
+    struct hd_config **retired;
+    size_t nretired;
+};
+
+/* SIGHUP: the same file again (or the defaults, without one). */
+static void reload(void *ud, struct hd_dispatch *d)
+{
+    struct reloader *r = ud;
+    struct hd_ctx *ctx = r->ctx;
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    const char *path = ctx->config_path ? ctx->config_path : "(built-in defaults)";
+    bool taken = false;
+    hd_service_notifyf(r->service, "RELOADING=1\nSTATUS=reloading %s", path);
+    if (hd_config_load(ctx->config_path, &cfg, &err) < 0 ||
+        hd_dispatch_reconfigure(d, cfg, &err) < 0) {
+        hd_log_error(&ctx->log,
+                     "reload refused: %s (still running with the configuration "
+                     "read before)",
+                     err.msg);
+        hd_config_free(cfg);
+    } else {
+        hd_config_register_secrets(cfg, &ctx->log);
+        if (!ctx->log_level_fixed)
+            ctx->log.level = cfg->log_level;
+        hd_log_use_journal(&ctx->log, cfg->log_journal);
+        HD_GROW(r->retired, r->nretired);
+        r->retired[r->nretired++] = ctx->cfg;
+        ctx->cfg = cfg;
+        taken = true;
+        hd_log_info(&ctx->log, "configuration reloaded from %s", path);
+    }
+    hd_service_notifyf(r->service, "READY=1\nSTATUS=running (%s %s)",
+                       taken ? "reloaded" : "reload refused, kept", path);
+}
+
 static const char run_usage[] =
     "usage: herald run [--once] [--grace DURATION]\n"
     "\n"
     "The daemon: fires campaigns when their schedule says, and dispatches every\n"
-    "due message of every running campaign, until SIGTERM or SIGINT.\n"
+    "due message of every running campaign, until SIGTERM or SIGINT. SIGHUP\n"
+    "reloads the configuration file (one with an error is refused, and the\n"
+    "running configuration stays). Under systemd (Type=notify) it reports\n"
+    "readiness, status and watchdog pings.\n"
     "\n"
     "  --once        fire what is due, dispatch what is due now, and exit\n"
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
@@ -159,6 +214,20 @@ int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view
     return rc;
 }
 
+/* SIGHUP reloads (run only: for send it stays a hang-up that ends it). */
+static void catch_reload(struct hd_dispatch_opts *o, struct reloader *r)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hangup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    o->service = r->service;
+    o->reload = &reload_flag;
+    o->on_reload = reload;
+    o->reload_ud = r;
+}
+
 int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_spec spec = {"run", run_usage, cli_dispatch_opts, CLI_RUN, NULL, NULL};
@@ -174,10 +243,18 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct hd_dispatch_stats s;
     struct cli_view v = {.ctx = ctx};
+    struct hd_service service;
+    struct reloader r = {ctx, &service, NULL, 0};
     cli_catch_signals();
+    hd_service_init(&service);
+    catch_reload(&o, &r);
     hd_log_info(&ctx->log, "herald run: dispatching%s (pid %ld)", o.once ? " once" : "",
                 (long)getpid());
-    if (cli_dispatch(ctx, &o, &v, &s, &err) < 0)
+    rc = cli_dispatch(ctx, &o, &v, &s, &err);
+    for (size_t k = 0; k < r.nretired; k++)
+        hd_config_free(r.retired[k]);
+    free(r.retired);
+    if (rc < 0)
         return cmd_fail(ctx, &err);
     hd_log_info(&ctx->log, "herald run: stopped; %lld sent, %lld failed in this run",
                 (long long)s.by_state[HD_ST_SENT], (long long)s.by_state[HD_ST_FAILED]);

@@ -148,6 +148,7 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
                  const char *explicit_config, int level, struct hd_err *err)
 {
     hd_log_init(&ctx->log, stderr, level >= 0 ? level : HD_LOG_INFO);
+    ctx->log_level_fixed = level >= 0;
     if (hd_clock_init_env(&ctx->clock, err) < 0)
         return -1;
     ctx->log.clock = &ctx->clock;
@@ -158,6 +159,7 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
             return -1;
         if (level < 0)
             ctx->log.level = ctx->cfg->log_level;
+        hd_log_use_journal(&ctx->log, ctx->cfg->log_journal);
         hd_config_register_secrets(ctx->cfg, &ctx->log);
     }
     if ((cmd->flags & NEED_STORE) && !wants_help && cmd_open_store(ctx, err) < 0)

@@ -141,6 +141,7 @@ struct parse {
     int rc;               /* first error */
     unsigned herald_seen; /* bit per [herald] key */
     bool on_cap_seen;
+    bool journal_seen;
 };
 
 static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -460,6 +461,23 @@ static int on_import(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+/* [log] journal = auto | yes | no */
+static int on_log(struct parse *ps, const char *key, const char *v)
+{
+    static const char *const modes[] = {"auto", "yes", "no"}; /* enum hd_log_journal */
+    if (strcmp(key, "journal") != 0)
+        return fail(ps, "unknown key '%s' in [log] (known: journal)", key);
+    if (ps->journal_seen)
+        return fail(ps, "duplicate key 'journal' in [log]");
+    ps->journal_seen = true;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, modes[i]) == 0) {
+            ps->cfg->log_journal = i;
+            return 1;
+        }
+    return fail(ps, "journal: '%s' is not one of auto, yes, no", v);
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -480,8 +498,10 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_var(ps, key, value);
     if (strcmp(section, "import") == 0)
         return on_import(ps, key, value);
+    if (strcmp(section, "log") == 0)
+        return on_log(ps, key, value);
     return fail(ps,
-                "unknown section [%s] (known: herald, provider NAME, channel "
+                "unknown section [%s] (known: herald, log, provider NAME, channel "
                 "email|sms|push, caps, quiet_hours, template_vars, import)",
                 section);
 }
@@ -854,8 +874,10 @@ static void provider_defaults(struct hd_provider_cfg *p)
 static struct hd_config *defaults(void)
 {
     struct hd_config *cfg = hd_xcalloc(1, sizeof *cfg);
-    cfg->database = hd_xstrdup("var/herald.db");
-    cfg->templates = hd_xstrdup("templates");
+    struct hd_paths where;
+    hd_paths_get(&where);
+    cfg->database = hd_xstrdup(where.database);
+    cfg->templates = hd_xstrdup(where.templates);
     cfg->timezone = hd_xstrdup("UTC");
     cfg->locale = hd_xstrdup("en");
     cfg->log_level = HD_LOG_INFO;
@@ -873,7 +895,9 @@ static void default_outbox(struct hd_config *cfg)
     p->name = hd_xstrdup("outbox");
     p->type = hd_xstrdup("outbox");
     p->burst = 100;
-    kv_push(&p->kv, &p->nkv, "path", "var/outbox", 0);
+    struct hd_paths where;
+    hd_paths_get(&where);
+    kv_push(&p->kv, &p->nkv, "path", where.outbox, 0);
     cfg->nproviders = 1;
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {
         cfg->channels[ch].providers = hd_xcalloc(1, sizeof(char *));
@@ -957,7 +981,11 @@ const char *hd_config_find(const char *explicit_path, const char *sysconf_path)
     const char *env = getenv("HERALD_CONFIG");
     if (env && *env)
         return env;
-    FILE *f = fopen("etc/herald.conf", "r");
+    struct hd_paths where;
+    hd_paths_get(&where);
+    if (!sysconf_path)
+        sysconf_path = where.sysconf;
+    FILE *f = where.installed ? NULL : fopen("etc/herald.conf", "r");
     if (f) {
         fclose(f);
         return "etc/herald.conf";
@@ -1073,6 +1101,10 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
         hd_buf_adds(out, "; default_region is not set: national phone numbers are rejected\n");
     hd_units_format_duration(cfg->busy_timeout, tmp, sizeof tmp);
     hd_buf_addf(out, "log_level = %s\nbusy_timeout = %s\n", hd_log_level_name(cfg->log_level), tmp);
+    hd_buf_addf(out, "\n[log]\njournal = %s\n",
+                cfg->log_journal == HD_JOURNAL_YES  ? "yes"
+                : cfg->log_journal == HD_JOURNAL_NO ? "no"
+                                                    : "auto");
     for (size_t i = 0; i < cfg->nproviders; i++) {
         const struct hd_provider_cfg *p = &cfg->providers[i];
         hd_buf_addf(out, "\n[provider %s]\ntype = %s\n", p->name, p->type);

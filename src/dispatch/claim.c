@@ -242,8 +242,10 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
         }
         queue_fresh(d);
         if (n > 0)
-            hd_log_debug(d->log, "dispatcher: claimed %zu messages of campaign '%s', run %lld", n,
-                         run->camp->c.name, (long long)run->id);
+            hd_log_fmsg(d->log, HD_LOG_DEBUG,
+                        &(struct hd_log_fields){.campaign = run->camp->c.name},
+                        "dispatcher: claimed %zu messages of campaign '%s', run %lld", n,
+                        run->camp->c.name, (long long)run->id);
         run->drained = n == 0;
         total += (int)n;
         room -= (int)n;

@@ -20,7 +20,14 @@
  *   stopping  out of the loop: a last write, and in-flight messages that
  *             had no result in time are queued again.
  * Leases name this process; a dispatcher that starts requeues what dead
- * ones left in `sending`. */
+ * ones left in `sending`.
+ *
+ * Under a service manager (opts.service) the loop says READY=1 once it has
+ * started, STATUS= with its counts at each tick, STOPPING=1 when it drains,
+ * and pings the watchdog between turns and while a firing materializes a
+ * run. A reload (SIGHUP sets opts.reload) is taken between turns while
+ * running, through opts.on_reload, which may call hd_dispatch_reconfigure
+ * (reload.c). */
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
@@ -111,6 +118,16 @@ static int count_total(struct hd_dispatch *d, struct hd_err *err)
     return 0;
 }
 
+/* What `systemctl status` shows. */
+static void tell_status(struct hd_dispatch *d)
+{
+    if (d->opts.service && d->opts.service->notify)
+        hd_service_notifyf(
+            d->opts.service, "STATUS=%s: %lld sent, %lld failed, %lld in flight, %zu active runs",
+            life_names[d->life], (long long)d->stats.by_state[HD_ST_SENT],
+            (long long)d->stats.by_state[HD_ST_FAILED], (long long)d->stats.in_flight, d->nruns);
+}
+
 /* The one place the loop's life changes; it only goes forward. */
 static void set_life(struct hd_dispatch *d, enum life to)
 {
@@ -147,8 +164,22 @@ static int drain(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
                 "messages in flight",
                 (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
     set_life(d, LIFE_DRAINING);
+    hd_service_notifyf(d->opts.service,
+                       "STOPPING=1\nSTATUS=stopping: waiting up to %lld ms for %lld messages in "
+                       "flight",
+                       (long long)d->opts.grace_ms, (long long)d->stats.in_flight);
     d->stop_at = mono + d->opts.grace_ms;
     return hd_dsp_release_waiting(d, true, err);
+}
+
+/* A firing's progress: the watchdog is pinged while a large run is
+ * materialized, and the caller's progress line drawn. */
+static void firing(void *ud, const char *campaign, int64_t queued)
+{
+    struct hd_dispatch *d = ud;
+    hd_service_watchdog(d->opts.service, hd_clock_mono_ms());
+    if (d->opts.fire_progress)
+        d->opts.fire_progress(d->opts.progress_ud, campaign, queued);
 }
 
 /* Once a second: new runs, and campaigns paused or cancelled meanwhile. */
@@ -157,9 +188,9 @@ static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
     int fired = 0, rc;
     d->last_tick_ms = mono;
     hd_dsp_creds_sync(d);
+    tell_status(d);
     if ((d->opts.schedule &&
-         (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, d->opts.fire_progress,
-                                d->opts.progress_ud, &fired, err)) < 0) ||
+         (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, firing, d, &fired, err)) < 0) ||
         (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = hd_dsp_release_waiting(d, false, err)) < 0)
         return rc;
     return 0;
@@ -272,13 +303,26 @@ static int stopping(struct hd_dispatch *d, struct hd_err *err)
     return 0;
 }
 
+/* Between turns: the watchdog, and a reload SIGHUP asked for. */
+static void between_turns(struct hd_dispatch *d, int64_t mono)
+{
+    hd_service_watchdog(d->opts.service, mono);
+    if (d->life == LIFE_RUNNING && d->opts.reload && *d->opts.reload) {
+        *d->opts.reload = 0;
+        if (d->opts.on_reload)
+            d->opts.on_reload(d->opts.reload_ud, d);
+    }
+}
+
 int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc;
     if ((rc = start(d, err)) < 0)
         return rc;
+    hd_service_notifyf(d->opts.service, "READY=1\nSTATUS=running: %zu active runs", d->nruns);
     while (d->life != LIFE_STOPPING) {
         int64_t mono = hd_clock_mono_ms();
+        between_turns(d, mono);
         if (d->life == LIFE_RUNNING && d->opts.stop && *d->opts.stop &&
             (rc = drain(d, mono, err)) < 0)
             return rc;

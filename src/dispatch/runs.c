@@ -159,7 +159,8 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
             if (rc < 0)
                 return rc;
         }
-        hd_log_info(d->log, "campaign '%s': run %lld is done", c->name, (long long)run->id);
+        hd_log_fmsg(d->log, HD_LOG_INFO, &(struct hd_log_fields){.campaign = c->name},
+                    "campaign '%s': run %lld is done", c->name, (long long)run->id);
     }
     return open;
 }

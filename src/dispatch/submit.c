@@ -105,7 +105,7 @@ static void collect(void *ud, const struct hd_result *r)
         j->paused_until = answered + after;
         /* once a pause, not for each message of the session it stopped */
         if (r->provider_fault && p->bucket.paused_until_ms <= answered)
-            hd_log_warn(d->log,
+            hd_log_fmsg(d->log, HD_LOG_WARN, &(struct hd_log_fields){.provider = p->cfg->name},
                         "provider '%s' is paused for %lld s: %s (its messages stay queued; "
                         "fix the provider's configuration)",
                         p->cfg->name, (long long)after / 1000, r->text);

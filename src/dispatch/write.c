@@ -47,6 +47,26 @@ static const char *result_word(int channel, const struct hd_result *r, char *buf
     return buf;
 }
 
+/* The row as a debug line, with the journal's fields; nothing is done
+ * for it unless debug lines are on. */
+static void debug_row(struct hd_dispatch *d, const struct msgref *m, const struct hd_attempt *a)
+{
+    if (!hd_log_on(d->log, HD_LOG_DEBUG))
+        return;
+    char id[37];
+    const char *campaign = "?";
+    hd_dispatch_uuid(d->instance, m->id, id);
+    for (size_t i = 0; i < d->ncamps; i++)
+        if (d->camps[i]->c.id == m->campaign)
+            campaign = d->camps[i]->c.name;
+    struct hd_log_fields f = {id, campaign, a->provider};
+    hd_log_fmsg(d->log, HD_LOG_DEBUG, &f,
+                "message %s of campaign '%s', attempt %d: %s (%s%s%s)%s%s%s", id, campaign,
+                a->attempt, hd_state_name(a->state), a->outcome, a->reason ? ": " : "",
+                a->reason ? a->reason : "", a->provider ? " via provider '" : "",
+                a->provider ? a->provider : "", a->provider ? "'" : "");
+}
+
 /* The delivery-log row for x, written at t (ms). */
 static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct rec *x, int64_t t,
                    struct hd_err *err)
@@ -80,6 +100,7 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
         .cost = x->cost,
         .detail = x->detail && *x->detail ? x->detail : NULL,
     };
+    debug_row(d, m, &a);
     return hd_store_attempt_add(d->st, &a, err);
 }
 
@@ -144,7 +165,8 @@ static int on_throttled(struct hd_dispatch *d, struct job *j, struct rec *x, int
         return rc;
     d->stats.throttled++;
     if (!r->provider_fault) /* a provider at fault was told of when collected */
-        hd_log_info(d->log, "provider '%s' throttled us: pausing it for %lld ms", pc->name,
+        hd_log_fmsg(d->log, HD_LOG_INFO, &(struct hd_log_fields){.provider = pc->name},
+                    "provider '%s' throttled us: pausing it for %lld ms", pc->name,
                     (long long)after);
     snprintf(reason, sizeof reason, "provider '%s' paused for %lld ms: %s", pc->name,
              (long long)after, r->text);
