@@ -13,11 +13,11 @@ _herald_subcommands()
     case $1 in
     config) echo "check" ;;
     contacts) echo "import show list optout optin delete" ;;
-    suppress) echo "add remove list" ;;
+    suppress) echo "add remove import list" ;;
     provider) echo "list test" ;;
     segment) echo "define list show count sample export delete" ;;
     template) echo "list lint preview render" ;;
-    campaign) echo "create list show estimate pause resume cancel" ;;
+    campaign) echo "create list show estimate pause resume cancel retry" ;;
     log) echo "prune" ;;
     events) echo "import" ;;
     esac
@@ -27,14 +27,14 @@ _herald_options()
 {
     case $1 in
     init) echo "--db" ;;
-    contacts) echo "--format --types --default-region --replace --skip-invalid --rejects --dry-run --max-errors --json --limit --channel --category" ;;
-    suppress) echo "--reason --channel --format" ;;
+    contacts) echo "--format --types --default-region --replace --skip-invalid --rejects --dry-run --max-errors --map --encoding --last-wins --json --limit --channel --category" ;;
+    suppress) echo "--reason --channel --default-region --encoding --format" ;;
     provider) echo "--to --template --contact --channel --variant" ;;
     segment) echo "--replace --allow-unknown --sql --expr -n --format" ;;
     template) echo "--format --contact --data --channel --locale --variant --json --partials --strict --escape" ;;
-    campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --format" ;;
+    campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --run --reason --state --format" ;;
     run) echo "--once --grace" ;;
-    send) echo "--wait --grace" ;;
+    send) echo "--wait --grace --now" ;;
     log) echo "--campaign --run --contact --channel --provider --outcome --reason --since --until --limit --oldest-first --format --older-than --batch" ;;
     history) echo "--format" ;;
     stats) echo "--by --goal --window --format" ;;
@@ -68,7 +68,7 @@ _herald_takes_value()
         --by | --escape | --reason | --to | --contact | --variant | --expr | -n | --locale | --at | \
         --local-time | --on | --every | --tz | --holdout | --variants | --expires | --resend-after | \
         --rate | --limit | --max-errors | --default-region | --run | --since | --until | \
-        --older-than | --batch | --grace | --wait | --goal | --window) return 0 ;;
+        --older-than | --batch | --map | --encoding | --state | --grace | --wait | --goal | --window) return 0 ;;
     esac
     return 1
 }
@@ -91,6 +91,8 @@ _herald_value()
     --outcome) COMPREPLY=($(compgen -W "accepted temporary permanent throttled skipped" -- "$cur")) ;;
     --by) COMPREPLY=($(compgen -W "channel variant provider day" -- "$cur")) ;;
     --escape) COMPREPLY=($(compgen -W "html none" -- "$cur")) ;;
+    --state) COMPREPLY=($(compgen -W "failed render_failed" -- "$cur")) ;;
+    --encoding) COMPREPLY=($(compgen -W "utf-8 gbk gb18030 big5 shift_jis euc-kr latin1" -- "$cur")) ;;
     *) COMPREPLY=() ;;
     esac
     return 0
@@ -101,7 +103,7 @@ _herald_operand()
 {
     local cmd=$1 sub=$2 n=$3 cur=$4 what=
     case $cmd:$sub in
-    campaign:show | campaign:estimate | campaign:pause | campaign:resume | campaign:cancel) what=campaigns ;;
+    campaign:show | campaign:estimate | campaign:pause | campaign:resume | campaign:cancel | campaign:retry) what=campaigns ;;
     segment:show | segment:count | segment:sample | segment:export | segment:delete) what=segments ;;
     template:lint | template:preview) what=templates ;;
     provider:test) what=providers ;;
