@@ -422,12 +422,12 @@ static int show_run(void *ud, const struct hd_run *r)
         if (counts[s])
             json_object_set_new(c, hd_state_name(s), json_integer(counts[s]));
     if (o->format == FMT_JSON) {
-        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->id,
+        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->seq,
                                                 "fired_at", cmd_time(r->fire_at, t, sizeof t),
                                                 "status", runs[r->status], "messages", c));
         return 0;
     }
-    printf("run %lld  fired %s  %s\n", (long long)r->id, cmd_time(r->fire_at, t, sizeof t),
+    printf("run %lld  fired %s  %s\n", (long long)r->seq, cmd_time(r->fire_at, t, sizeof t),
            runs[r->status]);
     for (int s = 0; s < HD_ST_COUNT; s++)
         if (counts[s])

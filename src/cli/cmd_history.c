@@ -33,7 +33,7 @@ static void print_message(const struct hd_history *rec, const struct hd_msg_info
 {
     char fired[32];
     cmd_time(m->fire_at, fired, sizeof fired);
-    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name, (long long)m->run,
+    printf("\n%s, run %lld (fired %s), message %lld%s%s: %s\n", m->campaign_name, (long long)m->seq,
            fired, (long long)m->id, m->variant ? ", variant " : "", m->variant ? m->variant : "",
            hd_state_name(m->state));
     size_t shown = 0;

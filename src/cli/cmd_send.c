@@ -81,7 +81,7 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
         if (v.drawn)
             fputs("\r\033[K", stderr);
         printf("campaign '%s': run %lld, %lld messages queued, %lld held out\n", camp.name,
-               (long long)f.run, (long long)f.queued, (long long)f.held);
+               (long long)f.seq, (long long)f.queued, (long long)f.held);
         fflush(stdout);
     }
     o.campaign = camp.id;

@@ -243,7 +243,7 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
         queue_fresh(d);
         if (n > 0)
             hd_log_debug(d->log, "dispatcher: claimed %zu messages of campaign '%s', run %lld", n,
-                         run->camp->c.name, (long long)run->id);
+                         run->camp->c.name, (long long)run->seq);
         run->drained = n == 0;
         total += (int)n;
         room -= (int)n;

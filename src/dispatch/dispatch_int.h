@@ -80,7 +80,7 @@ struct camp {
 };
 
 struct run {
-    int64_t id;
+    int64_t id, seq; /* seq: its number in its campaign, for messages */
     struct camp *camp;
     int64_t busy; /* its messages claimed and not yet written back */
     bool drained; /* the last claim found nothing due */

@@ -50,7 +50,7 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
 
 struct load {
     struct hd_dispatch *d;
-    int64_t *ids, *camps;
+    int64_t *ids, *camps, *seqs;
     size_t n;
 };
 
@@ -61,6 +61,8 @@ static int collect_run(void *ud, const struct hd_run *r)
         return 0;
     HD_GROW(l->ids, l->n);
     HD_GROW(l->camps, l->n);
+    HD_GROW(l->seqs, l->n);
+    l->seqs[l->n] = r->seq;
     l->ids[l->n] = r->id;
     l->camps[l->n++] = r->campaign_id;
     return 0;
@@ -85,7 +87,7 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
             break;
         c->c.status = fresh.status;
         hd_campaign_release(&fresh);
-        struct run r = {.id = l.ids[i], .camp = c};
+        struct run r = {.id = l.ids[i], .seq = l.seqs[i], .camp = c};
         for (size_t k = 0; k < d->nruns; k++)
             if (d->runs[k].id == r.id)
                 r = d->runs[k];
@@ -110,6 +112,7 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
     }
     free(l.ids);
     free(l.camps);
+    free(l.seqs);
     if (rc < 0) {
         free(runs);
         return rc;
@@ -159,7 +162,7 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
             if (rc < 0)
                 return rc;
         }
-        hd_log_info(d->log, "campaign '%s': run %lld is done", c->name, (long long)run->id);
+        hd_log_info(d->log, "campaign '%s': run %lld is done", c->name, (long long)run->seq);
     }
     return open;
 }

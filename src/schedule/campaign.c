@@ -153,6 +153,7 @@ int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd
         (rc = hd_store_run_open(st, c->id, fire_at, now, &run, err)) < 0)
         goto out;
     out->run = run.id;
+    out->seq = run.seq;
     if (run.status == HD_RUN_MATERIALIZING) {
         struct progress_thunk thunk = {progress, ud, c->name};
         if ((rc = hd_seg_load(st, c->segment, NULL, fire_at, &ast, err)) < 0) {
@@ -315,7 +316,7 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
                                    err)) == 0) {
             hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",
-                        t.due[i].name, (long long)f.run, (long long)f.queued, (long long)f.held);
+                        t.due[i].name, (long long)f.seq, (long long)f.queued, (long long)f.held);
             ++*fired;
         }
     }

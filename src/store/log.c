@@ -19,8 +19,9 @@
 #define LOG_COLS                                                                                   \
     "a.id, a.message_id, a.run_id, a.contact_id, a.attempt, a.state, a.code, a.segments, a.at, "   \
     "a.done_at, a.cost, c.name, k.ext_id, a.variant, a.channel, a.provider, a.address, "           \
-    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail "                               \
+    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail, r.seq "                        \
     "FROM attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id "                               \
+    "LEFT JOIN runs r ON r.id = a.run_id "                                                         \
     "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1"
 
 void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
@@ -103,7 +104,8 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
                                .text = T(19),
                                .gateway_id = T(20),
                                .digest = T(21),
-                               .detail = T(22)};
+                               .detail = T(22),
+                               .run_seq = sqlite3_column_int64(s, 23)};
 #undef T
         if (!r.campaign)
             r.campaign = "-";
@@ -152,7 +154,7 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
     int rc = hd_store_prepare(
             st,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
-            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason "
+            "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, r.seq "
             "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
             "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
             "ORDER BY r.fire_at, m.id",
@@ -174,7 +176,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
                                 .campaign_name = (const char *)sqlite3_column_text(s, 8),
                                 .segment = (const char *)sqlite3_column_text(s, 9),
                                 .variant = (const char *)sqlite3_column_text(s, 10),
-                                .reason = (const char *)sqlite3_column_text(s, 11)};
+                                .reason = (const char *)sqlite3_column_text(s, 11),
+                                .seq = sqlite3_column_int64(s, 12)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
