@@ -490,6 +490,20 @@ typedef int (*hd_msg_info_cb)(void *ud, const struct hd_msg_info *m);
 int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t campaign,
                               hd_msg_info_cb cb, void *ud, struct hd_err *err);
 
+/* ---- a run's failures ------------------------------------------------------------- */
+
+/* Messages of a run that ended in a failure (hd_state_failure), counted by
+ * the reason word of the log row that ended them, with one example text. */
+struct hd_failure {
+    const char *reason; /* the log's reason word ("render_failed", "smtp_550"), or NULL */
+    int64_t n;
+    const char *text; /* one of their texts (the gateway's answer, the render error) */
+};
+typedef int (*hd_failure_cb)(void *ud, const struct hd_failure *f);
+/* Most frequent first; messages whose rows were pruned are not counted. */
+int hd_store_run_failures(struct hd_store *st, int64_t campaign, int64_t run, hd_failure_cb cb,
+                          void *ud, struct hd_err *err);
+
 /* ---- statistics ------------------------------------------------------------------- */
 
 enum hd_stats_by { HD_BY_NONE, HD_BY_CHANNEL, HD_BY_VARIANT, HD_BY_PROVIDER, HD_BY_DAY };

@@ -495,3 +495,38 @@ out:
     lat_fn(st, false, NULL);
     return rc;
 }
+
+/* ---- a run's failures ------------------------------------------------------------------ */
+
+int hd_store_run_failures(struct hd_store *st, int64_t campaign, int64_t run, hd_failure_cb cb,
+                          void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    /* the row that ended each message: of its state now (a message retried
+     * since has rows of its old failure too) */
+    int rc = hd_store_prepare(st,
+                              "SELECT a.reason, count(DISTINCT a.message_id), min(a.text) FROM "
+                              "attempts a JOIN messages m ON m.id = a.message_id AND m.state = "
+                              "a.state WHERE a.campaign_id = ?1 AND a.run_id = ?2 AND a.state IN "
+                              "(?3, ?4, ?5) GROUP BY a.reason ORDER BY 2 DESC, 1",
+                              &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, run);
+    sqlite3_bind_int(s, 3, HD_ST_FAILED);
+    sqlite3_bind_int(s, 4, HD_ST_UNDELIVERED);
+    sqlite3_bind_int(s, 5, HD_ST_RENDER_FAILED);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_failure f = {.reason = (const char *)sqlite3_column_text(s, 0),
+                               .n = sqlite3_column_int64(s, 1),
+                               .text = (const char *)sqlite3_column_text(s, 2)};
+        if ((rc = cb(ud, &f)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading the run's failures");
+    sqlite3_finalize(s);
+    return rc;
+}
