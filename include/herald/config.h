@@ -99,6 +99,12 @@ struct hd_config {
     size_t nquiet;
     struct hd_cfg_kv *vars; /* [template_vars] */
     size_t nvars;
+    /* [dispatch]: the circuit breaker pauses a campaign when at least this
+     * share (0 < rate <= 1; 0: never) of its last failure_window finished
+     * messages failed (render_failed, or failed at the gateway); defaults
+     * 0.5 and 100 */
+    double pause_on_failure_rate;
+    uint32_t failure_window;
 };
 
 /* The longest line a configuration file may have, in bytes without the line

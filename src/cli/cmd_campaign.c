@@ -427,11 +427,13 @@ static int show_run(void *ud, const struct hd_run *r)
                                                 "status", runs[r->status], "messages", c));
         return 0;
     }
-    printf("run %lld  fired %s  %s\n", (long long)r->seq, cmd_time(r->fire_at, t, sizeof t),
+    /* a line per run, with its own messages by state */
+    printf("run %-3lld fired %s  %-13s", (long long)r->seq, cmd_time(r->fire_at, t, sizeof t),
            runs[r->status]);
     for (int s = 0; s < HD_ST_COUNT; s++)
         if (counts[s])
-            printf("    %-14s %lld\n", hd_state_name(s), (long long)counts[s]);
+            printf(" %s %lld", hd_state_name(s), (long long)counts[s]);
+    printf("\n");
     json_decref(c);
     return 0;
 }
@@ -530,7 +532,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         char *paused = NULL;
         if (c.status == HD_CAMP_PAUSED &&
             hd_store_campaign_pause_reason(ctx->store, c.id, &paused, NULL) == 0 && paused)
-            printf("paused by    herald run: %s (fix it, then herald campaign resume %s)\n", paused,
+            printf("paused by    herald: %s (fix it, then 'herald campaign resume %s')\n", paused,
                    c.name);
         free(paused);
         print_provider_fault(ctx, &c);

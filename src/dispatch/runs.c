@@ -17,6 +17,7 @@ static void camp_free(struct camp *c)
     if (!c)
         return;
     hd_campaign_release(&c->c);
+    hd_dsp_breaker_release(c);
     json_decref(c->json);
     free(c);
 }
@@ -85,6 +86,8 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         struct hd_campaign fresh;
         if ((rc = hd_store_campaign_get(d->st, NULL, c->c.id, &fresh, err)) < 0)
             break;
+        if (fresh.status == HD_CAMP_PAUSED) /* resumed later, it starts afresh */
+            hd_dsp_breaker_reset(c);
         c->c.status = fresh.status;
         hd_campaign_release(&fresh);
         struct run r = {.id = l.ids[i], .seq = l.seqs[i], .camp = c};

@@ -80,7 +80,10 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
         .cost = x->cost,
         .detail = x->detail && *x->detail ? x->detail : NULL,
     };
-    return hd_store_attempt_add(d->st, &a, err);
+    int rc = hd_store_attempt_add(d->st, &a, err);
+    if (rc == 0)
+        rc = hd_dsp_breaker_note(d, m->campaign, a.state, a.reason, a.text, err);
+    return rc;
 }
 
 int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
