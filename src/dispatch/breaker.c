@@ -58,6 +58,7 @@ static int trip(struct hd_dispatch *d, struct camp *c, struct hd_err *err)
         (rc = hd_store_campaign_pause_note(d->st, c->c.id, reason, err)) < 0)
         return rc;
     c->c.status = HD_CAMP_PAUSED;
+    d->tripped = true;
     hd_dsp_breaker_reset(c);
     return 0;
 }

@@ -133,6 +133,7 @@ struct hd_dispatch {
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t last_pauses_ms;
     bool flush_now; /* a throttled result waits to be written and shared */
+    bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
     struct hd_dispatch_stats stats;
 };
 
