@@ -167,8 +167,8 @@ static void test_ops_send_failures_exit(void **state)
     tu_run_release(&r);
     /* decisions are not failures: held out and suppressed exit 0 */
     OK(fx->dir, "suppress", "add", "c0000@example.com", "--channel", "email");
-    OK(fx->dir, "campaign", "create", "d", "--segment", "all", "--template", "hello",
-       "--channels", "email", "--holdout", "30", "--now");
+    OK(fx->dir, "campaign", "create", "d", "--segment", "all", "--template", "hello", "--channels",
+       "email", "--holdout", "30", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "d", NULL);
     if (r.status != 0)
         fail_msg("a send with only decisions exited %d: %s%s", r.status, r.out, r.err);
@@ -250,8 +250,8 @@ static void test_ops_send_breaker_defaults(void **state)
         fail_msg("held out messages tripped something (%d): %s%s", r.status, r.out, r.err);
     assert_not_contains(r.out, "paused");
     tu_run_release(&r);
-    OK(fx->dir, "campaign", "create", "bad", "--segment", "all", "--template", "plan",
-       "--channels", "email", "--now");
+    OK(fx->dir, "campaign", "create", "bad", "--segment", "all", "--template", "plan", "--channels",
+       "email", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "bad", NULL);
     assert_int_equal(r.status, 3);
     assert_contains(r.out, "campaign 'bad', run 1: queued 950 render_failed 50\n");
@@ -292,8 +292,8 @@ static void test_ops_send_breaker_gateway(void **state)
     OK(fx->dir, "init");
     write_template(fx->dir, "hello", false);
     write_contacts(fx->dir, 300, 0, "datafail");
-    OK(fx->dir, "campaign", "create", "g", "--segment", "all", "--template", "hello",
-       "--channels", "email", "--now");
+    OK(fx->dir, "campaign", "create", "g", "--segment", "all", "--template", "hello", "--channels",
+       "email", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "g", NULL);
     assert_int_equal(r.status, 3);
     assert_contains(r.out, "the circuit breaker tripped: 10 of the last 10 messages failed "
@@ -358,8 +358,7 @@ static void test_ops_send_run_numbers(void **state)
     assert_contains(r.out, "\"run\": 1");
     assert_not_contains(r.out, "\"run\": 3");
     tu_run_release(&r);
-    tu_herald(&r, fx->dir, NULL, "log", "--campaign", "a", "--run", "2", "--format", "jsonl",
-              NULL);
+    tu_herald(&r, fx->dir, NULL, "log", "--campaign", "a", "--run", "2", "--format", "jsonl", NULL);
     assert_int_equal(r.status, 0);
     assert_int_equal(count_lines(r.out, "\"run\":2,"), 5);
     assert_int_equal(count_lines(r.out, "\"campaign\":\"a\""), 5);

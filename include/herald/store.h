@@ -481,7 +481,7 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
 
 struct hd_msg_info {
     int64_t id, run, campaign, fire_at, updated_at;
-    int64_t seq; /* the run's number in its campaign (what is shown) */
+    int64_t seq;                  /* the run's number in its campaign (what is shown) */
     int state, channel, attempts; /* channel -1: none yet */
     const char *campaign_name, *segment, *variant, *reason;
 };

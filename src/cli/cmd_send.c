@@ -49,8 +49,8 @@ struct fail_out {
 static int fail_line(void *ud, const struct hd_failure *f)
 {
     const struct fail_out *o = ud;
-    printf("  %lld %s: %s\n    see them: herald log --campaign %s --run %lld%s%s\n", (long long)f->n,
-           f->reason ? f->reason : "failed", f->text ? f->text : "", o->campaign,
+    printf("  %lld %s: %s\n    see them: herald log --campaign %s --run %lld%s%s\n",
+           (long long)f->n, f->reason ? f->reason : "failed", f->text ? f->text : "", o->campaign,
            (long long)o->seq, f->reason ? " --reason " : "", f->reason ? f->reason : "");
     return 0;
 }

@@ -138,8 +138,8 @@ struct parse {
     struct hd_config *cfg;
     struct raw_provider *raw; /* parallel to cfg->providers */
     struct hd_err *err;
-    int rc;               /* first error */
-    unsigned herald_seen; /* bit per [herald] key */
+    int rc;                 /* first error */
+    unsigned herald_seen;   /* bit per [herald] key */
     unsigned dispatch_seen; /* bit per [dispatch] key */
     bool on_cap_seen;
 };

@@ -53,8 +53,8 @@ static int trip(struct hd_dispatch *d, struct camp *c, struct hd_err *err)
              b->n, b->word, b->text);
     hd_log_warn(d->log, "campaign '%s': paused: %s; fix it, then 'herald campaign resume %s'",
                 c->c.name, reason, c->c.name);
-    if ((rc = hd_store_campaign_set(d->st, c->c.id, HD_CAMP_PAUSED, c->c.next_run,
-                                    now_ms(d) / 1000, err)) < 0 ||
+    if ((rc = hd_store_campaign_set(d->st, c->c.id, HD_CAMP_PAUSED, c->c.next_run, now_ms(d) / 1000,
+                                    err)) < 0 ||
         (rc = hd_store_campaign_pause_note(d->st, c->c.id, reason, err)) < 0)
         return rc;
     c->c.status = HD_CAMP_PAUSED;
