@@ -146,14 +146,7 @@ static sqlite3 *open_db(const char *name)
 }
 
 /* Runs herald in dir and expects exit status 0. */
-#define HERALD_OK(...)                                                                             \
-    do {                                                                                           \
-        struct tu_run r_;                                                                          \
-        tu_herald(&r_, dir, NULL, __VA_ARGS__, NULL);                                              \
-        if (r_.status != 0)                                                                        \
-            fail_msg("herald exited %d\nstdout: %s\nstderr: %s", r_.status, r_.out, r_.err);       \
-        tu_run_release(&r_);                                                                       \
-    } while (0)
+#define HERALD_OK(...) TU_HERALD_OK(dir, __VA_ARGS__)
 
 /* Runs a send in dir that may end with failed messages (random faults,
  * bad addresses): exit 0, or 3 with the failures reported. */

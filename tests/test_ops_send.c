@@ -43,15 +43,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs herald in dir and expects exit status 0. */
-#define OK(dir, ...)                                                                               \
-    do {                                                                                           \
-        struct tu_run r_;                                                                          \
-        tu_herald(&r_, dir, NULL, __VA_ARGS__, NULL);                                              \
-        if (r_.status != 0)                                                                        \
-            fail_msg("herald exited %d\nstdout: %s\nstderr: %s", r_.status, r_.out, r_.err);       \
-        tu_run_release(&r_);                                                                       \
-    } while (0)
+#define OK TU_HERALD_OK
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -258,16 +250,19 @@ static void test_ops_send_breaker_defaults(void **state)
     assert_contains(r.out, "50 of the last 50 messages failed");
     tu_run_release(&r);
     /* the keys are checked */
-    write_file(fx->dir, "bad.conf", "[dispatch]\npause_on_failure_rate = 2\n");
-    tu_herald(&r, fx->dir, NULL, "-c", "bad.conf", "config", "check", NULL);
-    assert_int_equal(r.status, 1);
-    assert_contains(r.err, "pause_on_failure_rate: '2' is not a share from 0 to 1");
-    tu_run_release(&r);
-    write_file(fx->dir, "bad.conf", "[dispatch]\nfailure_window = 0\n");
-    tu_herald(&r, fx->dir, NULL, "-c", "bad.conf", "config", "check", NULL);
-    assert_int_equal(r.status, 1);
-    assert_contains(r.err, "failure_window: '0' is not a count from 1 to 1000000");
-    tu_run_release(&r);
+    static const char *const bad[][2] = {
+        {"pause_on_failure_rate = 2", "pause_on_failure_rate: '2' is not a share from 0 to 1"},
+        {"failure_window = 0", "failure_window: '0' is not a count from 1 to 1000000"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[dispatch]\n%s\n", bad[i][0]);
+        write_file(fx->dir, "bad.conf", text);
+        tu_herald(&r, fx->dir, NULL, "-c", "bad.conf", "config", "check", NULL);
+        assert_int_equal(r.status, 1);
+        assert_contains(r.err, bad[i][1]);
+        tu_run_release(&r);
+    }
 }
 
 /* Permanent gateway failures trip it too: an SMTP server that refuses
@@ -326,20 +321,31 @@ static void send_at(const char *dir, const char *when, const char *camp, const c
     tu_run_release(&r);
 }
 
+/* Two daily campaigns, a and b, over n contacts, sent as runs of ids 1
+ * (a), 2 (b) and 3 (a, an hour later when last_a): each counts its own. */
+static void two_campaigns(const char *dir, int n, bool last_a)
+{
+    char queued[64];
+    write_conf(dir, NULL);
+    write_template(dir, "hello", false);
+    write_contacts(dir, n, n, NULL);
+    static const char *const names[] = {"a", "b"};
+    for (int i = 0; i < 2; i++)
+        OK(dir, "campaign", "create", names[i], "--segment", "all", "--template", "hello",
+           "--channels", "email", "--every", "0 9 * * *");
+    for (int i = 0; i < 2; i++) {
+        snprintf(queued, sizeof queued, "campaign '%s': run 1, %d messages queued", names[i], n);
+        send_at(dir, "2026-11-22T09:00:00Z", names[i], queued);
+    }
+    if (last_a)
+        send_at(dir, "2026-11-22T10:00:00Z", "a", "campaign 'a': run 2,");
+}
+
 static void test_ops_send_run_numbers(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
-    write_conf(fx->dir, NULL);
-    write_template(fx->dir, "hello", false);
-    write_contacts(fx->dir, 5, 5, NULL);
-    OK(fx->dir, "campaign", "create", "a", "--segment", "all", "--template", "hello", "--channels",
-       "email", "--every", "0 9 * * *");
-    OK(fx->dir, "campaign", "create", "b", "--segment", "all", "--template", "hello", "--channels",
-       "email", "--every", "0 9 * * *");
-    /* run ids 1 (a), 2 (b), 3 (a): each campaign counts its own */
-    send_at(fx->dir, "2026-11-22T09:00:00Z", "a", "campaign 'a': run 1, 5 messages queued");
-    send_at(fx->dir, "2026-11-22T09:00:00Z", "b", "campaign 'b': run 1, 5 messages queued");
+    two_campaigns(fx->dir, 5, false);
     setenv("HERALD_NOW", "2026-11-22T10:00:00Z", 1);
     tu_herald(&r, fx->dir, NULL, "send", "a", NULL);
     assert_int_equal(r.status, 0);
@@ -398,16 +404,7 @@ static void test_ops_send_migration(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
-    write_conf(fx->dir, NULL);
-    write_template(fx->dir, "hello", false);
-    write_contacts(fx->dir, 3, 3, NULL);
-    OK(fx->dir, "campaign", "create", "a", "--segment", "all", "--template", "hello", "--channels",
-       "email", "--every", "0 9 * * *");
-    OK(fx->dir, "campaign", "create", "b", "--segment", "all", "--template", "hello", "--channels",
-       "email", "--every", "0 9 * * *");
-    send_at(fx->dir, "2026-11-22T09:00:00Z", "a", "run 1");
-    send_at(fx->dir, "2026-11-22T09:00:00Z", "b", "run 1");
-    send_at(fx->dir, "2026-11-22T10:00:00Z", "a", "run 2");
+    two_campaigns(fx->dir, 3, true);
     sql(fx->dir, "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
                  "ALTER TABLE campaigns DROP COLUMN pause_reason;"
                  "UPDATE campaigns SET status = 'paused' WHERE name = 'b';"

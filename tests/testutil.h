@@ -139,6 +139,16 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
     free(errp);
 }
 
+/* Runs herald in dir with the arguments and expects exit status 0. */
+#define TU_HERALD_OK(dir, ...)                                                                     \
+    do {                                                                                           \
+        struct tu_run r_;                                                                          \
+        tu_herald(&r_, dir, NULL, __VA_ARGS__, NULL);                                              \
+        if (r_.status != 0)                                                                        \
+            fail_msg("herald exited %d\nstdout: %s\nstderr: %s", r_.status, r_.out, r_.err);       \
+        tu_run_release(&r_);                                                                       \
+    } while (0)
+
 #define assert_contains(hay, needle)                                                               \
     do {                                                                                           \
         const char *h_ = (hay), *n_ = (needle);                                                    \
