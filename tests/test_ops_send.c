@@ -95,6 +95,16 @@ static void write_conf(const char *dir, const char *dispatch)
     OK(dir, "init");
 }
 
+/* The configuration, the templates "plan" (fails without a plan) and
+ * "hello", and n contacts of which with_plan have a plan. */
+static void prepare(const char *dir, const char *dispatch, int n, int with_plan)
+{
+    write_conf(dir, dispatch);
+    write_template(dir, "plan", true);
+    write_template(dir, "hello", false);
+    write_contacts(dir, n, with_plan, NULL);
+}
+
 static int count_lines(const char *text, const char *needle)
 {
     int n = 0;
@@ -142,10 +152,7 @@ static void test_ops_send_failures_exit(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
-    write_conf(fx->dir, NULL);
-    write_template(fx->dir, "plan", true);
-    write_template(fx->dir, "hello", false);
-    write_contacts(fx->dir, 12, 8, NULL);
+    prepare(fx->dir, NULL, 12, 8);
     OK(fx->dir, "campaign", "create", "p", "--segment", "all", "--template", "plan", "--channels",
        "email", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "p", NULL);
@@ -180,9 +187,7 @@ static void test_ops_send_breaker_render(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
-    write_conf(fx->dir, "failure_window = 50\npause_on_failure_rate = 1\n");
-    write_template(fx->dir, "plan", true);
-    write_contacts(fx->dir, 1000, 0, NULL);
+    prepare(fx->dir, "failure_window = 50\npause_on_failure_rate = 1\n", 1000, 0);
     OK(fx->dir, "campaign", "create", "promo", "--segment", "all", "--template", "plan",
        "--channels", "email", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "promo", NULL);
@@ -231,10 +236,7 @@ static void test_ops_send_breaker_defaults(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
-    write_conf(fx->dir, NULL);
-    write_template(fx->dir, "plan", true);
-    write_template(fx->dir, "hello", false);
-    write_contacts(fx->dir, 1000, 0, NULL);
+    prepare(fx->dir, NULL, 1000, 0);
     OK(fx->dir, "campaign", "create", "held", "--segment", "all", "--template", "hello",
        "--channels", "email", "--holdout", "90", "--now");
     tu_herald(&r, fx->dir, NULL, "send", "held", NULL);
