@@ -2,7 +2,11 @@
  * a progress line: hd_campaign_start fires it (or goes on with its
  * unfinished run), then the dispatcher runs until its messages are done. It
  * shares its options, the progress line and the stop on SIGTERM or SIGINT
- * with `herald run` (cmd_run.c). */
+ * with `herald run` (cmd_run.c). At the end it reports the runs it sent
+ * (the campaign's unfinished runs when it started), each with its own
+ * totals, and for each failure reason (hd_state_failure) a count, an
+ * example and the `herald log` command that lists them; it exits 3 when
+ * any failed, 0 when the rest were sent or decided. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,9 @@ static const char send_usage[] =
     "Runs one campaign now, in the foreground: fires it (or goes on with its\n"
     "unfinished run), dispatches its messages with a progress line, and exits\n"
     "when every message is finished. Messages that wait longer than --wait\n"
-    "(default 15m: quiet hours, a far retry) are left to 'herald run'.\n"
+    "(default 15m: quiet hours, a far retry) are left to 'herald run'. Exits 3\n"
+    "when messages of the run failed (failed, undelivered, render_failed), with\n"
+    "the reasons and the 'herald log' command that lists them.\n"
     "\n"
     "  --wait DUR    wait for messages due within DUR (default 15m)\n"
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n";
