@@ -4,7 +4,8 @@
  * (held out, suppressed) are not failures; the circuit breaker pauses a
  * campaign whose template fails for every contact after failure_window
  * messages, not after its audience (and one whose gateway refuses every
- * message), campaign show, why and the log say why, and resume goes on;
+ * message), campaign show, why and the log say why, resume goes on, and a
+ * recurring campaign it paused does not fire until then;
  * run numbers count per campaign (1, 2, ...) in send, campaign show, log,
  * history and why, also for runs made before the migration that numbers
  * them; send reports only the run it sent. */
@@ -230,6 +231,40 @@ static void test_ops_send_breaker_render(void **state)
     tu_run_release(&r);
 }
 
+/* Paused by the breaker, a daily campaign does not fire again until it is
+ * resumed (herald run as the daemon would, a day later). */
+static void test_ops_send_breaker_recurring(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    prepare(fx->dir, "failure_window = 20\npause_on_failure_rate = 1\n", 200, 0);
+    OK(fx->dir, "campaign", "create", "daily", "--segment", "all", "--template", "plan",
+       "--channels", "email", "--every", "0 9 * * *");
+    OK(fx->dir, "run", "--once");
+    setenv("HERALD_NOW", "2026-11-23T09:00:00Z", 1);
+    tu_herald(&r, fx->dir, NULL, "run", "--once", NULL);
+    assert_int_equal(r.status, 0);
+    assert_not_contains(r.err, "run 2");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "campaign", "show", "daily", NULL);
+    assert_contains(r.out, "status       paused\n");
+    assert_contains(r.out, "run 1   fired 2026-11-22T09:00:00Z  active        queued 180 "
+                           "render_failed 20\n");
+    assert_not_contains(r.out, "run 2");
+    tu_run_release(&r);
+    /* fixed and resumed: run 1 goes on, and the missed firing fires once */
+    write_template(fx->dir, "plan", false);
+    OK(fx->dir, "campaign", "resume", "daily");
+    setenv("HERALD_NOW", "2026-11-23T09:30:00Z", 1);
+    OK(fx->dir, "run", "--once");
+    tu_herald(&r, fx->dir, NULL, "campaign", "show", "daily", NULL);
+    assert_contains(r.out, "run 2   fired 2026-11-23T09:00:00Z  done          sent 200\n");
+    assert_contains(r.out, "run 1   fired 2026-11-22T09:00:00Z  done          sent 180 "
+                           "render_failed 20\n");
+    assert_not_contains(r.out, "run 3");
+    tu_run_release(&r);
+}
+
 /* The defaults (half of a window of 100), and decisions that never trip
  * it: 90% held out of a template that works. */
 static void test_ops_send_breaker_defaults(void **state)
@@ -434,6 +469,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ops_send_failures_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_breaker_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_send_breaker_recurring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_breaker_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_breaker_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_run_numbers, setup, teardown),
