@@ -12,9 +12,10 @@
  * by default: the window's share is then at least the rate, whatever
  * follows), the campaign is paused as `campaign pause` does, inside the
  * writer's or the claim's transaction, with the reason stored for `campaign
- * show`, `why` and `send`, and a warning logged; its waiting messages go
- * back to the queue at the next tick (hd_dsp_release_waiting) and the
- * claim stops at once. The ring empties when the breaker trips and when
+ * show`, `why` and `send`, and a warning logged; the claim stops at once,
+ * nothing more is handed to the drivers in that transaction, and the
+ * loop's next turn puts its waiting messages back in the queue
+ * (hd_dsp_release_waiting): what a driver already holds may still fail. The ring empties when the breaker trips and when
  * the campaign is seen paused, so a resumed campaign starts afresh. */
 #include <math.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * (which run their own threads), and its life.
  *
  * Each turn claims when few messages wait (claim.c), gives back what a
- * campaign the circuit breaker paused has waiting (breaker.c), hands what it can to
- * the drivers and waits for a result, a token or the writer's deadline,
+ * campaign the circuit breaker paused has waiting (breaker.c), hands what
+ * it can to the drivers and waits for a result, a token or the writer's deadline,
  * whichever comes first (submit.c), and writes the results when a batch
  * is full, old or holds a throttled answer (write.c). Once a second it
  * ticks: fires due campaigns (run), re-reads the runs and gives back what
