@@ -52,8 +52,8 @@ INSERT INTO campaigns (id, name, segment, template, channels, category, schedule
                        created_at, updated_at)
   SELECT x, 'c' || x, 'all', 'recall', 'email', 'marketing', 'now', 'done', 1795000000,
          1795000000 FROM i;
-INSERT INTO runs (id, campaign_id, fire_at, status, created_at)
-  SELECT id, id, $T0 / 1000, 'done', $T0 / 1000 FROM campaigns;
+INSERT INTO runs (id, campaign_id, fire_at, status, created_at, seq)
+  SELECT id, id, $T0 / 1000, 'done', $T0 / 1000, 1 FROM campaigns;
 $(sqlite3 log.db "SELECT 'DROP INDEX ' || name || ';' FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts' AND sql IS NOT NULL")
 WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < $L)
 INSERT INTO attempts (id, message_id, attempt, at, done_at, channel, provider, address, outcome,
@@ -101,7 +101,7 @@ page "--campaign c17" --campaign c17
 page "--contact k31337" --contact k31337
 page "--since/--until (one hour in the middle)" --since "$SINCE" --until "$UNTIL"
 page "--campaign c17 --since/--until" --campaign c17 --since "$SINCE" --until "$UNTIL"
-page "--run 17" --run 17
+page "--campaign c17 --run 1" --campaign c17 --run 1
 page "--contact k31337 --campaign c17" --contact k31337 --campaign c17
 page "--campaign c17 --outcome permanent" --campaign c17 --outcome permanent
 page "--reason bad_address --oldest-first" --reason bad_address --oldest-first

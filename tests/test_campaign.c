@@ -148,6 +148,18 @@ static sqlite3 *open_db(const char *name)
 /* Runs herald in dir and expects exit status 0. */
 #define HERALD_OK(...) TU_HERALD_OK(dir, __VA_ARGS__)
 
+/* Runs herald send in dir (the arguments given whole) where messages may
+ * fail (random faults, bad addresses): exit 0, or 3 with the failures
+ * reported. */
+#define SEND_OK(...)                                                                               \
+    do {                                                                                           \
+        struct tu_run r_;                                                                          \
+        tu_herald(&r_, dir, NULL, __VA_ARGS__, NULL);                                              \
+        if (r_.status != 0 && (r_.status != 3 || !strstr(r_.out, "failed: ")))                     \
+            fail_msg("herald exited %d\nstdout: %s\nstderr: %s", r_.status, r_.out, r_.err);       \
+        tu_run_release(&r_);                                                                       \
+    } while (0)
+
 /* Starts herald in dir without waiting; its output goes to out (a file). */
 static pid_t spawn(const char *out, const char *const *args)
 {
@@ -404,11 +416,16 @@ static void test_campaign_faults(void **state)
     const char *a2[] = {"send", "promo", "--wait", "30s", NULL};
     pid_t p1 = spawn("send1.out", a1), p2 = spawn("send2.out", a2);
     int s1 = wait_status(p1), s2 = wait_status(p2);
-    if (s1 || s2) {
-        char *o1 = path("send1.out"), *o2 = path("send2.out");
-        char *t1 = tu_read(o1), *t2 = tu_read(o2);
+    char *o1 = path("send1.out"), *o2 = path("send2.out");
+    char *t1 = tu_read(o1), *t2 = tu_read(o2);
+    /* 3: bad addresses among the contacts failed, and send says so */
+    if ((s1 && (s1 != 3 || !strstr(t1, "failed: "))) ||
+        (s2 && (s2 != 3 || !strstr(t2, "failed: "))))
         fail_msg("send exited %d and %d\n%s\n%s", s1, s2, t1, t2);
-    }
+    free(o1);
+    free(o2);
+    free(t1);
+    free(t2);
     sqlite3 *db = open_db("h.db");
     int64_t deferred = q1(db, "SELECT count(*) FROM messages WHERE state = 7");
     assert_true(deferred > 0); /* quiet hours held some back */
@@ -420,8 +437,8 @@ static void test_campaign_faults(void **state)
     sqlite3_close(db);
     /* a day later, in daylight everywhere, the rest goes */
     setenv("HERALD_NOW", "2026-11-23T00:30:00Z", 1);
-    HERALD_OK("send", "recall", "--wait", "30s");
-    HERALD_OK("send", "promo", "--wait", "30s");
+    SEND_OK("send", "recall", "--wait", "30s");
+    SEND_OK("send", "promo", "--wait", "30s");
     tu_server_stop(&tw);
     tu_server_stop(&fcm);
     tu_server_stop(&smtp);
@@ -1043,7 +1060,15 @@ static void test_audit(void **state)
     HERALD_OK("segment", "define", "gold", "plan = \"gold\"");
     HERALD_OK("campaign", "create", "s1", "--segment", "gold", "--template", "recall", "--channels",
               "sms", "--now");
-    HERALD_OK("send", "s1", "--wait", "10s");
+    {
+        /* issue 17: the failures make send exit 3, by reason */
+        struct tu_run s;
+        tu_herald(&s, dir, NULL, "send", "s1", "--wait", "10s", NULL);
+        assert_int_equal(s.status, 3);
+        assert_contains(s.out, "campaign 's1', run 1: sent 10 failed 5 ");
+        assert_contains(s.out, "  2 http_503: gave up after 2 attempts");
+        tu_run_release(&s);
+    }
     assert_retry_after("audit.ans", "0503", 2000);
 
     /* exact numbers */
@@ -1097,7 +1122,7 @@ static void test_audit(void **state)
         {{"--until", "2026-11-22T11:00:00Z", NULL}, 0},
         {{"--since", "2026-11-22T11:00:00Z", "--limit", "7", NULL}, 7},
         {{"--since", "1h", NULL}, 22},
-        {{"--run", "1", "--contact", "a01", NULL}, 1},
+        {{"--campaign", "s1", "--run", "1", "--contact", "a01", NULL}, 1},
     };
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *const *a = filters[i].args;
@@ -1162,7 +1187,7 @@ static void test_audit(void **state)
     audit_config("[caps]\nmarketing = 1/7d\n");
     HERALD_OK("campaign", "create", "s2", "--segment", "gold", "--template", "recall", "--channels",
               "sms", "--now", "--holdout", "30", "--variants", "a=50,b=50");
-    HERALD_OK("send", "s2", "--wait", "10s");
+    SEND_OK("send", "s2", "--wait", "10s");
     tu_herald(&r, dir, NULL, "log", "--campaign", "s2", "--reason", "capped", "--format", "jsonl",
               "--limit", "1", NULL);
     json_t *capped = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
@@ -1667,7 +1692,8 @@ static void test_campaign_resent(void **state)
     setenv("HERALD_CONFIG", "rs.conf", 1);
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     sms_campaign("rs.db", "rs.csv", "drops");
-    HERALD_OK("--db", "rs.db", "send", "drops", "--wait", "1s");
+    /* the dropped ones may have spent their attempts: exit 3 then */
+    SEND_OK("--db", "rs.db", "send", "drops", "--wait", "1s");
     tu_server_stop(&tw);
     char *lp = path("rs.log"), *text = tu_read(lp);
     int64_t requests = 0;

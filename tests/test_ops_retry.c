@@ -128,7 +128,8 @@ static void test_ops_retry_render_failed(void **state)
 {
     (void)state;
     struct tu_run r;
-    make_db("");
+    /* the circuit breaker off: every message fails here, and all are retried */
+    make_db("[dispatch]\npause_on_failure_rate = 0\n");
     write_file("tpl/recall.tmpl", tpl_broken);
     HERALD_OK("campaign", "create", "recall", "--segment", "all", "--template", "recall",
               "--channels", "email", "--now", "--holdout", "20", "--variants", "a=50,b=50");

@@ -56,9 +56,9 @@ void hd_history_due(const struct hd_msg_info *m, const char *zone, char *buf, si
 /* The row where the message was accepted by a gateway, or NULL. */
 const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t message);
 /* Fills f's ids from names (each NULL or 0 when not given): the campaign,
- * the run (HD_E_USAGE when it is not one of that campaign's; it names its
- * campaign, whose index the query then uses) and the contact (an external
- * id or a pseudonym, deleted-N). */
+ * the run (its number in the campaign, hd_run.seq: HD_E_USAGE without a
+ * campaign, HD_E_NOTFOUND when the campaign has no such run) and the
+ * contact (an external id or a pseudonym, deleted-N). */
 int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
                           const char *contact, struct hd_log_filter *f, struct hd_err *err);
 

@@ -104,6 +104,12 @@ struct hd_config {
         char *map; /* [import] map: HEADER=FIELD,... as written (the import checks it), or NULL */
         int line;  /* the line of map = */
     } import;
+    /* [dispatch]: the circuit breaker pauses a campaign when at least this
+     * share (0 < rate <= 1; 0: never) of its last failure_window finished
+     * messages failed (render_failed, or failed at the gateway); defaults
+     * 0.5 and 100 */
+    double pause_on_failure_rate;
+    uint32_t failure_window;
 };
 
 /* The longest line a configuration file may have, in bytes without the line

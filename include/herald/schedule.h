@@ -83,7 +83,8 @@ int hd_campaign_first_run(const struct hd_campaign *c, const struct hd_config *c
 
 /* What firing a campaign did. */
 struct hd_fire {
-    int64_t run;          /* the run it made or resumed */
+    int64_t run;          /* the run it made or resumed (its id) */
+    int64_t seq;          /* and its number in the campaign (what is shown) */
     int64_t queued, held; /* messages in the run, and how many held out */
 };
 typedef void (*hd_fire_progress_fn)(void *ud, const char *campaign, int64_t queued);

@@ -40,6 +40,12 @@ int hd_state_parse(const char *name); /* -1 when unknown */
 /* True for a state the dispatcher is done with: sent (only a receipt moves
  * it on), and every state with no way out. */
 bool hd_state_terminal(int state);
+/* True for a failure: the message was meant to go and did not (failed,
+ * undelivered, render_failed). The other ends are a success (sent,
+ * delivered) or a decision (held_out, suppressed, no_channel, capped,
+ * expired, cancelled): `herald send` exits 3 for a failure, not for a
+ * decision. */
+bool hd_state_failure(int state);
 /* True when from -> to is a legal move. */
 bool hd_state_can(int from, int to);
 /* Moves *state to `to`, or returns HD_E_INVALID naming both states. */

@@ -231,8 +231,9 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
                           struct hd_campaign *out, struct hd_err *err);
 typedef int (*hd_campaign_cb)(void *ud, const struct hd_campaign *c);
 int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err);
-/* Why the scheduler paused campaign id (reason), or, with reason NULL, that
- * it is no longer paused for a reason; hd_store_campaign_set to any status
+/* Why herald (the scheduler, the dispatcher's circuit breaker) paused
+ * campaign id (reason), or, with reason NULL, that it is no longer paused
+ * for a reason; hd_store_campaign_set to any status
  * but paused removes the reason. */
 int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *reason,
                                  struct hd_err *err);
@@ -258,13 +259,18 @@ struct hd_run {
     int status;      /* enum hd_run_status */
     int64_t queued;  /* messages materialized (when active or done) */
     int64_t created_at, done_at;
+    int64_t seq; /* its number in its campaign: 1, 2, ... (what commands show) */
 };
 
-/* The run of (campaign, fire_at), created if it does not exist. */
+/* The run of (campaign, fire_at), created if it does not exist (numbered
+ * after the campaign's last run). */
 int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
                       struct hd_run *out, struct hd_err *err);
 /* One run by id; HD_E_NOTFOUND when there is none. */
 int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err);
+/* A campaign's run by its number (seq); HD_E_NOTFOUND when there is none. */
+int hd_store_run_by_seq(struct hd_store *st, int64_t campaign, int64_t seq, struct hd_run *out,
+                        struct hd_err *err);
 /* The runs of a campaign (every campaign when 0), newest first, that are
  * not done (unfinished only) or all. */
 typedef int (*hd_run_cb)(void *ud, const struct hd_run *r);
@@ -285,7 +291,8 @@ int hd_store_run_find(struct hd_store *st, int64_t campaign, int64_t number, str
                       struct hd_err *err);
 /* Which messages of a run go back to the queue. */
 struct hd_retry {
-    int64_t run;
+    int64_t run;                /* the run's id (filled by hd_campaign_retry) */
+    int64_t seq;                /* its number in the campaign, as shown */
     bool failed, render_failed; /* the states to take */
     const char *reason;         /* only those whose latest log row has this reason; or NULL */
     int64_t now_ms;
@@ -474,6 +481,7 @@ struct hd_log_filter {
 /* One row as read back. Strings live until the callback returns. */
 struct hd_log_row {
     int64_t id, message, run, contact_id;
+    int64_t run_seq; /* the run's number in its campaign (what is shown) */
     int attempt, state, code, segments;
     int64_t at_ms, done_ms; /* done_ms 0: none */
     double cost;
@@ -497,6 +505,7 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
 struct hd_msg_info {
     int64_t id, run, campaign, fire_at, updated_at;
     int64_t due;                  /* not_before: when a waiting message is due (seconds) */
+    int64_t seq;                  /* the run's number in its campaign (what is shown) */
     int state, channel, attempts; /* channel -1: none yet */
     const char *campaign_name, *segment, *variant, *reason;
 };
@@ -504,6 +513,20 @@ typedef int (*hd_msg_info_cb)(void *ud, const struct hd_msg_info *m);
 /* The contact's messages (of one campaign when campaign > 0), by firing. */
 int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t campaign,
                               hd_msg_info_cb cb, void *ud, struct hd_err *err);
+
+/* ---- a run's failures ------------------------------------------------------------- */
+
+/* Messages of a run that ended in a failure (hd_state_failure), counted by
+ * the reason word of the log row that ended them, with one example text. */
+struct hd_failure {
+    const char *reason; /* the log's reason word ("render_failed", "smtp_550"), or NULL */
+    int64_t n;
+    const char *text; /* one of their texts (the gateway's answer, the render error) */
+};
+typedef int (*hd_failure_cb)(void *ud, const struct hd_failure *f);
+/* Most frequent first; messages whose rows were pruned are not counted. */
+int hd_store_run_failures(struct hd_store *st, int64_t campaign, int64_t run, hd_failure_cb cb,
+                          void *ud, struct hd_err *err);
 
 /* ---- statistics ------------------------------------------------------------------- */
 

@@ -150,15 +150,15 @@ int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run
     f->campaign = camp.id;
     hd_campaign_release(&camp);
     if (run) {
-        /* a run belongs to one campaign: filtering by both uses its index */
+        /* run numbers count per campaign (hd_run.seq) */
         struct hd_run r;
-        if ((rc = hd_store_run_get(st, run, &r, err)) < 0)
-            return rc;
-        if (f->campaign && r.campaign_id != f->campaign)
-            return hd_err_set(err, HD_E_USAGE, "run %lld is not one of campaign '%s'",
-                              (long long)run, campaign);
-        f->run = run;
-        f->campaign = r.campaign_id;
+        if (!campaign)
+            return hd_err_set(err, HD_E_USAGE,
+                              "--run %lld needs --campaign: runs are numbered per campaign",
+                              (long long)run);
+        if ((rc = hd_store_run_by_seq(st, f->campaign, run, &r, err)) < 0)
+            return hd_err_prefix(err, "campaign '%s'", campaign);
+        f->run = r.id;
     }
     if (contact && (rc = hd_store_contact_ref(st, contact, &f->contact, err)) < 0)
         return rc;

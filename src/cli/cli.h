@@ -12,7 +12,9 @@
 #include "herald/ctx.h"
 #include "herald/err.h"
 
-enum cmd_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+/* EXIT_MSGS_FAILED: `herald send` ran, and messages of its run failed
+ * (hd_state_failure), or its campaign paused itself on failures. */
+enum cmd_exit { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_MSGS_FAILED = 3 };
 
 enum cmd_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_JSONL };
 

@@ -432,16 +432,18 @@ static int show_run(void *ud, const struct hd_run *r)
         if (counts[s])
             json_object_set_new(c, hd_state_name(s), json_integer(counts[s]));
     if (o->format == FMT_JSON) {
-        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->id,
+        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->seq,
                                                 "fired_at", cmd_time(r->fire_at, t, sizeof t),
                                                 "status", runs[r->status], "messages", c));
         return 0;
     }
-    printf("run %lld  fired %s  %s\n", (long long)r->id, cmd_time(r->fire_at, t, sizeof t),
+    /* a line per run, with its own messages by state */
+    printf("run %-3lld fired %s  %-13s", (long long)r->seq, cmd_time(r->fire_at, t, sizeof t),
            runs[r->status]);
     for (int s = 0; s < HD_ST_COUNT; s++)
         if (counts[s])
-            printf("    %-14s %lld\n", hd_state_name(s), (long long)counts[s]);
+            printf(" %s %lld", hd_state_name(s), (long long)counts[s]);
+    printf("\n");
     json_decref(c);
     return 0;
 }
@@ -540,7 +542,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         char *paused = NULL;
         if (c.status == HD_CAMP_PAUSED &&
             hd_store_campaign_pause_reason(ctx->store, c.id, &paused, NULL) == 0 && paused)
-            printf("paused by    herald run: %s (fix it, then herald campaign resume %s)\n", paused,
+            printf("paused by    herald: %s (fix it, then 'herald campaign resume %s')\n", paused,
                    c.name);
         free(paused);
         print_provider_fault(ctx, &c);
@@ -701,7 +703,7 @@ static int retry_cmd(struct hd_ctx *ctx, int argc, char **argv)
     else
         snprintf(what, sizeof what, "%s", nf ? "failed" : "render_failed");
     printf("re-queued %lld message%s of run %lld (%s%s%s)\n", (long long)(nf + nr),
-           nf + nr == 1 ? "" : "s", (long long)a.sel.run, what, a.sel.reason ? ", reason " : "",
+           nf + nr == 1 ? "" : "s", (long long)a.sel.seq, what, a.sel.reason ? ", reason " : "",
            a.sel.reason ? a.sel.reason : "");
     if (c.status == HD_CAMP_PAUSED)
         printf("campaign '%s' is paused: they go when it is resumed (herald campaign resume "

@@ -36,7 +36,7 @@ static void print_message(const struct hd_history *rec, const struct hd_msg_info
     cmd_time(m->fire_at, fired, sizeof fired);
     hd_history_due(m, zone, due, sizeof due);
     printf("\n%s, run %lld (fired %s), message %lld%s%s: %s%s%s\n", m->campaign_name,
-           (long long)m->run, fired, (long long)m->id, m->variant ? ", variant " : "",
+           (long long)m->seq, fired, (long long)m->id, m->variant ? ", variant " : "",
            m->variant ? m->variant : "", hd_state_name(m->state), due[0] ? ", " : "", due);
     bool pruned = hd_history_pruned(rec, m);
     if (pruned) {

@@ -21,7 +21,7 @@ static const char log_usage[] =
     "message, newest first, streamed (millions of rows do not grow memory).\n"
     "\n"
     "filters (together: all must hold):\n"
-    "  --campaign NAME    one campaign            --run ID       one run of it\n"
+    "  --campaign NAME    one campaign            --run N        its run N (1, 2, ...)\n"
     "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
     "  --channel email|sms|push                   --provider NAME\n"
     "  --outcome accepted|temporary|permanent|throttled|skipped\n"
@@ -85,7 +85,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
         return 0;
     }
     snprintf(num[0], sizeof num[0], "%lld", (long long)r->id);
-    snprintf(num[1], sizeof num[1], "%lld", (long long)r->run);
+    snprintf(num[1], sizeof num[1], "%lld", (long long)r->run_seq);
     snprintf(num[2], sizeof num[2], "%lld", (long long)r->message);
     snprintf(num[3], sizeof num[3], "%d", r->attempt);
     num[4][0] = '\0';
@@ -231,7 +231,7 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
     switch (id) {
     case O_RUN:
         if ((a->run = cmd_parse_count(arg)) <= 0)
-            return cmd_usage("log", log_usage, "--run: '%s' is not a run id", arg);
+            return cmd_usage("log", log_usage, "--run: '%s' is not a run number", arg);
         return 0;
     case O_CHANNEL:
         if (hd_channel_parse(arg) < 0)

@@ -3,14 +3,20 @@
  * unfinished run), then the dispatcher runs until its messages are done; a
  * campaign scheduled for later asks for --now (hd_campaign_check_send). It
  * shares its options, the progress line and the stop on SIGTERM or SIGINT
- * with `herald run` (cmd_run.c). */
+ * with `herald run` (cmd_run.c). At the end it reports the runs it sent
+ * (the campaign's unfinished runs when it started), each with its own
+ * totals, and for each failure reason (hd_state_failure) a count, an
+ * example and the `herald log` command that lists them; it exits 3 when
+ * any failed, 0 when the rest were sent or decided. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "herald/buf.h"
 #include "herald/dispatch.h"
 #include "herald/schedule.h"
+#include "herald/state.h"
 #include "herald/store.h"
 
 static const char send_usage[] =
@@ -19,35 +25,95 @@ static const char send_usage[] =
     "Runs one campaign now, in the foreground: fires it (or goes on with its\n"
     "unfinished run), dispatches its messages with a progress line, and exits\n"
     "when every message is finished. Messages that wait longer than --wait\n"
-    "(default 15m: quiet hours, a far retry) are left to 'herald run'.\n"
+    "(default 15m: quiet hours, a far retry) are left to 'herald run'. Exits 3\n"
+    "when messages of the run failed (failed, undelivered, render_failed), with\n"
+    "the reasons and the 'herald log' command that lists them.\n"
     "\n"
     "  --wait DUR    wait for messages due within DUR (default 15m)\n"
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
     "  --now         fire a campaign scheduled for later (over a minute ahead) now;\n"
     "                without it such a send is refused\n";
 
-/* The campaign's messages by state, and what still waits. */
-static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, struct hd_err *err)
+/* The runs a send dispatches: once the campaign has started, its
+ * unfinished runs (the one it fired, or those still open), oldest first. */
+struct sent_runs {
+    struct hd_run *runs;
+    size_t n;
+};
+
+static int keep_run(void *ud, const struct hd_run *r)
 {
-    int64_t counts[HD_ST_COUNT];
-    if (hd_store_run_counts(ctx->store, camp->id, 0, counts, err) < 0)
+    struct sent_runs *s = ud;
+    HD_GROW(s->runs, s->n);
+    memmove(s->runs + 1, s->runs, s->n++ * sizeof *s->runs); /* read newest first */
+    s->runs[0] = *r;
+    return 0;
+}
+
+struct fail_out {
+    const char *campaign;
+    int64_t seq;
+};
+
+static int fail_line(void *ud, const struct hd_failure *f)
+{
+    const struct fail_out *o = ud;
+    printf("  %lld %s: %s\n    see them: herald log --campaign %s --run %lld%s%s\n",
+           (long long)f->n, f->reason ? f->reason : "failed", f->text ? f->text : "", o->campaign,
+           (long long)o->seq, f->reason ? " --reason " : "", f->reason ? f->reason : "");
+    return 0;
+}
+
+/* One run's messages by state, its failures by reason, and how many are
+ * failures (*failed) and still wait (*waiting). */
+static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const struct hd_run *r,
+                      int64_t *failed, int64_t *waiting, struct hd_err *err)
+{
+    int64_t counts[HD_ST_COUNT], n = 0;
+    if (hd_store_run_counts(ctx->store, 0, r->id, counts, err) < 0)
         return -1;
-    printf("campaign '%s'%s:", camp->name, cli_stopped() ? " (stopped)" : "");
-    for (int st = 0; st < HD_ST_COUNT; st++)
+    printf("campaign '%s', run %lld%s:", camp->name, (long long)r->seq,
+           cli_stopped() ? " (stopped)" : "");
+    for (int st = 0; st < HD_ST_COUNT; st++) {
         if (counts[st])
             printf(" %s %lld", hd_state_name(st), (long long)counts[st]);
+        n += hd_state_failure(st) ? counts[st] : 0;
+    }
     printf("\n");
-    int64_t waiting = counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED];
+    *waiting += counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED];
+    *failed += n;
+    if (!n)
+        return 0;
+    printf("failed: %lld message%s, by reason:\n", (long long)n, n == 1 ? "" : "s");
+    struct fail_out o = {camp->name, r->seq};
+    return hd_store_run_failures(ctx->store, camp->id, r->id, fail_line, &o, err);
+}
+
+/* The runs' messages by state and failures, and what still waits; *failed
+ * gets how many failed. */
+static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, const struct sent_runs *s,
+                  int64_t *failed, struct hd_err *err)
+{
+    int64_t waiting = 0;
+    *failed = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (report_run(ctx, camp, &s->runs[i], failed, &waiting, err) < 0)
+            return -1;
     struct hd_campaign now = {0};
+    char *why = NULL;
     bool paused = hd_store_campaign_get(ctx->store, NULL, camp->id, &now, NULL) == 0 &&
                   now.status == HD_CAMP_PAUSED;
     hd_campaign_release(&now);
+    if (paused && hd_store_campaign_pause_reason(ctx->store, camp->id, &why, err) < 0)
+        return -1;
     if (waiting && paused)
-        printf("the campaign was paused: %lld messages wait until it is resumed\n",
-               (long long)waiting);
+        printf("the campaign was paused%s%s%s: %lld messages wait until it is resumed ('herald "
+               "campaign resume %s')\n",
+               why ? " (" : "", why ? why : "", why ? ")" : "", (long long)waiting, camp->name);
     else if (waiting)
         printf("%lld messages wait for a later time; 'herald run' will send them\n",
                (long long)waiting);
+    free(why);
     return 0;
 }
 
@@ -69,6 +135,8 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     struct cli_view v = {.ctx = ctx};
     struct hd_dispatch_stats s;
     struct hd_fire f;
+    struct sent_runs runs = {0};
+    int64_t failed = 0;
     int started;
     cli_catch_signals();
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0 ||
@@ -85,15 +153,18 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
         if (v.drawn)
             fputs("\r\033[K", stderr);
         printf("campaign '%s': run %lld, %lld messages queued, %lld held out\n", camp.name,
-               (long long)f.run, (long long)f.queued, (long long)f.held);
+               (long long)f.seq, (long long)f.queued, (long long)f.held);
         fflush(stdout);
     }
     o.campaign = camp.id;
-    if (cli_dispatch(ctx, &o, &v, &s, &err) < 0 || report(ctx, &camp, &err) < 0)
+    if (hd_store_run_each(ctx->store, camp.id, true, keep_run, &runs, &err) < 0 ||
+        cli_dispatch(ctx, &o, &v, &s, &err) < 0 || report(ctx, &camp, &runs, &failed, &err) < 0)
         goto fail;
+    free(runs.runs);
     hd_campaign_release(&camp);
-    return EXIT_OK;
+    return failed ? EXIT_MSGS_FAILED : EXIT_OK;
 fail:
+    free(runs.runs);
     hd_campaign_release(&camp);
     return cmd_fail(ctx, &err);
 }

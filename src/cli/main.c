@@ -1,7 +1,7 @@
 /* main: the command table and the set-up every command shares. It parses the
  * global options, reads the configuration and opens the store when the
  * command asks for them, runs the handler and returns its exit code:
- * 0 success, 1 failure, 2 usage error. */
+ * 0 success, 1 failure, 2 usage error, 3 (send) messages failed. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +72,9 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (commands[i].summary)
             fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nexit status: 0 success, 1 failure, 2 usage error\n", out);
+    fputs("\nexit status: 0 success, 1 failure, 2 usage error, 3 the send ran but messages "
+          "failed\n",
+          out);
 }
 
 /* The global options before the command: -c, --db, -v, -q. Returns the

@@ -138,8 +138,9 @@ struct parse {
     struct hd_config *cfg;
     struct raw_provider *raw; /* parallel to cfg->providers */
     struct hd_err *err;
-    int rc;               /* first error */
-    unsigned herald_seen; /* bit per [herald] key */
+    int rc;                 /* first error */
+    unsigned herald_seen;   /* bit per [herald] key */
+    unsigned dispatch_seen; /* bit per [dispatch] key */
     bool on_cap_seen;
     bool journal_seen;
 };
@@ -478,6 +479,37 @@ static int on_log(struct parse *ps, const char *key, const char *v)
     return fail(ps, "journal: '%s' is not one of auto, yes, no", v);
 }
 
+/* [dispatch]: the circuit breaker's rate and window. */
+static int on_dispatch(struct parse *ps, const char *key, const char *v)
+{
+    static const char *const keys[] = {"pause_on_failure_rate", "failure_window"};
+    struct hd_config *cfg = ps->cfg;
+    int i = strcmp(key, keys[0]) == 0 ? 0 : strcmp(key, keys[1]) == 0 ? 1 : -1;
+    if (i < 0)
+        return fail(ps,
+                    "unknown key '%s' in [dispatch] (known: pause_on_failure_rate, "
+                    "failure_window)",
+                    key);
+    if (ps->dispatch_seen & (1u << i))
+        return fail(ps, "duplicate key '%s' in [dispatch]", key);
+    ps->dispatch_seen |= 1u << i;
+    if (i == 1) {
+        if (parse_uint(v, 1, 1000000, &cfg->failure_window) < 0)
+            return fail(ps, "failure_window: '%s' is not a count from 1 to 1000000", v);
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    double rate = strtod(v, &end);
+    if (errno || end == v || *end || !(rate >= 0 && rate <= 1))
+        return fail(ps,
+                    "pause_on_failure_rate: '%s' is not a share from 0 to 1 (0.5: half of the "
+                    "window; 0: never pause)",
+                    v);
+    cfg->pause_on_failure_rate = rate;
+    return 1;
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -500,8 +532,10 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_import(ps, key, value);
     if (strcmp(section, "log") == 0)
         return on_log(ps, key, value);
+    if (strcmp(section, "dispatch") == 0)
+        return on_dispatch(ps, key, value);
     return fail(ps,
-                "unknown section [%s] (known: herald, log, provider NAME, channel "
+                "unknown section [%s] (known: herald, log, dispatch, provider NAME, channel "
                 "email|sms|push, caps, quiet_hours, template_vars, import)",
                 section);
 }
@@ -883,6 +917,8 @@ static struct hd_config *defaults(void)
     cfg->log_level = HD_LOG_INFO;
     cfg->busy_timeout = 5;
     cfg->on_cap = HD_ON_CAP_DROP;
+    cfg->pause_on_failure_rate = 0.5;
+    cfg->failure_window = 100;
     return cfg;
 }
 
@@ -1147,6 +1183,8 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
         hd_buf_addf(out, " = %02d:%02d-%02d:%02d\n", w->start / 60, w->start % 60, w->end / 60,
                     w->end % 60);
     }
+    hd_buf_addf(out, "\n[dispatch]\npause_on_failure_rate = %g\nfailure_window = %u\n",
+                cfg->pause_on_failure_rate, cfg->failure_window);
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);

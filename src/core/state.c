@@ -41,6 +41,11 @@ bool hd_state_terminal(int state)
     return state >= 0 && state < HD_ST_COUNT && (state == HD_ST_SENT || !legal[state]);
 }
 
+bool hd_state_failure(int state)
+{
+    return state == HD_ST_FAILED || state == HD_ST_UNDELIVERED || state == HD_ST_RENDER_FAILED;
+}
+
 bool hd_state_can(int from, int to)
 {
     return from >= 0 && from < HD_ST_COUNT && to >= 0 && to < HD_ST_COUNT && (legal[from] & B(to));

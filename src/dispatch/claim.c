@@ -219,7 +219,8 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
                             t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, &ms, &n,
                             err);
         d->nids = 0;
-        for (size_t k = 0; rc == 0 && k < n; k++) {
+        /* a campaign the circuit breaker paused meanwhile claims no more */
+        for (size_t k = 0; rc == 0 && k < n && run->camp->c.status != HD_CAMP_PAUSED; k++) {
             rc = claim_one(d, run, &ms[k], t, err);
             if (rc == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
                 rc = hd_dsp_keep_sending(d, err);
@@ -245,7 +246,7 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
             hd_log_fmsg(d->log, HD_LOG_DEBUG,
                         &(struct hd_log_fields){.campaign = run->camp->c.name},
                         "dispatcher: claimed %zu messages of campaign '%s', run %lld", n,
-                        run->camp->c.name, (long long)run->id);
+                        run->camp->c.name, (long long)run->seq);
         run->drained = n == 0;
         total += (int)n;
         room -= (int)n;

@@ -8,6 +8,8 @@
  *             results back into d->res
  *   write.c   results (and decisions) to the store in batches
  *   creds.c   providers' reusable tokens between the store and drivers
+ *   breaker.c the circuit breaker: a campaign whose messages keep failing
+ *             pauses itself
  *   loop.c    the loop over all of these, and its life: running,
  *             draining, stopping
  *
@@ -71,8 +73,16 @@ struct prov {
     int64_t cred_at;         /* the newest credential's issue time seen here */
 };
 
+/* A campaign's last finished messages, for the circuit breaker (breaker.c). */
+struct breaker {
+    unsigned char *ring; /* [failure_window]: 1 for a failure */
+    uint32_t n, pos, fails;
+    char word[32], text[400]; /* the latest failure's reason word and text */
+};
+
 struct camp {
     struct hd_campaign c;
+    struct breaker brk;
     const struct hd_tpl *tpl;
     json_t *json;
     bool has_bucket;
@@ -80,7 +90,7 @@ struct camp {
 };
 
 struct run {
-    int64_t id;
+    int64_t id, seq; /* seq: its number in its campaign, for messages */
     struct camp *camp;
     int64_t busy; /* its messages claimed and not yet written back */
     bool drained; /* the last claim found nothing due */
@@ -123,6 +133,7 @@ struct hd_dispatch {
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t last_pauses_ms;
     bool flush_now; /* a throttled result waits to be written and shared */
+    bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
     struct hd_dispatch_stats stats;
 };
 
@@ -231,6 +242,17 @@ int hd_dsp_creds_open(struct hd_dispatch *d, struct hd_err *err);
 /* On a tick and at the end: newer credentials from the drivers to the
  * store and from the store to the drivers; a failure is only logged. */
 void hd_dsp_creds_sync(struct hd_dispatch *d);
+
+/* ---- breaker.c ---- */
+
+/* A message of the campaign reached state (its log row's reason word and
+ * text): a failure or a success enters the window, and enough failures in
+ * it pause the campaign (in the caller's transaction). */
+int hd_dsp_breaker_note(struct hd_dispatch *d, int64_t campaign, int state, const char *word,
+                        const char *text, struct hd_err *err);
+/* Empties the window (the campaign was paused), or frees it. */
+void hd_dsp_breaker_reset(struct camp *c);
+void hd_dsp_breaker_release(struct camp *c);
 
 /* ---- write.c ---- */
 

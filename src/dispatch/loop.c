@@ -1,8 +1,9 @@
 /* loop: the dispatcher's loop, one thread over the store and the drivers
  * (which run their own threads), and its life.
  *
- * Each turn claims when few messages wait (claim.c), hands what it can to
- * the drivers and waits for a result, a token or the writer's deadline,
+ * Each turn claims when few messages wait (claim.c), gives back what a
+ * campaign the circuit breaker paused has waiting (breaker.c), hands what
+ * it can to the drivers and waits for a result, a token or the writer's deadline,
  * whichever comes first (submit.c), and writes the results when a batch
  * is full, old or holds a throttled answer (write.c). Once a second it
  * ticks: fires due campaigns (run), re-reads the runs and gives back what
@@ -204,6 +205,12 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
         d->last_pauses_ms = mono;
         if ((rc = hd_store_provider_pauses(d->st, hd_clock_now_ms(NULL), hd_dsp_shared_pause, d,
                                            err)) < 0)
+            return rc;
+    }
+    /* a campaign the breaker paused sends nothing more of what waits */
+    if (d->tripped) {
+        d->tripped = false;
+        if ((rc = hd_dsp_release_waiting(d, false, err)) < 0)
             return rc;
     }
     int64_t wait = hd_dsp_submit(d, err, &rc);

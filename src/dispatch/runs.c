@@ -17,6 +17,7 @@ static void camp_free(struct camp *c)
     if (!c)
         return;
     hd_campaign_release(&c->c);
+    hd_dsp_breaker_release(c);
     json_decref(c->json);
     free(c);
 }
@@ -50,7 +51,7 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
 
 struct load {
     struct hd_dispatch *d;
-    int64_t *ids, *camps;
+    int64_t *ids, *camps, *seqs;
     size_t n;
 };
 
@@ -61,6 +62,8 @@ static int collect_run(void *ud, const struct hd_run *r)
         return 0;
     HD_GROW(l->ids, l->n);
     HD_GROW(l->camps, l->n);
+    HD_GROW(l->seqs, l->n);
+    l->seqs[l->n] = r->seq;
     l->ids[l->n] = r->id;
     l->camps[l->n++] = r->campaign_id;
     return 0;
@@ -83,9 +86,11 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         struct hd_campaign fresh;
         if ((rc = hd_store_campaign_get(d->st, NULL, c->c.id, &fresh, err)) < 0)
             break;
+        if (fresh.status == HD_CAMP_PAUSED) /* resumed later, it starts afresh */
+            hd_dsp_breaker_reset(c);
         c->c.status = fresh.status;
         hd_campaign_release(&fresh);
-        struct run r = {.id = l.ids[i], .camp = c};
+        struct run r = {.id = l.ids[i], .seq = l.seqs[i], .camp = c};
         for (size_t k = 0; k < d->nruns; k++)
             if (d->runs[k].id == r.id)
                 r = d->runs[k];
@@ -110,6 +115,7 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
     }
     free(l.ids);
     free(l.camps);
+    free(l.seqs);
     if (rc < 0) {
         free(runs);
         return rc;
@@ -160,7 +166,7 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
                 return rc;
         }
         hd_log_fmsg(d->log, HD_LOG_INFO, &(struct hd_log_fields){.campaign = c->name},
-                    "campaign '%s': run %lld is done", c->name, (long long)run->id);
+                    "campaign '%s': run %lld is done", c->name, (long long)run->seq);
     }
     return open;
 }

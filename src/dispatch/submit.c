@@ -130,7 +130,10 @@ void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms)
 int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc = 0;
-    hd_dsp_submit(d, err, &rc);
+    /* the circuit breaker paused a campaign in this transaction: its
+     * waiting messages go back when it ends (loop.c), none goes out now */
+    if (!d->tripped)
+        hd_dsp_submit(d, err, &rc);
     if (rc == 0)
         hd_dsp_poll(d, 0);
     return rc;

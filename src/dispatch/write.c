@@ -101,7 +101,10 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
         .detail = x->detail && *x->detail ? x->detail : NULL,
     };
     debug_row(d, m, &a);
-    return hd_store_attempt_add(d->st, &a, err);
+    int rc = hd_store_attempt_add(d->st, &a, err);
+    if (rc == 0)
+        rc = hd_dsp_breaker_note(d, m->campaign, a.state, a.reason, a.text, err);
+    return rc;
 }
 
 int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,

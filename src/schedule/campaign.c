@@ -153,6 +153,7 @@ int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd
         (rc = hd_store_run_open(st, c->id, fire_at, now, &run, err)) < 0)
         goto out;
     out->run = run.id;
+    out->seq = run.seq;
     if (run.status == HD_RUN_MATERIALIZING) {
         struct progress_thunk thunk = {progress, ud, c->name};
         if ((rc = hd_seg_load(st, c->segment, NULL, fire_at, &ast, err)) < 0) {
@@ -224,7 +225,7 @@ static int collect_due(void *ud, const struct hd_campaign *c)
 }
 
 struct unfinished {
-    int64_t *campaign, *fire_at;
+    int64_t *campaign, *fire_at, *seq;
     size_t n;
 };
 
@@ -235,6 +236,8 @@ static int collect_materializing(void *ud, const struct hd_run *r)
         return 0;
     HD_GROW(u->campaign, u->n);
     HD_GROW(u->fire_at, u->n);
+    HD_GROW(u->seq, u->n);
+    u->seq[u->n] = r->seq;
     u->campaign[u->n] = r->campaign_id;
     u->fire_at[u->n++] = r->fire_at;
     return 0;
@@ -297,7 +300,7 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         if ((rc = hd_store_campaign_get(st, NULL, u.campaign[i], &c, err)) < 0)
             break;
         hd_log_info(log, "campaign '%s': resuming the materialization of run %lld", c.name,
-                    (long long)u.fire_at[i]);
+                    (long long)u.seq[i]);
         if (c.status != HD_CAMP_CANCELLED &&
             (rc = pause_if_unrunnable(st, &c, u.fire_at[i], t.now, log, err)) == 0)
             rc = hd_campaign_fire(st, cfg, &c, u.fire_at[i], now_ms, progress, ud, &f, err);
@@ -315,7 +318,7 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
                                    err)) == 0) {
             hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",
-                        t.due[i].name, (long long)f.run, (long long)f.queued, (long long)f.held);
+                        t.due[i].name, (long long)f.seq, (long long)f.queued, (long long)f.held);
             ++*fired;
         }
     }
@@ -325,5 +328,6 @@ out:
     free(t.due);
     free(u.campaign);
     free(u.fire_at);
+    free(u.seq);
     return rc;
 }

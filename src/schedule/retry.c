@@ -31,8 +31,9 @@ static int retry_in(struct hd_store *st, struct hd_campaign *c, int64_t number,
     if (run.status == HD_RUN_MATERIALIZING)
         return hd_err_set(err, HD_E_INVALID,
                           "run %lld of campaign '%s' is still being made: send it first",
-                          (long long)run.id, c->name);
+                          (long long)run.seq, c->name);
     sel->run = run.id;
+    sel->seq = run.seq;
     if ((rc = hd_store_retry(st, sel, failed, render_failed, err)) < 0)
         return rc;
     if (*failed + *render_failed == 0) {
@@ -41,7 +42,7 @@ static int retry_in(struct hd_store *st, struct hd_campaign *c, int64_t number,
                                                : "failed or render_failed";
         return hd_err_set(err, HD_E_NOTFOUND,
                           "nothing to retry in run %lld of campaign '%s': no %s message%s%s%s",
-                          (long long)run.id, c->name, what, sel->reason ? " with reason '" : "",
+                          (long long)run.seq, c->name, what, sel->reason ? " with reason '" : "",
                           sel->reason ? sel->reason : "", sel->reason ? "'" : "");
     }
     if (c->status == HD_CAMP_DONE || c->status == HD_CAMP_SCHEDULED) {

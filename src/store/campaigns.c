@@ -221,22 +221,40 @@ int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t n
     return rc;
 }
 
-/* Why the scheduler paused a campaign lives in meta under "paused:ID" (no
- * migration for a rare note); it goes when the campaign leaves "paused". */
+/* Why herald paused a campaign (the scheduler, the dispatcher's circuit
+ * breaker) is its row's pause_reason; it goes when the campaign leaves
+ * "paused". */
 int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *reason,
                                  struct hd_err *err)
 {
-    char key[32];
-    snprintf(key, sizeof key, "paused:%lld", (long long)id);
-    return hd_store_meta_set(st, key, reason, err);
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "UPDATE campaigns SET pause_reason = ?2 WHERE id = ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    hd_store_bind_text(s, 2, reason);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "noting why a campaign is paused");
+    sqlite3_finalize(s);
+    return rc;
 }
 
 int hd_store_campaign_pause_reason(struct hd_store *st, int64_t id, char **reason,
                                    struct hd_err *err)
 {
-    char key[32];
-    snprintf(key, sizeof key, "paused:%lld", (long long)id);
-    return hd_store_meta_get(st, key, reason, err);
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "SELECT pause_reason FROM campaigns WHERE id = ?1", &s, err);
+    *reason = NULL;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *reason = hd_store_col_dup(s, 0);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading why a campaign is paused");
+    sqlite3_finalize(s);
+    return rc;
 }
 
 int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
@@ -293,7 +311,7 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
 
 /* ---- runs ------------------------------------------------------------------------------ */
 
-#define RUN_COLS "id, campaign_id, fire_at, status, queued, created_at, done_at"
+#define RUN_COLS "id, campaign_id, fire_at, status, queued, created_at, done_at, seq"
 
 static void read_run(sqlite3_stmt *s, struct hd_run *r)
 {
@@ -304,6 +322,7 @@ static void read_run(sqlite3_stmt *s, struct hd_run *r)
     r->queued = sqlite3_column_int64(s, 4);
     r->created_at = sqlite3_column_int64(s, 5);
     r->done_at = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6);
+    r->seq = sqlite3_column_int64(s, 7);
 }
 
 int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
@@ -312,8 +331,9 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     sqlite3_stmt *s = NULL;
     int rc;
     if ((rc = hd_store_prepare(st,
-                               "INSERT INTO runs (campaign_id, fire_at, status, created_at) "
-                               "VALUES (?1, ?2, 'materializing', ?3) "
+                               "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
+                               "VALUES (?1, ?2, 'materializing', ?3, (SELECT coalesce(max(seq), "
+                               "0) + 1 FROM runs WHERE campaign_id = ?1)) "
                                "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
                                &s, err)) < 0)
         return rc;
@@ -337,21 +357,47 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     return rc;
 }
 
-int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err)
+/* The one run the prepared s (its parameters bound) reads; `what` names
+ * it when there is none. */
+static int run_one(struct hd_store *st, sqlite3_stmt *s, struct hd_run *out, const char *what,
+                   struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT " RUN_COLS " FROM runs WHERE id = ?1", &s, err), step;
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
+    int rc = 0, step;
     if ((step = sqlite3_step(s)) == SQLITE_ROW)
         read_run(s, out);
     else if (step == SQLITE_DONE)
-        rc = hd_err_set(err, HD_E_NOTFOUND, "no run %lld", (long long)id);
+        rc = hd_err_set(err, HD_E_NOTFOUND, "%s", what);
     else
         rc = hd_store_fail(st, err, "reading run");
     sqlite3_finalize(s);
     return rc;
+}
+
+int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char what[48];
+    int rc = hd_store_prepare(st, "SELECT " RUN_COLS " FROM runs WHERE id = ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    snprintf(what, sizeof what, "no run %lld", (long long)id);
+    return run_one(st, s, out, what, err);
+}
+
+int hd_store_run_by_seq(struct hd_store *st, int64_t campaign, int64_t seq, struct hd_run *out,
+                        struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char what[48];
+    int rc = hd_store_prepare(
+        st, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND seq = ?2", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, seq);
+    snprintf(what, sizeof what, "no run %lld", (long long)seq);
+    return run_one(st, s, out, what, err);
 }
 
 int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,

@@ -19,8 +19,9 @@
 #define LOG_COLS                                                                                   \
     "a.id, a.message_id, a.run_id, a.contact_id, a.attempt, a.state, a.code, a.segments, a.at, "   \
     "a.done_at, a.cost, c.name, k.ext_id, a.variant, a.channel, a.provider, a.address, "           \
-    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail "                               \
+    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail, r.seq "                        \
     "FROM attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id "                               \
+    "LEFT JOIN runs r ON r.id = a.run_id "                                                         \
     "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1"
 
 void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
@@ -103,7 +104,8 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
                                .text = T(19),
                                .gateway_id = T(20),
                                .digest = T(21),
-                               .detail = T(22)};
+                               .detail = T(22),
+                               .run_seq = sqlite3_column_int64(s, 23)};
 #undef T
         if (!r.campaign)
             r.campaign = "-";
@@ -153,7 +155,7 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
             st,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
             "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, "
-            "m.not_before "
+            "m.not_before, r.seq "
             "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
             "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
             "ORDER BY r.fire_at, m.id",
@@ -176,7 +178,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
                                 .segment = (const char *)sqlite3_column_text(s, 9),
                                 .variant = (const char *)sqlite3_column_text(s, 10),
                                 .reason = (const char *)sqlite3_column_text(s, 11),
-                                .due = sqlite3_column_int64(s, 12)};
+                                .due = sqlite3_column_int64(s, 12),
+                                .seq = sqlite3_column_int64(s, 13)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
@@ -519,5 +522,40 @@ out:
     for (int i = 0; i < 4; i++)
         sqlite3_finalize(s[i]);
     lat_fn(st, false, NULL);
+    return rc;
+}
+
+/* ---- a run's failures ------------------------------------------------------------------ */
+
+int hd_store_run_failures(struct hd_store *st, int64_t campaign, int64_t run, hd_failure_cb cb,
+                          void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    /* the row that ended each message: of its state now (a message retried
+     * since has rows of its old failure too) */
+    int rc = hd_store_prepare(st,
+                              "SELECT a.reason, count(DISTINCT a.message_id), min(a.text) FROM "
+                              "attempts a JOIN messages m ON m.id = a.message_id AND m.state = "
+                              "a.state WHERE a.campaign_id = ?1 AND a.run_id = ?2 AND a.state IN "
+                              "(?3, ?4, ?5) GROUP BY a.reason ORDER BY 2 DESC, 1",
+                              &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, run);
+    sqlite3_bind_int(s, 3, HD_ST_FAILED);
+    sqlite3_bind_int(s, 4, HD_ST_UNDELIVERED);
+    sqlite3_bind_int(s, 5, HD_ST_RENDER_FAILED);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_failure f = {.reason = (const char *)sqlite3_column_text(s, 0),
+                               .n = sqlite3_column_int64(s, 1),
+                               .text = (const char *)sqlite3_column_text(s, 2)};
+        if ((rc = cb(ud, &f)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading the run's failures");
+    sqlite3_finalize(s);
     return rc;
 }

@@ -18,18 +18,9 @@
 int hd_store_run_find(struct hd_store *st, int64_t campaign, int64_t number, struct hd_run *out,
                       struct hd_err *err)
 {
-    struct hd_run r;
     int rc;
-    if (number > 0) {
-        /* until runs count per campaign, a run's number is its id */
-        if ((rc = hd_store_run_get(st, number, &r, err)) < 0 && rc != HD_E_NOTFOUND)
-            return rc;
-        if (rc == HD_E_NOTFOUND || r.campaign_id != campaign)
-            return hd_err_set(err, HD_E_NOTFOUND, "the campaign has no run %lld",
-                              (long long)number);
-        *out = r;
-        return 0;
-    }
+    if (number > 0) /* the number runs have in their campaign */
+        return hd_store_run_by_seq(st, campaign, number, out, err);
     sqlite3_stmt *s = NULL;
     if ((rc = hd_store_prepare(st, "SELECT max(id) FROM runs WHERE campaign_id = ?1", &s, err)) < 0)
         return rc;

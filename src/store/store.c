@@ -239,6 +239,18 @@ static const char *const migrations[] = {
      * rows, so only the index is built again */
     "DROP INDEX messages_due;"
     "CREATE INDEX messages_due ON messages(run_id, not_before, id) WHERE " HD_DUE("state") ";",
+    /* 6: why a campaign is paused, in its row (the scheduler's notes were
+     * meta rows "paused:ID"; the dispatcher's circuit breaker writes one
+     * too), and each run's number within its campaign (seq: 1, 2, ... in
+     * order of id), the number every command shows and accepts */
+    "ALTER TABLE campaigns ADD COLUMN pause_reason TEXT;"
+    "UPDATE campaigns SET pause_reason = (SELECT value FROM meta WHERE key = 'paused:' || "
+    "  campaigns.id);"
+    "DELETE FROM meta WHERE key LIKE 'paused:%';"
+    "ALTER TABLE runs ADD COLUMN seq INTEGER;"
+    "UPDATE runs SET seq = (SELECT count(*) FROM runs o WHERE o.campaign_id = runs.campaign_id "
+    "  AND o.id <= runs.id);"
+    "CREATE UNIQUE INDEX runs_seq ON runs(campaign_id, seq);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
