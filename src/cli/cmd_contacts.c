@@ -15,8 +15,8 @@ static const char contacts_usage[] =
     "usage: herald contacts import FILE|- [--format csv|jsonl] [--types COL=TYPE,...]\n"
     "                              [--default-region CC] [--replace] [--skip-invalid]\n"
     "                              [--rejects FILE] [--dry-run] [--max-errors N]\n"
-    "       herald contacts show ID [--json]\n"
-    "       herald contacts list [--limit N] [--format table|csv|json]\n"
+    "       herald contacts show ID [--format table|csv|json|jsonl] [--json]\n"
+    "       herald contacts list [--limit N] [--format table|csv|json|jsonl]\n"
     "       herald contacts optout ID --channel email|sms|push [--category C]\n"
     "       herald contacts optin ID --channel email|sms|push [--category C]\n"
     "       herald contacts delete ID\n"
@@ -27,7 +27,7 @@ static const char contacts_usage[] =
     "         FILE.rejected.csv (or --rejects); --dry-run only validates;\n"
     "         --replace replaces existing contacts instead of merging attributes.\n"
     "         TYPE is number, boolean, date or string.\n"
-    "show     one contact, its attributes and consent (--json for JSON)\n"
+    "show     one contact, its attributes and consent (--json: --format json)\n"
     "list     contacts in import order; --limit 0 lists all (default 100)\n"
     "optout   records an opt-out for a channel, for one category (marketing or\n"
     "optin    transactional) or, without --category, for both; optin undoes it\n"
@@ -118,22 +118,29 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"json", false, 'j', 0}, {0}};
+    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
     static const struct cli_spec spec = {"contacts show", contacts_usage, opts, 0, NULL, NULL};
     struct hd_err err = {0};
     struct hd_contact k;
-    bool json = false;
-    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &json, &rc);
+    struct cmd_format_args fa = {"contacts show", FMTS_ALL, FMT_TABLE};
+    int rc, i = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)
         return cmd_usage("contacts show", contacts_usage, "give one contact ID");
     if (hd_store_contact_get(ctx->store, argv[i], &k, &err) < 0)
         return cmd_fail(ctx, &err);
+    if (fa.format == FMT_CSV) { /* the row contacts list would print */
+        struct cmd_contact_out co;
+        cmd_contacts_begin(&co, FMT_CSV);
+        cmd_contacts_row(&co, &k);
+        cmd_contacts_end(&co);
+        hd_contact_release(&k);
+        return EXIT_OK;
+    }
     json_t *o = cmd_contact_json(&k);
-    if (json) {
-        cmd_print_json(o, true);
-        putchar('\n');
+    if (fa.format != FMT_TABLE) {
+        cmd_out_one(fa.format, NULL, json_incref(o));
     } else {
         static const char *const fields[] = {"id",         "email",      "phone",
                                              "locale",     "timezone",   "fcm_token",
@@ -180,10 +187,7 @@ static int list_opt(void *ud, int id, const char *arg)
                              "--limit: '%s' is not a number (0 for all)", arg);
         return 0;
     }
-    if ((a->format = cmd_parse_format(arg, true)) < 0 || a->format == FMT_JSONL)
-        return cmd_usage("contacts list", contacts_usage,
-                         "--format: '%s' is not table, csv or json", arg);
-    return 0;
+    return cmd_format_arg("contacts list", arg, FMTS_ALL, &a->format);
 }
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
@@ -264,10 +268,12 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(contacts_usage);
-    if (argc != 2 || argv[1][0] == '-')
+    int rc, i = cli_operands("contacts delete", contacts_usage, argc, argv, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage("contacts delete", contacts_usage, "give one contact ID");
+    argv += i - 1; /* the ID as argv[1], as below */
     int64_t pseudo = 0;
     if (hd_store_contact_delete(ctx->store, argv[1], &pseudo, &err) < 0)
         return cmd_fail(ctx, &err);
@@ -285,8 +291,6 @@ int cmd_contacts(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("contacts", contacts_usage, "give a subcommand");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cmd_help(contacts_usage);
-    if (!ctx->store) /* --help somewhere: main did not open the store */
         return cmd_help(contacts_usage);
     if (strcmp(sub, "import") == 0)
         return import_cmd(ctx, argc - 1, argv + 1);

@@ -10,22 +10,17 @@
 #include "herald/store.h"
 
 static const char history_usage[] =
-    "usage: herald history CONTACT [--format table|csv|jsonl]\n"
+    "usage: herald history CONTACT [--format table|csv|json|jsonl]\n"
     "\n"
     "Every message the contact was considered for, oldest first: its campaign,\n"
     "run, variant and state now, then each decision and attempt of the delivery\n"
-    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv and\n"
-    "jsonl give the log rows alone, with the columns of herald log.\n";
+    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv,\n"
+    "json and jsonl give the log rows alone, with the columns of herald log.\n";
 
 static int history_opt(void *ud, int id, const char *arg)
 {
-    int *format = ud;
     (void)id; /* only --format */
-    *format = cmd_parse_format(arg, true);
-    if (*format != FMT_TABLE && *format != FMT_CSV && *format != FMT_JSONL)
-        return cmd_usage("history", history_usage, "--format: '%s' is not table, csv or jsonl",
-                         arg);
-    return 0;
+    return cmd_format_arg("history", arg, FMTS_ALL, ud);
 }
 
 /* One message and its rows, as the table shows them. */

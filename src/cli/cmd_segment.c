@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "herald/segment.h"
 #include "herald/store.h"
 
 static const char segment_usage[] =
     "usage: herald segment define NAME EXPR [--replace] [--allow-unknown]\n"
-    "       herald segment list\n"
-    "       herald segment show NAME [--sql]\n"
+    "       herald segment list [--format table|csv|json|jsonl]\n"
+    "       herald segment show NAME [--sql] [--format table|csv|json|jsonl]\n"
     "       herald segment count NAME | --expr EXPR [--allow-unknown]\n"
-    "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json]\n"
-    "       herald segment export NAME | --expr EXPR [--format csv|jsonl]\n"
+    "                            [--format table|csv|json|jsonl]\n"
+    "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json|jsonl]\n"
+    "       herald segment export NAME | --expr EXPR [--format csv|jsonl|json|table]\n"
     "       herald segment delete NAME\n"
     "\n"
     "EXPR is a rule such as\n"
@@ -82,18 +85,73 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 static int list_row(void *ud, const char *name, const char *expr, int64_t updated)
 {
-    (void)ud;
+    struct cmd_out *o = ud;
     char t[32];
-    printf("%-24s %s  %s\n", name, cmd_time(updated, t, sizeof t), expr);
+    cmd_time(updated, t, sizeof t);
+    if (o->format == FMT_TABLE)
+        printf("%-24s %s  %s\n", name, t, expr);
+    else
+        cmd_out_row(o, json_pack("{s:s, s:s, s:s}", "name", name, "changed", t, "rule", expr));
     return 0;
+}
+
+static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
+    static const struct cli_spec spec = {"segment list", segment_usage, opts, 0, NULL, NULL};
+    static const char *const cols[] = {"name", "changed", "rule", NULL};
+    struct cmd_format_args fa = {"segment list", FMTS_ALL, FMT_TABLE};
+    struct hd_err err = {0};
+    int rc, i = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
+    if (i < 0)
+        return rc;
+    if (i != argc)
+        return cmd_usage("segment list", segment_usage, "unexpected argument '%s'", argv[i]);
+    struct cmd_out o;
+    cmd_out_begin(&o, fa.format, cols);
+    if (fa.format == FMT_TABLE)
+        printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
+    rc = hd_store_segment_each(ctx->store, list_row, &o, &err);
+    cmd_out_end(&o);
+    return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
+}
+
+struct show_args {
+    bool sql;
+    struct cmd_format_args fa;
+};
+
+static int show_opt(void *ud, int id, const char *arg)
+{
+    struct show_args *a = ud;
+    if (id != 's')
+        return cmd_format_cb(&a->fa, id, arg);
+    a->sql = true;
+    return 0;
+}
+
+/* show as one record: the table's lines under their names. */
+static void show_record(int format, const char *name, const char *expr, int64_t n,
+                        const struct hd_buf *tree, const struct hd_buf *q,
+                        const struct hd_buf *params)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:I}", "segment", name, "rule", expr, "contacts", (json_int_t)n);
+    if (tree) {
+        json_object_set_new(o, "tree", json_stringn(tree->data, strcspn(tree->data, "\n")));
+        json_object_set_new(o, "sql", json_string(q->data));
+        json_object_set_new(o, "params", json_stringn(params->data, strcspn(params->data, "\n")));
+    }
+    cmd_out_one(format, NULL, o);
 }
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"sql", false, 's', 0}, {0}};
+    static const struct cli_opt opts[] = {{"sql", false, 's', 0}, CMD_FORMAT_OPTS, {0}};
     static const struct cli_spec spec = {"segment show", segment_usage, opts, 0, NULL, NULL};
-    bool sql = false;
-    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &sql, &rc);
+    struct show_args a = {false, {"segment show", FMTS_ALL, FMT_TABLE}};
+    int rc, i = cli_parse(&spec, argc, argv, show_opt, &a, &rc);
+    bool sql = a.sql;
     if (i < 0)
         return rc;
     if (i + 1 != argc)
@@ -110,7 +168,10 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         rc = cmd_fail(ctx, &err);
         goto out;
     }
-    printf("segment  %s\nrule     %s\ncontacts %lld\n", name, expr, (long long)n);
+    if (a.fa.format == FMT_TABLE)
+        printf("segment  %s\nrule     %s\ncontacts %lld\n", name, expr, (long long)n);
+    else if (!sql)
+        show_record(a.fa.format, name, expr, n, NULL, NULL, NULL);
     if (sql) {
         struct hd_buf q, params, tree;
         hd_buf_init(&q);
@@ -118,8 +179,11 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_buf_init(&tree);
         hd_segast_print(ast, &tree);
         hd_store_seg_sql(ast, now, &q, &params);
-        printf("tree     %s\nsql      SELECT ... FROM contacts c WHERE %s\nparams   %s", tree.data,
-               q.data, params.len ? params.data : "(none)\n");
+        if (a.fa.format == FMT_TABLE)
+            printf("tree     %s\nsql      SELECT ... FROM contacts c WHERE %s\nparams   %s",
+                   tree.data, q.data, params.len ? params.data : "(none)\n");
+        else
+            show_record(a.fa.format, name, expr, n, &tree, &q, &params);
         hd_buf_release(&q);
         hd_buf_release(&params);
         hd_buf_release(&tree);
@@ -165,10 +229,12 @@ static int find_campaigns(void *ud, const struct hd_campaign *c)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(segment_usage);
-    if (argc != 2 || argv[1][0] == '-')
+    int rc, i = cli_operands("segment delete", segment_usage, argc, argv, &rc);
+    if (i < 0)
+        return rc;
+    if (i + 1 != argc)
         return cmd_usage("segment delete", segment_usage, "give one segment NAME");
+    argv += i - 1; /* the NAME as argv[1], as below */
     struct users u = {.name = argv[1]};
     hd_buf_init(&u.list);
     if (hd_store_segment_each(ctx->store, find_users, &u, &err) < 0) {
@@ -227,12 +293,7 @@ static int members_opt(void *ud, int id, const char *arg)
                              a->sample ? arg : "");
         return 0;
     default: /* 'f' */
-        a->format = cmd_parse_format(arg, !a->export);
-        if (a->format < 0 || (!a->sample && !a->export) || (a->sample && a->format == FMT_JSONL) ||
-            (a->export && a->format == FMT_JSON))
-            return cmd_usage(a->cmd, segment_usage, "--format: '%s' is not one of %s", arg,
-                             a->export ? "csv, jsonl" : "table, csv, json");
-        return 0;
+        return cmd_format_arg(a->cmd, arg, FMTS_ALL, &a->format);
     }
 }
 
@@ -266,8 +327,12 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
         int64_t n;
         if (hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0)
             rc = cmd_fail(ctx, &err);
-        else
+        else if (a.format == FMT_TABLE)
             printf("%lld\n", (long long)n);
+        else
+            cmd_out_one(a.format, NULL,
+                        json_pack("{s:s?, s:s?, s:I}", "segment", expr ? NULL : argv[i], "expr",
+                                  expr, "contacts", (json_int_t)n));
     } else {
         struct cmd_contact_out co;
         cmd_contacts_begin(&co, a.format);
@@ -285,18 +350,12 @@ int cmd_segment(struct hd_ctx *ctx, int argc, char **argv)
     if (argc < 2)
         return cmd_usage("segment", segment_usage, "give a subcommand");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->store)
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(segment_usage);
-    struct hd_err err = {0};
     if (strcmp(sub, "define") == 0)
         return define_cmd(ctx, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0) {
-        if (argc > 2)
-            return cmd_usage("segment list", segment_usage, "unexpected argument '%s'", argv[2]);
-        printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
-        return hd_store_segment_each(ctx->store, list_row, NULL, &err) < 0 ? cmd_fail(ctx, &err)
-                                                                           : EXIT_OK;
-    }
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "show") == 0)
         return show_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "delete") == 0)

@@ -12,7 +12,7 @@
 
 static const char stats_usage[] =
     "usage: herald stats CAMPAIGN [--by channel|variant|provider|day]\n"
-    "                    [--goal EVENT [--window DURATION]] [--format table|csv|json]\n"
+    "                    [--goal EVENT [--window DURATION]] [--format table|csv|json|jsonl]\n"
     "\n"
     "A campaign's numbers, from its messages and its delivery log (rows pruned by\n"
     "herald log prune included): targeted, held out, pending, sent, failed and\n"
@@ -26,7 +26,8 @@ static const char stats_usage[] =
     "                    with the holdout's: rates, absolute and relative lift, the\n"
     "                    p-value of a two-proportion z-test and the 95% interval\n"
     "  --window D        an event counts within D after the run fired (default 7d)\n"
-    "  --format          table (default), csv (section,group,metric,value) or json\n";
+    "  --format          table (default), csv (section,group,metric,value), json (one\n"
+    "                    object) or jsonl (that object on one line)\n";
 
 /* ---- the metrics ------------------------------------------------------------------------ */
 
@@ -326,10 +327,7 @@ static int stats_opt(void *ud, int id, const char *arg)
                              err.msg[0] ? err.msg : "must be more than 0");
         return 0;
     default: /* 'f' */
-        a->format = cmd_parse_format(arg, true);
-        if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSON)
-            return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json", arg);
-        return 0;
+        return cmd_format_arg("stats", arg, FMTS_ALL, &a->format);
     }
 }
 
@@ -348,14 +346,13 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
     json_t *gj = a->goal ? goal_report(g, a->goal, a->window, a->format, &csv) : NULL;
     if (a->format == FMT_CSV)
         fwrite(csv.data, 1, csv.len, stdout);
-    else if (a->format == FMT_JSON) {
+    else if (a->format == FMT_JSON || a->format == FMT_JSONL) {
         static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
         json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by], "groups",
                               stats_json(s));
         if (gj)
             json_object_set(o, "goal", gj);
-        cmd_print_json(o, true);
-        json_decref(o);
+        cmd_out_one(a->format, NULL, o);
     }
     json_decref(gj);
     hd_buf_release(&csv);

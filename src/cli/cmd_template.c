@@ -18,7 +18,7 @@
 #include "herald/tpl.h"
 
 static const char template_usage[] =
-    "usage: herald template list [--format table|json]\n"
+    "usage: herald template list [--format table|csv|json|jsonl]\n"
     "       herald template lint [NAME...]\n"
     "       herald template preview NAME (--contact ID | --data FILE.json) [--channel C]\n"
     "                               [--locale L] [--variant V] [--json]\n"
@@ -52,24 +52,17 @@ static void channels_text(unsigned ch, char *buf, size_t size)
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_channel_name(c));
 }
 
-static const char list_bad[] = "bad option (--format table|json)";
-
-static int list_opt(void *ud, int id, const char *arg)
-{
-    int *format = ud;
-    (void)id; /* only --format */
-    if ((*format = cmd_parse_format(arg, true)) >= 0 && *format != FMT_CSV)
-        return 0;
-    return cmd_usage("template list", template_usage, "%s", list_bad);
-}
-
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
-    static const struct cli_spec spec = {"template list", template_usage, opts, 0, NULL, list_bad};
-    int format = FMT_TABLE, rc;
-    if (cli_parse(&spec, argc, argv, list_opt, &format, &rc) < 0)
+    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
+    static const struct cli_spec spec = {"template list", template_usage, opts, 0, NULL, NULL};
+    static const char *const cols[] = {"name",     "channels",    "locales", "variants",
+                                       "category", "description", NULL};
+    struct cmd_format_args fa = {"template list", FMTS_ALL, FMT_TABLE};
+    int format, rc;
+    if (cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc) < 0)
         return rc;
+    format = fa.format;
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     char **names;
@@ -121,11 +114,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
         json_object_set_new(o, "description", json_string(info.description));
         json_array_append_new(arr, o);
     }
-    if (format == FMT_JSON) {
-        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-    }
+    if (format != FMT_TABLE)
+        cmd_out_all(format, cols, json_incref(arr));
     json_decref(arr);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -177,9 +167,10 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     struct lint_out lo = {0};
-    int rc;
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(template_usage);
+    int rc, k = cli_operands("template lint", template_usage, argc, argv, &rc);
+    if (k < 0)
+        return rc;
+    argc -= k - 1, argv += k - 1; /* the NAMEs from argv[1] */
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         return rc;
     set_sms_limit(ctx->cfg, set);
