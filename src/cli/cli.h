@@ -146,9 +146,6 @@ struct cmd_format_args {
         "json", false, 'j', 0                                                                      \
     }
 int cmd_format_cb(void *ud, int id, const char *arg);
-/* "1 message", "2 messages": n and the noun, singular or plural ("s" added
- * unless plural is given), into buf. */
-const char *cmd_count(long long n, const char *noun, const char *plural, char *buf, size_t size);
 /* Parses a non-negative integer option; -1 when it is not one. */
 long long cmd_parse_count(const char *s);
 /* Opens the store at the context's path (not creating it); does nothing when

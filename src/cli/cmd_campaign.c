@@ -13,6 +13,7 @@
 #include "herald/schedule.h"
 #include "herald/segment.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char campaign_usage[] =
     "usage: herald campaign create NAME --segment S --template T --channels LIST\n"
@@ -169,7 +170,7 @@ static int create_checked(struct create_args *a, int id, const char *arg)
         return 0;
     case O_EXPIRES:
     case O_RESEND:
-        if (hd_units_duration(arg, &secs, &err) < 0)
+        if (hd_units_duration0(arg, &secs, &err) < 0) /* 0: none */
             return USAGE("%s: %s", id == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
         *(id == O_EXPIRES ? &c->expires : &c->resend_after) = secs;
         return 0;
@@ -446,9 +447,10 @@ static void variant_line(const struct variants_out *v)
     int64_t all = 0;
     for (int s = 0; s < HD_ST_COUNT; s++)
         all += v->n[s];
-    printf("    %-10s %lld messages, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
-           (long long)all, (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]),
-           (long long)v->n[HD_ST_HELD_OUT]);
+    char n[48];
+    printf("    %-10s %s, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
+           hd_units_count(all, "message", NULL, n, sizeof n),
+           (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]), (long long)v->n[HD_ST_HELD_OUT]);
 }
 
 static int variant_row(void *ud, const char *variant, int state, int64_t n)
@@ -640,6 +642,7 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign c;
     struct hd_err err = {0};
     int64_t n = 0;
+    char num[48];
     int op = strcmp(sub, "pause") == 0    ? HD_CAMP_OP_PAUSE
              : strcmp(sub, "resume") == 0 ? HD_CAMP_OP_RESUME
                                           : HD_CAMP_OP_CANCEL;
@@ -656,9 +659,9 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_fail(ctx, &err);
     }
     if (op == HD_CAMP_OP_CANCEL)
-        printf("campaign '%s' cancelled: %lld unsent messages cancelled (messages already with a "
-               "gateway are not recalled)\n",
-               c.name, (long long)n);
+        printf("campaign '%s' cancelled: %s cancelled (messages already with a gateway are "
+               "not recalled)\n",
+               c.name, hd_units_count(n, "unsent message", NULL, num, sizeof num));
     else
         printf("campaign '%s' %s\n", c.name, op == HD_CAMP_OP_PAUSE ? "paused" : "resumed");
     hd_campaign_release(&c);

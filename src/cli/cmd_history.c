@@ -8,6 +8,7 @@
 #include "herald/audit.h"
 #include "herald/state.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char history_usage[] =
     "usage: herald history CONTACT [--format table|csv|json|jsonl]\n"
@@ -76,8 +77,9 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
             cmd_log_row(&o, &rec.rows[k]);
         cmd_log_end(&o);
     } else {
-        printf("contact %s: %zu message%s considered\n", argv[i], rec.nmsgs,
-               rec.nmsgs == 1 ? "" : "s");
+        char n[48];
+        printf("contact %s: %s considered\n", argv[i],
+               hd_units_count((long long)rec.nmsgs, "message", NULL, n, sizeof n));
         for (size_t k = 0; k < rec.nmsgs; k++)
             print_message(&rec, &rec.msgs[k]);
     }

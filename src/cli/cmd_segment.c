@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "herald/segment.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char segment_usage[] =
     "usage: herald segment define NAME EXPR [--replace] [--allow-unknown]\n"
@@ -69,6 +70,7 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
+    char num[48];
     rc = EXIT_OK;
     /* counted (so compiled and prepared) before it is stored: a rule SQLite
      * refuses is never stored */
@@ -77,8 +79,8 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0)
         rc = cmd_fail(ctx, &err);
     else
-        printf("segment '%s' %s: %lld contacts now\n", name, replace ? "stored" : "defined",
-               (long long)n);
+        printf("segment '%s' %s: %s now\n", name, replace ? "stored" : "defined",
+               hd_units_count(n, "contact", NULL, num, sizeof num));
     hd_segast_free(ast);
     return rc;
 }

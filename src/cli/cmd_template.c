@@ -16,6 +16,7 @@
 #include "herald/sms.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
+#include "herald/units.h"
 
 static const char template_usage[] =
     "usage: herald template list [--format table|csv|json|jsonl]\n"
@@ -185,8 +186,11 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_tpl_lint(set, all ? names[i] : argv[i + 1], print_issue, &lo);
     hd_tpl_lint_partials(set, print_issue, &lo);
     size_t checked = all ? n : (size_t)argc - 1;
-    printf("%zu template%s checked: %d error%s, %d note%s\n", checked, checked == 1 ? "" : "s",
-           lo.errors, lo.errors == 1 ? "" : "s", lo.warnings, lo.warnings == 1 ? "" : "s");
+    char nt[48], ne[48], nn[48];
+    printf("%s checked: %s, %s\n",
+           hd_units_count((long long)checked, "template", NULL, nt, sizeof nt),
+           hd_units_count(lo.errors, "error", NULL, ne, sizeof ne),
+           hd_units_count(lo.warnings, "note", NULL, nn, sizeof nn));
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

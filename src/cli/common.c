@@ -180,17 +180,6 @@ int cmd_format_cb(void *ud, int id, const char *arg)
     return cmd_format_arg(a->cmd, arg, a->allowed, &a->format);
 }
 
-const char *cmd_count(long long n, const char *noun, const char *plural, char *buf, size_t size)
-{
-    if (n == 1)
-        snprintf(buf, size, "1 %s", noun);
-    else if (plural)
-        snprintf(buf, size, "%lld %s", n, plural);
-    else
-        snprintf(buf, size, "%lld %ss", n, noun);
-    return buf;
-}
-
 long long cmd_parse_count(const char *s)
 {
     char *end;

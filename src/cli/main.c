@@ -161,6 +161,7 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
         return -1;
     ctx->log.clock = &ctx->clock;
     ctx->progress = isatty(STDERR_FILENO);
+    hd_log_auto_colour(&ctx->log);
     ctx->config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
     if ((cmd->flags & NEED_CONFIG) && !wants_help) {
         /* a file that does not load is reported once the command line

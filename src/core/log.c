@@ -1,10 +1,14 @@
 /* log: one formatted line per call, masked for secrets, written with a single
- * fwrite so that lines from one process never interleave mid-line. */
+ * fwrite so that lines from one process never interleave mid-line. When a
+ * progress line is shown on the same stream (log->status), the write erases
+ * it first and draws it again after the line, in that same fwrite. The
+ * level is in colour only on a terminal without NO_COLOR. */
 #include "herald/log.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "herald/buf.h"
 
@@ -15,6 +19,13 @@ void hd_log_init(struct hd_log *log, FILE *out, int level)
     memset(log, 0, sizeof *log);
     log->out = out ? out : stderr;
     log->level = level;
+    log->status.out = log->out;
+}
+
+void hd_log_auto_colour(struct hd_log *log)
+{
+    const char *no = getenv("NO_COLOR");
+    log->colour = isatty(fileno(log->out)) && !(no && *no);
 }
 
 void hd_log_release(struct hd_log *log)
@@ -80,10 +91,15 @@ void hd_log_vmsg(struct hd_log *log, int level, const char *fmt, va_list ap)
     hd_time_format_iso(hd_clock_now(log->clock), ts, sizeof ts);
     struct hd_buf line;
     hd_buf_init(&line);
-    hd_buf_addf(&line, "%s herald %s: ", ts, hd_log_level_name(level));
+    static const char *const colours[] = {"\033[31m", "\033[33m", "", ""};
+    bool colour = log->colour && level >= 0 && level < 4 && *colours[level];
+    hd_buf_addf(&line, "%s%s herald %s%s%s: ", log->status.shown ? "\r\033[K" : "", ts,
+                colour ? colours[level] : "", hd_log_level_name(level), colour ? "\033[0m" : "");
     hd_buf_vaddf(&line, fmt, ap);
     mask(log, &line);
     hd_buf_addc(&line, '\n');
+    if (log->status.shown)
+        hd_buf_adds(&line, log->status.text);
     fwrite(line.data, 1, line.len, log->out);
     fflush(log->out);
     hd_wipe(line.data, line.len);
