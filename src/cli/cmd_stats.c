@@ -24,7 +24,9 @@ static const char stats_usage[] =
     "\n"
     "  --goal EVENT      compare conversions (herald events import) of each variant\n"
     "                    with the holdout's: rates, absolute and relative lift, the\n"
-    "                    p-value of a two-proportion z-test and the 95% interval\n"
+    "                    p-value of a two-proportion z-test and the 95% interval;\n"
+    "                    the p-value is n/a (too few) unless both groups have at\n"
+    "                    least 100 messages and 10 conversions\n"
     "  --window D        an event counts within D after the run fired (default 7d)\n"
     "  --format          table (default), csv (section,group,metric,value), json (one\n"
     "                    object) or jsonl (that object on one line)\n";
@@ -171,19 +173,38 @@ static void fmt_p(double p, char *buf, size_t size)
         snprintf(buf, size, "p = %.3f", p);
 }
 
-/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003" */
-static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, char *buf,
-                          size_t size)
+/* The rule for a p-value that means something: both groups (the variant
+ * and the holdout) have at least this many messages and conversions. */
+#define GOAL_MIN_MESSAGES 100
+#define GOAL_MIN_CONVERSIONS 10
+#define GOAL_RULE                                                                                  \
+    "a p-value needs at least 100 messages and 10 conversions in each group (the variant and "     \
+    "the holdout)"
+
+static bool too_few(const struct goal_row *a, const struct goal_row *b)
+{
+    return a->n < GOAL_MIN_MESSAGES || b->n < GOAL_MIN_MESSAGES || a->x < GOAL_MIN_CONVERSIONS ||
+           b->x < GOAL_MIN_CONVERSIONS;
+}
+
+/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003",
+ * or "p = n/a (too few)" when the groups are too small for it to mean
+ * anything. */
+static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, bool few,
+                          char *buf, size_t size)
 {
     char p[24];
     fmt_p(t->p, p, sizeof p);
+    if (few)
+        snprintf(p, sizeof p, "p = n/a (too few)");
     int len = variants ? snprintf(buf, size, "variant %s converted", group)
                        : snprintf(buf, size, "the campaign's messages converted");
     if (len < 0 || (size_t)len >= size)
         return;
     snprintf(buf + len, size - (size_t)len, " %.1f%% vs %.1f%% in the holdout, %+.1f points, %s%s",
              100 * t->p1, 100 * t->p2, 100 * t->diff, p,
-             !t->ok        ? " (no difference to test)"
+             few           ? ""
+             : !t->ok      ? " (no difference to test)"
              : t->p < 0.05 ? " (significant at 5%)"
                            : " (not significant at 5%)");
 }
@@ -193,6 +214,7 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
 {
     const struct goal_row *hold = NULL;
     size_t nvar = 0;
+    bool any_few = false;
     for (size_t i = 0; i < g->n; i++) {
         if (strcmp(g->v[i].group, "holdout") == 0)
             hold = &g->v[i];
@@ -212,15 +234,19 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
                               (json_int_t)r->n, "converted", (json_int_t)r->x, "rate", rate);
         char line[400] = "", ci[96] = "";
         struct hd_ztest t;
+        bool few = false;
         if (hold && r != hold) {
             hd_ztest(r->x, r->n, hold->x, hold->n, &t);
-            goal_sentence(r->group, nvar > 0, &t, line, sizeof line);
+            few = too_few(r, hold);
+            any_few |= few;
+            goal_sentence(r->group, nvar > 0, &t, few, line, sizeof line);
             snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo, 100 * t.hi);
             json_object_set_new(o, "lift_points", json_real(100 * t.diff));
             json_object_set_new(o, "lift_relative",
                                 isnan(t.lift) ? json_null() : json_real(t.lift));
             json_object_set_new(o, "z", json_real(t.z));
             json_object_set_new(o, "p_value", json_real(t.p));
+            json_object_set_new(o, "too_few", json_boolean(few));
             json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
             json_object_set_new(o, "summary", json_string(line));
         }
@@ -235,11 +261,17 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
             hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", r->group,
                         (long long)r->n, r->group, (long long)r->x);
             if (hold && r != hold)
-                hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n", r->group,
-                            100 * t.diff, r->group, t.p);
+                hd_buf_addf(csv,
+                            "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n"
+                            "goal,%s,too_few,%d\r\n",
+                            r->group, 100 * t.diff, r->group, t.p, r->group, few);
         }
     }
+    if (any_few)
+        json_object_set_new(j, "too_few_rule", json_string(GOAL_RULE));
     if (format == FMT_TABLE) {
+        if (any_few)
+            printf("warning: too few to test: %s; n/a marks a group below that\n", GOAL_RULE);
         if (!hold)
             printf("no holdout in this campaign: nothing to compare the rates with\n");
         for (size_t i = 0; hold && i < g->n; i++)
