@@ -90,9 +90,15 @@ void cli_defer_store(struct hd_ctx *ctx);
 void cli_defer_error(struct hd_ctx *ctx, const struct hd_err *err);
 int cli_ready(int *rc);
 
-/* cli_parse for a (sub)command without options of its own: --help, a bad
- * option named, the store made ready. */
-int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int *rc);
+/* cli_parse, checking that nargs operands follow (msg when there are
+ * fewer, "unexpected argument 'x'" when more) before the store is made
+ * ready: a missing database is told for a well-formed line only. */
+int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
+                cli_opt_cb cb, void *ud, int *rc);
+/* cli_parse_n for a (sub)command without options of its own; nargs < 0:
+ * any number of operands. */
+int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int nargs,
+                 const char *msg, int *rc);
 
 /* A cli_opt_cb for a table of one flag: sets the bool ud points to. */
 int cli_flag(void *ud, int id, const char *arg);

@@ -358,7 +358,8 @@ static int format_opt(int argc, char **argv, const char *cmd, int *format, int *
     static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
     struct cli_spec spec = {cmd, campaign_usage, opts, 0, NULL, NULL};
     struct cmd_format_args a = {cmd, FMTS_ALL, FMT_TABLE};
-    int i = cli_parse(&spec, argc, argv, cmd_format_cb, &a, rc);
+    bool list = strcmp(cmd, "campaign list") == 0; /* no operand; show, estimate: a NAME */
+    int i = cli_parse_n(&spec, !list, "give one campaign NAME", argc, argv, cmd_format_cb, &a, rc);
     *format = a.format;
     return i;
 }
@@ -648,7 +649,7 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                           : HD_CAMP_OP_CANCEL;
     char cmd[32];
     snprintf(cmd, sizeof cmd, "campaign %s", sub);
-    int rc, i = cli_operands(cmd, campaign_usage, argc, argv, &rc);
+    int rc, i = cli_operands(cmd, campaign_usage, argc, argv, 1, "give one campaign NAME", &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -123,7 +123,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct hd_contact k;
     struct cmd_format_args fa = {"contacts show", FMTS_ALL, FMT_TABLE};
-    int rc, i = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one contact ID", argc, argv, cmd_format_cb, &fa, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)
@@ -197,7 +197,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct cmd_contact_out co;
     struct list_args a = {.format = FMT_TABLE, .limit = 100};
-    int rc, i = cli_parse(&spec, argc, argv, list_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, list_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (i != argc)
@@ -268,7 +268,8 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    int rc, i = cli_operands("contacts delete", contacts_usage, argc, argv, &rc);
+    int rc, i = cli_operands("contacts delete", contacts_usage, argc, argv, 1,
+                             "give one contact ID", &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -57,7 +57,8 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
     static const struct cli_spec spec = {"history", history_usage, opts, 0, NULL, NULL};
-    int format = FMT_TABLE, rc, i = cli_parse(&spec, argc, argv, history_opt, &format, &rc);
+    int format = FMT_TABLE, rc,
+        i = cli_parse_n(&spec, 1, "one CONTACT is needed", argc, argv, history_opt, &format, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -348,7 +348,7 @@ int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
         return log_prune(ctx, argc - 1, argv + 1);
     struct log_args a = {.ctx = ctx, .limit = -1, .format = FMT_TABLE};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, log_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, log_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (i != argc)

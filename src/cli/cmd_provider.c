@@ -46,7 +46,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const char *const cols[] = {"name",     "type",   "rate", "connections",
                                        "channels", "status", NULL};
     struct cmd_format_args fa = {"provider list", FMTS_ALL, FMT_TABLE};
-    int rc, k = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
+    int rc, k = cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc);
     if (k < 0)
         return rc;
     if (k != argc)

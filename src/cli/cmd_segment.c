@@ -104,7 +104,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const char *const cols[] = {"name", "changed", "rule", NULL};
     struct cmd_format_args fa = {"segment list", FMTS_ALL, FMT_TABLE};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
+    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc);
     if (i < 0)
         return rc;
     if (i != argc)
@@ -152,7 +152,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_opt opts[] = {{"sql", false, 's', 0}, CMD_FORMAT_OPTS, {0}};
     static const struct cli_spec spec = {"segment show", segment_usage, opts, 0, NULL, NULL};
     struct show_args a = {false, {"segment show", FMTS_ALL, FMT_TABLE}};
-    int rc, i = cli_parse(&spec, argc, argv, show_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one segment NAME", argc, argv, show_opt, &a, &rc);
     bool sql = a.sql;
     if (i < 0)
         return rc;
@@ -231,7 +231,8 @@ static int find_campaigns(void *ud, const struct hd_campaign *c)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    int rc, i = cli_operands("segment delete", segment_usage, argc, argv, &rc);
+    int rc, i = cli_operands("segment delete", segment_usage, argc, argv, 1,
+                             "give one segment NAME", &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -400,7 +400,7 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"stats", stats_usage, opts, 0, NULL, NULL};
     struct stats_args a = {.by = -1, .format = FMT_TABLE, .window = 7 * 86400};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, stats_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "which campaign?", argc, argv, stats_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -211,7 +211,8 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
     static const struct cli_spec spec = {"why", why_usage, opts, 0, NULL, NULL};
     struct cmd_format_args fa = {"why", FMTS_ALL, FMT_TABLE};
-    int rc, i = cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc);
+    int rc, i = cli_parse_n(&spec, 2, "a CONTACT and a CAMPAIGN are needed", argc, argv,
+                            cmd_format_cb, &fa, &rc);
     if (i < 0)
         return rc;
     if (i + 2 != argc)

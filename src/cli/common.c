@@ -97,6 +97,12 @@ static int bad_option(const struct cli_spec *spec, int c, char **argv)
 
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc)
 {
+    return cli_parse_n(spec, -1, NULL, argc, argv, cb, ud, rc);
+}
+
+int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
+                cli_opt_cb cb, void *ud, int *rc)
+{
     struct option opts[MAX_OPTS + 1];
     char shorts[64];
     size_t n = 0;
@@ -126,14 +132,21 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb,
         if ((*rc = cb(ud, c, optarg)) != 0)
             return -1;
     }
+    if (nargs >= 0 && argc - optind != nargs) {
+        *rc = argc - optind > nargs
+                  ? cmd_usage(spec->cmd, NULL, "unexpected argument '%s'", argv[optind + nargs])
+                  : cmd_usage(spec->cmd, NULL, "%s", msg);
+        return -1;
+    }
     return cli_ready(rc) < 0 ? -1 : optind;
 }
 
-int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int *rc)
+int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int nargs,
+                 const char *msg, int *rc)
 {
     static const struct cli_opt none[] = {{0}};
     const struct cli_spec spec = {cmd, usage, none, 0, NULL, NULL};
-    return cli_parse(&spec, argc, argv, NULL, NULL, rc);
+    return cli_parse_n(&spec, nargs, msg, argc, argv, NULL, NULL, rc);
 }
 
 int cli_flag(void *ud, int id, const char *arg)
