@@ -489,6 +489,28 @@ static void test_cli_format_no_colour(void **state)
     assert_true(lines > 0);
     assert_true(redrawn > 0); /* the progress line was drawn, and drawn again */
     free(out);
+
+    /* an import's bad rows at the end of a big file: each on a line of its own */
+    char *big = tu_path(fx->dir, "big.csv");
+    FILE *f = fopen(big, "w");
+    assert_non_null(f);
+    fprintf(f, "id,email\n");
+    for (int i = 0; i < 300000; i++)
+        fprintf(f, "u%d,u%d@example.com\n", i, i);
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "bad%d,not-an-email\n", i);
+    fclose(f);
+    hd_buf_reset(&cmd);
+    hd_buf_addf(&cmd, "cd '%s' && script -qec \"'%s' contacts import big.csv --dry-run\" /dev/null",
+                fx->dir, tu_herald_bin());
+    out = shell(cmd.data);
+    lines = 0;
+    for (const char *p = out; (p = strstr(p, "big.csv:30000")) != NULL; p++, lines++)
+        if (!(p == out || p[-1] == '\n' || (p - out >= 4 && memcmp(p - 4, "\r\033[K", 4) == 0)))
+            fail_msg("an import message shares a line: ...%.80s", p - 40 > out ? p - 40 : out);
+    assert_int_equal(lines, 3);
+    free(out);
+    free(big);
     hd_buf_release(&cmd);
 }
 
