@@ -338,6 +338,12 @@ static void bad_options(struct fx *fx)
          "herald campaign pause: give one campaign NAME\nTry 'herald campaign pause --help'.\n"},
         {{"why", "only-one"},
          "herald why: a CONTACT and a CAMPAIGN are needed\nTry 'herald why --help'.\n"},
+        {{"segment", "define", "x"},
+         "herald segment define: give a NAME and one EXPR (quote the rule for the shell)\n"
+         "Try 'herald segment define --help'.\n"},
+        {{"events", "import"},
+         "herald events import: one FILE (or -) is needed\nTry 'herald events import --help'.\n"},
+        {{"log", "extra"}, "herald log: unexpected argument 'extra'\nTry 'herald log --help'.\n"},
         {{"--bogus", "log"}, "herald: unknown option '--bogus'\nTry 'herald --help'.\n"},
         {{"--db"}, "herald: option '--db' needs a value\nTry 'herald --help'.\n"},
         {{NULL}, "herald: give a command\nTry 'herald --help'.\n"},

@@ -236,7 +236,7 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
     const struct cli_spec spec = {name, contacts_usage, opts, 0, NULL, NULL};
     struct consent_args a = {name, -1, -1};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, consent_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one contact ID", argc, argv, consent_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

@@ -43,7 +43,8 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "import") != 0)
         return cmd_usage("events", events_usage, "the subcommand is import");
     argc--, argv++;
-    if ((i = cli_parse(&spec, argc, argv, events_opt, &format, &rc)) < 0)
+    if ((i = cli_parse_n(&spec, 1, "one FILE (or -) is needed", argc, argv, events_opt, &format,
+                         &rc)) < 0)
         return rc;
     if (i + 1 != argc)
         return cmd_usage("events import", events_usage, "one FILE (or -) is needed");

@@ -138,7 +138,8 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                           {"variant", true, 'v', 0}, {0}};
     static const struct cli_spec spec = {"provider test", provider_usage, opts, 0, NULL, NULL};
     struct test_args a = {.channel = -1};
-    int rc, i = cli_parse(&spec, argc, argv, test_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give a provider NAME and --to ADDRESS", argc, argv, test_opt,
+                            &a, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc || !a.to)

@@ -56,7 +56,8 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
         {"replace", false, 'r', 0}, {"allow-unknown", false, 'u', 0}, {0}};
     static const struct cli_spec spec = {"segment define", segment_usage, opts, 0, NULL, NULL};
     bool flags[2] = {false, false};
-    int rc, i = cli_parse(&spec, argc, argv, define_opt, flags, &rc);
+    int rc, i = cli_parse_n(&spec, 2, "give a NAME and one EXPR (quote the rule for the shell)",
+                            argc, argv, define_opt, flags, &rc);
     bool replace = flags[0];
     if (i < 0)
         return rc;

@@ -61,7 +61,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                        "category", "description", NULL};
     struct cmd_format_args fa = {"template list", FMTS_ALL, FMT_TABLE};
     int format, rc;
-    if (cli_parse(&spec, argc, argv, cmd_format_cb, &fa, &rc) < 0)
+    if (cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc) < 0)
         return rc;
     format = fa.format;
     struct hd_tpl_set *set;
@@ -426,7 +426,7 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"template preview", template_usage, opts, 0, NULL, NULL};
     struct preview pv = {0};
     struct preview_args a = {.channel = -1, .pv = &pv};
-    int rc, i = cli_parse(&spec, argc, argv, preview_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one template NAME", argc, argv, preview_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)
@@ -577,7 +577,8 @@ static int render_cmd(struct hd_ctx *ctx, int argc, char **argv)
                              .timezone = ctx->cfg->timezone,
                              .now = hd_clock_now(&ctx->clock)};
     struct render_args a = {NULL, &dp, &env};
-    int rc, i = cli_parse(&spec, argc, argv, render_opt, &a, &rc);
+    int rc,
+        i = cli_parse_n(&spec, 1, "give one template FILE (or -)", argc, argv, render_opt, &a, &rc);
     if (i < 0)
         return rc;
     rc = EXIT_OK;
