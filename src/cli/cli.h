@@ -152,6 +152,10 @@ struct cmd_format_args {
         "json", false, 'j', 0                                                                      \
     }
 int cmd_format_cb(void *ud, int id, const char *arg);
+/* cli_parse_n for a (sub)command whose only options are those two: *format
+ * is what was given, FMT_TABLE by default. */
+int cli_parse_format(const char *cmd, const char *usage, int nargs, const char *msg, int argc,
+                     char **argv, int *format, int *rc);
 /* Parses a non-negative integer option; -1 when it is not one. */
 long long cmd_parse_count(const char *s);
 /* Opens the store at the context's path (not creating it); does nothing when

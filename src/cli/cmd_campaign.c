@@ -355,13 +355,9 @@ static int list_row(void *ud, const struct hd_campaign *c)
  * returns the index of the first operand, or -1 with *rc the exit code. */
 static int format_opt(int argc, char **argv, const char *cmd, int *format, int *rc)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    struct cli_spec spec = {cmd, campaign_usage, opts, 0, NULL, NULL};
-    struct cmd_format_args a = {cmd, FMTS_ALL, FMT_TABLE};
     bool list = strcmp(cmd, "campaign list") == 0; /* no operand; show, estimate: a NAME */
-    int i = cli_parse_n(&spec, !list, "give one campaign NAME", argc, argv, cmd_format_cb, &a, rc);
-    *format = a.format;
-    return i;
+    return cli_parse_format(cmd, campaign_usage, !list, "give one campaign NAME", argc, argv,
+                            format, rc);
 }
 
 static const char *const campaign_cols[] = {"name",
@@ -389,8 +385,6 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int i = format_opt(argc, argv, "campaign list", &l.format, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("campaign list", campaign_usage, "unexpected argument '%s'", argv[i]);
     l.arr = json_array();
     if (hd_store_campaign_each(ctx->store, list_row, &l, &err) < 0)
         rc = cmd_fail(ctx, &err);
@@ -514,8 +508,6 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int i = format_opt(argc, argv, "campaign show", &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("campaign show", campaign_usage, "give one campaign NAME");
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0)
         return cmd_fail(ctx, &err);
     struct runs_out o = {ctx, json_array(), format, &err};
@@ -620,8 +612,6 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int i = format_opt(argc, argv, "campaign estimate", &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("campaign estimate", campaign_usage, "give one campaign NAME");
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0 ||
         hd_estimate(ctx->store, ctx->cfg, &c, hd_clock_now(&ctx->clock), &e, &err) < 0) {
         hd_campaign_release(&c);
@@ -652,8 +642,6 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_operands(cmd, campaign_usage, argc, argv, 1, "give one campaign NAME", &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage(cmd, campaign_usage, "give one campaign NAME");
     if (hd_campaign_control(ctx->store, argv[i], op, hd_clock_now_ms(&ctx->clock), &c, &n, &err) <
         0) {
         hd_campaign_release(&c);

@@ -118,19 +118,16 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    static const struct cli_spec spec = {"contacts show", contacts_usage, opts, 0, NULL, NULL};
     struct hd_err err = {0};
     struct hd_contact k;
-    struct cmd_format_args fa = {"contacts show", FMTS_ALL, FMT_TABLE};
-    int rc, i = cli_parse_n(&spec, 1, "give one contact ID", argc, argv, cmd_format_cb, &fa, &rc);
+    int format, rc,
+        i = cli_parse_format("contacts show", contacts_usage, 1, "give one contact ID", argc, argv,
+                             &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("contacts show", contacts_usage, "give one contact ID");
     if (hd_store_contact_get(ctx->store, argv[i], &k, &err) < 0)
         return cmd_fail(ctx, &err);
-    if (fa.format == FMT_CSV) { /* the row contacts list would print */
+    if (format == FMT_CSV) { /* the row contacts list would print */
         struct cmd_contact_out co;
         cmd_contacts_begin(&co, FMT_CSV);
         cmd_contacts_row(&co, &k);
@@ -139,8 +136,8 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return EXIT_OK;
     }
     json_t *o = cmd_contact_json(&k);
-    if (fa.format != FMT_TABLE) {
-        cmd_out_one(fa.format, NULL, json_incref(o));
+    if (format != FMT_TABLE) {
+        cmd_out_one(format, NULL, json_incref(o));
     } else {
         static const char *const fields[] = {"id",         "email",      "phone",
                                              "locale",     "timezone",   "fcm_token",
@@ -200,8 +197,6 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_parse_n(&spec, 0, "", argc, argv, list_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[i]);
     cmd_contacts_begin(&co, a.format);
     rc = hd_store_contact_each(ctx->store, a.limit, cmd_contacts_row, &co, &err);
     cmd_contacts_end(&co);
@@ -239,8 +234,6 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
     int rc, i = cli_parse_n(&spec, 1, "give one contact ID", argc, argv, consent_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage(name, contacts_usage, "give one contact ID");
     int channel = a.channel, category = a.category;
     if (channel < 0)
         return cmd_usage(name, contacts_usage, "--channel is required");
@@ -272,8 +265,6 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
                              "give one contact ID", &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("contacts delete", contacts_usage, "give one contact ID");
     argv += i - 1; /* the ID as argv[1], as below */
     int64_t pseudo = 0;
     if (hd_store_contact_delete(ctx->store, argv[1], &pseudo, &err) < 0)

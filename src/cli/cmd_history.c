@@ -61,8 +61,6 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
         i = cli_parse_n(&spec, 1, "one CONTACT is needed", argc, argv, history_opt, &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("history", history_usage, "one CONTACT is needed");
     if (!ctx->store)
         return cmd_help(history_usage);
     struct hd_err err = {0};

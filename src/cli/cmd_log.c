@@ -351,8 +351,6 @@ int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_parse_n(&spec, 0, "", argc, argv, log_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("log", log_usage, "unexpected argument '%s'", argv[i]);
     if (!ctx->store)
         return cmd_help(log_usage);
     if (hd_log_filter_resolve(ctx->store, a.campaign, a.run, a.contact, &a.f, &err) < 0)

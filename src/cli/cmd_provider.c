@@ -41,19 +41,14 @@ static void channels_of(const struct hd_config *cfg, const char *name, char *buf
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    static const struct cli_spec spec = {"provider list", provider_usage, opts, 0, NULL, NULL};
     static const char *const cols[] = {"name",     "type",   "rate", "connections",
                                        "channels", "status", NULL};
-    struct cmd_format_args fa = {"provider list", FMTS_ALL, FMT_TABLE};
-    int rc, k = cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc);
-    if (k < 0)
+    int format, rc;
+    if (cli_parse_format("provider list", provider_usage, 0, "", argc, argv, &format, &rc) < 0)
         return rc;
-    if (k != argc)
-        return cmd_usage("provider list", provider_usage, "unexpected argument '%s'", argv[k]);
     struct cmd_out o;
-    cmd_out_begin(&o, fa.format, cols);
-    if (fa.format == FMT_TABLE)
+    cmd_out_begin(&o, format, cols);
+    if (format == FMT_TABLE)
         printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
                "STATUS");
     rc = EXIT_OK;
@@ -71,7 +66,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
             snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded" : "");
         }
         hd_driver_free(d);
-        if (fa.format == FMT_TABLE)
+        if (format == FMT_TABLE)
             printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections,
                    chans, status);
         else

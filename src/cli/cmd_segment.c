@@ -61,9 +61,6 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
     bool replace = flags[0];
     if (i < 0)
         return rc;
-    if (i + 2 != argc)
-        return cmd_usage("segment define", segment_usage,
-                         "give a NAME and one EXPR (quote the rule for the shell)");
     const char *name = argv[i], *expr = argv[i + 1];
     if (!hd_seg_name_valid(name))
         return cmd_usage("segment define", segment_usage,
@@ -100,19 +97,14 @@ static int list_row(void *ud, const char *name, const char *expr, int64_t update
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    static const struct cli_spec spec = {"segment list", segment_usage, opts, 0, NULL, NULL};
     static const char *const cols[] = {"name", "changed", "rule", NULL};
-    struct cmd_format_args fa = {"segment list", FMTS_ALL, FMT_TABLE};
     struct hd_err err = {0};
-    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc);
-    if (i < 0)
+    int format, rc;
+    if (cli_parse_format("segment list", segment_usage, 0, "", argc, argv, &format, &rc) < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("segment list", segment_usage, "unexpected argument '%s'", argv[i]);
     struct cmd_out o;
-    cmd_out_begin(&o, fa.format, cols);
-    if (fa.format == FMT_TABLE)
+    cmd_out_begin(&o, format, cols);
+    if (format == FMT_TABLE)
         printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
     rc = hd_store_segment_each(ctx->store, list_row, &o, &err);
     cmd_out_end(&o);
@@ -157,8 +149,6 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     bool sql = a.sql;
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("segment show", segment_usage, "give one segment NAME");
     struct hd_err err = {0};
     char *expr = NULL;
     struct hd_seg_node *ast = NULL;
@@ -236,8 +226,6 @@ static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
                              "give one segment NAME", &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("segment delete", segment_usage, "give one segment NAME");
     argv += i - 1; /* the NAME as argv[1], as below */
     struct users u = {.name = argv[1]};
     hd_buf_init(&u.list);

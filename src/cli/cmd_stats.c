@@ -403,9 +403,6 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_parse_n(&spec, 1, "which campaign?", argc, argv, stats_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return i == argc ? cmd_usage("stats", stats_usage, "which campaign?")
-                         : cmd_usage("stats", stats_usage, "unexpected argument '%s'", argv[i + 1]);
     if (!ctx->store)
         return cmd_help(stats_usage);
     struct hd_campaign camp = {0};

@@ -55,15 +55,11 @@ static void channels_text(unsigned ch, char *buf, size_t size)
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    static const struct cli_spec spec = {"template list", template_usage, opts, 0, NULL, NULL};
     static const char *const cols[] = {"name",     "channels",    "locales", "variants",
                                        "category", "description", NULL};
-    struct cmd_format_args fa = {"template list", FMTS_ALL, FMT_TABLE};
     int format, rc;
-    if (cli_parse_n(&spec, 0, "", argc, argv, cmd_format_cb, &fa, &rc) < 0)
+    if (cli_parse_format("template list", template_usage, 0, "", argc, argv, &format, &rc) < 0)
         return rc;
-    format = fa.format;
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     char **names;
@@ -429,8 +425,6 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_parse_n(&spec, 1, "give one template NAME", argc, argv, preview_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("template preview", template_usage, "give one template NAME");
     if (!a.contact_id == !a.data_path)
         return cmd_usage("template preview", template_usage,
                          "give either --contact ID or --data FILE.json");

@@ -208,15 +208,11 @@ static void why_record(struct hd_ctx *ctx, int format, const char *who, const st
 
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
-    static const struct cli_spec spec = {"why", why_usage, opts, 0, NULL, NULL};
-    struct cmd_format_args fa = {"why", FMTS_ALL, FMT_TABLE};
-    int rc, i = cli_parse_n(&spec, 2, "a CONTACT and a CAMPAIGN are needed", argc, argv,
-                            cmd_format_cb, &fa, &rc);
+    int format, rc,
+        i = cli_parse_format("why", why_usage, 2, "a CONTACT and a CAMPAIGN are needed", argc, argv,
+                             &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 2 != argc)
-        return cmd_usage("why", why_usage, "a CONTACT and a CAMPAIGN are needed");
     if (!ctx->store)
         return cmd_help(why_usage);
     const char *who = argv[i];
@@ -224,8 +220,8 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_why w;
     if (hd_why_load(ctx->store, who, argv[i + 1], &w, &err) < 0)
         return cmd_fail(ctx, &err);
-    if (fa.format != FMT_TABLE) {
-        why_record(ctx, fa.format, who, &w);
+    if (format != FMT_TABLE) {
+        why_record(ctx, format, who, &w);
         hd_why_release(&w);
         return EXIT_OK;
     }

@@ -183,6 +183,17 @@ int cmd_format_arg(const char *cmd, const char *arg, unsigned allowed, int *form
     return cmd_usage(cmd, NULL, "--format: '%s' is not one of %s", arg, names);
 }
 
+int cli_parse_format(const char *cmd, const char *usage, int nargs, const char *msg, int argc,
+                     char **argv, int *format, int *rc)
+{
+    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
+    const struct cli_spec spec = {cmd, usage, opts, 0, NULL, NULL};
+    struct cmd_format_args a = {cmd, FMTS_ALL, FMT_TABLE};
+    int i = cli_parse_n(&spec, nargs, msg, argc, argv, cmd_format_cb, &a, rc);
+    *format = a.format;
+    return i;
+}
+
 int cmd_format_cb(void *ud, int id, const char *arg)
 {
     struct cmd_format_args *a = ud;
