@@ -344,6 +344,8 @@ static void bad_options(struct fx *fx)
         {{"events", "import"},
          "herald events import: one FILE (or -) is needed\nTry 'herald events import --help'.\n"},
         {{"log", "extra"}, "herald log: unexpected argument 'extra'\nTry 'herald log --help'.\n"},
+        {{"suppress", "--bogus"},
+         "herald suppress: unknown subcommand '--bogus'\nTry 'herald suppress --help'.\n"},
         {{"--bogus", "log"}, "herald: unknown option '--bogus'\nTry 'herald --help'.\n"},
         {{"--db"}, "herald: option '--db' needs a value\nTry 'herald --help'.\n"},
         {{NULL}, "herald: give a command\nTry 'herald --help'.\n"},

@@ -113,6 +113,8 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(suppress_usage);
+    if (sub[0] == '-') /* before the parse, which takes argv[1] for a name */
+        return cmd_usage("suppress", suppress_usage, "unknown subcommand '%s'", sub);
     int rc, i = cli_parse(&spec, argc - 1, argv + 1, suppress_opt, &a, &rc);
     if (i < 0)
         return rc;
