@@ -343,6 +343,9 @@ static void bad_options(struct fx *fx)
          "Try 'herald segment define --help'.\n"},
         {{"events", "import"},
          "herald events import: one FILE (or -) is needed\nTry 'herald events import --help'.\n"},
+        {{"segment", "count"},
+         "herald segment count: give a segment NAME or --expr EXPR\n"
+         "Try 'herald segment count --help'.\n"},
         {{"log", "extra"}, "herald log: unexpected argument 'extra'\nTry 'herald log --help'.\n"},
         {{"suppress", "--bogus"},
          "herald suppress: unknown subcommand '--bogus'\nTry 'herald suppress --help'.\n"},

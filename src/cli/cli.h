@@ -92,7 +92,11 @@ int cli_ready(int *rc);
 
 /* cli_parse, checking that nargs operands follow (msg when there are
  * fewer, "unexpected argument 'x'" when more) before the store is made
- * ready: a missing database is told for a well-formed line only. */
+ * ready: a missing database is told for a well-formed line only. nargs
+ * CLI_NARGS_ANY: any number; CLI_NARGS_LATER: the operands depend on the
+ * options, and the handler calls cli_ready itself once it has checked
+ * them. */
+enum { CLI_NARGS_ANY = -1, CLI_NARGS_LATER = -2 };
 int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
                 cli_opt_cb cb, void *ud, int *rc);
 /* cli_parse_n for a (sub)command without options of its own; nargs < 0:

@@ -301,13 +301,15 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
                              .export = strcmp(which, "export") == 0,
                              .limit = 10};
     a.format = a.export ? FMT_CSV : FMT_TABLE;
-    int rc, i = cli_parse(&spec, argc, argv, members_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, members_opt, &a, &rc);
     if (i < 0)
         return rc;
     const char *expr = a.expr;
     bool sample = a.sample, export = a.export;
     if (i + (expr ? 0 : 1) != argc)
         return cmd_usage(cmd, segment_usage, "give a segment NAME or --expr EXPR");
+    if (cli_ready(&rc) < 0)
+        return rc;
     struct hd_seg_node *ast = NULL;
     /* count refuses an unknown attribute; sample and export read what is */
     rc = load(ctx, expr ? NULL : argv[i], expr, sample || export || a.allow_unknown, &ast, cmd);

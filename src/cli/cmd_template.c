@@ -164,7 +164,7 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     struct lint_out lo = {0};
-    int rc, k = cli_operands("template lint", template_usage, argc, argv, -1, NULL, &rc);
+    int rc, k = cli_operands("template lint", template_usage, argc, argv, CLI_NARGS_ANY, NULL, &rc);
     if (k < 0)
         return rc;
     argc -= k - 1, argv += k - 1; /* the NAMEs from argv[1] */

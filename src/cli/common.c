@@ -97,7 +97,7 @@ static int bad_option(const struct cli_spec *spec, int c, char **argv)
 
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc)
 {
-    return cli_parse_n(spec, -1, NULL, argc, argv, cb, ud, rc);
+    return cli_parse_n(spec, CLI_NARGS_ANY, NULL, argc, argv, cb, ud, rc);
 }
 
 int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
@@ -132,6 +132,8 @@ int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int arg
         if ((*rc = cb(ud, c, optarg)) != 0)
             return -1;
     }
+    if (nargs == CLI_NARGS_LATER) /* the handler checks its operands, then cli_ready */
+        return optind;
     if (nargs >= 0 && argc - optind != nargs) {
         *rc = argc - optind > nargs
                   ? cmd_usage(spec->cmd, NULL, "unexpected argument '%s'", argv[optind + nargs])
