@@ -9,10 +9,14 @@
  * under a terminal log lines that never share the progress line; template
  * lint telling every error of a file; stats marking p-values of groups too
  * small; --wait 0s. */
+#define _XOPEN_SOURCE 600 /* posix_openpt */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdbool.h>
+
+#include "herald/log.h"
 
 struct fx {
     char *dir;
@@ -525,6 +529,53 @@ static void test_cli_format_no_colour(void **state)
     hd_buf_release(&cmd);
 }
 
+/* The logger's colour rule: a terminal, and NO_COLOR unset or empty. */
+static void test_cli_format_log_colour(void **state)
+{
+    (void)state;
+    struct hd_log log;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    hd_log_init(&log, f, HD_LOG_INFO);
+    hd_log_auto_colour(&log);
+    assert_false(log.colour); /* a file */
+    hd_log_warn(&log, "a file: %s", "plain");
+    hd_log_release(&log);
+    rewind(f);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_null(strchr(line, '\033'));
+    fclose(f);
+
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+        if (m >= 0)
+            close(m);
+        skip();
+    }
+    FILE *tty = fopen(ptsname(m), "w");
+    assert_non_null(tty);
+    hd_log_init(&log, tty, HD_LOG_INFO);
+    hd_log_auto_colour(&log);
+    assert_true(log.colour);
+    setenv("NO_COLOR", "1", 1);
+    hd_log_auto_colour(&log);
+    assert_false(log.colour);
+    setenv("NO_COLOR", "", 1); /* empty: as if unset */
+    hd_log_auto_colour(&log);
+    assert_true(log.colour);
+    hd_log_warn(&log, "on a terminal");
+    unsetenv("NO_COLOR");
+    char buf[256];
+    ssize_t n = read(m, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_contains(buf, "\033[33mwarn\033[0m: on a terminal");
+    hd_log_release(&log);
+    fclose(tty);
+    close(m);
+}
+
 /* ---- template lint, stats, durations ------------------------------------------------------ */
 
 static void test_cli_format_lint_every_error(void **state)
@@ -617,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_format_bad_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_no_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_no_colour, setup, teardown),
+        cmocka_unit_test(test_cli_format_log_colour),
         cmocka_unit_test_setup_teardown(test_cli_format_lint_every_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_stats_too_few, setup, teardown),
     };
