@@ -191,6 +191,7 @@ static void test_cli_format_every_command(void **state)
         {"segment", "sample", "churned", "-n", "3"},
         {"segment", "export", "churned"},
         {"template", "list"},
+        {"template", "preview", "recall", "--contact", "c0001"},
         {"provider", "list"},
         {"campaign", "list"},
         {"campaign", "show", "recall"},

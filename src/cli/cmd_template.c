@@ -22,7 +22,8 @@ static const char template_usage[] =
     "usage: herald template list [--format table|csv|json|jsonl]\n"
     "       herald template lint [NAME...]\n"
     "       herald template preview NAME (--contact ID | --data FILE.json) [--channel C]\n"
-    "                               [--locale L] [--variant V] [--json]\n"
+    "                               [--locale L] [--variant V]\n"
+    "                               [--format table|csv|json|jsonl] [--json]\n"
     "       herald template render FILE|- [--data FILE.json] [--partials DIR] [--strict]\n"
     "                              [--escape html|none]\n"
     "\n"
@@ -220,7 +221,8 @@ static json_t *data_from_file(struct hd_ctx *ctx, const char *path, struct hd_er
 
 struct preview {
     json_t *parts, *warnings, *errors, *sms, *push;
-    bool json;
+    bool json;  /* a record, not the parts as text */
+    int format; /* enum cmd_format: how the record prints */
 };
 
 static void note(struct preview *p, bool error, const char *fmt, ...)
@@ -347,8 +349,14 @@ static int preview_opt(void *ud, int id, const char *arg)
     case 'v':
         a->variant = arg;
         break;
+    case 'f':
+        if (cmd_format_arg("template preview", arg, FMTS_ALL, &a->pv->format) != 0)
+            return EXIT_USAGE;
+        a->pv->json = a->pv->format != FMT_TABLE;
+        break;
     default: /* 'j' */
         a->pv->json = true;
+        a->pv->format = FMT_JSON;
     }
     return 0;
 }
@@ -398,10 +406,7 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
             json_object_set(o, "sms", pv->sms);
         if (pv->push)
             json_object_set(o, "push", pv->push);
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-        json_decref(o);
+        cmd_out_one(pv->format, NULL, o);
     } else {
         size_t i;
         json_t *w;
@@ -412,13 +417,10 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
 
 static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"contact", true, 'c', 0},
-                                          {"data", true, 'd', 0},
-                                          {"channel", true, 'C', 0},
-                                          {"locale", true, 'l', 0},
-                                          {"variant", true, 'v', 0},
-                                          {"json", false, 'j', 0},
-                                          {0}};
+    static const struct cli_opt opts[] = {{"contact", true, 'c', 0}, {"data", true, 'd', 0},
+                                          {"channel", true, 'C', 0}, {"locale", true, 'l', 0},
+                                          {"variant", true, 'v', 0}, {"json", false, 'j', 0},
+                                          {"format", true, 'f', 0},  {0}};
     static const struct cli_spec spec = {"template preview", template_usage, opts, 0, NULL, NULL};
     struct preview pv = {0};
     struct preview_args a = {.channel = -1, .pv = &pv};
