@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "herald/units.h"
 #include "herald/audit.h"
 #include "herald/store.h"
 
@@ -71,8 +72,9 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
         fclose(f);
     if (rc < 0)
         return cmd_fail(ctx, &err);
-    printf("imported %lld events from %s (%lld already there", (long long)im.added, name,
-           (long long)im.duplicate);
+    char n[48];
+    printf("imported %s from %s (%lld already there",
+           hd_units_count(im.added, "event", NULL, n, sizeof n), name, (long long)im.duplicate);
     if (im.unknown)
         printf("; %lld of unknown contacts skipped, the first '%s'", (long long)im.unknown,
                im.first_unknown);
