@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "herald/units.h"
 #include "herald/audit.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char events_usage[] =
     "usage: herald events import FILE|- [--format csv|jsonl]\n"
