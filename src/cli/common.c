@@ -60,6 +60,8 @@ void cli_defer_store(struct hd_ctx *ctx)
 
 void cli_defer_error(struct hd_ctx *ctx, const struct hd_err *err)
 {
+    if (deferred.failed) /* the first is the one to tell */
+        return;
     deferred.ctx = ctx;
     deferred.failed = true;
     deferred.err = *err;

@@ -150,9 +150,12 @@ static const struct command *find_command(int argc, char **argv, int i, int *rc)
     return NULL;
 }
 
-/* The clock, the logger, and the configuration when the command needs it
- * (not for --help). The store waits until the command line has parsed
- * (cli_defer_store): a bad option or --help never needs the database. */
+/* The clock, the logger, and the configuration and the store when the
+ * command needs them (not for --help). A configuration or a database that
+ * does not open is told only once the command line has parsed (cli_ready):
+ * a bad option or --help never needs them. The store is opened here when
+ * it can be, so that a handler finds it open even where it parses by hand;
+ * with --help somewhere (perhaps an option's value) it waits for cli_ready. */
 static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
                  const char *explicit_config, int level, struct hd_err *err)
 {
@@ -175,8 +178,13 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
             ctx->log.level = ctx->cfg->log_level;
         hd_config_register_secrets(ctx->cfg, &ctx->log);
     }
-    if (cmd->flags & NEED_STORE)
+    if ((cmd->flags & NEED_STORE) && wants_help) {
         cli_defer_store(ctx);
+    } else if (cmd->flags & NEED_STORE) {
+        struct hd_err serr = {0};
+        if (cmd_open_store(ctx, &serr) < 0)
+            cli_defer_error(ctx, &serr);
+    }
     return 0;
 }
 
