@@ -80,12 +80,14 @@ typedef int (*cli_opt_cb)(void *ud, int id, const char *arg);
  * open, or what the callback returned. */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc);
 
-/* main does not open the store before the command has parsed its line,
- * and a configuration that does not load is reported only then (the command
- * parses with the built-in defaults): main hands them here, and cli_ready
- * (called by cli_parse when the line is well formed, or by a handler that
- * parses by hand) reports the error or opens the store, once. Returns 0,
- * or -1 with *rc the exit code (1) after printing why. */
+/* A configuration or a database that does not open is reported only once
+ * the command has parsed its line (the command parses with the built-in
+ * defaults): main hands the first error here (cli_defer_error), or, with
+ * --help somewhere on the line, the opening of the store itself
+ * (cli_defer_store). cli_ready, which cli_parse calls when the line is
+ * well formed (a handler that parses by hand calls it itself), reports the
+ * error or opens the store, once. Returns 0, or -1 with *rc the exit code
+ * (1) after printing why. */
 void cli_defer_store(struct hd_ctx *ctx);
 void cli_defer_error(struct hd_ctx *ctx, const struct hd_err *err);
 int cli_ready(int *rc);

@@ -43,7 +43,8 @@ int cmd_help(const char *use)
 enum { MAX_OPTS = 31 };
 
 /* What main deferred until a command line has parsed: opening the store,
- * or a configuration error (cli_defer_store, cli_defer_error). The one
+ * or the error of a configuration or a store that did not open
+ * (cli_defer_store, cli_defer_error). The one
  * piece of state main hands the parser, so that --help and a bad option
  * never depend on the database or the configuration file. */
 static struct {
