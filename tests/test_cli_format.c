@@ -323,6 +323,9 @@ static void bad_options(struct fx *fx)
         {{"log", "--bogus"}, "herald log: unknown option '--bogus'\nTry 'herald log --help'.\n"},
         {{"log", "--limit"},
          "herald log: option '--limit' needs a value\nTry 'herald log --help'.\n"},
+        {{"log", "--c", "x"},
+         "herald log: option '--c' is ambiguous (--campaign, --contact, --channel)\n"
+         "Try 'herald log --help'.\n"},
         {{"log", "--oldest-first=yes"},
          "herald log: option '--oldest-first' takes no value\nTry 'herald log --help'.\n"},
         {{"contacts", "list", "-x"},

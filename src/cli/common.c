@@ -81,6 +81,18 @@ int cli_ready(int *rc)
     return 0;
 }
 
+/* Whether an abbreviation fits more than one of the command's long options;
+ * which: those, "--campaign, --contact". */
+static bool ambiguous(const struct cli_spec *spec, const char *abbrev, char *which, size_t size)
+{
+    size_t len = strlen(abbrev), n = 0, w = 0;
+    for (const struct cli_opt *o = spec->opts; o && o->name; o++)
+        if ((!spec->mask || !o->in || (o->in & spec->mask)) && strncmp(o->name, abbrev, len) == 0 &&
+            w < size)
+            w += (size_t)snprintf(which + w, size - w, "%s--%s", n++ ? ", " : "", o->name);
+    return n > 1;
+}
+
 /* The one line for what getopt refused: the option as given (without a
  * value after '='), and whether it lacked a value or had one it takes not. */
 static int bad_option(const struct cli_spec *spec, int c, char **argv)
@@ -95,6 +107,9 @@ static int bad_option(const struct cli_spec *spec, int c, char **argv)
         return cmd_usage(spec->cmd, NULL, "option '%s' needs a value", name);
     if (optopt && strchr(given, '='))
         return cmd_usage(spec->cmd, NULL, "option '%s' takes no value", name);
+    char which[256] = "";
+    if (!optopt && strncmp(name, "--", 2) == 0 && ambiguous(spec, name + 2, which, sizeof which))
+        return cmd_usage(spec->cmd, NULL, "option '%s' is ambiguous (%s)", name, which);
     return cmd_usage(spec->cmd, NULL, "unknown option '%s'", name);
 }
 
