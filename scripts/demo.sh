@@ -13,7 +13,9 @@ export HERALD_CONFIG="$ROOT/etc/herald.conf"
 # segment counts meaningful whenever the demo runs
 export HERALD_NOW=2026-11-22T09:00:00Z
 ln -s "$ROOT/templates" templates
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# bold headings only on a terminal, and never with NO_COLOR set
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+step() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 run() {
   printf '$ herald'
   for a in "$@"; do case "$a" in *[\ \"\(\)\<\>]*) printf " '%s'" "$a" ;; *) printf ' %s' "$a" ;; esac; done

@@ -616,7 +616,7 @@ static void test_cli_segments(void **state)
     tu_herald(&r, fx->dir, NULL, "segment", "define", "gold_churn",
               "in_segment(\"churned\") and plan = \"gold\" and reachable(email)", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "1 contacts now");
+    assert_contains(r.out, "1 contact now");
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "segment", "define", "churned", "age > 1", NULL);
     assert_int_equal(r.status, 1);

@@ -1008,7 +1008,7 @@ static void test_segment_cli_semantics(void **state)
     tu_herald(&r, dir, NULL, "segment", "define", "s", "scor = 1 or score = 1.5", "--allow-unknown",
               NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "segment 's' defined: 1 contacts now");
+    assert_contains(r.out, "segment 's' defined: 1 contact now");
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "segment", "count", "s", "--allow-unknown", NULL);
     assert_string_equal(r.out, "1\n");
@@ -1165,7 +1165,7 @@ static void test_segment_campaign_pause(void **state)
               "plan = \"gold\"",
               NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "segment 'deep' defined: 1 contacts now");
+    assert_contains(r.out, "segment 'deep' defined: 1 contact now");
     tu_run_release(&r);
     unsetenv("HERALD_NOW");
     unsetenv("HERALD_CONFIG");

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "herald/buf.h"
+#include "herald/progress.h"
 #include "herald/time.h"
 
 enum hd_log_level { HD_LOG_ERROR, HD_LOG_WARN, HD_LOG_INFO, HD_LOG_DEBUG };
@@ -24,6 +25,8 @@ struct hd_log {
     char **secrets;               /* owned copies, wiped on release */
     size_t nsecrets;
     bool journal; /* entries go to the journal (hd_log_use_journal), not to out */
+    struct hd_status status; /* the progress line on out: cleared for a line, then redrawn */
+    bool colour;             /* the level in colour (hd_log_auto_colour) */
 };
 
 /* [log] journal: where lines go. */
@@ -39,6 +42,8 @@ struct hd_log_fields {
 
 void hd_log_init(struct hd_log *log, FILE *out, int level);
 void hd_log_release(struct hd_log *log);
+/* Colour only on a terminal, and never when NO_COLOR is set (non-empty). */
+void hd_log_auto_colour(struct hd_log *log);
 /* "error", "warn", "info", "debug" -> level; returns -1 when unknown. */
 int hd_log_level_parse(const char *name);
 const char *hd_log_level_name(int level);

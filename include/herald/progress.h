@@ -26,4 +26,19 @@ void hd_progress_update(struct hd_progress *p, uint64_t count, uint64_t done);
 /* Erases the bar so a summary line can follow. */
 void hd_progress_finish(struct hd_progress *p);
 
+/* The status line at the foot of a terminal stream (the dispatcher's
+ * progress): drawn with '\r' and erase-line, and remembered, so that the
+ * logger, which owns one for its stream (struct hd_log's status), clears
+ * it before a log line and draws it again after: the two never share a
+ * line. */
+struct hd_status {
+    FILE *out; /* borrowed */
+    bool shown;
+    char text[512];
+};
+void hd_status_draw(struct hd_status *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Erases the line when it is shown, and forgets it. */
+void hd_status_clear(struct hd_status *s);
+
 #endif

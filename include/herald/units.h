@@ -5,6 +5,7 @@
 #ifndef HERALD_UNITS_H
 #define HERALD_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herald/err.h"
@@ -32,6 +33,13 @@ struct hd_window {
  * what hd_units_format_duration prints of it reads back the same. */
 #define HD_UNITS_DURATION_MAX (36525LL * 86400) /* 100 years */
 int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err);
+/* The same, where zero makes sense (a wait, a grace period): also "0",
+ * "0s", "0m" ... give 0. */
+int hd_units_duration0(const char *s, int64_t *secs, struct hd_err *err);
+/* "1 message", "2 messages": n and the noun, singular or plural (plural,
+ * or the noun and "s" when plural is NULL), into buf; returns buf. */
+const char *hd_units_count(long long n, const char *noun, const char *plural, char *buf,
+                           size_t size);
 int hd_units_rate(const char *s, struct hd_rate *rate, struct hd_err *err);
 int hd_units_cap(const char *s, struct hd_cap *cap, struct hd_err *err);
 int hd_units_window(const char *s, struct hd_window *w, struct hd_err *err);

@@ -62,6 +62,8 @@ typedef const char *(*name_at_fn)(const void *base, size_t i);
 struct imp {
     const struct hd_import_opts *o;
     const char *name; /* file name for messages */
+    /* the progress bar: erased before a message, so the two never share a line */
+    struct hd_progress *pg;
     struct hd_store *st;
     struct hd_store_import *sim; /* NULL in a dry run or once writing stopped */
     struct hd_valid *valid;
@@ -674,8 +676,11 @@ static void row_reset(struct imp *im, long line)
 static void list_error(struct imp *im, long line)
 {
     unsigned max = im->o->max_errors ? im->o->max_errors : 20;
-    if (im->listed++ < max)
+    if (im->listed++ < max) {
+        if (im->pg)
+            hd_progress_finish(im->pg); /* drawn again at its next update */
         fprintf(im->o->msgs, "%s:%ld: %s\n", im->name, line, im->reason.data);
+    }
 }
 
 /* A bad row: listed, counted, and either written to the rejects file or it
@@ -1285,8 +1290,10 @@ int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t n
                          ? (uint64_t)sb.st_size
                          : 0;
     hd_progress_init(&pg, o->progress, o->msgs, "rows", total);
+    im.pg = &pg;
     rc = im.jsonl ? import_jsonl(&im, f, &pg, err) : import_csv(&im, f, &pg, err);
     hd_progress_finish(&pg);
+    im.pg = NULL;
     if (rc == 0)
         rc = finish(&im, err);
 out:

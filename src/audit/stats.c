@@ -88,6 +88,19 @@ static int on_msg(void *ud, const char *name, int state, int64_t n)
     return 0;
 }
 
+/* A skip under the word of its outcome, the message's state, as campaign
+ * show counts it: "capped", or with the cause when the log's reason is
+ * another word ("no_channel:no_address": no channel, for want of an
+ * address). */
+static const char *skip_word(int state, const char *reason, char *buf, size_t size)
+{
+    const char *st = hd_state_name(state);
+    if (!reason || !*reason || strcmp(reason, st) == 0)
+        return st;
+    snprintf(buf, size, "%s:%s", st, reason);
+    return buf;
+}
+
 static int on_count(void *ud, const struct hd_stat_count *c)
 {
     struct hd_stats *s = ud;
@@ -99,6 +112,7 @@ static int on_count(void *ud, const struct hd_stat_count *c)
     bool requeued = c->reason && (strcmp(c->reason, "requeued") == 0 ||
                                   (!skipped && strcmp(c->reason, "interrupted") == 0));
     int st = c->state;
+    char word[128];
     EACH_GROUP(s, c->group, g, {
         if (accepted && st == HD_ST_SENT) {
             g->sent += c->n;
@@ -110,7 +124,7 @@ static int on_count(void *ud, const struct hd_stat_count *c)
         } else if (st == HD_ST_SUPPRESSED || st == HD_ST_NO_CHANNEL || st == HD_ST_CAPPED ||
                    st == HD_ST_EXPIRED || st == HD_ST_CANCELLED) {
             g->skipped += c->n;
-            add_reason(&g->skipped_by, c->reason, c->n);
+            add_reason(&g->skipped_by, skip_word(st, c->reason, word, sizeof word), c->n);
         } else if (skipped && st == HD_ST_DEFERRED) {
             g->deferred += c->n;
             add_reason(&g->deferred_by, c->reason, c->n);

@@ -39,7 +39,8 @@ int cmd_complete(struct hd_ctx *ctx, int argc, char **argv); /* hidden: for shel
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */
 int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err);
-/* Prints "herald <cmd>: <message>" and the usage hint; returns 2. */
+/* Prints "herald <cmd>: <message>" and the line "Try 'herald <cmd> --help'."
+ * (never the usage, which usage is there for callers' sake); returns 2. */
 int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prints usage to stdout (for --help) and returns 0. */
@@ -64,7 +65,7 @@ struct cli_spec {
     const struct cli_opt *opts; /* the options, ending with a zeroed entry */
     unsigned mask;              /* a shared table: the entries whose in has this bit */
     const char *shorts;         /* getopt short options; NULL for "h" */
-    const char *bad;            /* message for an unknown option; NULL for "bad option" */
+    const char *bad;            /* unused: a bad option is named in one line */
 };
 
 /* Called for each option given, in order; returns 0 to go on, or the exit
@@ -74,12 +75,39 @@ typedef int (*cli_opt_cb)(void *ud, int id, const char *arg);
 
 /* Parses argv[1..] (argv[0] is the command's name) with getopt_long, as
  * the commands always have: options and operands may mix (operands are
- * moved to the end), a long option may be abbreviated, and getopt's own
- * line is printed for an unknown one. Returns the index of the first
- * operand, or -1 when the command is to return *rc at once: 0 after
- * printing the usage for --help, 2 after a bad option (the one-line error
- * and the usage hint), or what the callback returned. */
+ * moved to the end), and a long option may be abbreviated. Once the line
+ * has parsed, the store main deferred is opened (cli_ready). Returns the
+ * index of the first operand, or -1 when the command is to return *rc at
+ * once: 0 after printing the usage for --help, 2 after a bad option (one
+ * line naming it, and the pointer to --help), 1 when the store would not
+ * open, or what the callback returned. */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc);
+
+/* A configuration or a database that does not open is reported only once
+ * the command has parsed its line (the command parses with the built-in
+ * defaults): main hands the first error here (cli_defer_error), or, with
+ * --help somewhere on the line, the opening of the store itself
+ * (cli_defer_store). cli_ready, which cli_parse calls when the line is
+ * well formed (a handler that parses by hand calls it itself), reports the
+ * error or opens the store, once. Returns 0, or -1 with *rc the exit code
+ * (1) after printing why. */
+void cli_defer_store(struct hd_ctx *ctx);
+void cli_defer_error(struct hd_ctx *ctx, const struct hd_err *err);
+int cli_ready(int *rc);
+
+/* cli_parse, checking that nargs operands follow (msg when there are
+ * fewer, "unexpected argument 'x'" when more) before the store is made
+ * ready: a missing database is told for a well-formed line only. nargs
+ * CLI_NARGS_ANY: any number; CLI_NARGS_LATER: the operands depend on the
+ * options, and the handler calls cli_ready itself once it has checked
+ * them. */
+enum { CLI_NARGS_ANY = -1, CLI_NARGS_LATER = -2 };
+int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
+                cli_opt_cb cb, void *ud, int *rc);
+/* cli_parse_n for a (sub)command without options of its own; nargs < 0:
+ * any number of operands. */
+int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int nargs,
+                 const char *msg, int *rc);
 
 /* A cli_opt_cb for a table of one flag: sets the bool ud points to. */
 int cli_flag(void *ud, int id, const char *arg);
@@ -112,11 +140,35 @@ int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view
 
 /* ---- option values, output, the store (common.c) ---- */
 
-/* "table", "csv", "json" -> format, or -1. */
+/* "table", "csv", "json", "jsonl" -> format, or -1. */
 int cmd_parse_format(const char *s, bool allow_table);
 /* --default-region ARG: *out = arg when herald knows the region's numbering,
  * 0; else the usage error for cmd, and its exit code. */
 int cmd_region_opt(const char *cmd, const char *usage, const char *arg, const char **out);
+/* The formats a command supports, as a set of FMT_BIT(format). */
+#define FMT_BIT(f) (1u << (f))
+#define FMTS_ALL (FMT_BIT(FMT_TABLE) | FMT_BIT(FMT_CSV) | FMT_BIT(FMT_JSON) | FMT_BIT(FMT_JSONL))
+/* --format's value for command cmd, one of the formats in allowed; 0, or 2
+ * after "herald cmd: --format: 'x' is not one of table, csv, json, jsonl"
+ * (naming the allowed ones). */
+int cmd_format_arg(const char *cmd, const char *arg, unsigned allowed, int *format);
+/* A cli_opt_cb for a command whose only options are {"format", true, 'f'}
+ * and {"json", false, 'j'} (--json: an alias of --format json). */
+struct cmd_format_args {
+    const char *cmd;  /* for messages */
+    unsigned allowed; /* FMT_BIT set */
+    int format;       /* the default, then what was given */
+};
+#define CMD_FORMAT_OPTS                                                                            \
+    {"format", true, 'f', 0},                                                                      \
+    {                                                                                              \
+        "json", false, 'j', 0                                                                      \
+    }
+int cmd_format_cb(void *ud, int id, const char *arg);
+/* cli_parse_n for a (sub)command whose only options are those two: *format
+ * is what was given, FMT_TABLE by default. */
+int cli_parse_format(const char *cmd, const char *usage, int nargs, const char *msg, int argc,
+                     char **argv, int *format, int *rc);
 /* Parses a non-negative integer option; -1 when it is not one. */
 long long cmd_parse_count(const char *s);
 /* Opens the store at the context's path (not creating it); does nothing when
@@ -131,6 +183,26 @@ typedef struct json_t json_t;
 json_t *cmd_contact_json(const struct hd_contact *k);
 void cmd_print_json(json_t *o, bool pretty);
 
+/* Records as CSV (a header, RFC 4180), one JSON array or JSON Lines; a
+ * table is the command's own. Each row is a JSON object: its values under
+ * the cols names make the CSV cells (numbers as numbers, null empty, an
+ * object or array as JSON text). cols ends with NULL; without it the first
+ * row's keys are the header. */
+struct cmd_out {
+    int format;              /* FMT_CSV, FMT_JSON or FMT_JSONL (table: nothing) */
+    long n;                  /* rows written */
+    const char *const *cols; /* CSV columns, NULL-terminated; NULL: the first row's keys */
+    struct hd_buf line;
+};
+void cmd_out_begin(struct cmd_out *o, int format, const char *const *cols);
+void cmd_out_row(struct cmd_out *o, json_t *row); /* takes the reference */
+void cmd_out_end(struct cmd_out *o);              /* "]\n" for json */
+/* An array's records; takes the reference. */
+void cmd_out_all(int format, const char *const *cols, json_t *arr);
+/* One record: json an object, jsonl one line, csv a header and one row;
+ * takes the reference. */
+void cmd_out_one(int format, const char *const *cols, json_t *obj);
+
 /* Contacts streamed as a table, CSV, a JSON array or JSON Lines. */
 struct cmd_contact_out {
     int format; /* enum cmd_format */
@@ -141,16 +213,19 @@ void cmd_contacts_begin(struct cmd_contact_out *co, int format);
 int cmd_contacts_row(void *ud, const struct hd_contact *k); /* an hd_contact_cb */
 void cmd_contacts_end(struct cmd_contact_out *co);
 
-/* Delivery-log rows streamed as a table, CSV or JSON Lines (cmd_log.c). */
+/* Delivery-log rows streamed as a table, CSV, a JSON array or JSON Lines
+ * (cmd_log.c). */
 struct hd_log_row;
 struct cmd_log_out {
-    int format; /* FMT_TABLE, FMT_CSV or FMT_JSONL */
+    int format; /* enum cmd_format */
     long n;
     struct hd_buf line;
 };
 void cmd_log_begin(struct cmd_log_out *o, int format);
 int cmd_log_row(void *ud, const struct hd_log_row *r); /* an hd_log_cb */
 void cmd_log_end(struct cmd_log_out *o);
+/* One row as the JSON object json and jsonl print; caller decrefs. */
+json_t *cmd_log_json(const struct hd_log_row *r);
 /* An ISO 8601 time or date, or a duration before now ("7d"), in ms. */
 int cmd_parse_when(struct hd_ctx *ctx, const char *s, int64_t *ms);
 

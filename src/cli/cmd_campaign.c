@@ -14,6 +14,7 @@
 #include "herald/schedule.h"
 #include "herald/segment.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char campaign_usage[] =
     "usage: herald campaign create NAME --segment S --template T --channels LIST\n"
@@ -22,9 +23,9 @@ static const char campaign_usage[] =
     "                               --every \"CRON\" [--tz ZONE])\n"
     "                              [--holdout PCT] [--variants a=50,b=50] [--expires DUR]\n"
     "                              [--resend-after DUR] [--fallback-on-failure] [--rate N/s]\n"
-    "       herald campaign list [--format table|json]\n"
-    "       herald campaign show NAME [--format table|json]\n"
-    "       herald campaign estimate NAME\n"
+    "       herald campaign list [--format table|csv|json|jsonl]\n"
+    "       herald campaign show NAME [--format table|csv|json|jsonl]\n"
+    "       herald campaign estimate NAME [--format table|csv|json|jsonl]\n"
     "       herald campaign pause|resume|cancel NAME\n"
     "       herald campaign retry NAME [--run N] [--reason WORD] [--state failed|render_failed]\n"
     "\n"
@@ -179,7 +180,7 @@ static int create_checked(struct create_args *a, int id, const char *arg)
         return 0;
     case O_EXPIRES:
     case O_RESEND:
-        if (hd_units_duration(arg, &secs, &err) < 0)
+        if (hd_units_duration0(arg, &secs, &err) < 0) /* 0: none */
             return USAGE("%s: %s", id == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
         *(id == O_EXPIRES ? &c->expires : &c->resend_after) = secs;
         return 0;
@@ -267,8 +268,9 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct create_args a = {.c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING}};
     struct hd_campaign *c = &a.c;
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, create_opt, &a, &rc);
-    if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0)
+    /* the line is checked whole before the store is made ready */
+    int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, create_opt, &a, &rc);
+    if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0 || cli_ready(&rc) < 0)
         goto out;
     c->name = hd_xstrdup(argv[i]);
     if (hd_campaign_create(ctx->store, ctx->cfg, c, a.category_given, hd_clock_now(&ctx->clock),
@@ -345,7 +347,7 @@ struct listing {
 static int list_row(void *ud, const struct hd_campaign *c)
 {
     struct listing *l = ud;
-    if (l->format == FMT_JSON) {
+    if (l->format != FMT_TABLE) {
         json_array_append_new(l->arr, campaign_json(c));
         return 0;
     }
@@ -360,36 +362,31 @@ static int list_row(void *ud, const struct hd_campaign *c)
     return 0;
 }
 
-static const char format_bad[] = "bad option (--format table|json)";
-
-struct format_args {
-    const char *cmd;
-    int *format;
-};
-
-static int format_opt_cb(void *ud, int id, const char *arg)
-{
-    struct format_args *a = ud;
-    if (id == 'j') {
-        *a->format = FMT_JSON;
-        return 0;
-    }
-    if ((*a->format = cmd_parse_format(arg, true)) >= 0 &&
-        (*a->format == FMT_TABLE || *a->format == FMT_JSON))
-        return 0;
-    return cmd_usage(a->cmd, campaign_usage, "%s", format_bad);
-}
-
-/* --format table|json (or --json) for list and show; returns the index of
- * the first operand, or -1 with *rc the exit code. */
+/* --format table|csv|json|jsonl (or --json) for list, show and estimate;
+ * returns the index of the first operand, or -1 with *rc the exit code. */
 static int format_opt(int argc, char **argv, const char *cmd, int *format, int *rc)
 {
-    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {"json", false, 'j', 0}, {0}};
-    struct cli_spec spec = {cmd, campaign_usage, opts, 0, NULL, format_bad};
-    struct format_args a = {cmd, format};
-    *format = FMT_TABLE;
-    return cli_parse(&spec, argc, argv, format_opt_cb, &a, rc);
+    bool list = strcmp(cmd, "campaign list") == 0; /* no operand; show, estimate: a NAME */
+    return cli_parse_format(cmd, campaign_usage, !list, "give one campaign NAME", argc, argv,
+                            format, rc);
 }
+
+static const char *const campaign_cols[] = {"name",
+                                            "status",
+                                            "segment",
+                                            "template",
+                                            "channels",
+                                            "category",
+                                            "schedule",
+                                            "holdout_pct",
+                                            "expires_s",
+                                            "resend_after_s",
+                                            "fallback_on_failure",
+                                            "variants",
+                                            "rate",
+                                            "next_run",
+                                            "created_at",
+                                            NULL};
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
@@ -399,13 +396,11 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int i = format_opt(argc, argv, "campaign list", &l.format, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("campaign list", campaign_usage, "unexpected argument '%s'", argv[i]);
     l.arr = json_array();
     if (hd_store_campaign_each(ctx->store, list_row, &l, &err) < 0)
         rc = cmd_fail(ctx, &err);
-    else if (l.format == FMT_JSON)
-        cmd_print_json(l.arr, true);
+    else if (l.format != FMT_TABLE)
+        cmd_out_all(l.format, campaign_cols, json_incref(l.arr));
     else if (l.n == 0)
         printf("no campaigns yet (herald campaign create --help)\n");
     json_decref(l.arr);
@@ -431,7 +426,7 @@ static int show_run(void *ud, const struct hd_run *r)
     for (int s = 0; s < HD_ST_COUNT; s++)
         if (counts[s])
             json_object_set_new(c, hd_state_name(s), json_integer(counts[s]));
-    if (o->format == FMT_JSON) {
+    if (o->format != FMT_TABLE) {
         json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s, s:o}", "run", (json_int_t)r->seq,
                                                 "fired_at", cmd_time(r->fire_at, t, sizeof t),
                                                 "status", runs[r->status], "messages", c));
@@ -460,9 +455,10 @@ static void variant_line(const struct variants_out *v)
     int64_t all = 0;
     for (int s = 0; s < HD_ST_COUNT; s++)
         all += v->n[s];
-    printf("    %-10s %lld messages, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
-           (long long)all, (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]),
-           (long long)v->n[HD_ST_HELD_OUT]);
+    char n[48];
+    printf("    %-10s %s, %lld sent, %lld held out\n", v->name[0] ? v->name : "-",
+           hd_units_count(all, "message", NULL, n, sizeof n),
+           (long long)(v->n[HD_ST_SENT] + v->n[HD_ST_DELIVERED]), (long long)v->n[HD_ST_HELD_OUT]);
 }
 
 static int variant_row(void *ud, const char *variant, int state, int64_t n)
@@ -525,8 +521,6 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int i = format_opt(argc, argv, "campaign show", &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("campaign show", campaign_usage, "give one campaign NAME");
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0)
         return cmd_fail(ctx, &err);
     struct runs_out o = {ctx, json_array(), format, &err};
@@ -569,12 +563,11 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         variant_line(&vo);
     if (rc == EXIT_OK && hd_store_run_each(ctx->store, c.id, false, show_run, &o, &err) < 0) {
         rc = cmd_fail(ctx, &err);
-    } else if (format == FMT_JSON) {
+    } else if (format != FMT_TABLE) {
         json_t *j = campaign_json(&c);
         json_object_set_new(j, "runs", o.arr);
         o.arr = NULL;
-        cmd_print_json(j, true);
-        json_decref(j);
+        cmd_out_one(format, NULL, j);
     }
     json_decref(o.arr);
     hd_campaign_release(&c);
@@ -583,35 +576,64 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 /* ---- estimate --------------------------------------------------------------------------- */
 
+static const int estimate_skips[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL,
+                                     HD_ST_EXPIRED};
+
+static void estimate_table(const struct hd_campaign *c, const struct hd_estimate *e)
+{
+    printf("campaign     %s (segment %s, as of now)\ncontacts     %lld\nheld out     %lld\n",
+           c->name, c->segment, (long long)e->total, (long long)e->held);
+    for (int i = 0; i < c->nchannels; i++)
+        printf("%-12s %lld\n", hd_channel_name(c->channels[i]),
+               (long long)e->by_channel[c->channels[i]]);
+    for (size_t i = 0; i < sizeof estimate_skips / sizeof estimate_skips[0]; i++)
+        printf("%-12s %lld\n", hd_state_name(estimate_skips[i]),
+               (long long)e->by_state[estimate_skips[i]]);
+    if (e->by_state[HD_ST_DEFERRED])
+        printf("in quiet hours now  %lld (they would wait, not be skipped)\n",
+               (long long)e->by_state[HD_ST_DEFERRED]);
+    printf("sms segments %lld\nsms cost     %.4f\n", (long long)e->sms_segments, e->sms_cost);
+    if (e->sms_failed)
+        printf("sms not rendered  %lld (strict rendering would fail them)\n",
+               (long long)e->sms_failed);
+}
+
+/* The estimate as one record: the table's numbers under the same words. */
+static json_t *estimate_json(const struct hd_campaign *c, const struct hd_estimate *e)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "campaign", c->name, "segment", c->segment,
+                          "contacts", (json_int_t)e->total, "held_out", (json_int_t)e->held);
+    for (int i = 0; i < c->nchannels; i++)
+        json_object_set_new(o, hd_channel_name(c->channels[i]),
+                            json_integer(e->by_channel[c->channels[i]]));
+    for (size_t i = 0; i < sizeof estimate_skips / sizeof estimate_skips[0]; i++)
+        json_object_set_new(o, hd_state_name(estimate_skips[i]),
+                            json_integer(e->by_state[estimate_skips[i]]));
+    json_object_set_new(o, "deferred", json_integer(e->by_state[HD_ST_DEFERRED]));
+    json_object_set_new(o, "sms_segments", json_integer(e->sms_segments));
+    json_object_set_new(o, "sms_cost", json_real(e->sms_cost));
+    json_object_set_new(o, "sms_not_rendered", json_integer(e->sms_failed));
+    return o;
+}
+
 static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_campaign c = {0};
     struct hd_err err = {0};
     struct hd_estimate e;
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(campaign_usage);
-    if (argc != 2)
-        return cmd_usage("campaign estimate", campaign_usage, "give one campaign NAME");
-    if (hd_store_campaign_get(ctx->store, argv[1], 0, &c, &err) < 0 ||
+    int format, rc = EXIT_OK;
+    int i = format_opt(argc, argv, "campaign estimate", &format, &rc);
+    if (i < 0)
+        return rc;
+    if (hd_store_campaign_get(ctx->store, argv[i], 0, &c, &err) < 0 ||
         hd_estimate(ctx->store, ctx->cfg, &c, hd_clock_now(&ctx->clock), &e, &err) < 0) {
         hd_campaign_release(&c);
         return cmd_fail(ctx, &err);
     }
-    printf("campaign     %s (segment %s, as of now)\ncontacts     %lld\nheld out     %lld\n",
-           c.name, c.segment, (long long)e.total, (long long)e.held);
-    for (int i = 0; i < c.nchannels; i++)
-        printf("%-12s %lld\n", hd_channel_name(c.channels[i]),
-               (long long)e.by_channel[c.channels[i]]);
-    static const int skipped[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_EXPIRED};
-    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
-        printf("%-12s %lld\n", hd_state_name(skipped[i]), (long long)e.by_state[skipped[i]]);
-    if (e.by_state[HD_ST_DEFERRED])
-        printf("in quiet hours now  %lld (they would wait, not be skipped)\n",
-               (long long)e.by_state[HD_ST_DEFERRED]);
-    printf("sms segments %lld\nsms cost     %.4f\n", (long long)e.sms_segments, e.sms_cost);
-    if (e.sms_failed)
-        printf("sms not rendered  %lld (strict rendering would fail them)\n",
-               (long long)e.sms_failed);
+    if (format == FMT_TABLE)
+        estimate_table(&c, &e);
+    else
+        cmd_out_one(format, NULL, estimate_json(&c, &e));
     hd_campaign_release(&c);
     return EXIT_OK;
 }
@@ -624,22 +646,24 @@ static int status_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign c;
     struct hd_err err = {0};
     int64_t n = 0;
+    char num[48];
     int op = strcmp(sub, "pause") == 0    ? HD_CAMP_OP_PAUSE
              : strcmp(sub, "resume") == 0 ? HD_CAMP_OP_RESUME
                                           : HD_CAMP_OP_CANCEL;
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(campaign_usage);
-    if (argc != 2)
-        return cmd_usage("campaign", campaign_usage, "give one campaign NAME");
-    if (hd_campaign_control(ctx->store, argv[1], op, hd_clock_now_ms(&ctx->clock), &c, &n, &err) <
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "campaign %s", sub);
+    int rc, i = cli_operands(cmd, campaign_usage, argc, argv, 1, "give one campaign NAME", &rc);
+    if (i < 0)
+        return rc;
+    if (hd_campaign_control(ctx->store, argv[i], op, hd_clock_now_ms(&ctx->clock), &c, &n, &err) <
         0) {
         hd_campaign_release(&c);
         return cmd_fail(ctx, &err);
     }
     if (op == HD_CAMP_OP_CANCEL)
-        printf("campaign '%s' cancelled: %lld unsent messages cancelled (messages already with a "
-               "gateway are not recalled)\n",
-               c.name, (long long)n);
+        printf("campaign '%s' cancelled: %s cancelled (messages already with a gateway are "
+               "not recalled)\n",
+               c.name, hd_units_count(n, "unsent message", NULL, num, sizeof num));
     else
         printf("campaign '%s' %s\n", c.name, op == HD_CAMP_OP_PAUSE ? "paused" : "resumed");
     hd_campaign_release(&c);
@@ -686,11 +710,9 @@ static int retry_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_campaign c;
     struct hd_err err = {0};
     int64_t nf, nr;
-    int rc, i = cli_parse(&spec, argc, argv, retry_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one campaign NAME", argc, argv, retry_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("campaign retry", campaign_usage, "give one campaign NAME");
     a.sel.now_ms = hd_clock_now_ms(&ctx->clock);
     if (hd_campaign_retry(ctx->store, argv[i], a.run, &a.sel, &c, &nf, &nr, &err) < 0) {
         hd_campaign_release(&c);
@@ -722,7 +744,7 @@ int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv)
                          "give a subcommand: create, list, show, estimate, pause, resume, "
                          "cancel or retry");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->store)
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(campaign_usage);
     if (strcmp(sub, "create") == 0)
         return create_cmd(ctx, argc - 1, argv + 1);

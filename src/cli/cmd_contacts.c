@@ -16,8 +16,8 @@ static const char contacts_usage[] =
     "                              [--default-region CC] [--replace] [--skip-invalid]\n"
     "                              [--rejects FILE] [--dry-run] [--max-errors N]\n"
     "                              [--map HEADER=FIELD,...] [--encoding ENC] [--last-wins]\n"
-    "       herald contacts show ID [--json]\n"
-    "       herald contacts list [--limit N] [--format table|csv|json]\n"
+    "       herald contacts show ID [--format table|csv|json|jsonl] [--json]\n"
+    "       herald contacts list [--limit N] [--format table|csv|json|jsonl]\n"
     "       herald contacts optout ID --channel email|sms|push [--category C]\n"
     "       herald contacts optin ID --channel email|sms|push [--category C]\n"
     "       herald contacts delete ID\n"
@@ -32,7 +32,7 @@ static const char contacts_usage[] =
     "         the row's national numbers; --encoding converts the file (gbk,\n"
     "         big5, shift_jis, latin1, ...); two rows with one id are refused\n"
     "         unless --last-wins.\n"
-    "show     one contact, its attributes and consent (--json for JSON)\n"
+    "show     one contact, its attributes and consent (--json: --format json)\n"
     "list     contacts in import order; --limit 0 lists all (default 100)\n"
     "optout   records an opt-out for a channel, for one category (marketing or\n"
     "optin    transactional) or, without --category, for both; optin undoes it\n"
@@ -109,7 +109,8 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_import_result res;
     struct hd_err err = {0};
     char map_hint[4200];
-    int rc, i = cli_parse(&spec, argc, argv, import_opt, &o, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one FILE (or - for stdin)", argc, argv, import_opt, &o,
+                            &rc);
     if (i < 0)
         return rc;
     if (!o.map && ctx->cfg->import.map) {
@@ -118,8 +119,6 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
         o.map = ctx->cfg->import.map;
         o.hints.map = map_hint;
     }
-    if (i + 1 != argc)
-        return cmd_usage("contacts import", contacts_usage, "give one FILE (or - for stdin)");
     o.path = argv[i];
     rc = hd_import_run(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
     if (rc < 0 && rc != HD_E_INVALID)
@@ -141,22 +140,26 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"json", false, 'j', 0}, {0}};
-    static const struct cli_spec spec = {"contacts show", contacts_usage, opts, 0, NULL, NULL};
     struct hd_err err = {0};
     struct hd_contact k;
-    bool json = false;
-    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &json, &rc);
+    int format, rc,
+        i = cli_parse_format("contacts show", contacts_usage, 1, "give one contact ID", argc, argv,
+                             &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("contacts show", contacts_usage, "give one contact ID");
     if (hd_store_contact_get(ctx->store, argv[i], &k, &err) < 0)
         return cmd_fail(ctx, &err);
+    if (format == FMT_CSV) { /* the row contacts list would print */
+        struct cmd_contact_out co;
+        cmd_contacts_begin(&co, FMT_CSV);
+        cmd_contacts_row(&co, &k);
+        cmd_contacts_end(&co);
+        hd_contact_release(&k);
+        return EXIT_OK;
+    }
     json_t *o = cmd_contact_json(&k);
-    if (json) {
-        cmd_print_json(o, true);
-        putchar('\n');
+    if (format != FMT_TABLE) {
+        cmd_out_one(format, NULL, json_incref(o));
     } else {
         static const char *const fields[] = {"id",         "email",      "phone",
                                              "locale",     "timezone",   "fcm_token",
@@ -203,10 +206,7 @@ static int list_opt(void *ud, int id, const char *arg)
                              "--limit: '%s' is not a number (0 for all)", arg);
         return 0;
     }
-    if ((a->format = cmd_parse_format(arg, true)) < 0 || a->format == FMT_JSONL)
-        return cmd_usage("contacts list", contacts_usage,
-                         "--format: '%s' is not table, csv or json", arg);
-    return 0;
+    return cmd_format_arg("contacts list", arg, FMTS_ALL, &a->format);
 }
 
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
@@ -216,11 +216,9 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct cmd_contact_out co;
     struct list_args a = {.format = FMT_TABLE, .limit = 100};
-    int rc, i = cli_parse(&spec, argc, argv, list_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, list_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("contacts list", contacts_usage, "unexpected argument '%s'", argv[i]);
     cmd_contacts_begin(&co, a.format);
     rc = hd_store_contact_each(ctx->store, a.limit, cmd_contacts_row, &co, &err);
     cmd_contacts_end(&co);
@@ -255,11 +253,9 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
     const struct cli_spec spec = {name, contacts_usage, opts, 0, NULL, NULL};
     struct consent_args a = {name, -1, -1};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, consent_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one contact ID", argc, argv, consent_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage(name, contacts_usage, "give one contact ID");
     int channel = a.channel, category = a.category;
     if (channel < 0)
         return cmd_usage(name, contacts_usage, "--channel is required");
@@ -287,10 +283,11 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(contacts_usage);
-    if (argc != 2 || argv[1][0] == '-')
-        return cmd_usage("contacts delete", contacts_usage, "give one contact ID");
+    int rc, i = cli_operands("contacts delete", contacts_usage, argc, argv, 1,
+                             "give one contact ID", &rc);
+    if (i < 0)
+        return rc;
+    argv += i - 1; /* the ID as argv[1], as below */
     int64_t pseudo = 0;
     if (hd_store_contact_delete(ctx->store, argv[1], &pseudo, &err) < 0)
         return cmd_fail(ctx, &err);
@@ -308,8 +305,6 @@ int cmd_contacts(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("contacts", contacts_usage, "give a subcommand");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cmd_help(contacts_usage);
-    if (!ctx->store) /* --help somewhere: main did not open the store */
         return cmd_help(contacts_usage);
     if (strcmp(sub, "import") == 0)
         return import_cmd(ctx, argc - 1, argv + 1);

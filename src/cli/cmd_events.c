@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "herald/audit.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char events_usage[] =
     "usage: herald events import FILE|- [--format csv|jsonl]\n"
@@ -43,7 +44,8 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "import") != 0)
         return cmd_usage("events", events_usage, "the subcommand is import");
     argc--, argv++;
-    if ((i = cli_parse(&spec, argc, argv, events_opt, &format, &rc)) < 0)
+    if ((i = cli_parse_n(&spec, 1, "one FILE (or -) is needed", argc, argv, events_opt, &format,
+                         &rc)) < 0)
         return rc;
     if (i + 1 != argc)
         return cmd_usage("events import", events_usage, "one FILE (or -) is needed");
@@ -70,8 +72,9 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
         fclose(f);
     if (rc < 0)
         return cmd_fail(ctx, &err);
-    printf("imported %lld events from %s (%lld already there", (long long)im.added, name,
-           (long long)im.duplicate);
+    char n[48];
+    printf("imported %s from %s (%lld already there",
+           hd_units_count(im.added, "event", NULL, n, sizeof n), name, (long long)im.duplicate);
     if (im.unknown)
         printf("; %lld of unknown contacts skipped, the first '%s'", (long long)im.unknown,
                im.first_unknown);

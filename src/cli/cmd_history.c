@@ -8,24 +8,20 @@
 #include "herald/audit.h"
 #include "herald/state.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char history_usage[] =
-    "usage: herald history CONTACT [--format table|csv|jsonl]\n"
+    "usage: herald history CONTACT [--format table|csv|json|jsonl]\n"
     "\n"
     "Every message the contact was considered for, oldest first: its campaign,\n"
     "run, variant and state now, then each decision and attempt of the delivery\n"
-    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv and\n"
-    "jsonl give the log rows alone, with the columns of herald log.\n";
+    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv,\n"
+    "json and jsonl give the log rows alone, with the columns of herald log.\n";
 
 static int history_opt(void *ud, int id, const char *arg)
 {
-    int *format = ud;
     (void)id; /* only --format */
-    *format = cmd_parse_format(arg, true);
-    if (*format != FMT_TABLE && *format != FMT_CSV && *format != FMT_JSONL)
-        return cmd_usage("history", history_usage, "--format: '%s' is not table, csv or jsonl",
-                         arg);
-    return 0;
+    return cmd_format_arg("history", arg, FMTS_ALL, ud);
 }
 
 /* One message and its rows, as the table shows them. */
@@ -81,11 +77,10 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
     static const struct cli_spec spec = {"history", history_usage, opts, 0, NULL, NULL};
-    int format = FMT_TABLE, rc, i = cli_parse(&spec, argc, argv, history_opt, &format, &rc);
+    int format = FMT_TABLE, rc,
+        i = cli_parse_n(&spec, 1, "one CONTACT is needed", argc, argv, history_opt, &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("history", history_usage, "one CONTACT is needed");
     if (!ctx->store)
         return cmd_help(history_usage);
     struct hd_err err = {0};
@@ -101,8 +96,9 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
             cmd_log_row(&o, &rec.rows[k]);
         cmd_log_end(&o);
     } else {
-        printf("contact %s: %zu message%s considered\n", argv[i], rec.nmsgs,
-               rec.nmsgs == 1 ? "" : "s");
+        char n[48];
+        printf("contact %s: %s considered\n", argv[i],
+               hd_units_count((long long)rec.nmsgs, "message", NULL, n, sizeof n));
         char *zone = contact_zone(ctx, argv[i]);
         for (size_t k = 0; k < rec.nmsgs; k++)
             print_message(&rec, &rec.msgs[k], zone);

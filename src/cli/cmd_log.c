@@ -14,7 +14,8 @@
 #include "herald/units.h"
 
 static const char log_usage[] =
-    "usage: herald log [FILTERS] [--limit N] [--oldest-first] [--format table|csv|jsonl]\n"
+    "usage: herald log [FILTERS] [--limit N] [--oldest-first]\n"
+    "                  [--format table|csv|json|jsonl]\n"
     "       herald log prune --older-than DURATION [--batch N]\n"
     "\n"
     "The delivery log: every attempt and every decision that stopped or delayed a\n"
@@ -29,10 +30,11 @@ static const char log_usage[] =
     "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
     "  --since T, --until T   ISO 8601 time or date, or a duration ago (2h, 7d)\n"
     "\n"
-    "  --limit N          at most N rows (default 100 for a table, all for csv and\n"
-    "                     jsonl; 0: all)\n"
+    "  --limit N          at most N rows (default 100 for a table, all for csv, json\n"
+    "                     and jsonl; 0: all)\n"
     "  --oldest-first     time order instead of newest first\n"
-    "  --format           table (default), csv (RFC 4180, with a header) or jsonl\n"
+    "  --format           table (default), csv (RFC 4180, with a header), json (one\n"
+    "                     array) or jsonl (one object a line)\n"
     "\n"
     "prune: removes rows older than DURATION (180d) and keeps their counts in\n"
     "per-campaign totals, so herald stats still answers for old campaigns;\n"
@@ -63,27 +65,25 @@ void cmd_log_begin(struct cmd_log_out *o, int format)
     if (format == FMT_CSV) {
         for (size_t i = 0; i < NCOLS; i++)
             printf("%s%s", csv_cols[i], i + 1 < NCOLS ? "," : "\r\n");
+    } else if (format == FMT_JSON) {
+        fputs("[", stdout);
     } else if (format == FMT_TABLE) {
         printf("%-24s %-12s %-12s %-3s %-5s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
                "#", "CHAN", "PROVIDER", "OUTCOME", "REASON", "DETAIL");
     }
 }
 
-int cmd_log_row(void *ud, const struct hd_log_row *r)
-{
-    struct cmd_log_out *o = ud;
+/* A row's cells in csv_cols order: the texts, with the numbers printed
+ * into the struct's own buffers. */
+struct log_cells {
     char at[40], num[8][32];
-    time_ms(r->at_ms, at, sizeof at);
-    o->n++;
-    if (o->format == FMT_TABLE) {
-        char code[16] = "";
-        if (r->code)
-            snprintf(code, sizeof code, "%d ", r->code);
-        printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
-               r->attempt, r->channel ? r->channel : "-", r->provider ? r->provider : "-",
-               r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
-        return 0;
-    }
+    const char *cell[NCOLS];
+};
+
+static void log_cells(const struct hd_log_row *r, struct log_cells *c)
+{
+    char(*num)[32] = c->num;
+    time_ms(r->at_ms, c->at, sizeof c->at);
     snprintf(num[0], sizeof num[0], "%lld", (long long)r->id);
     snprintf(num[1], sizeof num[1], "%lld", (long long)r->run_seq);
     snprintf(num[2], sizeof num[2], "%lld", (long long)r->message);
@@ -98,7 +98,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
         snprintf(num[6], sizeof num[6], "%d", r->segments);
         snprintf(num[7], sizeof num[7], "%.6g", r->cost);
     }
-    const char *cells[NCOLS] = {num[0],        at,
+    const char *cells[NCOLS] = {num[0],        c->at,
                                 r->campaign,   num[1],
                                 r->contact,    num[2],
                                 r->variant,    num[3],
@@ -109,31 +109,70 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
                                 r->gateway_id, num[5],
                                 num[6],        num[7],
                                 r->detail};
+    memcpy(c->cell, cells, sizeof cells);
+}
+
+/* The row as a JSON object's text: numbers as numbers, absent values left
+ * out, the detail (JSON already) as it is. */
+static void log_object(struct hd_buf *b, const struct log_cells *c)
+{
+    static const bool numeric[NCOLS] = {[0] = true,  [3] = true,  [5] = true,  [7] = true,
+                                        [14] = true, [17] = true, [18] = true, [19] = true};
+    hd_buf_addc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < NCOLS; i++) {
+        const char *v = c->cell[i];
+        if (!v || !*v)
+            continue;
+        hd_buf_addf(b, "%s\"%s\":", first ? "" : ",", csv_cols[i]);
+        first = false;
+        if (numeric[i] || i == NCOLS - 1)
+            hd_buf_adds(b, v);
+        else
+            hd_buf_add_json_str(b, v, strlen(v));
+    }
+    hd_buf_addc(b, '}');
+}
+
+json_t *cmd_log_json(const struct hd_log_row *r)
+{
+    struct log_cells c;
+    struct hd_buf b;
+    hd_buf_init(&b);
+    log_cells(r, &c);
+    log_object(&b, &c);
+    json_t *o = json_loadb(b.data, b.len, 0, NULL);
+    hd_buf_release(&b);
+    return o ? o : json_object();
+}
+
+int cmd_log_row(void *ud, const struct hd_log_row *r)
+{
+    struct cmd_log_out *o = ud;
+    struct log_cells c;
+    o->n++;
+    if (o->format == FMT_TABLE) {
+        char at[40], code[16] = "";
+        time_ms(r->at_ms, at, sizeof at);
+        if (r->code)
+            snprintf(code, sizeof code, "%d ", r->code);
+        printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
+               r->attempt, r->channel ? r->channel : "-", r->provider ? r->provider : "-",
+               r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
+        return 0;
+    }
+    log_cells(r, &c);
     hd_buf_reset(&o->line);
     if (o->format == FMT_CSV) {
         for (size_t i = 0; i < NCOLS; i++) {
-            const char *c = cells[i] ? cells[i] : "";
-            hd_buf_add_csv_field(&o->line, c, strlen(c));
+            const char *v = c.cell[i] ? c.cell[i] : "";
+            hd_buf_add_csv_field(&o->line, v, strlen(v));
             hd_buf_adds(&o->line, i + 1 < NCOLS ? "," : "\r\n");
         }
     } else {
-        /* JSON Lines: numbers as numbers, absent values left out */
-        static const bool numeric[NCOLS] = {[0] = true,  [3] = true,  [5] = true,  [7] = true,
-                                            [14] = true, [17] = true, [18] = true, [19] = true};
-        hd_buf_addc(&o->line, '{');
-        bool first = true;
-        for (size_t i = 0; i < NCOLS; i++) {
-            const char *c = cells[i];
-            if (!c || !*c)
-                continue;
-            hd_buf_addf(&o->line, "%s\"%s\":", first ? "" : ",", csv_cols[i]);
-            first = false;
-            if (numeric[i] || i == NCOLS - 1) /* the detail is JSON already */
-                hd_buf_adds(&o->line, c);
-            else
-                hd_buf_add_json_str(&o->line, c, strlen(c));
-        }
-        hd_buf_adds(&o->line, "}\n");
+        hd_buf_adds(&o->line, o->format == FMT_JSON && o->n > 1 ? ",\n" : "");
+        log_object(&o->line, &c);
+        hd_buf_adds(&o->line, o->format == FMT_JSON ? "" : "\n");
     }
     fwrite(o->line.data, 1, o->line.len, stdout);
     return 0;
@@ -141,6 +180,8 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
 
 void cmd_log_end(struct cmd_log_out *o)
 {
+    if (o->format == FMT_JSON)
+        fputs("]\n", stdout);
     hd_buf_release(&o->line);
     fflush(stdout);
 }
@@ -281,10 +322,7 @@ static int log_opt(void *ud, int id, const char *arg)
         a->f.oldest_first = true;
         return 0;
     case 'f':
-        a->format = cmd_parse_format(arg, true);
-        if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSONL)
-            return cmd_usage("log", log_usage, "--format: '%s' is not table, csv or jsonl", arg);
-        return 0;
+        return cmd_format_arg("log", arg, FMTS_ALL, &a->format);
     default:
         return filter_opt(a, id, arg);
     }
@@ -307,14 +345,12 @@ int cmd_log(struct hd_ctx *ctx, int argc, char **argv)
                                           {0}};
     static const struct cli_spec spec = {"log", log_usage, opts, 0, NULL, NULL};
     if (argc > 1 && strcmp(argv[1], "prune") == 0)
-        return ctx->store ? log_prune(ctx, argc - 1, argv + 1) : cmd_help(log_usage);
+        return log_prune(ctx, argc - 1, argv + 1);
     struct log_args a = {.ctx = ctx, .limit = -1, .format = FMT_TABLE};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, log_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 0, "", argc, argv, log_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i != argc)
-        return cmd_usage("log", log_usage, "unexpected argument '%s'", argv[i]);
     if (!ctx->store)
         return cmd_help(log_usage);
     if (hd_log_filter_resolve(ctx->store, a.campaign, a.run, a.contact, &a.f, &err) < 0)

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/store.h"
 
 static const char provider_usage[] =
-    "usage: herald provider list\n"
+    "usage: herald provider list [--format table|csv|json|jsonl]\n"
     "       herald provider test NAME --to ADDRESS [--template T] [--contact ID]\n"
     "                            [--channel email|sms|push] [--variant V]\n"
     "\n"
@@ -37,11 +39,19 @@ static void channels_of(const struct hd_config *cfg, const char *name, char *buf
         snprintf(buf, size, "-");
 }
 
-static int list_cmd(struct hd_ctx *ctx)
+static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
-           "STATUS");
-    int rc = EXIT_OK;
+    static const char *const cols[] = {"name",     "type",   "rate", "connections",
+                                       "channels", "status", NULL};
+    int format, rc;
+    if (cli_parse_format("provider list", provider_usage, 0, "", argc, argv, &format, &rc) < 0)
+        return rc;
+    struct cmd_out o;
+    cmd_out_begin(&o, format, cols);
+    if (format == FMT_TABLE)
+        printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
+               "STATUS");
+    rc = EXIT_OK;
     for (size_t i = 0; i < ctx->cfg->nproviders; i++) {
         const struct hd_provider_cfg *p = &ctx->cfg->providers[i];
         char rate[32], chans[64], status[1100];
@@ -56,9 +66,16 @@ static int list_cmd(struct hd_ctx *ctx)
             snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded" : "");
         }
         hd_driver_free(d);
-        printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections, chans,
-               status);
+        if (format == FMT_TABLE)
+            printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections,
+                   chans, status);
+        else
+            cmd_out_row(&o,
+                        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "name", p->name, "type",
+                                  p->type, "rate", rate, "connections", (json_int_t)p->connections,
+                                  "channels", chans, "status", status));
     }
+    cmd_out_end(&o);
     return rc;
 }
 
@@ -116,7 +133,8 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
                                           {"variant", true, 'v', 0}, {0}};
     static const struct cli_spec spec = {"provider test", provider_usage, opts, 0, NULL, NULL};
     struct test_args a = {.channel = -1};
-    int rc, i = cli_parse(&spec, argc, argv, test_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give a provider NAME and --to ADDRESS", argc, argv, test_opt,
+                            &a, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc || !a.to)
@@ -154,11 +172,8 @@ int cmd_provider(struct hd_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->cfg)
         return cmd_help(provider_usage);
-    if (strcmp(sub, "list") == 0) {
-        if (argc > 2)
-            return cmd_usage("provider list", provider_usage, "unexpected argument '%s'", argv[2]);
-        return list_cmd(ctx);
-    }
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "test") == 0)
         return test_cmd(ctx, argc - 1, argv + 1);
     return cmd_usage("provider", provider_usage, "unknown subcommand '%s'", sub);

@@ -124,11 +124,11 @@ int cli_dispatch_opt(void *ud, int id, const char *arg)
         a->now = true;
         return 0;
     case 'w':
-        if (hd_units_duration(arg, &a->o->linger, &err) < 0)
+        if (hd_units_duration0(arg, &a->o->linger, &err) < 0)
             return cmd_usage(a->spec->cmd, a->spec->usage, "--wait: %s", err.msg);
         return 0;
     default: /* 'g' */
-        if (hd_units_duration(arg, &secs, &err) < 0)
+        if (hd_units_duration0(arg, &secs, &err) < 0)
             return cmd_usage(a->spec->cmd, a->spec->usage, "--grace: %s", err.msg);
         a->o->grace_ms = secs * 1000;
         return 0;
@@ -143,41 +143,51 @@ static int64_t done_count(const struct hd_dispatch_stats *s)
     return n;
 }
 
-/* sent, failed, skipped by reason, rate and ETA, on one line */
+/* "failed 3 (render_failed 2)": a group's total and its states, in the
+ * words of campaign show and stats (a state a group counts is counted
+ * there, and under the same word, in all three). */
+static int group_text(char *buf, size_t size, const char *word, const int *states, size_t n,
+                      const struct hd_dispatch_stats *s)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += s->by_state[states[i]];
+    int len = snprintf(buf, size, "%s %lld", word, (long long)total);
+    const char *sep = " (";
+    for (size_t i = 0; i < n && len > 0 && (size_t)len < size; i++)
+        if (s->by_state[states[i]] && states[i] != hd_state_parse(word)) {
+            len += snprintf(buf + len, size - (size_t)len, "%s%s %lld", sep,
+                            hd_state_name(states[i]), (long long)s->by_state[states[i]]);
+            sep = ", ";
+        }
+    if (*sep == ',' && len > 0 && (size_t)len < size)
+        len += snprintf(buf + len, size - (size_t)len, ")");
+    return len;
+}
+
+/* sent, failed, held out, skipped by state, rate and ETA, on one line */
 static void draw(void *ud, const struct hd_dispatch_stats *s)
 {
+    static const int failed[] = {HD_ST_FAILED, HD_ST_RENDER_FAILED};
+    static const int skipped[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_EXPIRED,
+                                  HD_ST_CANCELLED};
     struct cli_view *v = ud;
     if (!v->ctx->progress)
         return;
     int64_t done = done_count(s), el = hd_clock_mono_ms() - v->start_ms;
     double rate = el > 0 ? (double)done * 1000.0 / (double)el : 0;
     int64_t left = s->total - s->finished_before - done;
-    char eta[32] = "";
+    char eta[32] = "", f[120], k[200];
     if (rate > 0 && left > 0 && s->total > 0) {
         int64_t secs = (int64_t)((double)left / rate);
         snprintf(eta, sizeof eta, " ETA %lld:%02lld", (long long)(secs / 60),
                  (long long)(secs % 60));
     }
-    char skipped[200];
-    int len = snprintf(skipped, sizeof skipped, "skipped %lld",
-                       (long long)(s->by_state[HD_ST_HELD_OUT] + s->by_state[HD_ST_SUPPRESSED] +
-                                   s->by_state[HD_ST_NO_CHANNEL] + s->by_state[HD_ST_CAPPED] +
-                                   s->by_state[HD_ST_EXPIRED] + s->by_state[HD_ST_RENDER_FAILED]));
-    static const int why[] = {HD_ST_CAPPED, HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_EXPIRED,
-                              HD_ST_RENDER_FAILED};
-    const char *sep = " (";
-    for (size_t i = 0; i < sizeof why / sizeof why[0] && len < (int)sizeof skipped; i++)
-        if (s->by_state[why[i]]) {
-            len += snprintf(skipped + len, sizeof skipped - (size_t)len, "%s%s %lld", sep,
-                            hd_state_name(why[i]), (long long)s->by_state[why[i]]);
-            sep = ", ";
-        }
-    if (*sep == ',' && len < (int)sizeof skipped)
-        snprintf(skipped + len, sizeof skipped - (size_t)len, ")");
-    fprintf(stderr, "\r\033[Ksent %lld  failed %lld  %s  retrying %lld  %.0f/s%s",
-            (long long)s->by_state[HD_ST_SENT], (long long)s->by_state[HD_ST_FAILED], skipped,
-            (long long)s->retries, rate, eta);
-    fflush(stderr);
+    group_text(f, sizeof f, "failed", failed, 2, s);
+    group_text(k, sizeof k, "skipped", skipped, 5, s);
+    hd_status_draw(&v->ctx->log.status, "sent %lld  %s  held_out %lld  %s  retrying %lld  %.0f/s%s",
+                   (long long)s->by_state[HD_ST_SENT], f, (long long)s->by_state[HD_ST_HELD_OUT], k,
+                   (long long)s->retries, rate, eta);
     v->drawn = true;
 }
 
@@ -186,8 +196,7 @@ void cli_fire_progress(void *ud, const char *campaign, int64_t queued)
     struct cli_view *v = ud;
     if (!v->ctx->progress)
         return;
-    fprintf(stderr, "\r\033[Kcampaign '%s': queued %lld", campaign, (long long)queued);
-    fflush(stderr);
+    hd_status_draw(&v->ctx->log.status, "campaign '%s': queued %lld", campaign, (long long)queued);
     v->drawn = true;
 }
 
@@ -202,15 +211,13 @@ int cli_dispatch(struct hd_ctx *ctx, struct hd_dispatch_opts *o, struct cli_view
     o->progress_ud = v;
     o->fire_progress = cli_fire_progress;
     v->start_ms = hd_clock_mono_ms();
+    hd_status_clear(&ctx->log.status); /* a caller may have erased the firing's line */
     if ((rc = hd_dispatch_new(ctx->cfg, ctx->store, &ctx->log, &ctx->clock, o, &d, err)) == 0)
         rc = hd_dispatch_run(d, err);
     if (d)
         hd_dispatch_get_stats(d, stats);
     hd_dispatch_free(d);
-    if (v->drawn) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-    }
+    hd_status_clear(&ctx->log.status);
     return rc;
 }
 

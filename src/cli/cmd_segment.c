@@ -4,17 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "herald/segment.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char segment_usage[] =
     "usage: herald segment define NAME EXPR [--replace] [--allow-unknown]\n"
-    "       herald segment list\n"
-    "       herald segment show NAME [--sql]\n"
+    "       herald segment list [--format table|csv|json|jsonl]\n"
+    "       herald segment show NAME [--sql] [--format table|csv|json|jsonl]\n"
     "       herald segment count NAME | --expr EXPR [--allow-unknown]\n"
-    "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json]\n"
-    "       herald segment export NAME | --expr EXPR [--format csv|jsonl]\n"
+    "                            [--format table|csv|json|jsonl]\n"
+    "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json|jsonl]\n"
+    "       herald segment export NAME | --expr EXPR [--format csv|jsonl|json|table]\n"
     "       herald segment delete NAME\n"
     "\n"
     "EXPR is a rule such as\n"
@@ -52,13 +56,11 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
         {"replace", false, 'r', 0}, {"allow-unknown", false, 'u', 0}, {0}};
     static const struct cli_spec spec = {"segment define", segment_usage, opts, 0, NULL, NULL};
     bool flags[2] = {false, false};
-    int rc, i = cli_parse(&spec, argc, argv, define_opt, flags, &rc);
+    int rc, i = cli_parse_n(&spec, 2, "give a NAME and one EXPR (quote the rule for the shell)",
+                            argc, argv, define_opt, flags, &rc);
     bool replace = flags[0];
     if (i < 0)
         return rc;
-    if (i + 2 != argc)
-        return cmd_usage("segment define", segment_usage,
-                         "give a NAME and one EXPR (quote the rule for the shell)");
     const char *name = argv[i], *expr = argv[i + 1];
     if (!hd_seg_name_valid(name))
         return cmd_usage("segment define", segment_usage,
@@ -66,6 +68,7 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct hd_seg_node *ast = NULL;
     int64_t now = hd_clock_now(&ctx->clock), n = 0;
+    char num[48];
     rc = EXIT_OK;
     /* counted (so compiled and prepared) before it is stored: a rule SQLite
      * refuses is never stored */
@@ -74,30 +77,78 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0)
         rc = cmd_fail(ctx, &err);
     else
-        printf("segment '%s' %s: %lld contacts now\n", name, replace ? "stored" : "defined",
-               (long long)n);
+        printf("segment '%s' %s: %s now\n", name, replace ? "stored" : "defined",
+               hd_units_count(n, "contact", NULL, num, sizeof num));
     hd_segast_free(ast);
     return rc;
 }
 
 static int list_row(void *ud, const char *name, const char *expr, int64_t updated)
 {
-    (void)ud;
+    struct cmd_out *o = ud;
     char t[32];
-    printf("%-24s %s  %s\n", name, cmd_time(updated, t, sizeof t), expr);
+    cmd_time(updated, t, sizeof t);
+    if (o->format == FMT_TABLE)
+        printf("%-24s %s  %s\n", name, t, expr);
+    else
+        cmd_out_row(o, json_pack("{s:s, s:s, s:s}", "name", name, "changed", t, "rule", expr));
     return 0;
+}
+
+static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
+{
+    static const char *const cols[] = {"name", "changed", "rule", NULL};
+    struct hd_err err = {0};
+    int format, rc;
+    if (cli_parse_format("segment list", segment_usage, 0, "", argc, argv, &format, &rc) < 0)
+        return rc;
+    struct cmd_out o;
+    cmd_out_begin(&o, format, cols);
+    if (format == FMT_TABLE)
+        printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
+    rc = hd_store_segment_each(ctx->store, list_row, &o, &err);
+    cmd_out_end(&o);
+    return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
+}
+
+struct show_args {
+    bool sql;
+    struct cmd_format_args fa;
+};
+
+static int show_opt(void *ud, int id, const char *arg)
+{
+    struct show_args *a = ud;
+    if (id != 's')
+        return cmd_format_cb(&a->fa, id, arg);
+    a->sql = true;
+    return 0;
+}
+
+/* show as one record: the table's lines under their names. */
+static void show_record(int format, const char *name, const char *expr, int64_t n,
+                        const struct hd_buf *tree, const struct hd_buf *q,
+                        const struct hd_buf *params)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:I}", "segment", name, "rule", expr, "contacts", (json_int_t)n);
+    if (tree) {
+        json_object_set_new(o, "tree", json_stringn(tree->data, strcspn(tree->data, "\n")));
+        json_object_set_new(o, "sql", json_string(q->data));
+        json_object_set_new(o, "params", json_stringn(params->data, strcspn(params->data, "\n")));
+    }
+    cmd_out_one(format, NULL, o);
 }
 
 static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"sql", false, 's', 0}, {0}};
+    static const struct cli_opt opts[] = {{"sql", false, 's', 0}, CMD_FORMAT_OPTS, {0}};
     static const struct cli_spec spec = {"segment show", segment_usage, opts, 0, NULL, NULL};
-    bool sql = false;
-    int rc, i = cli_parse(&spec, argc, argv, cli_flag, &sql, &rc);
+    struct show_args a = {false, {"segment show", FMTS_ALL, FMT_TABLE}};
+    int rc, i = cli_parse_n(&spec, 1, "give one segment NAME", argc, argv, show_opt, &a, &rc);
+    bool sql = a.sql;
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("segment show", segment_usage, "give one segment NAME");
     struct hd_err err = {0};
     char *expr = NULL;
     struct hd_seg_node *ast = NULL;
@@ -110,7 +161,10 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         rc = cmd_fail(ctx, &err);
         goto out;
     }
-    printf("segment  %s\nrule     %s\ncontacts %lld\n", name, expr, (long long)n);
+    if (a.fa.format == FMT_TABLE)
+        printf("segment  %s\nrule     %s\ncontacts %lld\n", name, expr, (long long)n);
+    else if (!sql)
+        show_record(a.fa.format, name, expr, n, NULL, NULL, NULL);
     if (sql) {
         struct hd_buf q, params, tree;
         hd_buf_init(&q);
@@ -118,8 +172,11 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_buf_init(&tree);
         hd_segast_print(ast, &tree);
         hd_store_seg_sql(ast, now, &q, &params);
-        printf("tree     %s\nsql      SELECT ... FROM contacts c WHERE %s\nparams   %s", tree.data,
-               q.data, params.len ? params.data : "(none)\n");
+        if (a.fa.format == FMT_TABLE)
+            printf("tree     %s\nsql      SELECT ... FROM contacts c WHERE %s\nparams   %s",
+                   tree.data, q.data, params.len ? params.data : "(none)\n");
+        else
+            show_record(a.fa.format, name, expr, n, &tree, &q, &params);
         hd_buf_release(&q);
         hd_buf_release(&params);
         hd_buf_release(&tree);
@@ -165,10 +222,11 @@ static int find_campaigns(void *ud, const struct hd_campaign *c)
 static int delete_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_err err = {0};
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(segment_usage);
-    if (argc != 2 || argv[1][0] == '-')
-        return cmd_usage("segment delete", segment_usage, "give one segment NAME");
+    int rc, i = cli_operands("segment delete", segment_usage, argc, argv, 1,
+                             "give one segment NAME", &rc);
+    if (i < 0)
+        return rc;
+    argv += i - 1; /* the NAME as argv[1], as below */
     struct users u = {.name = argv[1]};
     hd_buf_init(&u.list);
     if (hd_store_segment_each(ctx->store, find_users, &u, &err) < 0) {
@@ -227,12 +285,7 @@ static int members_opt(void *ud, int id, const char *arg)
                              a->sample ? arg : "");
         return 0;
     default: /* 'f' */
-        a->format = cmd_parse_format(arg, !a->export);
-        if (a->format < 0 || (!a->sample && !a->export) || (a->sample && a->format == FMT_JSONL) ||
-            (a->export && a->format == FMT_JSON))
-            return cmd_usage(a->cmd, segment_usage, "--format: '%s' is not one of %s", arg,
-                             a->export ? "csv, jsonl" : "table, csv, json");
-        return 0;
+        return cmd_format_arg(a->cmd, arg, FMTS_ALL, &a->format);
     }
 }
 
@@ -248,13 +301,15 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
                              .export = strcmp(which, "export") == 0,
                              .limit = 10};
     a.format = a.export ? FMT_CSV : FMT_TABLE;
-    int rc, i = cli_parse(&spec, argc, argv, members_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, members_opt, &a, &rc);
     if (i < 0)
         return rc;
     const char *expr = a.expr;
     bool sample = a.sample, export = a.export;
     if (i + (expr ? 0 : 1) != argc)
         return cmd_usage(cmd, segment_usage, "give a segment NAME or --expr EXPR");
+    if (cli_ready(&rc) < 0)
+        return rc;
     struct hd_seg_node *ast = NULL;
     /* count refuses an unknown attribute; sample and export read what is */
     rc = load(ctx, expr ? NULL : argv[i], expr, sample || export || a.allow_unknown, &ast, cmd);
@@ -266,8 +321,12 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
         int64_t n;
         if (hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0)
             rc = cmd_fail(ctx, &err);
-        else
+        else if (a.format == FMT_TABLE)
             printf("%lld\n", (long long)n);
+        else
+            cmd_out_one(a.format, NULL,
+                        json_pack("{s:s?, s:s?, s:I}", "segment", expr ? NULL : argv[i], "expr",
+                                  expr, "contacts", (json_int_t)n));
     } else {
         struct cmd_contact_out co;
         cmd_contacts_begin(&co, a.format);
@@ -285,18 +344,12 @@ int cmd_segment(struct hd_ctx *ctx, int argc, char **argv)
     if (argc < 2)
         return cmd_usage("segment", segment_usage, "give a subcommand");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->store)
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(segment_usage);
-    struct hd_err err = {0};
     if (strcmp(sub, "define") == 0)
         return define_cmd(ctx, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0) {
-        if (argc > 2)
-            return cmd_usage("segment list", segment_usage, "unexpected argument '%s'", argv[2]);
-        printf("%-24s %-20s  %s\n", "NAME", "CHANGED", "RULE");
-        return hd_store_segment_each(ctx->store, list_row, NULL, &err) < 0 ? cmd_fail(ctx, &err)
-                                                                           : EXIT_OK;
-    }
+    if (strcmp(sub, "list") == 0)
+        return list_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "show") == 0)
         return show_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "delete") == 0)

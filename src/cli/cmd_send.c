@@ -123,7 +123,8 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
                                          CLI_SEND, NULL,       NULL};
     struct hd_dispatch_opts o = {.once = true, .linger = 900, .grace_ms = 10000};
     struct cli_dispatch_args args = {&spec, &o, false};
-    int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);
+    int rc,
+        i = cli_parse_n(&spec, 1, "give one CAMPAIGN", argc, argv, cli_dispatch_opt, &args, &rc);
     if (i < 0)
         return rc;
     if (i + 1 != argc)

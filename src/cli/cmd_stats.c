@@ -12,7 +12,7 @@
 
 static const char stats_usage[] =
     "usage: herald stats CAMPAIGN [--by channel|variant|provider|day]\n"
-    "                    [--goal EVENT [--window DURATION]] [--format table|csv|json]\n"
+    "                    [--goal EVENT [--window DURATION]] [--format table|csv|json|jsonl]\n"
     "\n"
     "A campaign's numbers, from its messages and its delivery log (rows pruned by\n"
     "herald log prune included): targeted, held out, pending, sent, failed and\n"
@@ -24,9 +24,12 @@ static const char stats_usage[] =
     "\n"
     "  --goal EVENT      compare conversions (herald events import) of each variant\n"
     "                    with the holdout's: rates, absolute and relative lift, the\n"
-    "                    p-value of a two-proportion z-test and the 95% interval\n"
+    "                    p-value of a two-proportion z-test and the 95% interval;\n"
+    "                    the p-value is n/a (too few) unless both groups have at\n"
+    "                    least 100 messages and 10 conversions\n"
     "  --window D        an event counts within D after the run fired (default 7d)\n"
-    "  --format          table (default), csv (section,group,metric,value) or json\n";
+    "  --format          table (default), csv (section,group,metric,value), json (one\n"
+    "                    object) or jsonl (that object on one line)\n";
 
 /* ---- the metrics ------------------------------------------------------------------------ */
 
@@ -170,19 +173,38 @@ static void fmt_p(double p, char *buf, size_t size)
         snprintf(buf, size, "p = %.3f", p);
 }
 
-/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003" */
-static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, char *buf,
-                          size_t size)
+/* The rule for a p-value that means something: both groups (the variant
+ * and the holdout) have at least this many messages and conversions. */
+#define GOAL_MIN_MESSAGES 100
+#define GOAL_MIN_CONVERSIONS 10
+#define GOAL_RULE                                                                                  \
+    "a p-value needs at least 100 messages and 10 conversions in each group (the variant and "     \
+    "the holdout)"
+
+static bool too_few(const struct goal_row *a, const struct goal_row *b)
+{
+    return a->n < GOAL_MIN_MESSAGES || b->n < GOAL_MIN_MESSAGES || a->x < GOAL_MIN_CONVERSIONS ||
+           b->x < GOAL_MIN_CONVERSIONS;
+}
+
+/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003",
+ * or "p = n/a (too few)" when the groups are too small for it to mean
+ * anything. */
+static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, bool few,
+                          char *buf, size_t size)
 {
     char p[24];
     fmt_p(t->p, p, sizeof p);
+    if (few)
+        snprintf(p, sizeof p, "p = n/a (too few)");
     int len = variants ? snprintf(buf, size, "variant %s converted", group)
                        : snprintf(buf, size, "the campaign's messages converted");
     if (len < 0 || (size_t)len >= size)
         return;
     snprintf(buf + len, size - (size_t)len, " %.1f%% vs %.1f%% in the holdout, %+.1f points, %s%s",
              100 * t->p1, 100 * t->p2, 100 * t->diff, p,
-             !t->ok        ? " (no difference to test)"
+             few           ? ""
+             : !t->ok      ? " (no difference to test)"
              : t->p < 0.05 ? " (significant at 5%)"
                            : " (not significant at 5%)");
 }
@@ -192,6 +214,7 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
 {
     const struct goal_row *hold = NULL;
     size_t nvar = 0;
+    bool any_few = false;
     for (size_t i = 0; i < g->n; i++) {
         if (strcmp(g->v[i].group, "holdout") == 0)
             hold = &g->v[i];
@@ -211,15 +234,19 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
                               (json_int_t)r->n, "converted", (json_int_t)r->x, "rate", rate);
         char line[400] = "", ci[96] = "";
         struct hd_ztest t;
+        bool few = false;
         if (hold && r != hold) {
             hd_ztest(r->x, r->n, hold->x, hold->n, &t);
-            goal_sentence(r->group, nvar > 0, &t, line, sizeof line);
+            few = too_few(r, hold);
+            any_few |= few;
+            goal_sentence(r->group, nvar > 0, &t, few, line, sizeof line);
             snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo, 100 * t.hi);
             json_object_set_new(o, "lift_points", json_real(100 * t.diff));
             json_object_set_new(o, "lift_relative",
                                 isnan(t.lift) ? json_null() : json_real(t.lift));
             json_object_set_new(o, "z", json_real(t.z));
             json_object_set_new(o, "p_value", json_real(t.p));
+            json_object_set_new(o, "too_few", json_boolean(few));
             json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
             json_object_set_new(o, "summary", json_string(line));
         }
@@ -234,11 +261,17 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
             hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", r->group,
                         (long long)r->n, r->group, (long long)r->x);
             if (hold && r != hold)
-                hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n", r->group,
-                            100 * t.diff, r->group, t.p);
+                hd_buf_addf(csv,
+                            "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n"
+                            "goal,%s,too_few,%d\r\n",
+                            r->group, 100 * t.diff, r->group, t.p, r->group, few);
         }
     }
+    if (any_few)
+        json_object_set_new(j, "too_few_rule", json_string(GOAL_RULE));
     if (format == FMT_TABLE) {
+        if (any_few)
+            printf("warning: too few to test: %s; n/a marks a group below that\n", GOAL_RULE);
         if (!hold)
             printf("no holdout in this campaign: nothing to compare the rates with\n");
         for (size_t i = 0; hold && i < g->n; i++)
@@ -326,10 +359,7 @@ static int stats_opt(void *ud, int id, const char *arg)
                              err.msg[0] ? err.msg : "must be more than 0");
         return 0;
     default: /* 'f' */
-        a->format = cmd_parse_format(arg, true);
-        if (a->format != FMT_TABLE && a->format != FMT_CSV && a->format != FMT_JSON)
-            return cmd_usage("stats", stats_usage, "--format: '%s' is not table, csv or json", arg);
-        return 0;
+        return cmd_format_arg("stats", arg, FMTS_ALL, &a->format);
     }
 }
 
@@ -348,14 +378,13 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
     json_t *gj = a->goal ? goal_report(g, a->goal, a->window, a->format, &csv) : NULL;
     if (a->format == FMT_CSV)
         fwrite(csv.data, 1, csv.len, stdout);
-    else if (a->format == FMT_JSON) {
+    else if (a->format == FMT_JSON || a->format == FMT_JSONL) {
         static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
         json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by], "groups",
                               stats_json(s));
         if (gj)
             json_object_set(o, "goal", gj);
-        cmd_print_json(o, true);
-        json_decref(o);
+        cmd_out_one(a->format, NULL, o);
     }
     json_decref(gj);
     hd_buf_release(&csv);
@@ -371,12 +400,9 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"stats", stats_usage, opts, 0, NULL, NULL};
     struct stats_args a = {.by = -1, .format = FMT_TABLE, .window = 7 * 86400};
     struct hd_err err = {0};
-    int rc, i = cli_parse(&spec, argc, argv, stats_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "which campaign?", argc, argv, stats_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return i == argc ? cmd_usage("stats", stats_usage, "which campaign?")
-                         : cmd_usage("stats", stats_usage, "unexpected argument '%s'", argv[i + 1]);
     if (!ctx->store)
         return cmd_help(stats_usage);
     struct hd_campaign camp = {0};

@@ -4,6 +4,8 @@
  * nothing (hd_suppress_import). */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "herald/store.h"
 #include "herald/suppress.h"
@@ -13,7 +15,7 @@ static const char suppress_usage[] =
     "                                   [--default-region CC]\n"
     "       herald suppress remove ADDRESS [--channel email|sms|push] [--default-region CC]\n"
     "       herald suppress import FILE|- [--reason R] [--default-region CC] [--encoding ENC]\n"
-    "       herald suppress list [--channel email|sms|push] [--format table|csv|json]\n"
+    "       herald suppress list [--channel email|sms|push] [--format table|csv|json|jsonl]\n"
     "\n"
     "ADDRESS is an email address, a phone number (normalised to E.164) or a push\n"
     "token; the channel is guessed from its form unless --channel is given.\n"
@@ -24,33 +26,19 @@ static const char suppress_usage[] =
     "import reads CSV with a header of address, channel, reason (channel and reason\n"
     "optional); every bad line is listed and nothing is written if any is bad.\n";
 
-struct list_state {
-    int format;
-    long n;
-    struct hd_buf line;
-};
+static const char *const list_cols[] = {"address", "channel", "reason", "created_at", NULL};
 
 static int list_row(void *ud, const struct hd_suppression *s)
 {
-    struct list_state *ls = ud;
+    struct cmd_out *o = ud;
     char t[32];
     cmd_time(s->created_at, t, sizeof t);
-    hd_buf_reset(&ls->line);
-    if (ls->format == FMT_CSV) {
-        hd_buf_add_csv_field(&ls->line, s->address, strlen(s->address));
-        hd_buf_addf(&ls->line, ",%s,%s,%s\n", hd_channel_name(s->channel), s->reason, t);
-    } else if (ls->format == FMT_JSON) {
-        hd_buf_adds(&ls->line, ls->n ? ",\n{\"address\":" : "\n{\"address\":");
-        hd_buf_add_json_str(&ls->line, s->address, strlen(s->address));
-        hd_buf_addf(&ls->line, ",\"channel\":\"%s\",\"reason\":", hd_channel_name(s->channel));
-        hd_buf_add_json_str(&ls->line, s->reason, strlen(s->reason));
-        hd_buf_addf(&ls->line, ",\"created_at\":\"%s\"}", t);
-    } else {
-        hd_buf_addf(&ls->line, "%-40s %-6s %-20s %s\n", s->address, hd_channel_name(s->channel),
-                    s->reason, t);
-    }
-    fputs(ls->line.data, stdout);
-    ls->n++;
+    if (o->format == FMT_TABLE)
+        printf("%-40s %-6s %-20s %s\n", s->address, hd_channel_name(s->channel), s->reason, t);
+    else
+        cmd_out_row(o,
+                    json_pack("{s:s, s:s, s:s, s:s}", "address", s->address, "channel",
+                              hd_channel_name(s->channel), "reason", s->reason, "created_at", t));
     return 0;
 }
 
@@ -80,10 +68,7 @@ static int suppress_opt(void *ud, int id, const char *arg)
         a->encoding = arg;
         return 0;
     default: /* 'f' */
-        if ((a->format = cmd_parse_format(arg, true)) < 0)
-            return cmd_usage("suppress", suppress_usage, "--format: '%s' is not table, csv or json",
-                             arg);
-        return 0;
+        return cmd_format_arg("suppress list", arg, FMTS_ALL, &a->format);
     }
 }
 
@@ -92,18 +77,12 @@ static int list_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs
     struct hd_err err = {0};
     if (nargs)
         return cmd_usage("suppress list", suppress_usage, "unexpected argument '%s'", args[0]);
-    struct list_state ls = {.format = a->format};
-    hd_buf_init(&ls.line);
-    if (a->format == FMT_CSV)
-        puts("address,channel,reason,created_at");
-    else if (a->format == FMT_JSON)
-        fputs("[", stdout);
-    else
+    struct cmd_out o;
+    cmd_out_begin(&o, a->format, list_cols);
+    if (a->format == FMT_TABLE)
         printf("%-40s %-6s %-20s %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE");
-    int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &ls, &err);
-    if (a->format == FMT_JSON)
-        fputs("\n]\n", stdout);
-    hd_buf_release(&ls.line);
+    int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &o, &err);
+    cmd_out_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
 }
 
@@ -176,6 +155,10 @@ int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("suppress", suppress_usage,
                          "give a subcommand: add, remove, list or import");
     const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return cmd_help(suppress_usage);
+    if (sub[0] == '-') /* before the parse, which takes argv[1] for a name */
+        return cmd_usage("suppress", suppress_usage, "unknown subcommand '%s'", sub);
     int rc, i = cli_parse(&spec, argc - 1, argv + 1, suppress_opt, &a, &rc);
     if (i < 0)
         return rc;

@@ -16,12 +16,14 @@
 #include "herald/sms.h"
 #include "herald/store.h"
 #include "herald/tpl.h"
+#include "herald/units.h"
 
 static const char template_usage[] =
-    "usage: herald template list [--format table|json]\n"
+    "usage: herald template list [--format table|csv|json|jsonl]\n"
     "       herald template lint [NAME...]\n"
     "       herald template preview NAME (--contact ID | --data FILE.json) [--channel C]\n"
-    "                               [--locale L] [--variant V] [--json]\n"
+    "                               [--locale L] [--variant V]\n"
+    "                               [--format table|csv|json|jsonl] [--json]\n"
     "       herald template render FILE|- [--data FILE.json] [--partials DIR] [--strict]\n"
     "                              [--escape html|none]\n"
     "\n"
@@ -52,23 +54,12 @@ static void channels_text(unsigned ch, char *buf, size_t size)
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_channel_name(c));
 }
 
-static const char list_bad[] = "bad option (--format table|json)";
-
-static int list_opt(void *ud, int id, const char *arg)
-{
-    int *format = ud;
-    (void)id; /* only --format */
-    if ((*format = cmd_parse_format(arg, true)) >= 0 && *format != FMT_CSV)
-        return 0;
-    return cmd_usage("template list", template_usage, "%s", list_bad);
-}
-
 static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {0}};
-    static const struct cli_spec spec = {"template list", template_usage, opts, 0, NULL, list_bad};
-    int format = FMT_TABLE, rc;
-    if (cli_parse(&spec, argc, argv, list_opt, &format, &rc) < 0)
+    static const char *const cols[] = {"name",     "channels",    "locales", "variants",
+                                       "category", "description", NULL};
+    int format, rc;
+    if (cli_parse_format("template list", template_usage, 0, "", argc, argv, &format, &rc) < 0)
         return rc;
     struct hd_tpl_set *set;
     struct hd_err err = {0};
@@ -121,11 +112,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
         json_object_set_new(o, "description", json_string(info.description));
         json_array_append_new(arr, o);
     }
-    if (format == FMT_JSON) {
-        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-    }
+    if (format != FMT_TABLE)
+        cmd_out_all(format, cols, json_incref(arr));
     json_decref(arr);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -177,9 +165,10 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_tpl_set *set;
     struct hd_err err = {0};
     struct lint_out lo = {0};
-    int rc;
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return cmd_help(template_usage);
+    int rc, k = cli_operands("template lint", template_usage, argc, argv, CLI_NARGS_ANY, NULL, &rc);
+    if (k < 0)
+        return rc;
+    argc -= k - 1, argv += k - 1; /* the NAMEs from argv[1] */
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         return rc;
     set_sms_limit(ctx->cfg, set);
@@ -194,8 +183,11 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_tpl_lint(set, all ? names[i] : argv[i + 1], print_issue, &lo);
     hd_tpl_lint_partials(set, print_issue, &lo);
     size_t checked = all ? n : (size_t)argc - 1;
-    printf("%zu template%s checked: %d error%s, %d note%s\n", checked, checked == 1 ? "" : "s",
-           lo.errors, lo.errors == 1 ? "" : "s", lo.warnings, lo.warnings == 1 ? "" : "s");
+    char nt[48], ne[48], nn[48];
+    printf("%s checked: %s, %s\n",
+           hd_units_count((long long)checked, "template", NULL, nt, sizeof nt),
+           hd_units_count(lo.errors, "error", NULL, ne, sizeof ne),
+           hd_units_count(lo.warnings, "note", NULL, nn, sizeof nn));
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -229,7 +221,8 @@ static json_t *data_from_file(struct hd_ctx *ctx, const char *path, struct hd_er
 
 struct preview {
     json_t *parts, *warnings, *errors, *sms, *push;
-    bool json;
+    bool json;  /* a record, not the parts as text */
+    int format; /* enum cmd_format: how the record prints */
 };
 
 static void note(struct preview *p, bool error, const char *fmt, ...)
@@ -356,8 +349,14 @@ static int preview_opt(void *ud, int id, const char *arg)
     case 'v':
         a->variant = arg;
         break;
+    case 'f':
+        if (cmd_format_arg("template preview", arg, FMTS_ALL, &a->pv->format) != 0)
+            return EXIT_USAGE;
+        a->pv->json = a->pv->format != FMT_TABLE;
+        break;
     default: /* 'j' */
         a->pv->json = true;
+        a->pv->format = FMT_JSON;
     }
     return 0;
 }
@@ -407,10 +406,7 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
             json_object_set(o, "sms", pv->sms);
         if (pv->push)
             json_object_set(o, "push", pv->push);
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-        json_decref(o);
+        cmd_out_one(pv->format, NULL, o);
     } else {
         size_t i;
         json_t *w;
@@ -421,21 +417,16 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
 
 static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"contact", true, 'c', 0},
-                                          {"data", true, 'd', 0},
-                                          {"channel", true, 'C', 0},
-                                          {"locale", true, 'l', 0},
-                                          {"variant", true, 'v', 0},
-                                          {"json", false, 'j', 0},
-                                          {0}};
+    static const struct cli_opt opts[] = {{"contact", true, 'c', 0}, {"data", true, 'd', 0},
+                                          {"channel", true, 'C', 0}, {"locale", true, 'l', 0},
+                                          {"variant", true, 'v', 0}, {"json", false, 'j', 0},
+                                          {"format", true, 'f', 0},  {0}};
     static const struct cli_spec spec = {"template preview", template_usage, opts, 0, NULL, NULL};
     struct preview pv = {0};
     struct preview_args a = {.channel = -1, .pv = &pv};
-    int rc, i = cli_parse(&spec, argc, argv, preview_opt, &a, &rc);
+    int rc, i = cli_parse_n(&spec, 1, "give one template NAME", argc, argv, preview_opt, &a, &rc);
     if (i < 0)
         return rc;
-    if (i + 1 != argc)
-        return cmd_usage("template preview", template_usage, "give one template NAME");
     if (!a.contact_id == !a.data_path)
         return cmd_usage("template preview", template_usage,
                          "give either --contact ID or --data FILE.json");
@@ -582,7 +573,8 @@ static int render_cmd(struct hd_ctx *ctx, int argc, char **argv)
                              .timezone = ctx->cfg->timezone,
                              .now = hd_clock_now(&ctx->clock)};
     struct render_args a = {NULL, &dp, &env};
-    int rc, i = cli_parse(&spec, argc, argv, render_opt, &a, &rc);
+    int rc,
+        i = cli_parse_n(&spec, 1, "give one template FILE (or -)", argc, argv, render_opt, &a, &rc);
     if (i < 0)
         return rc;
     rc = EXIT_OK;

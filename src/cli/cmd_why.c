@@ -11,7 +11,7 @@
 #include "herald/store.h"
 
 static const char why_usage[] =
-    "usage: herald why CONTACT CAMPAIGN\n"
+    "usage: herald why CONTACT CAMPAIGN [--format table|csv|json|jsonl]\n"
     "\n"
     "Why the contact did or did not get the campaign's message, in plain words,\n"
     "from the record: for each run, whether the contact was in the segment when\n"
@@ -19,7 +19,10 @@ static const char why_usage[] =
     "and why each was skipped (no address, no consent, suppressed, capped by which\n"
     "rule and earlier messages, quiet hours until when), and every attempt with its\n"
     "result; then the state now, and when a waiting message is due. After herald\n"
-    "log prune it says which steps were pruned.\n";
+    "log prune it says which steps were pruned. json and jsonl give one record: the\n"
+    "campaign, and per run whether the contact was in it (in, making,\n"
+    "created_after, not_in_segment), its message, state and log rows (as herald\n"
+    "log prints them); csv gives one row per run.\n";
 
 /* Channels skipped, from the JSON detail. */
 static void why_channels(const char *detail, const char *chosen)
@@ -164,14 +167,71 @@ static void why_run(const struct hd_why *w, const struct hd_run *run, const char
     printf("  - now: %s%s%s.\n", hd_state_name(m->state), due[0] ? ", " : "", due);
 }
 
+/* The record for json, jsonl and csv: the campaign and, per run, what
+ * happened, with the message's log rows. */
+static json_t *why_runs_json(const struct hd_why *w)
+{
+    static const char *const verdicts[] = {"in", "making", "created_after", "not_in_segment"};
+    json_t *runs = json_array();
+    char fired[32];
+    for (size_t r = w->nruns; r-- > 0;) {
+        const struct hd_msg_info *m = NULL;
+        int v = hd_why_run(w, &w->runs[r], &m);
+        json_t *o = json_pack("{s:I, s:s, s:s}", "run", (json_int_t)w->runs[r].seq, "fired_at",
+                              cmd_time(w->runs[r].fire_at, fired, sizeof fired), "contact_was",
+                              verdicts[v]);
+        if (v == HD_WHY_IN && m) {
+            json_t *rows = json_array();
+            for (size_t k = 0; k < w->rec.nrows; k++)
+                if (w->rec.rows[k].message == m->id)
+                    json_array_append_new(rows, cmd_log_json(&w->rec.rows[k]));
+            json_object_set_new(o, "message", json_integer(m->id));
+            json_object_set_new(o, "variant", m->variant ? json_string(m->variant) : json_null());
+            json_object_set_new(o, "state", json_string(hd_state_name(m->state)));
+            json_object_set_new(o, "log", rows);
+        }
+        json_array_append_new(runs, o);
+    }
+    return runs;
+}
+
+static void why_record(struct hd_ctx *ctx, int format, const char *who, const struct hd_why *w)
+{
+    json_t *ch = json_array();
+    for (int c = 0; c < w->camp.nchannels; c++)
+        json_array_append_new(ch, json_string(hd_channel_name(w->camp.channels[c])));
+    char *paused = NULL;
+    if (w->camp.status == HD_CAMP_PAUSED)
+        hd_store_campaign_pause_reason(ctx->store, w->camp.id, &paused, NULL);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:b, s:s, s:s?}", "contact", who, "campaign", w->camp.name,
+                  "segment", w->camp.segment, "channels", ch, "contact_exists", w->exists, "status",
+                  hd_camp_status_name(w->camp.status), "paused_because", paused);
+    free(paused);
+    json_t *runs = why_runs_json(w);
+    if (format != FMT_CSV) {
+        json_object_set_new(o, "runs", runs);
+        cmd_out_one(format, NULL, o);
+        return;
+    }
+    /* csv: a row per run, the campaign's columns repeated */
+    static const char *const cols[] = {"contact", "campaign", "segment",     "status",
+                                       "run",     "fired_at", "contact_was", "message",
+                                       "variant", "state",    "log",         NULL};
+    size_t i;
+    json_t *run;
+    json_array_foreach(runs, i, run) json_object_update_missing(run, o);
+    json_decref(o);
+    cmd_out_all(FMT_CSV, cols, runs);
+}
+
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_spec spec = {"why", why_usage, NULL, 0, NULL, NULL};
-    int rc, i = cli_parse(&spec, argc, argv, NULL, NULL, &rc);
+    int format, rc,
+        i = cli_parse_format("why", why_usage, 2, "a CONTACT and a CAMPAIGN are needed", argc, argv,
+                             &format, &rc);
     if (i < 0)
         return rc;
-    if (i + 2 != argc)
-        return cmd_usage("why", why_usage, "a CONTACT and a CAMPAIGN are needed");
     if (!ctx->store)
         return cmd_help(why_usage);
     const char *who = argv[i];
@@ -179,6 +239,11 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_why w;
     if (hd_why_load(ctx->store, who, argv[i + 1], &w, &err) < 0)
         return cmd_fail(ctx, &err);
+    if (format != FMT_TABLE) {
+        why_record(ctx, format, who, &w);
+        hd_why_release(&w);
+        return EXIT_OK;
+    }
     printf("contact %s and campaign %s (segment %s, channels", who, w.camp.name, w.camp.segment);
     for (int c = 0; c < w.camp.nchannels; c++)
         printf("%s%s", c ? ", " : " ", hd_channel_name(w.camp.channels[c]));

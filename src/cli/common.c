@@ -26,11 +26,12 @@ int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err)
 int cmd_usage(const char *cmd, const char *use, const char *fmt, ...)
 {
     va_list ap;
+    (void)use; /* --help prints it; an error points there in one line */
     fprintf(stderr, "herald %s: ", cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", use);
+    fprintf(stderr, "\nTry 'herald %s --help'.\n", cmd);
     return EXIT_USAGE;
 }
 
@@ -42,9 +43,87 @@ int cmd_help(const char *use)
 
 enum { MAX_OPTS = 31 };
 
+/* What main deferred until a command line has parsed: opening the store,
+ * or the error of a configuration or a store that did not open
+ * (cli_defer_store, cli_defer_error). The one
+ * piece of state main hands the parser, so that --help and a bad option
+ * never depend on the database or the configuration file. */
+static struct {
+    struct hd_ctx *ctx;
+    bool store, failed;
+    struct hd_err err;
+} deferred;
+
+void cli_defer_store(struct hd_ctx *ctx)
+{
+    deferred.ctx = ctx;
+    deferred.store = true;
+}
+
+void cli_defer_error(struct hd_ctx *ctx, const struct hd_err *err)
+{
+    if (deferred.failed) /* the first is the one to tell */
+        return;
+    deferred.ctx = ctx;
+    deferred.failed = true;
+    deferred.err = *err;
+}
+
+int cli_ready(int *rc)
+{
+    struct hd_ctx *ctx = deferred.ctx;
+    struct hd_err err = deferred.err;
+    bool store = deferred.store, failed = deferred.failed;
+    memset(&deferred, 0, sizeof deferred);
+    if (failed || (store && cmd_open_store(ctx, &err) < 0)) {
+        *rc = cmd_fail(ctx, &err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether an abbreviation fits more than one of the command's long options;
+ * which: those, "--campaign, --contact". */
+static bool ambiguous(const struct cli_spec *spec, const char *abbrev, char *which, size_t size)
+{
+    size_t len = strlen(abbrev), n = 0, w = 0;
+    for (const struct cli_opt *o = spec->opts; o && o->name; o++)
+        if ((!spec->mask || !o->in || (o->in & spec->mask)) && strncmp(o->name, abbrev, len) == 0 &&
+            w < size)
+            w += (size_t)snprintf(which + w, size - w, "%s--%s", n++ ? ", " : "", o->name);
+    return n > 1;
+}
+
+/* The one line for what getopt refused: the option as given (without a
+ * value after '='), and whether it lacked a value or had one it takes not. */
+static int bad_option(const struct cli_spec *spec, int c, char **argv)
+{
+    char name[64];
+    const char *given = optind > 0 ? argv[optind - 1] : "";
+    if (optopt && optopt < 256 && strncmp(given, "--", 2) != 0)
+        snprintf(name, sizeof name, "-%c", optopt);
+    else
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(given, "="), given);
+    if (c == ':')
+        return cmd_usage(spec->cmd, NULL, "option '%s' needs a value", name);
+    if (optopt && strchr(given, '='))
+        return cmd_usage(spec->cmd, NULL, "option '%s' takes no value", name);
+    char which[256] = "";
+    if (!optopt && strncmp(name, "--", 2) == 0 && ambiguous(spec, name + 2, which, sizeof which))
+        return cmd_usage(spec->cmd, NULL, "option '%s' is ambiguous (%s)", name, which);
+    return cmd_usage(spec->cmd, NULL, "unknown option '%s'", name);
+}
+
 int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb, void *ud, int *rc)
 {
+    return cli_parse_n(spec, CLI_NARGS_ANY, NULL, argc, argv, cb, ud, rc);
+}
+
+int cli_parse_n(const struct cli_spec *spec, int nargs, const char *msg, int argc, char **argv,
+                cli_opt_cb cb, void *ud, int *rc)
+{
     struct option opts[MAX_OPTS + 1];
+    char shorts[64];
     size_t n = 0;
     for (const struct cli_opt *o = spec->opts; o && o->name; o++) {
         if (spec->mask && o->in && !(o->in & spec->mask))
@@ -55,21 +134,40 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, cli_opt_cb cb,
     }
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[n] = (struct option){0, 0, 0, 0};
+    /* ':' first: a missing value is told from an unknown option */
+    snprintf(shorts, sizeof shorts, ":%s", spec->shorts ? spec->shorts : "h");
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, spec->shorts ? spec->shorts : "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         if (c == 'h') {
             *rc = cmd_help(spec->usage);
             return -1;
         }
         if (c == '?' || c == ':') {
-            *rc = cmd_usage(spec->cmd, spec->usage, "%s", spec->bad ? spec->bad : "bad option");
+            *rc = bad_option(spec, c, argv);
             return -1;
         }
         if ((*rc = cb(ud, c, optarg)) != 0)
             return -1;
     }
-    return optind;
+    if (nargs == CLI_NARGS_LATER) /* the handler checks its operands, then cli_ready */
+        return optind;
+    if (nargs >= 0 && argc - optind != nargs) {
+        *rc = argc - optind > nargs
+                  ? cmd_usage(spec->cmd, NULL, "unexpected argument '%s'", argv[optind + nargs])
+                  : cmd_usage(spec->cmd, NULL, "%s", msg);
+        return -1;
+    }
+    return cli_ready(rc) < 0 ? -1 : optind;
+}
+
+int cli_operands(const char *cmd, const char *usage, int argc, char **argv, int nargs,
+                 const char *msg, int *rc)
+{
+    static const struct cli_opt none[] = {{0}};
+    const struct cli_spec spec = {cmd, usage, none, 0, NULL, NULL};
+    return cli_parse_n(&spec, nargs, msg, argc, argv, NULL, NULL, rc);
 }
 
 int cli_flag(void *ud, int id, const char *arg)
@@ -79,16 +177,13 @@ int cli_flag(void *ud, int id, const char *arg)
     return 0;
 }
 
+static const char *const format_names[] = {"table", "csv", "json", "jsonl"};
+
 int cmd_parse_format(const char *s, bool allow_table)
 {
-    if (allow_table && strcmp(s, "table") == 0)
-        return FMT_TABLE;
-    if (strcmp(s, "csv") == 0)
-        return FMT_CSV;
-    if (strcmp(s, "json") == 0)
-        return FMT_JSON;
-    if (strcmp(s, "jsonl") == 0)
-        return FMT_JSONL;
+    for (int f = allow_table ? FMT_TABLE : FMT_CSV; f <= FMT_JSONL; f++)
+        if (strcmp(s, format_names[f]) == 0)
+            return f;
     return -1;
 }
 
@@ -101,6 +196,44 @@ int cmd_region_opt(const char *cmd, const char *usage, const char *arg, const ch
                          arg);
     *out = arg;
     return 0;
+}
+
+int cmd_format_arg(const char *cmd, const char *arg, unsigned allowed, int *format)
+{
+    char names[64] = "";
+    size_t len = 0;
+    for (int f = FMT_TABLE; f <= FMT_JSONL; f++) {
+        if (!(allowed & FMT_BIT(f)))
+            continue;
+        if (strcmp(arg, format_names[f]) == 0) {
+            *format = f;
+            return 0;
+        }
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                format_names[f]);
+    }
+    return cmd_usage(cmd, NULL, "--format: '%s' is not one of %s", arg, names);
+}
+
+int cli_parse_format(const char *cmd, const char *usage, int nargs, const char *msg, int argc,
+                     char **argv, int *format, int *rc)
+{
+    static const struct cli_opt opts[] = {CMD_FORMAT_OPTS, {0}};
+    const struct cli_spec spec = {cmd, usage, opts, 0, NULL, NULL};
+    struct cmd_format_args a = {cmd, FMTS_ALL, FMT_TABLE};
+    int i = cli_parse_n(&spec, nargs, msg, argc, argv, cmd_format_cb, &a, rc);
+    *format = a.format;
+    return i;
+}
+
+int cmd_format_cb(void *ud, int id, const char *arg)
+{
+    struct cmd_format_args *a = ud;
+    if (id == 'j') { /* --json: the older spelling of --format json */
+        a->format = FMT_JSON;
+        return 0;
+    }
+    return cmd_format_arg(a->cmd, arg, a->allowed, &a->format);
 }
 
 long long cmd_parse_count(const char *s)
@@ -226,4 +359,127 @@ void cmd_contacts_end(struct cmd_contact_out *co)
     if (co->format == FMT_JSON)
         fputs("]\n", stdout);
     hd_buf_release(&co->line);
+}
+
+/* ---- records as CSV, JSON or JSON Lines ---- */
+
+static void out_header(struct cmd_out *o, json_t *first)
+{
+    const char *key;
+    json_t *v;
+    bool any = false;
+    if (o->cols) {
+        for (const char *const *c = o->cols; *c; c++)
+            csv_cell(&o->line, *c, !c[1]);
+    } else {
+        json_object_foreach(first, key, v)
+        {
+            hd_buf_adds(&o->line, any ? "," : "");
+            hd_buf_add_csv_field(&o->line, key, strlen(key));
+            any = true;
+        }
+        hd_buf_addc(&o->line, '\n');
+    }
+    fputs(o->line.data, stdout);
+    hd_buf_reset(&o->line);
+}
+
+/* A value as a CSV cell's text. */
+static void csv_value(struct hd_buf *b, json_t *v)
+{
+    char num[40];
+    const char *s = NULL;
+    char *dump = NULL;
+    if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_integer(v))
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), s = num;
+    else if (json_is_real(v))
+        snprintf(num, sizeof num, "%.15g", json_real_value(v)), s = num;
+    else if (json_is_boolean(v))
+        s = json_is_true(v) ? "true" : "false";
+    else if (v && !json_is_null(v))
+        s = dump = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (s)
+        hd_buf_add_csv_field(b, s, strlen(s));
+    free(dump);
+}
+
+void cmd_out_begin(struct cmd_out *o, int format, const char *const *cols)
+{
+    o->format = format;
+    o->n = 0;
+    o->cols = cols;
+    hd_buf_init(&o->line);
+    if (format == FMT_CSV && cols)
+        out_header(o, NULL);
+    else if (format == FMT_JSON)
+        fputs("[", stdout);
+}
+
+void cmd_out_row(struct cmd_out *o, json_t *row)
+{
+    if (o->format == FMT_JSON || o->format == FMT_JSONL) {
+        fputs(o->format == FMT_JSON && o->n ? ",\n" : "", stdout);
+        cmd_print_json(row, false);
+        if (o->format == FMT_JSONL)
+            putchar('\n');
+    } else if (o->format == FMT_CSV) {
+        if (!o->cols && o->n == 0)
+            out_header(o, row);
+        if (o->cols) {
+            for (const char *const *c = o->cols; *c; c++) {
+                csv_value(&o->line, json_object_get(row, *c));
+                hd_buf_addc(&o->line, c[1] ? ',' : '\n');
+            }
+        } else {
+            const char *key;
+            json_t *v;
+            bool any = false;
+            json_object_foreach(row, key, v)
+            {
+                hd_buf_adds(&o->line, any ? "," : "");
+                csv_value(&o->line, v);
+                any = true;
+            }
+            hd_buf_addc(&o->line, '\n');
+        }
+        fputs(o->line.data, stdout);
+        hd_buf_reset(&o->line);
+    }
+    o->n++;
+    json_decref(row);
+}
+
+void cmd_out_end(struct cmd_out *o)
+{
+    if (o->format == FMT_JSON)
+        fputs("]\n", stdout);
+    hd_buf_release(&o->line);
+    fflush(stdout);
+}
+
+void cmd_out_one(int format, const char *const *cols, json_t *obj)
+{
+    if (format == FMT_JSON) {
+        cmd_print_json(obj, true);
+        putchar('\n');
+        json_decref(obj);
+        return;
+    }
+    struct cmd_out o;
+    cmd_out_begin(&o, format, cols);
+    cmd_out_row(&o, obj);
+    cmd_out_end(&o);
+}
+
+void cmd_out_all(int format, const char *const *cols, json_t *arr)
+{
+    struct cmd_out o;
+    size_t i;
+    json_t *v;
+    cmd_out_begin(&o, format, cols);
+    json_array_foreach(arr, i, v) cmd_out_row(&o, json_incref(v));
+    cmd_out_end(&o);
+    json_decref(arr);
 }

@@ -77,6 +77,20 @@ static void print_usage(FILE *out)
           out);
 }
 
+/* A bad global option or a missing command: one line and the pointer to
+ * --help, exit 2. Returns -1. */
+__attribute__((format(printf, 2, 3))) static int global_fail(int *rc, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("herald: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'herald --help'.\n", stderr);
+    *rc = EXIT_USAGE;
+    return -1;
+}
+
 /* The global options before the command: -c, --db, -v, -q. Returns the
  * index of the command, or -1 with *rc the exit code (after --help,
  * --version or a bad option). */
@@ -86,7 +100,10 @@ static int global_opts(int argc, char **argv, struct hd_ctx *ctx, const char **e
     int i;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--db") == 0) &&
+            i + 1 == argc) {
+            return global_fail(rc, "option '%s' needs a value", a);
+        } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
             *explicit_config = argv[++i];
         } else if (strncmp(a, "--config=", 9) == 0) {
             *explicit_config = a + 9;
@@ -107,10 +124,7 @@ static int global_opts(int argc, char **argv, struct hd_ctx *ctx, const char **e
             *rc = EXIT_OK;
             return -1;
         } else {
-            fprintf(stderr, "herald: unknown option '%s'\n", a);
-            print_usage(stderr);
-            *rc = EXIT_USAGE;
-            return -1;
+            return global_fail(rc, "unknown option '%.*s'", (int)strcspn(a, "="), a);
         }
     }
     return i;
@@ -121,8 +135,7 @@ static int global_opts(int argc, char **argv, struct hd_ctx *ctx, const char **e
 static const struct command *find_command(int argc, char **argv, int i, int *rc)
 {
     if (i == argc) {
-        print_usage(stderr);
-        *rc = EXIT_USAGE;
+        global_fail(rc, "give a command");
         return NULL;
     }
     if (strcmp(argv[i], "help") == 0) {
@@ -139,13 +152,16 @@ static const struct command *find_command(int argc, char **argv, int i, int *rc)
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         if (strcmp(argv[i], commands[k].name) == 0)
             return &commands[k];
-    fprintf(stderr, "herald: unknown command '%s' (see 'herald --help')\n", argv[i]);
-    *rc = EXIT_USAGE;
+    global_fail(rc, "unknown command '%s'", argv[i]);
     return NULL;
 }
 
-/* The clock, the logger, and the configuration and store when the command
- * needs them (not for --help). */
+/* The clock, the logger, and the configuration and the store when the
+ * command needs them (not for --help). A configuration or a database that
+ * does not open is told only once the command line has parsed (cli_ready):
+ * a bad option or --help never needs them. The store is opened here when
+ * it can be, so that a handler finds it open even where it parses by hand;
+ * with --help somewhere (perhaps an option's value) it waits for cli_ready. */
 static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
                  const char *explicit_config, int level, struct hd_err *err)
 {
@@ -155,17 +171,28 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
         return -1;
     ctx->log.clock = &ctx->clock;
     ctx->progress = isatty(STDERR_FILENO);
+    hd_log_auto_colour(&ctx->log);
     ctx->config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
     if ((cmd->flags & NEED_CONFIG) && !wants_help) {
-        if (hd_config_load(ctx->config_path, &ctx->cfg, err) < 0)
-            return -1;
+        /* a file that does not load is reported once the command line
+         * has parsed, so that a bad option is still a usage error */
+        if (hd_config_load(ctx->config_path, &ctx->cfg, err) < 0) {
+            cli_defer_error(ctx, err);
+            if (hd_config_load(NULL, &ctx->cfg, err) < 0)
+                return -1;
+        }
         if (level < 0)
             ctx->log.level = ctx->cfg->log_level;
         hd_log_use_journal(&ctx->log, ctx->cfg->log_journal);
         hd_config_register_secrets(ctx->cfg, &ctx->log);
     }
-    if ((cmd->flags & NEED_STORE) && !wants_help && cmd_open_store(ctx, err) < 0)
-        return -1;
+    if ((cmd->flags & NEED_STORE) && wants_help) {
+        cli_defer_store(ctx);
+    } else if (cmd->flags & NEED_STORE) {
+        struct hd_err serr = {0};
+        if (cmd_open_store(ctx, &serr) < 0)
+            cli_defer_error(ctx, &serr);
+    }
     return 0;
 }
 

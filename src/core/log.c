@@ -3,7 +3,10 @@
  * the journal is in use, sent as one entry with sd_journal_sendv (one
  * datagram, so entries do not interleave either). The level is checked
  * before anything is formatted, fields included: a debug line with fields
- * costs a comparison when debug is off. */
+ * costs a comparison when debug is off. When a progress line is shown on
+ * the same stream (log->status), a plain line erases it first and draws it
+ * again after the line, in that same fwrite. The level is in colour only on
+ * a terminal without NO_COLOR. */
 #include "herald/log.h"
 
 #include <stdlib.h>
@@ -23,6 +26,13 @@ void hd_log_init(struct hd_log *log, FILE *out, int level)
     memset(log, 0, sizeof *log);
     log->out = out ? out : stderr;
     log->level = level;
+    log->status.out = log->out;
+}
+
+void hd_log_auto_colour(struct hd_log *log)
+{
+    const char *no = getenv("NO_COLOR");
+    log->colour = isatty(fileno(log->out)) && !(no && *no);
 }
 
 void hd_log_release(struct hd_log *log)
@@ -119,14 +129,21 @@ static int to_journal(int level, const char *message, const struct hd_log_fields
     return rc;
 }
 
-/* The plain line: timestamp, level, message, in one fwrite. */
+/* The plain line: timestamp, level, message, in one fwrite, around the
+ * progress line when one is shown. */
 static void to_stream(struct hd_log *log, int level, const char *message)
 {
+    static const char *const colours[] = {"\033[31m", "\033[33m", "", ""};
     char ts[32];
     struct hd_buf line;
     hd_time_format_iso(hd_clock_now(log->clock), ts, sizeof ts);
     hd_buf_init(&line);
-    hd_buf_addf(&line, "%s herald %s: %s\n", ts, hd_log_level_name(level), message);
+    bool colour = log->colour && level >= 0 && level < 4 && *colours[level];
+    hd_buf_addf(&line, "%s%s herald %s%s%s: %s\n", log->status.shown ? "\r\033[K" : "", ts,
+                colour ? colours[level] : "", hd_log_level_name(level), colour ? "\033[0m" : "",
+                message);
+    if (log->status.shown)
+        hd_buf_adds(&line, log->status.text);
     fwrite(line.data, 1, line.len, log->out);
     fflush(log->out);
     hd_wipe(line.data, line.len);

@@ -1,5 +1,9 @@
-/* progress: redraws a single line with '\r'; throttled by the monotonic clock. */
+/* progress: redraws a single line with '\r'; throttled by the monotonic clock.
+ * A status line (hd_status) is the same kind of line kept as text, so that
+ * the logger can take it away for a log line and put it back. */
 #include "herald/progress.h"
+
+#include <stdarg.h>
 
 #include "herald/time.h"
 
@@ -45,4 +49,25 @@ void hd_progress_finish(struct hd_progress *p)
         fflush(p->out);
     }
     p->drawn = false;
+}
+
+void hd_status_draw(struct hd_status *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->text, sizeof s->text, fmt, ap);
+    va_end(ap);
+    fprintf(s->out, "\r\033[K%s", s->text);
+    fflush(s->out);
+    s->shown = true;
+}
+
+void hd_status_clear(struct hd_status *s)
+{
+    if (s->shown) {
+        fputs("\r\033[K", s->out);
+        fflush(s->out);
+    }
+    s->shown = false;
+    s->text[0] = '\0';
 }

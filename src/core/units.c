@@ -2,6 +2,7 @@
 #include "herald/units.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,37 +23,68 @@ static int unit_seconds(const char **p, int64_t *mult)
     return -1;
 }
 
-int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err)
+/* The grammar of a duration: numbers each with a unit. 0, -1 for text
+ * that is not one, -2 for more than HD_UNITS_DURATION_MAX. */
+static int duration_sum(const char *s, int64_t *total)
 {
     const char *p = s;
-    int64_t total = 0;
+    *total = 0;
     if (!*p)
-        goto bad;
+        return -1;
     while (*p) {
         if (!isdigit((unsigned char)*p))
-            goto bad;
+            return -1;
         int64_t v = 0, mult;
         while (isdigit((unsigned char)*p)) {
             v = v * 10 + (*p++ - '0');
             if (v > 100000000)
-                goto bad;
+                return -1;
         }
         if (unit_seconds(&p, &mult) < 0)
-            goto bad;
-        total += v * mult;
-        if (total > HD_UNITS_DURATION_MAX)
-            return hd_err_set(err, HD_E_PARSE,
-                              "'%s' is longer than 100 years, the longest duration herald takes",
-                              s);
+            return -1;
+        *total += v * mult;
+        if (*total > HD_UNITS_DURATION_MAX)
+            return -2;
     }
-    if (total <= 0)
-        goto bad;
+    return 0;
+}
+
+static int duration(const char *s, bool zero, int64_t *secs, struct hd_err *err)
+{
+    int64_t total;
+    int rc = zero && strcmp(s, "0") == 0 ? (total = 0) : duration_sum(s, &total);
+    if (rc == -2)
+        return hd_err_set(err, HD_E_PARSE,
+                          "'%s' is longer than 100 years, the longest duration herald takes", s);
+    if (rc < 0 || total < 0 || (total == 0 && !zero))
+        return hd_err_set(
+            err, HD_E_PARSE,
+            "'%s' is not a duration (write a number and a unit: %s90s, 15m, 12h, 30d, 2w)", s,
+            zero ? "0, " : "");
     *secs = total;
     return 0;
-bad:
-    return hd_err_set(err, HD_E_PARSE,
-                      "'%s' is not a duration (write a number and a unit: 90s, 15m, 12h, 30d, 2w)",
-                      s);
+}
+
+int hd_units_duration(const char *s, int64_t *secs, struct hd_err *err)
+{
+    return duration(s, false, secs, err);
+}
+
+int hd_units_duration0(const char *s, int64_t *secs, struct hd_err *err)
+{
+    return duration(s, true, secs, err);
+}
+
+const char *hd_units_count(long long n, const char *noun, const char *plural, char *buf,
+                           size_t size)
+{
+    if (n == 1)
+        snprintf(buf, size, "1 %s", noun);
+    else if (plural)
+        snprintf(buf, size, "%lld %s", n, plural);
+    else
+        snprintf(buf, size, "%lld %ss", n, noun);
+    return buf;
 }
 
 int hd_units_rate(const char *s, struct hd_rate *rate, struct hd_err *err)

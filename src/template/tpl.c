@@ -89,7 +89,11 @@ struct hd_tpl_set {
     size_t ntpls;
     struct pentry *partials;
     size_t npartials;
-    size_t sms_max;        /* lint: the fewest characters an SMS provider accepts; 0: no limit */
+    size_t sms_max; /* lint: the fewest characters an SMS provider accepts; 0: no limit */
+    /* lint: each parse error is told here and the parse goes on (NULL: the
+     * first error ends it) */
+    void (*collect)(void *ud, const struct hd_err *e);
+    void *collect_ud;
     char sms_max_who[160]; /* which provider that is */
 };
 
@@ -491,21 +495,48 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
     return 0;
 }
 
-static int parse_file(struct tfile *f, const char *text, size_t len, bool base, struct hd_err *err)
+/* A parse error where the parse may go on: linting (set->collect), it is
+ * reported and the parse carries on with the next line or part, so that a
+ * file's every error is told; otherwise it ends the parse. *failed keeps
+ * the first error's code either way. */
+static bool go_on(const struct hd_tpl_set *set, int rc, const struct hd_err *err, int *failed)
 {
-    size_t i = 0;
-    int lineno = 0, rc;
+    if (!*failed)
+        *failed = rc;
+    if (!set || !set->collect)
+        return false;
+    set->collect(set->collect_ud, err);
+    return true;
+}
+
+/* The part ended by a separator or the end of the file: compiled. */
+static int end_part(const struct hd_tpl_set *set, struct tfile *f, struct part **cur,
+                    const char *body, size_t blen, int body_line, struct hd_err *err, int *failed)
+{
+    int rc = 0;
+    if (*cur) {
+        blen = part_length(body, blen, (*cur)->kind);
+        if ((rc = compile_part(f, *cur, body, blen, body_line, err)) < 0 &&
+            go_on(set, rc, err, failed))
+            rc = 0;
+    }
+    *cur = NULL;
+    return rc;
+}
+
+static int parse_file(const struct hd_tpl_set *set, struct tfile *f, const char *text, size_t len,
+                      bool base, struct hd_err *err)
+{
+    size_t i = 0, body_start = 0;
+    int lineno = 0, rc, failed = 0, body_line = 0;
     struct part *cur = NULL;
-    size_t body_start = 0;
-    int body_line = 0;
+    bool skip = false; /* in the body of a part that did not start (linting) */
     f->category = -1;
     if (!hd_valid_utf8(text, len))
         return not_utf8(f, text, len, err);
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
-    for (;;) {
-        if (i > len)
-            break;
+    while (i <= len) {
         const char *line = text + i;
         const char *nl = i < len ? memchr(line, '\n', len - i) : NULL;
         size_t n = nl ? (size_t)(nl - line) : len - i;
@@ -514,33 +545,37 @@ static int parse_file(struct tfile *f, const char *text, size_t len, bool base, 
         if (n && line[n - 1] == '\r')
             n--;
         bool sep = n >= 4 && memcmp(line, "--- ", 4) == 0;
-        if ((sep || at_end) && cur) {
-            size_t blen = part_length(text + body_start, i - body_start, cur->kind);
-            if ((rc = compile_part(f, cur, text + body_start, blen, body_line, err)) < 0)
-                return rc;
-            cur = NULL;
-        }
+        if ((sep || at_end) && (rc = end_part(set, f, &cur, text + body_start, i - body_start,
+                                              body_line, err, &failed)) < 0)
+            return rc;
         if (at_end)
             break;
         if (sep) {
-            if ((rc = start_part(f, line, n, lineno, &cur, err)) < 0)
+            if ((rc = start_part(f, line, n, lineno, &cur, err)) < 0 &&
+                !go_on(set, rc, err, &failed))
                 return rc;
+            skip = rc < 0;
             body_start = nl ? (size_t)(nl - text) + 1 : len;
             body_line = lineno + 1;
-        } else if (!f->nparts) {
+        } else if (!f->nparts && !skip) {
             size_t ws = 0;
             while (ws < n && isspace((unsigned char)line[ws]))
                 ws++;
-            if (ws < n && line[ws] != '#' && (rc = header_line(f, line, n, lineno, base, err)) < 0)
+            if (ws < n && line[ws] != '#' &&
+                (rc = header_line(f, line, n, lineno, base, err)) < 0 &&
+                !go_on(set, rc, err, &failed))
                 return rc;
         }
         i = nl ? (size_t)(nl - text) + 1 : len;
     }
-    if (base && f->category < 0)
-        return hd_err_setpos(err, HD_E_PARSE, f->display, 1, 0,
+    if (base && f->category < 0 &&
+        !go_on(set,
+               hd_err_setpos(err, HD_E_PARSE, f->display, 1, 0,
                              "the header has no 'category: marketing' or 'category: "
-                             "transactional'");
-    return 0;
+                             "transactional'"),
+               err, &failed))
+        return failed;
+    return failed;
 }
 
 static int load_file(struct hd_tpl_set *set, const char *fname, struct tfile *f, bool base,
@@ -557,7 +592,7 @@ static int load_file(struct hd_tpl_set *set, const char *fname, struct tfile *f,
         return hd_err_set(err, e == ENOENT ? HD_E_NOTFOUND : HD_E_IO, "cannot read '%s': %s", path,
                           strerror(e));
     }
-    int rc = parse_file(f, b.data, b.len, base, err);
+    int rc = parse_file(set, f, b.data, b.len, base, err);
     hd_buf_release(&b);
     return rc;
 }
@@ -582,7 +617,9 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
     snprintf(fname, sizeof fname, "%s.tmpl", name);
     t->files = hd_xcalloc(1, sizeof *t->files);
     t->nfiles = 1;
-    if ((rc = load_file(set, fname, &t->files[0], true, err)) < 0) {
+    /* linting, the locale files are read after an error in the base file */
+    int failed = rc = load_file(set, fname, &t->files[0], true, err);
+    if (rc < 0 && (rc == HD_E_NOTFOUND || !set->collect)) {
         if (rc == HD_E_NOTFOUND)
             hd_err_set(err, HD_E_NOTFOUND, "no template '%s' (no file %s/%s)", name, set->dir,
                        fname);
@@ -611,9 +648,12 @@ int hd_tpl_get(struct hd_tpl_set *set, const char *name, const struct hd_tpl **o
         struct tfile *f = &t->files[t->nfiles++];
         memset(f, 0, sizeof *f);
         f->locale = hd_xstrdup(norm);
-        if ((rc = load_file(set, locs[i], f, false, err)) < 0)
+        if ((rc = load_file(set, locs[i], f, false, err)) < 0 && !set->collect)
             goto fail;
+        failed = failed < 0 ? failed : rc;
     }
+    if ((rc = failed) < 0)
+        goto fail;
     for (size_t i = 0; i < nlocs; i++)
         free(locs[i]);
     free(locs);
@@ -1231,6 +1271,20 @@ static void lint_push_size(struct lint *l, const struct hd_tpl *t)
     hd_fmt_free(fmt);
 }
 
+/* An empty subject, or an empty body of any channel, is never worth
+ * sending (an empty sms is lint_sms_limits'). */
+static void lint_empty(struct lint *l, const struct tfile *f, const struct part *p)
+{
+    char where[300];
+    if (!p->empty || (p->kind != HD_PART_EMAIL_SUBJECT && p->kind != HD_PART_EMAIL_TEXT &&
+                      p->kind != HD_PART_EMAIL_HTML && p->kind != HD_PART_PUSH_BODY))
+        return;
+    snprintf(where, sizeof where, "%s:%d", f->display, p->line);
+    issue(l, true, where, "%s%s%s: the part is empty (%s)", part_names[p->kind],
+          p->variant ? " @" : "", p->variant ? p->variant : "",
+          p->kind == HD_PART_EMAIL_SUBJECT ? "an email needs a subject" : "a message needs a body");
+}
+
 static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile *f)
 {
     bool has[HD_PART_COUNT] = {0};
@@ -1243,6 +1297,7 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
         for (size_t k = 0; k < p->nleaf; k++)
             hd_mst_each_partial(p->leaf[k], check_ref, l);
         lint_render(l, t, f, p);
+        lint_empty(l, f, p);
     }
     if (f->from && !valid_address(f->from))
         issue(l, true, f->display, "from: '%s' is not an address (write Name <user@example.com>)",
@@ -1264,13 +1319,23 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
         issue(l, true, f->display, "no parts: add '--- email.subject', '--- sms', ...");
 }
 
+static void collect_issue(void *ud, const struct hd_err *e)
+{
+    issue_err(ud, e);
+}
+
 int hd_tpl_lint(struct hd_tpl_set *set, const char *name, hd_tpl_issue_cb cb, void *ud)
 {
     struct lint l = {.cb = cb, .ud = ud, .set = set};
     const struct hd_tpl *t;
     struct hd_err e = {0};
-    if (hd_tpl_get(set, name, &t, &e) < 0) {
-        issue_err(&l, &e);
+    set->collect = collect_issue; /* every parse error told, not the first */
+    set->collect_ud = &l;
+    int rc = hd_tpl_get(set, name, &t, &e);
+    set->collect = NULL;
+    if (rc < 0) {
+        if (!l.errors) /* not a parse error: no file, a bad name */
+            issue_err(&l, &e);
         return l.errors;
     }
     for (size_t i = 0; i < t->nfiles; i++)
