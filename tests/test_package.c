@@ -162,6 +162,13 @@ static char *help_options(const char *dir, const char *cmd)
             p--;
             continue;
         }
+        if (strncmp(p, "-- ", 3) == 0) { /* "-- -token": an operand after the options' end */
+            p += 3;
+            while (*p && *p != ' ' && *p != '\n')
+                p++;
+            p--;
+            continue;
+        }
         if (*p != '-' || (p > r.out && opt_char(p[-1])) ||
             !isalpha((unsigned char)p[p[1] == '-' ? 2 : 1]))
             continue;
