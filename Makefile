@@ -20,12 +20,12 @@ DATADIR ?= $(PREFIX)/share
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl
+PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libmicrohttpd
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
-            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
+            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev libmicrohttpd-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk
 
@@ -42,7 +42,8 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
-             src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c) \
+             src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c \
+             src/serve/*.c) \
              $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
