@@ -99,6 +99,17 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err);
 
+/* For a link's token (consent.c): the contact's locale ("" when none) and
+ * its consent for the channel and category (0 when none recorded, else an
+ * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
+int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
+                          char *locale, size_t n, int *status, struct hd_err *err);
+/* Records an opt-out from a link (source "unsubscribe", ...) unless one is
+ * recorded already; *changed says whether a row changed. A contact that is
+ * gone changes nothing. */
+int hd_store_link_optout(struct hd_store *st, int64_t contact, int channel, int category,
+                         const char *source, int64_t now, bool *changed, struct hd_err *err);
+
 /* ---- import ---------------------------------------------------------------- */
 
 /* One row to upsert. NULL strings are "not given": kept on update under

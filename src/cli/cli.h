@@ -32,6 +32,7 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_stats(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_events(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_serve(struct hd_ctx *ctx, int argc, char **argv);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */

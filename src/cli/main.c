@@ -48,6 +48,7 @@ static const struct command commands[] = {
     {"why", cmd_why, NEED_CONFIG | NEED_STORE, "why a contact did or did not get a campaign"},
     {"stats", cmd_stats, NEED_CONFIG | NEED_STORE, "a campaign's numbers, A/B and conversions"},
     {"events", cmd_events, NEED_CONFIG | NEED_STORE, "import conversion events (for stats --goal)"},
+    {"serve", cmd_serve, NEED_CONFIG, "the HTTP service: one-click unsubscribe, health"},
 };
 
 static const char usage[] =

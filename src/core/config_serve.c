@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_int.h"
 
@@ -93,12 +94,16 @@ static int secret_key(struct hd_serve_cfg *s, int which, const char *key, const 
 {
     struct hd_cfg_secret *sec = &s->secrets[which];
     char reason[600];
-    if (sec->value)
+    if (sec->via)
         return bad(why, n, "give either %s_env or %s_file, not both", keys[2 + which],
                    keys[2 + which]);
     if (!*v)
         return bad(why, n, "%s: give a %s", key, env ? "variable name" : "file path");
-    if (hd_cfg_secret_read(v, env, &sec->value, &sec->len, reason, sizeof reason) < 0) {
+    /* a secret file not made yet is no error until something signs or
+     * checks a link: `herald init` makes it */
+    bool missing = !env && access(v, F_OK) < 0 && errno == ENOENT;
+    if (!missing &&
+        hd_cfg_secret_read(v, env, &sec->value, &sec->len, reason, sizeof reason) < 0) {
         snprintf(why, n, "%s: %s", key, reason);
         return -1;
     }
@@ -204,6 +209,9 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
         if (s->secrets[k].value)
             hd_buf_addf(out, "%s = %s ; %s = **** (loaded, %zu bytes)\n", s->secrets[k].via,
                         s->secrets[k].ref, s->secrets[k].name, s->secrets[k].len);
+        else if (s->secrets[k].via)
+            hd_buf_addf(out, "%s = %s ; the file does not exist yet: herald init makes it\n",
+                        s->secrets[k].via, s->secrets[k].ref);
     hd_buf_addf(out, "body_limit = %lld\nconnection_limit = %u\n", (long long)s->body_limit,
                 s->connection_limit);
     hd_units_format_duration(s->timeout, t, sizeof t);
