@@ -8,6 +8,7 @@
 #ifndef HERALD_TOKEN_H
 #define HERALD_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,19 @@ enum hd_token_fault {
  * time. */
 int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
                     int64_t now, int64_t valid, struct hd_token *out, int *which);
+
+/* The longest link, with its NUL: [serve] public_url is at most
+ * HD_PUBLIC_URL_MAX bytes. */
+#define HD_PUBLIC_URL_MAX 200
+#define HD_LINK_MAX (HD_PUBLIC_URL_MAX + 3 + HD_TOKEN_MAX)
+
+/* The message's links, public_url/u/TOKEN into unsub and public_url/p/TOKEN
+ * into prefs (may be NULL), each of HD_LINK_MAX bytes, signed with the
+ * current secret and issued on the day of now. False (and both "") when
+ * public_url or the secret is not set. */
+struct hd_serve_cfg;
+bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                    char *unsub, char *prefs);
 
 /* "malformed", "forged", "expired" (for logs and pages). */
 const char *hd_token_fault_name(int fault);

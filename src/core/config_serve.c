@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config_int.h"
+#include "herald/token.h"
 
 static const char *const keys[] = {"listen",          "public_url",       "secret",
                                    "previous_secret", "body_limit",       "connection_limit",
@@ -65,6 +66,8 @@ static int check_url(struct hd_serve_cfg *s, const char *v)
     size_t n = strlen(v);
     while (n > 8 && v[n - 1] == '/')
         n--;
+    if (n > HD_PUBLIC_URL_MAX)
+        return -1;
     free(s->public_url);
     s->public_url = hd_xstrndup(v, n);
     return 0;
@@ -128,8 +131,8 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
     case 1:
         if (check_url(s, v) < 0)
             return bad(why, n,
-                       "%s: '%s' is not an http:// or https:// URL without spaces, query or "
-                       "fragment",
+                       "%s: '%s' is not an http:// or https:// URL of at most 200 bytes without "
+                       "spaces, query or fragment",
                        key, v);
         return 0;
     case 4:

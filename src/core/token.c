@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "herald/config.h"
@@ -126,6 +127,25 @@ int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, 
     if (out->day * 86400 + valid < now)
         return HD_TOKEN_EXPIRED;
     return HD_TOKEN_OK;
+}
+
+bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                    char *unsub, char *prefs)
+{
+    char tok[HD_TOKEN_MAX];
+    unsub[0] = '\0';
+    if (prefs)
+        prefs[0] = '\0';
+    if (!s->public_url || !s->secrets[0].value)
+        return false;
+    struct hd_token k = *t;
+    struct hd_token_key key = {s->secrets[0].value, s->secrets[0].len};
+    k.day = (now >= 0 ? now : now - 86399) / 86400;
+    hd_token_make(&k, &key, tok);
+    snprintf(unsub, HD_LINK_MAX, "%s/u/%s", s->public_url, tok);
+    if (prefs)
+        snprintf(prefs, HD_LINK_MAX, "%s/p/%s", s->public_url, tok);
+    return true;
 }
 
 const char *hd_token_fault_name(int fault)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "herald/dispatch.h"
+#include "herald/token.h"
 #include "herald/policy.h"
 
 #define LEASE_SECS 3600
@@ -57,6 +58,7 @@ struct job {
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
+    char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
     struct job *next;          /* in its provider's queue */
     struct job *iprev, *inext; /* in flight */
 };
