@@ -99,7 +99,11 @@ static void make_db(const char *conf_extra)
 {
     struct hd_buf b;
     hd_buf_init(&b);
-    hd_buf_addf(&b, "[herald]\ntemplates = tpl\n%s", conf_extra);
+    /* marketing email carries signed unsubscribe links (issue 18) */
+    hd_buf_addf(&b,
+                "[herald]\ntemplates = tpl\n[serve]\npublic_url = http://127.0.0.1:8025\n"
+                "secret_file = var/herald.secret\n%s",
+                conf_extra);
     write_file("h.conf", b.data);
     hd_buf_release(&b);
     hd_buf_init(&b);

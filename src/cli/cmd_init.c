@@ -35,6 +35,11 @@ static int init_secret(struct hd_ctx *ctx)
     struct hd_err err = {0};
     if (sec->value || !sec->via || strcmp(sec->via, "secret_file") != 0)
         return EXIT_OK;
+    /* its folder, when it is the default's var/ */
+    if (strncmp(sec->ref, "var/", 4) == 0 && mkdir("var", 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "herald: cannot create folder 'var': %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
     if (hd_serve_init_secret(sec->ref, false, &err) < 0)
         return cmd_fail(ctx, &err);
     printf("created the link signing secret '%s' (mode 0600)\n", sec->ref);

@@ -56,9 +56,8 @@ static int init_secret(struct hd_ctx *ctx, const char *file, bool base64)
 
 int cmd_serve(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"listen", true, O_LISTEN, 0},
-                                          {"base64", false, O_BASE64, 0},
-                                          {0}};
+    static const struct cli_opt opts[] = {
+        {"listen", true, O_LISTEN, 0}, {"base64", false, O_BASE64, 0}, {0}};
     static const struct cli_spec spec = {"serve", serve_usage, opts, 0, NULL, NULL};
     struct serve_args a = {0};
     struct hd_err err = {0};

@@ -924,6 +924,11 @@ int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
     if (!path) {
         struct hd_config *cfg = defaults();
         default_outbox(cfg);
+        char why[768];
+        if (hd_cfg_serve_builtin(&cfg->serve, why, sizeof why) < 0) {
+            hd_config_free(cfg);
+            return hd_err_set(err, HD_E_CONFIG, "built-in [serve]: %s", why);
+        }
         *out = cfg;
         return 0;
     }

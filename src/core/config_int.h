@@ -18,6 +18,10 @@ void hd_cfg_serve_defaults(struct hd_serve_cfg *s);
 /* One key = value of [serve] on line; -1 with the message in why. */
 int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int line, char *why,
                      size_t n);
+/* Without a configuration file: the local service's links, public_url
+ * http://127.0.0.1:8025 and secret_file var/herald.secret, as in
+ * etc/herald.conf, so that a fresh install runs end to end. */
+int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n);
 void hd_cfg_serve_release(struct hd_serve_cfg *s);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
 

@@ -105,8 +105,7 @@ static int secret_key(struct hd_serve_cfg *s, int which, const char *key, const 
     /* a secret file not made yet is no error until something signs or
      * checks a link: `herald init` makes it */
     bool missing = !env && access(v, F_OK) < 0 && errno == ENOENT;
-    if (!missing &&
-        hd_cfg_secret_read(v, env, &sec->value, &sec->len, reason, sizeof reason) < 0) {
+    if (!missing && hd_cfg_secret_read(v, env, &sec->value, &sec->len, reason, sizeof reason) < 0) {
         snprintf(why, n, "%s: %s", key, reason);
         return -1;
     }
@@ -182,6 +181,13 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
         return bad(why, n, "duplicate key '%s' in [serve]%s", key, "");
     s->seen |= 1u << i;
     return one_key(s, i, key, v, why, n);
+}
+
+int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n)
+{
+    if (hd_cfg_serve_key(s, "public_url", "http://127.0.0.1:8025", 0, why, n) < 0)
+        return -1;
+    return hd_cfg_serve_key(s, "secret_file", "var/herald.secret", 0, why, n);
 }
 
 void hd_cfg_serve_release(struct hd_serve_cfg *s)

@@ -27,8 +27,10 @@ static int load_one(const char *path, bool required, struct hd_mst **out, struct
     *out = NULL;
     if (hd_buf_read_file(&b, path) < 0) {
         if (required)
-            rc = hd_err_set(err, HD_E_CONFIG, "cannot read page template '%s' (is [herald] "
-                            "templates the folder holding pages/?)", path);
+            rc = hd_err_set(err, HD_E_CONFIG,
+                            "cannot read page template '%s' (is [herald] "
+                            "templates the folder holding pages/?)",
+                            path);
     } else {
         struct hd_mst_opts o = {.file = path};
         rc = hd_mst_compile(b.data ? b.data : "", b.len, &o, out, err);
@@ -69,8 +71,8 @@ void hd_pages_free(struct hd_pages *p)
 
 int hd_pages_lang(const char *locale)
 {
-    return locale && strncmp(locale, "zh", 2) == 0 && (!locale[2] || locale[2] == '-' ||
-                                                       locale[2] == '_')
+    return locale && strncmp(locale, "zh", 2) == 0 &&
+                   (!locale[2] || locale[2] == '-' || locale[2] == '_')
                ? LANG_ZH
                : LANG_EN;
 }

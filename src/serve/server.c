@@ -106,9 +106,8 @@ static void log_path(struct req *q, const char *url)
 
 static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd_answer *a)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(a->body.len, a->body.data ? a->body.data : (char *)"",
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        a->body.len, a->body.data ? a->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
     if (!resp) {
         hd_buf_release(&a->body);
         return MHD_NO;
@@ -292,7 +291,8 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, st
         h++;
         colon[-1] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
                     *ai = NULL;
     int rc = getaddrinfo(h, port, &hints, &ai);
@@ -377,8 +377,8 @@ int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log
         const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         const char *l = o->listen ? o->listen : cfg->serve.listen;
         int port = i ? (int)i->port : 0;
-        hd_log_info(log, "serve: listening on %.*s:%d (%d workers)",
-                    (int)(strrchr(l, ':') - l), l, port, SERVE_THREADS);
+        hd_log_info(log, "serve: listening on %.*s:%d (%d workers)", (int)(strrchr(l, ':') - l), l,
+                    port, SERVE_THREADS);
         if (o->announce) {
             fprintf(o->announce, "listening on http://%.*s:%d\n", (int)(strrchr(l, ':') - l), l,
                     port);

@@ -110,8 +110,8 @@ static json_t *about(const struct hd_unsub *u, bool already)
     char buf[128];
     return json_pack("{s:s,s:s,s:s,s:b}", "what",
                      what(u->lang, u->tok.channel, u->tok.category, buf, sizeof buf), "channel",
-                     hd_channel_name(u->tok.channel), "category",
-                     hd_category_name(u->tok.category), "already", already);
+                     hd_channel_name(u->tok.channel), "category", hd_category_name(u->tok.category),
+                     "already", already);
 }
 
 void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
