@@ -9,7 +9,10 @@
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "herald/config.h"
 #include "herald/token.h"
@@ -131,12 +134,474 @@ static void test_serve_token_garbage(void **state)
                      HD_TOKEN_MALFORMED);
 }
 
+/* ---- end to end: the real herald serve ------------------------------------ */
+
+static char *dir;
+
+static const char tpl_promo[] = "description: serve test\ncategory: marketing\n"
+                                "from: Acme <hello@example.com>\n\n"
+                                "--- email.subject\nHello {{ first_name }}\n"
+                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n"
+                                "Preferences: {{ preferences_url }}\n";
+
+static void write_file(const char *name, const char *text)
+{
+    char *p = tu_path(dir, name);
+    tu_write(p, text);
+    free(p);
+}
+
+/* The configuration: the outbox (the default provider), the local public
+ * URL, the secret `herald init` makes, and extra lines. */
+static void write_conf(const char *name, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\n%s",
+             extra);
+    write_file(name, text);
+}
+
+static int e2e_setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    unsetenv("HERALD_NOW");
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    const char *root = getenv("HERALD_SRC");
+    snprintf(src, sizeof src, "%s/templates/pages", root ? root : ".");
+    if (root && *root != '/')
+        fail_msg("HERALD_SRC must be an absolute path");
+    if (!root) {
+        char cwd[2048];
+        assert_non_null(getcwd(cwd, sizeof cwd));
+        snprintf(src, sizeof src, "%s/templates/pages", cwd);
+    }
+    assert_int_equal(symlink(src, pages), 0);
+    free(tpl);
+    free(pages);
+    write_file("tpl/promo.tmpl", tpl_promo);
+    write_file("c.csv", "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
+                        "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir); /* frees it */
+    dir = NULL;
+    return 0;
+}
+
+struct srv {
+    pid_t pid;
+    int port;
+};
+
+/* Starts herald serve on a free port (it prints the one it bound). */
+static void srv_start(struct srv *s)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "serve.log");
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128] = "";
+    size_t got = 0;
+    struct pollfd p = {.fd = out[0], .events = POLLIN};
+    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
+        if (poll(&p, 1, 100) > 0) {
+            ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            line[got] = '\0';
+        }
+    }
+    close(out[0]);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
+        fail_msg("herald serve did not start: '%s'", line);
+}
+
+/* SIGTERM; returns the exit status (128 + signal when killed). */
+static int srv_stop(struct srv *s)
+{
+    int st = 0;
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        struct timespec ts = {0, 25 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    fail_msg("herald serve did not stop within 5 s of SIGTERM");
+    return -1;
+}
+
+/* curl: method, path, body (NULL: none), extra arguments (a shell
+ * fragment of fixed text); returns the status, the body in *out and the
+ * headers in *hdr (may be NULL). */
+static int http(const struct srv *s, const char *method, const char *path, const char *body,
+                const char *extra, char **out, char **hdr)
+{
+    char cmd[8192];
+    char *bp = tu_path(dir, ".body"), *hp = tu_path(dir, ".hdr");
+    snprintf(cmd, sizeof cmd,
+             "curl -s -g --max-time 10 -X %s -o '%s' -D '%s' -w '%%{http_code}' %s%s%s%s "
+             "'http://127.0.0.1:%d%s'",
+             method, bp, hp,
+             body ? "-H 'Content-Type: application/x-www-form-urlencoded' "
+                    "--data-binary '"
+                  : "",
+             body ? body : "", body ? "' " : "", extra ? extra : "", s->port, path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    int code = 0;
+    if (fscanf(f, "%d", &code) != 1)
+        code = 0;
+    pclose(f);
+    *out = tu_read(bp);
+    if (!*out)
+        *out = hd_xstrdup("");
+    if (hdr) {
+        *hdr = tu_read(hp);
+        if (!*hdr)
+            *hdr = hd_xstrdup("");
+    }
+    remove(bp);
+    remove(hp);
+    free(bp);
+    free(hp);
+    return code;
+}
+
+/* The path (/u/TOKEN) of the List-Unsubscribe header of the outbox email
+ * to addr, checking its form. */
+static char *outbox_link(const char *addr)
+{
+    char *d = tu_path(dir, "var/outbox/email/new");
+    DIR *dd = opendir(d);
+    assert_non_null(dd);
+    struct dirent *e;
+    char *found = NULL;
+    while (!found && (e = readdir(dd)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+        char *eml = tu_read(p), *to = eml ? strstr(eml, "\nTo: <") : NULL;
+        if (to && strncmp(to + 6, addr, strlen(addr)) == 0) {
+            const char *h = strstr(eml, "\nList-Unsubscribe: <http://127.0.0.1:8025/u/v1.");
+            assert_non_null(h);
+            assert_contains(eml, "\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+            h += strlen("\nList-Unsubscribe: <http://127.0.0.1:8025");
+            found = hd_xstrndup(h, strcspn(h, ">"));
+            /* the text part (quoted-printable: soft line breaks taken out)
+             * carries the same link, and the preferences one */
+            char *w = eml;
+            for (char *r = eml; *r; r++) {
+                if (r[0] == '=' && r[1] == '\r' && r[2] == '\n')
+                    r += 2;
+                else
+                    *w++ = *r;
+            }
+            *w = '\0';
+            assert_contains(eml, found);
+            char pref[200];
+            snprintf(pref, sizeof pref, "http://127.0.0.1:8025/p/%s", found + 3);
+            assert_contains(eml, pref);
+        }
+        free(eml);
+    }
+    closedir(dd);
+    free(d);
+    if (!found)
+        fail_msg("no outbox email to %s", addr);
+    return found;
+}
+
+static int64_t q1(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    pclose(f);
+    return v;
+}
+
+static void send_promo(void)
+{
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "promo");
+}
+
+static void test_serve_one_click(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    send_promo();
+    char *link = outbox_link("k1@example.com");
+    srv_start(&s);
+    /* GET shows the page and writes nothing (mail scanners fetch links) */
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, &hdr), 200);
+    assert_contains(body, "<form method=\"post\"");
+    assert_contains(body, "marketing email");
+    assert_contains(hdr, "Referrer-Policy: no-referrer");
+    free(body);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* not the RFC 8058 body: 400, nothing written */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=Yes", NULL, &body, NULL), 400);
+    assert_contains(body, "List-Unsubscribe=One-Click");
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* one click */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent c JOIN contacts k ON k.id = c.contact_id "
+                        "WHERE k.ext_id = 'k1' AND c.status = 'opted_out' AND c.source = "
+                        "'unsubscribe' AND c.channel = 'email' AND c.category = 'marketing'"),
+                     1);
+    int64_t at = q1("SELECT updated_at FROM consent");
+    /* again: 200, still one row, unchanged */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    assert_int_equal(q1("SELECT updated_at FROM consent"), at);
+    /* the page's button: the confirmation, naming what stops */
+    assert_int_equal(
+        http(&s, "POST", link, "List-Unsubscribe=One-Click&via=page", NULL, &body, NULL), 200);
+    assert_contains(body, "you will no longer receive marketing email");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "contacts", "show", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "email marketing      opted out  by unsubscribe");
+    tu_run_release(&r);
+    /* the request log has every request, and never the token */
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "http: GET /u/* 200");
+    assert_contains(text, "http: POST /u/* 400");
+    assert_not_contains(text, link + 3);
+    free(text);
+    free(log);
+    free(link);
+}
+
+static void test_serve_bad_tokens(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *link = outbox_link("k1@example.com"), *zh = outbox_link("k2@example.com");
+    srv_start(&s);
+    /* one character changed */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s", link);
+    size_t n = strlen(bad);
+    bad[n - 5] = bad[n - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(http(&s, "POST", bad, "List-Unsubscribe=One-Click", NULL, &body, NULL), 403);
+    free(body);
+    assert_int_equal(http(&s, "GET", bad, NULL, NULL, &body, NULL), 403);
+    assert_contains(body, "This link is not valid");
+    assert_not_contains(body, "<form");
+    free(body);
+    /* truncated */
+    bad[n - 5] = '\0';
+    assert_int_equal(http(&s, "POST", bad, "List-Unsubscribe=One-Click", NULL, &body, NULL), 400);
+    free(body);
+    /* the zh-CN contact's page */
+    assert_int_equal(http(&s, "GET", zh, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "退订");
+    assert_contains(body, "营销邮件");
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    assert_int_equal(srv_stop(&s), 0);
+    /* 401 days on, the links have expired (unsubscribe_valid 400d) */
+    setenv("HERALD_NOW", "2027-12-28T12:00:00Z", 1);
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 410);
+    free(body);
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, NULL), 410);
+    assert_contains(body, "This link has expired");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* a shorter validity expires them sooner */
+    setenv("HERALD_NOW", "2026-11-25T12:00:00Z", 1);
+    write_conf("h.conf", "secret_file = var/herald.secret\nunsubscribe_valid = 2d\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 410);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    free(link);
+    free(zh);
+}
+
+static void test_serve_rotation(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *k1 = outbox_link("k1@example.com"), *k3 = outbox_link("k3@example.com");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "serve", "init-secret", "var/new.secret", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    struct stat sb;
+    char *p = tu_path(dir, "var/new.secret");
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    free(p);
+    /* never overwritten */
+    tu_herald(&r, dir, NULL, "serve", "init-secret", "var/new.secret", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "is not overwritten");
+    tu_run_release(&r);
+    /* the new secret signs, the old one still verifies */
+    write_conf("h.conf",
+               "secret_file = var/new.secret\nprevious_secret_file = var/herald.secret\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", k1, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    /* once the old one is dropped, its links stop working */
+    write_conf("h.conf", "secret_file = var/new.secret\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", k3, "List-Unsubscribe=One-Click", NULL, &body, NULL), 403);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    free(k1);
+    free(k3);
+}
+
+static void test_serve_http_errors(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 1k\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    assert_string_equal(body, "ok\n");
+    free(body);
+    assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/nothing/here", NULL, NULL, &body, NULL), 404);
+    free(body);
+    assert_int_equal(http(&s, "DELETE", "/healthz", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "PUT", "/u/x", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD, POST");
+    free(body);
+    free(hdr);
+    /* over body_limit, refused from Content-Length before the body is read */
+    char big[2100];
+    memset(big, 'a', 2000);
+    big[2000] = '\0';
+    assert_int_equal(http(&s, "POST", "/u/x", big, NULL, &body, NULL), 413);
+    free(body);
+    /* a script in the path is never echoed */
+    assert_int_equal(
+        http(&s, "GET", "/u/%3Cscript%3Ealert(1)%3C/script%3E", NULL, NULL, &body, &hdr), 400);
+    assert_contains(body, "This link is not valid");
+    assert_not_contains(body, "<script");
+    assert_not_contains(body, "alert(1)");
+    assert_contains(hdr, "Content-Type: text/html; charset=utf-8");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "GET", "/%3Cscript%3Ealert(1)", NULL, NULL, &body, NULL), 404);
+    assert_not_contains(body, "script");
+    free(body);
+    /* the database gone: not ready, with the reason; healthy still */
+    char *db = tu_path(dir, "h.db"), *moved = tu_path(dir, "h.db.away");
+    assert_int_equal(rename(db, moved), 0);
+    assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 503);
+    assert_contains(body, "not ready");
+    assert_contains(body, "h.db");
+    free(body);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(rename(moved, db), 0);
+    free(db);
+    free(moved);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "http: DELETE /healthz 405");
+    assert_contains(text, "http: POST /u/* 413");
+    assert_contains(text, "serve: stopping");
+    free(text);
+    free(log);
+}
+
+static void test_serve_send_needs_public_url(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    write_file("h.conf", "[herald]\ndatabase = h.db\ntemplates = tpl\n");
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    tu_herald(&r, dir, NULL, "send", "promo", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "[serve] public_url is not set");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 0);
+    /* a preview shows the link's shape, signed with no key the service has */
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    tu_herald(&r, dir, NULL, "template", "preview", "promo", "--contact", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "Unsubscribe: http://127.0.0.1:8025/u/v1.");
+    assert_contains(r.out, "Preferences: http://127.0.0.1:8025/p/v1.");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_serve_token_round_trip), cmocka_unit_test(test_serve_token_tampered),
-        cmocka_unit_test(test_serve_token_expired),    cmocka_unit_test(test_serve_token_rotated),
+        cmocka_unit_test(test_serve_token_round_trip),
+        cmocka_unit_test(test_serve_token_tampered),
+        cmocka_unit_test(test_serve_token_expired),
+        cmocka_unit_test(test_serve_token_rotated),
         cmocka_unit_test(test_serve_token_garbage),
+        cmocka_unit_test_setup_teardown(test_serve_one_click, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
