@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "herald/config.h"
+#include "herald/log.h"
 #include "herald/token.h"
 
 static const struct hd_token_key k_now = {"current-secret-0123456789abcdef", 31};
@@ -132,6 +133,78 @@ static void test_serve_token_garbage(void **state)
     memset(buf, 'A', sizeof buf);
     assert_int_equal(hd_token_verify(buf, sizeof buf, &k_now, 1, 0, 400 * DAY, &got, NULL),
                      HD_TOKEN_MALFORMED);
+}
+
+/* ---- [serve] configuration ------------------------------------------------- */
+
+static void test_serve_config(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"[serve]\nsecret = abc\n", "unknown key 'secret' in [serve]"},
+        {"[serve]\nlisten = localhost\n", "listen: 'localhost' is not ADDRESS:PORT"},
+        {"[serve]\nlisten = 1.2.3.4:70000\n", "is not ADDRESS:PORT"},
+        {"[serve]\npublic_url = ftp://x\n", "public_url: 'ftp://x' is not an http://"},
+        {"[serve]\npublic_url = https://x.example/a?b=c\n", "without spaces, query"},
+        {"[serve]\nbody_limit = 0\n", "body_limit: '0' is not a size"},
+        {"[serve]\nbody_limit = 2G\n", "body_limit: '2G' is not a size"},
+        {"[serve]\nconnection_limit = many\n", "connection_limit: 'many' is not a number"},
+        {"[serve]\nunsubscribe_valid = 0s\n", "unsubscribe_valid"},
+        {"[serve]\ntimeout = 1s\ntimeout = 2s\n", "duplicate key 'timeout' in [serve]"},
+        {"[serve]\nsecret_env = HERALD_TEST_NO_SUCH_VAR\n",
+         "secret_env: environment variable 'HERALD_TEST_NO_SUCH_VAR' is not set"},
+        {"[serve]\nsecret_env = HERALD_TEST_SECRET\nsecret_file = x\n",
+         "give either secret_env or secret_file, not both"},
+    };
+    setenv("HERALD_TEST_SECRET", "s3cr3t-value-for-test", 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_config *cfg = NULL;
+        struct hd_err err = {0};
+        if (hd_config_parse(bad[i].text, "t.conf", &cfg, &err) == 0)
+            fail_msg("accepted: %s", bad[i].text);
+        assert_contains(err.msg, bad[i].error);
+        assert_contains(err.msg, "t.conf:");
+    }
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    assert_int_equal(
+        hd_config_parse("[serve]\nlisten = [::1]:8025\npublic_url = https://x.example/h/\n"
+                        "secret_env = HERALD_TEST_SECRET\nbody_limit = 64k\n"
+                        "unsubscribe_valid = 30d\n",
+                        "t.conf", &cfg, &err),
+        0);
+    assert_string_equal(cfg->serve.public_url, "https://x.example/h");
+    assert_int_equal(cfg->serve.body_limit, 65536);
+    assert_int_equal(cfg->serve.unsubscribe_valid, 30 * DAY);
+    assert_string_equal(cfg->serve.secrets[0].value, "s3cr3t-value-for-test");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_config_dump(cfg, &b);
+    assert_contains(b.data, "secret_env = HERALD_TEST_SECRET ; secret = **** (loaded, 21 bytes)");
+    assert_not_contains(b.data, "s3cr3t");
+    hd_buf_release(&b);
+    /* the logger masks it */
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    struct hd_log log;
+    hd_log_init(&log, f, HD_LOG_DEBUG);
+    hd_config_register_secrets(cfg, &log);
+    hd_log_info(&log, "oops: %s", cfg->serve.secrets[0].value);
+    fclose(f);
+    assert_not_contains(p, "s3cr3t");
+    free(p);
+    hd_log_release(&log);
+    hd_config_free(cfg);
+    /* the defaults, without [serve] */
+    assert_int_equal(hd_config_parse("[herald]\n", "t.conf", &cfg, &err), 0);
+    assert_string_equal(cfg->serve.listen, "127.0.0.1:8025");
+    assert_null(cfg->serve.public_url);
+    assert_int_equal(cfg->serve.body_limit, 1 << 20);
+    assert_int_equal(cfg->serve.unsubscribe_valid, 400 * DAY);
+    hd_config_free(cfg);
 }
 
 /* ---- end to end: the real herald serve ------------------------------------ */
@@ -597,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_serve_token_expired),
         cmocka_unit_test(test_serve_token_rotated),
         cmocka_unit_test(test_serve_token_garbage),
+        cmocka_unit_test(test_serve_config),
         cmocka_unit_test_setup_teardown(test_serve_one_click, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
