@@ -41,6 +41,7 @@ struct hd_srv {
     struct hd_token_key keys[2]; /* current, previous (len 0 when none) */
     pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
     struct hd_store *st;         /* opened on first need; NULL after a failure */
+    long inflight;               /* requests begun and not completed (under mu) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */

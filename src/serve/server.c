@@ -47,6 +47,7 @@ struct req {
     char method[8];
     char path[160]; /* as logged: the token cut off, non-printables as '?' */
     bool post, html;
+    bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
     char body[BODY_KEEP];
     size_t got; /* body bytes received, kept or not */
@@ -221,9 +222,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!q) {
         q = hd_xcalloc(1, sizeof *q);
         q->start_us = mono_us();
+        pthread_mutex_lock(&s->mu);
+        s->inflight++;
+        pthread_mutex_unlock(&s->mu);
         snprintf(q->method, sizeof q->method, "%s", method);
         log_path(q, url);
         *con_cls = q;
+        /* a request without a body is answered on the next call: a
+         * response queued on the first one closes the connection */
+        if (strcmp(method, "POST") != 0 && content_length(c) == 0)
+            return MHD_YES;
+        q->begun = true;
+        return begin(s, c, q, url, method);
+    }
+    if (!q->begun) {
+        q->begun = true;
         return begin(s, c, q, url, method);
     }
     if (q->status)
@@ -260,6 +273,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     hd_log_debug(s->log, "http: %s %s %d %zu bytes %lld µs%s", q->method, q->path, q->status,
                  q->bytes, (long long)(mono_us() - q->start_us),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
+    s->inflight--;
     pthread_mutex_unlock(&s->mu);
     hd_wipe(q, sizeof *q); /* the token's fields */
     free(q);
@@ -318,26 +332,28 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_
 #endif
                      (v6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
     return d;
 }
 
-/* Stops taking connections, lets those in flight finish (up to the
- * connection timeout), then stops. */
+/* Stops taking connections, lets the requests in flight finish (up to the
+ * connection timeout), then stops, closing idle kept-alive connections. */
 static void stop(struct hd_srv *s, struct MHD_Daemon *d)
 {
     MHD_socket fd = MHD_quiesce_daemon(d);
     int64_t until = hd_clock_mono_ms() + s->cfg->serve.timeout * 1000;
     for (;;) {
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!i || i->num_connections == 0 || hd_clock_mono_ms() >= until)
+        pthread_mutex_lock(&s->mu);
+        long n = s->inflight;
+        pthread_mutex_unlock(&s->mu);
+        if (n == 0 || hd_clock_mono_ms() >= until)
             break;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
