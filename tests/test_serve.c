@@ -4,7 +4,7 @@
  * 127.0.0.1 (an ephemeral port it prints), send a campaign to the outbox,
  * take the List-Unsubscribe URL from the .eml file and talk to the service
  * with curl. */
-#include "testutil.h"
+#include "testnet.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -298,19 +298,8 @@ static void srv_start(struct srv *s)
     }
     free(log);
     close(out[1]);
-    char line[128] = "";
-    size_t got = 0;
-    struct pollfd p = {.fd = out[0], .events = POLLIN};
-    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
-        if (poll(&p, 1, 100) > 0) {
-            ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-            line[got] = '\0';
-        }
-    }
-    close(out[0]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
     if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
         fail_msg("herald serve did not start: '%s'", line);
 }
