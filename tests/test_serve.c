@@ -630,6 +630,62 @@ static void test_serve_http_errors(void **state)
     free(log);
 }
 
+/* SIGTERM while a one-click POST is half sent: the request finishes (200,
+ * recorded), a new connection is refused, and serve exits 0. Python's
+ * socket module plays the slow client. */
+static void test_serve_graceful_stop(void **state)
+{
+    (void)state;
+    struct srv s;
+    send_promo();
+    char *link = outbox_link("k1@example.com"), cmd[4096];
+    srv_start(&s);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c '\n"
+             "import socket, os, signal, time, sys\n"
+             "c = socket.create_connection((\"127.0.0.1\", %d))\n"
+             "c.sendall(b\"POST %s HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: "
+             "application/x-www-form-urlencoded\\r\\nContent-Length: 26\\r\\n\\r\\nList-Unsub\")\n"
+             "time.sleep(0.3)\n"
+             "os.kill(%d, signal.SIGTERM)\n"
+             "time.sleep(0.5)\n"
+             "try:\n"
+             "    socket.create_connection((\"127.0.0.1\", %d), timeout=2).close()\n"
+             "    print(\"new-connection-accepted\")\n"
+             "except OSError:\n"
+             "    print(\"new-connection-refused\")\n"
+             "c.sendall(b\"scribe=One-Click\")\n"
+             "print(c.recv(4096).split(b\"\\r\\n\")[0].decode())\n"
+             "'",
+             s.port, link, (int)s.pid, s.port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[512] = "";
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    assert_contains(out, "new-connection-refused");
+    assert_contains(out, "HTTP/1.1 200 OK");
+    int st = 0;
+    assert_int_equal(waitpid(s.pid, &st, 0), s.pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent WHERE status = 'opted_out'"), 1);
+    /* neither the secret nor the token is in the log */
+    char *sp = tu_path(dir, "var/herald.secret"), *secret = tu_read(sp);
+    char *lp = tu_path(dir, "serve.log"), *log = tu_read(lp);
+    secret[strcspn(secret, "\n")] = '\0';
+    assert_true(strlen(secret) == 64);
+    assert_contains(log, "serve: stopping");
+    assert_not_contains(log, secret);
+    assert_not_contains(log, link + 3);
+    free(secret);
+    free(sp);
+    free(log);
+    free(lp);
+    free(link);
+}
+
 static void test_serve_send_needs_public_url(void **state)
 {
     (void)state;
@@ -664,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

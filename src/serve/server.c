@@ -348,6 +348,11 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_
 static void stop(struct hd_srv *s, struct MHD_Daemon *d)
 {
     MHD_socket fd = MHD_quiesce_daemon(d);
+    /* MHD no longer accepts on it, but the kernel would still complete
+     * handshakes into its backlog, to be reset only at the end: stop
+     * listening now (closing must wait for MHD_stop_daemon) */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
     int64_t until = hd_clock_mono_ms() + s->cfg->serve.timeout * 1000;
     for (;;) {
         pthread_mutex_lock(&s->mu);
