@@ -452,6 +452,12 @@ static void test_serve_one_click(void **state)
                         "'unsubscribe' AND c.channel = 'email' AND c.category = 'marketing'"),
                      1);
     int64_t at = q1("SELECT updated_at FROM consent");
+    /* the message whose link it was, and its campaign (provable consent) */
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN messages m ON m.id = k.message_id "
+                        "AND m.contact_id = k.contact_id JOIN runs r ON r.id = m.run_id "
+                        "JOIN campaigns c ON c.id = r.campaign_id AND c.id = k.campaign_id "
+                        "WHERE c.name = 'promo'"),
+                     1);
     /* again: 200, still one row, unchanged */
     assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
     free(body);
@@ -466,7 +472,9 @@ static void test_serve_one_click(void **state)
     struct tu_run r;
     tu_herald(&r, dir, NULL, "contacts", "show", "k1", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "email marketing      opted out  by unsubscribe");
+    assert_contains(r.out, "email marketing      opted out  by unsubscribe at 2026-11-22T12:00:00Z "
+                           "(link of message ");
+    assert_contains(r.out, ", campaign 'promo')");
     tu_run_release(&r);
     /* the request log has every request, and never the token */
     char *log = tu_path(dir, "serve.log"), *text = tu_read(log);

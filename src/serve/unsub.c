@@ -151,8 +151,9 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
     int status = 0, rc;
     pthread_mutex_lock(&s->mu);
     struct hd_store *st = hd_srv_store(s, &err);
-    rc = st ? hd_store_link_optout(st, u->tok.contact, u->tok.channel, u->tok.category,
-                                   "unsubscribe", hd_clock_now(s->clock), &changed, &err)
+    rc = st ? hd_store_link_optout(st, u->tok.contact, u->tok.message, u->tok.channel,
+                                   u->tok.category, "unsubscribe", hd_clock_now(s->clock), &changed,
+                                   &err)
             : HD_E_STORE;
     if (rc < 0)
         unavailable(s, a, &err);

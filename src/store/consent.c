@@ -3,7 +3,8 @@
  * about, and recording an opt-out from a link. The opt-out is an upsert
  * guarded by the status it changes, so a repeated click changes nothing
  * (not even the time) and the contact keeps one consent row per channel
- * and category. */
+ * and category. The row names the message whose link it came from and
+ * that message's campaign (NULL when the message was pruned). */
 #include <stdio.h>
 #include <string.h>
 
@@ -39,18 +40,22 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     return rc;
 }
 
-int hd_store_link_optout(struct hd_store *st, int64_t contact, int channel, int category,
-                         const char *source, int64_t now, bool *changed, struct hd_err *err)
+int hd_store_link_optout(struct hd_store *st, int64_t contact, int64_t message, int channel,
+                         int category, const char *source, int64_t now, bool *changed,
+                         struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
     *changed = false;
     if ((rc = hd_store_prepare(
              st,
-             "INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
-             "SELECT id, ?2, ?3, 'opted_out', ?4, ?5 FROM contacts WHERE id = ?1 "
+             "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
+             "message_id, campaign_id) "
+             "SELECT id, ?2, ?3, 'opted_out', ?4, ?5, ?6, (SELECT r.campaign_id FROM messages m "
+             "JOIN runs r ON r.id = m.run_id WHERE m.id = ?6) FROM contacts WHERE id = ?1 "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = 'opted_out', "
-             "source = excluded.source, updated_at = excluded.updated_at "
+             "source = excluded.source, updated_at = excluded.updated_at, "
+             "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
              "WHERE consent.status <> 'opted_out'",
              &s, err)) < 0)
         return rc;
@@ -59,6 +64,7 @@ int hd_store_link_optout(struct hd_store *st, int64_t contact, int channel, int 
     sqlite3_bind_text(s, 3, hd_category_name(category), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, now);
+    sqlite3_bind_int64(s, 6, message);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "recording an opt-out");
     else

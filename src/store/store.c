@@ -239,6 +239,10 @@ static const char *const migrations[] = {
      * rows, so only the index is built again */
     "DROP INDEX messages_due;"
     "CREATE INDEX messages_due ON messages(run_id, not_before, id) WHERE " HD_DUE("state") ";",
+    /* issue 18: a consent change made from a message's link records the
+     * message and its campaign (provable consent); NULL for others */
+    "ALTER TABLE consent ADD COLUMN message_id INTEGER;"
+    "ALTER TABLE consent ADD COLUMN campaign_id INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
