@@ -144,8 +144,8 @@ json_t *cmd_contact_json(const struct hd_contact *k)
             json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
             if (c->message_id) {
                 json_object_set_new(e, "message_id", json_integer(c->message_id));
-                json_object_set_new(e, "campaign", c->campaign ? json_string(c->campaign)
-                                                               : json_null());
+                json_object_set_new(e, "campaign",
+                                    c->campaign ? json_string(c->campaign) : json_null());
             }
             json_array_append_new(arr, e);
         }

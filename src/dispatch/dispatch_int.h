@@ -59,8 +59,8 @@ struct job {
     struct hd_rendered r;
     struct hd_msg msg;
     char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
-    struct job *next;          /* in its provider's queue */
-    struct job *iprev, *inext; /* in flight */
+    struct job *next;            /* in its provider's queue */
+    struct job *iprev, *inext;   /* in flight */
 };
 
 struct prov {
