@@ -706,6 +706,21 @@ static void test_serve_send_needs_public_url(void **state)
     assert_contains(r.err, "[serve] public_url is not set");
     tu_run_release(&r);
     assert_int_equal(q1("SELECT count(*) FROM messages"), 0);
+    /* serve needs a secret to check links with */
+    tu_herald(&r, dir, NULL, "serve", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "[serve] has no secret to check links with");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/none.secret\n");
+    tu_herald(&r, dir, NULL, "serve", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "secret_file 'var/none.secret' does not exist: run 'herald init'");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "send", "promo", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "run 'herald init' to make the secret file");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 0);
     /* a preview shows the link's shape, signed with no key the service has */
     write_conf("h.conf", "secret_file = var/herald.secret\n");
     tu_herald(&r, dir, NULL, "template", "preview", "promo", "--contact", "k1", NULL);

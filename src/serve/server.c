@@ -378,10 +378,16 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
     s->clock = clock;
     for (int k = 0; k < 2; k++)
         s->keys[k] = (struct hd_token_key){cfg->serve.secrets[k].value, cfg->serve.secrets[k].len};
+    const struct hd_cfg_secret *sec = &cfg->serve.secrets[0];
+    if (!s->keys[0].len && sec->via)
+        return hd_err_set(err, HD_E_CONFIG,
+                          "[serve] secret_file '%s' does not exist: run 'herald init' to make it",
+                          sec->ref);
     if (!s->keys[0].len)
         return hd_err_set(err, HD_E_CONFIG,
-                          "[serve] has no secret: run 'herald serve init-secret "
-                          "etc/herald.secret' and set secret_file = etc/herald.secret");
+                          "[serve] has no secret to check links with: run 'herald serve "
+                          "init-secret var/herald.secret' and set secret_file = "
+                          "var/herald.secret");
     pthread_mutex_init(&s->mu, NULL);
     return hd_pages_load(cfg->templates, &s->pages, err);
 }
