@@ -47,6 +47,21 @@ static void test_serve_token_round_trip(void **state)
     assert_int_equal(got.day, 20000);
 }
 
+/* The text, byte for byte, as an independent implementation (Python's
+ * hmac and base64 modules) makes it: struct.pack(">QQBBI", 42, 1234567, 0,
+ * 0, 20000), HMAC-SHA256 over b"v1" + that with b"fuzz-current-key",
+ * "v1." + urlsafe_b64encode(record + mac) without padding. It is the seed
+ * of tests/fuzz/corpus/token too. */
+static void test_serve_token_independent(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token_key k = {"fuzz-current-key", 16};
+    hd_token_make(&sample, &k, t);
+    assert_string_equal(
+        t, "v1.AAAAAAAAACoAAAAAABLWhwAAAABOIPnxrmmWLfg7tKGZHrjQ2IOqPub6UuZteWumgD2rmg4o");
+}
+
 static void test_serve_token_tampered(void **state)
 {
     (void)state;
@@ -734,6 +749,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serve_token_round_trip),
+        cmocka_unit_test(test_serve_token_independent),
         cmocka_unit_test(test_serve_token_tampered),
         cmocka_unit_test(test_serve_token_expired),
         cmocka_unit_test(test_serve_token_rotated),
