@@ -373,17 +373,17 @@ static int http(const struct srv *s, const char *method, const char *path, const
     return code;
 }
 
-/* The path (/u/TOKEN) of the List-Unsubscribe header of the outbox email
- * to addr, checking its form. */
-static char *outbox_link(const char *addr)
+/* The path (/u/TOKEN) of the List-Unsubscribe header of the email to addr
+ * in folder, checking its form. */
+static char *mail_link(const char *folder, const char *addr)
 {
-    char *d = tu_path(dir, "var/outbox/email/new");
+    char *d = tu_path(dir, folder);
     DIR *dd = opendir(d);
     assert_non_null(dd);
     struct dirent *e;
     char *found = NULL;
     while (!found && (e = readdir(dd)) != NULL) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || !strstr(e->d_name, ".eml"))
             continue;
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", d, e->d_name);
@@ -416,6 +416,11 @@ static char *outbox_link(const char *addr)
     if (!found)
         fail_msg("no outbox email to %s", addr);
     return found;
+}
+
+static char *outbox_link(const char *addr)
+{
+    return mail_link("var/outbox/email/new", addr);
 }
 
 static int64_t q1(const char *sql)
@@ -709,6 +714,42 @@ static void test_serve_graceful_stop(void **state)
     free(link);
 }
 
+/* Over SMTP (to a real SMTP server, aiosmtpd) the List-Unsubscribe header
+ * carries the same kind of signed link as the outbox, and it works. */
+static void test_serve_smtp_link(void **state)
+{
+    (void)state;
+    struct tu_server smtp;
+    struct srv s;
+    char *body, py[4096], extra[512];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    char *out = tu_path(dir, "smtpout");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    snprintf(extra, sizeof extra,
+             "secret_file = var/herald.secret\n[provider mail]\ntype = smtp\nhost = 127.0.0.1\n"
+             "port = %d\nstarttls = none\nfrom = Acme <hello@example.com>\n"
+             "unsubscribe_url = https://static.example.com/unsubscribe\n"
+             "[channel email]\nproviders = mail\n",
+             smtp.port);
+    write_conf("h.conf", extra);
+    send_promo();
+    tu_server_stop(&smtp);
+    /* the message's own link, not the provider's static fallback */
+    char *link = mail_link("smtpout", "k3@example.com");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.ext_id = 'k3' AND k.status = 'opted_out'"),
+                     1);
+    free(link);
+}
+
 static void test_serve_send_needs_public_url(void **state)
 {
     (void)state;
@@ -760,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
