@@ -16,6 +16,7 @@
 
 #include "herald/config.h"
 #include "herald/log.h"
+#include "herald/state.h"
 #include "herald/token.h"
 
 static const struct hd_token_key k_now = {"current-secret-0123456789abcdef", 31};
@@ -489,7 +490,27 @@ static void test_serve_one_click(void **state)
     assert_contains(body, "you will no longer receive marketing email");
     free(body);
     assert_int_equal(srv_stop(&s), 0);
+    /* the next marketing email skips them: the loop is closed */
+    TU_HERALD_OK(dir, "campaign", "create", "again", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "again");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN runs r "
+             "ON r.id = m.run_id JOIN campaigns g ON g.id = r.campaign_id WHERE g.name = 'again' "
+             "AND c.ext_id = '%s' AND m.state = %d",
+             "k1", HD_ST_SUPPRESSED);
+    assert_int_equal(q1(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN runs r "
+             "ON r.id = m.run_id JOIN campaigns g ON g.id = r.campaign_id WHERE g.name = 'again' "
+             "AND c.ext_id = '%s' AND m.state = %d",
+             "k3", HD_ST_SENT);
+    assert_int_equal(q1(sql), 1);
     struct tu_run r;
+    tu_herald(&r, dir, NULL, "why", "k1", "again", NULL);
+    assert_contains(r.out, "opted");
+    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "contacts", "show", "k1", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "email marketing      opted out  by unsubscribe at 2026-11-22T12:00:00Z "
