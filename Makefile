@@ -31,12 +31,12 @@ STATEDIR := $(LOCALSTATEDIR)/lib/herald
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd
+PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
-            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev valgrind \
+            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev libmicrohttpd-dev valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk \
             scdoc man-db lintian zsh bash-completion dpkg-dev \
@@ -54,7 +54,8 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
-             src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c) \
+             src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c \
+             src/serve/*.c) \
              $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -179,7 +180,8 @@ deps:
 # installed binary; the state folder is created.
 CONF_SUBST := -e 's|^database = var/herald.db$$|database = $(STATEDIR)/herald.db|' \
   -e 's|^templates = templates$$|templates = $(DATADIR)/herald/templates|' \
-  -e 's|^path = var/outbox$$|path = $(STATEDIR)/outbox|'
+  -e 's|^path = var/outbox$$|path = $(STATEDIR)/outbox|' \
+  -e 's|^secret_file = var/herald.secret$$|secret_file = $(STATEDIR)/herald.secret|'
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/herald \
 	  $(DESTDIR)$(DATADIR)/herald/templates/partials $(DESTDIR)$(SYSTEMDUNITDIR) \
@@ -189,7 +191,8 @@ install: all
 	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
 	sed $(CONF_SUBST) etc/herald.conf > $(B)/herald.conf.installed
 	@grep -q '^database = $(STATEDIR)/herald.db$$' $(B)/herald.conf.installed && \
-	  grep -q '^path = $(STATEDIR)/outbox$$' $(B)/herald.conf.installed || \
+	  grep -q '^path = $(STATEDIR)/outbox$$' $(B)/herald.conf.installed && \
+	  grep -q '^secret_file = $(STATEDIR)/herald.secret$$' $(B)/herald.conf.installed || \
 	  { echo "make install: etc/herald.conf lost its default paths" >&2; exit 1; }
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf ]; then \
 	  echo "make install: keeping $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf;" \

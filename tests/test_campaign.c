@@ -27,6 +27,10 @@
 #include "herald/dispatch.h"
 #include "herald/state.h"
 
+/* the links marketing email must carry (issue 18): the local service's,
+ * with the secret `herald init` makes */
+#define SERVE_CONF TU_SERVE_CONF
+
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5512"
 #define NCONTACTS 10000
@@ -330,7 +334,7 @@ static void write_config(const char *name, int tw_port, const char *sms_rate, in
                 "log_level = warn\nbusy_timeout = 60s\n"
                 "[template_vars]\nbrand = Acme\nshop_url = https://shop.example.com\n"
                 "unsubscribe_url = https://example.com/unsubscribe\n"
-                "support_email = support@example.com\n"
+                "support_email = support@example.com\n" SERVE_CONF
                 "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
                 "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
                 "connections = 8\nrate = %s\nburst = 50\nretry_base = 1s\nretry_max = 2s\n"
@@ -685,7 +689,7 @@ static void test_campaign_cli(void **state)
                    "log_level = warn\n[template_vars]\nbrand = Acme\n"
                    "shop_url = https://shop.example.com\n"
                    "unsubscribe_url = https://example.com/unsubscribe\n"
-                   "support_email = support@example.com\n"
+                   "support_email = support@example.com\n" SERVE_CONF
                    "[provider box]\ntype = outbox\npath = out\ncost_per_segment = 0.05\n"
                    "[channel email]\nproviders = box\n[channel sms]\nproviders = box\n"
                    "[channel push]\nproviders = box\n");
@@ -1340,7 +1344,7 @@ static void smtp_audience(const char *name, int n, const char *rate, const char 
              "log_level = warn\nbusy_timeout = 60s\n[template_vars]\nbrand = Acme\n"
              "shop_url = https://shop.example.com\n"
              "unsubscribe_url = https://example.com/unsubscribe\n"
-             "support_email = support@example.com\n"
+             "support_email = support@example.com\n" SERVE_CONF
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = Acme <hello@example.com>\nconnections = 4\nrate = %s\n"
              "retry_base = 1s\nretry_max = 2s\nmax_attempts = 10\ntimeout = 10s\n"
@@ -1529,7 +1533,7 @@ static void test_campaign_provider_fault(void **state)
              "log_level = warn\n[template_vars]\nbrand = Acme\n"
              "shop_url = https://shop.example.com\n"
              "unsubscribe_url = https://example.com/unsubscribe\n"
-             "support_email = support@example.com\n"
+             "support_email = support@example.com\n" SERVE_CONF
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "username = herald\npassword_env = TEST_PF_PW\n"
              "from = Acme <hello@example.com>\nconnections = 1\n"

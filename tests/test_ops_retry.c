@@ -99,7 +99,8 @@ static void make_db(const char *conf_extra)
 {
     struct hd_buf b;
     hd_buf_init(&b);
-    hd_buf_addf(&b, "[herald]\ntemplates = tpl\n%s", conf_extra);
+    /* marketing email carries signed unsubscribe links (issue 18) */
+    hd_buf_addf(&b, "[herald]\ntemplates = tpl\n" TU_SERVE_CONF "%s", conf_extra);
     write_file("h.conf", b.data);
     hd_buf_release(&b);
     hd_buf_init(&b);

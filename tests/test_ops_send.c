@@ -90,7 +90,8 @@ static void write_conf(const char *dir, const char *dispatch)
 {
     char text[512];
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = templates\nlog_level = info\n%s%s",
+             "[herald]\ndatabase = h.db\ntemplates = templates\nlog_level = info\n" TU_SERVE_CONF
+             "%s%s",
              dispatch ? "[dispatch]\n" : "", dispatch ? dispatch : "");
     write_file(dir, "herald.conf", text);
     OK(dir, "init");
@@ -318,7 +319,7 @@ static void test_ops_send_breaker_gateway(void **state)
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = Acme <hello@example.com>\nconnections = 1\n"
              "[channel email]\nproviders = mail\n"
-             "[dispatch]\nfailure_window = 20\npause_on_failure_rate = 0.5\n",
+             "[dispatch]\nfailure_window = 20\npause_on_failure_rate = 0.5\n" TU_SERVE_CONF,
              smtp.port);
     write_file(fx->dir, "herald.conf", text);
     OK(fx->dir, "init");
@@ -445,6 +446,8 @@ static void test_ops_send_migration(void **state)
     two_campaigns(fx->dir, 3, true);
     sql(fx->dir, "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
                  "ALTER TABLE campaigns DROP COLUMN pause_reason;"
+                 "ALTER TABLE consent DROP COLUMN message_id;"
+                 "ALTER TABLE consent DROP COLUMN campaign_id;"
                  "UPDATE campaigns SET status = 'paused' WHERE name = 'b';"
                  "INSERT INTO meta VALUES ('paused:' || (SELECT id FROM campaigns WHERE name = "
                  "'b'), 'a note from before');"

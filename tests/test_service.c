@@ -436,7 +436,7 @@ static void journal_fixture(const char *dir, const char *conf_text)
     hd_buf_addf(&b,
                 "%s[template_vars]\nbrand = Acme\nsupport_email = support@example.com\n"
                 "shop_url = https://shop.example.com\n"
-                "unsubscribe_url = https://example.com/unsubscribe\n",
+                "unsubscribe_url = https://example.com/unsubscribe\n" TU_SERVE_CONF,
                 conf_text);
     tu_write(conf, b.data);
     hd_buf_release(&b);

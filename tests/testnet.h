@@ -86,6 +86,25 @@ struct tu_server {
     int port;
 };
 
+/* Reads, for at most 20 s, the first line a process writes to fd (which it
+ * closes) into line (NUL-terminated; "" when none came). */
+static inline void tu_first_line(int fd, char *line, size_t size)
+{
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    line[0] = '\0';
+    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
+        if (poll(&p, 1, 200) > 0) {
+            ssize_t r = read(fd, line + got, size - 1 - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            line[got] = '\0';
+        }
+    }
+    close(fd);
+}
+
 /* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
  * for "READY <port>" on its stdout; what names it in the failure message. */
 static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,
@@ -109,19 +128,8 @@ static inline void tu_server_start(struct tu_server *s, const char *dir, const c
     close(in[0]);
     close(out[1]);
     s->in = in[1];
-    char line[64] = "";
-    size_t got = 0;
-    struct pollfd p = {.fd = out[0], .events = POLLIN};
-    for (int i = 0; i < 100 && !strchr(line, '\n'); i++) {
-        if (poll(&p, 1, 200) > 0) {
-            ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-            line[got] = '\0';
-        }
-    }
-    close(out[0]);
+    char line[64];
+    tu_first_line(out[0], line, sizeof line);
     if (sscanf(line, "READY %d", &s->port) != 1)
         fail_msg("%s did not start: '%s'", what, line);
 }

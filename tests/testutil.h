@@ -149,6 +149,11 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
 
 /* Runs herald in dir with the arguments and expects exit status 0, else
  * fails with its output. */
+/* The [serve] section a configuration that sends marketing email needs
+ * (its signed unsubscribe links); `herald init` makes the secret. */
+#define TU_SERVE_CONF                                                                              \
+    "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
+
 #define TU_HERALD_OK(dir, ...)                                                                     \
     do {                                                                                           \
         struct tu_run r_;                                                                          \

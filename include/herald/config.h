@@ -76,6 +76,19 @@ struct hd_quiet_rule {
     int line;
 };
 
+/* [serve]: the HTTP service (herald serve) and the links it answers. */
+struct hd_serve_cfg {
+    char *listen;                    /* ADDR:PORT; default 127.0.0.1:8025 */
+    char *public_url;                /* the base URL of links, no trailing '/'; NULL when unset */
+    struct hd_cfg_secret secrets[2]; /* the signing secret, then the previous one;
+                                      * value NULL when not given */
+    int64_t body_limit;              /* bytes; default 1 MiB */
+    uint32_t connection_limit;       /* default 256 */
+    int64_t timeout;                 /* seconds a connection may idle; default 30 */
+    int64_t unsubscribe_valid;       /* seconds a link token is valid; default 400d */
+    unsigned seen;                   /* keys given, for duplicates */
+};
+
 struct hd_config {
     char *path;           /* the file read, or NULL when only defaults apply */
     char *database;       /* [herald] database; default var/herald.db */
@@ -110,6 +123,7 @@ struct hd_config {
      * 0.5 and 100 */
     double pause_on_failure_rate;
     uint32_t failure_window;
+    struct hd_serve_cfg serve; /* [serve] */
 };
 
 /* The longest line a configuration file may have, in bytes without the line
@@ -138,6 +152,7 @@ struct hd_paths {
     const char *database;  /* the default database: var/herald.db, or in state */
     const char *templates; /* the default templates: templates, or DATADIR/herald/templates */
     const char *outbox;    /* the built-in outbox provider's folder: var/outbox, or in state */
+    const char *secret;    /* the built-in link-signing secret: var/herald.secret, or in state */
 };
 void hd_paths_get(struct hd_paths *p);
 

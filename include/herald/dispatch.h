@@ -89,6 +89,12 @@ struct hd_decision {
 
 /* The longest look-back the caps and the campaign's resend-after need. */
 int64_t hd_dispatch_horizon(const struct hd_config *cfg, const struct hd_campaign *c);
+
+/* 0 when the campaign can carry its links; HD_E_CONFIG, saying how to fix
+ * it, for marketing email without [serve] public_url or its secret
+ * (links.c). */
+int hd_dispatch_links_ready(const struct hd_config *cfg, const struct hd_campaign *c,
+                            struct hd_err *err);
 /* Runs checks 1-4 on a claimed message at time now. */
 void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *camp,
                         const struct hd_claimed *m, struct hd_zones *zones, int64_t now,

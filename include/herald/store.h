@@ -57,8 +57,10 @@ struct hd_consent {
     int channel;  /* enum hd_channel */
     int category; /* enum hd_category */
     int status;   /* enum hd_consent_status */
-    char *source; /* who recorded it: "cli", "import", "gateway" */
+    char *source; /* who recorded it: "cli", "import", "gateway", "unsubscribe" */
     int64_t updated_at;
+    int64_t message_id; /* the message whose link recorded it, or 0 */
+    char *campaign;     /* that message's campaign, or NULL */
 };
 
 /* A stored contact. Strings are owned and NULL when absent; release with
@@ -98,6 +100,19 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
 /* Records consent for one channel and category. HD_E_NOTFOUND if no contact. */
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err);
+
+/* For a link's token (consent.c): the contact's locale ("" when none) and
+ * its consent for the channel and category (0 when none recorded, else an
+ * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
+int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
+                          char *locale, size_t n, int *status, struct hd_err *err);
+/* Records an opt-out from the link of a message (source "unsubscribe",
+ * ...), with the message and its campaign, unless one is recorded already;
+ * *changed says whether a row changed. A contact that is gone changes
+ * nothing. */
+int hd_store_link_optout(struct hd_store *st, int64_t contact, int64_t message, int channel,
+                         int category, const char *source, int64_t now, bool *changed,
+                         struct hd_err *err);
 
 /* ---- import ---------------------------------------------------------------- */
 

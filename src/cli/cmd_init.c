@@ -1,12 +1,14 @@
 /* cmd_init: `herald init [--db PATH]` creates the database (0600), or brings
  * an existing one to the current schema; it is the only command that makes a
  * database of a missing or empty file. The default path's folder (var/) is
- * created too, 0700; an explicit path's folder must exist. */
+ * created too, 0700; an explicit path's folder must exist. So is the link
+ * signing secret [serve] secret_file names, when that file is missing. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "herald/serve.h"
 #include "herald/store.h"
 
 static const char init_usage[] =
@@ -14,7 +16,8 @@ static const char init_usage[] =
     "\n"
     "Creates the database (default: the configuration's database, var/herald.db),\n"
     "creating var/ when the default path is used. On an existing database it\n"
-    "applies any pending schema migrations.\n";
+    "applies any pending schema migrations. When [serve] secret_file names a\n"
+    "file that does not exist, creates it with a new random secret (mode 0600).\n";
 
 static int init_opt(void *ud, int id, const char *arg)
 {
@@ -22,6 +25,25 @@ static int init_opt(void *ud, int id, const char *arg)
     (void)id; /* only --db */
     ctx->db_override = arg;
     return 0;
+}
+
+/* [serve] secret_file names a file not made yet: make it (links are
+ * signed with it). */
+static int init_secret(struct hd_ctx *ctx)
+{
+    const struct hd_cfg_secret *sec = &ctx->cfg->serve.secrets[0];
+    struct hd_err err = {0};
+    if (sec->value || !sec->via || strcmp(sec->via, "secret_file") != 0)
+        return EXIT_OK;
+    /* its folder, when it is the default's var/ */
+    if (strncmp(sec->ref, "var/", 4) == 0 && mkdir("var", 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "herald: cannot create folder 'var': %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (hd_serve_init_secret(sec->ref, false, &err) < 0)
+        return cmd_fail(ctx, &err);
+    printf("created the link signing secret '%s' (mode 0600)\n", sec->ref);
+    return EXIT_OK;
 }
 
 int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
@@ -51,5 +73,5 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_fail(ctx, &err);
     printf("%s database '%s' (schema version %d)\n", existed ? "up to date:" : "created", path,
            version);
-    return EXIT_OK;
+    return init_secret(ctx);
 }

@@ -141,6 +141,7 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     int started;
     cli_catch_signals();
     if (hd_store_campaign_get(ctx->store, argv[i], 0, &camp, &err) < 0 ||
+        hd_dispatch_links_ready(ctx->cfg, &camp, &err) < 0 ||
         hd_campaign_check_send(&camp, hd_clock_now(&ctx->clock), args.now, &err) < 0 ||
         hd_campaign_start(ctx->store, ctx->cfg, &camp, hd_clock_now_ms(&ctx->clock),
                           cli_fire_progress, &v, &started, &f, &err) < 0)

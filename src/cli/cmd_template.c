@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "herald/token.h"
 #include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/html.h"
@@ -361,6 +362,25 @@ static int preview_opt(void *ud, int id, const char *arg)
     return 0;
 }
 
+/* The links a message to contact k would carry, of the shape the
+ * dispatcher makes (public_url/u/TOKEN), but signed with a key no service
+ * holds, so that a preview's link never unsubscribes anyone; without
+ * [serve] public_url, placeholders. */
+static void preview_links(struct hd_ctx *ctx, const struct hd_contact *k, json_t *data)
+{
+    const char *base = ctx->cfg->serve.public_url;
+    char tok[HD_TOKEN_MAX], link[HD_LINK_MAX];
+    struct hd_token t = {k->id, 0, HD_CH_EMAIL, HD_CAT_MARKETING,
+                         hd_clock_now(&ctx->clock) / 86400};
+    hd_token_make(&t, &(struct hd_token_key){"preview", 7}, tok);
+    static const char *const kinds[] = {"unsubscribe_url", "u", "preferences_url", "p"};
+    for (int i = 0; i < 4; i += 2) {
+        snprintf(link, sizeof link, "%s/%s/%s", base ? base : "https://unsubscribe.example.invalid",
+                 kinds[i + 1], tok);
+        json_object_set_new(data, kinds[i], json_string(link));
+    }
+}
+
 /* The data to render with: the stored contact's, or the file's; the
  * request's locale and zone from --locale, else the contact (or the data's
  * "locale" and "timezone"), else the configuration. */
@@ -377,6 +397,7 @@ static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct
         *out = data = hd_tpl_data(k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
                                   "https://unsubscribe.example.invalid/preview");
         json_decref(campaign);
+        preview_links(ctx, k, data);
         hd_tpl_req_init(req, k, ctx->cfg, hd_clock_now(&ctx->clock), data, fmt);
     } else if (!(*out = data = data_from_file(ctx, a->data_path, err))) {
         return -1;

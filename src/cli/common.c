@@ -287,6 +287,11 @@ json_t *cmd_contact_json(const struct hd_contact *k)
                 json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
             json_object_set_new(e, "source", json_string(c->source));
             json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
+            if (c->message_id) {
+                json_object_set_new(e, "message_id", json_integer(c->message_id));
+                json_object_set_new(e, "campaign",
+                                    c->campaign ? json_string(c->campaign) : json_null());
+            }
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "consent", arr);

@@ -49,6 +49,7 @@ static const struct command commands[] = {
     {"why", cmd_why, NEED_CONFIG | NEED_STORE, "why a contact did or did not get a campaign"},
     {"stats", cmd_stats, NEED_CONFIG | NEED_STORE, "a campaign's numbers, A/B and conversions"},
     {"events", cmd_events, NEED_CONFIG | NEED_STORE, "import conversion events (for stats --goal)"},
+    {"serve", cmd_serve, NEED_CONFIG, "the HTTP service: one-click unsubscribe, health"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

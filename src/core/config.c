@@ -21,6 +21,7 @@
 #include "herald/log.h"
 #include "herald/time.h"
 #include "herald/valid.h"
+#include "config_int.h"
 
 static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push"};
 static const char *const category_names[HD_CAT_COUNT] = {"marketing", "transactional"};
@@ -510,6 +511,14 @@ static int on_dispatch(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+static int on_serve(struct parse *ps, const char *key, const char *v)
+{
+    char why[768];
+    if (hd_cfg_serve_key(&ps->cfg->serve, key, v, ps->line, why, sizeof why) < 0)
+        return fail(ps, "%s", why);
+    return 1;
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -534,9 +543,11 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_log(ps, key, value);
     if (strcmp(section, "dispatch") == 0)
         return on_dispatch(ps, key, value);
+    if (strcmp(section, "serve") == 0)
+        return on_serve(ps, key, value);
     return fail(ps,
-                "unknown section [%s] (known: herald, log, dispatch, provider NAME, channel "
-                "email|sms|push, caps, quiet_hours, template_vars, import)",
+                "unknown section [%s] (known: herald, log, dispatch, serve, provider NAME, "
+                "channel email|sms|push, caps, quiet_hours, template_vars, import)",
                 section);
 }
 
@@ -641,40 +652,49 @@ static void ini_read(struct parse *ps, const char *text)
 
 /* ---- providers, once the whole file is read ----------------------------- */
 
+int hd_cfg_secret_read(const char *ref, bool is_env, char **value, size_t *len, char *why, size_t n)
+{
+    if (is_env) {
+        const char *e = getenv(ref);
+        if (!e || !*e) {
+            snprintf(why, n, "environment variable '%s' is not set", ref);
+            return -1;
+        }
+        *value = hd_xstrdup(e);
+        *len = strlen(e);
+        return 0;
+    }
+    struct hd_buf b;
+    hd_buf_init(&b);
+    if (hd_buf_read_file(&b, ref) < 0) {
+        int e = errno;
+        hd_wipe(b.data, b.cap);
+        hd_buf_release(&b);
+        snprintf(why, n, "cannot read '%s': %s", ref, strerror(e));
+        return -1;
+    }
+    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+        b.data[--b.len] = '\0';
+    if (b.len == 0) {
+        hd_buf_release(&b);
+        snprintf(why, n, "'%s' is empty", ref);
+        return -1;
+    }
+    *value = hd_buf_detach(&b, len);
+    return 0;
+}
+
 static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *name,
                        const struct hd_cfg_kv *kv, bool is_env)
 {
-    char *value = NULL;
+    char *value = NULL, why[600];
     size_t len = 0;
     ps->line = kv->line;
     if (!*kv->value)
         return fail(ps, "[provider %s] %s: give a %s", p->name, kv->key,
                     is_env ? "variable name" : "file path");
-    if (is_env) {
-        const char *e = getenv(kv->value);
-        if (!e || !*e)
-            return fail(ps, "[provider %s] %s: environment variable '%s' is not set", p->name,
-                        kv->key, kv->value);
-        value = hd_xstrdup(e);
-        len = strlen(e);
-    } else {
-        struct hd_buf b;
-        hd_buf_init(&b);
-        if (hd_buf_read_file(&b, kv->value) < 0) {
-            int e = errno;
-            hd_wipe(b.data, b.cap);
-            hd_buf_release(&b);
-            return fail(ps, "[provider %s] %s: cannot read '%s': %s", p->name, kv->key, kv->value,
-                        strerror(e));
-        }
-        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-            b.data[--b.len] = '\0';
-        if (b.len == 0) {
-            hd_buf_release(&b);
-            return fail(ps, "[provider %s] %s: '%s' is empty", p->name, kv->key, kv->value);
-        }
-        value = hd_buf_detach(&b, &len);
-    }
+    if (hd_cfg_secret_read(kv->value, is_env, &value, &len, why, sizeof why) < 0)
+        return fail(ps, "[provider %s] %s: %s", p->name, kv->key, why);
     HD_GROW(p->secrets, p->nsecrets);
     p->secrets[p->nsecrets++] = (struct hd_cfg_secret){
         hd_xstrdup(name), hd_xstrdup(kv->key), hd_xstrdup(kv->value), value, len, kv->line};
@@ -919,6 +939,7 @@ static struct hd_config *defaults(void)
     cfg->on_cap = HD_ON_CAP_DROP;
     cfg->pause_on_failure_rate = 0.5;
     cfg->failure_window = 100;
+    hd_cfg_serve_defaults(&cfg->serve);
     return cfg;
 }
 
@@ -985,6 +1006,11 @@ int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
     if (!path) {
         struct hd_config *cfg = defaults();
         default_outbox(cfg);
+        char why[768];
+        if (hd_cfg_serve_builtin(&cfg->serve, why, sizeof why) < 0) {
+            hd_config_free(cfg);
+            return hd_err_set(err, HD_E_CONFIG, "built-in [serve]: %s", why);
+        }
         *out = cfg;
         return 0;
     }
@@ -1067,6 +1093,7 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->caps);
     free(cfg->quiet);
     kv_free(cfg->vars, cfg->nvars);
+    hd_cfg_serve_release(&cfg->serve);
     free(cfg);
 }
 
@@ -1099,6 +1126,9 @@ void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
     for (size_t i = 0; i < cfg->nproviders; i++)
         for (size_t s = 0; s < cfg->providers[i].nsecrets; s++)
             hd_log_add_secret(log, cfg->providers[i].secrets[s].value);
+    for (int k = 0; k < 2; k++)
+        if (cfg->serve.secrets[k].value)
+            hd_log_add_secret(log, cfg->serve.secrets[k].value);
 }
 
 static void dump_scope(struct hd_buf *out, int cat, int ch)
@@ -1190,4 +1220,5 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);
     if (cfg->import.map)
         hd_buf_addf(out, "\n[import]\nmap = %s\n", cfg->import.map);
+    hd_cfg_serve_dump(&cfg->serve, out);
 }

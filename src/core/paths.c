@@ -4,7 +4,7 @@
  * running binary is "installed" when it is BINDIR/herald itself (compared
  * through /proc/self/exe: the same device and inode). An installed herald reads
  * SYSCONFDIR/herald/herald.conf whatever the working directory and, for keys
- * its configuration leaves out, keeps its database and outbox in the state
+ * its configuration leaves out, keeps its database, outbox and link secret in the state
  * folder LOCALSTATEDIR/lib/herald and reads templates from
  * DATADIR/herald/templates. Any other binary (build/herald in the source
  * tree, a test) keeps the relative defaults the source tree and the demo
@@ -44,9 +44,11 @@ void hd_paths_get(struct hd_paths *p)
         p->database = HD_LOCALSTATEDIR "/lib/herald/herald.db";
         p->templates = HD_DATADIR "/herald/templates";
         p->outbox = HD_LOCALSTATEDIR "/lib/herald/outbox";
+        p->secret = HD_LOCALSTATEDIR "/lib/herald/herald.secret";
     } else {
         p->database = "var/herald.db";
         p->templates = "templates";
         p->outbox = "var/outbox";
+        p->secret = "var/herald.secret";
     }
 }

@@ -46,6 +46,20 @@ static void enqueue(struct prov *p, struct job *j)
     /* stats.waiting is counted by the caller */
 }
 
+/* The message's signed links (one HMAC), as the template variables
+ * unsubscribe_url and preferences_url, and marketing mail's
+ * List-Unsubscribe. Without [serve] public_url there are none. */
+static void add_links(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
+                      json_t *data)
+{
+    char prefs[HD_LINK_MAX];
+    struct hd_token t = {m->contact_id, m->id, j->channel, j->camp->c.category, 0};
+    if (!hd_token_links(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs))
+        return;
+    json_object_set_new(data, "unsubscribe_url", json_string(j->unsub_url));
+    json_object_set_new(data, "preferences_url", json_string(prefs));
+}
+
 /* Render, strictly, for the chosen channel. */
 static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
                       struct hd_err *err)
@@ -53,6 +67,7 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     /* the variables are built once; hd_tpl_data's merge would copy them */
     json_t *contact = hd_tpl_contact(&m->contact),
            *data = hd_tpl_top(contact, j->camp->json, j->msg.id, NULL);
+    add_links(d, m, j, data);
     const json_t *below[] = {d->vars, contact};
     struct hd_tpl_req req;
     hd_tpl_req_init(&req, &m->contact, d->cfg, now_ms(d) / 1000, data, d->fmt);
@@ -65,6 +80,8 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
+    if (j->unsub_url[0] && j->channel == HD_CH_EMAIL && j->msg.category == HD_CAT_MARKETING)
+        j->msg.unsubscribe_url = j->unsub_url;
     if (j->channel == HD_CH_SMS && j->msg.body) {
         struct hd_sms_info info;
         const struct hd_provider_cfg *p = d->prov[j->provider].cfg;

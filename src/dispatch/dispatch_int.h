@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "herald/dispatch.h"
+#include "herald/token.h"
 #include "herald/policy.h"
 
 #define LEASE_SECS 3600
@@ -59,8 +60,9 @@ struct job {
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
-    struct job *next;          /* in its provider's queue */
-    struct job *iprev, *inext; /* in flight */
+    char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
+    struct job *next;            /* in its provider's queue */
+    struct job *iprev, *inext;   /* in flight */
 };
 
 struct prov {

@@ -34,6 +34,10 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
         camp_free(c);
         return NULL;
     }
+    if (hd_dispatch_links_ready(d->cfg, &c->c, err) < 0) {
+        camp_free(c);
+        return NULL;
+    }
     if (c->c.rate) {
         struct hd_rate rate;
         if (hd_units_rate(c->c.rate, &rate, NULL) == 0) {

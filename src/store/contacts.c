@@ -22,8 +22,10 @@ void hd_contact_release(struct hd_contact *c)
     free(c->attrs);
     free(c->fcm_token);
     free(c->apns_token);
-    for (size_t i = 0; i < c->nconsent; i++)
+    for (size_t i = 0; i < c->nconsent; i++) {
         free(c->consent[i].source);
+        free(c->consent[i].campaign);
+    }
     free(c->consent);
     memset(c, 0, sizeof *c);
 }
@@ -64,8 +66,10 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
     }
     hd_store_read_contact(s, out);
     if ((rc = hd_store_prepare(st,
-                               "SELECT channel, category, status, source, updated_at FROM consent "
-                               "WHERE contact_id = ?1 ORDER BY channel, category",
+                               "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
+                               "k.message_id, c.name FROM consent k LEFT JOIN campaigns c ON "
+                               "c.id = k.campaign_id WHERE k.contact_id = ?1 "
+                               "ORDER BY k.channel, k.category",
                                &cs, err)) < 0)
         goto out;
     sqlite3_bind_int64(cs, 1, out->id);
@@ -79,6 +83,8 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
                         : HD_CONSENT_OPTED_IN;
         k->source = hd_store_col_dup(cs, 3);
         k->updated_at = sqlite3_column_int64(cs, 4);
+        k->message_id = sqlite3_column_int64(cs, 5);
+        k->campaign = hd_store_col_dup(cs, 6);
     }
     if (step != SQLITE_DONE) {
         rc = hd_store_fail(st, err, "reading consent");
@@ -200,7 +206,8 @@ int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, i
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
              "SELECT id, ?2, ?3, ?4, ?5, ?6 FROM contacts WHERE ext_id = ?1 "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
-             "source = excluded.source, updated_at = excluded.updated_at",
+             "source = excluded.source, updated_at = excluded.updated_at, message_id = NULL, "
+             "campaign_id = NULL",
              &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);

@@ -251,6 +251,10 @@ static const char *const migrations[] = {
     "UPDATE runs SET seq = (SELECT count(*) FROM runs o WHERE o.campaign_id = runs.campaign_id "
     "  AND o.id <= runs.id);"
     "CREATE UNIQUE INDEX runs_seq ON runs(campaign_id, seq);",
+    /* 7: a consent change made from a message's link records the
+     * message and its campaign (provable consent); NULL for others */
+    "ALTER TABLE consent ADD COLUMN message_id INTEGER;"
+    "ALTER TABLE consent ADD COLUMN campaign_id INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

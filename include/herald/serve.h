@@ -1,0 +1,34 @@
+/* serve: herald's HTTP service (herald serve): one-click unsubscribe (RFC
+ * 8058) and the unsubscribe page at /u/TOKEN, /healthz and /readyz, on
+ * libmicrohttpd with its internal epoll thread and a small pool of
+ * workers. Every request is bounded ([serve] body_limit, connection_limit,
+ * timeout) and logged at debug as one line without its token; a stop asked
+ * for by the caller finishes the requests in flight and refuses new ones. */
+#ifndef HERALD_SERVE_H
+#define HERALD_SERVE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "herald/config.h"
+#include "herald/err.h"
+#include "herald/log.h"
+#include "herald/time.h"
+
+struct hd_serve_opts {
+    const char *listen;    /* ADDR:PORT, or NULL for [serve] listen; port 0 picks one */
+    bool (*stopped)(void); /* polled; true asks for a graceful stop */
+    FILE *announce;        /* gets "listening on http://ADDR:PORT\n" once bound; may be NULL */
+};
+
+/* Serves until o->stopped() says so. The store at db_path is opened when a
+ * request first needs it (so /healthz answers while the database is away).
+ * cfg, log and clock are borrowed. */
+int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
+                 const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err);
+
+/* Writes a new random 32-byte secret to path, as hex (or base64), with mode
+ * 0600; HD_E_EXISTS when the file exists (it is never overwritten). */
+int hd_serve_init_secret(const char *path, bool base64, struct hd_err *err);
+
+#endif

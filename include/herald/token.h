@@ -1,0 +1,72 @@
+/* token: the signed, per-recipient link token of unsubscribe and preference
+ * links. A token names a contact, a message, a channel, a category and the
+ * day it was issued, and carries an HMAC-SHA256 over them made with the
+ * service's secret, so that verifying one needs no database read. The text
+ * is "v1." and then base64url (no padding) of the fields and the MAC. A
+ * token verifies with the current secret or the previous one (a rotation)
+ * and expires a configurable time after the day it was issued. */
+#ifndef HERALD_TOKEN_H
+#define HERALD_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/err.h"
+
+/* What a token says. */
+struct hd_token {
+    int64_t contact; /* the contact's internal id */
+    int64_t message; /* the queued message's id */
+    int channel;     /* enum hd_channel */
+    int category;    /* enum hd_category */
+    int64_t day;     /* the day it was issued, in days since 1970-01-01 (UTC) */
+};
+
+/* A signing key, borrowed. */
+struct hd_token_key {
+    const void *key;
+    size_t len;
+};
+
+/* The longest token text, with its terminating NUL. */
+#define HD_TOKEN_MAX 96
+
+/* Writes the token's text into out. */
+void hd_token_make(const struct hd_token *t, const struct hd_token_key *key,
+                   char out[HD_TOKEN_MAX]);
+
+/* Why a token was refused. */
+enum hd_token_fault {
+    HD_TOKEN_OK = 0,
+    HD_TOKEN_MALFORMED, /* not a token of any version herald makes */
+    HD_TOKEN_FORGED,    /* neither secret signed it (or it was changed) */
+    HD_TOKEN_EXPIRED,   /* signed, but issued more than valid seconds ago */
+};
+
+/* Checks the len bytes at s against keys (the current secret first, then
+ * the previous one; a key with len 0 is skipped), at now (UTC seconds),
+ * with tokens valid for valid seconds after the start of their day. Fills
+ * *out on HD_TOKEN_OK (and on HD_TOKEN_EXPIRED), and *which (may be NULL)
+ * with the index of the key that verified. The MAC is compared in constant
+ * time. */
+int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
+                    int64_t now, int64_t valid, struct hd_token *out, int *which);
+
+/* The longest link, with its NUL: [serve] public_url is at most
+ * HD_PUBLIC_URL_MAX bytes. */
+#define HD_PUBLIC_URL_MAX 200
+#define HD_LINK_MAX (HD_PUBLIC_URL_MAX + 3 + HD_TOKEN_MAX)
+
+/* The message's links, public_url/u/TOKEN into unsub and public_url/p/TOKEN
+ * into prefs (may be NULL), each of HD_LINK_MAX bytes, signed with the
+ * current secret and issued on the day of now. False (and both "") when
+ * public_url or the secret is not set. */
+struct hd_serve_cfg;
+bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                    char *unsub, char *prefs);
+
+/* "malformed", "forged", "expired" (for logs and pages). */
+const char *hd_token_fault_name(int fault);
+
+#endif

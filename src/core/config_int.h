@@ -1,0 +1,28 @@
+/* config_int: what config.c shares with config_serve.c, the [serve]
+ * section's keys. */
+#ifndef HERALD_CONFIG_INT_H
+#define HERALD_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "herald/config.h"
+
+/* Reads a secret from the environment variable or the file ref names (a
+ * file's trailing line ends dropped) into *value (the caller wipes and
+ * frees it). Returns -1 with the reason in why, without the key's name. */
+int hd_cfg_secret_read(const char *ref, bool is_env, char **value, size_t *len, char *why,
+                       size_t n);
+
+void hd_cfg_serve_defaults(struct hd_serve_cfg *s);
+/* One key = value of [serve] on line; -1 with the message in why. */
+int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int line, char *why,
+                     size_t n);
+/* Without a configuration file: the local service's links, public_url
+ * http://127.0.0.1:8025 and secret_file var/herald.secret, as in
+ * etc/herald.conf, so that a fresh install runs end to end. */
+int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n);
+void hd_cfg_serve_release(struct hd_serve_cfg *s);
+void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
+
+#endif

@@ -1,0 +1,89 @@
+/* pages: the HTML pages of the service, templates/pages/NAME.mustache and
+ * NAME.zh-CN.mustache under the configured templates folder, so operators
+ * can brand them. They are compiled once at start-up and rendered with
+ * herald's Mustache, {{name}} HTML-escaped, not strict (a variable an
+ * operator's page does not use costs nothing, one it names that we do not
+ * give renders empty). A compiled template is read-only, so workers render
+ * concurrently. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/mustache.h"
+#include "serve_int.h"
+
+static const char *const page_names[PAGE_COUNT] = {"unsubscribe", "unsubscribed", "invalid"};
+static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
+
+struct hd_pages {
+    struct hd_mst *t[PAGE_COUNT][LANG_COUNT]; /* NULL: use English */
+};
+
+static int load_one(const char *path, bool required, struct hd_mst **out, struct hd_err *err)
+{
+    struct hd_buf b;
+    int rc = 0;
+    hd_buf_init(&b);
+    *out = NULL;
+    if (hd_buf_read_file(&b, path) < 0) {
+        if (required)
+            rc = hd_err_set(err, HD_E_CONFIG,
+                            "cannot read page template '%s' (is [herald] "
+                            "templates the folder holding pages/?)",
+                            path);
+    } else {
+        struct hd_mst_opts o = {.file = path};
+        rc = hd_mst_compile(b.data ? b.data : "", b.len, &o, out, err);
+    }
+    hd_buf_release(&b);
+    return rc;
+}
+
+int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err)
+{
+    struct hd_pages *p = hd_xcalloc(1, sizeof *p);
+    char path[4096];
+    int rc = 0;
+    for (int i = 0; i < PAGE_COUNT && rc == 0; i++) {
+        for (int l = 0; l < LANG_COUNT && rc == 0; l++) {
+            snprintf(path, sizeof path, "%s/pages/%s%s%s.mustache", dir, page_names[i],
+                     l ? "." : "", l ? lang_tags[l] : "");
+            rc = load_one(path, l == LANG_EN, &p->t[i][l], err);
+        }
+    }
+    if (rc < 0) {
+        hd_pages_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void hd_pages_free(struct hd_pages *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < PAGE_COUNT; i++)
+        for (int l = 0; l < LANG_COUNT; l++)
+            hd_mst_free(p->t[i][l]);
+    free(p);
+}
+
+int hd_pages_lang(const char *locale)
+{
+    return locale && strncmp(locale, "zh", 2) == 0 &&
+                   (!locale[2] || locale[2] == '-' || locale[2] == '_')
+               ? LANG_ZH
+               : LANG_EN;
+}
+
+int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
+                    struct hd_err *err)
+{
+    const struct hd_mst *t = p->t[page][lang] ? p->t[page][lang] : p->t[page][LANG_EN];
+    if (!p->t[page][lang])
+        lang = LANG_EN;
+    json_object_set_new(data, "lang", json_string(lang_tags[lang]));
+    struct hd_mst_env env = {.escape_html = true, .locale = lang_tags[lang]};
+    return hd_mst_render(t, data, &env, out, err);
+}

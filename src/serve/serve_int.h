@@ -1,0 +1,74 @@
+/* serve_int: what the files of src/serve share: the pages (pages.c) and the
+ * unsubscribe route (unsub.c), called by the server (server.c). */
+#ifndef HERALD_SERVE_INT_H
+#define HERALD_SERVE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/buf.h"
+#include "herald/config.h"
+#include "herald/log.h"
+#include "herald/store.h"
+#include "herald/time.h"
+#include "herald/token.h"
+
+enum page { PAGE_CONFIRM, PAGE_DONE, PAGE_INVALID, PAGE_COUNT };
+enum lang { LANG_EN, LANG_ZH, LANG_COUNT };
+
+struct hd_pages;
+/* Compiles templates/pages/NAME.mustache (required) and NAME.zh-CN.mustache
+ * (optional, else English) under dir. */
+int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err);
+void hd_pages_free(struct hd_pages *p);
+/* English, or Simplified Chinese for a locale of language zh. */
+int hd_pages_lang(const char *locale);
+/* Renders the page with data (an object; "lang" is added) into out, HTML
+ * escaped. Thread-safe. */
+int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
+                    struct hd_err *err);
+
+/* The server's shared state. */
+struct hd_srv {
+    const struct hd_config *cfg;
+    const char *db_path;
+    struct hd_log *log;
+    const struct hd_clock *clock;
+    struct hd_pages *pages;
+    struct hd_token_key keys[2]; /* current, previous (len 0 when none) */
+    pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
+    struct hd_store *st;         /* opened on first need; NULL after a failure */
+    long inflight;               /* requests begun and not completed (under mu) */
+};
+
+/* What a route answers: status, body, its type, an Allow header. */
+struct hd_answer {
+    int status;
+    const char *type; /* Content-Type */
+    struct hd_buf body;
+    const char *allow; /* for 405, else NULL */
+};
+
+/* A request to /u/TOKEN (or /p/TOKEN, the same for now). The token is
+ * checked when the headers are in (verify), the body afterwards. */
+struct hd_unsub {
+    int fault; /* enum hd_token_fault */
+    struct hd_token tok;
+    int lang;
+};
+void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char *accept_lang,
+                     struct hd_unsub *u);
+/* A bad token's answer: a page (html) or a line of text, 400, 403 or 410. */
+void hd_unsub_invalid(struct hd_srv *s, struct hd_unsub *u, bool html, struct hd_answer *a);
+/* GET: the page (confirm, or invalid); never writes. */
+void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
+/* POST with the body read (len bytes): records the opt-out. */
+void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
+                   struct hd_answer *a);
+/* The store, opened if need be; call with s->mu held. NULL with err set. */
+struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
+
+#endif

@@ -1,0 +1,427 @@
+/* server: herald serve on libmicrohttpd.
+ *
+ * MHD runs its own threads: a pool of SERVE_THREADS workers, each with its
+ * own epoll loop; this file's handler is called by them. A request is
+ * routed when its headers are in, and everything that can be refused
+ * without the body is refused then: an unknown path (404), a wrong method
+ * (405 with Allow), a Content-Length over [serve] body_limit (413), a bad
+ * token (4xx, decided from the path alone). Only a POST to a valid /u/
+ * link reads its body; it keeps the first BODY_KEEP bytes (the longest body
+ * it accepts) and counts the rest, so memory per request stays small
+ * whatever the limit. Every request is logged once, when MHD is done with
+ * it, at debug: method, path without the token, status, bytes, µs. The
+ * workers share one store connection under a mutex; it is opened when
+ * first needed and again after a failure. The caller's stop flag is polled:
+ * then MHD_quiesce_daemon closes the door to new connections, the ones in
+ * flight get up to [serve] timeout to finish, and MHD_stop_daemon ends. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "herald/serve.h"
+#include "serve_int.h"
+
+#define SERVE_THREADS 4
+#define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
+
+enum route { R_HEALTH, R_READY, R_UNSUB, R_NONE };
+
+static const struct {
+    const char *path; /* exact, or a prefix ending in '/' */
+    const char *allow;
+} routes[] = {
+    [R_HEALTH] = {"/healthz", "GET, HEAD"},
+    [R_READY] = {"/readyz", "GET, HEAD"},
+    [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
+};
+
+struct req {
+    int route;
+    int64_t start_us;
+    char method[8];
+    char path[160]; /* as logged: the token cut off, non-printables as '?' */
+    bool post, html;
+    bool begun; /* routed, and answered unless a body is to come */
+    struct hd_unsub u;
+    char body[BODY_KEEP];
+    size_t got; /* body bytes received, kept or not */
+    int status;
+    size_t bytes;
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err)
+{
+    if (s->st)
+        return s->st;
+    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000};
+    if (hd_store_open(s->db_path, &o, &s->st, err) < 0)
+        s->st = NULL;
+    return s->st;
+}
+
+static int route_of(const char *url, const char **rest)
+{
+    *rest = NULL;
+    for (int r = 0; r < R_NONE; r++) {
+        size_t n = strlen(routes[r].path);
+        if (routes[r].path[n - 1] == '/' ? strncmp(url, routes[r].path, n) == 0
+                                         : strcmp(url, routes[r].path) == 0) {
+            *rest = url + n;
+            return r;
+        }
+    }
+    /* /p/TOKEN, the preference centre's link, shows the unsubscribe page
+     * until the preference centre is built */
+    if (strncmp(url, "/p/", 3) == 0) {
+        *rest = url + 3;
+        return R_UNSUB;
+    }
+    return R_NONE;
+}
+
+static void log_path(struct req *q, const char *url)
+{
+    size_t n = 0;
+    const char *rest;
+    int r = route_of(url, &rest);
+    size_t keep = r == R_UNSUB ? (size_t)(rest - url) : strlen(url);
+    for (size_t i = 0; i < keep && n < sizeof q->path - 4; i++)
+        q->path[n++] = url[i] > ' ' && url[i] < 0x7f ? url[i] : '?';
+    if (r == R_UNSUB || keep > n)
+        q->path[n++] = '*';
+    q->path[n] = '\0';
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd_answer *a)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        a->body.len, a->body.data ? a->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        hd_buf_release(&a->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", a->type ? a->type : "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* the token is in the URL: never let it leave as a Referer */
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    if (a->allow)
+        MHD_add_response_header(resp, "Allow", a->allow);
+    q->status = a->status;
+    q->bytes = a->body.len;
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
+    MHD_destroy_response(resp);
+    hd_buf_release(&a->body);
+    return rc;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, struct req *q, int status, const char *msg,
+                            const char *allow)
+{
+    struct hd_answer a = {.status = status, .allow = allow};
+    hd_buf_init(&a.body);
+    hd_buf_adds(&a.body, msg);
+    return answer(c, q, &a);
+}
+
+static enum MHD_Result ready(struct hd_srv *s, struct MHD_Connection *c, struct req *q)
+{
+    struct hd_store *st = NULL;
+    struct hd_err err = {0};
+    struct hd_store_opts o = {.busy_timeout_ms = 1000, .readonly = true};
+    int v = 0;
+    char msg[1200];
+    if (hd_store_open(s->db_path, &o, &st, &err) < 0 || hd_store_user_version(st, &v, &err) < 0)
+        snprintf(msg, sizeof msg, "not ready: %s\n", err.msg);
+    else if (v != hd_store_schema_version())
+        snprintf(msg, sizeof msg, "not ready: database schema version %d, this herald needs %d\n",
+                 v, hd_store_schema_version());
+    else
+        snprintf(msg, sizeof msg, "ready\n");
+    hd_store_free(st);
+    return text(c, q, strncmp(msg, "ready", 5) == 0 ? 200 : 503, msg, NULL);
+}
+
+static int64_t content_length(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return errno || end == v || *end || n < 0 ? -1 : n;
+}
+
+static bool wants_html(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    return v && strstr(v, "text/html");
+}
+
+/* The headers are in: route, and answer now whatever needs no body. */
+static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
+                             const char *url, const char *method)
+{
+    const char *rest;
+    q->route = route_of(url, &rest);
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    q->post = strcmp(method, "POST") == 0;
+    if (q->route == R_NONE)
+        return text(c, q, 404, "not found\n", NULL);
+    if (!get && !(q->post && q->route == R_UNSUB))
+        return text(c, q, 405, "method not allowed\n", routes[q->route].allow);
+    int64_t len = content_length(c);
+    if (len < 0)
+        return text(c, q, 400, "bad Content-Length\n", NULL);
+    if (len > s->cfg->serve.body_limit)
+        return text(c, q, 413, "request body too large\n", NULL);
+    if (q->route == R_HEALTH)
+        return text(c, q, 200, "ok\n", NULL);
+    if (q->route == R_READY)
+        return ready(s, c, q);
+    hd_unsub_verify(s, rest, strlen(rest),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"), &q->u);
+    q->html = wants_html(c);
+    if (q->post && q->u.fault) {
+        struct hd_answer a = {0};
+        hd_unsub_invalid(s, &q->u, q->html, &a);
+        return answer(c, q, &a);
+    }
+    if (!q->post) {
+        struct hd_answer a = {0};
+        hd_unsub_get(s, &q->u, &a);
+        return answer(c, q, &a);
+    }
+    return MHD_YES; /* the body comes next */
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *data,
+                               size_t *size, void **con_cls)
+{
+    struct hd_srv *s = cls;
+    struct req *q = *con_cls;
+    (void)version;
+    if (!q) {
+        q = hd_xcalloc(1, sizeof *q);
+        q->start_us = mono_us();
+        pthread_mutex_lock(&s->mu);
+        s->inflight++;
+        pthread_mutex_unlock(&s->mu);
+        snprintf(q->method, sizeof q->method, "%s", method);
+        log_path(q, url);
+        *con_cls = q;
+        /* a request without a body is answered on the next call: a
+         * response queued on the first one closes the connection */
+        if (strcmp(method, "POST") != 0 && content_length(c) == 0)
+            return MHD_YES;
+        q->begun = true;
+        return begin(s, c, q, url, method);
+    }
+    if (!q->begun) {
+        q->begun = true;
+        return begin(s, c, q, url, method);
+    }
+    if (q->status)
+        return MHD_YES; /* answered already; MHD drops the rest */
+    if (*size) {
+        if (q->got < sizeof q->body)
+            memcpy(q->body + q->got, data,
+                   *size < sizeof q->body - q->got ? *size : sizeof q->body - q->got);
+        q->got += *size;
+        *size = 0;
+        /* a body without Content-Length (chunked) counted past the limit:
+         * a response cannot be queued mid-body, so the connection closes */
+        if (q->got > (size_t)s->cfg->serve.body_limit) {
+            q->status = 413;
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    struct hd_answer a = {0};
+    /* a body longer than any accepted one is answered as an empty one: 400 */
+    hd_unsub_post(s, &q->u, q->body, q->got > sizeof q->body ? 0 : q->got, &a);
+    return answer(c, q, &a);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct hd_srv *s = cls;
+    struct req *q = *con_cls;
+    (void)c;
+    if (!q)
+        return;
+    pthread_mutex_lock(&s->mu);
+    hd_log_debug(s->log, "http: %s %s %d %zu bytes %lld µs%s", q->method, q->path, q->status,
+                 q->bytes, (long long)(mono_us() - q->start_us),
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
+    s->inflight--;
+    pthread_mutex_unlock(&s->mu);
+    hd_wipe(q, sizeof *q); /* the token's fields */
+    free(q);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct hd_srv *s = cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    pthread_mutex_lock(&s->mu);
+    hd_log_warn(s->log, "serve: libmicrohttpd: %s", line);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ADDR:PORT ([v6]:PORT) -> a socket address. */
+static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, struct hd_err *err)
+{
+    char host[256], *colon;
+    snprintf(host, sizeof host, "%s", listen);
+    colon = strrchr(host, ':');
+    if (!colon || colon == host)
+        return hd_err_set(err, HD_E_USAGE, "listen address '%s' is not ADDRESS:PORT", listen);
+    *colon = '\0';
+    char *h = host, *port = colon + 1;
+    if (*h == '[' && colon[-1] == ']') {
+        h++;
+        colon[-1] = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
+                    *ai = NULL;
+    int rc = getaddrinfo(h, port, &hints, &ai);
+    if (rc != 0)
+        return hd_err_set(err, HD_E_CONFIG, "listen address '%s': %s", listen, gai_strerror(rc));
+    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+    *v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_err *err)
+{
+    struct sockaddr_storage sa;
+    bool v6 = false;
+    if (resolve(listen, &sa, &v6, err) < 0)
+        return NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+#ifdef __linux__
+                     MHD_USE_EPOLL |
+#else
+                     MHD_USE_AUTO |
+#endif
+                     (v6 ? MHD_USE_IPv6 : 0);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    if (!d)
+        hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
+                   listen);
+    return d;
+}
+
+/* Stops taking connections, lets the requests in flight finish (up to the
+ * connection timeout), then stops, closing idle kept-alive connections. */
+static void stop(struct hd_srv *s, struct MHD_Daemon *d)
+{
+    MHD_socket fd = MHD_quiesce_daemon(d);
+    /* MHD no longer accepts on it, but the kernel would still complete
+     * handshakes into its backlog, to be reset only at the end: stop
+     * listening now (closing must wait for MHD_stop_daemon) */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
+    int64_t until = hd_clock_mono_ms() + s->cfg->serve.timeout * 1000;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        long n = s->inflight;
+        pthread_mutex_unlock(&s->mu);
+        if (n == 0 || hd_clock_mono_ms() >= until)
+            break;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *db_path,
+                    struct hd_log *log, const struct hd_clock *clock, struct hd_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg;
+    s->db_path = db_path;
+    s->log = log;
+    s->clock = clock;
+    for (int k = 0; k < 2; k++)
+        s->keys[k] = (struct hd_token_key){cfg->serve.secrets[k].value, cfg->serve.secrets[k].len};
+    const struct hd_cfg_secret *sec = &cfg->serve.secrets[0];
+    if (!s->keys[0].len && sec->via)
+        return hd_err_set(err, HD_E_CONFIG,
+                          "[serve] secret_file '%s' does not exist: run 'herald init' to make it",
+                          sec->ref);
+    if (!s->keys[0].len)
+        return hd_err_set(err, HD_E_CONFIG,
+                          "[serve] has no secret to check links with: run 'herald serve "
+                          "init-secret var/herald.secret' and set secret_file = "
+                          "var/herald.secret");
+    pthread_mutex_init(&s->mu, NULL);
+    return hd_pages_load(cfg->templates, &s->pages, err);
+}
+
+int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
+                 const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err)
+{
+    struct hd_srv s;
+    int rc = srv_init(&s, cfg, db_path, log, clock, err);
+    struct MHD_Daemon *d = NULL;
+    if (rc == 0 && !(d = start(&s, o->listen ? o->listen : cfg->serve.listen, err)))
+        rc = HD_E_IO;
+    if (rc == 0) {
+        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        const char *l = o->listen ? o->listen : cfg->serve.listen;
+        int port = i ? (int)i->port : 0;
+        hd_log_info(log, "serve: listening on %.*s:%d (%d workers)", (int)(strrchr(l, ':') - l), l,
+                    port, SERVE_THREADS);
+        if (o->announce) {
+            fprintf(o->announce, "listening on http://%.*s:%d\n", (int)(strrchr(l, ':') - l), l,
+                    port);
+            fflush(o->announce);
+        }
+        while (!o->stopped()) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        hd_log_info(log, "serve: stopping: finishing the requests in flight");
+        stop(&s, d);
+    }
+    if (s.keys[0].len || s.pages) {
+        hd_pages_free(s.pages);
+        hd_store_free(s.st);
+        pthread_mutex_destroy(&s.mu);
+    }
+    return rc;
+}

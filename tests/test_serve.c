@@ -1,0 +1,829 @@
+/* test_serve: herald serve and the link tokens (issue 18). The token unit
+ * tests check the round trip, a changed byte, expiry, rotation and
+ * malformed input; the end-to-end tests start the real `herald serve` on
+ * 127.0.0.1 (an ephemeral port it prints), send a campaign to the outbox,
+ * take the List-Unsubscribe URL from the .eml file and talk to the service
+ * with curl. */
+#include "testnet.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "herald/config.h"
+#include "herald/log.h"
+#include "herald/state.h"
+#include "herald/token.h"
+
+static const struct hd_token_key k_now = {"current-secret-0123456789abcdef", 31};
+static const struct hd_token_key k_old = {"previous-secret-0123456789abcdef", 32};
+
+static const struct hd_token sample = {42, 1234567, HD_CH_EMAIL, HD_CAT_MARKETING, 20000};
+
+#define DAY 86400
+
+static void test_serve_token_round_trip(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token got;
+    int which = -1;
+    hd_token_make(&sample, &k_now, t);
+    assert_int_equal(strncmp(t, "v1.", 3), 0);
+    assert_int_equal(strlen(t), 75);
+    assert_true(strspn(t + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                72);
+    assert_int_equal(
+        hd_token_verify(t, strlen(t), &k_now, 1, 20000 * DAY + 5, 400 * DAY, &got, &which),
+        HD_TOKEN_OK);
+    assert_int_equal(which, 0);
+    assert_int_equal(got.contact, 42);
+    assert_int_equal(got.message, 1234567);
+    assert_int_equal(got.channel, HD_CH_EMAIL);
+    assert_int_equal(got.category, HD_CAT_MARKETING);
+    assert_int_equal(got.day, 20000);
+}
+
+/* The text, byte for byte, as an independent implementation (Python's
+ * hmac and base64 modules) makes it: struct.pack(">QQBBI", 42, 1234567, 0,
+ * 0, 20000), HMAC-SHA256 over b"v1" + that with b"fuzz-current-key",
+ * "v1." + urlsafe_b64encode(record + mac) without padding. It is the seed
+ * of tests/fuzz/corpus/token too. */
+static void test_serve_token_independent(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token_key k = {"fuzz-current-key", 16};
+    hd_token_make(&sample, &k, t);
+    assert_string_equal(
+        t, "v1.AAAAAAAAACoAAAAAABLWhwAAAABOIPnxrmmWLfg7tKGZHrjQ2IOqPub6UuZteWumgD2rmg4o");
+}
+
+static void test_serve_token_tampered(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token got;
+    hd_token_make(&sample, &k_now, t);
+    size_t n = strlen(t);
+    /* every position of the record and of the MAC counts */
+    for (size_t i = 3; i < n; i++) {
+        char c = t[i];
+        t[i] = c == 'A' ? 'B' : 'A';
+        int rc = hd_token_verify(t, n, &k_now, 1, 20000 * DAY, 400 * DAY, &got, NULL);
+        if (rc != HD_TOKEN_FORGED)
+            fail_msg("a change at %zu gave %s", i, hd_token_fault_name(rc));
+        t[i] = c;
+    }
+    /* another secret did not sign it */
+    assert_int_equal(hd_token_verify(t, n, &k_old, 1, 20000 * DAY, 400 * DAY, &got, NULL),
+                     HD_TOKEN_FORGED);
+}
+
+static void test_serve_token_expired(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token got;
+    hd_token_make(&sample, &k_now, t);
+    int64_t issued = 20000 * DAY;
+    assert_int_equal(
+        hd_token_verify(t, strlen(t), &k_now, 1, issued + 400 * DAY, 400 * DAY, &got, NULL),
+        HD_TOKEN_OK);
+    assert_int_equal(
+        hd_token_verify(t, strlen(t), &k_now, 1, issued + 400 * DAY + 1, 400 * DAY, &got, NULL),
+        HD_TOKEN_EXPIRED);
+    assert_int_equal(hd_token_verify(t, strlen(t), &k_now, 1, issued + 2 * DAY, DAY, &got, NULL),
+                     HD_TOKEN_EXPIRED);
+}
+
+static void test_serve_token_rotated(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX];
+    struct hd_token got;
+    int which = -1;
+    hd_token_make(&sample, &k_old, t);
+    struct hd_token_key keys[2] = {k_now, k_old};
+    assert_int_equal(hd_token_verify(t, strlen(t), keys, 2, 20000 * DAY, 400 * DAY, &got, &which),
+                     HD_TOKEN_OK);
+    assert_int_equal(which, 1);
+    /* once the previous secret is dropped, its tokens stop working */
+    assert_int_equal(hd_token_verify(t, strlen(t), keys, 1, 20000 * DAY, 400 * DAY, &got, NULL),
+                     HD_TOKEN_FORGED);
+    /* an unset previous secret (length 0) is skipped, never an empty key */
+    struct hd_token_key empty[2] = {k_now, {"", 0}};
+    char e[HD_TOKEN_MAX];
+    hd_token_make(&sample, &(struct hd_token_key){"", 0}, e);
+    assert_int_equal(hd_token_verify(e, strlen(e), empty, 2, 20000 * DAY, 400 * DAY, &got, NULL),
+                     HD_TOKEN_FORGED);
+}
+
+static void test_serve_token_garbage(void **state)
+{
+    (void)state;
+    char t[HD_TOKEN_MAX], buf[200];
+    struct hd_token got;
+    hd_token_make(&sample, &k_now, t);
+    size_t n = strlen(t);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_equal(hd_token_verify(t, cut, &k_now, 1, 0, 400 * DAY, &got, NULL),
+                         HD_TOKEN_MALFORMED);
+    snprintf(buf, sizeof buf, "%s=", t);
+    assert_int_equal(hd_token_verify(buf, strlen(buf), &k_now, 1, 0, 400 * DAY, &got, NULL),
+                     HD_TOKEN_MALFORMED);
+    snprintf(buf, sizeof buf, "v2.%s", t + 3);
+    assert_int_equal(hd_token_verify(buf, strlen(buf), &k_now, 1, 0, 400 * DAY, &got, NULL),
+                     HD_TOKEN_MALFORMED);
+    snprintf(buf, sizeof buf, "%s", t);
+    buf[10] = '+'; /* base64, not base64url */
+    assert_int_equal(hd_token_verify(buf, n, &k_now, 1, 0, 400 * DAY, &got, NULL),
+                     HD_TOKEN_MALFORMED);
+    buf[10] = '\0'; /* a NUL inside */
+    assert_int_equal(hd_token_verify(buf, n, &k_now, 1, 0, 400 * DAY, &got, NULL),
+                     HD_TOKEN_MALFORMED);
+    memset(buf, 'A', sizeof buf);
+    assert_int_equal(hd_token_verify(buf, sizeof buf, &k_now, 1, 0, 400 * DAY, &got, NULL),
+                     HD_TOKEN_MALFORMED);
+}
+
+/* ---- [serve] configuration ------------------------------------------------- */
+
+static void test_serve_config(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"[serve]\nsecret = abc\n", "unknown key 'secret' in [serve]"},
+        {"[serve]\nlisten = localhost\n", "listen: 'localhost' is not ADDRESS:PORT"},
+        {"[serve]\nlisten = 1.2.3.4:70000\n", "is not ADDRESS:PORT"},
+        {"[serve]\npublic_url = ftp://x\n", "public_url: 'ftp://x' is not an http://"},
+        {"[serve]\npublic_url = https://x.example/a?b=c\n", "without spaces, query"},
+        {"[serve]\nbody_limit = 0\n", "body_limit: '0' is not a size"},
+        {"[serve]\nbody_limit = 2G\n", "body_limit: '2G' is not a size"},
+        {"[serve]\nconnection_limit = many\n", "connection_limit: 'many' is not a number"},
+        {"[serve]\nunsubscribe_valid = 0s\n", "unsubscribe_valid"},
+        {"[serve]\ntimeout = 1s\ntimeout = 2s\n", "duplicate key 'timeout' in [serve]"},
+        {"[serve]\nsecret_env = HERALD_TEST_NO_SUCH_VAR\n",
+         "secret_env: environment variable 'HERALD_TEST_NO_SUCH_VAR' is not set"},
+        {"[serve]\nsecret_env = HERALD_TEST_SECRET\nsecret_file = x\n",
+         "give either secret_env or secret_file, not both"},
+    };
+    setenv("HERALD_TEST_SECRET", "s3cr3t-value-for-test", 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_config *cfg = NULL;
+        struct hd_err err = {0};
+        if (hd_config_parse(bad[i].text, "t.conf", &cfg, &err) == 0)
+            fail_msg("accepted: %s", bad[i].text);
+        assert_contains(err.msg, bad[i].error);
+        assert_contains(err.msg, "t.conf:");
+    }
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    assert_int_equal(
+        hd_config_parse("[serve]\nlisten = [::1]:8025\npublic_url = https://x.example/h/\n"
+                        "secret_env = HERALD_TEST_SECRET\nbody_limit = 64k\n"
+                        "unsubscribe_valid = 30d\n",
+                        "t.conf", &cfg, &err),
+        0);
+    assert_string_equal(cfg->serve.public_url, "https://x.example/h");
+    assert_int_equal(cfg->serve.body_limit, 65536);
+    assert_int_equal(cfg->serve.unsubscribe_valid, 30 * DAY);
+    assert_string_equal(cfg->serve.secrets[0].value, "s3cr3t-value-for-test");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_config_dump(cfg, &b);
+    assert_contains(b.data, "secret_env = HERALD_TEST_SECRET ; secret = **** (loaded, 21 bytes)");
+    assert_not_contains(b.data, "s3cr3t");
+    hd_buf_release(&b);
+    /* the logger masks it */
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    struct hd_log log;
+    hd_log_init(&log, f, HD_LOG_DEBUG);
+    hd_config_register_secrets(cfg, &log);
+    hd_log_info(&log, "oops: %s", cfg->serve.secrets[0].value);
+    fclose(f);
+    assert_not_contains(p, "s3cr3t");
+    free(p);
+    hd_log_release(&log);
+    hd_config_free(cfg);
+    /* the defaults, without [serve] */
+    assert_int_equal(hd_config_parse("[herald]\n", "t.conf", &cfg, &err), 0);
+    assert_string_equal(cfg->serve.listen, "127.0.0.1:8025");
+    assert_null(cfg->serve.public_url);
+    assert_int_equal(cfg->serve.body_limit, 1 << 20);
+    assert_int_equal(cfg->serve.unsubscribe_valid, 400 * DAY);
+    hd_config_free(cfg);
+}
+
+/* ---- end to end: the real herald serve ------------------------------------ */
+
+static char *dir;
+
+static const char tpl_promo[] = "description: serve test\ncategory: marketing\n"
+                                "from: Acme <hello@example.com>\n\n"
+                                "--- email.subject\nHello {{ first_name }}\n"
+                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n"
+                                "Preferences: {{ preferences_url }}\n";
+
+static void write_file(const char *name, const char *text)
+{
+    char *p = tu_path(dir, name);
+    tu_write(p, text);
+    free(p);
+}
+
+/* The configuration: the outbox (the default provider), the local public
+ * URL, the secret `herald init` makes, and extra lines. */
+static void write_conf(const char *name, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\n%s",
+             extra);
+    write_file(name, text);
+}
+
+static int e2e_setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    unsetenv("HERALD_NOW");
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    const char *root = getenv("HERALD_SRC");
+    snprintf(src, sizeof src, "%s/templates/pages", root ? root : ".");
+    if (root && *root != '/')
+        fail_msg("HERALD_SRC must be an absolute path");
+    if (!root) {
+        char cwd[2048];
+        assert_non_null(getcwd(cwd, sizeof cwd));
+        snprintf(src, sizeof src, "%s/templates/pages", cwd);
+    }
+    assert_int_equal(symlink(src, pages), 0);
+    free(tpl);
+    free(pages);
+    write_file("tpl/promo.tmpl", tpl_promo);
+    write_file("c.csv", "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
+                        "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir); /* frees it */
+    dir = NULL;
+    return 0;
+}
+
+struct srv {
+    pid_t pid;
+    int port;
+};
+
+/* Starts herald serve on a free port (it prints the one it bound). */
+static void srv_start(struct srv *s)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "serve.log");
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
+        fail_msg("herald serve did not start: '%s'", line);
+}
+
+/* SIGTERM; returns the exit status (128 + signal when killed). */
+static int srv_stop(struct srv *s)
+{
+    int st = 0;
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        struct timespec ts = {0, 25 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    fail_msg("herald serve did not stop within 5 s of SIGTERM");
+    return -1;
+}
+
+/* curl: method, path, body (NULL: none), extra arguments (a shell
+ * fragment of fixed text); returns the status, the body in *out and the
+ * headers in *hdr (may be NULL). */
+static int http(const struct srv *s, const char *method, const char *path, const char *body,
+                const char *extra, char **out, char **hdr)
+{
+    char cmd[8192];
+    char *bp = tu_path(dir, ".body"), *hp = tu_path(dir, ".hdr");
+    snprintf(cmd, sizeof cmd,
+             "curl -s -g --max-time 10 -X %s -o '%s' -D '%s' -w '%%{http_code}' %s%s%s%s "
+             "'http://127.0.0.1:%d%s'",
+             method, bp, hp,
+             body ? "-H 'Content-Type: application/x-www-form-urlencoded' "
+                    "--data-binary '"
+                  : "",
+             body ? body : "", body ? "' " : "", extra ? extra : "", s->port, path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    int code = 0;
+    if (fscanf(f, "%d", &code) != 1)
+        code = 0;
+    pclose(f);
+    *out = tu_read(bp);
+    if (!*out)
+        *out = hd_xstrdup("");
+    if (hdr) {
+        *hdr = tu_read(hp);
+        if (!*hdr)
+            *hdr = hd_xstrdup("");
+    }
+    remove(bp);
+    remove(hp);
+    free(bp);
+    free(hp);
+    return code;
+}
+
+/* The path (/u/TOKEN) of the List-Unsubscribe header of the email to addr
+ * in folder, checking its form. */
+static char *mail_link(const char *folder, const char *addr)
+{
+    char *d = tu_path(dir, folder);
+    DIR *dd = opendir(d);
+    assert_non_null(dd);
+    struct dirent *e;
+    char *found = NULL;
+    while (!found && (e = readdir(dd)) != NULL) {
+        if (e->d_name[0] == '.' || !strstr(e->d_name, ".eml"))
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+        char *eml = tu_read(p), *to = eml ? strstr(eml, "\nTo: <") : NULL;
+        if (to && strncmp(to + 6, addr, strlen(addr)) == 0) {
+            const char *h = strstr(eml, "\nList-Unsubscribe: <http://127.0.0.1:8025/u/v1.");
+            assert_non_null(h);
+            assert_contains(eml, "\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+            h += strlen("\nList-Unsubscribe: <http://127.0.0.1:8025");
+            found = hd_xstrndup(h, strcspn(h, ">"));
+            /* the text part (quoted-printable: soft line breaks taken out)
+             * carries the same link, and the preferences one */
+            char *w = eml;
+            for (char *r = eml; *r; r++) {
+                if (r[0] == '=' && r[1] == '\r' && r[2] == '\n')
+                    r += 2;
+                else
+                    *w++ = *r;
+            }
+            *w = '\0';
+            assert_contains(eml, found);
+            char pref[200];
+            snprintf(pref, sizeof pref, "http://127.0.0.1:8025/p/%s", found + 3);
+            assert_contains(eml, pref);
+        }
+        free(eml);
+    }
+    closedir(dd);
+    free(d);
+    if (!found)
+        fail_msg("no outbox email to %s", addr);
+    return found;
+}
+
+static char *outbox_link(const char *addr)
+{
+    return mail_link("var/outbox/email/new", addr);
+}
+
+static int64_t q1(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    pclose(f);
+    return v;
+}
+
+static void send_promo(void)
+{
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "promo");
+}
+
+static void test_serve_one_click(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    send_promo();
+    char *link = outbox_link("k1@example.com");
+    srv_start(&s);
+    /* GET shows the page and writes nothing (mail scanners fetch links) */
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, &hdr), 200);
+    assert_contains(body, "<form method=\"post\"");
+    assert_contains(body, "marketing email");
+    assert_contains(hdr, "Referrer-Policy: no-referrer");
+    free(body);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* not the RFC 8058 body: 400, nothing written */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=Yes", NULL, &body, NULL), 400);
+    assert_contains(body, "List-Unsubscribe=One-Click");
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* one click */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent c JOIN contacts k ON k.id = c.contact_id "
+                        "WHERE k.ext_id = 'k1' AND c.status = 'opted_out' AND c.source = "
+                        "'unsubscribe' AND c.channel = 'email' AND c.category = 'marketing'"),
+                     1);
+    int64_t at = q1("SELECT updated_at FROM consent");
+    /* the message whose link it was, and its campaign (provable consent) */
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN messages m ON m.id = k.message_id "
+                        "AND m.contact_id = k.contact_id JOIN runs r ON r.id = m.run_id "
+                        "JOIN campaigns c ON c.id = r.campaign_id AND c.id = k.campaign_id "
+                        "WHERE c.name = 'promo'"),
+                     1);
+    /* again: 200, still one row, unchanged */
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    assert_int_equal(q1("SELECT updated_at FROM consent"), at);
+    /* the page's button: the confirmation, naming what stops */
+    assert_int_equal(
+        http(&s, "POST", link, "List-Unsubscribe=One-Click&via=page", NULL, &body, NULL), 200);
+    assert_contains(body, "you will no longer receive marketing email");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    /* the next marketing email skips them: the loop is closed */
+    TU_HERALD_OK(dir, "campaign", "create", "again", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "again");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN runs r "
+             "ON r.id = m.run_id JOIN campaigns g ON g.id = r.campaign_id WHERE g.name = 'again' "
+             "AND c.ext_id = '%s' AND m.state = %d",
+             "k1", HD_ST_SUPPRESSED);
+    assert_int_equal(q1(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN runs r "
+             "ON r.id = m.run_id JOIN campaigns g ON g.id = r.campaign_id WHERE g.name = 'again' "
+             "AND c.ext_id = '%s' AND m.state = %d",
+             "k3", HD_ST_SENT);
+    assert_int_equal(q1(sql), 1);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "why", "k1", "again", NULL);
+    assert_contains(r.out, "opted");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "contacts", "show", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "email marketing      opted out  by unsubscribe at 2026-11-22T12:00:00Z "
+                           "(link of message ");
+    assert_contains(r.out, ", campaign 'promo')");
+    tu_run_release(&r);
+    /* the request log has every request, and never the token */
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "http: GET /u/* 200");
+    assert_contains(text, "http: POST /u/* 400");
+    assert_not_contains(text, link + 3);
+    free(text);
+    free(log);
+    free(link);
+}
+
+static void test_serve_bad_tokens(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *link = outbox_link("k1@example.com"), *zh = outbox_link("k2@example.com");
+    srv_start(&s);
+    /* one character changed */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s", link);
+    size_t n = strlen(bad);
+    bad[n - 5] = bad[n - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(http(&s, "POST", bad, "List-Unsubscribe=One-Click", NULL, &body, NULL), 403);
+    free(body);
+    assert_int_equal(http(&s, "GET", bad, NULL, NULL, &body, NULL), 403);
+    assert_contains(body, "This link is not valid");
+    assert_not_contains(body, "<form");
+    free(body);
+    /* truncated */
+    bad[n - 5] = '\0';
+    assert_int_equal(http(&s, "POST", bad, "List-Unsubscribe=One-Click", NULL, &body, NULL), 400);
+    free(body);
+    /* the zh-CN contact's page */
+    assert_int_equal(http(&s, "GET", zh, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "退订");
+    assert_contains(body, "营销邮件");
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    assert_int_equal(srv_stop(&s), 0);
+    /* 401 days on, the links have expired (unsubscribe_valid 400d) */
+    setenv("HERALD_NOW", "2027-12-28T12:00:00Z", 1);
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 410);
+    free(body);
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, NULL), 410);
+    assert_contains(body, "This link has expired");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
+    /* a shorter validity expires them sooner */
+    setenv("HERALD_NOW", "2026-11-25T12:00:00Z", 1);
+    write_conf("h.conf", "secret_file = var/herald.secret\nunsubscribe_valid = 2d\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 410);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    free(link);
+    free(zh);
+}
+
+static void test_serve_rotation(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *k1 = outbox_link("k1@example.com"), *k3 = outbox_link("k3@example.com");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "serve", "init-secret", "var/new.secret", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    struct stat sb;
+    char *p = tu_path(dir, "var/new.secret");
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    free(p);
+    /* never overwritten */
+    tu_herald(&r, dir, NULL, "serve", "init-secret", "var/new.secret", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "is not overwritten");
+    tu_run_release(&r);
+    /* the new secret signs, the old one still verifies */
+    write_conf("h.conf",
+               "secret_file = var/new.secret\nprevious_secret_file = var/herald.secret\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", k1, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    /* once the old one is dropped, its links stop working */
+    write_conf("h.conf", "secret_file = var/new.secret\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", k3, "List-Unsubscribe=One-Click", NULL, &body, NULL), 403);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 1);
+    free(k1);
+    free(k3);
+}
+
+static void test_serve_http_errors(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 1k\n");
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    assert_string_equal(body, "ok\n");
+    free(body);
+    assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/nothing/here", NULL, NULL, &body, NULL), 404);
+    free(body);
+    assert_int_equal(http(&s, "DELETE", "/healthz", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "PUT", "/u/x", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD, POST");
+    free(body);
+    free(hdr);
+    /* over body_limit, refused from Content-Length before the body is read */
+    char big[2100];
+    memset(big, 'a', 2000);
+    big[2000] = '\0';
+    assert_int_equal(http(&s, "POST", "/u/x", big, NULL, &body, NULL), 413);
+    free(body);
+    /* a script in the path is never echoed */
+    assert_int_equal(
+        http(&s, "GET", "/u/%3Cscript%3Ealert(1)%3C/script%3E", NULL, NULL, &body, &hdr), 400);
+    assert_contains(body, "This link is not valid");
+    assert_not_contains(body, "<script");
+    assert_not_contains(body, "alert(1)");
+    assert_contains(hdr, "Content-Type: text/html; charset=utf-8");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "GET", "/%3Cscript%3Ealert(1)", NULL, NULL, &body, NULL), 404);
+    assert_not_contains(body, "script");
+    free(body);
+    /* the database gone: not ready, with the reason; healthy still */
+    char *db = tu_path(dir, "h.db"), *moved = tu_path(dir, "h.db.away");
+    assert_int_equal(rename(db, moved), 0);
+    assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 503);
+    assert_contains(body, "not ready");
+    assert_contains(body, "h.db");
+    free(body);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(rename(moved, db), 0);
+    free(db);
+    free(moved);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "http: DELETE /healthz 405");
+    assert_contains(text, "http: POST /u/* 413");
+    assert_contains(text, "serve: stopping");
+    free(text);
+    free(log);
+}
+
+/* SIGTERM while a one-click POST is half sent: the request finishes (200,
+ * recorded), a new connection is refused, and serve exits 0. Python's
+ * socket module plays the slow client. */
+static void test_serve_graceful_stop(void **state)
+{
+    (void)state;
+    struct srv s;
+    send_promo();
+    char *link = outbox_link("k1@example.com"), cmd[4096];
+    srv_start(&s);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c '\n"
+             "import socket, os, signal, time, sys\n"
+             "c = socket.create_connection((\"127.0.0.1\", %d))\n"
+             "c.sendall(b\"POST %s HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: "
+             "application/x-www-form-urlencoded\\r\\nContent-Length: 26\\r\\n\\r\\nList-Unsub\")\n"
+             "time.sleep(0.3)\n"
+             "os.kill(%d, signal.SIGTERM)\n"
+             "time.sleep(0.5)\n"
+             "try:\n"
+             "    socket.create_connection((\"127.0.0.1\", %d), timeout=2).close()\n"
+             "    print(\"new-connection-accepted\")\n"
+             "except OSError:\n"
+             "    print(\"new-connection-refused\")\n"
+             "c.sendall(b\"scribe=One-Click\")\n"
+             "print(c.recv(4096).split(b\"\\r\\n\")[0].decode())\n"
+             "'",
+             s.port, link, (int)s.pid, s.port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[512] = "";
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    assert_contains(out, "new-connection-refused");
+    assert_contains(out, "HTTP/1.1 200 OK");
+    int st = 0;
+    assert_int_equal(waitpid(s.pid, &st, 0), s.pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent WHERE status = 'opted_out'"), 1);
+    /* neither the secret nor the token is in the log */
+    char *sp = tu_path(dir, "var/herald.secret"), *secret = tu_read(sp);
+    char *lp = tu_path(dir, "serve.log"), *log = tu_read(lp);
+    secret[strcspn(secret, "\n")] = '\0';
+    assert_true(strlen(secret) == 64);
+    assert_contains(log, "serve: stopping");
+    assert_not_contains(log, secret);
+    assert_not_contains(log, link + 3);
+    free(secret);
+    free(sp);
+    free(log);
+    free(lp);
+    free(link);
+}
+
+/* Over SMTP (to a real SMTP server, aiosmtpd) the List-Unsubscribe header
+ * carries the same kind of signed link as the outbox, and it works. */
+static void test_serve_smtp_link(void **state)
+{
+    (void)state;
+    struct tu_server smtp;
+    struct srv s;
+    char *body, py[4096], extra[512];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    char *out = tu_path(dir, "smtpout");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    snprintf(extra, sizeof extra,
+             "secret_file = var/herald.secret\n[provider mail]\ntype = smtp\nhost = 127.0.0.1\n"
+             "port = %d\nstarttls = none\nfrom = Acme <hello@example.com>\n"
+             "unsubscribe_url = https://static.example.com/unsubscribe\n"
+             "[channel email]\nproviders = mail\n",
+             smtp.port);
+    write_conf("h.conf", extra);
+    send_promo();
+    tu_server_stop(&smtp);
+    /* the message's own link, not the provider's static fallback */
+    char *link = mail_link("smtpout", "k3@example.com");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.ext_id = 'k3' AND k.status = 'opted_out'"),
+                     1);
+    free(link);
+}
+
+static void test_serve_send_needs_public_url(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    write_file("h.conf", "[herald]\ndatabase = h.db\ntemplates = tpl\n");
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    tu_herald(&r, dir, NULL, "send", "promo", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "[serve] public_url is not set");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 0);
+    /* serve needs a secret to check links with */
+    tu_herald(&r, dir, NULL, "serve", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "[serve] has no secret to check links with");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/none.secret\n");
+    tu_herald(&r, dir, NULL, "serve", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "secret_file 'var/none.secret' does not exist: run 'herald init'");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "send", "promo", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "run 'herald init' to make the secret file");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 0);
+    /* a preview shows the link's shape, signed with no key the service has */
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    tu_herald(&r, dir, NULL, "template", "preview", "promo", "--contact", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "Unsubscribe: http://127.0.0.1:8025/u/v1.");
+    assert_contains(r.out, "Preferences: http://127.0.0.1:8025/p/v1.");
+    tu_run_release(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_serve_token_round_trip),
+        cmocka_unit_test(test_serve_token_independent),
+        cmocka_unit_test(test_serve_token_tampered),
+        cmocka_unit_test(test_serve_token_expired),
+        cmocka_unit_test(test_serve_token_rotated),
+        cmocka_unit_test(test_serve_token_garbage),
+        cmocka_unit_test(test_serve_config),
+        cmocka_unit_test_setup_teardown(test_serve_one_click, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
