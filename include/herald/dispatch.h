@@ -46,8 +46,15 @@ void hd_rendered_release(struct hd_rendered *r);
  * errors of strict rendering name the template, line and variable. */
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err);
-/* Points m's text fields at r's parts (r must outlive m). */
+/* Points m's text fields at r's parts (r must outlive m). An SMS's body
+ * is its sms part, else sms.approved_text. */
 void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m);
+/* The text an SMS stands for with a provider of this type (NULL: a
+ * free-text one): an approved-template gateway's is sms.approved_text
+ * (else the sms part), a free-text gateway's the sms part (else the
+ * approved text); what segments and cost are counted from. NULL when the
+ * template has neither. */
+const char *hd_rendered_sms_text(const struct hd_rendered *r, const char *type);
 
 /* One part as hd_render_each gives it; everything is borrowed for the
  * callback only. */

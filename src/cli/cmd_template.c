@@ -167,6 +167,12 @@ static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
             max = n;
             snprintf(who, sizeof who, "provider '%s' (%s)", p->name, p->type);
         }
+        if (p) { /* and what each needs: free text or an approved template */
+            char name[160];
+            snprintf(name, sizeof name, "provider '%s' (%s)", p->name, p->type);
+            hd_tpl_set_sms_provider(set, name, hd_driver_sms_need(p->type),
+                                    hd_driver_sms_param_max(p->type));
+        }
     }
     if (max)
         hd_tpl_set_sms_limit(set, max, who);
@@ -297,7 +303,7 @@ static void preview_part(void *ud, const struct hd_render_part *p)
         note(pv, false, "email.text is derived from email.html");
         return;
     }
-    if (p->part == HD_PART_SMS)
+    if (p->part == HD_PART_SMS || (p->part == HD_PART_SMS_APPROVED_TEXT && !pv->sms))
         sms_info(pv, p, extra, sizeof extra);
     if (p->part == HD_PART_EMAIL_SUBJECT)
         for (size_t i = 0; i < p->len; i++)
