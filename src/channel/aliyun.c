@@ -11,7 +11,10 @@
  *   isv.AMOUNT_NOT_ENOUGH, InvalidAccessKeyId.*, SignatureDoesNotMatch and
  *     the other refusals of the account: the provider is at fault and
  *     pauses (its messages wait, unsent, for a person to act);
- *   5xx, ServiceUnavailable, InternalError, no answer: temporary;
+ *   5xx, ServiceUnavailable, InternalError, no answer: temporary; and
+ *     SignatureNonceUsed, which answers a request libcurl sent again by
+ *     itself after a kept-alive connection dropped it (the same nonce):
+ *     the first may have been sent, the next attempt signs anew;
  *   anything else (the template's or signature's errors) permanent with the code. */
 #include "http_int.h"
 
@@ -132,7 +135,8 @@ static int ali_finish(void *pc, struct hx *h, struct hx_req *q, long status, str
                strcmp(code, "isv.ACCOUNT_ABNORMAL") == 0 || hx_prefix(code, "Forbidden")) {
         hx_provider_fault(r, st, "%s %s", code, text);
     } else if (status >= 500 || status < 200 || strcmp(code, "ServiceUnavailable") == 0 ||
-               hx_prefix(code, "InternalError") || strcmp(code, "isp.SYSTEM_ERROR") == 0) {
+               strcmp(code, "SignatureNonceUsed") == 0 || hx_prefix(code, "InternalError") ||
+               strcmp(code, "isp.SYSTEM_ERROR") == 0) {
         hd_result_set(r, HD_OUT_TEMPORARY, st, "HTTP %ld %s %s", status, code, text);
     } else {
         hd_result_set(r, HD_OUT_PERMANENT, st, "%s %s", code[0] ? code : "no Code", text);

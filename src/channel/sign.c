@@ -84,11 +84,23 @@ void hd_sign_acs3(struct hd_buf *auth, const char *key_id, const char *secret, c
     hd_buf_release(&names);
 }
 
+static void lower(char *dst, size_t n, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++)
+        dst[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+    dst[i] = '\0';
+}
+
 void hd_sign_tc3(struct hd_buf *auth, const char *secret_id, const char *secret_key,
                  const char *service, const char *host, const char *content_type, int64_t timestamp,
                  const char *payload, size_t len)
 {
-    struct hd_sign_hdr h[] = {{"content-type", content_type}, {"host", host}};
+    /* TC3 signs header values in lower case, too */
+    char ct[128], hs[256];
+    lower(ct, sizeof ct, content_type);
+    lower(hs, sizeof hs, host);
+    struct hd_sign_hdr h[] = {{"content-type", ct}, {"host", hs}};
     struct hd_buf names, key;
     char body_hash[65], hash[65], date[16], scope[128], sts[300];
     unsigned char k1[32], k2[32], k3[32], sig[32];
