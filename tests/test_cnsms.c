@@ -332,12 +332,273 @@ static void test_cnsms_tencent_classes(void **state)
     hd_config_free(cfg);
 }
 
+/* ---- through the binary: lint, preview, a campaign, -v ------------------------------ */
+
+/* cn.conf: both gateways on the mocks (and a free-text Twilio that is
+ * never reached, for lint), templates in tpl/; [channel sms] as given. */
+static void write_conf(const char *name, const char *db, const char *providers)
+{
+    char *conf = path(name), *td = path("tpl");
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ntemplates = %s\ndatabase = %s\n"
+                "[provider ali]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
+                "access_key_id = %s\naccess_key_secret_env = TEST_ALI_SECRET\n"
+                "sign_name = 赫拉德\ncost_per_segment = 0.045\n"
+                "[provider tc]\ntype = tencent_sms\nbase_url = http://127.0.0.1:%d\n"
+                "secret_id = %s\nsecret_key_env = TEST_TC_SECRET\nsdk_app_id = %s\n"
+                "sign_name = 赫拉德\n"
+                "[provider tw]\ntype = twilio\nbase_url = http://127.0.0.1:9\n"
+                "account_sid = AC1\nauth_token_env = TEST_ALI_SECRET\nfrom = +15550001111\n"
+                "[channel sms]\nproviders = %s\n",
+                td, db, ali.port, ALI_ID, tc.port, TC_ID, TC_APP, providers);
+    tu_write(conf, t.data);
+    mkdir(td, 0755);
+    hd_buf_release(&t);
+    free(conf);
+    free(td);
+}
+
+static void put_template(const char *name, const char *text)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
+    char *p = path(rel);
+    tu_write(p, text);
+    free(p);
+}
+
+static const char ali_tpl[] =
+    "category: transactional\n"
+    "--- sms.template_code\nSMS_154950909\n"
+    "--- sms.params\n{\"name\": \"{{first_name}}\", \"code\": \"{{code}}\"}\n"
+    "--- sms.approved_text\n"
+    "【赫拉德】{{first_name}}，您的验证码是{{code}}，5分钟内有效\n";
+static const char tc_tpl[] = "category: transactional\n"
+                             "--- sms.template_code\n1234567\n"
+                             "--- sms.params\n[\"{{code}}\", \"5\"]\n"
+                             "--- sms.approved_text\n【赫拉德】您的验证码是{{code}}，5分钟内有效\n";
+
+/* template lint holds each template to what each SMS provider needs. */
+static void test_cnsms_lint(void **state)
+{
+    (void)state;
+    write_conf("lint.conf", "lint.db", "ali, tc, tw");
+    put_template("ali", ali_tpl);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "ali", NULL);
+    assert_int_equal(r.status, 1);
+    /* an object of parameters is not Tencent's ordered list */
+    assert_contains(r.out, "sms.params: provider 'tc' (tencent_sms) takes parameters in order: "
+                           "write a list of strings");
+    assert_not_contains(r.out, "provider 'ali' (aliyun_sms) takes named");
+    assert_not_contains(r.out, "sends free text"); /* Twilio sends the approved text */
+    assert_contains(r.out, "sms.approved_text: UCS-2");
+    tu_run_release(&r);
+    write_conf("lint.conf", "lint.db", "ali, tw");
+    put_template("bad", "category: marketing\n--- sms.template_code\nSMS_1\n"
+                        "--- sms.params\n{\"shop\": \"a shop name far longer than the thirty-five "
+                        "characters Aliyun allows\"}\n");
+    put_template("plain", "category: transactional\n--- email.subject\nHi\n--- email.text\nHi\n"
+                          "--- sms.params\n[\"1\"]\n");
+    tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "bad", "plain", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "bad.tmpl:4: error: sms.params: 'shop' is 68 characters before any "
+                           "data, over the 35 provider 'ali' (aliyun_sms) accepts");
+    assert_contains(r.out, "bad.tmpl: error: provider 'tw' (twilio) sends free text");
+    assert_contains(r.out, "bad.tmpl: note: no sms.approved_text");
+    assert_contains(r.out, "plain.tmpl: error: provider 'ali' (aliyun_sms) sends only templates "
+                           "approved at the gateway: add sms.template_code");
+    assert_contains(r.out, "plain.tmpl: error: sms.params without sms.template_code");
+    assert_contains(r.out, "plain.tmpl:6: error: sms.params: provider 'ali' (aliyun_sms) takes "
+                           "named parameters");
+    tu_run_release(&r);
+    put_template("shape", "category: transactional\n--- sms.template_code\n1\n"
+                          "--- sms.params\n{\"a\": 1}\n");
+    tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "shape", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "shape.tmpl:5:1: sms.params: must be a JSON object of strings");
+    tu_run_release(&r);
+    char *p = path("tpl/shape.tmpl");
+    unlink(p);
+    free(p);
+}
+
+/* Runs a campaign of template tpl on the SMS channel of conf through
+ * `herald send`, to contacts with the numbers given in the CSV rows, and
+ * returns `herald log` of it (JSON lines; the caller frees). */
+static char *send_campaign(const char *conf, const char *name, const char *tpl, const char *rows)
+{
+    char csv[64];
+    snprintf(csv, sizeof csv, "%s.csv", name);
+    char *cp = path(csv);
+    tu_write(cp, rows);
+    free(cp);
+    struct tu_run r;
+    const char *steps[][10] = {
+        {"init", NULL},
+        {"contacts", "import", csv, NULL},
+        {"segment", "define", "all", "id != \"\"", NULL},
+        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
+         "--now"},
+        {"send", name, "--wait", "30s", NULL},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *a[16] = {"-c", conf};
+        size_t n = 2;
+        for (size_t k = 0; k < 10 && steps[i][k]; k++)
+            a[n++] = steps[i][k];
+        a[n] = NULL;
+        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                  a[11], NULL);
+        if (r.status != 0 && i < 4)
+            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
+        tu_run_release(&r);
+    }
+    tu_herald(&r, dir, NULL, "-c", conf, "log", "--campaign", name, "--format", "jsonl", NULL);
+    char *out = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    return out;
+}
+
+/* The log line (JSON) of the contact, as an object; the caller decrefs. */
+static json_t *log_of(const char *log, const char *contact)
+{
+    json_t *found = NULL;
+    for (const char *line = log; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        json_t *j = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, NULL);
+        const char *c = json_string_value(json_object_get(j, "contact"));
+        if (c && strcmp(c, contact) == 0 && !found)
+            found = json_incref(j);
+        json_decref(j);
+        line = nl ? nl + 1 : NULL;
+    }
+    if (!found)
+        fail_msg("no log line of %s in:\n%s", contact, log);
+    return found;
+}
+
+static void expect_log(const char *log, const char *contact, const char *outcome,
+                       const char *reason)
+{
+    json_t *j = log_of(log, contact);
+    const char *o = json_string_value(json_object_get(j, "outcome")),
+               *why = json_string_value(json_object_get(j, "reason"));
+    if (!o || strcmp(o, outcome) != 0 || (reason && (!why || strcmp(why, reason) != 0)))
+        fail_msg("%s: %s", contact, json_dumps(j, JSON_COMPACT));
+    json_decref(j);
+}
+
+/* A campaign through `herald send` to each gateway: the parameters are
+ * rendered per contact, segments and cost counted from the approved
+ * text, a bad number suppressed. */
+static void test_cnsms_campaign(void **state)
+{
+    (void)state;
+    put_template("ali", ali_tpl);
+    put_template("tc", tc_tpl);
+    static const char rows[] = "id,phone,first_name,code\n"
+                               "%s1,+8613800000011,张三,1234\n%s2,+8613800001003,李四,5678\n";
+    const struct {
+        const char *conf, *db, *prov, *name, *pfx;
+    } runs[] = {{"ca.conf", "ca.db", "ali", "ali", "a"}, {"ct.conf", "ct.db", "tc", "tc", "t"}};
+    for (size_t i = 0; i < 2; i++) {
+        char csv[256], c1[8], c2[8];
+        snprintf(csv, sizeof csv, rows, runs[i].pfx, runs[i].pfx);
+        snprintf(c1, sizeof c1, "%s1", runs[i].pfx);
+        snprintf(c2, sizeof c2, "%s2", runs[i].pfx);
+        write_conf(runs[i].conf, runs[i].db, runs[i].prov);
+        char *log = send_campaign(runs[i].conf, runs[i].name, runs[i].name, csv);
+        expect_log(log, c1, "accepted", NULL);
+        expect_log(log, c2, "permanent", "bad_address");
+        json_t *j = log_of(log, c1);
+        assert_int_equal(json_integer_value(json_object_get(j, "segments")), 1);
+        json_decref(j);
+        free(log);
+        struct tu_run r;
+        tu_herald(&r, dir, NULL, "-c", runs[i].conf, "suppress", "list", "--format", "csv", NULL);
+        assert_contains(r.out, "+8613800001003");
+        tu_run_release(&r);
+    }
+    json_t *l = read_log("aliyun.log"),
+           *req = find_request(l, "query", "PhoneNumbers", "+8613800000011");
+    assert_non_null(req);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(req, "query"), "TemplateParam")),
+        "{\"name\":\"张三\",\"code\":\"1234\"}");
+    json_decref(l);
+    l = read_log("tencent.log");
+    size_t k;
+    json_t *e, *set = NULL;
+    json_array_foreach(l, k, e)
+    {
+        json_t *js = json_object_get(e, "json");
+        const char *to =
+            json_string_value(json_array_get(json_object_get(js, "PhoneNumberSet"), 0));
+        if (to && strcmp(to, "+8613800000011") == 0)
+            set = json_object_get(js, "TemplateParamSet");
+    }
+    assert_non_null(set);
+    assert_string_equal(json_string_value(json_array_get(set, 0)), "1234");
+    json_decref(l);
+}
+
+/* Preview shows the approved text with its segments; the estimate costs it. */
+static void test_cnsms_preview(void **state)
+{
+    (void)state;
+    write_conf("pv.conf", "pv.db", "ali");
+    put_template("ali", ali_tpl);
+    char *data = path("pv.json");
+    tu_write(data, "{\"first_name\": \"王五\", \"code\": \"4321\"}");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "pv.conf", "template", "preview", "ali", "--data", "pv.json",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "== sms.approved_text   (UCS-2, 25 characters, 1 segment)");
+    assert_contains(r.out, "【赫拉德】王五，您的验证码是4321，5分钟内有效");
+    assert_contains(r.out, "\"name\": \"王五\"");
+    tu_run_release(&r);
+    free(data);
+}
+
+/* -v shows the requests' progress, never a secret nor a signature. */
+static void test_cnsms_verbose_no_secrets(void **state)
+{
+    (void)state;
+    write_conf("v.conf", "v.db", "ali, tc");
+    put_template("ali", ali_tpl);
+    put_template("tc", tc_tpl);
+    const char *runs[][2] = {{"ali", "ali"}, {"tc", "tc"}};
+    for (size_t i = 0; i < 2; i++) {
+        struct tu_run r;
+        tu_herald(&r, dir, NULL, "-v", "-c", "v.conf", "provider", "test", runs[i][0], "--to",
+                  "+8613800000021", "--template", runs[i][1], NULL);
+        if (r.status != 0)
+            fail_msg("provider test %s: %s %s", runs[i][0], r.out, r.err);
+        assert_contains(r.out, "result      accepted");
+        assert_contains(r.err, "debug: http: new connection to ");
+        const char *secrets[] = {ALI_SECRET, TC_SECRET, "Signature=", "HMAC-SHA256 Cred"};
+        for (size_t k = 0; k < sizeof secrets / sizeof *secrets; k++) {
+            assert_not_contains(r.out, secrets[k]);
+            assert_not_contains(r.err, secrets[k]);
+        }
+        tu_run_release(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnsms_sign_examples),
         cmocka_unit_test(test_cnsms_aliyun_classes),
         cmocka_unit_test(test_cnsms_tencent_classes),
+        cmocka_unit_test(test_cnsms_lint),
+        cmocka_unit_test(test_cnsms_campaign),
+        cmocka_unit_test(test_cnsms_preview),
+        cmocka_unit_test(test_cnsms_verbose_no_secrets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
