@@ -106,38 +106,20 @@ static void test_cnsms_sign_examples(void **state)
 
 /* ---- the drivers, result class by result class --------------------------------------- */
 
-static struct hd_config *config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static struct hd_config *config(const char *fmt, ...)
-{
-    struct hd_buf t;
-    struct hd_config *cfg = NULL;
-    struct hd_err e = {0};
-    va_list ap;
-    hd_buf_init(&t);
-    va_start(ap, fmt);
-    hd_buf_vaddf(&t, fmt, ap);
-    va_end(ap);
-    if (hd_config_parse(t.data, "t.conf", &cfg, &e) != 0)
-        fail_msg("%s", e.msg);
-    hd_buf_release(&t);
-    return cfg;
-}
-
 static struct hd_config *ali_config(const char *secret_env)
 {
-    return config("[provider p]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
-                  "access_key_id = %s\naccess_key_secret_env = %s\nsign_name = 赫拉德\n"
-                  "timeout = 1s\n",
-                  ali.port, ALI_ID, secret_env);
+    return tu_config("[provider p]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
+                     "access_key_id = %s\naccess_key_secret_env = %s\nsign_name = 赫拉德\n"
+                     "timeout = 1s\n",
+                     ali.port, ALI_ID, secret_env);
 }
 
 static struct hd_config *tc_config(const char *secret_env)
 {
-    return config("[provider p]\ntype = tencent_sms\nbase_url = http://127.0.0.1:%d\n"
-                  "secret_id = %s\nsecret_key_env = %s\nsdk_app_id = %s\nsign_name = 赫拉德\n"
-                  "region = ap-beijing\ntimeout = 1s\n",
-                  tc.port, TC_ID, secret_env, TC_APP);
+    return tu_config("[provider p]\ntype = tencent_sms\nbase_url = http://127.0.0.1:%d\n"
+                     "secret_id = %s\nsecret_key_env = %s\nsdk_app_id = %s\nsign_name = 赫拉德\n"
+                     "region = ap-beijing\ntimeout = 1s\n",
+                     tc.port, TC_ID, secret_env, TC_APP);
 }
 
 /* Sends one SMS of template code and params to each address through
@@ -169,33 +151,6 @@ static void send_all(struct hd_config *cfg, const char *const *to, size_t n, con
     hd_log_release(&log);
 }
 
-static void expect(const struct hd_result *r, int outcome, bool bad, const char *what)
-{
-    if (r->outcome != outcome || r->bad_address != bad)
-        fail_msg("%s: got %s%s (%d %s), want %s%s", what, hd_outcome_name(r->outcome),
-                 r->bad_address ? " bad" : "", r->code, r->text, hd_outcome_name(outcome),
-                 bad ? " bad" : "");
-}
-
-/* The mock's request log as JSON values, one per line. */
-static json_t *read_log(const char *name)
-{
-    char *p = path(name), *text = tu_read(p);
-    json_t *all = json_array();
-    for (char *line = text, *nl; line && *line; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (!nl)
-            break;
-        *nl = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        if (j)
-            json_array_append_new(all, j);
-    }
-    free(text);
-    free(p);
-    return all;
-}
-
 /* The last logged request whose member at (obj, key) is value, or NULL. */
 static json_t *find_request(json_t *log, const char *obj, const char *key, const char *value)
 {
@@ -224,26 +179,27 @@ static void test_cnsms_aliyun_classes(void **state)
     struct tu_results rs;
     static const char params[] = "{\"name\":\"张三\",\"code\":\"1234\"}";
     send_all(cfg, class_to, 10, "SMS_154950909", params, &rs);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "OK");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "OK");
     assert_int_equal(rs.r[0].code, 200);
     assert_true(strstr(rs.r[0].gateway_id, "^0") != NULL);
     assert_string_not_equal(rs.r[0].digest, "");
-    expect(&rs.r[1], HD_OUT_THROTTLED, false, "isv.BUSINESS_LIMIT_CONTROL");
+    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "isv.BUSINESS_LIMIT_CONTROL");
     assert_contains(rs.r[1].text, "isv.BUSINESS_LIMIT_CONTROL");
-    expect(&rs.r[2], HD_OUT_THROTTLED, false, "Throttling.User");
-    expect(&rs.r[3], HD_OUT_PERMANENT, true, "isv.MOBILE_NUMBER_ILLEGAL");
-    expect(&rs.r[4], HD_OUT_PERMANENT, true, "isv.MOBILE_COUNT_OVER_LIMIT");
-    expect(&rs.r[5], HD_OUT_PERMANENT, false, "isv.SMS_TEMPLATE_ILLEGAL");
+    tu_expect(&rs.r[2], HD_OUT_THROTTLED, false, "Throttling.User");
+    tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "isv.MOBILE_NUMBER_ILLEGAL");
+    tu_expect(&rs.r[4], HD_OUT_PERMANENT, true, "isv.MOBILE_COUNT_OVER_LIMIT");
+    tu_expect(&rs.r[5], HD_OUT_PERMANENT, false, "isv.SMS_TEMPLATE_ILLEGAL");
     assert_contains(rs.r[5].text, "isv.SMS_TEMPLATE_ILLEGAL");
-    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "500");
-    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "503");
-    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "500");
+    tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "503");
+    tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
     assert_int_equal(rs.r[8].code, 0);
-    expect(&rs.r[9], HD_OUT_TEMPORARY, false, "dropped");
+    tu_expect(&rs.r[9], HD_OUT_TEMPORARY, false, "dropped");
     for (size_t i = 0; i < 10; i++) /* a signature the mock refused would be provider_fault */
         assert_false(rs.r[i].provider_fault);
     /* what the gateway got: the approved template, its parameters, our id */
-    json_t *l = read_log("aliyun.log"), *req = find_request(l, "query", "OutId", rs.id[0]);
+    json_t *l = tu_read_jsonl(dir, "aliyun.log"),
+           *req = find_request(l, "query", "OutId", rs.id[0]);
     assert_non_null(req);
     json_t *q = json_object_get(req, "query");
     assert_string_equal(json_string_value(json_object_get(q, "PhoneNumbers")), class_to[0]);
@@ -253,7 +209,7 @@ static void test_cnsms_aliyun_classes(void **state)
     json_decref(l);
     /* the account's balance: the provider is at fault and pauses */
     send_all(cfg, fault_to, 1, "SMS_154950909", params, &rs);
-    expect(&rs.r[0], HD_OUT_THROTTLED, false, "isv.AMOUNT_NOT_ENOUGH");
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "isv.AMOUNT_NOT_ENOUGH");
     assert_true(rs.r[0].provider_fault);
     assert_int_equal(rs.r[0].retry_after_ms, HD_PROVIDER_FAULT_PAUSE_MS);
     assert_contains(rs.r[0].text, "isv.AMOUNT_NOT_ENOUGH the Aliyun account's balance is too low");
@@ -262,15 +218,15 @@ static void test_cnsms_aliyun_classes(void **state)
     setenv("TEST_ALI_BAD", "not-the-secret", 1);
     cfg = ali_config("TEST_ALI_BAD");
     send_all(cfg, class_to, 1, "SMS_154950909", params, &rs);
-    expect(&rs.r[0], HD_OUT_THROTTLED, false, "bad signature");
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "bad signature");
     assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "SignatureDoesNotMatch");
     /* refused unsent: no template code, or parameters in a list */
     send_all(cfg, class_to, 1, NULL, params, &rs);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "no code");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "no code");
     assert_contains(rs.r[0].text, "sends only approved templates");
     send_all(cfg, class_to, 1, "SMS_1", "[\"1234\"]", &rs);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "a list");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "a list");
     assert_contains(rs.r[0].text, "sms.params must be a JSON object");
     assert_int_equal(rs.r[0].code, 0);
     hd_config_free(cfg);
@@ -283,24 +239,25 @@ static void test_cnsms_tencent_classes(void **state)
     struct tu_results rs;
     static const char params[] = "[\"1234\",\"5\"]";
     send_all(cfg, class_to, 10, "1234567", params, &rs);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "Ok");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "Ok");
     assert_true(strncmp(rs.r[0].gateway_id, "2433:", 5) == 0);
     assert_string_not_equal(rs.r[0].digest, "");
-    expect(&rs.r[1], HD_OUT_THROTTLED, false, "LimitExceeded.PhoneNumberDailyLimit");
-    expect(&rs.r[2], HD_OUT_THROTTLED, false, "RequestLimitExceeded");
-    expect(&rs.r[3], HD_OUT_PERMANENT, true, "IncorrectPhoneNumber");
+    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "LimitExceeded.PhoneNumberDailyLimit");
+    tu_expect(&rs.r[2], HD_OUT_THROTTLED, false, "RequestLimitExceeded");
+    tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "IncorrectPhoneNumber");
     assert_contains(rs.r[3].text, "InvalidParameterValue.IncorrectPhoneNumber");
-    expect(&rs.r[4], HD_OUT_PERMANENT, false, "PhoneNumberInBlacklist");
+    tu_expect(&rs.r[4], HD_OUT_PERMANENT, false, "PhoneNumberInBlacklist");
     assert_true(rs.r[4].opted_out);
-    expect(&rs.r[5], HD_OUT_PERMANENT, false, "TemplateIncorrectOrUnapproved");
+    tu_expect(&rs.r[5], HD_OUT_PERMANENT, false, "TemplateIncorrectOrUnapproved");
     assert_contains(rs.r[5].text, "FailedOperation.TemplateIncorrectOrUnapproved");
-    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "InternalError.Timeout");
-    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "503");
-    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
-    expect(&rs.r[9], HD_OUT_TEMPORARY, false, "dropped");
+    tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "InternalError.Timeout");
+    tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "503");
+    tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    tu_expect(&rs.r[9], HD_OUT_TEMPORARY, false, "dropped");
     for (size_t i = 0; i < 10; i++)
         assert_false(rs.r[i].provider_fault);
-    json_t *l = read_log("tencent.log"), *req = find_request(l, "json", "SessionContext", rs.id[0]);
+    json_t *l = tu_read_jsonl(dir, "tencent.log"),
+           *req = find_request(l, "json", "SessionContext", rs.id[0]);
     assert_non_null(req);
     json_t *j = json_object_get(req, "json");
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "PhoneNumberSet"), 0)),
@@ -316,18 +273,18 @@ static void test_cnsms_tencent_classes(void **state)
         "ap-beijing");
     json_decref(l);
     send_all(cfg, fault_to, 1, "1234567", params, &rs);
-    expect(&rs.r[0], HD_OUT_THROTTLED, false, "InsufficientBalanceInSmsPackage");
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "InsufficientBalanceInSmsPackage");
     assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "SMS package is used up");
     hd_config_free(cfg);
     setenv("TEST_TC_BAD", "not-the-secret", 1);
     cfg = tc_config("TEST_TC_BAD");
     send_all(cfg, class_to, 1, "1234567", params, &rs);
-    expect(&rs.r[0], HD_OUT_THROTTLED, false, "bad signature");
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "bad signature");
     assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "AuthFailure.SignatureFailure");
     send_all(cfg, class_to, 1, "1234567", "{\"code\":\"1\"}", &rs);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "an object");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "an object");
     assert_contains(rs.r[0].text, "must be a list of strings");
     hd_config_free(cfg);
 }
@@ -527,14 +484,14 @@ static void test_cnsms_campaign(void **state)
         assert_contains(r.out, "+8613800001003");
         tu_run_release(&r);
     }
-    json_t *l = read_log("aliyun.log"),
+    json_t *l = tu_read_jsonl(dir, "aliyun.log"),
            *req = find_request(l, "query", "PhoneNumbers", "+8613800000011");
     assert_non_null(req);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(req, "query"), "TemplateParam")),
         "{\"name\":\"张三\",\"code\":\"1234\"}");
     json_decref(l);
-    l = read_log("tencent.log");
+    l = tu_read_jsonl(dir, "tencent.log");
     size_t k;
     json_t *e, *set = NULL;
     json_array_foreach(l, k, e)

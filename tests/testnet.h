@@ -13,6 +13,10 @@
 
 #include "testutil.h"
 
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "herald/config.h"
 #include "herald/driver.h"
 
 /* Runs argv (NULL-terminated) in dir, output discarded; fails on non-zero exit. */
@@ -187,6 +191,55 @@ static inline void tu_await(struct hd_driver *d, size_t n, struct tu_results *rs
     for (size_t i = 0; i < n; i++)
         rs->r[(uintptr_t)got.r[i].user] = got.r[i];
     rs->n = n;
+}
+
+/* A configuration parsed from printf-style text; fails the test when it
+ * does not parse. The caller frees it. */
+static inline struct hd_config *tu_config(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline struct hd_config *tu_config(const char *fmt, ...)
+{
+    struct hd_buf t;
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    va_list ap;
+    hd_buf_init(&t);
+    va_start(ap, fmt);
+    hd_buf_vaddf(&t, fmt, ap);
+    va_end(ap);
+    if (hd_config_parse(t.data, "t.conf", &cfg, &e) != 0)
+        fail_msg("%s", e.msg);
+    hd_buf_release(&t);
+    return cfg;
+}
+
+/* Fails unless r has the outcome and (not) a bad address; what names it. */
+static inline void tu_expect(const struct hd_result *r, int outcome, bool bad, const char *what)
+{
+    if (r->outcome != outcome || r->bad_address != bad)
+        fail_msg("%s: got %s%s (%d %s), want %s%s", what, hd_outcome_name(r->outcome),
+                 r->bad_address ? " bad" : "", r->code, r->text, hd_outcome_name(outcome),
+                 bad ? " bad" : "");
+}
+
+/* A mock's request log (dir/name, one JSON value a line) as an array; the
+ * caller decrefs. */
+static inline json_t *tu_read_jsonl(const char *dir, const char *name)
+{
+    char *p = tu_path(dir, name), *text = tu_read(p);
+    json_t *all = json_array();
+    for (char *line = text, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        if (j)
+            json_array_append_new(all, j);
+    }
+    free(text);
+    free(p);
+    return all;
 }
 
 #endif
