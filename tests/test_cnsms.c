@@ -387,43 +387,6 @@ static void test_cnsms_lint(void **state)
     free(p);
 }
 
-/* Runs a campaign of template tpl on the SMS channel of conf through
- * `herald send`, to contacts with the numbers given in the CSV rows, and
- * returns `herald log` of it (JSON lines; the caller frees). */
-static char *send_campaign(const char *conf, const char *name, const char *tpl, const char *rows)
-{
-    char csv[64];
-    snprintf(csv, sizeof csv, "%s.csv", name);
-    char *cp = path(csv);
-    tu_write(cp, rows);
-    free(cp);
-    struct tu_run r;
-    const char *steps[][10] = {
-        {"init", NULL},
-        {"contacts", "import", csv, NULL},
-        {"segment", "define", "all", "id != \"\"", NULL},
-        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
-         "--now"},
-        {"send", name, "--wait", "30s", NULL},
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        const char *a[16] = {"-c", conf};
-        size_t n = 2;
-        for (size_t k = 0; k < 10 && steps[i][k]; k++)
-            a[n++] = steps[i][k];
-        a[n] = NULL;
-        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
-                  a[11], NULL);
-        if (r.status != 0 && i < 4)
-            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
-        tu_run_release(&r);
-    }
-    tu_herald(&r, dir, NULL, "-c", conf, "log", "--campaign", name, "--format", "jsonl", NULL);
-    char *out = hd_xstrdup(r.out);
-    tu_run_release(&r);
-    return out;
-}
-
 /* The log line (JSON) of the contact, as an object; the caller decrefs. */
 static json_t *log_of(const char *log, const char *contact)
 {
@@ -472,7 +435,8 @@ static void test_cnsms_campaign(void **state)
         snprintf(c1, sizeof c1, "%s1", runs[i].pfx);
         snprintf(c2, sizeof c2, "%s2", runs[i].pfx);
         write_conf(runs[i].conf, runs[i].db, runs[i].prov);
-        char *log = send_campaign(runs[i].conf, runs[i].name, runs[i].name, csv);
+        const char *pre[] = {"-c", runs[i].conf, NULL};
+        char *log = tu_sms_campaign(dir, pre, runs[i].name, runs[i].name, csv);
         expect_log(log, c1, "accepted", NULL);
         expect_log(log, c2, "permanent", "bad_address");
         json_t *j = log_of(log, c1); /* counted from the approved text */

@@ -831,39 +831,11 @@ static bool twilio_got(const char *to)
  * (JSON lines; the caller frees). */
 static char *send_sms_campaign(const char *name, const char *tpl, const char *phone)
 {
-    char db[64], csv[64], row[128];
+    char db[64], row[128];
     snprintf(db, sizeof db, "%s.db", name);
-    snprintf(csv, sizeof csv, "%s.csv", name);
     snprintf(row, sizeof row, "id,phone\n%s-1,%s\n", name, phone);
-    char *cp = path(csv);
-    tu_write(cp, row);
-    free(cp);
-    struct tu_run r;
-    const char *steps[][10] = {
-        {"init", NULL},
-        {"contacts", "import", csv, NULL},
-        {"segment", "define", "all", "id != \"\"", NULL},
-        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
-         "--now"},
-        {"send", name, "--wait", "30s", NULL},
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        const char *a[16] = {"-c", "tp.conf", "--db", db};
-        size_t n = 4;
-        for (size_t k = 0; k < 10 && steps[i][k]; k++)
-            a[n++] = steps[i][k];
-        a[n] = NULL;
-        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
-                  a[11], a[12], a[13], NULL);
-        if (r.status != 0)
-            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
-        tu_run_release(&r);
-    }
-    tu_herald(&r, dir, NULL, "-c", "tp.conf", "--db", db, "log", "--campaign", name, "--format",
-              "jsonl", NULL);
-    char *out = hd_xstrdup(r.out);
-    tu_run_release(&r);
-    return out;
+    const char *pre[] = {"-c", "tp.conf", "--db", db, NULL};
+    return tu_sms_campaign(dir, pre, name, tpl, row);
 }
 
 /* Issue 15 item 6: FCM's reserved data keys are refused by lint and

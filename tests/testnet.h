@@ -242,4 +242,46 @@ static inline json_t *tu_read_jsonl(const char *dir, const char *name)
     return all;
 }
 
+/* Runs a campaign of template tpl on the SMS channel through `herald send`
+ * in dir, with the options pre before each command (-c FILE, --db DB: at
+ * most 4, NULL-terminated), to the contacts of the CSV text rows (written
+ * to NAME.csv); returns `herald log` of it (JSON lines; the caller frees).
+ * What send says is not checked: the log is. */
+static inline char *tu_sms_campaign(const char *dir, const char *const *pre, const char *name,
+                                    const char *tpl, const char *rows)
+{
+    char csv[64];
+    snprintf(csv, sizeof csv, "%s.csv", name);
+    char *cp = tu_path(dir, csv);
+    tu_write(cp, rows);
+    free(cp);
+    struct tu_run r;
+    const char *steps[][10] = {
+        {"init", NULL},
+        {"contacts", "import", csv, NULL},
+        {"segment", "define", "all", "id != \"\"", NULL},
+        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
+         "--now"},
+        {"send", name, "--wait", "30s", NULL},
+        {"log", "--campaign", name, "--format", "jsonl", NULL},
+    };
+    char *out = NULL;
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *a[16] = {NULL};
+        size_t n = 0;
+        while (n < 4 && pre[n])
+            a[n] = pre[n], n++;
+        for (size_t k = 0; k < 10 && steps[i][k]; k++)
+            a[n++] = steps[i][k];
+        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                  a[11], a[12], a[13], NULL);
+        if (r.status != 0 && i < 4)
+            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
+        if (i == 5)
+            out = hd_xstrdup(r.out);
+        tu_run_release(&r);
+    }
+    return out;
+}
+
 #endif
