@@ -317,15 +317,6 @@ static void write_conf(const char *name, const char *db, const char *providers)
     free(td);
 }
 
-static void put_template(const char *name, const char *text)
-{
-    char rel[128];
-    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
-    char *p = path(rel);
-    tu_write(p, text);
-    free(p);
-}
-
 /* The ali template has an sms part too, for free-text gateways: two
  * segments of GSM-7, where the approved text is one. */
 static const char ali_tpl[] =
@@ -347,7 +338,7 @@ static void test_cnsms_lint(void **state)
 {
     (void)state;
     write_conf("lint.conf", "lint.db", "ali, tc, tw");
-    put_template("ali", ali_tpl);
+    tu_put_template(dir, "ali", ali_tpl);
     struct tu_run r;
     tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "ali", NULL);
     assert_int_equal(r.status, 1);
@@ -359,11 +350,13 @@ static void test_cnsms_lint(void **state)
     assert_contains(r.out, "sms.approved_text: UCS-2");
     tu_run_release(&r);
     write_conf("lint.conf", "lint.db", "ali, tw");
-    put_template("bad", "category: marketing\n--- sms.template_code\nSMS_1\n"
-                        "--- sms.params\n{\"shop\": \"a shop name far longer than the thirty-five "
-                        "characters Aliyun allows\"}\n");
-    put_template("plain", "category: transactional\n--- email.subject\nHi\n--- email.text\nHi\n"
-                          "--- sms.params\n[\"1\"]\n");
+    tu_put_template(dir, "bad",
+                    "category: marketing\n--- sms.template_code\nSMS_1\n"
+                    "--- sms.params\n{\"shop\": \"a shop name far longer than the thirty-five "
+                    "characters Aliyun allows\"}\n");
+    tu_put_template(dir, "plain",
+                    "category: transactional\n--- email.subject\nHi\n--- email.text\nHi\n"
+                    "--- sms.params\n[\"1\"]\n");
     tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "bad", "plain", NULL);
     assert_int_equal(r.status, 1);
     assert_contains(r.out, "bad.tmpl:4: error: sms.params: 'shop' is 68 characters before any "
@@ -376,8 +369,9 @@ static void test_cnsms_lint(void **state)
     assert_contains(r.out, "plain.tmpl:6: error: sms.params: provider 'ali' (aliyun_sms) takes "
                            "named parameters");
     tu_run_release(&r);
-    put_template("shape", "category: transactional\n--- sms.template_code\n1\n"
-                          "--- sms.params\n{\"a\": 1}\n");
+    tu_put_template(dir, "shape",
+                    "category: transactional\n--- sms.template_code\n1\n"
+                    "--- sms.params\n{\"a\": 1}\n");
     tu_herald(&r, dir, NULL, "-c", "lint.conf", "template", "lint", "shape", NULL);
     assert_int_equal(r.status, 1);
     assert_contains(r.out, "shape.tmpl:5:1: sms.params: must be a JSON object of strings");
@@ -422,8 +416,8 @@ static void expect_log(const char *log, const char *contact, const char *outcome
 static void test_cnsms_campaign(void **state)
 {
     (void)state;
-    put_template("ali", ali_tpl);
-    put_template("tc", tc_tpl);
+    tu_put_template(dir, "ali", ali_tpl);
+    tu_put_template(dir, "tc", tc_tpl);
     static const char rows[] = "id,phone,first_name,code\n"
                                "%s1,+8613800000011,张三,1234\n%s2,+8613800001003,李四,5678\n";
     const struct {
@@ -476,7 +470,7 @@ static void test_cnsms_preview(void **state)
 {
     (void)state;
     write_conf("pv.conf", "pv.db", "ali");
-    put_template("ali", ali_tpl);
+    tu_put_template(dir, "ali", ali_tpl);
     char *data = path("pv.json");
     tu_write(data, "{\"first_name\": \"王五\", \"code\": \"4321\"}");
     struct tu_run r;
@@ -495,8 +489,8 @@ static void test_cnsms_verbose_no_secrets(void **state)
 {
     (void)state;
     write_conf("v.conf", "v.db", "ali, tc");
-    put_template("ali", ali_tpl);
-    put_template("tc", tc_tpl);
+    tu_put_template(dir, "ali", ali_tpl);
+    tu_put_template(dir, "tc", tc_tpl);
     const char *runs[][2] = {{"ali", "ali"}, {"tc", "tc"}};
     for (size_t i = 0; i < 2; i++) {
         struct tu_run r;

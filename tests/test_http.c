@@ -670,15 +670,6 @@ static void template_conf(void)
     free(td);
 }
 
-static void put_template(const char *name, const char *text)
-{
-    char rel[128];
-    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
-    char *p = path(rel);
-    tu_write(p, text);
-    free(p);
-}
-
 /* `provider test PROVIDER --to TO --template T`; the caller releases r. */
 static void probe(struct tu_run *r, const char *provider, const char *to, const char *tpl)
 {
@@ -724,14 +715,15 @@ static void test_push_parts_sent(void **state)
 {
     (void)state;
     template_conf();
-    put_template("rich", "category: transactional\n"
-                         "--- push.title\nSale\n--- push.body\nUp to {{pct | default '50'}}% off\n"
-                         "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
-                         "--- push.fcm\n{\"android\": {\"priority\": \"high\", \"notification\": "
-                         "{\"channel_id\": \"promo\"}}, \"fcm_options\": {\"analytics_label\": "
-                         "\"sale\"}}\n"
-                         "--- push.apns\n{\"aps\": {\"badge\": 3, \"thread-id\": \"promo\"}, "
-                         "\"campaign\": \"sale\"}\n");
+    tu_put_template(dir, "rich",
+                    "category: transactional\n"
+                    "--- push.title\nSale\n--- push.body\nUp to {{pct | default '50'}}% off\n"
+                    "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
+                    "--- push.fcm\n{\"android\": {\"priority\": \"high\", \"notification\": "
+                    "{\"channel_id\": \"promo\"}}, \"fcm_options\": {\"analytics_label\": "
+                    "\"sale\"}}\n"
+                    "--- push.apns\n{\"aps\": {\"badge\": 3, \"thread-id\": \"promo\"}, "
+                    "\"campaign\": \"sale\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-rich", "rich");
     if (r.status != 0)
@@ -780,7 +772,8 @@ static void test_push_data_only(void **state)
 {
     (void)state;
     template_conf();
-    put_template("silent", "category: transactional\n--- push.data\n{\"sync\": \"inbox\"}\n");
+    tu_put_template(dir, "silent",
+                    "category: transactional\n--- push.data\n{\"sync\": \"inbox\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-silent", "silent");
     if (r.status != 0)
@@ -844,8 +837,9 @@ static void test_push_fcm_reserved(void **state)
 {
     (void)state;
     template_conf();
-    put_template("reserved", "category: transactional\n--- push.title\nHi\n"
-                             "--- push.data\n{\"from\": \"shop\", \"google.x\": \"1\"}\n");
+    tu_put_template(dir, "reserved",
+                    "category: transactional\n--- push.title\nHi\n"
+                    "--- push.data\n{\"from\": \"shop\", \"google.x\": \"1\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-reserved", "reserved");
     assert_int_not_equal(r.status, 0);
@@ -888,7 +882,7 @@ static void test_sms_twilio_limit(void **state)
     for (int i = 0; i < 1700; i++)
         hd_buf_addc(&big, i % 10 == 4 ? ' ' : 'a');
     hd_buf_adds(&big, "\n");
-    put_template("long", big.data);
+    tu_put_template(dir, "long", big.data);
     hd_buf_release(&big);
     struct tu_run r;
     probe(&r, "sms", "+14155550101", "long");
@@ -941,7 +935,7 @@ static void test_sms_empty(void **state)
 {
     (void)state;
     template_conf();
-    put_template("empty", "category: transactional\n--- sms\n{{nothing}}\n");
+    tu_put_template(dir, "empty", "category: transactional\n--- sms\n{{nothing}}\n");
     struct tu_run r;
     probe(&r, "sms", "+14155550100", "empty");
     assert_int_not_equal(r.status, 0);
@@ -949,8 +943,8 @@ static void test_sms_empty(void **state)
     tu_run_release(&r);
     assert_false(twilio_got("+14155550100"));
     /* a campaign: strict, and a section that is false renders nothing */
-    put_template("emptysec",
-                 "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
+    tu_put_template(dir, "emptysec",
+                    "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
     char *log = send_sms_campaign("emptyc", "emptysec", "+14155550104");
     assert_contains(log, "render_failed");
     assert_contains(log, "template 'emptysec': the sms part is empty once rendered");
@@ -1152,7 +1146,8 @@ static void test_apns_token_shared(void **state)
     free(tp);
     free(text);
     free(tk);
-    put_template("tk", "category: transactional\n--- push.title\nHi\n--- push.body\nNews\n");
+    tu_put_template(dir, "tk",
+                    "category: transactional\n--- push.title\nHi\n--- push.body\nNews\n");
     char *csv = path("tk.csv");
     tu_write(csv, "id,apns_token\ntk-1,cafe0009" HEX64 "\n");
     free(csv);

@@ -242,6 +242,16 @@ static inline json_t *tu_read_jsonl(const char *dir, const char *name)
     return all;
 }
 
+/* Writes dir/tpl/NAME.tmpl, a template for the tests' templates folder. */
+static inline void tu_put_template(const char *dir, const char *name, const char *text)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
+    char *p = tu_path(dir, rel);
+    tu_write(p, text);
+    free(p);
+}
+
 /* Runs a campaign of template tpl on the SMS channel through `herald send`
  * in dir, with the options pre before each command (-c FILE, --db DB: at
  * most 4, NULL-terminated), to the contacts of the CSV text rows (written
