@@ -39,7 +39,7 @@ static void channels_of(const struct hd_config *cfg, const char *name, char *buf
 
 static int list_cmd(struct hd_ctx *ctx)
 {
-    printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
+    printf("%-16s %-11s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
            "STATUS");
     int rc = EXIT_OK;
     for (size_t i = 0; i < ctx->cfg->nproviders; i++) {
@@ -56,7 +56,7 @@ static int list_cmd(struct hd_ctx *ctx)
             snprintf(status, sizeof status, "ok%s", p->nsecrets ? ", credentials loaded" : "");
         }
         hd_driver_free(d);
-        printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections, chans,
+        printf("%-16s %-11s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections, chans,
                status);
     }
     return rc;
