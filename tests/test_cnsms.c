@@ -465,6 +465,28 @@ static void test_cnsms_campaign(void **state)
     json_decref(l);
 }
 
+/* The account's balance runs out in a campaign: the provider pauses, the
+ * message stays queued without an attempt, and the log and `campaign
+ * show` say why. */
+static void test_cnsms_provider_fault(void **state)
+{
+    (void)state;
+    write_conf("pf.conf", "pf.db", "ali");
+    tu_put_template(dir, "ali", ali_tpl);
+    const char *pre[] = {"-c", "pf.conf", NULL};
+    char *log = tu_sms_campaign(dir, pre, "pf", "ali",
+                                "id,phone,first_name,code\np1,+8613800001005,赵六,1111\n");
+    expect_log(log, "p1", "throttled", "provider_fault");
+    assert_contains(log,
+                    "isv.AMOUNT_NOT_ENOUGH the Aliyun account's balance is too low: top it up");
+    free(log);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "pf.conf", "campaign", "show", "pf", NULL);
+    assert_contains(r.out, "waiting on   provider 'ali', paused until ");
+    assert_contains(r.out, "queued         1");
+    tu_run_release(&r);
+}
+
 /* Preview shows the approved text with its segments; the estimate costs it. */
 static void test_cnsms_preview(void **state)
 {
@@ -517,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_cnsms_tencent_classes),
         cmocka_unit_test(test_cnsms_lint),
         cmocka_unit_test(test_cnsms_campaign),
+        cmocka_unit_test(test_cnsms_provider_fault),
         cmocka_unit_test(test_cnsms_preview),
         cmocka_unit_test(test_cnsms_verbose_no_secrets),
     };

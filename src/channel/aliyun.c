@@ -119,7 +119,8 @@ static int ali_finish(void *pc, struct hx *h, struct hx_req *q, long status, str
     hd_sha256_hex(q->url.data, q->url.len, r->digest); /* what was sent is the query */
     int st = (int)status;
     if (status >= 200 && status < 300 && strcmp(code, "OK") == 0) {
-        hd_result_set(r, HD_OUT_ACCEPTED, st, "OK %s", text);
+        hd_result_set(r, HD_OUT_ACCEPTED, st, "OK%s%s", strcmp(text, "OK") ? " " : "",
+                      strcmp(text, "OK") ? text : "");
         hx_copy_text(r->gateway_id, sizeof r->gateway_id, hx_jstr(j, "BizId"));
     } else if (strcmp(code, "isv.BUSINESS_LIMIT_CONTROL") == 0 || hx_prefix(code, "Throttling")) {
         hd_result_set(r, HD_OUT_THROTTLED, st, "%s %s", code, text);
