@@ -308,6 +308,7 @@ static void write_conf(const char *name, const char *db, const char *providers)
                 "sign_name = 赫拉德\n"
                 "[provider tw]\ntype = twilio\nbase_url = http://127.0.0.1:9\n"
                 "account_sid = AC1\nauth_token_env = TEST_ALI_SECRET\nfrom = +15550001111\n"
+                "[provider box]\ntype = outbox\npath = box\n"
                 "[channel sms]\nproviders = %s\n",
                 td, db, ali.port, ALI_ID, tc.port, TC_ID, TC_APP, providers);
     tu_write(conf, t.data);
@@ -487,6 +488,26 @@ static void test_cnsms_provider_fault(void **state)
     tu_run_release(&r);
 }
 
+/* A dry run through the outbox records what an approved-template gateway
+ * would get: the code and the parameters, beside the approved text. */
+static void test_cnsms_outbox(void **state)
+{
+    (void)state;
+    write_conf("ob.conf", "ob.db", "box");
+    tu_put_template(dir, "tc", tc_tpl);
+    const char *pre[] = {"-c", "ob.conf", NULL};
+    char *log = tu_sms_campaign(dir, pre, "ob", "tc", "id,phone,code\no1,+8613800000031,2468\n");
+    expect_log(log, "o1", "accepted", NULL);
+    free(log);
+    json_t *l = tu_read_jsonl(dir, "box/sms.jsonl"), *e = json_array_get(l, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "template_code")), "1234567");
+    json_t *ps = json_object_get(e, "params");
+    assert_string_equal(json_string_value(json_array_get(ps, 0)), "2468");
+    assert_string_equal(json_string_value(json_object_get(e, "body")),
+                        "【赫拉德】您的验证码是2468，5分钟内有效");
+    json_decref(l);
+}
+
 /* Preview shows the approved text with its segments; the estimate costs it. */
 static void test_cnsms_preview(void **state)
 {
@@ -540,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_cnsms_lint),
         cmocka_unit_test(test_cnsms_campaign),
         cmocka_unit_test(test_cnsms_provider_fault),
+        cmocka_unit_test(test_cnsms_outbox),
         cmocka_unit_test(test_cnsms_preview),
         cmocka_unit_test(test_cnsms_verbose_no_secrets),
     };
