@@ -41,8 +41,9 @@ struct hd_rendered {
 };
 void hd_rendered_release(struct hd_rendered *r);
 /* Renders the parts the channel needs (email: subject, text, html, with a
- * text made from the html when there is none; sms; push: title, body,
- * data). HD_E_INVALID when the template has nothing for the channel;
+ * text made from the html when there is none; sms, and an approved
+ * template's sms.template_code, sms.params and sms.approved_text; push:
+ * title, body, data). HD_E_INVALID when the template has nothing for the channel;
  * errors of strict rendering name the template, line and variable. */
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err);
@@ -62,7 +63,7 @@ struct hd_render_part {
     int part;                 /* enum hd_tpl_part */
     const char *text;         /* a text part as rendered; NULL for a JSON part or an error */
     size_t len;               /* text's length */
-    json_t *json;             /* a JSON part (push.data, push.fcm, push.apns) as rendered */
+    json_t *json;             /* a JSON part (push.*, sms.params) as rendered */
     bool derived;             /* email.text made from email.html, as hd_render makes it */
     const struct hd_err *err; /* non-NULL: the part did not render (strictly) */
 };

@@ -113,7 +113,7 @@ static inline void hd_tpl_req_init(struct hd_tpl_req *req, const struct hd_conta
  * defines it. email.html is HTML-escaped, every other part is not. */
 int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                   struct hd_buf *out, struct hd_err *err);
-/* Renders a JSON part (push.data, push.fcm, push.apns) as compact JSON
+/* Renders a JSON part (push.data, push.fcm, push.apns, sms.params) as compact JSON
  * text, appending to out, or into a new object. */
 int hd_tpl_render_json_text(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                             struct hd_buf *out, struct hd_err *err);
