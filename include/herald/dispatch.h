@@ -56,6 +56,11 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
  * approved text); what segments and cost are counted from. NULL when the
  * template has neither. */
 const char *hd_rendered_sms_text(const struct hd_rendered *r, const char *type);
+/* Whether each named parameter of the SMS (sms.params) fits the most
+ * characters the provider takes in one (Aliyun: 35); HD_E_INVALID naming
+ * the parameter when one does not. Free for a provider without a limit. */
+int hd_rendered_sms_fits(const struct hd_rendered *r, const struct hd_provider_cfg *p,
+                         struct hd_err *err);
 
 /* One part as hd_render_each gives it; everything is borrowed for the
  * callback only. */

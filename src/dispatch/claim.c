@@ -68,6 +68,8 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     const struct hd_provider_cfg *p = d->prov[j->provider].cfg;
     if (j->channel == HD_CH_SMS) /* what the provider bills: its approved text, or the sms */
         j->msg.body = hd_rendered_sms_text(&j->r, p->type);
+    if (j->channel == HD_CH_SMS && (rc = hd_rendered_sms_fits(&j->r, p, err)) < 0)
+        return rc;
     if (j->channel == HD_CH_SMS && j->msg.body) {
         struct hd_sms_info info;
         hd_sms_analyze(j->msg.body, strlen(j->msg.body), &info);

@@ -143,6 +143,32 @@ const char *hd_rendered_sms_text(const struct hd_rendered *r, const char *type)
     return text ? text : approved;
 }
 
+int hd_rendered_sms_fits(const struct hd_rendered *r, const struct hd_provider_cfg *p,
+                         struct hd_err *err)
+{
+    size_t max = hd_driver_sms_param_max(p->type);
+    const char *text = r->part[HD_PART_SMS_PARAMS];
+    if (!max || !text)
+        return 0;
+    json_t *o = json_loads(text, 0, NULL), *v;
+    const char *k;
+    int rc = 0;
+    json_object_foreach(o, k, v)
+    {
+        struct hd_sms_info si;
+        hd_sms_analyze(json_string_value(v), json_string_length(v), &si);
+        if (si.chars > max) {
+            rc = hd_err_set(err, HD_E_INVALID,
+                            "sms.params: '%s' is %zu characters, over the %zu that provider '%s' "
+                            "(%s) accepts in a parameter",
+                            k, si.chars, max, p->name, p->type);
+            break;
+        }
+    }
+    json_decref(o);
+    return rc;
+}
+
 /* email.text made from email.html, as hd_render makes it. */
 static void derive_text(struct hd_render_part *p, const struct hd_tpl *t,
                         const struct hd_tpl_req *req, struct hd_buf *html, struct hd_buf *text,
