@@ -183,8 +183,10 @@ static void test_cnsms_aliyun_classes(void **state)
     assert_int_equal(rs.r[0].code, 200);
     assert_true(strstr(rs.r[0].gateway_id, "^0") != NULL);
     assert_string_not_equal(rs.r[0].digest, "");
-    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "isv.BUSINESS_LIMIT_CONTROL");
+    /* the number's daily limit: it waits a day, the provider goes on */
+    tu_expect(&rs.r[1], HD_OUT_TEMPORARY, false, "isv.BUSINESS_LIMIT_CONTROL");
     assert_contains(rs.r[1].text, "isv.BUSINESS_LIMIT_CONTROL");
+    assert_int_equal(rs.r[1].retry_after_ms, 86400000);
     tu_expect(&rs.r[2], HD_OUT_THROTTLED, false, "Throttling.User");
     tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "isv.MOBILE_NUMBER_ILLEGAL");
     tu_expect(&rs.r[4], HD_OUT_PERMANENT, true, "isv.MOBILE_COUNT_OVER_LIMIT");
@@ -242,7 +244,8 @@ static void test_cnsms_tencent_classes(void **state)
     tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "Ok");
     assert_true(strncmp(rs.r[0].gateway_id, "2433:", 5) == 0);
     assert_string_not_equal(rs.r[0].digest, "");
-    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "LimitExceeded.PhoneNumberDailyLimit");
+    tu_expect(&rs.r[1], HD_OUT_TEMPORARY, false, "LimitExceeded.PhoneNumberDailyLimit");
+    assert_int_equal(rs.r[1].retry_after_ms, 86400000);
     tu_expect(&rs.r[2], HD_OUT_THROTTLED, false, "RequestLimitExceeded");
     tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "IncorrectPhoneNumber");
     assert_contains(rs.r[3].text, "InvalidParameterValue.IncorrectPhoneNumber");
@@ -272,6 +275,11 @@ static void test_cnsms_tencent_classes(void **state)
         json_string_value(json_object_get(json_object_get(req, "headers"), "x-tc-region")),
         "ap-beijing");
     json_decref(l);
+    /* the application's daily limit is the provider's: throttled */
+    static const char *const app_to[] = {"+8613800001008"};
+    send_all(cfg, app_to, 1, "1234567", params, &rs);
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "LimitExceeded.AppDailyLimit");
+    assert_false(rs.r[0].provider_fault);
     send_all(cfg, fault_to, 1, "1234567", params, &rs);
     tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "InsufficientBalanceInSmsPackage");
     assert_true(rs.r[0].provider_fault);

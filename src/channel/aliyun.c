@@ -6,7 +6,11 @@
  * with the V3 scheme (sign.c, ACS3-HMAC-SHA256) over host and the x-acs-*
  * headers; OutId carries herald's message id. The answer's Code decides:
  *   OK accepted (the gateway id is BizId);
- *   isv.BUSINESS_LIMIT_CONTROL, Throttling.* throttled;
+ *   Throttling.* (the account's API rate) throttled;
+ *   isv.BUSINESS_LIMIT_CONTROL, the number's own limit (1 a minute, 5 an
+ *     hour, 10 a day): temporary after the minute, hour or day its message
+ *     names, not throttled: a pause of the whole provider would not lift
+ *     it, and the message would come back every second without an attempt;
  *   isv.MOBILE_NUMBER_ILLEGAL, isv.MOBILE_COUNT_OVER_LIMIT permanent, bad address;
  *   isv.AMOUNT_NOT_ENOUGH, InvalidAccessKeyId.*, SignatureDoesNotMatch and
  *     the other refusals of the account: the provider is at fault and
@@ -122,7 +126,12 @@ static int ali_finish(void *pc, struct hx *h, struct hx_req *q, long status, str
         hd_result_set(r, HD_OUT_ACCEPTED, st, "OK%s%s", strcmp(text, "OK") ? " " : "",
                       strcmp(text, "OK") ? text : "");
         hx_copy_text(r->gateway_id, sizeof r->gateway_id, hx_jstr(j, "BizId"));
-    } else if (strcmp(code, "isv.BUSINESS_LIMIT_CONTROL") == 0 || hx_prefix(code, "Throttling")) {
+    } else if (strcmp(code, "isv.BUSINESS_LIMIT_CONTROL") == 0) {
+        /* the number's own limit (1 a minute, 5 an hour, 10 a day by
+         * default): this message waits, the provider does not */
+        hd_result_set(r, HD_OUT_TEMPORARY, st, "%s %s", code, text);
+        r->retry_after_ms = strstr(text, "天") ? 86400000 : strstr(text, "小时") ? 3600000 : 60000;
+    } else if (hx_prefix(code, "Throttling")) {
         hd_result_set(r, HD_OUT_THROTTLED, st, "%s %s", code, text);
     } else if (strcmp(code, "isv.MOBILE_NUMBER_ILLEGAL") == 0 ||
                strcmp(code, "isv.MOBILE_COUNT_OVER_LIMIT") == 0) {

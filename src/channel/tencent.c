@@ -8,7 +8,11 @@
  * request failed) or one SendStatusSet entry per number, whose Code
  * decides:
  *   Ok accepted (the gateway id is SerialNo);
- *   LimitExceeded.*, RequestLimitExceeded* throttled;
+ *   LimitExceeded.PhoneNumber* (the number's own 30-second, hourly or
+ *     daily limit) temporary after that long: pausing the provider would
+ *     not lift it;
+ *   the other LimitExceeded.* (the application's daily limits) and
+ *     RequestLimitExceeded* (the API's rate) throttled;
  *   InvalidParameterValue.IncorrectPhoneNumber permanent, bad address;
  *   FailedOperation.PhoneNumberInBlacklist permanent, opted out (the
  *     recipient replied to unsubscribe);
@@ -105,6 +109,13 @@ static void classify(struct hd_result *r, int st, const char *code, const char *
 {
     if (strcmp(code, "Ok") == 0) {
         hd_result_set(r, HD_OUT_ACCEPTED, st, "Ok %s", text);
+    } else if (hx_prefix(code, "LimitExceeded.PhoneNumber")) {
+        /* the number's own limit: this message waits, the provider does not */
+        hd_result_set(r, HD_OUT_TEMPORARY, st, "%s %s", code, text);
+        r->retry_after_ms = strstr(code, "ThirtySecond") ? 30000
+                            : strstr(code, "OneHour")    ? 3600000
+                            : strstr(code, "Daily")      ? 86400000
+                                                         : 60000;
     } else if (hx_prefix(code, "LimitExceeded.") || hx_prefix(code, "RequestLimitExceeded")) {
         hd_result_set(r, HD_OUT_THROTTLED, st, "%s %s", code, text);
     } else if (strcmp(code, "InvalidParameterValue.IncorrectPhoneNumber") == 0) {

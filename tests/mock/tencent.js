@@ -9,6 +9,7 @@
 // number. Requests logged with --log, answers with --answers (common.js).
 // Faults by the number's last digits:
 //   ...1001 LimitExceeded.PhoneNumberDailyLimit    ...1002 RequestLimitExceeded (Error)
+//   ...1008 LimitExceeded.AppDailyLimit
 //   ...1003 InvalidParameterValue.IncorrectPhoneNumber
 //   ...1004 FailedOperation.PhoneNumberInBlacklist
 //   ...1005 FailedOperation.InsufficientBalanceInSmsPackage
@@ -59,6 +60,7 @@ const statuses = {
   1003: ['InvalidParameterValue.IncorrectPhoneNumber', '手机号格式错误'],
   1004: ['FailedOperation.PhoneNumberInBlacklist', '手机号在免打扰名单库中'],
   1005: ['FailedOperation.InsufficientBalanceInSmsPackage', '套餐包余量不足'],
+  1008: ['LimitExceeded.AppDailyLimit', '业务短信日下发条数超过设定的上限'],
 };
 const errors = {
   1002: 'RequestLimitExceeded',
