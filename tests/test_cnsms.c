@@ -110,7 +110,7 @@ static struct hd_config *ali_config(const char *secret_env)
 {
     return tu_config("[provider p]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
                      "access_key_id = %s\naccess_key_secret_env = %s\nsign_name = 赫拉德\n"
-                     "timeout = 1s\n",
+                     "timeout = 2s\n",
                      ali.port, ALI_ID, secret_env);
 }
 
@@ -118,7 +118,7 @@ static struct hd_config *tc_config(const char *secret_env)
 {
     return tu_config("[provider p]\ntype = tencent_sms\nbase_url = http://127.0.0.1:%d\n"
                      "secret_id = %s\nsecret_key_env = %s\nsdk_app_id = %s\nsign_name = 赫拉德\n"
-                     "region = ap-beijing\ntimeout = 1s\n",
+                     "region = ap-beijing\ntimeout = 2s\n",
                      tc.port, TC_ID, secret_env, TC_APP);
 }
 
