@@ -566,6 +566,14 @@ static void test_cnsms_verbose_no_secrets(void **state)
         }
         tu_run_release(&r);
     }
+    /* the built-in test message is free text, which these gateways refuse */
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "v.conf", "provider", "test", "tc", "--to", "+8613800000021",
+              NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "provider 'tc' (tencent_sms) sends only templates approved at the "
+                           "gateway: give --template NAME");
+    tu_run_release(&r);
 }
 
 int main(void)
