@@ -104,24 +104,6 @@ static int teardown(void **state)
 
 /* ---- sending ------------------------------------------------------------------ */
 
-static struct hd_config *config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static struct hd_config *config(const char *fmt, ...)
-{
-    struct hd_buf t;
-    struct hd_config *cfg = NULL;
-    struct hd_err e = {0};
-    va_list ap;
-    hd_buf_init(&t);
-    va_start(ap, fmt);
-    hd_buf_vaddf(&t, fmt, ap);
-    va_end(ap);
-    if (hd_config_parse(t.data, "t.conf", &cfg, &e) != 0)
-        fail_msg("%s", e.msg);
-    hd_buf_release(&t);
-    return cfg;
-}
-
 struct content {
     const char *title, *body, *data;
 };
@@ -163,33 +145,6 @@ static void big_data(struct hd_buf *b, int n)
     hd_buf_adds(b, "\"}");
 }
 
-static void expect(const struct hd_result *r, int outcome, bool bad, const char *what)
-{
-    if (r->outcome != outcome || r->bad_address != bad)
-        fail_msg("%s: got %s%s (%d %s), want %s%s", what, hd_outcome_name(r->outcome),
-                 r->bad_address ? " bad" : "", r->code, r->text, hd_outcome_name(outcome),
-                 bad ? " bad" : "");
-}
-
-/* The mock's request log as JSON values, one per line. */
-static json_t *read_log(const char *name)
-{
-    char *p = path(name), *text = tu_read(p);
-    json_t *all = json_array();
-    for (char *line = text, *nl; line && *line; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (!nl)
-            break;
-        *nl = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        if (j)
-            json_array_append_new(all, j);
-    }
-    free(text);
-    free(p);
-    return all;
-}
-
 /* The logged request whose header `hdr` equals value, or NULL. */
 static json_t *find_request(json_t *log, const char *hdr, const char *value)
 {
@@ -209,11 +164,12 @@ static json_t *find_request(json_t *log, const char *hdr, const char *value)
 static void test_twilio_classes(void **state)
 {
     (void)state;
-    struct hd_config *cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
-                                   "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
-                                   "from = +15550001111\nstatus_callback = "
-                                   "https://hooks.example.com/sms\ntimeout = 1s\n",
-                                   tw.port, TW_SID);
+    struct hd_config *cfg =
+        tu_config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                  "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
+                  "from = +15550001111\nstatus_callback = "
+                  "https://hooks.example.com/sms\ntimeout = 2s\n",
+                  tw.port, TW_SID);
     static const char *const to[] = {"+15557654321", "+15550000429", "+15550020429",
                                      "+15550021211", "+15550021610", "+15550000500",
                                      "+15550000503", "+15550000999", "+15550000000"};
@@ -222,27 +178,27 @@ static void test_twilio_classes(void **state)
     struct tu_results rs;
     struct content c = {.body = "Hi Ann, your code is 1234 & it expires soon"};
     send_all(cfg, HD_CH_SMS, to, 9, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
     assert_int_equal(rs.r[0].code, 201);
     assert_true(strncmp(rs.r[0].gateway_id, "SM", 2) == 0);
     assert_contains(rs.r[0].text, "queued, 1 segment");
     assert_string_not_equal(rs.r[0].digest, "");
-    expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
+    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
     assert_int_equal(rs.r[1].retry_after_ms, 7000);
-    expect(&rs.r[2], HD_OUT_THROTTLED, false, "20429");
-    expect(&rs.r[3], HD_OUT_PERMANENT, true, "21211");
+    tu_expect(&rs.r[2], HD_OUT_THROTTLED, false, "20429");
+    tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "21211");
     assert_false(rs.r[3].opted_out);
     assert_contains(rs.r[3].text, "21211");
-    expect(&rs.r[4], HD_OUT_PERMANENT, false, "21610");
+    tu_expect(&rs.r[4], HD_OUT_PERMANENT, false, "21610");
     assert_true(rs.r[4].opted_out);
-    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
-    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
+    tu_expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
+    tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
     assert_int_equal(rs.r[6].retry_after_ms, 2000);
-    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "slow");
+    tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "slow");
     assert_int_equal(rs.r[7].code, 0);
-    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "dropped");
+    tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "dropped");
     /* what the gateway got */
-    json_t *l = read_log("twilio.log");
+    json_t *l = tu_read_jsonl(dir, "twilio.log");
     json_t *req = find_request(l, "i-twilio-idempotency-token", rs.id[0]);
     assert_non_null(req);
     json_t *form = json_object_get(req, "form");
@@ -256,11 +212,12 @@ static void test_twilio_classes(void **state)
 
     /* a wrong token is refused by the gateway: permanent, not a bad address */
     setenv("TEST_TW_TOKEN_BAD", "wrong-token-000", 1);
-    cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\naccount_sid = %s\n"
-                 "auth_token_env = TEST_TW_TOKEN_BAD\nmessaging_service_sid = MG123\n",
-                 tw.port, TW_SID);
+    cfg =
+        tu_config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\naccount_sid = %s\n"
+                  "auth_token_env = TEST_TW_TOKEN_BAD\nmessaging_service_sid = MG123\n",
+                  tw.port, TW_SID);
     send_all(cfg, HD_CH_SMS, to, 1, NULL, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "401");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "401");
     assert_int_equal(rs.r[0].code, 401);
     hd_config_free(cfg);
     hd_log_release(&log);
@@ -293,13 +250,13 @@ static void test_http_gateway(void **state)
     }
     setenv("TEST_GW_AUTH", basic.data, 1);
     struct hd_config *cfg =
-        config("[provider p]\ntype = http\nurl = "
-               "http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
-               "body_format = form\nbody = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
-               "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
-               "accepted_status = 200-299\nthrottled_status = 429\npermanent_status = 400-499\n"
-               "message_id_pointer = /sid\n",
-               tw.port, TW_SID);
+        tu_config("[provider p]\ntype = http\nurl = "
+                  "http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
+                  "body_format = form\nbody = To={{to}}&From=%%2B15550001111&Body={{body}}\n"
+                  "header = Authorization: Basic {{api_key}}\napi_key_env = TEST_GW_AUTH\n"
+                  "accepted_status = 200-299\nthrottled_status = 429\npermanent_status = 400-499\n"
+                  "message_id_pointer = /sid\n",
+                  tw.port, TW_SID);
     static const char *const to[] = {"+15557654321", "+15550000429", "+15550021211",
                                      "+15550000503"};
     struct hd_log log;
@@ -307,13 +264,13 @@ static void test_http_gateway(void **state)
     struct tu_results rs;
     struct content c = {.body = "Grüße & 100% \"quoted\" + more"};
     send_all(cfg, HD_CH_SMS, to, 4, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "201");
     assert_true(strncmp(rs.r[0].gateway_id, "SM", 2) == 0);
-    expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
+    tu_expect(&rs.r[1], HD_OUT_THROTTLED, false, "429");
     assert_int_equal(rs.r[1].retry_after_ms, 7000);
-    expect(&rs.r[2], HD_OUT_PERMANENT, false, "400");
-    expect(&rs.r[3], HD_OUT_TEMPORARY, false, "503");
-    json_t *l = read_log("twilio.log");
+    tu_expect(&rs.r[2], HD_OUT_PERMANENT, false, "400");
+    tu_expect(&rs.r[3], HD_OUT_TEMPORARY, false, "503");
+    json_t *l = tu_read_jsonl(dir, "twilio.log");
     json_t *req = find_request(l, "idempotency-key", rs.id[0]);
     assert_non_null(req);
     assert_string_equal(json_string_value(json_object_get(json_object_get(req, "form"), "Body")),
@@ -322,16 +279,16 @@ static void test_http_gateway(void **state)
     hd_config_free(cfg);
 
     /* JSON escaping: the body reaches the gateway as valid JSON with the text intact */
-    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?to={{to}}\n"
-                 "header = X-Token: {{api_key}}\napi_key_env = TEST_API_KEY\n"
-                 "body = {\"msg\": {\"to\": \"{{to}}\", \"text\": \"{{body}}\", \"data\": "
-                 "{{{data}}}}}\n",
-                 tw.port);
+    cfg = tu_config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?to={{to}}\n"
+                    "header = X-Token: {{api_key}}\napi_key_env = TEST_API_KEY\n"
+                    "body = {\"msg\": {\"to\": \"{{to}}\", \"text\": \"{{body}}\", \"data\": "
+                    "{{{data}}}}}\n",
+                    tw.port);
     static const char *const to2[] = {"+15557654321"};
     struct content c2 = {.body = "line one\nline \"two\" \\ tab\t 中文", .data = "{\"k\":1}"};
     send_all(cfg, HD_CH_SMS, to2, 1, &c2, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "404 on /hook");
-    l = read_log("twilio.log");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "404 on /hook");
+    l = tu_read_jsonl(dir, "twilio.log");
     req = find_request(l, "idempotency-key", rs.id[0]);
     assert_non_null(req);
     assert_string_equal(json_string_value(json_object_get(req, "path")), "/hook?to=%2B15557654321");
@@ -352,34 +309,35 @@ static void test_http_gateway(void **state)
     hd_config_free(cfg);
 
     /* a header built from message text with a line break is refused unsent */
-    cfg = config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook\n"
-                 "header = X-Subject: {{body}}\n",
-                 tw.port);
+    cfg = tu_config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook\n"
+                    "header = X-Subject: {{body}}\n",
+                    tw.port);
     struct content c3 = {.body = "hi\r\nX-Injected: yes"};
     send_all(cfg, HD_CH_SMS, to2, 1, &c3, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "header injection");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "header injection");
     assert_contains(rs.r[0].text, "line break");
-    l = read_log("twilio.log");
+    l = tu_read_jsonl(dir, "twilio.log");
     assert_null(find_request(l, "idempotency-key", rs.id[0]));
     json_decref(l);
     hd_config_free(cfg);
 
     /* so is a URL that would hold a space (the triple mustache does not escape) */
-    cfg =
-        config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?t={{{body}}}\n", tw.port);
+    cfg = tu_config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook?t={{{body}}}\n",
+                    tw.port);
     send_all(cfg, HD_CH_SMS, to2, 1, &c3, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "URL injection");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "URL injection");
     assert_contains(rs.r[0].text, "control character");
     hd_config_free(cfg);
 
     /* configuration errors name the key */
     struct hd_driver *d = NULL;
     struct hd_err e = {0};
-    cfg = config("[provider p]\ntype = http\nurl = http://x.example/\naccepted_status = 2xx\n");
+    cfg = tu_config("[provider p]\ntype = http\nurl = http://x.example/\naccepted_status = 2xx\n");
     assert_int_not_equal(hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e), 0);
     assert_contains(e.msg, "accepted_status");
     hd_config_free(cfg);
-    cfg = config("[provider p]\ntype = http\nurl = http://x.example/\nmessage_id_pointer = id\n");
+    cfg =
+        tu_config("[provider p]\ntype = http\nurl = http://x.example/\nmessage_id_pointer = id\n");
     assert_int_not_equal(hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e), 0);
     assert_contains(e.msg, "message_id_pointer");
     hd_config_free(cfg);
@@ -391,7 +349,7 @@ static void test_http_gateway(void **state)
 
 static size_t count_issued(void)
 {
-    json_t *l = read_log("fcm.log");
+    json_t *l = tu_read_jsonl(dir, "fcm.log");
     size_t i, n = 0;
     json_t *e;
     json_array_foreach(l, i, e)
@@ -406,10 +364,12 @@ static size_t count_issued(void)
 static struct hd_config *fcm_config(const char *sa)
 {
     char *p = path(sa);
-    struct hd_config *cfg = config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
-                                   "base_url = http://127.0.0.1:%d\ntimeout = 1s\n"
-                                   "connections = 8\n",
-                                   p, fcm.port);
+    /* 2 s: the mock's slow answer (3 s) still times out, and a first
+     * request that also fetches a token has room on a loaded machine */
+    struct hd_config *cfg = tu_config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
+                                      "base_url = http://127.0.0.1:%d\ntimeout = 2s\n"
+                                      "connections = 8\n",
+                                      p, fcm.port);
     free(p);
     return cfg;
 }
@@ -429,24 +389,24 @@ static void test_fcm_classes(void **state)
                         .data = "{\"deep_link\":\"app://home\",\"n\":3,\"flag\":true}"};
     size_t before = count_issued();
     send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
     assert_contains(rs.r[0].gateway_id, "projects/herald-test/messages/");
-    expect(&rs.r[1], HD_OUT_PERMANENT, true, "UNREGISTERED");
+    tu_expect(&rs.r[1], HD_OUT_PERMANENT, true, "UNREGISTERED");
     assert_int_equal(rs.r[1].code, 404);
-    expect(&rs.r[2], HD_OUT_PERMANENT, false, "INVALID_ARGUMENT");
-    expect(&rs.r[3], HD_OUT_PERMANENT, true, "SENDER_ID_MISMATCH");
-    expect(&rs.r[4], HD_OUT_THROTTLED, false, "QUOTA_EXCEEDED");
+    tu_expect(&rs.r[2], HD_OUT_PERMANENT, false, "INVALID_ARGUMENT");
+    tu_expect(&rs.r[3], HD_OUT_PERMANENT, true, "SENDER_ID_MISMATCH");
+    tu_expect(&rs.r[4], HD_OUT_THROTTLED, false, "QUOTA_EXCEEDED");
     assert_int_equal(rs.r[4].retry_after_ms, 9000);
-    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "UNAVAILABLE");
-    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "INTERNAL");
-    expect(&rs.r[7], HD_OUT_TEMPORARY, false, "401 twice");
+    tu_expect(&rs.r[5], HD_OUT_TEMPORARY, false, "UNAVAILABLE");
+    tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "INTERNAL");
+    tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "401 twice");
     assert_int_equal(rs.r[7].code, 401);
-    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
-    expect(&rs.r[9], HD_OUT_TEMPORARY, false, "drop");
+    tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    tu_expect(&rs.r[9], HD_OUT_TEMPORARY, false, "drop");
     /* one token for the batch, plus one refresh for the 401 */
     assert_int_equal(count_issued() - before, 2);
     /* data values went as strings */
-    json_t *l = read_log("fcm.log");
+    json_t *l = tu_read_jsonl(dir, "fcm.log");
     size_t i;
     json_t *e, *found = NULL;
     json_array_foreach(l, i, e)
@@ -469,7 +429,7 @@ static void test_fcm_classes(void **state)
     static const char *const exp[] = {"expire"};
     before = count_issued();
     send_all(cfg, HD_CH_PUSH, exp, 1, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "401 then refreshed");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "401 then refreshed");
     assert_int_equal(rs.r[0].refreshed, 1);       /* the refused request is an attempt too */
     assert_int_equal(count_issued() - before, 2); /* this driver's first token, and the new one */
 
@@ -478,7 +438,7 @@ static void test_fcm_classes(void **state)
     big_data(&big, 5000);
     struct content cb = {.title = "t", .body = "b", .data = big.data};
     send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
     assert_contains(rs.r[0].text, "over FCM's 4096");
     hd_buf_release(&big);
     hd_config_free(cfg);
@@ -486,9 +446,9 @@ static void test_fcm_classes(void **state)
     /* many connections: the driver runs several loop threads (lanes) that
      * share one access token; every message goes once */
     char *sap = path("sa.json");
-    cfg = config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
-                 "base_url = http://127.0.0.1:%d\nconnections = 32\n",
-                 sap, fcm.port);
+    cfg = tu_config("[provider p]\ntype = fcm\nservice_account_file = %s\n"
+                    "base_url = http://127.0.0.1:%d\nconnections = 32\n",
+                    sap, fcm.port);
     free(sap);
     const char *many[60];
     for (int k = 0; k < 60; k++)
@@ -496,7 +456,7 @@ static void test_fcm_classes(void **state)
     before = count_issued();
     send_all(cfg, HD_CH_PUSH, many, 60, &c, &rs, &log);
     for (int k = 0; k < 60; k++) {
-        expect(&rs.r[k], HD_OUT_ACCEPTED, false, "lanes");
+        tu_expect(&rs.r[k], HD_OUT_ACCEPTED, false, "lanes");
         for (int j = 0; j < k; j++)
             assert_string_not_equal(rs.r[j].gateway_id, rs.r[k].gateway_id);
     }
@@ -507,7 +467,7 @@ static void test_fcm_classes(void **state)
      * endpoint refuses the signature, every message is temporary */
     cfg = fcm_config("sa-other.json");
     send_all(cfg, HD_CH_PUSH, to, 2, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "bad signature");
+    tu_expect(&rs.r[0], HD_OUT_TEMPORARY, false, "bad signature");
     assert_contains(rs.r[0].text, "Invalid JWT Signature");
     hd_config_free(cfg);
     hd_log_release(&log);
@@ -521,10 +481,10 @@ static struct hd_config *apns_config(const char *ca)
 {
     char *key = path("AuthKey_ABC123DEFG.p8"), *cap = path(ca);
     struct hd_config *cfg =
-        config("[provider p]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
-               "team_id = TEAM123456\ntopic = com.example.app\nbase_url = https://localhost:%d\n"
-               "ca_file = %s\ntimeout = 2s\nconnections = 2\n",
-               key, apns.port, cap);
+        tu_config("[provider p]\ntype = apns\nkey_file = %s\nkey_id = ABC123DEFG\n"
+                  "team_id = TEAM123456\ntopic = com.example.app\nbase_url = https://localhost:%d\n"
+                  "ca_file = %s\ntimeout = 2s\nconnections = 2\n",
+                  key, apns.port, cap);
     free(key);
     free(cap);
     return cfg;
@@ -544,22 +504,22 @@ static void test_apns_classes(void **state)
                         .body = "We miss you",
                         .data = "{\"deep_link\":\"app://home\",\"collapse_id\":\"promo-7\"}"};
     send_all(cfg, HD_CH_PUSH, to, 10, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
+    tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "200");
     assert_string_equal(rs.r[0].gateway_id, rs.id[0]);
-    expect(&rs.r[1], HD_OUT_PERMANENT, true, "410 Unregistered");
-    expect(&rs.r[2], HD_OUT_PERMANENT, true, "400 BadDeviceToken");
-    expect(&rs.r[3], HD_OUT_ACCEPTED, false, "403 ExpiredProviderToken, re-signed");
+    tu_expect(&rs.r[1], HD_OUT_PERMANENT, true, "410 Unregistered");
+    tu_expect(&rs.r[2], HD_OUT_PERMANENT, true, "400 BadDeviceToken");
+    tu_expect(&rs.r[3], HD_OUT_ACCEPTED, false, "403 ExpiredProviderToken, re-signed");
     assert_int_equal(rs.r[3].refreshed, 1);
     assert_int_equal(rs.r[0].refreshed, 0);
-    expect(&rs.r[4], HD_OUT_THROTTLED, false, "429");
-    expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
-    expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
-    expect(&rs.r[7], HD_OUT_PERMANENT, false, "413");
+    tu_expect(&rs.r[4], HD_OUT_THROTTLED, false, "429");
+    tu_expect(&rs.r[5], HD_OUT_TEMPORARY, false, "500");
+    tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
+    tu_expect(&rs.r[7], HD_OUT_PERMANENT, false, "413");
     assert_contains(rs.r[7].text, "PayloadTooLarge");
-    expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
-    expect(&rs.r[9], HD_OUT_PERMANENT, true, "not a token");
+    tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "slow");
+    tu_expect(&rs.r[9], HD_OUT_PERMANENT, true, "not a token");
     /* the request, as the mock saw it over HTTP/2 */
-    json_t *l = read_log("apns.log");
+    json_t *l = tu_read_jsonl(dir, "apns.log");
     json_t *req = find_request(l, "apns-id", rs.id[0]);
     assert_non_null(req);
     json_t *h = json_object_get(req, "headers");
@@ -579,12 +539,12 @@ static void test_apns_classes(void **state)
     /* a dropped connection is temporary; a payload over 4096 bytes is refused unsent */
     static const char *const drop[] = {"dead0000" HEX64};
     send_all(cfg, HD_CH_PUSH, drop, 1, &c, &rs, &log);
-    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "dropped");
+    tu_expect(&rs.r[0], HD_OUT_TEMPORARY, false, "dropped");
     struct hd_buf big;
     big_data(&big, 4100);
     struct content cb = {.title = "t", .body = "b", .data = big.data};
     send_all(cfg, HD_CH_PUSH, to, 1, &cb, &rs, &log);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "too large");
     hd_buf_release(&big);
     hd_config_free(cfg);
     hd_log_release(&log);
@@ -601,9 +561,9 @@ static void test_tls_refused(void **state)
     hd_log_init(&log, stderr, HD_LOG_ERROR);
     struct tu_results rs;
     send_all(cfg, HD_CH_PUSH, to, 1, NULL, &rs, &log);
-    expect(&rs.r[0], HD_OUT_TEMPORARY, false, "untrusted certificate");
+    tu_expect(&rs.r[0], HD_OUT_TEMPORARY, false, "untrusted certificate");
     assert_contains(rs.r[0].text, "certificate");
-    json_t *l = read_log("apns.log");
+    json_t *l = tu_read_jsonl(dir, "apns.log");
     assert_null(find_request(l, "apns-id", rs.id[0]));
     json_decref(l);
     hd_config_free(cfg);
@@ -712,15 +672,6 @@ static void template_conf(void)
     free(td);
 }
 
-static void put_template(const char *name, const char *text)
-{
-    char rel[128];
-    snprintf(rel, sizeof rel, "tpl/%s.tmpl", name);
-    char *p = path(rel);
-    tu_write(p, text);
-    free(p);
-}
-
 /* `provider test PROVIDER --to TO --template T`; the caller releases r. */
 static void probe(struct tu_run *r, const char *provider, const char *to, const char *tpl)
 {
@@ -766,14 +717,15 @@ static void test_push_parts_sent(void **state)
 {
     (void)state;
     template_conf();
-    put_template("rich", "category: transactional\n"
-                         "--- push.title\nSale\n--- push.body\nUp to {{pct | default '50'}}% off\n"
-                         "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
-                         "--- push.fcm\n{\"android\": {\"priority\": \"high\", \"notification\": "
-                         "{\"channel_id\": \"promo\"}}, \"fcm_options\": {\"analytics_label\": "
-                         "\"sale\"}}\n"
-                         "--- push.apns\n{\"aps\": {\"badge\": 3, \"thread-id\": \"promo\"}, "
-                         "\"campaign\": \"sale\"}\n");
+    tu_put_template(dir, "rich",
+                    "category: transactional\n"
+                    "--- push.title\nSale\n--- push.body\nUp to {{pct | default '50'}}% off\n"
+                    "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
+                    "--- push.fcm\n{\"android\": {\"priority\": \"high\", \"notification\": "
+                    "{\"channel_id\": \"promo\"}}, \"fcm_options\": {\"analytics_label\": "
+                    "\"sale\"}}\n"
+                    "--- push.apns\n{\"aps\": {\"badge\": 3, \"thread-id\": \"promo\"}, "
+                    "\"campaign\": \"sale\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-rich", "rich");
     if (r.status != 0)
@@ -783,7 +735,7 @@ static void test_push_parts_sent(void **state)
     if (r.status != 0)
         fail_msg("apns rich: %s %s", r.out, r.err);
     tu_run_release(&r);
-    json_t *l = read_log("fcm.log");
+    json_t *l = tu_read_jsonl(dir, "fcm.log");
     json_t *m = fcm_message(l, "tok-rich");
     assert_non_null(m);
     assert_string_equal(
@@ -801,7 +753,7 @@ static void test_push_parts_sent(void **state)
         json_string_value(json_object_get(json_object_get(m, "fcm_options"), "analytics_label")),
         "sale");
     json_decref(l);
-    l = read_log("apns.log");
+    l = tu_read_jsonl(dir, "apns.log");
     json_t *q = apns_request(l, "beef0001" HEX64);
     assert_non_null(q);
     json_t *b = json_object_get(q, "body"), *aps = json_object_get(b, "aps");
@@ -822,7 +774,8 @@ static void test_push_data_only(void **state)
 {
     (void)state;
     template_conf();
-    put_template("silent", "category: transactional\n--- push.data\n{\"sync\": \"inbox\"}\n");
+    tu_put_template(dir, "silent",
+                    "category: transactional\n--- push.data\n{\"sync\": \"inbox\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-silent", "silent");
     if (r.status != 0)
@@ -832,14 +785,14 @@ static void test_push_data_only(void **state)
     if (r.status != 0)
         fail_msg("apns silent: %s %s", r.out, r.err);
     tu_run_release(&r);
-    json_t *l = read_log("fcm.log");
+    json_t *l = tu_read_jsonl(dir, "fcm.log");
     json_t *m = fcm_message(l, "tok-silent");
     assert_non_null(m);
     assert_null(json_object_get(m, "notification"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(m, "data"), "sync")),
                         "inbox");
     json_decref(l);
-    l = read_log("apns.log");
+    l = tu_read_jsonl(dir, "apns.log");
     json_t *q = apns_request(l, "beef0002" HEX64);
     assert_non_null(q);
     json_t *b = json_object_get(q, "body"), *aps = json_object_get(b, "aps");
@@ -856,7 +809,7 @@ static void test_push_data_only(void **state)
 /* True when the Twilio mock logged a request to the number. */
 static bool twilio_got(const char *to)
 {
-    json_t *l = read_log("twilio.log"), *e;
+    json_t *l = tu_read_jsonl(dir, "twilio.log"), *e;
     size_t i;
     bool got = false;
     json_array_foreach(l, i, e)
@@ -873,41 +826,11 @@ static bool twilio_got(const char *to)
  * (JSON lines; the caller frees). */
 static char *send_sms_campaign(const char *name, const char *tpl, const char *phone)
 {
-    char db[64], csv[64], row[128];
+    char db[64], row[128];
     snprintf(db, sizeof db, "%s.db", name);
-    snprintf(csv, sizeof csv, "%s.csv", name);
     snprintf(row, sizeof row, "id,phone\n%s-1,%s\n", name, phone);
-    char *cp = path(csv);
-    tu_write(cp, row);
-    free(cp);
-    struct tu_run r;
-    const char *steps[][10] = {
-        {"init", NULL},
-        {"contacts", "import", csv, NULL},
-        {"segment", "define", "all", "id != \"\"", NULL},
-        {"campaign", "create", name, "--segment", "all", "--template", tpl, "--channels", "sms",
-         "--now"},
-        {"send", name, "--wait", "30s", NULL},
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        const char *a[16] = {"-c", "tp.conf", "--db", db};
-        size_t n = 4;
-        for (size_t k = 0; k < 10 && steps[i][k]; k++)
-            a[n++] = steps[i][k];
-        a[n] = NULL;
-        tu_herald(&r, dir, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
-                  a[11], a[12], a[13], NULL);
-        /* a send whose message failed exits 3 and says so (issue 17) */
-        bool sent_failed = i == 4 && r.status == 3 && strstr(r.out, "failed: 1 message");
-        if (r.status != 0 && !sent_failed)
-            fail_msg("%s: %s %s", steps[i][0], r.out, r.err);
-        tu_run_release(&r);
-    }
-    tu_herald(&r, dir, NULL, "-c", "tp.conf", "--db", db, "log", "--campaign", name, "--format",
-              "jsonl", NULL);
-    char *out = hd_xstrdup(r.out);
-    tu_run_release(&r);
-    return out;
+    const char *pre[] = {"-c", "tp.conf", "--db", db, NULL};
+    return tu_sms_campaign(dir, pre, name, tpl, row);
 }
 
 /* Issue 15 item 6: FCM's reserved data keys are refused by lint and
@@ -916,14 +839,15 @@ static void test_push_fcm_reserved(void **state)
 {
     (void)state;
     template_conf();
-    put_template("reserved", "category: transactional\n--- push.title\nHi\n"
-                             "--- push.data\n{\"from\": \"shop\", \"google.x\": \"1\"}\n");
+    tu_put_template(dir, "reserved",
+                    "category: transactional\n--- push.title\nHi\n"
+                    "--- push.data\n{\"from\": \"shop\", \"google.x\": \"1\"}\n");
     struct tu_run r;
     probe(&r, "fcm", "tok-reserved", "reserved");
     assert_int_not_equal(r.status, 0);
     assert_contains(r.err, "push.data: the key 'from' is reserved by FCM");
     tu_run_release(&r);
-    json_t *l = read_log("fcm.log");
+    json_t *l = tu_read_jsonl(dir, "fcm.log");
     assert_null(fcm_message(l, "tok-reserved"));
     json_decref(l);
     /* the driver refuses them too, whatever gave the data */
@@ -935,9 +859,9 @@ static void test_push_fcm_reserved(void **state)
         .title = "T", .body = "B", .data = "{\"ok\":\"1\",\"gcm.notification.e\":\"1\"}"};
     static const char *const to[] = {"tok-reserved-2"};
     send_all(cfg, HD_CH_PUSH, to, 1, &c, &rs, &hl);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "reserved");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "reserved");
     assert_contains(rs.r[0].text, "push data key 'gcm.notification.e' is reserved by FCM");
-    l = read_log("fcm.log");
+    l = tu_read_jsonl(dir, "fcm.log");
     assert_null(fcm_message(l, "tok-reserved-2"));
     json_decref(l);
     hd_config_free(cfg);
@@ -960,7 +884,7 @@ static void test_sms_twilio_limit(void **state)
     for (int i = 0; i < 1700; i++)
         hd_buf_addc(&big, i % 10 == 4 ? ' ' : 'a');
     hd_buf_adds(&big, "\n");
-    put_template("long", big.data);
+    tu_put_template(dir, "long", big.data);
     hd_buf_release(&big);
     struct tu_run r;
     probe(&r, "sms", "+14155550101", "long");
@@ -981,10 +905,11 @@ static void test_sms_twilio_limit(void **state)
     free(log);
     assert_false(twilio_got("+14155550102"));
     /* the driver itself refuses a body over 1,600 characters, unsent */
-    struct hd_config *cfg = config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
-                                   "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
-                                   "from = +15550001111\n",
-                                   tw.port, TW_SID);
+    struct hd_config *cfg =
+        tu_config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                  "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\n"
+                  "from = +15550001111\n",
+                  tw.port, TW_SID);
     struct hd_log hl;
     hd_log_init(&hl, stderr, HD_LOG_ERROR);
     struct tu_results rs;
@@ -995,11 +920,11 @@ static void test_sms_twilio_limit(void **state)
     struct content c = {.body = body.data};
     static const char *const to[] = {"+14155550103"};
     send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "over 1600");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "over 1600");
     assert_contains(rs.r[0].text, "the SMS is 1601 characters");
     c.body = "";
     send_all(cfg, HD_CH_SMS, to, 1, &c, &rs, &hl);
-    expect(&rs.r[0], HD_OUT_PERMANENT, false, "empty");
+    tu_expect(&rs.r[0], HD_OUT_PERMANENT, false, "empty");
     assert_contains(rs.r[0].text, "the SMS is empty");
     assert_false(twilio_got("+14155550103"));
     hd_buf_release(&body);
@@ -1012,7 +937,7 @@ static void test_sms_empty(void **state)
 {
     (void)state;
     template_conf();
-    put_template("empty", "category: transactional\n--- sms\n{{nothing}}\n");
+    tu_put_template(dir, "empty", "category: transactional\n--- sms\n{{nothing}}\n");
     struct tu_run r;
     probe(&r, "sms", "+14155550100", "empty");
     assert_int_not_equal(r.status, 0);
@@ -1020,8 +945,8 @@ static void test_sms_empty(void **state)
     tu_run_release(&r);
     assert_false(twilio_got("+14155550100"));
     /* a campaign: strict, and a section that is false renders nothing */
-    put_template("emptysec",
-                 "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
+    tu_put_template(dir, "emptysec",
+                    "category: transactional\n--- sms\n{{#coupon}}Use {{coupon}}{{/coupon}}\n");
     char *log = send_sms_campaign("emptyc", "emptysec", "+14155550104");
     assert_contains(log, "render_failed");
     assert_contains(log, "template 'emptysec': the sms part is empty once rendered");
@@ -1055,7 +980,7 @@ static int64_t paused_send(struct hd_driver *d, int64_t pause_ms, size_t n)
         hd_driver_poll(d, 100, tu_collect, &got);
     assert_int_equal(got.n, n);
     for (size_t i = 0; i < n; i++)
-        expect(&got.r[i], HD_OUT_ACCEPTED, false, "after the pause");
+        tu_expect(&got.r[i], HD_OUT_ACCEPTED, false, "after the pause");
     return hd_clock_mono_ms() - t0;
 }
 
@@ -1072,10 +997,10 @@ static void test_driver_pause(void **state)
     hd_log_init(&log, stderr, HD_LOG_ERROR);
     char *box = path("pause-outbox");
     struct hd_config *cfg =
-        config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
-               "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
-               "connections = 2\n[provider o]\ntype = outbox\npath = %s\n",
-               tw.port, TW_SID, box);
+        tu_config("[provider p]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+                  "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+                  "connections = 2\n[provider o]\ntype = outbox\npath = %s\n",
+                  tw.port, TW_SID, box);
     const char *names[] = {"p", "o"};
     for (int k = 0; k < 2; k++) {
         struct hd_driver *d;
@@ -1192,7 +1117,7 @@ static size_t tokens_for(const char *device, char out[][1024], size_t max)
 {
     char want[300];
     snprintf(want, sizeof want, "/3/device/%s", device);
-    json_t *l = read_log("apns.log"), *e;
+    json_t *l = tu_read_jsonl(dir, "apns.log"), *e;
     size_t i, n = 0;
     json_array_foreach(l, i, e)
     {
@@ -1223,7 +1148,8 @@ static void test_apns_token_shared(void **state)
     free(tp);
     free(text);
     free(tk);
-    put_template("tk", "category: transactional\n--- push.title\nHi\n--- push.body\nNews\n");
+    tu_put_template(dir, "tk",
+                    "category: transactional\n--- push.title\nHi\n--- push.body\nNews\n");
     char *csv = path("tk.csv");
     tu_write(csv, "id,apns_token\ntk-1,cafe0009" HEX64 "\n");
     free(csv);

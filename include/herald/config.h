@@ -46,7 +46,7 @@ struct hd_cfg_secret {
 
 struct hd_provider_cfg {
     char *name;           /* from [provider NAME] */
-    char *type;           /* outbox, smtp, twilio, http, fcm, apns */
+    char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms */
     int line;             /* line of its first key */
     struct hd_cfg_kv *kv; /* every non-secret key except the common ones below */
     size_t nkv;

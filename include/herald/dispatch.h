@@ -41,13 +41,26 @@ struct hd_rendered {
 };
 void hd_rendered_release(struct hd_rendered *r);
 /* Renders the parts the channel needs (email: subject, text, html, with a
- * text made from the html when there is none; sms; push: title, body,
- * data). HD_E_INVALID when the template has nothing for the channel;
+ * text made from the html when there is none; sms, and an approved
+ * template's sms.template_code, sms.params and sms.approved_text; push:
+ * title, body, data). HD_E_INVALID when the template has nothing for the channel;
  * errors of strict rendering name the template, line and variable. */
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err);
-/* Points m's text fields at r's parts (r must outlive m). */
+/* Points m's text fields at r's parts (r must outlive m). An SMS's body
+ * is its sms part, else sms.approved_text. */
 void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m);
+/* The text an SMS stands for with a provider of this type (NULL: a
+ * free-text one): an approved-template gateway's is sms.approved_text
+ * (else the sms part), a free-text gateway's the sms part (else the
+ * approved text); what segments and cost are counted from. NULL when the
+ * template has neither. */
+const char *hd_rendered_sms_text(const struct hd_rendered *r, const char *type);
+/* Whether each named parameter of the SMS (sms.params) fits the most
+ * characters the provider takes in one (Aliyun: 35); HD_E_INVALID naming
+ * the parameter when one does not. Free for a provider without a limit. */
+int hd_rendered_sms_fits(const struct hd_rendered *r, const struct hd_provider_cfg *p,
+                         struct hd_err *err);
 
 /* One part as hd_render_each gives it; everything is borrowed for the
  * callback only. */
@@ -55,7 +68,7 @@ struct hd_render_part {
     int part;                 /* enum hd_tpl_part */
     const char *text;         /* a text part as rendered; NULL for a JSON part or an error */
     size_t len;               /* text's length */
-    json_t *json;             /* a JSON part (push.data, push.fcm, push.apns) as rendered */
+    json_t *json;             /* a JSON part (push.*, sms.params) as rendered */
     bool derived;             /* email.text made from email.html, as hd_render makes it */
     const struct hd_err *err; /* non-NULL: the part did not render (strictly) */
 };

@@ -47,6 +47,9 @@ struct hd_msg {
     /* push: the template's push.fcm and push.apns (JSON objects' text),
      * merged into the FCM message and the APNs payload; NULL when none */
     const char *fcm, *apns;
+    /* sms for an approved-template gateway: the template's code and its
+     * parameters (a JSON object's or list's text); NULL when none */
+    const char *sms_template, *sms_params;
     int64_t created; /* seconds, for the Date header */
     void *user;      /* the caller's tag, handed back in the result */
 };
@@ -101,6 +104,12 @@ bool hd_driver_serves(const char *type, int channel);
  * type accepts in one message of the channel, or 0 when herald knows no
  * limit (Twilio: 1,600 for an SMS body). */
 size_t hd_driver_max_chars(const char *type, int channel);
+/* What an SMS provider of this type needs of a template (enum
+ * hd_sms_need: free text, or an approved template with named or
+ * ordered parameters), and the most characters one parameter's value may
+ * have (0: no limit known). */
+int hd_driver_sms_need(const char *type);
+size_t hd_driver_sms_param_max(const char *type);
 /* How many messages the dispatcher may hand the provider's driver at once.
  * For a driver on a worker pool (smtp, outbox), 64 for each connection: a
  * worker sends what it takes in one session (SMTP: one connection, EHLO,

@@ -25,4 +25,10 @@ struct hd_sms_info {
 void hd_sms_analyze(const char *s, size_t n, struct hd_sms_info *out);
 const char *hd_sms_encoding_name(enum hd_sms_encoding e); /* "GSM-7", "UCS-2" */
 
+/* What an SMS gateway needs of a template: free text (an sms part or
+ * sms.approved_text), or a template approved at the gateway whose
+ * parameters are named (a JSON object: Aliyun) or ordered (a list of
+ * strings: Tencent Cloud). */
+enum hd_sms_need { HD_SMS_TEXT, HD_SMS_NAMED, HD_SMS_ORDERED };
+
 #endif

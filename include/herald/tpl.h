@@ -2,8 +2,11 @@
  * templates/NAME.tmpl: a header of "key: value" lines (description,
  * category, from, reply_to), then parts introduced by "--- PART" lines
  * (email.subject, email.text, email.html, sms, push.title, push.body,
- * push.data, push.fcm, push.apns), each optionally for an A/B variant
- * ("--- sms @b"). Locale files NAME.LOCALE.tmpl override parts; a lookup for
+ * push.data, push.fcm, push.apns, sms.template_code, sms.params,
+ * sms.approved_text), each optionally for an A/B variant
+ * ("--- sms @b"); an SMS for an approved-template gateway has
+ * sms.template_code, sms.params and sms.approved_text instead of (or
+ * beside) sms. Locale files NAME.LOCALE.tmpl override parts; a lookup for
  * zh-Hant-TW tries zh-Hant-TW, zh-Hant, zh, then the base file. Partials are
  * templates/partials/NAME.mustache (or NAME.LOCALE.mustache); a layout is a
  * partial used as a parent ({{<layout}}...{{/layout}}).
@@ -32,6 +35,13 @@ enum hd_tpl_part {
     HD_PART_PUSH_DATA, /* a JSON object of string templates (FCM data is a map of strings) */
     HD_PART_PUSH_FCM,  /* a JSON object merged into the FCM message */
     HD_PART_PUSH_APNS, /* a JSON object merged into the APNs payload */
+    /* approved-template SMS gateways (aliyun_sms, tencent_sms) send no free
+     * text: the code of a template approved at the gateway, its parameters
+     * (a JSON object of strings, or an ordered list of strings), and the text
+     * the approved template produces, for preview, segments and cost */
+    HD_PART_SMS_TEMPLATE_CODE,
+    HD_PART_SMS_PARAMS,
+    HD_PART_SMS_APPROVED_TEXT,
     HD_PART_COUNT
 };
 
@@ -103,7 +113,7 @@ static inline void hd_tpl_req_init(struct hd_tpl_req *req, const struct hd_conta
  * defines it. email.html is HTML-escaped, every other part is not. */
 int hd_tpl_render(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                   struct hd_buf *out, struct hd_err *err);
-/* Renders a JSON part (push.data, push.fcm, push.apns) as compact JSON
+/* Renders a JSON part (push.data, push.fcm, push.apns, sms.params) as compact JSON
  * text, appending to out, or into a new object. */
 int hd_tpl_render_json_text(const struct hd_tpl *t, int part, const struct hd_tpl_req *req,
                             struct hd_buf *out, struct hd_err *err);
@@ -145,6 +155,12 @@ typedef void (*hd_tpl_issue_cb)(void *ud, const struct hd_tpl_issue *issue);
  * a provider of the SMS channel accepts (0: no limit), and who that is
  * ("provider 'sms' (twilio)"; copied). Unset, lint checks no length. */
 void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *who);
+/* Lint checks the template against each provider of the SMS channel added
+ * here: who ("provider 'cn' (aliyun_sms)"; copied), what it needs, and the
+ * most characters a parameter's value may have (0: no limit known); need
+ * is an enum hd_sms_need (sms.h). */
+void hd_tpl_set_sms_provider(struct hd_tpl_set *set, const char *who, int need,
+                             size_t max_param_chars);
 /* Checks the named template (every file, part, variant and the partials it
  * uses), calling cb for each finding. Returns the number of errors. */
 int hd_tpl_lint(struct hd_tpl_set *set, const char *name, hd_tpl_issue_cb cb, void *ud);

@@ -21,8 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-static const struct hd_drv_ops *const drivers[] = {&hd_drv_outbox, &hd_drv_smtp, &hd_drv_twilio,
-                                                   &hd_drv_http,   &hd_drv_fcm,  &hd_drv_apns};
+static const struct hd_drv_ops *const drivers[] = {
+    &hd_drv_outbox, &hd_drv_smtp, &hd_drv_twilio,     &hd_drv_http,
+    &hd_drv_fcm,    &hd_drv_apns, &hd_drv_aliyun_sms, &hd_drv_tencent_sms};
 
 static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
 
@@ -49,6 +50,18 @@ size_t hd_driver_max_chars(const char *type, int channel)
 {
     const struct hd_drv_ops *ops = find_ops(type);
     return ops && channel == HD_CH_SMS ? ops->sms_max_chars : 0;
+}
+
+int hd_driver_sms_need(const char *type)
+{
+    const struct hd_drv_ops *ops = find_ops(type);
+    return ops ? ops->sms_need : 0;
+}
+
+size_t hd_driver_sms_param_max(const char *type)
+{
+    const struct hd_drv_ops *ops = find_ops(type);
+    return ops ? ops->sms_param_max : 0;
 }
 
 size_t hd_driver_window(const struct hd_provider_cfg *cfg)
@@ -178,7 +191,9 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, body),
                                     offsetof(struct hd_msg, data),
                                     offsetof(struct hd_msg, fcm),
-                                    offsetof(struct hd_msg, apns)};
+                                    offsetof(struct hd_msg, apns),
+                                    offsetof(struct hd_msg, sms_template),
+                                    offsetof(struct hd_msg, sms_params)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])
 
 static const char **str_field(struct hd_msg *m, size_t i)

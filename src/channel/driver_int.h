@@ -12,6 +12,8 @@ struct hd_drv_ops {
     unsigned channels;    /* 1 << enum hd_channel for each channel it carries */
     size_t batch;         /* messages a worker takes at once */
     size_t sms_max_chars; /* the longest SMS body the gateway takes (characters); 0: no limit */
+    int sms_need;         /* enum hd_sms_need: 0, free text, unless set */
+    size_t sms_param_max; /* approved templates: the longest parameter value; 0: no limit */
     int (*init)(const struct hd_provider_cfg *cfg, struct hd_log *log, void **conf,
                 struct hd_err *err);
     void (*fini)(void *conf);
@@ -50,6 +52,8 @@ extern const struct hd_drv_ops hd_drv_twilio;
 extern const struct hd_drv_ops hd_drv_http;
 extern const struct hd_drv_ops hd_drv_fcm;
 extern const struct hd_drv_ops hd_drv_apns;
+extern const struct hd_drv_ops hd_drv_aliyun_sms;
+extern const struct hd_drv_ops hd_drv_tencent_sms;
 
 /* The email of m for the MIME builder, with from and reply_to as given
  * (each driver has its own defaults). */

@@ -191,6 +191,17 @@ char *hx_url(const char *base, const char *dflt, const char *fmt, ...)
     return hd_buf_detach(&b, NULL);
 }
 
+int hx_host(const char *url, char **host, struct hd_err *err)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    if (!n || memchr(p, '@', n))
+        return hd_err_set(err, HD_E_CONFIG, "base_url: '%s' has no host (or has a user)", url);
+    *host = hd_xstrndup(p, n);
+    return 0;
+}
+
 int hx_header(struct hx_req *q, const char *name, const char *value)
 {
     if (strpbrk(value, "\r\n"))
@@ -258,6 +269,25 @@ void hx_copy_text(char *dst, size_t n, const char *s)
         dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
     if (n)
         dst[i] = '\0';
+}
+
+int hx_refuse(struct hd_result *r, const struct hd_msg *m, const char *why)
+{
+    hd_result_init(r, m);
+    hd_result_set(r, HD_OUT_PERMANENT, 0, "%s", why);
+    return -1;
+}
+
+void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof r->text, fmt, ap);
+    va_end(ap);
+    r->outcome = HD_OUT_THROTTLED;
+    r->code = code;
+    r->provider_fault = true;
+    r->retry_after_ms = HD_PROVIDER_FAULT_PAUSE_MS;
 }
 
 void hx_b64url(struct hd_buf *out, const void *p, size_t n)

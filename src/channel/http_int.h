@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "driver_int.h"
 #include "herald/buf.h"
@@ -69,6 +71,9 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
  * then the path printf-style: the URL of a gateway's endpoint. */
 char *hx_url(const char *base, const char *dflt, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The host[:port] of a URL into a new string *host, as a signed request
+ * names it in its Host header; HD_E_CONFIG when there is none. */
+int hx_host(const char *url, char **host, struct hd_err *err);
 /* A header line "name: value"; refuses (returns -1) a value holding CR or LF. */
 int hx_header(struct hx_req *q, const char *name, const char *value);
 /* The response body parsed as JSON, or NULL. The caller decrefs. */
@@ -80,6 +85,20 @@ void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n);
 const char *hx_jstr(const json_t *o, const char *key);
 /* Copies s into dst (size n) with control characters as spaces. */
 void hx_copy_text(char *dst, size_t n, const char *s);
+
+/* A message the gateway cannot take, refused before sending: r is a
+ * permanent result saying why. Returns -1 (what build returns then). */
+int hx_refuse(struct hd_result *r, const struct hd_msg *m, const char *why);
+/* The provider, not the message, is at fault (its account's balance, its
+ * key): r is throttled for HD_PROVIDER_FAULT_PAUSE_MS with provider_fault
+ * set, so the provider pauses and its messages wait for a person. */
+void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Whether s starts with p (a gateway's code family: "Throttling."). */
+static inline bool hx_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
 
 /* Base64url without padding. */
 void hx_b64url(struct hd_buf *out, const void *p, size_t n);

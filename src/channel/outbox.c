@@ -145,6 +145,12 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         json_object_set_new(j, "body", json_string(m->body ? m->body : ""));
         json_object_set_new(j, "encoding", json_string(hd_sms_encoding_name(si.encoding)));
         json_object_set_new(j, "segments", json_integer((json_int_t)si.segments));
+        /* an approved-template gateway's request: the code and parameters */
+        json_t *params = m->sms_params ? json_loads(m->sms_params, 0, NULL) : NULL;
+        if (m->sms_template)
+            json_object_set_new(j, "template_code", json_string(m->sms_template));
+        if (params)
+            json_object_set_new(j, "params", params);
     } else {
         json_object_set_new(j, "platform",
                             json_string(m->platform == HD_PUSH_APNS ? "apns" : "fcm"));

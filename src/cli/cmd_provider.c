@@ -49,7 +49,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct cmd_out o;
     cmd_out_begin(&o, format, cols);
     if (format == FMT_TABLE)
-        printf("%-16s %-8s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
+        printf("%-16s %-11s %-10s %-6s %-16s %s\n", "NAME", "TYPE", "RATE", "CONNS", "CHANNELS",
                "STATUS");
     rc = EXIT_OK;
     for (size_t i = 0; i < ctx->cfg->nproviders; i++) {
@@ -67,7 +67,7 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
         }
         hd_driver_free(d);
         if (format == FMT_TABLE)
-            printf("%-16s %-8s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections,
+            printf("%-16s %-11s %-10s %-6u %-16s %s\n", p->name, p->type, rate, p->connections,
                    chans, status);
         else
             cmd_out_row(&o,

@@ -156,6 +156,12 @@ static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
             max = n;
             snprintf(who, sizeof who, "provider '%s' (%s)", p->name, p->type);
         }
+        if (p) { /* and what each needs: free text or an approved template */
+            char name[160];
+            snprintf(name, sizeof name, "provider '%s' (%s)", p->name, p->type);
+            hd_tpl_set_sms_provider(set, name, hd_driver_sms_need(p->type),
+                                    hd_driver_sms_param_max(p->type));
+        }
     }
     if (max)
         hd_tpl_set_sms_limit(set, max, who);
@@ -257,16 +263,20 @@ struct preview_run {
 static void sms_info(struct preview *pv, const struct hd_render_part *p, char *extra, size_t size)
 {
     struct hd_sms_info si;
+    const char *name = hd_tpl_part_name(p->part);
     hd_sms_analyze(p->text, p->len, &si);
     snprintf(extra, size, "(%s, %zu characters, %zu segment%s)", hd_sms_encoding_name(si.encoding),
              si.chars, si.segments, si.segments == 1 ? "" : "s");
-    pv->sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
-                        "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
-                        "segments", (json_int_t)si.segments);
+    if (!pv->sms) /* the sms part's, else the approved text's */
+        pv->sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
+                            "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
+                            "segments", (json_int_t)si.segments);
     if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
-        note(pv, false, "sms: UCS-2 (70 characters a segment) because of '%s'", si.first_non_gsm);
+        note(pv, false, "%s: UCS-2 (70 characters a segment) because of '%s'", name,
+             si.first_non_gsm);
     if (si.segments > 1)
-        note(pv, false, "sms: %zu segments are billed as %zu messages", si.segments, si.segments);
+        note(pv, false, "%s: %zu segments are billed as %zu messages", name, si.segments,
+             si.segments);
 }
 
 static void preview_part(void *ud, const struct hd_render_part *p)
@@ -291,7 +301,7 @@ static void preview_part(void *ud, const struct hd_render_part *p)
         note(pv, false, "email.text is derived from email.html");
         return;
     }
-    if (p->part == HD_PART_SMS)
+    if (p->part == HD_PART_SMS || p->part == HD_PART_SMS_APPROVED_TEXT)
         sms_info(pv, p, extra, sizeof extra);
     if (p->part == HD_PART_EMAIL_SUBJECT)
         for (size_t i = 0; i < p->len; i++)

@@ -72,7 +72,8 @@ struct keydef {
     bool required;
 };
 
-static const char *const provider_types[] = {"outbox", "smtp", "twilio", "http", "fcm", "apns"};
+static const char *const provider_types[] = {"outbox", "smtp", "twilio",     "http",
+                                             "fcm",    "apns", "aliyun_sms", "tencent_sms"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
@@ -118,6 +119,18 @@ static const struct keydef provider_keys[] = {
     {"apns", "environment", K_ENUM, "production|sandbox", false},
     {"apns", "base_url", K_URL, NULL, false},
     {"apns", "ca_file", K_STR, NULL, false},
+    {"aliyun_sms", "access_key_id", K_STR, NULL, true},
+    {"aliyun_sms", "access_key_secret", K_SECRET, NULL, true},
+    {"aliyun_sms", "sign_name", K_STR, NULL, true},
+    {"aliyun_sms", "base_url", K_URL, NULL, false},
+    {"aliyun_sms", "ca_file", K_STR, NULL, false},
+    {"tencent_sms", "secret_id", K_STR, NULL, true},
+    {"tencent_sms", "secret_key", K_SECRET, NULL, true},
+    {"tencent_sms", "sdk_app_id", K_STR, NULL, true},
+    {"tencent_sms", "sign_name", K_STR, NULL, true},
+    {"tencent_sms", "region", K_STR, NULL, false},
+    {"tencent_sms", "base_url", K_URL, NULL, false},
+    {"tencent_sms", "ca_file", K_STR, NULL, false},
 };
 
 /* Keys every provider has; parsed into struct fields. */
@@ -783,7 +796,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
     if (!p->type)
         return fail(ps,
                     "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                    "apns)",
+                    "apns, aliyun_sms, tencent_sms)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -794,7 +807,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
                 ps->line = raw->kv[i].line;
         return fail(ps,
                     "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                    "apns",
+                    "apns, aliyun_sms, tencent_sms",
                     p->name, p->type);
     }
     return 1;

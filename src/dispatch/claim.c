@@ -82,9 +82,13 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     hd_rendered_msg(&j->r, j->channel, &j->msg);
     if (j->unsub_url[0] && j->channel == HD_CH_EMAIL && j->msg.category == HD_CAT_MARKETING)
         j->msg.unsubscribe_url = j->unsub_url;
+    const struct hd_provider_cfg *p = d->prov[j->provider].cfg;
+    if (j->channel == HD_CH_SMS) /* what the provider bills: its approved text, or the sms */
+        j->msg.body = hd_rendered_sms_text(&j->r, p->type);
+    if (j->channel == HD_CH_SMS && (rc = hd_rendered_sms_fits(&j->r, p, err)) < 0)
+        return rc;
     if (j->channel == HD_CH_SMS && j->msg.body) {
         struct hd_sms_info info;
-        const struct hd_provider_cfg *p = d->prov[j->provider].cfg;
         hd_sms_analyze(j->msg.body, strlen(j->msg.body), &info);
         j->segments = (int)info.segments;
         size_t max = hd_driver_max_chars(p->type, HD_CH_SMS);

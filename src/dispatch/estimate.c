@@ -37,7 +37,8 @@ static void estimate_sms(struct run *e, const struct hd_claimed *m, int provider
     req.variant = hd_variant_pick(e->cuts, e->ncuts, e->c->id, m->contact_id);
     if (hd_render(e->tpl, HD_CH_SMS, &req, &r, NULL) == 0) {
         struct hd_sms_info info;
-        hd_sms_analyze(r.part[HD_PART_SMS], strlen(r.part[HD_PART_SMS]), &info);
+        const char *text = hd_rendered_sms_text(&r, e->cfg->providers[provider].type);
+        hd_sms_analyze(text ? text : "", text ? strlen(text) : 0, &info);
         e->out->sms_segments += (int64_t)info.segments;
         e->out->sms_cost += (double)info.segments * e->cfg->providers[provider].cost_per_segment;
         hd_rendered_release(&r);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "herald/dispatch.h"
+#include "herald/sms.h"
 #include "herald/valid.h"
 
 int hd_probe_init(const struct hd_config *cfg, const char *provider, const char *to, int channel,
@@ -83,6 +84,11 @@ static int message_text(const struct hd_config *cfg, const struct hd_probe *p,
             m->unsubscribe_url = "https://unsubscribe.example.invalid/test";
         return 0;
     }
+    if (p->channel == HD_CH_SMS && hd_driver_sms_need(p->provider->type) != HD_SMS_TEXT)
+        return hd_err_set(err, HD_E_USAGE,
+                          "provider '%s' (%s) sends only templates approved at the gateway: "
+                          "give --template NAME (one with sms.template_code)",
+                          p->provider->name, p->provider->type);
     char when[32];
     hd_time_format_iso(m->created, when, sizeof when);
     snprintf(text, size,

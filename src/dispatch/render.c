@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "herald/dispatch.h"
+#include "herald/driver.h"
 #include "herald/html.h"
+#include "herald/sms.h"
 
 void hd_rendered_release(struct hd_rendered *r)
 {
@@ -37,12 +39,28 @@ static bool push_parts(const struct hd_rendered *r)
     return false;
 }
 
+/* An SMS has free text (sms, or the approved text sent as it is), or an
+ * approved template's code; what it has must not render blank. */
+static int sms_parts(const struct hd_rendered *r, const char *name, struct hd_err *err)
+{
+    const char *text = r->part[HD_PART_SMS], *code = r->part[HD_PART_SMS_TEMPLATE_CODE];
+    if (!text && !code && !r->part[HD_PART_SMS_APPROVED_TEXT])
+        return hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", name);
+    if (text && blank(text))
+        return hd_err_set(err, HD_E_INVALID, "template '%s': the sms part is empty once rendered",
+                          name);
+    if (code && blank(code))
+        return hd_err_set(err, HD_E_INVALID,
+                          "template '%s': sms.template_code is empty once rendered", name);
+    return 0;
+}
+
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err)
 {
     static const int parts[HD_CH_COUNT][3] = {
         {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
-        {HD_PART_SMS, -1, -1},
+        {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT},
         {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, -1}};
     struct hd_tpl_info info;
     int rc = 0;
@@ -61,9 +79,10 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         }
         out->part[part] = hd_buf_detach(&b, NULL);
     }
-    for (int part = HD_PART_PUSH_DATA; channel == HD_CH_PUSH && part <= HD_PART_PUSH_APNS; part++) {
+    for (int part = HD_PART_PUSH_DATA; part <= HD_PART_SMS_PARAMS; part++) {
         struct hd_buf b;
-        if (!(info.parts & (1u << part)) || !hd_tpl_has_part(t, part, req->locale, req->variant))
+        if (hd_tpl_part_channel(part) != channel || !hd_tpl_part_is_json(part) ||
+            !(info.parts & (1u << part)) || !hd_tpl_has_part(t, part, req->locale, req->variant))
             continue;
         hd_buf_init(&b);
         if ((rc = hd_tpl_render_json_text(t, part, req, &b, err)) < 0) {
@@ -88,11 +107,8 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
     }
     if (channel == HD_CH_EMAIL && !out->part[HD_PART_EMAIL_SUBJECT])
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no email parts", info.name);
-    else if (channel == HD_CH_SMS && !out->part[HD_PART_SMS])
-        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no sms part", info.name);
-    else if (channel == HD_CH_SMS && blank(out->part[HD_PART_SMS]))
-        rc = hd_err_set(err, HD_E_INVALID, "template '%s': the sms part is empty once rendered",
-                        info.name);
+    else if (channel == HD_CH_SMS)
+        rc = sms_parts(out, info.name, err);
     else if (channel == HD_CH_PUSH && !push_parts(out))
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", info.name);
 out:
@@ -106,7 +122,9 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
     m->subject = r->part[HD_PART_EMAIL_SUBJECT];
     m->text = r->part[HD_PART_EMAIL_TEXT];
     m->html = r->part[HD_PART_EMAIL_HTML];
-    m->body = channel == HD_CH_SMS ? r->part[HD_PART_SMS] : r->part[HD_PART_PUSH_BODY];
+    m->body = channel == HD_CH_SMS ? hd_rendered_sms_text(r, NULL) : r->part[HD_PART_PUSH_BODY];
+    m->sms_template = r->part[HD_PART_SMS_TEMPLATE_CODE];
+    m->sms_params = r->part[HD_PART_SMS_PARAMS];
     m->title = r->part[HD_PART_PUSH_TITLE];
     m->data = r->part[HD_PART_PUSH_DATA];
     m->fcm = r->part[HD_PART_PUSH_FCM];
@@ -115,6 +133,40 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
         m->from = r->from;
         m->reply_to = r->reply_to;
     }
+}
+
+const char *hd_rendered_sms_text(const struct hd_rendered *r, const char *type)
+{
+    const char *text = r->part[HD_PART_SMS], *approved = r->part[HD_PART_SMS_APPROVED_TEXT];
+    if (type && hd_driver_sms_need(type) != HD_SMS_TEXT)
+        return approved ? approved : text;
+    return text ? text : approved;
+}
+
+int hd_rendered_sms_fits(const struct hd_rendered *r, const struct hd_provider_cfg *p,
+                         struct hd_err *err)
+{
+    size_t max = hd_driver_sms_param_max(p->type);
+    const char *text = r->part[HD_PART_SMS_PARAMS];
+    if (!max || !text)
+        return 0;
+    json_t *o = json_loads(text, 0, NULL), *v;
+    const char *k;
+    int rc = 0;
+    json_object_foreach(o, k, v)
+    {
+        struct hd_sms_info si;
+        hd_sms_analyze(json_string_value(v), json_string_length(v), &si);
+        if (si.chars > max) {
+            rc = hd_err_set(err, HD_E_INVALID,
+                            "sms.params: '%s' is %zu characters, over the %zu that provider '%s' "
+                            "(%s) accepts in a parameter",
+                            k, si.chars, max, p->name, p->type);
+            break;
+        }
+    }
+    json_decref(o);
+    return rc;
 }
 
 /* email.text made from email.html, as hd_render makes it. */

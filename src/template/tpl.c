@@ -21,9 +21,10 @@
 #include "herald/time.h"
 #include "herald/valid.h"
 
-static const char *const part_names[HD_PART_COUNT] = {"email.subject", "email.text", "email.html",
-                                                      "sms",           "push.title", "push.body",
-                                                      "push.data",     "push.fcm",   "push.apns"};
+static const char *const part_names[HD_PART_COUNT] = {
+    "email.subject", "email.text",        "email.html", "sms",
+    "push.title",    "push.body",         "push.data",  "push.fcm",
+    "push.apns",     "sms.template_code", "sms.params", "sms.approved_text"};
 
 const char *hd_tpl_part_name(int part)
 {
@@ -40,12 +41,15 @@ int hd_tpl_part_parse(const char *s)
 
 int hd_tpl_part_channel(int part)
 {
-    return part <= HD_PART_EMAIL_HTML ? HD_CH_EMAIL : part == HD_PART_SMS ? HD_CH_SMS : HD_CH_PUSH;
+    return part <= HD_PART_EMAIL_HTML                                 ? HD_CH_EMAIL
+           : part == HD_PART_SMS || part >= HD_PART_SMS_TEMPLATE_CODE ? HD_CH_SMS
+                                                                      : HD_CH_PUSH;
 }
 
 bool hd_tpl_part_is_json(int part)
 {
-    return part == HD_PART_PUSH_DATA || part == HD_PART_PUSH_FCM || part == HD_PART_PUSH_APNS;
+    return part == HD_PART_PUSH_DATA || part == HD_PART_PUSH_FCM || part == HD_PART_PUSH_APNS ||
+           part == HD_PART_SMS_PARAMS;
 }
 
 /* ---- structures ------------------------------------------------------------ */
@@ -95,6 +99,12 @@ struct hd_tpl_set {
     void (*collect)(void *ud, const struct hd_err *e);
     void *collect_ud;
     char sms_max_who[160]; /* which provider that is */
+    struct sms_prov {      /* lint: the SMS channel's providers and what they need */
+        char who[160];
+        int need; /* enum hd_sms_need */
+        size_t max_param;
+    } sms_prov[8];
+    size_t nsms_prov;
 };
 
 static bool valid_name(const char *s)
@@ -158,6 +168,17 @@ void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *
 {
     set->sms_max = max_chars;
     snprintf(set->sms_max_who, sizeof set->sms_max_who, "%s", who ? who : "the provider");
+}
+
+void hd_tpl_set_sms_provider(struct hd_tpl_set *set, const char *who, int need,
+                             size_t max_param_chars)
+{
+    if (set->nsms_prov == sizeof set->sms_prov / sizeof set->sms_prov[0])
+        return;
+    struct sms_prov *p = &set->sms_prov[set->nsms_prov++];
+    snprintf(p->who, sizeof p->who, "%s", who);
+    p->need = need;
+    p->max_param = max_param_chars;
 }
 
 void hd_tpl_set_free(struct hd_tpl_set *s)
@@ -323,6 +344,23 @@ static int check_push_keys(const struct tfile *f, const struct part *p, int line
     return 0;
 }
 
+/* sms.params: an object or a list whose every value is a string (each a
+ * template): what the gateways take as template parameters. */
+static bool sms_params_shape(const json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) if (!json_is_string(x)) return false;
+        return true;
+    }
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i, x) if (!json_is_string(x)) return false;
+    return true;
+}
+
 static int compile_part(struct tfile *f, struct part *p, const char *body, size_t len, int line,
                         struct hd_err *err)
 {
@@ -336,9 +374,15 @@ static int compile_part(struct tfile *f, struct part *p, const char *body, size_
     if (!p->json)
         return hd_err_setpos(err, HD_E_PARSE, f->display, line + je.line - 1, je.column,
                              "%s: not valid JSON: %s", part_names[p->kind], je.text);
-    if (!json_is_object(p->json))
+    if (p->kind == HD_PART_SMS_PARAMS) {
+        if (!sms_params_shape(p->json))
+            return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                                 "sms.params: must be a JSON object of strings (named "
+                                 "parameters) or a list of strings (ordered parameters)");
+    } else if (!json_is_object(p->json)) {
         return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1, "%s: must be a JSON object",
                              part_names[p->kind]);
+    }
     int rc = check_push_keys(f, p, line, err);
     if (rc < 0)
         return rc;
@@ -476,7 +520,8 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
     if (kind < 0)
         return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
                              "unknown part '%s' (known: email.subject, email.text, "
-                             "email.html, sms, push.title, push.body, push.data, "
+                             "email.html, sms, sms.template_code, sms.params, "
+                             "sms.approved_text, push.title, push.body, push.data, "
                              "push.fcm, push.apns)",
                              spec);
     for (size_t k = 0; k < f->nparts; k++)
@@ -1153,14 +1198,109 @@ static bool valid_address(const char *s)
 static void lint_sms_limits(struct lint *l, const struct hd_tpl_set *set, const char *where,
                             const struct part *p, const struct hd_sms_info *si)
 {
+    const char *name = part_names[p->kind];
     if (p->empty)
-        issue(l, true, where, "sms%s%s: the part is empty; an empty SMS is never sent",
+        issue(l, true, where, "%s%s%s: the part is empty; an empty SMS is never sent", name,
               p->variant ? " @" : "", p->variant ? p->variant : "");
-    else if (set->sms_max && si->chars > set->sms_max)
+    else if (set->sms_max && si->chars > set->sms_max && p->kind == HD_PART_SMS)
         issue(l, true, where,
               "sms%s%s: the fixed text alone is %zu characters, over the %zu that %s accepts",
               p->variant ? " @" : "", p->variant ? p->variant : "", si->chars, set->sms_max,
               set->sms_max_who);
+}
+
+/* The characters (code points) of a JSON string. */
+static size_t value_chars(const json_t *x)
+{
+    struct hd_sms_info si;
+    hd_sms_analyze(json_string_value(x), json_string_length(x), &si);
+    return si.chars;
+}
+
+/* sms.params against each approved-template provider of the channel: the
+ * shape its API takes (named: an object; ordered: a list), and each
+ * value's fixed text within the gateway's documented limit. */
+static void lint_sms_params(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
+                            const struct part *p)
+{
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d", f->display, p->line);
+    const char *v = p->variant ? " @" : "", *vn = p->variant ? p->variant : "";
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *data = json_object(), *got = NULL;
+    struct hd_tpl_req req = {
+        .locale = f->locale, .variant = p->variant, .data = data, .fmt = fmt, .lenient = true};
+    struct hd_err e = {0};
+    if (hd_tpl_render_json(t, HD_PART_SMS_PARAMS, &req, &got, &e) < 0)
+        issue_err(l, &e);
+    for (size_t i = 0; got && i < t->set->nsms_prov; i++) {
+        const struct sms_prov *sp = &t->set->sms_prov[i];
+        if (sp->need == HD_SMS_NAMED && !json_is_object(got))
+            issue(l, true, where, "sms.params%s%s: %s takes named parameters: write an object", v,
+                  vn, sp->who);
+        if (sp->need == HD_SMS_ORDERED && !json_is_array(got))
+            issue(l, true, where,
+                  "sms.params%s%s: %s takes parameters in order: write a list of strings", v, vn,
+                  sp->who);
+        const char *k;
+        json_t *x;
+        void *it = json_is_object(got) ? json_object_iter(got) : NULL;
+        for (size_t n = 0; sp->max_param && n < json_array_size(got); n++) {
+            x = json_array_get(got, n);
+            size_t c = value_chars(x);
+            if (c > sp->max_param)
+                issue(l, true, where,
+                      "sms.params%s%s: parameter %zu is %zu characters before any data, over "
+                      "the %zu %s accepts",
+                      v, vn, n + 1, c, sp->max_param, sp->who);
+        }
+        for (; sp->max_param && it; it = json_object_iter_next(got, it)) {
+            k = json_object_iter_key(it);
+            x = json_object_iter_value(it);
+            size_t c = value_chars(x);
+            if (c > sp->max_param)
+                issue(l, true, where,
+                      "sms.params%s%s: '%s' is %zu characters before any data, over the %zu "
+                      "%s accepts",
+                      v, vn, k, c, sp->max_param, sp->who);
+        }
+    }
+    json_decref(got);
+    json_decref(data);
+    hd_fmt_free(fmt);
+}
+
+/* What each provider of the SMS channel needs of a template with SMS
+ * parts: an approved-template gateway its sms.template_code (and for the
+ * estimate, sms.approved_text); a free-text one an sms part or the
+ * approved text to send. */
+static void lint_sms_providers(struct lint *l, const struct hd_tpl *t)
+{
+    unsigned k = t->kinds;
+    bool text = k & (1u << HD_PART_SMS), approved = k & (1u << HD_PART_SMS_APPROVED_TEXT),
+         code = k & (1u << HD_PART_SMS_TEMPLATE_CODE);
+    bool warned = false;
+    for (size_t i = 0; i < t->set->nsms_prov; i++) {
+        const struct sms_prov *sp = &t->set->sms_prov[i];
+        if (sp->need == HD_SMS_TEXT && !text && !approved)
+            issue(l, true, t->files[0].display,
+                  "%s sends free text: add an sms part (or sms.approved_text, sent as it is)",
+                  sp->who);
+        if (sp->need != HD_SMS_TEXT && !code)
+            issue(l, true, t->files[0].display,
+                  "%s sends only templates approved at the gateway: add sms.template_code "
+                  "(and sms.params when the template has variables)",
+                  sp->who);
+        if (sp->need != HD_SMS_TEXT && code && !approved && !warned) {
+            warned = true;
+            issue(l, false, t->files[0].display,
+                  "no sms.approved_text: the preview, segments and cost of %s's messages "
+                  "are estimated from the sms part, or not at all",
+                  sp->who);
+        }
+    }
+    if ((k & (1u << HD_PART_SMS_PARAMS)) && !code)
+        issue(l, true, t->files[0].display, "sms.params without sms.template_code");
 }
 
 /* Renders a part with no data (strictness off): the static text, for the
@@ -1181,8 +1321,8 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
     char where[300];
     snprintf(where, sizeof where, "%s:%d", f->display, p->line);
     hd_buf_init(&out);
-    if (p->kind == HD_PART_EMAIL_SUBJECT || p->kind == HD_PART_SMS ||
-        p->kind == HD_PART_PUSH_TITLE) {
+    bool sms = p->kind == HD_PART_SMS || p->kind == HD_PART_SMS_APPROVED_TEXT;
+    if (p->kind == HD_PART_EMAIL_SUBJECT || sms || p->kind == HD_PART_PUSH_TITLE) {
         struct presolve ps;
         struct hd_mst_env env;
         env_for(t, p->kind, &req, &ps, &env);
@@ -1195,21 +1335,22 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
                               "or tab) cannot go in a subject");
                         break;
                     }
-            } else if (p->kind == HD_PART_SMS) {
+            } else if (sms) {
                 struct hd_sms_info si;
+                const char *name = part_names[p->kind];
                 hd_sms_analyze(out.data, out.len, &si);
                 if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
                     issue(l, false, where,
-                          "sms%s%s: UCS-2 (%zu characters a %s) because of '%s'; the "
+                          "%s%s%s: UCS-2 (%zu characters a %s) because of '%s'; the "
                           "fixed text alone is %zu characters, %zu segment%s",
-                          p->variant ? " @" : "", p->variant ? p->variant : "", si.per_segment,
-                          si.segments > 1 ? "part" : "segment", si.first_non_gsm, si.chars,
-                          si.segments, si.segments == 1 ? "" : "s");
+                          name, p->variant ? " @" : "", p->variant ? p->variant : "",
+                          si.per_segment, si.segments > 1 ? "part" : "segment", si.first_non_gsm,
+                          si.chars, si.segments, si.segments == 1 ? "" : "s");
                 else
                     issue(l, false, where,
-                          "sms%s%s: GSM-7; the fixed text alone is %zu characters, %zu "
+                          "%s%s%s: GSM-7; the fixed text alone is %zu characters, %zu "
                           "segment%s",
-                          p->variant ? " @" : "", p->variant ? p->variant : "", si.chars,
+                          name, p->variant ? " @" : "", p->variant ? p->variant : "", si.chars,
                           si.segments, si.segments == 1 ? "" : "s");
                 lint_sms_limits(l, t->set, where, p, &si);
                 if (t->files[0].category == HD_CAT_MARKETING && !strstr(out.data, "STOP") &&
@@ -1298,6 +1439,8 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
             hd_mst_each_partial(p->leaf[k], check_ref, l);
         lint_render(l, t, f, p);
         lint_empty(l, f, p);
+        if (p->kind == HD_PART_SMS_PARAMS)
+            lint_sms_params(l, t, f, p);
     }
     if (f->from && !valid_address(f->from))
         issue(l, true, f->display, "from: '%s' is not an address (write Name <user@example.com>)",
@@ -1315,6 +1458,10 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
               "email.html without email.text: the text part will be derived from the HTML");
     if (has[HD_PART_PUSH_TITLE] || has[HD_PART_PUSH_BODY] || has[HD_PART_PUSH_DATA])
         lint_push_size(l, t);
+    unsigned sms = 1u << HD_PART_SMS | 1u << HD_PART_SMS_TEMPLATE_CODE | 1u << HD_PART_SMS_PARAMS |
+                   1u << HD_PART_SMS_APPROVED_TEXT;
+    if (t->kinds & sms)
+        lint_sms_providers(l, t);
     if (!f->nparts)
         issue(l, true, f->display, "no parts: add '--- email.subject', '--- sms', ...");
 }
