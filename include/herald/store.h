@@ -548,6 +548,7 @@ struct hd_event {
     int64_t at; /* seconds */
     double value;
     bool has_value;
+    const char *props; /* a JSON object of properties, or NULL */
 };
 enum hd_event_result { HD_EVENT_ADDED, HD_EVENT_DUPLICATE, HD_EVENT_UNKNOWN_CONTACT };
 /* Adds one event (call inside a transaction); *result says what happened. */

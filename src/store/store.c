@@ -239,6 +239,14 @@ static const char *const migrations[] = {
      * rows, so only the index is built again */
     "DROP INDEX messages_due;"
     "CREATE INDEX messages_due ON messages(run_id, not_before, id) WHERE " HD_DUE("state") ";",
+    /* events by behaviour (issue 22): each event carries a JSON object of
+     * properties (sum("purchase", "amount") reads them), and one index
+     * serves a contact's events of one name in time order, which is what
+     * did(), count(), sum() and last() look up per contact; it also serves
+     * every lookup by contact alone, so that index goes */
+    "ALTER TABLE events ADD COLUMN props TEXT;"
+    "CREATE INDEX events_contact_name_at ON events(contact_id, name, at);"
+    "DROP INDEX IF EXISTS events_contact;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
