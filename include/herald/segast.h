@@ -26,6 +26,7 @@ enum hd_seg_type {
     SEG_REACHABLE,   /* reachable(channel[, category]) */
     SEG_OPTED_IN,    /* opted_in(channel[, category]) */
     SEG_IN_SEGMENT,  /* in_segment("name") */
+    SEG_DID,         /* did("event"[, count OP i][, within D]): str, op, i, windowed, t */
     /* values */
     SEG_FIELD, /* a built-in field or an attribute path */
     SEG_STRING,
@@ -36,7 +37,14 @@ enum hd_seg_type {
     SEG_DAYS_SINCE, /* days_since(kids[0]) */
     SEG_DAYS_UNTIL, /* days_until(kids[0]) */
     SEG_ARITH,      /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+    SEG_EV_AGG,     /* count/sum/min/max/avg("event"[, "property"][, within D]): a number */
+    SEG_EV_TIME,    /* last/first("event"[, within D]): a date-time */
 };
+
+/* What SEG_EV_AGG and SEG_EV_TIME compute over a contact's events of one
+ * name (str) in the window: sum, min, max and avg of a numeric property
+ * (path), skipping events without it. */
+enum hd_seg_agg { SEGA_COUNT, SEGA_SUM, SEGA_MIN, SEGA_MAX, SEGA_AVG, SEGA_LAST, SEGA_FIRST };
 
 enum hd_seg_op { SEG_EQ, SEG_NE, SEG_LT, SEG_LE, SEG_GT, SEG_GE, SEG_ADD, SEG_SUB };
 
@@ -59,18 +67,22 @@ struct hd_seg_node {
     enum hd_seg_type type;
     int line, col;
     bool negated;      /* not in, not between, is null */
-    enum hd_seg_op op; /* SEG_CMP, SEG_ARITH */
+    enum hd_seg_op op; /* SEG_CMP, SEG_ARITH; SEG_DID: the count's comparison */
     enum hd_seg_field field;
-    char *path;              /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
-    char *str;               /* SEG_STRING */
+    char *path; /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:
+                 * the property */
+    char *str;               /* SEG_STRING; SEG_DID, SEG_EV_*: the event's name */
     double num;              /* SEG_NUMBER; SEG_DURATION: seconds */
     bool is_int;             /* SEG_NUMBER: an integer literal, exactly i */
-    int64_t i;               /* SEG_NUMBER when is_int */
+    int64_t i;               /* SEG_NUMBER when is_int; SEG_DID: the count op compares with */
     bool b;                  /* SEG_BOOL */
     int64_t t;               /* SEG_TIME: seconds since the epoch */
     bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
     int channel, category;   /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
     enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
+    enum hd_seg_agg agg;     /* SEG_EV_AGG, SEG_EV_TIME */
+    bool windowed;           /* SEG_DID, SEG_EV_*: only events at t (the window's start) or later,
+                              * and not after now */
     struct hd_seg_node **kids;
     size_t nkids;
 };
@@ -81,6 +93,8 @@ void hd_segast_free(struct hd_seg_node *n);
 /* A compact S-expression of the tree, for tests and debugging:
  * (and (>= (days_since last_active) 30) (in plan "gold" "silver")) */
 void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out);
+/* The name of an aggregate as the language writes it: "sum", "last". */
+const char *hd_segast_agg_name(enum hd_seg_agg agg);
 
 /* The one meaning of days_until (until true) and days_since of the instant t,
  * for segments (compiled into bounds by store/segments.c) and templates: on a

@@ -571,7 +571,142 @@ static struct hd_seg_node *parse_constant(struct parser *p)
     return n;
 }
 
-/* days_since(field) or days_until(field). */
+/* ---- events: did(), count() ... last() ------------------------------------------------ */
+
+/* True when the current token is the identifier name followed by '(': a
+ * call, so an attribute may still be called "last" or "count". */
+static bool is_call(const struct parser *p, const char *name)
+{
+    if (!is_kw(&p->tok, name))
+        return false;
+    size_t i = p->tok.end;
+    while (isspace((unsigned char)p->src[i]))
+        i++;
+    return p->src[i] == '(';
+}
+
+/* Which aggregate (enum hd_seg_agg) the current token calls, or -1. */
+static int agg_call(const struct parser *p)
+{
+    for (int a = SEGA_COUNT; a <= SEGA_FIRST; a++)
+        if (is_call(p, hd_segast_agg_name((enum hd_seg_agg)a)))
+            return a;
+    return -1;
+}
+
+/* "within D" (the current token is "within"): events from now - D on. */
+static int parse_within(struct parser *p, struct hd_seg_node *n)
+{
+    next(p);
+    if (p->tok.type != TK_DURATION)
+        return FAIL_TOK(p, "expected a duration after 'within' (within 30d)");
+    n->windowed = true;
+    n->t = p->opts->now - (int64_t)p->tok.num;
+    next(p);
+    return 0;
+}
+
+/* "count OP N" in did() (the current token is "count"). */
+static int parse_did_count(struct parser *p, struct hd_seg_node *n)
+{
+    next(p);
+    if (p->tok.type != TK_OP)
+        return FAIL_TOK(p, "expected a comparison after 'count' (count >= 3)");
+    n->op = p->tok.op;
+    next(p);
+    if (p->tok.type != TK_NUMBER || !p->tok.is_int || p->tok.i < 0 || p->tok.i > 1000000000)
+        return FAIL_TOK(p, "the count is compared with a whole number (count >= 3)");
+    n->i = p->tok.i;
+    next(p);
+    return 0;
+}
+
+/* A string argument that is a name: the event's (any text) or a
+ * property's (a path as attributes have), moved into *dst. */
+static int parse_name_arg(struct parser *p, char **dst, bool property)
+{
+    char what[64];
+    describe(p, what, sizeof what);
+    if (p->tok.type != TK_STRING || !*p->tok.str)
+        return FAIL_TOK(p, "expected %s name in double quotes, found %s",
+                        property ? "a property" : "an event", what);
+    if (property && (!valid_path(p->tok.str) || strlen(p->tok.str) > 200))
+        return FAIL_TOK(p, "'%s' is not a property name (letters, digits and '_')", p->tok.str);
+    *dst = p->tok.str;
+    p->tok.str = NULL;
+    next(p);
+    return 0;
+}
+
+/* fn("event"[, "property"][, count OP N][, within D]), from the name on;
+ * prop: the property is required; count: did()'s count is allowed. */
+static int parse_event_args(struct parser *p, struct hd_seg_node *n, bool prop, bool count)
+{
+    const char *fn = n->type == SEG_DID ? "did" : hd_segast_agg_name(n->agg);
+    char what[64];
+    next(p);
+    if (p->tok.type != TK_LP)
+        return FAIL_TOK(p, "%s needs an event name in parentheses: %s(\"purchase\")", fn, fn);
+    next(p);
+    if (parse_name_arg(p, &n->str, false) < 0)
+        return p->rc;
+    if (prop && p->tok.type != TK_COMMA)
+        return FAIL_TOK(p, "%s needs a property after the event: %s(\"purchase\", \"amount\")",
+                        fn, fn);
+    if (prop && (next(p) < 0 || parse_name_arg(p, &n->path, true) < 0))
+        return p->rc;
+    bool counted = false;
+    while (p->tok.type == TK_COMMA) {
+        next(p);
+        if (is_kw(&p->tok, "within") && !n->windowed) {
+            if (parse_within(p, n) < 0)
+                return p->rc;
+        } else if (count && is_kw(&p->tok, "count") && !counted) {
+            counted = true;
+            if (parse_did_count(p, n) < 0)
+                return p->rc;
+        } else {
+            describe(p, what, sizeof what);
+            return FAIL_TOK(p, "expected %s, found %s",
+                            count ? "'count OP N' or 'within D'" : "'within D'", what);
+        }
+    }
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    next(p);
+    return 0;
+}
+
+/* did("event"[, count OP N][, within D]): by default count >= 1. */
+static struct hd_seg_node *parse_did(struct parser *p)
+{
+    struct hd_seg_node *n = node_at(SEG_DID, &p->tok);
+    n->op = SEG_GE;
+    n->i = 1;
+    if (parse_event_args(p, n, false, true) < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* count, sum, min, max, avg (numbers) or last, first (dates) of events. */
+static struct hd_seg_node *parse_event_value(struct parser *p, enum hd_seg_agg agg)
+{
+    bool time = agg == SEGA_LAST || agg == SEGA_FIRST;
+    struct hd_seg_node *n = node_at(time ? SEG_EV_TIME : SEG_EV_AGG, &p->tok);
+    n->agg = agg;
+    if (parse_event_args(p, n, !time && agg != SEGA_COUNT, false) < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* days_since(field) or days_until(field); the field may be last() or
+ * first() of events (a count or sum is refused when typed). */
 static struct hd_seg_node *parse_days(struct parser *p)
 {
     char what[64];
@@ -585,13 +720,15 @@ static struct hd_seg_node *parse_days(struct parser *p)
         return NULL;
     }
     next(p);
-    if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
+    int agg = agg_call(p);
+    if (agg != SEGA_LAST && agg != SEGA_FIRST && (p->tok.type != TK_IDENT || is_keyword(&p->tok))) {
         describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected a field name, found %s", what);
+        FAIL_TOK(p, "expected a field name or last()/first(), found %s", what);
         return NULL;
     }
     struct hd_seg_node *n = node_at(since ? SEG_DAYS_SINCE : SEG_DAYS_UNTIL, &f);
-    struct hd_seg_node *field = parse_field(p);
+    struct hd_seg_node *field =
+        agg >= 0 ? parse_event_value(p, (enum hd_seg_agg)agg) : parse_field(p);
     if (!field) {
         hd_segast_free(n);
         return NULL;
@@ -619,6 +756,9 @@ static struct hd_seg_node *parse_term(struct parser *p)
         return parse_constant(p);
     if (strcasecmp(t->str, "days_since") == 0 || strcasecmp(t->str, "days_until") == 0)
         return parse_days(p);
+    int agg = agg_call(p);
+    if (agg >= 0)
+        return parse_event_value(p, (enum hd_seg_agg)agg);
     if (is_keyword(t)) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a value, found the keyword %s", what);
@@ -907,6 +1047,8 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
     }
     if (t->type == TK_IDENT && strcasecmp(t->str, "in_segment") == 0)
         return parse_in_segment(p);
+    if (is_call(p, "did"))
+        return parse_did(p);
     struct token start = *t;
     start.str = NULL;
     struct hd_seg_node *v = parse_value(p);
@@ -1017,7 +1159,10 @@ static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
     case SEG_NUMBER:
     case SEG_DAYS_SINCE:
     case SEG_DAYS_UNTIL:
+    case SEG_EV_AGG:
         return SEGV_NUMBER;
+    case SEG_EV_TIME:
+        return SEGV_DATE;
     case SEG_BOOL:
         return SEGV_BOOL;
     case SEG_TIME:
@@ -1035,6 +1180,27 @@ static const char *field_label(const struct hd_seg_node *f, char *buf, size_t si
                                         "locale", "timezone", "created_at", "updated_at"};
     snprintf(buf, size, "%s", f->field == SEGF_ATTR ? f->path : names[f->field]);
     return buf;
+}
+
+/* How a value that a comparison starts with reads in a message: plan,
+ * days_since(last_active), sum("purchase", "amount"). */
+static const char *subject_label(const struct hd_seg_node *n, char *buf, size_t size)
+{
+    char inner[200];
+    switch (n->type) {
+    case SEG_DAYS_SINCE:
+    case SEG_DAYS_UNTIL:
+        snprintf(buf, size, "%s(%s)", n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
+                 subject_label(n->kids[0], inner, sizeof inner));
+        return buf;
+    case SEG_EV_AGG:
+    case SEG_EV_TIME:
+        snprintf(buf, size, "%s(\"%s\"%s%s%s)", hd_segast_agg_name(n->agg), n->str,
+                 n->path ? ", \"" : "", n->path ? n->path : "", n->path ? "\"" : "");
+        return buf;
+    default:
+        return field_label(n, buf, size);
+    }
 }
 
 /* A quoted ISO date where a date is expected becomes a date. */
@@ -1055,7 +1221,8 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
 {
     char name[256];
     enum hd_seg_vtype ft = value_type(field);
-    if (lit->type == SEG_FIELD || lit->type == SEG_DAYS_SINCE || lit->type == SEG_DAYS_UNTIL)
+    if (lit->type == SEG_FIELD || lit->type == SEG_DAYS_SINCE || lit->type == SEG_DAYS_UNTIL ||
+        lit->type == SEG_EV_AGG || lit->type == SEG_EV_TIME)
         return fail_at(p, lit->line, lit->col,
                        "compare a field with a value, not with another field");
     if (lit->type == SEG_DURATION)
@@ -1067,12 +1234,7 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
     enum hd_seg_vtype lt = value_type(lit);
     if (ft == SEGV_ANY || ft == lt)
         return 0;
-    if (field->type == SEG_FIELD)
-        field_label(field, name, sizeof name);
-    else
-        snprintf(name, sizeof name, "%s(%s)",
-                 field->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
-                 field_label(field->kids[0], (char[200]){0}, 200));
+    subject_label(field, name, sizeof name);
     if (ft == SEGV_ARRAY)
         return fail_at(p, lit->line, lit->col,
                        "'%s' is a list: test it with contains (%s contains \"x\")", name, name);
@@ -1082,7 +1244,8 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
 
 static bool is_subject(const struct hd_seg_node *n)
 {
-    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL;
+    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL ||
+           n->type == SEG_EV_AGG || n->type == SEG_EV_TIME;
 }
 
 /* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
@@ -1176,7 +1339,7 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
         if (t != SEGV_DATE && t != SEGV_ANY)
             return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
                            n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
-                           field_label(n->kids[0], name, sizeof name), vtype_name(t));
+                           subject_label(n->kids[0], name, sizeof name), vtype_name(t));
         return 0;
     }
     case SEG_CMP:

@@ -46,6 +46,32 @@ static const char *const field_names[] = {[SEGF_ATTR] = "?",
                                           [SEGF_CREATED_AT] = "created_at",
                                           [SEGF_UPDATED_AT] = "updated_at"};
 static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">=", "+", "-"};
+static const char *const agg_names[] = {"count", "sum", "min", "max", "avg", "last", "first"};
+
+const char *hd_segast_agg_name(enum hd_seg_agg agg)
+{
+    return agg_names[agg];
+}
+
+/* did, count, sum, min, max, avg, last, first: "(did "login" >= 3 since
+ * 2026-10-23T08:00:00Z)", "(sum "purchase" "amount")". */
+static void print_event(const struct hd_seg_node *n, struct hd_buf *out)
+{
+    char t[32];
+    hd_buf_addf(out, "(%s ", n->type == SEG_DID ? "did" : agg_names[n->agg]);
+    hd_buf_add_json_str(out, n->str, strlen(n->str));
+    if (n->path) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->path, strlen(n->path));
+    }
+    if (n->type == SEG_DID)
+        hd_buf_addf(out, " %s %lld", op_names[n->op], (long long)n->i);
+    if (n->windowed) {
+        hd_time_format_iso(n->t, t, sizeof t);
+        hd_buf_addf(out, " since %s", t);
+    }
+    hd_buf_addc(out, ')');
+}
 
 static void kids(const struct hd_seg_node *n, struct hd_buf *out, size_t from)
 {
@@ -105,6 +131,11 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
         break;
     case SEG_IN_SEGMENT:
         hd_buf_addf(out, "(in_segment \"%s\")", n->path);
+        break;
+    case SEG_DID:
+    case SEG_EV_AGG:
+    case SEG_EV_TIME:
+        print_event(n, out);
         break;
     case SEG_FIELD:
         hd_buf_adds(out, n->field == SEGF_ATTR ? n->path : field_names[n->field]);

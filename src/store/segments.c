@@ -147,7 +147,8 @@ static const char *const columns[] = {[SEGF_ID] = "c.ext_id",
 
 static bool epoch_field(const struct hd_seg_node *f)
 {
-    return f->field == SEGF_CREATED_AT || f->field == SEGF_UPDATED_AT;
+    return f->type == SEG_EV_TIME ||
+           (f->type == SEG_FIELD && (f->field == SEGF_CREATED_AT || f->field == SEGF_UPDATED_AT));
 }
 
 /* The JSON path parameter of an attribute: "$.a.b" (parts are validated). */
@@ -161,8 +162,100 @@ static int path_param(struct sqlc *c, const struct hd_seg_node *f)
     return n;
 }
 
+static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+/* The parameters of a contact's events of one name in the window, from
+ * base on: the name, then the window's start and end when windowed. */
+static int event_params(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int base = param(c, B_TEXT, n->str, 0, 0);
+    if (n->windowed) {
+        param(c, B_INT, NULL, n->t, 0);
+        param(c, B_INT, NULL, c->now, 0);
+    }
+    return base;
+}
+
+/* "FROM events e WHERE ..." for the parameters event_params() made: one
+ * range of the index events(contact_id, name, at). */
+static void emit_events_from(struct sqlc *c, const struct hd_seg_node *n, int base)
+{
+    hd_buf_adds(&c->sql, " FROM events e WHERE e.contact_id = c.id AND e.name = ");
+    emit_param(c, base);
+    if (n->windowed)
+        hd_buf_addf(&c->sql, " AND e.at BETWEEN ?%d AND ?%d", base + 1, base + 2);
+}
+
+/* count, sum, min, max, avg, last or first as a scalar subquery; sum and
+ * count are 0 without events, the others NULL (no value: comparisons on it
+ * are false). Events whose property is not a number are skipped. */
+static void emit_event_value(struct sqlc *c, const struct hd_seg_node *n, int base)
+{
+    static const char *const fns[] = {"count(*)", "sum", "min", "max", "avg", "max", "min"};
+    int prop = n->path ? base + (n->windowed ? 3 : 1) : 0;
+    hd_buf_adds(&c->sql, "(SELECT ");
+    if (n->agg == SEGA_SUM)
+        hd_buf_adds(&c->sql, "coalesce(");
+    if (n->agg == SEGA_COUNT)
+        hd_buf_adds(&c->sql, fns[n->agg]);
+    else if (n->type == SEG_EV_TIME)
+        hd_buf_addf(&c->sql, "%s(e.at)", fns[n->agg]);
+    else
+        hd_buf_addf(&c->sql, "%s(json_extract(e.props, ?%d))", fns[n->agg], prop);
+    if (n->agg == SEGA_SUM)
+        hd_buf_adds(&c->sql, ", 0)");
+    emit_events_from(c, n, base);
+    if (prop)
+        hd_buf_addf(&c->sql, " AND json_type(e.props, ?%d) IN ('integer', 'real')", prop);
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* did(): "count >= k" and "count > k" as EXISTS of the k-th event, which
+ * stops at it; other counts compare count(*). */
+static void emit_did(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int base = event_params(c, n);
+    int64_t k = n->op == SEG_GT ? n->i + 1 : n->i;
+    if ((n->op == SEG_GE || n->op == SEG_GT) && k >= 1) {
+        int off = param(c, B_INT, NULL, k - 1, 0);
+        hd_buf_adds(&c->sql, "EXISTS (SELECT 1");
+        emit_events_from(c, n, base);
+        hd_buf_addf(&c->sql, " LIMIT 1 OFFSET ?%d)", off);
+        return;
+    }
+    int v = param(c, B_INT, NULL, n->i, 0);
+    hd_buf_adds(&c->sql, "((SELECT count(*)");
+    emit_events_from(c, n, base);
+    hd_buf_addf(&c->sql, ") %s ?%d)", sql_ops[n->op], v);
+}
+
+/* The parameters a value needs before it is emitted (emit_field takes the
+ * first): an attribute's path, or an event value's name, window and
+ * property; 0 for a column. */
+static int field_params(struct sqlc *c, const struct hd_seg_node *f)
+{
+    if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
+        int base = event_params(c, f);
+        if (f->path) {
+            struct hd_buf p;
+            hd_buf_init(&p);
+            hd_buf_addf(&p, "$.%s", f->path);
+            param(c, B_TEXT, p.data, 0, 0);
+            hd_buf_release(&p);
+        }
+        return base;
+    }
+    return f->field == SEGF_ATTR ? path_param(c, f) : 0;
+}
+
 static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
 {
+    if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
+        emit_event_value(c, f, path);
+        return;
+    }
     if (f->field != SEGF_ATTR) {
         hd_buf_adds(&c->sql, columns[f->field]);
         return;
@@ -223,8 +316,6 @@ static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const stru
     }
 }
 
-static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
-
 /* ---- days_since / days_until as bounds on the date ---------------------------------- */
 
 /* d >= K (at_least) or d < K, where t is now -K days (since) or now + K days
@@ -265,7 +356,7 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
 {
     const struct hd_seg_node *f = days->kids[0];
     bool since = days->type == SEG_DAYS_SINCE;
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     bool first = true;
     /* beyond a million days (2,700 years) no date lies: clamp, so that the
      * arithmetic below cannot overflow */
@@ -386,7 +477,7 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
         emit_days_cmp(c, f, n->op, v->num);
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     if (two_forms(f, v) && (n->op == SEG_EQ || n->op == SEG_NE)) {
@@ -421,7 +512,7 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_adds(&c->sql, "))");
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT IN (" : " IN (");
@@ -451,7 +542,7 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
             hd_buf_adds(&c->sql, ")");
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
@@ -466,7 +557,7 @@ static void emit_contains(struct sqlc *c, const struct hd_seg_node *n)
     const struct hd_seg_node *f = n->kids[0];
     int v = literal_param(c, f, n->kids[1], T_LAST);
     if (f->field != SEGF_ATTR || f->vtype == SEGV_STRING) {
-        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        int path = field_params(c, f);
         hd_buf_adds(&c->sql, "(instr(");
         emit_field(c, f, path);
         hd_buf_adds(&c->sql, ", ");
@@ -534,7 +625,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_STARTS_WITH: {
         const struct hd_seg_node *f = n->kids[0];
-        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        int path = field_params(c, f);
         int v = literal_param(c, f, n->kids[1], T_LAST);
         hd_buf_adds(&c->sql, "(substr(");
         emit_field(c, f, path);
@@ -561,12 +652,15 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
     case SEG_TRUTHY: {
         const struct hd_seg_node *f = n->kids[0];
         hd_buf_adds(&c->sql, "(");
-        emit_field(c, f, f->field == SEGF_ATTR ? path_param(c, f) : 0);
+        emit_field(c, f, field_params(c, f));
         hd_buf_adds(&c->sql, " = 1)");
         break;
     }
     case SEG_REACHABLE:
         emit_reachable(c, n);
+        break;
+    case SEG_DID:
+        emit_did(c, n);
         break;
     case SEG_OPTED_IN:
         hd_buf_addc(&c->sql, '(');
