@@ -630,7 +630,9 @@ static int parse_name_arg(struct parser *p, char **dst, bool property)
     if (p->tok.type != TK_STRING || !*p->tok.str)
         return FAIL_TOK(p, "expected %s name in double quotes, found %s",
                         property ? "a property" : "an event", what);
-    if (property && (!valid_path(p->tok.str) || strlen(p->tok.str) > 200))
+    static const char word[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.";
+    const char *s = p->tok.str;
+    if (property && (!valid_path(s) || strspn(s, word) != strlen(s) || strlen(s) > 200))
         return FAIL_TOK(p, "'%s' is not a property name (letters, digits and '_')", p->tok.str);
     *dst = p->tok.str;
     p->tok.str = NULL;

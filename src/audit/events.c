@@ -166,9 +166,12 @@ static int csv_props(const struct csv_head *h, const struct hd_csv_record *rec, 
         const char *t = (size_t)h->props < rec->nfields ? rec->fields[h->props] : "";
         if (!*t)
             return 0;
-        if (!(o = hd_json_object_loads(t, strlen(t))))
+        o = hd_json_object_loads(t, strlen(t));
+        if (!json_is_object(o)) {
+            json_decref(o);
             return hd_err_set(err, HD_E_INVALID, "%s:%ld: properties: not a JSON object", file,
                               rec->line);
+        }
     } else {
         o = json_object();
         for (size_t i = 0; i < h->n && i < rec->nfields; i++)

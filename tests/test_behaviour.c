@@ -1,0 +1,491 @@
+/* test_behaviour: segments by behaviour (issue 22). Generated contacts and
+ * events go in through the real binary (contacts import, events import of
+ * CSV and JSON Lines with properties); each rule's count comes from
+ * `herald segment count --expr` and its members from the store on the same
+ * file, and both are compared with an evaluator written here over the
+ * generated data, independently of SQL. Event times sit on an hour grid
+ * around "now", so windows' edges fall exactly on events (an event exactly
+ * 30 days old is within 30d), some a second off, some in the future (no
+ * window takes them), and a third of the contacts have no event of a name
+ * (not did). */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "herald/segment.h"
+#include "herald/store.h"
+#include "herald/time.h"
+
+#define NOW 1795334400 /* 2026-11-22T08:00:00Z */
+#define NOW_ISO "2026-11-22T08:00:00Z"
+#define DAY 86400
+#define NC 300
+#define MAXEV 8
+
+enum { E_PURCHASE, E_LOGIN, E_SIGNUP, NNAMES };
+static const char *const names[] = {"purchase", "login", "signup"};
+
+struct ev {
+    int64_t at;
+    bool has_amount; /* a numeric amount (a text one is kept but is no number) */
+    double amount;
+};
+
+struct contact {
+    struct ev ev[NNAMES][MAXEV];
+    int n[NNAMES];
+};
+
+static struct contact C[NC];
+static int64_t now_ = NOW;
+static char *dir;
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void iso(int64_t t, char *buf, size_t size)
+{
+    hd_time_format_iso(t, buf, size);
+}
+
+/* Events of contact i: distinct times, newest two days ahead of NOW, then
+ * back in steps of hours (sometimes one second less). */
+static void gen_events(struct contact *c)
+{
+    for (int k = 0; k < NNAMES; k++) {
+        uint64_t r = rnd();
+        c->n[k] = r % 3 == 0 ? 0 : (int)((r >> 2) % MAXEV) + 1;
+        int64_t hours = (int64_t)((r >> 8) % (24 * 80));
+        for (int j = 0; j < c->n[k]; j++) {
+            uint64_t q = rnd();
+            struct ev *e = &c->ev[k][j];
+            hours += 1 + (int64_t)(q % (24 * 40));
+            e->at = NOW + 2 * DAY - hours * 3600 - ((q >> 12) % 5 == 0);
+            e->has_amount = (q >> 16) % 5 != 0;
+            e->amount = (double)((q >> 20) % 1000) + ((q >> 30) % 2 ? 0.5 : 0);
+        }
+    }
+}
+
+static void write_files(void)
+{
+    char *p = tu_path(dir, "contacts.csv");
+    FILE *f = fopen(p, "w");
+    fprintf(f, "id,email\n");
+    for (int i = 0; i < NC; i++)
+        fprintf(f, "c%04d,c%04d@example.com\n", i, i);
+    fclose(f);
+    free(p);
+    /* purchases as CSV: amount and sku become properties; a text amount
+     * ("n/a") is kept as text, which sum() skips */
+    p = tu_path(dir, "purchases.csv");
+    f = fopen(p, "w");
+    fprintf(f, "contact,event,time,amount,sku\n");
+    char t[32];
+    for (int i = 0; i < NC; i++)
+        for (int j = 0; j < C[i].n[E_PURCHASE]; j++) {
+            const struct ev *e = &C[i].ev[E_PURCHASE][j];
+            iso(e->at, t, sizeof t);
+            if (e->has_amount)
+                fprintf(f, "c%04d,purchase,%s,%g,S%d\n", i, t, e->amount, j);
+            else
+                fprintf(f, "c%04d,purchase,%s,%s,S%d\n", i, t, j % 2 ? "n/a" : "", j);
+        }
+    fclose(f);
+    free(p);
+    /* logins and signups as JSON Lines: a properties object, or other keys */
+    p = tu_path(dir, "events.jsonl");
+    f = fopen(p, "w");
+    for (int i = 0; i < NC; i++)
+        for (int k = E_LOGIN; k < NNAMES; k++)
+            for (int j = 0; j < C[i].n[k]; j++) {
+                const struct ev *e = &C[i].ev[k][j];
+                if (j % 2)
+                    fprintf(f,
+                            "{\"contact\":\"c%04d\",\"event\":\"%s\",\"time\":%lld,"
+                            "\"properties\":{\"amount\":%g}}\n",
+                            i, names[k], (long long)e->at, e->amount);
+                else
+                    fprintf(f, "{\"contact\":\"c%04d\",\"event\":\"%s\",\"time\":%lld,"
+                               "\"device\":\"ios\",\"amount\":%g}\n",
+                            i, names[k], (long long)e->at, e->amount);
+            }
+    fclose(f);
+    free(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    char *conf = tu_path(dir, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n");
+    free(conf);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    for (int i = 0; i < NC; i++)
+        gen_events(&C[i]);
+    /* the edges, by hand: a purchase exactly 30 days old (within 30d), one
+     * a second older (not), one only in the future (did, but in no
+     * window), and a contact without any event */
+    static const int64_t edge[] = {NOW - 30 * DAY, NOW - 30 * DAY - 1, NOW + 3600};
+    for (int i = 0; i < 4; i++) {
+        memset(&C[i], 0, sizeof C[i]);
+        if (i < 3) {
+            C[i].n[E_PURCHASE] = 1;
+            C[i].ev[E_PURCHASE][0] = (struct ev){edge[i], true, 10};
+        }
+    }
+    /* logins and signups all have a numeric amount (JSON numbers) */
+    for (int i = 0; i < NC; i++)
+        for (int k = E_LOGIN; k < NNAMES; k++)
+            for (int j = 0; j < C[i].n[k]; j++)
+                C[i].ev[k][j].has_amount = true;
+    write_files();
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "contacts.csv");
+    TU_HERALD_OK(dir, "events", "import", "purchases.csv");
+    TU_HERALD_OK(dir, "events", "import", "events.jsonl");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir);
+    return 0;
+}
+
+/* ---- the evaluator -------------------------------------------------------------------- */
+
+/* A contact's events of one name: how many, and over those with a numeric
+ * amount their sum, min, max; the newest and oldest time. within: seconds
+ * back from now_ (0: all time, future ones too). */
+struct agg {
+    int count, numeric;
+    double sum, min, max;
+    int64_t last, first;
+};
+
+static struct agg agg(const struct contact *c, int name, int64_t within)
+{
+    struct agg a = {0};
+    for (int j = 0; j < c->n[name]; j++) {
+        const struct ev *e = &c->ev[name][j];
+        if (within && (e->at < now_ - within || e->at > now_))
+            continue;
+        if (a.count == 0 || e->at > a.last)
+            a.last = e->at;
+        if (a.count == 0 || e->at < a.first)
+            a.first = e->at;
+        a.count++;
+        if (!e->has_amount)
+            continue;
+        if (a.numeric == 0 || e->amount < a.min)
+            a.min = e->amount;
+        if (a.numeric == 0 || e->amount > a.max)
+            a.max = e->amount;
+        a.numeric++;
+        a.sum += e->amount;
+    }
+    return a;
+}
+
+/* whole days since t, rounded down, as days_since() of a date-time */
+static int64_t days_since(int64_t t)
+{
+    int64_t d = now_ - t;
+    return d >= 0 ? d / DAY : -((-d + DAY - 1) / DAY);
+}
+
+static bool r_did(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 0).count >= 1;
+}
+static bool r_did30(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 30 * DAY).count >= 1;
+}
+static bool r_login3(const struct contact *c)
+{
+    return agg(c, E_LOGIN, 30 * DAY).count >= 3;
+}
+static bool r_not_did(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 0).count == 0;
+}
+static bool r_not_login7(const struct contact *c)
+{
+    return agg(c, E_LOGIN, 7 * DAY).count == 0;
+}
+static bool r_sum500(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 90 * DAY).sum > 500;
+}
+static bool r_count_lt3(const struct contact *c)
+{
+    return agg(c, E_LOGIN, 30 * DAY).count < 3;
+}
+static bool r_min(const struct contact *c)
+{
+    struct agg a = agg(c, E_PURCHASE, 0);
+    return a.numeric && a.min <= 200;
+}
+static bool r_max(const struct contact *c)
+{
+    struct agg a = agg(c, E_PURCHASE, 0);
+    return a.numeric && a.max >= 900;
+}
+static bool r_avg(const struct contact *c)
+{
+    struct agg a = agg(c, E_PURCHASE, 60 * DAY);
+    return a.numeric && a.sum / a.numeric >= 100 && a.sum / a.numeric <= 400;
+}
+static bool r_since60(const struct contact *c)
+{
+    struct agg a = agg(c, E_PURCHASE, 0);
+    return a.count && days_since(a.last) > 60;
+}
+static bool r_since_eq(const struct contact *c)
+{
+    struct agg a = agg(c, E_LOGIN, 0);
+    return a.count && days_since(a.last) == 30;
+}
+static bool r_first(const struct contact *c)
+{
+    struct agg a = agg(c, E_SIGNUP, 0);
+    return a.count && a.first < now_ - 45 * DAY;
+}
+static bool r_count2(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 0).count == 2;
+}
+static bool r_mixed(const struct contact *c)
+{
+    return agg(c, E_LOGIN, 90 * DAY).count > 2 && agg(c, E_PURCHASE, 30 * DAY).count == 0;
+}
+static bool r_sum0(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 0).sum == 0;
+}
+static bool r_bench(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 90 * DAY).count >= 2;
+}
+static bool r_last_between(const struct contact *c)
+{
+    struct agg a = agg(c, E_LOGIN, 0);
+    return a.count && a.last >= now_ - 30 * DAY && a.last <= now_ - 10 * DAY;
+}
+static bool r_sum_login(const struct contact *c)
+{
+    return agg(c, E_LOGIN, 30 * DAY).sum >= 600;
+}
+static bool r_not_count0(const struct contact *c)
+{
+    return !(agg(c, E_SIGNUP, 0).count == 0);
+}
+
+static const struct {
+    const char *expr;
+    bool (*eval)(const struct contact *c);
+} rules[] = {
+    {"did(\"purchase\")", r_did},
+    {"did(\"purchase\", within 30d)", r_did30},
+    {"did(\"login\", count >= 3, within 30d)", r_login3},
+    {"not did(\"purchase\")", r_not_did},
+    {"not did(\"login\", within 7d)", r_not_login7},
+    {"sum(\"purchase\", \"amount\", within 90d) > 500", r_sum500},
+    {"count(\"login\", within 30d) < 3", r_count_lt3},
+    {"min(\"purchase\", \"amount\") <= 200", r_min},
+    {"max(\"purchase\", \"amount\") >= 900", r_max},
+    {"avg(\"purchase\", \"amount\", within 60d) between 100 and 400", r_avg},
+    {"days_since(last(\"purchase\")) > 60", r_since60},
+    {"days_since(last(\"login\")) = 30", r_since_eq},
+    {"first(\"signup\") < now - 45d", r_first},
+    {"did(\"purchase\", count = 2)", r_count2},
+    {"did(\"login\", within 90d, count > 2) and not did(\"purchase\", within 30d)", r_mixed},
+    {"sum(\"purchase\", \"amount\") = 0", r_sum0},
+    {"did(\"purchase\", count >= 2, within 90d)", r_bench},
+    {"last(\"login\") between now - 30d and now - 10d", r_last_between},
+    {"sum(\"login\", \"amount\", within 30d) >= 600", r_sum_login},
+    {"not did(\"signup\", count = 0)", r_not_count0},
+};
+
+struct members {
+    bool in[NC];
+};
+
+static int mark(void *ud, const struct hd_contact *c)
+{
+    struct members *m = ud;
+    m->in[atoi(c->ext_id + 1)] = true;
+    return 0;
+}
+
+/* The members of expr at now_, from the store. */
+static void members_of(struct hd_store *st, const char *expr, struct members *m)
+{
+    struct hd_seg_opts o = {.now = now_};
+    struct hd_seg_node *t = NULL;
+    struct hd_err e = {0};
+    if (hd_seg_parse(expr, &o, &t, &e) != 0)
+        fail_msg("rule [%s]: %s", expr, e.msg);
+    memset(m, 0, sizeof *m);
+    assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark, m, &e), 0);
+    hd_segast_free(t);
+}
+
+/* One rule at now_: the binary's count, and the store's members, against
+ * the evaluator. */
+static void check_rule(struct hd_store *st, size_t r)
+{
+    static struct members m;
+    char nowiso[32];
+    struct tu_run run;
+    iso(now_, nowiso, sizeof nowiso);
+    setenv("HERALD_NOW", nowiso, 1);
+    tu_herald(&run, dir, NULL, "segment", "count", "--expr", rules[r].expr, NULL);
+    if (run.status != 0)
+        fail_msg("rule [%s]: exit %d: %s", rules[r].expr, run.status, run.err);
+    long long count = atoll(run.out);
+    tu_run_release(&run);
+    members_of(st, rules[r].expr, &m);
+    long long expected = 0, wrong = 0, first = -1;
+    for (int i = 0; i < NC; i++) {
+        bool want = rules[r].eval(&C[i]);
+        expected += want;
+        if (want != m.in[i] && wrong++ == 0)
+            first = i;
+    }
+    if (wrong || count != expected)
+        fail_msg("now %s, rule [%s]: %lld contacts differ (first c%04lld), count %lld, "
+                 "expected %lld",
+                 nowiso, rules[r].expr, wrong, first, count, expected);
+    if (now_ == NOW && (expected == 0 || expected == NC))
+        fail_msg("rule [%s] selects %lld: make the data more varied", rules[r].expr, expected);
+}
+
+static void test_behaviour_events(void **state)
+{
+    (void)state;
+    char *db = tu_path(dir, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    /* NOW sits on the hour grid: windows start exactly on events; a second
+     * later they no longer hold them; at midnight the day counts shift */
+    static const int64_t nows[] = {NOW, NOW + 1, NOW - 8 * 3600};
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
+        now_ = nows[k];
+        for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
+            check_rule(st, r);
+    }
+    now_ = NOW;
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    /* the edges by name (c0000-c0003, see setup) */
+    static struct members m;
+    members_of(st, "did(\"purchase\", within 30d)", &m);
+    assert_true(m.in[0] && !m.in[1] && !m.in[2] && !m.in[3]);
+    members_of(st, "did(\"purchase\")", &m);
+    assert_true(m.in[0] && m.in[1] && m.in[2] && !m.in[3]);
+    members_of(st, "not did(\"purchase\") and not did(\"login\")", &m);
+    assert_true(!m.in[0] && !m.in[2] && m.in[3]);
+    hd_store_free(st);
+    free(db);
+}
+
+static void expect_fail(const char *stdin_path, const char *const *argv, const char *msg)
+{
+    const char *a[16];
+    size_t n = 0;
+    a[n++] = tu_herald_bin();
+    while (*argv && n < 15)
+        a[n++] = *argv++;
+    a[n] = NULL;
+    struct tu_run r;
+    tu_exec(&r, dir, stdin_path, a);
+    if (r.status == 0 || !strstr(r.err, msg))
+        fail_msg("expected an error with \"%s\", got exit %d: %s", msg, r.status, r.err);
+    tu_run_release(&r);
+}
+
+static long long count_of(const char *expr)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "segment", "count", "--expr", expr, NULL);
+    if (r.status != 0)
+        fail_msg("[%s]: exit %d: %s", expr, r.status, r.err);
+    long long n = atoll(r.out);
+    tu_run_release(&r);
+    return n;
+}
+
+/* Properties from a "properties" column; a bad one stops the import with
+ * its line and nothing is written. */
+static void test_behaviour_import_properties(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "props.csv");
+    tu_write(p, "contact,event,time,properties\n"
+                "c0010,clicked,2026-11-20T00:00:00Z,\"{\"\"n\"\": 5}\"\n"
+                "c0011,clicked,2026-11-20T00:00:00Z,\"[1]\"\n");
+    expect_fail(NULL, (const char *[]){"events", "import", "props.csv", NULL},
+                "props.csv:3: properties: not a JSON object");
+    assert_int_equal(count_of("did(\"clicked\")"), 0);
+    tu_write(p, "contact,event,time,properties\n"
+                "c0010,clicked,2026-11-20T00:00:00Z,\"{\"\"n\"\": 5}\"\n"
+                "c0010,clicked,2026-11-21T00:00:00Z,\"{\"\"n\"\": \"\"x\"\"}\"\n"
+                "c0011,clicked,2026-11-20T00:00:00Z,\n");
+    TU_HERALD_OK(dir, "events", "import", "props.csv");
+    free(p);
+    p = tu_path(dir, "props.jsonl");
+    tu_write(p, "{\"contact\":\"c0012\",\"event\":\"clicked\",\"time\":1,\"properties\":7}\n");
+    expect_fail(NULL, (const char *[]){"events", "import", "props.jsonl", NULL},
+                "props.jsonl:1: properties: not a JSON object");
+    free(p);
+    assert_int_equal(count_of("did(\"clicked\")"), 2);
+    /* a text property is skipped by sum; no property at all: sum is 0 */
+    assert_int_equal(count_of("sum(\"clicked\", \"n\") = 5"), 1);
+    assert_int_equal(count_of("did(\"clicked\") and sum(\"clicked\", \"n\") = 0"), 1);
+    assert_int_equal(count_of("avg(\"clicked\", \"n\") = 5"), 1);
+}
+
+/* Rules that do not parse say where and why. */
+static void test_behaviour_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expr, *msg;
+    } cases[] = {
+        {"sum(\"purchase\") > 1", "1:15: sum needs a property after the event"},
+        {"did(\"a\", within 3)", "1:17: expected a duration after 'within' (within 30d)"},
+        {"did(\"a\", count >= -1)", "the count is compared with a whole number"},
+        {"did(\"a\", within 3d, within 4d)", "expected 'count OP N' or 'within D', found 'within'"},
+        {"count(\"a\", count > 1) > 1", "expected 'within D', found 'count'"},
+        {"days_since(count(\"x\")) > 1", "days_since needs a date; 'count(\"x\")' is a number"},
+        {"sum(\"a\", \"x y\") > 1", "'x y' is not a property name"},
+        {"did(purchase)", "expected an event name in double quotes, found 'purchase'"},
+        {"last(\"a\") > 3", "'last(\"a\")' is a date; it cannot be compared with a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_fail(NULL, (const char *[]){"segment", "count", "--expr", cases[i].expr, NULL},
+                    cases[i].msg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_behaviour_events),
+        cmocka_unit_test(test_behaviour_import_properties),
+        cmocka_unit_test(test_behaviour_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
