@@ -27,6 +27,11 @@ enum hd_seg_type {
     SEG_OPTED_IN,    /* opted_in(channel[, category]) */
     SEG_IN_SEGMENT,  /* in_segment("name") */
     SEG_DID,         /* did("event"[, count OP i][, within D]): str, op, i, windowed, t */
+    SEG_MESSAGED,    /* received(["campaign"][, channel CH][, within D]), messaged(...): a
+                      * message went out; str (or NULL), channel (or -1), windowed, t */
+    SEG_CONVERTED,   /* converted("campaign", "event"[, within D]): str, path, i (seconds) */
+    SEG_BOUNCED,     /* an address of the contact suppressed for a permanent refusal */
+    SEG_COMPLAINED,  /* the contact's email suppressed for a complaint */
     /* values */
     SEG_FIELD, /* a built-in field or an attribute path */
     SEG_STRING,

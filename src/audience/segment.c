@@ -707,6 +707,152 @@ static struct hd_seg_node *parse_event_value(struct parser *p, enum hd_seg_agg a
     return n;
 }
 
+/* ---- messages: received(), messaged, converted(), bounced, complained ---------------- */
+
+/* True when the current token is the word name standing alone as a
+ * condition: followed by the end, ')', "and" or "or". So "bounced = true"
+ * still compares an attribute called bounced. */
+static bool is_bare(const struct parser *p, const char *name)
+{
+    if (!is_kw(&p->tok, name))
+        return false;
+    const char *s = p->src + p->tok.end;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s || *s == ')')
+        return true;
+    size_t n = 0;
+    while (ident_char(s[n]))
+        n++;
+    return (n == 3 && strncasecmp(s, "and", 3) == 0) || (n == 2 && strncasecmp(s, "or", 2) == 0);
+}
+
+/* "channel CH" (the current token is "channel"): a name or a string. */
+static int parse_msg_channel(struct parser *p, struct hd_seg_node *n)
+{
+    char what[64];
+    next(p);
+    if ((p->tok.type != TK_IDENT && p->tok.type != TK_STRING) ||
+        (n->channel = hd_channel_parse(p->tok.str)) < 0) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected a channel (email, sms or push) after 'channel', found %s",
+                        what);
+    }
+    next(p);
+    return 0;
+}
+
+/* received(["campaign"][, channel CH][, within D]) or messaged(...), from
+ * the "(" on; any order after the campaign. */
+static int parse_msg_args(struct parser *p, struct hd_seg_node *n, const char *fn)
+{
+    char what[64];
+    next(p);
+    bool first = true;
+    while (p->tok.type != TK_RP) {
+        if (!first && p->tok.type != TK_COMMA)
+            break;
+        if (!first)
+            next(p);
+        if (first && p->tok.type == TK_STRING && strcmp(fn, "received") == 0) {
+            if (parse_name_arg(p, &n->str, false) < 0)
+                return p->rc;
+        } else if (is_kw(&p->tok, "within") && !n->windowed) {
+            if (parse_within(p, n) < 0)
+                return p->rc;
+        } else if (is_kw(&p->tok, "channel") && n->channel < 0) {
+            if (parse_msg_channel(p, n) < 0)
+                return p->rc;
+        } else {
+            describe(p, what, sizeof what);
+            return FAIL_TOK(p, "expected %s'channel CH' or 'within D' in %s(), found %s",
+                            first && strcmp(fn, "received") == 0 ? "a campaign's name, " : "",
+                            fn, what);
+        }
+        first = false;
+    }
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    next(p);
+    return 0;
+}
+
+/* converted("campaign", "event"[, within D]), from the "(" on: by default
+ * within 7 days of the run, as stats --goal counts. */
+static int parse_converted(struct parser *p, struct hd_seg_node *n)
+{
+    char what[64];
+    next(p);
+    if (parse_name_arg(p, &n->str, false) < 0)
+        return p->rc;
+    if (p->tok.type != TK_COMMA)
+        return FAIL_TOK(p, "converted needs a campaign and an event: converted(\"recall\", "
+                           "\"purchase\")");
+    next(p);
+    if (parse_name_arg(p, &n->path, false) < 0)
+        return p->rc;
+    n->i = 7 * 86400;
+    if (p->tok.type == TK_COMMA) {
+        next(p);
+        if (!is_kw(&p->tok, "within"))
+            return FAIL_TOK(p, "expected 'within D' in converted()");
+        next(p);
+        if (p->tok.type != TK_DURATION || p->tok.num <= 0)
+            return FAIL_TOK(p, "expected a duration after 'within' (within 7d)");
+        n->i = (int64_t)p->tok.num;
+        next(p);
+    }
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    next(p);
+    return 0;
+}
+
+/* A predicate on the messages herald sent, or NULL with p->rc unset when
+ * the current token starts none. */
+static struct hd_seg_node *parse_message(struct parser *p)
+{
+    struct hd_seg_node *n = NULL;
+    bool neg = is_bare(p, "never_messaged");
+    if (is_call(p, "opened") || is_bare(p, "opened")) {
+        FAIL_TOK(p, "opened needs receipts, which herald does not record yet");
+        return NULL;
+    }
+    if (is_bare(p, "bounced") || is_bare(p, "complained")) {
+        n = node_at(is_kw(&p->tok, "bounced") ? SEG_BOUNCED : SEG_COMPLAINED, &p->tok);
+        next(p);
+        return n;
+    }
+    if (is_call(p, "converted")) {
+        n = node_at(SEG_CONVERTED, &p->tok);
+        next(p);
+        if (parse_converted(p, n) < 0)
+            goto fail;
+        return n;
+    }
+    if (!neg && !is_call(p, "received") && !is_call(p, "messaged") && !is_bare(p, "messaged"))
+        return NULL;
+    n = node_at(SEG_MESSAGED, &p->tok);
+    n->channel = -1;
+    const char *fn = is_kw(&p->tok, "received") ? "received" : "messaged";
+    next(p);
+    if (!neg && p->tok.type == TK_LP && parse_msg_args(p, n, fn) < 0)
+        goto fail;
+    if (neg) {
+        struct hd_seg_node *k = node_at(SEG_NOT, &p->tok);
+        hd_segast_add(k, n);
+        n = k;
+    }
+    return n;
+fail:
+    hd_segast_free(n);
+    return NULL;
+}
+
 /* days_since(field) or days_until(field); the field may be last() or
  * first() of events (a count or sum is refused when typed). */
 static struct hd_seg_node *parse_days(struct parser *p)
@@ -1051,6 +1197,9 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
         return parse_in_segment(p);
     if (is_call(p, "did"))
         return parse_did(p);
+    struct hd_seg_node *m = parse_message(p);
+    if (m || p->rc < 0)
+        return m;
     struct token start = *t;
     start.str = NULL;
     struct hd_seg_node *v = parse_value(p);

@@ -116,6 +116,30 @@ static const char *list_head(const struct hd_seg_node *n)
     }
 }
 
+/* "(received "recall" sms since 2026-11-15T08:00:00Z)", "(converted
+ * "recall" "purchase" 604800s)". */
+static void print_message(const struct hd_seg_node *n, struct hd_buf *out)
+{
+    char t[32];
+    hd_buf_adds(out, n->type == SEG_MESSAGED ? "(received" : "(converted");
+    if (n->str) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->str, strlen(n->str));
+    }
+    if (n->type == SEG_CONVERTED) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->path, strlen(n->path));
+        hd_buf_addf(out, " %llds", (long long)n->i);
+    }
+    if (n->type == SEG_MESSAGED && n->channel >= 0)
+        hd_buf_addf(out, " %s", hd_channel_name(n->channel));
+    if (n->windowed) {
+        hd_time_format_iso(n->t, t, sizeof t);
+        hd_buf_addf(out, " since %s", t);
+    }
+    hd_buf_addc(out, ')');
+}
+
 /* A node without kids, or whose kids are not printed as a list. */
 static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
 {
@@ -136,6 +160,16 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
     case SEG_EV_AGG:
     case SEG_EV_TIME:
         print_event(n, out);
+        break;
+    case SEG_MESSAGED:
+    case SEG_CONVERTED:
+        print_message(n, out);
+        break;
+    case SEG_BOUNCED:
+        hd_buf_adds(out, "bounced");
+        break;
+    case SEG_COMPLAINED:
+        hd_buf_adds(out, "complained");
         break;
     case SEG_FIELD:
         hd_buf_adds(out, n->field == SEGF_ATTR ? n->path : field_names[n->field]);

@@ -231,6 +231,64 @@ static void emit_did(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addf(&c->sql, ") %s ?%d)", sql_ops[n->op], v);
 }
 
+/* ---- messages -------------------------------------------------------------------------- */
+
+/* received()/messaged(): a row of sends (a message that went out, or is
+ * going: a refused one gives its row back), on the index (contact_id, at). */
+static void emit_messaged(struct sqlc *c, const struct hd_seg_node *n)
+{
+    hd_buf_adds(&c->sql, "EXISTS (SELECT 1 FROM sends s WHERE s.contact_id = c.id");
+    if (n->windowed) {
+        int a = param(c, B_INT, NULL, n->t, 0);
+        hd_buf_addf(&c->sql, " AND s.at BETWEEN ?%d AND ?%d", a, param(c, B_INT, NULL, c->now, 0));
+    }
+    if (n->channel >= 0)
+        hd_buf_addf(&c->sql, " AND s.channel = ?%d", param(c, B_INT, NULL, n->channel, 0));
+    if (n->str)
+        hd_buf_addf(&c->sql, " AND s.campaign_id IN (SELECT k.id FROM campaigns k WHERE k.name = "
+                             "?%d)",
+                    param(c, B_TEXT, n->str, 0, 0));
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* converted(): as stats --goal counts a message of the campaign that was
+ * not held out, whose contact had the event within the window after its
+ * run fired. */
+static void emit_converted(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int camp = param(c, B_TEXT, n->str, 0, 0), ev = param(c, B_TEXT, n->path, 0, 0);
+    int held = param(c, B_INT, NULL, HD_ST_HELD_OUT, 0), win = param(c, B_INT, NULL, n->i, 0);
+    hd_buf_addf(&c->sql,
+                "EXISTS (SELECT 1 FROM campaigns k JOIN runs r ON r.campaign_id = k.id JOIN "
+                "messages m ON m.run_id = r.id AND m.contact_id = c.id WHERE k.name = ?%d AND "
+                "m.state <> ?%d AND EXISTS (SELECT 1 FROM events e WHERE e.contact_id = c.id AND "
+                "e.name = ?%d AND e.at >= r.fire_at AND e.at < r.fire_at + ?%d))",
+                camp, held, ev, win);
+}
+
+/* bounced: the contact's email, phone or a push token suppressed for a
+ * permanent refusal (the reasons feedback gives); complained: its email
+ * suppressed as a complaint. */
+static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
+{
+    if (n->type == SEG_COMPLAINED) {
+        hd_buf_addf(&c->sql,
+                    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                    "s.reason = ?%d)",
+                    param(c, B_TEXT, "complaint", 0, 0));
+        return;
+    }
+    int mail = param(c, B_TEXT, "hard_bounce", 0, 0), sms = param(c, B_TEXT, "invalid_number", 0, 0);
+    int push = param(c, B_TEXT, "unregistered_token", 0, 0);
+    hd_buf_addf(&c->sql,
+                "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                "s.reason = ?%d) OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
+                "c.phone AND s.reason = ?%d) OR EXISTS (SELECT 1 FROM push_tokens t JOIN "
+                "suppressions s ON s.address = t.token WHERE t.contact_id = c.id AND s.reason = "
+                "?%d))",
+                mail, sms, push);
+}
+
 /* The parameters a value needs before it is emitted (emit_field takes the
  * first): an attribute's path, or an event value's name, window and
  * property; 0 for a column. */
@@ -661,6 +719,16 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_DID:
         emit_did(c, n);
+        break;
+    case SEG_MESSAGED:
+        emit_messaged(c, n);
+        break;
+    case SEG_CONVERTED:
+        emit_converted(c, n);
+        break;
+    case SEG_BOUNCED:
+    case SEG_COMPLAINED:
+        emit_feedback(c, n);
         break;
     case SEG_OPTED_IN:
         hd_buf_addc(&c->sql, '(');
