@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <sqlite3.h>
 
 #include "herald/segment.h"
 #include "herald/store.h"
@@ -77,9 +78,9 @@ static void write_files(void)
 {
     char *p = tu_path(dir, "contacts.csv");
     FILE *f = fopen(p, "w");
-    fprintf(f, "id,email\n");
+    fprintf(f, "id,email,phone\n");
     for (int i = 0; i < NC; i++)
-        fprintf(f, "c%04d,c%04d@example.com\n", i, i);
+        fprintf(f, "c%04d,c%04d@example.com,+1555000%04d\n", i, i, i);
     fclose(f);
     free(p);
     /* purchases as CSV: amount and sku become properties; a text amount
@@ -402,6 +403,209 @@ static void test_behaviour_events(void **state)
     free(db);
 }
 
+/* ---- messages ------------------------------------------------------------------------- */
+
+/* Two campaigns and three runs; each contact may have a message in each
+ * run (held out, failed or sent; a sent one has its row in sends), and
+ * may be suppressed for a bounce or a complaint. */
+enum { NRUNS = 3 };
+static const struct {
+    int campaign; /* 1 recall-nov, 2 promo */
+    int64_t fire_at;
+} runs[NRUNS] = {{1, NOW - 10 * DAY}, {2, NOW - 2 * DAY}, {1, NOW - 40 * DAY}};
+
+struct msg {
+    bool has, sent;
+    int state, channel;
+    int64_t at;
+};
+static struct msg MS[NC][NRUNS];
+static bool bounced_[NC], complained_[NC];
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+}
+
+/* The messages go straight into the store's tables (as the dispatcher
+ * writes them); the suppressions through the binary. */
+static void gen_messages(void)
+{
+    static const int states[] = {2, 2, 8, 5}; /* sent, sent, held out, failed */
+    char *db = tu_path(dir, "var/herald.db");
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    free(db);
+    struct hd_buf q;
+    hd_buf_init(&q);
+    hd_buf_adds(&q, "BEGIN; INSERT INTO campaigns (id, name, segment, template, channels, category, "
+                    "schedule, status, created_at, updated_at) VALUES (1, 'recall-nov', 'x', 'x', "
+                    "'email', 'marketing', 'now', 'done', 0, 0), (2, 'promo', 'x', 'x', 'email', "
+                    "'marketing', 'now', 'done', 0, 0);");
+    for (int r = 0; r < NRUNS; r++)
+        hd_buf_addf(&q, "INSERT INTO runs (id, campaign_id, fire_at, status, created_at) VALUES "
+                        "(%d, %d, %lld, 'done', 0);",
+                    r + 1, runs[r].campaign, (long long)runs[r].fire_at);
+    int64_t id = 0;
+    for (int i = 0; i < NC; i++)
+        for (int r = 0; r < NRUNS; r++) {
+            uint64_t x = rnd();
+            struct msg *m = &MS[i][r];
+            if (!(m->has = x % 2))
+                continue;
+            m->state = states[(x >> 1) % 4];
+            m->sent = m->state == 2;
+            m->channel = (int)((x >> 3) % 3);
+            m->at = runs[r].fire_at + (int64_t)((x >> 5) % 3000) * 60;
+            hd_buf_addf(&q, "INSERT INTO messages (id, run_id, contact_id, state, channel, "
+                            "not_before, updated_at) VALUES (%lld, %d, (SELECT id FROM contacts "
+                            "WHERE ext_id = 'c%04d'), %d, %d, 0, 0);",
+                        (long long)++id, r + 1, i, m->state, m->channel);
+            if (m->sent)
+                hd_buf_addf(&q, "INSERT INTO sends VALUES (%lld, (SELECT id FROM contacts WHERE "
+                                "ext_id = 'c%04d'), %lld, %d, 0, %d);",
+                            (long long)id, i, (long long)m->at, runs[r].campaign, m->channel);
+        }
+    hd_buf_adds(&q, "COMMIT;");
+    exec_sql(h, q.data);
+    hd_buf_release(&q);
+    sqlite3_close(h);
+    char *p = tu_path(dir, "supp.csv");
+    FILE *f = fopen(p, "w");
+    fprintf(f, "address,reason\n");
+    for (int i = 0; i < NC; i++) {
+        uint64_t x = rnd();
+        bounced_[i] = x % 7 == 0 || x % 11 == 0;
+        complained_[i] = !bounced_[i] && x % 5 == 1;
+        if (x % 7 == 0)
+            fprintf(f, "C%04d@Example.com,hard_bounce\n", i);
+        else if (x % 11 == 0)
+            fprintf(f, "+1555000%04d,invalid_number\n", i);
+        else if (complained_[i])
+            fprintf(f, "c%04d@example.com,complaint\n", i);
+        else if (x % 3 == 0)
+            fprintf(f, "c%04d@example.com,unsubscribed\n", i);
+    }
+    fclose(f);
+    free(p);
+    TU_HERALD_OK(dir, "suppress", "import", "supp.csv");
+}
+
+static bool m_received(int i, int campaign, int channel, int64_t within)
+{
+    for (int r = 0; r < NRUNS; r++) {
+        const struct msg *m = &MS[i][r];
+        if (!m->sent || (campaign && runs[r].campaign != campaign) ||
+            (channel >= 0 && m->channel != channel) ||
+            (within && (m->at < now_ - within || m->at > now_)))
+            continue;
+        return true;
+    }
+    return false;
+}
+
+static bool m_converted(int i, int campaign, int64_t window)
+{
+    for (int r = 0; r < NRUNS; r++) {
+        const struct msg *m = &MS[i][r];
+        if (!m->has || m->state == 8 || runs[r].campaign != campaign)
+            continue;
+        for (int j = 0; j < C[i].n[E_PURCHASE]; j++) {
+            int64_t at = C[i].ev[E_PURCHASE][j].at;
+            if (at >= runs[r].fire_at && at < runs[r].fire_at + window)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool mr1(int i)
+{
+    return m_received(i, 1, -1, 0);
+}
+static bool mr2(int i)
+{
+    return m_received(i, 0, 1, 7 * DAY);
+}
+static bool mr3(int i)
+{
+    return m_received(i, 0, -1, 3 * DAY);
+}
+static bool mr4(int i)
+{
+    return !m_received(i, 0, -1, 0);
+}
+static bool mr5(int i)
+{
+    return m_converted(i, 1, 7 * DAY);
+}
+static bool mr6(int i)
+{
+    return m_received(i, 1, -1, 0) && !m_converted(i, 1, 7 * DAY);
+}
+static bool mr7(int i)
+{
+    return bounced_[i];
+}
+static bool mr8(int i)
+{
+    return complained_[i];
+}
+static bool mr9(int i)
+{
+    return m_converted(i, 2, DAY) || !m_received(i, 2, 0, 0);
+}
+
+static const struct {
+    const char *expr;
+    bool (*eval)(int i);
+} mrules[] = {
+    {"received(\"recall-nov\")", mr1},
+    {"received(channel \"sms\", within 7d)", mr2},
+    {"messaged(within 3d)", mr3},
+    {"never_messaged", mr4},
+    {"converted(\"recall-nov\", \"purchase\")", mr5},
+    {"received(\"recall-nov\") and not converted(\"recall-nov\", \"purchase\")", mr6},
+    {"bounced", mr7},
+    {"complained", mr8},
+    {"converted(\"promo\", \"purchase\", within 1d) or not received(\"promo\", channel email)",
+     mr9},
+};
+
+static void test_behaviour_messages(void **state)
+{
+    (void)state;
+    gen_messages();
+    char *db = tu_path(dir, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    static struct members m;
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    free(db);
+    for (size_t r = 0; r < sizeof mrules / sizeof mrules[0]; r++) {
+        struct tu_run run;
+        tu_herald(&run, dir, NULL, "segment", "count", "--expr", mrules[r].expr, NULL);
+        if (run.status != 0)
+            fail_msg("rule [%s]: exit %d: %s", mrules[r].expr, run.status, run.err);
+        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
+        tu_run_release(&run);
+        members_of(st, mrules[r].expr, &m);
+        for (int i = 0; i < NC; i++) {
+            bool want = mrules[r].eval(i);
+            expected += want;
+            if (want != m.in[i] && wrong++ == 0)
+                first = i;
+        }
+        if (wrong || count != expected || expected == 0 || expected == NC)
+            fail_msg("rule [%s]: %lld contacts differ (first c%04lld), count %lld, expected %lld",
+                     mrules[r].expr, wrong, first, count, expected);
+    }
+    hd_store_free(st);
+}
+
 static void expect_fail(const char *stdin_path, const char *const *argv, const char *msg)
 {
     const char *a[16];
@@ -474,6 +678,10 @@ static void test_behaviour_errors(void **state)
         {"sum(\"a\", \"x y\") > 1", "'x y' is not a property name"},
         {"did(purchase)", "expected an event name in double quotes, found 'purchase'"},
         {"last(\"a\") > 3", "'last(\"a\")' is a date; it cannot be compared with a number"},
+        {"opened", "1:1: opened needs receipts, which herald does not record yet"},
+        {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
+        {"received(channel fax)", "expected a channel (email, sms or push) after 'channel'"},
+        {"converted(\"recall\")", "converted needs a campaign and an event"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_fail(NULL, (const char *[]){"segment", "count", "--expr", cases[i].expr, NULL},
@@ -486,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_events),
         cmocka_unit_test(test_behaviour_import_properties),
         cmocka_unit_test(test_behaviour_errors),
+        cmocka_unit_test(test_behaviour_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
