@@ -44,7 +44,12 @@ enum hd_seg_type {
     SEG_ARITH,      /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
     SEG_EV_AGG,     /* count/sum/min/max/avg("event"[, "property"][, within D]): a number */
     SEG_EV_TIME,    /* last/first("event"[, within D]): a date-time */
+    SEG_MONTHS_UNTIL, /* months_until(kids[0]) */
+    SEG_DATEPART,     /* year/month/day/weekday(kids[0]), in UTC: part */
 };
+
+/* SEG_DATEPART: weekday is 0 for Sunday to 6 for Saturday. */
+enum hd_seg_part { SEGP_YEAR, SEGP_MONTH, SEGP_DAY, SEGP_WEEKDAY };
 
 /* What SEG_EV_AGG and SEG_EV_TIME compute over a contact's events of one
  * name (str) in the window: sum, min, max and avg of a numeric property
@@ -77,15 +82,17 @@ struct hd_seg_node {
     char *path; /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:
                  * the property */
     char *str;               /* SEG_STRING; SEG_DID, SEG_EV_*: the event's name */
-    double num;              /* SEG_NUMBER; SEG_DURATION: seconds */
+    double num;              /* SEG_NUMBER; SEG_DURATION: seconds (0 with months) */
     bool is_int;             /* SEG_NUMBER: an integer literal, exactly i */
-    int64_t i;               /* SEG_NUMBER when is_int; SEG_DID: the count op compares with */
+    int64_t i; /* SEG_NUMBER when is_int; SEG_DID: the count op compares with; SEG_DURATION:
+                * calendar months (mo, y) */
     bool b;                  /* SEG_BOOL */
     int64_t t;               /* SEG_TIME: seconds since the epoch */
     bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
     int channel, category;   /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
     enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
     enum hd_seg_agg agg;     /* SEG_EV_AGG, SEG_EV_TIME */
+    enum hd_seg_part part;   /* SEG_DATEPART */
     bool windowed;           /* SEG_DID, SEG_EV_*: only events at t (the window's start) or later,
                               * and not after now */
     struct hd_seg_node **kids;
@@ -108,6 +115,16 @@ const char *hd_segast_agg_name(enum hd_seg_agg agg);
  * date-time the whole days between now and t, rounded down:
  * days_since(x) = 7 means 7 to 8 days ago. */
 int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now);
+
+/* The one meaning of months_until(x) for the instant t: the most whole
+ * calendar months m such that today (midnight UTC) plus m months
+ * (hd_time_add_months) is not after t. From 31 January, 28 February is one
+ * month away; from 15 March, 14 April is none. */
+int64_t hd_segast_months_until(int64_t t, int64_t now);
+/* A part of the instant t, in UTC. */
+int64_t hd_segast_part(enum hd_seg_part part, int64_t t);
+/* The function's name of a date function node: "days_since", "month". */
+const char *hd_segast_fn_name(const struct hd_seg_node *n);
 
 /* The number model of attributes and rules: an integer (no fraction, no
  * exponent) that fits in 64 bits is exact; any other number is a decimal

@@ -44,6 +44,11 @@ void hd_time_format_date(int64_t t, char *buf, unsigned size);
 int64_t hd_time_days_from_civil(int64_t y, unsigned m, unsigned d);
 void hd_time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 bool hd_time_valid_date(int64_t y, unsigned m, unsigned d);
+/* t moved by a number of calendar months (negative: back), its time of
+ * day kept; a day the month has not becomes the month's last: 31 March
+ * minus one month is 28 (or 29) February, 29 February plus a year 28
+ * February. */
+int64_t hd_time_add_months(int64_t t, int64_t months);
 
 /* True when name is an IANA time-zone id known to ICU's zone data
  * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused.

@@ -63,7 +63,8 @@ struct token {
     int64_t i;
     int64_t t;
     bool date_only;
-    char *str; /* TK_STRING (unescaped), TK_IDENT */
+    int64_t months; /* TK_DURATION in calendar months (mo, y), num then 0 */
+    char *str;      /* TK_STRING (unescaped), TK_IDENT */
 };
 
 struct parser {
@@ -297,6 +298,20 @@ static int lex_number(struct parser *p)
         memcpy(buf, s + i, u - i);
         buf[u - i] = '\0';
         int64_t secs;
+        /* calendar units: 3mo, 1y (a month is not a number of seconds) */
+        const char *unit = s + e;
+        size_t ulen = u - e;
+        if ((ulen == 2 && strncasecmp(unit, "mo", 2) == 0) ||
+            (ulen == 1 && tolower((unsigned char)*unit) == 'y')) {
+            errno = 0;
+            long long v = strtoll(s + i, NULL, 10);
+            if (errno || v <= 0 || v > 12000)
+                return FAIL_TOK(p, "'%s' is not a duration (1 to 12000 months, or 1000y)", buf);
+            p->tok.type = TK_DURATION;
+            p->tok.months = ulen == 1 ? v * 12 : v;
+            p->tok.end = u;
+            return 0;
+        }
         if (hd_units_duration(buf, &secs, NULL) < 0)
             return FAIL_TOK(p, "'%s' is not a duration (write 30d, 12h, 90s, 15m or 2w)", buf);
         p->tok.type = TK_DURATION;
@@ -446,6 +461,7 @@ static void describe(const struct parser *p, char *buf, size_t size)
 /* ---- parser ----------------------------------------------------------------------- */
 
 static struct hd_seg_node *parse_expr(struct parser *p);
+static struct hd_seg_node *parse_value(struct parser *p);
 
 static const char *const op_text[] = {"=", "!=", "<", "<=", ">", ">=", "+", "-"};
 
@@ -523,6 +539,7 @@ static struct hd_seg_node *parse_literal(struct parser *p)
     case TK_DURATION:
         n = node_at(SEG_DURATION, t);
         n->num = t->num;
+        n->i = t->months;
         break;
     case TK_DATE:
         n = node_at(SEG_TIME, t);
@@ -601,7 +618,7 @@ static int parse_within(struct parser *p, struct hd_seg_node *n)
     if (p->tok.type != TK_DURATION)
         return FAIL_TOK(p, "expected a duration after 'within' (within 30d)");
     n->windowed = true;
-    n->t = p->opts->now - (int64_t)p->tok.num;
+    n->t = hd_time_add_months(p->opts->now - (int64_t)p->tok.num, -p->tok.months);
     next(p);
     return 0;
 }
@@ -853,35 +870,65 @@ fail:
     return NULL;
 }
 
-/* days_since(field) or days_until(field); the field may be last() or
- * first() of events (a count or sum is refused when typed). */
-static struct hd_seg_node *parse_days(struct parser *p)
+/* The functions of a date: days_since, days_until and months_until take
+ * a field or last()/first(); year, month, day and weekday also a constant
+ * (now, today, a date, arithmetic on them), folded into a number. */
+static const struct {
+    const char *name;
+    enum hd_seg_type type;
+    enum hd_seg_part part;
+} date_fns[] = {{"days_since", SEG_DAYS_SINCE, 0}, {"days_until", SEG_DAYS_UNTIL, 0},
+                {"months_until", SEG_MONTHS_UNTIL, 0}, {"year", SEG_DATEPART, SEGP_YEAR},
+                {"month", SEG_DATEPART, SEGP_MONTH},   {"day", SEG_DATEPART, SEGP_DAY},
+                {"weekday", SEG_DATEPART, SEGP_WEEKDAY}};
+
+/* Which date function the current token calls, or -1. */
+static int date_call(const struct parser *p)
+{
+    for (size_t i = 0; i < sizeof date_fns / sizeof date_fns[0]; i++)
+        if (is_call(p, date_fns[i].name) ||
+            (i < 2 && is_kw(&p->tok, date_fns[i].name))) /* days_since without '(' is an error */
+            return (int)i;
+    return -1;
+}
+
+/* The argument of a date function, at the token after '('. */
+static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
 {
     char what[64];
-    struct token f = p->tok;
-    f.str = NULL;
-    bool since = strcasecmp(p->tok.str, "days_since") == 0;
-    next(p);
-    if (p->tok.type != TK_LP) {
-        fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)",
-                since ? "days_since" : "days_until", since ? "days_since" : "days_until");
-        return NULL;
-    }
-    next(p);
     int agg = agg_call(p);
-    if (agg != SEGA_LAST && agg != SEGA_FIRST && (p->tok.type != TK_IDENT || is_keyword(&p->tok))) {
+    if (agg >= 0)
+        return parse_event_value(p, (enum hd_seg_agg)agg);
+    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") || is_kw(&p->tok, "today")))
+        return parse_value(p);
+    if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a field name or last()/first(), found %s", what);
         return NULL;
     }
-    struct hd_seg_node *n = node_at(since ? SEG_DAYS_SINCE : SEG_DAYS_UNTIL, &f);
-    struct hd_seg_node *field =
-        agg >= 0 ? parse_event_value(p, (enum hd_seg_agg)agg) : parse_field(p);
-    if (!field) {
+    return parse_field(p);
+}
+
+static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
+{
+    char what[64];
+    struct token f = p->tok;
+    f.str = NULL;
+    const char *fn = date_fns[which].name;
+    next(p);
+    if (p->tok.type != TK_LP) {
+        fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)", fn, fn);
+        return NULL;
+    }
+    next(p);
+    struct hd_seg_node *n = node_at(date_fns[which].type, &f);
+    n->part = date_fns[which].part;
+    struct hd_seg_node *arg = parse_date_arg(p, n->type == SEG_DATEPART);
+    if (!arg) {
         hd_segast_free(n);
         return NULL;
     }
-    hd_segast_add(n, field);
+    hd_segast_add(n, arg);
     if (p->tok.type != TK_RP) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected ')', found %s", what);
@@ -889,6 +936,14 @@ static struct hd_seg_node *parse_days(struct parser *p)
         return NULL;
     }
     next(p);
+    if (arg->type == SEG_TIME) { /* month(today): a number */
+        n->type = SEG_NUMBER;
+        n->is_int = true;
+        n->i = hd_segast_part(n->part, arg->t);
+        n->num = (double)n->i;
+        n->nkids = 0;
+        hd_segast_free(arg);
+    }
     return n;
 }
 
@@ -902,8 +957,9 @@ static struct hd_seg_node *parse_term(struct parser *p)
         return parse_literal(p);
     if (is_kw(t, "true") || is_kw(t, "false") || is_kw(t, "now") || is_kw(t, "today"))
         return parse_constant(p);
-    if (strcasecmp(t->str, "days_since") == 0 || strcasecmp(t->str, "days_until") == 0)
-        return parse_days(p);
+    int fn = date_call(p);
+    if (fn >= 0)
+        return parse_date_fn(p, fn);
     int agg = agg_call(p);
     if (agg >= 0)
         return parse_event_value(p, (enum hd_seg_agg)agg);
@@ -942,6 +998,8 @@ static struct hd_seg_node *parse_value(struct parser *p)
             return NULL;
         }
         int64_t d = (int64_t)b->num;
+        if (b->i)
+            a->t = hd_time_add_months(a->t, op.type == TK_PLUS ? b->i : -b->i);
         a->t += op.type == TK_PLUS ? d : -d;
         if (d % 86400)
             a->date_only = false;
@@ -1310,6 +1368,8 @@ static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
     case SEG_NUMBER:
     case SEG_DAYS_SINCE:
     case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
     case SEG_EV_AGG:
         return SEGV_NUMBER;
     case SEG_EV_TIME:
@@ -1341,7 +1401,9 @@ static const char *subject_label(const struct hd_seg_node *n, char *buf, size_t 
     switch (n->type) {
     case SEG_DAYS_SINCE:
     case SEG_DAYS_UNTIL:
-        snprintf(buf, size, "%s(%s)", n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
+        snprintf(buf, size, "%s(%s)", hd_segast_fn_name(n),
                  subject_label(n->kids[0], inner, sizeof inner));
         return buf;
     case SEG_EV_AGG:
@@ -1368,12 +1430,18 @@ static void coerce_date(struct hd_seg_node *v)
     }
 }
 
+static bool is_subject(const struct hd_seg_node *n)
+{
+    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL ||
+           n->type == SEG_MONTHS_UNTIL || n->type == SEG_DATEPART || n->type == SEG_EV_AGG ||
+           n->type == SEG_EV_TIME;
+}
+
 static int check_literal(struct parser *p, const struct hd_seg_node *field, struct hd_seg_node *lit)
 {
     char name[256];
     enum hd_seg_vtype ft = value_type(field);
-    if (lit->type == SEG_FIELD || lit->type == SEG_DAYS_SINCE || lit->type == SEG_DAYS_UNTIL ||
-        lit->type == SEG_EV_AGG || lit->type == SEG_EV_TIME)
+    if (is_subject(lit))
         return fail_at(p, lit->line, lit->col,
                        "compare a field with a value, not with another field");
     if (lit->type == SEG_DURATION)
@@ -1393,11 +1461,6 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
                    vtype_name(ft), vtype_name(lt));
 }
 
-static bool is_subject(const struct hd_seg_node *n)
-{
-    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL ||
-           n->type == SEG_EV_AGG || n->type == SEG_EV_TIME;
-}
 
 /* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
 static size_t distance(const char *a, const char *b)
@@ -1485,12 +1548,14 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
             return p->rc;
     switch (n->type) {
     case SEG_DAYS_SINCE:
-    case SEG_DAYS_UNTIL: {
+    case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART: {
         enum hd_seg_vtype t = value_type(n->kids[0]);
         if (t != SEGV_DATE && t != SEGV_ANY)
             return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
-                           n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
-                           subject_label(n->kids[0], name, sizeof name), vtype_name(t));
+                           hd_segast_fn_name(n), subject_label(n->kids[0], name, sizeof name),
+                           vtype_name(t));
         return 0;
     }
     case SEG_CMP:

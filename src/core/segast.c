@@ -110,7 +110,9 @@ static const char *list_head(const struct hd_seg_node *n)
     case SEG_DAYS_SINCE:
         return "days_since";
     case SEG_DAYS_UNTIL:
-        return "days_until";
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
+        return hd_segast_fn_name(n);
     default:
         return NULL;
     }
@@ -194,7 +196,10 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
         hd_buf_adds(out, t);
         break;
     case SEG_DURATION:
-        hd_buf_addf(out, "%gs", n->num);
+        if (n->i)
+            hd_buf_addf(out, "%lldmo", (long long)n->i);
+        else
+            hd_buf_addf(out, "%gs", n->num);
         break;
     default: /* the lists of list_head */
         break;
@@ -235,4 +240,51 @@ double hd_segast_decimal(double d)
         return d;
     snprintf(buf, sizeof buf, "%.15g", d);
     return strtod(buf, NULL);
+}
+
+int64_t hd_segast_months_until(int64_t t, int64_t now)
+{
+    int64_t today = floor_div(now, 86400) * 86400, y1, y2;
+    unsigned m1, m2, d;
+    hd_time_civil_from_days(floor_div(today, 86400), &y1, &m1, &d);
+    hd_time_civil_from_days(floor_div(t, 86400), &y2, &m2, &d);
+    /* the month difference, or one less: add_months is monotone */
+    int64_t m = (y2 * 12 + m2) - (y1 * 12 + m1);
+    while (hd_time_add_months(today, m) > t)
+        m--;
+    while (hd_time_add_months(today, m + 1) <= t)
+        m++;
+    return m;
+}
+
+int64_t hd_segast_part(enum hd_seg_part part, int64_t t)
+{
+    int64_t days = floor_div(t, 86400), y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    switch (part) {
+    case SEGP_YEAR:
+        return y;
+    case SEGP_MONTH:
+        return m;
+    case SEGP_DAY:
+        return d;
+    default: /* 1970-01-01 was a Thursday */
+        return ((days % 7) + 11) % 7;
+    }
+}
+
+const char *hd_segast_fn_name(const struct hd_seg_node *n)
+{
+    static const char *const parts[] = {"year", "month", "day", "weekday"};
+    switch (n->type) {
+    case SEG_DAYS_SINCE:
+        return "days_since";
+    case SEG_DAYS_UNTIL:
+        return "days_until";
+    case SEG_MONTHS_UNTIL:
+        return "months_until";
+    default:
+        return parts[n->part];
+    }
 }

@@ -87,6 +87,21 @@ void hd_time_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+int64_t hd_time_add_months(int64_t t, int64_t months)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400, y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    int64_t idx = y * 12 + (m - 1) + months;
+    int64_t ny = idx >= 0 ? idx / 12 : -((-idx + 11) / 12);
+    unsigned nm = (unsigned)(idx - ny * 12) + 1;
+    int64_t first = hd_time_days_from_civil(ny, nm, 1);
+    int64_t next = nm == 12 ? hd_time_days_from_civil(ny + 1, 1, 1)
+                            : hd_time_days_from_civil(ny, nm + 1, 1);
+    unsigned last = (unsigned)(next - first);
+    return (first + (d < last ? d : last) - 1) * 86400 + secs;
+}
+
 bool hd_time_valid_date(int64_t y, unsigned m, unsigned d)
 {
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

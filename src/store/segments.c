@@ -164,6 +164,12 @@ static int path_param(struct sqlc *c, const struct hd_seg_node *f)
 
 static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
 
+/* A count of days or months, compared through bounds on its date. */
+static bool day_count(const struct hd_seg_node *f)
+{
+    return f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL || f->type == SEG_MONTHS_UNTIL;
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 /* The parameters of a contact's events of one name in the window, from
@@ -305,11 +311,30 @@ static int field_params(struct sqlc *c, const struct hd_seg_node *f)
         }
         return base;
     }
+    if (f->type == SEG_DATEPART)
+        return field_params(c, f->kids[0]);
     return f->field == SEGF_ATTR ? path_param(c, f) : 0;
+}
+
+static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path);
+
+/* year/month/day/weekday of a date: SQLite's strftime of the ISO text (a
+ * date-time with an offset is read in UTC) or of epoch seconds. Per row,
+ * but only where a rule asks for a part. */
+static void emit_datepart(struct sqlc *c, const struct hd_seg_node *f, int path)
+{
+    static const char *const fmt[] = {"%Y", "%m", "%d", "%w"};
+    hd_buf_addf(&c->sql, "CAST(strftime('%s', ", fmt[f->part]);
+    emit_field(c, f->kids[0], path);
+    hd_buf_adds(&c->sql, epoch_field(f->kids[0]) ? ", 'unixepoch') AS INTEGER)" : ") AS INTEGER)");
 }
 
 static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
 {
+    if (f->type == SEG_DATEPART) {
+        emit_datepart(c, f, path);
+        return;
+    }
     if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
         emit_event_value(c, f, path);
         return;
@@ -408,17 +433,30 @@ static void emit_day_bound(struct sqlc *c, const struct hd_seg_node *f, int path
     hd_buf_addc(&c->sql, ')');
 }
 
+/* The instant where days_since/days_until(f) (or months_until) reaches k:
+ * now -k days, now + k days, or today plus k calendar months. */
+static int64_t bound_time(const struct sqlc *c, const struct hd_seg_node *days, double k)
+{
+    if (days->type == SEG_MONTHS_UNTIL) {
+        int64_t today = c->now - (((c->now % 86400) + 86400) % 86400);
+        return hd_time_add_months(today, (int64_t)llround(k));
+    }
+    return c->now + (days->type == SEG_DAYS_SINCE ? -1 : 1) * (int64_t)llround(k * 86400);
+}
+
 /* Emits a condition for lo <= d < hi (either may be infinite) where d is the
- * whole-or-fractional day count of days_since(f) or days_until(f). */
+ * whole-or-fractional day count of days_since(f) or days_until(f), or the
+ * whole months of months_until(f) (bounds on f as for days_until: the
+ * months from today are monotone in f, see hd_segast_months_until). */
 static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, double lo, double hi)
 {
     const struct hd_seg_node *f = days->kids[0];
     bool since = days->type == SEG_DAYS_SINCE;
     int path = field_params(c, f);
     bool first = true;
-    /* beyond a million days (2,700 years) no date lies: clamp, so that the
-     * arithmetic below cannot overflow */
-    const double far = 1e6;
+    /* beyond a million days (2,700 years; 10,000 months) no date lies:
+     * clamp, so that the arithmetic below cannot overflow */
+    const double far = days->type == SEG_MONTHS_UNTIL ? 1e4 : 1e6;
     if (lo < -far)
         lo = -INFINITY;
     else if (lo > far)
@@ -433,15 +471,13 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
     }
     hd_buf_addc(&c->sql, '(');
     if (!isinf(lo)) {
-        emit_day_bound(c, f, path, since, true,
-                       c->now + (since ? -1 : 1) * (int64_t)llround(lo * 86400));
+        emit_day_bound(c, f, path, since, true, bound_time(c, days, lo));
         first = false;
     }
     if (!isinf(hi)) {
         if (!first)
             hd_buf_adds(&c->sql, " AND ");
-        emit_day_bound(c, f, path, since, false,
-                       c->now + (since ? -1 : 1) * (int64_t)llround(hi * 86400));
+        emit_day_bound(c, f, path, since, false, bound_time(c, days, hi));
         first = false;
     }
     if (first) { /* no bound: any date at all */
@@ -531,7 +567,7 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
 static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         emit_days_cmp(c, f, n->op, v->num);
         return;
     }
@@ -555,7 +591,7 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
 static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         hd_buf_adds(&c->sql, n->negated ? "(" : "(");
         if (n->negated) {
             emit_day_range(c, f, -INFINITY, INFINITY);
@@ -589,7 +625,7 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
 static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *lo = n->kids[1], *hi = n->kids[2];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         if (n->negated) {
             hd_buf_adds(&c->sql, "(");
             emit_day_range(c, f, -INFINITY, INFINITY);
