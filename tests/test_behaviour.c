@@ -288,6 +288,11 @@ static bool r_sum_login(const struct contact *c)
 {
     return agg(c, E_LOGIN, 30 * DAY).sum >= 600;
 }
+/* within 1mo at 2026-11-22: since 2026-10-22, 31 days (October has 31) */
+static bool r_month(const struct contact *c)
+{
+    return agg(c, E_PURCHASE, 31 * DAY).count >= 1;
+}
 static bool r_not_count0(const struct contact *c)
 {
     return !(agg(c, E_SIGNUP, 0).count == 0);
@@ -317,6 +322,7 @@ static const struct {
     {"last(\"login\") between now - 30d and now - 10d", r_last_between},
     {"sum(\"login\", \"amount\", within 30d) >= 600", r_sum_login},
     {"not did(\"signup\", count = 0)", r_not_count0},
+    {"did(\"purchase\", within 1mo)", r_month},
 };
 
 struct members {
@@ -606,6 +612,268 @@ static void test_behaviour_messages(void **state)
     hd_store_free(st);
 }
 
+/* ---- calendar time ---------------------------------------------------------------------- */
+
+/* The calendar, written here the slow way: days of a month, and a day
+ * number (days since 1970-01-01) from a date and back by counting. */
+static int dim(int y, int m)
+{
+    static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : n[m - 1];
+}
+
+static int64_t to_days(int y, int m, int d)
+{
+    int64_t n = 0;
+    for (int k = 1900; k < y; k++)
+        n += 365 + (dim(k, 2) == 29);
+    for (int k = 1; k < m; k++)
+        n += dim(y, k);
+    return n + d - 1 - 25567; /* 1900-01-01 is day -25567 */
+}
+
+struct ymd {
+    int y, m, d;
+};
+
+static struct ymd from_days(int64_t days)
+{
+    struct ymd r = {1900, 1, 1};
+    int64_t n = days + 25567;
+    while (n >= 365 + (dim(r.y, 2) == 29))
+        n -= 365 + (dim(r.y, 2) == 29), r.y++;
+    while (n >= dim(r.y, r.m))
+        n -= dim(r.y, r.m), r.m++;
+    r.d = (int)n + 1;
+    return r;
+}
+
+/* Hand-checked: 31 March minus a month is the last of February, in a leap
+ * year the 29th; 29 February plus a year is 28 February; the time of day
+ * stays. */
+static void test_behaviour_add_months(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *from;
+        int64_t months;
+        const char *to;
+    } cases[] = {
+        {"2026-03-31T08:00:00Z", -1, "2026-02-28T08:00:00Z"},
+        {"2024-03-31T00:00:00Z", -1, "2024-02-29T00:00:00Z"},
+        {"2024-02-29T12:30:00Z", 12, "2025-02-28T12:30:00Z"},
+        {"2028-02-29T00:00:00Z", 48, "2032-02-29T00:00:00Z"},
+        {"2026-01-31T23:59:59Z", 1, "2026-02-28T23:59:59Z"},
+        {"2026-12-31T00:00:00Z", 2, "2027-02-28T00:00:00Z"},
+        {"2026-05-31T00:00:00Z", -3, "2026-02-28T00:00:00Z"},
+        {"2026-11-22T08:00:00Z", -1, "2026-10-22T08:00:00Z"},
+        {"1969-12-31T23:00:00Z", 1, "1970-01-31T23:00:00Z"},
+        {"2026-01-15T00:00:00Z", -13, "2024-12-15T00:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t t;
+        char out[32];
+        assert_int_equal(hd_time_parse_iso(cases[i].from, &t, NULL), 0);
+        hd_time_format_iso(hd_time_add_months(t, cases[i].months), out, sizeof out);
+        assert_string_equal(out, cases[i].to);
+    }
+}
+
+#define NK 400
+struct cal {
+    struct ymd birthday;
+    int64_t renew; /* an instant; a plain date when renew_date */
+    bool renew_date;
+};
+static struct cal K[NK];
+
+/* months_until(t) from today: the month difference, one less when today's
+ * day (the month's last if it has fewer) at midnight lies after t */
+static int64_t months_until(int64_t t)
+{
+    struct ymd a = from_days(now_ >= 0 ? now_ / DAY : 0), b = from_days(t / DAY);
+    int64_t m = (b.y * 12 + b.m) - (a.y * 12 + a.m);
+    int d = a.d < dim(b.y, b.m) ? a.d : dim(b.y, b.m);
+    return to_days(b.y, b.m, d) * DAY > t ? m - 1 : m;
+}
+
+static struct ymd today_ymd(int64_t months)
+{
+    struct ymd a = from_days(now_ / DAY);
+    int idx = a.y * 12 + a.m - 1 + (int)months;
+    return (struct ymd){idx / 12, idx % 12 + 1, 0};
+}
+
+static bool k1(const struct cal *k)
+{
+    return k->birthday.m == today_ymd(0).m;
+}
+static bool k2(const struct cal *k)
+{
+    return k->birthday.d == from_days(now_ / DAY).d;
+}
+static bool k3(const struct cal *k)
+{
+    return k->birthday.m == today_ymd(1).m;
+}
+static bool k4(const struct cal *k)
+{
+    int64_t d = to_days(k->birthday.y, k->birthday.m, k->birthday.d);
+    return ((d % 7) + 7 + 4) % 7 == 0; /* 1970-01-01 was a Thursday */
+}
+static bool k5(const struct cal *k)
+{
+    return k->birthday.y >= 1990;
+}
+static bool k6(const struct cal *k)
+{
+    return months_until(k->renew) == 0;
+}
+static bool k7(const struct cal *k)
+{
+    int64_t m = months_until(k->renew);
+    return m >= 1 && m <= 3;
+}
+static bool k8(const struct cal *k)
+{
+    return months_until(k->renew) < 0;
+}
+/* renew < today + 1mo: today's day in the next month (or its last) */
+static bool k9(const struct cal *k)
+{
+    struct ymd a = from_days(now_ / DAY), n = today_ymd(1);
+    int d = a.d < dim(n.y, n.m) ? a.d : dim(n.y, n.m);
+    return k->renew < to_days(n.y, n.m, d) * DAY;
+}
+static bool k10(const struct cal *k)
+{
+    struct ymd a = from_days(now_ / DAY), n = today_ymd(-12);
+    int d = a.d < dim(n.y, n.m) ? a.d : dim(n.y, n.m);
+    return k->renew >= to_days(n.y, n.m, d) * DAY && k->renew <= now_;
+}
+
+static const struct {
+    const char *expr;
+    bool (*eval)(const struct cal *k);
+} krules[] = {
+    {"month(birthday) = month(today)", k1},
+    {"day(birthday) = day(today)", k2},
+    {"month(birthday) = month(today + 1mo)", k3},
+    {"weekday(birthday) = 0", k4},
+    {"year(birthday) >= 1990", k5},
+    {"months_until(renew) = 0", k6},
+    {"months_until(renew) between 1 and 3", k7},
+    {"months_until(renew) < 0", k8},
+    {"renew < today + 1mo", k9},
+    {"renew between today - 1y and now", k10},
+};
+
+static void gen_calendar(const char *kdir)
+{
+    char *p = tu_path(kdir, "cal.csv"), t[32];
+    FILE *f = fopen(p, "w");
+    fprintf(f, "id,birthday,renew\n");
+    for (int i = 0; i < NK; i++) {
+        uint64_t x = rnd();
+        struct cal *k = &K[i];
+        k->birthday.y = 1950 + (int)(x % 60);
+        k->birthday.m = 1 + (int)((x >> 8) % 12);
+        int last = dim(k->birthday.y, k->birthday.m), pick = (int)((x >> 12) % 4);
+        /* month ends and 29 February often */
+        k->birthday.d = pick == 0 ? last : pick == 1 ? 1 + (int)((x >> 16) % last) : 1 + (int)((x >> 16) % 28);
+        if ((x >> 20) % 10 == 0)
+            k->birthday = (struct ymd){1988 + 4 * (int)((x >> 24) % 5), 2, 29};
+        /* renewals from 2025 to 2030, on month ends, at midnight or not */
+        int64_t day = to_days(2025, 1, 1) + (int64_t)((x >> 28) % 2000);
+        struct ymd r = from_days(day);
+        if ((x >> 40) % 3 == 0)
+            day = to_days(r.y, r.m, dim(r.y, r.m));
+        k->renew_date = (x >> 44) % 2;
+        k->renew = day * DAY + (k->renew_date ? 0 : (int64_t)((x >> 46) % 24) * 3600);
+        if (k->renew_date)
+            hd_time_format_date(k->renew, t, sizeof t);
+        else
+            iso(k->renew, t, sizeof t);
+        fprintf(f, "k%04d,%04d-%02d-%02d,%s\n", i, k->birthday.y, k->birthday.m, k->birthday.d,
+                t);
+    }
+    fclose(f);
+    free(p);
+}
+
+static int mark_k(void *ud, const struct hd_contact *c)
+{
+    bool *in = ud;
+    in[atoi(c->ext_id + 1)] = true;
+    return 0;
+}
+
+static void check_calendar(const char *kdir, struct hd_store *st)
+{
+    static bool in[NK];
+    char nowiso[32];
+    iso(now_, nowiso, sizeof nowiso);
+    setenv("HERALD_NOW", nowiso, 1);
+    for (size_t r = 0; r < sizeof krules / sizeof krules[0]; r++) {
+        struct tu_run run;
+        tu_herald(&run, kdir, NULL, "segment", "count", "--expr", krules[r].expr, NULL);
+        if (run.status != 0)
+            fail_msg("rule [%s]: exit %d: %s", krules[r].expr, run.status, run.err);
+        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
+        tu_run_release(&run);
+        struct hd_seg_opts o = {.now = now_};
+        struct hd_seg_node *t = NULL;
+        struct hd_err e = {0};
+        if (hd_seg_parse(krules[r].expr, &o, &t, &e) != 0)
+            fail_msg("rule [%s]: %s", krules[r].expr, e.msg);
+        memset(in, 0, sizeof in);
+        assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
+        hd_segast_free(t);
+        for (int i = 0; i < NK; i++) {
+            bool want = krules[r].eval(&K[i]);
+            expected += want;
+            if (want != in[i] && wrong++ == 0)
+                first = i;
+        }
+        if (wrong || count != expected || expected == 0)
+            fail_msg("now %s, rule [%s]: %lld contacts differ (first k%04lld), count %lld, "
+                     "expected %lld",
+                     nowiso, krules[r].expr, wrong, first, count, expected);
+    }
+}
+
+/* Birthdays and renewals against the calendar evaluator, on days where
+ * months differ: the 31st of a month after a short one, 29 February at
+ * midnight, the last second of a year. */
+static void test_behaviour_calendar(void **state)
+{
+    (void)state;
+    char *kdir = tu_tmpdir(), *conf = tu_path(kdir, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n");
+    free(conf);
+    gen_calendar(kdir);
+    TU_HERALD_OK(kdir, "init");
+    TU_HERALD_OK(kdir, "contacts", "import", "cal.csv");
+    char *db = tu_path(kdir, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    free(db);
+    static const char *const nows[] = {"2026-03-31T08:00:00Z", "2028-02-29T00:00:00Z",
+                                       "2026-12-31T23:59:59Z", "2026-01-31T12:00:00Z",
+                                       "2027-06-30T00:00:00Z"};
+    for (size_t i = 0; i < sizeof nows / sizeof nows[0]; i++) {
+        assert_int_equal(hd_time_parse_iso(nows[i], &now_, NULL), 0);
+        check_calendar(kdir, st);
+    }
+    now_ = NOW;
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    hd_store_free(st);
+    tu_rmdir(kdir);
+}
+
 static void expect_fail(const char *stdin_path, const char *const *argv, const char *msg)
 {
     const char *a[16];
@@ -695,6 +963,8 @@ int main(void)
         cmocka_unit_test(test_behaviour_import_properties),
         cmocka_unit_test(test_behaviour_errors),
         cmocka_unit_test(test_behaviour_messages),
+        cmocka_unit_test(test_behaviour_add_months),
+        cmocka_unit_test(test_behaviour_calendar),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
