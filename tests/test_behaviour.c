@@ -10,6 +10,8 @@
  * (not did). */
 #include "testutil.h"
 
+#include <ctype.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <sqlite3.h>
 
@@ -874,6 +876,185 @@ static void test_behaviour_calendar(void **state)
     tu_rmdir(kdir);
 }
 
+/* ---- text ------------------------------------------------------------------------------- */
+
+#define NT 300
+struct txt {
+    char name[24], plan[12], email[48], nick[12];
+    bool has_plan, has_nick;
+    int ntags;
+};
+static struct txt T[NT];
+
+static bool ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+static bool ends(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+static bool t1(const struct txt *t)
+{
+    return t->has_plan && ieq(t->plan, "gold");
+}
+static bool t2(const struct txt *t)
+{
+    return t->has_plan && (ieq(t->plan, "gold") || ieq(t->plan, "SILVER"));
+}
+static bool t3(const struct txt *t)
+{
+    return t->has_plan && !ieq(t->plan, "free");
+}
+static bool t4(const struct txt *t)
+{
+    return ends(t->email, "@example.com");
+}
+static bool t5(const struct txt *t)
+{
+    return fnmatch("a*@*.org", t->email, 0) == 0;
+}
+static bool t6(const struct txt *t)
+{
+    return strstr(t->name, "an") != NULL;
+}
+static bool t7(const struct txt *t)
+{
+    return t->ntags >= 2;
+}
+static bool t8(const struct txt *t)
+{
+    return t->ntags == 0;
+}
+static bool t9(const struct txt *t)
+{
+    return t->has_nick && *t->nick;
+}
+static bool t10(const struct txt *t)
+{
+    return t->has_nick && strlen(t->nick) == 3;
+}
+static bool t11(const struct txt *t)
+{
+    return fnmatch("[A-M]*", t->name, 0) == 0;
+}
+static bool t12(const struct txt *t)
+{
+    return ends(t->email, ".ORG");
+}
+static bool t13(const struct txt *t)
+{
+    return ieq(t->email, "ann@example.com");
+}
+
+static const struct {
+    const char *expr;
+    bool (*eval)(const struct txt *t);
+} trules[] = {
+    {"plan ieq \"gold\"", t1},
+    {"plan iin (\"gold\", \"SILVER\")", t2},
+    {"plan not iin (\"free\")", t3},
+    {"email ends_with \"@example.com\"", t4},
+    {"email matches \"a*@*.org\"", t5},
+    {"name contains \"an\"", t6},
+    {"length(tags) >= 2", t7},
+    {"tags is empty", t8},
+    {"nick is not empty", t9},
+    {"length(nick) = 3", t10},
+    {"name matches \"[A-M]*\"", t11},
+    {"email ends_with \".ORG\"", t12},
+    {"email ieq \"ann@example.com\"", t13},
+};
+
+static void gen_text(const char *tdir)
+{
+    static const char *const firsts[] = {"Ann", "anna", "Brian", "zane", "Mark", "nina", "Dan"};
+    static const char *const plans[] = {"gold", "Gold", "GOLD", "silver", "Silver", "free", "FREE"};
+    static const char *const domains[] = {"example.com", "Example.com", "x.org", "y.ORG"};
+    static const char *const nicks[] = {"", "bob", "al", "zed", "Eve"};
+    char *p = tu_path(tdir, "text.jsonl");
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < NT; i++) {
+        uint64_t x = rnd();
+        struct txt *t = &T[i];
+        snprintf(t->name, sizeof t->name, "%s%d", firsts[x % 7], i % 10);
+        t->has_plan = (x >> 4) % 5 != 0;
+        snprintf(t->plan, sizeof t->plan, "%s", plans[(x >> 8) % 7]);
+        snprintf(t->email, sizeof t->email, "%s%d@%s",
+                 i == 7 ? "ANN" : (x >> 12) % 2 ? "ann" : "bo", i == 7 ? 0 : i,
+                 i == 7 ? "Example.COM" : domains[(x >> 16) % 4]);
+        if (i == 7)
+            snprintf(t->email, sizeof t->email, "ANN@Example.COM");
+        t->has_nick = (x >> 20) % 4 != 0;
+        snprintf(t->nick, sizeof t->nick, "%s", nicks[(x >> 24) % 5]);
+        t->ntags = (int)((x >> 28) % 4);
+        fprintf(f, "{\"id\":\"t%04d\",\"email\":\"%s\",\"name\":\"%s\",\"tags\":[", i,
+                t->email, t->name);
+        for (int k = 0; k < t->ntags; k++)
+            fprintf(f, "%s\"g%d\"", k ? "," : "", k);
+        fprintf(f, "]");
+        if (t->has_plan)
+            fprintf(f, ",\"plan\":\"%s\"", t->plan);
+        if (t->has_nick)
+            fprintf(f, ",\"nick\":\"%s\"", t->nick);
+        fprintf(f, "}\n");
+    }
+    fclose(f);
+    free(p);
+}
+
+/* Text tests against the evaluator: ieq and iin fold ASCII letters,
+ * ends_with and matches do not. */
+static void test_behaviour_text(void **state)
+{
+    (void)state;
+    static bool in[NT];
+    char *tdir = tu_tmpdir(), *conf = tu_path(tdir, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n");
+    free(conf);
+    gen_text(tdir);
+    TU_HERALD_OK(tdir, "init");
+    TU_HERALD_OK(tdir, "contacts", "import", "text.jsonl");
+    char *db = tu_path(tdir, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    free(db);
+    for (size_t r = 0; r < sizeof trules / sizeof trules[0]; r++) {
+        struct tu_run run;
+        tu_herald(&run, tdir, NULL, "segment", "count", "--expr", trules[r].expr, NULL);
+        if (run.status != 0)
+            fail_msg("rule [%s]: exit %d: %s", trules[r].expr, run.status, run.err);
+        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
+        tu_run_release(&run);
+        struct hd_seg_opts o = {.now = now_};
+        struct hd_seg_node *t = NULL;
+        if (hd_seg_parse(trules[r].expr, &o, &t, &e) != 0)
+            fail_msg("rule [%s]: %s", trules[r].expr, e.msg);
+        memset(in, 0, sizeof in);
+        assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
+        hd_segast_free(t);
+        for (int i = 0; i < NT; i++) {
+            bool want = trules[r].eval(&T[i]);
+            expected += want;
+            if (want != in[i] && wrong++ == 0)
+                first = i;
+        }
+        if (wrong || count != expected || expected == 0 || expected == NT)
+            fail_msg("rule [%s]: %lld contacts differ (first t%04lld), count %lld, expected %lld",
+                     trules[r].expr, wrong, first, count, expected);
+    }
+    hd_store_free(st);
+    tu_rmdir(tdir);
+}
+
 static void expect_fail(const char *stdin_path, const char *const *argv, const char *msg)
 {
     const char *a[16];
@@ -946,6 +1127,9 @@ static void test_behaviour_errors(void **state)
         {"sum(\"a\", \"x y\") > 1", "'x y' is not a property name"},
         {"did(purchase)", "expected an event name in double quotes, found 'purchase'"},
         {"last(\"a\") > 3", "'last(\"a\")' is a date; it cannot be compared with a number"},
+        {"plan ieq 3", "ieq needs strings on its right"},
+        {"length(created_at) > 1", "'created_at' is a date; length() works on lists and strings"},
+        {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened", "1:1: opened needs receipts, which herald does not record yet"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
         {"received(channel fax)", "expected a channel (email, sms or push) after 'channel'"},
@@ -965,6 +1149,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_messages),
         cmocka_unit_test(test_behaviour_add_months),
         cmocka_unit_test(test_behaviour_calendar),
+        cmocka_unit_test(test_behaviour_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -46,6 +46,10 @@ enum hd_seg_type {
     SEG_EV_TIME,    /* last/first("event"[, within D]): a date-time */
     SEG_MONTHS_UNTIL, /* months_until(kids[0]) */
     SEG_DATEPART,     /* year/month/day/weekday(kids[0]), in UTC: part */
+    SEG_ENDS_WITH,    /* kids[0] ends_with kids[1] */
+    SEG_MATCHES,      /* kids[0] matches kids[1]: a glob (* ? [...]), case-sensitive */
+    SEG_EMPTY,        /* kids[0] is empty: no elements, "" or missing; negated: is not empty */
+    SEG_LENGTH,       /* length(kids[0]): a list's elements, a text's characters */
 };
 
 /* SEG_DATEPART: weekday is 0 for Sunday to 6 for Saturday. */
@@ -77,6 +81,7 @@ struct hd_seg_node {
     enum hd_seg_type type;
     int line, col;
     bool negated;      /* not in, not between, is null */
+    bool nocase;       /* SEG_CMP (ieq), SEG_IN (iin): ASCII letters in either case */
     enum hd_seg_op op; /* SEG_CMP, SEG_ARITH; SEG_DID: the count's comparison */
     enum hd_seg_field field;
     char *path; /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:

@@ -429,9 +429,9 @@ static bool is_kw(const struct token *t, const char *kw)
     return t->type == TK_IDENT && strcasecmp(t->str, kw) == 0;
 }
 
-static const char *const keywords[] = {"and",         "or",     "not", "in",   "contains",
-                                       "starts_with", "exists", "is",  "null", "between",
-                                       "true",        "false",  "now", "today"};
+static const char *const keywords[] = {
+    "and",  "or",    "not", "in",    "contains", "starts_with", "exists", "is",      "null",
+    "between", "true", "false", "now", "today", "ieq", "iin", "ends_with", "matches"};
 
 static bool is_keyword(const struct token *t)
 {
@@ -947,6 +947,34 @@ static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
     return n;
 }
 
+/* length(field). */
+static struct hd_seg_node *parse_length(struct parser *p)
+{
+    char what[64];
+    struct hd_seg_node *n = node_at(SEG_LENGTH, &p->tok);
+    next(p);
+    next(p); /* the '(' is_call saw */
+    if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected a field name, found %s", what);
+        hd_segast_free(n);
+        return NULL;
+    }
+    struct hd_seg_node *f = parse_field(p);
+    if (f)
+        hd_segast_add(n, f);
+    if (f && p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    if (!f || p->rc < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    next(p);
+    return n;
+}
+
 static struct hd_seg_node *parse_term(struct parser *p)
 {
     struct token *t = &p->tok;
@@ -960,6 +988,8 @@ static struct hd_seg_node *parse_term(struct parser *p)
     int fn = date_call(p);
     if (fn >= 0)
         return parse_date_fn(p, fn);
+    if (is_call(p, "length"))
+        return parse_length(p);
     int agg = agg_call(p);
     if (agg >= 0)
         return parse_event_value(p, (enum hd_seg_agg)agg);
@@ -1158,17 +1188,20 @@ static struct hd_seg_node *parse_between(struct parser *p, struct hd_seg_node *v
     return add_value(p, n) ? n : NULL;
 }
 
-/* v contains value, or v starts_with value. */
+/* v contains, starts_with, ends_with or matches a value. */
 static struct hd_seg_node *parse_contains(struct parser *p, struct hd_seg_node *v)
 {
-    struct hd_seg_node *n =
-        node_at(is_kw(&p->tok, "contains") ? SEG_CONTAINS : SEG_STARTS_WITH, &p->tok);
+    enum hd_seg_type type = is_kw(&p->tok, "contains")    ? SEG_CONTAINS
+                            : is_kw(&p->tok, "ends_with") ? SEG_ENDS_WITH
+                            : is_kw(&p->tok, "matches")   ? SEG_MATCHES
+                                                          : SEG_STARTS_WITH;
+    struct hd_seg_node *n = node_at(type, &p->tok);
     hd_segast_add(n, v);
     next(p);
     return add_value(p, n) ? n : NULL;
 }
 
-/* v is [not] null: "is null" is "not exists". */
+/* v is [not] null ("is null" is "not exists"), or v is [not] empty. */
 static struct hd_seg_node *parse_is_null(struct parser *p, struct hd_seg_node *v)
 {
     char what[64];
@@ -1178,9 +1211,15 @@ static struct hd_seg_node *parse_is_null(struct parser *p, struct hd_seg_node *v
     bool isnot = is_kw(&p->tok, "not");
     if (isnot)
         next(p);
+    if (is_kw(&p->tok, "empty")) { /* is [not] empty */
+        n->type = SEG_EMPTY;
+        n->negated = isnot;
+        next(p);
+        return n;
+    }
     if (!is_kw(&p->tok, "null")) {
         describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected 'null' after 'is', found %s", what);
+        FAIL_TOK(p, "expected 'null' or 'empty' after 'is', found %s", what);
         hd_segast_free(n);
         return NULL;
     }
@@ -1199,21 +1238,35 @@ static struct hd_seg_node *parse_condition(struct parser *p, struct hd_seg_node 
     bool neg = false;
     if (p->tok.type == TK_OP)
         return parse_compare(p, v);
+    if (is_kw(&p->tok, "ieq")) {
+        p->tok.type = TK_OP;
+        p->tok.op = SEG_EQ;
+        struct hd_seg_node *n = parse_compare(p, v);
+        if (n)
+            n->nocase = true;
+        return n;
+    }
     if (is_kw(&p->tok, "not")) {
         neg = true;
         next(p);
-        if (!is_kw(&p->tok, "in") && !is_kw(&p->tok, "between")) {
+        if (!is_kw(&p->tok, "in") && !is_kw(&p->tok, "iin") && !is_kw(&p->tok, "between")) {
             describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected 'in' or 'between' after 'not', found %s", what);
+            FAIL_TOK(p, "expected 'in', 'iin' or 'between' after 'not', found %s", what);
             hd_segast_free(v);
             return NULL;
         }
     }
-    if (is_kw(&p->tok, "in"))
-        return parse_in_list(p, v, neg);
+    if (is_kw(&p->tok, "in") || is_kw(&p->tok, "iin")) {
+        bool nocase = is_kw(&p->tok, "iin");
+        struct hd_seg_node *n = parse_in_list(p, v, neg);
+        if (n)
+            n->nocase = nocase;
+        return n;
+    }
     if (is_kw(&p->tok, "between"))
         return parse_between(p, v, neg);
-    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with"))
+    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with") ||
+        is_kw(&p->tok, "ends_with") || is_kw(&p->tok, "matches"))
         return parse_contains(p, v);
     if (is_kw(&p->tok, "exists")) {
         struct hd_seg_node *n = node_at(SEG_EXISTS, &p->tok);
@@ -1370,6 +1423,7 @@ static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
     case SEG_DAYS_UNTIL:
     case SEG_MONTHS_UNTIL:
     case SEG_DATEPART:
+    case SEG_LENGTH:
     case SEG_EV_AGG:
         return SEGV_NUMBER;
     case SEG_EV_TIME:
@@ -1403,6 +1457,7 @@ static const char *subject_label(const struct hd_seg_node *n, char *buf, size_t 
     case SEG_DAYS_UNTIL:
     case SEG_MONTHS_UNTIL:
     case SEG_DATEPART:
+    case SEG_LENGTH:
         snprintf(buf, size, "%s(%s)", hd_segast_fn_name(n),
                  subject_label(n->kids[0], inner, sizeof inner));
         return buf;
@@ -1434,7 +1489,7 @@ static bool is_subject(const struct hd_seg_node *n)
 {
     return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL ||
            n->type == SEG_MONTHS_UNTIL || n->type == SEG_DATEPART || n->type == SEG_EV_AGG ||
-           n->type == SEG_EV_TIME;
+           n->type == SEG_EV_TIME || n->type == SEG_LENGTH;
 }
 
 static int check_literal(struct parser *p, const struct hd_seg_node *field, struct hd_seg_node *lit)
@@ -1529,6 +1584,23 @@ static int check_known(struct parser *p, const struct hd_seg_node *f)
     return p->rc;
 }
 
+/* ieq and iin compare text: a string field (or untyped) with strings. */
+static int check_nocase(struct parser *p, const struct hd_seg_node *n)
+{
+    char name[256];
+    const struct hd_seg_node *f = n->kids[0];
+    enum hd_seg_vtype t = value_type(f);
+    const char *op = n->type == SEG_CMP ? "ieq" : "iin";
+    if (f->type != SEG_FIELD || (t != SEGV_ANY && t != SEGV_STRING))
+        return fail_at(p, f->line, f->col, "'%s' is %s; %s compares strings",
+                       subject_label(f, name, sizeof name), vtype_name(t), op);
+    for (size_t i = 1; i < n->nkids; i++)
+        if (n->kids[i]->type != SEG_STRING)
+            return fail_at(p, n->kids[i]->line, n->kids[i]->col, "%s needs strings on its right",
+                           op);
+    return 0;
+}
+
 static int type_check(struct parser *p, struct hd_seg_node *n)
 {
     char name[256];
@@ -1571,12 +1643,31 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
         if (n->type == SEG_CMP && value_type(subject) == SEGV_BOOL && n->op != SEG_EQ &&
             n->op != SEG_NE)
             return fail_at(p, n->line, n->col, "a boolean can only be tested with = or !=");
+        if (n->nocase)
+            return check_nocase(p, n);
         return 0;
     }
+    case SEG_LENGTH:
+    case SEG_EMPTY: {
+        struct hd_seg_node *f = n->kids[0];
+        enum hd_seg_vtype t = value_type(f);
+        const char *what = n->type == SEG_LENGTH ? "length()" : "is empty";
+        if (f->type != SEG_FIELD)
+            return fail_at(p, f->line, f->col, "%s tests a field", what);
+        if (t == SEGV_ANY || t == SEGV_STRING || t == SEGV_ARRAY)
+            return 0;
+        return fail_at(p, f->line, f->col, "'%s' is %s; %s works on lists and strings",
+                       field_label(f, name, sizeof name), vtype_name(t), what);
+    }
     case SEG_CONTAINS:
-    case SEG_STARTS_WITH: {
+    case SEG_STARTS_WITH:
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES: {
         struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
-        const char *op = n->type == SEG_CONTAINS ? "contains" : "starts_with";
+        const char *op = n->type == SEG_CONTAINS      ? "contains"
+                         : n->type == SEG_STARTS_WITH ? "starts_with"
+                         : n->type == SEG_ENDS_WITH   ? "ends_with"
+                                                      : "matches";
         if (f->type != SEG_FIELD)
             return fail_at(p, f->line, f->col, "%s needs a field on its left", op);
         enum hd_seg_vtype t = value_type(f);

@@ -93,10 +93,21 @@ static const char *list_head(const struct hd_seg_node *n)
     case SEG_NOT:
         return "not";
     case SEG_CMP:
+        return n->nocase ? "ieq" : op_names[n->op];
     case SEG_ARITH:
         return op_names[n->op];
     case SEG_IN:
+        if (n->nocase)
+            return n->negated ? "not-iin" : "iin";
         return n->negated ? "not-in" : "in";
+    case SEG_ENDS_WITH:
+        return "ends_with";
+    case SEG_MATCHES:
+        return "matches";
+    case SEG_EMPTY:
+        return n->negated ? "not-empty" : "empty";
+    case SEG_LENGTH:
+        return "length";
     case SEG_CONTAINS:
         return "contains";
     case SEG_STARTS_WITH:
@@ -284,6 +295,8 @@ const char *hd_segast_fn_name(const struct hd_seg_node *n)
         return "days_until";
     case SEG_MONTHS_UNTIL:
         return "months_until";
+    case SEG_LENGTH:
+        return "length";
     default:
         return parts[n->part];
     }

@@ -311,7 +311,7 @@ static int field_params(struct sqlc *c, const struct hd_seg_node *f)
         }
         return base;
     }
-    if (f->type == SEG_DATEPART)
+    if (f->type == SEG_DATEPART || f->type == SEG_LENGTH)
         return field_params(c, f->kids[0]);
     return f->field == SEGF_ATTR ? path_param(c, f) : 0;
 }
@@ -329,8 +329,26 @@ static void emit_datepart(struct sqlc *c, const struct hd_seg_node *f, int path)
     hd_buf_adds(&c->sql, epoch_field(f->kids[0]) ? ", 'unixepoch') AS INTEGER)" : ") AS INTEGER)");
 }
 
+/* length(): a list's elements or a text's characters; NULL for any other
+ * value, so that comparisons on it are false. */
+static void emit_length(struct sqlc *c, const struct hd_seg_node *f, int path)
+{
+    if (f->field != SEGF_ATTR) {
+        hd_buf_addf(&c->sql, "length(%s)", columns[f->field]);
+        return;
+    }
+    hd_buf_addf(&c->sql,
+                "(CASE json_type(c.attrs, ?%d) WHEN 'array' THEN json_array_length(c.attrs, ?%d) "
+                "WHEN 'text' THEN length(json_extract(c.attrs, ?%d)) END)",
+                path, path, path);
+}
+
 static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
 {
+    if (f->type == SEG_LENGTH) {
+        emit_length(c, f->kids[0], path);
+        return;
+    }
     if (f->type == SEG_DATEPART) {
         emit_datepart(c, f, path);
         return;
@@ -564,6 +582,42 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, ')');
 }
 
+/* is [not] empty: no elements, "" or no value at all. */
+static void emit_empty(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    hd_buf_adds(&c->sql, n->negated ? "(NOT " : "(");
+    if (f->field != SEGF_ATTR) {
+        hd_buf_addf(&c->sql, "coalesce(%s, '') = '')", columns[f->field]);
+        return;
+    }
+    int path = path_param(c, f);
+    hd_buf_addf(&c->sql,
+                "CASE coalesce(json_type(c.attrs, ?%d), 'null') WHEN 'array' THEN "
+                "json_array_length(c.attrs, ?%d) = 0 WHEN 'text' THEN json_extract(c.attrs, ?%d) "
+                "= '' WHEN 'null' THEN 1 ELSE 0 END)",
+                path, path, path);
+}
+
+/* ends_with (the last characters; "" ends every text) or matches (GLOB). */
+static void emit_text_test(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    int path = field_params(c, f);
+    int v = literal_param(c, f, n->kids[1], T_LAST);
+    hd_buf_addc(&c->sql, '(');
+    if (n->type == SEG_MATCHES) {
+        emit_field(c, f, path);
+        hd_buf_addf(&c->sql, " GLOB ?%d)", v);
+        return;
+    }
+    hd_buf_adds(&c->sql, "substr(");
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, ", length(");
+    emit_field(c, f, path);
+    hd_buf_addf(&c->sql, ") - length(?%d) + 1) = ?%d)", v, v);
+}
+
 static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
@@ -585,7 +639,7 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
         emit_param(c,
                    literal_param(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST));
     }
-    hd_buf_addc(&c->sql, ')');
+    hd_buf_adds(&c->sql, n->nocase ? " COLLATE NOCASE)" : ")");
 }
 
 static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
@@ -609,6 +663,8 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
     int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
+    if (n->nocase)
+        hd_buf_adds(&c->sql, " COLLATE NOCASE");
     hd_buf_adds(&c->sql, n->negated ? " NOT IN (" : " IN (");
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
@@ -755,6 +811,13 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_DID:
         emit_did(c, n);
+        break;
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES:
+        emit_text_test(c, n);
+        break;
+    case SEG_EMPTY:
+        emit_empty(c, n);
         break;
     case SEG_MESSAGED:
         emit_messaged(c, n);
