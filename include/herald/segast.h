@@ -50,6 +50,8 @@ enum hd_seg_type {
     SEG_MATCHES,      /* kids[0] matches kids[1]: a glob (* ? [...]), case-sensitive */
     SEG_EMPTY,        /* kids[0] is empty: no elements, "" or missing; negated: is not empty */
     SEG_LENGTH,       /* length(kids[0]): a list's elements, a text's characters */
+    SEG_LOCAL_TODAY,  /* the contact's own today (its zone's date, as midnight UTC), moved
+                       * by i calendar months then t seconds (whole days) */
 };
 
 /* SEG_DATEPART: weekday is 0 for Sunday to 6 for Saturday. */

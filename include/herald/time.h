@@ -9,6 +9,8 @@
 
 #include "herald/err.h"
 
+struct hd_buf;
+
 /* The clock. fixed_ms < 0 means the real clock; otherwise time stands still
  * at fixed_ms (tests, and HERALD_NOW for reproducible runs). */
 struct hd_clock {
@@ -61,6 +63,12 @@ bool hd_time_zone_valid(const char *name);
  * the zones it likely means ("CST: America/Chicago or Asia/Shanghai?"),
  * else an example. A static string. */
 const char *hd_time_zone_hint(const char *name);
+
+/* The zones where the local date at t is not the UTC date: the IANA ids
+ * (those hd_time_zone_valid takes) a day behind and a day ahead, each
+ * appended to its buffer as a JSON array of strings. No zone is further
+ * than a day from UTC. */
+void hd_time_zones_off_day(int64_t t, struct hd_buf *behind, struct hd_buf *ahead);
 
 /* Wall-clock time in a zone. */
 struct hd_civil {

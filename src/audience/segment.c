@@ -899,7 +899,8 @@ static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
     int agg = agg_call(p);
     if (agg >= 0)
         return parse_event_value(p, (enum hd_seg_agg)agg);
-    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") || is_kw(&p->tok, "today")))
+    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") ||
+                     is_kw(&p->tok, "today") || is_kw(&p->tok, "local_today")))
         return parse_value(p);
     if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
         describe(p, what, sizeof what);
@@ -985,6 +986,11 @@ static struct hd_seg_node *parse_term(struct parser *p)
         return parse_literal(p);
     if (is_kw(t, "true") || is_kw(t, "false") || is_kw(t, "now") || is_kw(t, "today"))
         return parse_constant(p);
+    if (is_kw(t, "local_today")) {
+        struct hd_seg_node *n = node_at(SEG_LOCAL_TODAY, t);
+        next(p);
+        return n;
+    }
     int fn = date_call(p);
     if (fn >= 0)
         return parse_date_fn(p, fn);
@@ -1018,6 +1024,13 @@ static struct hd_seg_node *parse_value(struct parser *p)
         if (!b) {
             hd_segast_free(a);
             return NULL;
+        }
+        if (a->type == SEG_LOCAL_TODAY && b->type == SEG_DURATION && (int64_t)b->num % 86400 == 0) {
+            /* months first, then days: kept, as the day is the contact's */
+            a->i += op.type == TK_PLUS ? b->i : -b->i;
+            a->t += op.type == TK_PLUS ? (int64_t)b->num : -(int64_t)b->num;
+            hd_segast_free(b);
+            continue;
         }
         if (a->type != SEG_TIME || b->type != SEG_DURATION) {
             fail_at(p, op.line, op.col,
@@ -1431,6 +1444,7 @@ static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
     case SEG_BOOL:
         return SEGV_BOOL;
     case SEG_TIME:
+    case SEG_LOCAL_TODAY:
         return SEGV_DATE;
     case SEG_FIELD:
         return n->vtype;
@@ -1492,11 +1506,18 @@ static bool is_subject(const struct hd_seg_node *n)
            n->type == SEG_EV_TIME || n->type == SEG_LENGTH;
 }
 
+/* local_today, or a part of it: a value per contact. */
+static bool is_local(const struct hd_seg_node *n)
+{
+    return n->type == SEG_LOCAL_TODAY ||
+           (n->type == SEG_DATEPART && n->kids[0]->type == SEG_LOCAL_TODAY);
+}
+
 static int check_literal(struct parser *p, const struct hd_seg_node *field, struct hd_seg_node *lit)
 {
     char name[256];
     enum hd_seg_vtype ft = value_type(field);
-    if (is_subject(lit))
+    if (is_subject(lit) && !is_local(lit))
         return fail_at(p, lit->line, lit->col,
                        "compare a field with a value, not with another field");
     if (lit->type == SEG_DURATION)
@@ -1584,6 +1605,11 @@ static int check_known(struct parser *p, const struct hd_seg_node *f)
     return p->rc;
 }
 
+static bool day_count_node(const struct hd_seg_node *n)
+{
+    return n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL || n->type == SEG_MONTHS_UNTIL;
+}
+
 /* ieq and iin compare text: a string field (or untyped) with strings. */
 static int check_nocase(struct parser *p, const struct hd_seg_node *n)
 {
@@ -1634,6 +1660,13 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
     case SEG_BETWEEN:
     case SEG_IN: {
         struct hd_seg_node *subject = n->kids[0];
+        bool local = false;
+        for (size_t i = 1; i < n->nkids; i++)
+            local |= is_local(n->kids[i]);
+        if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
+            return fail_at(p, n->line, n->col,
+                           "local_today is compared with a field by =, !=, <, <=, > or >= "
+                           "(birthday = local_today, month(x) = month(local_today))");
         if (!is_subject(subject))
             return fail_at(p, subject->line, subject->col,
                            "a comparison starts with a field (plan = \"gold\"), not a value");

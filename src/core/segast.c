@@ -181,6 +181,13 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
     case SEG_BOUNCED:
         hd_buf_adds(out, "bounced");
         break;
+    case SEG_LOCAL_TODAY:
+        hd_buf_adds(out, "local_today");
+        if (n->i)
+            hd_buf_addf(out, "%+lldmo", (long long)n->i);
+        if (n->t)
+            hd_buf_addf(out, "%+llds", (long long)n->t);
+        break;
     case SEG_COMPLAINED:
         hd_buf_adds(out, "complained");
         break;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unicode/ucal.h>
+#include <unicode/uenum.h>
 #include <unicode/ustring.h>
 
 void hd_clock_init(struct hd_clock *c)
@@ -356,4 +357,34 @@ int64_t hd_zone_utc(struct hd_zone *z, const struct hd_civil *c)
     ucal_set(z->cal, UCAL_SECOND, (int32_t)c->second);
     UDate ms = ucal_getMillis(z->cal, &st);
     return (int64_t)floor(ms / 1000.0);
+}
+
+void hd_time_zones_off_day(int64_t t, struct hd_buf *behind, struct hd_buf *ahead)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UEnumeration *ids = ucal_openTimeZones(&st);
+    int64_t today = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    const char *name;
+    bool first[2] = {true, true};
+    hd_buf_addc(behind, '[');
+    hd_buf_addc(ahead, '[');
+    while (U_SUCCESS(st) && (name = uenum_next(ids, NULL, &st)) != NULL) {
+        struct hd_zone *z = hd_time_zone_valid(name) ? hd_zone_open(name) : NULL;
+        if (!z)
+            continue;
+        struct hd_civil c;
+        hd_zone_civil(z, t, &c);
+        hd_zone_free(z);
+        int64_t day = hd_time_days_from_civil(c.year, c.month, c.day);
+        if (day == today)
+            continue;
+        struct hd_buf *b = day < today ? behind : ahead;
+        if (!first[day > today])
+            hd_buf_addc(b, ',');
+        first[day > today] = false;
+        hd_buf_add_json_str(b, name, strlen(name));
+    }
+    uenum_close(ids);
+    hd_buf_addc(behind, ']');
+    hd_buf_addc(ahead, ']');
 }

@@ -123,6 +123,7 @@ struct sqlc {
     struct bind *b;
     size_t nb;
     int64_t now;
+    int zones; /* local_today: the parameter of the zones a day behind (ahead: zones + 1), or 0 */
 };
 
 static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, double d)
@@ -393,7 +394,7 @@ static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t, en
  * depend on the rule's values. */
 static bool two_forms(const struct hd_seg_node *f, const struct hd_seg_node *v)
 {
-    return v->type == SEG_TIME && !epoch_field(f);
+    return (v->type == SEG_TIME || v->type == SEG_LOCAL_TODAY) && !epoch_field(f);
 }
 
 static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
@@ -618,6 +619,49 @@ static void emit_text_test(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addf(&c->sql, ") - length(?%d) + 1) = ?%d)", v, v);
 }
 
+/* ---- local_today ------------------------------------------------------------------------ */
+
+/* The contact's own today, per row: the UTC date, or the day before or
+ * after for the contacts whose zone (hd_time_zones_off_day, once per
+ * compile) is there now; no zone: UTC. v is local_today moved, or a part
+ * of it; form: the text a date field compares with (see enum tform). */
+static void emit_local(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                       enum tform form)
+{
+    const struct hd_seg_node *lt = v->type == SEG_DATEPART ? v->kids[0] : v;
+    if (!c->zones) {
+        struct hd_buf behind, ahead;
+        hd_buf_init(&behind);
+        hd_buf_init(&ahead);
+        hd_time_zones_off_day(c->now, &behind, &ahead);
+        c->zones = param(c, B_TEXT, behind.data, 0, 0);
+        param(c, B_TEXT, ahead.data, 0, 0);
+        hd_buf_release(&behind);
+        hd_buf_release(&ahead);
+    }
+    int64_t today = c->now - (((c->now % 86400) + 86400) % 86400);
+    int at[3];
+    for (int k = 0; k < 3; k++) { /* behind, ahead, UTC */
+        int64_t d = hd_time_add_months(today + (k == 0 ? -86400 : k == 1 ? 86400 : 0), lt->i) + lt->t;
+        at[k] = v->type == SEG_DATEPART ? param(c, B_INT, NULL, hd_segast_part(v->part, d), 0)
+                                        : time_param(c, f, d, form);
+    }
+    hd_buf_addf(&c->sql,
+                "(CASE WHEN c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d WHEN "
+                "c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d ELSE ?%d END)",
+                c->zones, at[0], c->zones + 1, at[1], at[2]);
+}
+
+/* A comparison's value: a parameter, or local_today's expression. */
+static void emit_value(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                       enum tform form)
+{
+    if (v->type == SEG_LOCAL_TODAY || v->type == SEG_DATEPART)
+        emit_local(c, f, v, form);
+    else
+        emit_param(c, literal_param(c, f, v, form));
+}
+
 static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
@@ -631,13 +675,12 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
     if (two_forms(f, v) && (n->op == SEG_EQ || n->op == SEG_NE)) {
         /* either text of the instant */
         hd_buf_adds(&c->sql, n->op == SEG_EQ ? " BETWEEN " : " NOT BETWEEN ");
-        emit_param(c, literal_param(c, f, v, T_FIRST));
+        emit_value(c, f, v, T_FIRST);
         hd_buf_adds(&c->sql, " AND ");
-        emit_param(c, literal_param(c, f, v, T_LAST));
+        emit_value(c, f, v, T_LAST);
     } else {
         hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
-        emit_param(c,
-                   literal_param(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST));
+        emit_value(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST);
     }
     hd_buf_adds(&c->sql, n->nocase ? " COLLATE NOCASE)" : ")");
 }
