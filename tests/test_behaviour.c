@@ -876,6 +876,161 @@ static void test_behaviour_calendar(void **state)
     tu_rmdir(kdir);
 }
 
+/* ---- local_today ----------------------------------------------------------------------- */
+
+/* Zones with their offsets in late November (no daylight saving then in
+ * any of them), written here rather than asked of ICU. */
+static const struct {
+    const char *zone;
+    int64_t offset;
+} zones[] = {{"", 0},
+             {"Asia/Tokyo", 9 * 3600},
+             {"Pacific/Kiritimati", 14 * 3600},
+             {"Pacific/Pago_Pago", -11 * 3600},
+             {"Europe/London", 0},
+             {"America/New_York", -5 * 3600},
+             {"Asia/Kolkata", 5 * 3600 + 1800}};
+#define NZ (sizeof zones / sizeof zones[0])
+#define NL 300
+
+struct loc {
+    int zone;
+    int64_t seen, due; /* instants; plain dates at midnight UTC */
+    int bday;          /* day of November */
+};
+static struct loc L[NL];
+
+static int64_t local_today(const struct loc *l)
+{
+    int64_t t = now_ + zones[l->zone].offset;
+    return (t - ((t % DAY) + DAY) % DAY);
+}
+
+static bool l1(const struct loc *l)
+{
+    return l->seen == local_today(l);
+}
+static bool l2(const struct loc *l)
+{
+    return l->seen < local_today(l);
+}
+static bool l3(const struct loc *l)
+{
+    return l->seen >= local_today(l) - DAY;
+}
+static bool l4(const struct loc *l)
+{
+    return l->bday == from_days(local_today(l) / DAY).d;
+}
+static bool l5(const struct loc *l)
+{
+    return l->due <= local_today(l) + 7 * DAY;
+}
+static bool l6(const struct loc *l)
+{
+    return l->seen != local_today(l);
+}
+
+static const struct {
+    const char *expr;
+    bool (*eval)(const struct loc *l);
+} lrules[] = {
+    {"seen = local_today", l1},
+    {"seen < local_today", l2},
+    {"seen >= local_today - 1d", l3},
+    {"month(birthday) = month(local_today) and day(birthday) = day(local_today)", l4},
+    {"due <= local_today + 1w", l5},
+    {"seen != local_today", l6},
+};
+
+static void gen_local(const char *ldir)
+{
+    char *p = tu_path(ldir, "local.csv"), a[32], b[32];
+    FILE *f = fopen(p, "w");
+    fprintf(f, "id,timezone,seen,due,birthday\n");
+    for (int i = 0; i < NL; i++) {
+        uint64_t x = rnd();
+        struct loc *l = &L[i];
+        l->zone = (int)(x % NZ);
+        /* days around 2026-11-22, plain dates or date-times on the hour */
+        l->seen = to_days(2026, 11, 20 + (int)((x >> 8) % 5)) * DAY;
+        bool seen_time = (x >> 12) % 3 == 0;
+        if (seen_time)
+            l->seen += (int64_t)((x >> 14) % 24) * 3600;
+        l->due = to_days(2026, 11, 22) * DAY + ((int64_t)((x >> 20) % 24) - 8) * DAY +
+                 ((x >> 26) % 2 ? (int64_t)((x >> 28) % 24) * 3600 : 0);
+        l->bday = 20 + (int)((x >> 34) % 5);
+        if (seen_time)
+            iso(l->seen, a, sizeof a);
+        else
+            hd_time_format_date(l->seen, a, sizeof a);
+        if (l->due % DAY)
+            iso(l->due, b, sizeof b);
+        else
+            hd_time_format_date(l->due, b, sizeof b);
+        fprintf(f, "l%04d,%s,%s,%s,1980-11-%02d\n", i, zones[l->zone].zone, a, b, l->bday);
+    }
+    fclose(f);
+    free(p);
+}
+
+/* local_today against fixed offsets, at instants where zones change day:
+ * midnight in New York (05:00 UTC), the last second of a day in Kiritimati
+ * and its next midnight (10:00 UTC), and late and early UTC hours. */
+static void test_behaviour_local_today(void **state)
+{
+    (void)state;
+    static bool in[NL];
+    char *ldir = tu_tmpdir(), *conf = tu_path(ldir, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n");
+    free(conf);
+    gen_local(ldir);
+    TU_HERALD_OK(ldir, "init");
+    TU_HERALD_OK(ldir, "contacts", "import", "local.csv");
+    char *db = tu_path(ldir, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    free(db);
+    static const char *const nows[] = {"2026-11-22T23:30:00Z", "2026-11-22T05:00:00Z",
+                                       "2026-11-22T04:59:59Z", "2026-11-22T09:59:59Z",
+                                       "2026-11-22T10:00:00Z", "2026-11-22T12:00:00Z"};
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
+        assert_int_equal(hd_time_parse_iso(nows[k], &now_, NULL), 0);
+        setenv("HERALD_NOW", nows[k], 1);
+        for (size_t r = 0; r < sizeof lrules / sizeof lrules[0]; r++) {
+            struct tu_run run;
+            tu_herald(&run, ldir, NULL, "segment", "count", "--expr", lrules[r].expr, NULL);
+            if (run.status != 0)
+                fail_msg("rule [%s]: exit %d: %s", lrules[r].expr, run.status, run.err);
+            long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
+            tu_run_release(&run);
+            struct hd_seg_opts o = {.now = now_};
+            struct hd_seg_node *t = NULL;
+            if (hd_seg_parse(lrules[r].expr, &o, &t, &e) != 0)
+                fail_msg("rule [%s]: %s", lrules[r].expr, e.msg);
+            memset(in, 0, sizeof in);
+            assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
+            hd_segast_free(t);
+            for (int i = 0; i < NL; i++) {
+                bool want = lrules[r].eval(&L[i]);
+                expected += want;
+                if (want != in[i] && wrong++ == 0)
+                    first = i;
+            }
+            if (wrong || count != expected || expected == 0 || expected == NL)
+                fail_msg("now %s, rule [%s]: %lld contacts differ (first l%04lld), count %lld, "
+                         "expected %lld",
+                         nows[k], lrules[r].expr, wrong, first, count, expected);
+        }
+    }
+    now_ = NOW;
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    hd_store_free(st);
+    tu_rmdir(ldir);
+}
+
 /* ---- text ------------------------------------------------------------------------------- */
 
 #define NT 300
@@ -1129,6 +1284,8 @@ static void test_behaviour_errors(void **state)
         {"last(\"a\") > 3", "'last(\"a\")' is a date; it cannot be compared with a number"},
         {"plan ieq 3", "ieq needs strings on its right"},
         {"length(created_at) > 1", "'created_at' is a date; length() works on lists and strings"},
+        {"seen in (local_today)", "local_today is compared with a field by =, !=, <, <=, > or >="},
+        {"local_today = seen", "local_today is compared with a field"},
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened", "1:1: opened needs receipts, which herald does not record yet"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
@@ -1150,6 +1307,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_add_months),
         cmocka_unit_test(test_behaviour_calendar),
         cmocka_unit_test(test_behaviour_text),
+        cmocka_unit_test(test_behaviour_local_today),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
