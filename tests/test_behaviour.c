@@ -1236,6 +1236,86 @@ static long long count_of(const char *expr)
     return n;
 }
 
+/* ---- RFM -------------------------------------------------------------------------------- */
+
+/* A hand-worked example, --scores 3 --window 30d at NOW; score = 1 +
+ * floor(3 * (contacts with a smaller value) / 5), high when above 3/2:
+ *
+ *   contact  purchases (days ago: amount)     last  count  sum   R F M  layer
+ *   r1       2: 100                            2d    1     100   2 1 2  important develop
+ *   r2       5: 10, 10: 10, 20: 10             5d    3      30   1 3 1  general keep
+ *   r3       1: 50, 40: 500 (out of window)    1d    1      50   2 1 1  general develop
+ *   r4       25: 200, 29: (no amount)         25d    2     200   1 2 3  important keep
+ *   r5       1: 100 (r3's instant: a tie)      1d    1     100   2 1 2  important develop
+ *   r6       logins only                                                (none)
+ *
+ * Recency by last event: r4 < r2 < r1 < r3 = r5, so r4 and r2 have 0 and 1
+ * smaller (scores 1, 1), r1 2 (2), r3 and r5 3 (2). Frequency: r1, r3, r5
+ * 0 smaller (1), r4 3 (2), r2 4 (3). Monetary: r2 0 (1), r3 1 (1), r1 and
+ * r5 2 (2), r4 4 (3). A first run on logins scores r6; the purchase run
+ * takes that off. */
+static void test_behaviour_rfm(void **state)
+{
+    (void)state;
+    char *rdir = tu_tmpdir(), *p = tu_path(rdir, "h.conf");
+    tu_write(p, "[herald]\ndefault_region = US\n");
+    free(p);
+    p = tu_path(rdir, "c.csv");
+    tu_write(p, "id,email\nr1,r1@x.org\nr2,r2@x.org\nr3,r3@x.org\nr4,r4@x.org\nr5,r5@x.org\n"
+                "r6,r6@x.org\n");
+    free(p);
+    static const struct {
+        const char *who, *name;
+        int days;
+        const char *amount;
+    } ev[] = {{"r1", "purchase", 2, "100"}, {"r2", "purchase", 5, "10"},
+              {"r2", "purchase", 10, "10"}, {"r2", "purchase", 20, "10"},
+              {"r3", "purchase", 1, "50"},  {"r3", "purchase", 40, "500"},
+              {"r4", "purchase", 25, "200"}, {"r4", "purchase", 29, ""},
+              {"r5", "purchase", 1, "100"}, {"r6", "login", 3, "1"}};
+    p = tu_path(rdir, "e.csv");
+    FILE *f = fopen(p, "w");
+    fprintf(f, "contact,event,time,amount\n");
+    for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+        fprintf(f, "%s,%s,%lld,%s\n", ev[i].who, ev[i].name,
+                (long long)(NOW - ev[i].days * DAY), ev[i].amount);
+    fclose(f);
+    free(p);
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    TU_HERALD_OK(rdir, "init");
+    TU_HERALD_OK(rdir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(rdir, "events", "import", "e.csv");
+    TU_HERALD_OK(rdir, "segment", "rfm", "--event", "login", "--value", "amount");
+    struct tu_run r;
+    tu_herald(&r, rdir, NULL, "segment", "rfm", "--event", "purchase", "--value", "amount",
+              "--window", "30d", "--scores", "3", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "scored 5 contacts"));
+    assert_non_null(strstr(r.out, "rfm_important_develop     hi  lo  hi         2  重要发展客户"));
+    assert_non_null(strstr(r.out, "rfm_important_keep        lo  hi  hi         1"));
+    assert_non_null(strstr(r.out, "rfm_general_keep          lo  hi  lo         1"));
+    assert_non_null(strstr(r.out, "rfm_general_develop       hi  lo  lo         1"));
+    assert_non_null(strstr(r.out, "rfm_important_value       hi  hi  hi         0"));
+    tu_run_release(&r);
+    static const char *const scores[] = {
+        "id = \"r1\" and rfm_r = 2 and rfm_f = 1 and rfm_m = 2",
+        "id = \"r2\" and rfm_r = 1 and rfm_f = 3 and rfm_m = 1",
+        "id = \"r3\" and rfm_r = 2 and rfm_f = 1 and rfm_m = 1",
+        "id = \"r4\" and rfm_r = 1 and rfm_f = 2 and rfm_m = 3",
+        "id = \"r5\" and rfm_r = 2 and rfm_f = 1 and rfm_m = 2",
+        "id = \"r6\" and rfm_r is null and rfm_at is null",
+        "rfm_at = 2026-11-22T08:00:00Z",
+    };
+    char *saved = dir;
+    dir = rdir;
+    for (size_t i = 0; i < sizeof scores / sizeof scores[0]; i++)
+        if (count_of(scores[i]) != (i + 1 < sizeof scores / sizeof scores[0] ? 1 : 5))
+            fail_msg("[%s] does not hold", scores[i]);
+    assert_int_equal(count_of("in_segment(\"rfm_important_develop\")"), 2);
+    dir = saved;
+    tu_rmdir(rdir);
+}
+
 /* Properties from a "properties" column; a bad one stops the import with
  * its line and nothing is written. */
 static void test_behaviour_import_properties(void **state)
@@ -1308,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_calendar),
         cmocka_unit_test(test_behaviour_text),
         cmocka_unit_test(test_behaviour_local_today),
+        cmocka_unit_test(test_behaviour_rfm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
