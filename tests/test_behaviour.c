@@ -115,8 +115,9 @@ static void write_files(void)
                             "\"properties\":{\"amount\":%g}}\n",
                             i, names[k], (long long)e->at, e->amount);
                 else
-                    fprintf(f, "{\"contact\":\"c%04d\",\"event\":\"%s\",\"time\":%lld,"
-                               "\"device\":\"ios\",\"amount\":%g}\n",
+                    fprintf(f,
+                            "{\"contact\":\"c%04d\",\"event\":\"%s\",\"time\":%lld,"
+                            "\"device\":\"ios\",\"amount\":%g}\n",
                             i, names[k], (long long)e->at, e->amount);
             }
     fclose(f);
@@ -448,13 +449,15 @@ static void gen_messages(void)
     free(db);
     struct hd_buf q;
     hd_buf_init(&q);
-    hd_buf_adds(&q, "BEGIN; INSERT INTO campaigns (id, name, segment, template, channels, category, "
-                    "schedule, status, created_at, updated_at) VALUES (1, 'recall-nov', 'x', 'x', "
-                    "'email', 'marketing', 'now', 'done', 0, 0), (2, 'promo', 'x', 'x', 'email', "
-                    "'marketing', 'now', 'done', 0, 0);");
+    hd_buf_adds(&q,
+                "BEGIN; INSERT INTO campaigns (id, name, segment, template, channels, category, "
+                "schedule, status, created_at, updated_at) VALUES (1, 'recall-nov', 'x', 'x', "
+                "'email', 'marketing', 'now', 'done', 0, 0), (2, 'promo', 'x', 'x', 'email', "
+                "'marketing', 'now', 'done', 0, 0);");
     for (int r = 0; r < NRUNS; r++)
-        hd_buf_addf(&q, "INSERT INTO runs (id, campaign_id, fire_at, status, created_at) VALUES "
-                        "(%d, %d, %lld, 'done', 0);",
+        hd_buf_addf(&q,
+                    "INSERT INTO runs (id, campaign_id, fire_at, status, created_at) VALUES "
+                    "(%d, %d, %lld, 'done', 0);",
                     r + 1, runs[r].campaign, (long long)runs[r].fire_at);
     int64_t id = 0;
     for (int i = 0; i < NC; i++)
@@ -467,13 +470,15 @@ static void gen_messages(void)
             m->sent = m->state == 2;
             m->channel = (int)((x >> 3) % 3);
             m->at = runs[r].fire_at + (int64_t)((x >> 5) % 3000) * 60;
-            hd_buf_addf(&q, "INSERT INTO messages (id, run_id, contact_id, state, channel, "
-                            "not_before, updated_at) VALUES (%lld, %d, (SELECT id FROM contacts "
-                            "WHERE ext_id = 'c%04d'), %d, %d, 0, 0);",
+            hd_buf_addf(&q,
+                        "INSERT INTO messages (id, run_id, contact_id, state, channel, "
+                        "not_before, updated_at) VALUES (%lld, %d, (SELECT id FROM contacts "
+                        "WHERE ext_id = 'c%04d'), %d, %d, 0, 0);",
                         (long long)++id, r + 1, i, m->state, m->channel);
             if (m->sent)
-                hd_buf_addf(&q, "INSERT INTO sends VALUES (%lld, (SELECT id FROM contacts WHERE "
-                                "ext_id = 'c%04d'), %lld, %d, 0, %d);",
+                hd_buf_addf(&q,
+                            "INSERT INTO sends VALUES (%lld, (SELECT id FROM contacts WHERE "
+                            "ext_id = 'c%04d'), %lld, %d, 0, %d);",
                             (long long)id, i, (long long)m->at, runs[r].campaign, m->channel);
         }
     hd_buf_adds(&q, "COMMIT;");
@@ -783,7 +788,9 @@ static void gen_calendar(const char *kdir)
         k->birthday.m = 1 + (int)((x >> 8) % 12);
         int last = dim(k->birthday.y, k->birthday.m), pick = (int)((x >> 12) % 4);
         /* month ends and 29 February often */
-        k->birthday.d = pick == 0 ? last : pick == 1 ? 1 + (int)((x >> 16) % last) : 1 + (int)((x >> 16) % 28);
+        k->birthday.d = pick == 0   ? last
+                        : pick == 1 ? 1 + (int)((x >> 16) % last)
+                                    : 1 + (int)((x >> 16) % 28);
         if ((x >> 20) % 10 == 0)
             k->birthday = (struct ymd){1988 + 4 * (int)((x >> 24) % 5), 2, 29};
         /* renewals from 2025 to 2030, on month ends, at midnight or not */
@@ -797,8 +804,7 @@ static void gen_calendar(const char *kdir)
             hd_time_format_date(k->renew, t, sizeof t);
         else
             iso(k->renew, t, sizeof t);
-        fprintf(f, "k%04d,%04d-%02d-%02d,%s\n", i, k->birthday.y, k->birthday.m, k->birthday.d,
-                t);
+        fprintf(f, "k%04d,%04d-%02d-%02d,%s\n", i, k->birthday.y, k->birthday.m, k->birthday.d, t);
     }
     fclose(f);
     free(p);
@@ -1142,15 +1148,17 @@ static void gen_text(const char *tdir)
         t->has_plan = (x >> 4) % 5 != 0;
         snprintf(t->plan, sizeof t->plan, "%s", plans[(x >> 8) % 7]);
         snprintf(t->email, sizeof t->email, "%s%d@%s",
-                 i == 7 ? "ANN" : (x >> 12) % 2 ? "ann" : "bo", i == 7 ? 0 : i,
-                 i == 7 ? "Example.COM" : domains[(x >> 16) % 4]);
+                 i == 7          ? "ANN"
+                 : (x >> 12) % 2 ? "ann"
+                                 : "bo",
+                 i == 7 ? 0 : i, i == 7 ? "Example.COM" : domains[(x >> 16) % 4]);
         if (i == 7)
             snprintf(t->email, sizeof t->email, "ANN@Example.COM");
         t->has_nick = (x >> 20) % 4 != 0;
         snprintf(t->nick, sizeof t->nick, "%s", nicks[(x >> 24) % 5]);
         t->ntags = (int)((x >> 28) % 4);
-        fprintf(f, "{\"id\":\"t%04d\",\"email\":\"%s\",\"name\":\"%s\",\"tags\":[", i,
-                t->email, t->name);
+        fprintf(f, "{\"id\":\"t%04d\",\"email\":\"%s\",\"name\":\"%s\",\"tags\":[", i, t->email,
+                t->name);
         for (int k = 0; k < t->ntags; k++)
             fprintf(f, "%s\"g%d\"", k ? "," : "", k);
         fprintf(f, "]");
@@ -1268,17 +1276,17 @@ static void test_behaviour_rfm(void **state)
         const char *who, *name;
         int days;
         const char *amount;
-    } ev[] = {{"r1", "purchase", 2, "100"}, {"r2", "purchase", 5, "10"},
-              {"r2", "purchase", 10, "10"}, {"r2", "purchase", 20, "10"},
-              {"r3", "purchase", 1, "50"},  {"r3", "purchase", 40, "500"},
+    } ev[] = {{"r1", "purchase", 2, "100"},  {"r2", "purchase", 5, "10"},
+              {"r2", "purchase", 10, "10"},  {"r2", "purchase", 20, "10"},
+              {"r3", "purchase", 1, "50"},   {"r3", "purchase", 40, "500"},
               {"r4", "purchase", 25, "200"}, {"r4", "purchase", 29, ""},
-              {"r5", "purchase", 1, "100"}, {"r6", "login", 3, "1"}};
+              {"r5", "purchase", 1, "100"},  {"r6", "login", 3, "1"}};
     p = tu_path(rdir, "e.csv");
     FILE *f = fopen(p, "w");
     fprintf(f, "contact,event,time,amount\n");
     for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
-        fprintf(f, "%s,%s,%lld,%s\n", ev[i].who, ev[i].name,
-                (long long)(NOW - ev[i].days * DAY), ev[i].amount);
+        fprintf(f, "%s,%s,%lld,%s\n", ev[i].who, ev[i].name, (long long)(NOW - ev[i].days * DAY),
+                ev[i].amount);
     fclose(f);
     free(p);
     setenv("HERALD_NOW", NOW_ISO, 1);

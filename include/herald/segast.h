@@ -37,13 +37,13 @@ enum hd_seg_type {
     SEG_STRING,
     SEG_NUMBER,
     SEG_BOOL,
-    SEG_TIME,       /* a date or date-time literal, now, today, or arithmetic on them */
-    SEG_DURATION,   /* 30d */
-    SEG_DAYS_SINCE, /* days_since(kids[0]) */
-    SEG_DAYS_UNTIL, /* days_until(kids[0]) */
-    SEG_ARITH,      /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
-    SEG_EV_AGG,     /* count/sum/min/max/avg("event"[, "property"][, within D]): a number */
-    SEG_EV_TIME,    /* last/first("event"[, within D]): a date-time */
+    SEG_TIME,         /* a date or date-time literal, now, today, or arithmetic on them */
+    SEG_DURATION,     /* 30d */
+    SEG_DAYS_SINCE,   /* days_since(kids[0]) */
+    SEG_DAYS_UNTIL,   /* days_until(kids[0]) */
+    SEG_ARITH,        /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+    SEG_EV_AGG,       /* count/sum/min/max/avg("event"[, "property"][, within D]): a number */
+    SEG_EV_TIME,      /* last/first("event"[, within D]): a date-time */
     SEG_MONTHS_UNTIL, /* months_until(kids[0]) */
     SEG_DATEPART,     /* year/month/day/weekday(kids[0]), in UTC: part */
     SEG_ENDS_WITH,    /* kids[0] ends_with kids[1] */
@@ -86,16 +86,16 @@ struct hd_seg_node {
     bool nocase;       /* SEG_CMP (ieq), SEG_IN (iin): ASCII letters in either case */
     enum hd_seg_op op; /* SEG_CMP, SEG_ARITH; SEG_DID: the count's comparison */
     enum hd_seg_field field;
-    char *path; /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:
-                 * the property */
-    char *str;               /* SEG_STRING; SEG_DID, SEG_EV_*: the event's name */
-    double num;              /* SEG_NUMBER; SEG_DURATION: seconds (0 with months) */
-    bool is_int;             /* SEG_NUMBER: an integer literal, exactly i */
-    int64_t i; /* SEG_NUMBER when is_int; SEG_DID: the count op compares with; SEG_DURATION:
-                * calendar months (mo, y) */
-    bool b;                  /* SEG_BOOL */
-    int64_t t;               /* SEG_TIME: seconds since the epoch */
-    bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
+    char *path;     /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:
+                     * the property */
+    char *str;      /* SEG_STRING; SEG_DID, SEG_EV_*: the event's name */
+    double num;     /* SEG_NUMBER; SEG_DURATION: seconds (0 with months) */
+    bool is_int;    /* SEG_NUMBER: an integer literal, exactly i */
+    int64_t i;      /* SEG_NUMBER when is_int; SEG_DID: the count op compares with; SEG_DURATION:
+                     * calendar months (mo, y) */
+    bool b;         /* SEG_BOOL */
+    int64_t t;      /* SEG_TIME: seconds since the epoch */
+    bool date_only; /* SEG_TIME: a calendar date (midnight UTC) */
     int channel, category;   /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
     enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
     enum hd_seg_agg agg;     /* SEG_EV_AGG, SEG_EV_TIME */

@@ -430,8 +430,8 @@ static bool is_kw(const struct token *t, const char *kw)
 }
 
 static const char *const keywords[] = {
-    "and",  "or",    "not", "in",    "contains", "starts_with", "exists", "is",      "null",
-    "between", "true", "false", "now", "today", "ieq", "iin", "ends_with", "matches"};
+    "and",     "or",   "not",   "in",  "contains", "starts_with", "exists", "is",        "null",
+    "between", "true", "false", "now", "today",    "ieq",         "iin",    "ends_with", "matches"};
 
 static bool is_keyword(const struct token *t)
 {
@@ -670,8 +670,8 @@ static int parse_event_args(struct parser *p, struct hd_seg_node *n, bool prop, 
     if (parse_name_arg(p, &n->str, false) < 0)
         return p->rc;
     if (prop && p->tok.type != TK_COMMA)
-        return FAIL_TOK(p, "%s needs a property after the event: %s(\"purchase\", \"amount\")",
-                        fn, fn);
+        return FAIL_TOK(p, "%s needs a property after the event: %s(\"purchase\", \"amount\")", fn,
+                        fn);
     if (prop && (next(p) < 0 || parse_name_arg(p, &n->path, true) < 0))
         return p->rc;
     bool counted = false;
@@ -783,8 +783,8 @@ static int parse_msg_args(struct parser *p, struct hd_seg_node *n, const char *f
         } else {
             describe(p, what, sizeof what);
             return FAIL_TOK(p, "expected %s'channel CH' or 'within D' in %s(), found %s",
-                            first && strcmp(fn, "received") == 0 ? "a campaign's name, " : "",
-                            fn, what);
+                            first && strcmp(fn, "received") == 0 ? "a campaign's name, " : "", fn,
+                            what);
         }
         first = false;
     }
@@ -877,9 +877,9 @@ static const struct {
     const char *name;
     enum hd_seg_type type;
     enum hd_seg_part part;
-} date_fns[] = {{"days_since", SEG_DAYS_SINCE, 0}, {"days_until", SEG_DAYS_UNTIL, 0},
-                {"months_until", SEG_MONTHS_UNTIL, 0}, {"year", SEG_DATEPART, SEGP_YEAR},
-                {"month", SEG_DATEPART, SEGP_MONTH},   {"day", SEG_DATEPART, SEGP_DAY},
+} date_fns[] = {{"days_since", SEG_DAYS_SINCE, 0},      {"days_until", SEG_DAYS_UNTIL, 0},
+                {"months_until", SEG_MONTHS_UNTIL, 0},  {"year", SEG_DATEPART, SEGP_YEAR},
+                {"month", SEG_DATEPART, SEGP_MONTH},    {"day", SEG_DATEPART, SEGP_DAY},
                 {"weekday", SEG_DATEPART, SEGP_WEEKDAY}};
 
 /* Which date function the current token calls, or -1. */
@@ -899,8 +899,8 @@ static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
     int agg = agg_call(p);
     if (agg >= 0)
         return parse_event_value(p, (enum hd_seg_agg)agg);
-    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") ||
-                     is_kw(&p->tok, "today") || is_kw(&p->tok, "local_today")))
+    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") || is_kw(&p->tok, "today") ||
+                     is_kw(&p->tok, "local_today")))
         return parse_value(p);
     if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
         describe(p, what, sizeof what);
@@ -1536,7 +1536,6 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
     return fail_at(p, lit->line, lit->col, "'%s' is %s; it cannot be compared with %s", name,
                    vtype_name(ft), vtype_name(lt));
 }
-
 
 /* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
 static size_t distance(const char *a, const char *b)

@@ -97,8 +97,8 @@ int64_t hd_time_add_months(int64_t t, int64_t months)
     int64_t ny = idx >= 0 ? idx / 12 : -((-idx + 11) / 12);
     unsigned nm = (unsigned)(idx - ny * 12) + 1;
     int64_t first = hd_time_days_from_civil(ny, nm, 1);
-    int64_t next = nm == 12 ? hd_time_days_from_civil(ny + 1, 1, 1)
-                            : hd_time_days_from_civil(ny, nm + 1, 1);
+    int64_t next =
+        nm == 12 ? hd_time_days_from_civil(ny + 1, 1, 1) : hd_time_days_from_civil(ny, nm + 1, 1);
     unsigned last = (unsigned)(next - first);
     return (first + (d < last ? d : last) - 1) * 86400 + secs;
 }

@@ -252,8 +252,9 @@ static void emit_messaged(struct sqlc *c, const struct hd_seg_node *n)
     if (n->channel >= 0)
         hd_buf_addf(&c->sql, " AND s.channel = ?%d", param(c, B_INT, NULL, n->channel, 0));
     if (n->str)
-        hd_buf_addf(&c->sql, " AND s.campaign_id IN (SELECT k.id FROM campaigns k WHERE k.name = "
-                             "?%d)",
+        hd_buf_addf(&c->sql,
+                    " AND s.campaign_id IN (SELECT k.id FROM campaigns k WHERE k.name = "
+                    "?%d)",
                     param(c, B_TEXT, n->str, 0, 0));
     hd_buf_addc(&c->sql, ')');
 }
@@ -285,7 +286,8 @@ static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
                     param(c, B_TEXT, "complaint", 0, 0));
         return;
     }
-    int mail = param(c, B_TEXT, "hard_bounce", 0, 0), sms = param(c, B_TEXT, "invalid_number", 0, 0);
+    int mail = param(c, B_TEXT, "hard_bounce", 0, 0),
+        sms = param(c, B_TEXT, "invalid_number", 0, 0);
     int push = param(c, B_TEXT, "unregistered_token", 0, 0);
     hd_buf_addf(&c->sql,
                 "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
@@ -642,7 +644,11 @@ static void emit_local(struct sqlc *c, const struct hd_seg_node *f, const struct
     int64_t today = c->now - (((c->now % 86400) + 86400) % 86400);
     int at[3];
     for (int k = 0; k < 3; k++) { /* behind, ahead, UTC */
-        int64_t d = hd_time_add_months(today + (k == 0 ? -86400 : k == 1 ? 86400 : 0), lt->i) + lt->t;
+        int64_t d = hd_time_add_months(today + (k == 0   ? -86400
+                                                : k == 1 ? 86400
+                                                         : 0),
+                                       lt->i) +
+                    lt->t;
         at[k] = v->type == SEG_DATEPART ? param(c, B_INT, NULL, hd_segast_part(v->part, d), 0)
                                         : time_param(c, f, d, form);
     }
