@@ -588,6 +588,18 @@ static struct hd_seg_node *parse_constant(struct parser *p)
     return n;
 }
 
+/* The ')' that closes a call's arguments, and past it. */
+static int close_paren(struct parser *p)
+{
+    char what[64];
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    next(p);
+    return 0;
+}
+
 /* ---- events: did(), count() ... last() ------------------------------------------------ */
 
 /* True when the current token is the identifier name followed by '(': a
@@ -690,12 +702,7 @@ static int parse_event_args(struct parser *p, struct hd_seg_node *n, bool prop, 
                             count ? "'count OP N' or 'within D'" : "'within D'", what);
         }
     }
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    next(p);
-    return 0;
+    return close_paren(p);
 }
 
 /* did("event"[, count OP N][, within D]): by default count >= 1. */
@@ -788,19 +795,13 @@ static int parse_msg_args(struct parser *p, struct hd_seg_node *n, const char *f
         }
         first = false;
     }
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    next(p);
-    return 0;
+    return close_paren(p);
 }
 
 /* converted("campaign", "event"[, within D]), from the "(" on: by default
  * within 7 days of the run, as stats --goal counts. */
 static int parse_converted(struct parser *p, struct hd_seg_node *n)
 {
-    char what[64];
     next(p);
     if (parse_name_arg(p, &n->str, false) < 0)
         return p->rc;
@@ -821,12 +822,7 @@ static int parse_converted(struct parser *p, struct hd_seg_node *n)
         n->i = (int64_t)p->tok.num;
         next(p);
     }
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    next(p);
-    return 0;
+    return close_paren(p);
 }
 
 /* A predicate on the messages herald sent, or NULL with p->rc unset when
@@ -912,7 +908,6 @@ static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
 
 static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
 {
-    char what[64];
     struct token f = p->tok;
     f.str = NULL;
     const char *fn = date_fns[which].name;
@@ -930,13 +925,10 @@ static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
         return NULL;
     }
     hd_segast_add(n, arg);
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected ')', found %s", what);
+    if (close_paren(p) < 0) {
         hd_segast_free(n);
         return NULL;
     }
-    next(p);
     if (arg->type == SEG_TIME) { /* month(today): a number */
         n->type = SEG_NUMBER;
         n->is_int = true;
@@ -964,15 +956,10 @@ static struct hd_seg_node *parse_length(struct parser *p)
     struct hd_seg_node *f = parse_field(p);
     if (f)
         hd_segast_add(n, f);
-    if (f && p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    if (!f || p->rc < 0) {
+    if (!f || close_paren(p) < 0) {
         hd_segast_free(n);
         return NULL;
     }
-    next(p);
     return n;
 }
 
@@ -1071,12 +1058,7 @@ static int parse_channel_args(struct parser *p, struct hd_seg_node *n, const cha
         }
         next(p);
     }
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    next(p);
-    return 0;
+    return close_paren(p);
 }
 
 /* in_segment("name"). */
