@@ -328,8 +328,9 @@ static const struct {
     {"did(\"purchase\", within 1mo)", r_month},
 };
 
+#define NMAX 400 /* the most contacts a test makes */
 struct members {
-    bool in[NC];
+    bool in[NMAX];
 };
 
 static int mark(void *ud, const struct hd_contact *c)
@@ -352,51 +353,76 @@ static void members_of(struct hd_store *st, const char *expr, struct members *m)
     hd_segast_free(t);
 }
 
-/* One rule at now_: the binary's count, and the store's members, against
- * the evaluator. */
-static void check_rule(struct hd_store *st, size_t r)
+/* The rule expr at now_ in folder d: the binary's count and the store's
+ * members (ids are a letter and their index) against want[0..n); varied:
+ * the rule must select some but not all, or it tests little. */
+static void check_members(const char *d, struct hd_store *st, const char *expr, const bool *want,
+                          int n, bool varied)
 {
     static struct members m;
     char nowiso[32];
     struct tu_run run;
     iso(now_, nowiso, sizeof nowiso);
     setenv("HERALD_NOW", nowiso, 1);
-    tu_herald(&run, dir, NULL, "segment", "count", "--expr", rules[r].expr, NULL);
+    tu_herald(&run, d, NULL, "segment", "count", "--expr", expr, NULL);
     if (run.status != 0)
-        fail_msg("rule [%s]: exit %d: %s", rules[r].expr, run.status, run.err);
-    long long count = atoll(run.out);
+        fail_msg("rule [%s]: exit %d: %s", expr, run.status, run.err);
+    long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
     tu_run_release(&run);
-    members_of(st, rules[r].expr, &m);
-    long long expected = 0, wrong = 0, first = -1;
-    for (int i = 0; i < NC; i++) {
-        bool want = rules[r].eval(&C[i]);
-        expected += want;
-        if (want != m.in[i] && wrong++ == 0)
+    members_of(st, expr, &m);
+    for (int i = 0; i < n; i++) {
+        expected += want[i];
+        if (want[i] != m.in[i] && wrong++ == 0)
             first = i;
     }
     if (wrong || count != expected)
-        fail_msg("now %s, rule [%s]: %lld contacts differ (first c%04lld), count %lld, "
+        fail_msg("now %s, rule [%s]: %lld contacts differ (first number %lld), count %lld, "
                  "expected %lld",
-                 nowiso, rules[r].expr, wrong, first, count, expected);
-    if (now_ == NOW && (expected == 0 || expected == NC))
-        fail_msg("rule [%s] selects %lld: make the data more varied", rules[r].expr, expected);
+                 nowiso, expr, wrong, first, count, expected);
+    if (varied && (expected == 0 || expected == n))
+        fail_msg("rule [%s] selects %lld: make the data more varied", expr, expected);
+}
+
+/* The store of folder d, read-only. */
+static struct hd_store *open_store(const char *d)
+{
+    char *db = tu_path(d, "var/herald.db");
+    struct hd_store *st = NULL;
+    struct hd_store_opts ro = {.readonly = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    free(db);
+    return st;
+}
+
+/* A new folder with a configuration, made ready by init and the import of
+ * contacts from file (which gen writes there first). */
+static char *new_dir(void (*gen)(const char *d), const char *file)
+{
+    char *d = tu_tmpdir(), *conf = tu_path(d, "h.conf");
+    tu_write(conf, "[herald]\ndefault_region = US\n");
+    free(conf);
+    gen(d);
+    TU_HERALD_OK(d, "init");
+    TU_HERALD_OK(d, "contacts", "import", file);
+    return d;
 }
 
 static void test_behaviour_events(void **state)
 {
     (void)state;
-    char *db = tu_path(dir, "var/herald.db");
-    struct hd_store *st = NULL;
-    struct hd_store_opts ro = {.readonly = true};
-    struct hd_err e = {0};
-    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
+    static bool want[NC];
+    struct hd_store *st = open_store(dir);
     /* NOW sits on the hour grid: windows start exactly on events; a second
      * later they no longer hold them; at midnight the day counts shift */
     static const int64_t nows[] = {NOW, NOW + 1, NOW - 8 * 3600};
     for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
         now_ = nows[k];
-        for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
-            check_rule(st, r);
+        for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+            for (int i = 0; i < NC; i++)
+                want[i] = rules[r].eval(&C[i]);
+            check_members(dir, st, rules[r].expr, want, NC, now_ == NOW);
+        }
     }
     now_ = NOW;
     setenv("HERALD_NOW", NOW_ISO, 1);
@@ -409,7 +435,6 @@ static void test_behaviour_events(void **state)
     members_of(st, "not did(\"purchase\") and not did(\"login\")", &m);
     assert_true(!m.in[0] && !m.in[2] && m.in[3]);
     hd_store_free(st);
-    free(db);
 }
 
 /* ---- messages ------------------------------------------------------------------------- */
@@ -590,31 +615,13 @@ static const struct {
 static void test_behaviour_messages(void **state)
 {
     (void)state;
+    static bool want[NC];
     gen_messages();
-    char *db = tu_path(dir, "var/herald.db");
-    struct hd_store *st = NULL;
-    struct hd_store_opts ro = {.readonly = true};
-    struct hd_err e = {0};
-    static struct members m;
-    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
-    free(db);
+    struct hd_store *st = open_store(dir);
     for (size_t r = 0; r < sizeof mrules / sizeof mrules[0]; r++) {
-        struct tu_run run;
-        tu_herald(&run, dir, NULL, "segment", "count", "--expr", mrules[r].expr, NULL);
-        if (run.status != 0)
-            fail_msg("rule [%s]: exit %d: %s", mrules[r].expr, run.status, run.err);
-        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
-        tu_run_release(&run);
-        members_of(st, mrules[r].expr, &m);
-        for (int i = 0; i < NC; i++) {
-            bool want = mrules[r].eval(i);
-            expected += want;
-            if (want != m.in[i] && wrong++ == 0)
-                first = i;
-        }
-        if (wrong || count != expected || expected == 0 || expected == NC)
-            fail_msg("rule [%s]: %lld contacts differ (first c%04lld), count %lld, expected %lld",
-                     mrules[r].expr, wrong, first, count, expected);
+        for (int i = 0; i < NC; i++)
+            want[i] = mrules[r].eval(i);
+        check_members(dir, st, mrules[r].expr, want, NC, true);
     }
     hd_store_free(st);
 }
@@ -810,71 +817,25 @@ static void gen_calendar(const char *kdir)
     free(p);
 }
 
-static int mark_k(void *ud, const struct hd_contact *c)
-{
-    bool *in = ud;
-    in[atoi(c->ext_id + 1)] = true;
-    return 0;
-}
-
-static void check_calendar(const char *kdir, struct hd_store *st)
-{
-    static bool in[NK];
-    char nowiso[32];
-    iso(now_, nowiso, sizeof nowiso);
-    setenv("HERALD_NOW", nowiso, 1);
-    for (size_t r = 0; r < sizeof krules / sizeof krules[0]; r++) {
-        struct tu_run run;
-        tu_herald(&run, kdir, NULL, "segment", "count", "--expr", krules[r].expr, NULL);
-        if (run.status != 0)
-            fail_msg("rule [%s]: exit %d: %s", krules[r].expr, run.status, run.err);
-        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
-        tu_run_release(&run);
-        struct hd_seg_opts o = {.now = now_};
-        struct hd_seg_node *t = NULL;
-        struct hd_err e = {0};
-        if (hd_seg_parse(krules[r].expr, &o, &t, &e) != 0)
-            fail_msg("rule [%s]: %s", krules[r].expr, e.msg);
-        memset(in, 0, sizeof in);
-        assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
-        hd_segast_free(t);
-        for (int i = 0; i < NK; i++) {
-            bool want = krules[r].eval(&K[i]);
-            expected += want;
-            if (want != in[i] && wrong++ == 0)
-                first = i;
-        }
-        if (wrong || count != expected || expected == 0)
-            fail_msg("now %s, rule [%s]: %lld contacts differ (first k%04lld), count %lld, "
-                     "expected %lld",
-                     nowiso, krules[r].expr, wrong, first, count, expected);
-    }
-}
-
 /* Birthdays and renewals against the calendar evaluator, on days where
  * months differ: the 31st of a month after a short one, 29 February at
  * midnight, the last second of a year. */
 static void test_behaviour_calendar(void **state)
 {
     (void)state;
-    char *kdir = tu_tmpdir(), *conf = tu_path(kdir, "h.conf");
-    tu_write(conf, "[herald]\ndefault_region = US\n");
-    free(conf);
-    gen_calendar(kdir);
-    TU_HERALD_OK(kdir, "init");
-    TU_HERALD_OK(kdir, "contacts", "import", "cal.csv");
-    char *db = tu_path(kdir, "var/herald.db");
-    struct hd_store *st = NULL;
-    struct hd_store_opts ro = {.readonly = true};
-    struct hd_err e = {0};
-    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
-    free(db);
+    static bool want[NK];
+    char *kdir = new_dir(gen_calendar, "cal.csv");
+    struct hd_store *st = open_store(kdir);
     static const char *const nows[] = {"2026-03-31T08:00:00Z", "2028-02-29T00:00:00Z",
                                        "2026-12-31T23:59:59Z", "2026-01-31T12:00:00Z",
                                        "2027-06-30T00:00:00Z"};
-    for (size_t i = 0; i < sizeof nows / sizeof nows[0]; i++) {
-        assert_int_equal(hd_time_parse_iso(nows[i], &now_, NULL), 0);
-        check_calendar(kdir, st);
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
+        assert_int_equal(hd_time_parse_iso(nows[k], &now_, NULL), 0);
+        for (size_t r = 0; r < sizeof krules / sizeof krules[0]; r++) {
+            for (int i = 0; i < NK; i++)
+                want[i] = krules[r].eval(&K[i]);
+            check_members(kdir, st, krules[r].expr, want, NK, true);
+        }
     }
     now_ = NOW;
     setenv("HERALD_NOW", NOW_ISO, 1);
@@ -986,49 +947,18 @@ static void gen_local(const char *ldir)
 static void test_behaviour_local_today(void **state)
 {
     (void)state;
-    static bool in[NL];
-    char *ldir = tu_tmpdir(), *conf = tu_path(ldir, "h.conf");
-    tu_write(conf, "[herald]\ndefault_region = US\n");
-    free(conf);
-    gen_local(ldir);
-    TU_HERALD_OK(ldir, "init");
-    TU_HERALD_OK(ldir, "contacts", "import", "local.csv");
-    char *db = tu_path(ldir, "var/herald.db");
-    struct hd_store *st = NULL;
-    struct hd_store_opts ro = {.readonly = true};
-    struct hd_err e = {0};
-    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
-    free(db);
+    static bool want[NL];
+    char *ldir = new_dir(gen_local, "local.csv");
+    struct hd_store *st = open_store(ldir);
     static const char *const nows[] = {"2026-11-22T23:30:00Z", "2026-11-22T05:00:00Z",
                                        "2026-11-22T04:59:59Z", "2026-11-22T09:59:59Z",
                                        "2026-11-22T10:00:00Z", "2026-11-22T12:00:00Z"};
     for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
         assert_int_equal(hd_time_parse_iso(nows[k], &now_, NULL), 0);
-        setenv("HERALD_NOW", nows[k], 1);
         for (size_t r = 0; r < sizeof lrules / sizeof lrules[0]; r++) {
-            struct tu_run run;
-            tu_herald(&run, ldir, NULL, "segment", "count", "--expr", lrules[r].expr, NULL);
-            if (run.status != 0)
-                fail_msg("rule [%s]: exit %d: %s", lrules[r].expr, run.status, run.err);
-            long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
-            tu_run_release(&run);
-            struct hd_seg_opts o = {.now = now_};
-            struct hd_seg_node *t = NULL;
-            if (hd_seg_parse(lrules[r].expr, &o, &t, &e) != 0)
-                fail_msg("rule [%s]: %s", lrules[r].expr, e.msg);
-            memset(in, 0, sizeof in);
-            assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
-            hd_segast_free(t);
-            for (int i = 0; i < NL; i++) {
-                bool want = lrules[r].eval(&L[i]);
-                expected += want;
-                if (want != in[i] && wrong++ == 0)
-                    first = i;
-            }
-            if (wrong || count != expected || expected == 0 || expected == NL)
-                fail_msg("now %s, rule [%s]: %lld contacts differ (first l%04lld), count %lld, "
-                         "expected %lld",
-                         nows[k], lrules[r].expr, wrong, first, count, expected);
+            for (int i = 0; i < NL; i++)
+                want[i] = lrules[r].eval(&L[i]);
+            check_members(ldir, st, lrules[r].expr, want, NL, true);
         }
     }
     now_ = NOW;
@@ -1177,42 +1107,13 @@ static void gen_text(const char *tdir)
 static void test_behaviour_text(void **state)
 {
     (void)state;
-    static bool in[NT];
-    char *tdir = tu_tmpdir(), *conf = tu_path(tdir, "h.conf");
-    tu_write(conf, "[herald]\ndefault_region = US\n");
-    free(conf);
-    gen_text(tdir);
-    TU_HERALD_OK(tdir, "init");
-    TU_HERALD_OK(tdir, "contacts", "import", "text.jsonl");
-    char *db = tu_path(tdir, "var/herald.db");
-    struct hd_store *st = NULL;
-    struct hd_store_opts ro = {.readonly = true};
-    struct hd_err e = {0};
-    assert_int_equal(hd_store_open(db, &ro, &st, &e), 0);
-    free(db);
+    static bool want[NT];
+    char *tdir = new_dir(gen_text, "text.jsonl");
+    struct hd_store *st = open_store(tdir);
     for (size_t r = 0; r < sizeof trules / sizeof trules[0]; r++) {
-        struct tu_run run;
-        tu_herald(&run, tdir, NULL, "segment", "count", "--expr", trules[r].expr, NULL);
-        if (run.status != 0)
-            fail_msg("rule [%s]: exit %d: %s", trules[r].expr, run.status, run.err);
-        long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
-        tu_run_release(&run);
-        struct hd_seg_opts o = {.now = now_};
-        struct hd_seg_node *t = NULL;
-        if (hd_seg_parse(trules[r].expr, &o, &t, &e) != 0)
-            fail_msg("rule [%s]: %s", trules[r].expr, e.msg);
-        memset(in, 0, sizeof in);
-        assert_int_equal(hd_store_seg_each(st, t, now_, 0, false, mark_k, in, &e), 0);
-        hd_segast_free(t);
-        for (int i = 0; i < NT; i++) {
-            bool want = trules[r].eval(&T[i]);
-            expected += want;
-            if (want != in[i] && wrong++ == 0)
-                first = i;
-        }
-        if (wrong || count != expected || expected == 0 || expected == NT)
-            fail_msg("rule [%s]: %lld contacts differ (first t%04lld), count %lld, expected %lld",
-                     trules[r].expr, wrong, first, count, expected);
+        for (int i = 0; i < NT; i++)
+            want[i] = trules[r].eval(&T[i]);
+        check_members(tdir, st, trules[r].expr, want, NT, true);
     }
     hd_store_free(st);
     tu_rmdir(tdir);
