@@ -1275,6 +1275,7 @@ static void test_behaviour_errors(void **state)
         {"length(created_at) > 1", "'created_at' is a date; length() works on lists and strings"},
         {"seen in (local_today)", "local_today is compared with a field by =, !=, <, <=, > or >="},
         {"local_today = seen", "local_today is compared with a field"},
+        {"created_at > today - 0mo", "'0mo' is not a duration (1 to 12000 months, or 1000y)"},
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened", "1:1: opened needs receipts, which herald does not record yet"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},

@@ -242,6 +242,25 @@ static void set_number(struct token *t, const char *buf, bool decimal)
     t->num = t->is_int ? (double)v : hd_segast_decimal(strtod(buf, NULL));
 }
 
+/* Calendar units: 3mo, 1y (a month is not a number of seconds). buf is
+ * the whole duration, unit its letters; end: where it ends in the source.
+ * 1 with a duration token, 0 when the unit is not a calendar one, or the
+ * error. */
+static int lex_months(struct parser *p, const char *buf, const char *unit, size_t ulen, size_t end)
+{
+    if (!(ulen == 2 && strncasecmp(unit, "mo", 2) == 0) &&
+        !(ulen == 1 && tolower((unsigned char)*unit) == 'y'))
+        return 0;
+    errno = 0;
+    long long v = strtoll(buf, NULL, 10);
+    if (errno || v <= 0 || v > 12000)
+        return FAIL_TOK(p, "'%s' is not a duration (1 to 12000 months, or 1000y)", buf);
+    p->tok.type = TK_DURATION;
+    p->tok.months = ulen == 1 ? v * 12 : v;
+    p->tok.end = end;
+    return 1;
+}
+
 /* A number, a duration (30d) or a date (2026-01-31[T...]). */
 static int lex_number(struct parser *p)
 {
@@ -298,20 +317,9 @@ static int lex_number(struct parser *p)
         memcpy(buf, s + i, u - i);
         buf[u - i] = '\0';
         int64_t secs;
-        /* calendar units: 3mo, 1y (a month is not a number of seconds) */
-        const char *unit = s + e;
-        size_t ulen = u - e;
-        if ((ulen == 2 && strncasecmp(unit, "mo", 2) == 0) ||
-            (ulen == 1 && tolower((unsigned char)*unit) == 'y')) {
-            errno = 0;
-            long long v = strtoll(s + i, NULL, 10);
-            if (errno || v <= 0 || v > 12000)
-                return FAIL_TOK(p, "'%s' is not a duration (1 to 12000 months, or 1000y)", buf);
-            p->tok.type = TK_DURATION;
-            p->tok.months = ulen == 1 ? v * 12 : v;
-            p->tok.end = u;
-            return 0;
-        }
+        int months = lex_months(p, buf, s + e, u - e, u);
+        if (months != 0)
+            return months < 0 ? months : 0;
         if (hd_units_duration(buf, &secs, NULL) < 0)
             return FAIL_TOK(p, "'%s' is not a duration (write 30d, 12h, 90s, 15m or 2w)", buf);
         p->tok.type = TK_DURATION;
@@ -1608,59 +1616,38 @@ static int check_nocase(struct parser *p, const struct hd_seg_node *n)
     return 0;
 }
 
-static int type_check(struct parser *p, struct hd_seg_node *n)
+/* A comparison, in, between: a subject on the left, values of its type on
+ * the right; local_today only in a plain comparison with a field. */
+static int check_comparison(struct parser *p, struct hd_seg_node *n)
+{
+    struct hd_seg_node *subject = n->kids[0];
+    bool local = false;
+    for (size_t i = 1; i < n->nkids; i++)
+        local |= is_local(n->kids[i]);
+    if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
+        return fail_at(p, n->line, n->col,
+                       "local_today is compared with a field by =, !=, <, <=, > or >= "
+                       "(birthday = local_today, month(x) = month(local_today))");
+    if (!is_subject(subject))
+        return fail_at(p, subject->line, subject->col,
+                       "a comparison starts with a field (plan = \"gold\"), not a value");
+    for (size_t i = 1; i < n->nkids; i++)
+        if (check_literal(p, subject, n->kids[i]) < 0)
+            return p->rc;
+    if (n->type == SEG_CMP && value_type(subject) == SEGV_BOOL && n->op != SEG_EQ &&
+        n->op != SEG_NE)
+        return fail_at(p, n->line, n->col, "a boolean can only be tested with = or !=");
+    if (n->nocase)
+        return check_nocase(p, n);
+    return 0;
+}
+
+/* length(), is empty, contains, starts_with, ends_with, matches: a field of
+ * a type they work on, and a string (contains: or a number) on the right. */
+static int check_text(struct parser *p, struct hd_seg_node *n)
 {
     char name[256];
-    if (n->type == SEG_FIELD && n->field == SEGF_ATTR && p->opts->known && check_known(p, n) < 0)
-        return p->rc;
-    if (n->type == SEG_FIELD) {
-        if (n->field == SEGF_CREATED_AT || n->field == SEGF_UPDATED_AT)
-            n->vtype = SEGV_DATE;
-        else if (n->field != SEGF_ATTR)
-            n->vtype = SEGV_STRING;
-        else if (p->opts->type_of && !strchr(n->path, '.'))
-            n->vtype = p->opts->type_of(p->opts->type_ud, n->path);
-        return 0;
-    }
-    for (size_t i = 0; i < n->nkids; i++)
-        if (type_check(p, n->kids[i]) < 0)
-            return p->rc;
     switch (n->type) {
-    case SEG_DAYS_SINCE:
-    case SEG_DAYS_UNTIL:
-    case SEG_MONTHS_UNTIL:
-    case SEG_DATEPART: {
-        enum hd_seg_vtype t = value_type(n->kids[0]);
-        if (t != SEGV_DATE && t != SEGV_ANY)
-            return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
-                           hd_segast_fn_name(n), subject_label(n->kids[0], name, sizeof name),
-                           vtype_name(t));
-        return 0;
-    }
-    case SEG_CMP:
-    case SEG_BETWEEN:
-    case SEG_IN: {
-        struct hd_seg_node *subject = n->kids[0];
-        bool local = false;
-        for (size_t i = 1; i < n->nkids; i++)
-            local |= is_local(n->kids[i]);
-        if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
-            return fail_at(p, n->line, n->col,
-                           "local_today is compared with a field by =, !=, <, <=, > or >= "
-                           "(birthday = local_today, month(x) = month(local_today))");
-        if (!is_subject(subject))
-            return fail_at(p, subject->line, subject->col,
-                           "a comparison starts with a field (plan = \"gold\"), not a value");
-        for (size_t i = 1; i < n->nkids; i++)
-            if (check_literal(p, subject, n->kids[i]) < 0)
-                return p->rc;
-        if (n->type == SEG_CMP && value_type(subject) == SEGV_BOOL && n->op != SEG_EQ &&
-            n->op != SEG_NE)
-            return fail_at(p, n->line, n->col, "a boolean can only be tested with = or !=");
-        if (n->nocase)
-            return check_nocase(p, n);
-        return 0;
-    }
     case SEG_LENGTH:
     case SEG_EMPTY: {
         struct hd_seg_node *f = n->kids[0];
@@ -1693,6 +1680,51 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
                        field_label(f, name, sizeof name), vtype_name(t), op,
                        n->type == SEG_CONTAINS ? "strings and lists" : "strings");
     }
+    default:
+        return 0;
+    }
+}
+
+static int type_check(struct parser *p, struct hd_seg_node *n)
+{
+    char name[256];
+    if (n->type == SEG_FIELD && n->field == SEGF_ATTR && p->opts->known && check_known(p, n) < 0)
+        return p->rc;
+    if (n->type == SEG_FIELD) {
+        if (n->field == SEGF_CREATED_AT || n->field == SEGF_UPDATED_AT)
+            n->vtype = SEGV_DATE;
+        else if (n->field != SEGF_ATTR)
+            n->vtype = SEGV_STRING;
+        else if (p->opts->type_of && !strchr(n->path, '.'))
+            n->vtype = p->opts->type_of(p->opts->type_ud, n->path);
+        return 0;
+    }
+    for (size_t i = 0; i < n->nkids; i++)
+        if (type_check(p, n->kids[i]) < 0)
+            return p->rc;
+    switch (n->type) {
+    case SEG_DAYS_SINCE:
+    case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART: {
+        enum hd_seg_vtype t = value_type(n->kids[0]);
+        if (t != SEGV_DATE && t != SEGV_ANY)
+            return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
+                           hd_segast_fn_name(n), subject_label(n->kids[0], name, sizeof name),
+                           vtype_name(t));
+        return 0;
+    }
+    case SEG_CMP:
+    case SEG_BETWEEN:
+    case SEG_IN:
+        return check_comparison(p, n);
+    case SEG_LENGTH:
+    case SEG_EMPTY:
+    case SEG_CONTAINS:
+    case SEG_STARTS_WITH:
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES:
+        return check_text(p, n);
     case SEG_EXISTS:
         if (n->kids[0]->type != SEG_FIELD)
             return fail_at(p, n->kids[0]->line, n->kids[0]->col, "exists and is null test a field");

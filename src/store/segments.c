@@ -790,6 +790,35 @@ static void emit_chain(struct sqlc *c, const struct hd_seg_node *n, enum hd_seg_
     }
 }
 
+/* The conditions on events, messages and text (issue 22). */
+static void emit_behaviour(struct sqlc *c, const struct hd_seg_node *n)
+{
+    switch (n->type) {
+    case SEG_DID:
+        emit_did(c, n);
+        break;
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES:
+        emit_text_test(c, n);
+        break;
+    case SEG_EMPTY:
+        emit_empty(c, n);
+        break;
+    case SEG_MESSAGED:
+        emit_messaged(c, n);
+        break;
+    case SEG_CONVERTED:
+        emit_converted(c, n);
+        break;
+    case SEG_BOUNCED:
+    case SEG_COMPLAINED:
+        emit_feedback(c, n);
+        break;
+    default:
+        HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
+    }
+}
+
 static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
 {
     switch (n->type) {
@@ -858,33 +887,13 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
     case SEG_REACHABLE:
         emit_reachable(c, n);
         break;
-    case SEG_DID:
-        emit_did(c, n);
-        break;
-    case SEG_ENDS_WITH:
-    case SEG_MATCHES:
-        emit_text_test(c, n);
-        break;
-    case SEG_EMPTY:
-        emit_empty(c, n);
-        break;
-    case SEG_MESSAGED:
-        emit_messaged(c, n);
-        break;
-    case SEG_CONVERTED:
-        emit_converted(c, n);
-        break;
-    case SEG_BOUNCED:
-    case SEG_COMPLAINED:
-        emit_feedback(c, n);
-        break;
     case SEG_OPTED_IN:
         hd_buf_addc(&c->sql, '(');
         emit_not_opted_out(c, n->channel, n->category, "c.id");
         hd_buf_addc(&c->sql, ')');
         break;
     default:
-        HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
+        emit_behaviour(c, n);
     }
 }
 
