@@ -843,6 +843,68 @@ static void test_behaviour_calendar(void **state)
     tu_rmdir(kdir);
 }
 
+/* One table through both: months_until in a segment rule and the
+ * template filter of the same name must say the same (one definition,
+ * hd_segast_months_until). Hand-worked: from 31 January, 28 February is a
+ * month; from 15 March, 14 April none and 15 April one; a past date is
+ * negative; in a leap year 29 February counts. */
+static void test_behaviour_months_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *now, *date;
+        int months;
+    } cases[] = {
+        {"2026-01-31T12:00:00Z", "2026-02-28", 1},
+        {"2026-01-31T12:00:00Z", "2026-02-27T23:59:59Z", 0},
+        {"2026-03-15T00:00:00Z", "2026-04-14", 0},
+        {"2026-03-15T00:00:00Z", "2026-04-15", 1},
+        {"2026-03-15T00:00:00Z", "2026-03-14", -1},
+        {"2028-01-31T08:00:00Z", "2028-02-29", 1},
+        {"2026-03-31T08:00:00Z", "2027-03-31T00:00:00Z", 12},
+        {"2026-12-31T23:59:59Z", "2026-12-31", 0},
+    };
+    char *d = tu_tmpdir(), *p = tu_path(d, "h.conf");
+    tu_write(p, "[herald]\ndefault_region = US\n");
+    free(p);
+    p = tu_path(d, "c.csv");
+    FILE *f = fopen(p, "w");
+    fprintf(f, "id,renew\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        fprintf(f, "m%zu,%s\n", i, cases[i].date);
+    fclose(f);
+    free(p);
+    p = tu_path(d, "m.txt");
+    tu_write(p, "{{renew | months_until}}");
+    free(p);
+    TU_HERALD_OK(d, "init");
+    TU_HERALD_OK(d, "contacts", "import", "c.csv");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char expr[80], data[80], want[16];
+        struct tu_run r;
+        setenv("HERALD_NOW", cases[i].now, 1);
+        snprintf(expr, sizeof expr, "id = \"m%zu\" and months_until(renew) = %d", i,
+                 cases[i].months);
+        tu_herald(&r, d, NULL, "segment", "count", "--expr", expr, NULL);
+        if (r.status != 0 || atoll(r.out) != 1)
+            fail_msg("segment: [%s] at %s: %s%s", expr, cases[i].now, r.out, r.err);
+        tu_run_release(&r);
+        p = tu_path(d, "d.json");
+        snprintf(data, sizeof data, "{\"renew\": \"%s\"}", cases[i].date);
+        tu_write(p, data);
+        free(p);
+        tu_herald(&r, d, NULL, "template", "render", "m.txt", "--data", "d.json", "--escape",
+                  "none", NULL);
+        snprintf(want, sizeof want, "%d", cases[i].months);
+        if (r.status != 0 || strcmp(r.out, want) != 0)
+            fail_msg("template: %s at %s gave '%s', want %s %s", cases[i].date, cases[i].now, r.out,
+                     want, r.err);
+        tu_run_release(&r);
+    }
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    tu_rmdir(d);
+}
+
 /* ---- local_today ----------------------------------------------------------------------- */
 
 /* Zones with their offsets in late November (no daylight saving then in
@@ -1296,6 +1358,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_messages),
         cmocka_unit_test(test_behaviour_add_months),
         cmocka_unit_test(test_behaviour_calendar),
+        cmocka_unit_test(test_behaviour_months_table),
         cmocka_unit_test(test_behaviour_text),
         cmocka_unit_test(test_behaviour_local_today),
         cmocka_unit_test(test_behaviour_rfm),
