@@ -448,6 +448,8 @@ static void test_ops_send_migration(void **state)
                  "ALTER TABLE campaigns DROP COLUMN pause_reason;"
                  "ALTER TABLE consent DROP COLUMN message_id;"
                  "ALTER TABLE consent DROP COLUMN campaign_id;"
+                 "DROP INDEX events_contact_name_at; ALTER TABLE events DROP COLUMN props;"
+                 "CREATE INDEX events_contact ON events(contact_id);"
                  "UPDATE campaigns SET status = 'paused' WHERE name = 'b';"
                  "INSERT INTO meta VALUES ('paused:' || (SELECT id FROM campaigns WHERE name = "
                  "'b'), 'a note from before');"

@@ -165,7 +165,7 @@ static void test_segment_parse_errors(void **state)
         {"plan = \"a\" and", "segment 'x': 1:15: expected a condition, found the end"},
         {"plan ! \"a\"", "segment 'x': 1:6: unexpected '!'"},
         {"plan = \"a\\q\"", "segment 'x': 1:10: bad escape '\\q'"},
-        {"age not 5", "segment 'x': 1:9: expected 'in' or 'between' after 'not', found '5'"},
+        {"age not 5", "segment 'x': 1:9: expected 'in', 'iin' or 'between' after 'not', found '5'"},
         {"1abc.x = 1", "segment 'x': 1:1: '1abc' is not a duration"},
         {"a..b = 1", "segment 'x': 1:1: 'a..b' is not a field or attribute name"},
         {"plan = \"a\" or", "segment 'x': 1:14: expected a condition, found the end"},

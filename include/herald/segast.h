@@ -26,17 +26,41 @@ enum hd_seg_type {
     SEG_REACHABLE,   /* reachable(channel[, category]) */
     SEG_OPTED_IN,    /* opted_in(channel[, category]) */
     SEG_IN_SEGMENT,  /* in_segment("name") */
+    SEG_DID,         /* did("event"[, count OP i][, within D]): str, op, i, windowed, t */
+    SEG_MESSAGED,    /* received(["campaign"][, channel CH][, within D]), messaged(...): a
+                      * message went out; str (or NULL), channel (or -1), windowed, t */
+    SEG_CONVERTED,   /* converted("campaign", "event"[, within D]): str, path, i (seconds) */
+    SEG_BOUNCED,     /* an address of the contact suppressed for a permanent refusal */
+    SEG_COMPLAINED,  /* the contact's email suppressed for a complaint */
     /* values */
     SEG_FIELD, /* a built-in field or an attribute path */
     SEG_STRING,
     SEG_NUMBER,
     SEG_BOOL,
-    SEG_TIME,       /* a date or date-time literal, now, today, or arithmetic on them */
-    SEG_DURATION,   /* 30d */
-    SEG_DAYS_SINCE, /* days_since(kids[0]) */
-    SEG_DAYS_UNTIL, /* days_until(kids[0]) */
-    SEG_ARITH,      /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+    SEG_TIME,         /* a date or date-time literal, now, today, or arithmetic on them */
+    SEG_DURATION,     /* 30d */
+    SEG_DAYS_SINCE,   /* days_since(kids[0]) */
+    SEG_DAYS_UNTIL,   /* days_until(kids[0]) */
+    SEG_ARITH,        /* kids[0] (+|-) kids[1]: a time and a duration, folded when parsed */
+    SEG_EV_AGG,       /* count/sum/min/max/avg("event"[, "property"][, within D]): a number */
+    SEG_EV_TIME,      /* last/first("event"[, within D]): a date-time */
+    SEG_MONTHS_UNTIL, /* months_until(kids[0]) */
+    SEG_DATEPART,     /* year/month/day/weekday(kids[0]), in UTC: part */
+    SEG_ENDS_WITH,    /* kids[0] ends_with kids[1] */
+    SEG_MATCHES,      /* kids[0] matches kids[1]: a glob (* ? [...]), case-sensitive */
+    SEG_EMPTY,        /* kids[0] is empty: no elements, "" or missing; negated: is not empty */
+    SEG_LENGTH,       /* length(kids[0]): a list's elements, a text's characters */
+    SEG_LOCAL_TODAY,  /* the contact's own today (its zone's date, as midnight UTC), moved
+                       * by i calendar months then t seconds (whole days) */
 };
+
+/* SEG_DATEPART: weekday is 0 for Sunday to 6 for Saturday. */
+enum hd_seg_part { SEGP_YEAR, SEGP_MONTH, SEGP_DAY, SEGP_WEEKDAY };
+
+/* What SEG_EV_AGG and SEG_EV_TIME compute over a contact's events of one
+ * name (str) in the window: sum, min, max and avg of a numeric property
+ * (path), skipping events without it. */
+enum hd_seg_agg { SEGA_COUNT, SEGA_SUM, SEGA_MIN, SEGA_MAX, SEGA_AVG, SEGA_LAST, SEGA_FIRST };
 
 enum hd_seg_op { SEG_EQ, SEG_NE, SEG_LT, SEG_LE, SEG_GT, SEG_GE, SEG_ADD, SEG_SUB };
 
@@ -59,18 +83,25 @@ struct hd_seg_node {
     enum hd_seg_type type;
     int line, col;
     bool negated;      /* not in, not between, is null */
-    enum hd_seg_op op; /* SEG_CMP, SEG_ARITH */
+    bool nocase;       /* SEG_CMP (ieq), SEG_IN (iin): ASCII letters in either case */
+    enum hd_seg_op op; /* SEG_CMP, SEG_ARITH; SEG_DID: the count's comparison */
     enum hd_seg_field field;
-    char *path;              /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name */
-    char *str;               /* SEG_STRING */
-    double num;              /* SEG_NUMBER; SEG_DURATION: seconds */
-    bool is_int;             /* SEG_NUMBER: an integer literal, exactly i */
-    int64_t i;               /* SEG_NUMBER when is_int */
-    bool b;                  /* SEG_BOOL */
-    int64_t t;               /* SEG_TIME: seconds since the epoch */
-    bool date_only;          /* SEG_TIME: a calendar date (midnight UTC) */
+    char *path;     /* SEG_FIELD attributes: "address.city"; SEG_IN_SEGMENT: the name; SEG_EV_AGG:
+                     * the property */
+    char *str;      /* SEG_STRING; SEG_DID, SEG_EV_*: the event's name */
+    double num;     /* SEG_NUMBER; SEG_DURATION: seconds (0 with months) */
+    bool is_int;    /* SEG_NUMBER: an integer literal, exactly i */
+    int64_t i;      /* SEG_NUMBER when is_int; SEG_DID: the count op compares with; SEG_DURATION:
+                     * calendar months (mo, y) */
+    bool b;         /* SEG_BOOL */
+    int64_t t;      /* SEG_TIME: seconds since the epoch */
+    bool date_only; /* SEG_TIME: a calendar date (midnight UTC) */
     int channel, category;   /* SEG_REACHABLE, SEG_OPTED_IN; category -1 for any */
     enum hd_seg_vtype vtype; /* SEG_FIELD: the attribute's type, when known */
+    enum hd_seg_agg agg;     /* SEG_EV_AGG, SEG_EV_TIME */
+    enum hd_seg_part part;   /* SEG_DATEPART */
+    bool windowed;           /* SEG_DID, SEG_EV_*: only events at t (the window's start) or later,
+                              * and not after now */
     struct hd_seg_node **kids;
     size_t nkids;
 };
@@ -81,6 +112,8 @@ void hd_segast_free(struct hd_seg_node *n);
 /* A compact S-expression of the tree, for tests and debugging:
  * (and (>= (days_since last_active) 30) (in plan "gold" "silver")) */
 void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out);
+/* The name of an aggregate as the language writes it: "sum", "last". */
+const char *hd_segast_agg_name(enum hd_seg_agg agg);
 
 /* The one meaning of days_until (until true) and days_since of the instant t,
  * for segments (compiled into bounds by store/segments.c) and templates: on a
@@ -89,6 +122,16 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out);
  * date-time the whole days between now and t, rounded down:
  * days_since(x) = 7 means 7 to 8 days ago. */
 int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now);
+
+/* The one meaning of months_until(x) for the instant t: the most whole
+ * calendar months m such that today (midnight UTC) plus m months
+ * (hd_time_add_months) is not after t. From 31 January, 28 February is one
+ * month away; from 15 March, 14 April is none. */
+int64_t hd_segast_months_until(int64_t t, int64_t now);
+/* A part of the instant t, in UTC. */
+int64_t hd_segast_part(enum hd_seg_part part, int64_t t);
+/* The function's name of a date function node: "days_since", "month". */
+const char *hd_segast_fn_name(const struct hd_seg_node *n);
 
 /* The number model of attributes and rules: an integer (no fraction, no
  * exponent) that fits in 64 bits is exact; any other number is a decimal

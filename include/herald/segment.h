@@ -57,4 +57,18 @@ int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t
 int hd_seg_load_checked(struct hd_store *st, const char *name, const char *expr, int64_t now,
                         bool allow_unknown, struct hd_seg_node **out, struct hd_err *err);
 
+/* RFM layers (rfm.c): the eight classic layers of herald segment rfm. */
+#define HD_RFM_LAYERS 8
+struct hd_rfm_layer {
+    const char *segment; /* the segment's name: "rfm_important_value" */
+    const char *en, *zh; /* "important value", "重要价值客户" */
+    bool r, f, m;        /* high (above S/2) or low recency, frequency, monetary */
+};
+const struct hd_rfm_layer *hd_rfm_layer(int i);
+/* Scores the contacts (hd_store_rfm), defines or refreshes the eight layer
+ * segments and counts each into counts[]. */
+struct hd_rfm_opts;
+int hd_rfm_run(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
+               int64_t counts[HD_RFM_LAYERS], struct hd_err *err);
+
 #endif

@@ -586,11 +586,27 @@ struct hd_event {
     int64_t at; /* seconds */
     double value;
     bool has_value;
+    const char *props; /* a JSON object of properties, or NULL */
 };
 enum hd_event_result { HD_EVENT_ADDED, HD_EVENT_DUPLICATE, HD_EVENT_UNKNOWN_CONTACT };
 /* Adds one event (call inside a transaction); *result says what happened. */
 int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *result,
                        struct hd_err *err);
+
+/* ---- RFM scores (rfm.c) ----------------------------------------------------------- */
+
+struct hd_rfm_opts {
+    const char *event; /* the events scored: "purchase" */
+    const char *value; /* the numeric property summed for monetary: "amount" */
+    int64_t window;    /* seconds back from now */
+    int64_t now;
+    int scores; /* S: scores run from 1 to S */
+};
+/* Scores each contact with events of o->event in the window into its
+ * attributes rfm_r, rfm_f, rfm_m and rfm_at, and takes them off every other
+ * contact, in one transaction; *scored: contacts scored. */
+int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
+                 struct hd_err *err);
 
 /* ---- retention -------------------------------------------------------------------- */
 

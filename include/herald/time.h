@@ -9,6 +9,8 @@
 
 #include "herald/err.h"
 
+struct hd_buf;
+
 /* The clock. fixed_ms < 0 means the real clock; otherwise time stands still
  * at fixed_ms (tests, and HERALD_NOW for reproducible runs). */
 struct hd_clock {
@@ -44,6 +46,11 @@ void hd_time_format_date(int64_t t, char *buf, unsigned size);
 int64_t hd_time_days_from_civil(int64_t y, unsigned m, unsigned d);
 void hd_time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 bool hd_time_valid_date(int64_t y, unsigned m, unsigned d);
+/* t moved by a number of calendar months (negative: back), its time of
+ * day kept; a day the month has not becomes the month's last: 31 March
+ * minus one month is 28 (or 29) February, 29 February plus a year 28
+ * February. */
+int64_t hd_time_add_months(int64_t t, int64_t months);
 
 /* True when name is an IANA time-zone id known to ICU's zone data
  * ("Europe/Paris", "UTC"); abbreviations and custom offsets are refused.
@@ -56,6 +63,12 @@ bool hd_time_zone_valid(const char *name);
  * the zones it likely means ("CST: America/Chicago or Asia/Shanghai?"),
  * else an example. A static string. */
 const char *hd_time_zone_hint(const char *name);
+
+/* The zones where the local date at t is not the UTC date: the IANA ids
+ * (those hd_time_zone_valid takes) a day behind and a day ahead, each
+ * appended to its buffer as a JSON array of strings. No zone is further
+ * than a day from UTC. */
+void hd_time_zones_off_day(int64_t t, struct hd_buf *behind, struct hd_buf *ahead);
 
 /* Wall-clock time in a zone. */
 struct hd_civil {

@@ -63,7 +63,8 @@ struct token {
     int64_t i;
     int64_t t;
     bool date_only;
-    char *str; /* TK_STRING (unescaped), TK_IDENT */
+    int64_t months; /* TK_DURATION in calendar months (mo, y), num then 0 */
+    char *str;      /* TK_STRING (unescaped), TK_IDENT */
 };
 
 struct parser {
@@ -241,6 +242,25 @@ static void set_number(struct token *t, const char *buf, bool decimal)
     t->num = t->is_int ? (double)v : hd_segast_decimal(strtod(buf, NULL));
 }
 
+/* Calendar units: 3mo, 1y (a month is not a number of seconds). buf is
+ * the whole duration, unit its letters; end: where it ends in the source.
+ * 1 with a duration token, 0 when the unit is not a calendar one, or the
+ * error. */
+static int lex_months(struct parser *p, const char *buf, const char *unit, size_t ulen, size_t end)
+{
+    if (!(ulen == 2 && strncasecmp(unit, "mo", 2) == 0) &&
+        !(ulen == 1 && tolower((unsigned char)*unit) == 'y'))
+        return 0;
+    errno = 0;
+    long long v = strtoll(buf, NULL, 10);
+    if (errno || v <= 0 || v > 12000)
+        return FAIL_TOK(p, "'%s' is not a duration (1 to 12000 months, or 1000y)", buf);
+    p->tok.type = TK_DURATION;
+    p->tok.months = ulen == 1 ? v * 12 : v;
+    p->tok.end = end;
+    return 1;
+}
+
 /* A number, a duration (30d) or a date (2026-01-31[T...]). */
 static int lex_number(struct parser *p)
 {
@@ -297,6 +317,9 @@ static int lex_number(struct parser *p)
         memcpy(buf, s + i, u - i);
         buf[u - i] = '\0';
         int64_t secs;
+        int months = lex_months(p, buf, s + e, u - e, u);
+        if (months != 0)
+            return months < 0 ? months : 0;
         if (hd_units_duration(buf, &secs, NULL) < 0)
             return FAIL_TOK(p, "'%s' is not a duration (write 30d, 12h, 90s, 15m or 2w)", buf);
         p->tok.type = TK_DURATION;
@@ -414,9 +437,9 @@ static bool is_kw(const struct token *t, const char *kw)
     return t->type == TK_IDENT && strcasecmp(t->str, kw) == 0;
 }
 
-static const char *const keywords[] = {"and",         "or",     "not", "in",   "contains",
-                                       "starts_with", "exists", "is",  "null", "between",
-                                       "true",        "false",  "now", "today"};
+static const char *const keywords[] = {
+    "and",     "or",   "not",   "in",  "contains", "starts_with", "exists", "is",        "null",
+    "between", "true", "false", "now", "today",    "ieq",         "iin",    "ends_with", "matches"};
 
 static bool is_keyword(const struct token *t)
 {
@@ -446,6 +469,7 @@ static void describe(const struct parser *p, char *buf, size_t size)
 /* ---- parser ----------------------------------------------------------------------- */
 
 static struct hd_seg_node *parse_expr(struct parser *p);
+static struct hd_seg_node *parse_value(struct parser *p);
 
 static const char *const op_text[] = {"=", "!=", "<", "<=", ">", ">=", "+", "-"};
 
@@ -523,6 +547,7 @@ static struct hd_seg_node *parse_literal(struct parser *p)
     case TK_DURATION:
         n = node_at(SEG_DURATION, t);
         n->num = t->num;
+        n->i = t->months;
         break;
     case TK_DATE:
         n = node_at(SEG_TIME, t);
@@ -571,39 +596,378 @@ static struct hd_seg_node *parse_constant(struct parser *p)
     return n;
 }
 
-/* days_since(field) or days_until(field). */
-static struct hd_seg_node *parse_days(struct parser *p)
+/* The ')' that closes a call's arguments, and past it. */
+static int close_paren(struct parser *p)
 {
     char what[64];
+    if (p->tok.type != TK_RP) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected ')', found %s", what);
+    }
+    next(p);
+    return 0;
+}
+
+/* ---- events: did(), count() ... last() ------------------------------------------------ */
+
+/* True when the current token is the identifier name followed by '(': a
+ * call, so an attribute may still be called "last" or "count". */
+static bool is_call(const struct parser *p, const char *name)
+{
+    if (!is_kw(&p->tok, name))
+        return false;
+    size_t i = p->tok.end;
+    while (isspace((unsigned char)p->src[i]))
+        i++;
+    return p->src[i] == '(';
+}
+
+/* Which aggregate (enum hd_seg_agg) the current token calls, or -1. */
+static int agg_call(const struct parser *p)
+{
+    for (int a = SEGA_COUNT; a <= SEGA_FIRST; a++)
+        if (is_call(p, hd_segast_agg_name((enum hd_seg_agg)a)))
+            return a;
+    return -1;
+}
+
+/* "within D" (the current token is "within"): events from now - D on. */
+static int parse_within(struct parser *p, struct hd_seg_node *n)
+{
+    next(p);
+    if (p->tok.type != TK_DURATION)
+        return FAIL_TOK(p, "expected a duration after 'within' (within 30d)");
+    n->windowed = true;
+    n->t = hd_time_add_months(p->opts->now - (int64_t)p->tok.num, -p->tok.months);
+    next(p);
+    return 0;
+}
+
+/* "count OP N" in did() (the current token is "count"). */
+static int parse_did_count(struct parser *p, struct hd_seg_node *n)
+{
+    next(p);
+    if (p->tok.type != TK_OP)
+        return FAIL_TOK(p, "expected a comparison after 'count' (count >= 3)");
+    n->op = p->tok.op;
+    next(p);
+    if (p->tok.type != TK_NUMBER || !p->tok.is_int || p->tok.i < 0 || p->tok.i > 1000000000)
+        return FAIL_TOK(p, "the count is compared with a whole number (count >= 3)");
+    n->i = p->tok.i;
+    next(p);
+    return 0;
+}
+
+/* A string argument that is a name: the event's (any text) or a
+ * property's (a path as attributes have), moved into *dst. */
+static int parse_name_arg(struct parser *p, char **dst, bool property)
+{
+    char what[64];
+    describe(p, what, sizeof what);
+    if (p->tok.type != TK_STRING || !*p->tok.str)
+        return FAIL_TOK(p, "expected %s name in double quotes, found %s",
+                        property ? "a property" : "an event", what);
+    static const char word[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.";
+    const char *s = p->tok.str;
+    if (property && (!valid_path(s) || strspn(s, word) != strlen(s) || strlen(s) > 200))
+        return FAIL_TOK(p, "'%s' is not a property name (letters, digits and '_')", p->tok.str);
+    *dst = p->tok.str;
+    p->tok.str = NULL;
+    next(p);
+    return 0;
+}
+
+/* fn("event"[, "property"][, count OP N][, within D]), from the name on;
+ * prop: the property is required; count: did()'s count is allowed. */
+static int parse_event_args(struct parser *p, struct hd_seg_node *n, bool prop, bool count)
+{
+    const char *fn = n->type == SEG_DID ? "did" : hd_segast_agg_name(n->agg);
+    char what[64];
+    next(p);
+    if (p->tok.type != TK_LP)
+        return FAIL_TOK(p, "%s needs an event name in parentheses: %s(\"purchase\")", fn, fn);
+    next(p);
+    if (parse_name_arg(p, &n->str, false) < 0)
+        return p->rc;
+    if (prop && p->tok.type != TK_COMMA)
+        return FAIL_TOK(p, "%s needs a property after the event: %s(\"purchase\", \"amount\")", fn,
+                        fn);
+    if (prop && (next(p) < 0 || parse_name_arg(p, &n->path, true) < 0))
+        return p->rc;
+    bool counted = false;
+    while (p->tok.type == TK_COMMA) {
+        next(p);
+        if (is_kw(&p->tok, "within") && !n->windowed) {
+            if (parse_within(p, n) < 0)
+                return p->rc;
+        } else if (count && is_kw(&p->tok, "count") && !counted) {
+            counted = true;
+            if (parse_did_count(p, n) < 0)
+                return p->rc;
+        } else {
+            describe(p, what, sizeof what);
+            return FAIL_TOK(p, "expected %s, found %s",
+                            count ? "'count OP N' or 'within D'" : "'within D'", what);
+        }
+    }
+    return close_paren(p);
+}
+
+/* did("event"[, count OP N][, within D]): by default count >= 1. */
+static struct hd_seg_node *parse_did(struct parser *p)
+{
+    struct hd_seg_node *n = node_at(SEG_DID, &p->tok);
+    n->op = SEG_GE;
+    n->i = 1;
+    if (parse_event_args(p, n, false, true) < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* count, sum, min, max, avg (numbers) or last, first (dates) of events. */
+static struct hd_seg_node *parse_event_value(struct parser *p, enum hd_seg_agg agg)
+{
+    bool time = agg == SEGA_LAST || agg == SEGA_FIRST;
+    struct hd_seg_node *n = node_at(time ? SEG_EV_TIME : SEG_EV_AGG, &p->tok);
+    n->agg = agg;
+    if (parse_event_args(p, n, !time && agg != SEGA_COUNT, false) < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* ---- messages: received(), messaged, converted(), bounced, complained ---------------- */
+
+/* True when the current token is the word name standing alone as a
+ * condition: followed by the end, ')', "and" or "or". So "bounced = true"
+ * still compares an attribute called bounced. */
+static bool is_bare(const struct parser *p, const char *name)
+{
+    if (!is_kw(&p->tok, name))
+        return false;
+    const char *s = p->src + p->tok.end;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s || *s == ')')
+        return true;
+    size_t n = 0;
+    while (ident_char(s[n]))
+        n++;
+    return (n == 3 && strncasecmp(s, "and", 3) == 0) || (n == 2 && strncasecmp(s, "or", 2) == 0);
+}
+
+/* "channel CH" (the current token is "channel"): a name or a string. */
+static int parse_msg_channel(struct parser *p, struct hd_seg_node *n)
+{
+    char what[64];
+    next(p);
+    if ((p->tok.type != TK_IDENT && p->tok.type != TK_STRING) ||
+        (n->channel = hd_channel_parse(p->tok.str)) < 0) {
+        describe(p, what, sizeof what);
+        return FAIL_TOK(p, "expected a channel (email, sms or push) after 'channel', found %s",
+                        what);
+    }
+    next(p);
+    return 0;
+}
+
+/* received(["campaign"][, channel CH][, within D]) or messaged(...), from
+ * the "(" on; any order after the campaign. */
+static int parse_msg_args(struct parser *p, struct hd_seg_node *n, const char *fn)
+{
+    char what[64];
+    next(p);
+    bool first = true;
+    while (p->tok.type != TK_RP) {
+        if (!first && p->tok.type != TK_COMMA)
+            break;
+        if (!first)
+            next(p);
+        if (first && p->tok.type == TK_STRING && strcmp(fn, "received") == 0) {
+            if (parse_name_arg(p, &n->str, false) < 0)
+                return p->rc;
+        } else if (is_kw(&p->tok, "within") && !n->windowed) {
+            if (parse_within(p, n) < 0)
+                return p->rc;
+        } else if (is_kw(&p->tok, "channel") && n->channel < 0) {
+            if (parse_msg_channel(p, n) < 0)
+                return p->rc;
+        } else {
+            describe(p, what, sizeof what);
+            return FAIL_TOK(p, "expected %s'channel CH' or 'within D' in %s(), found %s",
+                            first && strcmp(fn, "received") == 0 ? "a campaign's name, " : "", fn,
+                            what);
+        }
+        first = false;
+    }
+    return close_paren(p);
+}
+
+/* converted("campaign", "event"[, within D]), from the "(" on: by default
+ * within 7 days of the run, as stats --goal counts. */
+static int parse_converted(struct parser *p, struct hd_seg_node *n)
+{
+    next(p);
+    if (parse_name_arg(p, &n->str, false) < 0)
+        return p->rc;
+    if (p->tok.type != TK_COMMA)
+        return FAIL_TOK(p, "converted needs a campaign and an event: converted(\"recall\", "
+                           "\"purchase\")");
+    next(p);
+    if (parse_name_arg(p, &n->path, false) < 0)
+        return p->rc;
+    n->i = 7 * 86400;
+    if (p->tok.type == TK_COMMA) {
+        next(p);
+        if (!is_kw(&p->tok, "within"))
+            return FAIL_TOK(p, "expected 'within D' in converted()");
+        next(p);
+        if (p->tok.type != TK_DURATION || p->tok.num <= 0)
+            return FAIL_TOK(p, "expected a duration after 'within' (within 7d)");
+        n->i = (int64_t)p->tok.num;
+        next(p);
+    }
+    return close_paren(p);
+}
+
+/* A predicate on the messages herald sent, or NULL with p->rc unset when
+ * the current token starts none. */
+static struct hd_seg_node *parse_message(struct parser *p)
+{
+    struct hd_seg_node *n = NULL;
+    bool neg = is_bare(p, "never_messaged");
+    if (is_call(p, "opened") || is_bare(p, "opened")) {
+        FAIL_TOK(p, "opened needs receipts, which herald does not record yet");
+        return NULL;
+    }
+    if (is_bare(p, "bounced") || is_bare(p, "complained")) {
+        n = node_at(is_kw(&p->tok, "bounced") ? SEG_BOUNCED : SEG_COMPLAINED, &p->tok);
+        next(p);
+        return n;
+    }
+    if (is_call(p, "converted")) {
+        n = node_at(SEG_CONVERTED, &p->tok);
+        next(p);
+        if (parse_converted(p, n) < 0)
+            goto fail;
+        return n;
+    }
+    if (!neg && !is_call(p, "received") && !is_call(p, "messaged") && !is_bare(p, "messaged"))
+        return NULL;
+    n = node_at(SEG_MESSAGED, &p->tok);
+    n->channel = -1;
+    const char *fn = is_kw(&p->tok, "received") ? "received" : "messaged";
+    next(p);
+    if (!neg && p->tok.type == TK_LP && parse_msg_args(p, n, fn) < 0)
+        goto fail;
+    if (neg) {
+        struct hd_seg_node *k = node_at(SEG_NOT, &p->tok);
+        hd_segast_add(k, n);
+        n = k;
+    }
+    return n;
+fail:
+    hd_segast_free(n);
+    return NULL;
+}
+
+/* The functions of a date: days_since, days_until and months_until take
+ * a field or last()/first(); year, month, day and weekday also a constant
+ * (now, today, a date, arithmetic on them), folded into a number. */
+static const struct {
+    const char *name;
+    enum hd_seg_type type;
+    enum hd_seg_part part;
+} date_fns[] = {{"days_since", SEG_DAYS_SINCE, 0},      {"days_until", SEG_DAYS_UNTIL, 0},
+                {"months_until", SEG_MONTHS_UNTIL, 0},  {"year", SEG_DATEPART, SEGP_YEAR},
+                {"month", SEG_DATEPART, SEGP_MONTH},    {"day", SEG_DATEPART, SEGP_DAY},
+                {"weekday", SEG_DATEPART, SEGP_WEEKDAY}};
+
+/* Which date function the current token calls, or -1. */
+static int date_call(const struct parser *p)
+{
+    for (size_t i = 0; i < sizeof date_fns / sizeof date_fns[0]; i++)
+        if (is_call(p, date_fns[i].name) ||
+            (i < 2 && is_kw(&p->tok, date_fns[i].name))) /* days_since without '(' is an error */
+            return (int)i;
+    return -1;
+}
+
+/* The argument of a date function, at the token after '('. */
+static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
+{
+    char what[64];
+    int agg = agg_call(p);
+    if (agg >= 0)
+        return parse_event_value(p, (enum hd_seg_agg)agg);
+    if (constant && (p->tok.type == TK_DATE || is_kw(&p->tok, "now") || is_kw(&p->tok, "today") ||
+                     is_kw(&p->tok, "local_today")))
+        return parse_value(p);
+    if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
+        describe(p, what, sizeof what);
+        FAIL_TOK(p, "expected a field name or last()/first(), found %s", what);
+        return NULL;
+    }
+    return parse_field(p);
+}
+
+static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
+{
     struct token f = p->tok;
     f.str = NULL;
-    bool since = strcasecmp(p->tok.str, "days_since") == 0;
+    const char *fn = date_fns[which].name;
     next(p);
     if (p->tok.type != TK_LP) {
-        fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)",
-                since ? "days_since" : "days_until", since ? "days_since" : "days_until");
+        fail_at(p, f.line, f.col, "%s needs a field in parentheses: %s(last_active)", fn, fn);
         return NULL;
     }
     next(p);
+    struct hd_seg_node *n = node_at(date_fns[which].type, &f);
+    n->part = date_fns[which].part;
+    struct hd_seg_node *arg = parse_date_arg(p, n->type == SEG_DATEPART);
+    if (!arg) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    hd_segast_add(n, arg);
+    if (close_paren(p) < 0) {
+        hd_segast_free(n);
+        return NULL;
+    }
+    if (arg->type == SEG_TIME) { /* month(today): a number */
+        n->type = SEG_NUMBER;
+        n->is_int = true;
+        n->i = hd_segast_part(n->part, arg->t);
+        n->num = (double)n->i;
+        n->nkids = 0;
+        hd_segast_free(arg);
+    }
+    return n;
+}
+
+/* length(field). */
+static struct hd_seg_node *parse_length(struct parser *p)
+{
+    char what[64];
+    struct hd_seg_node *n = node_at(SEG_LENGTH, &p->tok);
+    next(p);
+    next(p); /* the '(' is_call saw */
     if (p->tok.type != TK_IDENT || is_keyword(&p->tok)) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a field name, found %s", what);
-        return NULL;
-    }
-    struct hd_seg_node *n = node_at(since ? SEG_DAYS_SINCE : SEG_DAYS_UNTIL, &f);
-    struct hd_seg_node *field = parse_field(p);
-    if (!field) {
         hd_segast_free(n);
         return NULL;
     }
-    hd_segast_add(n, field);
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected ')', found %s", what);
+    struct hd_seg_node *f = parse_field(p);
+    if (f)
+        hd_segast_add(n, f);
+    if (!f || close_paren(p) < 0) {
         hd_segast_free(n);
         return NULL;
     }
-    next(p);
     return n;
 }
 
@@ -617,8 +981,19 @@ static struct hd_seg_node *parse_term(struct parser *p)
         return parse_literal(p);
     if (is_kw(t, "true") || is_kw(t, "false") || is_kw(t, "now") || is_kw(t, "today"))
         return parse_constant(p);
-    if (strcasecmp(t->str, "days_since") == 0 || strcasecmp(t->str, "days_until") == 0)
-        return parse_days(p);
+    if (is_kw(t, "local_today")) {
+        struct hd_seg_node *n = node_at(SEG_LOCAL_TODAY, t);
+        next(p);
+        return n;
+    }
+    int fn = date_call(p);
+    if (fn >= 0)
+        return parse_date_fn(p, fn);
+    if (is_call(p, "length"))
+        return parse_length(p);
+    int agg = agg_call(p);
+    if (agg >= 0)
+        return parse_event_value(p, (enum hd_seg_agg)agg);
     if (is_keyword(t)) {
         describe(p, what, sizeof what);
         FAIL_TOK(p, "expected a value, found the keyword %s", what);
@@ -645,6 +1020,13 @@ static struct hd_seg_node *parse_value(struct parser *p)
             hd_segast_free(a);
             return NULL;
         }
+        if (a->type == SEG_LOCAL_TODAY && b->type == SEG_DURATION && (int64_t)b->num % 86400 == 0) {
+            /* months first, then days: kept, as the day is the contact's */
+            a->i += op.type == TK_PLUS ? b->i : -b->i;
+            a->t += op.type == TK_PLUS ? (int64_t)b->num : -(int64_t)b->num;
+            hd_segast_free(b);
+            continue;
+        }
         if (a->type != SEG_TIME || b->type != SEG_DURATION) {
             fail_at(p, op.line, op.col,
                     "arithmetic is for dates: a date or now/today plus or minus a duration "
@@ -654,6 +1036,8 @@ static struct hd_seg_node *parse_value(struct parser *p)
             return NULL;
         }
         int64_t d = (int64_t)b->num;
+        if (b->i)
+            a->t = hd_time_add_months(a->t, op.type == TK_PLUS ? b->i : -b->i);
         a->t += op.type == TK_PLUS ? d : -d;
         if (d % 86400)
             a->date_only = false;
@@ -682,12 +1066,7 @@ static int parse_channel_args(struct parser *p, struct hd_seg_node *n, const cha
         }
         next(p);
     }
-    if (p->tok.type != TK_RP) {
-        describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected ')', found %s", what);
-    }
-    next(p);
-    return 0;
+    return close_paren(p);
 }
 
 /* in_segment("name"). */
@@ -812,17 +1191,20 @@ static struct hd_seg_node *parse_between(struct parser *p, struct hd_seg_node *v
     return add_value(p, n) ? n : NULL;
 }
 
-/* v contains value, or v starts_with value. */
+/* v contains, starts_with, ends_with or matches a value. */
 static struct hd_seg_node *parse_contains(struct parser *p, struct hd_seg_node *v)
 {
-    struct hd_seg_node *n =
-        node_at(is_kw(&p->tok, "contains") ? SEG_CONTAINS : SEG_STARTS_WITH, &p->tok);
+    enum hd_seg_type type = is_kw(&p->tok, "contains")    ? SEG_CONTAINS
+                            : is_kw(&p->tok, "ends_with") ? SEG_ENDS_WITH
+                            : is_kw(&p->tok, "matches")   ? SEG_MATCHES
+                                                          : SEG_STARTS_WITH;
+    struct hd_seg_node *n = node_at(type, &p->tok);
     hd_segast_add(n, v);
     next(p);
     return add_value(p, n) ? n : NULL;
 }
 
-/* v is [not] null: "is null" is "not exists". */
+/* v is [not] null ("is null" is "not exists"), or v is [not] empty. */
 static struct hd_seg_node *parse_is_null(struct parser *p, struct hd_seg_node *v)
 {
     char what[64];
@@ -832,9 +1214,15 @@ static struct hd_seg_node *parse_is_null(struct parser *p, struct hd_seg_node *v
     bool isnot = is_kw(&p->tok, "not");
     if (isnot)
         next(p);
+    if (is_kw(&p->tok, "empty")) { /* is [not] empty */
+        n->type = SEG_EMPTY;
+        n->negated = isnot;
+        next(p);
+        return n;
+    }
     if (!is_kw(&p->tok, "null")) {
         describe(p, what, sizeof what);
-        FAIL_TOK(p, "expected 'null' after 'is', found %s", what);
+        FAIL_TOK(p, "expected 'null' or 'empty' after 'is', found %s", what);
         hd_segast_free(n);
         return NULL;
     }
@@ -853,21 +1241,35 @@ static struct hd_seg_node *parse_condition(struct parser *p, struct hd_seg_node 
     bool neg = false;
     if (p->tok.type == TK_OP)
         return parse_compare(p, v);
+    if (is_kw(&p->tok, "ieq")) {
+        p->tok.type = TK_OP;
+        p->tok.op = SEG_EQ;
+        struct hd_seg_node *n = parse_compare(p, v);
+        if (n)
+            n->nocase = true;
+        return n;
+    }
     if (is_kw(&p->tok, "not")) {
         neg = true;
         next(p);
-        if (!is_kw(&p->tok, "in") && !is_kw(&p->tok, "between")) {
+        if (!is_kw(&p->tok, "in") && !is_kw(&p->tok, "iin") && !is_kw(&p->tok, "between")) {
             describe(p, what, sizeof what);
-            FAIL_TOK(p, "expected 'in' or 'between' after 'not', found %s", what);
+            FAIL_TOK(p, "expected 'in', 'iin' or 'between' after 'not', found %s", what);
             hd_segast_free(v);
             return NULL;
         }
     }
-    if (is_kw(&p->tok, "in"))
-        return parse_in_list(p, v, neg);
+    if (is_kw(&p->tok, "in") || is_kw(&p->tok, "iin")) {
+        bool nocase = is_kw(&p->tok, "iin");
+        struct hd_seg_node *n = parse_in_list(p, v, neg);
+        if (n)
+            n->nocase = nocase;
+        return n;
+    }
     if (is_kw(&p->tok, "between"))
         return parse_between(p, v, neg);
-    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with"))
+    if (is_kw(&p->tok, "contains") || is_kw(&p->tok, "starts_with") ||
+        is_kw(&p->tok, "ends_with") || is_kw(&p->tok, "matches"))
         return parse_contains(p, v);
     if (is_kw(&p->tok, "exists")) {
         struct hd_seg_node *n = node_at(SEG_EXISTS, &p->tok);
@@ -907,6 +1309,11 @@ static struct hd_seg_node *parse_predicate(struct parser *p)
     }
     if (t->type == TK_IDENT && strcasecmp(t->str, "in_segment") == 0)
         return parse_in_segment(p);
+    if (is_call(p, "did"))
+        return parse_did(p);
+    struct hd_seg_node *m = parse_message(p);
+    if (m || p->rc < 0)
+        return m;
     struct token start = *t;
     start.str = NULL;
     struct hd_seg_node *v = parse_value(p);
@@ -1017,10 +1424,17 @@ static enum hd_seg_vtype value_type(const struct hd_seg_node *n)
     case SEG_NUMBER:
     case SEG_DAYS_SINCE:
     case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
+    case SEG_LENGTH:
+    case SEG_EV_AGG:
         return SEGV_NUMBER;
+    case SEG_EV_TIME:
+        return SEGV_DATE;
     case SEG_BOOL:
         return SEGV_BOOL;
     case SEG_TIME:
+    case SEG_LOCAL_TODAY:
         return SEGV_DATE;
     case SEG_FIELD:
         return n->vtype;
@@ -1037,6 +1451,30 @@ static const char *field_label(const struct hd_seg_node *f, char *buf, size_t si
     return buf;
 }
 
+/* How a value that a comparison starts with reads in a message: plan,
+ * days_since(last_active), sum("purchase", "amount"). */
+static const char *subject_label(const struct hd_seg_node *n, char *buf, size_t size)
+{
+    char inner[200];
+    switch (n->type) {
+    case SEG_DAYS_SINCE:
+    case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
+    case SEG_LENGTH:
+        snprintf(buf, size, "%s(%s)", hd_segast_fn_name(n),
+                 subject_label(n->kids[0], inner, sizeof inner));
+        return buf;
+    case SEG_EV_AGG:
+    case SEG_EV_TIME:
+        snprintf(buf, size, "%s(\"%s\"%s%s%s)", hd_segast_agg_name(n->agg), n->str,
+                 n->path ? ", \"" : "", n->path ? n->path : "", n->path ? "\"" : "");
+        return buf;
+    default:
+        return field_label(n, buf, size);
+    }
+}
+
 /* A quoted ISO date where a date is expected becomes a date. */
 static void coerce_date(struct hd_seg_node *v)
 {
@@ -1051,11 +1489,25 @@ static void coerce_date(struct hd_seg_node *v)
     }
 }
 
+static bool is_subject(const struct hd_seg_node *n)
+{
+    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL ||
+           n->type == SEG_MONTHS_UNTIL || n->type == SEG_DATEPART || n->type == SEG_EV_AGG ||
+           n->type == SEG_EV_TIME || n->type == SEG_LENGTH;
+}
+
+/* local_today, or a part of it: a value per contact. */
+static bool is_local(const struct hd_seg_node *n)
+{
+    return n->type == SEG_LOCAL_TODAY ||
+           (n->type == SEG_DATEPART && n->kids[0]->type == SEG_LOCAL_TODAY);
+}
+
 static int check_literal(struct parser *p, const struct hd_seg_node *field, struct hd_seg_node *lit)
 {
     char name[256];
     enum hd_seg_vtype ft = value_type(field);
-    if (lit->type == SEG_FIELD || lit->type == SEG_DAYS_SINCE || lit->type == SEG_DAYS_UNTIL)
+    if (is_subject(lit) && !is_local(lit))
         return fail_at(p, lit->line, lit->col,
                        "compare a field with a value, not with another field");
     if (lit->type == SEG_DURATION)
@@ -1067,22 +1519,12 @@ static int check_literal(struct parser *p, const struct hd_seg_node *field, stru
     enum hd_seg_vtype lt = value_type(lit);
     if (ft == SEGV_ANY || ft == lt)
         return 0;
-    if (field->type == SEG_FIELD)
-        field_label(field, name, sizeof name);
-    else
-        snprintf(name, sizeof name, "%s(%s)",
-                 field->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
-                 field_label(field->kids[0], (char[200]){0}, 200));
+    subject_label(field, name, sizeof name);
     if (ft == SEGV_ARRAY)
         return fail_at(p, lit->line, lit->col,
                        "'%s' is a list: test it with contains (%s contains \"x\")", name, name);
     return fail_at(p, lit->line, lit->col, "'%s' is %s; it cannot be compared with %s", name,
                    vtype_name(ft), vtype_name(lt));
-}
-
-static bool is_subject(const struct hd_seg_node *n)
-{
-    return n->type == SEG_FIELD || n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL;
 }
 
 /* Edit distance of a and b (at most 64 bytes each counted), for suggestions. */
@@ -1152,6 +1594,97 @@ static int check_known(struct parser *p, const struct hd_seg_node *f)
     return p->rc;
 }
 
+static bool day_count_node(const struct hd_seg_node *n)
+{
+    return n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL || n->type == SEG_MONTHS_UNTIL;
+}
+
+/* ieq and iin compare text: a string field (or untyped) with strings. */
+static int check_nocase(struct parser *p, const struct hd_seg_node *n)
+{
+    char name[256];
+    const struct hd_seg_node *f = n->kids[0];
+    enum hd_seg_vtype t = value_type(f);
+    const char *op = n->type == SEG_CMP ? "ieq" : "iin";
+    if (f->type != SEG_FIELD || (t != SEGV_ANY && t != SEGV_STRING))
+        return fail_at(p, f->line, f->col, "'%s' is %s; %s compares strings",
+                       subject_label(f, name, sizeof name), vtype_name(t), op);
+    for (size_t i = 1; i < n->nkids; i++)
+        if (n->kids[i]->type != SEG_STRING)
+            return fail_at(p, n->kids[i]->line, n->kids[i]->col, "%s needs strings on its right",
+                           op);
+    return 0;
+}
+
+/* A comparison, in, between: a subject on the left, values of its type on
+ * the right; local_today only in a plain comparison with a field. */
+static int check_comparison(struct parser *p, struct hd_seg_node *n)
+{
+    struct hd_seg_node *subject = n->kids[0];
+    bool local = false;
+    for (size_t i = 1; i < n->nkids; i++)
+        local |= is_local(n->kids[i]);
+    if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
+        return fail_at(p, n->line, n->col,
+                       "local_today is compared with a field by =, !=, <, <=, > or >= "
+                       "(birthday = local_today, month(x) = month(local_today))");
+    if (!is_subject(subject))
+        return fail_at(p, subject->line, subject->col,
+                       "a comparison starts with a field (plan = \"gold\"), not a value");
+    for (size_t i = 1; i < n->nkids; i++)
+        if (check_literal(p, subject, n->kids[i]) < 0)
+            return p->rc;
+    if (n->type == SEG_CMP && value_type(subject) == SEGV_BOOL && n->op != SEG_EQ &&
+        n->op != SEG_NE)
+        return fail_at(p, n->line, n->col, "a boolean can only be tested with = or !=");
+    if (n->nocase)
+        return check_nocase(p, n);
+    return 0;
+}
+
+/* length(), is empty, contains, starts_with, ends_with, matches: a field of
+ * a type they work on, and a string (contains: or a number) on the right. */
+static int check_text(struct parser *p, struct hd_seg_node *n)
+{
+    char name[256];
+    switch (n->type) {
+    case SEG_LENGTH:
+    case SEG_EMPTY: {
+        struct hd_seg_node *f = n->kids[0];
+        enum hd_seg_vtype t = value_type(f);
+        const char *what = n->type == SEG_LENGTH ? "length()" : "is empty";
+        if (f->type != SEG_FIELD)
+            return fail_at(p, f->line, f->col, "%s tests a field", what);
+        if (t == SEGV_ANY || t == SEGV_STRING || t == SEGV_ARRAY)
+            return 0;
+        return fail_at(p, f->line, f->col, "'%s' is %s; %s works on lists and strings",
+                       field_label(f, name, sizeof name), vtype_name(t), what);
+    }
+    case SEG_CONTAINS:
+    case SEG_STARTS_WITH:
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES: {
+        struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
+        const char *op = n->type == SEG_CONTAINS      ? "contains"
+                         : n->type == SEG_STARTS_WITH ? "starts_with"
+                         : n->type == SEG_ENDS_WITH   ? "ends_with"
+                                                      : "matches";
+        if (f->type != SEG_FIELD)
+            return fail_at(p, f->line, f->col, "%s needs a field on its left", op);
+        enum hd_seg_vtype t = value_type(f);
+        if (v->type != SEG_STRING && !(n->type == SEG_CONTAINS && v->type == SEG_NUMBER))
+            return fail_at(p, v->line, v->col, "%s needs a string on its right", op);
+        if (t == SEGV_ANY || t == SEGV_STRING || (t == SEGV_ARRAY && n->type == SEG_CONTAINS))
+            return 0;
+        return fail_at(p, f->line, f->col, "'%s' is %s; %s works on %s",
+                       field_label(f, name, sizeof name), vtype_name(t), op,
+                       n->type == SEG_CONTAINS ? "strings and lists" : "strings");
+    }
+    default:
+        return 0;
+    }
+}
+
 static int type_check(struct parser *p, struct hd_seg_node *n)
 {
     char name[256];
@@ -1171,44 +1704,27 @@ static int type_check(struct parser *p, struct hd_seg_node *n)
             return p->rc;
     switch (n->type) {
     case SEG_DAYS_SINCE:
-    case SEG_DAYS_UNTIL: {
+    case SEG_DAYS_UNTIL:
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART: {
         enum hd_seg_vtype t = value_type(n->kids[0]);
         if (t != SEGV_DATE && t != SEGV_ANY)
             return fail_at(p, n->kids[0]->line, n->kids[0]->col, "%s needs a date; '%s' is %s",
-                           n->type == SEG_DAYS_SINCE ? "days_since" : "days_until",
-                           field_label(n->kids[0], name, sizeof name), vtype_name(t));
+                           hd_segast_fn_name(n), subject_label(n->kids[0], name, sizeof name),
+                           vtype_name(t));
         return 0;
     }
     case SEG_CMP:
     case SEG_BETWEEN:
-    case SEG_IN: {
-        struct hd_seg_node *subject = n->kids[0];
-        if (!is_subject(subject))
-            return fail_at(p, subject->line, subject->col,
-                           "a comparison starts with a field (plan = \"gold\"), not a value");
-        for (size_t i = 1; i < n->nkids; i++)
-            if (check_literal(p, subject, n->kids[i]) < 0)
-                return p->rc;
-        if (n->type == SEG_CMP && value_type(subject) == SEGV_BOOL && n->op != SEG_EQ &&
-            n->op != SEG_NE)
-            return fail_at(p, n->line, n->col, "a boolean can only be tested with = or !=");
-        return 0;
-    }
+    case SEG_IN:
+        return check_comparison(p, n);
+    case SEG_LENGTH:
+    case SEG_EMPTY:
     case SEG_CONTAINS:
-    case SEG_STARTS_WITH: {
-        struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
-        const char *op = n->type == SEG_CONTAINS ? "contains" : "starts_with";
-        if (f->type != SEG_FIELD)
-            return fail_at(p, f->line, f->col, "%s needs a field on its left", op);
-        enum hd_seg_vtype t = value_type(f);
-        if (v->type != SEG_STRING && !(n->type == SEG_CONTAINS && v->type == SEG_NUMBER))
-            return fail_at(p, v->line, v->col, "%s needs a string on its right", op);
-        if (t == SEGV_ANY || t == SEGV_STRING || (t == SEGV_ARRAY && n->type == SEG_CONTAINS))
-            return 0;
-        return fail_at(p, f->line, f->col, "'%s' is %s; %s works on %s",
-                       field_label(f, name, sizeof name), vtype_name(t), op,
-                       n->type == SEG_CONTAINS ? "strings and lists" : "strings");
-    }
+    case SEG_STARTS_WITH:
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES:
+        return check_text(p, n);
     case SEG_EXISTS:
         if (n->kids[0]->type != SEG_FIELD)
             return fail_at(p, n->kids[0]->line, n->kids[0]->col, "exists and is null test a field");

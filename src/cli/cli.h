@@ -25,6 +25,7 @@ int cmd_contacts(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_suppress(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_template(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_segment(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_segment_rfm(struct hd_ctx *ctx, int argc, char **argv); /* cmd_rfm.c */
 int cmd_provider(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_campaign(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_run(struct hd_ctx *ctx, int argc, char **argv);

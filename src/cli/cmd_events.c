@@ -1,5 +1,5 @@
-/* cmd_events: herald events import, the conversion events herald stats
- * --goal counts, from CSV or JSON Lines, all or nothing. The import itself
+/* cmd_events: herald events import, the events herald stats --goal counts
+ * and behaviour segments read, from CSV or JSON Lines, all or nothing. The import itself
  * is hd_events_import (audit/events.c); this file picks the format and
  * prints the counts. */
 #include <errno.h>
@@ -13,12 +13,14 @@
 static const char events_usage[] =
     "usage: herald events import FILE|- [--format csv|jsonl]\n"
     "\n"
-    "Loads conversion events for herald stats --goal: one per row, with the\n"
-    "contact's external id, the event's name, its time and an optional value.\n"
-    "CSV needs a header naming the columns contact, event, time and value (also\n"
-    "accepted: contact_id/id, name, at/timestamp); JSON Lines takes objects with\n"
-    "those keys. Times are ISO 8601 or Unix seconds. The format follows the file's\n"
-    "extension (.jsonl, .ndjson) unless --format says.\n"
+    "Loads events for herald stats --goal and behaviour segments (did, sum, last):\n"
+    "one per row, with the contact's external id, the event's name, its time, an\n"
+    "optional value and properties. CSV needs a header naming the columns contact,\n"
+    "event, time and value (also accepted: contact_id/id, name, at/timestamp);\n"
+    "JSON Lines takes objects with those keys. Times are ISO 8601 or Unix seconds.\n"
+    "Properties: a 'properties' column or key holding a JSON object, or else the\n"
+    "other columns or keys (in CSV a cell that reads as a number is a number).\n"
+    "The format follows the file's extension (.jsonl, .ndjson) unless --format says.\n"
     "\n"
     "All or nothing: a bad row stops the import with its line and nothing is\n"
     "written. Events of unknown contacts are skipped and counted; an event already\n"

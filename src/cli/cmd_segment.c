@@ -20,6 +20,7 @@ static const char segment_usage[] =
     "       herald segment sample NAME | --expr EXPR [-n 10] [--format table|csv|json|jsonl]\n"
     "       herald segment export NAME | --expr EXPR [--format csv|jsonl|json|table]\n"
     "       herald segment delete NAME\n"
+    "       herald segment rfm --event NAME --value PROPERTY [--window 365d] [--scores 5]\n"
     "\n"
     "EXPR is a rule such as\n"
     "  days_since(last_active) >= 30 and plan in (\"gold\", \"silver\")\n"
@@ -352,6 +353,8 @@ int cmd_segment(struct hd_ctx *ctx, int argc, char **argv)
         return list_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "show") == 0)
         return show_cmd(ctx, argc - 1, argv + 1);
+    if (strcmp(sub, "rfm") == 0)
+        return cmd_segment_rfm(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "delete") == 0)
         return delete_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "count") == 0 || strcmp(sub, "sample") == 0 || strcmp(sub, "export") == 0)

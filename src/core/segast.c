@@ -46,6 +46,32 @@ static const char *const field_names[] = {[SEGF_ATTR] = "?",
                                           [SEGF_CREATED_AT] = "created_at",
                                           [SEGF_UPDATED_AT] = "updated_at"};
 static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">=", "+", "-"};
+static const char *const agg_names[] = {"count", "sum", "min", "max", "avg", "last", "first"};
+
+const char *hd_segast_agg_name(enum hd_seg_agg agg)
+{
+    return agg_names[agg];
+}
+
+/* did, count, sum, min, max, avg, last, first: "(did "login" >= 3 since
+ * 2026-10-23T08:00:00Z)", "(sum "purchase" "amount")". */
+static void print_event(const struct hd_seg_node *n, struct hd_buf *out)
+{
+    char t[32];
+    hd_buf_addf(out, "(%s ", n->type == SEG_DID ? "did" : agg_names[n->agg]);
+    hd_buf_add_json_str(out, n->str, strlen(n->str));
+    if (n->path) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->path, strlen(n->path));
+    }
+    if (n->type == SEG_DID)
+        hd_buf_addf(out, " %s %lld", op_names[n->op], (long long)n->i);
+    if (n->windowed) {
+        hd_time_format_iso(n->t, t, sizeof t);
+        hd_buf_addf(out, " since %s", t);
+    }
+    hd_buf_addc(out, ')');
+}
 
 static void kids(const struct hd_seg_node *n, struct hd_buf *out, size_t from)
 {
@@ -67,10 +93,21 @@ static const char *list_head(const struct hd_seg_node *n)
     case SEG_NOT:
         return "not";
     case SEG_CMP:
+        return n->nocase ? "ieq" : op_names[n->op];
     case SEG_ARITH:
         return op_names[n->op];
     case SEG_IN:
+        if (n->nocase)
+            return n->negated ? "not-iin" : "iin";
         return n->negated ? "not-in" : "in";
+    case SEG_ENDS_WITH:
+        return "ends_with";
+    case SEG_MATCHES:
+        return "matches";
+    case SEG_EMPTY:
+        return n->negated ? "not-empty" : "empty";
+    case SEG_LENGTH:
+        return "length";
     case SEG_CONTAINS:
         return "contains";
     case SEG_STARTS_WITH:
@@ -84,10 +121,36 @@ static const char *list_head(const struct hd_seg_node *n)
     case SEG_DAYS_SINCE:
         return "days_since";
     case SEG_DAYS_UNTIL:
-        return "days_until";
+    case SEG_MONTHS_UNTIL:
+    case SEG_DATEPART:
+        return hd_segast_fn_name(n);
     default:
         return NULL;
     }
+}
+
+/* "(received "recall" sms since 2026-11-15T08:00:00Z)", "(converted
+ * "recall" "purchase" 604800s)". */
+static void print_message(const struct hd_seg_node *n, struct hd_buf *out)
+{
+    char t[32];
+    hd_buf_adds(out, n->type == SEG_MESSAGED ? "(received" : "(converted");
+    if (n->str) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->str, strlen(n->str));
+    }
+    if (n->type == SEG_CONVERTED) {
+        hd_buf_addc(out, ' ');
+        hd_buf_add_json_str(out, n->path, strlen(n->path));
+        hd_buf_addf(out, " %llds", (long long)n->i);
+    }
+    if (n->type == SEG_MESSAGED && n->channel >= 0)
+        hd_buf_addf(out, " %s", hd_channel_name(n->channel));
+    if (n->windowed) {
+        hd_time_format_iso(n->t, t, sizeof t);
+        hd_buf_addf(out, " since %s", t);
+    }
+    hd_buf_addc(out, ')');
 }
 
 /* A node without kids, or whose kids are not printed as a list. */
@@ -105,6 +168,28 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
         break;
     case SEG_IN_SEGMENT:
         hd_buf_addf(out, "(in_segment \"%s\")", n->path);
+        break;
+    case SEG_DID:
+    case SEG_EV_AGG:
+    case SEG_EV_TIME:
+        print_event(n, out);
+        break;
+    case SEG_MESSAGED:
+    case SEG_CONVERTED:
+        print_message(n, out);
+        break;
+    case SEG_BOUNCED:
+        hd_buf_adds(out, "bounced");
+        break;
+    case SEG_LOCAL_TODAY:
+        hd_buf_adds(out, "local_today");
+        if (n->i)
+            hd_buf_addf(out, "%+lldmo", (long long)n->i);
+        if (n->t)
+            hd_buf_addf(out, "%+llds", (long long)n->t);
+        break;
+    case SEG_COMPLAINED:
+        hd_buf_adds(out, "complained");
         break;
     case SEG_FIELD:
         hd_buf_adds(out, n->field == SEGF_ATTR ? n->path : field_names[n->field]);
@@ -129,7 +214,10 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
         hd_buf_adds(out, t);
         break;
     case SEG_DURATION:
-        hd_buf_addf(out, "%gs", n->num);
+        if (n->i)
+            hd_buf_addf(out, "%lldmo", (long long)n->i);
+        else
+            hd_buf_addf(out, "%gs", n->num);
         break;
     default: /* the lists of list_head */
         break;
@@ -170,4 +258,53 @@ double hd_segast_decimal(double d)
         return d;
     snprintf(buf, sizeof buf, "%.15g", d);
     return strtod(buf, NULL);
+}
+
+int64_t hd_segast_months_until(int64_t t, int64_t now)
+{
+    int64_t today = floor_div(now, 86400) * 86400, y1, y2;
+    unsigned m1, m2, d;
+    hd_time_civil_from_days(floor_div(today, 86400), &y1, &m1, &d);
+    hd_time_civil_from_days(floor_div(t, 86400), &y2, &m2, &d);
+    /* the month difference, or one less: add_months is monotone */
+    int64_t m = (y2 * 12 + m2) - (y1 * 12 + m1);
+    while (hd_time_add_months(today, m) > t)
+        m--;
+    while (hd_time_add_months(today, m + 1) <= t)
+        m++;
+    return m;
+}
+
+int64_t hd_segast_part(enum hd_seg_part part, int64_t t)
+{
+    int64_t days = floor_div(t, 86400), y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    switch (part) {
+    case SEGP_YEAR:
+        return y;
+    case SEGP_MONTH:
+        return m;
+    case SEGP_DAY:
+        return d;
+    default: /* 1970-01-01 was a Thursday */
+        return ((days % 7) + 11) % 7;
+    }
+}
+
+const char *hd_segast_fn_name(const struct hd_seg_node *n)
+{
+    static const char *const parts[] = {"year", "month", "day", "weekday"};
+    switch (n->type) {
+    case SEG_DAYS_SINCE:
+        return "days_since";
+    case SEG_DAYS_UNTIL:
+        return "days_until";
+    case SEG_MONTHS_UNTIL:
+        return "months_until";
+    case SEG_LENGTH:
+        return "length";
+    default:
+        return parts[n->part];
+    }
 }

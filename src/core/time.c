@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unicode/ucal.h>
+#include <unicode/uenum.h>
 #include <unicode/ustring.h>
 
 void hd_clock_init(struct hd_clock *c)
@@ -85,6 +86,21 @@ void hd_time_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *d = doy - (153 * mp + 2) / 5 + 1;
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int64_t hd_time_add_months(int64_t t, int64_t months)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400, y;
+    unsigned m, d;
+    hd_time_civil_from_days(days, &y, &m, &d);
+    int64_t idx = y * 12 + (m - 1) + months;
+    int64_t ny = idx >= 0 ? idx / 12 : -((-idx + 11) / 12);
+    unsigned nm = (unsigned)(idx - ny * 12) + 1;
+    int64_t first = hd_time_days_from_civil(ny, nm, 1);
+    int64_t next =
+        nm == 12 ? hd_time_days_from_civil(ny + 1, 1, 1) : hd_time_days_from_civil(ny, nm + 1, 1);
+    unsigned last = (unsigned)(next - first);
+    return (first + (d < last ? d : last) - 1) * 86400 + secs;
 }
 
 bool hd_time_valid_date(int64_t y, unsigned m, unsigned d)
@@ -341,4 +357,34 @@ int64_t hd_zone_utc(struct hd_zone *z, const struct hd_civil *c)
     ucal_set(z->cal, UCAL_SECOND, (int32_t)c->second);
     UDate ms = ucal_getMillis(z->cal, &st);
     return (int64_t)floor(ms / 1000.0);
+}
+
+void hd_time_zones_off_day(int64_t t, struct hd_buf *behind, struct hd_buf *ahead)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UEnumeration *ids = ucal_openTimeZones(&st);
+    int64_t today = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    const char *name;
+    bool first[2] = {true, true};
+    hd_buf_addc(behind, '[');
+    hd_buf_addc(ahead, '[');
+    while (U_SUCCESS(st) && (name = uenum_next(ids, NULL, &st)) != NULL) {
+        struct hd_zone *z = hd_time_zone_valid(name) ? hd_zone_open(name) : NULL;
+        if (!z)
+            continue;
+        struct hd_civil c;
+        hd_zone_civil(z, t, &c);
+        hd_zone_free(z);
+        int64_t day = hd_time_days_from_civil(c.year, c.month, c.day);
+        if (day == today)
+            continue;
+        struct hd_buf *b = day < today ? behind : ahead;
+        if (!first[day > today])
+            hd_buf_addc(b, ',');
+        first[day > today] = false;
+        hd_buf_add_json_str(b, name, strlen(name));
+    }
+    uenum_close(ids);
+    hd_buf_addc(behind, ']');
+    hd_buf_addc(ahead, ']');
 }

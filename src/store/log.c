@@ -399,8 +399,8 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
     if ((rc = hd_store_cached(st, SLOT_CONTACT_ID, "SELECT id FROM contacts WHERE ext_id = ?1",
                               &find, err)) < 0 ||
         (rc = hd_store_cached(st, SLOT_EVENT_ADD,
-                              "INSERT OR IGNORE INTO events (contact_id, name, at, value) VALUES "
-                              "(?1, ?2, ?3, ?4)",
+                              "INSERT OR IGNORE INTO events (contact_id, name, at, value, props) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)",
                               &add, err)) < 0)
         return rc;
     sqlite3_bind_text(find, 1, ev->contact, -1, SQLITE_STATIC);
@@ -418,6 +418,7 @@ int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *resu
     sqlite3_bind_int64(add, 3, ev->at);
     if (ev->has_value)
         sqlite3_bind_double(add, 4, ev->value);
+    hd_store_bind_text(add, 5, ev->props);
     step = sqlite3_step(add);
     sqlite3_reset(add);
     if (step != SQLITE_DONE)

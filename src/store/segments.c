@@ -123,6 +123,7 @@ struct sqlc {
     struct bind *b;
     size_t nb;
     int64_t now;
+    int zones; /* local_today: the parameter of the zones a day behind (ahead: zones + 1), or 0 */
 };
 
 static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, double d)
@@ -147,7 +148,8 @@ static const char *const columns[] = {[SEGF_ID] = "c.ext_id",
 
 static bool epoch_field(const struct hd_seg_node *f)
 {
-    return f->field == SEGF_CREATED_AT || f->field == SEGF_UPDATED_AT;
+    return f->type == SEG_EV_TIME ||
+           (f->type == SEG_FIELD && (f->field == SEGF_CREATED_AT || f->field == SEGF_UPDATED_AT));
 }
 
 /* The JSON path parameter of an attribute: "$.a.b" (parts are validated). */
@@ -161,8 +163,203 @@ static int path_param(struct sqlc *c, const struct hd_seg_node *f)
     return n;
 }
 
+static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
+
+/* A count of days or months, compared through bounds on its date. */
+static bool day_count(const struct hd_seg_node *f)
+{
+    return f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL || f->type == SEG_MONTHS_UNTIL;
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+/* The parameters of a contact's events of one name in the window, from
+ * base on: the name, then the window's start and end when windowed. */
+static int event_params(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int base = param(c, B_TEXT, n->str, 0, 0);
+    if (n->windowed) {
+        param(c, B_INT, NULL, n->t, 0);
+        param(c, B_INT, NULL, c->now, 0);
+    }
+    return base;
+}
+
+/* "FROM events e WHERE ..." for the parameters event_params() made: one
+ * range of the index events(contact_id, name, at). */
+static void emit_events_from(struct sqlc *c, const struct hd_seg_node *n, int base)
+{
+    hd_buf_adds(&c->sql, " FROM events e WHERE e.contact_id = c.id AND e.name = ");
+    emit_param(c, base);
+    if (n->windowed)
+        hd_buf_addf(&c->sql, " AND e.at BETWEEN ?%d AND ?%d", base + 1, base + 2);
+}
+
+/* count, sum, min, max, avg, last or first as a scalar subquery; sum and
+ * count are 0 without events, the others NULL (no value: comparisons on it
+ * are false). Events whose property is not a number are skipped. */
+static void emit_event_value(struct sqlc *c, const struct hd_seg_node *n, int base)
+{
+    static const char *const fns[] = {"count(*)", "sum", "min", "max", "avg", "max", "min"};
+    int prop = n->path ? base + (n->windowed ? 3 : 1) : 0;
+    hd_buf_adds(&c->sql, "(SELECT ");
+    if (n->agg == SEGA_SUM)
+        hd_buf_adds(&c->sql, "coalesce(");
+    if (n->agg == SEGA_COUNT)
+        hd_buf_adds(&c->sql, fns[n->agg]);
+    else if (n->type == SEG_EV_TIME)
+        hd_buf_addf(&c->sql, "%s(e.at)", fns[n->agg]);
+    else
+        hd_buf_addf(&c->sql, "%s(json_extract(e.props, ?%d))", fns[n->agg], prop);
+    if (n->agg == SEGA_SUM)
+        hd_buf_adds(&c->sql, ", 0)");
+    emit_events_from(c, n, base);
+    if (prop)
+        hd_buf_addf(&c->sql, " AND json_type(e.props, ?%d) IN ('integer', 'real')", prop);
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* did(): "count >= k" and "count > k" as EXISTS of the k-th event, which
+ * stops at it; other counts compare count(*). */
+static void emit_did(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int base = event_params(c, n);
+    int64_t k = n->op == SEG_GT ? n->i + 1 : n->i;
+    if ((n->op == SEG_GE || n->op == SEG_GT) && k >= 1) {
+        int off = param(c, B_INT, NULL, k - 1, 0);
+        hd_buf_adds(&c->sql, "EXISTS (SELECT 1");
+        emit_events_from(c, n, base);
+        hd_buf_addf(&c->sql, " LIMIT 1 OFFSET ?%d)", off);
+        return;
+    }
+    int v = param(c, B_INT, NULL, n->i, 0);
+    hd_buf_adds(&c->sql, "((SELECT count(*)");
+    emit_events_from(c, n, base);
+    hd_buf_addf(&c->sql, ") %s ?%d)", sql_ops[n->op], v);
+}
+
+/* ---- messages -------------------------------------------------------------------------- */
+
+/* received()/messaged(): a row of sends (a message that went out, or is
+ * going: a refused one gives its row back), on the index (contact_id, at). */
+static void emit_messaged(struct sqlc *c, const struct hd_seg_node *n)
+{
+    hd_buf_adds(&c->sql, "EXISTS (SELECT 1 FROM sends s WHERE s.contact_id = c.id");
+    if (n->windowed) {
+        int a = param(c, B_INT, NULL, n->t, 0);
+        hd_buf_addf(&c->sql, " AND s.at BETWEEN ?%d AND ?%d", a, param(c, B_INT, NULL, c->now, 0));
+    }
+    if (n->channel >= 0)
+        hd_buf_addf(&c->sql, " AND s.channel = ?%d", param(c, B_INT, NULL, n->channel, 0));
+    if (n->str)
+        hd_buf_addf(&c->sql,
+                    " AND s.campaign_id IN (SELECT k.id FROM campaigns k WHERE k.name = "
+                    "?%d)",
+                    param(c, B_TEXT, n->str, 0, 0));
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* converted(): as stats --goal counts a message of the campaign that was
+ * not held out, whose contact had the event within the window after its
+ * run fired. */
+static void emit_converted(struct sqlc *c, const struct hd_seg_node *n)
+{
+    int camp = param(c, B_TEXT, n->str, 0, 0), ev = param(c, B_TEXT, n->path, 0, 0);
+    int held = param(c, B_INT, NULL, HD_ST_HELD_OUT, 0), win = param(c, B_INT, NULL, n->i, 0);
+    hd_buf_addf(&c->sql,
+                "EXISTS (SELECT 1 FROM campaigns k JOIN runs r ON r.campaign_id = k.id JOIN "
+                "messages m ON m.run_id = r.id AND m.contact_id = c.id WHERE k.name = ?%d AND "
+                "m.state <> ?%d AND EXISTS (SELECT 1 FROM events e WHERE e.contact_id = c.id AND "
+                "e.name = ?%d AND e.at >= r.fire_at AND e.at < r.fire_at + ?%d))",
+                camp, held, ev, win);
+}
+
+/* bounced: the contact's email, phone or a push token suppressed for a
+ * permanent refusal (the reasons feedback gives); complained: its email
+ * suppressed as a complaint. */
+static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
+{
+    if (n->type == SEG_COMPLAINED) {
+        hd_buf_addf(&c->sql,
+                    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                    "s.reason = ?%d)",
+                    param(c, B_TEXT, "complaint", 0, 0));
+        return;
+    }
+    int mail = param(c, B_TEXT, "hard_bounce", 0, 0),
+        sms = param(c, B_TEXT, "invalid_number", 0, 0);
+    int push = param(c, B_TEXT, "unregistered_token", 0, 0);
+    hd_buf_addf(&c->sql,
+                "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                "s.reason = ?%d) OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
+                "c.phone AND s.reason = ?%d) OR EXISTS (SELECT 1 FROM push_tokens t JOIN "
+                "suppressions s ON s.address = t.token WHERE t.contact_id = c.id AND s.reason = "
+                "?%d))",
+                mail, sms, push);
+}
+
+/* The parameters a value needs before it is emitted (emit_field takes the
+ * first): an attribute's path, or an event value's name, window and
+ * property; 0 for a column. */
+static int field_params(struct sqlc *c, const struct hd_seg_node *f)
+{
+    if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
+        int base = event_params(c, f);
+        if (f->path) {
+            struct hd_buf p;
+            hd_buf_init(&p);
+            hd_buf_addf(&p, "$.%s", f->path);
+            param(c, B_TEXT, p.data, 0, 0);
+            hd_buf_release(&p);
+        }
+        return base;
+    }
+    if (f->type == SEG_DATEPART || f->type == SEG_LENGTH)
+        return field_params(c, f->kids[0]);
+    return f->field == SEGF_ATTR ? path_param(c, f) : 0;
+}
+
+static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path);
+
+/* year/month/day/weekday of a date: SQLite's strftime of the ISO text (a
+ * date-time with an offset is read in UTC) or of epoch seconds. Per row,
+ * but only where a rule asks for a part. */
+static void emit_datepart(struct sqlc *c, const struct hd_seg_node *f, int path)
+{
+    static const char *const fmt[] = {"%Y", "%m", "%d", "%w"};
+    hd_buf_addf(&c->sql, "CAST(strftime('%s', ", fmt[f->part]);
+    emit_field(c, f->kids[0], path);
+    hd_buf_adds(&c->sql, epoch_field(f->kids[0]) ? ", 'unixepoch') AS INTEGER)" : ") AS INTEGER)");
+}
+
+/* length(): a list's elements or a text's characters; NULL for any other
+ * value, so that comparisons on it are false. */
+static void emit_length(struct sqlc *c, const struct hd_seg_node *f, int path)
+{
+    if (f->field != SEGF_ATTR) {
+        hd_buf_addf(&c->sql, "length(%s)", columns[f->field]);
+        return;
+    }
+    hd_buf_addf(&c->sql,
+                "(CASE json_type(c.attrs, ?%d) WHEN 'array' THEN json_array_length(c.attrs, ?%d) "
+                "WHEN 'text' THEN length(json_extract(c.attrs, ?%d)) END)",
+                path, path, path);
+}
+
 static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
 {
+    if (f->type == SEG_LENGTH) {
+        emit_length(c, f->kids[0], path);
+        return;
+    }
+    if (f->type == SEG_DATEPART) {
+        emit_datepart(c, f, path);
+        return;
+    }
+    if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
+        emit_event_value(c, f, path);
+        return;
+    }
     if (f->field != SEGF_ATTR) {
         hd_buf_adds(&c->sql, columns[f->field]);
         return;
@@ -199,7 +396,7 @@ static int time_param(struct sqlc *c, const struct hd_seg_node *f, int64_t t, en
  * depend on the rule's values. */
 static bool two_forms(const struct hd_seg_node *f, const struct hd_seg_node *v)
 {
-    return v->type == SEG_TIME && !epoch_field(f);
+    return (v->type == SEG_TIME || v->type == SEG_LOCAL_TODAY) && !epoch_field(f);
 }
 
 static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
@@ -222,8 +419,6 @@ static int literal_param(struct sqlc *c, const struct hd_seg_node *f, const stru
         HD_BUG("literal of type %d", (int)v->type);
     }
 }
-
-static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
 
 /* ---- days_since / days_until as bounds on the date ---------------------------------- */
 
@@ -259,17 +454,30 @@ static void emit_day_bound(struct sqlc *c, const struct hd_seg_node *f, int path
     hd_buf_addc(&c->sql, ')');
 }
 
+/* The instant where days_since/days_until(f) (or months_until) reaches k:
+ * now -k days, now + k days, or today plus k calendar months. */
+static int64_t bound_time(const struct sqlc *c, const struct hd_seg_node *days, double k)
+{
+    if (days->type == SEG_MONTHS_UNTIL) {
+        int64_t today = c->now - (((c->now % 86400) + 86400) % 86400);
+        return hd_time_add_months(today, (int64_t)llround(k));
+    }
+    return c->now + (days->type == SEG_DAYS_SINCE ? -1 : 1) * (int64_t)llround(k * 86400);
+}
+
 /* Emits a condition for lo <= d < hi (either may be infinite) where d is the
- * whole-or-fractional day count of days_since(f) or days_until(f). */
+ * whole-or-fractional day count of days_since(f) or days_until(f), or the
+ * whole months of months_until(f) (bounds on f as for days_until: the
+ * months from today are monotone in f, see hd_segast_months_until). */
 static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, double lo, double hi)
 {
     const struct hd_seg_node *f = days->kids[0];
     bool since = days->type == SEG_DAYS_SINCE;
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     bool first = true;
-    /* beyond a million days (2,700 years) no date lies: clamp, so that the
-     * arithmetic below cannot overflow */
-    const double far = 1e6;
+    /* beyond a million days (2,700 years; 10,000 months) no date lies:
+     * clamp, so that the arithmetic below cannot overflow */
+    const double far = days->type == SEG_MONTHS_UNTIL ? 1e4 : 1e6;
     if (lo < -far)
         lo = -INFINITY;
     else if (lo > far)
@@ -284,15 +492,13 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
     }
     hd_buf_addc(&c->sql, '(');
     if (!isinf(lo)) {
-        emit_day_bound(c, f, path, since, true,
-                       c->now + (since ? -1 : 1) * (int64_t)llround(lo * 86400));
+        emit_day_bound(c, f, path, since, true, bound_time(c, days, lo));
         first = false;
     }
     if (!isinf(hi)) {
         if (!first)
             hd_buf_adds(&c->sql, " AND ");
-        emit_day_bound(c, f, path, since, false,
-                       c->now + (since ? -1 : 1) * (int64_t)llround(hi * 86400));
+        emit_day_bound(c, f, path, since, false, bound_time(c, days, hi));
         first = false;
     }
     if (first) { /* no bound: any date at all */
@@ -379,34 +585,116 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, ')');
 }
 
+/* is [not] empty: no elements, "" or no value at all. */
+static void emit_empty(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    hd_buf_adds(&c->sql, n->negated ? "(NOT " : "(");
+    if (f->field != SEGF_ATTR) {
+        hd_buf_addf(&c->sql, "coalesce(%s, '') = '')", columns[f->field]);
+        return;
+    }
+    int path = path_param(c, f);
+    hd_buf_addf(&c->sql,
+                "CASE coalesce(json_type(c.attrs, ?%d), 'null') WHEN 'array' THEN "
+                "json_array_length(c.attrs, ?%d) = 0 WHEN 'text' THEN json_extract(c.attrs, ?%d) "
+                "= '' WHEN 'null' THEN 1 ELSE 0 END)",
+                path, path, path);
+}
+
+/* ends_with (the last characters; "" ends every text) or matches (GLOB). */
+static void emit_text_test(struct sqlc *c, const struct hd_seg_node *n)
+{
+    const struct hd_seg_node *f = n->kids[0];
+    int path = field_params(c, f);
+    int v = literal_param(c, f, n->kids[1], T_LAST);
+    hd_buf_addc(&c->sql, '(');
+    if (n->type == SEG_MATCHES) {
+        emit_field(c, f, path);
+        hd_buf_addf(&c->sql, " GLOB ?%d)", v);
+        return;
+    }
+    hd_buf_adds(&c->sql, "substr(");
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, ", length(");
+    emit_field(c, f, path);
+    hd_buf_addf(&c->sql, ") - length(?%d) + 1) = ?%d)", v, v);
+}
+
+/* ---- local_today ------------------------------------------------------------------------ */
+
+/* The contact's own today, per row: the UTC date, or the day before or
+ * after for the contacts whose zone (hd_time_zones_off_day, once per
+ * compile) is there now; no zone: UTC. v is local_today moved, or a part
+ * of it; form: the text a date field compares with (see enum tform). */
+static void emit_local(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                       enum tform form)
+{
+    const struct hd_seg_node *lt = v->type == SEG_DATEPART ? v->kids[0] : v;
+    if (!c->zones) {
+        struct hd_buf behind, ahead;
+        hd_buf_init(&behind);
+        hd_buf_init(&ahead);
+        hd_time_zones_off_day(c->now, &behind, &ahead);
+        c->zones = param(c, B_TEXT, behind.data, 0, 0);
+        param(c, B_TEXT, ahead.data, 0, 0);
+        hd_buf_release(&behind);
+        hd_buf_release(&ahead);
+    }
+    int64_t today = c->now - (((c->now % 86400) + 86400) % 86400);
+    int at[3];
+    for (int k = 0; k < 3; k++) { /* behind, ahead, UTC */
+        int64_t d = hd_time_add_months(today + (k == 0   ? -86400
+                                                : k == 1 ? 86400
+                                                         : 0),
+                                       lt->i) +
+                    lt->t;
+        at[k] = v->type == SEG_DATEPART ? param(c, B_INT, NULL, hd_segast_part(v->part, d), 0)
+                                        : time_param(c, f, d, form);
+    }
+    hd_buf_addf(&c->sql,
+                "(CASE WHEN c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d WHEN "
+                "c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d ELSE ?%d END)",
+                c->zones, at[0], c->zones + 1, at[1], at[2]);
+}
+
+/* A comparison's value: a parameter, or local_today's expression. */
+static void emit_value(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                       enum tform form)
+{
+    if (v->type == SEG_LOCAL_TODAY || v->type == SEG_DATEPART)
+        emit_local(c, f, v, form);
+    else
+        emit_param(c, literal_param(c, f, v, form));
+}
+
 static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *v = n->kids[1];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         emit_days_cmp(c, f, n->op, v->num);
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     if (two_forms(f, v) && (n->op == SEG_EQ || n->op == SEG_NE)) {
         /* either text of the instant */
         hd_buf_adds(&c->sql, n->op == SEG_EQ ? " BETWEEN " : " NOT BETWEEN ");
-        emit_param(c, literal_param(c, f, v, T_FIRST));
+        emit_value(c, f, v, T_FIRST);
         hd_buf_adds(&c->sql, " AND ");
-        emit_param(c, literal_param(c, f, v, T_LAST));
+        emit_value(c, f, v, T_LAST);
     } else {
         hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
-        emit_param(c,
-                   literal_param(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST));
+        emit_value(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST);
     }
-    hd_buf_addc(&c->sql, ')');
+    hd_buf_adds(&c->sql, n->nocase ? " COLLATE NOCASE)" : ")");
 }
 
 static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         hd_buf_adds(&c->sql, n->negated ? "(" : "(");
         if (n->negated) {
             emit_day_range(c, f, -INFINITY, INFINITY);
@@ -421,9 +709,11 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_adds(&c->sql, "))");
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
+    if (n->nocase)
+        hd_buf_adds(&c->sql, " COLLATE NOCASE");
     hd_buf_adds(&c->sql, n->negated ? " NOT IN (" : " IN (");
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
@@ -440,7 +730,7 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
 static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0], *lo = n->kids[1], *hi = n->kids[2];
-    if (f->type == SEG_DAYS_SINCE || f->type == SEG_DAYS_UNTIL) {
+    if (day_count(f)) {
         if (n->negated) {
             hd_buf_adds(&c->sql, "(");
             emit_day_range(c, f, -INFINITY, INFINITY);
@@ -451,7 +741,7 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
             hd_buf_adds(&c->sql, ")");
         return;
     }
-    int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+    int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
@@ -466,7 +756,7 @@ static void emit_contains(struct sqlc *c, const struct hd_seg_node *n)
     const struct hd_seg_node *f = n->kids[0];
     int v = literal_param(c, f, n->kids[1], T_LAST);
     if (f->field != SEGF_ATTR || f->vtype == SEGV_STRING) {
-        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        int path = field_params(c, f);
         hd_buf_adds(&c->sql, "(instr(");
         emit_field(c, f, path);
         hd_buf_adds(&c->sql, ", ");
@@ -497,6 +787,35 @@ static void emit_chain(struct sqlc *c, const struct hd_seg_node *n, enum hd_seg_
             emit_chain(c, n->kids[i], op);
         else
             emit_cond(c, n->kids[i]);
+    }
+}
+
+/* The conditions on events, messages and text (issue 22). */
+static void emit_behaviour(struct sqlc *c, const struct hd_seg_node *n)
+{
+    switch (n->type) {
+    case SEG_DID:
+        emit_did(c, n);
+        break;
+    case SEG_ENDS_WITH:
+    case SEG_MATCHES:
+        emit_text_test(c, n);
+        break;
+    case SEG_EMPTY:
+        emit_empty(c, n);
+        break;
+    case SEG_MESSAGED:
+        emit_messaged(c, n);
+        break;
+    case SEG_CONVERTED:
+        emit_converted(c, n);
+        break;
+    case SEG_BOUNCED:
+    case SEG_COMPLAINED:
+        emit_feedback(c, n);
+        break;
+    default:
+        HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
     }
 }
 
@@ -534,7 +853,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         break;
     case SEG_STARTS_WITH: {
         const struct hd_seg_node *f = n->kids[0];
-        int path = f->field == SEGF_ATTR ? path_param(c, f) : 0;
+        int path = field_params(c, f);
         int v = literal_param(c, f, n->kids[1], T_LAST);
         hd_buf_adds(&c->sql, "(substr(");
         emit_field(c, f, path);
@@ -561,7 +880,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
     case SEG_TRUTHY: {
         const struct hd_seg_node *f = n->kids[0];
         hd_buf_adds(&c->sql, "(");
-        emit_field(c, f, f->field == SEGF_ATTR ? path_param(c, f) : 0);
+        emit_field(c, f, field_params(c, f));
         hd_buf_adds(&c->sql, " = 1)");
         break;
     }
@@ -574,7 +893,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_addc(&c->sql, ')');
         break;
     default:
-        HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
+        emit_behaviour(c, n);
     }
 }
 

@@ -255,6 +255,14 @@ static const char *const migrations[] = {
      * message and its campaign (provable consent); NULL for others */
     "ALTER TABLE consent ADD COLUMN message_id INTEGER;"
     "ALTER TABLE consent ADD COLUMN campaign_id INTEGER;",
+    /* 8: events by behaviour: each event carries a JSON object of
+     * properties (sum("purchase", "amount") reads them), and one index
+     * serves a contact's events of one name in time order, which is what
+     * did(), count(), sum() and last() look up per contact; it also serves
+     * every lookup by contact alone, so that index goes */
+    "ALTER TABLE events ADD COLUMN props TEXT;"
+    "CREATE INDEX events_contact_name_at ON events(contact_id, name, at);"
+    "DROP INDEX IF EXISTS events_contact;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -9,6 +9,7 @@
  *   currency "CNY"     the amount in that ISO 4217 currency, in the locale's style
  *   days_until         whole days from now to a date (hd_segast_days: calendar
  *   days_since         days from today, UTC, on a plain date), as segments count
+ *   months_until       whole calendar months from today (hd_segast_months_until)
  *   between A B, lt N, gt N    a number's test, for sections:
  *                      {{#expires | days_until | between 0 90}}...{{/expires}}
  *
@@ -151,14 +152,15 @@ static const struct {
     {"currency", F_CURRENCY, 0, 0, 2},
     {"days_until", F_DAYS_UNTIL, 0, 0, 0},
     {"days_since", F_DAYS_SINCE, 0, 0, 0},
+    {"months_until", F_MONTHS_UNTIL, 0, 0, 0},
     {"between", F_BETWEEN, 2, 2, 0},
     {"lt", F_LT, 1, 1, 0},
     {"gt", F_GT, 1, 1, 0},
 };
 
 #define KNOWN_FILTERS                                                                              \
-    "default, upper, lower, truncate, date, number, currency, days_until, days_since, between, "   \
-    "lt, gt"
+    "default, upper, lower, truncate, date, number, currency, days_until, days_since, "            \
+    "months_until, between, lt, gt"
 
 /* The filter named at the start of s: its index in filters[], or -1 with why
  * set. *i becomes the offset after the name. */
@@ -244,6 +246,7 @@ static int check_args(const struct mst_filter *f, size_t k, char *why, size_t wh
                                             [F_CURRENCY] = "currency \"CNY\"",
                                             [F_DAYS_UNTIL] = "days_until",
                                             [F_DAYS_SINCE] = "days_since",
+                                            [F_MONTHS_UNTIL] = "months_until",
                                             [F_BETWEEN] = "between LOW HIGH",
                                             [F_LT] = "lt N",
                                             [F_GT] = "gt N"};
@@ -477,8 +480,9 @@ static int format_number(const struct hd_mst_env *env, struct mst_val *v,
 int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, struct mst_val *v,
                      struct hd_buf *tmp, char *why, size_t whysize)
 {
-    if (!env->fmt && (f->kind == F_DATE || f->kind == F_NUMBER || f->kind == F_CURRENCY ||
-                      f->kind == F_DAYS_UNTIL || f->kind == F_DAYS_SINCE))
+    if (!env->fmt &&
+        (f->kind == F_DATE || f->kind == F_NUMBER || f->kind == F_CURRENCY ||
+         f->kind == F_DAYS_UNTIL || f->kind == F_DAYS_SINCE || f->kind == F_MONTHS_UNTIL))
         HD_BUG("filter needs an hd_fmt in the render env");
     switch (f->kind) {
     case F_DEFAULT:
@@ -506,20 +510,25 @@ int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, s
             return 0;
         return format_number(env, v, f, tmp, why, whysize);
     case F_DAYS_UNTIL:
-    case F_DAYS_SINCE: {
+    case F_DAYS_SINCE:
+    case F_MONTHS_UNTIL: {
         int64_t t;
         bool date_only;
         if (v->type == V_MISSING)
             return 0;
         if (as_time(v, &t, &date_only) < 0) {
             snprintf(why, whysize, "filter '%s': '%s' is not an ISO 8601 date or time",
-                     f->kind == F_DAYS_UNTIL ? "days_until" : "days_since",
+                     f->kind == F_DAYS_UNTIL   ? "days_until"
+                     : f->kind == F_DAYS_SINCE ? "days_since"
+                                               : "months_until",
                      v->type == V_STR ? v->s->data : "(not text)");
             return -1;
         }
         /* the segments' meaning, so that a template says what its segment chose */
         v->type = V_NUM;
-        v->num = (double)hd_segast_days(f->kind == F_DAYS_UNTIL, t, date_only, env->now);
+        v->num = f->kind == F_MONTHS_UNTIL
+                     ? (double)hd_segast_months_until(t, env->now)
+                     : (double)hd_segast_days(f->kind == F_DAYS_UNTIL, t, date_only, env->now);
         return 0;
     }
     case F_BETWEEN:

@@ -37,6 +37,7 @@ enum mst_filter_kind {
     F_CURRENCY,
     F_DAYS_UNTIL,
     F_DAYS_SINCE,
+    F_MONTHS_UNTIL,
     F_BETWEEN,
     F_LT,
     F_GT,
