@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -20,6 +20,7 @@ _herald_subcommands()
     campaign) echo "create list show estimate pause resume cancel retry" ;;
     log) echo "prune" ;;
     events) echo "import" ;;
+    serve) echo "init-secret" ;;
     esac
 }
 
@@ -29,7 +30,7 @@ _herald_options()
     init) echo "--db" ;;
     contacts) echo "--format --types --default-region --replace --skip-invalid --rejects --dry-run --max-errors --map --encoding --last-wins --json --limit --channel --category" ;;
     suppress) echo "--reason --channel --default-region --encoding --format" ;;
-    provider) echo "--to --template --contact --channel --variant" ;;
+    provider) echo "--format --to --template --contact --channel --variant" ;;
     segment) echo "--replace --allow-unknown --sql --expr -n --format" ;;
     template) echo "--format --contact --data --channel --locale --variant --json --partials --strict --escape" ;;
     campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --run --reason --state --format" ;;
@@ -37,8 +38,10 @@ _herald_options()
     send) echo "--wait --grace --now" ;;
     log) echo "--campaign --run --contact --channel --provider --outcome --reason --since --until --limit --oldest-first --format --older-than --batch" ;;
     history) echo "--format" ;;
+    why) echo "--format" ;;
     stats) echo "--by --goal --window --format" ;;
     events) echo "--format" ;;
+    serve) echo "--listen --base64" ;;
     esac
     echo "--help"
 }
@@ -68,7 +71,8 @@ _herald_takes_value()
         --by | --escape | --reason | --to | --contact | --variant | --expr | -n | --locale | --at | \
         --local-time | --on | --every | --tz | --holdout | --variants | --expires | --resend-after | \
         --rate | --limit | --max-errors | --default-region | --run | --since | --until | \
-        --older-than | --batch | --map | --encoding | --state | --grace | --wait | --goal | --window) return 0 ;;
+        --older-than | --batch | --map | --encoding | --state | --grace | --wait | --goal | --window | \
+        --listen) return 0 ;;
     esac
     return 1
 }
@@ -110,7 +114,8 @@ _herald_operand()
     send:* | stats:*) [ "$n" = 0 ] && what=campaigns ;;
     why:*) [ "$n" = 1 ] && what=campaigns ;;
     help:*) [ "$n" = 0 ] && COMPREPLY=($(compgen -W "$_herald_commands" -- "$cur")) ;;
-    contacts:import | events:import | template:render) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    contacts:import | events:import | template:render | suppress:import | serve:init-secret)
+        [ "$n" = 0 ] && COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
     [ -z "$what" ] || COMPREPLY=($(compgen -W "$(_herald_names $what)" -- "$cur"))
 }
