@@ -15,7 +15,7 @@ _herald_subcommands()
     contacts) echo "import show list optout optin delete" ;;
     suppress) echo "add remove import list" ;;
     provider) echo "list test" ;;
-    segment) echo "define list show count sample export delete" ;;
+    segment) echo "define list show count sample export delete rfm" ;;
     template) echo "list lint preview render" ;;
     campaign) echo "create list show estimate pause resume cancel retry" ;;
     log) echo "prune" ;;
@@ -31,7 +31,7 @@ _herald_options()
     contacts) echo "--format --types --default-region --replace --skip-invalid --rejects --dry-run --max-errors --map --encoding --last-wins --json --limit --channel --category" ;;
     suppress) echo "--reason --channel --default-region --encoding --format" ;;
     provider) echo "--format --to --template --contact --channel --variant" ;;
-    segment) echo "--replace --allow-unknown --sql --expr -n --format" ;;
+    segment) echo "--replace --allow-unknown --sql --expr -n --format --event --value --window --scores" ;;
     template) echo "--format --contact --data --channel --locale --variant --json --partials --strict --escape" ;;
     campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --run --reason --state --format" ;;
     run) echo "--once --grace" ;;
@@ -71,7 +71,7 @@ _herald_takes_value()
         --by | --escape | --reason | --to | --contact | --variant | --expr | -n | --locale | --at | \
         --local-time | --on | --every | --tz | --holdout | --variants | --expires | --resend-after | \
         --rate | --limit | --max-errors | --default-region | --run | --since | --until | \
-        --older-than | --batch | --map | --encoding | --state | --grace | --wait | --goal | --window | \
+        --older-than | --batch | --event | --value | --scores | --map | --encoding | --state | --grace | --wait | --goal | --window | \
         --listen) return 0 ;;
     esac
     return 1
