@@ -11,12 +11,16 @@ wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/nu
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # the head of every campaign bench's configuration: the shipped templates
-# and the variables they use
+# and the variables they use, and the service marketing email links to
+# (herald init makes the signing secret in the bench's folder)
 conf_head() {
   cat <<CONF
 [herald]
 templates = $ROOT/templates
 log_level = warn
+[serve]
+public_url = http://127.0.0.1:8025
+secret_file = herald.secret
 [template_vars]
 brand = Acme
 shop_url = https://shop.example.com
