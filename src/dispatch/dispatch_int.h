@@ -71,6 +71,7 @@ struct prov {
     size_t inflight, window; /* handed to the driver, and how many may be */
     bool cred;               /* its driver has a reusable credential (creds.c) */
     int64_t cred_at;         /* the newest credential's issue time seen here */
+    struct hd_pause_slot *slot; /* its slot in the database's pause file, or NULL */
 };
 
 /* A campaign's last finished messages, for the circuit breaker (breaker.c). */
@@ -233,6 +234,11 @@ int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err);
 /* hd_store_provider_pauses' callback: pauses other dispatchers recorded
  * reach our buckets. */
 void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms);
+/* Opens the database's pause file (hd_store_pauses) and takes each
+ * provider's slot; without it, pauses are shared through the store only. */
+int hd_dsp_pauses_open(struct hd_dispatch *d, struct hd_err *err);
+/* The provider's driver, opened once, its pauses shared through its slot. */
+int hd_dsp_open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err);
 
 /* ---- creds.c ---- */
 

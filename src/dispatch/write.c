@@ -442,6 +442,14 @@ static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
  * cancelled, as the command did to the rest). */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
+    /* once a second from the tick: no campaign stopped, nothing to give
+     * back, and no write lock taken (it would wait behind other
+     * dispatchers' writes, and hold up the sending meanwhile) */
+    bool any = all;
+    for (size_t i = 0; !any && i < d->ncamps; i++)
+        any = stopped(d->camps[i]->c.status);
+    if (!any)
+        return 0;
     int rc = hd_store_begin(d->st, err);
     int64_t t = now_ms(d);
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
