@@ -239,7 +239,7 @@ static void test_pauses_across_processes(void **state)
     TU_HERALD_OK(dir, "-c", "b.conf", "campaign", "create", "cb", "--segment", "sb", "--template",
                  "recall", "--channels", "sms", "--now");
     const char *ab[] = {"-c", "b.conf", "send", "cb", "--wait", "60s", NULL};
-    const char *aa[] = {"-v", "-c", "a.conf", "send", "ca", "--wait", "60s", NULL};
+    const char *aa[] = {"-c", "a.conf", "send", "ca", "--wait", "60s", NULL};
     pid_t pb = spawn("b.out", ab);
     assert_true(wait_answer("tw.ans", 201, "+15552000007", 30000) > 0); /* B is sending */
     pid_t pa = spawn("a.out", aa);

@@ -281,10 +281,15 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     struct job *j = r->user;
     int64_t t = now_ms(d);
     int rc;
-    /* it went on the wire when the driver says, after waiting behind the
-     * connection's earlier messages since it was handed over */
+    /* it went on the wire when the driver says: its answer's time less its
+     * latency, 0 ms included (a gateway nearby answers within the
+     * millisecond; taking the hand-over then put a request that a paused
+     * driver held inside the pause), after waiting behind the connection's
+     * earlier messages since it was handed over. Without an answer's time
+     * from the driver and a latency, nothing says it went later. */
     int64_t began = j->answered_ms - r->latency_ms;
-    if (r->latency_ms <= 0 || began < j->submitted_ms)
+    if (r->latency_ms < 0 || (r->latency_ms == 0 && r->answered_ms <= 0) ||
+        began < j->submitted_ms)
         began = j->submitted_ms;
     /* the answer's row: to, attempts and not_before change by case */
     struct rec x = {.from = HD_ST_SENDING,
