@@ -39,12 +39,7 @@ static int setup(void **state)
     (void)state;
     dir = tu_tmpdir();
     setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
-    const char *src = getenv("HERALD_SRC");
-    char tpl[4096];
-    snprintf(tpl, sizeof tpl, "%s/templates", src ? src : ".");
-    char *link = path("templates");
-    assert_int_equal(symlink(tpl, link), 0);
-    free(link);
+    tu_link_templates(dir);
     return 0;
 }
 
@@ -125,27 +120,6 @@ static void write_config(const char *name, const char *rate, const char *burst)
              tw.port, TW_SID, rate, burst);
     tu_write(p, text);
     free(p);
-}
-
-/* herald with args in dir, its output to out, in the background */
-static pid_t spawn(const char *out, const char *const *args)
-{
-    const char *argv[32] = {tu_herald_bin()};
-    int n = 1;
-    while (*args && n < 31)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    char *op = path(out);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(dir) != 0 || !freopen(op, "ab", stdout) || !freopen(op, "ab", stderr))
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    free(op);
-    return pid;
 }
 
 /* The time (gateway ms) of the first answer in the mock's answers file
@@ -240,9 +214,9 @@ static void test_pauses_across_processes(void **state)
                  "recall", "--channels", "sms", "--now");
     const char *ab[] = {"-c", "b.conf", "send", "cb", "--wait", "60s", NULL};
     const char *aa[] = {"-c", "a.conf", "send", "ca", "--wait", "60s", NULL};
-    pid_t pb = spawn("b.out", ab);
+    pid_t pb = tu_herald_spawn(dir, "b.out", ab);
     assert_true(wait_answer("tw.ans", 201, "+15552000007", 30000) > 0); /* B is sending */
-    pid_t pa = spawn("a.out", aa);
+    pid_t pa = tu_herald_spawn(dir, "a.out", aa);
     /* A's first message went and was written: take the write lock before
      * its second (a second later, at 1/s) is throttled */
     assert_true(wait_answer("tw.ans", 201, "+15550000017", 30000) > 0);

@@ -641,8 +641,8 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
          * the answer's time is when it had closed, so that whatever began
          * later was held (the dispatcher pauses its bucket too) */
         if (r.outcome == HD_OUT_THROTTLED) {
-            r.answered_ms = hd_driver_throttled(
-                d, r.retry_after_ms > 0 ? r.retry_after_ms : HD_THROTTLE_PAUSE_MS);
+            r.answered_ms = hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms
+                                                                        : HD_THROTTLE_PAUSE_MS);
             r.latency_ms = r.answered_ms - q->t0;
         }
         out_add(out, q->m, &r);

@@ -68,9 +68,9 @@ struct prov {
     struct hd_driver *drv;
     struct hd_bucket bucket;
     struct job *head, *tail;
-    size_t inflight, window; /* handed to the driver, and how many may be */
-    bool cred;               /* its driver has a reusable credential (creds.c) */
-    int64_t cred_at;         /* the newest credential's issue time seen here */
+    size_t inflight, window;    /* handed to the driver, and how many may be */
+    bool cred;                  /* its driver has a reusable credential (creds.c) */
+    int64_t cred_at;            /* the newest credential's issue time seen here */
     struct hd_pause_slot *slot; /* its slot in the database's pause file, or NULL */
 };
 

@@ -152,8 +152,7 @@ static int start(struct hd_dispatch *d, struct hd_err *err)
                     "again (the gateway may see them twice, with the same message id)",
                     (long long)recovered);
     if ((rc = hd_dsp_pauses_open(d, err)) < 0 || (rc = hd_dsp_creds_open(d, err)) < 0 ||
-        (rc = hd_dsp_load_runs(d, err)) < 0 ||
-        (rc = count_total(d, err)) < 0)
+        (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
         return rc;
     return 0;
 }

@@ -288,8 +288,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
      * earlier messages since it was handed over. Without an answer's time
      * from the driver and a latency, nothing says it went later. */
     int64_t began = j->answered_ms - r->latency_ms;
-    if (r->latency_ms < 0 || (r->latency_ms == 0 && r->answered_ms <= 0) ||
-        began < j->submitted_ms)
+    if (r->latency_ms < 0 || (r->latency_ms == 0 && r->answered_ms <= 0) || began < j->submitted_ms)
         began = j->submitted_ms;
     /* the answer's row: to, attempts and not_before change by case */
     struct rec x = {.from = HD_ST_SENDING,
