@@ -186,7 +186,7 @@ static void contacts(void)
     fprintf(f, "id,phone,plan\n");
     /* A's: one answered 201, then one answered 429 with Retry-After: 7,
      * then more than the dispatcher claims again for (MAX_WAITING / 2):
-     * A claims once, and at 1/s needs the database only for its writes */
+     * A claims once, and then needs the database only for its writes */
     fprintf(f, "a1,+15550000017,a\na2,+15550000429,a\n");
     for (int i = 0; i < NA; i++)
         fprintf(f, "a%05d,+15553%05d7,a\n", i, i);
@@ -201,7 +201,7 @@ static void test_pauses_across_processes(void **state)
     (void)state;
     const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--answers", "tw.ans", NULL};
     tu_start_mock(&tw, dir, "twilio.js", twa);
-    write_config("a.conf", "1/s", "1");
+    write_config("a.conf", "10/min", "1"); /* one every 6 s */
     write_config("b.conf", "100/s", "10");
     contacts();
     TU_HERALD_OK(dir, "-c", "b.conf", "init");
@@ -218,7 +218,7 @@ static void test_pauses_across_processes(void **state)
     assert_true(wait_answer("tw.ans", 201, "+15552000007", 30000) > 0); /* B is sending */
     pid_t pa = tu_herald_spawn(dir, "a.out", aa);
     /* A's first message went and was written: take the write lock before
-     * its second (a second later, at 1/s) is throttled */
+     * its second (six seconds later) is throttled */
     assert_true(wait_answer("tw.ans", 201, "+15550000017", 30000) > 0);
     sqlite3 *db;
     char *dbp = path("h.db");
