@@ -232,8 +232,11 @@ static int64_t pause_left(struct hd_driver *d, int64_t mono)
     int64_t left = atomic_load(&d->paused_until) - mono;
     struct hd_pause_slot *s = atomic_load_explicit(&d->shared, memory_order_relaxed);
     int64_t until = s ? hd_pause_slot_until(s) : 0;
-    if (until > 0 && until - hd_clock_now_ms(NULL) > left)
-        left = until - hd_clock_now_ms(NULL);
+    if (until > 0) {
+        int64_t shared = until - hd_clock_now_ms(NULL);
+        if (shared > left)
+            left = shared;
+    }
     return left;
 }
 
