@@ -133,6 +133,12 @@ struct hd_dispatch {
     int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t last_pauses_ms;
+    /* business time less hd_clock_mono_ms: one offset for the instants the
+     * drivers give, so that the times of the log's rows compare exactly
+     * (converted each with its own pair of clock reads, they were off by a
+     * millisecond either way); the tick takes it again when the two clocks
+     * drift more than 100 ms apart */
+    int64_t mono_base;
     bool flush_now; /* a throttled result waits to be written and shared */
     bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
     struct hd_dispatch_stats stats;
@@ -154,6 +160,12 @@ struct rec {
 static inline int64_t now_ms(struct hd_dispatch *d)
 {
     return hd_clock_now_ms(d->clock);
+}
+
+/* A driver's instant (hd_clock_mono_ms) in business time. */
+static inline int64_t at_mono(const struct hd_dispatch *d, int64_t mono)
+{
+    return mono + d->mono_base;
 }
 
 static inline void job_free(struct job *j)

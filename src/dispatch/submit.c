@@ -61,7 +61,7 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
             }
             if ((*rc = hd_dsp_open_driver(d, p, err)) < 0)
                 return 0;
-            j->submitted_ms = now_ms(d);
+            j->submitted_ms = at_mono(d, mono); /* no later than the driver's start */
             struct hd_err serr = {0};
             p->head = j->next;
             if (!p->head)
@@ -110,7 +110,7 @@ static void collect(void *ud, const struct hd_result *r)
      * pause a throttled answer begins, are as the gateway made them */
     int64_t mono = hd_clock_mono_ms(),
             answered = r->answered_ms > 0 && r->answered_ms <= mono ? r->answered_ms : mono;
-    j->answered_ms = now_ms(d) - (mono - answered);
+    j->answered_ms = at_mono(d, answered);
     unlink_inflight(d, j);
     d->res[d->nres++] = *r;
     if (r->outcome == HD_OUT_THROTTLED) {
