@@ -105,12 +105,7 @@ static int setup(void **state)
     (void)state;
     dir = tu_tmpdir();
     setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
-    const char *src = getenv("HERALD_SRC");
-    char tpl[4096];
-    snprintf(tpl, sizeof tpl, "%s/templates", src ? src : ".");
-    char *link = path("templates");
-    assert_int_equal(symlink(tpl, link), 0);
-    free(link);
+    tu_link_templates(dir);
     return 0;
 }
 
@@ -167,22 +162,7 @@ static sqlite3 *open_db(const char *name)
 /* Starts herald in dir without waiting; its output goes to out (a file). */
 static pid_t spawn(const char *out, const char *const *args)
 {
-    const char *argv[32] = {tu_herald_bin()};
-    int n = 1;
-    while (*args && n < 31)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    char *op = path(out);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(dir) != 0 || !freopen(op, "ab", stdout) || !freopen(op, "ab", stderr))
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    free(op);
-    return pid;
+    return tu_herald_spawn(dir, out, args);
 }
 
 static int wait_status(pid_t pid)

@@ -787,7 +787,8 @@ static void test_cli_file_modes(void **state)
             fail_msg("step %zu (%s): status %d, err %s", i, a[0], r.status, r.err);
         tu_run_release(&r);
     }
-    /* the database with its -wal and -shm, while a connection holds them */
+    /* the database with its -wal and -shm, while a connection holds them,
+     * and the providers' pause file a send made next to it */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM contacts", NULL, NULL, NULL),
@@ -795,7 +796,10 @@ static void test_cli_file_modes(void **state)
     char *var = tu_path(fx->dir, "var"), *outbox = tu_path(fx->dir, "var/outbox");
     assert_true(tu_exists(outbox));
     assert_true(check_modes(outbox, 0700, 0600) > 0);
-    assert_int_equal(check_modes(var, 0700, 0600), check_modes(outbox, 0700, 0600) + 3);
+    assert_int_equal(check_modes(var, 0700, 0600), check_modes(outbox, 0700, 0600) + 4);
+    char *pauses = tu_path(fx->dir, "var/herald.db.pauses");
+    assert_true(tu_exists(pauses));
+    free(pauses);
     sqlite3_close(db);
     char *rej = tu_path(fx->dir, "c.csv.rejected.csv");
     assert_int_equal(check_modes(rej, 0700, 0600), 1);

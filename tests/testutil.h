@@ -147,6 +147,40 @@ static inline void tu_herald(struct tu_run *r, const char *dir, const char *stdi
     tu_exec(r, dir, stdin_path, argv);
 }
 
+/* Starts herald in dir with the arguments (NULL-terminated), in the
+ * background, its stdout and stderr appended to dir/out; the caller waits
+ * for the pid. */
+static inline pid_t tu_herald_spawn(const char *dir, const char *out, const char *const *args)
+{
+    const char *argv[32] = {tu_herald_bin()};
+    int n = 1;
+    while (*args && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    char *op = tu_path(dir, out);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen(op, "ab", stdout) || !freopen(op, "ab", stderr))
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    free(op);
+    return pid;
+}
+
+/* A link dir/templates to the source tree's templates ($HERALD_SRC). */
+static inline void tu_link_templates(const char *dir)
+{
+    const char *src = getenv("HERALD_SRC");
+    char tpl[4096];
+    snprintf(tpl, sizeof tpl, "%s/templates", src ? src : ".");
+    char *link = tu_path(dir, "templates");
+    assert_int_equal(symlink(tpl, link), 0);
+    free(link);
+}
+
 /* Runs herald in dir with the arguments and expects exit status 0, else
  * fails with its output. */
 /* The [serve] section a configuration that sends marketing email needs

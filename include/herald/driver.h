@@ -20,6 +20,7 @@
 #include "herald/config.h"
 #include "herald/err.h"
 #include "herald/log.h"
+#include "herald/pauses.h"
 
 enum hd_outcome {
     HD_OUT_ACCEPTED,  /* the gateway took it */
@@ -133,6 +134,16 @@ int hd_driver_submit(struct hd_driver *d, const struct hd_msg *m, struct hd_err 
  * dispatcher pauses a provider's driver with its bucket when the gateway
  * throttles, so throttling holds at the actual send. */
 void hd_driver_pause(struct hd_driver *d, int64_t until_ms);
+/* A throttled answer was just read: the gate closes for after_ms from now,
+ * here and (with a shared slot) in every process on the database. Returns
+ * now (hd_clock_mono_ms), taken once the gate was closed: the answer's
+ * time. No request the driver starts has a later start time and went
+ * out before the pause ends. */
+int64_t hd_driver_throttled(struct hd_driver *d, int64_t after_ms);
+/* The provider's slot in the database's pause file (hd_store_pauses):
+ * this driver's pauses are written there, and other processes' held. The
+ * slot is borrowed and must outlive the driver. */
+void hd_driver_share_pause(struct hd_driver *d, struct hd_pause_slot *slot);
 /* Decides whether the dispatcher takes back a message (by its user
  * pointer); called with the driver's lock held, so it must not call the
  * driver. */

@@ -15,6 +15,7 @@
 #include "herald/buf.h"
 #include "herald/config.h"
 #include "herald/err.h"
+#include "herald/pauses.h"
 
 struct hd_store;
 
@@ -473,6 +474,10 @@ int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t u
 typedef void (*hd_pause_cb)(void *ud, const char *provider, int64_t until_ms);
 int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
                              struct hd_err *err);
+/* The database's shared pause file (herald/pauses.h: `<database>.pauses`),
+ * opened the first time it is asked for; *out is NULL for a database in
+ * memory. Owned by the store. */
+int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err);
 /* ---- the delivery log ----------------------------------------------------------- */
 
 /* Messages of a campaign by variant and state: cb(variant or "", state, n). */

@@ -4,7 +4,16 @@
  * Submitted messages are deep-copied into a FIFO; each worker takes up to
  * ops->batch of them, sends them on its own connection, and appends the
  * results to a list that poll() hands over. One mutex guards both lists;
- * two condition variables wake workers (work) and pollers (done). */
+ * two condition variables wake workers (work) and pollers (done).
+ *
+ * A pause is the gate in front of the wire: nothing is taken while it
+ * holds, and an HTTP loop asks the gate again (hd_drv_gate, no lock) right
+ * before each request it starts. A pause is this driver's (paused_until,
+ * monotonic) or the provider's slot in the database's pause file (real
+ * time; other processes close it). A throttled answer closes the gate
+ * before it takes the time it logs (hd_driver_throttled), and the gate
+ * takes the time before it looks: a request the gate let through began
+ * before the answer that paused, one that began after was held. */
 #include "driver_int.h"
 
 #include "herald/mime.h"
@@ -15,6 +24,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +182,10 @@ struct hd_driver {
     struct hd_result *res, *spare; /* results given; the other buffer, empty */
     size_t nres, capres, capspare;
     size_t pending;
-    int64_t paused_until; /* hd_clock_mono_ms: nothing is taken before */
+    /* hd_clock_mono_ms: nothing is taken before; written under mu, read
+     * without it (hd_drv_gate) */
+    _Atomic int64_t paused_until;
+    _Atomic(struct hd_pause_slot *) shared; /* the pause file's slot, or NULL */
     pthread_t *threads;
     unsigned nthreads;
     bool stop;
@@ -227,10 +240,50 @@ static void free_msg(struct qmsg *q)
     free(q);
 }
 
-/* With d->mu held: how long the pause still lasts (ms), or <= 0. */
-static int64_t held(const struct hd_driver *d)
+/* How long the pause still lasts at mono (ms), or <= 0: ours, or another
+ * process's through the pause file. */
+static int64_t pause_left(struct hd_driver *d, int64_t mono)
 {
-    return d->paused_until ? d->paused_until - hd_clock_mono_ms() : 0;
+    int64_t left = atomic_load(&d->paused_until) - mono;
+    struct hd_pause_slot *s = atomic_load_explicit(&d->shared, memory_order_relaxed);
+    int64_t until = s ? hd_pause_slot_until(s) : 0;
+    if (until > 0) {
+        int64_t shared = until - hd_clock_now_ms(NULL);
+        if (shared > left)
+            left = shared;
+    }
+    return left;
+}
+
+static int64_t held(struct hd_driver *d)
+{
+    return pause_left(d, hd_clock_mono_ms());
+}
+
+bool hd_drv_gate(struct hd_driver *d, int64_t *now)
+{
+    *now = hd_clock_mono_ms();
+    /* the time first, then the pause: see the design above */
+    atomic_thread_fence(memory_order_seq_cst);
+    return pause_left(d, *now) <= 0;
+}
+
+void hd_drv_untake(struct hd_driver *d, const struct hd_msg *const *m, size_t n)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->qhead < n) { /* make room at the front */
+        if (d->qlen + n > d->qcap) {
+            d->qcap = d->qlen + n;
+            d->q = hd_xrealloc(d->q, d->qcap * sizeof *d->q);
+        }
+        memmove(d->q + n, d->q + d->qhead, d->qlen * sizeof *d->q);
+        d->qhead = n;
+    }
+    d->qhead -= n;
+    d->qlen += n;
+    for (size_t i = 0; i < n; i++) /* the message is the qmsg's first member */
+        d->q[d->qhead + i] = (struct qmsg *)(void *)m[i];
+    pthread_mutex_unlock(&d->mu);
 }
 
 /* With d->mu held: waits for work (or stop) up to ms. */
@@ -365,12 +418,40 @@ size_t hd_drv_queued(struct hd_driver *d, int64_t *hold_ms)
     return n;
 }
 
+/* With d->mu held: the pause reaches the pause file, in real time. */
+static void share_pause(struct hd_driver *d, int64_t mono, int64_t until_ms)
+{
+    struct hd_pause_slot *s = atomic_load_explicit(&d->shared, memory_order_relaxed);
+    if (s)
+        hd_pause_slot_raise(s, hd_clock_now_ms(NULL) + (until_ms - mono));
+}
+
 void hd_driver_pause(struct hd_driver *d, int64_t until_ms)
 {
     pthread_mutex_lock(&d->mu);
-    if (until_ms > d->paused_until)
-        d->paused_until = until_ms;
+    if (until_ms > atomic_load(&d->paused_until)) {
+        atomic_store(&d->paused_until, until_ms);
+        share_pause(d, hd_clock_mono_ms(), until_ms);
+    }
     pthread_mutex_unlock(&d->mu);
+}
+
+int64_t hd_driver_throttled(struct hd_driver *d, int64_t after_ms)
+{
+    pthread_mutex_lock(&d->mu);
+    int64_t before = atomic_load(&d->paused_until);
+    atomic_store(&d->paused_until, INT64_MAX); /* closed while the time is taken */
+    int64_t now = hd_clock_mono_ms();
+    int64_t until = now + after_ms > before ? now + after_ms : before;
+    atomic_store(&d->paused_until, until);
+    share_pause(d, now, until);
+    pthread_mutex_unlock(&d->mu);
+    return now;
+}
+
+void hd_driver_share_pause(struct hd_driver *d, struct hd_pause_slot *slot)
+{
+    atomic_store(&d->shared, slot);
 }
 
 size_t hd_driver_withdraw(struct hd_driver *d, hd_withdraw_fn fn, void *ud)

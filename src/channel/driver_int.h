@@ -45,6 +45,14 @@ void hd_drv_give(struct hd_driver *d, const struct hd_msg *const *m, const struc
  * driver is paused, and then *hold_ms (when not NULL) is how long the pause
  * still lasts; otherwise -1. */
 size_t hd_drv_queued(struct hd_driver *d, int64_t *hold_ms);
+/* The gate in front of the wire, asked right before a request starts,
+ * without a lock: false while a pause holds. *now is the time
+ * (hd_clock_mono_ms) taken before the gate was looked at: the time the
+ * request began when the gate is open. */
+bool hd_drv_gate(struct hd_driver *d, int64_t *now);
+/* Puts n messages hd_drv_take gave back at the front of the queue, in
+ * their order (the gate closed before they started). */
+void hd_drv_untake(struct hd_driver *d, const struct hd_msg *const *m, size_t n);
 
 extern const struct hd_drv_ops hd_drv_outbox;
 extern const struct hd_drv_ops hd_drv_smtp;

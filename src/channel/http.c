@@ -565,9 +565,11 @@ static void out_flush(struct hd_driver *d, struct outbox *o)
 }
 
 /* Starts the n messages of a batch the driver gave; those that cannot
- * start go to out with their result. Returns how many started. */
-static size_t start_batch(struct hx *h, struct lane *l, const struct hd_msg **batch, int n,
-                          struct outbox *out)
+ * start go to out with their result, and once the provider's gate closes
+ * (a throttled answer on another lane, or in another process) the rest go
+ * back to the driver. Returns how many started. */
+static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
+                          const struct hd_msg **batch, int n, struct outbox *out)
 {
     struct hd_err err = {0};
     bool ready = true;
@@ -579,10 +581,15 @@ static size_t start_batch(struct hx *h, struct lane *l, const struct hd_msg **ba
     }
     for (int i = 0; i < n; i++) {
         struct hd_result r;
+        int64_t t0;
+        if (ready && !hd_drv_gate(d, &t0)) {
+            hd_drv_untake(d, batch + i, (size_t)(n - i));
+            break;
+        }
         struct hx_req *q = req_get(h, l);
         q->m = batch[i];
         q->again = 0;
-        q->t0 = 0;
+        q->t0 = ready ? t0 : 0; /* when it began: the gate's time */
         if (ready && req_start(h, l, q, &r) == 0) {
             started++;
             continue;
@@ -611,7 +618,7 @@ static void take_more(struct hx *h, struct lane *l, struct hd_driver *d, struct 
             *stopping = true;
         if (n <= 0)
             break;
-        *inflight += start_batch(h, l, batch, n, out);
+        *inflight += start_batch(h, l, d, batch, n, out);
         out_flush(d, out);
     }
 }
@@ -659,12 +666,15 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
         struct hd_result r;
         if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
             continue;
-        /* nothing more goes out from the moment the gateway says so,
-         * not from when the dispatcher reads it: the driver holds
-         * messages (the dispatcher pauses it too, and shares the pause) */
-        if (r.outcome == HD_OUT_THROTTLED)
-            hd_driver_pause(d, r.answered_ms + (r.retry_after_ms > 0 ? r.retry_after_ms
-                                                                     : HD_THROTTLE_PAUSE_MS));
+        /* nothing more goes out from the moment the answer is read, not
+         * from when the dispatcher reads it: the gate closes here, and
+         * the answer's time is when it had closed, so that whatever began
+         * later was held (the dispatcher pauses its bucket too) */
+        if (r.outcome == HD_OUT_THROTTLED) {
+            r.answered_ms = hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms
+                                                                        : HD_THROTTLE_PAUSE_MS);
+            r.latency_ms = r.answered_ms - q->t0;
+        }
         out_add(out, q->m, &r);
         q->m = NULL;
         req_put(l, q);

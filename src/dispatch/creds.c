@@ -37,7 +37,7 @@ int hd_dsp_creds_open(struct hd_dispatch *d, struct hd_err *err)
             continue;
         hd_log_add_secret(d->log, v); /* no driver thread logs yet */
         struct hd_err oerr = {0};
-        if (!p->drv && hd_driver_open(p->cfg, d->log, &p->drv, &oerr) < 0)
+        if (hd_dsp_open_driver(d, p, &oerr) < 0)
             p->drv = NULL;
         if (p->drv && hd_driver_offer_credential(p->drv, v, at))
             p->cred_at = at;

@@ -70,9 +70,10 @@ struct prov {
     struct hd_driver *drv;
     struct hd_bucket bucket;
     struct job *head, *tail;
-    size_t inflight, window; /* handed to the driver, and how many may be */
-    bool cred;               /* its driver has a reusable credential (creds.c) */
-    int64_t cred_at;         /* the newest credential's issue time seen here */
+    size_t inflight, window;    /* handed to the driver, and how many may be */
+    bool cred;                  /* its driver has a reusable credential (creds.c) */
+    int64_t cred_at;            /* the newest credential's issue time seen here */
+    struct hd_pause_slot *slot; /* its slot in the database's pause file, or NULL */
 };
 
 /* A campaign's last finished messages, for the circuit breaker (breaker.c). */
@@ -134,6 +135,12 @@ struct hd_dispatch {
     int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t last_pauses_ms;
+    /* business time less hd_clock_mono_ms: one offset for the instants the
+     * drivers give, so that the times of the log's rows compare exactly
+     * (converted each with its own pair of clock reads, they were off by a
+     * millisecond either way); the tick takes it again when the two clocks
+     * drift more than 100 ms apart */
+    int64_t mono_base;
     bool flush_now; /* a throttled result waits to be written and shared */
     bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
     struct hd_dispatch_stats stats;
@@ -155,6 +162,12 @@ struct rec {
 static inline int64_t now_ms(struct hd_dispatch *d)
 {
     return hd_clock_now_ms(d->clock);
+}
+
+/* A driver's instant (hd_clock_mono_ms) in business time. */
+static inline int64_t at_mono(const struct hd_dispatch *d, int64_t mono)
+{
+    return mono + d->mono_base;
 }
 
 static inline void job_free(struct job *j)
@@ -235,6 +248,11 @@ int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err);
 /* hd_store_provider_pauses' callback: pauses other dispatchers recorded
  * reach our buckets. */
 void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms);
+/* Opens the database's pause file (hd_store_pauses) and takes each
+ * provider's slot; without it, pauses are shared through the store only. */
+int hd_dsp_pauses_open(struct hd_dispatch *d, struct hd_err *err);
+/* The provider's driver, opened once, its pauses shared through its slot. */
+int hd_dsp_open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err);
 
 /* ---- creds.c ---- */
 

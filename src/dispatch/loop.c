@@ -60,6 +60,7 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     d->clock = clock;
     d->opts = *opts;
     d->owner = (int64_t)getpid();
+    d->mono_base = now_ms(d) - hd_clock_mono_ms();
     d->zones = hd_zones_new(cfg->timezone);
     d->fmt = hd_fmt_new();
     d->vars = hd_tpl_vars(cfg);
@@ -151,8 +152,8 @@ static int start(struct hd_dispatch *d, struct hd_err *err)
                     "%lld messages were in flight when a dispatcher stopped; they are queued "
                     "again (the gateway may see them twice, with the same message id)",
                     (long long)recovered);
-    if ((rc = hd_dsp_creds_open(d, err)) < 0 || (rc = hd_dsp_load_runs(d, err)) < 0 ||
-        (rc = count_total(d, err)) < 0)
+    if ((rc = hd_dsp_pauses_open(d, err)) < 0 || (rc = hd_dsp_creds_open(d, err)) < 0 ||
+        (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
         return rc;
     return 0;
 }
@@ -188,6 +189,9 @@ static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     int fired = 0, rc;
     d->last_tick_ms = mono;
+    int64_t base = now_ms(d) - hd_clock_mono_ms();
+    if (base > d->mono_base + 100 || base < d->mono_base - 100)
+        d->mono_base = base;
     hd_dsp_creds_sync(d);
     tell_status(d);
     if ((d->opts.schedule &&

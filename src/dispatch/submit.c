@@ -16,14 +16,30 @@
 
 #include "dispatch_int.h"
 
-static int open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err)
+int hd_dsp_open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err)
 {
     if (p->drv)
         return 0;
     int rc = hd_driver_open(p->cfg, d->log, &p->drv, err);
     if (rc < 0)
         hd_err_prefix(err, "provider '%s'", p->cfg->name);
+    else if (p->slot)
+        hd_driver_share_pause(p->drv, p->slot);
     return rc;
+}
+
+int hd_dsp_pauses_open(struct hd_dispatch *d, struct hd_err *err)
+{
+    struct hd_pauses *pf = NULL;
+    struct hd_err perr = {0};
+    (void)err;
+    /* without the file a pause is still shared, through the database, at
+     * the other dispatchers' next look (up to 100 ms, or a write lock, late) */
+    if (hd_store_pauses(d->st, &pf, &perr) < 0)
+        hd_log_warn(d->log, "provider pauses are shared through the database only: %s", perr.msg);
+    for (size_t i = 0; pf && i < d->cfg->nproviders; i++)
+        d->prov[i].slot = hd_pauses_slot(pf, d->prov[i].cfg->name);
+    return 0;
 }
 
 /* Hands waiting messages to drivers as their buckets and connections
@@ -43,9 +59,9 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
                     wait = w;
                 break;
             }
-            if ((*rc = open_driver(d, p, err)) < 0)
+            if ((*rc = hd_dsp_open_driver(d, p, err)) < 0)
                 return 0;
-            j->submitted_ms = now_ms(d);
+            j->submitted_ms = at_mono(d, mono); /* no later than the driver's start */
             struct hd_err serr = {0};
             p->head = j->next;
             if (!p->head)
@@ -94,7 +110,7 @@ static void collect(void *ud, const struct hd_result *r)
      * pause a throttled answer begins, are as the gateway made them */
     int64_t mono = hd_clock_mono_ms(),
             answered = r->answered_ms > 0 && r->answered_ms <= mono ? r->answered_ms : mono;
-    j->answered_ms = now_ms(d) - (mono - answered);
+    j->answered_ms = at_mono(d, answered);
     unlink_inflight(d, j);
     d->res[d->nres++] = *r;
     if (r->outcome == HD_OUT_THROTTLED) {

@@ -281,10 +281,14 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     struct job *j = r->user;
     int64_t t = now_ms(d);
     int rc;
-    /* it went on the wire when the driver says, after waiting behind the
-     * connection's earlier messages since it was handed over */
+    /* it went on the wire when the driver says: its answer's time less its
+     * latency, 0 ms included (a gateway nearby answers within the
+     * millisecond; taking the hand-over then put a request that a paused
+     * driver held inside the pause), after waiting behind the connection's
+     * earlier messages since it was handed over. Without an answer's time
+     * from the driver and a latency, nothing says it went later. */
     int64_t began = j->answered_ms - r->latency_ms;
-    if (r->latency_ms <= 0 || began < j->submitted_ms)
+    if (r->latency_ms < 0 || (r->latency_ms == 0 && r->answered_ms <= 0) || began < j->submitted_ms)
         began = j->submitted_ms;
     /* the answer's row: to, attempts and not_before change by case */
     struct rec x = {.from = HD_ST_SENDING,
@@ -442,6 +446,14 @@ static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
  * cancelled, as the command did to the rest). */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
+    /* once a second from the tick: no campaign stopped, nothing to give
+     * back, and no write lock taken (it would wait behind other
+     * dispatchers' writes, and hold up the sending meanwhile) */
+    bool any = all;
+    for (size_t i = 0; !any && i < d->ncamps; i++)
+        any = stopped(d->camps[i]->c.status);
+    if (!any)
+        return 0;
     int rc = hd_store_begin(d->st, err);
     int64_t t = now_ms(d);
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {

@@ -512,6 +512,17 @@ void hd_store_free(struct hd_store *st)
         sqlite3_finalize(st->cache[i]);
     if (st->db)
         sqlite3_close_v2(st->db);
+    hd_pauses_free(st->pauses);
     free(st->path);
     free(st);
+}
+
+int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err)
+{
+    int rc = 0;
+    /* ":memory:" and "" (a temporary database) are no file to share */
+    if (!st->pauses && st->path && st->path[0] && strcmp(st->path, ":memory:") != 0)
+        rc = hd_pauses_open(st->path, &st->pauses, err);
+    *out = st->pauses;
+    return rc;
 }

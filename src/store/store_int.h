@@ -25,6 +25,7 @@ enum hd_store_slot {
 struct hd_store {
     sqlite3 *db;
     char *path;
+    struct hd_pauses *pauses; /* the shared pause file, once asked for */
     sqlite3_stmt *cache[SLOT_COUNT];
 };
 
