@@ -1127,7 +1127,7 @@ static void test_segment_campaign_pause(void **state)
     assert_int_equal(r.status, 0);
     assert_contains(r.err, "campaign 'bad': paused: segment 'g' cannot be evaluated: 1:7: "
                            "expected a value after '='");
-    assert_contains(r.err, "campaign 'good': run 1 queued 1 messages");
+    assert_contains(r.err, "campaign 'good': run 1 queued 1 message ");
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "run", "--once", NULL); /* paused: not tried again */
     assert_int_equal(r.status, 0);
@@ -1154,7 +1154,7 @@ static void test_segment_campaign_pause(void **state)
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "run", "--once", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.err, "campaign 'bad': run 1 queued 1 messages"); /* numbered per campaign */
+    assert_contains(r.err, "campaign 'bad': run 1 queued 1 message "); /* numbered per campaign */
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "campaign", "show", "bad", NULL);
     assert_true(strstr(r.out, "paused by") == NULL);

@@ -18,6 +18,7 @@
 #include "herald/schedule.h"
 #include "herald/state.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 static const char send_usage[] =
     "usage: herald send CAMPAIGN [--wait DURATION] [--grace DURATION] [--now]\n"
@@ -84,7 +85,8 @@ static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const 
     *failed += n;
     if (!n)
         return 0;
-    printf("failed: %lld message%s, by reason:\n", (long long)n, n == 1 ? "" : "s");
+    char count[48];
+    printf("failed: %s, by reason:\n", hd_units_count(n, "message", NULL, count, sizeof count));
     struct fail_out o = {camp->name, r->seq};
     return hd_store_run_failures(ctx->store, camp->id, r->id, fail_line, &o, err);
 }
@@ -106,13 +108,16 @@ static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, const stru
     hd_campaign_release(&now);
     if (paused && hd_store_campaign_pause_reason(ctx->store, camp->id, &why, err) < 0)
         return -1;
+    char count[48];
+    hd_units_count(waiting, "message", NULL, count, sizeof count);
     if (waiting && paused)
-        printf("the campaign was paused%s%s%s: %lld messages wait until it is resumed ('herald "
-               "campaign resume %s')\n",
-               why ? " (" : "", why ? why : "", why ? ")" : "", (long long)waiting, camp->name);
+        printf("the campaign was paused%s%s%s: %s %s until it is resumed ('herald campaign "
+               "resume %s')\n",
+               why ? " (" : "", why ? why : "", why ? ")" : "", count,
+               waiting == 1 ? "waits" : "wait", camp->name);
     else if (waiting)
-        printf("%lld messages wait for a later time; 'herald run' will send them\n",
-               (long long)waiting);
+        printf("%s %s for a later time; 'herald run' will send them\n", count,
+               waiting == 1 ? "waits" : "wait");
     free(why);
     return 0;
 }
@@ -154,8 +159,10 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     if (started == HD_START_FIRED) {
         if (v.drawn)
             fputs("\r\033[K", stderr);
-        printf("campaign '%s': run %lld, %lld messages queued, %lld held out\n", camp.name,
-               (long long)f.seq, (long long)f.queued, (long long)f.held);
+        char count[48];
+        printf("campaign '%s': run %lld, %s queued, %lld held out\n", camp.name,
+               (long long)f.seq, hd_units_count(f.queued, "message", NULL, count, sizeof count),
+               (long long)f.held);
         fflush(stdout);
     }
     o.campaign = camp.id;

@@ -16,6 +16,7 @@
 #include "herald/segast.h"
 #include "herald/segment.h"
 #include "herald/store.h"
+#include "herald/units.h"
 
 int hd_variants_parse(const char *text, char *buf, struct hd_variant_cut *cuts, size_t max,
                       size_t *n, struct hd_err *err)
@@ -317,8 +318,10 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         }
         if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
                                    err)) == 0) {
-            hd_log_info(log, "campaign '%s': run %lld queued %lld messages (%lld held out)",
-                        t.due[i].name, (long long)f.seq, (long long)f.queued, (long long)f.held);
+            char n[48];
+            hd_log_info(log, "campaign '%s': run %lld queued %s (%lld held out)", t.due[i].name,
+                        (long long)f.seq, hd_units_count(f.queued, "message", NULL, n, sizeof n),
+                        (long long)f.held);
             ++*fired;
         }
     }
