@@ -61,6 +61,14 @@ static void test_serve_token_independent(void **state)
     hd_token_make(&sample, &k, t);
     assert_string_equal(
         t, "v1.AAAAAAAAACoAAAAAABLWhwAAAABOIPnxrmmWLfg7tKGZHrjQ2IOqPub6UuZteWumgD2rmg4o");
+    /* a key longer than SHA-256's 64-byte block is hashed first (RFC 2104):
+     * the same Python with b"0123456789abcdef" * 5 */
+    struct hd_token_key longk = {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                                 "0123456789abcdef",
+                                 80};
+    hd_token_make(&sample, &longk, t);
+    assert_string_equal(
+        t, "v1.AAAAAAAAACoAAAAAABLWhwAAAABOIDLzX2sj8exiaHxEj8ENCzbfBBdt_8ayOtl5l9c6_Hk-");
 }
 
 static void test_serve_token_tampered(void **state)

@@ -160,9 +160,8 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
         if (v.drawn)
             fputs("\r\033[K", stderr);
         char count[48];
-        printf("campaign '%s': run %lld, %s queued, %lld held out\n", camp.name,
-               (long long)f.seq, hd_units_count(f.queued, "message", NULL, count, sizeof count),
-               (long long)f.held);
+        printf("campaign '%s': run %lld, %s queued, %lld held out\n", camp.name, (long long)f.seq,
+               hd_units_count(f.queued, "message", NULL, count, sizeof count), (long long)f.held);
         fflush(stdout);
     }
     o.campaign = camp.id;
