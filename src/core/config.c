@@ -1139,7 +1139,7 @@ void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
     for (size_t i = 0; i < cfg->nproviders; i++)
         for (size_t s = 0; s < cfg->providers[i].nsecrets; s++)
             hd_log_add_secret(log, cfg->providers[i].secrets[s].value);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < HD_SERVE_SECRETS; k++)
         if (cfg->serve.secrets[k].value)
             hd_log_add_secret(log, cfg->serve.secrets[k].value);
 }
