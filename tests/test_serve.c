@@ -171,6 +171,10 @@ static void test_serve_config(void **state)
         {"[serve]\ntimeout = 1s\ntimeout = 2s\n", "duplicate key 'timeout' in [serve]"},
         {"[serve]\nsecret_env = HERALD_TEST_NO_SUCH_VAR\n",
          "secret_env: environment variable 'HERALD_TEST_NO_SUCH_VAR' is not set"},
+        {"[serve]\nmetrics_allow = 10.0.0.0/33\n",
+         "metrics_allow: '10.0.0.0/33' is not an address range"},
+        {"[serve]\nmetrics_allow = localhost\n", "'localhost' is not an address range"},
+        {"[serve]\nmetrics_token = x\n", "unknown key 'metrics_token' in [serve]"},
         {"[serve]\nsecret_env = HERALD_TEST_SECRET\nsecret_file = x\n",
          "give either secret_env or secret_file, not both"},
     };
@@ -807,6 +811,124 @@ static void test_serve_send_needs_public_url(void **state)
     tu_run_release(&r);
 }
 
+/* ---- GET /metrics ------------------------------------------------------------ */
+
+/* An independent reader of the text format: Python's prometheus_client
+ * parser (Debian's python3-prometheus-client, under /usr/bin/python3),
+ * which rejects what it cannot parse; each sample comes back as
+ * "name{k=v,...} value" with the labels sorted. */
+static const char prom_parse[] =
+    "import sys\n"
+    "from prometheus_client.parser import text_string_to_metric_families as fams\n"
+    "for f in fams(sys.stdin.read()):\n"
+    "    for s in f.samples:\n"
+    "        l = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n"
+    "        print('%s{%s} %g' % (s.name, l, s.value))\n"
+    "    print('TYPE %s %s' % (f.name, f.type))\n";
+
+/* Scrapes with extra curl arguments; on 200 returns the parsed samples. */
+static char *scrape(const struct srv *s, const char *extra, int *code)
+{
+    char *body, cmd[4096];
+    *code = http(s, "GET", "/metrics", NULL, extra, &body, NULL);
+    if (*code != 200)
+        return body;
+    char *in = tu_path(dir, "metrics.txt"), *py = tu_path(dir, "parse.py");
+    tu_write(in, body);
+    tu_write(py, prom_parse);
+    free(body);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' < '%s'", py, in);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf out;
+    hd_buf_init(&out);
+    hd_buf_adds(&out, "\n"); /* so that every sample follows a newline */
+    char line[1024];
+    while (fgets(line, sizeof line, f))
+        hd_buf_adds(&out, line);
+    if (pclose(f) != 0)
+        fail_msg("the metrics did not parse:\n%s", tu_read(in));
+    free(in);
+    free(py);
+    return hd_buf_detach(&out, NULL);
+}
+
+static void has_sample(const char *parsed, const char *what, int64_t v)
+{
+    char want[512];
+    snprintf(want, sizeof want, "\n%s %lld\n", what, (long long)v);
+    if (!strstr(parsed, want))
+        fail_msg("no '%s' in:%s", want + 1, parsed);
+}
+
+static void test_serve_metrics(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *m;
+    int code;
+    send_promo();
+    char *link = outbox_link("k1@example.com");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 200);
+    has_sample(m,
+               "herald_messages_total{campaign=promo,channel=email,outcome=accepted,"
+               "provider=outbox}",
+               q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"));
+    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"), 3);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE state = %d", HD_ST_SENT);
+    has_sample(m, "herald_queue_messages{state=sent}", q1(sql));
+    has_sample(m, "herald_queue_messages{state=queued}", 0);
+    has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}",
+               q1("SELECT count(*) FROM consent WHERE status = 'opted_out'"));
+    has_sample(m, "herald_provider_paused{provider=outbox}", 0);
+    int64_t reqs = q1("SELECT count(*) FROM attempts WHERE outcome <> 'skipped' AND provider IS "
+                      "NOT NULL AND done_at IS NOT NULL");
+    has_sample(m, "herald_send_latency_seconds_count{}", reqs);
+    has_sample(m, "herald_send_latency_seconds_bucket{le=+Inf}", reqs);
+    has_sample(m, "herald_http_requests_total{code=200,route=healthz}", 1);
+    has_sample(m, "herald_http_requests_total{code=200,route=unsubscribe}", 1);
+    has_sample(m, "herald_build_info{version=0.1.0}", 1);
+    assert_contains(m, "TYPE herald_send_latency_seconds histogram\n");
+    assert_not_contains(m, "k1"); /* no contact in any label */
+    free(m);
+    assert_int_equal(srv_stop(&s), 0);
+    /* 127.0.0.1 outside metrics_allow: only the bearer token opens */
+    write_file("var/metrics.token", "metrics-bearer-0123456789\n");
+    write_conf("h.conf", "secret_file = var/herald.secret\nmetrics_allow = 10.0.0.0/8, "
+                         "fd00::/8\nmetrics_token_file = var/metrics.token\n");
+    srv_start(&s);
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 403);
+    free(m);
+    m = scrape(&s, "-H 'Authorization: Bearer metrics-bearer-012345678' ", &code);
+    assert_int_equal(code, 403);
+    free(m);
+    m = scrape(&s, "-H 'Authorization: Bearer metrics-bearer-0123456789' ", &code);
+    assert_int_equal(code, 200);
+    /* from the store: the same after a restart */
+    has_sample(m,
+               "herald_messages_total{campaign=promo,channel=email,outcome=accepted,"
+               "provider=outbox}",
+               3);
+    has_sample(m, "herald_http_requests_total{code=403,route=metrics}", 2);
+    free(m);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_not_contains(text, "metrics-bearer");
+    free(text);
+    free(log);
+    free(link);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
