@@ -149,6 +149,7 @@ struct hd_config {
     double pause_on_failure_rate;
     uint32_t failure_window;
     struct hd_serve_cfg serve; /* [serve] */
+    char *sms_optout_zh;       /* [lint] sms_optout_zh; default 回T退订 */
 };
 
 /* The longest line a configuration file may have, in bytes without the line
