@@ -929,6 +929,59 @@ static void test_serve_metrics(void **state)
     free(link);
 }
 
+/* ---- compliance at lint ------------------------------------------------------ */
+
+static void test_serve_lint_compliance(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    /* the setup's template carries both links: clean */
+    TU_HERALD_OK(dir, "template", "lint", "promo");
+    write_file("tpl/bare.tmpl", "category: marketing\nfrom: A <a@example.com>\n\n"
+                                "--- email.subject\nHi\n--- email.text\nNews.\n"
+                                "--- email.html\n<p>News. <a href=\"{{ preferences_url }}\">"
+                                "Preferences</a></p>\n"
+                                "--- sms\nNews. Reply STOP to opt out\n");
+    write_file("tpl/bare.zh-CN.tmpl", "--- email.text\n新闻 {{#vip}}{{ unsubscribe_url }}{{/vip}}\n"
+                                      "--- sms\n【Acme】新闻，回复STOP退订\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "bare", NULL);
+    assert_int_equal(r.status, 1);
+    /* the text part lacks a link; the HTML one has preferences_url */
+    assert_contains(r.out, "bare.tmpl:6: error: email.text: a marketing email must carry "
+                           "{{unsubscribe_url}} or {{preferences_url}}");
+    assert_not_contains(r.out, "bare.tmpl:8: error");
+    /* a link only inside a section that needs data does not count */
+    assert_contains(r.out, "bare.zh-CN.tmpl:1: error: email.text: a marketing email");
+    assert_contains(r.out, "bare.zh-CN.tmpl:3: error: sms: a zh-CN marketing SMS must carry the "
+                           "opt-out wording '回T退订'");
+    assert_not_contains(r.out, "bare.tmpl:10: error");
+    tu_run_release(&r);
+    /* fixed, and with another wording configured */
+    write_file("tpl/bare.tmpl",
+               "category: marketing\nfrom: A <a@example.com>\n\n"
+               "--- email.subject\nHi\n--- email.text\nNews. {{ unsubscribe_url }}\n"
+               "--- sms\nNews. Reply STOP to opt out\n");
+    write_file("tpl/bare.zh-CN.tmpl", "--- email.text\n新闻 {{ preferences_url }}\n"
+                                      "--- sms\n【Acme】新闻，拒收请回复R\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "bare", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "'回T退订'");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/herald.secret\n[lint]\nsms_optout_zh = 拒收请回复R\n");
+    TU_HERALD_OK(dir, "template", "lint", "bare");
+    /* a transactional email needs no link */
+    write_file("tpl/receipt.tmpl", "category: transactional\nfrom: A <a@example.com>\n\n"
+                                   "--- email.subject\nReceipt\n--- email.text\nThanks.\n"
+                                   "--- sms\n收据\n");
+    write_file("tpl/receipt.zh-CN.tmpl", "--- sms\n收据\n");
+    TU_HERALD_OK(dir, "template", "lint", "receipt");
+    write_conf("h.conf", "[lint]\nsms_optout_zh =\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "receipt", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "sms_optout_zh: give the wording");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -947,6 +1000,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_lint_compliance, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

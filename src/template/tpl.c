@@ -98,9 +98,9 @@ struct hd_tpl_set {
      * first error ends it) */
     void (*collect)(void *ud, const struct hd_err *e);
     void *collect_ud;
-    char sms_max_who[160]; /* which provider that is */
+    char sms_max_who[160];  /* which provider that is */
     char sms_optout_zh[64]; /* lint: what a zh-CN marketing SMS must carry; "" for 回T退订 */
-    struct sms_prov {      /* lint: the SMS channel's providers and what they need */
+    struct sms_prov {       /* lint: the SMS channel's providers and what they need */
         char who[160];
         int need; /* enum hd_sms_need */
         size_t max_param;
@@ -1350,7 +1350,8 @@ static void lint_email_links(struct lint *l, const struct hd_tpl *t, const struc
     struct hd_err e = {0};
     hd_buf_init(&out);
     env_for(t, p->kind, &req, &ps, &env);
-    if (hd_mst_render(p->mst, data, &env, &out, &e) == 0 && !strstr(out.data ? out.data : "", mark)) {
+    if (hd_mst_render(p->mst, data, &env, &out, &e) == 0 &&
+        !strstr(out.data ? out.data : "", mark)) {
         char where[300];
         snprintf(where, sizeof where, "%s:%d", f->display, p->line);
         issue(l, true, where,
