@@ -822,7 +822,8 @@ static const char prom_parse[] =
     "from prometheus_client.parser import text_string_to_metric_families as fams\n"
     "for f in fams(sys.stdin.read()):\n"
     "    for s in f.samples:\n"
-    "        l = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n"
+    "        l = ','.join('%s=%s' % (k, v.encode('unicode_escape').decode())\n"
+    "                     for k, v in sorted(s.labels.items()))\n"
     "        print('%s{%s} %g' % (s.name, l, s.value))\n"
     "    print('TYPE %s %s' % (f.name, f.type))\n";
 
@@ -874,6 +875,11 @@ static void test_serve_metrics(void **state)
     free(body);
     assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
     free(body);
+    /* a label value with a quote, a backslash and a newline: escaped, and
+     * read back whole by the parser (unicode_escape shows \\ and \n) */
+    q1("INSERT INTO consent (contact_id, channel, category, status, source, updated_at) SELECT "
+       "id, 'sms', 'marketing', 'opted_out', 'we' || char(34) || 'ird' || char(92) || char(10) "
+       "|| 'src', 0 FROM contacts WHERE ext_id = 'k2'");
     m = scrape(&s, NULL, &code);
     assert_int_equal(code, 200);
     has_sample(m,
@@ -886,8 +892,9 @@ static void test_serve_metrics(void **state)
     has_sample(m, "herald_queue_messages{state=sent}", q1(sql));
     has_sample(m, "herald_queue_messages{state=queued}", 0);
     has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}",
-               q1("SELECT count(*) FROM consent WHERE status = 'opted_out'"));
+               q1("SELECT count(*) FROM consent WHERE status = 'opted_out' AND channel = 'email'"));
     has_sample(m, "herald_provider_paused{provider=outbox}", 0);
+    has_sample(m, "herald_unsubscribes_total{channel=sms,source=we\"ird\\\\\\nsrc}", 1);
     int64_t reqs = q1("SELECT count(*) FROM attempts WHERE outcome <> 'skipped' AND provider IS "
                       "NOT NULL AND done_at IS NOT NULL");
     has_sample(m, "herald_send_latency_seconds_count{}", reqs);
