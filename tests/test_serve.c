@@ -6,7 +6,9 @@
  * with curl. */
 #include "testnet.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -224,6 +226,64 @@ static void test_serve_config(void **state)
     assert_null(cfg->serve.public_url);
     assert_int_equal(cfg->serve.body_limit, 1 << 20);
     assert_int_equal(cfg->serve.unsubscribe_valid, 400 * DAY);
+    hd_config_free(cfg);
+}
+
+/* [serve] metrics_allow's ranges, IPv4, IPv6 and IPv4 mapped into IPv6. */
+static void test_serve_metrics_allow(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *addr;
+        bool in;
+    } cases[] = {
+        {"10.1.2.3", true},     {"11.0.0.1", false},       {"192.168.7.9", true},
+        {"192.168.6.9", false}, {"::ffff:10.0.0.1", true}, {"::1", true},
+        {"::2", false},         {"fd12::5", true},         {"fe80::1", false},
+    };
+    struct hd_cidr *c = NULL;
+    size_t n = 0;
+    char why[200];
+    assert_int_equal(
+        hd_cidr_list_parse("10.0.0.0/8, 192.168.7.0/24 ::1 fd00::/8", &c, &n, why, sizeof why), 0);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sockaddr_storage ss = {0};
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, cases[i].addr, &v4->sin_addr) == 1)
+            v4->sin_family = AF_INET;
+        else if (inet_pton(AF_INET6, cases[i].addr, &v6->sin6_addr) == 1)
+            v6->sin6_family = AF_INET6;
+        else
+            fail_msg("bad case %s", cases[i].addr);
+        if (hd_cidr_match(c, n, (struct sockaddr *)&ss) != cases[i].in)
+            fail_msg("%s: expected %s", cases[i].addr, cases[i].in ? "in" : "out");
+    }
+    free(c);
+    assert_int_equal(hd_cidr_list_parse("none", &c, &n, why, sizeof why), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(hd_cidr_list_parse("1.2.3.4/8 ::/129", &c, &n, why, sizeof why), -1);
+    assert_string_equal(why, "'::/129' is not an address range");
+    /* the bearer token is a secret: masked in the log */
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    setenv("HERALD_TEST_METRICS", "bearer-s3cr3t", 1);
+    assert_int_equal(
+        hd_config_parse("[serve]\nmetrics_token_env = HERALD_TEST_METRICS\n", "t.conf", &cfg, &err),
+        0);
+    char *p = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&p, &len);
+    struct hd_log log;
+    hd_log_init(&log, f, HD_LOG_DEBUG);
+    hd_config_register_secrets(cfg, &log);
+    hd_log_info(&log, "oops: %s", cfg->serve.secrets[HD_SERVE_METRICS_TOKEN].value);
+    fclose(f);
+    assert_contains(p, "oops: ");
+    assert_not_contains(p, "bearer-s3cr3t");
+    free(p);
+    hd_log_release(&log);
     hd_config_free(cfg);
 }
 
@@ -999,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_serve_token_rotated),
         cmocka_unit_test(test_serve_token_garbage),
         cmocka_unit_test(test_serve_config),
+        cmocka_unit_test(test_serve_metrics_allow),
         cmocka_unit_test_setup_teardown(test_serve_one_click, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
