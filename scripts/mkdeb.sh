@@ -16,7 +16,7 @@ die() { echo "mkdeb: $*" >&2; exit 1; }
 
 [ -x "$ROOT/usr/bin/herald" ] || die "'$ROOT/usr/bin/herald' is missing (make install first)"
 VERSION=$(sed -n '1s/^herald (\([^)]*\)).*/\1/p' "$PKG/changelog")
-UPSTREAM=$(sed -n 's/^#define HD_VERSION "\(.*\)"/\1/p' "$SRC/src/cli/main.c")
+UPSTREAM=$(sed -n 's/^#define HD_VERSION "\([^"]*\)".*/\1/p' "$SRC/include/herald/config.h")
 [ "${VERSION%-*}" = "$UPSTREAM" ] ||
   die "packaging/deb/changelog says $VERSION, the binary is $UPSTREAM: add a changelog entry"
 ARCH=$(dpkg --print-architecture)

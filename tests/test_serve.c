@@ -6,7 +6,9 @@
  * with curl. */
 #include "testnet.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -161,6 +163,23 @@ static void test_serve_token_garbage(void **state)
 
 /* ---- [serve] configuration ------------------------------------------------- */
 
+/* A log line with [serve]'s secret k in it shows no part of it. */
+static void assert_log_masks(const struct hd_config *cfg, int k, const char *part)
+{
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    struct hd_log log;
+    hd_log_init(&log, f, HD_LOG_DEBUG);
+    hd_config_register_secrets(cfg, &log);
+    hd_log_info(&log, "oops: %s", cfg->serve.secrets[k].value);
+    fclose(f);
+    assert_contains(p, "oops: ");
+    assert_not_contains(p, part);
+    free(p);
+    hd_log_release(&log);
+}
+
 static void test_serve_config(void **state)
 {
     (void)state;
@@ -179,6 +198,10 @@ static void test_serve_config(void **state)
         {"[serve]\ntimeout = 1s\ntimeout = 2s\n", "duplicate key 'timeout' in [serve]"},
         {"[serve]\nsecret_env = HERALD_TEST_NO_SUCH_VAR\n",
          "secret_env: environment variable 'HERALD_TEST_NO_SUCH_VAR' is not set"},
+        {"[serve]\nmetrics_allow = 10.0.0.0/33\n",
+         "metrics_allow: '10.0.0.0/33' is not an address range"},
+        {"[serve]\nmetrics_allow = localhost\n", "'localhost' is not an address range"},
+        {"[serve]\nmetrics_token = x\n", "unknown key 'metrics_token' in [serve]"},
         {"[serve]\nsecret_env = HERALD_TEST_SECRET\nsecret_file = x\n",
          "give either secret_env or secret_file, not both"},
     };
@@ -210,17 +233,7 @@ static void test_serve_config(void **state)
     assert_not_contains(b.data, "s3cr3t");
     hd_buf_release(&b);
     /* the logger masks it */
-    char *p = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&p, &n);
-    struct hd_log log;
-    hd_log_init(&log, f, HD_LOG_DEBUG);
-    hd_config_register_secrets(cfg, &log);
-    hd_log_info(&log, "oops: %s", cfg->serve.secrets[0].value);
-    fclose(f);
-    assert_not_contains(p, "s3cr3t");
-    free(p);
-    hd_log_release(&log);
+    assert_log_masks(cfg, 0, "s3cr3t");
     hd_config_free(cfg);
     /* the defaults, without [serve] */
     assert_int_equal(hd_config_parse("[herald]\n", "t.conf", &cfg, &err), 0);
@@ -228,6 +241,53 @@ static void test_serve_config(void **state)
     assert_null(cfg->serve.public_url);
     assert_int_equal(cfg->serve.body_limit, 1 << 20);
     assert_int_equal(cfg->serve.unsubscribe_valid, 400 * DAY);
+    hd_config_free(cfg);
+}
+
+/* [serve] metrics_allow's ranges, IPv4, IPv6 and IPv4 mapped into IPv6. */
+static void test_serve_metrics_allow(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *addr;
+        bool in;
+    } cases[] = {
+        {"10.1.2.3", true},     {"11.0.0.1", false},       {"192.168.7.9", true},
+        {"192.168.6.9", false}, {"::ffff:10.0.0.1", true}, {"::1", true},
+        {"::2", false},         {"fd12::5", true},         {"fe80::1", false},
+    };
+    struct hd_cidr *c = NULL;
+    size_t n = 0;
+    char why[200];
+    assert_int_equal(
+        hd_cidr_list_parse("10.0.0.0/8, 192.168.7.0/24 ::1 fd00::/8", &c, &n, why, sizeof why), 0);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sockaddr_storage ss = {0};
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, cases[i].addr, &v4->sin_addr) == 1)
+            v4->sin_family = AF_INET;
+        else if (inet_pton(AF_INET6, cases[i].addr, &v6->sin6_addr) == 1)
+            v6->sin6_family = AF_INET6;
+        else
+            fail_msg("bad case %s", cases[i].addr);
+        if (hd_cidr_match(c, n, (struct sockaddr *)&ss) != cases[i].in)
+            fail_msg("%s: expected %s", cases[i].addr, cases[i].in ? "in" : "out");
+    }
+    free(c);
+    assert_int_equal(hd_cidr_list_parse("none", &c, &n, why, sizeof why), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(hd_cidr_list_parse("1.2.3.4/8 ::/129", &c, &n, why, sizeof why), -1);
+    assert_string_equal(why, "'::/129' is not an address range");
+    /* the bearer token is a secret: masked in the log */
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    setenv("HERALD_TEST_METRICS", "bearer-s3cr3t", 1);
+    assert_int_equal(
+        hd_config_parse("[serve]\nmetrics_token_env = HERALD_TEST_METRICS\n", "t.conf", &cfg, &err),
+        0);
+    assert_log_masks(cfg, HD_SERVE_METRICS_TOKEN, "bearer-s3cr3t");
     hd_config_free(cfg);
 }
 
@@ -815,6 +875,184 @@ static void test_serve_send_needs_public_url(void **state)
     tu_run_release(&r);
 }
 
+/* ---- GET /metrics ------------------------------------------------------------ */
+
+/* An independent reader of the text format: Python's prometheus_client
+ * parser (Debian's python3-prometheus-client, under /usr/bin/python3),
+ * which rejects what it cannot parse; each sample comes back as
+ * "name{k=v,...} value" with the labels sorted. */
+static const char prom_parse[] =
+    "import sys\n"
+    "from prometheus_client.parser import text_string_to_metric_families as fams\n"
+    "for f in fams(sys.stdin.read()):\n"
+    "    for s in f.samples:\n"
+    "        l = ','.join('%s=%s' % (k, v.encode('unicode_escape').decode())\n"
+    "                     for k, v in sorted(s.labels.items()))\n"
+    "        print('%s{%s} %g' % (s.name, l, s.value))\n"
+    "    print('TYPE %s %s' % (f.name, f.type))\n";
+
+/* Scrapes with extra curl arguments; on 200 returns the parsed samples. */
+static char *scrape(const struct srv *s, const char *extra, int *code)
+{
+    char *body, cmd[4096];
+    *code = http(s, "GET", "/metrics", NULL, extra, &body, NULL);
+    if (*code != 200)
+        return body;
+    char *in = tu_path(dir, "metrics.txt"), *py = tu_path(dir, "parse.py");
+    tu_write(in, body);
+    tu_write(py, prom_parse);
+    free(body);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' < '%s'", py, in);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf out;
+    hd_buf_init(&out);
+    hd_buf_adds(&out, "\n"); /* so that every sample follows a newline */
+    char line[1024];
+    while (fgets(line, sizeof line, f))
+        hd_buf_adds(&out, line);
+    if (pclose(f) != 0)
+        fail_msg("the metrics did not parse:\n%s", tu_read(in));
+    free(in);
+    free(py);
+    return hd_buf_detach(&out, NULL);
+}
+
+static void has_sample(const char *parsed, const char *what, int64_t v)
+{
+    char want[512];
+    snprintf(want, sizeof want, "\n%s %lld\n", what, (long long)v);
+    if (!strstr(parsed, want))
+        fail_msg("no '%s' in:%s", want + 1, parsed);
+}
+
+static void test_serve_metrics(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *m;
+    int code;
+    send_promo();
+    char *link = outbox_link("k1@example.com");
+    srv_start(&s);
+    assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    /* a label value with a quote, a backslash and a newline: escaped, and
+     * read back whole by the parser (unicode_escape shows \\ and \n) */
+    q1("INSERT INTO consent (contact_id, channel, category, status, source, updated_at) SELECT "
+       "id, 'sms', 'marketing', 'opted_out', 'we' || char(34) || 'ird' || char(92) || char(10) "
+       "|| 'src', 0 FROM contacts WHERE ext_id = 'k2'");
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 200);
+    has_sample(m,
+               "herald_messages_total{campaign=promo,channel=email,outcome=accepted,"
+               "provider=outbox}",
+               q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"));
+    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"), 3);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE state = %d", HD_ST_SENT);
+    has_sample(m, "herald_queue_messages{state=sent}", q1(sql));
+    has_sample(m, "herald_queue_messages{state=queued}", 0);
+    has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}",
+               q1("SELECT count(*) FROM consent WHERE status = 'opted_out' AND channel = 'email'"));
+    has_sample(m, "herald_provider_paused{provider=outbox}", 0);
+    has_sample(m, "herald_unsubscribes_total{channel=sms,source=we\"ird\\\\\\nsrc}", 1);
+    int64_t reqs = q1("SELECT count(*) FROM attempts WHERE outcome <> 'skipped' AND provider IS "
+                      "NOT NULL AND done_at IS NOT NULL");
+    has_sample(m, "herald_send_latency_seconds_count{}", reqs);
+    has_sample(m, "herald_send_latency_seconds_bucket{le=+Inf}", reqs);
+    has_sample(m, "herald_http_requests_total{code=200,route=healthz}", 1);
+    has_sample(m, "herald_http_requests_total{code=200,route=unsubscribe}", 1);
+    has_sample(m, "herald_build_info{version=0.1.0}", 1);
+    assert_contains(m, "TYPE herald_send_latency_seconds histogram\n");
+    assert_not_contains(m, "k1"); /* no contact in any label */
+    free(m);
+    assert_int_equal(srv_stop(&s), 0);
+    /* 127.0.0.1 outside metrics_allow: only the bearer token opens */
+    write_file("var/metrics.token", "metrics-bearer-0123456789\n");
+    write_conf("h.conf", "secret_file = var/herald.secret\nmetrics_allow = 10.0.0.0/8, "
+                         "fd00::/8\nmetrics_token_file = var/metrics.token\n");
+    srv_start(&s);
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 403);
+    free(m);
+    m = scrape(&s, "-H 'Authorization: Bearer metrics-bearer-012345678' ", &code);
+    assert_int_equal(code, 403);
+    free(m);
+    m = scrape(&s, "-H 'Authorization: Bearer metrics-bearer-0123456789' ", &code);
+    assert_int_equal(code, 200);
+    /* from the store: the same after a restart */
+    has_sample(m,
+               "herald_messages_total{campaign=promo,channel=email,outcome=accepted,"
+               "provider=outbox}",
+               3);
+    has_sample(m, "herald_http_requests_total{code=403,route=metrics}", 2);
+    free(m);
+    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_not_contains(text, "metrics-bearer");
+    free(text);
+    free(log);
+    free(link);
+}
+
+/* ---- compliance at lint ------------------------------------------------------ */
+
+static void test_serve_lint_compliance(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    /* the setup's template carries both links: clean */
+    TU_HERALD_OK(dir, "template", "lint", "promo");
+    write_file("tpl/bare.tmpl", "category: marketing\nfrom: A <a@example.com>\n\n"
+                                "--- email.subject\nHi\n--- email.text\nNews.\n"
+                                "--- email.html\n<p>News. <a href=\"{{ preferences_url }}\">"
+                                "Preferences</a></p>\n"
+                                "--- sms\nNews. Reply STOP to opt out\n");
+    write_file("tpl/bare.zh-CN.tmpl", "--- email.text\n新闻 {{#vip}}{{ unsubscribe_url }}{{/vip}}\n"
+                                      "--- sms\n【Acme】新闻，回复STOP退订\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "bare", NULL);
+    assert_int_equal(r.status, 1);
+    /* the text part lacks a link; the HTML one has preferences_url */
+    assert_contains(r.out, "bare.tmpl:6: error: email.text: a marketing email must carry "
+                           "{{unsubscribe_url}} or {{preferences_url}}");
+    assert_not_contains(r.out, "bare.tmpl:8: error");
+    /* a link only inside a section that needs data does not count */
+    assert_contains(r.out, "bare.zh-CN.tmpl:1: error: email.text: a marketing email");
+    assert_contains(r.out, "bare.zh-CN.tmpl:3: error: sms: a zh-CN marketing SMS must carry the "
+                           "opt-out wording '回T退订'");
+    assert_not_contains(r.out, "bare.tmpl:10: error");
+    tu_run_release(&r);
+    /* fixed, and with another wording configured */
+    write_file("tpl/bare.tmpl",
+               "category: marketing\nfrom: A <a@example.com>\n\n"
+               "--- email.subject\nHi\n--- email.text\nNews. {{ unsubscribe_url }}\n"
+               "--- sms\nNews. Reply STOP to opt out\n");
+    write_file("tpl/bare.zh-CN.tmpl", "--- email.text\n新闻 {{ preferences_url }}\n"
+                                      "--- sms\n【Acme】新闻，拒收请回复R\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "bare", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "'回T退订'");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/herald.secret\n[lint]\nsms_optout_zh = 拒收请回复R\n");
+    TU_HERALD_OK(dir, "template", "lint", "bare");
+    /* a transactional email needs no link */
+    write_file("tpl/receipt.tmpl", "category: transactional\nfrom: A <a@example.com>\n\n"
+                                   "--- email.subject\nReceipt\n--- email.text\nThanks.\n"
+                                   "--- sms\n收据\n");
+    write_file("tpl/receipt.zh-CN.tmpl", "--- sms\n收据\n");
+    TU_HERALD_OK(dir, "template", "lint", "receipt");
+    write_conf("h.conf", "[lint]\nsms_optout_zh =\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "receipt", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "sms_optout_zh: give the wording");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_serve_token_rotated),
         cmocka_unit_test(test_serve_token_garbage),
         cmocka_unit_test(test_serve_config),
+        cmocka_unit_test(test_serve_metrics_allow),
         cmocka_unit_test_setup_teardown(test_serve_one_click, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
@@ -832,6 +1071,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_lint_compliance, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

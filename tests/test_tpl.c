@@ -250,8 +250,10 @@ static void test_tpl_lint(void **state)
         "--- email.html\n<p>{{>nosuch}}</p>\n"
         "--- email.subject\nline\\{{x}}\n"
         "--- sms\nBuy now \xe2\x82\xac 5\n");
-    assert_int_equal(hd_tpl_lint(fx->set, "l", collect, &s), 2);
+    assert_int_equal(hd_tpl_lint(fx->set, "l", collect, &s), 3);
     assert_contains(s.text.data, "l.tmpl:4:4: error: unknown partial 'nosuch'");
+    /* issue 18: a marketing email without its unsubscribe link */
+    assert_contains(s.text.data, "l.tmpl:3: error: email.html: a marketing email must carry");
     assert_contains(s.text.data, "l.tmpl: error: from: 'not an address' is not an address");
     assert_contains(s.text.data, "l.tmpl: note: email.html without email.text: the text part "
                                  "will be derived from the HTML");
@@ -260,7 +262,10 @@ static void test_tpl_lint(void **state)
     assert_contains(s.text.data, "l.tmpl:7: note: sms: a marketing SMS should end with an opt-out");
     hd_buf_reset(&s.text);
     s.errors = 0;
-    assert_int_equal(hd_tpl_lint(fx->set, "greet", collect, &s), 0);
+    /* clean but for its HTML's missing unsubscribe link (issue 18) */
+    assert_int_equal(hd_tpl_lint(fx->set, "greet", collect, &s), 1);
+    assert_contains(s.text.data, "greet.tmpl:10: error: email.html: a marketing email must carry");
+    s.errors = 0;
     assert_int_equal(hd_tpl_lint_partials(fx->set, collect, &s), 0);
     struct hd_buf big;
     hd_buf_init(&big);

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sockaddr;
+
 #include "herald/buf.h"
 #include "herald/err.h"
 #include "herald/units.h"
@@ -76,17 +78,40 @@ struct hd_quiet_rule {
     int line;
 };
 
+#define HD_VERSION "0.1.0" /* herald --version, herald_build_info */
+
+#define HD_SERVE_SECRETS 3
+#define HD_SERVE_METRICS_TOKEN 2 /* secrets[]'s index of metrics_token */
+
+/* An address range: family AF_INET or AF_INET6, the address in network
+ * order (4 or 16 bytes used), the prefix length. */
+struct hd_cidr {
+    int family;
+    unsigned char addr[16];
+    int bits;
+};
+/* Parses CIDRs separated by spaces or commas (an address alone is /32 or
+ * /128; "none" is the empty list) into a new array *out (caller frees).
+ * -1 with why filled on a bad one. */
+int hd_cidr_list_parse(const char *v, struct hd_cidr **out, size_t *n, char *why, size_t why_size);
+/* Whether the socket address (IPv4, IPv6, or IPv4-mapped IPv6) is in one of the ranges. */
+bool hd_cidr_match(const struct hd_cidr *c, size_t n, const struct sockaddr *sa);
+void hd_cidr_format(const struct hd_cidr *c, char *out, size_t size);
+
 /* [serve]: the HTTP service (herald serve) and the links it answers. */
 struct hd_serve_cfg {
-    char *listen;                    /* ADDR:PORT; default 127.0.0.1:8025 */
-    char *public_url;                /* the base URL of links, no trailing '/'; NULL when unset */
-    struct hd_cfg_secret secrets[2]; /* the signing secret, then the previous one;
-                                      * value NULL when not given */
-    int64_t body_limit;              /* bytes; default 1 MiB */
-    uint32_t connection_limit;       /* default 256 */
-    int64_t timeout;                 /* seconds a connection may idle; default 30 */
-    int64_t unsubscribe_valid;       /* seconds a link token is valid; default 400d */
-    unsigned seen;                   /* keys given, for duplicates */
+    char *listen;     /* ADDR:PORT; default 127.0.0.1:8025 */
+    char *public_url; /* the base URL of links, no trailing '/'; NULL when unset */
+    struct hd_cfg_secret secrets[HD_SERVE_SECRETS]; /* the signing secret, the previous one,
+                                                     * the metrics bearer token;
+                                                     * value NULL when not given */
+    int64_t body_limit;                             /* bytes; default 1 MiB */
+    uint32_t connection_limit;                      /* default 256 */
+    int64_t timeout;                                /* seconds a connection may idle; default 30 */
+    int64_t unsubscribe_valid;     /* seconds a link token is valid; default 400d */
+    struct hd_cidr *metrics_allow; /* who may GET /metrics without the token */
+    size_t nmetrics_allow;         /* default 127.0.0.1/32 and ::1/128 */
+    unsigned seen;                 /* keys given, for duplicates */
 };
 
 struct hd_config {
@@ -124,6 +149,7 @@ struct hd_config {
     double pause_on_failure_rate;
     uint32_t failure_window;
     struct hd_serve_cfg serve; /* [serve] */
+    char *sms_optout_zh;       /* [lint] sms_optout_zh; default 回T退订 */
 };
 
 /* The longest line a configuration file may have, in bytes without the line

@@ -471,6 +471,26 @@ int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct
 int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t until_ms,
                             struct hd_err *err);
 /* Calls cb for each provider paused beyond now_ms. */
+/* GET /metrics' rows (metrics.c), read in one transaction. */
+enum hd_metric_series {
+    HD_MET_MESSAGES,     /* label: campaign, channel, provider, outcome; n: log rows */
+    HD_MET_QUEUE,        /* key: the state; n: messages */
+    HD_MET_LATENCY,      /* key: the lat.h bucket; n: requests */
+    HD_MET_PAUSED,       /* label: provider; n: 1 while paused at now_ms, else 0 */
+    HD_MET_UNSUBSCRIBES, /* label: channel, source; n: opted-out consent rows */
+    HD_MET_COUNT
+};
+struct hd_metric_row {
+    int series;
+    const char *label[4]; /* NULL past the series' labels */
+    int64_t key;
+    int64_t n;
+};
+typedef int (*hd_metric_cb)(void *ud, const struct hd_metric_row *r);
+/* cb returning non-zero stops and is returned. */
+int hd_store_metrics(struct hd_store *st, int64_t now_ms, hd_metric_cb cb, void *ud,
+                     struct hd_err *err);
+
 typedef void (*hd_pause_cb)(void *ud, const char *provider, int64_t until_ms);
 int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
                              struct hd_err *err);

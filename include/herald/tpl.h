@@ -155,6 +155,9 @@ typedef void (*hd_tpl_issue_cb)(void *ud, const struct hd_tpl_issue *issue);
  * a provider of the SMS channel accepts (0: no limit), and who that is
  * ("provider 'sms' (twilio)"; copied). Unset, lint checks no length. */
 void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *who);
+/* For lint: the opt-out wording a zh-CN marketing SMS must carry (NULL or
+ * "": 回T退订). */
+void hd_tpl_set_sms_optout_zh(struct hd_tpl_set *set, const char *wording);
 /* Lint checks the template against each provider of the SMS channel added
  * here: who ("provider 'cn' (aliyun_sms)"; copied), what it needs, and the
  * most characters a parameter's value may have (0: no limit known); need

@@ -143,7 +143,8 @@ static void print_issue(void *ud, const struct hd_tpl_issue *is)
 }
 
 /* Lint holds each sms part against the fewest characters a provider of
- * the SMS channel accepts. */
+ * the SMS channel accepts, and a zh-CN marketing one to [lint]
+ * sms_optout_zh. */
 static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
 {
     size_t max = 0;
@@ -165,6 +166,7 @@ static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
     }
     if (max)
         hd_tpl_set_sms_limit(set, max, who);
+    hd_tpl_set_sms_optout_zh(set, cfg->sms_optout_zh);
 }
 
 static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)

@@ -17,7 +17,6 @@
 #ifndef HD_SYSCONF_PATH
 #define HD_SYSCONF_PATH "/usr/local/etc/herald/herald.conf"
 #endif
-#define HD_VERSION "0.1.0"
 
 enum { NEED_CONFIG = 1, NEED_STORE = 2 };
 

@@ -157,6 +157,7 @@ struct parse {
     unsigned dispatch_seen; /* bit per [dispatch] key */
     bool on_cap_seen;
     bool journal_seen;
+    bool lint_seen;
 };
 
 static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -524,6 +525,21 @@ static int on_dispatch(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+/* [lint] sms_optout_zh: the opt-out wording a zh-CN marketing SMS must carry. */
+static int on_lint(struct parse *ps, const char *key, const char *v)
+{
+    if (strcmp(key, "sms_optout_zh") != 0)
+        return fail(ps, "unknown key '%s' in [lint] (known: sms_optout_zh)", key);
+    if (ps->lint_seen)
+        return fail(ps, "duplicate key 'sms_optout_zh' in [lint]");
+    ps->lint_seen = true;
+    if (!*v)
+        return fail(ps, "sms_optout_zh: give the wording (default 回T退订)");
+    free(ps->cfg->sms_optout_zh);
+    ps->cfg->sms_optout_zh = hd_xstrdup(v);
+    return 1;
+}
+
 static int on_serve(struct parse *ps, const char *key, const char *v)
 {
     char why[768];
@@ -558,8 +574,10 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_dispatch(ps, key, value);
     if (strcmp(section, "serve") == 0)
         return on_serve(ps, key, value);
+    if (strcmp(section, "lint") == 0)
+        return on_lint(ps, key, value);
     return fail(ps,
-                "unknown section [%s] (known: herald, log, dispatch, serve, provider NAME, "
+                "unknown section [%s] (known: herald, log, dispatch, serve, lint, provider NAME, "
                 "channel email|sms|push, caps, quiet_hours, template_vars, import)",
                 section);
 }
@@ -953,6 +971,7 @@ static struct hd_config *defaults(void)
     cfg->pause_on_failure_rate = 0.5;
     cfg->failure_window = 100;
     hd_cfg_serve_defaults(&cfg->serve);
+    cfg->sms_optout_zh = hd_xstrdup("回T退订");
     return cfg;
 }
 
@@ -1107,6 +1126,7 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->quiet);
     kv_free(cfg->vars, cfg->nvars);
     hd_cfg_serve_release(&cfg->serve);
+    free(cfg->sms_optout_zh);
     free(cfg);
 }
 
@@ -1139,7 +1159,7 @@ void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
     for (size_t i = 0; i < cfg->nproviders; i++)
         for (size_t s = 0; s < cfg->providers[i].nsecrets; s++)
             hd_log_add_secret(log, cfg->providers[i].secrets[s].value);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < HD_SERVE_SECRETS; k++)
         if (cfg->serve.secrets[k].value)
             hd_log_add_secret(log, cfg->serve.secrets[k].value);
 }
@@ -1234,4 +1254,5 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     if (cfg->import.map)
         hd_buf_addf(out, "\n[import]\nmap = %s\n", cfg->import.map);
     hd_cfg_serve_dump(&cfg->serve, out);
+    hd_buf_addf(out, "\n[lint]\nsms_optout_zh = %s\n", cfg->sms_optout_zh);
 }

@@ -14,9 +14,10 @@
 #include "config_int.h"
 #include "herald/token.h"
 
-static const char *const keys[] = {"listen",          "public_url",       "secret",
-                                   "previous_secret", "body_limit",       "connection_limit",
-                                   "timeout",         "unsubscribe_valid"};
+/* the secrets are 2 to 2 + HD_SERVE_SECRETS - 1, in the order of secrets[] */
+static const char *const keys[] = {
+    "listen",     "public_url",       "secret",  "previous_secret",   "metrics_token",
+    "body_limit", "connection_limit", "timeout", "unsubscribe_valid", "metrics_allow"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -27,6 +28,10 @@ void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
     s->connection_limit = 256;
     s->timeout = 30;
     s->unsubscribe_valid = 400 * 86400;
+    char why[16];
+    if (hd_cidr_list_parse("127.0.0.1/32 ::1/128", &s->metrics_allow, &s->nmetrics_allow, why,
+                           sizeof why) < 0)
+        HD_BUG("the default metrics_allow: %s", why);
 }
 
 static int bad(char *why, size_t n, const char *fmt, const char *key, const char *v)
@@ -127,6 +132,15 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         free(s->listen);
         s->listen = hd_xstrdup(v);
         return 0;
+    case 9: {
+        char reason[200];
+        free(s->metrics_allow);
+        s->metrics_allow = NULL;
+        if (hd_cidr_list_parse(v, &s->metrics_allow, &s->nmetrics_allow, reason, sizeof reason) < 0)
+            return bad(why, n, "%s: %s (give CIDRs such as 127.0.0.1/32 ::1/128, or none)", key,
+                       reason);
+        return 0;
+    }
     case 1:
         if (check_url(s, v) < 0)
             return bad(why, n,
@@ -134,11 +148,11 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
                        "spaces, query or fragment",
                        key, v);
         return 0;
-    case 4:
+    case 5:
         if (parse_size(v, &s->body_limit) < 0)
             return bad(why, n, "%s: '%s' is not a size from 1 to 1G bytes (e.g. 1M, 64k)", key, v);
         return 0;
-    case 5: {
+    case 6: {
         char *end;
         errno = 0;
         unsigned long x = isdigit((unsigned char)*v) ? strtoul(v, &end, 10) : 0;
@@ -148,7 +162,7 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         return 0;
     }
     default: {
-        int64_t *f = i == 6 ? &s->timeout : &s->unsubscribe_valid;
+        int64_t *f = i == 7 ? &s->timeout : &s->unsubscribe_valid;
         if (hd_units_duration(v, f, &e) < 0 || *f <= 0) {
             snprintf(why, n, "%s: %s", key, e.code ? e.msg : "must be longer than 0s");
             return -1;
@@ -168,12 +182,12 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
     snprintf(base, sizeof base, "%.*s", (int)(len - (env ? 4 : file ? 5 : 0)), key);
     for (i = 0; i < NKEYS && strcmp(base, keys[i]) != 0; i++)
         ;
-    bool secret = i == 2 || i == 3;
+    bool secret = i >= 2 && i < 2 + HD_SERVE_SECRETS;
     if (i == NKEYS || secret != (env || file))
         return bad(why, n,
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
-                   "previous_secret_env|_file, body_limit, connection_limit, timeout, "
-                   "unsubscribe_valid%s)",
+                   "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
+                   "connection_limit, timeout, unsubscribe_valid, metrics_allow%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -196,7 +210,8 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
 {
     free(s->listen);
     free(s->public_url);
-    for (int k = 0; k < 2; k++) {
+    free(s->metrics_allow);
+    for (int k = 0; k < HD_SERVE_SECRETS; k++) {
         struct hd_cfg_secret *sec = &s->secrets[k];
         if (sec->value)
             hd_wipe(sec->value, sec->len);
@@ -216,7 +231,7 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
         hd_buf_addf(out, "public_url = %s\n", s->public_url);
     else
         hd_buf_adds(out, "; public_url is not set: messages carry no unsubscribe link\n");
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < HD_SERVE_SECRETS; k++)
         if (s->secrets[k].value)
             hd_buf_addf(out, "%s = %s ; %s = **** (loaded, %zu bytes)\n", s->secrets[k].via,
                         s->secrets[k].ref, s->secrets[k].name, s->secrets[k].len);
@@ -228,5 +243,11 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
     hd_units_format_duration(s->timeout, t, sizeof t);
     hd_buf_addf(out, "timeout = %s\n", t);
     hd_units_format_duration(s->unsubscribe_valid, t, sizeof t);
-    hd_buf_addf(out, "unsubscribe_valid = %s\n", t);
+    hd_buf_addf(out, "unsubscribe_valid = %s\nmetrics_allow =", t);
+    for (size_t i = 0; i < s->nmetrics_allow; i++) {
+        char a[64];
+        hd_cidr_format(&s->metrics_allow[i], a, sizeof a);
+        hd_buf_addf(out, " %s", a);
+    }
+    hd_buf_adds(out, "\n");
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "herald/buf.h"
 #include "herald/config.h"
@@ -31,6 +32,10 @@ int hd_pages_lang(const char *locale);
 int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
                     struct hd_err *err);
 
+/* The routes (server.c); R_NONE is any other path. */
+enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_NONE, R_COUNT };
+#define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
+
 /* The server's shared state. */
 struct hd_srv {
     const struct hd_config *cfg;
@@ -42,6 +47,7 @@ struct hd_srv {
     pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
     struct hd_store *st;         /* opened on first need; NULL after a failure */
     long inflight;               /* requests begun and not completed (under mu) */
+    uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -68,6 +74,10 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
 /* POST with the body read (len bytes): records the opt-out. */
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a);
+/* GET /metrics: whether the peer may read them (an address in [serve]
+ * metrics_allow, or the bearer token), and the text (metrics.c). */
+bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);
+void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 

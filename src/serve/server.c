@@ -30,8 +30,6 @@
 #define SERVE_THREADS 4
 #define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
 
-enum route { R_HEALTH, R_READY, R_UNSUB, R_NONE };
-
 static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
     const char *allow;
@@ -39,6 +37,7 @@ static const struct {
     [R_HEALTH] = {"/healthz", "GET, HEAD"},
     [R_READY] = {"/readyz", "GET, HEAD"},
     [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
+    [R_METRICS] = {"/metrics", "GET, HEAD"},
 };
 
 struct req {
@@ -185,6 +184,15 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     q->post = strcmp(method, "POST") == 0;
     if (q->route == R_NONE)
         return text(c, q, 404, "not found\n", NULL);
+    if (q->route == R_METRICS) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!hd_metrics_allowed(
+                s, i ? i->client_addr : NULL,
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
+            return text(c, q, 403, "forbidden: not an allowed address, and no valid bearer token\n",
+                        NULL);
+    }
     if (!get && !(q->post && q->route == R_UNSUB))
         return text(c, q, 405, "method not allowed\n", routes[q->route].allow);
     int64_t len = content_length(c);
@@ -196,6 +204,11 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         return text(c, q, 200, "ok\n", NULL);
     if (q->route == R_READY)
         return ready(s, c, q);
+    if (q->route == R_METRICS) {
+        struct hd_answer a = {0};
+        hd_metrics_get(s, &a);
+        return answer(c, q, &a);
+    }
     hd_unsub_verify(s, rest, strlen(rest),
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"), &q->u);
     q->html = wants_html(c);
@@ -269,6 +282,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!q)
         return;
+    if (q->status >= 100 && q->status < 100 + HTTP_CODES)
+        __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
     hd_log_debug(s->log, "http: %s %s %d %zu bytes %lld µs%s", q->method, q->path, q->status,
                  q->bytes, (long long)(mono_us() - q->start_us),

@@ -322,7 +322,7 @@ static void sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
 }
 
 /* herald_lat_bucket(ms), for the statistics and the prune. */
-static int lat_fn(struct hd_store *st, bool on, struct hd_err *err)
+int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 {
     if (sqlite3_create_function(st->db, "herald_lat_bucket", 1,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
@@ -336,7 +336,7 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
 {
     sqlite3_stmt *s = NULL;
     int rc, step;
-    if ((rc = lat_fn(st, true, err)) < 0)
+    if ((rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
     rc = stats_prepare(st, by,
                        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
@@ -356,7 +356,7 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
         rc = hd_store_fail(st, err, "reading latencies");
 out:
     sqlite3_finalize(s);
-    lat_fn(st, false, NULL);
+    hd_store_lat_fn(st, false, NULL);
     return rc;
 }
 
@@ -480,7 +480,7 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
     sqlite3_stmt *s[4] = {0};
     int rc;
     *n = 0;
-    if ((rc = lat_fn(st, true, err)) < 0)
+    if ((rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
     for (int i = 0; i < 4; i++)
         if ((rc = hd_store_prepare(st, sql[i], &s[i], err)) < 0)
@@ -522,7 +522,7 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
 out:
     for (int i = 0; i < 4; i++)
         sqlite3_finalize(s[i]);
-    lat_fn(st, false, NULL);
+    hd_store_lat_fn(st, false, NULL);
     return rc;
 }
 

@@ -35,6 +35,8 @@ int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
 int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, struct hd_err *err);
 /* Runs statements without results. */
 int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err);
+/* Registers (on) or drops SQL's herald_lat_bucket(ms) (log.c). */
+int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err);
 /* Binds s as text, or NULL when s is NULL. */
 int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 /* The statement in slot, prepared from sql the first time, reset and with

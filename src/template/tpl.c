@@ -98,8 +98,9 @@ struct hd_tpl_set {
      * first error ends it) */
     void (*collect)(void *ud, const struct hd_err *e);
     void *collect_ud;
-    char sms_max_who[160]; /* which provider that is */
-    struct sms_prov {      /* lint: the SMS channel's providers and what they need */
+    char sms_max_who[160];  /* which provider that is */
+    char sms_optout_zh[64]; /* lint: what a zh-CN marketing SMS must carry; "" for 回T退订 */
+    struct sms_prov {       /* lint: the SMS channel's providers and what they need */
         char who[160];
         int need; /* enum hd_sms_need */
         size_t max_param;
@@ -162,6 +163,11 @@ static void tpl_free(struct hd_tpl *t)
     free(t->files);
     free(t->name);
     free(t);
+}
+
+void hd_tpl_set_sms_optout_zh(struct hd_tpl_set *set, const char *wording)
+{
+    snprintf(set->sms_optout_zh, sizeof set->sms_optout_zh, "%s", wording ? wording : "");
 }
 
 void hd_tpl_set_sms_limit(struct hd_tpl_set *set, size_t max_chars, const char *who)
@@ -1303,6 +1309,61 @@ static void lint_sms_providers(struct lint *l, const struct hd_tpl *t)
         issue(l, true, t->files[0].display, "sms.params without sms.template_code");
 }
 
+/* Simplified Chinese for mainland China: zh, zh-CN, zh-Hans[-...]. */
+static bool zh_cn(const char *locale)
+{
+    return locale && (strcasecmp(locale, "zh") == 0 || strcasecmp(locale, "zh-CN") == 0 ||
+                      strncasecmp(locale, "zh-Hans", 7) == 0);
+}
+
+/* China's SMS rules: a marketing SMS says how to opt out, in the words
+ * [lint] sms_optout_zh configures. */
+static void lint_sms_optout_zh(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
+                               const char *where, const char *text)
+{
+    const char *w = *t->set->sms_optout_zh ? t->set->sms_optout_zh : "回T退订";
+    if (t->files[0].category == HD_CAT_MARKETING && zh_cn(f->locale) && !strstr(text, w))
+        issue(l, true, where,
+              "sms: a zh-CN marketing SMS must carry the opt-out wording '%s' (China's SMS "
+              "rules; [lint] sms_optout_zh sets the wording)",
+              w);
+}
+
+/* A marketing email's text and HTML parts each carry the recipient's
+ * unsubscribe or preferences link (RFC 8058; Gmail's and Yahoo's bulk
+ * sender rules): rendered with markers for both, one must show. A link
+ * inside a section that needs data does not count. */
+static void lint_email_links(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
+                             const struct part *p)
+{
+    static const char mark[] = "herald-lint-link-marker";
+    if (t->files[0].category != HD_CAT_MARKETING || !p->mst ||
+        (p->kind != HD_PART_EMAIL_TEXT && p->kind != HD_PART_EMAIL_HTML))
+        return;
+    struct hd_fmt *fmt = hd_fmt_new();
+    json_t *data = json_pack("{s:s, s:s}", "unsubscribe_url", mark, "preferences_url", mark);
+    struct hd_tpl_req req = {
+        .locale = f->locale, .variant = p->variant, .data = data, .fmt = fmt, .lenient = true};
+    struct presolve ps;
+    struct hd_mst_env env;
+    struct hd_buf out;
+    struct hd_err e = {0};
+    hd_buf_init(&out);
+    env_for(t, p->kind, &req, &ps, &env);
+    if (hd_mst_render(p->mst, data, &env, &out, &e) == 0 &&
+        !strstr(out.data ? out.data : "", mark)) {
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d", f->display, p->line);
+        issue(l, true, where,
+              "%s%s%s: a marketing email must carry {{unsubscribe_url}} or {{preferences_url}} "
+              "(one-click unsubscribe: RFC 8058, Gmail's and Yahoo's bulk sender rules)",
+              part_names[p->kind], p->variant ? " @" : "", p->variant ? p->variant : "");
+    }
+    hd_buf_release(&out);
+    json_decref(data);
+    hd_fmt_free(fmt);
+}
+
 /* Renders a part with no data (strictness off): the static text, for the
  * checks that can be made without a contact. */
 static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
@@ -1353,6 +1414,7 @@ static void lint_render(struct lint *l, const struct hd_tpl *t, const struct tfi
                           name, p->variant ? " @" : "", p->variant ? p->variant : "", si.chars,
                           si.segments, si.segments == 1 ? "" : "s");
                 lint_sms_limits(l, t->set, where, p, &si);
+                lint_sms_optout_zh(l, t, f, where, out.data);
                 if (t->files[0].category == HD_CAT_MARKETING && !strstr(out.data, "STOP") &&
                     !strstr(out.data, "退订") && !strstr(out.data, "退訂"))
                     issue(l, false, where,
@@ -1438,6 +1500,7 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
         for (size_t k = 0; k < p->nleaf; k++)
             hd_mst_each_partial(p->leaf[k], check_ref, l);
         lint_render(l, t, f, p);
+        lint_email_links(l, t, f, p);
         lint_empty(l, f, p);
         if (p->kind == HD_PART_SMS_PARAMS)
             lint_sms_params(l, t, f, p);
