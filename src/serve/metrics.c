@@ -175,7 +175,7 @@ static void http_family(struct hd_buf *b, struct hd_srv *s)
     for (int r = 0; r < R_COUNT; r++)
         for (int c = 0; c < HTTP_CODES; c++) {
             uint64_t n = __atomic_load_n(&s->http[r][c], __ATOMIC_RELAXED);
-            char code[8];
+            char code[12]; /* what %d may need, as the compiler counts */
             snprintf(code, sizeof code, "%d", 100 + c);
             const char *v[] = {route_names[r], code};
             if (n)
