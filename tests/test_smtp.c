@@ -593,7 +593,6 @@ static void test_smtp_auth_hangup(void **state)
     hd_log_release(&log);
 }
 
-/* The outbox: a Maildir for email, JSON Lines for SMS and push. */
 /* A server that accepts and then says nothing: the driver gives up after
  * the provider's timeout (libesmtp counts milliseconds; a unit slip once
  * made every wait one second). */
