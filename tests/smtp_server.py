@@ -31,7 +31,8 @@ RCPT = {"tempfail": "450 4.2.0 mailbox busy", "busy": "421 4.3.2 service shuttin
         "nodomain": "550 5.1.2 no such domain",
         "syntax": "501 5.1.3 bad recipient address syntax",
         "badsender": "553 5.1.8 sender address rejected: domain not found",
-        "utf8": "553 5.6.7 non-ASCII addresses are not permitted"}
+        "utf8": "553 5.6.7 non-ASCII addresses are not permitted",
+        "nouser-ü": "550 5.1.1 no such user"}
 DATA = {"datafail": "554 5.6.0 message content rejected",
         "datatemp": "451 4.3.0 temporary failure in data"}
 
@@ -68,8 +69,13 @@ class Handler:
         base = os.path.join(self.out, str(n))
         with open(base + ".eml", "wb") as f:
             f.write(raw)
-        m = email.message_from_bytes(raw, policy=policy.default)
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        # RFC 6532 (SMTPUTF8): a header with 8-bit bytes is UTF-8 text
+        m = (email.message_from_string(raw.decode("utf-8"), policy=policy.default)
+             if any(b >= 0x80 for b in head)
+             else email.message_from_bytes(raw, policy=policy.default))
         info = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                "mail_options": envelope.mail_options,
                 "auth": bool(getattr(session, "authenticated", False)),
                 "tls": session.ssl is not None
                 or server.transport.get_extra_info("ssl_object") is not None,
@@ -103,12 +109,14 @@ def main():
     ap.add_argument("--tempfail", type=float, default=0.0, help="percent refused with 451")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", help="log accepted messages here instead of writing them")
+    ap.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
     a = ap.parse_args()
     ctx = None
     if a.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
-    kw = {}
+    # aiosmtpd's Controller offers SMTPUTF8 unless told not to
+    kw = {"enable_SMTPUTF8": a.smtputf8}
     if a.auth:
         user, pw = a.auth.split(":", 1)
 

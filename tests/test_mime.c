@@ -108,15 +108,39 @@ static void test_mime_idn_addresses(void **state)
     struct hd_valid *v = NULL;
     char out[320];
     bool utf8;
-    assert_int_equal(hd_mime_wire_address(&v, "ann@example.com", out, sizeof out, &utf8, &e), 0);
+    assert_int_equal(hd_mime_wire_address(&v, "ann@example.com", false, out, sizeof out, &utf8, &e),
+                     0);
     assert_null(v); /* ASCII needs no ICU */
     assert_string_equal(out, "ann@example.com");
-    assert_int_equal(hd_mime_wire_address(&v, "ann@BÜCHER.example", out, sizeof out, &utf8, &e), 0);
+    assert_int_equal(
+        hd_mime_wire_address(&v, "ann@BÜCHER.example", false, out, sizeof out, &utf8, &e), 0);
     assert_string_equal(out, "ann@xn--bcher-kva.example");
     assert_false(utf8);
-    assert_int_equal(hd_mime_wire_address(&v, "josé@example.com", out, sizeof out, &utf8, &e),
-                     HD_E_INVALID);
+    assert_int_equal(
+        hd_mime_wire_address(&v, "josé@example.com", false, out, sizeof out, &utf8, &e),
+        HD_E_INVALID);
     assert_true(utf8);
+    /* with SMTPUTF8 the local part stays, the domain is still an A-label */
+    assert_int_equal(
+        hd_mime_wire_address(&v, "josé@BÜCHER.example", true, out, sizeof out, &utf8, &e), 0);
+    assert_true(utf8);
+    assert_string_equal(out, "josé@xn--bcher-kva.example");
+    /* a message marked smtputf8 carries it in its header fields */
+    struct hd_mail m = {.from = "José <josé@example.com>",
+                        .to = "测试@例子.测试",
+                        .subject = "Hi",
+                        .text = "hello\n",
+                        .message_id = "0b6b3d2e-5f0c-4b1e-9d55-3f9f7c1f2a10",
+                        .date = 1795334400,
+                        .smtputf8 = true,
+                        .valid = &v};
+    struct hd_buf b;
+    hd_buf_init(&b);
+    assert_int_equal(hd_mime_build(&m, &b, &e), 0);
+    hd_buf_addc(&b, '\0');
+    assert_contains(b.data, "\r\nTo: <测试@xn--fsqu00a.xn--0zwm56d>\r\n");
+    assert_contains(b.data, "From: =?UTF-8?B?Sm9zw6k=?= <josé@example.com>\r\n");
+    hd_buf_release(&b);
     hd_valid_free(v);
 }
 

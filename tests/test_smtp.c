@@ -32,8 +32,8 @@ struct server {
 
 static char *dir;
 
-static void start_server(struct server *s, const char *name, const char *cert, bool implicit,
-                         bool auth)
+static void start_server_utf8(struct server *s, const char *name, const char *cert, bool implicit,
+                              bool auth, bool smtputf8)
 {
     char key[64], pem[64];
     s->out = tu_path(dir, name);
@@ -56,9 +56,17 @@ static void start_server(struct server *s, const char *name, const char *cert, b
         argv[n++] = "--auth";
         argv[n++] = "herald:Sup3r-Secret-Pw";
     }
+    if (smtputf8)
+        argv[n++] = "--smtputf8";
     argv[n] = NULL;
     tu_server_start(&s->ts, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
     s->port = s->ts.port;
+}
+
+static void start_server(struct server *s, const char *name, const char *cert, bool implicit,
+                         bool auth)
+{
+    start_server_utf8(s, name, cert, implicit, auth, false);
 }
 
 static void stop_server(struct server *s)
@@ -486,6 +494,82 @@ static void test_smtp_password_not_logged(void **state)
  * addresses': every message comes back throttled-like (the dispatcher
  * pauses the provider and keeps them queued), saying what the server said
  * to AUTH; it was a permanent "530 Authentication required" for each. */
+/* Issue 15: a non-ASCII local part goes out with SMTPUTF8 (through
+ * libcurl, over the same STARTTLS and AUTH) when the server offers it,
+ * beside the batch's other messages; a refusal keeps its meaning; a server
+ * that does not offer it gets nothing, and the address is not at fault. */
+static void test_smtp_smtputf8(void **state)
+{
+    (void)state;
+    struct server u;
+    start_server_utf8(&u, "utf8", "srv", false, true, true);
+    struct hd_config *cfg = tls_config(&u);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_WARN);
+    struct tu_results rs;
+    const char *to[] = {"ann@example.com", "测试@例子.测试", "nouser-ü@example.com"};
+    send_all(cfg, to, 3, NULL, &rs, &log);
+    for (int i = 0; i < 2; i++)
+        if (rs.r[i].outcome != HD_OUT_ACCEPTED)
+            fail_msg("%s: %s %d %s", to[i], hd_outcome_name(rs.r[i].outcome), rs.r[i].code,
+                     rs.r[i].text);
+    if (rs.r[2].outcome != HD_OUT_PERMANENT)
+        fail_msg("%s %d %s", hd_outcome_name(rs.r[2].outcome), rs.r[2].code, rs.r[2].text);
+    assert_int_equal(rs.r[2].code, 550);
+    assert_true(rs.r[2].bad_address);
+    assert_contains(rs.r[2].text, "RCPT TO refused: 550 5.1.1 no such user");
+    json_t *j = NULL;
+    for (int n = 1; n <= 2; n++) {
+        json_t *k = received(&u, n);
+        assert_non_null(k);
+        if (strcmp(json_string_value(json_array_get(json_object_get(k, "rcpt_tos"), 0)),
+                   "测试@xn--fsqu00a.xn--0zwm56d") == 0)
+            j = json_incref(k);
+        json_decref(k);
+    }
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(j, "tls")));
+    assert_true(json_is_true(json_object_get(j, "auth")));
+    json_t *opts = json_object_get(j, "mail_options"), *o;
+    size_t k;
+    bool utf8 = false;
+    json_array_foreach (opts, k, o)
+        utf8 |= strcmp(json_string_value(o), "SMTPUTF8") == 0;
+    assert_true(utf8);
+    json_t *h = json_object_get(j, "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "To")),
+                        "测试@xn--fsqu00a.xn--0zwm56d");
+    assert_string_equal(json_string_value(json_object_get(h, "Subject")), "Grüße aus Köln — 你好");
+    json_decref(j);
+
+    /* wrong credentials: the provider's fault, the password never told */
+    hd_config_free(cfg);
+    setenv("TEST_SMTP_PW", "wrong-password", 1);
+    cfg = tls_config(&u);
+    setenv("TEST_SMTP_PW", "Sup3r-Secret-Pw", 1);
+    const char *one[] = {"测试@例子.测试"};
+    send_all(cfg, one, 1, NULL, &rs, &log);
+    if (rs.r[0].outcome != HD_OUT_THROTTLED || !rs.r[0].provider_fault)
+        fail_msg("%s %d %s", hd_outcome_name(rs.r[0].outcome), rs.r[0].code, rs.r[0].text);
+    assert_contains(rs.r[0].text, "authentication failed: 535");
+    assert_not_contains(rs.r[0].text, "wrong-password");
+    hd_config_free(cfg);
+
+    /* a server without SMTPUTF8: nothing sent, not the address's fault */
+    cfg = tls_config(&tls_srv);
+    int before = count_received(&tls_srv);
+    send_all(cfg, one, 1, NULL, &rs, &log);
+    assert_int_equal(rs.r[0].outcome, HD_OUT_PERMANENT);
+    assert_false(rs.r[0].bad_address);
+    assert_contains(rs.r[0].text,
+                    "smtputf8_unsupported: the address '测试@xn--fsqu00a.xn--0zwm56d'");
+    assert_contains(rs.r[0].text, "does not offer SMTPUTF8; nothing was sent");
+    assert_int_equal(count_received(&tls_srv), before);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+    stop_server(&u);
+}
+
 static void test_smtp_wrong_password(void **state)
 {
     (void)state;
@@ -697,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_smtp_tls_failures),
         cmocka_unit_test(test_smtp_password_not_logged),
         cmocka_unit_test(test_smtp_wrong_password),
+        cmocka_unit_test(test_smtp_smtputf8),
         cmocka_unit_test(test_smtp_auth_hangup),
         cmocka_unit_test(test_smtp_outbox),
         cmocka_unit_test(test_smtp_timeout),

@@ -29,6 +29,10 @@ struct hd_mail {
     int64_t date;                   /* seconds since the epoch */
     const char *unsubscribe_url;    /* https://..., or NULL */
     const char *unsubscribe_mailto; /* an address, or NULL */
+    /* the message goes out with SMTPUTF8 (RFC 6531, 6532): its address
+     * fields may keep a non-ASCII local part; else such an address is
+     * refused (smtputf8_unsupported) */
+    bool smtputf8;
     /* ICU state for non-ASCII domains: *valid is made (hd_valid_new) when
      * one is first needed and the caller frees it; NULL: the build makes
      * and frees its own */
@@ -42,13 +46,15 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
 /* The bare address of "Name <addr>" or "addr" into out; -1 if malformed. */
 int hd_mime_address(const char *mailbox, char *out, size_t size);
 
-/* The bare address addr as it goes on an ASCII-only wire (MAIL FROM, RCPT
- * TO, header fields): a non-ASCII domain as its A-label (UTS #46, through
+/* The bare address addr as it goes on the wire (MAIL FROM, RCPT TO,
+ * header fields): a non-ASCII domain as its A-label (UTS #46, through
  * hd_valid_email_ascii; *v is made when first needed, see struct hd_mail),
- * the rest as it is. HD_E_INVALID with a reason when the domain is not a
- * valid name, or when the local part is not ASCII: then *utf8_local is
- * set and the reason starts with "smtputf8_unsupported:". */
-int hd_mime_wire_address(struct hd_valid **v, const char *addr, char *out, size_t size,
-                         bool *utf8_local, struct hd_err *err);
+ * the rest as it is. *utf8_local says whether the local part is not ASCII;
+ * such an address is written only when utf8_ok (the message goes out with
+ * SMTPUTF8), else it is HD_E_INVALID with a reason that starts with
+ * "smtputf8_unsupported:". HD_E_INVALID with a reason too when the domain
+ * is not a valid name. */
+int hd_mime_wire_address(struct hd_valid **v, const char *addr, bool utf8_ok, char *out,
+                         size_t size, bool *utf8_local, struct hd_err *err);
 
 #endif

@@ -59,6 +59,11 @@ static void global_init(void)
         HD_BUG("libcurl does not initialise");
 }
 
+void hx_curl_init(void)
+{
+    pthread_once(&global_once, global_init);
+}
+
 int64_t hx_now(void)
 {
     return (int64_t)time(NULL);
@@ -73,7 +78,7 @@ int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct 
             void *pc, unsigned streams, void **conf, struct hd_err *err)
 {
     (void)err;
-    pthread_once(&global_once, global_init);
+    hx_curl_init();
     struct hx *h = hd_xcalloc(1, sizeof *h);
     h->proto = proto;
     h->pc = pc;

@@ -109,6 +109,8 @@ EVP_PKEY *hx_pem_key(const char *pem, size_t len, const char *what, struct hd_er
 int hx_jwt(struct hd_buf *out, EVP_PKEY *key, const char *header, const char *claims);
 
 /* Wall-clock seconds (token lifetimes are real time, whatever HERALD_NOW says). */
+/* libcurl's global state, made once for every user of libcurl here. */
+void hx_curl_init(void);
 int64_t hx_now(void);
 
 #endif

@@ -4,7 +4,9 @@
  * ASCII text is folded at its spaces, or encoded too when a word is too
  * long for a line. A display name is parsed once (a quoted-string is
  * unquoted) and written quoted or encoded. Addresses go out with an
- * A-label domain (ICU through hd_valid). Bodies are quoted-printable with
+ * A-label domain (ICU through hd_valid); a non-ASCII local part only in a
+ * message marked smtputf8, whose header fields RFC 6532 lets carry UTF-8
+ * (the display names and Subject are still encoded-words). Bodies are quoted-printable with
  * soft line breaks at 76 octets. */
 #include "herald/mime.h"
 
@@ -168,8 +170,8 @@ static size_t header_text(struct hd_buf *out, const char *s, size_t col)
     return encoded_words(out, s, n, col);
 }
 
-int hd_mime_wire_address(struct hd_valid **v, const char *addr, char *out, size_t size,
-                         bool *utf8_local, struct hd_err *err)
+int hd_mime_wire_address(struct hd_valid **v, const char *addr, bool utf8_ok, char *out,
+                         size_t size, bool *utf8_local, struct hd_err *err)
 {
     char why[200];
     size_t n = strlen(addr);
@@ -183,11 +185,11 @@ int hd_mime_wire_address(struct hd_valid **v, const char *addr, char *out, size_
     if (!*v)
         *v = hd_valid_new();
     int rc = hd_valid_email_ascii(*v, addr, why, sizeof why, utf8_local);
-    if (*utf8_local)
+    if (*utf8_local && !utf8_ok)
         return hd_err_set(err, HD_E_INVALID,
                           "smtputf8_unsupported: the address '%s' has a non-ASCII local part, "
-                          "which only SMTPUTF8 carries, and herald does not send SMTPUTF8 "
-                          "(the address is not suppressed)",
+                          "which only SMTPUTF8 (RFC 6531) carries, and this message does not go "
+                          "out with it (the address is not suppressed)",
                           addr);
     if (rc < 0)
         return hd_err_set(err, HD_E_INVALID, "the address '%s': %s", addr, why);
@@ -227,7 +229,7 @@ static void display_name(const char *mailbox, const char *lt, char *out, size_t 
 
 /* "Name <addr>" with the name encoded when needed and the address as it
  * goes on the wire (hd_mime_wire_address), which is also left in addr. */
-static int mailbox_header(struct hd_buf *out, const char *name, const char *mailbox,
+static int mailbox_header(struct hd_buf *out, const char *name, const char *mailbox, bool utf8_ok,
                           struct hd_valid **v, char *addr, size_t size, struct hd_err *err)
 {
     char given[320];
@@ -243,7 +245,7 @@ static int mailbox_header(struct hd_buf *out, const char *name, const char *mail
         if (an >= sizeof given)
             return hd_err_set(err, HD_E_INVALID, "header '%s': '%s' is too long", name, mailbox);
         memcpy(given, addr, an + 1);
-        int rc = hd_mime_wire_address(v, given, addr, size, &utf8_local, err);
+        int rc = hd_mime_wire_address(v, given, utf8_ok, addr, size, &utf8_local, err);
         if (rc < 0)
             return rc;
     }
@@ -377,7 +379,7 @@ static int list_unsubscribe(const struct hd_mail *m, struct hd_valid **v, struct
         (hd_mime_address(m->unsubscribe_mailto, mail, sizeof mail) < 0 || strchr(mail, '>')))
         return hd_err_set(err, HD_E_INVALID, "the unsubscribe address is malformed");
     if (m->unsubscribe_mailto &&
-        hd_mime_wire_address(v, mail, wire, sizeof wire, &utf8_local, err) < 0)
+        hd_mime_wire_address(v, mail, m->smtputf8, wire, sizeof wire, &utf8_local, err) < 0)
         return HD_E_INVALID;
     hd_buf_adds(h, "List-Unsubscribe: ");
     if (m->unsubscribe_url)
@@ -428,10 +430,11 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     hd_buf_init(&h);
     if ((rc = check_values(m, err)) < 0)
         goto out;
-    if ((rc = mailbox_header(&h, "From", m->from, v, from_addr, sizeof from_addr, err)) < 0 ||
-        (rc = mailbox_header(&h, "To", m->to, v, addr, sizeof addr, err)) < 0 ||
-        (m->reply_to &&
-         (rc = mailbox_header(&h, "Reply-To", m->reply_to, v, addr, sizeof addr, err)) < 0))
+    if ((rc = mailbox_header(&h, "From", m->from, m->smtputf8, v, from_addr, sizeof from_addr,
+                             err)) < 0 ||
+        (rc = mailbox_header(&h, "To", m->to, m->smtputf8, v, addr, sizeof addr, err)) < 0 ||
+        (m->reply_to && (rc = mailbox_header(&h, "Reply-To", m->reply_to, m->smtputf8, v, addr,
+                                             sizeof addr, err)) < 0))
         goto out;
     rfc5322_date(m->date, &h);
     /* From's domain, as it went on the wire (an A-label) */

@@ -97,6 +97,8 @@ static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_resul
 {
     struct hd_mail mail;
     hd_mail_of(&mail, m, m->from ? m->from : "herald <herald@localhost.invalid>", m->reply_to);
+    /* as the SMTP driver writes it to a server that offers SMTPUTF8 */
+    mail.smtputf8 = true;
     struct hd_buf b;
     struct hd_err e = {0};
     char tmp[4200], dst[4200], name[256];

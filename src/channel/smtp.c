@@ -6,9 +6,10 @@
  *   4xx and any 4.x.x temporary, 5xx permanent, 5.1.x after MAIL FROM a
  *   bad address (except 5.1.3, a refusal of how the address was written,
  *   and 5.1.7/5.1.8, the sender's), no connection, a dropped connection or
- *   a TLS failure temporary. Addresses go out in ASCII: a non-ASCII domain
- *   as its A-label; a non-ASCII local part would need SMTPUTF8, which
- *   libesmtp cannot send, so such a message fails before the session
+ *   a TLS failure temporary. Addresses go out with a non-ASCII domain as
+ *   its A-label; a message whose envelope has a non-ASCII local part needs
+ *   SMTPUTF8, which libesmtp cannot write: it goes through smtp_utf8.c
+ *   (libcurl) when the server offers SMTPUTF8, and otherwise fails
  *   (permanent, "smtputf8_unsupported", the address not suppressed).
  * TLS uses our own SSL_CTX (ca_file or the system store); libesmtp reports
  * an unverifiable or mismatched certificate as an event, which we refuse
@@ -17,7 +18,7 @@
  * libesmtp talks plain SMTP to 127.0.0.1, the relay speaks TLS to the server
  * and verifies it itself. TCP_NODELAY is set by interposing connect() in the
  * herald binary (src/nodelay.c), since libesmtp offers no socket hook. */
-#include "driver_int.h"
+#include "smtp_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,22 +45,6 @@
 #include "herald/time.h"
 #include "herald/valid.h"
 
-enum tls_mode { TLS_NONE, TLS_OPTIONAL, TLS_REQUIRED, TLS_IMPLICIT };
-
-struct smtp_conf {
-    char *host;
-    int port;
-    enum tls_mode tls;
-    bool verify;
-    char *username;
-    char *password; /* borrowed from the configuration's secret */
-    char *from, *reply_to, *helo;
-    char *unsub_url, *unsub_mailto;
-    long timeout;
-    SSL_CTX *ctx;
-    struct hd_log *log;
-};
-
 static pthread_once_t auth_once = PTHREAD_ONCE_INIT;
 
 static void auth_init(void)
@@ -78,8 +63,10 @@ static void conf_free(struct smtp_conf *c)
     free(c->helo);
     free(c->unsub_url);
     free(c->unsub_mailto);
+    free(c->ca_file);
     if (c->ctx)
         SSL_CTX_free(c->ctx);
+    pthread_mutex_destroy(&c->utf8_mu);
     free(c);
 }
 
@@ -89,6 +76,8 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     struct smtp_conf *c = hd_xcalloc(1, sizeof *c);
     const char *v;
     c->log = log;
+    pthread_mutex_init(&c->utf8_mu, NULL);
+    c->utf8_offered = -1;
     c->host = hd_xstrdup(hd_provider_get(cfg, "host"));
     c->port = (v = hd_provider_get(cfg, "port")) ? atoi(v) : 587;
     v = hd_provider_get(cfg, "starttls");
@@ -127,6 +116,7 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
          * (one run of the SMTP tests in four or five, against aiosmtpd) */
         SSL_CTX_set_max_proto_version(c->ctx, TLS1_2_VERSION);
         const char *ca = hd_provider_get(cfg, "ca_file");
+        c->ca_file = hd_xstrdup(ca);
         if (ca ? SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1
                : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
             conf_free(c);
@@ -433,19 +423,48 @@ static void map_status(const smtp_status_t *st, struct hd_result *r, const char 
         r->bad_address = true;
 }
 
+/* The envelope of a message that goes out with SMTPUTF8 (smtp_utf8.c). */
+struct envelope {
+    char from[320], rcpt[320];
+};
+
 /* The messages of one sm_send call and what the session makes of them;
  * index i is the same message in every array. */
 struct batch {
     size_t n;
     struct hd_valid *valid; /* ICU state, made for the first non-ASCII domain */
     struct body *bodies;
-    smtp_message_t *mm; /* NULL: not sent (its result is already set) */
+    smtp_message_t *mm; /* NULL: not in the libesmtp session */
     smtp_recipient_t *rc;
+    struct envelope **utf8; /* non-NULL: to send with SMTPUTF8 */
     struct hd_result *results;
 };
 
-/* Builds each message and adds it to session s; a message that cannot be
- * built gets its result now. Returns how many were added. */
+/* Message i's text into its body, with From as given and the envelope's
+ * recipient rcpt. */
+static int build_body(const struct smtp_conf *c, const struct hd_msg *m, const char *from,
+                      const char *rcpt, bool utf8, struct batch *b, size_t i, struct hd_err *e)
+{
+    struct hd_mail mail;
+    hd_mail_of(&mail, m, from, m->reply_to ? m->reply_to : c->reply_to);
+    mail.to = rcpt;
+    mail.valid = &b->valid;
+    mail.smtputf8 = utf8;
+    if (m->category == HD_CAT_MARKETING) {
+        if (!mail.unsubscribe_url)
+            mail.unsubscribe_url = c->unsub_url;
+        if (!mail.unsubscribe_mailto)
+            mail.unsubscribe_mailto = c->unsub_mailto;
+    }
+    if (hd_mime_build(&mail, &b->bodies[i].text, e) < 0)
+        return -1;
+    hd_sha256_hex(b->bodies[i].text.data, b->bodies[i].text.len, b->results[i].digest);
+    return 0;
+}
+
+/* Builds each message and adds it to session s, or sets it aside for
+ * SMTPUTF8 when its envelope has a non-ASCII local part; a message that
+ * cannot be built gets its result now. Returns how many were added to s. */
 static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
                            const struct hd_msg *const *msgs, struct batch *b)
 {
@@ -455,37 +474,26 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
         const char *from = m->from ? m->from : c->from;
         struct hd_err e = {0};
         char given[320], envelope[320], rcpt[320];
-        bool utf8_local;
+        bool utf8_from, utf8_rcpt;
         hd_buf_init(&b->bodies[i].text);
         if (!from || hd_mime_address(from, given, sizeof given) < 0) {
             hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0,
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
-        /* the envelope in ASCII: libesmtp cannot send SMTPUTF8, so a
-         * non-ASCII local part fails here, permanent but not the address's
-         * fault (never suppressed) */
-        if (hd_mime_wire_address(&b->valid, given, envelope, sizeof envelope, &utf8_local, &e) <
-                0 ||
-            hd_mime_wire_address(&b->valid, m->to, rcpt, sizeof rcpt, &utf8_local, &e) < 0) {
+        if (hd_mime_wire_address(&b->valid, given, true, envelope, sizeof envelope, &utf8_from,
+                                 &e) < 0 ||
+            hd_mime_wire_address(&b->valid, m->to, true, rcpt, sizeof rcpt, &utf8_rcpt, &e) < 0 ||
+            build_body(c, m, from, rcpt, utf8_from || utf8_rcpt, b, i, &e) < 0) {
             hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
             continue;
         }
-        struct hd_mail mail;
-        hd_mail_of(&mail, m, from, m->reply_to ? m->reply_to : c->reply_to);
-        mail.to = rcpt;
-        mail.valid = &b->valid;
-        if (m->category == HD_CAT_MARKETING) {
-            if (!mail.unsubscribe_url)
-                mail.unsubscribe_url = c->unsub_url;
-            if (!mail.unsubscribe_mailto)
-                mail.unsubscribe_mailto = c->unsub_mailto;
-        }
-        if (hd_mime_build(&mail, &b->bodies[i].text, &e) < 0) {
-            hd_result_set(&b->results[i], HD_OUT_PERMANENT, 0, "%s", e.msg);
+        if (utf8_from || utf8_rcpt) {
+            b->utf8[i] = hd_xcalloc(1, sizeof *b->utf8[i]);
+            memcpy(b->utf8[i]->from, envelope, sizeof envelope);
+            memcpy(b->utf8[i]->rcpt, rcpt, sizeof rcpt);
             continue;
         }
-        hd_sha256_hex(b->bodies[i].text.data, b->bodies[i].text.len, b->results[i].digest);
         b->mm[i] = smtp_add_message(s);
         smtp_set_reverse_path(b->mm[i], envelope);
         b->rc[i] = smtp_add_recipient(b->mm[i], rcpt);
@@ -615,64 +623,106 @@ static void session_results(struct batch *b, const struct session *ss, int start
     }
 }
 
+/* The messages added to session s, in one libesmtp session. */
+static void esmtp_session(struct smtp_conf *c, smtp_session_t s, struct batch *b)
+{
+    struct session ss = {.c = c};
+    struct relay relay;
+    char server[300], why[300] = "";
+    if (c->tls == TLS_IMPLICIT) {
+        if (relay_start(&relay, c, why, sizeof why) < 0) {
+            for (size_t i = 0; i < b->n; i++)
+                if (b->mm[i])
+                    hd_result_set(&b->results[i], HD_OUT_TEMPORARY, 0, "%s", why);
+            return;
+        }
+        snprintf(server, sizeof server, "127.0.0.1:%d", relay.port);
+    } else {
+        snprintf(server, sizeof server, "%s:%d", c->host, c->port);
+    }
+    auth_context_t auth = set_up_session(c, s, server, &ss);
+    int started = smtp_start_session(s);
+    if (c->tls == TLS_IMPLICIT) {
+        relay_stop(&relay);
+        if (relay.err[0] && !ss.tls_err[0])
+            snprintf(ss.tls_err, sizeof ss.tls_err, "%s", relay.err);
+    }
+    session_results(b, &ss, started);
+    if (auth)
+        auth_destroy_context(auth);
+}
+
+static bool ascii_local(const char *addr)
+{
+    for (; *addr && *addr != '@'; addr++)
+        if ((unsigned char)*addr >= 0x80)
+            return false;
+    return true;
+}
+
+/* The messages set aside for SMTPUTF8, one session each (smtp_utf8.c). */
+static void utf8_messages(struct smtp_conf *c, struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->utf8[i])
+            continue;
+        struct smtp_utf8_out o;
+        struct hd_result *r = &b->results[i];
+        hd_smtp_utf8_send(c, b->utf8[i]->from, b->utf8[i]->rcpt, &b->bodies[i].text, &o);
+        smtp_status_t st = {.code = o.code, .text = o.text};
+        switch (o.kind) {
+        case SU_REPLY:
+            map_status(&st, r, o.stage);
+            break;
+        case SU_NOT_OFFERED:
+            hd_result_set(r, HD_OUT_PERMANENT, 0,
+                          "smtputf8_unsupported: the address '%s' has a non-ASCII local part, "
+                          "which only SMTPUTF8 (RFC 6531) carries, and %s:%d does not offer "
+                          "SMTPUTF8; nothing was sent (the address is not suppressed)",
+                          ascii_local(b->utf8[i]->rcpt) ? b->utf8[i]->from : b->utf8[i]->rcpt,
+                          c->host, c->port);
+            break;
+        case SU_TLS:
+        case SU_AUTH:
+            provider_fault(r, o.code, o.text);
+            break;
+        case SU_NO_SESSION:
+            hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", o.text);
+            break;
+        }
+    }
+}
+
 static void sm_send(void *conf, void **conn, const struct hd_msg *const *msgs, size_t n,
                     struct hd_result *results)
 {
     struct smtp_conf *c = conf;
-    struct session ss = {.c = c};
     struct batch b = {n,
                       NULL,
                       hd_xcalloc(n, sizeof *b.bodies),
                       hd_xcalloc(n, sizeof *b.mm),
                       hd_xcalloc(n, sizeof *b.rc),
+                      hd_xcalloc(n, sizeof *b.utf8),
                       results};
     smtp_session_t s = smtp_create_session();
-    auth_context_t auth = NULL;
-    struct relay relay;
-    bool relaying = false;
-    char server[300], why[300] = "";
     int64_t t0 = hd_clock_mono_ms();
     (void)conn; /* libesmtp ends each session with QUIT: nothing to keep */
 
-    if (!add_messages(c, s, msgs, &b))
-        goto out;
-    if (c->tls == TLS_IMPLICIT) {
-        if (relay_start(&relay, c, why, sizeof why) < 0)
-            goto fail_all;
-        relaying = true;
-        snprintf(server, sizeof server, "127.0.0.1:%d", relay.port);
-    } else {
-        snprintf(server, sizeof server, "%s:%d", c->host, c->port);
-    }
-    auth = set_up_session(c, s, server, &ss);
-    int started = smtp_start_session(s);
-    if (relaying) {
-        relay_stop(&relay);
-        relaying = false;
-        if (relay.err[0] && !ss.tls_err[0])
-            snprintf(ss.tls_err, sizeof ss.tls_err, "%s", relay.err);
-    }
-    session_results(&b, &ss, started);
-    goto out;
-fail_all:
-    for (size_t i = 0; i < n; i++)
-        if (b.mm[i])
-            hd_result_set(&results[i], HD_OUT_TEMPORARY, 0, "%s", why);
-out:
-    if (relaying)
-        relay_stop(&relay);
+    if (add_messages(c, s, msgs, &b))
+        esmtp_session(c, s, &b);
     smtp_destroy_session(s);
-    if (auth)
-        auth_destroy_context(auth);
+    utf8_messages(c, &b);
     int64_t dt = hd_clock_mono_ms() - t0;
     for (size_t i = 0; i < n; i++) {
         results[i].latency_ms = dt;
         hd_buf_release(&b.bodies[i].text);
+        free(b.utf8[i]);
     }
     hd_valid_free(b.valid);
     free(b.bodies);
     free(b.mm);
     free(b.rc);
+    free(b.utf8);
 }
 
 const struct hd_drv_ops hd_drv_smtp = {
