@@ -367,42 +367,13 @@ struct srv {
 /* Starts herald serve on a free port (it prints the one it bound). */
 static void srv_start(struct srv *s)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    char *log = tu_path(dir, "serve.log");
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
-            _exit(126);
-        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    close(out[1]);
-    char line[128];
-    tu_first_line(out[0], line, sizeof line);
-    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
-        fail_msg("herald serve did not start: '%s'", line);
+    s->pid = tu_serve_start(dir, "127.0.0.1:0", &s->port);
 }
 
 /* SIGTERM; returns the exit status (128 + signal when killed). */
 static int srv_stop(struct srv *s)
 {
-    int st = 0;
-    kill(s->pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        struct timespec ts = {0, 25 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    fail_msg("herald serve did not stop within 5 s of SIGTERM");
-    return -1;
+    return tu_serve_stop(s->pid);
 }
 
 /* curl: method, path, body (NULL: none), extra arguments (a shell
