@@ -4,7 +4,7 @@
 // JSON file (argv[2]), each step one action key:
 //
 //   {"base": "http://127.0.0.1:PORT", "out": "DIR", "viewport": {"width": 800, "height": 500},
-//    "timeout_ms": 20000, "chromium": "/usr/bin/chromium",
+//    "timeout_ms": 20000, "step_timeout_ms": 5000, "chromium": "/usr/bin/chromium",
 //    "scenarios": [{"name": "en", "locale": "en-US", "steps": [
 //      {"goto": "/u/TOKEN", "status": 200}, {"text": "Unsubscribe"}, {"screenshot": "a.png"},
 //      {"click": "button[type=submit]", "status": 200}, {"no_text": "..."}]}]}
@@ -13,7 +13,9 @@
 // and no_text (in the page's visible text), lang (the <html lang>), count
 // (a CSS selector, "is" the number of matches), click (waits for the
 // navigation it starts when "status" is given), fill (with "value"), check,
-// uncheck, select (with "value") and screenshot (a file name in out). A
+// uncheck, select (with "value") and screenshot (a file name in out; "clip"
+// {x, y, width, height} takes a part of the viewport). Each step has
+// step_timeout_ms, the whole plan timeout_ms. A
 // scenario fails on the first step that fails, and on any console error or
 // uncaught exception in its pages (a Content-Security-Policy violation is one):
 // set "console_errors_ok" to allow them. Each scenario gets a fresh browser
@@ -67,6 +69,14 @@ function expectStatus(step, resp, expected) {
 }
 
 // The answer to the navigation the click starts (a form's POST).
+// A console error that is no fault of the page: the failed load of a page
+// whose status a step expected, and /favicon.ico, which Chromium asks for by
+// itself (the service has none: 404).
+function excused(e, expected) {
+  return e.text.startsWith('Failed to load resource') &&
+         (expected.has(e.url) || /\/favicon\.ico$/.test(e.url));
+}
+
 async function clickAndWait(page, step, expected) {
   if (step.status === undefined) {
     await page.click(step.click);
@@ -74,6 +84,7 @@ async function clickAndWait(page, step, expected) {
   }
   const nav = page.waitForEvent('response',
       (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame());
+  nav.catch(() => {}); // a failed click is the error to report, not this
   await page.click(step.click);
   const resp = await nav;
   await page.waitForLoadState('load');
@@ -130,7 +141,7 @@ async function runStep(plan, page, step, expected) {
     break;
   case 'screenshot': {
     const p = path.join(plan.out, step.screenshot);
-    await page.screenshot({ path: p });
+    await page.screenshot({ path: p, clip: step.clip });
     console.log(`screenshot ${p}`);
     break;
   }
@@ -144,6 +155,7 @@ async function runScenario(browser, plan, s) {
     deviceScaleFactor: 1,
   });
   const page = await context.newPage();
+  page.setDefaultTimeout(plan.step_timeout_ms || 5000);
   const errors = [], expected = new Set();
   page.on('console', (m) => {
     if (m.type() === 'error')
@@ -157,14 +169,13 @@ async function runScenario(browser, plan, s) {
       } catch (e) {
         const shot = path.join(plan.out, `${s.name}-failure.png`);
         await page.screenshot({ path: shot }).catch(() => {});
+        const seen = errors.filter((x) => !excused(x, expected)).map((x) => `\n  in the page: ${x.text}`).join('');
         process.stderr.write(`FAIL ${s.name} step ${i + 1} (${actionOf(s.steps[i])}): ` +
-                             `${e.message}\nscreenshot ${shot}\n`);
+                             `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}\n`);
         return false;
       }
     }
-    // Chromium asks for /favicon.ico by itself; the service has none (404)
-    const bad = errors.filter((e) => !(e.text.startsWith('Failed to load resource') &&
-                                       (expected.has(e.url) || /\/favicon\.ico$/.test(e.url))));
+    const bad = errors.filter((e) => !excused(e, expected));
     if (bad.length && !s.console_errors_ok) {
       process.stderr.write(
           `FAIL ${s.name}: errors in the page: ${bad.map((e) => `${e.text} (${e.url})`).join(' | ')}\n`);
