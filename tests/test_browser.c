@@ -379,7 +379,7 @@ static void test_browser_unsubscribe_en(void **state)
         "lang", "en", "text", "Do you want to stop receiving marketing email from us?", "count",
         "form button[type=submit]", "is", 1, "screenshot", "unsubscribe-en.png", "click",
         "button[type=submit]", "status", 200, "text", "You are unsubscribed", "text",
-        "you will no longer receive marketing email from us", "count", "button", "is", 0,
+        "You will no longer receive marketing email from us.", "count", "button", "is", 0,
         "screenshot", "unsubscribe-en-done.png",
         /* the second contact: opened, never clicked */
         "name", "open-only-en", "steps", "goto", other.unsub, "status", 200, "text",
