@@ -241,6 +241,7 @@ static void assert_browser_gone(void)
  * fails. */
 static void drive(json_t *scenarios)
 {
+    assert_non_null(scenarios);
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
@@ -364,6 +365,97 @@ static int teardown(void **state)
     return st == 0 ? 0 : -1;
 }
 
+/* The scenarios, data: one step a line, "ACTION ARGUMENT" with " =VALUE" at
+ * the end for the status a goto or click expects, the number of matches a
+ * count expects, or what a fill or select puts in; "$LINK" at the start of an
+ * argument stands for the link the scenario is given. tests/browser/drive.js
+ * lists the actions. */
+static const char *const unsubscribe_en[] = {
+    "goto $LINK =200",
+    "lang en",
+    "text Do you want to stop receiving marketing email from us?",
+    "count form button[type=submit] =1",
+    "screenshot unsubscribe-en.png",
+    "click button[type=submit] =200",
+    "text You are unsubscribed",
+    "text You will no longer receive marketing email from us.",
+    "count button =0",
+    "screenshot unsubscribe-en-done.png",
+    NULL,
+};
+
+/* opened (as a mail scanner or a curious reader does), never clicked */
+static const char *const open_only_en[] = {
+    "goto $LINK =200",
+    "text Do you want to stop receiving marketing email from us?",
+    "count button =1",
+    NULL,
+};
+
+static const char *const unsubscribe_zh[] = {
+    "goto $LINK =200",
+    "lang zh-CN",
+    "text 您确定不再接收我们的营销邮件吗",
+    "screenshot unsubscribe-zh-CN.png",
+    "click button[type=submit] =200",
+    "text 退订成功",
+    "text 您将不再收到我们的营销邮件",
+    "count button =0",
+    "screenshot unsubscribe-zh-CN-done.png",
+    NULL,
+};
+
+static const char *const invalid_forged[] = {
+    "goto $LINK =403",
+    "text This link is not valid",
+    "text Nothing was changed",
+    "count form =0",
+    "count button =0",
+    "screenshot invalid.png",
+    NULL,
+};
+
+static const char *const invalid_cut[] = {
+    "goto $LINK =400",
+    "text This link is not valid",
+    "count form =0",
+    NULL,
+};
+
+/* A scenario for drive.js from a table of steps. */
+static json_t *scenario(const char *name, const char *locale, const char *link,
+                        const char *const *steps)
+{
+    json_t *list = json_array();
+    for (; *steps; steps++) {
+        char step[512], arg[1024];
+        snprintf(step, sizeof step, "%s", *steps);
+        char *a = strchr(step, ' '), *val = NULL;
+        assert_non_null(a);
+        *a++ = '\0';
+        for (char *v = strstr(a, " ="); v; v = strstr(v + 2, " ="))
+            val = v;
+        if (val) {
+            *val = '\0';
+            val += 2;
+        }
+        if (strncmp(a, "$LINK", 5) == 0)
+            snprintf(arg, sizeof arg, "%s%s", link, a + 5);
+        else
+            snprintf(arg, sizeof arg, "%s", a);
+        json_t *st = json_pack("{s:s}", step, arg);
+        bool text = !strcmp(step, "fill") || !strcmp(step, "select");
+        if (val)
+            json_object_set_new(st,
+                                text                     ? "value"
+                                : !strcmp(step, "count") ? "is"
+                                                         : "status",
+                                text ? json_string(val) : json_integer(atoi(val)));
+        json_array_append_new(list, st);
+    }
+    return json_pack("{s:s, s:s, s:o}", "name", name, "locale", locale, "steps", list);
+}
+
 /* The page, the button, the confirmation naming what stops; and another
  * contact's page only opened: no change (mail scanners fetch links). */
 static void test_browser_unsubscribe_en(void **state)
@@ -372,21 +464,9 @@ static void test_browser_unsubscribe_en(void **state)
     struct mail m, other;
     mail_of("b1", &m);
     mail_of("b3", &other);
-    json_t *sc = json_pack(
-        "[{s:s, s:s, s:[{s:s, s:i}, {s:s}, {s:s}, {s:s, s:i}, {s:s}, {s:s, s:i}, {s:s}, {s:s}, "
-        "{s:s, s:i}, {s:s}]}, {s:s, s:[{s:s, s:i}, {s:s}, {s:s, s:i}]}]",
-        "name", "unsubscribe-en", "locale", "en-US", "steps", "goto", m.unsub, "status", 200,
-        "lang", "en", "text", "Do you want to stop receiving marketing email from us?", "count",
-        "form button[type=submit]", "is", 1, "screenshot", "unsubscribe-en.png", "click",
-        "button[type=submit]", "status", 200, "text", "You are unsubscribed", "text",
-        "You will no longer receive marketing email from us.", "count", "button", "is", 0,
-        "screenshot", "unsubscribe-en-done.png",
-        /* the second contact: opened, never clicked */
-        "name", "open-only-en", "steps", "goto", other.unsub, "status", 200, "text",
-        "Do you want to stop receiving marketing email", "count", "button", "is", 1);
-    assert_non_null(sc);
     assert_no_consent("b1");
-    drive(sc);
+    drive(json_pack("[o, o]", scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
+                    scenario("open-only-en", "en-US", other.unsub, open_only_en)));
     assert_unsubscribed("b1", m.message);
     assert_no_consent("b3");
 }
@@ -397,16 +477,8 @@ static void test_browser_unsubscribe_zh(void **state)
     (void)state;
     struct mail m;
     mail_of("b2", &m);
-    json_t *sc = json_pack("[{s:s, s:s, s:[{s:s, s:i}, {s:s}, {s:s}, {s:s}, {s:s, s:i}, {s:s}, "
-                           "{s:s}, {s:s}]}]",
-                           "name", "unsubscribe-zh-CN", "locale", "zh-CN", "steps", "goto", m.unsub,
-                           "status", 200, "lang", "zh-CN", "text", "您确定不再接收我们的营销邮件吗",
-                           "screenshot", "unsubscribe-zh-CN.png", "click", "button[type=submit]",
-                           "status", 200, "text", "退订成功", "text", "您将不再收到我们的营销邮件",
-                           "screenshot", "unsubscribe-zh-CN-done.png");
-    assert_non_null(sc);
     assert_no_consent("b2");
-    drive(sc);
+    drive(json_pack("[o]", scenario("unsubscribe-zh-CN", "zh-CN", m.unsub, unsubscribe_zh)));
     assert_unsubscribed("b2", m.message);
 }
 
@@ -422,15 +494,8 @@ static void test_browser_bad_token(void **state)
     snprintf(forged, sizeof forged, "%s", m.unsub);
     forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
     snprintf(cut, sizeof cut, "%.*s", (int)(n - 5), m.unsub);
-    json_t *sc = json_pack("[{s:s, s:[{s:s, s:i}, {s:s}, {s:s}, {s:s, s:i}, {s:s, s:i}, {s:s}]}, "
-                           "{s:s, s:[{s:s, s:i}, {s:s}, {s:s, s:i}]}]",
-                           "name", "invalid-forged", "steps", "goto", forged, "status", 403, "text",
-                           "This link is not valid", "text", "Nothing was changed", "count", "form",
-                           "is", 0, "count", "button", "is", 0, "screenshot", "invalid.png", "name",
-                           "invalid-cut", "steps", "goto", cut, "status", 400, "text",
-                           "This link is not valid", "count", "button", "is", 0);
-    assert_non_null(sc);
-    drive(sc);
+    drive(json_pack("[o, o]", scenario("invalid-forged", "en-US", forged, invalid_forged),
+                    scenario("invalid-cut", "en-US", cut, invalid_cut)));
     assert_no_consent("b3");
 }
 
