@@ -10,20 +10,19 @@
 //      {"click": "button[type=submit]", "status": 200}, {"no_text": "..."}]}]}
 //
 // Actions: goto (a URL, relative to base; "status" checks the answer), text
-// and no_text (in the page's visible text), lang (the <html lang>), count
-// (a CSS selector, "is" the number of matches), click (waits for the
-// navigation it starts when "status" is given), fill (with "value"), check,
-// uncheck, select (with "value") and screenshot (a file name in out; "clip"
-// {x, y, width, height} takes a part of the viewport). Each step has
-// step_timeout_ms, the whole plan timeout_ms. A
-// scenario fails on the first step that fails, and on any console error or
-// uncaught exception in its pages (a Content-Security-Policy violation is one):
-// set "console_errors_ok" to allow them. Each scenario gets a fresh browser
-// context (no cookies, its own locale). Prints "screenshot PATH" and "ok
-// NAME" lines; on failure, "FAIL NAME step N (ACTION): REASON" on stderr, a
-// NAME-failure.png screenshot, exit 1. A bad scenario file exits 2, the
-// overall timeout 3. Playwright-core drives the system Chromium and downloads
-// nothing.
+// and no_text (in the page's visible text), lang (the <html lang>), count (a
+// CSS selector, "is" the number of matches), click (with "status", waits for
+// the navigation it starts and checks its answer), fill and select (with
+// "value"), check, uncheck, and screenshot (a file name in out; "clip" {x, y,
+// width, height} takes a part of the viewport). A step has step_timeout_ms,
+// the whole plan timeout_ms. A scenario fails on its first failing step, and
+// on any console error or uncaught exception in its pages (a
+// Content-Security-Policy violation is one; "console_errors_ok" allows them).
+// Each scenario gets a fresh browser context (no cookies, its own locale).
+// Prints "screenshot PATH" and "ok NAME" lines; on failure "FAIL NAME step N
+// (ACTION): REASON" on stderr, a NAME-failure.png screenshot, exit 1. A bad
+// plan exits 2, the overall timeout 3. playwright-core drives the system's
+// Chromium and downloads no browser.
 'use strict';
 
 const fs = require('fs');
@@ -169,7 +168,9 @@ async function runScenario(browser, plan, s) {
       } catch (e) {
         const shot = path.join(plan.out, `${s.name}-failure.png`);
         await page.screenshot({ path: shot }).catch(() => {});
-        const seen = errors.filter((x) => !excused(x, expected)).map((x) => `\n  in the page: ${x.text}`).join('');
+        const seen = errors.filter((x) => !excused(x, expected))
+                         .map((x) => `\n  in the page: ${x.text}`)
+                         .join('');
         process.stderr.write(`FAIL ${s.name} step ${i + 1} (${actionOf(s.steps[i])}): ` +
                              `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}\n`);
         return false;
@@ -177,8 +178,8 @@ async function runScenario(browser, plan, s) {
     }
     const bad = errors.filter((e) => !excused(e, expected));
     if (bad.length && !s.console_errors_ok) {
-      process.stderr.write(
-          `FAIL ${s.name}: errors in the page: ${bad.map((e) => `${e.text} (${e.url})`).join(' | ')}\n`);
+      const list = bad.map((e) => `${e.text} (${e.url})`).join(' | ');
+      process.stderr.write(`FAIL ${s.name}: errors in the page: ${list}\n`);
       return false;
     }
     console.log(`ok ${s.name}`);
