@@ -39,30 +39,6 @@ static const char tpl_promo[] =
     "--- email.text\nHello {{ first_name }}, our winter sale starts today.\n"
     "Preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n";
 
-/* An absolute path into the source tree ($HERALD_SRC, else the current
- * folder). */
-static char *src_path(const char *rel)
-{
-    const char *root = getenv("HERALD_SRC");
-    char cwd[2048];
-    if (!root || *root != '/') {
-        assert_non_null(getcwd(cwd, sizeof cwd));
-        if (root) {
-            size_t n = strlen(cwd);
-            snprintf(cwd + n, sizeof cwd - n, "/%s", root);
-        }
-        root = cwd;
-    }
-    return tu_path(root, rel);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char *p = tu_path(dir, name);
-    tu_write(p, text);
-    free(p);
-}
-
 /* A port nobody listens on now (the kernel's pick for port 0). */
 static int free_port(void)
 {
@@ -132,7 +108,7 @@ static void mail_of(const char *contact, struct mail *m)
     snprintf(eml, sizeof eml, "var/outbox/email/new/%s",
              json_string_value(json_object_get(a, "gateway_id")));
     json_decref(h);
-    char *py = src_path("tests/check_mail.py");
+    char *py = tu_src_path("tests/check_mail.py");
     const char *argv[] = {"/usr/bin/python3", py, eml, NULL};
     struct tu_run r;
     tu_exec(&r, dir, NULL, argv);
@@ -247,7 +223,7 @@ static void drive(json_t *scenarios)
     json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
                              "chromium", CHROMIUM, "viewport", "width", 800, "height", 500,
                              "timeout_ms", 20000, "scenarios", scenarios);
-    char *pp = tu_path(dir, "plan.json"), *js = src_path("tests/browser/drive.js");
+    char *pp = tu_path(dir, "plan.json"), *js = tu_src_path("tests/browser/drive.js");
     assert_int_equal(json_dump_file(plan, pp, JSON_INDENT(1)), 0);
     json_decref(plan);
     char home[600], tmp[600];
@@ -272,7 +248,7 @@ static void drive(json_t *scenarios)
  * (a fresh clone). */
 static void need_playwright(void)
 {
-    char *bd = src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/playwright-core");
+    char *bd = tu_src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/playwright-core");
     if (!tu_exists(CHROMIUM))
         fail_msg("%s is missing: install Debian's chromium (make deps)", CHROMIUM);
     if (!tu_exists(pkg)) {
@@ -325,23 +301,18 @@ static int setup(void **state)
     port = free_port();
     setenv("HERALD_CONFIG", "h.conf", 1);
     unsetenv("HERALD_NOW");
-    char conf[512], *pages = src_path("templates/pages"), *link = tu_path(dir, "tpl/pages");
+    char conf[512], *cp = tu_path(dir, "h.conf");
     snprintf(conf, sizeof conf,
              "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
              "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
              port, port);
-    write_file("h.conf", conf);
-    const char *argv[] = {"mkdir", "tpl", "home", "tmp", NULL};
+    tu_write(cp, conf);
+    free(cp);
+    const char *argv[] = {"mkdir", "home", "tmp", NULL};
     tu_run_in(dir, argv);
-    assert_int_equal(symlink(pages, link), 0);
-    free(pages);
-    free(link);
-    write_file("tpl/promo.tmpl", tpl_promo);
-    write_file("c.csv", "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                        "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n");
-    TU_HERALD_OK(dir, "init");
-    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
-    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    tu_serve_store(dir, tpl_promo,
+                   "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                   "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n");
     TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
     TU_HERALD_OK(dir, "send", "promo");

@@ -328,26 +328,9 @@ static int e2e_setup(void **state)
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
     write_conf("h.conf", "secret_file = var/herald.secret\n");
-    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
-    assert_int_equal(mkdir(tpl, 0700), 0);
-    const char *root = getenv("HERALD_SRC");
-    snprintf(src, sizeof src, "%s/templates/pages", root ? root : ".");
-    if (root && *root != '/')
-        fail_msg("HERALD_SRC must be an absolute path");
-    if (!root) {
-        char cwd[2048];
-        assert_non_null(getcwd(cwd, sizeof cwd));
-        snprintf(src, sizeof src, "%s/templates/pages", cwd);
-    }
-    assert_int_equal(symlink(src, pages), 0);
-    free(tpl);
-    free(pages);
-    write_file("tpl/promo.tmpl", tpl_promo);
-    write_file("c.csv", "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
-                        "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
-    TU_HERALD_OK(dir, "init");
-    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
-    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    tu_serve_store(dir, tpl_promo,
+                   "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
+                   "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
     return 0;
 }
 
