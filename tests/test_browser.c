@@ -13,8 +13,8 @@
  * the browser the test reads the consent rows through `herald contacts show
  * --format json`. Screenshots go to $HERALD_TEST_OUT, else to
  * test-output/browser beside the herald binary, and their paths are printed.
- * Chromium's HOME and TMPDIR are inside the test's folder, and no Chromium
- * process may outlive a run of the script. */
+ * Chromium's HOME and TMPDIR are inside the test's folder; a Chromium
+ * process that outlives a run of the script is killed and fails the test. */
 #include "testnet.h"
 
 #include <arpa/inet.h>
@@ -164,9 +164,9 @@ static void assert_no_consent(const char *contact)
     json_decref(rows);
 }
 
-/* How many processes have dir in their command line (Chromium's profile is
- * under dir/tmp); zombies have none. */
-static int chromium_left(void)
+/* How many Chromium processes have dir in their command line (its profile
+ * is under dir/tmp; zombies have none), each killed when kill_them. */
+static int chromium_left(bool kill_them)
 {
     DIR *d = opendir("/proc");
     assert_non_null(d);
@@ -185,22 +185,30 @@ static int chromium_left(void)
         for (size_t i = 0; i < len; i++)
             cmd[i] = cmd[i] ? cmd[i] : ' ';
         cmd[len] = '\0';
-        n += strstr(cmd, dir) && strstr(cmd, "chrom") ? 1 : 0;
+        if (!strstr(cmd, dir) || !strstr(cmd, "chrom"))
+            continue;
+        n++;
+        if (kill_them)
+            kill((pid_t)atol(e->d_name), SIGKILL);
     }
     closedir(d);
     return n;
 }
 
-/* After the script: no Chromium process (bounded wait for the last ones to
- * exit), and nothing left in its TMPDIR. */
-static void assert_browser_gone(void)
+/* Waits (bounded) for the browser's last processes to exit; kills and
+ * counts those that did not. */
+static int chromium_outlived(void)
 {
-    for (int i = 0; chromium_left() > 0; i++) {
-        if (i == 100)
-            fail_msg("%d Chromium processes outlived the browser script", chromium_left());
+    for (int i = 0; i < 100 && chromium_left(false) > 0; i++) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    return chromium_left(true);
+}
+
+/* Nothing left in the browser's TMPDIR. */
+static void assert_tmp_empty(void)
+{
     char *tmp = tu_path(dir, "tmp");
     DIR *d = opendir(tmp);
     assert_non_null(d);
@@ -236,12 +244,15 @@ static void drive(json_t *scenarios)
     for (char *l = r.out; (l = strstr(l, "screenshot ")) != NULL; l++)
         printf("screenshot: %.*s\n", (int)strcspn(l + 11, "\n"), l + 11);
     fflush(stdout); /* before the next fork copies the buffer */
+    int left = chromium_outlived();
     if (r.status != 0)
         fail_msg("the browser script exited %d\n%s%s", r.status, r.out, r.err);
+    if (left)
+        fail_msg("%d Chromium processes outlived the browser script", left);
     tu_run_release(&r);
     free(pp);
     free(js);
-    assert_browser_gone();
+    assert_tmp_empty();
 }
 
 /* Installs playwright-core from the lock file when node_modules is missing
