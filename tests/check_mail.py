@@ -7,8 +7,10 @@ then parsed again with the default policy to list the defects by name.
 Prints one JSON object per file, in order:
 
   {"file", "strict": "ok" or the exception, "defects": [...],
-   "headers": {"From", "To", "Subject", "Message-ID"} (decoded),
-   "text": the text/plain part, "max_header_line", "max_ew_line"}
+   "headers": {"From", "To", "Subject", "Message-ID", "List-Unsubscribe",
+               "List-Unsubscribe-Post"} (decoded; null when absent),
+   "text": the text/plain part, "links": the href of every <a> of the
+   text/html part (tests/test_browser.c), "max_header_line", "max_ew_line"}
 
 where max_ew_line is the longest header line holding an encoded-word.
 A message whose header holds 8-bit bytes (RFC 6532, sent with SMTPUTF8)
@@ -19,8 +21,21 @@ import email
 import json
 import sys
 from email import policy
+from html.parser import HTMLParser
 
-NAMES = ("From", "To", "Subject", "Message-ID")
+NAMES = ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+class Links(HTMLParser):
+    """The href of every <a>, as a mail client would follow it."""
+
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs += [v for k, v in attrs if k == "href"]
 
 
 def parse(raw, pol):
@@ -40,6 +55,11 @@ def check(path):
         out["headers"] = {k: str(m[k]) if m[k] is not None else None for k in NAMES}
         body = m.get_body(("plain",))
         out["text"] = body.get_content() if body is not None else None
+        html = m.get_body(("html",))
+        links = Links()
+        if html is not None:
+            links.feed(html.get_content())
+        out["links"] = links.hrefs
     except Exception as e:  # the strict policy raises on the first defect
         out["strict"] = "%s: %s" % (type(e).__name__, e)
     d = parse(raw, policy.default)

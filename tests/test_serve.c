@@ -328,26 +328,9 @@ static int e2e_setup(void **state)
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
     write_conf("h.conf", "secret_file = var/herald.secret\n");
-    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
-    assert_int_equal(mkdir(tpl, 0700), 0);
-    const char *root = getenv("HERALD_SRC");
-    snprintf(src, sizeof src, "%s/templates/pages", root ? root : ".");
-    if (root && *root != '/')
-        fail_msg("HERALD_SRC must be an absolute path");
-    if (!root) {
-        char cwd[2048];
-        assert_non_null(getcwd(cwd, sizeof cwd));
-        snprintf(src, sizeof src, "%s/templates/pages", cwd);
-    }
-    assert_int_equal(symlink(src, pages), 0);
-    free(tpl);
-    free(pages);
-    write_file("tpl/promo.tmpl", tpl_promo);
-    write_file("c.csv", "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
-                        "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
-    TU_HERALD_OK(dir, "init");
-    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
-    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    tu_serve_store(dir, tpl_promo,
+                   "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
+                   "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
     return 0;
 }
 
@@ -367,42 +350,13 @@ struct srv {
 /* Starts herald serve on a free port (it prints the one it bound). */
 static void srv_start(struct srv *s)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    char *log = tu_path(dir, "serve.log");
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
-            _exit(126);
-        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    close(out[1]);
-    char line[128];
-    tu_first_line(out[0], line, sizeof line);
-    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
-        fail_msg("herald serve did not start: '%s'", line);
+    s->pid = tu_serve_start(dir, "127.0.0.1:0", &s->port);
 }
 
 /* SIGTERM; returns the exit status (128 + signal when killed). */
 static int srv_stop(struct srv *s)
 {
-    int st = 0;
-    kill(s->pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        struct timespec ts = {0, 25 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    fail_msg("herald serve did not stop within 5 s of SIGTERM");
-    return -1;
+    return tu_serve_stop(s->pid);
 }
 
 /* curl: method, path, body (NULL: none), extra arguments (a shell

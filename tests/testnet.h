@@ -304,4 +304,88 @@ static inline char *tu_sms_campaign(const char *dir, const char *const *pre, con
     return out;
 }
 
+/* An absolute path into the source tree ($HERALD_SRC, else the current
+ * folder): tests run herald and helpers in their own folders. */
+static inline char *tu_src_path(const char *rel)
+{
+    const char *root = getenv("HERALD_SRC");
+    char cwd[2048];
+    if (!root || *root != '/') {
+        assert_non_null(getcwd(cwd, sizeof cwd));
+        if (root) {
+            size_t n = strlen(cwd);
+            snprintf(cwd + n, sizeof cwd - n, "/%s", root);
+        }
+        root = cwd;
+    }
+    return tu_path(root, rel);
+}
+
+/* The store the link tests share, in dir whose h.conf (templates = tpl) is
+ * written: tpl/pages linked to the source tree's page templates, promo as
+ * tpl/promo.tmpl, the contacts of csv imported and the segment 'all'. */
+static inline void tu_serve_store(const char *dir, const char *promo, const char *csv)
+{
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages");
+    char *src = tu_src_path("templates/pages"), *tp = tu_path(dir, "tpl/promo.tmpl");
+    char *cp = tu_path(dir, "c.csv");
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    assert_int_equal(symlink(src, pages), 0);
+    tu_write(tp, promo);
+    tu_write(cp, csv);
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    free(tpl);
+    free(pages);
+    free(src);
+    free(tp);
+    free(cp);
+}
+
+/* Starts the real `herald serve --listen LISTEN` in dir (its stderr appended
+ * to dir/serve.log) and waits, bounded, for the "listening on" line it
+ * prints once bound; returns its pid and the port in *port. */
+static inline pid_t tu_serve_start(const char *dir, const char *listen, int *port)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "serve.log");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
+        fail_msg("herald serve did not start: '%s'", line);
+    return pid;
+}
+
+/* SIGTERM to herald serve; returns its exit status (128 + signal when
+ * killed: after 5 s it is). */
+static inline int tu_serve_stop(pid_t pid)
+{
+    int st = 0;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        struct timespec ts = {0, 25 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    fail_msg("herald serve did not stop within 5 s of SIGTERM");
+    return -1;
+}
+
 #endif

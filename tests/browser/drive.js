@@ -1,0 +1,223 @@
+// drive.js: plays scenarios in Debian's headless Chromium for
+// tests/test_browser.c. The test decides what to do; this script only knows
+// how to do one step of each kind. A scenario is a list of steps read from a
+// JSON file (argv[2]), each step one action key:
+//
+//   {"base": "http://127.0.0.1:PORT", "out": "DIR", "viewport": {"width": 800, "height": 500},
+//    "timeout_ms": 20000, "step_timeout_ms": 5000, "chromium": "/usr/bin/chromium",
+//    "scenarios": [{"name": "en", "locale": "en-US", "steps": [
+//      {"goto": "/u/TOKEN", "status": 200}, {"text": "Unsubscribe"}, {"screenshot": "a.png"},
+//      {"click": "button[type=submit]", "status": 200}, {"no_text": "..."}]}]}
+//
+// Actions: goto (a URL, relative to base; "status" checks the answer), text
+// and no_text (in the page's visible text), lang (the <html lang>), count (a
+// CSS selector, "is" the number of matches), click (with "status", waits for
+// the navigation it starts and checks its answer), fill and select (with
+// "value"), check, uncheck, and screenshot (a file name in out; "clip" {x, y,
+// width, height} takes a part of the viewport). A step has step_timeout_ms,
+// the whole plan timeout_ms. A scenario fails on its first failing step, and
+// on any console error or uncaught exception in its pages (a
+// Content-Security-Policy violation is one; "console_errors_ok" allows them).
+// Each scenario gets a fresh browser context (no cookies, its own locale).
+// Prints "screenshot PATH" and "ok NAME" lines; on failure "FAIL NAME step N
+// (ACTION): REASON" on stderr, a NAME-failure.png screenshot, exit 1. A bad
+// plan exits 2, the overall timeout 3. playwright-core drives the system's
+// Chromium and downloads no browser.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
+                 'select', 'screenshot'];
+
+function die(code, msg) {
+  process.stderr.write(msg + '\n');
+  process.exit(code);
+}
+
+function actionOf(step) {
+  const keys = Object.keys(step).filter((k) => ACTIONS.includes(k));
+  if (keys.length !== 1)
+    throw new Error(`a step needs exactly one of ${ACTIONS.join(', ')}: ${JSON.stringify(step)}`);
+  return keys[0];
+}
+
+function validate(plan) {
+  if (!plan || !Array.isArray(plan.scenarios) || typeof plan.out !== 'string')
+    throw new Error('the plan needs "out" and a "scenarios" list');
+  for (const s of plan.scenarios) {
+    if (typeof s.name !== 'string' || !Array.isArray(s.steps))
+      throw new Error(`a scenario needs "name" and "steps": ${JSON.stringify(s).slice(0, 200)}`);
+    s.steps.forEach(actionOf);
+  }
+}
+
+// A page answered with the error status a step expects is no error: its URL
+// goes into expected, and Chromium's "Failed to load resource" message for
+// it is not counted at the end of the scenario.
+function expectStatus(step, resp, expected) {
+  if (step.status === undefined)
+    return;
+  const got = resp ? resp.status() : 'no response';
+  if (resp)
+    expected.add(resp.url());
+  if (got !== step.status)
+    throw new Error(`HTTP status ${got}, expected ${step.status}`);
+}
+
+// The answer to the navigation the click starts (a form's POST).
+// A console error that is no fault of the page: the failed load of a page
+// whose status a step expected, and /favicon.ico, which Chromium asks for by
+// itself (the service has none: 404).
+function excused(e, expected) {
+  return e.text.startsWith('Failed to load resource') &&
+         (expected.has(e.url) || /\/favicon\.ico$/.test(e.url));
+}
+
+async function clickAndWait(page, step, expected) {
+  if (step.status === undefined) {
+    await page.click(step.click);
+    return;
+  }
+  const nav = page.waitForEvent('response',
+      (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame());
+  nav.catch(() => {}); // a failed click is the error to report, not this
+  await page.click(step.click);
+  const resp = await nav;
+  await page.waitForLoadState('load');
+  expectStatus(step, resp, expected);
+}
+
+async function visibleText(page) {
+  return page.innerText('body');
+}
+
+async function runStep(plan, page, step, expected) {
+  switch (actionOf(step)) {
+  case 'goto':
+    expectStatus(step, await page.goto(new URL(step.goto, plan.base).href), expected);
+    break;
+  case 'text': {
+    const t = await visibleText(page);
+    if (!t.includes(step.text))
+      throw new Error(`"${step.text}" is not in the page: ${JSON.stringify(t)}`);
+    break;
+  }
+  case 'no_text': {
+    const t = await visibleText(page);
+    if (t.includes(step.no_text))
+      throw new Error(`"${step.no_text}" is in the page: ${JSON.stringify(t)}`);
+    break;
+  }
+  case 'lang': {
+    const l = await page.getAttribute('html', 'lang');
+    if (l !== step.lang)
+      throw new Error(`<html lang="${l}">, expected "${step.lang}"`);
+    break;
+  }
+  case 'count': {
+    const n = await page.locator(step.count).count();
+    if (n !== step.is)
+      throw new Error(`${n} elements match "${step.count}", expected ${step.is}`);
+    break;
+  }
+  case 'click':
+    await clickAndWait(page, step, expected);
+    break;
+  case 'fill':
+    await page.fill(step.fill, step.value);
+    break;
+  case 'check':
+    await page.check(step.check);
+    break;
+  case 'uncheck':
+    await page.uncheck(step.uncheck);
+    break;
+  case 'select':
+    await page.selectOption(step.select, step.value);
+    break;
+  case 'screenshot': {
+    const p = path.join(plan.out, step.screenshot);
+    await page.screenshot({ path: p, clip: step.clip });
+    console.log(`screenshot ${p}`);
+    break;
+  }
+  }
+}
+
+async function runScenario(browser, plan, s) {
+  const context = await browser.newContext({
+    viewport: plan.viewport || { width: 800, height: 500 },
+    locale: s.locale || 'en-US',
+    deviceScaleFactor: 1,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(plan.step_timeout_ms || 5000);
+  const errors = [], expected = new Set();
+  page.on('console', (m) => {
+    if (m.type() === 'error')
+      errors.push({ text: m.text(), url: m.location().url });
+  });
+  page.on('pageerror', (e) => errors.push({ text: String(e) }));
+  try {
+    for (let i = 0; i < s.steps.length; i++) {
+      try {
+        await runStep(plan, page, s.steps[i], expected);
+      } catch (e) {
+        const shot = path.join(plan.out, `${s.name}-failure.png`);
+        await page.screenshot({ path: shot }).catch(() => {});
+        const seen = errors.filter((x) => !excused(x, expected))
+                         .map((x) => `\n  in the page: ${x.text}`)
+                         .join('');
+        process.stderr.write(`FAIL ${s.name} step ${i + 1} (${actionOf(s.steps[i])}): ` +
+                             `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}\n`);
+        return false;
+      }
+    }
+    const bad = errors.filter((e) => !excused(e, expected));
+    if (bad.length && !s.console_errors_ok) {
+      const list = bad.map((e) => `${e.text} (${e.url})`).join(' | ');
+      process.stderr.write(`FAIL ${s.name}: errors in the page: ${list}\n`);
+      return false;
+    }
+    console.log(`ok ${s.name}`);
+    return true;
+  } finally {
+    await context.close();
+  }
+}
+
+async function main() {
+  let plan;
+  try {
+    plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+    validate(plan);
+  } catch (e) {
+    die(2, `drive.js: ${process.argv[2] || '(no file)'}: ${e.message}`);
+  }
+  fs.mkdirSync(plan.out, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: plan.chromium || '/usr/bin/chromium',
+    headless: true,
+    timeout: plan.timeout_ms || 20000,
+  });
+  // bounded: a hung page never hangs the test, and the browser always goes
+  const timer = setTimeout(() => {
+    process.stderr.write('drive.js: timed out\n');
+    browser.close().finally(() => process.exit(3));
+  }, plan.timeout_ms || 20000);
+  let ok = true;
+  try {
+    for (const s of plan.scenarios)
+      if (!(await runScenario(browser, plan, s)))
+        ok = false;
+  } finally {
+    clearTimeout(timer);
+    await browser.close();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((e) => die(1, `drive.js: ${e.message}`));

@@ -1,0 +1,492 @@
+/* test_browser: the unsubscribe flow in a real browser (issue 18). A store
+ * with contacts in English and Simplified Chinese gets a marketing email
+ * campaign through the outbox, with [serve] public_url pointing at the real
+ * `herald serve` this test starts on a free 127.0.0.1 port. Each contact's
+ * link comes from its own .eml file (found with `herald history`), read as
+ * a mail client reads it (tests/check_mail.py: the HTML part's <a href>, which
+ * must equal the List-Unsubscribe header's URL). tests/browser/drive.js then
+ * plays scenarios in Debian's headless Chromium through playwright-core
+ * (pinned in tests/browser/package-lock.json; `npm ci` runs there when its
+ * node_modules is missing): open the link, check the page, click, see the
+ * confirmation, screenshots on the way. A scenario is data (JSON built
+ * here), so another page (the preference centre) is another scenario. After
+ * the browser the test reads the consent rows through `herald contacts show
+ * --format json`. Screenshots go to $HERALD_TEST_OUT, else to
+ * test-output/browser beside the herald binary, and their paths are printed.
+ * Chromium's HOME and TMPDIR are inside the test's folder; a Chromium
+ * process that outlives a run of the script is killed and fails the test. */
+#include "testnet.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define CHROMIUM "/usr/bin/chromium"
+
+static char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
+static char *shots; /* where screenshots go (kept) */
+static pid_t serve;
+static int port;
+
+static const char tpl_promo[] =
+    "description: browser test\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
+    "--- email.subject\nWinter sale, {{ first_name }}\n"
+    "--- email.html\n<p>Hello {{ first_name }}, our winter sale starts today.</p>\n"
+    "<p><a href=\"{{ preferences_url }}\">Preferences</a> · "
+    "<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>\n"
+    "--- email.text\nHello {{ first_name }}, our winter sale starts today.\n"
+    "Preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n";
+
+/* A port nobody listens on now (the kernel's pick for port 0). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Runs `herald CMD ARG --format json` (CMD may be two words) and returns
+ * its output parsed. */
+static json_t *herald_json(const char *cmd, const char *arg)
+{
+    struct tu_run r;
+    char c1[32], *c2 = NULL;
+    snprintf(c1, sizeof c1, "%s", cmd);
+    if ((c2 = strchr(c1, ' ')) != NULL)
+        *c2++ = '\0';
+    const char *argv[] = {
+        tu_herald_bin(),    c1,  c2 ? c2 : arg, c2 ? arg : "--format", c2 ? "--format" : "json",
+        c2 ? "json" : NULL, NULL};
+    tu_exec(&r, dir, NULL, argv);
+    if (r.status != 0)
+        fail_msg("herald %s %s exited %d: %s", cmd, arg, r.status, r.err);
+    json_error_t e;
+    json_t *j = json_loads(r.out, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %s", e.text, r.out);
+    tu_run_release(&r);
+    return j;
+}
+
+/* What a contact's email says. */
+struct mail {
+    json_int_t message; /* the message's id */
+    char unsub[300];    /* the unsubscribe link, in the HTML part and List-Unsubscribe */
+    char prefs[300];    /* the preferences link of the HTML part */
+};
+
+/* The link of the HTML part's <a> whose URL has kind ("/u/", "/p/") in it. */
+static void html_link(json_t *links, const char *kind, char *out, size_t size)
+{
+    size_t i;
+    json_t *v;
+    out[0] = '\0';
+    json_array_foreach(links, i, v)
+    {
+        if (strstr(json_string_value(v), kind))
+            snprintf(out, size, "%s", json_string_value(v));
+    }
+    if (!out[0])
+        fail_msg("no %s link in the HTML part", kind);
+}
+
+/* Finds the contact's email in the outbox through `herald history` and
+ * reads it with tests/check_mail.py. */
+static void mail_of(const char *contact, struct mail *m)
+{
+    json_t *h = herald_json("history", contact), *a = json_array_get(h, 0);
+    assert_non_null(a);
+    m->message = json_integer_value(json_object_get(a, "message"));
+    char eml[512];
+    snprintf(eml, sizeof eml, "var/outbox/email/new/%s",
+             json_string_value(json_object_get(a, "gateway_id")));
+    json_decref(h);
+    char *py = tu_src_path("tests/check_mail.py");
+    const char *argv[] = {"/usr/bin/python3", py, eml, NULL};
+    struct tu_run r;
+    tu_exec(&r, dir, NULL, argv);
+    json_t *j = json_loads(r.out, 0, NULL);
+    if (r.status != 0 || !j)
+        fail_msg("check_mail.py %s: %s%s", eml, r.out, r.err);
+    assert_string_equal(json_string_value(json_object_get(j, "strict")), "ok");
+    json_t *hdr = json_object_get(j, "headers");
+    html_link(json_object_get(j, "links"), "/u/", m->unsub, sizeof m->unsub);
+    html_link(json_object_get(j, "links"), "/p/", m->prefs, sizeof m->prefs);
+    char want[400], base[64];
+    snprintf(want, sizeof want, "<%s>", m->unsub);
+    assert_string_equal(json_string_value(json_object_get(hdr, "List-Unsubscribe")), want);
+    assert_string_equal(json_string_value(json_object_get(hdr, "List-Unsubscribe-Post")),
+                        "List-Unsubscribe=One-Click");
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/u/v1.", port);
+    assert_int_equal(strncmp(m->unsub, base, strlen(base)), 0);
+    json_decref(j);
+    tu_run_release(&r);
+    free(py);
+}
+
+/* The contact's consent rows (an empty array when none). */
+static json_t *consent_of(const char *contact)
+{
+    json_t *c = herald_json("contacts show", contact);
+    json_t *rows = json_object_get(c, "consent");
+    rows = rows ? json_incref(rows) : json_array();
+    json_decref(c);
+    return rows;
+}
+
+/* The one consent row of the contact: an unsubscribe from marketing email by
+ * the link of the message. */
+static void assert_unsubscribed(const char *contact, json_int_t message)
+{
+    json_t *rows = consent_of(contact), *row = json_array_get(rows, 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(row, "channel")), "email");
+    assert_string_equal(json_string_value(json_object_get(row, "category")), "marketing");
+    assert_string_equal(json_string_value(json_object_get(row, "status")), "opted_out");
+    assert_string_equal(json_string_value(json_object_get(row, "source")), "unsubscribe");
+    assert_string_equal(json_string_value(json_object_get(row, "campaign")), "promo");
+    assert_int_equal(json_integer_value(json_object_get(row, "message_id")), message);
+    json_decref(rows);
+}
+
+static void assert_no_consent(const char *contact)
+{
+    json_t *rows = consent_of(contact);
+    if (json_array_size(rows) != 0)
+        fail_msg("%s has consent rows: %s", contact, json_dumps(rows, 0));
+    json_decref(rows);
+}
+
+/* How many Chromium processes have dir in their command line (its profile
+ * is under dir/tmp; zombies have none), each killed when kill_them. */
+static int chromium_left(bool kill_them)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        char p[300], cmd[8192];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(p, "rb");
+        if (!f)
+            continue;
+        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++)
+            cmd[i] = cmd[i] ? cmd[i] : ' ';
+        cmd[len] = '\0';
+        if (!strstr(cmd, dir) || !strstr(cmd, "chrom"))
+            continue;
+        n++;
+        if (kill_them)
+            kill((pid_t)atol(e->d_name), SIGKILL);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Waits (bounded) for the browser's last processes to exit; kills and
+ * counts those that did not. */
+static int chromium_outlived(void)
+{
+    for (int i = 0; i < 100 && chromium_left(false) > 0; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return chromium_left(true);
+}
+
+/* Nothing left in the browser's TMPDIR. */
+static void assert_tmp_empty(void)
+{
+    char *tmp = tu_path(dir, "tmp");
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            fail_msg("the browser left %s/%s behind", tmp, e->d_name);
+    closedir(d);
+    free(tmp);
+}
+
+/* Plays the scenarios (a JSON array, taken) in headless Chromium, prints
+ * the screenshots' paths and fails with the script's words when a step
+ * fails. */
+static void drive(json_t *scenarios)
+{
+    assert_non_null(scenarios);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
+                             "chromium", CHROMIUM, "viewport", "width", 800, "height", 500,
+                             "timeout_ms", 20000, "scenarios", scenarios);
+    char *pp = tu_path(dir, "plan.json"), *js = tu_src_path("tests/browser/drive.js");
+    assert_int_equal(json_dump_file(plan, pp, JSON_INDENT(1)), 0);
+    json_decref(plan);
+    char home[600], tmp[600];
+    snprintf(home, sizeof home, "HOME=%s/home", dir);
+    snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", dir);
+    /* drive.js stops itself after timeout_ms; timeout(1) is the backstop */
+    const char *argv[] = {"timeout", "-k", "5", "60", "env", home, tmp, NODE, js, pp, NULL};
+    struct tu_run r;
+    tu_exec(&r, dir, NULL, argv);
+    for (char *l = r.out; (l = strstr(l, "screenshot ")) != NULL; l++)
+        printf("screenshot: %.*s\n", (int)strcspn(l + 11, "\n"), l + 11);
+    fflush(stdout); /* before the next fork copies the buffer */
+    int left = chromium_outlived();
+    if (r.status != 0)
+        fail_msg("the browser script exited %d\n%s%s", r.status, r.out, r.err);
+    if (left)
+        fail_msg("%d Chromium processes outlived the browser script", left);
+    tu_run_release(&r);
+    free(pp);
+    free(js);
+    assert_tmp_empty();
+}
+
+/* Installs playwright-core from the lock file when node_modules is missing
+ * (a fresh clone). */
+static void need_playwright(void)
+{
+    char *bd = tu_src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/playwright-core");
+    if (!tu_exists(CHROMIUM))
+        fail_msg("%s is missing: install Debian's chromium (make deps)", CHROMIUM);
+    if (!tu_exists(pkg)) {
+        const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
+        struct tu_run r;
+        tu_exec(&r, bd, NULL, argv);
+        if (r.status != 0 || !tu_exists(pkg))
+            fail_msg("'npm ci' in %s failed (exit %d): the browser test needs playwright-core "
+                     "from the npm registry\n%s%s",
+                     bd, r.status, r.out, r.err);
+        tu_run_release(&r);
+    }
+    free(pkg);
+    free(bd);
+}
+
+/* The screenshot folder, made: $HERALD_TEST_OUT, else test-output/browser
+ * beside the herald binary. */
+static char *shots_dir(void)
+{
+    const char *o = getenv("HERALD_TEST_OUT");
+    char *p;
+    if (o) {
+        p = hd_xstrdup(o);
+    } else {
+        char *bin = hd_xstrdup(tu_herald_bin()), *slash = strrchr(bin, '/');
+        if (slash)
+            *slash = '\0';
+        p = tu_path(slash ? bin : ".", "test-output/browser");
+        free(bin);
+    }
+    if (p[0] != '/') { /* the browser runs in the test's folder */
+        char cwd[2048];
+        assert_non_null(getcwd(cwd, sizeof cwd));
+        char *abs = tu_path(cwd, p);
+        free(p);
+        p = abs;
+    }
+    const char *argv[] = {"mkdir", "-p", p, NULL};
+    tu_run_in(".", argv);
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    need_playwright();
+    shots = shots_dir();
+    port = free_port();
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    unsetenv("HERALD_NOW");
+    char conf[512], *cp = tu_path(dir, "h.conf");
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
+             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
+             port, port);
+    tu_write(cp, conf);
+    free(cp);
+    const char *argv[] = {"mkdir", "home", "tmp", NULL};
+    tu_run_in(dir, argv);
+    tu_serve_store(dir, tpl_promo,
+                   "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                   "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n");
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "promo");
+    char listen[64];
+    int got = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    serve = tu_serve_start(dir, listen, &got);
+    assert_int_equal(got, port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int st = serve > 0 ? tu_serve_stop(serve) : 0;
+    if (getenv("HERALD_KEEP_TEST_DIR"))
+        printf("kept %s\n", dir);
+    else
+        tu_rmdir(dir); /* frees it */
+    free(shots);
+    return st == 0 ? 0 : -1;
+}
+
+/* The scenarios, data: one step a line, "ACTION ARGUMENT" with " =VALUE" at
+ * the end for the status a goto or click expects, the number of matches a
+ * count expects, or what a fill or select puts in; "$LINK" at the start of an
+ * argument stands for the link the scenario is given. tests/browser/drive.js
+ * lists the actions. */
+static const char *const unsubscribe_en[] = {
+    "goto $LINK =200",
+    "lang en",
+    "text Do you want to stop receiving marketing email from us?",
+    "count form button[type=submit] =1",
+    "screenshot unsubscribe-en.png",
+    "click button[type=submit] =200",
+    "text You are unsubscribed",
+    "text You will no longer receive marketing email from us.",
+    "count button =0",
+    "screenshot unsubscribe-en-done.png",
+    NULL,
+};
+
+/* opened (as a mail scanner or a curious reader does), never clicked */
+static const char *const open_only_en[] = {
+    "goto $LINK =200",
+    "text Do you want to stop receiving marketing email from us?",
+    "count button =1",
+    NULL,
+};
+
+static const char *const unsubscribe_zh[] = {
+    "goto $LINK =200",
+    "lang zh-CN",
+    "text 您确定不再接收我们的营销邮件吗",
+    "screenshot unsubscribe-zh-CN.png",
+    "click button[type=submit] =200",
+    "text 退订成功",
+    "text 您将不再收到我们的营销邮件",
+    "count button =0",
+    "screenshot unsubscribe-zh-CN-done.png",
+    NULL,
+};
+
+static const char *const invalid_forged[] = {
+    "goto $LINK =403",
+    "text This link is not valid",
+    "text Nothing was changed",
+    "count form =0",
+    "count button =0",
+    "screenshot invalid.png",
+    NULL,
+};
+
+static const char *const invalid_cut[] = {
+    "goto $LINK =400",
+    "text This link is not valid",
+    "count form =0",
+    NULL,
+};
+
+/* A scenario for drive.js from a table of steps. */
+static json_t *scenario(const char *name, const char *locale, const char *link,
+                        const char *const *steps)
+{
+    json_t *list = json_array();
+    for (; *steps; steps++) {
+        char step[512], arg[1024];
+        snprintf(step, sizeof step, "%s", *steps);
+        char *a = strchr(step, ' '), *val = NULL;
+        assert_non_null(a);
+        *a++ = '\0';
+        for (char *v = strstr(a, " ="); v; v = strstr(v + 2, " ="))
+            val = v;
+        if (val) {
+            *val = '\0';
+            val += 2;
+        }
+        if (strncmp(a, "$LINK", 5) == 0)
+            snprintf(arg, sizeof arg, "%s%s", link, a + 5);
+        else
+            snprintf(arg, sizeof arg, "%s", a);
+        json_t *st = json_pack("{s:s}", step, arg);
+        bool text = !strcmp(step, "fill") || !strcmp(step, "select");
+        if (val)
+            json_object_set_new(st,
+                                text                     ? "value"
+                                : !strcmp(step, "count") ? "is"
+                                                         : "status",
+                                text ? json_string(val) : json_integer(atoi(val)));
+        json_array_append_new(list, st);
+    }
+    return json_pack("{s:s, s:s, s:o}", "name", name, "locale", locale, "steps", list);
+}
+
+/* The page, the button, the confirmation naming what stops; and another
+ * contact's page only opened: no change (mail scanners fetch links). */
+static void test_browser_unsubscribe_en(void **state)
+{
+    (void)state;
+    struct mail m, other;
+    mail_of("b1", &m);
+    mail_of("b3", &other);
+    assert_no_consent("b1");
+    drive(json_pack("[o, o]", scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
+                    scenario("open-only-en", "en-US", other.unsub, open_only_en)));
+    assert_unsubscribed("b1", m.message);
+    assert_no_consent("b3");
+}
+
+/* A zh-CN contact gets the pages in Chinese. */
+static void test_browser_unsubscribe_zh(void **state)
+{
+    (void)state;
+    struct mail m;
+    mail_of("b2", &m);
+    assert_no_consent("b2");
+    drive(json_pack("[o]", scenario("unsubscribe-zh-CN", "zh-CN", m.unsub, unsubscribe_zh)));
+    assert_unsubscribed("b2", m.message);
+}
+
+/* A changed token and a cut one: the invalid page, nothing to click, no
+ * change. */
+static void test_browser_bad_token(void **state)
+{
+    (void)state;
+    struct mail m;
+    mail_of("b3", &m);
+    char forged[300], cut[300];
+    size_t n = strlen(m.unsub);
+    snprintf(forged, sizeof forged, "%s", m.unsub);
+    forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
+    snprintf(cut, sizeof cut, "%.*s", (int)(n - 5), m.unsub);
+    drive(json_pack("[o, o]", scenario("invalid-forged", "en-US", forged, invalid_forged),
+                    scenario("invalid-cut", "en-US", cut, invalid_cut)));
+    assert_no_consent("b3");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_browser_unsubscribe_en),
+        cmocka_unit_test(test_browser_unsubscribe_zh),
+        cmocka_unit_test(test_browser_bad_token),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
