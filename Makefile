@@ -38,7 +38,7 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev libmicrohttpd-dev python3-prometheus-client valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
-            nodejs nginx-light wrk chromium \
+            nodejs nginx-light wrk chromium fonts-wqy-zenhei \
             scdoc man-db lintian zsh bash-completion dpkg-dev \
             libsystemd-dev systemd
 
