@@ -31,7 +31,8 @@ enum hd_outcome {
 
 const char *hd_outcome_name(int outcome); /* "accepted", ... */
 
-enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS };
+/* Whose token a push goes to (the order of enum hd_sup_index's tokens). */
+enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS, HD_PUSH_JPUSH, HD_PUSH_HMS, HD_PUSH_COUNT };
 
 /* A rendered message. Strings are owned by the caller and copied by submit. */
 struct hd_msg {

@@ -54,6 +54,7 @@ struct job {
     /* a stopped dispatcher left it in flight, and it may have gone: its cap
      * reservation stays whatever this attempt's answer is */
     bool may_have_gone;
+    bool push_alt; /* push: another provider of the channel could take another token */
     char *detail; /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
