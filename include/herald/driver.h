@@ -53,6 +53,7 @@ struct hd_msg {
      * parameters (a JSON object's or list's text); NULL when none */
     const char *sms_template, *sms_params;
     int64_t created; /* seconds, for the Date header */
+    int64_t expires; /* seconds: the message is not worth delivering after; 0 none */
     void *user;      /* the caller's tag, handed back in the result */
 };
 
@@ -102,6 +103,11 @@ struct hd_driver;
 
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
+/* The platform whose tokens a push provider of this type takes (fcm, apns,
+ * jpush, hms_push), or -1 for one that takes FCM or APNs tokens (http). */
+int hd_driver_push_platform(const char *type);
+/* "fcm", "apns", "jpush" or "hms" (the push_tokens platform). */
+const char *hd_push_platform_name(int platform);
 /* The most characters (Unicode code points) of text a provider of this
  * type accepts in one message of the channel, or 0 when herald knows no
  * limit (Twilio: 1,600 for an SMS body). */

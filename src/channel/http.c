@@ -372,12 +372,31 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The number in a header line "name: N" when it is that header, else *v. */
+static long header_num(const char *p, size_t len, const char *name, long v)
+{
+    size_t k = strlen(name);
+    if (len <= k || strncasecmp(p, name, k) != 0)
+        return v;
+    char num[24];
+    size_t i = k, j = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    while (i < len && j + 1 < sizeof num && p[i] >= '0' && p[i] <= '9')
+        num[j++] = p[i++];
+    num[j] = '\0';
+    return j ? strtol(num, NULL, 10) : v;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct hx_req *q = ud;
     size_t len = size * n;
     static const char name[] = "apns-id:";
-    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+    if (len > 2 && (p[0] == 'x' || p[0] == 'X')) {
+        q->rl_remaining = header_num(p, len, "x-rate-limit-remaining:", q->rl_remaining);
+        q->rl_reset = header_num(p, len, "x-rate-limit-reset:", q->rl_reset);
+    } else if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
         size_t i = sizeof name - 1, j = len;
         while (i < j && (p[i] == ' ' || p[i] == '\t'))
             i++;
@@ -476,6 +495,8 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     q->hdrs = NULL;
     q->method = NULL;
     q->resp_id[0] = '\0';
+    q->rl_remaining = q->rl_reset = -1;
+    q->hold_ms = 0;
     q->errbuf[0] = '\0';
     CURL *e = q->easy;
     pthread_mutex_lock(&h->pmu);
@@ -594,9 +615,12 @@ static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
             started++;
             continue;
         }
-        if (!ready) {
+        if (!ready) { /* the gateway refused the provider's credentials: it pauses */
             hd_result_init(&r, batch[i]);
-            hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
+            if (err.code == HD_E_CONFIG)
+                hx_provider_fault(&r, 0, "%s", err.msg);
+            else
+                hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
         }
         out_add(out, batch[i], &r);
         req_put(l, q);
@@ -674,6 +698,8 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
             r.answered_ms = hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms
                                                                         : HD_THROTTLE_PAUSE_MS);
             r.latency_ms = r.answered_ms - q->t0;
+        } else if (q->hold_ms > 0) {
+            hd_driver_throttled(d, q->hold_ms);
         }
         out_add(out, q->m, &r);
         q->m = NULL;

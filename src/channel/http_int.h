@@ -28,6 +28,12 @@ struct hx_req {
     struct curl_slist *hdrs;
     struct hd_buf resp; /* the response body (up to 64 KiB) */
     char resp_id[128];  /* the apns-id response header */
+    /* the X-Rate-Limit-Remaining and X-Rate-Limit-Reset (seconds) response
+     * headers (JPush's per-app quota), -1 when absent */
+    long rl_remaining, rl_reset;
+    /* set by finish: the gate closes this long (ms) whatever the outcome
+     * (the gateway said its quota is spent until then); 0 by default */
+    int64_t hold_ms;
     unsigned gen;       /* the protocol's credential generation at build */
     int again;          /* how many times the protocol sent it again */
     int64_t t0;
@@ -38,7 +44,9 @@ struct hx;
 
 struct hx_proto {
     /* Before a batch is built (may block, e.g. to fetch an OAuth token).
-     * Returns <0 with err set when no message can be sent now. */
+     * Returns <0 with err set when no message can be sent now: temporary,
+     * or a provider fault (the provider pauses) when err's code is
+     * HD_E_CONFIG (the gateway refused the provider's credentials). */
     int (*prepare)(void *pc, struct hx *h, struct hd_err *err);
     /* Fills the request for q->m (url, body, hdrs, method, gen; it may set
      * options on q->easy, e.g. Basic auth). Returns 0,

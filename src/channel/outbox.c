@@ -152,8 +152,7 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         if (params)
             json_object_set_new(j, "params", params);
     } else {
-        json_object_set_new(j, "platform",
-                            json_string(m->platform == HD_PUSH_APNS ? "apns" : "fcm"));
+        json_object_set_new(j, "platform", json_string(hd_push_platform_name(m->platform)));
         if (m->title)
             json_object_set_new(j, "title", json_string(m->title));
         if (m->body)

@@ -62,17 +62,6 @@ static const char *address_of(const struct hd_contact *k, int channel, int *plat
     }
 }
 
-/* The platform whose tokens a push provider's type takes, or -1 for a
- * generic one (http), which takes an FCM or an APNs token. */
-static int platform_of(const char *type)
-{
-    static const char *const types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push"};
-    for (int p = 0; p < HD_PUSH_COUNT; p++)
-        if (strcmp(type, types[p]) == 0)
-            return p;
-    return -1;
-}
-
 /* The first provider of the channel, in [channel]'s order, that can carry
  * this contact's address (for push: a usable token of its platform, other
  * than skip's; -1 skips none). */
@@ -90,7 +79,7 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
             *address = address_of(k, channel, platform);
             return idx;
         }
-        int want = platform_of(p->type);
+        int want = hd_driver_push_platform(p->type);
         for (int pf = want < 0 ? HD_PUSH_FCM : want; pf <= (want < 0 ? HD_PUSH_APNS : want); pf++)
             if (pf != skip && usable_token(m, pf)) {
                 *platform = pf;

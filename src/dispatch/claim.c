@@ -162,6 +162,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->msg.category = c->c.category;
     j->msg.to = j->address;
     j->msg.platform = dec.platform;
+    j->msg.expires = m->expires_at > 0 ? m->expires_at : 0;
     j->msg.created = t / 1000;
     j->msg.user = j;
     struct hd_err rerr = {0};
