@@ -4,8 +4,10 @@
  * drive every transfer over its pool of kept-alive connections (at most
  * `connections`), and returns each result as it completes. Transport
  * failures (no connection, timeout, dropped connection, a certificate that
- * fails verification) are temporary. Nothing here logs a header or a body,
- * so credentials never reach the log. */
+ * fails verification) are temporary. A throttled answer, or one whose
+ * protocol says the gateway's quota is spent (hold_ms, from X-Rate-Limit-*
+ * headers the engine reads for it), closes the driver's gate. Nothing here
+ * logs a header or a body, so credentials never reach the log. */
 #include "http_int.h"
 
 #include <openssl/bio.h>
