@@ -281,6 +281,11 @@ static void test_cnpush_hms_classes(void **state)
     tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "80200001");
     assert_true(rs.r[0].provider_fault);
     assert_contains(rs.r[0].text, "80200001");
+    static const char *const perm[] = {HT "perm0002"};
+    send_all(cfg, perm, 1, &rs);
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "80300002");
+    assert_true(rs.r[0].provider_fault);
+    assert_contains(rs.r[0].text, "enable Push Kit in AppGallery Connect");
     static const char *const busy[] = {HT "busy0429"};
     send_all(cfg, busy, 1, &rs);
     tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "429");

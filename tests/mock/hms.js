@@ -14,6 +14,7 @@
 //   ...0007 80300007 invalid token            ...0008 80300008 message too big
 //   ...0010 80300010 token count              ...0201 401 80200001 always
 //   ...0203 the bearer expires (401 80200003), once per device token
+//   ...0002 403 80300002 the app may not push
 //   ...1001 500 81000001 system error         ...0429 429
 //   ...0503 503                               ...0999 slow; ...0000 drop
 'use strict';
@@ -60,6 +61,7 @@ const faults = {
   '0008': [400, '80300008', 'The message body size exceeds the default value'],
   '0010': [400, '80300010', 'The number of tokens in the message body exceeds the default value'],
   '0201': [401, '80200001', 'Oauth authentication error'],
+  '0002': [403, '80300002', 'The current app does not have the permission to send messages'],
   1001: [500, '81000001', 'System inner error'],
 };
 
