@@ -72,8 +72,7 @@ static struct hd_config *hms_config(const char *secret_env)
 
 /* Sends one push to each token through provider "p"; results (and message
  * ids) in the order of the tokens. The message expires an hour from now. */
-static void send_all(struct hd_config *cfg, const char *const *to, size_t n,
-                     struct tu_results *rs)
+static void send_all(struct hd_config *cfg, const char *const *to, size_t n, struct tu_results *rs)
 {
     struct hd_driver *d;
     struct hd_err e = {0};
@@ -117,10 +116,9 @@ static json_t *find_request(json_t *log, const char *a, const char *b, const cha
     return found;
 }
 
-static const char *const jp_to[] = {"1a0018970af2f2b5b5e", "1a0018970af2f2b1011",
-                                    "1a0018970af2f2b1002", "1a0018970af2f2b1003",
-                                    "1a0018970af2f2b1000", "1a0018970af2f2b0503",
-                                    "1a0018970af2f2b0999", "1a0018970af2f2b0000"};
+static const char *const jp_to[] = {
+    "1a0018970af2f2b5b5e", "1a0018970af2f2b1011", "1a0018970af2f2b1002", "1a0018970af2f2b1003",
+    "1a0018970af2f2b1000", "1a0018970af2f2b0503", "1a0018970af2f2b0999", "1a0018970af2f2b0000"};
 
 static void test_cnpush_jpush_classes(void **state)
 {
@@ -153,8 +151,8 @@ static void test_cnpush_jpush_classes(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(an, "extras"), "deep_link")),
         "app://sale");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(ios, "alert"), "body")), "全场五折");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ios, "alert"), "body")),
+                        "全场五折");
     json_t *op = json_object_get(j, "options");
     assert_true(json_is_false(json_object_get(op, "apns_production")));
     json_int_t ttl = json_integer_value(json_object_get(op, "time_to_live"));
@@ -219,9 +217,9 @@ static void test_cnpush_jpush_limits(void **state)
     hd_config_free(cfg);
 }
 
-static const char *const hw_to[] = {HT "ok01",      HT "bad0007", HT "big0008", HT "cnt0010",
-                                    HT "exp0203",   HT "sys1001", HT "un0503",  HT "slow0999",
-                                    HT "drop0000"};
+static const char *const hw_to[] = {HT "ok01",    HT "bad0007",  HT "big0008",
+                                    HT "cnt0010", HT "exp0203",  HT "sys1001",
+                                    HT "un0503",  HT "slow0999", HT "drop0000"};
 
 /* Token requests the Huawei mock answered so far. */
 static size_t hms_tokens(void)
@@ -366,8 +364,7 @@ static void test_cnpush_contacts(void **state)
     tu_herald(&r, dir, NULL, "-c", "k.conf", "contacts", "show", "k2", "--format", "json", NULL);
     assert_contains(r.out, "\"hms_token\": \"" HT "+/=k2\"");
     tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "k.conf", "segment", "count", "--expr", "reachable(push)",
-              NULL);
+    tu_herald(&r, dir, NULL, "-c", "k.conf", "segment", "count", "--expr", "reachable(push)", NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "2\n");
     tu_run_release(&r);
@@ -477,8 +474,9 @@ static void test_cnpush_campaign(void **state)
     tu_run_release(&r);
     /* the order says JPush first: c1 goes through JPush now */
     write_conf("c.conf", "c.db", "jp, hw");
-    log = campaign("c.conf", "c12", "id,first_name,jpush_id,hms_token\n"
-                                    "c1,张三,1a0018970af2f2b0101," HT "c1\n");
+    log = campaign("c.conf", "c12",
+                   "id,first_name,jpush_id,hms_token\n"
+                   "c1,张三,1a0018970af2f2b0101," HT "c1\n");
     expect_trail(log, "c1", "jp accepted");
     free(log);
     /* a second process reused the Huawei token the first one stored */

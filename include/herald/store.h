@@ -369,7 +369,15 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
 
 /* The addresses a claimed message knows suppressed: email, phone, and each
  * push token (in the order of enum hd_push_platform, driver.h). */
-enum hd_sup_index { HD_SUP_EMAIL, HD_SUP_SMS, HD_SUP_FCM, HD_SUP_APNS, HD_SUP_JPUSH, HD_SUP_HMS, HD_SUP_COUNT };
+enum hd_sup_index {
+    HD_SUP_EMAIL,
+    HD_SUP_SMS,
+    HD_SUP_FCM,
+    HD_SUP_APNS,
+    HD_SUP_JPUSH,
+    HD_SUP_HMS,
+    HD_SUP_COUNT
+};
 
 /* A message the dispatcher claimed, with what its checks need. */
 struct hd_claimed {
@@ -380,7 +388,7 @@ struct hd_claimed {
     bool has_contact;               /* false: the contact was deleted */
     struct hd_contact contact;      /* without consent records */
     int consent[HD_CH_COUNT];       /* for the campaign's category: 0 none, or hd_consent_status */
-    bool suppressed[HD_SUP_COUNT]; /* by enum hd_sup_index */
+    bool suppressed[HD_SUP_COUNT];  /* by enum hd_sup_index */
     /* the contact's earlier sends since the horizon: at, category, channel, campaign */
     struct hd_sent {
         int64_t at, campaign;

@@ -44,9 +44,9 @@ enum role {
     R_CREATED,
     R_COUNT
 };
-static const char *const role_names[R_COUNT] = {
-    NULL,         "id",       "email",     "phone",     "locale",    "timezone",
-    "fcm_token", "apns_token", "jpush_id", "hms_token", "created_at"};
+static const char *const role_names[R_COUNT] = {NULL,       "id",        "email",     "phone",
+                                                "locale",   "timezone",  "fcm_token", "apns_token",
+                                                "jpush_id", "hms_token", "created_at"};
 
 enum atype { T_NONE, T_NUMBER, T_BOOLEAN, T_DATE, T_STRING, T_OBJECT, T_ARRAY, T_COUNT };
 static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "date",
@@ -1208,7 +1208,7 @@ static bool is_attr_name(const char *s)
 /* The map from opts (CSV only: JSON Lines keys are fields or attributes). */
 static int parse_map(struct imp *im, struct hd_err *err)
 {
-    static const char *const fields[] = {"id",        "email",      "phone",    "locale",
+    static const char *const fields[] = {"id",        "email",      "phone",      "locale",
                                          "timezone",  "fcm_token",  "apns_token", "jpush_id",
                                          "hms_token", "created_at", "country",    NULL};
     if (!im->o->map || im->jsonl)

@@ -104,8 +104,8 @@ static int refused(struct hms *m, long status, json_t *j, struct hd_err *err)
                                                     : "no access_token in the reply";
     hx_copy_text(why, sizeof why, e);
     bool client = status == 400 || status == 401 || status == 403;
-    return hd_err_set(err, client ? HD_E_CONFIG : HD_E_FAIL,
-                      "OAuth token from %s: HTTP %ld: %s%s", m->token_url, status, why,
+    return hd_err_set(err, client ? HD_E_CONFIG : HD_E_FAIL, "OAuth token from %s: HTTP %ld: %s%s",
+                      m->token_url, status, why,
                       client ? ": check client_id and client_secret in AppGallery Connect" : "");
 }
 
@@ -288,8 +288,10 @@ static int hms_finish(void *pc, struct hx *h, struct hx_req *q, long status, str
     } else if (IS("80200003") || IS("80200001") || (!code[0] && status == 401)) {
         again = renew(m, h, q, r, code[0] ? code : "401", text);
     } else if (IS("80300002")) {
-        hx_provider_fault(r, st, "%s %s: the app may not push (enable Push Kit in AppGallery "
-                                 "Connect)", code, text);
+        hx_provider_fault(r, st,
+                          "%s %s: the app may not push (enable Push Kit in AppGallery "
+                          "Connect)",
+                          code, text);
     } else if (status == 429) {
         hd_result_set(r, HD_OUT_THROTTLED, st, "%s %s", code, text);
     } else if (IS("81000001") || status >= 500 || status < 200) {

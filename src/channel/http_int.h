@@ -34,8 +34,8 @@ struct hx_req {
     /* set by finish: the gate closes this long (ms) whatever the outcome
      * (the gateway said its quota is spent until then); 0 by default */
     int64_t hold_ms;
-    unsigned gen;       /* the protocol's credential generation at build */
-    int again;          /* how many times the protocol sent it again */
+    unsigned gen; /* the protocol's credential generation at build */
+    int again;    /* how many times the protocol sent it again */
     int64_t t0;
     char errbuf[CURL_ERROR_SIZE];
 };

@@ -100,7 +100,9 @@ static int jp_build(void *pc, struct hx_req *q, struct hd_result *r)
     if (m->expires > 0) {
         int64_t ttl = m->expires - hx_now();
         hd_buf_addf(b, ",\"time_to_live\":%lld",
-                    (long long)(ttl < 0 ? 0 : ttl > JPUSH_TTL_MAX ? JPUSH_TTL_MAX : ttl));
+                    (long long)(ttl < 0               ? 0
+                                : ttl > JPUSH_TTL_MAX ? JPUSH_TTL_MAX
+                                                      : ttl));
     }
     hd_buf_adds(b, "}}");
     hd_buf_adds(&q->url, j->url);

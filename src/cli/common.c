@@ -347,9 +347,9 @@ int cmd_contacts_row(void *ud, const struct hd_contact *k)
             putchar('\n');
         json_decref(o);
     } else if (co->format == FMT_CSV) {
-        const char *cells[] = {k->ext_id,     k->email,    k->phone,     k->locale,
-                               k->timezone,   k->fcm_token, k->apns_token, k->jpush_id,
-                               k->hms_token, c,            u,            k->attrs};
+        const char *cells[] = {
+            k->ext_id,     k->email,    k->phone,     k->locale, k->timezone, k->fcm_token,
+            k->apns_token, k->jpush_id, k->hms_token, c,         u,           k->attrs};
         size_t n = sizeof cells / sizeof cells[0];
         for (size_t i = 0; i < n; i++)
             csv_cell(&co->line, cells[i], i == n - 1);

@@ -72,9 +72,9 @@ struct keydef {
     bool required;
 };
 
-static const char *const provider_types[] = {
-    "outbox", "smtp", "twilio", "http", "fcm", "apns", "aliyun_sms", "tencent_sms", "jpush",
-    "hms_push"};
+static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     "http",
+                                             "fcm",    "apns",    "aliyun_sms", "tencent_sms",
+                                             "jpush",  "hms_push"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},

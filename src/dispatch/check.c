@@ -154,7 +154,8 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
             const char *alt;
             int pf;
             /* another provider of the channel could take another token */
-            d->push_alt = ch == HD_CH_PUSH && pick_provider(cfg, ch, m, d->platform, &alt, &pf) >= 0;
+            d->push_alt =
+                ch == HD_CH_PUSH && pick_provider(cfg, ch, m, d->platform, &alt, &pf) >= 0;
             d->reason[0] = '\0';
             if (d->detail[0])
                 DETAIL(d, "]");

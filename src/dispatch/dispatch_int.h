@@ -55,7 +55,7 @@ struct job {
      * reservation stays whatever this attempt's answer is */
     bool may_have_gone;
     bool push_alt; /* push: another provider of the channel could take another token */
-    char *detail; /* channels skipped before this one (the log's JSON detail) */
+    char *detail;  /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
