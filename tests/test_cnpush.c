@@ -74,29 +74,26 @@ static struct hd_config *hms_config(const char *secret_env)
  * ids) in the order of the tokens. The message expires an hour from now. */
 static void send_all(struct hd_config *cfg, const char *const *to, size_t n, struct tu_results *rs)
 {
-    struct hd_driver *d;
-    struct hd_err e = {0};
-    struct hd_log log;
-    hd_log_init(&log, stderr, HD_LOG_ERROR);
-    if (hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e) != 0)
-        fail_msg("open: %s", e.msg);
-    memset(rs, 0, sizeof *rs);
-    for (size_t i = 0; i < n; i++) {
-        struct hd_msg m = {.channel = HD_CH_PUSH,
-                           .category = HD_CAT_MARKETING,
-                           .to = to[i],
-                           .title = "双十一",
-                           .body = "全场五折",
-                           .data = "{\"deep_link\":\"app://sale\"}",
-                           .created = time(NULL),
-                           .expires = time(NULL) + 3600,
-                           .user = (void *)(uintptr_t)i};
-        hd_uuid(m.id);
-        snprintf(rs->id[i], sizeof rs->id[i], "%s", m.id);
-        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
-    }
-    tu_await(d, n, rs);
-    hd_log_release(&log);
+    const struct hd_msg m = {.channel = HD_CH_PUSH,
+                             .category = HD_CAT_MARKETING,
+                             .title = "双十一",
+                             .body = "全场五折",
+                             .data = "{\"deep_link\":\"app://sale\"}",
+                             .created = time(NULL),
+                             .expires = time(NULL) + 3600};
+    tu_send_each(cfg, &m, to, n, rs);
+}
+
+/* One push to the token: the provider is at fault (it pauses for a
+ * minute), for the reason said in text. */
+static void expect_fault(struct hd_config *cfg, const char *token, const char *text)
+{
+    struct tu_results rs;
+    send_all(cfg, &token, 1, &rs);
+    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, text);
+    assert_true(rs.r[0].provider_fault);
+    assert_int_equal(rs.r[0].retry_after_ms, HD_PROVIDER_FAULT_PAUSE_MS);
+    assert_contains(rs.r[0].text, text);
 }
 
 /* The last logged request whose JSON at the path (keys, then an array's
@@ -209,11 +206,7 @@ static void test_cnpush_jpush_limits(void **state)
     hd_config_free(cfg);
     setenv("TEST_JP_BAD", "not-the-secret", 1);
     cfg = jp_config("TEST_JP_BAD");
-    send_all(cfg, jp_to, 1, &rs);
-    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "bad secret");
-    assert_true(rs.r[0].provider_fault);
-    assert_int_equal(rs.r[0].retry_after_ms, HD_PROVIDER_FAULT_PAUSE_MS);
-    assert_contains(rs.r[0].text, "1004 Authen failed: check app_key and master_secret");
+    expect_fault(cfg, jp_to[0], "1004 Authen failed: check app_key and master_secret");
     hd_config_free(cfg);
 }
 
@@ -224,16 +217,7 @@ static const char *const hw_to[] = {HT "ok01",    HT "bad0007",  HT "big0008",
 /* Token requests the Huawei mock answered so far. */
 static size_t hms_tokens(void)
 {
-    json_t *l = tu_read_jsonl(dir, "hms.log");
-    size_t i, n = 0;
-    json_t *e;
-    json_array_foreach(l, i, e)
-    {
-        const char *p = json_string_value(json_object_get(e, "path"));
-        n += p && strcmp(p, "/oauth2/v3/token") == 0;
-    }
-    json_decref(l);
-    return n;
+    return tu_count_logged(dir, "hms.log", "path", "/oauth2/v3/token");
 }
 
 static void test_cnpush_hms_classes(void **state)
@@ -274,16 +258,8 @@ static void test_cnpush_hms_classes(void **state)
     assert_true(strncmp(json_string_value(json_object_get(an, "ttl")), "3", 1) == 0);
     json_decref(l);
     /* 80200001 after a new token too: the provider is at fault */
-    static const char *const auth[] = {HT "auth0201"};
-    send_all(cfg, auth, 1, &rs);
-    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "80200001");
-    assert_true(rs.r[0].provider_fault);
-    assert_contains(rs.r[0].text, "80200001");
-    static const char *const perm[] = {HT "perm0002"};
-    send_all(cfg, perm, 1, &rs);
-    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "80300002");
-    assert_true(rs.r[0].provider_fault);
-    assert_contains(rs.r[0].text, "enable Push Kit in AppGallery Connect");
+    expect_fault(cfg, HT "auth0201", "80200001 Oauth authentication error");
+    expect_fault(cfg, HT "perm0002", "80300002 The current app does not have the permission");
     static const char *const busy[] = {HT "busy0429"};
     send_all(cfg, busy, 1, &rs);
     tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "429");
@@ -292,10 +268,7 @@ static void test_cnpush_hms_classes(void **state)
     /* a wrong client secret: the token endpoint refuses, the provider pauses */
     setenv("TEST_HMS_BAD", "not-the-secret", 1);
     cfg = hms_config("TEST_HMS_BAD");
-    send_all(cfg, hw_to, 1, &rs);
-    tu_expect(&rs.r[0], HD_OUT_THROTTLED, false, "invalid client");
-    assert_true(rs.r[0].provider_fault);
-    assert_contains(rs.r[0].text, "invalid client: check client_id and client_secret");
+    expect_fault(cfg, hw_to[0], "invalid client: check client_id and client_secret");
     hd_config_free(cfg);
 }
 
