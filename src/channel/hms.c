@@ -28,8 +28,6 @@
  *   81000001 (system error), 5xx, no answer: temporary; 429 throttled. */
 #include "http_int.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,30 +39,14 @@
 #define HMS_EARLY 300       /* a token is renewed this long before it expires */
 
 struct hms {
+    void *hx; /* the engine (hx_open's conf): first, for the hx_held_ calls */
     char *send_url, *token_url, *client_id, *intent; /* intent NULL: open the app */
     const char *secret;                              /* borrowed */
-    /* the access token: written under the engine's lock and cmu (both),
-     * so read under either */
-    char *access;
-    int64_t issued, life;
-    unsigned gen;
-    int64_t failed_at; /* when the last fetch failed (not again within 5 s) */
+    struct hx_cred cred; /* "Bearer <access token>", issued at its fetch */
+    int64_t life;        /* the access token's lifetime (s) */
+    int64_t failed_at;   /* when the last fetch failed (not again within 5 s) */
     struct hd_err failed;
-    void *hx; /* the engine (hx_open's conf) */
-    pthread_mutex_t cmu;
-    char *offered; /* a token the dispatcher offers (under cmu), or NULL */
-    int64_t offered_at;
-    atomic_bool offer_waits;
-    struct hd_buf scratch;
 };
-
-static void forget(char **s)
-{
-    if (*s)
-        hd_wipe(*s, strlen(*s));
-    free(*s);
-    *s = NULL;
-}
 
 static void hms_fini(void *pc)
 {
@@ -75,23 +57,8 @@ static void hms_fini(void *pc)
     free(m->token_url);
     free(m->client_id);
     free(m->intent);
-    forget(&m->access);
-    forget(&m->offered);
-    hd_buf_release(&m->scratch);
-    pthread_mutex_destroy(&m->cmu);
+    hx_cred_release(&m->cred);
     free(m);
-}
-
-/* With the engine's lock held: the token becomes tok (owned), issued at. */
-static void set_token(struct hms *m, char *tok, int64_t at, int64_t life)
-{
-    pthread_mutex_lock(&m->cmu);
-    forget(&m->access);
-    m->access = tok;
-    m->issued = at;
-    m->life = life;
-    m->gen++;
-    pthread_mutex_unlock(&m->cmu);
 }
 
 /* Why the token endpoint refused, into err: HD_E_CONFIG when it refused
@@ -135,7 +102,8 @@ static int fetch_token(struct hms *m, struct hx *h, struct hd_err *err)
         rc = refused(m, status, j, err);
     if (rc == 0) {
         int64_t life = json_is_integer(ttl) ? (int64_t)json_integer_value(ttl) : HMS_TOKEN_LIFE;
-        set_token(m, hd_xstrdup(tok), now, life);
+        m->life = life;
+        hx_cred_set(&m->cred, "Bearer", tok, now);
         m->failed_at = 0;
     } else {
         m->failed_at = now;
@@ -158,26 +126,23 @@ static bool fresh(int64_t at, int64_t life, int64_t now)
  * than ours and still fresh (of the life ours had, or an hour). */
 static void adopt(struct hms *m)
 {
-    pthread_mutex_lock(&m->cmu);
-    char *tok = m->offered;
-    int64_t at = m->offered_at;
-    m->offered = NULL;
-    atomic_store(&m->offer_waits, false);
-    pthread_mutex_unlock(&m->cmu);
-    int64_t life = m->life ? m->life : HMS_TOKEN_LIFE;
-    if (tok && (!m->access || at > m->issued) && fresh(at, life, hx_now())) {
-        set_token(m, tok, at, life);
-        tok = NULL;
-    }
-    forget(&tok);
+    int64_t at = 0;
+    char *tok = hx_cred_offered(&m->cred, &at);
+    if (!tok)
+        return;
+    if (!m->life)
+        m->life = HMS_TOKEN_LIFE;
+    if ((!m->cred.header || at > m->cred.at) && fresh(at, m->life, hx_now()))
+        hx_cred_set(&m->cred, "Bearer", tok, at);
+    hd_wipe(tok, strlen(tok));
+    free(tok);
 }
 
 static int hms_prepare(void *pc, struct hx *h, struct hd_err *err)
 {
     struct hms *m = pc;
-    if (atomic_load(&m->offer_waits))
-        adopt(m);
-    if (m->access && fresh(m->issued, m->life, hx_now()))
+    adopt(m);
+    if (m->cred.header && fresh(m->cred.at, m->life, hx_now()))
         return 0;
     return fetch_token(m, h, err);
 }
@@ -230,14 +195,9 @@ static int hms_build(void *pc, struct hx_req *q, struct hd_result *r)
     notification(b, m, msg);
     hd_buf_adds(b, "}}}");
     hd_buf_adds(&q->url, m->send_url);
-    hd_buf_reset(&m->scratch);
-    hd_buf_adds(&m->scratch, "Bearer ");
-    hd_buf_adds(&m->scratch, m->access ? m->access : "");
-    hd_buf_addc(&m->scratch, '\0');
-    int rc = hx_header(q, "Authorization", m->scratch.data);
-    hd_wipe(m->scratch.data, m->scratch.len);
+    int rc = hx_header(q, "Authorization", m->cred.header ? m->cred.header : "Bearer");
     hx_header(q, "Content-Type", "application/json; charset=UTF-8");
-    q->gen = m->gen;
+    q->gen = m->cred.gen;
     return rc < 0 ? hx_refuse(r, msg, "the OAuth token would hold a line break") : 0;
 }
 
@@ -252,7 +212,7 @@ static int renew(struct hms *m, struct hx *h, struct hx_req *q, struct hd_result
             hx_provider_fault(r, r->code, "%s %s: Push Kit refused a new OAuth token", code, text);
         return 0;
     }
-    if (q->gen != m->gen || fetch_token(m, h, &err) == 0)
+    if (q->gen != m->cred.gen || fetch_token(m, h, &err) == 0)
         return 1; /* another request already renewed it, or we did */
     if (err.code == HD_E_CONFIG)
         hx_provider_fault(r, r->code, "%s", err.msg);
@@ -313,50 +273,15 @@ static bool token_ok(const char *s)
 
 static bool hms_offer(void *conf, const char *value, int64_t issued_at)
 {
-    struct hms *m = conf;
     if (!token_ok(value))
         return false;
-    pthread_mutex_lock(&m->cmu);
-    forget(&m->offered);
-    m->offered = hd_xstrdup(value);
-    m->offered_at = issued_at;
-    atomic_store(&m->offer_waits, true);
-    pthread_mutex_unlock(&m->cmu);
+    hx_cred_offer(&((struct hms *)conf)->cred, value, issued_at);
     return true;
 }
 
 static char *hms_credential(void *conf, int64_t *issued_at)
 {
-    struct hms *m = conf;
-    char *v = NULL;
-    pthread_mutex_lock(&m->cmu);
-    if (m->access) {
-        v = hd_xstrdup(m->access);
-        *issued_at = m->issued;
-    }
-    pthread_mutex_unlock(&m->cmu);
-    return v;
-}
-
-/* The engine's calls, through the conf that holds it. */
-static void hms_close(void *conf)
-{
-    hx_close(((struct hms *)conf)->hx); /* frees conf through hms_fini */
-}
-
-static void hms_loop(void *conf, struct hd_driver *d)
-{
-    hx_loop(((struct hms *)conf)->hx, d);
-}
-
-static void hms_wake(void *conf)
-{
-    hx_wake(((struct hms *)conf)->hx);
-}
-
-static unsigned hms_lanes(void *conf)
-{
-    return hx_lanes(((struct hms *)conf)->hx);
+    return hx_cred_get(&((struct hms *)conf)->cred, issued_at);
 }
 
 static const struct hx_proto hms_proto = {
@@ -373,8 +298,7 @@ static int hms_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void 
     if (!sec)
         return hd_err_set(err, HD_E_CONFIG, "give client_secret_env or client_secret_file");
     struct hms *m = hd_xcalloc(1, sizeof *m);
-    pthread_mutex_init(&m->cmu, NULL);
-    hd_buf_init(&m->scratch);
+    hx_cred_init(&m->cred);
     m->secret = sec->value;
     m->client_id = hd_xstrdup(client && *client ? client : app);
     m->intent = click && *click && strcmp(click, "app") != 0 ? hd_xstrdup(click) : NULL;
@@ -393,10 +317,10 @@ const struct hd_drv_ops hd_drv_hms_push = {
     .type = "hms_push",
     .channels = 1u << HD_CH_PUSH,
     .init = hms_init,
-    .fini = hms_close,
-    .loop = hms_loop,
-    .wake = hms_wake,
-    .loop_threads = hms_lanes,
+    .fini = hx_held_close,
+    .loop = hx_held_loop,
+    .wake = hx_held_wake,
+    .loop_threads = hx_held_lanes,
     .offer_credential = hms_offer,
     .credential = hms_credential,
 };

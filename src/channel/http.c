@@ -280,6 +280,98 @@ int hx_refuse(struct hd_result *r, const struct hd_msg *m, const char *why)
     return -1;
 }
 
+/* ---- a provider's reusable credential ------------------------------------------- */
+
+static void wipe_free(char **s)
+{
+    if (*s)
+        hd_wipe(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+}
+
+void hx_cred_init(struct hx_cred *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+void hx_cred_release(struct hx_cred *c)
+{
+    wipe_free(&c->header);
+    wipe_free(&c->offered);
+    pthread_mutex_destroy(&c->mu);
+}
+
+void hx_cred_set(struct hx_cred *c, const char *scheme, const char *value, int64_t at)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%s %s", scheme, value);
+    pthread_mutex_lock(&c->mu);
+    wipe_free(&c->header);
+    c->header = hd_buf_detach(&b, NULL);
+    c->skip = strlen(scheme) + 1;
+    c->at = at;
+    c->gen++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void hx_cred_offer(struct hx_cred *c, const char *value, int64_t at)
+{
+    pthread_mutex_lock(&c->mu);
+    wipe_free(&c->offered);
+    c->offered = hd_xstrdup(value);
+    c->offered_at = at;
+    atomic_store(&c->offer_waits, true);
+    pthread_mutex_unlock(&c->mu);
+}
+
+char *hx_cred_offered(struct hx_cred *c, int64_t *at)
+{
+    if (!atomic_load(&c->offer_waits))
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    char *v = c->offered;
+    *at = c->offered_at;
+    c->offered = NULL;
+    atomic_store(&c->offer_waits, false);
+    pthread_mutex_unlock(&c->mu);
+    return v;
+}
+
+char *hx_cred_get(struct hx_cred *c, int64_t *at)
+{
+    char *v = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->header) {
+        v = hd_xstrdup(c->header + c->skip);
+        *at = c->at;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return v;
+}
+
+void hx_held_close(void *conf)
+{
+    hx_close(*(void **)conf); /* frees conf through the protocol's fini */
+}
+
+void hx_held_loop(void *conf, struct hd_driver *d)
+{
+    hx_loop(*(void **)conf, d);
+}
+
+void hx_held_wake(void *conf)
+{
+    hx_wake(*(void **)conf);
+}
+
+unsigned hx_held_lanes(void *conf)
+{
+    return hx_lanes(*(void **)conf);
+}
+
 void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
 {
     va_list ap;
