@@ -460,6 +460,43 @@ static void test_cnpush_campaign(void **state)
     assert_int_equal(hms_tokens() - before, 1);
 }
 
+/* A dry run through the outbox takes any token, and says whose it is;
+ * the contacts come from JSON Lines. */
+static void test_cnpush_outbox(void **state)
+{
+    (void)state;
+    write_conf("o.conf", "o.db", "box");
+    char *p = path("o.jsonl");
+    tu_write(p,
+             "{\"id\": \"o1\", \"first_name\": \"周九\", \"jpush_id\": \"1a0018970af2f2b0201\"}\n"
+             "{\"id\": \"o2\", \"first_name\": \"吴十\", \"hms_token\": \"" HT "o2\"}\n");
+    free(p);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "contacts", "import", "o.jsonl", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    char *log = campaign("o.conf", "o1", "id\n");
+    expect_trail(log, "o1", "box accepted");
+    expect_trail(log, "o2", "box accepted");
+    free(log);
+    json_t *l = tu_read_jsonl(dir, "box/push.jsonl");
+    size_t i, seen = 0;
+    json_t *e;
+    json_array_foreach(l, i, e)
+    {
+        const char *to = json_string_value(json_object_get(e, "to")),
+                   *pf = json_string_value(json_object_get(e, "platform"));
+        if (to && strcmp(to, "1a0018970af2f2b0201") == 0)
+            seen += strcmp(pf, "jpush") == 0;
+        if (to && strcmp(to, HT "o2") == 0)
+            seen += strcmp(pf, "hms") == 0 && !json_object_get(e, "fcm");
+    }
+    assert_int_equal(seen, 2);
+    json_decref(l);
+}
+
 /* -v shows the requests' progress, never a secret, the Basic auth nor a
  * bearer token. */
 static void test_cnpush_verbose_no_secrets(void **state)
@@ -492,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_cnpush_hms_classes),
         cmocka_unit_test(test_cnpush_contacts),
         cmocka_unit_test(test_cnpush_campaign),
+        cmocka_unit_test(test_cnpush_outbox),
         cmocka_unit_test(test_cnpush_verbose_no_secrets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -104,7 +104,7 @@ struct hd_driver;
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
 /* The platform whose tokens a push provider of this type takes (fcm, apns,
- * jpush, hms_push), or -1 for one that takes FCM or APNs tokens (http). */
+ * jpush, hms_push), or -1 for one that takes any (outbox, http). */
 int hd_driver_push_platform(const char *type);
 /* "fcm", "apns", "jpush" or "hms" (the push_tokens platform). */
 const char *hd_push_platform_name(int platform);

@@ -64,7 +64,8 @@ static const char *address_of(const struct hd_contact *k, int channel, int *plat
 
 /* The first provider of the channel, in [channel]'s order, that can carry
  * this contact's address (for push: a usable token of its platform, other
- * than skip's; -1 skips none). */
+ * than skip's; -1 skips none; a generic provider, outbox or http, takes
+ * the first of the contact's tokens, FCM, APNs, JPush, Huawei). */
 static int pick_provider(const struct hd_config *cfg, int channel, const struct hd_claimed *m,
                          int skip, const char **address, int *platform)
 {
@@ -80,7 +81,7 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
             return idx;
         }
         int want = hd_driver_push_platform(p->type);
-        for (int pf = want < 0 ? HD_PUSH_FCM : want; pf <= (want < 0 ? HD_PUSH_APNS : want); pf++)
+        for (int pf = want < 0 ? 0 : want; pf <= (want < 0 ? HD_PUSH_COUNT - 1 : want); pf++)
             if (pf != skip && usable_token(m, pf)) {
                 *platform = pf;
                 *address = usable_token(m, pf);
