@@ -301,6 +301,7 @@ static void write_conf(const char *name, const char *db, const char *push)
 static const char push_tpl[] = "category: marketing\n"
                                "--- push.title\n双十一\n--- push.body\n{{first_name}}，全场五折\n"
                                "--- push.data\n{\"deep_link\": \"app://sale\"}\n"
+                               "--- push.click_action\nintent://sale/{{first_name}}#Intent;end\n"
                                "--- sms\n{{first_name}}，全场五折 回T退订\n";
 
 /* The import takes both fields, validated; show, list and every export
@@ -439,6 +440,17 @@ static void test_cnpush_campaign(void **state)
     expect_trail(log, "c5", "jp permanent; box accepted");
     assert_contains(log, "falling back from this push provider to the contact's next token");
     free(log);
+    /* the template's push.click_action, rendered for the contact */
+    json_t *l = tu_read_jsonl(dir, "hms.log"), *req = find_request(l, "message", "token", HT "c1");
+    json_t *ca = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(req, "json"), "message"), "android"),
+            "notification"),
+        "click_action");
+    assert_int_equal(json_integer_value(json_object_get(ca, "type")), 1);
+    assert_string_equal(json_string_value(json_object_get(ca, "intent")),
+                        "intent://sale/张三#Intent;end");
+    json_decref(l);
     struct tu_run r;
     tu_herald(&r, dir, NULL, "-c", "c.conf", "suppress", "list", "--format", "csv", NULL);
     assert_contains(r.out, HT "c30007");

@@ -49,6 +49,9 @@ struct hd_msg {
     /* push: the template's push.fcm and push.apns (JSON objects' text),
      * merged into the FCM message and the APNs payload; NULL when none */
     const char *fcm, *apns;
+    /* push to Huawei: the template's push.click_action ("app", or an intent
+     * URI), or NULL for the provider's click_action */
+    const char *click_action;
     /* sms for an approved-template gateway: the template's code and its
      * parameters (a JSON object's or list's text); NULL when none */
     const char *sms_template, *sms_params;

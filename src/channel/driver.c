@@ -221,6 +221,7 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, data),
                                     offsetof(struct hd_msg, fcm),
                                     offsetof(struct hd_msg, apns),
+                                    offsetof(struct hd_msg, click_action),
                                     offsetof(struct hd_msg, sms_template),
                                     offsetof(struct hd_msg, sms_params)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])

@@ -13,8 +13,9 @@
  *    "android": {"ttl": "Ns", "notification": {"title", "body",
  *                "click_action": {"type": 1, "intent": ...} or {"type": 3}}}}}
  * with the template's title, body and data (Huawei takes data as a string),
- * the click action from click_action (an intent URI, or "app" to open the
- * app, the default), and the message's expiry as ttl. Classes, by the
+ * the click action from the template's push.click_action or else the
+ * provider's click_action (an intent URI, or "app" to open the app, the
+ * default), and the message's expiry as ttl. Classes, by the
  * answer's code (a string), else by the HTTP status:
  *   80000000 accepted (the gateway id is requestId);
  *   80300007 (invalid token), 80100000 with the token among the illegal
@@ -153,9 +154,12 @@ static void str(struct hd_buf *b, const char *s)
 }
 
 /* "notification": the title and body the template gave, and the click
- * action. */
+ * action: the template's push.click_action, else the provider's. */
 static void notification(struct hd_buf *b, const struct hms *m, const struct hd_msg *msg)
 {
+    const char *intent = msg->click_action && *msg->click_action
+                             ? (strcmp(msg->click_action, "app") ? msg->click_action : NULL)
+                             : m->intent;
     hd_buf_adds(b, "\"notification\":{");
     if (msg->title && *msg->title) {
         hd_buf_adds(b, "\"title\":");
@@ -164,9 +168,9 @@ static void notification(struct hd_buf *b, const struct hms *m, const struct hd_
     }
     hd_buf_adds(b, "\"body\":");
     str(b, msg->body);
-    if (m->intent) {
+    if (intent) {
         hd_buf_adds(b, ",\"click_action\":{\"type\":1,\"intent\":");
-        str(b, m->intent);
+        str(b, intent);
         hd_buf_adds(b, "}}");
     } else {
         hd_buf_adds(b, ",\"click_action\":{\"type\":3}}");
