@@ -208,11 +208,14 @@ static void test_cnpush_jpush_limits(void **state)
     cfg = jp_config("TEST_JP_BAD");
     expect_fault(cfg, jp_to[0], "1004 Authen failed: check app_key and master_secret");
     hd_config_free(cfg);
+    cfg = jp_config("TEST_JP_SECRET");
+    expect_fault(cfg, "1a0018970af2f2b1008", "1008 app_key is invalid");
+    hd_config_free(cfg);
 }
 
-static const char *const hw_to[] = {HT "ok01",    HT "bad0007",  HT "big0008",
-                                    HT "cnt0010", HT "exp0203",  HT "sys1001",
-                                    HT "un0503",  HT "slow0999", HT "drop0000"};
+static const char *const hw_to[] = {HT "ok01",     HT "bad0007", HT "big0008", HT "cnt0010",
+                                    HT "exp0203",  HT "sys1001", HT "un0503",  HT "slow0999",
+                                    HT "drop0000", HT "ill0100", HT "form0103"};
 
 /* Token requests the Huawei mock answered so far. */
 static size_t hms_tokens(void)
@@ -226,7 +229,7 @@ static void test_cnpush_hms_classes(void **state)
     struct hd_config *cfg = hms_config("TEST_HMS_SECRET");
     struct tu_results rs;
     size_t before = hms_tokens();
-    send_all(cfg, hw_to, 9, &rs);
+    send_all(cfg, hw_to, 11, &rs);
     tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "80000000");
     assert_string_not_equal(rs.r[0].gateway_id, "");
     tu_expect(&rs.r[1], HD_OUT_PERMANENT, true, "80300007");
@@ -240,7 +243,10 @@ static void test_cnpush_hms_classes(void **state)
     tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "503");
     tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "slow");
     tu_expect(&rs.r[8], HD_OUT_TEMPORARY, false, "dropped");
-    for (size_t i = 0; i < 9; i++)
+    tu_expect(&rs.r[9], HD_OUT_PERMANENT, true, "80100000 illegal_tokens");
+    tu_expect(&rs.r[10], HD_OUT_PERMANENT, false, "80100003");
+    assert_contains(rs.r[10].text, "80100003 Incorrect message structure");
+    for (size_t i = 0; i < 11; i++)
         assert_false(rs.r[i].provider_fault);
     assert_int_equal(hms_tokens() - before, 2); /* one, and one after it expired */
     json_t *l = tu_read_jsonl(dir, "hms.log"), *req = find_request(l, "message", "token", hw_to[0]);

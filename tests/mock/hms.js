@@ -15,6 +15,8 @@
 //   ...0010 80300010 token count              ...0201 401 80200001 always
 //   ...0203 the bearer expires (401 80200003), once per device token
 //   ...0002 403 80300002 the app may not push
+//   ...0100 200 80100000 with the token among illegal_tokens
+//   ...0103 400 80100003 incorrect message structure
 //   ...1001 500 81000001 system error         ...0429 429
 //   ...0503 503                               ...0999 slow; ...0000 drop
 'use strict';
@@ -63,6 +65,7 @@ const faults = {
   '0201': [401, '80200001', 'Oauth authentication error'],
   '0002': [403, '80300002', 'The current app does not have the permission to send messages'],
   1001: [500, '81000001', 'System inner error'],
+  '0103': [400, '80100003', 'Incorrect message structure'],
 };
 
 function send(req, res, body) {
@@ -86,6 +89,8 @@ function send(req, res, body) {
     expired.add(bearer);
     return reply(res, 401, code('80200003', 'OAuth token expired'));
   }
+  if (t.endsWith('0100')) // some tokens refused: 200 with the illegal ones
+    return reply(res, 200, code('80100000', JSON.stringify({ success: 0, failure: 1, illegal_tokens: [t] })));
   const f = faults[t.slice(-4)];
   if (f) return reply(res, f[0], code(f[1], f[2]));
   if (t.endsWith('0429')) return reply(res, 429, {});

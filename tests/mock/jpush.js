@@ -11,6 +11,7 @@
 //   ...1003 400 code 1003 (invalid value)    ...2002 429 code 2002, X-Rate-Limit-Reset: 7
 //   ...2003 403 code 2003 (app limited)      ...0429 429, no code, X-Rate-Limit-Reset: 3
 //   ...1000 500 code 1000 (system error)     ...0503 503
+//   ...1008 400 code 1008 (invalid app key)
 //   ...quot 200 accepted, X-Rate-Limit-Remaining: 0, X-Rate-Limit-Reset: 2
 //   ...0999 slow; ...0000 drop the connection
 'use strict';
@@ -60,6 +61,7 @@ const faults = {
   2002: [429, 2002, 'Request times of the app exceeds the limit', { 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '7' }],
   2003: [403, 2003, 'The app is limited to call the API', {}],
   1000: [500, 1000, 'Server internal error', {}],
+  1008: [400, 1008, 'app_key is invalid', {}],
 };
 
 const server = http.createServer((req, res) => {
