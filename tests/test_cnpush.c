@@ -438,12 +438,15 @@ static void test_cnpush_campaign(void **state)
                          "c2,李四,+8613800000102,1a0018970af2f2b0102,\n"
                          "c3,王五,+8613800000103,1a0018970af2f2b0103," HT "c30007\n"
                          "c4,赵六,+8613800000104,," HT "c40007\n"
-                         "c5,钱七,+8613800000105,1a0018970af2f2b1011,\n");
+                         "c5,钱七,+8613800000105,1a0018970af2f2b1011,\n"
+                         "c7,郑十一,+8613800000107,," HT "c70100\n");
     expect_trail(log, "c1", "hw accepted");
     expect_trail(log, "c2", "jp accepted");
     expect_trail(log, "c3", "hw permanent; jp accepted");
     expect_trail(log, "c4", "hw permanent; box accepted");
     expect_trail(log, "c5", "jp permanent; box accepted");
+    expect_trail(log, "c7", "hw permanent; box accepted");
+    assert_contains(log, HT "c70100"); /* Huawei's words name the token */
     assert_contains(log, "falling back from this push provider to the contact's next token");
     free(log);
     /* the template's push.click_action, rendered for the contact */
@@ -462,6 +465,14 @@ static void test_cnpush_campaign(void **state)
     assert_contains(r.out, HT "c30007");
     assert_contains(r.out, HT "c40007");
     assert_contains(r.out, "1a0018970af2f2b1011");
+    tu_run_release(&r);
+    /* a deleted contact's tokens are scrubbed from the gateways' words */
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "contacts", "delete", "c7", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "log", "--campaign", "c11", "--format", "jsonl", NULL);
+    assert_not_contains(r.out, HT "c70100");
+    assert_contains(r.out, "[erased]");
     tu_run_release(&r);
     /* the order says JPush first: c1 goes through JPush now */
     write_conf("c.conf", "c.db", "jp, hw");

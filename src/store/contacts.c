@@ -149,10 +149,10 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
         "UPDATE messages SET contact_id = ?2 WHERE run_id IN (SELECT id FROM runs) AND "
         "contact_id = ?1",
         "UPDATE attempts SET contact_id = ?2, address = NULL, text = replace(replace(replace("
-        "replace(replace(replace(text, coalesce(?3, ''), '[erased]'), coalesce(?4, ''), "
-        "'[erased]'), "
-        "coalesce(?5, ''), '[erased]'), coalesce(?6, ''), '[erased]'), coalesce(?7, ''), "
-        "'[erased]'), coalesce(?8, ''), '[erased]') WHERE contact_id = ?1",
+        "replace(replace(replace(text, coalesce(?3, ''), '[erased]'), "
+        "coalesce(?4, ''), '[erased]'), coalesce(?5, ''), '[erased]'), "
+        "coalesce(?6, ''), '[erased]'), coalesce(?7, ''), '[erased]'), "
+        "coalesce(?8, ''), '[erased]') WHERE contact_id = ?1",
         "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
         "DELETE FROM sends WHERE contact_id = ?1",
         "DELETE FROM contacts WHERE id = ?1",
