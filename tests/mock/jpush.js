@@ -12,6 +12,7 @@
 //   ...2003 403 code 2003 (app limited)      ...0429 429, no code, X-Rate-Limit-Reset: 3
 //   ...1000 500 code 1000 (system error)     ...0503 503
 //   ...1008 400 code 1008 (invalid app key)
+//   ...1013 400 code 1003 naming the registration_id as invalid
 //   ...quot 200 accepted, X-Rate-Limit-Remaining: 0, X-Rate-Limit-Reset: 2
 //   ...0999 slow; ...0000 drop the connection
 'use strict';
@@ -58,6 +59,7 @@ const faults = {
   1011: [400, 1011, 'cannot find user by this audience', {}],
   1002: [400, 1002, 'Missing parameter', {}],
   1003: [400, 1003, 'Parameter value is invalid', {}],
+  1013: [400, 1003, 'audience registration_id value is invalid', {}],
   2002: [429, 2002, 'Request times of the app exceeds the limit', { 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': '7' }],
   2003: [403, 2003, 'The app is limited to call the API', {}],
   1000: [500, 1000, 'Server internal error', {}],
