@@ -114,15 +114,16 @@ static json_t *find_request(json_t *log, const char *a, const char *b, const cha
 }
 
 static const char *const jp_to[] = {
-    "1a0018970af2f2b5b5e", "1a0018970af2f2b1011", "1a0018970af2f2b1002", "1a0018970af2f2b1003",
-    "1a0018970af2f2b1000", "1a0018970af2f2b0503", "1a0018970af2f2b0999", "1a0018970af2f2b0000"};
+    "1a0018970af2f2b5b5e", "1a0018970af2f2b1011", "1a0018970af2f2b1002",
+    "1a0018970af2f2b1003", "1a0018970af2f2b1000", "1a0018970af2f2b0503",
+    "1a0018970af2f2b0999", "1a0018970af2f2b0000", "1a0018970af2f2b1013"};
 
 static void test_cnpush_jpush_classes(void **state)
 {
     (void)state;
     struct hd_config *cfg = jp_config("TEST_JP_SECRET");
     struct tu_results rs;
-    send_all(cfg, jp_to, 8, &rs);
+    send_all(cfg, jp_to, 9, &rs);
     tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "ok");
     assert_int_equal(rs.r[0].code, 200);
     assert_true(strncmp(rs.r[0].gateway_id, "181", 3) == 0);
@@ -135,7 +136,8 @@ static void test_cnpush_jpush_classes(void **state)
     tu_expect(&rs.r[5], HD_OUT_TEMPORARY, false, "503");
     tu_expect(&rs.r[6], HD_OUT_TEMPORARY, false, "slow");
     tu_expect(&rs.r[7], HD_OUT_TEMPORARY, false, "dropped");
-    for (size_t i = 0; i < 8; i++) /* refused Basic auth would be provider_fault */
+    tu_expect(&rs.r[8], HD_OUT_PERMANENT, true, "1003 invalid registration_id");
+    for (size_t i = 0; i < 9; i++) /* refused Basic auth would be provider_fault */
         assert_false(rs.r[i].provider_fault);
     /* what JPush got: the registration id, the notification, the options */
     json_t *l = tu_read_jsonl(dir, "jpush.log"),
