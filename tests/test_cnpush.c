@@ -312,6 +312,18 @@ static const char push_tpl[] = "category: marketing\n"
                                "--- push.click_action\nintent://sale/{{first_name}}#Intent;end\n"
                                "--- sms\n{{first_name}}，全场五折 回T退订\n";
 
+/* herald init, then contacts import FILE, which must succeed. */
+static void import(const char *conf, const char *file)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", conf, "init", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", conf, "contacts", "import", file, NULL);
+    if (r.status != 0)
+        fail_msg("import %s: %s", file, r.err);
+    tu_run_release(&r);
+}
+
 /* The import takes both fields, validated; show, list and every export
  * give them; reachable(push) counts a contact with one of them only. */
 static void test_cnpush_contacts(void **state)
@@ -322,12 +334,8 @@ static void test_cnpush_contacts(void **state)
     tu_write(csv, "id,jpush_id,hms_token\n"
                   "k1,1a0018970af2f2b5b5e,\n"
                   "k2,," HT "+/=k2\n");
+    import("k.conf", "k.csv");
     struct tu_run r;
-    tu_herald(&r, dir, NULL, "-c", "k.conf", "init", NULL);
-    tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "k.conf", "contacts", "import", "k.csv", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "k.conf", "contacts", "show", "k1", NULL);
     assert_contains(r.out, "jpush_id    1a0018970af2f2b5b5e\n");
     assert_contains(r.out, "hms_token   -\n");
@@ -403,13 +411,8 @@ static char *campaign(const char *conf, const char *name, const char *rows)
     tu_write(cp, rows);
     free(cp);
     tu_put_template(dir, "push", push_tpl);
+    import(conf, csv);
     struct tu_run r;
-    tu_herald(&r, dir, NULL, "-c", conf, "init", NULL);
-    tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", conf, "contacts", "import", csv, NULL);
-    if (r.status != 0)
-        fail_msg("import: %s", r.err);
-    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", conf, "segment", "define", name, "id != \"\"", NULL);
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", conf, "campaign", "create", name, "--segment", name,
@@ -502,12 +505,7 @@ static void test_cnpush_outbox(void **state)
              "{\"id\": \"o1\", \"first_name\": \"周九\", \"jpush_id\": \"1a0018970af2f2b0201\"}\n"
              "{\"id\": \"o2\", \"first_name\": \"吴十\", \"hms_token\": \"" HT "o2\"}\n");
     free(p);
-    struct tu_run r;
-    tu_herald(&r, dir, NULL, "-c", "o.conf", "init", NULL);
-    tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "o.conf", "contacts", "import", "o.jsonl", NULL);
-    assert_int_equal(r.status, 0);
-    tu_run_release(&r);
+    import("o.conf", "o.jsonl");
     char *log = campaign("o.conf", "o1", "id\n");
     expect_trail(log, "o1", "box accepted");
     expect_trail(log, "o2", "box accepted");
