@@ -127,28 +127,13 @@ static struct hd_config *tc_config(const char *secret_env)
 static void send_all(struct hd_config *cfg, const char *const *to, size_t n, const char *code,
                      const char *params, struct tu_results *rs)
 {
-    struct hd_driver *d;
-    struct hd_err e = {0};
-    struct hd_log log;
-    hd_log_init(&log, stderr, HD_LOG_ERROR);
-    if (hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e) != 0)
-        fail_msg("open: %s", e.msg);
-    memset(rs, 0, sizeof *rs);
-    for (size_t i = 0; i < n; i++) {
-        struct hd_msg m = {.channel = HD_CH_SMS,
-                           .category = HD_CAT_TRANSACTIONAL,
-                           .to = to[i],
-                           .body = "【赫拉德】您的验证码是1234",
-                           .sms_template = code,
-                           .sms_params = params,
-                           .created = 1795334400,
-                           .user = (void *)(uintptr_t)i};
-        hd_uuid(m.id);
-        snprintf(rs->id[i], sizeof rs->id[i], "%s", m.id);
-        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
-    }
-    tu_await(d, n, rs);
-    hd_log_release(&log);
+    const struct hd_msg m = {.channel = HD_CH_SMS,
+                             .category = HD_CAT_TRANSACTIONAL,
+                             .body = "【赫拉德】您的验证码是1234",
+                             .sms_template = code,
+                             .sms_params = params,
+                             .created = 1795334400};
+    tu_send_each(cfg, &m, to, n, rs);
 }
 
 /* The last logged request whose member at (obj, key) is value, or NULL. */

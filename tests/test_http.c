@@ -349,16 +349,7 @@ static void test_http_gateway(void **state)
 
 static size_t count_issued(void)
 {
-    json_t *l = tu_read_jsonl(dir, "fcm.log");
-    size_t i, n = 0;
-    json_t *e;
-    json_array_foreach(l, i, e)
-    {
-        const char *t = json_string_value(json_object_get(e, "token"));
-        n += t && strcmp(t, "issued") == 0;
-    }
-    json_decref(l);
-    return n;
+    return tu_count_logged(dir, "fcm.log", "token", "issued");
 }
 
 static struct hd_config *fcm_config(const char *sa)

@@ -18,6 +18,7 @@
 
 #include "herald/config.h"
 #include "herald/driver.h"
+#include "herald/log.h"
 
 /* Runs argv (NULL-terminated) in dir, output discarded; fails on non-zero exit. */
 static inline void tu_run_in(const char *dir, const char *const *argv)
@@ -201,6 +202,31 @@ static inline void tu_await(struct hd_driver *d, size_t n, struct tu_results *rs
     rs->n = n;
 }
 
+/* Sends the message proto to each address through provider "p" of cfg,
+ * each with an id of its own (in rs->id) and its index as the user tag;
+ * results in the order of the addresses. */
+static inline void tu_send_each(struct hd_config *cfg, const struct hd_msg *proto,
+                                const char *const *to, size_t n, struct tu_results *rs)
+{
+    struct hd_driver *d;
+    struct hd_err e = {0};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    if (hd_driver_open(hd_config_provider(cfg, "p"), &log, &d, &e) != 0)
+        fail_msg("open: %s", e.msg);
+    memset(rs, 0, sizeof *rs);
+    for (size_t i = 0; i < n; i++) {
+        struct hd_msg m = *proto;
+        m.to = to[i];
+        m.user = (void *)(uintptr_t)i;
+        hd_uuid(m.id);
+        snprintf(rs->id[i], sizeof rs->id[i], "%s", m.id);
+        assert_int_equal(hd_driver_submit(d, &m, &e), 0);
+    }
+    tu_await(d, n, rs);
+    hd_log_release(&log);
+}
+
 /* A configuration parsed from printf-style text; fails the test when it
  * does not parse. The caller frees it. */
 static inline struct hd_config *tu_config(const char *fmt, ...)
@@ -248,6 +274,22 @@ static inline json_t *tu_read_jsonl(const char *dir, const char *name)
     free(text);
     free(p);
     return all;
+}
+
+/* How many lines of a mock's request log (dir/name) have the string
+ * member key equal to value. */
+static inline size_t tu_count_logged(const char *dir, const char *name, const char *key,
+                                     const char *value)
+{
+    json_t *l = tu_read_jsonl(dir, name), *e;
+    size_t i, n = 0;
+    json_array_foreach(l, i, e)
+    {
+        const char *v = json_string_value(json_object_get(e, key));
+        n += v && strcmp(v, value) == 0;
+    }
+    json_decref(l);
+    return n;
 }
 
 /* Writes dir/tpl/NAME.tmpl, a template for the tests' templates folder. */

@@ -185,6 +185,9 @@ void hd_paths_get(struct hd_paths *p);
 const struct hd_provider_cfg *hd_config_provider(const struct hd_config *cfg, const char *name);
 /* A provider's key as written, or NULL. */
 const char *hd_provider_get(const struct hd_provider_cfg *p, const char *key);
+/* A provider's yes/no key (checked when the configuration was read), or
+ * dflt when it is not given. */
+bool hd_provider_bool(const struct hd_provider_cfg *p, const char *key, bool dflt);
 /* A provider's loaded secret by name ("password"), or NULL. */
 const struct hd_cfg_secret *hd_provider_secret(const struct hd_provider_cfg *p, const char *name);
 

@@ -91,6 +91,7 @@ struct hd_decision {
     int ch_index;        /* its position in the campaign's list */
     int provider;        /* index in cfg->providers, or -1 */
     int platform;        /* push: enum hd_push_platform */
+    bool push_alt;       /* push: another provider could take another of its tokens */
     const char *address; /* borrowed from the claimed contact */
     int64_t not_before;  /* deferred: when it is due again */
     const char *word;    /* the log's reason for a decision: "capped", "quiet_hours", ... */
@@ -221,6 +222,9 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
  * consent for that channel in both categories (source "gateway"; skipped
  * without a contact). Returns how many changes it made (0 when the result
  * says neither), or a negative code with err set. */
+/* Whether hd_feedback_apply suppresses a bad address in the very form it
+ * was sent in (so that a claim that compares it sees it suppressed). */
+bool hd_feedback_same_form(const char *address, int channel);
 int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
                       const struct hd_result *r, int64_t now, struct hd_err *err);
 

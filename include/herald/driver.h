@@ -31,7 +31,8 @@ enum hd_outcome {
 
 const char *hd_outcome_name(int outcome); /* "accepted", ... */
 
-enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS };
+/* Whose token a push goes to (the order of enum hd_sup_index's tokens). */
+enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS, HD_PUSH_JPUSH, HD_PUSH_HMS, HD_PUSH_COUNT };
 
 /* A rendered message. Strings are owned by the caller and copied by submit. */
 struct hd_msg {
@@ -48,10 +49,14 @@ struct hd_msg {
     /* push: the template's push.fcm and push.apns (JSON objects' text),
      * merged into the FCM message and the APNs payload; NULL when none */
     const char *fcm, *apns;
+    /* push to Huawei: the template's push.click_action ("app", or an intent
+     * URI), or NULL for the provider's click_action */
+    const char *click_action;
     /* sms for an approved-template gateway: the template's code and its
      * parameters (a JSON object's or list's text); NULL when none */
     const char *sms_template, *sms_params;
     int64_t created; /* seconds, for the Date header */
+    int64_t expires; /* seconds: the message is not worth delivering after; 0 none */
     void *user;      /* the caller's tag, handed back in the result */
 };
 
@@ -101,6 +106,11 @@ struct hd_driver;
 
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
+/* The platform whose tokens a push provider of this type takes (fcm, apns,
+ * jpush, hms_push), or -1 for one that takes any (outbox, http). */
+int hd_driver_push_platform(const char *type);
+/* "fcm", "apns", "jpush" or "hms" (the push_tokens platform). */
+const char *hd_push_platform_name(int platform);
 /* The most characters (Unicode code points) of text a provider of this
  * type accepts in one message of the channel, or 0 when herald knows no
  * limit (Twilio: 1,600 for an SMS body). */

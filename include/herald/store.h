@@ -76,6 +76,8 @@ struct hd_contact {
     char *attrs;    /* JSON object text, never NULL in a stored contact */
     char *fcm_token;
     char *apns_token;
+    char *jpush_id;  /* JPush registration id */
+    char *hms_token; /* Huawei Push Kit token */
     int64_t created_at;
     int64_t updated_at;
     struct hd_consent *consent; /* explicit records only; absent means consent */
@@ -128,6 +130,8 @@ struct hd_contact_row {
     const char *timezone;
     const char *fcm_token;
     const char *apns_token;
+    const char *jpush_id;
+    const char *hms_token;
     int64_t created_at; /* < 0: not given (now, for a new contact) */
     const char *attrs;  /* never NULL; "{}" when there are none */
     bool attrs_nulls;   /* attrs holds a null (to drop, not to store) */
@@ -363,6 +367,18 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
 
 /* ---- the queue ----------------------------------------------------------------- */
 
+/* The addresses a claimed message knows suppressed: email, phone, and each
+ * push token (in the order of enum hd_push_platform, driver.h). */
+enum hd_sup_index {
+    HD_SUP_EMAIL,
+    HD_SUP_SMS,
+    HD_SUP_FCM,
+    HD_SUP_APNS,
+    HD_SUP_JPUSH,
+    HD_SUP_HMS,
+    HD_SUP_COUNT
+};
+
 /* A message the dispatcher claimed, with what its checks need. */
 struct hd_claimed {
     int64_t id, run, contact_id;
@@ -372,7 +388,7 @@ struct hd_claimed {
     bool has_contact;               /* false: the contact was deleted */
     struct hd_contact contact;      /* without consent records */
     int consent[HD_CH_COUNT];       /* for the campaign's category: 0 none, or hd_consent_status */
-    bool suppressed[HD_CH_COUNT + 1]; /* email, sms, fcm token, apns token (index 3) */
+    bool suppressed[HD_SUP_COUNT];  /* by enum hd_sup_index */
     /* the contact's earlier sends since the horizon: at, category, channel, campaign */
     struct hd_sent {
         int64_t at, campaign;

@@ -42,6 +42,7 @@ enum hd_tpl_part {
     HD_PART_SMS_TEMPLATE_CODE,
     HD_PART_SMS_PARAMS,
     HD_PART_SMS_APPROVED_TEXT,
+    HD_PART_PUSH_CLICK, /* Huawei Push Kit: what a tap does, "app" or an intent URI */
     HD_PART_COUNT
 };
 

@@ -30,9 +30,23 @@
 #include "herald/valid.h"
 #include "import_int.h"
 
-enum role { R_ATTR, R_ID, R_EMAIL, R_PHONE, R_LOCALE, R_TZ, R_FCM, R_APNS, R_CREATED, R_COUNT };
-static const char *const role_names[R_COUNT] = {
-    NULL, "id", "email", "phone", "locale", "timezone", "fcm_token", "apns_token", "created_at"};
+enum role {
+    R_ATTR,
+    R_ID,
+    R_EMAIL,
+    R_PHONE,
+    R_LOCALE,
+    R_TZ,
+    R_FCM,
+    R_APNS,
+    R_JPUSH,
+    R_HMS,
+    R_CREATED,
+    R_COUNT
+};
+static const char *const role_names[R_COUNT] = {NULL,       "id",        "email",     "phone",
+                                                "locale",   "timezone",  "fcm_token", "apns_token",
+                                                "jpush_id", "hms_token", "created_at"};
 
 enum atype { T_NONE, T_NUMBER, T_BOOLEAN, T_DATE, T_STRING, T_OBJECT, T_ARRAY, T_COUNT };
 static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "date",
@@ -575,18 +589,25 @@ static int field_locale(struct imp *im, const char *field, char *v)
     return -1;
 }
 
-static int field_fcm(struct imp *im, const char *field, char *v, size_t n)
+/* A token of letters, digits and the characters of extra, at most max
+ * bytes (FCM's, JPush's and Huawei's tokens); *out is set to it. */
+static int field_token(struct imp *im, const char *field, char *v, size_t n, const char *what,
+                       const char *extra, size_t max, const char **out)
 {
+    char hint[64];
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && !strchr("-_:.", v[i])) {
-            why(im, field, v, "an FCM registration token", "letters, digits, '-_:.' only");
+        if (!isalnum((unsigned char)v[i]) && !(*extra && strchr(extra, v[i]))) {
+            snprintf(hint, sizeof hint, "letters, digits%s%s%s only", *extra ? ", '" : "", extra,
+                     *extra ? "'" : "");
+            why(im, field, v, what, hint);
             return -1;
         }
-    if (n > 4096) {
-        why(im, field, v, "an FCM registration token", "longer than 4096 bytes");
+    if (n > max) {
+        snprintf(hint, sizeof hint, "longer than %zu bytes", max);
+        why(im, field, v, what, hint);
         return -1;
     }
-    im->row.fcm_token = v;
+    *out = v;
     return 0;
 }
 
@@ -646,7 +667,13 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
         im->row.timezone = im->tz;
         return 0;
     case R_FCM:
-        return field_fcm(im, field, v, n);
+        return field_token(im, field, v, n, "an FCM registration token", "-_:.", 4096,
+                           &im->row.fcm_token);
+    case R_JPUSH: /* JPush's registration ids are letters and digits (about 19) */
+        return field_token(im, field, v, n, "a JPush registration id", "", 64, &im->row.jpush_id);
+    case R_HMS: /* Huawei's push tokens: letters, digits and base64's signs */
+        return field_token(im, field, v, n, "a Huawei push token", "-_:.+/=", 512,
+                           &im->row.hms_token);
     case R_APNS:
         return field_apns(im, field, v, n);
     case R_CREATED:
@@ -1181,9 +1208,9 @@ static bool is_attr_name(const char *s)
 /* The map from opts (CSV only: JSON Lines keys are fields or attributes). */
 static int parse_map(struct imp *im, struct hd_err *err)
 {
-    static const char *const fields[] = {"id",       "email",     "phone",      "locale",
-                                         "timezone", "fcm_token", "apns_token", "created_at",
-                                         "country",  NULL};
+    static const char *const fields[] = {"id",        "email",      "phone",      "locale",
+                                         "timezone",  "fcm_token",  "apns_token", "jpush_id",
+                                         "hms_token", "created_at", "country",    NULL};
     if (!im->o->map || im->jsonl)
         return 0;
     return hd_imap_parse(&im->map, im->o->map, hint(im->o->hints.map, "map"), fields, is_attr_name,

@@ -56,11 +56,12 @@ static int parse_item(struct hd_imap *m, const char *p, size_t n, const char *op
     if (!*from)
         rc = hd_err_set(err, HD_E_USAGE, "%s: '%.*s' names no header before '='", opt, (int)n, p);
     else if (!known_target(to, fields, is_attr))
-        rc = hd_err_set(err, HD_E_USAGE,
-                        "%s: '%s' is not a herald field (id, email, phone, locale, timezone, "
-                        "fcm_token, apns_token, created_at, country) or an attribute name "
-                        "(letters, digits and '_', starting with a letter)",
-                        opt, to);
+        rc = hd_err_set(
+            err, HD_E_USAGE,
+            "%s: '%s' is not a herald field (id, email, phone, locale, timezone, "
+            "fcm_token, apns_token, jpush_id, hms_token, created_at, country) or an attribute name "
+            "(letters, digits and '_', starting with a letter)",
+            opt, to);
     for (size_t i = 0; rc == 0 && i < m->n; i++)
         if (strcasecmp(m->items[i].from, from) == 0)
             rc = hd_err_set(err, HD_E_USAGE, "%s: header '%s' is mapped twice", opt, from);

@@ -20,12 +20,11 @@
  * offers the one another process stored, and the next batch adopts it when
  * it is newer than ours and younger than the reuse age (a JWT of our key:
  * Apple counts refreshes per key, not per process); the dispatcher reads
- * back the one in use to store it. The driver's conf is struct apns, which
- * holds the engine's, so that those two calls reach the token. */
+ * back the one in use to store it (struct hx_cred). The driver's conf is
+ * struct apns, which holds the engine's, so that those two calls reach the
+ * token. */
 #include "http_int.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,21 +36,13 @@
 #define STREAMS 32
 
 struct apns {
+    void *hx; /* the engine (hx_open's conf): first, for the hx_held_ calls */
     char *base, *topic;
     char *header; /* {"alg":"ES256","kid":...} */
     char *team;
     EVP_PKEY *key;
-    /* "bearer <jwt>": written under the engine's lock and cmu (both), so
-     * read under either: build under the engine's, the dispatcher under cmu */
-    char *bearer;
-    int64_t signed_at; /* the JWT's iat */
-    unsigned gen;
+    struct hx_cred cred; /* "bearer <jwt>", issued at the JWT's iat */
     struct hd_log *log;
-    void *hx; /* the engine (hx_open's conf) */
-    pthread_mutex_t cmu;
-    char *offered; /* a JWT the dispatcher offers (under cmu), or NULL */
-    int64_t offered_at;
-    atomic_bool offer_waits; /* offered is set: checked without the lock per batch */
 };
 
 static void apns_fini(void *pc)
@@ -64,27 +55,8 @@ static void apns_fini(void *pc)
     free(a->header);
     free(a->team);
     EVP_PKEY_free(a->key);
-    if (a->bearer)
-        hd_wipe(a->bearer, strlen(a->bearer));
-    free(a->bearer);
-    if (a->offered)
-        hd_wipe(a->offered, strlen(a->offered));
-    free(a->offered);
-    pthread_mutex_destroy(&a->cmu);
+    hx_cred_release(&a->cred);
     free(a);
-}
-
-/* With the engine's lock held: the bearer becomes b (owned), issued at. */
-static void set_bearer(struct apns *a, char *b, int64_t at)
-{
-    pthread_mutex_lock(&a->cmu);
-    if (a->bearer)
-        hd_wipe(a->bearer, strlen(a->bearer));
-    free(a->bearer);
-    a->bearer = b;
-    a->signed_at = at;
-    a->gen++;
-    pthread_mutex_unlock(&a->cmu);
 }
 
 /* The JWT's claims issued at iat: {"iss":team,"iat":iat}. Freed by the caller. */
@@ -102,15 +74,13 @@ static int sign(struct apns *a, struct hd_err *err)
     char *cl = claims_at(a, now);
     struct hd_buf b;
     hd_buf_init(&b);
-    hd_buf_adds(&b, "bearer ");
     int rc = hx_jwt(&b, a->key, a->header, cl);
     free(cl);
-    if (rc < 0) {
-        hd_buf_release(&b);
-        return hd_err_set(err, HD_E_FAIL, "cannot sign the APNs provider token");
-    }
-    set_bearer(a, hd_buf_detach(&b, NULL), now);
-    return 0;
+    hd_buf_addc(&b, '\0');
+    if (rc == 0)
+        hx_cred_set(&a->cred, "bearer", b.data, now);
+    hd_buf_release(&b);
+    return rc < 0 ? hd_err_set(err, HD_E_FAIL, "cannot sign the APNs provider token") : 0;
 }
 
 /* True when jwt is ours as sign makes it at iat: our header (the key id)
@@ -137,21 +107,13 @@ static bool ours(const struct apns *a, const char *jwt, int64_t iat)
  * to trust). */
 static void adopt(struct apns *a)
 {
-    pthread_mutex_lock(&a->cmu);
-    char *jwt = a->offered;
-    int64_t at = a->offered_at, age = hx_now() - at;
-    a->offered = NULL;
-    atomic_store(&a->offer_waits, false);
-    pthread_mutex_unlock(&a->cmu);
+    int64_t at = 0;
+    char *jwt = hx_cred_offered(&a->cred, &at);
     if (!jwt)
         return;
-    if ((!a->bearer || at > a->signed_at) && age > -60 && age < JWT_REUSE && ours(a, jwt, at)) {
-        struct hd_buf b;
-        hd_buf_init(&b);
-        hd_buf_adds(&b, "bearer ");
-        hd_buf_adds(&b, jwt);
-        set_bearer(a, hd_buf_detach(&b, NULL), at);
-    }
+    int64_t age = hx_now() - at;
+    if ((!a->cred.header || at > a->cred.at) && age > -60 && age < JWT_REUSE && ours(a, jwt, at))
+        hx_cred_set(&a->cred, "bearer", jwt, at);
     hd_wipe(jwt, strlen(jwt));
     free(jwt);
 }
@@ -160,9 +122,8 @@ static int apns_prepare(void *pc, struct hx *h, struct hd_err *err)
 {
     (void)h;
     struct apns *a = pc;
-    if (atomic_load(&a->offer_waits))
-        adopt(a);
-    if (a->bearer && hx_now() - a->signed_at < JWT_REUSE)
+    adopt(a);
+    if (a->cred.header && hx_now() - a->cred.at < JWT_REUSE)
         return 0;
     return sign(a, err);
 }
@@ -269,7 +230,7 @@ static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
     hd_buf_addf(&q->url, "%s/3/device/%s", a->base, m->to);
     char exp[24];
     snprintf(exp, sizeof exp, "%lld", (long long)(m->created ? m->created + 86400 : 0));
-    hx_header(q, "authorization", a->bearer);
+    hx_header(q, "authorization", a->cred.header);
     hx_header(q, "apns-topic", a->topic);
     hx_header(q, "apns-push-type", alert ? "alert" : "background");
     hx_header(q, "apns-priority", alert ? "10" : "5");
@@ -280,7 +241,7 @@ static int apns_build(void *pc, struct hx_req *q, struct hd_result *r)
     if (cid && strlen(cid) <= 64)
         hx_header(q, "apns-collapse-id", cid); /* refused when it holds a line break */
     json_decref(collapse);
-    q->gen = a->gen;
+    q->gen = a->cred.gen;
     return 0;
 }
 
@@ -304,7 +265,7 @@ static int apns_finish(void *pc, struct hx *h, struct hx_req *q, long status, st
     } else if (status == 403 && reason && strcmp(reason, "ExpiredProviderToken") == 0) {
         hd_result_set(r, HD_OUT_TEMPORARY, 403, "%s", text);
         struct hd_err err = {0};
-        if (!q->again && (q->gen != a->gen || sign(a, &err) == 0)) /* once per token */
+        if (!q->again && (q->gen != a->cred.gen || sign(a, &err) == 0)) /* once per token */
             again = 1;
     } else if (status == 429) {
         hd_result_set(r, HD_OUT_THROTTLED, 429, "%s", text);
@@ -329,49 +290,13 @@ static bool apns_offer(void *conf, const char *value, int64_t issued_at)
     struct apns *a = conf;
     if (!jwt_ok(value))
         return false;
-    pthread_mutex_lock(&a->cmu);
-    if (a->offered)
-        hd_wipe(a->offered, strlen(a->offered));
-    free(a->offered);
-    a->offered = hd_xstrdup(value);
-    a->offered_at = issued_at;
-    atomic_store(&a->offer_waits, true);
-    pthread_mutex_unlock(&a->cmu);
+    hx_cred_offer(&a->cred, value, issued_at);
     return true;
 }
 
 static char *apns_credential(void *conf, int64_t *issued_at)
 {
-    struct apns *a = conf;
-    char *v = NULL;
-    pthread_mutex_lock(&a->cmu);
-    if (a->bearer) {
-        v = hd_xstrdup(a->bearer + strlen("bearer "));
-        *issued_at = a->signed_at;
-    }
-    pthread_mutex_unlock(&a->cmu);
-    return v;
-}
-
-/* The engine's calls, through the conf that holds it. */
-static void apns_close(void *conf)
-{
-    hx_close(((struct apns *)conf)->hx); /* frees conf through apns_fini */
-}
-
-static void apns_loop(void *conf, struct hd_driver *d)
-{
-    hx_loop(((struct apns *)conf)->hx, d);
-}
-
-static void apns_wake(void *conf)
-{
-    hx_wake(((struct apns *)conf)->hx);
-}
-
-static unsigned apns_lanes(void *conf)
-{
-    return hx_lanes(((struct apns *)conf)->hx);
+    return hx_cred_get(&((struct apns *)conf)->cred, issued_at);
 }
 
 static const struct hx_proto apns_proto = {
@@ -398,7 +323,7 @@ static int apns_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void
         return hd_err_set(err, HD_E_CONFIG, "give key_id, team_id and topic (no spaces or quotes)");
     struct apns *a = hd_xcalloc(1, sizeof *a);
     a->log = log;
-    pthread_mutex_init(&a->cmu, NULL);
+    hx_cred_init(&a->cred);
     a->key = hx_pem_key(key->value, key->len, "key", err);
     if (!a->key || !EVP_PKEY_is_a(a->key, "EC")) {
         int rc =
@@ -426,10 +351,10 @@ const struct hd_drv_ops hd_drv_apns = {
     .type = "apns",
     .channels = 1u << HD_CH_PUSH,
     .init = apns_init,
-    .fini = apns_close,
-    .loop = apns_loop,
-    .wake = apns_wake,
-    .loop_threads = apns_lanes,
+    .fini = hx_held_close,
+    .loop = hx_held_loop,
+    .wake = hx_held_wake,
+    .loop_threads = hx_held_lanes,
     .offer_credential = apns_offer,
     .credential = apns_credential,
 };

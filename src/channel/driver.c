@@ -32,8 +32,8 @@
 #include <time.h>
 
 static const struct hd_drv_ops *const drivers[] = {
-    &hd_drv_outbox, &hd_drv_smtp, &hd_drv_twilio,     &hd_drv_http,
-    &hd_drv_fcm,    &hd_drv_apns, &hd_drv_aliyun_sms, &hd_drv_tencent_sms};
+    &hd_drv_outbox, &hd_drv_smtp,       &hd_drv_twilio,      &hd_drv_http,  &hd_drv_fcm,
+    &hd_drv_apns,   &hd_drv_aliyun_sms, &hd_drv_tencent_sms, &hd_drv_jpush, &hd_drv_hms_push};
 
 static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
 
@@ -54,6 +54,22 @@ bool hd_driver_serves(const char *type, int channel)
 {
     const struct hd_drv_ops *ops = find_ops(type);
     return ops && (ops->channels & (1u << channel));
+}
+
+static const char *const push_types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push"};
+
+int hd_driver_push_platform(const char *type)
+{
+    for (int p = 0; p < HD_PUSH_COUNT; p++)
+        if (strcmp(type, push_types[p]) == 0)
+            return p;
+    return -1;
+}
+
+const char *hd_push_platform_name(int platform)
+{
+    static const char *const names[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms"};
+    return platform >= 0 && platform < HD_PUSH_COUNT ? names[platform] : "fcm";
 }
 
 size_t hd_driver_max_chars(const char *type, int channel)
@@ -205,6 +221,7 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, data),
                                     offsetof(struct hd_msg, fcm),
                                     offsetof(struct hd_msg, apns),
+                                    offsetof(struct hd_msg, click_action),
                                     offsetof(struct hd_msg, sms_template),
                                     offsetof(struct hd_msg, sms_params)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])

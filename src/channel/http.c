@@ -4,8 +4,10 @@
  * drive every transfer over its pool of kept-alive connections (at most
  * `connections`), and returns each result as it completes. Transport
  * failures (no connection, timeout, dropped connection, a certificate that
- * fails verification) are temporary. Nothing here logs a header or a body,
- * so credentials never reach the log. */
+ * fails verification) are temporary. A throttled answer, or one whose
+ * protocol says the gateway's quota is spent (hold_ms, from X-Rate-Limit-*
+ * headers the engine reads for it), closes the driver's gate. Nothing here
+ * logs a header or a body, so credentials never reach the log. */
 #include "http_int.h"
 
 #include <openssl/bio.h>
@@ -283,6 +285,98 @@ int hx_refuse(struct hd_result *r, const struct hd_msg *m, const char *why)
     return -1;
 }
 
+/* ---- a provider's reusable credential ------------------------------------------- */
+
+static void wipe_free(char **s)
+{
+    if (*s)
+        hd_wipe(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+}
+
+void hx_cred_init(struct hx_cred *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+void hx_cred_release(struct hx_cred *c)
+{
+    wipe_free(&c->header);
+    wipe_free(&c->offered);
+    pthread_mutex_destroy(&c->mu);
+}
+
+void hx_cred_set(struct hx_cred *c, const char *scheme, const char *value, int64_t at)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%s %s", scheme, value);
+    pthread_mutex_lock(&c->mu);
+    wipe_free(&c->header);
+    c->header = hd_buf_detach(&b, NULL);
+    c->skip = strlen(scheme) + 1;
+    c->at = at;
+    c->gen++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void hx_cred_offer(struct hx_cred *c, const char *value, int64_t at)
+{
+    pthread_mutex_lock(&c->mu);
+    wipe_free(&c->offered);
+    c->offered = hd_xstrdup(value);
+    c->offered_at = at;
+    atomic_store(&c->offer_waits, true);
+    pthread_mutex_unlock(&c->mu);
+}
+
+char *hx_cred_offered(struct hx_cred *c, int64_t *at)
+{
+    if (!atomic_load(&c->offer_waits))
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    char *v = c->offered;
+    *at = c->offered_at;
+    c->offered = NULL;
+    atomic_store(&c->offer_waits, false);
+    pthread_mutex_unlock(&c->mu);
+    return v;
+}
+
+char *hx_cred_get(struct hx_cred *c, int64_t *at)
+{
+    char *v = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->header) {
+        v = hd_xstrdup(c->header + c->skip);
+        *at = c->at;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return v;
+}
+
+void hx_held_close(void *conf)
+{
+    hx_close(*(void **)conf); /* frees conf through the protocol's fini */
+}
+
+void hx_held_loop(void *conf, struct hd_driver *d)
+{
+    hx_loop(*(void **)conf, d);
+}
+
+void hx_held_wake(void *conf)
+{
+    hx_wake(*(void **)conf);
+}
+
+unsigned hx_held_lanes(void *conf)
+{
+    return hx_lanes(*(void **)conf);
+}
+
 void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -377,12 +471,31 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The number in a header line "name: N" when it is that header, else *v. */
+static long header_num(const char *p, size_t len, const char *name, long v)
+{
+    size_t k = strlen(name);
+    if (len <= k || strncasecmp(p, name, k) != 0)
+        return v;
+    char num[24];
+    size_t i = k, j = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    while (i < len && j + 1 < sizeof num && p[i] >= '0' && p[i] <= '9')
+        num[j++] = p[i++];
+    num[j] = '\0';
+    return j ? strtol(num, NULL, 10) : v;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct hx_req *q = ud;
     size_t len = size * n;
     static const char name[] = "apns-id:";
-    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+    if (len > 2 && (p[0] == 'x' || p[0] == 'X')) {
+        q->rl_remaining = header_num(p, len, "x-rate-limit-remaining:", q->rl_remaining);
+        q->rl_reset = header_num(p, len, "x-rate-limit-reset:", q->rl_reset);
+    } else if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
         size_t i = sizeof name - 1, j = len;
         while (i < j && (p[i] == ' ' || p[i] == '\t'))
             i++;
@@ -481,6 +594,8 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     q->hdrs = NULL;
     q->method = NULL;
     q->resp_id[0] = '\0';
+    q->rl_remaining = q->rl_reset = -1;
+    q->hold_ms = 0;
     q->errbuf[0] = '\0';
     CURL *e = q->easy;
     pthread_mutex_lock(&h->pmu);
@@ -599,9 +714,12 @@ static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
             started++;
             continue;
         }
-        if (!ready) {
+        if (!ready) { /* the gateway refused the provider's credentials: it pauses */
             hd_result_init(&r, batch[i]);
-            hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
+            if (err.code == HD_E_CONFIG)
+                hx_provider_fault(&r, 0, "%s", err.msg);
+            else
+                hd_result_set(&r, HD_OUT_TEMPORARY, 0, "%s", err.msg);
         }
         out_add(out, batch[i], &r);
         req_put(l, q);
@@ -679,6 +797,8 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
             r.answered_ms = hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms
                                                                         : HD_THROTTLE_PAUSE_MS);
             r.latency_ms = r.answered_ms - q->t0;
+        } else if (q->hold_ms > 0) {
+            hd_driver_throttled(d, q->hold_ms);
         }
         out_add(out, q->m, &r);
         q->m = NULL;

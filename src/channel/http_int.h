@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -28,8 +30,14 @@ struct hx_req {
     struct curl_slist *hdrs;
     struct hd_buf resp; /* the response body (up to 64 KiB) */
     char resp_id[128];  /* the apns-id response header */
-    unsigned gen;       /* the protocol's credential generation at build */
-    int again;          /* how many times the protocol sent it again */
+    /* the X-Rate-Limit-Remaining and X-Rate-Limit-Reset (seconds) response
+     * headers (JPush's per-app quota), -1 when absent */
+    long rl_remaining, rl_reset;
+    /* set by finish: the gate closes this long (ms) whatever the outcome
+     * (the gateway said its quota is spent until then); 0 by default */
+    int64_t hold_ms;
+    unsigned gen; /* the protocol's credential generation at build */
+    int again;    /* how many times the protocol sent it again */
     int64_t t0;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -38,7 +46,9 @@ struct hx;
 
 struct hx_proto {
     /* Before a batch is built (may block, e.g. to fetch an OAuth token).
-     * Returns <0 with err set when no message can be sent now. */
+     * Returns <0 with err set when no message can be sent now: temporary,
+     * or a provider fault (the provider pauses) when err's code is
+     * HD_E_CONFIG (the gateway refused the provider's credentials). */
     int (*prepare)(void *pc, struct hx *h, struct hd_err *err);
     /* Fills the request for q->m (url, body, hdrs, method, gen; it may set
      * options on q->easy, e.g. Basic auth). Returns 0,
@@ -99,6 +109,45 @@ static inline bool hx_prefix(const char *s, const char *p)
 {
     return strncmp(s, p, strlen(p)) == 0;
 }
+
+/* A provider's reusable credential (APNs' provider token, Huawei's OAuth
+ * token) and the one the dispatcher offers from the store (creds.c), for
+ * the drivers' offer_credential and credential calls. */
+struct hx_cred {
+    pthread_mutex_t mu;
+    /* the Authorization value in use, "<scheme> <credential>", or NULL:
+     * written under the engine's lock and mu (both), so read under either
+     * (build under the engine's, the dispatcher under mu) */
+    char *header;
+    size_t skip;   /* the scheme and its space: header + skip is the credential */
+    int64_t at;    /* the credential's issue time */
+    unsigned gen;  /* counts the credentials set */
+    char *offered; /* the dispatcher's offer (under mu), or NULL */
+    int64_t offered_at;
+    atomic_bool offer_waits; /* offered is set: read without the lock per batch */
+};
+void hx_cred_init(struct hx_cred *c);
+void hx_cred_release(struct hx_cred *c); /* wipes what it held */
+/* With the engine's lock held: the credential becomes scheme, a space and
+ * value, issued at. */
+void hx_cred_set(struct hx_cred *c, const char *scheme, const char *value, int64_t at);
+/* offer_credential: keeps a copy of value for the next batch to look at. */
+void hx_cred_offer(struct hx_cred *c, const char *value, int64_t at);
+/* With the engine's lock held: the credential offered (the caller wipes and
+ * frees it) with its issue time, or NULL when none waits. */
+char *hx_cred_offered(struct hx_cred *c, int64_t *at);
+/* credential: a copy of the one in use, without its scheme, and its issue
+ * time; NULL when there is none. */
+char *hx_cred_get(struct hx_cred *c, int64_t *at);
+
+/* The engine's calls for a driver whose conf is its own struct, with the
+ * engine (what hx_open gave) as its first member: so that the driver's
+ * credential calls reach it. hx_held_close frees the driver's struct
+ * through the protocol's fini. */
+void hx_held_close(void *conf);
+void hx_held_loop(void *conf, struct hd_driver *d);
+void hx_held_wake(void *conf);
+unsigned hx_held_lanes(void *conf);
 
 /* Base64url without padding. */
 void hx_b64url(struct hd_buf *out, const void *p, size_t n);

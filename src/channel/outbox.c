@@ -154,8 +154,7 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         if (params)
             json_object_set_new(j, "params", params);
     } else {
-        json_object_set_new(j, "platform",
-                            json_string(m->platform == HD_PUSH_APNS ? "apns" : "fcm"));
+        json_object_set_new(j, "platform", json_string(hd_push_platform_name(m->platform)));
         if (m->title)
             json_object_set_new(j, "title", json_string(m->title));
         if (m->body)
@@ -163,8 +162,11 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         json_t *data = m->data ? hd_json_object_loads(m->data, strlen(m->data)) : NULL;
         if (data)
             json_object_set_new(j, "data", data);
-        /* the template's push.fcm or push.apns, for the token's platform */
-        const char *part = m->platform == HD_PUSH_APNS ? m->apns : m->fcm;
+        /* the template's push.fcm or push.apns, for the token's platform
+         * (JPush and Huawei take neither) */
+        const char *part = m->platform == HD_PUSH_APNS  ? m->apns
+                           : m->platform == HD_PUSH_FCM ? m->fcm
+                                                        : NULL;
         json_t *x = part ? hd_json_object_loads(part, strlen(part)) : NULL;
         if (x)
             json_object_set_new(j, m->platform == HD_PUSH_APNS ? "apns" : "fcm", x);

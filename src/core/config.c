@@ -72,8 +72,9 @@ struct keydef {
     bool required;
 };
 
-static const char *const provider_types[] = {"outbox", "smtp", "twilio",     "http",
-                                             "fcm",    "apns", "aliyun_sms", "tencent_sms"};
+static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     "http",
+                                             "fcm",    "apns",    "aliyun_sms", "tencent_sms",
+                                             "jpush",  "hms_push"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
@@ -131,6 +132,18 @@ static const struct keydef provider_keys[] = {
     {"tencent_sms", "region", K_STR, NULL, false},
     {"tencent_sms", "base_url", K_URL, NULL, false},
     {"tencent_sms", "ca_file", K_STR, NULL, false},
+    {"jpush", "app_key", K_STR, NULL, true},
+    {"jpush", "master_secret", K_SECRET, NULL, true},
+    {"jpush", "apns_production", K_BOOL, NULL, false},
+    {"jpush", "base_url", K_URL, NULL, false},
+    {"jpush", "ca_file", K_STR, NULL, false},
+    {"hms_push", "app_id", K_STR, NULL, true},
+    {"hms_push", "client_id", K_STR, NULL, false},
+    {"hms_push", "client_secret", K_SECRET, NULL, true},
+    {"hms_push", "click_action", K_STR, NULL, false},
+    {"hms_push", "base_url", K_URL, NULL, false},
+    {"hms_push", "auth_url", K_URL, NULL, false},
+    {"hms_push", "ca_file", K_STR, NULL, false},
 };
 
 /* Keys every provider has; parsed into struct fields. */
@@ -814,7 +827,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
     if (!p->type)
         return fail(ps,
                     "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms)",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -825,7 +838,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
                 ps->line = raw->kv[i].line;
         return fail(ps,
                     "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push",
                     p->name, p->type);
     }
     return 1;
@@ -1144,6 +1157,12 @@ const char *hd_provider_get(const struct hd_provider_cfg *p, const char *key)
         if (strcmp(p->kv[i].key, key) == 0)
             return p->kv[i].value;
     return NULL;
+}
+
+bool hd_provider_bool(const struct hd_provider_cfg *p, const char *key, bool dflt)
+{
+    const char *v = hd_provider_get(p, key);
+    return v ? parse_bool(v) == 1 : dflt;
 }
 
 const struct hd_cfg_secret *hd_provider_secret(const struct hd_provider_cfg *p, const char *name)

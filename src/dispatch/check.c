@@ -20,6 +20,31 @@ int64_t hd_dispatch_horizon(const struct hd_config *cfg, const struct hd_campaig
     return h;
 }
 
+/* A contact's push token for a platform, or NULL. */
+static const char *push_token(const struct hd_contact *k, int platform)
+{
+    switch (platform) {
+    case HD_PUSH_FCM:
+        return k->fcm_token;
+    case HD_PUSH_APNS:
+        return k->apns_token;
+    case HD_PUSH_JPUSH:
+        return k->jpush_id;
+    default:
+        return k->hms_token;
+    }
+}
+
+_Static_assert(HD_SUP_FCM + HD_PUSH_HMS == HD_SUP_HMS && HD_SUP_COUNT == 2 + HD_PUSH_COUNT,
+               "the claim's suppressions follow the push platforms");
+
+/* The token a push to the platform would use: there and not suppressed. */
+static const char *usable_token(const struct hd_claimed *m, int platform)
+{
+    const char *t = push_token(&m->contact, platform);
+    return t && !m->suppressed[HD_SUP_FCM + platform] ? t : NULL;
+}
+
 static const char *address_of(const struct hd_contact *k, int channel, int *platform)
 {
     switch (channel) {
@@ -28,16 +53,21 @@ static const char *address_of(const struct hd_contact *k, int channel, int *plat
     case HD_CH_SMS:
         return k->phone;
     default:
-        *platform = k->fcm_token ? HD_PUSH_FCM : HD_PUSH_APNS;
-        return k->fcm_token ? k->fcm_token : k->apns_token;
+        for (int p = 0; p < HD_PUSH_COUNT; p++)
+            if (push_token(k, p)) {
+                *platform = p;
+                return push_token(k, p);
+            }
+        return NULL;
     }
 }
 
-/* The first provider of the channel that can carry this contact's address
- * (for push: an apns provider needs an APNs token, an fcm one an FCM
- * token; others take either). */
+/* The first provider of the channel, in [channel]'s order, that can carry
+ * this contact's address (for push: a usable token of its platform, other
+ * than skip's; -1 skips none; a generic provider, outbox or http, takes
+ * the first of the contact's tokens, FCM, APNs, JPush, Huawei). */
 static int pick_provider(const struct hd_config *cfg, int channel, const struct hd_claimed *m,
-                         const char **address, int *platform)
+                         int skip, const char **address, int *platform)
 {
     const struct hd_contact *k = &m->contact;
     for (size_t i = 0; i < cfg->channels[channel].n; i++) {
@@ -50,15 +80,24 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
             *address = address_of(k, channel, platform);
             return idx;
         }
-        bool fcm = k->fcm_token && !m->suppressed[2], apns = k->apns_token && !m->suppressed[3];
-        if (strcmp(p->type, "apns") == 0 ? apns : strcmp(p->type, "fcm") == 0 ? fcm : fcm || apns) {
-            bool use_fcm = strcmp(p->type, "apns") != 0 && fcm;
-            *platform = use_fcm ? HD_PUSH_FCM : HD_PUSH_APNS;
-            *address = use_fcm ? k->fcm_token : k->apns_token;
-            return idx;
-        }
+        int want = hd_driver_push_platform(p->type);
+        for (int pf = want < 0 ? 0 : want; pf <= (want < 0 ? HD_PUSH_COUNT - 1 : want); pf++)
+            if (pf != skip && usable_token(m, pf)) {
+                *platform = pf;
+                *address = usable_token(m, pf);
+                return idx;
+            }
     }
     return -1;
+}
+
+/* Whether every push token of the contact is suppressed (or it has none). */
+static bool push_suppressed(const struct hd_claimed *m)
+{
+    for (int p = 0; p < HD_PUSH_COUNT; p++)
+        if (usable_token(m, p))
+            return false;
+    return true;
 }
 
 static void note(char *buf, size_t size, const char *fmt, const char *a, const char *b)
@@ -96,9 +135,7 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
         int ch = c->channels[i], platform = HD_PUSH_FCM, cause;
         const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
         const char *addr = address_of(&m->contact, ch, &platform);
-        bool sup = ch == HD_CH_PUSH ? (!m->contact.fcm_token || m->suppressed[2]) &&
-                                          (!m->contact.apns_token || m->suppressed[3])
-                                    : m->suppressed[ch];
+        bool sup = ch == HD_CH_PUSH ? push_suppressed(m) : m->suppressed[ch];
         if (!addr) {
             cause = 0;
             note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);
@@ -109,12 +146,17 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
         } else if (sup) {
             cause = 2;
             note(d->reason, sizeof d->reason, "%s%s: address suppressed", sep, name);
-        } else if ((d->provider = pick_provider(cfg, ch, m, &d->address, &d->platform)) < 0) {
+        } else if ((d->provider = pick_provider(cfg, ch, m, -1, &d->address, &d->platform)) < 0) {
             cause = 1;
             note(d->reason, sizeof d->reason, "%s%s: no provider in [channel] for it", sep, name);
         } else {
             d->channel = ch;
             d->ch_index = i;
+            const char *alt;
+            int pf;
+            /* another provider of the channel could take another token */
+            d->push_alt =
+                ch == HD_CH_PUSH && pick_provider(cfg, ch, m, d->platform, &alt, &pf) >= 0;
             d->reason[0] = '\0';
             if (d->detail[0])
                 DETAIL(d, "]");

@@ -150,6 +150,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->channel = dec.channel;
     j->ch_index = dec.ch_index;
     j->provider = dec.provider;
+    j->push_alt = dec.push_alt;
     j->attempt = m->attempts + 1;
     j->expires_at = m->expires_at;
     /* only a message queued again by a recovery has a reservation of its
@@ -161,6 +162,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->msg.category = c->c.category;
     j->msg.to = j->address;
     j->msg.platform = dec.platform;
+    j->msg.expires = m->expires_at > 0 ? m->expires_at : 0;
     j->msg.created = t / 1000;
     j->msg.user = j;
     struct hd_err rerr = {0};

@@ -1,4 +1,5 @@
-/* creds: the providers' reusable credentials (the APNs provider token)
+/* creds: the providers' reusable credentials (the APNs provider token,
+ * Huawei Push Kit's OAuth access token)
  * between the store and the drivers, so that the processes that send
  * through one provider share one token instead of signing their own.
  *

@@ -54,7 +54,8 @@ struct job {
     /* a stopped dispatcher left it in flight, and it may have gone: its cap
      * reservation stays whatever this attempt's answer is */
     bool may_have_gone;
-    char *detail; /* channels skipped before this one (the log's JSON detail) */
+    bool push_alt; /* push: another provider of the channel could take another token */
+    char *detail;  /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */

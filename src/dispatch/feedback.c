@@ -7,6 +7,25 @@
 #include "herald/dispatch.h"
 #include "herald/suppress.h"
 
+#include <string.h>
+
+/* The address as the suppression list stores it: its normal form into
+ * norm, or the address as given when it has none. */
+static const char *suppressed_form(const char *address, int channel, char *norm, size_t size)
+{
+    int ch;
+    struct hd_valid *v = hd_valid_new();
+    int bad = hd_suppress_address(v, address, channel, NULL, &ch, norm, size);
+    hd_valid_free(v);
+    return bad ? address : norm;
+}
+
+bool hd_feedback_same_form(const char *address, int channel)
+{
+    char norm[4200];
+    return strcmp(suppressed_form(address, channel, norm, sizeof norm), address) == 0;
+}
+
 int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
                       const struct hd_result *r, int64_t now, struct hd_err *err)
 {
@@ -18,11 +37,7 @@ int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, con
                                                          [HD_CH_SMS] = "invalid_number",
                                                          [HD_CH_PUSH] = "unregistered_token"};
         char norm[4200];
-        int ch;
-        struct hd_valid *v = hd_valid_new();
-        int bad = hd_suppress_address(v, address, channel, NULL, &ch, norm, sizeof norm);
-        hd_valid_free(v);
-        struct hd_suppression s = {.address = bad ? address : norm,
+        struct hd_suppression s = {.address = suppressed_form(address, channel, norm, sizeof norm),
                                    .channel = channel,
                                    .reason = reasons[channel],
                                    .created_at = now};

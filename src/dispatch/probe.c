@@ -126,7 +126,9 @@ int hd_probe_send(const struct hd_config *cfg, struct hd_log *log, const struct 
                        .to = p->address,
                        .category = HD_CAT_TRANSACTIONAL,
                        .created = t->now,
-                       .platform = strcmp(prov->type, "apns") == 0 ? HD_PUSH_APNS : HD_PUSH_FCM};
+                       .platform = hd_driver_push_platform(prov->type) > 0
+                                       ? hd_driver_push_platform(prov->type)
+                                       : HD_PUSH_FCM};
     int rc;
     hd_uuid(m.id);
     snprintf(out->id, sizeof out->id, "%s", m.id);

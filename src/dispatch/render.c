@@ -61,7 +61,7 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
     static const int parts[HD_CH_COUNT][3] = {
         {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
         {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT},
-        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, -1}};
+        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK}};
     struct hd_tpl_info info;
     int rc = 0;
     memset(out, 0, sizeof *out);
@@ -129,6 +129,7 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
     m->data = r->part[HD_PART_PUSH_DATA];
     m->fcm = r->part[HD_PART_PUSH_FCM];
     m->apns = r->part[HD_PART_PUSH_APNS];
+    m->click_action = r->part[HD_PART_PUSH_CLICK];
     if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
         m->from = r->from;
         m->reply_to = r->reply_to;

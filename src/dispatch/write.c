@@ -225,8 +225,10 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
 }
 
 /* Permanent: failed, and what the gateway said of the address goes into
- * the audience; a bad address falls back to the campaign's next channel
- * when it has one and falls back. */
+ * the audience; a bad address falls back when the campaign falls back: a
+ * push token to the contact's next token another provider of the channel
+ * takes (the claim chooses again, this one now suppressed), else to the
+ * campaign's next channel when it has one. */
 static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
                         struct hd_err *err)
 {
@@ -236,11 +238,14 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
     if ((r->bad_address || r->opted_out) &&
         hd_feedback_apply(d->st, j->ext_id, j->channel, j->address, r, t / 1000, err) < 0)
         return HD_E_STORE;
-    if (r->bad_address && c->fallback && j->ch_index + 1 < c->nchannels) {
-        snprintf(reason, sizeof reason, "falling back from %s: %s", hd_channel_name(j->channel),
-                 r->text);
+    bool again = r->bad_address && j->channel == HD_CH_PUSH && j->push_alt &&
+                 hd_feedback_same_form(j->address, j->channel); /* else chosen again */
+    if (r->bad_address && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
+        snprintf(reason, sizeof reason, "falling back from %s%s: %s",
+                 again ? "this push provider" : hd_channel_name(j->channel),
+                 again ? " to the contact's next token" : "", r->text);
         x->to = HD_ST_QUEUED;
-        x->ch_index = j->ch_index + 1;
+        x->ch_index = again ? j->ch_index : j->ch_index + 1;
         x->reason = reason;
     }
     return hd_dsp_record(d, &j->ref, x, err);

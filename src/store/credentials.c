@@ -1,4 +1,5 @@
-/* credentials: a provider's reusable credential (the APNs provider token),
+/* credentials: a provider's reusable credential (the APNs provider token,
+ * Huawei Push Kit's OAuth access token),
  * kept in the meta table under "token:NAME" as "ISSUED_AT VALUE", so that
  * every process reuses the one token instead of making its own (no
  * migration: a row of meta per provider). A write keeps the newer of the

@@ -22,7 +22,7 @@ void hd_claimed_release(struct hd_claimed *c)
 
 /* What the checks need to know of a contact (id expression K), after
  * HD_CONTACT_COLS_JOINED and eight message columns: consent for the
- * category CAT, the four suppressions, and sends since HORIZON
+ * category CAT, the six suppressions, and sends since HORIZON
  * (parameters). The tokens are the joined ones: looked up again in a
  * subquery each, the claim took 1 µs more per message. */
 #define FACTS_COLS(K, CAT, HORIZON)                                                                \
@@ -32,6 +32,8 @@ void hd_claimed_release(struct hd_claimed *c)
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                            \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pf.token), "                           \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pa.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pj.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = ph.token), "                           \
     "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
     "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
     " AND x.at >= " HORIZON ") "
@@ -80,23 +82,24 @@ static void parse_sent(const char *s, struct hd_claimed *c)
 
 static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
 {
+    enum { M = 13 }; /* the message's columns, after the contact's */
     memset(c, 0, sizeof *c);
     c->has_contact = sqlite3_column_type(s, 0) != SQLITE_NULL;
     if (c->has_contact)
         hd_store_read_contact(s, &c->contact);
-    c->id = sqlite3_column_int64(s, 11);
-    c->contact_id = sqlite3_column_int64(s, 12);
-    c->state = sqlite3_column_int(s, 13);
-    const char *v = (const char *)sqlite3_column_text(s, 14);
+    c->id = sqlite3_column_int64(s, M);
+    c->contact_id = sqlite3_column_int64(s, M + 1);
+    c->state = sqlite3_column_int(s, M + 2);
+    const char *v = (const char *)sqlite3_column_text(s, M + 3);
     hd_strcpy_cut(c->variant, sizeof c->variant, v ? v : "");
-    c->attempts = sqlite3_column_int(s, 15);
-    c->ch_index = sqlite3_column_int(s, 16);
-    c->not_before = sqlite3_column_int64(s, 17);
-    c->expires_at = sqlite3_column_int64(s, 18);
-    parse_consent((const char *)sqlite3_column_text(s, 19), c->consent);
-    for (int i = 0; i < 4; i++)
-        c->suppressed[i] = sqlite3_column_int(s, 20 + i) != 0;
-    parse_sent((const char *)sqlite3_column_text(s, 24), c);
+    c->attempts = sqlite3_column_int(s, M + 4);
+    c->ch_index = sqlite3_column_int(s, M + 5);
+    c->not_before = sqlite3_column_int64(s, M + 6);
+    c->expires_at = sqlite3_column_int64(s, M + 7);
+    parse_consent((const char *)sqlite3_column_text(s, M + 8), c->consent);
+    for (int i = 0; i < HD_SUP_COUNT; i++)
+        c->suppressed[i] = sqlite3_column_int(s, M + 9 + i) != 0;
+    parse_sent((const char *)sqlite3_column_text(s, M + 9 + HD_SUP_COUNT), c);
 }
 
 int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,

@@ -22,9 +22,9 @@
 #include "herald/valid.h"
 
 static const char *const part_names[HD_PART_COUNT] = {
-    "email.subject", "email.text",        "email.html", "sms",
-    "push.title",    "push.body",         "push.data",  "push.fcm",
-    "push.apns",     "sms.template_code", "sms.params", "sms.approved_text"};
+    "email.subject", "email.text",        "email.html",       "sms",       "push.title",
+    "push.body",     "push.data",         "push.fcm",         "push.apns", "sms.template_code",
+    "sms.params",    "sms.approved_text", "push.click_action"};
 
 const char *hd_tpl_part_name(int part)
 {
@@ -41,9 +41,11 @@ int hd_tpl_part_parse(const char *s)
 
 int hd_tpl_part_channel(int part)
 {
-    return part <= HD_PART_EMAIL_HTML                                 ? HD_CH_EMAIL
-           : part == HD_PART_SMS || part >= HD_PART_SMS_TEMPLATE_CODE ? HD_CH_SMS
-                                                                      : HD_CH_PUSH;
+    return part <= HD_PART_EMAIL_HTML ? HD_CH_EMAIL
+           : part == HD_PART_SMS ||
+                   (part >= HD_PART_SMS_TEMPLATE_CODE && part <= HD_PART_SMS_APPROVED_TEXT)
+               ? HD_CH_SMS
+               : HD_CH_PUSH;
 }
 
 bool hd_tpl_part_is_json(int part)
@@ -528,7 +530,7 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
                              "unknown part '%s' (known: email.subject, email.text, "
                              "email.html, sms, sms.template_code, sms.params, "
                              "sms.approved_text, push.title, push.body, push.data, "
-                             "push.fcm, push.apns)",
+                             "push.fcm, push.apns, push.click_action)",
                              spec);
     for (size_t k = 0; k < f->nparts; k++)
         if (f->parts[k].kind == kind &&
