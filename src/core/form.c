@@ -26,6 +26,7 @@ static int decode(const char *in, size_t n, char *out, size_t *bad)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
+        size_t at = i;
         char c = in[i];
         if (c == '+') {
             c = ' ';
@@ -39,7 +40,7 @@ static int decode(const char *in, size_t n, char *out, size_t *bad)
             i += 2;
         }
         if (c == '\0') {
-            *bad = i;
+            *bad = at;
             return -1;
         }
         out[w++] = c;

@@ -1,0 +1,415 @@
+/* test_prefs: the preference centre (issue 18): the form-urlencoded parser
+ * and the CSRF token as units, then the real `herald serve` on 127.0.0.1
+ * (tests/testserve.h) with the /p/ link of a real outbox email: the page in
+ * English and zh-CN, GET writing nothing, a POST with the page's CSRF token
+ * changing exactly the rows chosen with their provenance, POSTs without it,
+ * with a wrong one or with a bad body refused with nothing written,
+ * tampered and expired links; then the consent record as `herald contacts
+ * show`, `history` and `why` show it, and the mailto form of
+ * List-Unsubscribe in an outbox email, parsed by Python's email package. */
+#include "testserve.h"
+
+#include "herald/form.h"
+#include "herald/token.h"
+
+/* ---- the form parser --------------------------------------------------- */
+
+static int collect(void *ud, const char *key, const char *value)
+{
+    struct hd_buf *b = ud;
+    hd_buf_addf(b, "[%s]=[%s]", key, value);
+    return 0;
+}
+
+static void test_prefs_form_parser(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } good[] = {
+        {"", ""},
+        {"a=1", "[a]=[1]"},
+        {"a=1&b=2", "[a]=[1][b]=[2]"},
+        {"a+b=c+d", "[a b]=[c d]"},
+        {"k=%41%62%2b%26%3D", "[k]=[Ab+&=]"},
+        {"k=%e9%80%80", "[k]=[退]"},
+        {"m=email&m=sms&m=push", "[m]=[email][m]=[sms][m]=[push]"},
+        {"flag", "[flag]=[]"},
+        {"a=&b", "[a]=[][b]=[]"},
+        {"&&a=1&", "[a]=[1]"},
+        {"a==b", "[a]=[=b]"},
+    };
+    static const struct {
+        const char *in, *error;
+    } bad[] = {
+        {"a=%zz", "at byte 2 has a bad %-escape"},
+        {"a=%4", "at byte 2 has a bad"},
+        {"a=%", "at byte 2 has a bad"},
+        {"x=1&%g1=2", "at byte 4 has a bad"},
+        {"a=%00", "at byte 2 has a bad %-escape or a NUL"},
+        {"=v", "form field at byte 0 has no name"},
+        {"a=1&=2", "form field at byte 4 has no name"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct hd_buf b;
+        struct hd_err err = {0};
+        hd_buf_init(&b);
+        hd_buf_adds(&b, "");
+        if (hd_form_parse(good[i].in, strlen(good[i].in), collect, &b, &err) != 0)
+            fail_msg("'%s': %s", good[i].in, err.msg);
+        assert_string_equal(b.data, good[i].out);
+        hd_buf_release(&b);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_buf b;
+        struct hd_err err = {0};
+        hd_buf_init(&b);
+        assert_int_equal(hd_form_parse(bad[i].in, strlen(bad[i].in), collect, &b, &err),
+                         HD_E_PARSE);
+        assert_contains(err.msg, bad[i].error);
+        assert_int_equal(b.len, 0); /* not even the good pairs before it */
+        hd_buf_release(&b);
+    }
+    /* a raw NUL, and a body over the bound */
+    struct hd_err err = {0};
+    assert_int_equal(hd_form_parse("a=b\0c", 5, collect, NULL, &err), HD_E_PARSE);
+    static char big[HD_FORM_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    assert_int_equal(hd_form_parse(big, HD_FORM_MAX + 1, collect, NULL, &err), HD_E_PARSE);
+    assert_contains(err.msg, "is over");
+}
+
+/* The CSRF token is an HMAC of the link's token under its own label: as
+ * Python's hmac module makes it, hmac.new(b"k", b"herald preference form
+ * v1\0" + b"v1.tok", "sha256").hexdigest(). */
+static void test_prefs_csrf(void **state)
+{
+    (void)state;
+    struct hd_token_key k = {"k", 1}, k2 = {"k2", 2};
+    char a[HD_CSRF_LEN + 1], b[HD_CSRF_LEN + 1];
+    hd_token_csrf(&k, "v1.tok", 6, a);
+    assert_string_equal(a, "e5126c999ae83261999b004247d61ebc129962b47597d9b0386ddc7e0f807bfb");
+    hd_token_csrf(&k, "v1.tol", 6, b);
+    assert_string_not_equal(a, b);
+    hd_token_csrf(&k2, "v1.tok", 6, b);
+    assert_string_not_equal(a, b);
+    assert_true(hd_token_csrf_ok(&k, "v1.tok", 6, a));
+    assert_false(hd_token_csrf_ok(&k, "v1.tol", 6, a));
+    assert_false(hd_token_csrf_ok(&k, "v1.tok", 6, NULL));
+    assert_false(hd_token_csrf_ok(&k, "v1.tok", 6, ""));
+    a[HD_CSRF_LEN - 1] = '\0';
+    assert_false(hd_token_csrf_ok(&k, "v1.tok", 6, a));
+}
+
+/* ---- the service --------------------------------------------------------- */
+
+/* The /p/ path of the outbox email to addr (from its /u/ link). */
+static char *prefs_link(const char *addr)
+{
+    char *u = outbox_link(addr);
+    u[1] = 'p';
+    return u;
+}
+
+/* The page's csrf field. */
+static char *csrf_of(const char *page)
+{
+    const char *p = strstr(page, "name=\"csrf\" value=\"");
+    assert_non_null(p);
+    p += strlen("name=\"csrf\" value=\"");
+    return hd_xstrndup(p, strcspn(p, "\""));
+}
+
+static char *get_csrf(const struct srv *s, const char *link)
+{
+    char *body;
+    assert_int_equal(http(s, "GET", link, NULL, NULL, &body, NULL), 200);
+    char *c = csrf_of(body);
+    free(body);
+    return c;
+}
+
+/* POSTs "csrf=CSRF" and rest; returns the status (body freed). */
+static int post(const struct srv *s, const char *link, const char *csrf, const char *rest,
+                char **out)
+{
+    char form[1024], *body;
+    snprintf(form, sizeof form, "%s%s%s", csrf ? "csrf=" : "", csrf ? csrf : "", rest);
+    int code = http(s, "POST", link, form, NULL, &body, NULL);
+    if (out)
+        *out = body;
+    else
+        free(body);
+    return code;
+}
+
+static int64_t consent_rows(void)
+{
+    return q1("SELECT count(*) FROM consent") * 1000 + q1("SELECT count(*) FROM consent_log");
+}
+
+static void test_prefs_page(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    send_promo();
+    char *en = prefs_link("k1@example.com"), *zh = prefs_link("k2@example.com");
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", en, NULL, NULL, &body, &hdr), 200);
+    assert_contains(hdr, "Content-Type: text/html; charset=utf-8");
+    assert_contains(body, "<h1>Your preferences</h1>");
+    assert_contains(body, "<form method=\"post\" action=\"\">");
+    /* a row per channel, marketing ticked (no opt-out yet), transactional shown */
+    assert_contains(body, "<td>email</td>");
+    assert_contains(body, "name=\"marketing\" value=\"email\" checked>");
+    assert_contains(body, "name=\"marketing\" value=\"sms\" checked>");
+    assert_contains(body, "name=\"marketing\" value=\"push\" checked>");
+    assert_contains(body, "<th>Transactional</th>");
+    assert_contains(body, "always sent");
+    assert_not_contains(body, "name=\"transactional\"");
+    assert_contains(body, "name=\"stop_all\"");
+    char *c = csrf_of(body);
+    assert_int_equal(strlen(c), HD_CSRF_LEN);
+    free(body);
+    free(hdr);
+    /* the same link gives the same CSRF token; another link another */
+    char *again = get_csrf(&s, en), *other = get_csrf(&s, zh);
+    assert_string_equal(c, again);
+    assert_string_not_equal(c, other);
+    /* the zh-CN contact's page is in Chinese, whatever the browser asks */
+    assert_int_equal(http(&s, "GET", zh, NULL, "-H 'Accept-Language: en'", &body, NULL), 200);
+    assert_contains(body, "<html lang=\"zh-CN\">");
+    assert_contains(body, "订阅偏好");
+    assert_contains(body, "<td>短信</td>");
+    assert_contains(body, "停止所有渠道的营销消息");
+    free(body);
+    /* GET (and HEAD) never write */
+    assert_int_equal(http(&s, "HEAD", en, NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(consent_rows(), 0);
+    /* the unsubscribe page's confirmation links here, relative to /u/ */
+    char *u = outbox_link("k3@example.com");
+    assert_int_equal(http(&s, "POST", u, "List-Unsubscribe=One-Click&via=page", NULL, &body, NULL),
+                     200);
+    char want[200];
+    snprintf(want, sizeof want, "<a href=\"../p/%s\">Manage all your preferences</a>", u + 3);
+    assert_contains(body, want);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "http: GET /p/* 200");
+    assert_not_contains(text, en + 3);
+    free(text);
+    free(log);
+    free(u);
+    free(c);
+    free(again);
+    free(other);
+    free(en);
+    free(zh);
+}
+
+/* The k1 consent rows as "channel:category:status:source:campaign;...". */
+static void assert_rows(const char *want)
+{
+    char cmd[1024], got[1024] = "";
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"SELECT group_concat(k.channel || ':' || k.category || ':' || "
+             "k.status || ':' || k.source || ':' || coalesce(c.name, '-') || ':' || (k.message_id "
+             "IS NOT NULL) || ':' || k.updated_at, ';') FROM (SELECT k.* FROM consent k JOIN "
+             "contacts t ON t.id = k.contact_id WHERE t.ext_id = 'k1' ORDER BY k.channel) k LEFT "
+             "JOIN campaigns c ON c.id = k.campaign_id\"",
+             dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    if (!fgets(got, sizeof got, f))
+        got[0] = '\0';
+    pclose(f);
+    got[strcspn(got, "\n")] = '\0';
+    assert_string_equal(got, want);
+}
+
+#define T0 "1795348800" /* 2026-11-22T12:00:00Z, HERALD_NOW */
+
+static void test_prefs_post(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *link = prefs_link("k1@example.com");
+    srv_start(&s);
+    char *c = get_csrf(&s, link);
+    /* sms unticked: only sms changes, with its provenance */
+    assert_int_equal(post(&s, link, c, "&marketing=email&marketing=push", &body), 200);
+    assert_contains(body, "Your preferences are saved");
+    assert_contains(body, "<li>text messages (SMS): marketing off</li>");
+    assert_contains(body, "<li>email: marketing on</li>");
+    free(body);
+    assert_rows("sms:marketing:opted_out:preferences:promo:1:" T0);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 1);
+    /* the same form again changes nothing */
+    assert_int_equal(post(&s, link, c, "&marketing=email&marketing=push", NULL), 200);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 1);
+    /* stop all: email and push go too, whatever is ticked */
+    assert_int_equal(post(&s, link, c, "&marketing=email&stop_all=1", &body), 200);
+    assert_contains(body, "You will receive no marketing from us.");
+    free(body);
+    assert_rows("email:marketing:opted_out:preferences:promo:1:" T0
+                ";push:marketing:opted_out:preferences:promo:1:" T0
+                ";sms:marketing:opted_out:preferences:promo:1:" T0);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 3);
+    assert_int_equal(srv_stop(&s), 0);
+    /* a day later, email back on: one row changes, opted in */
+    setenv("HERALD_NOW", "2026-11-23T12:00:00Z", 1);
+    srv_start(&s);
+    assert_int_equal(post(&s, link, c, "&marketing=email", NULL), 200);
+    assert_rows("email:marketing:opted_in:preferences:promo:1:1795435200"
+                ";push:marketing:opted_out:preferences:promo:1:" T0
+                ";sms:marketing:opted_out:preferences:promo:1:" T0);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 4);
+    /* the other contacts are untouched */
+    assert_int_equal(q1("SELECT count(*) FROM consent c JOIN contacts t ON t.id = c.contact_id "
+                        "WHERE t.ext_id <> 'k1'"),
+                     0);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_contains(text, "changed 1 marketing preference (link of message");
+    assert_contains(text, "http: POST /p/* 200");
+    free(text);
+    free(log);
+    free(c);
+    free(link);
+}
+
+static void test_prefs_csrf_refused(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *link = prefs_link("k1@example.com"), *k3 = prefs_link("k3@example.com");
+    srv_start(&s);
+    char *c = get_csrf(&s, link), *c3 = get_csrf(&s, k3), wrong[HD_CSRF_LEN + 1];
+    snprintf(wrong, sizeof wrong, "%s", c);
+    wrong[5] = wrong[5] == '0' ? '1' : '0';
+    /* no csrf at all */
+    assert_int_equal(post(&s, link, NULL, "marketing=email", &body), 403);
+    assert_contains(body, "csrf field is missing or wrong");
+    free(body);
+    assert_int_equal(post(&s, link, NULL, "stop_all=1", NULL), 403);
+    assert_int_equal(post(&s, link, NULL, "", NULL), 403);
+    /* a wrong one, another link's, a cut one, one given twice */
+    assert_int_equal(post(&s, link, wrong, "&stop_all=1", NULL), 403);
+    assert_int_equal(post(&s, link, c3, "&stop_all=1", NULL), 403);
+    char cut[HD_CSRF_LEN];
+    snprintf(cut, sizeof cut, "%s", c);
+    assert_int_equal(post(&s, link, cut, "&stop_all=1", NULL), 403);
+    char twice[300];
+    snprintf(twice, sizeof twice, "&csrf=%s&stop_all=1", wrong);
+    assert_int_equal(post(&s, link, c, twice, NULL), 403);
+    assert_int_equal(consent_rows(), 0);
+    /* the right one works (so the refusals above were about the token) */
+    assert_int_equal(post(&s, link, c, "&stop_all=1", NULL), 200);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 3);
+    assert_int_equal(srv_stop(&s), 0);
+    free(c);
+    free(c3);
+    free(k3);
+    free(link);
+}
+
+static void test_prefs_bad_tokens(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body;
+    send_promo();
+    char *link = prefs_link("k1@example.com");
+    srv_start(&s);
+    char *c = get_csrf(&s, link), bad[256];
+    snprintf(bad, sizeof bad, "%s", link);
+    size_t n = strlen(bad);
+    bad[n - 5] = bad[n - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(http(&s, "GET", bad, NULL, NULL, &body, NULL), 403);
+    assert_contains(body, "This link is not valid");
+    assert_not_contains(body, "<form");
+    free(body);
+    assert_int_equal(post(&s, bad, c, "&stop_all=1", NULL), 403);
+    bad[n - 5] = '\0';
+    assert_int_equal(post(&s, bad, c, "&stop_all=1", NULL), 400);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(consent_rows(), 0);
+    /* 401 days on, the link has expired (unsubscribe_valid 400d) */
+    setenv("HERALD_NOW", "2027-12-28T12:00:00Z", 1);
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, NULL), 410);
+    assert_contains(body, "This link has expired");
+    assert_not_contains(body, "csrf");
+    free(body);
+    assert_int_equal(post(&s, link, c, "&stop_all=1", NULL), 410);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(consent_rows(), 0);
+    free(c);
+    free(link);
+}
+
+static void test_prefs_bad_bodies(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, form[2048];
+    send_promo();
+    char *link = prefs_link("k1@example.com");
+    srv_start(&s);
+    char *c = get_csrf(&s, link);
+    static const struct {
+        const char *rest, *error;
+    } bad[] = {
+        {"&marketing=%zz", "bad %-escape"},
+        {"&marketing=email%", "bad %-escape"},
+        {"&marketing=%00", "or a NUL"},
+        {"&=email", "has no name"},
+        {"&marketing=fax", "unknown field 'marketing'"},
+        {"&transactional=email", "unknown field 'transactional'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(post(&s, link, c, bad[i].rest, &body), 400);
+        assert_contains(body, bad[i].error);
+        free(body);
+    }
+    /* a bad escape before the csrf field is 400 as well */
+    snprintf(form, sizeof form, "x=%%G0&csrf=%s", c);
+    assert_int_equal(http(&s, "POST", link, form, NULL, &body, NULL), 400);
+    free(body);
+    /* over the form's bound (far below body_limit): 413 */
+    snprintf(form, sizeof form, "csrf=%s&marketing=email", c);
+    size_t n = strlen(form);
+    memset(form + n, '&', 1100 - n);
+    form[1100] = '\0';
+    assert_int_equal(http(&s, "POST", link, form, NULL, &body, NULL), 413);
+    free(body);
+    /* just under it is fine (empty pairs are skipped) */
+    form[1024] = '\0';
+    assert_int_equal(http(&s, "POST", link, form, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM consent"), 2); /* sms and push off */
+    assert_int_equal(srv_stop(&s), 0);
+    free(c);
+    free(link);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefs_form_parser),
+        cmocka_unit_test(test_prefs_csrf),
+        cmocka_unit_test_setup_teardown(test_prefs_page, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_post, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_csrf_refused, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_bad_tokens, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_bad_bodies, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
