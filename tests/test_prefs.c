@@ -400,6 +400,76 @@ static void test_prefs_bad_bodies(void **state)
     free(link);
 }
 
+/* ---- the consent record ---------------------------------------------------- */
+
+static void test_prefs_provenance(void **state)
+{
+    (void)state;
+    struct srv s;
+    struct tu_run r;
+    send_promo();
+    /* a change by hand first, then one from each link, then by hand again */
+    TU_HERALD_OK(dir, "contacts", "optout", "k1", "--channel", "push", "--category", "marketing");
+    char *p = prefs_link("k1@example.com"), *u = outbox_link("k1@example.com");
+    setenv("HERALD_NOW", "2026-11-22T13:00:00Z", 1);
+    srv_start(&s);
+    char *c = get_csrf(&s, p);
+    /* email ticked: sms goes off, push stays off (no change, no row) */
+    assert_int_equal(post(&s, p, c, "&marketing=email", NULL), 200);
+    char *body;
+    assert_int_equal(http(&s, "POST", u, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    setenv("HERALD_NOW", "2026-11-22T14:00:00Z", 1);
+    TU_HERALD_OK(dir, "contacts", "optin", "k1", "--channel", "sms", "--category", "marketing");
+    /* contacts show: the state now, each row with its provenance */
+    tu_herald(&r, dir, NULL, "contacts", "show", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "  email marketing      opted out  by unsubscribe at "
+                           "2026-11-22T13:00:00Z (link of message ");
+    assert_contains(r.out, "  push  marketing      opted out  by cli at 2026-11-22T12:00:00Z\n");
+    assert_contains(r.out, "  sms   marketing      opted in   by cli at 2026-11-22T14:00:00Z\n");
+    assert_not_contains(r.out, "by preferences");
+    tu_run_release(&r);
+    /* history: every change, oldest first */
+    tu_herald(&r, dir, NULL, "history", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    const char *h = strstr(r.out, "\nconsent changes:\n");
+    assert_non_null(h);
+    const char *a = strstr(h, "  push  marketing      opted out  by cli at 2026-11-22T12:00:00Z\n"),
+               *b = strstr(h, "  sms   marketing      opted out  by preferences at "
+                              "2026-11-22T13:00:00Z (link of message "),
+               *d = strstr(h, "  email marketing      opted out  by unsubscribe at "
+                              "2026-11-22T13:00:00Z (link of message "),
+               *e = strstr(h, "  sms   marketing      opted in   by cli at 2026-11-22T14:00:00Z\n");
+    assert_true(a && b && d && e);
+    assert_true(a < b && b < d && d < e);
+    assert_contains(b, ", campaign 'promo')\n");
+    tu_run_release(&r);
+    /* why: the changes about the campaign (marketing email) */
+    tu_herald(&r, dir, NULL, "why", "k1", "promo", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "consent for marketing messages on its channels: these changes");
+    assert_contains(r.out, "  email marketing      opted out  by unsubscribe at "
+                           "2026-11-22T13:00:00Z (link of message ");
+    assert_not_contains(r.out, "by preferences"); /* sms: not a channel of the campaign */
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "why", "k1", "promo", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"source\": \"unsubscribe\"");
+    assert_contains(r.out, "\"campaign\": \"promo\"");
+    tu_run_release(&r);
+    /* a contact with no change says so */
+    tu_herald(&r, dir, NULL, "history", "k3", NULL);
+    assert_contains(r.out, "consent changes: none recorded (consents to all)");
+    tu_run_release(&r);
+    /* the record is append-only: a row per change */
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 4);
+    free(c);
+    free(p);
+    free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefs_csrf_refused, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_bodies, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_provenance, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
