@@ -470,6 +470,138 @@ static void test_prefs_provenance(void **state)
     free(u);
 }
 
+/* A database of schema 8 gets its consent record started from the consent
+ * rows it has, and records changes from then on. */
+static void test_prefs_migration(void **state)
+{
+    (void)state;
+    TU_HERALD_OK(dir, "contacts", "optout", "k1", "--channel", "sms", "--category", "marketing");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"DROP TRIGGER consent_log_insert; DROP TRIGGER "
+             "consent_log_update; DROP TABLE consent_log; PRAGMA user_version = 8;\"",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(q1("SELECT count(*) FROM sqlite_master WHERE name = 'consent_log'"), 0);
+    TU_HERALD_OK(dir, "contacts", "optin", "k1", "--channel", "sms", "--category", "marketing");
+    assert_int_equal(q1("SELECT count(*) FROM consent_log WHERE source = 'cli'"), 2);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log WHERE status = 'opted_out'"), 1);
+    assert_int_equal(q1("SELECT max(id) FROM consent_log WHERE status = 'opted_in'"), 2);
+}
+
+/* ---- List-Unsubscribe's mailto form ------------------------------------------- */
+
+/* Finds the email to argv[2] in folder argv[1] and prints, from Python's
+ * email package (an independent parser), List-Unsubscribe's URIs, the
+ * mailto's subject decoded, List-Unsubscribe-Post and the longest raw
+ * line of the header section. */
+static const char parse_eml[] =
+    "import email, email.policy, os, re, sys, urllib.parse\n"
+    "for f in sorted(os.listdir(sys.argv[1])):\n"
+    "    raw = open(os.path.join(sys.argv[1], f), 'rb').read()\n"
+    "    m = email.message_from_bytes(raw, policy=email.policy.default)\n"
+    "    if m['To'] is None or sys.argv[2] not in str(m['To']):\n"
+    "        continue\n"
+    "    uris = re.findall(r'<([^>]*)>', str(m['List-Unsubscribe']))\n"
+    "    print(len(uris))\n"
+    "    for u in uris:\n"
+    "        print(u)\n"
+    "    q = urllib.parse.parse_qs(urllib.parse.urlparse(uris[-1]).query)\n"
+    "    print(q['subject'][0])\n"
+    "    print(m['List-Unsubscribe-Post'])\n"
+    "    head = raw.split(b'\\r\\n\\r\\n')[0]\n"
+    "    print(max(len(l) for l in head.split(b'\\r\\n')))\n";
+
+/* The email's List-Unsubscribe, checked: the URL, then the mailto with
+ * the same token; returns the token. */
+static char *check_mailto(const char *folder, const char *addr)
+{
+    char cmd[1024], line[6][512];
+    snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 parse_eml.py '%s' '%s'", dir, folder,
+             addr);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    for (int i = 0; i < 6; i++) {
+        if (!fgets(line[i], sizeof line[i], f))
+            fail_msg("python's email parser printed %d lines", i);
+        line[i][strcspn(line[i], "\n")] = '\0';
+    }
+    pclose(f);
+    assert_string_equal(line[0], "2");
+    const char *u = "http://127.0.0.1:8025/u/";
+    assert_int_equal(strncmp(line[1], u, strlen(u)), 0);
+    char *tok = hd_xstrdup(line[1] + strlen(u)), want[512];
+    snprintf(want, sizeof want, "mailto:unsub@example.com?subject=unsubscribe%%20%s", tok);
+    assert_string_equal(line[2], want);
+    snprintf(want, sizeof want, "unsubscribe %s", tok);
+    assert_string_equal(line[3], want);
+    assert_string_equal(line[4], "List-Unsubscribe=One-Click");
+    assert_true(atoi(line[5]) <= 998); /* RFC 5322 2.1.1 */
+    return tok;
+}
+
+static void test_prefs_mailto(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    static const struct {
+        const char *value, *error;
+    } bad[] = {
+        {"nobody", "unsubscribe_mailto: 'nobody' is not an email address"},
+        {"a?b@example.com", "a character a mailto: link would have to escape"},
+        {"a%b@example.com", "a character a mailto: link would have to escape"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char extra[256];
+        snprintf(extra, sizeof extra, "secret_file = var/herald.secret\nunsubscribe_mailto = %s\n",
+                 bad[i].value);
+        write_conf("h.conf", extra);
+        tu_herald(&r, dir, NULL, "config", "check", NULL);
+        assert_int_equal(r.status, 1);
+        assert_contains(r.err, "h.conf:8: ");
+        assert_contains(r.err, bad[i].error);
+        tu_run_release(&r);
+    }
+    write_conf("h.conf",
+               "secret_file = var/herald.secret\nunsubscribe_mailto = unsub@example.com\n");
+    tu_herald(&r, dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "unsubscribe_mailto = unsub@example.com\n");
+    tu_run_release(&r);
+    write_file("parse_eml.py", parse_eml);
+    send_promo();
+    char *tok = check_mailto("var/outbox/email/new", "k1@example.com");
+    /* the raw header: the URL, then the mailto folded onto a line of its own */
+    char *link = outbox_link("k1@example.com");
+    assert_string_equal(link + 3, tok);
+    free(link);
+    free(tok);
+    /* SMTP sends the same header: its own mailto (the provider's static
+     * one) gives way to the message's */
+    struct tu_server smtp;
+    char py[4096], extra[600];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    char *out = tu_path(dir, "smtpout");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    snprintf(extra, sizeof extra,
+             "secret_file = var/herald.secret\nunsubscribe_mailto = unsub@example.com\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = Acme <hello@example.com>\nunsubscribe_mailto = static@example.com\n"
+             "[channel email]\nproviders = mail\n",
+             smtp.port);
+    write_conf("h.conf", extra);
+    TU_HERALD_OK(dir, "campaign", "create", "viasmtp", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "viasmtp");
+    tu_server_stop(&smtp);
+    tok = check_mailto("smtpout", "k3@example.com");
+    free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +613,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefs_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_bodies, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_provenance, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_migration, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_mailto, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
