@@ -579,14 +579,8 @@ static void test_prefs_mailto(void **state)
     /* SMTP sends the same header: its own mailto (the provider's static
      * one) gives way to the message's */
     struct tu_server smtp;
-    char py[4096], extra[600];
-    const char *src = getenv("HERALD_SRC");
-    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
-    char *out = tu_path(dir, "smtpout");
-    assert_int_equal(mkdir(out, 0700), 0);
-    free(out);
-    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
-    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    char extra[600];
+    smtp_start(&smtp);
     snprintf(extra, sizeof extra,
              "secret_file = var/herald.secret\nunsubscribe_mailto = unsub@example.com\n"
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"

@@ -2,8 +2,8 @@
  * 127.0.0.1 (test_serve, test_prefs): a folder with a configuration, the
  * shipped page templates, a marketing template and three contacts (k2 in
  * zh-CN); starting the service on a port it picks and stopping it with
- * SIGTERM; curl; the unsubscribe link of an outbox email; one number from
- * the database through sqlite3. The folder is the file's `dir`. */
+ * SIGTERM; curl; an SMTP server that keeps what it receives; the unsubscribe link of an outbox
+ * email; one number from the database through sqlite3. The folder is the file's `dir`. */
 #ifndef HERALD_TESTSERVE_H
 #define HERALD_TESTSERVE_H
 
@@ -225,6 +225,20 @@ static inline int64_t q1(const char *sql)
         v = -1;
     pclose(f);
     return v;
+}
+
+/* Starts tests/smtp_server.py, which writes what it receives into the
+ * folder's smtpout/. */
+static inline void smtp_start(struct tu_server *smtp)
+{
+    char py[4096];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
+    char *out = tu_path(dir, "smtpout");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
+    tu_server_start(smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
 }
 
 static inline void send_promo(void)

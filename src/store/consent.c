@@ -31,9 +31,8 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         const char *loc = (const char *)sqlite3_column_text(s, 0);
-        const char *k = (const char *)sqlite3_column_text(s, 1);
         snprintf(locale, n, "%s", loc ? loc : "");
-        *status = !k ? 0 : strcmp(k, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+        *status = sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : hd_store_consent_status(s, 1);
     } else if (step == SQLITE_DONE) {
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with internal id %lld", (long long)contact);
     } else {
@@ -97,9 +96,7 @@ int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size
         int ch = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
         int cat = hd_category_parse((const char *)sqlite3_column_text(s, 1));
         if (ch >= 0 && cat >= 0)
-            status[ch][cat] = strcmp((const char *)sqlite3_column_text(s, 2), "opted_out") == 0
-                                  ? HD_CONSENT_OPTED_OUT
-                                  : HD_CONSENT_OPTED_IN;
+            status[ch][cat] = hd_store_consent_status(s, 2);
     }
     if (step != SQLITE_DONE)
         rc = hd_store_fail(st, err, "reading consent");

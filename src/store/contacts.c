@@ -10,13 +10,17 @@
 
 static const char *const consent_status[] = {NULL, "opted_in", "opted_out"};
 
+int hd_store_consent_status(sqlite3_stmt *s, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    return v && strcmp(v, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+}
+
 void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k)
 {
     k->channel = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
     k->category = hd_category_parse((const char *)sqlite3_column_text(s, 1));
-    k->status = strcmp((const char *)sqlite3_column_text(s, 2), "opted_out") == 0
-                    ? HD_CONSENT_OPTED_OUT
-                    : HD_CONSENT_OPTED_IN;
+    k->status = hd_store_consent_status(s, 2);
     k->source = hd_store_col_dup(s, 3);
     k->updated_at = sqlite3_column_int64(s, 4);
     k->message_id = sqlite3_column_int64(s, 5);
