@@ -465,6 +465,9 @@ static void test_prefs_provenance(void **state)
     tu_run_release(&r);
     /* the record is append-only: a row per change */
     assert_int_equal(q1("SELECT count(*) FROM consent_log"), 4);
+    /* erasing the contact erases its record */
+    TU_HERALD_OK(dir, "contacts", "delete", "k1");
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 0);
     free(c);
     free(p);
     free(u);
