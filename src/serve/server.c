@@ -9,8 +9,8 @@
  * or /p/ link reads its body; it keeps the first BODY_KEEP bytes (the
  * longest body /u/ accepts; PREFS_BODY_MAX for the preference centre's
  * form, whose larger bodies are 413) and counts the rest, so memory per
- * request stays small whatever the limit. Every request is logged once, when MHD is done with
- * it, at debug: method, path without the token, status, bytes, µs. The
+ * request stays small whatever the limit. Every request is logged once,
+ * when MHD is done with it, at debug: method, path without the token, status, bytes, µs. The
  * workers share one store connection under a mutex; it is opened when
  * first needed and again after a failure. The caller's stop flag is polled:
  * then MHD_quiesce_daemon closes the door to new connections, the ones in
@@ -35,9 +35,14 @@ static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
     const char *allow;
 } routes[] = {
-    [R_HEALTH] = {"/healthz", "GET, HEAD"}, [R_READY] = {"/readyz", "GET, HEAD"},
-    [R_UNSUB] = {"/u/", "GET, HEAD, POST"}, [R_METRICS] = {"/metrics", "GET, HEAD"},
+    /* one route a line */
+    /* clang-format off */
+    [R_HEALTH] = {"/healthz", "GET, HEAD"},
+    [R_READY] = {"/readyz", "GET, HEAD"},
+    [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
+    [R_METRICS] = {"/metrics", "GET, HEAD"},
     [R_PREFS] = {"/p/", "GET, HEAD, POST"},
+    /* clang-format on */
 };
 
 struct req {
