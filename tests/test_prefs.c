@@ -158,6 +158,7 @@ static void test_prefs_page(void **state)
     srv_start(&s);
     assert_int_equal(http(&s, "GET", en, NULL, NULL, &body, &hdr), 200);
     assert_contains(hdr, "Content-Type: text/html; charset=utf-8");
+    assert_not_contains(body, "stopped: contact us");
     assert_contains(body, "<h1>Your preferences</h1>");
     assert_contains(body, "<form method=\"post\" action=\"\">");
     /* a row per channel, marketing ticked (no opt-out yet), transactional shown */
@@ -188,6 +189,15 @@ static void test_prefs_page(void **state)
     assert_int_equal(http(&s, "HEAD", en, NULL, NULL, &body, NULL), 200);
     free(body);
     assert_int_equal(consent_rows(), 0);
+    /* a transactional opt-out recorded elsewhere is shown, not hidden */
+    TU_HERALD_OK(dir, "contacts", "optout", "k1", "--channel", "sms", "--category",
+                 "transactional");
+    assert_int_equal(http(&s, "GET", en, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "<td>text messages (SMS)</td>\n<td><label><input type=\"checkbox\" "
+                          "name=\"marketing\" value=\"sms\" checked> send me offers and "
+                          "news</label></td>\n<td>stopped: contact us to restore</td>");
+    assert_contains(body, "<td>always sent</td>");
+    free(body);
     /* the unsubscribe page's confirmation links here, relative to /u/ */
     char *u = outbox_link("k3@example.com");
     assert_int_equal(http(&s, "POST", u, "List-Unsubscribe=One-Click&via=page", NULL, &body, NULL),

@@ -89,9 +89,12 @@ static json_t *rows(const struct hd_unsub *u, int status[HD_CH_COUNT][HD_CAT_COU
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {
         bool on = status[ch][HD_CAT_MARKETING] != HD_CONSENT_OPTED_OUT;
         any |= on;
-        json_array_append_new(list,
-                              json_pack("{s:s,s:s,s:b}", "channel", hd_channel_name(ch), "label",
-                                        hd_pages_channel(u->lang, ch), "marketing", on));
+        /* transactional is shown as it is: not refusable here, but an
+         * opt-out recorded elsewhere (cli) is not hidden */
+        bool tr = status[ch][HD_CAT_TRANSACTIONAL] != HD_CONSENT_OPTED_OUT;
+        json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:b}", "channel", hd_channel_name(ch),
+                                              "label", hd_pages_channel(u->lang, ch), "marketing",
+                                              on, "transactional", tr));
     }
     return json_pack("{s:o,s:b}", "channels", list, "none", !any);
 }
