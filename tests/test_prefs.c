@@ -4,7 +4,9 @@
  * English and zh-CN, GET writing nothing, a POST with the page's CSRF token
  * changing exactly the rows chosen with their provenance, POSTs without it,
  * with a wrong one or with a bad body refused with nothing written,
- * tampered and expired links; then the consent record as `herald contacts
+ * tampered and expired links, the page's own form filled and sent as a
+ * browser would (Python's http.client and html.parser); then the consent
+ * record as `herald contacts
  * show`, `history` and `why` show it, and the mailto form of
  * List-Unsubscribe in an outbox email, parsed by Python's email package. */
 #include "testserve.h"
@@ -294,6 +296,72 @@ static void test_prefs_post(void **state)
     free(text);
     free(log);
     free(c);
+    free(link);
+}
+
+/* A browser's part, in Python (http.client, html.parser, urllib.parse):
+ * GET the page, read its form, untick argv[3]'s marketing box, tick
+ * stop_all when argv[4] is "stop", and POST what a browser would send;
+ * prints the status and the confirmation's list items. */
+static const char browser_py[] =
+    "import http.client, html.parser, sys, urllib.parse\n"
+    "port, path, untick, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+    "class Form(html.parser.HTMLParser):\n"
+    "    fields, items, inli = [], [], False\n"
+    "    def handle_starttag(self, tag, attrs):\n"
+    "        a = dict(attrs)\n"
+    "        self.inli = tag == 'li'\n"
+    "        if tag != 'input':\n"
+    "            return\n"
+    "        if a['type'] == 'hidden' or ('checked' in a and a['value'] != untick) or \\\n"
+    "                (a['name'] == 'stop_all' and stop == 'stop'):\n"
+    "            self.fields.append((a['name'], a['value']))\n"
+    "    def handle_endtag(self, tag):\n"
+    "        self.inli = False\n"
+    "    def handle_data(self, data):\n"
+    "        if self.inli:\n"
+    "            self.items.append(data)\n"
+    "c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)\n"
+    "c.request('GET', path, headers={'Accept': 'text/html'})\n"
+    "f = Form()\n"
+    "f.feed(c.getresponse().read().decode())\n"
+    "body = urllib.parse.urlencode(f.fields)\n"
+    "c.request('POST', path, body, {'Content-Type': 'application/x-www-form-urlencoded'})\n"
+    "r = c.getresponse()\n"
+    "done = Form()\n"
+    "done.feed(r.read().decode())\n"
+    "print(r.status, '|'.join(done.items))\n";
+
+static void test_prefs_browser_form(void **state)
+{
+    (void)state;
+    struct srv s;
+    send_promo();
+    write_file("browser.py", browser_py);
+    char *link = prefs_link("k2@example.com"), cmd[1024], out[512] = "";
+    srv_start(&s);
+    snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 browser.py %d '%s' push keep", dir,
+             s.port, link);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    if (!fgets(out, sizeof out, f))
+        out[0] = '\0';
+    pclose(f);
+    /* the zh-CN contact's confirmation, push marketing now off */
+    assert_string_equal(out, "200 邮件：营销消息开启|短信：营销消息开启|推送通知：营销消息关闭\n");
+    snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 browser.py %d '%s' none stop", dir,
+             s.port, link);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    if (!fgets(out, sizeof out, f))
+        out[0] = '\0';
+    pclose(f);
+    assert_string_equal(out, "200 邮件：营销消息关闭|短信：营销消息关闭|推送通知：营销消息关闭\n");
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.ext_id = 'k2' AND k.status = 'opted_out' AND k.source = "
+                        "'preferences' AND k.category = 'marketing'"),
+                     3);
     free(link);
 }
 
@@ -621,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_prefs_csrf),
         cmocka_unit_test_setup_teardown(test_prefs_page, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_post, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_browser_form, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_csrf_refused, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_tokens, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_bodies, e2e_setup, e2e_teardown),
