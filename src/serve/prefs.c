@@ -1,15 +1,15 @@
 /* prefs: the preference centre, /p/TOKEN, with the token of the message's
  * unsubscribe link (checked the same way, from the path alone). GET shows,
  * in the contact's locale, a form with a row per channel: marketing with a
- * checkbox (ticked while the contact consents), transactional shown as
- * always sent (it cannot be refused here), and a "stop all marketing" box;
+ * checkbox (ticked while the contact consents), transactional shown as it
+ * is (it cannot be refused here), and a "stop all marketing" box;
  * GET never writes. The form carries a CSRF token bound to the link's
  * token (hd_token_csrf: an HMAC with the current secret under a label of
  * its own), which a page of another site cannot read; POST refuses with
  * 403 a body without it or with another, before anything is read or
  * written. A POST's body is one small form (hd_form_parse: a bad escape is
  * 400, and so is a field this form does not have); the boxes ticked are
- * the marketing channels wanted, every other one is refused, and only the
+ * the marketing channels wanted, a box not ticked is an opt-out, and only the
  * channels whose consent changes get a row, in one transaction, each with
  * source "preferences", the message and campaign of the link and the time.
  * The answer is a page that says what is now on and off. */
@@ -27,8 +27,8 @@ struct form {
     int ncsrf;
     bool want[HD_CH_COUNT]; /* marketing boxes ticked */
     bool stop_all;
-    const char *unknown; /* a field this form does not have ("" none) */
-    char unknown_name[32];
+    const char *unknown;   /* a field this form does not have (NULL: none) */
+    char unknown_name[32]; /* its name, cut, non-printable bytes as '?' */
     struct hd_srv *s;
     const struct hd_unsub *u;
 };
@@ -47,6 +47,9 @@ static int field(void *ud, const char *key, const char *value)
         f->stop_all = true;
     } else if (!f->unknown) {
         snprintf(f->unknown_name, sizeof f->unknown_name, "%s", key);
+        for (char *p = f->unknown_name; *p; p++)
+            if ((unsigned char)*p < ' ' || *p == 0x7f)
+                *p = '?';
         f->unknown = f->unknown_name;
     }
     return 0;
