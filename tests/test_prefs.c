@@ -437,6 +437,41 @@ static void test_prefs_bad_tokens(void **state)
     free(link);
 }
 
+/* A page served before a secret rotation still posts; a CSRF token made
+ * with a secret dropped since does not. */
+static void test_prefs_rotation(void **state)
+{
+    (void)state;
+    struct srv s;
+    send_promo();
+    char *link = prefs_link("k1@example.com");
+    srv_start(&s);
+    char *old = get_csrf(&s, link);
+    assert_int_equal(srv_stop(&s), 0);
+    TU_HERALD_OK(dir, "serve", "init-secret", "var/new.secret");
+    write_conf("h.conf",
+               "secret_file = var/new.secret\nprevious_secret_file = var/herald.secret\n");
+    srv_start(&s);
+    char *now = get_csrf(&s, link);
+    assert_string_not_equal(old, now);
+    assert_int_equal(post(&s, link, old, "&marketing=email&marketing=sms", NULL), 200);
+    assert_int_equal(post(&s, link, now, "&stop_all=1", NULL), 200);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 3);
+    /* the old secret dropped: its links and its CSRF tokens stop working */
+    write_conf("h.conf", "secret_file = var/new.secret\n");
+    srv_start(&s);
+    char *body;
+    assert_int_equal(http(&s, "GET", link, NULL, NULL, &body, NULL), 403);
+    free(body);
+    assert_int_equal(post(&s, link, old, "&marketing=email", NULL), 403);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log"), 3);
+    free(old);
+    free(now);
+    free(link);
+}
+
 static void test_prefs_bad_bodies(void **state)
 {
     (void)state;
@@ -692,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefs_browser_form, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_csrf_refused, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_tokens, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_prefs_rotation, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_bad_bodies, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_provenance, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_prefs_migration, e2e_setup, e2e_teardown),

@@ -5,7 +5,8 @@
  * is (it cannot be refused here), and a "stop all marketing" box;
  * GET never writes. The form carries a CSRF token bound to the link's
  * token (hd_token_csrf: an HMAC with the current secret under a label of
- * its own), which a page of another site cannot read; POST refuses with
+ * its own; the previous secret's is still taken during a rotation), which
+ * a page of another site cannot read; POST refuses with
  * 403 a body without it or with another, before anything is read or
  * written. A POST's body is one small form (hd_form_parse: a bad escape is
  * 400, and so is a field this form does not have); the boxes ticked are
@@ -39,8 +40,11 @@ static int field(void *ud, const char *key, const char *value)
     int ch;
     if (strcmp(key, "csrf") == 0) {
         f->ncsrf++;
-        f->csrf_ok = f->ncsrf == 1 &&
-                     hd_token_csrf_ok(&f->s->keys[0], f->u->text, strlen(f->u->text), value);
+        /* a page served before a secret rotation still posts */
+        const struct hd_token_key *k = f->s->keys;
+        size_t n = strlen(f->u->text);
+        f->csrf_ok = f->ncsrf == 1 && (hd_token_csrf_ok(&k[0], f->u->text, n, value) ||
+                                       (k[1].len && hd_token_csrf_ok(&k[1], f->u->text, n, value)));
     } else if (strcmp(key, "marketing") == 0 && (ch = hd_channel_parse(value)) >= 0) {
         f->want[ch] = true;
     } else if (strcmp(key, "stop_all") == 0) {
