@@ -4,7 +4,7 @@
  * 127.0.0.1 (an ephemeral port it prints), send a campaign to the outbox,
  * take the List-Unsubscribe URL from the .eml file and talk to the service
  * with curl. */
-#include "testnet.h"
+#include "testserve.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -291,180 +291,7 @@ static void test_serve_metrics_allow(void **state)
     hd_config_free(cfg);
 }
 
-/* ---- end to end: the real herald serve ------------------------------------ */
-
-static char *dir;
-
-static const char tpl_promo[] = "description: serve test\ncategory: marketing\n"
-                                "from: Acme <hello@example.com>\n\n"
-                                "--- email.subject\nHello {{ first_name }}\n"
-                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n"
-                                "Preferences: {{ preferences_url }}\n";
-
-static void write_file(const char *name, const char *text)
-{
-    char *p = tu_path(dir, name);
-    tu_write(p, text);
-    free(p);
-}
-
-/* The configuration: the outbox (the default provider), the local public
- * URL, the secret `herald init` makes, and extra lines. */
-static void write_conf(const char *name, const char *extra)
-{
-    char text[2048];
-    snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
-             "[serve]\npublic_url = http://127.0.0.1:8025\n%s",
-             extra);
-    write_file(name, text);
-}
-
-static int e2e_setup(void **state)
-{
-    (void)state;
-    dir = tu_tmpdir();
-    unsetenv("HERALD_NOW");
-    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
-    setenv("HERALD_CONFIG", "h.conf", 1);
-    write_conf("h.conf", "secret_file = var/herald.secret\n");
-    tu_serve_store(dir, tpl_promo,
-                   "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
-                   "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
-    return 0;
-}
-
-static int e2e_teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(dir); /* frees it */
-    dir = NULL;
-    return 0;
-}
-
-struct srv {
-    pid_t pid;
-    int port;
-};
-
-/* Starts herald serve on a free port (it prints the one it bound). */
-static void srv_start(struct srv *s)
-{
-    s->pid = tu_serve_start(dir, "127.0.0.1:0", &s->port);
-}
-
-/* SIGTERM; returns the exit status (128 + signal when killed). */
-static int srv_stop(struct srv *s)
-{
-    return tu_serve_stop(s->pid);
-}
-
-/* curl: method, path, body (NULL: none), extra arguments (a shell
- * fragment of fixed text); returns the status, the body in *out and the
- * headers in *hdr (may be NULL). */
-static int http(const struct srv *s, const char *method, const char *path, const char *body,
-                const char *extra, char **out, char **hdr)
-{
-    char cmd[8192];
-    char *bp = tu_path(dir, ".body"), *hp = tu_path(dir, ".hdr");
-    snprintf(cmd, sizeof cmd,
-             "curl -s -g --max-time 10 -X %s -o '%s' -D '%s' -w '%%{http_code}' %s%s%s%s "
-             "'http://127.0.0.1:%d%s'",
-             method, bp, hp,
-             body ? "-H 'Content-Type: application/x-www-form-urlencoded' "
-                    "--data-binary '"
-                  : "",
-             body ? body : "", body ? "' " : "", extra ? extra : "", s->port, path);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    int code = 0;
-    if (fscanf(f, "%d", &code) != 1)
-        code = 0;
-    pclose(f);
-    *out = tu_read(bp);
-    if (!*out)
-        *out = hd_xstrdup("");
-    if (hdr) {
-        *hdr = tu_read(hp);
-        if (!*hdr)
-            *hdr = hd_xstrdup("");
-    }
-    remove(bp);
-    remove(hp);
-    free(bp);
-    free(hp);
-    return code;
-}
-
-/* The path (/u/TOKEN) of the List-Unsubscribe header of the email to addr
- * in folder, checking its form. */
-static char *mail_link(const char *folder, const char *addr)
-{
-    char *d = tu_path(dir, folder);
-    DIR *dd = opendir(d);
-    assert_non_null(dd);
-    struct dirent *e;
-    char *found = NULL;
-    while (!found && (e = readdir(dd)) != NULL) {
-        if (e->d_name[0] == '.' || !strstr(e->d_name, ".eml"))
-            continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", d, e->d_name);
-        char *eml = tu_read(p), *to = eml ? strstr(eml, "\nTo: <") : NULL;
-        if (to && strncmp(to + 6, addr, strlen(addr)) == 0) {
-            const char *h = strstr(eml, "\nList-Unsubscribe: <http://127.0.0.1:8025/u/v1.");
-            assert_non_null(h);
-            assert_contains(eml, "\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
-            h += strlen("\nList-Unsubscribe: <http://127.0.0.1:8025");
-            found = hd_xstrndup(h, strcspn(h, ">"));
-            /* the text part (quoted-printable: soft line breaks taken out)
-             * carries the same link, and the preferences one */
-            char *w = eml;
-            for (char *r = eml; *r; r++) {
-                if (r[0] == '=' && r[1] == '\r' && r[2] == '\n')
-                    r += 2;
-                else
-                    *w++ = *r;
-            }
-            *w = '\0';
-            assert_contains(eml, found);
-            char pref[200];
-            snprintf(pref, sizeof pref, "http://127.0.0.1:8025/p/%s", found + 3);
-            assert_contains(eml, pref);
-        }
-        free(eml);
-    }
-    closedir(dd);
-    free(d);
-    if (!found)
-        fail_msg("no outbox email to %s", addr);
-    return found;
-}
-
-static char *outbox_link(const char *addr)
-{
-    return mail_link("var/outbox/email/new", addr);
-}
-
-static int64_t q1(const char *sql)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    long long v = -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
-}
-
-static void send_promo(void)
-{
-    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
-                 "--channels", "email", "--now");
-    TU_HERALD_OK(dir, "send", "promo");
-}
+/* ---- end to end: the real herald serve (helpers in testserve.h) --------- */
 
 static void test_serve_one_click(void **state)
 {
@@ -764,14 +591,8 @@ static void test_serve_smtp_link(void **state)
     (void)state;
     struct tu_server smtp;
     struct srv s;
-    char *body, py[4096], extra[512];
-    const char *src = getenv("HERALD_SRC");
-    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
-    char *out = tu_path(dir, "smtpout");
-    assert_int_equal(mkdir(out, 0700), 0);
-    free(out);
-    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
-    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    char *body, extra[512];
+    smtp_start(&smtp);
     snprintf(extra, sizeof extra,
              "secret_file = var/herald.secret\n[provider mail]\ntype = smtp\nhost = 127.0.0.1\n"
              "port = %d\nstarttls = none\nfrom = Acme <hello@example.com>\n"

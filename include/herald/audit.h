@@ -38,10 +38,13 @@ struct hd_history {
     size_t nmsgs;
     struct hd_log_row *rows; /* every log row of the contact, oldest first */
     size_t nrows;
-    int64_t pruned_before_ms; /* the log's rows before this time were pruned; 0: never */
+    int64_t pruned_before_ms;   /* the log's rows before this time were pruned; 0: never */
+    struct hd_consent *consent; /* every consent change of the contact, oldest first */
+    size_t nconsent;
 };
-/* The contact's messages (of one campaign when campaign > 0) and all its
- * log rows: a cap may name messages of other campaigns. */
+/* The contact's messages (of one campaign when campaign > 0), all its log
+ * rows (a cap may name messages of other campaigns) and its consent
+ * record (every change, with its source, link and time). */
 int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, struct hd_history *h,
                     struct hd_err *err);
 void hd_history_release(struct hd_history *h);

@@ -60,6 +60,9 @@ void hd_strcpy_cut(char *dst, size_t size, const char *s);
 /* Appends s encoded for application/x-www-form-urlencoded (space as '+',
  * everything but ALPHA / DIGIT / "-._*" percent-encoded). */
 void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n);
+/* Appends s percent-encoded for a URI component (RFC 3986: all but the
+ * unreserved ALPHA / DIGIT / "-._~", a space as %20). */
+void hd_buf_add_uri(struct hd_buf *b, const char *s, size_t n);
 /* Appends s as one RFC 4180 CSV field, quoted only when it must be. */
 void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n);
 /* Hands the memory to the caller (who frees it). b is left released: call

@@ -109,6 +109,7 @@ struct hd_serve_cfg {
     uint32_t connection_limit;                      /* default 256 */
     int64_t timeout;                                /* seconds a connection may idle; default 30 */
     int64_t unsubscribe_valid;     /* seconds a link token is valid; default 400d */
+    char *unsubscribe_mailto;      /* List-Unsubscribe's mailto address (ASCII), or NULL */
     struct hd_cidr *metrics_allow; /* who may GET /metrics without the token */
     size_t nmetrics_allow;         /* default 127.0.0.1/32 and ::1/128 */
     unsigned seen;                 /* keys given, for duplicates */

@@ -44,6 +44,7 @@ struct hd_msg {
     /* email */
     const char *from, *reply_to, *subject, *text, *html;
     const char *unsubscribe_url, *unsubscribe_mailto; /* marketing mail */
+    const char *unsubscribe_subject; /* the mailto's subject ("unsubscribe TOKEN"), or NULL */
     /* sms: body; push: title, body, data (a JSON object's text) */
     const char *title, *body, *data;
     /* push: the template's push.fcm and push.apns (JSON objects' text),

@@ -23,12 +23,13 @@ struct hd_mail {
     const char *reply_to; /* the same forms, or NULL */
     const char *to;       /* the recipient's address */
     const char *subject;
-    const char *text;               /* the text part (required) */
-    const char *html;               /* the HTML part, or NULL for text only */
-    const char *message_id;         /* the message's UUID; Message-ID is <UUID@from-domain> */
-    int64_t date;                   /* seconds since the epoch */
-    const char *unsubscribe_url;    /* https://..., or NULL */
-    const char *unsubscribe_mailto; /* an address, or NULL */
+    const char *text;                /* the text part (required) */
+    const char *html;                /* the HTML part, or NULL for text only */
+    const char *message_id;          /* the message's UUID; Message-ID is <UUID@from-domain> */
+    int64_t date;                    /* seconds since the epoch */
+    const char *unsubscribe_url;     /* https://..., or NULL */
+    const char *unsubscribe_mailto;  /* an address, or NULL */
+    const char *unsubscribe_subject; /* the mailto's subject, or NULL: "unsubscribe" */
     /* the message goes out with SMTPUTF8 (RFC 6531, 6532): its address
      * fields may keep a non-ASCII local part; else such an address is
      * refused (smtputf8_unsupported) */

@@ -58,7 +58,7 @@ struct hd_consent {
     int channel;  /* enum hd_channel */
     int category; /* enum hd_category */
     int status;   /* enum hd_consent_status */
-    char *source; /* who recorded it: "cli", "import", "gateway", "unsubscribe" */
+    char *source; /* who recorded it: "cli", "import", "gateway", "unsubscribe", "preferences" */
     int64_t updated_at;
     int64_t message_id; /* the message whose link recorded it, or 0 */
     char *campaign;     /* that message's campaign, or NULL */
@@ -109,13 +109,33 @@ int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, i
  * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
 int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
                           char *locale, size_t n, int *status, struct hd_err *err);
-/* Records an opt-out from the link of a message (source "unsubscribe",
- * ...), with the message and its campaign, unless one is recorded already;
- * *changed says whether a row changed. A contact that is gone changes
- * nothing. */
-int hd_store_link_optout(struct hd_store *st, int64_t contact, int64_t message, int channel,
-                         int category, const char *source, int64_t now, bool *changed,
+/* A consent change made from the link of a message. */
+struct hd_link_change {
+    int64_t contact, message; /* the token's */
+    int channel, category;    /* enum hd_channel, enum hd_category */
+    int status;               /* enum hd_consent_status */
+    const char *source;       /* "unsubscribe", "preferences" */
+    int64_t at;               /* UTC seconds */
+};
+/* Records the change with the message and its campaign, unless the status
+ * is that already; *changed says whether a row changed. A contact that is
+ * gone changes nothing. */
+int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
+                          struct hd_err *err);
+/* For the preference centre: the contact's locale ("" when none) and its
+ * consent per channel and category (0 when none recorded, else an
+ * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
+int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size_t n,
+                        int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err);
+/* Every consent change of the contact, oldest first (consent_log: what
+ * the consent table was, row by row, with updated_at the change's time);
+ * k and its strings are valid during the call. cb returning non-zero
+ * stops the walk and is returned. */
+typedef int (*hd_consent_cb)(void *ud, const struct hd_consent *k);
+int hd_store_consent_log(struct hd_store *st, int64_t contact, hd_consent_cb cb, void *ud,
                          struct hd_err *err);
+/* Frees k's strings (k itself is the caller's). */
+void hd_consent_release(struct hd_consent *k);
 
 /* ---- import ---------------------------------------------------------------- */
 

@@ -66,6 +66,17 @@ struct hd_serve_cfg;
 bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
                     char *unsub, char *prefs);
 
+/* The preference centre's CSRF token for a link token (its len bytes):
+ * HMAC-SHA256 with key over a label of its own and the token, as 64 hex
+ * digits. A page served for the link carries it; a POST must bring it
+ * back, which a page of another site cannot read. */
+#define HD_CSRF_LEN 64
+void hd_token_csrf(const struct hd_token_key *key, const char *token, size_t len,
+                   char out[HD_CSRF_LEN + 1]);
+/* Whether csrf (NULL: absent) is the token's, compared in constant time. */
+bool hd_token_csrf_ok(const struct hd_token_key *key, const char *token, size_t len,
+                      const char *csrf);
+
 /* "malformed", "forged", "expired" (for logs and pages). */
 const char *hd_token_fault_name(int fault);
 

@@ -4,7 +4,8 @@
  * messages are copied, their strings duplicated, so the record outlives
  * the queries' callbacks, with the time the log was pruned to, so a
  * message fired before it is told as pruned, not as not yet considered;
- * and when a waiting message is due, in the contact's zone. Also the names
+ * and when a waiting message is due, in the contact's zone; and every
+ * change of the contact's consent (consent_log). Also the names
  * a log query is given (`herald log`), turned into the ids its indexes
  * take. */
 #include <stdio.h>
@@ -46,6 +47,17 @@ static int keep_row(void *ud, const struct hd_log_row *r)
     return 0;
 }
 
+static int keep_consent(void *ud, const struct hd_consent *k)
+{
+    struct hd_history *h = ud;
+    HD_GROW(h->consent, h->nconsent);
+    struct hd_consent *w = &h->consent[h->nconsent++];
+    *w = *k;
+    w->source = hd_xstrdup(k->source);
+    w->campaign = k->campaign ? hd_xstrdup(k->campaign) : NULL;
+    return 0;
+}
+
 static int keep_msg(void *ud, const struct hd_msg_info *m)
 {
     struct hd_history *h = ud;
@@ -74,8 +86,11 @@ void hd_history_release(struct hd_history *h)
         for (int k = 0; k < MSG_STRINGS; k++)
             free((char *)*f[k]);
     }
+    for (size_t i = 0; i < h->nconsent; i++)
+        hd_consent_release(&h->consent[i]);
     free(h->rows);
     free(h->msgs);
+    free(h->consent);
     memset(h, 0, sizeof *h);
 }
 
@@ -90,6 +105,8 @@ int hd_history_load(struct hd_store *st, int64_t contact, int64_t campaign, stru
         rc = hd_store_log_query(st, &f, keep_row, h, err);
     if (rc == 0)
         rc = hd_store_log_pruned_before(st, &h->pruned_before_ms, err);
+    if (rc == 0)
+        rc = hd_store_consent_log(st, contact, keep_consent, h, err);
     if (rc < 0)
         hd_history_release(h);
     return rc;

@@ -160,7 +160,8 @@ void hd_mail_of(struct hd_mail *mail, const struct hd_msg *m, const char *from,
                              .message_id = m->id,
                              .date = m->created,
                              .unsubscribe_url = m->unsubscribe_url,
-                             .unsubscribe_mailto = m->unsubscribe_mailto};
+                             .unsubscribe_mailto = m->unsubscribe_mailto,
+                             .unsubscribe_subject = m->unsubscribe_subject};
 }
 
 void hd_result_init(struct hd_result *r, const struct hd_msg *m)
@@ -216,6 +217,7 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, html),
                                     offsetof(struct hd_msg, unsubscribe_url),
                                     offsetof(struct hd_msg, unsubscribe_mailto),
+                                    offsetof(struct hd_msg, unsubscribe_subject),
                                     offsetof(struct hd_msg, title),
                                     offsetof(struct hd_msg, body),
                                     offsetof(struct hd_msg, data),

@@ -350,9 +350,10 @@ static void rfc5322_date(int64_t t, struct hd_buf *out)
 static int check_values(const struct hd_mail *m, struct hd_err *err)
 {
     static const char *const names[] = {"Subject", "Message-ID", "List-Unsubscribe",
-                                        "List-Unsubscribe"};
-    const char *values[] = {m->subject, m->message_id, m->unsubscribe_url, m->unsubscribe_mailto};
-    for (size_t i = 0; i < 4; i++)
+                                        "List-Unsubscribe", "List-Unsubscribe"};
+    const char *values[] = {m->subject, m->message_id, m->unsubscribe_url, m->unsubscribe_mailto,
+                            m->unsubscribe_subject};
+    for (size_t i = 0; i < 5; i++)
         if (values[i] && has_control(values[i]))
             return hd_err_set(err, HD_E_INVALID,
                               "header '%s' holds a control character (a line break?): refused",
@@ -385,8 +386,12 @@ static int list_unsubscribe(const struct hd_mail *m, struct hd_valid **v, struct
     if (m->unsubscribe_url)
         hd_buf_addf(h, "<%s>", m->unsubscribe_url);
     if (m->unsubscribe_mailto) {
-        hd_buf_addf(h, "%s<mailto:%s?subject=unsubscribe>", m->unsubscribe_url ? ",\r\n " : "",
-                    wire);
+        /* on a line of its own: the URL's line and this one each stay far
+         * below 998 bytes (a URL is at most HD_LINK_MAX, an address 320) */
+        hd_buf_addf(h, "%s<mailto:%s?subject=", m->unsubscribe_url ? ",\r\n " : "", wire);
+        const char *subj = m->unsubscribe_subject ? m->unsubscribe_subject : "unsubscribe";
+        hd_buf_add_uri(h, subj, strlen(subj)); /* RFC 6068: "unsubscribe%20TOKEN" */
+        hd_buf_addc(h, '>');
     }
     hd_buf_adds(h, "\r\n");
     if (m->unsubscribe_url)

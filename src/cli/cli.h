@@ -183,6 +183,13 @@ const char *cmd_time(long long t, char *buf, unsigned size);
 struct hd_contact;
 typedef struct json_t json_t;
 json_t *cmd_contact_json(const struct hd_contact *k);
+/* A consent row (a current one, or a change of the record) as JSON, and as
+ * the line `contacts show`, `history` and `why` print: channel, category,
+ * status, source, time, and the message and campaign whose link it came
+ * from. */
+struct hd_consent;
+json_t *cmd_consent_json(const struct hd_consent *c);
+void cmd_consent_line(const struct hd_consent *c);
 void cmd_print_json(json_t *o, bool pretty);
 
 /* Records as CSV (a header, RFC 4180), one JSON array or JSON Lines; a

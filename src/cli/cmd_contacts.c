@@ -179,17 +179,8 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
             free(s);
         }
         printf("consent     %s\n", k.nconsent ? "" : "no opt-out recorded (consents to all)");
-        for (size_t c = 0; c < k.nconsent; c++) {
-            char t[32];
-            printf("  %-5s %-14s %-10s by %s at %s", hd_channel_name(k.consent[c].channel),
-                   hd_category_name(k.consent[c].category),
-                   k.consent[c].status == HD_CONSENT_OPTED_OUT ? "opted out" : "opted in",
-                   k.consent[c].source, cmd_time(k.consent[c].updated_at, t, sizeof t));
-            if (k.consent[c].message_id)
-                printf(" (link of message %lld, campaign '%s')", (long long)k.consent[c].message_id,
-                       k.consent[c].campaign ? k.consent[c].campaign : "?");
-            putchar('\n');
-        }
+        for (size_t c = 0; c < k.nconsent; c++)
+            cmd_consent_line(&k.consent[c]);
     }
     json_decref(o);
     hd_contact_release(&k);

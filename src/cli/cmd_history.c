@@ -1,5 +1,6 @@
 /* cmd_history: herald history CONTACT: every message the contact was
- * considered for, with every decision and attempt, in order. The record is
+ * considered for, with every decision and attempt, in order, then every
+ * change of its consent with its provenance. The record is
  * read by the audit module (hd_history_load); this file prints it. */
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,11 @@ static const char history_usage[] =
     "\n"
     "Every message the contact was considered for, oldest first: its campaign,\n"
     "run, variant and state now, then each decision and attempt of the delivery\n"
-    "log. CONTACT is the external id, or deleted-N for a deleted contact. csv,\n"
-    "json and jsonl give the log rows alone, with the columns of herald log.\n";
+    "log; then every change of the contact's consent, oldest first, with its\n"
+    "source (import, cli, unsubscribe, preferences, ...), the campaign and message\n"
+    "whose link made it, and its time. CONTACT is the external id, or deleted-N\n"
+    "for a deleted contact. csv, json and jsonl give the log rows alone, with the\n"
+    "columns of herald log.\n";
 
 static int history_opt(void *ud, int id, const char *arg)
 {
@@ -103,6 +107,9 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
         for (size_t k = 0; k < rec.nmsgs; k++)
             print_message(&rec, &rec.msgs[k], zone);
         free(zone);
+        printf("\nconsent changes%s\n", rec.nconsent ? ":" : ": none recorded (consents to all)");
+        for (size_t k = 0; k < rec.nconsent; k++)
+            cmd_consent_line(&rec.consent[k]);
     }
     hd_history_release(&rec);
     return EXIT_OK;

@@ -19,10 +19,13 @@ static const char why_usage[] =
     "and why each was skipped (no address, no consent, suppressed, capped by which\n"
     "rule and earlier messages, quiet hours until when), and every attempt with its\n"
     "result; then the state now, and when a waiting message is due. After herald\n"
-    "log prune it says which steps were pruned. json and jsonl give one record: the\n"
-    "campaign, and per run whether the contact was in it (in, making,\n"
-    "created_after, not_in_segment), its message, state and log rows (as herald\n"
-    "log prints them); csv gives one row per run.\n";
+    "log prune it says which steps were pruned. Last, every change of the\n"
+    "contact's consent for the campaign's category on its channels, with its\n"
+    "source, the campaign and message whose link made it, and its time. json and\n"
+    "jsonl give one record: the campaign, per run whether the contact was in it\n"
+    "(in, making, created_after, not_in_segment), its message, state and log rows\n"
+    "(as herald log prints them), and the consent changes; csv gives one row per\n"
+    "run.\n";
 
 /* Channels skipped, from the JSON detail. */
 static void why_channels(const char *detail, const char *chosen)
@@ -167,6 +170,29 @@ static void why_run(const struct hd_why *w, const struct hd_run *run, const char
     printf("  - now: %s%s%s.\n", hd_state_name(m->state), due[0] ? ", " : "", due);
 }
 
+/* Whether a consent change is about the campaign: its category, on one of
+ * its channels. */
+static bool about_campaign(const struct hd_why *w, const struct hd_consent *k)
+{
+    for (int c = 0; c < w->camp.nchannels; c++)
+        if (w->camp.channels[c] == k->channel)
+            return k->category == w->camp.category;
+    return false;
+}
+
+/* The consent changes that bear on the campaign, with their provenance. */
+static void why_consent(const struct hd_why *w)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < w->rec.nconsent; k++)
+        n += about_campaign(w, &w->rec.consent[k]);
+    printf("\nconsent for %s messages on its channels: %s\n", hd_category_name(w->camp.category),
+           n ? "these changes, oldest first:" : "no change recorded (consents)");
+    for (size_t k = 0; k < w->rec.nconsent; k++)
+        if (about_campaign(w, &w->rec.consent[k]))
+            cmd_consent_line(&w->rec.consent[k]);
+}
+
 /* The record for json, jsonl and csv: the campaign and, per run, what
  * happened, with the message's log rows. */
 static json_t *why_runs_json(const struct hd_why *w)
@@ -210,7 +236,12 @@ static void why_record(struct hd_ctx *ctx, int format, const char *who, const st
     free(paused);
     json_t *runs = why_runs_json(w);
     if (format != FMT_CSV) {
+        json_t *consent = json_array();
+        for (size_t k = 0; k < w->rec.nconsent; k++)
+            if (about_campaign(w, &w->rec.consent[k]))
+                json_array_append_new(consent, cmd_consent_json(&w->rec.consent[k]));
         json_object_set_new(o, "runs", runs);
+        json_object_set_new(o, "consent", consent);
         cmd_out_one(format, NULL, o);
         return;
     }
@@ -259,6 +290,7 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
         printf("the campaign has not fired yet: no run, so no message.\n");
     for (size_t r = w.nruns; r-- > 0;)
         why_run(&w, &w.runs[r], ctx->cfg ? ctx->cfg->timezone : NULL);
+    why_consent(&w);
     hd_why_release(&w);
     return EXIT_OK;
 }

@@ -260,6 +260,36 @@ int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)
 }
 
 /* A contact as a JSON object (attributes parsed back into JSON). */
+json_t *cmd_consent_json(const struct hd_consent *c)
+{
+    char t[32];
+    json_t *e = json_object();
+    json_object_set_new(e, "channel", json_string(hd_channel_name(c->channel)));
+    json_object_set_new(e, "category", json_string(hd_category_name(c->category)));
+    json_object_set_new(e, "status",
+                        json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
+    json_object_set_new(e, "source", json_string(c->source));
+    json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
+    if (c->message_id) {
+        json_object_set_new(e, "message_id", json_integer(c->message_id));
+        json_object_set_new(e, "campaign", c->campaign ? json_string(c->campaign) : json_null());
+    }
+    return e;
+}
+
+void cmd_consent_line(const struct hd_consent *c)
+{
+    char t[32];
+    printf("  %-5s %-14s %-10s by %s at %s", hd_channel_name(c->channel),
+           hd_category_name(c->category),
+           c->status == HD_CONSENT_OPTED_OUT ? "opted out" : "opted in", c->source,
+           cmd_time(c->updated_at, t, sizeof t));
+    if (c->message_id)
+        printf(" (link of message %lld, campaign '%s')", (long long)c->message_id,
+               c->campaign ? c->campaign : "?");
+    putchar('\n');
+}
+
 json_t *cmd_contact_json(const struct hd_contact *k)
 {
     char t[32];
@@ -279,23 +309,8 @@ json_t *cmd_contact_json(const struct hd_contact *k)
     json_object_set_new(o, "attributes", attrs ? attrs : json_object());
     if (k->nconsent) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < k->nconsent; i++) {
-            const struct hd_consent *c = &k->consent[i];
-            json_t *e = json_object();
-            json_object_set_new(e, "channel", json_string(hd_channel_name(c->channel)));
-            json_object_set_new(e, "category", json_string(hd_category_name(c->category)));
-            json_object_set_new(
-                e, "status",
-                json_string(c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in"));
-            json_object_set_new(e, "source", json_string(c->source));
-            json_object_set_new(e, "updated_at", json_string(cmd_time(c->updated_at, t, sizeof t)));
-            if (c->message_id) {
-                json_object_set_new(e, "message_id", json_integer(c->message_id));
-                json_object_set_new(e, "campaign",
-                                    c->campaign ? json_string(c->campaign) : json_null());
-            }
-            json_array_append_new(arr, e);
-        }
+        for (size_t i = 0; i < k->nconsent; i++)
+            json_array_append_new(arr, cmd_consent_json(&k->consent[i]));
         json_object_set_new(o, "consent", arr);
     }
     return o;

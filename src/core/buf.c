@@ -2,6 +2,7 @@
 #include "herald/buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -186,22 +187,34 @@ void hd_buf_add_json_esc(struct hd_buf *b, const char *s, size_t n)
     hd_buf_add(b, s + start, n - start);
 }
 
-void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n)
+/* Percent-encoding: alphanumerics and the bytes of keep as they are, a
+ * space as '+' when form, every other byte as %XX. */
+static void add_escaped(struct hd_buf *b, const char *s, size_t n, const char *keep, bool form)
 {
     static const char hex[] = "0123456789ABCDEF";
     hd_buf_reserve(b, n);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '*') {
+            (c && strchr(keep, c))) {
             hd_buf_addc(b, (char)c);
-        } else if (c == ' ') {
+        } else if (c == ' ' && form) {
             hd_buf_addc(b, '+');
         } else {
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
             hd_buf_add(b, esc, 3);
         }
     }
+}
+
+void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n)
+{
+    add_escaped(b, s, n, "-._*", true);
+}
+
+void hd_buf_add_uri(struct hd_buf *b, const char *s, size_t n)
+{
+    add_escaped(b, s, n, "-._~", false);
 }
 
 void hd_buf_add_csv_field(struct hd_buf *b, const char *s, size_t n)

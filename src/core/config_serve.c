@@ -1,6 +1,6 @@
 /* config_serve: the [serve] section, the HTTP service's keys (listen,
  * public_url, the signing secret and the previous one, body_limit,
- * connection_limit, timeout, unsubscribe_valid). The section's keys do not
+ * connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto). The section's keys do not
  * depend on each other, so each is checked as it is read; the secrets are
  * loaded at once, by reference only (secret_env / secret_file), like a
  * provider's. */
@@ -13,11 +13,13 @@
 
 #include "config_int.h"
 #include "herald/token.h"
+#include "herald/valid.h"
 
 /* the secrets are 2 to 2 + HD_SERVE_SECRETS - 1, in the order of secrets[] */
-static const char *const keys[] = {
-    "listen",     "public_url",       "secret",  "previous_secret",   "metrics_token",
-    "body_limit", "connection_limit", "timeout", "unsubscribe_valid", "metrics_allow"};
+static const char *const keys[] = {"listen",           "public_url",        "secret",
+                                   "previous_secret",  "metrics_token",     "body_limit",
+                                   "connection_limit", "timeout",           "unsubscribe_valid",
+                                   "metrics_allow",    "unsubscribe_mailto"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -78,6 +80,30 @@ static int check_url(struct hd_serve_cfg *s, const char *v)
     return 0;
 }
 
+/* An address for List-Unsubscribe's mailto: URI: a valid email whose
+ * local part is ASCII (the header is ASCII; the domain becomes its
+ * A-label) and holds nothing a mailto: URI would need to escape. */
+static int check_mailto(struct hd_serve_cfg *s, const char *v, char *why, size_t n)
+{
+    char wire[320];
+    bool utf8_local = false;
+    struct hd_valid *val = hd_valid_new();
+    int rc = hd_valid_email_ascii(val, v, wire, sizeof wire, &utf8_local);
+    hd_valid_free(val);
+    if (rc < 0) {
+        snprintf(why, n, "unsubscribe_mailto: '%s' is not an email address: %s", v, wire);
+        return -1;
+    }
+    if (utf8_local || strcspn(wire, "?#%&,<>\"\\[] ") != strlen(wire))
+        return bad(why, n,
+                   "%s: '%s' has a character a mailto: link would have to escape (give a plain "
+                   "ASCII address such as unsubscribe@example.com)",
+                   "unsubscribe_mailto", v);
+    free(s->unsubscribe_mailto);
+    s->unsubscribe_mailto = hd_xstrdup(wire);
+    return 0;
+}
+
 /* A byte count: digits, optionally followed by k or M (binary). */
 static int parse_size(const char *v, int64_t *out)
 {
@@ -132,6 +158,8 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         free(s->listen);
         s->listen = hd_xstrdup(v);
         return 0;
+    case 10:
+        return check_mailto(s, v, why, n);
     case 9: {
         char reason[200];
         free(s->metrics_allow);
@@ -187,7 +215,8 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
         return bad(why, n,
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
-                   "connection_limit, timeout, unsubscribe_valid, metrics_allow%s)",
+                   "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
+                   "metrics_allow%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -210,6 +239,7 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
 {
     free(s->listen);
     free(s->public_url);
+    free(s->unsubscribe_mailto);
     free(s->metrics_allow);
     for (int k = 0; k < HD_SERVE_SECRETS; k++) {
         struct hd_cfg_secret *sec = &s->secrets[k];
@@ -243,7 +273,10 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
     hd_units_format_duration(s->timeout, t, sizeof t);
     hd_buf_addf(out, "timeout = %s\n", t);
     hd_units_format_duration(s->unsubscribe_valid, t, sizeof t);
-    hd_buf_addf(out, "unsubscribe_valid = %s\nmetrics_allow =", t);
+    hd_buf_addf(out, "unsubscribe_valid = %s\n", t);
+    if (s->unsubscribe_mailto)
+        hd_buf_addf(out, "unsubscribe_mailto = %s\n", s->unsubscribe_mailto);
+    hd_buf_adds(out, "metrics_allow =");
     for (size_t i = 0; i < s->nmetrics_allow; i++) {
         char a[64];
         hd_cidr_format(&s->metrics_allow[i], a, sizeof a);

@@ -102,11 +102,11 @@ static void hash_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char 
     OPENSSL_cleanse(block, sizeof block);
 }
 
-/* HMAC-SHA256 (RFC 2104) of "v1" and the record. */
-static void mac(const struct hd_token_key *key, const unsigned char *rec, unsigned char *out)
+/* HMAC-SHA256 (RFC 2104) of the n bytes at in. */
+static void hmac(const struct hd_token_key *key, const unsigned char *in, size_t n,
+                 unsigned char *out)
 {
-    unsigned char in[2 + REC_LEN] = {'v', '1'}, key0[BLOCK] = {0}, inner[MAC_LEN];
-    memcpy(in + 2, rec, REC_LEN);
+    unsigned char key0[BLOCK] = {0}, inner[MAC_LEN];
     pthread_once(&sha256_once, fetch_sha256);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c)
@@ -116,11 +116,19 @@ static void mac(const struct hd_token_key *key, const unsigned char *rec, unsign
     else if (!EVP_DigestInit_ex(c, sha256, NULL) || !EVP_DigestUpdate(c, key->key, key->len) ||
              !EVP_DigestFinal_ex(c, key0, NULL)) /* a long key is hashed first */
         HD_BUG("SHA256 failed");
-    hash_padded(c, key0, 0x36, in, sizeof in, inner);
+    hash_padded(c, key0, 0x36, in, n, inner);
     hash_padded(c, key0, 0x5c, inner, sizeof inner, out);
     EVP_MD_CTX_free(c);
     OPENSSL_cleanse(key0, sizeof key0);
     OPENSSL_cleanse(inner, sizeof inner);
+}
+
+/* HMAC-SHA256 of "v1" and the record. */
+static void mac(const struct hd_token_key *key, const unsigned char *rec, unsigned char *out)
+{
+    unsigned char in[2 + REC_LEN] = {'v', '1'};
+    memcpy(in + 2, rec, REC_LEN);
+    hmac(key, in, sizeof in, out);
 }
 
 void hd_token_make(const struct hd_token *t, const struct hd_token_key *key, char out[HD_TOKEN_MAX])
@@ -194,4 +202,36 @@ const char *hd_token_fault_name(int fault)
 {
     static const char *const names[] = {"ok", "malformed", "forged", "expired"};
     return fault >= 0 && fault <= HD_TOKEN_EXPIRED ? names[fault] : "?";
+}
+
+/* The label keeps this MAC from ever equalling a token's (whose input
+ * starts "v1") or any other use of the secret. */
+static const char csrf_label[] = "herald preference form v1";
+
+void hd_token_csrf(const struct hd_token_key *key, const char *token, size_t len,
+                   char out[HD_CSRF_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char in[sizeof csrf_label + HD_TOKEN_MAX], m[MAC_LEN];
+    if (len >= HD_TOKEN_MAX)
+        len = HD_TOKEN_MAX - 1;                /* never a verified token: that is 75 bytes */
+    memcpy(in, csrf_label, sizeof csrf_label); /* with its NUL, a separator */
+    memcpy(in + sizeof csrf_label, token, len);
+    hmac(key, in, sizeof csrf_label + len, m);
+    for (int i = 0; i < MAC_LEN; i++) {
+        out[2 * i] = hex[m[i] >> 4];
+        out[2 * i + 1] = hex[m[i] & 15];
+    }
+    out[HD_CSRF_LEN] = '\0';
+    OPENSSL_cleanse(m, sizeof m);
+}
+
+bool hd_token_csrf_ok(const struct hd_token_key *key, const char *token, size_t len,
+                      const char *csrf)
+{
+    char want[HD_CSRF_LEN + 1];
+    hd_token_csrf(key, token, len, want);
+    bool ok = csrf && strlen(csrf) == HD_CSRF_LEN && CRYPTO_memcmp(want, csrf, HD_CSRF_LEN) == 0;
+    OPENSSL_cleanse(want, sizeof want);
+    return ok;
 }

@@ -48,7 +48,9 @@ static void enqueue(struct prov *p, struct job *j)
 
 /* The message's signed links (one HMAC), as the template variables
  * unsubscribe_url and preferences_url, and marketing mail's
- * List-Unsubscribe. Without [serve] public_url there are none. */
+ * List-Unsubscribe (with [serve] unsubscribe_mailto, its mailto: form
+ * too, the token in the subject). Without [serve] public_url there are
+ * none. */
 static void add_links(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
                       json_t *data)
 {
@@ -80,8 +82,15 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
-    if (j->unsub_url[0] && j->channel == HD_CH_EMAIL && j->msg.category == HD_CAT_MARKETING)
+    if (j->unsub_url[0] && j->channel == HD_CH_EMAIL && j->msg.category == HD_CAT_MARKETING) {
         j->msg.unsubscribe_url = j->unsub_url;
+        if (d->cfg->serve.unsubscribe_mailto) {
+            snprintf(j->unsub_subject, sizeof j->unsub_subject, "unsubscribe %s",
+                     strrchr(j->unsub_url, '/') + 1);
+            j->msg.unsubscribe_mailto = d->cfg->serve.unsubscribe_mailto;
+            j->msg.unsubscribe_subject = j->unsub_subject;
+        }
+    }
     const struct hd_provider_cfg *p = d->prov[j->provider].cfg;
     if (j->channel == HD_CH_SMS) /* what the provider bills: its approved text, or the sms */
         j->msg.body = hd_rendered_sms_text(&j->r, p->type);

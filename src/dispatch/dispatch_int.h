@@ -61,9 +61,10 @@ struct job {
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
-    char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
-    struct job *next;            /* in its provider's queue */
-    struct job *iprev, *inext;   /* in flight */
+    char unsub_url[HD_LINK_MAX];           /* its signed link, or "" ([serve] public_url unset) */
+    char unsub_subject[HD_TOKEN_MAX + 16]; /* "unsubscribe TOKEN", for [serve] unsubscribe_mailto */
+    struct job *next;                      /* in its provider's queue */
+    struct job *iprev, *inext;             /* in flight */
 };
 
 struct prov {

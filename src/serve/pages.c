@@ -12,7 +12,8 @@
 #include "herald/mustache.h"
 #include "serve_int.h"
 
-static const char *const page_names[PAGE_COUNT] = {"unsubscribe", "unsubscribed", "invalid"};
+static const char *const page_names[PAGE_COUNT] = {"unsubscribe", "unsubscribed", "invalid",
+                                                   "preferences", "preferences-saved"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
@@ -86,4 +87,18 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
     json_object_set_new(data, "lang", json_string(lang_tags[lang]));
     struct hd_mst_env env = {.escape_html = true, .locale = lang_tags[lang]};
     return hd_mst_render(t, data, &env, out, err);
+}
+
+const char *hd_pages_channel(int lang, int channel)
+{
+    static const char *const words[LANG_COUNT][HD_CH_COUNT] = {
+        {"email", "text messages (SMS)", "push notifications"}, {"邮件", "短信", "推送通知"}};
+    return words[lang][channel];
+}
+
+const char *hd_pages_category(int lang, int category)
+{
+    static const char *const words[LANG_COUNT][HD_CAT_COUNT] = {{"marketing", "transactional"},
+                                                                {"营销", "事务"}};
+    return words[lang][category];
 }

@@ -1,5 +1,6 @@
-/* serve_int: what the files of src/serve share: the pages (pages.c) and the
- * unsubscribe route (unsub.c), called by the server (server.c). */
+/* serve_int: what the files of src/serve share: the pages (pages.c), the
+ * unsubscribe route (unsub.c) and the preference centre (prefs.c), called
+ * by the server (server.c). */
 #ifndef HERALD_SERVE_INT_H
 #define HERALD_SERVE_INT_H
 
@@ -17,7 +18,7 @@
 #include "herald/time.h"
 #include "herald/token.h"
 
-enum page { PAGE_CONFIRM, PAGE_DONE, PAGE_INVALID, PAGE_COUNT };
+enum page { PAGE_CONFIRM, PAGE_DONE, PAGE_INVALID, PAGE_PREFS, PAGE_PREFS_DONE, PAGE_COUNT };
 enum lang { LANG_EN, LANG_ZH, LANG_COUNT };
 
 struct hd_pages;
@@ -31,9 +32,12 @@ int hd_pages_lang(const char *locale);
  * escaped. Thread-safe. */
 int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
                     struct hd_err *err);
+/* A channel and a category in words of the language ("email", "营销"). */
+const char *hd_pages_channel(int lang, int channel);
+const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
-enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_NONE, R_COUNT };
+enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
 /* The server's shared state. */
@@ -58,11 +62,12 @@ struct hd_answer {
     const char *allow; /* for 405, else NULL */
 };
 
-/* A request to /u/TOKEN (or /p/TOKEN, the same for now). The token is
- * checked when the headers are in (verify), the body afterwards. */
+/* A request to /u/TOKEN or /p/TOKEN. The token is checked when the
+ * headers are in (verify), the body afterwards. */
 struct hd_unsub {
     int fault; /* enum hd_token_fault */
     struct hd_token tok;
+    char text[HD_TOKEN_MAX]; /* the token as given, when it verified ("" else) */
     int lang;
 };
 void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char *accept_lang,
@@ -74,6 +79,22 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
 /* POST with the body read (len bytes): records the opt-out. */
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a);
+/* Renders page which with data (consumed) into a: status, or 500 when the
+ * page fails to render (logged). */
+void hd_srv_page(struct hd_srv *s, struct hd_answer *a, int status, int which, int lang,
+                 json_t *data);
+/* A 503 for a store that cannot be reached (logged; call with s->mu held). */
+void hd_srv_unavailable(struct hd_srv *s, struct hd_answer *a, const struct hd_err *err);
+
+/* The preference centre (prefs.c): its form body is at most PREFS_BODY_MAX
+ * bytes (a CSRF token and a few checkboxes take about 150). GET shows the
+ * form and never writes; POST checks the form's CSRF token and applies
+ * the changes. */
+#define PREFS_BODY_MAX 1024
+void hd_prefs_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
+void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
+                   struct hd_answer *a);
+
 /* GET /metrics: whether the peer may read them (an address in [serve]
  * metrics_allow, or the bearer token), and the text (metrics.c). */
 bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);

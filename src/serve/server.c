@@ -6,10 +6,11 @@
  * without the body is refused then: an unknown path (404), a wrong method
  * (405 with Allow), a Content-Length over [serve] body_limit (413), a bad
  * token (4xx, decided from the path alone). Only a POST to a valid /u/
- * link reads its body; it keeps the first BODY_KEEP bytes (the longest body
- * it accepts) and counts the rest, so memory per request stays small
- * whatever the limit. Every request is logged once, when MHD is done with
- * it, at debug: method, path without the token, status, bytes, µs. The
+ * or /p/ link reads its body; it keeps the first BODY_KEEP bytes (the
+ * longest body /u/ accepts; PREFS_BODY_MAX for the preference centre's
+ * form, whose larger bodies are 413) and counts the rest, so memory per
+ * request stays small whatever the limit. Every request is logged once,
+ * when MHD is done with it, at debug: method, path without the token, status, bytes, µs. The
  * workers share one store connection under a mutex; it is opened when
  * first needed and again after a failure. The caller's stop flag is polled:
  * then MHD_quiesce_daemon closes the door to new connections, the ones in
@@ -34,10 +35,14 @@ static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
     const char *allow;
 } routes[] = {
+    /* one route a line */
+    /* clang-format off */
     [R_HEALTH] = {"/healthz", "GET, HEAD"},
     [R_READY] = {"/readyz", "GET, HEAD"},
     [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
     [R_METRICS] = {"/metrics", "GET, HEAD"},
+    [R_PREFS] = {"/p/", "GET, HEAD, POST"},
+    /* clang-format on */
 };
 
 struct req {
@@ -48,7 +53,7 @@ struct req {
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
-    char body[BODY_KEEP];
+    char body[PREFS_BODY_MAX];
     size_t got; /* body bytes received, kept or not */
     int status;
     size_t bytes;
@@ -82,12 +87,6 @@ static int route_of(const char *url, const char **rest)
             return r;
         }
     }
-    /* /p/TOKEN, the preference centre's link, shows the unsubscribe page
-     * until the preference centre is built */
-    if (strncmp(url, "/p/", 3) == 0) {
-        *rest = url + 3;
-        return R_UNSUB;
-    }
     return R_NONE;
 }
 
@@ -96,10 +95,11 @@ static void log_path(struct req *q, const char *url)
     size_t n = 0;
     const char *rest;
     int r = route_of(url, &rest);
-    size_t keep = r == R_UNSUB ? (size_t)(rest - url) : strlen(url);
+    bool link = r == R_UNSUB || r == R_PREFS;
+    size_t keep = link ? (size_t)(rest - url) : strlen(url);
     for (size_t i = 0; i < keep && n < sizeof q->path - 4; i++)
         q->path[n++] = url[i] > ' ' && url[i] < 0x7f ? url[i] : '?';
-    if (r == R_UNSUB || keep > n)
+    if (link || keep > n)
         q->path[n++] = '*';
     q->path[n] = '\0';
 }
@@ -193,12 +193,12 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
             return text(c, q, 403, "forbidden: not an allowed address, and no valid bearer token\n",
                         NULL);
     }
-    if (!get && !(q->post && q->route == R_UNSUB))
+    if (!get && !(q->post && (q->route == R_UNSUB || q->route == R_PREFS)))
         return text(c, q, 405, "method not allowed\n", routes[q->route].allow);
     int64_t len = content_length(c);
     if (len < 0)
         return text(c, q, 400, "bad Content-Length\n", NULL);
-    if (len > s->cfg->serve.body_limit)
+    if (len > s->cfg->serve.body_limit || (q->route == R_PREFS && len > PREFS_BODY_MAX))
         return text(c, q, 413, "request body too large\n", NULL);
     if (q->route == R_HEALTH)
         return text(c, q, 200, "ok\n", NULL);
@@ -219,7 +219,7 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     }
     if (!q->post) {
         struct hd_answer a = {0};
-        hd_unsub_get(s, &q->u, &a);
+        (q->route == R_PREFS ? hd_prefs_get : hd_unsub_get)(s, &q->u, &a);
         return answer(c, q, &a);
     }
     return MHD_YES; /* the body comes next */
@@ -254,10 +254,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
+    size_t keep = q->route == R_PREFS ? PREFS_BODY_MAX : BODY_KEEP;
     if (*size) {
-        if (q->got < sizeof q->body)
-            memcpy(q->body + q->got, data,
-                   *size < sizeof q->body - q->got ? *size : sizeof q->body - q->got);
+        if (q->got < keep)
+            memcpy(q->body + q->got, data, *size < keep - q->got ? *size : keep - q->got);
         q->got += *size;
         *size = 0;
         /* a body without Content-Length (chunked) counted past the limit:
@@ -269,8 +269,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     struct hd_answer a = {0};
+    if (q->route == R_PREFS && q->got > keep) /* chunked, past the form's bound */
+        return text(c, q, 413, "request body too large\n", NULL);
     /* a body longer than any accepted one is answered as an empty one: 400 */
-    hd_unsub_post(s, &q->u, q->body, q->got > sizeof q->body ? 0 : q->got, &a);
+    if (q->route == R_PREFS)
+        hd_prefs_post(s, &q->u, q->body, q->got, &a);
+    else
+        hd_unsub_post(s, &q->u, q->body, q->got > keep ? 0 : q->got, &a);
     return answer(c, q, &a);
 }
 

@@ -6,7 +6,8 @@
  * The page's own button posts the same body plus `&via=page`, and gets the
  * confirmation page instead of the plain 200 a mail client gets. Nothing
  * from the request reaches a page but through the HTML-escaping renderer,
- * and the token is never logged. */
+ * and the token is never logged. The confirmation links to the
+ * preference centre (prefs.c), /p/ with the same token. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,15 +19,8 @@ static const char page_body[] = "List-Unsubscribe=One-Click&via=page";
 /* What the recipient will no longer get, in words. */
 static const char *what(int lang, int channel, int category, char *buf, size_t n)
 {
-    static const char *const en_ch[HD_CH_COUNT] = {"email", "text messages (SMS)",
-                                                   "push notifications"};
-    static const char *const zh_ch[HD_CH_COUNT] = {"邮件", "短信", "推送通知"};
-    static const char *const en_cat[HD_CAT_COUNT] = {"marketing", "transactional"};
-    static const char *const zh_cat[HD_CAT_COUNT] = {"营销", "事务"};
-    if (lang == LANG_ZH)
-        snprintf(buf, n, "%s%s", zh_cat[category], zh_ch[channel]);
-    else
-        snprintf(buf, n, "%s %s", en_cat[category], en_ch[channel]);
+    snprintf(buf, n, lang == LANG_ZH ? "%s%s" : "%s %s", hd_pages_category(lang, category),
+             hd_pages_channel(lang, channel));
     return buf;
 }
 
@@ -37,9 +31,11 @@ void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char
     u->lang = hd_pages_lang(accept_lang);
     u->fault = hd_token_verify(token, len, s->keys, 2, hd_clock_now(s->clock),
                                s->cfg->serve.unsubscribe_valid, &u->tok, NULL);
+    if (!u->fault) /* a verified token is exactly 75 bytes */
+        snprintf(u->text, sizeof u->text, "%.*s", (int)len, token);
 }
 
-static void page(struct hd_srv *s, struct hd_answer *a, int status, int which, int lang,
+void hd_srv_page(struct hd_srv *s, struct hd_answer *a, int status, int which, int lang,
                  json_t *data)
 {
     struct hd_err err = {0};
@@ -71,11 +67,11 @@ void hd_unsub_invalid(struct hd_srv *s, struct hd_unsub *u, bool html, struct hd
                     u->fault == HD_TOKEN_EXPIRED ? "expired" : "not valid");
         return;
     }
-    page(s, a, fault_status(u->fault), PAGE_INVALID, u->lang,
-         json_pack("{s:b}", "expired", u->fault == HD_TOKEN_EXPIRED));
+    hd_srv_page(s, a, fault_status(u->fault), PAGE_INVALID, u->lang,
+                json_pack("{s:b}", "expired", u->fault == HD_TOKEN_EXPIRED));
 }
 
-static void unavailable(struct hd_srv *s, struct hd_answer *a, const struct hd_err *err)
+void hd_srv_unavailable(struct hd_srv *s, struct hd_answer *a, const struct hd_err *err)
 {
     hd_log_error(s->log, "serve: %s", err->msg);
     a->status = 503;
@@ -97,7 +93,7 @@ static int contact(struct hd_srv *s, struct hd_unsub *u, int *status, struct hd_
         return 0;
     }
     if (rc < 0) {
-        unavailable(s, a, &err);
+        hd_srv_unavailable(s, a, &err);
         return -1;
     }
     if (*locale)
@@ -105,13 +101,16 @@ static int contact(struct hd_srv *s, struct hd_unsub *u, int *status, struct hd_
     return 0;
 }
 
+/* The page's data; preferences is the preference centre's link, relative
+ * (../p/TOKEN) so that it holds behind any public_url path. */
 static json_t *about(const struct hd_unsub *u, bool already)
 {
-    char buf[128];
-    return json_pack("{s:s,s:s,s:s,s:b}", "what",
+    char buf[128], prefs[HD_TOKEN_MAX + 8];
+    snprintf(prefs, sizeof prefs, "../p/%s", u->text);
+    return json_pack("{s:s,s:s,s:s,s:b,s:s}", "what",
                      what(u->lang, u->tok.channel, u->tok.category, buf, sizeof buf), "channel",
                      hd_channel_name(u->tok.channel), "category", hd_category_name(u->tok.category),
-                     "already", already);
+                     "already", already, "preferences", prefs);
 }
 
 void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
@@ -127,7 +126,7 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
     if (rc < 0)
         return;
     bool already = status == HD_CONSENT_OPTED_OUT;
-    page(s, a, 200, already ? PAGE_DONE : PAGE_CONFIRM, u->lang, about(u, already));
+    hd_srv_page(s, a, 200, already ? PAGE_DONE : PAGE_CONFIRM, u->lang, about(u, already));
 }
 
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
@@ -151,12 +150,12 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
     int status = 0, rc;
     pthread_mutex_lock(&s->mu);
     struct hd_store *st = hd_srv_store(s, &err);
-    rc = st ? hd_store_link_optout(st, u->tok.contact, u->tok.message, u->tok.channel,
-                                   u->tok.category, "unsubscribe", hd_clock_now(s->clock), &changed,
-                                   &err)
-            : HD_E_STORE;
+    struct hd_link_change c = {u->tok.contact,        u->tok.message,       u->tok.channel,
+                               u->tok.category,       HD_CONSENT_OPTED_OUT, "unsubscribe",
+                               hd_clock_now(s->clock)};
+    rc = st ? hd_store_link_consent(st, &c, &changed, &err) : HD_E_STORE;
     if (rc < 0)
-        unavailable(s, a, &err);
+        hd_srv_unavailable(s, a, &err);
     else
         rc = contact(s, u, &status, a);
     if (rc == 0 && changed)
@@ -172,5 +171,5 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
         hd_buf_adds(&a->body, "unsubscribed\n");
         return;
     }
-    page(s, a, 200, PAGE_DONE, u->lang, about(u, !changed));
+    hd_srv_page(s, a, 200, PAGE_DONE, u->lang, about(u, !changed));
 }

@@ -1,10 +1,13 @@
 /* consent: what the HTTP service needs of a contact, by its internal id
  * (the id a link token carries): the locale and the consent its link is
- * about, and recording an opt-out from a link. The opt-out is an upsert
- * guarded by the status it changes, so a repeated click changes nothing
- * (not even the time) and the contact keeps one consent row per channel
- * and category. The row names the message whose link it came from and
- * that message's campaign (NULL when the message was pruned). */
+ * about (or all of it, for the preference centre), and recording a change
+ * from a link. A change is an upsert guarded by the status it changes, so
+ * a repeated click changes nothing (not even the time) and the contact
+ * keeps one consent row per channel and category. The row names the
+ * message whose link it came from and that message's campaign (NULL when
+ * the message was pruned). Every change is also appended to consent_log
+ * by the table's triggers (migration 9); hd_store_consent_log reads that
+ * record back. */
 #include <stdio.h>
 #include <string.h>
 
@@ -28,9 +31,8 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         const char *loc = (const char *)sqlite3_column_text(s, 0);
-        const char *k = (const char *)sqlite3_column_text(s, 1);
         snprintf(locale, n, "%s", loc ? loc : "");
-        *status = !k ? 0 : strcmp(k, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+        *status = sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : hd_store_consent_status(s, 1);
     } else if (step == SQLITE_DONE) {
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with internal id %lld", (long long)contact);
     } else {
@@ -40,35 +42,88 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     return rc;
 }
 
-int hd_store_link_optout(struct hd_store *st, int64_t contact, int64_t message, int channel,
-                         int category, const char *source, int64_t now, bool *changed,
-                         struct hd_err *err)
+int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
+                          struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
     *changed = false;
+    if (c->status != HD_CONSENT_OPTED_IN && c->status != HD_CONSENT_OPTED_OUT)
+        HD_BUG("bad consent status %d", c->status);
     if ((rc = hd_store_prepare(
              st,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
              "message_id, campaign_id) "
-             "SELECT id, ?2, ?3, 'opted_out', ?4, ?5, ?6, (SELECT r.campaign_id FROM messages m "
+             "SELECT id, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id FROM messages m "
              "JOIN runs r ON r.id = m.run_id WHERE m.id = ?6) FROM contacts WHERE id = ?1 "
-             "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = 'opted_out', "
+             "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, "
              "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
-             "WHERE consent.status <> 'opted_out'",
+             "WHERE consent.status <> excluded.status",
              &s, err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_text(s, 2, hd_channel_name(channel), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hd_category_name(category), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
-    sqlite3_bind_int64(s, 6, message);
+    sqlite3_bind_int64(s, 1, c->contact);
+    sqlite3_bind_text(s, 2, hd_channel_name(c->channel), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, hd_category_name(c->category), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, c->at);
+    sqlite3_bind_int64(s, 6, c->message);
+    sqlite3_bind_text(s, 7, c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", -1,
+                      SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recording an opt-out");
+        rc = hd_store_fail(st, err, "recording consent from a link");
     else
         *changed = sqlite3_changes(st->db) > 0;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size_t n,
+                        int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    memset(status, 0, sizeof(int) * HD_CH_COUNT * HD_CAT_COUNT);
+    if ((rc = hd_store_link_contact(st, contact, 0, 0, locale, n, &status[0][0], err)) < 0)
+        return rc;
+    status[0][0] = 0;
+    if ((rc = hd_store_prepare(
+             st, "SELECT channel, category, status FROM consent WHERE contact_id = ?1", &s, err)) <
+        0)
+        return rc;
+    sqlite3_bind_int64(s, 1, contact);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int ch = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
+        int cat = hd_category_parse((const char *)sqlite3_column_text(s, 1));
+        if (ch >= 0 && cat >= 0)
+            status[ch][cat] = hd_store_consent_status(s, 2);
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading consent");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_consent_log(struct hd_store *st, int64_t contact, hd_consent_cb cb, void *ud,
+                         struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    if ((rc = hd_store_prepare(st,
+                               "SELECT k.channel, k.category, k.status, k.source, k.at, "
+                               "k.message_id, c.name FROM consent_log k LEFT JOIN campaigns c ON "
+                               "c.id = k.campaign_id WHERE k.contact_id = ?1 ORDER BY k.id",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, contact);
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_consent k;
+        hd_store_read_consent(s, &k);
+        rc = cb(ud, &k);
+        hd_consent_release(&k);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading the consent record");
     sqlite3_finalize(s);
     return rc;
 }

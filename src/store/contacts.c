@@ -10,6 +10,32 @@
 
 static const char *const consent_status[] = {NULL, "opted_in", "opted_out"};
 
+int hd_store_consent_status(sqlite3_stmt *s, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    return v && strcmp(v, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+}
+
+void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k)
+{
+    k->channel = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
+    k->category = hd_category_parse((const char *)sqlite3_column_text(s, 1));
+    k->status = hd_store_consent_status(s, 2);
+    k->source = hd_store_col_dup(s, 3);
+    k->updated_at = sqlite3_column_int64(s, 4);
+    k->message_id = sqlite3_column_int64(s, 5);
+    k->campaign = hd_store_col_dup(s, 6);
+}
+
+void hd_consent_release(struct hd_consent *k)
+{
+    if (!k)
+        return;
+    free(k->source);
+    free(k->campaign);
+    k->source = k->campaign = NULL;
+}
+
 void hd_contact_release(struct hd_contact *c)
 {
     if (!c)
@@ -24,10 +50,8 @@ void hd_contact_release(struct hd_contact *c)
     free(c->apns_token);
     free(c->jpush_id);
     free(c->hms_token);
-    for (size_t i = 0; i < c->nconsent; i++) {
-        free(c->consent[i].source);
-        free(c->consent[i].campaign);
-    }
+    for (size_t i = 0; i < c->nconsent; i++)
+        hd_consent_release(&c->consent[i]);
     free(c->consent);
     memset(c, 0, sizeof *c);
 }
@@ -79,16 +103,7 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
     sqlite3_bind_int64(cs, 1, out->id);
     while ((step = sqlite3_step(cs)) == SQLITE_ROW) {
         HD_GROW(out->consent, out->nconsent);
-        struct hd_consent *k = &out->consent[out->nconsent++];
-        k->channel = hd_channel_parse((const char *)sqlite3_column_text(cs, 0));
-        k->category = hd_category_parse((const char *)sqlite3_column_text(cs, 1));
-        k->status = strcmp((const char *)sqlite3_column_text(cs, 2), "opted_out") == 0
-                        ? HD_CONSENT_OPTED_OUT
-                        : HD_CONSENT_OPTED_IN;
-        k->source = hd_store_col_dup(cs, 3);
-        k->updated_at = sqlite3_column_int64(cs, 4);
-        k->message_id = sqlite3_column_int64(cs, 5);
-        k->campaign = hd_store_col_dup(cs, 6);
+        hd_store_read_consent(cs, &out->consent[out->nconsent++]);
     }
     if (step != SQLITE_DONE) {
         rc = hd_store_fail(st, err, "reading consent");

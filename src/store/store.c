@@ -277,6 +277,37 @@ static const char *const migrations[] = {
     "DROP TABLE push_tokens;"
     "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
     "CREATE INDEX push_tokens_token ON push_tokens(token);",
+    /* 10 (preference centre): every consent change, appended, never
+     * updated: consent keeps the state now, one row per channel and
+     * category, and its triggers append here whatever writes it (import,
+     * cli, a link), so history can show each change with its source, its
+     * message and campaign and its time (provable consent). The rows there
+     * are now start it. Erasing a contact erases its record too. */
+    "CREATE TABLE consent_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+    "  channel TEXT NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  message_id INTEGER,"
+    "  campaign_id INTEGER"
+    ");"
+    "CREATE INDEX consent_log_contact ON consent_log(contact_id, id);"
+    "INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
+    "  campaign_id) SELECT contact_id, channel, category, status, source, updated_at, "
+    "  message_id, campaign_id FROM consent ORDER BY updated_at;"
+    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
+    "END;"
+    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
+    "END;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

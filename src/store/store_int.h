@@ -95,4 +95,11 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
  * the statement the same text the planner and the indexes saw) pins the
  * number next to it with a _Static_assert. */
 
+/* Reads a consent row of columns channel, category, status, source, time,
+ * message id and campaign name (contacts.c); release with
+ * hd_consent_release. */
+void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k);
+/* A consent status column ("opted_in", "opted_out") as an hd_consent_status. */
+int hd_store_consent_status(sqlite3_stmt *s, int col);
+
 #endif
