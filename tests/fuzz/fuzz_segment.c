@@ -1,6 +1,7 @@
 /* fuzz_segment: libFuzzer target for the segment rule parser and the SQL
  * compiler. Any input must parse or fail with a positioned message; a parsed
- * rule must compile to SQL that SQLite prepares. */
+ * rule must compile to SQL that SQLite prepares against the tables it reads
+ * (the columns it names; no constraints). */
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      "timezone, attrs, created_at, updated_at);"
                      "CREATE TABLE consent (contact_id, channel, category, status);"
                      "CREATE TABLE suppressions (address, channel, reason);"
-                     "CREATE TABLE push_tokens (contact_id, platform, token);",
+                     "CREATE TABLE push_tokens (contact_id, platform, token);"
+                     /* what behaviour rules read (issue 22) */
+                     "CREATE TABLE events (contact_id, name, at, value, props);"
+                     "CREATE TABLE sends (message_id, contact_id, at, campaign_id, category, "
+                     "channel);"
+                     "CREATE TABLE campaigns (id, name);"
+                     "CREATE TABLE runs (id, campaign_id, fire_at);"
+                     "CREATE TABLE messages (id, run_id, contact_id, state);"
+                     "CREATE TABLE segments (name, expr);",
                      NULL, NULL, NULL);
     }
     char *expr = malloc(size + 1);
