@@ -78,6 +78,11 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
  * metrics_allow, or the bearer token), and the text (metrics.c). */
 bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);
 void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
+/* [serve] tls_cert_file and tls_key_file, read into cert and key (PEM
+ * text, NUL-terminated) and checked: a certificate, an unencrypted key
+ * that is its key (tls.c). On failure key's text is wiped. */
+int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd_buf *key,
+                    struct hd_err *err);
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 

@@ -333,7 +333,8 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, st
     return 0;
 }
 
-static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_err *err)
+static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char *cert,
+                                 const char *key, struct hd_err *err)
 {
     struct sockaddr_storage sa;
     bool v6 = false;
@@ -345,9 +346,14 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_
 #else
                      MHD_USE_AUTO |
 #endif
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     (v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+    /* without TLS the PEM options are skipped: MHD_OPTION_ARRAY's end */
+    struct MHD_OptionItem pem[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)(uintptr_t)cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)key},
+        {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_ARRAY, pem, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -383,10 +389,18 @@ static void stop(struct hd_srv *s, struct MHD_Daemon *d)
         close(fd);
 }
 
+/* The running service: the shared state, MHD's daemon, and the PEM texts
+ * MHD was given (kept until it stops; the key is wiped then). */
+struct hd_serve {
+    struct hd_srv s;
+    struct MHD_Daemon *d;
+    struct hd_serve_opts o;
+    struct hd_buf cert, key;
+};
+
 static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *db_path,
                     struct hd_log *log, const struct hd_clock *clock, struct hd_err *err)
 {
-    memset(s, 0, sizeof *s);
     s->cfg = cfg;
     s->db_path = db_path;
     s->log = log;
@@ -403,40 +417,77 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
                           "[serve] has no secret to check links with: run 'herald serve "
                           "init-secret var/herald.secret' and set secret_file = "
                           "var/herald.secret");
-    pthread_mutex_init(&s->mu, NULL);
     return hd_pages_load(cfg->templates, &s->pages, err);
+}
+
+int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
+                   const struct hd_clock *clock, const struct hd_serve_opts *o,
+                   struct hd_serve **out, struct hd_err *err)
+{
+    struct hd_serve *v = hd_xcalloc(1, sizeof *v);
+    const char *l = o->listen ? o->listen : cfg->serve.listen;
+    bool tls = cfg->serve.tls_cert_file != NULL;
+    int rc;
+    v->o = *o;
+    hd_buf_init(&v->cert);
+    hd_buf_init(&v->key);
+    pthread_mutex_init(&v->s.mu, NULL);
+    *out = NULL;
+    if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
+        (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0))
+        goto out;
+    if (!(v->d = start(&v->s, l, tls ? v->cert.data : NULL, tls ? v->key.data : NULL, err))) {
+        rc = HD_E_IO;
+        goto out;
+    }
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(v->d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = i ? (int)i->port : 0, hl = (int)(strrchr(l, ':') - l);
+    hd_log_info(log, "serve: listening on %.*s:%d (%d workers%s)", hl, l, port, SERVE_THREADS,
+                tls ? ", TLS" : "");
+    if (o->announce) {
+        fprintf(o->announce, "listening on %s://%.*s:%d\n", tls ? "https" : "http", hl, l, port);
+        fflush(o->announce);
+    }
+    *out = v;
+out:
+    if (rc < 0)
+        hd_serve_free(v);
+    return rc;
+}
+
+void hd_serve_wait(struct hd_serve *v)
+{
+    while (!v->o.stopped()) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    hd_log_info(v->s.log, "serve: stopping: finishing the requests in flight");
+    stop(&v->s, v->d);
+    v->d = NULL;
+}
+
+void hd_serve_free(struct hd_serve *v)
+{
+    if (!v)
+        return;
+    if (v->d)
+        MHD_stop_daemon(v->d);
+    hd_pages_free(v->s.pages);
+    hd_store_free(v->s.st);
+    pthread_mutex_destroy(&v->s.mu);
+    hd_wipe(v->key.data, v->key.len);
+    hd_buf_release(&v->key);
+    hd_buf_release(&v->cert);
+    free(v);
 }
 
 int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
                  const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err)
 {
-    struct hd_srv s;
-    int rc = srv_init(&s, cfg, db_path, log, clock, err);
-    struct MHD_Daemon *d = NULL;
-    if (rc == 0 && !(d = start(&s, o->listen ? o->listen : cfg->serve.listen, err)))
-        rc = HD_E_IO;
-    if (rc == 0) {
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        const char *l = o->listen ? o->listen : cfg->serve.listen;
-        int port = i ? (int)i->port : 0;
-        hd_log_info(log, "serve: listening on %.*s:%d (%d workers)", (int)(strrchr(l, ':') - l), l,
-                    port, SERVE_THREADS);
-        if (o->announce) {
-            fprintf(o->announce, "listening on http://%.*s:%d\n", (int)(strrchr(l, ':') - l), l,
-                    port);
-            fflush(o->announce);
-        }
-        while (!o->stopped()) {
-            struct timespec ts = {0, 50 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        hd_log_info(log, "serve: stopping: finishing the requests in flight");
-        stop(&s, d);
-    }
-    if (s.keys[0].len || s.pages) {
-        hd_pages_free(s.pages);
-        hd_store_free(s.st);
-        pthread_mutex_destroy(&s.mu);
-    }
+    struct hd_serve *v = NULL;
+    int rc = hd_serve_start(cfg, db_path, log, clock, o, &v, err);
+    if (rc == 0)
+        hd_serve_wait(v);
+    hd_serve_free(v);
     return rc;
 }
