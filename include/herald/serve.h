@@ -18,7 +18,7 @@
 struct hd_serve_opts {
     const char *listen;    /* ADDR:PORT, or NULL for [serve] listen; port 0 picks one */
     bool (*stopped)(void); /* polled; true asks for a graceful stop */
-    FILE *announce; /* gets "listening on http[s]://ADDR:PORT\n" once bound; may be NULL */
+    FILE *announce;        /* gets "listening on http[s]://ADDR:PORT\n" once bound; may be NULL */
 };
 
 struct hd_serve;
@@ -36,8 +36,8 @@ void hd_serve_wait(struct hd_serve *srv);
 /* Stops at once if still running, and frees (the TLS key wiped). NULL is fine. */
 void hd_serve_free(struct hd_serve *srv);
 
-/* hd_serve_start, hd_serve_wait and hd_serve_free: serves until o->stopped() says so. The store at db_path is opened when a
- * request first needs it (so /healthz answers while the database is away).
+/* hd_serve_start, hd_serve_wait and hd_serve_free: serves until o->stopped() says so. The store at
+ * db_path is opened when a request first needs it (so /healthz answers while the database is away).
  * cfg, log and clock are borrowed. */
 int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
                  const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err);

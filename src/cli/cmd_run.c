@@ -271,8 +271,8 @@ static int serve_begin(struct hd_ctx *ctx, const char *listen, struct beside *b,
 {
     struct hd_serve_opts so = {.listen = listen, .stopped = cli_stopped, .announce = stdout};
     hd_clock_run(&ctx->clock);
-    int rc = hd_serve_start(ctx->cfg, hd_ctx_db_path(ctx), &ctx->log, &ctx->clock, &so, &b->srv,
-                            err);
+    int rc =
+        hd_serve_start(ctx->cfg, hd_ctx_db_path(ctx), &ctx->log, &ctx->clock, &so, &b->srv, err);
     if (rc == 0 && pthread_create(&b->th, NULL, serve_main, b->srv) != 0) {
         hd_serve_free(b->srv);
         b->srv = NULL;

@@ -16,10 +16,10 @@
 #include "herald/token.h"
 
 /* the secrets are 2 to 2 + HD_SERVE_SECRETS - 1, in the order of secrets[] */
-static const char *const keys[] = {
-    "listen",     "public_url",       "secret",  "previous_secret",   "metrics_token",
-    "body_limit", "connection_limit", "timeout", "unsubscribe_valid", "metrics_allow",
-    "tls_cert_file", "tls_key_file"};
+static const char *const keys[] = {"listen",           "public_url",    "secret",
+                                   "previous_secret",  "metrics_token", "body_limit",
+                                   "connection_limit", "timeout",       "unsubscribe_valid",
+                                   "metrics_allow",    "tls_cert_file", "tls_key_file"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)

@@ -334,7 +334,7 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, st
 }
 
 static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char *cert,
-                                 const char *key, struct hd_err *err)
+                                const char *key, struct hd_err *err)
 {
     struct sockaddr_storage sa;
     bool v6 = false;
@@ -353,8 +353,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)key},
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_ARRAY, pem, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
+        pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
