@@ -36,6 +36,8 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
 enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
+struct hd_clicks;
+
 /* The server's shared state. */
 struct hd_srv {
     const struct hd_config *cfg;
@@ -48,6 +50,7 @@ struct hd_srv {
     struct hd_store *st;         /* opened on first need; NULL after a failure */
     long inflight;               /* requests begun and not completed (under mu) */
     uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
+    struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -74,6 +77,29 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
 /* POST with the body read (len bytes): records the opt-out. */
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a);
+/* A one-click opt-out waiting for its batch (clicks.c): its request is
+ * suspended until done. */
+struct hd_click {
+    struct hd_token tok;
+    void *conn;   /* the suspended struct MHD_Connection */
+    bool done;    /* the batch is written (or failed): answer it */
+    int rc;       /* 0, or the batch's HD_E_* */
+    bool changed; /* a new opt-out (not a repeat) */
+    struct hd_click *next;
+};
+/* Starts the writer thread. */
+int hd_clicks_start(struct hd_srv *s, struct hd_clicks **out, struct hd_err *err);
+/* Queues c, whose connection the caller has just suspended; it is resumed
+ * once c->done. */
+void hd_clicks_push(struct hd_clicks *b, struct hd_click *c);
+/* Writes and resumes what is queued, then ends the thread. NULL is fine. */
+void hd_clicks_stop(struct hd_clicks *b);
+/* Whether a POST body is RFC 8058's exactly (List-Unsubscribe=One-Click). */
+bool hd_unsub_is_oneclick(const char *body, size_t len);
+/* A one-click's answer once its batch is done: 200, or 503. */
+void hd_unsub_clicked(struct hd_srv *s, const struct hd_click *c, struct hd_answer *a);
+/* Logs a new opt-out from a link; call with s->mu held. */
+void hd_unsub_note(struct hd_srv *s, const struct hd_token *t);
 /* GET /metrics: whether the peer may read them (an address in [serve]
  * metrics_allow, or the bearer token), and the text (metrics.c). */
 bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);

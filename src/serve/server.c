@@ -6,7 +6,8 @@
  * without the body is refused then: an unknown path (404), a wrong method
  * (405 with Allow), a Content-Length over [serve] body_limit (413), a bad
  * token (4xx, decided from the path alone). Only a POST to a valid /u/
- * link reads its body; it keeps the first BODY_KEEP bytes (the longest body
+ * link reads its body (an RFC 8058 one-click then waits, suspended, for
+ * the group commit of clicks.c); it keeps the first BODY_KEEP bytes (the longest body
  * it accepts) and counts the rest, so memory per request stays small
  * whatever the limit. Every request is logged once, when MHD is done with
  * it, at debug: method, path without the token, status, bytes, µs. The
@@ -48,6 +49,7 @@ struct req {
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
+    struct hd_click click; /* a one-click, while its batch is written */
     char body[BODY_KEEP];
     size_t got; /* body bytes received, kept or not */
     int status;
@@ -270,7 +272,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     struct hd_answer a = {0};
     /* a body longer than any accepted one is answered as an empty one: 400 */
-    hd_unsub_post(s, &q->u, q->body, q->got > sizeof q->body ? 0 : q->got, &a);
+    size_t len = q->got > sizeof q->body ? 0 : q->got;
+    if (q->click.done) { /* resumed: its batch is written */
+        hd_unsub_clicked(s, &q->click, &a);
+        return answer(c, q, &a);
+    }
+    if (!q->u.fault && hd_unsub_is_oneclick(q->body, len)) {
+        q->click.tok = q->u.tok;
+        q->click.conn = c;
+        MHD_suspend_connection(c); /* before the writer can resume it */
+        hd_clicks_push(s->clicks, &q->click);
+        return MHD_YES;
+    }
+    hd_unsub_post(s, &q->u, q->body, len, &a);
     return answer(c, q, &a);
 }
 
@@ -282,6 +296,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!q)
         return;
+    /* a click written whose client left before its answer: what it was
+     * answered, so that the 200s counted are the opt-outs recorded */
+    if (!q->status && q->click.done)
+        q->status = q->click.rc < 0 ? 503 : 200;
     if (q->status >= 100 && q->status < 100 + HTTP_CODES)
         __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
@@ -340,7 +358,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
     bool v6 = false;
     if (resolve(listen, &sa, &v6, err) < 0)
         return NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG |
 #ifdef __linux__
                      MHD_USE_EPOLL |
 #else
@@ -384,6 +403,10 @@ static void stop(struct hd_srv *s, struct MHD_Daemon *d)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* what the writer holds is written and resumed: MHD must not stop
+     * with a request suspended */
+    hd_clicks_stop(s->clicks);
+    s->clicks = NULL;
     MHD_stop_daemon(d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -434,7 +457,8 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     pthread_mutex_init(&v->s.mu, NULL);
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
-        (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0))
+        (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
+        (rc = hd_clicks_start(&v->s, &v->s.clicks, err)) < 0)
         goto out;
     if (!(v->d = start(&v->s, l, tls ? v->cert.data : NULL, tls ? v->key.data : NULL, err))) {
         rc = HD_E_IO;
@@ -470,6 +494,7 @@ void hd_serve_free(struct hd_serve *v)
 {
     if (!v)
         return;
+    hd_clicks_stop(v->s.clicks);
     if (v->d)
         MHD_stop_daemon(v->d);
     hd_pages_free(v->s.pages);
