@@ -4,7 +4,9 @@
  * campaign fires and goes to the outbox while the same process answers
  * /healthz and the one-click POST of a link in that outbox; SIGHUP still
  * reloads; SIGTERM finishes a request in flight, refuses new connections
- * and exits 0. The TLS tests make self-signed certificates with `openssl
+ * and exits 0. Concurrent one-clicks are each recorded once through the
+ * group commit, and a batch the database refuses is answered 503 with
+ * nothing written. The TLS tests make self-signed certificates with `openssl
  * req` in the test's folder and talk with `curl --cacert`. */
 #include "testnet.h"
 
@@ -12,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "herald/token.h"
 
 static char *dir;
 
@@ -335,6 +339,120 @@ static void test_serve_run_usage(void **state)
     assert_int_equal(finish(&p, SIGTERM), 0);
 }
 
+/* ---- one-click group commit ------------------------------------------------ */
+
+/* Many one-clicks at once, each a different contact's link: every one is
+ * answered 200 and recorded exactly once, whatever batches the writer made
+ * of them; a repeat is 200 and writes nothing. */
+static void test_serve_run_clicks(void **state)
+{
+    (void)state;
+    char csv[64 * 200], *w = csv;
+    w += snprintf(w, sizeof csv, "id,email\n");
+    for (int i = 0; i < 200; i++)
+        w += snprintf(w, sizeof csv - (size_t)(w - csv), "m%d,m%d@example.com\n", i, i);
+    put("m.csv", csv);
+    TU_HERALD_OK(dir, "contacts", "import", "m.csv");
+    /* the links the dispatcher would make for these contacts */
+    char *cp = tu_path(dir, "h.conf"), *sp = tu_path(dir, "var/herald.secret"), cwd[4096];
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(hd_config_load(cp, &cfg, &err), 0);
+    assert_int_equal(chdir(cwd), 0);
+    struct hd_buf links;
+    hd_buf_init(&links);
+    for (int64_t id = 1; id <= 203; id++) {
+        char url[HD_LINK_MAX];
+        struct hd_token t = {id, 1000 + id, HD_CH_EMAIL, HD_CAT_MARKETING, 0};
+        assert_true(hd_token_links(&cfg->serve, &t, 1795348800, url, NULL));
+        hd_buf_addf(&links, "%s\n", strstr(url, "/u/"));
+    }
+    put("links.txt", links.data);
+    hd_buf_release(&links);
+    hd_config_free(cfg);
+    free(cp);
+    free(sp);
+    put("many.py", "import http.client, sys, threading\n"
+                   "port, links = int(sys.argv[1]), open('links.txt').read().split()\n"
+                   "codes, lock = {}, threading.Lock()\n"
+                   "def run(part):\n"
+                   "    c = http.client.HTTPConnection('127.0.0.1', port, timeout=20)\n"
+                   "    for path in part:\n"
+                   "        c.request('POST', path, 'List-Unsubscribe=One-Click',\n"
+                   "                  {'Content-Type': 'application/x-www-form-urlencoded'})\n"
+                   "        r = c.getresponse(); r.read()\n"
+                   "        with lock: codes[r.status] = codes.get(r.status, 0) + 1\n"
+                   "ts = [threading.Thread(target=run, args=(links[k::32],)) for k in range(32)]\n"
+                   "[t.start() for t in ts]; [t.join() for t in ts]\n"
+                   "print(sorted(codes.items()))\n");
+    struct proc p;
+    start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
+    char port[16];
+    snprintf(port, sizeof port, "%d", p.port);
+    for (int round = 0; round < 2; round++) {
+        struct tu_run r;
+        tu_exec(&r, dir, NULL, (const char *const[]){"/usr/bin/python3", "many.py", port, NULL});
+        assert_string_equal(r.out, "[(200, 203)]\n");
+        tu_run_release(&r);
+        assert_int_equal(sql1("SELECT count(*) FROM consent WHERE status = 'opted_out' AND "
+                              "message_id = 1000 + contact_id"),
+                         203);
+        assert_int_equal(sql1("SELECT count(*) FROM consent"), 203);
+    }
+    char *body = NULL;
+    assert_int_equal(get(p.port, "/metrics", &body), 200);
+    assert_contains(body, "herald_http_requests_total{route=\"unsubscribe\",code=\"200\"} 406\n");
+    free(body);
+    assert_int_equal(finish(&p, SIGTERM), 0);
+    char *log = read_log();
+    assert_contains(log, "serve: contact 203 opted out of marketing email (link of message 1203)");
+    free(log);
+}
+
+/* The database stays locked by another writer past busy_timeout: the
+ * click is answered 503 and nothing of its batch is written; once the lock
+ * is gone the same link works. */
+static void test_serve_run_click_busy(void **state)
+{
+    (void)state;
+    put("h.conf", "[herald]\ndatabase = h.db\ntemplates = tpl\nbusy_timeout = 1s\n"
+                  "[serve]\npublic_url = http://127.0.0.1:8025\n"
+                  "secret_file = var/herald.secret\n");
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "promo");
+    char *url = await_outbox(3);
+    put("busy.py",
+        "import sqlite3, subprocess, sys\n"
+        "db = sqlite3.connect('h.db', isolation_level=None)\n"
+        "db.execute('BEGIN IMMEDIATE')\n"
+        "def click():\n"
+        "    return subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',\n"
+        "        '--data-binary', 'List-Unsubscribe=One-Click',\n"
+        "        'http://127.0.0.1:' + sys.argv[1] + sys.argv[2]],\n"
+        "        capture_output=True, text=True).stdout\n"
+        "print(click())\n"
+        "db.execute('ROLLBACK')\n"
+        "print(click())\n");
+    struct proc p;
+    start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
+    char port[16];
+    snprintf(port, sizeof port, "%d", p.port);
+    struct tu_run r;
+    tu_exec(&r, dir, NULL,
+            (const char *const[]){"/usr/bin/python3", "busy.py", port, strstr(url, "/u/"), NULL});
+    assert_string_equal(r.out, "503\n200\n");
+    tu_run_release(&r);
+    assert_int_equal(sql1("SELECT count(*) FROM consent"), 1);
+    assert_int_equal(finish(&p, SIGTERM), 0);
+    char *log = read_log();
+    assert_contains(log, "serve: recording an opt-out: ");
+    free(log);
+    free(url);
+}
+
 /* ---- TLS ----------------------------------------------------------------- */
 
 /* A self-signed certificate for localhost: NAME.pem and NAME.key. */
@@ -456,6 +574,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_run_campaign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_run_clicks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_run_click_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls_errors, setup, teardown),
     };
