@@ -69,9 +69,9 @@ while [ "$served" != "$(scrape)" ]; do served=$(scrape); sleep 0.2; done
 kill $SRV; wait $SRV || { echo "bench: herald serve did not stop cleanly" >&2; exit 1; }
 trap - EXIT
 rows=$(sqlite3 oc.db "SELECT count(*) FROM consent WHERE status = 'opted_out' AND source = 'unsubscribe' AND message_id IS NOT NULL AND campaign_id IS NOT NULL")
-more=""; [ "$out_all" = 0 ] || more=" at least: a slice of links ran out; raise BENCH_TOKENS"
+more=""; [ "$out_all" = 0 ] || more="; at least: a slice of links ran out, raise BENCH_TOKENS"
 echo "   wrk GET /healthz:                    $ref requests/s (best of $ROUNDS runs of ${SECS}s)"
-echo "   wrk POST /u/TOKEN (one-click):       $ours opt-outs/s answered 200 (best of $ROUNDS;$more)"
+echo "   wrk POST /u/TOKEN (one-click):       $ours opt-outs/s answered 200 (best of $ROUNDS$more)"
 echo "   consent rows written:                $rows ($served answered 200 by the server, $ok_all reached wrk)"
 [ "$rows" = "$served" ] && [ "$ok_all" -le "$rows" ] \
   || { echo "bench: $rows consent rows for $served answers 200 ($ok_all reached wrk)" >&2; exit 1; }
