@@ -453,6 +453,62 @@ static void test_serve_run_click_busy(void **state)
     free(url);
 }
 
+/* ---- metrics off the clicks' lock ----------------------------------------- */
+
+/* A scrape over a 100,000-row delivery log takes a while; a one-click
+ * made while it runs is answered at once, not after it (the scrape reads
+ * on a connection of its own, without the lock the clicks take). */
+static void test_serve_run_metrics_unlocked(void **state)
+{
+    (void)state;
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "promo");
+    char *url = await_outbox(3);
+    assert_int_equal(
+        sql1("WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < 100000) "
+             "INSERT INTO attempts (message_id, attempt, at, done_at, channel, provider, outcome, "
+             "campaign_id, run_id, contact_id, variant, state) SELECT x, 1, 1795000000000 + x, "
+             "1795000000040 + x + x % 50, 'email', 'box', CASE x % 7 WHEN 0 THEN 'temporary' "
+             "ELSE 'accepted' END, 1, 1, x % 3 + 1, 'a', 2 FROM i; SELECT count(*) FROM attempts"),
+        100003);
+    put("during.py",
+        "import http.client, sys, threading, time\n"
+        "port, path = int(sys.argv[1]), sys.argv[2]\n"
+        "took = {}\n"
+        "def scrape():\n"
+        "    c = http.client.HTTPConnection('127.0.0.1', port)\n"
+        "    t = time.monotonic(); c.request('GET', '/metrics')\n"
+        "    r = c.getresponse(); r.read(); took['scrape'] = time.monotonic() - t\n"
+        "th = threading.Thread(target=scrape); th.start()\n"
+        "time.sleep(0.05)\n"
+        "c = http.client.HTTPConnection('127.0.0.1', port)\n"
+        "t = time.monotonic()\n"
+        "c.request('POST', path, 'List-Unsubscribe=One-Click',\n"
+        "          {'Content-Type': 'application/x-www-form-urlencoded'})\n"
+        "r = c.getresponse(); r.read(); click = time.monotonic() - t\n"
+        "th.join()\n"
+        "print(r.status, 'fast' if click < took['scrape'] / 3 else 'slow',\n"
+        "      'scrape %.0f ms click %.0f ms' % (took['scrape'] * 1000, click * 1000))\n");
+    struct proc p;
+    start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
+    char port[16];
+    snprintf(port, sizeof port, "%d", p.port);
+    struct tu_run r;
+    tu_exec(&r, dir, NULL,
+            (const char *const[]){"/usr/bin/python3", "during.py", port, strstr(url, "/u/"), NULL});
+    assert_contains(r.out, "200 fast");
+    tu_run_release(&r);
+    char *body = NULL;
+    assert_int_equal(get(p.port, "/metrics", &body), 200);
+    assert_contains(body, "provider=\"box\",outcome=\"accepted\"} 85715\n");
+    assert_contains(body,
+                    "herald_unsubscribes_total{channel=\"email\",source=\"unsubscribe\"} 1\n");
+    free(body);
+    assert_int_equal(finish(&p, SIGTERM), 0);
+    free(url);
+}
+
 /* ---- TLS ----------------------------------------------------------------- */
 
 /* A self-signed certificate for localhost: NAME.pem and NAME.key. */
@@ -576,6 +632,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_run_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_clicks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_click_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_run_metrics_unlocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls_errors, setup, teardown),
     };

@@ -51,6 +51,8 @@ struct hd_srv {
     long inflight;               /* requests begun and not completed (under mu) */
     uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
+    pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
+    struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */

@@ -455,6 +455,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     hd_buf_init(&v->cert);
     hd_buf_init(&v->key);
     pthread_mutex_init(&v->s.mu, NULL);
+    pthread_mutex_init(&v->s.metrics_mu, NULL);
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
         (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
@@ -499,7 +500,9 @@ void hd_serve_free(struct hd_serve *v)
         MHD_stop_daemon(v->d);
     hd_pages_free(v->s.pages);
     hd_store_free(v->s.st);
+    hd_store_free(v->s.metrics_st);
     pthread_mutex_destroy(&v->s.mu);
+    pthread_mutex_destroy(&v->s.metrics_mu);
     hd_wipe(v->key.data, v->key.len);
     hd_buf_release(&v->key);
     hd_buf_release(&v->cert);
