@@ -206,6 +206,23 @@ static char *await_outbox(int want)
     return url;
 }
 
+/* Runs the Python script (in dir) with p's port, the path of url (or
+ * nothing) and p's pid; returns its stdout (the caller frees). */
+static char *py(const char *script, const struct proc *p, const char *url)
+{
+    char port[16], pid[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    snprintf(pid, sizeof pid, "%d", (int)p->pid);
+    struct tu_run r;
+    tu_exec(&r, dir, NULL,
+            (const char *const[]){"/usr/bin/python3", script, port, pid,
+                                  url ? strstr(url, "/u/") : NULL, NULL});
+    char *out = r.out;
+    r.out = NULL;
+    tu_run_release(&r);
+    return out;
+}
+
 static char *read_log(void)
 {
     char *p = tu_path(dir, "err.log"), *t = tu_read(p);
@@ -294,16 +311,10 @@ static void test_serve_run_graceful(void **state)
     TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
     start(&p, "http", (const char *const[]){"run", "--serve", "--listen", "127.0.0.1:0", NULL});
-    char port[16], pid[16], *url = await_outbox(3);
-    snprintf(port, sizeof port, "%d", p.port);
-    snprintf(pid, sizeof pid, "%d", (int)p.pid);
-    struct tu_run r;
-    tu_exec(
-        &r, dir, NULL,
-        (const char *const[]){"/usr/bin/python3", "slow.py", port, pid, strstr(url, "/u/"), NULL});
-    assert_contains(r.out, "refused");
-    assert_contains(r.out, "HTTP/1.1 200 OK");
-    tu_run_release(&r);
+    char *url = await_outbox(3), *out = py("slow.py", &p, url);
+    assert_contains(out, "refused");
+    assert_contains(out, "HTTP/1.1 200 OK");
+    free(out);
     assert_int_equal(finish(&p, 0), 0);
     assert_int_equal(sql1("SELECT count(*) FROM consent WHERE status = 'opted_out'"), 1);
     free(url);
@@ -354,7 +365,7 @@ static void test_serve_run_clicks(void **state)
     put("m.csv", csv);
     TU_HERALD_OK(dir, "contacts", "import", "m.csv");
     /* the links the dispatcher would make for these contacts */
-    char *cp = tu_path(dir, "h.conf"), *sp = tu_path(dir, "var/herald.secret"), cwd[4096];
+    char *cp = tu_path(dir, "h.conf"), cwd[4096];
     struct hd_config *cfg = NULL;
     struct hd_err err = {0};
     assert_non_null(getcwd(cwd, sizeof cwd));
@@ -373,7 +384,6 @@ static void test_serve_run_clicks(void **state)
     hd_buf_release(&links);
     hd_config_free(cfg);
     free(cp);
-    free(sp);
     put("many.py", "import http.client, sys, threading\n"
                    "port, links = int(sys.argv[1]), open('links.txt').read().split()\n"
                    "codes, lock = {}, threading.Lock()\n"
@@ -389,13 +399,10 @@ static void test_serve_run_clicks(void **state)
                    "print(sorted(codes.items()))\n");
     struct proc p;
     start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
-    char port[16];
-    snprintf(port, sizeof port, "%d", p.port);
     for (int round = 0; round < 2; round++) {
-        struct tu_run r;
-        tu_exec(&r, dir, NULL, (const char *const[]){"/usr/bin/python3", "many.py", port, NULL});
-        assert_string_equal(r.out, "[(200, 203)]\n");
-        tu_run_release(&r);
+        char *out = py("many.py", &p, NULL);
+        assert_string_equal(out, "[(200, 203)]\n");
+        free(out);
         assert_int_equal(sql1("SELECT count(*) FROM consent WHERE status = 'opted_out' AND "
                               "message_id = 1000 + contact_id"),
                          203);
@@ -431,20 +438,16 @@ static void test_serve_run_click_busy(void **state)
         "def click():\n"
         "    return subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',\n"
         "        '--data-binary', 'List-Unsubscribe=One-Click',\n"
-        "        'http://127.0.0.1:' + sys.argv[1] + sys.argv[2]],\n"
+        "        'http://127.0.0.1:' + sys.argv[1] + sys.argv[3]],\n"
         "        capture_output=True, text=True).stdout\n"
         "print(click())\n"
         "db.execute('ROLLBACK')\n"
         "print(click())\n");
     struct proc p;
     start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
-    char port[16];
-    snprintf(port, sizeof port, "%d", p.port);
-    struct tu_run r;
-    tu_exec(&r, dir, NULL,
-            (const char *const[]){"/usr/bin/python3", "busy.py", port, strstr(url, "/u/"), NULL});
-    assert_string_equal(r.out, "503\n200\n");
-    tu_run_release(&r);
+    char *out = py("busy.py", &p, url);
+    assert_string_equal(out, "503\n200\n");
+    free(out);
     assert_int_equal(sql1("SELECT count(*) FROM consent"), 1);
     assert_int_equal(finish(&p, SIGTERM), 0);
     char *log = read_log();
@@ -474,7 +477,7 @@ static void test_serve_run_metrics_unlocked(void **state)
         100003);
     put("during.py",
         "import http.client, sys, threading, time\n"
-        "port, path = int(sys.argv[1]), sys.argv[2]\n"
+        "port, path = int(sys.argv[1]), sys.argv[3]\n"
         "took = {}\n"
         "def scrape():\n"
         "    c = http.client.HTTPConnection('127.0.0.1', port)\n"
@@ -492,13 +495,9 @@ static void test_serve_run_metrics_unlocked(void **state)
         "      'scrape %.0f ms click %.0f ms' % (took['scrape'] * 1000, click * 1000))\n");
     struct proc p;
     start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
-    char port[16];
-    snprintf(port, sizeof port, "%d", p.port);
-    struct tu_run r;
-    tu_exec(&r, dir, NULL,
-            (const char *const[]){"/usr/bin/python3", "during.py", port, strstr(url, "/u/"), NULL});
-    assert_contains(r.out, "200 fast");
-    tu_run_release(&r);
+    char *out = py("during.py", &p, url);
+    assert_contains(out, "200 fast");
+    free(out);
     char *body = NULL;
     assert_int_equal(get(p.port, "/metrics", &body), 200);
     assert_contains(body, "provider=\"box\",outcome=\"accepted\"} 85715\n");
