@@ -317,6 +317,8 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
     catch_reload(&o, &r);
     hd_log_info(&ctx->log, "herald run: dispatching%s%s (pid %ld)", o.once ? " once" : "",
                 args.serve ? " and serving" : "", (long)getpid());
+    if (args.serve) /* the service's threads log too: no progress line to redraw */
+        ctx->progress = false;
     rc = args.serve ? serve_begin(ctx, args.listen, &b, &err) : 0;
     if (rc == 0)
         rc = cli_dispatch(ctx, &o, &v, &s, &err);
