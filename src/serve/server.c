@@ -29,6 +29,10 @@
 #include "serve_int.h"
 
 #define SERVE_THREADS 4
+/* each connection's buffer for the request's head and the response's:
+ * MHD zeroes it for every request, and its default (32 KiB) is twice what
+ * any request here needs (an 8 KiB head is nginx's default limit too) */
+#define CONN_MEMORY (16 * 1024)
 #define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
 
 static const struct {
@@ -376,7 +380,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        (unsigned)s->cfg->serve.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
