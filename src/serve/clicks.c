@@ -9,7 +9,9 @@
  * failed (nothing of it is written). Under load a batch holds as many
  * clicks as arrived during the previous commit; alone, a click is written
  * at once. Stopping commits what is queued and resumes it before the
- * thread ends, so the daemon is never stopped with a request suspended. */
+ * thread ends, so the daemon is never stopped with a request suspended; a
+ * click that comes after (a slow client past the stop's wait) is refused
+ * by push, and the server writes it on its own. */
 #include <microhttpd.h>
 #include <stdlib.h>
 
@@ -93,18 +95,24 @@ int hd_clicks_start(struct hd_srv *s, struct hd_clicks **out, struct hd_err *err
     return 0;
 }
 
-void hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
+bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
 {
     c->next = NULL;
     c->done = false;
     pthread_mutex_lock(&b->mu);
-    if (b->tail)
-        b->tail->next = c;
-    else
-        b->head = c;
-    b->tail = c;
-    pthread_cond_signal(&b->cv);
+    bool ok = !b->stopping;
+    if (ok) {
+        /* suspended before the writer can see it, so never resumed first */
+        MHD_suspend_connection(c->conn);
+        if (b->tail)
+            b->tail->next = c;
+        else
+            b->head = c;
+        b->tail = c;
+        pthread_cond_signal(&b->cv);
+    }
     pthread_mutex_unlock(&b->mu);
+    return ok;
 }
 
 void hd_clicks_stop(struct hd_clicks *b)
@@ -112,10 +120,19 @@ void hd_clicks_stop(struct hd_clicks *b)
     if (!b)
         return;
     pthread_mutex_lock(&b->mu);
+    bool first = !b->stopping;
     b->stopping = true;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    pthread_join(b->th, NULL);
+    if (first)
+        pthread_join(b->th, NULL);
+}
+
+void hd_clicks_free(struct hd_clicks *b)
+{
+    if (!b)
+        return;
+    hd_clicks_stop(b);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
     free(b);

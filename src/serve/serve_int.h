@@ -91,11 +91,13 @@ struct hd_click {
 };
 /* Starts the writer thread. */
 int hd_clicks_start(struct hd_srv *s, struct hd_clicks **out, struct hd_err *err);
-/* Queues c, whose connection the caller has just suspended; it is resumed
- * once c->done. */
-void hd_clicks_push(struct hd_clicks *b, struct hd_click *c);
-/* Writes and resumes what is queued, then ends the thread. NULL is fine. */
+/* Suspends c's connection and queues c; it is resumed once c->done. Call
+ * from the request handler. False (nothing done) once stopping. */
+bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c);
+/* Writes and resumes what is queued, then ends the thread (once). */
 void hd_clicks_stop(struct hd_clicks *b);
+/* Stops if need be, and frees; after MHD has stopped. NULL is fine. */
+void hd_clicks_free(struct hd_clicks *b);
 /* Whether a POST body is RFC 8058's exactly (List-Unsubscribe=One-Click). */
 bool hd_unsub_is_oneclick(const char *body, size_t len);
 /* A one-click's answer once its batch is done: 200, or 503. */

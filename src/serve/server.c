@@ -284,9 +284,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!q->u.fault && hd_unsub_is_oneclick(q->body, len)) {
         q->click.tok = q->u.tok;
         q->click.conn = c;
-        MHD_suspend_connection(c); /* before the writer can resume it */
-        hd_clicks_push(s->clicks, &q->click);
-        return MHD_YES;
+        if (hd_clicks_push(s->clicks, &q->click))
+            return MHD_YES; /* suspended until its batch is written */
     }
     hd_unsub_post(s, &q->u, q->body, len, &a);
     return answer(c, q, &a);
@@ -411,7 +410,6 @@ static void stop(struct hd_srv *s, struct MHD_Daemon *d)
     /* what the writer holds is written and resumed: MHD must not stop
      * with a request suspended */
     hd_clicks_stop(s->clicks);
-    s->clicks = NULL;
     MHD_stop_daemon(d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -503,6 +501,7 @@ void hd_serve_free(struct hd_serve *v)
     hd_clicks_stop(v->s.clicks);
     if (v->d)
         MHD_stop_daemon(v->d);
+    hd_clicks_free(v->s.clicks);
     hd_pages_free(v->s.pages);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);
