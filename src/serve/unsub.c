@@ -2,7 +2,9 @@
  * headers are in (no database read, no body read for a bad one); then GET
  * shows a page and never writes (mail scanners fetch links), and POST with
  * the RFC 8058 body `List-Unsubscribe=One-Click` records the opt-out for
- * the token's contact, channel and category, with source "unsubscribe".
+ * the token's contact, channel and category, with source "unsubscribe"
+ * (the server hands such a click to clicks.c's group commit, and answers
+ * it with hd_unsub_clicked; hd_unsub_post writes the others itself).
  * The page's own button posts the same body plus `&via=page`, and gets the
  * confirmation page instead of the plain 200 a mail client gets. Nothing
  * from the request reaches a page but through the HTML-escaping renderer,
