@@ -18,11 +18,26 @@
 struct hd_serve_opts {
     const char *listen;    /* ADDR:PORT, or NULL for [serve] listen; port 0 picks one */
     bool (*stopped)(void); /* polled; true asks for a graceful stop */
-    FILE *announce;        /* gets "listening on http://ADDR:PORT\n" once bound; may be NULL */
+    FILE *announce;        /* gets "listening on http[s]://ADDR:PORT\n" once bound; may be NULL */
 };
 
-/* Serves until o->stopped() says so. The store at db_path is opened when a
- * request first needs it (so /healthz answers while the database is away).
+struct hd_serve;
+
+/* Binds (the [serve] TLS files read and checked first, when set), starts
+ * the workers and announces the address; *out then serves until
+ * hd_serve_wait. cfg, db_path, log and clock are borrowed until
+ * hd_serve_free; o is copied. */
+int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
+                   const struct hd_clock *clock, const struct hd_serve_opts *o,
+                   struct hd_serve **out, struct hd_err *err);
+/* Blocks until o->stopped() says so, then stops gracefully: no new
+ * connections, the requests in flight finish (up to [serve] timeout). */
+void hd_serve_wait(struct hd_serve *srv);
+/* Stops at once if still running, and frees (the TLS key wiped). NULL is fine. */
+void hd_serve_free(struct hd_serve *srv);
+
+/* hd_serve_start, hd_serve_wait and hd_serve_free: serves until o->stopped() says so. The store at
+ * db_path is opened when a request first needs it (so /healthz answers while the database is away).
  * cfg, log and clock are borrowed. */
 int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
                  const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err);

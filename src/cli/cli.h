@@ -124,6 +124,8 @@ struct cli_dispatch_args {
     const struct cli_spec *spec; /* for messages */
     struct hd_dispatch_opts *o;  /* filled */
     bool now;                    /* send --now: fire even ahead of the schedule */
+    bool serve;                  /* run --serve: the HTTP service in the same process */
+    const char *listen;          /* run --listen ADDR:PORT, with --serve */
 };
 int cli_dispatch_opt(void *ud, int id, const char *arg);
 /* The progress line on stderr (when it is a terminal). */

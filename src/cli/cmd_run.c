@@ -8,7 +8,14 @@
  * dispatcher looks at between turns, then reload() here: a file that does
  * not load, or changes what needs a restart, is refused with an error line
  * and the old configuration stays), and talks to a service manager
- * (herald/service.h) when started by one. */
+ * (herald/service.h) when started by one. `run --serve` also runs the HTTP
+ * service (herald/serve.h): it binds before the dispatcher starts (an
+ * address in use is an error at once), its own threads answer requests,
+ * and one more thread waits for the same stop flag, then stops it
+ * gracefully while the dispatcher finishes its batch; the process exits
+ * once both are done. A reload leaves the service as it is: [serve] keys
+ * take effect at the next start. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 #include "cli.h"
 #include "herald/dispatch.h"
 #include "herald/schedule.h"
+#include "herald/serve.h"
 #include "herald/store.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
@@ -92,7 +100,7 @@ static void reload(void *ud, struct hd_dispatch *d)
 }
 
 static const char run_usage[] =
-    "usage: herald run [--once] [--grace DURATION]\n"
+    "usage: herald run [--once] [--grace DURATION] [--serve [--listen ADDR:PORT]]\n"
     "\n"
     "The daemon: fires campaigns when their schedule says, and dispatches every\n"
     "due message of every running campaign, until SIGTERM or SIGINT. SIGHUP\n"
@@ -102,13 +110,19 @@ static const char run_usage[] =
     "\n"
     "  --once        fire what is due, dispatch what is due now, and exit\n"
     "  --grace DUR   on SIGTERM/SIGINT, wait this long for messages in flight\n"
-    "                (default 10s); what has no result by then is queued again\n";
+    "                (default 10s); what has no result by then is queued again\n"
+    "  --serve       also run the HTTP service (as herald serve) in this process;\n"
+    "                it prints 'listening on http://ADDR:PORT' once bound\n"
+    "  --listen ADDR:PORT  with --serve: instead of [serve] listen; port 0 picks\n"
+    "                a free port\n";
 
 /* run and send take the same options: --once is run's, --wait and --now send's. */
 const struct cli_opt cli_dispatch_opts[] = {{"once", false, 'o', CLI_RUN},
                                             {"wait", true, 'w', CLI_SEND},
                                             {"grace", true, 'g', CLI_RUN | CLI_SEND},
                                             {"now", false, 'n', CLI_SEND},
+                                            {"serve", false, 'S', CLI_RUN},
+                                            {"listen", true, 'L', CLI_RUN},
                                             {0, false, 0, 0}};
 
 int cli_dispatch_opt(void *ud, int id, const char *arg)
@@ -122,6 +136,12 @@ int cli_dispatch_opt(void *ud, int id, const char *arg)
         return 0;
     case 'n':
         a->now = true;
+        return 0;
+    case 'S':
+        a->serve = true;
+        return 0;
+    case 'L':
+        a->listen = arg;
         return 0;
     case 'w':
         if (hd_units_duration0(arg, &a->o->linger, &err) < 0)
@@ -235,19 +255,59 @@ static void catch_reload(struct hd_dispatch_opts *o, struct reloader *r)
     o->reload_ud = r;
 }
 
+/* run --serve: the service, and the thread that stops it with the rest. */
+struct beside {
+    struct hd_serve *srv;
+    pthread_t th;
+};
+
+static void *serve_main(void *srv)
+{
+    hd_serve_wait(srv);
+    return NULL;
+}
+
+static int serve_begin(struct hd_ctx *ctx, const char *listen, struct beside *b, struct hd_err *err)
+{
+    struct hd_serve_opts so = {.listen = listen, .stopped = cli_stopped, .announce = stdout};
+    hd_clock_run(&ctx->clock);
+    int rc =
+        hd_serve_start(ctx->cfg, hd_ctx_db_path(ctx), &ctx->log, &ctx->clock, &so, &b->srv, err);
+    if (rc == 0 && pthread_create(&b->th, NULL, serve_main, b->srv) != 0) {
+        hd_serve_free(b->srv);
+        b->srv = NULL;
+        rc = hd_err_set(err, HD_E_IO, "cannot start the service's thread");
+    }
+    return rc;
+}
+
+static void serve_end(struct beside *b)
+{
+    if (!b->srv)
+        return;
+    stop_flag = 1; /* the dispatcher may have ended on an error, not a signal */
+    pthread_join(b->th, NULL);
+    hd_serve_free(b->srv);
+}
+
 int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_spec spec = {"run", run_usage, cli_dispatch_opts, CLI_RUN, NULL, NULL};
     struct hd_dispatch_opts o = {.schedule = true, .grace_ms = 10000};
-    struct cli_dispatch_args args = {&spec, &o, false};
+    struct cli_dispatch_args args = {.spec = &spec, .o = &o};
     int rc, i = cli_parse(&spec, argc, argv, cli_dispatch_opt, &args, &rc);
     if (i < 0)
         return rc;
     if (i != argc)
         return cmd_usage("run", run_usage, "unexpected argument '%s'", argv[i]);
+    if (args.listen && !args.serve)
+        return cmd_usage("run", run_usage, "--listen goes with --serve");
+    if (args.serve && o.once)
+        return cmd_usage("run", run_usage, "--serve runs until stopped: not with --once");
     if (!ctx->store)
         return cmd_help(run_usage);
     struct hd_err err = {0};
+    struct beside b = {0};
     struct hd_dispatch_stats s;
     struct cli_view v = {.ctx = ctx};
     struct hd_service service;
@@ -255,9 +315,14 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
     cli_catch_signals();
     hd_service_init(&service);
     catch_reload(&o, &r);
-    hd_log_info(&ctx->log, "herald run: dispatching%s (pid %ld)", o.once ? " once" : "",
-                (long)getpid());
-    rc = cli_dispatch(ctx, &o, &v, &s, &err);
+    hd_log_info(&ctx->log, "herald run: dispatching%s%s (pid %ld)", o.once ? " once" : "",
+                args.serve ? " and serving" : "", (long)getpid());
+    if (args.serve) /* the service's threads log too: no progress line to redraw */
+        ctx->progress = false;
+    rc = args.serve ? serve_begin(ctx, args.listen, &b, &err) : 0;
+    if (rc == 0)
+        rc = cli_dispatch(ctx, &o, &v, &s, &err);
+    serve_end(&b);
     for (size_t k = 0; k < r.nretired; k++)
         hd_config_free(r.retired[k]);
     free(r.retired);

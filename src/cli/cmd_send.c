@@ -127,7 +127,7 @@ int cmd_send(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"send",   send_usage, cli_dispatch_opts,
                                          CLI_SEND, NULL,       NULL};
     struct hd_dispatch_opts o = {.once = true, .linger = 900, .grace_ms = 10000};
-    struct cli_dispatch_args args = {&spec, &o, false};
+    struct cli_dispatch_args args = {.spec = &spec, .o = &o};
     int rc,
         i = cli_parse_n(&spec, 1, "give one CAMPAIGN", argc, argv, cli_dispatch_opt, &args, &rc);
     if (i < 0)

@@ -1014,6 +1014,11 @@ int hd_config_parse(const char *text, const char *name, struct hd_config **out, 
     struct parse ps = {.name = name, .cfg = cfg, .err = err};
     size_t n0;
     ini_read(&ps, text);
+    char why[300];
+    if (ps.rc == 0 && hd_cfg_serve_check(&cfg->serve, why, sizeof why) < 0) {
+        ps.line = cfg->serve.tls_line;
+        fail(&ps, "%s", why);
+    }
     n0 = cfg->nproviders;
     for (size_t i = 0; i < n0; i++)
         provider_defaults(&cfg->providers[i]);

@@ -21,6 +21,9 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
 /* Without a configuration file: the local service's links, public_url
  * http://127.0.0.1:8025 and secret_file var/herald.secret, as in
  * etc/herald.conf, so that a fresh install runs end to end. */
+/* Once the file is read: the keys that go together (the TLS pair); -1
+ * with the message in why. */
+int hd_cfg_serve_check(const struct hd_serve_cfg *s, char *why, size_t n);
 int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n);
 void hd_cfg_serve_release(struct hd_serve_cfg *s);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);

@@ -1,7 +1,9 @@
 /* config_serve: the [serve] section, the HTTP service's keys (listen,
  * public_url, the signing secret and the previous one, body_limit,
- * connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto). The section's keys do not
- * depend on each other, so each is checked as it is read; the secrets are
+ * connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, the
+ * TLS certificate and key files). Each key is checked as it is read, and
+ * the one pair that depends on each other (tls_cert_file, tls_key_file)
+ * once the file is read; the secrets are
  * loaded at once, by reference only (secret_env / secret_file), like a
  * provider's. */
 #include <ctype.h>
@@ -19,7 +21,8 @@
 static const char *const keys[] = {"listen",           "public_url",        "secret",
                                    "previous_secret",  "metrics_token",     "body_limit",
                                    "connection_limit", "timeout",           "unsubscribe_valid",
-                                   "metrics_allow",    "unsubscribe_mailto"};
+                                   "metrics_allow",    "unsubscribe_mailto", "tls_cert_file",
+                                   "tls_key_file"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -169,6 +172,14 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
                        reason);
         return 0;
     }
+    case 11:
+    case 12: {
+        char **f = i == 11 ? &s->tls_cert_file : &s->tls_key_file;
+        if (!*v)
+            return bad(why, n, "%s: give a file path%s", key, "");
+        *f = hd_xstrdup(v);
+        return 0;
+    }
     case 1:
         if (check_url(s, v) < 0)
             return bad(why, n,
@@ -208,22 +219,39 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
     bool file = len > 5 && strcmp(key + len - 5, "_file") == 0;
     char base[64];
     snprintf(base, sizeof base, "%.*s", (int)(len - (env ? 4 : file ? 5 : 0)), key);
-    for (i = 0; i < NKEYS && strcmp(base, keys[i]) != 0; i++)
+    /* a key ending in _file is a secret's, or one of the TLS files */
+    for (i = 0; i < NKEYS && strcmp(key, keys[i]) != 0; i++)
         ;
+    if (i == NKEYS || i < 2 + HD_SERVE_SECRETS)
+        for (i = 0; i < NKEYS && strcmp(base, keys[i]) != 0; i++)
+            ;
+    else
+        env = file = false;
     bool secret = i >= 2 && i < 2 + HD_SERVE_SECRETS;
     if (i == NKEYS || secret != (env || file))
         return bad(why, n,
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
                    "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
-                   "metrics_allow%s)",
+                   "metrics_allow, tls_cert_file, tls_key_file%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
     if (s->seen & (1u << i))
         return bad(why, n, "duplicate key '%s' in [serve]%s", key, "");
     s->seen |= 1u << i;
+    if ((i == 10 || i == 11) && !s->tls_line)
+        s->tls_line = line;
     return one_key(s, i, key, v, why, n);
+}
+
+int hd_cfg_serve_check(const struct hd_serve_cfg *s, char *why, size_t n)
+{
+    if (!s->tls_cert_file != !s->tls_key_file)
+        return bad(why, n, "[serve] %s is set without %s: give both, or neither for plain HTTP",
+                   s->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+                   s->tls_cert_file ? "tls_key_file" : "tls_cert_file");
+    return 0;
 }
 
 int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n)
@@ -241,6 +269,8 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
     free(s->public_url);
     free(s->unsubscribe_mailto);
     free(s->metrics_allow);
+    free(s->tls_cert_file);
+    free(s->tls_key_file);
     for (int k = 0; k < HD_SERVE_SECRETS; k++) {
         struct hd_cfg_secret *sec = &s->secrets[k];
         if (sec->value)
@@ -283,4 +313,7 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
         hd_buf_addf(out, " %s", a);
     }
     hd_buf_adds(out, "\n");
+    if (s->tls_cert_file)
+        hd_buf_addf(out, "tls_cert_file = %s\ntls_key_file = %s\n", s->tls_cert_file,
+                    s->tls_key_file);
 }

@@ -40,6 +40,8 @@ const char *hd_pages_category(int lang, int category);
 enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
+struct hd_clicks;
+
 /* The server's shared state. */
 struct hd_srv {
     const struct hd_config *cfg;
@@ -52,6 +54,9 @@ struct hd_srv {
     struct hd_store *st;         /* opened on first need; NULL after a failure */
     long inflight;               /* requests begun and not completed (under mu) */
     uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
+    struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
+    pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
+    struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -95,10 +100,40 @@ void hd_prefs_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
 void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a);
 
+/* A one-click opt-out waiting for its batch (clicks.c): its request is
+ * suspended until done. */
+struct hd_click {
+    struct hd_token tok;
+    void *conn;   /* the suspended struct MHD_Connection */
+    bool done;    /* the batch is written (or failed): answer it */
+    int rc;       /* 0, or the batch's HD_E_* */
+    bool changed; /* a new opt-out (not a repeat) */
+    struct hd_click *next;
+};
+/* Starts the writer thread. */
+int hd_clicks_start(struct hd_srv *s, struct hd_clicks **out, struct hd_err *err);
+/* Suspends c's connection and queues c; it is resumed once c->done. Call
+ * from the request handler. False (nothing done) once stopping. */
+bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c);
+/* Writes and resumes what is queued, then ends the thread (once). */
+void hd_clicks_stop(struct hd_clicks *b);
+/* Stops if need be, and frees; after MHD has stopped. NULL is fine. */
+void hd_clicks_free(struct hd_clicks *b);
+/* Whether a POST body is RFC 8058's exactly (List-Unsubscribe=One-Click). */
+bool hd_unsub_is_oneclick(const char *body, size_t len);
+/* A one-click's answer once its batch is done: 200, or 503. */
+void hd_unsub_clicked(struct hd_srv *s, const struct hd_click *c, struct hd_answer *a);
+/* Logs a new opt-out from a link; call with s->mu held. */
+void hd_unsub_note(struct hd_srv *s, const struct hd_token *t);
 /* GET /metrics: whether the peer may read them (an address in [serve]
  * metrics_allow, or the bearer token), and the text (metrics.c). */
 bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);
 void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
+/* [serve] tls_cert_file and tls_key_file, read into cert and key (PEM
+ * text, NUL-terminated) and checked: a certificate, an unencrypted key
+ * that is its key (tls.c). On failure key's text is wiped. */
+int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd_buf *key,
+                    struct hd_err *err);
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 

@@ -6,11 +6,13 @@
  * without the body is refused then: an unknown path (404), a wrong method
  * (405 with Allow), a Content-Length over [serve] body_limit (413), a bad
  * token (4xx, decided from the path alone). Only a POST to a valid /u/
- * or /p/ link reads its body; it keeps the first BODY_KEEP bytes (the
- * longest body /u/ accepts; PREFS_BODY_MAX for the preference centre's
- * form, whose larger bodies are 413) and counts the rest, so memory per
- * request stays small whatever the limit. Every request is logged once,
- * when MHD is done with it, at debug: method, path without the token, status, bytes, µs. The
+ * or /p/ link reads its body (an RFC 8058 one-click then waits,
+ * suspended, for the group commit of clicks.c); it keeps the first
+ * BODY_KEEP bytes (the longest body /u/ accepts; PREFS_BODY_MAX for the
+ * preference centre's form, whose larger bodies are 413) and counts the
+ * rest, so memory per request stays small whatever the limit. Every
+ * request is logged once, when MHD is done with it, at debug: method, path
+ * without the token, status, bytes, µs. The
  * workers share one store connection under a mutex; it is opened when
  * first needed and again after a failure. The caller's stop flag is polled:
  * then MHD_quiesce_daemon closes the door to new connections, the ones in
@@ -29,6 +31,10 @@
 #include "serve_int.h"
 
 #define SERVE_THREADS 4
+/* each connection's buffer for the request's head and the response's:
+ * MHD zeroes it for every request, and its default (32 KiB) is twice what
+ * any request here needs (an 8 KiB head is nginx's default limit too) */
+#define CONN_MEMORY (16 * 1024)
 #define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
 
 static const struct {
@@ -53,6 +59,7 @@ struct req {
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
+    struct hd_click click; /* a one-click, while its batch is written */
     char body[PREFS_BODY_MAX];
     size_t got; /* body bytes received, kept or not */
     int status;
@@ -271,11 +278,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct hd_answer a = {0};
     if (q->route == R_PREFS && q->got > keep) /* chunked, past the form's bound */
         return text(c, q, 413, "request body too large\n", NULL);
-    /* a body longer than any accepted one is answered as an empty one: 400 */
-    if (q->route == R_PREFS)
+    if (q->route == R_PREFS) {
         hd_prefs_post(s, &q->u, q->body, q->got, &a);
-    else
-        hd_unsub_post(s, &q->u, q->body, q->got > keep ? 0 : q->got, &a);
+        return answer(c, q, &a);
+    }
+    /* a body longer than any accepted one is answered as an empty one: 400 */
+    size_t len = q->got > keep ? 0 : q->got;
+    if (q->click.done) { /* resumed: its batch is written */
+        hd_unsub_clicked(s, &q->click, &a);
+        return answer(c, q, &a);
+    }
+    if (!q->u.fault && hd_unsub_is_oneclick(q->body, len)) {
+        q->click.tok = q->u.tok;
+        q->click.conn = c;
+        if (hd_clicks_push(s->clicks, &q->click))
+            return MHD_YES; /* suspended until its batch is written */
+    }
+    hd_unsub_post(s, &q->u, q->body, len, &a);
     return answer(c, q, &a);
 }
 
@@ -287,6 +306,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!q)
         return;
+    /* a click written whose client left before its answer: what it was
+     * answered, so that the 200s counted are the opt-outs recorded */
+    if (!q->status && q->click.done)
+        q->status = q->click.rc < 0 ? 503 : 200;
     if (q->status >= 100 && q->status < 100 + HTTP_CODES)
         __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
@@ -338,25 +361,33 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, st
     return 0;
 }
 
-static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_err *err)
+static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char *cert,
+                                const char *key, struct hd_err *err)
 {
     struct sockaddr_storage sa;
     bool v6 = false;
     if (resolve(listen, &sa, &v6, err) < 0)
         return NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG |
 #ifdef __linux__
                      MHD_USE_EPOLL |
 #else
                      MHD_USE_AUTO |
 #endif
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     (v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+    /* without TLS the PEM options are skipped: MHD_OPTION_ARRAY's end */
+    struct MHD_OptionItem pem[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)(uintptr_t)cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)key},
+        {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
+        pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        (unsigned)s->cfg->serve.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
@@ -383,15 +414,26 @@ static void stop(struct hd_srv *s, struct MHD_Daemon *d)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* what the writer holds is written and resumed: MHD must not stop
+     * with a request suspended */
+    hd_clicks_stop(s->clicks);
     MHD_stop_daemon(d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
 }
 
+/* The running service: the shared state, MHD's daemon, and the PEM texts
+ * MHD was given (kept until it stops; the key is wiped then). */
+struct hd_serve {
+    struct hd_srv s;
+    struct MHD_Daemon *d;
+    struct hd_serve_opts o;
+    struct hd_buf cert, key;
+};
+
 static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *db_path,
                     struct hd_log *log, const struct hd_clock *clock, struct hd_err *err)
 {
-    memset(s, 0, sizeof *s);
     s->cfg = cfg;
     s->db_path = db_path;
     s->log = log;
@@ -408,40 +450,83 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
                           "[serve] has no secret to check links with: run 'herald serve "
                           "init-secret var/herald.secret' and set secret_file = "
                           "var/herald.secret");
-    pthread_mutex_init(&s->mu, NULL);
     return hd_pages_load(cfg->templates, &s->pages, err);
+}
+
+int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
+                   const struct hd_clock *clock, const struct hd_serve_opts *o,
+                   struct hd_serve **out, struct hd_err *err)
+{
+    struct hd_serve *v = hd_xcalloc(1, sizeof *v);
+    const char *l = o->listen ? o->listen : cfg->serve.listen;
+    bool tls = cfg->serve.tls_cert_file != NULL;
+    int rc;
+    v->o = *o;
+    hd_buf_init(&v->cert);
+    hd_buf_init(&v->key);
+    pthread_mutex_init(&v->s.mu, NULL);
+    pthread_mutex_init(&v->s.metrics_mu, NULL);
+    *out = NULL;
+    if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
+        (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
+        (rc = hd_clicks_start(&v->s, &v->s.clicks, err)) < 0)
+        goto out;
+    if (!(v->d = start(&v->s, l, tls ? v->cert.data : NULL, tls ? v->key.data : NULL, err))) {
+        rc = HD_E_IO;
+        goto out;
+    }
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(v->d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = i ? (int)i->port : 0, hl = (int)(strrchr(l, ':') - l);
+    hd_log_info(log, "serve: listening on %.*s:%d (%d workers%s)", hl, l, port, SERVE_THREADS,
+                tls ? ", TLS" : "");
+    if (o->announce) {
+        fprintf(o->announce, "listening on %s://%.*s:%d\n", tls ? "https" : "http", hl, l, port);
+        fflush(o->announce);
+    }
+    *out = v;
+out:
+    if (rc < 0)
+        hd_serve_free(v);
+    return rc;
+}
+
+void hd_serve_wait(struct hd_serve *v)
+{
+    while (!v->o.stopped()) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    hd_log_info(v->s.log, "serve: stopping: finishing the requests in flight");
+    stop(&v->s, v->d);
+    v->d = NULL;
+}
+
+void hd_serve_free(struct hd_serve *v)
+{
+    if (!v)
+        return;
+    hd_clicks_stop(v->s.clicks);
+    if (v->d)
+        MHD_stop_daemon(v->d);
+    hd_clicks_free(v->s.clicks);
+    hd_pages_free(v->s.pages);
+    hd_store_free(v->s.st);
+    hd_store_free(v->s.metrics_st);
+    pthread_mutex_destroy(&v->s.mu);
+    pthread_mutex_destroy(&v->s.metrics_mu);
+    hd_wipe(v->key.data, v->key.len);
+    hd_buf_release(&v->key);
+    hd_buf_release(&v->cert);
+    free(v);
 }
 
 int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log *log,
                  const struct hd_clock *clock, const struct hd_serve_opts *o, struct hd_err *err)
 {
-    struct hd_srv s;
-    int rc = srv_init(&s, cfg, db_path, log, clock, err);
-    struct MHD_Daemon *d = NULL;
-    if (rc == 0 && !(d = start(&s, o->listen ? o->listen : cfg->serve.listen, err)))
-        rc = HD_E_IO;
-    if (rc == 0) {
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        const char *l = o->listen ? o->listen : cfg->serve.listen;
-        int port = i ? (int)i->port : 0;
-        hd_log_info(log, "serve: listening on %.*s:%d (%d workers)", (int)(strrchr(l, ':') - l), l,
-                    port, SERVE_THREADS);
-        if (o->announce) {
-            fprintf(o->announce, "listening on http://%.*s:%d\n", (int)(strrchr(l, ':') - l), l,
-                    port);
-            fflush(o->announce);
-        }
-        while (!o->stopped()) {
-            struct timespec ts = {0, 50 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        hd_log_info(log, "serve: stopping: finishing the requests in flight");
-        stop(&s, d);
-    }
-    if (s.keys[0].len || s.pages) {
-        hd_pages_free(s.pages);
-        hd_store_free(s.st);
-        pthread_mutex_destroy(&s.mu);
-    }
+    struct hd_serve *v = NULL;
+    int rc = hd_serve_start(cfg, db_path, log, clock, o, &v, err);
+    if (rc == 0)
+        hd_serve_wait(v);
+    hd_serve_free(v);
     return rc;
 }

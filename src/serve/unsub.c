@@ -2,7 +2,9 @@
  * headers are in (no database read, no body read for a bad one); then GET
  * shows a page and never writes (mail scanners fetch links), and POST with
  * the RFC 8058 body `List-Unsubscribe=One-Click` records the opt-out for
- * the token's contact, channel and category, with source "unsubscribe".
+ * the token's contact, channel and category, with source "unsubscribe"
+ * (the server hands such a click to clicks.c's group commit, and answers
+ * it with hd_unsub_clicked; hd_unsub_post writes the others itself).
  * The page's own button posts the same body plus `&via=page`, and gets the
  * confirmation page instead of the plain 200 a mail client gets. Nothing
  * from the request reaches a page but through the HTML-escaping renderer,
@@ -129,11 +131,43 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
     hd_srv_page(s, a, 200, already ? PAGE_DONE : PAGE_CONFIRM, u->lang, about(u, already));
 }
 
+void hd_unsub_note(struct hd_srv *s, const struct hd_token *t)
+{
+    hd_log_info(s->log, "serve: contact %lld opted out of %s %s (link of message %lld)",
+                (long long)t->contact, hd_category_name(t->category), hd_channel_name(t->channel),
+                (long long)t->message);
+}
+
+bool hd_unsub_is_oneclick(const char *body, size_t len)
+{
+    return len == strlen(rfc_body) && memcmp(body, rfc_body, len) == 0;
+}
+
+static void unsubscribed(struct hd_answer *a)
+{
+    a->status = 200;
+    a->type = "text/plain; charset=utf-8";
+    hd_buf_adds(&a->body, "unsubscribed\n");
+}
+
+void hd_unsub_clicked(struct hd_srv *s, const struct hd_click *c, struct hd_answer *a)
+{
+    if (c->rc < 0) {
+        struct hd_err err = {0};
+        hd_err_set(&err, c->rc, "the opt-out was not recorded");
+        pthread_mutex_lock(&s->mu);
+        hd_srv_unavailable(s, a, &err);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    unsubscribed(a);
+}
+
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a)
 {
     bool from_page = len == strlen(page_body) && memcmp(body, page_body, len) == 0;
-    bool rfc = len == strlen(rfc_body) && memcmp(body, rfc_body, len) == 0;
+    bool rfc = hd_unsub_is_oneclick(body, len);
     if (u->fault) {
         hd_unsub_invalid(s, u, from_page, a);
         return;
@@ -159,16 +193,12 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
     else
         rc = contact(s, u, &status, a);
     if (rc == 0 && changed)
-        hd_log_info(s->log, "serve: contact %lld opted out of %s %s (link of message %lld)",
-                    (long long)u->tok.contact, hd_category_name(u->tok.category),
-                    hd_channel_name(u->tok.channel), (long long)u->tok.message);
+        hd_unsub_note(s, &u->tok);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
         return;
     if (rfc) {
-        a->status = 200;
-        a->type = "text/plain; charset=utf-8";
-        hd_buf_adds(&a->body, "unsubscribed\n");
+        unsubscribed(a);
         return;
     }
     hd_srv_page(s, a, 200, PAGE_DONE, u->lang, about(u, !changed));

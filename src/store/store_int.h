@@ -19,6 +19,8 @@ enum hd_store_slot {
     SLOT_MSGS_SENT,
     SLOT_CONTACT_ID,
     SLOT_EVENT_ADD,
+    SLOT_LINK_CONTACT,
+    SLOT_LINK_CONSENT,
     SLOT_COUNT
 };
 

@@ -1,0 +1,142 @@
+/* clicks: group commit of RFC 8058 one-click opt-outs. Every click is a
+ * write, and one SQLite transaction per click costs far more in locks and
+ * WAL frames than the row itself; so the server suspends a one-click
+ * request whose token checked out (MHD_suspend_connection), queues it
+ * here, and one writer thread takes everything queued, writes it in one
+ * transaction on the server's connection (under its mutex, like every
+ * other use of it), then resumes each request, which MHD hands back to the
+ * server to answer: 200 once its row is committed, 503 when the batch
+ * failed (nothing of it is written). Under load a batch holds as many
+ * clicks as arrived during the previous commit; alone, a click is written
+ * at once. Stopping commits what is queued and resumes it before the
+ * thread ends, so the daemon is never stopped with a request suspended; a
+ * click that comes after (a slow client past the stop's wait) is refused
+ * by push, and the server writes it on its own. */
+#include <microhttpd.h>
+#include <stdlib.h>
+
+#include "serve_int.h"
+
+struct hd_clicks {
+    struct hd_srv *s;
+    pthread_mutex_t mu; /* guards the queue and stopping */
+    pthread_cond_t cv;
+    struct hd_click *head, *tail;
+    bool stopping;
+    pthread_t th;
+};
+
+/* One transaction for the batch; then every click gets the outcome. */
+static void commit(struct hd_srv *s, struct hd_click *batch)
+{
+    struct hd_err err = {0};
+    int64_t now = hd_clock_now(s->clock);
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = hd_srv_store(s, &err);
+    int rc = st ? hd_store_begin(st, &err) : HD_E_STORE;
+    bool begun = rc == 0;
+    for (struct hd_click *c = batch; c && rc == 0; c = c->next) {
+        struct hd_link_change k = {c->tok.contact, c->tok.message,        c->tok.channel,
+                                   c->tok.category, HD_CONSENT_OPTED_OUT, "unsubscribe",
+                                   now};
+        rc = hd_store_link_consent(st, &k, &c->changed, &err);
+    }
+    if (rc == 0)
+        rc = hd_store_commit(st, &err);
+    if (rc < 0 && begun)
+        hd_store_rollback(st);
+    if (rc < 0)
+        hd_log_error(s->log, "serve: recording %s: %s", batch->next ? "opt-outs" : "an opt-out",
+                     err.msg);
+    for (struct hd_click *c = batch; c; c = c->next) {
+        c->rc = rc;
+        if (rc == 0 && c->changed)
+            hd_unsub_note(s, &c->tok);
+    }
+    pthread_mutex_unlock(&s->mu);
+    /* the server may answer and free a click as soon as it is resumed */
+    for (struct hd_click *c = batch, *next; c; c = next) {
+        next = c->next;
+        c->done = true;
+        MHD_resume_connection(c->conn);
+    }
+}
+
+static void *writer(void *ud)
+{
+    struct hd_clicks *b = ud;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->head && !b->stopping)
+            pthread_cond_wait(&b->cv, &b->mu);
+        struct hd_click *batch = b->head;
+        if (!batch)
+            break;
+        b->head = b->tail = NULL;
+        pthread_mutex_unlock(&b->mu);
+        commit(b->s, batch);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+int hd_clicks_start(struct hd_srv *s, struct hd_clicks **out, struct hd_err *err)
+{
+    struct hd_clicks *b = hd_xcalloc(1, sizeof *b);
+    b->s = s;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    if (pthread_create(&b->th, NULL, writer, b) != 0) {
+        pthread_cond_destroy(&b->cv);
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        *out = NULL;
+        return hd_err_set(err, HD_E_IO, "cannot start the opt-out writer thread");
+    }
+    *out = b;
+    return 0;
+}
+
+bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
+{
+    c->next = NULL;
+    c->done = false;
+    pthread_mutex_lock(&b->mu);
+    bool ok = !b->stopping;
+    if (ok) {
+        /* suspended before the writer can see it, so never resumed first */
+        MHD_suspend_connection(c->conn);
+        if (b->tail)
+            b->tail->next = c;
+        else
+            b->head = c;
+        b->tail = c;
+        pthread_cond_signal(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+void hd_clicks_stop(struct hd_clicks *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    bool first = !b->stopping;
+    b->stopping = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (first)
+        pthread_join(b->th, NULL);
+}
+
+void hd_clicks_free(struct hd_clicks *b)
+{
+    if (!b)
+        return;
+    hd_clicks_stop(b);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
