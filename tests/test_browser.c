@@ -323,7 +323,8 @@ static int setup(void **state)
     tu_run_in(dir, argv);
     tu_serve_store(dir, tpl_promo,
                    "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                   "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n");
+                   "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n"
+                   "b4,b4@example.com,Di,zh-CN\n");
     TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
     TU_HERALD_OK(dir, "send", "promo");
@@ -404,6 +405,23 @@ static const char *const invalid_cut[] = {
     NULL,
 };
 
+/* the preference centre in Chinese: SMS marketing turned off, the rest kept */
+static const char *const prefs_zh[] = {
+    "goto $LINK =200",
+    "lang zh-CN",
+    "text 订阅偏好",
+    "text 事务类消息（如收据、安全通知）始终会发送",
+    "count input[name=marketing] =3",
+    "count input[name=marketing]:checked =3",
+    "screenshot preferences-zh-CN.png",
+    "uncheck input[name=marketing][value=sms]",
+    "click button[type=submit] =200",
+    "text 您的订阅偏好已保存",
+    "text 短信：营销消息关闭",
+    "screenshot preferences-zh-CN-done.png",
+    NULL,
+};
+
 /* A scenario for drive.js from a table of steps. */
 static json_t *scenario(const char *name, const char *locale, const char *link,
                         const char *const *steps)
@@ -464,6 +482,27 @@ static void test_browser_unsubscribe_zh(void **state)
     assert_unsubscribed("b2", m.message);
 }
 
+/* The preference centre of a zh-CN contact, opened from its email's link:
+ * one category changed, recorded with its source and the link's message. */
+static void test_browser_preferences_zh(void **state)
+{
+    (void)state;
+    struct mail m;
+    mail_of("b4", &m);
+    assert_no_consent("b4");
+    drive(json_pack("[o]", scenario("preferences-zh-CN", "zh-CN", m.prefs, prefs_zh)));
+    json_t *rows = consent_of("b4"), *row = json_array_get(rows, 0);
+    if (json_array_size(rows) != 1)
+        fail_msg("b4's consent: %s", json_dumps(rows, 0));
+    assert_string_equal(json_string_value(json_object_get(row, "channel")), "sms");
+    assert_string_equal(json_string_value(json_object_get(row, "category")), "marketing");
+    assert_string_equal(json_string_value(json_object_get(row, "status")), "opted_out");
+    assert_string_equal(json_string_value(json_object_get(row, "source")), "preferences");
+    assert_string_equal(json_string_value(json_object_get(row, "campaign")), "promo");
+    assert_int_equal(json_integer_value(json_object_get(row, "message_id")), m.message);
+    json_decref(rows);
+}
+
 /* A changed token and a cut one: the invalid page, nothing to click, no
  * change. */
 static void test_browser_bad_token(void **state)
@@ -486,6 +525,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_browser_unsubscribe_en),
         cmocka_unit_test(test_browser_unsubscribe_zh),
+        cmocka_unit_test(test_browser_preferences_zh),
         cmocka_unit_test(test_browser_bad_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
