@@ -438,15 +438,20 @@ int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup,
     sqlite3_stmt *s = NULL;
     int rc;
     if ((rc = hd_store_prepare(st,
-                               "INSERT INTO suppressions (address, channel, reason, created_at) "
-                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (address) DO UPDATE SET "
-                               "reason = excluded.reason, channel = excluded.channel",
+                               "INSERT INTO suppressions (address, channel, reason, created_at, "
+                               "detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                               "(address) DO UPDATE SET reason = excluded.reason, channel = "
+                               "excluded.channel, detail = excluded.detail, message_id = "
+                               "excluded.message_id",
                                &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, sup->address, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, hd_channel_name(sup->channel), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sup->reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, sup->created_at);
+    hd_store_bind_text(s, 5, sup->detail);
+    if (sup->message)
+        sqlite3_bind_int64(s, 6, sup->message);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "adding suppression");
     sqlite3_finalize(s);
@@ -474,7 +479,8 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
     sqlite3_stmt *s = NULL;
     int rc, step;
     if ((rc = hd_store_prepare(st,
-                               "SELECT address, channel, reason, created_at FROM suppressions "
+                               "SELECT address, channel, reason, created_at, detail, message_id "
+                               "FROM suppressions "
                                "WHERE ?1 IS NULL OR channel = ?1 ORDER BY created_at, address",
                                &s, err)) < 0)
         return rc;
@@ -483,7 +489,9 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
         struct hd_suppression sup = {(const char *)sqlite3_column_text(s, 0),
                                      hd_channel_parse((const char *)sqlite3_column_text(s, 1)),
                                      (const char *)sqlite3_column_text(s, 2),
-                                     sqlite3_column_int64(s, 3)};
+                                     sqlite3_column_int64(s, 3),
+                                     (const char *)sqlite3_column_text(s, 4),
+                                     sqlite3_column_int64(s, 5)};
         if ((rc = cb(ud, &sup)) != 0)
             goto out;
     }

@@ -263,6 +263,30 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN props TEXT;"
     "CREATE INDEX events_contact_name_at ON events(contact_id, name, at);"
     "DROP INDEX IF EXISTS events_contact;",
+    /* 9: receipts (issue 19). One row per gateway report, keyed by the
+     * provider, the gateway's id of the message and the status, so a
+     * report the gateway sends again is the same row; message_id and
+     * applied_at stay NULL while the message is not known yet (pending).
+     * The log finds the message by the gateway's id (a partial index: only
+     * accepted rows have one). A suppression says why and which message
+     * caused it. */
+    "CREATE TABLE receipts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  provider TEXT NOT NULL,"
+    "  gateway_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  code TEXT,"
+    "  reason TEXT,"
+    "  gateway_at INTEGER,"
+    "  received_at INTEGER NOT NULL,"
+    "  message_id INTEGER,"
+    "  applied_at INTEGER,"
+    "  UNIQUE (provider, gateway_id, status)"
+    ");"
+    "CREATE INDEX receipts_pending ON receipts(id) WHERE applied_at IS NULL;"
+    "CREATE INDEX attempts_gateway ON attempts(gateway_id) WHERE gateway_id IS NOT NULL;"
+    "ALTER TABLE suppressions ADD COLUMN detail TEXT;"
+    "ALTER TABLE suppressions ADD COLUMN message_id INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
