@@ -25,7 +25,7 @@ static const char log_usage[] =
     "  --campaign NAME    one campaign            --run N        its run N (1, 2, ...)\n"
     "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
     "  --channel email|sms|push                   --provider NAME\n"
-    "  --outcome accepted|temporary|permanent|throttled|skipped\n"
+    "  --outcome accepted|temporary|permanent|throttled|skipped|receipt\n"
     "  --reason WORD      capped, quiet_hours, held_out, no_address, opted_out,\n"
     "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
     "  --since T, --until T   ISO 8601 time or date, or a duration ago (2h, 7d)\n"
@@ -267,8 +267,8 @@ struct log_args {
 /* The filters with a value to check. */
 static int filter_opt(struct log_args *a, int id, const char *arg)
 {
-    static const char *const outcomes[] = {"accepted", "temporary", "permanent", "throttled",
-                                           "skipped"};
+    static const char *const outcomes[] = {"accepted", "temporary", "permanent",
+                                           "throttled", "skipped",   "receipt"};
     switch (id) {
     case O_RUN:
         if ((a->run = cmd_parse_count(arg)) <= 0)
@@ -280,13 +280,13 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
         a->f.channel = arg;
         return 0;
     case O_OUTCOME:
-        for (size_t i = 0; i < 5 && !a->f.outcome; i++)
+        for (size_t i = 0; i < 6 && !a->f.outcome; i++)
             if (strcmp(arg, outcomes[i]) == 0)
                 a->f.outcome = outcomes[i];
         if (!a->f.outcome)
             return cmd_usage("log", log_usage,
                              "--outcome: '%s' is not accepted, temporary, permanent, "
-                             "throttled or skipped",
+                             "throttled, skipped or receipt",
                              arg);
         return 0;
     default: /* 's', 'u' */

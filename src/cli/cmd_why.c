@@ -85,6 +85,19 @@ static void why_skip(const struct hd_history *rec, const struct hd_log_row *r, i
     }
 }
 
+/* A receipt: "delivered at ...", "undelivered: 30005 unknown destination
+ * handset, address suppressed". */
+static void why_receipt(const struct hd_log_row *r, const char *at)
+{
+    const char *word = r->reason ? r->reason : "";
+    if (strcmp(word, "delivered") == 0 && r->state == HD_ST_DELIVERED)
+        printf("  - delivered at %s (reported by %s).\n", at, r->provider ? r->provider : "-");
+    else
+        printf("  - %s: %s%s%s (reported by %s).\n", at, word,
+               r->text && *r->text ? ": " : "", r->text ? r->text : "",
+               r->provider ? r->provider : "-");
+}
+
 static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bool *channels_told)
 {
     char at[32];
@@ -94,6 +107,10 @@ static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bo
     if (step == HD_WHY_HELD_OUT) {
         printf("  - held out (%s): nothing is sent to the control group, by design.\n",
                r->text ? r->text : "");
+        return;
+    }
+    if (step == HD_WHY_RECEIPT) {
+        why_receipt(r, at);
         return;
     }
     if (step != HD_WHY_ATTEMPT) {
