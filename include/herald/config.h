@@ -149,6 +149,10 @@ struct hd_config {
     double pause_on_failure_rate;
     uint32_t failure_window;
     struct hd_serve_cfg serve; /* [serve] */
+    struct {
+        uint32_t soft_bounce_limit;  /* soft bounces within the window that suppress; 3 */
+        int64_t soft_bounce_window; /* seconds; 30 days */
+    } receipts;                     /* [receipts] */
     char *sms_optout_zh;       /* [lint] sms_optout_zh; default 回T退订 */
 };
 

@@ -20,7 +20,7 @@
 #include "serve_int.h"
 
 static const char *const route_names[R_COUNT] = {"healthz", "readyz", "unsubscribe", "metrics",
-                                                 "other"};
+                                                 "hooks",   "other"};
 
 static void digest(const char *v, size_t n, unsigned char out[32])
 {

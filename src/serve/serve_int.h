@@ -33,7 +33,7 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
                     struct hd_err *err);
 
 /* The routes (server.c); R_NONE is any other path. */
-enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_NONE, R_COUNT };
+enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_HOOK, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
 /* The server's shared state. */
@@ -78,6 +78,49 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
  * metrics_allow, or the bearer token), and the text (metrics.c). */
 bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const char *authorization);
 void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
+/* ---- gateways' callbacks (hooks.c) ---- */
+
+/* An application/x-www-form-urlencoded body, decoded, sorted by name (then
+ * value), as Twilio's signature takes it. At most HD_FORM_MAX fields. */
+#define HD_FORM_MAX 256
+struct hd_form_field {
+    char *name, *value;
+};
+struct hd_form {
+    struct hd_form_field *v;
+    size_t n;
+};
+/* -1 for a bad escape, a NUL byte or too many fields (f is then empty). */
+int hd_form_parse(const char *body, size_t len, struct hd_form *f);
+const char *hd_form_get(const struct hd_form *f, const char *name); /* first, or NULL */
+void hd_form_release(struct hd_form *f);
+/* X-Twilio-Signature for url and the form: base64 of HMAC-SHA1. */
+#define HD_TWILIO_SIG_MAX 32
+void hd_twilio_signature(const char *token, size_t token_len, const char *url,
+                         const struct hd_form *f, char out[HD_TWILIO_SIG_MAX]);
+
+#define HOOK_BODY_MAX 16384 /* Twilio's callbacks are well under 2 KiB */
+
+/* A request to /hooks/...: checked when the headers are in, the body then
+ * gathered (up to HOOK_BODY_MAX; more sets too_long). */
+struct hd_hook {
+    char provider[64];
+    bool inbound;
+    bool too_long;
+    char signature[64]; /* X-Twilio-Signature as sent */
+    char url[2048];     /* what Twilio signed: public_url, path and query */
+    struct hd_buf body;
+};
+/* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
+ * body is to be read, else -1 with a set (404, 403, 503). */
+int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const char *signature,
+                  struct hd_hook *h, struct hd_answer *a);
+/* The body is in: signature, then the report or the reply. */
+void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+void hd_hook_release(struct hd_hook *h);
+/* Applies the pending receipts whose message appeared (once a second). */
+void hd_hooks_retry(struct hd_srv *s);
+
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 
