@@ -1,0 +1,470 @@
+/* test_receipts: receipts (issue 19). Unit tests of the state machine's
+ * new moves; then end to end: a campaign through the Twilio mock (whose
+ * message sids are md5 of the number and its count, so a test can name a
+ * sid before the message exists), the real `herald serve`, and status
+ * callbacks and replies signed by tests/twilio_sign.py (Python's hmac, not
+ * herald's code; it is first checked against Twilio's documented example).
+ * The test checks herald log, history, why, stats, the suppression list
+ * and consent exactly, and that a second campaign skips the suppressed and
+ * opted-out numbers. */
+#include "testnet.h"
+
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "herald/state.h"
+
+#define TW_SID "AC0123456789abcdef0123456789abcdef"
+#define TW_TOKEN "tw-Receipts-Token-9931"
+#define HOOK "http://127.0.0.1:8025/hooks/twilio/sms"
+
+/* ---- the state machine -------------------------------------------------------------- */
+
+static void test_receipts_states(void **state)
+{
+    (void)state;
+    static const struct {
+        int from, to;
+        bool ok;
+    } moves[] = {
+        {HD_ST_SENT, HD_ST_DELIVERED, true},
+        {HD_ST_SENT, HD_ST_UNDELIVERED, true},
+        {HD_ST_SENT, HD_ST_BOUNCED, true},
+        {HD_ST_SENT, HD_ST_COMPLAINED, true},
+        {HD_ST_DELIVERED, HD_ST_COMPLAINED, true},
+        {HD_ST_DELIVERED, HD_ST_UNDELIVERED, false},
+        {HD_ST_DELIVERED, HD_ST_BOUNCED, false},
+        {HD_ST_UNDELIVERED, HD_ST_DELIVERED, false},
+        {HD_ST_BOUNCED, HD_ST_COMPLAINED, false},
+        {HD_ST_COMPLAINED, HD_ST_DELIVERED, false},
+        {HD_ST_SENDING, HD_ST_DELIVERED, false},
+        {HD_ST_QUEUED, HD_ST_BOUNCED, false},
+    };
+    for (size_t i = 0; i < sizeof moves / sizeof *moves; i++) {
+        int st = moves[i].from;
+        struct hd_err e = {0};
+        int rc = hd_state_move(&st, moves[i].to, &e);
+        if ((rc == 0) != moves[i].ok)
+            fail_msg("%s -> %s: got %d", hd_state_name(moves[i].from),
+                     hd_state_name(moves[i].to), rc);
+        assert_int_equal(st, moves[i].ok ? moves[i].to : moves[i].from);
+        if (!moves[i].ok)
+            assert_contains(e.msg, "a message cannot go from");
+    }
+    assert_string_equal(hd_state_name(HD_ST_BOUNCED), "bounced");
+    assert_int_equal(hd_state_parse("complained"), HD_ST_COMPLAINED);
+    /* the dispatcher is done with them; a bounce is a failure */
+    assert_true(hd_state_terminal(HD_ST_DELIVERED));
+    assert_true(hd_state_terminal(HD_ST_COMPLAINED));
+    assert_true(hd_state_failure(HD_ST_BOUNCED));
+    assert_false(hd_state_failure(HD_ST_COMPLAINED));
+}
+
+/* ---- end to end ---------------------------------------------------------------------- */
+
+static char *dir;
+static struct tu_server tw;
+
+struct srv {
+    pid_t pid;
+    int port;
+};
+
+static void write_file(const char *name, const char *text)
+{
+    char *p = tu_path(dir, name);
+    tu_write(p, text);
+    free(p);
+}
+
+static int e2e_setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("TEST_TW_TOKEN", TW_TOKEN, 1);
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, "--log", "twilio.log", NULL};
+    tu_start_mock(&tw, dir, "twilio.js", twa);
+    char conf[2048];
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
+             "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
+             "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
+             "timeout = 5s\n[channel sms]\nproviders = sms\n",
+             tw.port, TW_SID);
+    write_file("h.conf", conf);
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    const char *root = getenv("HERALD_SRC");
+    if (!root || *root != '/')
+        fail_msg("HERALD_SRC must be the source tree's absolute path");
+    snprintf(src, sizeof src, "%s/templates/pages", root);
+    assert_int_equal(symlink(src, pages), 0); /* herald serve's pages */
+    free(tpl);
+    free(pages);
+    write_file("tpl/news.tmpl", "description: receipts test\ncategory: marketing\n\n"
+                                "--- sms\nHi {{ first_name }}, news from Acme. Reply STOP to "
+                                "opt out\n");
+    write_file("c.csv", "id,phone,first_name,wave\nc1,+15557650001,Ann,1\n"
+                        "c2,+15557650002,Bo,1\nc3,+15557650003,Cy,1\nc4,+15557650004,Di,2\n");
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(dir, "segment", "define", "first", "wave = 1");
+    TU_HERALD_OK(dir, "segment", "define", "all", "phone exists");
+    return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+    (void)state;
+    tu_server_stop(&tw);
+    tu_rmdir(dir);
+    dir = NULL;
+    return 0;
+}
+
+/* Starts herald serve on a free port (it prints the one it bound). */
+static void srv_start(struct srv *s)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "serve.log");
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
+        fail_msg("herald serve did not start: '%s'", line);
+}
+
+static void srv_stop(struct srv *s)
+{
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+}
+
+/* The output of a shell command (the caller frees), its status checked. */
+static char *sh(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("'%s' exited %d", cmd, st);
+    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
+}
+
+/* X-Twilio-Signature of body for url, by tests/twilio_sign.py. */
+static void sign(const char *url, const char *body, char *out, size_t size)
+{
+    char cmd[4096];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' '%s' '%s' '%s'",
+             src ? src : ".", TW_TOKEN, url, body);
+    char *sig = sh(cmd);
+    sig[strcspn(sig, "\n")] = '\0';
+    snprintf(out, size, "%s", sig);
+    free(sig);
+}
+
+/* POSTs body to path with the signature sig (NULL: none); returns the
+ * status and, in out (size bytes), the answer's body. */
+static int post(const struct srv *s, const char *path, const char *body, const char *sig, char *out,
+                size_t size)
+{
+    char cmd[8192], hdr[160] = "";
+    if (sig)
+        snprintf(hdr, sizeof hdr, "-H 'X-Twilio-Signature: %s'", sig);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -g --max-time 10 -w '\\n%%{http_code}' %s --data-binary '%s' "
+             "'http://127.0.0.1:%d%s'",
+             hdr, body, s->port, path);
+    char *r = sh(cmd), *nl = strrchr(r, '\n');
+    assert_non_null(nl);
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    snprintf(out, size, "%s", r);
+    free(r);
+    return code;
+}
+
+/* The sid the Twilio mock gives the k-th message to a number. */
+static void sid_of(const char *to, int k, char out[40])
+{
+    char text[64];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    snprintf(text, sizeof text, "%s#%d", to, k);
+    EVP_Digest(text, strlen(text), md, &n, EVP_md5(), NULL);
+    memcpy(out, "SM", 3);
+    for (unsigned i = 0; i < n; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A status callback for the k-th message to `to`, signed for url, posted
+ * to path; the answer's body must be want (status 200). */
+static void status(const struct srv *s, const char *path, const char *url, const char *to, int k,
+                   const char *st, const char *code, const char *want)
+{
+    char sid[40], body[1024], sig[64], got[256];
+    sid_of(to, k, sid);
+    snprintf(body, sizeof body,
+             "SmsSid=%s&SmsStatus=%s&MessageStatus=%s&To=%%2B%s&MessageSid=%s&AccountSid=%s"
+             "&From=%%2B15550001111&ApiVersion=2010-04-01%s%s",
+             sid, st, st, to + 1, sid, TW_SID, code ? "&ErrorCode=" : "", code ? code : "");
+    sign(url, body, sig, sizeof sig);
+    int rc = post(s, path, body, sig, got, sizeof got);
+    if (rc != 200 || strcmp(got, want) != 0)
+        fail_msg("%s %s for %s: %d '%s', want 200 '%s'", st, code ? code : "", to, rc, got, want);
+}
+
+static int64_t q1(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
+    char *r = sh(cmd);
+    long long v = -1;
+    if (sscanf(r, "%lld", &v) != 1)
+        v = -1;
+    free(r);
+    return v;
+}
+
+static char *herald_out(const char *a1, const char *a2, const char *a3, const char *a4,
+                        const char *a5, const char *a6)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, a1, a2, a3, a4, a5, a6, NULL);
+    if (r.status != 0)
+        fail_msg("herald %s exited %d: %s %s", a1, r.status, r.out, r.err);
+    char *out = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    return out;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void send_campaign(const char *name, const char *segment)
+{
+    TU_HERALD_OK(dir, "campaign", "create", name, "--segment", segment, "--template", "news",
+                 "--channels", "sms", "--now");
+    TU_HERALD_OK(dir, "send", name, "--wait", "30s");
+}
+
+/* Twilio's documented example, by the signer the tests use: if this
+ * fails, the signer (not herald) is wrong. */
+static void test_receipts_signer(void **state)
+{
+    (void)state;
+    const char *src = getenv("HERALD_SRC");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' --example",
+             src ? src : ".");
+    char *sig = sh(cmd);
+    assert_string_equal(sig, "GvWf1cFY/Q7PnoempGyD5oXAezc=\n");
+    free(sig);
+}
+
+/* Signatures: none, one byte of the body changed, another URL, the wrong
+ * provider; a query string is part of what is signed. */
+static void check_signatures(const struct srv *s)
+{
+    char sid[40], body[512], sig[64], got[256];
+    sid_of("+15557650001", 1, sid);
+    snprintf(body, sizeof body, "MessageSid=%s&MessageStatus=queued&AccountSid=%s", sid, TW_SID);
+    sign(HOOK, body, sig, sizeof sig);
+    assert_int_equal(post(s, "/hooks/twilio/sms", body, NULL, got, sizeof got), 403);
+    assert_contains(got, "X-Twilio-Signature");
+    char changed[512];
+    snprintf(changed, sizeof changed, "%s", body);
+    changed[strlen(changed) - 1] ^= 1; /* the last byte of the AccountSid */
+    assert_int_equal(post(s, "/hooks/twilio/sms", changed, sig, got, sizeof got), 403);
+    assert_string_equal(got, "forbidden: X-Twilio-Signature does not match\n");
+    /* signed for the Host the request went to, not public_url: refused */
+    char url[128], other[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hooks/twilio/sms", s->port);
+    sign(url, body, other, sizeof other);
+    assert_int_equal(post(s, "/hooks/twilio/sms", body, other, got, sizeof got), 403);
+    assert_int_equal(post(s, "/hooks/twilio/nosuch", body, sig, got, sizeof got), 404);
+    assert_int_equal(post(s, "/hooks/twilio/sms?a=1", body, sig, got, sizeof got), 403);
+    /* nothing of them was kept */
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 0);
+    /* the query string as sent, percent-escapes and all, is signed */
+    status(s, "/hooks/twilio/sms?a=1&b=x%20y", HOOK "?a=1&b=x%20y", "+15557650001", 1, "queued",
+           NULL, "ok\n");
+}
+
+static void check_reports(const struct srv *s)
+{
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650001", 1, "sent", NULL, "ok\n");
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650001", 1, "delivered", NULL, "ok\n");
+    /* Twilio retries: the same report again is one row */
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650001", 1, "delivered", NULL, "duplicate\n");
+    /* out of order: logged, ignored, the state kept */
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650001", 1, "undelivered", "30003", "ok\n");
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650002", 1, "undelivered", "30005", "ok\n");
+    /* 30007 is the carrier's filter, not the number's fault */
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650003", 1, "undelivered", "30007", "ok\n");
+    /* the first message to c4 does not exist yet: kept pending */
+    status(s, "/hooks/twilio/sms", HOOK, "+15557650004", 1, "delivered", NULL, "pending\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 7);
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL"), 1);
+    assert_int_equal(q1("SELECT count(*) FROM messages WHERE state = 3"), 1);
+    assert_int_equal(q1("SELECT count(*) FROM messages WHERE state = 4"), 2);
+}
+
+/* Replies: STOP words opt out of SMS marketing, START words back in. */
+static void check_replies(const struct srv *s)
+{
+    static const struct {
+        const char *from, *text, *status;
+    } replies[] = {
+        {"+15557650003", "stop", "opted_out"},
+        {"+15557650001", "%E9%80%80%E8%AE%A2", "opted_out"}, /* 退订 */
+        {"+15557650001", "START", "opted_in"},
+        {"+15557650001", "Thanks!", "opted_in"}, /* not a keyword: nothing */
+    };
+    for (size_t i = 0; i < sizeof replies / sizeof *replies; i++) {
+        char body[512], sig[64], got[256], sql[256];
+        snprintf(body, sizeof body,
+                 "ToCountry=US&SmsMessageSid=SMr%zu&Body=%s&From=%%2B%s&To=%%2B15550001111"
+                 "&AccountSid=%s",
+                 i, replies[i].text, replies[i].from + 1, TW_SID);
+        sign(HOOK "/inbound", body, sig, sizeof sig);
+        assert_int_equal(post(s, "/hooks/twilio/sms/inbound", body, sig, got, sizeof got), 200);
+        assert_contains(got, "<Response></Response>");
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id WHERE "
+                 "c.phone = '%s' AND k.channel = 'sms' AND k.category = 'marketing' AND "
+                 "k.status = '%s' AND k.source = 'reply'",
+                 replies[i].from, replies[i].status);
+        if (q1(sql) != 1)
+            fail_msg("reply '%s' from %s: not %s", replies[i].text, replies[i].from,
+                     replies[i].status);
+    }
+    /* a reply not signed is refused */
+    char got[256];
+    assert_int_equal(post(s, "/hooks/twilio/sms/inbound", "Body=STOP&From=%2B15557650004", "x",
+                          got, sizeof got),
+                     403);
+}
+
+static void check_audit(void)
+{
+    char *log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
+    assert_int_equal(count(log, "\n"), 6);
+    assert_int_equal(count(log, "\"outcome\":\"receipt\""), 6);
+    assert_int_equal(count(log, "\"reason\":\"delivered\""), 1);
+    assert_int_equal(count(log, "\"reason\":\"undelivered\""), 3);
+    assert_contains(log, "30005 unknown destination handset, address suppressed");
+    assert_contains(log, "30007 message filtered by the carrier");
+    assert_contains(log, "ignored: a message cannot go from delivered to undelivered");
+    free(log);
+    char *why = herald_out("why", "c2", "wave1", NULL, NULL, NULL);
+    assert_contains(why, "undelivered: 30005 unknown destination handset, address suppressed");
+    free(why);
+    why = herald_out("why", "c1", "wave1", NULL, NULL, NULL);
+    assert_contains(why, "delivered at 2026-11-22");
+    free(why);
+    char *hist = herald_out("history", "c1", NULL, NULL, NULL, NULL);
+    assert_int_equal(count(hist, "receipt"), 4);
+    free(hist);
+    char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
+    assert_int_equal(count(sup, "\n"), 1);
+    assert_contains(sup, "\"address\":\"+15557650002\"");
+    assert_contains(sup, "\"reason\":\"invalid_number\"");
+    assert_contains(sup, "\"detail\":\"undelivered: 30005 unknown destination handset, address "
+                         "suppressed\"");
+    free(sup);
+    char *st = herald_out("stats", "wave1", "--format", "json", NULL, NULL);
+    assert_contains(st, "\"sent\": 3");
+    assert_contains(st, "\"delivered\": 1");
+    assert_contains(st, "\"undelivered\": 2");
+    assert_contains(st, "\"bounced\": 0");
+    assert_contains(st, "\"delivered_rate\": 0.33");
+    assert_contains(st, "\"undelivered_rate\": 0.66");
+    assert_contains(st, "\"requests\": 3");
+    free(st);
+}
+
+/* The second campaign: c2 suppressed, c3 opted out; c1 and c4 get it, and
+ * c4's pending report is applied once its message appears. */
+static void check_second(void)
+{
+    send_campaign("wave2", "all");
+    char *log = herald_out("log", "--campaign", "wave2", "--format", "jsonl", NULL);
+    assert_int_equal(count(log, "\"outcome\":\"accepted\""), 2);
+    assert_int_equal(count(log, "\"reason\":\"suppressed\""), 1);
+    assert_int_equal(count(log, "\"reason\":\"opted_out\""), 1);
+    free(log);
+    for (int i = 0; i < 100 && q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL"); i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL"), 0);
+    char *st = herald_out("stats", "wave2", "--format", "json", NULL, NULL);
+    assert_contains(st, "\"sent\": 2");
+    assert_contains(st, "\"delivered\": 1");
+    free(st);
+    log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
+    assert_int_equal(count(log, "\n"), 7);
+    free(log);
+}
+
+static void test_receipts_twilio(void **state)
+{
+    (void)state;
+    send_campaign("wave1", "first");
+    /* every send asked Twilio to report to the hook */
+    json_t *l = tu_read_jsonl(dir, "twilio.log");
+    assert_int_equal(json_array_size(l), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_array_get(l, i), "form"), "StatusCallback")),
+                            HOOK);
+    json_decref(l);
+    struct srv s;
+    srv_start(&s);
+    check_signatures(&s);
+    check_reports(&s);
+    check_replies(&s);
+    check_audit();
+    check_second();
+    srv_stop(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_receipts_states),
+        cmocka_unit_test(test_receipts_signer),
+        cmocka_unit_test_setup_teardown(test_receipts_twilio, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
