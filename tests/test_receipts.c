@@ -385,6 +385,7 @@ static void check_audit(void)
     assert_contains(log, "30005 unknown destination handset, address suppressed");
     assert_contains(log, "30007 message filtered by the carrier");
     assert_contains(log, "ignored: a message cannot go from delivered to undelivered");
+    assert_int_equal(count(log, "\"latency_ms\":0"), 0); /* no request, no latency */
     free(log);
     char *why = herald_out("why", "c2", "wave1", NULL, NULL, NULL);
     assert_contains(why, "undelivered: 30005 unknown destination handset, address suppressed");

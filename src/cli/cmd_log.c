@@ -92,7 +92,8 @@ static void log_cells(const struct hd_log_row *r, struct log_cells *c)
     if (r->code)
         snprintf(num[4], sizeof num[4], "%d", r->code);
     num[5][0] = num[6][0] = num[7][0] = '\0';
-    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0)
+    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0 &&
+        strcmp(r->outcome, "receipt") != 0) /* a receipt took no request */
         snprintf(num[5], sizeof num[5], "%lld", (long long)(r->done_ms - r->at_ms));
     if (r->segments > 0) {
         snprintf(num[6], sizeof num[6], "%d", r->segments);

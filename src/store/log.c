@@ -344,7 +344,7 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
         return rc;
     rc = stats_prepare(st, by,
                        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
-                       "campaign_id = ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
+                       "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL AND "
                        "done_at IS NOT NULL GROUP BY 1, 2",
                        group_latency,
                        ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
@@ -476,7 +476,7 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
         "INSERT INTO log_latency (campaign_id, variant, channel, provider, day, bucket, n) SELECT "
         "coalesce(campaign_id, 0), coalesce(variant, ''), coalesce(channel, ''), provider, "
         "strftime('%Y-%m-%d', at / 1000, 'unixepoch'), herald_lat_bucket(done_at - at), count(*) "
-        "FROM attempts WHERE at < ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
+        "FROM attempts WHERE at < ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL AND "
         "done_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + "
         "excluded.n",
         "DELETE FROM attempts WHERE at < ?1",
