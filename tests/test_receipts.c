@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "herald/bounce.h"
 #include "herald/state.h"
 
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
@@ -60,6 +61,85 @@ static void test_receipts_states(void **state)
     assert_true(hd_state_terminal(HD_ST_COMPLAINED));
     assert_true(hd_state_failure(HD_ST_BOUNCED));
     assert_false(hd_state_failure(HD_ST_COMPLAINED));
+}
+
+/* ---- bounce classes ---------------------------------------------------------------- */
+
+static struct hd_bounce_rules *load_rules(void)
+{
+    const char *src = getenv("HERALD_SRC");
+    char path[4096];
+    struct hd_bounce_rules *r = NULL;
+    struct hd_err e = {0};
+    snprintf(path, sizeof path, "%s/etc/bounce-rules.tsv", src ? src : ".");
+    if (hd_bounce_rules_load(path, &r, &e) < 0)
+        fail_msg("%s", e.msg);
+    return r;
+}
+
+/* etc/bounce-rules.tsv, case by case: the status code first, then the
+ * reply code, then the words. */
+static void test_receipts_bounce_classes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *status;
+        int reply;
+        const char *text, *cls, *severity;
+    } cases[] = {
+        {"5.1.1", 550, "user unknown", "invalid_recipient", "hard"},
+        {NULL, 0, "550 5.1.1 <a@example.com>: Recipient address rejected", "invalid_recipient",
+         "hard"},
+        {NULL, 0, "RCPT TO refused: 550 5.1.2 no such domain", "dns", "hard"},
+        {NULL, 0, "RCPT TO refused: 501 5.1.3 bad recipient address syntax", "policy", "none"},
+        {NULL, 0, "553 5.6.7 non-ASCII addresses are not permitted", "policy", "none"},
+        {"5.2.2", 552, "mailbox full", "mailbox_full", "soft"},
+        {NULL, 0, "452 4.2.2 mailbox full", "mailbox_full", "soft"},
+        {"5.3.4", 552, "message too big", "message_too_large", "none"},
+        {NULL, 0, "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org",
+         "spam_block", "none"},
+        {"5.7.26", 550, "unauthenticated email is not accepted (DMARC)", "policy", "none"},
+        {NULL, 0, "550 5.4.4 unable to route: no A or MX", "dns", "hard"},
+        {NULL, 0, "451 4.3.0 try later", "transient", "soft"},
+        /* no enhanced code: the reply, then the words */
+        {NULL, 0, "553 sorry, that domain isn't in my list of allowed rcpthosts", "invalid_recipient",
+         "hard"},
+        {NULL, 0, "550 Requested action not taken: user unknown", "invalid_recipient", "hard"},
+        {NULL, 0, "550 Mailbox quota exceeded", "mailbox_full", "soft"},
+        {NULL, 0, "554 Message size exceeds fixed limit", "message_too_large", "none"},
+        {NULL, 0, "550 Host not found", "dns", "hard"},
+        {NULL, 0, "550 Your message looks like SPAM", "spam_block", "none"},
+        {NULL, 0, "550 something else entirely", "unknown", "soft"},
+        /* a number that is no status code is not taken for one */
+        {NULL, 0, "550 user 10.1.1.1 unknown here", "unknown", "soft"},
+    };
+    struct hd_bounce_rules *r = load_rules();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct hd_bounce b;
+        hd_bounce_classify(r, cases[i].status, cases[i].reply, cases[i].text, &b);
+        if (strcmp(hd_bounce_class_name(b.cls), cases[i].cls) != 0 ||
+            strcmp(hd_bounce_severity_name(b.severity), cases[i].severity) != 0)
+            fail_msg("'%s': got %s %s, want %s %s", cases[i].text, hd_bounce_class_name(b.cls),
+                     hd_bounce_severity_name(b.severity), cases[i].cls, cases[i].severity);
+    }
+    hd_bounce_rules_free(r);
+    /* a bad table is refused whole, with its line */
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"# c\nstatus\t5.1.1\tinvalid_recipient\n", "t.tsv:2: a rule is four fields"},
+        {"status\t5.1.1\tnosuch\thard\n", "t.tsv:1: 'nosuch' is not a bounce class"},
+        {"code\t5.1.1\tdns\thard\n", "t.tsv:1: 'code' is not status, reply or keyword"},
+        {"reply\t550\tdns\tmaybe\n", "t.tsv:1: 'maybe' is not hard, soft or none"},
+        {"keyword\t\tdns\thard\n", "t.tsv:1: the pattern is empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct hd_err e = {0};
+        struct hd_bounce_rules *x = NULL;
+        assert_int_equal(hd_bounce_rules_parse(bad[i].text, "t.tsv", &x, &e), HD_E_PARSE);
+        assert_null(x);
+        assert_contains(e.msg, bad[i].want);
+    }
 }
 
 /* ---- end to end ---------------------------------------------------------------------- */
@@ -460,12 +540,66 @@ static void test_receipts_twilio(void **state)
     srv_stop(&s);
 }
 
+/* A refusal at RCPT during the SMTP session is a bounce too (listmonk
+ * #2623): classified by the same rules, a hard one suppresses the address
+ * with its class and reply, and the rest do not. */
+static void test_receipts_smtp_rcpt(void **state)
+{
+    (void)state;
+    struct tu_server smtp;
+    char py[4096], conf[4096];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/smtp_server.py", src);
+    char *out = tu_path(dir, "smtpout");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n"
+             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "from = Acme <hello@example.com>\nmax_attempts = 1\n"
+             "[channel email]\nproviders = mail\n",
+             src, smtp.port);
+    write_file("h.conf", conf);
+    write_file("tpl/note.tmpl", "description: a note\ncategory: transactional\n"
+                                "from: Acme <hello@example.com>\n\n--- email.subject\nHello\n"
+                                "--- email.text\nA note.\n");
+    write_file("m.csv", "id,email\nm1,nouser@example.com\nm2,gone@example.com\n"
+                        "m3,reject@example.com\nm4,ok@example.com\nm5,full@example.com\n");
+    TU_HERALD_OK(dir, "contacts", "import", "m.csv");
+    TU_HERALD_OK(dir, "segment", "define", "mail", "email exists");
+    TU_HERALD_OK(dir, "campaign", "create", "note", "--segment", "mail", "--template", "note",
+                 "--channels", "email", "--now");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "send", "note", "--wait", "30s", NULL);
+    tu_run_release(&r); /* exits 3: some failed */
+    tu_server_stop(&smtp);
+    char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
+    assert_int_equal(count(sup, "\n"), 2);
+    assert_contains(sup, "\"address\":\"nouser@example.com\",\"channel\":\"email\","
+                         "\"reason\":\"hard_bounce\"");
+    assert_contains(sup, "bounced (invalid_recipient, hard): RCPT TO refused: 550 5.1.1 no such "
+                         "user");
+    /* no enhanced code: the words say it (before, nothing was suppressed) */
+    assert_contains(sup, "\"address\":\"gone@example.com\"");
+    assert_contains(sup, "bounced (invalid_recipient, hard): RCPT TO refused: 550 Requested "
+                         "action not taken: user unknown");
+    assert_null(strstr(sup, "reject@")); /* 5.7.1: the sender's problem */
+    assert_null(strstr(sup, "full@"));   /* 4.2.2: soft, and temporary */
+    assert_contains(sup, "\"message_id\":");
+    free(sup);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_receipts_states),
         cmocka_unit_test(test_receipts_signer),
+        cmocka_unit_test(test_receipts_bounce_classes),
         cmocka_unit_test_setup_teardown(test_receipts_twilio, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_smtp_rcpt, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 struct sockaddr;
 
+#include "herald/bounce.h"
 #include "herald/buf.h"
 #include "herald/err.h"
 #include "herald/units.h"
@@ -150,9 +151,12 @@ struct hd_config {
     uint32_t failure_window;
     struct hd_serve_cfg serve; /* [serve] */
     struct {
-        uint32_t soft_bounce_limit;  /* soft bounces within the window that suppress; 3 */
-        int64_t soft_bounce_window; /* seconds; 30 days */
-    } receipts;                     /* [receipts] */
+        uint32_t soft_bounce_limit;          /* soft bounces within the window that suppress; 3 */
+        int64_t soft_bounce_window;          /* seconds; 30 days */
+        char *bounce_rules_path;             /* bounce_rules, or the default (hd_paths) */
+        struct hd_bounce_rules *bounce_rules; /* read with the configuration; NULL when the
+                                               * default file is absent */
+    } receipts;                              /* [receipts] */
     char *sms_optout_zh;       /* [lint] sms_optout_zh; default 回T退订 */
 };
 
@@ -183,6 +187,7 @@ struct hd_paths {
     const char *templates; /* the default templates: templates, or DATADIR/herald/templates */
     const char *outbox;    /* the built-in outbox provider's folder: var/outbox, or in state */
     const char *secret;    /* the built-in link-signing secret: var/herald.secret, or in state */
+    const char *bounce_rules; /* etc/bounce-rules.tsv, or DATADIR/herald/bounce-rules.tsv */
 };
 void hd_paths_get(struct hd_paths *p);
 

@@ -217,11 +217,14 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
 
 /* Applies what a gateway said about one message's address: a bad address
  * is suppressed on its channel (reason hard_bounce, invalid_number or
- * unregistered_token); an opt-out at the gateway (SMS STOP) withdraws the contact's
- * consent for that channel in both categories (source "gateway"; skipped
- * without a contact). Returns how many changes it made (0 when the result
- * says neither), or a negative code with err set. */
-int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
+ * unregistered_token, with the gateway's words and the message, 0 when
+ * none); an email refused at RCPT only when the bounce rules (NULL: every
+ * 5xx) call it hard; an opt-out at the gateway (SMS STOP) withdraws the
+ * contact's consent for that channel in both categories (source
+ * "gateway"; skipped without a contact). Returns how many changes it made
+ * (0 when the result says neither), or a negative code with err set. */
+int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules,
+                      const char *contact, int64_t message, int channel, const char *address,
                       const struct hd_result *r, int64_t now, struct hd_err *err);
 
 /* ---- receipts (receipt.c) -------------------------------------------------------------- */

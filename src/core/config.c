@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "herald/log.h"
 #include "herald/time.h"
@@ -157,6 +158,7 @@ struct parse {
     unsigned herald_seen;   /* bit per [herald] key */
     unsigned dispatch_seen; /* bit per [dispatch] key */
     unsigned receipts_seen; /* bit per [receipts] key */
+    int rules_line;         /* the line of bounce_rules, 0 when not given */
     bool on_cap_seen;
     bool journal_seen;
     bool lint_seen;
@@ -545,13 +547,16 @@ static int on_lint(struct parse *ps, const char *key, const char *v)
 /* [receipts]: when soft bounces suppress an address. */
 static int on_receipts(struct parse *ps, const char *key, const char *v)
 {
-    static const char *const keys[] = {"soft_bounce_limit", "soft_bounce_window"};
+    static const char *const keys[] = {"soft_bounce_limit", "soft_bounce_window", "bounce_rules"};
     struct hd_config *cfg = ps->cfg;
-    int i = strcmp(key, keys[0]) == 0 ? 0 : strcmp(key, keys[1]) == 0 ? 1 : -1;
+    int i = -1;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(key, keys[k]) == 0)
+            i = k;
     if (i < 0)
         return fail(ps,
                     "unknown key '%s' in [receipts] (known: soft_bounce_limit, "
-                    "soft_bounce_window)",
+                    "soft_bounce_window, bounce_rules)",
                     key);
     if (ps->receipts_seen & (1u << i))
         return fail(ps, "duplicate key '%s' in [receipts]", key);
@@ -559,6 +564,11 @@ static int on_receipts(struct parse *ps, const char *key, const char *v)
     if (i == 0) {
         if (parse_uint(v, 1, 1000, &cfg->receipts.soft_bounce_limit) < 0)
             return fail(ps, "soft_bounce_limit: '%s' is not a count from 1 to 1000", v);
+        return 1;
+    }
+    if (i == 2) {
+        set_str(&cfg->receipts.bounce_rules_path, v);
+        ps->rules_line = ps->line;
         return 1;
     }
     if (hd_units_duration(v, &cfg->receipts.soft_bounce_window, NULL) < 0 ||
@@ -1042,6 +1052,25 @@ static void twilio_callbacks(struct hd_config *cfg)
     }
 }
 
+/* The bounce rules, read now: a file given and unreadable (or any bad
+ * rule) is the configuration's error; the default file may be absent. */
+static void bounce_rules(struct parse *ps)
+{
+    struct hd_config *cfg = ps->cfg;
+    struct hd_paths where;
+    struct hd_err e = {0};
+    hd_paths_get(&where);
+    if (!cfg->receipts.bounce_rules_path)
+        cfg->receipts.bounce_rules_path = hd_xstrdup(where.bounce_rules);
+    const char *path = cfg->receipts.bounce_rules_path;
+    if (!ps->rules_line && access(path, F_OK) != 0)
+        return;
+    if (hd_bounce_rules_load(path, &cfg->receipts.bounce_rules, &e) < 0) {
+        ps->line = ps->rules_line;
+        fail(ps, "[receipts] bounce_rules: %s", e.msg);
+    }
+}
+
 int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err)
 {
     struct hd_config *cfg = defaults();
@@ -1058,6 +1087,8 @@ int hd_config_parse(const char *text, const char *name, struct hd_config **out, 
     free(ps.raw);
     if (ps.rc == 0)
         twilio_callbacks(cfg);
+    if (ps.rc == 0)
+        bounce_rules(&ps);
     if (ps.rc == 0 && cfg->nproviders == 0) {
         bool any = false;
         for (int ch = 0; ch < HD_CH_COUNT; ch++)
@@ -1151,6 +1182,8 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->locale);
     free(cfg->default_region);
     free(cfg->import.map);
+    free(cfg->receipts.bounce_rules_path);
+    hd_bounce_rules_free(cfg->receipts.bounce_rules);
     for (size_t i = 0; i < cfg->nproviders; i++) {
         struct hd_provider_cfg *p = &cfg->providers[i];
         free(p->name);
@@ -1301,6 +1334,10 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     hd_units_format_duration(cfg->receipts.soft_bounce_window, win, sizeof win);
     hd_buf_addf(out, "\n[receipts]\nsoft_bounce_limit = %u\nsoft_bounce_window = %s\n",
                 cfg->receipts.soft_bounce_limit, win);
+    if (cfg->receipts.bounce_rules_path)
+        hd_buf_addf(out, "%sbounce_rules = %s\n",
+                    cfg->receipts.bounce_rules ? "" : "; absent: every bounce is unknown\n; ",
+                    cfg->receipts.bounce_rules_path);
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);

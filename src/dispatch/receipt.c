@@ -73,9 +73,12 @@ static void twilio_meaning(const char *status, const char *code, struct meaning 
 }
 
 /* Other providers report in herald's own words: delivered, undelivered,
- * bounced (hard or soft by soft_bounce), complained. */
-static void plain_meaning(const char *status, bool soft, struct meaning *m)
+ * bounced (classed by the bounce rules from the code and the reason:
+ * hard, soft, or none, which is not the address's fault), complained. */
+static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_receipt *r,
+                          struct meaning *m)
 {
+    const char *status = r->status;
     if (strcmp(status, "delivered") == 0) {
         m->to = HD_ST_DELIVERED;
         m->word = "delivered";
@@ -83,10 +86,17 @@ static void plain_meaning(const char *status, bool soft, struct meaning *m)
         m->to = HD_ST_UNDELIVERED;
         m->word = "undelivered";
     } else if (strcmp(status, "bounced") == 0) {
+        struct hd_bounce b;
+        bool dotted = r->code && strchr(r->code, '.');
+        hd_bounce_classify(rules, dotted ? r->code : NULL, dotted || !r->code ? 0 : atoi(r->code),
+                           r->reason, &b);
         m->to = HD_ST_BOUNCED;
-        m->word = soft ? "bounced_soft" : "bounced_hard";
-        m->suppress = soft ? "soft_bounce" : "hard_bounce";
-        m->soft = soft;
+        m->word = b.severity == HD_BOUNCE_HARD ? "bounced_hard" : "bounced_soft";
+        m->suppress = b.severity == HD_BOUNCE_NONE ? NULL
+                      : b.severity == HD_BOUNCE_HARD ? "hard_bounce"
+                                                     : "soft_bounce";
+        m->soft = b.severity == HD_BOUNCE_SOFT;
+        m->about = hd_bounce_class_name(b.cls);
     } else if (strcmp(status, "complained") == 0) {
         m->to = HD_ST_COMPLAINED;
         m->word = "complained";
@@ -105,7 +115,7 @@ static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
     if (p && strcmp(p->type, "twilio") == 0)
         twilio_meaning(r->status, r->code, m);
     else
-        plain_meaning(r->status, r->code && r->code[0] == '4', m);
+        plain_meaning(c->cfg->receipts.bounce_rules, r, m);
 }
 
 /* The message a report is about: its accepted row in the log. */
