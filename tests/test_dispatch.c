@@ -110,19 +110,31 @@ static void test_states(void **state)
 {
     (void)state;
     static const int ok[][2] = {
-        {HD_ST_QUEUED, HD_ST_SENDING},     {HD_ST_QUEUED, HD_ST_DEFERRED},
-        {HD_ST_QUEUED, HD_ST_HELD_OUT},    {HD_ST_QUEUED, HD_ST_SUPPRESSED},
-        {HD_ST_QUEUED, HD_ST_NO_CHANNEL},  {HD_ST_QUEUED, HD_ST_CAPPED},
-        {HD_ST_QUEUED, HD_ST_EXPIRED},     {HD_ST_QUEUED, HD_ST_RENDER_FAILED},
-        {HD_ST_SENDING, HD_ST_SENT},       {HD_ST_SENDING, HD_ST_RETRY_WAIT},
-        {HD_ST_SENDING, HD_ST_FAILED},     {HD_ST_SENDING, HD_ST_QUEUED},
-        {HD_ST_SENDING, HD_ST_DEFERRED},   {HD_ST_SENT, HD_ST_DELIVERED},
-        {HD_ST_SENT, HD_ST_UNDELIVERED},   {HD_ST_RETRY_WAIT, HD_ST_QUEUED},
-        {HD_ST_RETRY_WAIT, HD_ST_EXPIRED}, {HD_ST_DEFERRED, HD_ST_QUEUED},
-        {HD_ST_DEFERRED, HD_ST_EXPIRED},   {HD_ST_QUEUED, HD_ST_CANCELLED},
-        {HD_ST_DEFERRED, HD_ST_CANCELLED}, {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
+        {HD_ST_QUEUED, HD_ST_SENDING},
+        {HD_ST_QUEUED, HD_ST_DEFERRED},
+        {HD_ST_QUEUED, HD_ST_HELD_OUT},
+        {HD_ST_QUEUED, HD_ST_SUPPRESSED},
+        {HD_ST_QUEUED, HD_ST_NO_CHANNEL},
+        {HD_ST_QUEUED, HD_ST_CAPPED},
+        {HD_ST_QUEUED, HD_ST_EXPIRED},
+        {HD_ST_QUEUED, HD_ST_RENDER_FAILED},
+        {HD_ST_SENDING, HD_ST_SENT},
+        {HD_ST_SENDING, HD_ST_RETRY_WAIT},
+        {HD_ST_SENDING, HD_ST_FAILED},
+        {HD_ST_SENDING, HD_ST_QUEUED},
+        {HD_ST_SENDING, HD_ST_DEFERRED},
+        {HD_ST_SENT, HD_ST_DELIVERED},
+        {HD_ST_SENT, HD_ST_UNDELIVERED},
+        {HD_ST_RETRY_WAIT, HD_ST_QUEUED},
+        {HD_ST_RETRY_WAIT, HD_ST_EXPIRED},
+        {HD_ST_DEFERRED, HD_ST_QUEUED},
+        {HD_ST_DEFERRED, HD_ST_EXPIRED},
+        {HD_ST_QUEUED, HD_ST_CANCELLED},
+        {HD_ST_DEFERRED, HD_ST_CANCELLED},
+        {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
         /* receipts (issue 19) */
-        {HD_ST_SENT, HD_ST_BOUNCED},       {HD_ST_SENT, HD_ST_COMPLAINED},
+        {HD_ST_SENT, HD_ST_BOUNCED},
+        {HD_ST_SENT, HD_ST_COMPLAINED},
         {HD_ST_DELIVERED, HD_ST_COMPLAINED},
     };
     size_t nok = sizeof ok / sizeof ok[0], allowed = 0;
@@ -146,10 +158,10 @@ static void test_states(void **state)
     assert_int_equal(hd_state_move(&s, HD_ST_SENT, &e), 0);
     assert_int_equal(hd_state_move(&s, HD_ST_QUEUED, &e), HD_E_INVALID);
     /* terminal states */
-    static const int terminal[] = {HD_ST_SENT,          HD_ST_DELIVERED, HD_ST_UNDELIVERED,
-                                   HD_ST_FAILED,        HD_ST_HELD_OUT,  HD_ST_SUPPRESSED,
-                                   HD_ST_NO_CHANNEL,    HD_ST_CAPPED,    HD_ST_EXPIRED,
-                                   HD_ST_RENDER_FAILED, HD_ST_CANCELLED};
+    static const int terminal[] = {
+        HD_ST_SENT,       HD_ST_DELIVERED,  HD_ST_UNDELIVERED, HD_ST_FAILED,  HD_ST_HELD_OUT,
+        HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_CAPPED,      HD_ST_EXPIRED, HD_ST_RENDER_FAILED,
+        HD_ST_CANCELLED,  HD_ST_BOUNCED,    HD_ST_COMPLAINED};
     size_t nterm = 0;
     for (int st = 0; st < HD_ST_COUNT; st++)
         nterm += hd_state_terminal(st);
