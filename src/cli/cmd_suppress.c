@@ -84,7 +84,7 @@ static int list_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs
     struct cmd_out o;
     cmd_out_begin(&o, a->format, list_cols);
     if (a->format == FMT_TABLE)
-        printf("%-40s %-6s %-20s %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE");
+        printf("%-40s %-6s %-20s %-20s  %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE", "WHY");
     int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &o, &err);
     cmd_out_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
