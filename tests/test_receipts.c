@@ -30,26 +30,20 @@ static void test_receipts_states(void **state)
         int from, to;
         bool ok;
     } moves[] = {
-        {HD_ST_SENT, HD_ST_DELIVERED, true},
-        {HD_ST_SENT, HD_ST_UNDELIVERED, true},
-        {HD_ST_SENT, HD_ST_BOUNCED, true},
-        {HD_ST_SENT, HD_ST_COMPLAINED, true},
-        {HD_ST_DELIVERED, HD_ST_COMPLAINED, true},
-        {HD_ST_DELIVERED, HD_ST_UNDELIVERED, false},
-        {HD_ST_DELIVERED, HD_ST_BOUNCED, false},
-        {HD_ST_UNDELIVERED, HD_ST_DELIVERED, false},
-        {HD_ST_BOUNCED, HD_ST_COMPLAINED, false},
-        {HD_ST_COMPLAINED, HD_ST_DELIVERED, false},
-        {HD_ST_SENDING, HD_ST_DELIVERED, false},
-        {HD_ST_QUEUED, HD_ST_BOUNCED, false},
+        {HD_ST_SENT, HD_ST_DELIVERED, true},       {HD_ST_SENT, HD_ST_UNDELIVERED, true},
+        {HD_ST_SENT, HD_ST_BOUNCED, true},         {HD_ST_SENT, HD_ST_COMPLAINED, true},
+        {HD_ST_DELIVERED, HD_ST_COMPLAINED, true}, {HD_ST_DELIVERED, HD_ST_UNDELIVERED, false},
+        {HD_ST_DELIVERED, HD_ST_BOUNCED, false},   {HD_ST_UNDELIVERED, HD_ST_DELIVERED, false},
+        {HD_ST_BOUNCED, HD_ST_COMPLAINED, false},  {HD_ST_COMPLAINED, HD_ST_DELIVERED, false},
+        {HD_ST_SENDING, HD_ST_DELIVERED, false},   {HD_ST_QUEUED, HD_ST_BOUNCED, false},
     };
     for (size_t i = 0; i < sizeof moves / sizeof *moves; i++) {
         int st = moves[i].from;
         struct hd_err e = {0};
         int rc = hd_state_move(&st, moves[i].to, &e);
         if ((rc == 0) != moves[i].ok)
-            fail_msg("%s -> %s: got %d", hd_state_name(moves[i].from),
-                     hd_state_name(moves[i].to), rc);
+            fail_msg("%s -> %s: got %d", hd_state_name(moves[i].from), hd_state_name(moves[i].to),
+                     rc);
         assert_int_equal(st, moves[i].ok ? moves[i].to : moves[i].from);
         if (!moves[i].ok)
             assert_contains(e.msg, "a message cannot go from");
@@ -102,8 +96,8 @@ static void test_receipts_bounce_classes(void **state)
         {NULL, 0, "550 5.4.4 unable to route: no A or MX", "dns", "hard"},
         {NULL, 0, "451 4.3.0 try later", "transient", "soft"},
         /* no enhanced code: the reply, then the words */
-        {NULL, 0, "553 sorry, that domain isn't in my list of allowed rcpthosts", "invalid_recipient",
-         "hard"},
+        {NULL, 0, "553 sorry, that domain isn't in my list of allowed rcpthosts",
+         "invalid_recipient", "hard"},
         {NULL, 0, "550 Requested action not taken: user unknown", "invalid_recipient", "hard"},
         {NULL, 0, "550 Mailbox quota exceeded", "mailbox_full", "soft"},
         {NULL, 0, "554 Message size exceeds fixed limit", "message_too_large", "none"},
@@ -450,9 +444,9 @@ static void check_replies(const struct srv *s)
     }
     /* a reply not signed is refused */
     char got[256];
-    assert_int_equal(post(s, "/hooks/twilio/sms/inbound", "Body=STOP&From=%2B15557650004", "x",
-                          got, sizeof got),
-                     403);
+    assert_int_equal(
+        post(s, "/hooks/twilio/sms/inbound", "Body=STOP&From=%2B15557650004", "x", got, sizeof got),
+        403);
 }
 
 static void check_audit(void)

@@ -33,8 +33,8 @@ int hd_bounce_rules_load(const char *path, struct hd_bounce_rules **out, struct 
 void hd_bounce_rules_free(struct hd_bounce_rules *r);
 
 struct hd_bounce {
-    int cls;      /* enum hd_bounce_class */
-    int severity; /* enum hd_bounce_severity */
+    int cls;         /* enum hd_bounce_class */
+    int severity;    /* enum hd_bounce_severity */
     char status[16]; /* the enhanced status code used or found in the text ("5.1.1"), or "" */
     int reply;       /* the reply code used or found, or 0 */
 };
@@ -43,7 +43,7 @@ struct hd_bounce {
  * unknown, hard for a 5xx status or reply, else soft. */
 void hd_bounce_classify(const struct hd_bounce_rules *r, const char *status, int reply,
                         const char *text, struct hd_bounce *out);
-const char *hd_bounce_class_name(int cls);        /* "invalid_recipient", ... */
+const char *hd_bounce_class_name(int cls);         /* "invalid_recipient", ... */
 const char *hd_bounce_severity_name(int severity); /* "hard", "soft", "none" */
 
 #endif

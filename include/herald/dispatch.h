@@ -223,9 +223,9 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
  * contact's consent for that channel in both categories (source
  * "gateway"; skipped without a contact). Returns how many changes it made
  * (0 when the result says neither), or a negative code with err set. */
-int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules,
-                      const char *contact, int64_t message, int channel, const char *address,
-                      const struct hd_result *r, int64_t now, struct hd_err *err);
+int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, const char *contact,
+                      int64_t message, int channel, const char *address, const struct hd_result *r,
+                      int64_t now, struct hd_err *err);
 
 /* ---- receipts (receipt.c) -------------------------------------------------------------- */
 

@@ -268,7 +268,7 @@ struct log_args {
 /* The filters with a value to check. */
 static int filter_opt(struct log_args *a, int id, const char *arg)
 {
-    static const char *const outcomes[] = {"accepted", "temporary", "permanent",
+    static const char *const outcomes[] = {"accepted",  "temporary", "permanent",
                                            "throttled", "skipped",   "receipt"};
     switch (id) {
     case O_RUN:

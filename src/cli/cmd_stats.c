@@ -313,9 +313,9 @@ static json_t *stats_json(const struct hd_stats *s)
         json_t *o = json_object();
         for (size_t i = 0; i < gm[g].n; i++) {
             const char *dot = strchr(m[i].name, '.');
-            json_t *v = m[i].none    ? json_null()
+            json_t *v = m[i].none                  ? json_null()
                         : m[i].money || m[i].ratio ? json_real(m[i].v)
-                                     : json_integer((json_int_t)m[i].v);
+                                                   : json_integer((json_int_t)m[i].v);
             if (dot) {
                 char key[64];
                 snprintf(key, sizeof key, "%.*s_by", (int)(dot - m[i].name), m[i].name);

@@ -26,8 +26,8 @@ static const char suppress_usage[] =
     "import reads CSV with a header of address, channel, reason (channel and reason\n"
     "optional); every bad line is listed and nothing is written if any is bad.\n";
 
-static const char *const list_cols[] = {"address", "channel",    "reason",
-                                        "created_at", "message_id", "detail", NULL};
+static const char *const list_cols[] = {"address",    "channel", "reason", "created_at",
+                                        "message_id", "detail",  NULL};
 
 static int list_row(void *ud, const struct hd_suppression *s)
 {
@@ -38,11 +38,11 @@ static int list_row(void *ud, const struct hd_suppression *s)
         printf("%-40s %-6s %-20s %s%s%s\n", s->address, hd_channel_name(s->channel), s->reason, t,
                s->detail ? "  " : "", s->detail ? s->detail : "");
     else
-        cmd_out_row(o, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?}", "address", s->address,
-                                 "channel", hd_channel_name(s->channel), "reason", s->reason,
-                                 "created_at", t, "message_id",
-                                 s->message ? json_integer(s->message) : json_null(), "detail",
-                                 s->detail));
+        cmd_out_row(o,
+                    json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?}", "address", s->address, "channel",
+                              hd_channel_name(s->channel), "reason", s->reason, "created_at", t,
+                              "message_id", s->message ? json_integer(s->message) : json_null(),
+                              "detail", s->detail));
     return 0;
 }
 

@@ -93,9 +93,8 @@ static void why_receipt(const struct hd_log_row *r, const char *at)
     if (strcmp(word, "delivered") == 0 && r->state == HD_ST_DELIVERED)
         printf("  - delivered at %s (reported by %s).\n", at, r->provider ? r->provider : "-");
     else
-        printf("  - %s: %s%s%s (reported by %s).\n", at, word,
-               r->text && *r->text ? ": " : "", r->text ? r->text : "",
-               r->provider ? r->provider : "-");
+        printf("  - %s: %s%s%s (reported by %s).\n", at, word, r->text && *r->text ? ": " : "",
+               r->text ? r->text : "", r->provider ? r->provider : "-");
 }
 
 static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bool *channels_told)

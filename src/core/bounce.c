@@ -31,8 +31,8 @@ struct hd_bounce_rules {
 };
 
 static const char *const class_names[HD_BOUNCE_COUNT] = {
-    "invalid_recipient", "mailbox_full", "message_too_large", "spam_block",
-    "policy",            "dns",          "transient",         "unknown"};
+    "invalid_recipient", "mailbox_full", "message_too_large", "spam_block", "policy", "dns",
+    "transient",         "unknown"};
 static const char *const severity_names[] = {"hard", "soft", "none"};
 static const char *const match_names[M_COUNT] = {"status", "reply", "keyword"};
 
@@ -93,15 +93,14 @@ static int add_line(struct hd_bounce_rules *r, char *line, const char *name, int
     int m = find(match_names, M_COUNT, f[0]), cls = find(class_names, HD_BOUNCE_COUNT, f[2]),
         sev = find(severity_names, 3, f[3]);
     if (m < 0)
-        return hd_err_set(err, HD_E_PARSE, "%s:%d: '%s' is not status, reply or keyword", name,
-                          ln, f[0]);
+        return hd_err_set(err, HD_E_PARSE, "%s:%d: '%s' is not status, reply or keyword", name, ln,
+                          f[0]);
     if (!*f[1])
         return hd_err_set(err, HD_E_PARSE, "%s:%d: the pattern is empty", name, ln);
     if (cls < 0)
         return hd_err_set(err, HD_E_PARSE, "%s:%d: '%s' is not a bounce class", name, ln, f[2]);
     if (sev < 0)
-        return hd_err_set(err, HD_E_PARSE, "%s:%d: '%s' is not hard, soft or none", name, ln,
-                          f[3]);
+        return hd_err_set(err, HD_E_PARSE, "%s:%d: '%s' is not hard, soft or none", name, ln, f[3]);
     HD_GROW(r->v[m], r->n[m]);
     r->v[m][r->n[m]++] = (struct rule){hd_xstrdup(f[1]), cls, sev};
     return 0;

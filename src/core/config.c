@@ -615,10 +615,11 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_receipts(ps, key, value);
     if (strcmp(section, "lint") == 0)
         return on_lint(ps, key, value);
-    return fail(ps,
-                "unknown section [%s] (known: herald, log, dispatch, serve, receipts, lint, provider NAME, "
-                "channel email|sms|push, caps, quiet_hours, template_vars, import)",
-                section);
+    return fail(
+        ps,
+        "unknown section [%s] (known: herald, log, dispatch, serve, receipts, lint, provider NAME, "
+        "channel email|sms|push, caps, quiet_hours, template_vars, import)",
+        section);
 }
 
 /* ---- the INI reader ------------------------------------------------------ */

@@ -6,10 +6,9 @@
 #include <string.h>
 
 static const char *const names[HD_ST_COUNT] = {
-    "queued",     "sending",    "sent",     "delivered",     "undelivered",
-    "failed",     "retry_wait", "deferred", "held_out",      "suppressed",
-    "no_channel", "capped",     "expired",  "render_failed", "cancelled",
-    "bounced",    "complained"};
+    "queued",     "sending",       "sent",      "delivered",  "undelivered", "failed",
+    "retry_wait", "deferred",      "held_out",  "suppressed", "no_channel",  "capped",
+    "expired",    "render_failed", "cancelled", "bounced",    "complained"};
 
 const char *hd_state_name(int state)
 {
@@ -36,8 +35,8 @@ static const unsigned legal[HD_ST_COUNT] = {
         B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) | B(HD_ST_DEFERRED),
     /* receipts: a complaint may come after a delivery report, never the
      * other way round, and nothing else follows a final report */
-    [HD_ST_SENT] = B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED) | B(HD_ST_BOUNCED) |
-                   B(HD_ST_COMPLAINED),
+    [HD_ST_SENT] =
+        B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED) | B(HD_ST_BOUNCED) | B(HD_ST_COMPLAINED),
     [HD_ST_DELIVERED] = B(HD_ST_COMPLAINED),
     [HD_ST_RETRY_WAIT] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),
     [HD_ST_DEFERRED] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),

@@ -15,8 +15,8 @@
 
 /* Whether r is an email refused at RCPT that the rules call hard; why
  * gets the suppression's words. */
-static bool hard_bounce(const struct hd_bounce_rules *rules, int channel,
-                        const struct hd_result *r, char *why, size_t size)
+static bool hard_bounce(const struct hd_bounce_rules *rules, int channel, const struct hd_result *r,
+                        char *why, size_t size)
 {
     if (channel != HD_CH_EMAIL || r->outcome != HD_OUT_PERMANENT ||
         (!r->bad_address && strncmp(r->text, "RCPT TO refused", 15) != 0))
@@ -29,9 +29,9 @@ static bool hard_bounce(const struct hd_bounce_rules *rules, int channel,
     return rules ? b.severity == HD_BOUNCE_HARD : r->bad_address;
 }
 
-int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules,
-                      const char *contact, int64_t message, int channel, const char *address,
-                      const struct hd_result *r, int64_t now, struct hd_err *err)
+int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, const char *contact,
+                      int64_t message, int channel, const char *address, const struct hd_result *r,
+                      int64_t now, struct hd_err *err)
 {
     int changes = 0;
     char why[1000] = "";

@@ -28,12 +28,12 @@
 
 /* What a report means for its message and address. */
 struct meaning {
-    int to;              /* the state it moves to, or -1 (a step on the way) */
-    const char *word;    /* the log's reason word */
+    int to;               /* the state it moves to, or -1 (a step on the way) */
+    const char *word;     /* the log's reason word */
     const char *suppress; /* the suppression's reason, or NULL */
-    bool soft;           /* a soft bounce: suppresses only past the limit */
+    bool soft;            /* a soft bounce: suppresses only past the limit */
     bool complaint;
-    const char *about;   /* the code in words, or NULL */
+    const char *about; /* the code in words, or NULL */
 };
 
 /* Twilio's error codes of an undelivered SMS: 30003, 30005 and 30006 say
@@ -92,7 +92,7 @@ static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_r
                            r->reason, &b);
         m->to = HD_ST_BOUNCED;
         m->word = b.severity == HD_BOUNCE_HARD ? "bounced_hard" : "bounced_soft";
-        m->suppress = b.severity == HD_BOUNCE_NONE ? NULL
+        m->suppress = b.severity == HD_BOUNCE_NONE   ? NULL
                       : b.severity == HD_BOUNCE_HARD ? "hard_bounce"
                                                      : "soft_bounce";
         m->soft = b.severity == HD_BOUNCE_SOFT;
@@ -105,8 +105,7 @@ static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_r
     }
 }
 
-static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
-                    struct meaning *m)
+static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct meaning *m)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
     memset(m, 0, sizeof *m);
@@ -143,8 +142,8 @@ static int keep_target(void *ud, const struct hd_log_row *row)
 
 /* Whether this report puts the address on the suppression list now: at
  * once, or for a soft bounce when it is the limit's. */
-static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m,
-                    const struct target *t, int64_t now_ms, bool *yes, struct hd_err *err)
+static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
+                    int64_t now_ms, bool *yes, struct hd_err *err)
 {
     *yes = m->suppress != NULL;
     if (!m->soft || !*yes)
@@ -157,9 +156,8 @@ static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m,
 }
 
 /* The suppression, and a complaint's opt-out. */
-static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m,
-                    const struct target *t, const char *detail, int64_t now_ms,
-                    struct hd_err *err)
+static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
+                    const char *detail, int64_t now_ms, struct hd_err *err)
 {
     char norm[4200];
     int ch;
@@ -257,10 +255,8 @@ static int try_apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
                      bool *applied, struct hd_err *err)
 {
     struct target t = {0};
-    struct hd_log_filter f = {.provider = r->provider,
-                              .gateway_id = r->gateway_id,
-                              .outcome = "accepted",
-                              .limit = 1};
+    struct hd_log_filter f = {
+        .provider = r->provider, .gateway_id = r->gateway_id, .outcome = "accepted", .limit = 1};
     int rc = hd_store_log_query(c->st, &f, keep_target, &t, err);
     *applied = false;
     if (rc < 0 || !t.found)

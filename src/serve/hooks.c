@@ -219,8 +219,8 @@ static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_ho
     return hd_receipt_take(&c, &r, now, result, err);
 }
 
-static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_form *f,
-                        int *what, int64_t *n, struct hd_err *err)
+static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_form *f, int *what,
+                        int64_t *n, struct hd_err *err)
 {
     struct hd_receipt_ctx c = {.st = st, .cfg = s->cfg};
     return hd_receipt_reply(&c, hd_form_get(f, "From"), hd_form_get(f, "Body"),
@@ -236,14 +236,15 @@ static void take(struct hd_srv *s, const struct hd_hook *h, const struct hd_form
     int64_t n = 0;
     pthread_mutex_lock(&s->mu);
     struct hd_store *st = hd_srv_store(s, &err);
-    rc = !st           ? HD_E_STORE
+    rc = !st          ? HD_E_STORE
          : h->inbound ? inbound_post(s, st, f, &what, &n, &err)
                       : status_post(s, st, h, f, &result, &err);
     if (rc < 0 && rc != HD_E_PARSE && rc != HD_E_INVALID)
         hd_log_error(s->log, "serve: a Twilio callback to '%s' was not kept: %s", h->provider,
                      err.msg);
     else if (rc == 0 && what)
-        hd_log_info(s->log, "serve: an SMS reply opted %lld contact%s %s SMS marketing (provider "
+        hd_log_info(s->log,
+                    "serve: an SMS reply opted %lld contact%s %s SMS marketing (provider "
                     "'%s')",
                     (long long)n, n == 1 ? "" : "s", what == 1 ? "out of" : "back into",
                     h->provider);

@@ -34,10 +34,8 @@ static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
     const char *allow;
 } routes[] = {
-    [R_HEALTH] = {"/healthz", "GET, HEAD"},
-    [R_READY] = {"/readyz", "GET, HEAD"},
-    [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
-    [R_METRICS] = {"/metrics", "GET, HEAD"},
+    [R_HEALTH] = {"/healthz", "GET, HEAD"}, [R_READY] = {"/readyz", "GET, HEAD"},
+    [R_UNSUB] = {"/u/", "GET, HEAD, POST"}, [R_METRICS] = {"/metrics", "GET, HEAD"},
     [R_HOOK] = {"/hooks/", "POST"},
 };
 
@@ -52,7 +50,7 @@ struct req {
     char body[BODY_KEEP];
     struct hd_hook *hook; /* a gateway's callback (hooks.c), its body kept there */
     char *query;          /* the raw query string of a /hooks/ request, or NULL */
-    size_t got; /* body bytes received, kept or not */
+    size_t got;           /* body bytes received, kept or not */
     int status;
     size_t bytes;
 };
@@ -396,13 +394,13 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, struct hd_
                      MHD_USE_AUTO |
 #endif
                      (v6 ? MHD_USE_IPv6 : 0);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)s->cfg->serve.timeout, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                         MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);

@@ -130,8 +130,8 @@ static int one_int(struct hd_store *st, const char *sql, int64_t a, const char *
 
 int hd_store_receipts_pending_count(struct hd_store *st, int64_t *n, struct hd_err *err)
 {
-    return one_int(st, "SELECT count(*) FROM receipts WHERE applied_at IS NULL", 0,
-                   NULL, 0, n, err);
+    return one_int(st, "SELECT count(*) FROM receipts WHERE applied_at IS NULL", 0, NULL, 0, n,
+                   err);
 }
 
 int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err)
