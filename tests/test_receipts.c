@@ -201,28 +201,9 @@ static int e2e_teardown(void **state)
     return 0;
 }
 
-/* Starts herald serve on a free port (it prints the one it bound). */
 static void srv_start(struct srv *s)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    char *log = tu_path(dir, "serve.log");
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
-            _exit(126);
-        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    close(out[1]);
-    char line[128];
-    tu_first_line(out[0], line, sizeof line);
-    if (sscanf(line, "listening on http://127.0.0.1:%d", &s->port) != 1)
-        fail_msg("herald serve did not start: '%s'", line);
+    s->pid = tu_serve_start(dir, &s->port);
 }
 
 static void srv_stop(struct srv *s)

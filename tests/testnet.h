@@ -138,6 +138,33 @@ static inline void tu_server_start(struct tu_server *s, const char *dir, const c
         fail_msg("%s did not start: '%s'", what, line);
 }
 
+/* Starts `herald serve --listen 127.0.0.1:0` in dir, its stderr appended
+ * to dir/serve.log, and waits (bounded) for the port it prints; returns
+ * its pid. */
+static inline pid_t tu_serve_start(const char *dir, int *port)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "serve.log");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
+        fail_msg("herald serve did not start: '%s'", line);
+    return pid;
+}
+
 /* Starts a mock gateway, tests/mock/SCRIPT under Node, in dir with args
  * (NULL-terminated). */
 static inline void tu_start_mock(struct tu_server *s, const char *dir, const char *script,
