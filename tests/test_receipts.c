@@ -15,7 +15,10 @@
 #include <time.h>
 
 #include "herald/bounce.h"
+#include "herald/config.h"
+#include "herald/dispatch.h"
 #include "herald/state.h"
+#include "herald/store.h"
 
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Receipts-Token-9931"
@@ -567,6 +570,156 @@ static void test_receipts_smtp_rcpt(void **state)
     free(sup);
 }
 
+/* Email reports (the form a bounce or complaint source gives them:
+ * status bounced or complained, the enhanced code, the diagnostic), taken
+ * in-process through hd_receipt_take for messages the outbox sent: a hard
+ * bounce suppresses at once, soft bounces on the third within the window,
+ * a complaint after delivery suppresses and opts the contact out of email
+ * marketing. */
+static int64_t now_ms = 1795348800000; /* 2026-11-22T12:00:00Z */
+
+static int take(const struct hd_receipt_ctx *c, const char *gw, const char *status,
+                const char *code, const char *reason)
+{
+    struct hd_receipt r = {.provider = "outbox",
+                           .gateway_id = gw,
+                           .status = status,
+                           .code = code,
+                           .reason = reason,
+                           .received_ms = now_ms};
+    struct hd_err e = {0};
+    int result = -1;
+    if (hd_receipt_take(c, &r, now_ms, &result, &e) < 0)
+        fail_msg("%s: %s", status, e.msg);
+    now_ms += 1000;
+    return result;
+}
+
+/* The gateway ids of a contact's accepted messages, oldest first. */
+static void gateway_ids(const char *contact, char ids[3][256])
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE outcome = 'accepted' AND "
+             "contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id\"",
+             dir, contact);
+    char *out = sh(cmd), *line = out;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strcspn(line, "\n");
+        assert_true(n > 0 && n < 256);
+        memcpy(ids[i], line, n);
+        ids[i][n] = '\0';
+        line += n + (line[n] == '\n');
+    }
+    free(out);
+}
+
+static void test_receipts_email(void **state)
+{
+    (void)state;
+    const char *src = getenv("HERALD_SRC");
+    char conf[2048];
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
+             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\nsoft_bounce_limit = 2\n"
+             "soft_bounce_window = 7d\n",
+             src);
+    write_file("h.conf", conf);
+    write_file("tpl/mail.tmpl", "description: mail\ncategory: marketing\n"
+                                "from: Acme <hello@example.com>\n\n--- email.subject\nNews\n"
+                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n");
+    write_file("e.csv", "id,email\ne1,full@example.com\ne2,angry@example.com\n"
+                        "e3,gone@example.com\n");
+    TU_HERALD_OK(dir, "contacts", "import", "e.csv");
+    TU_HERALD_OK(dir, "segment", "define", "mail", "email exists");
+    static const char *const names[] = {"m1", "m2", "m3"};
+    for (int i = 0; i < 3; i++) {
+        TU_HERALD_OK(dir, "campaign", "create", names[i], "--segment", "mail", "--template", "mail",
+                     "--channels", "email", "--now");
+        TU_HERALD_OK(dir, "send", names[i], "--wait", "30s");
+    }
+    char e1[3][256], e2[3][256], e3[3][256];
+    gateway_ids("e1", e1);
+    gateway_ids("e2", e2);
+    gateway_ids("e3", e3);
+    char *cp = tu_path(dir, "h.conf"), *db = tu_path(dir, "h.db");
+    struct hd_config *cfg = NULL;
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    if (hd_config_load(cp, &cfg, &e) < 0 ||
+        hd_store_open(db, &(struct hd_store_opts){0}, &st, &e) < 0)
+        fail_msg("%s", e.msg);
+    assert_non_null(cfg->receipts.bounce_rules);
+    struct hd_receipt_ctx c = {.st = st,
+                               .cfg = cfg,
+                               .soft_bounce_limit = (int)cfg->receipts.soft_bounce_limit,
+                               .soft_bounce_window = cfg->receipts.soft_bounce_window};
+    /* a hard bounce: at once */
+    assert_int_equal(take(&c, e3[0], "bounced", "5.1.1", "550 5.1.1 user unknown"),
+                     HD_RCPT_APPLIED);
+    const char *gone = "SELECT count(*) FROM suppressions WHERE address = 'gone@example.com' "
+                       "AND reason = 'hard_bounce'";
+    assert_int_equal(q1(gone), 1);
+    /* soft bounces: the second (soft_bounce_limit) within the window suppresses */
+    const char *full = "SELECT count(*) FROM suppressions WHERE address = 'full@example.com'";
+    assert_int_equal(take(&c, e1[0], "bounced", "4.2.2", "452 4.2.2 mailbox full"),
+                     HD_RCPT_APPLIED);
+    assert_int_equal(q1(full), 0);
+    assert_int_equal(take(&c, e1[1], "bounced", "5.2.2", "552 5.2.2 mailbox full"),
+                     HD_RCPT_APPLIED);
+    assert_int_equal(q1(full), 1);
+    /* a policy refusal is not the address's fault: it does not count */
+    const char *angry = "SELECT count(*) FROM suppressions WHERE address = 'angry@example.com'";
+    assert_int_equal(take(&c, e2[1], "bounced", "5.7.1", "554 5.7.1 blocked as spam"),
+                     HD_RCPT_APPLIED);
+    assert_int_equal(take(&c, e2[1], "bounced", "5.7.1", "554 5.7.1 blocked as spam"),
+                     HD_RCPT_DUPLICATE);
+    assert_int_equal(take(&c, e2[2], "bounced", "4.2.2", "mailbox full"), HD_RCPT_APPLIED);
+    assert_int_equal(q1(angry), 0);
+    /* out of the window, an earlier soft bounce no longer counts */
+    assert_int_equal(take(&c, e3[1], "bounced", "4.2.2", "mailbox full"), HD_RCPT_APPLIED);
+    now_ms += 8 * 86400 * 1000LL;
+    assert_int_equal(take(&c, e3[2], "bounced", "4.2.2", "mailbox full"), HD_RCPT_APPLIED);
+    assert_int_equal(q1(gone), 1); /* still the hard bounce's */
+    /* a complaint after delivery */
+    assert_int_equal(take(&c, e2[0], "delivered", NULL, NULL), HD_RCPT_APPLIED);
+    assert_int_equal(take(&c, e2[0], "complained", NULL, "abuse report"), HD_RCPT_APPLIED);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'angry@example.com' "
+                        "AND reason = 'complaint'"),
+                     1);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.ext_id = 'e2' AND k.channel = 'email' AND k.category = "
+                        "'marketing' AND k.status = 'opted_out' AND k.source = 'complaint'"),
+                     1);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT m.state FROM messages m JOIN attempts a ON a.message_id = m.id WHERE "
+             "a.gateway_id = '%s'",
+             e2[0]);
+    assert_int_equal(q1(sql), HD_ST_COMPLAINED);
+    hd_store_free(st);
+    hd_config_free(cfg);
+    free(cp);
+    free(db);
+    char *stats = herald_out("stats", "m1", "--format", "json", NULL, NULL);
+    assert_contains(stats, "\"bounced_hard\": 1");
+    assert_contains(stats, "\"bounced_soft\": 1");
+    assert_contains(stats, "\"bounce_rate\": 0.66");
+    assert_contains(stats, "\"complained\": 1");
+    assert_contains(stats, "\"delivered\": 1");
+    free(stats);
+    char *why = herald_out("why", "e3", "m1", NULL, NULL, NULL);
+    assert_contains(why, "bounced_hard: 5.1.1 550 5.1.1 user unknown; invalid_recipient, address "
+                         "suppressed");
+    free(why);
+    char *sup = herald_out("suppress", "list", NULL, NULL, NULL, NULL);
+    assert_contains(sup, "soft_bounce");
+    assert_contains(sup, "bounced_soft: 5.2.2 552 5.2.2 mailbox full; mailbox_full, address "
+                         "suppressed");
+    free(sup);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_receipts_bounce_classes),
         cmocka_unit_test_setup_teardown(test_receipts_twilio, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_smtp_rcpt, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_email, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,8 @@ static void on_receipt(struct hd_stats *s, const struct hd_stat_count *c)
             g->bounced_hard += c->n;
         else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_soft") == 0)
             g->bounced_soft += c->n;
+        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_other") == 0)
+            g->bounced_other += c->n;
         else if (st == HD_ST_COMPLAINED && strcmp(w, "complained") == 0)
             g->complained += c->n;
     });

@@ -70,14 +70,14 @@ static void metrics(const struct hd_stats_group *g, struct group_metrics *out)
     PUT("sent", g->sent);
     PUT("delivered", g->delivered);
     PUT("undelivered", g->undelivered);
-    PUT("bounced", g->bounced_hard + g->bounced_soft);
+    int64_t bounced = g->bounced_hard + g->bounced_soft + g->bounced_other;
+    PUT("bounced", bounced);
     PUT("bounced_hard", g->bounced_hard);
     PUT("bounced_soft", g->bounced_soft);
     PUT("complained", g->complained);
     static const char *const rates[] = {"delivered_rate", "undelivered_rate", "bounce_rate",
                                         "complaint_rate"};
-    const int64_t of[] = {g->delivered, g->undelivered, g->bounced_hard + g->bounced_soft,
-                          g->complained};
+    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained};
     for (int i = 0; i < 4; i++) {
         PUT(rates[i], g->sent ? (double)of[i] / (double)g->sent : 0);
         m[n - 1].ratio = true;

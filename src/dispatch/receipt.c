@@ -91,7 +91,11 @@ static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_r
         hd_bounce_classify(rules, dotted ? r->code : NULL, dotted || !r->code ? 0 : atoi(r->code),
                            r->reason, &b);
         m->to = HD_ST_BOUNCED;
-        m->word = b.severity == HD_BOUNCE_HARD ? "bounced_hard" : "bounced_soft";
+        /* none (not the address's fault) has a word of its own: soft
+         * bounces are counted by theirs */
+        m->word = b.severity == HD_BOUNCE_HARD   ? "bounced_hard"
+                  : b.severity == HD_BOUNCE_SOFT ? "bounced_soft"
+                                                 : "bounced_other";
         m->suppress = b.severity == HD_BOUNCE_NONE   ? NULL
                       : b.severity == HD_BOUNCE_HARD ? "hard_bounce"
                                                      : "soft_bounce";
