@@ -80,25 +80,6 @@ bool hd_metrics_allowed(struct hd_srv *s, const struct sockaddr *peer, const cha
 void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
 /* ---- gateways' callbacks (hooks.c) ---- */
 
-/* An application/x-www-form-urlencoded body, decoded, sorted by name (then
- * value), as Twilio's signature takes it. At most HD_FORM_MAX fields. */
-#define HD_FORM_MAX 256
-struct hd_form_field {
-    char *name, *value;
-};
-struct hd_form {
-    struct hd_form_field *v;
-    size_t n;
-};
-/* -1 for a bad escape, a NUL byte or too many fields (f is then empty). */
-int hd_form_parse(const char *body, size_t len, struct hd_form *f);
-const char *hd_form_get(const struct hd_form *f, const char *name); /* first, or NULL */
-void hd_form_release(struct hd_form *f);
-/* X-Twilio-Signature for url and the form: base64 of HMAC-SHA1. */
-#define HD_TWILIO_SIG_MAX 32
-void hd_twilio_signature(const char *token, size_t token_len, const char *url,
-                         const struct hd_form *f, char out[HD_TWILIO_SIG_MAX]);
-
 #define HOOK_BODY_MAX 16384 /* Twilio's callbacks are well under 2 KiB */
 
 /* A request to /hooks/...: checked when the headers are in, the body then
