@@ -447,6 +447,10 @@ static void check_audit(void)
     free(log);
     char *why = herald_out("why", "c2", "wave1", NULL, NULL, NULL);
     assert_contains(why, "undelivered: 30005 unknown destination handset, address suppressed");
+    /* and the suppression, with why and the message that caused it */
+    assert_contains(why, "+15557650002 (sms) is suppressed since ");
+    assert_contains(why, ": invalid_number: undelivered: 30005 unknown destination handset, "
+                         "address suppressed (message 2).");
     free(why);
     why = herald_out("why", "c1", "wave1", NULL, NULL, NULL);
     assert_contains(why, "delivered at 2026-11-22");

@@ -178,6 +178,10 @@ int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd
 typedef int (*hd_suppression_cb)(void *ud, const struct hd_suppression *s);
 int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
                            struct hd_err *err);
+/* Calls cb with the suppression of address (as stored: lower-case email,
+ * E.164), if there is one. */
+int hd_store_suppress_find(struct hd_store *st, const char *address, hd_suppression_cb cb, void *ud,
+                           struct hd_err *err);
 
 /* ---- segments ------------------------------------------------------------------ */
 

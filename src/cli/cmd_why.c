@@ -241,6 +241,28 @@ static void why_record(struct hd_ctx *ctx, int format, const char *who, const st
     cmd_out_all(FMT_CSV, cols, runs);
 }
 
+static int say_suppressed(void *ud, const struct hd_suppression *s)
+{
+    char t[32];
+    (void)ud;
+    cmd_time(s->created_at, t, sizeof t);
+    printf("\n%s (%s) is suppressed since %s: %s%s%s", s->address, hd_channel_name(s->channel), t,
+           s->reason, s->detail ? ": " : "", s->detail ? s->detail : "");
+    if (s->message)
+        printf(" (message %lld)", (long long)s->message);
+    printf(".\n");
+    return 0;
+}
+
+/* The contact's addresses on the suppression list, and why. */
+static void why_suppressed(struct hd_ctx *ctx, const struct hd_contact *k)
+{
+    const char *addr[] = {k->email, k->phone};
+    for (int i = 0; i < 2; i++)
+        if (addr[i])
+            hd_store_suppress_find(ctx->store, addr[i], say_suppressed, NULL, NULL);
+}
+
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
 {
     int format, rc,
@@ -275,6 +297,8 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
         printf("the campaign has not fired yet: no run, so no message.\n");
     for (size_t r = w.nruns; r-- > 0;)
         why_run(&w, &w.runs[r], ctx->cfg ? ctx->cfg->timezone : NULL);
+    if (w.exists)
+        why_suppressed(ctx, &w.contact);
     hd_why_release(&w);
     return EXIT_OK;
 }
