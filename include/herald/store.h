@@ -563,14 +563,15 @@ struct hd_receipt {
  * already (a gateway sending it again): *added says which, *id is the row. */
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
                          struct hd_err *err);
-/* Marks receipt id applied to message (0: none, ignored) at now_ms. */
+/* Marks receipt id applied to message at now_ms, if it is still pending:
+ * *first says whether it was (false: applied already, by another). */
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
-                          struct hd_err *err);
+                          bool *first, struct hd_err *err);
 typedef int (*hd_receipt_cb)(void *ud, const struct hd_receipt *r);
-/* Each receipt not applied yet, oldest first (strings live until cb returns). */
-int hd_store_receipts_pending(struct hd_store *st, hd_receipt_cb cb, void *ud, struct hd_err *err);
-/* How many receipts wait for their message. */
-int hd_store_receipts_pending_count(struct hd_store *st, int64_t *n, struct hd_err *err);
+/* Each receipt not applied yet received at or after since_ms, oldest first
+ * (strings live until cb returns). */
+int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
+                              struct hd_err *err);
 /* A message's state now; HD_E_NOTFOUND when there is no such message. */
 int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err);
 /* Moves a message from `from` to `to` (a receipt's move; the caller checked

@@ -212,7 +212,11 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     meaning(c, r, &m);
     char note[300] = "", text[1200], detail[1400];
     int to, rc;
-    bool sup = false;
+    bool sup = false, first = false;
+    /* marked first, and only if still pending: another process that
+     * applied it meanwhile wins, and it is never applied twice */
+    if ((rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, &first, err)) < 0 || !first)
+        return rc;
     if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0 ||
         (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
         return rc;
@@ -249,24 +253,29 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
                            .detail = dj};
     rc = hd_store_attempt_add(c->st, &a, err);
     free(dj);
-    if (rc == 0)
-        rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, err);
     return rc;
+}
+
+/* Applies r when its message is known: *applied says whether. */
+/* The message r is about, by the gateway's id: t->found says whether. */
+static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
+                       struct hd_err *err)
+{
+    struct hd_log_filter f = {
+        .provider = r->provider, .gateway_id = r->gateway_id, .outcome = "accepted", .limit = 1};
+    memset(t, 0, sizeof *t);
+    int rc = hd_store_log_query(c->st, &f, keep_target, t, err);
+    return rc < 0 ? rc : 0; /* keep_target stops the walk with 1 */
 }
 
 /* Applies r when its message is known: *applied says whether. */
 static int try_apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                      bool *applied, struct hd_err *err)
 {
-    struct target t = {0};
-    struct hd_log_filter f = {
-        .provider = r->provider, .gateway_id = r->gateway_id, .outcome = "accepted", .limit = 1};
-    int rc = hd_store_log_query(c->st, &f, keep_target, &t, err);
-    *applied = false;
-    if (rc < 0 || !t.found)
-        return rc < 0 ? rc : 0;
-    *applied = true;
-    return apply(c, r, &t, now_ms, err);
+    struct target t;
+    int rc = find_target(c, r, &t, err);
+    *applied = rc == 0 && t.found;
+    return rc < 0 || !t.found ? rc : apply(c, r, &t, now_ms, err);
 }
 
 int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
@@ -288,6 +297,11 @@ int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
     *result = !added ? HD_RCPT_DUPLICATE : applied ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
     return 0;
 }
+
+/* A report waits this long for its message: a gateway reports within
+ * minutes of the send, so an older one is about a message herald did not
+ * send (another sender on the account); it stays in the table, not retried. */
+#define RETRY_HORIZON_MS (24 * 3600 * 1000LL)
 
 /* The pending reports, copied: applying one changes the rows a statement
  * over them would still be reading. */
@@ -327,30 +341,32 @@ static void pending_release(struct pending *p)
     free(p->v);
 }
 
+/* One pending report whose message is known now, in its own transaction
+ * (the lookups before take no write lock). */
+static int apply_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                       const struct target *t, int64_t now_ms, struct hd_err *err)
+{
+    int rc = hd_store_begin(c->st, err);
+    if (rc == 0 && (rc = apply(c, r, t, now_ms, err)) == 0)
+        rc = hd_store_commit(c->st, err);
+    if (rc < 0)
+        hd_store_rollback(c->st);
+    return rc;
+}
+
 int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *applied,
                       struct hd_err *err)
 {
     struct pending p = {0};
-    int64_t n = 0;
-    int rc = hd_store_receipts_pending_count(c->st, &n, err);
+    int rc = hd_store_receipts_pending(c->st, now_ms - RETRY_HORIZON_MS, keep_pending, &p, err);
     *applied = 0;
-    if (rc < 0 || n == 0)
-        return rc;
-    if ((rc = hd_store_begin(c->st, err)) < 0)
-        return rc;
-    rc = hd_store_receipts_pending(c->st, keep_pending, &p, err);
     for (size_t i = 0; rc == 0 && i < p.n; i++) {
-        bool done = false;
-        rc = try_apply(c, &p.v[i], now_ms, &done, err);
-        *applied += done;
+        struct target t;
+        if ((rc = find_target(c, &p.v[i], &t, err)) == 0 && t.found &&
+            (rc = apply_found(c, &p.v[i], &t, now_ms, err)) == 0)
+            ++*applied;
     }
     pending_release(&p);
-    if (rc == 0)
-        rc = hd_store_commit(c->st, err);
-    if (rc < 0) {
-        hd_store_rollback(c->st);
-        *applied = 0;
-    }
     return rc;
 }
 

@@ -62,30 +62,37 @@ static int run_once(struct hd_store *st, sqlite3_stmt *s, const char *what, stru
 }
 
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
-                          struct hd_err *err)
+                          bool *first, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st, "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1", &s, err);
+    int rc = hd_store_prepare(st,
+                              "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
+                              "AND applied_at IS NULL",
+                              &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
     if (message)
         sqlite3_bind_int64(s, 2, message);
     sqlite3_bind_int64(s, 3, now_ms);
-    return run_once(st, s, "marking a receipt applied", err);
+    rc = run_once(st, s, "marking a receipt applied", err);
+    *first = rc == 0 && sqlite3_changes(st->db) == 1;
+    return rc;
 }
 
-int hd_store_receipts_pending(struct hd_store *st, hd_receipt_cb cb, void *ud, struct hd_err *err)
+int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
+                              struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,
                               "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
-                              "received_at FROM receipts WHERE applied_at IS NULL ORDER BY id",
+                              "received_at FROM receipts WHERE applied_at IS NULL AND "
+                              "received_at >= ?1 ORDER BY received_at, id",
                               &s, err),
         step;
     if (rc < 0)
         return rc;
+    sqlite3_bind_int64(s, 1, since_ms);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 #define T(i) ((const char *)sqlite3_column_text(s, i))
         struct hd_receipt r = {.id = sqlite3_column_int64(s, 0),
@@ -126,12 +133,6 @@ static int one_int(struct hd_store *st, const char *sql, int64_t a, const char *
         rc = hd_store_fail(st, err, "reading receipts");
     sqlite3_finalize(s);
     return rc;
-}
-
-int hd_store_receipts_pending_count(struct hd_store *st, int64_t *n, struct hd_err *err)
-{
-    return one_int(st, "SELECT count(*) FROM receipts WHERE applied_at IS NULL", 0, NULL, 0, n,
-                   err);
 }
 
 int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err)

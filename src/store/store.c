@@ -283,7 +283,7 @@ static const char *const migrations[] = {
     "  applied_at INTEGER,"
     "  UNIQUE (provider, gateway_id, status)"
     ");"
-    "CREATE INDEX receipts_pending ON receipts(id) WHERE applied_at IS NULL;"
+    "CREATE INDEX receipts_pending ON receipts(received_at) WHERE applied_at IS NULL;"
     "CREATE INDEX attempts_gateway ON attempts(gateway_id) WHERE gateway_id IS NOT NULL;"
     "ALTER TABLE suppressions ADD COLUMN detail TEXT;"
     "ALTER TABLE suppressions ADD COLUMN message_id INTEGER;",
