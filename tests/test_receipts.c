@@ -724,6 +724,70 @@ static void test_receipts_email(void **state)
     free(sup);
 }
 
+/* Posts n signed status callbacks (SMload0 ...) to the service on port,
+ * one at a time, by tests/twilio_sign.py; returns its pid. */
+static pid_t poster(int port, int n, const char *out)
+{
+    const char *src = getenv("HERALD_SRC");
+    char py[4096], ps[16], ns[16];
+    snprintf(py, sizeof py, "%s/tests/twilio_sign.py", src);
+    snprintf(ps, sizeof ps, "%d", port);
+    snprintf(ns, sizeof ns, "%d", n);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(126);
+        execl("/usr/bin/python3", "python3", py, "--post", TW_TOKEN, "http://127.0.0.1:8025", ps,
+              ns, out, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Lines of dir/name answered 200. */
+static int answered(const char *name)
+{
+    char *p = tu_path(dir, name), *text = tu_read(p);
+    int n = text ? (int)count(text, " 200\n") : 0;
+    free(text);
+    free(p);
+    return n;
+}
+
+/* SIGKILL while reports come in: every one answered 200 is in the
+ * database (200 comes after the commit), and after the gateway sends them
+ * all again each is one row. */
+static void test_receipts_kill(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    struct srv s;
+    srv_start(&s);
+    pid_t py = poster(s.port, N, "post1.txt");
+    for (int i = 0; i < 400 && answered("post1.txt") < 100; i++)
+        nanosleep(&(struct timespec){0, 25 * 1000000L}, NULL);
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, NULL, 0);
+    waitpid(py, NULL, 0);
+    int ok = answered("post1.txt");
+    assert_true(ok >= 100);
+    /* answered in order: SMload0 .. SMload(ok-1) all kept */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM receipts WHERE CAST(substr(gateway_id, 7) AS INTEGER) < %d", ok);
+    assert_int_equal(q1(sql), ok);
+    assert_true(q1("SELECT count(*) FROM receipts") < N);
+    /* the gateway retries everything */
+    srv_start(&s);
+    py = poster(s.port, N, "post2.txt");
+    waitpid(py, NULL, 0);
+    assert_int_equal(answered("post2.txt"), N);
+    srv_stop(&s);
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), N);
+    assert_int_equal(q1("SELECT count(DISTINCT gateway_id) FROM receipts"), N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipts_twilio, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_smtp_rcpt, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_email, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_kill, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
