@@ -551,6 +551,7 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
 /* A gateway's report on a message it accepted, as received. */
 struct hd_receipt {
     int64_t id;             /* its row, once stored */
+    int64_t message;        /* the message it names (the callback URL's m=N), 0: none */
     const char *provider;   /* the provider's name in the configuration */
     const char *gateway_id; /* the gateway's id of the message (Twilio's MessageSid) */
     const char *status;     /* the gateway's own word: delivered, undelivered, ... */
@@ -574,6 +575,9 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
                               struct hd_err *err);
 /* A message's state now; HD_E_NOTFOUND when there is no such message. */
 int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err);
+/* A message's contact (0 when there is no such message). */
+int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact,
+                         struct hd_err *err);
 /* Moves a message from `from` to `to` (a receipt's move; the caller checked
  * it with hd_state_move); HD_E_INVALID when it was no longer in from. */
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,

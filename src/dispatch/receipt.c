@@ -1,8 +1,10 @@
 /* receipt: a gateway's report on a message, applied (issue 19).
  *
  * A report is first kept (store/receipts.c, once per provider, gateway id
- * and status), then its message is looked up by the gateway's id in the
- * delivery log (the accepted row); not found, it stays pending and
+ * and status), then its message (the callback URL names it: m=N, which
+ * the driver put there) is looked up with its accepted row in the
+ * delivery log, which must carry the gateway's id; not found, it stays
+ * pending and
  * hd_receipts_retry applies it when the message appears. Its meaning comes
  * from the provider's type and is computed again whenever it is applied,
  * so a pending report needs nothing but what the gateway said: meaning()
@@ -261,11 +263,23 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
 static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
                        struct hd_err *err)
 {
-    struct hd_log_filter f = {
-        .provider = r->provider, .gateway_id = r->gateway_id, .outcome = "accepted", .limit = 1};
+    int64_t contact = 0;
     memset(t, 0, sizeof *t);
-    int rc = hd_store_log_query(c->st, &f, keep_target, t, err);
-    return rc < 0 ? rc : 0; /* keep_target stops the walk with 1 */
+    int rc = r->message ? hd_store_msg_contact(c->st, r->message, &contact, err) : 0;
+    if (rc < 0 || !contact)
+        return rc;
+    /* the message's accepted row with the gateway's id: through the
+     * contact's index, the report's message and sid both checked */
+    struct hd_log_filter f = {.contact = contact,
+                              .provider = r->provider,
+                              .gateway_id = r->gateway_id,
+                              .outcome = "accepted",
+                              .limit = 1};
+    if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
+        return rc;
+    if (t->message != r->message)
+        t->found = false;
+    return 0;
 }
 
 /* Applies r when its message is known: *applied says whether. */

@@ -31,6 +31,20 @@ static void say(struct hd_answer *a, int status, const char *msg)
     hd_buf_adds(&a->body, msg);
 }
 
+/* The message number a callback URL's query names (m=N, put there by the
+ * driver), or 0. */
+static int64_t query_message(const char *query)
+{
+    for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, "m=", 2) != 0)
+            continue;
+        char *end;
+        long long v = strtoll(p + 2, &end, 10);
+        return v > 0 && (*end == '\0' || *end == '&') ? (int64_t)v : 0;
+    }
+    return 0;
+}
+
 int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const char *signature,
                   struct hd_hook *h, struct hd_answer *a)
 {
@@ -62,6 +76,7 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
         return -1;
     }
     snprintf(h->signature, sizeof h->signature, "%s", signature);
+    h->message = query_message(query);
     snprintf(h->url, sizeof h->url, "%s/hooks/%s%s%s", s->cfg->serve.public_url, rest,
              query && *query ? "?" : "", query ? query : "");
     return 0;
@@ -102,6 +117,7 @@ static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_ho
     const char *code = hd_form_get(f, "ErrorCode");
     int64_t now = hd_clock_now_ms(s->clock);
     struct hd_receipt r = {.provider = h->provider,
+                           .message = h->message,
                            .gateway_id = sid,
                            .status = status,
                            .code = code && *code ? code : NULL,

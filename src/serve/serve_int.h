@@ -89,6 +89,7 @@ struct hd_hook {
     bool inbound;
     bool too_long;
     char signature[64]; /* X-Twilio-Signature as sent */
+    int64_t message;    /* the message the URL names (m=N), or 0 */
     char url[2048];     /* what Twilio signed: public_url, path and query */
     struct hd_buf body;
 };

@@ -16,7 +16,8 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,
                               "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
-                              "gateway_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                              "gateway_at, received_at, message_id) VALUES (?1, ?2, ?3, ?4, ?5, "
+                              "?6, ?7, ?8) "
                               "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
                               &s, err);
     if (rc < 0)
@@ -29,6 +30,8 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     if (r->gateway_ms)
         sqlite3_bind_int64(s, 6, r->gateway_ms);
     sqlite3_bind_int64(s, 7, r->received_ms);
+    if (r->message)
+        sqlite3_bind_int64(s, 8, r->message);
     if (sqlite3_step(s) != SQLITE_DONE) {
         rc = hd_store_fail(st, err, "keeping a receipt");
         goto out;
@@ -86,7 +89,7 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,
                               "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
-                              "received_at FROM receipts WHERE applied_at IS NULL AND "
+                              "received_at, message_id FROM receipts WHERE applied_at IS NULL AND "
                               "received_at >= ?1 ORDER BY received_at, id",
                               &s, err),
         step;
@@ -102,7 +105,8 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
                                .code = T(4),
                                .reason = T(5),
                                .gateway_ms = sqlite3_column_int64(s, 6),
-                               .received_ms = sqlite3_column_int64(s, 7)};
+                               .received_ms = sqlite3_column_int64(s, 7),
+                               .message = sqlite3_column_int64(s, 8)};
 #undef T
         if ((rc = cb(ud, &r)) != 0)
             break;
@@ -141,6 +145,15 @@ int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct 
     int rc = one_int(st, "SELECT state FROM messages WHERE id = ?1", message, NULL, 0, &v, err);
     *state = (int)v;
     return rc;
+}
+
+int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact,
+                         struct hd_err *err)
+{
+    *contact = 0;
+    int rc = one_int(st, "SELECT contact_id FROM messages WHERE id = ?1", message, NULL, 0, contact,
+                     err);
+    return rc == HD_E_NOTFOUND ? 0 : rc;
 }
 
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
