@@ -200,7 +200,10 @@ void hd_hooks_retry(struct hd_srv *s)
     struct hd_err err = {0};
     int64_t n = 0;
     pthread_mutex_lock(&s->mu);
-    struct hd_store *st = hd_srv_store(s, &err);
+    /* only once a request opened the store: the service opens it on first
+     * need, and pending reports come from requests (after a restart, the
+     * gateway's next report opens it) */
+    struct hd_store *st = s->st;
     struct hd_receipt_ctx c = {.st = st,
                                .cfg = s->cfg,
                                .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
