@@ -478,6 +478,11 @@ static void check_audit(void)
     assert_contains(st, "\"undelivered_rate\": 0.66");
     assert_contains(st, "\"requests\": 3");
     free(st);
+    /* per group too */
+    st = herald_out("stats", "wave1", "--by", "provider", "--format", "csv");
+    assert_contains(st, "stats,sms,delivered,1\r\n");
+    assert_contains(st, "stats,sms,undelivered,2\r\n");
+    free(st);
 }
 
 /* The second campaign: c2 suppressed, c3 opted out; c1 and c4 get it, and
