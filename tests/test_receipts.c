@@ -374,6 +374,19 @@ static void check_signatures(const struct srv *s)
     assert_int_equal(post(s, "/hooks/twilio/sms", body, other, got, sizeof got), 403);
     assert_int_equal(post(s, "/hooks/twilio/nosuch", body, sig, got, sizeof got), 404);
     assert_int_equal(post(s, "/hooks/twilio/sms?a=1", body, sig, got, sizeof got), 403);
+    /* the body is bounded (16 KiB), whatever [serve] body_limit allows */
+    char *big = hd_xmalloc(20001), cmd[4096];
+    memset(big, 'a', 20000);
+    big[20000] = '\0';
+    write_file("big.txt", big);
+    free(big);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && curl -s -o /dev/null -w '%%{http_code}' -H 'X-Twilio-Signature: %s' "
+             "--data-binary @big.txt 'http://127.0.0.1:%d/hooks/twilio/sms'",
+             dir, sig, s->port);
+    char *code = sh(cmd);
+    assert_string_equal(code, "413");
+    free(code);
     /* nothing of them was kept */
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 0);
     /* the query string as sent, percent-escapes and all, is signed */
