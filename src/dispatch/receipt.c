@@ -207,6 +207,13 @@ static int move_state(const struct hd_receipt_ctx *c, const struct meaning *m,
     return 0;
 }
 
+/* A code of digits only (Twilio's 30005) is the log row's code; an
+ * enhanced status code (5.1.1) stays in its text. */
+static bool numeric(const char *code)
+{
+    return code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) < 10;
+}
+
 static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, const struct target *t,
                  int64_t now_ms, struct hd_err *err)
 {
@@ -222,6 +229,7 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0 ||
         (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
         return rc;
+    sup = sup && t->address[0]; /* a deleted contact's address is erased */
     snprintf(text, sizeof text, "%s%s%s%s%s%s%s", r->code ? r->code : "",
              r->code && (m.about || r->reason) ? " " : "", r->reason ? r->reason : "",
              r->reason && m.about ? "; " : "", m.about ? m.about : "",
@@ -249,7 +257,7 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
                            .address = t->address[0] ? t->address : NULL,
                            .outcome = "receipt",
                            .reason = m.word,
-                           .code = r->code ? atoi(r->code) : 0,
+                           .code = numeric(r->code) ? atoi(r->code) : 0,
                            .text = text,
                            .gateway_id = NULL, /* the accepted row has it: one row per id */
                            .detail = dj};
@@ -258,8 +266,8 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     return rc;
 }
 
-/* Applies r when its message is known: *applied says whether. */
-/* The message r is about, by the gateway's id: t->found says whether. */
+/* The message r is about (the number its callback named, with the
+ * gateway's id on its accepted row): t->found says whether. */
 static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
                        struct hd_err *err)
 {

@@ -21,8 +21,6 @@
 #include "herald/form.h"
 #include "serve_int.h"
 
-/* ---- the route ---------------------------------------------------------------------------- */
-
 static void say(struct hd_answer *a, int status, const char *msg)
 {
     a->status = status;
@@ -35,12 +33,14 @@ static void say(struct hd_answer *a, int status, const char *msg)
  * driver), or 0. */
 static int64_t query_message(const char *query)
 {
-    for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, "m=", 2) != 0)
-            continue;
-        char *end;
-        long long v = strtoll(p + 2, &end, 10);
-        return v > 0 && (*end == '\0' || *end == '&') ? (int64_t)v : 0;
+    for (const char *p = query; p && *p;) {
+        if (strncmp(p, "m=", 2) == 0) {
+            char *end;
+            long long v = strtoll(p + 2, &end, 10);
+            return v > 0 && (*end == '\0' || *end == '&') ? (int64_t)v : 0;
+        }
+        if ((p = strchr(p, '&')) != NULL)
+            p++;
     }
     return 0;
 }
