@@ -424,6 +424,12 @@ static void check_replies(const struct srv *s)
         {"+15557650001", "%E9%80%80%E8%AE%A2", "opted_out"}, /* 退订 */
         {"+15557650001", "START", "opted_in"},
         {"+15557650001", "Thanks!", "opted_in"}, /* not a keyword: nothing */
+        {"+15557650004", "TD", "opted_out"},
+        {"+15557650004", "%E8%AE%A2%E9%98%85", "opted_in"}, /* 订阅 */
+        {"+15557650004", "+Unsubscribe.+", "opted_out"},
+        {"+15557650004", "start", "opted_in"},
+        {"+15557650004", "stopp", "opted_in"}, /* a word that only starts like one */
+        {"+15557650004", "please+stop", "opted_in"},
     };
     for (size_t i = 0; i < sizeof replies / sizeof *replies; i++) {
         char body[512], sig[64], got[256], sql[256];
