@@ -85,8 +85,8 @@ static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
         /* the message's number, so the report finds it without a lookup
          * by Twilio's sid (which would need an index on a random key) */
         char url[2300];
-        snprintf(url, sizeof url, "%.2000s%cm=%lld", t->callback, strchr(t->callback, '?') ? '&' : '?',
-                 (long long)q->m->ref);
+        snprintf(url, sizeof url, "%.2000s%cm=%lld", t->callback,
+                 strchr(t->callback, '?') ? '&' : '?', (long long)q->m->ref);
         field(&q->body, "StatusCallback", q->m->ref ? url : t->callback);
     }
     hx_header(q, "I-Twilio-Idempotency-Token", q->m->id);

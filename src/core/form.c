@@ -98,7 +98,7 @@ const char *hd_form_get(const struct hd_form *f, const char *name)
 }
 
 void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
-                         const struct hd_form *f, char out[HD_TWILIO_SIG_MAX])
+                              const struct hd_form *f, char out[HD_TWILIO_SIG_MAX])
 {
     struct hd_buf m;
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -114,4 +114,3 @@ void hd_form_twilio_signature(const char *token, size_t token_len, const char *u
     EVP_EncodeBlock((unsigned char *)out, mac, (int)maclen);
     hd_buf_release(&m);
 }
-

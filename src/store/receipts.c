@@ -147,8 +147,7 @@ int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct 
     return rc;
 }
 
-int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact,
-                         struct hd_err *err)
+int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact, struct hd_err *err)
 {
     *contact = 0;
     int rc = one_int(st, "SELECT contact_id FROM messages WHERE id = ?1", message, NULL, 0, contact,
