@@ -265,13 +265,12 @@ static const char *const migrations[] = {
     "DROP INDEX IF EXISTS events_contact;",
     /* 9: receipts (issue 19). One row per gateway report, keyed by the
      * provider, the gateway's id of the message and the status, so a
-     * report the gateway sends again is the same row; message_id and
-     * applied_at stays NULL while the message is not known yet (pending).
-     * No index on the log's gateway ids: they are random keys, and an
-     * index on those slows every insert (see 3). A suppression says why
-     * and which message
-     * caused it. A report names its message (message_id, from the
-     * callback's URL) from the start; applied_at says it was applied. */
+     * report the gateway sends again is the same row. message_id is the
+     * message the report names (the callback URL's m=N); applied_at stays
+     * NULL while that message is not known yet (pending). No index on the
+     * log's gateway ids: they are random keys, and an index on those slows
+     * every insert (see 3). A suppression says why and which message
+     * caused it. */
     "CREATE TABLE receipts ("
     "  id INTEGER PRIMARY KEY,"
     "  provider TEXT NOT NULL,"
