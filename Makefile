@@ -189,6 +189,7 @@ install: all
 	install -d -m 750 $(DESTDIR)$(STATEDIR)
 	install -m 755 $(B)/herald $(DESTDIR)$(BINDIR)/herald
 	cp -R templates/. $(DESTDIR)$(DATADIR)/herald/templates/
+	install -m 644 etc/bounce-rules.tsv $(DESTDIR)$(DATADIR)/herald/bounce-rules.tsv
 	sed $(CONF_SUBST) etc/herald.conf > $(B)/herald.conf.installed
 	@grep -q '^database = $(STATEDIR)/herald.db$$' $(B)/herald.conf.installed && \
 	  grep -q '^path = $(STATEDIR)/outbox$$' $(B)/herald.conf.installed && \

@@ -7,6 +7,7 @@ replies chosen by the recipient's local part:
     full@      452 4.2.2   later@    451 4.3.0
     reject@    550 5.7.1   nouser@   550 5.1.1   nodomain@ 550 5.1.2
     syntax@    501 5.1.3   badsender@ 553 5.1.8  utf8@     553 5.6.7
+    gone@      550 without an enhanced code ("user unknown")
     datafail@  554 5.6.0 at DATA     datatemp@ 451 4.3.0 at DATA
 
 With --tempfail PCT (and --seed), that share of recipients is refused
@@ -32,7 +33,8 @@ RCPT = {"tempfail": "450 4.2.0 mailbox busy", "busy": "421 4.3.2 service shuttin
         "syntax": "501 5.1.3 bad recipient address syntax",
         "badsender": "553 5.1.8 sender address rejected: domain not found",
         "utf8": "553 5.6.7 non-ASCII addresses are not permitted",
-        "nouser-ü": "550 5.1.1 no such user"}
+        "nouser-ü": "550 5.1.1 no such user",
+        "gone": "550 Requested action not taken: user unknown"}
 DATA = {"datafail": "554 5.6.0 message content rejected",
         "datatemp": "451 4.3.0 temporary failure in data"}
 

@@ -489,8 +489,8 @@ static void test_cli_stdin_and_suppress(void **state)
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "suppress", "list", "--format", "csv", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "address,channel,reason,created_at\n");
-    assert_contains(r.out, "s1@example.com,email,hard_bounce,2026-11-22T00:00:00Z\n");
+    assert_contains(r.out, "address,channel,reason,created_at,message_id,detail\n");
+    assert_contains(r.out, "s1@example.com,email,hard_bounce,2026-11-22T00:00:00Z,,\n");
     assert_contains(r.out, "+447700900123,sms,manual,");
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "suppress", "add", "not an address", NULL);

@@ -110,17 +110,32 @@ static void test_states(void **state)
 {
     (void)state;
     static const int ok[][2] = {
-        {HD_ST_QUEUED, HD_ST_SENDING},     {HD_ST_QUEUED, HD_ST_DEFERRED},
-        {HD_ST_QUEUED, HD_ST_HELD_OUT},    {HD_ST_QUEUED, HD_ST_SUPPRESSED},
-        {HD_ST_QUEUED, HD_ST_NO_CHANNEL},  {HD_ST_QUEUED, HD_ST_CAPPED},
-        {HD_ST_QUEUED, HD_ST_EXPIRED},     {HD_ST_QUEUED, HD_ST_RENDER_FAILED},
-        {HD_ST_SENDING, HD_ST_SENT},       {HD_ST_SENDING, HD_ST_RETRY_WAIT},
-        {HD_ST_SENDING, HD_ST_FAILED},     {HD_ST_SENDING, HD_ST_QUEUED},
-        {HD_ST_SENDING, HD_ST_DEFERRED},   {HD_ST_SENT, HD_ST_DELIVERED},
-        {HD_ST_SENT, HD_ST_UNDELIVERED},   {HD_ST_RETRY_WAIT, HD_ST_QUEUED},
-        {HD_ST_RETRY_WAIT, HD_ST_EXPIRED}, {HD_ST_DEFERRED, HD_ST_QUEUED},
-        {HD_ST_DEFERRED, HD_ST_EXPIRED},   {HD_ST_QUEUED, HD_ST_CANCELLED},
-        {HD_ST_DEFERRED, HD_ST_CANCELLED}, {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
+        {HD_ST_QUEUED, HD_ST_SENDING},
+        {HD_ST_QUEUED, HD_ST_DEFERRED},
+        {HD_ST_QUEUED, HD_ST_HELD_OUT},
+        {HD_ST_QUEUED, HD_ST_SUPPRESSED},
+        {HD_ST_QUEUED, HD_ST_NO_CHANNEL},
+        {HD_ST_QUEUED, HD_ST_CAPPED},
+        {HD_ST_QUEUED, HD_ST_EXPIRED},
+        {HD_ST_QUEUED, HD_ST_RENDER_FAILED},
+        {HD_ST_SENDING, HD_ST_SENT},
+        {HD_ST_SENDING, HD_ST_RETRY_WAIT},
+        {HD_ST_SENDING, HD_ST_FAILED},
+        {HD_ST_SENDING, HD_ST_QUEUED},
+        {HD_ST_SENDING, HD_ST_DEFERRED},
+        {HD_ST_SENT, HD_ST_DELIVERED},
+        {HD_ST_SENT, HD_ST_UNDELIVERED},
+        {HD_ST_RETRY_WAIT, HD_ST_QUEUED},
+        {HD_ST_RETRY_WAIT, HD_ST_EXPIRED},
+        {HD_ST_DEFERRED, HD_ST_QUEUED},
+        {HD_ST_DEFERRED, HD_ST_EXPIRED},
+        {HD_ST_QUEUED, HD_ST_CANCELLED},
+        {HD_ST_DEFERRED, HD_ST_CANCELLED},
+        {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
+        /* receipts (issue 19) */
+        {HD_ST_SENT, HD_ST_BOUNCED},
+        {HD_ST_SENT, HD_ST_COMPLAINED},
+        {HD_ST_DELIVERED, HD_ST_COMPLAINED},
     };
     size_t nok = sizeof ok / sizeof ok[0], allowed = 0;
     for (int from = 0; from < HD_ST_COUNT; from++)
@@ -143,10 +158,10 @@ static void test_states(void **state)
     assert_int_equal(hd_state_move(&s, HD_ST_SENT, &e), 0);
     assert_int_equal(hd_state_move(&s, HD_ST_QUEUED, &e), HD_E_INVALID);
     /* terminal states */
-    static const int terminal[] = {HD_ST_SENT,          HD_ST_DELIVERED, HD_ST_UNDELIVERED,
-                                   HD_ST_FAILED,        HD_ST_HELD_OUT,  HD_ST_SUPPRESSED,
-                                   HD_ST_NO_CHANNEL,    HD_ST_CAPPED,    HD_ST_EXPIRED,
-                                   HD_ST_RENDER_FAILED, HD_ST_CANCELLED};
+    static const int terminal[] = {
+        HD_ST_SENT,       HD_ST_DELIVERED,  HD_ST_UNDELIVERED, HD_ST_FAILED,  HD_ST_HELD_OUT,
+        HD_ST_SUPPRESSED, HD_ST_NO_CHANNEL, HD_ST_CAPPED,      HD_ST_EXPIRED, HD_ST_RENDER_FAILED,
+        HD_ST_CANCELLED,  HD_ST_BOUNCED,    HD_ST_COMPLAINED};
     size_t nterm = 0;
     for (int st = 0; st < HD_ST_COUNT; st++)
         nterm += hd_state_terminal(st);
@@ -384,10 +399,12 @@ static void test_feedback(void **state)
 
     struct hd_result r = {.outcome = HD_OUT_PERMANENT};
     char list[256] = "";
-    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_EMAIL, "x@example.com", &r, 2000, &e), 0);
+    assert_int_equal(
+        hd_feedback_apply(st, NULL, "c1", 0, HD_CH_EMAIL, "x@example.com", &r, 2000, &e), 0);
     r.bad_address = true;
-    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_EMAIL, "Ann@Example.COM", &r, 2000, &e), 1);
-    assert_int_equal(hd_feedback_apply(st, NULL, HD_CH_PUSH, "ABCdef01", &r, 2000, &e), 1);
+    assert_int_equal(
+        hd_feedback_apply(st, NULL, "c1", 0, HD_CH_EMAIL, "Ann@Example.COM", &r, 2000, &e), 1);
+    assert_int_equal(hd_feedback_apply(st, NULL, NULL, 0, HD_CH_PUSH, "ABCdef01", &r, 2000, &e), 1);
     assert_int_equal(hd_store_suppress_each(st, -1, keep_suppression, list, &e), 0);
     assert_contains(list, "ann@example.com,0,hard_bounce;");
     assert_contains(list, "abcdef01,2,unregistered_token;");
@@ -395,8 +412,10 @@ static void test_feedback(void **state)
 
     r.bad_address = false;
     r.opted_out = true;
-    assert_int_equal(hd_feedback_apply(st, NULL, HD_CH_SMS, "+14155550199", &r, 2000, &e), 0);
-    assert_int_equal(hd_feedback_apply(st, "c1", HD_CH_SMS, "+14155550199", &r, 3000, &e), 1);
+    assert_int_equal(hd_feedback_apply(st, NULL, NULL, 0, HD_CH_SMS, "+14155550199", &r, 2000, &e),
+                     0);
+    assert_int_equal(hd_feedback_apply(st, NULL, "c1", 0, HD_CH_SMS, "+14155550199", &r, 3000, &e),
+                     1);
     struct hd_contact c;
     assert_int_equal(hd_store_contact_get(st, "c1", &c, &e), 0);
     int out = 0;
@@ -409,7 +428,8 @@ static void test_feedback(void **state)
     assert_int_equal(out, (1 << HD_CAT_MARKETING) | (1 << HD_CAT_TRANSACTIONAL));
     hd_contact_release(&c);
     /* an unknown contact: an error, and nothing written */
-    assert_true(hd_feedback_apply(st, "nobody", HD_CH_SMS, "+14155550100", &r, 3000, &e) < 0);
+    assert_true(hd_feedback_apply(st, NULL, "nobody", 0, HD_CH_SMS, "+14155550100", &r, 3000, &e) <
+                0);
     assert_int_equal(e.code, HD_E_NOTFOUND);
     hd_store_free(st);
 }

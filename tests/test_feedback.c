@@ -26,14 +26,15 @@ static void test_feedback_only_permanent_suppresses(void **state)
     for (size_t i = 0; i < 3; i++) {
         struct hd_result r = {.outcome = outcomes[i], .bad_address = true};
         assert_int_equal(
-            hd_feedback_apply(st, NULL, HD_CH_EMAIL, "ann@bücher.example", &r, 2000, &e), 0);
+            hd_feedback_apply(st, NULL, NULL, 0, HD_CH_EMAIL, "ann@bücher.example", &r, 2000, &e),
+            0);
     }
     char list[512] = "";
     assert_int_equal(hd_store_suppress_each(st, -1, keep, list, &e), 0);
     assert_string_equal(list, "");
     struct hd_result r = {.outcome = HD_OUT_PERMANENT, .bad_address = true};
-    assert_int_equal(hd_feedback_apply(st, NULL, HD_CH_EMAIL, "ann@bücher.example", &r, 2000, &e),
-                     1);
+    assert_int_equal(
+        hd_feedback_apply(st, NULL, NULL, 0, HD_CH_EMAIL, "ann@bücher.example", &r, 2000, &e), 1);
     assert_int_equal(hd_store_suppress_each(st, -1, keep, list, &e), 0);
     assert_contains(list, ",hard_bounce;");
     hd_store_free(st);

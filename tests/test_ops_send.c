@@ -444,7 +444,9 @@ static void test_ops_send_migration(void **state)
     struct fx *fx = *state;
     struct tu_run r;
     two_campaigns(fx->dir, 3, true);
-    sql(fx->dir, "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"
+    sql(fx->dir, "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN detail;"
+                 "ALTER TABLE suppressions DROP COLUMN message_id;"
+                 "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"
                  "DROP TABLE consent_log;"
                  "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
                  "ALTER TABLE campaigns DROP COLUMN pause_reason;"

@@ -390,11 +390,11 @@ static struct hd_store *build_db(void)
                                                   HD_CONSENT_OPTED_OUT, "t", NOW, &e),
                              0);
         if (m->email_suppressed) {
-            struct hd_suppression s = {m->email, HD_CH_EMAIL, "hard_bounce", NOW};
+            struct hd_suppression s = {m->email, HD_CH_EMAIL, "hard_bounce", NOW, NULL, 0};
             assert_int_equal(hd_store_suppress_add(st, &s, &e), 0);
         }
         if (m->sms_suppressed) {
-            struct hd_suppression s = {m->phone, HD_CH_SMS, "invalid_number", NOW};
+            struct hd_suppression s = {m->phone, HD_CH_SMS, "invalid_number", NOW, NULL, 0};
             assert_int_equal(hd_store_suppress_add(st, &s, &e), 0);
         }
     }

@@ -315,8 +315,8 @@ static void test_store_contacts(void **state)
     hd_contact_release(&c);
 
     /* suppressions */
-    struct hd_suppression s1 = {"x@example.com", HD_CH_EMAIL, "hard_bounce", 10};
-    struct hd_suppression s2 = {"+14155550100", HD_CH_SMS, "invalid_number", 20};
+    struct hd_suppression s1 = {"x@example.com", HD_CH_EMAIL, "hard_bounce", 10, NULL, 0};
+    struct hd_suppression s2 = {"+14155550100", HD_CH_SMS, "invalid_number", 20, NULL, 0};
     assert_int_equal(hd_store_suppress_add(st, &s1, &e), 0);
     assert_int_equal(hd_store_suppress_add(st, &s2, &e), 0);
     s1.reason = "unsubscribed";

@@ -92,7 +92,7 @@ _herald_value()
     --channel | --channels) COMPREPLY=($(compgen -W "email sms push" -- "$cur")) ;;
     --category) COMPREPLY=($(compgen -W "marketing transactional" -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W "table csv json jsonl" -- "$cur")) ;;
-    --outcome) COMPREPLY=($(compgen -W "accepted temporary permanent throttled skipped" -- "$cur")) ;;
+    --outcome) COMPREPLY=($(compgen -W "accepted temporary permanent throttled skipped receipt" -- "$cur")) ;;
     --by) COMPREPLY=($(compgen -W "channel variant provider day" -- "$cur")) ;;
     --escape) COMPREPLY=($(compgen -W "html none" -- "$cur")) ;;
     --state) COMPREPLY=($(compgen -W "failed render_failed" -- "$cur")) ;;

@@ -94,7 +94,8 @@ enum hd_why_step {
     HD_WHY_QUIET,
     HD_WHY_NO_CHANNEL,
     HD_WHY_SKIPPED,
-    HD_WHY_ATTEMPT
+    HD_WHY_ATTEMPT,
+    HD_WHY_RECEIPT /* a gateway's report after it accepted the message */
 };
 int hd_why_step(const struct hd_log_row *r);
 /* A channel's skip reason ("opted_out") in words; other words as they are. */

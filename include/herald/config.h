@@ -16,6 +16,7 @@
 
 struct sockaddr;
 
+#include "herald/bounce.h"
 #include "herald/buf.h"
 #include "herald/err.h"
 #include "herald/units.h"
@@ -153,7 +154,14 @@ struct hd_config {
     double pause_on_failure_rate;
     uint32_t failure_window;
     struct hd_serve_cfg serve; /* [serve] */
-    char *sms_optout_zh;       /* [lint] sms_optout_zh; default 回T退订 */
+    struct {
+        uint32_t soft_bounce_limit;           /* soft bounces within the window that suppress; 3 */
+        int64_t soft_bounce_window;           /* seconds; 30 days */
+        char *bounce_rules_path;              /* bounce_rules, or the default (hd_paths) */
+        struct hd_bounce_rules *bounce_rules; /* read with the configuration; NULL when the
+                                               * default file is absent */
+    } receipts;                               /* [receipts] */
+    char *sms_optout_zh;                      /* [lint] sms_optout_zh; default 回T退订 */
 };
 
 /* The longest line a configuration file may have, in bytes without the line
@@ -176,13 +184,14 @@ void hd_config_free(struct hd_config *cfg);
  * whatever the working directory; any other uses the source tree's
  * relative paths. Every string is a constant. */
 struct hd_paths {
-    bool installed;        /* the running binary is BINDIR/herald */
-    const char *sysconf;   /* SYSCONFDIR/herald/herald.conf */
-    const char *state;     /* LOCALSTATEDIR/lib/herald, the installed state folder */
-    const char *database;  /* the default database: var/herald.db, or in state */
-    const char *templates; /* the default templates: templates, or DATADIR/herald/templates */
-    const char *outbox;    /* the built-in outbox provider's folder: var/outbox, or in state */
-    const char *secret;    /* the built-in link-signing secret: var/herald.secret, or in state */
+    bool installed;           /* the running binary is BINDIR/herald */
+    const char *sysconf;      /* SYSCONFDIR/herald/herald.conf */
+    const char *state;        /* LOCALSTATEDIR/lib/herald, the installed state folder */
+    const char *database;     /* the default database: var/herald.db, or in state */
+    const char *templates;    /* the default templates: templates, or DATADIR/herald/templates */
+    const char *outbox;       /* the built-in outbox provider's folder: var/outbox, or in state */
+    const char *secret;       /* the built-in link-signing secret: var/herald.secret, or in state */
+    const char *bounce_rules; /* etc/bounce-rules.tsv, or DATADIR/herald/bounce-rules.tsv */
 };
 void hd_paths_get(struct hd_paths *p);
 

@@ -218,14 +218,52 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
 
 /* Applies what a gateway said about one message's address: a bad address
  * is suppressed on its channel (reason hard_bounce, invalid_number or
- * unregistered_token); an opt-out at the gateway (SMS STOP) withdraws the contact's
- * consent for that channel in both categories (source "gateway"; skipped
- * without a contact). Returns how many changes it made (0 when the result
- * says neither), or a negative code with err set. */
+ * unregistered_token, with the gateway's words and the message, 0 when
+ * none); an email refused at RCPT only when the bounce rules (NULL: every
+ * 5xx) call it hard; an opt-out at the gateway (SMS STOP) withdraws the
+ * contact's consent for that channel in both categories (source
+ * "gateway"; skipped without a contact). Returns how many changes it made
+ * (0 when the result says neither), or a negative code with err set. */
 /* Whether hd_feedback_apply suppresses a bad address in the very form it
  * was sent in (so that a claim that compares it sees it suppressed). */
 bool hd_feedback_same_form(const char *address, int channel);
-int hd_feedback_apply(struct hd_store *st, const char *contact, int channel, const char *address,
-                      const struct hd_result *r, int64_t now, struct hd_err *err);
+int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, const char *contact,
+                      int64_t message, int channel, const char *address, const struct hd_result *r,
+                      int64_t now, struct hd_err *err);
+
+/* ---- receipts (receipt.c) -------------------------------------------------------------- */
+
+/* What applying receipts needs: borrowed, the caller keeps them. */
+struct hd_receipt_ctx {
+    struct hd_store *st;
+    const struct hd_config *cfg; /* the providers (a report's meaning is by provider type) */
+    int soft_bounce_limit;       /* soft bounces within the window that suppress; 0: 3 */
+    int64_t soft_bounce_window;  /* seconds; 0: 30 days */
+};
+
+enum hd_receipt_result {
+    HD_RCPT_APPLIED,   /* new, and applied to its message */
+    HD_RCPT_PENDING,   /* kept: its message is not known yet */
+    HD_RCPT_DUPLICATE, /* the same report was received before: nothing changed */
+};
+
+/* Keeps a gateway's report and applies it to its message in one
+ * transaction: the message's state moves (hd_state_move: an illegal move
+ * is logged as ignored, the state kept), a log row with outcome receipt is
+ * written, and an address at fault is suppressed (hard bounce, bad
+ * number, complaint; soft bounces once they reach the limit). A report
+ * whose message is not known stays pending (hd_receipts_retry). On return
+ * the report is durable. *result is an hd_receipt_result. */
+int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                    int *result, struct hd_err *err);
+/* Applies the pending reports whose message is known now; *applied says
+ * how many. */
+int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *applied,
+                      struct hd_err *err);
+/* A reply to an SMS: a STOP word opts the number's contacts out of SMS
+ * marketing, a START word back in (source "reply"). *what: 1 opted out,
+ * 2 opted in, 0 neither (not such a word); *n the contacts changed. */
+int hd_receipt_reply(const struct hd_receipt_ctx *c, const char *from, const char *body,
+                     int64_t now_ms, int *what, int64_t *n, struct hd_err *err);
 
 #endif

@@ -37,6 +37,7 @@ enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS, HD_PUSH_JPUSH, HD_PUSH_HMS, H
 /* A rendered message. Strings are owned by the caller and copied by submit. */
 struct hd_msg {
     char id[40];    /* UUID, stable across retries */
+    int64_t ref;    /* the message's number in the store (0: none): gateways' callbacks name it */
     int channel;    /* enum hd_channel */
     int category;   /* enum hd_category */
     const char *to; /* email address, E.164 number or push token */

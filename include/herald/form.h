@@ -13,8 +13,9 @@
 
 #include "herald/err.h"
 
-/* The longest body hd_form_parse takes. */
-#define HD_FORM_MAX 4096
+/* The longest body hd_form_parse takes (a gateway's callback: an SMS
+ * reply of 1,600 characters is up to 14 KiB encoded). */
+#define HD_FORM_MAX 16384
 
 /* Called for each pair with its decoded key and value, NUL-terminated and
  * valid during the call; a non-zero return stops the parse and is returned. */
@@ -24,5 +25,29 @@ typedef int (*hd_form_fn)(void *ud, const char *key, const char *value);
  * pair. HD_E_PARSE with the reason and the byte offset for a bad body;
  * fn is not called at all then (the body is checked whole first). */
 int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct hd_err *err);
+
+/* A body's fields, decoded by hd_form_parse and sorted by name (then
+ * value): the order Twilio's signature takes them in, and a lookup needs
+ * no other (the gateways' hooks of herald serve). */
+#define HD_FORM_FIELDS 256
+struct hd_form_field {
+    char *name, *value;
+};
+struct hd_form {
+    struct hd_form_field *v;
+    size_t n;
+};
+/* Collects the fields of the body into f (at most HD_FORM_FIELDS); as
+ * hd_form_parse for a bad body, and f is then empty. Release f with
+ * hd_form_release either way. */
+int hd_form_collect(const char *body, size_t len, struct hd_form *f, struct hd_err *err);
+/* The first field of that name, or NULL. Borrowed from f. */
+const char *hd_form_get(const struct hd_form *f, const char *name);
+void hd_form_release(struct hd_form *f);
+/* X-Twilio-Signature for url and the form: base64 of the HMAC-SHA1, keyed
+ * by the auth token, of url followed by each field's name and value. */
+#define HD_TWILIO_SIG_MAX 32
+void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
+                              const struct hd_form *f, char out[HD_TWILIO_SIG_MAX]);
 
 #endif

@@ -2,6 +2,8 @@
  * these numbers, the dispatcher moves them), as in DESIGN.md:
  *
  *   queued -> sending -> sent -> delivered | undelivered      (receipts)
+ *                                \-> bounced | complained (email receipts)
+ *                                    delivered -> complained
  *     |          \-> retry_wait -> queued ...  \-> failed      (permanent / exhausted)
  *     \-> held_out | suppressed | no_channel | capped | expired | render_failed
  *   deferred (quiet hours, cap with on_cap = defer, provider paused) -> queued
@@ -32,16 +34,18 @@ enum hd_state {
     HD_ST_EXPIRED,
     HD_ST_RENDER_FAILED,
     HD_ST_CANCELLED,
+    HD_ST_BOUNCED,
+    HD_ST_COMPLAINED,
     HD_ST_COUNT
 };
 
 const char *hd_state_name(int state); /* "queued", ... */
 int hd_state_parse(const char *name); /* -1 when unknown */
-/* True for a state the dispatcher is done with: sent (only a receipt moves
- * it on), and every state with no way out. */
+/* True for a state the dispatcher is done with: sent and delivered (only a
+ * receipt moves them on), and every state with no way out. */
 bool hd_state_terminal(int state);
 /* True for a failure: the message was meant to go and did not (failed,
- * undelivered, render_failed). The other ends are a success (sent,
+ * undelivered, render_failed, bounced). The other ends are a success (sent,
  * delivered) or a decision (held_out, suppressed, no_channel, capped,
  * expired, cancelled): `herald send` exits 3 for a failure, not for a
  * decision. */

@@ -1,6 +1,8 @@
 /* stats: a campaign's numbers, as herald stats shows them: per group
  * (channel, variant, provider or UTC day; "all" first) targeted, held out,
  * still pending, sent, failed and skipped by reason, deferrals, retries,
+ * what receipts said (delivered, undelivered, bounced hard and soft,
+ * complained),
  * SMS segments and cost, and gateway latency. Counts come from the
  * messages (targeted, held out, pending) and the log (the rest), pruned
  * rows included through their totals. */
@@ -27,6 +29,9 @@ struct hd_stats_group {
     char *name;
     int64_t targeted, held_out, pending, sent, failed, skipped, deferred, retries, throttled;
     int64_t attempts; /* requests to gateways */
+    /* what receipts said of the sent ones */
+    int64_t delivered, undelivered, bounced_hard, bounced_soft, complained;
+    int64_t bounced_other; /* bounces that are not the address's fault */
     int64_t segments;
     double cost;
     struct hd_stats_reasons failed_by, skipped_by, deferred_by;

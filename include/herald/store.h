@@ -104,6 +104,11 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err);
 
+/* Records consent for SMS in category for every contact whose phone is
+ * phone (E.164), as source says; *n is how many rows changed (a contact
+ * already so is not changed). */
+int hd_store_phone_consent(struct hd_store *st, const char *phone, int category, int status,
+                           const char *source, int64_t now, int64_t *n, struct hd_err *err);
 /* For a link's token (consent.c): the contact's locale ("" when none) and
  * its consent for the channel and category (0 when none recorded, else an
  * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
@@ -186,6 +191,8 @@ struct hd_suppression {
     int channel;         /* enum hd_channel */
     const char *reason;  /* unsubscribed, hard_bounce, invalid_number, ... */
     int64_t created_at;
+    const char *detail; /* why, in words ("bounced: 5.1.1 user unknown"), or NULL */
+    int64_t message;    /* the message that caused it, or 0 */
 };
 
 /* Adds or updates (the reason) a suppression. */
@@ -194,6 +201,10 @@ int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *s, s
 int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd_err *err);
 typedef int (*hd_suppression_cb)(void *ud, const struct hd_suppression *s);
 int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
+                           struct hd_err *err);
+/* Calls cb with the suppression of address (as stored: lower-case email,
+ * E.164), if there is one. */
+int hd_store_suppress_find(struct hd_store *st, const char *address, hd_suppression_cb cb, void *ud,
                            struct hd_err *err);
 
 /* ---- segments ------------------------------------------------------------------ */
@@ -549,6 +560,7 @@ int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_co
 struct hd_log_filter {
     int64_t campaign, run, contact;
     const char *channel, *provider, *outcome, *reason;
+    const char *gateway_id;     /* the gateway's id of the message, or NULL */
     int64_t since_ms, until_ms; /* since <= at < until */
     int64_t limit;              /* 0: all */
     bool oldest_first;          /* default newest first */
@@ -556,7 +568,7 @@ struct hd_log_filter {
 
 /* One row as read back. Strings live until the callback returns. */
 struct hd_log_row {
-    int64_t id, message, run, contact_id;
+    int64_t id, message, run, contact_id, campaign_id;
     int64_t run_seq; /* the run's number in its campaign (what is shown) */
     int attempt, state, code, segments;
     int64_t at_ms, done_ms; /* done_ms 0: none */
@@ -569,6 +581,47 @@ typedef int (*hd_log_cb)(void *ud, const struct hd_log_row *r);
 /* Streams the matching rows (time order); cb returning non-zero stops. */
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
                        struct hd_err *err);
+
+/* ---- receipts (receipts.c) --------------------------------------------------------- */
+
+/* A gateway's report on a message it accepted, as received. */
+struct hd_receipt {
+    int64_t id;             /* its row, once stored */
+    int64_t message;        /* the message it names (the callback URL's m=N), 0: none */
+    const char *provider;   /* the provider's name in the configuration */
+    const char *gateway_id; /* the gateway's id of the message (Twilio's MessageSid) */
+    const char *status;     /* the gateway's own word: delivered, undelivered, ... */
+    const char *code;       /* its error or status code ("30005", "5.1.1"), or NULL */
+    const char *reason;     /* the raw reason text, or NULL */
+    int64_t gateway_ms;     /* when the gateway says it happened; 0: not said */
+    int64_t received_ms;
+};
+/* Keeps r unless the same provider, gateway id and status are kept
+ * already (a gateway sending it again): *added says which, *id is the row. */
+int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
+                         struct hd_err *err);
+/* Marks receipt id applied to message at now_ms, if it is still pending:
+ * *first says whether it was (false: applied already, by another). */
+int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
+                          bool *first, struct hd_err *err);
+typedef int (*hd_receipt_cb)(void *ud, const struct hd_receipt *r);
+/* Each receipt not applied yet received at or after since_ms, oldest first
+ * (strings live until cb returns). */
+int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
+                              struct hd_err *err);
+/* A message's state now; HD_E_NOTFOUND when there is no such message. */
+int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err);
+/* A message's contact (0 when there is no such message). */
+int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact,
+                         struct hd_err *err);
+/* Moves a message from `from` to `to` (a receipt's move; the caller checked
+ * it with hd_state_move); HD_E_INVALID when it was no longer in from. */
+int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
+                         struct hd_err *err);
+/* Log rows of the contact with outcome receipt and reason `reason` at or
+ * after since_ms. */
+int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
+                           int64_t since_ms, int64_t *n, struct hd_err *err);
 
 /* A contact's id from its external id, or from the pseudonym a deleted
  * one left ("deleted-12"); HD_E_NOTFOUND for neither. */

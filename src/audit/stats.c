@@ -101,6 +101,28 @@ static const char *skip_word(int state, const char *reason, char *buf, size_t si
     return buf;
 }
 
+/* A receipt's row counts where it moved the message (an ignored one, out
+ * of order, kept the state it found and counts nowhere). */
+static void on_receipt(struct hd_stats *s, const struct hd_stat_count *c)
+{
+    const char *w = c->reason ? c->reason : "";
+    int st = c->state;
+    EACH_GROUP(s, c->group, g, {
+        if (st == HD_ST_DELIVERED && strcmp(w, "delivered") == 0)
+            g->delivered += c->n;
+        else if (st == HD_ST_UNDELIVERED && strcmp(w, "undelivered") == 0)
+            g->undelivered += c->n;
+        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_hard") == 0)
+            g->bounced_hard += c->n;
+        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_soft") == 0)
+            g->bounced_soft += c->n;
+        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_other") == 0)
+            g->bounced_other += c->n;
+        else if (st == HD_ST_COMPLAINED && strcmp(w, "complained") == 0)
+            g->complained += c->n;
+    });
+}
+
 static int on_count(void *ud, const struct hd_stat_count *c)
 {
     struct hd_stats *s = ud;
@@ -113,6 +135,10 @@ static int on_count(void *ud, const struct hd_stat_count *c)
                                   (!skipped && strcmp(c->reason, "interrupted") == 0));
     int st = c->state;
     char word[128];
+    if (strcmp(c->outcome, "receipt") == 0) {
+        on_receipt(s, c);
+        return 0;
+    }
     EACH_GROUP(s, c->group, g, {
         if (accepted && st == HD_ST_SENT) {
             g->sent += c->n;

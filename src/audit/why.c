@@ -71,6 +71,8 @@ static bool is(const char *word, const char *what)
 int hd_why_step(const struct hd_log_row *r)
 {
     const char *word = r->reason ? r->reason : "";
+    if (is(r->outcome, "receipt"))
+        return HD_WHY_RECEIPT;
     if (!is(r->outcome, "skipped"))
         return HD_WHY_ATTEMPT;
     if (is(word, "held_out"))

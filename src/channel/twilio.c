@@ -1,6 +1,7 @@
 /* twilio: SMS through Twilio's Messages API (and gateways that copy it).
  * POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json, a form
- * with To, From or MessagingServiceSid, Body and StatusCallback, HTTP Basic
+ * with To, From or MessagingServiceSid, Body and StatusCallback (with the
+ * message's number added to its query as m=N), HTTP Basic
  * auth with the account SID and auth token. The message id also goes as
  * I-Twilio-Idempotency-Token, for a proxy or a log to match; the Messages
  * API does not document it and does not de-duplicate by it. A Body that is
@@ -80,7 +81,14 @@ static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
     else
         field(&q->body, "From", t->from);
     field(&q->body, "Body", q->m->body ? q->m->body : "");
-    field(&q->body, "StatusCallback", t->callback);
+    if (t->callback) {
+        /* the message's number, so the report finds it without a lookup
+         * by Twilio's sid (which would need an index on a random key) */
+        char url[2300];
+        snprintf(url, sizeof url, "%.2000s%cm=%lld", t->callback,
+                 strchr(t->callback, '?') ? '&' : '?', (long long)q->m->ref);
+        field(&q->body, "StatusCallback", q->m->ref ? url : t->callback);
+    }
     hx_header(q, "I-Twilio-Idempotency-Token", q->m->id);
     curl_easy_setopt(q->easy, CURLOPT_USERNAME, t->sid);
     curl_easy_setopt(q->easy, CURLOPT_PASSWORD, t->token);

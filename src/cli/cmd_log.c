@@ -25,7 +25,7 @@ static const char log_usage[] =
     "  --campaign NAME    one campaign            --run N        its run N (1, 2, ...)\n"
     "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
     "  --channel email|sms|push                   --provider NAME\n"
-    "  --outcome accepted|temporary|permanent|throttled|skipped\n"
+    "  --outcome accepted|temporary|permanent|throttled|skipped|receipt\n"
     "  --reason WORD      capped, quiet_hours, held_out, no_address, opted_out,\n"
     "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
     "  --since T, --until T   ISO 8601 time or date, or a duration ago (2h, 7d)\n"
@@ -92,7 +92,8 @@ static void log_cells(const struct hd_log_row *r, struct log_cells *c)
     if (r->code)
         snprintf(num[4], sizeof num[4], "%d", r->code);
     num[5][0] = num[6][0] = num[7][0] = '\0';
-    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0)
+    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0 &&
+        strcmp(r->outcome, "receipt") != 0) /* a receipt took no request */
         snprintf(num[5], sizeof num[5], "%lld", (long long)(r->done_ms - r->at_ms));
     if (r->segments > 0) {
         snprintf(num[6], sizeof num[6], "%d", r->segments);
@@ -267,8 +268,8 @@ struct log_args {
 /* The filters with a value to check. */
 static int filter_opt(struct log_args *a, int id, const char *arg)
 {
-    static const char *const outcomes[] = {"accepted", "temporary", "permanent", "throttled",
-                                           "skipped"};
+    static const char *const outcomes[] = {"accepted",  "temporary", "permanent",
+                                           "throttled", "skipped",   "receipt"};
     switch (id) {
     case O_RUN:
         if ((a->run = cmd_parse_count(arg)) <= 0)
@@ -280,13 +281,13 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
         a->f.channel = arg;
         return 0;
     case O_OUTCOME:
-        for (size_t i = 0; i < 5 && !a->f.outcome; i++)
+        for (size_t i = 0; i < 6 && !a->f.outcome; i++)
             if (strcmp(arg, outcomes[i]) == 0)
                 a->f.outcome = outcomes[i];
         if (!a->f.outcome)
             return cmd_usage("log", log_usage,
                              "--outcome: '%s' is not accepted, temporary, permanent, "
-                             "throttled or skipped",
+                             "throttled, skipped or receipt",
                              arg);
         return 0;
     default: /* 's', 'u' */

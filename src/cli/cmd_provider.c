@@ -116,8 +116,8 @@ static int test_feedback(struct hd_ctx *ctx, const struct test_args *a, const st
     if (!r->bad_address && !(r->opted_out && a->contact))
         return 0;
     if (cmd_open_store(ctx, err) < 0 ||
-        hd_feedback_apply(ctx->store, a->contact, p->channel, p->address, r,
-                          hd_clock_now(&ctx->clock), err) < 0)
+        hd_feedback_apply(ctx->store, ctx->cfg->receipts.bounce_rules, a->contact, 0, p->channel,
+                          p->address, r, hd_clock_now(&ctx->clock), err) < 0)
         return -1;
     if (r->bad_address)
         printf("suppressed  %s (%s)\n", p->address, hd_channel_name(p->channel));

@@ -15,7 +15,9 @@ static const char stats_usage[] =
     "                    [--goal EVENT [--window DURATION]] [--format table|csv|json|jsonl]\n"
     "\n"
     "A campaign's numbers, from its messages and its delivery log (rows pruned by\n"
-    "herald log prune included): targeted, held out, pending, sent, failed and\n"
+    "herald log prune included): targeted, held out, pending, sent, what receipts\n"
+    "said (delivered, undelivered, bounced hard and soft, complained, and their\n"
+    "rates of the sent ones), failed and\n"
     "skipped by reason, deferrals (quiet hours, caps), retries, gateway requests,\n"
     "SMS segments and cost, and gateway latency percentiles (exact below 128 ms,\n"
     "within 6.25% above). Columns: all, then one per group (--by; by variant when\n"
@@ -38,11 +40,12 @@ struct metric {
     double v;
     bool none; /* no value (a percentile with no answers) */
     bool money;
+    bool ratio; /* a share of the sent ones, 0 to 1 */
 };
 
 /* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
 #define MAX_REASONS 64
-#define MAXM (15 + MAX_REASONS)
+#define MAXM (26 + MAX_REASONS)
 
 /* One group's metrics, in the order shown; reasons come after their total. */
 struct group_metrics {
@@ -65,6 +68,21 @@ static void metrics(const struct hd_stats_group *g, struct group_metrics *out)
     PUT("held_out", g->held_out);
     PUT("pending", g->pending);
     PUT("sent", g->sent);
+    PUT("delivered", g->delivered);
+    PUT("undelivered", g->undelivered);
+    int64_t bounced = g->bounced_hard + g->bounced_soft + g->bounced_other;
+    PUT("bounced", bounced);
+    PUT("bounced_hard", g->bounced_hard);
+    PUT("bounced_soft", g->bounced_soft);
+    PUT("complained", g->complained);
+    static const char *const rates[] = {"delivered_rate", "undelivered_rate", "bounce_rate",
+                                        "complaint_rate"};
+    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained};
+    for (int i = 0; i < 4; i++) {
+        PUT(rates[i], g->sent ? (double)of[i] / (double)g->sent : 0);
+        m[n - 1].ratio = true;
+        m[n - 1].none = g->sent == 0;
+    }
     PUT("failed", g->failed);
     REASONS("failed", g->failed_by);
     PUT("skipped", g->skipped);
@@ -113,7 +131,7 @@ static void fmt_value(const struct metric *m, char *buf, size_t size)
 {
     if (m->none)
         snprintf(buf, size, "-");
-    else if (m->money)
+    else if (m->money || m->ratio)
         snprintf(buf, size, "%.4f", m->v);
     else
         snprintf(buf, size, "%.0f", m->v);
@@ -137,7 +155,7 @@ static void print_table(const struct hd_stats *s, const char *campaign)
             struct metric v;
             char cell[32];
             if (!find_metric(gm[g].m, gm[g].n, all->m[i].name, &v))
-                v = (struct metric){.v = 0, .money = all->m[i].money};
+                v = (struct metric){.v = 0, .money = all->m[i].money, .ratio = all->m[i].ratio};
             fmt_value(&v, cell, sizeof cell);
             printf(" %12s", cell);
         }
@@ -295,9 +313,9 @@ static json_t *stats_json(const struct hd_stats *s)
         json_t *o = json_object();
         for (size_t i = 0; i < gm[g].n; i++) {
             const char *dot = strchr(m[i].name, '.');
-            json_t *v = m[i].none    ? json_null()
-                        : m[i].money ? json_real(m[i].v)
-                                     : json_integer((json_int_t)m[i].v);
+            json_t *v = m[i].none                  ? json_null()
+                        : m[i].money || m[i].ratio ? json_real(m[i].v)
+                                                   : json_integer((json_int_t)m[i].v);
             if (dot) {
                 char key[64];
                 snprintf(key, sizeof key, "%.*s_by", (int)(dot - m[i].name), m[i].name);

@@ -26,7 +26,8 @@ static const char suppress_usage[] =
     "import reads CSV with a header of address, channel, reason (channel and reason\n"
     "optional); every bad line is listed and nothing is written if any is bad.\n";
 
-static const char *const list_cols[] = {"address", "channel", "reason", "created_at", NULL};
+static const char *const list_cols[] = {"address",    "channel", "reason", "created_at",
+                                        "message_id", "detail",  NULL};
 
 static int list_row(void *ud, const struct hd_suppression *s)
 {
@@ -34,11 +35,14 @@ static int list_row(void *ud, const struct hd_suppression *s)
     char t[32];
     cmd_time(s->created_at, t, sizeof t);
     if (o->format == FMT_TABLE)
-        printf("%-40s %-6s %-20s %s\n", s->address, hd_channel_name(s->channel), s->reason, t);
+        printf("%-40s %-6s %-20s %s%s%s\n", s->address, hd_channel_name(s->channel), s->reason, t,
+               s->detail ? "  " : "", s->detail ? s->detail : "");
     else
         cmd_out_row(o,
-                    json_pack("{s:s, s:s, s:s, s:s}", "address", s->address, "channel",
-                              hd_channel_name(s->channel), "reason", s->reason, "created_at", t));
+                    json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?}", "address", s->address, "channel",
+                              hd_channel_name(s->channel), "reason", s->reason, "created_at", t,
+                              "message_id", s->message ? json_integer(s->message) : json_null(),
+                              "detail", s->detail));
     return 0;
 }
 
@@ -80,7 +84,7 @@ static int list_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs
     struct cmd_out o;
     cmd_out_begin(&o, a->format, list_cols);
     if (a->format == FMT_TABLE)
-        printf("%-40s %-6s %-20s %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE");
+        printf("%-40s %-6s %-20s %-20s  %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE", "WHY");
     int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &o, &err);
     cmd_out_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
@@ -103,7 +107,10 @@ static int change_cmd(struct hd_ctx *ctx, const char *sub, const struct suppress
         return cmd_fail(ctx, &err);
     }
     if (strcmp(sub, "add") == 0) {
-        struct hd_suppression s = {norm, ch, a->reason, hd_clock_now(&ctx->clock)};
+        struct hd_suppression s = {.address = norm,
+                                   .channel = ch,
+                                   .reason = a->reason,
+                                   .created_at = hd_clock_now(&ctx->clock)};
         if (hd_store_suppress_add(ctx->store, &s, &err) < 0)
             return cmd_fail(ctx, &err);
         printf("suppressed %s address '%s' (%s)\n", hd_channel_name(ch), norm, a->reason);

@@ -88,6 +88,18 @@ static void why_skip(const struct hd_history *rec, const struct hd_log_row *r, i
     }
 }
 
+/* A receipt: "delivered at ...", "undelivered: 30005 unknown destination
+ * handset, address suppressed". */
+static void why_receipt(const struct hd_log_row *r, const char *at)
+{
+    const char *word = r->reason ? r->reason : "";
+    if (strcmp(word, "delivered") == 0 && r->state == HD_ST_DELIVERED)
+        printf("  - delivered at %s (reported by %s).\n", at, r->provider ? r->provider : "-");
+    else
+        printf("  - %s: %s%s%s (reported by %s).\n", at, word, r->text && *r->text ? ": " : "",
+               r->text ? r->text : "", r->provider ? r->provider : "-");
+}
+
 static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bool *channels_told)
 {
     char at[32];
@@ -97,6 +109,10 @@ static void why_row(const struct hd_history *rec, const struct hd_log_row *r, bo
     if (step == HD_WHY_HELD_OUT) {
         printf("  - held out (%s): nothing is sent to the control group, by design.\n",
                r->text ? r->text : "");
+        return;
+    }
+    if (step == HD_WHY_RECEIPT) {
+        why_receipt(r, at);
         return;
     }
     if (step != HD_WHY_ATTEMPT) {
@@ -256,6 +272,28 @@ static void why_record(struct hd_ctx *ctx, int format, const char *who, const st
     cmd_out_all(FMT_CSV, cols, runs);
 }
 
+static int say_suppressed(void *ud, const struct hd_suppression *s)
+{
+    char t[32];
+    (void)ud;
+    cmd_time(s->created_at, t, sizeof t);
+    printf("\n%s (%s) is suppressed since %s: %s%s%s", s->address, hd_channel_name(s->channel), t,
+           s->reason, s->detail ? ": " : "", s->detail ? s->detail : "");
+    if (s->message)
+        printf(" (message %lld)", (long long)s->message);
+    printf(".\n");
+    return 0;
+}
+
+/* The contact's addresses on the suppression list, and why. */
+static void why_suppressed(struct hd_ctx *ctx, const struct hd_contact *k)
+{
+    const char *addr[] = {k->email, k->phone};
+    for (int i = 0; i < 2; i++)
+        if (addr[i])
+            hd_store_suppress_find(ctx->store, addr[i], say_suppressed, NULL, NULL);
+}
+
 int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
 {
     int format, rc,
@@ -291,6 +329,8 @@ int cmd_why(struct hd_ctx *ctx, int argc, char **argv)
     for (size_t r = w.nruns; r-- > 0;)
         why_run(&w, &w.runs[r], ctx->cfg ? ctx->cfg->timezone : NULL);
     why_consent(&w);
+    if (w.exists)
+        why_suppressed(ctx, &w.contact);
     hd_why_release(&w);
     return EXIT_OK;
 }

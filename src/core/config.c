@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "herald/log.h"
 #include "herald/time.h"
+#include "herald/units.h"
 #include "herald/valid.h"
 #include "config_int.h"
 
@@ -168,6 +170,8 @@ struct parse {
     int rc;                 /* first error */
     unsigned herald_seen;   /* bit per [herald] key */
     unsigned dispatch_seen; /* bit per [dispatch] key */
+    unsigned receipts_seen; /* bit per [receipts] key */
+    int rules_line;         /* the line of bounce_rules, 0 when not given */
     bool on_cap_seen;
     bool journal_seen;
     bool lint_seen;
@@ -553,6 +557,39 @@ static int on_lint(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+/* [receipts]: when soft bounces suppress an address. */
+static int on_receipts(struct parse *ps, const char *key, const char *v)
+{
+    static const char *const keys[] = {"soft_bounce_limit", "soft_bounce_window", "bounce_rules"};
+    struct hd_config *cfg = ps->cfg;
+    int i = -1;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(key, keys[k]) == 0)
+            i = k;
+    if (i < 0)
+        return fail(ps,
+                    "unknown key '%s' in [receipts] (known: soft_bounce_limit, "
+                    "soft_bounce_window, bounce_rules)",
+                    key);
+    if (ps->receipts_seen & (1u << i))
+        return fail(ps, "duplicate key '%s' in [receipts]", key);
+    ps->receipts_seen |= 1u << i;
+    if (i == 0) {
+        if (parse_uint(v, 1, 1000, &cfg->receipts.soft_bounce_limit) < 0)
+            return fail(ps, "soft_bounce_limit: '%s' is not a count from 1 to 1000", v);
+        return 1;
+    }
+    if (i == 2) {
+        set_str(&cfg->receipts.bounce_rules_path, v);
+        ps->rules_line = ps->line;
+        return 1;
+    }
+    if (hd_units_duration(v, &cfg->receipts.soft_bounce_window, NULL) < 0 ||
+        cfg->receipts.soft_bounce_window <= 0)
+        return fail(ps, "soft_bounce_window: '%s' is not a duration (30d)", v);
+    return 1;
+}
+
 static int on_serve(struct parse *ps, const char *key, const char *v)
 {
     char why[768];
@@ -587,12 +624,15 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_dispatch(ps, key, value);
     if (strcmp(section, "serve") == 0)
         return on_serve(ps, key, value);
+    if (strcmp(section, "receipts") == 0)
+        return on_receipts(ps, key, value);
     if (strcmp(section, "lint") == 0)
         return on_lint(ps, key, value);
-    return fail(ps,
-                "unknown section [%s] (known: herald, log, dispatch, serve, lint, provider NAME, "
-                "channel email|sms|push, caps, quiet_hours, template_vars, import)",
-                section);
+    return fail(
+        ps,
+        "unknown section [%s] (known: herald, log, dispatch, serve, receipts, lint, provider NAME, "
+        "channel email|sms|push, caps, quiet_hours, template_vars, import)",
+        section);
 }
 
 /* ---- the INI reader ------------------------------------------------------ */
@@ -983,6 +1023,8 @@ static struct hd_config *defaults(void)
     cfg->on_cap = HD_ON_CAP_DROP;
     cfg->pause_on_failure_rate = 0.5;
     cfg->failure_window = 100;
+    cfg->receipts.soft_bounce_limit = 3;
+    cfg->receipts.soft_bounce_window = 30 * 86400;
     hd_cfg_serve_defaults(&cfg->serve);
     cfg->sms_optout_zh = hd_xstrdup("回T退订");
     return cfg;
@@ -1008,6 +1050,41 @@ static void default_outbox(struct hd_config *cfg)
     }
 }
 
+/* A Twilio provider without status_callback reports to herald serve's
+ * hook when [serve] public_url is set (a built-in default: line 0). */
+static void twilio_callbacks(struct hd_config *cfg)
+{
+    for (size_t i = 0; cfg->serve.public_url && i < cfg->nproviders; i++) {
+        struct hd_provider_cfg *p = &cfg->providers[i];
+        if (strcmp(p->type, "twilio") != 0 || hd_provider_get(p, "status_callback"))
+            continue;
+        struct hd_buf url;
+        hd_buf_init(&url);
+        hd_buf_addf(&url, "%s/hooks/twilio/%s", cfg->serve.public_url, p->name);
+        kv_push(&p->kv, &p->nkv, "status_callback", url.data, 0);
+        hd_buf_release(&url);
+    }
+}
+
+/* The bounce rules, read now: a file given and unreadable (or any bad
+ * rule) is the configuration's error; the default file may be absent. */
+static void bounce_rules(struct parse *ps)
+{
+    struct hd_config *cfg = ps->cfg;
+    struct hd_paths where;
+    struct hd_err e = {0};
+    hd_paths_get(&where);
+    if (!cfg->receipts.bounce_rules_path)
+        cfg->receipts.bounce_rules_path = hd_xstrdup(where.bounce_rules);
+    const char *path = cfg->receipts.bounce_rules_path;
+    if (!ps->rules_line && access(path, F_OK) != 0)
+        return;
+    if (hd_bounce_rules_load(path, &cfg->receipts.bounce_rules, &e) < 0) {
+        ps->line = ps->rules_line;
+        fail(ps, "[receipts] bounce_rules: %s", e.msg);
+    }
+}
+
 int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err)
 {
     struct hd_config *cfg = defaults();
@@ -1027,6 +1104,10 @@ int hd_config_parse(const char *text, const char *name, struct hd_config **out, 
     for (size_t i = 0; i < n0; i++)
         kv_free(ps.raw[i].kv, ps.raw[i].nkv);
     free(ps.raw);
+    if (ps.rc == 0)
+        twilio_callbacks(cfg);
+    if (ps.rc == 0)
+        bounce_rules(&ps);
     if (ps.rc == 0 && cfg->nproviders == 0) {
         bool any = false;
         for (int ch = 0; ch < HD_CH_COUNT; ch++)
@@ -1120,6 +1201,8 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->locale);
     free(cfg->default_region);
     free(cfg->import.map);
+    free(cfg->receipts.bounce_rules_path);
+    hd_bounce_rules_free(cfg->receipts.bounce_rules);
     for (size_t i = 0; i < cfg->nproviders; i++) {
         struct hd_provider_cfg *p = &cfg->providers[i];
         free(p->name);
@@ -1272,6 +1355,14 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     }
     hd_buf_addf(out, "\n[dispatch]\npause_on_failure_rate = %g\nfailure_window = %u\n",
                 cfg->pause_on_failure_rate, cfg->failure_window);
+    char win[32];
+    hd_units_format_duration(cfg->receipts.soft_bounce_window, win, sizeof win);
+    hd_buf_addf(out, "\n[receipts]\nsoft_bounce_limit = %u\nsoft_bounce_window = %s\n",
+                cfg->receipts.soft_bounce_limit, win);
+    if (cfg->receipts.bounce_rules_path)
+        hd_buf_addf(out, "%sbounce_rules = %s\n",
+                    cfg->receipts.bounce_rules ? "" : "; absent: every bounce is unknown\n; ",
+                    cfg->receipts.bounce_rules_path);
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);

@@ -4,10 +4,17 @@
  * place (a decoded key or value is never longer than its text, and the
  * '=' or '&' after it, or the byte past the end, takes its NUL) and hands
  * it to the caller. So a bad pair late in a body means no callback at all,
- * and nothing is allocated. */
+ * and nothing is allocated. hd_form_collect keeps the pairs, sorted by
+ * name, for the gateways' hooks, and Twilio's request signature is made
+ * over them. */
 #include "herald/form.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "herald/buf.h"
 
 static int hexval(char c)
 {
@@ -91,4 +98,75 @@ int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct 
     buf[len] = '\0';
     int rc = pass(buf, len, scratch, NULL, NULL, err);
     return rc ? rc : pass(buf, len, NULL, fn, ud, err);
+}
+
+void hd_form_release(struct hd_form *f)
+{
+    for (size_t i = 0; f && i < f->n; i++) {
+        free(f->v[i].name);
+        free(f->v[i].value);
+    }
+    if (f) {
+        free(f->v);
+        f->v = NULL;
+        f->n = 0;
+    }
+}
+
+static int keep(void *ud, const char *key, const char *value)
+{
+    struct hd_form *f = ud;
+    if (f->n >= HD_FORM_FIELDS)
+        return HD_E_PARSE;
+    HD_GROW(f->v, f->n);
+    f->v[f->n++] = (struct hd_form_field){hd_xstrdup(key), hd_xstrdup(value)};
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const struct hd_form_field *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+int hd_form_collect(const char *body, size_t len, struct hd_form *f, struct hd_err *err)
+{
+    memset(f, 0, sizeof *f);
+    int rc = hd_form_parse(body, len, keep, f, err);
+    if (rc == HD_E_PARSE && f->n >= HD_FORM_FIELDS)
+        hd_err_set(err, HD_E_PARSE, "form body has over %d fields", HD_FORM_FIELDS);
+    if (rc) {
+        hd_form_release(f);
+        return rc;
+    }
+    if (f->n > 1)
+        qsort(f->v, f->n, sizeof *f->v, by_name);
+    return 0;
+}
+
+const char *hd_form_get(const struct hd_form *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].name, name) == 0)
+            return f->v[i].value;
+    return NULL;
+}
+
+void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
+                              const struct hd_form *f, char out[HD_TWILIO_SIG_MAX])
+{
+    struct hd_buf m;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    hd_buf_init(&m);
+    hd_buf_adds(&m, url);
+    for (size_t i = 0; i < f->n; i++) {
+        hd_buf_adds(&m, f->v[i].name);
+        hd_buf_adds(&m, f->v[i].value);
+    }
+    HMAC(EVP_sha1(), token, (int)token_len, (const unsigned char *)(m.data ? m.data : ""), m.len,
+         mac, &maclen);
+    EVP_EncodeBlock((unsigned char *)out, mac, (int)maclen);
+    hd_buf_release(&m);
 }

@@ -45,10 +45,12 @@ void hd_paths_get(struct hd_paths *p)
         p->templates = HD_DATADIR "/herald/templates";
         p->outbox = HD_LOCALSTATEDIR "/lib/herald/outbox";
         p->secret = HD_LOCALSTATEDIR "/lib/herald/herald.secret";
+        p->bounce_rules = HD_DATADIR "/herald/bounce-rules.tsv";
     } else {
         p->database = "var/herald.db";
         p->templates = "templates";
         p->outbox = "var/outbox";
         p->secret = "var/herald.secret";
+        p->bounce_rules = "etc/bounce-rules.tsv";
     }
 }

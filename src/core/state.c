@@ -1,12 +1,14 @@
-/* state: the message state machine. */
+/* state: the message state machine: a names table, a table of the legal
+ * moves (legal[from] is a bit set of the states it may go to), and the one
+ * function that changes a state and refuses any other move. */
 #include "herald/state.h"
 
 #include <string.h>
 
 static const char *const names[HD_ST_COUNT] = {
-    "queued",     "sending",    "sent",     "delivered",     "undelivered",
-    "failed",     "retry_wait", "deferred", "held_out",      "suppressed",
-    "no_channel", "capped",     "expired",  "render_failed", "cancelled"};
+    "queued",     "sending",       "sent",      "delivered",  "undelivered", "failed",
+    "retry_wait", "deferred",      "held_out",  "suppressed", "no_channel",  "capped",
+    "expired",    "render_failed", "cancelled", "bounced",    "complained"};
 
 const char *hd_state_name(int state)
 {
@@ -31,19 +33,25 @@ static const unsigned legal[HD_ST_COUNT] = {
     /* a lease that ran out (crash) puts a sending message back in the queue */
     [HD_ST_SENDING] =
         B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) | B(HD_ST_DEFERRED),
-    [HD_ST_SENT] = B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED),
+    /* receipts: a complaint may come after a delivery report, never the
+     * other way round, and nothing else follows a final report */
+    [HD_ST_SENT] =
+        B(HD_ST_DELIVERED) | B(HD_ST_UNDELIVERED) | B(HD_ST_BOUNCED) | B(HD_ST_COMPLAINED),
+    [HD_ST_DELIVERED] = B(HD_ST_COMPLAINED),
     [HD_ST_RETRY_WAIT] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),
     [HD_ST_DEFERRED] = B(HD_ST_QUEUED) | B(HD_ST_EXPIRED) | B(HD_ST_CANCELLED),
 };
 
 bool hd_state_terminal(int state)
 {
-    return state >= 0 && state < HD_ST_COUNT && (state == HD_ST_SENT || !legal[state]);
+    return state >= 0 && state < HD_ST_COUNT &&
+           (state == HD_ST_SENT || state == HD_ST_DELIVERED || !legal[state]);
 }
 
 bool hd_state_failure(int state)
 {
-    return state == HD_ST_FAILED || state == HD_ST_UNDELIVERED || state == HD_ST_RENDER_FAILED;
+    return state == HD_ST_FAILED || state == HD_ST_UNDELIVERED || state == HD_ST_RENDER_FAILED ||
+           state == HD_ST_BOUNCED;
 }
 
 bool hd_state_can(int from, int to)

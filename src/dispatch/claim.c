@@ -167,6 +167,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     for (size_t i = 0; i < m->nsent && !j->may_have_gone; i++)
         j->may_have_gone = m->sent[i].message == m->id;
     hd_dispatch_uuid(d->instance, m->id, j->msg.id);
+    j->msg.ref = m->id;
     j->msg.channel = dec.channel;
     j->msg.category = c->c.category;
     j->msg.to = j->address;

@@ -235,8 +235,8 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
     const struct hd_result *r = x->r;
     const struct hd_campaign *c = &j->camp->c;
     char reason[600];
-    if ((r->bad_address || r->opted_out) &&
-        hd_feedback_apply(d->st, j->ext_id, j->channel, j->address, r, t / 1000, err) < 0)
+    if (hd_feedback_apply(d->st, d->cfg->receipts.bounce_rules, j->ext_id, j->ref.id, j->channel,
+                          j->address, r, t / 1000, err) < 0)
         return HD_E_STORE;
     bool again = r->bad_address && j->channel == HD_CH_PUSH && j->push_alt &&
                  hd_feedback_same_form(j->address, j->channel); /* else chosen again */

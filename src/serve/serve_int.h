@@ -37,7 +37,7 @@ const char *hd_pages_channel(int lang, int channel);
 const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
-enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_NONE, R_COUNT };
+enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
 struct hd_clicks;
@@ -134,6 +134,31 @@ void hd_metrics_get(struct hd_srv *s, struct hd_answer *a);
  * that is its key (tls.c). On failure key's text is wiped. */
 int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd_buf *key,
                     struct hd_err *err);
+/* ---- gateways' callbacks (hooks.c) ---- */
+
+#define HOOK_BODY_MAX 16384 /* Twilio's callbacks are well under 2 KiB */
+
+/* A request to /hooks/...: checked when the headers are in, the body then
+ * gathered (up to HOOK_BODY_MAX; more sets too_long). */
+struct hd_hook {
+    char provider[64];
+    bool inbound;
+    bool too_long;
+    char signature[64]; /* X-Twilio-Signature as sent */
+    int64_t message;    /* the message the URL names (m=N), or 0 */
+    char url[2048];     /* what Twilio signed: public_url, path and query */
+    struct hd_buf body;
+};
+/* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
+ * body is to be read, else -1 with a set (404, 403, 503). */
+int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const char *signature,
+                  struct hd_hook *h, struct hd_answer *a);
+/* The body is in: signature, then the report or the reply. */
+void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+void hd_hook_release(struct hd_hook *h);
+/* Applies the pending receipts whose message appeared (once a second). */
+void hd_hooks_retry(struct hd_srv *s);
+
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 

@@ -48,6 +48,7 @@ static const struct {
     [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
     [R_METRICS] = {"/metrics", "GET, HEAD"},
     [R_PREFS] = {"/p/", "GET, HEAD, POST"},
+    [R_HOOK] = {"/hooks/", "POST"},
     /* clang-format on */
 };
 
@@ -61,7 +62,9 @@ struct req {
     struct hd_unsub u;
     struct hd_click click; /* a one-click, while its batch is written */
     char body[PREFS_BODY_MAX];
-    size_t got; /* body bytes received, kept or not */
+    struct hd_hook *hook; /* a gateway's callback (hooks.c), its body kept there */
+    char *query;          /* the raw query string of a /hooks/ request, or NULL */
+    size_t got;           /* body bytes received, kept or not */
     int status;
     size_t bytes;
 };
@@ -181,6 +184,33 @@ static bool wants_html(struct MHD_Connection *c)
     return v && strstr(v, "text/html");
 }
 
+/* MHD's first look at a request: the URI as sent. A gateway signs its
+ * query string as it sent it, which MHD's decoded arguments cannot give
+ * back, so a /hooks/ request keeps it. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct req *q = hd_xcalloc(1, sizeof *q);
+    const char *mark = strchr(uri, '?');
+    if (mark && strncmp(uri, "/hooks/", 7) == 0)
+        q->query = hd_xstrdup(mark + 1);
+    return q;
+}
+
+/* A /hooks/ request's headers are in: checked (hooks.c), or answered. */
+static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
+                                  const char *rest)
+{
+    struct hd_answer a = {0};
+    q->hook = hd_xcalloc(1, sizeof *q->hook);
+    if (hd_hook_begin(s, rest, q->query,
+                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
+                      q->hook, &a) < 0)
+        return answer(c, q, &a);
+    return MHD_YES;
+}
+
 /* The headers are in: route, and answer now whatever needs no body. */
 static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                              const char *url, const char *method)
@@ -200,7 +230,9 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
             return text(c, q, 403, "forbidden: not an allowed address, and no valid bearer token\n",
                         NULL);
     }
-    if (!get && !(q->post && (q->route == R_UNSUB || q->route == R_PREFS)))
+    if ((!get &&
+         !(q->post && (q->route == R_UNSUB || q->route == R_PREFS || q->route == R_HOOK))) ||
+        (q->route == R_HOOK && !q->post))
         return text(c, q, 405, "method not allowed\n", routes[q->route].allow);
     int64_t len = content_length(c);
     if (len < 0)
@@ -216,6 +248,8 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         hd_metrics_get(s, &a);
         return answer(c, q, &a);
     }
+    if (q->route == R_HOOK)
+        return hook_begin(s, c, q, rest);
     hd_unsub_verify(s, rest, strlen(rest),
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"), &q->u);
     q->html = wants_html(c);
@@ -239,8 +273,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct hd_srv *s = cls;
     struct req *q = *con_cls;
     (void)version;
-    if (!q) {
-        q = hd_xcalloc(1, sizeof *q);
+    if (!q || !q->start_us) {
+        if (!q)
+            q = hd_xcalloc(1, sizeof *q);
         q->start_us = mono_us();
         pthread_mutex_lock(&s->mu);
         s->inflight++;
@@ -261,6 +296,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
+    if (*size && q->hook) {
+        if (q->got + *size <= HOOK_BODY_MAX)
+            hd_buf_add(&q->hook->body, data, *size);
+        else
+            q->hook->too_long = true;
+        q->got += *size;
+        *size = 0;
+        return MHD_YES;
+    }
     size_t keep = q->route == R_PREFS ? PREFS_BODY_MAX : BODY_KEEP;
     if (*size) {
         if (q->got < keep)
@@ -278,6 +322,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct hd_answer a = {0};
     if (q->route == R_PREFS && q->got > keep) /* chunked, past the form's bound */
         return text(c, q, 413, "request body too large\n", NULL);
+    if (q->hook) {
+        hd_hook_post(s, q->hook, &a);
+        return answer(c, q, &a);
+    }
     if (q->route == R_PREFS) {
         hd_prefs_post(s, &q->u, q->body, q->got, &a);
         return answer(c, q, &a);
@@ -318,6 +366,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
     s->inflight--;
     pthread_mutex_unlock(&s->mu);
+    hd_hook_release(q->hook);
+    free(q->hook);
+    free(q->query);
     hd_wipe(q, sizeof *q); /* the token's fields */
     free(q);
     *con_cls = NULL;
@@ -387,7 +438,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         (unsigned)SERVE_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->cfg->serve.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
@@ -492,9 +544,14 @@ out:
 
 void hd_serve_wait(struct hd_serve *v)
 {
+    int64_t next_retry = 0;
     while (!v->o.stopped()) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
+        if (hd_clock_mono_ms() >= next_retry) { /* receipts whose message appeared */
+            hd_hooks_retry(&v->s);
+            next_retry = hd_clock_mono_ms() + 1000;
+        }
     }
     hd_log_info(v->s.log, "serve: stopping: finishing the requests in flight");
     stop(&v->s, v->d);

@@ -465,15 +465,20 @@ int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup,
     sqlite3_stmt *s = NULL;
     int rc;
     if ((rc = hd_store_prepare(st,
-                               "INSERT INTO suppressions (address, channel, reason, created_at) "
-                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (address) DO UPDATE SET "
-                               "reason = excluded.reason, channel = excluded.channel",
+                               "INSERT INTO suppressions (address, channel, reason, created_at, "
+                               "detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                               "(address) DO UPDATE SET reason = excluded.reason, channel = "
+                               "excluded.channel, detail = excluded.detail, message_id = "
+                               "excluded.message_id",
                                &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, sup->address, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, hd_channel_name(sup->channel), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sup->reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, sup->created_at);
+    hd_store_bind_text(s, 5, sup->detail);
+    if (sup->message)
+        sqlite3_bind_int64(s, 6, sup->message);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "adding suppression");
     sqlite3_finalize(s);
@@ -495,22 +500,18 @@ int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd
     return rc;
 }
 
-int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
-                           struct hd_err *err)
+/* Calls cb for each row of s (prepared over the suppressions' columns). */
+static int suppress_rows(struct hd_store *st, sqlite3_stmt *s, hd_suppression_cb cb, void *ud,
+                         struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc, step;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT address, channel, reason, created_at FROM suppressions "
-                               "WHERE ?1 IS NULL OR channel = ?1 ORDER BY created_at, address",
-                               &s, err)) < 0)
-        return rc;
-    hd_store_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL);
+    int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct hd_suppression sup = {(const char *)sqlite3_column_text(s, 0),
                                      hd_channel_parse((const char *)sqlite3_column_text(s, 1)),
                                      (const char *)sqlite3_column_text(s, 2),
-                                     sqlite3_column_int64(s, 3)};
+                                     sqlite3_column_int64(s, 3),
+                                     (const char *)sqlite3_column_text(s, 4),
+                                     sqlite3_column_int64(s, 5)};
         if ((rc = cb(ud, &sup)) != 0)
             goto out;
     }
@@ -519,4 +520,31 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
 out:
     sqlite3_finalize(s);
     return rc;
+}
+
+#define SUPPRESS_COLS                                                                              \
+    "SELECT address, channel, reason, created_at, detail, message_id FROM suppressions "
+
+int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
+                           struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_prepare(
+             st, SUPPRESS_COLS "WHERE ?1 IS NULL OR channel = ?1 ORDER BY created_at, address", &s,
+             err)) < 0)
+        return rc;
+    hd_store_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL);
+    return suppress_rows(st, s, cb, ud, err);
+}
+
+int hd_store_suppress_find(struct hd_store *st, const char *address, hd_suppression_cb cb, void *ud,
+                           struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, SUPPRESS_COLS "WHERE address = ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
+    return suppress_rows(st, s, cb, ud, err);
 }

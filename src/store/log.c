@@ -19,7 +19,7 @@
 #define LOG_COLS                                                                                   \
     "a.id, a.message_id, a.run_id, a.contact_id, a.attempt, a.state, a.code, a.segments, a.at, "   \
     "a.done_at, a.cost, c.name, k.ext_id, a.variant, a.channel, a.provider, a.address, "           \
-    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail, r.seq "                        \
+    "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail, r.seq, a.campaign_id "         \
     "FROM attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id "                               \
     "LEFT JOIN runs r ON r.id = a.run_id "                                                         \
     "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1"
@@ -54,6 +54,8 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
         hd_buf_adds(sql, " AND a.at >= ?8");
     if (f->until_ms)
         hd_buf_adds(sql, " AND a.at < ?9");
+    if (f->gateway_id)
+        hd_buf_adds(sql, " AND a.gateway_id = ?11");
     hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
                                      : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
 }
@@ -79,6 +81,7 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     sqlite3_bind_int64(s, 8, f->since_ms);
     sqlite3_bind_int64(s, 9, f->until_ms);
     sqlite3_bind_int64(s, 10, f->limit > 0 ? f->limit : -1);
+    hd_store_bind_text(s, 11, f->gateway_id);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 #define T(i) ((const char *)sqlite3_column_text(s, i))
         char pseudo[32];
@@ -105,7 +108,8 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
                                .gateway_id = T(20),
                                .digest = T(21),
                                .detail = T(22),
-                               .run_seq = sqlite3_column_int64(s, 23)};
+                               .run_seq = sqlite3_column_int64(s, 23),
+                               .campaign_id = sqlite3_column_int64(s, 24)};
 #undef T
         if (!r.campaign)
             r.campaign = "-";
@@ -338,14 +342,15 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
     int rc, step;
     if ((rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
-    rc = stats_prepare(st, by,
-                       ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
-                       "campaign_id = ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
-                       "done_at IS NOT NULL GROUP BY 1, 2",
-                       group_latency,
-                       ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
-                       "BY 1, 2",
-                       campaign, &s, err);
+    rc = stats_prepare(
+        st, by,
+        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
+        "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL AND "
+        "done_at IS NOT NULL GROUP BY 1, 2",
+        group_latency,
+        ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
+        "BY 1, 2",
+        campaign, &s, err);
     if (rc < 0)
         goto out;
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
@@ -472,7 +477,8 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
         "INSERT INTO log_latency (campaign_id, variant, channel, provider, day, bucket, n) SELECT "
         "coalesce(campaign_id, 0), coalesce(variant, ''), coalesce(channel, ''), provider, "
         "strftime('%Y-%m-%d', at / 1000, 'unixepoch'), herald_lat_bucket(done_at - at), count(*) "
-        "FROM attempts WHERE at < ?1 AND outcome <> 'skipped' AND provider IS NOT NULL AND "
+        "FROM attempts WHERE at < ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT "
+        "NULL AND "
         "done_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + "
         "excluded.n",
         "DELETE FROM attempts WHERE at < ?1",

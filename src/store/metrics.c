@@ -20,7 +20,8 @@ static const char *const queries[HD_MET_COUNT] = {
     [HD_MET_QUEUE] = "SELECT state, count(*) FROM messages GROUP BY 1 ORDER BY 1",
     [HD_MET_LATENCY] =
         "SELECT b, sum(n) FROM (SELECT herald_lat_bucket(done_at - at) b, count(*) n FROM "
-        "attempts WHERE outcome <> 'skipped' AND provider IS NOT NULL AND done_at IS NOT NULL "
+        "attempts WHERE outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL AND done_at "
+        "IS NOT NULL "
         "GROUP BY 1 UNION ALL SELECT bucket, sum(n) FROM log_latency GROUP BY 1) GROUP BY 1 "
         "ORDER BY 1",
     [HD_MET_PAUSED] = "SELECT provider, until_ms > ?1 FROM provider_pauses ORDER BY 1",

@@ -308,6 +308,30 @@ static const char *const migrations[] = {
     "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
     "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
     "END;",
+    /* 11: receipts (issue 19). One row per gateway report, keyed by the
+     * provider, the gateway's id of the message and the status, so a
+     * report the gateway sends again is the same row. message_id is the
+     * message the report names (the callback URL's m=N); applied_at stays
+     * NULL while that message is not known yet (pending). No index on the
+     * log's gateway ids: they are random keys, and an index on those slows
+     * every insert (see 3). A suppression says why and which message
+     * caused it. */
+    "CREATE TABLE receipts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  provider TEXT NOT NULL,"
+    "  gateway_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  code TEXT,"
+    "  reason TEXT,"
+    "  gateway_at INTEGER,"
+    "  received_at INTEGER NOT NULL,"
+    "  message_id INTEGER,"
+    "  applied_at INTEGER,"
+    "  UNIQUE (provider, gateway_id, status)"
+    ");"
+    "CREATE INDEX receipts_pending ON receipts(received_at) WHERE applied_at IS NULL;"
+    "ALTER TABLE suppressions ADD COLUMN detail TEXT;"
+    "ALTER TABLE suppressions ADD COLUMN message_id INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

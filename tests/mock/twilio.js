@@ -19,7 +19,7 @@ const o = options(process.argv);
 const log = logger(o.log);
 const fault = randomFaults(o);
 const answer = answers(o.answers);
-let n = 0;
+const sent = new Map(); // sends per To number
 
 function error(res, status, code, message, headers) {
   res.writeHead(status, Object.assign({ 'Content-Type': 'application/json' }, headers || {}));
@@ -56,7 +56,11 @@ const server = http.createServer((req, res) => {
     if (to.endsWith('0500')) return error(res, 500, 20500, 'Internal Server Error');
     if (to.endsWith('0503')) return error(res, 503, 20503, 'Service Unavailable', { 'Retry-After': '2' });
     const segments = Math.max(1, Math.ceil(Buffer.byteLength(form.Body) / 153));
-    const sid = 'SM' + crypto.createHash('md5').update(String(++n) + to).digest('hex');
+    // the k-th message to a number gets SM + md5(To + '#' + k): a test can
+    // name a message's sid before it is sent (test_receipts)
+    const k = (sent.get(to) || 0) + 1;
+    sent.set(to, k);
+    const sid = 'SM' + crypto.createHash('md5').update(to + '#' + k).digest('hex');
     res.writeHead(201, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ sid, account_sid: o.sid, to, from: form.From || null,
       messaging_service_sid: form.MessagingServiceSid || null, body: form.Body, status: 'queued',

@@ -1,0 +1,446 @@
+/* receipt: a gateway's report on a message, applied (issue 19).
+ *
+ * A report is first kept (store/receipts.c, once per provider, gateway id
+ * and status), then its message (the callback URL names it: m=N, which
+ * the driver put there) is looked up with its accepted row in the
+ * delivery log, which must carry the gateway's id; not found, it stays
+ * pending and
+ * hd_receipts_retry applies it when the message appears. Its meaning comes
+ * from the provider's type and is computed again whenever it is applied,
+ * so a pending report needs nothing but what the gateway said: meaning()
+ * gives the state it moves to (or none: queued, sent), the log's reason
+ * word, and whether the address is at fault. Applying is one transaction:
+ * the state moves through hd_state_move (an illegal move, a report out of
+ * order, is logged as ignored and the state kept), a log row with outcome
+ * "receipt" is written, and the address is suppressed (a bad number, a
+ * hard bounce, a complaint; soft bounces once soft_bounce_limit of them
+ * came within soft_bounce_window) with the reason and the message; a
+ * complaint also opts the contact out of marketing on the channel. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "herald/buf.h"
+#include "herald/dispatch.h"
+#include "herald/valid.h"
+#include "herald/suppress.h"
+
+/* What a report means for its message and address. */
+struct meaning {
+    int to;               /* the state it moves to, or -1 (a step on the way) */
+    const char *word;     /* the log's reason word */
+    const char *suppress; /* the suppression's reason, or NULL */
+    bool soft;            /* a soft bounce: suppresses only past the limit */
+    bool complaint;
+    const char *about; /* the code in words, or NULL */
+};
+
+/* Twilio's error codes of an undelivered SMS: 30003, 30005 and 30006 say
+ * the number is unreachable, unknown or a landline (the address's fault);
+ * 30007 is the carrier's filter, and the rest are not the number's fault. */
+static const struct {
+    const char *code, *about;
+    bool bad;
+} twilio_codes[] = {
+    {"30001", "queue overflow", false},
+    {"30002", "account suspended", false},
+    {"30003", "unreachable destination handset", true},
+    {"30004", "message blocked", false},
+    {"30005", "unknown destination handset", true},
+    {"30006", "landline or unreachable carrier", true},
+    {"30007", "message filtered by the carrier", false},
+    {"30008", "unknown error", false},
+    {"30009", "missing segment", false},
+    {"30010", "message price exceeds max price", false},
+};
+
+static void twilio_meaning(const char *status, const char *code, struct meaning *m)
+{
+    if (strcmp(status, "delivered") == 0) {
+        m->to = HD_ST_DELIVERED;
+        m->word = "delivered";
+    } else if (strcmp(status, "undelivered") == 0 || strcmp(status, "failed") == 0) {
+        m->to = HD_ST_UNDELIVERED;
+        m->word = "undelivered";
+    }
+    for (size_t i = 0; code && i < sizeof twilio_codes / sizeof *twilio_codes; i++)
+        if (strcmp(code, twilio_codes[i].code) == 0) {
+            m->about = twilio_codes[i].about;
+            if (twilio_codes[i].bad && m->to == HD_ST_UNDELIVERED)
+                m->suppress = "invalid_number";
+        }
+}
+
+/* Other providers report in herald's own words: delivered, undelivered,
+ * bounced (classed by the bounce rules from the code and the reason:
+ * hard, soft, or none, which is not the address's fault), complained. */
+static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_receipt *r,
+                          struct meaning *m)
+{
+    const char *status = r->status;
+    if (strcmp(status, "delivered") == 0) {
+        m->to = HD_ST_DELIVERED;
+        m->word = "delivered";
+    } else if (strcmp(status, "undelivered") == 0) {
+        m->to = HD_ST_UNDELIVERED;
+        m->word = "undelivered";
+    } else if (strcmp(status, "bounced") == 0) {
+        struct hd_bounce b;
+        bool dotted = r->code && strchr(r->code, '.');
+        hd_bounce_classify(rules, dotted ? r->code : NULL, dotted || !r->code ? 0 : atoi(r->code),
+                           r->reason, &b);
+        m->to = HD_ST_BOUNCED;
+        /* none (not the address's fault) has a word of its own: soft
+         * bounces are counted by theirs */
+        m->word = b.severity == HD_BOUNCE_HARD   ? "bounced_hard"
+                  : b.severity == HD_BOUNCE_SOFT ? "bounced_soft"
+                                                 : "bounced_other";
+        m->suppress = b.severity == HD_BOUNCE_NONE   ? NULL
+                      : b.severity == HD_BOUNCE_HARD ? "hard_bounce"
+                                                     : "soft_bounce";
+        m->soft = b.severity == HD_BOUNCE_SOFT;
+        m->about = hd_bounce_class_name(b.cls);
+    } else if (strcmp(status, "complained") == 0) {
+        m->to = HD_ST_COMPLAINED;
+        m->word = "complained";
+        m->suppress = "complaint";
+        m->complaint = true;
+    }
+}
+
+static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct meaning *m)
+{
+    const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
+    memset(m, 0, sizeof *m);
+    m->to = -1;
+    m->word = r->status;
+    if (p && strcmp(p->type, "twilio") == 0)
+        twilio_meaning(r->status, r->code, m);
+    else
+        plain_meaning(c->cfg->receipts.bounce_rules, r, m);
+}
+
+/* The message a report is about: its accepted row in the log. */
+struct target {
+    bool found;
+    int64_t message, campaign, run, contact;
+    int attempt, channel;
+    char variant[64], address[320];
+};
+
+static int keep_target(void *ud, const struct hd_log_row *row)
+{
+    struct target *t = ud;
+    t->found = true;
+    t->message = row->message;
+    t->campaign = row->campaign_id;
+    t->run = row->run;
+    t->contact = row->contact_id;
+    t->attempt = row->attempt;
+    t->channel = row->channel ? hd_channel_parse(row->channel) : -1;
+    snprintf(t->variant, sizeof t->variant, "%s", row->variant ? row->variant : "");
+    snprintf(t->address, sizeof t->address, "%s", row->address ? row->address : "");
+    return 1;
+}
+
+/* Whether this report puts the address on the suppression list now: at
+ * once, or for a soft bounce when it is the limit's. */
+static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
+                    int64_t now_ms, bool *yes, struct hd_err *err)
+{
+    *yes = m->suppress != NULL;
+    if (!m->soft || !*yes)
+        return 0;
+    int64_t n = 0, window = c->soft_bounce_window > 0 ? c->soft_bounce_window : 30 * 86400;
+    int limit = c->soft_bounce_limit > 0 ? c->soft_bounce_limit : 3;
+    int rc = hd_store_receipt_count(c->st, t->contact, m->word, now_ms - window * 1000, &n, err);
+    *yes = rc == 0 && n + 1 >= limit;
+    return rc;
+}
+
+/* The suppression, and a complaint's opt-out. */
+static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
+                    const char *detail, int64_t now_ms, struct hd_err *err)
+{
+    char norm[4200];
+    int ch;
+    struct hd_valid *v = hd_valid_new();
+    int bad = hd_suppress_address(v, t->address, t->channel, NULL, &ch, norm, sizeof norm);
+    hd_valid_free(v);
+    struct hd_suppression s = {.address = bad ? t->address : norm,
+                               .channel = t->channel,
+                               .reason = m->soft ? "soft_bounce" : m->suppress,
+                               .created_at = now_ms / 1000,
+                               .detail = detail,
+                               .message = t->message};
+    int rc = hd_store_suppress_add(c->st, &s, err);
+    bool changed;
+    if (rc == 0 && m->complaint && t->contact > 0) {
+        struct hd_link_change k = {t->contact,       t->message,           t->channel,
+                                   HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT, "complaint",
+                                   now_ms / 1000};
+        rc = hd_store_link_consent(c->st, &k, &changed, err);
+    }
+    return rc;
+}
+
+/* The move, checked: *to is where the message is after the report. */
+static int move_state(const struct hd_receipt_ctx *c, const struct meaning *m,
+                      const struct target *t, int64_t now_ms, int *to, char *note, size_t size,
+                      struct hd_err *err)
+{
+    int cur, rc;
+    if ((rc = hd_store_msg_state(c->st, t->message, &cur, err)) < 0)
+        return rc;
+    *to = cur;
+    if (m->to < 0)
+        return 0;
+    struct hd_err why = {0};
+    int st = cur;
+    if (hd_state_move(&st, m->to, &why) < 0) {
+        snprintf(note, size, " (ignored: %.200s)", why.msg);
+        return 0;
+    }
+    if ((rc = hd_store_msg_receipt(c->st, t->message, cur, st, now_ms / 1000, err)) < 0)
+        return rc;
+    *to = st;
+    return 0;
+}
+
+/* A code of digits only (Twilio's 30005) is the log row's code; an
+ * enhanced status code (5.1.1) stays in its text. */
+static bool numeric(const char *code)
+{
+    return code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) < 10;
+}
+
+static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, const struct target *t,
+                 int64_t now_ms, struct hd_err *err)
+{
+    struct meaning m;
+    meaning(c, r, &m);
+    char note[300] = "", text[1200], detail[1400];
+    int to, rc;
+    bool sup = false, first = false;
+    /* marked first, and only if still pending: another process that
+     * applied it meanwhile wins, and it is never applied twice */
+    if ((rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, &first, err)) < 0 || !first)
+        return rc;
+    if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0 ||
+        (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
+        return rc;
+    sup = sup && t->address[0]; /* a deleted contact's address is erased */
+    snprintf(text, sizeof text, "%s%s%s%s%s%s%s", r->code ? r->code : "",
+             r->code && (m.about || r->reason) ? " " : "", r->reason ? r->reason : "",
+             r->reason && m.about ? "; " : "", m.about ? m.about : "",
+             sup ? ", address suppressed" : "", note);
+    if (sup) {
+        snprintf(detail, sizeof detail, "%.40s: %.1200s", m.word, text);
+        if ((rc = suppress(c, &m, t, detail, now_ms, err)) < 0)
+            return rc;
+    }
+    json_t *d = json_pack("{s:s, s:s?, s:I}", "gateway_status", r->status, "code", r->code,
+                          "received_at_ms", (json_int_t)r->received_ms);
+    char *dj = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    struct hd_attempt a = {.message = t->message,
+                           .campaign = t->campaign,
+                           .run = t->run,
+                           .contact = t->contact,
+                           .variant = t->variant[0] ? t->variant : NULL,
+                           .state = to,
+                           .attempt = t->attempt,
+                           .at_ms = r->gateway_ms ? r->gateway_ms : r->received_ms,
+                           .done_ms = r->received_ms,
+                           .channel = t->channel,
+                           .provider = r->provider,
+                           .address = t->address[0] ? t->address : NULL,
+                           .outcome = "receipt",
+                           .reason = m.word,
+                           .code = numeric(r->code) ? atoi(r->code) : 0,
+                           .text = text,
+                           .gateway_id = NULL, /* the accepted row has it: one row per id */
+                           .detail = dj};
+    rc = hd_store_attempt_add(c->st, &a, err);
+    free(dj);
+    return rc;
+}
+
+/* The message r is about (the number its callback named, with the
+ * gateway's id on its accepted row): t->found says whether. */
+static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
+                       struct hd_err *err)
+{
+    int64_t contact = 0;
+    memset(t, 0, sizeof *t);
+    int rc = r->message ? hd_store_msg_contact(c->st, r->message, &contact, err) : 0;
+    if (rc < 0 || !contact)
+        return rc;
+    /* the message's accepted row with the gateway's id: through the
+     * contact's index, the report's message and sid both checked */
+    struct hd_log_filter f = {.contact = contact,
+                              .provider = r->provider,
+                              .gateway_id = r->gateway_id,
+                              .outcome = "accepted",
+                              .limit = 1};
+    if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
+        return rc;
+    if (t->message != r->message)
+        t->found = false;
+    return 0;
+}
+
+/* Applies r when its message is known: *applied says whether. */
+static int try_apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                     bool *applied, struct hd_err *err)
+{
+    struct target t;
+    int rc = find_target(c, r, &t, err);
+    *applied = rc == 0 && t.found;
+    return rc < 0 || !t.found ? rc : apply(c, r, &t, now_ms, err);
+}
+
+int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                    int *result, struct hd_err *err)
+{
+    struct hd_receipt k = *r;
+    bool added = false, applied = false;
+    int rc = hd_store_begin(c->st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err)) == 0 && added)
+        rc = try_apply(c, &k, now_ms, &applied, err);
+    if (rc == 0)
+        rc = hd_store_commit(c->st, err);
+    if (rc < 0) {
+        hd_store_rollback(c->st);
+        return rc;
+    }
+    *result = !added ? HD_RCPT_DUPLICATE : applied ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
+    return 0;
+}
+
+/* A report waits this long for its message: a gateway reports within
+ * minutes of the send, so an older one is about a message herald did not
+ * send (another sender on the account); it stays in the table, not retried. */
+#define RETRY_HORIZON_MS (24 * 3600 * 1000LL)
+
+/* The pending reports, copied: applying one changes the rows a statement
+ * over them would still be reading. */
+struct pending {
+    struct hd_receipt *v;
+    size_t n;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? hd_xstrdup(s) : NULL;
+}
+
+static int keep_pending(void *ud, const struct hd_receipt *r)
+{
+    struct pending *p = ud;
+    HD_GROW(p->v, p->n);
+    struct hd_receipt *k = &p->v[p->n++];
+    *k = *r;
+    k->provider = dup_or_null(r->provider);
+    k->gateway_id = dup_or_null(r->gateway_id);
+    k->status = dup_or_null(r->status);
+    k->code = dup_or_null(r->code);
+    k->reason = dup_or_null(r->reason);
+    return 0;
+}
+
+static void pending_release(struct pending *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free((char *)p->v[i].provider);
+        free((char *)p->v[i].gateway_id);
+        free((char *)p->v[i].status);
+        free((char *)p->v[i].code);
+        free((char *)p->v[i].reason);
+    }
+    free(p->v);
+}
+
+/* One pending report whose message is known now, in its own transaction
+ * (the lookups before take no write lock). */
+static int apply_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                       const struct target *t, int64_t now_ms, struct hd_err *err)
+{
+    int rc = hd_store_begin(c->st, err);
+    if (rc == 0 && (rc = apply(c, r, t, now_ms, err)) == 0)
+        rc = hd_store_commit(c->st, err);
+    if (rc < 0)
+        hd_store_rollback(c->st);
+    return rc;
+}
+
+int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *applied,
+                      struct hd_err *err)
+{
+    struct pending p = {0};
+    int rc = hd_store_receipts_pending(c->st, now_ms - RETRY_HORIZON_MS, keep_pending, &p, err);
+    *applied = 0;
+    for (size_t i = 0; rc == 0 && i < p.n; i++) {
+        struct target t;
+        if ((rc = find_target(c, &p.v[i], &t, err)) == 0 && t.found &&
+            (rc = apply_found(c, &p.v[i], &t, now_ms, err)) == 0)
+            ++*applied;
+    }
+    pending_release(&p);
+    return rc;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+/* The words a whole reply may be (case aside, spaces around): Twilio's
+ * and the CTIA's opt-out and opt-in keywords, and zh-CN's T, TD and 退订
+ * (opt out), 订阅 (subscribe). */
+static const char *const stop_words[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
+                                         "QUIT", "T",       "TD",          "退订"};
+static const char *const start_words[] = {"START", "UNSTOP", "订阅"};
+
+static bool one_of(const char *s, size_t n, const char *const *words, size_t nwords)
+{
+    for (size_t i = 0; i < nwords; i++)
+        if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* The reply's keyword: 1 stop, 2 start, 0 none. */
+static int keyword(const char *body)
+{
+    const char *s = body;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n' ||
+                 s[n - 1] == '.' || s[n - 1] == '!'))
+        n--;
+    if (one_of(s, n, stop_words, sizeof stop_words / sizeof *stop_words))
+        return 1;
+    return one_of(s, n, start_words, sizeof start_words / sizeof *start_words) ? 2 : 0;
+}
+
+int hd_receipt_reply(const struct hd_receipt_ctx *c, const char *from, const char *body,
+                     int64_t now_ms, int *what, int64_t *n, struct hd_err *err)
+{
+    char phone[64];
+    *n = 0;
+    *what = keyword(body ? body : "");
+    if (!*what)
+        return 0;
+    struct hd_valid *v = hd_valid_new();
+    int bad = hd_valid_phone(v, from ? from : "", NULL, phone, sizeof phone);
+    hd_valid_free(v);
+    if (bad)
+        return hd_err_set(err, HD_E_INVALID, "From: '%s' is not a phone number", from ? from : "");
+    return hd_store_phone_consent(c->st, phone, HD_CAT_MARKETING,
+                                  *what == 1 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN, "reply",
+                                  now_ms / 1000, n, err);
+}

@@ -1,0 +1,218 @@
+/* hooks: gateways calling back (issue 19): POST /hooks/twilio/PROVIDER
+ * (Twilio's StatusCallback: a message's status) and
+ * /hooks/twilio/PROVIDER/inbound (a reply to one of our numbers).
+ *
+ * Authentication comes first: when the headers are in, the path must name
+ * a configured Twilio provider and X-Twilio-Signature must be there, else
+ * the body is never read; once the body is in (bounded by HOOK_BODY_MAX),
+ * the signature is checked before anything of the body is used. Twilio
+ * signs the URL it was given (public_url and the path, query included:
+ * never the Host header, which a proxy changes) followed by each POST
+ * parameter's name and value, sorted by name, with HMAC-SHA1 keyed by the
+ * account's auth token, in base64; the comparison takes constant time.
+ * A status is kept through dispatch/receipt.c and 200 is answered only
+ * once it is committed: Twilio retries what did not get a 2xx, and the
+ * receipts table makes a retry one row. */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/dispatch.h"
+#include "herald/form.h"
+#include "serve_int.h"
+
+static void say(struct hd_answer *a, int status, const char *msg)
+{
+    a->status = status;
+    a->type = "text/plain; charset=utf-8";
+    hd_buf_init(&a->body);
+    hd_buf_adds(&a->body, msg);
+}
+
+/* The message number a callback URL's query names (m=N, put there by the
+ * driver), or 0. */
+static int64_t query_message(const char *query)
+{
+    for (const char *p = query; p && *p;) {
+        if (strncmp(p, "m=", 2) == 0) {
+            char *end;
+            long long v = strtoll(p + 2, &end, 10);
+            return v > 0 && (*end == '\0' || *end == '&') ? (int64_t)v : 0;
+        }
+        if ((p = strchr(p, '&')) != NULL)
+            p++;
+    }
+    return 0;
+}
+
+int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const char *signature,
+                  struct hd_hook *h, struct hd_answer *a)
+{
+    memset(h, 0, sizeof *h);
+    hd_buf_init(&h->body);
+    if (strncmp(rest, "twilio/", 7) != 0) {
+        say(a, 404, "not found\n");
+        return -1;
+    }
+    const char *name = rest + 7, *slash = strchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : strlen(name);
+    h->inbound = slash && strcmp(slash, "/inbound") == 0;
+    if (n == 0 || n >= sizeof h->provider || (slash && !h->inbound)) {
+        say(a, 404, "not found\n");
+        return -1;
+    }
+    memcpy(h->provider, name, n);
+    const struct hd_provider_cfg *p = hd_config_provider(s->cfg, h->provider);
+    if (!p || strcmp(p->type, "twilio") != 0) {
+        say(a, 404, "no such Twilio provider\n");
+        return -1;
+    }
+    if (!s->cfg->serve.public_url) {
+        say(a, 503, "[serve] public_url is not set: herald cannot check Twilio's signature\n");
+        return -1;
+    }
+    if (!signature || !*signature || strlen(signature) >= sizeof h->signature) {
+        say(a, 403, "forbidden: no valid X-Twilio-Signature\n");
+        return -1;
+    }
+    snprintf(h->signature, sizeof h->signature, "%s", signature);
+    h->message = query_message(query);
+    snprintf(h->url, sizeof h->url, "%s/hooks/%s%s%s", s->cfg->serve.public_url, rest,
+             query && *query ? "?" : "", query ? query : "");
+    return 0;
+}
+
+void hd_hook_release(struct hd_hook *h)
+{
+    if (h)
+        hd_buf_release(&h->body);
+}
+
+static bool signed_ok(struct hd_srv *s, const struct hd_hook *h, const struct hd_form *f)
+{
+    const struct hd_provider_cfg *p = hd_config_provider(s->cfg, h->provider);
+    const struct hd_cfg_secret *tok = p ? hd_provider_secret(p, "auth_token") : NULL;
+    char want[HD_TWILIO_SIG_MAX];
+    if (!tok || !tok->value)
+        return false;
+    hd_form_twilio_signature(tok->value, tok->len, h->url, f, want);
+    size_t n = strlen(want);
+    bool ok = strlen(h->signature) == n && CRYPTO_memcmp(want, h->signature, n) == 0;
+    OPENSSL_cleanse(want, sizeof want);
+    return ok;
+}
+
+/* A status callback: MessageSid, MessageStatus, ErrorCode (and, when
+ * Twilio gives them, ErrorMessage and RawDlrDoneDate, not parsed). */
+static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h,
+                       const struct hd_form *f, int *result, struct hd_err *err)
+{
+    const char *sid = hd_form_get(f, "MessageSid"), *status = hd_form_get(f, "MessageStatus");
+    if (!sid)
+        sid = hd_form_get(f, "SmsSid");
+    if (!status)
+        status = hd_form_get(f, "SmsStatus");
+    if (!sid || !*sid || !status || !*status)
+        return hd_err_set(err, HD_E_PARSE, "MessageSid and MessageStatus are required");
+    const char *code = hd_form_get(f, "ErrorCode");
+    int64_t now = hd_clock_now_ms(s->clock);
+    struct hd_receipt r = {.provider = h->provider,
+                           .message = h->message,
+                           .gateway_id = sid,
+                           .status = status,
+                           .code = code && *code ? code : NULL,
+                           .reason = hd_form_get(f, "ErrorMessage"),
+                           .received_ms = now};
+    struct hd_receipt_ctx c = {.st = st,
+                               .cfg = s->cfg,
+                               .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
+                               .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+    return hd_receipt_take(&c, &r, now, result, err);
+}
+
+static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_form *f, int *what,
+                        int64_t *n, struct hd_err *err)
+{
+    struct hd_receipt_ctx c = {.st = st, .cfg = s->cfg};
+    return hd_receipt_reply(&c, hd_form_get(f, "From"), hd_form_get(f, "Body"),
+                            hd_clock_now_ms(s->clock), what, n, err);
+}
+
+/* The form, signed: kept, then answered. */
+static void take(struct hd_srv *s, const struct hd_hook *h, const struct hd_form *f,
+                 struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    int result = 0, what = 0, rc;
+    int64_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = hd_srv_store(s, &err);
+    rc = !st          ? HD_E_STORE
+         : h->inbound ? inbound_post(s, st, f, &what, &n, &err)
+                      : status_post(s, st, h, f, &result, &err);
+    if (rc < 0 && rc != HD_E_PARSE && rc != HD_E_INVALID)
+        hd_log_error(s->log, "serve: a Twilio callback to '%s' was not kept: %s", h->provider,
+                     err.msg);
+    else if (rc == 0 && what)
+        hd_log_info(s->log,
+                    "serve: an SMS reply opted %lld contact%s %s SMS marketing (provider "
+                    "'%s')",
+                    (long long)n, n == 1 ? "" : "s", what == 1 ? "out of" : "back into",
+                    h->provider);
+    pthread_mutex_unlock(&s->mu);
+    if (rc == HD_E_PARSE || rc == HD_E_INVALID) {
+        say(a, 400, err.msg);
+        hd_buf_addc(&a->body, '\n');
+    } else if (rc < 0) {
+        say(a, 503, "not kept: try again\n");
+    } else if (h->inbound) {
+        /* TwiML with nothing to do: herald sends no reply of its own */
+        say(a, 200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>\n");
+        a->type = "text/xml; charset=utf-8";
+    } else {
+        say(a, 200,
+            result == HD_RCPT_DUPLICATE ? "duplicate\n"
+            : result == HD_RCPT_PENDING ? "pending\n"
+                                        : "ok\n");
+    }
+}
+
+void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
+{
+    struct hd_form f;
+    struct hd_err err = {0};
+    if (h->too_long) {
+        say(a, 413, "request body too large\n");
+        return;
+    }
+    if (hd_form_collect(h->body.data ? h->body.data : "", h->body.len, &f, &err) < 0) {
+        say(a, 400, "the body is not application/x-www-form-urlencoded\n");
+        return;
+    }
+    if (signed_ok(s, h, &f))
+        take(s, h, &f, a);
+    else
+        say(a, 403, "forbidden: X-Twilio-Signature does not match\n");
+    hd_form_release(&f);
+}
+
+void hd_hooks_retry(struct hd_srv *s)
+{
+    struct hd_err err = {0};
+    int64_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    /* only once a request opened the store: the service opens it on first
+     * need, and pending reports come from requests (after a restart, the
+     * gateway's next report opens it) */
+    struct hd_store *st = s->st;
+    struct hd_receipt_ctx c = {.st = st,
+                               .cfg = s->cfg,
+                               .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
+                               .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+    if (st && hd_receipts_retry(&c, hd_clock_now_ms(s->clock), &n, &err) < 0)
+        hd_log_warn(s->log, "serve: pending receipts: %s", err.msg);
+    else if (n > 0)
+        hd_log_info(s->log, "serve: %lld pending receipt%s applied: %s message%s appeared",
+                    (long long)n, n == 1 ? "" : "s", n == 1 ? "its" : "their", n == 1 ? "" : "s");
+    pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,186 @@
+/* receipts: the gateways' reports on messages they accepted (issue 19).
+ * A report is kept as it came, once: (provider, gateway id, status) is
+ * unique, so a gateway that sends it again (they retry until they get a
+ * 200) adds nothing. A report whose message is not known yet (the gateway
+ * was faster than the dispatcher's write, or the id is not ours yet) stays
+ * pending, applied_at NULL, until dispatch/receipt.c finds its message;
+ * the partial index keeps the pending ones a short scan. The move of the
+ * message's state is a compare-and-set on the state the caller read. */
+#include "store_int.h"
+
+#include <string.h>
+
+int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
+                         struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
+                              "gateway_at, received_at, message_id) VALUES (?1, ?2, ?3, ?4, ?5, "
+                              "?6, ?7, ?8) "
+                              "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, r->provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->gateway_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, r->status, -1, SQLITE_STATIC);
+    hd_store_bind_text(s, 4, r->code);
+    hd_store_bind_text(s, 5, r->reason);
+    if (r->gateway_ms)
+        sqlite3_bind_int64(s, 6, r->gateway_ms);
+    sqlite3_bind_int64(s, 7, r->received_ms);
+    if (r->message)
+        sqlite3_bind_int64(s, 8, r->message);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        rc = hd_store_fail(st, err, "keeping a receipt");
+        goto out;
+    }
+    *added = sqlite3_changes(st->db) == 1;
+    sqlite3_finalize(s);
+    s = NULL;
+    if ((rc = hd_store_prepare(st,
+                               "SELECT id FROM receipts WHERE provider = ?1 AND gateway_id = ?2 "
+                               "AND status = ?3",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, r->provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->gateway_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, r->status, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        rc = hd_store_fail(st, err, "reading a receipt");
+    else
+        *id = sqlite3_column_int64(s, 0);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Runs a prepared statement without results; what names it in an error. */
+static int run_once(struct hd_store *st, sqlite3_stmt *s, const char *what, struct hd_err *err)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
+                          bool *first, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
+                              "AND applied_at IS NULL",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    if (message)
+        sqlite3_bind_int64(s, 2, message);
+    sqlite3_bind_int64(s, 3, now_ms);
+    rc = run_once(st, s, "marking a receipt applied", err);
+    *first = rc == 0 && sqlite3_changes(st->db) == 1;
+    return rc;
+}
+
+int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
+                              struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st,
+                              "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
+                              "received_at, message_id FROM receipts WHERE applied_at IS NULL AND "
+                              "received_at >= ?1 ORDER BY received_at, id",
+                              &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, since_ms);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(s, i))
+        struct hd_receipt r = {.id = sqlite3_column_int64(s, 0),
+                               .provider = T(1),
+                               .gateway_id = T(2),
+                               .status = T(3),
+                               .code = T(4),
+                               .reason = T(5),
+                               .gateway_ms = sqlite3_column_int64(s, 6),
+                               .received_ms = sqlite3_column_int64(s, 7),
+                               .message = sqlite3_column_int64(s, 8)};
+#undef T
+        if ((rc = cb(ud, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading the pending receipts");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* One integer from sql with ?1 (and ?2, ?3 when given as non-NULL text
+ * or a non-zero number) bound; HD_E_NOTFOUND without a row. */
+static int one_int(struct hd_store *st, const char *sql, int64_t a, const char *b, int64_t c,
+                   int64_t *out, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, sql, &s, err), step;
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, a);
+    hd_store_bind_text(s, 2, b);
+    sqlite3_bind_int64(s, 3, c);
+    if ((step = sqlite3_step(s)) == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else if (step == SQLITE_DONE)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no message %lld", (long long)a);
+    else
+        rc = hd_store_fail(st, err, "reading receipts");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err)
+{
+    int64_t v = 0;
+    int rc = one_int(st, "SELECT state FROM messages WHERE id = ?1", message, NULL, 0, &v, err);
+    *state = (int)v;
+    return rc;
+}
+
+int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact, struct hd_err *err)
+{
+    *contact = 0;
+    int rc = one_int(st, "SELECT contact_id FROM messages WHERE id = ?1", message, NULL, 0, contact,
+                     err);
+    return rc == HD_E_NOTFOUND ? 0 : rc;
+}
+
+int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
+                         struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(
+        st, "UPDATE messages SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", &s,
+        err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, message);
+    sqlite3_bind_int(s, 2, from);
+    sqlite3_bind_int(s, 3, to);
+    sqlite3_bind_int64(s, 4, now);
+    if ((rc = run_once(st, s, "moving a message's state", err)) < 0)
+        return rc;
+    if (sqlite3_changes(st->db) != 1)
+        return hd_err_set(err, HD_E_INVALID, "message %lld is no longer %s", (long long)message,
+                          hd_state_name(from));
+    return 0;
+}
+
+int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
+                           int64_t since_ms, int64_t *n, struct hd_err *err)
+{
+    return one_int(st,
+                   "SELECT count(*) FROM attempts WHERE contact_id = ?1 AND at >= ?3 AND "
+                   "outcome = 'receipt' AND reason = ?2",
+                   contact, reason, since_ms, n, err);
+}
