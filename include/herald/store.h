@@ -637,8 +637,9 @@ struct hd_rfm_opts {
 };
 /* Scores each contact with events of o->event in the window into its
  * attributes rfm_r, rfm_f, rfm_m and rfm_at, and takes them off every other
- * contact, in one transaction; *scored: contacts scored. */
-int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
+ * contact, in one transaction; *scored: contacts scored; high[r * 4 + f * 2
+ * + m]: how many have each mix of high (1: above S/2) and low scores. */
+int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored, int64_t high[8],
                  struct hd_err *err);
 
 /* ---- retention -------------------------------------------------------------------- */
