@@ -37,6 +37,9 @@
 #           real recall template (layout, localized filters) on the same data.
 #   log     a 10,000,000-row delivery log: each filter of herald log returns
 #           a page of 100 rows in under 100 ms (bench/log.sh says more).
+#   events  behaviour events: events import against sqlite3's .import (target
+#           3x), a did()/received() segment count against hand-written SQL
+#           (1.5x) and segment rfm (under 10 s); bench/events.sh says more.
 set -euo pipefail
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -217,3 +220,4 @@ echo "   herald, real recall template (layout, filters, ICU dates): $real contac
 rm -f data.json
 
 bash "$ROOT/bench/log.sh" "$B"
+bash "$ROOT/bench/events.sh" "$B"
