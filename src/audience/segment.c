@@ -1617,17 +1617,19 @@ static int check_nocase(struct parser *p, const struct hd_seg_node *n)
 }
 
 /* A comparison, in, between: a subject on the left, values of its type on
- * the right; local_today only in a plain comparison with a field. */
+ * the right; local_today (a value per contact) only on the right, wherever
+ * today may be, but not against a day count (a number). */
 static int check_comparison(struct parser *p, struct hd_seg_node *n)
 {
     struct hd_seg_node *subject = n->kids[0];
     bool local = false;
     for (size_t i = 1; i < n->nkids; i++)
         local |= is_local(n->kids[i]);
-    if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
+    if (is_local(subject) || (local && day_count_node(subject)))
         return fail_at(p, n->line, n->col,
-                       "local_today is compared with a field by =, !=, <, <=, > or >= "
-                       "(birthday = local_today, month(x) = month(local_today))");
+                       "local_today is a value for a field: birthday = local_today, "
+                       "due between local_today and local_today + 1w, month(x) in "
+                       "(month(local_today)); it is not the subject, nor a day count");
     if (!is_subject(subject))
         return fail_at(p, subject->line, subject->col,
                        "a comparison starts with a field (plan = \"gold\"), not a value");

@@ -718,10 +718,10 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
             hd_buf_adds(&c->sql, ", ");
-        emit_param(c, literal_param(c, f, n->kids[i], T_FIRST));
+        emit_value(c, f, n->kids[i], T_FIRST);
         if (two_forms(f, n->kids[i])) {
             hd_buf_adds(&c->sql, ", ");
-            emit_param(c, literal_param(c, f, n->kids[i], T_LAST));
+            emit_value(c, f, n->kids[i], T_LAST);
         }
     }
     hd_buf_adds(&c->sql, "))");
@@ -745,9 +745,9 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
-    emit_param(c, literal_param(c, f, lo, T_FIRST));
+    emit_value(c, f, lo, T_FIRST);
     hd_buf_adds(&c->sql, " AND ");
-    emit_param(c, literal_param(c, f, hi, T_LAST));
+    emit_value(c, f, hi, T_LAST);
     hd_buf_addc(&c->sql, ')');
 }
 
