@@ -8,7 +8,8 @@
  *    in the file is the one kept, and a second import adds nothing;
  *  - a bad row anywhere stops the import with file:line, nothing written;
  *  - a database of schema 8 moves to the one events index (migration 9);
- *  - local_today in `in (...)` and `between`, against an evaluator written
+ *  - local_today in `in (...)`, `between` and the day counts
+ *    days_since/days_until(x, local_today), against an evaluator written
  *    here, at instants where zones change day, with month ends and a leap
  *    day. */
 #include "testutil.h"
@@ -207,7 +208,8 @@ static void test_events_scale_migration(void **state)
     tu_rmdir(d);
 }
 
-/* ---- local_today in in (...) and between ----------------------------------------------- */
+/* ---- local_today in in (...), between and day counts
+ * ----------------------------------------------- */
 
 static const struct {
     const char *zone;
@@ -268,11 +270,18 @@ static void check_local(int64_t now)
         "seen between local_today - 1d and local_today + 1d",
         "seen not between local_today and local_today + 1mo",
         "seen between today and local_today",
+        "days_until(seen, local_today) = 1",
+        "days_since(seen, local_today) between 1 and 2",
+        "days_until(seen, local_today) in (0, 2)",
+        "days_since(seen, local_today) < 1",
+        "days_since(seen, local_today) != 0",
     };
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         long long want = 0;
         for (int i = 0; i < n; i++) {
             int64_t lt = local_today(now, zone[i]), s = seen[i];
+            /* calendar days from the contact's date to the (UTC) date of s */
+            int64_t until = s / DAY - lt / DAY;
             bool in;
             switch (r) {
             case 0:
@@ -287,8 +296,23 @@ static void check_local(int64_t now)
             case 3:
                 in = !(s >= lt && s <= hd_time_add_months(lt, 1));
                 break;
-            default:
+            case 4:
                 in = s >= now - (((now % DAY) + DAY) % DAY) && s <= lt;
+                break;
+            case 5:
+                in = until == 1;
+                break;
+            case 6:
+                in = -until >= 1 && -until <= 2;
+                break;
+            case 7:
+                in = until == 0 || until == 2;
+                break;
+            case 8:
+                in = -until < 1;
+                break;
+            default:
+                in = until != 0;
             }
             want += in;
         }

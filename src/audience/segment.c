@@ -914,6 +914,14 @@ static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
     return parse_field(p);
 }
 
+static void describe_fail_local(struct parser *p, const char *fn)
+{
+    char what[64];
+    describe(p, what, sizeof what);
+    FAIL_TOK(p, "expected local_today after ',' in %s (%s(x, local_today)), found %s", fn, fn,
+             what);
+}
+
 static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
 {
     struct token f = p->tok;
@@ -933,6 +941,16 @@ static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
         return NULL;
     }
     hd_segast_add(n, arg);
+    if ((n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL) && p->tok.type == TK_COMMA) {
+        next(p); /* days_until(x, local_today): from the contact's own today */
+        if (!is_kw(&p->tok, "local_today")) {
+            describe_fail_local(p, fn);
+            hd_segast_free(n);
+            return NULL;
+        }
+        n->local = true;
+        next(p);
+    }
     if (close_paren(p) < 0) {
         hd_segast_free(n);
         return NULL;
