@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "herald/mustache.h"
 #include "herald/time.h"
 
 #define DAY 86400
@@ -341,6 +342,81 @@ static void test_events_scale_local_in_between(void **state)
     }
 }
 
+/* One table of local day counts run through both the template filters
+ * (days_until "local", days_since "local") and segment rules
+ * (days_until(x, local_today) = N): the same day arithmetic. Midnight in
+ * the contact's zone, a second before it, a leap day, a month end, a year
+ * end, a daylight-saving morning; a date-time counts by its UTC date. */
+static const struct {
+    const char *zone, *now, *x;
+    int until;
+} days_table[] = {
+    {"Asia/Tokyo", "2026-11-30T15:00:00Z", "2026-12-01", 0},
+    {"Asia/Tokyo", "2026-11-30T14:59:59Z", "2026-12-01", 1},
+    {"Pacific/Pago_Pago", "2028-03-01T10:00:00Z", "2028-03-01", 1},
+    {"Pacific/Pago_Pago", "2028-03-01T11:00:00Z", "2028-02-28", -2},
+    {"Pacific/Kiritimati", "2026-12-31T10:00:00Z", "2026-12-31", -1},
+    {"", "2026-01-31T12:00:00Z", "2026-02-28T23:00:00Z", 28},
+    {"America/New_York", "2026-03-08T06:59:59Z", "2026-03-08", 0},
+    {"Asia/Kolkata", "2026-02-28T18:30:00Z", "2026-02-28T10:00:00Z", -1},
+};
+#define NDAYS (sizeof days_table / sizeof days_table[0])
+
+static void check_template_days(size_t i)
+{
+    char src[64], data[96], want[16];
+    struct hd_mst_env env = {.locale = "en"};
+    struct hd_err e = {0};
+    env.timezone = *days_table[i].zone ? days_table[i].zone : NULL;
+    assert_int_equal(hd_time_parse_iso(days_table[i].now, &env.now, NULL), 0);
+    snprintf(data, sizeof data, "{\"x\":\"%s\"}", days_table[i].x);
+    for (int until = 0; until < 2; until++) {
+        struct hd_mst *m = NULL;
+        struct hd_buf out;
+        hd_buf_init(&out);
+        env.fmt = hd_fmt_new();
+        snprintf(src, sizeof src, "{{ x | %s \"local\" }}", until ? "days_until" : "days_since");
+        json_t *d = json_loads(data, 0, NULL);
+        assert_int_equal(hd_mst_compile(src, strlen(src), &(struct hd_mst_opts){0}, &m, &e), 0);
+        assert_int_equal(hd_mst_render(m, d, &env, &out, &e), 0);
+        snprintf(want, sizeof want, "%d", until ? days_table[i].until : -days_table[i].until);
+        if (strcmp(out.data, want) != 0)
+            fail_msg("case %zu: %s gave %s, not %s", i, src, out.data, want);
+        json_decref(d);
+        hd_mst_free(m);
+        hd_fmt_free(env.fmt);
+        hd_buf_release(&out);
+    }
+}
+
+static void test_events_scale_local_days_table(void **state)
+{
+    (void)state;
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "id,timezone,x\n");
+    for (size_t i = 0; i < NDAYS; i++)
+        hd_buf_addf(&b, "k%zu,%s,%s\n", i, days_table[i].zone, days_table[i].x);
+    char *d = new_dir(b.data);
+    hd_buf_release(&b);
+    for (size_t i = 0; i < NDAYS; i++) {
+        check_template_days(i);
+        char rule[160];
+        struct tu_run r;
+        setenv("HERALD_NOW", days_table[i].now, 1);
+        for (int until = 0; until < 2; until++) {
+            snprintf(rule, sizeof rule, "id = \"k%zu\" and %s(x, local_today) = %d", i,
+                     until ? "days_until" : "days_since",
+                     until ? days_table[i].until : -days_table[i].until);
+            tu_herald(&r, d, NULL, "segment", "count", "--expr", rule, NULL);
+            if (r.status != 0 || strcmp(r.out, "1\n") != 0)
+                fail_msg("case %zu: [%s] at %s: %s%s", i, rule, days_table[i].now, r.out, r.err);
+            tu_run_release(&r);
+        }
+    }
+    tu_rmdir(d);
+}
+
 /* Still refused where it has no meaning: the subject, and day counts. */
 static void test_events_scale_local_refused(void **state)
 {
@@ -363,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_events_scale_bad_row),
         cmocka_unit_test(test_events_scale_migration),
         cmocka_unit_test(test_events_scale_local_in_between),
+        cmocka_unit_test(test_events_scale_local_days_table),
         cmocka_unit_test(test_events_scale_local_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
