@@ -31,7 +31,6 @@ cd "$OUT"
 . "$ROOT/bench/lib.sh"
 export HERALD_NOW=2026-11-22T00:00:00Z
 NOW=1795305600
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 # timed OUTFILE CMD...: runs CMD, prints "wall cpu" seconds
 timed() {
   local out=$1; shift
@@ -71,18 +70,7 @@ RULE='did("purchase", count >= 2, within 90d) and not received(within 7d)'
 SQL="SELECT count(*) FROM contacts c WHERE (SELECT count(*) FROM events e WHERE e.contact_id = c.id
   AND e.name = 'purchase' AND e.at BETWEEN $NOW - 90 * 86400 AND $NOW) >= 2 AND NOT EXISTS
   (SELECT 1 FROM sends s WHERE s.contact_id = c.id AND s.at BETWEEN $NOW - 7 * 86400 AND $NOW)"
-ref=""; ours=""
-for i in 1 2 3; do
-  t0=$(now); ref_n=$(sqlite3 herald.db "$SQL"); t1=$(now)
-  t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
-  t0=$(now); ours_n=$("$HERALD" --db herald.db segment count --expr "$RULE"); t1=$(now)
-  t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
-done
-[ "$ref_n" = "$ours_n" ] || { echo "bench: counts differ: sqlite3 $ref_n, herald $ours_n" >&2; exit 1; }
-echo "   rule: $RULE"
-echo "   sqlite3, hand-written SQL:  ${ref}s ($ref_n contacts)"
-echo "   herald segment count:       ${ours}s ($ours_n contacts)"
-awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
+count_bench herald.db "$RULE" "$SQL"
 
 read -r w c < <(timed rfm.out "$HERALD" --db herald.db segment rfm --event purchase --value amount)
 echo "   herald segment rfm: ${w}s (CPU ${c}s; target: under 10s), $(head -1 rfm.out)"
