@@ -15,7 +15,9 @@
  * each contact's three values in order of id; the ranks are three sorts
  * here (SQL's rank() windows took longer than the aggregate); the scores
  * go through a temporary table keyed by id, from which one UPDATE sets the
- * contacts in order of id (each page written once), and the layers' sizes
+ * contacts in order of id (each page written once; old scores are taken
+ * off only the contacts not scored now, and only once scores were ever
+ * stored), and the layers' sizes
  * (high: a score above S/2) are counted on the way, so that no layer needs
  * a pass over every contact. */
 #include <stdlib.h>
@@ -129,6 +131,31 @@ out:
     return rc;
 }
 
+/* Takes the old scores off the contacts not scored now (the others get
+ * new ones), when scores were ever stored (the attributes table says). */
+static int take_off(struct hd_store *st, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "SELECT 1 FROM attributes WHERE name = 'rfm_r'", &s, err);
+    if (rc < 0)
+        return rc;
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step == SQLITE_DONE)
+        return hd_store_exec(st,
+                             "INSERT OR IGNORE INTO attributes (name, type) VALUES ('rfm_r', "
+                             "'number'), ('rfm_f', 'number'), ('rfm_m', 'number'), ('rfm_at', "
+                             "'date')",
+                             err);
+    if (step != SQLITE_ROW)
+        return hd_store_fail(st, err, "scoring contacts");
+    return hd_store_exec(st,
+                         "UPDATE contacts SET attrs = json_remove(attrs, '$.rfm_r', '$.rfm_f', "
+                         "'$.rfm_m', '$.rfm_at') WHERE json_type(attrs, '$.rfm_r') IS NOT NULL "
+                         "AND id NOT IN (SELECT id FROM temp.rfm_scores)",
+                         err);
+}
+
 static int set_contacts(struct hd_store *st, const char *at, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -153,15 +180,8 @@ int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scor
     memset(high, 0, 8 * sizeof *high);
     if ((rc = hd_store_bulk(st, 131072, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
         goto out;
-    if ((rc = hd_store_exec(st,
-                            "UPDATE contacts SET attrs = json_remove(attrs, '$.rfm_r', '$.rfm_f', "
-                            "'$.rfm_m', '$.rfm_at') WHERE json_type(attrs, '$.rfm_r') IS NOT NULL;"
-                            "INSERT OR IGNORE INTO attributes (name, type) VALUES ('rfm_r', "
-                            "'number'), ('rfm_f', 'number'), ('rfm_m', 'number'), ('rfm_at', "
-                            "'date')",
-                            err)) < 0 ||
-        (rc = read_values(st, o, path, &rows, err)) < 0 ||
-        (rc = write_scores(st, &rows, o->scores, high, err)) < 0 ||
+    if ((rc = read_values(st, o, path, &rows, err)) < 0 ||
+        (rc = write_scores(st, &rows, o->scores, high, err)) < 0 || (rc = take_off(st, err)) < 0 ||
         (rc = set_contacts(st, at, err)) < 0)
         goto out;
     *scored = sqlite3_changes(st->db);
