@@ -26,7 +26,9 @@ struct smap {
     struct sslot {
         size_t key; /* offset in keys + 1; 0: empty */
         int64_t v;
-        uint64_t h; /* the key's hash */
+        uint64_t h;     /* the key's hash */
+        char small[16]; /* a key shorter than 16 bytes, again: compared here, in the slot's
+                         * cache line, a million contacts' keys are not one cache miss more */
     } * s;
     size_t mask, n;
     struct hd_buf keys;
@@ -78,8 +80,10 @@ static struct sslot *smap_find(struct smap *m, const char *k, size_t len, uint64
             s->h = h;
             return s;
         }
-        const char *have = m->keys.data + s->key - 1;
-        if (s->h == h && memcmp(have, k, len) == 0 && have[len] == '\0')
+        if (s->h != h)
+            continue;
+        const char *have = len < sizeof s->small ? s->small : m->keys.data + s->key - 1;
+        if (memcmp(have, k, len) == 0 && have[len] == '\0')
             return s;
     }
 }
@@ -89,6 +93,8 @@ static void smap_add(struct smap *m, struct sslot *s, const char *k, size_t len,
 {
     s->key = m->keys.len + 1;
     s->v = v;
+    if (len < sizeof s->small)
+        memcpy(s->small, k, len + 1);
     hd_buf_add(&m->keys, k, len + 1);
     if (++m->n * 2 <= m->mask)
         return;
