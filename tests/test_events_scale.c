@@ -11,7 +11,9 @@
  *  - local_today in `in (...)`, `between` and the day counts
  *    days_since/days_until(x, local_today), against an evaluator written
  *    here, at instants where zones change day, with month ends and a leap
- *    day. */
+ *    day; one table of local day counts through templates and rules;
+ *  - events at midnight in the contact's zone, and not did() for a contact
+ *    without events, worked by hand. */
 #include "testutil.h"
 
 #include <sqlite3.h>
@@ -359,6 +361,8 @@ static const struct {
     {"", "2026-01-31T12:00:00Z", "2026-02-28T23:00:00Z", 28},
     {"America/New_York", "2026-03-08T06:59:59Z", "2026-03-08", 0},
     {"Asia/Kolkata", "2026-02-28T18:30:00Z", "2026-02-28T10:00:00Z", -1},
+    /* an instant at midnight in the contact's zone is on its UTC date */
+    {"Asia/Tokyo", "2026-11-30T15:00:00Z", "2026-11-30T15:00:00Z", -1},
 };
 #define NDAYS (sizeof days_table / sizeof days_table[0])
 
@@ -417,6 +421,43 @@ static void test_events_scale_local_days_table(void **state)
     tu_rmdir(d);
 }
 
+/* Events at midnight in the contact's zone and a second before, at 15:00
+ * UTC on 30 November (midnight of 1 December in Tokyo), and a contact with
+ * no events, worked by hand: an event's day is its UTC date. */
+static void test_events_scale_local_events(void **state)
+{
+    (void)state;
+    char *d = new_dir("id,timezone\nt1,Asia/Tokyo\nt2,Asia/Tokyo\nu1,\nu2,\n"
+                      "p1,Pacific/Pago_Pago\nn1,Asia/Tokyo\n");
+    put(d, "ev.csv",
+        "contact,event,time\n"
+        "t1,buy,2026-11-30T15:00:00Z\n"   /* Tokyo's midnight, UTC date 30 */
+        "t2,buy,2026-11-30T14:59:59Z\n"   /* a second before */
+        "u1,buy,2026-11-30T00:00:00Z\n"   /* UTC midnight, today */
+        "u2,buy,2026-11-29T23:59:59Z\n"   /* yesterday */
+        "p1,buy,2026-11-30T11:00:00Z\n"); /* Pago Pago's midnight of the 30th */
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    setenv("HERALD_NOW", "2026-11-30T15:00:00Z", 1);
+    static const struct {
+        const char *rule, *count;
+    } cases[] = {
+        {"days_since(last(\"buy\"), local_today) = 0", "2\n"}, /* u1, p1 */
+        {"days_since(last(\"buy\"), local_today) = 1", "3\n"}, /* t1, t2, u2 */
+        {"last(\"buy\") >= local_today", "2\n"},               /* u1, p1 */
+        {"not did(\"buy\")", "1\n"},                           /* n1 */
+        {"not did(\"buy\", within 1d)", "1\n"},                /* n1: t1 is exactly now */
+        {"not did(\"buy\", within 15h)", "2\n"},               /* n1, u2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tu_run r;
+        tu_herald(&r, d, NULL, "segment", "count", "--expr", cases[i].rule, NULL);
+        if (r.status != 0 || strcmp(r.out, cases[i].count) != 0)
+            fail_msg("[%s]: %s%s, expected %s", cases[i].rule, r.out, r.err, cases[i].count);
+        tu_run_release(&r);
+    }
+    tu_rmdir(d);
+}
+
 /* Still refused where it has no meaning: the subject, and day counts. */
 static void test_events_scale_local_refused(void **state)
 {
@@ -440,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_events_scale_migration),
         cmocka_unit_test(test_events_scale_local_in_between),
         cmocka_unit_test(test_events_scale_local_days_table),
+        cmocka_unit_test(test_events_scale_local_events),
         cmocka_unit_test(test_events_scale_local_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
