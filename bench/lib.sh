@@ -9,6 +9,25 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # waits (at most 5 s) until something listens on 127.0.0.1:$1
 wait_port() { for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+
+# count_bench DB RULE SQL: herald segment count --expr RULE against the
+# sqlite3 CLI running SQL (the same query by hand) on DB, best of 3 each;
+# the counts must agree. Prints the figures and the ratio (target 1.5x).
+count_bench() {
+  local db=$1 rule=$2 sql=$3 ref="" ours="" t t0 t1 ref_n ours_n i
+  for i in 1 2 3; do
+    t0=$(now); ref_n=$(sqlite3 "$db" "$sql"); t1=$(now)
+    t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
+    t0=$(now); ours_n=$("$HERALD" --db "$db" segment count --expr "$rule"); t1=$(now)
+    t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
+  done
+  [ "$ref_n" = "$ours_n" ] || { echo "bench: counts differ: sqlite3 $ref_n, herald $ours_n" >&2; exit 1; }
+  echo "   rule: $rule"
+  echo "   sqlite3, hand-written SQL:  ${ref}s ($ref_n contacts)"
+  echo "   herald segment count:       ${ours}s ($ours_n contacts)"
+  awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
+}
 
 # the head of every campaign bench's configuration: the shipped templates
 # and the variables they use, and the service marketing email links to

@@ -42,6 +42,9 @@
 #           GET /healthz on the same server with the same wrk settings; the
 #           consent rows must number the 200s (bench/serve.sh says more).
 #           Target: at least 0.5x.
+#   events  behaviour events: events import against sqlite3's .import (target
+#           3x), a did()/received() segment count against hand-written SQL
+#           (1.5x) and segment rfm (under 10 s); bench/events.sh says more.
 set -euo pipefail
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,7 +79,6 @@ cat contacts.csv > /dev/null
 
 # Each side runs twice on a fresh database after a sync (so neither pays for
 # the other's write-back); the better time counts.
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 ref=""
 for i in 1 2; do
   rm -f bare.db; sync
@@ -102,18 +104,7 @@ echo "== segment count: $N contacts"
 export HERALD_NOW=2026-11-22T00:00:00Z
 RULE='days_since(last_active) >= 30 and plan in ("gold", "silver") and lifetime_spend > 1000'
 SQL="SELECT count(*) FROM contacts WHERE json_extract(attrs, '\$.last_active') <= '2026-10-23' AND json_extract(attrs, '\$.plan') IN ('gold', 'silver') AND json_extract(attrs, '\$.lifetime_spend') > 1000"
-ref=""; ours=""
-for i in 1 2 3; do
-  t0=$(now); ref_n=$(sqlite3 herald.db "$SQL"); t1=$(now)
-  t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
-  t0=$(now); ours_n=$("$HERALD" --db herald.db segment count --expr "$RULE"); t1=$(now)
-  t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
-done
-[ "$ref_n" = "$ours_n" ] || { echo "bench: counts differ: sqlite3 $ref_n, herald $ours_n" >&2; exit 1; }
-echo "   rule: $RULE"
-echo "   sqlite3, hand-written SQL:  ${ref}s ($ref_n contacts)"
-echo "   herald segment count:       ${ours}s ($ours_n contacts)"
-awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 1.5x)\n", a / b }'
+count_bench herald.db "$RULE" "$SQL"
 
 echo "== materialize: a campaign over $N contacts"
 { conf_head; cat <<CONF
@@ -223,3 +214,4 @@ rm -f data.json
 
 bash "$ROOT/bench/log.sh" "$B"
 bash "$ROOT/bench/serve.sh" "$B"
+bash "$ROOT/bench/events.sh" "$B"

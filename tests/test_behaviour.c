@@ -959,6 +959,14 @@ static bool l6(const struct loc *l)
 {
     return l->seen != local_today(l);
 }
+static bool l7(const struct loc *l)
+{
+    return l->seen == local_today(l) || l->seen == local_today(l) - DAY;
+}
+static bool l8(const struct loc *l)
+{
+    return l->due >= local_today(l) && l->due <= local_today(l) + 7 * DAY;
+}
 
 static const struct {
     const char *expr;
@@ -970,6 +978,8 @@ static const struct {
     {"month(birthday) = month(local_today) and day(birthday) = day(local_today)", l4},
     {"due <= local_today + 1w", l5},
     {"seen != local_today", l6},
+    {"seen in (local_today, local_today - 1d)", l7},
+    {"due between local_today and local_today + 1w", l8},
 };
 
 static void gen_local(const char *ldir)
@@ -1335,8 +1345,8 @@ static void test_behaviour_errors(void **state)
         {"last(\"a\") > 3", "'last(\"a\")' is a date; it cannot be compared with a number"},
         {"plan ieq 3", "ieq needs strings on its right"},
         {"length(created_at) > 1", "'created_at' is a date; length() works on lists and strings"},
-        {"seen in (local_today)", "local_today is compared with a field by =, !=, <, <=, > or >="},
-        {"local_today = seen", "local_today is compared with a field"},
+        {"days_since(seen) = local_today", "local_today is a value for a field"},
+        {"local_today = seen", "it is not the subject, nor a day count"},
         {"created_at > today - 0mo", "'0mo' is not a duration (1 to 12000 months, or 1000y)"},
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened", "1:1: opened needs receipts, which herald does not record yet"},

@@ -102,6 +102,7 @@ struct hd_seg_node {
     enum hd_seg_part part;   /* SEG_DATEPART */
     bool windowed;           /* SEG_DID, SEG_EV_*: only events at t (the window's start) or later,
                               * and not after now */
+    bool local;              /* SEG_DAYS_SINCE, SEG_DAYS_UNTIL: counted from local_today */
     struct hd_seg_node **kids;
     size_t nkids;
 };
@@ -122,6 +123,13 @@ const char *hd_segast_agg_name(enum hd_seg_agg agg);
  * date-time the whole days between now and t, rounded down:
  * days_since(x) = 7 means 7 to 8 days ago. */
 int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now);
+
+/* The one meaning of days_until(x, local_today) (until true) and
+ * days_since(x, local_today): the calendar days between the contact's own
+ * date today (today: midnight UTC of that date) and the date of t (its UTC
+ * date for a date-time), so days_until(x, local_today) >= n is
+ * x >= local_today + n days as instants. */
+int64_t hd_segast_local_days(bool until, int64_t t, int64_t today);
 
 /* The one meaning of months_until(x) for the instant t: the most whole
  * calendar months m such that today (midnight UTC) plus m months

@@ -702,10 +702,18 @@ struct hd_event {
     bool has_value;
     const char *props; /* a JSON object of properties, or NULL */
 };
-enum hd_event_result { HD_EVENT_ADDED, HD_EVENT_DUPLICATE, HD_EVENT_UNKNOWN_CONTACT };
-/* Adds one event (call inside a transaction); *result says what happened. */
-int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *result,
-                       struct hd_err *err);
+/* The events import's writer: begin opens a transaction; add takes one
+ * event (*known: false when no contact has its external id, and the event
+ * is dropped), copying what it keeps; end commits (or rolls back when
+ * !commit) and frees w, giving the events added and those already there.
+ * Events are written in sorted batches, so a row's store error comes at a
+ * later add or at end. */
+struct hd_store_events;
+int hd_store_events_begin(struct hd_store *st, struct hd_store_events **w, struct hd_err *err);
+int hd_store_events_add(struct hd_store_events *w, const struct hd_event *ev, bool *known,
+                        struct hd_err *err);
+int hd_store_events_end(struct hd_store_events *w, bool commit, int64_t *added, int64_t *duplicate,
+                        struct hd_err *err);
 
 /* ---- RFM scores (rfm.c) ----------------------------------------------------------- */
 
@@ -718,8 +726,9 @@ struct hd_rfm_opts {
 };
 /* Scores each contact with events of o->event in the window into its
  * attributes rfm_r, rfm_f, rfm_m and rfm_at, and takes them off every other
- * contact, in one transaction; *scored: contacts scored. */
-int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
+ * contact, in one transaction; *scored: contacts scored; high[r * 4 + f * 2
+ * + m]: how many have each mix of high (1: above S/2) and low scores. */
+int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored, int64_t high[8],
                  struct hd_err *err);
 
 /* ---- retention -------------------------------------------------------------------- */

@@ -914,6 +914,14 @@ static struct hd_seg_node *parse_date_arg(struct parser *p, bool constant)
     return parse_field(p);
 }
 
+static void describe_fail_local(struct parser *p, const char *fn)
+{
+    char what[64];
+    describe(p, what, sizeof what);
+    FAIL_TOK(p, "expected local_today after ',' in %s (%s(x, local_today)), found %s", fn, fn,
+             what);
+}
+
 static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
 {
     struct token f = p->tok;
@@ -933,6 +941,16 @@ static struct hd_seg_node *parse_date_fn(struct parser *p, int which)
         return NULL;
     }
     hd_segast_add(n, arg);
+    if ((n->type == SEG_DAYS_SINCE || n->type == SEG_DAYS_UNTIL) && p->tok.type == TK_COMMA) {
+        next(p); /* days_until(x, local_today): from the contact's own today */
+        if (!is_kw(&p->tok, "local_today")) {
+            describe_fail_local(p, fn);
+            hd_segast_free(n);
+            return NULL;
+        }
+        n->local = true;
+        next(p);
+    }
     if (close_paren(p) < 0) {
         hd_segast_free(n);
         return NULL;
@@ -1617,17 +1635,19 @@ static int check_nocase(struct parser *p, const struct hd_seg_node *n)
 }
 
 /* A comparison, in, between: a subject on the left, values of its type on
- * the right; local_today only in a plain comparison with a field. */
+ * the right; local_today (a value per contact) only on the right, wherever
+ * today may be, but not against a day count (a number). */
 static int check_comparison(struct parser *p, struct hd_seg_node *n)
 {
     struct hd_seg_node *subject = n->kids[0];
     bool local = false;
     for (size_t i = 1; i < n->nkids; i++)
         local |= is_local(n->kids[i]);
-    if (is_local(subject) || (local && (n->type != SEG_CMP || day_count_node(subject))))
+    if (is_local(subject) || (local && day_count_node(subject)))
         return fail_at(p, n->line, n->col,
-                       "local_today is compared with a field by =, !=, <, <=, > or >= "
-                       "(birthday = local_today, month(x) = month(local_today))");
+                       "local_today is a value for a field: birthday = local_today, "
+                       "due between local_today and local_today + 1w, month(x) in "
+                       "(month(local_today)); it is not the subject, nor a day count");
     if (!is_subject(subject))
         return fail_at(p, subject->line, subject->col,
                        "a comparison starts with a field (plan = \"gold\"), not a value");

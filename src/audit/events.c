@@ -24,6 +24,7 @@
 #include "herald/progress.h"
 #include "herald/store.h"
 #include "herald/time.h"
+#include "herald/valid.h"
 
 /* The names each field's column (CSV) or key (JSON Lines) may have:
  * contact, event, time, value. */
@@ -35,7 +36,7 @@ static const char *const ev_keys[4][5] = {
 };
 
 struct ev_import {
-    struct hd_store *st;
+    struct hd_store_events *w;
     bool progress;
     struct hd_events_result *res;
 };
@@ -78,12 +79,11 @@ static int add_event(struct ev_import *im, const char *file, long line, const ch
                               value);
         ev.has_value = true;
     }
-    int result, rc = hd_store_event_add(im->st, &ev, &result, err);
+    bool known;
+    int rc = hd_store_events_add(im->w, &ev, &known, err);
     if (rc < 0)
         return rc;
-    im->res->added += result == HD_EVENT_ADDED;
-    im->res->duplicate += result == HD_EVENT_DUPLICATE;
-    if (result == HD_EVENT_UNKNOWN_CONTACT && im->res->unknown++ == 0)
+    if (!known && im->res->unknown++ == 0)
         snprintf(im->res->first_unknown, sizeof im->res->first_unknown, "%s", contact);
     return 0;
 }
@@ -107,46 +107,150 @@ static bool is_ev_key(const char *key)
 }
 
 /* The header as the properties need it: which column holds "properties"
- * (or -1), and the names of the other columns that are properties (NULL
- * for the columns that are not). */
+ * (or -1), and the other columns that are properties, in the order of
+ * their names (the order JSON_SORT_KEYS gives), each name as the JSON text
+ * '"name":'. dups: two columns have one name, and the row goes through
+ * jansson, where the last non-empty one wins. */
 struct csv_head {
     int props;
-    char **names;
-    size_t n;
+    bool dups;
+    size_t *cols, n; /* the property columns, by name */
+    char **keys;     /* by column: '"name":', or NULL for the columns that are not properties */
+    char **names;    /* by column: the name, or NULL */
+    size_t nf;
 };
+
+struct named_col {
+    const char *name;
+    size_t col;
+};
+
+static int name_order(const void *a, const void *b)
+{
+    const struct named_col *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->col > y->col) - (x->col < y->col);
+}
 
 static void head_init(struct csv_head *h, const struct hd_csv_record *rec)
 {
-    h->props = -1;
-    h->n = rec->nfields;
-    h->names = hd_xcalloc(h->n ? h->n : 1, sizeof *h->names);
+    size_t nf = rec->nfields ? rec->nfields : 1;
+    struct named_col *byname = hd_xcalloc(nf, sizeof *byname);
+    *h = (struct csv_head){.props = -1, .nf = rec->nfields};
+    h->cols = hd_xcalloc(nf, sizeof *h->cols);
+    h->keys = hd_xcalloc(nf, sizeof *h->keys);
+    h->names = hd_xcalloc(nf, sizeof *h->names);
     for (size_t i = 0; i < rec->nfields; i++) {
-        if (strcmp(rec->fields[i], "properties") == 0)
+        if (strcmp(rec->fields[i], "properties") == 0) {
             h->props = (int)i;
-        else if (*rec->fields[i] && !is_ev_key(rec->fields[i]))
+        } else if (*rec->fields[i] && !is_ev_key(rec->fields[i]) &&
+                   hd_valid_utf8(rec->fields[i], rec->lens[i])) {
+            struct hd_buf k;
+            hd_buf_init(&k);
+            hd_buf_add_json_str(&k, rec->fields[i], rec->lens[i]);
+            hd_buf_addc(&k, ':');
+            h->keys[i] = hd_buf_detach(&k, NULL);
             h->names[i] = hd_xstrdup(rec->fields[i]);
+            byname[h->n++] = (struct named_col){rec->fields[i], i};
+        }
     }
+    qsort(byname, h->n, sizeof *byname, name_order);
+    for (size_t i = 0; i < h->n; i++) {
+        h->cols[i] = byname[i].col;
+        h->dups |= i && strcmp(byname[i].name, byname[i - 1].name) == 0;
+    }
+    free(byname);
 }
 
 static void head_release(struct csv_head *h)
 {
-    for (size_t i = 0; i < h->n; i++)
+    for (size_t i = 0; i < h->nf; i++) {
+        free(h->keys[i]);
         free(h->names[i]);
+    }
+    free(h->keys);
     free(h->names);
+    free(h->cols);
 }
 
-/* A cell as a property: a number when all of it reads as a finite one. */
-static json_t *cell_value(const char *s)
+/* What a cell is as a property: a number when all of it reads as a
+ * finite one (an integer *i, else a real *d), else text. */
+enum cell_kind { CELL_TEXT, CELL_INT, CELL_REAL };
+
+static enum cell_kind cell_kind(const char *s, long long *i, double *d)
 {
     char *end;
     errno = 0;
-    long long i = strtoll(s, &end, 10);
+    *i = strtoll(s, &end, 10);
     if (!*end && errno == 0)
+        return CELL_INT;
+    errno = 0;
+    *d = strtod(s, &end);
+    if (!*end && errno == 0 && isfinite(*d) && !isspace((unsigned char)*s))
+        return CELL_REAL;
+    return CELL_TEXT;
+}
+
+static json_t *cell_value(const char *s)
+{
+    long long i;
+    double d;
+    switch (cell_kind(s, &i, &d)) {
+    case CELL_INT:
         return json_integer(i);
-    double d = strtod(s, &end);
-    if (!*end && errno == 0 && isfinite(d) && !isspace((unsigned char)*s))
+    case CELL_REAL:
         return json_real(d);
-    return json_string(s);
+    default:
+        return json_string(s);
+    }
+}
+
+/* A cell that is a JSON number as it stands and that cell_kind() reads as
+ * the same number: -?(0|[1-9][0-9]{0,14})(.[0-9]{1,15})? */
+static bool plain_number(const char *s)
+{
+    s += *s == '-';
+    size_t d = strspn(s, "0123456789");
+    if (d == 0 || d > 15 || (s[0] == '0' && d > 1))
+        return false;
+    s += d;
+    if (*s == '.') {
+        d = strspn(++s, "0123456789");
+        if (d == 0 || d > 15)
+            return false;
+        s += d;
+    }
+    return *s == '\0';
+}
+
+/* Adds one cell's value to a properties text; false when it has none (text
+ * that is not UTF-8, as jansson refuses it). */
+static bool add_cell(struct hd_buf *b, const char *s, size_t len)
+{
+    long long i;
+    double d;
+    if (plain_number(s)) {
+        hd_buf_add(b, s, len);
+        return true;
+    }
+    switch (cell_kind(s, &i, &d)) {
+    case CELL_INT:
+        hd_buf_addf(b, "%lld", i);
+        return true;
+    case CELL_REAL: {
+        json_t *v = json_real(d);
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        hd_buf_adds(b, t);
+        free(t);
+        json_decref(v);
+        return true;
+    }
+    default:
+        if (!hd_valid_utf8(s, len))
+            return false;
+        hd_buf_add_json_str(b, s, len);
+        return true;
+    }
 }
 
 /* The properties of one JSON object's text (NULL when o has none), compact
@@ -156,12 +260,37 @@ static char *props_text(json_t *o)
     return json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
-/* The properties of a CSV row: *out is new text or NULL. */
+/* The properties of a CSV row from its columns, written straight into b
+ * as JSON_SORT_KEYS would (keys in order, compact); NULL when none. */
+static const char *columns_props(const struct csv_head *h, const struct hd_csv_record *rec,
+                                 struct hd_buf *b)
+{
+    hd_buf_reset(b);
+    for (size_t k = 0; k < h->n; k++) {
+        size_t i = h->cols[k], mark = b->len;
+        if (i >= rec->nfields || !*rec->fields[i])
+            continue;
+        hd_buf_addc(b, b->len ? ',' : '{');
+        hd_buf_adds(b, h->keys[i]);
+        if (!add_cell(b, rec->fields[i], rec->lens[i]))
+            b->len = mark, b->data[mark] = '\0';
+    }
+    if (!b->len)
+        return NULL;
+    hd_buf_addc(b, '}');
+    return b->data;
+}
+
+/* The properties of a CSV row: *out is NULL or points into b. */
 static int csv_props(const struct csv_head *h, const struct hd_csv_record *rec, const char *file,
-                     char **out, struct hd_err *err)
+                     struct hd_buf *b, const char **out, struct hd_err *err)
 {
     json_t *o;
     *out = NULL;
+    if (h->props < 0 && !h->dups) {
+        *out = columns_props(h, rec, b);
+        return 0;
+    }
     if (h->props >= 0) {
         const char *t = (size_t)h->props < rec->nfields ? rec->fields[h->props] : "";
         if (!*t)
@@ -174,12 +303,16 @@ static int csv_props(const struct csv_head *h, const struct hd_csv_record *rec, 
         }
     } else {
         o = json_object();
-        for (size_t i = 0; i < h->n && i < rec->nfields; i++)
-            if (h->names[i] && *rec->fields[i])
+        for (size_t i = 0; i < h->nf && i < rec->nfields; i++)
+            if (h->keys[i] && *rec->fields[i])
                 json_object_set_new(o, h->names[i], cell_value(rec->fields[i]));
     }
-    *out = props_text(o);
+    char *t = props_text(o);
     json_decref(o);
+    hd_buf_reset(b);
+    if (t)
+        hd_buf_adds(b, t), *out = b->data;
+    free(t);
     return 0;
 }
 
@@ -200,21 +333,22 @@ static int import_csv(struct ev_import *im, FILE *f, const char *file, struct hd
         head_init(&head, &rec);
     }
     struct hd_progress p;
+    struct hd_buf pb;
+    hd_buf_init(&pb);
     hd_progress_init(&p, im->progress, stderr, "events", 0);
     while (rc > 0 && (rc = hd_csv_next(csv, &rec, err)) > 0) {
-        const char *v[4];
-        char *props = NULL;
+        const char *v[4], *props;
         for (int i = 0; i < 4; i++)
             v[i] = col[i] >= 0 && (size_t)col[i] < rec.nfields ? rec.fields[col[i]] : NULL;
-        rc = csv_props(&head, &rec, file, &props, err);
+        rc = csv_props(&head, &rec, file, &pb, &props, err);
         if (rc == 0)
             rc = add_event(im, file, rec.line, v, props, err);
-        free(props);
         rc = rc < 0 ? rc : 1;
         im->res->lines++;
         hd_progress_update(&p, (uint64_t)im->res->lines, (uint64_t)im->res->lines);
     }
     hd_progress_finish(&p);
+    hd_buf_release(&pb);
     head_release(&head);
     hd_csv_free(csv);
     return rc < 0 ? rc : 0;
@@ -295,14 +429,12 @@ static int import_jsonl(struct ev_import *im, FILE *f, const char *file, struct 
 int hd_events_import(struct hd_store *st, FILE *f, const char *name, bool jsonl, bool progress,
                      struct hd_events_result *res, struct hd_err *err)
 {
-    struct ev_import im = {st, progress, res};
+    struct ev_import im = {NULL, progress, res};
     memset(res, 0, sizeof *res);
-    int rc = hd_store_begin(st, err);
-    if (rc == 0)
-        rc = jsonl ? import_jsonl(&im, f, name, err) : import_csv(&im, f, name, err);
-    if (rc == 0)
-        rc = hd_store_commit(st, err);
-    else
-        hd_store_rollback(st);
-    return rc;
+    int rc = hd_store_events_begin(st, &im.w, err);
+    if (rc < 0)
+        return rc;
+    rc = jsonl ? import_jsonl(&im, f, name, err) : import_csv(&im, f, name, err);
+    int end = hd_store_events_end(im.w, rc == 0, &res->added, &res->duplicate, err);
+    return rc < 0 ? rc : end;
 }

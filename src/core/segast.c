@@ -234,6 +234,8 @@ void hd_segast_print(const struct hd_seg_node *n, struct hd_buf *out)
     hd_buf_addc(out, '(');
     hd_buf_adds(out, head);
     kids(n, out, 0);
+    if (n->local)
+        hd_buf_adds(out, " local_today");
     hd_buf_addc(out, ')');
 }
 
@@ -249,6 +251,12 @@ int64_t hd_segast_days(bool until, int64_t t, bool date_only, int64_t now)
         return until ? day - today : today - day;
     }
     return floor_div(until ? t - now : now - t, 86400);
+}
+
+int64_t hd_segast_local_days(bool until, int64_t t, int64_t today)
+{
+    int64_t day = floor_div(t, 86400), local = floor_div(today, 86400);
+    return until ? day - local : local - day;
 }
 
 double hd_segast_decimal(double d)

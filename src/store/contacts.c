@@ -288,8 +288,7 @@ int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t
     imp->mode = mode;
     imp->now = now;
     /* A large import touches many pages; a bigger cache keeps them hot. */
-    if ((rc = hd_store_exec(st, "PRAGMA cache_size = -65536", err)) < 0 ||
-        (rc = hd_store_begin(st, err)) < 0)
+    if ((rc = hd_store_bulk(st, 65536, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
         goto fail;
     if ((rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &imp->find, err)) <
             0 ||
@@ -435,7 +434,7 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
         if (updated)
             *updated = imp->updated;
     }
-    hd_store_exec(imp->st, "PRAGMA cache_size = -2000", NULL);
+    hd_store_bulk(imp->st, 0, NULL);
     free(imp);
     return rc;
 }

@@ -394,44 +394,6 @@ int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event
     return rc;
 }
 
-/* ---- events ---------------------------------------------------------------------------- */
-
-int hd_store_event_add(struct hd_store *st, const struct hd_event *ev, int *result,
-                       struct hd_err *err)
-{
-    sqlite3_stmt *find, *add;
-    int rc;
-    if ((rc = hd_store_cached(st, SLOT_CONTACT_ID, "SELECT id FROM contacts WHERE ext_id = ?1",
-                              &find, err)) < 0 ||
-        (rc = hd_store_cached(st, SLOT_EVENT_ADD,
-                              "INSERT OR IGNORE INTO events (contact_id, name, at, value, props) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5)",
-                              &add, err)) < 0)
-        return rc;
-    sqlite3_bind_text(find, 1, ev->contact, -1, SQLITE_STATIC);
-    int step = sqlite3_step(find);
-    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
-    sqlite3_reset(find);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return hd_store_fail(st, err, "finding the event's contact");
-    if (step == SQLITE_DONE) {
-        *result = HD_EVENT_UNKNOWN_CONTACT;
-        return 0;
-    }
-    sqlite3_bind_int64(add, 1, id);
-    sqlite3_bind_text(add, 2, ev->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(add, 3, ev->at);
-    if (ev->has_value)
-        sqlite3_bind_double(add, 4, ev->value);
-    hd_store_bind_text(add, 5, ev->props);
-    step = sqlite3_step(add);
-    sqlite3_reset(add);
-    if (step != SQLITE_DONE)
-        return hd_store_fail(st, err, "adding an event");
-    *result = sqlite3_changes(st->db) ? HD_EVENT_ADDED : HD_EVENT_DUPLICATE;
-    return 0;
-}
-
 /* ---- retention ------------------------------------------------------------------------- */
 
 /* How far the log was pruned lives in meta under "log_pruned_before" (ms;

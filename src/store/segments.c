@@ -454,6 +454,23 @@ static void emit_day_bound(struct sqlc *c, const struct hd_seg_node *f, int path
     hd_buf_addc(&c->sql, ')');
 }
 
+static void emit_local(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
+                       enum tform form);
+
+/* d >= k (at_least) or d < k for d = days_since/days_until(f, local_today),
+ * hd_segast_local_days(): a comparison of f with local_today moved, per
+ * row. until: d >= k <=> f >= local_today + k days; since: d >= k <=> the
+ * date of f <= local_today - k <=> f < local_today - k + 1 days. */
+static void emit_local_bound(struct sqlc *c, const struct hd_seg_node *f, int path, bool since,
+                             bool at_least, double k)
+{
+    struct hd_seg_node lt = {.type = SEG_LOCAL_TODAY};
+    lt.t = (int64_t)llround(since ? 1 - k : k) * 86400;
+    emit_field(c, f, path);
+    hd_buf_adds(&c->sql, at_least != since ? " >= " : " < ");
+    emit_local(c, f, &lt, T_FIRST);
+}
+
 /* The instant where days_since/days_until(f) (or months_until) reaches k:
  * now -k days, now + k days, or today plus k calendar months. */
 static int64_t bound_time(const struct sqlc *c, const struct hd_seg_node *days, double k)
@@ -492,13 +509,19 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
     }
     hd_buf_addc(&c->sql, '(');
     if (!isinf(lo)) {
-        emit_day_bound(c, f, path, since, true, bound_time(c, days, lo));
+        if (days->local)
+            emit_local_bound(c, f, path, since, true, lo);
+        else
+            emit_day_bound(c, f, path, since, true, bound_time(c, days, lo));
         first = false;
     }
     if (!isinf(hi)) {
         if (!first)
             hd_buf_adds(&c->sql, " AND ");
-        emit_day_bound(c, f, path, since, false, bound_time(c, days, hi));
+        if (days->local)
+            emit_local_bound(c, f, path, since, false, hi);
+        else
+            emit_day_bound(c, f, path, since, false, bound_time(c, days, hi));
         first = false;
     }
     if (first) { /* no bound: any date at all */
@@ -718,10 +741,10 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
             hd_buf_adds(&c->sql, ", ");
-        emit_param(c, literal_param(c, f, n->kids[i], T_FIRST));
+        emit_value(c, f, n->kids[i], T_FIRST);
         if (two_forms(f, n->kids[i])) {
             hd_buf_adds(&c->sql, ", ");
-            emit_param(c, literal_param(c, f, n->kids[i], T_LAST));
+            emit_value(c, f, n->kids[i], T_LAST);
         }
     }
     hd_buf_adds(&c->sql, "))");
@@ -745,9 +768,9 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, '(');
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
-    emit_param(c, literal_param(c, f, lo, T_FIRST));
+    emit_value(c, f, lo, T_FIRST);
     hd_buf_adds(&c->sql, " AND ");
-    emit_param(c, literal_param(c, f, hi, T_LAST));
+    emit_value(c, f, hi, T_LAST);
     hd_buf_addc(&c->sql, ')');
 }
 

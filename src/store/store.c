@@ -332,6 +332,14 @@ static const char *const migrations[] = {
     "CREATE INDEX receipts_pending ON receipts(received_at) WHERE applied_at IS NULL;"
     "ALTER TABLE suppressions ADD COLUMN detail TEXT;"
     "ALTER TABLE suppressions ADD COLUMN message_id INTEGER;",
+    /* 12 (issue 22, events at scale): one index where there were two. The
+     * unique key now leads with the contact, (contact_id, name, at,
+     * value), so it also serves what events_contact_name_at served (a
+     * contact's events of one name in time order, a prefix of it), and an
+     * import maintains one index instead of two */
+    "DROP INDEX IF EXISTS events_key;"
+    "DROP INDEX IF EXISTS events_contact_name_at;"
+    "CREATE UNIQUE INDEX events_key ON events(contact_id, name, at, ifnull(value, 'none'));",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -389,6 +397,13 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 int hd_store_changes(struct hd_store *st)
 {
     return sqlite3_changes(st->db);
+}
+
+int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err)
+{
+    char sql[48];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib > 0 ? kib : 2000);
+    return hd_store_exec(st, sql, err);
 }
 
 int hd_store_begin(struct hd_store *st, struct hd_err *err)

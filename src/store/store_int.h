@@ -17,8 +17,6 @@ enum hd_store_slot {
     SLOT_PAUSES,
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
-    SLOT_CONTACT_ID,
-    SLOT_EVENT_ADD,
     SLOT_LINK_CONTACT,
     SLOT_LINK_CONSENT,
     SLOT_COUNT
@@ -35,6 +33,9 @@ struct hd_store {
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
 /* Prepares sql (a literal) or fails with SQLite's message. */
 int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, struct hd_err *err);
+/* The page cache for a bulk write: kib KiB, or SQLite's default (2,000
+ * KiB, which every other command keeps) when kib is 0. */
+int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err);
 /* Runs statements without results. */
 int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err);
 /* Registers (on) or drops SQL's herald_lat_bucket(ms) (log.c). */

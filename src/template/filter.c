@@ -8,7 +8,9 @@
  *   number [N]         locale grouping and decimals (at most N fraction digits)
  *   currency "CNY"     the amount in that ISO 4217 currency, in the locale's style
  *   days_until         whole days from now to a date (hd_segast_days: calendar
- *   days_since         days from today, UTC, on a plain date), as segments count
+ *   days_since         days from today, UTC, on a plain date), as segments count;
+ *                      with "local", the calendar days from the recipient's own
+ *                      date (hd_segast_local_days), as days_until(x, local_today)
  *   months_until       whole calendar months from today (hd_segast_months_until)
  *   between A B, lt N, gt N    a number's test, for sections:
  *                      {{#expires | days_until | between 0 90}}...{{/expires}}
@@ -135,6 +137,19 @@ static int from_u16(const UChar *s, int32_t n, struct hd_buf *out)
     return 0;
 }
 
+/* The recipient's date today (midnight UTC of it): the date at now in its
+ * zone, UTC without one; the day local_today means in segments. */
+static int64_t local_today(const struct hd_mst_env *env)
+{
+    struct hd_zone *z = hd_zone_open(env->timezone ? env->timezone : "UTC");
+    if (!z)
+        return env->now - (((env->now % 86400) + 86400) % 86400);
+    struct hd_civil c;
+    hd_zone_civil(z, env->now, &c);
+    hd_zone_free(z);
+    return hd_time_days_from_civil(c.year, c.month, c.day) * 86400;
+}
+
 /* ---- parsing --------------------------------------------------------------------- */
 
 static const struct {
@@ -150,8 +165,8 @@ static const struct {
     {"date", F_DATE, 0, 0, 1},
     {"number", F_NUMBER, 0, 1, 0},
     {"currency", F_CURRENCY, 0, 0, 2},
-    {"days_until", F_DAYS_UNTIL, 0, 0, 0},
-    {"days_since", F_DAYS_SINCE, 0, 0, 0},
+    {"days_until", F_DAYS_UNTIL, 0, 0, 1},
+    {"days_since", F_DAYS_SINCE, 0, 0, 1},
     {"months_until", F_MONTHS_UNTIL, 0, 0, 0},
     {"between", F_BETWEEN, 2, 2, 0},
     {"lt", F_LT, 1, 1, 0},
@@ -244,14 +259,20 @@ static int check_args(const struct mst_filter *f, size_t k, char *why, size_t wh
                                             [F_DATE] = "date \"short|medium|long|full|pattern\"",
                                             [F_NUMBER] = "number [fraction digits]",
                                             [F_CURRENCY] = "currency \"CNY\"",
-                                            [F_DAYS_UNTIL] = "days_until",
-                                            [F_DAYS_SINCE] = "days_since",
+                                            [F_DAYS_UNTIL] = "days_until [\"local\"]",
+                                            [F_DAYS_SINCE] = "days_since [\"local\"]",
                                             [F_MONTHS_UNTIL] = "months_until",
                                             [F_BETWEEN] = "between LOW HIGH",
                                             [F_LT] = "lt N",
                                             [F_GT] = "gt N"};
         snprintf(why, whysize, "wrong arguments for filter '%s' (write: %s)", filters[k].name,
                  usage[f->kind]);
+        return -1;
+    }
+    if ((f->kind == F_DAYS_UNTIL || f->kind == F_DAYS_SINCE) && f->str &&
+        strcmp(f->str, "local") != 0) {
+        snprintf(why, whysize, "filter '%s': the one argument is \"local\" (the recipient's day)",
+                 filters[k].name);
         return -1;
     }
     if (f->kind == F_TRUNCATE && (f->num[0] < 1 || f->num[0] != floor(f->num[0]))) {
@@ -526,8 +547,9 @@ int mst_filter_apply(const struct mst_filter *f, const struct hd_mst_env *env, s
         }
         /* the segments' meaning, so that a template says what its segment chose */
         v->type = V_NUM;
-        v->num = f->kind == F_MONTHS_UNTIL
-                     ? (double)hd_segast_months_until(t, env->now)
+        v->num = f->kind == F_MONTHS_UNTIL ? (double)hd_segast_months_until(t, env->now)
+                 : f->str
+                     ? (double)hd_segast_local_days(f->kind == F_DAYS_UNTIL, t, local_today(env))
                      : (double)hd_segast_days(f->kind == F_DAYS_UNTIL, t, date_only, env->now);
         return 0;
     }

@@ -1,0 +1,488 @@
+/* test_events_scale: the events import rebuilt for scale (issue 22) keeps
+ * its meaning, and local_today goes wherever today goes. Small data, all
+ * through the real binary; speed is measured by bench/events.sh, never
+ * asserted here.
+ *  - properties written from the columns without jansson read back as the
+ *    same JSON values (numbers as numbers, text as text, sorted keys);
+ *  - rows are written sorted by contact, but of two equal events the first
+ *    in the file is the one kept, and a second import adds nothing;
+ *  - a bad row anywhere stops the import with file:line, nothing written;
+ *  - a database of schema 8 moves to the one events index (migration 9);
+ *  - local_today in `in (...)`, `between` and the day counts
+ *    days_since/days_until(x, local_today), against an evaluator written
+ *    here, at instants where zones change day, with month ends and a leap
+ *    day; one table of local day counts through templates and rules;
+ *  - events at midnight in the contact's zone, and not did() for a contact
+ *    without events, worked by hand. */
+#include "testutil.h"
+
+#include <sqlite3.h>
+
+#include "herald/mustache.h"
+#include "herald/time.h"
+
+#define DAY 86400
+
+static char *new_dir(const char *contacts)
+{
+    char *d = tu_tmpdir(), *p = tu_path(d, "h.conf");
+    tu_write(p, "[herald]\ndefault_region = US\n");
+    free(p);
+    p = tu_path(d, "contacts.csv");
+    tu_write(p, contacts);
+    free(p);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    TU_HERALD_OK(d, "init");
+    TU_HERALD_OK(d, "contacts", "import", "contacts.csv");
+    return d;
+}
+
+static void put(const char *d, const char *name, const char *text)
+{
+    char *p = tu_path(d, name);
+    tu_write(p, text);
+    free(p);
+}
+
+/* The first column of the first row of sql on d's database, as text ("" for
+ * NULL), in buf. */
+static const char *query(const char *d, const char *sql, char *buf, size_t size)
+{
+    char *p = tu_path(d, "var/herald.db");
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    buf[0] = '\0';
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    free(p);
+    return buf;
+}
+
+#define Q(d, sql) query((d), (sql), qbuf, sizeof qbuf)
+static char qbuf[4096];
+
+/* Properties from columns: each cell as jansson would read it. */
+static void test_events_scale_props(void **state)
+{
+    (void)state;
+    char *d = new_dir("id\nc1\nc2\n");
+    put(d, "ev.csv",
+        "contact,event,time,value,sku,amount,note,\"we\"\"ird\",blank\n"
+        "c1,buy,2026-11-01T10:00:00Z,3,S1,12.50,n/a,x,\n"
+        "c1,buy,2026-11-02T10:00:00Z,,S2,007,\"a \"\"q\"\"\tb\",-0.25,\n"
+        "c2,buy,2026-11-03T10:00:00Z,,S3,1e3, 5,+4,\n"
+        "c2,buy,2026-11-04T10:00:00Z,,,,\xff,,\n");
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    /* sorted keys, compact, empty cells left out, numbers as written */
+    assert_string_equal(
+        Q(d, "SELECT props FROM events WHERE at = unixepoch('2026-11-01T10:00:00Z')"),
+        "{\"amount\":12.50,\"note\":\"n/a\",\"sku\":\"S1\",\"we\\\"ird\":\"x\"}");
+    /* 007 is the integer 7, a quoted cell with a tab is text, -0.25 a real */
+    assert_string_equal(Q(d, "SELECT json_extract(props, '$.amount') || ' ' || "
+                             "json_type(props, '$.amount') || ' ' || json_extract(props, "
+                             "'$.note') || ' ' || (SELECT type FROM json_each(props) WHERE "
+                             "key = 'we\"ird') FROM "
+                             "events WHERE at = unixepoch('2026-11-02T10:00:00Z')"),
+                        "7 integer a \"q\"\tb real");
+    /* 1e3 a real, " 5" and "+4" integers (strtoll reads them) */
+    assert_string_equal(Q(d, "SELECT json_extract(props, '$.amount') || ' ' || "
+                             "json_type(props, '$.amount') || ' ' || json_type(props, "
+                             "'$.note') || ' ' || (SELECT value FROM json_each(props) WHERE "
+                             "key = 'we\"ird') FROM "
+                             "events WHERE at = unixepoch('2026-11-03T10:00:00Z')"),
+                        "1000.0 real integer 4");
+    /* no property at all (text that is not UTF-8 is none, as jansson had it): NULL, not {} */
+    assert_string_equal(Q(d, "SELECT coalesce(props, 'null') FROM events WHERE at = "
+                             "unixepoch('2026-11-04T10:00:00Z')"),
+                        "null");
+    /* the value column is the value, not a property */
+    assert_string_equal(Q(d, "SELECT value FROM events WHERE value IS NOT NULL"), "3.0");
+    /* and sum() reads them */
+    TU_HERALD_OK(d, "segment", "define", "big", "sum(\"buy\", \"amount\") >= 1000");
+    struct tu_run r;
+    tu_herald(&r, d, NULL, "segment", "count", "big", NULL);
+    assert_string_equal(r.out, "1\n");
+    tu_run_release(&r);
+    tu_rmdir(d);
+}
+
+/* Two columns of one name: the last non-empty one, as before. */
+static void test_events_scale_props_dup_columns(void **state)
+{
+    (void)state;
+    char *d = new_dir("id\nc1\n");
+    put(d, "ev.csv",
+        "contact,event,time,tag,tag\n"
+        "c1,buy,2026-11-01T10:00:00Z,a,b\n"
+        "c1,buy,2026-11-02T10:00:00Z,a,\n");
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    assert_string_equal(Q(d, "SELECT group_concat(props, ' ') FROM (SELECT props FROM events "
+                             "ORDER BY at)"),
+                        "{\"tag\":\"b\"} {\"tag\":\"a\"}");
+    tu_rmdir(d);
+}
+
+/* Written sorted by contact, yet the first of two equal events is kept;
+ * equal but for the value are two events; a second import adds none. */
+static void test_events_scale_duplicates(void **state)
+{
+    (void)state;
+    char *d = new_dir("id\nc1\nc2\nc3\n");
+    put(d, "ev.csv",
+        "contact,event,time,value,n\n"
+        "c3,buy,2026-11-01T10:00:00Z,5,1\n"
+        "c1,buy,2026-11-01T10:00:00Z,,2\n"
+        "c3,buy,2026-11-01T10:00:00Z,5,3\n"
+        "c3,buy,2026-11-01T10:00:00Z,6,4\n"
+        "zz,buy,2026-11-01T10:00:00Z,,5\n"
+        "c1,buy,2026-11-01T10:00:00Z,,6\n"
+        "c2,buy,1793527200,,7\n"
+        "yy,buy,2026-11-01T10:00:00Z,,8\n");
+    struct tu_run r;
+    tu_herald(&r, d, NULL, "events", "import", "ev.csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "imported 4 events from ev.csv (2 already there; 2 of unknown "
+                           "contacts skipped, the first 'zz')");
+    tu_run_release(&r);
+    assert_string_equal(Q(d, "SELECT group_concat(x, ' ') FROM (SELECT c.ext_id || '=' || "
+                             "json_extract(e.props, '$.n') AS x FROM events e JOIN contacts c ON "
+                             "c.id = e.contact_id ORDER BY c.ext_id, e.value)"),
+                        "c1=2 c2=7 c3=1 c3=4");
+    tu_herald(&r, d, NULL, "events", "import", "ev.csv", NULL);
+    assert_contains(r.out, "imported 0 events from ev.csv (6 already there;");
+    tu_run_release(&r);
+    tu_rmdir(d);
+}
+
+/* A bad row after good ones: its file and line, and nothing written. */
+static void test_events_scale_bad_row(void **state)
+{
+    (void)state;
+    char *d = new_dir("id\nc1\n");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "contact,event,time,amount\n");
+    for (int i = 0; i < 2000; i++)
+        hd_buf_addf(&b, "c1,buy,%d,%d\n", 1790000000 + i, i);
+    hd_buf_adds(&b, "c1,buy,yesterday,1\n");
+    put(d, "ev.csv", b.data);
+    hd_buf_release(&b);
+    struct tu_run r;
+    tu_herald(&r, d, NULL, "events", "import", "ev.csv", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "ev.csv:2002: time 'yesterday' is neither ISO 8601 nor Unix seconds");
+    tu_run_release(&r);
+    assert_string_equal(Q(d, "SELECT count(*) FROM events"), "0");
+    tu_rmdir(d);
+}
+
+/* A database of schema 11 (two events indexes) opens with the one. */
+static void test_events_scale_migration(void **state)
+{
+    (void)state;
+    char *d = new_dir("id\nc1\n");
+    put(d, "ev.csv", "contact,event,time\nc1,buy,2026-11-01T10:00:00Z\n");
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    char *p = tu_path(d, "var/herald.db"), *msg = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    int rc = sqlite3_exec(db,
+                          "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON events(name, "
+                          "contact_id, at, ifnull(value, 'none')); CREATE INDEX "
+                          "events_contact_name_at ON events(contact_id, name, at); PRAGMA "
+                          "user_version = 11;",
+                          NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", msg);
+    sqlite3_close(db);
+    free(p);
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    assert_string_equal(Q(d, "SELECT group_concat(name) FROM pragma_index_list('events')"),
+                        "events_key");
+    assert_string_equal(Q(d, "SELECT group_concat(name) FROM pragma_index_info('events_key')"),
+                        "contact_id,name,at");
+    assert_string_equal(Q(d, "SELECT count(*) FROM events"), "1");
+    tu_rmdir(d);
+}
+
+/* ---- local_today in in (...), between and day counts
+ * ----------------------------------------------- */
+
+static const struct {
+    const char *zone;
+    int64_t offset; /* no daylight saving in these, any time of year */
+} zones[] = {{"", 0},
+             {"Asia/Tokyo", 9 * 3600},
+             {"Pacific/Kiritimati", 14 * 3600},
+             {"Pacific/Pago_Pago", -11 * 3600},
+             {"Asia/Kolkata", 5 * 3600 + 1800}};
+#define NZ ((int)(sizeof zones / sizeof zones[0]))
+#define ND 9
+
+/* The contact's own today as midnight UTC of its date (the evaluator's
+ * definition, written here without the store's zone lists). */
+static int64_t local_today(int64_t now, int z)
+{
+    int64_t t = now + zones[z].offset;
+    return t - (((t % DAY) + DAY) % DAY);
+}
+
+/* Each zone with each date from 3 days before to 5 after the UTC date of
+ * now (as plain dates), and the same as date-times at midnight UTC and at
+ * 18:00. */
+static void check_local(int64_t now)
+{
+    char iso[32], *d, date[16];
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "id,timezone,seen\n");
+    int64_t base = now - (((now % DAY) + DAY) % DAY) - 3 * DAY;
+    int n = 0;
+    int64_t seen[NZ * ND * 3];
+    int zone[NZ * ND * 3];
+    for (int z = 0; z < NZ; z++)
+        for (int k = 0; k < ND; k++)
+            for (int form = 0; form < 3; form++) {
+                int64_t t = base + k * DAY + (form == 2 ? 18 * 3600 : 0);
+                if (form == 0)
+                    hd_time_format_date(t, iso, sizeof iso);
+                else
+                    hd_time_format_iso(t, iso, sizeof iso);
+                hd_buf_addf(&b, "l%03d,%s,%s\n", n, zones[z].zone, iso);
+                seen[n] = t, zone[n++] = z;
+            }
+    d = tu_tmpdir();
+    put(d, "h.conf", "[herald]\ndefault_region = US\n");
+    put(d, "contacts.csv", b.data);
+    hd_buf_release(&b);
+    hd_time_format_iso(now, iso, sizeof iso);
+    hd_time_format_date(now, date, sizeof date);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    setenv("HERALD_NOW", iso, 1);
+    TU_HERALD_OK(d, "init");
+    TU_HERALD_OK(d, "contacts", "import", "contacts.csv");
+    static const char *const rules[] = {
+        "seen in (local_today, local_today + 2d)",
+        "seen not in (local_today - 1d, local_today)",
+        "seen between local_today - 1d and local_today + 1d",
+        "seen not between local_today and local_today + 1mo",
+        "seen between today and local_today",
+        "days_until(seen, local_today) = 1",
+        "days_since(seen, local_today) between 1 and 2",
+        "days_until(seen, local_today) in (0, 2)",
+        "days_since(seen, local_today) < 1",
+        "days_since(seen, local_today) != 0",
+    };
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        long long want = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t lt = local_today(now, zone[i]), s = seen[i];
+            /* calendar days from the contact's date to the (UTC) date of s */
+            int64_t until = s / DAY - lt / DAY;
+            bool in;
+            switch (r) {
+            case 0:
+                in = s == lt || s == lt + 2 * DAY;
+                break;
+            case 1:
+                in = s != lt - DAY && s != lt;
+                break;
+            case 2:
+                in = s >= lt - DAY && s <= lt + DAY;
+                break;
+            case 3:
+                in = !(s >= lt && s <= hd_time_add_months(lt, 1));
+                break;
+            case 4:
+                in = s >= now - (((now % DAY) + DAY) % DAY) && s <= lt;
+                break;
+            case 5:
+                in = until == 1;
+                break;
+            case 6:
+                in = -until >= 1 && -until <= 2;
+                break;
+            case 7:
+                in = until == 0 || until == 2;
+                break;
+            case 8:
+                in = -until < 1;
+                break;
+            default:
+                in = until != 0;
+            }
+            want += in;
+        }
+        struct tu_run run;
+        tu_herald(&run, d, NULL, "segment", "count", "--expr", rules[r], NULL);
+        if (run.status != 0 || atoll(run.out) != want)
+            fail_msg("now %s, rule [%s]: exit %d, count %s, expected %lld (%s)", iso, rules[r],
+                     run.status, run.out, want, run.err);
+        tu_run_release(&run);
+    }
+    tu_rmdir(d);
+}
+
+/* Instants where zones change day: a month end (Kiritimati is in
+ * December, Pago Pago still on the 30th), a leap day, and a year end. */
+static void test_events_scale_local_in_between(void **state)
+{
+    (void)state;
+    static const char *const nows[] = {"2026-11-30T10:00:00Z", "2026-11-30T09:59:59Z",
+                                       "2028-02-29T23:30:00Z", "2028-02-28T15:00:00Z",
+                                       "2026-12-31T12:00:00Z"};
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
+        int64_t now;
+        assert_int_equal(hd_time_parse_iso(nows[k], &now, NULL), 0);
+        check_local(now);
+    }
+}
+
+/* One table of local day counts run through both the template filters
+ * (days_until "local", days_since "local") and segment rules
+ * (days_until(x, local_today) = N): the same day arithmetic. Midnight in
+ * the contact's zone, a second before it, a leap day, a month end, a year
+ * end, a daylight-saving morning; a date-time counts by its UTC date. */
+static const struct {
+    const char *zone, *now, *x;
+    int until;
+} days_table[] = {
+    {"Asia/Tokyo", "2026-11-30T15:00:00Z", "2026-12-01", 0},
+    {"Asia/Tokyo", "2026-11-30T14:59:59Z", "2026-12-01", 1},
+    {"Pacific/Pago_Pago", "2028-03-01T10:00:00Z", "2028-03-01", 1},
+    {"Pacific/Pago_Pago", "2028-03-01T11:00:00Z", "2028-02-28", -2},
+    {"Pacific/Kiritimati", "2026-12-31T10:00:00Z", "2026-12-31", -1},
+    {"", "2026-01-31T12:00:00Z", "2026-02-28T23:00:00Z", 28},
+    {"America/New_York", "2026-03-08T06:59:59Z", "2026-03-08", 0},
+    {"Asia/Kolkata", "2026-02-28T18:30:00Z", "2026-02-28T10:00:00Z", -1},
+    /* an instant at midnight in the contact's zone is on its UTC date */
+    {"Asia/Tokyo", "2026-11-30T15:00:00Z", "2026-11-30T15:00:00Z", -1},
+};
+#define NDAYS (sizeof days_table / sizeof days_table[0])
+
+static void check_template_days(size_t i)
+{
+    char src[64], data[96], want[16];
+    struct hd_mst_env env = {.locale = "en"};
+    struct hd_err e = {0};
+    env.timezone = *days_table[i].zone ? days_table[i].zone : NULL;
+    assert_int_equal(hd_time_parse_iso(days_table[i].now, &env.now, NULL), 0);
+    snprintf(data, sizeof data, "{\"x\":\"%s\"}", days_table[i].x);
+    for (int until = 0; until < 2; until++) {
+        struct hd_mst *m = NULL;
+        struct hd_buf out;
+        hd_buf_init(&out);
+        env.fmt = hd_fmt_new();
+        snprintf(src, sizeof src, "{{ x | %s \"local\" }}", until ? "days_until" : "days_since");
+        json_t *d = json_loads(data, 0, NULL);
+        assert_int_equal(hd_mst_compile(src, strlen(src), &(struct hd_mst_opts){0}, &m, &e), 0);
+        assert_int_equal(hd_mst_render(m, d, &env, &out, &e), 0);
+        snprintf(want, sizeof want, "%d", until ? days_table[i].until : -days_table[i].until);
+        if (strcmp(out.data, want) != 0)
+            fail_msg("case %zu: %s gave %s, not %s", i, src, out.data, want);
+        json_decref(d);
+        hd_mst_free(m);
+        hd_fmt_free(env.fmt);
+        hd_buf_release(&out);
+    }
+}
+
+static void test_events_scale_local_days_table(void **state)
+{
+    (void)state;
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "id,timezone,x\n");
+    for (size_t i = 0; i < NDAYS; i++)
+        hd_buf_addf(&b, "k%zu,%s,%s\n", i, days_table[i].zone, days_table[i].x);
+    char *d = new_dir(b.data);
+    hd_buf_release(&b);
+    for (size_t i = 0; i < NDAYS; i++) {
+        check_template_days(i);
+        char rule[160];
+        struct tu_run r;
+        setenv("HERALD_NOW", days_table[i].now, 1);
+        for (int until = 0; until < 2; until++) {
+            snprintf(rule, sizeof rule, "id = \"k%zu\" and %s(x, local_today) = %d", i,
+                     until ? "days_until" : "days_since",
+                     until ? days_table[i].until : -days_table[i].until);
+            tu_herald(&r, d, NULL, "segment", "count", "--expr", rule, NULL);
+            if (r.status != 0 || strcmp(r.out, "1\n") != 0)
+                fail_msg("case %zu: [%s] at %s: %s%s", i, rule, days_table[i].now, r.out, r.err);
+            tu_run_release(&r);
+        }
+    }
+    tu_rmdir(d);
+}
+
+/* Events at midnight in the contact's zone and a second before, at 15:00
+ * UTC on 30 November (midnight of 1 December in Tokyo), and a contact with
+ * no events, worked by hand: an event's day is its UTC date. */
+static void test_events_scale_local_events(void **state)
+{
+    (void)state;
+    char *d = new_dir("id,timezone\nt1,Asia/Tokyo\nt2,Asia/Tokyo\nu1,\nu2,\n"
+                      "p1,Pacific/Pago_Pago\nn1,Asia/Tokyo\n");
+    put(d, "ev.csv",
+        "contact,event,time\n"
+        "t1,buy,2026-11-30T15:00:00Z\n"   /* Tokyo's midnight, UTC date 30 */
+        "t2,buy,2026-11-30T14:59:59Z\n"   /* a second before */
+        "u1,buy,2026-11-30T00:00:00Z\n"   /* UTC midnight, today */
+        "u2,buy,2026-11-29T23:59:59Z\n"   /* yesterday */
+        "p1,buy,2026-11-30T11:00:00Z\n"); /* Pago Pago's midnight of the 30th */
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    setenv("HERALD_NOW", "2026-11-30T15:00:00Z", 1);
+    static const struct {
+        const char *rule, *count;
+    } cases[] = {
+        {"days_since(last(\"buy\"), local_today) = 0", "2\n"}, /* u1, p1 */
+        {"days_since(last(\"buy\"), local_today) = 1", "3\n"}, /* t1, t2, u2 */
+        {"last(\"buy\") >= local_today", "2\n"},               /* u1, p1 */
+        {"not did(\"buy\")", "1\n"},                           /* n1 */
+        {"not did(\"buy\", within 1d)", "1\n"},                /* n1: t1 is exactly now */
+        {"not did(\"buy\", within 15h)", "2\n"},               /* n1, u2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tu_run r;
+        tu_herald(&r, d, NULL, "segment", "count", "--expr", cases[i].rule, NULL);
+        if (r.status != 0 || strcmp(r.out, cases[i].count) != 0)
+            fail_msg("[%s]: %s%s, expected %s", cases[i].rule, r.out, r.err, cases[i].count);
+        tu_run_release(&r);
+    }
+    tu_rmdir(d);
+}
+
+/* Still refused where it has no meaning: the subject, and day counts. */
+static void test_events_scale_local_refused(void **state)
+{
+    (void)state;
+    char *d = new_dir("id,seen\nc1,2026-11-22\n");
+    struct tu_run r;
+    tu_herald(&r, d, NULL, "segment", "count", "--expr", "days_since(seen) in (local_today)", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "local_today");
+    tu_run_release(&r);
+    tu_rmdir(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_scale_props),
+        cmocka_unit_test(test_events_scale_props_dup_columns),
+        cmocka_unit_test(test_events_scale_duplicates),
+        cmocka_unit_test(test_events_scale_bad_row),
+        cmocka_unit_test(test_events_scale_migration),
+        cmocka_unit_test(test_events_scale_local_in_between),
+        cmocka_unit_test(test_events_scale_local_days_table),
+        cmocka_unit_test(test_events_scale_local_events),
+        cmocka_unit_test(test_events_scale_local_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
