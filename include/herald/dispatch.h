@@ -227,6 +227,9 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37]);
 /* Whether hd_feedback_apply suppresses a bad address in the very form it
  * was sent in (so that a claim that compares it sees it suppressed). */
 bool hd_feedback_same_form(const char *address, int channel);
+/* The address as the suppression list stores it: its normal form into
+ * norm (size bytes), or the address as given when it has none. */
+const char *hd_feedback_form(const char *address, int channel, char *norm, size_t size);
 int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, const char *contact,
                       int64_t message, int channel, const char *address, const struct hd_result *r,
                       int64_t now, struct hd_err *err);

@@ -15,7 +15,7 @@
 
 /* The address as the suppression list stores it: its normal form into
  * norm, or the address as given when it has none. */
-static const char *suppressed_form(const char *address, int channel, char *norm, size_t size)
+const char *hd_feedback_form(const char *address, int channel, char *norm, size_t size)
 {
     int ch;
     struct hd_valid *v = hd_valid_new();
@@ -27,7 +27,7 @@ static const char *suppressed_form(const char *address, int channel, char *norm,
 bool hd_feedback_same_form(const char *address, int channel)
 {
     char norm[4200];
-    return strcmp(suppressed_form(address, channel, norm, sizeof norm), address) == 0;
+    return strcmp(hd_feedback_form(address, channel, norm, sizeof norm), address) == 0;
 }
 
 /* Whether r is an email refused at RCPT that the rules call hard; why
@@ -62,7 +62,7 @@ int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, 
                                                          [HD_CH_SMS] = "invalid_number",
                                                          [HD_CH_PUSH] = "unregistered_token"};
         char norm[4200];
-        struct hd_suppression s = {.address = suppressed_form(address, channel, norm, sizeof norm),
+        struct hd_suppression s = {.address = hd_feedback_form(address, channel, norm, sizeof norm),
                                    .channel = channel,
                                    .reason = reasons[channel],
                                    .created_at = now,

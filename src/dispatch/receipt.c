@@ -26,7 +26,6 @@
 #include "herald/buf.h"
 #include "herald/dispatch.h"
 #include "herald/valid.h"
-#include "herald/suppress.h"
 
 /* What a report means for its message and address. */
 struct meaning {
@@ -166,11 +165,8 @@ static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, con
                     const char *detail, int64_t now_ms, struct hd_err *err)
 {
     char norm[4200];
-    int ch;
-    struct hd_valid *v = hd_valid_new();
-    int bad = hd_suppress_address(v, t->address, t->channel, NULL, &ch, norm, sizeof norm);
-    hd_valid_free(v);
-    struct hd_suppression s = {.address = bad ? t->address : norm,
+    struct hd_suppression s = {.address =
+                                   hd_feedback_form(t->address, t->channel, norm, sizeof norm),
                                .channel = t->channel,
                                .reason = m->soft ? "soft_bounce" : m->suppress,
                                .created_at = now_ms / 1000,
