@@ -37,6 +37,7 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_events(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_complete(struct hd_ctx *ctx, int argc, char **argv); /* hidden: for shell completion */
 int cmd_serve(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_bounces(struct hd_ctx *ctx, int argc, char **argv);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */
