@@ -337,6 +337,59 @@ static void test_bounces_end_to_end(void **state)
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 1);
 }
 
+/* herald run with [bounces] poll = 1s applies a bounce dropped while it runs. */
+static void test_bounces_run_polls(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "poll.conf"), *main_conf = tu_path(dir, "h.conf");
+    char *text = tu_read(main_conf);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, text);
+    hd_buf_adds(&b, "poll = 1s\n");
+    tu_write(p, b.data);
+    hd_buf_release(&b);
+    free(text), free(main_conf), free(p);
+    TU_HERALD_OK(dir, "campaign", "create", "n5", "--segment", "all", "--template", "news",
+                 "--channels", "email", "--now");
+    free(run_ok("send", "n5", "--wait", "30s", NULL));
+    int64_t m = q1("SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k "
+                   "ON k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name "
+                   "= 'n5' AND c.ext_id = 'c2'");
+    assert_true(m > 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen("run.log", "ab", stderr) ||
+            !freopen("run.out", "ab", stdout))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "-c", "poll.conf", "run", (char *)NULL);
+        _exit(127);
+    }
+    char verp[64], num[32], sql[256];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *dsn = fixture("postfix-44.eml"), *a = replace(dsn, "bounces+44", verp);
+    char *x = replace(a, "X-Herald-Message: 44", num);
+    drop_mail("4.dsn", x);
+    free(dsn), free(a), free(x);
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    int64_t st = -1;
+    for (int i = 0; i < 200 && (st = q1(sql)) != HD_ST_BOUNCED; i++) {
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    assert_int_equal(tu_serve_stop(pid), 0);
+    assert_int_equal(st, HD_ST_BOUNCED);
+    p = tu_path(dir, "mb/cur/4.dsn:2,S");
+    assert_true(tu_exists(p));
+    free(p);
+    /* a soft bounce: counted, not suppressed (the limit is 3) */
+    char *out = run_ok("suppress", "list", NULL, NULL, NULL);
+    assert_null(strstr(out, "bo@example.org"));
+    free(out);
+}
+
 /* The outbox writes the envelope sender as Return-Path, as an MTA does. */
 static void test_bounces_outbox_return_path(void **state)
 {
@@ -413,6 +466,7 @@ int main(void)
     };
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_bounces_end_to_end),
+        cmocka_unit_test(test_bounces_run_polls),
         cmocka_unit_test(test_bounces_outbox_return_path),
         cmocka_unit_test(test_bounces_config_errors),
     };
