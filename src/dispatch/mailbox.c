@@ -169,11 +169,16 @@ static int maildir_fetch(struct hd_mailbox *mb, struct hd_err *err)
 int hd_mailbox_fetch(struct hd_mailbox *mb, struct hd_err *err)
 {
     memset(&mb->sum, 0, sizeof mb->sum);
-    if (mb->maildir)
-        return maildir_fetch(mb, err);
-    if (mb->imap_url)
-        return hd_mailbox_imap(mb, err);
-    return hd_err_set(err, HD_E_CONFIG,
-                      "no bounce mailbox: give --maildir or --imap, or set [bounces] maildir or "
-                      "imap_url");
+    int rc = mb->maildir    ? maildir_fetch(mb, err)
+             : mb->imap_url ? hd_mailbox_imap(mb, err)
+                            : hd_err_set(err, HD_E_CONFIG,
+                                         "no bounce mailbox: give --maildir or --imap, or set "
+                                         "[bounces] maildir or imap_url");
+    /* reports kept earlier whose message is known now (herald serve does
+     * the same for the gateways') */
+    int64_t late = 0;
+    if (rc == 0 && !mb->dry_run && (rc = hd_receipts_retry(mb->c, mb->now_ms, &late, err)) == 0 &&
+        late)
+        hd_log_info(mb->log, "bounce mailbox: %lld pending reports applied", (long long)late);
+    return rc;
 }
