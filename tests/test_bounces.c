@@ -222,15 +222,25 @@ static char *run_ok(const char *a1, const char *a2, const char *a3, const char *
 
 static int64_t q1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    long long v = -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
+    return tu_q1(dir, sql);
+}
+
+/* Creates and sends campaign name to everyone; the number of contact's
+ * message in it. */
+static int64_t campaign(const char *name, const char *contact)
+{
+    TU_HERALD_OK(dir, "campaign", "create", name, "--segment", "all", "--template", "news",
+                 "--channels", "email", "--now");
+    free(run_ok("send", name, "--wait", "30s", NULL));
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k ON "
+             "k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name = '%s' "
+             "AND c.ext_id = '%s'",
+             name, contact);
+    int64_t m = q1(sql);
+    assert_true(m > 0);
+    return m;
 }
 
 /* Replaces every from in text by to (the caller frees the result). */
@@ -261,13 +271,7 @@ static void drop_mail(const char *name, const char *text)
 static void test_bounces_end_to_end(void **state)
 {
     (void)state;
-    TU_HERALD_OK(dir, "campaign", "create", "n2", "--segment", "all", "--template", "news",
-                 "--channels", "email", "--now");
-    free(run_ok("send", "n2", "--wait", "30s", NULL));
-    int64_t m = q1("SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k "
-                   "ON k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name "
-                   "= 'n2' AND c.ext_id = 'c1'");
-    assert_true(m > 0);
+    int64_t m = campaign("n2", "c1");
     /* the envelope sender the SMTP server saw names the message */
     char want[128], verp[64], num[32];
     snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
@@ -350,13 +354,7 @@ static void test_bounces_run_polls(void **state)
     tu_write(p, b.data);
     hd_buf_release(&b);
     free(text), free(main_conf), free(p);
-    TU_HERALD_OK(dir, "campaign", "create", "n5", "--segment", "all", "--template", "news",
-                 "--channels", "email", "--now");
-    free(run_ok("send", "n5", "--wait", "30s", NULL));
-    int64_t m = q1("SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k "
-                   "ON k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name "
-                   "= 'n5' AND c.ext_id = 'c2'");
-    assert_true(m > 0);
+    int64_t m = campaign("n5", "c2");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -399,14 +397,8 @@ static void test_bounces_outbox_return_path(void **state)
     tu_write(p, o);
     free(text), free(o), free(main_conf), free(p);
     setenv("HERALD_CONFIG", "ob.conf", 1);
-    TU_HERALD_OK(dir, "campaign", "create", "n3", "--segment", "all", "--template", "news",
-                 "--channels", "email", "--now");
-    free(run_ok("send", "n3", "--wait", "30s", NULL));
+    int64_t m = campaign("n3", "c2");
     setenv("HERALD_CONFIG", "h.conf", 1);
-    int64_t m = q1("SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k "
-                   "ON k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name "
-                   "= 'n3' AND c.ext_id = 'c2'");
-    assert_true(m > 0);
     char cmd[512], want[160];
     snprintf(cmd, sizeof cmd, "cat '%s'/ob/email/new/*.eml", dir);
     FILE *f = popen(cmd, "r");
