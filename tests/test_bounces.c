@@ -9,7 +9,8 @@
  * DSN made for that message is dropped into a Maildir, and `herald bounces
  * fetch` bounces the message, suppresses the address with its class, `why`
  * tells it, a mail that is no bounce is left and counted, and a second
- * fetch applies nothing. */
+ * fetch applies nothing; herald run polls the Maildir; the same over IMAP
+ * (tests/imap_server.py); config errors. */
 #include "testnet.h"
 
 #include <glob.h>
@@ -389,6 +390,71 @@ static void test_bounces_run_polls(void **state)
     free(out);
 }
 
+/* Over IMAP (tests/imap_server.py, TLS with a test CA): a bounce applied
+ * and its mail flagged \\Seen and HeraldDone, a reply left unflagged, the
+ * next fetch reads only the reply, and a refused login is an error. */
+static void test_bounces_imap(void **state)
+{
+    (void)state;
+    int64_t m = campaign("n6", "c2");
+    tu_make_certs(dir);
+    char *box = tu_path(dir, "imapbox");
+    assert_int_equal(mkdir(box, 0700), 0);
+    char verp[64], num[32], url[128];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *dsn = fixture("postfix-43.eml"), *a = replace(dsn, "bounces+43", verp);
+    char *x = replace(a, "X-Herald-Message: 43", num), *reply = fixture("not-a-bounce.eml");
+    char *p1 = tu_path(box, "1.eml"), *p2 = tu_path(box, "2.eml");
+    tu_write(p1, x);
+    tu_write(p2, reply);
+    free(dsn), free(a), free(x), free(reply), free(p1), free(p2);
+    char *py = tu_src_path("tests/imap_server.py");
+    const char *argv[] = {"/usr/bin/python3", py,        "--box", box,          "--flags",
+                          "imap.flags",       "--user",  "bob",   "--password", "Imap-Pw-77",
+                          "--cert",           "srv.pem", "--key", "srv.key",    NULL};
+    struct tu_server imap;
+    tu_server_start(&imap, dir, argv, "the IMAP server");
+    free(py);
+    free(box);
+    snprintf(url, sizeof url, "imaps://localhost:%d/INBOX", imap.port);
+    char *main_conf = tu_path(dir, "h.conf"), *text = tu_read(main_conf);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, text);
+    hd_buf_adds(&b, "username = bob\npassword_env = TEST_IMAP_PW\nca_file = ca.pem\n");
+    char *ip = tu_path(dir, "imap.conf");
+    tu_write(ip, b.data);
+    free(ip), free(text), free(main_conf);
+    hd_buf_release(&b);
+    setenv("HERALD_CONFIG", "imap.conf", 1);
+    setenv("TEST_IMAP_PW", "Imap-Pw-77", 1);
+    char *out = run_ok("bounces", "fetch", "--imap", url, NULL);
+    assert_contains(out, "2 read: 1 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    char *fp = tu_path(dir, "imap.flags"), *flags = tu_read(fp);
+    assert_contains(flags, "1 HeraldDone \\Seen\n");
+    assert_null(strstr(flags, "2 HeraldDone"));
+    free(flags);
+    free(fp);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    out = run_ok("bounces", "fetch", "--imap", url, NULL);
+    assert_contains(out, "1 read: 0 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    setenv("TEST_IMAP_PW", "wrong", 1);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "bounces", "fetch", "--imap", url, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "IMAP 'imaps://localhost:");
+    tu_run_release(&r);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    tu_server_stop(&imap);
+}
+
 /* The outbox writes the envelope sender as Return-Path, as an MTA does. */
 static void test_bounces_outbox_return_path(void **state)
 {
@@ -456,6 +522,7 @@ int main(void)
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_bounces_end_to_end),
         cmocka_unit_test(test_bounces_run_polls),
+        cmocka_unit_test(test_bounces_imap),
         cmocka_unit_test(test_bounces_outbox_return_path),
         cmocka_unit_test(test_bounces_config_errors),
     };
