@@ -391,7 +391,7 @@ static void test_bounces_run_polls(void **state)
 }
 
 /* Over IMAP (tests/imap_server.py, TLS with a test CA): a bounce applied
- * and its mail flagged \\Seen and HeraldDone, a reply left unflagged, the
+ * and its mail flagged \Seen and HeraldDone, a reply left unflagged, the
  * next fetch reads only the reply, and a refused login is an error. */
 static void test_bounces_imap(void **state)
 {

@@ -4,7 +4,9 @@
  * are appended as one JSON line each to PATH/sms.jsonl and PATH/push.jsonl,
  * holding everything that would have been sent. It always accepts; a
  * message that could not be built (a header injection) is refused as a real
- * driver would refuse it. What it writes is the contacts' addresses and
+ * driver would refuse it. With bounce_address set, each .eml starts with
+ * the Return-Path an MTA would write on delivery: the VERP envelope sender
+ * the SMTP driver would use. What it writes is the contacts' addresses and
  * messages, so folders are made 0700 and files 0600 whatever the umask. */
 #include "driver_int.h"
 

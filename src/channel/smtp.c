@@ -11,6 +11,10 @@
  *   SMTPUTF8, which libesmtp cannot write: it goes through smtp_utf8.c
  *   (libcurl) when the server offers SMTPUTF8, and otherwise fails
  *   (permanent, "smtputf8_unsupported", the address not suppressed).
+ * With bounce_address set, the envelope sender is that address with the
+ * message's number in it (VERP, hd_mime_verp: bounces+N@domain) on both
+ * paths, and the mail carries X-Herald-Message: N, so that herald bounces
+ * fetch can tell which message a bounce is about.
  * TLS uses our own SSL_CTX (ca_file or the system store); libesmtp reports
  * an unverifiable or mismatched certificate as an event, which we refuse
  * unless tls_verify = no (logged once as a warning). libesmtp cannot do
