@@ -346,6 +346,20 @@ static inline char *tu_sms_campaign(const char *dir, const char *const *pre, con
     return out;
 }
 
+/* One number from dir/h.db through the sqlite3 shell (-1 when none). */
+static inline int64_t tu_q1(const char *dir, const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    pclose(f);
+    return v;
+}
+
 /* An absolute path into the source tree ($HERALD_SRC, else the current
  * folder): tests run herald and helpers in their own folders. */
 static inline char *tu_src_path(const char *rel)

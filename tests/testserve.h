@@ -170,15 +170,7 @@ static inline char *outbox_link(const char *addr)
 
 static inline int64_t q1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    long long v = -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
+    return tu_q1(dir, sql);
 }
 
 /* Starts tests/smtp_server.py, which writes what it receives into the

@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -21,6 +21,7 @@ _herald_subcommands()
     log) echo "prune" ;;
     events) echo "import" ;;
     serve) echo "init-secret" ;;
+    bounces) echo "fetch" ;;
     esac
 }
 
@@ -42,6 +43,7 @@ _herald_options()
     stats) echo "--by --goal --window --format" ;;
     events) echo "--format" ;;
     serve) echo "--listen --base64" ;;
+    bounces) echo "--maildir --imap --dry-run" ;;
     esac
     echo "--help"
 }
@@ -72,7 +74,7 @@ _herald_takes_value()
         --local-time | --on | --every | --tz | --holdout | --variants | --expires | --resend-after | \
         --rate | --limit | --max-errors | --default-region | --run | --since | --until | \
         --older-than | --batch | --event | --value | --scores | --map | --encoding | --state | --grace | --wait | --goal | --window | \
-        --listen) return 0 ;;
+        --listen | --maildir | --imap) return 0 ;;
     esac
     return 1
 }
@@ -84,7 +86,7 @@ _herald_value()
     _herald_takes_value "$opt" || return 1
     case $opt in
     -c | --config | --db | --rejects | --data) COMPREPLY=($(compgen -f -- "$cur")) ;;
-    --partials) COMPREPLY=($(compgen -d -- "$cur")) ;;
+    --partials | --maildir) COMPREPLY=($(compgen -d -- "$cur")) ;;
     --segment) COMPREPLY=($(compgen -W "$(_herald_names segments)" -- "$cur")) ;;
     --template) COMPREPLY=($(compgen -W "$(_herald_names templates)" -- "$cur")) ;;
     --campaign) COMPREPLY=($(compgen -W "$(_herald_names campaigns)" -- "$cur")) ;;

@@ -119,6 +119,16 @@ struct hd_serve_cfg {
     unsigned seen;                 /* keys given, for duplicates */
 };
 
+/* [bounces]: the bounce mailbox (issue 19; config_bounces.c). */
+struct hd_bounces_cfg {
+    char *maildir;  /* a local Maildir, or NULL */
+    char *imap_url; /* imaps://host/FOLDER, or NULL */
+    char *username;
+    char *password; /* password_env or password_file's value, or NULL (wiped when freed) */
+    char *ca_file;  /* NULL: the system's store */
+    int64_t poll;   /* seconds between herald run's fetches; 0: never */
+};
+
 struct hd_config {
     char *path;           /* the file read, or NULL when only defaults apply */
     char *database;       /* [herald] database; default var/herald.db */
@@ -162,6 +172,7 @@ struct hd_config {
                                                * default file is absent */
     } receipts;                               /* [receipts] */
     char *sms_optout_zh;                      /* [lint] sms_optout_zh; default 回T退订 */
+    struct hd_bounces_cfg bounces;            /* [bounces] */
 };
 
 /* The longest line a configuration file may have, in bytes without the line

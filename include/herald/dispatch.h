@@ -24,6 +24,7 @@
 
 #include "herald/driver.h"
 #include "herald/log.h"
+#include "herald/progress.h"
 #include "herald/schedule.h"
 #include "herald/service.h"
 #include "herald/state.h"
@@ -250,6 +251,12 @@ enum hd_receipt_result {
     HD_RCPT_DUPLICATE, /* the same report was received before: nothing changed */
 };
 
+/* The gateway id of a report from the bounce mailbox is this prefix and
+ * the message's number ("mailbox:42"): a DSN does not carry the SMTP
+ * server's reply that is the accepted row's gateway id, the VERP address
+ * names the message, and the same bounce read twice is one report. */
+#define HD_RECEIPT_MAILBOX "mailbox:"
+
 /* Keeps a gateway's report and applies it to its message in one
  * transaction: the message's state moves (hd_state_move: an illegal move
  * is logged as ignored, the state kept), a log row with outcome receipt is
@@ -268,5 +275,31 @@ int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *a
  * 2 opted in, 0 neither (not such a word); *n the contacts changed. */
 int hd_receipt_reply(const struct hd_receipt_ctx *c, const char *from, const char *body,
                      int64_t now_ms, int *what, int64_t *n, struct hd_err *err);
+
+/* ---- the bounce mailbox (mailbox.c, mailbox_imap.c) ----------------------------------- */
+
+/* One read of the bounce mailbox: a Maildir (new/ and cur/) or an IMAP
+ * folder; each bounce, delay or complaint applied with hd_receipt_take and
+ * then marked so that it is not read again (see mailbox.c). */
+struct hd_mailbox {
+    const struct hd_receipt_ctx *c;
+    const char *maildir;                       /* a Maildir, or NULL */
+    const char *imap_url;                      /* imaps://host/FOLDER when no maildir */
+    const char *username, *password, *ca_file; /* IMAP's; borrowed */
+    bool dry_run; /* print each mail's reading; apply and mark nothing */
+    struct hd_log *log;
+    struct hd_progress *progress; /* or NULL */
+    int64_t now_ms;
+    struct {
+        int64_t read, applied, pending, duplicate, unparseable;
+    } sum; /* what the read did */
+};
+/* Reads the mailbox; on error the mails done so far stay done. */
+int hd_mailbox_fetch(struct hd_mailbox *mb, struct hd_err *err);
+/* One mail read and applied; *done: it may be marked (mailbox.c). */
+int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const char *name,
+                   bool *done, struct hd_err *err);
+/* The IMAP read (mailbox_imap.c). */
+int hd_mailbox_imap(struct hd_mailbox *mb, struct hd_err *err);
 
 #endif

@@ -23,10 +23,11 @@ struct hd_mail {
     const char *reply_to; /* the same forms, or NULL */
     const char *to;       /* the recipient's address */
     const char *subject;
-    const char *text;                /* the text part (required) */
-    const char *html;                /* the HTML part, or NULL for text only */
-    const char *message_id;          /* the message's UUID; Message-ID is <UUID@from-domain> */
-    int64_t date;                    /* seconds since the epoch */
+    const char *text;       /* the text part (required) */
+    const char *html;       /* the HTML part, or NULL for text only */
+    const char *message_id; /* the message's UUID; Message-ID is <UUID@from-domain> */
+    int64_t ref;  /* the message's number: an X-Herald-Message header when > 0 (VERP is on) */
+    int64_t date; /* seconds since the epoch */
     const char *unsubscribe_url;     /* https://..., or NULL */
     const char *unsubscribe_mailto;  /* an address, or NULL */
     const char *unsubscribe_subject; /* the mailto's subject, or NULL: "unsubscribe" */
@@ -39,6 +40,12 @@ struct hd_mail {
      * and frees its own */
     struct hd_valid **valid;
 };
+
+/* The envelope sender of message number ref under VERP (issue 19): the
+ * bounce address "bounces@bounce.example.com" becomes
+ * "bounces+REF@bounce.example.com", so a bounce names the message it is
+ * about; ref 0 leaves it as given. -1 when it has no '@' or does not fit. */
+int hd_mime_verp(const char *bounce_address, int64_t ref, char *out, size_t n);
 
 /* Appends the message (CRLF line ends) to out. HD_E_INVALID with a reason
  * when a header value holds a control character or an address is bad. */

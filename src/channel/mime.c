@@ -426,6 +426,16 @@ static void body(const struct hd_mail *m, struct hd_buf *h)
     }
 }
 
+int hd_mime_verp(const char *bounce_address, int64_t ref, char *out, size_t n)
+{
+    const char *at = strrchr(bounce_address, '@');
+    int w = !at || at == bounce_address ? -1
+            : ref > 0 ? snprintf(out, n, "%.*s+%lld%s", (int)(at - bounce_address), bounce_address,
+                                 (long long)ref, at)
+                      : snprintf(out, n, "%s", bounce_address);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
 int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *err)
 {
     struct hd_buf h;
@@ -444,6 +454,8 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     rfc5322_date(m->date, &h);
     /* From's domain, as it went on the wire (an A-label) */
     hd_buf_addf(&h, "Message-ID: <%s@%s>\r\n", m->message_id, strrchr(from_addr, '@') + 1);
+    if (m->ref > 0)
+        hd_buf_addf(&h, "X-Herald-Message: %lld\r\n", (long long)m->ref);
     hd_buf_adds(&h, "Subject: ");
     header_text(&h, m->subject ? m->subject : "", 9);
     hd_buf_adds(&h, "\r\n");

@@ -4,7 +4,9 @@
  * are appended as one JSON line each to PATH/sms.jsonl and PATH/push.jsonl,
  * holding everything that would have been sent. It always accepts; a
  * message that could not be built (a header injection) is refused as a real
- * driver would refuse it. What it writes is the contacts' addresses and
+ * driver would refuse it. With bounce_address set, each .eml starts with
+ * the Return-Path an MTA would write on delivery: the VERP envelope sender
+ * the SMTP driver would use. What it writes is the contacts' addresses and
  * messages, so folders are made 0700 and files 0600 whatever the umask. */
 #include "driver_int.h"
 
@@ -25,6 +27,7 @@
 
 struct outbox {
     char *path;
+    char *bounce; /* bounce_address: a Return-Path under VERP, or NULL */
     struct hd_log *log;
     pthread_mutex_t mu; /* appends to the JSON Lines files */
     unsigned long seq;
@@ -55,6 +58,7 @@ static int ob_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     const char *path = hd_provider_get(cfg, "path");
     struct outbox *o = hd_xcalloc(1, sizeof *o);
     o->path = hd_xstrdup(path ? path : "var/outbox");
+    o->bounce = hd_xstrdup(hd_provider_get(cfg, "bounce_address"));
     o->log = log;
     static const char *const sub[] = {"", "/email/tmp", "/email/new", "/email/cur"};
     for (size_t i = 0; i < 4; i++) {
@@ -62,6 +66,7 @@ static int ob_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
         snprintf(p, sizeof p, "%s%s", o->path, sub[i]);
         if (mkdirs(p, err) < 0) {
             free(o->path);
+            free(o->bounce);
             free(o);
             return HD_E_IO;
         }
@@ -76,6 +81,7 @@ static void ob_fini(void *conf)
     struct outbox *o = conf;
     pthread_mutex_destroy(&o->mu);
     free(o->path);
+    free(o->bounce);
     free(o);
 }
 
@@ -101,8 +107,13 @@ static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_resul
     mail.smtputf8 = true;
     struct hd_buf b;
     struct hd_err e = {0};
-    char tmp[4200], dst[4200], name[256];
+    char tmp[4200], dst[4200], name[256], verp[320];
     hd_buf_init(&b);
+    /* the envelope sender, as an MTA records it on delivery */
+    if (o->bounce && hd_mime_verp(o->bounce, m->ref, verp, sizeof verp) == 0) {
+        mail.ref = m->ref;
+        hd_buf_addf(&b, "Return-Path: <%s>\r\n", verp);
+    }
     if (hd_mime_build(&mail, &b, &e) < 0) {
         hd_result_set(r, HD_OUT_PERMANENT, 0, "%s", e.msg);
         hd_buf_release(&b);

@@ -11,6 +11,10 @@
  *   SMTPUTF8, which libesmtp cannot write: it goes through smtp_utf8.c
  *   (libcurl) when the server offers SMTPUTF8, and otherwise fails
  *   (permanent, "smtputf8_unsupported", the address not suppressed).
+ * With bounce_address set, the envelope sender is that address with the
+ * message's number in it (VERP, hd_mime_verp: bounces+N@domain) on both
+ * paths, and the mail carries X-Herald-Message: N, so that herald bounces
+ * fetch can tell which message a bounce is about.
  * TLS uses our own SSL_CTX (ca_file or the system store); libesmtp reports
  * an unverifiable or mismatched certificate as an event, which we refuse
  * unless tls_verify = no (logged once as a warning). libesmtp cannot do
@@ -63,6 +67,7 @@ static void conf_free(struct smtp_conf *c)
     free(c->helo);
     free(c->unsub_url);
     free(c->unsub_mailto);
+    free(c->bounce);
     free(c->ca_file);
     if (c->ctx)
         SSL_CTX_free(c->ctx);
@@ -106,6 +111,13 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     c->helo = hd_xstrdup(hd_provider_get(cfg, "helo"));
     c->unsub_url = hd_xstrdup(hd_provider_get(cfg, "unsubscribe_url"));
     c->unsub_mailto = hd_xstrdup(hd_provider_get(cfg, "unsubscribe_mailto"));
+    c->bounce = hd_xstrdup(hd_provider_get(cfg, "bounce_address"));
+    char verp[320];
+    if (c->bounce && hd_mime_verp(c->bounce, 1, verp, sizeof verp) < 0) {
+        conf_free(c);
+        return hd_err_set(err, HD_E_CONFIG, "bounce_address '%s' is not an email address",
+                          hd_provider_get(cfg, "bounce_address"));
+    }
     c->timeout = cfg->timeout > 0 ? (long)cfg->timeout : 30;
     if (c->tls != TLS_NONE) {
         c->ctx = SSL_CTX_new(TLS_client_method());
@@ -450,6 +462,7 @@ static int build_body(const struct smtp_conf *c, const struct hd_msg *m, const c
     mail.to = rcpt;
     mail.valid = &b->valid;
     mail.smtputf8 = utf8;
+    mail.ref = c->bounce ? m->ref : 0;
     if (m->category == HD_CAT_MARKETING) {
         if (!mail.unsubscribe_url)
             mail.unsubscribe_url = c->unsub_url;
@@ -473,7 +486,7 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
         const struct hd_msg *m = msgs[i];
         const char *from = m->from ? m->from : c->from;
         struct hd_err e = {0};
-        char given[320], envelope[320], rcpt[320];
+        char given[320], sender[320], envelope[320], rcpt[320];
         bool utf8_from, utf8_rcpt;
         hd_buf_init(&b->bodies[i].text);
         if (!from || hd_mime_address(from, given, sizeof given) < 0) {
@@ -481,7 +494,10 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
                           "no From address (set 'from' in the template or the provider)");
             continue;
         }
-        if (hd_mime_wire_address(&b->valid, given, true, envelope, sizeof envelope, &utf8_from,
+        /* VERP: bounces come back to bounce_address with the message's number */
+        if (!c->bounce || hd_mime_verp(c->bounce, m->ref, sender, sizeof sender) < 0)
+            memcpy(sender, given, sizeof given);
+        if (hd_mime_wire_address(&b->valid, sender, true, envelope, sizeof envelope, &utf8_from,
                                  &e) < 0 ||
             hd_mime_wire_address(&b->valid, m->to, true, rcpt, sizeof rcpt, &utf8_rcpt, &e) < 0 ||
             build_body(c, m, from, rcpt, utf8_from || utf8_rcpt, b, i, &e) < 0) {

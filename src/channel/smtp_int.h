@@ -26,6 +26,7 @@ struct smtp_conf {
     char *password; /* borrowed from the configuration's secret */
     char *from, *reply_to, *helo;
     char *unsub_url, *unsub_mailto;
+    char *bounce; /* bounce_address: the envelope sender under VERP, or NULL */
     long timeout;
     SSL_CTX *ctx;
     struct hd_log *log;

@@ -4,6 +4,8 @@
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +39,19 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_events(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_complete(struct hd_ctx *ctx, int argc, char **argv); /* hidden: for shell completion */
 int cmd_serve(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_bounces(struct hd_ctx *ctx, int argc, char **argv);
+/* herald run's poll of the bounce mailbox ([bounces] poll; cmd_bounces.c):
+ * start does nothing when poll or the mailbox is not set. */
+struct cli_bounces_poll {
+    struct hd_ctx *ctx;
+    const struct hd_config *cfg; /* as the run started: a reload does not change it */
+    struct hd_store *st;         /* the thread's own connection */
+    pthread_t th;
+    bool running;
+    volatile sig_atomic_t stop;
+};
+int cli_bounces_poll_start(struct hd_ctx *ctx, struct cli_bounces_poll *bp, struct hd_err *err);
+void cli_bounces_poll_stop(struct cli_bounces_poll *bp);
 
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */

@@ -319,9 +319,15 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
                 args.serve ? " and serving" : "", (long)getpid());
     if (args.serve) /* the service's threads log too: no progress line to redraw */
         ctx->progress = false;
+    struct cli_bounces_poll bp;
     rc = args.serve ? serve_begin(ctx, args.listen, &b, &err) : 0;
+    if (rc == 0 && !o.once)
+        rc = cli_bounces_poll_start(ctx, &bp, &err);
+    else
+        memset(&bp, 0, sizeof bp);
     if (rc == 0)
         rc = cli_dispatch(ctx, &o, &v, &s, &err);
+    cli_bounces_poll_stop(&bp);
     serve_end(&b);
     for (size_t k = 0; k < r.nretired; k++)
         hd_config_free(r.retired[k]);

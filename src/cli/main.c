@@ -49,6 +49,8 @@ static const struct command commands[] = {
     {"stats", cmd_stats, NEED_CONFIG | NEED_STORE, "a campaign's numbers, A/B and conversions"},
     {"events", cmd_events, NEED_CONFIG | NEED_STORE, "import conversion events (for stats --goal)"},
     {"serve", cmd_serve, NEED_CONFIG, "the HTTP service: one-click unsubscribe, health"},
+    {"bounces", cmd_bounces, NEED_CONFIG | NEED_STORE,
+     "fetch the bounce mailbox: DSNs and complaints"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

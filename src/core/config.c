@@ -80,6 +80,7 @@ static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
+    {"outbox", "bounce_address", K_STR, NULL, false},
     {"smtp", "host", K_STR, NULL, true},
     {"smtp", "port", K_PORT, NULL, false},
     {"smtp", "starttls", K_ENUM, "required|optional|none", false},
@@ -93,6 +94,7 @@ static const struct keydef provider_keys[] = {
     {"smtp", "helo", K_STR, NULL, false},
     {"smtp", "unsubscribe_url", K_URL, NULL, false},
     {"smtp", "unsubscribe_mailto", K_STR, NULL, false},
+    {"smtp", "bounce_address", K_STR, NULL, false},
     {"twilio", "base_url", K_URL, NULL, false},
     {"twilio", "account_sid", K_STR, NULL, true},
     {"twilio", "auth_token", K_SECRET, NULL, true},
@@ -598,6 +600,14 @@ static int on_serve(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+static int on_bounces(struct parse *ps, const char *key, const char *v)
+{
+    char why[400];
+    if (hd_cfg_bounces_key(&ps->cfg->bounces, key, v, why, sizeof why) < 0)
+        return fail(ps, "%s", why);
+    return 1;
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -628,9 +638,12 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_receipts(ps, key, value);
     if (strcmp(section, "lint") == 0)
         return on_lint(ps, key, value);
+    if (strcmp(section, "bounces") == 0)
+        return on_bounces(ps, key, value);
     return fail(
         ps,
-        "unknown section [%s] (known: herald, log, dispatch, serve, receipts, lint, provider NAME, "
+        "unknown section [%s] (known: herald, log, dispatch, serve, receipts, bounces, lint, "
+        "provider NAME, "
         "channel email|sms|push, caps, quiet_hours, template_vars, import)",
         section);
 }
@@ -1227,6 +1240,7 @@ void hd_config_free(struct hd_config *cfg)
     free(cfg->quiet);
     kv_free(cfg->vars, cfg->nvars);
     hd_cfg_serve_release(&cfg->serve);
+    hd_cfg_bounces_release(&cfg->bounces);
     free(cfg->sms_optout_zh);
     free(cfg);
 }

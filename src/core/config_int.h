@@ -26,6 +26,11 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
 int hd_cfg_serve_check(const struct hd_serve_cfg *s, char *why, size_t n);
 int hd_cfg_serve_builtin(struct hd_serve_cfg *s, char *why, size_t n);
 void hd_cfg_serve_release(struct hd_serve_cfg *s);
+/* One key = value of [bounces] (config_bounces.c); -1 with the message in why. */
+int hd_cfg_bounces_key(struct hd_bounces_cfg *b, const char *key, const char *v, char *why,
+                       size_t n);
+void hd_cfg_bounces_release_password(struct hd_bounces_cfg *b);
+void hd_cfg_bounces_release(struct hd_bounces_cfg *b);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
 
 #endif

@@ -128,11 +128,14 @@ struct target {
     int64_t message, campaign, run, contact;
     int attempt, channel;
     char variant[64], address[320];
+    int64_t want; /* only this message's row (a bounce mailbox's report), or 0 */
 };
 
 static int keep_target(void *ud, const struct hd_log_row *row)
 {
     struct target *t = ud;
+    if (t->want && row->message != t->want)
+        return 0;
     t->found = true;
     t->message = row->message;
     t->campaign = row->campaign_id;
@@ -276,12 +279,15 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
     if (rc < 0 || !contact)
         return rc;
     /* the message's accepted row with the gateway's id: through the
-     * contact's index, the report's message and sid both checked */
+     * contact's index, the report's message and sid both checked (a
+     * bounce mailbox's report has the message's number only) */
+    bool mailbox = strncmp(r->gateway_id, HD_RECEIPT_MAILBOX, strlen(HD_RECEIPT_MAILBOX)) == 0;
     struct hd_log_filter f = {.contact = contact,
                               .provider = r->provider,
-                              .gateway_id = r->gateway_id,
+                              .gateway_id = mailbox ? NULL : r->gateway_id,
                               .outcome = "accepted",
-                              .limit = 1};
+                              .limit = mailbox ? 0 : 1};
+    t->want = mailbox ? r->message : 0;
     if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
         return rc;
     if (t->message != r->message)

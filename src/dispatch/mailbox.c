@@ -1,0 +1,184 @@
+/* mailbox: the bounce mailbox read (issue 19), for `herald bounces fetch`
+ * and herald run's poll. Each mail is parsed (core/dsn.c) and applied as a
+ * receipt through hd_receipt_take: the provider is the one whose
+ * bounce_address the VERP address came back to (else the first with a
+ * bounce_address), the gateway id HD_RECEIPT_MAILBOX and the message's
+ * number, so the same bounce read twice is one report. A mail is marked
+ * done only once its report is durable: in a Maildir it moves from new/ to
+ * cur/ with the S (seen) flag, and a mail in cur/ with S is not read
+ * again; over IMAP (libcurl: UID SEARCH, UID FETCH, UID STORE) it gets
+ * \Seen and the keyword HeraldDone, and only mails without the keyword
+ * are read. A mail that is no bounce, or names no message of herald's, is
+ * left where it is and counted. With dry_run nothing is applied or moved:
+ * each mail's reading is printed. */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "herald/dispatch.h"
+#include "herald/dsn.h"
+
+/* The provider a bounce came back to; NULL when none has a bounce_address. */
+static const char *provider_of(const struct hd_config *cfg, const struct hd_dsn *d)
+{
+    char base[320];
+    const char *first = NULL;
+    if (!d->verp[0] || !hd_dsn_verp_ref(d->verp, base, sizeof base))
+        base[0] = '\0';
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        const char *b = hd_provider_get(&cfg->providers[i], "bounce_address");
+        if (!b)
+            continue;
+        if (!first)
+            first = cfg->providers[i].name;
+        if (base[0] && strcasecmp(b, base) == 0)
+            return cfg->providers[i].name;
+    }
+    return first;
+}
+
+/* Reads one mail and applies it: *done says whether it may be marked
+ * (also for mailbox_imap.c). */
+int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const char *name,
+                   bool *done, struct hd_err *err)
+{
+    struct hd_dsn d;
+    struct hd_err pe = {0};
+    *done = false;
+    mb->sum.read++;
+    if (hd_dsn_parse(text, len, mb->c->cfg->receipts.bounce_rules, &d, &pe) < 0 || !d.ref) {
+        mb->sum.unparseable++;
+        hd_log_info(mb->log, "bounce mailbox: %s left: %s", name,
+                    pe.msg[0] ? pe.msg : "it names no message of herald's");
+        return 0;
+    }
+    const char *provider = provider_of(mb->c->cfg, &d);
+    if (!provider)
+        return hd_err_set(err, HD_E_CONFIG,
+                          "no provider has a bounce_address (set one on the SMTP provider)");
+    static const char *const status[] = {"bounced", "complained", "delayed"};
+    if (mb->dry_run) {
+        printf("%s: %s message %lld %s %s %s %s (%s)\n", name, hd_dsn_kind_name(d.kind),
+               (long long)d.ref, d.recipient[0] ? d.recipient : "-", d.status[0] ? d.status : "-",
+               hd_bounce_class_name(d.bounce.cls), hd_bounce_severity_name(d.bounce.severity),
+               d.diagnostic);
+        return 0;
+    }
+    char gid[64];
+    snprintf(gid, sizeof gid, HD_RECEIPT_MAILBOX "%lld", (long long)d.ref);
+    struct hd_receipt r = {.message = d.ref,
+                           .provider = provider,
+                           .gateway_id = gid,
+                           .status = status[d.kind],
+                           .code = d.status[0] ? d.status : NULL,
+                           .reason = d.diagnostic[0] ? d.diagnostic : NULL,
+                           .received_ms = mb->now_ms};
+    int result = 0, rc = hd_receipt_take(mb->c, &r, mb->now_ms, &result, err);
+    if (rc < 0)
+        return rc;
+    int64_t *n[] = {&mb->sum.applied, &mb->sum.pending, &mb->sum.duplicate};
+    (*n[result])++;
+    *done = true;
+    return 0;
+}
+
+/* The name a mail in cur/ gets with the S flag ("NAME:2,FS"), flags kept
+ * in ASCII order; false when it has it already. */
+static bool seen_name(const char *name, char *out, size_t n)
+{
+    const char *info = strstr(name, ":2,");
+    if (!info) {
+        snprintf(out, n, "%s:2,S", name);
+        return true;
+    }
+    if (strchr(info + 3, 'S'))
+        return false;
+    size_t k = (size_t)(info + 3 - name), o = 0;
+    const char *f = info + 3;
+    snprintf(out, n, "%.*s", (int)k, name);
+    o = strlen(out);
+    while (*f && *f < 'S' && o + 2 < n)
+        out[o++] = *f++;
+    out[o++] = 'S';
+    snprintf(out + o, n - o, "%s", f);
+    return true;
+}
+
+static int maildir_one(struct hd_mailbox *mb, const char *sub, const char *name, struct hd_err *err)
+{
+    char path[4352], dst[4352], seen[512];
+    if (!seen_name(name, seen, sizeof seen))
+        return 0; /* done before */
+    snprintf(path, sizeof path, "%s/%s/%s", mb->maildir, sub, name);
+    snprintf(dst, sizeof dst, "%s/cur/%s", mb->maildir, seen);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    if (hd_buf_read_file(&b, path) < 0) {
+        int e = errno;
+        hd_buf_release(&b);
+        return e == ENOENT ? 0
+                           : hd_err_set(err, HD_E_IO, "cannot read '%s': %s", path, strerror(e));
+    }
+    bool done = false;
+    int rc = hd_mailbox_one(mb, b.data ? b.data : "", b.len, name, &done, err);
+    hd_buf_release(&b);
+    if (rc == 0 && done && rename(path, dst) < 0)
+        rc = hd_err_set(err, HD_E_IO, "cannot move '%s' to '%s': %s", path, dst, strerror(errno));
+    if (mb->progress)
+        hd_progress_update(mb->progress, (uint64_t)mb->sum.read, (uint64_t)mb->sum.read);
+    return rc;
+}
+
+static int maildir_fetch(struct hd_mailbox *mb, struct hd_err *err)
+{
+    static const char *const subs[] = {"new", "cur"};
+    int rc = 0;
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/%s", mb->maildir, subs[i]);
+        DIR *d = opendir(dir);
+        if (!d)
+            return hd_err_set(err, HD_E_IO, "cannot read the Maildir folder '%s': %s", dir,
+                              strerror(errno));
+        /* the names first: a mail moved into cur/ is not to be met again */
+        char **names = NULL;
+        size_t nn = 0, cap = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            if (nn == cap)
+                names = hd_xrealloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names);
+            names[nn++] = hd_xstrdup(e->d_name);
+        }
+        closedir(d);
+        for (size_t k = 0; k < nn; k++) {
+            if (rc == 0)
+                rc = maildir_one(mb, subs[i], names[k], err);
+            free(names[k]);
+        }
+        free(names);
+    }
+    return rc;
+}
+
+int hd_mailbox_fetch(struct hd_mailbox *mb, struct hd_err *err)
+{
+    memset(&mb->sum, 0, sizeof mb->sum);
+    int rc = mb->maildir    ? maildir_fetch(mb, err)
+             : mb->imap_url ? hd_mailbox_imap(mb, err)
+                            : hd_err_set(err, HD_E_CONFIG,
+                                         "no bounce mailbox: give --maildir or --imap, or set "
+                                         "[bounces] maildir or imap_url");
+    /* reports kept earlier whose message is known now (herald serve does
+     * the same for the gateways') */
+    int64_t late = 0;
+    if (rc == 0 && !mb->dry_run && (rc = hd_receipts_retry(mb->c, mb->now_ms, &late, err)) == 0 &&
+        late)
+        hd_log_info(mb->log, "bounce mailbox: %lld pending reports applied", (long long)late);
+    return rc;
+}

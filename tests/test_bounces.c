@@ -1,0 +1,531 @@
+/* test_bounces: the bounce mailbox (issue 19). The DSN/ARF parser over
+ * every fixture in tests/data/dsn (real DSNs made by this machine's
+ * Postfix with make-dsn.sh, ARF samples written to RFC 5965's example,
+ * non-standard bounces, a reply that is none), its kind, message number,
+ * recipient, code and class asserted per file; VERP addresses read back;
+ * then end to end with the real binary: the outbox records the VERP
+ * envelope sender as Return-Path; a campaign over SMTP (tests/smtp_server.py)
+ * goes out with envelope sender bounces+N@bounce.example.com, the Postfix
+ * DSN made for that message is dropped into a Maildir, and `herald bounces
+ * fetch` bounces the message, suppresses the address with its class, `why`
+ * tells it, a mail that is no bounce is left and counted, and a second
+ * fetch applies nothing; herald run polls the Maildir; the same over IMAP
+ * (tests/imap_server.py); config errors. */
+#include "testnet.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+
+#include "herald/bounce.h"
+#include "herald/dsn.h"
+#include "herald/state.h"
+
+static struct hd_bounce_rules *load_rules(void)
+{
+    char *p = tu_src_path("etc/bounce-rules.tsv");
+    struct hd_bounce_rules *r = NULL;
+    struct hd_err e = {0};
+    if (hd_bounce_rules_load(p, &r, &e) < 0)
+        fail_msg("%s", e.msg);
+    free(p);
+    return r;
+}
+
+static char *fixture(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/dsn/%s", name);
+    char *p = tu_src_path(rel), *text = tu_read(p);
+    if (!text)
+        fail_msg("cannot read %s", p);
+    free(p);
+    return text;
+}
+
+static void test_bounces_fixtures(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int kind;
+        int64_t ref;
+        const char *rcpt, *status, *cls, *severity, *diag;
+    } cases[] = {
+        {"postfix-42.eml", HD_DSN_BOUNCE, 42, "nobody@example.com", "5.1.1", "invalid_recipient",
+         "hard", "unknown user: \"nobody@example.com\""},
+        {"postfix-43.eml", HD_DSN_BOUNCE, 43, "someone@refuse.test", "5.7.1", "spam_block", "none",
+         "message refused: sender policy"},
+        {"postfix-44.eml", HD_DSN_BOUNCE, 44, "quota@full.test", "5.2.2", "mailbox_full", "soft",
+         "mailbox full: quota exceeded"},
+        {"arf-abuse.eml", HD_DSN_COMPLAINT, 51, "carol@example.net", "", "unknown", "hard",
+         "feedback report: abuse"},
+        {"arf-headers.eml", HD_DSN_COMPLAINT, 52, "dave@isp.example", "", "unknown", "hard",
+         "feedback report: abuse"},
+        {"qmail-nonstandard.eml", HD_DSN_BOUNCE, 53, "erin@isp.example", "", "invalid_recipient",
+         "hard", "Sorry, no mailbox here by that name. (#5.1.1)"},
+        {"nonstandard-full.eml", HD_DSN_BOUNCE, 54, "", "", "mailbox_full", "soft",
+         "552 frank's mailbox is over quota, mailbox full"},
+    };
+    struct hd_bounce_rules *rules = load_rules();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = fixture(cases[i].file);
+        struct hd_dsn d;
+        struct hd_err e = {0};
+        if (hd_dsn_parse(text, strlen(text), rules, &d, &e) < 0)
+            fail_msg("%s: %s", cases[i].file, e.msg);
+        if (d.kind != cases[i].kind || d.ref != cases[i].ref ||
+            strcmp(d.recipient, cases[i].rcpt) != 0 || strcmp(d.status, cases[i].status) != 0 ||
+            strcmp(hd_bounce_class_name(d.bounce.cls), cases[i].cls) != 0 ||
+            strcmp(hd_bounce_severity_name(d.bounce.severity), cases[i].severity) != 0 ||
+            strcmp(d.diagnostic, cases[i].diag) != 0)
+            fail_msg("%s: got %s %lld '%s' '%s' %s %s '%s'", cases[i].file,
+                     hd_dsn_kind_name(d.kind), (long long)d.ref, d.recipient, d.status,
+                     hd_bounce_class_name(d.bounce.cls), hd_bounce_severity_name(d.bounce.severity),
+                     d.diagnostic);
+        free(text);
+    }
+    /* the VERP address wins over the original's X-Herald-Message */
+    char *t = fixture("postfix-42.eml");
+    struct hd_dsn d;
+    struct hd_err e = {0};
+    char *x = strstr(t, "X-Herald-Message: 42");
+    assert_non_null(x);
+    memcpy(x, "X-Herald-Message: 99", 20);
+    assert_int_equal(hd_dsn_parse(t, strlen(t), rules, &d, &e), 0);
+    assert_int_equal(d.ref, 42);
+    assert_string_equal(d.verp, "bounces+42@bounce.example.com");
+    assert_string_equal(d.message_id, "0b6f1d4e-7c1a-4d6e-9a51-0000000000042@example.com");
+    free(t);
+    t = fixture("not-a-bounce.eml");
+    assert_int_equal(hd_dsn_parse(t, strlen(t), rules, &d, &e), HD_E_PARSE);
+    assert_contains(e.msg, "not a bounce");
+    free(t);
+    hd_bounce_rules_free(rules);
+}
+
+/* Reports written here: CRLF line ends, a delay, a success report. */
+static void test_bounces_reports(void **state)
+{
+    (void)state;
+    static const char delayed[] =
+        "To: bounces+7@bounce.example.com\r\nSubject: Delayed Mail (still being retried)\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nStill trying.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n"
+        "Original-Envelope-Id: env-7\r\n\r\nFinal-Recipient: rfc822; a@example.org\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\nDiagnostic-Code: smtp; 451 4.4.1\r\n"
+        " connection timed out\r\n--B--\r\n";
+    struct hd_dsn d;
+    struct hd_err e = {0};
+    assert_int_equal(hd_dsn_parse(delayed, strlen(delayed), NULL, &d, &e), 0);
+    assert_int_equal(d.kind, HD_DSN_DELAY);
+    assert_int_equal(d.ref, 7);
+    assert_string_equal(d.envelope_id, "env-7");
+    assert_string_equal(d.recipient, "a@example.org");
+    assert_string_equal(d.status, "4.4.1");
+    assert_string_equal(d.diagnostic, "451 4.4.1 connection timed out");
+    static const char relayed[] =
+        "To: bounces+8@bounce.example.com\nContent-Type: multipart/report; "
+        "report-type=delivery-status; boundary=Z\n\n--Z\nContent-Type: "
+        "message/delivery-status\n\nFinal-Recipient: rfc822; b@example.org\nAction: relayed\n"
+        "Status: 2.0.0\n--Z--\n";
+    assert_int_equal(hd_dsn_parse(relayed, strlen(relayed), NULL, &d, &e), HD_E_PARSE);
+    assert_string_equal(e.msg, "a delivery report without a failure (action 'relayed')");
+    static const struct {
+        const char *addr, *base;
+        int64_t ref;
+    } verp[] = {
+        {"bounces+12@bounce.example.com", "bounces@bounce.example.com", 12},
+        {"a+b+305@x.example", "a+b@x.example", 305},
+        {"bounces@bounce.example.com", NULL, 0},
+        {"bounces+@x.example", NULL, 0},
+        {"bounces+12a@x.example", NULL, 0},
+        {"john+news@x.example", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof verp / sizeof *verp; i++) {
+        char base[320] = "";
+        assert_int_equal(hd_dsn_verp_ref(verp[i].addr, base, sizeof base), verp[i].ref);
+        if (verp[i].base)
+            assert_string_equal(base, verp[i].base);
+    }
+}
+
+/* ---- end to end -------------------------------------------------------------------- */
+
+static char *dir;
+static struct tu_server smtp;
+
+static const char tpl_news[] =
+    "description: bounce test\ncategory: transactional\nfrom: Acme <hello@example.com>\n\n"
+    "--- email.subject\nYour order, {{ first_name }}\n"
+    "--- email.text\nHello {{ first_name }}, your order shipped.\n";
+
+static int e2e_setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    char *py = tu_src_path("tests/smtp_server.py");
+    const char *argv[] = {"/usr/bin/python3", py, "--out", "smtp", NULL};
+    char *out = tu_path(dir, "smtp");
+    assert_int_equal(mkdir(out, 0700), 0);
+    free(out);
+    tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
+    free(py);
+    char *rules = tu_src_path("etc/bounce-rules.tsv"), conf[2048];
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = warn\n" TU_SERVE_CONF
+             "[receipts]\nbounce_rules = %s\n"
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
+             "timeout = 10s\nbounce_address = bounces@bounce.example.com\n"
+             "[provider box]\ntype = outbox\npath = ob\nbounce_address = b@bounce.example.com\n"
+             "[channel email]\nproviders = mail\n[bounces]\nmaildir = mb\n",
+             rules, smtp.port);
+    free(rules);
+    char *p = tu_path(dir, "h.conf");
+    tu_write(p, conf);
+    free(p);
+    p = tu_path(dir, "c.csv");
+    tu_write(p, "id,email,first_name\nc1,ann@example.org,Ann\nc2,bo@example.org,Bo\n");
+    free(p);
+    static const char *const sub[] = {"tpl", "mb", "mb/new", "mb/cur", "mb/tmp"};
+    for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
+        char *d = tu_path(dir, sub[i]);
+        mkdir(d, 0700);
+        free(d);
+    }
+    tu_put_template(dir, "news", tpl_news);
+    TU_HERALD_OK(dir, "init");
+    TU_HERALD_OK(dir, "contacts", "import", "c.csv");
+    TU_HERALD_OK(dir, "segment", "define", "all", "email exists");
+    return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+    (void)state;
+    tu_server_stop(&smtp);
+    tu_rmdir(dir);
+    dir = NULL;
+    return 0;
+}
+
+static char *run_ok(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, a1, a2, a3, a4, a5, NULL);
+    if (r.status != 0)
+        fail_msg("herald %s %s exited %d: %s %s", a1, a2 ? a2 : "", r.status, r.out, r.err);
+    char *out = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    return out;
+}
+
+static int64_t q1(const char *sql)
+{
+    return tu_q1(dir, sql);
+}
+
+/* Creates and sends campaign name to everyone; the number of contact's
+ * message in it. */
+static int64_t campaign(const char *name, const char *contact)
+{
+    TU_HERALD_OK(dir, "campaign", "create", name, "--segment", "all", "--template", "news",
+                 "--channels", "email", "--now");
+    free(run_ok("send", name, "--wait", "30s", NULL));
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k ON "
+             "k.id = r.campaign_id JOIN contacts c ON c.id = m.contact_id WHERE k.name = '%s' "
+             "AND c.ext_id = '%s'",
+             name, contact);
+    int64_t m = q1(sql);
+    assert_true(m > 0);
+    return m;
+}
+
+/* Replaces every from in text by to (the caller frees the result). */
+static char *replace(const char *text, const char *from, const char *to)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    for (const char *p = text, *q; *p; p = q + strlen(from)) {
+        if (!(q = strstr(p, from))) {
+            hd_buf_adds(&b, p);
+            break;
+        }
+        hd_buf_add(&b, p, (size_t)(q - p));
+        hd_buf_adds(&b, to);
+    }
+    return hd_buf_detach(&b, NULL);
+}
+
+static void drop_mail(const char *name, const char *text)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "mb/new/%s", name);
+    char *p = tu_path(dir, rel);
+    tu_write(p, text);
+    free(p);
+}
+
+static void test_bounces_end_to_end(void **state)
+{
+    (void)state;
+    int64_t m = campaign("n2", "c1");
+    /* the envelope sender the SMTP server saw names the message */
+    char want[128], verp[64], num[32];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(want, sizeof want, "\"mail_from\": \"%s@bounce.example.com\"", verp);
+    bool seen = false;
+    for (int i = 1; i <= 2; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "smtp/%d.json", i);
+        char *p = tu_path(dir, rel), *j = tu_read(p);
+        seen = seen || (j && strstr(j, want) && strstr(j, "ann@example.org"));
+        free(j);
+        free(p);
+    }
+    if (!seen)
+        fail_msg("no message with %s", want);
+    /* Postfix's DSN for it, into the Maildir, and a reply that is none */
+    char *dsn = fixture("postfix-42.eml"), *a = replace(dsn, "bounces+42", verp);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *b = replace(a, "X-Herald-Message: 42", num);
+    char *c = replace(b, "nobody@example.com", "ann@example.org");
+    drop_mail("1.dsn", c);
+    char *reply = fixture("not-a-bounce.eml");
+    drop_mail("2.reply", reply);
+    free(dsn), free(a), free(b), free(c), free(reply);
+    char *out = run_ok("bounces", "fetch", NULL, NULL, NULL);
+    assert_contains(out, "2 read: 1 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    out = run_ok("suppress", "list", NULL, NULL, NULL);
+    assert_contains(out, "ann@example.org");
+    assert_contains(out, "hard_bounce");
+    assert_null(strstr(out, "bo@example.org"));
+    free(out);
+    out = run_ok("why", "c1", "n2", NULL, NULL);
+    assert_contains(out, "5.1.1");
+    assert_contains(out, "invalid_recipient");
+    free(out);
+    /* done: moved to cur/ with S; the reply left in new/ */
+    char *p = tu_path(dir, "mb/cur/1.dsn:2,S");
+    assert_true(tu_exists(p));
+    free(p);
+    p = tu_path(dir, "mb/new/2.reply");
+    assert_true(tu_exists(p));
+    free(p);
+    /* a second fetch applies nothing */
+    out = run_ok("bounces", "fetch", NULL, NULL, NULL);
+    assert_contains(out, "1 read: 0 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 1);
+    /* the same bounce again (a second copy): one report */
+    p = tu_path(dir, "mb/cur/1.dsn:2,S");
+    char *again = tu_read(p);
+    free(p);
+    drop_mail("3.dsn", again);
+    free(again);
+    out = run_ok("bounces", "fetch", "--dry-run", NULL, NULL);
+    assert_contains(out, "3.dsn: bounce message");
+    assert_contains(out, "invalid_recipient hard");
+    free(out);
+    out = run_ok("bounces", "fetch", NULL, NULL, NULL);
+    assert_contains(out, "0 applied, 0 pending (message not known yet), 1 already applied");
+    free(out);
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 1);
+}
+
+/* herald run with [bounces] poll = 1s applies a bounce dropped while it runs. */
+static void test_bounces_run_polls(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "poll.conf"), *main_conf = tu_path(dir, "h.conf");
+    char *text = tu_read(main_conf);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, text);
+    hd_buf_adds(&b, "poll = 1s\n");
+    tu_write(p, b.data);
+    hd_buf_release(&b);
+    free(text), free(main_conf), free(p);
+    int64_t m = campaign("n5", "c2");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen("run.log", "ab", stderr) ||
+            !freopen("run.out", "ab", stdout))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "-c", "poll.conf", "run", (char *)NULL);
+        _exit(127);
+    }
+    char verp[64], num[32], sql[256];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *dsn = fixture("postfix-44.eml"), *a = replace(dsn, "bounces+44", verp);
+    char *x = replace(a, "X-Herald-Message: 44", num);
+    drop_mail("4.dsn", x);
+    free(dsn), free(a), free(x);
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    int64_t st = -1;
+    for (int i = 0; i < 200 && (st = q1(sql)) != HD_ST_BOUNCED; i++) {
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    assert_int_equal(tu_serve_stop(pid), 0);
+    assert_int_equal(st, HD_ST_BOUNCED);
+    p = tu_path(dir, "mb/cur/4.dsn:2,S");
+    assert_true(tu_exists(p));
+    free(p);
+    /* a soft bounce: counted, not suppressed (the limit is 3) */
+    char *out = run_ok("suppress", "list", NULL, NULL, NULL);
+    assert_null(strstr(out, "bo@example.org"));
+    free(out);
+}
+
+/* Over IMAP (tests/imap_server.py, TLS with a test CA): a bounce applied
+ * and its mail flagged \Seen and HeraldDone, a reply left unflagged, the
+ * next fetch reads only the reply, and a refused login is an error. */
+static void test_bounces_imap(void **state)
+{
+    (void)state;
+    int64_t m = campaign("n6", "c2");
+    tu_make_certs(dir);
+    char *box = tu_path(dir, "imapbox");
+    assert_int_equal(mkdir(box, 0700), 0);
+    char verp[64], num[32], url[128];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *dsn = fixture("postfix-43.eml"), *a = replace(dsn, "bounces+43", verp);
+    char *x = replace(a, "X-Herald-Message: 43", num), *reply = fixture("not-a-bounce.eml");
+    char *p1 = tu_path(box, "1.eml"), *p2 = tu_path(box, "2.eml");
+    tu_write(p1, x);
+    tu_write(p2, reply);
+    free(dsn), free(a), free(x), free(reply), free(p1), free(p2);
+    char *py = tu_src_path("tests/imap_server.py");
+    const char *argv[] = {"/usr/bin/python3", py,        "--box", box,          "--flags",
+                          "imap.flags",       "--user",  "bob",   "--password", "Imap-Pw-77",
+                          "--cert",           "srv.pem", "--key", "srv.key",    NULL};
+    struct tu_server imap;
+    tu_server_start(&imap, dir, argv, "the IMAP server");
+    free(py);
+    free(box);
+    snprintf(url, sizeof url, "imaps://localhost:%d/INBOX", imap.port);
+    char *main_conf = tu_path(dir, "h.conf"), *text = tu_read(main_conf);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, text);
+    hd_buf_adds(&b, "username = bob\npassword_env = TEST_IMAP_PW\nca_file = ca.pem\n");
+    char *ip = tu_path(dir, "imap.conf");
+    tu_write(ip, b.data);
+    free(ip), free(text), free(main_conf);
+    hd_buf_release(&b);
+    setenv("HERALD_CONFIG", "imap.conf", 1);
+    setenv("TEST_IMAP_PW", "Imap-Pw-77", 1);
+    char *out = run_ok("bounces", "fetch", "--imap", url, NULL);
+    assert_contains(out, "2 read: 1 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    char *fp = tu_path(dir, "imap.flags"), *flags = tu_read(fp);
+    assert_contains(flags, "1 HeraldDone \\Seen\n");
+    assert_null(strstr(flags, "2 HeraldDone"));
+    free(flags);
+    free(fp);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    out = run_ok("bounces", "fetch", "--imap", url, NULL);
+    assert_contains(out, "1 read: 0 applied, 0 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    setenv("TEST_IMAP_PW", "wrong", 1);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "bounces", "fetch", "--imap", url, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "IMAP 'imaps://localhost:");
+    tu_run_release(&r);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    tu_server_stop(&imap);
+}
+
+/* The outbox writes the envelope sender as Return-Path, as an MTA does. */
+static void test_bounces_outbox_return_path(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "ob.conf"), *main_conf = tu_path(dir, "h.conf");
+    char *text = tu_read(main_conf), *o = replace(text, "providers = mail", "providers = box");
+    tu_write(p, o);
+    free(text), free(o), free(main_conf), free(p);
+    setenv("HERALD_CONFIG", "ob.conf", 1);
+    int64_t m = campaign("n3", "c2");
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    char pattern[512], want[160];
+    snprintf(pattern, sizeof pattern, "%s/ob/email/new/*.eml", dir);
+    glob_t g;
+    assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+    assert_int_equal(g.gl_pathc, 1); /* c1 is suppressed: c2's message only */
+    char *eml = tu_read(g.gl_pathv[0]);
+    globfree(&g);
+    snprintf(want, sizeof want, "Return-Path: <b+%lld@bounce.example.com>\r\n", (long long)m);
+    assert_contains(eml, want);
+    snprintf(want, sizeof want, "X-Herald-Message: %lld\r\n", (long long)m);
+    assert_contains(eml, want);
+    free(eml);
+}
+
+/* Bad settings are refused with the line and the reason. */
+static void test_bounces_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[bounces]\nfolder = x\n", "unknown key 'folder' in [bounces]"},
+        {"[bounces]\nimap_url = http://x/\n", "imap_url: 'http://x/' is not an imaps:// URL"},
+        {"[bounces]\npoll = soon\n", "poll: 'soon' is not a duration (5m)"},
+        {"[bounces]\npassword_env = HERALD_NO_SUCH_VAR\n",
+         "password_env: environment variable 'HERALD_NO_SUCH_VAR' is not set"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct hd_config *cfg = NULL;
+        struct hd_err e = {0};
+        assert_true(hd_config_parse(cases[i].text, "b.conf", &cfg, &e) < 0);
+        assert_null(cfg);
+        assert_contains(e.msg, cases[i].want);
+    }
+    /* a bounce_address that is no address stops the SMTP driver */
+    struct tu_run r;
+    char *p = tu_path(dir, "bad.conf");
+    tu_write(p, "[herald]\ndatabase = h.db\n[provider mail]\ntype = smtp\nhost = 127.0.0.1\n"
+                "bounce_address = nobody\n[channel email]\nproviders = mail\n");
+    free(p);
+    tu_herald(&r, dir, NULL, "-c", "bad.conf", "provider", "test", "mail", "--to", "x@example.org",
+              NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "bounce_address 'nobody' is not an email address");
+    tu_run_release(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest unit[] = {
+        cmocka_unit_test(test_bounces_fixtures),
+        cmocka_unit_test(test_bounces_reports),
+    };
+    const struct CMUnitTest e2e[] = {
+        cmocka_unit_test(test_bounces_end_to_end),
+        cmocka_unit_test(test_bounces_run_polls),
+        cmocka_unit_test(test_bounces_imap),
+        cmocka_unit_test(test_bounces_outbox_return_path),
+        cmocka_unit_test(test_bounces_config_errors),
+    };
+    int rc = cmocka_run_group_tests(unit, NULL, NULL);
+    return rc | cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
+}
