@@ -30,6 +30,11 @@ struct hd_mail {
     const char *unsubscribe_url;     /* https://..., or NULL */
     const char *unsubscribe_mailto;  /* an address, or NULL */
     const char *unsubscribe_subject; /* the mailto's subject, or NULL: "unsubscribe" */
+    /* the message's number in the store (0: none), written as X-Herald-Message
+     * and, for esp (ses, sendgrid, mailgun, postmark or NULL), where that
+     * sender echoes it back in its events */
+    int64_t ref;
+    const char *esp;
     /* the message goes out with SMTPUTF8 (RFC 6531, 6532): its address
      * fields may keep a non-ASCII local part; else such an address is
      * refused (smtputf8_unsupported) */

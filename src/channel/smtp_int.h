@@ -26,6 +26,7 @@ struct smtp_conf {
     char *password; /* borrowed from the configuration's secret */
     char *from, *reply_to, *helo;
     char *unsub_url, *unsub_mailto;
+    char esp[16]; /* the sender whose event headers the mail carries ([provider] esp), or "" */
     long timeout;
     SSL_CTX *ctx;
     struct hd_log *log;

@@ -198,15 +198,24 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
     return q;
 }
 
+static const char *header_of(void *ud, const char *name)
+{
+    return MHD_lookup_connection_value(ud, MHD_HEADER_KIND, name);
+}
+
 /* A /hooks/ request's headers are in: checked (hooks.c), or answered. */
 static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                                   const char *rest)
 {
     struct hd_answer a = {0};
     q->hook = hd_xcalloc(1, sizeof *q->hook);
-    if (hd_hook_begin(s, rest, q->query,
-                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
-                      q->hook, &a) < 0)
+    int rc = hd_esp_route(rest)
+                 ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
+                 : hd_hook_begin(s, rest, q->query,
+                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                             "X-Twilio-Signature"),
+                                 q->hook, &a);
+    if (rc < 0)
         return answer(c, q, &a);
     return MHD_YES;
 }
@@ -297,7 +306,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
     if (*size && q->hook) {
-        if (q->got + *size <= HOOK_BODY_MAX)
+        if (q->got + *size <= q->hook->max)
             hd_buf_add(&q->hook->body, data, *size);
         else
             q->hook->too_long = true;
