@@ -1,0 +1,263 @@
+/* test_esp: email events from the big senders (issue 19), end to end: a
+ * campaign through the outbox provider `mail` (esp = sendgrid), whose
+ * emails must carry the message number (X-Herald-Message, SendGrid's
+ * X-SMTPAPI unique_args); then the real `herald serve` takes events
+ * signed by tests/esp_sign.py (Python's cryptography and hmac, not
+ * herald's code): SendGrid with a P-256 key made for the test, Mailgun's
+ * HMAC, Postmark's Basic auth. The test checks the answers (403 for a
+ * body one byte changed, 401 for a wrong password), the states, the
+ * suppression list, consent and the receipts table exactly. */
+#include "testserve.h"
+
+#include "herald/state.h"
+
+#define MG_KEY "mg-Signing-Key-7781"
+#define PM_PASS "pm-Hook-Pass-5520"
+
+static char pubkey[256];
+
+/* The output of a shell command (the caller frees), its status checked. */
+static char *sh(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("'%s' exited %d", cmd, st);
+    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
+}
+
+/* esp_sign.py with args (a shell fragment), its one line of output. */
+static void signer(const char *args, char *out, size_t size)
+{
+    char cmd[4096];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 '%s/tests/esp_sign.py' %s", dir,
+             src ? src : ".", args);
+    char *r = sh(cmd);
+    r[strcspn(r, "\n")] = '\0';
+    snprintf(out, size, "%s", r);
+    free(r);
+}
+
+static int esp_setup(void **state)
+{
+    e2e_setup(state);
+    signer("keygen sg.pem", pubkey, sizeof pubkey);
+    setenv("TEST_MG_KEY", MG_KEY, 1);
+    setenv("TEST_PM_PASS", PM_PASS, 1);
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             "secret_file = var/herald.secret\n"
+             "[provider mail]\ntype = outbox\nesp = sendgrid\nevent_public_key = %s\n"
+             "webhook_signing_key_env = TEST_MG_KEY\nwebhook_user = pm\n"
+             "webhook_password_env = TEST_PM_PASS\n"
+             "[provider plain]\ntype = outbox\npath = var/plain\n"
+             "[channel email]\nproviders = mail\n",
+             pubkey);
+    write_conf("h.conf", extra);
+    send_promo();
+    return 0;
+}
+
+/* The message number of the email to addr. */
+static int64_t msg_of(const char *addr)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE "
+             "c.email = '%s'",
+             addr);
+    return q1(sql);
+}
+
+/* Item 1: the email carries the number where each sender echoes it. */
+static void test_esp_headers(void **state)
+{
+    (void)state;
+    char *d = tu_path(dir, "var/outbox/email/new");
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "cat '%s'/*.eml", d);
+    char *all = sh(cmd);
+    for (int i = 1; i <= 3; i++) {
+        char addr[64], want[160];
+        snprintf(addr, sizeof addr, "k%d@example.com", i);
+        int64_t m = msg_of(addr);
+        assert_true(m > 0);
+        snprintf(want, sizeof want, "\r\nX-Herald-Message: %lld\r\n", (long long)m);
+        assert_contains(all, want);
+        snprintf(want, sizeof want,
+                 "\r\nX-SMTPAPI: {\"unique_args\":{\"herald_message\":\"%lld\"}}\r\n",
+                 (long long)m);
+        assert_contains(all, want);
+    }
+    /* SendGrid's header only: not another sender's */
+    assert_not_contains(all, "X-Mailgun-Variables");
+    assert_not_contains(all, "X-PM-Metadata");
+    free(all);
+    free(d);
+}
+
+/* POSTs the file body (in dir) to path with the shell fragment hdr;
+ * returns the status, the answer in out. */
+static int post_file(const struct srv *s, const char *path, const char *file, const char *hdr,
+                     char *out, size_t size)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && curl -s -g --max-time 10 -w '\\n%%{http_code}' -H 'Content-Type: "
+             "application/json' %s --data-binary @%s 'http://127.0.0.1:%d%s'",
+             dir, hdr, file, s->port, path);
+    char *r = sh(cmd), *nl = strrchr(r, '\n');
+    assert_non_null(nl);
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    snprintf(out, size, "%s", r);
+    free(r);
+    return code;
+}
+
+/* SendGrid: body signed with the test's key at timestamp ts; tamper
+ * changes one byte of the body after signing. */
+static int sendgrid(const struct srv *s, const char *body, bool tamper, char *out, size_t size)
+{
+    char sig[200], hdr[512], args[64];
+    const char *ts = "1795000000";
+    write_file("sg.json", body);
+    snprintf(args, sizeof args, "sendgrid sg.pem %s sg.json", ts);
+    signer(args, sig, sizeof sig);
+    if (tamper) {
+        char *t = hd_xstrdup(body);
+        t[strlen(t) - 2] ^= 1;
+        write_file("sg.json", t);
+        free(t);
+    }
+    snprintf(hdr, sizeof hdr,
+             "-H 'X-Twilio-Email-Event-Webhook-Signature: %s' "
+             "-H 'X-Twilio-Email-Event-Webhook-Timestamp: %s'",
+             sig, ts);
+    return post_file(s, "/hooks/sendgrid/mail", "sg.json", hdr, out, size);
+}
+
+static void check_sendgrid(const struct srv *s)
+{
+    long long m1 = msg_of("k1@example.com"), m2 = msg_of("k2@example.com");
+    char body[2048], got[256];
+    snprintf(body, sizeof body,
+             "[{\"email\":\"k1@example.com\",\"timestamp\":1795000000,\"event\":\"delivered\","
+             "\"sg_event_id\":\"ev1\",\"sg_message_id\":\"sg1\",\"herald_message\":\"%lld\"},"
+             "{\"email\":\"k1@example.com\",\"timestamp\":1795000100,\"event\":\"open\","
+             "\"sg_event_id\":\"ev2\",\"herald_message\":\"%lld\"},"
+             "{\"email\":\"k1@example.com\",\"timestamp\":1795000100,\"event\":\"processed\","
+             "\"sg_event_id\":\"ev0\",\"herald_message\":\"%lld\"},"
+             "{\"email\":\"k2@example.com\",\"timestamp\":1795000000,\"event\":\"bounce\","
+             "\"type\":\"bounce\",\"status\":\"5.1.1\",\"reason\":\"550 5.1.1 user unknown\","
+             "\"sg_event_id\":\"ev3\",\"herald_message\":\"%lld\"}]",
+             m1, m1, m1, m2);
+    /* a body one byte changed, no signature, a provider that is not one */
+    assert_int_equal(sendgrid(s, body, true, got, sizeof got), 403);
+    assert_string_equal(got, "forbidden: X-Twilio-Email-Event-Webhook-Signature does not match\n");
+    assert_int_equal(post_file(s, "/hooks/sendgrid/mail", "sg.json", "", got, sizeof got), 403);
+    assert_int_equal(post_file(s, "/hooks/sendgrid/nosuch", "sg.json", "", got, sizeof got), 404);
+    assert_int_equal(post_file(s, "/hooks/sendgrid/plain", "sg.json", "", got, sizeof got), 503);
+    assert_contains(got, "provider 'plain' has no event_public_key");
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 0);
+    assert_int_equal(sendgrid(s, body, false, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    /* SendGrid retries: the same events are the same rows */
+    assert_int_equal(sendgrid(s, body, false, got, sizeof got), 200);
+    assert_string_equal(got, "duplicate\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 3);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m1);
+    assert_int_equal(q1(sql), HD_ST_DELIVERED);
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m2);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k2@example.com' AND "
+                        "reason = 'hard_bounce'"),
+                     1);
+    /* the open is a log row; the state stays delivered */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM attempts WHERE message_id = %lld AND outcome = 'receipt' AND "
+             "reason = 'opened'",
+             m1);
+    assert_int_equal(q1(sql), 1);
+}
+
+static void check_mailgun(const struct srv *s)
+{
+    long long m3 = msg_of("k3@example.com");
+    char sig[100], body[2048], got[256];
+    signer("mailgun " MG_KEY " 1795000200 tok123", sig, sizeof sig);
+    const char *fmt =
+        "{\"signature\":{\"timestamp\":\"1795000200\",\"token\":\"tok123\",\"signature\":"
+        "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"mg1\",\"timestamp\":"
+        "1795000200.5,\"user-variables\":{\"herald_message\":\"%lld\"}}}";
+    snprintf(body, sizeof body, fmt, "0000000000000000000000000000000000000000000000000000000000000000",
+             m3);
+    write_file("mg.json", body);
+    assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 3);
+    snprintf(body, sizeof body, fmt, sig, m3);
+    write_file("mg.json", body);
+    assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m3);
+    assert_int_equal(q1(sql), HD_ST_COMPLAINED);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k3@example.com' AND "
+                        "reason = 'complaint'"),
+                     1);
+    assert_int_equal(q1("SELECT count(*) FROM consent WHERE source = 'complaint' AND channel = "
+                        "'email' AND category = 'marketing'"),
+                     1);
+}
+
+static void check_postmark(const struct srv *s)
+{
+    long long m1 = msg_of("k1@example.com");
+    char body[1024], got[256];
+    snprintf(body, sizeof body,
+             "{\"RecordType\":\"Open\",\"MessageID\":\"pm-1\",\"Metadata\":{\"herald_message\":"
+             "\"%lld\"},\"FirstOpen\":true}",
+             m1);
+    write_file("pm.json", body);
+    assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:wrong", got, sizeof got),
+                     401);
+    assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "", got, sizeof got), 401);
+    assert_int_equal(
+        post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM attempts WHERE message_id = %lld AND outcome = 'receipt' AND "
+             "reason = 'opened'",
+             m1);
+    assert_int_equal(q1(sql), 2);
+}
+
+static void test_esp_events(void **state)
+{
+    (void)state;
+    struct srv s;
+    srv_start(&s);
+    check_sendgrid(&s);
+    check_mailgun(&s);
+    check_postmark(&s);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_esp_headers),
+        cmocka_unit_test(test_esp_events),
+    };
+    return cmocka_run_group_tests(tests, esp_setup, e2e_teardown);
+}
