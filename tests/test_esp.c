@@ -242,6 +242,24 @@ static void check_postmark(const struct srv *s)
     assert_int_equal(q1(sql), 2);
 }
 
+/* Item 6: `opened` in segment rules: k1's email was reported opened. */
+static void check_opened(void)
+{
+    TU_HERALD_OK(dir, "segment", "define", "openers", "opened");
+    TU_HERALD_OK(dir, "segment", "define", "closed", "email exists and not opened");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "segment", "sample", "openers", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "k1@example.com");
+    assert_not_contains(r.out, "k2@example.com");
+    assert_not_contains(r.out, "k3@example.com");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "segment", "count", "closed", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "2");
+    tu_run_release(&r);
+}
+
 static void test_esp_events(void **state)
 {
     (void)state;
@@ -251,6 +269,7 @@ static void test_esp_events(void **state)
     check_mailgun(&s);
     check_postmark(&s);
     assert_int_equal(srv_stop(&s), 0);
+    check_opened();
 }
 
 int main(void)
