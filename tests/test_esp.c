@@ -13,6 +13,9 @@
 
 #define MG_KEY "mg-Signing-Key-7781"
 #define PM_PASS "pm-Hook-Pass-5520"
+#define TOPIC "arn:aws:sns:us-east-1:123456789012:ses-events"
+
+static struct tu_server sns;
 
 static char pubkey[256];
 
@@ -58,12 +61,31 @@ static int esp_setup(void **state)
              "[provider mail]\ntype = outbox\nesp = sendgrid\nevent_public_key = %s\n"
              "webhook_signing_key_env = TEST_MG_KEY\nwebhook_user = pm\n"
              "webhook_password_env = TEST_PM_PASS\n"
+             "sns_topics = arn:aws:sns:us-east-1:1:other, " TOPIC "\nca_file = ca.pem\n"
              "[provider plain]\ntype = outbox\npath = var/plain\n"
              "[channel email]\nproviders = mail\n",
              pubkey);
     write_conf("h.conf", extra);
+    write_file("c4.csv", "id,email,first_name,locale\nk4,k4@example.com,Di,en\n");
+    TU_HERALD_OK(dir, "contacts", "import", "c4.csv");
     send_promo();
+    /* SNS's side: a test CA, a certificate for 127.0.0.1, a signing key */
+    char py[4096];
+    const char *src = getenv("HERALD_SRC");
+    snprintf(py, sizeof py, "%s/tests/sns_mock.py", src ? src : ".");
+    const char *argv[] = {"/usr/bin/python3", py, "serve", NULL};
+    tu_server_start(&sns, dir, argv, "the SNS mock (is python3-cryptography installed?)");
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", sns.port);
+    setenv("HERALD_TEST", "1", 1);
+    setenv("HERALD_TEST_SNS_CERT_HOST", host, 1);
     return 0;
+}
+
+static int esp_teardown(void **state)
+{
+    tu_server_stop(&sns);
+    return e2e_teardown(state);
 }
 
 /* The message number of the email to addr. */
@@ -242,6 +264,118 @@ static void check_postmark(const struct srv *s)
     assert_int_equal(q1(sql), 2);
 }
 
+/* An SNS message of type type (its fields after Type: a JSON fragment),
+ * signed by sns_mock.py with SignatureVersion ver; tamper changes one
+ * byte of it after signing. Returns the status, the answer in out. */
+static int sns_post(const struct srv *s, const char *type, const char *fields, const char *ver,
+                    bool tamper, char *out, size_t size)
+{
+    char body[8192], cmd[512];
+    snprintf(body, sizeof body,
+             "{\"Type\":\"%s\",%s,\"Timestamp\":\"2026-11-22T12:00:00.000Z\","
+             "\"SignatureVersion\":\"%s\",\"SigningCertURL\":\"https://127.0.0.1:%d/cert.pem\"}",
+             type, fields, ver, sns.port);
+    write_file("sns.json", body);
+    snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 '%s/tests/sns_mock.py' sign sns.json",
+             dir, getenv("HERALD_SRC"));
+    char *signed_body = sh(cmd);
+    if (tamper)
+        *strstr(signed_body, "Permanent") = 'p';
+    write_file("sns.json", signed_body);
+    free(signed_body);
+    return post_file(s, "/hooks/ses/mail", "sns.json", "-H 'x-amz-sns-message-type: x'", out,
+                     size);
+}
+
+static size_t count_lines(const char *file, const char *prefix)
+{
+    char *p = tu_path(dir, file), *t = tu_read(p);
+    size_t n = 0;
+    for (const char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "")
+        n += strncmp(l, prefix, strlen(prefix)) == 0;
+    free(t);
+    free(p);
+    return n;
+}
+
+static void check_ses(const struct srv *s)
+{
+    char got[256], fields[4096];
+    const char *sub = "\"MessageId\":\"sub-1\",\"Token\":\"tok-1\",\"TopicArn\":\"%s\","
+                      "\"Message\":\"You have chosen to subscribe\",\"SubscribeURL\":"
+                      "\"https://127.0.0.1:%d/confirm?Token=tok-1\"";
+    /* a topic that is not on the list: refused, nothing fetched */
+    snprintf(fields, sizeof fields, sub, "arn:aws:sns:us-east-1:123456789012:else", sns.port);
+    assert_int_equal(sns_post(s, "SubscriptionConfirmation", fields, "1", false, got, sizeof got),
+                     403);
+    assert_string_equal(got, "forbidden: the topic is not in sns_topics\n");
+    assert_int_equal(count_lines("sns.log", "/"), 0);
+    snprintf(fields, sizeof fields, sub, TOPIC, sns.port);
+    assert_int_equal(sns_post(s, "SubscriptionConfirmation", fields, "1", false, got, sizeof got),
+                     200);
+    assert_string_equal(got, "subscribed\n");
+    assert_int_equal(count_lines("sns.log", "/confirm?Token=tok-1"), 1);
+    /* SES's bounce, as SNS sends it: Message is JSON text */
+    long long m4 = msg_of("k4@example.com"), m1 = msg_of("k1@example.com");
+    snprintf(fields, sizeof fields,
+             "\"MessageId\":\"n-1\",\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":"
+             "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bounceType\\\":\\\"Permanent\\\",\\\"bouncedRecipients\\\":"
+             "[{\\\"emailAddress\\\":\\\"k4@example.com\\\",\\\"status\\\":\\\"5.1.1\\\","
+             "\\\"diagnosticCode\\\":\\\"smtp; 550 5.1.1 user unknown\\\"}]},\\\"mail\\\":"
+             "{\\\"messageId\\\":\\\"ses-4\\\",\\\"tags\\\":{\\\"herald_message\\\":[\\\"%lld\\\"]}}}\"",
+             TOPIC, m4);
+    assert_int_equal(sns_post(s, "Notification", fields, "2", true, got, sizeof got), 403);
+    assert_string_equal(got, "forbidden: the SNS signature does not match\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'mail' AND gateway_id = "
+                        "'n-1'"),
+                     0);
+    assert_int_equal(sns_post(s, "Notification", fields, "2", false, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    assert_int_equal(sns_post(s, "Notification", fields, "2", false, got, sizeof got), 200);
+    assert_string_equal(got, "duplicate\n");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m4);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k4@example.com' AND "
+                        "reason = 'hard_bounce' AND detail LIKE '%user unknown%'"),
+                     1);
+    /* a delivery named by the X-Herald-Message header (SES's original headers) */
+    snprintf(fields, sizeof fields,
+             "\"MessageId\":\"n-2\",\"Subject\":\"Amazon SES Email Event Notification\","
+             "\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":\\\"Delivery\\\","
+             "\\\"mail\\\":{\\\"headers\\\":[{\\\"name\\\":\\\"X-Herald-Message\\\",\\\"value\\\":"
+             "\\\"%lld\\\"}]}}\"",
+             TOPIC, m1);
+    assert_int_equal(sns_post(s, "Notification", fields, "1", false, got, sizeof got), 200);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM receipts WHERE gateway_id = 'n-2' AND message_id = %lld AND "
+             "applied_at IS NOT NULL",
+             m1);
+    assert_int_equal(q1(sql), 1);
+    /* the certificate was fetched once, then cached */
+    assert_int_equal(count_lines("sns.log", "/cert.pem"), 1);
+}
+
+/* The test's host is allowed only with HERALD_TEST set as well: without
+ * it, only sns.REGION.amazonaws.com is, and nothing is fetched. */
+static void check_ses_host(void)
+{
+    char got[256], fields[1024];
+    struct srv s;
+    unsetenv("HERALD_TEST");
+    srv_start(&s);
+    snprintf(fields, sizeof fields,
+             "\"MessageId\":\"sub-2\",\"Token\":\"tok-2\",\"TopicArn\":\"%s\",\"Message\":"
+             "\"x\",\"SubscribeURL\":\"https://127.0.0.1:%d/confirm?Token=tok-2\"",
+             TOPIC, sns.port);
+    assert_int_equal(sns_post(&s, "SubscriptionConfirmation", fields, "1", false, got, sizeof got),
+                     403);
+    assert_string_equal(got, "forbidden: SigningCertURL is not SNS's\n");
+    assert_int_equal(srv_stop(&s), 0);
+    setenv("HERALD_TEST", "1", 1);
+    assert_int_equal(count_lines("sns.log", "/confirm?Token=tok-2"), 0);
+}
+
 /* Item 6: `opened` in segment rules: k1's email was reported opened. */
 static void check_opened(void)
 {
@@ -256,7 +390,7 @@ static void check_opened(void)
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "segment", "count", "closed", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "2");
+    assert_string_equal(r.out, "3\n"); /* k2, k3, k4 */
     tu_run_release(&r);
 }
 
@@ -268,7 +402,9 @@ static void test_esp_events(void **state)
     check_sendgrid(&s);
     check_mailgun(&s);
     check_postmark(&s);
+    check_ses(&s);
     assert_int_equal(srv_stop(&s), 0);
+    check_ses_host();
     check_opened();
 }
 
@@ -278,5 +414,5 @@ int main(void)
         cmocka_unit_test(test_esp_headers),
         cmocka_unit_test(test_esp_events),
     };
-    return cmocka_run_group_tests(tests, esp_setup, e2e_teardown);
+    return cmocka_run_group_tests(tests, esp_setup, esp_teardown);
 }

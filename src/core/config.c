@@ -87,6 +87,7 @@ static const struct keydef provider_keys[] = {
     {"outbox", "webhook_user", K_STR, NULL, false},
     {"outbox", "webhook_password", K_SECRET, NULL, false},
     {"outbox", "sns_topics", K_STR, NULL, false},
+    {"outbox", "ca_file", K_STR, NULL, false}, /* for the SNS fetches */
     {"smtp", "esp", K_ENUM, "ses|sendgrid|mailgun|postmark", false},
     {"smtp", "event_public_key", K_STR, NULL, false},
     {"smtp", "webhook_signing_key", K_SECRET, NULL, false},

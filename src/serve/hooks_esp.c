@@ -33,15 +33,8 @@ static const char *const esp_names[ESP_COUNT] = {"", "ses", "sendgrid", "mailgun
 
 #define EVENTS_MAX 1000 /* a batch of SendGrid's is at most a few hundred */
 
-/* One event in herald's words; its strings borrowed from the parsed body. */
-struct event {
-    int64_t message;
-    const char *gid, *status, *code, *reason;
-    int64_t at_ms;
-};
-
 struct events {
-    struct event v[EVENTS_MAX];
+    struct hd_esp_event v[EVENTS_MAX];
     size_t n;
     char ids[EVENTS_MAX][24]; /* a number turned id (Postmark's bounce ID) */
 };
@@ -234,7 +227,7 @@ static void sendgrid_events(json_t *body, struct events *ev)
         if (!w || ev->n == EVENTS_MAX)
             continue;
         json_t *ts = json_object_get(e, "timestamp");
-        ev->v[ev->n++] = (struct event){
+        ev->v[ev->n++] = (struct hd_esp_event){
             .message = number_of(json_object_get(e, "herald_message")),
             .gid = str(e, "sg_event_id") ? str(e, "sg_event_id") : str(e, "sg_message_id"),
             .status = w,
@@ -255,8 +248,8 @@ static void mailgun_events(json_t *body, struct events *ev)
     const char *w = word_of(map, sizeof map / sizeof *map, str(e, "event"));
     if (!w)
         return;
-    struct event *v = &ev->v[ev->n++];
-    *v = (struct event){.message = number_of(
+    struct hd_esp_event *v = &ev->v[ev->n++];
+    *v = (struct hd_esp_event){.message = number_of(
                             json_object_get(json_object_get(e, "user-variables"), "herald_message")),
                         .gid = str(e, "id"),
                         .status = w,
@@ -294,7 +287,7 @@ static void postmark_events(json_t *body, struct events *ev)
     json_t *id = json_object_get(body, "ID");
     if (json_is_integer(id))
         snprintf(ev->ids[0], sizeof ev->ids[0], "%lld", (long long)json_integer_value(id));
-    ev->v[ev->n++] = (struct event){
+    ev->v[ev->n++] = (struct hd_esp_event){
         .message = number_of(json_object_get(json_object_get(body, "Metadata"), "herald_message")),
         .gid = json_is_integer(id) ? ev->ids[0] : str(body, "MessageID"),
         .status = w,
@@ -313,7 +306,7 @@ static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *
     hd_hook_receipt_ctx(s, st, &c);
     int64_t now = hd_clock_now_ms(s->clock);
     for (size_t i = 0; st && rc == 0 && i < ev->n; i++) {
-        const struct event *e = &ev->v[i];
+        const struct hd_esp_event *e = &ev->v[i];
         char gid[48];
         if (!e->gid) /* no id of the sender's: the message and the word are one event */
             snprintf(gid, sizeof gid, "herald:%lld", (long long)e->message);
@@ -370,17 +363,19 @@ static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struc
 void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
 {
     struct hd_err err = {0};
-    json_t *body = NULL;
+    json_t *body = NULL, *msg = NULL;
     struct events *ev = hd_xcalloc(1, sizeof *ev);
-    int fresh = 0;
+    int fresh = 0, rc = -1;
     if (h->too_long)
         hd_hook_say(a, 413, "request body too large\n");
-    else if (h->esp == ESP_SES)
-        hd_sns_post(s, h, a);
-    else if (read_events(s, h, &body, ev, a) == 0 && keep(s, h, ev, &fresh, &err) < 0)
+    else
+        rc = h->esp == ESP_SES ? hd_sns_read(s, h, &body, &msg, ev->v, &ev->n, a)
+                               : read_events(s, h, &body, ev, a);
+    if (rc == 0 && keep(s, h, ev, &fresh, &err) < 0)
         hd_hook_say(a, 503, "not kept: try again\n");
     else if (!a->status)
         hd_hook_say(a, 200, fresh ? "ok\n" : ev->n ? "duplicate\n" : "nothing herald takes\n");
     json_decref(body);
+    json_decref(msg);
     free(ev);
 }

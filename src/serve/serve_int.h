@@ -58,6 +58,7 @@ struct hd_srv {
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
+    struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -179,9 +180,24 @@ int hd_esp_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *
                  struct hd_hook *h, struct hd_answer *a);
 /* The body is in: signature, then each event kept, then the answer. */
 void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
-/* SES through SNS (hooks_sns.c): the SNS signature, then a subscription
- * confirmed or a notification's events kept. */
-void hd_sns_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+/* A sender's event in herald's words (delivered, bounced, complained,
+ * opened, unsubscribed, undelivered); strings borrowed from the body. */
+struct hd_esp_event {
+    int64_t message;   /* the number the mail carried, or 0 */
+    const char *gid;   /* the sender's id of the event (or message), or NULL */
+    const char *status, *code, *reason;
+    int64_t at_ms;     /* when the sender says it happened, or 0 */
+};
+/* SES through SNS (hooks_sns.c): the topic, the signature, then a
+ * subscription confirmed (an answer, -1) or a notification's event in *ev
+ * (*n is 0 or 1; *body and *msg are the caller's to free), 0. -1 with an
+ * answer when it is refused. */
+int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg,
+                struct hd_esp_event *ev, size_t *n, struct hd_answer *a);
+struct hd_sns;
+/* The signing certificates' cache, made with the server. */
+struct hd_sns *hd_sns_new(void);
+void hd_sns_free(struct hd_sns *c);
 
 /* Applies the pending receipts whose message appeared (once a second). */
 void hd_hooks_retry(struct hd_srv *s);

@@ -527,6 +527,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     hd_buf_init(&v->key);
     pthread_mutex_init(&v->s.mu, NULL);
     pthread_mutex_init(&v->s.metrics_mu, NULL);
+    v->s.sns = hd_sns_new();
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
         (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
@@ -575,6 +576,7 @@ void hd_serve_free(struct hd_serve *v)
     if (v->d)
         MHD_stop_daemon(v->d);
     hd_clicks_free(v->s.clicks);
+    hd_sns_free(v->s.sns);
     hd_pages_free(v->s.pages);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);
