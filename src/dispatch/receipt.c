@@ -304,9 +304,11 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
         return rc;
     /* the message's accepted row with the gateway's id: through the
      * contact's index, the report's message and sid both checked */
+    bool mail = by_message(c, r);
     struct hd_log_filter f = {.contact = contact,
                               .provider = r->provider,
-                              .gateway_id = by_message(c, r) ? NULL : r->gateway_id,
+                              .gateway_id = mail ? NULL : r->gateway_id,
+                              .message = mail ? r->message : 0,
                               .outcome = "accepted",
                               .limit = 1};
     if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
