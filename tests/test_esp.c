@@ -210,6 +210,19 @@ static void check_sendgrid(const struct srv *s)
              "reason = 'opened'",
              m1);
     assert_int_equal(q1(sql), 1);
+    /* an unsubscribe SendGrid took: an email marketing opt-out */
+    snprintf(body, sizeof body,
+             "[{\"email\":\"k1@example.com\",\"timestamp\":1795000300,\"event\":"
+             "\"unsubscribe\",\"sg_event_id\":\"ev4\",\"herald_message\":\"%lld\"}]",
+             m1);
+    assert_int_equal(q1("SELECT count(*) FROM consent WHERE source = 'unsubscribe'"), 0);
+    assert_int_equal(sendgrid(s, body, false, got, sizeof got), 200);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.email = 'k1@example.com' AND k.channel = 'email' AND k.category "
+                        "= 'marketing' AND k.status = 'opted_out' AND k.source = 'unsubscribe'"),
+                     1);
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m1);
+    assert_int_equal(q1(sql), HD_ST_DELIVERED);
 }
 
 static void check_mailgun(const struct srv *s)
@@ -225,7 +238,7 @@ static void check_mailgun(const struct srv *s)
              m3);
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
-    assert_int_equal(q1("SELECT count(*) FROM receipts"), 3);
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), 4);
     snprintf(body, sizeof body, fmt, sig, m3);
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 200);
