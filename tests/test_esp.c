@@ -19,23 +19,6 @@ static struct tu_server sns;
 
 static char pubkey[256];
 
-/* The output of a shell command (the caller frees), its status checked. */
-static char *sh(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    struct hd_buf b;
-    hd_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    int st = pclose(f);
-    if (st != 0)
-        fail_msg("'%s' exited %d", cmd, st);
-    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
-}
-
 /* esp_sign.py with args (a shell fragment), its one line of output. */
 static void signer(const char *args, char *out, size_t size)
 {
@@ -43,7 +26,7 @@ static void signer(const char *args, char *out, size_t size)
     const char *src = getenv("HERALD_SRC");
     snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 '%s/tests/esp_sign.py' %s", dir,
              src ? src : ".", args);
-    char *r = sh(cmd);
+    char *r = tu_sh(cmd);
     r[strcspn(r, "\n")] = '\0';
     snprintf(out, size, "%s", r);
     free(r);
@@ -99,6 +82,25 @@ static int64_t msg_of(const char *addr)
     return q1(sql);
 }
 
+/* The state of message m. */
+static int64_t state_of(long long m)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m);
+    return q1(sql);
+}
+
+/* How many suppressions of addr for reason (and detail LIKE like). */
+static int64_t suppressed(const char *addr, const char *reason, const char *like)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM suppressions WHERE address = '%s' AND reason = '%s' AND "
+             "detail LIKE '%s'",
+             addr, reason, like);
+    return q1(sql);
+}
+
 /* Item 1: the email carries the number where each sender echoes it. */
 static void test_esp_headers(void **state)
 {
@@ -106,7 +108,7 @@ static void test_esp_headers(void **state)
     char *d = tu_path(dir, "var/outbox/email/new");
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "cat '%s'/*.eml", d);
-    char *all = sh(cmd);
+    char *all = tu_sh(cmd);
     for (int i = 1; i <= 3; i++) {
         char addr[64], want[160];
         snprintf(addr, sizeof addr, "k%d@example.com", i);
@@ -136,7 +138,7 @@ static int post_file(const struct srv *s, const char *path, const char *file, co
              "cd '%s' && curl -s -g --max-time 10 -w '\\n%%{http_code}' -H 'Content-Type: "
              "application/json' %s --data-binary @%s 'http://127.0.0.1:%d%s'",
              dir, hdr, file, s->port, path);
-    char *r = sh(cmd), *nl = strrchr(r, '\n');
+    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
     assert_non_null(nl);
     int code = atoi(nl + 1);
     *nl = '\0';
@@ -197,13 +199,9 @@ static void check_sendgrid(const struct srv *s)
     assert_string_equal(got, "duplicate\n");
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 3);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m1);
-    assert_int_equal(q1(sql), HD_ST_DELIVERED);
-    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m2);
-    assert_int_equal(q1(sql), HD_ST_BOUNCED);
-    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k2@example.com' AND "
-                        "reason = 'hard_bounce'"),
-                     1);
+    assert_int_equal(state_of(m1), HD_ST_DELIVERED);
+    assert_int_equal(state_of(m2), HD_ST_BOUNCED);
+    assert_int_equal(suppressed("k2@example.com", "hard_bounce", "%"), 1);
     /* the open is a log row; the state stays delivered */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM attempts WHERE message_id = %lld AND outcome = 'receipt' AND "
@@ -221,8 +219,7 @@ static void check_sendgrid(const struct srv *s)
                         "WHERE c.email = 'k1@example.com' AND k.channel = 'email' AND k.category "
                         "= 'marketing' AND k.status = 'opted_out' AND k.source = 'unsubscribe'"),
                      1);
-    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m1);
-    assert_int_equal(q1(sql), HD_ST_DELIVERED);
+    assert_int_equal(state_of(m1), HD_ST_DELIVERED);
 }
 
 static void check_mailgun(const struct srv *s)
@@ -234,8 +231,8 @@ static void check_mailgun(const struct srv *s)
         "{\"signature\":{\"timestamp\":\"1795000200\",\"token\":\"tok123\",\"signature\":"
         "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"mg1\",\"timestamp\":"
         "1795000200.5,\"user-variables\":{\"herald_message\":\"%lld\"}}}";
-    snprintf(body, sizeof body, fmt, "0000000000000000000000000000000000000000000000000000000000000000",
-             m3);
+    snprintf(body, sizeof body, fmt,
+             "0000000000000000000000000000000000000000000000000000000000000000", m3);
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 4);
@@ -243,12 +240,8 @@ static void check_mailgun(const struct srv *s)
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 200);
     assert_string_equal(got, "ok\n");
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m3);
-    assert_int_equal(q1(sql), HD_ST_COMPLAINED);
-    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k3@example.com' AND "
-                        "reason = 'complaint'"),
-                     1);
+    assert_int_equal(state_of(m3), HD_ST_COMPLAINED);
+    assert_int_equal(suppressed("k3@example.com", "complaint", "%"), 1);
     assert_int_equal(q1("SELECT count(*) FROM consent WHERE source = 'complaint' AND channel = "
                         "'email' AND category = 'marketing'"),
                      1);
@@ -263,8 +256,8 @@ static void check_postmark(const struct srv *s)
              "\"%lld\"},\"FirstOpen\":true}",
              m1);
     write_file("pm.json", body);
-    assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:wrong", got, sizeof got),
-                     401);
+    assert_int_equal(
+        post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:wrong", got, sizeof got), 401);
     assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "", got, sizeof got), 401);
     assert_int_equal(
         post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
@@ -291,13 +284,12 @@ static int sns_post(const struct srv *s, const char *type, const char *fields, c
     write_file("sns.json", body);
     snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 '%s/tests/sns_mock.py' sign sns.json",
              dir, getenv("HERALD_SRC"));
-    char *signed_body = sh(cmd);
+    char *signed_body = tu_sh(cmd);
     if (tamper)
         *strstr(signed_body, "Permanent") = 'p';
     write_file("sns.json", signed_body);
     free(signed_body);
-    return post_file(s, "/hooks/ses/mail", "sns.json", "-H 'x-amz-sns-message-type: x'", out,
-                     size);
+    return post_file(s, "/hooks/ses/mail", "sns.json", "-H 'x-amz-sns-message-type: x'", out, size);
 }
 
 static size_t count_lines(const char *file, const char *prefix)
@@ -330,13 +322,15 @@ static void check_ses(const struct srv *s)
     assert_int_equal(count_lines("sns.log", "/confirm?Token=tok-1"), 1);
     /* SES's bounce, as SNS sends it: Message is JSON text */
     long long m4 = msg_of("k4@example.com"), m1 = msg_of("k1@example.com");
-    snprintf(fields, sizeof fields,
-             "\"MessageId\":\"n-1\",\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":"
-             "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bounceType\\\":\\\"Permanent\\\",\\\"bouncedRecipients\\\":"
-             "[{\\\"emailAddress\\\":\\\"k4@example.com\\\",\\\"status\\\":\\\"5.1.1\\\","
-             "\\\"diagnosticCode\\\":\\\"smtp; 550 5.1.1 user unknown\\\"}]},\\\"mail\\\":"
-             "{\\\"messageId\\\":\\\"ses-4\\\",\\\"tags\\\":{\\\"herald_message\\\":[\\\"%lld\\\"]}}}\"",
-             TOPIC, m4);
+    snprintf(
+        fields, sizeof fields,
+        "\"MessageId\":\"n-1\",\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":"
+        "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bounceType\\\":\\\"Permanent\\\","
+        "\\\"bouncedRecipients\\\":"
+        "[{\\\"emailAddress\\\":\\\"k4@example.com\\\",\\\"status\\\":\\\"5.1.1\\\","
+        "\\\"diagnosticCode\\\":\\\"smtp; 550 5.1.1 user unknown\\\"}]},\\\"mail\\\":"
+        "{\\\"messageId\\\":\\\"ses-4\\\",\\\"tags\\\":{\\\"herald_message\\\":[\\\"%lld\\\"]}}}\"",
+        TOPIC, m4);
     assert_int_equal(sns_post(s, "Notification", fields, "2", true, got, sizeof got), 403);
     assert_string_equal(got, "forbidden: the SNS signature does not match\n");
     assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'mail' AND gateway_id = "
@@ -347,11 +341,8 @@ static void check_ses(const struct srv *s)
     assert_int_equal(sns_post(s, "Notification", fields, "2", false, got, sizeof got), 200);
     assert_string_equal(got, "duplicate\n");
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", m4);
-    assert_int_equal(q1(sql), HD_ST_BOUNCED);
-    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = 'k4@example.com' AND "
-                        "reason = 'hard_bounce' AND detail LIKE '%user unknown%'"),
-                     1);
+    assert_int_equal(state_of(m4), HD_ST_BOUNCED);
+    assert_int_equal(suppressed("k4@example.com", "hard_bounce", "%user unknown%"), 1);
     /* a delivery named by the X-Herald-Message header (SES's original headers) */
     snprintf(fields, sizeof fields,
              "\"MessageId\":\"n-2\",\"Subject\":\"Amazon SES Email Event Notification\","

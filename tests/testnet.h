@@ -110,6 +110,23 @@ static inline void tu_first_line(int fd, char *line, size_t size)
     close(fd);
 }
 
+/* The output of a shell command (the caller frees), its status checked. */
+static inline char *tu_sh(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("'%s' exited %d", cmd, st);
+    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
+}
+
 /* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
  * for "READY <port>" on its stdout; what names it in the failure message. */
 static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,

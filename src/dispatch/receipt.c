@@ -35,7 +35,7 @@ struct meaning {
     const char *suppress; /* the suppression's reason, or NULL */
     bool soft;            /* a soft bounce: suppresses only past the limit */
     bool complaint;
-    bool optout; /* the recipient unsubscribed through the sender's link */
+    bool optout;       /* the recipient unsubscribed through the sender's link */
     const char *about; /* the code in words, or NULL */
 };
 
@@ -170,9 +170,8 @@ static int opt_out(const struct hd_receipt_ctx *c, const struct target *t, const
                    int64_t now_ms, struct hd_err *err)
 {
     bool changed;
-    struct hd_link_change k = {t->contact,       t->message,           t->channel,
-                               HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT, source,
-                               now_ms / 1000};
+    struct hd_link_change k = {t->contact,           t->message, t->channel,   HD_CAT_MARKETING,
+                               HD_CONSENT_OPTED_OUT, source,     now_ms / 1000};
     return t->contact > 0 ? hd_store_link_consent(c->st, &k, &changed, err) : 0;
 }
 

@@ -75,8 +75,8 @@ static bool basic_ok(const struct hd_provider_cfg *p, const char *auth)
 static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn header, void *ud,
                 struct hd_hook *h, struct hd_answer *a)
 {
-    static const char *const sig_h[ESP_COUNT] = {
-        [ESP_SENDGRID] = "X-Twilio-Email-Event-Webhook-Signature"};
+    static const char *const sig_h[ESP_COUNT] = {[ESP_SENDGRID] =
+                                                     "X-Twilio-Email-Event-Webhook-Signature"};
     static const char *const key[ESP_COUNT] = {[ESP_SES] = "sns_topics",
                                                [ESP_SENDGRID] = "event_public_key",
                                                [ESP_MAILGUN] = "webhook_signing_key",
@@ -87,8 +87,8 @@ static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn 
     (void)s;
     if (!set) {
         char msg[200];
-        snprintf(msg, sizeof msg, "provider '%s' has no %s: set it to take %s events\n", h->provider,
-                 key[h->esp], esp_names[h->esp]);
+        snprintf(msg, sizeof msg, "provider '%s' has no %s: set it to take %s events\n",
+                 h->provider, key[h->esp], esp_names[h->esp]);
         hd_hook_say(a, 503, msg);
         return -1;
     }
@@ -214,11 +214,13 @@ static const char *word_of(const char *const (*map)[2], size_t n, const char *wo
 
 static void sendgrid_events(json_t *body, struct events *ev)
 {
-    static const char *const map[][2] = {
-        {"delivered", "delivered"},    {"bounce", "bounced"},
-        {"dropped", "undelivered"},    {"spamreport", "complained"},
-        {"open", "opened"},            {"unsubscribe", "unsubscribed"},
-        {"group_unsubscribe", "unsubscribed"}};
+    static const char *const map[][2] = {{"delivered", "delivered"},
+                                         {"bounce", "bounced"},
+                                         {"dropped", "undelivered"},
+                                         {"spamreport", "complained"},
+                                         {"open", "opened"},
+                                         {"unsubscribe", "unsubscribed"},
+                                         {"group_unsubscribe", "unsubscribed"}};
     size_t i;
     json_t *e;
     json_array_foreach(body, i, e)
@@ -249,13 +251,13 @@ static void mailgun_events(json_t *body, struct events *ev)
     if (!w)
         return;
     struct hd_esp_event *v = &ev->v[ev->n++];
-    *v = (struct hd_esp_event){.message = number_of(
-                            json_object_get(json_object_get(e, "user-variables"), "herald_message")),
-                        .gid = str(e, "id"),
-                        .status = w,
-                        .reason = str(ds, "message") ? str(ds, "message") : str(ds, "description"),
-                        .at_ms = (int64_t)(json_number_value(json_object_get(e, "timestamp")) *
-                                           1000)};
+    *v = (struct hd_esp_event){
+        .message =
+            number_of(json_object_get(json_object_get(e, "user-variables"), "herald_message")),
+        .gid = str(e, "id"),
+        .status = w,
+        .reason = str(ds, "message") ? str(ds, "message") : str(ds, "description"),
+        .at_ms = (int64_t)(json_number_value(json_object_get(e, "timestamp")) * 1000)};
     /* the reply code Mailgun got; failing one, its severity says which */
     json_t *code = json_object_get(ds, "code");
     bool temp = str(e, "severity") && strcmp(str(e, "severity"), "temporary") == 0;
@@ -280,8 +282,8 @@ static void postmark_events(json_t *body, struct events *ev)
                                          {"SpamComplaint", "complained"},
                                          {"Open", "opened"}};
     const char *w = word_of(map, sizeof map / sizeof *map, str(body, "RecordType"));
-    const char *code = word_of(postmark_types, sizeof postmark_types / sizeof *postmark_types,
-                               str(body, "Type"));
+    const char *code =
+        word_of(postmark_types, sizeof postmark_types / sizeof *postmark_types, str(body, "Type"));
     if (!w || (strcmp(w, "bounced") == 0 && !code))
         return; /* not an event herald takes (an auto-responder, a subscription change) */
     json_t *id = json_object_get(body, "ID");

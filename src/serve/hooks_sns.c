@@ -70,8 +70,8 @@ static bool host_ok(const char *url)
 {
     if (!url || strncmp(url, "https://", 8) != 0)
         return false;
-    const char *h = url + 8, *test = getenv("HERALD_TEST") ? getenv("HERALD_TEST_SNS_CERT_HOST")
-                                                            : NULL;
+    const char *h = url + 8,
+               *test = getenv("HERALD_TEST") ? getenv("HERALD_TEST_SNS_CERT_HOST") : NULL;
     size_t n = strcspn(h, "/?#");
     if (memchr(h, '@', n) || memchr(h, '\\', n))
         return false;
@@ -169,8 +169,8 @@ static const char *str(json_t *o, const char *key)
  * needs is missing. */
 static bool canonical(json_t *body, bool notification, struct hd_buf *out)
 {
-    static const char *const notif[] = {"Message", "MessageId", "Subject", "Timestamp",
-                                        "TopicArn", "Type", NULL};
+    static const char *const notif[] = {"Message",  "MessageId", "Subject", "Timestamp",
+                                        "TopicArn", "Type",      NULL};
     static const char *const sub[] = {"Message", "MessageId", "SubscribeURL", "Timestamp",
                                       "Token",   "TopicArn",  "Type",         NULL};
     for (const char *const *k = notification ? notif : sub; *k; k++) {
@@ -251,8 +251,8 @@ static int64_t ses_message(json_t *mail)
 /* A notification's SES event into ev (none for a type herald does not take). */
 static void ses_event(json_t *msg, const char *id, struct hd_esp_event *ev, size_t *n)
 {
-    const char *type = str(msg, "notificationType") ? str(msg, "notificationType")
-                                                    : str(msg, "eventType");
+    const char *type =
+        str(msg, "notificationType") ? str(msg, "notificationType") : str(msg, "eventType");
     json_t *b = json_object_get(msg, "bounce"),
            *r = json_array_get(json_object_get(b, "bouncedRecipients"), 0);
     *ev = (struct hd_esp_event){.message = ses_message(json_object_get(msg, "mail")), .gid = id};

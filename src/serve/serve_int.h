@@ -150,10 +150,10 @@ struct hd_hook {
     int64_t message;    /* the message the URL names (m=N), or 0 */
     char url[2048];     /* what Twilio signed: public_url, path and query */
     struct hd_buf body;
-    size_t max;         /* the body's bound: HOOK_BODY_MAX, or ESP_BODY_MAX */
-    int esp;            /* a mail sender's events (hooks_esp.c), 0 for Twilio */
-    char auth[512];     /* the sender's signature header as sent */
-    char stamp[32];     /* its timestamp header */
+    size_t max;     /* the body's bound: HOOK_BODY_MAX, or ESP_BODY_MAX */
+    int esp;        /* a mail sender's events (hooks_esp.c), 0 for Twilio */
+    char auth[512]; /* the sender's signature header as sent */
+    char stamp[32]; /* its timestamp header */
 };
 /* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
  * body is to be read, else -1 with a set (404, 403, 503). */
@@ -183,10 +183,10 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 /* A sender's event in herald's words (delivered, bounced, complained,
  * opened, unsubscribed, undelivered); strings borrowed from the body. */
 struct hd_esp_event {
-    int64_t message;   /* the number the mail carried, or 0 */
-    const char *gid;   /* the sender's id of the event (or message), or NULL */
+    int64_t message; /* the number the mail carried, or 0 */
+    const char *gid; /* the sender's id of the event (or message), or NULL */
     const char *status, *code, *reason;
-    int64_t at_ms;     /* when the sender says it happened, or 0 */
+    int64_t at_ms; /* when the sender says it happened, or 0 */
 };
 /* SES through SNS (hooks_sns.c): the topic, the signature, then a
  * subscription confirmed (an answer, -1) or a notification's event in *ev

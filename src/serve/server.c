@@ -209,12 +209,12 @@ static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, st
 {
     struct hd_answer a = {0};
     q->hook = hd_xcalloc(1, sizeof *q->hook);
-    int rc = hd_esp_route(rest)
-                 ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
-                 : hd_hook_begin(s, rest, q->query,
-                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                             "X-Twilio-Signature"),
-                                 q->hook, &a);
+    int rc =
+        hd_esp_route(rest)
+            ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
+            : hd_hook_begin(s, rest, q->query,
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
+                            q->hook, &a);
     if (rc < 0)
         return answer(c, q, &a);
     return MHD_YES;
