@@ -138,13 +138,7 @@ static int post_file(const struct srv *s, const char *path, const char *file, co
              "cd '%s' && curl -s -g --max-time 10 -w '\\n%%{http_code}' -H 'Content-Type: "
              "application/json' %s --data-binary @%s 'http://127.0.0.1:%d%s'",
              dir, hdr, file, s->port, path);
-    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
-    assert_non_null(nl);
-    int code = atoi(nl + 1);
-    *nl = '\0';
-    snprintf(out, size, "%s", r);
-    free(r);
-    return code;
+    return tu_curl(cmd, out, size);
 }
 
 /* SendGrid: body signed with the test's key at timestamp ts; tamper

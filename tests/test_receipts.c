@@ -239,13 +239,7 @@ static int post(const struct srv *s, const char *path, const char *body, const c
              "curl -s -g --max-time 10 -w '\\n%%{http_code}' %s --data-binary '%s' "
              "'http://127.0.0.1:%d%s'",
              hdr, body, s->port, path);
-    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
-    assert_non_null(nl);
-    int code = atoi(nl + 1);
-    *nl = '\0';
-    snprintf(out, size, "%s", r);
-    free(r);
-    return code;
+    return tu_curl(cmd, out, size);
 }
 
 /* The sid the Twilio mock gives the k-th message to a number. */

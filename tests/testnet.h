@@ -127,6 +127,19 @@ static inline char *tu_sh(const char *cmd)
     return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
 }
 
+/* Runs a curl command line that ends its output with a line holding
+ * the status (-w '\n%{http_code}'): the status, the body before it in out. */
+static inline int tu_curl(const char *cmd, char *out, size_t size)
+{
+    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
+    assert_non_null(nl);
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    snprintf(out, size, "%s", r);
+    free(r);
+    return code;
+}
+
 /* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
  * for "READY <port>" on its stdout; what names it in the failure message. */
 static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,
