@@ -3,7 +3,8 @@
 implementation that is not herald's (Python's hmac and the cryptography
 package), as each sender documents it.
 
-  esp_sign.py keygen KEY.pem          a P-256 key; prints the public key as
+  esp_sign.py keygen KEY.pem          a P-256 key (its public key in PEM in
+                                      KEY.pem.pub); prints the public key as
                                       SendGrid shows it (base64 DER SPKI)
   esp_sign.py sendgrid KEY.pem TS FILE  base64 DER ECDSA-SHA256 of TS + the
                                       file's bytes (X-Twilio-Email-Event-
@@ -29,6 +30,10 @@ def main(argv):
         der = key.public_key().public_bytes(
             serialization.Encoding.DER,
             serialization.PublicFormat.SubjectPublicKeyInfo)
+        with open(argv[1] + ".pub", "wb") as f:
+            f.write(key.public_key().public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo))
         print(base64.b64encode(der).decode())
     elif argv[0] == "sendgrid":
         with open(argv[1], "rb") as f:

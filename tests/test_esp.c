@@ -46,6 +46,7 @@ static int esp_setup(void **state)
              "webhook_password_env = TEST_PM_PASS\n"
              "sns_topics = arn:aws:sns:us-east-1:1:other, " TOPIC "\nca_file = ca.pem\n"
              "[provider plain]\ntype = outbox\npath = var/plain\n"
+             "[provider pem]\ntype = outbox\npath = var/pem\nevent_public_key_file = sg.pem.pub\n"
              "[channel email]\nproviders = mail\n",
              pubkey);
     write_conf("h.conf", extra);
@@ -143,7 +144,8 @@ static int post_file(const struct srv *s, const char *path, const char *file, co
 
 /* SendGrid: body signed with the test's key at timestamp ts; tamper
  * changes one byte of the body after signing. */
-static int sendgrid(const struct srv *s, const char *body, bool tamper, char *out, size_t size)
+static int sendgrid_to(const struct srv *s, const char *path, const char *body, bool tamper,
+                       char *out, size_t size)
 {
     char sig[200], hdr[512], args[64];
     const char *ts = "1795000000";
@@ -160,7 +162,12 @@ static int sendgrid(const struct srv *s, const char *body, bool tamper, char *ou
              "-H 'X-Twilio-Email-Event-Webhook-Signature: %s' "
              "-H 'X-Twilio-Email-Event-Webhook-Timestamp: %s'",
              sig, ts);
-    return post_file(s, "/hooks/sendgrid/mail", "sg.json", hdr, out, size);
+    return post_file(s, path, "sg.json", hdr, out, size);
+}
+
+static int sendgrid(const struct srv *s, const char *body, bool tamper, char *out, size_t size)
+{
+    return sendgrid_to(s, "/hooks/sendgrid/mail", body, tamper, out, size);
 }
 
 static void check_sendgrid(const struct srv *s)
@@ -186,12 +193,18 @@ static void check_sendgrid(const struct srv *s)
     assert_int_equal(post_file(s, "/hooks/sendgrid/plain", "sg.json", "", got, sizeof got), 503);
     assert_contains(got, "provider 'plain' has no event_public_key");
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 0);
+    /* the key in a PEM file: checked the same (the events are mail's, so pending) */
+    assert_int_equal(sendgrid_to(s, "/hooks/sendgrid/pem", body, true, got, sizeof got), 403);
+    assert_int_equal(sendgrid_to(s, "/hooks/sendgrid/pem", body, false, got, sizeof got), 200);
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'pem' AND applied_at IS "
+                        "NULL"),
+                     3);
     assert_int_equal(sendgrid(s, body, false, got, sizeof got), 200);
     assert_string_equal(got, "ok\n");
     /* SendGrid retries: the same events are the same rows */
     assert_int_equal(sendgrid(s, body, false, got, sizeof got), 200);
     assert_string_equal(got, "duplicate\n");
-    assert_int_equal(q1("SELECT count(*) FROM receipts"), 3);
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'mail'"), 3);
     char sql[256];
     assert_int_equal(state_of(m1), HD_ST_DELIVERED);
     assert_int_equal(state_of(m2), HD_ST_BOUNCED);
@@ -229,7 +242,7 @@ static void check_mailgun(const struct srv *s)
              "0000000000000000000000000000000000000000000000000000000000000000", m3);
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
-    assert_int_equal(q1("SELECT count(*) FROM receipts"), 4);
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'mail'"), 4);
     snprintf(body, sizeof body, fmt, sig, m3);
     write_file("mg.json", body);
     assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 200);

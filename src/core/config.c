@@ -83,6 +83,7 @@ static const struct keydef provider_keys[] = {
     /* a mail sender's events (serve/hooks_esp.c): "mail" is smtp and outbox */
     {"mail", "esp", K_ENUM, "ses|sendgrid|mailgun|postmark", false},
     {"mail", "event_public_key", K_STR, NULL, false},
+    {"mail", "event_public_key_file", K_STR, NULL, false},
     {"mail", "webhook_signing_key", K_SECRET, NULL, false},
     {"mail", "webhook_user", K_STR, NULL, false},
     {"mail", "webhook_password", K_SECRET, NULL, false},

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn 
                                                [ESP_POSTMARK] = "webhook_password"};
     bool set = h->esp == ESP_MAILGUN || h->esp == ESP_POSTMARK
                    ? hd_provider_secret(p, key[h->esp]) != NULL
-                   : hd_provider_get(p, key[h->esp]) != NULL;
+                   : hd_provider_get(p, key[h->esp]) != NULL ||
+                         (h->esp == ESP_SENDGRID && hd_provider_get(p, "event_public_key_file"));
     (void)s;
     if (!set) {
         char msg[200];
@@ -132,23 +134,51 @@ int hd_esp_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *
     return need(s, p, header, ud, h, a);
 }
 
+/* SendGrid's key: event_public_key (base64 DER, SubjectPublicKeyInfo, as
+ * SendGrid shows it), or event_public_key_file (that text, or PEM); NULL
+ * when it does not parse. */
+static EVP_PKEY *sendgrid_key(const struct hd_provider_cfg *p)
+{
+    const char *k64 = hd_provider_get(p, "event_public_key"),
+               *path = hd_provider_get(p, "event_public_key_file");
+    struct hd_buf f;
+    unsigned char der[512];
+    EVP_PKEY *key = NULL;
+    hd_buf_init(&f);
+    if (!k64 && path && hd_buf_read_file(&f, path) == 0 && f.len) {
+        if (strstr(f.data, "-----BEGIN PUBLIC KEY-----")) {
+            BIO *b = BIO_new_mem_buf(f.data, (int)f.len);
+            key = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+            BIO_free(b);
+        }
+        f.data[strcspn(f.data, " \r\n")] = '\0';
+        k64 = f.data;
+    }
+    size_t kl = k64 ? strlen(k64) : 0;
+    int dn = !key && kl && kl <= 4 * sizeof der / 3
+                 ? EVP_DecodeBlock(der, (const unsigned char *)k64, (int)kl)
+                 : 0;
+    const unsigned char *q = der;
+    if (dn > 0)
+        key = d2i_PUBKEY(NULL, &q, dn);
+    hd_buf_release(&f);
+    return key;
+}
+
 /* SendGrid: the base64 DER signature of SHA-256(timestamp + body) by the
- * key whose base64 DER (SubjectPublicKeyInfo) is event_public_key. */
+ * provider's key. */
 static bool sendgrid_ok(const struct hd_provider_cfg *p, const struct hd_hook *h)
 {
-    const char *k64 = hd_provider_get(p, "event_public_key");
-    unsigned char der[512], sig[256];
-    size_t kl = strlen(k64), sl = strlen(h->auth);
-    if (kl > 4 * sizeof der / 3 || sl > 4 * sizeof sig / 3)
+    unsigned char sig[256];
+    size_t sl = strlen(h->auth);
+    if (sl > 4 * sizeof sig / 3)
         return false;
-    int dn = EVP_DecodeBlock(der, (const unsigned char *)k64, (int)kl);
     int sn = EVP_DecodeBlock(sig, (const unsigned char *)h->auth, (int)sl);
-    if (dn <= 0 || sn <= 0)
+    if (sn <= 0)
         return false;
     /* EVP_DecodeBlock counts the padding's zero bytes: DER knows its length */
     sn -= (sl > 0 && h->auth[sl - 1] == '=') + (sl > 1 && h->auth[sl - 2] == '=');
-    const unsigned char *q = der;
-    EVP_PKEY *key = d2i_PUBKEY(NULL, &q, dn);
+    EVP_PKEY *key = sendgrid_key(p);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     bool ok = key && md && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
               EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
