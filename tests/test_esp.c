@@ -249,6 +249,25 @@ static void check_mailgun(const struct srv *s)
     assert_string_equal(got, "ok\n");
     assert_int_equal(state_of(m3), HD_ST_COMPLAINED);
     assert_int_equal(suppressed("k3@example.com", "complaint", "%"), 1);
+    /* a temporary failure Mailgun retries: a log row, the state kept */
+    long long m1 = msg_of("k1@example.com");
+    signer("mailgun " MG_KEY " 1795000300 tok124", sig, sizeof sig);
+    snprintf(body, sizeof body,
+             "{\"signature\":{\"timestamp\":\"1795000300\",\"token\":\"tok124\",\"signature\":"
+             "\"%s\"},\"event-data\":{\"event\":\"failed\",\"severity\":\"temporary\",\"id\":"
+             "\"mg2\",\"delivery-status\":{\"code\":452,\"message\":\"4.2.2 mailbox full\"},"
+             "\"user-variables\":{\"herald_message\":%lld}}}",
+             sig, m1);
+    write_file("mg.json", body);
+    assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 200);
+    assert_int_equal(state_of(m1), HD_ST_DELIVERED);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM attempts WHERE message_id = %lld AND outcome = 'receipt' AND "
+             "reason = 'deferred'",
+             m1);
+    assert_int_equal(q1(sql), 1);
+    assert_int_equal(suppressed("k1@example.com", "soft_bounce", "%"), 0);
     assert_int_equal(q1("SELECT count(*) FROM consent WHERE source = 'complaint' AND channel = "
                         "'email' AND category = 'marketing'"),
                      1);
@@ -268,6 +287,16 @@ static void check_postmark(const struct srv *s)
     assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "", got, sizeof got), 401);
     assert_int_equal(
         post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
+    /* bounded: more than 1 MiB is refused */
+    char *big = hd_xmalloc(1200001);
+    memset(big, ' ', 1200000);
+    big[1200000] = '\0';
+    write_file("big.json", big);
+    free(big);
+    char big_got[256];
+    assert_int_equal(
+        post_file(s, "/hooks/postmark/mail", "big.json", "-u pm:" PM_PASS, big_got, sizeof big_got),
+        413);
     assert_string_equal(got, "ok\n");
     char sql[256];
     snprintf(sql, sizeof sql,

@@ -288,16 +288,20 @@ static void mailgun_events(json_t *body, struct events *ev)
         .status = w,
         .reason = str(ds, "message") ? str(ds, "message") : str(ds, "description"),
         .at_ms = (int64_t)(json_number_value(json_object_get(e, "timestamp")) * 1000)};
-    /* the reply code Mailgun got; failing one, its severity says which */
+    /* a temporary failure is one Mailgun retries: logged, the state kept;
+     * a permanent one is the bounce, with the reply code Mailgun got */
     json_t *code = json_object_get(ds, "code");
     bool temp = str(e, "severity") && strcmp(str(e, "severity"), "temporary") == 0;
     if (strcmp(w, "bounced") != 0)
         return;
-    if (json_is_integer(code) && json_integer_value(code) >= 400 && json_integer_value(code) < 600)
+    if (temp)
+        v->status = "deferred";
+    else if (json_is_integer(code) && json_integer_value(code) >= 500 &&
+             json_integer_value(code) < 600)
         snprintf(ev->ids[0], sizeof ev->ids[0], "%d", (int)json_integer_value(code));
     else
-        snprintf(ev->ids[0], sizeof ev->ids[0], "%s", temp ? "4.0.0" : "5.0.0");
-    v->code = ev->ids[0];
+        snprintf(ev->ids[0], sizeof ev->ids[0], "5.0.0");
+    v->code = temp ? NULL : ev->ids[0];
 }
 
 /* Postmark's bounce types as the enhanced status codes that mean them. */
