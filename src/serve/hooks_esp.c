@@ -73,8 +73,8 @@ static bool basic_ok(const struct hd_provider_cfg *p, const char *auth)
 }
 
 /* What a sender's request must carry, checked with the headers. */
-static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn header, void *ud,
-                struct hd_hook *h, struct hd_answer *a)
+static int need(const struct hd_provider_cfg *p, hd_header_fn header, void *ud, struct hd_hook *h,
+                struct hd_answer *a)
 {
     static const char *const sig_h[ESP_COUNT] = {[ESP_SENDGRID] =
                                                      "X-Twilio-Email-Event-Webhook-Signature"};
@@ -86,7 +86,6 @@ static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn 
                    ? hd_provider_secret(p, key[h->esp]) != NULL
                    : hd_provider_get(p, key[h->esp]) != NULL ||
                          (h->esp == ESP_SENDGRID && hd_provider_get(p, "event_public_key_file"));
-    (void)s;
     if (!set) {
         char msg[200];
         snprintf(msg, sizeof msg, "provider '%s' has no %s: set it to take %s events\n",
@@ -131,7 +130,7 @@ int hd_esp_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *
         hd_hook_say(a, 404, "no such email provider\n");
         return -1;
     }
-    return need(s, p, header, ud, h, a);
+    return need(p, header, ud, h, a);
 }
 
 /* SendGrid's key: event_public_key (base64 DER, SubjectPublicKeyInfo, as
