@@ -361,7 +361,8 @@ static void check_ses(const struct srv *s)
     snprintf(
         fields, sizeof fields,
         "\"MessageId\":\"n-1\",\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":"
-        "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bounceType\\\":\\\"Permanent\\\","
+        "\\\"Bounce\\\",\\\"bounce\\\":{\\\"bounceType\\\":\\\"Permanent\\\",\\\"timestamp\\\":"
+        "\\\"2026-11-22T12:05:00.000Z\\\","
         "\\\"bouncedRecipients\\\":"
         "[{\\\"emailAddress\\\":\\\"k4@example.com\\\",\\\"status\\\":\\\"5.1.1\\\","
         "\\\"diagnosticCode\\\":\\\"smtp; 550 5.1.1 user unknown\\\"}]},\\\"mail\\\":"
@@ -379,6 +380,16 @@ static void check_ses(const struct srv *s)
     char sql[256];
     assert_int_equal(state_of(m4), HD_ST_BOUNCED);
     assert_int_equal(suppressed("k4@example.com", "hard_bounce", "%user unknown%"), 1);
+    /* the log row has SES's time of the bounce; why tells it */
+    snprintf(sql, sizeof sql,
+             "SELECT at FROM attempts WHERE message_id = %lld AND outcome = 'receipt'", m4);
+    assert_int_equal(q1(sql), 1795349100000LL); /* 2026-11-22T12:05:00Z */
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "why", "k4", "promo", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "5.1.1");
+    assert_contains(r.out, "address suppressed");
+    tu_run_release(&r);
     /* a delivery named by the X-Herald-Message header (SES's original headers) */
     snprintf(fields, sizeof fields,
              "\"MessageId\":\"n-2\",\"Subject\":\"Amazon SES Email Event Notification\","

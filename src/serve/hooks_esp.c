@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "herald/dispatch.h"
+#include "herald/time.h"
 #include "serve_int.h"
 
 enum esp { ESP_NONE, ESP_SES, ESP_SENDGRID, ESP_MAILGUN, ESP_POSTMARK, ESP_COUNT };
@@ -232,6 +233,12 @@ static const char *str(json_t *o, const char *key)
     return v && *v ? v : NULL;
 }
 
+int64_t hd_esp_time_ms(const char *iso)
+{
+    int64_t t;
+    return iso && hd_time_parse_iso(iso, &t, NULL) == 0 ? t * 1000 : 0;
+}
+
 /* Maps word to herald's word through a table of pairs, or NULL. */
 static const char *word_of(const char *const (*map)[2], size_t n, const char *word)
 {
@@ -327,7 +334,10 @@ static void postmark_events(json_t *body, struct events *ev)
         .gid = json_is_integer(id) ? ev->ids[0] : str(body, "MessageID"),
         .status = w,
         .code = strcmp(w, "bounced") == 0 ? code : NULL,
-        .reason = str(body, "Details") ? str(body, "Details") : str(body, "Description")};
+        .reason = str(body, "Details") ? str(body, "Details") : str(body, "Description"),
+        .at_ms = hd_esp_time_ms(str(body, "DeliveredAt") ? str(body, "DeliveredAt")
+                                : str(body, "BouncedAt") ? str(body, "BouncedAt")
+                                                         : str(body, "ReceivedAt"))};
 }
 
 /* Each event kept, under the store's lock: the first error stops. */

@@ -258,6 +258,11 @@ static void ses_event(json_t *msg, const char *id, struct hd_esp_event *ev, size
     *ev = (struct hd_esp_event){.message = ses_message(json_object_get(msg, "mail")), .gid = id};
     if (!type)
         return;
+    /* when it happened: the event's own object (bounce, complaint,
+     * delivery), else when SES took the mail */
+    static const char *const objs[] = {"bounce", "complaint", "delivery", "mail"};
+    for (size_t i = 0; !ev->at_ms && i < sizeof objs / sizeof *objs; i++)
+        ev->at_ms = hd_esp_time_ms(str(json_object_get(msg, objs[i]), "timestamp"));
     if (strcmp(type, "Delivery") == 0)
         ev->status = "delivered";
     else if (strcmp(type, "Complaint") == 0)

@@ -194,6 +194,8 @@ struct hd_esp_event {
  * answer when it is refused. */
 int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg,
                 struct hd_esp_event *ev, size_t *n, struct hd_answer *a);
+/* An ISO 8601 time a sender gives, in milliseconds; 0 when none or bad. */
+int64_t hd_esp_time_ms(const char *iso);
 struct hd_sns;
 /* The signing certificates' cache, made with the server. */
 struct hd_sns *hd_sns_new(void);
