@@ -6,7 +6,8 @@
  * herald's code): SendGrid with a P-256 key made for the test, Mailgun's
  * HMAC, Postmark's Basic auth. The test checks the answers (403 for a
  * body one byte changed, 401 for a wrong password), the states, the
- * suppression list, consent and the receipts table exactly. */
+ * suppression list, consent and the receipts table exactly; last, the
+ * SMTP driver writes the same headers as the outbox (for Mailgun). */
 #include "testserve.h"
 
 #include "herald/state.h"
@@ -459,11 +460,45 @@ static void test_esp_events(void **state)
     check_opened();
 }
 
+/* Item 1 through SMTP: the driver writes what the outbox writes, here
+ * for Mailgun (run last: it routes email through the SMTP server). */
+static void test_esp_smtp_headers(void **state)
+{
+    (void)state;
+    struct tu_server smtp;
+    char extra[512];
+    smtp_start(&smtp);
+    snprintf(extra, sizeof extra,
+             "secret_file = var/herald.secret\n[provider relay]\ntype = smtp\nhost = 127.0.0.1\n"
+             "port = %d\nstarttls = none\nesp = mailgun\n[channel email]\nproviders = relay\n",
+             smtp.port);
+    write_conf("h.conf", extra);
+    write_file("c5.csv", "id,email,first_name,locale\nk5,k5@example.com,Ed,en\n");
+    TU_HERALD_OK(dir, "contacts", "import", "c5.csv");
+    TU_HERALD_OK(dir, "segment", "define", "five", "email = \"k5@example.com\"");
+    TU_HERALD_OK(dir, "campaign", "create", "relayed", "--segment", "five", "--template", "promo",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "relayed", "--wait", "30s");
+    tu_server_stop(&smtp);
+    char cmd[4200], want[160];
+    snprintf(cmd, sizeof cmd, "cat '%s'/smtpout/*", dir);
+    char *all = tu_sh(cmd);
+    long long m5 = msg_of("k5@example.com");
+    assert_true(m5 > 0);
+    snprintf(want, sizeof want, "\nX-Herald-Message: %lld\r\n", m5);
+    assert_contains(all, want);
+    snprintf(want, sizeof want, "\nX-Mailgun-Variables: {\"herald_message\":\"%lld\"}\r\n", m5);
+    assert_contains(all, want);
+    assert_not_contains(all, "X-SMTPAPI");
+    free(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_esp_headers),
         cmocka_unit_test(test_esp_events),
+        cmocka_unit_test(test_esp_smtp_headers),
     };
     return cmocka_run_group_tests(tests, esp_setup, esp_teardown);
 }
