@@ -4,7 +4,10 @@
  * X-SMTPAPI unique_args); then the real `herald serve` takes events
  * signed by tests/esp_sign.py (Python's cryptography and hmac, not
  * herald's code): SendGrid with a P-256 key made for the test, Mailgun's
- * HMAC, Postmark's Basic auth. The test checks the answers (403 for a
+ * HMAC, Postmark's Basic auth; SES notifications through tests/sns_mock.py
+ * (a test CA, a certificate for 127.0.0.1 served over HTTPS, an RSA
+ * signing key; HERALD_TEST and HERALD_TEST_SNS_CERT_HOST let herald fetch
+ * from it, and without HERALD_TEST it must refuse). The test checks the answers (403 for a
  * body one byte changed, 401 for a wrong password), the states, the
  * suppression list, consent and the receipts table exactly; last, the
  * SMTP driver writes the same headers as the outbox (for Mailgun). */
