@@ -1349,7 +1349,7 @@ static void test_behaviour_errors(void **state)
         {"local_today = seen", "it is not the subject, nor a day count"},
         {"created_at > today - 0mo", "'0mo' is not a duration (1 to 12000 months, or 1000y)"},
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
-        {"opened", "1:1: opened needs receipts, which herald does not record yet"},
+        {"opened()", "1:1: opened takes no arguments"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
         {"received(channel fax)", "expected a channel (email, sms or push) after 'channel'"},
         {"converted(\"recall\")", "converted needs a campaign and an event"},

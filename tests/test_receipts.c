@@ -214,23 +214,6 @@ static void srv_stop(struct srv *s)
     assert_int_equal(tu_serve_stop(s->pid), 0);
 }
 
-/* The output of a shell command (the caller frees), its status checked. */
-static char *sh(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    struct hd_buf b;
-    hd_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    int st = pclose(f);
-    if (st != 0)
-        fail_msg("'%s' exited %d", cmd, st);
-    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
-}
-
 /* X-Twilio-Signature of body for url, by tests/twilio_sign.py. */
 static void sign(const char *url, const char *body, char *out, size_t size)
 {
@@ -238,7 +221,7 @@ static void sign(const char *url, const char *body, char *out, size_t size)
     const char *src = getenv("HERALD_SRC");
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' '%s' '%s' '%s'",
              src ? src : ".", TW_TOKEN, url, body);
-    char *sig = sh(cmd);
+    char *sig = tu_sh(cmd);
     sig[strcspn(sig, "\n")] = '\0';
     snprintf(out, size, "%s", sig);
     free(sig);
@@ -256,13 +239,7 @@ static int post(const struct srv *s, const char *path, const char *body, const c
              "curl -s -g --max-time 10 -w '\\n%%{http_code}' %s --data-binary '%s' "
              "'http://127.0.0.1:%d%s'",
              hdr, body, s->port, path);
-    char *r = sh(cmd), *nl = strrchr(r, '\n');
-    assert_non_null(nl);
-    int code = atoi(nl + 1);
-    *nl = '\0';
-    snprintf(out, size, "%s", r);
-    free(r);
-    return code;
+    return tu_curl(cmd, out, size);
 }
 
 /* The sid the Twilio mock gives the k-th message to a number. */
@@ -302,7 +279,7 @@ static int64_t q1(const char *sql)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    char *r = sh(cmd);
+    char *r = tu_sh(cmd);
     long long v = -1;
     if (sscanf(r, "%lld", &v) != 1)
         v = -1;
@@ -346,7 +323,7 @@ static void test_receipts_signer(void **state)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' --example",
              src ? src : ".");
-    char *sig = sh(cmd);
+    char *sig = tu_sh(cmd);
     assert_string_equal(sig, "GvWf1cFY/Q7PnoempGyD5oXAezc=\n");
     free(sig);
 }
@@ -383,7 +360,7 @@ static void check_signatures(const struct srv *s)
              "cd '%s' && curl -s -o /dev/null -w '%%{http_code}' -H 'X-Twilio-Signature: %s' "
              "--data-binary @big.txt 'http://127.0.0.1:%d/hooks/twilio/sms'",
              dir, sig, s->port);
-    char *code = sh(cmd);
+    char *code = tu_sh(cmd);
     assert_string_equal(code, "413");
     free(code);
     /* nothing of them was kept */
@@ -650,7 +627,7 @@ static void gateway_ids(const char *contact, struct ref ids[3])
              "outcome = 'accepted' AND "
              "contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id\"",
              dir, contact);
-    char *out = sh(cmd), *line = out;
+    char *out = tu_sh(cmd), *line = out;
     for (int i = 0; i < 3; i++) {
         char *sp = strchr(line, ' ');
         assert_non_null(sp);

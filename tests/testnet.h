@@ -110,6 +110,36 @@ static inline void tu_first_line(int fd, char *line, size_t size)
     close(fd);
 }
 
+/* The output of a shell command (the caller frees), its status checked. */
+static inline char *tu_sh(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("'%s' exited %d", cmd, st);
+    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
+}
+
+/* Runs a curl command line that ends its output with a line holding
+ * the status (-w '\n%{http_code}'): the status, the body before it in out. */
+static inline int tu_curl(const char *cmd, char *out, size_t size)
+{
+    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
+    assert_non_null(nl);
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    snprintf(out, size, "%s", r);
+    free(r);
+    return code;
+}
+
 /* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
  * for "READY <port>" on its stdout; what names it in the failure message. */
 static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,

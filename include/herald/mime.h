@@ -26,11 +26,15 @@ struct hd_mail {
     const char *text;       /* the text part (required) */
     const char *html;       /* the HTML part, or NULL for text only */
     const char *message_id; /* the message's UUID; Message-ID is <UUID@from-domain> */
-    int64_t ref;  /* the message's number: an X-Herald-Message header when > 0 (VERP is on) */
     int64_t date; /* seconds since the epoch */
     const char *unsubscribe_url;     /* https://..., or NULL */
     const char *unsubscribe_mailto;  /* an address, or NULL */
     const char *unsubscribe_subject; /* the mailto's subject, or NULL: "unsubscribe" */
+    /* the message's number in the store (0: none), written as X-Herald-Message
+     * and, for esp (ses, sendgrid, mailgun, postmark or NULL), where that
+     * sender echoes it back in its events */
+    int64_t ref;
+    const char *esp;
     /* the message goes out with SMTPUTF8 (RFC 6531, 6532): its address
      * fields may keep a non-ASCII local part; else such an address is
      * refused (smtputf8_unsupported) */

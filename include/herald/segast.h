@@ -32,6 +32,7 @@ enum hd_seg_type {
     SEG_CONVERTED,   /* converted("campaign", "event"[, within D]): str, path, i (seconds) */
     SEG_BOUNCED,     /* an address of the contact suppressed for a permanent refusal */
     SEG_COMPLAINED,  /* the contact's email suppressed for a complaint */
+    SEG_OPENED,      /* a sender reported one of the contact's emails opened (a receipt) */
     /* values */
     SEG_FIELD, /* a built-in field or an attribute path */
     SEG_STRING,

@@ -561,6 +561,7 @@ struct hd_log_filter {
     int64_t campaign, run, contact;
     const char *channel, *provider, *outcome, *reason;
     const char *gateway_id;     /* the gateway's id of the message, or NULL */
+    int64_t message;            /* one message's rows, or 0 */
     int64_t since_ms, until_ms; /* since <= at < until */
     int64_t limit;              /* 0: all */
     bool oldest_first;          /* default newest first */

@@ -839,12 +839,16 @@ static struct hd_seg_node *parse_message(struct parser *p)
 {
     struct hd_seg_node *n = NULL;
     bool neg = is_bare(p, "never_messaged");
-    if (is_call(p, "opened") || is_bare(p, "opened")) {
-        FAIL_TOK(p, "opened needs receipts, which herald does not record yet");
+    if (is_call(p, "opened")) {
+        FAIL_TOK(p, "opened takes no arguments: it is true once any email of the contact's was "
+                    "reported opened");
         return NULL;
     }
-    if (is_bare(p, "bounced") || is_bare(p, "complained")) {
-        n = node_at(is_kw(&p->tok, "bounced") ? SEG_BOUNCED : SEG_COMPLAINED, &p->tok);
+    if (is_bare(p, "bounced") || is_bare(p, "complained") || is_bare(p, "opened")) {
+        n = node_at(is_kw(&p->tok, "bounced")      ? SEG_BOUNCED
+                    : is_kw(&p->tok, "complained") ? SEG_COMPLAINED
+                                                   : SEG_OPENED,
+                    &p->tok);
         next(p);
         return n;
     }

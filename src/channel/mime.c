@@ -399,6 +399,28 @@ static int list_unsubscribe(const struct hd_mail *m, struct hd_valid **v, struct
     return 0;
 }
 
+/* The message's number where its sender echoes it back in its events
+ * (hooks_esp.c reads them): a header of herald's own, and the sender's
+ * way (SES message tags, SendGrid unique_args, Mailgun variables,
+ * Postmark metadata). */
+static void echo_headers(const struct hd_mail *m, struct hd_buf *h)
+{
+    static const struct {
+        const char *esp, *fmt;
+    } echo[] = {
+        {"ses", "X-SES-MESSAGE-TAGS: herald_message=%lld\r\n"},
+        {"sendgrid", "X-SMTPAPI: {\"unique_args\":{\"herald_message\":\"%lld\"}}\r\n"},
+        {"mailgun", "X-Mailgun-Variables: {\"herald_message\":\"%lld\"}\r\n"},
+        {"postmark", "X-PM-Metadata-herald_message: %lld\r\n"},
+    };
+    if (m->ref <= 0)
+        return;
+    hd_buf_addf(h, "X-Herald-Message: %lld\r\n", (long long)m->ref);
+    for (size_t i = 0; m->esp && i < sizeof echo / sizeof *echo; i++)
+        if (strcmp(m->esp, echo[i].esp) == 0)
+            hd_buf_addf(h, echo[i].fmt, (long long)m->ref);
+}
+
 /* The MIME headers and the body: the text part alone, or text and HTML as
  * multipart/alternative. */
 static void body(const struct hd_mail *m, struct hd_buf *h)
@@ -454,13 +476,12 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     rfc5322_date(m->date, &h);
     /* From's domain, as it went on the wire (an A-label) */
     hd_buf_addf(&h, "Message-ID: <%s@%s>\r\n", m->message_id, strrchr(from_addr, '@') + 1);
-    if (m->ref > 0)
-        hd_buf_addf(&h, "X-Herald-Message: %lld\r\n", (long long)m->ref);
     hd_buf_adds(&h, "Subject: ");
     header_text(&h, m->subject ? m->subject : "", 9);
     hd_buf_adds(&h, "\r\n");
     if ((rc = list_unsubscribe(m, v, &h, err)) < 0)
         goto out;
+    echo_headers(m, &h);
     body(m, &h);
     hd_buf_add(out, h.data, h.len);
     rc = 0;

@@ -31,6 +31,7 @@ struct outbox {
     struct hd_log *log;
     pthread_mutex_t mu; /* appends to the JSON Lines files */
     unsigned long seq;
+    char esp[16]; /* the sender whose event headers the mail carries, or "" */
 };
 
 static int mkdirs(const char *path, struct hd_err *err)
@@ -59,6 +60,7 @@ static int ob_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     struct outbox *o = hd_xcalloc(1, sizeof *o);
     o->path = hd_xstrdup(path ? path : "var/outbox");
     o->bounce = hd_xstrdup(hd_provider_get(cfg, "bounce_address"));
+    snprintf(o->esp, sizeof o->esp, "%s", (path = hd_provider_get(cfg, "esp")) ? path : "");
     o->log = log;
     static const char *const sub[] = {"", "/email/tmp", "/email/new", "/email/cur"};
     for (size_t i = 0; i < 4; i++) {
@@ -105,15 +107,14 @@ static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_resul
     hd_mail_of(&mail, m, m->from ? m->from : "herald <herald@localhost.invalid>", m->reply_to);
     /* as the SMTP driver writes it to a server that offers SMTPUTF8 */
     mail.smtputf8 = true;
+    mail.esp = o->esp[0] ? o->esp : NULL;
     struct hd_buf b;
     struct hd_err e = {0};
     char tmp[4200], dst[4200], name[256], verp[320];
     hd_buf_init(&b);
     /* the envelope sender, as an MTA records it on delivery */
-    if (o->bounce && hd_mime_verp(o->bounce, m->ref, verp, sizeof verp) == 0) {
-        mail.ref = m->ref;
+    if (o->bounce && hd_mime_verp(o->bounce, m->ref, verp, sizeof verp) == 0)
         hd_buf_addf(&b, "Return-Path: <%s>\r\n", verp);
-    }
     if (hd_mime_build(&mail, &b, &e) < 0) {
         hd_result_set(r, HD_OUT_PERMANENT, 0, "%s", e.msg);
         hd_buf_release(&b);

@@ -118,6 +118,7 @@ static int sm_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
         return hd_err_set(err, HD_E_CONFIG, "bounce_address '%s' is not an email address",
                           hd_provider_get(cfg, "bounce_address"));
     }
+    snprintf(c->esp, sizeof c->esp, "%s", (v = hd_provider_get(cfg, "esp")) ? v : "");
     c->timeout = cfg->timeout > 0 ? (long)cfg->timeout : 30;
     if (c->tls != TLS_NONE) {
         c->ctx = SSL_CTX_new(TLS_client_method());
@@ -462,7 +463,7 @@ static int build_body(const struct smtp_conf *c, const struct hd_msg *m, const c
     mail.to = rcpt;
     mail.valid = &b->valid;
     mail.smtputf8 = utf8;
-    mail.ref = c->bounce ? m->ref : 0;
+    mail.esp = c->esp[0] ? c->esp : NULL;
     if (m->category == HD_CAT_MARKETING) {
         if (!mail.unsubscribe_url)
             mail.unsubscribe_url = c->unsub_url;

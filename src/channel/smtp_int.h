@@ -27,6 +27,7 @@ struct smtp_conf {
     char *from, *reply_to, *helo;
     char *unsub_url, *unsub_mailto;
     char *bounce; /* bounce_address: the envelope sender under VERP, or NULL */
+    char esp[16]; /* the sender whose event headers the mail carries ([provider] esp), or "" */
     long timeout;
     SSL_CTX *ctx;
     struct hd_log *log;

@@ -81,6 +81,15 @@ static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
     {"outbox", "bounce_address", K_STR, NULL, false},
+    /* a mail sender's events (serve/hooks_esp.c): "mail" is smtp and outbox */
+    {"mail", "esp", K_ENUM, "ses|sendgrid|mailgun|postmark", false},
+    {"mail", "event_public_key", K_STR, NULL, false},
+    {"mail", "event_public_key_file", K_STR, NULL, false},
+    {"mail", "webhook_signing_key", K_SECRET, NULL, false},
+    {"mail", "webhook_user", K_STR, NULL, false},
+    {"mail", "webhook_password", K_SECRET, NULL, false},
+    {"mail", "sns_topics", K_STR, NULL, false},
+    {"outbox", "ca_file", K_STR, NULL, false}, /* for the SNS fetches */
     {"smtp", "host", K_STR, NULL, true},
     {"smtp", "port", K_PORT, NULL, false},
     {"smtp", "starttls", K_ENUM, "required|optional|none", false},
@@ -798,10 +807,18 @@ static int load_secret(struct parse *ps, struct hd_provider_cfg *p, const char *
     return 1;
 }
 
+/* Whether a key of ktype is one of type's: "mail" keys are smtp's and
+ * outbox's. */
+static bool type_has(const char *ktype, const char *type)
+{
+    return strcmp(ktype, type) == 0 || (strcmp(ktype, "mail") == 0 &&
+                                        (strcmp(type, "smtp") == 0 || strcmp(type, "outbox") == 0));
+}
+
 static const struct keydef *find_key(const char *type, const char *key)
 {
     for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++)
-        if (strcmp(provider_keys[i].type, type) == 0 && strcmp(provider_keys[i].key, key) == 0)
+        if (type_has(provider_keys[i].type, type) && strcmp(provider_keys[i].key, key) == 0)
             return &provider_keys[i];
     return NULL;
 }
@@ -812,7 +829,7 @@ static void known_keys(const char *type, char *buf, size_t size)
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++) {
         const struct keydef *k = &provider_keys[i];
-        if (strcmp(k->type, type) != 0)
+        if (!type_has(k->type, type))
             continue;
         int w = snprintf(buf + n, size - n, "%s%s%s", n ? ", " : "", k->key,
                          k->kind == K_SECRET ? "_env|_file" : "");
@@ -980,7 +997,7 @@ static int required_keys(struct parse *ps, const struct hd_provider_cfg *p)
 {
     for (size_t i = 0; i < sizeof provider_keys / sizeof provider_keys[0]; i++) {
         const struct keydef *k = &provider_keys[i];
-        if (!k->required || strcmp(k->type, p->type) != 0)
+        if (!k->required || !type_has(k->type, p->type))
             continue;
         bool have = k->kind == K_SECRET ? hd_provider_secret(p, k->key) != NULL
                                         : hd_provider_get(p, k->key) != NULL;

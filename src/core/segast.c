@@ -191,6 +191,9 @@ static void print_leaf(const struct hd_seg_node *n, struct hd_buf *out)
     case SEG_COMPLAINED:
         hd_buf_adds(out, "complained");
         break;
+    case SEG_OPENED:
+        hd_buf_adds(out, "opened");
+        break;
     case SEG_FIELD:
         hd_buf_adds(out, n->field == SEGF_ATTR ? n->path : field_names[n->field]);
         break;

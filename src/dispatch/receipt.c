@@ -34,6 +34,7 @@ struct meaning {
     const char *suppress; /* the suppression's reason, or NULL */
     bool soft;            /* a soft bounce: suppresses only past the limit */
     bool complaint;
+    bool optout;       /* the recipient unsubscribed through the sender's link */
     const char *about; /* the code in words, or NULL */
 };
 
@@ -107,6 +108,8 @@ static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_r
         m->word = "complained";
         m->suppress = "complaint";
         m->complaint = true;
+    } else if (strcmp(status, "unsubscribed") == 0) {
+        m->optout = true; /* "opened" and the rest: a log row, the state kept */
     }
 }
 
@@ -163,6 +166,17 @@ static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m, con
     return rc;
 }
 
+/* The contact's marketing opt-out on the channel: a complaint's, or an
+ * unsubscribe the sender took. */
+static int opt_out(const struct hd_receipt_ctx *c, const struct target *t, const char *source,
+                   int64_t now_ms, struct hd_err *err)
+{
+    bool changed;
+    struct hd_link_change k = {t->contact,           t->message, t->channel,   HD_CAT_MARKETING,
+                               HD_CONSENT_OPTED_OUT, source,     now_ms / 1000};
+    return t->contact > 0 ? hd_store_link_consent(c->st, &k, &changed, err) : 0;
+}
+
 /* The suppression, and a complaint's opt-out. */
 static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
                     const char *detail, int64_t now_ms, struct hd_err *err)
@@ -176,13 +190,8 @@ static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, con
                                .detail = detail,
                                .message = t->message};
     int rc = hd_store_suppress_add(c->st, &s, err);
-    bool changed;
-    if (rc == 0 && m->complaint && t->contact > 0) {
-        struct hd_link_change k = {t->contact,       t->message,           t->channel,
-                                   HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT, "complaint",
-                                   now_ms / 1000};
-        rc = hd_store_link_consent(c->st, &k, &changed, err);
-    }
+    if (rc == 0 && m->complaint)
+        rc = opt_out(c, t, "complaint", now_ms, err);
     return rc;
 }
 
@@ -241,6 +250,8 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
         if ((rc = suppress(c, &m, t, detail, now_ms, err)) < 0)
             return rc;
     }
+    if (m.optout && (rc = opt_out(c, t, "unsubscribe", now_ms, err)) < 0)
+        return rc;
     json_t *d = json_pack("{s:s, s:s?, s:I}", "gateway_status", r->status, "code", r->code,
                           "received_at_ms", (json_int_t)r->received_ms);
     char *dj = json_dumps(d, JSON_COMPACT);
@@ -268,6 +279,17 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     return rc;
 }
 
+/* Whether r's message number alone finds its message: a mail sender's
+ * event names the number herald wrote in the mail (X-Herald-Message and
+ * the sender's own echo, hooks_esp.c), and the event is signed as a
+ * whole; the SMTP server's queue id on the accepted row is not the id the
+ * sender's events carry. */
+static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r)
+{
+    const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
+    return r->message && p && (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0);
+}
+
 /* The message r is about (the number its callback named, with the
  * gateway's id on its accepted row): t->found says whether. */
 static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
@@ -280,13 +302,16 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
         return rc;
     /* the message's accepted row with the gateway's id: through the
      * contact's index, the report's message and sid both checked (a
-     * bounce mailbox's report has the message's number only) */
+     * bounce mailbox's report, and a mail sender's event, carry the
+     * message's number only) */
     bool mailbox = strncmp(r->gateway_id, HD_RECEIPT_MAILBOX, strlen(HD_RECEIPT_MAILBOX)) == 0;
+    bool mail = mailbox || by_message(c, r);
     struct hd_log_filter f = {.contact = contact,
                               .provider = r->provider,
-                              .gateway_id = mailbox ? NULL : r->gateway_id,
+                              .gateway_id = mail ? NULL : r->gateway_id,
+                              .message = mail ? r->message : 0,
                               .outcome = "accepted",
-                              .limit = mailbox ? 0 : 1};
+                              .limit = 1};
     t->want = mailbox ? r->message : 0;
     if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
         return rc;

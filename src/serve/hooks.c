@@ -29,6 +29,19 @@ static void say(struct hd_answer *a, int status, const char *msg)
     hd_buf_adds(&a->body, msg);
 }
 
+void hd_hook_say(struct hd_answer *a, int status, const char *msg)
+{
+    say(a, status, msg);
+}
+
+void hd_hook_receipt_ctx(struct hd_srv *s, struct hd_store *st, struct hd_receipt_ctx *c)
+{
+    *c = (struct hd_receipt_ctx){.st = st,
+                                 .cfg = s->cfg,
+                                 .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
+                                 .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+}
+
 /* The message number a callback URL's query names (m=N, put there by the
  * driver), or 0. */
 static int64_t query_message(const char *query)
@@ -50,6 +63,7 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 {
     memset(h, 0, sizeof *h);
     hd_buf_init(&h->body);
+    h->max = HOOK_BODY_MAX;
     if (strncmp(rest, "twilio/", 7) != 0) {
         say(a, 404, "not found\n");
         return -1;
@@ -123,10 +137,8 @@ static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_ho
                            .code = code && *code ? code : NULL,
                            .reason = hd_form_get(f, "ErrorMessage"),
                            .received_ms = now};
-    struct hd_receipt_ctx c = {.st = st,
-                               .cfg = s->cfg,
-                               .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
-                               .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+    struct hd_receipt_ctx c;
+    hd_hook_receipt_ctx(s, st, &c);
     return hd_receipt_take(&c, &r, now, result, err);
 }
 
@@ -181,6 +193,10 @@ void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
 {
     struct hd_form f;
     struct hd_err err = {0};
+    if (h->esp) {
+        hd_esp_post(s, h, a);
+        return;
+    }
     if (h->too_long) {
         say(a, 413, "request body too large\n");
         return;
@@ -205,10 +221,8 @@ void hd_hooks_retry(struct hd_srv *s)
      * need, and pending reports come from requests (after a restart, the
      * gateway's next report opens it) */
     struct hd_store *st = s->st;
-    struct hd_receipt_ctx c = {.st = st,
-                               .cfg = s->cfg,
-                               .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
-                               .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+    struct hd_receipt_ctx c;
+    hd_hook_receipt_ctx(s, st, &c);
     if (st && hd_receipts_retry(&c, hd_clock_now_ms(s->clock), &n, &err) < 0)
         hd_log_warn(s->log, "serve: pending receipts: %s", err.msg);
     else if (n > 0)

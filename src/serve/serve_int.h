@@ -13,6 +13,7 @@
 
 #include "herald/buf.h"
 #include "herald/config.h"
+#include "herald/dispatch.h"
 #include "herald/log.h"
 #include "herald/store.h"
 #include "herald/time.h"
@@ -57,6 +58,7 @@ struct hd_srv {
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
+    struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -148,6 +150,10 @@ struct hd_hook {
     int64_t message;    /* the message the URL names (m=N), or 0 */
     char url[2048];     /* what Twilio signed: public_url, path and query */
     struct hd_buf body;
+    size_t max;     /* the body's bound: HOOK_BODY_MAX, or ESP_BODY_MAX */
+    int esp;        /* a mail sender's events (hooks_esp.c), 0 for Twilio */
+    char auth[512]; /* the sender's signature header as sent */
+    char stamp[32]; /* its timestamp header */
 };
 /* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
  * body is to be read, else -1 with a set (404, 403, 503). */
@@ -156,6 +162,45 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 /* The body is in: signature, then the report or the reply. */
 void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 void hd_hook_release(struct hd_hook *h);
+/* Answers status with the line msg (text/plain). */
+void hd_hook_say(struct hd_answer *a, int status, const char *msg);
+/* What applying receipts needs, from the configuration, with st. */
+void hd_hook_receipt_ctx(struct hd_srv *s, struct hd_store *st, struct hd_receipt_ctx *c);
+
+/* ---- mail senders' events (hooks_esp.c): /hooks/ses|sendgrid|mailgun|postmark/PROVIDER ---- */
+
+#define ESP_BODY_MAX (1024 * 1024) /* SendGrid posts events in batches; SNS up to 256 KiB */
+/* A request header's value, or NULL. */
+typedef const char *(*hd_header_fn)(void *ud, const char *name);
+/* Which sender rest names (its enum, > 0), or 0: not a sender's path. */
+int hd_esp_route(const char *rest);
+/* Like hd_hook_begin, for a sender: the provider and what authenticates
+ * the request (Postmark's Basic auth checked here, before any body). */
+int hd_esp_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *ud,
+                 struct hd_hook *h, struct hd_answer *a);
+/* The body is in: signature, then each event kept, then the answer. */
+void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+/* A sender's event in herald's words (delivered, bounced, complained,
+ * opened, unsubscribed, undelivered); strings borrowed from the body. */
+struct hd_esp_event {
+    int64_t message; /* the number the mail carried, or 0 */
+    const char *gid; /* the sender's id of the event (or message), or NULL */
+    const char *status, *code, *reason;
+    int64_t at_ms; /* when the sender says it happened, or 0 */
+};
+/* SES through SNS (hooks_sns.c): the topic, the signature, then a
+ * subscription confirmed (an answer, -1) or a notification's event in *ev
+ * (*n is 0 or 1; *body and *msg are the caller's to free), 0. -1 with an
+ * answer when it is refused. */
+int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg,
+                struct hd_esp_event *ev, size_t *n, struct hd_answer *a);
+/* An ISO 8601 time a sender gives, in milliseconds; 0 when none or bad. */
+int64_t hd_esp_time_ms(const char *iso);
+struct hd_sns;
+/* The signing certificates' cache, made with the server. */
+struct hd_sns *hd_sns_new(void);
+void hd_sns_free(struct hd_sns *c);
+
 /* Applies the pending receipts whose message appeared (once a second). */
 void hd_hooks_retry(struct hd_srv *s);
 

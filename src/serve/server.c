@@ -198,15 +198,24 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
     return q;
 }
 
+static const char *header_of(void *ud, const char *name)
+{
+    return MHD_lookup_connection_value(ud, MHD_HEADER_KIND, name);
+}
+
 /* A /hooks/ request's headers are in: checked (hooks.c), or answered. */
 static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                                   const char *rest)
 {
     struct hd_answer a = {0};
     q->hook = hd_xcalloc(1, sizeof *q->hook);
-    if (hd_hook_begin(s, rest, q->query,
-                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
-                      q->hook, &a) < 0)
+    int rc =
+        hd_esp_route(rest)
+            ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
+            : hd_hook_begin(s, rest, q->query,
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
+                            q->hook, &a);
+    if (rc < 0)
         return answer(c, q, &a);
     return MHD_YES;
 }
@@ -297,7 +306,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
     if (*size && q->hook) {
-        if (q->got + *size <= HOOK_BODY_MAX)
+        if (q->got + *size <= q->hook->max)
             hd_buf_add(&q->hook->body, data, *size);
         else
             q->hook->too_long = true;
@@ -518,6 +527,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     hd_buf_init(&v->key);
     pthread_mutex_init(&v->s.mu, NULL);
     pthread_mutex_init(&v->s.metrics_mu, NULL);
+    v->s.sns = hd_sns_new();
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
         (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
@@ -566,6 +576,7 @@ void hd_serve_free(struct hd_serve *v)
     if (v->d)
         MHD_stop_daemon(v->d);
     hd_clicks_free(v->s.clicks);
+    hd_sns_free(v->s.sns);
     hd_pages_free(v->s.pages);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);

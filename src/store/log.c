@@ -56,6 +56,8 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
         hd_buf_adds(sql, " AND a.at < ?9");
     if (f->gateway_id)
         hd_buf_adds(sql, " AND a.gateway_id = ?11");
+    if (f->message)
+        hd_buf_adds(sql, " AND a.message_id = ?12");
     hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
                                      : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
 }
@@ -82,6 +84,8 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     sqlite3_bind_int64(s, 9, f->until_ms);
     sqlite3_bind_int64(s, 10, f->limit > 0 ? f->limit : -1);
     hd_store_bind_text(s, 11, f->gateway_id);
+    if (f->message)
+        sqlite3_bind_int64(s, 12, f->message);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 #define T(i) ((const char *)sqlite3_column_text(s, i))
         char pseudo[32];

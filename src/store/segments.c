@@ -298,6 +298,17 @@ static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
                 mail, sms, push);
 }
 
+/* opened: a receipt row (outcome receipt, reason opened: a sender's open
+ * event, hooks_esp.c) for the contact, on the index (contact_id, at). */
+static void emit_opened(struct sqlc *c)
+{
+    int out = param(c, B_TEXT, "receipt", 0, 0), why = param(c, B_TEXT, "opened", 0, 0);
+    hd_buf_addf(&c->sql,
+                "EXISTS (SELECT 1 FROM attempts a WHERE a.contact_id = c.id AND a.outcome = ?%d "
+                "AND a.reason = ?%d)",
+                out, why);
+}
+
 /* The parameters a value needs before it is emitted (emit_field takes the
  * first): an attribute's path, or an event value's name, window and
  * property; 0 for a column. */
@@ -836,6 +847,9 @@ static void emit_behaviour(struct sqlc *c, const struct hd_seg_node *n)
     case SEG_BOUNCED:
     case SEG_COMPLAINED:
         emit_feedback(c, n);
+        break;
+    case SEG_OPENED:
+        emit_opened(c);
         break;
     default:
         HD_BUG("segment node %d cannot be compiled (in_segment not expanded?)", (int)n->type);
