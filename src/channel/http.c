@@ -269,6 +269,14 @@ const char *hx_jstr(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+void hx_out_id(const struct hd_msg *m, char out[HX_OUT_ID_MAX])
+{
+    if (m->ref > 0)
+        snprintf(out, HX_OUT_ID_MAX, "%lld:%s", (long long)m->ref, m->id);
+    else
+        snprintf(out, HX_OUT_ID_MAX, "%s", m->id);
+}
+
 void hx_copy_text(char *dst, size_t n, const char *s)
 {
     size_t i = 0;

@@ -93,6 +93,12 @@ json_t *hx_json(const struct hx_req *q);
 void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n);
 /* A string member of a JSON object, or NULL. */
 const char *hx_jstr(const json_t *o, const char *key);
+/* The id a gateway echoes in its delivery reports (Aliyun's OutId,
+ * Tencent's SessionContext): "N:UUID", the message's number (which the
+ * report's hook looks the message up by) and its stable id; the id alone
+ * when the message has no number. */
+#define HX_OUT_ID_MAX 96
+void hx_out_id(const struct hd_msg *m, char out[HX_OUT_ID_MAX]);
 /* Copies s into dst (size n) with control characters as spaces. */
 void hx_copy_text(char *dst, size_t n, const char *s);
 

@@ -13,6 +13,7 @@
 
 #include "herald/buf.h"
 #include "herald/config.h"
+#include "herald/dispatch.h"
 #include "herald/log.h"
 #include "herald/store.h"
 #include "herald/time.h"
@@ -137,10 +138,17 @@ int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd
 /* ---- gateways' callbacks (hooks.c) ---- */
 
 #define HOOK_BODY_MAX 16384 /* Twilio's callbacks are well under 2 KiB */
+/* Aliyun and Tencent push reports in batches (a JSON array): a few hundred
+ * reports of under 400 bytes each */
+#define HOOK_CN_BODY_MAX (512 * 1024)
+
+enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT };
 
 /* A request to /hooks/...: checked when the headers are in, the body then
  * gathered (up to HOOK_BODY_MAX; more sets too_long). */
 struct hd_hook {
+    enum hd_hook_kind kind;
+    size_t max; /* the body's bound */
     char provider[64];
     bool inbound;
     bool too_long;
@@ -156,6 +164,18 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 /* The body is in: signature, then the report or the reply. */
 void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 void hd_hook_release(struct hd_hook *h);
+/* What applying receipts needs, from the service's configuration. */
+struct hd_receipt_ctx hd_srv_receipt_ctx(struct hd_srv *s, struct hd_store *st);
+/* An answer of text/plain msg with status. */
+void hd_hook_say(struct hd_answer *a, int status, const char *msg);
+
+/* Aliyun's and Tencent's reports (hooks_cn.c): rest is "aliyun/..." or
+ * "tencent/...". The token in the path or query is checked before the body
+ * is read: 0 to read it, else -1 with a set (404, 403). */
+int hd_hook_cn_begin(struct hd_srv *s, const char *rest, const char *query, struct hd_hook *h,
+                     struct hd_answer *a);
+/* The body is in: each report kept, then answered as the gateway expects. */
+void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 /* Applies the pending receipts whose message appeared (once a second). */
 void hd_hooks_retry(struct hd_srv *s);
 

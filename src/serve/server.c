@@ -297,7 +297,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
     if (*size && q->hook) {
-        if (q->got + *size <= HOOK_BODY_MAX)
+        if (q->got + *size <= q->hook->max)
             hd_buf_add(&q->hook->body, data, *size);
         else
             q->hook->too_long = true;
