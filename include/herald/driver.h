@@ -57,6 +57,11 @@ struct hd_msg {
     /* sms for an approved-template gateway: the template's code and its
      * parameters (a JSON object's or list's text); NULL when none */
     const char *sms_template, *sms_params;
+    /* a WeChat template message: the template's id, its data (a JSON
+     * object's text: each key's value a string, or an object with value
+     * and color), the page it opens (url) or the mini-program page; NULL
+     * when none */
+    const char *wechat_template, *wechat_data, *wechat_url, *wechat_page;
     int64_t created; /* seconds, for the Date header */
     int64_t expires; /* seconds: the message is not worth delivering after; 0 none */
     void *user;      /* the caller's tag, handed back in the result */

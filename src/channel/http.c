@@ -539,8 +539,10 @@ static void easy_common(struct hx *h, CURL *e, void *ud)
     }
 }
 
-int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
-                 struct hd_err *err)
+/* A POST of body (of Content-Type ctype, or NULL for a form) outside the
+ * loop, blocking. */
+static int post_body(struct hx *h, const char *url, const char *body, const char *ctype,
+                     struct hd_buf *resp, long *status, struct hd_err *err)
 {
     struct hx_req q = {0};
     hd_buf_init(&q.resp);
@@ -550,12 +552,16 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
     easy_common(h, e, &q);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    struct curl_slist *hdrs = ctype ? curl_slist_append(NULL, ctype) : NULL;
+    if (hdrs)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q.errbuf);
     CURLcode rc = curl_easy_perform(e);
     *status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
     hd_buf_reset(resp);
     hd_buf_add(resp, q.resp.data, q.resp.len);
     hd_wipe(q.resp.data, q.resp.len);
@@ -564,6 +570,19 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
         return hd_err_set(err, HD_E_IO, "%s: %s", url,
                           q.errbuf[0] ? q.errbuf : curl_easy_strerror(rc));
     return 0;
+}
+
+int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
+                 struct hd_err *err)
+{
+    return post_body(h, url, form, NULL, resp, status, err);
+}
+
+int hx_post_json(struct hx *h, const char *url, const char *json, struct hd_buf *resp, long *status,
+                 struct hd_err *err)
+{
+    return post_body(h, url, json, "Content-Type: application/json; charset=utf-8", resp, status,
+                     err);
 }
 
 static struct hx_req *req_get(struct hx *h, struct lane *l)

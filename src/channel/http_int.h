@@ -76,6 +76,9 @@ struct hd_log *hx_log(struct hx *h);
  * settings and timeout. Fills resp and *status. */
 int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
                  struct hd_err *err);
+/* The same with a JSON body. */
+int hx_post_json(struct hx *h, const char *url, const char *json, struct hd_buf *resp, long *status,
+                 struct hd_err *err);
 
 /* A new string: base (or dflt when base is NULL) without trailing slashes,
  * then the path printf-style: the URL of a gateway's endpoint. */

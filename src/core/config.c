@@ -74,9 +74,9 @@ struct keydef {
     bool required;
 };
 
-static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     "http",
-                                             "fcm",    "apns",    "aliyun_sms", "tencent_sms",
-                                             "jpush",  "hms_push"};
+static const char *const provider_types[] = {"outbox", "smtp",     "twilio",     "http",
+                                             "fcm",    "apns",     "aliyun_sms", "tencent_sms",
+                                             "jpush",  "hms_push", "wechat"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
@@ -148,6 +148,11 @@ static const struct keydef provider_keys[] = {
     {"hms_push", "base_url", K_URL, NULL, false},
     {"hms_push", "auth_url", K_URL, NULL, false},
     {"hms_push", "ca_file", K_STR, NULL, false},
+    {"wechat", "app_id", K_STR, NULL, true},
+    {"wechat", "app_secret", K_SECRET, NULL, true},
+    {"wechat", "miniprogram_app_id", K_STR, NULL, false},
+    {"wechat", "base_url", K_URL, NULL, false},
+    {"wechat", "ca_file", K_STR, NULL, false},
 };
 
 /* Keys every provider has; parsed into struct fields. */
@@ -869,7 +874,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
     if (!p->type)
         return fail(ps,
                     "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push)",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -880,7 +885,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
                 ps->line = raw->kv[i].line;
         return fail(ps,
                     "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat",
                     p->name, p->type);
     }
     return 1;
