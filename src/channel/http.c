@@ -269,6 +269,27 @@ const char *hx_jstr(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+bool hx_cred_fresh(int64_t at, int64_t life, int64_t early, int64_t now)
+{
+    int64_t e = life > 2 * early ? early : life / 5;
+    return now - at > -60 && now < at + life - e;
+}
+
+void hx_cred_adopt(struct hx_cred *c, const char *scheme, int64_t *life, int64_t dflt,
+                   int64_t early)
+{
+    int64_t at = 0;
+    char *tok = hx_cred_offered(c, &at);
+    if (!tok)
+        return;
+    if (!*life)
+        *life = dflt;
+    if ((!c->header || at > c->at) && hx_cred_fresh(at, *life, early, hx_now()))
+        hx_cred_set(c, scheme, tok, at);
+    hd_wipe(tok, strlen(tok));
+    free(tok);
+}
+
 void hx_out_id(const struct hd_msg *m, char out[HX_OUT_ID_MAX])
 {
     if (m->ref > 0)

@@ -148,6 +148,14 @@ char *hx_cred_offered(struct hx_cred *c, int64_t *at);
 /* credential: a copy of the one in use, without its scheme, and its issue
  * time; NULL when there is none. */
 char *hx_cred_get(struct hx_cred *c, int64_t *at);
+/* An OAuth-style token's keeping, for the drivers whose token lives life
+ * seconds (hms.c, wechat.c): whether the one issued at is still good now
+ * (renewed early seconds before it expires, or a fifth of a short life);
+ * and, with the engine's lock held, the offered token taken when it is
+ * newer than ours and still fresh (*life becomes dflt when unknown). */
+bool hx_cred_fresh(int64_t at, int64_t life, int64_t early, int64_t now);
+void hx_cred_adopt(struct hx_cred *c, const char *scheme, int64_t *life, int64_t dflt,
+                   int64_t early);
 
 /* The engine's calls for a driver whose conf is its own struct, with the
  * engine (what hx_open gave) as its first member: so that the driver's

@@ -107,33 +107,11 @@ static int fetch_token(struct wx *w, struct hx *h, struct hd_err *err)
     return rc;
 }
 
-static bool fresh(int64_t at, int64_t life, int64_t now)
-{
-    int64_t early = life > 2 * WECHAT_EARLY ? WECHAT_EARLY : life / 5;
-    return now - at > -60 && now < at + life - early;
-}
-
-/* With the engine's lock held: takes the offered token when it is newer
- * than ours and still fresh. */
-static void adopt(struct wx *w)
-{
-    int64_t at = 0;
-    char *tok = hx_cred_offered(&w->cred, &at);
-    if (!tok)
-        return;
-    if (!w->life)
-        w->life = WECHAT_TOKEN_LIFE;
-    if ((!w->cred.header || at > w->cred.at) && fresh(at, w->life, hx_now()))
-        hx_cred_set(&w->cred, "Token", tok, at);
-    hd_wipe(tok, strlen(tok));
-    free(tok);
-}
-
 static int wx_prepare(void *pc, struct hx *h, struct hd_err *err)
 {
     struct wx *w = pc;
-    adopt(w);
-    if (w->cred.header && fresh(w->cred.at, w->life, hx_now()))
+    hx_cred_adopt(&w->cred, "Token", &w->life, WECHAT_TOKEN_LIFE, WECHAT_EARLY);
+    if (w->cred.header && hx_cred_fresh(w->cred.at, w->life, WECHAT_EARLY, hx_now()))
         return 0;
     return fetch_token(w, h, err);
 }
