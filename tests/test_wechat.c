@@ -242,13 +242,64 @@ static void test_wechat_refused(void **state)
     hd_config_free(cfg);
 }
 
+/* Through the binary: a template's wechat.* parts rendered (Mustache in
+ * each data value, the url) and sent by `herald -v provider test`, the
+ * token and the secret never in the output; a wechat.data of the wrong
+ * shape refused where the template is read, with its line. */
+static void test_wechat_provider_test(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "wx.conf"), text[1024];
+    snprintf(text, sizeof text,
+             "[herald]\ntemplates = tpl\ndatabase = wx.db\n"
+             "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
+             "app_secret_env = TEST_WX_SECRET\n",
+             wx.port, WX_APP);
+    tu_write(conf, text);
+    free(conf);
+    char *tpl = tu_path(dir, "tpl");
+    mkdir(tpl, 0755);
+    free(tpl);
+    tu_put_template(dir, "member",
+                    "category: marketing\n"
+                    "--- wechat.template_id\nngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY\n"
+                    "--- wechat.data\n{\"first\": \"{{campaign.name}}\", \"keyword1\": "
+                    "{\"value\": \"黄金会员\", \"color\": \"#173177\"}}\n"
+                    "--- wechat.url\nhttps://shop.example.com/m?c={{campaign.name}}\n");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-v", "-c", "wx.conf", "provider", "test", "wx", "--to",
+              "oTpl_cli_0001", "--template", "member", NULL);
+    if (r.status != 0)
+        fail_msg("provider test: %s %s", r.out, r.err);
+    assert_contains(r.out, "result      accepted");
+    assert_not_contains(r.out, WX_SECRET);
+    assert_not_contains(r.err, WX_SECRET);
+    assert_not_contains(r.err, "WXTOKEN");
+    assert_not_contains(r.out, "WXTOKEN");
+    tu_run_release(&r);
+    json_t *l = tu_read_jsonl(dir, "wechat.log"), *j = sent_to(l, "oTpl_cli_0001");
+    assert_non_null(j);
+    json_t *data = json_object_get(j, "data");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(data, "first"), "value")),
+                        "provider test");
+    assert_string_equal(json_string_value(json_object_get(j, "url")),
+                        "https://shop.example.com/m?c=provider test");
+    json_decref(l);
+    tu_put_template(dir, "bad",
+                    "category: marketing\n--- wechat.template_id\nX\n"
+                    "--- wechat.data\n{\"first\": [\"a\"]}\n");
+    tu_herald(&r, dir, NULL, "-c", "wx.conf", "template", "lint", "bad", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.out, "bad.tmpl:5:1: wechat.data: each value must be a string or an object");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wechat_classes),
-        cmocka_unit_test(test_wechat_provider_faults),
-        cmocka_unit_test(test_wechat_shared_token),
-        cmocka_unit_test(test_wechat_refused),
+        cmocka_unit_test(test_wechat_classes),       cmocka_unit_test(test_wechat_provider_faults),
+        cmocka_unit_test(test_wechat_shared_token),  cmocka_unit_test(test_wechat_refused),
+        cmocka_unit_test(test_wechat_provider_test),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
