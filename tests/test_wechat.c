@@ -294,12 +294,86 @@ static void test_wechat_provider_test(void **state)
     tu_run_release(&r);
 }
 
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A campaign through `herald send` over "push, sms" with fallback, the
+ * wechat provider carrying push to the contacts' wechat_openid (imported
+ * and shown): one delivered by WeChat; one not following the account
+ * (43004), its openid suppressed, falling back to SMS; one without an
+ * openid by SMS at once; one with an openid of another account (40003)
+ * and no phone, failed. */
+static void test_wechat_campaign(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "c.conf"), text[1024];
+    snprintf(text, sizeof text,
+             "[herald]\ntemplates = tpl\ndatabase = c.db\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\n"
+             "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
+             "app_secret_env = TEST_WX_SECRET\n"
+             "[provider box]\ntype = outbox\npath = box\n"
+             "[channel push]\nproviders = wx\n[channel sms]\nproviders = box\n",
+             wx.port, WX_APP);
+    tu_write(conf, text);
+    free(conf);
+    tu_put_template(dir, "recall",
+                    "category: marketing\n"
+                    "--- wechat.template_id\nngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY\n"
+                    "--- wechat.data\n{\"first\": \"{{first_name}}，好久不见\"}\n"
+                    "--- sms\n{{first_name}}，好久不见。回T退订\n");
+    char *csv = tu_path(dir, "c.csv");
+    tu_write(csv, "id,first_name,phone,wechat_openid\n"
+                  "w1,甲,+8613800000001,oTpl_camp_ok01\nw2,乙,+8613800000002,oTpl_camp_43004\n"
+                  "w3,丙,+8613800000003,\nw4,丁,,oTpl_camp_40003\n");
+    free(csv);
+    TU_HERALD_OK(dir, "-c", "c.conf", "init");
+    TU_HERALD_OK(dir, "-c", "c.conf", "contacts", "import", "c.csv");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "contacts", "show", "w1", NULL);
+    assert_contains(r.out, "wechat_openid oTpl_camp_ok01\n");
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "-c", "c.conf", "segment", "define", "all", "id != \"\"");
+    TU_HERALD_OK(dir, "-c", "c.conf", "campaign", "create", "wb", "--segment", "all", "--template",
+                 "recall", "--channels", "push,sms", "--fallback-on-failure", "--now");
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "send", "wb", "--wait", "30s", NULL);
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "log", "--campaign", "wb", "--format", "jsonl", NULL);
+    char *log = hd_xstrdup(r.out);
+    tu_run_release(&r);
+    /* w1 by WeChat; w2 and w3 by SMS (outbox); w4 failed */
+    assert_int_equal(count(log, "\"outcome\":\"accepted\""), 3);
+    assert_int_equal(count(log, "\"provider\":\"wx\""), 3);
+    assert_int_equal(count(log, "\"provider\":\"box\""), 2);
+    assert_contains(log, "43004 require subscribe");
+    assert_contains(log, "40003 invalid openid");
+    free(log);
+    json_t *l = tu_read_jsonl(dir, "wechat.log"), *j = sent_to(l, "oTpl_camp_ok01");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(j, "data"), "first"), "value")),
+                        "甲，好久不见");
+    json_decref(l);
+    l = tu_read_jsonl(dir, "box/sms.jsonl");
+    assert_int_equal(json_array_size(l), 2);
+    json_decref(l);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_contains(r.out, "oTpl_camp_43004");
+    assert_contains(r.out, "oTpl_camp_40003");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wechat_classes),       cmocka_unit_test(test_wechat_provider_faults),
         cmocka_unit_test(test_wechat_shared_token),  cmocka_unit_test(test_wechat_refused),
-        cmocka_unit_test(test_wechat_provider_test),
+        cmocka_unit_test(test_wechat_provider_test), cmocka_unit_test(test_wechat_campaign),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

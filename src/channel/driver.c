@@ -57,7 +57,7 @@ bool hd_driver_serves(const char *type, int channel)
     return ops && (ops->channels & (1u << channel));
 }
 
-static const char *const push_types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push"};
+static const char *const push_types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push", "wechat"};
 
 int hd_driver_push_platform(const char *type)
 {
@@ -69,7 +69,7 @@ int hd_driver_push_platform(const char *type)
 
 const char *hd_push_platform_name(int platform)
 {
-    static const char *const names[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms"};
+    static const char *const names[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms", "wechat"};
     return platform >= 0 && platform < HD_PUSH_COUNT ? names[platform] : "fcm";
 }
 
