@@ -116,32 +116,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The output of a shell command (the caller frees), its status checked. */
-static char *sh(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    struct hd_buf b;
-    hd_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    if (pclose(f) != 0)
-        fail_msg("'%s' failed", cmd);
-    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
-}
-
 static int64_t q1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    char *r = sh(cmd);
-    long long v = -1;
-    if (sscanf(r, "%lld", &v) != 1)
-        v = -1;
-    free(r);
-    return v;
+    return tu_sql1(dir, "h.db", sql);
 }
 
 /* POSTs the file body (in dir) to path; the status, the answer in out. */
@@ -152,7 +129,7 @@ static int post_file(const char *path, const char *body, char *out, size_t size)
              "curl -s -g --max-time 10 -w '\\n%%{http_code}' -H 'Content-Type: application/json' "
              "--data-binary '@%s/%s' 'http://127.0.0.1:%d%s'",
              dir, body, port, path);
-    char *r = sh(cmd), *nl = strrchr(r, '\n');
+    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
     assert_non_null(nl);
     int code = atoi(nl + 1);
     *nl = '\0';
@@ -179,14 +156,6 @@ static char *herald_out(const char *conf, const char *a1, const char *a2, const 
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
     return out;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
 }
 
 /* A campaign over the contacts of one wave through conf's provider: one
@@ -280,11 +249,11 @@ static void test_cnreceipts_campaigns(void **state)
     check_pushed("aliyun.log", "{\"code\":0,\"msg\":\"接收成功\"}\n", 3);
     check_pushed("tencent.log", "{\"result\":0,\"errmsg\":\"OK\"}\n", 3);
     char *log = herald_out("h.conf", "log", "--outcome", "receipt", "--format", "jsonl");
-    assert_int_equal(count(log, "\"outcome\":\"receipt\""), 6);
-    assert_int_equal(count(log, "\"reason\":\"delivered\""), 2);
-    assert_int_equal(count(log, "\"reason\":\"undelivered\""), 4);
-    assert_int_equal(count(log, "\"provider\":\"ali\""), 3);
-    assert_int_equal(count(log, "\"provider\":\"tc\""), 3);
+    assert_int_equal(tu_count(log, "\"outcome\":\"receipt\""), 6);
+    assert_int_equal(tu_count(log, "\"reason\":\"delivered\""), 2);
+    assert_int_equal(tu_count(log, "\"reason\":\"undelivered\""), 4);
+    assert_int_equal(tu_count(log, "\"provider\":\"ali\""), 3);
+    assert_int_equal(tu_count(log, "\"provider\":\"tc\""), 3);
     free(log);
     check_audit("a", "a2", "a3");
     check_audit("t", "t2", "t3");
@@ -292,7 +261,7 @@ static void test_cnreceipts_campaigns(void **state)
     assert_contains(sup, "+8613800002001");
     assert_contains(sup, "+8613900002001");
     assert_true(strstr(sup, "+8613800002002") == NULL && strstr(sup, "+8613900002002") == NULL);
-    assert_int_equal(count(sup, "invalid_number"), 2);
+    assert_int_equal(tu_count(sup, "invalid_number"), 2);
     free(sup);
     assert_int_equal(q1("SELECT count(*) FROM messages WHERE state = 3"), 2); /* delivered */
 }

@@ -214,23 +214,6 @@ static void srv_stop(struct srv *s)
     assert_int_equal(tu_serve_stop(s->pid), 0);
 }
 
-/* The output of a shell command (the caller frees), its status checked. */
-static char *sh(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    struct hd_buf b;
-    hd_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    int st = pclose(f);
-    if (st != 0)
-        fail_msg("'%s' exited %d", cmd, st);
-    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
-}
-
 /* X-Twilio-Signature of body for url, by tests/twilio_sign.py. */
 static void sign(const char *url, const char *body, char *out, size_t size)
 {
@@ -238,7 +221,7 @@ static void sign(const char *url, const char *body, char *out, size_t size)
     const char *src = getenv("HERALD_SRC");
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' '%s' '%s' '%s'",
              src ? src : ".", TW_TOKEN, url, body);
-    char *sig = sh(cmd);
+    char *sig = tu_sh(cmd);
     sig[strcspn(sig, "\n")] = '\0';
     snprintf(out, size, "%s", sig);
     free(sig);
@@ -256,7 +239,7 @@ static int post(const struct srv *s, const char *path, const char *body, const c
              "curl -s -g --max-time 10 -w '\\n%%{http_code}' %s --data-binary '%s' "
              "'http://127.0.0.1:%d%s'",
              hdr, body, s->port, path);
-    char *r = sh(cmd), *nl = strrchr(r, '\n');
+    char *r = tu_sh(cmd), *nl = strrchr(r, '\n');
     assert_non_null(nl);
     int code = atoi(nl + 1);
     *nl = '\0';
@@ -300,14 +283,7 @@ static void status(const struct srv *s, const char *extra, const char *to, int k
 
 static int64_t q1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    char *r = sh(cmd);
-    long long v = -1;
-    if (sscanf(r, "%lld", &v) != 1)
-        v = -1;
-    free(r);
-    return v;
+    return tu_sql1(dir, "h.db", sql);
 }
 
 static char *herald_out(const char *a1, const char *a2, const char *a3, const char *a4,
@@ -320,14 +296,6 @@ static char *herald_out(const char *a1, const char *a2, const char *a3, const ch
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
     return out;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
 }
 
 static void send_campaign(const char *name, const char *segment)
@@ -346,7 +314,7 @@ static void test_receipts_signer(void **state)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/twilio_sign.py' --example",
              src ? src : ".");
-    char *sig = sh(cmd);
+    char *sig = tu_sh(cmd);
     assert_string_equal(sig, "GvWf1cFY/Q7PnoempGyD5oXAezc=\n");
     free(sig);
 }
@@ -383,7 +351,7 @@ static void check_signatures(const struct srv *s)
              "cd '%s' && curl -s -o /dev/null -w '%%{http_code}' -H 'X-Twilio-Signature: %s' "
              "--data-binary @big.txt 'http://127.0.0.1:%d/hooks/twilio/sms'",
              dir, sig, s->port);
-    char *code = sh(cmd);
+    char *code = tu_sh(cmd);
     assert_string_equal(code, "413");
     free(code);
     /* nothing of them was kept */
@@ -458,14 +426,14 @@ static void check_replies(const struct srv *s)
 static void check_audit(void)
 {
     char *log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\n"), 6);
-    assert_int_equal(count(log, "\"outcome\":\"receipt\""), 6);
-    assert_int_equal(count(log, "\"reason\":\"delivered\""), 1);
-    assert_int_equal(count(log, "\"reason\":\"undelivered\""), 3);
+    assert_int_equal(tu_count(log, "\n"), 6);
+    assert_int_equal(tu_count(log, "\"outcome\":\"receipt\""), 6);
+    assert_int_equal(tu_count(log, "\"reason\":\"delivered\""), 1);
+    assert_int_equal(tu_count(log, "\"reason\":\"undelivered\""), 3);
     assert_contains(log, "30005 unknown destination handset, address suppressed");
     assert_contains(log, "30007 message filtered by the carrier");
     assert_contains(log, "ignored: a message cannot go from delivered to undelivered");
-    assert_int_equal(count(log, "\"latency_ms\":0"), 0); /* no request, no latency */
+    assert_int_equal(tu_count(log, "\"latency_ms\":0"), 0); /* no request, no latency */
     free(log);
     char *why = herald_out("why", "c2", "wave1", NULL, NULL, NULL);
     assert_contains(why, "undelivered: 30005 unknown destination handset, address suppressed");
@@ -478,10 +446,10 @@ static void check_audit(void)
     assert_contains(why, "delivered at 2026-11-22");
     free(why);
     char *hist = herald_out("history", "c1", NULL, NULL, NULL, NULL);
-    assert_int_equal(count(hist, "receipt"), 4);
+    assert_int_equal(tu_count(hist, "receipt"), 4);
     free(hist);
     char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
-    assert_int_equal(count(sup, "\n"), 1);
+    assert_int_equal(tu_count(sup, "\n"), 1);
     assert_contains(sup, "\"address\":\"+15557650002\"");
     assert_contains(sup, "\"reason\":\"invalid_number\"");
     assert_contains(sup, "\"detail\":\"undelivered: 30005 unknown destination handset, address "
@@ -509,9 +477,9 @@ static void check_second(void)
 {
     send_campaign("wave2", "all");
     char *log = herald_out("log", "--campaign", "wave2", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\"outcome\":\"accepted\""), 2);
-    assert_int_equal(count(log, "\"reason\":\"suppressed\""), 1);
-    assert_int_equal(count(log, "\"reason\":\"opted_out\""), 1);
+    assert_int_equal(tu_count(log, "\"outcome\":\"accepted\""), 2);
+    assert_int_equal(tu_count(log, "\"reason\":\"suppressed\""), 1);
+    assert_int_equal(tu_count(log, "\"reason\":\"opted_out\""), 1);
     free(log);
     for (int i = 0; i < 100 && q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL") > 1;
          i++) {
@@ -527,7 +495,7 @@ static void check_second(void)
     assert_contains(st, "\"delivered\": 1");
     free(st);
     log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\n"), 7);
+    assert_int_equal(tu_count(log, "\n"), 7);
     free(log);
 }
 
@@ -594,7 +562,7 @@ static void test_receipts_smtp_rcpt(void **state)
     tu_run_release(&r); /* exits 3: some failed */
     tu_server_stop(&smtp);
     char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
-    assert_int_equal(count(sup, "\n"), 2);
+    assert_int_equal(tu_count(sup, "\n"), 2);
     assert_contains(sup, "\"address\":\"nouser@example.com\",\"channel\":\"email\","
                          "\"reason\":\"hard_bounce\"");
     assert_contains(sup, "bounced (invalid_recipient, hard): RCPT TO refused: 550 5.1.1 no such "
@@ -650,7 +618,7 @@ static void gateway_ids(const char *contact, struct ref ids[3])
              "outcome = 'accepted' AND "
              "contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id\"",
              dir, contact);
-    char *out = sh(cmd), *line = out;
+    char *out = tu_sh(cmd), *line = out;
     for (int i = 0; i < 3; i++) {
         char *sp = strchr(line, ' ');
         assert_non_null(sp);
@@ -795,7 +763,7 @@ static pid_t poster(int port, int n, const char *out)
 static int answered(const char *name)
 {
     char *p = tu_path(dir, name), *text = tu_read(p);
-    int n = text ? (int)count(text, " 200\n") : 0;
+    int n = text ? (int)tu_count(text, " 200\n") : 0;
     free(text);
     free(p);
     return n;

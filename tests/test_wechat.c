@@ -294,14 +294,6 @@ static void test_wechat_provider_test(void **state)
     tu_run_release(&r);
 }
 
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* A campaign through `herald send` over "push, sms" with fallback, the
  * wechat provider carrying push to the contacts' wechat_openid (imported
  * and shown): one delivered by WeChat; one not following the account
@@ -347,9 +339,9 @@ static void test_wechat_campaign(void **state)
     char *log = hd_xstrdup(r.out);
     tu_run_release(&r);
     /* w1 by WeChat; w2 and w3 by SMS (outbox); w4 failed */
-    assert_int_equal(count(log, "\"outcome\":\"accepted\""), 3);
-    assert_int_equal(count(log, "\"provider\":\"wx\""), 3);
-    assert_int_equal(count(log, "\"provider\":\"box\""), 2);
+    assert_int_equal(tu_count(log, "\"outcome\":\"accepted\""), 3);
+    assert_int_equal(tu_count(log, "\"provider\":\"wx\""), 3);
+    assert_int_equal(tu_count(log, "\"provider\":\"box\""), 2);
     assert_contains(log, "43004 require subscribe");
     assert_contains(log, "40003 invalid openid");
     free(log);
