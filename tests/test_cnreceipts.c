@@ -75,15 +75,7 @@ static int setup(void **state)
     tu_write(tok, TC_TOKEN "\n");
     chmod(tok, 0600);
     free(tok);
-    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
-    mkdir(tpl, 0755);
-    const char *root = getenv("HERALD_SRC");
-    if (!root || *root != '/')
-        fail_msg("HERALD_SRC must be the source tree's absolute path");
-    snprintf(src, sizeof src, "%s/templates/pages", root);
-    assert_int_equal(symlink(src, pages), 0); /* herald serve's pages */
-    free(tpl);
-    free(pages);
+    tu_tpl_with_pages(dir);
     tu_put_template(dir, "ali", ali_tpl);
     tu_put_template(dir, "tc", tc_tpl);
     /* the service first (the mocks push to its port), then the mocks */

@@ -174,15 +174,7 @@ static int e2e_setup(void **state)
              "timeout = 5s\n[channel sms]\nproviders = sms\n",
              tw.port, TW_SID);
     write_file("h.conf", conf);
-    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
-    assert_int_equal(mkdir(tpl, 0700), 0);
-    const char *root = getenv("HERALD_SRC");
-    if (!root || *root != '/')
-        fail_msg("HERALD_SRC must be the source tree's absolute path");
-    snprintf(src, sizeof src, "%s/templates/pages", root);
-    assert_int_equal(symlink(src, pages), 0); /* herald serve's pages */
-    free(tpl);
-    free(pages);
+    tu_tpl_with_pages(dir);
     write_file("tpl/news.tmpl", "description: receipts test\ncategory: marketing\n\n"
                                 "--- sms\nHi {{ first_name }}, news from Acme. Reply STOP to "
                                 "opt out\n");

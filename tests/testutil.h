@@ -210,6 +210,21 @@ static inline size_t tu_count(const char *hay, const char *needle)
     return n;
 }
 
+/* A folder dir/tpl for templates with tpl/pages linked to the source
+ * tree's pages ($HERALD_SRC, absolute), which herald serve needs. */
+static inline void tu_tpl_with_pages(const char *dir)
+{
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    const char *root = getenv("HERALD_SRC");
+    if (!root || *root != '/')
+        fail_msg("HERALD_SRC must be the source tree's absolute path");
+    snprintf(src, sizeof src, "%s/templates/pages", root);
+    assert_int_equal(symlink(src, pages), 0);
+    free(tpl);
+    free(pages);
+}
+
 /* A link dir/templates to the source tree's templates ($HERALD_SRC). */
 static inline void tu_link_templates(const char *dir)
 {
