@@ -253,7 +253,7 @@ static void test_wechat_provider_test(void **state)
     snprintf(text, sizeof text,
              "[herald]\ntemplates = tpl\ndatabase = wx.db\n"
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
-             "app_secret_env = TEST_WX_SECRET\n",
+             "app_secret_env = TEST_WX_SECRET\n[provider box]\ntype = outbox\npath = pbox\n",
              wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
@@ -284,6 +284,18 @@ static void test_wechat_provider_test(void **state)
                         "provider test");
     assert_string_equal(json_string_value(json_object_get(j, "url")),
                         "https://shop.example.com/m?c=provider test");
+    json_decref(l);
+    /* a dry run through the outbox records the WeChat message */
+    tu_herald(&r, dir, NULL, "-c", "wx.conf", "provider", "test", "box", "--to", "oTpl_box_1",
+              "--channel", "push", "--template", "member", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    l = tu_read_jsonl(dir, "pbox/push.jsonl");
+    json_t *w = json_object_get(json_array_get(l, 0), "wechat");
+    assert_string_equal(json_string_value(json_object_get(w, "template_id")),
+                        "ngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(w, "data"), "first")),
+                        "provider test");
     json_decref(l);
     tu_put_template(dir, "bad",
                     "category: marketing\n--- wechat.template_id\nX\n"
