@@ -42,6 +42,10 @@
 #           GET /healthz on the same server with the same wrk settings; the
 #           consent rows must number the 200s (bench/serve.sh says more).
 #           Target: at least 0.5x.
+#   aliyun  SendSms through the aliyun_sms driver (each request signed anew)
+#           to the Aliyun mock (tests/mock/aliyun.js, verifying signatures),
+#           against wrk posting one request signed the same way to the same
+#           mock; bench/aliyun.sh says more. Target: at least 0.5x.
 #   events  behaviour events: events import against sqlite3's .import (target
 #           3x), a did()/received() segment count against hand-written SQL
 #           (1.5x) and segment rfm (under 10 s); bench/events.sh says more.
@@ -215,3 +219,4 @@ rm -f data.json
 bash "$ROOT/bench/log.sh" "$B"
 bash "$ROOT/bench/serve.sh" "$B"
 bash "$ROOT/bench/events.sh" "$B"
+bash "$ROOT/bench/aliyun.sh" "$B"

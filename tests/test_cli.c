@@ -642,8 +642,9 @@ static void test_cli_segments(void **state)
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "segment", "export", "churned", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,"
-                           "hms_token,created_at,updated_at,attributes\na,a@example.com,");
+    assert_contains(r.out,
+                    "id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,"
+                    "hms_token,wechat_openid,created_at,updated_at,attributes\na,a@example.com,");
     assert_contains(r.out, "\nc,,");
     assert_contains(r.out, "\nd,d@example.com,");
     assert_not_contains(r.out, "\nb,");

@@ -337,11 +337,11 @@ static void test_cnpush_contacts(void **state)
     import("k.conf", "k.csv");
     struct tu_run r;
     tu_herald(&r, dir, NULL, "-c", "k.conf", "contacts", "show", "k1", NULL);
-    assert_contains(r.out, "jpush_id    1a0018970af2f2b5b5e\n");
-    assert_contains(r.out, "hms_token   -\n");
+    assert_contains(r.out, "jpush_id      1a0018970af2f2b5b5e\n");
+    assert_contains(r.out, "hms_token     -\n");
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "k.conf", "contacts", "list", "--format", "csv", NULL);
-    assert_contains(r.out, ",apns_token,jpush_id,hms_token,created_at,");
+    assert_contains(r.out, ",apns_token,jpush_id,hms_token,wechat_openid,created_at,");
     assert_contains(r.out, "k2,,,,,,,," HT "+/=k2,");
     tu_run_release(&r);
     const char *fmts[] = {"json", "jsonl"};

@@ -174,15 +174,7 @@ static int e2e_setup(void **state)
              "timeout = 5s\n[channel sms]\nproviders = sms\n",
              tw.port, TW_SID);
     write_file("h.conf", conf);
-    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
-    assert_int_equal(mkdir(tpl, 0700), 0);
-    const char *root = getenv("HERALD_SRC");
-    if (!root || *root != '/')
-        fail_msg("HERALD_SRC must be the source tree's absolute path");
-    snprintf(src, sizeof src, "%s/templates/pages", root);
-    assert_int_equal(symlink(src, pages), 0); /* herald serve's pages */
-    free(tpl);
-    free(pages);
+    tu_tpl_with_pages(dir);
     write_file("tpl/news.tmpl", "description: receipts test\ncategory: marketing\n\n"
                                 "--- sms\nHi {{ first_name }}, news from Acme. Reply STOP to "
                                 "opt out\n");
@@ -277,14 +269,7 @@ static void status(const struct srv *s, const char *extra, const char *to, int k
 
 static int64_t q1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    char *r = tu_sh(cmd);
-    long long v = -1;
-    if (sscanf(r, "%lld", &v) != 1)
-        v = -1;
-    free(r);
-    return v;
+    return tu_sql1(dir, "h.db", sql);
 }
 
 static char *herald_out(const char *a1, const char *a2, const char *a3, const char *a4,
@@ -297,14 +282,6 @@ static char *herald_out(const char *a1, const char *a2, const char *a3, const ch
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
     return out;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
 }
 
 static void send_campaign(const char *name, const char *segment)
@@ -435,14 +412,14 @@ static void check_replies(const struct srv *s)
 static void check_audit(void)
 {
     char *log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\n"), 6);
-    assert_int_equal(count(log, "\"outcome\":\"receipt\""), 6);
-    assert_int_equal(count(log, "\"reason\":\"delivered\""), 1);
-    assert_int_equal(count(log, "\"reason\":\"undelivered\""), 3);
+    assert_int_equal(tu_count(log, "\n"), 6);
+    assert_int_equal(tu_count(log, "\"outcome\":\"receipt\""), 6);
+    assert_int_equal(tu_count(log, "\"reason\":\"delivered\""), 1);
+    assert_int_equal(tu_count(log, "\"reason\":\"undelivered\""), 3);
     assert_contains(log, "30005 unknown destination handset, address suppressed");
     assert_contains(log, "30007 message filtered by the carrier");
     assert_contains(log, "ignored: a message cannot go from delivered to undelivered");
-    assert_int_equal(count(log, "\"latency_ms\":0"), 0); /* no request, no latency */
+    assert_int_equal(tu_count(log, "\"latency_ms\":0"), 0); /* no request, no latency */
     free(log);
     char *why = herald_out("why", "c2", "wave1", NULL, NULL, NULL);
     assert_contains(why, "undelivered: 30005 unknown destination handset, address suppressed");
@@ -455,10 +432,10 @@ static void check_audit(void)
     assert_contains(why, "delivered at 2026-11-22");
     free(why);
     char *hist = herald_out("history", "c1", NULL, NULL, NULL, NULL);
-    assert_int_equal(count(hist, "receipt"), 4);
+    assert_int_equal(tu_count(hist, "receipt"), 4);
     free(hist);
     char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
-    assert_int_equal(count(sup, "\n"), 1);
+    assert_int_equal(tu_count(sup, "\n"), 1);
     assert_contains(sup, "\"address\":\"+15557650002\"");
     assert_contains(sup, "\"reason\":\"invalid_number\"");
     assert_contains(sup, "\"detail\":\"undelivered: 30005 unknown destination handset, address "
@@ -486,9 +463,9 @@ static void check_second(void)
 {
     send_campaign("wave2", "all");
     char *log = herald_out("log", "--campaign", "wave2", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\"outcome\":\"accepted\""), 2);
-    assert_int_equal(count(log, "\"reason\":\"suppressed\""), 1);
-    assert_int_equal(count(log, "\"reason\":\"opted_out\""), 1);
+    assert_int_equal(tu_count(log, "\"outcome\":\"accepted\""), 2);
+    assert_int_equal(tu_count(log, "\"reason\":\"suppressed\""), 1);
+    assert_int_equal(tu_count(log, "\"reason\":\"opted_out\""), 1);
     free(log);
     for (int i = 0; i < 100 && q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL") > 1;
          i++) {
@@ -504,7 +481,7 @@ static void check_second(void)
     assert_contains(st, "\"delivered\": 1");
     free(st);
     log = herald_out("log", "--outcome", "receipt", "--format", "jsonl", NULL);
-    assert_int_equal(count(log, "\n"), 7);
+    assert_int_equal(tu_count(log, "\n"), 7);
     free(log);
 }
 
@@ -571,7 +548,7 @@ static void test_receipts_smtp_rcpt(void **state)
     tu_run_release(&r); /* exits 3: some failed */
     tu_server_stop(&smtp);
     char *sup = herald_out("suppress", "list", "--format", "jsonl", NULL, NULL);
-    assert_int_equal(count(sup, "\n"), 2);
+    assert_int_equal(tu_count(sup, "\n"), 2);
     assert_contains(sup, "\"address\":\"nouser@example.com\",\"channel\":\"email\","
                          "\"reason\":\"hard_bounce\"");
     assert_contains(sup, "bounced (invalid_recipient, hard): RCPT TO refused: 550 5.1.1 no such "
@@ -772,7 +749,7 @@ static pid_t poster(int port, int n, const char *out)
 static int answered(const char *name)
 {
     char *p = tu_path(dir, name), *text = tu_read(p);
-    int n = text ? (int)count(text, " 200\n") : 0;
+    int n = text ? (int)tu_count(text, " 200\n") : 0;
     free(text);
     free(p);
     return n;

@@ -110,23 +110,6 @@ static inline void tu_first_line(int fd, char *line, size_t size)
     close(fd);
 }
 
-/* The output of a shell command (the caller frees), its status checked. */
-static inline char *tu_sh(const char *cmd)
-{
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    struct hd_buf b;
-    hd_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hd_buf_add(&b, chunk, n);
-    int st = pclose(f);
-    if (st != 0)
-        fail_msg("'%s' exited %d", cmd, st);
-    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
-}
-
 /* Runs a curl command line that ends its output with a line holding
  * the status (-w '\n%{http_code}'): the status, the body before it in out. */
 static inline int tu_curl(const char *cmd, char *out, size_t size)
@@ -379,15 +362,7 @@ static inline char *tu_sms_campaign(const char *dir, const char *const *pre, con
 /* One number from dir/h.db through the sqlite3 shell (-1 when none). */
 static inline int64_t tu_q1(const char *dir, const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    long long v = -1;
-    if (fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    pclose(f);
-    return v;
+    return tu_sql1(dir, "h.db", sql);
 }
 
 /* An absolute path into the source tree ($HERALD_SRC, else the current

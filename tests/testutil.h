@@ -170,6 +170,61 @@ static inline pid_t tu_herald_spawn(const char *dir, const char *out, const char
     return pid;
 }
 
+/* The output of a shell command (the caller frees), failing the test
+ * unless it exits 0. */
+static inline char *tu_sh(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hd_buf_add(&b, chunk, n);
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("'%s' exited %d", cmd, st);
+    return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
+}
+
+/* One number from dir/db by the sqlite3 CLI, or -1. */
+static inline int64_t tu_sql1(const char *dir, const char *db, const char *sql)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/%s' \"%s\"", dir, db, sql);
+    char *r = tu_sh(cmd);
+    long long v = -1;
+    if (sscanf(r, "%lld", &v) != 1)
+        v = -1;
+    free(r);
+    return v;
+}
+
+/* How many times needle occurs in hay. */
+static inline size_t tu_count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A folder dir/tpl for templates with tpl/pages linked to the source
+ * tree's pages ($HERALD_SRC, absolute), which herald serve needs. */
+static inline void tu_tpl_with_pages(const char *dir)
+{
+    char *tpl = tu_path(dir, "tpl"), *pages = tu_path(dir, "tpl/pages"), src[4096];
+    assert_int_equal(mkdir(tpl, 0700), 0);
+    const char *root = getenv("HERALD_SRC");
+    if (!root || *root != '/')
+        fail_msg("HERALD_SRC must be the source tree's absolute path");
+    snprintf(src, sizeof src, "%s/templates/pages", root);
+    assert_int_equal(symlink(src, pages), 0);
+    free(tpl);
+    free(pages);
+}
+
 /* A link dir/templates to the source tree's templates ($HERALD_SRC). */
 static inline void tu_link_templates(const char *dir)
 {

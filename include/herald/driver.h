@@ -32,7 +32,14 @@ enum hd_outcome {
 const char *hd_outcome_name(int outcome); /* "accepted", ... */
 
 /* Whose token a push goes to (the order of enum hd_sup_index's tokens). */
-enum hd_push_platform { HD_PUSH_FCM, HD_PUSH_APNS, HD_PUSH_JPUSH, HD_PUSH_HMS, HD_PUSH_COUNT };
+enum hd_push_platform {
+    HD_PUSH_FCM,
+    HD_PUSH_APNS,
+    HD_PUSH_JPUSH,
+    HD_PUSH_HMS,
+    HD_PUSH_WECHAT, /* a WeChat openid: the wechat provider type */
+    HD_PUSH_COUNT
+};
 
 /* A rendered message. Strings are owned by the caller and copied by submit. */
 struct hd_msg {
@@ -57,6 +64,11 @@ struct hd_msg {
     /* sms for an approved-template gateway: the template's code and its
      * parameters (a JSON object's or list's text); NULL when none */
     const char *sms_template, *sms_params;
+    /* a WeChat template message: the template's id, its data (a JSON
+     * object's text: each key's value a string, or an object with value
+     * and color), the page it opens (url) or the mini-program page; NULL
+     * when none */
+    const char *wechat_template, *wechat_data, *wechat_url, *wechat_page;
     int64_t created; /* seconds, for the Date header */
     int64_t expires; /* seconds: the message is not worth delivering after; 0 none */
     void *user;      /* the caller's tag, handed back in the result */
@@ -109,9 +121,9 @@ struct hd_driver;
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
 /* The platform whose tokens a push provider of this type takes (fcm, apns,
- * jpush, hms_push), or -1 for one that takes any (outbox, http). */
+ * jpush, hms_push, wechat), or -1 for one that takes any (outbox, http). */
 int hd_driver_push_platform(const char *type);
-/* "fcm", "apns", "jpush" or "hms" (the push_tokens platform). */
+/* "fcm", "apns", "jpush", "hms" or "wechat" (the push_tokens platform). */
 const char *hd_push_platform_name(int platform);
 /* The most characters (Unicode code points) of text a provider of this
  * type accepts in one message of the channel, or 0 when herald knows no

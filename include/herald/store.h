@@ -76,8 +76,9 @@ struct hd_contact {
     char *attrs;    /* JSON object text, never NULL in a stored contact */
     char *fcm_token;
     char *apns_token;
-    char *jpush_id;  /* JPush registration id */
-    char *hms_token; /* Huawei Push Kit token */
+    char *jpush_id;      /* JPush registration id */
+    char *hms_token;     /* Huawei Push Kit token */
+    char *wechat_openid; /* the WeChat official account's openid of the user */
     int64_t created_at;
     int64_t updated_at;
     struct hd_consent *consent; /* explicit records only; absent means consent */
@@ -157,6 +158,7 @@ struct hd_contact_row {
     const char *apns_token;
     const char *jpush_id;
     const char *hms_token;
+    const char *wechat_openid;
     int64_t created_at; /* < 0: not given (now, for a new contact) */
     const char *attrs;  /* never NULL; "{}" when there are none */
     bool attrs_nulls;   /* attrs holds a null (to drop, not to store) */
@@ -407,6 +409,7 @@ enum hd_sup_index {
     HD_SUP_APNS,
     HD_SUP_JPUSH,
     HD_SUP_HMS,
+    HD_SUP_WECHAT,
     HD_SUP_COUNT
 };
 

@@ -41,12 +41,13 @@ enum role {
     R_APNS,
     R_JPUSH,
     R_HMS,
+    R_WECHAT,
     R_CREATED,
     R_COUNT
 };
-static const char *const role_names[R_COUNT] = {NULL,       "id",        "email",     "phone",
-                                                "locale",   "timezone",  "fcm_token", "apns_token",
-                                                "jpush_id", "hms_token", "created_at"};
+static const char *const role_names[R_COUNT] = {
+    NULL,        "id",         "email",    "phone",     "locale",        "timezone",
+    "fcm_token", "apns_token", "jpush_id", "hms_token", "wechat_openid", "created_at"};
 
 enum atype { T_NONE, T_NUMBER, T_BOOLEAN, T_DATE, T_STRING, T_OBJECT, T_ARRAY, T_COUNT };
 static const char *const type_names[T_COUNT] = {NULL,     "number", "boolean", "date",
@@ -674,6 +675,8 @@ static int known_field(struct imp *im, enum role r, char *v, size_t n)
     case R_HMS: /* Huawei's push tokens: letters, digits and base64's signs */
         return field_token(im, field, v, n, "a Huawei push token", "-_:.+/=", 512,
                            &im->row.hms_token);
+    case R_WECHAT: /* openids: 28 letters, digits, - and _ */
+        return field_token(im, field, v, n, "a WeChat openid", "-_", 64, &im->row.wechat_openid);
     case R_APNS:
         return field_apns(im, field, v, n);
     case R_CREATED:
@@ -1208,9 +1211,10 @@ static bool is_attr_name(const char *s)
 /* The map from opts (CSV only: JSON Lines keys are fields or attributes). */
 static int parse_map(struct imp *im, struct hd_err *err)
 {
-    static const char *const fields[] = {"id",        "email",      "phone",      "locale",
-                                         "timezone",  "fcm_token",  "apns_token", "jpush_id",
-                                         "hms_token", "created_at", "country",    NULL};
+    static const char *const fields[] = {"id",        "email",         "phone",      "locale",
+                                         "timezone",  "fcm_token",     "apns_token", "jpush_id",
+                                         "hms_token", "wechat_openid", "created_at", "country",
+                                         NULL};
     if (!im->o->map || im->jsonl)
         return 0;
     return hd_imap_parse(&im->map, im->o->map, hint(im->o->hints.map, "map"), fields, is_attr_name,

@@ -59,7 +59,8 @@ static int parse_item(struct hd_imap *m, const char *p, size_t n, const char *op
         rc = hd_err_set(
             err, HD_E_USAGE,
             "%s: '%s' is not a herald field (id, email, phone, locale, timezone, "
-            "fcm_token, apns_token, jpush_id, hms_token, created_at, country) or an attribute name "
+            "fcm_token, apns_token, jpush_id, hms_token, wechat_openid, created_at, country) or an "
+            "attribute name "
             "(letters, digits and '_', starting with a letter)",
             opt, to);
     for (size_t i = 0; rc == 0 && i < m->n; i++)

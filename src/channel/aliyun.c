@@ -4,7 +4,8 @@
  * parameters (TemplateParam, a JSON object), never free text. It is an
  * RPC-style POST to {base_url}/ with the parameters in the query, signed
  * with the V3 scheme (sign.c, ACS3-HMAC-SHA256) over host and the x-acs-*
- * headers; OutId carries herald's message id. The answer's Code decides:
+ * headers; OutId carries herald's message number and id (hx_out_id),
+ * which the SmsReport push echoes. The answer's Code decides:
  *   OK accepted (the gateway id is BizId);
  *   Throttling.* (the account's API rate) throttled;
  *   isv.BUSINESS_LIMIT_CONTROL, the number's own limit (1 a minute, 5 an
@@ -75,7 +76,9 @@ static int ali_build(void *pc, struct hx_req *q, struct hd_result *r)
     hd_buf_init(&query);
     hd_buf_init(&auth);
     /* sorted by name, as the canonical query is */
-    param(&query, "OutId", m->id);
+    char out_id[HX_OUT_ID_MAX];
+    hx_out_id(m, out_id);
+    param(&query, "OutId", out_id);
     param(&query, "PhoneNumbers", m->to);
     param(&query, "SignName", a->sign_name);
     param(&query, "TemplateCode", m->sms_template);

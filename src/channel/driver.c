@@ -32,8 +32,9 @@
 #include <time.h>
 
 static const struct hd_drv_ops *const drivers[] = {
-    &hd_drv_outbox, &hd_drv_smtp,       &hd_drv_twilio,      &hd_drv_http,  &hd_drv_fcm,
-    &hd_drv_apns,   &hd_drv_aliyun_sms, &hd_drv_tencent_sms, &hd_drv_jpush, &hd_drv_hms_push};
+    &hd_drv_outbox, &hd_drv_smtp,     &hd_drv_twilio,     &hd_drv_http,
+    &hd_drv_fcm,    &hd_drv_apns,     &hd_drv_aliyun_sms, &hd_drv_tencent_sms,
+    &hd_drv_jpush,  &hd_drv_hms_push, &hd_drv_wechat};
 
 static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
 
@@ -56,7 +57,7 @@ bool hd_driver_serves(const char *type, int channel)
     return ops && (ops->channels & (1u << channel));
 }
 
-static const char *const push_types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push"};
+static const char *const push_types[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms_push", "wechat"};
 
 int hd_driver_push_platform(const char *type)
 {
@@ -68,7 +69,7 @@ int hd_driver_push_platform(const char *type)
 
 const char *hd_push_platform_name(int platform)
 {
-    static const char *const names[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms"};
+    static const char *const names[HD_PUSH_COUNT] = {"fcm", "apns", "jpush", "hms", "wechat"};
     return platform >= 0 && platform < HD_PUSH_COUNT ? names[platform] : "fcm";
 }
 
@@ -226,7 +227,11 @@ static const size_t str_fields[] = {offsetof(struct hd_msg, to),
                                     offsetof(struct hd_msg, apns),
                                     offsetof(struct hd_msg, click_action),
                                     offsetof(struct hd_msg, sms_template),
-                                    offsetof(struct hd_msg, sms_params)};
+                                    offsetof(struct hd_msg, sms_params),
+                                    offsetof(struct hd_msg, wechat_template),
+                                    offsetof(struct hd_msg, wechat_data),
+                                    offsetof(struct hd_msg, wechat_url),
+                                    offsetof(struct hd_msg, wechat_page)};
 #define NSTR (sizeof str_fields / sizeof str_fields[0])
 
 static const char **str_field(struct hd_msg *m, size_t i)

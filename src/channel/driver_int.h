@@ -64,6 +64,7 @@ extern const struct hd_drv_ops hd_drv_aliyun_sms;
 extern const struct hd_drv_ops hd_drv_tencent_sms;
 extern const struct hd_drv_ops hd_drv_jpush;
 extern const struct hd_drv_ops hd_drv_hms_push;
+extern const struct hd_drv_ops hd_drv_wechat;
 
 /* The email of m for the MIME builder, with from and reply_to as given
  * (each driver has its own defaults). */

@@ -116,34 +116,11 @@ static int fetch_token(struct hms *m, struct hx *h, struct hd_err *err)
     return rc;
 }
 
-/* Whether a token issued at, of life seconds, is still good to use now. */
-static bool fresh(int64_t at, int64_t life, int64_t now)
-{
-    int64_t early = life > 2 * HMS_EARLY ? HMS_EARLY : life / 5;
-    return now - at > -60 && now < at + life - early;
-}
-
-/* With the engine's lock held: takes the offered token when it is newer
- * than ours and still fresh (of the life ours had, or an hour). */
-static void adopt(struct hms *m)
-{
-    int64_t at = 0;
-    char *tok = hx_cred_offered(&m->cred, &at);
-    if (!tok)
-        return;
-    if (!m->life)
-        m->life = HMS_TOKEN_LIFE;
-    if ((!m->cred.header || at > m->cred.at) && fresh(at, m->life, hx_now()))
-        hx_cred_set(&m->cred, "Bearer", tok, at);
-    hd_wipe(tok, strlen(tok));
-    free(tok);
-}
-
 static int hms_prepare(void *pc, struct hx *h, struct hd_err *err)
 {
     struct hms *m = pc;
-    adopt(m);
-    if (m->cred.header && fresh(m->cred.at, m->life, hx_now()))
+    hx_cred_adopt(&m->cred, "Bearer", &m->life, HMS_TOKEN_LIFE, HMS_EARLY);
+    if (m->cred.header && hx_cred_fresh(m->cred.at, m->life, HMS_EARLY, hx_now()))
         return 0;
     return fetch_token(m, h, err);
 }

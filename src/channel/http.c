@@ -269,6 +269,35 @@ const char *hx_jstr(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+bool hx_cred_fresh(int64_t at, int64_t life, int64_t early, int64_t now)
+{
+    int64_t e = life > 2 * early ? early : life / 5;
+    return now - at > -60 && now < at + life - e;
+}
+
+void hx_cred_adopt(struct hx_cred *c, const char *scheme, int64_t *life, int64_t dflt,
+                   int64_t early)
+{
+    int64_t at = 0;
+    char *tok = hx_cred_offered(c, &at);
+    if (!tok)
+        return;
+    if (!*life)
+        *life = dflt;
+    if ((!c->header || at > c->at) && hx_cred_fresh(at, *life, early, hx_now()))
+        hx_cred_set(c, scheme, tok, at);
+    hd_wipe(tok, strlen(tok));
+    free(tok);
+}
+
+void hx_out_id(const struct hd_msg *m, char out[HX_OUT_ID_MAX])
+{
+    if (m->ref > 0)
+        snprintf(out, HX_OUT_ID_MAX, "%lld:%s", (long long)m->ref, m->id);
+    else
+        snprintf(out, HX_OUT_ID_MAX, "%s", m->id);
+}
+
 void hx_copy_text(char *dst, size_t n, const char *s)
 {
     size_t i = 0;
@@ -531,8 +560,10 @@ static void easy_common(struct hx *h, CURL *e, void *ud)
     }
 }
 
-int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
-                 struct hd_err *err)
+/* A POST of body (of Content-Type ctype, or NULL for a form) outside the
+ * loop, blocking. */
+static int post_body(struct hx *h, const char *url, const char *body, const char *ctype,
+                     struct hd_buf *resp, long *status, struct hd_err *err)
 {
     struct hx_req q = {0};
     hd_buf_init(&q.resp);
@@ -542,12 +573,16 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
     easy_common(h, e, &q);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    struct curl_slist *hdrs = ctype ? curl_slist_append(NULL, ctype) : NULL;
+    if (hdrs)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q.errbuf);
     CURLcode rc = curl_easy_perform(e);
     *status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
     hd_buf_reset(resp);
     hd_buf_add(resp, q.resp.data, q.resp.len);
     hd_wipe(q.resp.data, q.resp.len);
@@ -556,6 +591,19 @@ int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf 
         return hd_err_set(err, HD_E_IO, "%s: %s", url,
                           q.errbuf[0] ? q.errbuf : curl_easy_strerror(rc));
     return 0;
+}
+
+int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
+                 struct hd_err *err)
+{
+    return post_body(h, url, form, NULL, resp, status, err);
+}
+
+int hx_post_json(struct hx *h, const char *url, const char *json, struct hd_buf *resp, long *status,
+                 struct hd_err *err)
+{
+    return post_body(h, url, json, "Content-Type: application/json; charset=utf-8", resp, status,
+                     err);
 }
 
 static struct hx_req *req_get(struct hx *h, struct lane *l)

@@ -76,6 +76,9 @@ struct hd_log *hx_log(struct hx *h);
  * settings and timeout. Fills resp and *status. */
 int hx_post_form(struct hx *h, const char *url, const char *form, struct hd_buf *resp, long *status,
                  struct hd_err *err);
+/* The same with a JSON body. */
+int hx_post_json(struct hx *h, const char *url, const char *json, struct hd_buf *resp, long *status,
+                 struct hd_err *err);
 
 /* A new string: base (or dflt when base is NULL) without trailing slashes,
  * then the path printf-style: the URL of a gateway's endpoint. */
@@ -93,6 +96,12 @@ json_t *hx_json(const struct hx_req *q);
 void hx_scan_str(const struct hx_req *q, const char *key, char *out, size_t n);
 /* A string member of a JSON object, or NULL. */
 const char *hx_jstr(const json_t *o, const char *key);
+/* The id a gateway echoes in its delivery reports (Aliyun's OutId,
+ * Tencent's SessionContext): "N:UUID", the message's number (which the
+ * report's hook looks the message up by) and its stable id; the id alone
+ * when the message has no number. */
+#define HX_OUT_ID_MAX 96
+void hx_out_id(const struct hd_msg *m, char out[HX_OUT_ID_MAX]);
 /* Copies s into dst (size n) with control characters as spaces. */
 void hx_copy_text(char *dst, size_t n, const char *s);
 
@@ -139,6 +148,14 @@ char *hx_cred_offered(struct hx_cred *c, int64_t *at);
 /* credential: a copy of the one in use, without its scheme, and its issue
  * time; NULL when there is none. */
 char *hx_cred_get(struct hx_cred *c, int64_t *at);
+/* An OAuth-style token's keeping, for the drivers whose token lives life
+ * seconds (hms.c, wechat.c): whether the one issued at is still good now
+ * (renewed early seconds before it expires, or a fifth of a short life);
+ * and, with the engine's lock held, the offered token taken when it is
+ * newer than ours and still fresh (*life becomes dflt when unknown). */
+bool hx_cred_fresh(int64_t at, int64_t life, int64_t early, int64_t now);
+void hx_cred_adopt(struct hx_cred *c, const char *scheme, int64_t *life, int64_t dflt,
+                   int64_t early);
 
 /* The engine's calls for a driver whose conf is its own struct, with the
  * engine (what hx_open gave) as its first member: so that the driver's

@@ -141,6 +141,41 @@ static void send_email(struct outbox *o, const struct hd_msg *m, struct hd_resul
     hd_buf_release(&b);
 }
 
+/* A push's fields: the platform, title, body, data, the template's part
+ * for the token's platform, and a WeChat template message's id, data and
+ * page. */
+static void push_fields(json_t *j, const struct hd_msg *m)
+{
+    json_object_set_new(j, "platform", json_string(hd_push_platform_name(m->platform)));
+    if (m->title)
+        json_object_set_new(j, "title", json_string(m->title));
+    if (m->body)
+        json_object_set_new(j, "body", json_string(m->body));
+    json_t *data = m->data ? hd_json_object_loads(m->data, strlen(m->data)) : NULL;
+    if (data)
+        json_object_set_new(j, "data", data);
+    /* the template's push.fcm or push.apns, for the token's platform
+     * (JPush and Huawei take neither) */
+    const char *part = m->platform == HD_PUSH_APNS  ? m->apns
+                       : m->platform == HD_PUSH_FCM ? m->fcm
+                                                    : NULL;
+    json_t *x = part ? hd_json_object_loads(part, strlen(part)) : NULL;
+    if (x)
+        json_object_set_new(j, m->platform == HD_PUSH_APNS ? "apns" : "fcm", x);
+    if (m->wechat_template) {
+        json_t *w = json_pack("{s:s}", "template_id", m->wechat_template);
+        json_t *wd =
+            m->wechat_data ? hd_json_object_loads(m->wechat_data, strlen(m->wechat_data)) : NULL;
+        if (wd)
+            json_object_set_new(w, "data", wd);
+        if (m->wechat_url)
+            json_object_set_new(w, "url", json_string(m->wechat_url));
+        if (m->wechat_page)
+            json_object_set_new(w, "page", json_string(m->wechat_page));
+        json_object_set_new(j, "wechat", w);
+    }
+}
+
 static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result *r)
 {
     char t[32], path[4200];
@@ -166,22 +201,7 @@ static void send_line(struct outbox *o, const struct hd_msg *m, struct hd_result
         if (params)
             json_object_set_new(j, "params", params);
     } else {
-        json_object_set_new(j, "platform", json_string(hd_push_platform_name(m->platform)));
-        if (m->title)
-            json_object_set_new(j, "title", json_string(m->title));
-        if (m->body)
-            json_object_set_new(j, "body", json_string(m->body));
-        json_t *data = m->data ? hd_json_object_loads(m->data, strlen(m->data)) : NULL;
-        if (data)
-            json_object_set_new(j, "data", data);
-        /* the template's push.fcm or push.apns, for the token's platform
-         * (JPush and Huawei take neither) */
-        const char *part = m->platform == HD_PUSH_APNS  ? m->apns
-                           : m->platform == HD_PUSH_FCM ? m->fcm
-                                                        : NULL;
-        json_t *x = part ? hd_json_object_loads(part, strlen(part)) : NULL;
-        if (x)
-            json_object_set_new(j, m->platform == HD_PUSH_APNS ? "apns" : "fcm", x);
+        push_fields(j, m);
     }
     char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);

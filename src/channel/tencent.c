@@ -4,9 +4,9 @@
  * template (TemplateId) and its parameters in order (TemplateParamSet, a
  * list of strings). A JSON POST to {base_url}/ signed with TC3-HMAC-SHA256
  * (sign.c) over content-type and host; SessionContext carries herald's
- * message id. Tencent answers 200 with a Response object: an Error (the
- * request failed) or one SendStatusSet entry per number, whose Code
- * decides:
+ * message number and id (hx_out_id), which the status callback echoes.
+ * Tencent answers 200 with a Response object: an Error (the request
+ * failed) or one SendStatusSet entry per number, whose Code decides:
  *   Ok accepted (the gateway id is SerialNo);
  *   LimitExceeded.PhoneNumber* (the number's own 30-second, hourly or
  *     daily limit) temporary after that long: pausing the provider would
@@ -83,7 +83,9 @@ static int tc_build(void *pc, struct hx_req *q, struct hd_result *r)
         hd_buf_adds(b, ",\"TemplateParamSet\":");
         hd_buf_adds(b, m->sms_params); /* compact JSON text, rendered */
     }
-    member(b, "SessionContext", m->id);
+    char ctx[HX_OUT_ID_MAX];
+    hx_out_id(m, ctx);
+    member(b, "SessionContext", ctx);
     hd_buf_addc(b, '}');
     int64_t now = hx_now();
     char ts[24];

@@ -161,12 +161,12 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (format != FMT_TABLE) {
         cmd_out_one(format, NULL, json_incref(o));
     } else {
-        static const char *const fields[] = {"id",        "email",      "phone",      "locale",
-                                             "timezone",  "fcm_token",  "apns_token", "jpush_id",
-                                             "hms_token", "created_at", "updated_at"};
+        static const char *const fields[] = {
+            "id",         "email",    "phone",     "locale",        "timezone",   "fcm_token",
+            "apns_token", "jpush_id", "hms_token", "wechat_openid", "created_at", "updated_at"};
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             const char *v = json_string_value(json_object_get(o, fields[f]));
-            printf("%-11s %s\n", fields[f], v ? v : "-");
+            printf("%-13s %s\n", fields[f], v ? v : "-");
         }
         json_t *attrs = json_object_get(o, "attributes");
         const char *key;

@@ -303,6 +303,8 @@ json_t *cmd_contact_json(const struct hd_contact *k)
     json_object_set_new(o, "apns_token", k->apns_token ? json_string(k->apns_token) : json_null());
     json_object_set_new(o, "jpush_id", k->jpush_id ? json_string(k->jpush_id) : json_null());
     json_object_set_new(o, "hms_token", k->hms_token ? json_string(k->hms_token) : json_null());
+    json_object_set_new(o, "wechat_openid",
+                        k->wechat_openid ? json_string(k->wechat_openid) : json_null());
     json_object_set_new(o, "created_at", json_string(cmd_time(k->created_at, t, sizeof t)));
     json_object_set_new(o, "updated_at", json_string(cmd_time(k->updated_at, t, sizeof t)));
     json_t *attrs = json_loads(k->attrs ? k->attrs : "{}", 0, NULL);
@@ -337,8 +339,8 @@ void cmd_contacts_begin(struct cmd_contact_out *co, int format)
     co->n = 0;
     hd_buf_init(&co->line);
     if (format == FMT_CSV)
-        puts("id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,hms_token,created_at,"
-             "updated_at,attributes");
+        puts("id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,hms_token,"
+             "wechat_openid,created_at,updated_at,attributes");
     else if (format == FMT_JSON)
         fputs("[", stdout);
     else if (format == FMT_TABLE)
@@ -363,8 +365,9 @@ int cmd_contacts_row(void *ud, const struct hd_contact *k)
         json_decref(o);
     } else if (co->format == FMT_CSV) {
         const char *cells[] = {
-            k->ext_id,     k->email,    k->phone,     k->locale, k->timezone, k->fcm_token,
-            k->apns_token, k->jpush_id, k->hms_token, c,         u,           k->attrs};
+            k->ext_id,     k->email,    k->phone,     k->locale,        k->timezone, k->fcm_token,
+            k->apns_token, k->jpush_id, k->hms_token, k->wechat_openid, c,           u,
+            k->attrs};
         size_t n = sizeof cells / sizeof cells[0];
         for (size_t i = 0; i < n; i++)
             csv_cell(&co->line, cells[i], i == n - 1);

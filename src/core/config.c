@@ -74,9 +74,9 @@ struct keydef {
     bool required;
 };
 
-static const char *const provider_types[] = {"outbox", "smtp",    "twilio",     "http",
-                                             "fcm",    "apns",    "aliyun_sms", "tencent_sms",
-                                             "jpush",  "hms_push"};
+static const char *const provider_types[] = {"outbox", "smtp",     "twilio",     "http",
+                                             "fcm",    "apns",     "aliyun_sms", "tencent_sms",
+                                             "jpush",  "hms_push", "wechat"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
@@ -138,6 +138,7 @@ static const struct keydef provider_keys[] = {
     {"aliyun_sms", "sign_name", K_STR, NULL, true},
     {"aliyun_sms", "base_url", K_URL, NULL, false},
     {"aliyun_sms", "ca_file", K_STR, NULL, false},
+    {"aliyun_sms", "callback_token", K_SECRET, NULL, false},
     {"tencent_sms", "secret_id", K_STR, NULL, true},
     {"tencent_sms", "secret_key", K_SECRET, NULL, true},
     {"tencent_sms", "sdk_app_id", K_STR, NULL, true},
@@ -145,6 +146,7 @@ static const struct keydef provider_keys[] = {
     {"tencent_sms", "region", K_STR, NULL, false},
     {"tencent_sms", "base_url", K_URL, NULL, false},
     {"tencent_sms", "ca_file", K_STR, NULL, false},
+    {"tencent_sms", "callback_token", K_SECRET, NULL, false},
     {"jpush", "app_key", K_STR, NULL, true},
     {"jpush", "master_secret", K_SECRET, NULL, true},
     {"jpush", "apns_production", K_BOOL, NULL, false},
@@ -157,6 +159,11 @@ static const struct keydef provider_keys[] = {
     {"hms_push", "base_url", K_URL, NULL, false},
     {"hms_push", "auth_url", K_URL, NULL, false},
     {"hms_push", "ca_file", K_STR, NULL, false},
+    {"wechat", "app_id", K_STR, NULL, true},
+    {"wechat", "app_secret", K_SECRET, NULL, true},
+    {"wechat", "miniprogram_app_id", K_STR, NULL, false},
+    {"wechat", "base_url", K_URL, NULL, false},
+    {"wechat", "ca_file", K_STR, NULL, false},
 };
 
 /* Keys every provider has; parsed into struct fields. */
@@ -897,7 +904,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
     if (!p->type)
         return fail(ps,
                     "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push)",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -908,7 +915,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
                 ps->line = raw->kv[i].line;
         return fail(ps,
                     "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat",
                     p->name, p->type);
     }
     return 1;

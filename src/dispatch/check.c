@@ -30,12 +30,14 @@ static const char *push_token(const struct hd_contact *k, int platform)
         return k->apns_token;
     case HD_PUSH_JPUSH:
         return k->jpush_id;
-    default:
+    case HD_PUSH_HMS:
         return k->hms_token;
+    default:
+        return k->wechat_openid;
     }
 }
 
-_Static_assert(HD_SUP_FCM + HD_PUSH_HMS == HD_SUP_HMS && HD_SUP_COUNT == 2 + HD_PUSH_COUNT,
+_Static_assert(HD_SUP_FCM + HD_PUSH_WECHAT == HD_SUP_WECHAT && HD_SUP_COUNT == 2 + HD_PUSH_COUNT,
                "the claim's suppressions follow the push platforms");
 
 /* The token a push to the platform would use: there and not suppressed. */

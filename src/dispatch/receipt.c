@@ -38,13 +38,16 @@ struct meaning {
     const char *about; /* the code in words, or NULL */
 };
 
+/* A code's meaning: bad says the address is at fault. */
+struct code {
+    const char *code, *about;
+    bool bad;
+};
+
 /* Twilio's error codes of an undelivered SMS: 30003, 30005 and 30006 say
  * the number is unreachable, unknown or a landline (the address's fault);
  * 30007 is the carrier's filter, and the rest are not the number's fault. */
-static const struct {
-    const char *code, *about;
-    bool bad;
-} twilio_codes[] = {
+static const struct code twilio_codes[] = {
     {"30001", "queue overflow", false},
     {"30002", "account suspended", false},
     {"30003", "unreachable destination handset", true},
@@ -55,21 +58,43 @@ static const struct {
     {"30008", "unknown error", false},
     {"30009", "missing segment", false},
     {"30010", "message price exceeds max price", false},
+    {NULL, NULL, false},
 };
 
-static void twilio_meaning(const char *status, const char *code, struct meaning *m)
+/* The carriers' report codes that Aliyun's err_code and Tencent's errmsg
+ * pass on (China Mobile's CMPP words, shared by the other carriers'
+ * gateways): a number that does not exist or is wrong is the address's
+ * fault; a handset off, a line suspended or a filter is not. */
+static const struct code cn_codes[] = {
+    {"MN:0001", "number does not exist", true},
+    {"DB:0101", "wrong number", true},
+    {"CB:0001", "invalid number", true},
+    {"CB:0053", "subscriber does not exist", true},
+    {"isv.MOBILE_NUMBER_ILLEGAL", "invalid number", true},
+    {"DB:0102", "line suspended", false},
+    {"EXPIRED", "handset off or out of coverage", false},
+    {"REJECTD", "rejected by the carrier", false},
+    {"UNDELIV", "not deliverable now", false},
+    {NULL, NULL, false},
+};
+
+/* An SMS gateway's report: delivered (Tencent's SUCCESS), undelivered
+ * (failed, Tencent's FAIL), the code looked up in codes. */
+static void sms_meaning(const char *status, const char *code, const struct code *codes,
+                        struct meaning *m)
 {
-    if (strcmp(status, "delivered") == 0) {
+    if (strcmp(status, "delivered") == 0 || strcmp(status, "SUCCESS") == 0) {
         m->to = HD_ST_DELIVERED;
         m->word = "delivered";
-    } else if (strcmp(status, "undelivered") == 0 || strcmp(status, "failed") == 0) {
+    } else if (strcmp(status, "undelivered") == 0 || strcmp(status, "failed") == 0 ||
+               strcmp(status, "FAIL") == 0) {
         m->to = HD_ST_UNDELIVERED;
         m->word = "undelivered";
     }
-    for (size_t i = 0; code && i < sizeof twilio_codes / sizeof *twilio_codes; i++)
-        if (strcmp(code, twilio_codes[i].code) == 0) {
-            m->about = twilio_codes[i].about;
-            if (twilio_codes[i].bad && m->to == HD_ST_UNDELIVERED)
+    for (const struct code *k = codes; code && k->code; k++)
+        if (strcmp(code, k->code) == 0) {
+            m->about = k->about;
+            if (k->bad && m->to == HD_ST_UNDELIVERED)
                 m->suppress = "invalid_number";
         }
 }
@@ -120,7 +145,9 @@ static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
     m->to = -1;
     m->word = r->status;
     if (p && strcmp(p->type, "twilio") == 0)
-        twilio_meaning(r->status, r->code, m);
+        sms_meaning(r->status, r->code, twilio_codes, m);
+    else if (p && (strcmp(p->type, "aliyun_sms") == 0 || strcmp(p->type, "tencent_sms") == 0))
+        sms_meaning(r->status, r->code, cn_codes, m);
     else
         plain_meaning(c->cfg->receipts.bounce_rules, r, m);
 }

@@ -30,13 +30,14 @@ static bool blank(const char *s)
     return !*s;
 }
 
-/* A push may be data only (a silent push): any of its parts makes one. */
+/* A push may be data only (a silent push): any of its parts makes one;
+ * so does a WeChat template message's id. */
 static bool push_parts(const struct hd_rendered *r)
 {
     for (int part = HD_PART_PUSH_TITLE; part <= HD_PART_PUSH_APNS; part++)
         if (r->part[part])
             return true;
-    return false;
+    return r->part[HD_PART_WECHAT_TEMPLATE_ID] != NULL;
 }
 
 /* An SMS has free text (sms, or the approved text sent as it is), or an
@@ -58,16 +59,17 @@ static int sms_parts(const struct hd_rendered *r, const char *name, struct hd_er
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err)
 {
-    static const int parts[HD_CH_COUNT][3] = {
-        {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML},
-        {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT},
-        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK}};
+    static const int parts[HD_CH_COUNT][6] = {
+        {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML, -1, -1, -1},
+        {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT, -1, -1, -1},
+        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK, HD_PART_WECHAT_TEMPLATE_ID,
+         HD_PART_WECHAT_URL, HD_PART_WECHAT_PAGE}};
     struct hd_tpl_info info;
     int rc = 0;
     memset(out, 0, sizeof *out);
     hd_tpl_get_info(t, &info);
     out->category = info.category;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
         int part = parts[channel][i];
         struct hd_buf b;
         if (part < 0 || !hd_tpl_has_part(t, part, req->locale, req->variant))
@@ -79,7 +81,7 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         }
         out->part[part] = hd_buf_detach(&b, NULL);
     }
-    for (int part = HD_PART_PUSH_DATA; part <= HD_PART_SMS_PARAMS; part++) {
+    for (int part = HD_PART_PUSH_DATA; part < HD_PART_COUNT; part++) {
         struct hd_buf b;
         if (hd_tpl_part_channel(part) != channel || !hd_tpl_part_is_json(part) ||
             !(info.parts & (1u << part)) || !hd_tpl_has_part(t, part, req->locale, req->variant))
@@ -130,6 +132,10 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
     m->fcm = r->part[HD_PART_PUSH_FCM];
     m->apns = r->part[HD_PART_PUSH_APNS];
     m->click_action = r->part[HD_PART_PUSH_CLICK];
+    m->wechat_template = r->part[HD_PART_WECHAT_TEMPLATE_ID];
+    m->wechat_data = r->part[HD_PART_WECHAT_DATA];
+    m->wechat_url = r->part[HD_PART_WECHAT_URL];
+    m->wechat_page = r->part[HD_PART_WECHAT_PAGE];
     if (channel == HD_CH_EMAIL) { /* the template's From is an email sender */
         m->from = r->from;
         m->reply_to = r->reply_to;

@@ -12,7 +12,9 @@
  * account's auth token, in base64; the comparison takes constant time.
  * A status is kept through dispatch/receipt.c and 200 is answered only
  * once it is committed: Twilio retries what did not get a 2xx, and the
- * receipts table makes a retry one row. */
+ * receipts table makes a retry one row. Aliyun's and Tencent's reports
+ * (/hooks/aliyun/, /hooks/tencent/) are hooks_cn.c's: hd_hook_begin and
+ * hd_hook_post hand them over. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@
 #include "herald/form.h"
 #include "serve_int.h"
 
-static void say(struct hd_answer *a, int status, const char *msg)
+void hd_hook_say(struct hd_answer *a, int status, const char *msg)
 {
     a->status = status;
     a->type = "text/plain; charset=utf-8";
@@ -29,17 +31,12 @@ static void say(struct hd_answer *a, int status, const char *msg)
     hd_buf_adds(&a->body, msg);
 }
 
-void hd_hook_say(struct hd_answer *a, int status, const char *msg)
+struct hd_receipt_ctx hd_srv_receipt_ctx(struct hd_srv *s, struct hd_store *st)
 {
-    say(a, status, msg);
-}
-
-void hd_hook_receipt_ctx(struct hd_srv *s, struct hd_store *st, struct hd_receipt_ctx *c)
-{
-    *c = (struct hd_receipt_ctx){.st = st,
-                                 .cfg = s->cfg,
-                                 .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
-                                 .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
+    return (struct hd_receipt_ctx){.st = st,
+                                   .cfg = s->cfg,
+                                   .soft_bounce_limit = (int)s->cfg->receipts.soft_bounce_limit,
+                                   .soft_bounce_window = s->cfg->receipts.soft_bounce_window};
 }
 
 /* The message number a callback URL's query names (m=N, put there by the
@@ -64,29 +61,32 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
     memset(h, 0, sizeof *h);
     hd_buf_init(&h->body);
     h->max = HOOK_BODY_MAX;
+    if (strncmp(rest, "aliyun/", 7) == 0 || strncmp(rest, "tencent/", 8) == 0)
+        return hd_hook_cn_begin(s, rest, query, h, a);
     if (strncmp(rest, "twilio/", 7) != 0) {
-        say(a, 404, "not found\n");
+        hd_hook_say(a, 404, "not found\n");
         return -1;
     }
     const char *name = rest + 7, *slash = strchr(name, '/');
     size_t n = slash ? (size_t)(slash - name) : strlen(name);
     h->inbound = slash && strcmp(slash, "/inbound") == 0;
     if (n == 0 || n >= sizeof h->provider || (slash && !h->inbound)) {
-        say(a, 404, "not found\n");
+        hd_hook_say(a, 404, "not found\n");
         return -1;
     }
     memcpy(h->provider, name, n);
     const struct hd_provider_cfg *p = hd_config_provider(s->cfg, h->provider);
     if (!p || strcmp(p->type, "twilio") != 0) {
-        say(a, 404, "no such Twilio provider\n");
+        hd_hook_say(a, 404, "no such Twilio provider\n");
         return -1;
     }
     if (!s->cfg->serve.public_url) {
-        say(a, 503, "[serve] public_url is not set: herald cannot check Twilio's signature\n");
+        hd_hook_say(a, 503,
+                    "[serve] public_url is not set: herald cannot check Twilio's signature\n");
         return -1;
     }
     if (!signature || !*signature || strlen(signature) >= sizeof h->signature) {
-        say(a, 403, "forbidden: no valid X-Twilio-Signature\n");
+        hd_hook_say(a, 403, "forbidden: no valid X-Twilio-Signature\n");
         return -1;
     }
     snprintf(h->signature, sizeof h->signature, "%s", signature);
@@ -137,8 +137,7 @@ static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_ho
                            .code = code && *code ? code : NULL,
                            .reason = hd_form_get(f, "ErrorMessage"),
                            .received_ms = now};
-    struct hd_receipt_ctx c;
-    hd_hook_receipt_ctx(s, st, &c);
+    struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
     return hd_receipt_take(&c, &r, now, result, err);
 }
 
@@ -173,19 +172,19 @@ static void take(struct hd_srv *s, const struct hd_hook *h, const struct hd_form
                     h->provider);
     pthread_mutex_unlock(&s->mu);
     if (rc == HD_E_PARSE || rc == HD_E_INVALID) {
-        say(a, 400, err.msg);
+        hd_hook_say(a, 400, err.msg);
         hd_buf_addc(&a->body, '\n');
     } else if (rc < 0) {
-        say(a, 503, "not kept: try again\n");
+        hd_hook_say(a, 503, "not kept: try again\n");
     } else if (h->inbound) {
         /* TwiML with nothing to do: herald sends no reply of its own */
-        say(a, 200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>\n");
+        hd_hook_say(a, 200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>\n");
         a->type = "text/xml; charset=utf-8";
     } else {
-        say(a, 200,
-            result == HD_RCPT_DUPLICATE ? "duplicate\n"
-            : result == HD_RCPT_PENDING ? "pending\n"
-                                        : "ok\n");
+        hd_hook_say(a, 200,
+                    result == HD_RCPT_DUPLICATE ? "duplicate\n"
+                    : result == HD_RCPT_PENDING ? "pending\n"
+                                                : "ok\n");
     }
 }
 
@@ -197,18 +196,22 @@ void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
         hd_esp_post(s, h, a);
         return;
     }
+    if (h->kind != HOOK_TWILIO) {
+        hd_hook_cn_post(s, h, a);
+        return;
+    }
     if (h->too_long) {
-        say(a, 413, "request body too large\n");
+        hd_hook_say(a, 413, "request body too large\n");
         return;
     }
     if (hd_form_collect(h->body.data ? h->body.data : "", h->body.len, &f, &err) < 0) {
-        say(a, 400, "the body is not application/x-www-form-urlencoded\n");
+        hd_hook_say(a, 400, "the body is not application/x-www-form-urlencoded\n");
         return;
     }
     if (signed_ok(s, h, &f))
         take(s, h, &f, a);
     else
-        say(a, 403, "forbidden: X-Twilio-Signature does not match\n");
+        hd_hook_say(a, 403, "forbidden: X-Twilio-Signature does not match\n");
     hd_form_release(&f);
 }
 
@@ -221,8 +224,7 @@ void hd_hooks_retry(struct hd_srv *s)
      * need, and pending reports come from requests (after a restart, the
      * gateway's next report opens it) */
     struct hd_store *st = s->st;
-    struct hd_receipt_ctx c;
-    hd_hook_receipt_ctx(s, st, &c);
+    struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
     if (st && hd_receipts_retry(&c, hd_clock_now_ms(s->clock), &n, &err) < 0)
         hd_log_warn(s->log, "serve: pending receipts: %s", err.msg);
     else if (n > 0)

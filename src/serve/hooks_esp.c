@@ -344,11 +344,10 @@ static void postmark_events(json_t *body, struct events *ev)
 static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *ev, int *fresh,
                 struct hd_err *err)
 {
-    struct hd_receipt_ctx c;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     struct hd_store *st = hd_srv_store(s, err);
-    hd_hook_receipt_ctx(s, st, &c);
+    struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
     int64_t now = hd_clock_now_ms(s->clock);
     for (size_t i = 0; st && rc == 0 && i < ev->n; i++) {
         const struct hd_esp_event *e = &ev->v[i];

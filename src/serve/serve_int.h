@@ -139,10 +139,16 @@ int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd
 /* ---- gateways' callbacks (hooks.c) ---- */
 
 #define HOOK_BODY_MAX 16384 /* Twilio's callbacks are well under 2 KiB */
+/* Aliyun and Tencent push reports in batches (a JSON array): a few hundred
+ * reports of under 400 bytes each */
+#define HOOK_CN_BODY_MAX (512 * 1024)
+
+enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT };
 
 /* A request to /hooks/...: checked when the headers are in, the body then
  * gathered (up to HOOK_BODY_MAX; more sets too_long). */
 struct hd_hook {
+    enum hd_hook_kind kind;
     char provider[64];
     bool inbound;
     bool too_long;
@@ -150,7 +156,7 @@ struct hd_hook {
     int64_t message;    /* the message the URL names (m=N), or 0 */
     char url[2048];     /* what Twilio signed: public_url, path and query */
     struct hd_buf body;
-    size_t max;     /* the body's bound: HOOK_BODY_MAX, or ESP_BODY_MAX */
+    size_t max;     /* the body's bound: HOOK_BODY_MAX, HOOK_CN_BODY_MAX or ESP_BODY_MAX */
     int esp;        /* a mail sender's events (hooks_esp.c), 0 for Twilio */
     char auth[512]; /* the sender's signature header as sent */
     char stamp[32]; /* its timestamp header */
@@ -162,10 +168,18 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 /* The body is in: signature, then the report or the reply. */
 void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 void hd_hook_release(struct hd_hook *h);
-/* Answers status with the line msg (text/plain). */
+/* What applying receipts needs, from the service's configuration. */
+struct hd_receipt_ctx hd_srv_receipt_ctx(struct hd_srv *s, struct hd_store *st);
+/* An answer of text/plain msg with status. */
 void hd_hook_say(struct hd_answer *a, int status, const char *msg);
-/* What applying receipts needs, from the configuration, with st. */
-void hd_hook_receipt_ctx(struct hd_srv *s, struct hd_store *st, struct hd_receipt_ctx *c);
+
+/* Aliyun's and Tencent's reports (hooks_cn.c): rest is "aliyun/..." or
+ * "tencent/...". The token in the path or query is checked before the body
+ * is read: 0 to read it, else -1 with a set (404, 403). */
+int hd_hook_cn_begin(struct hd_srv *s, const char *rest, const char *query, struct hd_hook *h,
+                     struct hd_answer *a);
+/* The body is in: each report kept, then answered as the gateway expects. */
+void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 
 /* ---- mail senders' events (hooks_esp.c): /hooks/ses|sendgrid|mailgun|postmark/PROVIDER ---- */
 

@@ -50,6 +50,7 @@ void hd_contact_release(struct hd_contact *c)
     free(c->apns_token);
     free(c->jpush_id);
     free(c->hms_token);
+    free(c->wechat_openid);
     for (size_t i = 0; i < c->nconsent; i++)
         hd_consent_release(&c->consent[i]);
     free(c->consent);
@@ -72,6 +73,7 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c)
     c->apns_token = hd_store_col_dup(s, 10);
     c->jpush_id = hd_store_col_dup(s, 11);
     c->hms_token = hd_store_col_dup(s, 12);
+    c->wechat_openid = hd_store_col_dup(s, 13);
 }
 
 int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_contact *out,
@@ -164,10 +166,10 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
         "UPDATE messages SET contact_id = ?2 WHERE run_id IN (SELECT id FROM runs) AND "
         "contact_id = ?1",
         "UPDATE attempts SET contact_id = ?2, address = NULL, text = replace(replace(replace("
-        "replace(replace(replace(text, coalesce(?3, ''), '[erased]'), "
+        "replace(replace(replace(replace(text, coalesce(?3, ''), '[erased]'), "
         "coalesce(?4, ''), '[erased]'), coalesce(?5, ''), '[erased]'), "
         "coalesce(?6, ''), '[erased]'), coalesce(?7, ''), '[erased]'), "
-        "coalesce(?8, ''), '[erased]') WHERE contact_id = ?1",
+        "coalesce(?8, ''), '[erased]'), coalesce(?9, ''), '[erased]') WHERE contact_id = ?1",
         "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
         "DELETE FROM sends WHERE contact_id = ?1",
         "DELETE FROM contacts WHERE id = ?1",
@@ -202,6 +204,7 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
             hd_store_bind_text(s, 6, k.apns_token);
             hd_store_bind_text(s, 7, k.jpush_id);
             hd_store_bind_text(s, 8, k.hms_token);
+            hd_store_bind_text(s, 9, k.wechat_openid);
         }
         if (sqlite3_step(s) != SQLITE_DONE)
             rc = hd_store_fail(st, err, "deleting contact");
@@ -397,6 +400,8 @@ int hd_store_import_row(struct hd_store_import *imp, const struct hd_contact_row
     if (row->jpush_id && (rc = set_token(imp, tok, id, "jpush", row->jpush_id, err)) < 0)
         return rc;
     if (row->hms_token && (rc = set_token(imp, tok, id, "hms", row->hms_token, err)) < 0)
+        return rc;
+    if (row->wechat_openid && (rc = set_token(imp, tok, id, "wechat", row->wechat_openid, err)) < 0)
         return rc;
     return 0;
 }

@@ -22,7 +22,7 @@ void hd_claimed_release(struct hd_claimed *c)
 
 /* What the checks need to know of a contact (id expression K), after
  * HD_CONTACT_COLS_JOINED and eight message columns: consent for the
- * category CAT, the six suppressions, and sends since HORIZON
+ * category CAT, the seven suppressions, and sends since HORIZON
  * (parameters). The tokens are the joined ones: looked up again in a
  * subquery each, the claim took 1 µs more per message. */
 #define FACTS_COLS(K, CAT, HORIZON)                                                                \
@@ -34,6 +34,7 @@ void hd_claimed_release(struct hd_claimed *c)
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pa.token), "                           \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pj.token), "                           \
     "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = ph.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pw.token), "                           \
     "(SELECT group_concat(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                \
     "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
     " AND x.at >= " HORIZON ") "
@@ -82,7 +83,7 @@ static void parse_sent(const char *s, struct hd_claimed *c)
 
 static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
 {
-    enum { M = 13 }; /* the message's columns, after the contact's */
+    enum { M = 14 }; /* the message's columns, after the contact's */
     memset(c, 0, sizeof *c);
     c->has_contact = sqlite3_column_type(s, 0) != SQLITE_NULL;
     if (c->has_contact)

@@ -340,6 +340,20 @@ static const char *const migrations[] = {
     "DROP INDEX IF EXISTS events_key;"
     "DROP INDEX IF EXISTS events_contact_name_at;"
     "CREATE UNIQUE INDEX events_key ON events(contact_id, name, at, ifnull(value, 'none'));",
+    /* 13 (issue 24, WeChat openids, the contact field wechat_openid): the
+     * platform's CHECK is part of the table, so the table is built again
+     * (nothing references it; its index goes with it and comes back) */
+    "CREATE TABLE push_tokens_new ("
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+    "  platform TEXT NOT NULL CHECK (platform IN ('fcm', 'apns', 'jpush', 'hms', 'wechat')),"
+    "  token TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (contact_id, platform)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO push_tokens_new SELECT contact_id, platform, token, updated_at FROM push_tokens;"
+    "DROP TABLE push_tokens;"
+    "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
+    "CREATE INDEX push_tokens_token ON push_tokens(token);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

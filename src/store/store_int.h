@@ -72,15 +72,18 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
     "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'fcm'), "               \
     "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'apns'), "              \
     "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'jpush'), "             \
-    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'hms')"
+    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'hms'), "               \
+    "(SELECT token FROM push_tokens WHERE contact_id = c.id AND platform = 'wechat')"
 /* The same columns, the tokens from the rows HD_CONTACT_TOKENS joins (after
  * "FROM contacts c"): a query that also tests the tokens reads each once. */
-#define HD_CONTACT_COLS_JOINED HD_CONTACT_BASE_COLS "pf.token, pa.token, pj.token, ph.token"
+#define HD_CONTACT_COLS_JOINED                                                                     \
+    HD_CONTACT_BASE_COLS "pf.token, pa.token, pj.token, ph.token, pw.token"
 #define HD_CONTACT_TOKENS                                                                          \
     " LEFT JOIN push_tokens pf ON pf.contact_id = c.id AND pf.platform = 'fcm'"                    \
     " LEFT JOIN push_tokens pa ON pa.contact_id = c.id AND pa.platform = 'apns'"                   \
     " LEFT JOIN push_tokens pj ON pj.contact_id = c.id AND pj.platform = 'jpush'"                  \
-    " LEFT JOIN push_tokens ph ON ph.contact_id = c.id AND ph.platform = 'hms' "
+    " LEFT JOIN push_tokens ph ON ph.contact_id = c.id AND ph.platform = 'hms'"                    \
+    " LEFT JOIN push_tokens pw ON pw.contact_id = c.id AND pw.platform = 'wechat' "
 /* Fills c (consent not included) from a row of HD_CONTACT_COLS. */
 void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
 

@@ -22,9 +22,11 @@
 #include "herald/valid.h"
 
 static const char *const part_names[HD_PART_COUNT] = {
-    "email.subject", "email.text",        "email.html",       "sms",       "push.title",
-    "push.body",     "push.data",         "push.fcm",         "push.apns", "sms.template_code",
-    "sms.params",    "sms.approved_text", "push.click_action"};
+    "email.subject",     "email.text",         "email.html",  "sms",
+    "push.title",        "push.body",          "push.data",   "push.fcm",
+    "push.apns",         "sms.template_code",  "sms.params",  "sms.approved_text",
+    "push.click_action", "wechat.template_id", "wechat.data", "wechat.url",
+    "wechat.page"};
 
 const char *hd_tpl_part_name(int part)
 {
@@ -51,7 +53,7 @@ int hd_tpl_part_channel(int part)
 bool hd_tpl_part_is_json(int part)
 {
     return part == HD_PART_PUSH_DATA || part == HD_PART_PUSH_FCM || part == HD_PART_PUSH_APNS ||
-           part == HD_PART_SMS_PARAMS;
+           part == HD_PART_SMS_PARAMS || part == HD_PART_WECHAT_DATA;
 }
 
 /* ---- structures ------------------------------------------------------------ */
@@ -369,6 +371,24 @@ static bool sms_params_shape(const json_t *v)
     return true;
 }
 
+/* wechat.data: an object whose every value is a string or an object of
+ * a string value and an optional string color (what WeChat takes). */
+static bool wechat_data_shape(const json_t *v)
+{
+    const char *k, *k2;
+    json_t *x, *y;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (json_is_string(x))
+            continue;
+        if (!json_is_object(x) || !json_is_string(json_object_get(x, "value")))
+            return false;
+        json_object_foreach(x, k2, y) if (!json_is_string(y) || (strcmp(k2, "value") &&
+                                                                 strcmp(k2, "color"))) return false;
+    }
+    return true;
+}
+
 static int compile_part(struct tfile *f, struct part *p, const char *body, size_t len, int line,
                         struct hd_err *err)
 {
@@ -390,6 +410,10 @@ static int compile_part(struct tfile *f, struct part *p, const char *body, size_
     } else if (!json_is_object(p->json)) {
         return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1, "%s: must be a JSON object",
                              part_names[p->kind]);
+    } else if (p->kind == HD_PART_WECHAT_DATA && !wechat_data_shape(p->json)) {
+        return hd_err_setpos(err, HD_E_PARSE, f->display, line, 1,
+                             "wechat.data: each value must be a string or an object of a "
+                             "string value and color");
     }
     int rc = check_push_keys(f, p, line, err);
     if (rc < 0)
@@ -530,7 +554,8 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
                              "unknown part '%s' (known: email.subject, email.text, "
                              "email.html, sms, sms.template_code, sms.params, "
                              "sms.approved_text, push.title, push.body, push.data, "
-                             "push.fcm, push.apns, push.click_action)",
+                             "push.fcm, push.apns, push.click_action, wechat.template_id, "
+                             "wechat.data, wechat.url, wechat.page)",
                              spec);
     for (size_t k = 0; k < f->nparts; k++)
         if (f->parts[k].kind == kind &&

@@ -14,16 +14,25 @@
 //   ...1007 isv.SMS_SIGNATURE_ILLEGAL
 //   ...0500 500 InternalError, ...0503 503 ServiceUnavailable
 //   ...0999 slow; ...0000 drop the connection
+// With --report URL, each accepted message's SmsReport is pushed there
+// (common.js reporter): delivered, except ...2001 (MN:0001, no such
+// number) and ...2002 (EXPIRED, the handset off); the report is logged too.
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
-const { options, logger, ready, readBody, transportFault, randomFaults, answers } = require('./common');
+const { options, logger, ready, readBody, transportFault, randomFaults, answers, reporter } = require('./common');
 
 const o = options(process.argv);
 const log = logger(o.log);
 const fault = randomFaults(o);
 const answer = answers(o.answers);
 const nonces = new Set();
+const report = reporter(o.report, log);
+const outcomes = {
+  2001: [false, 'MN:0001', '空号'],
+  2002: [false, 'EXPIRED', '短信过期'],
+};
+const cst = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ');
 let n = 0;
 
 const sha256 = (s) => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
@@ -100,7 +109,11 @@ const server = http.createServer((req, res) => {
     if (transportFault(word, res, req.socket)) return;
     const f = faults[to.slice(-4)];
     if (f) return reply(res, f[0], { Code: f[1], Message: f[2] });
-    reply(res, 200, { Code: 'OK', Message: 'OK', BizId: String(900619746936498440 + ++n) + '^0' });
+    const biz = '900619746936' + String(498440 + ++n) + '^0'; // past 2^53: digits as text
+    reply(res, 200, { Code: 'OK', Message: 'OK', BizId: biz });
+    const [success, code, text] = outcomes[to.slice(-4)] || [true, 'DELIVERED', '用户接收成功'];
+    report({ phone_number: to.replace(/^\+86/, ''), send_time: cst(), report_time: cst(), success,
+      err_code: code, err_msg: text, sms_size: '1', biz_id: biz, out_id: q.OutId || '' });
   });
 });
 ready(server, o.port);

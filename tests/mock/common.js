@@ -3,6 +3,7 @@
 // listening, exit when stdin closes, and the faults every mock injects.
 'use strict';
 const fs = require('fs');
+const http = require('http');
 
 function options(argv) {
   const o = {};
@@ -98,5 +99,25 @@ function b64urlJson(s) {
   return JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
 }
 
+// Delivery reports pushed to --report URL as a JSON array, as Aliyun and
+// Tencent push them: reports gathered for 100 ms go in one POST; each
+// POST's status and body are logged ({report: ..., status, answer}).
+function reporter(url, log) {
+  if (!url) return () => {};
+  let batch = [];
+  const flush = () => {
+    const body = JSON.stringify(batch);
+    batch = [];
+    const req = http.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json' } },
+      (res) => readBody(res, (answer) => log({ report: JSON.parse(body), status: res.statusCode, answer })));
+    req.on('error', (e) => log({ report: JSON.parse(body), error: String(e) }));
+    req.end(body);
+  };
+  return (r) => {
+    if (batch.length === 0) setTimeout(flush, 100);
+    batch.push(r);
+  };
+}
+
 module.exports = { options, logger, ready, readBody, transportFault, b64urlJson, randomFaults,
-                   answers };
+                   answers, reporter };

@@ -16,16 +16,25 @@
 //   ...1006 FailedOperation.TemplateIncorrectOrUnapproved (Error)
 //   ...0500 InternalError.Timeout (Error), ...0503 HTTP 503
 //   ...0999 slow; ...0000 drop the connection
+// With --report URL, each accepted message's status is called back there
+// (common.js reporter): SUCCESS, except ...2001 (FAIL MN:0001, no such
+// number) and ...2002 (FAIL EXPIRED); SessionContext comes back as ext.
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
-const { options, logger, ready, readBody, transportFault, randomFaults, answers } = require('./common');
+const { options, logger, ready, readBody, transportFault, randomFaults, answers, reporter } = require('./common');
 
 const o = options(process.argv);
 const log = logger(o.log);
 const fault = randomFaults(o);
 const answer = answers(o.answers);
 let n = 0;
+const report = reporter(o.report, log);
+const outcomes = {
+  2001: ['FAIL', 'MN:0001', '空号'],
+  2002: ['FAIL', 'EXPIRED', '短信过期'],
+};
+const cst = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ');
 
 const sha256 = (s) => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
 const hmac = (k, s) => crypto.createHmac('sha256', k).update(s, 'utf8').digest();
@@ -95,8 +104,13 @@ const server = http.createServer((req, res) => {
     const k = to.slice(-4);
     if (errors[k]) return error(res, errors[k]);
     const [code, message] = statuses[k] || ['Ok', 'send success'];
-    reply(res, 200, { SendStatusSet: [{ SerialNo: '2433:' + (1e10 + ++n), PhoneNumber: to, Fee: 1,
+    const serial = '2433:' + (1e10 + ++n);
+    reply(res, 200, { SendStatusSet: [{ SerialNo: serial, PhoneNumber: to, Fee: 1,
       SessionContext: j.SessionContext || '', Code: code, Message: message, IsoCode: 'CN' }] });
+    if (code !== 'Ok') return;
+    const [status, errmsg, description] = outcomes[k] || ['SUCCESS', 'DELIVRD', '用户短信送达成功'];
+    report({ user_receive_time: cst(), nationcode: '86', mobile: to.replace(/^\+86/, ''),
+      report_status: status, errmsg, description, sid: serial, ext: j.SessionContext || '' });
   });
 });
 ready(server, o.port);
