@@ -52,7 +52,7 @@ struct hd_srv {
     struct hd_token_key keys[2]; /* current, previous (len 0 when none) */
     pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
     struct hd_store *st;         /* opened on first need; NULL after a failure */
-    long inflight;               /* requests begun and not completed (under mu) */
+    long inflight;               /* requests begun and not completed (atomic) */
     uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
