@@ -221,6 +221,23 @@ static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, st
     return MHD_YES;
 }
 
+/* A /hooks/ request's body is in: a signed status callback waits,
+ * suspended, for the group commit of clicks.c; the rest is answered now. */
+static enum MHD_Result hook_end(struct hd_srv *s, struct MHD_Connection *c, struct req *q)
+{
+    struct hd_answer a = {0};
+    if (q->click.done) /* resumed: its batch is written */
+        hd_hook_kept(q->hook, q->click.rc, q->click.result, &a);
+    else if (hd_hook_post(s, q->hook, &a)) {
+        q->click.hook = q->hook;
+        q->click.conn = c;
+        if (hd_clicks_push(s->clicks, &q->click))
+            return MHD_YES;
+        hd_hook_take(s, q->hook, &a); /* stopping: kept on its own */
+    }
+    return answer(c, q, &a);
+}
+
 /* The headers are in: route, and answer now whatever needs no body. */
 static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                              const char *url, const char *method)
@@ -330,10 +347,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct hd_answer a = {0};
     if (q->route == R_PREFS && q->got > keep) /* chunked, past the form's bound */
         return text(c, q, 413, "request body too large\n", NULL);
-    if (q->hook) {
-        hd_hook_post(s, q->hook, &a);
-        return answer(c, q, &a);
-    }
+    if (q->hook)
+        return hook_end(s, c, q);
     if (q->route == R_PREFS) {
         hd_prefs_post(s, &q->u, q->body, q->got, &a);
         return answer(c, q, &a);
