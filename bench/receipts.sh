@@ -54,41 +54,14 @@ for line in sys.stdin:
 ' "$ROOT" "$BENCH_TW_TOKEN" http://127.0.0.1:8025 "$TW_SID" > callbacks.txt
 [ "$(wc -l < callbacks.txt)" = "$N" ] || { echo "bench: $(wc -l < callbacks.txt) messages sent, not $N" >&2; exit 1; }
 
-"${H_ARGS[@]}" serve --listen 127.0.0.1:0 > serve.out 2> serve.err &
-SRV=$!
-trap 'kill $SRV 2>/dev/null || true' EXIT
-for i in $(seq 50); do grep -q listening serve.out && break; sleep 0.1; done
-PORT=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' serve.out)
-[ -n "$PORT" ] || { echo "bench: herald serve did not start: $(cat serve.err)" >&2; exit 1; }
-
-# as serve.sh: ROUNDS short runs of each, interleaved, the best of each
-# counts; round r posts its own slice of the callbacks
-WRK=(env WRK_THREADS=2 wrk -t2 -c64 -d"${SECS}s" -s "$ROOT/bench/oneclick.lua")
-split -n "l/$ROUNDS" -d callbacks.txt slice.
-ref=0; ours=0; ok_all=0; out_all=0
-for r in $(seq 0 $((ROUNDS - 1))); do
-  "${WRK[@]}" "http://127.0.0.1:$PORT/" > healthz.out
-  TOKENS=slice.0$r "${WRK[@]}" "http://127.0.0.1:$PORT/" > hooks.out
-  h=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' healthz.out)
-  read -r ok ran_out < <(awk '/^oneclick:/ { print $3, $5 }' hooks.out)
-  o=$(awk -v n="$ok" -v t="$SECS" 'BEGIN { printf "%.0f", n / t }') # 200s only
-  [ "$h" -gt "$ref" ] && ref=$h
-  [ "$o" -gt "$ours" ] && ours=$o
-  ok_all=$((ok_all + ok)); out_all=$((out_all + ran_out))
-done
-scrape() { curl -s "http://127.0.0.1:$PORT/metrics" \
-  | awk '/^herald_http_requests_total\{route="hooks",code="200"\}/ { print $2 }'; }
-served=$(scrape); sleep 0.2
-while [ "$served" != "$(scrape)" ]; do served=$(scrape); sleep 0.2; done
-kill $SRV; wait $SRV || { echo "bench: herald serve did not stop cleanly" >&2; exit 1; }
-trap - EXIT
+serve_bench hooks callbacks.txt -c rc.conf --db rc.db
 rows=$(sqlite3 rc.db "SELECT count(*) FROM receipts WHERE status = 'delivered'")
 applied=$(sqlite3 rc.db "SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL")
-more=""; [ "$out_all" = 0 ] || more="; at least: a slice ran out, raise BENCH_RECEIPTS"
-echo "   wrk GET /healthz:                      $ref requests/s (best of $ROUNDS runs of ${SECS}s)"
-echo "   wrk POST /hooks/twilio/p (signed):    $ours receipts/s answered 200 (best of $ROUNDS$more)"
-echo "   receipts rows written:                 $rows ($served answered 200 by the server, $ok_all reached wrk; $applied applied to their message)"
-[ "$rows" = "$served" ] && [ "$ok_all" -le "$rows" ] \
-  || { echo "bench: $rows receipts for $served answers 200 ($ok_all reached wrk)" >&2; exit 1; }
-awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio receipts / healthz: %.2fx (target: at least 0.5x)\n", a / b }'
-rm -f rc.csv slice.* tw.in
+more=""; [ "$OUT_ALL" = 0 ] || more="; at least: a slice ran out, raise BENCH_RECEIPTS"
+echo "   wrk GET /healthz:                      $REF requests/s (best of $ROUNDS runs of ${SECS}s)"
+echo "   wrk POST /hooks/twilio/p (signed):    $OURS receipts/s answered 200 (best of $ROUNDS$more)"
+echo "   receipts rows written:                 $rows ($SERVED answered 200 by the server, $OK_ALL reached wrk; $applied applied to their message)"
+[ "$rows" = "$SERVED" ] && [ "$OK_ALL" -le "$rows" ] \
+  || { echo "bench: $rows receipts for $SERVED answers 200 ($OK_ALL reached wrk)" >&2; exit 1; }
+awk -v a="$OURS" -v b="$REF" 'BEGIN { printf "   ratio receipts / healthz: %.2fx (target: at least 0.5x)\n", a / b }'
+rm -f rc.csv tw.in
