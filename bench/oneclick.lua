@@ -5,7 +5,9 @@
 -- (answered 400, counted in ran_out) rather than repeat one: every 200 is
 -- then a new consent row, which the bench script checks. With $TOKENS
 -- unset it GETs /healthz instead, through the same Lua calls, so that the
--- reference pays wrk the same per request.
+-- reference pays wrk the same per request. A line of $TOKENS with tabs is
+-- "PATH<TAB>SIGNATURE<TAB>BODY" (bench/receipts.sh: a Twilio status
+-- callback, its form body and its X-Twilio-Signature), posted as it is.
 local threads, count = {}, 0
 
 function setup(thread)
@@ -22,7 +24,15 @@ function init(args)
     return
   end
   for line in io.lines(file) do
-    if k % step == id then paths[#paths + 1] = line end
+    if k % step == id then
+      local path, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      if path then
+        paths[#paths + 1] = wrk.format("POST", path, { ["Content-Type"] =
+          "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = sig }, body)
+      else
+        paths[#paths + 1] = line
+      end
+    end
     k = k + 1
   end
   wrk.method = "POST"
@@ -37,7 +47,9 @@ function request()
     ran_out = ran_out + 1
     return wrk.format(nil, "/u/ran-out")
   end
-  return wrk.format(nil, paths[nxt])
+  local p = paths[nxt]
+  if p:sub(1, 1) == "/" then return wrk.format(nil, p) end
+  return p -- a request formatted whole by init
 end
 
 function response(status, headers, body)

@@ -64,4 +64,5 @@ def main():
     print(signature(token, url, urllib.parse.parse_qsl(body, keep_blank_values=True)))
 
 
-main()
+if __name__ == "__main__":  # bench/receipts.sh imports signature()
+    main()

@@ -266,6 +266,10 @@ enum hd_receipt_result {
  * the report is durable. *result is an hd_receipt_result. */
 int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                     int *result, struct hd_err *err);
+/* The same inside the caller's transaction (herald serve commits many
+ * reports at once): durable once the caller commits. */
+int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                    int *result, struct hd_err *err);
 /* Applies the pending reports whose message is known now; *applied says
  * how many. */
 int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *applied,

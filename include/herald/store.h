@@ -42,6 +42,11 @@ int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err);
 /* Opens without migrating (tests of old schemas). */
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err);
 
+/* For a long-lived writer's connection (herald serve's): a page cache of
+ * cache_kib KiB, and a checkpoint once the WAL holds wal_pages pages
+ * (SQLite's defaults: 2000 KiB and 1000 pages; 0 keeps a default). */
+int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_err *err);
+
 /* Rows the last INSERT, UPDATE or DELETE changed (0: a guarded state
  * change found the message in another state). */
 int hd_store_changes(struct hd_store *st);

@@ -357,24 +357,30 @@ static int try_apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
     return rc < 0 || !t.found ? rc : apply(c, r, &t, now_ms, err);
 }
 
-int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                     int *result, struct hd_err *err)
 {
     struct hd_receipt k = *r;
     bool added = false, applied = false;
+    int rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
+    if (rc == 0 && added)
+        rc = try_apply(c, &k, now_ms, &applied, err);
+    if (rc == 0)
+        *result = !added ? HD_RCPT_DUPLICATE : applied ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
+    return rc;
+}
+
+int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                    int *result, struct hd_err *err)
+{
     int rc = hd_store_begin(c->st, err);
     if (rc < 0)
         return rc;
-    if ((rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err)) == 0 && added)
-        rc = try_apply(c, &k, now_ms, &applied, err);
-    if (rc == 0)
+    if ((rc = hd_receipt_keep(c, r, now_ms, result, err)) == 0)
         rc = hd_store_commit(c->st, err);
-    if (rc < 0) {
+    if (rc < 0)
         hd_store_rollback(c->st);
-        return rc;
-    }
-    *result = !added ? HD_RCPT_DUPLICATE : applied ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
-    return 0;
+    return rc;
 }
 
 /* A report waits this long for its message: a gateway reports within

@@ -1,17 +1,18 @@
-/* clicks: group commit of RFC 8058 one-click opt-outs. Every click is a
- * write, and one SQLite transaction per click costs far more in locks and
+/* clicks: group commit of RFC 8058 one-click opt-outs and of gateways'
+ * status callbacks (hooks.c: the same path, a receipt instead of a consent
+ * row). Every click is a write, and one SQLite transaction per click costs far more in locks and
  * WAL frames than the row itself; so the server suspends a one-click
  * request whose token checked out (MHD_suspend_connection), queues it
  * here, and one writer thread takes everything queued, writes it in one
  * transaction on the server's connection (under its mutex, like every
  * other use of it), then resumes each request, which MHD hands back to the
  * server to answer: 200 once its row is committed, 503 when the batch
- * failed (nothing of it is written). Under load a batch holds as many
- * clicks as arrived during the previous commit; alone, a click is written
- * at once. Stopping commits what is queued and resumes it before the
- * thread ends, so the daemon is never stopped with a request suspended; a
- * click that comes after (a slow client past the stop's wait) is refused
- * by push, and the server writes it on its own. */
+ * failed (nothing of it is written: then each click of it is tried again
+ * in its own transaction, so that one bad write fails only itself). Under load a batch holds as
+ * many clicks as arrived during the previous commit; alone, a click is written at once. Stopping
+ * commits what is queued and resumes it before the thread ends, so the daemon is never stopped with
+ * a request suspended; a click that comes after (a slow client past the stop's wait) is refused by
+ * push, and the server writes it on its own. */
 #include <microhttpd.h>
 #include <stdlib.h>
 
@@ -26,33 +27,67 @@ struct hd_clicks {
     pthread_t th;
 };
 
-/* One transaction for the batch; then every click gets the outcome. */
+/* One transaction for the clicks and callbacks of batch; *begun says
+ * whether it got the write lock (BEGIN IMMEDIATE). */
+static int write_batch(struct hd_srv *s, struct hd_store *st, struct hd_click *batch, int64_t now,
+                       bool *begun, struct hd_err *err)
+{
+    int rc = hd_store_begin(st, err);
+    *begun = rc == 0;
+    for (struct hd_click *c = batch; c && rc == 0; c = c->next) {
+        struct hd_link_change k = {c->tok.contact,
+                                   c->tok.message,
+                                   c->tok.channel,
+                                   c->tok.category,
+                                   HD_CONSENT_OPTED_OUT,
+                                   "unsubscribe",
+                                   now};
+        rc = c->hook ? hd_hook_keep(s, st, c->hook, &c->result, err)
+                     : hd_store_link_consent(st, &k, &c->changed, err);
+    }
+    if (rc == 0)
+        rc = hd_store_commit(st, err);
+    if (rc < 0 && *begun)
+        hd_store_rollback(st);
+    for (struct hd_click *c = batch; c; c = c->next)
+        c->rc = rc;
+    return rc;
+}
+
+/* The batch in one transaction; when a write of it fails (not the lock:
+ * each would wait for it again), each in its own, so that one bad write
+ * costs the others nothing. Then every one is resumed. */
 static void commit(struct hd_srv *s, struct hd_click *batch)
 {
     struct hd_err err = {0};
     int64_t now = hd_clock_now(s->clock);
+    bool begun = false;
     pthread_mutex_lock(&s->mu);
     struct hd_store *st = hd_srv_store(s, &err);
-    int rc = st ? hd_store_begin(st, &err) : HD_E_STORE;
-    bool begun = rc == 0;
-    for (struct hd_click *c = batch; c && rc == 0; c = c->next) {
-        struct hd_link_change k = {c->tok.contact, c->tok.message,        c->tok.channel,
-                                   c->tok.category, HD_CONSENT_OPTED_OUT, "unsubscribe",
-                                   now};
-        rc = hd_store_link_consent(st, &k, &c->changed, &err);
+    int rc = st ? write_batch(s, st, batch, now, &begun, &err) : HD_E_STORE;
+    for (struct hd_click *c = batch, *next; begun && rc < 0 && batch->next && c; c = next) {
+        next = c->next;
+        c->next = NULL;
+        write_batch(s, st, c, now, &begun, &err);
+        c->next = next;
     }
-    if (rc == 0)
-        rc = hd_store_commit(st, &err);
-    if (rc < 0 && begun)
-        hd_store_rollback(st);
-    if (rc < 0)
-        hd_log_error(s->log, "serve: recording %s: %s", batch->next ? "opt-outs" : "an opt-out",
-                     err.msg);
+    int failed = 0;
+    const struct hd_click *one = NULL;
     for (struct hd_click *c = batch; c; c = c->next) {
-        c->rc = rc;
-        if (rc == 0 && c->changed)
+        if (!st)
+            c->rc = rc;
+        if (c->rc < 0) {
+            failed++;
+            one = c;
+        } else if (!c->hook && c->changed)
             hd_unsub_note(s, &c->tok);
     }
+    if (failed == 1)
+        hd_log_error(s->log, "serve: recording %s: %s",
+                     one->hook ? "a gateway's status callback" : "an opt-out", err.msg);
+    else if (failed)
+        hd_log_error(s->log, "serve: recording %d opt-outs and status callbacks: %s", failed,
+                     err.msg);
     pthread_mutex_unlock(&s->mu);
     /* the server may answer and free a click as soon as it is resumed */
     for (struct hd_click *c = batch, *next; c; c = next) {

@@ -14,7 +14,11 @@
  * once it is committed: Twilio retries what did not get a 2xx, and the
  * receipts table makes a retry one row. Aliyun's and Tencent's reports
  * (/hooks/aliyun/, /hooks/tencent/) are hooks_cn.c's: hd_hook_begin and
- * hd_hook_post hand them over. */
+ * hd_hook_post hand them over, as they do a mail sender's events to
+ * hooks_esp.c. A signed, whole Twilio status callback is handed back to
+ * the server, which queues it for clicks.c's group commit (hd_hook_keep
+ * inside the batch's transaction, hd_hook_kept for the answer); a reply to
+ * a number is rare and kept at once (hd_hook_take). */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +102,11 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 
 void hd_hook_release(struct hd_hook *h)
 {
-    if (h)
-        hd_buf_release(&h->body);
+    if (!h)
+        return;
+    hd_buf_release(&h->body);
+    if (h->parsed)
+        hd_form_release(&h->form);
 }
 
 static bool signed_ok(struct hd_srv *s, const struct hd_hook *h, const struct hd_form *f)
@@ -116,17 +123,27 @@ static bool signed_ok(struct hd_srv *s, const struct hd_hook *h, const struct hd
     return ok;
 }
 
-/* A status callback: MessageSid, MessageStatus, ErrorCode (and, when
- * Twilio gives them, ErrorMessage and RawDlrDoneDate, not parsed). */
-static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h,
-                       const struct hd_form *f, int *result, struct hd_err *err)
+/* A status callback's sid and status (Twilio's older names too); false
+ * without them. */
+static bool status_fields(const struct hd_form *f, const char **sid, const char **status)
 {
-    const char *sid = hd_form_get(f, "MessageSid"), *status = hd_form_get(f, "MessageStatus");
-    if (!sid)
-        sid = hd_form_get(f, "SmsSid");
-    if (!status)
-        status = hd_form_get(f, "SmsStatus");
-    if (!sid || !*sid || !status || !*status)
+    *sid = hd_form_get(f, "MessageSid");
+    *status = hd_form_get(f, "MessageStatus");
+    if (!*sid)
+        *sid = hd_form_get(f, "SmsSid");
+    if (!*status)
+        *status = hd_form_get(f, "SmsStatus");
+    return *sid && **sid && *status && **status;
+}
+
+/* A status callback: MessageSid, MessageStatus, ErrorCode (and, when
+ * Twilio gives them, ErrorMessage and RawDlrDoneDate, not parsed); in its
+ * own transaction (own), or in the caller's. */
+static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h,
+                       const struct hd_form *f, bool own, int *result, struct hd_err *err)
+{
+    const char *sid, *status;
+    if (!status_fields(f, &sid, &status))
         return hd_err_set(err, HD_E_PARSE, "MessageSid and MessageStatus are required");
     const char *code = hd_form_get(f, "ErrorCode");
     int64_t now = hd_clock_now_ms(s->clock);
@@ -138,7 +155,7 @@ static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_ho
                            .reason = hd_form_get(f, "ErrorMessage"),
                            .received_ms = now};
     struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
-    return hd_receipt_take(&c, &r, now, result, err);
+    return (own ? hd_receipt_take : hd_receipt_keep)(&c, &r, now, result, err);
 }
 
 static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_form *f, int *what,
@@ -149,30 +166,12 @@ static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_f
                             hd_clock_now_ms(s->clock), what, n, err);
 }
 
-/* The form, signed: kept, then answered. */
-static void take(struct hd_srv *s, const struct hd_hook *h, const struct hd_form *f,
-                 struct hd_answer *a)
+/* What a kept (or refused) callback is answered. */
+static void answer_kept(const struct hd_hook *h, int rc, int result, const struct hd_err *err,
+                        struct hd_answer *a)
 {
-    struct hd_err err = {0};
-    int result = 0, what = 0, rc;
-    int64_t n = 0;
-    pthread_mutex_lock(&s->mu);
-    struct hd_store *st = hd_srv_store(s, &err);
-    rc = !st          ? HD_E_STORE
-         : h->inbound ? inbound_post(s, st, f, &what, &n, &err)
-                      : status_post(s, st, h, f, &result, &err);
-    if (rc < 0 && rc != HD_E_PARSE && rc != HD_E_INVALID)
-        hd_log_error(s->log, "serve: a Twilio callback to '%s' was not kept: %s", h->provider,
-                     err.msg);
-    else if (rc == 0 && what)
-        hd_log_info(s->log,
-                    "serve: an SMS reply opted %lld contact%s %s SMS marketing (provider "
-                    "'%s')",
-                    (long long)n, n == 1 ? "" : "s", what == 1 ? "out of" : "back into",
-                    h->provider);
-    pthread_mutex_unlock(&s->mu);
     if (rc == HD_E_PARSE || rc == HD_E_INVALID) {
-        hd_hook_say(a, 400, err.msg);
+        hd_hook_say(a, 400, err->msg);
         hd_buf_addc(&a->body, '\n');
     } else if (rc < 0) {
         hd_hook_say(a, 503, "not kept: try again\n");
@@ -188,31 +187,75 @@ static void take(struct hd_srv *s, const struct hd_hook *h, const struct hd_form
     }
 }
 
-void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
+void hd_hook_take(struct hd_srv *s, const struct hd_hook *h, struct hd_answer *a)
 {
-    struct hd_form f;
     struct hd_err err = {0};
+    int result = 0, what = 0, rc;
+    int64_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = hd_srv_store(s, &err);
+    rc = !st          ? HD_E_STORE
+         : h->inbound ? inbound_post(s, st, &h->form, &what, &n, &err)
+                      : status_post(s, st, h, &h->form, true, &result, &err);
+    if (rc < 0 && rc != HD_E_PARSE && rc != HD_E_INVALID)
+        hd_log_error(s->log, "serve: a Twilio callback to '%s' was not kept: %s", h->provider,
+                     err.msg);
+    else if (rc == 0 && what)
+        hd_log_info(s->log,
+                    "serve: an SMS reply opted %lld contact%s %s SMS marketing (provider "
+                    "'%s')",
+                    (long long)n, n == 1 ? "" : "s", what == 1 ? "out of" : "back into",
+                    h->provider);
+    pthread_mutex_unlock(&s->mu);
+    answer_kept(h, rc, result, &err, a);
+}
+
+int hd_hook_keep(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h, int *result,
+                 struct hd_err *err)
+{
+    return status_post(s, st, h, &h->form, false, result, err);
+}
+
+void hd_hook_kept(const struct hd_hook *h, int rc, int result, struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    answer_kept(h, rc, result, &err, a);
+}
+
+bool hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    const char *sid, *status;
     if (h->esp) {
         hd_esp_post(s, h, a);
-        return;
+        return false;
     }
     if (h->kind != HOOK_TWILIO) {
         hd_hook_cn_post(s, h, a);
-        return;
+        return false;
     }
     if (h->too_long) {
         hd_hook_say(a, 413, "request body too large\n");
-        return;
+        return false;
     }
-    if (hd_form_collect(h->body.data ? h->body.data : "", h->body.len, &f, &err) < 0) {
+    if (hd_form_collect(h->body.data ? h->body.data : "", h->body.len, &h->form, &err) < 0) {
         hd_hook_say(a, 400, "the body is not application/x-www-form-urlencoded\n");
-        return;
+        return false;
     }
-    if (signed_ok(s, h, &f))
-        take(s, h, &f, a);
-    else
+    h->parsed = true;
+    if (!signed_ok(s, h, &h->form)) {
         hd_hook_say(a, 403, "forbidden: X-Twilio-Signature does not match\n");
-    hd_form_release(&f);
+        return false;
+    }
+    if (h->inbound) {
+        hd_hook_take(s, h, a);
+        return false;
+    }
+    if (!status_fields(&h->form, &sid, &status)) {
+        hd_hook_say(a, 400, "MessageSid and MessageStatus are required\n");
+        return false;
+    }
+    return true; /* signed and whole: the caller has it kept */
 }
 
 void hd_hooks_retry(struct hd_srv *s)

@@ -14,6 +14,7 @@
 #include "herald/buf.h"
 #include "herald/config.h"
 #include "herald/dispatch.h"
+#include "herald/form.h"
 #include "herald/log.h"
 #include "herald/store.h"
 #include "herald/time.h"
@@ -53,7 +54,7 @@ struct hd_srv {
     struct hd_token_key keys[2]; /* current, previous (len 0 when none) */
     pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
     struct hd_store *st;         /* opened on first need; NULL after a failure */
-    long inflight;               /* requests begun and not completed (under mu) */
+    long inflight;               /* requests begun and not completed (atomic) */
     uint64_t http[R_COUNT][HTTP_CODES]; /* requests answered; atomic adds and loads */
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
@@ -102,14 +103,16 @@ void hd_prefs_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
 void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
                    struct hd_answer *a);
 
-/* A one-click opt-out waiting for its batch (clicks.c): its request is
- * suspended until done. */
+/* A one-click opt-out, or a gateway's status callback (hook), waiting for
+ * its batch (clicks.c): its request is suspended until done. */
 struct hd_click {
     struct hd_token tok;
-    void *conn;   /* the suspended struct MHD_Connection */
-    bool done;    /* the batch is written (or failed): answer it */
-    int rc;       /* 0, or the batch's HD_E_* */
-    bool changed; /* a new opt-out (not a repeat) */
+    struct hd_hook *hook; /* a status callback (hooks.c), or NULL: a click */
+    int result;           /* the callback's hd_receipt_result */
+    void *conn;           /* the suspended struct MHD_Connection */
+    bool done;            /* the batch is written (or failed): answer it */
+    int rc;               /* 0, or the batch's HD_E_* */
+    bool changed;         /* a new opt-out (not a repeat) */
     struct hd_click *next;
 };
 /* Starts the writer thread. */
@@ -160,13 +163,24 @@ struct hd_hook {
     int esp;        /* a mail sender's events (hooks_esp.c), 0 for Twilio */
     char auth[512]; /* the sender's signature header as sent */
     char stamp[32]; /* its timestamp header */
+    struct hd_form form; /* the body's fields, once parsed */
+    bool parsed;
 };
 /* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
  * body is to be read, else -1 with a set (404, 403, 503). */
 int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const char *signature,
                   struct hd_hook *h, struct hd_answer *a);
-/* The body is in: signature, then the report or the reply. */
-void hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+/* The body is in: the signature, then a reply is kept at once; true for a
+ * status callback to be kept by the caller (hd_clicks_push, else
+ * hd_hook_take), false when answered in a. */
+bool hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+/* Keeps h in its own transaction (takes s->mu) and answers it. */
+void hd_hook_take(struct hd_srv *s, const struct hd_hook *h, struct hd_answer *a);
+/* A status callback inside the caller's transaction (s->mu held). */
+int hd_hook_keep(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h, int *result,
+                 struct hd_err *err);
+/* The answer to a callback kept with rc (0 or HD_E_*) and result. */
+void hd_hook_kept(const struct hd_hook *h, int rc, int result, struct hd_answer *a);
 void hd_hook_release(struct hd_hook *h);
 /* What applying receipts needs, from the service's configuration. */
 struct hd_receipt_ctx hd_srv_receipt_ctx(struct hd_srv *s, struct hd_store *st);

@@ -5,7 +5,10 @@
  * was faster than the dispatcher's write, or the id is not ours yet) stays
  * pending, applied_at NULL, until dispatch/receipt.c finds its message;
  * the partial index keeps the pending ones a short scan. The move of the
- * message's state is a compare-and-set on the state the caller read. */
+ * message's state is a compare-and-set on the state the caller read.
+ * The statements a report runs are prepared once per connection
+ * (hd_store_cached): herald serve runs them for every callback, and
+ * compiling them cost more than running them. */
 #include "store_int.h"
 
 #include <string.h>
@@ -14,12 +17,12 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
                          struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
-                              "gateway_at, received_at, message_id) VALUES (?1, ?2, ?3, ?4, ?5, "
-                              "?6, ?7, ?8) "
-                              "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
-                              &s, err);
+    int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
+                             "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
+                             "gateway_at, received_at, message_id) VALUES (?1, ?2, ?3, ?4, ?5, "
+                             "?6, ?7, ?8) "
+                             "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
+                             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, r->provider, -1, SQLITE_STATIC);
@@ -37,12 +40,11 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
         goto out;
     }
     *added = sqlite3_changes(st->db) == 1;
-    sqlite3_finalize(s);
-    s = NULL;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT id FROM receipts WHERE provider = ?1 AND gateway_id = ?2 "
-                               "AND status = ?3",
-                               &s, err)) < 0)
+    sqlite3_reset(s);
+    if ((rc = hd_store_cached(st, SLOT_RECEIPT_ID,
+                              "SELECT id FROM receipts WHERE provider = ?1 AND gateway_id = ?2 "
+                              "AND status = ?3",
+                              &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, r->provider, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, r->gateway_id, -1, SQLITE_STATIC);
@@ -52,15 +54,15 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     else
         *id = sqlite3_column_int64(s, 0);
 out:
-    sqlite3_finalize(s);
+    sqlite3_reset(s); /* cached: ends its read at once */
     return rc;
 }
 
-/* Runs a prepared statement without results; what names it in an error. */
+/* Runs a cached statement without results; what names it in an error. */
 static int run_once(struct hd_store *st, sqlite3_stmt *s, const char *what, struct hd_err *err)
 {
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc;
 }
 
@@ -68,10 +70,10 @@ int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int6
                           bool *first, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
-                              "AND applied_at IS NULL",
-                              &s, err);
+    int rc = hd_store_cached(st, SLOT_RECEIPT_DONE,
+                             "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
+                             "AND applied_at IS NULL",
+                             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -119,11 +121,11 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
 
 /* One integer from sql with ?1 (and ?2, ?3 when given as non-NULL text
  * or a non-zero number) bound; HD_E_NOTFOUND without a row. */
-static int one_int(struct hd_store *st, const char *sql, int64_t a, const char *b, int64_t c,
-                   int64_t *out, struct hd_err *err)
+static int one_int(struct hd_store *st, int slot, const char *sql, int64_t a, const char *b,
+                   int64_t c, int64_t *out, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, sql, &s, err), step;
+    int rc = hd_store_cached(st, slot, sql, &s, err), step;
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, a);
@@ -135,14 +137,15 @@ static int one_int(struct hd_store *st, const char *sql, int64_t a, const char *
         rc = hd_err_set(err, HD_E_NOTFOUND, "no message %lld", (long long)a);
     else
         rc = hd_store_fail(st, err, "reading receipts");
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc;
 }
 
 int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err)
 {
     int64_t v = 0;
-    int rc = one_int(st, "SELECT state FROM messages WHERE id = ?1", message, NULL, 0, &v, err);
+    int rc = one_int(st, SLOT_MSG_STATE, "SELECT state FROM messages WHERE id = ?1", message, NULL,
+                     0, &v, err);
     *state = (int)v;
     return rc;
 }
@@ -150,8 +153,8 @@ int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct 
 int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact, struct hd_err *err)
 {
     *contact = 0;
-    int rc = one_int(st, "SELECT contact_id FROM messages WHERE id = ?1", message, NULL, 0, contact,
-                     err);
+    int rc = one_int(st, SLOT_MSG_CONTACT, "SELECT contact_id FROM messages WHERE id = ?1", message,
+                     NULL, 0, contact, err);
     return rc == HD_E_NOTFOUND ? 0 : rc;
 }
 
@@ -159,9 +162,9 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
                          struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st, "UPDATE messages SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", &s,
-        err);
+    int rc = hd_store_cached(
+        st, SLOT_MSG_RECEIPT,
+        "UPDATE messages SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, message);
@@ -179,7 +182,7 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
 int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
                            int64_t since_ms, int64_t *n, struct hd_err *err)
 {
-    return one_int(st,
+    return one_int(st, SLOT_RECEIPT_COUNT,
                    "SELECT count(*) FROM attempts WHERE contact_id = ?1 AND at >= ?3 AND "
                    "outcome = 'receipt' AND reason = ?2",
                    contact, reason, since_ms, n, err);

@@ -420,6 +420,14 @@ int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err)
     return hd_store_exec(st, sql, err);
 }
 
+int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d; PRAGMA wal_autocheckpoint = %d",
+             cache_kib > 0 ? cache_kib : 2000, wal_pages > 0 ? wal_pages : 1000);
+    return hd_store_exec(st, sql, err);
+}
+
 int hd_store_begin(struct hd_store *st, struct hd_err *err)
 {
     return hd_store_exec(st, "BEGIN IMMEDIATE", err);
