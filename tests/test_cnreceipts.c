@@ -256,6 +256,15 @@ static void test_cnreceipts_campaigns(void **state)
     assert_int_equal(tu_count(sup, "invalid_number"), 2);
     free(sup);
     assert_int_equal(q1("SELECT count(*) FROM messages WHERE state = 3"), 2); /* delivered */
+    /* the request log (debug) names the route and the provider, never the
+     * token the URL carries */
+    char *sp = tu_path(dir, "serve.log"), *slog = tu_read(sp);
+    assert_non_null(slog);
+    assert_contains(slog, "POST /hooks/aliyun/ali/* 200");
+    assert_not_contains(slog, ALI_TOKEN);
+    assert_not_contains(slog, TC_TOKEN);
+    free(slog);
+    free(sp);
 }
 
 /* The guards: nothing is read or kept without the provider's token. */

@@ -117,6 +117,12 @@ static void log_path(struct req *q, const char *url)
     int r = route_of(url, &rest);
     bool link = r == R_UNSUB || r == R_PREFS;
     size_t keep = link ? (size_t)(rest - url) : strlen(url);
+    if (r == R_HOOK) { /* /hooks/KIND/PROVIDER: what follows may be a token */
+        const char *p = strchr(rest, '/');
+        p = p ? strchr(p + 1, '/') : NULL;
+        link = p != NULL;
+        keep = p ? (size_t)(p + 1 - url) : keep;
+    }
     for (size_t i = 0; i < keep && n < sizeof q->path - 4; i++)
         q->path[n++] = url[i] > ' ' && url[i] < 0x7f ? url[i] : '?';
     if (link || keep > n)
