@@ -134,8 +134,8 @@ static char *herald_argv(const char *const *a)
     struct tu_run r;
     tu_exec(&r, dir, NULL, argv);
     if (r.status != 0)
-        fail_msg("herald %s %s exited %d: %s %s", argv[1], argv[2] ? argv[2] : "", r.status,
-                 r.out, r.err);
+        fail_msg("herald %s %s exited %d: %s %s", argv[1], argv[2] ? argv[2] : "", r.status, r.out,
+                 r.err);
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
     return out;
@@ -185,8 +185,7 @@ static void gateway_id(int64_t m, char *out, size_t size)
 
 /* Twilio's status callback for message m (to phone `to`), signed for
  * public_url as Twilio signs it; the answer must be 200 "ok". */
-static void twilio_status(int port, int64_t m, const char *to, const char *status,
-                          const char *code)
+static void twilio_status(int port, int64_t m, const char *to, const char *status, const char *code)
 {
     char sid[64], body[1024], url[256], cmd[4096], got[256];
     gateway_id(m, sid, sizeof sid);
@@ -218,17 +217,17 @@ static void ses_complaint(int port, int64_t m, const char *addr)
     char num[32], cert[128], cmd[4096], got[256];
     snprintf(num, sizeof num, "%lld", (long long)m);
     snprintf(cert, sizeof cert, "https://127.0.0.1:%d/cert.pem", sns.port);
-    json_t *ses = json_pack(
-        "{s:s, s:{s:[{s:s}], s:s, s:s, s:s}, s:{s:s, s:s, s:[{s:s, s:s}]}}", "notificationType",
-        "Complaint", "complaint", "complainedRecipients", "emailAddress", addr,
-        "complaintFeedbackType", "abuse", "timestamp", "2026-11-22T12:30:00.000Z", "feedbackId",
-        "fb-e2e-1", "mail", "messageId", "ses-e2e-1", "source", "news@example.com", "headers",
-        "name", "X-Herald-Message", "value", num);
+    json_t *ses = json_pack("{s:s, s:{s:[{s:s}], s:s, s:s, s:s}, s:{s:s, s:s, s:[{s:s, s:s}]}}",
+                            "notificationType", "Complaint", "complaint", "complainedRecipients",
+                            "emailAddress", addr, "complaintFeedbackType", "abuse", "timestamp",
+                            "2026-11-22T12:30:00.000Z", "feedbackId", "fb-e2e-1", "mail",
+                            "messageId", "ses-e2e-1", "source", "news@example.com", "headers",
+                            "name", "X-Herald-Message", "value", num);
     char *text = json_dumps(ses, JSON_COMPACT);
-    json_t *note = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Type", "Notification",
-                             "MessageId", "sns-e2e-1", "TopicArn", TOPIC, "Message", text,
-                             "Timestamp", "2026-11-22T12:30:01.000Z", "SignatureVersion", "2",
-                             "SigningCertURL", cert);
+    json_t *note =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Type", "Notification", "MessageId",
+                  "sns-e2e-1", "TopicArn", TOPIC, "Message", text, "Timestamp",
+                  "2026-11-22T12:30:01.000Z", "SignatureVersion", "2", "SigningCertURL", cert);
     char *unsigned_body = json_dumps(note, JSON_COMPACT);
     write_file("sns.json", unsigned_body);
     free(unsigned_body);
@@ -316,9 +315,8 @@ static void check_stats(void)
 {
     char *st = herald_out("stats", "wave1", "--format", "json");
     static const char *const want[] = {
-        "\"sent\": 6",         "\"delivered\": 1",    "\"undelivered\": 1",
-        "\"bounced\": 1",      "\"bounced_hard\": 1", "\"bounced_soft\": 0",
-        "\"complained\": 1",
+        "\"sent\": 6",         "\"delivered\": 1",    "\"undelivered\": 1", "\"bounced\": 1",
+        "\"bounced_hard\": 1", "\"bounced_soft\": 0", "\"complained\": 1",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         assert_contains(st, want[i]);
@@ -326,8 +324,8 @@ static void check_stats(void)
     /* per channel: the SMS reports on sms, the mail ones on email */
     st = herald_out("stats", "wave1", "--by", "channel", "--format", "csv");
     static const char *const rows[] = {
-        "stats,sms,delivered,1\r\n",    "stats,sms,undelivered,1\r\n",
-        "stats,sms,bounced,0\r\n",      "stats,email,delivered,0\r\n",
+        "stats,sms,delivered,1\r\n",      "stats,sms,undelivered,1\r\n",
+        "stats,sms,bounced,0\r\n",        "stats,email,delivered,0\r\n",
         "stats,email,bounced_hard,1\r\n", "stats,email,complained,1\r\n",
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
@@ -364,40 +362,56 @@ static void check_suppressions(int64_t m_p2, int64_t m_e1, int64_t m_e2)
                      1);
 }
 
-/* `herald why CONTACT wave1` tells each story. */
+/* `herald why CONTACT wave1` tells each story, the report after the send,
+ * at the time the gateway gave (SES's) or the time it came (serve's clock
+ * 12:05, the fetch's 13:00). */
 static void check_why(void)
 {
     static const struct {
         const char *contact, *want[3];
     } stories[] = {
-        {"p1", {"delivered at 2026-11-22", NULL, NULL}},
+        {"p1", {"  - delivered at 2026-11-22T12:05:00Z (reported by sms).\n", NULL, NULL}},
         {"p2",
-         {"undelivered: 30005 unknown destination handset, address suppressed",
-          "+15557650002 (sms) is suppressed since ", NULL}},
+         {"  - 2026-11-22T12:05:00Z: undelivered: 30005 unknown destination handset, address "
+          "suppressed (reported by sms).\n",
+          "\n+15557650002 (sms) is suppressed since 2026-11-22T12:05:00Z: invalid_number: "
+          "undelivered: 30005 unknown destination handset, address suppressed (message 2).\n",
+          NULL}},
         {"e1",
-         {"bounced_hard: 5.1.1 ", "invalid_recipient, address suppressed",
-          "di@example.org (email) is suppressed since "}},
-        {"e2", {"complained", "ed@example.org (email) is suppressed since ", NULL}},
+         {"  - 2026-11-22T13:00:00Z: bounced_hard: 5.1.1 unknown user: \"di@example.org\"; "
+          "invalid_recipient, address suppressed (reported by mail).\n",
+          "\ndi@example.org (email) is suppressed since 2026-11-22T13:00:00Z: hard_bounce: "
+          "bounced_hard: 5.1.1 unknown user: \"di@example.org\"; invalid_recipient, address "
+          "suppressed (message 4).\n",
+          NULL}},
+        {"e2",
+         {"  - 2026-11-22T12:30:00Z: complained: abuse, address suppressed (reported by mail).\n",
+          "opted out  by complaint at 2026-11-22T12:05:00Z (message 5, campaign 'wave1')\n",
+          "\ned@example.org (email) is suppressed since 2026-11-22T12:05:00Z: complaint: "
+          "complained: abuse, address suppressed (message 5).\n"}},
     };
     for (size_t i = 0; i < sizeof stories / sizeof *stories; i++) {
         char *why = herald_out("why", stories[i].contact, "wave1");
         for (size_t k = 0; k < 3 && stories[i].want[k]; k++)
             if (!strstr(why, stories[i].want[k]))
-                fail_msg("why %s: no \"%s\" in:\n%s", stories[i].contact, stories[i].want[k],
-                         why);
+                fail_msg("why %s: no \"%s\" in:\n%s", stories[i].contact, stories[i].want[k], why);
+        /* the report comes after the attempt it is about */
+        const char *sent = strstr(why, ": attempt 1 by "), *report = strstr(why, "reported by");
+        assert_true(sent && report && sent < report);
         free(why);
     }
     /* no report: the story ends at the gateway */
     char *why = herald_out("why", "p3", "wave1");
-    assert_not_contains(why, "delivered at");
+    assert_contains(why, "  - now: sent.\n");
+    assert_not_contains(why, "reported by");
     assert_not_contains(why, "suppressed");
     free(why);
 }
 
 static void check_receipt_log(void)
 {
-    char *log = herald_out("log", "--campaign", "wave1", "--outcome", "receipt", "--format",
-                           "jsonl");
+    char *log =
+        herald_out("log", "--campaign", "wave1", "--outcome", "receipt", "--format", "jsonl");
     assert_int_equal(tu_count(log, "\n"), 4);
     assert_int_equal(tu_count(log, "\"outcome\":\"receipt\""), 4);
     assert_int_equal(tu_count(log, "\"reason\":\"delivered\""), 1);
@@ -448,8 +462,8 @@ static void check_second(void)
     json_t *l = tu_read_jsonl(dir, "twilio.log");
     assert_int_equal(json_array_size(l), 5);
     for (size_t i = 3; i < 5; i++) {
-        const char *to = json_string_value(
-            json_object_get(json_object_get(json_array_get(l, i), "form"), "To"));
+        const char *to =
+            json_string_value(json_object_get(json_object_get(json_array_get(l, i), "form"), "To"));
         assert_true(to && (strcmp(to, "+15557650001") == 0 || strcmp(to, "+15557650003") == 0));
     }
     json_decref(l);
@@ -473,13 +487,16 @@ static void test_receipts_e2e(void **state)
     check_sent();
     int64_t m_p1 = msg_of("wave1", "p1"), m_p2 = msg_of("wave1", "p2");
     int64_t m_e1 = msg_of("wave1", "e1"), m_e2 = msg_of("wave1", "e2");
+    /* the world answers later: the service's clock at 12:05, the fetch's at 13:00 */
     int port;
+    setenv("HERALD_NOW", "2026-11-22T12:05:00Z", 1);
     pid_t srv = tu_serve_start(dir, "127.0.0.1:0", &port);
     twilio_status(port, m_p1, "+15557650001", "delivered", NULL);
     twilio_status(port, m_p2, "+15557650002", "undelivered", "30005");
     ses_complaint(port, m_e2, "ed@example.org");
     assert_int_equal(tu_serve_stop(srv), 0);
     drop_bounce(m_e1, "di@example.org");
+    setenv("HERALD_NOW", "2026-11-22T13:00:00Z", 1);
     char *out = herald_out("bounces", "fetch");
     assert_contains(out, "1 read: 1 applied, 0 pending (message not known yet), 0 already "
                          "applied, 0 left (not a bounce)");
