@@ -220,14 +220,14 @@ static void ses_complaint(int port, int64_t m, const char *addr)
     json_t *ses = json_pack("{s:s, s:{s:[{s:s}], s:s, s:s, s:s}, s:{s:s, s:s, s:[{s:s, s:s}]}}",
                             "notificationType", "Complaint", "complaint", "complainedRecipients",
                             "emailAddress", addr, "complaintFeedbackType", "abuse", "timestamp",
-                            "2026-11-22T12:30:00.000Z", "feedbackId", "fb-e2e-1", "mail",
+                            "2026-11-22T12:04:00.000Z", "feedbackId", "fb-e2e-1", "mail",
                             "messageId", "ses-e2e-1", "source", "news@example.com", "headers",
                             "name", "X-Herald-Message", "value", num);
     char *text = json_dumps(ses, JSON_COMPACT);
     json_t *note =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Type", "Notification", "MessageId",
                   "sns-e2e-1", "TopicArn", TOPIC, "Message", text, "Timestamp",
-                  "2026-11-22T12:30:01.000Z", "SignatureVersion", "2", "SigningCertURL", cert);
+                  "2026-11-22T12:04:01.000Z", "SignatureVersion", "2", "SigningCertURL", cert);
     char *unsigned_body = json_dumps(note, JSON_COMPACT);
     write_file("sns.json", unsigned_body);
     free(unsigned_body);
@@ -385,7 +385,7 @@ static void check_why(void)
           "suppressed (message 4).\n",
           NULL}},
         {"e2",
-         {"  - 2026-11-22T12:30:00Z: complained: abuse, address suppressed (reported by mail).\n",
+         {"  - 2026-11-22T12:04:00Z: complained: abuse, address suppressed (reported by mail).\n",
           "opted out  by complaint at 2026-11-22T12:05:00Z (message 5, campaign 'wave1')\n",
           "\ned@example.org (email) is suppressed since 2026-11-22T12:05:00Z: complaint: "
           "complained: abuse, address suppressed (message 5).\n"}},
