@@ -1,11 +1,12 @@
 /* test_bounces: the bounce mailbox (issue 19). The DSN/ARF parser over
  * every fixture in tests/data/dsn (real DSNs made by this machine's
- * Postfix with make-dsn.sh, ARF samples written to RFC 5965's example,
- * non-standard bounces, a reply that is none), its kind, message number,
- * recipient, code and class asserted per file; VERP addresses read back;
- * then end to end with the real binary: the outbox records the VERP
- * envelope sender as Return-Path; a campaign over SMTP (tests/smtp_server.py)
- * goes out with envelope sender bounces+N@bounce.example.com, the Postfix
+ * Postfix with make-dsn.sh and by Debian's Exim with make-exim-dsn.sh,
+ * ARF samples written to RFC 5965's example, non-standard bounces, a
+ * reply that is none), its kind, message number, recipient, code and
+ * class asserted per file; VERP addresses read back; then end to end with
+ * the real binary: the outbox records the VERP envelope sender as
+ * Return-Path; a campaign over SMTP (tests/smtp_server.py) goes out with
+ * envelope sender bounces+N@bounce.example.com, the Postfix
  * DSN made for that message is dropped into a Maildir, and `herald bounces
  * fetch` bounces the message, suppresses the address with its class, `why`
  * tells it, a mail that is no bounce is left and counted, and a second
@@ -57,6 +58,19 @@ static void test_bounces_fixtures(void **state)
          "message refused: sender policy"},
         {"postfix-44.eml", HD_DSN_BOUNCE, 44, "quota@full.test", "5.2.2", "mailbox_full", "soft",
          "mailbox full: quota exceeded"},
+        /* Debian's Exim 4.96 (make-exim-dsn.sh): Status is always X.0.0, the
+         * remote's reply in Diagnostic-Code; an unknown local user has no
+         * Diagnostic-Code, the reason is under the address in the text */
+        {"exim-61.eml", HD_DSN_BOUNCE, 61, "nobody@example.com", "5.0.0", "invalid_recipient",
+         "hard", "Unrouteable address"},
+        {"exim-62.eml", HD_DSN_BOUNCE, 62, "nouser@refuse.test", "5.0.0", "invalid_recipient",
+         "hard", "550 5.1.1 <nouser@refuse.test>: Recipient address rejected: User unknown"},
+        {"exim-63.eml", HD_DSN_BOUNCE, 63, "quota@full.test", "5.0.0", "mailbox_full", "soft",
+         "552 5.2.2 <quota@full.test>: Mailbox full, quota exceeded"},
+        {"exim-64.eml", HD_DSN_BOUNCE, 64, "spam@spam.test", "5.0.0", "spam_block", "none",
+         "554 5.7.1 Message rejected as spam"},
+        {"exim-65.eml", HD_DSN_DELAY, 65, "later@later.test", "4.0.0", "transient", "soft",
+         "451 4.2.0 <later@later.test>: Mailbox temporarily unavailable"},
         {"arf-abuse.eml", HD_DSN_COMPLAINT, 51, "carol@example.net", "", "unknown", "hard",
          "feedback report: abuse"},
         {"arf-headers.eml", HD_DSN_COMPLAINT, 52, "dave@isp.example", "", "unknown", "hard",

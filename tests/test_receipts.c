@@ -105,6 +105,7 @@ static void test_receipts_bounce_classes(void **state)
         {NULL, 0, "550 Mailbox quota exceeded", "mailbox_full", "soft"},
         {NULL, 0, "554 Message size exceeds fixed limit", "message_too_large", "none"},
         {NULL, 0, "550 Host not found", "dns", "hard"},
+        {NULL, 0, "Unrouteable address", "invalid_recipient", "hard"}, /* Exim's */
         {NULL, 0, "550 Your message looks like SPAM", "spam_block", "none"},
         {NULL, 0, "550 something else entirely", "unknown", "soft"},
         /* a number that is no status code is not taken for one */

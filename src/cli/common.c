@@ -284,8 +284,10 @@ void cmd_consent_line(const struct hd_consent *c)
            hd_category_name(c->category),
            c->status == HD_CONSENT_OPTED_OUT ? "opted out" : "opted in", c->source,
            cmd_time(c->updated_at, t, sizeof t));
+    /* a complaint names the message complained of, not a link of it */
+    bool link = strcmp(c->source, "complaint") != 0;
     if (c->message_id)
-        printf(" (link of message %lld, campaign '%s')", (long long)c->message_id,
+        printf(" (%smessage %lld, campaign '%s')", link ? "link of " : "", (long long)c->message_id,
                c->campaign ? c->campaign : "?");
     putchar('\n');
 }

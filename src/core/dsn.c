@@ -362,6 +362,24 @@ static char *lf_copy(const char *mail, size_t len)
     return s;
 }
 
+/* What a report without a Diagnostic-Code says of the recipient: the
+ * text after the address's last mention in the human part (Exim writes
+ * the address, then the reason indented below it: "Unrouteable
+ * address"), else the whole human part. */
+static void human_reason(struct acc *a)
+{
+    struct hd_dsn *d = a->d;
+    char *at = NULL;
+    for (char *p = a->human; d->recipient[0] && (p = find_ci(p, d->recipient)) != NULL; p++)
+        at = p;
+    const char *why = at ? at + strlen(d->recipient) : "";
+    why += strspn(why, " ");
+    hd_strcpy_cut(d->diagnostic, sizeof d->diagnostic, *why ? why : a->human);
+    size_t n = strlen(d->diagnostic);
+    while (n > 0 && d->diagnostic[n - 1] == ' ')
+        d->diagnostic[--n] = '\0';
+}
+
 /* The kind, or an error when the report says nothing went wrong. */
 static int settle(struct acc *a, const struct hd_bounce_rules *rules, struct hd_err *err)
 {
@@ -378,7 +396,7 @@ static int settle(struct acc *a, const struct hd_bounce_rules *rules, struct hd_
         return hd_err_set(err, HD_E_PARSE, "a delivery report without a failure (action '%s')",
                           a->action[0] ? a->action : "none");
     if (!d->diagnostic[0])
-        hd_strcpy_cut(d->diagnostic, sizeof d->diagnostic, a->human);
+        human_reason(a);
     d->kind = a->rank == 2 ? HD_DSN_BOUNCE : HD_DSN_DELAY;
     hd_bounce_classify(rules, d->status[0] ? d->status : NULL, 0, d->diagnostic, &d->bounce);
     if (d->bounce.cls == HD_BOUNCE_UNKNOWN && a->human[0])

@@ -268,10 +268,14 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
         (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
         return rc;
     sup = sup && t->address[0]; /* a deleted contact's address is erased */
+    /* ", address suppressed" only after something: a complaint may have
+     * neither code nor reason */
+    const char *said = !sup                              ? ""
+                       : r->code || r->reason || m.about ? ", address suppressed"
+                                                         : "address suppressed";
     snprintf(text, sizeof text, "%s%s%s%s%s%s%s", r->code ? r->code : "",
              r->code && (m.about || r->reason) ? " " : "", r->reason ? r->reason : "",
-             r->reason && m.about ? "; " : "", m.about ? m.about : "",
-             sup ? ", address suppressed" : "", note);
+             r->reason && m.about ? "; " : "", m.about ? m.about : "", said, note);
     if (sup) {
         snprintf(detail, sizeof detail, "%.40s: %.1200s", m.word, text);
         if ((rc = suppress(c, &m, t, detail, now_ms, err)) < 0)

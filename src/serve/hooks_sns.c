@@ -265,9 +265,11 @@ static void ses_event(json_t *msg, const char *id, struct hd_esp_event *ev, size
         ev->at_ms = hd_esp_time_ms(str(json_object_get(msg, objs[i]), "timestamp"));
     if (strcmp(type, "Delivery") == 0)
         ev->status = "delivered";
-    else if (strcmp(type, "Complaint") == 0)
+    else if (strcmp(type, "Complaint") == 0) {
+        /* the feedback type (abuse, fraud, ...) is the complaint's reason */
         ev->status = "complained";
-    else if (strcmp(type, "Bounce") == 0) {
+        ev->reason = str(json_object_get(msg, "complaint"), "complaintFeedbackType");
+    } else if (strcmp(type, "Bounce") == 0) {
         bool permanent = str(b, "bounceType") && strcmp(str(b, "bounceType"), "Permanent") == 0;
         ev->status = "bounced";
         ev->code = str(r, "status") ? str(r, "status") : permanent ? "5.0.0" : "4.0.0";
