@@ -402,6 +402,41 @@ int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt
     return 0;
 }
 
+sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key)
+{
+    for (size_t i = 0; i < STORE_SHAPES; i++)
+        if (st->shapes[i].key == key) {
+            sqlite3_stmt *s = st->shapes[i].stmt;
+            if (sqlite3_stmt_busy(s))
+                return NULL;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return s;
+        }
+    return NULL;
+}
+
+void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt)
+{
+    size_t free_at = STORE_SHAPES;
+    sqlite3_reset(stmt); /* ends its read at once */
+    for (size_t i = 0; i < STORE_SHAPES; i++) {
+        if (st->shapes[i].key == key) {
+            if (st->shapes[i].stmt != stmt)
+                sqlite3_finalize(stmt); /* one of its shape is kept already */
+            return;
+        }
+        if (!st->shapes[i].key && free_at == STORE_SHAPES)
+            free_at = i;
+    }
+    if (free_at == STORE_SHAPES) {
+        sqlite3_finalize(stmt);
+        return;
+    }
+    st->shapes[free_at].key = key;
+    st->shapes[free_at].stmt = stmt;
+}
+
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 {
     const unsigned char *t = sqlite3_column_text(stmt, i);
@@ -616,6 +651,8 @@ void hd_store_free(struct hd_store *st)
         return;
     for (size_t i = 0; i < sizeof st->cache / sizeof st->cache[0]; i++)
         sqlite3_finalize(st->cache[i]);
+    for (size_t i = 0; i < STORE_SHAPES; i++)
+        sqlite3_finalize(st->shapes[i].stmt);
     if (st->db)
         sqlite3_close_v2(st->db);
     hd_pauses_free(st->pauses);
