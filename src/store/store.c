@@ -463,14 +463,28 @@ int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_e
     return hd_store_exec(st, sql, err);
 }
 
+/* BEGIN and COMMIT prepared once per connection: the service's writer
+ * runs them for every batch, and sqlite3_exec compiled them each time. */
+static int run_slot(struct hd_store *st, int slot, const char *sql, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (hd_store_cached(st, slot, sql, &s, err) < 0)
+        return HD_E_STORE;
+    int rc = sqlite3_step(s) == SQLITE_DONE
+                 ? 0
+                 : hd_err_set(err, HD_E_STORE, "database: %s", sqlite3_errmsg(st->db));
+    sqlite3_reset(s);
+    return rc;
+}
+
 int hd_store_begin(struct hd_store *st, struct hd_err *err)
 {
-    return hd_store_exec(st, "BEGIN IMMEDIATE", err);
+    return run_slot(st, SLOT_BEGIN, "BEGIN IMMEDIATE", err);
 }
 
 int hd_store_commit(struct hd_store *st, struct hd_err *err)
 {
-    return hd_store_exec(st, "COMMIT", err);
+    return run_slot(st, SLOT_COMMIT, "COMMIT", err);
 }
 
 void hd_store_rollback(struct hd_store *st)

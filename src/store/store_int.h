@@ -27,6 +27,8 @@ enum hd_store_slot {
     SLOT_MSG_CONTACT,
     SLOT_MSG_RECEIPT,
     SLOT_RECEIPT_COUNT,
+    SLOT_BEGIN,
+    SLOT_COMMIT,
     SLOT_COUNT
 };
 
