@@ -44,57 +44,25 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     return rc;
 }
 
-/* What a link's change needs first: whether the contact is there, its
- * status now (0: none) and the campaign of the link's message (0: none). */
-static int link_state(struct hd_store *st, const struct hd_link_change *c, bool *found, int *status,
-                      int64_t *campaign, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_cached(st, SLOT_LINK_STATE,
-                             "SELECT (SELECT status FROM consent WHERE contact_id = ?1 AND "
-                             "channel = ?2 AND category = ?3), (SELECT r.campaign_id FROM "
-                             "messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?4) FROM "
-                             "contacts WHERE id = ?1",
-                             &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, c->contact);
-    sqlite3_bind_text(s, 2, hd_channel_name(c->channel), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hd_category_name(c->category), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, c->message);
-    int step = sqlite3_step(s);
-    *found = step == SQLITE_ROW;
-    if (*found) {
-        *status = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : hd_store_consent_status(s, 0);
-        *campaign = sqlite3_column_int64(s, 1);
-    } else if (step != SQLITE_DONE) {
-        rc = hd_store_fail(st, err, "reading a contact's consent");
-    }
-    sqlite3_reset(s);
-    return rc;
-}
-
-/* Read first, then written only when it changes: a repeated click is one
- * read. The write is VALUES, not INSERT ... SELECT: with the consent_log
- * triggers, SQLite would first copy a SELECT's rows into a temporary
- * table (a b-tree opened and closed for every click); it is still
- * guarded by the status, for a writer outside a transaction. */
+/* One statement: VALUES, not INSERT ... SELECT (with the consent_log
+ * triggers, SQLite first copies a SELECT's rows into a temporary b-tree,
+ * opened and closed for every click), guarded by the status so that a
+ * repeated click changes nothing. A contact that is gone fails the
+ * foreign key (the connection enforces them): the statement is undone
+ * and it is reported as no change. */
 int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
                           struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    bool found = false;
-    int rc, now = 0;
-    int64_t campaign = 0;
+    int rc;
     *changed = false;
     if (c->status != HD_CONSENT_OPTED_IN && c->status != HD_CONSENT_OPTED_OUT)
         HD_BUG("bad consent status %d", c->status);
-    if ((rc = link_state(st, c, &found, &now, &campaign, err)) < 0 || !found || now == c->status)
-        return rc;
     if ((rc = hd_store_cached(
              st, SLOT_LINK_CONSENT,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
-             "message_id, campaign_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, ?8) "
+             "message_id, campaign_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id "
+             "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?6)) "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, "
              "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
@@ -109,12 +77,10 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
     sqlite3_bind_int64(s, 6, c->message);
     sqlite3_bind_text(s, 7, c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", -1,
                       SQLITE_STATIC);
-    if (campaign)
-        sqlite3_bind_int64(s, 8, campaign);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recording consent from a link");
-    else
+    if (sqlite3_step(s) == SQLITE_DONE)
         *changed = sqlite3_changes(st->db) > 0;
+    else if (sqlite3_extended_errcode(st->db) != SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = hd_store_fail(st, err, "recording consent from a link");
     sqlite3_reset(s); /* ends its read (or write) at once */
     return rc;
 }
