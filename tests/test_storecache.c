@@ -73,8 +73,9 @@ static int log_rows(struct hd_store *st, int64_t contact)
 static int opt_out(struct hd_store *st, int64_t contact, bool *changed)
 {
     struct hd_err e = {0};
-    struct hd_link_change c = {contact,          77, HD_CH_EMAIL, HD_CAT_MARKETING,
-                               HD_CONSENT_OPTED_OUT, "unsubscribe", 1700000000};
+    struct hd_link_change c = {
+        contact,       77,        HD_CH_EMAIL, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT,
+        "unsubscribe", 1700000000};
     return hd_store_link_consent(st, &c, changed, &e);
 }
 

@@ -171,8 +171,8 @@ static void fetch_sha1(void)
 }
 
 /* H(key0 XOR pad || a) into out. */
-static void sha1_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char pad,
-                        const void *a, size_t alen, unsigned char *out)
+static void sha1_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char pad, const void *a,
+                        size_t alen, unsigned char *out)
 {
     unsigned char block[SHA1_BLOCK];
     for (int i = 0; i < SHA1_BLOCK; i++)

@@ -460,7 +460,7 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, bool *v6, st
 static unsigned workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < SERVE_THREADS_MIN ? SERVE_THREADS_MIN
+    return n < SERVE_THREADS_MIN   ? SERVE_THREADS_MIN
            : n > SERVE_THREADS_MAX ? SERVE_THREADS_MAX
                                    : (unsigned)n;
 }
@@ -487,12 +487,11 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
-        pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        workers(), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg->serve.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
-        MHD_OPTION_END);
+        pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers(),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg->serve.connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg->serve.timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
