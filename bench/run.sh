@@ -38,7 +38,7 @@
 #   log     a 10,000,000-row delivery log: each filter of herald log returns
 #           a page of 100 rows in under 100 ms (bench/log.sh says more).
 #   one-click  RFC 8058 one-click POSTs to herald serve, each to a different
-#           one of 100,000 real links, over 64 connections from wrk, against
+#           one of 300,000 real links, over 64 connections from wrk, against
 #           GET /healthz on the same server with the same wrk settings; the
 #           consent rows must number the 200s (bench/serve.sh says more).
 #           Target: at least 0.5x.

@@ -55,10 +55,18 @@ static void encode(const unsigned char *in, char *out)
     *out = '\0';
 }
 
+/* b64's inverse, by ranges: the service decodes a token for every
+ * request to a link, and a search of b64 per character cost more than
+ * the rest of the decoding */
 static int sextet(char c)
 {
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
 }
 
 static int decode(const char *in, unsigned char *out)

@@ -252,6 +252,41 @@ static bool numeric(const char *code)
     return code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) < 10;
 }
 
+/* Printable ASCII (or NULL): what both write alike. */
+static bool printable(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
+/* The log row's detail, what jansson's compact dump of {gateway_status,
+ * code (when given), received_at_ms} gives; written directly when the
+ * gateway's words are printable ASCII (a service applies a receipt per callback,
+ * and packing and dumping a jansson object cost 4% of it), else by
+ * jansson, which refuses what is not UTF-8. The caller frees it. */
+static char *detail_json(const struct hd_receipt *r)
+{
+    if (!printable(r->status) || !printable(r->code)) {
+        json_t *d = json_pack("{s:s, s:s?, s:I}", "gateway_status", r->status, "code", r->code,
+                              "received_at_ms", (json_int_t)r->received_ms);
+        char *dj = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        return dj;
+    }
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "{\"gateway_status\":");
+    hd_buf_add_json_str(&b, r->status, strlen(r->status));
+    if (r->code) {
+        hd_buf_adds(&b, ",\"code\":");
+        hd_buf_add_json_str(&b, r->code, strlen(r->code));
+    }
+    hd_buf_addf(&b, ",\"received_at_ms\":%lld}", (long long)r->received_ms);
+    return hd_buf_detach(&b, NULL);
+}
+
 static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, const struct target *t,
                  int64_t now_ms, struct hd_err *err)
 {
@@ -283,10 +318,7 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     }
     if (m.optout && (rc = opt_out(c, t, "unsubscribe", now_ms, err)) < 0)
         return rc;
-    json_t *d = json_pack("{s:s, s:s?, s:I}", "gateway_status", r->status, "code", r->code,
-                          "received_at_ms", (json_int_t)r->received_ms);
-    char *dj = json_dumps(d, JSON_COMPACT);
-    json_decref(d);
+    char *dj = detail_json(r);
     struct hd_attempt a = {.message = t->message,
                            .campaign = t->campaign,
                            .run = t->run,

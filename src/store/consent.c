@@ -7,7 +7,7 @@
  * message whose link it came from and that message's campaign (NULL when
  * the message was pruned). Every change is also appended to consent_log
  * by the table's triggers (migration 10); hd_store_consent_log reads that
- * record back. The two statements a click runs are prepared once per
+ * record back. The statements a click runs are prepared once per
  * connection (hd_store_cached): the service runs them for every click, and
  * compiling them cost more than running them. */
 #include <stdio.h>
@@ -44,6 +44,12 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
     return rc;
 }
 
+/* One statement: VALUES, not INSERT ... SELECT (with the consent_log
+ * triggers, SQLite first copies a SELECT's rows into a temporary b-tree,
+ * opened and closed for every click), guarded by the status so that a
+ * repeated click changes nothing. A contact that is gone fails the
+ * foreign key (the connection enforces them): the statement is undone
+ * and it is reported as no change. */
 int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
                           struct hd_err *err)
 {
@@ -55,9 +61,8 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
     if ((rc = hd_store_cached(
              st, SLOT_LINK_CONSENT,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
-             "message_id, campaign_id) "
-             "SELECT id, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id FROM messages m "
-             "JOIN runs r ON r.id = m.run_id WHERE m.id = ?6) FROM contacts WHERE id = ?1 "
+             "message_id, campaign_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id "
+             "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?6)) "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, "
              "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
@@ -72,10 +77,10 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
     sqlite3_bind_int64(s, 6, c->message);
     sqlite3_bind_text(s, 7, c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", -1,
                       SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recording consent from a link");
-    else
+    if (sqlite3_step(s) == SQLITE_DONE)
         *changed = sqlite3_changes(st->db) > 0;
+    else if (sqlite3_extended_errcode(st->db) != SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = hd_store_fail(st, err, "recording consent from a link");
     sqlite3_reset(s); /* ends its read (or write) at once */
     return rc;
 }

@@ -32,6 +32,17 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
         snprintf(buf, size, "#%lld", (long long)id);
 }
 
+/* The query's shape: which of f's filters are given, and the order (0
+ * is never a shape: the order's bit is set either way). */
+static unsigned log_key(const struct hd_log_filter *f)
+{
+    return (f->campaign ? 1u : 0) | (f->run ? 2u : 0) | (f->contact ? 4u : 0) |
+           (f->channel ? 8u : 0) | (f->provider ? 16u : 0) | (f->outcome ? 32u : 0) |
+           (f->reason ? 64u : 0) | (f->since_ms ? 128u : 0) | (f->until_ms ? 256u : 0) |
+           (f->gateway_id ? 512u : 0) | (f->message ? 1024u : 0) |
+           (f->oldest_first ? 2048u : 4096u);
+}
+
 /* The query for f's filters: a constant fragment for each one given. */
 static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
 {
@@ -65,14 +76,20 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
                        struct hd_err *err)
 {
-    struct hd_buf sql;
-    hd_buf_init(&sql);
-    log_sql(f, &sql);
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, sql.data, &s, err), step;
-    hd_buf_release(&sql);
-    if (rc < 0)
-        return rc;
+    /* cached by shape: the receipts a service applies look their message
+     * up here, and compiling this join cost more than running it */
+    unsigned key = log_key(f);
+    sqlite3_stmt *s = hd_store_shape(st, key);
+    int rc = 0, step;
+    if (!s) {
+        struct hd_buf sql;
+        hd_buf_init(&sql);
+        log_sql(f, &sql);
+        rc = hd_store_prepare(st, sql.data, &s, err);
+        hd_buf_release(&sql);
+        if (rc < 0)
+            return rc;
+    }
     sqlite3_bind_int64(s, 1, f->campaign);
     sqlite3_bind_int64(s, 2, f->run);
     sqlite3_bind_int64(s, 3, f->contact);
@@ -126,7 +143,7 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = hd_store_fail(st, err, "reading the delivery log");
-    sqlite3_finalize(s);
+    hd_store_shape_done(st, key, s);
     return rc;
 }
 

@@ -41,6 +41,10 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     }
     *added = sqlite3_changes(st->db) == 1;
     sqlite3_reset(s);
+    if (*added) { /* a new row: its id is the one just given */
+        *id = sqlite3_last_insert_rowid(st->db);
+        return 0;
+    }
     if ((rc = hd_store_cached(st, SLOT_RECEIPT_ID,
                               "SELECT id FROM receipts WHERE provider = ?1 AND gateway_id = ?2 "
                               "AND status = ?3",

@@ -402,6 +402,41 @@ int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt
     return 0;
 }
 
+sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key)
+{
+    for (size_t i = 0; i < STORE_SHAPES; i++)
+        if (st->shapes[i].key == key) {
+            sqlite3_stmt *s = st->shapes[i].stmt;
+            if (sqlite3_stmt_busy(s))
+                return NULL;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return s;
+        }
+    return NULL;
+}
+
+void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt)
+{
+    size_t free_at = STORE_SHAPES;
+    sqlite3_reset(stmt); /* ends its read at once */
+    for (size_t i = 0; i < STORE_SHAPES; i++) {
+        if (st->shapes[i].key == key) {
+            if (st->shapes[i].stmt != stmt)
+                sqlite3_finalize(stmt); /* one of its shape is kept already */
+            return;
+        }
+        if (!st->shapes[i].key && free_at == STORE_SHAPES)
+            free_at = i;
+    }
+    if (free_at == STORE_SHAPES) {
+        sqlite3_finalize(stmt);
+        return;
+    }
+    st->shapes[free_at].key = key;
+    st->shapes[free_at].stmt = stmt;
+}
+
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 {
     const unsigned char *t = sqlite3_column_text(stmt, i);
@@ -428,14 +463,28 @@ int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_e
     return hd_store_exec(st, sql, err);
 }
 
+/* BEGIN and COMMIT prepared once per connection: the service's writer
+ * runs them for every batch, and sqlite3_exec compiled them each time. */
+static int run_slot(struct hd_store *st, int slot, const char *sql, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (hd_store_cached(st, slot, sql, &s, err) < 0)
+        return HD_E_STORE;
+    int rc = sqlite3_step(s) == SQLITE_DONE
+                 ? 0
+                 : hd_err_set(err, HD_E_STORE, "database: %s", sqlite3_errmsg(st->db));
+    sqlite3_reset(s);
+    return rc;
+}
+
 int hd_store_begin(struct hd_store *st, struct hd_err *err)
 {
-    return hd_store_exec(st, "BEGIN IMMEDIATE", err);
+    return run_slot(st, SLOT_BEGIN, "BEGIN IMMEDIATE", err);
 }
 
 int hd_store_commit(struct hd_store *st, struct hd_err *err)
 {
-    return hd_store_exec(st, "COMMIT", err);
+    return run_slot(st, SLOT_COMMIT, "COMMIT", err);
 }
 
 void hd_store_rollback(struct hd_store *st)
@@ -616,6 +665,8 @@ void hd_store_free(struct hd_store *st)
         return;
     for (size_t i = 0; i < sizeof st->cache / sizeof st->cache[0]; i++)
         sqlite3_finalize(st->cache[i]);
+    for (size_t i = 0; i < STORE_SHAPES; i++)
+        sqlite3_finalize(st->shapes[i].stmt);
     if (st->db)
         sqlite3_close_v2(st->db);
     hd_pauses_free(st->pauses);

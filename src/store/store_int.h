@@ -26,14 +26,24 @@ enum hd_store_slot {
     SLOT_MSG_CONTACT,
     SLOT_MSG_RECEIPT,
     SLOT_RECEIPT_COUNT,
+    SLOT_BEGIN,
+    SLOT_COMMIT,
     SLOT_COUNT
 };
+
+/* Statements put together from fragments (log.c's filters), cached by
+ * which fragments they have: a few shapes, each kept the first time. */
+#define STORE_SHAPES 8
 
 struct hd_store {
     sqlite3 *db;
     char *path;
     struct hd_pauses *pauses; /* the shared pause file, once asked for */
     sqlite3_stmt *cache[SLOT_COUNT];
+    struct {
+        unsigned key; /* the caller's name for the shape; 0: a free place */
+        sqlite3_stmt *stmt;
+    } shapes[STORE_SHAPES];
 };
 
 /* Sets err from the connection's last error, prefixed with what failed. */
@@ -53,6 +63,13 @@ int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
  * its bindings cleared. Owned by the store. */
 int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt **out,
                     struct hd_err *err);
+/* The statement cached for key (not 0), reset and with its bindings
+ * cleared; NULL when there is none yet or it is being stepped (a callback
+ * running the same query again): then the caller prepares its own and
+ * hands it to hd_store_shape_done, which keeps it when a place is free,
+ * and otherwise finalizes it. */
+sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key);
+void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
 /* A note in the meta table (meta.c): get gives a new string the caller

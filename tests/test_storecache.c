@@ -1,0 +1,186 @@
+/* test_storecache: what the service's hot paths changed in the store for
+ * speed (issues 18, 19) keeps its meaning. A link's consent change is one
+ * cached statement whose missing contact fails its foreign key: that is
+ * no change, and inside a batch's transaction the other changes of the
+ * batch are still committed. The delivery log's query is cached by its
+ * shape: running it again from its own callback (the same shape while the
+ * cached statement is being stepped) still gives every row to both. */
+#include "testutil.h"
+
+#include "herald/config.h"
+#include "herald/state.h"
+#include "herald/store.h"
+
+struct fixture {
+    char *dir;
+    struct hd_store *st;
+    int64_t id[3]; /* contacts c0, c1, c2 */
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = hd_xcalloc(1, sizeof *f);
+    struct hd_err e = {0};
+    struct hd_store_opts create = {.create = true};
+    struct hd_store_import *imp;
+    char *path;
+    f->dir = tu_tmpdir();
+    path = tu_path(f->dir, "h.db");
+    assert_int_equal(hd_store_open(path, &create, &f->st, &e), 0);
+    free(path);
+    assert_int_equal(hd_store_import_begin(f->st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        char ext[8];
+        snprintf(ext, sizeof ext, "c%d", i);
+        struct hd_contact_row row = {.ext_id = ext, .created_at = -1, .attrs = "{}"};
+        assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
+    }
+    assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        char ext[8];
+        snprintf(ext, sizeof ext, "c%d", i);
+        assert_int_equal(hd_store_contact_ref(f->st, ext, &f->id[i], &e), 0);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    hd_store_free(f->st);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int count_row(void *ud, const struct hd_consent *k)
+{
+    (void)k;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* The contact's consent_log rows. */
+static int log_rows(struct hd_store *st, int64_t contact)
+{
+    struct hd_err e = {0};
+    int n = 0;
+    assert_int_equal(hd_store_consent_log(st, contact, count_row, &n, &e), 0);
+    return n;
+}
+
+static int opt_out(struct hd_store *st, int64_t contact, bool *changed)
+{
+    struct hd_err e = {0};
+    struct hd_link_change c = {
+        contact,       77,        HD_CH_EMAIL, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT,
+        "unsubscribe", 1700000000};
+    return hd_store_link_consent(st, &c, changed, &e);
+}
+
+static void test_storecache_link_consent(void **state)
+{
+    struct fixture *f = *state;
+    bool changed = false;
+    assert_int_equal(opt_out(f->st, f->id[0], &changed), 0);
+    assert_true(changed);
+    assert_int_equal(log_rows(f->st, f->id[0]), 1);
+    /* a repeat changes nothing: one row, one record */
+    assert_int_equal(opt_out(f->st, f->id[0], &changed), 0);
+    assert_false(changed);
+    assert_int_equal(log_rows(f->st, f->id[0]), 1);
+    /* a contact that is gone: no change, no error, nothing written */
+    int64_t gone = f->id[2] + 1000;
+    assert_int_equal(opt_out(f->st, gone, &changed), 0);
+    assert_false(changed);
+    assert_int_equal(log_rows(f->st, gone), 0);
+}
+
+/* As clicks.c writes a batch: the gone contact's change fails alone. */
+static void test_storecache_link_consent_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct hd_err e = {0};
+    bool changed[3] = {false, true, false};
+    assert_int_equal(hd_store_begin(f->st, &e), 0);
+    assert_int_equal(opt_out(f->st, f->id[1], &changed[0]), 0);
+    assert_int_equal(opt_out(f->st, f->id[2] + 1000, &changed[1]), 0);
+    assert_int_equal(opt_out(f->st, f->id[2], &changed[2]), 0);
+    assert_int_equal(hd_store_commit(f->st, &e), 0);
+    assert_true(changed[0]);
+    assert_false(changed[1]);
+    assert_true(changed[2]);
+    char loc[16];
+    int status = 0;
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(hd_store_link_contact(f->st, f->id[i], HD_CH_EMAIL, HD_CAT_MARKETING, loc,
+                                               sizeof loc, &status, &e),
+                         0);
+        assert_int_equal(status, HD_CONSENT_OPTED_OUT);
+        assert_int_equal(log_rows(f->st, f->id[i]), 1);
+    }
+}
+
+struct walk {
+    struct hd_store *st;
+    int64_t contact;
+    int outer, inner, depth;
+};
+
+static int walk_row(void *ud, const struct hd_log_row *r)
+{
+    struct walk *w = ud;
+    struct hd_err e = {0};
+    assert_int_equal(r->contact_id, w->contact);
+    if (w->depth > 0) {
+        w->inner++;
+        return 0;
+    }
+    w->outer++;
+    /* the same shape again, while the cached statement is being stepped */
+    struct hd_log_filter f = {.contact = w->contact, .outcome = "accepted"};
+    w->depth++;
+    assert_int_equal(hd_store_log_query(w->st, &f, walk_row, w, &e), 0);
+    w->depth--;
+    return 0;
+}
+
+static void test_storecache_log_reentrant(void **state)
+{
+    struct fixture *f = *state;
+    struct hd_err e = {0};
+    for (int i = 0; i < 3; i++) {
+        struct hd_attempt a = {.message = 10 + i,
+                               .contact = f->id[0],
+                               .attempt = 1,
+                               .at_ms = 1700000000000 + i,
+                               .channel = HD_CH_EMAIL,
+                               .provider = "box",
+                               .outcome = "accepted"};
+        assert_int_equal(hd_store_attempt_add(f->st, &a, &e), 0);
+    }
+    /* twice: the second run takes the statement the first one kept */
+    for (int run = 0; run < 2; run++) {
+        struct walk w = {.st = f->st, .contact = f->id[0]};
+        struct hd_log_filter lf = {.contact = f->id[0], .outcome = "accepted"};
+        assert_int_equal(hd_store_log_query(f->st, &lf, walk_row, &w, &e), 0);
+        assert_int_equal(w.outer, 3);
+        assert_int_equal(w.inner, 9);
+        /* another shape, and a limit: the first row only */
+        struct hd_log_filter one = {.contact = f->id[0], .message = 11, .limit = 1};
+        w = (struct walk){.st = f->st, .contact = f->id[0], .depth = 1};
+        assert_int_equal(hd_store_log_query(f->st, &one, walk_row, &w, &e), 0);
+        assert_int_equal(w.inner, 1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_storecache_link_consent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storecache_link_consent_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storecache_log_reentrant, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
