@@ -764,4 +764,32 @@ int hd_store_credential_put(struct hd_store *st, const char *provider, const cha
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 
+/* ---- the JSON API's keys (apikeys.c) ---------------------------------------------- */
+
+/* A key as stored: never the key itself. Strings are owned; release with
+ * hd_apikey_release. */
+struct hd_apikey {
+    int64_t id;
+    char *name;
+    char *prefix;       /* the key's public first characters, its lookup */
+    char *scopes;       /* "send,contacts,events,read" (a comma list) */
+    char *rate;         /* "100/s" */
+    int64_t created_at; /* seconds */
+    int64_t revoked_at; /* seconds, 0 when live */
+};
+/* Adds k (name, prefix, scopes, rate, created_at) with the SHA-256 of the
+ * key; HD_E_EXISTS when the name is taken. */
+int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k, const unsigned char hash[32],
+                        struct hd_err *err);
+/* The live key with this prefix and its hash; HD_E_NOTFOUND when none
+ * (or revoked). */
+int hd_store_apikey_find(struct hd_store *st, const char *prefix, struct hd_apikey *k,
+                         unsigned char hash[32], struct hd_err *err);
+/* Every key, revoked ones too, by name; fn's k is borrowed. */
+int hd_store_apikey_each(struct hd_store *st, int (*fn)(void *ud, const struct hd_apikey *k),
+                         void *ud, struct hd_err *err);
+/* HD_E_NOTFOUND when no live key has the name. */
+int hd_store_apikey_revoke(struct hd_store *st, const char *name, int64_t now, struct hd_err *err);
+void hd_apikey_release(struct hd_apikey *k);
+
 #endif
