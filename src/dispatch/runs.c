@@ -9,6 +9,7 @@
  * out, finish_runs asks the store what is left: a run with nothing open is
  * done, and its campaign done, or scheduled again when it recurs. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dispatch_int.h"
 
@@ -124,6 +125,13 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         free(runs);
         return rc;
     }
+    /* the API's runs first: each claim serves them before any campaign's */
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (runs[i].camp->c.api) {
+            struct run r = runs[i];
+            memmove(&runs[k + 1], &runs[k], (i - k) * sizeof *runs);
+            runs[k++] = r;
+        }
     free(d->runs);
     d->runs = runs;
     d->nruns = n;
@@ -158,6 +166,8 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
         struct hd_campaign *c = &run->camp->c;
         if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now, err)) < 0)
             return rc;
+        if (c->api) /* the API's: runs come and go; its campaign stays */
+            continue;
         if (c->status == HD_CAMP_RUNNING) {
             struct hd_campaign fresh;
             if ((rc = hd_store_campaign_get(d->st, NULL, c->id, &fresh, err)) < 0)

@@ -6,8 +6,6 @@
         (void)c;                                                                                   \
         hd_api_problem(a, 501, NULL, "not implemented yet");                                       \
     }
-STUB(hd_api_messages_post)
-STUB(hd_api_messages_get)
 STUB(hd_api_contacts_put)
 STUB(hd_api_contacts_delete)
 STUB(hd_api_consent_post)

@@ -1,0 +1,331 @@
+/* api_messages: POST /api/v1/messages (a transactional send) and GET
+ * /api/v1/messages/ID (its state, attempts and log rows).
+ *
+ * A send names a template, a contact (its id, or an object: the contact
+ * is checked as an import row is and upserted, its id the object's "id"
+ * or else "~" and its address), data for the template, an optional
+ * channel order (else the template's channels), a category
+ * (transactional by default) and an optional send_at. Everything is
+ * checked before anything is written (422 naming the field); the message
+ * is then queued through store/apisend.c in one transaction with its
+ * Idempotency-Key's answer, so that a retry with the same key and body
+ * gets the first answer (and no second message), and one with another
+ * body gets 409. The whole send holds the service's store mutex, which is
+ * what makes the key's check and its keeping one step. Delivery is
+ * herald run's: the same claim, checks, renderer and drivers as any
+ * campaign, in the lane the dispatcher serves first. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "herald/audit.h"
+#include "herald/driver.h"
+#include "herald/import.h"
+#include "herald/state.h"
+#include "herald/tpl.h"
+
+struct send {
+    const char *tpl;
+    json_t *contact; /* string or object */
+    int category;
+    int channels[HD_CH_COUNT], nchannels;
+    int64_t not_before;
+    char *data; /* JSON text, or NULL */
+};
+
+/* The template, and its channels when none were asked for. */
+static int check_template(struct hd_api_call *c, struct send *m, json_t *chans,
+                          struct hd_answer *a)
+{
+    struct hd_tpl_set *set = NULL;
+    const struct hd_tpl *t = NULL;
+    struct hd_err err = {0};
+    struct hd_tpl_info info;
+    int rc = -1;
+    if (hd_tpl_set_open(c->s->cfg->templates, &set, &err) < 0 ||
+        hd_tpl_get(set, m->tpl, &t, &err) < 0) {
+        hd_api_problem(a, 422, "template", "no template '%s' (or it does not load: %s)", m->tpl,
+                       err.msg);
+        goto out;
+    }
+    hd_tpl_get_info(t, &info);
+    if (!chans) {
+        for (int ch = 0; ch < HD_CH_COUNT; ch++)
+            if (info.channels & (1u << ch))
+                m->channels[m->nchannels++] = ch;
+    }
+    for (int i = 0; i < m->nchannels; i++)
+        if (!(info.channels & (1u << m->channels[i]))) {
+            hd_api_problem(a, 422, "channels", "template '%s' has no %s parts", m->tpl,
+                           hd_channel_name(m->channels[i]));
+            goto out;
+        }
+    if (m->nchannels == 0) {
+        hd_api_problem(a, 422, "template", "template '%s' has no parts for any channel", m->tpl);
+        goto out;
+    }
+    /* what the dispatcher asks of a campaign before it claims (links) */
+    struct hd_campaign camp = {.name = (char *)"api", .tpl = (char *)m->tpl, .category = m->category,
+                               .nchannels = m->nchannels};
+    memcpy(camp.channels, m->channels, sizeof camp.channels);
+    if (hd_dispatch_links_ready(c->s->cfg, &camp, &err) < 0) {
+        hd_api_problem(a, 422, "category", "%s", err.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    hd_tpl_set_free(set);
+    return rc;
+}
+
+static int read_channels(json_t *chans, struct send *m, struct hd_answer *a)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(chans) || json_array_size(chans) == 0 ||
+        json_array_size(chans) > HD_CH_COUNT) {
+        hd_api_problem(a, 422, "channels", "channels is a list of email, sms and push");
+        return -1;
+    }
+    json_array_foreach(chans, i, v)
+    {
+        int ch = hd_channel_parse(json_string_value(v));
+        for (int k = 0; ch >= 0 && k < m->nchannels; k++)
+            if (m->channels[k] == ch)
+                ch = -1;
+        if (ch < 0) {
+            hd_api_problem(a, 422, "channels",
+                           "channels[%zu] is not email, sms or push (or named twice)", i);
+            return -1;
+        }
+        m->channels[m->nchannels++] = ch;
+    }
+    return 0;
+}
+
+/* The request's fields: 0, or -1 with a 422 in a. */
+static int read_send(struct hd_api_call *c, struct send *m, struct hd_answer *a)
+{
+    json_t *j = c->json, *v;
+    memset(m, 0, sizeof *m);
+    m->category = HD_CAT_TRANSACTIONAL;
+    m->not_before = hd_clock_now(c->s->clock);
+    if (!json_is_object(j)) {
+        hd_api_problem(a, 422, NULL, "the body must be a JSON object");
+        return -1;
+    }
+    const char *known[] = {"template", "contact", "data", "channels", "category", "send_at"};
+    const char *key;
+    json_object_foreach(j, key, v)
+    {
+        size_t k = 0;
+        while (k < 6 && strcmp(key, known[k]) != 0)
+            k++;
+        if (k == 6) {
+            hd_api_problem(a, 422, key, "'%s' is not a field of a message", key);
+            return -1;
+        }
+    }
+    m->tpl = json_string_value(json_object_get(j, "template"));
+    if (!m->tpl || !*m->tpl || strchr(m->tpl, '/') || strlen(m->tpl) > 100) {
+        hd_api_problem(a, 422, "template", "template is required: a template's name");
+        return -1;
+    }
+    m->contact = json_object_get(j, "contact");
+    if (!json_is_string(m->contact) && !json_is_object(m->contact)) {
+        hd_api_problem(a, 422, "contact", "contact is required: an id, or an object");
+        return -1;
+    }
+    if ((v = json_object_get(j, "category")) &&
+        (!json_is_string(v) || (m->category = hd_category_parse(json_string_value(v))) < 0)) {
+        hd_api_problem(a, 422, "category", "category is transactional or marketing");
+        return -1;
+    }
+    if ((v = json_object_get(j, "send_at")) &&
+        (!json_is_string(v) || hd_time_parse_iso(json_string_value(v), &m->not_before, NULL) < 0)) {
+        hd_api_problem(a, 422, "send_at", "send_at is an ISO 8601 time");
+        return -1;
+    }
+    if ((v = json_object_get(j, "data")) && !json_is_object(v)) {
+        hd_api_problem(a, 422, "data", "data is an object of the template's variables");
+        return -1;
+    }
+    if (v)
+        m->data = json_dumps(v, JSON_COMPACT);
+    if ((v = json_object_get(j, "channels")) && read_channels(v, m, a) < 0)
+        return -1;
+    return check_template(c, m, v, a);
+}
+
+/* The contact's row id: by id, or an inline contact upserted. With s->mu. */
+static int contact_of(struct hd_api_call *c, struct hd_store *st, json_t *who, int64_t *id,
+                      struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    char field[64], fname[80];
+    const char *ext = json_string_value(who);
+    if (!ext) {
+        json_t *o = json_deep_copy(who);
+        const char *addr = json_string_value(json_object_get(o, "email"));
+        if (!addr)
+            addr = json_string_value(json_object_get(o, "phone"));
+        if (!json_object_get(o, "id") && addr) {
+            char made[400];
+            snprintf(made, sizeof made, "~%s", addr);
+            json_object_set_new(o, "id", json_string(made));
+        }
+        struct hd_import_opts io = {.path = "-", .default_region = c->s->cfg->default_region};
+        int rc = hd_import_one(st, o, &io, hd_clock_now(c->s->clock), field, sizeof field, NULL,
+                               &err);
+        ext = json_string_value(json_object_get(o, "id"));
+        char idbuf[256];
+        snprintf(idbuf, sizeof idbuf, "%s", ext ? ext : "");
+        json_decref(o);
+        if (rc < 0) {
+            snprintf(fname, sizeof fname, "contact.%s", field[0] ? field : "id");
+            hd_api_fail(c, a, &err, fname);
+            return -1;
+        }
+        if (hd_store_contact_ref(st, idbuf, id, &err) < 0) {
+            hd_api_fail(c, a, &err, "contact");
+            return -1;
+        }
+        return 0;
+    }
+    if (hd_store_contact_ref(st, ext, id, &err) < 0 || *id < 0) {
+        hd_api_problem(a, 422, "contact", "no contact with id '%s'", ext);
+        return -1;
+    }
+    return 0;
+}
+
+/* The answer kept for an Idempotency-Key, replayed: true when there was one. */
+static bool replayed(struct hd_api_call *c, struct hd_store *st, const char *idem,
+                     const unsigned char hash[32], struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    bool same = false;
+    int status = 0;
+    char *answer = NULL;
+    int rc = hd_store_idem_get(st, c->key.id, idem, hash, hd_clock_now(c->s->clock), &same,
+                               &status, &answer, &err);
+    if (rc == HD_E_NOTFOUND)
+        return false;
+    if (rc < 0)
+        hd_api_fail(c, a, &err, NULL);
+    else if (!same)
+        hd_api_problem(a, 409, NULL,
+                       "Idempotency-Key '%s' was used with another body: use a new key", idem);
+    else {
+        a->status = status;
+        a->type = "application/json";
+        hd_buf_init(&a->body);
+        hd_buf_adds(&a->body, answer);
+    }
+    free(answer);
+    return true;
+}
+
+/* Queues m for the contact, keeping the Idempotency-Key's answer, in one
+ * transaction. With s->mu held. */
+static void queue(struct hd_api_call *c, struct hd_store *st, struct send *m, int64_t contact,
+                  const char *idem, const unsigned char hash[32], struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    int64_t id = 0, now = hd_clock_now(c->s->clock);
+    struct hd_api_send q = {.contact = contact,
+                            .tpl = m->tpl,
+                            .category = m->category,
+                            .channels = m->channels,
+                            .nchannels = m->nchannels,
+                            .data = m->data,
+                            .key_id = c->key.id,
+                            .not_before = m->not_before,
+                            .now = now};
+    int rc = hd_store_begin(st, &err);
+    if (rc == 0)
+        rc = hd_store_api_send(st, &q, &id, &err);
+    json_t *body = json_pack("{s:I, s:s}", "id", (json_int_t)id, "state", "queued");
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (rc == 0 && idem)
+        rc = hd_store_idem_put(st, c->key.id, idem, hash, 202, text, now, &err);
+    if (rc == 0)
+        rc = hd_store_commit(st, &err);
+    free(text);
+    if (rc < 0) {
+        hd_store_rollback(st);
+        json_decref(body);
+        hd_api_fail(c, a, &err, NULL);
+        return;
+    }
+    hd_api_json(a, 202, body);
+}
+
+void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
+{
+    struct send m = {0};
+    struct hd_err err = {0};
+    unsigned char hash[32];
+    int64_t contact = 0;
+    const char *idem = c->header(c->hud, "Idempotency-Key");
+    if (idem && (!*idem || strlen(idem) > 255)) {
+        hd_api_problem(a, 422, "Idempotency-Key", "an Idempotency-Key is 1 to 255 characters");
+        return;
+    }
+    hd_sha256(c->body, c->len, hash);
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    if (!st)
+        hd_api_fail(c, a, &err, NULL);
+    else if (!(idem && replayed(c, st, idem, hash, a)) && read_send(c, &m, a) == 0 &&
+             contact_of(c, st, m.contact, &contact, a) == 0)
+        queue(c, st, &m, contact, idem, hash, a);
+    pthread_mutex_unlock(&c->s->mu);
+    free(m.data);
+}
+
+struct rows {
+    json_t *arr;
+};
+
+static int add_row(void *ud, const struct hd_log_row *r)
+{
+    json_array_append_new(((struct rows *)ud)->arr, hd_audit_log_json(r));
+    return 0;
+}
+
+void hd_api_messages_get(struct hd_api_call *c, struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    struct hd_api_msg m;
+    char *end;
+    long long id = strtoll(c->arg, &end, 10);
+    if (*end || id <= 0) {
+        hd_api_problem(a, 404, NULL, "no message '%s'", c->arg);
+        return;
+    }
+    struct rows r = {json_array()};
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    struct hd_log_filter f = {.message = id, .oldest_first = true};
+    int rc = st ? hd_store_api_msg(st, id, c->key.id, &m, &err) : HD_E_STORE;
+    if (rc == 0) {
+        /* the message's rows, found through its contact's index */
+        f.contact = m.contact;
+        rc = hd_store_log_query(st, &f, add_row, &r, &err);
+    }
+    pthread_mutex_unlock(&c->s->mu);
+    if (rc < 0) {
+        json_decref(r.arr);
+        hd_api_fail(c, a, &err, NULL);
+        return;
+    }
+    char at[32];
+    hd_time_format_iso(m.created_at, at, sizeof at);
+    json_t *o = json_pack("{s:I, s:s, s:i, s:s, s:s, s:s, s:o}", "id", (json_int_t)m.id, "state",
+                          hd_state_name(m.state), "attempts", m.attempts, "template", m.tpl,
+                          "category", m.category, "created_at", at, "log", r.arr);
+    if (m.channel >= 0)
+        json_object_set_new(o, "channel", json_string(hd_channel_name(m.channel)));
+    hd_api_json(a, 200, o);
+}
