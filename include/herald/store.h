@@ -818,7 +818,7 @@ int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t 
                       struct hd_err *err);
 /* An API message's state, attempts, campaign (the template's hidden
  * one), the key that sent it, and when; HD_E_NOTFOUND unless it is an
- * API message of key_id. */
+ * API message of key_id (any key's when key_id is 0). */
 struct hd_api_msg {
     int64_t id, contact, created_at;
     int state, attempts, channel; /* channel -1 when none yet */

@@ -221,6 +221,7 @@ static bool replayed(struct hd_api_call *c, struct hd_store *st, const char *ide
         a->type = "application/json";
         hd_buf_init(&a->body);
         hd_buf_adds(&a->body, answer);
+        hd_buf_adds(&a->body, "\n");
     }
     free(answer);
     return true;
@@ -308,7 +309,9 @@ void hd_api_messages_get(struct hd_api_call *c, struct hd_answer *a)
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
     struct hd_log_filter f = {.message = id, .oldest_first = true};
-    int rc = st ? hd_store_api_msg(st, id, c->key.id, &m, &err) : HD_E_STORE;
+    /* a read key reads any message; a send key the ones it sent */
+    int64_t key = c->key.scopes & API_READ ? 0 : c->key.id;
+    int rc = st ? hd_store_api_msg(st, id, key, &m, &err) : HD_E_STORE;
     if (rc == 0) {
         /* the message's rows, found through its contact's index */
         f.contact = m.contact;

@@ -145,7 +145,7 @@ int hd_store_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_
                               "coalesce(m.channel, -1), c.template, c.category FROM api_messages "
                               "a JOIN messages m ON m.id = a.message_id JOIN runs r ON r.id = "
                               "m.run_id JOIN campaigns c ON c.id = r.campaign_id WHERE "
-                              "a.message_id = ?1 AND a.key_id = ?2",
+                              "a.message_id = ?1 AND (?2 = 0 OR a.key_id = ?2)",
                               &s, err);
     if (rc < 0)
         return rc;
@@ -163,7 +163,8 @@ int hd_store_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_
         snprintf(out->category, sizeof out->category, "%s",
                  (const char *)sqlite3_column_text(s, 7));
     } else if (step == SQLITE_DONE) {
-        rc = hd_err_set(err, HD_E_NOTFOUND, "no message %lld sent with this key", (long long)id);
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no message %lld sent through the API%s", (long long)id,
+                        key_id ? " with this key" : "");
     } else {
         rc = hd_store_fail(st, err, "reading the API's message");
     }

@@ -1,0 +1,331 @@
+/* test_api: the JSON API (issue 20) over real HTTP against `herald run
+ * --serve` on 127.0.0.1: keys (401 for no, wrong or revoked key, at once;
+ * 403 without the scope), every error status with its problem+json body,
+ * the rate limit's 429 with Retry-After, and transactional sends: 202,
+ * the same Idempotency-Key and body giving the first answer and one
+ * message, another body 409, the message delivered into the outbox with
+ * its data, and GET /api/v1/messages/ID showing it sent. */
+#include "testserve.h"
+
+#include <poll.h>
+
+static const char tpl_reset[] = "description: reset\ncategory: transactional\n"
+                                "from: Acme <hello@example.com>\n\n"
+                                "--- email.subject\nReset for {{ first_name }}\n"
+                                "--- email.text\nYour code is {{ code }}.\n";
+
+static char key_all[64], key_read[64], key_slow[64];
+
+/* `herald apikey create NAME ...`: the key it prints. */
+static void make_key(char *out, const char *name, const char *scope, const char *rate)
+{
+    struct tu_run r;
+    if (rate)
+        tu_herald(&r, dir, NULL, "apikey", "create", name, "--scope", scope, "--rate", rate, NULL);
+    else
+        tu_herald(&r, dir, NULL, "apikey", "create", name, "--scope", scope, NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(strlen(r.out), 47); /* hd_ and 43 characters, and the newline */
+    assert_int_equal(strncmp(r.out, "hd_", 3), 0);
+    snprintf(out, 64, "%.46s", r.out);
+    assert_null(strstr(r.err, out)); /* shown once, on stdout */
+    tu_run_release(&r);
+}
+
+static int setup(void **state)
+{
+    e2e_setup(state);
+    write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 4096\n");
+    write_file("tpl/reset.tmpl", tpl_reset);
+    unsetenv("HERALD_NOW");
+    make_key(key_all, "app", "send,contacts,events,read", NULL);
+    make_key(key_read, "reader", "read", NULL);
+    make_key(key_slow, "slow", "read", "2/s");
+    return 0;
+}
+
+/* herald run --serve on a free port. */
+static pid_t run_serve(int *port)
+{
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    char *log = tu_path(dir, "run.log");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        execl(tu_herald_bin(), tu_herald_bin(), "run", "--serve", "--listen", "127.0.0.1:0",
+              (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    close(out[1]);
+    char line[128];
+    tu_first_line(out[0], line, sizeof line);
+    if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
+        fail_msg("herald run --serve did not start: '%s'", line);
+    return pid;
+}
+
+/* A request with a JSON body (or none) and the key (or none); extra is
+ * more curl arguments. Returns the status; body and headers in *out, *hdr. */
+static int api(const struct srv *s, const char *method, const char *path, const char *body,
+               const char *key, const char *extra, char **out, char **hdr)
+{
+    char args[2048];
+    char *bf = NULL;
+    if (body) {
+        bf = tu_path(dir, ".req");
+        tu_write(bf, body);
+    }
+    snprintf(args, sizeof args, "%s%s%s %s%s%s %s", key ? "-H 'Authorization: Bearer " : "",
+             key ? key : "", key ? "'" : "",
+             body ? "-H 'Content-Type: application/json' --data-binary @" : "", body ? bf : "",
+             "", extra ? extra : "");
+    char *h = NULL;
+    int code = http(s, method, path, NULL, args, out, &h);
+    if (hdr)
+        *hdr = h;
+    else
+        free(h);
+    free(bf);
+    return code;
+}
+
+/* A problem+json answer: status, its type, and the field when given. */
+static void assert_problem(int code, const char *body, const char *hdr, int status,
+                           const char *field)
+{
+    char want[64];
+    assert_int_equal(code, status);
+    assert_contains(hdr, "Content-Type: application/problem+json");
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), status);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "about:blank");
+    assert_non_null(json_string_value(json_object_get(j, "title")));
+    assert_non_null(json_string_value(json_object_get(j, "detail")));
+    if (field)
+        assert_string_equal(json_string_value(json_object_get(j, "field")), field);
+    json_decref(j);
+    snprintf(want, sizeof want, "\"status\":%d", status);
+    assert_contains(body, want);
+}
+
+/* A request whose answer is a problem: its body (and headers in *hdr). */
+static char *problem(const struct srv *s, const char *method, const char *path, const char *body,
+                     const char *key, const char *extra, int status, const char *field, char **hdr)
+{
+    char *b, *h;
+    int code = api(s, method, path, body, key, extra, &b, &h);
+    assert_problem(code, b, h, status, field);
+    *hdr = h;
+    return b;
+}
+
+static void test_api_keys(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    s.pid = run_serve(&s.port);
+    b = problem(&s, "GET", "/api/v1/campaigns", NULL, NULL, NULL, 401, NULL, &h);
+    free(b), free(h);
+    char wrong[64];
+    snprintf(wrong, sizeof wrong, "%s", key_all);
+    wrong[30] = wrong[30] == 'A' ? 'B' : 'A'; /* the prefix right, the rest wrong */
+    b = problem(&s, "GET", "/api/v1/campaigns", NULL, wrong, NULL, 401, NULL, &h);
+    char *wrong_body = b;
+    free(h);
+    b = problem(&s, "GET", "/api/v1/campaigns", NULL, "hd_nope", NULL, 401, NULL, &h);
+    assert_string_equal(b, wrong_body); /* never which part was wrong */
+    free(b), free(h), free(wrong_body);
+    /* a key without the scope */
+    b = problem(&s, "POST", "/api/v1/messages", "{}", key_read, NULL, 403, NULL, &h);
+    free(b), free(h);
+    /* revoked: refused from the next request on */
+    make_key(wrong, "temp", "read", NULL);
+    assert_int_equal(api(&s, "GET", "/api/v1/messages/999", NULL, wrong, NULL, &b, NULL), 404);
+    free(b);
+    TU_HERALD_OK(dir, "apikey", "revoke", "temp");
+    b = problem(&s, "GET", "/api/v1/messages/999", NULL, wrong, NULL, 401, NULL, &h);
+    free(b), free(h);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "apikey", "list", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"name\":\"temp\"");
+    assert_contains(r.out, "\"revoked_at\":\"2");
+    assert_null(strstr(r.out, wrong + 12)); /* the secret part is nowhere */
+    tu_run_release(&r);
+    char *log = tu_path(dir, "run.log"), *text = tu_read(log);
+    assert_null(strstr(text, key_all + 3));
+    free(text), free(log);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+static void test_api_errors(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    s.pid = run_serve(&s.port);
+    b = problem(&s, "GET", "/api/v1/nothing", NULL, key_all, NULL, 404, NULL, &h);
+    free(b), free(h);
+    b = problem(&s, "DELETE", "/api/v1/messages", NULL, key_all, NULL, 405, NULL, &h);
+    assert_contains(h, "Allow: POST");
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/messages", NULL, key_all,
+                       "-H 'Content-Type: text/plain' --data-binary x", 415, NULL, &h);
+    free(b), free(h);
+    char big[6000];
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '{', big[sizeof big - 2] = '}';
+    b = problem(&s, "POST", "/api/v1/messages", big, key_all, NULL, 413, NULL, &h);
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/messages", "{\"template\": \"reset\",", key_all, NULL, 400,
+                NULL, &h);
+    assert_contains(b, "at byte 21");
+    free(b), free(h);
+    /* valid JSON breaking a rule: the field named */
+    b = problem(&s, "POST", "/api/v1/messages", "{\"contact\": \"k1\"}", key_all, NULL, 422,
+                "template", &h);
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/messages", "{\"template\": \"reset\", \"contact\": \"nobody\"}",
+                key_all, NULL, 422, "contact", &h);
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/messages",
+                       "{\"template\": \"reset\", \"contact\": {\"id\": \"x9\", \"email\": "
+                       "\"bad\"}}",
+                       key_all, NULL, 422, "contact.email", &h);
+    assert_contains(b, "not an email address");
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/messages",
+                       "{\"template\": \"reset\", \"contact\": \"k1\", \"channels\": [\"sms\"]}",
+                       key_all, NULL, 422, "channels", &h);
+    free(b), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 0); /* nothing written */
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'x9'"), 0);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+static void test_api_rate(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    int got429 = 0;
+    s.pid = run_serve(&s.port);
+    /* 2/s with a burst of 2: of five quick requests, some are refused */
+    for (int i = 0; i < 5; i++) {
+        int code = api(&s, "GET", "/api/v1/messages/1", NULL, key_slow, NULL, &b, &h);
+        if (code == 429) {
+            assert_problem(code, b, h, 429, NULL);
+            assert_contains(h, "Retry-After: 1");
+            got429++;
+        } else {
+            assert_int_equal(code, 404);
+        }
+        free(b), free(h);
+    }
+    assert_true(got429 >= 2);
+    /* another key is not held back */
+    assert_int_equal(api(&s, "GET", "/api/v1/messages/1", NULL, key_read, NULL, &b, NULL), 404);
+    free(b);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+/* The outbox's mail that holds text, polled (bounded). */
+static bool outbox_has(const char *text)
+{
+    for (int i = 0; i < 150; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "grep -rl '%s' '%s/var/outbox' 2>/dev/null | head -1", text,
+                 dir);
+        char *out = tu_sh(cmd);
+        bool found = out && *out;
+        free(out);
+        if (found)
+            return true;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void test_api_send(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h, *b2;
+    s.pid = run_serve(&s.port);
+    const char *req = "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"4711\"}}";
+    assert_int_equal(
+        api(&s, "POST", "/api/v1/messages", req, key_all, "-H 'Idempotency-Key: r-1'", &b, &h),
+        202);
+    assert_contains(h, "Content-Type: application/json");
+    assert_contains(b, "\"state\":\"queued\"");
+    free(h);
+    /* the same key and body: the first answer, no second message */
+    assert_int_equal(
+        api(&s, "POST", "/api/v1/messages", req, key_all, "-H 'Idempotency-Key: r-1'", &b2, NULL),
+        202);
+    assert_string_equal(b, b2);
+    free(b2);
+    /* the same key, another body: 409 */
+    b2 = problem(&s, "POST", "/api/v1/messages",
+                       "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"1\"}}",
+                       key_all, "-H 'Idempotency-Key: r-1'", 409, NULL, &h);
+    free(b2), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM messages"), 1);
+    json_t *j = json_loads(b, 0, NULL);
+    int64_t id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    free(b);
+    assert_true(outbox_has("Your code is 4711"));
+    /* an inline one-off contact */
+    assert_int_equal(api(&s, "POST", "/api/v1/messages",
+                         "{\"template\": \"reset\", \"contact\": {\"email\": \"neo@example.com\", "
+                         "\"first_name\": \"Neo\"}, \"data\": {\"code\": \"8080\"}}",
+                         key_all, NULL, &b, NULL),
+                     202);
+    free(b);
+    assert_true(outbox_has("Your code is 8080"));
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = '~neo@example.com'"), 1);
+    /* its state, polled until the writer has it */
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/messages/%lld", (long long)id);
+    bool sent = false;
+    for (int i = 0; i < 100 && !sent; i++) {
+        assert_int_equal(api(&s, "GET", path, NULL, key_read, NULL, &b, NULL), 200);
+        sent = strstr(b, "\"state\":\"sent\"") != NULL;
+        if (sent) {
+            assert_contains(b, "\"outcome\":\"accepted\"");
+            assert_contains(b, "\"template\":\"reset\"");
+        }
+        free(b);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(sent);
+    /* hidden from the campaigns' list */
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "campaign", "list", NULL);
+    assert_null(strstr(r.out, "api/"));
+    tu_run_release(&r);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_api_keys, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_errors, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_rate, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_send, setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
