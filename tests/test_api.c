@@ -319,6 +319,114 @@ static void test_api_send(void **state)
     assert_int_equal(srv_stop(&s), 0);
 }
 
+static void test_api_contacts(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    s.pid = run_serve(&s.port);
+    assert_int_equal(api(&s, "PUT", "/api/v1/contacts/u7",
+                         "{\"email\": \"U7@Example.com\", \"locale\": \"en\", \"plan\": \"pro\"}",
+                         key_all, NULL, &b, NULL),
+                     201);
+    assert_contains(b, "\"created\":true");
+    free(b);
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'u7' AND lower(email) = "
+                        "'u7@example.com' AND attrs LIKE '%pro%'"),
+                     1);
+    assert_int_equal(api(&s, "PUT", "/api/v1/contacts/u7", "{\"plan\": \"team\"}", key_all, NULL,
+                         &b, NULL),
+                     200);
+    free(b);
+    b = problem(&s, "PUT", "/api/v1/contacts/u8", "{\"email\": \"nope\"}", key_all, NULL, 422,
+                "email", &h);
+    free(b), free(h);
+    b = problem(&s, "PUT", "/api/v1/contacts/u8", "{\"id\": \"u9\"}", key_all, NULL, 422, "id", &h);
+    free(b), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id IN ('u8', 'u9')"), 0);
+    /* a key that may only read */
+    b = problem(&s, "PUT", "/api/v1/contacts/u8", "{}", key_read, NULL, 403, NULL, &h);
+    free(b), free(h);
+    /* consent */
+    assert_int_equal(api(&s, "POST", "/api/v1/contacts/u7/consent",
+                         "{\"channel\": \"email\", \"status\": \"opted_out\"}", key_all, NULL,
+                         &b, NULL),
+                     200);
+    free(b);
+    assert_int_equal(q1("SELECT count(*) FROM consent_log WHERE source = 'api' AND status = "
+                        "'opted_out'"),
+                     1);
+    b = problem(&s, "POST", "/api/v1/contacts/u7/consent", "{\"channel\": \"fax\"}", key_all,
+                NULL, 422, "channel", &h);
+    free(b), free(h);
+    b = problem(&s, "POST", "/api/v1/contacts/nobody/consent",
+                "{\"channel\": \"email\", \"status\": \"opted_in\"}", key_all, NULL, 404, NULL,
+                &h);
+    free(b), free(h);
+    /* events: one, then a batch */
+    assert_int_equal(api(&s, "POST", "/api/v1/events",
+                         "{\"contact\": \"u7\", \"event\": \"purchase\", \"at\": "
+                         "\"2026-11-20T10:00:00Z\", \"value\": 42.5, \"sku\": \"A1\"}",
+                         key_all, NULL, &b, NULL),
+                     200);
+    assert_contains(b, "\"added\":1");
+    free(b);
+    assert_int_equal(api(&s, "POST", "/api/v1/events",
+                         "[{\"contact\": \"k1\", \"event\": \"signup\", \"at\": "
+                         "\"2026-11-20T10:00:00Z\"}, {\"contact\": \"ghost\", \"event\": "
+                         "\"signup\", \"at\": \"2026-11-20T10:00:00Z\"}]",
+                         key_all, NULL, &b, NULL),
+                     200);
+    assert_contains(b, "\"unknown_contacts\":1");
+    free(b);
+    assert_int_equal(q1("SELECT count(*) FROM events"), 2);
+    b = problem(&s, "POST", "/api/v1/events",
+                "[{\"contact\": \"k1\", \"event\": \"x\", \"at\": \"2026-11-20T10:00:00Z\"}, "
+                "{\"contact\": \"k1\", \"event\": \"x\", \"at\": \"yesterday\"}]",
+                key_all, NULL, 422, "[1]", &h);
+    free(b), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM events"), 2); /* all or nothing */
+    /* delete: pseudonymised, then gone */
+    assert_int_equal(api(&s, "DELETE", "/api/v1/contacts/u7", NULL, key_all, NULL, &b, NULL), 200);
+    assert_contains(b, "\"deleted_as\":\"deleted-");
+    free(b);
+    b = problem(&s, "DELETE", "/api/v1/contacts/u7", NULL, key_all, NULL, 404, NULL, &h);
+    free(b), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'u7'"), 0);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+static void test_api_read(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    send_promo();
+    s.pid = run_serve(&s.port);
+    assert_int_equal(api(&s, "GET", "/api/v1/campaigns", NULL, key_read, NULL, &b, NULL), 200);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "campaign", "list", "--format", "json", NULL);
+    json_t *api_j = json_loads(b, 0, NULL), *cli_j = json_loads(r.out, 0, NULL);
+    assert_non_null(api_j);
+    assert_true(json_equal(api_j, cli_j)); /* one function feeds both */
+    assert_contains(b, "\"name\":\"promo\"");
+    json_decref(api_j), json_decref(cli_j);
+    tu_run_release(&r);
+    free(b);
+    assert_int_equal(api(&s, "GET", "/api/v1/contacts/k1/history", NULL, key_read, NULL, &b, NULL),
+                     200);
+    tu_herald(&r, dir, NULL, "history", "k1", "--format", "json", NULL);
+    api_j = json_loads(b, 0, NULL), cli_j = json_loads(r.out, 0, NULL);
+    assert_true(json_equal(api_j, cli_j));
+    assert_contains(b, "\"campaign\":\"promo\"");
+    json_decref(api_j), json_decref(cli_j);
+    tu_run_release(&r);
+    free(b);
+    b = problem(&s, "GET", "/api/v1/contacts/nobody/history", NULL, key_read, NULL, 404, NULL, &h);
+    free(b), free(h);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +434,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_errors, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_rate, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_send, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_contacts, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_read, setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

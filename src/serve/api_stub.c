@@ -6,11 +6,5 @@
         (void)c;                                                                                   \
         hd_api_problem(a, 501, NULL, "not implemented yet");                                       \
     }
-STUB(hd_api_contacts_put)
-STUB(hd_api_contacts_delete)
-STUB(hd_api_consent_post)
-STUB(hd_api_events_post)
-STUB(hd_api_campaigns_get)
 STUB(hd_api_stats_get)
-STUB(hd_api_history_get)
 STUB(hd_api_openapi_get)
