@@ -424,6 +424,18 @@ static void test_api_read(void **state)
     free(b);
     b = problem(&s, "GET", "/api/v1/contacts/nobody/history", NULL, key_read, NULL, 404, NULL, &h);
     free(b), free(h);
+    assert_int_equal(api(&s, "GET", "/api/v1/campaigns/promo/stats", NULL, key_read, NULL, &b, NULL),
+                     200);
+    tu_herald(&r, dir, NULL, "stats", "promo", "--format", "json", NULL);
+    api_j = json_loads(b, 0, NULL), cli_j = json_loads(r.out, 0, NULL);
+    assert_non_null(api_j);
+    assert_true(json_equal(api_j, cli_j));
+    assert_contains(b, "\"sent\":3");
+    json_decref(api_j), json_decref(cli_j);
+    tu_run_release(&r);
+    free(b);
+    b = problem(&s, "GET", "/api/v1/campaigns/nope/stats", NULL, key_read, NULL, 404, NULL, &h);
+    free(b), free(h);
     assert_int_equal(srv_stop(&s), 0);
 }
 

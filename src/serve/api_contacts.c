@@ -215,3 +215,28 @@ void hd_api_history_get(struct hd_api_call *c, struct hd_answer *a)
     hd_history_release(&h);
     hd_api_json(a, 200, arr);
 }
+
+void hd_api_stats_get(struct hd_api_call *c, struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    struct hd_campaign camp = {0};
+    struct hd_stats s = {0};
+    struct hd_store *st = store_of(c, a);
+    if (!st)
+        return;
+    int rc = hd_store_campaign_get(st, c->arg, 0, &camp, &err);
+    if (rc == 0 && camp.api)
+        rc = hd_err_set(&err, HD_E_NOTFOUND, "no campaign '%s'", c->arg);
+    /* grouped as herald stats groups by default: by variant when there are some */
+    if (rc == 0)
+        rc = hd_stats_load(st, camp.id, camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE,
+                           &s, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    if (rc < 0)
+        hd_api_fail(c, a, &err, NULL);
+    else
+        hd_api_json(a, 200, hd_stats_json(camp.name, &s));
+    if (rc == 0)
+        hd_stats_release(&s);
+    hd_campaign_release(&camp);
+}

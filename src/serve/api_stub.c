@@ -6,5 +6,5 @@
         (void)c;                                                                                   \
         hd_api_problem(a, 501, NULL, "not implemented yet");                                       \
     }
-STUB(hd_api_stats_get)
+
 STUB(hd_api_openapi_get)
