@@ -15,6 +15,8 @@ static const char tpl_reset[] = "description: reset\ncategory: transactional\n"
                                 "--- email.text\nYour code is {{ code }}.\n";
 
 static char key_all[64], key_read[64], key_slow[64];
+/* every answer the tests receive, as JSON Lines, for the OpenAPI check */
+static char *answers;
 
 /* `herald apikey create NAME ...`: the key it prints. */
 static void make_key(char *out, const char *name, const char *scope, const char *rate)
@@ -70,6 +72,27 @@ static pid_t run_serve(int *port)
     return pid;
 }
 
+/* Keeps an answer for the OpenAPI check (test_api_openapi). */
+static void record(const char *method, const char *path, int status, const char *hdr,
+                   const char *body)
+{
+    const char *t = strstr(hdr, "Content-Type: ");
+    if (!*body || !t)
+        return;
+    t += 14;
+    char type[128];
+    snprintf(type, sizeof type, "%.*s", (int)strcspn(t, "\r\n"), t);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "method", method, "path", path, "status",
+                          status, "type", type, "body", body);
+    char *line = json_dumps(o, JSON_COMPACT);
+    FILE *f = fopen(answers, "a");
+    assert_non_null(f);
+    fprintf(f, "%s\n", line);
+    fclose(f);
+    free(line);
+    json_decref(o);
+}
+
 /* A request with a JSON body (or none) and the key (or none); extra is
  * more curl arguments. Returns the status; body and headers in *out, *hdr. */
 static int api(const struct srv *s, const char *method, const char *path, const char *body,
@@ -87,6 +110,7 @@ static int api(const struct srv *s, const char *method, const char *path, const 
              "", extra ? extra : "");
     char *h = NULL;
     int code = http(s, method, path, NULL, args, out, &h);
+    record(method, path, code, h, *out);
     if (hdr)
         *hdr = h;
     else
@@ -439,6 +463,58 @@ static void test_api_read(void **state)
     assert_int_equal(srv_stop(&s), 0);
 }
 
+/* node check.js in tests/openapi (its packages installed from the lock
+ * file when missing): the document, or the answers against it. */
+static void openapi_check(const char *doc, const char *with)
+{
+    char *od = tu_src_path("tests/openapi"), *mod = tu_path(od, "node_modules/ajv");
+    struct tu_run r;
+    if (!tu_exists(mod)) {
+        const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
+        tu_exec(&r, od, NULL, argv);
+        if (r.status != 0 || !tu_exists(mod))
+            fail_msg("'npm ci' in %s failed (exit %d): the OpenAPI check needs "
+                     "@apidevtools/swagger-parser and ajv from the npm registry\n%s%s",
+                     od, r.status, r.out, r.err);
+        tu_run_release(&r);
+    }
+    const char *argv[] = {"node", "check.js", doc, with, NULL};
+    tu_exec(&r, od, NULL, argv);
+    if (r.status != 0)
+        fail_msg("node check.js %s %s: exit %d\n%s%s", doc, with ? with : "", r.status, r.out,
+                 r.err);
+    assert_contains(r.out, "ok: ");
+    tu_run_release(&r);
+    free(mod);
+    free(od);
+}
+
+/* Last: the document served is the one in the repository, it is valid
+ * OpenAPI 3.1, and every answer the tests above received fits it. */
+static void test_api_openapi(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, *h;
+    s.pid = run_serve(&s.port);
+    assert_int_equal(api(&s, "GET", "/api/v1/openapi.json", NULL, NULL, NULL, &b, &h), 200);
+    assert_contains(h, "Content-Type: application/json");
+    char *doc = tu_src_path("docs/api/openapi.json"), *text = tu_read(doc);
+    assert_string_equal(b, text);
+    free(text), free(b), free(h);
+    assert_int_equal(srv_stop(&s), 0);
+    openapi_check(doc, NULL);
+    int64_t n = 0;
+    char *all = tu_read(answers);
+    for (const char *p = all; p && (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    free(all);
+    if (n < 40) /* every test above recorded its answers */
+        fail_msg("only %lld answers recorded", (long long)n);
+    openapi_check(doc, answers);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +524,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_send, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_contacts, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_read, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_openapi, setup, e2e_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    char *adir = tu_tmpdir();
+    answers = tu_path(adir, "answers.jsonl");
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(answers);
+    tu_rmdir(adir);
+    return rc;
 }

@@ -336,6 +336,17 @@ void hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_answer *a)
     json_decref(j);
 }
 
+/* GET /api/v1/openapi.json: the document built into the binary. */
+void hd_api_openapi_get(struct hd_api_call *c, struct hd_answer *a)
+{
+    (void)c;
+    a->status = 200;
+    a->type = "application/json";
+    hd_buf_init(&a->body);
+    for (const char *const *l = hd_api_openapi; *l; l++)
+        hd_buf_adds(&a->body, *l);
+}
+
 void hd_api_req_free(struct hd_api_req *r)
 {
     if (!r)

@@ -82,5 +82,8 @@ void hd_api_campaigns_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_stats_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_history_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_openapi_get(struct hd_api_call *c, struct hd_answer *a);
+/* docs/api/openapi.json, a line a string, NULL-terminated (the Makefile
+ * makes it). */
+extern const char *const hd_api_openapi[];
 
 #endif
