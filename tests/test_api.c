@@ -139,6 +139,50 @@ static void assert_problem(int code, const char *body, const char *hdr, int stat
     assert_contains(body, want);
 }
 
+static bool outbox_has(const char *text);
+static bool outbox_has_now(const char *text);
+
+/* Quiet hours for transactional messages around now: a template that says
+ * urgent is not held by them, another is deferred. */
+static void test_api_urgent(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b, conf[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(conf, sizeof conf,
+             "secret_file = var/herald.secret\n[quiet_hours]\ntransactional = %02d:00-%02d:00\n",
+             (tm.tm_hour + 23) % 24, (tm.tm_hour + 2) % 24);
+    write_conf("h.conf", conf);
+    write_file("tpl/alarm.tmpl", "category: transactional\nurgent: true\nfrom: Acme <a@example.com>\n"
+                                 "\n--- email.subject\nAlarm\n--- email.text\nSensor {{ sensor }}.\n");
+    s.pid = run_serve(&s.port);
+    assert_int_equal(api(&s, "POST", "/api/v1/messages",
+                         "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"55\"}}",
+                         key_all, NULL, &b, NULL),
+                     202);
+    free(b);
+    assert_int_equal(api(&s, "POST", "/api/v1/messages",
+                         "{\"template\": \"alarm\", \"contact\": \"k1\", \"data\": {\"sensor\": \"T7\"}}",
+                         key_all, NULL, &b, NULL),
+                     202);
+    free(b);
+    assert_true(outbox_has("Sensor T7."));
+    bool deferred = false;
+    for (int i = 0; i < 100 && !deferred; i++) {
+        assert_int_equal(api(&s, "GET", "/api/v1/messages/1", NULL, key_read, NULL, &b, NULL), 200);
+        deferred = strstr(b, "\"state\":\"deferred\"") && strstr(b, "\"reason\":\"quiet_hours\"");
+        free(b);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(deferred);
+    assert_false(outbox_has_now("Your code is 55"));
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 /* A request whose answer is a problem: its body (and headers in *hdr). */
 static char *problem(const struct srv *s, const char *method, const char *path, const char *body,
                      const char *key, const char *extra, int status, const char *field, char **hdr)
@@ -278,6 +322,17 @@ static bool outbox_has(const char *text)
         nanosleep(&ts, NULL);
     }
     return false;
+}
+
+/* Whether the outbox holds text now. */
+static bool outbox_has_now(const char *text)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -rl '%s' '%s/var/outbox' 2>/dev/null | head -1", text, dir);
+    char *out = tu_sh(cmd);
+    bool found = out && *out;
+    free(out);
+    return found;
 }
 
 static void test_api_send(void **state)
@@ -524,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_send, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_contacts, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_read, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_urgent, setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_api_openapi, setup, e2e_teardown),
     };
     char *adir = tu_tmpdir();

@@ -280,6 +280,7 @@ struct hd_campaign {
     int64_t next_run;     /* the scheduler's next firing, or -1 */
     int64_t created_at, updated_at;
     bool api; /* the hidden campaign of the API's messages (apisend.c); not listed */
+    bool urgent; /* not stored: its template says urgent (the dispatcher sets it) */
 };
 void hd_campaign_release(struct hd_campaign *c);
 

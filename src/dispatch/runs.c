@@ -35,6 +35,9 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
         camp_free(c);
         return NULL;
     }
+    struct hd_tpl_info info;
+    hd_tpl_get_info(c->tpl, &info);
+    c->c.urgent = info.urgent; /* quiet hours do not hold it (check.c) */
     if (hd_dispatch_links_ready(d->cfg, &c->c, err) < 0) {
         camp_free(c);
         return NULL;
