@@ -19,7 +19,9 @@
  * phrase. Each key has its own bucket (its rate a second, a burst of one
  * second's worth), kept in memory per process under a mutex: a limit is
  * per service, which is where the load lands. A route with scope 0
- * authenticates itself from the headers (the inbox's contact tokens). */
+ * authenticates itself from the headers in its begin hook, before any
+ * body (the inbox's contact tokens): another module's routes are lines
+ * added to the table. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +32,16 @@
 
 static const struct hd_api_route routes[] = {
     /* clang-format off */
-    {"POST", "messages", API_SEND, true, hd_api_messages_post},
-    {"GET", "messages/{}", API_SEND | API_READ, false, hd_api_messages_get},
-    {"PUT", "contacts/{}", API_CONTACTS, true, hd_api_contacts_put},
-    {"DELETE", "contacts/{}", API_CONTACTS, false, hd_api_contacts_delete},
-    {"POST", "contacts/{}/consent", API_CONTACTS, true, hd_api_consent_post},
-    {"GET", "contacts/{}/history", API_READ, false, hd_api_history_get},
-    {"POST", "events", API_EVENTS, true, hd_api_events_post},
-    {"GET", "campaigns", API_READ, false, hd_api_campaigns_get},
-    {"GET", "campaigns/{}/stats", API_READ, false, hd_api_stats_get},
-    {"GET", "openapi.json", 0, false, hd_api_openapi_get},
+    {"POST", "messages", API_SEND, true, hd_api_messages_post, NULL},
+    {"GET", "messages/{}", API_SEND | API_READ, false, hd_api_messages_get, NULL},
+    {"PUT", "contacts/{}", API_CONTACTS, true, hd_api_contacts_put, NULL},
+    {"DELETE", "contacts/{}", API_CONTACTS, false, hd_api_contacts_delete, NULL},
+    {"POST", "contacts/{}/consent", API_CONTACTS, true, hd_api_consent_post, NULL},
+    {"GET", "contacts/{}/history", API_READ, false, hd_api_history_get, NULL},
+    {"POST", "events", API_EVENTS, true, hd_api_events_post, NULL},
+    {"GET", "campaigns", API_READ, false, hd_api_campaigns_get, NULL},
+    {"GET", "campaigns/{}/stats", API_READ, false, hd_api_stats_get, NULL},
+    {"GET", "openapi.json", 0, false, hd_api_openapi_get, NULL},
     /* clang-format on */
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -281,7 +283,8 @@ int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_head
     }
     r->call.arg = r->arg[0] ? r->arg : NULL;
     r->call.route_name = r->route->pattern;
-    if (r->route->scope && authorize(s, r, a) < 0) {
+    if ((r->route->scope && authorize(s, r, a) < 0) ||
+        (r->route->begin && r->route->begin(&r->call, a) < 0)) {
         hd_api_req_free(r);
         return -1;
     }

@@ -47,17 +47,23 @@ struct hd_api_call {
     const char *body;         /* the body as sent (NUL-terminated), len bytes */
     size_t len;
     json_t *json;             /* the body parsed (routes that take JSON), borrowed */
+    int64_t subject;          /* what a route's own begin authenticated (a contact), or 0 */
 };
 
 /* An endpoint: method, path after /api/v1/ ("{}" one part of it), the
- * scope a key needs (0: the handler authenticates the request itself),
- * whether it takes a JSON body, and the handler. */
+ * scope a key needs (0: the route authenticates the request itself, in
+ * begin), whether it takes a JSON body, the handler (called once the body
+ * is in, or at once without one), and begin (may be NULL): called when
+ * the headers are in, before any body is read; -1 with a answered refuses
+ * the request (a route of its own tokens checks them there). Another
+ * file's routes (the inbox's) are more lines of the table in api.c. */
 struct hd_api_route {
     const char *method;
     const char *pattern;
     unsigned scope;
     bool body;
     void (*fn)(struct hd_api_call *c, struct hd_answer *a);
+    int (*begin)(struct hd_api_call *c, struct hd_answer *a);
 };
 
 /* An RFC 9457 problem (application/problem+json): status, the field at
