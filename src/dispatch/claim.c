@@ -250,12 +250,14 @@ void hd_dsp_drop_fresh(struct hd_dispatch *d)
 }
 
 /* Claims from each run in turn; returns how many messages were claimed. */
-int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
+int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
 {
     int total = 0;
     int batch = d->opts.claim_batch > 0 ? d->opts.claim_batch : 512;
     for (size_t i = 0; i < d->nruns && room > 0; i++) {
         struct run *run = &d->runs[i];
+        if (lane && !run->camp->c.api)
+            break; /* the API's runs come first */
         struct hd_claimed *ms = NULL;
         size_t n = 0;
         int64_t t = now_ms(d);

@@ -29,6 +29,7 @@
 
 #include "api_int.h"
 #include "herald/policy.h"
+#include "herald/tpl.h"
 
 static const struct hd_api_route routes[] = {
     /* clang-format off */
@@ -56,6 +57,8 @@ struct hd_api {
     pthread_mutex_t mu; /* guards the buckets */
     struct bucket *v;
     size_t n;
+    pthread_mutex_t tpl_mu;   /* guards tpls */
+    struct hd_tpl_set *tpls;  /* the templates sends name, read once (as herald run does) */
 };
 
 struct hd_api_req {
@@ -71,6 +74,7 @@ struct hd_api *hd_api_new(void)
 {
     struct hd_api *api = hd_xcalloc(1, sizeof *api);
     pthread_mutex_init(&api->mu, NULL);
+    pthread_mutex_init(&api->tpl_mu, NULL);
     return api;
 }
 
@@ -79,6 +83,8 @@ void hd_api_free(struct hd_api *api)
     if (!api)
         return;
     pthread_mutex_destroy(&api->mu);
+    pthread_mutex_destroy(&api->tpl_mu);
+    hd_tpl_set_free(api->tpls);
     free(api->v);
     free(api);
 }
@@ -154,6 +160,21 @@ void hd_api_fail(struct hd_api_call *c, struct hd_answer *a, const struct hd_err
         a->retry_after = 1;
         hd_api_problem(a, 503, NULL, "the store cannot be reached; try again");
     }
+}
+
+int hd_api_template(struct hd_srv *s, const char *name, struct hd_tpl_info *info,
+                    struct hd_err *err)
+{
+    struct hd_api *api = s->api;
+    const struct hd_tpl *t = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&api->tpl_mu);
+    if (!api->tpls)
+        rc = hd_tpl_set_open(s->cfg->templates, &api->tpls, err);
+    if (rc == 0 && (rc = hd_tpl_get(api->tpls, name, &t, err)) == 0)
+        hd_tpl_get_info(t, info);
+    pthread_mutex_unlock(&api->tpl_mu);
+    return rc;
 }
 
 /* Whether pattern matches path; the "{}" part goes to arg. */

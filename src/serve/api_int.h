@@ -77,6 +77,13 @@ void hd_api_fail(struct hd_api_call *c, struct hd_answer *a, const struct hd_err
 /* An answer of JSON v (consumed) with status. */
 void hd_api_json(struct hd_answer *a, int status, json_t *v);
 
+/* What the template name offers (its channels, category, ...), from the
+ * templates folder read once per service (a template's info is copied;
+ * its strings stay valid while the service runs). */
+struct hd_tpl_info;
+int hd_api_template(struct hd_srv *s, const char *name, struct hd_tpl_info *info,
+                    struct hd_err *err);
+
 /* The endpoints (api_messages.c, api_contacts.c). */
 void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_messages_get(struct hd_api_call *c, struct hd_answer *a);

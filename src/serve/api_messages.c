@@ -37,18 +37,14 @@ struct send {
 static int check_template(struct hd_api_call *c, struct send *m, json_t *chans,
                           struct hd_answer *a)
 {
-    struct hd_tpl_set *set = NULL;
-    const struct hd_tpl *t = NULL;
     struct hd_err err = {0};
     struct hd_tpl_info info;
     int rc = -1;
-    if (hd_tpl_set_open(c->s->cfg->templates, &set, &err) < 0 ||
-        hd_tpl_get(set, m->tpl, &t, &err) < 0) {
+    if (hd_api_template(c->s, m->tpl, &info, &err) < 0) {
         hd_api_problem(a, 422, "template", "no template '%s' (or it does not load: %s)", m->tpl,
                        err.msg);
         goto out;
     }
-    hd_tpl_get_info(t, &info);
     if (!chans) {
         for (int ch = 0; ch < HD_CH_COUNT; ch++)
             if (info.channels & (1u << ch))
@@ -74,7 +70,6 @@ static int check_template(struct hd_api_call *c, struct send *m, json_t *chans,
     }
     rc = 0;
 out:
-    hd_tpl_set_free(set);
     return rc;
 }
 
