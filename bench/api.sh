@@ -90,7 +90,11 @@ for r in $(seq 0 $((ROUNDS - 1))); do
   [ "$o" -gt "$OURS" ] && OURS=$o
   OK_ALL=$((OK_ALL + ok))
 done
-served=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "herald_http_requests_total{route=\"api\",code=\"202\"}" { print $2 }')
+# the server's counter, once two reads agree (the last requests are done)
+scrape() { curl -s "http://127.0.0.1:$port/metrics" \
+  | awk '$1 == "herald_http_requests_total{route=\"api\",code=\"202\"}" { print $2 }'; }
+served=$(scrape); sleep 0.2
+while [ "$served" != "$(scrape)" ]; do served=$(scrape); sleep 0.2; done
 queued=$(sqlite3 api.db "SELECT count(*) FROM api_messages")
 kill $srv; wait $srv || true
 trap - EXIT

@@ -817,6 +817,9 @@ struct hd_api_send {
  * transaction. */
 int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t *message,
                       struct hd_err *err);
+/* A contact's row id by its external id (a cached statement: each send
+ * runs it); HD_E_NOTFOUND when none. */
+int hd_store_api_contact(struct hd_store *st, const char *ext_id, int64_t *id, struct hd_err *err);
 /* An API message's state, attempts, campaign (the template's hidden
  * one), the key that sent it, and when; HD_E_NOTFOUND unless it is an
  * API message of key_id (any key's when key_id is 0). */

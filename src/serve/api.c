@@ -57,11 +57,14 @@ struct hd_api {
     pthread_mutex_t mu; /* guards the buckets */
     struct bucket *v;
     size_t n;
+    pthread_mutex_t key_mu;   /* guards key_st */
+    struct hd_store *key_st;  /* the key checks' own read-only connection */
     pthread_mutex_t tpl_mu;   /* guards tpls */
     struct hd_tpl_set *tpls;  /* the templates sends name, read once (as herald run does) */
 };
 
 struct hd_api_req {
+    struct hd_api_send_req *send; /* a send waiting for the group commit (api_messages.c) */
     const struct hd_api_route *route;
     struct hd_api_call call;
     char arg[256];
@@ -75,6 +78,7 @@ struct hd_api *hd_api_new(void)
     struct hd_api *api = hd_xcalloc(1, sizeof *api);
     pthread_mutex_init(&api->mu, NULL);
     pthread_mutex_init(&api->tpl_mu, NULL);
+    pthread_mutex_init(&api->key_mu, NULL);
     return api;
 }
 
@@ -84,7 +88,9 @@ void hd_api_free(struct hd_api *api)
         return;
     pthread_mutex_destroy(&api->mu);
     pthread_mutex_destroy(&api->tpl_mu);
+    pthread_mutex_destroy(&api->key_mu);
     hd_tpl_set_free(api->tpls);
+    hd_store_free(api->key_st);
     free(api->v);
     free(api);
 }
@@ -160,6 +166,29 @@ void hd_api_fail(struct hd_api_call *c, struct hd_answer *a, const struct hd_err
         a->retry_after = 1;
         hd_api_problem(a, 503, NULL, "the store cannot be reached; try again");
     }
+}
+
+/* A key's row on the key checks' own read-only connection: a WAL reader
+ * waits for no writer, so a request's key is checked while a group commit
+ * holds s->mu; each read is a new snapshot (the statement is reset), so a
+ * revocation committed before the request is seen. Opened when first
+ * needed, and again after a failure. */
+int hd_api_key_find(struct hd_srv *s, const char *prefix, struct hd_apikey *k,
+                    unsigned char hash[32], struct hd_err *err)
+{
+    struct hd_api *api = s->api;
+    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000, .readonly = true};
+    int rc = 0;
+    pthread_mutex_lock(&api->key_mu);
+    if (!api->key_st && (rc = hd_store_open(s->db_path, &o, &api->key_st, err)) < 0)
+        api->key_st = NULL;
+    if (rc == 0 && (rc = hd_store_apikey_find(api->key_st, prefix, k, hash, err)) < 0 &&
+        rc != HD_E_NOTFOUND) {
+        hd_store_free(api->key_st);
+        api->key_st = NULL;
+    }
+    pthread_mutex_unlock(&api->key_mu);
+    return rc;
 }
 
 int hd_api_template(struct hd_srv *s, const char *name, struct hd_tpl_info *info,
@@ -290,7 +319,8 @@ int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_head
     static __thread char allow[128];
     *out = NULL;
     r->route = route_of(method, rest, r->arg, sizeof r->arg, allow, sizeof allow);
-    r->call = (struct hd_api_call){.s = s, .method = method, .header = header, .hud = ud};
+    r->call = (struct hd_api_call){
+        .s = s, .method = method, .header = header, .hud = ud, .send = &r->send};
     hd_buf_init(&r->body);
     if (!r->route) {
         if (allow[0]) {
@@ -338,26 +368,61 @@ void hd_api_body(struct hd_srv *s, struct hd_api_req *r, const char *data, size_
         r->too_long = true;
 }
 
-void hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_answer *a)
+bool hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_click *c, void *conn,
+                struct hd_answer *a)
 {
-    (void)s;
     json_error_t je;
     if (r->too_long) {
         hd_api_problem(a, 413, NULL, "the body is over %zu bytes", r->max);
-        return;
+        return false;
     }
     json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
                            &je);
     if (!j) {
         hd_api_problem(a, 400, NULL, "the body is not JSON: %s at byte %d", je.text,
                        je.position);
-        return;
+        return false;
     }
     r->call.body = r->body.data;
     r->call.len = r->body.len;
     r->call.json = j;
     r->route->fn(&r->call, a);
+    r->call.json = NULL;
     json_decref(j);
+    if (!r->send) /* answered */
+        return false;
+    c->api = r;
+    c->conn = conn;
+    if (hd_clicks_push(s->clicks, c))
+        return true;
+    /* stopping: kept on its own */
+    struct hd_err err = {0};
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = hd_srv_store(s, &err);
+    int rc = st ? hd_store_begin(st, &err) : HD_E_STORE;
+    if (rc == 0 && (rc = hd_api_keep(s, st, r, &err)) == 0)
+        rc = hd_store_commit(st, &err);
+    if (rc < 0 && st)
+        hd_store_rollback(st);
+    pthread_mutex_unlock(&s->mu);
+    hd_api_kept(s, r, rc, a);
+    return false;
+}
+
+int hd_api_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_req *r, struct hd_err *err)
+{
+    return hd_api_send_keep(s, st, &r->call, r->send, err);
+}
+
+void hd_api_kept(struct hd_srv *s, struct hd_api_req *r, int rc, struct hd_answer *a)
+{
+    (void)s;
+    hd_api_send_answer(&r->call, r->send, rc, a);
+}
+
+int hd_api_status(const struct hd_api_req *r, int rc)
+{
+    return hd_api_send_status(r->send, rc);
 }
 
 /* GET /api/v1/openapi.json: the document built into the binary. */
@@ -375,6 +440,7 @@ void hd_api_req_free(struct hd_api_req *r)
 {
     if (!r)
         return;
+    hd_api_send_free(r->send);
     hd_buf_release(&r->body);
     free(r);
 }

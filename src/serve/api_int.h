@@ -48,7 +48,18 @@ struct hd_api_call {
     size_t len;
     json_t *json;             /* the body parsed (routes that take JSON), borrowed */
     int64_t subject;          /* what a route's own begin authenticated (a contact), or 0 */
+    struct hd_api_send_req **send; /* a send to queue in the group commit (api_messages.c) */
 };
+
+/* A send checked and waiting for the group commit (api_messages.c): kept
+ * in the batch's transaction, then answered. */
+struct hd_api_send_req;
+int hd_api_send_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_call *c,
+                     struct hd_api_send_req *q, struct hd_err *err);
+void hd_api_send_answer(struct hd_api_call *c, struct hd_api_send_req *q, int rc,
+                        struct hd_answer *a);
+int hd_api_send_status(const struct hd_api_send_req *q, int rc);
+void hd_api_send_free(struct hd_api_send_req *q);
 
 /* An endpoint: method, path after /api/v1/ ("{}" one part of it), the
  * scope a key needs (0: the route authenticates the request itself, in
@@ -77,6 +88,10 @@ void hd_api_fail(struct hd_api_call *c, struct hd_answer *a, const struct hd_err
 /* An answer of JSON v (consumed) with status. */
 void hd_api_json(struct hd_answer *a, int status, json_t *v);
 
+/* The live key with this prefix, read on the API's own read-only
+ * connection (api.c); HD_E_NOTFOUND when none. */
+int hd_api_key_find(struct hd_srv *s, const char *prefix, struct hd_apikey *k,
+                    unsigned char hash[32], struct hd_err *err);
 /* What the template name offers (its channels, category, ...), from the
  * templates folder read once per service (a template's info is copied;
  * its strings stay valid while the service runs). */

@@ -152,132 +152,169 @@ static int read_send(struct hd_api_call *c, struct send *m, struct hd_answer *a)
     return check_template(c, m, v, a);
 }
 
-/* The contact's row id: by id, or an inline contact upserted. With s->mu. */
-static int contact_of(struct hd_api_call *c, struct hd_store *st, json_t *who, int64_t *id,
-                      struct hd_answer *a)
+/* An inline contact upserted (as an import row, in its own transaction):
+ * its row id; -1 with a answered when it is bad. */
+static int inline_contact(struct hd_api_call *c, json_t *who, int64_t *id, struct hd_answer *a)
 {
     struct hd_err err = {0};
-    char field[64], fname[80];
-    const char *ext = json_string_value(who);
-    if (!ext) {
-        json_t *o = json_deep_copy(who);
-        const char *addr = json_string_value(json_object_get(o, "email"));
-        if (!addr)
-            addr = json_string_value(json_object_get(o, "phone"));
-        if (!json_object_get(o, "id") && addr) {
-            char made[400];
-            snprintf(made, sizeof made, "~%s", addr);
-            json_object_set_new(o, "id", json_string(made));
-        }
-        struct hd_import_opts io = {.path = "-", .default_region = c->s->cfg->default_region};
-        int rc = hd_import_one(st, o, &io, hd_clock_now(c->s->clock), field, sizeof field, NULL,
-                               &err);
-        ext = json_string_value(json_object_get(o, "id"));
-        char idbuf[256];
-        snprintf(idbuf, sizeof idbuf, "%s", ext ? ext : "");
-        json_decref(o);
-        if (rc < 0) {
-            snprintf(fname, sizeof fname, "contact.%s", field[0] ? field : "id");
-            hd_api_fail(c, a, &err, fname);
-            return -1;
-        }
-        if (hd_store_contact_ref(st, idbuf, id, &err) < 0) {
-            hd_api_fail(c, a, &err, "contact");
-            return -1;
-        }
-        return 0;
+    char field[64] = "", fname[80], ext[400];
+    json_t *o = json_deep_copy(who);
+    const char *addr = json_string_value(json_object_get(o, "email"));
+    if (!addr)
+        addr = json_string_value(json_object_get(o, "phone"));
+    if (!json_object_get(o, "id") && addr) {
+        snprintf(ext, sizeof ext, "~%s", addr);
+        json_object_set_new(o, "id", json_string(ext));
     }
-    if (hd_store_contact_ref(st, ext, id, &err) < 0 || *id < 0) {
-        hd_api_problem(a, 422, "contact", "no contact with id '%s'", ext);
+    json_t *idv = json_object_get(o, "id");
+    if (json_is_integer(idv))
+        snprintf(ext, sizeof ext, "%lld", (long long)json_integer_value(idv));
+    else
+        snprintf(ext, sizeof ext, "%s", json_is_string(idv) ? json_string_value(idv) : "");
+    struct hd_import_opts io = {.path = "-", .default_region = c->s->cfg->default_region};
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    int rc = st ? hd_import_one(st, o, &io, hd_clock_now(c->s->clock), field, sizeof field, NULL,
+                                &err)
+                : HD_E_STORE;
+    if (rc == 0)
+        rc = hd_store_contact_ref(st, ext, id, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    json_decref(o);
+    if (rc < 0) {
+        snprintf(fname, sizeof fname, "contact.%s", field[0] ? field : "id");
+        hd_api_fail(c, a, &err, rc == HD_E_INVALID || rc == HD_E_PARSE ? fname : "contact");
         return -1;
     }
     return 0;
 }
 
-/* The answer kept for an Idempotency-Key, replayed: true when there was one. */
-static bool replayed(struct hd_api_call *c, struct hd_store *st, const char *idem,
-                     const unsigned char hash[32], struct hd_answer *a)
+/* A send checked, waiting for the group commit, and then its answer. */
+struct hd_api_send_req {
+    struct send m;       /* the fields; tpl and data owned */
+    char *ext;           /* the contact's external id, or NULL (inline: contact) */
+    int64_t contact;     /* the contact's row, once known */
+    char *idem;          /* the Idempotency-Key, or NULL */
+    unsigned char hash[32];
+    struct hd_answer ans; /* what it is answered, once kept */
+};
+
+void hd_api_send_free(struct hd_api_send_req *q)
 {
-    struct hd_err err = {0};
-    bool same = false;
-    int status = 0;
-    char *answer = NULL;
-    int rc = hd_store_idem_get(st, c->key.id, idem, hash, hd_clock_now(c->s->clock), &same,
-                               &status, &answer, &err);
-    if (rc == HD_E_NOTFOUND)
-        return false;
-    if (rc < 0)
-        hd_api_fail(c, a, &err, NULL);
-    else if (!same)
-        hd_api_problem(a, 409, NULL,
-                       "Idempotency-Key '%s' was used with another body: use a new key", idem);
-    else {
-        a->status = status;
-        a->type = "application/json";
-        hd_buf_init(&a->body);
-        hd_buf_adds(&a->body, answer);
-        hd_buf_adds(&a->body, "\n");
-    }
-    free(answer);
-    return true;
+    if (!q)
+        return;
+    free((char *)q->m.tpl);
+    free(q->m.data);
+    free(q->ext);
+    free(q->idem);
+    hd_buf_release(&q->ans.body);
+    free(q);
 }
 
-/* Queues m for the contact, keeping the Idempotency-Key's answer, in one
- * transaction. With s->mu held. */
-static void queue(struct hd_api_call *c, struct hd_store *st, struct send *m, int64_t contact,
-                  const char *idem, const unsigned char hash[32], struct hd_answer *a)
+/* Sets q's answer to status and the text body (JSON, or a problem). */
+static void answer_with(struct hd_api_send_req *q, int status, const char *body)
 {
-    struct hd_err err = {0};
-    int64_t id = 0, now = hd_clock_now(c->s->clock);
-    struct hd_api_send q = {.contact = contact,
-                            .tpl = m->tpl,
-                            .category = m->category,
-                            .channels = m->channels,
-                            .nchannels = m->nchannels,
-                            .data = m->data,
+    hd_buf_release(&q->ans.body);
+    q->ans = (struct hd_answer){.status = status, .type = "application/json"};
+    hd_buf_init(&q->ans.body);
+    hd_buf_adds(&q->ans.body, body);
+    hd_buf_adds(&q->ans.body, "\n");
+}
+
+int hd_api_send_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_call *c,
+                     struct hd_api_send_req *q, struct hd_err *err)
+{
+    struct hd_answer p = {0};
+    int64_t id = 0, now = hd_clock_now(s->clock);
+    int rc = 0;
+    if (q->idem) { /* the first answer, or 409 for another body */
+        bool same = false;
+        int status = 0;
+        char *kept = NULL;
+        rc = hd_store_idem_get(st, c->key.id, q->idem, q->hash, now, &same, &status, &kept, err);
+        if (rc == 0 && same)
+            answer_with(q, status, kept);
+        else if (rc == 0)
+            hd_api_problem(&p, 409, NULL,
+                           "Idempotency-Key '%s' was used with another body: use a new key",
+                           q->idem);
+        free(kept);
+        if (rc != HD_E_NOTFOUND)
+            goto out;
+        rc = 0;
+    }
+    if (!q->contact && (rc = hd_store_api_contact(st, q->ext, &q->contact, err)) < 0) {
+        if (rc == HD_E_NOTFOUND)
+            hd_api_problem(&p, 422, "contact", "no contact with id '%s'", q->ext);
+        rc = rc == HD_E_NOTFOUND ? 0 : rc;
+        goto out;
+    }
+    struct hd_api_send m = {.contact = q->contact,
+                            .tpl = q->m.tpl,
+                            .category = q->m.category,
+                            .channels = q->m.channels,
+                            .nchannels = q->m.nchannels,
+                            .data = q->m.data,
                             .key_id = c->key.id,
-                            .not_before = m->not_before,
+                            .not_before = q->m.not_before,
                             .now = now};
-    int rc = hd_store_begin(st, &err);
-    if (rc == 0)
-        rc = hd_store_api_send(st, &q, &id, &err);
-    json_t *body = json_pack("{s:I, s:s}", "id", (json_int_t)id, "state", "queued");
-    char *text = json_dumps(body, JSON_COMPACT);
-    if (rc == 0 && idem)
-        rc = hd_store_idem_put(st, c->key.id, idem, hash, 202, text, now, &err);
-    if (rc == 0)
-        rc = hd_store_commit(st, &err);
-    free(text);
+    if ((rc = hd_store_api_send(st, &m, &id, err)) < 0)
+        goto out;
+    char body[96];
+    snprintf(body, sizeof body, "{\"id\":%lld,\"state\":\"queued\"}", (long long)id);
+    if (q->idem && (rc = hd_store_idem_put(st, c->key.id, q->idem, q->hash, 202, body, now, err)) < 0)
+        goto out;
+    answer_with(q, 202, body);
+out:
+    if (p.status) { /* a problem: the answer, not the batch's failure */
+        hd_buf_release(&q->ans.body);
+        q->ans = p;
+    }
+    return rc;
+}
+
+void hd_api_send_answer(struct hd_api_call *c, struct hd_api_send_req *q, int rc,
+                        struct hd_answer *a)
+{
     if (rc < 0) {
-        hd_store_rollback(st);
-        json_decref(body);
+        struct hd_err err = {.code = HD_E_STORE};
+        snprintf(err.msg, sizeof err.msg, "the message was not queued");
         hd_api_fail(c, a, &err, NULL);
         return;
     }
-    hd_api_json(a, 202, body);
+    *a = q->ans;
+    hd_buf_init(&q->ans.body); /* a owns the body now */
+}
+
+int hd_api_send_status(const struct hd_api_send_req *q, int rc)
+{
+    return rc < 0 ? 503 : q->ans.status;
 }
 
 void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
 {
     struct send m = {0};
-    struct hd_err err = {0};
-    unsigned char hash[32];
     int64_t contact = 0;
     const char *idem = c->header(c->hud, "Idempotency-Key");
     if (idem && (!*idem || strlen(idem) > 255)) {
         hd_api_problem(a, 422, "Idempotency-Key", "an Idempotency-Key is 1 to 255 characters");
         return;
     }
-    hd_sha256(c->body, c->len, hash);
-    pthread_mutex_lock(&c->s->mu);
-    struct hd_store *st = hd_srv_store(c->s, &err);
-    if (!st)
-        hd_api_fail(c, a, &err, NULL);
-    else if (!(idem && replayed(c, st, idem, hash, a)) && read_send(c, &m, a) == 0 &&
-             contact_of(c, st, m.contact, &contact, a) == 0)
-        queue(c, st, &m, contact, idem, hash, a);
-    pthread_mutex_unlock(&c->s->mu);
-    free(m.data);
+    if (read_send(c, &m, a) < 0 ||
+        (json_is_object(m.contact) && inline_contact(c, m.contact, &contact, a) < 0)) {
+        free(m.data);
+        return;
+    }
+    /* kept by the group commit of clicks.c (hd_api_send_keep) */
+    struct hd_api_send_req *q = hd_xcalloc(1, sizeof *q);
+    q->m = m;
+    q->m.tpl = hd_xstrdup(m.tpl);
+    q->ext = hd_xstrdup(json_string_value(m.contact));
+    q->contact = contact;
+    q->idem = hd_xstrdup(idem);
+    hd_sha256(c->body, c->len, q->hash);
+    hd_buf_init(&q->ans.body);
+    *c->send = q;
 }
 
 struct rows {

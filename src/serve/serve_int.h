@@ -110,6 +110,7 @@ void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
 struct hd_click {
     struct hd_token tok;
     struct hd_hook *hook; /* a status callback (hooks.c), or NULL: a click */
+    struct hd_api_req *api; /* an API send (api_messages.c), or NULL */
     int result;           /* the callback's hd_receipt_result */
     void *conn;           /* the suspended struct MHD_Connection */
     bool done;            /* the batch is written (or failed): answer it */
@@ -251,7 +252,17 @@ struct hd_api_req;
 int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
                  void *ud, int64_t content_length, struct hd_api_req **out, struct hd_answer *a);
 void hd_api_body(struct hd_srv *s, struct hd_api_req *r, const char *data, size_t n);
-void hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_answer *a);
+/* The body is in: answered in a (false), or, for a send, queued in c for
+ * the group commit of clicks.c with conn suspended (true); once c is done
+ * the caller answers with hd_api_kept. */
+bool hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_click *c, void *conn,
+                struct hd_answer *a);
+/* A send kept by a group commit (s->mu held, inside its transaction). */
+int hd_api_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_req *r, struct hd_err *err);
+/* Its answer once its batch is written (rc: the batch's). */
+void hd_api_kept(struct hd_srv *s, struct hd_api_req *r, int rc, struct hd_answer *a);
+/* The status it was (or will be) answered, for the request counters. */
+int hd_api_status(const struct hd_api_req *r, int rc);
 void hd_api_req_free(struct hd_api_req *r);
 
 #endif

@@ -366,7 +366,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             *size = 0;
             return MHD_YES;
         }
-        hd_api_end(s, q->api, &a);
+        if (q->click.done) /* resumed: its batch is written */
+            hd_api_kept(s, q->api, q->click.rc, &a);
+        else if (hd_api_end(s, q->api, &q->click, c, &a))
+            return MHD_YES; /* suspended until its batch is written */
         return answer(c, q, &a);
     }
     if (*size && q->hook) {
@@ -428,7 +431,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     /* a click written whose client left before its answer: what it was
      * answered, so that the 200s counted are the opt-outs recorded */
     if (!q->status && q->click.done)
-        q->status = q->click.rc < 0 ? 503 : 200;
+        q->status = q->api ? hd_api_status(q->api, q->click.rc) : q->click.rc < 0 ? 503 : 200;
     if (q->status >= 100 && q->status < 100 + HTTP_CODES)
         __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     /* s->mu only for the line: the click writer holds it for a whole commit */

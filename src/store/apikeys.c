@@ -53,10 +53,12 @@ int hd_store_apikey_find(struct hd_store *st, const char *prefix, struct hd_apik
 {
     sqlite3_stmt *s = NULL;
     memset(k, 0, sizeof *k);
-    int rc = hd_store_prepare(st,
-                              "SELECT " KEY_COLS ", hash FROM api_keys WHERE prefix = ?1 AND "
-                              "revoked_at IS NULL",
-                              &s, err);
+    /* cached: every request runs it; reset at once, so that no read
+     * transaction stays open to hide a revocation from the next one */
+    int rc = hd_store_cached(st, SLOT_API_KEY,
+                             "SELECT " KEY_COLS ", hash FROM api_keys WHERE prefix = ?1 AND "
+                             "revoked_at IS NULL",
+                             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
@@ -69,7 +71,7 @@ int hd_store_apikey_find(struct hd_store *st, const char *prefix, struct hd_apik
     } else {
         rc = hd_store_fail(st, err, "finding an API key");
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc;
 }
 

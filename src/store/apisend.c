@@ -29,6 +29,29 @@ static int step_done(struct hd_store *st, sqlite3_stmt *s, const char *what, str
     return rc;
 }
 
+/* The same for a cached statement (every send runs it): reset, not freed. */
+static int cached_done(struct hd_store *st, sqlite3_stmt *s, const char *what, struct hd_err *err)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* One integer a cached statement reads: 0 with *v, HD_E_NOTFOUND for no row. */
+static int cached_int(struct hd_store *st, sqlite3_stmt *s, int64_t *v, const char *what,
+                      struct hd_err *err)
+{
+    int step = sqlite3_step(s), rc = 0;
+    if (step == SQLITE_ROW)
+        *v = sqlite3_column_int64(s, 0);
+    else if (step == SQLITE_DONE)
+        rc = HD_E_NOTFOUND;
+    else
+        rc = hd_store_fail(st, err, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
 /* The hidden campaign's id, made if need be. */
 static int api_campaign(struct hd_store *st, const struct hd_api_send *m, int64_t *id,
                         struct hd_err *err)
@@ -40,13 +63,18 @@ static int api_campaign(struct hd_store *st, const struct hd_api_send *m, int64_
                                 hd_channel_name(m->channels[i]));
     snprintf(name, sizeof name, "api/%s/%s/%s", m->tpl, hd_category_name(m->category), channels);
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "INSERT INTO campaigns (name, segment, template, channels, category, "
-                              "schedule, fallback, status, created_at, updated_at, api) VALUES "
-                              "(?1, '', ?2, ?3, ?4, 'now', ?5, 'running', ?6, ?6, 1) "
-                              "ON CONFLICT (name) DO NOTHING",
-                              &s, err);
+    int rc = hd_store_cached(st, SLOT_API_CAMP,
+                             "SELECT id FROM campaigns WHERE name = ?1 AND api = 1", &s, err);
     if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    if ((rc = cached_int(st, s, id, "finding the API's campaign", err)) != HD_E_NOTFOUND)
+        return rc;
+    if ((rc = hd_store_prepare(st,
+                               "INSERT INTO campaigns (name, segment, template, channels, category, "
+                               "schedule, fallback, status, created_at, updated_at, api) VALUES "
+                               "(?1, '', ?2, ?3, ?4, 'now', ?5, 'running', ?6, ?6, 1)",
+                               &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, m->tpl, -1, SQLITE_STATIC);
@@ -54,15 +82,13 @@ static int api_campaign(struct hd_store *st, const struct hd_api_send *m, int64_
     sqlite3_bind_text(s, 4, hd_category_name(m->category), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 5, m->nchannels > 1);
     sqlite3_bind_int64(s, 6, m->now);
-    if ((rc = step_done(st, s, "adding the API's campaign", err)) < 0 ||
-        (rc = hd_store_prepare(st, "SELECT id FROM campaigns WHERE name = ?1 AND api = 1", &s,
-                               err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    else
+    int step = sqlite3_step(s);
+    if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT)
         rc = hd_err_set(err, HD_E_EXISTS, "a campaign named '%s' is not the API's", name);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "adding the API's campaign");
+    else
+        *id = sqlite3_last_insert_rowid(st->db);
     sqlite3_finalize(s);
     return rc;
 }
@@ -72,22 +98,18 @@ static int api_run(struct hd_store *st, int64_t camp, int64_t contact, int64_t n
                    struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT r.id FROM runs r WHERE r.campaign_id = ?1 AND r.status = "
-                              "'active' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.run_id = "
-                              "r.id AND m.contact_id = ?2) ORDER BY r.id DESC LIMIT 1",
-                              &s, err);
+    int rc = hd_store_cached(st, SLOT_API_RUN,
+                             "SELECT r.id FROM runs r WHERE r.campaign_id = ?1 AND r.status = "
+                             "'active' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.run_id = "
+                             "r.id AND m.contact_id = ?2) ORDER BY r.id DESC LIMIT 1",
+                             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, camp);
     sqlite3_bind_int64(s, 2, contact);
-    int step = sqlite3_step(s);
-    *run = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return hd_store_fail(st, err, "finding the API's run");
-    if (*run)
-        return 0;
+    *run = 0;
+    if ((rc = cached_int(st, s, run, "finding the API's run", err)) != HD_E_NOTFOUND)
+        return rc;
     if ((rc = hd_store_prepare(st,
                                "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
                                "VALUES (?1, max(?2, (SELECT coalesce(max(fire_at), 0) + 1 FROM "
@@ -110,29 +132,41 @@ int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t 
     int rc;
     if ((rc = api_campaign(st, m, &camp, err)) < 0 ||
         (rc = api_run(st, camp, m->contact, m->now, &run, err)) < 0 ||
-        (rc = hd_store_prepare(st,
-                               "INSERT INTO messages (run_id, contact_id, state, not_before, "
-                               "updated_at) VALUES (?1, ?2, 0, ?3, ?4)",
-                               &s, err)) < 0)
+        (rc = hd_store_cached(st, SLOT_API_MSG,
+                              "INSERT INTO messages (run_id, contact_id, state, not_before, "
+                              "updated_at) VALUES (?1, ?2, 0, ?3, ?4)",
+                              &s, err)) < 0)
         return rc;
     _Static_assert(HD_ST_QUEUED == 0, "state 0 above is queued");
     sqlite3_bind_int64(s, 1, run);
     sqlite3_bind_int64(s, 2, m->contact);
     sqlite3_bind_int64(s, 3, m->not_before);
     sqlite3_bind_int64(s, 4, m->now);
-    if ((rc = step_done(st, s, "queueing the API's message", err)) < 0)
+    if ((rc = cached_done(st, s, "queueing the API's message", err)) < 0)
         return rc;
     *message = sqlite3_last_insert_rowid(st->db);
-    if ((rc = hd_store_prepare(st,
-                               "INSERT INTO api_messages (message_id, key_id, data, created_at) "
-                               "VALUES (?1, ?2, ?3, ?4)",
-                               &s, err)) < 0)
+    if ((rc = hd_store_cached(st, SLOT_API_DATA,
+                              "INSERT INTO api_messages (message_id, key_id, data, created_at) "
+                              "VALUES (?1, ?2, ?3, ?4)",
+                              &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, *message);
     sqlite3_bind_int64(s, 2, m->key_id);
     hd_store_bind_text(s, 3, m->data);
     sqlite3_bind_int64(s, 4, m->now);
-    return step_done(st, s, "keeping the API message's data", err);
+    return cached_done(st, s, "keeping the API message's data", err);
+}
+
+int hd_store_api_contact(struct hd_store *st, const char *ext_id, int64_t *id, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_API_CONTACT, "SELECT id FROM contacts WHERE ext_id = ?1", &s,
+                             err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
+    rc = cached_int(st, s, id, "finding the contact", err);
+    return rc == HD_E_NOTFOUND ? hd_err_set(err, rc, "no contact with id '%s'", ext_id) : rc;
 }
 
 int hd_store_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_api_msg *out,
@@ -178,10 +212,10 @@ int hd_store_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
 {
     sqlite3_stmt *s = NULL;
     *answer = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT body_hash, status, answer FROM api_idempotency WHERE key_id "
-                              "= ?1 AND idem = ?2 AND created_at > ?3",
-                              &s, err);
+    int rc = hd_store_cached(st, SLOT_API_IDEM_GET,
+                             "SELECT body_hash, status, answer FROM api_idempotency WHERE key_id "
+                             "= ?1 AND idem = ?2 AND created_at > ?3",
+                             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, key_id);
@@ -197,7 +231,7 @@ int hd_store_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
     } else {
         rc = hd_store_fail(st, err, "reading an idempotency key");
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc;
 }
 
@@ -206,15 +240,16 @@ int hd_store_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
                       struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "DELETE FROM api_idempotency WHERE created_at <= ?1", &s, err);
+    int rc = hd_store_cached(st, SLOT_API_IDEM_DEL,
+                             "DELETE FROM api_idempotency WHERE created_at <= ?1", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, now - IDEM_KEEP);
-    if ((rc = step_done(st, s, "forgetting old idempotency keys", err)) < 0 ||
-        (rc = hd_store_prepare(st,
-                               "INSERT OR REPLACE INTO api_idempotency (key_id, idem, body_hash, "
-                               "status, answer, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                               &s, err)) < 0)
+    if ((rc = cached_done(st, s, "forgetting old idempotency keys", err)) < 0 ||
+        (rc = hd_store_cached(st, SLOT_API_IDEM_PUT,
+                              "INSERT OR REPLACE INTO api_idempotency (key_id, idem, body_hash, "
+                              "status, answer, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, key_id);
     sqlite3_bind_text(s, 2, idem, -1, SQLITE_STATIC);
@@ -222,5 +257,5 @@ int hd_store_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
     sqlite3_bind_int(s, 4, status);
     sqlite3_bind_text(s, 5, answer, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
-    return step_done(st, s, "keeping an idempotency key", err);
+    return cached_done(st, s, "keeping an idempotency key", err);
 }
