@@ -766,6 +766,10 @@ int hd_store_credential_get(struct hd_store *st, const char *provider, char **va
 int hd_store_credential_put(struct hd_store *st, const char *provider, const char *value,
                             int64_t issued_at, struct hd_err *err);
 
+/* The newest run's id (0: none): a cheap look for runs made meanwhile
+ * (the API opens them at any time). */
+int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err);
+
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
 

@@ -144,6 +144,7 @@ struct hd_dispatch {
     int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t next_lane_ms; /* the API's lane: its next claim (loop.c) */
+    int64_t newest_run;   /* the newest run seen, to load one the API opened (loop.c) */
     int64_t last_pauses_ms;
     /* business time less hd_clock_mono_ms: one offset for the instants the
      * drivers give, so that the times of the log's rows compare exactly

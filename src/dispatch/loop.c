@@ -277,10 +277,18 @@ static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
             return claimed;
         if (claimed == 0)
             d->next_claim_ms = mono + 200;
-    } else if (d->nruns && d->runs[0].camp->c.api && mono >= d->next_lane_ms) {
-        if ((claimed = hd_dsp_claim(d, LANE_ROOM, true, err)) < 0)
-            return claimed;
+    } else if (mono >= d->next_lane_ms) {
+        /* a run the API opened joins now rather than at the next tick */
+        int64_t newest = 0;
         d->next_lane_ms = mono + LANE_MS;
+        if ((rc = hd_store_runs_newest(d->st, &newest, err)) < 0)
+            return rc;
+        if (newest > d->newest_run && (rc = hd_dsp_load_runs(d, err)) < 0)
+            return rc;
+        d->newest_run = newest;
+        if (d->nruns && d->runs[0].camp->c.api &&
+            (claimed = hd_dsp_claim(d, LANE_ROOM, true, err)) < 0)
+            return claimed;
     }
     if ((rc = exchange(d, mono, claimed, err)) < 0)
         return rc;

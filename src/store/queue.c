@@ -398,6 +398,11 @@ int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct
                    run, n, err);
 }
 
+int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err)
+{
+    return one_int(st, "SELECT coalesce(max(id), 0) + 0 * ?1 FROM runs", 0, id, err);
+}
+
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
