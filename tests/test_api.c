@@ -390,6 +390,27 @@ static void test_api_send(void **state)
         nanosleep(&ts, NULL);
     }
     assert_true(sent);
+    /* three more to k1 at once: a run holds a contact once, so each opens
+     * a run; all are delivered, and the drained runs are closed */
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body,
+                 "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"77%d\"}}", i);
+        assert_int_equal(api(&s, "POST", "/api/v1/messages", body, key_all, NULL, &b, NULL), 202);
+        free(b);
+    }
+    assert_true(outbox_has("Your code is 770"));
+    assert_true(outbox_has("Your code is 771"));
+    assert_true(outbox_has("Your code is 772"));
+    int64_t open_runs = -1;
+    for (int i = 0; i < 100 && open_runs != 0; i++) {
+        open_runs = q1("SELECT count(*) FROM runs r JOIN campaigns c ON c.id = r.campaign_id "
+                       "WHERE c.api = 1 AND r.status <> 'done'");
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(open_runs, 0);
+    assert_true(q1("SELECT count(*) FROM runs") >= 3);
     /* hidden from the campaigns' list */
     struct tu_run r;
     tu_herald(&r, dir, NULL, "campaign", "list", NULL);

@@ -145,6 +145,7 @@ struct hd_dispatch {
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
     int64_t next_lane_ms; /* the API's lane: its next claim (loop.c) */
     int64_t newest_run;   /* the newest run seen, to load one the API opened (loop.c) */
+    int64_t next_close_ms; /* the API's drained runs: when next set done (loop.c) */
     int64_t last_pauses_ms;
     /* business time less hd_clock_mono_ms: one offset for the instants the
      * drivers give, so that the times of the log's rows compare exactly
@@ -242,6 +243,8 @@ void hd_dsp_runs_release(struct hd_dispatch *d);
 
 /* Claims from each run in turn, at most room messages; returns how many
  * were claimed. */
+/* Sets the API's drained runs done (runs.c), once a second from the lane. */
+int hd_dsp_close_api_runs(struct hd_dispatch *d, struct hd_err *err);
 /* lane: only the API's runs (they come first in d->runs), claimed even
  * while the campaigns' queue is full. */
 int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err);

@@ -289,6 +289,11 @@ static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
         if (d->nruns && d->runs[0].camp->c.api &&
             (claimed = hd_dsp_claim(d, LANE_ROOM, true, err)) < 0)
             return claimed;
+        if (claimed == 0 && mono >= d->next_close_ms) {
+            d->next_close_ms = mono + 1000;
+            if ((rc = hd_dsp_close_api_runs(d, err)) < 0)
+                return rc;
+        }
     }
     if ((rc = exchange(d, mono, claimed, err)) < 0)
         return rc;

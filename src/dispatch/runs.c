@@ -188,6 +188,24 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
     return open;
 }
 
+/* The API's runs whose last claim found nothing and that have nothing out
+ * are set done (the store's guard keeps one a message joined meanwhile
+ * open): a busy dispatcher never idles, and a run per message to a
+ * contact that already has one waiting would otherwise pile up. */
+int hd_dsp_close_api_runs(struct hd_dispatch *d, struct hd_err *err)
+{
+    int closed = 0, rc;
+    for (size_t i = 0; i < d->nruns && d->runs[i].camp->c.api; i++) {
+        struct run *run = &d->runs[i];
+        if (!run->drained || run->busy > 0)
+            continue;
+        if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now_ms(d) / 1000, err)) < 0)
+            return rc;
+        closed++;
+    }
+    return closed ? hd_dsp_load_runs(d, err) : 0;
+}
+
 void hd_dsp_runs_release(struct hd_dispatch *d)
 {
     for (size_t i = 0; i < d->ncamps; i++)
