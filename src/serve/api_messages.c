@@ -5,15 +5,17 @@
  * is checked as an import row is and upserted, its id the object's "id"
  * or else "~" and its address), data for the template, an optional
  * channel order (else the template's channels), a category
- * (transactional by default) and an optional send_at. Everything is
- * checked before anything is written (422 naming the field); the message
- * is then queued through store/apisend.c in one transaction with its
- * Idempotency-Key's answer, so that a retry with the same key and body
- * gets the first answer (and no second message), and one with another
- * body gets 409. The whole send holds the service's store mutex, which is
- * what makes the key's check and its keeping one step. Delivery is
- * herald run's: the same claim, checks, renderer and drivers as any
- * campaign, in the lane the dispatcher serves first. */
+ * (transactional by default) and an optional send_at. Everything that
+ * needs no store is checked on the worker (422 naming the field); the send
+ * then waits, suspended, for the group commit of clicks.c, whose one
+ * transaction keeps every send that arrived meanwhile (a transaction per
+ * send cost 85% of the time): there the Idempotency-Key is looked up (the
+ * first answer again for the same body, 409 for another), the contact
+ * found (422 when there is none), the message queued through
+ * store/apisend.c and the key's answer kept, so that the key's check and
+ * its keeping are one step. Delivery is herald run's: the same claim,
+ * checks, renderer and drivers as any campaign, in the lane the
+ * dispatcher serves first. */
 #include <stdio.h>
 #include <string.h>
 
