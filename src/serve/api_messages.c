@@ -8,8 +8,10 @@
  * (transactional by default) and an optional send_at. Everything that
  * needs no store is checked on the worker (422 naming the field); the send
  * then waits, suspended, for the group commit of clicks.c, whose one
- * transaction keeps every send that arrived meanwhile (a transaction per
- * send cost 85% of the time): there the Idempotency-Key is looked up (the
+ * transaction keeps every send that arrived meanwhile (with a transaction
+ * a send, bench/api.sh measured 2,300 sends/s; batched, with cached
+ * statements and keys read on their own connection, 16,000): there the
+ * Idempotency-Key is looked up (the
  * first answer again for the same body, 409 for another), the contact
  * found (422 when there is none), the message queued through
  * store/apisend.c and the key's answer kept, so that the key's check and
