@@ -40,7 +40,7 @@ H contacts import api.csv > /dev/null
 H segment define gold 'plan = "gold"' > /dev/null
 KEY=$(H apikey create bench --scope send,read --rate 1000000/s 2> /dev/null)
 
-H run --serve --listen 127.0.0.1:0 > run.out 2> run.err &
+"$HERALD" -c api.conf --db api.db run --serve --listen 127.0.0.1:0 > run.out 2> run.err &
 srv=$!
 trap "kill $srv 2>/dev/null || true" EXIT
 for r in $(seq 50); do grep -q listening run.out && break; sleep 0.1; done

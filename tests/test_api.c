@@ -46,6 +46,20 @@ static int setup(void **state)
     return 0;
 }
 
+/* The service a test started, stopped by teardown when the test failed
+ * before it could stop it. */
+static pid_t running;
+
+static int teardown(void **state)
+{
+    if (running > 0) {
+        kill(running, SIGKILL);
+        waitpid(running, NULL, 0);
+        running = 0;
+    }
+    return e2e_teardown(state);
+}
+
 /* herald run --serve on a free port. */
 static pid_t run_serve(int *port)
 {
@@ -67,6 +81,7 @@ static pid_t run_serve(int *port)
     close(out[1]);
     char line[128];
     tu_first_line(out[0], line, sizeof line);
+    running = pid;
     if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
         fail_msg("herald run --serve did not start: '%s'", line);
     return pid;
@@ -181,6 +196,7 @@ static void test_api_urgent(void **state)
     assert_true(deferred);
     assert_false(outbox_has_now("Your code is 55"));
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 /* A request whose answer is a problem: its body (and headers in *hdr). */
@@ -232,6 +248,7 @@ static void test_api_keys(void **state)
     assert_null(strstr(text, key_all + 3));
     free(text), free(log);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 static void test_api_errors(void **state)
@@ -278,6 +295,7 @@ static void test_api_errors(void **state)
     assert_int_equal(q1("SELECT count(*) FROM messages"), 0); /* nothing written */
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'x9'"), 0);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 static void test_api_rate(void **state)
@@ -304,6 +322,7 @@ static void test_api_rate(void **state)
     assert_int_equal(api(&s, "GET", "/api/v1/messages/1", NULL, key_read, NULL, &b, NULL), 404);
     free(b);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 /* The outbox's mail that holds text, polled (bounded). */
@@ -417,6 +436,7 @@ static void test_api_send(void **state)
     assert_null(strstr(r.out, "api/"));
     tu_run_release(&r);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 static void test_api_contacts(void **state)
@@ -494,6 +514,7 @@ static void test_api_contacts(void **state)
     free(b), free(h);
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'u7'"), 0);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 static void test_api_read(void **state)
@@ -537,6 +558,7 @@ static void test_api_read(void **state)
     b = problem(&s, "GET", "/api/v1/campaigns/nope/stats", NULL, key_read, NULL, 404, NULL, &h);
     free(b), free(h);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
 }
 
 /* node check.js in tests/openapi (its packages installed from the lock
@@ -579,6 +601,7 @@ static void test_api_openapi(void **state)
     assert_string_equal(b, text);
     free(text), free(b), free(h);
     assert_int_equal(srv_stop(&s), 0);
+    running = 0;
     openapi_check(doc, NULL);
     int64_t n = 0;
     char *all = tu_read(answers);
@@ -594,14 +617,14 @@ static void test_api_openapi(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_api_keys, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_errors, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_rate, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_send, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_contacts, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_read, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_urgent, setup, e2e_teardown),
-        cmocka_unit_test_setup_teardown(test_api_openapi, setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_send, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_contacts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_urgent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_openapi, setup, teardown),
     };
     char *adir = tu_tmpdir();
     answers = tu_path(adir, "answers.jsonl");
