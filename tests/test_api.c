@@ -121,8 +121,8 @@ static int api(const struct srv *s, const char *method, const char *path, const 
     }
     snprintf(args, sizeof args, "%s%s%s %s%s%s %s", key ? "-H 'Authorization: Bearer " : "",
              key ? key : "", key ? "'" : "",
-             body ? "-H 'Content-Type: application/json' --data-binary @" : "", body ? bf : "",
-             "", extra ? extra : "");
+             body ? "-H 'Content-Type: application/json' --data-binary @" : "", body ? bf : "", "",
+             extra ? extra : "");
     char *h = NULL;
     int code = http(s, method, path, NULL, args, out, &h);
     record(method, path, code, h, *out);
@@ -171,18 +171,21 @@ static void test_api_urgent(void **state)
              "secret_file = var/herald.secret\n[quiet_hours]\ntransactional = %02d:00-%02d:00\n",
              (tm.tm_hour + 23) % 24, (tm.tm_hour + 2) % 24);
     write_conf("h.conf", conf);
-    write_file("tpl/alarm.tmpl", "category: transactional\nurgent: true\nfrom: Acme <a@example.com>\n"
-                                 "\n--- email.subject\nAlarm\n--- email.text\nSensor {{ sensor }}.\n");
+    write_file("tpl/alarm.tmpl",
+               "category: transactional\nurgent: true\nfrom: Acme <a@example.com>\n"
+               "\n--- email.subject\nAlarm\n--- email.text\nSensor {{ sensor }}.\n");
     s.pid = run_serve(&s.port);
-    assert_int_equal(api(&s, "POST", "/api/v1/messages",
-                         "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"55\"}}",
-                         key_all, NULL, &b, NULL),
-                     202);
+    assert_int_equal(
+        api(&s, "POST", "/api/v1/messages",
+            "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"55\"}}", key_all,
+            NULL, &b, NULL),
+        202);
     free(b);
-    assert_int_equal(api(&s, "POST", "/api/v1/messages",
-                         "{\"template\": \"alarm\", \"contact\": \"k1\", \"data\": {\"sensor\": \"T7\"}}",
-                         key_all, NULL, &b, NULL),
-                     202);
+    assert_int_equal(
+        api(&s, "POST", "/api/v1/messages",
+            "{\"template\": \"alarm\", \"contact\": \"k1\", \"data\": {\"sensor\": \"T7\"}}",
+            key_all, NULL, &b, NULL),
+        202);
     free(b);
     assert_true(outbox_has("Sensor T7."));
     bool deferred = false;
@@ -263,7 +266,7 @@ static void test_api_errors(void **state)
     assert_contains(h, "Allow: POST");
     free(b), free(h);
     b = problem(&s, "POST", "/api/v1/messages", NULL, key_all,
-                       "-H 'Content-Type: text/plain' --data-binary x", 415, NULL, &h);
+                "-H 'Content-Type: text/plain' --data-binary x", 415, NULL, &h);
     free(b), free(h);
     char big[6000];
     memset(big, ' ', sizeof big - 1);
@@ -279,18 +282,19 @@ static void test_api_errors(void **state)
     b = problem(&s, "POST", "/api/v1/messages", "{\"contact\": \"k1\"}", key_all, NULL, 422,
                 "template", &h);
     free(b), free(h);
-    b = problem(&s, "POST", "/api/v1/messages", "{\"template\": \"reset\", \"contact\": \"nobody\"}",
-                key_all, NULL, 422, "contact", &h);
+    b = problem(&s, "POST", "/api/v1/messages",
+                "{\"template\": \"reset\", \"contact\": \"nobody\"}", key_all, NULL, 422, "contact",
+                &h);
     free(b), free(h);
     b = problem(&s, "POST", "/api/v1/messages",
-                       "{\"template\": \"reset\", \"contact\": {\"id\": \"x9\", \"email\": "
-                       "\"bad\"}}",
-                       key_all, NULL, 422, "contact.email", &h);
+                "{\"template\": \"reset\", \"contact\": {\"id\": \"x9\", \"email\": "
+                "\"bad\"}}",
+                key_all, NULL, 422, "contact.email", &h);
     assert_contains(b, "not an email address");
     free(b), free(h);
     b = problem(&s, "POST", "/api/v1/messages",
-                       "{\"template\": \"reset\", \"contact\": \"k1\", \"channels\": [\"sms\"]}",
-                       key_all, NULL, 422, "channels", &h);
+                "{\"template\": \"reset\", \"contact\": \"k1\", \"channels\": [\"sms\"]}", key_all,
+                NULL, 422, "channels", &h);
     free(b), free(h);
     assert_int_equal(q1("SELECT count(*) FROM messages"), 0); /* nothing written */
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'x9'"), 0);
@@ -330,8 +334,7 @@ static bool outbox_has(const char *text)
 {
     for (int i = 0; i < 150; i++) {
         char cmd[512];
-        snprintf(cmd, sizeof cmd, "grep -rl '%s' '%s/var/outbox' 2>/dev/null | head -1", text,
-                 dir);
+        snprintf(cmd, sizeof cmd, "grep -rl '%s' '%s/var/outbox' 2>/dev/null | head -1", text, dir);
         char *out = tu_sh(cmd);
         bool found = out && *out;
         free(out);
@@ -360,7 +363,8 @@ static void test_api_send(void **state)
     struct srv s;
     char *b, *h, *b2;
     s.pid = run_serve(&s.port);
-    const char *req = "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"4711\"}}";
+    const char *req =
+        "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"4711\"}}";
     assert_int_equal(
         api(&s, "POST", "/api/v1/messages", req, key_all, "-H 'Idempotency-Key: r-1'", &b, &h),
         202);
@@ -375,8 +379,8 @@ static void test_api_send(void **state)
     free(b2);
     /* the same key, another body: 409 */
     b2 = problem(&s, "POST", "/api/v1/messages",
-                       "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"1\"}}",
-                       key_all, "-H 'Idempotency-Key: r-1'", 409, NULL, &h);
+                 "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"1\"}}",
+                 key_all, "-H 'Idempotency-Key: r-1'", 409, NULL, &h);
     free(b2), free(h);
     assert_int_equal(q1("SELECT count(*) FROM messages"), 1);
     json_t *j = json_loads(b, 0, NULL);
@@ -414,7 +418,8 @@ static void test_api_send(void **state)
     for (int i = 0; i < 3; i++) {
         char body[128];
         snprintf(body, sizeof body,
-                 "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"77%d\"}}", i);
+                 "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"77%d\"}}",
+                 i);
         assert_int_equal(api(&s, "POST", "/api/v1/messages", body, key_all, NULL, &b, NULL), 202);
         free(b);
     }
@@ -454,9 +459,9 @@ static void test_api_contacts(void **state)
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'u7' AND lower(email) = "
                         "'u7@example.com' AND attrs LIKE '%pro%'"),
                      1);
-    assert_int_equal(api(&s, "PUT", "/api/v1/contacts/u7", "{\"plan\": \"team\"}", key_all, NULL,
-                         &b, NULL),
-                     200);
+    assert_int_equal(
+        api(&s, "PUT", "/api/v1/contacts/u7", "{\"plan\": \"team\"}", key_all, NULL, &b, NULL),
+        200);
     free(b);
     b = problem(&s, "PUT", "/api/v1/contacts/u8", "{\"email\": \"nope\"}", key_all, NULL, 422,
                 "email", &h);
@@ -469,19 +474,18 @@ static void test_api_contacts(void **state)
     free(b), free(h);
     /* consent */
     assert_int_equal(api(&s, "POST", "/api/v1/contacts/u7/consent",
-                         "{\"channel\": \"email\", \"status\": \"opted_out\"}", key_all, NULL,
-                         &b, NULL),
+                         "{\"channel\": \"email\", \"status\": \"opted_out\"}", key_all, NULL, &b,
+                         NULL),
                      200);
     free(b);
     assert_int_equal(q1("SELECT count(*) FROM consent_log WHERE source = 'api' AND status = "
                         "'opted_out'"),
                      1);
-    b = problem(&s, "POST", "/api/v1/contacts/u7/consent", "{\"channel\": \"fax\"}", key_all,
-                NULL, 422, "channel", &h);
+    b = problem(&s, "POST", "/api/v1/contacts/u7/consent", "{\"channel\": \"fax\"}", key_all, NULL,
+                422, "channel", &h);
     free(b), free(h);
     b = problem(&s, "POST", "/api/v1/contacts/nobody/consent",
-                "{\"channel\": \"email\", \"status\": \"opted_in\"}", key_all, NULL, 404, NULL,
-                &h);
+                "{\"channel\": \"email\", \"status\": \"opted_in\"}", key_all, NULL, 404, NULL, &h);
     free(b), free(h);
     /* events: one, then a batch */
     assert_int_equal(api(&s, "POST", "/api/v1/events",
@@ -545,8 +549,8 @@ static void test_api_read(void **state)
     free(b);
     b = problem(&s, "GET", "/api/v1/contacts/nobody/history", NULL, key_read, NULL, 404, NULL, &h);
     free(b), free(h);
-    assert_int_equal(api(&s, "GET", "/api/v1/campaigns/promo/stats", NULL, key_read, NULL, &b, NULL),
-                     200);
+    assert_int_equal(
+        api(&s, "GET", "/api/v1/campaigns/promo/stats", NULL, key_read, NULL, &b, NULL), 200);
     tu_herald(&r, dir, NULL, "stats", "promo", "--format", "json", NULL);
     api_j = json_loads(b, 0, NULL), cli_j = json_loads(r.out, 0, NULL);
     assert_non_null(api_j);

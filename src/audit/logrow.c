@@ -46,16 +46,16 @@ void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c
         snprintf(num[7], sizeof num[7], "%.6g", r->cost);
     }
     const char *cells[HD_AUDIT_LOG_NCOLS] = {num[0],        c->at,
-                                r->campaign,   num[1],
-                                r->contact,    num[2],
-                                r->variant,    num[3],
-                                r->channel,    r->provider,
-                                r->address,    r->outcome,
-                                r->reason,     hd_state_name(r->state),
-                                num[4],        r->text,
-                                r->gateway_id, num[5],
-                                num[6],        num[7],
-                                r->detail};
+                                             r->campaign,   num[1],
+                                             r->contact,    num[2],
+                                             r->variant,    num[3],
+                                             r->channel,    r->provider,
+                                             r->address,    r->outcome,
+                                             r->reason,     hd_state_name(r->state),
+                                             num[4],        r->text,
+                                             r->gateway_id, num[5],
+                                             num[6],        num[7],
+                                             r->detail};
     memcpy(c->cell, cells, sizeof cells);
 }
 
@@ -63,8 +63,9 @@ void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c
  * out, the detail (JSON already) as it is. */
 void hd_audit_log_object(struct hd_buf *b, const struct hd_audit_log_cells *c)
 {
-    static const bool numeric[HD_AUDIT_LOG_NCOLS] = {[0] = true,  [3] = true,  [5] = true,  [7] = true,
-                                        [14] = true, [17] = true, [18] = true, [19] = true};
+    static const bool numeric[HD_AUDIT_LOG_NCOLS] = {
+        [0] = true,  [3] = true,  [5] = true,  [7] = true,
+        [14] = true, [17] = true, [18] = true, [19] = true};
     hd_buf_addc(b, '{');
     bool first = true;
     for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++) {

@@ -23,8 +23,8 @@ static const char apikey_usage[] =
     "100/s; a burst of one second's worth), answered with 429 and Retry-After.\n"
     "revoke takes effect at the next request.\n";
 
-static const char *const list_cols[] = {"name", "prefix", "scopes", "rate", "created_at",
-                                        "revoked_at", NULL};
+static const char *const list_cols[] = {"name",       "prefix",     "scopes", "rate",
+                                        "created_at", "revoked_at", NULL};
 
 struct apikey_args {
     const char *scope, *rate;
@@ -101,7 +101,8 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     if (strcmp(sub, "create") != 0 && strcmp(sub, "revoke") != 0)
         return cmd_usage("apikey", apikey_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
-        return cmd_usage("apikey", apikey_usage, nargs ? "unexpected argument '%s'" : "give a NAME%s",
+        return cmd_usage("apikey", apikey_usage,
+                         nargs ? "unexpected argument '%s'" : "give a NAME%s",
                          nargs ? args[1] : "");
     if (strcmp(sub, "revoke") == 0) {
         if (hd_store_apikey_revoke(ctx->store, args[0], hd_clock_now(&ctx->clock), &err) < 0)
@@ -110,7 +111,8 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
         return EXIT_OK;
     }
     if (!a.scope)
-        return cmd_usage("apikey", apikey_usage, "create needs --scope (send,contacts,events,read)");
+        return cmd_usage("apikey", apikey_usage,
+                         "create needs --scope (send,contacts,events,read)");
     char key[HD_APIKEY_TEXT];
     if (hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock), key,
                                &err) < 0)

@@ -56,9 +56,8 @@ json_t *hd_campaign_json(const struct hd_campaign *c)
         (json_int_t)c->resend_after, "fallback_on_failure", c->fallback);
     json_object_set_new(o, "variants", c->variants ? json_string(c->variants) : json_null());
     json_object_set_new(o, "rate", c->rate ? json_string(c->rate) : json_null());
-    json_object_set_new(o, "next_run",
-                        c->next_run >= 0 ? json_string(iso(c->next_run, t, sizeof t))
-                                         : json_null());
+    json_object_set_new(
+        o, "next_run", c->next_run >= 0 ? json_string(iso(c->next_run, t, sizeof t)) : json_null());
     json_object_set_new(o, "created_at", json_string(iso(c->created_at, t, sizeof t)));
     return o;
 }

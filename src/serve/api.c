@@ -57,10 +57,10 @@ struct hd_api {
     pthread_mutex_t mu; /* guards the buckets */
     struct bucket *v;
     size_t n;
-    pthread_mutex_t key_mu;   /* guards key_st */
-    struct hd_store *key_st;  /* the key checks' own read-only connection */
-    pthread_mutex_t tpl_mu;   /* guards tpls */
-    struct hd_tpl_set *tpls;  /* the templates sends name, read once (as herald run does) */
+    pthread_mutex_t key_mu;  /* guards key_st */
+    struct hd_store *key_st; /* the key checks' own read-only connection */
+    pthread_mutex_t tpl_mu;  /* guards tpls */
+    struct hd_tpl_set *tpls; /* the templates sends name, read once (as herald run does) */
 };
 
 struct hd_api_req {
@@ -97,22 +97,19 @@ void hd_api_free(struct hd_api *api)
 
 static const char *phrase(int status)
 {
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
+    static const struct {
+        int status;
+        const char *title;
+    } titles[] = {
+        {400, "Bad Request"},       {401, "Unauthorized"},           {403, "Forbidden"},
+        {404, "Not Found"},         {405, "Method Not Allowed"},     {409, "Conflict"},
+        {413, "Content Too Large"}, {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
+        {429, "Too Many Requests"}, {500, "Internal Server Error"},  {503, "Service Unavailable"},
+    };
+    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+        if (titles[i].status == status)
+            return titles[i].title;
+    return "Error";
 }
 
 void hd_api_json(struct hd_answer *a, int status, json_t *v)
@@ -376,11 +373,10 @@ bool hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_click *c, void
         hd_api_problem(a, 413, NULL, "the body is over %zu bytes", r->max);
         return false;
     }
-    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
-                           &je);
+    json_t *j =
+        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
-        hd_api_problem(a, 400, NULL, "the body is not JSON: %s at byte %d", je.text,
-                       je.position);
+        hd_api_problem(a, 400, NULL, "the body is not JSON: %s at byte %d", je.text, je.position);
         return false;
     }
     r->call.body = r->body.data;

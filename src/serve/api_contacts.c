@@ -229,8 +229,8 @@ void hd_api_stats_get(struct hd_api_call *c, struct hd_answer *a)
         rc = hd_err_set(&err, HD_E_NOTFOUND, "no campaign '%s'", c->arg);
     /* grouped as herald stats groups by default: by variant when there are some */
     if (rc == 0)
-        rc = hd_stats_load(st, camp.id, camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE,
-                           &s, &err);
+        rc = hd_stats_load(st, camp.id,
+                           camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE, &s, &err);
     pthread_mutex_unlock(&c->s->mu);
     if (rc < 0)
         hd_api_fail(c, a, &err, NULL);

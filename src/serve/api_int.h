@@ -39,15 +39,15 @@ int hd_api_key_check(struct hd_srv *s, const char *authorization, struct hd_api_
 struct hd_api_call {
     struct hd_srv *s;
     const char *method;
-    const char *route_name;   /* its pattern, for log lines */
-    const char *arg;          /* the path's "{}" part (a contact id, a message id), or NULL */
-    struct hd_api_key key;    /* who calls */
-    hd_header_fn header;      /* the request's headers (valid until answered) */
+    const char *route_name; /* its pattern, for log lines */
+    const char *arg;        /* the path's "{}" part (a contact id, a message id), or NULL */
+    struct hd_api_key key;  /* who calls */
+    hd_header_fn header;    /* the request's headers (valid until answered) */
     void *hud;
-    const char *body;         /* the body as sent (NUL-terminated), len bytes */
+    const char *body; /* the body as sent (NUL-terminated), len bytes */
     size_t len;
-    json_t *json;             /* the body parsed (routes that take JSON), borrowed */
-    int64_t subject;          /* what a route's own begin authenticated (a contact), or 0 */
+    json_t *json;                  /* the body parsed (routes that take JSON), borrowed */
+    int64_t subject;               /* what a route's own begin authenticated (a contact), or 0 */
     struct hd_api_send_req **send; /* a send to queue in the group commit (api_messages.c) */
 };
 

@@ -66,9 +66,10 @@ int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *sc
     unsigned char raw[32], hash[32];
     char prefix[API_PREFIX_LEN + 1];
     int rc;
-    if (!name || !*name || strlen(name) > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                             "0123456789-_.") != strlen(name))
+    if (!name || !*name || strlen(name) > 64 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789-_.") != strlen(name))
         return hd_err_set(err, HD_E_USAGE,
                           "an API key's name is 1 to 64 letters, digits, '-', '_' or '.'");
     if ((rc = hd_api_scopes(scopes, &bits, err)) < 0 ||

@@ -38,8 +38,7 @@ struct send {
 };
 
 /* The template, and its channels when none were asked for. */
-static int check_template(struct hd_api_call *c, struct send *m, json_t *chans,
-                          struct hd_answer *a)
+static int check_template(struct hd_api_call *c, struct send *m, json_t *chans, struct hd_answer *a)
 {
     struct hd_err err = {0};
     struct hd_tpl_info info;
@@ -65,7 +64,9 @@ static int check_template(struct hd_api_call *c, struct send *m, json_t *chans,
         goto out;
     }
     /* what the dispatcher asks of a campaign before it claims (links) */
-    struct hd_campaign camp = {.name = (char *)"api", .tpl = (char *)m->tpl, .category = m->category,
+    struct hd_campaign camp = {.name = (char *)"api",
+                               .tpl = (char *)m->tpl,
+                               .category = m->category,
                                .nchannels = m->nchannels};
     memcpy(camp.channels, m->channels, sizeof camp.channels);
     if (hd_dispatch_links_ready(c->s->cfg, &camp, &err) < 0) {
@@ -178,9 +179,9 @@ static int inline_contact(struct hd_api_call *c, json_t *who, int64_t *id, struc
     struct hd_import_opts io = {.path = "-", .default_region = c->s->cfg->default_region};
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
-    int rc = st ? hd_import_one(st, o, &io, hd_clock_now(c->s->clock), field, sizeof field, NULL,
-                                &err)
-                : HD_E_STORE;
+    int rc =
+        st ? hd_import_one(st, o, &io, hd_clock_now(c->s->clock), field, sizeof field, NULL, &err)
+           : HD_E_STORE;
     if (rc == 0)
         rc = hd_store_contact_ref(st, ext, id, &err);
     pthread_mutex_unlock(&c->s->mu);
@@ -195,10 +196,10 @@ static int inline_contact(struct hd_api_call *c, json_t *who, int64_t *id, struc
 
 /* A send checked, waiting for the group commit, and then its answer. */
 struct hd_api_send_req {
-    struct send m;       /* the fields; tpl and data owned */
-    char *ext;           /* the contact's external id, or NULL (inline: contact) */
-    int64_t contact;     /* the contact's row, once known */
-    char *idem;          /* the Idempotency-Key, or NULL */
+    struct send m;   /* the fields; tpl and data owned */
+    char *ext;       /* the contact's external id, or NULL (inline: contact) */
+    int64_t contact; /* the contact's row, once known */
+    char *idem;      /* the Idempotency-Key, or NULL */
     unsigned char hash[32];
     struct hd_answer ans; /* what it is answered, once kept */
 };
@@ -266,7 +267,8 @@ int hd_api_send_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_call *
         goto out;
     char body[96];
     snprintf(body, sizeof body, "{\"id\":%lld,\"state\":\"queued\"}", (long long)id);
-    if (q->idem && (rc = hd_store_idem_put(st, c->key.id, q->idem, q->hash, 202, body, now, err)) < 0)
+    if (q->idem &&
+        (rc = hd_store_idem_put(st, c->key.id, q->idem, q->hash, 202, body, now, err)) < 0)
         goto out;
     answer_with(q, 202, body);
 out:

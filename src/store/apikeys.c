@@ -23,8 +23,8 @@ static void read_key(sqlite3_stmt *s, struct hd_apikey *k)
 
 #define KEY_COLS "id, name, scopes, rate, created_at, coalesce(revoked_at, 0), prefix"
 
-int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k, const unsigned char hash[32],
-                        struct hd_err *err)
+int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k,
+                        const unsigned char hash[32], struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,

@@ -70,11 +70,12 @@ static int api_campaign(struct hd_store *st, const struct hd_api_send *m, int64_
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     if ((rc = cached_int(st, s, id, "finding the API's campaign", err)) != HD_E_NOTFOUND)
         return rc;
-    if ((rc = hd_store_prepare(st,
-                               "INSERT INTO campaigns (name, segment, template, channels, category, "
-                               "schedule, fallback, status, created_at, updated_at, api) VALUES "
-                               "(?1, '', ?2, ?3, ?4, 'now', ?5, 'running', ?6, ?6, 1)",
-                               &s, err)) < 0)
+    if ((rc =
+             hd_store_prepare(st,
+                              "INSERT INTO campaigns (name, segment, template, channels, category, "
+                              "schedule, fallback, status, created_at, updated_at, api) VALUES "
+                              "(?1, '', ?2, ?3, ?4, 'now', ?5, 'running', ?6, ?6, 1)",
+                              &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, m->tpl, -1, SQLITE_STATIC);
@@ -160,8 +161,8 @@ int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t 
 int hd_store_api_contact(struct hd_store *st, const char *ext_id, int64_t *id, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_cached(st, SLOT_API_CONTACT, "SELECT id FROM contacts WHERE ext_id = ?1", &s,
-                             err);
+    int rc =
+        hd_store_cached(st, SLOT_API_CONTACT, "SELECT id FROM contacts WHERE ext_id = ?1", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
@@ -223,7 +224,8 @@ int hd_store_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
     sqlite3_bind_int64(s, 3, now - IDEM_KEEP);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
-        *same = sqlite3_column_bytes(s, 0) == 32 && memcmp(sqlite3_column_blob(s, 0), hash, 32) == 0;
+        *same =
+            sqlite3_column_bytes(s, 0) == 32 && memcmp(sqlite3_column_blob(s, 0), hash, 32) == 0;
         *status = sqlite3_column_int(s, 1);
         *answer = hd_store_col_dup(s, 2);
     } else if (step == SQLITE_DONE) {
