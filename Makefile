@@ -57,7 +57,7 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/tem
              src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c \
              src/serve/*.c) \
              $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/$(B)/gen/openapi.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -71,6 +71,17 @@ check-deps:
 	@$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) || { \
 	  echo "herald: missing libraries ($(PKGS) $(TEST_PKGS)); run 'make deps' first" >&2; \
 	  exit 1; }
+
+# The API's OpenAPI document goes into the binary (GET /api/v1/openapi.json
+# serves it; installed with it): docs/api/openapi.json as one C string.
+$(B)/gen/openapi.c: docs/api/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from docs/api/openapi.json by the Makefile: a line a string */'; \
+	  echo 'extern const char *const hd_api_openapi[];'; \
+	  echo 'const char *const hd_api_openapi[] = {'; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n",/' $<; \
+	  echo '0};'; } > $@.tmp
+	mv $@.tmp $@
 
 # Every file of src/ is compiled behind include/herald/banned.h, which makes
 # the calls CONVENTIONS.md bans compile errors.

@@ -56,6 +56,13 @@
 #   events  behaviour events: events import against sqlite3's .import (target
 #           3x), a did()/received() segment count against hand-written SQL
 #           (1.5x) and segment rfm (under 10 s); bench/events.sh says more.
+#   api     the JSON API (bench/api.sh): 100 transactional messages posted
+#           while a 200,000-message campaign sends through a slow gateway
+#           (an outbox held to 2000/s), their p50/p99 from POST to the
+#           gateway (target: p99 under 1 s); and POST /api/v1/messages from
+#           wrk over 64 connections into the outbox (herald run --serve)
+#           against /healthz on the same server (target at least 0.3x), the
+#           messages queued numbering the 202s.
 set -euo pipefail
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -228,3 +235,4 @@ bash "$ROOT/bench/serve.sh" "$B"
 bash "$ROOT/bench/receipts.sh" "$B"
 bash "$ROOT/bench/events.sh" "$B"
 bash "$ROOT/bench/aliyun.sh" "$B"
+bash "$ROOT/bench/api.sh" "$B"

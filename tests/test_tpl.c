@@ -180,7 +180,7 @@ static void test_tpl_file_errors(void **state)
     } cases[] = {
         {"category: marketing\ncolour: red\n--- sms\nx\n",
          "bad.tmpl:2: unknown header key 'colour' (known: description, category, from, "
-         "reply_to)"},
+         "reply_to, urgent)"},
         {"description: x\n--- sms\nx\n", "bad.tmpl:1: the header has no 'category: marketing'"},
         {"category: promo\n--- sms\nx\n", "bad.tmpl:1: category must be marketing or "
                                           "transactional"},

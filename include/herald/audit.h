@@ -115,4 +115,24 @@ struct hd_events_result {
 int hd_events_import(struct hd_store *st, FILE *f, const char *name, bool jsonl, bool progress,
                      struct hd_events_result *res, struct hd_err *err);
 
+/* ---- a log row as shown (logrow.c) ---- */
+
+#define HD_AUDIT_LOG_NCOLS 21
+/* The columns, in CSV order: id, at, campaign, run, contact, message, ... */
+extern const char *const hd_audit_log_cols[HD_AUDIT_LOG_NCOLS];
+/* A row's cells in hd_audit_log_cols order: the texts, with the numbers printed
+ * into the struct's own buffers. */
+struct hd_audit_log_cells {
+    char at[40], num[8][32];
+    const char *cell[HD_AUDIT_LOG_NCOLS];
+};
+void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c);
+/* The cells as a JSON object's text, appended to b. */
+void hd_audit_log_object(struct hd_buf *b, const struct hd_audit_log_cells *c);
+/* The same as a new JSON object (caller decrefs). */
+typedef struct json_t json_t;
+json_t *hd_audit_log_json(const struct hd_log_row *r);
+/* "2026-11-22T09:00:00.123Z" */
+void hd_audit_time_ms(int64_t ms, char *buf, size_t size);
+
 #endif

@@ -73,4 +73,13 @@ struct hd_import_result {
 int hd_import_run(struct hd_store *st, const struct hd_import_opts *opts, int64_t now,
                   struct hd_import_result *res, struct hd_err *err);
 
+/* One contact from a JSON object, checked as a JSON Lines row is (o gives
+ * default_region and hints; path, format and the file options are not
+ * used) and upserted (merge) in its own transaction. HD_E_INVALID with the
+ * reason, and the field at fault in field (size fsize), when it is bad;
+ * nothing is written then. *inserted (may be NULL): a new contact. */
+typedef struct json_t json_t;
+int hd_import_one(struct hd_store *st, json_t *obj, const struct hd_import_opts *o, int64_t now,
+                  char *field, size_t fsize, bool *inserted, struct hd_err *err);
+
 #endif

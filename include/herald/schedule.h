@@ -7,6 +7,7 @@
 #define HERALD_SCHEDULE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herald/err.h"
@@ -147,5 +148,15 @@ int hd_campaign_retry(struct hd_store *st, const char *name, int64_t number, str
 int hd_campaign_check_at(const struct hd_campaign *c, int64_t now, struct hd_err *err);
 int hd_campaign_check_send(const struct hd_campaign *c, int64_t now, bool now_given,
                            struct hd_err *err);
+
+/* A campaign in words (campaign_json.c): its channels ("email,sms"), its
+ * schedule ("every \"0 9 * * 1\" Asia/Shanghai"), and as the JSON object
+ * herald campaign list --format json and GET /api/v1/campaigns show
+ * (caller decrefs). */
+struct hd_campaign;
+typedef struct json_t json_t;
+void hd_campaign_channels_text(const struct hd_campaign *c, char *buf, size_t size);
+void hd_campaign_schedule_text(const struct hd_campaign *c, char *buf, size_t size);
+json_t *hd_campaign_json(const struct hd_campaign *c);
 
 #endif

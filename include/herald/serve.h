@@ -8,6 +8,7 @@
 #define HERALD_SERVE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "herald/config.h"
@@ -45,5 +46,16 @@ int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log
 /* Writes a new random 32-byte secret to path, as hex (or base64), with mode
  * 0600; HD_E_EXISTS when the file exists (it is never overwritten). */
 int hd_serve_init_secret(const char *path, bool base64, struct hd_err *err);
+
+/* The JSON API's keys (serve/api_keys.c). A new key for name, with scopes
+ * (a comma list of send, contacts, events, read) and rate ("100/s" when
+ * NULL), written to key (NUL-terminated; shown once, never stored: the
+ * store keeps its SHA-256). HD_E_EXISTS for a name taken, HD_E_INVALID for
+ * a bad scope or rate. */
+#define HD_APIKEY_TEXT 47
+struct hd_store;
+int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *scopes,
+                           const char *rate, int64_t now, char key[HD_APIKEY_TEXT],
+                           struct hd_err *err);
 
 #endif

@@ -50,4 +50,31 @@ int hd_stats_load(struct hd_store *st, int64_t campaign, int by, struct hd_stats
 int64_t hd_stats_percentile(const struct hd_stats_group *g, double q);
 void hd_stats_release(struct hd_stats *s);
 
+/* ---- the numbers as shown (statsjson.c) ---- */
+
+struct hd_stats_metric {
+    const char *name;
+    double v;
+    bool none; /* no value (a percentile with no answers) */
+    bool money;
+    bool ratio; /* a share of the sent ones, 0 to 1 */
+};
+
+/* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
+#define MAX_REASONS 64
+#define MAXM (26 + MAX_REASONS)
+
+/* One group's metrics, in the order shown; reasons come after their total. */
+struct hd_stats_metrics {
+    struct hd_stats_metric m[MAXM];
+    char names[MAX_REASONS][64]; /* "failed.http_503" */
+    size_t n;
+};
+/* Every group's metrics (the caller frees the array). */
+struct hd_stats_metrics *hd_stats_metrics_of(const struct hd_stats *s);
+/* {campaign, by, groups: {NAME: {metric: value, REASON_by: {...}}}} as
+ * herald stats --format json prints it (caller decrefs). */
+typedef struct json_t json_t;
+json_t *hd_stats_json(const char *campaign, const struct hd_stats *s);
+
 #endif

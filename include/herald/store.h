@@ -279,6 +279,8 @@ struct hd_campaign {
     int status;           /* enum hd_camp_status */
     int64_t next_run;     /* the scheduler's next firing, or -1 */
     int64_t created_at, updated_at;
+    bool api; /* the hidden campaign of the API's messages (apisend.c); not listed */
+    bool urgent; /* not stored: its template says urgent (the dispatcher sets it) */
 };
 void hd_campaign_release(struct hd_campaign *c);
 
@@ -334,6 +336,8 @@ int hd_store_run_by_seq(struct hd_store *st, int64_t campaign, int64_t seq, stru
 typedef int (*hd_run_cb)(void *ud, const struct hd_run *r);
 int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,
                       void *ud, struct hd_err *err);
+/* A run is set done only while it has no message waiting or in flight
+ * (an API message may join an active run at any time). */
 int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err);
 /* Messages of the run (or of every run of the campaign when run is 0 and
  * campaign is not) by state: counts[HD_ST_COUNT]. */
@@ -424,6 +428,7 @@ struct hd_claimed {
     int state, attempts, ch_index;
     int64_t not_before, expires_at; /* expires_at: 0 none */
     char variant[32];               /* "" when none */
+    char *data;                     /* an API message's data for the template (JSON), or NULL */
     bool has_contact;               /* false: the contact was deleted */
     struct hd_contact contact;      /* without consent records */
     int consent[HD_CH_COUNT];       /* for the campaign's category: 0 none, or hd_consent_status */
@@ -761,7 +766,83 @@ int hd_store_credential_get(struct hd_store *st, const char *provider, char **va
 int hd_store_credential_put(struct hd_store *st, const char *provider, const char *value,
                             int64_t issued_at, struct hd_err *err);
 
+/* The newest run's id (0: none): a cheap look for runs made meanwhile
+ * (the API opens them at any time). */
+int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err);
+
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);
+
+/* ---- the JSON API's keys (apikeys.c) ---------------------------------------------- */
+
+/* A key as stored: never the key itself. Strings are owned; release with
+ * hd_apikey_release. */
+struct hd_apikey {
+    int64_t id;
+    char *name;
+    char *prefix;       /* the key's public first characters, its lookup */
+    char *scopes;       /* "send,contacts,events,read" (a comma list) */
+    char *rate;         /* "100/s" */
+    int64_t created_at; /* seconds */
+    int64_t revoked_at; /* seconds, 0 when live */
+};
+/* Adds k (name, prefix, scopes, rate, created_at) with the SHA-256 of the
+ * key; HD_E_EXISTS when the name is taken. */
+int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k, const unsigned char hash[32],
+                        struct hd_err *err);
+/* The live key with this prefix and its hash; HD_E_NOTFOUND when none
+ * (or revoked). */
+int hd_store_apikey_find(struct hd_store *st, const char *prefix, struct hd_apikey *k,
+                         unsigned char hash[32], struct hd_err *err);
+/* Every key, revoked ones too, by name; fn's k is borrowed. */
+int hd_store_apikey_each(struct hd_store *st, int (*fn)(void *ud, const struct hd_apikey *k),
+                         void *ud, struct hd_err *err);
+/* HD_E_NOTFOUND when no live key has the name. */
+int hd_store_apikey_revoke(struct hd_store *st, const char *name, int64_t now, struct hd_err *err);
+void hd_apikey_release(struct hd_apikey *k);
+
+/* ---- transactional messages of the API (apisend.c) ------------------------------- */
+
+/* One message the API asks for. */
+struct hd_api_send {
+    int64_t contact;   /* contacts.id */
+    const char *tpl;   /* the template's name */
+    int category;      /* enum hd_category */
+    const int *channels; /* in order of preference */
+    int nchannels;
+    const char *data;  /* a JSON object for the template, or NULL */
+    int64_t key_id;    /* the API key that asked */
+    int64_t not_before; /* seconds */
+    int64_t now;        /* seconds */
+};
+/* Queues m in its hidden campaign (one per template, category and channel
+ * order: made when first needed) and an active run of it that does not
+ * hold the contact yet (made when none does). *message: its id. Call in a
+ * transaction. */
+int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t *message,
+                      struct hd_err *err);
+/* A contact's row id by its external id (a cached statement: each send
+ * runs it); HD_E_NOTFOUND when none. */
+int hd_store_api_contact(struct hd_store *st, const char *ext_id, int64_t *id, struct hd_err *err);
+/* An API message's state, attempts, campaign (the template's hidden
+ * one), the key that sent it, and when; HD_E_NOTFOUND unless it is an
+ * API message of key_id (any key's when key_id is 0). */
+struct hd_api_msg {
+    int64_t id, contact, created_at;
+    int state, attempts, channel; /* channel -1 when none yet */
+    char tpl[128], category[16];
+};
+int hd_store_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_api_msg *out,
+                     struct hd_err *err);
+/* An Idempotency-Key's first answer (kept a day): get gives
+ * HD_E_NOTFOUND when none, else *status, *answer (caller frees) and
+ * whether the body's hash is the one kept; put keeps one (and forgets
+ * those older than a day). */
+int hd_store_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
+                      const unsigned char hash[32], int64_t now, bool *same, int *status,
+                      char **answer, struct hd_err *err);
+int hd_store_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
+                      const unsigned char hash[32], int status, const char *answer, int64_t now,
+                      struct hd_err *err);
 
 #endif

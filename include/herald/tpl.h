@@ -76,6 +76,7 @@ struct hd_tpl_info {
     const char *name;
     const char *description; /* "" when absent */
     int category;            /* enum hd_category */
+    bool urgent;             /* "urgent: true": quiet hours do not hold its messages */
     unsigned channels;       /* bit 1 << HD_CH_* for each channel with parts */
     unsigned parts;          /* bit 1 << HD_PART_* for each part some file has */
     const char *locales[32]; /* locale files, in file-name order */

@@ -102,6 +102,7 @@ struct imp {
     char country[3];
     long line;
     unsigned warned;
+    char field[64]; /* the field of the latest reason */
 };
 
 static enum atype type_parse(const char *s)
@@ -268,6 +269,7 @@ static void why(struct imp *im, const char *field, const char *value, const char
                 const char *detail)
 {
     hd_buf_reset(&im->reason);
+    snprintf(im->field, sizeof im->field, "%s", field);
     hd_buf_addf(&im->reason, "field '%s': ", field);
     if (value) {
         add_quoted(&im->reason, value, strlen(value));
@@ -1341,6 +1343,55 @@ out:
         fclose(f);
     if (raw && !from_stdin)
         fclose(raw);
+    hd_imap_release(&im.map);
+    hd_idset_release(&im.ids);
+    for (size_t i = 0; i < im.nattrs; i++)
+        free(im.attrs[i].name);
+    free(im.attrs);
+    names_release(&im.attr_index);
+    hd_valid_free(im.valid);
+    hd_buf_release(&im.json);
+    hd_buf_release(&im.reason);
+    hd_buf_release(&im.rejrow);
+    return rc;
+}
+
+/* One contact, as a JSON Lines row is read and checked, upserted in its own
+ * transaction (the API's PUT /contacts/ID and inline contacts). */
+int hd_import_one(struct hd_store *st, json_t *obj, const struct hd_import_opts *o, int64_t now,
+                  char *field, size_t fsize, bool *inserted, struct hd_err *err)
+{
+    struct hd_import_result res;
+    struct imp im = {.o = o, .st = st, .res = &res, .country_col = -1, .jsonl = true};
+    int64_t ins = 0, upd = 0;
+    int rc = 0;
+    memset(&res, 0, sizeof res);
+    im.name = "contact";
+    hd_buf_init(&im.json);
+    hd_buf_init(&im.reason);
+    hd_buf_init(&im.rejrow);
+    hd_idset_init(&im.ids);
+    field[0] = '\0';
+    if ((rc = hd_store_attr_types(st, known_type_cb, &im, err)) < 0)
+        goto out;
+    im.valid = hd_valid_new();
+    row_reset(&im, 1);
+    if (json_country(&im, obj) < 0 || json_row(&im, obj) < 0) {
+        snprintf(field, fsize, "%s", im.field);
+        rc = hd_err_set(err, HD_E_INVALID, "%s", im.reason.data);
+        goto out;
+    }
+    if ((rc = hd_store_import_begin(st, HD_IMPORT_MERGE, now, &im.sim, err)) < 0 ||
+        (rc = accept_row(&im, 1, err)) < 0 || (rc = record_new_types(&im, err)) < 0)
+        goto out;
+    struct hd_store_import *sim = im.sim;
+    im.sim = NULL;
+    rc = hd_store_import_end(sim, true, &ins, &upd, err);
+    if (inserted)
+        *inserted = ins > 0;
+out:
+    if (im.sim)
+        hd_store_import_end(im.sim, false, NULL, NULL, NULL);
     hd_imap_release(&im.map);
     hd_idset_release(&im.ids);
     for (size_t i = 0; i < im.nattrs; i++)

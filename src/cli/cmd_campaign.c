@@ -288,56 +288,6 @@ out:
     return rc;
 }
 
-static void channels_text(const struct hd_campaign *c, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < c->nchannels && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "",
-                                hd_channel_name(c->channels[i]));
-}
-
-static void schedule_text(const struct hd_campaign *c, char *buf, size_t size)
-{
-    char t[32];
-    switch (c->sched) {
-    case HD_SCHED_AT:
-        snprintf(buf, size, "at %s", cmd_time(c->at, t, sizeof t));
-        break;
-    case HD_SCHED_LOCAL:
-        if (c->at >= 0)
-            hd_time_format_date(c->at, t, sizeof t);
-        snprintf(buf, size, "%02d:%02d local%s%s", c->local_minute / 60, c->local_minute % 60,
-                 c->at >= 0 ? " on " : "", c->at >= 0 ? t : "");
-        break;
-    case HD_SCHED_EVERY:
-        snprintf(buf, size, "every \"%s\" %s", c->cron, c->tz ? c->tz : "");
-        break;
-    default:
-        snprintf(buf, size, "now");
-    }
-}
-
-static json_t *campaign_json(const struct hd_campaign *c)
-{
-    char ch[64], sched[128], t[32];
-    channels_text(c, ch, sizeof ch);
-    schedule_text(c, sched, sizeof sched);
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b}", "name", c->name, "status",
-        hd_camp_status_name(c->status), "segment", c->segment, "template", c->tpl, "channels", ch,
-        "category", hd_category_name(c->category), "schedule", sched, "holdout_pct",
-        c->holdout_bp / 100.0, "expires_s", (json_int_t)c->expires, "resend_after_s",
-        (json_int_t)c->resend_after, "fallback_on_failure", c->fallback);
-    json_object_set_new(o, "variants", c->variants ? json_string(c->variants) : json_null());
-    json_object_set_new(o, "rate", c->rate ? json_string(c->rate) : json_null());
-    json_object_set_new(o, "next_run",
-                        c->next_run >= 0 ? json_string(cmd_time(c->next_run, t, sizeof t))
-                                         : json_null());
-    json_object_set_new(o, "created_at", json_string(cmd_time(c->created_at, t, sizeof t)));
-    return o;
-}
-
 struct listing {
     int format;
     json_t *arr;
@@ -348,12 +298,12 @@ static int list_row(void *ud, const struct hd_campaign *c)
 {
     struct listing *l = ud;
     if (l->format != FMT_TABLE) {
-        json_array_append_new(l->arr, campaign_json(c));
+        json_array_append_new(l->arr, hd_campaign_json(c));
         return 0;
     }
     char ch[64], sched[128], t[32];
-    channels_text(c, ch, sizeof ch);
-    schedule_text(c, sched, sizeof sched);
+    hd_campaign_channels_text(c, ch, sizeof ch);
+    hd_campaign_schedule_text(c, sched, sizeof sched);
     if (l->n++ == 0)
         printf("%-20s %-10s %-16s %-14s %-16s %-16s %s\n", "NAME", "STATUS", "CHANNELS", "SEGMENT",
                "TEMPLATE", "NEXT RUN", "SCHEDULE");
@@ -526,8 +476,8 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct runs_out o = {ctx, json_array(), format, &err};
     if (format == FMT_TABLE) {
         char ch[64], sched[128], t[32], d[32];
-        channels_text(&c, ch, sizeof ch);
-        schedule_text(&c, sched, sizeof sched);
+        hd_campaign_channels_text(&c, ch, sizeof ch);
+        hd_campaign_schedule_text(&c, sched, sizeof sched);
         printf("campaign     %s\nstatus       %s\nsegment      %s\ntemplate     %s\nchannels     "
                "%s%s\ncategory     %s\nschedule     %s\nnext run     %s\n",
                c.name, hd_camp_status_name(c.status), c.segment, c.tpl, ch,
@@ -564,7 +514,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (rc == EXIT_OK && hd_store_run_each(ctx->store, c.id, false, show_run, &o, &err) < 0) {
         rc = cmd_fail(ctx, &err);
     } else if (format != FMT_TABLE) {
-        json_t *j = campaign_json(&c);
+        json_t *j = hd_campaign_json(&c);
         json_object_set_new(j, "runs", o.arr);
         o.arr = NULL;
         cmd_out_one(format, NULL, j);

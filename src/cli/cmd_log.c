@@ -42,29 +42,14 @@ static const char log_usage[] =
 
 /* ---- printing rows ------------------------------------------------------------------------ */
 
-static const char *const csv_cols[] = {
-    "id",      "at",      "campaign",   "run",        "contact",  "message", "variant",
-    "attempt", "channel", "provider",   "address",    "outcome",  "reason",  "state",
-    "code",    "text",    "gateway_id", "latency_ms", "segments", "cost",    "detail",
-};
-#define NCOLS (sizeof csv_cols / sizeof csv_cols[0])
-
-/* "2026-11-22T09:00:00.123Z" */
-static void time_ms(int64_t ms, char *buf, size_t size)
-{
-    char t[32];
-    hd_time_format_iso(ms / 1000, t, sizeof t);
-    snprintf(buf, size, "%.19s.%03dZ", t, (int)(ms % 1000));
-}
-
 void cmd_log_begin(struct cmd_log_out *o, int format)
 {
     memset(o, 0, sizeof *o);
     o->format = format;
     hd_buf_init(&o->line);
     if (format == FMT_CSV) {
-        for (size_t i = 0; i < NCOLS; i++)
-            printf("%s%s", csv_cols[i], i + 1 < NCOLS ? "," : "\r\n");
+        for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++)
+            printf("%s%s", hd_audit_log_cols[i], i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
     } else if (format == FMT_JSON) {
         fputs("[", stdout);
     } else if (format == FMT_TABLE) {
@@ -73,88 +58,19 @@ void cmd_log_begin(struct cmd_log_out *o, int format)
     }
 }
 
-/* A row's cells in csv_cols order: the texts, with the numbers printed
- * into the struct's own buffers. */
-struct log_cells {
-    char at[40], num[8][32];
-    const char *cell[NCOLS];
-};
-
-static void log_cells(const struct hd_log_row *r, struct log_cells *c)
-{
-    char(*num)[32] = c->num;
-    time_ms(r->at_ms, c->at, sizeof c->at);
-    snprintf(num[0], sizeof num[0], "%lld", (long long)r->id);
-    snprintf(num[1], sizeof num[1], "%lld", (long long)r->run_seq);
-    snprintf(num[2], sizeof num[2], "%lld", (long long)r->message);
-    snprintf(num[3], sizeof num[3], "%d", r->attempt);
-    num[4][0] = '\0';
-    if (r->code)
-        snprintf(num[4], sizeof num[4], "%d", r->code);
-    num[5][0] = num[6][0] = num[7][0] = '\0';
-    if (r->done_ms && r->provider && strcmp(r->outcome, "skipped") != 0 &&
-        strcmp(r->outcome, "receipt") != 0) /* a receipt took no request */
-        snprintf(num[5], sizeof num[5], "%lld", (long long)(r->done_ms - r->at_ms));
-    if (r->segments > 0) {
-        snprintf(num[6], sizeof num[6], "%d", r->segments);
-        snprintf(num[7], sizeof num[7], "%.6g", r->cost);
-    }
-    const char *cells[NCOLS] = {num[0],        c->at,
-                                r->campaign,   num[1],
-                                r->contact,    num[2],
-                                r->variant,    num[3],
-                                r->channel,    r->provider,
-                                r->address,    r->outcome,
-                                r->reason,     hd_state_name(r->state),
-                                num[4],        r->text,
-                                r->gateway_id, num[5],
-                                num[6],        num[7],
-                                r->detail};
-    memcpy(c->cell, cells, sizeof cells);
-}
-
-/* The row as a JSON object's text: numbers as numbers, absent values left
- * out, the detail (JSON already) as it is. */
-static void log_object(struct hd_buf *b, const struct log_cells *c)
-{
-    static const bool numeric[NCOLS] = {[0] = true,  [3] = true,  [5] = true,  [7] = true,
-                                        [14] = true, [17] = true, [18] = true, [19] = true};
-    hd_buf_addc(b, '{');
-    bool first = true;
-    for (size_t i = 0; i < NCOLS; i++) {
-        const char *v = c->cell[i];
-        if (!v || !*v)
-            continue;
-        hd_buf_addf(b, "%s\"%s\":", first ? "" : ",", csv_cols[i]);
-        first = false;
-        if (numeric[i] || i == NCOLS - 1)
-            hd_buf_adds(b, v);
-        else
-            hd_buf_add_json_str(b, v, strlen(v));
-    }
-    hd_buf_addc(b, '}');
-}
-
 json_t *cmd_log_json(const struct hd_log_row *r)
 {
-    struct log_cells c;
-    struct hd_buf b;
-    hd_buf_init(&b);
-    log_cells(r, &c);
-    log_object(&b, &c);
-    json_t *o = json_loadb(b.data, b.len, 0, NULL);
-    hd_buf_release(&b);
-    return o ? o : json_object();
+    return hd_audit_log_json(r);
 }
 
 int cmd_log_row(void *ud, const struct hd_log_row *r)
 {
     struct cmd_log_out *o = ud;
-    struct log_cells c;
+    struct hd_audit_log_cells c;
     o->n++;
     if (o->format == FMT_TABLE) {
         char at[40], code[16] = "";
-        time_ms(r->at_ms, at, sizeof at);
+        hd_audit_time_ms(r->at_ms, at, sizeof at);
         if (r->code)
             snprintf(code, sizeof code, "%d ", r->code);
         printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
@@ -162,17 +78,17 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
                r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
         return 0;
     }
-    log_cells(r, &c);
+    hd_audit_log_cells(r, &c);
     hd_buf_reset(&o->line);
     if (o->format == FMT_CSV) {
-        for (size_t i = 0; i < NCOLS; i++) {
+        for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++) {
             const char *v = c.cell[i] ? c.cell[i] : "";
             hd_buf_add_csv_field(&o->line, v, strlen(v));
-            hd_buf_adds(&o->line, i + 1 < NCOLS ? "," : "\r\n");
+            hd_buf_adds(&o->line, i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
         }
     } else {
         hd_buf_adds(&o->line, o->format == FMT_JSON && o->n > 1 ? ",\n" : "");
-        log_object(&o->line, &c);
+        hd_audit_log_object(&o->line, &c);
         hd_buf_adds(&o->line, o->format == FMT_JSON ? "" : "\n");
     }
     fwrite(o->line.data, 1, o->line.len, stdout);

@@ -33,91 +33,8 @@ static const char stats_usage[] =
     "  --format          table (default), csv (section,group,metric,value), json (one\n"
     "                    object) or jsonl (that object on one line)\n";
 
-/* ---- the metrics ------------------------------------------------------------------------ */
-
-struct metric {
-    const char *name;
-    double v;
-    bool none; /* no value (a percentile with no answers) */
-    bool money;
-    bool ratio; /* a share of the sent ones, 0 to 1 */
-};
-
-/* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
-#define MAX_REASONS 64
-#define MAXM (26 + MAX_REASONS)
-
-/* One group's metrics, in the order shown; reasons come after their total. */
-struct group_metrics {
-    struct metric m[MAXM];
-    char names[MAX_REASONS][64]; /* "failed.http_503" */
-    size_t n;
-};
-
-static void metrics(const struct hd_stats_group *g, struct group_metrics *out)
-{
-    struct metric *m = out->m;
-    size_t n = 0, k = 0;
-#define PUT(nm, val) (m[n++] = (struct metric){.name = (nm), .v = (double)(val)})
-#define REASONS(prefix, r)                                                                         \
-    for (size_t i = 0; i < (r).n && k < MAX_REASONS; i++, k++) {                                   \
-        snprintf(out->names[k], 64, "%s.%s", prefix, (r).v[i].word);                               \
-        PUT(out->names[k], (r).v[i].n);                                                            \
-    }
-    PUT("targeted", g->targeted);
-    PUT("held_out", g->held_out);
-    PUT("pending", g->pending);
-    PUT("sent", g->sent);
-    PUT("delivered", g->delivered);
-    PUT("undelivered", g->undelivered);
-    int64_t bounced = g->bounced_hard + g->bounced_soft + g->bounced_other;
-    PUT("bounced", bounced);
-    PUT("bounced_hard", g->bounced_hard);
-    PUT("bounced_soft", g->bounced_soft);
-    PUT("complained", g->complained);
-    static const char *const rates[] = {"delivered_rate", "undelivered_rate", "bounce_rate",
-                                        "complaint_rate"};
-    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained};
-    for (int i = 0; i < 4; i++) {
-        PUT(rates[i], g->sent ? (double)of[i] / (double)g->sent : 0);
-        m[n - 1].ratio = true;
-        m[n - 1].none = g->sent == 0;
-    }
-    PUT("failed", g->failed);
-    REASONS("failed", g->failed_by);
-    PUT("skipped", g->skipped);
-    REASONS("skipped", g->skipped_by);
-    PUT("deferred", g->deferred);
-    REASONS("deferred", g->deferred_by);
-    PUT("retries", g->retries);
-    PUT("throttled", g->throttled);
-    PUT("requests", g->attempts);
-    PUT("sms_segments", g->segments);
-    PUT("sms_cost", g->cost);
-    m[n - 1].money = true;
-    static const char *const pct[] = {"latency_p50_ms", "latency_p90_ms", "latency_p99_ms"};
-    static const double q[] = {0.5, 0.9, 0.99};
-    for (int i = 0; i < 3; i++) {
-        int64_t v = hd_stats_percentile(g, q[i]);
-        PUT(pct[i], v);
-        m[n - 1].none = v < 0;
-    }
-#undef PUT
-#undef REASONS
-    out->n = n;
-}
-
-/* Every group's metrics (the caller frees). */
-static struct group_metrics *metrics_of(const struct hd_stats *s)
-{
-    struct group_metrics *gm = hd_xcalloc(s->n, sizeof *gm);
-    for (size_t g = 0; g < s->n; g++)
-        metrics(&s->groups[g], &gm[g]);
-    return gm;
-}
-
 /* The value of metric name in group g (0 when the group lacks it). */
-static bool find_metric(const struct metric *m, size_t n, const char *name, struct metric *out)
+static bool find_metric(const struct hd_stats_metric *m, size_t n, const char *name, struct hd_stats_metric *out)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(m[i].name, name) == 0) {
@@ -127,7 +44,7 @@ static bool find_metric(const struct metric *m, size_t n, const char *name, stru
     return false;
 }
 
-static void fmt_value(const struct metric *m, char *buf, size_t size)
+static void fmt_value(const struct hd_stats_metric *m, char *buf, size_t size)
 {
     if (m->none)
         snprintf(buf, size, "-");
@@ -139,8 +56,8 @@ static void fmt_value(const struct metric *m, char *buf, size_t size)
 
 static void print_table(const struct hd_stats *s, const char *campaign)
 {
-    struct group_metrics *gm = metrics_of(s);
-    const struct group_metrics *all = &gm[0]; /* its rows name every reason */
+    struct hd_stats_metrics *gm = hd_stats_metrics_of(s);
+    const struct hd_stats_metrics *all = &gm[0]; /* its rows name every reason */
     printf("campaign %s%s\n\n%-26s", campaign, s->by == HD_BY_DAY ? " (days in UTC)" : "", "");
     for (size_t g = 0; g < s->n; g++)
         printf(" %12.12s", s->groups[g].name);
@@ -152,10 +69,10 @@ static void print_table(const struct hd_stats *s, const char *campaign)
         else
             printf("%-26s", all->m[i].name);
         for (size_t g = 0; g < s->n; g++) {
-            struct metric v;
+            struct hd_stats_metric v;
             char cell[32];
             if (!find_metric(gm[g].m, gm[g].n, all->m[i].name, &v))
-                v = (struct metric){.v = 0, .money = all->m[i].money, .ratio = all->m[i].ratio};
+                v = (struct hd_stats_metric){.v = 0, .money = all->m[i].money, .ratio = all->m[i].ratio};
             fmt_value(&v, cell, sizeof cell);
             printf(" %12s", cell);
         }
@@ -304,41 +221,12 @@ static json_t *goal_report(const struct goal *g, const char *event, int64_t wind
 
 /* ---- herald stats ------------------------------------------------------------------------ */
 
-static json_t *stats_json(const struct hd_stats *s)
-{
-    json_t *groups = json_object();
-    struct group_metrics *gm = metrics_of(s);
-    for (size_t g = 0; g < s->n; g++) {
-        const struct metric *m = gm[g].m;
-        json_t *o = json_object();
-        for (size_t i = 0; i < gm[g].n; i++) {
-            const char *dot = strchr(m[i].name, '.');
-            json_t *v = m[i].none                  ? json_null()
-                        : m[i].money || m[i].ratio ? json_real(m[i].v)
-                                                   : json_integer((json_int_t)m[i].v);
-            if (dot) {
-                char key[64];
-                snprintf(key, sizeof key, "%.*s_by", (int)(dot - m[i].name), m[i].name);
-                json_t *by = json_object_get(o, key);
-                if (!by)
-                    json_object_set_new(o, key, by = json_object());
-                json_object_set_new(by, dot + 1, v);
-            } else {
-                json_object_set_new(o, m[i].name, v);
-            }
-        }
-        json_object_set_new(groups, s->groups[g].name, o);
-    }
-    free(gm);
-    return groups;
-}
-
 static void stats_csv(const struct hd_stats *s, struct hd_buf *b)
 {
-    struct group_metrics *gm = metrics_of(s);
+    struct hd_stats_metrics *gm = hd_stats_metrics_of(s);
     for (size_t g = 0; g < s->n; g++)
         for (size_t i = 0; i < gm[g].n; i++) {
-            const struct metric *m = &gm[g].m[i];
+            const struct hd_stats_metric *m = &gm[g].m[i];
             char cell[32];
             fmt_value(m, cell, sizeof cell);
             hd_buf_adds(b, "stats,");
@@ -397,9 +285,7 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
     if (a->format == FMT_CSV)
         fwrite(csv.data, 1, csv.len, stdout);
     else if (a->format == FMT_JSON || a->format == FMT_JSONL) {
-        static const char *const bys[] = {"none", "channel", "variant", "provider", "day"};
-        json_t *o = json_pack("{s:s, s:s, s:o}", "campaign", camp->name, "by", bys[a->by], "groups",
-                              stats_json(s));
+        json_t *o = hd_stats_json(camp->name, s);
         if (gj)
             json_object_set(o, "goal", gj);
         cmd_out_one(a->format, NULL, o);

@@ -250,6 +250,8 @@ static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign 
     int64_t until = now;
     const struct hd_quiet_rule *hit = NULL;
     struct hd_zone *z = NULL;
+    if (c->urgent) /* the template says so: a password reset at 3 a.m. is wanted */
+        return true;
     for (size_t r = 0; r < cfg->nquiet; r++) {
         const struct hd_quiet_rule *q = &cfg->quiet[r];
         if (q->category != c->category || (q->channel >= 0 && q->channel != d->channel))

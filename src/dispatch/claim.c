@@ -38,6 +38,16 @@ void hd_dispatch_uuid(const char *instance, int64_t message, char out[37])
 static void enqueue(struct prov *p, struct job *j)
 {
     j->next = NULL;
+    if (j->camp->c.api) { /* the API's own lane: after its own waiting, before any campaign's */
+        struct job **link = &p->head;
+        while (*link && (*link)->camp->c.api)
+            link = &(*link)->next;
+        j->next = *link;
+        *link = j;
+        if (!j->next)
+            p->tail = j;
+        return;
+    }
     if (p->tail)
         p->tail->next = j;
     else
@@ -69,16 +79,22 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     /* the variables are built once; hd_tpl_data's merge would copy them */
     json_t *contact = hd_tpl_contact(&m->contact),
            *data = hd_tpl_top(contact, j->camp->json, j->msg.id, NULL);
+    /* an API message's own data: its keys under the message's (and as
+     * "data"), over the contact's attributes */
+    json_t *api = m->data ? json_loads(m->data, 0, NULL) : NULL;
     add_links(d, m, j, data);
-    const json_t *below[] = {d->vars, contact};
+    if (json_is_object(api))
+        json_object_set(data, "data", api);
+    const json_t *below[] = {d->vars, contact, api};
     struct hd_tpl_req req;
     hd_tpl_req_init(&req, &m->contact, d->cfg, now_ms(d) / 1000, data, d->fmt);
     req.variant = m->variant[0] ? m->variant : NULL;
     req.below = below;
-    req.nbelow = 2;
+    req.nbelow = json_is_object(api) ? 3 : 2;
     int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
     json_decref(data);
     json_decref(contact);
+    json_decref(api);
     if (rc < 0)
         return rc;
     hd_rendered_msg(&j->r, j->channel, &j->msg);
@@ -234,12 +250,14 @@ void hd_dsp_drop_fresh(struct hd_dispatch *d)
 }
 
 /* Claims from each run in turn; returns how many messages were claimed. */
-int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err)
+int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
 {
     int total = 0;
     int batch = d->opts.claim_batch > 0 ? d->opts.claim_batch : 512;
     for (size_t i = 0; i < d->nruns && room > 0; i++) {
         struct run *run = &d->runs[i];
+        if (lane && !run->camp->c.api)
+            break; /* the API's runs come first */
         struct hd_claimed *ms = NULL;
         size_t n = 0;
         int64_t t = now_ms(d);

@@ -28,6 +28,13 @@
 
 #define LEASE_SECS 3600
 #define MAX_WAITING 2048
+/* The API's lane: while the campaigns' messages fill the queue (no claim
+ * below MAX_WAITING / 2), the API's runs are still claimed from every
+ * LANE_MS, up to LANE_ROOM messages over MAX_WAITING, and their jobs go
+ * ahead of the campaigns' at each provider: a password reset does not
+ * wait for a campaign's backlog. */
+#define LANE_MS 50
+#define LANE_ROOM 64
 #define FLUSH_MS 50
 /* Each commit writes every page it changed whole: the log's, its three
  * indexes', the messages'. Batches of 256 wrote each page about four times
@@ -136,6 +143,9 @@ struct hd_dispatch {
     enum life life;
     int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
+    int64_t next_lane_ms; /* the API's lane: its next claim (loop.c) */
+    int64_t newest_run;   /* the newest run seen, to load one the API opened (loop.c) */
+    int64_t next_close_ms; /* the API's drained runs: when next set done (loop.c) */
     int64_t last_pauses_ms;
     /* business time less hd_clock_mono_ms: one offset for the instants the
      * drivers give, so that the times of the log's rows compare exactly
@@ -233,7 +243,11 @@ void hd_dsp_runs_release(struct hd_dispatch *d);
 
 /* Claims from each run in turn, at most room messages; returns how many
  * were claimed. */
-int hd_dsp_claim(struct hd_dispatch *d, int room, struct hd_err *err);
+/* Sets the API's drained runs done (runs.c), once a second from the lane. */
+int hd_dsp_close_api_runs(struct hd_dispatch *d, struct hd_err *err);
+/* lane: only the API's runs (they come first in d->runs), claimed even
+ * while the campaigns' queue is full. */
+int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err);
 /* After a claim rolls back: its messages are still queued in the store. */
 void hd_dsp_drop_fresh(struct hd_dispatch *d);
 

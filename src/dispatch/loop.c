@@ -273,10 +273,27 @@ static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
     if (mono - d->last_tick_ms >= 1000 && (rc = tick(d, mono, err)) < 0)
         return rc;
     if (d->stats.waiting < MAX_WAITING / 2 && mono >= d->next_claim_ms) {
-        if ((claimed = hd_dsp_claim(d, MAX_WAITING - (int)d->stats.waiting, err)) < 0)
+        if ((claimed = hd_dsp_claim(d, MAX_WAITING - (int)d->stats.waiting, false, err)) < 0)
             return claimed;
         if (claimed == 0)
             d->next_claim_ms = mono + 200;
+    } else if (mono >= d->next_lane_ms) {
+        /* a run the API opened joins now rather than at the next tick */
+        int64_t newest = 0;
+        d->next_lane_ms = mono + LANE_MS;
+        if ((rc = hd_store_runs_newest(d->st, &newest, err)) < 0)
+            return rc;
+        if (newest > d->newest_run && (rc = hd_dsp_load_runs(d, err)) < 0)
+            return rc;
+        d->newest_run = newest;
+        if (d->nruns && d->runs[0].camp->c.api &&
+            (claimed = hd_dsp_claim(d, LANE_ROOM, true, err)) < 0)
+            return claimed;
+        if (claimed == 0 && mono >= d->next_close_ms) {
+            d->next_close_ms = mono + 1000;
+            if ((rc = hd_dsp_close_api_runs(d, err)) < 0)
+                return rc;
+        }
     }
     if ((rc = exchange(d, mono, claimed, err)) < 0)
         return rc;

@@ -9,6 +9,7 @@
  * out, finish_runs asks the store what is left: a run with nothing open is
  * done, and its campaign done, or scheduled again when it recurs. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dispatch_int.h"
 
@@ -34,6 +35,9 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
         camp_free(c);
         return NULL;
     }
+    struct hd_tpl_info info;
+    hd_tpl_get_info(c->tpl, &info);
+    c->c.urgent = info.urgent; /* quiet hours do not hold it (check.c) */
     if (hd_dispatch_links_ready(d->cfg, &c->c, err) < 0) {
         camp_free(c);
         return NULL;
@@ -124,6 +128,13 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         free(runs);
         return rc;
     }
+    /* the API's runs first: each claim serves them before any campaign's */
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (runs[i].camp->c.api) {
+            struct run r = runs[i];
+            memmove(&runs[k + 1], &runs[k], (i - k) * sizeof *runs);
+            runs[k++] = r;
+        }
     free(d->runs);
     d->runs = runs;
     d->nruns = n;
@@ -158,6 +169,8 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
         struct hd_campaign *c = &run->camp->c;
         if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now, err)) < 0)
             return rc;
+        if (c->api) /* the API's: runs come and go; its campaign stays */
+            continue;
         if (c->status == HD_CAMP_RUNNING) {
             struct hd_campaign fresh;
             if ((rc = hd_store_campaign_get(d->st, NULL, c->id, &fresh, err)) < 0)
@@ -173,6 +186,24 @@ int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *
                     "campaign '%s': run %lld is done", c->name, (long long)run->seq);
     }
     return open;
+}
+
+/* The API's runs whose last claim found nothing and that have nothing out
+ * are set done (the store's guard keeps one a message joined meanwhile
+ * open): a busy dispatcher never idles, and a run per message to a
+ * contact that already has one waiting would otherwise pile up. */
+int hd_dsp_close_api_runs(struct hd_dispatch *d, struct hd_err *err)
+{
+    int closed = 0, rc;
+    for (size_t i = 0; i < d->nruns && d->runs[i].camp->c.api; i++) {
+        struct run *run = &d->runs[i];
+        if (!run->drained || run->busy > 0)
+            continue;
+        if ((rc = hd_store_run_set(d->st, run->id, HD_RUN_DONE, now_ms(d) / 1000, err)) < 0)
+            return rc;
+        closed++;
+    }
+    return closed ? hd_dsp_load_runs(d, err) : 0;
 }
 
 void hd_dsp_runs_release(struct hd_dispatch *d)

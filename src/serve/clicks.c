@@ -1,6 +1,6 @@
-/* clicks: group commit of RFC 8058 one-click opt-outs and of gateways'
+/* clicks: group commit of RFC 8058 one-click opt-outs, of gateways'
  * status callbacks (hooks.c: the same path, a receipt instead of a consent
- * row). Every click is a write, and one SQLite transaction per click costs far more in locks and
+ * row) and of the JSON API's sends (api_messages.c: a queued message). Every click is a write, and one SQLite transaction per click costs far more in locks and
  * WAL frames than the row itself; so the server suspends a one-click
  * request whose token checked out (MHD_suspend_connection), queues it
  * here, and one writer thread takes everything queued, writes it in one
@@ -42,8 +42,9 @@ static int write_batch(struct hd_srv *s, struct hd_store *st, struct hd_click *b
                                    HD_CONSENT_OPTED_OUT,
                                    "unsubscribe",
                                    now};
-        rc = c->hook ? hd_hook_keep(s, st, c->hook, &c->result, err)
-                     : hd_store_link_consent(st, &k, &c->changed, err);
+        rc = c->api    ? hd_api_keep(s, st, c->api, err)
+             : c->hook ? hd_hook_keep(s, st, c->hook, &c->result, err)
+                       : hd_store_link_consent(st, &k, &c->changed, err);
     }
     if (rc == 0)
         rc = hd_store_commit(st, err);
@@ -79,12 +80,15 @@ static void commit(struct hd_srv *s, struct hd_click *batch)
         if (c->rc < 0) {
             failed++;
             one = c;
-        } else if (!c->hook && c->changed)
+        } else if (!c->hook && !c->api && c->changed)
             hd_unsub_note(s, &c->tok);
     }
     if (failed == 1)
         hd_log_error(s->log, "serve: recording %s: %s",
-                     one->hook ? "a gateway's status callback" : "an opt-out", err.msg);
+                     one->api    ? "an API send"
+                     : one->hook ? "a gateway's status callback"
+                                 : "an opt-out",
+                     err.msg);
     else if (failed)
         hd_log_error(s->log, "serve: recording %d opt-outs and status callbacks: %s", failed,
                      err.msg);

@@ -39,7 +39,7 @@ const char *hd_pages_channel(int lang, int channel);
 const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
-enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_NONE, R_COUNT };
+enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_API, R_NONE, R_COUNT };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
 struct hd_clicks;
@@ -60,6 +60,7 @@ struct hd_srv {
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
+    struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -68,6 +69,7 @@ struct hd_answer {
     const char *type; /* Content-Type */
     struct hd_buf body;
     const char *allow; /* for 405, else NULL */
+    int retry_after;   /* seconds, for a 429 or 503; 0: no Retry-After */
 };
 
 /* A request to /u/TOKEN or /p/TOKEN. The token is checked when the
@@ -108,6 +110,7 @@ void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
 struct hd_click {
     struct hd_token tok;
     struct hd_hook *hook; /* a status callback (hooks.c), or NULL: a click */
+    struct hd_api_req *api; /* an API send (api_messages.c), or NULL */
     int result;           /* the callback's hd_receipt_result */
     void *conn;           /* the suspended struct MHD_Connection */
     bool done;            /* the batch is written (or failed): answer it */
@@ -234,5 +237,32 @@ void hd_hooks_retry(struct hd_srv *s);
 
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
+
+/* ---- the JSON API (api.c): /api/v1/... ---- */
+
+struct hd_api;
+struct hd_api *hd_api_new(void);
+void hd_api_free(struct hd_api *api);
+/* One request to /api/v1/: made when the headers are in, fed the body,
+ * answered when the body is in. */
+struct hd_api_req;
+/* rest: the path after "/api/v1/". 0 when the body is to be read (into
+ * *out), else -1 with a set: 404, 405, 401, 403, 429, 415, 413, and any
+ * answer of a route without a body. */
+int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
+                 void *ud, int64_t content_length, struct hd_api_req **out, struct hd_answer *a);
+void hd_api_body(struct hd_srv *s, struct hd_api_req *r, const char *data, size_t n);
+/* The body is in: answered in a (false), or, for a send, queued in c for
+ * the group commit of clicks.c with conn suspended (true); once c is done
+ * the caller answers with hd_api_kept. */
+bool hd_api_end(struct hd_srv *s, struct hd_api_req *r, struct hd_click *c, void *conn,
+                struct hd_answer *a);
+/* A send kept by a group commit (s->mu held, inside its transaction). */
+int hd_api_keep(struct hd_srv *s, struct hd_store *st, struct hd_api_req *r, struct hd_err *err);
+/* Its answer once its batch is written (rc: the batch's). */
+void hd_api_kept(struct hd_srv *s, struct hd_api_req *r, int rc, struct hd_answer *a);
+/* The status it was (or will be) answered, for the request counters. */
+int hd_api_status(const struct hd_api_req *r, int rc);
+void hd_api_req_free(struct hd_api_req *r);
 
 #endif

@@ -60,6 +60,7 @@ static const struct {
     [R_METRICS] = {"/metrics", "GET, HEAD"},
     [R_PREFS] = {"/p/", "GET, HEAD, POST"},
     [R_HOOK] = {"/hooks/", "POST"},
+    [R_API] = {"/api/v1/", NULL}, /* api.c answers 405 with its own Allow */
     /* clang-format on */
 };
 
@@ -68,6 +69,7 @@ struct req {
     int64_t start_us;
     char method[8];
     char path[160]; /* as logged: the token cut off, non-printables as '?' */
+    struct hd_api_req *api; /* a /api/v1/ request reading its body (api.c) */
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
@@ -152,6 +154,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd
                             "form-action 'self'; frame-ancestors 'none'");
     if (a->allow)
         MHD_add_response_header(resp, "Allow", a->allow);
+    if (a->retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", a->retry_after);
+        MHD_add_response_header(resp, "Retry-After", v);
+    }
     q->status = a->status;
     q->bytes = a->body.len;
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
@@ -257,6 +264,20 @@ static enum MHD_Result hook_end(struct hd_srv *s, struct MHD_Connection *c, stru
     return answer(c, q, &a);
 }
 
+/* A /api/v1/ request's headers are in: answered now (api.c), or its body
+ * is read. */
+static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
+                                 const char *method, const char *rest)
+{
+    struct hd_answer a = {0};
+    int64_t len = content_length(c);
+    if (len < 0)
+        return text(c, q, 400, "bad Content-Length\n", NULL);
+    if (hd_api_begin(s, method, rest, header_of, c, len, &q->api, &a) < 0)
+        return answer(c, q, &a);
+    return MHD_YES;
+}
+
 /* The headers are in: route, and answer now whatever needs no body. */
 static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                              const char *url, const char *method)
@@ -267,6 +288,8 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     q->post = strcmp(method, "POST") == 0;
     if (q->route == R_NONE)
         return text(c, q, 404, "not found\n", NULL);
+    if (q->route == R_API)
+        return api_begin(s, c, q, method, rest);
     if (q->route == R_METRICS) {
         const union MHD_ConnectionInfo *i =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -340,6 +363,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (q->status)
         return MHD_YES; /* answered already; MHD drops the rest */
+    if (q->api) {
+        struct hd_answer a = {0};
+        if (*size) {
+            hd_api_body(s, q->api, data, *size);
+            *size = 0;
+            return MHD_YES;
+        }
+        if (q->click.done) /* resumed: its batch is written */
+            hd_api_kept(s, q->api, q->click.rc, &a);
+        else if (hd_api_end(s, q->api, &q->click, c, &a))
+            return MHD_YES; /* suspended until its batch is written */
+        return answer(c, q, &a);
+    }
     if (*size && q->hook) {
         if (q->got + *size <= q->hook->max)
             hd_buf_add(&q->hook->body, data, *size);
@@ -399,7 +435,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     /* a click written whose client left before its answer: what it was
      * answered, so that the 200s counted are the opt-outs recorded */
     if (!q->status && q->click.done)
-        q->status = q->click.rc < 0 ? 503 : 200;
+        q->status = q->api ? hd_api_status(q->api, q->click.rc) : q->click.rc < 0 ? 503 : 200;
     if (q->status >= 100 && q->status < 100 + HTTP_CODES)
         __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     /* s->mu only for the line: the click writer holds it for a whole commit */
@@ -413,6 +449,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_RELAXED);
     hd_hook_release(q->hook);
     free(q->hook);
+    hd_api_req_free(q->api);
     free(q->query);
     hd_wipe(q, sizeof *q); /* the token's fields */
     free(q);
@@ -569,6 +606,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     pthread_mutex_init(&v->s.mu, NULL);
     pthread_mutex_init(&v->s.metrics_mu, NULL);
     v->s.sns = hd_sns_new();
+    v->s.api = hd_api_new();
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
         (tls && (rc = hd_srv_tls_load(&cfg->serve, &v->cert, &v->key, err)) < 0) ||
@@ -618,6 +656,7 @@ void hd_serve_free(struct hd_serve *v)
         MHD_stop_daemon(v->d);
     hd_clicks_free(v->s.clicks);
     hd_sns_free(v->s.sns);
+    hd_api_free(v->s.api);
     hd_pages_free(v->s.pages);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);

@@ -114,7 +114,7 @@ int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_
 #define CAMPAIGN_COLS                                                                              \
     "id, name, segment, template, channels, category, schedule, at, local_minute, cron, tz, "      \
     "holdout, variants, expires, resend_after, fallback, rate, status, next_run, created_at, "     \
-    "updated_at"
+    "updated_at, api"
 
 static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
 {
@@ -150,6 +150,7 @@ static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
     c->next_run = sqlite3_column_type(s, 18) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 18);
     c->created_at = sqlite3_column_int64(s, 19);
     c->updated_at = sqlite3_column_int64(s, 20);
+    c->api = sqlite3_column_int(s, 21) != 0;
 }
 
 int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
@@ -181,7 +182,7 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
 int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT " CAMPAIGN_COLS " FROM campaigns ORDER BY id", &s, err);
+    int rc = hd_store_prepare(st, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE api = 0 ORDER BY id", &s, err);
     int step;
     if (rc < 0)
         return rc;
@@ -432,7 +433,9 @@ int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, 
     int rc = hd_store_prepare(st,
                               "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
                               "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
-                              "run_id = ?1) WHERE id = ?1",
+                              "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
+                              "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state")
+                              " OR state = 1)))",
                               &s, err);
     if (rc < 0)
         return rc;

@@ -17,6 +17,7 @@ void hd_claimed_release(struct hd_claimed *c)
         return;
     hd_contact_release(&c->contact);
     free(c->sent);
+    free(c->data);
     memset(c, 0, sizeof *c);
 }
 
@@ -43,6 +44,7 @@ void hd_claimed_release(struct hd_claimed *c)
 #define CLAIM_SQL                                                                                  \
     "SELECT " HD_CONTACT_COLS_JOINED ", m.id, m.contact_id, m.state, m.variant, m.attempts, "      \
     "m.ch_index, m.not_before, m.expires_at, " FACTS_COLS("m.contact_id", "?3", "?4")              \
+    ", (SELECT a.data FROM api_messages a WHERE a.message_id = m.id) "                             \
     "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id" HD_CONTACT_TOKENS                \
     "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "                        \
     "ORDER BY m.not_before, m.id LIMIT ?5"
@@ -101,6 +103,8 @@ static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
     for (int i = 0; i < HD_SUP_COUNT; i++)
         c->suppressed[i] = sqlite3_column_int(s, M + 9 + i) != 0;
     parse_sent((const char *)sqlite3_column_text(s, M + 9 + HD_SUP_COUNT), c);
+    if (sqlite3_column_count(s) > M + 10 + HD_SUP_COUNT) /* the claim's: an API message's data */
+        c->data = hd_store_col_dup(s, M + 10 + HD_SUP_COUNT);
 }
 
 int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
@@ -392,6 +396,11 @@ int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct
                        "state") ") + (SELECT count(*) FROM messages WHERE run_id = ?1 AND state = "
                                 "1)",
                    run, n, err);
+}
+
+int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err)
+{
+    return one_int(st, "SELECT coalesce(max(id), 0) + 0 * ?1 FROM runs", 0, id, err);
 }
 
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err)

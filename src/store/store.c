@@ -354,6 +354,41 @@ static const char *const migrations[] = {
     "DROP TABLE push_tokens;"
     "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
     "CREATE INDEX push_tokens_token ON push_tokens(token);",
+    /* 14 (issue 20, the JSON API): keys, kept as the SHA-256 of the key
+     * and found by its public prefix (the key's first characters, not
+     * secret), so the hash is compared in constant time; revoked keys stay,
+     * for the record. A transactional message is a message of a hidden
+     * campaign (api = 1) per template, category and channel order, in one
+     * of its runs; its own data for the template, and the key that sent
+     * it, are in api_messages. An Idempotency-Key's first answer is kept
+     * per API key with the SHA-256 of the body it answered, for a day. */
+    "CREATE TABLE api_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL UNIQUE,"
+    "  hash BLOB NOT NULL,"
+    "  scopes TEXT NOT NULL,"
+    "  rate TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER"
+    ");"
+    "CREATE TABLE api_messages ("
+    "  message_id INTEGER PRIMARY KEY,"
+    "  key_id INTEGER NOT NULL,"
+    "  data TEXT,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE api_idempotency ("
+    "  key_id INTEGER NOT NULL,"
+    "  idem TEXT NOT NULL,"
+    "  body_hash BLOB NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (key_id, idem)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX api_idempotency_at ON api_idempotency(created_at);"
+    "ALTER TABLE campaigns ADD COLUMN api INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -28,6 +28,15 @@ enum hd_store_slot {
     SLOT_RECEIPT_COUNT,
     SLOT_BEGIN,
     SLOT_COMMIT,
+    SLOT_API_KEY, /* the JSON API's (apikeys.c, apisend.c): each request runs them */
+    SLOT_API_CAMP,
+    SLOT_API_RUN,
+    SLOT_API_MSG,
+    SLOT_API_DATA,
+    SLOT_API_CONTACT,
+    SLOT_API_IDEM_GET,
+    SLOT_API_IDEM_DEL,
+    SLOT_API_IDEM_PUT,
     SLOT_COUNT
 };
 

@@ -74,6 +74,7 @@ struct tfile {
     char *locale;  /* NULL for the base file */
     char *description, *from, *reply_to;
     int category; /* -1 when not set */
+    bool urgent;  /* "urgent: true": quiet hours do not hold it (base file only) */
     struct part *parts;
     size_t nparts;
 };
@@ -462,11 +463,22 @@ static int header_line(struct tfile *f, const char *line, size_t n, int lineno, 
                                  "category must be marketing or transactional");
         f->category = cat;
         return 0;
+    } else if (strcmp(key, "urgent") == 0) {
+        bool yes = strcmp(value, "true") == 0, no = strcmp(value, "false") == 0;
+        free(value);
+        if (!base)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "urgent is set in the base file only");
+        if (!yes && !no)
+            return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
+                                 "urgent must be true or false");
+        f->urgent = yes;
+        return 0;
     } else {
         free(value);
         return hd_err_setpos(err, HD_E_PARSE, f->display, lineno, 0,
                              "unknown header key '%s' (known: description, category, from, "
-                             "reply_to)",
+                             "reply_to, urgent)",
                              key);
     }
     if (*slot) {
@@ -847,6 +859,7 @@ void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info)
     info->name = t->name;
     info->description = t->files[0].description ? t->files[0].description : "";
     info->category = t->files[0].category;
+    info->urgent = t->files[0].urgent;
     info->parts = t->kinds;
     for (size_t i = 0; i < t->nfiles; i++) {
         const struct tfile *f = &t->files[i];
