@@ -51,6 +51,8 @@ static const struct command commands[] = {
     {"serve", cmd_serve, NEED_CONFIG, "the HTTP service: one-click unsubscribe, health"},
     {"bounces", cmd_bounces, NEED_CONFIG | NEED_STORE,
      "fetch the bounce mailbox: DSNs and complaints"},
+    {"webhook", cmd_webhook, NEED_CONFIG | NEED_STORE,
+     "list|test|deliver signed outbound webhooks of events"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

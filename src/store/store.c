@@ -354,6 +354,28 @@ static const char *const migrations[] = {
     "DROP TABLE push_tokens;"
     "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
     "CREATE INDEX push_tokens_token ON push_tokens(token);",
+    /* 15 (issue 20, signed outbound webhooks): one cursor per [webhook
+     * NAME] over the two append-only tables its events come from, the
+     * delivery log (attempts: sent, receipts, failures) and consent_log
+     * (opt-outs): the last row of each acknowledged (or passed over, not
+     * being one of the webhook's events), when the batch at the head may
+     * be tried again and how often it failed. Nothing is written when a
+     * message is sent: a batch is acknowledged by moving the cursor in one
+     * transaction. The lease keeps two deliverers off one webhook. */
+    "CREATE TABLE webhooks ("
+    "  name TEXT PRIMARY KEY,"
+    "  log_id INTEGER NOT NULL,"
+    "  consent_id INTEGER NOT NULL,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  last_ok_ms INTEGER,"
+    "  delivered INTEGER NOT NULL DEFAULT 0,"
+    "  expired INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner INTEGER,"
+    "  lease_until_ms INTEGER,"
+    "  created_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
