@@ -72,6 +72,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int format, rc;
     if (cli_parse_format("webhook list", webhook_usage, 0, "", argc, argv, &format, &rc) < 0)
         return rc;
+    if (!ctx->cfg || !ctx->store)
+        return cmd_help(webhook_usage);
     struct cmd_out o;
     cmd_out_begin(&o, format, cols);
     if (format == FMT_TABLE)
@@ -109,6 +111,8 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc;
     if (cli_operands("webhook test", webhook_usage, argc, argv, 1, "give a webhook NAME", &rc) < 0)
         return rc;
+    if (!ctx->cfg)
+        return cmd_help(webhook_usage);
     const struct hd_webhook_cfg *wc = hd_config_webhook(ctx->cfg, argv[1]);
     if (!wc)
         return cmd_usage("webhook test", webhook_usage, "no [webhook %s] in the configuration",
@@ -165,6 +169,8 @@ static int deliver_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc;
     if (cli_parse_n(&spec, 0, NULL, argc, argv, deliver_opt, &a, &rc) < 0)
         return rc;
+    if (!ctx->cfg || !ctx->store)
+        return cmd_help(webhook_usage);
     cli_catch_signals();
     struct hd_webhook_run w = {.st = ctx->store,
                                .cfg = ctx->cfg,
@@ -198,11 +204,6 @@ int cmd_webhook(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_help(webhook_usage);
     if (strcmp(sub, "list") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "deliver") != 0)
         return cmd_usage("webhook", webhook_usage, "unknown subcommand '%s'", sub);
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return cmd_help(webhook_usage);
-    if (!ctx->cfg || (!ctx->store && strcmp(sub, "test") != 0))
-        return cmd_help(webhook_usage);
     if (strcmp(sub, "list") == 0)
         return list_cmd(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "test") == 0)
