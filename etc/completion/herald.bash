@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces webhook help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -22,6 +22,7 @@ _herald_subcommands()
     events) echo "import" ;;
     serve) echo "init-secret" ;;
     bounces) echo "fetch" ;;
+    webhook) echo "list test deliver" ;;
     esac
 }
 
@@ -44,6 +45,7 @@ _herald_options()
     events) echo "--format" ;;
     serve) echo "--listen --base64" ;;
     bounces) echo "--maildir --imap --dry-run" ;;
+    webhook) echo "--format --once --from-start" ;;
     esac
     echo "--help"
 }
