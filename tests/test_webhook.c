@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 
 #include "herald/config.h"
+#include "herald/state.h"
+#include "herald/store.h"
 
 #define SECRET "whsec-test-5f2a"
 
@@ -85,6 +87,104 @@ static void assert_all_verified(json_t *log)
     size_t i;
     json_t *rec;
     json_array_foreach(log, i, rec) assert_true(json_is_true(json_object_get(rec, "verified")));
+}
+
+static void add_row(struct hd_store *st, const char *outcome, const char *reason, int state_)
+{
+    struct hd_err e = {0};
+    struct hd_attempt a = {.message = 1, .contact = 1, .state = state_, .attempt = 1,
+                           .at_ms = 1000, .channel = HD_CH_EMAIL, .provider = "p",
+                           .outcome = outcome, .reason = reason};
+    assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+}
+
+/* Which log rows are which events, and a webhook's set and batch size,
+ * read through the store alone. */
+static void test_webhook_event_types(void **state)
+{
+    (void)state;
+    struct hd_store *st = NULL;
+    struct hd_store_opts create = {.create = true};
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
+    add_row(st, "skipped", "quiet_hours", HD_ST_DEFERRED); /* before the cursor */
+    struct hd_wh_cursor c, c2;
+    bool found;
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 5, &c, &found, &e), 0);
+    assert_false(found);
+    assert_int_equal(hd_store_wh_cursor(st, "w", true, false, 5, &c, &found, &e), 0);
+    assert_true(found);
+    assert_int_equal(c.log_id, 1); /* starts at now */
+    assert_int_equal(hd_store_wh_cursor(st, "all", true, true, 5, &c2, &found, &e), 0);
+    assert_int_equal(c2.log_id, 0); /* from the start */
+    static const struct {
+        const char *outcome, *reason;
+        int state, type; /* -1: no event */
+    } rows[] = {
+        {"accepted", NULL, HD_ST_SENT, HD_WH_SENT},
+        {"receipt", "delivered", HD_ST_DELIVERED, HD_WH_DELIVERED},
+        {"receipt", "bounced_hard", HD_ST_BOUNCED, HD_WH_BOUNCED},
+        {"receipt", "undelivered", HD_ST_UNDELIVERED, HD_WH_BOUNCED},
+        {"receipt", "complained", HD_ST_COMPLAINED, HD_WH_COMPLAINED},
+        {"receipt", "opened", HD_ST_DELIVERED, HD_WH_OPENED},
+        {"receipt", "unsubscribed", HD_ST_SENT, -1}, /* its consent_log row is the event */
+        {"permanent", "http_400", HD_ST_FAILED, HD_WH_FAILED},
+        {"skipped", "render_failed", HD_ST_RENDER_FAILED, HD_WH_FAILED},
+        {"temporary", "http_503", HD_ST_RETRY_WAIT, -1},
+        {"skipped", "capped", HD_ST_CAPPED, -1},
+    };
+    size_t n = sizeof rows / sizeof *rows;
+    for (size_t i = 0; i < n; i++)
+        add_row(st, rows[i].outcome, rows[i].reason, rows[i].state);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 5, &c, &found, &e), 0);
+    assert_int_equal(c.lag, (int64_t)n);
+    struct hd_wh_batch b;
+    assert_int_equal(hd_store_wh_batch(st, &c, (1u << HD_WH_COUNT) - 1, 100, &b, &e), 0);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].type < 0)
+            continue;
+        assert_true(k < b.n);
+        assert_int_equal(b.v[k].row, (int64_t)i + 2);
+        assert_int_equal(b.v[k].type, rows[i].type);
+        k++;
+    }
+    assert_int_equal(k, b.n);
+    assert_int_equal(b.log_to, (int64_t)n + 1); /* past the rows that are no event */
+    hd_wh_batch_release(&b);
+    /* bounced only, one a batch: the first bounce, the cursor after it;
+     * acknowledged, the next batch is the other, and the cursor passes
+     * the rows after it */
+    unsigned bounced = 1u << HD_WH_BOUNCED;
+    assert_int_equal(hd_store_wh_batch(st, &c, bounced, 1, &b, &e), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.log_to, 4);
+    assert_int_equal(hd_store_wh_ack(st, "w", &b, 1, 0, 6, &e), 0);
+    hd_wh_batch_release(&b);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 6, &c, &found, &e), 0);
+    assert_int_equal(c.log_id, 4);
+    assert_int_equal(c.delivered, 1);
+    assert_int_equal(hd_store_wh_batch(st, &c, bounced, 10, &b, &e), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.v[0].row, 5);
+    assert_int_equal(b.log_to, (int64_t)n + 1);
+    hd_wh_batch_release(&b);
+    /* a failure keeps the cursor and says why */
+    assert_int_equal(hd_store_wh_fail(st, "w", 3, 99000, "HTTP 503: busy", &e), 0);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 6, &c, &found, &e), 0);
+    assert_int_equal(c.log_id, 4);
+    assert_int_equal(c.attempts, 3);
+    assert_int_equal(c.next_ms, 99000);
+    assert_string_equal(c.last_error, "HTTP 503: busy");
+    /* a lease: this process holds it, a live other one waits */
+    bool got;
+    assert_int_equal(hd_store_wh_lease(st, "w", 111, 10, 1000, NULL, &got, &e), 0);
+    assert_true(got);
+    assert_int_equal(hd_store_wh_lease(st, "w", 222, 20, 1000, NULL, &got, &e), 0);
+    assert_false(got);
+    assert_int_equal(hd_store_wh_lease(st, "w", 222, 2000, 3000, NULL, &got, &e), 0);
+    assert_true(got); /* the first one's is over */
+    hd_store_free(st);
 }
 
 static void test_webhook_config_errors(void **state)
@@ -402,6 +502,9 @@ static void test_webhook_run_delivers(void **state)
 
 int main(void)
 {
+    const struct CMUnitTest unit[] = {
+        cmocka_unit_test(test_webhook_event_types),
+    };
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_webhook_config_errors),
         cmocka_unit_test(test_webhook_retry_exactly_once),
@@ -410,5 +513,6 @@ int main(void)
         cmocka_unit_test(test_webhook_test_and_wrong_secret),
         cmocka_unit_test(test_webhook_run_delivers),
     };
-    return cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
+    int rc = cmocka_run_group_tests(unit, NULL, NULL);
+    return rc | cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
 }

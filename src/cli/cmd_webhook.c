@@ -172,6 +172,8 @@ static int deliver_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (!ctx->cfg || !ctx->store)
         return cmd_help(webhook_usage);
     cli_catch_signals();
+    if (!a.once)
+        hd_clock_run(&ctx->clock);
     struct hd_webhook_run w = {.st = ctx->store,
                                .cfg = ctx->cfg,
                                .log = &ctx->log,
@@ -244,6 +246,7 @@ int cli_webhooks_start(struct hd_ctx *ctx, struct cli_webhooks *wh, struct hd_er
     wh->ctx = ctx;
     wh->cfg = ctx->cfg;
     wh->clock = ctx->clock;
+    hd_clock_run(&wh->clock); /* HERALD_NOW: time passes from there, or no backoff would end */
     if (pthread_create(&wh->th, NULL, deliver_main, wh) != 0) {
         hd_store_free(wh->st);
         wh->st = NULL;
