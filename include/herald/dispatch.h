@@ -320,6 +320,7 @@ struct hd_webhook_run {
 /* What a pass did. */
 struct hd_webhook_sum {
     int64_t events, expired, batches, failures, busy; /* busy: held by another process */
+    bool more; /* a webhook stopped at the pass's batch limit with work left */
 };
 /* One pass over every [webhook NAME]: each one whose next try is due
  * posts its batches (up to 50) until caught up or a try fails (then its

@@ -34,7 +34,8 @@ static const char webhook_usage[] =
     "test     POSTs one signed event of type \"test\" to NAME and prints the answer;\n"
     "         exit status 0 for a 2xx answer, 1 otherwise\n"
     "deliver  delivers what is due, every second until SIGTERM or SIGINT; --once:\n"
-    "         one pass, exit status 1 when a try failed. A webhook seen for the\n"
+    "         until each webhook is caught up or waits for its next try, exit\n"
+    "         status 1 when a try failed. A webhook seen for the\n"
     "         first time starts at the events from now on; --from-start: from the\n"
     "         oldest row still in the log\n";
 
@@ -188,9 +189,9 @@ static int deliver_cmd(struct hd_ctx *ctx, int argc, char **argv)
         total.expired += sum.expired;
         total.batches += sum.batches;
         total.failures += sum.failures;
-        for (int i = 0; !a.once && i < 10 && !cli_stopped(); i++)
+        for (int i = 0; !a.once && !sum.more && i < 10 && !cli_stopped(); i++)
             nap_100ms();
-    } while (!a.once && !cli_stopped());
+    } while ((!a.once || sum.more) && !cli_stopped());
     printf("%lld events delivered in %lld batches, %lld expired, %lld failed tries\n",
            (long long)total.events, (long long)total.batches, (long long)total.expired,
            (long long)total.failures);
@@ -224,11 +225,11 @@ static void *deliver_main(void *ud)
                                .clock = &wh->clock,
                                .stop = &wh->stop};
     while (!cli_stopped() && !wh->stop) {
-        struct hd_webhook_sum sum;
+        struct hd_webhook_sum sum = {0};
         struct hd_err err = {0};
         if (hd_webhook_pass(&w, &sum, &err) < 0)
             hd_log_error(&wh->ctx->log, "webhooks: %s (tried again in 1s)", err.msg);
-        for (int i = 0; i < 10 && !cli_stopped() && !wh->stop; i++)
+        for (int i = 0; i < 10 && !sum.more && !cli_stopped() && !wh->stop; i++)
             nap_100ms();
     }
     return NULL;

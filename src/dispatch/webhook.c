@@ -214,6 +214,7 @@ static int one_webhook(const struct hd_webhook_run *w, const struct hd_webhook_c
             (rc = one_batch(w, wc, &c, sum, &more, err)) < 0)
             return rc;
     }
+    sum->more |= more; /* the limit, not the end: the caller goes on without a pause */
     return rc;
 }
 
