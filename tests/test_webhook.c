@@ -36,8 +36,8 @@ static void recv_start(struct tu_server *s, const char *secret, const char *refu
 {
     char *log = tu_path(dir, "webhook.log"), *py = tu_src_path("tests/webhook_receiver.py");
     remove(log);
-    const char *argv[] = {"/usr/bin/python3", py,   "--secret", secret, "--refuse",
-                          refuse,             "--hang", hang,   NULL};
+    const char *argv[] = {"/usr/bin/python3", py,   "--secret", secret, "--refuse", refuse,
+                          "--hang",           hang, NULL};
     tu_server_start(s, dir, argv, "the webhook receiver");
     free(log);
     free(py);
@@ -92,9 +92,15 @@ static void assert_all_verified(json_t *log)
 static void add_row(struct hd_store *st, const char *outcome, const char *reason, int state_)
 {
     struct hd_err e = {0};
-    struct hd_attempt a = {.message = 1, .contact = 1, .state = state_, .attempt = 1,
-                           .at_ms = 1000, .channel = HD_CH_EMAIL, .provider = "p",
-                           .outcome = outcome, .reason = reason};
+    struct hd_attempt a = {.message = 1,
+                           .contact = 1,
+                           .state = state_,
+                           .attempt = 1,
+                           .at_ms = 1000,
+                           .channel = HD_CH_EMAIL,
+                           .provider = "p",
+                           .outcome = outcome,
+                           .reason = reason};
     assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
 }
 
@@ -371,10 +377,10 @@ static void test_webhook_sigkill_resends_unacknowledged(void **state)
     assert_int_equal(json_array_size(log), 2);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    const char *a1 = json_string_value(
-        json_array_get(json_object_get(json_array_get(log, 0), "ids"), 0));
-    const char *a2 = json_string_value(
-        json_array_get(json_object_get(json_array_get(log, 1), "ids"), 0));
+    const char *a1 =
+        json_string_value(json_array_get(json_object_get(json_array_get(log, 0), "ids"), 0));
+    const char *a2 =
+        json_string_value(json_array_get(json_object_get(json_array_get(log, 1), "ids"), 0));
     char acked[32], held[32];
     snprintf(acked, sizeof acked, "%s", a1);
     snprintf(held, sizeof held, "%s", a2);

@@ -326,8 +326,7 @@ struct hd_webhook_sum {
  * posts its batches (up to 50) until caught up or a try fails (then its
  * next try is set by the backoff, from retry_base doubling to retry_max,
  * with jitter). A failed try is no error; a store error is. */
-int hd_webhook_pass(const struct hd_webhook_run *w, struct hd_webhook_sum *sum,
-                    struct hd_err *err);
+int hd_webhook_pass(const struct hd_webhook_run *w, struct hd_webhook_sum *sum, struct hd_err *err);
 /* herald webhook test: one signed event of type "test" posted to wc; the
  * answer's status and body (*status 0 and an error when none came). */
 int hd_webhook_test(const struct hd_webhook_run *w, const struct hd_webhook_cfg *wc, long *status,

@@ -791,15 +791,15 @@ int hd_store_wh_lease(struct hd_store *st, const char *name, int64_t owner, int6
 
 /* One event as read from its source row. Strings are owned by the batch. */
 struct hd_wh_event {
-    int source;             /* enum hd_wh_source */
-    int64_t row;            /* the source row's id: the event's id with the source */
-    int type;               /* enum hd_webhook_event */
-    int64_t at_ms;          /* when it happened */
-    int64_t message;        /* 0: none */
-    int64_t contact;        /* negative: a deleted contact's pseudonym */
-    int64_t campaign_id;    /* 0: none */
-    char *campaign;         /* the campaign's name, or NULL */
-    char *contact_ext;      /* the contact's external id, or NULL */
+    int source;          /* enum hd_wh_source */
+    int64_t row;         /* the source row's id: the event's id with the source */
+    int type;            /* enum hd_webhook_event */
+    int64_t at_ms;       /* when it happened */
+    int64_t message;     /* 0: none */
+    int64_t contact;     /* negative: a deleted contact's pseudonym */
+    int64_t campaign_id; /* 0: none */
+    char *campaign;      /* the campaign's name, or NULL */
+    char *contact_ext;   /* the contact's external id, or NULL */
     char *channel, *provider, *address, *reason, *text, *category; /* or NULL */
 };
 /* The events after a cursor, up to limit, and how far they reach. */
@@ -812,8 +812,8 @@ struct hd_wh_batch {
  * hd_webhook_event) after c, in row order (the log's first); a stretch
  * of rows none of which is one of them is passed over (up to a window of
  * rows a call, so a rare type never reads the whole log at once). */
-int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set,
-                      size_t limit, struct hd_wh_batch *b, struct hd_err *err);
+int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set, size_t limit,
+                      struct hd_wh_batch *b, struct hd_err *err);
 void hd_wh_batch_release(struct hd_wh_batch *b);
 /* Acknowledged: the cursor moves to b's end in one transaction,
  * delivered and expired are added to, the failures cleared and the

@@ -49,8 +49,8 @@ static void events_of(const struct hd_webhook_cfg *wc, char *buf, size_t size)
     }
     for (int t = 0; t < HD_WH_COUNT; t++)
         if (wc->events & (1u << t))
-            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "",
-                                  hd_webhook_event_name(t));
+            n +=
+                (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_webhook_event_name(t));
 }
 
 static json_t *list_row(const struct hd_webhook_cfg *wc, const struct hd_wh_cursor *c, bool found)
@@ -59,10 +59,10 @@ static json_t *list_row(const struct hd_webhook_cfg *wc, const struct hd_wh_curs
     events_of(wc, ev, sizeof ev);
     if (found && c->next_ms)
         cmd_time(c->next_ms / 1000, next, sizeof next);
-    return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?}", "name", wc->name, "url",
-                     wc->url, "events", ev, "lag", found ? json_integer(c->lag) : json_null(),
-                     "next_try", *next ? next : NULL, "delivered", json_integer(c->delivered),
-                     "expired", json_integer(c->expired), "last_error",
+    return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?}", "name", wc->name, "url", wc->url,
+                     "events", ev, "lag", found ? json_integer(c->lag) : json_null(), "next_try",
+                     *next ? next : NULL, "delivered", json_integer(c->delivered), "expired",
+                     json_integer(c->expired), "last_error",
                      found && *c->last_error ? c->last_error : NULL);
 }
 
@@ -98,9 +98,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
         const char *nt = json_string_value(json_object_get(row, "next_try"));
         snprintf(next, sizeof next, "%s", nt ? nt : "-");
         printf("%-12s %-32s %-24s %-7s %-20s %-9lld %-7lld %s\n", wc->name, wc->url,
-               json_string_value(json_object_get(row, "events")), lag, next,
-               (long long)c.delivered, (long long)c.expired,
-               found && *c.last_error ? c.last_error : "-");
+               json_string_value(json_object_get(row, "events")), lag, next, (long long)c.delivered,
+               (long long)c.expired, found && *c.last_error ? c.last_error : "-");
         json_decref(row);
     }
     cmd_out_end(&o);
@@ -132,7 +131,7 @@ static int test_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (resp.len) {
         for (size_t i = 0; i < resp.len; i++) /* the answer as text, control bytes shown as '.' */
             putchar((unsigned char)resp.data[i] >= 0x20 || resp.data[i] == '\n' ? resp.data[i]
-                                                                                 : '.');
+                                                                                : '.');
         if (resp.data[resp.len - 1] != '\n')
             putchar('\n');
     }
@@ -219,11 +218,8 @@ int cmd_webhook(struct hd_ctx *ctx, int argc, char **argv)
 static void *deliver_main(void *ud)
 {
     struct cli_webhooks *wh = ud;
-    struct hd_webhook_run w = {.st = wh->st,
-                               .cfg = wh->cfg,
-                               .log = &wh->ctx->log,
-                               .clock = &wh->clock,
-                               .stop = &wh->stop};
+    struct hd_webhook_run w = {
+        .st = wh->st, .cfg = wh->cfg, .log = &wh->ctx->log, .clock = &wh->clock, .stop = &wh->stop};
     while (!cli_stopped() && !wh->stop) {
         struct hd_webhook_sum sum = {0};
         struct hd_err err = {0};

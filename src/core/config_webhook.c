@@ -32,8 +32,8 @@ int hd_webhook_event_parse(const char *s)
     return -1;
 }
 
-static const char *const keys[] = {"url",        "events",    "secret_env", "secret_file", "batch",
-                                   "max_age",    "timeout",   "retry_base", "retry_max",   NULL};
+static const char *const keys[] = {"url",     "events",  "secret_env", "secret_file", "batch",
+                                   "max_age", "timeout", "retry_base", "retry_max",   NULL};
 
 static bool valid_name(const char *s)
 {
@@ -140,8 +140,8 @@ static int set_secret(struct hd_webhook_cfg *w, const char *key, const char *v, 
         snprintf(why, n, "%s: %s", key, reason);
         return -1;
     }
-    w->secret = (struct hd_cfg_secret){hd_xstrdup("secret"), hd_xstrdup(key), hd_xstrdup(v),
-                                       value, len, line};
+    w->secret = (struct hd_cfg_secret){
+        hd_xstrdup("secret"), hd_xstrdup(key), hd_xstrdup(v), value, len, line};
     return 0;
 }
 

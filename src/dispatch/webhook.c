@@ -167,12 +167,12 @@ static int one_batch(const struct hd_webhook_run *w, const struct hd_webhook_cfg
     if (ok) {
         rc = hd_store_wh_ack(w->st, wc->name, &b, sent, expired, now_ms, err);
         if (rc == 0 && expired)
-            hd_log_warn(w->log, "webhook %s: %lld events expired undelivered, older than max_age "
-                                "(%s .. %s)",
+            hd_log_warn(w->log,
+                        "webhook %s: %lld events expired undelivered, older than max_age "
+                        "(%s .. %s)",
                         wc->name, (long long)expired, first, last);
         if (rc == 0 && sent)
-            hd_log_debug(w->log, "webhook %s: %lld events acknowledged", wc->name,
-                         (long long)sent);
+            hd_log_debug(w->log, "webhook %s: %lld events acknowledged", wc->name, (long long)sent);
         sum->events += sent;
         sum->expired += expired;
         sum->batches += sent > 0;
@@ -180,7 +180,8 @@ static int one_batch(const struct hd_webhook_run *w, const struct hd_webhook_cfg
         int attempts = c->attempts + 1;
         int64_t delay = backoff_ms(wc, attempts);
         rc = hd_store_wh_fail(w->st, wc->name, attempts, now_ms + delay, why, err);
-        hd_log_warn(w->log, "webhook %s: try %d of a batch of %lld events failed (%s); next in %llds",
+        hd_log_warn(w->log,
+                    "webhook %s: try %d of a batch of %lld events failed (%s); next in %llds",
                     wc->name, attempts, (long long)sent, why, (long long)((delay + 999) / 1000));
         sum->failures++;
     }
@@ -202,8 +203,8 @@ static int one_webhook(const struct hd_webhook_run *w, const struct hd_webhook_c
         if (c.lag == 0 || c.next_ms > now_ms)
             return 0;
         if ((rc = hd_store_wh_lease(w->st, wc->name, (int64_t)getpid(), now_ms,
-                                    now_ms + (wc->timeout + 30) * 1000, process_alive, &got,
-                                    err)) < 0)
+                                    now_ms + (wc->timeout + 30) * 1000, process_alive, &got, err)) <
+            0)
             return rc;
         if (!got) {
             sum->busy++;

@@ -90,12 +90,11 @@ int hd_store_wh_cursor(struct hd_store *st, const char *name, bool create, bool 
 }
 
 int hd_store_wh_lease(struct hd_store *st, const char *name, int64_t owner, int64_t now_ms,
-                      int64_t until_ms, bool (*alive)(int64_t owner), bool *got,
-                      struct hd_err *err)
+                      int64_t until_ms, bool (*alive)(int64_t owner), bool *got, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT lease_owner, lease_until_ms FROM webhooks WHERE name = ?1",
-                              &s, err);
+    int rc = hd_store_prepare(
+        st, "SELECT lease_owner, lease_until_ms FROM webhooks WHERE name = ?1", &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -187,9 +186,8 @@ static void event_row(sqlite3_stmt *s, int source, struct hd_wh_event *e)
 /* The rows of one source after `after`, up to limit: *to is how far the
  * read reached (the last row when the limit was met, else the window's
  * end or the table's last row). */
-static int read_source(struct hd_store *st, int source, int64_t after, int64_t last,
-                       unsigned set, size_t limit, struct hd_wh_batch *b, int64_t *to,
-                       struct hd_err *err)
+static int read_source(struct hd_store *st, int source, int64_t after, int64_t last, unsigned set,
+                       size_t limit, struct hd_wh_batch *b, int64_t *to, struct hd_err *err)
 {
     int64_t upper = last - after > WINDOW ? after + WINDOW : last;
     *to = upper > after ? upper : after;
@@ -223,8 +221,8 @@ static int read_source(struct hd_store *st, int source, int64_t after, int64_t l
     return rc;
 }
 
-int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set,
-                      size_t limit, struct hd_wh_batch *b, struct hd_err *err)
+int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set, size_t limit,
+                      struct hd_wh_batch *b, struct hd_err *err)
 {
     memset(b, 0, sizeof *b);
     int64_t last_log = 0, last_consent = 0;
@@ -233,10 +231,9 @@ int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigne
     if (rc < 0)
         return rc;
     if ((rc = max_id(st, "SELECT coalesce(max(id), 0) FROM attempts", &last_log, err)) < 0 ||
-        (rc = max_id(st, "SELECT coalesce(max(id), 0) FROM consent_log", &last_consent, err)) <
-            0 ||
-        (rc = read_source(st, HD_WH_SRC_LOG, c->log_id, last_log, set, limit, b, &b->log_to,
-                          err)) < 0)
+        (rc = max_id(st, "SELECT coalesce(max(id), 0) FROM consent_log", &last_consent, err)) < 0 ||
+        (rc = read_source(st, HD_WH_SRC_LOG, c->log_id, last_log, set, limit, b, &b->log_to, err)) <
+            0)
         goto out;
     rc = read_source(st, HD_WH_SRC_CONSENT, c->consent_id, last_consent, set, limit - b->n, b,
                      &b->consent_to, err);
