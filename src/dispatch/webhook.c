@@ -210,9 +210,13 @@ static int one_webhook(const struct hd_webhook_run *w, const struct hd_webhook_c
             sum->busy++;
             return 0;
         }
-        /* read again under the lease: another process may have moved it */
-        if ((rc = hd_store_wh_cursor(w->st, wc->name, false, false, now_ms, &c, &found, err)) < 0 ||
-            (rc = one_batch(w, wc, &c, sum, &more, err)) < 0)
+        /* read again under the lease: another process may have moved it,
+         * or failed and set a later try (then the lease runs out unused) */
+        if ((rc = hd_store_wh_cursor(w->st, wc->name, false, false, now_ms, &c, &found, err)) < 0)
+            return rc;
+        if (c.lag == 0 || c.next_ms > now_ms)
+            return 0;
+        if ((rc = one_batch(w, wc, &c, sum, &more, err)) < 0)
             return rc;
     }
     sum->more |= more; /* the limit, not the end: the caller goes on without a pause */
