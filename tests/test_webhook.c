@@ -66,7 +66,8 @@ static json_t *received(void)
     return tu_read_jsonl(dir, "webhook.log");
 }
 
-/* How many requests of log (status 0: any) carried id. */
+/* How many requests of log (status 0: any) carried id (an id ending in
+ * '-': any id that starts so). */
 static int times_of(json_t *log, const char *id, int status)
 {
     int n = 0;
@@ -76,8 +77,11 @@ static int times_of(json_t *log, const char *id, int status)
     {
         if (status && json_integer_value(json_object_get(rec, "status")) != status)
             continue;
+        size_t len = strlen(id);
+        bool prefix = len && id[len - 1] == '-';
         json_array_foreach(json_object_get(rec, "ids"), k, v) n +=
-            strcmp(json_string_value(v), id) == 0;
+            prefix ? strncmp(json_string_value(v), id, len) == 0
+                   : strcmp(json_string_value(v), id) == 0;
     }
     return n;
 }
@@ -190,6 +194,18 @@ static void test_webhook_event_types(void **state)
     assert_false(got);
     assert_int_equal(hd_store_wh_lease(st, "w", 222, 2000, 3000, NULL, &got, &e), 0);
     assert_true(got); /* the first one's is over */
+    /* the whole log pruned: the cursor comes back, so the next row, which
+     * takes id 1 again, is read */
+    int64_t pruned = 0;
+    assert_int_equal(hd_store_log_prune(st, 5000, 0, NULL, NULL, &pruned, &e), 0);
+    assert_int_equal(pruned, (int64_t)n + 1);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 6, &c, &found, &e), 0);
+    assert_int_equal(c.log_id, 0);
+    add_row(st, "accepted", NULL, HD_ST_SENT);
+    assert_int_equal(hd_store_wh_batch(st, &c, 1u << HD_WH_SENT, 10, &b, &e), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.v[0].row, 1);
+    hd_wh_batch_release(&b);
     hd_store_free(st);
 }
 
@@ -320,11 +336,11 @@ static void test_webhook_retry_exactly_once(void **state)
     assert_int_equal(json_array_size(log), 2 + (size_t)(sent + outs + 1) / 2);
     char id[32];
     for (int64_t k = 1; k <= 3; k++) {
-        snprintf(id, sizeof id, "log-%lld", (long long)k);
+        snprintf(id, sizeof id, "log-%lld-", (long long)k);
         assert_int_equal(times_of(log, id, 200), 1);
     }
     for (int64_t k = 1; k <= outs; k++) {
-        snprintf(id, sizeof id, "consent-%lld", (long long)k);
+        snprintf(id, sizeof id, "consent-%lld-", (long long)k);
         assert_int_equal(times_of(log, id, 200), 1);
     }
     /* an event as the README documents it */
@@ -506,6 +522,52 @@ static void test_webhook_run_delivers(void **state)
     json_decref(log);
 }
 
+/* An erased contact's consent rows were the newest: the next opt-outs
+ * take their ids again, and still arrive, under ids of their own. */
+static void test_webhook_erasure_frees_ids(void **state)
+{
+    (void)state;
+    struct tu_server rx;
+    recv_start(&rx, SECRET, "0", "0");
+    char hooks[512];
+    snprintf(hooks, sizeof hooks,
+             "[webhook reuse]\nurl = http://127.0.0.1:%d/in\nsecret_file = wh.secret\n"
+             "events = unsubscribed\n",
+             rx.port);
+    conf(hooks);
+    struct tu_run r = deliver_at("2026-11-23T09:00:00Z");
+    tu_run_release(&r);
+    write_file("k4.csv", "id,email\nk4,k4@example.com\n");
+    TU_HERALD_OK(dir, "contacts", "import", "k4.csv");
+    TU_HERALD_OK(dir, "contacts", "optout", "k4", "--channel", "email");
+    r = deliver_at("2026-11-23T09:00:00Z");
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    int64_t top = q1("SELECT max(id) FROM consent_log");
+    TU_HERALD_OK(dir, "contacts", "delete", "k4");
+    assert_true(q1("SELECT coalesce(max(id), 0) FROM consent_log") < top);
+    TU_HERALD_OK(dir, "contacts", "optout", "k1", "--channel", "email");
+    assert_true(q1("SELECT max(id) FROM consent_log") <= top); /* the ids came back */
+    r = deliver_at("2026-11-23T09:00:00Z");
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    json_t *log = received();
+    tu_server_stop(&rx);
+    assert_int_equal(json_array_size(log), 2);
+    json_t *a = json_object_get(json_array_get(log, 0), "ids");
+    json_t *b = json_object_get(json_array_get(log, 1), "ids");
+    assert_true(json_array_size(a) >= 1);
+    assert_int_equal(json_array_size(b), json_array_size(a));
+    size_t i;
+    json_t *v;
+    json_array_foreach(b, i, v) assert_int_equal(times_of(log, json_string_value(v), 0), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_array_get(log, 1), "events"), 0), "contact")),
+        "k1");
+    json_decref(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -518,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_webhook_expired_logged),
         cmocka_unit_test(test_webhook_test_and_wrong_secret),
         cmocka_unit_test(test_webhook_run_delivers),
+        cmocka_unit_test(test_webhook_erasure_frees_ids),
     };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
     return rc | cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);

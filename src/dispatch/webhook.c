@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "herald/dispatch.h"
+#include "herald/hash.h"
 #include "herald/webhook.h"
 
 #define BATCHES_PER_PASS 50
@@ -47,11 +48,30 @@ static void set_int(json_t *o, const char *key, int64_t v)
         json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
+/* The event's id: its source, its row and a hash of what the row says
+ * that never changes (an erasure rewrites a log row's contact, address
+ * and text, so those are left out). A row id is max + 1, so the id of a
+ * deleted newest row comes back on the next row: the hash tells the two
+ * apart, and the same row always gives the same id. */
+static void event_id(const struct hd_wh_event *e, char *out, size_t n)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%d|%lld|%lld|%lld|%lld|%s|%s|%s|%s", e->type, (long long)e->row,
+                (long long)e->at_ms, (long long)e->message,
+                (long long)(e->source == HD_WH_SRC_CONSENT ? e->contact : 0),
+                e->channel ? e->channel : "", e->provider ? e->provider : "",
+                e->reason ? e->reason : "", e->category ? e->category : "");
+    uint64_t h = hd_hash64(b.data, b.len, 0x68657261);
+    hd_buf_release(&b);
+    snprintf(out, n, "%s-%lld-%012llx", e->source == HD_WH_SRC_LOG ? "log" : "consent",
+             (long long)e->row, (unsigned long long)(h >> 16));
+}
+
 static json_t *event_json(const struct hd_wh_event *e)
 {
-    char id[40], at[32];
-    snprintf(id, sizeof id, "%s-%lld", e->source == HD_WH_SRC_LOG ? "log" : "consent",
-             (long long)e->row);
+    char id[64], at[32];
+    event_id(e, id, sizeof id);
     hd_time_format_iso(e->at_ms / 1000, at, sizeof at);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(id));
@@ -81,8 +101,7 @@ static char *batch_body(const char *name, const struct hd_wh_batch *b, int64_t c
     for (size_t i = 0; i < b->n; i++) {
         const struct hd_wh_event *e = &b->v[i];
         if (e->at_ms < cutoff_ms) {
-            snprintf(*expired ? last : first, n, "%s-%lld",
-                     e->source == HD_WH_SRC_LOG ? "log" : "consent", (long long)e->row);
+            event_id(e, *expired ? last : first, n);
             if (!*expired)
                 snprintf(last, n, "%s", first);
             ++*expired;
@@ -155,12 +174,12 @@ static int one_batch(const struct hd_webhook_run *w, const struct hd_webhook_cfg
 {
     struct hd_wh_batch b;
     int64_t now_ms = hd_clock_now_ms(w->clock), sent, expired;
-    char first[48] = "", last[48] = "", why[300];
+    char first[64] = "", last[64] = "", why[300];
     int rc = hd_store_wh_batch(w->st, c, wc->events, wc->batch, &b, err);
     if (rc < 0)
         return rc;
     char *body =
-        batch_body(wc->name, &b, now_ms - wc->max_age * 1000, &sent, &expired, first, last, 48);
+        batch_body(wc->name, &b, now_ms - wc->max_age * 1000, &sent, &expired, first, last, 64);
     bool ok = sent == 0 || post(w, wc, body, why, sizeof why);
     free(body);
     *more = ok;
