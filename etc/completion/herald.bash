@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -23,6 +23,7 @@ _herald_subcommands()
     serve) echo "init-secret" ;;
     bounces) echo "fetch" ;;
     apikey) echo "create list revoke" ;;
+    webhook) echo "list test deliver" ;;
     esac
 }
 
@@ -46,6 +47,7 @@ _herald_options()
     serve) echo "--listen --base64" ;;
     bounces) echo "--maildir --imap --dry-run" ;;
     apikey) echo "--scope --rate --format" ;;
+    webhook) echo "--format --once --from-start" ;;
     esac
     echo "--help"
 }

@@ -129,6 +129,37 @@ struct hd_bounces_cfg {
     int64_t poll;   /* seconds between herald run's fetches; 0: never */
 };
 
+/* The events an outbound webhook may carry (issue 20), in the order of
+ * hd_webhook_event_name; a webhook's events are a set of (1 << type). */
+enum hd_webhook_event {
+    HD_WH_SENT,
+    HD_WH_DELIVERED,
+    HD_WH_BOUNCED,
+    HD_WH_COMPLAINED,
+    HD_WH_UNSUBSCRIBED,
+    HD_WH_OPENED,
+    HD_WH_FAILED,
+    HD_WH_COUNT
+};
+const char *hd_webhook_event_name(int type); /* "sent", ...; "test" for HD_WH_COUNT */
+int hd_webhook_event_parse(const char *s);   /* -1 when unknown */
+
+/* [webhook NAME]: where herald posts signed batches of events (issue 20;
+ * config_webhook.c). */
+struct hd_webhook_cfg {
+    char *name;                  /* from [webhook NAME] */
+    char *url;                   /* http:// or https:// */
+    unsigned events;             /* a set of (1 << enum hd_webhook_event); default all */
+    struct hd_cfg_secret secret; /* secret_env or secret_file; value wiped on free */
+    uint32_t batch;              /* events per request; default 100 */
+    int64_t max_age;             /* seconds an event is tried before it expires; default 3d */
+    int64_t timeout;             /* seconds per request; default 10 */
+    int64_t retry_base;          /* the first retry's delay in seconds; default 10 */
+    int64_t retry_max;           /* the longest delay in seconds; default 10m */
+    int line;                    /* the line of its [webhook NAME] */
+    unsigned seen;               /* keys given, for duplicates */
+};
+
 struct hd_config {
     char *path;           /* the file read, or NULL when only defaults apply */
     char *database;       /* [herald] database; default var/herald.db */
@@ -173,6 +204,8 @@ struct hd_config {
     } receipts;                               /* [receipts] */
     char *sms_optout_zh;                      /* [lint] sms_optout_zh; default 回T退订 */
     struct hd_bounces_cfg bounces;            /* [bounces] */
+    struct hd_webhook_cfg *webhooks;          /* [webhook NAME], in file order */
+    size_t nwebhooks;
 };
 
 /* The longest line a configuration file may have, in bytes without the line
@@ -207,6 +240,7 @@ struct hd_paths {
 void hd_paths_get(struct hd_paths *p);
 
 const struct hd_provider_cfg *hd_config_provider(const struct hd_config *cfg, const char *name);
+const struct hd_webhook_cfg *hd_config_webhook(const struct hd_config *cfg, const char *name);
 /* A provider's key as written, or NULL. */
 const char *hd_provider_get(const struct hd_provider_cfg *p, const char *key);
 /* A provider's yes/no key (checked when the configuration was read), or

@@ -306,4 +306,30 @@ int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const ch
 /* The IMAP read (mailbox_imap.c). */
 int hd_mailbox_imap(struct hd_mailbox *mb, struct hd_err *err);
 
+/* ---- outbound webhooks (webhook.c, issue 20) --------------------------------------- */
+
+/* What a delivery pass works with; borrowed. */
+struct hd_webhook_run {
+    struct hd_store *st;
+    const struct hd_config *cfg;
+    struct hd_log *log;
+    const struct hd_clock *clock;
+    bool from_start;             /* a new cursor starts at the first row, not at now */
+    volatile sig_atomic_t *stop; /* or NULL: set, a pass ends after the request in flight */
+};
+/* What a pass did. */
+struct hd_webhook_sum {
+    int64_t events, expired, batches, failures, busy; /* busy: held by another process */
+    bool more; /* a webhook stopped at the pass's batch limit with work left */
+};
+/* One pass over every [webhook NAME]: each one whose next try is due
+ * posts its batches (up to 50) until caught up or a try fails (then its
+ * next try is set by the backoff, from retry_base doubling to retry_max,
+ * with jitter). A failed try is no error; a store error is. */
+int hd_webhook_pass(const struct hd_webhook_run *w, struct hd_webhook_sum *sum, struct hd_err *err);
+/* herald webhook test: one signed event of type "test" posted to wc; the
+ * answer's status and body (*status 0 and an error when none came). */
+int hd_webhook_test(const struct hd_webhook_run *w, const struct hd_webhook_cfg *wc, long *status,
+                    struct hd_buf *resp, struct hd_err *err);
+
 #endif

@@ -769,6 +769,69 @@ int hd_store_credential_put(struct hd_store *st, const char *provider, const cha
 /* The newest run's id (0: none): a cheap look for runs made meanwhile
  * (the API opens them at any time). */
 int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err);
+/* ---- outbound webhooks (webhooks.c, issue 20) ------------------------------------- */
+
+/* The two sources of a webhook's events: the delivery log's rows
+ * (attempts: sent, receipts, failures) and consent_log's opt-outs. */
+enum hd_wh_source { HD_WH_SRC_LOG, HD_WH_SRC_CONSENT };
+
+/* A webhook's cursor, as stored. */
+struct hd_wh_cursor {
+    int64_t log_id, consent_id; /* the last row of each acknowledged or passed over */
+    int64_t next_ms;            /* no attempt before this (wall clock); 0: at once */
+    int attempts;               /* failed tries of the batch at the head */
+    char last_error[256];       /* "" when the last try succeeded */
+    int64_t last_ok_ms;         /* the last acknowledgement, 0: never */
+    int64_t delivered, expired; /* events acknowledged and expired so far */
+    int64_t lag;                /* rows of both tables past the cursor (any kind) */
+};
+
+/* The cursor of webhook name into *c; *found says whether it exists.
+ * With create, a missing one is made, starting after the rows there are
+ * now (from_start: from the first row) and *found is true. */
+int hd_store_wh_cursor(struct hd_store *st, const char *name, bool create, bool from_start,
+                       int64_t now_ms, struct hd_wh_cursor *c, bool *found, struct hd_err *err);
+/* Takes the webhook for owner (a process id) until until_ms: *got is
+ * false while another owner alive() holds an unexpired lease. */
+int hd_store_wh_lease(struct hd_store *st, const char *name, int64_t owner, int64_t now_ms,
+                      int64_t until_ms, bool (*alive)(int64_t owner), bool *got,
+                      struct hd_err *err);
+
+/* One event as read from its source row. Strings are owned by the batch. */
+struct hd_wh_event {
+    int source;          /* enum hd_wh_source */
+    int64_t row;         /* the source row's id: the event's id with the source */
+    int type;            /* enum hd_webhook_event */
+    int64_t at_ms;       /* when it happened */
+    int64_t message;     /* 0: none */
+    int64_t contact;     /* negative: a deleted contact's pseudonym */
+    int64_t campaign_id; /* 0: none */
+    char *campaign;      /* the campaign's name, or NULL */
+    char *contact_ext;   /* the contact's external id, or NULL */
+    char *channel, *provider, *address, *reason, *text, *category; /* or NULL */
+};
+/* The events after a cursor, up to limit, and how far they reach. */
+struct hd_wh_batch {
+    struct hd_wh_event *v;
+    size_t n;
+    int64_t log_to, consent_to; /* the cursor once this batch is acknowledged */
+};
+/* Reads the next events of the types in set (bits of enum
+ * hd_webhook_event) after c, in row order (the log's first); a stretch
+ * of rows none of which is one of them is passed over (up to a window of
+ * rows a call, so a rare type never reads the whole log at once). */
+int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set, size_t limit,
+                      struct hd_wh_batch *b, struct hd_err *err);
+void hd_wh_batch_release(struct hd_wh_batch *b);
+/* Acknowledged: the cursor moves to b's end in one transaction,
+ * delivered and expired are added to, the failures cleared and the
+ * lease given back. */
+int hd_store_wh_ack(struct hd_store *st, const char *name, const struct hd_wh_batch *b,
+                    int64_t delivered, int64_t expired, int64_t now_ms, struct hd_err *err);
+/* A failed try: attempts, the next try's time and the error (no secret
+ * in it) are kept and the lease given back. */
+int hd_store_wh_fail(struct hd_store *st, const char *name, int attempts, int64_t next_ms,
+                     const char *error, struct hd_err *err);
 
 /* This database's random instance id (32 hex digits), for message UUIDs. */
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err);

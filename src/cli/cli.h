@@ -54,6 +54,21 @@ struct cli_bounces_poll {
 int cli_bounces_poll_start(struct hd_ctx *ctx, struct cli_bounces_poll *bp, struct hd_err *err);
 void cli_bounces_poll_stop(struct cli_bounces_poll *bp);
 
+int cmd_webhook(struct hd_ctx *ctx, int argc, char **argv);
+/* herald run's deliverer of the outbound webhooks (cmd_webhook.c): start
+ * does nothing without a [webhook NAME]. */
+struct cli_webhooks {
+    struct hd_ctx *ctx;
+    const struct hd_config *cfg; /* as the run started: a reload does not change it */
+    struct hd_store *st;         /* the thread's own connection */
+    struct hd_clock clock;       /* the run's clock, copied at start */
+    pthread_t th;
+    bool running;
+    volatile sig_atomic_t stop;
+};
+int cli_webhooks_start(struct hd_ctx *ctx, struct cli_webhooks *wh, struct hd_err *err);
+void cli_webhooks_stop(struct cli_webhooks *wh);
+
 /* Prints "herald: <message>" for err and returns the exit code it deserves
  * (2 for usage errors, 1 otherwise). */
 int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err);

@@ -320,13 +320,18 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
     if (args.serve) /* the service's threads log too: no progress line to redraw */
         ctx->progress = false;
     struct cli_bounces_poll bp;
+    struct cli_webhooks wh;
+    memset(&wh, 0, sizeof wh);
     rc = args.serve ? serve_begin(ctx, args.listen, &b, &err) : 0;
     if (rc == 0 && !o.once)
         rc = cli_bounces_poll_start(ctx, &bp, &err);
     else
         memset(&bp, 0, sizeof bp);
+    if (rc == 0 && !o.once)
+        rc = cli_webhooks_start(ctx, &wh, &err);
     if (rc == 0)
         rc = cli_dispatch(ctx, &o, &v, &s, &err);
+    cli_webhooks_stop(&wh);
     cli_bounces_poll_stop(&bp);
     serve_end(&b);
     for (size_t k = 0; k < r.nretired; k++)

@@ -52,6 +52,8 @@ static const struct command commands[] = {
     {"bounces", cmd_bounces, NEED_CONFIG | NEED_STORE,
      "fetch the bounce mailbox: DSNs and complaints"},
     {"apikey", cmd_apikey, NEED_CONFIG | NEED_STORE, "create|list|revoke keys of the JSON API"},
+    {"webhook", cmd_webhook, NEED_CONFIG | NEED_STORE,
+     "list|test|deliver signed outbound webhooks of events"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

@@ -624,6 +624,14 @@ static int on_bounces(struct parse *ps, const char *key, const char *v)
     return 1;
 }
 
+static int on_webhook(struct parse *ps, const char *name, const char *key, const char *v)
+{
+    char why[600];
+    if (hd_cfg_webhook_key(ps->cfg, name, key, v, ps->section_line, why, sizeof why) < 0)
+        return fail(ps, "%s", why);
+    return 1;
+}
+
 static int handler(struct parse *ps, const char *section, const char *key, const char *value)
 {
     if (ps->rc < 0)
@@ -656,11 +664,13 @@ static int handler(struct parse *ps, const char *section, const char *key, const
         return on_lint(ps, key, value);
     if (strcmp(section, "bounces") == 0)
         return on_bounces(ps, key, value);
+    if (strncmp(section, "webhook ", 8) == 0)
+        return on_webhook(ps, section + 8, key, value);
     return fail(
         ps,
         "unknown section [%s] (known: herald, log, dispatch, serve, receipts, bounces, lint, "
         "provider NAME, "
-        "channel email|sms|push, caps, quiet_hours, template_vars, import)",
+        "channel email|sms|push, caps, quiet_hours, template_vars, import, webhook NAME)",
         section);
 }
 
@@ -1133,6 +1143,8 @@ int hd_config_parse(const char *text, const char *name, struct hd_config **out, 
         ps.line = cfg->serve.tls_line;
         fail(&ps, "%s", why);
     }
+    if (ps.rc == 0 && hd_cfg_webhooks_check(cfg, &ps.line, why, sizeof why) < 0)
+        fail(&ps, "%s", why);
     n0 = cfg->nproviders;
     for (size_t i = 0; i < n0; i++)
         provider_defaults(&cfg->providers[i]);
@@ -1265,6 +1277,7 @@ void hd_config_free(struct hd_config *cfg)
     kv_free(cfg->vars, cfg->nvars);
     hd_cfg_serve_release(&cfg->serve);
     hd_cfg_bounces_release(&cfg->bounces);
+    hd_cfg_webhooks_release(cfg);
     free(cfg->sms_optout_zh);
     free(cfg);
 }
@@ -1307,6 +1320,8 @@ void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
     for (int k = 0; k < HD_SERVE_SECRETS; k++)
         if (cfg->serve.secrets[k].value)
             hd_log_add_secret(log, cfg->serve.secrets[k].value);
+    for (size_t i = 0; i < cfg->nwebhooks; i++)
+        hd_log_add_secret(log, cfg->webhooks[i].secret.value);
 }
 
 static void dump_scope(struct hd_buf *out, int cat, int ch)
@@ -1408,4 +1423,5 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
         hd_buf_addf(out, "\n[import]\nmap = %s\n", cfg->import.map);
     hd_cfg_serve_dump(&cfg->serve, out);
     hd_buf_addf(out, "\n[lint]\nsms_optout_zh = %s\n", cfg->sms_optout_zh);
+    hd_cfg_webhooks_dump(cfg, out);
 }

@@ -31,6 +31,15 @@ int hd_cfg_bounces_key(struct hd_bounces_cfg *b, const char *key, const char *v,
                        size_t n);
 void hd_cfg_bounces_release_password(struct hd_bounces_cfg *b);
 void hd_cfg_bounces_release(struct hd_bounces_cfg *b);
+/* One key = value of [webhook NAME] (config_webhook.c), the section
+ * added to cfg on its first key; -1 with the message in why. */
+int hd_cfg_webhook_key(struct hd_config *cfg, const char *name, const char *key, const char *v,
+                       int section_line, char *why, size_t n);
+/* Once the file is read: a webhook's required keys; -1 with the message
+ * in why and *line the section's. */
+int hd_cfg_webhooks_check(const struct hd_config *cfg, int *line, char *why, size_t n);
+void hd_cfg_webhooks_release(struct hd_config *cfg);
+void hd_cfg_webhooks_dump(const struct hd_config *cfg, struct hd_buf *out);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
 
 #endif

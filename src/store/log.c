@@ -501,6 +501,14 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
             *n += sqlite3_changes(st->db);
         if (rc == 0)
             rc = note_pruned(st, end, err);
+        /* the newest rows gone, their ids are free again: the outbound
+         * webhooks' cursors come back to the newest row left */
+        if (rc == 0)
+            rc = hd_store_exec(
+                st,
+                "UPDATE webhooks SET log_id = (SELECT coalesce(max(id), 0) FROM "
+                "attempts) WHERE log_id > (SELECT coalesce(max(id), 0) FROM attempts)",
+                err);
         if (rc == 0 && (rc = hd_store_commit(st, err)) == 0 && progress)
             progress(ud, *n);
         if (rc < 0) {

@@ -389,6 +389,39 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX api_idempotency_at ON api_idempotency(created_at);"
     "ALTER TABLE campaigns ADD COLUMN api INTEGER NOT NULL DEFAULT 0;",
+    /* 15 (issue 20, signed outbound webhooks): one cursor per [webhook
+     * NAME] over the two append-only tables its events come from, the
+     * delivery log (attempts: sent, receipts, failures) and consent_log
+     * (opt-outs): the last row of each acknowledged (or passed over, not
+     * being one of the webhook's events), when the batch at the head may
+     * be tried again and how often it failed. Nothing is written when a
+     * message is sent: a batch is acknowledged by moving the cursor in one
+     * transaction. The lease keeps two deliverers off one webhook. Row ids
+     * are max + 1, so deleting the newest rows frees their ids: when a
+     * contact's erasure deletes consent_log's newest rows, the cursors
+     * come back to the newest row left, or the next opt-outs, taking those
+     * ids, would be behind them (log pruning does the same for the log).
+     * IF NOT EXISTS: tests that take a database back to an older version
+     * run the later migrations again. */
+    "CREATE TABLE IF NOT EXISTS webhooks ("
+    "  name TEXT PRIMARY KEY,"
+    "  log_id INTEGER NOT NULL,"
+    "  consent_id INTEGER NOT NULL,"
+    "  next_ms INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  last_ok_ms INTEGER,"
+    "  delivered INTEGER NOT NULL DEFAULT 0,"
+    "  expired INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner INTEGER,"
+    "  lease_until_ms INTEGER,"
+    "  created_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS webhooks_consent_reuse AFTER DELETE ON consent_log WHEN OLD.id > (SELECT "
+    "  coalesce(max(id), 0) FROM consent_log) BEGIN "
+    "  UPDATE webhooks SET consent_id = min(consent_id, (SELECT coalesce(max(id), 0) FROM "
+    "    consent_log));"
+    "END;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
