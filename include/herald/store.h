@@ -632,6 +632,16 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
 int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
                            int64_t since_ms, int64_t *n, struct hd_err *err);
 
+/* A gateway's own id of a message it accepted, for the providers whose
+ * reports may name their id alone (an http gateway, a mail sender): kept
+ * once per (provider, gateway id); a second message with the same id
+ * keeps the first. */
+int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                            int64_t message, struct hd_err *err);
+/* The message a provider's id names, or 0 when none. */
+int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                             int64_t *message, struct hd_err *err);
+
 /* A contact's id from its external id, or from the pseudonym a deleted
  * one left ("deleted-12"); HD_E_NOTFOUND for neither. */
 int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, struct hd_err *err);

@@ -31,6 +31,11 @@ int hd_cfg_bounces_key(struct hd_bounces_cfg *b, const char *key, const char *v,
                        size_t n);
 void hd_cfg_bounces_release_password(struct hd_bounces_cfg *b);
 void hd_cfg_bounces_release(struct hd_bounces_cfg *b);
+/* An http provider's receipt_* keys (config_receipt.c), read into
+ * p->receipt once the provider's keys are in: -1 with the message in why
+ * and the offending key's line in *line. */
+int hd_cfg_http_receipt(struct hd_provider_cfg *p, int *line, char *why, size_t n);
+void hd_cfg_http_receipt_free(struct hd_http_receipt *r);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
 
 #endif

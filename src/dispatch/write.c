@@ -145,6 +145,10 @@ static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int6
     x->segments = j->segments;
     x->cost = j->segments * pc->cost_per_segment;
     d->stats.by_state[HD_ST_SENT]++;
+    /* a provider whose reports may name its own id alone: kept to match them */
+    if (x->r && x->r->gateway_id[0] && hd_receipt_keeps_ids(pc) &&
+        (rc = hd_store_gateway_id_add(d->st, pc->name, x->r->gateway_id, j->ref.id, err)) < 0)
+        return rc;
     return log_row(d, &j->ref, x, t, err);
 }
 

@@ -146,7 +146,7 @@ int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd
  * reports of under 400 bytes each */
 #define HOOK_CN_BODY_MAX (512 * 1024)
 
-enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT };
+enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT, HOOK_HTTP };
 
 /* A request to /hooks/...: checked when the headers are in, the body then
  * gathered (up to HOOK_BODY_MAX; more sets too_long). */
@@ -195,11 +195,49 @@ int hd_hook_cn_begin(struct hd_srv *s, const char *rest, const char *query, stru
 /* The body is in: each report kept, then answered as the gateway expects. */
 void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 
+/* A request header's value, or NULL. */
+typedef const char *(*hd_header_fn)(void *ud, const char *name);
+
+/* ---- a generic HTTP gateway's reports (hooks_http.c): /hooks/http/PROVIDER ---- */
+
+/* Whether rest ("http/...") is a generic gateway's path. */
+bool hd_hook_http_route(const char *rest);
+/* The provider (an http one with receipt_secret), the signature and the
+ * timestamp headers, the timestamp within receipt_tolerance: 0 to read
+ * the body, else -1 with a set (404, 403). */
+int hd_hook_http_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *ud,
+                       struct hd_hook *h, struct hd_answer *a);
+/* The body is in: the signature, then every report kept, then 200. */
+void hd_hook_http_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+
+#define HTTP_REPORTS_MAX 1000
+/* One report of a gateway's, in its words; strings borrowed from the body
+ * (or the buffers here, for numbers). */
+struct hd_http_report {
+    const char *id, *ref, *status, *code, *reason;
+    char buf[3][24]; /* id, ref, code written from JSON numbers */
+};
+/* A body read by the provider's receipt keys: one report (an object, a
+ * form) or a JSON array of them. */
+struct hd_http_batch {
+    json_t *doc;
+    struct hd_form form;
+    bool has_form;
+    struct hd_http_report *v;
+    size_t n;
+};
+/* Reads body (no signature checked here: the caller did) into b; every
+ * report needs a status and an id or a ref, else -1 with why (nothing of
+ * the batch is to be kept). Release b either way. */
+int hd_http_batch_read(const struct hd_http_receipt *rc, const char *body, size_t len,
+                       struct hd_http_batch *b, char *why, size_t n);
+void hd_http_batch_release(struct hd_http_batch *b);
+/* The message number a ref names ("N:UUID" or "N"), or 0. */
+int64_t hd_http_ref_message(const char *ref);
+
 /* ---- mail senders' events (hooks_esp.c): /hooks/ses|sendgrid|mailgun|postmark/PROVIDER ---- */
 
 #define ESP_BODY_MAX (1024 * 1024) /* SendGrid posts events in batches; SNS up to 256 KiB */
-/* A request header's value, or NULL. */
-typedef const char *(*hd_header_fn)(void *ud, const char *name);
 /* Which sender rest names (its enum, > 0), or 0: not a sender's path. */
 int hd_esp_route(const char *rest);
 /* Like hd_hook_begin, for a sender: the provider and what authenticates

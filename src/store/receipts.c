@@ -187,3 +187,41 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
                    "outcome = 'receipt' AND reason = ?2",
                    contact, reason, since_ms, n, err);
 }
+
+int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                            int64_t message, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_GWID_ADD,
+                             "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id) "
+                             "VALUES (?1, ?2, ?3)",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gateway_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, message);
+    return run_once(st, s, "keeping a gateway's id", err);
+}
+
+int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                             int64_t *message, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_GWID_FIND,
+                             "SELECT message_id FROM gateway_ids WHERE provider = ?1 AND "
+                             "gateway_id = ?2",
+                             &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    *message = 0;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gateway_id, -1, SQLITE_STATIC);
+    if ((step = sqlite3_step(s)) == SQLITE_ROW)
+        *message = sqlite3_column_int64(s, 0);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading a gateway's id");
+    sqlite3_reset(s);
+    return rc;
+}

@@ -26,6 +26,8 @@ enum hd_store_slot {
     SLOT_MSG_CONTACT,
     SLOT_MSG_RECEIPT,
     SLOT_RECEIPT_COUNT,
+    SLOT_GWID_ADD,
+    SLOT_GWID_FIND,
     SLOT_COUNT
 };
 
