@@ -604,6 +604,9 @@ struct hd_receipt {
     const char *reason;     /* the raw reason text, or NULL */
     int64_t gateway_ms;     /* when the gateway says it happened; 0: not said */
     int64_t received_ms;
+    /* the sender's id of the message when gateway_id is the event's (a
+     * mail sender's), or NULL */
+    const char *provider_id;
 };
 /* Keeps r unless the same provider, gateway id and status are kept
  * already (a gateway sending it again): *added says which, *id is the row. */

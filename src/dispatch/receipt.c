@@ -347,15 +347,17 @@ bool hd_receipt_keeps_ids(const struct hd_provider_cfg *p)
                                 hd_provider_get(p, "esp")));
 }
 
-/* A report that names no message of ours: the one the gateway's id was
- * recorded for at send time (gateway_ids), when the provider keeps them. */
+/* A report that names no message of ours: the one the gateway's id (a
+ * mail sender's: its own id of the message) was recorded for at send
+ * time (gateway_ids), when the provider keeps them. */
 static int message_of(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t *message,
                       struct hd_err *err)
 {
     *message = r->message;
     if (*message || !hd_receipt_keeps_ids(hd_config_provider(c->cfg, r->provider)))
         return 0;
-    return hd_store_gateway_id_find(c->st, r->provider, r->gateway_id, message, err);
+    return hd_store_gateway_id_find(c->st, r->provider,
+                                    r->provider_id ? r->provider_id : r->gateway_id, message, err);
 }
 
 /* The message r is about (the number its callback named, with the
@@ -456,6 +458,7 @@ static int keep_pending(void *ud, const struct hd_receipt *r)
     k->status = dup_or_null(r->status);
     k->code = dup_or_null(r->code);
     k->reason = dup_or_null(r->reason);
+    k->provider_id = dup_or_null(r->provider_id);
     return 0;
 }
 
@@ -467,6 +470,7 @@ static void pending_release(struct pending *p)
         free((char *)p->v[i].status);
         free((char *)p->v[i].code);
         free((char *)p->v[i].reason);
+        free((char *)p->v[i].provider_id);
     }
     free(p->v);
 }

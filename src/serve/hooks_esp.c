@@ -13,9 +13,10 @@
  * (delivered, bounced with its code and diagnostic, complained, opened,
  * unsubscribed, undelivered) and kept through dispatch/receipt.c, matched
  * on the message number the mail carried (mime.c writes it where each
- * sender echoes it back); 200 is answered only once every event is
- * committed, and a sender retrying gets "duplicate": the event's own id
- * (or the sender's message id) and the word make one row. */
+ * sender echoes it back), or, without it, on the sender's own id of the
+ * message, which the writer kept at send time (gateway_ids); 200 is answered only once every event
+ * is committed, and a sender retrying gets "duplicate": the event's own id (or the sender's message
+ * id) and the word make one row. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -38,8 +39,24 @@ static const char *const esp_names[ESP_COUNT] = {"", "ses", "sendgrid", "mailgun
 struct events {
     struct hd_esp_event v[EVENTS_MAX];
     size_t n;
-    char ids[EVENTS_MAX][24]; /* a number turned id (Postmark's bounce ID) */
+    char ids[EVENTS_MAX][24];   /* a number turned id (Postmark's bounce ID) */
+    char pids[EVENTS_MAX][128]; /* the sender's message id, cut out of its text */
 };
+
+/* The part of text from its first char not in skip to the first in stop,
+ * into out; NULL when empty. */
+static const char *cut(const char *text, const char *skip, const char *stop, char *out, size_t n)
+{
+    if (!text)
+        return NULL;
+    text += strspn(text, skip);
+    size_t len = strcspn(text, stop);
+    if (len == 0 || len >= n)
+        return NULL;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return out;
+}
 
 int hd_esp_route(const char *rest)
 {
@@ -265,9 +282,13 @@ static void sendgrid_events(json_t *body, struct events *ev)
         if (!w || ev->n == EVENTS_MAX)
             continue;
         json_t *ts = json_object_get(e, "timestamp");
+        /* sg_message_id is the X-Message-Id the SMTP reply named, a dot, the filter's */
+        const char *pid =
+            cut(str(e, "sg_message_id"), "<", ".>", ev->pids[ev->n], sizeof *ev->pids);
         ev->v[ev->n++] = (struct hd_esp_event){
             .message = number_of(json_object_get(e, "herald_message")),
             .gid = str(e, "sg_event_id") ? str(e, "sg_event_id") : str(e, "sg_message_id"),
+            .pid = pid,
             .status = w,
             .code = str(e, "status"),
             .reason = str(e, "reason"),
@@ -287,10 +308,13 @@ static void mailgun_events(json_t *body, struct events *ev)
     if (!w)
         return;
     struct hd_esp_event *v = &ev->v[ev->n++];
+    /* the Message-ID herald wrote, <UUID@domain>: its UUID */
+    json_t *hdrs = json_object_get(json_object_get(e, "message"), "headers");
     *v = (struct hd_esp_event){
         .message =
             number_of(json_object_get(json_object_get(e, "user-variables"), "herald_message")),
         .gid = str(e, "id"),
+        .pid = cut(str(hdrs, "message-id"), "<", "@>", ev->pids[0], sizeof *ev->pids),
         .status = w,
         .reason = str(ds, "message") ? str(ds, "message") : str(ds, "description"),
         .at_ms = (int64_t)(json_number_value(json_object_get(e, "timestamp")) * 1000)};
@@ -332,6 +356,7 @@ static void postmark_events(json_t *body, struct events *ev)
     ev->v[ev->n++] = (struct hd_esp_event){
         .message = number_of(json_object_get(json_object_get(body, "Metadata"), "herald_message")),
         .gid = json_is_integer(id) ? ev->ids[0] : str(body, "MessageID"),
+        .pid = str(body, "MessageID"),
         .status = w,
         .code = strcmp(w, "bounced") == 0 ? code : NULL,
         .reason = str(body, "Details") ? str(body, "Details") : str(body, "Description"),
@@ -361,7 +386,8 @@ static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *
                                .code = e->code,
                                .reason = e->reason,
                                .gateway_ms = e->at_ms,
-                               .received_ms = now};
+                               .received_ms = now,
+                               .provider_id = e->message ? NULL : e->pid};
         int result = 0;
         rc = hd_receipt_take(&c, &r, now, &result, err);
         *fresh += rc == 0 && result != HD_RCPT_DUPLICATE;

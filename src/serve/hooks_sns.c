@@ -255,7 +255,9 @@ static void ses_event(json_t *msg, const char *id, struct hd_esp_event *ev, size
         str(msg, "notificationType") ? str(msg, "notificationType") : str(msg, "eventType");
     json_t *b = json_object_get(msg, "bounce"),
            *r = json_array_get(json_object_get(b, "bouncedRecipients"), 0);
-    *ev = (struct hd_esp_event){.message = ses_message(json_object_get(msg, "mail")), .gid = id};
+    json_t *mail = json_object_get(msg, "mail");
+    *ev = (struct hd_esp_event){
+        .message = ses_message(mail), .gid = id, .pid = str(mail, "messageId")};
     if (!type)
         return;
     /* when it happened: the event's own object (bounce, complaint,

@@ -251,6 +251,8 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 struct hd_esp_event {
     int64_t message; /* the number the mail carried, or 0 */
     const char *gid; /* the sender's id of the event (or message), or NULL */
+    const char *pid; /* the sender's id of the message (SendGrid's X-Message-Id, the
+                      * Message-ID's UUID, Postmark's MessageID, SES's messageId), or NULL */
     const char *status, *code, *reason;
     int64_t at_ms; /* when the sender says it happened, or 0 */
 };
