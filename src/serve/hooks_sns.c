@@ -328,8 +328,15 @@ int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg
             hd_hook_say(a, 200, "ok\n");
         return -1;
     }
-    const char *m = str(*body, "Message");
-    *msg = m ? json_loads(m, 0, NULL) : NULL;
-    ses_event(*msg, str(*body, "MessageId"), ev, n);
+    *n = hd_sns_event_of(*body, msg, ev);
     return 0;
+}
+
+size_t hd_sns_event_of(json_t *body, json_t **msg, struct hd_esp_event *ev)
+{
+    const char *m = str(body, "Message");
+    size_t n = 0;
+    *msg = m ? json_loads(m, 0, NULL) : NULL;
+    ses_event(*msg, str(body, "MessageId"), ev, &n);
+    return n;
 }

@@ -192,6 +192,10 @@ void hd_hook_say(struct hd_answer *a, int status, const char *msg);
  * is read: 0 to read it, else -1 with a set (404, 403). */
 int hd_hook_cn_begin(struct hd_srv *s, const char *rest, const char *query, struct hd_hook *h,
                      struct hd_answer *a);
+/* The body of h (kind HOOK_ALIYUN or HOOK_TENCENT) checked whole: the
+ * array of reports (the caller frees), or NULL with why set when it is
+ * not one or a report lacks its id or status (fuzz_cnreport). */
+json_t *hd_hook_cn_batch(const struct hd_hook *h, char *why, size_t size);
 /* The body is in: each report kept, then answered as the gateway expects. */
 void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 
@@ -256,6 +260,22 @@ struct hd_esp_event {
     const char *status, *code, *reason;
     int64_t at_ms; /* when the sender says it happened, or 0 */
 };
+#define EVENTS_MAX 1000 /* a batch of SendGrid's is at most a few hundred */
+/* A body's events and the text cut out for them. */
+struct hd_esp_events {
+    struct hd_esp_event v[EVENTS_MAX];
+    size_t n;
+    char ids[EVENTS_MAX][24];   /* a number turned id (Postmark's bounce ID) */
+    char pids[EVENTS_MAX][128]; /* the sender's message id, cut out of its text */
+};
+/* The events of a sender's body (esp from hd_esp_route), its signature
+ * checked by the caller: those herald takes, appended to ev (which starts
+ * zeroed); any JSON is safe here (fuzz_esp). */
+void hd_esp_events_of(int esp, json_t *body, struct hd_esp_events *ev);
+/* An SNS notification's SES event, its signature checked by the caller:
+ * *msg is the Message parsed (the caller frees), 1 with ev filled, or 0
+ * when the notification is not an event herald takes (fuzz_esp). */
+size_t hd_sns_event_of(json_t *body, json_t **msg, struct hd_esp_event *ev);
 /* SES through SNS (hooks_sns.c): the topic, the signature, then a
  * subscription confirmed (an answer, -1) or a notification's event in *ev
  * (*n is 0 or 1; *body and *msg are the caller's to free), 0. -1 with an
