@@ -18,6 +18,7 @@
 
 #include "herald/json.h"
 #include "herald/state.h"
+#include "herald/store.h"
 
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5521"
@@ -129,6 +130,34 @@ static void test_hooks_http_config(void **state)
     assert_int_equal(hd_http_receipt_outcome(r, "delivered"), HD_HTTP_DELIVERED); /* no map */
     assert_int_equal(hd_http_receipt_outcome(r, "DELIVRD"), -1);
     hd_config_free(cfg);
+}
+
+/* The gateways' ids go with the log rows they were kept for. */
+static void test_hooks_http_prune(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *path = tu_path(tmp, "h.db");
+    struct hd_store *st = NULL;
+    struct hd_err err = {0};
+    struct hd_store_opts create = {.create = true};
+    int64_t m = -1, n = -1;
+    assert_int_equal(hd_store_open(path, &create, &st, &err), 0);
+    assert_int_equal(hd_store_gateway_id_add(st, "gw", "SMold", 5, 1000, &err), 0);
+    assert_int_equal(hd_store_gateway_id_add(st, "gw", "SMnew", 6, 5000, &err), 0);
+    /* the same id again keeps the first message */
+    assert_int_equal(hd_store_gateway_id_add(st, "gw", "SMnew", 7, 6000, &err), 0);
+    assert_int_equal(hd_store_gateway_id_find(st, "gw", "SMold", &m, &err), 0);
+    assert_int_equal(m, 5);
+    assert_int_equal(hd_store_log_prune(st, 3000, 0, NULL, NULL, &n, &err), 0);
+    assert_int_equal(hd_store_gateway_id_find(st, "gw", "SMold", &m, &err), 0);
+    assert_int_equal(m, 0);
+    assert_int_equal(hd_store_gateway_id_find(st, "gw", "SMnew", &m, &err), 0);
+    assert_int_equal(m, 6);
+    assert_int_equal(hd_store_gateway_id_find(st, "other", "SMnew", &m, &err), 0);
+    assert_int_equal(m, 0);
+    hd_store_free(st);
+    tu_rmdir(tmp);
+    free(path);
 }
 
 /* ---- end to end ---------------------------------------------------------------------------- */
@@ -379,6 +408,7 @@ int main(void)
     const struct CMUnitTest unit[] = {
         cmocka_unit_test(test_hooks_http_pointer),
         cmocka_unit_test(test_hooks_http_config),
+        cmocka_unit_test(test_hooks_http_prune),
     };
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_hooks_http_reports),

@@ -640,7 +640,7 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
  * once per (provider, gateway id); a second message with the same id
  * keeps the first. */
 int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
-                            int64_t message, struct hd_err *err);
+                            int64_t message, int64_t at_ms, struct hd_err *err);
 /* The message a provider's id names, or 0 when none. */
 int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
                              int64_t *message, struct hd_err *err);
@@ -756,7 +756,9 @@ int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scor
 /* ---- retention -------------------------------------------------------------------- */
 
 /* Moves log rows older than cutoff_ms into the per-campaign totals, in
- * transactions of at most batch rows; *n: rows removed. progress (may be
+ * transactions of at most batch rows, and drops the gateways' ids kept
+ * for sends before it (gateway_ids: a report can no longer find their
+ * log rows); *n: log rows removed. progress (may be
  * NULL) gets the running count after each batch. */
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,

@@ -138,20 +138,20 @@ int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct re
  * last word: SES answers "Ok <id>") and the Message-ID's UUID, which
  * Mailgun's events carry. */
 static int keep_ids(struct hd_dispatch *d, const struct hd_provider_cfg *pc, const struct job *j,
-                    const struct hd_result *r, struct hd_err *err)
+                    const struct hd_result *r, int64_t t, struct hd_err *err)
 {
     const char *g = r->gateway_id, *last = strrchr(g, ' ');
     char id[sizeof r->gateway_id];
     int rc = 0;
     if (pc->receipt)
-        return g[0] ? hd_store_gateway_id_add(d->st, pc->name, g, j->ref.id, err) : 0;
+        return g[0] ? hd_store_gateway_id_add(d->st, pc->name, g, j->ref.id, t, err) : 0;
     const char *w = last ? last + 1 : g;
     snprintf(id, sizeof id, "%s", w + (*w == '<'));
     id[strcspn(id, ">")] = '\0';
     if (id[0])
-        rc = hd_store_gateway_id_add(d->st, pc->name, id, j->ref.id, err);
+        rc = hd_store_gateway_id_add(d->st, pc->name, id, j->ref.id, t, err);
     if (rc == 0 && r->id[0] && strcmp(r->id, id) != 0)
-        rc = hd_store_gateway_id_add(d->st, pc->name, r->id, j->ref.id, err);
+        rc = hd_store_gateway_id_add(d->st, pc->name, r->id, j->ref.id, t, err);
     return rc;
 }
 
@@ -168,7 +168,7 @@ static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int6
     x->segments = j->segments;
     x->cost = j->segments * pc->cost_per_segment;
     d->stats.by_state[HD_ST_SENT]++;
-    if (x->r && hd_receipt_keeps_ids(pc) && (rc = keep_ids(d, pc, j, x->r, err)) < 0)
+    if (x->r && hd_receipt_keeps_ids(pc) && (rc = keep_ids(d, pc, j, x->r, t, err)) < 0)
         return rc;
     return log_row(d, &j->ref, x, t, err);
 }

@@ -192,18 +192,19 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
 }
 
 int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
-                            int64_t message, struct hd_err *err)
+                            int64_t message, int64_t at_ms, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_GWID_ADD,
-                             "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id) "
-                             "VALUES (?1, ?2, ?3)",
+                             "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id, "
+                             "at) VALUES (?1, ?2, ?3, ?4)",
                              &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, gateway_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, message);
+    sqlite3_bind_int64(s, 4, at_ms);
     return run_once(st, s, "keeping a gateway's id", err);
 }
 

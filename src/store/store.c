@@ -359,11 +359,13 @@ static const char *const migrations[] = {
      * gateway with receipt keys, a mail sender: its SMTP reply's id and
      * the Message-ID's UUID). A table of its own,
      * written only for those, rather than an index on the log's gateway
-     * ids, which would slow every insert (see 11). */
+     * ids, which would slow every insert (see 11). at (ms, the send's
+     * time) lets the log's pruning take them with their log rows. */
     "CREATE TABLE gateway_ids ("
     "  provider TEXT NOT NULL,"
     "  gateway_id TEXT NOT NULL,"
     "  message_id INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
     "  PRIMARY KEY (provider, gateway_id)"
     ") WITHOUT ROWID;"
     /* a mail sender's event names the sender's id of the message apart
