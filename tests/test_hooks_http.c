@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "../src/serve/serve_int.h"
 #include "herald/json.h"
 #include "herald/state.h"
 #include "herald/store.h"
@@ -142,6 +143,47 @@ static void test_hooks_http_config(void **state)
     assert_int_equal(hd_http_receipt_outcome(r, "delivered"), HD_HTTP_DELIVERED); /* no map */
     assert_int_equal(hd_http_receipt_outcome(r, "DELIVRD"), -1);
     hd_config_free(cfg);
+}
+
+/* A body read without a server: numbers for ids and statuses, an array,
+ * and what refuses a batch. */
+static void test_hooks_http_batch(void **state)
+{
+    (void)state;
+    struct hd_http_receipt rc = {
+        .id = (char *)"/id", .status = (char *)"/st", .code = (char *)"/c", .ref = (char *)"/r"};
+    struct hd_http_batch b;
+    char why[200];
+    const char *ok = "[{\"id\": 42, \"st\": 0, \"c\": 7}, {\"r\": \"12:x\", \"st\": \"D\"}]";
+    assert_int_equal(hd_http_batch_read(&rc, ok, strlen(ok), &b, why, sizeof why), 0);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.v[0].id, "42");
+    assert_string_equal(b.v[0].status, "0");
+    assert_string_equal(b.v[0].code, "7");
+    assert_null(b.v[0].ref);
+    assert_string_equal(b.v[1].ref, "12:x");
+    assert_int_equal(hd_http_ref_message(b.v[1].ref), 12);
+    hd_http_batch_release(&b);
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"[]", "1 to 1000 reports"},
+        {"\"x\"", "not a JSON object or array"},
+        {"{\"id\": \"a\", \"st\": true}", "report 1: a status"},
+        {"[{\"id\": \"a\", \"st\": \"D\"}, {\"st\": \"D\"}]", "report 2: a status"},
+        {"{\"id\": \"a\", \"st\": \"\"}", "report 1: a status"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(
+            hd_http_batch_read(&rc, bad[i].body, strlen(bad[i].body), &b, why, sizeof why), -1);
+        if (!strstr(why, bad[i].why))
+            fail_msg("'%s': '%s' does not hold '%s'", bad[i].body, why, bad[i].why);
+        hd_http_batch_release(&b);
+    }
+    assert_int_equal(hd_http_ref_message("12"), 12);
+    assert_int_equal(hd_http_ref_message("-3:x"), 0);
+    assert_int_equal(hd_http_ref_message("12x"), 0);
+    assert_int_equal(hd_http_ref_message(NULL), 0);
 }
 
 /* The gateways' ids go with the log rows they were kept for. */
@@ -458,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_hooks_http_pointer),
         cmocka_unit_test(test_hooks_http_config),
         cmocka_unit_test(test_hooks_http_prune),
+        cmocka_unit_test(test_hooks_http_batch),
     };
     const struct CMUnitTest e2e[] = {
         cmocka_unit_test(test_hooks_http_reports),

@@ -134,7 +134,7 @@ int64_t hd_http_ref_message(const char *ref)
 }
 
 /* A field of a JSON report: a non-empty string, or an integer written
- * into buf; NULL otherwise. */
+ * into buf (a status may be a number: 0, 1, 2), NULL otherwise. */
 static const char *jfield(json_t *o, const char *ptr, char *buf, size_t n)
 {
     json_t *v = ptr ? hd_json_pointer(o, ptr) : NULL;
@@ -156,7 +156,7 @@ static void json_report(const struct hd_http_receipt *rc, json_t *o, struct hd_h
 {
     r->id = jfield(o, rc->id, r->buf[0], sizeof r->buf[0]);
     r->ref = jfield(o, rc->ref, r->buf[1], sizeof r->buf[1]);
-    r->status = jfield(o, rc->status, NULL, 0);
+    r->status = jfield(o, rc->status, r->buf[3], sizeof r->buf[3]);
     r->code = jfield(o, rc->code, r->buf[2], sizeof r->buf[2]);
     r->reason = jfield(o, rc->reason, NULL, 0);
 }

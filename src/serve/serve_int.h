@@ -219,7 +219,7 @@ void hd_hook_http_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
  * (or the buffers here, for numbers). */
 struct hd_http_report {
     const char *id, *ref, *status, *code, *reason;
-    char buf[3][24]; /* id, ref, code written from JSON numbers */
+    char buf[4][24]; /* id, ref, code, status written from JSON numbers */
 };
 /* A body read by the provider's receipt keys: one report (an object, a
  * form) or a JSON array of them. */
