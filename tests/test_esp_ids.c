@@ -8,13 +8,15 @@
  * SMTP id and Message-ID UUID (gateway_ids). Then the real `herald serve`
  * takes, signed by tests/esp_sign.py: a SendGrid event whose
  * sg_message_id is that SMTP id with SendGrid's filter suffix, a Mailgun
- * event naming the Message-ID alone, and an event for an id herald never
- * sent (kept pending with the sender's id, applied to nothing). */
+ * event naming the Message-ID alone, a Postmark event naming the SMTP id
+ * as its MessageID (SES's mail.messageId: test_esp_parse), and an event
+ * for an id herald never sent (kept pending with the sender's id, applied to nothing). */
 #include "testserve.h"
 
 #include "herald/state.h"
 
 #define MG_KEY "mg-Signing-Key-7781"
+#define PM_PASS "pm-Hook-Pass-5520"
 
 static char pubkey[256];
 static struct tu_server smtp;
@@ -36,12 +38,14 @@ static int ids_setup(void **state)
     e2e_setup(state);
     signer("keygen sg.pem", pubkey, sizeof pubkey);
     setenv("TEST_MG_KEY", MG_KEY, 1);
+    setenv("TEST_PM_PASS", PM_PASS, 1);
     smtp_start(&smtp);
     char extra[1024];
     snprintf(extra, sizeof extra,
              "secret_file = var/herald.secret\n[provider relay]\ntype = smtp\nhost = 127.0.0.1\n"
              "port = %d\nstarttls = none\nesp = sendgrid\nevent_public_key = %s\n"
-             "webhook_signing_key_env = TEST_MG_KEY\n[channel email]\nproviders = relay\n",
+             "webhook_signing_key_env = TEST_MG_KEY\nwebhook_user = pm\n"
+             "webhook_password_env = TEST_PM_PASS\n[channel email]\nproviders = relay\n",
              smtp.port, pubkey);
     write_conf("h.conf", extra);
     TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
@@ -157,6 +161,23 @@ static void test_esp_ids_events(void **state)
                         "reason = 'complaint'"),
                      1);
 
+    /* Postmark: MessageID, the id its SMTP reply named */
+    long long m3 = msg_of("k3@example.com");
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE message_id = %lld AND "
+             "outcome = 'accepted'\"",
+             dir, m3);
+    char *qid3 = sh1(cmd);
+    snprintf(body, sizeof body,
+             "{\"RecordType\":\"Delivery\",\"MessageID\":\"%s\",\"Recipient\":"
+             "\"k3@example.com\",\"DeliveredAt\":\"2026-11-22T12:01:00Z\"}",
+             qid3);
+    write_file("pm.json", body);
+    assert_int_equal(
+        post(&s, "/hooks/postmark/relay", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
+    assert_int_equal(state_of(m3), HD_ST_DELIVERED);
+    free(qid3);
+
     /* an id herald never sent: kept pending, with the sender's id, for later */
     snprintf(body, sizeof body,
              "[{\"email\":\"x@example.com\",\"event\":\"bounce\",\"sg_event_id\":\"ev-2\","
@@ -165,7 +186,7 @@ static void test_esp_ids_events(void **state)
     assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider_id = 'HNOPE' AND "
                         "applied_at IS NULL"),
                      1);
-    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 2);
+    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 3);
     assert_int_equal(srv_stop(&s), 0);
     free(qid);
     free(mid);
