@@ -53,6 +53,10 @@
 #           connections from wrk, against GET /healthz on the same server;
 #           the receipts rows must number the 200s (bench/receipts.sh).
 #           Target: at least 0.5x.
+#   dsn     the bounce mailbox's test mails (tests/data/dsn) parsed 10,000
+#           times by hd_dsn_parse against Python's email package walking the
+#           same mails' delivery-status parts (bench/dsn.sh). Target: at
+#           least 10x.
 #   events  behaviour events: events import against sqlite3's .import (target
 #           3x), a did()/received() segment count against hand-written SQL
 #           (1.5x) and segment rfm (under 10 s); bench/events.sh says more.
@@ -233,6 +237,7 @@ rm -f data.json
 bash "$ROOT/bench/log.sh" "$B"
 bash "$ROOT/bench/serve.sh" "$B"
 bash "$ROOT/bench/receipts.sh" "$B"
+bash "$ROOT/bench/dsn.sh" "$B"
 bash "$ROOT/bench/events.sh" "$B"
 bash "$ROOT/bench/aliyun.sh" "$B"
 bash "$ROOT/bench/api.sh" "$B"

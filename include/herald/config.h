@@ -47,6 +47,44 @@ struct hd_cfg_secret {
     int line;
 };
 
+/* What an http provider's report means (receipt_status_map's right-hand
+ * side): a step on the way (sent), or where the message ends. */
+enum hd_http_outcome {
+    HD_HTTP_SENT,        /* accepted further on: logged, the state kept */
+    HD_HTTP_DELIVERED,   /* on the handset */
+    HD_HTTP_UNDELIVERED, /* not delivered, not the number's fault */
+    HD_HTTP_FAILED,      /* the gateway gave up: undelivered, not the number's fault */
+    HD_HTTP_INVALID,     /* the number is bad: undelivered, and suppressed */
+    HD_HTTP_BOUNCED,     /* a bounce, classed by the bounce rules */
+    HD_HTTP_COMPLAINED,  /* the recipient complained: suppressed, opted out */
+    HD_HTTP_COUNT
+};
+/* "sent", "delivered", ...; NULL out of range. */
+const char *hd_http_outcome_name(int o);
+
+/* One entry of receipt_status_map: the gateway's word and its meaning. */
+struct hd_http_status {
+    char *word;
+    int outcome; /* enum hd_http_outcome */
+};
+
+/* An http provider's callbacks, from its receipt_* keys (config_receipt.c):
+ * present only when receipt_secret is set. Strings are owned. */
+struct hd_http_receipt {
+    bool form;                    /* receipt_format = form (else json) */
+    char *id, *ref, *status;      /* pointers (json) or field names (form): the gateway's
+                                   * id, herald's echoed ref ("N:UUID"), the status; id or
+                                   * ref may be NULL, not both */
+    char *code, *reason;          /* optional, NULL when not given */
+    char *sig_header, *ts_header; /* default X-Signature, X-Timestamp */
+    bool base64;                  /* receipt_signature_encoding = base64 (else hex) */
+    int64_t tolerance;            /* seconds either side of now; default 300 */
+    struct hd_http_status *map;   /* receipt_status_map, in order */
+    size_t nmap;
+};
+/* The outcome of a gateway's word by the map (case as written), or -1. */
+int hd_http_receipt_outcome(const struct hd_http_receipt *r, const char *word);
+
 struct hd_provider_cfg {
     char *name;           /* from [provider NAME] */
     char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms */
@@ -63,6 +101,8 @@ struct hd_provider_cfg {
     int64_t retry_base;      /* seconds; default 30 */
     int64_t retry_max;       /* seconds; default 3600 */
     double cost_per_segment; /* for estimates (SMS); default 0 */
+    /* an http provider's receipt_* keys, or NULL */
+    struct hd_http_receipt *receipt;
 };
 
 struct hd_cap_rule {

@@ -270,6 +270,11 @@ int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
  * reports at once): durable once the caller commits. */
 int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                     int *result, struct hd_err *err);
+/* Whether the provider's reports may name the gateway's own id alone (an
+ * http provider with receipt keys, a mail sender with esp): its accepted
+ * messages' ids are then kept (hd_store_gateway_id_add) and a report
+ * without herald's number is matched through them. */
+bool hd_receipt_keeps_ids(const struct hd_provider_cfg *p);
 /* Applies the pending reports whose message is known now; *applied says
  * how many. */
 int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *applied,

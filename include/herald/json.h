@@ -12,4 +12,13 @@
  * read with strtod in the C locale, which herald never changes. */
 json_t *hd_json_object_loads(const char *s, size_t n);
 
+/* RFC 6901 JSON pointers (jptr.c). Whether ptr is one: "" or "/token"...,
+ * where '~' is only in "~0" ('~') and "~1" ('/'); -1 with the reason in
+ * why (n bytes) when it is not. */
+int hd_json_pointer_check(const char *ptr, char *why, size_t n);
+/* The value ptr names in doc (borrowed from doc), or NULL: no such member
+ * or element, an index that is not one ("-", "01", "+1"), or a pointer
+ * that is not one. */
+json_t *hd_json_pointer(const json_t *doc, const char *ptr);
+
 #endif

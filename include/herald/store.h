@@ -609,6 +609,9 @@ struct hd_receipt {
     const char *reason;     /* the raw reason text, or NULL */
     int64_t gateway_ms;     /* when the gateway says it happened; 0: not said */
     int64_t received_ms;
+    /* the sender's id of the message when gateway_id is the event's (a
+     * mail sender's), or NULL */
+    const char *provider_id;
 };
 /* Keeps r unless the same provider, gateway id and status are kept
  * already (a gateway sending it again): *added says which, *id is the row. */
@@ -636,6 +639,16 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
  * after since_ms. */
 int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
                            int64_t since_ms, int64_t *n, struct hd_err *err);
+
+/* A gateway's own id of a message it accepted, for the providers whose
+ * reports may name their id alone (an http gateway, a mail sender): kept
+ * once per (provider, gateway id); a second message with the same id
+ * keeps the first. */
+int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                            int64_t message, int64_t at_ms, struct hd_err *err);
+/* The message a provider's id names, or 0 when none. */
+int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                             int64_t *message, struct hd_err *err);
 
 /* A contact's id from its external id, or from the pseudonym a deleted
  * one left ("deleted-12"); HD_E_NOTFOUND for neither. */
@@ -748,7 +761,9 @@ int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scor
 /* ---- retention -------------------------------------------------------------------- */
 
 /* Moves log rows older than cutoff_ms into the per-campaign totals, in
- * transactions of at most batch rows; *n: rows removed. progress (may be
+ * transactions of at most batch rows, and drops the gateways' ids kept
+ * for sends before it (gateway_ids: a report can no longer find their
+ * log rows); *n: log rows removed. progress (may be
  * NULL) gets the running count after each batch. */
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,

@@ -1,20 +1,23 @@
 /* gateway: `type = http`, a generic HTTP gateway for the many SMS providers
  * without a driver of their own and for chat webhooks (Slack, WeCom,
  * DingTalk). The URL, each header and the body are Mustache templates over
- * the message: id, to, channel, category, title, body, subject, text, data
- * (the push data's JSON text) and api_key (the secret). The body escapes
+ * the message: id, ref ("N:UUID", the message's number and id, which a
+ * gateway that echoes it back lets the receipts match), to, channel, category, title, body,
+ * subject, text, data (the push data's JSON text) and api_key (the secret). The body escapes
  * {{name}} for JSON string contents or for a form (body_format); the URL
  * escapes for a form; headers are not escaped, and a header whose value
  * would hold a line break refuses the message. Every request carries
  * Idempotency-Key: <message id>. The response status decides the class
  * (accepted_status, throttled_status, permanent_status; anything else is
- * temporary) and message_id_pointer (RFC 6901) finds the gateway's id. */
+ * temporary) and message_id_pointer (RFC 6901, core/jptr.c) finds the
+ * gateway's id. The receipt_* keys are the service's (serve/hooks_http.c). */
 #include "http_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "herald/json.h"
 #include "herald/mustache.h"
 
 struct range {
@@ -159,9 +162,9 @@ static int gw_setup(struct gw *g, const struct hd_provider_cfg *cfg, struct hd_e
                      &g->permanent, err) < 0)
         return -1;
     v = hd_provider_get(cfg, "message_id_pointer");
-    if (v && *v && *v != '/')
-        return hd_err_set(err, HD_E_CONFIG,
-                          "message_id_pointer: '%s' is not a JSON pointer (it starts with '/')", v);
+    char why[300];
+    if (v && *v && hd_json_pointer_check(v, why, sizeof why) < 0)
+        return hd_err_set(err, HD_E_CONFIG, "message_id_pointer: %s", why);
     g->pointer = hd_xstrdup(v);
     return 0;
 }
@@ -190,7 +193,10 @@ static int gw_build(void *pc, struct hx_req *q, struct hd_result *r)
     struct gw *g = pc;
     const struct hd_msg *m = q->m;
     json_t *data = json_object();
+    char ref[HX_OUT_ID_MAX];
+    hx_out_id(m, ref);
     set(data, "id", m->id);
+    set(data, "ref", ref);
     set(data, "to", m->to);
     set(data, "channel", hd_channel_name(m->channel));
     set(data, "category", hd_category_name(m->category));
@@ -232,35 +238,6 @@ static int gw_build(void *pc, struct hx_req *q, struct hd_result *r)
     return 0;
 }
 
-/* Follows an RFC 6901 pointer ("/a/0/b", with ~1 for '/' and ~0 for '~'). */
-static const json_t *follow(const json_t *v, const char *ptr)
-{
-    char tok[256];
-    while (v && *ptr == '/') {
-        ptr++;
-        size_t n = 0;
-        while (*ptr && *ptr != '/' && n + 1 < sizeof tok) {
-            if (ptr[0] == '~' && (ptr[1] == '0' || ptr[1] == '1')) {
-                tok[n++] = ptr[1] == '0' ? '~' : '/';
-                ptr += 2;
-            } else {
-                tok[n++] = *ptr++;
-            }
-        }
-        tok[n] = '\0';
-        if (json_is_object(v)) {
-            v = json_object_get(v, tok);
-        } else if (json_is_array(v)) {
-            char *end;
-            unsigned long i = strtoul(tok, &end, 10);
-            v = *tok && !*end ? json_array_get(v, i) : NULL;
-        } else {
-            v = NULL;
-        }
-    }
-    return v;
-}
-
 static int gw_finish(void *pc, struct hx *h, struct hx_req *q, long status, struct hd_result *r)
 {
     (void)h;
@@ -276,7 +253,7 @@ static int gw_finish(void *pc, struct hx *h, struct hx_req *q, long status, stru
     hd_result_set(r, outcome, (int)status, "HTTP %ld: %s", status, text);
     if (outcome == HD_OUT_ACCEPTED && g->pointer && *g->pointer) {
         json_t *j = hx_json(q);
-        const json_t *id = follow(j, g->pointer);
+        const json_t *id = hd_json_pointer(j, g->pointer);
         if (json_is_string(id))
             hx_copy_text(r->gateway_id, sizeof r->gateway_id, json_string_value(id));
         else if (json_is_integer(id))

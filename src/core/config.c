@@ -122,6 +122,19 @@ static const struct keydef provider_keys[] = {
     {"http", "message_id_pointer", K_STR, NULL, false},
     {"http", "api_key", K_SECRET, NULL, false},
     {"http", "ca_file", K_STR, NULL, false},
+    /* its delivery reports to herald serve (config_receipt.c) */
+    {"http", "receipt_format", K_ENUM, "json|form", false},
+    {"http", "receipt_id", K_STR, NULL, false},
+    {"http", "receipt_ref", K_STR, NULL, false},
+    {"http", "receipt_status", K_STR, NULL, false},
+    {"http", "receipt_code", K_STR, NULL, false},
+    {"http", "receipt_reason", K_STR, NULL, false},
+    {"http", "receipt_status_map", K_STR, NULL, false},
+    {"http", "receipt_secret", K_SECRET, NULL, false},
+    {"http", "receipt_signature_header", K_STR, NULL, false},
+    {"http", "receipt_timestamp_header", K_STR, NULL, false},
+    {"http", "receipt_signature_encoding", K_ENUM, "hex|base64", false},
+    {"http", "receipt_tolerance", K_STR, NULL, false},
     {"fcm", "service_account", K_SECRET, NULL, true},
     {"fcm", "project_id", K_STR, NULL, false},
     {"fcm", "base_url", K_URL, NULL, false},
@@ -1037,6 +1050,9 @@ static int check_provider(struct parse *ps, struct hd_provider_cfg *p, struct ra
             return 0;
     if (!required_keys(ps, p))
         return 0;
+    char why[600];
+    if (strcmp(p->type, "http") == 0 && hd_cfg_http_receipt(p, &ps->line, why, sizeof why) < 0)
+        return fail(ps, "[provider %s] %s", p->name, why);
     if (!p->burst) {
         double per = hd_units_rate_per_sec(&p->rate);
         p->burst = per < 1 ? 1 : per > 1000000 ? 1000000 : (uint32_t)per;
@@ -1265,6 +1281,7 @@ void hd_config_free(struct hd_config *cfg)
             free(p->secrets[s].ref);
         }
         free(p->secrets);
+        hd_cfg_http_receipt_free(p->receipt);
     }
     free(cfg->providers);
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {

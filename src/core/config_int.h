@@ -40,6 +40,11 @@ int hd_cfg_webhook_key(struct hd_config *cfg, const char *name, const char *key,
 int hd_cfg_webhooks_check(const struct hd_config *cfg, int *line, char *why, size_t n);
 void hd_cfg_webhooks_release(struct hd_config *cfg);
 void hd_cfg_webhooks_dump(const struct hd_config *cfg, struct hd_buf *out);
+/* An http provider's receipt_* keys (config_receipt.c), read into
+ * p->receipt once the provider's keys are in: -1 with the message in why
+ * and the offending key's line in *line. */
+int hd_cfg_http_receipt(struct hd_provider_cfg *p, int *line, char *why, size_t n);
+void hd_cfg_http_receipt_free(struct hd_http_receipt *r);
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out);
 
 #endif

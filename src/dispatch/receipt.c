@@ -138,13 +138,36 @@ static void plain_meaning(const struct hd_bounce_rules *rules, const struct hd_r
     }
 }
 
+/* An http gateway's word, through its receipt_status_map: herald's
+ * outcomes; failed and invalid are undelivered, invalid the number's
+ * fault; a word the map does not know is logged, the state kept. */
+static void http_meaning(const struct hd_receipt_ctx *c, const struct hd_provider_cfg *p,
+                         const struct hd_receipt *r, struct meaning *m)
+{
+    int o = hd_http_receipt_outcome(p->receipt, r->status);
+    struct hd_receipt k = *r;
+    if (o < 0 || o == HD_HTTP_SENT)
+        return;
+    k.status =
+        o == HD_HTTP_FAILED || o == HD_HTTP_INVALID ? "undelivered" : hd_http_outcome_name(o);
+    plain_meaning(c->cfg->receipts.bounce_rules, &k, m);
+    if (o == HD_HTTP_INVALID) {
+        m->suppress = "invalid_number";
+        m->about = "invalid number";
+    } else if (o == HD_HTTP_FAILED) {
+        m->about = "failed at the gateway";
+    }
+}
+
 static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct meaning *m)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
     memset(m, 0, sizeof *m);
     m->to = -1;
     m->word = r->status;
-    if (p && strcmp(p->type, "twilio") == 0)
+    if (p && p->receipt)
+        http_meaning(c, p, r, m);
+    else if (p && strcmp(p->type, "twilio") == 0)
         sms_meaning(r->status, r->code, twilio_codes, m);
     else if (p && (strcmp(p->type, "aliyun_sms") == 0 || strcmp(p->type, "tencent_sms") == 0))
         sms_meaning(r->status, r->code, cn_codes, m);
@@ -350,7 +373,27 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
 static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
-    return r->message && p && (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0);
+    return r->message && p &&
+           (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0 || p->receipt);
+}
+
+bool hd_receipt_keeps_ids(const struct hd_provider_cfg *p)
+{
+    return p && (p->receipt || ((strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0) &&
+                                hd_provider_get(p, "esp")));
+}
+
+/* A report that names no message of ours: the one the gateway's id (a
+ * mail sender's: its own id of the message) was recorded for at send
+ * time (gateway_ids), when the provider keeps them. */
+static int message_of(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t *message,
+                      struct hd_err *err)
+{
+    *message = r->message;
+    if (*message || !hd_receipt_keeps_ids(hd_config_provider(c->cfg, r->provider)))
+        return 0;
+    return hd_store_gateway_id_find(c->st, r->provider,
+                                    r->provider_id ? r->provider_id : r->gateway_id, message, err);
 }
 
 /* The message r is about (the number its callback named, with the
@@ -359,8 +402,12 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
                        struct hd_err *err)
 {
     int64_t contact = 0;
+    struct hd_receipt k = *r;
     memset(t, 0, sizeof *t);
-    int rc = r->message ? hd_store_msg_contact(c->st, r->message, &contact, err) : 0;
+    int rc = message_of(c, r, &k.message, err);
+    r = &k;
+    if (rc == 0 && r->message)
+        rc = hd_store_msg_contact(c->st, r->message, &contact, err);
     if (rc < 0 || !contact)
         return rc;
     /* the message's accepted row with the gateway's id: through the
@@ -447,6 +494,7 @@ static int keep_pending(void *ud, const struct hd_receipt *r)
     k->status = dup_or_null(r->status);
     k->code = dup_or_null(r->code);
     k->reason = dup_or_null(r->reason);
+    k->provider_id = dup_or_null(r->provider_id);
     return 0;
 }
 
@@ -458,6 +506,7 @@ static void pending_release(struct pending *p)
         free((char *)p->v[i].status);
         free((char *)p->v[i].code);
         free((char *)p->v[i].reason);
+        free((char *)p->v[i].provider_id);
     }
     free(p->v);
 }

@@ -132,6 +132,29 @@ int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct re
     return log_row(d, m, x, t, err);
 }
 
+/* The ids a provider's reports may name its message by alone, kept at
+ * send time (hd_receipt_keeps_ids): an http gateway's id; a mail sender's
+ * id from its SMTP reply (the "queued as" id smtp.c kept, else the reply's
+ * last word: SES answers "Ok <id>") and the Message-ID's UUID, which
+ * Mailgun's events carry. */
+static int keep_ids(struct hd_dispatch *d, const struct hd_provider_cfg *pc, const struct job *j,
+                    const struct hd_result *r, int64_t t, struct hd_err *err)
+{
+    const char *g = r->gateway_id, *last = strrchr(g, ' ');
+    char id[sizeof r->gateway_id];
+    int rc = 0;
+    if (pc->receipt)
+        return g[0] ? hd_store_gateway_id_add(d->st, pc->name, g, j->ref.id, t, err) : 0;
+    const char *w = last ? last + 1 : g;
+    snprintf(id, sizeof id, "%s", w + (*w == '<'));
+    id[strcspn(id, ">")] = '\0';
+    if (id[0])
+        rc = hd_store_gateway_id_add(d->st, pc->name, id, j->ref.id, t, err);
+    if (rc == 0 && r->id[0] && strcmp(r->id, id) != 0)
+        rc = hd_store_gateway_id_add(d->st, pc->name, r->id, j->ref.id, t, err);
+    return rc;
+}
+
 /* Accepted: sent. The message's state changes with the others of its
  * channel, in one statement at the end of the batch (hd_dsp_flush). */
 static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
@@ -145,6 +168,8 @@ static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int6
     x->segments = j->segments;
     x->cost = j->segments * pc->cost_per_segment;
     d->stats.by_state[HD_ST_SENT]++;
+    if (x->r && hd_receipt_keeps_ids(pc) && (rc = keep_ids(d, pc, j, x->r, t, err)) < 0)
+        return rc;
     return log_row(d, &j->ref, x, t, err);
 }
 

@@ -230,6 +230,10 @@ bool hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
         hd_esp_post(s, h, a);
         return false;
     }
+    if (h->kind == HOOK_HTTP) {
+        hd_hook_http_post(s, h, a);
+        return false;
+    }
     if (h->kind != HOOK_TWILIO) {
         hd_hook_cn_post(s, h, a);
         return false;

@@ -153,8 +153,7 @@ static int report_of(const struct hd_hook *h, json_t *o, struct hd_receipt *r)
     return r->gateway_id && *r->gateway_id && r->status && *r->status ? 0 : -1;
 }
 
-/* The whole batch checked: NULL with why set when a report is not one. */
-static json_t *batch(const struct hd_hook *h, char *why, size_t size)
+json_t *hd_hook_cn_batch(const struct hd_hook *h, char *why, size_t size)
 {
     json_error_t je;
     json_t *j = json_loadb(h->body.data ? h->body.data : "", h->body.len, 0, &je);
@@ -213,7 +212,7 @@ void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
         hd_hook_say(a, 413, "request body too large\n");
         return;
     }
-    json_t *j = batch(h, why, sizeof why);
+    json_t *j = hd_hook_cn_batch(h, why, sizeof why);
     if (!j) {
         hd_hook_say(a, 400, why);
         return;

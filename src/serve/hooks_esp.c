@@ -13,9 +13,10 @@
  * (delivered, bounced with its code and diagnostic, complained, opened,
  * unsubscribed, undelivered) and kept through dispatch/receipt.c, matched
  * on the message number the mail carried (mime.c writes it where each
- * sender echoes it back); 200 is answered only once every event is
- * committed, and a sender retrying gets "duplicate": the event's own id
- * (or the sender's message id) and the word make one row. */
+ * sender echoes it back), or, without it, on the sender's own id of the
+ * message, which the writer kept at send time (gateway_ids); 200 is answered only once every event
+ * is committed, and a sender retrying gets "duplicate": the event's own id (or the sender's message
+ * id) and the word make one row. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -33,13 +34,20 @@
 enum esp { ESP_NONE, ESP_SES, ESP_SENDGRID, ESP_MAILGUN, ESP_POSTMARK, ESP_COUNT };
 static const char *const esp_names[ESP_COUNT] = {"", "ses", "sendgrid", "mailgun", "postmark"};
 
-#define EVENTS_MAX 1000 /* a batch of SendGrid's is at most a few hundred */
-
-struct events {
-    struct hd_esp_event v[EVENTS_MAX];
-    size_t n;
-    char ids[EVENTS_MAX][24]; /* a number turned id (Postmark's bounce ID) */
-};
+/* The part of text from its first char not in skip to the first in stop,
+ * into out; NULL when empty. */
+static const char *cut(const char *text, const char *skip, const char *stop, char *out, size_t n)
+{
+    if (!text)
+        return NULL;
+    text += strspn(text, skip);
+    size_t len = strcspn(text, stop);
+    if (len == 0 || len >= n)
+        return NULL;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return out;
+}
 
 int hd_esp_route(const char *rest)
 {
@@ -239,6 +247,15 @@ int64_t hd_esp_time_ms(const char *iso)
     return iso && hd_time_parse_iso(iso, &t, NULL) == 0 ? t * 1000 : 0;
 }
 
+/* Seconds a sender gives (an integer, or Mailgun's real) in
+ * milliseconds; 0, "not said", for anything outside year 1970 to 9999
+ * (the conversion of a larger value is undefined: fuzz_esp found it). */
+static int64_t secs_ms(json_t *v)
+{
+    double s = json_is_integer(v) ? (double)json_integer_value(v) : json_number_value(v);
+    return s > 0 && s < 253402300800.0 ? (int64_t)(s * 1000) : 0;
+}
+
 /* Maps word to herald's word through a table of pairs, or NULL. */
 static const char *word_of(const char *const (*map)[2], size_t n, const char *word)
 {
@@ -248,7 +265,7 @@ static const char *word_of(const char *const (*map)[2], size_t n, const char *wo
     return NULL;
 }
 
-static void sendgrid_events(json_t *body, struct events *ev)
+static void sendgrid_events(json_t *body, struct hd_esp_events *ev)
 {
     static const char *const map[][2] = {{"delivered", "delivered"},
                                          {"bounce", "bounced"},
@@ -265,17 +282,21 @@ static void sendgrid_events(json_t *body, struct events *ev)
         if (!w || ev->n == EVENTS_MAX)
             continue;
         json_t *ts = json_object_get(e, "timestamp");
+        /* sg_message_id is the X-Message-Id the SMTP reply named, a dot, the filter's */
+        const char *pid =
+            cut(str(e, "sg_message_id"), "<", ".>", ev->pids[ev->n], sizeof *ev->pids);
         ev->v[ev->n++] = (struct hd_esp_event){
             .message = number_of(json_object_get(e, "herald_message")),
             .gid = str(e, "sg_event_id") ? str(e, "sg_event_id") : str(e, "sg_message_id"),
+            .pid = pid,
             .status = w,
             .code = str(e, "status"),
             .reason = str(e, "reason"),
-            .at_ms = json_is_integer(ts) ? (int64_t)json_integer_value(ts) * 1000 : 0};
+            .at_ms = json_is_integer(ts) ? secs_ms(ts) : 0};
     }
 }
 
-static void mailgun_events(json_t *body, struct events *ev)
+static void mailgun_events(json_t *body, struct hd_esp_events *ev)
 {
     static const char *const map[][2] = {{"delivered", "delivered"},
                                          {"failed", "bounced"},
@@ -287,13 +308,16 @@ static void mailgun_events(json_t *body, struct events *ev)
     if (!w)
         return;
     struct hd_esp_event *v = &ev->v[ev->n++];
+    /* the Message-ID herald wrote, <UUID@domain>: its UUID */
+    json_t *hdrs = json_object_get(json_object_get(e, "message"), "headers");
     *v = (struct hd_esp_event){
         .message =
             number_of(json_object_get(json_object_get(e, "user-variables"), "herald_message")),
         .gid = str(e, "id"),
+        .pid = cut(str(hdrs, "message-id"), "<", "@>", ev->pids[0], sizeof *ev->pids),
         .status = w,
         .reason = str(ds, "message") ? str(ds, "message") : str(ds, "description"),
-        .at_ms = (int64_t)(json_number_value(json_object_get(e, "timestamp")) * 1000)};
+        .at_ms = secs_ms(json_object_get(e, "timestamp"))};
     /* a temporary failure is one Mailgun retries: logged, the state kept;
      * a permanent one is the bounce, with the reply code Mailgun got */
     json_t *code = json_object_get(ds, "code");
@@ -315,7 +339,7 @@ static const char *const postmark_types[][2] = {
     {"HardBounce", "5.1.1"}, {"BadEmailAddress", "5.1.1"}, {"SoftBounce", "4.0.0"},
     {"Transient", "4.0.0"},  {"Blocked", "5.7.1"},         {"DnsError", "5.1.2"}};
 
-static void postmark_events(json_t *body, struct events *ev)
+static void postmark_events(json_t *body, struct hd_esp_events *ev)
 {
     static const char *const map[][2] = {{"Delivery", "delivered"},
                                          {"Bounce", "bounced"},
@@ -332,6 +356,7 @@ static void postmark_events(json_t *body, struct events *ev)
     ev->v[ev->n++] = (struct hd_esp_event){
         .message = number_of(json_object_get(json_object_get(body, "Metadata"), "herald_message")),
         .gid = json_is_integer(id) ? ev->ids[0] : str(body, "MessageID"),
+        .pid = str(body, "MessageID"),
         .status = w,
         .code = strcmp(w, "bounced") == 0 ? code : NULL,
         .reason = str(body, "Details") ? str(body, "Details") : str(body, "Description"),
@@ -341,7 +366,7 @@ static void postmark_events(json_t *body, struct events *ev)
 }
 
 /* Each event kept, under the store's lock: the first error stops. */
-static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *ev, int *fresh,
+static int keep(struct hd_srv *s, const struct hd_hook *h, const struct hd_esp_events *ev, int *fresh,
                 struct hd_err *err)
 {
     int rc = 0;
@@ -361,7 +386,8 @@ static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *
                                .code = e->code,
                                .reason = e->reason,
                                .gateway_ms = e->at_ms,
-                               .received_ms = now};
+                               .received_ms = now,
+                               .provider_id = e->message ? NULL : e->pid};
         int result = 0;
         rc = hd_receipt_take(&c, &r, now, &result, err);
         *fresh += rc == 0 && result != HD_RCPT_DUPLICATE;
@@ -375,8 +401,18 @@ static int keep(struct hd_srv *s, const struct hd_hook *h, const struct events *
     return rc;
 }
 
+void hd_esp_events_of(int esp, json_t *body, struct hd_esp_events *ev)
+{
+    if (esp == ESP_SENDGRID)
+        sendgrid_events(body, ev);
+    else if (esp == ESP_MAILGUN)
+        mailgun_events(body, ev);
+    else if (esp == ESP_POSTMARK)
+        postmark_events(body, ev);
+}
+
 /* The body, checked and read into ev; an answer and -1 when it fails. */
-static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struct events *ev,
+static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struct hd_esp_events *ev,
                        struct hd_answer *a)
 {
     const struct hd_provider_cfg *p = hd_config_provider(s->cfg, h->provider);
@@ -395,12 +431,7 @@ static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struc
         hd_hook_say(a, 403, "forbidden: the Mailgun signature does not match\n");
         return -1;
     }
-    if (h->esp == ESP_SENDGRID)
-        sendgrid_events(*body, ev);
-    else if (h->esp == ESP_MAILGUN)
-        mailgun_events(*body, ev);
-    else if (h->esp == ESP_POSTMARK)
-        postmark_events(*body, ev);
+    hd_esp_events_of(h->esp, *body, ev);
     return 0;
 }
 
@@ -408,7 +439,7 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
 {
     struct hd_err err = {0};
     json_t *body = NULL, *msg = NULL;
-    struct events *ev = hd_xcalloc(1, sizeof *ev);
+    struct hd_esp_events *ev = hd_xcalloc(1, sizeof *ev);
     int fresh = 0, rc = -1;
     if (h->too_long)
         hd_hook_say(a, 413, "request body too large\n");

@@ -255,7 +255,9 @@ static void ses_event(json_t *msg, const char *id, struct hd_esp_event *ev, size
         str(msg, "notificationType") ? str(msg, "notificationType") : str(msg, "eventType");
     json_t *b = json_object_get(msg, "bounce"),
            *r = json_array_get(json_object_get(b, "bouncedRecipients"), 0);
-    *ev = (struct hd_esp_event){.message = ses_message(json_object_get(msg, "mail")), .gid = id};
+    json_t *mail = json_object_get(msg, "mail");
+    *ev = (struct hd_esp_event){
+        .message = ses_message(mail), .gid = id, .pid = str(mail, "messageId")};
     if (!type)
         return;
     /* when it happened: the event's own object (bounce, complaint,
@@ -328,8 +330,15 @@ int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg
             hd_hook_say(a, 200, "ok\n");
         return -1;
     }
-    const char *m = str(*body, "Message");
-    *msg = m ? json_loads(m, 0, NULL) : NULL;
-    ses_event(*msg, str(*body, "MessageId"), ev, n);
+    *n = hd_sns_event_of(*body, msg, ev);
     return 0;
+}
+
+size_t hd_sns_event_of(json_t *body, json_t **msg, struct hd_esp_event *ev)
+{
+    const char *m = str(body, "Message");
+    size_t n = 0;
+    *msg = m ? json_loads(m, 0, NULL) : NULL;
+    ses_event(*msg, str(body, "MessageId"), ev, &n);
+    return n;
 }

@@ -149,7 +149,7 @@ int hd_srv_tls_load(const struct hd_serve_cfg *c, struct hd_buf *cert, struct hd
  * reports of under 400 bytes each */
 #define HOOK_CN_BODY_MAX (512 * 1024)
 
-enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT };
+enum hd_hook_kind { HOOK_TWILIO, HOOK_ALIYUN, HOOK_TENCENT, HOOK_HTTP };
 
 /* A request to /hooks/...: checked when the headers are in, the body then
  * gathered (up to HOOK_BODY_MAX; more sets too_long). */
@@ -195,14 +195,56 @@ void hd_hook_say(struct hd_answer *a, int status, const char *msg);
  * is read: 0 to read it, else -1 with a set (404, 403). */
 int hd_hook_cn_begin(struct hd_srv *s, const char *rest, const char *query, struct hd_hook *h,
                      struct hd_answer *a);
+/* The body of h (kind HOOK_ALIYUN or HOOK_TENCENT) checked whole: the
+ * array of reports (the caller frees), or NULL with why set when it is
+ * not one or a report lacks its id or status (fuzz_cnreport). */
+json_t *hd_hook_cn_batch(const struct hd_hook *h, char *why, size_t size);
 /* The body is in: each report kept, then answered as the gateway expects. */
 void hd_hook_cn_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+
+/* A request header's value, or NULL. */
+typedef const char *(*hd_header_fn)(void *ud, const char *name);
+
+/* ---- a generic HTTP gateway's reports (hooks_http.c): /hooks/http/PROVIDER ---- */
+
+/* Whether rest ("http/...") is a generic gateway's path. */
+bool hd_hook_http_route(const char *rest);
+/* The provider (an http one with receipt_secret), the signature and the
+ * timestamp headers, the timestamp within receipt_tolerance: 0 to read
+ * the body, else -1 with a set (404, 403). */
+int hd_hook_http_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *ud,
+                       struct hd_hook *h, struct hd_answer *a);
+/* The body is in: the signature, then every report kept, then 200. */
+void hd_hook_http_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
+
+#define HTTP_REPORTS_MAX 1000
+/* One report of a gateway's, in its words; strings borrowed from the body
+ * (or the buffers here, for numbers). */
+struct hd_http_report {
+    const char *id, *ref, *status, *code, *reason;
+    char buf[4][24]; /* id, ref, code, status written from JSON numbers */
+};
+/* A body read by the provider's receipt keys: one report (an object, a
+ * form) or a JSON array of them. */
+struct hd_http_batch {
+    json_t *doc;
+    struct hd_form form;
+    bool has_form;
+    struct hd_http_report *v;
+    size_t n;
+};
+/* Reads body (no signature checked here: the caller did) into b; every
+ * report needs a status and an id or a ref, else -1 with why (nothing of
+ * the batch is to be kept). Release b either way. */
+int hd_http_batch_read(const struct hd_http_receipt *rc, const char *body, size_t len,
+                       struct hd_http_batch *b, char *why, size_t n);
+void hd_http_batch_release(struct hd_http_batch *b);
+/* The message number a ref names ("N:UUID" or "N"), or 0. */
+int64_t hd_http_ref_message(const char *ref);
 
 /* ---- mail senders' events (hooks_esp.c): /hooks/ses|sendgrid|mailgun|postmark/PROVIDER ---- */
 
 #define ESP_BODY_MAX (1024 * 1024) /* SendGrid posts events in batches; SNS up to 256 KiB */
-/* A request header's value, or NULL. */
-typedef const char *(*hd_header_fn)(void *ud, const char *name);
 /* Which sender rest names (its enum, > 0), or 0: not a sender's path. */
 int hd_esp_route(const char *rest);
 /* Like hd_hook_begin, for a sender: the provider and what authenticates
@@ -216,9 +258,27 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 struct hd_esp_event {
     int64_t message; /* the number the mail carried, or 0 */
     const char *gid; /* the sender's id of the event (or message), or NULL */
+    const char *pid; /* the sender's id of the message (SendGrid's X-Message-Id, the
+                      * Message-ID's UUID, Postmark's MessageID, SES's messageId), or NULL */
     const char *status, *code, *reason;
     int64_t at_ms; /* when the sender says it happened, or 0 */
 };
+#define EVENTS_MAX 1000 /* a batch of SendGrid's is at most a few hundred */
+/* A body's events and the text cut out for them. */
+struct hd_esp_events {
+    struct hd_esp_event v[EVENTS_MAX];
+    size_t n;
+    char ids[EVENTS_MAX][24];   /* a number turned id (Postmark's bounce ID) */
+    char pids[EVENTS_MAX][128]; /* the sender's message id, cut out of its text */
+};
+/* The events of a sender's body (esp from hd_esp_route), its signature
+ * checked by the caller: those herald takes, appended to ev (which starts
+ * zeroed); any JSON is safe here (fuzz_esp). */
+void hd_esp_events_of(int esp, json_t *body, struct hd_esp_events *ev);
+/* An SNS notification's SES event, its signature checked by the caller:
+ * *msg is the Message parsed (the caller frees), 1 with ev filled, or 0
+ * when the notification is not an event herald takes (fuzz_esp). */
+size_t hd_sns_event_of(json_t *body, json_t **msg, struct hd_esp_event *ev);
 /* SES through SNS (hooks_sns.c): the topic, the signature, then a
  * subscription confirmed (an answer, -1) or a notification's event in *ev
  * (*n is 0 or 1; *body and *msg are the caller's to free), 0. -1 with an

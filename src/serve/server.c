@@ -237,8 +237,9 @@ static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, st
     struct hd_answer a = {0};
     q->hook = hd_xcalloc(1, sizeof *q->hook);
     int rc =
-        hd_esp_route(rest)
-            ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
+        hd_esp_route(rest) ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
+        : hd_hook_http_route(rest)
+            ? hd_hook_http_begin(s, rest, header_of, c, q->hook, &a)
             : hd_hook_begin(s, rest, q->query,
                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature"),
                             q->hook, &a);

@@ -442,6 +442,21 @@ static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *er
     return hd_store_meta_set(st, pruned_key, v, err);
 }
 
+/* The gateways' ids kept for sends before cutoff_ms (one statement, once
+ * a prune is done: a report can no longer find their log rows). */
+static int prune_gateway_ids(struct hd_store *st, int64_t cutoff_ms, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "DELETE FROM gateway_ids WHERE at < ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, cutoff_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "pruning the gateways' ids");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err)
@@ -516,6 +531,7 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
             goto out;
         }
     }
+    rc = prune_gateway_ids(st, cutoff_ms, err);
 out:
     for (int i = 0; i < 4; i++)
         sqlite3_finalize(s[i]);

@@ -19,8 +19,8 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
-                             "gateway_at, received_at, message_id) VALUES (?1, ?2, ?3, ?4, ?5, "
-                             "?6, ?7, ?8) "
+                             "gateway_at, received_at, message_id, provider_id) VALUES (?1, ?2, "
+                             "?3, ?4, ?5, ?6, ?7, ?8, ?9) "
                              "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
                              &s, err);
     if (rc < 0)
@@ -35,6 +35,7 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     sqlite3_bind_int64(s, 7, r->received_ms);
     if (r->message)
         sqlite3_bind_int64(s, 8, r->message);
+    hd_store_bind_text(s, 9, r->provider_id);
     if (sqlite3_step(s) != SQLITE_DONE) {
         rc = hd_store_fail(st, err, "keeping a receipt");
         goto out;
@@ -95,7 +96,8 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
     sqlite3_stmt *s = NULL;
     int rc = hd_store_prepare(st,
                               "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
-                              "received_at, message_id FROM receipts WHERE applied_at IS NULL AND "
+                              "received_at, message_id, provider_id FROM receipts WHERE "
+                              "applied_at IS NULL AND "
                               "received_at >= ?1 ORDER BY received_at, id",
                               &s, err),
         step;
@@ -112,7 +114,8 @@ int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_
                                .reason = T(5),
                                .gateway_ms = sqlite3_column_int64(s, 6),
                                .received_ms = sqlite3_column_int64(s, 7),
-                               .message = sqlite3_column_int64(s, 8)};
+                               .message = sqlite3_column_int64(s, 8),
+                               .provider_id = T(9)};
 #undef T
         if ((rc = cb(ud, &r)) != 0)
             break;
@@ -190,4 +193,43 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
                    "SELECT count(*) FROM attempts WHERE contact_id = ?1 AND at >= ?3 AND "
                    "outcome = 'receipt' AND reason = ?2",
                    contact, reason, since_ms, n, err);
+}
+
+int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                            int64_t message, int64_t at_ms, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_GWID_ADD,
+                             "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id, "
+                             "at) VALUES (?1, ?2, ?3, ?4)",
+                             &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gateway_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, message);
+    sqlite3_bind_int64(s, 4, at_ms);
+    return run_once(st, s, "keeping a gateway's id", err);
+}
+
+int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                             int64_t *message, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_GWID_FIND,
+                             "SELECT message_id FROM gateway_ids WHERE provider = ?1 AND "
+                             "gateway_id = ?2",
+                             &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    *message = 0;
+    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gateway_id, -1, SQLITE_STATIC);
+    if ((step = sqlite3_step(s)) == SQLITE_ROW)
+        *message = sqlite3_column_int64(s, 0);
+    else if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "reading a gateway's id");
+    sqlite3_reset(s);
+    return rc;
 }

@@ -422,6 +422,24 @@ static const char *const migrations[] = {
     "  UPDATE webhooks SET consent_id = min(consent_id, (SELECT coalesce(max(id), 0) FROM "
     "    consent_log));"
     "END;",
+    /* 16 (issue 19): a gateway's own id of each message it accepted, for
+     * the providers whose reports may name that id alone (an http
+     * gateway with receipt keys, a mail sender: its SMTP reply's id and
+     * the Message-ID's UUID). A table of its own,
+     * written only for those, rather than an index on the log's gateway
+     * ids, which would slow every insert (see 11). at (ms, the send's
+     * time) lets the log's pruning take them with their log rows. */
+    "CREATE TABLE gateway_ids ("
+    "  provider TEXT NOT NULL,"
+    "  gateway_id TEXT NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  PRIMARY KEY (provider, gateway_id)"
+    ") WITHOUT ROWID;"
+    /* a mail sender's event names the sender's id of the message apart
+     * from the event's own id (the receipt's key): kept, so that a pending
+     * one still finds its message later */
+    "ALTER TABLE receipts ADD COLUMN provider_id TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -37,6 +37,8 @@ enum hd_store_slot {
     SLOT_API_IDEM_GET,
     SLOT_API_IDEM_DEL,
     SLOT_API_IDEM_PUT,
+    SLOT_GWID_ADD,
+    SLOT_GWID_FIND,
     SLOT_COUNT
 };
 
