@@ -444,8 +444,7 @@ static void test_ops_send_migration(void **state)
     struct fx *fx = *state;
     struct tu_run r;
     two_campaigns(fx->dir, 3, true);
-    sql(fx->dir, "DROP TABLE api_keys; DROP TABLE api_messages; DROP TABLE api_idempotency;"
-                 "ALTER TABLE campaigns DROP COLUMN api;"
+    sql(fx->dir, TU_UNDO_AFTER_13
                  "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN detail;"
                  "ALTER TABLE suppressions DROP COLUMN message_id;"
                  "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"

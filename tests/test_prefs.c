@@ -600,8 +600,7 @@ static void test_prefs_migration(void **state)
     TU_HERALD_OK(dir, "contacts", "optout", "k1", "--channel", "sms", "--category", "marketing");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"DROP TABLE api_keys; DROP TABLE api_messages; DROP TABLE "
-             "api_idempotency; ALTER TABLE campaigns DROP COLUMN api; "
+             "sqlite3 '%s/h.db' \"" TU_UNDO_AFTER_13
              "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN "
              "detail; ALTER TABLE suppressions DROP COLUMN message_id; DROP TRIGGER "
              "consent_log_insert; DROP TRIGGER consent_log_update; DROP TABLE consent_log; "
