@@ -21,11 +21,12 @@ struct sockaddr;
 #include "herald/err.h"
 #include "herald/units.h"
 
-enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_COUNT };
+/* inbox: the in-app inbox (issue 20); its messages stay in the store */
+enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_INBOX, HD_CH_COUNT };
 enum hd_category { HD_CAT_MARKETING, HD_CAT_TRANSACTIONAL, HD_CAT_COUNT };
 enum hd_on_cap { HD_ON_CAP_DROP, HD_ON_CAP_DEFER };
 
-const char *hd_channel_name(int ch);   /* "email", "sms", "push" */
+const char *hd_channel_name(int ch);   /* "email", "sms", "push", "inbox" */
 int hd_channel_parse(const char *s);   /* -1 when unknown */
 const char *hd_category_name(int cat); /* "marketing", "transactional" */
 int hd_category_parse(const char *s);  /* -1 when unknown */
@@ -49,7 +50,8 @@ struct hd_cfg_secret {
 
 struct hd_provider_cfg {
     char *name;           /* from [provider NAME] */
-    char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms */
+    char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms,
+                           * jpush, hms_push, wechat, inbox */
     int line;             /* line of its first key */
     struct hd_cfg_kv *kv; /* every non-secret key except the common ones below */
     size_t nkv;
