@@ -51,6 +51,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, NEED_CONFIG, "the HTTP service: one-click unsubscribe, health"},
     {"bounces", cmd_bounces, NEED_CONFIG | NEED_STORE,
      "fetch the bounce mailbox: DSNs and complaints"},
+    {"inbox", cmd_inbox, NEED_CONFIG | NEED_STORE, "token: a contact's token for the in-app inbox"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };
