@@ -118,8 +118,14 @@ struct hd_serve_cfg {
     char *tls_cert_file;           /* PEM certificate chain, or NULL: plain HTTP */
     char *tls_key_file;            /* its PEM private key; set exactly when tls_cert_file is */
     int tls_line;                  /* the line of the first of the two, for errors */
-    unsigned seen;                 /* keys given, for duplicates */
+    char *inbox_origins; /* web origins that may read /api/v1/inbox (CORS), one space apart,
+                          * or NULL: none */
+    unsigned seen;       /* keys given, for duplicates */
 };
+
+/* Whether origin (an Origin header, may be NULL) is one of [serve]
+ * inbox_origins, exactly. */
+bool hd_cfg_serve_origin_ok(const struct hd_serve_cfg *s, const char *origin);
 
 /* [bounces]: the bounce mailbox (issue 19; config_bounces.c). */
 struct hd_bounces_cfg {

@@ -32,6 +32,7 @@ struct hd_stats_group {
     /* what receipts said of the sent ones */
     int64_t delivered, undelivered, bounced_hard, bounced_soft, complained;
     int64_t bounced_other; /* bounces that are not the address's fault */
+    int64_t opened;        /* opens reported (a sender's event, an inbox message read) */
     int64_t segments;
     double cost;
     struct hd_stats_reasons failed_by, skipped_by, deferred_by;

@@ -16,7 +16,8 @@ static const char stats_usage[] =
     "\n"
     "A campaign's numbers, from its messages and its delivery log (rows pruned by\n"
     "herald log prune included): targeted, held out, pending, sent, what receipts\n"
-    "said (delivered, undelivered, bounced hard and soft, complained, and their\n"
+    "said (delivered, undelivered, bounced hard and soft, complained, opened (a\n"
+    "sender's open events, inbox messages read), and their\n"
     "rates of the sent ones), failed and\n"
     "skipped by reason, deferrals (quiet hours, caps), retries, gateway requests,\n"
     "SMS segments and cost, and gateway latency percentiles (exact below 128 ms,\n"
@@ -45,7 +46,7 @@ struct metric {
 
 /* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
 #define MAX_REASONS 64
-#define MAXM (26 + MAX_REASONS)
+#define MAXM (28 + MAX_REASONS) /* 27 fixed metrics, and room */
 
 /* One group's metrics, in the order shown; reasons come after their total. */
 struct group_metrics {
@@ -75,10 +76,11 @@ static void metrics(const struct hd_stats_group *g, struct group_metrics *out)
     PUT("bounced_hard", g->bounced_hard);
     PUT("bounced_soft", g->bounced_soft);
     PUT("complained", g->complained);
+    PUT("opened", g->opened);
     static const char *const rates[] = {"delivered_rate", "undelivered_rate", "bounce_rate",
-                                        "complaint_rate"};
-    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained};
-    for (int i = 0; i < 4; i++) {
+                                        "complaint_rate", "open_rate"};
+    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained, g->opened};
+    for (int i = 0; i < 5; i++) {
         PUT(rates[i], g->sent ? (double)of[i] / (double)g->sent : 0);
         m[n - 1].ratio = true;
         m[n - 1].none = g->sent == 0;

@@ -314,7 +314,9 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
 static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
-    return r->message && p && (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0);
+    return r->message && p &&
+           (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0 ||
+            strcmp(p->type, "inbox") == 0); /* a read, by herald serve's own inbox API */
 }
 
 /* The message r is about (the number its callback named, with the

@@ -20,8 +20,8 @@
 #include "herald/state.h"
 #include "serve_int.h"
 
-static const char *const route_names[R_COUNT] = {"healthz", "readyz",      "unsubscribe", "metrics",
-                                                 "preferences", "hooks", "other"};
+static const char *const route_names[R_COUNT] = {"healthz",     "readyz", "unsubscribe", "metrics",
+                                                 "preferences", "hooks",  "inbox",       "other"};
 
 static void digest(const char *v, size_t n, unsigned char out[32])
 {
