@@ -266,7 +266,9 @@ static size_t b64url(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* The bytes of n characters of base64url without padding, or -1. */
+/* The bytes of n characters of base64url without padding, or -1 (a
+ * character outside the alphabet, a length no encoding has, bits set past
+ * the last byte). */
 static long unb64url(const char *in, size_t n, unsigned char *out, size_t size)
 {
     size_t o = 0;
@@ -281,6 +283,9 @@ static long unb64url(const char *in, size_t n, unsigned char *out, size_t size)
                 return -1;
             g = g << 6 | (uint32_t)v;
         }
+        /* the bits past the last byte must be zero: one text per token */
+        if (k < 4 && (g & ((1u << (8 * (4 - k))) - 1)) != 0)
+            return -1;
         for (size_t j = 0; j + 1 < k; j++) {
             if (o == size)
                 return -1;
