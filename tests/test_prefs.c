@@ -603,7 +603,7 @@ static void test_prefs_migration(void **state)
              "sqlite3 '%s/h.db' \"DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN "
              "detail; ALTER TABLE suppressions DROP COLUMN message_id; DROP TRIGGER "
              "consent_log_insert; DROP TRIGGER consent_log_update; DROP TABLE consent_log; "
-             "PRAGMA user_version = 9;\"",
+             "DROP TABLE inbox; PRAGMA user_version = 9;\"",
              dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(q1("SELECT count(*) FROM sqlite_master WHERE name = 'consent_log'"), 0);
