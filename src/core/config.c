@@ -1090,21 +1090,24 @@ static void default_outbox(struct hd_config *cfg)
     }
 }
 
-/* Without [channel inbox], the inbox is built in: a provider "inbox" of
- * type inbox (nothing to configure: its messages stay in the store), unless
- * the file names a provider "inbox" of its own. Line 0: a default. */
+/* The inbox is built in: a provider "inbox" of type inbox (nothing to
+ * configure: its messages stay in the store) unless the file names a
+ * provider "inbox" of its own, and [channel inbox] is that provider unless
+ * the file says otherwise. Line 0: a default. */
 static void default_inbox(struct hd_config *cfg)
 {
-    if (cfg->channels[HD_CH_INBOX].n > 0 || hd_config_provider(cfg, "inbox"))
+    if (!hd_config_provider(cfg, "inbox")) {
+        HD_GROW(cfg->providers, cfg->nproviders);
+        struct hd_provider_cfg *p = &cfg->providers[cfg->nproviders++];
+        memset(p, 0, sizeof *p);
+        provider_defaults(p);
+        p->name = hd_xstrdup("inbox");
+        p->type = hd_xstrdup("inbox");
+        p->rate = (struct hd_rate){100000, 1};
+        p->burst = 100000;
+    }
+    if (cfg->channels[HD_CH_INBOX].n > 0)
         return;
-    HD_GROW(cfg->providers, cfg->nproviders);
-    struct hd_provider_cfg *p = &cfg->providers[cfg->nproviders++];
-    memset(p, 0, sizeof *p);
-    provider_defaults(p);
-    p->name = hd_xstrdup("inbox");
-    p->type = hd_xstrdup("inbox");
-    p->rate = (struct hd_rate){100000, 1};
-    p->burst = 100000;
     cfg->channels[HD_CH_INBOX].providers = hd_xcalloc(1, sizeof(char *));
     cfg->channels[HD_CH_INBOX].providers[0] = hd_xstrdup("inbox");
     cfg->channels[HD_CH_INBOX].n = 1;
