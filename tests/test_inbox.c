@@ -195,6 +195,56 @@ static void test_inbox_token(void **state)
     assert_int_equal(hd_ctoken_make(&keys[0], longid, NOW + 60, tok, sizeof tok), -1);
 }
 
+/* ---- configuration ------------------------------------------------------------ */
+
+static void test_inbox_config(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"[serve]\ninbox_origins = ftp://x.example\n",
+         "c.conf:2: inbox_origins: 'ftp://x.example' is not an origin"},
+        {"[herald]\n[serve]\ninbox_origins = https://a.example/path\n",
+         "c.conf:3: inbox_origins: 'https://a.example/path' is not an origin"},
+        {"[serve]\ninbox_origins = https://\n", "c.conf:2: inbox_origins: 'https://'"},
+        {"[channel inbox]\nproviders = nope\n",
+         "c.conf:2: [channel inbox] providers: no [provider nope] is defined"},
+        {"[provider p]\ntype = inbox\npath = x\n", "c.conf:3: unknown key 'path'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hd_config *cfg = NULL;
+        struct hd_err err = {0};
+        assert_int_equal(hd_config_parse(bad[i].text, "c.conf", &cfg, &err), HD_E_CONFIG);
+        assert_null(cfg);
+        assert_contains(err.msg, bad[i].error);
+    }
+    struct hd_config *cfg = NULL;
+    assert_int_equal(hd_config_parse("[serve]\ninbox_origins = https://a.example, "
+                                     "http://localhost:3000 https://b.example:8443\n"
+                                     "[provider mine]\ntype = inbox\n[channel inbox]\n"
+                                     "providers = mine\n",
+                                     "c.conf", &cfg, NULL),
+                     0);
+    const struct hd_serve_cfg *sv = &cfg->serve;
+    assert_true(hd_cfg_serve_origin_ok(sv, "https://a.example"));
+    assert_true(hd_cfg_serve_origin_ok(sv, "http://localhost:3000"));
+    assert_true(hd_cfg_serve_origin_ok(sv, "https://b.example:8443"));
+    assert_false(hd_cfg_serve_origin_ok(sv, "https://a.example.evil"));
+    assert_false(hd_cfg_serve_origin_ok(sv, "https://a.exampl"));
+    assert_false(hd_cfg_serve_origin_ok(sv, "http://localhost"));
+    assert_false(hd_cfg_serve_origin_ok(sv, ""));
+    assert_false(hd_cfg_serve_origin_ok(sv, NULL));
+    assert_string_equal(cfg->channels[HD_CH_INBOX].providers[0], "mine");
+    assert_string_equal(hd_config_provider(cfg, "inbox")->type, "inbox"); /* still built in */
+    hd_config_free(cfg);
+    /* none by default */
+    assert_int_equal(hd_config_parse("[herald]\n", "c.conf", &cfg, NULL), 0);
+    assert_false(hd_cfg_serve_origin_ok(&cfg->serve, "https://a.example"));
+    assert_string_equal(cfg->channels[HD_CH_INBOX].providers[0], "inbox");
+    hd_config_free(cfg);
+}
+
 /* ---- end to end ----------------------------------------------------------- */
 
 static const char tpl_note[] =
@@ -308,6 +358,34 @@ static void test_inbox_sent(void **state)
     assert_contains(html, "<p><strong>Sale</strong> for Ann: &lt;b&gt;now&lt;/b&gt; <a "
                           "href=\"https://shop.example.com/?a=1&amp;b=2\"");
     free(html);
+
+    /* a link that is not http(s), an expiry that is not a duration: the
+     * message fails to render, says why, and nothing is kept */
+    static const char *const bad[][2] = {
+        {"javascript:alert(1)", "30d"},
+        {"https://shop.example.com/", "soon"},
+    };
+    static const char *const why[] = {"inbox.url is not an http or https link once rendered",
+                                      "inbox.expires: "};
+    for (int i = 0; i < 2; i++) {
+        char text[1024], name[16];
+        snprintf(text, sizeof text,
+                 "description: bad\ncategory: transactional\n\n--- inbox.title\nT\n"
+                 "--- inbox.url\n%s\n--- inbox.expires\n%s\n",
+                 bad[i][0], bad[i][1]);
+        snprintf(name, sizeof name, "bad%d", i);
+        snprintf(cmd, sizeof cmd, "tpl/%s.tmpl", name);
+        write_file(cmd, text);
+        TU_HERALD_OK(dir, "campaign", "create", name, "--segment", "all", "--template", name,
+                     "--channels", "inbox", "--category", "transactional", "--now");
+        tu_herald(&r, dir, NULL, "send", name, NULL);
+        assert_int_equal(r.status, 3); /* messages failed */
+        tu_run_release(&r);
+        tu_herald(&r, dir, NULL, "log", "--campaign", name, "--reason", "render_failed", NULL);
+        assert_int_equal(tu_count(r.out, why[i]), 2); /* k3 opted out of the inbox */
+        tu_run_release(&r);
+    }
+    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox"), 6);
 }
 
 static void test_inbox_api(void **state)
@@ -602,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_inbox_markdown),
         cmocka_unit_test(test_inbox_markdown_random),
         cmocka_unit_test(test_inbox_token),
+        cmocka_unit_test(test_inbox_config),
         cmocka_unit_test_setup_teardown(test_inbox_sent, inbox_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_api, inbox_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_refused, inbox_setup, e2e_teardown),
