@@ -195,8 +195,8 @@ static void test_events_scale_migration(void **state)
     int rc = sqlite3_exec(db,
                           "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON events(name, "
                           "contact_id, at, ifnull(value, 'none')); CREATE INDEX "
-                          "events_contact_name_at ON events(contact_id, name, at); PRAGMA "
-                          "user_version = 11;",
+                          "events_contact_name_at ON events(contact_id, name, at); DROP TABLE "
+                          "inbox; PRAGMA user_version = 11;",
                           NULL, NULL, &msg);
     if (rc != SQLITE_OK)
         fail_msg("%s", msg);

@@ -447,7 +447,7 @@ static void test_ops_send_migration(void **state)
     sql(fx->dir, "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN detail;"
                  "ALTER TABLE suppressions DROP COLUMN message_id;"
                  "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"
-                 "DROP TABLE consent_log;"
+                 "DROP TABLE consent_log; DROP TABLE inbox;"
                  "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
                  "ALTER TABLE campaigns DROP COLUMN pause_reason;"
                  "ALTER TABLE consent DROP COLUMN message_id;"
