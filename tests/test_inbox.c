@@ -576,6 +576,26 @@ static void test_inbox_refused(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "no contact with id 'nobody'");
     tu_run_release(&r);
+    static const char *const usage[][4] = {{"inbox", NULL, NULL, NULL},
+                                           {"inbox", "token", NULL, NULL},
+                                           {"inbox", "mint", "k1", NULL},
+                                           {"inbox", "token", "k1", "--ttl=soon"}};
+    static const char *const said[] = {"name a subcommand and a contact",
+                                       "name a subcommand and a contact",
+                                       "unknown subcommand 'mint'", "--ttl: "};
+    for (int i = 0; i < 4; i++) {
+        tu_herald(&r, dir, NULL, usage[i][0], usage[i][1], usage[i][2], usage[i][3], NULL);
+        assert_int_equal(r.status, 2);
+        assert_contains(r.err, said[i]);
+        assert_string_equal(r.out, "");
+        tu_run_release(&r);
+    }
+    /* the inbox has no address to suppress: consent rules it */
+    tu_herald(&r, dir, NULL, "suppress", "add", "k1", "--channel", "inbox", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "the inbox has no address to suppress");
+    tu_run_release(&r);
+    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM suppressions"), 0);
     free(good);
     assert_int_equal(srv_stop(&s), 0);
 }
