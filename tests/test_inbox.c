@@ -359,6 +359,16 @@ static void test_inbox_sent(void **state)
                           "href=\"https://shop.example.com/?a=1&amp;b=2\"");
     free(html);
 
+    /* preview shows the inbox's parts, and the body as the inbox keeps it */
+    tu_herald(&r, dir, NULL, "template", "preview", "note", "--contact", "k1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "== inbox.title\nHello Ann\n");
+    assert_contains(r.out, "== inbox.body\n**Sale** for Ann: <b>now</b>");
+    assert_contains(r.out, "== inbox.body.html   (the Markdown as the inbox keeps it)\n<p><strong>"
+                           "Sale</strong> for Ann: &lt;b&gt;now&lt;/b&gt;");
+    assert_contains(r.out, "== inbox.expires\n30d\n");
+    tu_run_release(&r);
+
     /* a link that is not http(s), an expiry that is not a duration: the
      * message fails to render, says why, and nothing is kept */
     static const char *const bad[][2] = {
