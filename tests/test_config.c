@@ -65,7 +65,8 @@ static void test_config_full(void **state)
     assert_string_equal(cfg->default_region, "CN");
     assert_int_equal(cfg->log_level, HD_LOG_DEBUG);
     assert_int_equal(cfg->busy_timeout, 10);
-    assert_int_equal(cfg->nproviders, 2);
+    assert_int_equal(cfg->nproviders, 3); /* with the built-in inbox */
+    assert_string_equal(hd_config_provider(cfg, "inbox")->type, "inbox");
     const struct hd_provider_cfg *p = hd_config_provider(cfg, "mail");
     assert_non_null(p);
     assert_string_equal(p->type, "smtp");
@@ -112,15 +113,15 @@ static void test_config_defaults(void **state)
     assert_string_equal(cfg->database, "var/herald.db");
     assert_string_equal(cfg->timezone, "UTC");
     assert_null(cfg->default_region);
-    assert_int_equal(cfg->nproviders, 1);
+    assert_int_equal(cfg->nproviders, 2); /* the outbox and the built-in inbox */
     assert_string_equal(cfg->providers[0].type, "outbox");
     for (int ch = 0; ch < HD_CH_COUNT; ch++)
-        assert_string_equal(cfg->channels[ch].providers[0], "outbox");
+        assert_string_equal(cfg->channels[ch].providers[0], ch == HD_CH_INBOX ? "inbox" : "outbox");
     hd_config_free(cfg);
 
     /* a file with no provider keeps the outbox default */
     assert_int_equal(hd_config_parse("[herald]\ntimezone = Europe/Paris\n", "c", &cfg, NULL), 0);
-    assert_int_equal(cfg->nproviders, 1);
+    assert_int_equal(cfg->nproviders, 2);
     assert_string_equal(cfg->timezone, "Europe/Paris");
     hd_config_free(cfg);
 

@@ -193,10 +193,10 @@ static void test_events_scale_migration(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     int rc = sqlite3_exec(db,
-                          TU_UNDO_AFTER_13 "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON events(name, "
-                          "contact_id, at, ifnull(value, 'none')); CREATE INDEX "
-                          "events_contact_name_at ON events(contact_id, name, at); PRAGMA "
-                          "user_version = 11;",
+                          TU_UNDO_AFTER_13 "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON "
+                          "events(name, contact_id, at, ifnull(value, 'none')); CREATE INDEX "
+                          "events_contact_name_at ON events(contact_id, name, at); "
+                          "PRAGMA user_version = 11;",
                           NULL, NULL, &msg);
     if (rc != SQLITE_OK)
         fail_msg("%s", msg);

@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -24,6 +24,7 @@ _herald_subcommands()
     bounces) echo "fetch" ;;
     apikey) echo "create list revoke" ;;
     webhook) echo "list test deliver" ;;
+    inbox) echo "token" ;;
     esac
 }
 
@@ -48,6 +49,7 @@ _herald_options()
     bounces) echo "--maildir --imap --dry-run" ;;
     apikey) echo "--scope --rate --format" ;;
     webhook) echo "--format --once --from-start" ;;
+    inbox) echo "--ttl" ;;
     esac
     echo "--help"
 }
@@ -78,7 +80,7 @@ _herald_takes_value()
         --local-time | --on | --every | --tz | --holdout | --variants | --expires | --resend-after | \
         --rate | --limit | --max-errors | --default-region | --run | --since | --until | \
         --older-than | --batch | --event | --value | --scores | --map | --encoding | --state | --grace | --wait | --goal | --window | \
-        --listen | --maildir | --imap) return 0 ;;
+        --listen | --maildir | --imap | --scope | --ttl) return 0 ;;
     esac
     return 1
 }
@@ -95,7 +97,7 @@ _herald_value()
     --template) COMPREPLY=($(compgen -W "$(_herald_names templates)" -- "$cur")) ;;
     --campaign) COMPREPLY=($(compgen -W "$(_herald_names campaigns)" -- "$cur")) ;;
     --provider) COMPREPLY=($(compgen -W "$(_herald_names providers)" -- "$cur")) ;;
-    --channel | --channels) COMPREPLY=($(compgen -W "email sms push" -- "$cur")) ;;
+    --channel | --channels) COMPREPLY=($(compgen -W "email sms push inbox" -- "$cur")) ;;
     --category) COMPREPLY=($(compgen -W "marketing transactional" -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W "table csv json jsonl" -- "$cur")) ;;
     --outcome) COMPREPLY=($(compgen -W "accepted temporary permanent throttled skipped receipt" -- "$cur")) ;;

@@ -21,11 +21,12 @@ struct sockaddr;
 #include "herald/err.h"
 #include "herald/units.h"
 
-enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_COUNT };
+/* inbox: the in-app inbox (issue 20); its messages stay in the store */
+enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_INBOX, HD_CH_COUNT };
 enum hd_category { HD_CAT_MARKETING, HD_CAT_TRANSACTIONAL, HD_CAT_COUNT };
 enum hd_on_cap { HD_ON_CAP_DROP, HD_ON_CAP_DEFER };
 
-const char *hd_channel_name(int ch);   /* "email", "sms", "push" */
+const char *hd_channel_name(int ch);   /* "email", "sms", "push", "inbox" */
 int hd_channel_parse(const char *s);   /* -1 when unknown */
 const char *hd_category_name(int cat); /* "marketing", "transactional" */
 int hd_category_parse(const char *s);  /* -1 when unknown */
@@ -87,7 +88,8 @@ int hd_http_receipt_outcome(const struct hd_http_receipt *r, const char *word);
 
 struct hd_provider_cfg {
     char *name;           /* from [provider NAME] */
-    char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms */
+    char *type;           /* outbox, smtp, twilio, http, fcm, apns, aliyun_sms, tencent_sms,
+                           * jpush, hms_push, wechat, inbox */
     int line;             /* line of its first key */
     struct hd_cfg_kv *kv; /* every non-secret key except the common ones below */
     size_t nkv;
@@ -156,8 +158,14 @@ struct hd_serve_cfg {
     char *tls_cert_file;           /* PEM certificate chain, or NULL: plain HTTP */
     char *tls_key_file;            /* its PEM private key; set exactly when tls_cert_file is */
     int tls_line;                  /* the line of the first of the two, for errors */
-    unsigned seen;                 /* keys given, for duplicates */
+    char *inbox_origins; /* web origins that may read /api/v1/inbox (CORS), one space apart,
+                          * or NULL: none */
+    unsigned seen;       /* keys given, for duplicates */
 };
+
+/* Whether origin (an Origin header, may be NULL) is one of [serve]
+ * inbox_origins, exactly. */
+bool hd_cfg_serve_origin_ok(const struct hd_serve_cfg *s, const char *origin);
 
 /* [bounces]: the bounce mailbox (issue 19; config_bounces.c). */
 struct hd_bounces_cfg {

@@ -39,13 +39,15 @@ struct hd_rendered {
     char *part[HD_PART_COUNT]; /* NULL where the template has none */
     char *from, *reply_to;     /* email: the template's headers for the locale */
     int category;              /* the template's */
+    int64_t inbox_ttl;         /* inbox: inbox.expires in seconds, 0 when none */
 };
 void hd_rendered_release(struct hd_rendered *r);
 /* Renders the parts the channel needs (email: subject, text, html, with a
  * text made from the html when there is none; sms, and an approved
  * template's sms.template_code, sms.params and sms.approved_text; push:
- * title, body, data). HD_E_INVALID when the template has nothing for the channel;
- * errors of strict rendering name the template, line and variable. */
+ * title, body, data; inbox: title, body as HTML from its Markdown, url
+ * (http or https), expires (a duration, in inbox_ttl)). HD_E_INVALID when the template has nothing
+ * for the channel; errors of strict rendering name the template, line and variable. */
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err);
 /* Points m's text fields at r's parts (r must outlive m). An SMS's body

@@ -32,6 +32,7 @@ struct hd_stats_group {
     /* what receipts said of the sent ones */
     int64_t delivered, undelivered, bounced_hard, bounced_soft, complained;
     int64_t bounced_other; /* bounces that are not the address's fault */
+    int64_t opened;        /* opens reported (a sender's event, an inbox message read) */
     int64_t segments;
     double cost;
     struct hd_stats_reasons failed_by, skipped_by, deferred_by;
@@ -62,7 +63,7 @@ struct hd_stats_metric {
 
 /* At most 64 reasons are shown (a campaign has a handful), and 15 totals. */
 #define MAX_REASONS 64
-#define MAXM (26 + MAX_REASONS)
+#define MAXM (28 + MAX_REASONS) /* 27 fixed metrics, and room */
 
 /* One group's metrics, in the order shown; reasons come after their total. */
 struct hd_stats_metrics {

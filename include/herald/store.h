@@ -613,6 +613,44 @@ struct hd_receipt {
      * mail sender's), or NULL */
     const char *provider_id;
 };
+/* ---- the in-app inbox (inbox.c, issue 20) ---- */
+
+/* One inbox message. Strings are borrowed (in a listing: valid during the
+ * callback only). */
+struct hd_inbox_item {
+    int64_t id;            /* its row, once stored: the API's id */
+    int64_t contact;       /* the contact's internal id */
+    int64_t message;       /* the queued message it came from */
+    const char *provider;  /* the inbox provider that took it */
+    const char *title;     /* or NULL */
+    const char *body_html; /* the body rendered to safe HTML, or NULL */
+    const char *url;       /* an http(s) link, or NULL */
+    int64_t created;       /* seconds */
+    int64_t expires;       /* seconds; 0: never */
+    int64_t read_at;       /* seconds; 0: unread */
+};
+/* Keeps m for its contact, inside the caller's transaction; a message kept
+ * already (sent again after a crash) is left as it is. */
+int hd_store_inbox_add(struct hd_store *st, const struct hd_inbox_item *m, struct hd_err *err);
+typedef int (*hd_inbox_cb)(void *ud, const struct hd_inbox_item *m);
+/* The contact's messages neither archived nor expired at now, newest
+ * first, with ids below before (0: from the newest), at most limit; then
+ * *unread (may be NULL) is how many of all of them are unread. A non-zero
+ * return of cb stops and is returned. */
+int hd_store_inbox_list(struct hd_store *st, int64_t contact, int64_t now, int64_t before,
+                        int limit, hd_inbox_cb cb, void *ud, int64_t *unread, struct hd_err *err);
+/* What marking a message did. */
+struct hd_inbox_mark {
+    bool found;      /* the contact's, neither archived nor expired */
+    bool first_read; /* it was unread before this mark */
+    int64_t message; /* its queued message */
+    char provider[128];
+};
+/* Marks the contact's message id read, or archived (which hides it and is
+ * not a read), at now. */
+int hd_store_inbox_mark(struct hd_store *st, int64_t contact, int64_t id, bool archive, int64_t now,
+                        struct hd_inbox_mark *out, struct hd_err *err);
+
 /* Keeps r unless the same provider, gateway id and status are kept
  * already (a gateway sending it again): *added says which, *id is the row. */
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,

@@ -77,6 +77,32 @@ void hd_token_csrf(const struct hd_token_key *key, const char *token, size_t len
 bool hd_token_csrf_ok(const struct hd_token_key *key, const char *token, size_t len,
                       const char *csrf);
 
+/* Contact tokens of the in-app inbox (issue 20): what an app shows its
+ * user's inbox with, minted by the operator's backend without a call:
+ *
+ *   payload = "v1." CONTACT "." EXPIRY      (the contact's external id,
+ *                                            EXPIRY in Unix seconds)
+ *   key     = HMAC-SHA256(secret, "herald inbox token v1")
+ *   token   = base64url(payload) "." base64url(HMAC-SHA256(key, payload))
+ *
+ * base64url without padding; secret is [serve] secret_file's content. The
+ * derived key keeps link tokens and contact tokens apart: one is never
+ * the other. A token verifies with the current secret or the previous
+ * one, and only until EXPIRY, which may be at most HD_CTOKEN_TTL_MAX
+ * seconds after now. */
+#define HD_CTOKEN_CONTACT_MAX 255
+#define HD_CTOKEN_MAX 512
+#define HD_CTOKEN_TTL_MAX 86400
+/* Writes the token into out (size >= HD_CTOKEN_MAX); -1 when the contact
+ * is empty or longer than HD_CTOKEN_CONTACT_MAX. */
+int hd_ctoken_make(const struct hd_token_key *secret, const char *contact, int64_t expiry,
+                   char *out, size_t size);
+/* Checks the len bytes at s against keys at now: an enum hd_token_fault;
+ * on HD_TOKEN_OK (and HD_TOKEN_EXPIRED) the contact's external id is in
+ * contact (size bytes) and its expiry in *expiry. */
+int hd_ctoken_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
+                     int64_t now, char *contact, size_t size, int64_t *expiry);
+
 /* "malformed", "forged", "expired" (for logs and pages). */
 const char *hd_token_fault_name(int fault);
 

@@ -3,7 +3,8 @@
  * category, from, reply_to), then parts introduced by "--- PART" lines
  * (email.subject, email.text, email.html, sms, push.title, push.body,
  * push.data, push.fcm, push.apns, sms.template_code, sms.params,
- * sms.approved_text), each optionally for an A/B variant
+ * sms.approved_text, inbox.title, inbox.body, inbox.url, inbox.expires),
+ * each optionally for an A/B variant
  * ("--- sms @b"); an SMS for an approved-template gateway has
  * sms.template_code, sms.params and sms.approved_text instead of (or
  * beside) sms. Locale files NAME.LOCALE.tmpl override parts; a lookup for
@@ -50,6 +51,13 @@ enum hd_tpl_part {
     HD_PART_WECHAT_DATA,
     HD_PART_WECHAT_URL,
     HD_PART_WECHAT_PAGE,
+    /* the in-app inbox (issue 20): a title, a body in a Markdown subset
+     * (rendered to safe HTML when sent, markdown.h), a link (http or
+     * https), and how long the message stays listed (a duration: "30d") */
+    HD_PART_INBOX_TITLE,
+    HD_PART_INBOX_BODY,
+    HD_PART_INBOX_URL,
+    HD_PART_INBOX_EXPIRES,
     HD_PART_COUNT
 };
 

@@ -120,6 +120,8 @@ static void on_receipt(struct hd_stats *s, const struct hd_stat_count *c)
             g->bounced_other += c->n;
         else if (st == HD_ST_COMPLAINED && strcmp(w, "complained") == 0)
             g->complained += c->n;
+        else if (strcmp(w, "opened") == 0) /* a step, not a state: counted wherever it is */
+            g->opened += c->n;
     });
 }
 

@@ -30,10 +30,11 @@ static void metrics(const struct hd_stats_group *g, struct hd_stats_metrics *out
     PUT("bounced_hard", g->bounced_hard);
     PUT("bounced_soft", g->bounced_soft);
     PUT("complained", g->complained);
+    PUT("opened", g->opened);
     static const char *const rates[] = {"delivered_rate", "undelivered_rate", "bounce_rate",
-                                        "complaint_rate"};
-    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained};
-    for (int i = 0; i < 4; i++) {
+                                        "complaint_rate", "open_rate"};
+    const int64_t of[] = {g->delivered, g->undelivered, bounced, g->complained, g->opened};
+    for (int i = 0; i < 5; i++) {
         PUT(rates[i], g->sent ? (double)of[i] / (double)g->sent : 0);
         m[n - 1].ratio = true;
         m[n - 1].none = g->sent == 0;

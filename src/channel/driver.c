@@ -34,7 +34,7 @@
 static const struct hd_drv_ops *const drivers[] = {
     &hd_drv_outbox, &hd_drv_smtp,     &hd_drv_twilio,     &hd_drv_http,
     &hd_drv_fcm,    &hd_drv_apns,     &hd_drv_aliyun_sms, &hd_drv_tencent_sms,
-    &hd_drv_jpush,  &hd_drv_hms_push, &hd_drv_wechat};
+    &hd_drv_jpush,  &hd_drv_hms_push, &hd_drv_wechat,     &hd_drv_inbox};
 
 static const char *const outcome_names[] = {"accepted", "temporary", "permanent", "throttled"};
 

@@ -65,6 +65,7 @@ extern const struct hd_drv_ops hd_drv_tencent_sms;
 extern const struct hd_drv_ops hd_drv_jpush;
 extern const struct hd_drv_ops hd_drv_hms_push;
 extern const struct hd_drv_ops hd_drv_wechat;
+extern const struct hd_drv_ops hd_drv_inbox;
 
 /* The email of m for the MIME builder, with from and reply_to as given
  * (each driver has its own defaults). */

@@ -41,6 +41,7 @@ int cmd_complete(struct hd_ctx *ctx, int argc, char **argv); /* hidden: for shel
 int cmd_serve(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_bounces(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv);
+int cmd_inbox(struct hd_ctx *ctx, int argc, char **argv);
 /* herald run's poll of the bounce mailbox ([bounces] poll; cmd_bounces.c):
  * start does nothing when poll or the mailbox is not set. */
 struct cli_bounces_poll {

@@ -65,6 +65,10 @@ static int suppress_opt(void *ud, int id, const char *arg)
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("suppress", suppress_usage,
                              "--channel: '%s' is not email, sms or push", arg);
+        if (a->channel == HD_CH_INBOX) /* its address is the contact: consent rules it */
+            return cmd_usage("suppress", suppress_usage,
+                             "--channel: the inbox has no address to suppress (opt the contact "
+                             "out: herald contacts optout ID --channel inbox)");
         return 0;
     case 'R':
         return cmd_region_opt("suppress", suppress_usage, arg, &a->region);

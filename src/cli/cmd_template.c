@@ -13,6 +13,7 @@
 #include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/html.h"
+#include "herald/markdown.h"
 #include "herald/mustache.h"
 #include "herald/sms.h"
 #include "herald/store.h"
@@ -316,6 +317,13 @@ static void preview_part(void *ud, const struct hd_render_part *p)
     if (p->part == HD_PART_PUSH_BODY)
         run->body = hd_xstrdup(p->text);
     show_part(pv, hd_tpl_part_name(p->part), p->text, extra[0] ? extra : NULL);
+    if (p->part == HD_PART_INBOX_BODY) { /* what the inbox will hold */
+        struct hd_buf html;
+        hd_buf_init(&html);
+        hd_md_render(p->text, p->len, &html);
+        show_part(pv, "inbox.body.html", html.data, "(the Markdown as the inbox keeps it)");
+        hd_buf_release(&html);
+    }
 }
 
 /* The push payload's sizes as FCM and APNs would see them. */
@@ -354,7 +362,7 @@ static int preview_opt(void *ud, int id, const char *arg)
     case 'C':
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("template preview", template_usage,
-                             "--channel: '%s' is not email, sms or push", arg);
+                             "--channel: '%s' is not email, sms, push or inbox", arg);
         break;
     case 'l':
         a->locale = arg;

@@ -54,6 +54,7 @@ static const struct command commands[] = {
     {"apikey", cmd_apikey, NEED_CONFIG | NEED_STORE, "create|list|revoke keys of the JSON API"},
     {"webhook", cmd_webhook, NEED_CONFIG | NEED_STORE,
      "list|test|deliver signed outbound webhooks of events"},
+    {"inbox", cmd_inbox, NEED_CONFIG | NEED_STORE, "token: a contact's token for the in-app inbox"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

@@ -25,7 +25,7 @@
 #include "herald/valid.h"
 #include "config_int.h"
 
-static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push"};
+static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push", "inbox"};
 static const char *const category_names[HD_CAT_COUNT] = {"marketing", "transactional"};
 
 const char *hd_channel_name(int ch)
@@ -76,7 +76,7 @@ struct keydef {
 
 static const char *const provider_types[] = {"outbox", "smtp",     "twilio",     "http",
                                              "fcm",    "apns",     "aliyun_sms", "tencent_sms",
-                                             "jpush",  "hms_push", "wechat"};
+                                             "jpush",  "hms_push", "wechat",     "inbox"};
 
 static const struct keydef provider_keys[] = {
     {"outbox", "path", K_STR, NULL, false},
@@ -392,7 +392,8 @@ static int on_channel(struct parse *ps, const char *chname, const char *key, con
 {
     int ch = hd_channel_parse(chname);
     if (ch < 0)
-        return fail(ps, "unknown channel '%s' in section name (known: email, sms, push)", chname);
+        return fail(ps, "unknown channel '%s' in section name (known: email, sms, push, inbox)",
+                    chname);
     if (strcmp(key, "providers") != 0)
         return fail(ps, "unknown key '%s' in [channel %s] (known: providers)", key, chname);
     struct hd_config *cfg = ps->cfg;
@@ -927,7 +928,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
     if (!p->type)
         return fail(ps,
                     "[provider %s] has no 'type' (one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat)",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat, inbox)",
                     p->name);
     size_t t, nt = sizeof provider_types / sizeof provider_types[0];
     for (t = 0; t < nt && strcmp(p->type, provider_types[t]) != 0; t++)
@@ -938,7 +939,7 @@ static int provider_type(struct parse *ps, struct hd_provider_cfg *p,
                 ps->line = raw->kv[i].line;
         return fail(ps,
                     "[provider %s] type: '%s' is not one of outbox, smtp, twilio, http, fcm, "
-                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat",
+                    "apns, aliyun_sms, tencent_sms, jpush, hms_push, wechat, inbox",
                     p->name, p->type);
     }
     return 1;
@@ -1107,10 +1108,35 @@ static void default_outbox(struct hd_config *cfg)
     kv_push(&p->kv, &p->nkv, "path", where.outbox, 0);
     cfg->nproviders = 1;
     for (int ch = 0; ch < HD_CH_COUNT; ch++) {
+        if (ch == HD_CH_INBOX)
+            continue; /* default_inbox's */
         cfg->channels[ch].providers = hd_xcalloc(1, sizeof(char *));
         cfg->channels[ch].providers[0] = hd_xstrdup("outbox");
         cfg->channels[ch].n = 1;
     }
+}
+
+/* The inbox is built in: a provider "inbox" of type inbox (nothing to
+ * configure: its messages stay in the store) unless the file names a
+ * provider "inbox" of its own, and [channel inbox] is that provider unless
+ * the file says otherwise. Line 0: a default. */
+static void default_inbox(struct hd_config *cfg)
+{
+    if (!hd_config_provider(cfg, "inbox")) {
+        HD_GROW(cfg->providers, cfg->nproviders);
+        struct hd_provider_cfg *p = &cfg->providers[cfg->nproviders++];
+        memset(p, 0, sizeof *p);
+        provider_defaults(p);
+        p->name = hd_xstrdup("inbox");
+        p->type = hd_xstrdup("inbox");
+        p->rate = (struct hd_rate){100000, 1};
+        p->burst = 100000;
+    }
+    if (cfg->channels[HD_CH_INBOX].n > 0)
+        return;
+    cfg->channels[HD_CH_INBOX].providers = hd_xcalloc(1, sizeof(char *));
+    cfg->channels[HD_CH_INBOX].providers[0] = hd_xstrdup("inbox");
+    cfg->channels[HD_CH_INBOX].n = 1;
 }
 
 /* A Twilio provider without status_callback reports to herald serve's
@@ -1180,6 +1206,8 @@ int hd_config_parse(const char *text, const char *name, struct hd_config **out, 
         if (!any)
             default_outbox(cfg);
     }
+    if (ps.rc == 0)
+        default_inbox(cfg);
     for (int ch = 0; ch < HD_CH_COUNT && ps.rc == 0; ch++) {
         for (size_t i = 0; i < cfg->channels[ch].n && ps.rc == 0; i++) {
             if (!hd_config_provider(cfg, cfg->channels[ch].providers[i])) {
@@ -1202,6 +1230,7 @@ int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err)
     if (!path) {
         struct hd_config *cfg = defaults();
         default_outbox(cfg);
+        default_inbox(cfg);
         char why[768];
         if (hd_cfg_serve_builtin(&cfg->serve, why, sizeof why) < 0) {
             hd_config_free(cfg);

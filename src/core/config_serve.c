@@ -1,7 +1,8 @@
 /* config_serve: the [serve] section, the HTTP service's keys (listen,
  * public_url, the signing secret and the previous one, body_limit,
  * connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, the
- * TLS certificate and key files). Each key is checked as it is read, and
+ * TLS certificate and key files, the web origins whose pages may read the
+ * in-app inbox). Each key is checked as it is read, and
  * the one pair that depends on each other (tls_cert_file, tls_key_file)
  * once the file is read; the secrets are
  * loaded at once, by reference only (secret_env / secret_file), like a
@@ -18,11 +19,20 @@
 #include "herald/valid.h"
 
 /* the secrets are 2 to 2 + HD_SERVE_SECRETS - 1, in the order of secrets[] */
-static const char *const keys[] = {"listen",           "public_url",        "secret",
-                                   "previous_secret",  "metrics_token",     "body_limit",
-                                   "connection_limit", "timeout",           "unsubscribe_valid",
-                                   "metrics_allow",    "unsubscribe_mailto", "tls_cert_file",
-                                   "tls_key_file"};
+static const char *const keys[] = {"listen",
+                                   "public_url",
+                                   "secret",
+                                   "previous_secret",
+                                   "metrics_token",
+                                   "body_limit",
+                                   "connection_limit",
+                                   "timeout",
+                                   "unsubscribe_valid",
+                                   "metrics_allow",
+                                   "unsubscribe_mailto",
+                                   "tls_cert_file",
+                                   "tls_key_file",
+                                   "inbox_origins"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -150,6 +160,49 @@ static int secret_key(struct hd_serve_cfg *s, int which, const char *key, const 
     return 0;
 }
 
+/* inbox_origins: web origins (scheme://host[:port], no path), separated by
+ * spaces or commas, kept one space apart; "none" is none. */
+static int check_origins(struct hd_serve_cfg *s, const char *key, const char *v, char *why,
+                         size_t n)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, " ,");
+        char one[300];
+        snprintf(one, sizeof one, "%.*s", (int)(len < 299 ? len : 299), p);
+        bool http = strncmp(one, "http://", 7) == 0, https = strncmp(one, "https://", 8) == 0;
+        const char *host = one + (https ? 8 : 7);
+        if (len && !(len == 4 && strncmp(p, "none", 4) == 0) &&
+            (len > 256 || !(http || https) || !*host ||
+             strcspn(host, "/?#\"<>' ") != strlen(host))) {
+            hd_buf_release(&b);
+            return bad(why, n, "%s: '%s' is not an origin such as https://app.example.com", key,
+                       one);
+        }
+        if (len && !(len == 4 && strncmp(p, "none", 4) == 0))
+            hd_buf_addf(&b, "%s%s", b.len ? " " : "", one);
+        p += len;
+        p += strspn(p, " ,");
+    }
+    free(s->inbox_origins);
+    s->inbox_origins = b.len ? hd_buf_detach(&b, NULL) : NULL;
+    hd_buf_release(&b);
+    return 0;
+}
+
+bool hd_cfg_serve_origin_ok(const struct hd_serve_cfg *s, const char *origin)
+{
+    size_t n = origin ? strlen(origin) : 0;
+    for (const char *p = s->inbox_origins; n && p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && memcmp(p, origin, n) == 0)
+            return true;
+        p += len + (p[len] == ' ');
+    }
+    return false;
+}
+
 static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char *v, char *why,
                    size_t n)
 {
@@ -163,6 +216,8 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         return 0;
     case 10:
         return check_mailto(s, v, why, n);
+    case 13:
+        return check_origins(s, key, v, why, n);
     case 9: {
         char reason[200];
         free(s->metrics_allow);
@@ -233,7 +288,7 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
                    "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
-                   "metrics_allow, tls_cert_file, tls_key_file%s)",
+                   "metrics_allow, tls_cert_file, tls_key_file, inbox_origins%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -271,6 +326,7 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
     free(s->metrics_allow);
     free(s->tls_cert_file);
     free(s->tls_key_file);
+    free(s->inbox_origins);
     for (int k = 0; k < HD_SERVE_SECRETS; k++) {
         struct hd_cfg_secret *sec = &s->secrets[k];
         if (sec->value)
@@ -316,4 +372,6 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
     if (s->tls_cert_file)
         hd_buf_addf(out, "tls_cert_file = %s\ntls_key_file = %s\n", s->tls_cert_file,
                     s->tls_key_file);
+    if (s->inbox_origins)
+        hd_buf_addf(out, "inbox_origins = %s\n", s->inbox_origins);
 }

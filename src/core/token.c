@@ -243,3 +243,140 @@ bool hd_token_csrf_ok(const struct hd_token_key *key, const char *token, size_t 
     OPENSSL_cleanse(want, sizeof want);
     return ok;
 }
+
+/* ---- contact tokens of the in-app inbox ---- */
+
+/* The inbox's key is derived from the secret under a label of its own, so
+ * that no MAC made for a link (keyed with the secret itself) or a form can
+ * ever pass as one made for the inbox, nor the other way round. */
+static const char inbox_label[] = "herald inbox token v1";
+
+static void inbox_key(const struct hd_token_key *secret, unsigned char out[MAC_LEN])
+{
+    hmac(secret, (const unsigned char *)inbox_label, sizeof inbox_label - 1, out);
+}
+
+/* base64url without padding of n bytes into out (4 * n / 3 + 3 bytes). */
+static size_t b64url(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t g = (uint32_t)in[i] << 16;
+        size_t k = n - i >= 3 ? 4 : n - i + 1;
+        if (i + 1 < n)
+            g |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            g |= in[i + 2];
+        for (size_t j = 0; j < k; j++)
+            out[o++] = b64[(g >> (18 - 6 * j)) & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The bytes of n characters of base64url without padding, or -1 (a
+ * character outside the alphabet, a length no encoding has, bits set past
+ * the last byte). */
+static long unb64url(const char *in, size_t n, unsigned char *out, size_t size)
+{
+    size_t o = 0;
+    if (n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t g = 0;
+        size_t k = n - i >= 4 ? 4 : n - i;
+        for (size_t j = 0; j < 4; j++) {
+            int v = j < k ? sextet(in[i + j]) : 0;
+            if (v < 0)
+                return -1;
+            g = g << 6 | (uint32_t)v;
+        }
+        /* the bits past the last byte must be zero: one text per token */
+        if (k < 4 && (g & ((1u << (8 * (4 - k))) - 1)) != 0)
+            return -1;
+        for (size_t j = 0; j + 1 < k; j++) {
+            if (o == size)
+                return -1;
+            out[o++] = (unsigned char)(g >> (16 - 8 * j));
+        }
+    }
+    return (long)o;
+}
+
+int hd_ctoken_make(const struct hd_token_key *secret, const char *contact, int64_t expiry,
+                   char *out, size_t size)
+{
+    char payload[HD_CTOKEN_CONTACT_MAX + 32];
+    unsigned char key[MAC_LEN], m[MAC_LEN];
+    size_t clen = strlen(contact);
+    if (!clen || clen > HD_CTOKEN_CONTACT_MAX || size < HD_CTOKEN_MAX)
+        return -1;
+    int n = snprintf(payload, sizeof payload, "v1.%s.%lld", contact, (long long)expiry);
+    inbox_key(secret, key);
+    struct hd_token_key k = {key, sizeof key};
+    hmac(&k, (const unsigned char *)payload, (size_t)n, m);
+    size_t o = b64url((const unsigned char *)payload, (size_t)n, out);
+    out[o++] = '.';
+    b64url(m, sizeof m, out + o);
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(m, sizeof m);
+    return 0;
+}
+
+/* The payload's contact and expiry: "v1.CONTACT.EXPIRY", CONTACT without
+ * control bytes, EXPIRY decimal digits. */
+static bool ctoken_fields(const char *p, size_t n, char *contact, size_t size, int64_t *expiry)
+{
+    const char *dot = NULL;
+    for (size_t i = n; i > 3 && !dot; i--)
+        if (p[i - 1] == '.')
+            dot = p + i - 1;
+    if (!dot || memcmp(p, "v1.", 3) != 0 || dot - p <= 3 || (size_t)(dot - p - 3) >= size)
+        return false;
+    size_t clen = (size_t)(dot - p - 3), dlen = n - (size_t)(dot - p) - 1;
+    int64_t v = 0;
+    if (dlen == 0 || dlen > 12)
+        return false;
+    for (size_t i = 0; i < dlen; i++) {
+        if (dot[1 + i] < '0' || dot[1 + i] > '9')
+            return false;
+        v = v * 10 + (dot[1 + i] - '0');
+    }
+    for (size_t i = 0; i < clen; i++)
+        if ((unsigned char)p[3 + i] < 0x20 || p[3 + i] == 0x7f)
+            return false;
+    memcpy(contact, p + 3, clen);
+    contact[clen] = '\0';
+    *expiry = v;
+    return true;
+}
+
+int hd_ctoken_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
+                     int64_t now, char *contact, size_t size, int64_t *expiry)
+{
+    unsigned char payload[HD_CTOKEN_CONTACT_MAX + 32], m[MAC_LEN + 3], want[MAC_LEN], key[MAC_LEN];
+    const char *dot = len < HD_CTOKEN_MAX ? memchr(s, '.', len) : NULL;
+    long n = dot ? unb64url(s, (size_t)(dot - s), payload, sizeof payload) : -1;
+    if (n < 0 || unb64url(dot + 1, len - (size_t)(dot - s) - 1, m, sizeof m) != MAC_LEN ||
+        !ctoken_fields((const char *)payload, (size_t)n, contact, size, expiry))
+        return HD_TOKEN_MALFORMED;
+    bool ok = false;
+    for (size_t i = 0; i < nkeys && !ok; i++) {
+        if (!keys[i].len)
+            continue;
+        inbox_key(&keys[i], key);
+        struct hd_token_key k = {key, sizeof key};
+        hmac(&k, payload, (size_t)n, want);
+        ok = CRYPTO_memcmp(want, m, MAC_LEN) == 0;
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ok) {
+        contact[0] = '\0';
+        return HD_TOKEN_FORGED;
+    }
+    /* a token minted for longer than the bound is refused whole: the
+     * bound is what a leaked token can be worth */
+    if (*expiry <= now || *expiry - now > HD_CTOKEN_TTL_MAX)
+        return HD_TOKEN_EXPIRED;
+    return HD_TOKEN_OK;
+}

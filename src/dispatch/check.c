@@ -54,6 +54,8 @@ static const char *address_of(const struct hd_contact *k, int channel, int *plat
         return k->email;
     case HD_CH_SMS:
         return k->phone;
+    case HD_CH_INBOX: /* every contact has one, named by its id */
+        return k->ext_id;
     default:
         for (int p = 0; p < HD_PUSH_COUNT; p++)
             if (push_token(k, p)) {
@@ -137,7 +139,10 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
         int ch = c->channels[i], platform = HD_PUSH_FCM, cause;
         const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
         const char *addr = address_of(&m->contact, ch, &platform);
-        bool sup = ch == HD_CH_PUSH ? push_suppressed(m) : m->suppressed[ch];
+        /* the inbox has no address to suppress: its consent rules it */
+        bool sup = ch == HD_CH_PUSH    ? push_suppressed(m)
+                   : ch == HD_CH_INBOX ? false
+                                       : m->suppressed[ch];
         if (!addr) {
             cause = 0;
             note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);

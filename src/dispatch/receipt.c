@@ -374,7 +374,8 @@ static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
     return r->message && p &&
-           (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0 || p->receipt);
+           (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0 || p->receipt ||
+            strcmp(p->type, "inbox") == 0); /* a read, by herald serve's own inbox API */
 }
 
 bool hd_receipt_keeps_ids(const struct hd_provider_cfg *p)

@@ -8,6 +8,7 @@
 #include "herald/dispatch.h"
 #include "herald/driver.h"
 #include "herald/html.h"
+#include "herald/markdown.h"
 #include "herald/sms.h"
 
 void hd_rendered_release(struct hd_rendered *r)
@@ -56,6 +57,47 @@ static int sms_parts(const struct hd_rendered *r, const char *name, struct hd_er
     return 0;
 }
 
+/* Trims blank space at both ends of *s, in place. */
+static void trim(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    while (i < n && strchr(" \t\r\n", s[i]))
+        i++;
+    memmove(s, s + i, n - i);
+    s[n - i] = '\0';
+}
+
+/* An inbox message: a title or a body; the body's Markdown made HTML, the
+ * link http(s), the expiry a duration. */
+static int inbox_parts(struct hd_rendered *r, const char *name, struct hd_err *err)
+{
+    char **body = &r->part[HD_PART_INBOX_BODY], *url = r->part[HD_PART_INBOX_URL],
+         *ttl = r->part[HD_PART_INBOX_EXPIRES];
+    if (!r->part[HD_PART_INBOX_TITLE] && !*body)
+        return hd_err_set(err, HD_E_INVALID, "template '%s' has no inbox parts", name);
+    if (*body) {
+        struct hd_buf b;
+        hd_buf_init(&b);
+        hd_md_render(*body, strlen(*body), &b);
+        free(*body);
+        *body = hd_buf_detach(&b, NULL);
+    }
+    if (url)
+        trim(url);
+    if (url && *url && !hd_md_url_ok(url, strlen(url)))
+        return hd_err_set(err, HD_E_INVALID,
+                          "template '%s': inbox.url is not an http or https link once rendered",
+                          name);
+    if (ttl)
+        trim(ttl);
+    struct hd_err e = {0};
+    if (ttl && *ttl && hd_units_duration(ttl, &r->inbox_ttl, &e) < 0)
+        return hd_err_set(err, HD_E_INVALID, "template '%s': inbox.expires: %s", name, e.msg);
+    return 0;
+}
+
 int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
               struct hd_rendered *out, struct hd_err *err)
 {
@@ -63,7 +105,9 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML, -1, -1, -1},
         {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT, -1, -1, -1},
         {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK, HD_PART_WECHAT_TEMPLATE_ID,
-         HD_PART_WECHAT_URL, HD_PART_WECHAT_PAGE}};
+         HD_PART_WECHAT_URL, HD_PART_WECHAT_PAGE},
+        {HD_PART_INBOX_TITLE, HD_PART_INBOX_BODY, HD_PART_INBOX_URL, HD_PART_INBOX_EXPIRES, -1,
+         -1}};
     struct hd_tpl_info info;
     int rc = 0;
     memset(out, 0, sizeof *out);
@@ -113,6 +157,8 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         rc = sms_parts(out, info.name, err);
     else if (channel == HD_CH_PUSH && !push_parts(out))
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", info.name);
+    else if (channel == HD_CH_INBOX)
+        rc = inbox_parts(out, info.name, err);
 out:
     if (rc < 0)
         hd_rendered_release(out);
@@ -124,10 +170,12 @@ void hd_rendered_msg(const struct hd_rendered *r, int channel, struct hd_msg *m)
     m->subject = r->part[HD_PART_EMAIL_SUBJECT];
     m->text = r->part[HD_PART_EMAIL_TEXT];
     m->html = r->part[HD_PART_EMAIL_HTML];
-    m->body = channel == HD_CH_SMS ? hd_rendered_sms_text(r, NULL) : r->part[HD_PART_PUSH_BODY];
+    m->body = channel == HD_CH_SMS     ? hd_rendered_sms_text(r, NULL)
+              : channel == HD_CH_INBOX ? r->part[HD_PART_INBOX_BODY]
+                                       : r->part[HD_PART_PUSH_BODY];
     m->sms_template = r->part[HD_PART_SMS_TEMPLATE_CODE];
     m->sms_params = r->part[HD_PART_SMS_PARAMS];
-    m->title = r->part[HD_PART_PUSH_TITLE];
+    m->title = r->part[channel == HD_CH_INBOX ? HD_PART_INBOX_TITLE : HD_PART_PUSH_TITLE];
     m->data = r->part[HD_PART_PUSH_DATA];
     m->fcm = r->part[HD_PART_PUSH_FCM];
     m->apns = r->part[HD_PART_PUSH_APNS];

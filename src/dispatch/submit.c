@@ -83,7 +83,8 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
                     d->inflight->iprev = j;
                 d->inflight = j;
             }
-            hd_rendered_release(&j->r); /* the driver has its copy */
+            if (j->channel != HD_CH_INBOX)  /* the writer stores an inbox message's parts */
+                hd_rendered_release(&j->r); /* the driver has its copy */
             memset(&j->msg, 0, sizeof j->msg);
             d->stats.attempts++;
             if (d->nres >= FLUSH_BATCH * 4)

@@ -155,6 +155,23 @@ static int keep_ids(struct hd_dispatch *d, const struct hd_provider_cfg *pc, con
     return rc;
 }
 
+/* An inbox message accepted is kept for its contact now, in the batch's
+ * transaction: the driver took it, the store is where it is delivered. */
+static int keep_inbox(struct hd_dispatch *d, const struct job *j, const char *provider, int64_t t,
+                      struct hd_err *err)
+{
+    const struct hd_rendered *r = &j->r;
+    struct hd_inbox_item m = {.contact = j->ref.contact,
+                              .message = j->ref.id,
+                              .provider = provider,
+                              .title = r->part[HD_PART_INBOX_TITLE],
+                              .body_html = r->part[HD_PART_INBOX_BODY],
+                              .url = r->part[HD_PART_INBOX_URL],
+                              .created = t / 1000,
+                              .expires = r->inbox_ttl > 0 ? t / 1000 + r->inbox_ttl : 0};
+    return hd_store_inbox_add(d->st, &m, err);
+}
+
 /* Accepted: sent. The message's state changes with the others of its
  * channel, in one statement at the end of the batch (hd_dsp_flush). */
 static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
@@ -165,6 +182,8 @@ static int on_accepted(struct hd_dispatch *d, struct job *j, struct rec *x, int6
     if ((rc = move(HD_ST_SENDING, HD_ST_SENT, err)) < 0)
         return rc;
     x->to = HD_ST_SENT;
+    if (j->channel == HD_CH_INBOX && (rc = keep_inbox(d, j, pc->name, t, err)) < 0)
+        return rc;
     x->segments = j->segments;
     x->cost = j->segments * pc->cost_per_segment;
     d->stats.by_state[HD_ST_SENT]++;

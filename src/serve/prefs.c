@@ -88,12 +88,19 @@ static int load(struct hd_srv *s, struct hd_unsub *u, int status[HD_CH_COUNT][HD
     return 0;
 }
 
+/* The channels the page offers: email, SMS and push. The in-app inbox's
+ * consent is left to the app that shows it (and the command line): a form
+ * served before the inbox existed would otherwise opt its reader out of it
+ * by leaving out a box it never showed. */
+#define PREF_CHANNELS HD_CH_INBOX
+_Static_assert(HD_CH_INBOX == HD_CH_COUNT - 1, "the page's channels come first");
+
 /* The page's data: a row per channel, marketing on or off. */
 static json_t *rows(const struct hd_unsub *u, int status[HD_CH_COUNT][HD_CAT_COUNT])
 {
     json_t *list = json_array();
     bool any = false;
-    for (int ch = 0; ch < HD_CH_COUNT; ch++) {
+    for (int ch = 0; ch < PREF_CHANNELS; ch++) {
         bool on = status[ch][HD_CAT_MARKETING] != HD_CONSENT_OPTED_OUT;
         any |= on;
         /* transactional is shown as it is: not refusable here, but an
@@ -134,7 +141,7 @@ static int apply(struct hd_srv *s, struct hd_unsub *u, const bool want[HD_CH_COU
     struct hd_store *st = hd_srv_store(s, err);
     int rc = st ? hd_store_begin(st, err) : HD_E_STORE;
     *n = 0;
-    for (int ch = 0; ch < HD_CH_COUNT && rc == 0; ch++) {
+    for (int ch = 0; ch < PREF_CHANNELS && rc == 0; ch++) {
         bool on = status[ch][HD_CAT_MARKETING] != HD_CONSENT_OPTED_OUT, changed = false;
         if (on == want[ch])
             continue;

@@ -39,7 +39,9 @@ const char *hd_pages_channel(int lang, int channel);
 const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
-enum route { R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_API, R_NONE, R_COUNT };
+enum route {
+    R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_INBOX, R_API, R_NONE, R_COUNT
+};
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
 struct hd_clicks;
@@ -70,6 +72,11 @@ struct hd_answer {
     struct hd_buf body;
     const char *allow; /* for 405, else NULL */
     int retry_after;   /* seconds, for a 429 or 503; 0: no Retry-After */
+    /* the in-app inbox's CORS (inbox.c): the request's Origin when it is
+     * one of [serve] inbox_origins, else NULL; preflight adds the methods
+     * and headers allowed; bearer a WWW-Authenticate (a 401) */
+    const char *cors_origin;
+    bool preflight, bearer;
 };
 
 /* A request to /u/TOKEN or /p/TOKEN. The token is checked when the
@@ -162,10 +169,10 @@ struct hd_hook {
     int64_t message;    /* the message the URL names (m=N), or 0 */
     char url[2048];     /* what Twilio signed: public_url, path and query */
     struct hd_buf body;
-    size_t max;     /* the body's bound: HOOK_BODY_MAX, HOOK_CN_BODY_MAX or ESP_BODY_MAX */
-    int esp;        /* a mail sender's events (hooks_esp.c), 0 for Twilio */
-    char auth[512]; /* the sender's signature header as sent */
-    char stamp[32]; /* its timestamp header */
+    size_t max;          /* the body's bound: HOOK_BODY_MAX, HOOK_CN_BODY_MAX or ESP_BODY_MAX */
+    int esp;             /* a mail sender's events (hooks_esp.c), 0 for Twilio */
+    char auth[512];      /* the sender's signature header as sent */
+    char stamp[32];      /* its timestamp header */
     struct hd_form form; /* the body's fields, once parsed */
     bool parsed;
 };
@@ -291,6 +298,14 @@ struct hd_sns;
 /* The signing certificates' cache, made with the server. */
 struct hd_sns *hd_sns_new(void);
 void hd_sns_free(struct hd_sns *c);
+
+/* ---- the in-app inbox (inbox.c, issue 20) ---- */
+
+/* A request to /api/v1/inbox (rest: what follows it, "" or "/ID/read"),
+ * answered whole when its headers are in (the API reads no body): header
+ * gives its headers, arg its query's arguments, both with ud. */
+void hd_inbox_answer(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
+                     hd_header_fn arg, void *ud, struct hd_answer *a);
 
 /* Applies the pending receipts whose message appeared (once a second). */
 void hd_hooks_retry(struct hd_srv *s);

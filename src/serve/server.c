@@ -51,6 +51,7 @@
 static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
     const char *allow;
+    bool tree; /* also the paths below it: path "/..." */
 } routes[] = {
     /* one route a line */
     /* clang-format off */
@@ -60,6 +61,7 @@ static const struct {
     [R_METRICS] = {"/metrics", "GET, HEAD"},
     [R_PREFS] = {"/p/", "GET, HEAD, POST"},
     [R_HOOK] = {"/hooks/", "POST"},
+    [R_INBOX] = {"/api/v1/inbox", "GET, HEAD, POST, OPTIONS", true},
     [R_API] = {"/api/v1/", NULL}, /* api.c answers 405 with its own Allow */
     /* clang-format on */
 };
@@ -107,8 +109,10 @@ static int route_of(const char *url, const char **rest)
     *rest = NULL;
     for (int r = 0; r < R_NONE; r++) {
         size_t n = strlen(routes[r].path);
-        if (routes[r].path[n - 1] == '/' ? strncmp(url, routes[r].path, n) == 0
-                                         : strcmp(url, routes[r].path) == 0) {
+        if (routes[r].path[n - 1] == '/'
+                ? strncmp(url, routes[r].path, n) == 0
+                : strcmp(url, routes[r].path) == 0 ||
+                      (routes[r].tree && strncmp(url, routes[r].path, n) == 0 && url[n] == '/')) {
             *rest = url + n;
             return r;
         }
@@ -159,6 +163,17 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd
         snprintf(v, sizeof v, "%d", a->retry_after);
         MHD_add_response_header(resp, "Retry-After", v);
     }
+    if (a->cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", a->cors_origin);
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    if (a->preflight) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", a->allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    if (a->bearer)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"herald inbox\"");
     q->status = a->status;
     q->bytes = a->body.len;
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
@@ -230,6 +245,11 @@ static const char *header_of(void *ud, const char *name)
     return MHD_lookup_connection_value(ud, MHD_HEADER_KIND, name);
 }
 
+static const char *arg_of(void *ud, const char *name)
+{
+    return MHD_lookup_connection_value(ud, MHD_GET_ARGUMENT_KIND, name);
+}
+
 /* A /hooks/ request's headers are in: checked (hooks.c), or answered. */
 static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                                   const char *rest)
@@ -291,6 +311,11 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         return text(c, q, 404, "not found\n", NULL);
     if (q->route == R_API)
         return api_begin(s, c, q, method, rest);
+    if (q->route == R_INBOX) { /* its own methods, answered from the headers */
+        struct hd_answer a = {0};
+        hd_inbox_answer(s, method, rest, header_of, arg_of, c, &a);
+        return answer(c, q, &a);
+    }
     if (q->route == R_METRICS) {
         const union MHD_ConnectionInfo *i =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -353,7 +378,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = q;
         /* a request without a body is answered on the next call: a
          * response queued on the first one closes the connection */
-        if (strcmp(method, "POST") != 0 && content_length(c) == 0)
+        if ((strcmp(method, "POST") != 0 || strncmp(url, "/api/", 5) == 0) &&
+            content_length(c) == 0)
             return MHD_YES;
         q->begun = true;
         return begin(s, c, q, url, method);

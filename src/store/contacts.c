@@ -172,6 +172,7 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
         "coalesce(?8, ''), '[erased]'), coalesce(?9, ''), '[erased]') WHERE contact_id = ?1",
         "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
         "DELETE FROM sends WHERE contact_id = ?1",
+        "DELETE FROM inbox WHERE contact_id = ?1", /* the messages are the contact's */
         "DELETE FROM contacts WHERE id = ?1",
     };
     struct hd_contact k = {0};

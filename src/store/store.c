@@ -440,6 +440,53 @@ static const char *const migrations[] = {
      * from the event's own id (the receipt's key): kept, so that a pending
      * one still finds its message later */
     "ALTER TABLE receipts ADD COLUMN provider_id TEXT;",
+    /* 17 (issue 20, the in-app inbox): a message sent to the inbox channel
+     * stays here for its contact, listed newest first through the index
+     * (id grows with time) until it expires or is archived; message_id is
+     * the queued message, provider the inbox provider that took it (a read
+     * is that provider's receipt, opened). Consent's channel CHECK is part
+     * of its table, so the table is built again with inbox allowed, and
+     * the triggers that fill consent_log come back with it (consent_log
+     * itself has no CHECK). */
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+    "  message_id INTEGER NOT NULL UNIQUE,"
+    "  provider TEXT NOT NULL,"
+    "  title TEXT,"
+    "  body_html TEXT,"
+    "  url TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  read_at INTEGER,"
+    "  archived_at INTEGER"
+    ");"
+    "CREATE INDEX inbox_contact ON inbox(contact_id, id);"
+    "CREATE TABLE consent_new ("
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
+    "  channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'inbox')),"
+    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"
+    "  status TEXT NOT NULL CHECK (status IN ('opted_in', 'opted_out')),"
+    "  source TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  message_id INTEGER,"
+    "  campaign_id INTEGER,"
+    "  PRIMARY KEY (contact_id, channel, category)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
+    "  message_id, campaign_id FROM consent;"
+    "DROP TABLE consent;"
+    "ALTER TABLE consent_new RENAME TO consent;"
+    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
+    "END;"
+    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
+    "END;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -26,7 +26,8 @@ static const char *const part_names[HD_PART_COUNT] = {
     "push.title",        "push.body",          "push.data",   "push.fcm",
     "push.apns",         "sms.template_code",  "sms.params",  "sms.approved_text",
     "push.click_action", "wechat.template_id", "wechat.data", "wechat.url",
-    "wechat.page"};
+    "wechat.page",       "inbox.title",        "inbox.body",  "inbox.url",
+    "inbox.expires"};
 
 const char *hd_tpl_part_name(int part)
 {
@@ -43,6 +44,8 @@ int hd_tpl_part_parse(const char *s)
 
 int hd_tpl_part_channel(int part)
 {
+    if (part >= HD_PART_INBOX_TITLE)
+        return HD_CH_INBOX;
     return part <= HD_PART_EMAIL_HTML ? HD_CH_EMAIL
            : part == HD_PART_SMS ||
                    (part >= HD_PART_SMS_TEMPLATE_CODE && part <= HD_PART_SMS_APPROVED_TEXT)
@@ -567,7 +570,8 @@ static int start_part(struct tfile *f, const char *line, size_t n, int lineno, s
                              "email.html, sms, sms.template_code, sms.params, "
                              "sms.approved_text, push.title, push.body, push.data, "
                              "push.fcm, push.apns, push.click_action, wechat.template_id, "
-                             "wechat.data, wechat.url, wechat.page)",
+                             "wechat.data, wechat.url, wechat.page, inbox.title, "
+                             "inbox.body, inbox.url, inbox.expires)",
                              spec);
     for (size_t k = 0; k < f->nparts; k++)
         if (f->parts[k].kind == kind &&
