@@ -48,7 +48,7 @@ static struct hd_config *wx_config(const char *secret_env, const char *extra)
 }
 
 static const struct hd_msg proto = {
-    .channel = HD_CH_PUSH,
+    .channel = HD_CH_WECHAT,
     .category = HD_CAT_MARKETING,
     .wechat_template = "ngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY",
     .wechat_data = "{\"first\":\"您好，会员张三\",\"keyword1\":{\"value\":\"黄金会员\","
@@ -95,8 +95,10 @@ static void test_wechat_classes(void **state)
     tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "ok");
     assert_true(atoll(rs.r[0].gateway_id) > 200228332);
     assert_string_not_equal(rs.r[0].digest, "");
-    /* not following the account, and an openid of another account */
-    tu_expect(&rs.r[1], HD_OUT_PERMANENT, true, "43004");
+    /* not following the account (the user's opt-out, not a bad address),
+     * and an openid of another account */
+    tu_expect(&rs.r[1], HD_OUT_PERMANENT, false, "43004");
+    assert_true(rs.r[1].opted_out);
     assert_contains(rs.r[1].text, "43004 require subscribe");
     tu_expect(&rs.r[2], HD_OUT_PERMANENT, true, "40003");
     /* the token expired: one new token, sent once more, accepted */
@@ -287,10 +289,10 @@ static void test_wechat_provider_test(void **state)
     json_decref(l);
     /* a dry run through the outbox records the WeChat message */
     tu_herald(&r, dir, NULL, "-c", "wx.conf", "provider", "test", "box", "--to", "oTpl_box_1",
-              "--channel", "push", "--template", "member", NULL);
+              "--channel", "wechat", "--template", "member", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
-    l = tu_read_jsonl(dir, "pbox/push.jsonl");
+    l = tu_read_jsonl(dir, "pbox/wechat.jsonl");
     json_t *w = json_object_get(json_array_get(l, 0), "wechat");
     assert_string_equal(json_string_value(json_object_get(w, "template_id")),
                         "ngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY");
@@ -306,12 +308,13 @@ static void test_wechat_provider_test(void **state)
     tu_run_release(&r);
 }
 
-/* A campaign through `herald send` over "push, sms" with fallback, the
- * wechat provider carrying push to the contacts' wechat_openid (imported
- * and shown): one delivered by WeChat; one not following the account
- * (43004), its openid suppressed, falling back to SMS; one without an
- * openid by SMS at once; one with an openid of another account (40003)
- * and no phone, failed. */
+/* A campaign through `herald send` over "wechat, sms" with fallback, the
+ * wechat channel's provider sending to the contacts' wechat_openid
+ * (imported and shown): one delivered by WeChat; one not following the
+ * account (43004), opted out of the wechat channel's marketing (source
+ * gateway, not a suppression), falling back to SMS; one without an openid
+ * by SMS at once; one with an openid of another account (40003) and no
+ * phone, failed, its openid suppressed on the wechat channel. */
 static void test_wechat_campaign(void **state)
 {
     (void)state;
@@ -322,7 +325,7 @@ static void test_wechat_campaign(void **state)
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
              "app_secret_env = TEST_WX_SECRET\n"
              "[provider box]\ntype = outbox\npath = box\n"
-             "[channel push]\nproviders = wx\n[channel sms]\nproviders = box\n",
+             "[channel wechat]\nproviders = wx\n[channel sms]\nproviders = box\n",
              wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
@@ -344,7 +347,7 @@ static void test_wechat_campaign(void **state)
     tu_run_release(&r);
     TU_HERALD_OK(dir, "-c", "c.conf", "segment", "define", "all", "id != \"\"");
     TU_HERALD_OK(dir, "-c", "c.conf", "campaign", "create", "wb", "--segment", "all", "--template",
-                 "recall", "--channels", "push,sms", "--fallback-on-failure", "--now");
+                 "recall", "--channels", "wechat,sms", "--fallback-on-failure", "--now");
     tu_herald(&r, dir, NULL, "-c", "c.conf", "send", "wb", "--wait", "30s", NULL);
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "c.conf", "log", "--campaign", "wb", "--format", "jsonl", NULL);
@@ -367,8 +370,16 @@ static void test_wechat_campaign(void **state)
     assert_int_equal(json_array_size(l), 2);
     json_decref(l);
     tu_herald(&r, dir, NULL, "-c", "c.conf", "suppress", "list", "--format", "csv", NULL);
-    assert_contains(r.out, "oTpl_camp_43004");
-    assert_contains(r.out, "oTpl_camp_40003");
+    assert_not_contains(r.out, "oTpl_camp_43004");
+    assert_contains(r.out, "oTpl_camp_40003,wechat,invalid_openid,");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "contacts", "show", "w2", "--format", "json", NULL);
+    assert_contains(r.out, "\"channel\": \"wechat\"");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "why", "w2", "wb", NULL);
+    assert_contains(r.out, "by wechat via wx to oTpl_camp_43004: permanent, opted_out");
+    assert_contains(r.out, "by sms via box to +8613800000002: accepted");
+    assert_contains(r.out, "wechat marketing      opted out  by gateway at");
     tu_run_release(&r);
 }
 

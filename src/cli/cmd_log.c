@@ -24,7 +24,7 @@ static const char log_usage[] =
     "filters (together: all must hold):\n"
     "  --campaign NAME    one campaign            --run N        its run N (1, 2, ...)\n"
     "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
-    "  --channel email|sms|push|inbox             --provider NAME\n"
+    "  --channel email|sms|push|inbox|wechat      --provider NAME\n"
     "  --outcome accepted|temporary|permanent|throttled|skipped|receipt\n"
     "  --reason WORD      capped, quiet_hours, held_out, no_address, opted_out,\n"
     "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
@@ -193,8 +193,8 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
         return 0;
     case O_CHANNEL:
         if (hd_channel_parse(arg) < 0)
-            return cmd_usage("log", log_usage, "--channel: '%s' is not email, sms, push or inbox",
-                             arg);
+            return cmd_usage("log", log_usage,
+                             "--channel: '%s' is not email, sms, push, inbox or wechat", arg);
         a->f.channel = arg;
         return 0;
     case O_OUTCOME:

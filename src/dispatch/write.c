@@ -284,7 +284,10 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
         return HD_E_STORE;
     bool again = r->bad_address && j->channel == HD_CH_PUSH && j->push_alt &&
                  hd_feedback_same_form(j->address, j->channel); /* else chosen again */
-    if (r->bad_address && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
+    /* an opt-out at the gateway (SMS STOP, a WeChat unfollow) is the
+     * channel's: the campaign's next channel may still reach the contact */
+    bool theirs = r->bad_address || r->opted_out;
+    if (theirs && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
         snprintf(reason, sizeof reason, "falling back from %s%s: %s",
                  again ? "this push provider" : hd_channel_name(j->channel),
                  again ? " to the contact's next token" : "", r->text);

@@ -609,10 +609,15 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_adds(&c->sql, "c.phone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
                              "WHERE s.address = c.phone) AND ");
         break;
+    case HD_CH_WECHAT: /* the openid, kept with the push tokens */
+    case HD_CH_PUSH:
+        hd_buf_addf(&c->sql,
+                    "EXISTS (SELECT 1 FROM push_tokens t WHERE t.contact_id = c.id AND "
+                    "t.platform %s 'wechat' AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                    "WHERE s.address = t.token)) AND ",
+                    n->channel == HD_CH_WECHAT ? "=" : "<>");
+        break;
     default:
-        hd_buf_adds(&c->sql, "EXISTS (SELECT 1 FROM push_tokens t WHERE t.contact_id = c.id AND "
-                             "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
-                             "t.token)) AND ");
         break;
     }
     emit_not_opted_out(c, n->channel, n->category, "c.id");
