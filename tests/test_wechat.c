@@ -381,6 +381,22 @@ static void test_wechat_campaign(void **state)
     assert_contains(r.out, "by sms via box to +8613800000002: accepted");
     assert_contains(r.out, "wechat marketing      opted out  by gateway at");
     tu_run_release(&r);
+    /* a configuration from before: wechat in [channel push] carries
+     * nothing, and config check says where it belongs */
+    conf = tu_path(dir, "old.conf");
+    snprintf(text, sizeof text,
+             "[herald]\ntemplates = tpl\ndatabase = c.db\n"
+             "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
+             "app_secret_env = TEST_WX_SECRET\n[channel push]\nproviders = wx\n",
+             wx.port, WX_APP);
+    tu_write(conf, text);
+    free(conf);
+    tu_herald(&r, dir, NULL, "-c", "old.conf", "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "warning: [channel push] providers: 'wx' (wechat) does not carry push; "
+                           "its messages will not go through it (name it in [channel wechat])");
+    assert_contains(r.err, "warning: channel 'wechat' has no provider");
+    tu_run_release(&r);
 }
 
 int main(void)
