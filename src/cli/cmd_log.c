@@ -53,7 +53,7 @@ void cmd_log_begin(struct cmd_log_out *o, int format)
     } else if (format == FMT_JSON) {
         fputs("[", stdout);
     } else if (format == FMT_TABLE) {
-        printf("%-24s %-12s %-12s %-3s %-5s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
+        printf("%-24s %-12s %-12s %-3s %-6s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
                "#", "CHAN", "PROVIDER", "OUTCOME", "REASON", "DETAIL");
     }
 }
@@ -73,7 +73,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
         hd_audit_time_ms(r->at_ms, at, sizeof at);
         if (r->code)
             snprintf(code, sizeof code, "%d ", r->code);
-        printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
+        printf("%-24s %-12s %-12s %-3d %-6s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
                r->attempt, r->channel ? r->channel : "-", r->provider ? r->provider : "-",
                r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
         return 0;
