@@ -14,6 +14,7 @@
 #include "herald/config.h"
 #include "herald/driver.h"
 #include "herald/log.h"
+#include "herald/store.h"
 
 #define WX_APP "wx0123456789abcdef"
 #define WX_SECRET "wx-App-Secret-5521"
@@ -399,12 +400,120 @@ static void test_wechat_campaign(void **state)
     tu_run_release(&r);
 }
 
+/* The wechat channel's own consent and suppressions through the command
+ * line, through the outbox: an openid suppressed with --channel wechat
+ * (guessed, it would be push's), a contact opted out of wechat marketing;
+ * reachable(wechat) and reachable(push) tell the openid from the push
+ * tokens; the outbox writes wechat.jsonl; suppress --channel rejects a
+ * channel that is not one. */
+static void test_wechat_channel_cli(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "o.conf");
+    tu_write(conf, "[herald]\ntemplates = tpl\ndatabase = o.db\n"
+                   "[provider box]\ntype = outbox\npath = obox\n"
+                   "[channel wechat]\nproviders = box\n[channel sms]\nproviders = box\n");
+    free(conf);
+    tu_put_template(dir, "o",
+                    "category: marketing\n--- wechat.template_id\nTID\n"
+                    "--- wechat.data\n{\"first\": \"{{id}}\"}\n--- sms\nhi {{id}}\n");
+    char *csv = tu_path(dir, "o.csv");
+    tu_write(csv, "id,phone,wechat_openid,jpush_id\n"
+                  "a,+8613800000001,oTpl_o_a,\nb,,oTpl_o_b,1a0018970af2f2b0901\n"
+                  "c,+8613800000003,,\nd,,oTpl_o_d,\n");
+    free(csv);
+    TU_HERALD_OK(dir, "-c", "o.conf", "init");
+    TU_HERALD_OK(dir, "-c", "o.conf", "contacts", "import", "o.csv");
+    TU_HERALD_OK(dir, "-c", "o.conf", "contacts", "optout", "a", "--channel", "wechat",
+                 "--category", "marketing");
+    TU_HERALD_OK(dir, "-c", "o.conf", "suppress", "add", "--channel", "wechat", "oTpl_o_b");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "list", "--channel", "wechat", "--format",
+              "csv", NULL);
+    assert_contains(r.out, "oTpl_o_b,wechat,manual,");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "add", "--channel", "fax", "x", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "--channel: 'fax' is not email, sms, push or wechat");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "segment", "count", "--expr", "reachable(wechat)",
+              NULL);
+    assert_string_equal(r.out, "1\n"); /* d: a opted out, b suppressed, c has none */
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "segment", "count", "--expr", "reachable(push)", NULL);
+    assert_string_equal(r.out, "1\n"); /* b's JPush id; an openid is no push token */
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "-c", "o.conf", "segment", "define", "all", "id != \"\"");
+    TU_HERALD_OK(dir, "-c", "o.conf", "campaign", "create", "oc", "--segment", "all", "--template",
+                 "o", "--channels", "wechat,sms", "--now");
+    TU_HERALD_OK(dir, "-c", "o.conf", "send", "oc", "--wait", "30s");
+    json_t *l = tu_read_jsonl(dir, "obox/wechat.jsonl");
+    assert_int_equal(json_array_size(l), 1);
+    json_t *e = json_array_get(l, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "to")), "oTpl_o_d");
+    assert_string_equal(json_string_value(json_object_get(e, "channel")), "wechat");
+    assert_string_equal(json_string_value(json_object_get(e, "platform")), "wechat");
+    json_decref(l);
+    l = tu_read_jsonl(dir, "obox/sms.jsonl");
+    assert_int_equal(json_array_size(l), 2); /* a (opted out of wechat) and c */
+    json_decref(l);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "why", "b", "oc", NULL);
+    assert_contains(r.out, "wechat: address suppressed");
+    tu_run_release(&r);
+}
+
+/* Migration 19 on a database from before it: consent and suppressions
+ * take the channel wechat, and an openid that push suppressed is the
+ * wechat channel's; run again (a test taking a database back), it keeps
+ * the rows. */
+static void test_wechat_migration(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "g.conf");
+    tu_write(conf, "[herald]\ntemplates = tpl\ndatabase = g.db\n");
+    free(conf);
+    char *csv = tu_path(dir, "g.csv");
+    tu_write(csv, "id,wechat_openid,jpush_id\ng1,oTpl_g_1,1a0018970af2f2b0911\n");
+    free(csv);
+    TU_HERALD_OK(dir, "-c", "g.conf", "init");
+    TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "import", "g.csv");
+    char cmd[2048];
+    /* as before 19: no wechat in either CHECK, the openid push's */
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/g.db' \"CREATE TABLE s2 (address TEXT PRIMARY KEY, channel TEXT NOT "
+             "NULL CHECK (channel IN ('email', 'sms', 'push')), reason TEXT NOT NULL, created_at "
+             "INTEGER NOT NULL, detail TEXT, message_id INTEGER) WITHOUT ROWID; DROP TABLE "
+             "suppressions; ALTER TABLE s2 RENAME TO suppressions; INSERT INTO suppressions "
+             "VALUES ('oTpl_g_1', 'push', 'unregistered_token', 1, NULL, NULL), "
+             "('1a0018970af2f2b0911', 'push', 'unregistered_token', 1, NULL, NULL); "
+             "PRAGMA user_version = %d;\"",
+             dir, hd_store_schema_version() - 1);
+    assert_int_equal(system(cmd), 0);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "g.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "oTpl_g_1,wechat,unregistered_token,");
+    assert_contains(r.out, "1a0018970af2f2b0911,push,unregistered_token,");
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "optout", "g1", "--channel", "wechat");
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/g.db' \"PRAGMA user_version = %d;\"", dir,
+             hd_store_schema_version() - 1);
+    assert_int_equal(system(cmd), 0);
+    tu_herald(&r, dir, NULL, "-c", "g.conf", "contacts", "show", "g1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "wechat marketing      opted out  by cli");
+    assert_contains(r.out, "wechat transactional  opted out  by cli");
+    tu_run_release(&r);
+    assert_int_equal(tu_sql1(dir, "g.db", "SELECT count(*) FROM suppressions"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wechat_classes),       cmocka_unit_test(test_wechat_provider_faults),
         cmocka_unit_test(test_wechat_shared_token),  cmocka_unit_test(test_wechat_refused),
         cmocka_unit_test(test_wechat_provider_test), cmocka_unit_test(test_wechat_campaign),
+        cmocka_unit_test(test_wechat_channel_cli),   cmocka_unit_test(test_wechat_migration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
