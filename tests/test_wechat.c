@@ -436,6 +436,20 @@ static void test_wechat_channel_cli(void **state)
     assert_int_not_equal(r.status, 0);
     assert_contains(r.err, "--channel: 'fax' is not email, sms, push or wechat");
     tu_run_release(&r);
+    /* an import names the channel per row; the inbox has no address */
+    csv = tu_path(dir, "s.csv");
+    tu_write(csv, "address,channel,reason\noTpl_o_imp,wechat,manual\n");
+    TU_HERALD_OK(dir, "-c", "o.conf", "suppress", "import", "s.csv");
+    tu_write(csv, "address,channel,reason\nk1,inbox,manual\n");
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "import", "s.csv", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "field 'channel': 'inbox' is not email, sms, push or wechat");
+    tu_run_release(&r);
+    free(csv);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_contains(r.out, "oTpl_o_imp,wechat,manual,");
+    assert_not_contains(r.out, "k1,");
+    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "o.conf", "segment", "count", "--expr", "reachable(wechat)",
               NULL);
     assert_string_equal(r.out, "1\n"); /* d: a opted out, b suppressed, c has none */

@@ -431,7 +431,9 @@ static int scope(struct parse *ps, const char *section, const char *key, int *ca
     if (dot) {
         *dot = '\0';
         if ((*ch = hd_channel_parse(dot + 1)) < 0)
-            return fail(ps, "unknown channel '%s' in key '%s' in [%s] (known: email, sms, push)",
+            return fail(ps,
+                        "unknown channel '%s' in key '%s' in [%s] (known: email, sms, push, inbox, "
+                        "wechat)",
                         dot + 1, key, section);
     }
     if ((*cat = hd_category_parse(buf)) < 0)
