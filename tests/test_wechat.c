@@ -374,6 +374,11 @@ static void test_wechat_campaign(void **state)
     assert_not_contains(r.out, "oTpl_camp_43004");
     assert_contains(r.out, "oTpl_camp_40003,wechat,invalid_openid,");
     tu_run_release(&r);
+    /* bounced: w4's openid refused for good; w2 opted out, not bounced */
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "segment", "sample", "--expr", "bounced", NULL);
+    assert_contains(r.out, "w4");
+    assert_not_contains(r.out, "w2");
+    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "c.conf", "contacts", "show", "w2", "--format", "json", NULL);
     assert_contains(r.out, "\"channel\": \"wechat\"");
     tu_run_release(&r);
