@@ -10,8 +10,8 @@
  * statement at the end of the batch), throttled (queued again without
  * spending an attempt, the pause shared through the store), temporary
  * (retry with backoff, or give up, or expire) and permanent (failed, or
- * the next channel when the address is at fault and the campaign falls
- * back). record() is the one place a message's state and its log row are
+ * the next channel when the address is at fault, or the recipient opted
+ * out at the gateway, and the campaign falls back). record() is the one place a message's state and its log row are
  * written, for the claim's decisions as well. Claimed messages of a
  * campaign paused or cancelled go back, from our queues and from what a
  * driver still holds (hd_driver_withdraw). */
@@ -269,7 +269,8 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
 }
 
 /* Permanent: failed, and what the gateway said of the address goes into
- * the audience; a bad address falls back when the campaign falls back: a
+ * the audience; a bad address (or an opt-out at the gateway, which is the
+ * channel's) falls back when the campaign falls back: a
  * push token to the contact's next token another provider of the channel
  * takes (the claim chooses again, this one now suppressed), else to the
  * campaign's next channel when it has one. */
