@@ -11,8 +11,9 @@
  * spending an attempt, the pause shared through the store), temporary
  * (retry with backoff, or give up, or expire) and permanent (failed, or
  * the next channel when the address is at fault, or the recipient opted
- * out at the gateway, and the campaign falls back). record() is the one place a message's state and its log row are
- * written, for the claim's decisions as well. Claimed messages of a
+ * out at the gateway, and the campaign falls back). record() is the one
+ * place a message's state and its log row are written, for the claim's
+ * decisions as well. Claimed messages of a
  * campaign paused or cancelled go back, from our queues and from what a
  * driver still holds (hd_driver_withdraw). */
 #include <openssl/rand.h>
