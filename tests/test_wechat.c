@@ -14,6 +14,7 @@
 #include "herald/config.h"
 #include "herald/driver.h"
 #include "herald/log.h"
+#include "herald/store.h"
 
 #define WX_APP "wx0123456789abcdef"
 #define WX_SECRET "wx-App-Secret-5521"
@@ -48,7 +49,7 @@ static struct hd_config *wx_config(const char *secret_env, const char *extra)
 }
 
 static const struct hd_msg proto = {
-    .channel = HD_CH_PUSH,
+    .channel = HD_CH_WECHAT,
     .category = HD_CAT_MARKETING,
     .wechat_template = "ngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY",
     .wechat_data = "{\"first\":\"您好，会员张三\",\"keyword1\":{\"value\":\"黄金会员\","
@@ -95,8 +96,10 @@ static void test_wechat_classes(void **state)
     tu_expect(&rs.r[0], HD_OUT_ACCEPTED, false, "ok");
     assert_true(atoll(rs.r[0].gateway_id) > 200228332);
     assert_string_not_equal(rs.r[0].digest, "");
-    /* not following the account, and an openid of another account */
-    tu_expect(&rs.r[1], HD_OUT_PERMANENT, true, "43004");
+    /* not following the account (the user's opt-out, not a bad address),
+     * and an openid of another account */
+    tu_expect(&rs.r[1], HD_OUT_PERMANENT, false, "43004");
+    assert_true(rs.r[1].opted_out);
     assert_contains(rs.r[1].text, "43004 require subscribe");
     tu_expect(&rs.r[2], HD_OUT_PERMANENT, true, "40003");
     /* the token expired: one new token, sent once more, accepted */
@@ -287,10 +290,10 @@ static void test_wechat_provider_test(void **state)
     json_decref(l);
     /* a dry run through the outbox records the WeChat message */
     tu_herald(&r, dir, NULL, "-c", "wx.conf", "provider", "test", "box", "--to", "oTpl_box_1",
-              "--channel", "push", "--template", "member", NULL);
+              "--channel", "wechat", "--template", "member", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
-    l = tu_read_jsonl(dir, "pbox/push.jsonl");
+    l = tu_read_jsonl(dir, "pbox/wechat.jsonl");
     json_t *w = json_object_get(json_array_get(l, 0), "wechat");
     assert_string_equal(json_string_value(json_object_get(w, "template_id")),
                         "ngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY");
@@ -306,12 +309,13 @@ static void test_wechat_provider_test(void **state)
     tu_run_release(&r);
 }
 
-/* A campaign through `herald send` over "push, sms" with fallback, the
- * wechat provider carrying push to the contacts' wechat_openid (imported
- * and shown): one delivered by WeChat; one not following the account
- * (43004), its openid suppressed, falling back to SMS; one without an
- * openid by SMS at once; one with an openid of another account (40003)
- * and no phone, failed. */
+/* A campaign through `herald send` over "wechat, sms" with fallback, the
+ * wechat channel's provider sending to the contacts' wechat_openid
+ * (imported and shown): one delivered by WeChat; one not following the
+ * account (43004), opted out of the wechat channel's marketing (source
+ * gateway, not a suppression), falling back to SMS; one without an openid
+ * by SMS at once; one with an openid of another account (40003) and no
+ * phone, failed, its openid suppressed on the wechat channel. */
 static void test_wechat_campaign(void **state)
 {
     (void)state;
@@ -322,7 +326,7 @@ static void test_wechat_campaign(void **state)
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
              "app_secret_env = TEST_WX_SECRET\n"
              "[provider box]\ntype = outbox\npath = box\n"
-             "[channel push]\nproviders = wx\n[channel sms]\nproviders = box\n",
+             "[channel wechat]\nproviders = wx\n[channel sms]\nproviders = box\n",
              wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
@@ -344,7 +348,7 @@ static void test_wechat_campaign(void **state)
     tu_run_release(&r);
     TU_HERALD_OK(dir, "-c", "c.conf", "segment", "define", "all", "id != \"\"");
     TU_HERALD_OK(dir, "-c", "c.conf", "campaign", "create", "wb", "--segment", "all", "--template",
-                 "recall", "--channels", "push,sms", "--fallback-on-failure", "--now");
+                 "recall", "--channels", "wechat,sms", "--fallback-on-failure", "--now");
     tu_herald(&r, dir, NULL, "-c", "c.conf", "send", "wb", "--wait", "30s", NULL);
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "-c", "c.conf", "log", "--campaign", "wb", "--format", "jsonl", NULL);
@@ -367,9 +371,159 @@ static void test_wechat_campaign(void **state)
     assert_int_equal(json_array_size(l), 2);
     json_decref(l);
     tu_herald(&r, dir, NULL, "-c", "c.conf", "suppress", "list", "--format", "csv", NULL);
-    assert_contains(r.out, "oTpl_camp_43004");
-    assert_contains(r.out, "oTpl_camp_40003");
+    assert_not_contains(r.out, "oTpl_camp_43004");
+    assert_contains(r.out, "oTpl_camp_40003,wechat,invalid_openid,");
     tu_run_release(&r);
+    /* bounced: w4's openid refused for good; w2 opted out, not bounced */
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "segment", "sample", "--expr", "bounced", NULL);
+    assert_contains(r.out, "w4");
+    assert_not_contains(r.out, "w2");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "contacts", "show", "w2", "--format", "json", NULL);
+    assert_contains(r.out, "\"channel\": \"wechat\"");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "c.conf", "why", "w2", "wb", NULL);
+    assert_contains(r.out, "by wechat via wx to oTpl_camp_43004: permanent, opted_out");
+    assert_contains(r.out, "by sms via box to +8613800000002: accepted");
+    assert_contains(r.out, "wechat marketing      opted out  by gateway at");
+    tu_run_release(&r);
+    /* a configuration from before: wechat in [channel push] carries
+     * nothing, and config check says where it belongs */
+    conf = tu_path(dir, "old.conf");
+    snprintf(text, sizeof text,
+             "[herald]\ntemplates = tpl\ndatabase = c.db\n"
+             "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
+             "app_secret_env = TEST_WX_SECRET\n[channel push]\nproviders = wx\n",
+             wx.port, WX_APP);
+    tu_write(conf, text);
+    free(conf);
+    tu_herald(&r, dir, NULL, "-c", "old.conf", "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "warning: [channel push] providers: 'wx' (wechat) does not carry push; "
+                           "its messages will not go through it (name it in [channel wechat])");
+    assert_contains(r.err, "warning: channel 'wechat' has no provider");
+    tu_run_release(&r);
+}
+
+/* The wechat channel's own consent and suppressions through the command
+ * line, through the outbox: an openid suppressed with --channel wechat
+ * (guessed, it would be push's), a contact opted out of wechat marketing;
+ * reachable(wechat) and reachable(push) tell the openid from the push
+ * tokens; the outbox writes wechat.jsonl; suppress --channel rejects a
+ * channel that is not one. */
+static void test_wechat_channel_cli(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "o.conf");
+    tu_write(conf, "[herald]\ntemplates = tpl\ndatabase = o.db\n"
+                   "[provider box]\ntype = outbox\npath = obox\n"
+                   "[channel wechat]\nproviders = box\n[channel sms]\nproviders = box\n");
+    free(conf);
+    tu_put_template(dir, "o",
+                    "category: marketing\n--- wechat.template_id\nTID\n"
+                    "--- wechat.data\n{\"first\": \"{{id}}\"}\n--- sms\nhi {{id}}\n");
+    char *csv = tu_path(dir, "o.csv");
+    tu_write(csv, "id,phone,wechat_openid,jpush_id\n"
+                  "a,+8613800000001,oTpl_o_a,\nb,,oTpl_o_b,1a0018970af2f2b0901\n"
+                  "c,+8613800000003,,\nd,,oTpl_o_d,\n");
+    free(csv);
+    TU_HERALD_OK(dir, "-c", "o.conf", "init");
+    TU_HERALD_OK(dir, "-c", "o.conf", "contacts", "import", "o.csv");
+    TU_HERALD_OK(dir, "-c", "o.conf", "contacts", "optout", "a", "--channel", "wechat",
+                 "--category", "marketing");
+    TU_HERALD_OK(dir, "-c", "o.conf", "suppress", "add", "--channel", "wechat", "oTpl_o_b");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "list", "--channel", "wechat", "--format",
+              "csv", NULL);
+    assert_contains(r.out, "oTpl_o_b,wechat,manual,");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "add", "--channel", "fax", "x", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "--channel: 'fax' is not email, sms, push or wechat");
+    tu_run_release(&r);
+    /* an import names the channel per row; the inbox has no address */
+    csv = tu_path(dir, "s.csv");
+    tu_write(csv, "address,channel,reason\noTpl_o_imp,wechat,manual\n");
+    TU_HERALD_OK(dir, "-c", "o.conf", "suppress", "import", "s.csv");
+    tu_write(csv, "address,channel,reason\nk1,inbox,manual\n");
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "import", "s.csv", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "field 'channel': 'inbox' is not email, sms, push or wechat");
+    tu_run_release(&r);
+    free(csv);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_contains(r.out, "oTpl_o_imp,wechat,manual,");
+    assert_not_contains(r.out, "k1,");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "segment", "count", "--expr", "reachable(wechat)",
+              NULL);
+    assert_string_equal(r.out, "1\n"); /* d: a opted out, b suppressed, c has none */
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "segment", "count", "--expr", "reachable(push)", NULL);
+    assert_string_equal(r.out, "1\n"); /* b's JPush id; an openid is no push token */
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "-c", "o.conf", "segment", "define", "all", "id != \"\"");
+    TU_HERALD_OK(dir, "-c", "o.conf", "campaign", "create", "oc", "--segment", "all", "--template",
+                 "o", "--channels", "wechat,sms", "--now");
+    TU_HERALD_OK(dir, "-c", "o.conf", "send", "oc", "--wait", "30s");
+    json_t *l = tu_read_jsonl(dir, "obox/wechat.jsonl");
+    assert_int_equal(json_array_size(l), 1);
+    json_t *e = json_array_get(l, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "to")), "oTpl_o_d");
+    assert_string_equal(json_string_value(json_object_get(e, "channel")), "wechat");
+    assert_string_equal(json_string_value(json_object_get(e, "platform")), "wechat");
+    json_decref(l);
+    l = tu_read_jsonl(dir, "obox/sms.jsonl");
+    assert_int_equal(json_array_size(l), 2); /* a (opted out of wechat) and c */
+    json_decref(l);
+    tu_herald(&r, dir, NULL, "-c", "o.conf", "why", "b", "oc", NULL);
+    assert_contains(r.out, "wechat: address suppressed");
+    tu_run_release(&r);
+}
+
+/* Migration 19 on a database from before it: consent and suppressions
+ * take the channel wechat, and an openid that push suppressed is the
+ * wechat channel's; run again (a test taking a database back), it keeps
+ * the rows. */
+static void test_wechat_migration(void **state)
+{
+    (void)state;
+    char *conf = tu_path(dir, "g.conf");
+    tu_write(conf, "[herald]\ntemplates = tpl\ndatabase = g.db\n");
+    free(conf);
+    char *csv = tu_path(dir, "g.csv");
+    tu_write(csv, "id,wechat_openid,jpush_id\ng1,oTpl_g_1,1a0018970af2f2b0911\n");
+    free(csv);
+    TU_HERALD_OK(dir, "-c", "g.conf", "init");
+    TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "import", "g.csv");
+    char cmd[2048];
+    /* as before 19: no wechat in either CHECK, the openid push's */
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/g.db' \"CREATE TABLE s2 (address TEXT PRIMARY KEY, channel TEXT NOT "
+             "NULL CHECK (channel IN ('email', 'sms', 'push')), reason TEXT NOT NULL, created_at "
+             "INTEGER NOT NULL, detail TEXT, message_id INTEGER) WITHOUT ROWID; DROP TABLE "
+             "suppressions; ALTER TABLE s2 RENAME TO suppressions; INSERT INTO suppressions "
+             "VALUES ('oTpl_g_1', 'push', 'unregistered_token', 1, NULL, NULL), "
+             "('1a0018970af2f2b0911', 'push', 'unregistered_token', 1, NULL, NULL); "
+             "PRAGMA user_version = %d;\"",
+             dir, hd_store_schema_version() - 1);
+    assert_int_equal(system(cmd), 0);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "-c", "g.conf", "suppress", "list", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "oTpl_g_1,wechat,unregistered_token,");
+    assert_contains(r.out, "1a0018970af2f2b0911,push,unregistered_token,");
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "optout", "g1", "--channel", "wechat");
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/g.db' \"PRAGMA user_version = %d;\"", dir,
+             hd_store_schema_version() - 1);
+    assert_int_equal(system(cmd), 0);
+    tu_herald(&r, dir, NULL, "-c", "g.conf", "contacts", "show", "g1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "wechat marketing      opted out  by cli");
+    assert_contains(r.out, "wechat transactional  opted out  by cli");
+    tu_run_release(&r);
+    assert_int_equal(tu_sql1(dir, "g.db", "SELECT count(*) FROM suppressions"), 2);
 }
 
 int main(void)
@@ -378,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_wechat_classes),       cmocka_unit_test(test_wechat_provider_faults),
         cmocka_unit_test(test_wechat_shared_token),  cmocka_unit_test(test_wechat_refused),
         cmocka_unit_test(test_wechat_provider_test), cmocka_unit_test(test_wechat_campaign),
+        cmocka_unit_test(test_wechat_channel_cli),   cmocka_unit_test(test_wechat_migration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

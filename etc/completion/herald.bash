@@ -97,7 +97,7 @@ _herald_value()
     --template) COMPREPLY=($(compgen -W "$(_herald_names templates)" -- "$cur")) ;;
     --campaign) COMPREPLY=($(compgen -W "$(_herald_names campaigns)" -- "$cur")) ;;
     --provider) COMPREPLY=($(compgen -W "$(_herald_names providers)" -- "$cur")) ;;
-    --channel | --channels) COMPREPLY=($(compgen -W "email sms push inbox" -- "$cur")) ;;
+    --channel | --channels) COMPREPLY=($(compgen -W "email sms push inbox wechat" -- "$cur")) ;;
     --category) COMPREPLY=($(compgen -W "marketing transactional" -- "$cur")) ;;
     --format) COMPREPLY=($(compgen -W "table csv json jsonl" -- "$cur")) ;;
     --outcome) COMPREPLY=($(compgen -W "accepted temporary permanent throttled skipped receipt" -- "$cur")) ;;

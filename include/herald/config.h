@@ -21,12 +21,14 @@ struct sockaddr;
 #include "herald/err.h"
 #include "herald/units.h"
 
-/* inbox: the in-app inbox (issue 20); its messages stay in the store */
-enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_INBOX, HD_CH_COUNT };
+/* inbox: the in-app inbox (issue 20); its messages stay in the store.
+ * wechat: WeChat official account template messages (issue 24), to the
+ * contact's wechat_openid */
+enum hd_channel { HD_CH_EMAIL, HD_CH_SMS, HD_CH_PUSH, HD_CH_INBOX, HD_CH_WECHAT, HD_CH_COUNT };
 enum hd_category { HD_CAT_MARKETING, HD_CAT_TRANSACTIONAL, HD_CAT_COUNT };
 enum hd_on_cap { HD_ON_CAP_DROP, HD_ON_CAP_DEFER };
 
-const char *hd_channel_name(int ch);   /* "email", "sms", "push", "inbox" */
+const char *hd_channel_name(int ch);   /* "email", "sms", "push", "inbox", "wechat" */
 int hd_channel_parse(const char *s);   /* -1 when unknown */
 const char *hd_category_name(int cat); /* "marketing", "transactional" */
 int hd_category_parse(const char *s);  /* -1 when unknown */

@@ -37,7 +37,10 @@ enum hd_push_platform {
     HD_PUSH_APNS,
     HD_PUSH_JPUSH,
     HD_PUSH_HMS,
-    HD_PUSH_WECHAT, /* a WeChat openid: the wechat provider type */
+    /* a WeChat openid, kept with the tokens (push_tokens' platform wechat)
+     * but the wechat channel's address, never a push's: it comes last so
+     * that push takes the platforms before it */
+    HD_PUSH_WECHAT,
     HD_PUSH_COUNT
 };
 
@@ -121,7 +124,9 @@ struct hd_driver;
 /* True when a provider of this type can carry the channel. */
 bool hd_driver_serves(const char *type, int channel);
 /* The platform whose tokens a push provider of this type takes (fcm, apns,
- * jpush, hms_push, wechat), or -1 for one that takes any (outbox, http). */
+ * jpush, hms_push; wechat's openid, though that type carries the wechat
+ * channel, not push), or -1 for one that takes any push token (outbox,
+ * http). */
 int hd_driver_push_platform(const char *type);
 /* "fcm", "apns", "jpush", "hms" or "wechat" (the push_tokens platform). */
 const char *hd_push_platform_name(int platform);

@@ -44,7 +44,7 @@ enum hd_tpl_part {
     HD_PART_SMS_PARAMS,
     HD_PART_SMS_APPROVED_TEXT,
     HD_PART_PUSH_CLICK, /* Huawei Push Kit: what a tap does, "app" or an intent URI */
-    /* a WeChat template message (the wechat provider type): the template's
+    /* a WeChat template message (the wechat channel): the template's
      * id, its data (a JSON object: each key a string or {"value", "color"}),
      * the page it opens, or the mini-program page */
     HD_PART_WECHAT_TEMPLATE_ID,

@@ -153,8 +153,8 @@ static const char *sup_check(struct simp *si, const struct hd_csv_record *rec,
                  rec->nfields);
     else if (!*addr)
         snprintf(why, wsize, "field 'address' is empty");
-    else if (*ch && (s->channel = hd_channel_parse(ch)) < 0)
-        snprintf(why, wsize, "field 'channel': '%.60s' is not email, sms or push", ch);
+    else if (*ch && ((s->channel = hd_channel_parse(ch)) < 0 || s->channel == HD_CH_INBOX))
+        snprintf(why, wsize, "field 'channel': '%.60s' is not email, sms, push or wechat", ch);
     else if (!hd_suppress_reason_valid(s->reason))
         snprintf(why, wsize, "field 'reason': '%.60s' should be a word of a-z, 0-9, '_' or '-'",
                  s->reason);

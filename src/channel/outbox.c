@@ -242,7 +242,7 @@ static void ob_send(void *conf, void **conn, const struct hd_msg *const *msgs, s
 
 const struct hd_drv_ops hd_drv_outbox = {
     .type = "outbox",
-    .channels = 1u << HD_CH_EMAIL | 1u << HD_CH_SMS | 1u << HD_CH_PUSH,
+    .channels = 1u << HD_CH_EMAIL | 1u << HD_CH_SMS | 1u << HD_CH_PUSH | 1u << HD_CH_WECHAT,
     .batch = 16,
     .init = ob_init,
     .fini = ob_fini,

@@ -16,8 +16,11 @@
  * with data from the message (a string value becomes {"value": ...}).
  * Classes, by errcode:
  *   0 accepted (the gateway id is msgid);
- *   43004 (the user does not follow the account: their opt-out) and
- *     40003 (an openid not of this account): permanent, bad address;
+ *   43004 (the user does not follow the account, or refused its
+ *     messages: their opt-out): permanent, opted out (the dispatcher
+ *     records it as the wechat channel's marketing opt-out, not as a
+ *     suppression: following again is theirs to do);
+ *   40003 (an openid not of this account): permanent, bad address;
  *   45009 (the account's daily API quota) throttled for an hour;
  *   40001, 40014, 42001 (the token is invalid or expired: another
  *     sender's refresh, a changed secret): a new token and send once more;
@@ -222,7 +225,9 @@ static int wx_finish(void *pc, struct hx *h, struct hx_req *q, long status, stru
         if (json_is_integer(id))
             snprintf(r->gateway_id, sizeof r->gateway_id, "%lld",
                      (long long)json_integer_value(id));
-    } else if (code == 43004 || code == 40003) {
+    } else if (code == 43004) {
+        r->opted_out = true;
+    } else if (code == 40003) {
         r->bad_address = true;
     } else if (code == 45009) {
         hd_result_set(r, HD_OUT_THROTTLED, st, "%lld %s", code, text);
@@ -288,11 +293,10 @@ static int wx_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
     return 0;
 }
 
-/* On the push channel for now: a channel of its own (consent, suppression
- * and the contact's wechat_openid) is to come. */
+/* The wechat channel's: its address is the contact's wechat_openid. */
 const struct hd_drv_ops hd_drv_wechat = {
     .type = "wechat",
-    .channels = 1u << HD_CH_PUSH,
+    .channels = 1u << HD_CH_WECHAT,
     .init = wx_init,
     .fini = hx_held_close,
     .loop = hx_held_loop,

@@ -31,7 +31,8 @@ static const char campaign_usage[] =
     "\n"
     "  --channels       channels in order of preference: push,sms,email; each message\n"
     "                   goes on the first one the contact can be reached on (inbox:\n"
-    "                   the in-app inbox, for every contact that consents)\n"
+    "                   the in-app inbox, for every contact that consents; wechat:\n"
+    "                   WeChat template messages, to the contact's wechat_openid)\n"
     "  --category       default: the template's category\n"
     "  --now            fire at once (herald run, or herald send NAME)\n"
     "  --at TIME        fire once at an ISO 8601 time (UTC unless it has an offset)\n"
@@ -160,9 +161,9 @@ static int create_checked(struct create_args *a, int id, const char *arg)
     case O_CHANNELS:
         a->channels = arg;
         if (parse_channels(arg, c) < 0)
-            return USAGE(
-                "--channels: '%s' is not a list of distinct channels (email, sms, push, inbox)",
-                arg);
+            return USAGE("--channels: '%s' is not a list of distinct channels (email, sms, push, "
+                         "inbox, wechat)",
+                         arg);
         return 0;
     case O_CATEGORY:
         if ((c->category = hd_category_parse(arg)) < 0)

@@ -18,8 +18,8 @@ static const char contacts_usage[] =
     "                              [--map HEADER=FIELD,...] [--encoding ENC] [--last-wins]\n"
     "       herald contacts show ID [--format table|csv|json|jsonl] [--json]\n"
     "       herald contacts list [--limit N] [--format table|csv|json|jsonl]\n"
-    "       herald contacts optout ID --channel email|sms|push|inbox [--category C]\n"
-    "       herald contacts optin ID --channel email|sms|push|inbox [--category C]\n"
+    "       herald contacts optout ID --channel email|sms|push|inbox|wechat [--category C]\n"
+    "       herald contacts optin ID --channel email|sms|push|inbox|wechat [--category C]\n"
     "       herald contacts delete ID\n"
     "\n"
     "import   upserts contacts by id, one transaction per file: by default one\n"
@@ -231,7 +231,7 @@ static int consent_opt(void *ud, int id, const char *arg)
     if (id == 'c') {
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage(a->name, contacts_usage,
-                             "--channel: '%s' is not email, sms, push or inbox", arg);
+                             "--channel: '%s' is not email, sms, push, inbox or wechat", arg);
         return 0;
     }
     if ((a->category = hd_category_parse(arg)) < 0)

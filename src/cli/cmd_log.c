@@ -24,7 +24,7 @@ static const char log_usage[] =
     "filters (together: all must hold):\n"
     "  --campaign NAME    one campaign            --run N        its run N (1, 2, ...)\n"
     "  --contact ID       one contact (external id, or deleted-N for a deleted one)\n"
-    "  --channel email|sms|push|inbox             --provider NAME\n"
+    "  --channel email|sms|push|inbox|wechat      --provider NAME\n"
     "  --outcome accepted|temporary|permanent|throttled|skipped|receipt\n"
     "  --reason WORD      capped, quiet_hours, held_out, no_address, opted_out,\n"
     "                     suppressed, expired, bad_address, http_503, smtp_550, ...\n"
@@ -53,7 +53,7 @@ void cmd_log_begin(struct cmd_log_out *o, int format)
     } else if (format == FMT_JSON) {
         fputs("[", stdout);
     } else if (format == FMT_TABLE) {
-        printf("%-24s %-12s %-12s %-3s %-5s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
+        printf("%-24s %-12s %-12s %-3s %-6s %-10s %-9s %-13s %s\n", "TIME", "CAMPAIGN", "CONTACT",
                "#", "CHAN", "PROVIDER", "OUTCOME", "REASON", "DETAIL");
     }
 }
@@ -73,7 +73,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
         hd_audit_time_ms(r->at_ms, at, sizeof at);
         if (r->code)
             snprintf(code, sizeof code, "%d ", r->code);
-        printf("%-24s %-12s %-12s %-3d %-5s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
+        printf("%-24s %-12s %-12s %-3d %-6s %-10s %-9s %-13s %s%s\n", at, r->campaign, r->contact,
                r->attempt, r->channel ? r->channel : "-", r->provider ? r->provider : "-",
                r->outcome, r->reason ? r->reason : "-", code, r->text ? r->text : "");
         return 0;
@@ -193,8 +193,8 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
         return 0;
     case O_CHANNEL:
         if (hd_channel_parse(arg) < 0)
-            return cmd_usage("log", log_usage, "--channel: '%s' is not email, sms, push or inbox",
-                             arg);
+            return cmd_usage("log", log_usage,
+                             "--channel: '%s' is not email, sms, push, inbox or wechat", arg);
         a->f.channel = arg;
         return 0;
     case O_OUTCOME:

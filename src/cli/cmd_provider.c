@@ -16,7 +16,7 @@
 static const char provider_usage[] =
     "usage: herald provider list [--format table|csv|json|jsonl]\n"
     "       herald provider test NAME --to ADDRESS [--template T] [--contact ID]\n"
-    "                            [--channel email|sms|push] [--variant V]\n"
+    "                            [--channel email|sms|push|wechat] [--variant V]\n"
     "\n"
     "list  every configured provider: type, rate, connections, the channels it\n"
     "      carries, and whether its driver starts (credentials, TLS files)\n"
@@ -103,7 +103,7 @@ static int test_opt(void *ud, int id, const char *arg)
     default: /* 'C' */
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("provider test", provider_usage,
-                             "--channel: '%s' is not email, sms or push", arg);
+                             "--channel: '%s' is not email, sms, push or wechat", arg);
     }
     return 0;
 }

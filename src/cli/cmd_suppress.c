@@ -11,16 +11,20 @@
 #include "herald/suppress.h"
 
 static const char suppress_usage[] =
-    "usage: herald suppress add ADDRESS [--reason R] [--channel email|sms|push]\n"
+    "usage: herald suppress add ADDRESS [--reason R] [--channel email|sms|push|wechat]\n"
     "                                   [--default-region CC]\n"
-    "       herald suppress remove ADDRESS [--channel email|sms|push] [--default-region CC]\n"
+    "       herald suppress remove ADDRESS [--channel email|sms|push|wechat]\n"
+    "                                      [--default-region CC]\n"
     "       herald suppress import FILE|- [--reason R] [--default-region CC] [--encoding ENC]\n"
-    "       herald suppress list [--channel email|sms|push] [--format table|csv|json|jsonl]\n"
+    "       herald suppress list [--channel email|sms|push|wechat]\n"
+    "                            [--format table|csv|json|jsonl]\n"
     "\n"
-    "ADDRESS is an email address, a phone number (normalised to E.164) or a push\n"
-    "token; the channel is guessed from its form unless --channel is given.\n"
+    "ADDRESS is an email address, a phone number (normalised to E.164), a push\n"
+    "token or a WeChat openid (--channel wechat); the channel is guessed from its\n"
+    "form unless --channel is given.\n"
     "R is a word such as unsubscribed, hard_bounce, complaint, invalid_number,\n"
-    "unregistered_token (default: manual). No message goes to a suppressed address.\n"
+    "unregistered_token, invalid_openid (default: manual). No message goes to a\n"
+    "suppressed address.\n"
     "A national phone number is read in --default-region (default: default_region).\n"
     "An ADDRESS starting with '-' goes after '--': herald suppress add -- -token.\n"
     "import reads CSV with a header of address, channel, reason (channel and reason\n"
@@ -64,7 +68,7 @@ static int suppress_opt(void *ud, int id, const char *arg)
     case 'c':
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("suppress", suppress_usage,
-                             "--channel: '%s' is not email, sms or push", arg);
+                             "--channel: '%s' is not email, sms, push or wechat", arg);
         if (a->channel == HD_CH_INBOX) /* its address is the contact: consent rules it */
             return cmd_usage("suppress", suppress_usage,
                              "--channel: the inbox has no address to suppress (opt the contact "

@@ -362,7 +362,7 @@ static int preview_opt(void *ud, int id, const char *arg)
     case 'C':
         if ((a->channel = hd_channel_parse(arg)) < 0)
             return cmd_usage("template preview", template_usage,
-                             "--channel: '%s' is not email, sms, push or inbox", arg);
+                             "--channel: '%s' is not email, sms, push, inbox or wechat", arg);
         break;
     case 'l':
         a->locale = arg;

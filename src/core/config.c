@@ -25,7 +25,7 @@
 #include "herald/valid.h"
 #include "config_int.h"
 
-static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push", "inbox"};
+static const char *const channel_names[HD_CH_COUNT] = {"email", "sms", "push", "inbox", "wechat"};
 static const char *const category_names[HD_CAT_COUNT] = {"marketing", "transactional"};
 
 const char *hd_channel_name(int ch)
@@ -392,7 +392,9 @@ static int on_channel(struct parse *ps, const char *chname, const char *key, con
 {
     int ch = hd_channel_parse(chname);
     if (ch < 0)
-        return fail(ps, "unknown channel '%s' in section name (known: email, sms, push, inbox)",
+        return fail(ps,
+                    "unknown channel '%s' in section name (known: email, sms, push, inbox, "
+                    "wechat)",
                     chname);
     if (strcmp(key, "providers") != 0)
         return fail(ps, "unknown key '%s' in [channel %s] (known: providers)", key, chname);
@@ -429,7 +431,9 @@ static int scope(struct parse *ps, const char *section, const char *key, int *ca
     if (dot) {
         *dot = '\0';
         if ((*ch = hd_channel_parse(dot + 1)) < 0)
-            return fail(ps, "unknown channel '%s' in key '%s' in [%s] (known: email, sms, push)",
+            return fail(ps,
+                        "unknown channel '%s' in key '%s' in [%s] (known: email, sms, push, inbox, "
+                        "wechat)",
                         dot + 1, key, section);
     }
     if ((*cat = hd_category_parse(buf)) < 0)

@@ -40,6 +40,11 @@ static const char *push_token(const struct hd_contact *k, int platform)
 _Static_assert(HD_SUP_FCM + HD_PUSH_WECHAT == HD_SUP_WECHAT && HD_SUP_COUNT == 2 + HD_PUSH_COUNT,
                "the claim's suppressions follow the push platforms");
 
+/* The push channel's platforms: those before WeChat, whose openid is the
+ * wechat channel's address (a channel of its own, with its own consent). */
+#define PUSH_PLATFORMS HD_PUSH_WECHAT
+_Static_assert(HD_PUSH_WECHAT == HD_PUSH_COUNT - 1, "WeChat's openid comes after the push tokens");
+
 /* The token a push to the platform would use: there and not suppressed. */
 static const char *usable_token(const struct hd_claimed *m, int platform)
 {
@@ -56,8 +61,11 @@ static const char *address_of(const struct hd_contact *k, int channel, int *plat
         return k->phone;
     case HD_CH_INBOX: /* every contact has one, named by its id */
         return k->ext_id;
+    case HD_CH_WECHAT: /* the openid, kept with the push tokens */
+        *platform = HD_PUSH_WECHAT;
+        return k->wechat_openid;
     default:
-        for (int p = 0; p < HD_PUSH_COUNT; p++)
+        for (int p = 0; p < PUSH_PLATFORMS; p++)
             if (push_token(k, p)) {
                 *platform = p;
                 return push_token(k, p);
@@ -85,7 +93,7 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
             return idx;
         }
         int want = hd_driver_push_platform(p->type);
-        for (int pf = want < 0 ? 0 : want; pf <= (want < 0 ? HD_PUSH_COUNT - 1 : want); pf++)
+        for (int pf = want < 0 ? 0 : want; pf <= (want < 0 ? PUSH_PLATFORMS - 1 : want); pf++)
             if (pf != skip && usable_token(m, pf)) {
                 *platform = pf;
                 *address = usable_token(m, pf);
@@ -98,7 +106,7 @@ static int pick_provider(const struct hd_config *cfg, int channel, const struct 
 /* Whether every push token of the contact is suppressed (or it has none). */
 static bool push_suppressed(const struct hd_claimed *m)
 {
-    for (int p = 0; p < HD_PUSH_COUNT; p++)
+    for (int p = 0; p < PUSH_PLATFORMS; p++)
         if (usable_token(m, p))
             return false;
     return true;
@@ -140,9 +148,10 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
         const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
         const char *addr = address_of(&m->contact, ch, &platform);
         /* the inbox has no address to suppress: its consent rules it */
-        bool sup = ch == HD_CH_PUSH    ? push_suppressed(m)
-                   : ch == HD_CH_INBOX ? false
-                                       : m->suppressed[ch];
+        bool sup = ch == HD_CH_PUSH     ? push_suppressed(m)
+                   : ch == HD_CH_INBOX  ? false
+                   : ch == HD_CH_WECHAT ? m->suppressed[HD_SUP_WECHAT]
+                                        : m->suppressed[ch];
         if (!addr) {
             cause = 0;
             note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);

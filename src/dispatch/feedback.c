@@ -60,7 +60,8 @@ int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, 
               : r->bad_address && r->outcome == HD_OUT_PERMANENT) {
         static const char *const reasons[HD_CH_COUNT] = {[HD_CH_EMAIL] = "hard_bounce",
                                                          [HD_CH_SMS] = "invalid_number",
-                                                         [HD_CH_PUSH] = "unregistered_token"};
+                                                         [HD_CH_PUSH] = "unregistered_token",
+                                                         [HD_CH_WECHAT] = "invalid_openid"};
         char norm[4200];
         struct hd_suppression s = {.address = hd_feedback_form(address, channel, norm, sizeof norm),
                                    .channel = channel,
@@ -73,7 +74,12 @@ int hd_feedback_apply(struct hd_store *st, const struct hd_bounce_rules *rules, 
         changes++;
     }
     if (r->opted_out && contact) {
-        for (int cat = 0; cat < HD_CAT_COUNT; cat++)
+        /* an SMS STOP refuses everything on the number; a WeChat user who
+         * unfollowed (43004) refused the account's marketing: its service
+         * messages stay theirs to get again when they follow back */
+        int cats = channel == HD_CH_WECHAT ? 1 : HD_CAT_COUNT;
+        _Static_assert(HD_CAT_MARKETING == 0, "marketing comes first");
+        for (int cat = 0; cat < cats; cat++)
             if (hd_store_consent_set(st, contact, channel, cat, HD_CONSENT_OPTED_OUT, "gateway",
                                      now, err) < 0)
                 return -1;

@@ -31,14 +31,13 @@ static bool blank(const char *s)
     return !*s;
 }
 
-/* A push may be data only (a silent push): any of its parts makes one;
- * so does a WeChat template message's id. */
+/* A push may be data only (a silent push): any of its parts makes one. */
 static bool push_parts(const struct hd_rendered *r)
 {
     for (int part = HD_PART_PUSH_TITLE; part <= HD_PART_PUSH_APNS; part++)
         if (r->part[part])
             return true;
-    return r->part[HD_PART_WECHAT_TEMPLATE_ID] != NULL;
+    return r->part[HD_PART_PUSH_CLICK] != NULL;
 }
 
 /* An SMS has free text (sms, or the approved text sent as it is), or an
@@ -104,10 +103,9 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
     static const int parts[HD_CH_COUNT][6] = {
         {HD_PART_EMAIL_SUBJECT, HD_PART_EMAIL_TEXT, HD_PART_EMAIL_HTML, -1, -1, -1},
         {HD_PART_SMS, HD_PART_SMS_TEMPLATE_CODE, HD_PART_SMS_APPROVED_TEXT, -1, -1, -1},
-        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK, HD_PART_WECHAT_TEMPLATE_ID,
-         HD_PART_WECHAT_URL, HD_PART_WECHAT_PAGE},
-        {HD_PART_INBOX_TITLE, HD_PART_INBOX_BODY, HD_PART_INBOX_URL, HD_PART_INBOX_EXPIRES, -1,
-         -1}};
+        {HD_PART_PUSH_TITLE, HD_PART_PUSH_BODY, HD_PART_PUSH_CLICK, -1, -1, -1},
+        {HD_PART_INBOX_TITLE, HD_PART_INBOX_BODY, HD_PART_INBOX_URL, HD_PART_INBOX_EXPIRES, -1, -1},
+        {HD_PART_WECHAT_TEMPLATE_ID, HD_PART_WECHAT_URL, HD_PART_WECHAT_PAGE, -1, -1, -1}};
     struct hd_tpl_info info;
     int rc = 0;
     memset(out, 0, sizeof *out);
@@ -159,6 +157,8 @@ int hd_render(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
         rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no push parts", info.name);
     else if (channel == HD_CH_INBOX)
         rc = inbox_parts(out, info.name, err);
+    else if (channel == HD_CH_WECHAT && !out->part[HD_PART_WECHAT_TEMPLATE_ID])
+        rc = hd_err_set(err, HD_E_INVALID, "template '%s' has no wechat.template_id", info.name);
 out:
     if (rc < 0)
         hd_rendered_release(out);

@@ -10,9 +10,10 @@
  * statement at the end of the batch), throttled (queued again without
  * spending an attempt, the pause shared through the store), temporary
  * (retry with backoff, or give up, or expire) and permanent (failed, or
- * the next channel when the address is at fault and the campaign falls
- * back). record() is the one place a message's state and its log row are
- * written, for the claim's decisions as well. Claimed messages of a
+ * the next channel when the address is at fault, or the recipient opted
+ * out at the gateway, and the campaign falls back). record() is the one
+ * place a message's state and its log row are written, for the claim's
+ * decisions as well. Claimed messages of a
  * campaign paused or cancelled go back, from our queues and from what a
  * driver still holds (hd_driver_withdraw). */
 #include <openssl/rand.h>
@@ -269,7 +270,8 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
 }
 
 /* Permanent: failed, and what the gateway said of the address goes into
- * the audience; a bad address falls back when the campaign falls back: a
+ * the audience; a bad address (or an opt-out at the gateway, which is the
+ * channel's) falls back when the campaign falls back: a
  * push token to the contact's next token another provider of the channel
  * takes (the claim chooses again, this one now suppressed), else to the
  * campaign's next channel when it has one. */
@@ -284,7 +286,10 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
         return HD_E_STORE;
     bool again = r->bad_address && j->channel == HD_CH_PUSH && j->push_alt &&
                  hd_feedback_same_form(j->address, j->channel); /* else chosen again */
-    if (r->bad_address && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
+    /* an opt-out at the gateway (SMS STOP, a WeChat unfollow) is the
+     * channel's: the campaign's next channel may still reach the contact */
+    bool theirs = r->bad_address || r->opted_out;
+    if (theirs && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
         snprintf(reason, sizeof reason, "falling back from %s%s: %s",
                  again ? "this push provider" : hd_channel_name(j->channel),
                  again ? " to the contact's next token" : "", r->text);

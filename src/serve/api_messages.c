@@ -94,8 +94,9 @@ static int read_channels(json_t *chans, struct send *m, struct hd_answer *a)
             if (m->channels[k] == ch)
                 ch = -1;
         if (ch < 0) {
-            hd_api_problem(a, 422, "channels",
-                           "channels[%zu] is not email, sms or push (or named twice)", i);
+            hd_api_problem(
+                a, 422, "channels",
+                "channels[%zu] is not email, sms, push, inbox or wechat (or named twice)", i);
             return -1;
         }
         m->channels[m->nchannels++] = ch;

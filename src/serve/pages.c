@@ -92,8 +92,9 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
 const char *hd_pages_channel(int lang, int channel)
 {
     static const char *const words[LANG_COUNT][HD_CH_COUNT] = {
-        {"email", "text messages (SMS)", "push notifications", "in-app messages"},
-        {"邮件", "短信", "推送通知", "站内信"}};
+        {"email", "text messages (SMS)", "push notifications", "in-app messages",
+         "WeChat messages"},
+        {"邮件", "短信", "推送通知", "站内信", "微信消息"}};
     return words[lang][channel];
 }
 

@@ -93,7 +93,7 @@ static int load(struct hd_srv *s, struct hd_unsub *u, int status[HD_CH_COUNT][HD
  * served before the inbox existed would otherwise opt its reader out of it
  * by leaving out a box it never showed. */
 #define PREF_CHANNELS HD_CH_INBOX
-_Static_assert(HD_CH_INBOX == HD_CH_COUNT - 1, "the page's channels come first");
+_Static_assert(HD_CH_INBOX == 3 && HD_CH_WECHAT > HD_CH_INBOX, "the page's channels come first");
 
 /* The page's data: a row per channel, marketing on or off. */
 static json_t *rows(const struct hd_unsub *u, int status[HD_CH_COUNT][HD_CAT_COUNT])

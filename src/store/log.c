@@ -309,12 +309,13 @@ int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_co
 int hd_store_stats_messages(struct hd_store *st, int64_t campaign, int by, hd_stat_msg_cb cb,
                             void *ud, struct hd_err *err)
 {
-    _Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2 && HD_CH_INBOX == 3,
+    _Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2 && HD_CH_INBOX == 3 &&
+                       HD_CH_WECHAT == 4,
                    "the channel CASE below");
     static const char *const group_msg[] = {
         "''",
         "CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN "
-        "'inbox' ELSE '-' END",
+        "'inbox' WHEN 4 THEN 'wechat' ELSE '-' END",
         "CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END",
         "NULL",
         "NULL",

@@ -284,7 +284,8 @@ int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *e
     return run_cached(st, s, err, "releasing a send");
 }
 
-_Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2 && HD_CH_INBOX == 3,
+_Static_assert(HD_CH_EMAIL == 0 && HD_CH_SMS == 1 && HD_CH_PUSH == 2 && HD_CH_INBOX == 3 &&
+                   HD_CH_WECHAT == 4,
                "requeue_owner's CASE");
 _Static_assert(HD_ST_QUEUED == 0 && HD_ST_SENDING == 1, "requeue_owner's and recover's states");
 
@@ -302,7 +303,7 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, reason, text, "
         "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2 * 1000, "
         "?2 * 1000, CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' WHEN 3 "
-        "THEN 'inbox' END, "
+        "THEN 'inbox' WHEN 4 THEN 'wechat' END, "
         "'skipped', 'requeued', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
         "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
         "AND (?3 = 0 OR m.lease_until < ?2)",

@@ -274,8 +274,9 @@ static void emit_converted(struct sqlc *c, const struct hd_seg_node *n)
                 camp, held, ev, win);
 }
 
-/* bounced: the contact's email, phone or a push token suppressed for a
- * permanent refusal (the reasons feedback gives); complained: its email
+/* bounced: the contact's email, phone, a push token or its WeChat openid
+ * (kept with the tokens) suppressed for a permanent refusal (the reasons
+ * feedback gives); complained: its email
  * suppressed as a complaint. */
 static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
 {
@@ -288,14 +289,15 @@ static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
     }
     int mail = param(c, B_TEXT, "hard_bounce", 0, 0),
         sms = param(c, B_TEXT, "invalid_number", 0, 0);
-    int push = param(c, B_TEXT, "unregistered_token", 0, 0);
+    int push = param(c, B_TEXT, "unregistered_token", 0, 0),
+        openid = param(c, B_TEXT, "invalid_openid", 0, 0);
     hd_buf_addf(&c->sql,
                 "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
                 "s.reason = ?%d) OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
                 "c.phone AND s.reason = ?%d) OR EXISTS (SELECT 1 FROM push_tokens t JOIN "
-                "suppressions s ON s.address = t.token WHERE t.contact_id = c.id AND s.reason = "
-                "?%d))",
-                mail, sms, push);
+                "suppressions s ON s.address = t.token WHERE t.contact_id = c.id AND (s.reason = "
+                "?%d OR s.reason = ?%d)))",
+                mail, sms, push, openid);
 }
 
 /* opened: a receipt row (outcome receipt, reason opened: a sender's open
@@ -609,10 +611,15 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
         hd_buf_adds(&c->sql, "c.phone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
                              "WHERE s.address = c.phone) AND ");
         break;
+    case HD_CH_WECHAT: /* the openid, kept with the push tokens */
+    case HD_CH_PUSH:
+        hd_buf_addf(&c->sql,
+                    "EXISTS (SELECT 1 FROM push_tokens t WHERE t.contact_id = c.id AND "
+                    "t.platform %s 'wechat' AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                    "WHERE s.address = t.token)) AND ",
+                    n->channel == HD_CH_WECHAT ? "=" : "<>");
+        break;
     default:
-        hd_buf_adds(&c->sql, "EXISTS (SELECT 1 FROM push_tokens t WHERE t.contact_id = c.id AND "
-                             "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
-                             "t.token)) AND ");
         break;
     }
     emit_not_opted_out(c, n->channel, n->category, "c.id");

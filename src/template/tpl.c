@@ -46,6 +46,8 @@ int hd_tpl_part_channel(int part)
 {
     if (part >= HD_PART_INBOX_TITLE)
         return HD_CH_INBOX;
+    if (part >= HD_PART_WECHAT_TEMPLATE_ID)
+        return HD_CH_WECHAT;
     return part <= HD_PART_EMAIL_HTML ? HD_CH_EMAIL
            : part == HD_PART_SMS ||
                    (part >= HD_PART_SMS_TEMPLATE_CODE && part <= HD_PART_SMS_APPROVED_TEXT)
