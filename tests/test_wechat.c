@@ -481,7 +481,7 @@ static void test_wechat_channel_cli(void **state)
     tu_run_release(&r);
 }
 
-/* Migration 19 on a database from before it: consent and suppressions
+/* Migration 18 (WeChat a channel) on a database from before it: consent and suppressions
  * take the channel wechat, and an openid that push suppressed is the
  * wechat channel's; run again (a test taking a database back), it keeps
  * the rows. */

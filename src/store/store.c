@@ -487,7 +487,7 @@ static const char *const migrations[] = {
     "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
     "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
     "END;",
-    /* 19 (issue 24, WeChat as a channel of its own): consent and
+    /* 18 (issue 24, WeChat as a channel of its own): consent and
      * suppressions name the channel wechat. Both CHECKs are part of their
      * tables, so both are built again as 17 built consent (its triggers
      * come back with it; consent_log has no CHECK); the openids push
