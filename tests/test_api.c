@@ -60,31 +60,12 @@ static int teardown(void **state)
     return e2e_teardown(state);
 }
 
-/* herald run --serve on a free port. */
+/* herald run --serve on a free port; the teardown kills it if a test
+ * failed before stopping it. */
 static pid_t run_serve(int *port)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    char *log = tu_path(dir, "run.log");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
-            _exit(126);
-        execl(tu_herald_bin(), tu_herald_bin(), "run", "--serve", "--listen", "127.0.0.1:0",
-              (char *)NULL);
-        _exit(127);
-    }
-    free(log);
-    close(out[1]);
-    char line[128];
-    tu_first_line(out[0], line, sizeof line);
-    running = pid;
-    if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
-        fail_msg("herald run --serve did not start: '%s'", line);
-    return pid;
+    running = tu_listen_start(dir, true, "127.0.0.1:0", port);
+    return running;
 }
 
 /* Keeps an answer for the OpenAPI check (test_api_openapi). */

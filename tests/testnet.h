@@ -404,14 +404,15 @@ static inline void tu_serve_store(const char *dir, const char *promo, const char
     free(cp);
 }
 
-/* Starts the real `herald serve --listen LISTEN` in dir (its stderr appended
- * to dir/serve.log) and waits, bounded, for the "listening on" line it
- * prints once bound; returns its pid and the port in *port. */
-static inline pid_t tu_serve_start(const char *dir, const char *listen, int *port)
+/* Starts the real `herald serve --listen LISTEN` in dir, or with run
+ * `herald run --serve --listen LISTEN` (its stderr appended to dir/serve.log,
+ * or run.log) and waits, bounded, for the "listening on" line it prints
+ * once bound; returns its pid and the port in *port. */
+static inline pid_t tu_listen_start(const char *dir, bool run, const char *listen, int *port)
 {
     int out[2];
     assert_int_equal(pipe(out), 0);
-    char *log = tu_path(dir, "serve.log");
+    char *log = tu_path(dir, run ? "run.log" : "serve.log");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -419,7 +420,11 @@ static inline pid_t tu_serve_start(const char *dir, const char *listen, int *por
         close(out[0]);
         if (chdir(dir) != 0 || !freopen(log, "ab", stderr))
             _exit(126);
-        execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", listen, (char *)NULL);
+        if (run)
+            execl(tu_herald_bin(), tu_herald_bin(), "run", "--serve", "--listen", listen,
+                  (char *)NULL);
+        else
+            execl(tu_herald_bin(), tu_herald_bin(), "serve", "--listen", listen, (char *)NULL);
         _exit(127);
     }
     free(log);
@@ -427,8 +432,14 @@ static inline pid_t tu_serve_start(const char *dir, const char *listen, int *por
     char line[128];
     tu_first_line(out[0], line, sizeof line);
     if (sscanf(line, "listening on http://127.0.0.1:%d", port) != 1)
-        fail_msg("herald serve did not start: '%s'", line);
+        fail_msg("herald %s did not start: '%s'", run ? "run --serve" : "serve", line);
     return pid;
+}
+
+/* herald serve on LISTEN in dir (tu_listen_start). */
+static inline pid_t tu_serve_start(const char *dir, const char *listen, int *port)
+{
+    return tu_listen_start(dir, false, listen, port);
 }
 
 /* SIGTERM to herald serve; returns its exit status (128 + signal when

@@ -1284,6 +1284,21 @@ static int finish(struct imp *im, struct hd_err *err)
     return 0;
 }
 
+/* What an import's state holds, freed (a file's and one contact's alike). */
+static void imp_release(struct imp *im)
+{
+    hd_imap_release(&im->map);
+    hd_idset_release(&im->ids);
+    for (size_t i = 0; i < im->nattrs; i++)
+        free(im->attrs[i].name);
+    free(im->attrs);
+    names_release(&im->attr_index);
+    hd_valid_free(im->valid);
+    hd_buf_release(&im->json);
+    hd_buf_release(&im->reason);
+    hd_buf_release(&im->rejrow);
+}
+
 int hd_import_run(struct hd_store *st, const struct hd_import_opts *o, int64_t now,
                   struct hd_import_result *res, struct hd_err *err)
 {
@@ -1343,16 +1358,7 @@ out:
         fclose(f);
     if (raw && !from_stdin)
         fclose(raw);
-    hd_imap_release(&im.map);
-    hd_idset_release(&im.ids);
-    for (size_t i = 0; i < im.nattrs; i++)
-        free(im.attrs[i].name);
-    free(im.attrs);
-    names_release(&im.attr_index);
-    hd_valid_free(im.valid);
-    hd_buf_release(&im.json);
-    hd_buf_release(&im.reason);
-    hd_buf_release(&im.rejrow);
+    imp_release(&im);
     return rc;
 }
 
@@ -1392,15 +1398,6 @@ int hd_import_one(struct hd_store *st, json_t *obj, const struct hd_import_opts 
 out:
     if (im.sim)
         hd_store_import_end(im.sim, false, NULL, NULL, NULL);
-    hd_imap_release(&im.map);
-    hd_idset_release(&im.ids);
-    for (size_t i = 0; i < im.nattrs; i++)
-        free(im.attrs[i].name);
-    free(im.attrs);
-    names_release(&im.attr_index);
-    hd_valid_free(im.valid);
-    hd_buf_release(&im.json);
-    hd_buf_release(&im.reason);
-    hd_buf_release(&im.rejrow);
+    imp_release(&im);
     return rc;
 }
