@@ -250,6 +250,7 @@ static inline void tu_link_templates(const char *dir)
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once. */
 #define TU_UNDO_AFTER_13                                                                           \
+    "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"                     \
     "DROP TABLE inbox;"                                                                            \
     "DROP TABLE gateway_ids; ALTER TABLE receipts DROP COLUMN provider_id;"                        \
     "DROP TRIGGER webhooks_consent_reuse; DROP TABLE webhooks;"                                    \
