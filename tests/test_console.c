@@ -348,9 +348,26 @@ static void test_console_overview(void **state)
     free(sid);
 }
 
+/* [serve] console_session: a bad value is refused at its file and line */
+static void test_console_config(void **state)
+{
+    (void)state;
+    write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = forever\n");
+    struct tu_run r = run("config", "check", NULL, NULL, NULL, NULL, NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "h.conf:8: console_session: 'forever' is not a duration");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = 30m\n");
+    r = run("config", "check", NULL, NULL, NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "console_session = 30m");
+    tu_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_console_config, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_users, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_login, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_throttle, e2e_setup, e2e_teardown),
