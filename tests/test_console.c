@@ -164,6 +164,10 @@ static void test_console_login(void **state)
     char *body, *hdr;
     user_ann();
     srv_start(&s);
+    assert_int_equal(http(&s, "GET", "/console", NULL, NULL, &body, &hdr), 301);
+    assert_contains(hdr, "Location: /console/\r\n");
+    free(body);
+    free(hdr);
     /* not signed in: every page sends to the login */
     assert_int_equal(http(&s, "GET", "/console/", NULL, NULL, &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/login\r\n");

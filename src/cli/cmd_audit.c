@@ -17,7 +17,7 @@ static const char audit_usage[] =
     "\n"
     "What people did, newest first: who (a console user, the name typed at a\n"
     "failed login, or the login name that ran a command), the action (login,\n"
-    "login_failed, login_throttled, logout, user_add, user_passwd, user_remove),\n"
+    "login_failed, logout, user_add, user_passwd, user_remove),\n"
     "its detail, and from where (the client's address, or cli). --since takes\n"
     "an ISO 8601 time or a duration ago (2h, 7d); --limit defaults to 100 (0: all).\n";
 

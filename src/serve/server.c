@@ -341,6 +341,11 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     q->route = route_of(url, &rest);
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     q->post = strcmp(method, "POST") == 0;
+    if (q->route == R_NONE && strcmp(url, "/console") == 0) { /* the console's address typed */
+        struct hd_answer a = {.status = 301, .location = "/console/"};
+        hd_buf_init(&a.body);
+        return answer(c, q, &a);
+    }
     if (q->route == R_NONE)
         return text(c, q, 404, "not found\n", NULL);
     if (q->route == R_API)
