@@ -117,13 +117,16 @@ static const char *csrf_of(const char *body)
     return v;
 }
 
+/* curl's source address for the logins (fixed text) */
+static const char *from = "";
+
 /* POSTs a login the way the form does: GET the form, then POST with its
  * cookie and field. Returns the status; *hdr gets the answer's headers. */
 static int login(const struct srv *s, const char *name, const char *pw, char **hdr)
 {
     char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", set_cookie(h, "herald_login"));
+    assert_int_equal(http(s, "GET", "/console/login", NULL, from, &body, &h), 200);
+    snprintf(extra, sizeof extra, "%s -b 'herald_login=%s'", from, set_cookie(h, "herald_login"));
     snprintf(form, sizeof form, "name=%s&password=%s&csrf=%s", name, pw, csrf_of(body));
     free(body);
     free(h);
@@ -275,6 +278,17 @@ static void test_console_throttle(void **state)
     /* another account from the same address is throttled too (per address) */
     assert_int_equal(login(&s, "other", "whatever+123", &hdr), 429);
     free(hdr);
+    /* from another address: ann is still throttled (per account), another
+     * account is not */
+    from = "--interface 127.0.0.2";
+    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 429);
+    free(hdr);
+    assert_int_equal(login(&s, "other", "whatever+123", &hdr), 401);
+    free(hdr);
+    from = "";
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
+                        "who = 'other' AND addr = '127.0.0.2'"),
+                     1);
     assert_int_equal(srv_stop(&s), 0);
     /* 15 minutes later the account may try again */
     setenv("HERALD_NOW", "2026-11-22T12:15:01Z", 1);
@@ -317,9 +331,22 @@ static void test_console_overview(void **state)
     send_promo();
     TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2026-11-23T09:00:00Z");
+    TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--at", "2026-11-24T09:00:00Z");
+    TU_HERALD_OK(dir, "campaign", "pause", "held");
+    /* a provider a gateway throttled, as the dispatcher's writer records it */
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"INSERT INTO provider_pauses VALUES ('mail', "
+             "strftime('%%s', '2026-11-22T13:00:00Z') * 1000)\"",
+             dir);
+    free(tu_sh(cmd));
     srv_start(&s);
     char *sid = session_of(&s, "ann", "correct+horse+1");
     assert_int_equal(get_as(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
+    assert_contains(body, "<tr><td>held</td><td class=\"status-paused\">paused</td>");
+    assert_contains(body, "<li>mail: throttled by the gateway, paused until "
+                          "<time>2026-11-22T13:00:00Z</time></li>");
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
     assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
@@ -329,7 +356,6 @@ static void test_console_overview(void **state)
                           "<td><time>2026-11-23T09:00:00Z</time></td></tr>");
     assert_not_contains(body, "<tr><td>promo</td>"); /* done: neither running nor scheduled */
     assert_contains(body, "Messages waiting: <strong>0</strong>");
-    assert_contains(body, "No provider is paused.");
     assert_contains(body, "No message has failed.");
     free(body);
     free(hdr);
@@ -337,6 +363,8 @@ static void test_console_overview(void **state)
     assert_contains(body, "<html lang=\"zh-CN\">");
     assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");
     assert_contains(body, "<td class=\"status-scheduled\">已排期</td>");
+    assert_contains(body, "<td class=\"status-paused\">已暂停</td>");
+    assert_contains(body, "<li>mail：被网关限流，暂停至 <time>2026-11-22T13:00:00Z</time></li>");
     assert_contains(body, "<h2>今日（2026-11-22，UTC）各渠道</h2>");
     free(body);
     free(hdr);
