@@ -317,7 +317,14 @@ static void test_console_expired(void **state)
     assert_contains(hdr, "Location: /console/login\r\n");
     free(body);
     free(hdr);
-    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
+    /* the next login clears the expired session away */
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    char *again = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    assert_int_equal(get_as(&s, again, "/console/", "en", &body, &hdr), 200);
+    free(body);
+    free(hdr);
+    free(again);
     assert_int_equal(srv_stop(&s), 0);
     free(sid);
 }

@@ -999,8 +999,8 @@ struct hd_session {
 };
 int hd_store_session_add(struct hd_store *st, const unsigned char id_hash[32], int64_t user,
                          int64_t now, int64_t expires_at, const char *csrf, struct hd_err *err);
-/* The live session (expires_at > now); HD_E_NOTFOUND when none. Expired
- * ones are deleted on the way. */
+/* The live session (expires_at > now); HD_E_NOTFOUND when none. Only
+ * reads. add deletes the sessions expired at now first. */
 int hd_store_session_find(struct hd_store *st, const unsigned char id_hash[32], int64_t now,
                           struct hd_session *out, struct hd_err *err);
 int hd_store_session_end(struct hd_store *st, const unsigned char id_hash[32], struct hd_err *err);

@@ -2,7 +2,8 @@
  * encoded Argon2id hash of their password (made and checked in
  * serve/console_auth.c; the store never sees a password). A session is
  * found by the SHA-256 of its cookie's random id, so the table alone opens
- * no session; an expired one is deleted when it is next looked for, and
+ * no session; an expired one is never found, and is deleted when a
+ * session is next made (a page's read writes nothing), and
  * every session of a user ends with a new password or the user's removal.
  * audit_actions is append-only: who did what, when and from where; the
  * login's throttle counts its failed logins per account and per address
@@ -167,11 +168,26 @@ int hd_store_user_passwd(struct hd_store *st, const char *name, const char *hash
     return rc;
 }
 
+static int expire(struct hd_store *st, int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_prepare(st, "DELETE FROM console_sessions WHERE expires_at <= ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, now);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "ending expired console sessions");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int hd_store_session_add(struct hd_store *st, const unsigned char id_hash[32], int64_t user,
                          int64_t now, int64_t expires_at, const char *csrf, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
+    int rc = expire(st, now, err);
+    if (rc == 0)
+        rc = hd_store_prepare(st,
                               "INSERT INTO console_sessions (id, user_id, created_at, expires_at, "
                               "csrf) VALUES (?1, ?2, ?3, ?4, ?5)",
                               &s, err);
@@ -188,32 +204,19 @@ int hd_store_session_add(struct hd_store *st, const unsigned char id_hash[32], i
     return rc;
 }
 
-static int expire(struct hd_store *st, int64_t now, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "DELETE FROM console_sessions WHERE expires_at <= ?1", &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "ending expired console sessions");
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int hd_store_session_find(struct hd_store *st, const unsigned char id_hash[32], int64_t now,
                           struct hd_session *out, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = expire(st, now, err);
-    if (rc == 0)
-        rc = hd_store_prepare(st,
+    int rc = hd_store_prepare(st,
                               "SELECT " USER_COLS ", c.created_at, c.expires_at, c.csrf FROM "
-                              "console_sessions c JOIN users u ON u.id = c.user_id WHERE c.id = ?1",
+                              "console_sessions c JOIN users u ON u.id = c.user_id WHERE c.id = ?1 "
+                              "AND c.expires_at > ?2",
                               &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_blob(s, 1, id_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         read_user(s, 0, &out->user);
