@@ -80,6 +80,27 @@ static void test_console_users(void **state)
     assert_contains(r.out, "{\"name\":\"vic\",\"role\":\"viewer\"");
     assert_not_contains(r.out, "argon2");
     tu_run_release(&r);
+    /* no --password-file: asked twice on the terminal (script(1) gives it
+     * one; the lines are typed ahead) */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf 'tty pass 123\\ntty pass 123\\n' | script -qec '%s user add tia "
+             "--role viewer' /dev/null 2>&1",
+             dir, tu_herald_bin());
+    char *out = tu_sh(cmd);
+    assert_contains(out, "Password: ");
+    assert_contains(out, "Password again: ");
+    assert_contains(out, "added user 'tia' (viewer)");
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf 'tty pass 123\\nanother one\\n' | script -qec '%s user add tib "
+             "--role viewer' /dev/null 2>&1; echo exit=$?",
+             dir, tu_herald_bin());
+    out = tu_sh(cmd);
+    assert_contains(out, "the two passwords differ: nothing was changed");
+    assert_contains(out, "exit=2");
+    free(out);
+    assert_int_equal(q1("SELECT count(*) FROM users WHERE name IN ('tia', 'tib')"), 1);
+    TU_HERALD_OK(dir, "user", "remove", "tia");
     TU_HERALD_OK(dir, "user", "remove", "vic");
     assert_int_equal(q1("SELECT count(*) FROM users"), 1);
     r = run("audit", "actions", "--format", "csv", NULL, NULL, NULL);

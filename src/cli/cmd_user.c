@@ -72,12 +72,12 @@ static int prompt(const char *what, char *buf, size_t size)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     if (set)
-        tcsetattr(fd, TCSAFLUSH, &quiet);
+        tcsetattr(fd, TCSANOW, &quiet); /* keeps what was typed ahead */
     fprintf(tty, "%s: ", what);
     fflush(tty);
     rc = read_line(tty, buf, size);
     if (set)
-        tcsetattr(fd, TCSAFLUSH, &old);
+        tcsetattr(fd, TCSANOW, &old);
     fprintf(tty, "\n");
     fclose(tty);
     return rc;
