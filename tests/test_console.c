@@ -404,6 +404,13 @@ static void test_console_overview(void **state)
     assert_contains(hdr, "Allow: POST\r\n");
     free(body);
     free(hdr);
+    assert_int_equal(http(&s, "DELETE", "/console/login", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD, POST\r\n");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "PUT", "/console/", NULL, NULL, &body, &hdr), 303);
+    free(body);
+    free(hdr);
     assert_int_equal(srv_stop(&s), 0);
     free(sid);
 }

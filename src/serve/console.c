@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "herald/form.h"
-#include "herald/schedule.h"
 #include "serve_int.h"
 
 #define CONSOLE_FAILS 5
@@ -207,19 +206,26 @@ static void page(struct ctx *c, int status, int which, json_t *data)
     hd_srv_page(c->s, c->a, status, which, c->lang, data);
 }
 
+static void not_allowed(struct hd_answer *a, const struct page_route *rt)
+{
+    a->allow = rt->allow;
+    plain(a, 405, "method not allowed\n");
+}
+
 void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
 {
     struct ctx c = {.s = s, .r = r, .a = a};
     const struct page_route *rt = route_of(r->rest);
     bool post = strcmp(r->method, "POST") == 0;
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    page_fn fn = !rt ? NULL : post ? rt->post : get ? rt->get : NULL;
     a->csp = csp;
     c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
     if (rt && rt->role < 0) { /* open pages need no session */
-        page_fn fn = post ? rt->post : rt->get;
         if (fn)
             fn(&c);
         else
-            a->allow = rt->allow, plain(a, 405, "method not allowed\n");
+            not_allowed(a, rt);
         return;
     }
     if (session(&c) < 0)
@@ -228,13 +234,12 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
         redirect(a, "/console/login");
     } else if (!rt) {
         plain(a, 404, "not found\n");
-    } else if (!(post ? rt->post : rt->get)) {
-        a->allow = rt->allow;
-        plain(a, 405, "method not allowed\n");
+    } else if (!fn) {
+        not_allowed(a, rt);
     } else if (c.sess.user.role < rt->role) {
         plain(a, 403, "forbidden: your role may not do this\n");
     } else {
-        (post ? rt->post : rt->get)(&c);
+        fn(&c);
     }
     OPENSSL_cleanse(&c.sess.csrf, sizeof c.sess.csrf);
     OPENSSL_cleanse(c.sid, sizeof c.sid);
