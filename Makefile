@@ -31,7 +31,7 @@ STATEDIR := $(LOCALSTATEDIR)/lib/herald
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd
+PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd libargon2
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
@@ -40,7 +40,7 @@ DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk chromium fonts-wqy-zenhei \
             scdoc man-db lintian zsh bash-completion dpkg-dev \
-            libsystemd-dev systemd
+            libsystemd-dev systemd libargon2-dev
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

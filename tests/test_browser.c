@@ -14,7 +14,10 @@
  * --format json`. Screenshots go to $HERALD_TEST_OUT, else to
  * test-output/browser beside the herald binary, and their paths are printed.
  * Chromium's HOME and TMPDIR are inside the test's folder; a Chromium
- * process that outlives a run of the script is killed and fails the test. */
+ * process that outlives a run of the script is killed and fails the test.
+ * The web console (issue 21) is one more pair of scenarios: sign in (a
+ * wrong password first), the overview, sign out, and the overview in
+ * Chinese. */
 #include "testnet.h"
 
 #include <arpa/inet.h>
@@ -520,6 +523,65 @@ static void test_browser_bad_token(void **state)
     assert_no_consent("b3");
 }
 
+/* The console (issue 21): sign in, the overview with the campaign's
+ * numbers, sign out; and the overview in Chinese. */
+static const char *const console_en[] = {
+    "goto /console/ =200", /* sent to the login */
+    "lang en",
+    "text herald console",
+    "screenshot console-login.png",
+    "fill #name =ann",
+    "fill #password =wrong password",
+    "click button[type=submit] =401",
+    "text The name or the password is wrong.",
+    "fill #name =ann",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303", /* signed in: sent on to the overview */
+    "goto /console/ =200",
+    "text Overview",
+    "text Today (",
+    "text ann (viewer)",
+    "count table#today tbody tr =1",
+    "screenshot console-overview-en.png",
+    "click header button[type=submit] =303",
+    "goto /console/ =200", /* signed out: the login again */
+    "text Sign in",
+    NULL,
+};
+
+static const char *const console_zh[] = {
+    "goto /console/login =200",
+    "lang zh-CN",
+    "text 登录",
+    "fill #name =ann",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/ =200",
+    "text 概览",
+    "text 邮件",
+    "text 没有暂停的服务商",
+    "screenshot console-overview-zh-CN.png",
+    NULL,
+};
+
+static void test_browser_console(void **state)
+{
+    (void)state;
+    char *pw = tu_path(dir, "pw");
+    tu_write(pw, "correct horse 1\n");
+    free(pw);
+    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "viewer", "--password-file", "pw");
+    drive(json_pack("[o, o]", scenario("console-en", "en-US", "", console_en),
+                    scenario("console-zh-CN", "zh-CN", "", console_zh)));
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
+                                "who = 'ann' AND addr = '127.0.0.1'"),
+                     2);
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                "'login_failed'"),
+                     1);
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_browser_unsubscribe_zh),
         cmocka_unit_test(test_browser_preferences_zh),
         cmocka_unit_test(test_browser_bad_token),
+        cmocka_unit_test(test_browser_console),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

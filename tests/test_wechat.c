@@ -497,16 +497,17 @@ static void test_wechat_migration(void **state)
     TU_HERALD_OK(dir, "-c", "g.conf", "init");
     TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "import", "g.csv");
     char cmd[2048];
-    /* as before 19: no wechat in either CHECK, the openid push's */
+    /* as before 18: no wechat in either CHECK, the openid push's */
     snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/g.db' \"CREATE TABLE s2 (address TEXT PRIMARY KEY, channel TEXT NOT "
+             "sqlite3 '%s/g.db' \"" TU_UNDO_AFTER_18
+             "CREATE TABLE s2 (address TEXT PRIMARY KEY, channel TEXT NOT "
              "NULL CHECK (channel IN ('email', 'sms', 'push')), reason TEXT NOT NULL, created_at "
              "INTEGER NOT NULL, detail TEXT, message_id INTEGER) WITHOUT ROWID; DROP TABLE "
              "suppressions; ALTER TABLE s2 RENAME TO suppressions; INSERT INTO suppressions "
              "VALUES ('oTpl_g_1', 'push', 'unregistered_token', 1, NULL, NULL), "
              "('1a0018970af2f2b0911', 'push', 'unregistered_token', 1, NULL, NULL); "
-             "PRAGMA user_version = %d;\"",
-             dir, hd_store_schema_version() - 1);
+             "PRAGMA user_version = 17;\"",
+             dir);
     assert_int_equal(system(cmd), 0);
     struct tu_run r;
     tu_herald(&r, dir, NULL, "-c", "g.conf", "suppress", "list", "--format", "csv", NULL);
@@ -515,8 +516,8 @@ static void test_wechat_migration(void **state)
     assert_contains(r.out, "1a0018970af2f2b0911,push,unregistered_token,");
     tu_run_release(&r);
     TU_HERALD_OK(dir, "-c", "g.conf", "contacts", "optout", "g1", "--channel", "wechat");
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/g.db' \"PRAGMA user_version = %d;\"", dir,
-             hd_store_schema_version() - 1);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/g.db' \"" TU_UNDO_AFTER_18 "PRAGMA user_version = 17;\"",
+             dir);
     assert_int_equal(system(cmd), 0);
     tu_herald(&r, dir, NULL, "-c", "g.conf", "contacts", "show", "g1", NULL);
     assert_int_equal(r.status, 0);

@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox user audit help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -25,6 +25,8 @@ _herald_subcommands()
     apikey) echo "create list revoke" ;;
     webhook) echo "list test deliver" ;;
     inbox) echo "token" ;;
+    user) echo "add list remove passwd" ;;
+    audit) echo "actions" ;;
     esac
 }
 
@@ -50,6 +52,8 @@ _herald_options()
     apikey) echo "--scope --rate --format" ;;
     webhook) echo "--format --once --from-start" ;;
     inbox) echo "--ttl" ;;
+    user) echo "--role --password-file --format" ;;
+    audit) echo "--since --limit --format" ;;
     esac
     echo "--help"
 }

@@ -162,6 +162,7 @@ struct hd_serve_cfg {
     int tls_line;                  /* the line of the first of the two, for errors */
     char *inbox_origins; /* web origins that may read /api/v1/inbox (CORS), one space apart,
                           * or NULL: none */
+    int64_t console_session; /* seconds a console login lasts; default 12h */
     unsigned seen;       /* keys given, for duplicates */
 };
 

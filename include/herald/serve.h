@@ -58,4 +58,15 @@ int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *sc
                            const char *rate, int64_t now, char key[HD_APIKEY_TEXT],
                            struct hd_err *err);
 
+/* The console's users (serve/console_auth.c, issue 21). add checks the
+ * name (1 to 63 of letters, digits, . _ @ -), the role (viewer, operator,
+ * admin) and the password (8 to 1024 bytes), hashes it with Argon2id and
+ * stores the user: HD_E_INVALID, HD_E_EXISTS, nothing written then. passwd
+ * sets a new password and ends the user's sessions; HD_E_NOTFOUND for no
+ * such user. The password is borrowed (the caller wipes it). */
+int hd_serve_user_add(struct hd_store *st, const char *name, const char *role,
+                      const char *password, int64_t now, struct hd_err *err);
+int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *password, int64_t now,
+                         struct hd_err *err);
+
 #endif

@@ -961,4 +961,82 @@ int hd_store_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
                       const unsigned char hash[32], int status, const char *answer, int64_t now,
                       struct hd_err *err);
 
+/* ---- the console's users, sessions and audited actions (console.c, issue 21) ---- */
+
+enum hd_role { HD_ROLE_VIEWER, HD_ROLE_OPERATOR, HD_ROLE_ADMIN, HD_ROLE_COUNT };
+const char *hd_role_name(int role); /* "viewer", "operator", "admin" */
+int hd_role_parse(const char *s);   /* -1 when not one of those */
+
+/* A console user as stored; hash is the encoded Argon2id string. */
+#define HD_PWHASH_MAX 160
+struct hd_user {
+    int64_t id;
+    char name[64];
+    int role; /* enum hd_role */
+    char hash[HD_PWHASH_MAX];
+    int64_t created_at, updated_at; /* seconds */
+};
+/* HD_E_EXISTS when the name is taken (nothing written). */
+int hd_store_user_add(struct hd_store *st, const char *name, int role, const char *hash,
+                      int64_t now, struct hd_err *err);
+/* HD_E_NOTFOUND when there is no such user. */
+int hd_store_user_find(struct hd_store *st, const char *name, struct hd_user *u,
+                       struct hd_err *err);
+/* Every user by name; fn's u is borrowed (its hash blanked). */
+int hd_store_user_each(struct hd_store *st, int (*fn)(void *ud, const struct hd_user *u), void *ud,
+                       struct hd_err *err);
+/* Removes the user and its sessions; HD_E_NOTFOUND when none. */
+int hd_store_user_remove(struct hd_store *st, const char *name, struct hd_err *err);
+/* A new hash; the user's sessions end. HD_E_NOTFOUND when none. */
+int hd_store_user_passwd(struct hd_store *st, const char *name, const char *hash, int64_t now,
+                         struct hd_err *err);
+
+/* A console session, found by the SHA-256 of its cookie's id. */
+struct hd_session {
+    struct hd_user user; /* its hash blanked */
+    int64_t created_at, expires_at;
+    char csrf[65]; /* hex: the secret its forms carry */
+};
+int hd_store_session_add(struct hd_store *st, const unsigned char id_hash[32], int64_t user,
+                         int64_t now, int64_t expires_at, const char *csrf, struct hd_err *err);
+/* The live session (expires_at > now); HD_E_NOTFOUND when none. Only
+ * reads. add deletes the sessions expired at now first. */
+int hd_store_session_find(struct hd_store *st, const unsigned char id_hash[32], int64_t now,
+                          struct hd_session *out, struct hd_err *err);
+int hd_store_session_end(struct hd_store *st, const unsigned char id_hash[32], struct hd_err *err);
+
+/* An action a person took: who (a user's name, or the name typed at a
+ * failed login), what ("login", "login_failed", "logout", ...), a detail
+ * or NULL, from where (the client's address, or "cli"). */
+struct hd_action {
+    int64_t id, at; /* seconds */
+    const char *who, *action, *detail, *addr;
+};
+int hd_store_action_add(struct hd_store *st, const struct hd_action *a, struct hd_err *err);
+/* The newest first, limit rows (0: all), since (seconds, 0: any); a's
+ * strings live until fn returns. */
+int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
+                         int (*fn)(void *ud, const struct hd_action *a), void *ud,
+                         struct hd_err *err);
+/* Failed logins at or after since: for the account who, for the address
+ * addr, and the oldest of each (0: none), for a throttle's Retry-After. */
+struct hd_login_failures {
+    int64_t by_who, by_addr;
+    int64_t oldest_who, oldest_addr;
+};
+int hd_store_login_failures(struct hd_store *st, const char *who, const char *addr, int64_t since,
+                            struct hd_login_failures *out, struct hd_err *err);
+
+/* The console's overview numbers that no other query gives: the log rows
+ * since since_ms by channel, outcome and reason ("" when none), and the
+ * messages by state. The
+ * aggregates of GET /metrics read the whole log (all time, every
+ * campaign); these read one day's range of its time index. */
+typedef int (*hd_day_count_cb)(void *ud, const char *channel, const char *outcome,
+                               const char *reason, int64_t n);
+int hd_store_log_counts_since(struct hd_store *st, int64_t since_ms, hd_day_count_cb cb, void *ud,
+                              struct hd_err *err);
+typedef int (*hd_queue_count_cb)(void *ud, int state, int64_t n);
+int hd_store_queue_counts(struct hd_store *st, hd_queue_count_cb cb, void *ud, struct hd_err *err);
+
 #endif

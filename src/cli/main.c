@@ -55,6 +55,8 @@ static const struct command commands[] = {
     {"webhook", cmd_webhook, NEED_CONFIG | NEED_STORE,
      "list|test|deliver signed outbound webhooks of events"},
     {"inbox", cmd_inbox, NEED_CONFIG | NEED_STORE, "token: a contact's token for the in-app inbox"},
+    {"user", cmd_user, NEED_CONFIG | NEED_STORE, "add|list|remove|passwd users of the web console"},
+    {"audit", cmd_audit, NEED_CONFIG | NEED_STORE, "actions: who did what, when, from where"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

@@ -32,7 +32,8 @@ static const char *const keys[] = {"listen",
                                    "unsubscribe_mailto",
                                    "tls_cert_file",
                                    "tls_key_file",
-                                   "inbox_origins"};
+                                   "inbox_origins",
+                                   "console_session"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -43,6 +44,7 @@ void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
     s->connection_limit = 256;
     s->timeout = 30;
     s->unsubscribe_valid = 400 * 86400;
+    s->console_session = 12 * 3600;
     char why[16];
     if (hd_cidr_list_parse("127.0.0.1/32 ::1/128", &s->metrics_allow, &s->nmetrics_allow, why,
                            sizeof why) < 0)
@@ -256,7 +258,7 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         return 0;
     }
     default: {
-        int64_t *f = i == 7 ? &s->timeout : &s->unsubscribe_valid;
+        int64_t *f = i == 7 ? &s->timeout : i == 14 ? &s->console_session : &s->unsubscribe_valid;
         if (hd_units_duration(v, f, &e) < 0 || *f <= 0) {
             snprintf(why, n, "%s: %s", key, e.code ? e.msg : "must be longer than 0s");
             return -1;
@@ -288,7 +290,7 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
                    "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
-                   "metrics_allow, tls_cert_file, tls_key_file, inbox_origins%s)",
+                   "metrics_allow, tls_cert_file, tls_key_file, inbox_origins, console_session%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -374,4 +376,6 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
                     s->tls_key_file);
     if (s->inbox_origins)
         hd_buf_addf(out, "inbox_origins = %s\n", s->inbox_origins);
+    hd_units_format_duration(s->console_session, t, sizeof t);
+    hd_buf_addf(out, "console_session = %s\n", t);
 }

@@ -21,9 +21,10 @@
 #include "serve_int.h"
 
 static const char *const route_names[R_COUNT] = {
-    [R_HEALTH] = "healthz", [R_READY] = "readyz", [R_UNSUB] = "unsubscribe",
+    [R_HEALTH] = "healthz",  [R_READY] = "readyz",      [R_UNSUB] = "unsubscribe",
     [R_METRICS] = "metrics", [R_PREFS] = "preferences", [R_HOOK] = "hooks",
-    [R_INBOX] = "inbox", [R_API] = "api", [R_NONE] = "other"};
+    [R_INBOX] = "inbox",     [R_API] = "api",           [R_CONSOLE] = "console",
+    [R_NONE] = "other"};
 
 static void digest(const char *v, size_t n, unsigned char out[32])
 {

@@ -1,6 +1,9 @@
 /* pages: the HTML pages of the service, templates/pages/NAME.mustache and
  * NAME.zh-CN.mustache under the configured templates folder, so operators
- * can brand them. They are compiled once at start-up and rendered with
+ * can brand them. The console's pages and its stylesheet (console.css)
+ * are optional: a templates folder of an operator's own made before the
+ * console existed still starts the service, and the console says what is
+ * missing. They are compiled once at start-up and rendered with
  * herald's Mustache, {{name}} HTML-escaped, not strict (a variable an
  * operator's page does not use costs nothing, one it names that we do not
  * give renders empty). A compiled template is read-only, so workers render
@@ -12,12 +15,14 @@
 #include "herald/mustache.h"
 #include "serve_int.h"
 
-static const char *const page_names[PAGE_COUNT] = {"unsubscribe", "unsubscribed", "invalid",
-                                                   "preferences", "preferences-saved"};
+static const char *const page_names[PAGE_COUNT] = {
+    "unsubscribe",       "unsubscribed",  "invalid",         "preferences",
+    "preferences-saved", "console-login", "console-overview"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
     struct hd_mst *t[PAGE_COUNT][LANG_COUNT]; /* NULL: use English */
+    struct hd_buf css;                        /* console.css; len 0 when missing */
 };
 
 static int load_one(const char *path, bool required, struct hd_mst **out, struct hd_err *err)
@@ -49,9 +54,14 @@ int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err)
         for (int l = 0; l < LANG_COUNT && rc == 0; l++) {
             snprintf(path, sizeof path, "%s/pages/%s%s%s.mustache", dir, page_names[i],
                      l ? "." : "", l ? lang_tags[l] : "");
-            rc = load_one(path, l == LANG_EN, &p->t[i][l], err);
+            rc = load_one(path, l == LANG_EN && i < PAGE_FIRST_OPTIONAL, &p->t[i][l], err);
         }
     }
+    /* the console's stylesheet, served as it is; optional like its pages */
+    hd_buf_init(&p->css);
+    snprintf(path, sizeof path, "%s/pages/console.css", dir);
+    if (rc == 0 && hd_buf_read_file(&p->css, path) < 0)
+        p->css.len = 0;
     if (rc < 0) {
         hd_pages_free(p);
         return rc;
@@ -67,7 +77,18 @@ void hd_pages_free(struct hd_pages *p)
     for (int i = 0; i < PAGE_COUNT; i++)
         for (int l = 0; l < LANG_COUNT; l++)
             hd_mst_free(p->t[i][l]);
+    hd_buf_release(&p->css);
     free(p);
+}
+
+bool hd_pages_has(const struct hd_pages *p, int page)
+{
+    return p->t[page][LANG_EN] != NULL;
+}
+
+const struct hd_buf *hd_pages_css(const struct hd_pages *p)
+{
+    return p->css.len ? &p->css : NULL;
 }
 
 int hd_pages_lang(const char *locale)

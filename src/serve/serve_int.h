@@ -20,7 +20,17 @@
 #include "herald/time.h"
 #include "herald/token.h"
 
-enum page { PAGE_CONFIRM, PAGE_DONE, PAGE_INVALID, PAGE_PREFS, PAGE_PREFS_DONE, PAGE_COUNT };
+enum page {
+    PAGE_CONFIRM,
+    PAGE_DONE,
+    PAGE_INVALID,
+    PAGE_PREFS,
+    PAGE_PREFS_DONE,
+    PAGE_CONSOLE_LOGIN, /* the console's (optional: see hd_pages_has) */
+    PAGE_CONSOLE_OVERVIEW,
+    PAGE_COUNT
+};
+#define PAGE_FIRST_OPTIONAL PAGE_CONSOLE_LOGIN
 enum lang { LANG_EN, LANG_ZH, LANG_COUNT };
 
 struct hd_pages;
@@ -28,6 +38,11 @@ struct hd_pages;
  * (optional, else English) under dir. */
 int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err);
 void hd_pages_free(struct hd_pages *p);
+/* Whether page has its English template (the console's pages may be
+ * missing from an operator's own templates folder). */
+bool hd_pages_has(const struct hd_pages *p, int page);
+/* The console's stylesheet (templates/pages/console.css), or NULL. */
+const struct hd_buf *hd_pages_css(const struct hd_pages *p);
 /* English, or Simplified Chinese for a locale of language zh. */
 int hd_pages_lang(const char *locale);
 /* Renders the page with data (an object; "lang" is added) into out, HTML
@@ -40,7 +55,8 @@ const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
 enum route {
-    R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_INBOX, R_API, R_NONE, R_COUNT
+    R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_INBOX, R_API, R_CONSOLE, R_NONE,
+    R_COUNT
 };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
 
@@ -63,6 +79,8 @@ struct hd_srv {
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
+    char console_dummy[HD_PWHASH_MAX];  /* verified for an unknown user (console.c) */
+    bool console_secure;                /* public_url is https: cookies get Secure */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -77,6 +95,11 @@ struct hd_answer {
      * and headers allowed; bearer a WWW-Authenticate (a 401) */
     const char *cors_origin;
     bool preflight, bearer;
+    /* the console's (console.c): its own Content-Security-Policy (NULL:
+     * the pages' default), a redirect's Location, Set-Cookie lines */
+    const char *csp;
+    char location[128];
+    char cookies[2][224];
 };
 
 /* A request to /u/TOKEN or /p/TOKEN. The token is checked when the
@@ -306,6 +329,35 @@ void hd_sns_free(struct hd_sns *c);
  * gives its headers, arg its query's arguments, both with ud. */
 void hd_inbox_answer(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
                      hd_header_fn arg, void *ud, struct hd_answer *a);
+
+/* ---- the console (console.c, console_auth.c; issue 21): /console/ ---- */
+
+/* A form's body: a name, a password of up to 1024 bytes (3072 escaped)
+ * and a CSRF token */
+#define CONSOLE_BODY_MAX 4096
+/* One request to /console/: rest is the path after "/console/", addr the
+ * client's address as text, body and len a POST's form (NULL, 0 for a
+ * GET). */
+struct hd_console_req {
+    const char *method, *rest, *addr;
+    hd_header_fn header;
+    void *ud;
+    const char *body;
+    size_t len;
+};
+/* Sets what the console needs at start: the dummy hash (made once). */
+int hd_console_init(struct hd_srv *s, struct hd_err *err);
+/* Whether a POST to rest is one the console reads a body for. */
+bool hd_console_posts(const char *rest);
+void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
+/* The overview page's data (console_overview.c; s->mu held), or NULL
+ * with err set. */
+json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, struct hd_err *err);
+/* Argon2id (console_auth.c): the encoded hash of a password of 8 to 1024
+ * bytes (HD_E_INVALID otherwise), and whether a password is encoded's. */
+int hd_console_hash(const char *password, size_t len, char out[HD_PWHASH_MAX],
+                    struct hd_err *err);
+bool hd_console_verify(const char *encoded, const char *password, size_t len);
 
 /* Applies the pending receipts whose message appeared (once a second). */
 void hd_hooks_retry(struct hd_srv *s);

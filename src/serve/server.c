@@ -19,6 +19,7 @@
  * flight get up to [serve] timeout to finish, and MHD_stop_daemon ends. */
 #include <errno.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ static const struct {
     [R_HOOK] = {"/hooks/", "POST"},
     [R_INBOX] = {"/api/v1/inbox", "GET, HEAD, POST, OPTIONS", true},
     [R_API] = {"/api/v1/", NULL}, /* api.c answers 405 with its own Allow */
+    [R_CONSOLE] = {"/console/", NULL}, /* console.c answers 405 with its own Allow */
     /* clang-format on */
 };
 
@@ -76,7 +78,7 @@ struct req {
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
     struct hd_click click; /* a one-click, while its batch is written */
-    char body[PREFS_BODY_MAX];
+    char body[CONSOLE_BODY_MAX]; /* the preference centre's or the console's form */
     struct hd_hook *hook; /* a gateway's callback (hooks.c), its body kept there */
     char *query;          /* the raw query string of a /hooks/ request, or NULL */
     size_t got;           /* body bytes received, kept or not */
@@ -154,8 +156,14 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd
     /* the token is in the URL: never let it leave as a Referer */
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                            "form-action 'self'; frame-ancestors 'none'");
+                            a->csp ? a->csp
+                                   : "default-src 'none'; style-src 'unsafe-inline'; img-src "
+                                     "'self' data:; form-action 'self'; frame-ancestors 'none'");
+    if (a->location[0])
+        MHD_add_response_header(resp, "Location", a->location);
+    for (int i = 0; i < 2; i++)
+        if (a->cookies[i][0])
+            MHD_add_response_header(resp, "Set-Cookie", a->cookies[i]);
     if (a->allow)
         MHD_add_response_header(resp, "Allow", a->allow);
     if (a->retry_after > 0) {
@@ -285,6 +293,32 @@ static enum MHD_Result hook_end(struct hd_srv *s, struct MHD_Connection *c, stru
     return answer(c, q, &a);
 }
 
+/* The client's address as text (numeric), or "-". */
+static void peer(struct MHD_Connection *c, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = i ? i->client_addr : NULL;
+    socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                    : sizeof(struct sockaddr_in);
+    if (!sa || getnameinfo(sa, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, size, "-");
+}
+
+/* A /console/ request: answered whole (console.c), its form's body (POST)
+ * read first. */
+static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
+                               const char *url, const char *method, const char *body, size_t len)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    struct hd_answer a = {0};
+    peer(c, addr, sizeof addr);
+    struct hd_console_req r = {method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c,
+                               body, len};
+    hd_console_answer(s, &r, &a);
+    return answer(c, q, &a);
+}
+
 /* A /api/v1/ request's headers are in: answered now (api.c), or its body
  * is read. */
 static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
@@ -307,10 +341,24 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     q->route = route_of(url, &rest);
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     q->post = strcmp(method, "POST") == 0;
+    if (q->route == R_NONE && strcmp(url, "/console") == 0) { /* the console's address typed */
+        struct hd_answer a = {.status = 301, .location = "/console/"};
+        hd_buf_init(&a.body);
+        return answer(c, q, &a);
+    }
     if (q->route == R_NONE)
         return text(c, q, 404, "not found\n", NULL);
     if (q->route == R_API)
         return api_begin(s, c, q, method, rest);
+    if (q->route == R_CONSOLE) {
+        int64_t n = content_length(c);
+        if (!q->post || !hd_console_posts(url + strlen(routes[R_CONSOLE].path)))
+            return console(s, c, q, url, method, NULL, 0);
+        if (n < 0 || n > CONSOLE_BODY_MAX)
+            return text(c, q, n < 0 ? 400 : 413,
+                        n < 0 ? "bad Content-Length\n" : "request body too large\n", NULL);
+        return MHD_YES; /* the form comes next */
+    }
     if (q->route == R_INBOX) { /* its own methods, answered from the headers */
         struct hd_answer a = {0};
         hd_inbox_answer(s, method, rest, header_of, arg_of, c, &a);
@@ -412,7 +460,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *size = 0;
         return MHD_YES;
     }
-    size_t keep = q->route == R_PREFS ? PREFS_BODY_MAX : BODY_KEEP;
+    size_t keep = q->route == R_PREFS     ? PREFS_BODY_MAX
+                  : q->route == R_CONSOLE ? CONSOLE_BODY_MAX
+                                          : BODY_KEEP;
     if (*size) {
         if (q->got < keep)
             memcpy(q->body + q->got, data, *size < keep - q->got ? *size : keep - q->got);
@@ -427,8 +477,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     struct hd_answer a = {0};
-    if (q->route == R_PREFS && q->got > keep) /* chunked, past the form's bound */
+    if ((q->route == R_PREFS || q->route == R_CONSOLE) && q->got > keep) /* chunked, too long */
         return text(c, q, 413, "request body too large\n", NULL);
+    if (q->route == R_CONSOLE)
+        return console(s, c, q, url, method, q->body, q->got);
     if (q->hook)
         return hook_end(s, c, q);
     if (q->route == R_PREFS) {
@@ -616,7 +668,8 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
                           "[serve] has no secret to check links with: run 'herald serve "
                           "init-secret var/herald.secret' and set secret_file = "
                           "var/herald.secret");
-    return hd_pages_load(cfg->templates, &s->pages, err);
+    int rc = hd_pages_load(cfg->templates, &s->pages, err);
+    return rc < 0 ? rc : hd_console_init(s, err);
 }
 
 int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_log *log,

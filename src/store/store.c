@@ -532,6 +532,41 @@ static const char *const migrations[] = {
     "  reason, created_at, detail, message_id FROM suppressions;"
     "DROP TABLE suppressions;"
     "ALTER TABLE suppressions_new RENAME TO suppressions;",
+    /* 19 (issue 21, the console): its users, with the Argon2id hash in
+     * its encoded form ($argon2id$v=19$m=...,t=...,p=...$salt$hash, which
+     * carries its own parameters); its sessions, kept as the SHA-256 of
+     * the cookie's random id (a copy of the database opens none), each
+     * with the secret its forms' CSRF tokens are made of; and the actions
+     * people took (who, what, when, from where), which `herald audit
+     * actions` lists and the login's throttle counts (failed logins per
+     * account and per address, by time) */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),"
+    "  hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE console_sessions ("
+    "  id BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  csrf TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX console_sessions_user ON console_sessions(user_id);"
+    "CREATE TABLE audit_actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT,"
+    "  addr TEXT"
+    ");"
+    "CREATE INDEX audit_actions_at ON audit_actions(at);"
+    "CREATE INDEX audit_actions_who ON audit_actions(action, who, at);"
+    "CREATE INDEX audit_actions_addr ON audit_actions(action, addr, at);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

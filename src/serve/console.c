@@ -1,0 +1,500 @@
+/* console: the web console at /console/ (issue 21), server-rendered pages
+ * for the people who run campaigns. A route table names each page, its
+ * methods and the least role that may use it; every request is checked
+ * against it (the session's user and role read from the store each
+ * time), and one without a live session is sent to /console/login.
+ *
+ * Login: GET /console/login sets a pre-session cookie (a random nonce) and
+ * puts an HMAC of it under the link secret (hd_token_csrf, domain
+ * separated by a label) in the form; a POST without both, or with another
+ * pair, is 403 before anything is read. A name and password then go
+ * through a throttle (CONSOLE_FAILS failed logins in CONSOLE_WINDOW per
+ * account, or per client address, answer 429 with Retry-After), read from
+ * audit_actions where every failure lands; an unknown name verifies a
+ * dummy hash so that the answer takes as long as for a known one. The
+ * store's mutex is not held while Argon2 runs. A success makes a session:
+ * 32 random bytes in an HttpOnly, SameSite=Strict cookie scoped to
+ * /console/ (Secure when public_url is https), of which the store keeps
+ * the SHA-256, with [serve] console_session's expiry and a random CSRF
+ * secret that every state-changing form carries (POST /console/logout).
+ * Every answer carries a Content-Security-Policy that allows no inline
+ * script and no other origin. */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "herald/form.h"
+#include "serve_int.h"
+
+#define CONSOLE_FAILS 5
+#define CONSOLE_WINDOW (15 * 60)
+#define PRE_AGE 3600 /* seconds a login form's nonce lives */
+#define COOKIE_SESSION "herald_session"
+#define COOKIE_PRE "herald_login"
+#define LOGIN_LABEL "herald console login v1:"
+
+static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
+                          "frame-src 'self'; img-src 'self' data:; form-action 'self'; "
+                          "frame-ancestors 'none'";
+
+struct ctx {
+    struct hd_srv *s;
+    const struct hd_console_req *r;
+    struct hd_answer *a;
+    int lang;
+    bool authed;
+    struct hd_session sess;
+    char sid[65]; /* the session cookie's value, when authed */
+};
+
+typedef void (*page_fn)(struct ctx *c);
+static void overview(struct ctx *c);
+static void login_get(struct ctx *c);
+static void login_post(struct ctx *c);
+static void logout(struct ctx *c);
+static void stylesheet(struct ctx *c);
+
+/* One page: its path after /console/, methods and least role (-1: open). */
+static const struct page_route {
+    const char *path;
+    const char *allow;
+    int role;
+    page_fn get, post;
+} routes[] = {
+    {"", "GET, HEAD", HD_ROLE_VIEWER, overview, NULL},
+    {"login", "GET, HEAD, POST", -1, login_get, login_post},
+    {"logout", "POST", HD_ROLE_VIEWER, NULL, logout},
+    {"static/console.css", "GET, HEAD", -1, stylesheet, NULL},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static const struct page_route *route_of(const char *rest)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        if (strcmp(rest, routes[i].path) == 0)
+            return &routes[i];
+    return NULL;
+}
+
+bool hd_console_posts(const char *rest)
+{
+    const struct page_route *r = route_of(rest);
+    return r && r->post;
+}
+
+int hd_console_init(struct hd_srv *s, struct hd_err *err)
+{
+    unsigned char junk[24];
+    char pw[49];
+    s->console_secure =
+        s->cfg->serve.public_url && strncmp(s->cfg->serve.public_url, "https://", 8) == 0;
+    if (RAND_bytes(junk, sizeof junk) != 1)
+        return hd_err_set(err, HD_E_FAIL, "no random bytes (OpenSSL's RAND_bytes)");
+    for (size_t i = 0; i < sizeof junk; i++)
+        snprintf(pw + 2 * i, 3, "%02x", junk[i]);
+    int rc = hd_console_hash(pw, strlen(pw), s->console_dummy, err);
+    OPENSSL_cleanse(pw, sizeof pw);
+    return rc;
+}
+
+static void plain(struct hd_answer *a, int status, const char *msg)
+{
+    a->status = status;
+    a->type = "text/plain; charset=utf-8";
+    a->body.len = 0;
+    hd_buf_adds(&a->body, msg);
+}
+
+static void redirect(struct hd_answer *a, const char *to)
+{
+    a->status = 303;
+    a->type = "text/plain; charset=utf-8";
+    snprintf(a->location, sizeof a->location, "%s", to);
+    hd_buf_addf(&a->body, "see %s\n", to);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static bool random_hex(char out[65])
+{
+    unsigned char b[32];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return false;
+    hex(b, sizeof b, out);
+    OPENSSL_cleanse(b, sizeof b);
+    return true;
+}
+
+/* The value of cookie name in the Cookie header when it is 64 hex
+ * digits (all the console sets), else "". */
+static void cookie(const struct hd_console_req *r, const char *name, char out[65])
+{
+    const char *h = r->header(r->ud, "Cookie");
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *p = h; p && *p;) {
+        p += strspn(p, " \t;");
+        if (strncmp(p, name, n) == 0 && p[n] == '=' &&
+            strspn(p + n + 1, "0123456789abcdef") == 64 &&
+            (!p[n + 65] || p[n + 65] == ';' || p[n + 65] == ' ')) {
+            memcpy(out, p + n + 1, 64);
+            out[64] = '\0';
+            return;
+        }
+        p = strchr(p, ';');
+    }
+}
+
+static void set_cookie(struct ctx *c, int i, const char *name, const char *value, int64_t age)
+{
+    snprintf(c->a->cookies[i], sizeof c->a->cookies[i],
+             "%s=%s; Path=/console/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", name, value,
+             (long long)age, c->s->console_secure ? "; Secure" : "");
+}
+
+static void id_hash(const char sid[65], unsigned char out[32])
+{
+    SHA256((const unsigned char *)sid, 64, out);
+}
+
+/* Records an action (call with s->mu held); a failure is logged only. */
+static void note(struct ctx *c, struct hd_store *st, const char *who, const char *what,
+                 const char *detail)
+{
+    struct hd_err err = {0};
+    struct hd_action act = {0, hd_clock_now(c->s->clock), who, what, detail, c->r->addr};
+    if (!st || hd_store_action_add(st, &act, &err) < 0)
+        hd_log_error(c->s->log, "serve: console: recording '%s': %s", what, err.msg);
+}
+
+/* The session of the request's cookie, into c (authed); -1 after
+ * answering 503 when the store is away. */
+static int session(struct ctx *c)
+{
+    struct hd_err err = {0};
+    unsigned char h[32];
+    cookie(c->r, COOKIE_SESSION, c->sid);
+    if (!c->sid[0])
+        return 0;
+    id_hash(c->sid, h);
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    int rc =
+        st ? hd_store_session_find(st, h, hd_clock_now(c->s->clock), &c->sess, &err) : HD_E_STORE;
+    if (rc < 0 && rc != HD_E_NOTFOUND)
+        hd_srv_unavailable(c->s, c->a, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    c->authed = rc == 0;
+    return rc < 0 && rc != HD_E_NOTFOUND ? -1 : 0;
+}
+
+static void page(struct ctx *c, int status, int which, json_t *data)
+{
+    if (!hd_pages_has(c->s->pages, which)) {
+        json_decref(data);
+        plain(c->a, 503,
+              "the console's pages are missing: copy templates/pages/console-*.mustache and "
+              "console.css into [herald] templates/pages\n");
+        return;
+    }
+    hd_srv_page(c->s, c->a, status, which, c->lang, data);
+}
+
+static void not_allowed(struct hd_answer *a, const struct page_route *rt)
+{
+    a->allow = rt->allow;
+    plain(a, 405, "method not allowed\n");
+}
+
+void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
+{
+    struct ctx c = {.s = s, .r = r, .a = a};
+    const struct page_route *rt = route_of(r->rest);
+    bool post = strcmp(r->method, "POST") == 0;
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    page_fn fn = !rt ? NULL : post ? rt->post : get ? rt->get : NULL;
+    a->csp = csp;
+    c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
+    if (rt && rt->role < 0) { /* open pages need no session */
+        if (fn)
+            fn(&c);
+        else
+            not_allowed(a, rt);
+        return;
+    }
+    if (session(&c) < 0)
+        return;
+    if (!c.authed) {
+        redirect(a, "/console/login");
+    } else if (!rt) {
+        plain(a, 404, "not found\n");
+    } else if (!fn) {
+        not_allowed(a, rt);
+    } else if (c.sess.user.role < rt->role) {
+        plain(a, 403, "forbidden: your role may not do this\n");
+    } else {
+        fn(&c);
+    }
+    OPENSSL_cleanse(&c.sess.csrf, sizeof c.sess.csrf);
+    OPENSSL_cleanse(c.sid, sizeof c.sid);
+}
+
+static void stylesheet(struct ctx *c)
+{
+    const struct hd_buf *css = hd_pages_css(c->s->pages);
+    if (!css) {
+        plain(c->a, 404, "no console.css in [herald] templates/pages\n");
+        return;
+    }
+    c->a->status = 200;
+    c->a->type = "text/css; charset=utf-8";
+    hd_buf_add(&c->a->body, css->data, css->len);
+}
+
+/* ---- login and logout ---- */
+
+static void login_form(struct ctx *c, int status, const char *error)
+{
+    char nonce[65], csrf[HD_CSRF_LEN + 1], text[sizeof LOGIN_LABEL + 64];
+    if (!random_hex(nonce)) {
+        plain(c->a, 500, "no random bytes\n");
+        return;
+    }
+    snprintf(text, sizeof text, "%s%s", LOGIN_LABEL, nonce);
+    hd_token_csrf(&c->s->keys[0], text, strlen(text), csrf);
+    set_cookie(c, 0, COOKIE_PRE, nonce, PRE_AGE);
+    json_t *data = json_pack("{s:s}", "csrf", csrf);
+    if (error)
+        json_object_set_new(data, error, json_true());
+    OPENSSL_cleanse(csrf, sizeof csrf);
+    page(c, status, PAGE_CONSOLE_LOGIN, data);
+}
+
+static void login_get(struct ctx *c)
+{
+    login_form(c, 200, NULL);
+}
+
+/* A login form's fields (borrowed from the parse). */
+struct login {
+    char name[64];
+    char *password; /* heap, wiped */
+    size_t pwlen;
+    char csrf[HD_CSRF_LEN + 1];
+    int n;
+    bool unknown, too_long;
+};
+
+static int login_field(void *ud, const char *key, const char *value)
+{
+    struct login *f = ud;
+    f->n++;
+    if (strcmp(key, "name") == 0) {
+        f->too_long |= strlen(value) >= sizeof f->name;
+        snprintf(f->name, sizeof f->name, "%s", value);
+    } else if (strcmp(key, "password") == 0 && !f->password) {
+        f->pwlen = strlen(value);
+        f->password = hd_xstrdup(value);
+    } else if (strcmp(key, "csrf") == 0) {
+        snprintf(f->csrf, sizeof f->csrf, "%s", value);
+    } else {
+        f->unknown = true;
+    }
+    return 0;
+}
+
+static void login_release(struct login *f)
+{
+    if (f->password) {
+        OPENSSL_cleanse(f->password, f->pwlen);
+        free(f->password);
+    }
+    OPENSSL_cleanse(f, sizeof *f);
+}
+
+static bool login_csrf_ok(struct ctx *c, const struct login *f)
+{
+    char nonce[65], text[sizeof LOGIN_LABEL + 64];
+    cookie(c->r, COOKIE_PRE, nonce);
+    if (!nonce[0] || !f->csrf[0])
+        return false;
+    snprintf(text, sizeof text, "%s%s", LOGIN_LABEL, nonce);
+    const struct hd_token_key *k = c->s->keys;
+    return hd_token_csrf_ok(&k[0], text, strlen(text), f->csrf) ||
+           (k[1].len && hd_token_csrf_ok(&k[1], text, strlen(text), f->csrf));
+}
+
+/* The throttle; true after answering 429 (s->mu held). */
+static bool throttled(struct ctx *c, struct hd_store *st, const char *who)
+{
+    struct hd_err err = {0};
+    struct hd_login_failures lf = {0};
+    int64_t now = hd_clock_now(c->s->clock);
+    if (hd_store_login_failures(st, who, c->r->addr, now - CONSOLE_WINDOW, &lf, &err) < 0) {
+        hd_srv_unavailable(c->s, c->a, &err);
+        return true;
+    }
+    if (lf.by_who < CONSOLE_FAILS && lf.by_addr < CONSOLE_FAILS)
+        return false;
+    int64_t oldest = lf.by_who >= CONSOLE_FAILS ? lf.oldest_who : lf.oldest_addr;
+    int64_t wait = oldest + CONSOLE_WINDOW - now;
+    c->a->retry_after = wait > 0 ? (int)wait : 1;
+    plain(c->a, 429, "too many failed logins: try again later\n");
+    hd_log_warn(c->s->log, "serve: console: login throttled for '%s' from %s", who, c->r->addr);
+    return true;
+}
+
+/* A new session for u: the cookie and the row; -1 after answering. */
+static int open_session(struct ctx *c, struct hd_store *st, const struct hd_user *u)
+{
+    struct hd_err err = {0};
+    char sid[65], csrf[65];
+    unsigned char h[32];
+    int64_t now = hd_clock_now(c->s->clock), age = c->s->cfg->serve.console_session;
+    if (!random_hex(sid) || !random_hex(csrf)) {
+        plain(c->a, 500, "no random bytes\n");
+        return -1;
+    }
+    id_hash(sid, h);
+    int rc = hd_store_session_add(st, h, u->id, now, now + age, csrf, &err);
+    if (rc < 0)
+        hd_srv_unavailable(c->s, c->a, &err);
+    else
+        set_cookie(c, 0, COOKIE_SESSION, sid, age);
+    OPENSSL_cleanse(sid, sizeof sid);
+    OPENSSL_cleanse(csrf, sizeof csrf);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Checks the password against the user's hash, or the dummy one for an
+ * unknown user, without the store's mutex. */
+static bool check_password(struct ctx *c, const struct login *f, bool *known)
+{
+    struct hd_err err = {0};
+    struct hd_user u;
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    *known = st && hd_store_user_find(st, f->name, &u, &err) == 0;
+    pthread_mutex_unlock(&c->s->mu);
+    const char *hash = *known ? u.hash : c->s->console_dummy;
+    bool ok = hd_console_verify(hash, f->password ? f->password : "", f->pwlen) && *known;
+    OPENSSL_cleanse(&u, sizeof u);
+    return ok;
+}
+
+static void login_post(struct ctx *c)
+{
+    struct hd_err err = {0};
+    struct login f = {0};
+    bool known = false;
+    if (hd_form_parse(c->r->body, c->r->len, login_field, &f, &err) < 0 || f.unknown) {
+        plain(c->a, 400, "bad form body: give name, password and csrf\n");
+        goto out;
+    }
+    if (!login_csrf_ok(c, &f)) {
+        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+        goto out;
+    }
+    for (char *p = f.name; *p; p++) /* kept in the audit: printable only */
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            *p = '?';
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    bool stop = !st ? (hd_srv_unavailable(c->s, c->a, &err), true) : throttled(c, st, f.name);
+    pthread_mutex_unlock(&c->s->mu);
+    if (stop)
+        goto out;
+    bool ok = !f.too_long && check_password(c, &f, &known);
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_user u;
+    st = hd_srv_store(c->s, &err);
+    if (ok && st && hd_store_user_find(st, f.name, &u, &err) == 0 && open_session(c, st, &u) == 0) {
+        note(c, st, f.name, "login", hd_role_name(u.role));
+        hd_log_info(c->s->log, "serve: console: '%s' logged in from %s", f.name, c->r->addr);
+        snprintf(c->a->cookies[1], sizeof c->a->cookies[1],
+                 COOKIE_PRE "=; Path=/console/; Max-Age=0; HttpOnly; SameSite=Strict");
+        redirect(c->a, "/console/");
+    } else if (!ok) {
+        note(c, st, f.name, "login_failed", known ? "wrong password" : "unknown user");
+    }
+    pthread_mutex_unlock(&c->s->mu);
+    OPENSSL_cleanse(&u, sizeof u);
+    if (!ok)
+        login_form(c, 401, "failed");
+out:
+    login_release(&f);
+}
+
+struct csrf_form {
+    const char *want;
+    bool ok, other;
+    int n;
+};
+
+static int csrf_field(void *ud, const char *key, const char *value)
+{
+    struct csrf_form *f = ud;
+    if (strcmp(key, "csrf") != 0) {
+        f->other = true;
+        return 0;
+    }
+    f->ok = ++f->n == 1 && strlen(value) == 64 && CRYPTO_memcmp(value, f->want, 64) == 0;
+    return 0;
+}
+
+/* A session's form carries its CSRF secret; false after answering 403. */
+static bool session_csrf(struct ctx *c)
+{
+    struct csrf_form f = {.want = c->sess.csrf};
+    if (hd_form_parse(c->r->body, c->r->len, csrf_field, &f, NULL) < 0 || !f.ok) {
+        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+        return false;
+    }
+    return true;
+}
+
+static void logout(struct ctx *c)
+{
+    struct hd_err err = {0};
+    unsigned char h[32];
+    if (!session_csrf(c))
+        return;
+    id_hash(c->sid, h);
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    if (!st || hd_store_session_end(st, h, &err) < 0) {
+        hd_srv_unavailable(c->s, c->a, &err);
+    } else {
+        note(c, st, c->sess.user.name, "logout", NULL);
+        snprintf(c->a->cookies[0], sizeof c->a->cookies[0],
+                 COOKIE_SESSION "=; Path=/console/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+                 c->s->console_secure ? "; Secure" : "");
+        redirect(c->a, "/console/login");
+    }
+    pthread_mutex_unlock(&c->s->mu);
+}
+
+/* ---- the overview (its numbers: console_overview.c) ---- */
+
+static void overview(struct ctx *c)
+{
+    struct hd_err err = {0};
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    json_t *data = st ? hd_console_overview(c->s, st, c->lang, &err) : NULL;
+    if (!data)
+        hd_srv_unavailable(c->s, c->a, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    if (!data)
+        return;
+    json_object_set_new(data, "user", json_string(c->sess.user.name));
+    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
+    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
+    page(c, 200, PAGE_CONSOLE_OVERVIEW, data);
+}

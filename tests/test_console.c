@@ -1,0 +1,445 @@
+/* test_console: the web console's foundation (issue 21) over real HTTP:
+ * `herald user add|list|remove|passwd` with their refusals (nothing
+ * written), then the real `herald serve` on 127.0.0.1 (tests/testserve.h)
+ * driven by curl as a browser would: the login form's pre-session cookie
+ * and signed CSRF field, a POST without them refused, a wrong password and
+ * an unknown user refused and audited, the session cookie's attributes,
+ * the console's Content-Security-Policy, the throttle's 429 with
+ * Retry-After, logout (its CSRF-less POST refused) ending the session, a
+ * session past [serve] console_session sent back to the login, the
+ * overview with a real campaign's numbers in English and Chinese, and
+ * `herald audit actions` listing what happened. */
+#include "testserve.h"
+
+static const char pw_ok[] = "correct horse 1\n";
+
+static void write_pw(void)
+{
+    write_file("pw", pw_ok);
+    write_file("short", "abc\n");
+    write_file("pw2", "another secret 2\n");
+}
+
+static struct tu_run run(const char *a0, const char *a1, const char *a2, const char *a3,
+                         const char *a4, const char *a5, const char *a6)
+{
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, a0, a1, a2, a3, a4, a5, a6, NULL);
+    return r;
+}
+
+static void test_console_users(void **state)
+{
+    (void)state;
+    write_pw();
+    struct tu_run r = run("user", "add", "ann", "--role", "admin", "--password-file", "pw");
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM users WHERE name = 'ann' AND role = 'admin' AND "
+                        "hash GLOB '?argon2id?v=19?m=19456,t=2,p=1?*'"),
+                     1);
+    r = run("user", "add", "bob", "--role", "boss", "--password-file", "pw");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "unknown role 'boss'");
+    tu_run_release(&r);
+    r = run("user", "add", "ann", "--role", "viewer", "--password-file", "pw");
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "a user named 'ann' exists");
+    tu_run_release(&r);
+    r = run("user", "add", "cy", "--role", "viewer", "--password-file", "short");
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "a password has 8 to 1024 bytes");
+    tu_run_release(&r);
+    r = run("user", "add", "bad name", "--role", "viewer", "--password-file", "pw");
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "a user name has 1 to 63");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM users"), 1);
+    assert_int_equal(q1("SELECT count(*) FROM users WHERE role = 'admin'"), 1);
+    r = run("user", "remove", "nobody", NULL, NULL, NULL, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "no user named 'nobody'");
+    tu_run_release(&r);
+    r = run("user", "passwd", "nobody", "--password-file", "pw", NULL, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "no user named 'nobody'");
+    tu_run_release(&r);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' 'SELECT hash FROM users'", dir);
+    char *h1 = tu_sh(cmd);
+    TU_HERALD_OK(dir, "user", "passwd", "ann", "--password-file", "pw2");
+    char *h2 = tu_sh(cmd);
+    assert_true(strncmp(h1, "$argon2id$", 10) == 0);
+    assert_string_not_equal(h1, h2);
+    free(h1);
+    free(h2);
+    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    r = run("user", "list", "--format", "json", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "{\"name\":\"ann\",\"role\":\"admin\"");
+    assert_contains(r.out, "{\"name\":\"vic\",\"role\":\"viewer\"");
+    assert_not_contains(r.out, "argon2");
+    tu_run_release(&r);
+    /* no --password-file: asked twice on the terminal (script(1) gives it
+     * one; the lines are typed ahead) */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf 'tty pass 123\\ntty pass 123\\n' | script -qec '%s user add tia "
+             "--role viewer' /dev/null 2>&1",
+             dir, tu_herald_bin());
+    char *out = tu_sh(cmd);
+    assert_contains(out, "Password: ");
+    assert_contains(out, "Password again: ");
+    assert_contains(out, "added user 'tia' (viewer)");
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf 'tty pass 123\\nanother one\\n' | script -qec '%s user add tib "
+             "--role viewer' /dev/null 2>&1; echo exit=$?",
+             dir, tu_herald_bin());
+    out = tu_sh(cmd);
+    assert_contains(out, "the two passwords differ: nothing was changed");
+    assert_contains(out, "exit=2");
+    free(out);
+    assert_int_equal(q1("SELECT count(*) FROM users WHERE name IN ('tia', 'tib')"), 1);
+    TU_HERALD_OK(dir, "user", "remove", "tia");
+    TU_HERALD_OK(dir, "user", "remove", "vic");
+    assert_int_equal(q1("SELECT count(*) FROM users"), 1);
+    r = run("audit", "actions", "--format", "csv", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "at,who,action,detail,from");
+    assert_contains(r.out, ",user_add,ann,cli");
+    assert_contains(r.out, ",user_passwd,ann,cli");
+    assert_contains(r.out, ",user_remove,vic,cli");
+    tu_run_release(&r);
+}
+
+/* ---- a browser's part, with curl ---- */
+
+/* The value of cookie name in a response's headers, or "" (static). */
+static const char *set_cookie(const char *hdr, const char *name)
+{
+    static char v[128];
+    char pat[64];
+    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
+    const char *p = strstr(hdr, pat);
+    v[0] = '\0';
+    if (p)
+        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
+    return v;
+}
+
+/* A page's form csrf field (static). */
+static const char *csrf_of(const char *body)
+{
+    static char v[80];
+    const char *p = strstr(body, "name=\"csrf\" value=\"");
+    assert_non_null(p);
+    p += strlen("name=\"csrf\" value=\"");
+    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
+    return v;
+}
+
+/* curl's source address for the logins (fixed text) */
+static const char *from = "";
+
+/* POSTs a login the way the form does: GET the form, then POST with its
+ * cookie and field. Returns the status; *hdr gets the answer's headers. */
+static int login(const struct srv *s, const char *name, const char *pw, char **hdr)
+{
+    char *body, *h, extra[256], form[512];
+    assert_int_equal(http(s, "GET", "/console/login", NULL, from, &body, &h), 200);
+    snprintf(extra, sizeof extra, "%s -b 'herald_login=%s'", from, set_cookie(h, "herald_login"));
+    snprintf(form, sizeof form, "name=%s&password=%s&csrf=%s", name, pw, csrf_of(body));
+    free(body);
+    free(h);
+    int code = http(s, "POST", "/console/login", form, extra, &body, hdr);
+    free(body);
+    return code;
+}
+
+static char *session_of(const struct srv *s, const char *name, const char *pw)
+{
+    char *hdr;
+    assert_int_equal(login(s, name, pw, &hdr), 303);
+    assert_contains(hdr, "Location: /console/\r\n");
+    char *sid = hd_xstrdup(set_cookie(hdr, "herald_session"));
+    assert_int_equal(strlen(sid), 64);
+    free(hdr);
+    return sid;
+}
+
+static int get_as(const struct srv *s, const char *sid, const char *path, const char *lang,
+                  char **body, char **hdr)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
+    return http(s, "GET", path, NULL, extra, body, hdr);
+}
+
+static void user_ann(void)
+{
+    write_pw();
+    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "operator", "--password-file", "pw");
+}
+
+static void test_console_login(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    user_ann();
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", "/console", NULL, NULL, &body, &hdr), 301);
+    assert_contains(hdr, "Location: /console/\r\n");
+    free(body);
+    free(hdr);
+    /* not signed in: every page sends to the login */
+    assert_int_equal(http(&s, "GET", "/console/", NULL, NULL, &body, &hdr), 303);
+    assert_contains(hdr, "Location: /console/login\r\n");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "GET", "/console/login", NULL, NULL, &body, &hdr), 200);
+    assert_contains(hdr, "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+                         "style-src 'self'; frame-src 'self'; img-src 'self' data:; "
+                         "form-action 'self'; frame-ancestors 'none'\r\n");
+    assert_contains(hdr, "X-Content-Type-Options: nosniff\r\n");
+    assert_contains(hdr, "; Path=/console/; Max-Age=3600; HttpOnly; SameSite=Strict\r\n");
+    assert_contains(body, "<form method=\"post\" action=\"/console/login\">");
+    assert_not_contains(body, "<script");
+    free(body);
+    free(hdr);
+    /* a POST without the form's cookie and field is refused before anything */
+    assert_int_equal(
+        http(&s, "POST", "/console/login", "name=ann&password=correct+horse+1", NULL, &body, NULL),
+        403);
+    assert_contains(body, "csrf");
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
+    /* wrong password, unknown user: 401, the form again, audited */
+    assert_int_equal(login(&s, "ann", "wrong+password", &hdr), 401);
+    free(hdr);
+    assert_int_equal(login(&s, "zed", "correct+horse+1", &hdr), 401);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
+                        "addr = '127.0.0.1'"),
+                     2);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
+    /* the right one: a session cookie with its attributes */
+    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 303);
+    assert_contains(hdr, "Set-Cookie: herald_session=");
+    assert_contains(hdr, "; Path=/console/; Max-Age=43200; HttpOnly; SameSite=Strict\r\n");
+    assert_not_contains(hdr, "Secure");
+    char *sid = hd_xstrdup(set_cookie(hdr, "herald_session"));
+    free(hdr);
+    /* the store keeps its SHA-256, not the id */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM console_sessions WHERE hex(id) = upper('%s')",
+             sid);
+    assert_int_equal(q1(sql), 0);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_contains(hdr, "Content-Security-Policy: default-src 'self'; script-src 'self'");
+    assert_contains(body, "<span>ann (operator)</span>");
+    char *csrf = hd_xstrdup(csrf_of(body));
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/static/console.css", "en", &body, &hdr), 200);
+    assert_contains(hdr, "Content-Type: text/css");
+    assert_contains(body, "body{");
+    free(body);
+    free(hdr);
+    /* logout: the CSRF-less POST refused, the real one ends the session */
+    char extra[256], form[128];
+    snprintf(extra, sizeof extra, "-b 'herald_session=%s'", sid);
+    assert_int_equal(http(&s, "POST", "/console/logout", "x=1", extra, &body, NULL), 403);
+    free(body);
+    assert_int_equal(http(&s, "POST", "/console/logout", "csrf=0000", extra, &body, NULL), 403);
+    free(body);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    snprintf(form, sizeof form, "csrf=%s", csrf);
+    assert_int_equal(http(&s, "POST", "/console/logout", form, extra, &body, &hdr), 303);
+    assert_contains(hdr, "Set-Cookie: herald_session=; Path=/console/; Max-Age=0");
+    free(body);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
+    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 303);
+    assert_contains(hdr, "Location: /console/login\r\n");
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    struct tu_run r = run("audit", "actions", "--format", "jsonl", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\"who\":\"ann\",\"action\":\"logout\"");
+    assert_contains(r.out, "\"who\":\"ann\",\"action\":\"login\",\"detail\":\"operator\","
+                           "\"from\":\"127.0.0.1\"");
+    assert_contains(r.out, "\"who\":\"zed\",\"action\":\"login_failed\",\"detail\":"
+                           "\"unknown user\"");
+    assert_contains(r.out, "\"who\":\"ann\",\"action\":\"login_failed\",\"detail\":"
+                           "\"wrong password\"");
+    tu_run_release(&r);
+    free(sid);
+    free(csrf);
+}
+
+static void test_console_throttle(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *hdr;
+    user_ann();
+    srv_start(&s);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(login(&s, "ann", "nope+nope+nope", &hdr), 401);
+        free(hdr);
+    }
+    /* the sixth, even with the right password: 429 until the window passes */
+    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 429);
+    assert_contains(hdr, "Retry-After: 900\r\n");
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
+    /* another account from the same address is throttled too (per address) */
+    assert_int_equal(login(&s, "other", "whatever+123", &hdr), 429);
+    free(hdr);
+    /* from another address: ann is still throttled (per account), another
+     * account is not */
+    from = "--interface 127.0.0.2";
+    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 429);
+    free(hdr);
+    assert_int_equal(login(&s, "other", "whatever+123", &hdr), 401);
+    free(hdr);
+    from = "";
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
+                        "who = 'other' AND addr = '127.0.0.2'"),
+                     1);
+    assert_int_equal(srv_stop(&s), 0);
+    /* 15 minutes later the account may try again */
+    setenv("HERALD_NOW", "2026-11-22T12:15:01Z", 1);
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    free(sid);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+static void test_console_expired(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    user_ann();
+    write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = 1h\n");
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    setenv("HERALD_NOW", "2026-11-22T13:00:01Z", 1);
+    srv_start(&s);
+    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 303);
+    assert_contains(hdr, "Location: /console/login\r\n");
+    free(body);
+    free(hdr);
+    /* the next login clears the expired session away */
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    char *again = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
+    assert_int_equal(get_as(&s, again, "/console/", "en", &body, &hdr), 200);
+    free(body);
+    free(hdr);
+    free(again);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+}
+
+static void test_console_overview(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    user_ann();
+    send_promo();
+    TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--at", "2026-11-23T09:00:00Z");
+    TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--at", "2026-11-24T09:00:00Z");
+    TU_HERALD_OK(dir, "campaign", "pause", "held");
+    /* a provider a gateway throttled, as the dispatcher's writer records it */
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"INSERT INTO provider_pauses VALUES ('mail', "
+             "strftime('%%s', '2026-11-22T13:00:00Z') * 1000)\"",
+             dir);
+    free(tu_sh(cmd));
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(get_as(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
+    assert_contains(body, "<tr><td>held</td><td class=\"status-paused\">paused</td>");
+    assert_contains(body, "<li>mail: throttled by the gateway, paused until "
+                          "<time>2026-11-22T13:00:00Z</time></li>");
+    assert_contains(body, "<html lang=\"en\">");
+    assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
+    assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
+                          "<td class=\"n\">0</td></tr>");
+    assert_contains(body, "<tr><td>later</td><td class=\"status-scheduled\">scheduled</td>"
+                          "<td>email</td><td>at 2026-11-23T09:00:00Z</td>"
+                          "<td><time>2026-11-23T09:00:00Z</time></td></tr>");
+    assert_not_contains(body, "<tr><td>promo</td>"); /* done: neither running nor scheduled */
+    assert_contains(body, "Messages waiting: <strong>0</strong>");
+    assert_contains(body, "No message has failed.");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/", "zh-CN,zh;q=0.9", &body, &hdr), 200);
+    assert_contains(body, "<html lang=\"zh-CN\">");
+    assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");
+    assert_contains(body, "<td class=\"status-scheduled\">已排期</td>");
+    assert_contains(body, "<td class=\"status-paused\">已暂停</td>");
+    assert_contains(body, "<li>mail：被网关限流，暂停至 <time>2026-11-22T13:00:00Z</time></li>");
+    assert_contains(body, "<h2>今日（2026-11-22，UTC）各渠道</h2>");
+    free(body);
+    free(hdr);
+    /* an unknown console path for a signed-in user is 404; a GET to logout 405 */
+    assert_int_equal(get_as(&s, sid, "/console/nope", "en", &body, &hdr), 404);
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/logout", "en", &body, &hdr), 405);
+    assert_contains(hdr, "Allow: POST\r\n");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "DELETE", "/console/login", NULL, NULL, &body, &hdr), 405);
+    assert_contains(hdr, "Allow: GET, HEAD, POST\r\n");
+    free(body);
+    free(hdr);
+    assert_int_equal(http(&s, "PUT", "/console/", NULL, NULL, &body, &hdr), 303);
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+}
+
+/* [serve] console_session: a bad value is refused at its file and line */
+static void test_console_config(void **state)
+{
+    (void)state;
+    write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = forever\n");
+    struct tu_run r = run("config", "check", NULL, NULL, NULL, NULL, NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_contains(r.err, "h.conf:8: console_session: 'forever' is not a duration");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = 30m\n");
+    r = run("config", "check", NULL, NULL, NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "console_session = 30m");
+    tu_run_release(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_console_config, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_users, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_login, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_throttle, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_expired, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_overview, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
