@@ -112,7 +112,7 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     }
     if (!a.scope)
         return cmd_usage("apikey", apikey_usage,
-                         "create needs --scope (send,contacts,events,read)");
+                         "create needs --scope (send,contacts,events,read,inbox)");
     char key[HD_APIKEY_TEXT];
     if (hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock), key,
                                &err) < 0)

@@ -91,7 +91,7 @@ void hd_api_consent_post(struct hd_api_call *c, struct hd_answer *a)
                : status && strcmp(status, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT
                                                             : -1;
     if (!json_is_object(c->json) || channel < 0) {
-        hd_api_problem(a, 422, "channel", "channel is email, sms or push");
+        hd_api_problem(a, 422, "channel", "channel is email, sms, push or inbox");
         return;
     }
     if (category < 0) {

@@ -84,7 +84,7 @@ static int read_channels(json_t *chans, struct send *m, struct hd_answer *a)
     json_t *v;
     if (!json_is_array(chans) || json_array_size(chans) == 0 ||
         json_array_size(chans) > HD_CH_COUNT) {
-        hd_api_problem(a, 422, "channels", "channels is a list of email, sms and push");
+        hd_api_problem(a, 422, "channels", "channels is a list of email, sms, push and inbox");
         return -1;
     }
     json_array_foreach(chans, i, v)
@@ -95,7 +95,7 @@ static int read_channels(json_t *chans, struct send *m, struct hd_answer *a)
                 ch = -1;
         if (ch < 0) {
             hd_api_problem(a, 422, "channels",
-                           "channels[%zu] is not email, sms or push (or named twice)", i);
+                           "channels[%zu] is not email, sms, push or inbox (or named twice)", i);
             return -1;
         }
         m->channels[m->nchannels++] = ch;
