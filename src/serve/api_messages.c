@@ -318,7 +318,8 @@ void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
     q->ext = hd_xstrdup(json_string_value(m.contact));
     q->contact = contact;
     q->idem = hd_xstrdup(idem);
-    hd_sha256(c->body, c->len, q->hash);
+    if (idem) /* the body's hash is for the key's answer alone */
+        hd_sha256(c->body, c->len, q->hash);
     hd_buf_init(&q->ans.body);
     *c->send = q;
 }
