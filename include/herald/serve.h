@@ -48,7 +48,7 @@ int hd_serve_run(const struct hd_config *cfg, const char *db_path, struct hd_log
 int hd_serve_init_secret(const char *path, bool base64, struct hd_err *err);
 
 /* The JSON API's keys (serve/api_keys.c). A new key for name, with scopes
- * (a comma list of send, contacts, events, read) and rate ("100/s" when
+ * (a comma list of send, contacts, events, read, inbox) and rate ("100/s" when
  * NULL), written to key (NUL-terminated; shown once, never stored: the
  * store keeps its SHA-256). HD_E_EXISTS for a name taken, HD_E_INVALID for
  * a bad scope or rate. */
@@ -67,6 +67,19 @@ int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *sc
 int hd_serve_user_add(struct hd_store *st, const char *name, const char *role,
                       const char *password, int64_t now, struct hd_err *err);
 int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *password, int64_t now,
+                         struct hd_err *err);
+
+/* A contact token of the in-app inbox (serve/api_inbox.c), the one
+ * minting `herald inbox token` and POST /api/v1/inbox/tokens share: ttl
+ * a duration (NULL: 1h), at most 24h; the contact must exist in st; key
+ * is [serve]'s current secret. Writes the token to out (size at least
+ * HD_CTOKEN_MAX) and its expiry (Unix seconds) to *expires. HD_E_USAGE
+ * for a bad ttl (the message starts "ttl: "), HD_E_CONFIG without a
+ * secret, HD_E_NOTFOUND for an unknown contact, HD_E_INVALID for an id
+ * too long. The token is a secret: the caller wipes it. */
+struct hd_token_key;
+int hd_serve_inbox_token(struct hd_store *st, const struct hd_token_key *key, const char *contact,
+                         const char *ttl, int64_t now, char *out, size_t size, int64_t *expires,
                          struct hd_err *err);
 
 #endif

@@ -18,8 +18,9 @@ static const char apikey_usage[] =
     "Keys of the JSON API at /api/v1/ (herald serve), sent as\n"
     "'Authorization: Bearer KEY'. create prints the new key once: the database\n"
     "keeps only its SHA-256. SCOPES is a comma list of send (POST /messages),\n"
-    "contacts (PUT, DELETE /contacts/ID, consent), events (POST /events) and read\n"
-    "(campaigns, stats, history, messages). --rate is the key's limit (default\n"
+    "contacts (PUT, DELETE /contacts/ID, consent), events (POST /events), read\n"
+    "(campaigns, stats, history, messages) and inbox (POST /inbox/tokens: contact\n"
+    "tokens for the in-app inbox). --rate is the key's limit (default\n"
     "100/s; a burst of one second's worth), answered with 429 and Retry-After.\n"
     "revoke takes effect at the next request.\n";
 
@@ -112,7 +113,7 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     }
     if (!a.scope)
         return cmd_usage("apikey", apikey_usage,
-                         "create needs --scope (send,contacts,events,read)");
+                         "create needs --scope (send,contacts,events,read,inbox)");
     char key[HD_APIKEY_TEXT];
     if (hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock), key,
                                &err) < 0)

@@ -1,15 +1,16 @@
 /* cmd_inbox: `herald inbox token CONTACT [--ttl 1h]` mints a contact token
  * for the in-app inbox (issue 20) with the [serve] secret, as a backend
- * would mint it offline (core/token.c has the format; README shows it):
+ * would mint it offline (core/token.c has the format; README shows it),
+ * through hd_serve_inbox_token, which POST /api/v1/inbox/tokens calls too:
  * the contact must exist, the lifetime is bounded by HD_CTOKEN_TTL_MAX,
  * and the token is printed alone on stdout, never logged. */
 #include <openssl/crypto.h>
 #include <string.h>
 
 #include "cli.h"
+#include "herald/serve.h"
 #include "herald/store.h"
 #include "herald/token.h"
-#include "herald/units.h"
 
 static const char inbox_usage[] =
     "usage: herald inbox token CONTACT [--ttl DURATION]\n"
@@ -29,31 +30,19 @@ static int ttl_opt(void *ud, int id, const char *arg)
     return 0;
 }
 
-static int token_cmd(struct hd_ctx *ctx, const char *contact, const char *ttl_text)
+static int token_cmd(struct hd_ctx *ctx, const char *contact, const char *ttl)
 {
     struct hd_err err = {0};
-    struct hd_contact k = {0};
-    int64_t ttl = 3600;
     char tok[HD_CTOKEN_MAX];
+    int64_t expires;
     const struct hd_cfg_secret *sec = &ctx->cfg->serve.secrets[0];
-    if (ttl_text && hd_units_duration(ttl_text, &ttl, &err) < 0)
-        return cmd_usage("inbox token", inbox_usage, "--ttl: %s", err.msg);
-    if (ttl <= 0 || ttl > HD_CTOKEN_TTL_MAX)
-        return cmd_usage("inbox token", inbox_usage, "--ttl: '%s' is over the 24h a token may live",
-                         ttl_text);
-    if (!sec->value) {
-        hd_err_set(&err, HD_E_CONFIG,
-                   "no signing secret: set [serve] secret_file (run 'herald init' to make one)");
+    struct hd_token_key key = {sec->value, sec->value ? sec->len : 0};
+    int rc = hd_serve_inbox_token(ctx->store, &key, contact, ttl, hd_clock_now(&ctx->clock), tok,
+                                  sizeof tok, &expires, &err);
+    if (rc == HD_E_USAGE)
+        return cmd_usage("inbox token", inbox_usage, "--%s", err.msg);
+    if (rc < 0)
         return cmd_fail(ctx, &err);
-    }
-    if (hd_store_contact_get(ctx->store, contact, &k, &err) < 0)
-        return cmd_fail(ctx, &err);
-    hd_contact_release(&k);
-    struct hd_token_key key = {sec->value, sec->len};
-    if (hd_ctoken_make(&key, contact, hd_clock_now(&ctx->clock) + ttl, tok, sizeof tok) < 0) {
-        hd_err_set(&err, HD_E_INVALID, "contact id '%s' is too long for a token", contact);
-        return cmd_fail(ctx, &err);
-    }
     printf("%s\n", tok);
     OPENSSL_cleanse(tok, sizeof tok);
     return EXIT_OK;

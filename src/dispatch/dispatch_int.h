@@ -79,6 +79,8 @@ struct prov {
     struct hd_driver *drv;
     struct hd_bucket bucket;
     struct job *head, *tail;
+    /* the last of the API's jobs (they lead the queue), or NULL */
+    struct job *api_last;
     size_t inflight, window;    /* handed to the driver, and how many may be */
     bool cred;                  /* its driver has a reusable credential (creds.c) */
     int64_t cred_at;            /* the newest credential's issue time seen here */

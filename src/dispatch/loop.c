@@ -381,6 +381,7 @@ void hd_dispatch_free(struct hd_dispatch *d)
             d->prov[i].head = j->next;
             job_free(j);
         }
+        d->prov[i].api_last = NULL;
     }
     free(d->prov);
     hd_dsp_drop_fresh(d);

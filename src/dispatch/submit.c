@@ -66,6 +66,8 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
             p->head = j->next;
             if (!p->head)
                 p->tail = NULL;
+            if (p->api_last == j) /* the API's jobs lead the queue: none is left */
+                p->api_last = NULL;
             d->stats.waiting--;
             if (hd_driver_submit(p->drv, &j->msg, &serr) < 0) {
                 /* refused before sending: a permanent failure of this message */

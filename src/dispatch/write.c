@@ -513,10 +513,13 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
         struct job **link = &p->head, *last = NULL;
+        p->api_last = NULL;
         while (rc == 0 && *link) {
             struct job *j = *link;
             if (!all && !stopped(j->camp->c.status)) {
                 last = j;
+                if (j->camp->c.api)
+                    p->api_last = j;
                 link = &j->next;
                 continue;
             }

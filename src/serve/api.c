@@ -43,6 +43,7 @@ static const struct hd_api_route routes[] = {
     {"GET", "campaigns", API_READ, false, hd_api_campaigns_get, NULL},
     {"GET", "campaigns/{}/stats", API_READ, false, hd_api_stats_get, NULL},
     {"GET", "openapi.json", 0, false, hd_api_openapi_get, NULL},
+    {"POST", "inbox/tokens", API_INBOX, true, hd_api_inbox_tokens_post, NULL},
     /* clang-format on */
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

@@ -17,6 +17,7 @@ enum {
     API_CONTACTS = 1 << 1,
     API_EVENTS = 1 << 2,
     API_READ = 1 << 3,
+    API_INBOX = 1 << 4, /* mints contact tokens (api_inbox.c) */
 };
 #define API_KEY_LEN 46 /* "hd_" and base64url of 32 random bytes */
 #define API_PREFIX_LEN 12
@@ -110,6 +111,7 @@ void hd_api_campaigns_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_stats_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_history_get(struct hd_api_call *c, struct hd_answer *a);
 void hd_api_openapi_get(struct hd_api_call *c, struct hd_answer *a);
+void hd_api_inbox_tokens_post(struct hd_api_call *c, struct hd_answer *a); /* api_inbox.c */
 /* docs/api/openapi.json, a line a string, NULL-terminated (the Makefile
  * makes it). */
 extern const char *const hd_api_openapi[];

@@ -21,7 +21,7 @@
 #include "herald/serve.h"
 #include "herald/units.h"
 
-static const char scope_names[][9] = {"send", "contacts", "events", "read"};
+static const char scope_names[][9] = {"send", "contacts", "events", "read", "inbox"};
 
 int hd_api_scopes(const char *list, unsigned *bits, struct hd_err *err)
 {
@@ -33,13 +33,14 @@ int hd_api_scopes(const char *list, unsigned *bits, struct hd_err *err)
             k++;
         if (k == nk)
             return hd_err_set(err, HD_E_INVALID,
-                              "'%.*s' is not a scope: use send, contacts, events or read", (int)n,
-                              p);
+                              "'%.*s' is not a scope: use send, contacts, events, read or inbox",
+                              (int)n, p);
         *bits |= 1u << k;
         p += n + (p[n] == ',');
     }
     if (!*bits)
-        return hd_err_set(err, HD_E_INVALID, "no scope given: use send, contacts, events or read");
+        return hd_err_set(err, HD_E_INVALID,
+                          "no scope given: use send, contacts, events, read or inbox");
     return 0;
 }
 

@@ -84,7 +84,7 @@ static int read_channels(json_t *chans, struct send *m, struct hd_answer *a)
     json_t *v;
     if (!json_is_array(chans) || json_array_size(chans) == 0 ||
         json_array_size(chans) > HD_CH_COUNT) {
-        hd_api_problem(a, 422, "channels", "channels is a list of email, sms and push");
+        hd_api_problem(a, 422, "channels", "channels is a list of email, sms, push and inbox");
         return -1;
     }
     json_array_foreach(chans, i, v)
@@ -319,7 +319,8 @@ void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
     q->ext = hd_xstrdup(json_string_value(m.contact));
     q->contact = contact;
     q->idem = hd_xstrdup(idem);
-    hd_sha256(c->body, c->len, q->hash);
+    if (idem) /* the body's hash is for the key's answer alone */
+        hd_sha256(c->body, c->len, q->hash);
     hd_buf_init(&q->ans.body);
     *c->send = q;
 }

@@ -187,6 +187,12 @@ static int what(const char *rest, int64_t *id)
     return strcmp(slash, "/read") == 0 ? 1 : strcmp(slash, "/archive") == 0 ? 2 : -1;
 }
 
+bool hd_inbox_claims(const char *rest)
+{
+    int64_t id = 0;
+    return what(rest, &id) >= 0;
+}
+
 void hd_inbox_answer(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
                      hd_header_fn arg, void *ud, struct hd_answer *a)
 {

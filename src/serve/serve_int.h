@@ -329,6 +329,9 @@ void hd_sns_free(struct hd_sns *c);
  * gives its headers, arg its query's arguments, both with ud. */
 void hd_inbox_answer(struct hd_srv *s, const char *method, const char *rest, hd_header_fn header,
                      hd_header_fn arg, void *ud, struct hd_answer *a);
+/* Whether rest (what follows /api/v1/inbox) is the inbox's: "", "/ID/read"
+ * or "/ID/archive"; anything else below it (/tokens) is routed to api.c. */
+bool hd_inbox_claims(const char *rest);
 
 /* ---- the console (console.c, console_auth.c; issue 21): /console/ ---- */
 

@@ -111,10 +111,16 @@ static int route_of(const char *url, const char **rest)
     *rest = NULL;
     for (int r = 0; r < R_NONE; r++) {
         size_t n = strlen(routes[r].path);
-        if (routes[r].path[n - 1] == '/'
+        bool hit =
+            routes[r].path[n - 1] == '/'
                 ? strncmp(url, routes[r].path, n) == 0
                 : strcmp(url, routes[r].path) == 0 ||
-                      (routes[r].tree && strncmp(url, routes[r].path, n) == 0 && url[n] == '/')) {
+                      (routes[r].tree && strncmp(url, routes[r].path, n) == 0 && url[n] == '/');
+        /* the inbox claims its own paths only: /api/v1/inbox/tokens is the
+         * API's (a key's route, api_inbox.c) */
+        if (hit && r == R_INBOX && !hd_inbox_claims(url + n))
+            continue;
+        if (hit) {
             *rest = url + n;
             return r;
         }
