@@ -16,9 +16,10 @@
  * `herald serve` runs throughout and both SMS mocks push each accepted
  * message's delivery report to its hook (/hooks/aliyun/ali/TOKEN,
  * /hooks/tencent/tc/TOKEN); each campaign waits, bounded, until its
- * receipts are applied, so the trails end with them: delivered, and
- * undelivered for the number that does not exist (...2001), which `why`
- * explains and the second campaign passes over as suppressed. */
+ * receipts are applied, then reads them from its log beside the trails:
+ * delivered, and undelivered for the number that does not exist
+ * (...2001), which `why` explains and the second campaign passes over as
+ * suppressed; `herald log --outcome receipt` lists them all by gateway. */
 #include "testnet.h"
 
 #include <jansson.h>
@@ -364,12 +365,17 @@ static void test_cnmix_fallback(void **state)
                (const char *const[]){"by push via jp to 1a0018970af2f2b1011: permanent",
                                      "by push via hw to " HT "m80007: permanent",
                                      "by wechat via wx to oTpl_mix_40003: permanent, bad_address",
-                                     "by sms via ali to +8613800000808: accepted", "delivered",
-                                     NULL});
+                                     "by sms via ali to +8613800000808: accepted",
+                                     "now: delivered.", NULL});
+    /* the report's time is the gateway's, in whole seconds: before or
+     * after the acceptance in the story, so checked apart from it */
+    expect_why("m8", "mix1", (const char *const[]){"delivered at ", " (reported by ali)", NULL});
     expect_why("m9", "mix1",
                (const char *const[]){"by sms via ali to +8613800002001: accepted",
-                                     "undelivered: MN:0001 空号; number does not exist, "
-                                     "address suppressed",
+                                     "now: undelivered.", NULL});
+    expect_why("m9", "mix1",
+               (const char *const[]){"undelivered: MN:0001 空号; number does not exist, "
+                                     "address suppressed (reported by ali)",
                                      NULL});
 
     /* a second campaign: the suppressed and the opted-out are passed over
