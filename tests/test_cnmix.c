@@ -10,12 +10,21 @@
  * refusals left behind: the refused tokens and openid suppressed (each on
  * its channel), the user who unfollowed the account (43004) opted out of
  * the wechat channel's marketing by the gateway and not suppressed, and
- * `herald why` saying each. A second campaign proves that those stay: no
- * request reaches a gateway for a suppressed or opted-out address. */
+ * `herald why` saying each. A second campaign, its SMS through Tencent
+ * Cloud (tencent.js; tc.conf's [channel sms]), proves that those stay: no
+ * request reaches a gateway for a suppressed or opted-out address.
+ * `herald serve` runs throughout and both SMS mocks push each accepted
+ * message's delivery report to its hook (/hooks/aliyun/ali/TOKEN,
+ * /hooks/tencent/tc/TOKEN); each campaign waits, bounded, until its
+ * receipts are applied, then reads them from its log beside the trails:
+ * delivered, and undelivered for the number that does not exist
+ * (...2001), which `why` explains and the second campaign passes over as
+ * suppressed; `herald log --outcome receipt` lists them all by gateway. */
 #include "testnet.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define JP_KEY "4f7aeb5d1b2c3a4e5f6a7b8c"
 #define JP_SECRET "jp-Master-Secret-31337"
@@ -25,10 +34,72 @@
 #define WX_SECRET "wx-App-Secret-5521"
 #define ALI_ID "LTAI5tHeraldTestKey01"
 #define ALI_SECRET "ali-Secret-Key-90125"
+#define TC_ID "AKIDheraldTestSecretId0001"
+#define TC_SECRET "tc-Secret-Key-44617"
+#define TC_APP "1400787878"
+#define ALI_TOKEN "ali-hook-Mx7Lq2p"
+#define TC_TOKEN "tc-hook-W9c3Nd4"
 #define HT "IQAAAACy0kYdAACQ9Zx3pBq7" /* the start of every Huawei token here */
 
 static char *dir;
-static struct tu_server jp, hw, wx, ali;
+static struct tu_server jp, hw, wx, ali, tc;
+static pid_t serve;
+
+/* Every part but SMS's, which differ per gateway: Aliyun's template code
+ * with named parameters, Tencent's template id with them in order. */
+#define SALE_PARTS                                                                                 \
+    "category: marketing\n"                                                                        \
+    "--- push.title\n双十一\n--- push.body\n{{first_name}}，全场五折\n"                    \
+    "--- wechat.template_id\nngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY\n"                        \
+    "--- wechat.data\n{\"first\": \"{{first_name}}，全场五折\"}\n"                            \
+    "--- wechat.url\nhttps://shop.example.com/sale\n"                                              \
+    "--- sms.approved_text\n【赫拉德】{{first_name}}，全场五折，回T退订\n"
+
+/* name: every provider on its mock's port (9 until the mock runs), the
+ * SMS ones with their callback tokens, and [channel sms] = sms. */
+static void write_conf(const char *name, const char *sms)
+{
+    char *conf = tu_path(dir, name);
+    struct hd_buf t;
+    hd_buf_init(&t);
+    hd_buf_addf(&t,
+                "[herald]\ntemplates = tpl\ndatabase = m.db\n"
+                "[serve]\npublic_url = https://herald.example.com\n"
+                "secret_file = var/herald.secret\n"
+                "[provider jp]\ntype = jpush\nbase_url = http://127.0.0.1:%d\napp_key = %s\n"
+                "master_secret_env = TEST_JP_SECRET\n"
+                "[provider hw]\ntype = hms_push\nbase_url = http://127.0.0.1:%d\n"
+                "auth_url = http://127.0.0.1:%d\napp_id = %s\nclient_secret_env = TEST_HMS_SECRET\n"
+                "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
+                "app_secret_env = TEST_WX_SECRET\n"
+                "[provider ali]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
+                "access_key_id = %s\naccess_key_secret_env = TEST_ALI_SECRET\nsign_name = 赫拉德\n"
+                "callback_token_env = TEST_ALI_TOKEN\n"
+                "[provider tc]\ntype = tencent_sms\nbase_url = http://127.0.0.1:%d\n"
+                "secret_id = %s\nsecret_key_env = TEST_TC_SECRET\nsdk_app_id = %s\n"
+                "sign_name = 赫拉德\ncallback_token_env = TEST_TC_TOKEN\n"
+                "[channel push]\nproviders = jp, hw\n[channel wechat]\nproviders = wx\n"
+                "[channel sms]\nproviders = %s\n",
+                jp.port, JP_KEY, hw.port, hw.port, HMS_APP, wx.port, WX_APP,
+                ali.port ? ali.port : 9, ALI_ID, tc.port ? tc.port : 9, TC_ID, TC_APP, sms);
+    tu_write(conf, t.data);
+    hd_buf_release(&t);
+    free(conf);
+}
+
+/* The SMS mocks, reporting into the service on port: started after it. */
+static void start_sms_mocks(int port)
+{
+    char ar[256], tr[256];
+    snprintf(ar, sizeof ar, "http://127.0.0.1:%d/hooks/aliyun/ali/%s", port, ALI_TOKEN);
+    snprintf(tr, sizeof tr, "http://127.0.0.1:%d/hooks/tencent/tc/%s", port, TC_TOKEN);
+    const char *aa[] = {"--id",       ALI_ID,     "--secret", ALI_SECRET, "--log",
+                        "aliyun.log", "--report", ar,         NULL};
+    tu_start_mock(&ali, dir, "aliyun.js", aa);
+    const char *ta[] = {"--id",  TC_ID,         "--secret", TC_SECRET, "--app", TC_APP,
+                        "--log", "tencent.log", "--report", tr,        NULL};
+    tu_start_mock(&tc, dir, "tencent.js", ta);
+}
 
 static int setup(void **state)
 {
@@ -38,6 +109,10 @@ static int setup(void **state)
     setenv("TEST_HMS_SECRET", HMS_SECRET, 1);
     setenv("TEST_WX_SECRET", WX_SECRET, 1);
     setenv("TEST_ALI_SECRET", ALI_SECRET, 1);
+    setenv("TEST_TC_SECRET", TC_SECRET, 1);
+    setenv("TEST_ALI_TOKEN", ALI_TOKEN, 1);
+    setenv("TEST_TC_TOKEN", TC_TOKEN, 1);
+    setenv("HERALD_CONFIG", "m.conf", 1); /* herald serve's */
     const char *ja[] = {"--key", JP_KEY, "--secret", JP_SECRET, "--log", "jpush.log", NULL};
     tu_start_mock(&jp, dir, "jpush.js", ja);
     const char *ha[] = {"--app",    HMS_APP, "--client", HMS_APP, "--secret",
@@ -45,39 +120,21 @@ static int setup(void **state)
     tu_start_mock(&hw, dir, "hms.js", ha);
     const char *wa[] = {"--appid", WX_APP, "--secret", WX_SECRET, "--log", "wechat.log", NULL};
     tu_start_mock(&wx, dir, "wechat.js", wa);
-    const char *aa[] = {"--id", ALI_ID, "--secret", ALI_SECRET, "--log", "aliyun.log", NULL};
-    tu_start_mock(&ali, dir, "aliyun.js", aa);
-    char *conf = tu_path(dir, "m.conf"), *td = tu_path(dir, "tpl");
-    struct hd_buf t;
-    hd_buf_init(&t);
-    hd_buf_addf(&t,
-                "[herald]\ntemplates = %s\ndatabase = m.db\n"
-                "[serve]\npublic_url = https://herald.example.com\n"
-                "[provider jp]\ntype = jpush\nbase_url = http://127.0.0.1:%d\napp_key = %s\n"
-                "master_secret_env = TEST_JP_SECRET\n"
-                "[provider hw]\ntype = hms_push\nbase_url = http://127.0.0.1:%d\n"
-                "auth_url = http://127.0.0.1:%d\napp_id = %s\nclient_secret_env = TEST_HMS_SECRET\n"
-                "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
-                "app_secret_env = TEST_WX_SECRET\n"
-                "[provider ali]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
-                "access_key_id = %s\naccess_key_secret_env = TEST_ALI_SECRET\nsign_name = 赫拉德\n"
-                "[channel push]\nproviders = jp, hw\n[channel wechat]\nproviders = wx\n"
-                "[channel sms]\nproviders = ali\n",
-                td, jp.port, JP_KEY, hw.port, hw.port, HMS_APP, wx.port, WX_APP, ali.port, ALI_ID);
-    tu_write(conf, t.data);
-    mkdir(td, 0755);
-    hd_buf_release(&t);
-    free(conf);
-    free(td);
+    tu_tpl_with_pages(dir);
     tu_put_template(dir, "sale",
-                    "category: marketing\n"
-                    "--- push.title\n双十一\n--- push.body\n{{first_name}}，全场五折\n"
-                    "--- wechat.template_id\nngqIpbwh8bUfcSsECmogfXcV14J0tQlEpBO27izEYtY\n"
-                    "--- wechat.data\n{\"first\": \"{{first_name}}，全场五折\"}\n"
-                    "--- wechat.url\nhttps://shop.example.com/sale\n"
-                    "--- sms.template_code\nSMS_154950909\n"
-                    "--- sms.params\n{\"name\": \"{{first_name}}\"}\n"
-                    "--- sms.approved_text\n【赫拉德】{{first_name}}，全场五折，回T退订\n");
+                    SALE_PARTS "--- sms.template_code\nSMS_154950909\n"
+                               "--- sms.params\n{\"name\": \"{{first_name}}\"}\n");
+    tu_put_template(dir, "sale_tc",
+                    SALE_PARTS "--- sms.template_code\n1234567\n"
+                               "--- sms.params\n[\"{{first_name}}\"]\n");
+    /* the service first (the SMS mocks push to its port), then those mocks */
+    write_conf("m.conf", "ali");
+    TU_HERALD_OK(dir, "-c", "m.conf", "init");
+    int port;
+    serve = tu_serve_start(dir, "127.0.0.1:0", &port);
+    start_sms_mocks(port);
+    write_conf("m.conf", "ali");
+    write_conf("tc.conf", "tc");
     return 0;
 }
 
@@ -87,15 +144,21 @@ static int teardown(void **state)
     tu_server_stop(&jp);
     tu_server_stop(&hw);
     tu_server_stop(&wx);
+    int st = tu_serve_stop(serve);
     tu_server_stop(&ali);
+    tu_server_stop(&tc);
     tu_rmdir(dir);
+    assert_int_equal(st, 0);
     return 0;
 }
 
 /* The contact's log rows, oldest first (the log lists the newest first),
  * as "channel/provider outcome" joined by "; "; rows without a provider
- * (the claim's decisions) as "channel skipped reason". */
-static void trail(const char *log, const char *contact, char *out, size_t n)
+ * (the claim's decisions) as "skipped reason". With receipts, only the
+ * receipts, as "channel/provider state"; without, all but them (a receipt
+ * is at the gateway's report time, in whole seconds: it may sort before
+ * the acceptance it reports on). */
+static void trail(const char *log, const char *contact, bool receipts, char *out, size_t n)
 {
     out[0] = '\0';
     for (const char *line = log; line && *line;) {
@@ -106,9 +169,12 @@ static void trail(const char *log, const char *contact, char *out, size_t n)
                    *p = json_string_value(json_object_get(j, "provider")),
                    *o = json_string_value(json_object_get(j, "outcome")),
                    *why = json_string_value(json_object_get(j, "reason"));
-        if (c && strcmp(c, contact) == 0 && o) {
+        if (c && strcmp(c, contact) == 0 && o && (strcmp(o, "receipt") == 0) == receipts) {
             char *was = hd_xstrdup(out), step[160];
-            if (p)
+            if (receipts)
+                snprintf(step, sizeof step, "%s/%s %s", ch ? ch : "-", p ? p : "-",
+                         why ? why : "-");
+            else if (p)
                 snprintf(step, sizeof step, "%s/%s %s", ch ? ch : "-", p, o);
             else
                 snprintf(step, sizeof step, "%s %s", o, why ? why : "-");
@@ -120,30 +186,58 @@ static void trail(const char *log, const char *contact, char *out, size_t n)
     }
 }
 
-static void expect_trail(const char *log, const char *contact, const char *want)
+static void expect_rows(const char *log, const char *contact, bool receipts, const char *want)
 {
     char got[1024];
-    trail(log, contact, got, sizeof got);
+    trail(log, contact, receipts, got, sizeof got);
     if (strcmp(got, want) != 0)
         fail_msg("%s: got '%s', want '%s'\n%s", contact, got, want, log);
 }
 
-/* Creates campaign NAME over every contact and sends it with `herald
- * send`; returns its log (JSON lines, newest first). */
-static char *run_campaign(const char *name)
+static void expect_trail(const char *log, const char *contact, const char *want)
+{
+    expect_rows(log, contact, false, want);
+}
+
+/* The delivery reports that came back for the contact's messages. */
+static void expect_receipts(const char *log, const char *contact, const char *want)
+{
+    expect_rows(log, contact, true, want);
+}
+
+static int64_t receipts_applied(void)
+{
+    return tu_sql1(dir, "m.db", "SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL");
+}
+
+/* Creates campaign NAME over every contact with template tpl and sends it
+ * with `herald send -c conf`; waits, bounded, until `receipts` reports in
+ * all have been applied; returns its log (JSON lines, newest first). */
+static char *run_campaign(const char *name, const char *conf, const char *tpl, int64_t receipts)
 {
     struct tu_run r;
-    tu_herald(&r, dir, NULL, "-c", "m.conf", "campaign", "create", name, "--segment", "all",
-              "--template", "sale", "--channels", "push,wechat,sms", "--fallback-on-failure",
-              "--now", NULL);
+    tu_herald(&r, dir, NULL, "-c", conf, "campaign", "create", name, "--segment", "all",
+              "--template", tpl, "--channels", "push,wechat,sms", "--fallback-on-failure", "--now",
+              NULL);
     if (r.status != 0)
         fail_msg("campaign create: %s", r.err);
     tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "m.conf", "send", name, "--wait", "60s", NULL);
-    if (r.status != 0)
+    /* 3: a message failed, when the undelivered report came in before
+     * send's summary (the reports race it) */
+    tu_herald(&r, dir, NULL, "-c", conf, "send", name, "--wait", "60s", NULL);
+    if (r.status != 0 && r.status != 3)
         fail_msg("send: %s %s", r.out, r.err);
     tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "m.conf", "log", "--campaign", name, "--format", "jsonl", NULL);
+    for (int i = 0; i < 200 && receipts_applied() < receipts; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (receipts_applied() != receipts) {
+        char *sl = tu_path(dir, "serve.log"), *text = tu_read(sl);
+        fail_msg("%s: %lld receipts applied, want %lld; serve.log:\n%s", name,
+                 (long long)receipts_applied(), (long long)receipts, text ? text : "");
+    }
+    tu_herald(&r, dir, NULL, "-c", conf, "log", "--campaign", name, "--format", "jsonl", NULL);
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
     return out;
@@ -190,7 +284,9 @@ static const char contacts_csv[] =
     /* not following the account (43004): SMS */
     "m7,周九,+8613800000707,,,oTpl_mix_43004\n"
     /* every token and the openid refused: SMS at last */
-    "m8,吴十,+8613800000808,1a0018970af2f2b1011," HT "m80007,oTpl_mix_40003\n";
+    "m8,吴十,+8613800000808,1a0018970af2f2b1011," HT "m80007,oTpl_mix_40003\n"
+    /* a number that does not exist: accepted, then reported undelivered */
+    "m9,郑一,+8613800002001,,,\n";
 
 static void test_cnmix_fallback(void **state)
 {
@@ -198,10 +294,9 @@ static void test_cnmix_fallback(void **state)
     char *csv = tu_path(dir, "m.csv");
     tu_write(csv, contacts_csv);
     free(csv);
-    TU_HERALD_OK(dir, "-c", "m.conf", "init");
     TU_HERALD_OK(dir, "-c", "m.conf", "contacts", "import", "m.csv");
     TU_HERALD_OK(dir, "-c", "m.conf", "segment", "define", "all", "id != \"\"");
-    char *log = run_campaign("mix1");
+    char *log = run_campaign("mix1", "m.conf", "sale", 4);
     expect_trail(log, "m1", "push/jp accepted");
     expect_trail(log, "m2", "push/hw accepted");
     expect_trail(log, "m3", "wechat/wx accepted");
@@ -211,6 +306,14 @@ static void test_cnmix_fallback(void **state)
     expect_trail(log, "m7", "wechat/wx permanent; sms/ali accepted");
     expect_trail(log, "m8",
                  "push/jp permanent; push/hw permanent; wechat/wx permanent; sms/ali accepted");
+    expect_trail(log, "m9", "sms/ali accepted");
+    /* each SMS's report came back through the Aliyun hook */
+    expect_receipts(log, "m4", "sms/ali delivered");
+    expect_receipts(log, "m7", "sms/ali delivered");
+    expect_receipts(log, "m8", "sms/ali delivered");
+    expect_receipts(log, "m9", "sms/ali undelivered");
+    expect_receipts(log, "m1", "");
+    expect_receipts(log, "m3", "");
     assert_contains(log, "falling back from this push provider to the contact's next token");
     assert_contains(log, "falling back from push: ");
     assert_contains(log, "falling back from wechat: 43004 require subscribe");
@@ -230,7 +333,7 @@ static void test_cnmix_fallback(void **state)
             assert_string_equal(json_string_value(json_object_get(q, "TemplateParam")),
                                 "{\"name\":\"周九\"}");
     }
-    assert_int_equal(sms, 3); /* m4, m7 and m8 */
+    assert_int_equal(sms, 4); /* m4, m7, m8 and m9 */
     json_decref(l);
 
     /* the refusals left: each refused address suppressed on its channel */
@@ -242,6 +345,7 @@ static void test_cnmix_fallback(void **state)
     assert_contains(r.out, "oTpl_mix_40003,wechat,invalid_openid,");
     assert_not_contains(r.out, "oTpl_mix_43004"); /* an opt-out, not a bad address */
     assert_not_contains(r.out, "m5ok");
+    assert_contains(r.out, "+8613800002001,sms,invalid_number,"); /* by its receipt */
     tu_run_release(&r);
 
     /* why says each */
@@ -261,7 +365,18 @@ static void test_cnmix_fallback(void **state)
                (const char *const[]){"by push via jp to 1a0018970af2f2b1011: permanent",
                                      "by push via hw to " HT "m80007: permanent",
                                      "by wechat via wx to oTpl_mix_40003: permanent, bad_address",
-                                     "by sms via ali to +8613800000808: accepted", NULL});
+                                     "by sms via ali to +8613800000808: accepted",
+                                     "now: delivered.", NULL});
+    /* the report's time is the gateway's, in whole seconds: before or
+     * after the acceptance in the story, so checked apart from it */
+    expect_why("m8", "mix1", (const char *const[]){"delivered at ", " (reported by ali)", NULL});
+    expect_why("m9", "mix1",
+               (const char *const[]){"by sms via ali to +8613800002001: accepted",
+                                     "now: undelivered.", NULL});
+    expect_why("m9", "mix1",
+               (const char *const[]){"undelivered: MN:0001 空号; number does not exist, "
+                                     "address suppressed (reported by ali)",
+                                     NULL});
 
     /* a second campaign: the suppressed and the opted-out are passed over
      * by the claim, and no gateway hears of them again */
@@ -269,11 +384,17 @@ static void test_cnmix_fallback(void **state)
            hw_before = requests_naming("hms.log", HT "m80007"),
            wx_before = requests_naming("wechat.log", "oTpl_mix_43004") +
                        requests_naming("wechat.log", "oTpl_mix_40003");
-    log = run_campaign("mix2");
+    log = run_campaign("mix2", "tc.conf", "sale_tc", 4 + 3);
+    expect_trail(log, "m4", "sms/tc accepted");
     expect_trail(log, "m5", "push/hw accepted");
     expect_trail(log, "m6", "wechat/wx accepted");
-    expect_trail(log, "m7", "sms/ali accepted");
-    expect_trail(log, "m8", "sms/ali accepted");
+    expect_trail(log, "m7", "sms/tc accepted");
+    expect_trail(log, "m8", "sms/tc accepted");
+    expect_trail(log, "m9", "skipped suppressed");
+    expect_receipts(log, "m4", "sms/tc delivered");
+    expect_receipts(log, "m7", "sms/tc delivered");
+    expect_receipts(log, "m8", "sms/tc delivered");
+    expect_receipts(log, "m9", "");
     /* the claim says why it passed over the first two channels */
     assert_contains(log, "\"contact\":\"m7\"");
     assert_contains(log, "\"skipped\": [[\"push\", \"no_address\"], [\"wechat\", \"opted_out\"]]");
@@ -285,7 +406,18 @@ static void test_cnmix_fallback(void **state)
                          requests_naming("wechat.log", "oTpl_mix_40003"),
                      wx_before);
     expect_why("m7", "mix2",
-               (const char *const[]){"by sms via ali to +8613800000707: accepted", NULL});
+               (const char *const[]){"by sms via tc to +8613800000707: accepted", NULL});
+
+    /* the receipts as the operator lists them: every SMS, by its gateway */
+    tu_herald(&r, dir, NULL, "-c", "m.conf", "log", "--outcome", "receipt", "--format", "jsonl",
+              NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(tu_count(r.out, "\"outcome\":\"receipt\""), 7);
+    assert_int_equal(tu_count(r.out, "\"provider\":\"ali\""), 4);
+    assert_int_equal(tu_count(r.out, "\"provider\":\"tc\""), 3);
+    assert_int_equal(tu_count(r.out, "\"state\":\"delivered\""), 6);
+    assert_int_equal(tu_count(r.out, "\"state\":\"undelivered\""), 1);
+    tu_run_release(&r);
 }
 
 int main(void)
