@@ -1351,7 +1351,7 @@ static void test_behaviour_errors(void **state)
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened()", "1:1: opened takes no arguments"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
-        {"received(channel fax)", "expected a channel (email, sms or push) after 'channel'"},
+        {"received(channel fax)", "expected a channel (email, sms, push, inbox or wechat) after 'channel'"},
         {"converted(\"recall\")", "converted needs a campaign and an event"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -152,7 +152,7 @@ static void test_segment_parse_errors(void **state)
         {"tags = \"x\"", "segment 'x': 1:8: 'tags' is a list: test it with contains"},
         {"age starts_with \"1\"", "segment 'x': 1:1: 'age' is a number; starts_with works on "
                                   "strings"},
-        {"reachable(fax)", "segment 'x': 1:11: expected a channel (email, sms or push), found "
+        {"reachable(fax)", "segment 'x': 1:11: expected a channel (email, sms, push, inbox or wechat), found "
                            "'fax'"},
         {"opted_in(sms, promo)", "segment 'x': 1:15: expected a category (marketing or "
                                  "transactional)"},

@@ -767,7 +767,7 @@ static int parse_msg_channel(struct parser *p, struct hd_seg_node *n)
     if ((p->tok.type != TK_IDENT && p->tok.type != TK_STRING) ||
         (n->channel = hd_channel_parse(p->tok.str)) < 0) {
         describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected a channel (email, sms or push) after 'channel', found %s",
+        return FAIL_TOK(p, "expected a channel (email, sms, push, inbox or wechat) after 'channel', found %s",
                         what);
     }
     next(p);
@@ -1077,7 +1077,7 @@ static int parse_channel_args(struct parser *p, struct hd_seg_node *n, const cha
     next(p);
     if (p->tok.type != TK_IDENT || (n->channel = hd_channel_parse(p->tok.str)) < 0) {
         describe(p, what, sizeof what);
-        return FAIL_TOK(p, "expected a channel (email, sms or push), found %s", what);
+        return FAIL_TOK(p, "expected a channel (email, sms, push, inbox or wechat), found %s", what);
     }
     next(p);
     if (p->tok.type == TK_COMMA) {
