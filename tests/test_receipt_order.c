@@ -3,8 +3,8 @@
  * accepted attempt is stored to the millisecond, so the report can carry
  * a time before the acceptance. One email through the outbox, then a
  * "delivered" report taken in-process (hd_receipt_take) whose gateway time
- * is 600 ms before the accepted attempt's: herald log (both orders),
- * history and why must list the receipt after the attempt, and still show
+ * is 600 ms before the accepted attempt's: herald log --contact (both
+ * orders), history and why must list the receipt after the attempt, and still show
  * the gateway's time on it. */
 #include "testnet.h"
 
@@ -50,10 +50,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *out(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+static char *out(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+                 const char *a6)
 {
     struct tu_run r;
-    tu_herald(&r, dir, NULL, a1, a2, a3, a4, a5, NULL);
+    tu_herald(&r, dir, NULL, a1, a2, a3, a4, a5, a6, NULL);
     if (r.status != 0)
         fail_msg("herald %s exited %d: %s %s", a1, r.status, r.out, r.err);
     char *s = hd_xstrdup(r.out);
@@ -120,19 +121,19 @@ static void test_receipt_order_listings(void **state)
     char t[40], want_at[64];
     hd_audit_time_ms(gw_at, t, sizeof t);
     snprintf(want_at, sizeof want_at, "\"at\":\"%s\"", t);
-    char *l = out("log", "--oldest-first", "--format", "jsonl", NULL);
+    char *l = out("log", "--contact", "e1", "--oldest-first", "--format", "jsonl");
     assert_before(l, "\"outcome\":\"accepted\"", "\"outcome\":\"receipt\"");
     assert_before(l, "\"outcome\":\"accepted\"", want_at); /* the gateway's time */
     free(l);
-    l = out("log", "--format", "jsonl", NULL, NULL);
+    l = out("log", "--contact", "e1", "--format", "jsonl", NULL);
     assert_before(l, "\"outcome\":\"receipt\"", "\"outcome\":\"accepted\"");
     free(l);
-    char *h = out("history", "e1", NULL, NULL, NULL);
+    char *h = out("history", "e1", NULL, NULL, NULL, NULL);
     assert_before(h, "accepted", "receipt");
     /* the gateway's own time is shown: a second before the acceptance */
     assert_contains(h, "11:59:59");
     free(h);
-    char *w = out("why", "e1", "m1", NULL, NULL);
+    char *w = out("why", "e1", "m1", NULL, NULL, NULL);
     assert_before(w, "attempt 1 by email", "delivered at");
     assert_contains(w, "delivered at 2026-11-22T11:59:59Z");
     free(w);

@@ -31,7 +31,11 @@
  * listed no earlier than the rows of its message written before it; the
  * row still shows the gateway's time. The rows are found through the
  * contact's index (attempts has none on message_id), and only for
- * receipts, so the other rows cost nothing more. */
+ * receipts. Only a list narrowed to a contact or a message (history, why,
+ * herald log --contact, a message's events) is ordered so: sorting by an
+ * expression cannot walk the time index, and the whole log's newest 100
+ * of a million rows took 0.8 s instead of 1 ms; the whole log, or a
+ * campaign's, stays in the order of the times it shows. */
 #define LOG_ORDER                                                                                  \
     "CASE WHEN a.outcome = 'receipt' THEN max(a.at, coalesce((SELECT max(b.at) FROM attempts b "   \
     "WHERE b.contact_id = a.contact_id AND b.message_id = a.message_id AND b.id < a.id), a.at)) "  \
@@ -82,8 +86,12 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
         hd_buf_adds(sql, " AND a.gateway_id = ?11");
     if (f->message)
         hd_buf_adds(sql, " AND a.message_id = ?12");
-    hd_buf_adds(sql, f->oldest_first ? " ORDER BY " LOG_ORDER ", a.id LIMIT ?10"
-                                     : " ORDER BY " LOG_ORDER " DESC, a.id DESC LIMIT ?10");
+    if (!f->contact && !f->message)
+        hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
+                                         : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
+    else
+        hd_buf_adds(sql, f->oldest_first ? " ORDER BY " LOG_ORDER ", a.id LIMIT ?10"
+                                         : " ORDER BY " LOG_ORDER " DESC, a.id DESC LIMIT ?10");
 }
 
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
