@@ -205,11 +205,6 @@ static void expect_receipts(const char *log, const char *contact, const char *wa
     expect_rows(log, contact, true, want);
 }
 
-static int64_t receipts_applied(void)
-{
-    return tu_sql1(dir, "m.db", "SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL");
-}
-
 /* Creates campaign NAME over every contact with template tpl and sends it
  * with `herald send -c conf`; waits, bounded, until `receipts` reports in
  * all have been applied; returns its log (JSON lines, newest first). */
@@ -228,15 +223,7 @@ static char *run_campaign(const char *name, const char *conf, const char *tpl, i
     if (r.status != 0 && r.status != 3)
         fail_msg("send: %s %s", r.out, r.err);
     tu_run_release(&r);
-    for (int i = 0; i < 200 && receipts_applied() < receipts; i++) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    if (receipts_applied() != receipts) {
-        char *sl = tu_path(dir, "serve.log"), *text = tu_read(sl);
-        fail_msg("%s: %lld receipts applied, want %lld; serve.log:\n%s", name,
-                 (long long)receipts_applied(), (long long)receipts, text ? text : "");
-    }
+    tu_wait_receipts(dir, "m.db", receipts);
     tu_herald(&r, dir, NULL, "-c", conf, "log", "--campaign", name, "--format", "jsonl", NULL);
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);

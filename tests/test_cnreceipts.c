@@ -163,27 +163,6 @@ static void send_wave(const char *conf, const char *wave, const char *tpl)
     TU_HERALD_OK(dir, "-c", conf, "send", wave, "--wait", "30s");
 }
 
-/* Waits, bounded, until n receipts are applied. */
-static void wait_applied(int64_t n)
-{
-    for (int i = 0; i < 200 && q1("SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL") < n;
-         i++) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    int64_t got = q1("SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL");
-    if (got != n) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd,
-                 "sqlite3 '%s/h.db' 'SELECT * FROM receipts' >&2; cat '%s/serve.log' "
-                 "'%s/aliyun.log' >&2",
-                 dir, dir, dir);
-        if (system(cmd)) {
-        }
-    }
-    assert_int_equal(got, n);
-}
-
 /* The mock's log: every report it pushed was answered 200 as the gateway
  * expects. */
 static void check_pushed(const char *log, const char *want, size_t reports)
@@ -235,9 +214,9 @@ static void test_cnreceipts_campaigns(void **state)
     assert_non_null(out_id);
     assert_true(strlen(out_id) == 38 && out_id[1] == ':');
     json_decref(l);
-    wait_applied(3);
+    tu_wait_receipts(dir, "h.db", 3);
     send_wave("tc.conf", "t", "tc");
-    wait_applied(6);
+    tu_wait_receipts(dir, "h.db", 6);
     check_pushed("aliyun.log", "{\"code\":0,\"msg\":\"接收成功\"}\n", 3);
     check_pushed("tencent.log", "{\"result\":0,\"errmsg\":\"OK\"}\n", 3);
     char *log = herald_out("h.conf", "log", "--outcome", "receipt", "--format", "jsonl");

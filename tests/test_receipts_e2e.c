@@ -419,7 +419,7 @@ static void check_receipt_log(void)
     assert_int_equal(tu_count(log, "\"reason\":\"bounced_hard\""), 1);
     assert_int_equal(tu_count(log, "\"reason\":\"complained\""), 1);
     free(log);
-    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL"), 4);
+    tu_wait_receipts(dir, "h.db", 4);
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 4);
 }
 

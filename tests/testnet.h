@@ -365,6 +365,40 @@ static inline int64_t tu_q1(const char *dir, const char *sql)
     return tu_sql1(dir, "h.db", sql);
 }
 
+/* Waits, bounded (10 s, polling every 50 ms), until exactly n receipts
+ * in dir/db that match the SQL condition where (NULL: all) are applied
+ * (a service applies them as they come, or once their message is
+ * written); on a different count fails, printing the receipts table and
+ * the tails of dir's logs. where is the test's own constant text. */
+static inline void tu_wait_receipts_where(const char *dir, const char *db, const char *where,
+                                          int64_t n)
+{
+    char sql[1024], cmd[4096];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL AND (%s)",
+             where ? where : "1");
+    int64_t got = tu_sql1(dir, db, sql);
+    for (int i = 0; i < 200 && got < n; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        got = tu_sql1(dir, db, sql);
+    }
+    if (got == n)
+        return;
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 -header '%s/%s' 'SELECT * FROM receipts' >&2; tail -n 40 '%s'/*.log >&2", dir,
+             db, dir);
+    if (system(cmd)) {
+    }
+    fail_msg("%lld receipts applied (%s), want %lld", (long long)got, where ? where : "all",
+             (long long)n);
+}
+
+/* Waits until exactly n receipts in dir/db are applied (above). */
+static inline void tu_wait_receipts(const char *dir, const char *db, int64_t n)
+{
+    tu_wait_receipts_where(dir, db, NULL, n);
+}
+
 /* An absolute path into the source tree ($HERALD_SRC, else the current
  * folder): tests run herald and helpers in their own folders. */
 static inline char *tu_src_path(const char *rel)

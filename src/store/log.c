@@ -24,6 +24,23 @@
     "LEFT JOIN runs r ON r.id = a.run_id "                                                         \
     "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1"
 
+/* The time a row is listed at. A receipt's own time is the gateway's,
+ * often in whole seconds, while the attempt it reports on is stored to the
+ * millisecond: listed at its own time, "delivered" could come before the
+ * attempt (or even before the message was considered). So a receipt is
+ * listed no earlier than the rows of its message written before it; the
+ * row still shows the gateway's time. The rows are found through the
+ * contact's index (attempts has none on message_id), and only for
+ * receipts. Only a list narrowed to a contact or a message (history, why,
+ * herald log --contact, a message's events) is ordered so: sorting by an
+ * expression cannot walk the time index, and the whole log's newest 100
+ * of a million rows took 0.8 s instead of 1 ms; the whole log, or a
+ * campaign's, stays in the order of the times it shows. */
+#define LOG_ORDER                                                                                  \
+    "CASE WHEN a.outcome = 'receipt' THEN max(a.at, coalesce((SELECT max(b.at) FROM attempts b "   \
+    "WHERE b.contact_id = a.contact_id AND b.message_id = a.message_id AND b.id < a.id), a.at)) "  \
+    "ELSE a.at END"
+
 void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
 {
     if (id < 0)
@@ -69,8 +86,12 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
         hd_buf_adds(sql, " AND a.gateway_id = ?11");
     if (f->message)
         hd_buf_adds(sql, " AND a.message_id = ?12");
-    hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
-                                     : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
+    if (!f->contact && !f->message)
+        hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
+                                         : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
+    else
+        hd_buf_adds(sql, f->oldest_first ? " ORDER BY " LOG_ORDER ", a.id LIMIT ?10"
+                                         : " ORDER BY " LOG_ORDER " DESC, a.id DESC LIMIT ?10");
 }
 
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
