@@ -501,6 +501,17 @@ static void test_console_campaign(void **state)
     assert_contains(body, "<h1>活动: promo</h1>");
     assert_contains(body, "<th class=\"n\">已送达</th>");
     assert_contains(body, want);
+    /* conversions to an event, when asked, as herald stats --goal counts them */
+    assert_contains(body, "<td class=\"n\">-</td></tr></tbody>");
+    write_file("ev.csv", "contact,event,time\nk1,purchase,2026-11-22T12:30:00Z\n"
+                         "k3,purchase,2026-11-22T13:00:00Z\nk2,signup,2026-11-22T13:00:00Z\n");
+    TU_HERALD_OK(dir, "events", "import", "ev.csv");
+    free(body);
+    free(hdr);
+    assert_int_equal(
+        get_as(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr), 200);
+    assert_contains(body, "<td class=\"n\">2</td></tr></tbody>");
+    assert_contains(body, "<input name=\"goal\" value=\"purchase\"");
     free(body);
     free(hdr);
     assert_int_equal(get_as(&s, sid, "/console/campaigns/nope", "en", &body, &hdr), 404);
