@@ -500,6 +500,7 @@ static void test_console_campaign(void **state)
     assert_int_equal(get_as(&s, sid, "/console/campaigns/promo", "zh-CN", &body, &hdr), 200);
     assert_contains(body, "<h1>活动: promo</h1>");
     assert_contains(body, "<th class=\"n\">已送达</th>");
+    assert_contains(body, "<dt>类别</dt><dd>营销</dd>");
     assert_contains(body, want);
     /* conversions to an event, when asked, as herald stats --goal counts them */
     assert_contains(body, "<td class=\"n\">-</td></tr></tbody>");
@@ -508,10 +509,14 @@ static void test_console_campaign(void **state)
     TU_HERALD_OK(dir, "events", "import", "ev.csv");
     free(body);
     free(hdr);
-    assert_int_equal(
-        get_as(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr), 200);
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr),
+                     200);
     assert_contains(body, "<td class=\"n\">2</td></tr></tbody>");
     assert_contains(body, "<input name=\"goal\" value=\"purchase\"");
+    struct tu_run g = run("stats", "promo", "--goal", "purchase", "--format", "jsonl", NULL);
+    assert_int_equal(g.status, 0);
+    assert_contains(g.out, "\"messages\":3,\"converted\":2,");
+    tu_run_release(&g);
     free(body);
     free(hdr);
     assert_int_equal(get_as(&s, sid, "/console/campaigns/nope", "en", &body, &hdr), 404);
@@ -624,8 +629,8 @@ static void test_console_log(void **state)
     assert_int_equal(count_of(body, "<td>k1</td>"), 0);
     free(body);
     free(hdr);
-    assert_int_equal(
-        get_as(&s, sid, "/console/log?until=2026-11-22T00:00:00Z", "en", &body, &hdr), 200);
+    assert_int_equal(get_as(&s, sid, "/console/log?until=2026-11-22T00:00:00Z", "en", &body, &hdr),
+                     200);
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);

@@ -590,8 +590,8 @@ static void campaign_post(struct ctx *c)
                 : HD_E_STORE;
     if (rc == 0) {
         note(c, st, c->sess.user.name, what[op], name);
-        hd_log_info(c->s->log, "serve: console: '%s' %s '%s' from %s", c->sess.user.name,
-                    what[op], name, c->r->addr);
+        hd_log_info(c->s->log, "serve: console: '%s' %s '%s' from %s", c->sess.user.name, what[op],
+                    name, c->r->addr);
     }
     pthread_mutex_unlock(&c->s->mu);
     hd_campaign_release(&camp);

@@ -45,9 +45,9 @@ static int run_row(void *ud, const struct hd_run *r)
             json_array_append_new(states, json_pack("{s:s,s:I}", "state", hd_state_name(s), "n",
                                                     (json_int_t)counts[s]));
     hd_time_format_iso(r->fire_at, t, sizeof t);
-    json_array_append_new(w->list, json_pack("{s:I,s:s,s:s,s:o}", "run", (json_int_t)r->seq,
-                                             "fired_at", t, "status", names[r->status], "states",
-                                             states));
+    json_array_append_new(w->list,
+                          json_pack("{s:I,s:s,s:s,s:o}", "run", (json_int_t)r->seq, "fired_at", t,
+                                    "status", names[r->status], "states", states));
     return 0;
 }
 
@@ -107,6 +107,7 @@ json_t *hd_console_campaign(struct hd_store *st, const char *name, const char *g
         goto out;
     out = hd_campaign_json(&c);
     json_object_set_new(out, "status_label", json_string(hd_console_status_word(lang, c.status)));
+    json_object_set_new(out, "category_label", json_string(hd_pages_category(lang, c.category)));
     if (c.status == HD_CAMP_PAUSED &&
         hd_store_campaign_pause_reason(st, c.id, &reason, NULL) == 0 && reason)
         json_object_set_new(out, "paused_reason", json_string(reason));
@@ -205,12 +206,13 @@ json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct h
                               .limit = page * LOG_PAGE_ROWS + 1};
     struct hd_err e = {0};
     if (when(v[4], &f.since_ms) < 0 || when(v[5], &f.until_ms) < 0) {
-        json_object_set_new(out, "error", json_string("since and until take an ISO 8601 time or "
-                                                      "date (2026-11-22 or 2026-11-22T09:00:00Z)"));
+        json_object_set_new(out, "error",
+                            json_string("since and until take an ISO 8601 time or "
+                                        "date (2026-11-22 or 2026-11-22T09:00:00Z)"));
         return out;
     }
-    int rc = hd_log_filter_resolve(st, v[0] && *v[0] ? v[0] : NULL, 0,
-                                   v[1] && *v[1] ? v[1] : NULL, &f, &e);
+    int rc = hd_log_filter_resolve(st, v[0] && *v[0] ? v[0] : NULL, 0, v[1] && *v[1] ? v[1] : NULL,
+                                   &f, &e);
     if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID) {
         json_object_set_new(out, "error", json_string(e.msg));
         return out;
