@@ -667,6 +667,47 @@ static void test_console_log(void **state)
     free(sid);
 }
 
+/* The log's pages: 50 rows each, newest first, the next and previous
+ * pages linked with the filter kept. */
+static void test_console_log_pages(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr, line[96];
+    struct hd_buf csv;
+    hd_buf_init(&csv);
+    hd_buf_adds(&csv, "id,email,first_name,locale\n");
+    for (int i = 0; i < 60; i++) {
+        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
+        hd_buf_adds(&csv, line);
+    }
+    write_file("more.csv", csv.data);
+    hd_buf_release(&csv);
+    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
+    user_ann();
+    send_promo();
+    struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);
+    int total = count_of(r.out, "\n");
+    tu_run_release(&r);
+    assert_true(total > 50 && total <= 100);
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), 50);
+    assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;page=2\" rel=\"next\">");
+    assert_not_contains(body, "rel=\"prev\"");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&page=2", "en", &body, &hdr), 200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), total - 50);
+    assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;page=1\" rel=\"prev\">");
+    assert_not_contains(body, "rel=\"next\"");
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_overview, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_campaign, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_log, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_log_pages, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
