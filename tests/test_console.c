@@ -634,6 +634,24 @@ static void test_console_log(void **state)
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);
+    assert_int_equal(
+        get_as(&s, sid, "/console/log?campaign=promo&run=1&outcome=accepted", "en", &body, &hdr),
+        200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), 3);
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 200);
+    assert_contains(body, "<p class=\"error\" role=\"alert\">");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?run=x", "en", &body, &hdr), 200);
+    assert_contains(body, "run takes a run&#39;s number");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?provider=nobody", "en", &body, &hdr), 200);
+    assert_contains(body, "No row of the log matches.");
+    free(body);
+    free(hdr);
     assert_int_equal(get_as(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 200);
     assert_contains(body, "<p class=\"error\" role=\"alert\">since and until take");
     free(body);

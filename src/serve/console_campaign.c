@@ -154,8 +154,9 @@ static int log_row(void *ud, const struct hd_log_row *r)
     return 0;
 }
 
-static const char *const log_params[] = {"campaign", "contact", "channel",
-                                         "outcome",  "since",   "until"};
+enum { P_CAMPAIGN, P_RUN, P_CONTACT, P_CHANNEL, P_PROVIDER, P_OUTCOME, P_REASON, P_SINCE, P_UNTIL };
+static const char *const log_params[] = {"campaign", "run",    "contact", "channel", "provider",
+                                         "outcome",  "reason", "since",   "until"};
 #define NPARAMS (sizeof log_params / sizeof log_params[0])
 
 /* /console/log?the given filters&page=N */
@@ -189,6 +190,43 @@ static int when(const char *v, int64_t *ms)
     return 0;
 }
 
+static const char *given(const char *v)
+{
+    return v && *v ? v : NULL;
+}
+
+/* f from the query's values v, as herald log reads its options; a bad one
+ * is the page's error (returned), and f is left unused. */
+static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_filter *f,
+                      json_t *out, struct hd_err *err)
+{
+    struct hd_err e = {0};
+    char *end = NULL;
+    long long run = given(v[P_RUN]) ? strtoll(v[P_RUN], &end, 10) : 0;
+    f->channel = given(v[P_CHANNEL]);
+    f->provider = given(v[P_PROVIDER]);
+    f->outcome = given(v[P_OUTCOME]);
+    f->reason = given(v[P_REASON]);
+    if (when(v[P_SINCE], &f->since_ms) < 0 || when(v[P_UNTIL], &f->until_ms) < 0) {
+        json_object_set_new(out, "error",
+                            json_string("since and until take an ISO 8601 time or "
+                                        "date (2026-11-22 or 2026-11-22T09:00:00Z)"));
+        return 1;
+    }
+    if ((end && *end) || run < 0) {
+        json_object_set_new(out, "error", json_string("run takes a run's number (1, 2, ...)"));
+        return 1;
+    }
+    int rc = hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
+    if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID) {
+        json_object_set_new(out, "error", json_string(e.msg));
+        return 1;
+    }
+    if (rc < 0 && err)
+        *err = e;
+    return rc;
+}
+
 json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct hd_err *err)
 {
     const char *v[NPARAMS];
@@ -201,26 +239,12 @@ json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct h
     for (size_t i = 0; i < NPARAMS; i++)
         json_object_set_new(filters, log_params[i], json_string(v[i] ? v[i] : ""));
     json_object_set_new(out, "filter", filters);
-    struct hd_log_filter f = {.channel = v[2] && *v[2] ? v[2] : NULL,
-                              .outcome = v[3] && *v[3] ? v[3] : NULL,
-                              .limit = page * LOG_PAGE_ROWS + 1};
-    struct hd_err e = {0};
-    if (when(v[4], &f.since_ms) < 0 || when(v[5], &f.until_ms) < 0) {
-        json_object_set_new(out, "error",
-                            json_string("since and until take an ISO 8601 time or "
-                                        "date (2026-11-22 or 2026-11-22T09:00:00Z)"));
+    struct hd_log_filter f = {.limit = page * LOG_PAGE_ROWS + 1};
+    int rc = log_filter(st, v, &f, out, err);
+    if (rc > 0)
         return out;
-    }
-    int rc = hd_log_filter_resolve(st, v[0] && *v[0] ? v[0] : NULL, 0, v[1] && *v[1] ? v[1] : NULL,
-                                   &f, &e);
-    if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID) {
-        json_object_set_new(out, "error", json_string(e.msg));
-        return out;
-    }
     struct rows w = {json_array(), (page - 1) * LOG_PAGE_ROWS, 0, 0};
-    if (rc < 0 || hd_store_log_query(st, &f, log_row, &w, &e) < 0) {
-        if (err)
-            *err = e;
+    if (rc < 0 || hd_store_log_query(st, &f, log_row, &w, err) < 0) {
         json_decref(w.list);
         json_decref(out);
         return NULL;
