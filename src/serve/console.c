@@ -18,7 +18,11 @@
  * the SHA-256, with [serve] console_session's expiry and a random CSRF
  * secret that every state-changing form carries (POST /console/logout).
  * Every answer carries a Content-Security-Policy that allows no inline
- * script and no other origin. */
+ * script and no other origin. A route has a least role to read it and
+ * one to post to it: a campaign's page (campaigns/NAME) is a viewer's to
+ * read, its pause, resume and cancel an operator's, checked before the
+ * form is read, then the session's CSRF secret, then hd_campaign_control
+ * as the command line calls it, the action audited with who and where. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
