@@ -582,6 +582,62 @@ static void test_browser_console(void **state)
     assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"), 1);
 }
 
+/* The campaign page and the log (issue 21): an operator pauses a campaign
+ * with its button and `herald campaign show` agrees; a viewer sees no
+ * button; the log filtered to the sent campaign. */
+static const char *const console_operator[] = {
+    "goto /console/login =200",
+    "fill #name =opa",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/ =200",
+    "click a[href='/console/campaigns/later'] =200",
+    "text Campaign: later",
+    "count #actions button =2", /* pause and cancel */
+    "screenshot console-campaign-en.png",
+    "click button:has-text('Pause') =303",
+    "text paused",
+    "count #actions button =2", /* resume and cancel */
+    "goto /console/log?campaign=promo =200",
+    "no_text No row of the log matches.",
+    "text accepted",
+    "screenshot console-log-en.png",
+    NULL,
+};
+
+static const char *const console_viewer[] = {
+    "goto /console/login =200",
+    "fill #name =ann",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/campaigns/promo =200",
+    "text 漏斗",
+    "count #actions button =0",
+    "screenshot console-campaign-zh-CN.png",
+    NULL,
+};
+
+static void test_browser_console_campaign(void **state)
+{
+    (void)state;
+    char *pw = tu_path(dir, "pw");
+    tu_write(pw, "correct horse 1\n");
+    free(pw);
+    TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
+    TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--at", "2030-01-01T09:00:00Z");
+    drive(json_pack("[o, o]", scenario("console-campaign", "en-US", "", console_operator),
+                    scenario("console-viewer", "zh-CN", "", console_viewer)));
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "campaign", "show", "later", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "status       paused"));
+    tu_run_release(&r);
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                "'campaign_pause' AND who = 'opa' AND detail = 'later'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_browser_preferences_zh),
         cmocka_unit_test(test_browser_bad_token),
         cmocka_unit_test(test_browser_console),
+        cmocka_unit_test(test_browser_console_campaign),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -372,17 +372,19 @@ static void test_console_overview(void **state)
     srv_start(&s);
     char *sid = session_of(&s, "ann", "correct+horse+1");
     assert_int_equal(get_as(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
-    assert_contains(body, "<tr><td>held</td><td class=\"status-paused\">paused</td>");
+    assert_contains(body, "<tr><td><a href=\"/console/campaigns/held\">held</a></td>"
+                          "<td class=\"status-paused\">paused</td>");
     assert_contains(body, "<li>mail: throttled by the gateway, paused until "
                           "<time>2026-11-22T13:00:00Z</time></li>");
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
     assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
                           "<td class=\"n\">0</td></tr>");
-    assert_contains(body, "<tr><td>later</td><td class=\"status-scheduled\">scheduled</td>"
+    assert_contains(body, "<tr><td><a href=\"/console/campaigns/later\">later</a></td>"
+                          "<td class=\"status-scheduled\">scheduled</td>"
                           "<td>email</td><td>at 2026-11-23T09:00:00Z</td>"
                           "<td><time>2026-11-23T09:00:00Z</time></td></tr>");
-    assert_not_contains(body, "<tr><td>promo</td>"); /* done: neither running nor scheduled */
+    assert_not_contains(body, ">promo</a></td>"); /* done: neither running nor scheduled */
     assert_contains(body, "Messages waiting: <strong>0</strong>");
     assert_contains(body, "No message has failed.");
     free(body);
@@ -431,6 +433,299 @@ static void test_console_config(void **state)
     tu_run_release(&r);
 }
 
+/* ---- a campaign's page, its actions, the delivery log ---- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The funnel's cells as the page must show them, from `herald stats
+ * --format json` (the same function the page reads through). */
+static void funnel_from_stats(const char *camp, char *out, size_t size)
+{
+    struct tu_run r = run("stats", camp, "--format", "json", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    json_t *all = json_object_get(json_object_get(j, "groups"), "all");
+    assert_non_null(all);
+    snprintf(out, size,
+             "<tbody><tr><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
+             "<td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
+             (long long)json_number_value(json_object_get(all, "targeted")),
+             (long long)json_number_value(json_object_get(all, "held_out")),
+             (long long)json_number_value(json_object_get(all, "sent")),
+             (long long)json_number_value(json_object_get(all, "delivered")));
+    json_decref(j);
+    tu_run_release(&r);
+}
+
+static int post_as(const struct srv *s, const char *sid, const char *path, const char *form,
+                   char **body, char **hdr)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra, "-b 'herald_session=%s'", sid);
+    return http(s, "POST", path, form, extra, body, hdr);
+}
+
+static void test_console_campaign(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr, want[256], form[160];
+    user_ann();
+    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    send_promo();
+    TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--at", "2026-11-23T09:00:00Z");
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    char *vid = session_of(&s, "vic", "correct+horse+1");
+    /* the numbers are herald stats' */
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo", "en", &body, &hdr), 200);
+    funnel_from_stats("promo", want, sizeof want);
+    assert_contains(want, "<td class=\"n\">3</td>");
+    assert_contains(body, want);
+    assert_contains(body, "<h1>Campaign: promo</h1>");
+    assert_contains(body, "<dt>Segment</dt><dd>all</dd>");
+    assert_contains(body, "<tr><td>1</td><td><time>");
+    assert_contains(body, "href=\"/console/log?campaign=promo\"");
+    assert_not_contains(body, "value=\"pause\""); /* done: nothing to pause */
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo", "zh-CN", &body, &hdr), 200);
+    assert_contains(body, "<h1>活动: promo</h1>");
+    assert_contains(body, "<th class=\"n\">已送达</th>");
+    assert_contains(body, "<dt>类别</dt><dd>营销</dd>");
+    assert_contains(body, want);
+    /* conversions to an event, when asked, as herald stats --goal counts them */
+    assert_contains(body, "<td class=\"n\">-</td></tr></tbody>");
+    write_file("ev.csv", "contact,event,time\nk1,purchase,2026-11-22T12:30:00Z\n"
+                         "k3,purchase,2026-11-22T13:00:00Z\nk2,signup,2026-11-22T13:00:00Z\n");
+    TU_HERALD_OK(dir, "events", "import", "ev.csv");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr),
+                     200);
+    assert_contains(body, "<td class=\"n\">2</td></tr></tbody>");
+    assert_contains(body, "<input name=\"goal\" value=\"purchase\"");
+    struct tu_run g = run("stats", "promo", "--goal", "purchase", "--format", "jsonl", NULL);
+    assert_int_equal(g.status, 0);
+    assert_contains(g.out, "\"messages\":3,\"converted\":2,");
+    tu_run_release(&g);
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/nope", "en", &body, &hdr), 404);
+    free(body);
+    free(hdr);
+    /* the overview links to each campaign's page */
+    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_contains(body, "<a href=\"/console/campaigns/later\">later</a>");
+    free(body);
+    free(hdr);
+    /* a viewer: no buttons, and the POST refused before its form is read */
+    assert_int_equal(get_as(&s, vid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_not_contains(body, "name=\"action\"");
+    char *vcsrf = hd_xstrdup(csrf_of(body));
+    free(body);
+    free(hdr);
+    snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf);
+    assert_int_equal(post_as(&s, vid, "/console/campaigns/later", form, &body, NULL), 403);
+    free(body);
+    /* an operator: the buttons; a CSRF-less POST refused; the real one pauses */
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_contains(body, "<input type=\"hidden\" name=\"action\" value=\"pause\">"
+                          "<button type=\"submit\">Pause</button>");
+    assert_contains(body, "value=\"cancel\"");
+    assert_not_contains(body, "value=\"resume\"");
+    char *csrf = hd_xstrdup(csrf_of(body));
+    free(body);
+    free(hdr);
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", "action=pause", &body, NULL),
+                     403);
+    free(body);
+    snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf); /* another session's */
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 403);
+    free(body);
+    struct tu_run r = run("campaign", "show", "later", NULL, NULL, NULL, NULL);
+    assert_contains(r.out, "status       scheduled");
+    tu_run_release(&r);
+    snprintf(form, sizeof form, "csrf=%s&action=pause", csrf);
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, &hdr), 303);
+    assert_contains(hdr, "Location: /console/campaigns/later\r\n");
+    free(body);
+    free(hdr);
+    r = run("campaign", "show", "later", NULL, NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "status       paused");
+    tu_run_release(&r);
+    /* pausing it again is the CLI's refusal, nothing changed */
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 409);
+    free(body);
+    assert_int_equal(get_as(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_contains(body, "value=\"resume\"");
+    assert_contains(body, "<dd class=\"status-paused\">paused</dd>");
+    free(body);
+    free(hdr);
+    snprintf(form, sizeof form, "csrf=%s&action=resume", csrf);
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 303);
+    free(body);
+    snprintf(form, sizeof form, "csrf=%s&action=explode", csrf);
+    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 400);
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    r = run("campaign", "show", "later", NULL, NULL, NULL, NULL);
+    assert_contains(r.out, "status       scheduled");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE who = 'ann' AND action = "
+                        "'campaign_pause' AND detail = 'later' AND addr = '127.0.0.1'"),
+                     1);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action LIKE 'campaign_%'"), 2);
+    r = run("audit", "actions", "--format", "csv", NULL, NULL, NULL);
+    assert_contains(r.out, ",ann,campaign_resume,later,127.0.0.1");
+    tu_run_release(&r);
+    free(sid);
+    free(vid);
+    free(csrf);
+    free(vcsrf);
+}
+
+static void test_console_log(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr;
+    user_ann();
+    send_promo();
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    int want = count_of(r.out, "\n");
+    tu_run_release(&r);
+    assert_true(want >= 3);
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
+    assert_contains(body, "<h1>Delivery log</h1>");
+    assert_contains(body, "<input name=\"campaign\" value=\"promo\">");
+    assert_int_equal(count_of(body, "<tr><td><time>"), want);
+    assert_int_equal(count_of(body, "</time></td><td>promo</td><td>1</td><td>k"), want);
+    assert_contains(body, "<td>k2</td><td>email</td>");
+    assert_not_contains(body, "rel=\"next\"");
+    free(body);
+    free(hdr);
+    /* the filters narrow it: another channel, a contact, a time */
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&channel=sms", "en", &body, &hdr),
+                     200);
+    assert_contains(body, "No row of the log matches.");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?contact=k2", "zh-CN", &body, &hdr), 200);
+    assert_contains(body, "<h1>投递日志</h1>");
+    assert_true(count_of(body, "<tr><td><time>") >= 1);
+    assert_int_equal(count_of(body, "<td>k1</td>"), 0);
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?until=2026-11-22T00:00:00Z", "en", &body, &hdr),
+                     200);
+    assert_contains(body, "No row of the log matches.");
+    free(body);
+    free(hdr);
+    assert_int_equal(
+        get_as(&s, sid, "/console/log?campaign=promo&run=1&outcome=accepted", "en", &body, &hdr),
+        200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), 3);
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 200);
+    assert_contains(body, "<p class=\"error\" role=\"alert\">");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?run=x", "en", &body, &hdr), 200);
+    assert_contains(body, "run takes a run&#39;s number");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?provider=nobody", "en", &body, &hdr), 200);
+    assert_contains(body, "No row of the log matches.");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 200);
+    assert_contains(body, "<p class=\"error\" role=\"alert\">since and until take");
+    free(body);
+    free(hdr);
+    /* hostile values come back escaped, in the field and in the message */
+    assert_int_equal(get_as(&s, sid,
+                            "/console/log?campaign=%3Cscript%3Ealert(1)%3C/script%3E"
+                            "&channel=%22%3E%3Cimg%20src=x%3E",
+                            "en", &body, &hdr),
+                     200);
+    assert_not_contains(body, "<script>");
+    assert_not_contains(body, "<img");
+    assert_contains(body, "value=\"&lt;script&gt;alert(1)&lt;/script&gt;\"");
+    assert_contains(body, "value=\"&quot;&gt;&lt;img src=x&gt;\"");
+    assert_contains(body, "&#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?contact=%3Cb%3Ex%3C/b%3E", "en", &body, &hdr),
+                     200);
+    assert_not_contains(body, "<b>");
+    assert_contains(body, "&lt;b&gt;x&lt;/b&gt;");
+    free(body);
+    free(hdr);
+    /* a later page: the way back keeps the filter, URL-encoded */
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&page=2", "en", &body, &hdr), 200);
+    assert_contains(body, "No row of the log matches.");
+    assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;page=1\" rel=\"prev\">");
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+}
+
+/* The log's pages: 50 rows each, newest first, the next and previous
+ * pages linked with the filter kept. */
+static void test_console_log_pages(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *hdr, line[96];
+    struct hd_buf csv;
+    hd_buf_init(&csv);
+    hd_buf_adds(&csv, "id,email,first_name,locale\n");
+    for (int i = 0; i < 60; i++) {
+        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
+        hd_buf_adds(&csv, line);
+    }
+    write_file("more.csv", csv.data);
+    hd_buf_release(&csv);
+    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
+    user_ann();
+    send_promo();
+    struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);
+    int total = count_of(r.out, "\n");
+    tu_run_release(&r);
+    assert_true(total > 50 && total <= 100);
+    srv_start(&s);
+    char *sid = session_of(&s, "ann", "correct+horse+1");
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), 50);
+    assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;page=2\" rel=\"next\">");
+    assert_not_contains(body, "rel=\"prev\"");
+    free(body);
+    free(hdr);
+    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&page=2", "en", &body, &hdr), 200);
+    assert_int_equal(count_of(body, "<tr><td><time>"), total - 50);
+    assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;page=1\" rel=\"prev\">");
+    assert_not_contains(body, "rel=\"next\"");
+    free(body);
+    free(hdr);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +735,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_throttle, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_expired, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_overview, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_campaign, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_log, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_log_pages, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,11 @@
  * the SHA-256, with [serve] console_session's expiry and a random CSRF
  * secret that every state-changing form carries (POST /console/logout).
  * Every answer carries a Content-Security-Policy that allows no inline
- * script and no other origin. */
+ * script and no other origin. A route has a least role to read it and
+ * one to post to it: a campaign's page (campaigns/NAME) is a viewer's to
+ * read, its pause, resume and cancel an operator's, checked before the
+ * form is read, then the session's CSRF secret, then hd_campaign_control
+ * as the command line calls it, the action audited with who and where. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -26,6 +30,7 @@
 #include <string.h>
 
 #include "herald/form.h"
+#include "herald/schedule.h"
 #include "serve_int.h"
 
 #define CONSOLE_FAILS 5
@@ -55,26 +60,38 @@ static void login_get(struct ctx *c);
 static void login_post(struct ctx *c);
 static void logout(struct ctx *c);
 static void stylesheet(struct ctx *c);
+static void campaign_get(struct ctx *c);
+static void campaign_post(struct ctx *c);
+static void log_page(struct ctx *c);
 
-/* One page: its path after /console/, methods and least role (-1: open). */
+/* One page: its path after /console/ (one ending in '/' is a prefix,
+ * followed by a name), methods and least role to read it and to post to
+ * it (-1: open). */
 static const struct page_route {
     const char *path;
     const char *allow;
-    int role;
+    int role, post_role;
     page_fn get, post;
 } routes[] = {
-    {"", "GET, HEAD", HD_ROLE_VIEWER, overview, NULL},
-    {"login", "GET, HEAD, POST", -1, login_get, login_post},
-    {"logout", "POST", HD_ROLE_VIEWER, NULL, logout},
-    {"static/console.css", "GET, HEAD", -1, stylesheet, NULL},
+    {"", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, overview, NULL},
+    {"login", "GET, HEAD, POST", -1, -1, login_get, login_post},
+    {"logout", "POST", HD_ROLE_VIEWER, HD_ROLE_VIEWER, NULL, logout},
+    {"campaigns/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, campaign_get,
+     campaign_post},
+    {"log", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, log_page, NULL},
+    {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 static const struct page_route *route_of(const char *rest)
 {
-    for (size_t i = 0; i < NROUTES; i++)
-        if (strcmp(rest, routes[i].path) == 0)
+    for (size_t i = 0; i < NROUTES; i++) {
+        size_t n = strlen(routes[i].path);
+        bool prefix = n && routes[i].path[n - 1] == '/';
+        if (prefix ? strncmp(rest, routes[i].path, n) == 0 && rest[n] && !strchr(rest + n, '/')
+                   : strcmp(rest, routes[i].path) == 0)
             return &routes[i];
+    }
     return NULL;
 }
 
@@ -236,7 +253,7 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
         plain(a, 404, "not found\n");
     } else if (!fn) {
         not_allowed(a, rt);
-    } else if (c.sess.user.role < rt->role) {
+    } else if (c.sess.user.role < (post ? rt->post_role : rt->role)) {
         plain(a, 403, "forbidden: your role may not do this\n");
     } else {
         fn(&c);
@@ -497,4 +514,126 @@ static void overview(struct ctx *c)
     json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
     json_object_set_new(data, "csrf", json_string(c->sess.csrf));
     page(c, 200, PAGE_CONSOLE_OVERVIEW, data);
+}
+
+/* ---- a campaign's page and its actions (its data: console_campaign.c) ---- */
+
+static void campaign_get(struct ctx *c)
+{
+    struct hd_err err = {0};
+    const char *name = c->r->rest + strlen("campaigns/");
+    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    json_t *data = st ? hd_console_campaign(st, name, goal, c->lang, &err) : NULL;
+    if (!data && err.code == HD_E_NOTFOUND)
+        plain(c->a, 404, "no such campaign\n");
+    else if (!data)
+        hd_srv_unavailable(c->s, c->a, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    if (!data)
+        return;
+    json_object_set_new(data, "user", json_string(c->sess.user.name));
+    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
+    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
+    json_object_set_new(data, "operator", json_boolean(c->sess.user.role >= HD_ROLE_OPERATOR));
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, "/console/campaigns/");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "url", json_stringn(u.data, u.len));
+    u.len = 0;
+    hd_buf_adds(&u, "/console/log?campaign=");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
+    hd_buf_release(&u);
+    page(c, 200, PAGE_CONSOLE_CAMPAIGN, data);
+}
+
+/* The action a campaign's form names (its csrf checked first); -1 after
+ * answering. */
+static int campaign_op(struct ctx *c)
+{
+    struct hd_form f;
+    int op = -1;
+    if (hd_form_collect(c->r->body, c->r->len, &f, NULL) < 0) {
+        hd_form_release(&f);
+        plain(c->a, 400, "bad form body\n");
+        return -1;
+    }
+    const char *csrf = hd_form_get(&f, "csrf"), *act = hd_form_get(&f, "action");
+    if (!csrf || strlen(csrf) != 64 || CRYPTO_memcmp(csrf, c->sess.csrf, 64) != 0)
+        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+    else if (act && strcmp(act, "pause") == 0)
+        op = HD_CAMP_OP_PAUSE;
+    else if (act && strcmp(act, "resume") == 0)
+        op = HD_CAMP_OP_RESUME;
+    else if (act && strcmp(act, "cancel") == 0)
+        op = HD_CAMP_OP_CANCEL;
+    else
+        plain(c->a, 400, "bad form body: action is pause, resume or cancel\n");
+    hd_form_release(&f);
+    return op;
+}
+
+/* What `herald campaign pause|resume|cancel` does, recorded in the
+ * audit (who, what, when, from where), then the page again. */
+static void campaign_post(struct ctx *c)
+{
+    static const char *const what[] = {"campaign_pause", "campaign_resume", "campaign_cancel"};
+    struct hd_err err = {0};
+    struct hd_campaign camp = {0};
+    int64_t n = 0;
+    const char *name = c->r->rest + strlen("campaigns/");
+    int op = campaign_op(c);
+    if (op < 0)
+        return;
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    int rc = st ? hd_campaign_control(st, name, op, hd_clock_now_ms(c->s->clock), &camp, &n, &err)
+                : HD_E_STORE;
+    if (rc == 0) {
+        note(c, st, c->sess.user.name, what[op], name);
+        hd_log_info(c->s->log, "serve: console: '%s' %s '%s' from %s", c->sess.user.name, what[op],
+                    name, c->r->addr);
+    }
+    pthread_mutex_unlock(&c->s->mu);
+    hd_campaign_release(&camp);
+    if (rc == HD_E_NOTFOUND) {
+        plain(c->a, 404, "no such campaign\n");
+    } else if (rc == HD_E_INVALID) {
+        plain(c->a, 409, "");
+        hd_buf_addf(&c->a->body, "%s\n", err.msg);
+    } else if (rc < 0) {
+        hd_srv_unavailable(c->s, c->a, &err);
+    } else {
+        struct hd_buf u;
+        hd_buf_init(&u);
+        hd_buf_adds(&u, "/console/campaigns/");
+        hd_buf_add_uri(&u, name, strlen(name));
+        if (u.len < sizeof c->a->location)
+            redirect(c->a, u.data);
+        else
+            redirect(c->a, "/console/");
+        hd_buf_release(&u);
+    }
+}
+
+/* ---- the delivery log ---- */
+
+static void log_page(struct ctx *c)
+{
+    struct hd_err err = {0};
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    json_t *data = st ? hd_console_log(st, c->r->arg, c->r->ud, &err) : NULL;
+    if (!data)
+        hd_srv_unavailable(c->s, c->a, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    if (!data)
+        return;
+    json_object_set_new(data, "user", json_string(c->sess.user.name));
+    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
+    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
+    page(c, 200, PAGE_CONSOLE_LOG, data);
 }

@@ -19,7 +19,7 @@
 
 #define LAST_ERRORS_SHOWN 10
 
-static const char *status_word(int lang, int status)
+const char *hd_console_status_word(int lang, int status)
 {
     static const char *const zh[HD_CAMP_COUNT] = {"已排期", "发送中", "已暂停", "已取消", "已完成"};
     return lang == LANG_ZH && status >= 0 && status < HD_CAMP_COUNT ? zh[status]
@@ -39,7 +39,13 @@ static int campaign_row(void *ud, const struct hd_campaign *c)
         c->status != HD_CAMP_PAUSED)
         return 0;
     json_t *o = hd_campaign_json(c);
-    json_object_set_new(o, "status_label", json_string(status_word(w->lang, c->status)));
+    json_object_set_new(o, "status_label", json_string(hd_console_status_word(w->lang, c->status)));
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, "/console/campaigns/");
+    hd_buf_add_uri(&u, c->name, strlen(c->name));
+    json_object_set_new(o, "url", json_stringn(u.data, u.len));
+    hd_buf_release(&u);
     char *reason = NULL;
     if (c->status == HD_CAMP_PAUSED &&
         hd_store_campaign_pause_reason(w->st, c->id, &reason, NULL) == 0 && reason)

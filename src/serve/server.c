@@ -320,7 +320,7 @@ static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struc
     struct hd_answer a = {0};
     peer(c, addr, sizeof addr);
     struct hd_console_req r = {method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c,
-                               body, len};
+                               body, len, arg_of};
     hd_console_answer(s, &r, &a);
     return answer(c, q, &a);
 }
