@@ -378,6 +378,34 @@ static void test_api_send(void **state)
     free(b);
     assert_true(outbox_has("Your code is 8080"));
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = '~neo@example.com'"), 1);
+    /* an inline contact with an id would rewrite that contact: not with
+     * the send scope alone (it was: a sender could redirect k1's reset) */
+    char key_send[64];
+    make_key(key_send, "sender", "send", NULL);
+    b = problem(&s, "POST", "/api/v1/messages",
+                "{\"template\": \"reset\", \"contact\": {\"id\": \"k1\", \"email\": "
+                "\"evil@example.net\"}, \"data\": {\"code\": \"1\"}}",
+                key_send, NULL, 403, "contact.id", &h);
+    free(b), free(h);
+    assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'k1' AND email = "
+                        "'k1@example.com'"),
+                     1);
+    /* a key used with another body: 409 before its inline contact is
+     * written (it was written, then refused) */
+    const char *first = "{\"template\": \"reset\", \"contact\": {\"email\": "
+                        "\"trin@example.com\", \"locale\": \"en\"}, \"data\": {\"code\": \"3\"}}";
+    assert_int_equal(
+        api(&s, "POST", "/api/v1/messages", first, key_all, "-H 'Idempotency-Key: t-1'", &b, NULL),
+        202);
+    free(b);
+    b = problem(&s, "POST", "/api/v1/messages",
+                "{\"template\": \"reset\", \"contact\": {\"email\": \"trin@example.com\", "
+                "\"locale\": \"fr\"}, \"data\": {\"code\": \"3\"}}",
+                key_all, "-H 'Idempotency-Key: t-1'", 409, NULL, &h);
+    free(b), free(h);
+    assert_int_equal(
+        q1("SELECT count(*) FROM contacts WHERE ext_id = '~trin@example.com' AND locale = 'en'"),
+        1);
     /* its state, polled until the writer has it */
     char path[64];
     snprintf(path, sizeof path, "/api/v1/messages/%lld", (long long)id);

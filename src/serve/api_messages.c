@@ -159,11 +159,19 @@ static int read_send(struct hd_api_call *c, struct send *m, struct hd_answer *a)
 }
 
 /* An inline contact upserted (as an import row, in its own transaction):
- * its row id; -1 with a answered when it is bad. */
+ * its row id; -1 with a answered when it is bad. One with an "id" would
+ * rewrite that contact (its address, where the message then goes): that
+ * is the contacts scope's to do, not a sender's. */
 static int inline_contact(struct hd_api_call *c, json_t *who, int64_t *id, struct hd_answer *a)
 {
     struct hd_err err = {0};
     char field[64] = "", fname[80], ext[400];
+    if (json_object_get(who, "id") && !(c->key.scopes & API_CONTACTS)) {
+        hd_api_problem(a, 403, "contact.id",
+                       "an inline contact with an id updates that contact: a key with the "
+                       "contacts scope may, or name the contact by its id alone");
+        return -1;
+    }
     json_t *o = json_deep_copy(who);
     const char *addr = json_string_value(json_object_get(o, "email"));
     if (!addr)
@@ -298,6 +306,40 @@ int hd_api_send_status(const struct hd_api_send_req *q, int rc)
     return rc < 0 ? 503 : q->ans.status;
 }
 
+/* An Idempotency-Key already answered: that answer (or 409 for another
+ * body) at once, before an inline contact is written, so that a retry or
+ * a refused request changes no contact. The group commit looks again
+ * (hd_api_send_keep), for two requests with one key at the same time. */
+static bool answered_before(struct hd_api_call *c, const char *idem, const unsigned char hash[32],
+                            struct hd_answer *a)
+{
+    struct hd_err err = {0};
+    bool same = false;
+    int status = 0, rc = HD_E_NOTFOUND;
+    char *kept = NULL;
+    if (!idem)
+        return false;
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    if (st)
+        rc = hd_store_idem_get(st, c->key.id, idem, hash, hd_clock_now(c->s->clock), &same, &status,
+                               &kept, &err);
+    pthread_mutex_unlock(&c->s->mu);
+    if (rc == 0 && same) {
+        *a = (struct hd_answer){.status = status, .type = "application/json"};
+        hd_buf_init(&a->body);
+        hd_buf_adds(&a->body, kept);
+        hd_buf_adds(&a->body, "\n");
+    } else if (rc == 0) {
+        hd_api_problem(a, 409, NULL,
+                       "Idempotency-Key '%s' was used with another body: use a new key", idem);
+    } else if (rc != HD_E_NOTFOUND) {
+        hd_api_fail(c, a, &err, NULL);
+    }
+    free(kept);
+    return rc != HD_E_NOTFOUND;
+}
+
 void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
 {
     struct send m = {0};
@@ -307,8 +349,12 @@ void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
         hd_api_problem(a, 422, "Idempotency-Key", "an Idempotency-Key is 1 to 255 characters");
         return;
     }
+    unsigned char hash[32];
+    if (idem) /* the body's hash is for the key's answer alone */
+        hd_sha256(c->body, c->len, hash);
     if (read_send(c, &m, a) < 0 ||
-        (json_is_object(m.contact) && inline_contact(c, m.contact, &contact, a) < 0)) {
+        (json_is_object(m.contact) &&
+         (answered_before(c, idem, hash, a) || inline_contact(c, m.contact, &contact, a) < 0))) {
         free(m.data);
         return;
     }
@@ -319,8 +365,8 @@ void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
     q->ext = hd_xstrdup(json_string_value(m.contact));
     q->contact = contact;
     q->idem = hd_xstrdup(idem);
-    if (idem) /* the body's hash is for the key's answer alone */
-        hd_sha256(c->body, c->len, q->hash);
+    if (idem)
+        memcpy(q->hash, hash, sizeof hash);
     hd_buf_init(&q->ans.body);
     *c->send = q;
 }
