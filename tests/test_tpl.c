@@ -8,6 +8,7 @@
 
 #include "herald/dispatch.h"
 #include "herald/html.h"
+#include "herald/markdown.h"
 #include "herald/sms.h"
 #include "herald/tpl.h"
 
@@ -50,7 +51,9 @@ static int setup(void **state)
         "--- push.body\n"
         "Hi {{first_name}}\n"
         "--- push.data\n"
-        "{\"link\": \"app://x/{{ id | default 'none' }}\", \"n\": \"{{n}}\"}\n");
+        "{\"link\": \"app://x/{{ id | default 'none' }}\", \"n\": \"{{n}}\"}\n"
+        "--- inbox.body\n"
+        "**Hi** {{first_name}}: {{note}} {{{md}}}\n");
     put(fx, "greet.zh.tmpl", "--- sms\n【Acme】{{first_name}}，你好 回T退订\n");
     put(fx, "greet.zh-Hant.tmpl", "from: Acme TW <tw@example.com>\n--- sms\n繁體 {{first_name}}\n");
     put(fx, "partials/layout.mustache", "<html>{{$body}}default{{/body}}{{>foot}}</html>");
@@ -131,7 +134,8 @@ static void test_tpl_parts_locales_variants(void **state)
     struct hd_tpl_info info;
     hd_tpl_get_info(t, &info);
     assert_int_equal(info.category, HD_CAT_MARKETING);
-    assert_int_equal(info.channels, 7u);
+    assert_int_equal(info.channels,
+                     1u << HD_CH_EMAIL | 1u << HD_CH_SMS | 1u << HD_CH_PUSH | 1u << HD_CH_INBOX);
     assert_int_equal(info.nlocales, 2);
     assert_int_equal(info.nvariants, 1);
     assert_string_equal(info.variants[0], "b");
@@ -597,9 +601,36 @@ static void test_tpl_html_to_text(void **state)
     }
 }
 
+/* A variable in an inbox body is text: its Markdown marks are escaped and
+ * its line ends are spaces, so a value cannot make a link (a contact named
+ * "[Verify](https://evil.example)" made one); {{{ }}} puts Markdown in. */
+static void test_tpl_inbox_body_escapes(void **state)
+{
+    struct fx *fx = *state;
+    struct hd_err e = {0};
+    int rc;
+    char *got = render(fx, HD_PART_INBOX_BODY, NULL, NULL,
+                       "{\"first_name\": \"Jean-Luc\", \"note\": \"[Verify](https://evil.example) "
+                       "*now*\\n- item \\\\ #1 `x`\", \"md\": \"*ok*\"}",
+                       &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(got, "**Hi** Jean\\-Luc: \\[Verify\\]\\(https://evil.example\\) \\*now\\*"
+                             " \\- item \\\\ \\#1 \\`x\\` *ok*");
+    struct hd_buf html;
+    hd_buf_init(&html);
+    hd_md_render(got, strlen(got), &html);
+    hd_buf_addc(&html, '\0');
+    assert_string_equal(html.data,
+                        "<p><strong>Hi</strong> Jean-Luc: [Verify](https://evil.example) "
+                        "*now* - item \\ #1 `x` <em>ok</em></p>\n");
+    hd_buf_release(&html);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tpl_inbox_body_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpl_parts_locales_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpl_json_part, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpl_file_errors, setup, teardown),

@@ -951,6 +951,20 @@ static int resolve_partial(void *ud, const char *name, const struct hd_mst **out
 
 /* ---- rendering --------------------------------------------------------------------- */
 
+/* A variable in an inbox message's body is text: its Markdown marks are
+ * escaped (the renderer's backslash) and its line ends become spaces, so
+ * that a contact's attribute or an API call's data cannot make a link, a
+ * list or emphasis in the operator's message ({{{name}}} puts Markdown in
+ * on purpose). */
+static void md_escape(struct hd_buf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] && strchr("\\*[]()_-#`", s[i]))
+            hd_buf_addc(out, '\\');
+        hd_buf_addc(out, s[i] == '\n' || s[i] == '\r' ? ' ' : s[i]);
+    }
+}
+
 static void env_for(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
                     struct presolve *ps, struct hd_mst_env *env)
 {
@@ -958,6 +972,7 @@ static void env_for(const struct hd_tpl *t, int kind, const struct hd_tpl_req *r
     ps->nchain = locale_chain(req->locale, ps->chain);
     memset(env, 0, sizeof *env);
     env->escape_html = kind == HD_PART_EMAIL_HTML;
+    env->escape = kind == HD_PART_INBOX_BODY ? md_escape : NULL;
     env->strict = !req->lenient;
     env->part = part_names[kind];
     env->locale = req->locale;
