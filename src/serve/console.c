@@ -429,20 +429,24 @@ static void login_post(struct ctx *c)
         goto out;
     bool ok = !f.too_long && check_password(c, &f, &known);
     pthread_mutex_lock(&c->s->mu);
-    struct hd_user u;
+    struct hd_user u = {0};
+    int rc = HD_E_STORE;
     st = hd_srv_store(c->s, &err);
-    if (ok && st && hd_store_user_find(st, f.name, &u, &err) == 0 && open_session(c, st, &u) == 0) {
+    if (ok && st && (rc = hd_store_user_find(st, f.name, &u, &err)) == 0 &&
+        (rc = open_session(c, st, &u)) == 0) {
         note(c, st, f.name, "login", hd_role_name(u.role));
         hd_log_info(c->s->log, "serve: console: '%s' logged in from %s", f.name, c->r->addr);
         snprintf(c->a->cookies[1], sizeof c->a->cookies[1],
                  COOKIE_PRE "=; Path=/console/; Max-Age=0; HttpOnly; SameSite=Strict");
         redirect(c->a, "/console/");
-    } else if (!ok) {
+    } else if (!ok && st) {
         note(c, st, f.name, "login_failed", known ? "wrong password" : "unknown user");
+    } else if (ok && rc != HD_E_NOTFOUND && !c->a->status) { /* the store failed the password */
+        hd_srv_unavailable(c->s, c->a, &err);
     }
     pthread_mutex_unlock(&c->s->mu);
     OPENSSL_cleanse(&u, sizeof u);
-    if (!ok)
+    if (!c->a->status) /* a wrong password, or a user removed meanwhile */
         login_form(c, 401, "failed");
 out:
     login_release(&f);
