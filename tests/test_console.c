@@ -536,6 +536,18 @@ static void test_console_campaign(void **state)
     snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf);
     assert_int_equal(post_as(&s, vid, "/console/campaigns/later", form, &body, NULL), 403);
     free(body);
+    /* ... before its form is read: the headers alone, the body never sent */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import socket; c = socket.create_connection(('127.0.0.1', %d)); "
+             "c.settimeout(3); c.sendall(b'POST /console/campaigns/later HTTP/1.1\\r\\nHost: "
+             "x\\r\\nCookie: herald_session=%s\\r\\nContent-Type: "
+             "application/x-www-form-urlencoded\\r\\nContent-Length: 3000\\r\\n\\r\\n'); "
+             "print(c.recv(4096).split(b'\\r\\n')[0].decode())\" 2>&1",
+             s.port, vid);
+    char *line = tu_sh(cmd);
+    assert_contains(line, "HTTP/1.1 403");
+    free(line);
     /* an operator: the buttons; a CSRF-less POST refused; the real one pauses */
     assert_int_equal(get_as(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
     assert_contains(body, "<input type=\"hidden\" name=\"action\" value=\"pause\">"

@@ -229,6 +229,25 @@ static void not_allowed(struct hd_answer *a, const struct page_route *rt)
     plain(a, 405, "method not allowed\n");
 }
 
+/* Whether c's session may use route rt (post: its form) with fn; else c's
+ * answer says why: the sign-in page, 404, 405, 403. */
+static bool allowed(struct ctx *c, const struct page_route *rt, bool post, page_fn fn)
+{
+    if (session(c) < 0)
+        return false;
+    if (!c->authed)
+        redirect(c->a, "/console/login");
+    else if (!rt)
+        plain(c->a, 404, "not found\n");
+    else if (!fn)
+        not_allowed(c->a, rt);
+    else if (c->sess.user.role < (post ? rt->post_role : rt->role))
+        plain(c->a, 403, "forbidden: your role may not do this\n");
+    else
+        return true;
+    return false;
+}
+
 void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
 {
     struct ctx c = {.s = s, .r = r, .a = a};
@@ -245,21 +264,26 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
             not_allowed(a, rt);
         return;
     }
-    if (session(&c) < 0)
-        return;
-    if (!c.authed) {
-        redirect(a, "/console/login");
-    } else if (!rt) {
-        plain(a, 404, "not found\n");
-    } else if (!fn) {
-        not_allowed(a, rt);
-    } else if (c.sess.user.role < (post ? rt->post_role : rt->role)) {
-        plain(a, 403, "forbidden: your role may not do this\n");
-    } else {
+    if (allowed(&c, rt, post, fn))
         fn(&c);
-    }
     OPENSSL_cleanse(&c.sess.csrf, sizeof c.sess.csrf);
     OPENSSL_cleanse(c.sid, sizeof c.sid);
+}
+
+bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
+{
+    struct ctx c = {.s = s, .r = r, .a = a};
+    const struct page_route *rt = route_of(r->rest);
+    a->csp = csp;
+    c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
+    if (rt && rt->role < 0) /* open pages (the sign-in form) check their own form */
+        return true;
+    bool ok = allowed(&c, rt, true, rt ? rt->post : NULL);
+    OPENSSL_cleanse(&c.sess.csrf, sizeof c.sess.csrf);
+    OPENSSL_cleanse(c.sid, sizeof c.sid);
+    if (ok)
+        hd_buf_release(&a->body);
+    return ok;
 }
 
 static void stylesheet(struct ctx *c)

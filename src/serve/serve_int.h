@@ -57,7 +57,16 @@ const char *hd_pages_category(int lang, int category);
 
 /* The routes (server.c); R_NONE is any other path. */
 enum route {
-    R_HEALTH, R_READY, R_UNSUB, R_METRICS, R_PREFS, R_HOOK, R_INBOX, R_API, R_CONSOLE, R_NONE,
+    R_HEALTH,
+    R_READY,
+    R_UNSUB,
+    R_METRICS,
+    R_PREFS,
+    R_HOOK,
+    R_INBOX,
+    R_API,
+    R_CONSOLE,
+    R_NONE,
     R_COUNT
 };
 #define HTTP_CODES 500 /* statuses 100 to 599, counted per route */
@@ -141,13 +150,13 @@ void hd_prefs_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
  * its batch (clicks.c): its request is suspended until done. */
 struct hd_click {
     struct hd_token tok;
-    struct hd_hook *hook; /* a status callback (hooks.c), or NULL: a click */
+    struct hd_hook *hook;   /* a status callback (hooks.c), or NULL: a click */
     struct hd_api_req *api; /* an API send (api_messages.c), or NULL */
-    int result;           /* the callback's hd_receipt_result */
-    void *conn;           /* the suspended struct MHD_Connection */
-    bool done;            /* the batch is written (or failed): answer it */
-    int rc;               /* 0, or the batch's HD_E_* */
-    bool changed;         /* a new opt-out (not a repeat) */
+    int result;             /* the callback's hd_receipt_result */
+    void *conn;             /* the suspended struct MHD_Connection */
+    bool done;              /* the batch is written (or failed): answer it */
+    int rc;                 /* 0, or the batch's HD_E_* */
+    bool changed;           /* a new opt-out (not a repeat) */
     struct hd_click *next;
 };
 /* Starts the writer thread. */
@@ -356,6 +365,9 @@ int hd_console_init(struct hd_srv *s, struct hd_err *err);
 /* Whether a POST to rest is one the console reads a body for. */
 bool hd_console_posts(const char *rest);
 void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
+/* A form's POST when its headers are in: whether its session and role
+ * may post it, checked before the body is read; else a is the answer. */
+bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
 /* The overview page's data (console_overview.c; s->mu held), or NULL
  * with err set. */
 json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, struct hd_err *err);
@@ -372,8 +384,7 @@ json_t *hd_console_campaign(struct hd_store *st, const char *name, const char *g
 json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct hd_err *err);
 /* Argon2id (console_auth.c): the encoded hash of a password of 8 to 1024
  * bytes (HD_E_INVALID otherwise), and whether a password is encoded's. */
-int hd_console_hash(const char *password, size_t len, char out[HD_PWHASH_MAX],
-                    struct hd_err *err);
+int hd_console_hash(const char *password, size_t len, char out[HD_PWHASH_MAX], struct hd_err *err);
 bool hd_console_verify(const char *encoded, const char *password, size_t len);
 
 /* Applies the pending receipts whose message appeared (once a second). */

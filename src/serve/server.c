@@ -72,16 +72,16 @@ struct req {
     int route;
     int64_t start_us;
     char method[8];
-    char path[160]; /* as logged: the token cut off, non-printables as '?' */
+    char path[160];         /* as logged: the token cut off, non-printables as '?' */
     struct hd_api_req *api; /* a /api/v1/ request reading its body (api.c) */
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
-    struct hd_click click; /* a one-click, while its batch is written */
+    struct hd_click click;       /* a one-click, while its batch is written */
     char body[CONSOLE_BODY_MAX]; /* the preference centre's or the console's form */
-    struct hd_hook *hook; /* a gateway's callback (hooks.c), its body kept there */
-    char *query;          /* the raw query string of a /hooks/ request, or NULL */
-    size_t got;           /* body bytes received, kept or not */
+    struct hd_hook *hook;        /* a gateway's callback (hooks.c), its body kept there */
+    char *query;                 /* the raw query string of a /hooks/ request, or NULL */
+    size_t got;                  /* body bytes received, kept or not */
     int status;
     size_t bytes;
 };
@@ -305,8 +305,8 @@ static void peer(struct MHD_Connection *c, char *out, size_t size)
     const union MHD_ConnectionInfo *i =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = i ? i->client_addr : NULL;
-    socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                    : sizeof(struct sockaddr_in);
+    socklen_t len =
+        sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!sa || getnameinfo(sa, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
         snprintf(out, size, "-");
 }
@@ -319,10 +319,23 @@ static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struc
     char addr[INET6_ADDRSTRLEN + 1];
     struct hd_answer a = {0};
     peer(c, addr, sizeof addr);
-    struct hd_console_req r = {method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c,
-                               body, len, arg_of};
+    struct hd_console_req r = {
+        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, body, len, arg_of};
     hd_console_answer(s, &r, &a);
     return answer(c, q, &a);
+}
+
+/* A console form's POST, its headers in: its session and role are checked
+ * before its body is read (MHD_YES to read it), else it is answered. */
+static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
+                                    const char *url, const char *method)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    struct hd_answer a = {0};
+    peer(c, addr, sizeof addr);
+    struct hd_console_req r = {
+        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, NULL, 0, arg_of};
+    return hd_console_gate(s, &r, &a) ? MHD_YES : answer(c, q, &a);
 }
 
 /* A /api/v1/ request's headers are in: answered now (api.c), or its body
@@ -363,7 +376,7 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         if (n < 0 || n > CONSOLE_BODY_MAX)
             return text(c, q, n < 0 ? 400 : 413,
                         n < 0 ? "bad Content-Length\n" : "request body too large\n", NULL);
-        return MHD_YES; /* the form comes next */
+        return console_gate(s, c, q, url, method); /* then the form */
     }
     if (q->route == R_INBOX) { /* its own methods, answered from the headers */
         struct hd_answer a = {0};
