@@ -243,6 +243,10 @@ static void test_api_errors(void **state)
     s.pid = run_serve(&s.port);
     b = problem(&s, "GET", "/api/v1/nothing", NULL, key_all, NULL, 404, NULL, &h);
     free(b), free(h);
+    /* a path's byte that is not UTF-8 still gets its problem (it was "{}") */
+    b = problem(&s, "GET", "/api/v1/%ff", NULL, key_all, NULL, 404, NULL, &h);
+    assert_contains(b, "\"detail\"");
+    free(b), free(h);
     b = problem(&s, "DELETE", "/api/v1/messages", NULL, key_all, NULL, 405, NULL, &h);
     assert_contains(h, "Allow: POST");
     free(b), free(h);

@@ -134,6 +134,12 @@ void hd_api_problem(struct hd_answer *a, int status, const char *field, const ch
     va_end(ap);
     json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", phrase(status),
                           "status", status, "detail", detail);
+    if (!p) { /* a detail quoting the request's bytes that are not UTF-8 (a path's %ff) */
+        for (char *d = detail; *d; d++)
+            *d = (unsigned char)*d < 0x80 ? *d : '?';
+        p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", phrase(status),
+                      "status", status, "detail", detail);
+    }
     if (field)
         json_object_set_new(p, "field", json_string(field));
     int retry = a->retry_after;
