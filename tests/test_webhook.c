@@ -356,6 +356,9 @@ static void test_webhook_retry_exactly_once(void **state)
     assert_contains(r.out, "hook ");
     assert_contains(r.out, " all ");
     assert_contains(r.out, "LAST ERROR");
+    assert_contains(r.out, " http://127.0.0.1:"); /* the host, and the path cut */
+    assert_not_contains(r.out, "/in ");
+    assert_contains(r.out, "/... ");
     assert_int_equal(q1("SELECT delivered FROM webhooks WHERE name = 'hook'"), sent + outs);
     assert_int_equal(q1("SELECT attempts FROM webhooks WHERE name = 'hook'"), 0);
     tu_run_release(&r);

@@ -53,13 +53,23 @@ static void events_of(const struct hd_webhook_cfg *wc, char *buf, size_t size)
                 (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_webhook_event_name(t));
 }
 
+/* A webhook's URL as shown: its scheme and host, the rest cut ("/..."), as
+ * receivers such as Slack's carry their secret in the path or query. */
+static void url_shown(const char *url, char *out, size_t size)
+{
+    const char *host = strstr(url, "://");
+    size_t n = host ? (size_t)(host + 3 - url) + strcspn(host + 3, "/?#") : strlen(url);
+    snprintf(out, size, "%.*s%s", (int)n, url, url[n] ? "/..." : "");
+}
+
 static json_t *list_row(const struct hd_webhook_cfg *wc, const struct hd_wh_cursor *c, bool found)
 {
-    char ev[128], next[32] = "";
+    char ev[128], next[32] = "", url[300];
+    url_shown(wc->url, url, sizeof url);
     events_of(wc, ev, sizeof ev);
     if (found && c->next_ms)
         cmd_time(c->next_ms / 1000, next, sizeof next);
-    return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?}", "name", wc->name, "url", wc->url,
+    return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?}", "name", wc->name, "url", url,
                      "events", ev, "lag", found ? json_integer(c->lag) : json_null(), "next_try",
                      *next ? next : NULL, "delivered", json_integer(c->delivered), "expired",
                      json_integer(c->expired), "last_error",
@@ -97,7 +107,8 @@ static int list_cmd(struct hd_ctx *ctx, int argc, char **argv)
             snprintf(lag, sizeof lag, "%lld", (long long)c.lag);
         const char *nt = json_string_value(json_object_get(row, "next_try"));
         snprintf(next, sizeof next, "%s", nt ? nt : "-");
-        printf("%-12s %-32s %-24s %-7s %-20s %-9lld %-7lld %s\n", wc->name, wc->url,
+        printf("%-12s %-32s %-24s %-7s %-20s %-9lld %-7lld %s\n", wc->name,
+               json_string_value(json_object_get(row, "url")),
                json_string_value(json_object_get(row, "events")), lag, next, (long long)c.delivered,
                (long long)c.expired, found && *c.last_error ? c.last_error : "-");
         json_decref(row);
