@@ -5,7 +5,7 @@
  * the same Idempotency-Key and body giving the first answer and one
  * message, another body 409, the message delivered into the outbox with
  * its data, and GET /api/v1/messages/ID showing it sent. */
-#include "testserve.h"
+#include "testapi.h"
 
 #include <poll.h>
 
@@ -16,7 +16,6 @@ static const char tpl_reset[] = "description: reset\ncategory: transactional\n"
 
 static char key_all[64], key_read[64], key_slow[64];
 /* every answer the tests receive, as JSON Lines, for the OpenAPI check */
-static char *answers;
 
 /* `herald apikey create NAME ...`: the key it prints. */
 static void make_key(char *out, const char *name, const char *scope, const char *rate)
@@ -66,53 +65,6 @@ static pid_t run_serve(int *port)
 {
     running = tu_listen_start(dir, true, "127.0.0.1:0", port);
     return running;
-}
-
-/* Keeps an answer for the OpenAPI check (test_api_openapi). */
-static void record(const char *method, const char *path, int status, const char *hdr,
-                   const char *body)
-{
-    const char *t = strstr(hdr, "Content-Type: ");
-    if (!*body || !t)
-        return;
-    t += 14;
-    char type[128];
-    snprintf(type, sizeof type, "%.*s", (int)strcspn(t, "\r\n"), t);
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "method", method, "path", path, "status",
-                          status, "type", type, "body", body);
-    char *line = json_dumps(o, JSON_COMPACT);
-    FILE *f = fopen(answers, "a");
-    assert_non_null(f);
-    fprintf(f, "%s\n", line);
-    fclose(f);
-    free(line);
-    json_decref(o);
-}
-
-/* A request with a JSON body (or none) and the key (or none); extra is
- * more curl arguments. Returns the status; body and headers in *out, *hdr. */
-static int api(const struct srv *s, const char *method, const char *path, const char *body,
-               const char *key, const char *extra, char **out, char **hdr)
-{
-    char args[2048];
-    char *bf = NULL;
-    if (body) {
-        bf = tu_path(dir, ".req");
-        tu_write(bf, body);
-    }
-    snprintf(args, sizeof args, "%s%s%s %s%s%s %s", key ? "-H 'Authorization: Bearer " : "",
-             key ? key : "", key ? "'" : "",
-             body ? "-H 'Content-Type: application/json' --data-binary @" : "", body ? bf : "", "",
-             extra ? extra : "");
-    char *h = NULL;
-    int code = http(s, method, path, NULL, args, out, &h);
-    record(method, path, code, h, *out);
-    if (hdr)
-        *hdr = h;
-    else
-        free(h);
-    free(bf);
-    return code;
 }
 
 /* A problem+json answer: status, its type, and the field when given. */
@@ -576,32 +528,6 @@ static void test_api_read(void **state)
     free(b), free(h);
     assert_int_equal(srv_stop(&s), 0);
     running = 0;
-}
-
-/* node check.js in tests/openapi (its packages installed from the lock
- * file when missing): the document, or the answers against it. */
-static void openapi_check(const char *doc, const char *with)
-{
-    char *od = tu_src_path("tests/openapi"), *mod = tu_path(od, "node_modules/ajv");
-    struct tu_run r;
-    if (!tu_exists(mod)) {
-        const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
-        tu_exec(&r, od, NULL, argv);
-        if (r.status != 0 || !tu_exists(mod))
-            fail_msg("'npm ci' in %s failed (exit %d): the OpenAPI check needs "
-                     "@apidevtools/swagger-parser and ajv from the npm registry\n%s%s",
-                     od, r.status, r.out, r.err);
-        tu_run_release(&r);
-    }
-    const char *argv[] = {"node", "check.js", doc, with, NULL};
-    tu_exec(&r, od, NULL, argv);
-    if (r.status != 0)
-        fail_msg("node check.js %s %s: exit %d\n%s%s", doc, with ? with : "", r.status, r.out,
-                 r.err);
-    assert_contains(r.out, "ok: ");
-    tu_run_release(&r);
-    free(mod);
-    free(od);
 }
 
 /* Last: the document served is the one in the repository, it is valid

@@ -11,7 +11,7 @@
  * webhook_receiver.py, Python's hmac) gets the message's sent and opened
  * events exactly once each. Every answer is validated against
  * docs/api/openapi.json by tests/openapi/check.js at the end. */
-#include "testserve.h"
+#include "testapi.h"
 
 #define SECRET "whsec-apitok-91c"
 
@@ -25,7 +25,6 @@ static const char tpl_alert[] = "description: alert\ncategory: transactional\n"
 
 static char key_mint[64], key_send[64], key_app[64];
 /* every answer received, as JSON Lines, for the OpenAPI check */
-static char *answers;
 static pid_t running;
 
 static void make_key(char *out, const char *name, const char *scope)
@@ -57,54 +56,6 @@ static int teardown(void **state)
         running = 0;
     }
     return e2e_teardown(state);
-}
-
-static void record(const char *method, const char *path, int status, const char *hdr,
-                   const char *body)
-{
-    const char *t = strstr(hdr, "Content-Type: ");
-    if (!*body || !t)
-        return;
-    t += 14;
-    char type[128], p[256];
-    snprintf(type, sizeof type, "%.*s", (int)strcspn(t, "\r\n"), t);
-    snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?"), path); /* the query is not the path */
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "method", method, "path", p, "status",
-                          status, "type", type, "body", body);
-    char *line = json_dumps(o, JSON_COMPACT);
-    FILE *f = fopen(answers, "a");
-    assert_non_null(f);
-    fprintf(f, "%s\n", line);
-    fclose(f);
-    free(line);
-    json_decref(o);
-}
-
-/* A request with a JSON body (or none) and a bearer (a key or a contact
- * token, or none); extra is more curl arguments. The status; the body
- * in *out, the headers in *hdr (may be NULL). */
-static int api(const struct srv *s, const char *method, const char *path, const char *body,
-               const char *bearer, const char *extra, char **out, char **hdr)
-{
-    char args[2048];
-    char *bf = NULL;
-    if (body) {
-        bf = tu_path(dir, ".req");
-        tu_write(bf, body);
-    }
-    snprintf(args, sizeof args, "%s%s%s %s%s %s", bearer ? "-H 'Authorization: Bearer " : "",
-             bearer ? bearer : "", bearer ? "'" : "",
-             body ? "-H 'Content-Type: application/json' --data-binary @" : "", body ? bf : "",
-             extra ? extra : "");
-    char *h = NULL;
-    int code = http(s, method, path, NULL, args, out, &h);
-    record(method, path, code, h, *out);
-    if (hdr)
-        *hdr = h;
-    else
-        free(h);
-    free(bf);
-    return code;
 }
 
 static json_t *body_json(const char *body)
@@ -372,30 +323,6 @@ static void test_apitok_send_inbox(void **state)
     assert_int_equal(
         tu_sql1(dir, "h.db", "SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 1);
     free(tok), free(log), free(py);
-}
-
-/* node check.js in tests/openapi (installed from its lock file when
- * missing): the document, or the answers against it. */
-static void openapi_check(const char *doc, const char *with)
-{
-    char *od = tu_src_path("tests/openapi"), *mod = tu_path(od, "node_modules/ajv");
-    struct tu_run r;
-    if (!tu_exists(mod)) {
-        const char *npm[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
-        tu_exec(&r, od, NULL, npm);
-        if (r.status != 0 || !tu_exists(mod))
-            fail_msg("'npm ci' in %s failed (exit %d)\n%s%s", od, r.status, r.out, r.err);
-        tu_run_release(&r);
-    }
-    const char *argv[] = {"node", "check.js", doc, with, NULL};
-    tu_exec(&r, od, NULL, argv);
-    if (r.status != 0)
-        fail_msg("node check.js %s %s: exit %d\n%s%s", doc, with ? with : "", r.status, r.out,
-                 r.err);
-    assert_contains(r.out, "ok: ");
-    tu_run_release(&r);
-    free(mod);
-    free(od);
 }
 
 /* Last: every answer above fits the OpenAPI document. */
