@@ -30,14 +30,14 @@ static int setup(void **state)
     free(path);
     assert_int_equal(hd_store_import_begin(f->st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
     for (int i = 0; i < 3; i++) {
-        char ext[8];
+        char ext[16];
         snprintf(ext, sizeof ext, "c%d", i);
         struct hd_contact_row row = {.ext_id = ext, .created_at = -1, .attrs = "{}"};
         assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
     }
     assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
     for (int i = 0; i < 3; i++) {
-        char ext[8];
+        char ext[16];
         snprintf(ext, sizeof ext, "c%d", i);
         assert_int_equal(hd_store_contact_ref(f->st, ext, &f->id[i], &e), 0);
     }
