@@ -21,17 +21,16 @@
  * script and no other origin. A route has a least role to read it and
  * one to post to it: a campaign's page (campaigns/NAME) is a viewer's to
  * read, its pause, resume and cancel an operator's, checked before the
- * form is read, then the session's CSRF secret, then hd_campaign_control
- * as the command line calls it, the action audited with who and where. */
+ * form is read (hd_console_gate), then the session's CSRF secret
+ * (hd_con_form). The pages' own data and handlers live in console_*.c,
+ * sharing console_int.h. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "herald/form.h"
-#include "herald/schedule.h"
-#include "serve_int.h"
+#include "console_int.h"
 
 #define CONSOLE_FAILS 5
 #define CONSOLE_WINDOW (15 * 60)
@@ -44,25 +43,10 @@ static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'sel
                           "frame-src 'self'; img-src 'self' data:; form-action 'self'; "
                           "frame-ancestors 'none'";
 
-struct ctx {
-    struct hd_srv *s;
-    const struct hd_console_req *r;
-    struct hd_answer *a;
-    int lang;
-    bool authed;
-    struct hd_session sess;
-    char sid[65]; /* the session cookie's value, when authed */
-};
-
-typedef void (*page_fn)(struct ctx *c);
-static void overview(struct ctx *c);
-static void login_get(struct ctx *c);
-static void login_post(struct ctx *c);
-static void logout(struct ctx *c);
-static void stylesheet(struct ctx *c);
-static void campaign_get(struct ctx *c);
-static void campaign_post(struct ctx *c);
-static void log_page(struct ctx *c);
+static void login_get(struct hd_con *c);
+static void login_post(struct hd_con *c);
+static void logout(struct hd_con *c);
+static void stylesheet(struct hd_con *c);
 
 /* One page: its path after /console/ (one ending in '/' is a prefix,
  * followed by a name), methods and least role to read it and to post to
@@ -71,14 +55,14 @@ static const struct page_route {
     const char *path;
     const char *allow;
     int role, post_role;
-    page_fn get, post;
+    hd_con_fn get, post;
 } routes[] = {
-    {"", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, overview, NULL},
+    {"", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_overview, NULL},
     {"login", "GET, HEAD, POST", -1, -1, login_get, login_post},
     {"logout", "POST", HD_ROLE_VIEWER, HD_ROLE_VIEWER, NULL, logout},
-    {"campaigns/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, campaign_get,
-     campaign_post},
-    {"log", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, log_page, NULL},
+    {"campaigns/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_campaign_get,
+     hd_con_campaign_post},
+    {"log", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log, NULL},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -116,7 +100,7 @@ int hd_console_init(struct hd_srv *s, struct hd_err *err)
     return rc;
 }
 
-static void plain(struct hd_answer *a, int status, const char *msg)
+void hd_con_plain(struct hd_answer *a, int status, const char *msg)
 {
     a->status = status;
     a->type = "text/plain; charset=utf-8";
@@ -124,7 +108,7 @@ static void plain(struct hd_answer *a, int status, const char *msg)
     hd_buf_adds(&a->body, msg);
 }
 
-static void redirect(struct hd_answer *a, const char *to)
+void hd_con_redirect(struct hd_answer *a, const char *to)
 {
     a->status = 303;
     a->type = "text/plain; charset=utf-8";
@@ -168,7 +152,7 @@ static void cookie(const struct hd_console_req *r, const char *name, char out[65
     }
 }
 
-static void set_cookie(struct ctx *c, int i, const char *name, const char *value, int64_t age)
+static void set_cookie(struct hd_con *c, int i, const char *name, const char *value, int64_t age)
 {
     snprintf(c->a->cookies[i], sizeof c->a->cookies[i],
              "%s=%s; Path=/console/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", name, value,
@@ -181,7 +165,7 @@ static void id_hash(const char sid[65], unsigned char out[32])
 }
 
 /* Records an action (call with s->mu held); a failure is logged only. */
-static void note(struct ctx *c, struct hd_store *st, const char *who, const char *what,
+void hd_con_note(struct hd_con *c, struct hd_store *st, const char *who, const char *what,
                  const char *detail)
 {
     struct hd_err err = {0};
@@ -192,7 +176,7 @@ static void note(struct ctx *c, struct hd_store *st, const char *who, const char
 
 /* The session of the request's cookie, into c (authed); -1 after
  * answering 503 when the store is away. */
-static int session(struct ctx *c)
+static int session(struct hd_con *c)
 {
     struct hd_err err = {0};
     unsigned char h[32];
@@ -211,38 +195,71 @@ static int session(struct ctx *c)
     return rc < 0 && rc != HD_E_NOTFOUND ? -1 : 0;
 }
 
-static void page(struct ctx *c, int status, int which, json_t *data)
+void hd_con_page(struct hd_con *c, int status, int which, json_t *data)
 {
     if (!hd_pages_has(c->s->pages, which)) {
         json_decref(data);
-        plain(c->a, 503,
-              "the console's pages are missing: copy templates/pages/console-*.mustache and "
-              "console.css into [herald] templates/pages\n");
+        hd_con_plain(c->a, 503,
+                     "the console's pages are missing: copy templates/pages/console-*.mustache "
+                     "and console.css into [herald] templates/pages\n");
         return;
     }
+    if (c->authed) {
+        json_object_set_new(data, "user", json_string(c->sess.user.name));
+        json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
+        json_object_set_new(data, "csrf", json_string(c->sess.csrf));
+        json_object_set_new(data, "operator", json_boolean(c->sess.user.role >= HD_ROLE_OPERATOR));
+        json_object_set_new(data, "admin", json_boolean(c->sess.user.role >= HD_ROLE_ADMIN));
+    }
     hd_srv_page(c->s, c->a, status, which, c->lang, data);
+}
+
+json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn)
+{
+    struct hd_err err = {0};
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    json_t *data = st ? fn(c, st, &err) : NULL;
+    if (!data && err.code == HD_E_NOTFOUND) {
+        hd_con_plain(c->a, 404, "");
+        hd_buf_addf(&c->a->body, "%s\n", err.msg[0] ? err.msg : "not found");
+    } else if (!data) {
+        hd_srv_unavailable(c->s, c->a, &err);
+    }
+    pthread_mutex_unlock(&c->s->mu);
+    return data;
+}
+
+void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name)
+{
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, prefix);
+    hd_buf_add_uri(&u, name, strlen(name));
+    hd_con_redirect(c->a, u.len < sizeof c->a->location ? u.data : "/console/");
+    hd_buf_release(&u);
 }
 
 static void not_allowed(struct hd_answer *a, const struct page_route *rt)
 {
     a->allow = rt->allow;
-    plain(a, 405, "method not allowed\n");
+    hd_con_plain(a, 405, "method not allowed\n");
 }
 
 /* Whether c's session may use route rt (post: its form) with fn; else c's
  * answer says why: the sign-in page, 404, 405, 403. */
-static bool allowed(struct ctx *c, const struct page_route *rt, bool post, page_fn fn)
+static bool allowed(struct hd_con *c, const struct page_route *rt, bool post, hd_con_fn fn)
 {
     if (session(c) < 0)
         return false;
     if (!c->authed)
-        redirect(c->a, "/console/login");
+        hd_con_redirect(c->a, "/console/login");
     else if (!rt)
-        plain(c->a, 404, "not found\n");
+        hd_con_plain(c->a, 404, "not found\n");
     else if (!fn)
         not_allowed(c->a, rt);
     else if (c->sess.user.role < (post ? rt->post_role : rt->role))
-        plain(c->a, 403, "forbidden: your role may not do this\n");
+        hd_con_plain(c->a, 403, "forbidden: your role may not do this\n");
     else
         return true;
     return false;
@@ -250,11 +267,11 @@ static bool allowed(struct ctx *c, const struct page_route *rt, bool post, page_
 
 void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
 {
-    struct ctx c = {.s = s, .r = r, .a = a};
+    struct hd_con c = {.s = s, .r = r, .a = a};
     const struct page_route *rt = route_of(r->rest);
     bool post = strcmp(r->method, "POST") == 0;
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    page_fn fn = !rt ? NULL : post ? rt->post : get ? rt->get : NULL;
+    hd_con_fn fn = !rt ? NULL : post ? rt->post : get ? rt->get : NULL;
     a->csp = csp;
     c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
     if (rt && rt->role < 0) { /* open pages need no session */
@@ -272,7 +289,7 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
 
 bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
 {
-    struct ctx c = {.s = s, .r = r, .a = a};
+    struct hd_con c = {.s = s, .r = r, .a = a};
     const struct page_route *rt = route_of(r->rest);
     a->csp = csp;
     c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
@@ -286,11 +303,11 @@ bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd
     return ok;
 }
 
-static void stylesheet(struct ctx *c)
+static void stylesheet(struct hd_con *c)
 {
     const struct hd_buf *css = hd_pages_css(c->s->pages);
     if (!css) {
-        plain(c->a, 404, "no console.css in [herald] templates/pages\n");
+        hd_con_plain(c->a, 404, "no console.css in [herald] templates/pages\n");
         return;
     }
     c->a->status = 200;
@@ -300,11 +317,11 @@ static void stylesheet(struct ctx *c)
 
 /* ---- login and logout ---- */
 
-static void login_form(struct ctx *c, int status, const char *error)
+static void login_form(struct hd_con *c, int status, const char *error)
 {
     char nonce[65], csrf[HD_CSRF_LEN + 1], text[sizeof LOGIN_LABEL + 64];
     if (!random_hex(nonce)) {
-        plain(c->a, 500, "no random bytes\n");
+        hd_con_plain(c->a, 500, "no random bytes\n");
         return;
     }
     snprintf(text, sizeof text, "%s%s", LOGIN_LABEL, nonce);
@@ -314,10 +331,10 @@ static void login_form(struct ctx *c, int status, const char *error)
     if (error)
         json_object_set_new(data, error, json_true());
     OPENSSL_cleanse(csrf, sizeof csrf);
-    page(c, status, PAGE_CONSOLE_LOGIN, data);
+    hd_con_page(c, status, PAGE_CONSOLE_LOGIN, data);
 }
 
-static void login_get(struct ctx *c)
+static void login_get(struct hd_con *c)
 {
     login_form(c, 200, NULL);
 }
@@ -359,7 +376,7 @@ static void login_release(struct login *f)
     OPENSSL_cleanse(f, sizeof *f);
 }
 
-static bool login_csrf_ok(struct ctx *c, const struct login *f)
+static bool login_csrf_ok(struct hd_con *c, const struct login *f)
 {
     char nonce[65], text[sizeof LOGIN_LABEL + 64];
     cookie(c->r, COOKIE_PRE, nonce);
@@ -372,7 +389,7 @@ static bool login_csrf_ok(struct ctx *c, const struct login *f)
 }
 
 /* The throttle; true after answering 429 (s->mu held). */
-static bool throttled(struct ctx *c, struct hd_store *st, const char *who)
+static bool throttled(struct hd_con *c, struct hd_store *st, const char *who)
 {
     struct hd_err err = {0};
     struct hd_login_failures lf = {0};
@@ -386,20 +403,20 @@ static bool throttled(struct ctx *c, struct hd_store *st, const char *who)
     int64_t oldest = lf.by_who >= CONSOLE_FAILS ? lf.oldest_who : lf.oldest_addr;
     int64_t wait = oldest + CONSOLE_WINDOW - now;
     c->a->retry_after = wait > 0 ? (int)wait : 1;
-    plain(c->a, 429, "too many failed logins: try again later\n");
+    hd_con_plain(c->a, 429, "too many failed logins: try again later\n");
     hd_log_warn(c->s->log, "serve: console: login throttled for '%s' from %s", who, c->r->addr);
     return true;
 }
 
 /* A new session for u: the cookie and the row; -1 after answering. */
-static int open_session(struct ctx *c, struct hd_store *st, const struct hd_user *u)
+static int open_session(struct hd_con *c, struct hd_store *st, const struct hd_user *u)
 {
     struct hd_err err = {0};
     char sid[65], csrf[65];
     unsigned char h[32];
     int64_t now = hd_clock_now(c->s->clock), age = c->s->cfg->serve.console_session;
     if (!random_hex(sid) || !random_hex(csrf)) {
-        plain(c->a, 500, "no random bytes\n");
+        hd_con_plain(c->a, 500, "no random bytes\n");
         return -1;
     }
     id_hash(sid, h);
@@ -415,7 +432,7 @@ static int open_session(struct ctx *c, struct hd_store *st, const struct hd_user
 
 /* Checks the password against the user's hash, or the dummy one for an
  * unknown user, without the store's mutex. */
-static bool check_password(struct ctx *c, const struct login *f, bool *known)
+static bool check_password(struct hd_con *c, const struct login *f, bool *known)
 {
     struct hd_err err = {0};
     struct hd_user u;
@@ -429,17 +446,17 @@ static bool check_password(struct ctx *c, const struct login *f, bool *known)
     return ok;
 }
 
-static void login_post(struct ctx *c)
+static void login_post(struct hd_con *c)
 {
     struct hd_err err = {0};
     struct login f = {0};
     bool known = false;
     if (hd_form_parse(c->r->body, c->r->len, login_field, &f, &err) < 0 || f.unknown) {
-        plain(c->a, 400, "bad form body: give name, password and csrf\n");
+        hd_con_plain(c->a, 400, "bad form body: give name, password and csrf\n");
         goto out;
     }
     if (!login_csrf_ok(c, &f)) {
-        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+        hd_con_plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
         goto out;
     }
     for (char *p = f.name; *p; p++) /* kept in the audit: printable only */
@@ -458,13 +475,13 @@ static void login_post(struct ctx *c)
     st = hd_srv_store(c->s, &err);
     if (ok && st && (rc = hd_store_user_find(st, f.name, &u, &err)) == 0 &&
         (rc = open_session(c, st, &u)) == 0) {
-        note(c, st, f.name, "login", hd_role_name(u.role));
+        hd_con_note(c, st, f.name, "login", hd_role_name(u.role));
         hd_log_info(c->s->log, "serve: console: '%s' logged in from %s", f.name, c->r->addr);
         snprintf(c->a->cookies[1], sizeof c->a->cookies[1],
                  COOKIE_PRE "=; Path=/console/; Max-Age=0; HttpOnly; SameSite=Strict");
-        redirect(c->a, "/console/");
+        hd_con_redirect(c->a, "/console/");
     } else if (!ok && st) {
-        note(c, st, f.name, "login_failed", known ? "wrong password" : "unknown user");
+        hd_con_note(c, st, f.name, "login_failed", known ? "wrong password" : "unknown user");
     } else if (ok && rc != HD_E_NOTFOUND && !c->a->status) { /* the store failed the password */
         hd_srv_unavailable(c->s, c->a, &err);
     }
@@ -476,192 +493,42 @@ out:
     login_release(&f);
 }
 
-struct csrf_form {
-    const char *want;
-    bool ok, other;
-    int n;
-};
-
-static int csrf_field(void *ud, const char *key, const char *value)
+int hd_con_form(struct hd_con *c, struct hd_form *f)
 {
-    struct csrf_form *f = ud;
-    if (strcmp(key, "csrf") != 0) {
-        f->other = true;
-        return 0;
+    if (hd_form_collect(c->r->body, c->r->len, f, NULL) < 0) {
+        hd_form_release(f);
+        hd_con_plain(c->a, 400, "bad form body\n");
+        return -1;
     }
-    f->ok = ++f->n == 1 && strlen(value) == 64 && CRYPTO_memcmp(value, f->want, 64) == 0;
+    const char *csrf = hd_form_get(f, "csrf");
+    if (!csrf || strlen(csrf) != 64 || CRYPTO_memcmp(csrf, c->sess.csrf, 64) != 0) {
+        hd_form_release(f);
+        hd_con_plain(c->a, 403,
+                     "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+        return -1;
+    }
     return 0;
 }
 
-/* A session's form carries its CSRF secret; false after answering 403. */
-static bool session_csrf(struct ctx *c)
-{
-    struct csrf_form f = {.want = c->sess.csrf};
-    if (hd_form_parse(c->r->body, c->r->len, csrf_field, &f, NULL) < 0 || !f.ok) {
-        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
-        return false;
-    }
-    return true;
-}
-
-static void logout(struct ctx *c)
+static void logout(struct hd_con *c)
 {
     struct hd_err err = {0};
     unsigned char h[32];
-    if (!session_csrf(c))
+    struct hd_form f;
+    if (hd_con_form(c, &f) < 0)
         return;
+    hd_form_release(&f);
     id_hash(c->sid, h);
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
     if (!st || hd_store_session_end(st, h, &err) < 0) {
         hd_srv_unavailable(c->s, c->a, &err);
     } else {
-        note(c, st, c->sess.user.name, "logout", NULL);
+        hd_con_note(c, st, c->sess.user.name, "logout", NULL);
         snprintf(c->a->cookies[0], sizeof c->a->cookies[0],
                  COOKIE_SESSION "=; Path=/console/; Max-Age=0; HttpOnly; SameSite=Strict%s",
                  c->s->console_secure ? "; Secure" : "");
-        redirect(c->a, "/console/login");
+        hd_con_redirect(c->a, "/console/login");
     }
     pthread_mutex_unlock(&c->s->mu);
-}
-
-/* ---- the overview (its numbers: console_overview.c) ---- */
-
-static void overview(struct ctx *c)
-{
-    struct hd_err err = {0};
-    pthread_mutex_lock(&c->s->mu);
-    struct hd_store *st = hd_srv_store(c->s, &err);
-    json_t *data = st ? hd_console_overview(c->s, st, c->lang, &err) : NULL;
-    if (!data)
-        hd_srv_unavailable(c->s, c->a, &err);
-    pthread_mutex_unlock(&c->s->mu);
-    if (!data)
-        return;
-    json_object_set_new(data, "user", json_string(c->sess.user.name));
-    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
-    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
-    page(c, 200, PAGE_CONSOLE_OVERVIEW, data);
-}
-
-/* ---- a campaign's page and its actions (its data: console_campaign.c) ---- */
-
-static void campaign_get(struct ctx *c)
-{
-    struct hd_err err = {0};
-    const char *name = c->r->rest + strlen("campaigns/");
-    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
-    pthread_mutex_lock(&c->s->mu);
-    struct hd_store *st = hd_srv_store(c->s, &err);
-    json_t *data = st ? hd_console_campaign(st, name, goal, c->lang, &err) : NULL;
-    if (!data && err.code == HD_E_NOTFOUND)
-        plain(c->a, 404, "no such campaign\n");
-    else if (!data)
-        hd_srv_unavailable(c->s, c->a, &err);
-    pthread_mutex_unlock(&c->s->mu);
-    if (!data)
-        return;
-    json_object_set_new(data, "user", json_string(c->sess.user.name));
-    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
-    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
-    json_object_set_new(data, "operator", json_boolean(c->sess.user.role >= HD_ROLE_OPERATOR));
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, "/console/campaigns/");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_object_set_new(data, "url", json_stringn(u.data, u.len));
-    u.len = 0;
-    hd_buf_adds(&u, "/console/log?campaign=");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
-    hd_buf_release(&u);
-    page(c, 200, PAGE_CONSOLE_CAMPAIGN, data);
-}
-
-/* The action a campaign's form names (its csrf checked first); -1 after
- * answering. */
-static int campaign_op(struct ctx *c)
-{
-    struct hd_form f;
-    int op = -1;
-    if (hd_form_collect(c->r->body, c->r->len, &f, NULL) < 0) {
-        hd_form_release(&f);
-        plain(c->a, 400, "bad form body\n");
-        return -1;
-    }
-    const char *csrf = hd_form_get(&f, "csrf"), *act = hd_form_get(&f, "action");
-    if (!csrf || strlen(csrf) != 64 || CRYPTO_memcmp(csrf, c->sess.csrf, 64) != 0)
-        plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
-    else if (act && strcmp(act, "pause") == 0)
-        op = HD_CAMP_OP_PAUSE;
-    else if (act && strcmp(act, "resume") == 0)
-        op = HD_CAMP_OP_RESUME;
-    else if (act && strcmp(act, "cancel") == 0)
-        op = HD_CAMP_OP_CANCEL;
-    else
-        plain(c->a, 400, "bad form body: action is pause, resume or cancel\n");
-    hd_form_release(&f);
-    return op;
-}
-
-/* What `herald campaign pause|resume|cancel` does, recorded in the
- * audit (who, what, when, from where), then the page again. */
-static void campaign_post(struct ctx *c)
-{
-    static const char *const what[] = {"campaign_pause", "campaign_resume", "campaign_cancel"};
-    struct hd_err err = {0};
-    struct hd_campaign camp = {0};
-    int64_t n = 0;
-    const char *name = c->r->rest + strlen("campaigns/");
-    int op = campaign_op(c);
-    if (op < 0)
-        return;
-    pthread_mutex_lock(&c->s->mu);
-    struct hd_store *st = hd_srv_store(c->s, &err);
-    int rc = st ? hd_campaign_control(st, name, op, hd_clock_now_ms(c->s->clock), &camp, &n, &err)
-                : HD_E_STORE;
-    if (rc == 0) {
-        note(c, st, c->sess.user.name, what[op], name);
-        hd_log_info(c->s->log, "serve: console: '%s' %s '%s' from %s", c->sess.user.name, what[op],
-                    name, c->r->addr);
-    }
-    pthread_mutex_unlock(&c->s->mu);
-    hd_campaign_release(&camp);
-    if (rc == HD_E_NOTFOUND) {
-        plain(c->a, 404, "no such campaign\n");
-    } else if (rc == HD_E_INVALID) {
-        plain(c->a, 409, "");
-        hd_buf_addf(&c->a->body, "%s\n", err.msg);
-    } else if (rc < 0) {
-        hd_srv_unavailable(c->s, c->a, &err);
-    } else {
-        struct hd_buf u;
-        hd_buf_init(&u);
-        hd_buf_adds(&u, "/console/campaigns/");
-        hd_buf_add_uri(&u, name, strlen(name));
-        if (u.len < sizeof c->a->location)
-            redirect(c->a, u.data);
-        else
-            redirect(c->a, "/console/");
-        hd_buf_release(&u);
-    }
-}
-
-/* ---- the delivery log ---- */
-
-static void log_page(struct ctx *c)
-{
-    struct hd_err err = {0};
-    pthread_mutex_lock(&c->s->mu);
-    struct hd_store *st = hd_srv_store(c->s, &err);
-    json_t *data = st ? hd_console_log(st, c->r->arg, c->r->ud, &err) : NULL;
-    if (!data)
-        hd_srv_unavailable(c->s, c->a, &err);
-    pthread_mutex_unlock(&c->s->mu);
-    if (!data)
-        return;
-    json_object_set_new(data, "user", json_string(c->sess.user.name));
-    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
-    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
-    page(c, 200, PAGE_CONSOLE_LOG, data);
 }

@@ -1,4 +1,4 @@
-/* console_campaign: the data of the console's campaign page and log page
+/* console_campaign: the console's campaign page
  * (issue 21), as JSON objects for their templates, read through the
  * functions the command line uses so that the page and the terminal never
  * disagree: the definition as `herald campaign show` words it
@@ -6,11 +6,9 @@
  * (hd_store_run_each, hd_store_run_counts), the funnel from the numbers
  * `herald stats` and the API print (hd_stats_load, hd_stats_metrics_of:
  * the "all" group), conversions from hd_store_stats_goal when the page is
- * asked for a goal event; the log through hd_log_filter_resolve and
- * hd_store_log_query with `herald log`'s filters, its cells from
- * hd_audit_log_cells. Paging skips whole pages of rows (the newest
- * first); every value goes to Mustache, which escapes it. Called with the
- * store's mutex held. */
+ * asked for a goal event. Read with the store's mutex held (hd_con_load);
+ * pause, resume and cancel go through hd_campaign_control as the command
+ * line's do, each recorded in the audit of actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +17,8 @@
 #include "herald/schedule.h"
 #include "herald/state.h"
 #include "herald/stats.h"
-#include "serve_int.h"
+#include "console_int.h"
 
-#define LOG_PAGE_ROWS 50
-#define LOG_PAGE_MAX 10000
 #define GOAL_WINDOW (7 * 86400) /* herald stats --window's default */
 
 struct runs {
@@ -92,8 +88,8 @@ static json_t *funnel(struct hd_store *st, int64_t id, const char *goal, struct 
     return f;
 }
 
-json_t *hd_console_campaign(struct hd_store *st, const char *name, const char *goal, int lang,
-                            struct hd_err *err)
+static json_t *campaign_data(struct hd_store *st, const char *name, const char *goal, int lang,
+                             struct hd_err *err)
 {
     struct hd_campaign c = {0};
     json_t *out = NULL, *f = NULL;
@@ -130,131 +126,91 @@ out:
     return out;
 }
 
-/* ---- the log page ---- */
+/* ---- the page and its actions ---- */
 
-struct rows {
-    json_t *list;
-    int64_t skip, seen, shown;
-};
-
-static int log_row(void *ud, const struct hd_log_row *r)
+static const char *campaign_name(const struct hd_con *c)
 {
-    struct rows *w = ud;
-    struct hd_audit_log_cells c;
-    if (w->seen++ < w->skip)
-        return 0;
-    if (w->shown == LOG_PAGE_ROWS)
-        return 1; /* one more than a page: there is a next one */
-    w->shown++;
-    hd_audit_log_cells(r, &c);
-    json_t *o = json_object();
-    for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++)
-        json_object_set_new(o, hd_audit_log_cols[i], json_string(c.cell[i] ? c.cell[i] : ""));
-    json_array_append_new(w->list, o);
-    return 0;
+    return c->r->rest + strlen("campaigns/");
 }
 
-enum { P_CAMPAIGN, P_RUN, P_CONTACT, P_CHANNEL, P_PROVIDER, P_OUTCOME, P_REASON, P_SINCE, P_UNTIL };
-static const char *const log_params[] = {"campaign", "run",    "contact", "channel", "provider",
-                                         "outcome",  "reason", "since",   "until"};
-#define NPARAMS (sizeof log_params / sizeof log_params[0])
-
-/* /console/log?the given filters&page=N */
-static json_t *page_link(const char *const *v, long page)
+static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_err *err)
 {
-    struct hd_buf b;
-    hd_buf_init(&b);
-    hd_buf_adds(&b, "/console/log?");
-    for (size_t i = 0; i < NPARAMS; i++) {
-        if (!v[i] || !*v[i])
-            continue;
-        hd_buf_addf(&b, "%s=", log_params[i]);
-        hd_buf_add_uri(&b, v[i], strlen(v[i]));
-        hd_buf_addc(&b, '&');
-    }
-    hd_buf_addf(&b, "page=%ld", page);
-    json_t *s = json_stringn(b.data, b.len);
-    hd_buf_release(&b);
-    return s;
-}
-
-static int when(const char *v, int64_t *ms)
-{
-    int64_t t;
-    enum hd_time_kind k;
-    if (!v || !*v)
-        return 0;
-    if (hd_time_parse_iso(v, &t, &k) < 0)
-        return -1;
-    *ms = t * 1000;
-    return 0;
-}
-
-static const char *given(const char *v)
-{
-    return v && *v ? v : NULL;
-}
-
-/* f from the query's values v, as herald log reads its options; a bad one
- * is the page's error (returned), and f is left unused. */
-static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_filter *f,
-                      json_t *out, struct hd_err *err)
-{
-    struct hd_err e = {0};
-    char *end = NULL;
-    long long run = given(v[P_RUN]) ? strtoll(v[P_RUN], &end, 10) : 0;
-    f->channel = given(v[P_CHANNEL]);
-    f->provider = given(v[P_PROVIDER]);
-    f->outcome = given(v[P_OUTCOME]);
-    f->reason = given(v[P_REASON]);
-    if (when(v[P_SINCE], &f->since_ms) < 0 || when(v[P_UNTIL], &f->until_ms) < 0) {
-        json_object_set_new(out, "error",
-                            json_string("since and until take an ISO 8601 time or "
-                                        "date (2026-11-22 or 2026-11-22T09:00:00Z)"));
-        return 1;
-    }
-    if ((end && *end) || run < 0) {
-        json_object_set_new(out, "error", json_string("run takes a run's number (1, 2, ...)"));
-        return 1;
-    }
-    int rc = hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
-    if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID) {
-        json_object_set_new(out, "error", json_string(e.msg));
-        return 1;
-    }
-    if (rc < 0 && err)
-        *err = e;
-    return rc;
-}
-
-json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct hd_err *err)
-{
-    const char *v[NPARAMS];
-    for (size_t i = 0; i < NPARAMS; i++)
-        v[i] = arg ? arg(ud, log_params[i]) : NULL;
-    const char *p = arg ? arg(ud, "page") : NULL;
-    long page = p ? strtol(p, NULL, 10) : 1;
-    page = page < 1 ? 1 : page > LOG_PAGE_MAX ? LOG_PAGE_MAX : page;
-    json_t *out = json_object(), *filters = json_object();
-    for (size_t i = 0; i < NPARAMS; i++)
-        json_object_set_new(filters, log_params[i], json_string(v[i] ? v[i] : ""));
-    json_object_set_new(out, "filter", filters);
-    struct hd_log_filter f = {.limit = page * LOG_PAGE_ROWS + 1};
-    int rc = log_filter(st, v, &f, out, err);
-    if (rc > 0)
-        return out;
-    struct rows w = {json_array(), (page - 1) * LOG_PAGE_ROWS, 0, 0};
-    if (rc < 0 || hd_store_log_query(st, &f, log_row, &w, err) < 0) {
-        json_decref(w.list);
-        json_decref(out);
+    const char *name = campaign_name(c);
+    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
+    json_t *data = campaign_data(st, name, goal, c->lang, err);
+    if (!data)
         return NULL;
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, "/console/campaigns/");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "url", json_stringn(u.data, u.len));
+    u.len = 0;
+    hd_buf_adds(&u, "/console/log?campaign=");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
+    hd_buf_release(&u);
+    return data;
+}
+
+void hd_con_campaign_get(struct hd_con *c)
+{
+    json_t *data = hd_con_load(c, campaign_page);
+    if (data)
+        hd_con_page(c, 200, PAGE_CONSOLE_CAMPAIGN, data);
+}
+
+/* The action a campaign's form names (its csrf checked first); -1 after
+ * answering. */
+static int campaign_op(struct hd_con *c)
+{
+    static const char *const ops[] = {"pause", "resume", "cancel"};
+    static const int codes[] = {HD_CAMP_OP_PAUSE, HD_CAMP_OP_RESUME, HD_CAMP_OP_CANCEL};
+    struct hd_form f;
+    int op = -1;
+    if (hd_con_form(c, &f) < 0)
+        return -1;
+    const char *act = hd_form_get(&f, "action");
+    for (size_t i = 0; act && i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(act, ops[i]) == 0)
+            op = codes[i];
+    if (op < 0)
+        hd_con_plain(c->a, 400, "bad form body: action is pause, resume or cancel\n");
+    hd_form_release(&f);
+    return op;
+}
+
+/* What `herald campaign pause|resume|cancel` does, recorded in the
+ * audit (who, what, when, from where), then the page again. */
+void hd_con_campaign_post(struct hd_con *c)
+{
+    static const char *const what[] = {"campaign_pause", "campaign_resume", "campaign_cancel"};
+    struct hd_err err = {0};
+    struct hd_campaign camp = {0};
+    int64_t n = 0;
+    const char *name = campaign_name(c);
+    int op = campaign_op(c);
+    if (op < 0)
+        return;
+    pthread_mutex_lock(&c->s->mu);
+    struct hd_store *st = hd_srv_store(c->s, &err);
+    int rc = st ? hd_campaign_control(st, name, op, hd_clock_now_ms(c->s->clock), &camp, &n, &err)
+                : HD_E_STORE;
+    if (rc == 0) {
+        hd_con_note(c, st, c->sess.user.name, what[op], name);
+        hd_log_info(c->s->log, "serve: console: '%s' %s '%s' from %s", c->sess.user.name, what[op],
+                    name, c->r->addr);
     }
-    json_object_set_new(out, "rows", w.list);
-    json_object_set_new(out, "no_rows", json_boolean(w.shown == 0));
-    json_object_set_new(out, "page", json_integer(page));
-    if (page > 1)
-        json_object_set_new(out, "prev", page_link(v, page - 1));
-    if (w.seen > w.skip + w.shown)
-        json_object_set_new(out, "next", page_link(v, page + 1));
-    return out;
+    pthread_mutex_unlock(&c->s->mu);
+    hd_campaign_release(&camp);
+    if (rc == HD_E_NOTFOUND) {
+        hd_con_plain(c->a, 404, "no such campaign\n");
+    } else if (rc == HD_E_INVALID) {
+        hd_con_plain(c->a, 409, "");
+        hd_buf_addf(&c->a->body, "%s\n", err.msg);
+    } else if (rc < 0) {
+        hd_srv_unavailable(c->s, c->a, &err);
+    } else {
+        hd_con_redirect_to(c, "/console/campaigns/", name);
+    }
 }

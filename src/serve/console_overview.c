@@ -15,7 +15,7 @@
 
 #include "herald/schedule.h"
 #include "herald/state.h"
-#include "serve_int.h"
+#include "console_int.h"
 
 #define LAST_ERRORS_SHOWN 10
 
@@ -130,9 +130,10 @@ static json_t *day_list(json_t *rows, int lang)
     return list;
 }
 
-json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, struct hd_err *err)
+static json_t *overview(struct hd_con *c, struct hd_store *st, struct hd_err *err)
 {
-    int64_t now = hd_clock_now(s->clock), day0 = now - now % 86400;
+    int lang = c->lang;
+    int64_t now = hd_clock_now(c->s->clock), day0 = now - now % 86400;
     struct walk w = {st, lang, json_array()};
     struct day d = {json_object()};
     json_t *queue = json_array(), *paused = json_array(), *errors = json_array();
@@ -147,7 +148,7 @@ json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, str
     if (rc == 0)
         rc = hd_store_queue_counts(st, queue_row, queue, err);
     if (rc == 0)
-        rc = hd_store_provider_pauses(st, hd_clock_now_ms(s->clock), pause_row, paused, err);
+        rc = hd_store_provider_pauses(st, hd_clock_now_ms(c->s->clock), pause_row, paused, err);
     if (rc == 0)
         rc = hd_store_log_query(st, &f, error_row, errors, err);
     json_t *out = NULL;
@@ -169,4 +170,11 @@ json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, str
     json_decref(paused);
     json_decref(errors);
     return out;
+}
+
+void hd_con_overview(struct hd_con *c)
+{
+    json_t *data = hd_con_load(c, overview);
+    if (data)
+        hd_con_page(c, 200, PAGE_CONSOLE_OVERVIEW, data);
 }

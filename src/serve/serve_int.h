@@ -368,20 +368,8 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
 /* A form's POST when its headers are in: whether its session and role
  * may post it, checked before the body is read; else a is the answer. */
 bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
-/* The overview page's data (console_overview.c; s->mu held), or NULL
- * with err set. */
-json_t *hd_console_overview(struct hd_srv *s, struct hd_store *st, int lang, struct hd_err *err);
 /* A campaign's status in words of the language (console_overview.c). */
 const char *hd_console_status_word(int lang, int status);
-/* The campaign page's data (console_campaign.c; s->mu held): the
- * definition, runs, funnel (converted when goal is an event name), or
- * NULL with err set (HD_E_NOTFOUND: no such campaign). */
-json_t *hd_console_campaign(struct hd_store *st, const char *name, const char *goal, int lang,
-                            struct hd_err *err);
-/* The log page's data for the query's filters (arg, ud): a bad filter is
- * the page's "error", not a failure; NULL with err set when the store
- * fails. */
-json_t *hd_console_log(struct hd_store *st, hd_header_fn arg, void *ud, struct hd_err *err);
 /* Argon2id (console_auth.c): the encoded hash of a password of 8 to 1024
  * bytes (HD_E_INVALID otherwise), and whether a password is encoded's. */
 int hd_console_hash(const char *password, size_t len, char out[HD_PWHASH_MAX], struct hd_err *err);

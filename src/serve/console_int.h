@@ -1,0 +1,54 @@
+/* console_int.h: what the console's page files share (console.c owns the
+ * routes, sessions and sign-in; each page's file its data and handlers).
+ * A handler gets a struct hd_con whose session has been checked against
+ * the route's least role (to read, or to post) before it runs; it loads
+ * its data with hd_con_load (the store's mutex held around the loader),
+ * answers with hd_con_page (which adds who is signed in and the CSRF
+ * secret for the layout), and a form handler reads its body with
+ * hd_con_form, which checks the session's CSRF secret first. */
+#ifndef HERALD_SERVE_CONSOLE_INT_H
+#define HERALD_SERVE_CONSOLE_INT_H
+
+#include "serve_int.h"
+#include "herald/form.h"
+
+struct hd_con {
+    struct hd_srv *s;
+    const struct hd_console_req *r;
+    struct hd_answer *a;
+    int lang;
+    bool authed;
+    struct hd_session sess;
+    char sid[65]; /* the session cookie's value, when authed */
+};
+
+typedef void (*hd_con_fn)(struct hd_con *c);
+/* A page's data read from st (the store's mutex held), or NULL with err
+ * set (HD_E_NOTFOUND: the page's thing does not exist). */
+typedef json_t *(*hd_con_load_fn)(struct hd_con *c, struct hd_store *st, struct hd_err *err);
+
+void hd_con_plain(struct hd_answer *a, int status, const char *msg);
+/* 303 to a path of the console (to: already escaped). */
+void hd_con_redirect(struct hd_answer *a, const char *to);
+/* 303 to prefix followed by name, %-escaped (the console's own pages
+ * when the result would not fit in a Location). */
+void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name);
+/* Answers with page which from data (taken), adding the signed-in user,
+ * role, whether an operator, and the session's CSRF secret. */
+void hd_con_page(struct hd_con *c, int status, int which, json_t *data);
+/* fn's data, or NULL after answering 404 (HD_E_NOTFOUND) or 503. */
+json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn);
+/* Records an action by who (call with s->mu held); a failure is logged. */
+void hd_con_note(struct hd_con *c, struct hd_store *st, const char *who, const char *what,
+                 const char *detail);
+/* The POST's form into f after checking its csrf field against the
+ * session's; -1 after answering 400 or 403 (f then released). */
+int hd_con_form(struct hd_con *c, struct hd_form *f);
+
+/* The pages (console_overview.c, console_campaign.c, console_log.c). */
+void hd_con_overview(struct hd_con *c);
+void hd_con_campaign_get(struct hd_con *c);
+void hd_con_campaign_post(struct hd_con *c);
+void hd_con_log(struct hd_con *c);
+
+#endif
