@@ -18,15 +18,7 @@
  * The web console (issue 21) is one more pair of scenarios: sign in (a
  * wrong password first), the overview, sign out, and the overview in
  * Chinese. */
-#include "testnet.h"
-
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#define CHROMIUM "/usr/bin/chromium"
+#include "testbrowser.h"
 
 static char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
 static char *shots; /* where screenshots go (kept) */
@@ -41,19 +33,6 @@ static const char tpl_promo[] =
     "<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>\n"
     "--- email.text\nHello {{ first_name }}, our winter sale starts today.\n"
     "Preferences: {{ preferences_url }}\nUnsubscribe: {{ unsubscribe_url }}\n";
-
-/* A port nobody listens on now (the kernel's pick for port 0). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Runs `herald CMD ARG --format json` (CMD may be two words) and returns
  * its output parsed. */
@@ -167,152 +146,13 @@ static void assert_no_consent(const char *contact)
     json_decref(rows);
 }
 
-/* How many Chromium processes have dir in their command line (its profile
- * is under dir/tmp; zombies have none), each killed when kill_them. */
-static int chromium_left(bool kill_them)
-{
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL) {
-        char p[300], cmd[8192];
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
-        FILE *f = fopen(p, "rb");
-        if (!f)
-            continue;
-        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < len; i++)
-            cmd[i] = cmd[i] ? cmd[i] : ' ';
-        cmd[len] = '\0';
-        if (!strstr(cmd, dir) || !strstr(cmd, "chrom"))
-            continue;
-        n++;
-        if (kill_them)
-            kill((pid_t)atol(e->d_name), SIGKILL);
-    }
-    closedir(d);
-    return n;
-}
-
-/* Waits (bounded) for the browser's last processes to exit; kills and
- * counts those that did not. */
-static int chromium_outlived(void)
-{
-    for (int i = 0; i < 100 && chromium_left(false) > 0; i++) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return chromium_left(true);
-}
-
-/* Nothing left in the browser's TMPDIR. */
-static void assert_tmp_empty(void)
-{
-    char *tmp = tu_path(dir, "tmp");
-    DIR *d = opendir(tmp);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            fail_msg("the browser left %s/%s behind", tmp, e->d_name);
-    closedir(d);
-    free(tmp);
-}
-
-/* Plays the scenarios (a JSON array, taken) in headless Chromium, prints
- * the screenshots' paths and fails with the script's words when a step
- * fails. */
-static void drive(json_t *scenarios)
-{
-    assert_non_null(scenarios);
-    char base[64];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
-    json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
-                             "chromium", CHROMIUM, "viewport", "width", 800, "height", 500,
-                             "timeout_ms", 20000, "scenarios", scenarios);
-    char *pp = tu_path(dir, "plan.json"), *js = tu_src_path("tests/browser/drive.js");
-    assert_int_equal(json_dump_file(plan, pp, JSON_INDENT(1)), 0);
-    json_decref(plan);
-    char home[600], tmp[600];
-    snprintf(home, sizeof home, "HOME=%s/home", dir);
-    snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", dir);
-    /* drive.js stops itself after timeout_ms; timeout(1) is the backstop */
-    const char *argv[] = {"timeout", "-k", "5", "60", "env", home, tmp, NODE, js, pp, NULL};
-    struct tu_run r;
-    tu_exec(&r, dir, NULL, argv);
-    for (char *l = r.out; (l = strstr(l, "screenshot ")) != NULL; l++)
-        printf("screenshot: %.*s\n", (int)strcspn(l + 11, "\n"), l + 11);
-    fflush(stdout); /* before the next fork copies the buffer */
-    int left = chromium_outlived();
-    if (r.status != 0)
-        fail_msg("the browser script exited %d\n%s%s", r.status, r.out, r.err);
-    if (left)
-        fail_msg("%d Chromium processes outlived the browser script", left);
-    tu_run_release(&r);
-    free(pp);
-    free(js);
-    assert_tmp_empty();
-}
-
-/* Installs playwright-core from the lock file when node_modules is missing
- * (a fresh clone). */
-static void need_playwright(void)
-{
-    char *bd = tu_src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/playwright-core");
-    if (!tu_exists(CHROMIUM))
-        fail_msg("%s is missing: install Debian's chromium (make deps)", CHROMIUM);
-    if (!tu_exists(pkg)) {
-        const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
-        struct tu_run r;
-        tu_exec(&r, bd, NULL, argv);
-        if (r.status != 0 || !tu_exists(pkg))
-            fail_msg("'npm ci' in %s failed (exit %d): the browser test needs playwright-core "
-                     "from the npm registry\n%s%s",
-                     bd, r.status, r.out, r.err);
-        tu_run_release(&r);
-    }
-    free(pkg);
-    free(bd);
-}
-
-/* The screenshot folder, made: $HERALD_TEST_OUT, else test-output/browser
- * beside the herald binary. */
-static char *shots_dir(void)
-{
-    const char *o = getenv("HERALD_TEST_OUT");
-    char *p;
-    if (o) {
-        p = hd_xstrdup(o);
-    } else {
-        char *bin = hd_xstrdup(tu_herald_bin()), *slash = strrchr(bin, '/');
-        if (slash)
-            *slash = '\0';
-        p = tu_path(slash ? bin : ".", "test-output/browser");
-        free(bin);
-    }
-    if (p[0] != '/') { /* the browser runs in the test's folder */
-        char cwd[2048];
-        assert_non_null(getcwd(cwd, sizeof cwd));
-        char *abs = tu_path(cwd, p);
-        free(p);
-        p = abs;
-    }
-    const char *argv[] = {"mkdir", "-p", p, NULL};
-    tu_run_in(".", argv);
-    return p;
-}
-
 static int setup(void **state)
 {
     (void)state;
     dir = tu_tmpdir();
-    need_playwright();
-    shots = shots_dir();
-    port = free_port();
+    tb_need_playwright();
+    shots = tb_shots_dir();
+    port = tb_free_port();
     setenv("HERALD_CONFIG", "h.conf", 1);
     unsetenv("HERALD_NOW");
     char conf[512], *cp = tu_path(dir, "h.conf");
@@ -425,40 +265,6 @@ static const char *const prefs_zh[] = {
     NULL,
 };
 
-/* A scenario for drive.js from a table of steps. */
-static json_t *scenario(const char *name, const char *locale, const char *link,
-                        const char *const *steps)
-{
-    json_t *list = json_array();
-    for (; *steps; steps++) {
-        char step[512], arg[1024];
-        snprintf(step, sizeof step, "%s", *steps);
-        char *a = strchr(step, ' '), *val = NULL;
-        assert_non_null(a);
-        *a++ = '\0';
-        for (char *v = strstr(a, " ="); v; v = strstr(v + 2, " ="))
-            val = v;
-        if (val) {
-            *val = '\0';
-            val += 2;
-        }
-        if (strncmp(a, "$LINK", 5) == 0)
-            snprintf(arg, sizeof arg, "%s%s", link, a + 5);
-        else
-            snprintf(arg, sizeof arg, "%s", a);
-        json_t *st = json_pack("{s:s}", step, arg);
-        bool text = !strcmp(step, "fill") || !strcmp(step, "select");
-        if (val)
-            json_object_set_new(st,
-                                text                     ? "value"
-                                : !strcmp(step, "count") ? "is"
-                                                         : "status",
-                                text ? json_string(val) : json_integer(atoi(val)));
-        json_array_append_new(list, st);
-    }
-    return json_pack("{s:s, s:s, s:o}", "name", name, "locale", locale, "steps", list);
-}
-
 /* The page, the button, the confirmation naming what stops; and another
  * contact's page only opened: no change (mail scanners fetch links). */
 static void test_browser_unsubscribe_en(void **state)
@@ -468,8 +274,9 @@ static void test_browser_unsubscribe_en(void **state)
     mail_of("b1", &m);
     mail_of("b3", &other);
     assert_no_consent("b1");
-    drive(json_pack("[o, o]", scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
-                    scenario("open-only-en", "en-US", other.unsub, open_only_en)));
+    tb_drive(dir, shots, port,
+             json_pack("[o, o]", tb_scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
+                       tb_scenario("open-only-en", "en-US", other.unsub, open_only_en)));
     assert_unsubscribed("b1", m.message);
     assert_no_consent("b3");
 }
@@ -481,7 +288,8 @@ static void test_browser_unsubscribe_zh(void **state)
     struct mail m;
     mail_of("b2", &m);
     assert_no_consent("b2");
-    drive(json_pack("[o]", scenario("unsubscribe-zh-CN", "zh-CN", m.unsub, unsubscribe_zh)));
+    tb_drive(dir, shots, port,
+             json_pack("[o]", tb_scenario("unsubscribe-zh-CN", "zh-CN", m.unsub, unsubscribe_zh)));
     assert_unsubscribed("b2", m.message);
 }
 
@@ -493,7 +301,8 @@ static void test_browser_preferences_zh(void **state)
     struct mail m;
     mail_of("b4", &m);
     assert_no_consent("b4");
-    drive(json_pack("[o]", scenario("preferences-zh-CN", "zh-CN", m.prefs, prefs_zh)));
+    tb_drive(dir, shots, port,
+             json_pack("[o]", tb_scenario("preferences-zh-CN", "zh-CN", m.prefs, prefs_zh)));
     json_t *rows = consent_of("b4"), *row = json_array_get(rows, 0);
     if (json_array_size(rows) != 1)
         fail_msg("b4's consent: %s", json_dumps(rows, 0));
@@ -518,8 +327,9 @@ static void test_browser_bad_token(void **state)
     snprintf(forged, sizeof forged, "%s", m.unsub);
     forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
     snprintf(cut, sizeof cut, "%.*s", (int)(n - 5), m.unsub);
-    drive(json_pack("[o, o]", scenario("invalid-forged", "en-US", forged, invalid_forged),
-                    scenario("invalid-cut", "en-US", cut, invalid_cut)));
+    tb_drive(dir, shots, port,
+             json_pack("[o, o]", tb_scenario("invalid-forged", "en-US", forged, invalid_forged),
+                       tb_scenario("invalid-cut", "en-US", cut, invalid_cut)));
     assert_no_consent("b3");
 }
 
@@ -571,8 +381,9 @@ static void test_browser_console(void **state)
     tu_write(pw, "correct horse 1\n");
     free(pw);
     TU_HERALD_OK(dir, "user", "add", "ann", "--role", "viewer", "--password-file", "pw");
-    drive(json_pack("[o, o]", scenario("console-en", "en-US", "", console_en),
-                    scenario("console-zh-CN", "zh-CN", "", console_zh)));
+    tb_drive(dir, shots, port,
+             json_pack("[o, o]", tb_scenario("console-en", "en-US", "", console_en),
+                       tb_scenario("console-zh-CN", "zh-CN", "", console_zh)));
     assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
                                 "who = 'ann' AND addr = '127.0.0.1'"),
                      2);
@@ -626,8 +437,9 @@ static void test_browser_console_campaign(void **state)
     TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
     TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2030-01-01T09:00:00Z");
-    drive(json_pack("[o, o]", scenario("console-campaign", "en-US", "", console_operator),
-                    scenario("console-viewer", "zh-CN", "", console_viewer)));
+    tb_drive(dir, shots, port,
+             json_pack("[o, o]", tb_scenario("console-campaign", "en-US", "", console_operator),
+                       tb_scenario("console-viewer", "zh-CN", "", console_viewer)));
     struct tu_run r;
     tu_herald(&r, dir, NULL, "campaign", "show", "later", NULL);
     assert_int_equal(r.status, 0);
