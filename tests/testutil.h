@@ -248,7 +248,8 @@ static inline void tu_link_templates(const char *dir)
  * again as it runs, so its table is all there is to undo), for the tests that step
  * a database back to an older version and open it again: each adds its
  * own undo of 13 and before after this. A new migration adds its undo
- * here, once (18, WeChat's channel, runs again as it is). */
+ * here, once (18, WeChat's channel, and 20, receipts unique under their
+ * message, run again as they are). */
 #define TU_UNDO_AFTER_18 "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"
 #define TU_UNDO_AFTER_13                                                                           \
     TU_UNDO_AFTER_18                                                                               \

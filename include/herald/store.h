@@ -656,7 +656,9 @@ int hd_store_inbox_mark(struct hd_store *st, int64_t contact, int64_t id, bool a
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
                          struct hd_err *err);
 /* Marks receipt id applied to message at now_ms, if it is still pending:
- * *first says whether it was (false: applied already, by another). */
+ * *first says whether it was (false: applied already, by another; or the
+ * same report was kept again under message meanwhile, and this copy is
+ * deleted as the duplicate it is). */
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
                           bool *first, struct hd_err *err);
 typedef int (*hd_receipt_cb)(void *ud, const struct hd_receipt *r);

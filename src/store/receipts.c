@@ -1,7 +1,13 @@
 /* receipts: the gateways' reports on messages they accepted (issue 19).
  * A report is kept as it came, once: (provider, gateway id, status) is
  * unique, so a gateway that sends it again (they retry until they get a
- * 200) adds nothing. A report whose message is not known yet (the gateway
+ * 200) adds nothing. The uniqueness is kept by two partial indexes
+ * (migration 20): under the message when it is known, which keeps the
+ * pages a batch of reports touches few (they arrive in about the order
+ * their messages went out; the gateway's ids are random), and by the
+ * gateway's id alone while it is not. A copy kept under its message while
+ * an earlier one waits unknown makes two rows; applying the earlier one
+ * then meets the index and drops it (hd_store_receipt_done). A report whose message is not known yet (the gateway
  * was faster than the dispatcher's write, or the id is not ours yet) stays
  * pending, applied_at NULL, until dispatch/receipt.c finds its message;
  * the partial index keeps the pending ones a short scan. The move of the
@@ -20,8 +26,7 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
                              "gateway_at, received_at, message_id, provider_id) VALUES (?1, ?2, "
-                             "?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                             "ON CONFLICT (provider, gateway_id, status) DO NOTHING",
+                             "?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                              &s, err);
     if (rc < 0)
         return rc;
@@ -46,11 +51,18 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
         *id = sqlite3_last_insert_rowid(st->db);
         return 0;
     }
-    if ((rc = hd_store_cached(st, SLOT_RECEIPT_ID,
-                              "SELECT id FROM receipts WHERE provider = ?1 AND gateway_id = ?2 "
-                              "AND status = ?3",
-                              &s, err)) < 0)
+    /* the row it met: under its message, or among the unknown ones */
+    if ((rc = r->message ? hd_store_cached(st, SLOT_RECEIPT_ID,
+                                           "SELECT id FROM receipts WHERE message_id = ?4 AND "
+                                           "status = ?3 AND provider = ?1 AND gateway_id = ?2",
+                                           &s, err)
+                         : hd_store_cached(st, SLOT_RECEIPT_ID_UNKNOWN,
+                                           "SELECT id FROM receipts WHERE message_id IS NULL AND "
+                                           "provider = ?1 AND gateway_id = ?2 AND status = ?3",
+                                           &s, err)) < 0)
         return rc;
+    if (r->message)
+        sqlite3_bind_int64(s, 4, r->message);
     sqlite3_bind_text(s, 1, r->provider, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, r->gateway_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, r->status, -1, SQLITE_STATIC);
@@ -71,6 +83,18 @@ static int run_once(struct hd_store *st, sqlite3_stmt *s, const char *what, stru
     return rc;
 }
 
+/* Deletes a pending receipt that a later copy of the same report, kept
+ * under its message, made a duplicate of. */
+static int drop_receipt(struct hd_store *st, int64_t id, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = hd_store_cached(st, SLOT_RECEIPT_DROP, "DELETE FROM receipts WHERE id = ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return run_once(st, s, "dropping a duplicate receipt", err);
+}
+
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
                           bool *first, struct hd_err *err)
 {
@@ -85,8 +109,14 @@ int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int6
     if (message)
         sqlite3_bind_int64(s, 2, message);
     sqlite3_bind_int64(s, 3, now_ms);
-    rc = run_once(st, s, "marking a receipt applied", err);
-    *first = rc == 0 && sqlite3_changes(st->db) == 1;
+    int step = sqlite3_step(s) & 0xff; /* SQLITE_CONSTRAINT_UNIQUE is a constraint */
+    rc = step == SQLITE_DONE || step == SQLITE_CONSTRAINT
+             ? 0
+             : hd_store_fail(st, err, "marking a receipt applied");
+    sqlite3_reset(s);
+    *first = step == SQLITE_DONE && sqlite3_changes(st->db) == 1;
+    if (step == SQLITE_CONSTRAINT) /* kept again once its message was known */
+        rc = drop_receipt(st, id, err);
     return rc;
 }
 
