@@ -11,7 +11,7 @@
  * through a throttle (CONSOLE_FAILS failed logins in CONSOLE_WINDOW per
  * account, or per client address, answer 429 with Retry-After), read from
  * audit_actions where every failure lands; an unknown name verifies a
- * dummy hash so that the answer takes as long as for a known one. The
+ * dummy hash (made by the first sign-in) so that the answer takes as long as for a known one. The
  * store's mutex is not held while Argon2 runs. A success makes a session:
  * 32 random bytes in an HttpOnly, SameSite=Strict cookie scoped to
  * /console/ (Secure when public_url is https), of which the store keeps
@@ -87,17 +87,33 @@ bool hd_console_posts(const char *rest)
 
 int hd_console_init(struct hd_srv *s, struct hd_err *err)
 {
-    unsigned char junk[24];
-    char pw[49];
+    (void)err;
     s->console_secure =
         s->cfg->serve.public_url && strncmp(s->cfg->serve.public_url, "https://", 8) == 0;
-    if (RAND_bytes(junk, sizeof junk) != 1)
-        return hd_err_set(err, HD_E_FAIL, "no random bytes (OpenSSL's RAND_bytes)");
-    for (size_t i = 0; i < sizeof junk; i++)
-        snprintf(pw + 2 * i, 3, "%02x", junk[i]);
-    int rc = hd_console_hash(pw, strlen(pw), s->console_dummy, err);
-    OPENSSL_cleanse(pw, sizeof pw);
-    return rc;
+    return 0;
+}
+
+/* The hash an unknown user's password is checked against, made by the
+ * first sign-in (whoever's, so that the first answer takes as long for a
+ * known name as for an unknown one) rather than at start, where Argon2's
+ * tenth of a second delayed every `herald serve`; "" when no random bytes
+ * came, and nothing then verifies. */
+static const char *dummy_hash(struct hd_srv *s)
+{
+    unsigned char junk[24];
+    char pw[49];
+    struct hd_err err = {0};
+    pthread_mutex_lock(&s->console_mu);
+    if (!s->console_dummy[0] && RAND_bytes(junk, sizeof junk) == 1) {
+        for (size_t i = 0; i < sizeof junk; i++)
+            snprintf(pw + 2 * i, 3, "%02x", junk[i]);
+        if (hd_console_hash(pw, strlen(pw), s->console_dummy, &err) < 0)
+            s->console_dummy[0] = '\0';
+        OPENSSL_cleanse(pw, sizeof pw);
+        OPENSSL_cleanse(junk, sizeof junk);
+    }
+    pthread_mutex_unlock(&s->console_mu);
+    return s->console_dummy;
 }
 
 void hd_con_plain(struct hd_answer *a, int status, const char *msg)
@@ -440,7 +456,7 @@ static bool check_password(struct hd_con *c, const struct login *f, bool *known)
     struct hd_store *st = hd_srv_store(c->s, &err);
     *known = st && hd_store_user_find(st, f->name, &u, &err) == 0;
     pthread_mutex_unlock(&c->s->mu);
-    const char *hash = *known ? u.hash : c->s->console_dummy;
+    const char *dummy = dummy_hash(c->s), *hash = *known ? u.hash : dummy;
     bool ok = hd_console_verify(hash, f->password ? f->password : "", f->pwlen) && *known;
     OPENSSL_cleanse(&u, sizeof u);
     return ok;
@@ -456,7 +472,8 @@ static void login_post(struct hd_con *c)
         goto out;
     }
     if (!login_csrf_ok(c, &f)) {
-        hd_con_plain(c->a, 403, "forbidden: the form's csrf field is missing or wrong; reload the page\n");
+        hd_con_plain(c->a, 403,
+                     "forbidden: the form's csrf field is missing or wrong; reload the page\n");
         goto out;
     }
     for (char *p = f.name; *p; p++) /* kept in the audit: printable only */

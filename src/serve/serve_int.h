@@ -91,6 +91,7 @@ struct hd_srv {
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
     char console_dummy[HD_PWHASH_MAX];  /* verified for an unknown user (console.c) */
+    pthread_mutex_t console_mu;         /* guards console_dummy, made at the first login */
     bool console_secure;                /* public_url is https: cookies get Secure */
 };
 
@@ -360,7 +361,7 @@ struct hd_console_req {
     size_t len;
     hd_header_fn arg; /* the query's arguments (ud), decoded; NULL: none */
 };
-/* Sets what the console needs at start: the dummy hash (made once). */
+/* Sets what the console needs at start (its cookies' Secure flag). */
 int hd_console_init(struct hd_srv *s, struct hd_err *err);
 /* Whether a POST to rest is one the console reads a body for. */
 bool hd_console_posts(const char *rest);
