@@ -234,6 +234,15 @@ static int64_t content_length(struct MHD_Connection *c)
     return errno || end == v || *end || n < 0 ? -1 : n;
 }
 
+/* A body of unknown length follows (Transfer-Encoding: chunked): it is
+ * read from the call after the first, so the answer to its headers must
+ * be queued on the first. */
+static bool chunked(struct MHD_Connection *c)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+           NULL;
+}
+
 static bool wants_html(struct MHD_Connection *c)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
@@ -428,6 +437,19 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     return MHD_YES; /* the body comes next */
 }
 
+/* A body without Content-Length (chunked) read past [serve] body_limit: a
+ * response cannot be queued mid-body, and reading on would let a client
+ * hold the connection for as long as it streams, so it closes (counted as
+ * a 413). Below the limit, what a route keeps is its own affair (an
+ * over-long one is answered 413 at the end). */
+static enum MHD_Result past_limit(const struct hd_srv *s, struct req *q)
+{
+    if (q->got <= (size_t)s->cfg->serve.body_limit)
+        return MHD_YES;
+    q->status = 413;
+    return MHD_NO;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls)
@@ -446,7 +468,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         /* a request without a body is answered on the next call: a
          * response queued on the first one closes the connection */
         if ((strcmp(method, "POST") != 0 || strncmp(url, "/api/", 5) == 0) &&
-            content_length(c) == 0)
+            content_length(c) == 0 && !chunked(c))
             return MHD_YES;
         q->begun = true;
         return begin(s, c, q, url, method);
@@ -461,8 +483,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         struct hd_answer a = {0};
         if (*size) {
             hd_api_body(s, q->api, data, *size);
+            q->got += *size;
             *size = 0;
-            return MHD_YES;
+            return past_limit(s, q);
         }
         if (q->click.done) /* resumed: its batch is written */
             hd_api_kept(s, q->api, q->click.rc, &a);
@@ -477,7 +500,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             q->hook->too_long = true;
         q->got += *size;
         *size = 0;
-        return MHD_YES;
+        return past_limit(s, q);
     }
     size_t keep = q->route == R_PREFS     ? PREFS_BODY_MAX
                   : q->route == R_CONSOLE ? CONSOLE_BODY_MAX
@@ -487,13 +510,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             memcpy(q->body + q->got, data, *size < keep - q->got ? *size : keep - q->got);
         q->got += *size;
         *size = 0;
-        /* a body without Content-Length (chunked) counted past the limit:
-         * a response cannot be queued mid-body, so the connection closes */
-        if (q->got > (size_t)s->cfg->serve.body_limit) {
-            q->status = 413;
-            return MHD_NO;
-        }
-        return MHD_YES;
+        return past_limit(s, q);
     }
     struct hd_answer a = {0};
     if ((q->route == R_PREFS || q->route == R_CONSOLE) && q->got > keep) /* chunked, too long */
