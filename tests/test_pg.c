@@ -3,7 +3,7 @@
  * database (twice), `herald db copy` of a store with a row in every table
  * from SQLite to PostgreSQL and back to a new SQLite file (the two SQLite
  * files' dumps must be equal), a copy into a store with rows refused with
- * nothing written, a bad connection URI's error without its password, a
+ * nothing written, a bad row named, a bad connection URI's error without its password, a
  * password from database_password_file (the test server asks one role for
  * it, scram-sha-256), and the other commands refusing a PostgreSQL store.
  * The server is the suite's (HERALD_TEST_PG) or one started here
@@ -358,6 +358,36 @@ static void test_pg_copy_refuses_rows(void **state)
     free(uri);
 }
 
+/* A value PostgreSQL refuses (text where SQLite kept it in an INTEGER
+ * column): the copy stops naming the table and the row. */
+static void test_pg_copy_bad_row(void **state)
+{
+    (void)state;
+    char name[64], *uri = tu_pg_db(name), cmd[512];
+    struct tu_run r;
+    demo_store();
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s/h.db' \"UPDATE contacts SET created_at = 'soon' WHERE "
+             "id = 2\"",
+             dir);
+    free(tu_sh(cmd));
+    tu_herald(&r, dir, NULL, "db", "copy", "--batch", "1", "h.db", uri, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "copying table 'contacts': row id 2: ");
+    assert_contains(r.err, "invalid input syntax for type bigint");
+    tu_run_release(&r);
+    /* in chunks: the chunk's first and last rows */
+    tu_pg_drop(name);
+    free(uri);
+    uri = tu_pg_db(name);
+    tu_herald(&r, dir, NULL, "db", "copy", "h.db", uri, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "copying table 'contacts': one of the rows id 1 to id 3: ");
+    tu_run_release(&r);
+    tu_pg_drop(name);
+    free(uri);
+}
+
 /* ---- connections, passwords, the other commands ---------------------------- */
 
 static void test_pg_bad_uri_hides_password(void **state)
@@ -471,6 +501,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_init_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_copy_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_copy_refuses_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_copy_bad_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_bad_uri_hides_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_password_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_other_commands_refused, setup, teardown),

@@ -196,8 +196,29 @@ static int check_empty(struct hd_db *db, struct hd_err *err)
     return 0;
 }
 
-/* INSERT INTO table (the source's columns) VALUES (?, ...) */
-static int prepare_insert(struct hd_db *to, const char *table, struct hd_db_stmt *src,
+struct run {
+    struct hd_db *from, *to;
+    int batch;
+    struct hd_progress *progress;
+    uint64_t done;
+};
+
+/* Rows go CHUNK_ROWS to an INSERT (a row per statement, each a round
+ * trip, copied about 5,000 rows a second into PostgreSQL), each chunk's
+ * values copied and held until its INSERT has run. */
+#define CHUNK_ROWS 100
+#define MAX_PARAMS 30000 /* under SQLite's 32,766 and PostgreSQL's 65,535 */
+
+struct chunk {
+    int ncols, per;           /* columns; rows in a full chunk */
+    int n;                    /* rows held */
+    struct hd_db_value *v;    /* per * ncols values, text and blobs owned */
+    char first[96], last[96]; /* the first and the last row held, for messages */
+    struct hd_db_stmt *full;  /* the INSERT of per rows */
+};
+
+/* INSERT INTO table (the source's columns) VALUES (?, ...), ... for rows */
+static int prepare_insert(struct hd_db *to, const char *table, struct hd_db_stmt *src, int rows,
                           struct hd_db_stmt **ins, struct hd_err *err)
 {
     struct hd_buf b;
@@ -206,62 +227,96 @@ static int prepare_insert(struct hd_db *to, const char *table, struct hd_db_stmt
     hd_buf_addf(&b, "INSERT INTO %s (", table);
     for (int i = 0; i < n; i++)
         hd_buf_addf(&b, "%s\"%s\"", i ? ", " : "", hd_db_col_name(src, i));
-    hd_buf_addf(&b, ") VALUES (");
-    for (int i = 0; i < n; i++)
-        hd_buf_addf(&b, "%s?", i ? ", " : "");
-    hd_buf_addf(&b, ")");
+    hd_buf_addf(&b, ") VALUES ");
+    for (int row = 0; row < rows; row++)
+        for (int i = 0; i < n; i++)
+            hd_buf_addf(&b, "%s%s", i ? ", ?" : row ? ", (?" : "(?", i == n - 1 ? ")" : "");
     int rc = hd_db_prepare(to, b.data, ins, err);
     hd_buf_release(&b);
     return rc;
 }
 
-/* "row id 12" or "row key 'x'" for a message about the current row */
-static void row_name(struct hd_db_stmt *src, char *buf, size_t n)
+/* "id 12" or "address 'x'": a row's first key column, for messages */
+static void row_name(const char *col, const struct hd_db_value *v, char *buf, size_t n)
 {
-    struct hd_db_value v;
-    hd_db_column(src, 0, &v);
-    if (v.type == HD_DB_INT)
-        snprintf(buf, n, "row %s %" PRId64, hd_db_col_name(src, 0), v.i);
-    else if (v.type == HD_DB_TEXT)
-        snprintf(buf, n, "row %s '%.60s'", hd_db_col_name(src, 0), (const char *)v.p);
+    if (v->type == HD_DB_INT)
+        snprintf(buf, n, "%s %" PRId64, col, v->i);
+    else if (v->type == HD_DB_TEXT)
+        snprintf(buf, n, "%s '%.60s'", col, (const char *)v->p);
     else
-        snprintf(buf, n, "a row");
+        snprintf(buf, n, "%s (binary)", col);
 }
 
-struct run {
-    struct hd_db *from, *to;
-    int batch;
-    struct hd_progress *progress;
-    uint64_t done;
-};
-
-static int copy_rows(struct run *r, struct hd_db_stmt *src, struct hd_db_stmt *ins, int64_t *copied,
-                     struct hd_err *err)
+static void chunk_clear(struct chunk *c)
 {
-    int rc, n = hd_db_ncols(src);
+    for (int i = 0; i < c->n * c->ncols; i++)
+        if (c->v[i].type == HD_DB_TEXT || c->v[i].type == HD_DB_BLOB)
+            free((void *)c->v[i].p);
+    c->n = 0;
+}
+
+/* Holds the source's current row, its values copied. */
+static void chunk_hold(struct chunk *c, struct hd_db_stmt *src)
+{
+    struct hd_db_value *row = &c->v[c->n * c->ncols];
+    for (int i = 0; i < c->ncols; i++) {
+        hd_db_column(src, i, &row[i]);
+        if (row[i].type == HD_DB_TEXT || row[i].type == HD_DB_BLOB) {
+            char *copy = hd_xmalloc(row[i].len + 1);
+            memcpy(copy, row[i].p, row[i].len);
+            copy[row[i].len] = '\0';
+            row[i].p = copy;
+        }
+    }
+    row_name(hd_db_col_name(src, 0), &row[0], c->n ? c->last : c->first, sizeof c->first);
+    c->n++;
+}
+
+/* Inserts the rows held. */
+static int chunk_flush(struct run *r, const char *table, struct hd_db_stmt *src, struct chunk *c,
+                       struct hd_err *err)
+{
+    struct hd_db_stmt *ins = c->full;
+    int rc = 0;
+    if (c->n == 0)
+        return 0;
+    if (c->n != c->per && (rc = prepare_insert(r->to, table, src, c->n, &ins, err)) < 0)
+        return rc;
+    for (int i = 0; i < c->n * c->ncols && rc >= 0; i++)
+        rc = hd_db_bind(ins, i + 1, &c->v[i], err);
+    if (rc >= 0)
+        rc = hd_db_step(ins, err);
+    hd_db_reset(ins);
+    if (ins != c->full)
+        hd_db_finalize(ins);
+    if (rc < 0 && c->n == 1)
+        hd_err_prefix(err, "row %s", c->first);
+    else if (rc < 0)
+        hd_err_prefix(err, "one of the rows %s to %s", c->first, c->last);
+    chunk_clear(c);
+    return rc < 0 ? rc : 0;
+}
+
+static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, struct chunk *c,
+                     int64_t *copied, struct hd_err *err)
+{
+    int rc;
     int64_t k = 0;
     while ((rc = hd_db_step(src, err)) == 1) {
-        for (int i = 0; i < n && rc >= 0; i++) {
-            struct hd_db_value v;
-            hd_db_column(src, i, &v);
-            rc = hd_db_bind(ins, i + 1, &v, err);
-        }
-        if (rc >= 0)
-            rc = hd_db_step(ins, err);
-        hd_db_reset(ins);
-        if (rc < 0) {
-            char what[120];
-            row_name(src, what, sizeof what);
-            return hd_err_prefix(err, "%s", what);
-        }
+        chunk_hold(c, src);
         k++, r->done++;
-        if (k % r->batch == 0) {
+        bool commit = k % r->batch == 0;
+        if ((c->n == c->per || commit) && (rc = chunk_flush(r, table, src, c, err)) < 0)
+            return rc;
+        if (commit) {
             if ((rc = hd_db_commit(r->to, err)) < 0 || (rc = hd_db_begin(r->to, err)) < 0)
                 return rc;
             if (r->progress)
                 hd_progress_update(r->progress, r->done, r->done);
         }
     }
+    if (rc == 0)
+        rc = chunk_flush(r, table, src, c, err);
     *copied = k;
     return rc;
 }
@@ -269,29 +324,37 @@ static int copy_rows(struct run *r, struct hd_db_stmt *src, struct hd_db_stmt *i
 static int copy_table(struct run *r, int t, int64_t *copied, struct hd_err *err)
 {
     char sql[160];
-    struct hd_db_stmt *src = NULL, *ins = NULL;
+    const char *table = tables[t].name;
+    struct hd_db_stmt *src = NULL;
+    struct chunk c = {0};
     int rc;
-    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", tables[t].name, tables[t].key);
-    if ((rc = hd_db_prepare(r->from, sql, &src, err)) < 0 ||
-        (rc = prepare_insert(r->to, tables[t].name, src, &ins, err)) < 0)
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, tables[t].key);
+    if ((rc = hd_db_prepare(r->from, sql, &src, err)) < 0)
         goto out;
-    if ((rc = hd_db_begin(r->to, err)) < 0)
+    c.ncols = hd_db_ncols(src);
+    c.per = c.ncols * CHUNK_ROWS <= MAX_PARAMS ? CHUNK_ROWS : MAX_PARAMS / c.ncols;
+    c.v = hd_xcalloc((size_t)c.per * (size_t)c.ncols, sizeof *c.v);
+    if ((rc = prepare_insert(r->to, table, src, c.per, &c.full, err)) < 0 ||
+        (rc = hd_db_begin(r->to, err)) < 0)
         goto out;
     /* meta: the source's rows replace the init's; consent_log: see the top */
-    if (strcmp(tables[t].name, "meta") == 0 || strcmp(tables[t].name, "consent_log") == 0) {
-        snprintf(sql, sizeof sql, "DELETE FROM %s", tables[t].name);
+    if (strcmp(table, "meta") == 0 || strcmp(table, "consent_log") == 0) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s", table);
         if ((rc = hd_db_exec(r->to, sql, err)) < 0)
             goto out;
     }
-    if ((rc = copy_rows(r, src, ins, copied, err)) < 0)
+    if ((rc = copy_rows(r, table, src, &c, copied, err)) < 0)
         goto out;
     rc = hd_db_commit(r->to, err);
 out:
-    hd_db_finalize(ins);
+    if (c.v)
+        chunk_clear(&c);
+    free(c.v);
+    hd_db_finalize(c.full);
     hd_db_finalize(src);
     if (rc < 0) {
         hd_db_rollback(r->to);
-        return hd_err_prefix(err, "copying table '%s'", tables[t].name);
+        return hd_err_prefix(err, "copying table '%s'", table);
     }
     return 0;
 }
