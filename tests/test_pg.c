@@ -346,6 +346,23 @@ static void test_pg_copy_refuses_rows(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "the target 'h.db' is not empty");
     tu_run_release(&r);
+    /* a PostgreSQL database with tables of another application */
+    char other[64], *ouri = tu_pg_db(other);
+    snprintf(cmd, sizeof cmd, "psql -X -q '%s' -c 'CREATE TABLE orders (id int)'", ouri);
+    free(tu_sh(cmd));
+    tu_herald(&r, dir, NULL, "db", "copy", "h.db", ouri, NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "has tables but not herald's");
+    tu_run_release(&r);
+    snprintf(cmd, sizeof cmd,
+             "psql -X -At '%s' -c 'SELECT count(*) FROM pg_tables WHERE "
+             "schemaname = current_schema()'",
+             ouri);
+    char *n = tu_sh(cmd);
+    assert_string_equal(n, "1\n");
+    free(n);
+    tu_pg_drop(other);
+    free(ouri);
     /* a source that is not there */
     tu_herald(&r, dir, NULL, "db", "copy", "nothere.db", uri, NULL);
     assert_int_equal(r.status, 1);

@@ -165,6 +165,17 @@ static int open_target(const char *to, const char *password, struct hd_db **db, 
         (rc = schema_version(*db, &v, err)) < 0)
         return rc;
     if (v == 0 && hd_db_is_pg(*db)) {
+        int64_t others = 0;
+        if ((rc = hd_db_query_int64(*db,
+                                    "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                    "current_schema() AND tablename <> 'herald_schema'",
+                                    &others, err)) < 0)
+            return rc;
+        if (others > 0)
+            return hd_err_set(err, HD_E_STORE,
+                              "the target '%s' has tables but not herald's: give an empty "
+                              "database (or one 'herald init' made); nothing was written",
+                              (*db)->where);
         if ((rc = hd_store_pg_migrate(*db, &v, err)) < 0 || (rc = schema_version(*db, &v, err)) < 0)
             return rc;
         *created = true;
