@@ -431,6 +431,12 @@ static void test_pg_bad_uri_hides_password(void **state)
     assert_contains(r.err, "database_password_env: environment variable 'NO_SUCH_VAR_HERALD' is "
                            "not set");
     tu_run_release(&r);
+    conf("database_password_env = HOME\ndatabase_password_file = pw\n");
+    tu_herald(&r, dir, NULL, "init", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "h.conf:5");
+    assert_contains(r.err, "give either database_password_env or database_password_file, not both");
+    tu_run_release(&r);
     char text[512], *p = tu_path(dir, "h.conf");
     snprintf(text, sizeof text, "[herald]\ndatabase = %s\n", bad);
     tu_write(p, text);
