@@ -105,6 +105,18 @@ static void seam_roundtrip(const char *target)
     assert_int_equal(hd_db_step(s, &err), 0);
     hd_db_finalize(s);
 
+    /* SQLite's numbered ?NNN, one used twice */
+    assert_int_equal(hd_db_prepare(db,
+                                   "SELECT count(*) FROM t WHERE id >= ?1 AND id <= ?2 AND "
+                                   "id <> ?1 + 10",
+                                   &s, &err),
+                     0);
+    assert_int_equal(hd_db_bind_int64(s, 1, 1, &err), 0);
+    assert_int_equal(hd_db_bind_int64(s, 2, 2, &err), 0);
+    assert_int_equal(hd_db_step(s, &err), 1);
+    assert_int_equal(hd_db_col_int64(s, 0), 2);
+    hd_db_finalize(s);
+
     /* a rolled-back transaction leaves nothing */
     int64_t n = 0;
     assert_int_equal(hd_db_begin(db, &err), 0);

@@ -2,7 +2,8 @@
  *
  * A statement is prepared on the server under a name of its own (hd1,
  * hd2, ... per connection) after its ? placeholders are numbered $1, $2,
- * ... (a ? inside '...' or "..." is text, not a placeholder), and
+ * ... and SQLite's ?NNN become $NNN (a ? inside '...' or "..." is text,
+ * not a placeholder; a statement uses one form or the other), and
  * described once, so its columns' names and types are known before any
  * row. Parameters are sent as text (integers in decimal, reals with 17
  * digits, which read back exactly) and blobs in binary; the server infers
@@ -152,6 +153,14 @@ static char *number_params(const char *sql, int *n)
         } else if (*c == '\'' || *c == '"') {
             quote = *c;
             hd_buf_addf(&b, "%c", *c);
+        } else if (*c == '?' && c[1] >= '1' && c[1] <= '9') {
+            /* ?NNN, SQLite's numbered form, as the store's files write it */
+            char *end;
+            long k = strtol(c + 1, &end, 10);
+            hd_buf_addf(&b, "$%ld", k);
+            if (k > *n)
+                *n = (int)k;
+            c = end - 1;
         } else if (*c == '?') {
             hd_buf_addf(&b, "$%d", ++*n);
         } else {
