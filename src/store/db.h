@@ -5,7 +5,8 @@
  * postgres:// URI (any libpq connection URI) is PostgreSQL through libpq,
  * anything else a SQLite path. Statements are written once with `?` (or
  * SQLite's numbered `?NNN`) placeholders; the PostgreSQL engine makes them
- * $1, $2, ... (outside quoted text) before it prepares them. Values cross the seam as struct
+ * $1, $2, ... (outside quoted text) before it prepares them, so jsonb's
+ * ? operators cannot be written (jsonb_exists() and its kin can). Values cross the seam as struct
  * hd_db_value, typed as SQLite types them (null, integer, real, text, blob),
  * so code above it, and `herald db copy` between the two, never asks which
  * engine it has. Each engine is a struct of function pointers (db_sqlite.c,
