@@ -117,6 +117,18 @@ static void seam_roundtrip(const char *target)
     assert_int_equal(hd_db_col_int64(s, 0), 2);
     hd_db_finalize(s);
 
+    /* the rows a statement changed */
+    assert_int_equal(hd_db_prepare(db, "UPDATE t SET n = ? WHERE id >= ?", &s, &err), 0);
+    assert_int_equal(hd_db_bind_int64(s, 1, 7, &err), 0);
+    assert_int_equal(hd_db_bind_int64(s, 2, 1, &err), 0);
+    assert_int_equal(hd_db_step(s, &err), 0);
+    assert_int_equal(hd_db_changes(s), 2);
+    hd_db_reset(s);
+    assert_int_equal(hd_db_bind_int64(s, 2, 5, &err), 0);
+    assert_int_equal(hd_db_step(s, &err), 0);
+    assert_int_equal(hd_db_changes(s), 0);
+    hd_db_finalize(s);
+
     /* a rolled-back transaction leaves nothing */
     int64_t n = 0;
     assert_int_equal(hd_db_begin(db, &err), 0);

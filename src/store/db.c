@@ -154,6 +154,11 @@ int hd_db_step(struct hd_db_stmt *s, struct hd_err *err)
     return s->db->ops->step(s, err);
 }
 
+int64_t hd_db_changes(struct hd_db_stmt *s)
+{
+    return s->db->ops->changes(s);
+}
+
 void hd_db_reset(struct hd_db_stmt *s)
 {
     if (s)

@@ -53,6 +53,7 @@ struct hd_db_ops {
     int (*ncols)(struct hd_db_stmt *s);
     const char *(*col_name)(struct hd_db_stmt *s, int i);
     void (*column)(struct hd_db_stmt *s, int i, struct hd_db_value *v);
+    int64_t (*changes)(struct hd_db_stmt *s);
 };
 
 /* What every engine's connection and statement start with. */
@@ -99,6 +100,9 @@ int hd_db_bind_null(struct hd_db_stmt *s, int idx, struct hd_err *err);
 int hd_db_bind_blob(struct hd_db_stmt *s, int idx, const void *p, size_t len, struct hd_err *err);
 /* 1: a row is there to read; 0: done; < 0: an error. */
 int hd_db_step(struct hd_db_stmt *s, struct hd_err *err);
+/* Rows the statement's last INSERT, UPDATE or DELETE changed, read once
+ * it is done (before it is reset). */
+int64_t hd_db_changes(struct hd_db_stmt *s);
 /* Ready to step again from the start; the bindings are kept. */
 void hd_db_reset(struct hd_db_stmt *s);
 void hd_db_finalize(struct hd_db_stmt *s);

@@ -60,6 +60,7 @@ struct pg_stmt {
     unsigned char **blobs; /* the current row's bytea, unescaped, per column */
     size_t *blob_lens;
     bool started, done;
+    int64_t changes; /* the command's row count (PQcmdTuples) */
 };
 
 static void no_notice(void *arg, const char *msg)
@@ -272,6 +273,7 @@ static int start(struct pg_stmt *s, struct hd_err *err)
     int rc = busy(p, err);
     if (rc < 0)
         return rc;
+    s->changes = 0;
     if (!PQsendQueryPrepared(p->conn, s->name, s->nparams, (const char *const *)s->values,
                              s->lengths, s->formats, 0))
         return fail_msg(&p->base, err, "sending", PQerrorMessage(p->conn));
@@ -298,7 +300,9 @@ static int pg_step(struct hd_db_stmt *st, struct hd_err *err)
             s->row = res;
             return 1;
         }
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && rc == 0)
+        if (status == PGRES_COMMAND_OK)
+            s->changes = strtoll(PQcmdTuples(res), NULL, 10);
+        else if (status != PGRES_TUPLES_OK && rc == 0)
             rc = fail_res(st->db, err, "step", res);
         PQclear(res); /* the end of the rows, or what follows an error */
     }
@@ -376,6 +380,11 @@ static void pg_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
     }
 }
 
+static int64_t pg_changes(struct hd_db_stmt *st)
+{
+    return ((struct pg_stmt *)st)->changes;
+}
+
 const struct hd_db_ops hd_db_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -389,4 +398,5 @@ const struct hd_db_ops hd_db_pg_ops = {
     .ncols = pg_ncols,
     .col_name = pg_col_name,
     .column = pg_column,
+    .changes = pg_changes,
 };

@@ -176,6 +176,11 @@ static void lite_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
     }
 }
 
+static int64_t lite_changes(struct hd_db_stmt *st)
+{
+    return sqlite3_changes64(((struct lite *)st->db)->db);
+}
+
 const struct hd_db_ops hd_db_sqlite_ops = {
     .name = "sqlite",
     .open = lite_open,
@@ -189,4 +194,5 @@ const struct hd_db_ops hd_db_sqlite_ops = {
     .ncols = lite_ncols,
     .col_name = lite_col_name,
     .column = lite_column,
+    .changes = lite_changes,
 };
