@@ -31,7 +31,7 @@ STATEDIR := $(LOCALSTATEDIR)/lib/herald
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd libargon2
+PKGS := sqlite3 libpq jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd libargon2
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
@@ -40,7 +40,7 @@ DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk chromium fonts-wqy-zenhei \
             scdoc man-db lintian zsh bash-completion dpkg-dev \
-            libsystemd-dev systemd libargon2-dev
+            libsystemd-dev systemd libargon2-dev postgresql libpq-dev
 
 B ?= build
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -123,9 +123,16 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/cli/nodelay.o $(B)/libherald.a $(LIBS) -ldl
 
 # Every test binary runs even after a failure; the exit status says whether
-# any failed. HERALD_BIN lets integration tests run the real binary.
+# any failed. HERALD_BIN lets integration tests run the real binary. One
+# throwaway PostgreSQL server (tests/pgserver.sh) serves the whole suite, its
+# connection string in HERALD_TEST_PG; the trap stops it and removes its
+# folder however the run ends.
 test: deps check-layers all $(TEST_BIN)
-	@fail=0; for t in $(TEST_BIN); do \
+	@pgdir=$$(mktemp -d /tmp/herald-pg.XXXXXX); \
+	trap 'sh tests/pgserver.sh stop "$$pgdir"' EXIT INT TERM; \
+	HERALD_TEST_PG=$$(sh tests/pgserver.sh start "$$pgdir") || exit 1; \
+	export HERALD_TEST_PG; \
+	fail=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR) $(TEST_WRAP) ./$$t || fail=1; \
 	done; \

@@ -282,4 +282,97 @@ static inline void tu_link_templates(const char *dir)
             fail_msg("did not expect \"%s\" in \"%s\"", n_, h_);                                   \
     } while (0)
 
+/* PostgreSQL for a test (issue 23): the suite's server, whose URI (to its
+ * maintenance database, postgres) make test exports in HERALD_TEST_PG, or,
+ * for a test program run alone, one it starts itself through
+ * tests/pgserver.sh (initdb into a folder under /tmp, a Unix socket there)
+ * and stops when it exits (the process that started it, not a child). */
+static inline char *tu_pg_dir_(void)
+{
+    static char d[64];
+    return d;
+}
+
+static inline pid_t *tu_pg_owner_(void)
+{
+    static pid_t pid;
+    return &pid;
+}
+
+static inline void tu_pg_stop_(void)
+{
+    char cmd[512];
+    const char *src = getenv("HERALD_SRC");
+    if (*tu_pg_owner_() != getpid())
+        return;
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' stop '%s'", src ? src : ".", tu_pg_dir_());
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not stop the test PostgreSQL in %s\n", tu_pg_dir_());
+}
+
+static inline const char *tu_pg_server(void)
+{
+    static char *uri;
+    const char *env = getenv("HERALD_TEST_PG"), *src = getenv("HERALD_SRC");
+    char cmd[512];
+    if (uri)
+        return uri;
+    if (env && *env)
+        return uri = hd_xstrdup(env);
+    snprintf(tu_pg_dir_(), 64, "/tmp/herald-pg.XXXXXX");
+    assert_non_null(mkdtemp(tu_pg_dir_()));
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' start '%s'", src ? src : ".",
+             tu_pg_dir_());
+    uri = tu_sh(cmd);
+    uri[strcspn(uri, "\n")] = '\0';
+    *tu_pg_owner_() = getpid();
+    atexit(tu_pg_stop_);
+    return uri;
+}
+
+/* The server's URI with the database name in place of its own (base is
+ * postgresql://AUTH/DBNAME?QUERY); the caller frees. */
+static inline char *tu_pg_uri(const char *name)
+{
+    const char *base = tu_pg_server(), *auth = strstr(base, "://");
+    assert_non_null(auth);
+    const char *path = strchr(auth + 3, '/');
+    assert_non_null(path);
+    const char *rest = path + 1 + strcspn(path + 1, "?");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%.*s/%s%s", (int)(path - base), base, name, rest);
+    return hd_buf_detach(&b, NULL);
+}
+
+/* Runs SQL on the server's maintenance database as its superuser. */
+static inline void tu_pg_admin(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 '%s' -c "
+             "\"%s\" >/dev/null",
+             tu_pg_server(), sql);
+    free(tu_sh(cmd));
+}
+
+/* A new empty database of its own for the test: its URI (the caller
+ * frees); name (64 bytes) receives its name for tu_pg_drop. */
+static inline char *tu_pg_db(char *name)
+{
+    static int n;
+    char sql[128];
+    snprintf(name, 64, "herald_t%ld_%d", (long)getpid(), ++n);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    tu_pg_admin(sql);
+    return tu_pg_uri(name);
+}
+
+static inline void tu_pg_drop(const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    tu_pg_admin(sql);
+}
+
 #endif

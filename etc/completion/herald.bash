@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox user audit help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox user audit db help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -27,6 +27,7 @@ _herald_subcommands()
     inbox) echo "token" ;;
     user) echo "add list remove passwd" ;;
     audit) echo "actions" ;;
+    db) echo "copy" ;;
     esac
 }
 
@@ -54,6 +55,7 @@ _herald_options()
     inbox) echo "--ttl" ;;
     user) echo "--role --password-file --format" ;;
     audit) echo "--since --limit --format" ;;
+    db) echo "--batch" ;;
     esac
     echo "--help"
 }

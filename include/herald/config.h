@@ -214,6 +214,8 @@ struct hd_webhook_cfg {
 struct hd_config {
     char *path;           /* the file read, or NULL when only defaults apply */
     char *database;       /* [herald] database; default var/herald.db */
+    struct hd_cfg_secret database_password; /* [herald] database_password_env or _file:
+                                               a PostgreSQL database's; value wiped on free */
     char *templates;      /* [herald] templates; default templates */
     char *timezone;       /* [herald] timezone; default UTC */
     char *locale;         /* [herald] locale; default en */

@@ -4,20 +4,25 @@
  * created too, 0700; an explicit path's folder must exist. So is the link
  * signing secret [serve] secret_file names, when that file is missing. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "herald/dbcopy.h"
 #include "herald/serve.h"
 #include "herald/store.h"
 
 static const char init_usage[] =
-    "usage: herald init [--db PATH]\n"
+    "usage: herald init [--db PATH|URI]\n"
     "\n"
     "Creates the database (default: the configuration's database, var/herald.db),\n"
     "creating var/ when the default path is used. On an existing database it\n"
     "applies any pending schema migrations. When [serve] secret_file names a\n"
-    "file that does not exist, creates it with a new random secret (mode 0600).\n";
+    "file that does not exist, creates it with a new random secret (mode 0600).\n"
+    "A postgresql:// (or postgres://) URI names a PostgreSQL database instead: its\n"
+    "herald schema is created (the database itself must exist), or reported up to\n"
+    "date; its password comes from ~/.pgpass or database_password_env or _file.\n";
 
 static int init_opt(void *ud, int id, const char *arg)
 {
@@ -46,6 +51,28 @@ static int init_secret(struct hd_ctx *ctx)
     return EXIT_OK;
 }
 
+/* A postgresql:// database: its schema made or brought forward
+ * (store/schema_pg.c); the database itself is its administrator's. */
+static int init_pg(struct hd_ctx *ctx, const char *target)
+{
+    struct hd_err err = {0};
+    int before = 0, after = 0;
+    if (hd_store_pg_init(target, ctx->cfg->database_password.value, &before, &after, &err) < 0)
+        return cmd_fail(ctx, &err);
+    char *where = hd_store_target_redact(target);
+    if (before == 0)
+        printf("created the herald schema in PostgreSQL database '%s' (schema version %d)\n", where,
+               after);
+    else if (before == after)
+        printf("up to date: PostgreSQL database '%s' is already at schema version %d\n", where,
+               after);
+    else
+        printf("migrated PostgreSQL database '%s' from schema version %d to %d\n", where, before,
+               after);
+    free(where);
+    return init_secret(ctx);
+}
+
 int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {{"db", true, 'd', 0}, {0}};
@@ -58,6 +85,8 @@ int cmd_init(struct hd_ctx *ctx, int argc, char **argv)
     if (i != argc)
         return cmd_usage("init", init_usage, "unexpected argument '%s'", argv[i]);
     const char *path = hd_ctx_db_path(ctx);
+    if (hd_store_target_is_pg(path))
+        return init_pg(ctx, path);
     so.busy_timeout_ms = ctx->cfg->busy_timeout * 1000;
     struct stat sb;
     /* an empty file (a truncated database, which no other command opens) is

@@ -57,6 +57,7 @@ static const struct command commands[] = {
     {"inbox", cmd_inbox, NEED_CONFIG | NEED_STORE, "token: a contact's token for the in-app inbox"},
     {"user", cmd_user, NEED_CONFIG | NEED_STORE, "add|list|remove|passwd users of the web console"},
     {"audit", cmd_audit, NEED_CONFIG | NEED_STORE, "actions: who did what, when, from where"},
+    {"db", cmd_db, NEED_CONFIG, "copy: a whole store between SQLite and PostgreSQL"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "herald/log.h"
@@ -293,13 +294,62 @@ static int parse_uint(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 
 /* ---- sections ---------------------------------------------------------- */
 
-static const char *const herald_keys[] = {"database",       "templates", "timezone",    "locale",
-                                          "default_region", "log_level", "busy_timeout"};
+static const char *const herald_keys[] = {"database",
+                                          "templates",
+                                          "timezone",
+                                          "locale",
+                                          "default_region",
+                                          "log_level",
+                                          "busy_timeout",
+                                          "database_password_env",
+                                          "database_password_file"};
 
 static void set_str(char **field, const char *v)
 {
     free(*field);
     *field = hd_xstrdup(v);
+}
+
+/* Whether a postgresql:// URI carries a password (user:PASSWORD@host, or
+ * password= in its query): one is refused there, as every secret written
+ * inline is. */
+static bool uri_has_password(const char *v)
+{
+    const char *auth = strstr(v, "://");
+    if (!auth ||
+        (strncasecmp(v, "postgresql://", 13) != 0 && strncasecmp(v, "postgres://", 11) != 0))
+        return false;
+    auth += 3;
+    size_t alen = strcspn(auth, "/?");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p;
+    if (at && memchr(auth, ':', (size_t)(at - auth)))
+        return true;
+    for (const char *q = strchr(auth, '?'); q; q = strchr(q + 1, '&'))
+        if (strncasecmp(q + 1, "password=", 9) == 0)
+            return true;
+    return false;
+}
+
+/* database_password_env or database_password_file */
+static int herald_password(struct parse *ps, const char *key, const char *v)
+{
+    struct hd_cfg_secret *sec = &ps->cfg->database_password;
+    bool env = strcmp(key, "database_password_env") == 0;
+    char why[600];
+    if (sec->via)
+        return fail(ps, "give either database_password_env or database_password_file, not both");
+    if (!*v)
+        return fail(ps, "%s: give a %s", key, env ? "variable name" : "file path");
+    if (hd_cfg_secret_read(v, env, &sec->value, &sec->len, why, sizeof why) < 0)
+        return fail(ps, "%s: %s", key, why);
+    sec->name = hd_xstrdup("database_password");
+    sec->via = hd_xstrdup(key);
+    sec->ref = hd_xstrdup(v);
+    sec->line = ps->line;
+    return 0;
 }
 
 static int on_herald(struct parse *ps, const char *key, const char *v)
@@ -310,16 +360,23 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
         ;
     if (i == n)
         return fail(ps,
-                    "unknown key '%s' in [herald] (known: database, templates, timezone, "
-                    "locale, default_region, log_level, busy_timeout)",
+                    "unknown key '%s' in [herald] (known: database, database_password_env|"
+                    "_file, templates, timezone, locale, default_region, log_level, "
+                    "busy_timeout)",
                     key);
     if (ps->herald_seen & (1u << i))
         return fail(ps, "duplicate key '%s' in [herald]", key);
     ps->herald_seen |= 1u << i;
     struct hd_err e;
+    if (strncmp(key, "database_password_", 18) == 0)
+        return herald_password(ps, key, v);
     if (strcmp(key, "database") == 0 || strcmp(key, "templates") == 0) {
         if (!*v)
             return fail(ps, "'%s' must not be empty", key);
+        if (strcmp(key, "database") == 0 && uri_has_password(v))
+            return fail(ps, "database: the password must not be written in the URI: use "
+                            "database_password_env (an environment variable), "
+                            "database_password_file (a file) or ~/.pgpass");
         set_str(strcmp(key, "database") == 0 ? &cfg->database : &cfg->templates, v);
     } else if (strcmp(key, "timezone") == 0) {
         if (!hd_time_zone_valid(v))
@@ -1294,6 +1351,11 @@ void hd_config_free(struct hd_config *cfg)
         return;
     free(cfg->path);
     free(cfg->database);
+    hd_wipe(cfg->database_password.value, cfg->database_password.len);
+    free(cfg->database_password.value);
+    free(cfg->database_password.name);
+    free(cfg->database_password.via);
+    free(cfg->database_password.ref);
     free(cfg->templates);
     free(cfg->timezone);
     free(cfg->locale);
@@ -1372,6 +1434,8 @@ void hd_config_register_secrets(const struct hd_config *cfg, struct hd_log *log)
             hd_log_add_secret(log, cfg->serve.secrets[k].value);
     for (size_t i = 0; i < cfg->nwebhooks; i++)
         hd_log_add_secret(log, cfg->webhooks[i].secret.value);
+    if (cfg->database_password.value)
+        hd_log_add_secret(log, cfg->database_password.value);
 }
 
 static void dump_scope(struct hd_buf *out, int cat, int ch)
@@ -1401,6 +1465,10 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
                 cfg->path ? cfg->path : "built-in defaults");
     hd_buf_adds(out, "[herald]\n");
     dump_kv(out, "database", cfg->database, NULL);
+    if (cfg->database_password.via)
+        hd_buf_addf(out, "%s = %s ; database_password = **** (loaded, %zu bytes)\n",
+                    cfg->database_password.via, cfg->database_password.ref,
+                    cfg->database_password.len);
     dump_kv(out, "templates", cfg->templates, NULL);
     dump_kv(out, "timezone", cfg->timezone, NULL);
     dump_kv(out, "locale", cfg->locale, NULL);

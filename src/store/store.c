@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "herald/buf.h"
 
 /* Migrations are history: never edited. Migration 3's due index spells
@@ -847,8 +848,22 @@ static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store
     return 0;
 }
 
+/* Until the store's files run on db.h (issue 23), a postgresql:// store
+ * serves only herald init and herald db copy (schema_pg.c, copy.c). */
+static int refuse_pg(const char *path, struct hd_err *err)
+{
+    if (!hd_db_target_is_pg(path))
+        return 0;
+    return hd_err_set(err, HD_E_STORE,
+                      "the PostgreSQL store so far supports init and db copy; the other commands "
+                      "need a SQLite database for now (issue 23)");
+}
+
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err)
 {
+    int rc = refuse_pg(path, err);
+    if (rc < 0)
+        return rc;
     return open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000, out, err);
 }
 
@@ -860,6 +875,8 @@ int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_
     int rc;
     if (!opts)
         opts = &dflt;
+    if ((rc = refuse_pg(path, err)) < 0)
+        return rc;
     int flags = opts->readonly ? SQLITE_OPEN_READONLY
                                : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
     if (!opts->create && (rc = refuse_empty(path, err)) < 0)

@@ -1,0 +1,479 @@
+/* copy: `herald db copy FROM TO`, a whole store from one engine to the
+ * other (or the same), through db.h (issue 23).
+ *
+ * The tables are a fixed list in dependency order (a row's parent before
+ * it), each with the key it is read in; the source's and the target's
+ * actual tables must be exactly that list, so a migration that adds a
+ * table without adding it here makes the copy fail before it writes.
+ * Every table is read with SELECT * from one snapshot of the source (a
+ * read transaction, REPEATABLE READ on PostgreSQL) and written with an
+ * INSERT naming the source's columns, bound value by value with the type
+ * the source gave it, opts->batch rows per transaction, ids kept. The
+ * target's own triggers still fire: copying consent appends to
+ * consent_log, so consent is copied first and the rows its trigger made
+ * are deleted before consent_log's own are copied (and webhooks, whose
+ * cursors that delete could move, after both). meta's rows are the
+ * source's (its instance names the messages): the target's own, made by
+ * its init, are replaced. Then PostgreSQL's identity sequences are set past
+ * the largest id, and every table is counted on both sides. */
+#include "herald/dbcopy.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db.h"
+#include "herald/buf.h"
+#include "herald/store.h"
+
+static const struct {
+    const char *name;
+    const char *key; /* ORDER BY; its first column names a row in messages */
+} tables[] = {
+    {"meta", "key"},
+    {"attributes", "name"},
+    {"segments", "name"},
+    {"contacts", "id"},
+    {"push_tokens", "contact_id, platform"},
+    {"suppressions", "address"},
+    {"consent", "contact_id, channel, category"},
+    {"consent_log", "id"}, /* after consent: see the top */
+    {"campaigns", "id"},
+    {"runs", "id"},
+    {"messages", "id"},
+    {"attempts", "id"},
+    {"sends", "message_id"},
+    {"provider_pauses", "provider"},
+    {"log_totals", "campaign_id, variant, channel, provider, day, outcome, reason, state"},
+    {"log_latency", "campaign_id, variant, channel, provider, day, bucket"},
+    {"events", "id"},
+    {"receipts", "id"},
+    {"api_keys", "id"},
+    {"api_messages", "message_id"},
+    {"api_idempotency", "key_id, idem"},
+    {"webhooks", "name"}, /* after consent_log: see the top */
+    {"gateway_ids", "provider, gateway_id"},
+    {"inbox", "id"},
+    {"users", "id"},
+    {"console_sessions", "id"},
+    {"audit_actions", "id"},
+};
+
+#define NTABLES ((int)(sizeof tables / sizeof tables[0]))
+_Static_assert(NTABLES <= HD_STORE_COPY_TABLES, "the report holds every table");
+
+static int table_index(const char *name)
+{
+    for (int i = 0; i < NTABLES; i++)
+        if (strcmp(tables[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The store's tables must be the list's, no more, no fewer. */
+static int check_tables(struct hd_db *db, const char *side, struct hd_err *err)
+{
+    const char *sql = hd_db_is_pg(db) ? "SELECT tablename FROM pg_tables WHERE schemaname = "
+                                        "current_schema() AND tablename <> 'herald_schema'"
+                                      : "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                        "AND name NOT LIKE 'sqlite_%'";
+    struct hd_db_stmt *s = NULL;
+    bool seen[NTABLES] = {0};
+    int rc, n = 0;
+    if ((rc = hd_db_prepare(db, sql, &s, err)) < 0)
+        return rc;
+    while ((rc = hd_db_step(s, err)) == 1) {
+        const char *name = hd_db_col_text(s, 0);
+        int i = table_index(name ? name : "");
+        if (i < 0) {
+            rc = hd_err_set(err, HD_E_STORE,
+                            "the %s '%s' has a table db copy does not know, '%s' (a migration "
+                            "added it: add it to src/store/copy.c)",
+                            side, db->where, name ? name : "");
+            break;
+        }
+        n += !seen[i];
+        seen[i] = true;
+    }
+    hd_db_finalize(s);
+    for (int i = 0; rc == 0 && i < NTABLES; i++)
+        if (!seen[i])
+            rc = hd_err_set(err, HD_E_STORE, "the %s '%s' has no table '%s'", side, db->where,
+                            tables[i].name);
+    return rc < 0 ? rc : 0;
+}
+
+static int count_rows(struct hd_db *db, const char *table, int64_t *n, struct hd_err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    int rc = hd_db_query_int64(db, sql, n, err);
+    return rc < 0 ? hd_err_prefix(err, "counting table '%s'", table) : 0;
+}
+
+static int schema_version(struct hd_db *db, int *v, struct hd_err *err)
+{
+    int64_t x = 0;
+    if (hd_db_is_pg(db))
+        return hd_store_pg_version(db, v, err);
+    int rc = hd_db_query_int64(db, "PRAGMA user_version", &x, err);
+    *v = (int)x;
+    return rc;
+}
+
+/* A SQLite file that is missing or empty: the copy makes the store. */
+static bool sqlite_new(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) < 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0);
+}
+
+static int open_source(const char *from, const char *password, struct hd_db **db,
+                       struct hd_err *err)
+{
+    int v, rc;
+    if (!hd_db_target_is_pg(from) && sqlite_new(from))
+        return hd_err_set(err, HD_E_NOTFOUND, "the source '%s' does not exist or is empty", from);
+    if ((rc = hd_db_open(from, password, false, db, err)) < 0 ||
+        (rc = schema_version(*db, &v, err)) < 0)
+        return rc;
+    if (v != hd_store_schema_version())
+        return hd_err_set(err, HD_E_STORE,
+                          "the source '%s' has schema version %d, this herald's is %d: run "
+                          "'herald init' on it first",
+                          (*db)->where, v, hd_store_schema_version());
+    return check_tables(*db, "source", err);
+}
+
+/* Opens the target, making its schema when it has none. */
+static int open_target(const char *to, const char *password, struct hd_db **db, bool *created,
+                       struct hd_err *err)
+{
+    int v = 0, rc;
+    *created = false;
+    if (!hd_db_target_is_pg(to) && sqlite_new(to)) {
+        struct hd_store_opts so = {.create = true};
+        struct hd_store *st = NULL;
+        if ((rc = hd_store_open(to, &so, &st, err)) < 0)
+            return rc;
+        hd_store_free(st);
+        *created = true;
+    }
+    if ((rc = hd_db_open(to, password, false, db, err)) < 0 ||
+        (rc = schema_version(*db, &v, err)) < 0)
+        return rc;
+    if (v == 0 && hd_db_is_pg(*db)) {
+        int64_t others = 0;
+        if ((rc = hd_db_query_int64(*db,
+                                    "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                    "current_schema() AND tablename <> 'herald_schema'",
+                                    &others, err)) < 0)
+            return rc;
+        if (others > 0)
+            return hd_err_set(err, HD_E_STORE,
+                              "the target '%s' has tables but not herald's: give an empty "
+                              "database (or one 'herald init' made); nothing was written",
+                              (*db)->where);
+        if ((rc = hd_store_pg_migrate(*db, &v, err)) < 0 || (rc = schema_version(*db, &v, err)) < 0)
+            return rc;
+        *created = true;
+    }
+    if (v != hd_store_schema_version())
+        return hd_err_set(err, HD_E_STORE,
+                          "the target '%s' has schema version %d, this herald's is %d: run "
+                          "'herald init' on it first",
+                          (*db)->where, v, hd_store_schema_version());
+    return check_tables(*db, "target", err);
+}
+
+/* The target holds no rows but meta's (its init's own). */
+static int check_empty(struct hd_db *db, struct hd_err *err)
+{
+    for (int i = 0; i < NTABLES; i++) {
+        int64_t n = 0;
+        int rc;
+        if (strcmp(tables[i].name, "meta") == 0)
+            continue;
+        if ((rc = count_rows(db, tables[i].name, &n, err)) < 0)
+            return rc;
+        if (n > 0)
+            return hd_err_set(err, HD_E_STORE,
+                              "the target '%s' is not empty (table '%s' has %" PRId64
+                              " rows): db copy only fills an empty store; nothing was written",
+                              db->where, tables[i].name, n);
+    }
+    return 0;
+}
+
+struct run {
+    struct hd_db *from, *to;
+    int batch;
+    struct hd_progress *progress;
+    uint64_t done;
+};
+
+/* Rows go CHUNK_ROWS to an INSERT (a row per statement, each a round
+ * trip, copied about 5,000 rows a second into PostgreSQL), each chunk's
+ * values copied and held until its INSERT has run. */
+#define CHUNK_ROWS 100
+#define MAX_PARAMS 30000 /* under SQLite's 32,766 and PostgreSQL's 65,535 */
+
+struct chunk {
+    int ncols, per;           /* columns; rows in a full chunk */
+    int n;                    /* rows held */
+    struct hd_db_value *v;    /* per * ncols values, text and blobs owned */
+    char first[96], last[96]; /* the first and the last row held, for messages */
+    struct hd_db_stmt *full;  /* the INSERT of per rows */
+};
+
+/* INSERT INTO table (the source's columns) VALUES (?, ...), ... for rows */
+static int prepare_insert(struct hd_db *to, const char *table, struct hd_db_stmt *src, int rows,
+                          struct hd_db_stmt **ins, struct hd_err *err)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    int n = hd_db_ncols(src);
+    hd_buf_addf(&b, "INSERT INTO %s (", table);
+    for (int i = 0; i < n; i++)
+        hd_buf_addf(&b, "%s\"%s\"", i ? ", " : "", hd_db_col_name(src, i));
+    hd_buf_addf(&b, ") VALUES ");
+    for (int row = 0; row < rows; row++)
+        for (int i = 0; i < n; i++)
+            hd_buf_addf(&b, "%s%s", i ? ", ?" : row ? ", (?" : "(?", i == n - 1 ? ")" : "");
+    int rc = hd_db_prepare(to, b.data, ins, err);
+    hd_buf_release(&b);
+    return rc;
+}
+
+/* "id 12" or "address 'x'": a row's first key column, for messages */
+static void row_name(const char *col, const struct hd_db_value *v, char *buf, size_t n)
+{
+    if (v->type == HD_DB_INT)
+        snprintf(buf, n, "%s %" PRId64, col, v->i);
+    else if (v->type == HD_DB_TEXT)
+        snprintf(buf, n, "%s '%.60s'", col, (const char *)v->p);
+    else
+        snprintf(buf, n, "%s (binary)", col);
+}
+
+static void chunk_clear(struct chunk *c)
+{
+    for (int i = 0; i < c->n * c->ncols; i++)
+        if (c->v[i].type == HD_DB_TEXT || c->v[i].type == HD_DB_BLOB)
+            free((void *)c->v[i].p);
+    c->n = 0;
+}
+
+/* Holds the source's current row, its values copied. */
+static void chunk_hold(struct chunk *c, struct hd_db_stmt *src)
+{
+    struct hd_db_value *row = &c->v[c->n * c->ncols];
+    for (int i = 0; i < c->ncols; i++) {
+        hd_db_column(src, i, &row[i]);
+        if (row[i].type == HD_DB_TEXT || row[i].type == HD_DB_BLOB) {
+            char *copy = hd_xmalloc(row[i].len + 1);
+            memcpy(copy, row[i].p, row[i].len);
+            copy[row[i].len] = '\0';
+            row[i].p = copy;
+        }
+    }
+    row_name(hd_db_col_name(src, 0), &row[0], c->n ? c->last : c->first, sizeof c->first);
+    c->n++;
+}
+
+/* Inserts the rows held. */
+static int chunk_flush(struct run *r, const char *table, struct hd_db_stmt *src, struct chunk *c,
+                       struct hd_err *err)
+{
+    struct hd_db_stmt *ins = c->full;
+    int rc = 0;
+    if (c->n == 0)
+        return 0;
+    if (c->n != c->per && (rc = prepare_insert(r->to, table, src, c->n, &ins, err)) < 0)
+        return rc;
+    for (int i = 0; i < c->n * c->ncols && rc >= 0; i++)
+        rc = hd_db_bind(ins, i + 1, &c->v[i], err);
+    if (rc >= 0)
+        rc = hd_db_step(ins, err);
+    hd_db_reset(ins);
+    if (ins != c->full)
+        hd_db_finalize(ins);
+    if (rc < 0 && c->n == 1)
+        hd_err_prefix(err, "row %s", c->first);
+    else if (rc < 0)
+        hd_err_prefix(err, "one of the rows %s to %s", c->first, c->last);
+    chunk_clear(c);
+    return rc < 0 ? rc : 0;
+}
+
+static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, struct chunk *c,
+                     int64_t *copied, struct hd_err *err)
+{
+    int rc;
+    int64_t k = 0;
+    while ((rc = hd_db_step(src, err)) == 1) {
+        chunk_hold(c, src);
+        k++, r->done++;
+        bool commit = k % r->batch == 0;
+        if ((c->n == c->per || commit) && (rc = chunk_flush(r, table, src, c, err)) < 0)
+            return rc;
+        if (commit) {
+            if ((rc = hd_db_commit(r->to, err)) < 0 || (rc = hd_db_begin(r->to, err)) < 0)
+                return rc;
+            if (r->progress)
+                hd_progress_update(r->progress, r->done, r->done);
+        }
+    }
+    if (rc == 0)
+        rc = chunk_flush(r, table, src, c, err);
+    *copied = k;
+    return rc;
+}
+
+static int copy_table(struct run *r, int t, int64_t *copied, struct hd_err *err)
+{
+    char sql[160];
+    const char *table = tables[t].name;
+    struct hd_db_stmt *src = NULL;
+    struct chunk c = {0};
+    int rc;
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, tables[t].key);
+    if ((rc = hd_db_prepare(r->from, sql, &src, err)) < 0)
+        goto out;
+    c.ncols = hd_db_ncols(src);
+    c.per = c.ncols * CHUNK_ROWS <= MAX_PARAMS ? CHUNK_ROWS : MAX_PARAMS / c.ncols;
+    c.v = hd_xcalloc((size_t)c.per * (size_t)c.ncols, sizeof *c.v);
+    if ((rc = prepare_insert(r->to, table, src, c.per, &c.full, err)) < 0 ||
+        (rc = hd_db_begin(r->to, err)) < 0)
+        goto out;
+    /* meta: the source's rows replace the init's; consent_log: see the top */
+    if (strcmp(table, "meta") == 0 || strcmp(table, "consent_log") == 0) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s", table);
+        if ((rc = hd_db_exec(r->to, sql, err)) < 0)
+            goto out;
+    }
+    if ((rc = copy_rows(r, table, src, &c, copied, err)) < 0)
+        goto out;
+    rc = hd_db_commit(r->to, err);
+out:
+    if (c.v)
+        chunk_clear(&c);
+    free(c.v);
+    hd_db_finalize(c.full);
+    hd_db_finalize(src);
+    if (rc < 0) {
+        hd_db_rollback(r->to);
+        return hd_err_prefix(err, "copying table '%s'", table);
+    }
+    return 0;
+}
+
+/* Each identity sequence past its column's largest value. */
+static int reset_sequences(struct hd_db *db, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    struct hd_buf b;
+    int rc;
+    hd_buf_init(&b);
+    if ((rc = hd_db_prepare(db,
+                            "SELECT table_name, column_name FROM information_schema.columns "
+                            "WHERE table_schema = current_schema() AND is_identity = 'YES'",
+                            &s, err)) < 0)
+        return rc;
+    while ((rc = hd_db_step(s, err)) == 1)
+        hd_buf_addf(&b,
+                    "SELECT setval(pg_get_serial_sequence('%s', '%s'), coalesce(max(%s), 1), "
+                    "max(%s) IS NOT NULL) FROM %s;",
+                    hd_db_col_text(s, 0), hd_db_col_text(s, 1), hd_db_col_text(s, 1),
+                    hd_db_col_text(s, 1), hd_db_col_text(s, 0));
+    hd_db_finalize(s);
+    if (rc == 0 && b.len)
+        rc = hd_db_exec(db, b.data, err);
+    hd_buf_release(&b);
+    return rc < 0 ? hd_err_prefix(err, "setting the identity sequences") : 0;
+}
+
+/* Every table counted again on both sides. */
+static int verify(struct run *r, struct hd_store_copy_report *rep, struct hd_err *err)
+{
+    rep->rows = 0;
+    for (int t = 0; t < NTABLES; t++) {
+        int64_t a = 0, b = 0;
+        int rc;
+        if ((rc = count_rows(r->from, tables[t].name, &a, err)) < 0 ||
+            (rc = count_rows(r->to, tables[t].name, &b, err)) < 0)
+            return rc;
+        if (a != b)
+            return hd_err_set(err, HD_E_STORE,
+                              "table '%s' has %" PRId64 " rows in the source and %" PRId64
+                              " in the target after the copy",
+                              tables[t].name, a, b);
+        snprintf(rep->tables[t].name, sizeof rep->tables[t].name, "%s", tables[t].name);
+        rep->tables[t].rows = b;
+        rep->rows += b;
+    }
+    rep->ntables = NTABLES;
+    return 0;
+}
+
+static int copy_all(struct run *r, struct hd_store_copy_report *rep, struct hd_err *err)
+{
+    int rc;
+    uint64_t total = 0;
+    for (int t = 0; t < NTABLES; t++) {
+        int64_t n = 0;
+        if ((rc = count_rows(r->from, tables[t].name, &n, err)) < 0)
+            return rc;
+        total += (uint64_t)n;
+    }
+    if (r->progress)
+        r->progress->total = total;
+    for (int t = 0; t < NTABLES; t++) {
+        int64_t n = 0;
+        if ((rc = copy_table(r, t, &n, err)) < 0)
+            return rc;
+        if (r->progress)
+            hd_progress_update(r->progress, r->done, r->done);
+    }
+    if (r->progress)
+        hd_progress_finish(r->progress);
+    if (hd_db_is_pg(r->to) && (rc = reset_sequences(r->to, err)) < 0)
+        return rc;
+    return verify(r, rep, err);
+}
+
+int hd_store_copy(const char *from, const char *to, const struct hd_store_copy_opts *opts,
+                  struct hd_store_copy_report *rep, struct hd_err *err)
+{
+    struct hd_store_copy_opts dflt = {0};
+    struct run r = {0};
+    int rc;
+    if (!opts)
+        opts = &dflt;
+    memset(rep, 0, sizeof *rep);
+    r.batch = opts->batch > 0 ? opts->batch : 5000;
+    r.progress = opts->progress;
+    if (strcmp(from, to) == 0)
+        return hd_err_set(err, HD_E_USAGE, "the source and the target are the same store");
+    if ((rc = open_source(from, opts->password, &r.from, err)) < 0 ||
+        (rc = open_target(to, opts->password, &r.to, &rep->created, err)) < 0 ||
+        (rc = check_empty(r.to, err)) < 0)
+        goto out;
+    /* one snapshot of the source for every table */
+    if ((rc = hd_db_exec(r.from,
+                         hd_db_is_pg(r.from) ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                             : "BEGIN",
+                         err)) < 0)
+        goto out;
+    rep->version = hd_store_schema_version();
+    rc = copy_all(&r, rep, err);
+    hd_db_rollback(r.from);
+out:
+    if (r.progress)
+        hd_progress_finish(r.progress);
+    hd_db_close(r.from);
+    hd_db_close(r.to);
+    return rc;
+}

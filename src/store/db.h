@@ -1,0 +1,130 @@
+/* db: the statement layer both engines sit behind (issue 23), private to
+ * src/store/.
+ *
+ * A connection (struct hd_db) is opened by target: a postgresql:// or
+ * postgres:// URI (any libpq connection URI) is PostgreSQL through libpq,
+ * anything else a SQLite path. Statements are written once with `?` (or
+ * SQLite's numbered `?NNN`) placeholders; the PostgreSQL engine makes them
+ * $1, $2, ... (outside quoted text) before it prepares them, so jsonb's
+ * ? operators cannot be written (jsonb_exists() and its kin can). Values cross the seam as struct
+ * hd_db_value, typed as SQLite types them (null, integer, real, text, blob),
+ * so code above it, and `herald db copy` between the two, never asks which
+ * engine it has. Each engine is a struct of function pointers (db_sqlite.c,
+ * db_pg.c); this file picks one by the target and forwards to it. SQL
+ * itself is not translated: where the dialects differ the caller chooses
+ * its text by hd_db_engine(). A target may carry a password: messages name
+ * it through hd_db_redact. */
+#ifndef HERALD_STORE_DB_H
+#define HERALD_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/err.h"
+
+struct hd_db;
+struct hd_db_stmt;
+
+enum hd_db_type { HD_DB_NULL, HD_DB_INT, HD_DB_REAL, HD_DB_TEXT, HD_DB_BLOB };
+
+/* One value bound or read. Read: the pointers are the statement's, valid
+ * until its next step, reset or finalize. */
+struct hd_db_value {
+    enum hd_db_type type;
+    int64_t i;     /* HD_DB_INT */
+    double d;      /* HD_DB_REAL */
+    const void *p; /* HD_DB_TEXT (NUL-terminated) and HD_DB_BLOB */
+    size_t len;    /* bytes at p, without the NUL */
+};
+
+/* An engine. Every function but open takes what open made. */
+struct hd_db_ops {
+    const char *name; /* "sqlite", "postgresql" */
+    int (*open)(const char *target, const char *password, bool create, struct hd_db **out,
+                struct hd_err *err);
+    void (*close)(struct hd_db *db);
+    int (*exec)(struct hd_db *db, const char *sql, struct hd_err *err);
+    int (*prepare)(struct hd_db *db, const char *sql, struct hd_db_stmt **out, struct hd_err *err);
+    int (*bind)(struct hd_db_stmt *s, int idx, const struct hd_db_value *v, struct hd_err *err);
+    int (*step)(struct hd_db_stmt *s, struct hd_err *err);
+    void (*reset)(struct hd_db_stmt *s);
+    void (*finalize)(struct hd_db_stmt *s);
+    int (*ncols)(struct hd_db_stmt *s);
+    const char *(*col_name)(struct hd_db_stmt *s, int i);
+    void (*column)(struct hd_db_stmt *s, int i, struct hd_db_value *v);
+    int64_t (*changes)(struct hd_db_stmt *s);
+};
+
+/* What every engine's connection and statement start with. */
+struct hd_db {
+    const struct hd_db_ops *ops;
+    char *where; /* the target with any password masked, for messages */
+};
+struct hd_db_stmt {
+    struct hd_db *db;
+};
+
+/* Whether target names a PostgreSQL database (postgresql:// or postgres://). */
+bool hd_db_target_is_pg(const char *target);
+/* target with the password of its URI (user:PASSWORD@ and password=...)
+ * replaced by ***; the caller frees. */
+char *hd_db_redact(const char *target);
+
+/* Opens target. password (may be NULL) is given to libpq for PostgreSQL
+ * (the URI's own, or ~/.pgpass, serve otherwise) and ignored for SQLite.
+ * create: SQLite may make a missing file; PostgreSQL databases are never
+ * created. The caller closes *out. */
+int hd_db_open(const char *target, const char *password, bool create, struct hd_db **out,
+               struct hd_err *err);
+void hd_db_close(struct hd_db *db);
+/* "sqlite" or "postgresql". */
+const char *hd_db_engine(const struct hd_db *db);
+bool hd_db_is_pg(const struct hd_db *db);
+
+/* Statements without parameters or results; several, separated by ';'. */
+int hd_db_exec(struct hd_db *db, const char *sql, struct hd_err *err);
+int hd_db_begin(struct hd_db *db, struct hd_err *err);
+int hd_db_commit(struct hd_db *db, struct hd_err *err);
+/* Ends a transaction if one is open; no error when there is none. */
+void hd_db_rollback(struct hd_db *db);
+
+/* Prepares one statement with ? placeholders; the caller finalizes it. */
+int hd_db_prepare(struct hd_db *db, const char *sql, struct hd_db_stmt **out, struct hd_err *err);
+/* Binds parameter idx (1-based); the value is copied. */
+int hd_db_bind(struct hd_db_stmt *s, int idx, const struct hd_db_value *v, struct hd_err *err);
+int hd_db_bind_int64(struct hd_db_stmt *s, int idx, int64_t x, struct hd_err *err);
+/* text NULL binds NULL */
+int hd_db_bind_text(struct hd_db_stmt *s, int idx, const char *text, struct hd_err *err);
+int hd_db_bind_null(struct hd_db_stmt *s, int idx, struct hd_err *err);
+int hd_db_bind_blob(struct hd_db_stmt *s, int idx, const void *p, size_t len, struct hd_err *err);
+/* 1: a row is there to read; 0: done; < 0: an error. */
+int hd_db_step(struct hd_db_stmt *s, struct hd_err *err);
+/* Rows the statement's last INSERT, UPDATE or DELETE changed, read once
+ * it is done (before it is reset). */
+int64_t hd_db_changes(struct hd_db_stmt *s);
+/* Ready to step again from the start; the bindings are kept. */
+void hd_db_reset(struct hd_db_stmt *s);
+void hd_db_finalize(struct hd_db_stmt *s);
+
+int hd_db_ncols(struct hd_db_stmt *s);
+const char *hd_db_col_name(struct hd_db_stmt *s, int i);
+void hd_db_column(struct hd_db_stmt *s, int i, struct hd_db_value *v);
+/* The column as an integer (0 for NULL; a text is read as a number). */
+int64_t hd_db_col_int64(struct hd_db_stmt *s, int i);
+/* The column as text, NULL for NULL (the statement's, as above). */
+const char *hd_db_col_text(struct hd_db_stmt *s, int i);
+
+/* One integer from a query without parameters (-1 and err when it fails or
+ * gives no row). */
+int hd_db_query_int64(struct hd_db *db, const char *sql, int64_t *out, struct hd_err *err);
+
+/* schema_pg.c: the PostgreSQL store's schema version (0 for none), and
+ * its migration to this build's; *before: the version it had. */
+int hd_store_pg_version(struct hd_db *db, int *version, struct hd_err *err);
+int hd_store_pg_migrate(struct hd_db *db, int *before, struct hd_err *err);
+
+extern const struct hd_db_ops hd_db_sqlite_ops;
+extern const struct hd_db_ops hd_db_pg_ops;
+
+#endif
