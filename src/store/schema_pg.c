@@ -411,6 +411,13 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX audit_actions_at ON audit_actions(at);"
     "CREATE INDEX audit_actions_who ON audit_actions(action, who, at);"
     "CREATE INDEX audit_actions_addr ON audit_actions(action, addr, at);",
+    /* 20: a receipt unique under its message while that is known, by the
+     * gateway's id only while it is not */
+    "ALTER TABLE receipts DROP CONSTRAINT receipts_provider_gateway_id_status_key;"
+    "CREATE UNIQUE INDEX receipts_message ON receipts(message_id, status, provider, gateway_id) "
+    "  WHERE message_id IS NOT NULL;"
+    "CREATE UNIQUE INDEX receipts_unknown ON receipts(provider, gateway_id, status) "
+    "  WHERE message_id IS NULL;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
