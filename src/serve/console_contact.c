@@ -147,8 +147,8 @@ static int suppressions(struct hd_store *st, const struct hd_contact *k, json_t 
 /* A log row as the timeline and the why show it; kind from hd_why_step. */
 static json_t *row_json(const struct hd_log_row *r)
 {
-    static const char *const kinds[] = {"held_out", "capped",  "quiet",  "no_channel",
-                                        "skipped",  "attempt", "receipt"};
+    static const char *const kinds[] = {"k_held_out", "k_capped",  "k_quiet",  "k_no_channel",
+                                        "k_skipped",  "k_attempt", "k_receipt"};
     char at[40];
     hd_audit_time_ms(r->at_ms, at, sizeof at);
     int step = hd_why_step(r);
@@ -159,7 +159,7 @@ static json_t *row_json(const struct hd_log_row *r)
                           "code", r->code ? json_integer(r->code) : json_null(), "skip",
                           strcmp(r->outcome, "skipped") == 0);
     json_object_set_new(o, kinds[step], json_true());
-    json_object_set_new(o, "kind", json_string(kinds[step]));
+    json_object_set_new(o, "kind", json_string(kinds[step] + 2));
     return o;
 }
 
@@ -173,11 +173,11 @@ static json_t *message_json(const struct hd_history *h, const struct hd_msg_info
     for (size_t k = 0; k < h->nrows; k++)
         if (h->rows[k].message == m->id)
             json_array_append_new(rows, row_json(&h->rows[k]));
-    return json_pack("{s:s,s:o,s:I,s:s,s:I,s:o,s:s,s:s,s:b,s:o,s:b}", "campaign",
+    return json_pack("{s:s,s:o,s:I,s:s,s:I,s:o,s:s,s:o,s:b,s:o,s:b}", "campaign",
                      m->campaign_name, "campaign_url",
                      url_of("/console/campaigns/", m->campaign_name), "run", (json_int_t)m->seq,
                      "fired_at", fired, "message", (json_int_t)m->id, "variant",
-                     str_or_null(m->variant), "state", hd_state_name(m->state), "due", due,
+                     str_or_null(m->variant), "state", hd_state_name(m->state), "due", due[0] ? json_string(due) : json_null(),
                      "pruned", hd_history_pruned(h, m), "rows", rows, "no_rows",
                      json_array_size(rows) == 0);
 }

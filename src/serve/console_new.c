@@ -52,8 +52,9 @@ static json_t *choices(const char *const *names, size_t n, const char *chosen)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s,s:b}", "name", names[i], "selected",
-                                           strcmp(names[i], chosen) == 0));
+        json_array_append_new(a, json_pack("{s:s,s:o,s:b}", "name", names[i], "label",
+                                           *names[i] ? json_string(names[i]) : json_null(),
+                                           "selected", strcmp(names[i], chosen) == 0));
     return a;
 }
 
