@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "herald/audit.h"
+#include "herald/schedule.h"
 #include "herald/state.h"
 #include "console_int.h"
 
@@ -225,13 +226,13 @@ static bool about(const struct hd_campaign *camp, const struct hd_consent *k)
 }
 
 static json_t *why_json(struct hd_store *st, const char *ref, const char *campaign,
-                        const char *zone, struct hd_err *err)
+                        const char *zone, int lang, struct hd_err *err)
 {
     struct hd_why w;
-    char *paused = NULL;
+    char *paused = NULL, ch[64];
     if (hd_why_load(st, ref, campaign, &w, err) < 0)
         return NULL;
-    json_t *runs = json_array(), *cons = json_array(), *ch = json_array();
+    json_t *runs = json_array(), *cons = json_array();
     for (size_t r = w.nruns; r-- > 0;)
         json_array_append_new(runs, why_run_json(&w, &w.runs[r],
                                                  w.exists && w.contact.timezone
@@ -240,16 +241,15 @@ static json_t *why_json(struct hd_store *st, const char *ref, const char *campai
     for (size_t k = 0; k < w.rec.nconsent; k++)
         if (about(&w.camp, &w.rec.consent[k]))
             json_array_append_new(cons, consent_json(&w.rec.consent[k]));
-    for (int c = 0; c < w.camp.nchannels; c++)
-        json_array_append_new(ch, json_string(hd_channel_name(w.camp.channels[c])));
+    hd_campaign_channels_text(&w.camp, ch, sizeof ch);
     if (w.camp.status == HD_CAMP_PAUSED)
         hd_store_campaign_pause_reason(st, w.camp.id, &paused, NULL);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:b,s:o,s:b,s:s}", "campaign", w.camp.name,
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:o,s:b,s:s}", "campaign", w.camp.name,
                           "segment", w.camp.segment, "category",
-                          hd_category_name(w.camp.category), "channels", ch, "runs", runs,
+                          hd_pages_category(lang, w.camp.category), "channels", ch, "runs", runs,
                           "no_runs", w.nruns == 0, "consent", cons, "no_consent",
                           json_array_size(cons) == 0, "status",
-                          hd_camp_status_name(w.camp.status));
+                          hd_console_status_word(lang, w.camp.status));
     if (paused)
         json_object_set_new(o, "paused_because", json_string(paused));
     free(paused);
@@ -315,7 +315,7 @@ static json_t *contact_page(struct hd_con *c, struct hd_store *st, struct hd_err
     names.list = NULL;
     if (why && *why) {
         struct hd_err werr = {0};
-        json_t *w = why_json(st, ref, why, zone, &werr);
+        json_t *w = why_json(st, ref, why, zone, c->lang, &werr);
         if (!w && werr.code == HD_E_STORE) {
             *err = werr;
             goto fail;

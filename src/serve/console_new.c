@@ -33,6 +33,9 @@
 #define NFIRINGS 5
 #define NCHANNEL_FIELDS 4
 
+/* The channel fields, in order of preference. */
+static const char *const slots[NCHANNEL_FIELDS] = {"ch1", "ch2", "ch3", "ch4"};
+
 /* The form's text fields, kept as sent to fill the form again. */
 static const char *const fields[] = {"name",       "segment", "template", "category",
                                      "schedule",   "at",      "tz",       "local_time",
@@ -103,14 +106,11 @@ static json_t *form_data(struct hd_con *c, struct hd_store *st, const struct hd_
                         choices((const char *const *)segs.v, segs.n, field(f, "segment")));
     json_object_set_new(d, "templates",
                         choices((const char *const *)tpls.v, tpls.n, field(f, "template")));
-    json_t *slots = json_array();
-    for (int i = 0; i < NCHANNEL_FIELDS; i++) {
-        char key[8];
-        snprintf(key, sizeof key, "ch%d", i + 1);
-        json_array_append_new(slots, json_pack("{s:s,s:i,s:o}", "key", key, "n", i + 1, "options",
-                                               choices(chans, 6, field(f, key))));
-    }
-    json_object_set_new(d, "channel_slots", slots);
+    json_t *list = json_array();
+    for (int i = 0; i < NCHANNEL_FIELDS; i++)
+        json_array_append_new(list, json_pack("{s:s,s:i,s:o}", "key", slots[i], "n", i + 1,
+                                              "options", choices(chans, 6, field(f, slots[i]))));
+    json_object_set_new(d, "channel_slots", list);
     const char *sc = f ? field(f, "schedule") : "now";
     for (size_t i = 0; i < sizeof scheds / sizeof scheds[0]; i++) {
         char key[24];
@@ -187,9 +187,7 @@ static int form_draft(struct hd_campaign_draft *d, const struct hd_form *f, stru
     char chans[64] = "";
     int rc;
     for (int i = 0; i < NCHANNEL_FIELDS; i++) {
-        char key[8];
-        snprintf(key, sizeof key, "ch%d", i + 1);
-        const char *v = field(f, key);
+        const char *v = field(f, slots[i]);
         if (*v && strlen(chans) + strlen(v) + 2 < sizeof chans)
             snprintf(chans + strlen(chans), sizeof chans - strlen(chans), "%s%s",
                      chans[0] ? "," : "", v);
