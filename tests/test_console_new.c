@@ -93,9 +93,8 @@ static void users(void)
 static void form_for(char *out, size_t n, const char *csrf, const char *action, const char *name,
                      const char *extra)
 {
-    snprintf(out, n,
-             "csrf=%s&action=%s&name=%s&segment=all&template=promo&ch1=email&%s",
-             csrf, action, name, extra);
+    snprintf(out, n, "csrf=%s&action=%s&name=%s&segment=all&template=promo&ch1=email&%s", csrf,
+             action, name, extra);
 }
 
 static void test_console_new_roles(void **state)
@@ -179,8 +178,8 @@ static void test_console_new_errors(void **state)
               "--channels", "email", "--now", "--holdout", "150", NULL);
     same_error(&s, sid, csrf, "c1", "schedule=now&holdout=150",
                "--holdout: &#39;150&#39; is not a percentage from 0 to below 100", &r);
-    tu_herald(&r, dir, NULL, "campaign", "create", "new", "--segment", "all", "--template",
-              "promo", "--channels", "email", "--now", NULL);
+    tu_herald(&r, dir, NULL, "campaign", "create", "new", "--segment", "all", "--template", "promo",
+              "--channels", "email", "--now", NULL);
     same_error(&s, sid, csrf, "new", "schedule=now",
                "&#39;new&#39; is not a campaign name: the console&#39;s form for a new campaign "
                "is /console/campaigns/new; choose another name",
@@ -278,7 +277,21 @@ static void test_console_new_create(void **state)
     assert_contains(r.out, "\"next_run\":\"2026-12-01T01:00:00Z\"");
     assert_contains(r.out, "\"fallback_on_failure\":true");
     tu_run_release(&r);
-    /* the CLI takes the same --at --tz */
+    /* its preview shows the firing in that zone */
+    form_for(form, sizeof form, csrf, "estimate", "once3",
+             "schedule=at&at=2026-12-01T09%3A00&tz=Asia%2FShanghai");
+    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 200);
+    assert_contains(body, "<ol id=\"firings\"><li><time>2026-12-01T09:00:00+08:00</time> "
+                          "(Asia/Shanghai)</li></ol>");
+    free(body);
+    /* the CLI takes the same --at --tz, and refuses an offset with --tz */
+    tu_herald(&r, dir, NULL, "campaign", "create", "once4", "--segment", "all", "--template",
+              "promo", "--channels", "email", "--at", "2026-12-01T09:00:00Z", "--tz",
+              "Asia/Shanghai", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--at: with --tz, '2026-12-01T09:00:00Z' must be a wall-clock time "
+                           "without an offset (2026-12-01T09:00)");
+    tu_run_release(&r);
     TU_HERALD_OK(dir, "campaign", "create", "once2", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2026-12-01T09:00", "--tz", "Asia/Shanghai");
     assert_int_equal(q1("SELECT count(*) FROM campaigns WHERE name = 'once2' AND next_run = "
@@ -339,9 +352,9 @@ static void test_console_new_contact(void **state)
     snprintf(form, sizeof form, "csrf=%s&channel=email&category=marketing", vcsrf);
     assert_int_equal(post_in(&s, vid, "/console/contacts/k1", form, &body, NULL), 403);
     free(body);
-    assert_int_equal(post_in(&s, sid, "/console/contacts/k1", "channel=email&category=marketing",
-                             &body, NULL),
-                     403);
+    assert_int_equal(
+        post_in(&s, sid, "/console/contacts/k1", "channel=email&category=marketing", &body, NULL),
+        403);
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
     snprintf(form, sizeof form, "csrf=%s&channel=fax&category=marketing", csrf);

@@ -92,8 +92,8 @@ static int create_opt(void *ud, int id, const char *arg)
 
 static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_spec spec = {create_cmd_name, campaign_usage, create_opts, 0, NULL,
-                                         NULL};
+    static const struct cli_spec spec = {
+        create_cmd_name, campaign_usage, create_opts, 0, NULL, NULL};
     struct hd_campaign c;
     struct hd_campaign_draft d;
     struct hd_err err = {0};

@@ -98,24 +98,24 @@ static json_t *consent_json(const struct hd_consent *k)
 
 static json_t *profile(const struct hd_contact *k)
 {
-    const char *names[] = {"email",     "phone",      "locale",   "timezone",
-                           "fcm_token", "apns_token", "jpush_id", "hms_token", "wechat_openid"};
-    const char *vals[] = {k->email,     k->phone,      k->locale,   k->timezone,
-                          k->fcm_token, k->apns_token, k->jpush_id, k->hms_token, k->wechat_openid};
+    const char *names[] = {"email",      "phone",    "locale",    "timezone",     "fcm_token",
+                           "apns_token", "jpush_id", "hms_token", "wechat_openid"};
+    const char *vals[] = {k->email,      k->phone,    k->locale,    k->timezone,     k->fcm_token,
+                          k->apns_token, k->jpush_id, k->hms_token, k->wechat_openid};
     json_t *fs = json_array(), *attrs = json_array();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        json_array_append_new(fs, json_pack("{s:s,s:s}", "field", names[i], "value",
-                                            vals[i] ? vals[i] : "-"));
+        json_array_append_new(
+            fs, json_pack("{s:s,s:s}", "field", names[i], "value", vals[i] ? vals[i] : "-"));
     json_t *a = json_loads(k->attrs ? k->attrs : "{}", 0, NULL);
     const char *key;
     json_t *v;
     json_object_foreach(a, key, v)
     {
-        char *s = json_is_string(v) ? NULL
-                                    : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
-                                                        JSON_REAL_PRECISION(15));
-        json_array_append_new(attrs, json_pack("{s:s,s:s}", "key", key, "value",
-                                               s ? s : json_string_value(v)));
+        char *s = json_is_string(v)
+                      ? NULL
+                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_array_append_new(
+            attrs, json_pack("{s:s,s:s}", "key", key, "value", s ? s : json_string_value(v)));
         free(s);
     }
     json_decref(a);
@@ -128,15 +128,15 @@ static int suppressed(void *ud, const struct hd_suppression *s)
     char t[32];
     hd_time_format_iso(s->created_at, t, sizeof t);
     json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:s,s:o}", "address", s->address, "channel",
-                                        hd_channel_name(s->channel), "reason", s->reason, "at",
-                                        t, "detail", str_or_null(s->detail)));
+                                        hd_channel_name(s->channel), "reason", s->reason, "at", t,
+                                        "detail", str_or_null(s->detail)));
     return 0;
 }
 
 static int suppressions(struct hd_store *st, const struct hd_contact *k, json_t **out,
                         struct hd_err *err)
 {
-    const char *addr[] = {k->email,     k->phone,     k->fcm_token, k->apns_token,
+    const char *addr[] = {k->email,    k->phone,     k->fcm_token,    k->apns_token,
                           k->jpush_id, k->hms_token, k->wechat_openid};
     *out = json_array();
     for (size_t i = 0; i < sizeof addr / sizeof addr[0]; i++)
@@ -156,8 +156,8 @@ static json_t *row_json(const struct hd_log_row *r)
     json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:b}", "at", at, "outcome",
                           r->outcome, "reason", r->reason ? r->reason : "-", "attempt", r->attempt,
                           "channel", str_or_null(r->channel), "provider", str_or_null(r->provider),
-                          "address", str_or_null(r->address), "text", str_or_null(r->text),
-                          "code", r->code ? json_integer(r->code) : json_null(), "skip",
+                          "address", str_or_null(r->address), "text", str_or_null(r->text), "code",
+                          r->code ? json_integer(r->code) : json_null(), "skip",
                           strcmp(r->outcome, "skipped") == 0);
     json_object_set_new(o, kinds[step], json_true());
     json_object_set_new(o, "kind", json_string(kinds[step] + 2));
@@ -174,13 +174,12 @@ static json_t *message_json(const struct hd_history *h, const struct hd_msg_info
     for (size_t k = 0; k < h->nrows; k++)
         if (h->rows[k].message == m->id)
             json_array_append_new(rows, row_json(&h->rows[k]));
-    return json_pack("{s:s,s:o,s:I,s:s,s:I,s:o,s:s,s:o,s:b,s:o,s:b}", "campaign",
-                     m->campaign_name, "campaign_url",
-                     url_of("/console/campaigns/", m->campaign_name), "run", (json_int_t)m->seq,
-                     "fired_at", fired, "message", (json_int_t)m->id, "variant",
-                     str_or_null(m->variant), "state", hd_state_name(m->state), "due", due[0] ? json_string(due) : json_null(),
-                     "pruned", hd_history_pruned(h, m), "rows", rows, "no_rows",
-                     json_array_size(rows) == 0);
+    return json_pack("{s:s,s:o,s:I,s:s,s:I,s:o,s:s,s:o,s:b,s:o,s:b}", "campaign", m->campaign_name,
+                     "campaign_url", url_of("/console/campaigns/", m->campaign_name), "run",
+                     (json_int_t)m->seq, "fired_at", fired, "message", (json_int_t)m->id, "variant",
+                     str_or_null(m->variant), "state", hd_state_name(m->state), "due",
+                     due[0] ? json_string(due) : json_null(), "pruned", hd_history_pruned(h, m),
+                     "rows", rows, "no_rows", json_array_size(rows) == 0);
 }
 
 static json_t *timeline(const struct hd_history *h, const char *zone)
@@ -234,22 +233,20 @@ static json_t *why_json(struct hd_store *st, const char *ref, const char *campai
         return NULL;
     json_t *runs = json_array(), *cons = json_array();
     for (size_t r = w.nruns; r-- > 0;)
-        json_array_append_new(runs, why_run_json(&w, &w.runs[r],
-                                                 w.exists && w.contact.timezone
-                                                     ? w.contact.timezone
-                                                     : zone));
+        json_array_append_new(
+            runs, why_run_json(&w, &w.runs[r],
+                               w.exists && w.contact.timezone ? w.contact.timezone : zone));
     for (size_t k = 0; k < w.rec.nconsent; k++)
         if (about(&w.camp, &w.rec.consent[k]))
             json_array_append_new(cons, consent_json(&w.rec.consent[k]));
     hd_campaign_channels_text(&w.camp, ch, sizeof ch);
     if (w.camp.status == HD_CAMP_PAUSED)
         hd_store_campaign_pause_reason(st, w.camp.id, &paused, NULL);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:o,s:b,s:s}", "campaign", w.camp.name,
-                          "segment", w.camp.segment, "category",
-                          hd_pages_category(lang, w.camp.category), "channels", ch, "runs", runs,
-                          "no_runs", w.nruns == 0, "consent", cons, "no_consent",
-                          json_array_size(cons) == 0, "status",
-                          hd_console_status_word(lang, w.camp.status));
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:s,s:o,s:b,s:o,s:b,s:s}", "campaign", w.camp.name, "segment", w.camp.segment,
+        "category", hd_pages_category(lang, w.camp.category), "channels", ch, "runs", runs,
+        "no_runs", w.nruns == 0, "consent", cons, "no_consent", json_array_size(cons) == 0,
+        "status", hd_console_status_word(lang, w.camp.status));
     if (paused)
         json_object_set_new(o, "paused_because", json_string(paused));
     free(paused);
@@ -266,9 +263,8 @@ static int camp_name(void *ud, const struct hd_campaign *camp)
 {
     struct camp_names *n = ud;
     if (!camp->api)
-        json_array_append_new(n->list,
-                              json_pack("{s:s,s:b}", "name", camp->name, "selected",
-                                        n->chosen && strcmp(n->chosen, camp->name) == 0));
+        json_array_append_new(n->list, json_pack("{s:s,s:b}", "name", camp->name, "selected",
+                                                 n->chosen && strcmp(n->chosen, camp->name) == 0));
     return 0;
 }
 

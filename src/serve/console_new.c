@@ -37,11 +37,10 @@
 static const char *const slots[NCHANNEL_FIELDS] = {"ch1", "ch2", "ch3", "ch4"};
 
 /* The form's text fields, kept as sent to fill the form again. */
-static const char *const fields[] = {"name",       "segment", "template", "category",
-                                     "schedule",   "at",      "tz",       "local_time",
-                                     "on",         "every",   "holdout",  "variants",
-                                     "expires",    "resend_after", "rate", "fallback",
-                                     "ch1",        "ch2",     "ch3",      "ch4"};
+static const char *const fields[] = {
+    "name",       "segment",  "template", "category", "schedule", "at",      "tz",
+    "local_time", "on",       "every",    "holdout",  "variants", "expires", "resend_after",
+    "rate",       "fallback", "ch1",      "ch2",      "ch3",      "ch4"};
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
 static const char *field(const struct hd_form *f, const char *name)
@@ -181,8 +180,8 @@ static int form_schedule(struct hd_campaign_draft *d, const struct hd_form *f, s
 static int form_draft(struct hd_campaign_draft *d, const struct hd_form *f, struct hd_err *err)
 {
     static const char *const pairs[][2] = {
-        {"segment", "segment"},   {"template", "template"},         {"category", "category"},
-        {"holdout", "holdout"},   {"variants", "variants"},         {"expires", "expires"},
+        {"segment", "segment"},           {"template", "template"}, {"category", "category"},
+        {"holdout", "holdout"},           {"variants", "variants"}, {"expires", "expires"},
         {"resend_after", "resend-after"}, {"rate", "rate"}};
     char chans[64] = "";
     int rc;
@@ -197,7 +196,8 @@ static int form_draft(struct hd_campaign_draft *d, const struct hd_form *f, stru
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if ((rc = opt(d, f, pairs[i][0], pairs[i][1], err)) < 0)
             return rc;
-    if (*field(f, "fallback") && (rc = hd_campaign_draft_set(d, "fallback-on-failure", NULL, err)) < 0)
+    if (*field(f, "fallback") &&
+        (rc = hd_campaign_draft_set(d, "fallback-on-failure", NULL, err)) < 0)
         return rc;
     if ((rc = form_schedule(d, f, err)) < 0)
         return rc;
@@ -206,15 +206,19 @@ static int form_draft(struct hd_campaign_draft *d, const struct hd_form *f, stru
 
 /* ---- the estimate and the firings ---- */
 
-static json_t *firings_json(struct hd_con *c, const struct hd_campaign *camp, int64_t now,
-                            struct hd_err *err)
+/* The next firings, shown in the zone the form named (a cron's, or a
+ * one-off time's), else UTC (a local time's are each recipient's own). */
+static json_t *firings_json(struct hd_con *c, const struct hd_campaign *camp, const char *tz,
+                            int64_t now, struct hd_err *err)
 {
     int64_t t[NFIRINGS];
     size_t n;
     char buf[40];
     if (hd_campaign_firings(camp, c->s->cfg, now, t, NFIRINGS, &n, err) < 0)
         return NULL;
-    const char *zone = camp->sched == HD_SCHED_EVERY && camp->tz ? camp->tz : "UTC";
+    const char *zone = camp->sched == HD_SCHED_EVERY && camp->tz ? camp->tz
+                       : camp->sched == HD_SCHED_AT && *tz       ? tz
+                                                                 : "UTC";
     struct hd_zone *z = hd_zone_open(zone);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -234,9 +238,9 @@ static json_t *estimate_json(const struct hd_campaign *camp, const struct hd_est
     char cost[32];
     json_t *ch = json_array(), *sk = json_array();
     for (int i = 0; i < camp->nchannels; i++)
-        json_array_append_new(ch, json_pack("{s:s,s:I}", "channel",
-                                            hd_channel_name(camp->channels[i]), "n",
-                                            (json_int_t)e->by_channel[camp->channels[i]]));
+        json_array_append_new(ch,
+                              json_pack("{s:s,s:I}", "channel", hd_channel_name(camp->channels[i]),
+                                        "n", (json_int_t)e->by_channel[camp->channels[i]]));
     for (size_t i = 0; i < sizeof skips / sizeof skips[0]; i++)
         json_array_append_new(sk, json_pack("{s:s,s:I}", "state", hd_state_name(skips[i]), "n",
                                             (json_int_t)e->by_state[skips[i]]));
@@ -253,7 +257,7 @@ struct post {
     const struct hd_form *f;
     bool create;
     int rc;
-    struct hd_err why;         /* the user's mistake (HD_E_USAGE and the like) */
+    struct hd_err why;          /* the user's mistake (HD_E_USAGE and the like) */
     json_t *estimate, *firings; /* action=estimate */
     char name[72];
 };
@@ -278,7 +282,7 @@ static int run_post(struct hd_con *c, struct hd_store *st, struct post *p, struc
                    0 &&
                (rc = hd_estimate(st, c->s->cfg, &camp, now, &e, &p->why)) == 0) {
         p->estimate = estimate_json(&camp, &e);
-        p->firings = firings_json(c, &camp, now, &p->why);
+        p->firings = firings_json(c, &camp, field(p->f, "tz"), now, &p->why);
         rc = p->firings ? 0 : p->why.code;
     }
 out:
