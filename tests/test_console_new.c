@@ -252,6 +252,15 @@ static void test_console_new_create(void **state)
     assert_contains(r.out, "\"holdout_pct\":10");
     assert_contains(r.out, "\"next_run\":\"2026-11-28T08:00:00Z\"");
     tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "campaign", "create", "monthly2", "--segment", "all", "--template",
+              "promo", "--channels", "email", "--every", "0 9 28 * *", "--tz", "Europe/Berlin",
+              "--dry-run", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "contacts     3\n");
+    assert_contains(r.out, "next firings 2026-11-28T09:00:00+01:00\n");
+    assert_contains(r.out, "             2027-03-28T09:00:00+02:00\n");
+    tu_run_release(&r);
+    assert_int_equal(q1("SELECT count(*) FROM campaigns WHERE name = 'monthly2'"), 0);
     tu_herald(&r, dir, NULL, "campaign", "estimate", "monthly", "--format", "jsonl", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "\"contacts\":3,");

@@ -23,6 +23,7 @@ static const char campaign_usage[] =
     "                               --every \"CRON\" [--tz ZONE])\n"
     "                              [--holdout PCT] [--variants a=50,b=50] [--expires DUR]\n"
     "                              [--resend-after DUR] [--fallback-on-failure] [--rate N/s]\n"
+    "                              [--dry-run]\n"
     "       herald campaign list [--format table|csv|json|jsonl]\n"
     "       herald campaign show NAME [--format table|csv|json|jsonl]\n"
     "       herald campaign estimate NAME [--format table|csv|json|jsonl]\n"
@@ -47,6 +48,8 @@ static const char campaign_usage[] =
     "  --resend-after   do not message a contact again from this campaign within DUR\n"
     "  --fallback-on-failure  a bad address moves the message to the next channel\n"
     "  --rate N/s       this campaign's own rate limit, on top of each provider's\n"
+    "  --dry-run        check everything, print the estimate (campaign estimate's) and\n"
+    "                   the next five firings, and store nothing\n"
     "\n"
     "retry puts a run's failed and render_failed messages back in the queue (same\n"
     "message ids, variants and holdout; attempts go on in the same log), for\n"
@@ -75,17 +78,31 @@ static const struct cli_opt create_opts[] = {{"segment", true, 1, 0},
                                              {"resend-after", true, 14, 0},
                                              {"fallback-on-failure", false, 15, 0},
                                              {"rate", true, 16, 0},
+                                             {"dry-run", false, 17, 0},
                                              {0}};
+#define O_DRY_RUN 17 /* the one option that is no campaign's */
 
 static const char create_cmd_name[] = "campaign create";
+
+struct create_args {
+    struct hd_campaign_draft d;
+    bool dry_run;
+};
+
+static int create_dry_run(struct hd_ctx *ctx, struct create_args *a);
 
 /* Each option goes to the draft by its name (ids are create_opts' index + 1),
  * which checks it as the console's form is checked. */
 static int create_opt(void *ud, int id, const char *arg)
 {
+    struct create_args *a = ud;
     struct hd_err err = {0};
     const struct cli_opt *o = &create_opts[id - 1];
-    if (hd_campaign_draft_set(ud, o->name, o->arg ? arg : NULL, &err) < 0)
+    if (id == O_DRY_RUN) {
+        a->dry_run = true;
+        return 0;
+    }
+    if (hd_campaign_draft_set(&a->d, o->name, o->arg ? arg : NULL, &err) < 0)
         return cmd_usage(create_cmd_name, campaign_usage, "%s", err.msg);
     return 0;
 }
@@ -95,24 +112,29 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {
         create_cmd_name, campaign_usage, create_opts, 0, NULL, NULL};
     struct hd_campaign c;
-    struct hd_campaign_draft d;
+    struct create_args a = {0};
+    struct hd_campaign_draft *d = &a.d;
     struct hd_err err = {0};
-    hd_campaign_draft_init(&d, &c);
+    hd_campaign_draft_init(d, &c);
     /* the line is checked whole before the store is made ready */
-    int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, create_opt, &d, &rc);
+    int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, create_opt, &a, &rc);
     if (i < 0)
         goto out;
     if (i + 1 != argc) {
         rc = cmd_usage(create_cmd_name, campaign_usage, "give one campaign NAME");
         goto out;
     }
-    if (hd_campaign_draft_check(&d, argv[i], &err) < 0) {
+    if (hd_campaign_draft_check(d, argv[i], &err) < 0) {
         rc = cmd_usage(create_cmd_name, campaign_usage, "%s", err.msg);
         goto out;
     }
     if (cli_ready(&rc) < 0)
         goto out;
-    if (hd_campaign_create(ctx->store, ctx->cfg, &c, d.category_given, hd_clock_now(&ctx->clock),
+    if (a.dry_run) {
+        rc = create_dry_run(ctx, &a);
+        goto out;
+    }
+    if (hd_campaign_create(ctx->store, ctx->cfg, &c, d->category_given, hd_clock_now(&ctx->clock),
                            &err) < 0) {
         rc = cmd_fail(ctx, &err);
         goto out;
@@ -123,7 +145,7 @@ static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
            c.next_run <= c.created_at ? "now (herald run, or herald send NAME)"
                                       : cmd_time(c.next_run, when, sizeof when));
 out:
-    hd_campaign_draft_release(&d);
+    hd_campaign_draft_release(d);
     hd_campaign_release(&c);
     return rc;
 }
@@ -425,6 +447,37 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
     else
         cmd_out_one(format, NULL, estimate_json(&c, &e));
     hd_campaign_release(&c);
+    return EXIT_OK;
+}
+
+/* --dry-run: everything create checks, then the estimate and the next
+ * five firings (in the cron's zone, else the configuration's), nothing
+ * stored; what the console's "Preview estimate" shows. */
+static int create_dry_run(struct hd_ctx *ctx, struct create_args *a)
+{
+    struct hd_campaign *c = a->d.c;
+    struct hd_err err = {0};
+    struct hd_estimate e;
+    int64_t now = hd_clock_now(&ctx->clock), t[5];
+    size_t n;
+    char when[40];
+    if (hd_campaign_prepare(ctx->store, ctx->cfg, c, a->d.category_given, now, &err) < 0 ||
+        hd_estimate(ctx->store, ctx->cfg, c, now, &e, &err) < 0 ||
+        hd_campaign_firings(c, ctx->cfg, now, t, 5, &n, &err) < 0)
+        return cmd_fail(ctx, &err);
+    estimate_table(c, &e);
+    const char *zone = c->sched == HD_SCHED_EVERY && c->tz ? c->tz : ctx->cfg->timezone;
+    struct hd_zone *z = hd_zone_open(zone ? zone : "UTC");
+    for (size_t i = 0; i < n; i++) {
+        if (z)
+            hd_zone_format_iso(z, t[i], when, sizeof when);
+        else
+            hd_time_format_iso(t[i], when, sizeof when);
+        printf("%-12s %s\n", i ? "" : "next firings", when);
+    }
+    hd_zone_free(z);
+    printf("nothing was stored (--dry-run); holdout and variants are drawn by the id the "
+           "campaign gets when created\n");
     return EXIT_OK;
 }
 
