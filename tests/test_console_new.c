@@ -319,6 +319,13 @@ static void test_console_new_contact(void **state)
     users();
     send_promo();
     TU_HERALD_OK(dir, "suppress", "add", "k3@example.com", "--reason", "hard_bounce");
+    /* a campaign whose first channel the contacts cannot take (no phone) */
+    write_file("tpl/both.tmpl", "description: both\ncategory: marketing\n"
+                                "from: Acme <hello@example.com>\n\n--- email.subject\nHi\n"
+                                "--- email.text\nNews {{ unsubscribe_url }}\n--- sms\nNews\n");
+    TU_HERALD_OK(dir, "campaign", "create", "both", "--segment", "all", "--template", "both",
+                 "--channels", "sms,email", "--now");
+    TU_HERALD_OK(dir, "send", "both");
     srv_start(&s);
     char *sid = sign_in(&s, "ann"), *vid = sign_in(&s, "vic");
     char *csrf = csrf_of_session(&s, sid), *vcsrf = csrf_of_session(&s, vid);
@@ -352,6 +359,10 @@ static void test_console_new_contact(void **state)
     assert_contains(body, "In segment all when the run was made: message ");
     assert_contains(body, ": attempt 1 by email via ");
     assert_contains(body, "<option value=\"promo\" selected>promo</option>");
+    free(body);
+    assert_int_equal(get_in(&s, vid, "/console/contacts/k1?why=both", "en", &body), 200);
+    assert_contains(body, "<li>sms was considered and skipped: no address.</li>");
+    assert_contains(body, "(segment all, marketing, channels sms,email): done.");
     free(body);
     assert_int_equal(get_in(&s, vid, "/console/contacts/k1?why=nope", "zh-CN", &body), 200);
     assert_contains(body, "<p class=\"error\">no campaign &#39;nope&#39;");

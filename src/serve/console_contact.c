@@ -145,6 +145,24 @@ static int suppressions(struct hd_store *st, const struct hd_contact *k, json_t 
     return 0;
 }
 
+/* The channels a decision considered and skipped, from its detail
+ * ({"skipped": [[channel, reason], ...]}), as herald why words them. */
+static json_t *skipped_channels(const char *detail)
+{
+    json_t *d = detail ? json_loads(detail, 0, NULL) : NULL, *out = json_array(), *pair;
+    size_t i;
+    json_array_foreach(json_object_get(d, "skipped"), i, pair)
+    {
+        const char *ch = json_string_value(json_array_get(pair, 0));
+        const char *why = json_string_value(json_array_get(pair, 1));
+        if (ch && why)
+            json_array_append_new(out, json_pack("{s:s,s:s}", "channel", ch, "why",
+                                                 hd_why_skip_words(why)));
+    }
+    json_decref(d);
+    return out;
+}
+
 /* A log row as the timeline and the why show it; kind from hd_why_step. */
 static json_t *row_json(const struct hd_log_row *r)
 {
@@ -161,6 +179,7 @@ static json_t *row_json(const struct hd_log_row *r)
                           strcmp(r->outcome, "skipped") == 0);
     json_object_set_new(o, kinds[step], json_true());
     json_object_set_new(o, "kind", json_string(kinds[step] + 2));
+    json_object_set_new(o, "skipped_channels", skipped_channels(r->detail));
     return o;
 }
 
