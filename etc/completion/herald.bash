@@ -40,7 +40,7 @@ _herald_options()
     provider) echo "--format --to --template --contact --channel --variant" ;;
     segment) echo "--replace --allow-unknown --sql --expr -n --format --event --value --window --scores" ;;
     template) echo "--format --contact --data --channel --locale --variant --json --partials --strict --escape" ;;
-    campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --run --reason --state --format" ;;
+    campaign) echo "--segment --template --channels --category --now --at --local-time --on --every --tz --holdout --variants --expires --resend-after --fallback-on-failure --rate --dry-run --run --reason --state --format" ;;
     run) echo "--once --grace --serve --listen" ;;
     send) echo "--wait --grace --now" ;;
     log) echo "--campaign --run --contact --channel --provider --outcome --reason --since --until --limit --oldest-first --format --older-than --batch" ;;

@@ -128,6 +128,38 @@ int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct h
 int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
                        bool category_given, int64_t now, struct hd_err *err);
 
+/* Checks c as hd_campaign_create does, and fills in what it would (the
+ * category, the zone, next_run), without writing anything: for an
+ * estimate before the campaign is made. */
+int hd_campaign_prepare(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                        bool category_given, int64_t now, struct hd_err *err);
+
+/* A new campaign as herald campaign create's options and the console's
+ * form give it (draft.c). Options go in by their long names without the
+ * dashes ("segment", "at", "now" and "fallback-on-failure" with value
+ * NULL), each checked as it comes; hd_campaign_draft_check checks them
+ * together with the name (not "new": the console's form has that path)
+ * and turns --at with --tz (a wall-clock time in that zone) into its
+ * instant. Errors are HD_E_USAGE with the command line's messages. c is
+ * the caller's (hd_campaign_release); the draft holds only texts of its
+ * own (hd_campaign_draft_release). */
+struct hd_campaign_draft {
+    struct hd_campaign *c; /* what the options set */
+    char *on, *at;         /* --on's date and --at's text, read with the rest */
+    int nsched;            /* schedules given: one is right */
+    bool channels_given, category_given;
+};
+void hd_campaign_draft_init(struct hd_campaign_draft *d, struct hd_campaign *c);
+int hd_campaign_draft_set(struct hd_campaign_draft *d, const char *opt, const char *value,
+                          struct hd_err *err);
+int hd_campaign_draft_check(struct hd_campaign_draft *d, const char *name, struct hd_err *err);
+void hd_campaign_draft_release(struct hd_campaign_draft *d);
+
+/* The next firings of c's schedule at or after now, up to max into out
+ * (*n of them): a cron's in its zone, else the one firing. */
+int hd_campaign_firings(const struct hd_campaign *c, const struct hd_config *cfg, int64_t now,
+                        int64_t *out, size_t max, size_t *n, struct hd_err *err);
+
 /* Re-queues failed messages of the campaign called name (herald campaign
  * retry), in one transaction: of its run number (0: the latest), those
  * sel chooses (sel->run is filled in). HD_E_INVALID for a cancelled

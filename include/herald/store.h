@@ -100,6 +100,10 @@ int hd_store_contact_count(struct hd_store *st, int64_t *n, struct hd_err *err);
 typedef int (*hd_contact_cb)(void *ud, const struct hd_contact *c);
 int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
                           struct hd_err *err);
+/* Contacts whose id, email (lower case) or phone (E.164) is q, up to
+ * limit, in id order, without their consent records. */
+int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, hd_contact_cb cb,
+                            void *ud, struct hd_err *err);
 /* Erases the contact with its tokens, consent and cap history. Its
  * messages, log rows and events stay (campaign numbers do not change)
  * under a pseudonymous id (*pseudonym, may be NULL), with addresses
@@ -110,6 +114,10 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err);
 
+/* The same for one category, or both when category < 0, in one
+ * transaction (herald contacts optout|optin, the console's opt-out). */
+int hd_store_consent_record(struct hd_store *st, const char *ext_id, int channel, int category,
+                            int status, const char *source, int64_t now, struct hd_err *err);
 /* Records consent for SMS in category for every contact whose phone is
  * phone (E.164), as source says; *n is how many rows changed (a contact
  * already so is not changed). */

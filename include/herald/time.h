@@ -5,6 +5,7 @@
 #define HERALD_TIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "herald/err.h"
@@ -89,5 +90,8 @@ void hd_zone_civil(struct hd_zone *z, int64_t t, struct hd_civil *out);
  * go forward becomes the first valid time after the gap (02:30 -> 03:00); a
  * time that happens twice when they go back is the first of the two. */
 int64_t hd_zone_utc(struct hd_zone *z, const struct hd_civil *c);
+
+/* t as ISO 8601 in z, with its offset (2026-12-02T18:00:00+08:00). */
+void hd_zone_format_iso(struct hd_zone *z, int64_t t, char *buf, size_t size);
 
 #endif

@@ -117,19 +117,6 @@ bool hd_history_pruned(const struct hd_history *h, const struct hd_msg_info *m)
     return h->pruned_before_ms > 0 && m->fire_at * 1000 < h->pruned_before_ms;
 }
 
-/* t as ISO 8601 in zone z, with its offset (2026-12-02T18:00:00+08:00). */
-static void format_zoned(struct hd_zone *z, int64_t t, char *buf, size_t size)
-{
-    struct hd_civil c;
-    hd_zone_civil(z, t, &c);
-    int64_t wall = hd_time_days_from_civil(c.year, c.month, c.day) * 86400 + c.hour * 3600 +
-                   c.minute * 60 + c.second;
-    int64_t off = (wall - t) / 60, a = off < 0 ? -off : off;
-    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u%c%02lld:%02lld", (long long)c.year,
-             c.month, c.day, c.hour, c.minute, c.second, off < 0 ? '-' : '+', (long long)(a / 60),
-             (long long)(a % 60));
-}
-
 void hd_history_due(const struct hd_msg_info *m, const char *zone, char *buf, size_t size)
 {
     char when[40];
@@ -138,7 +125,7 @@ void hd_history_due(const struct hd_msg_info *m, const char *zone, char *buf, si
         return;
     struct hd_zone *z = zone && *zone ? hd_zone_open(zone) : NULL;
     if (z)
-        format_zoned(z, m->due, when, sizeof when);
+        hd_zone_format_iso(z, m->due, when, sizeof when);
     else
         hd_time_format_iso(m->due, when, sizeof when);
     hd_zone_free(z);

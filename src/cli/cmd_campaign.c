@@ -23,6 +23,7 @@ static const char campaign_usage[] =
     "                               --every \"CRON\" [--tz ZONE])\n"
     "                              [--holdout PCT] [--variants a=50,b=50] [--expires DUR]\n"
     "                              [--resend-after DUR] [--fallback-on-failure] [--rate N/s]\n"
+    "                              [--dry-run]\n"
     "       herald campaign list [--format table|csv|json|jsonl]\n"
     "       herald campaign show NAME [--format table|csv|json|jsonl]\n"
     "       herald campaign estimate NAME [--format table|csv|json|jsonl]\n"
@@ -35,7 +36,8 @@ static const char campaign_usage[] =
     "                   WeChat template messages, to the contact's wechat_openid)\n"
     "  --category       default: the template's category\n"
     "  --now            fire at once (herald run, or herald send NAME)\n"
-    "  --at TIME        fire once at an ISO 8601 time (UTC unless it has an offset)\n"
+    "  --at TIME        fire once at an ISO 8601 time (UTC unless it has an offset; with\n"
+    "                   --tz, a wall-clock time in that zone: 2026-12-01T09:00)\n"
     "  --local-time     deliver at HH:MM in each recipient's zone (the configuration's\n"
     "                   timezone for contacts without one), on --on DATE or the next time\n"
     "  --every CRON     fire on a 5-field cron expression, in --tz (default: the\n"
@@ -46,6 +48,8 @@ static const char campaign_usage[] =
     "  --resend-after   do not message a contact again from this campaign within DUR\n"
     "  --fallback-on-failure  a bad address moves the message to the next channel\n"
     "  --rate N/s       this campaign's own rate limit, on top of each provider's\n"
+    "  --dry-run        check everything, print the estimate (campaign estimate's) and\n"
+    "                   the next five firings, and store nothing\n"
     "\n"
     "retry puts a run's failed and render_failed messages back in the queue (same\n"
     "message ids, variants and holdout; attempts go on in the same log), for\n"
@@ -55,239 +59,94 @@ static const char campaign_usage[] =
     "                   (render_failed, rejected, bad_address, ...)\n"
     "  --state S        only failed, or only render_failed, messages\n"
     "\n"
+    "The name 'new' is refused: /console/campaigns/new is the console's form.\n"
     "Holdout and variant come from a hash of (campaign, contact): stable and reproducible.\n";
 
-static int parse_channels(const char *s, struct hd_campaign *c)
-{
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", s);
-    char *p = buf;
-    c->nchannels = 0;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        bool last = p[n] == '\0';
-        p[n] = '\0';
-        int ch = hd_channel_parse(p);
-        if (ch < 0 || c->nchannels == HD_CH_COUNT)
-            return -1;
-        for (int i = 0; i < c->nchannels; i++)
-            if (c->channels[i] == ch)
-                return -1;
-        c->channels[c->nchannels++] = ch;
-        if (last)
-            break;
-        p += n + 1;
-    }
-    return c->nchannels > 0 ? 0 : -1;
-}
-
-enum {
-    O_SEGMENT = 256,
-    O_TEMPLATE,
-    O_CHANNELS,
-    O_CATEGORY,
-    O_AT,
-    O_LOCAL,
-    O_ON,
-    O_EVERY,
-    O_TZ,
-    O_NOW,
-    O_HOLDOUT,
-    O_VARIANTS,
-    O_EXPIRES,
-    O_RESEND,
-    O_FALLBACK,
-    O_RATE
-};
+static const struct cli_opt create_opts[] = {{"segment", true, 1, 0},
+                                             {"template", true, 2, 0},
+                                             {"channels", true, 3, 0},
+                                             {"category", true, 4, 0},
+                                             {"at", true, 5, 0},
+                                             {"local-time", true, 6, 0},
+                                             {"on", true, 7, 0},
+                                             {"every", true, 8, 0},
+                                             {"tz", true, 9, 0},
+                                             {"now", false, 10, 0},
+                                             {"holdout", true, 11, 0},
+                                             {"variants", true, 12, 0},
+                                             {"expires", true, 13, 0},
+                                             {"resend-after", true, 14, 0},
+                                             {"fallback-on-failure", false, 15, 0},
+                                             {"rate", true, 16, 0},
+                                             {"dry-run", false, 17, 0},
+                                             {0}};
+#define O_DRY_RUN 17 /* the one option that is no campaign's */
 
 static const char create_cmd_name[] = "campaign create";
 
 struct create_args {
-    struct hd_campaign c;
-    const char *on, *channels;
-    int nsched;
-    bool category_given;
+    struct hd_campaign_draft d;
+    bool dry_run;
 };
 
-static void set_str(char **field, const char *value)
-{
-    free(*field);
-    *field = hd_xstrdup(value);
-}
+static int create_dry_run(struct hd_ctx *ctx, struct create_args *a);
 
-#define USAGE(...) cmd_usage(create_cmd_name, campaign_usage, __VA_ARGS__)
-
-/* --at, --local-time, --every, --now: the schedule (one of them). */
-static int create_sched(struct create_args *a, int id, const char *arg)
-{
-    struct hd_campaign *c = &a->c;
-    enum hd_time_kind kind;
-    int h, m;
-    char extra;
-    a->nsched++;
-    switch (id) {
-    case O_AT:
-        c->sched = HD_SCHED_AT;
-        if (hd_time_parse_iso(arg, &c->at, &kind) < 0)
-            return USAGE("--at: '%s' is not an ISO 8601 time (2026-12-01T09:00:00Z)", arg);
-        return 0;
-    case O_LOCAL:
-        c->sched = HD_SCHED_LOCAL;
-        if (sscanf(arg, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
-            strlen(arg) != 5)
-            return USAGE("--local-time: '%s' is not HH:MM", arg);
-        c->local_minute = h * 60 + m;
-        return 0;
-    case O_EVERY:
-        c->sched = HD_SCHED_EVERY;
-        set_str(&c->cron, arg);
-        return 0;
-    default: /* O_NOW */
-        c->sched = HD_SCHED_NOW;
-        return 0;
-    }
-}
-
-/* Options with a value that is checked. */
-static int create_checked(struct create_args *a, int id, const char *arg)
-{
-    struct hd_campaign *c = &a->c;
-    struct hd_err err = {0};
-    struct hd_rate r;
-    int64_t secs;
-    char *end;
-    double pct;
-    switch (id) {
-    case O_CHANNELS:
-        a->channels = arg;
-        if (parse_channels(arg, c) < 0)
-            return USAGE("--channels: '%s' is not a list of distinct channels (email, sms, push, "
-                         "inbox, wechat)",
-                         arg);
-        return 0;
-    case O_CATEGORY:
-        if ((c->category = hd_category_parse(arg)) < 0)
-            return USAGE("--category: '%s' is not marketing or transactional", arg);
-        a->category_given = true;
-        return 0;
-    case O_TZ:
-        if (!hd_time_zone_valid(arg))
-            return USAGE("--tz: '%s' is not an IANA time zone (%s)", arg, hd_time_zone_hint(arg));
-        set_str(&c->tz, arg);
-        return 0;
-    case O_HOLDOUT:
-        pct = strtod(arg, &end);
-        if (end == arg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct < 100))
-            return USAGE("--holdout: '%s' is not a percentage from 0 to below 100", arg);
-        c->holdout_bp = (int)lround(pct * 100);
-        return 0;
-    case O_EXPIRES:
-    case O_RESEND:
-        if (hd_units_duration0(arg, &secs, &err) < 0) /* 0: none */
-            return USAGE("%s: %s", id == O_EXPIRES ? "--expires" : "--resend-after", err.msg);
-        *(id == O_EXPIRES ? &c->expires : &c->resend_after) = secs;
-        return 0;
-    default: /* O_RATE */
-        if (hd_units_rate(arg, &r, &err) < 0)
-            return USAGE("--rate: %s", err.msg);
-        set_str(&c->rate, arg);
-        return 0;
-    }
-}
-
+/* Each option goes to the draft by its name (ids are create_opts' index + 1),
+ * which checks it as the console's form is checked. */
 static int create_opt(void *ud, int id, const char *arg)
 {
     struct create_args *a = ud;
-    switch (id) {
-    case O_SEGMENT:
-        set_str(&a->c.segment, arg);
+    struct hd_err err = {0};
+    const struct cli_opt *o = &create_opts[id - 1];
+    if (id == O_DRY_RUN) {
+        a->dry_run = true;
         return 0;
-    case O_TEMPLATE:
-        set_str(&a->c.tpl, arg);
-        return 0;
-    case O_ON:
-        a->on = arg;
-        return 0;
-    case O_VARIANTS:
-        set_str(&a->c.variants, arg);
-        return 0;
-    case O_FALLBACK:
-        a->c.fallback = true;
-        return 0;
-    case O_AT:
-    case O_LOCAL:
-    case O_EVERY:
-    case O_NOW:
-        return create_sched(a, id, arg);
-    default:
-        return create_checked(a, id, arg);
     }
-}
-
-/* What the options say together, and the NAME. */
-static int create_check(struct create_args *a, int i, int argc, char **argv)
-{
-    struct hd_campaign *c = &a->c;
-    enum hd_time_kind kind;
-    if (i + 1 != argc)
-        return USAGE("give one campaign NAME");
-    if (!hd_seg_name_valid(argv[i]))
-        return USAGE("'%s' is not a campaign name (1 to 64 letters, digits, '_' or '-')", argv[i]);
-    if (!c->segment || !c->tpl || !a->channels)
-        return USAGE("give --segment, --template and --channels");
-    if (a->nsched != 1)
-        return USAGE("give one schedule: --now, --at, --local-time or --every");
-    if (a->on && c->sched != HD_SCHED_LOCAL)
-        return USAGE("--on goes with --local-time");
-    if (c->tz && c->sched != HD_SCHED_EVERY)
-        return USAGE("--tz goes with --every (a local time uses each recipient's zone)");
-    if (a->on && (hd_time_parse_iso(a->on, &c->at, &kind) < 0 || kind != HD_TIME_DATE))
-        return USAGE("--on: '%s' is not a date (YYYY-MM-DD)", a->on);
+    if (hd_campaign_draft_set(&a->d, o->name, o->arg ? arg : NULL, &err) < 0)
+        return cmd_usage(create_cmd_name, campaign_usage, "%s", err.msg);
     return 0;
 }
 
-#undef USAGE
-
 static int create_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"segment", true, O_SEGMENT, 0},
-                                          {"template", true, O_TEMPLATE, 0},
-                                          {"channels", true, O_CHANNELS, 0},
-                                          {"category", true, O_CATEGORY, 0},
-                                          {"at", true, O_AT, 0},
-                                          {"local-time", true, O_LOCAL, 0},
-                                          {"on", true, O_ON, 0},
-                                          {"every", true, O_EVERY, 0},
-                                          {"tz", true, O_TZ, 0},
-                                          {"now", false, O_NOW, 0},
-                                          {"holdout", true, O_HOLDOUT, 0},
-                                          {"variants", true, O_VARIANTS, 0},
-                                          {"expires", true, O_EXPIRES, 0},
-                                          {"resend-after", true, O_RESEND, 0},
-                                          {"fallback-on-failure", false, O_FALLBACK, 0},
-                                          {"rate", true, O_RATE, 0},
-                                          {0}};
-    static const struct cli_spec spec = {create_cmd_name, campaign_usage, opts, 0, NULL, NULL};
-    struct create_args a = {.c = {.at = -1, .next_run = -1, .category = HD_CAT_MARKETING}};
-    struct hd_campaign *c = &a.c;
+    static const struct cli_spec spec = {
+        create_cmd_name, campaign_usage, create_opts, 0, NULL, NULL};
+    struct hd_campaign c;
+    struct create_args a = {0};
+    struct hd_campaign_draft *d = &a.d;
     struct hd_err err = {0};
+    hd_campaign_draft_init(d, &c);
     /* the line is checked whole before the store is made ready */
     int rc, i = cli_parse_n(&spec, CLI_NARGS_LATER, NULL, argc, argv, create_opt, &a, &rc);
-    if (i < 0 || (rc = create_check(&a, i, argc, argv)) != 0 || cli_ready(&rc) < 0)
+    if (i < 0)
         goto out;
-    c->name = hd_xstrdup(argv[i]);
-    if (hd_campaign_create(ctx->store, ctx->cfg, c, a.category_given, hd_clock_now(&ctx->clock),
+    if (i + 1 != argc) {
+        rc = cmd_usage(create_cmd_name, campaign_usage, "give one campaign NAME");
+        goto out;
+    }
+    if (hd_campaign_draft_check(d, argv[i], &err) < 0) {
+        rc = cmd_usage(create_cmd_name, campaign_usage, "%s", err.msg);
+        goto out;
+    }
+    if (cli_ready(&rc) < 0)
+        goto out;
+    if (a.dry_run) {
+        rc = create_dry_run(ctx, &a);
+        goto out;
+    }
+    if (hd_campaign_create(ctx->store, ctx->cfg, &c, d->category_given, hd_clock_now(&ctx->clock),
                            &err) < 0) {
         rc = cmd_fail(ctx, &err);
         goto out;
     }
     char when[32];
-    printf("campaign '%s' created (%s, %s): first run %s\n", c->name, hd_category_name(c->category),
-           hd_sched_name(c->sched),
-           c->next_run <= c->created_at ? "now (herald run, or herald send NAME)"
-                                        : cmd_time(c->next_run, when, sizeof when));
+    printf("campaign '%s' created (%s, %s): first run %s\n", c.name, hd_category_name(c.category),
+           hd_sched_name(c.sched),
+           c.next_run <= c.created_at ? "now (herald run, or herald send NAME)"
+                                      : cmd_time(c.next_run, when, sizeof when));
 out:
-    hd_campaign_release(c);
+    hd_campaign_draft_release(d);
+    hd_campaign_release(&c);
     return rc;
 }
 
@@ -588,6 +447,37 @@ static int estimate_cmd(struct hd_ctx *ctx, int argc, char **argv)
     else
         cmd_out_one(format, NULL, estimate_json(&c, &e));
     hd_campaign_release(&c);
+    return EXIT_OK;
+}
+
+/* --dry-run: everything create checks, then the estimate and the next
+ * five firings (in the cron's zone, else the configuration's), nothing
+ * stored; what the console's "Preview estimate" shows. */
+static int create_dry_run(struct hd_ctx *ctx, struct create_args *a)
+{
+    struct hd_campaign *c = a->d.c;
+    struct hd_err err = {0};
+    struct hd_estimate e;
+    int64_t now = hd_clock_now(&ctx->clock), t[5];
+    size_t n;
+    char when[40];
+    if (hd_campaign_prepare(ctx->store, ctx->cfg, c, a->d.category_given, now, &err) < 0 ||
+        hd_estimate(ctx->store, ctx->cfg, c, now, &e, &err) < 0 ||
+        hd_campaign_firings(c, ctx->cfg, now, t, 5, &n, &err) < 0)
+        return cmd_fail(ctx, &err);
+    estimate_table(c, &e);
+    const char *zone = c->sched == HD_SCHED_EVERY && c->tz ? c->tz : ctx->cfg->timezone;
+    struct hd_zone *z = hd_zone_open(zone ? zone : "UTC");
+    for (size_t i = 0; i < n; i++) {
+        if (z)
+            hd_zone_format_iso(z, t[i], when, sizeof when);
+        else
+            hd_time_format_iso(t[i], when, sizeof when);
+        printf("%-12s %s\n", i ? "" : "next firings", when);
+    }
+    hd_zone_free(z);
+    printf("nothing was stored (--dry-run); holdout and variants are drawn by the id the "
+           "campaign gets when created\n");
     return EXIT_OK;
 }
 

@@ -255,18 +255,8 @@ static int consent_cmd(struct hd_ctx *ctx, int argc, char **argv, int status)
     if (channel < 0)
         return cmd_usage(name, contacts_usage, "--channel is required");
     const char *id = argv[i];
-    int64_t now = hd_clock_now(&ctx->clock);
-    if (hd_store_begin(ctx->store, &err) < 0)
-        return cmd_fail(ctx, &err);
-    for (int cat = 0; cat < HD_CAT_COUNT; cat++) {
-        if (category >= 0 && cat != category)
-            continue;
-        if (hd_store_consent_set(ctx->store, id, channel, cat, status, "cli", now, &err) < 0) {
-            hd_store_rollback(ctx->store);
-            return cmd_fail(ctx, &err);
-        }
-    }
-    if (hd_store_commit(ctx->store, &err) < 0)
+    if (hd_store_consent_record(ctx->store, id, channel, category, status, "cli",
+                                hd_clock_now(&ctx->clock), &err) < 0)
         return cmd_fail(ctx, &err);
     printf("contact '%s' %s %s %s\n", id,
            status == HD_CONSENT_OPTED_OUT ? "opted out of" : "opted in to",

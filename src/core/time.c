@@ -388,3 +388,15 @@ void hd_time_zones_off_day(int64_t t, struct hd_buf *behind, struct hd_buf *ahea
     hd_buf_addc(behind, ']');
     hd_buf_addc(ahead, ']');
 }
+
+void hd_zone_format_iso(struct hd_zone *z, int64_t t, char *buf, size_t size)
+{
+    struct hd_civil c;
+    hd_zone_civil(z, t, &c);
+    int64_t wall = hd_time_days_from_civil(c.year, c.month, c.day) * 86400 + c.hour * 3600 +
+                   c.minute * 60 + c.second;
+    int64_t off = (wall - t) / 60, a = off < 0 ? -off : off;
+    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u%c%02lld:%02lld", (long long)c.year,
+             c.month, c.day, c.hour, c.minute, c.second, off < 0 ? '-' : '+', (long long)(a / 60),
+             (long long)(a % 60));
+}

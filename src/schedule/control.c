@@ -161,8 +161,8 @@ out:
     return rc;
 }
 
-int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
-                       bool category_given, int64_t now, struct hd_err *err)
+int hd_campaign_prepare(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                        bool category_given, int64_t now, struct hd_err *err)
 {
     struct hd_seg_node *ast = NULL;
     int rc;
@@ -174,9 +174,15 @@ int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct 
     if ((rc = hd_campaign_check_at(c, now, err)) == 0 &&
         (rc = hd_seg_load(st, c->segment, NULL, now, &ast, err)) == 0 &&
         (rc = hd_store_seg_check(st, ast, now, err)) == 0 &&
-        (rc = check_template(cfg, c, category_given, err)) == 0 &&
-        (rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err)) == 0)
-        rc = hd_store_campaign_add(st, c, err);
+        (rc = check_template(cfg, c, category_given, err)) == 0)
+        rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err);
     hd_segast_free(ast);
     return rc;
+}
+
+int hd_campaign_create(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                       bool category_given, int64_t now, struct hd_err *err)
+{
+    int rc = hd_campaign_prepare(st, cfg, c, category_given, now, err);
+    return rc < 0 ? rc : hd_store_campaign_add(st, c, err);
 }

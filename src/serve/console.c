@@ -60,9 +60,15 @@ static const struct page_route {
     {"", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_overview, NULL},
     {"login", "GET, HEAD, POST", -1, -1, login_get, login_post},
     {"logout", "POST", HD_ROLE_VIEWER, HD_ROLE_VIEWER, NULL, logout},
+    /* before campaigns/, whose prefix it matches: "new" is no campaign's name */
+    {"campaigns/new", "GET, HEAD, POST", HD_ROLE_OPERATOR, HD_ROLE_OPERATOR, hd_con_new_get,
+     hd_con_new_post},
     {"campaigns/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_campaign_get,
      hd_con_campaign_post},
     {"log", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log, NULL},
+    {"contacts", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_contacts, NULL},
+    {"contacts/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_contact_get,
+     hd_con_contact_post},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

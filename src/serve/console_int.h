@@ -50,5 +50,12 @@ void hd_con_overview(struct hd_con *c);
 void hd_con_campaign_get(struct hd_con *c);
 void hd_con_campaign_post(struct hd_con *c);
 void hd_con_log(struct hd_con *c);
+/* console_new.c: the form for a new campaign, its estimate and creation. */
+void hd_con_new_get(struct hd_con *c);
+void hd_con_new_post(struct hd_con *c);
+/* console_contact.c: the contacts' search, a contact's page, an opt-out. */
+void hd_con_contacts(struct hd_con *c);
+void hd_con_contact_get(struct hd_con *c);
+void hd_con_contact_post(struct hd_con *c);
 
 #endif

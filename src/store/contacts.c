@@ -155,6 +155,36 @@ out:
     return rc;
 }
 
+/* The search matches whole values: an id uses its unique index; email
+ * and phone have none, so they are a scan (the console's search, not a
+ * hot path), stopped at limit. */
+int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, hd_contact_cb cb,
+                            void *ud, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    if ((rc = hd_store_prepare(st,
+                               "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
+                               "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
+                               &s, err)) < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct hd_contact c;
+        hd_store_read_contact(s, &c);
+        rc = cb(ud, &c);
+        hd_contact_release(&c);
+        if (rc)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "searching contacts");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* The log keeps a deleted contact's messages (campaign numbers must not
  * change) under a pseudonym: a negative id from a counter, never reused,
  * with their addresses erased and scrubbed from the gateways' words. */
@@ -248,6 +278,22 @@ int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, i
     else if (sqlite3_changes(st->db) == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ext_id);
     sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_consent_record(struct hd_store *st, const char *ext_id, int channel, int category,
+                            int status, const char *source, int64_t now, struct hd_err *err)
+{
+    int rc;
+    if ((rc = hd_store_begin(st, err)) < 0)
+        return rc;
+    for (int cat = 0; cat < HD_CAT_COUNT && rc == 0; cat++)
+        if (category < 0 || cat == category)
+            rc = hd_store_consent_set(st, ext_id, channel, cat, status, source, now, err);
+    if (rc == 0)
+        rc = hd_store_commit(st, err);
+    else
+        hd_store_rollback(st);
     return rc;
 }
 

@@ -14,7 +14,9 @@
 // CSS selector, "is" the number of matches), click (with "status", waits for
 // the navigation it starts and checks its answer), fill and select (with
 // "value"), check, uncheck, and screenshot (a file name in out; "clip" {x, y,
-// width, height} takes a part of the viewport). A step has step_timeout_ms,
+// width, height} takes a part of the viewport), scroll (a CSS selector: its
+// first match is brought into the viewport, top first, for the next
+// screenshot). A step has step_timeout_ms,
 // the whole plan timeout_ms. A scenario fails on its first failing step, and
 // on any console error or uncaught exception in its pages (a
 // Content-Security-Policy violation is one; "console_errors_ok" allows them).
@@ -30,7 +32,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
-                 'select', 'screenshot'];
+                 'select', 'screenshot', 'scroll'];
 
 function die(code, msg) {
   process.stderr.write(msg + '\n');
@@ -144,7 +146,15 @@ async function runStep(plan, page, step, expected) {
     console.log(`screenshot ${p}`);
     break;
   }
+  case 'scroll':
+    await scrollTo(page, step.scroll);
+    break;
   }
+}
+
+// Brings the selector's first match to the top of the viewport.
+async function scrollTo(page, selector) {
+  await page.locator(selector).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
 }
 
 async function runScenario(browser, plan, s) {

@@ -1,0 +1,207 @@
+/* test_browser_new: the console's new-campaign form and contact pages in
+ * a real browser (issue 21), through tests/testbrowser.h (Debian's
+ * headless Chromium driven by tests/browser/drive.js). An operator signs
+ * in, fills the form for a weekly campaign in Asia/Shanghai and previews
+ * its estimate with the next five firings, then creates a campaign to go
+ * now and lands on its page. The test sends it with `herald send NAME`,
+ * finds one email per contact in the outbox, and the browser sees the run
+ * on the campaign's page; then a contact is searched by email, opened, and
+ * "why" is asked for the campaign, in English and in Chinese (the form's
+ * estimate too, for a daily campaign in America/New_York).
+ * Screenshots go to the output folder (tb_shots_dir). The setup copies
+ * test_browser.c's: its own folder, `herald serve` on a free port, users
+ * made with `herald user add --password-file`. */
+#include "testbrowser.h"
+
+static char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
+static char *shots; /* where screenshots go (kept) */
+static pid_t serve;
+static int port;
+
+static const char tpl_promo[] =
+    "description: browser test\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
+    "--- email.subject\nWinter sale, {{ first_name }}\n"
+    "--- email.html\n<p>Hello {{ first_name }}, our winter sale starts today.</p>\n"
+    "<p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>\n"
+    "--- email.text\nHello {{ first_name }}, our winter sale starts today.\n"
+    "Unsubscribe: {{ unsubscribe_url }}\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    tb_need_playwright();
+    shots = tb_shots_dir();
+    port = tb_free_port();
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    unsetenv("HERALD_NOW");
+    char conf[512], *cp = tu_path(dir, "h.conf");
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
+             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
+             port, port);
+    tu_write(cp, conf);
+    free(cp);
+    const char *argv[] = {"mkdir", "home", "tmp", NULL};
+    tu_run_in(dir, argv);
+    tu_serve_store(dir, tpl_promo,
+                   "id,email,first_name,locale\nn1,n1@example.com,Ann,en\n"
+                   "n2,n2@example.com,Bo,zh-CN\nn3,n3@example.com,Cy,en\n");
+    char *pw = tu_path(dir, "pw");
+    tu_write(pw, "correct horse 1\n");
+    free(pw);
+    TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
+    char listen[64];
+    int got = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    serve = tu_serve_start(dir, listen, &got);
+    assert_int_equal(got, port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int st = serve > 0 ? tu_serve_stop(serve) : 0;
+    if (getenv("HERALD_KEEP_TEST_DIR"))
+        printf("kept %s\n", dir);
+    else
+        tu_rmdir(dir); /* frees it */
+    free(shots);
+    return st == 0 ? 0 : -1;
+}
+
+/* The form: a weekly campaign's estimate, then one to go now, created. */
+static const char *const create_en[] = {
+    "goto /console/login =200",
+    "fill #name =opa",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/ =200",
+    "goto /console/campaigns/new =200",
+    "lang en",
+    "text New campaign",
+    "fill input[name=name] =weekly",
+    "select select[name=segment] =all",
+    "select select[name=template] =promo",
+    "select select[name=ch1] =email",
+    "check input[name=schedule][value=every]",
+    "fill input[name=every] =0 9 * * 1",
+    "fill input[name=tz] =Asia/Shanghai",
+    "fill input[name=holdout] =10",
+    "screenshot console-new-form-en.png",
+    "click button[value=estimate] =200",
+    "text Estimate, if it fired now",
+    "text Contacts in the segment",
+    "count #firings li =5",
+    "text (Asia/Shanghai)",
+    "screenshot console-new-estimate-en.png",
+    "fill input[name=name] =launch",
+    "fill input[name=holdout] =",
+    "check input[name=schedule][value=now]",
+    "click button[value=create] =303",
+    "text Campaign: launch",
+    "text It has not fired yet.",
+    "screenshot console-new-created-en.png",
+    NULL,
+};
+
+/* After herald send: the run on the campaign's page; a contact's why. */
+static const char *const sent_en[] = {
+    "goto /console/login =200",
+    "fill #name =opa",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/campaigns/launch =200",
+    "count #runs tbody tr =1",
+    "text sent 3",
+    "scroll #runs",
+    "screenshot console-new-sent-en.png",
+    "goto /console/contacts =200",
+    "fill input[name=q] =n1@example.com",
+    "click .ct-search button =200",
+    "click a[href='/console/contacts/n1'] =200",
+    "text Contact: n1",
+    "text Messages considered",
+    "screenshot console-contact-top-en.png",
+    "select select[name=why] =launch",
+    "click .ct-why button =200",
+    "text In segment all when the run was made",
+    "text attempt 1 by email via",
+    "scroll #why",
+    "screenshot console-contact-en.png",
+    NULL,
+};
+
+static const char *const contact_zh[] = {
+    "goto /console/login =200",
+    "fill #name =opa",
+    "fill #password =correct horse 1",
+    "click button[type=submit] =303",
+    "goto /console/campaigns/new =200",
+    "lang zh-CN",
+    "text 新建活动",
+    "screenshot console-new-form-zh-CN.png",
+    "fill input[name=name] =weekly",
+    "select select[name=segment] =all",
+    "select select[name=template] =promo",
+    "select select[name=ch1] =email",
+    "check input[name=schedule][value=every]",
+    "fill input[name=every] =30 8 * * *",
+    "fill input[name=tz] =America/New_York",
+    "click button[value=estimate] =200",
+    "text 预估（假如现在发送）",
+    "count #firings li =5",
+    "screenshot console-new-estimate-zh-CN.png",
+    "goto /console/contacts =200",
+    "fill input[name=q] =n2",
+    "click .ct-search button =200",
+    "click a[href='/console/contacts/n2'] =200",
+    "text 联系人：n2",
+    "select select[name=why] =launch",
+    "click .ct-why button =200",
+    "text 第 1 次尝试",
+    "scroll #why",
+    "screenshot console-contact-zh-CN.png",
+    NULL,
+};
+
+/* The number of files in the outbox's email folder. */
+static int outbox_count(void)
+{
+    char *p = tu_path(dir, "var/outbox/email/new");
+    DIR *d = opendir(p);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strstr(e->d_name, ".eml") != NULL;
+    if (d)
+        closedir(d);
+    free(p);
+    return n;
+}
+
+static void test_browser_new_campaign(void **state)
+{
+    (void)state;
+    tb_drive(dir, shots, port,
+             json_pack("[o]", tb_scenario("console-new-en", "en-US", "", create_en)));
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM campaigns"), 1); /* the estimate wrote none */
+    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                "'campaign_create' AND who = 'opa' AND detail = 'launch'"),
+                     1);
+    assert_int_equal(outbox_count(), 0);
+    TU_HERALD_OK(dir, "send", "launch");
+    assert_int_equal(outbox_count(), 3);
+    tb_drive(dir, shots, port,
+             json_pack("[o, o]", tb_scenario("console-new-sent-en", "en-US", "", sent_en),
+                       tb_scenario("console-contact-zh-CN", "zh-CN", "", contact_zh)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_browser_new_campaign),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
