@@ -230,6 +230,7 @@ double hd_preview_sms_cost(const struct hd_config *cfg, int64_t segments)
 {
     if (cfg->channels[HD_CH_SMS].n == 0)
         return 0;
-    const struct hd_provider_cfg *p = hd_config_provider(cfg, cfg->channels[HD_CH_SMS].providers[0]);
+    const struct hd_provider_cfg *p =
+        hd_config_provider(cfg, cfg->channels[HD_CH_SMS].providers[0]);
     return p ? (double)segments * p->cost_per_segment : 0;
 }
