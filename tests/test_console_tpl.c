@@ -135,7 +135,7 @@ static void test_console_tpl_list(void **state)
     free(body);
     body = page(&s, vic, "/console/templates", "zh-CN", 200);
     assert_contains(body, "<th>渠道</th>");
-    assert_contains(body, "邮件, 短信, 推送通知, 站内信");
+    assert_contains(body, "邮件、短信、推送通知、站内信");
     free(body);
     body = page(&s, vic, "/console/static/console.js", "en", 200);
     assert_contains(body, "/console/segments/check");

@@ -43,7 +43,11 @@ static json_t *channel_words(int lang, unsigned channels)
     hd_buf_init(&b);
     for (int ch = 0; ch < HD_CH_COUNT; ch++)
         if (channels & (1u << ch))
-            hd_buf_addf(&b, "%s%s", b.len ? ", " : "", hd_pages_channel(lang, ch));
+            hd_buf_addf(&b, "%s%s",
+                        !b.len            ? ""
+                        : lang == LANG_ZH ? "、"
+                                          : ", ",
+                        hd_pages_channel(lang, ch));
     json_t *s = json_stringn(b.data ? b.data : "", b.len);
     hd_buf_release(&b);
     return s;
@@ -82,6 +86,7 @@ static json_t *template_row(struct hd_tpl_set *set, const char *name, int lang)
                   link_to("/console/templates/", name), "errors", errors, "notes",
                   (int)json_array_size(issues) - errors, "ok", json_array_size(issues) == 0);
     json_object_set_new(o, "issues", issues);
+    json_object_set_new(o, "bad", json_boolean(errors > 0));
     if (hd_tpl_get(set, name, &t, NULL) == 0) {
         hd_tpl_get_info(t, &info);
         json_object_set_new(o, "description", json_string(info.description));

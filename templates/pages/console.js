@@ -78,6 +78,7 @@
     if (answer.error) {
       if (ok) ok.hidden = true;
       if (bad) bad.hidden = false;
+      setText('count', '-'); /* no count stands for a rule that does not parse */
       setText('rule-error', answer.error.message);
       var at = byId('rule-at');
       if (at) at.hidden = !(answer.error.line > 0);
