@@ -254,7 +254,8 @@ static void editor_answer(struct hd_con *c, int status, const struct editor *e)
 {
     struct ed_con ec = {*c, e};
     json_t *data = hd_con_load(&ec.c, editor_load);
-    OPENSSL_cleanse(&ec.c.sess.csrf, sizeof ec.c.sess.csrf);
+    OPENSSL_cleanse(&ec.c.sess.csrf, sizeof ec.c.sess.csrf); /* the copy's secrets */
+    OPENSSL_cleanse(ec.c.sid, sizeof ec.c.sid);
     if (data)
         hd_con_page(c, status, PAGE_CONSOLE_SEGMENT, data);
 }
