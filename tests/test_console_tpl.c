@@ -32,6 +32,13 @@ static const char tpl_strict[] = "description: strict\ncategory: transactional\n
                                  "Hi there {{ nickname }}\n"
                                  "--- email.text\nplain\n";
 
+/* lint's errors: a marketing email without its unsubscribe link, a
+ * section never closed (line 5, column 4) */
+static const char tpl_nolink[] = "description: no link\ncategory: marketing\n\n"
+                                 "--- email.subject\nSale\n--- email.text\nBuy now.\n";
+static const char tpl_broken[] = "description: broken\ncategory: transactional\n\n"
+                                 "--- email.subject\nHi {{#open}} there\n";
+
 static void setup_more(void)
 {
     write_file("pw", pw_ok);
@@ -132,6 +139,22 @@ static void test_console_tpl_list(void **state)
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
     assert_contains(body, "no findings");
+    assert_not_contains(body, "nolink");
+    free(body);
+    /* lint's errors, as the CLI words them, in the page */
+    write_file("tpl/nolink.tmpl", tpl_nolink);
+    write_file("tpl/broken.tmpl", tpl_broken);
+    body = page(&s, vic, "/console/templates", "en", 200);
+    assert_contains(body, "<span class=\"tpl-count error\">1 error, 0 notes</span>");
+    assert_contains(body, "<code>nolink.tmpl:6</code>: error: email.text: a marketing email must "
+                          "carry {{unsubscribe_url}} or {{preferences_url}}");
+    assert_contains(body, "broken.tmpl:5:4: unclosed section: &#39;{{#open}}&#39; has no");
+    free(body);
+    /* a template that does not parse: its preview says where */
+    body = page(&s, vic, "/console/templates/broken?contact=k1", "en", 200);
+    assert_contains(body, "The template does not parse:");
+    assert_contains(body, "<p>line 5, column 4</p>");
+    assert_not_contains(body, "id=\"subject\"");
     free(body);
     body = page(&s, vic, "/console/templates", "zh-CN", 200);
     assert_contains(body, "<th>渠道</th>");
@@ -265,6 +288,10 @@ static void test_console_seg_check(void **state)
     memset(path + n, 'x', 1025);
     path[n + 1025] = '\0';
     body = page(&s, vic, path, "en", 413);
+    free(body);
+    path[n + 1024] = '\0'; /* 1024 bytes: read (it is no rule) */
+    body = page(&s, vic, path, "en", 200);
+    assert_contains(body, "\"error\"");
     free(body);
     body = page(&s, vic, "/console/segments/check", "en", 400);
     free(body);

@@ -87,6 +87,8 @@ static json_t *template_row(struct hd_tpl_set *set, const char *name, int lang)
                   (int)json_array_size(issues) - errors, "ok", json_array_size(issues) == 0);
     json_object_set_new(o, "issues", issues);
     json_object_set_new(o, "bad", json_boolean(errors > 0));
+    json_object_set_new(o, "one_error", json_boolean(errors == 1));
+    json_object_set_new(o, "one_note", json_boolean(json_array_size(issues) - errors == 1));
     if (hd_tpl_get(set, name, &t, NULL) == 0) {
         hd_tpl_get_info(t, &info);
         json_object_set_new(o, "description", json_string(info.description));
