@@ -87,16 +87,15 @@ void hd_render_each(const struct hd_tpl *t, int channel, const struct hd_tpl_req
 
 /* Called for each part shown: its name ("email.subject"), its text, and a
  * note in words ("(UCS-2, 12 characters, 1 segment)") or NULL. */
-typedef void (*hd_preview_show_fn)(void *ud, const char *name, const char *text,
-                                   const char *extra);
+typedef void (*hd_preview_show_fn)(void *ud, const char *name, const char *text, const char *extra);
 /* A preview's findings; owned, freed by hd_preview_release. */
 struct hd_preview {
-    json_t *parts;    /* part name -> text as rendered */
-    json_t *warnings; /* strings */
-    json_t *errors;   /* strings: a part that did not render (strict), a bad subject */
-    json_t *where;    /* for each error: {"line", "column"}, 0 when unknown */
-    json_t *sms;      /* {"encoding", "characters", "units", "segments"}, or NULL */
-    json_t *push;     /* {"fcm_bytes", "apns_bytes", "limit"}, or NULL */
+    json_t *parts;           /* part name -> text as rendered */
+    json_t *warnings;        /* strings */
+    json_t *errors;          /* strings: a part that did not render (strict), a bad subject */
+    json_t *where;           /* for each error: {"line", "column"}, 0 when unknown */
+    json_t *sms;             /* {"encoding", "characters", "units", "segments"}, or NULL */
+    json_t *push;            /* {"fcm_bytes", "apns_bytes", "limit"}, or NULL */
     hd_preview_show_fn show; /* may be NULL */
     void *ud;
 };

@@ -91,8 +91,7 @@ int hd_seg_define(struct hd_store *st, const char *name, const char *expr, int64
     int rc;
     if (!hd_seg_name_valid(name))
         return hd_err_set(err, HD_E_INVALID,
-                          "'%s' is not a segment name (1 to 64 letters, digits, '_' or '-')",
-                          name);
+                          "'%s' is not a segment name (1 to 64 letters, digits, '_' or '-')", name);
     /* counted (so compiled and prepared) before it is stored: a rule SQLite
      * refuses is never stored */
     if ((rc = hd_seg_load_checked(st, name, expr, now, allow_unknown, &ast, err)) == 0 &&

@@ -16,9 +16,9 @@
 #include "serve_int.h"
 
 static const char *const page_names[PAGE_COUNT] = {
-    "unsubscribe",   "unsubscribed",     "invalid",          "preferences", "preferences-saved",
-    "console-login", "console-overview", "console-campaign", "console-log",
-    "console-templates", "console-template", "console-segments", "console-segment"};
+    "unsubscribe",      "unsubscribed",     "invalid",          "preferences", "preferences-saved",
+    "console-login",    "console-overview", "console-campaign", "console-log", "console-templates",
+    "console-template", "console-segments", "console-segment"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
