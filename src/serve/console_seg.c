@@ -319,6 +319,7 @@ static void save_answer(struct hd_con *c, struct editor *e)
     } else if (missing) {
         hd_con_plain(c->a, 404, "no such segment\n");
     } else if (!store_fault(rc)) {
+        err.msg[strcspn(err.msg, "\n")] = '\0'; /* the rule and caret are the page's */
         e->fault = err.msg;
         e->check = true;
         editor_answer(c, rc == HD_E_EXISTS ? 409 : 422, e);
