@@ -130,6 +130,7 @@ static const char *const templates_en[] = {
     "goto /console/templates/welcome?contact=b1 =200",
     "frame_text iframe#email-frame|#hello =Welcome, Ann",
     "wait_text #sms-encoding =GSM-7",
+    "frame_text iframe#inbox-frame|strong =this",
     "scroll #shown",
     "screenshot console-template-en.png",
     /* the same contact through the zh-CN file, chosen in the form */

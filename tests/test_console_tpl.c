@@ -186,6 +186,9 @@ static void test_console_tpl_preview(void **state)
     assert_contains(body, "<p id=\"push-body\">Tap to start, Bo</p>");
     assert_contains(body, "<dd id=\"inbox-title\">Welcome aboard</dd>");
     assert_contains(body, "Read **this** first.");
+    /* the inbox's HTML, escaped into a sandboxed frame's srcdoc */
+    assert_contains(body,
+                    "<iframe sandbox srcdoc=\"&lt;p&gt;Read &lt;strong&gt;this&lt;/strong&gt;");
     free(body);
     /* the same contact in English, found by its email; then by phone */
     body = page(&s, vic, "/console/templates/welcome?contact=k2%40example.com&locale=", "en", 200);

@@ -356,8 +356,9 @@ static void add_parts(struct hd_con *c, const struct view *v, json_t *out)
     static const char *const email_k[] = {"subject", "text"};
     static const char *const push[] = {"push.title", "push.body"};
     static const char *const push_k[] = {"title", "body"};
-    static const char *const inbox[] = {"inbox.title", "inbox.body", "inbox.url"};
-    static const char *const inbox_k[] = {"title", "body", "url"};
+    static const char *const inbox[] = {"inbox.title", "inbox.body", "inbox.url",
+                                        "inbox.body.html"};
+    static const char *const inbox_k[] = {"title", "body", "url", "html"};
     json_t *e = parts_of(v, email, email_k, 2), *p = parts_of(v, push, push_k, 2);
     if (e && part(v, "email.html"))
         json_object_set_new(e, "frame", frame_url(v));
@@ -368,7 +369,7 @@ static void add_parts(struct hd_con *c, const struct view *v, json_t *out)
         json_object_update(p, v->pv.push);
     if (p)
         json_object_set_new(out, "push", p);
-    json_t *in = parts_of(v, inbox, inbox_k, 3);
+    json_t *in = parts_of(v, inbox, inbox_k, 4);
     if (in)
         json_object_set_new(out, "inbox", in);
 }
