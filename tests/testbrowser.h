@@ -6,7 +6,8 @@
  * missing, the screenshot folder, and a scenario built from a table of
  * step lines. A scenario's steps, one a line: "ACTION ARGUMENT" with
  * " =VALUE" at the end for the status a goto or click expects, the number
- * of matches a count expects, or what a fill or select puts in; "$LINK" at
+ * of matches a count expects, what a fill, select or type puts in, or the
+ * text a wait_text or frame_text waits for; "$LINK" at
  * the start of an argument stands for the link the scenario is given.
  * tests/browser/drive.js lists the actions. */
 #ifndef HERALD_TESTBROWSER_H
@@ -197,6 +198,7 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
             snprintf(arg, sizeof arg, "%s", a);
         json_t *st = json_pack("{s:s}", step, arg);
         bool text = !strcmp(step, "fill") || !strcmp(step, "select");
+        text = text || !strcmp(step, "type") || strstr(step, "_text"); /* what they wait for */
         if (val)
             json_object_set_new(st,
                                 text                     ? "value"

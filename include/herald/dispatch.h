@@ -83,6 +83,37 @@ typedef void (*hd_render_part_cb)(void *ud, const struct hd_render_part *p);
 void hd_render_each(const struct hd_tpl *t, int channel, const struct hd_tpl_req *req,
                     hd_render_part_cb cb, void *ud);
 
+/* ---- preview (preview.c): what `template preview` and the console show ---- */
+
+/* Called for each part shown: its name ("email.subject"), its text, and a
+ * note in words ("(UCS-2, 12 characters, 1 segment)") or NULL. */
+typedef void (*hd_preview_show_fn)(void *ud, const char *name, const char *text, const char *extra);
+/* A preview's findings; owned, freed by hd_preview_release. */
+struct hd_preview {
+    json_t *parts;           /* part name -> text as rendered */
+    json_t *warnings;        /* strings */
+    json_t *errors;          /* strings: a part that did not render (strict), a bad subject */
+    json_t *where;           /* for each error: {"line", "column"}, 0 when unknown */
+    json_t *sms;             /* {"encoding", "characters", "units", "segments"}, or NULL */
+    json_t *push;            /* {"fcm_bytes", "apns_bytes", "limit"}, or NULL */
+    hd_preview_show_fn show; /* may be NULL */
+    void *ud;
+};
+void hd_preview_init(struct hd_preview *pv, hd_preview_show_fn show, void *ud);
+void hd_preview_release(struct hd_preview *pv);
+/* Renders every part the channel uses (every channel's when < 0) into pv. */
+void hd_preview_run(struct hd_preview *pv, const struct hd_tpl *t, int channel,
+                    const struct hd_tpl_req *req);
+/* The data a preview renders for contact k, with unsubscribe and
+ * preference links signed under a key no service holds (json_decref). */
+json_t *hd_preview_data(const struct hd_config *cfg, int64_t now, const struct hd_contact *k);
+/* Sets what lint holds set's templates against: the SMS channel's
+ * providers (the fewest characters, what each needs) and [lint]
+ * sms_optout_zh. */
+void hd_preview_lint_setup(const struct hd_config *cfg, struct hd_tpl_set *set);
+/* What segments SMS segments cost at the SMS channel's first provider. */
+double hd_preview_sms_cost(const struct hd_config *cfg, int64_t segments);
+
 /* ---- the checks -------------------------------------------------------------------- */
 
 struct hd_zones;

@@ -57,6 +57,14 @@ int hd_seg_load(struct hd_store *st, const char *name, const char *expr, int64_t
 int hd_seg_load_checked(struct hd_store *st, const char *name, const char *expr, int64_t now,
                         bool allow_unknown, struct hd_seg_node **out, struct hd_err *err);
 
+/* Defines segment name (or, with replace, changes it) as `herald segment
+ * define` does: a valid name, the rule parsed against the store (an
+ * attribute no import has seen refused unless allow_unknown), counted
+ * into *n (so compiled and prepared) before it is stored. HD_E_EXISTS when
+ * it exists and !replace; the store is unchanged on any error. */
+int hd_seg_define(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                  bool replace, bool allow_unknown, int64_t *n, struct hd_err *err);
+
 /* RFM layers (rfm.c): the eight classic layers of herald segment rfm. */
 #define HD_RFM_LAYERS 8
 struct hd_rfm_layer {

@@ -83,3 +83,20 @@ int hd_seg_load_checked(struct hd_store *st, const char *name, const char *expr,
     free(stored);
     return rc;
 }
+
+int hd_seg_define(struct hd_store *st, const char *name, const char *expr, int64_t now,
+                  bool replace, bool allow_unknown, int64_t *n, struct hd_err *err)
+{
+    struct hd_seg_node *ast = NULL;
+    int rc;
+    if (!hd_seg_name_valid(name))
+        return hd_err_set(err, HD_E_INVALID,
+                          "'%s' is not a segment name (1 to 64 letters, digits, '_' or '-')", name);
+    /* counted (so compiled and prepared) before it is stored: a rule SQLite
+     * refuses is never stored */
+    if ((rc = hd_seg_load_checked(st, name, expr, now, allow_unknown, &ast, err)) == 0 &&
+        (rc = hd_store_seg_count(st, ast, now, n, err)) == 0)
+        rc = hd_store_segment_put(st, name, expr, replace, now, err);
+    hd_segast_free(ast);
+    return rc;
+}

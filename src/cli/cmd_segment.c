@@ -67,21 +67,14 @@ static int define_cmd(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("segment define", segment_usage,
                          "'%s' is not a segment name (1 to 64 letters, digits, '_' or '-')", name);
     struct hd_err err = {0};
-    struct hd_seg_node *ast = NULL;
-    int64_t now = hd_clock_now(&ctx->clock), n = 0;
+    int64_t n = 0;
     char num[48];
-    rc = EXIT_OK;
-    /* counted (so compiled and prepared) before it is stored: a rule SQLite
-     * refuses is never stored */
-    if (hd_seg_load_checked(ctx->store, name, expr, now, flags[1], &ast, &err) < 0 ||
-        hd_store_seg_count(ctx->store, ast, now, &n, &err) < 0 ||
-        hd_store_segment_put(ctx->store, name, expr, replace, now, &err) < 0)
-        rc = cmd_fail(ctx, &err);
-    else
-        printf("segment '%s' %s: %s now\n", name, replace ? "stored" : "defined",
-               hd_units_count(n, "contact", NULL, num, sizeof num));
-    hd_segast_free(ast);
-    return rc;
+    if (hd_seg_define(ctx->store, name, expr, hd_clock_now(&ctx->clock), replace, flags[1], &n,
+                      &err) < 0)
+        return cmd_fail(ctx, &err);
+    printf("segment '%s' %s: %s now\n", name, replace ? "stored" : "defined",
+           hd_units_count(n, "contact", NULL, num, sizeof num));
+    return EXIT_OK;
 }
 
 static int list_row(void *ud, const char *name, const char *expr, int64_t updated)

@@ -143,33 +143,6 @@ static void print_issue(void *ud, const struct hd_tpl_issue *is)
         printf("%s\n", is->msg); /* the message carries its position */
 }
 
-/* Lint holds each sms part against the fewest characters a provider of
- * the SMS channel accepts, and a zh-CN marketing one to [lint]
- * sms_optout_zh. */
-static void set_sms_limit(const struct hd_config *cfg, struct hd_tpl_set *set)
-{
-    size_t max = 0;
-    char who[160] = "";
-    for (size_t i = 0; i < cfg->channels[HD_CH_SMS].n; i++) {
-        const struct hd_provider_cfg *p =
-            hd_config_provider(cfg, cfg->channels[HD_CH_SMS].providers[i]);
-        size_t n = p ? hd_driver_max_chars(p->type, HD_CH_SMS) : 0;
-        if (n && (!max || n < max)) {
-            max = n;
-            snprintf(who, sizeof who, "provider '%s' (%s)", p->name, p->type);
-        }
-        if (p) { /* and what each needs: free text or an approved template */
-            char name[160];
-            snprintf(name, sizeof name, "provider '%s' (%s)", p->name, p->type);
-            hd_tpl_set_sms_provider(set, name, hd_driver_sms_need(p->type),
-                                    hd_driver_sms_param_max(p->type));
-        }
-    }
-    if (max)
-        hd_tpl_set_sms_limit(set, max, who);
-    hd_tpl_set_sms_optout_zh(set, cfg->sms_optout_zh);
-}
-
 static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
 {
     struct hd_tpl_set *set;
@@ -181,7 +154,7 @@ static int lint_cmd(struct hd_ctx *ctx, int argc, char **argv)
     argc -= k - 1, argv += k - 1; /* the NAMEs from argv[1] */
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         return rc;
-    set_sms_limit(ctx->cfg, set);
+    hd_preview_lint_setup(ctx->cfg, set);
     char **names = NULL;
     size_t n = 0;
     bool all = argc < 2;
@@ -230,117 +203,16 @@ static json_t *data_from_file(struct hd_ctx *ctx, const char *path, struct hd_er
 }
 
 struct preview {
-    json_t *parts, *warnings, *errors, *sms, *push;
+    struct hd_preview pv;
     bool json;  /* a record, not the parts as text */
     int format; /* enum cmd_format: how the record prints */
 };
 
-static void note(struct preview *p, bool error, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void note(struct preview *p, bool error, const char *fmt, ...)
+static void show_part(void *ud, const char *name, const char *text, const char *extra)
 {
-    char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_array_append_new(error ? p->errors : p->warnings, json_string(msg));
-}
-
-static void show_part(struct preview *p, const char *name, const char *text, const char *extra)
-{
-    json_object_set_new(p->parts, name, json_string(text));
+    const struct preview *p = ud;
     if (!p->json)
         printf("== %s%s%s\n%s\n\n", name, extra ? "   " : "", extra ? extra : "", text);
-}
-
-/* What a preview found in a rendered part: the SMS encoding and segments,
- * a control character in the subject; the push parts kept for the sizes. */
-struct preview_run {
-    struct preview *pv;
-    char *title, *body;
-    json_t *pdata;
-};
-
-static void sms_info(struct preview *pv, const struct hd_render_part *p, char *extra, size_t size)
-{
-    struct hd_sms_info si;
-    const char *name = hd_tpl_part_name(p->part);
-    hd_sms_analyze(p->text, p->len, &si);
-    snprintf(extra, size, "(%s, %zu characters, %zu segment%s)", hd_sms_encoding_name(si.encoding),
-             si.chars, si.segments, si.segments == 1 ? "" : "s");
-    if (!pv->sms) /* the sms part's, else the approved text's */
-        pv->sms = json_pack("{s:s,s:i,s:i,s:i}", "encoding", hd_sms_encoding_name(si.encoding),
-                            "characters", (json_int_t)si.chars, "units", (json_int_t)si.units,
-                            "segments", (json_int_t)si.segments);
-    if (si.encoding == HD_SMS_UCS2 && si.first_non_gsm[0])
-        note(pv, false, "%s: UCS-2 (70 characters a segment) because of '%s'", name,
-             si.first_non_gsm);
-    if (si.segments > 1)
-        note(pv, false, "%s: %zu segments are billed as %zu messages", name, si.segments,
-             si.segments);
-}
-
-static void preview_part(void *ud, const struct hd_render_part *p)
-{
-    struct preview_run *run = ud;
-    struct preview *pv = run->pv;
-    char extra[200] = "";
-    if (p->err) {
-        note(pv, true, "%s", p->err->msg);
-        return;
-    }
-    if (p->json) {
-        char *s = json_dumps(p->json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        show_part(pv, hd_tpl_part_name(p->part), s, NULL);
-        free(s);
-        if (p->part == HD_PART_PUSH_DATA)
-            run->pdata = json_incref(p->json);
-        return;
-    }
-    if (p->derived) {
-        show_part(pv, "email.text", p->text, "(derived from email.html)");
-        note(pv, false, "email.text is derived from email.html");
-        return;
-    }
-    if (p->part == HD_PART_SMS || p->part == HD_PART_SMS_APPROVED_TEXT)
-        sms_info(pv, p, extra, sizeof extra);
-    if (p->part == HD_PART_EMAIL_SUBJECT)
-        for (size_t i = 0; i < p->len; i++)
-            if ((unsigned char)p->text[i] < 0x20 || p->text[i] == 0x7f) {
-                note(pv, true, "email.subject holds a control character");
-                break;
-            }
-    if (p->part == HD_PART_PUSH_TITLE)
-        run->title = hd_xstrdup(p->text);
-    if (p->part == HD_PART_PUSH_BODY)
-        run->body = hd_xstrdup(p->text);
-    show_part(pv, hd_tpl_part_name(p->part), p->text, extra[0] ? extra : NULL);
-    if (p->part == HD_PART_INBOX_BODY) { /* what the inbox will hold */
-        struct hd_buf html;
-        hd_buf_init(&html);
-        hd_md_render(p->text, p->len, &html);
-        show_part(pv, "inbox.body.html", html.data, "(the Markdown as the inbox keeps it)");
-        hd_buf_release(&html);
-    }
-}
-
-/* The push payload's sizes as FCM and APNs would see them. */
-static void push_sizes(struct preview_run *run)
-{
-    struct preview *pv = run->pv;
-    if (!run->title && !run->body && !run->pdata)
-        return;
-    size_t fcm, apns;
-    hd_tpl_push_sizes(run->title, run->body, run->pdata, &fcm, &apns);
-    pv->push = json_pack("{s:i,s:i,s:i}", "fcm_bytes", (json_int_t)fcm, "apns_bytes",
-                         (json_int_t)apns, "limit", HD_PUSH_MAX_PAYLOAD);
-    if (!pv->json)
-        printf("push payload: FCM %zu bytes, APNs %zu bytes (limit %d)\n\n", fcm, apns,
-               HD_PUSH_MAX_PAYLOAD);
-    if (fcm > HD_PUSH_MAX_PAYLOAD || apns > HD_PUSH_MAX_PAYLOAD)
-        note(pv, true, "push payload over %d bytes", HD_PUSH_MAX_PAYLOAD);
 }
 
 struct preview_args {
@@ -382,25 +254,6 @@ static int preview_opt(void *ud, int id, const char *arg)
     return 0;
 }
 
-/* The links a message to contact k would carry, of the shape the
- * dispatcher makes (public_url/u/TOKEN), but signed with a key no service
- * holds, so that a preview's link never unsubscribes anyone; without
- * [serve] public_url, placeholders. */
-static void preview_links(struct hd_ctx *ctx, const struct hd_contact *k, json_t *data)
-{
-    const char *base = ctx->cfg->serve.public_url;
-    char tok[HD_TOKEN_MAX], link[HD_LINK_MAX];
-    struct hd_token t = {k->id, 0, HD_CH_EMAIL, HD_CAT_MARKETING,
-                         hd_clock_now(&ctx->clock) / 86400};
-    hd_token_make(&t, &(struct hd_token_key){"preview", 7}, tok);
-    static const char *const kinds[] = {"unsubscribe_url", "u", "preferences_url", "p"};
-    for (int i = 0; i < 4; i += 2) {
-        snprintf(link, sizeof link, "%s/%s/%s", base ? base : "https://unsubscribe.example.invalid",
-                 kinds[i + 1], tok);
-        json_object_set_new(data, kinds[i], json_string(link));
-    }
-}
-
 /* The data to render with: the stored contact's, or the file's; the
  * request's locale and zone from --locale, else the contact (or the data's
  * "locale" and "timezone"), else the configuration. */
@@ -413,11 +266,7 @@ static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct
         if (cmd_open_store(ctx, err) < 0 ||
             hd_store_contact_get(ctx->store, a->contact_id, k, err) < 0)
             return -1;
-        json_t *campaign = json_pack("{s:s}", "name", "preview");
-        *out = data = hd_tpl_data(k, ctx->cfg, campaign, "00000000-0000-4000-8000-000000000000",
-                                  "https://unsubscribe.example.invalid/preview");
-        json_decref(campaign);
-        preview_links(ctx, k, data);
+        *out = data = hd_preview_data(ctx->cfg, hd_clock_now(&ctx->clock), k);
         hd_tpl_req_init(req, k, ctx->cfg, hd_clock_now(&ctx->clock), data, fmt);
     } else if (!(*out = data = data_from_file(ctx, a->data_path, err))) {
         return -1;
@@ -435,11 +284,13 @@ static int preview_data(struct hd_ctx *ctx, const struct preview_args *a, struct
     return 0;
 }
 
-/* The preview as JSON, or its notes (errors to stderr) after the parts. */
-static void preview_end(const struct preview *pv, const struct hd_tpl_info *info,
+/* The preview as JSON, or the push sizes and its notes (errors to
+ * stderr) after the parts. */
+static void preview_end(const struct preview *p, const struct hd_tpl_info *info,
                         const struct hd_tpl_req *req)
 {
-    if (pv->json) {
+    const struct hd_preview *pv = &p->pv;
+    if (p->json) {
         json_t *o = json_pack("{s:s,s:s,s:s?,s:s,s:O,s:O,s:O}", "template", info->name, "locale",
                               req->locale, "variant", req->variant, "timezone", req->timezone,
                               "parts", pv->parts, "warnings", pv->warnings, "errors", pv->errors);
@@ -447,10 +298,15 @@ static void preview_end(const struct preview *pv, const struct hd_tpl_info *info
             json_object_set(o, "sms", pv->sms);
         if (pv->push)
             json_object_set(o, "push", pv->push);
-        cmd_out_one(pv->format, NULL, o);
+        cmd_out_one(p->format, NULL, o);
     } else {
         size_t i;
         json_t *w;
+        if (pv->push)
+            printf("push payload: FCM %lld bytes, APNs %lld bytes (limit %d)\n\n",
+                   (long long)json_integer_value(json_object_get(pv->push, "fcm_bytes")),
+                   (long long)json_integer_value(json_object_get(pv->push, "apns_bytes")),
+                   HD_PUSH_MAX_PAYLOAD);
         json_array_foreach(pv->warnings, i, w) printf("note: %s\n", json_string_value(w));
         json_array_foreach(pv->errors, i, w) fprintf(stderr, "herald: %s\n", json_string_value(w));
     }
@@ -478,7 +334,6 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_fmt *fmt = hd_fmt_new();
     struct hd_tpl_req req = {0};
     json_t *data = NULL;
-    struct preview_run run = {.pv = &pv};
     struct hd_tpl_info info;
     if ((rc = open_set(ctx, &set)) != EXIT_OK)
         goto out;
@@ -487,28 +342,18 @@ static int preview_cmd(struct hd_ctx *ctx, int argc, char **argv)
         rc = cmd_fail(ctx, &err);
         goto out;
     }
-    pv.parts = json_object();
-    pv.warnings = json_array();
-    pv.errors = json_array();
+    hd_preview_init(&pv.pv, show_part, &pv);
     hd_tpl_get_info(t, &info);
     if (!pv.json)
         printf("template %s (%s), locale %s%s%s, zone %s%s%s\n\n", info.name,
                hd_category_name(info.category), req.locale, a.variant ? ", variant " : "",
                a.variant ? a.variant : "", req.timezone, a.contact_id ? ", contact " : "",
                a.contact_id ? a.contact_id : "");
-    hd_render_each(t, a.channel, &req, preview_part, &run);
-    push_sizes(&run);
+    hd_preview_run(&pv.pv, t, a.channel, &req);
     preview_end(&pv, &info, &req);
-    rc = json_array_size(pv.errors) ? EXIT_FAIL : EXIT_OK;
+    rc = json_array_size(pv.pv.errors) ? EXIT_FAIL : EXIT_OK;
 out:
-    free(run.title);
-    free(run.body);
-    json_decref(run.pdata);
-    json_decref(pv.parts);
-    json_decref(pv.warnings);
-    json_decref(pv.errors);
-    json_decref(pv.sms);
-    json_decref(pv.push);
+    hd_preview_release(&pv.pv);
     json_decref(data);
     hd_fmt_free(fmt);
     hd_contact_release(&k);

@@ -47,6 +47,7 @@ static void login_get(struct hd_con *c);
 static void login_post(struct hd_con *c);
 static void logout(struct hd_con *c);
 static void stylesheet(struct hd_con *c);
+static void script(struct hd_con *c);
 
 /* One page: its path after /console/ (one ending in '/' is a prefix,
  * followed by a name), methods and least role to read it and to post to
@@ -69,14 +70,40 @@ static const struct page_route {
     {"contacts", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_contacts, NULL},
     {"contacts/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_contact_get,
      hd_con_contact_post},
+    {"templates", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_templates, NULL},
+    {"templates/*/html", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_template_html, NULL},
+    {"templates/", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_template, NULL},
+    {"segments", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_segments, NULL},
+    {"segments/check", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_segment_check, NULL},
+    {"segments/new", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_segment_get,
+     hd_con_segment_post},
+    {"segments/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_segment_get,
+     hd_con_segment_post},
+    {"static/console.js", "GET, HEAD", -1, -1, script, NULL},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+
+/* Whether rest is pattern's: a '*' in it stands for one name (no '/'). */
+static bool matches(const char *pattern, const char *rest)
+{
+    const char *star = strchr(pattern, '*');
+    size_t pre = (size_t)(star - pattern), name = 0;
+    if (strncmp(rest, pattern, pre) != 0)
+        return false;
+    name = strcspn(rest + pre, "/");
+    return name > 0 && strcmp(rest + pre + name, star + 1) == 0;
+}
 
 static const struct page_route *route_of(const char *rest)
 {
     for (size_t i = 0; i < NROUTES; i++) {
         size_t n = strlen(routes[i].path);
+        if (strchr(routes[i].path, '*')) {
+            if (matches(routes[i].path, rest))
+                return &routes[i];
+            continue;
+        }
         bool prefix = n && routes[i].path[n - 1] == '/';
         if (prefix ? strncmp(rest, routes[i].path, n) == 0 && rest[n] && !strchr(rest + n, '/')
                    : strcmp(rest, routes[i].path) == 0)
@@ -335,6 +362,18 @@ static void stylesheet(struct hd_con *c)
     c->a->status = 200;
     c->a->type = "text/css; charset=utf-8";
     hd_buf_add(&c->a->body, css->data, css->len);
+}
+
+static void script(struct hd_con *c)
+{
+    const struct hd_buf *js = hd_pages_js(c->s->pages);
+    if (!js) {
+        hd_con_plain(c->a, 404, "no console.js in [herald] templates/pages\n");
+        return;
+    }
+    c->a->status = 200;
+    c->a->type = "text/javascript; charset=utf-8";
+    hd_buf_add(&c->a->body, js->data, js->len);
 }
 
 /* ---- login and logout ---- */

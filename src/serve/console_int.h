@@ -57,5 +57,14 @@ void hd_con_new_post(struct hd_con *c);
 void hd_con_contacts(struct hd_con *c);
 void hd_con_contact_get(struct hd_con *c);
 void hd_con_contact_post(struct hd_con *c);
+/* console_tpl.c: the templates, a template's preview, its email's HTML */
+void hd_con_templates(struct hd_con *c);
+void hd_con_template(struct hd_con *c);
+void hd_con_template_html(struct hd_con *c);
+/* console_seg.c: the segments, the rule editor, its live check */
+void hd_con_segments(struct hd_con *c);
+void hd_con_segment_get(struct hd_con *c);
+void hd_con_segment_post(struct hd_con *c);
+void hd_con_segment_check(struct hd_con *c);
 
 #endif

@@ -16,14 +16,16 @@
 #include "serve_int.h"
 
 static const char *const page_names[PAGE_COUNT] = {
-    "unsubscribe",   "unsubscribed",     "invalid",          "preferences", "preferences-saved",
-    "console-login", "console-overview", "console-campaign", "console-log",
-    "console-new",   "console-contacts", "console-contact"};
+    "unsubscribe",      "unsubscribed",     "invalid",          "preferences", "preferences-saved",
+    "console-login",    "console-overview", "console-campaign", "console-log", "console-new",
+    "console-contacts", "console-contact",  "console-templates", "console-template",
+    "console-segments", "console-segment"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
     struct hd_mst *t[PAGE_COUNT][LANG_COUNT]; /* NULL: use English */
     struct hd_buf css;                        /* console.css; len 0 when missing */
+    struct hd_buf js;                         /* console.js; len 0 when missing */
 };
 
 static int load_one(const char *path, bool required, struct hd_mst **out, struct hd_err *err)
@@ -63,6 +65,10 @@ int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err)
     snprintf(path, sizeof path, "%s/pages/console.css", dir);
     if (rc == 0 && hd_buf_read_file(&p->css, path) < 0)
         p->css.len = 0;
+    hd_buf_init(&p->js); /* and its script, the same way */
+    snprintf(path, sizeof path, "%s/pages/console.js", dir);
+    if (rc == 0 && hd_buf_read_file(&p->js, path) < 0)
+        p->js.len = 0;
     if (rc < 0) {
         hd_pages_free(p);
         return rc;
@@ -79,6 +85,7 @@ void hd_pages_free(struct hd_pages *p)
         for (int l = 0; l < LANG_COUNT; l++)
             hd_mst_free(p->t[i][l]);
     hd_buf_release(&p->css);
+    hd_buf_release(&p->js);
     free(p);
 }
 
@@ -90,6 +97,11 @@ bool hd_pages_has(const struct hd_pages *p, int page)
 const struct hd_buf *hd_pages_css(const struct hd_pages *p)
 {
     return p->css.len ? &p->css : NULL;
+}
+
+const struct hd_buf *hd_pages_js(const struct hd_pages *p)
+{
+    return p->js.len ? &p->js : NULL;
 }
 
 int hd_pages_lang(const char *locale)

@@ -33,6 +33,10 @@ enum page {
     PAGE_CONSOLE_NEW,
     PAGE_CONSOLE_CONTACTS,
     PAGE_CONSOLE_CONTACT,
+    PAGE_CONSOLE_TEMPLATES,
+    PAGE_CONSOLE_TEMPLATE,
+    PAGE_CONSOLE_SEGMENTS,
+    PAGE_CONSOLE_SEGMENT,
     PAGE_COUNT
 };
 #define PAGE_FIRST_OPTIONAL PAGE_CONSOLE_LOGIN
@@ -48,6 +52,8 @@ void hd_pages_free(struct hd_pages *p);
 bool hd_pages_has(const struct hd_pages *p, int page);
 /* The console's stylesheet (templates/pages/console.css), or NULL. */
 const struct hd_buf *hd_pages_css(const struct hd_pages *p);
+/* The console's script (templates/pages/console.js), or NULL. */
+const struct hd_buf *hd_pages_js(const struct hd_pages *p);
 /* English, or Simplified Chinese for a locale of language zh. */
 int hd_pages_lang(const char *locale);
 /* Renders the page with data (an object; "lang" is added) into out, HTML
@@ -115,6 +121,7 @@ struct hd_answer {
     const char *csp;
     char location[128];
     char cookies[2][224];
+    bool same_origin_frame; /* X-Frame-Options: SAMEORIGIN (the email preview's frame) */
 };
 
 /* A request to /u/TOKEN or /p/TOKEN. The token is checked when the

@@ -165,6 +165,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd
                             a->csp ? a->csp
                                    : "default-src 'none'; style-src 'unsafe-inline'; img-src "
                                      "'self' data:; form-action 'self'; frame-ancestors 'none'");
+    if (a->same_origin_frame)
+        MHD_add_response_header(resp, "X-Frame-Options", "SAMEORIGIN");
     if (a->location[0])
         MHD_add_response_header(resp, "Location", a->location);
     for (int i = 0; i < 2; i++)

@@ -15,8 +15,14 @@
 // the navigation it starts and checks its answer), fill and select (with
 // "value"), check, uncheck, and screenshot (a file name in out; "clip" {x, y,
 // width, height} takes a part of the viewport), scroll (a CSS selector: its
-// first match is brought into the viewport, top first, for the next
-// screenshot). A step has step_timeout_ms,
+// first match is brought to the top of the viewport, for a screenshot of
+// what lies below the fold), and, for the console's templates and segments
+// (test_browser_tpl.c): type (a selector and "value", typed key by key as a
+// person does, after clearing the field), wait_text (a selector whose text
+// must come to equal "value", trimmed: polled until step_timeout_ms, for
+// what a page's script updates), and frame_text ("FRAME|INNER": the text of
+// the INNER selector inside the FRAME selector's iframe, sandboxed or not,
+// must come to equal "value"). A step has step_timeout_ms,
 // the whole plan timeout_ms. A scenario fails on its first failing step, and
 // on any console error or uncaught exception in its pages (a
 // Content-Security-Policy violation is one; "console_errors_ok" allows them).
@@ -32,7 +38,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
-                 'select', 'screenshot', 'scroll'];
+                 'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text'];
 
 function die(code, msg) {
   process.stderr.write(msg + '\n');
@@ -92,6 +98,43 @@ async function clickAndWait(page, step, expected) {
   expectStatus(step, resp, expected);
 }
 
+// Polls get() until its text, trimmed, is want, within the step's timeout.
+async function waitForText(page, what, want, get) {
+  const until = Date.now() + (page.stepTimeout || 5000);
+  let got = null;
+  for (;;) {
+    got = await get().catch((e) => `(${e.message.split('\n')[0]})`);
+    if (got !== null && got.trim() === want)
+      return;
+    if (Date.now() >= until)
+      throw new Error(`${what} reads ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+async function typeInto(page, step) {
+  const field = page.locator(step.type);
+  await field.fill('');
+  await field.pressSequentially(step.value, { delay: 15 });
+}
+
+async function waitText(page, step) {
+  const el = page.locator(step.wait_text);
+  await waitForText(page, step.wait_text, step.value, () => el.innerText({ timeout: 1000 }));
+}
+
+async function frameText(page, step) {
+  const [frame, inner] = step.frame_text.split('|');
+  if (!inner)
+    throw new Error(`frame_text takes "FRAME|INNER": ${step.frame_text}`);
+  const el = page.frameLocator(frame).locator(inner);
+  await waitForText(page, step.frame_text, step.value, () => el.innerText({ timeout: 1000 }));
+}
+
+async function scrollTo(page, step) {
+  await page.locator(step.scroll).first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
+}
+
 async function visibleText(page) {
   return page.innerText('body');
 }
@@ -140,21 +183,25 @@ async function runStep(plan, page, step, expected) {
   case 'select':
     await page.selectOption(step.select, step.value);
     break;
+  case 'type':
+    await typeInto(page, step);
+    break;
+  case 'wait_text':
+    await waitText(page, step);
+    break;
+  case 'frame_text':
+    await frameText(page, step);
+    break;
+  case 'scroll':
+    await scrollTo(page, step);
+    break;
   case 'screenshot': {
     const p = path.join(plan.out, step.screenshot);
     await page.screenshot({ path: p, clip: step.clip });
     console.log(`screenshot ${p}`);
     break;
   }
-  case 'scroll':
-    await scrollTo(page, step.scroll);
-    break;
   }
-}
-
-// Brings the selector's first match to the top of the viewport.
-async function scrollTo(page, selector) {
-  await page.locator(selector).first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
 }
 
 async function runScenario(browser, plan, s) {
@@ -165,6 +212,7 @@ async function runScenario(browser, plan, s) {
   });
   const page = await context.newPage();
   page.setDefaultTimeout(plan.step_timeout_ms || 5000);
+  page.stepTimeout = plan.step_timeout_ms || 5000;
   const errors = [], expected = new Set();
   page.on('console', (m) => {
     if (m.type() === 'error')
