@@ -578,6 +578,12 @@ struct hd_log_filter {
     int64_t since_ms, until_ms; /* since <= at < until */
     int64_t limit;              /* 0: all */
     bool oldest_first;          /* default newest first */
+    /* Keyset paging: only the rows after the row (after_ms, after_id) in
+     * the list's order (older ones when newest first), so that a page deep
+     * in a large log costs what the first does; after_id 0: from the
+     * start. A list with a cursor is in the order of the times shown, also
+     * for one contact (see LOG_ORDER in log.c). */
+    int64_t after_ms, after_id;
 };
 
 /* One row as read back. Strings live until the callback returns. */

@@ -63,6 +63,7 @@ static const struct page_route {
     {"campaigns/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_campaign_get,
      hd_con_campaign_post},
     {"log", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log, NULL},
+    {"log.csv", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log_csv, NULL},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

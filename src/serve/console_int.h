@@ -50,5 +50,8 @@ void hd_con_overview(struct hd_con *c);
 void hd_con_campaign_get(struct hd_con *c);
 void hd_con_campaign_post(struct hd_con *c);
 void hd_con_log(struct hd_con *c);
+/* /console/log.csv: herald log --format csv's rows for the log page's
+ * filters (bounded; see console_log.c). */
+void hd_con_log_csv(struct hd_con *c);
 
 #endif

@@ -48,7 +48,7 @@ const struct hd_buf *hd_pages_css(const struct hd_pages *p);
 /* English, or Simplified Chinese for a locale of language zh. */
 int hd_pages_lang(const char *locale);
 /* Renders the page with data (an object; "lang" is added) into out, HTML
- * escaped. Thread-safe. */
+ * escaped, dates in the zone data's "zone" names (none: UTC). Thread-safe. */
 int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
                     struct hd_err *err);
 /* A channel and a category in words of the language ("email", "营销"). */
