@@ -492,7 +492,7 @@ static void test_console_campaign(void **state)
     assert_contains(body, want);
     assert_contains(body, "<h1>Campaign: promo</h1>");
     assert_contains(body, "<dt>Segment</dt><dd>all</dd>");
-    assert_contains(body, "<tr><td>1</td><td><time>");
+    assert_contains(body, "<tr><td>1</td><td><time datetime=\"2026-11-22T12:00:00Z\">");
     assert_contains(body, "href=\"/console/log?campaign=promo\"");
     assert_not_contains(body, "value=\"pause\""); /* done: nothing to pause */
     free(body);

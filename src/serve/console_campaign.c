@@ -55,37 +55,99 @@ static double metric(const struct hd_stats_metrics *m, const char *name)
     return 0;
 }
 
-static int goal_row(void *ud, const char *group, int64_t n, int64_t converted)
+/* The groups of s but "all" with their rates, as percentages for the
+ * page's number filter (days are UTC days, as herald stats --by day). */
+static json_t *rates(const struct hd_stats *s)
 {
-    (void)n;
-    if (strcmp(group, "holdout") != 0)
-        *(int64_t *)ud += converted;
-    return 0;
+    static const char *const counts[] = {"sent", "delivered", "failed"};
+    static const char *const pcts[] = {"delivered_rate", "bounce_rate", "open_rate"};
+    struct hd_stats_metrics *m = hd_stats_metrics_of(s);
+    json_t *list = json_array();
+    for (size_t g = 1; g < s->n; g++) {
+        json_t *o = json_pack("{s:s}", "name", s->groups[g].name);
+        for (size_t i = 0; i < 3; i++)
+            json_object_set_new(o, counts[i], json_integer((json_int_t)metric(&m[g], counts[i])));
+        for (size_t i = 0; i < 3; i++)
+            json_object_set_new(o, pcts[i], json_real(100 * metric(&m[g], pcts[i])));
+        json_array_append_new(list, o);
+    }
+    free(m);
+    return list;
 }
 
-/* The funnel: targeted, held out, sent, delivered (and converted to goal). */
-static json_t *funnel(struct hd_store *st, int64_t id, const char *goal, struct hd_err *err)
+/* The funnel (targeted, held out, sent, delivered) from the "all" group
+ * and the rates by provider, from one load grouped by provider; the rates
+ * by day from another. */
+static json_t *funnel(struct hd_store *st, int64_t id, json_t *out, struct hd_err *err)
 {
-    struct hd_stats s;
-    if (hd_stats_load(st, id, HD_BY_NONE, &s, err) < 0)
+    struct hd_stats s, d;
+    if (hd_stats_load(st, id, HD_BY_PROVIDER, &s, err) < 0)
         return NULL;
+    if (hd_stats_load(st, id, HD_BY_DAY, &d, err) < 0) {
+        hd_stats_release(&s);
+        return NULL;
+    }
     struct hd_stats_metrics *m = hd_stats_metrics_of(&s);
     json_t *f = json_pack("{s:I,s:I,s:I,s:I}", "targeted", (json_int_t)metric(&m[0], "targeted"),
                           "held_out", (json_int_t)metric(&m[0], "held_out"), "sent",
                           (json_int_t)metric(&m[0], "sent"), "delivered",
                           (json_int_t)metric(&m[0], "delivered"));
     free(m);
+    json_object_set_new(out, "by_provider", rates(&s));
+    json_object_set_new(out, "by_day", rates(&d));
+    json_object_set_new(out, "no_rates", json_boolean(s.n < 2));
     hd_stats_release(&s);
-    int64_t conv = 0;
-    if (goal && *goal) {
-        if (hd_store_stats_goal(st, id, goal, GOAL_WINDOW, goal_row, &conv, err) < 0) {
-            json_decref(f);
-            return NULL;
-        }
-        json_object_set_new(f, "converted", json_integer(conv));
-        json_object_set_new(f, "goal", json_string(goal));
-    }
+    hd_stats_release(&d);
     return f;
+}
+
+/* Percentages for the page's number filter, and the interval as an
+ * object, in each group of the goal's report. */
+static void goal_cells(json_t *r)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(r, "groups"), i, o) {
+        double rate = json_number_value(json_object_get(o, "rate"));
+        json_object_set_new(o, "rate_pct", json_real(100 * rate));
+        json_t *ci = json_object_get(o, "ci95_points");
+        if (ci)
+            json_object_set_new(o, "ci", json_pack("{s:O,s:O}", "lo", json_array_get(ci, 0), "hi",
+                                                   json_array_get(ci, 1)));
+    }
+}
+
+/* The goal's report against the holdout (herald stats --goal's) with its
+ * chart, and the conversions into the funnel f. */
+static int goal_of(struct hd_store *st, int64_t id, const char *goal, int lang, json_t *f,
+                   json_t *out, struct hd_err *err)
+{
+    struct hd_goal g;
+    int64_t conv = 0;
+    bool hold = false;
+    if (hd_goal_load(st, id, goal, GOAL_WINDOW, &g, err) < 0)
+        return -1;
+    for (size_t i = 0; i < g.n; i++) {
+        bool h = strcmp(g.v[i].group, "holdout") == 0;
+        hold |= h;
+        conv += h ? 0 : g.v[i].x;
+    }
+    json_object_set_new(f, "converted", json_integer(conv));
+    json_object_set_new(f, "goal", json_string(goal));
+    json_t *r = hd_goal_json(&g, goal, GOAL_WINDOW);
+    hd_goal_release(&g);
+    goal_cells(r);
+    if (hold && json_array_size(json_object_get(r, "groups")) > 1) {
+        struct hd_buf svg;
+        hd_buf_init(&svg);
+        hd_con_lift_svg(r, lang, &svg);
+        json_object_set_new(r, "chart", json_stringn(svg.data, svg.len));
+        hd_buf_release(&svg);
+    } else {
+        json_object_set_new(r, "no_holdout", json_true());
+    }
+    json_object_set_new(out, "goal_report", r);
+    return 0;
 }
 
 static json_t *campaign_data(struct hd_store *st, const char *name, const char *goal, int lang,
@@ -99,9 +161,13 @@ static json_t *campaign_data(struct hd_store *st, const char *name, const char *
         goto out;
     if (hd_store_run_each(st, c.id, false, run_row, &w, err) < 0)
         goto out;
-    if (!(f = funnel(st, c.id, goal, err)))
-        goto out;
     out = hd_campaign_json(&c);
+    if (!(f = funnel(st, c.id, out, err)) ||
+        (goal && *goal && goal_of(st, c.id, goal, lang, f, out, err) < 0)) {
+        json_decref(out);
+        out = NULL;
+        goto out;
+    }
     json_object_set_new(out, "status_label", json_string(hd_console_status_word(lang, c.status)));
     json_object_set_new(out, "category_label", json_string(hd_pages_category(lang, c.category)));
     if (c.status == HD_CAMP_PAUSED &&
@@ -149,6 +215,10 @@ static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_er
     hd_buf_adds(&u, "/console/log?campaign=");
     hd_buf_add_uri(&u, name, strlen(name));
     json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
+    u.len = 0;
+    hd_buf_adds(&u, "/console/log.csv?campaign=");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "csv_url", json_stringn(u.data, u.len));
     hd_buf_release(&u);
     return data;
 }
