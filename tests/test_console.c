@@ -375,7 +375,7 @@ static void test_console_overview(void **state)
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/held\">held</a></td>"
                           "<td class=\"status-paused\">paused</td>");
     assert_contains(body, "<li>mail: throttled by the gateway, paused until "
-                          "<time>2026-11-22T13:00:00Z</time></li>");
+                          "<time datetime=\"2026-11-22T13:00:00Z\">Nov 22, 2026, 1:00:00\u202fPM</time></li>");
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
     assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
@@ -383,7 +383,7 @@ static void test_console_overview(void **state)
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/later\">later</a></td>"
                           "<td class=\"status-scheduled\">scheduled</td>"
                           "<td>email</td><td>at 2026-11-23T09:00:00Z</td>"
-                          "<td><time>2026-11-23T09:00:00Z</time></td></tr>");
+                          "<td><time datetime=\"2026-11-23T09:00:00Z\">Nov 23, 2026, 9:00:00\u202fAM</time></td></tr>");
     assert_not_contains(body, ">promo</a></td>"); /* done: neither running nor scheduled */
     assert_contains(body, "Messages waiting: <strong>0</strong>");
     assert_contains(body, "No message has failed.");
@@ -394,7 +394,7 @@ static void test_console_overview(void **state)
     assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");
     assert_contains(body, "<td class=\"status-scheduled\">已排期</td>");
     assert_contains(body, "<td class=\"status-paused\">已暂停</td>");
-    assert_contains(body, "<li>mail：被网关限流，暂停至 <time>2026-11-22T13:00:00Z</time></li>");
+    assert_contains(body, "<li>mail：被网关限流，暂停至 <time datetime=\"2026-11-22T13:00:00Z\">2026年11月22日 13:00:00</time></li>");
     assert_contains(body, "<h2>今日（2026-11-22，UTC）各渠道</h2>");
     free(body);
     free(hdr);

@@ -249,7 +249,9 @@ static inline void tu_link_templates(const char *dir)
  * a database back to an older version and open it again: each adds its
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once (18, WeChat's channel, runs again as it is). */
-#define TU_UNDO_AFTER_18 "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"
+#define TU_UNDO_AFTER_19 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
+#define TU_UNDO_AFTER_18                                                                           \
+    TU_UNDO_AFTER_19 "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"
 #define TU_UNDO_AFTER_13                                                                           \
     TU_UNDO_AFTER_18                                                                               \
     "DROP TABLE inbox;"                                                                            \

@@ -981,6 +981,8 @@ struct hd_user {
     int role; /* enum hd_role */
     char hash[HD_PWHASH_MAX];
     int64_t created_at, updated_at; /* seconds */
+    char lang[8];  /* the console's language ("en", "zh-CN"); "": the browser's */
+    char zone[64]; /* IANA zone of the console's times; "": [herald] timezone */
 };
 /* HD_E_EXISTS when the name is taken (nothing written). */
 int hd_store_user_add(struct hd_store *st, const char *name, int role, const char *hash,
@@ -996,6 +998,11 @@ int hd_store_user_remove(struct hd_store *st, const char *name, struct hd_err *e
 /* A new hash; the user's sessions end. HD_E_NOTFOUND when none. */
 int hd_store_user_passwd(struct hd_store *st, const char *name, const char *hash, int64_t now,
                          struct hd_err *err);
+
+/* A user's console language and zone (checked by the caller): NULL keeps
+ * one, "" clears it. HD_E_NOTFOUND when there is no such user. */
+int hd_store_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
+                        struct hd_err *err);
 
 /* A console session, found by the SHA-256 of its cookie's id. */
 struct hd_session {

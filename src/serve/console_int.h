@@ -50,6 +50,9 @@ void hd_con_overview(struct hd_con *c);
 void hd_con_campaign_get(struct hd_con *c);
 void hd_con_campaign_post(struct hd_con *c);
 void hd_con_log(struct hd_con *c);
+/* A user's own language and zone (console_settings.c). */
+void hd_con_settings_get(struct hd_con *c);
+void hd_con_settings_post(struct hd_con *c);
 /* The lift chart (console_chart.c): an inline SVG of hd_goal_json's
  * report, every text escaped, appended to out. */
 void hd_con_lift_svg(const json_t *report, int lang, struct hd_buf *out);

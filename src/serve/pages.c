@@ -17,7 +17,8 @@
 
 static const char *const page_names[PAGE_COUNT] = {
     "unsubscribe",   "unsubscribed",     "invalid",          "preferences", "preferences-saved",
-    "console-login", "console-overview", "console-campaign", "console-log"};
+    "console-login", "console-overview", "console-campaign", "console-log",
+    "console-settings"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {

@@ -567,6 +567,11 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_actions_at ON audit_actions(at);"
     "CREATE INDEX audit_actions_who ON audit_actions(action, who, at);"
     "CREATE INDEX audit_actions_addr ON audit_actions(action, addr, at);",
+    /* 20 (issue 21, the console): a user's own language (en, zh-CN) and
+     * IANA time zone for the console's pages, NULL until set (the
+     * browser's Accept-Language and [herald] timezone then) */
+    "ALTER TABLE users ADD COLUMN lang TEXT;"
+    "ALTER TABLE users ADD COLUMN zone TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
