@@ -103,11 +103,17 @@ static json_t *funnel(struct hd_store *st, int64_t id, json_t *out, struct hd_er
 
 /* Percentages for the page's number filter, and the interval as an
  * object, in each group of the goal's report. */
-static void goal_cells(json_t *r)
+static void goal_cells(json_t *r, int lang)
 {
     size_t i;
     json_t *o;
     json_array_foreach(json_object_get(r, "groups"), i, o) {
+        const char *g = json_string_value(json_object_get(o, "group"));
+        bool all = strcmp(g, "-") == 0, hold = strcmp(g, "holdout") == 0;
+        json_object_set_new(o, "label",
+                            json_string(all    ? (lang == LANG_ZH ? "本活动" : "the campaign")
+                                        : hold ? (lang == LANG_ZH ? "对照组" : "holdout")
+                                               : g));
         double rate = json_number_value(json_object_get(o, "rate"));
         json_object_set_new(o, "rate_pct", json_real(100 * rate));
         json_t *ci = json_object_get(o, "ci95_points");
@@ -136,7 +142,7 @@ static int goal_of(struct hd_store *st, int64_t id, const char *goal, int lang, 
     json_object_set_new(f, "goal", json_string(goal));
     json_t *r = hd_goal_json(&g, goal, GOAL_WINDOW);
     hd_goal_release(&g);
-    goal_cells(r);
+    goal_cells(r, lang);
     if (hold && json_array_size(json_object_get(r, "groups")) > 1) {
         struct hd_buf svg;
         hd_buf_init(&svg);

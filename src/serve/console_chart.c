@@ -15,8 +15,8 @@
 #include "console_int.h"
 
 #define W 640
-#define LEFT 150
-#define RIGHT 190
+#define LEFT 130
+#define RIGHT 250
 #define ROW 34
 #define TOP 30
 #define BOTTOM 8
