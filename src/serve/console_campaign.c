@@ -1,14 +1,13 @@
-/* console_campaign: the console's campaign page
- * (issue 21), as JSON objects for their templates, read through the
- * functions the command line uses so that the page and the terminal never
- * disagree: the definition as `herald campaign show` words it
- * (hd_campaign_json), its runs with their messages by state
- * (hd_store_run_each, hd_store_run_counts), the funnel from the numbers
- * `herald stats` and the API print (hd_stats_load, hd_stats_metrics_of:
- * the "all" group), conversions from hd_store_stats_goal when the page is
- * asked for a goal event. Read with the store's mutex held (hd_con_load);
- * pause, resume and cancel go through hd_campaign_control as the command
- * line's do, each recorded in the audit of actions. */
+/* console_campaign: the console's campaign page (issue 21), as JSON
+ * objects for their templates, read through the functions the command
+ * line uses so that the page and the terminal never disagree: the
+ * definition as `herald campaign show` words it (hd_campaign_json) and its
+ * runs with their messages by state (hd_store_run_each,
+ * hd_store_run_counts), read with the store's mutex held (hd_con_load);
+ * the numbers (funnel, rates, the lift against the holdout) come after,
+ * without that mutex, from console_numbers.c. Pause, resume and cancel go
+ * through hd_campaign_control as the command line's do, each recorded in
+ * the audit of actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +15,7 @@
 #include "herald/audit.h"
 #include "herald/schedule.h"
 #include "herald/state.h"
-#include "herald/stats.h"
 #include "console_int.h"
-
-#define GOAL_WINDOW (7 * 86400) /* herald stats --window's default */
 
 struct runs {
     struct hd_store *st;
@@ -47,120 +43,10 @@ static int run_row(void *ud, const struct hd_run *r)
     return 0;
 }
 
-static double metric(const struct hd_stats_metrics *m, const char *name)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->m[i].name, name) == 0)
-            return m->m[i].v;
-    return 0;
-}
-
-/* The groups of s but "all" with their rates, as percentages for the
- * page's number filter (days are UTC days, as herald stats --by day). */
-static json_t *rates(const struct hd_stats *s)
-{
-    static const char *const counts[] = {"sent", "delivered", "failed"};
-    static const char *const pcts[] = {"delivered_rate", "bounce_rate", "open_rate"};
-    struct hd_stats_metrics *m = hd_stats_metrics_of(s);
-    json_t *list = json_array();
-    for (size_t g = 1; g < s->n; g++) {
-        json_t *o = json_pack("{s:s}", "name", s->groups[g].name);
-        for (size_t i = 0; i < 3; i++)
-            json_object_set_new(o, counts[i], json_integer((json_int_t)metric(&m[g], counts[i])));
-        for (size_t i = 0; i < 3; i++)
-            json_object_set_new(o, pcts[i], json_real(100 * metric(&m[g], pcts[i])));
-        json_array_append_new(list, o);
-    }
-    free(m);
-    return list;
-}
-
-/* The funnel (targeted, held out, sent, delivered) from the "all" group
- * and the rates by provider, from one load grouped by provider; the rates
- * by day from another. */
-static json_t *funnel(struct hd_store *st, int64_t id, json_t *out, struct hd_err *err)
-{
-    struct hd_stats s, d;
-    if (hd_stats_load(st, id, HD_BY_PROVIDER, &s, err) < 0)
-        return NULL;
-    if (hd_stats_load(st, id, HD_BY_DAY, &d, err) < 0) {
-        hd_stats_release(&s);
-        return NULL;
-    }
-    struct hd_stats_metrics *m = hd_stats_metrics_of(&s);
-    json_t *f = json_pack("{s:I,s:I,s:I,s:I}", "targeted", (json_int_t)metric(&m[0], "targeted"),
-                          "held_out", (json_int_t)metric(&m[0], "held_out"), "sent",
-                          (json_int_t)metric(&m[0], "sent"), "delivered",
-                          (json_int_t)metric(&m[0], "delivered"));
-    free(m);
-    json_object_set_new(out, "by_provider", rates(&s));
-    json_object_set_new(out, "by_day", rates(&d));
-    json_object_set_new(out, "no_rates", json_boolean(s.n < 2));
-    hd_stats_release(&s);
-    hd_stats_release(&d);
-    return f;
-}
-
-/* Percentages for the page's number filter, and the interval as an
- * object, in each group of the goal's report. */
-static void goal_cells(json_t *r, int lang)
-{
-    size_t i;
-    json_t *o;
-    json_array_foreach(json_object_get(r, "groups"), i, o) {
-        const char *g = json_string_value(json_object_get(o, "group"));
-        bool all = strcmp(g, "-") == 0, hold = strcmp(g, "holdout") == 0;
-        json_object_set_new(o, "label",
-                            json_string(all    ? (lang == LANG_ZH ? "本活动" : "the campaign")
-                                        : hold ? (lang == LANG_ZH ? "对照组" : "holdout")
-                                               : g));
-        double rate = json_number_value(json_object_get(o, "rate"));
-        json_object_set_new(o, "rate_pct", json_real(100 * rate));
-        json_t *ci = json_object_get(o, "ci95_points");
-        if (ci)
-            json_object_set_new(o, "ci", json_pack("{s:O,s:O}", "lo", json_array_get(ci, 0), "hi",
-                                                   json_array_get(ci, 1)));
-    }
-}
-
-/* The goal's report against the holdout (herald stats --goal's) with its
- * chart, and the conversions into the funnel f. */
-static int goal_of(struct hd_store *st, int64_t id, const char *goal, int lang, json_t *f,
-                   json_t *out, struct hd_err *err)
-{
-    struct hd_goal g;
-    int64_t conv = 0;
-    bool hold = false;
-    if (hd_goal_load(st, id, goal, GOAL_WINDOW, &g, err) < 0)
-        return -1;
-    for (size_t i = 0; i < g.n; i++) {
-        bool h = strcmp(g.v[i].group, "holdout") == 0;
-        hold |= h;
-        conv += h ? 0 : g.v[i].x;
-    }
-    json_object_set_new(f, "converted", json_integer(conv));
-    json_object_set_new(f, "goal", json_string(goal));
-    json_t *r = hd_goal_json(&g, goal, GOAL_WINDOW);
-    hd_goal_release(&g);
-    goal_cells(r, lang);
-    if (hold && json_array_size(json_object_get(r, "groups")) > 1) {
-        struct hd_buf svg;
-        hd_buf_init(&svg);
-        hd_con_lift_svg(r, lang, &svg);
-        json_object_set_new(r, "chart", json_stringn(svg.data, svg.len));
-        hd_buf_release(&svg);
-    } else {
-        json_object_set_new(r, "no_holdout", json_true());
-    }
-    json_object_set_new(out, "goal_report", r);
-    return 0;
-}
-
-static json_t *campaign_data(struct hd_store *st, const char *name, const char *goal, int lang,
-                             struct hd_err *err)
+static json_t *campaign_data(struct hd_store *st, const char *name, int lang, struct hd_err *err)
 {
     struct hd_campaign c = {0};
-    json_t *out = NULL, *f = NULL;
+    json_t *out = NULL;
     struct runs w = {st, json_array(), err};
     char *reason = NULL;
     if (hd_store_campaign_get(st, name, 0, &c, err) < 0 || c.api)
@@ -168,12 +54,7 @@ static json_t *campaign_data(struct hd_store *st, const char *name, const char *
     if (hd_store_run_each(st, c.id, false, run_row, &w, err) < 0)
         goto out;
     out = hd_campaign_json(&c);
-    if (!(f = funnel(st, c.id, out, err)) ||
-        (goal && *goal && goal_of(st, c.id, goal, lang, f, out, err) < 0)) {
-        json_decref(out);
-        out = NULL;
-        goto out;
-    }
+    json_object_set_new(out, "campaign_id", json_integer(c.id));
     json_object_set_new(out, "status_label", json_string(hd_console_status_word(lang, c.status)));
     json_object_set_new(out, "category_label", json_string(hd_pages_category(lang, c.category)));
     if (c.status == HD_CAMP_PAUSED &&
@@ -186,14 +67,12 @@ static json_t *campaign_data(struct hd_store *st, const char *name, const char *
                         json_boolean(c.status != HD_CAMP_CANCELLED && c.status != HD_CAMP_DONE));
     json_object_set_new(out, "runs", w.list);
     json_object_set_new(out, "no_runs", json_boolean(json_array_size(w.list) == 0));
-    json_object_set_new(out, "funnel", f);
-    w.list = f = NULL;
+    w.list = NULL;
 out:
     if (!out && c.api && err)
         hd_err_set(err, HD_E_NOTFOUND, "no campaign named '%s'", name);
     free(reason);
     json_decref(w.list);
-    json_decref(f);
     hd_campaign_release(&c);
     return out;
 }
@@ -208,8 +87,7 @@ static const char *campaign_name(const struct hd_con *c)
 static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_err *err)
 {
     const char *name = campaign_name(c);
-    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
-    json_t *data = campaign_data(st, name, goal, c->lang, err);
+    json_t *data = campaign_data(st, name, c->lang, err);
     if (!data)
         return NULL;
     struct hd_buf u;
@@ -229,10 +107,18 @@ static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_er
     return data;
 }
 
+/* The definition and runs with the store's mutex held, then the numbers
+ * (console_numbers.c) without it. */
 void hd_con_campaign_get(struct hd_con *c)
 {
     json_t *data = hd_con_load(c, campaign_page);
-    if (data)
+    if (!data)
+        return;
+    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
+    int64_t id = json_integer_value(json_object_get(data, "campaign_id"));
+    if (hd_con_numbers(c, id, goal && *goal ? goal : NULL, data) < 0)
+        json_decref(data);
+    else
         hd_con_page(c, 200, PAGE_CONSOLE_CAMPAIGN, data);
 }
 

@@ -91,6 +91,12 @@ struct hd_srv {
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
+    /* the campaign page's numbers (console_campaign.c): read on a
+     * read-only connection of their own, never holding mu, and kept a
+     * while by campaign */
+    pthread_mutex_t con_mu;          /* guards con_st and con_stats */
+    struct hd_store *con_st;         /* opened on first need */
+    struct hd_con_stats *con_stats;  /* NULL until the first */
     char console_dummy[HD_PWHASH_MAX];  /* verified for an unknown user (console.c) */
     bool console_secure;                /* public_url is https: cookies get Secure */
 };
@@ -369,6 +375,9 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
 /* A form's POST when its headers are in: whether its session and role
  * may post it, checked before the body is read; else a is the answer. */
 bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
+/* The campaign page's kept numbers, freed with the server (NULL is fine). */
+struct hd_con_stats;
+void hd_con_stats_free(struct hd_con_stats *c);
 /* A campaign's status in words of the language (console_overview.c). */
 const char *hd_console_status_word(int lang, int status);
 /* Argon2id (console_auth.c): the encoded hash of a password of 8 to 1024
