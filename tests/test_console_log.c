@@ -141,7 +141,7 @@ static void test_console_log_keyset(void **state)
     /* every contact once across the two pages (k1..k3 and p00..p61) */
     assert_int_equal((int)tu_count(seen.data, " "), 65);
     for (int i = 0; i < 62; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "p%02d ", i);
         assert_int_equal((int)tu_count(seen.data, want), 1);
     }
