@@ -11,8 +11,10 @@
  * read-only connection of their own (s->con_st, guarded by s->con_mu, as
  * GET /metrics has its own): the store's mutex, which every click,
  * receipt and page waits for, is not held, and a WAL reader blocks no
- * writer. And they are kept NUMBERS_TTL seconds by (campaign, goal,
- * language): a page loaded again within that time shows the numbers as of
+ * writer. And they are kept NUMBERS_TTL seconds, a campaign's numbers and
+ * each goal's report apart (another goal reads only its report), in no
+ * language: the page's words and chart are made from them for each
+ * request. A page loaded again within that time shows the numbers as of
  * when they were read (the page says when), at the cost of a look-up. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +25,11 @@
 
 #define GOAL_WINDOW (7 * 86400) /* herald stats --window's default */
 #define NUMBERS_TTL 30          /* seconds a campaign's numbers are kept */
-#define NUMBERS_KEEP 32         /* (campaign, goal, language) kept at most */
+#define NUMBERS_KEEP 32         /* campaigns' numbers and goals' reports kept */
 
 struct kept {
     int64_t campaign, at;
-    int lang;
-    char *goal; /* NULL: none asked */
+    char *goal; /* NULL: the campaign's numbers; else that goal's report */
     json_t *v;  /* NULL: a free place */
 };
 
@@ -121,25 +122,33 @@ static void goal_cells(json_t *r, int lang)
     }
 }
 
-/* The goal's report against the holdout (herald stats --goal's) with its
- * chart, and the conversions into the funnel f. */
-static int goal_of(struct hd_store *st, int64_t id, const char *goal, int lang, json_t *f,
-                   json_t *out, struct hd_err *err)
+/* The goal's report against the holdout as herald stats --goal makes it
+ * (hd_goal_json), read from st: the page's words and chart come later. */
+static json_t *goal_report(struct hd_store *st, int64_t id, const char *goal, struct hd_err *err)
 {
     struct hd_goal g;
+    if (hd_goal_load(st, id, goal, GOAL_WINDOW, &g, err) < 0)
+        return NULL;
+    json_t *r = hd_goal_json(&g, goal, GOAL_WINDOW);
+    hd_goal_release(&g);
+    return r;
+}
+
+/* The report of the page (a copy of the kept one, in lang's words, with
+ * its chart when there is a holdout) and the conversions into funnel f. */
+static json_t *goal_page(const json_t *kept, const char *goal, int lang, json_t *f)
+{
+    json_t *r = json_deep_copy(kept), *o;
     int64_t conv = 0;
     bool hold = false;
-    if (hd_goal_load(st, id, goal, GOAL_WINDOW, &g, err) < 0)
-        return -1;
-    for (size_t i = 0; i < g.n; i++) {
-        bool h = strcmp(g.v[i].group, "holdout") == 0;
+    size_t i;
+    json_array_foreach(json_object_get(r, "groups"), i, o) {
+        bool h = strcmp(json_string_value(json_object_get(o, "group")), "holdout") == 0;
         hold |= h;
-        conv += h ? 0 : g.v[i].x;
+        conv += h ? 0 : json_integer_value(json_object_get(o, "converted"));
     }
     json_object_set_new(f, "converted", json_integer(conv));
     json_object_set_new(f, "goal", json_string(goal));
-    json_t *r = hd_goal_json(&g, goal, GOAL_WINDOW);
-    hd_goal_release(&g);
     goal_cells(r, lang);
     if (hold && json_array_size(json_object_get(r, "groups")) > 1) {
         struct hd_buf svg;
@@ -150,18 +159,17 @@ static int goal_of(struct hd_store *st, int64_t id, const char *goal, int lang, 
     } else {
         json_object_set_new(r, "no_holdout", json_true());
     }
-    json_object_set_new(out, "goal_report", r);
-    return 0;
+    return r;
 }
 
 /* The numbers of campaign id read from st: {funnel, by_provider, by_day,
- * no_rates, goal_report?}. */
-static json_t *numbers(struct hd_store *st, int64_t id, const char *goal, int lang,
-                       struct hd_err *err)
+ * no_rates}, or with goal its report alone. */
+static json_t *numbers(struct hd_store *st, int64_t id, const char *goal, struct hd_err *err)
 {
+    if (goal)
+        return goal_report(st, id, goal, err);
     json_t *out = json_object(), *f = funnel(st, id, out, err);
-    if (!f || (goal && goal_of(st, id, goal, lang, f, out, err) < 0)) {
-        json_decref(f);
+    if (!f) {
         json_decref(out);
         return NULL;
     }
@@ -169,22 +177,22 @@ static json_t *numbers(struct hd_store *st, int64_t id, const char *goal, int la
     return out;
 }
 
-static bool same(const struct kept *k, int64_t id, const char *goal, int lang)
+static bool same(const struct kept *k, int64_t id, const char *goal)
 {
-    return k->v && k->campaign == id && k->lang == lang &&
-           (k->goal ? goal && strcmp(k->goal, goal) == 0 : !goal);
+    return k->v && k->campaign == id && (k->goal ? goal && strcmp(k->goal, goal) == 0 : !goal);
 }
 
-/* The kept numbers of (id, goal, lang) read at most NUMBERS_TTL ago, else
- * read anew into the place they had, or the oldest (s->con_mu held). */
-static struct kept *kept_numbers(struct hd_srv *s, int64_t id, const char *goal, int lang,
-                                 int64_t now, struct hd_err *err)
+/* The kept numbers of (id, goal) read at most NUMBERS_TTL ago, else read
+ * anew into the place they had, or the oldest (s->con_mu held). */
+static struct kept *kept_numbers(struct hd_srv *s, int64_t id, const char *goal, int64_t now,
+                                 struct hd_err *err)
 {
-    struct hd_con_stats *cs = s->con_stats ? s->con_stats : (s->con_stats = hd_xcalloc(1, sizeof *cs));
+    struct hd_con_stats *cs =
+        s->con_stats ? s->con_stats : (s->con_stats = hd_xcalloc(1, sizeof *cs));
     struct kept *k = &cs->k[0];
     for (size_t i = 0; i < NUMBERS_KEEP; i++) {
         struct kept *x = &cs->k[i];
-        if (same(x, id, goal, lang)) {
+        if (same(x, id, goal)) {
             if (now - x->at < NUMBERS_TTL && now >= x->at)
                 return x;
             k = x;
@@ -198,7 +206,7 @@ static struct kept *kept_numbers(struct hd_srv *s, int64_t id, const char *goal,
         s->con_st = NULL;
         return NULL;
     }
-    json_t *v = numbers(s->con_st, id, goal, lang, err);
+    json_t *v = numbers(s->con_st, id, goal, err);
     if (!v) {
         hd_store_free(s->con_st); /* opened again next time */
         s->con_st = NULL;
@@ -206,22 +214,45 @@ static struct kept *kept_numbers(struct hd_srv *s, int64_t id, const char *goal,
     }
     free(k->goal);
     json_decref(k->v);
-    *k = (struct kept){id, now, lang, goal ? hd_xstrdup(goal) : NULL, v};
+    *k = (struct kept){id, now, goal ? hd_xstrdup(goal) : NULL, v};
     return k;
+}
+
+/* data gets the kept numbers (the values shared: nothing changes them),
+ * a copy of the funnel, and the goal's report g in the page's words. */
+static void put(struct hd_con *c, const json_t *base, const json_t *g, const char *goal,
+                json_t *data)
+{
+    json_t *f = json_deep_copy(json_object_get(base, "funnel"));
+    json_object_update(data, (json_t *)base);
+    if (g)
+        json_object_set_new(data, "goal_report", goal_page(g, goal, c->lang, f));
+    json_object_set_new(data, "funnel", f);
 }
 
 int hd_con_numbers(struct hd_con *c, int64_t id, const char *goal, json_t *data)
 {
     struct hd_err err = {0};
     struct hd_srv *s = c->s;
+    int64_t now = hd_clock_now(s->clock);
     pthread_mutex_lock(&s->con_mu);
-    struct kept *k = kept_numbers(s, id, goal, c->lang, hd_clock_now(s->clock), &err);
-    if (k) {
-        json_object_update(data, k->v); /* the values shared, not copied */
-        json_object_set_new(data, "numbers_at", json_integer(k->at));
+    /* held by reference: reading the goal's report may reuse base's place */
+    struct kept *k = kept_numbers(s, id, NULL, now, &err);
+    json_t *base = k ? json_incref(k->v) : NULL, *g = NULL;
+    int64_t at = k ? k->at : now;
+    if (base && goal && (k = kept_numbers(s, id, goal, now, &err)) != NULL) {
+        g = json_incref(k->v);
+        at = k->at < at ? k->at : at;
+    }
+    bool ok = base && (!goal || g);
+    if (ok) {
+        put(c, base, g, goal, data);
+        json_object_set_new(data, "numbers_at", json_integer(at));
     }
     pthread_mutex_unlock(&s->con_mu);
-    if (k)
+    json_decref(base);
+    json_decref(g);
+    if (ok)
         return 0;
     pthread_mutex_lock(&s->mu); /* the log's */
     hd_srv_unavailable(s, c->a, &err);
