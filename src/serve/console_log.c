@@ -11,7 +11,8 @@
  * after that one in the time index, so page 1000 of a ten-million-row log
  * costs what page 1 does (OFFSET would read and drop every row before it).
  * "Newer" is after=MS.ID of the page's first row, read oldest first and
- * turned round.
+ * turned round. The newest page reads from a cursor past every row, so
+ * every page (one contact's too) is in the order of the times shown.
  *
  * The export (/console/log.csv?the same filters) writes herald log
  * --format csv's header and rows (hd_audit_log_csv_*). The server answers
@@ -200,11 +201,14 @@ static json_t *log_data(struct hd_con *c, struct hd_store *st, struct hd_err *er
         json_object_set_new(filters, log_params[i], json_string(v[i] ? v[i] : ""));
     json_object_set_new(out, "filter", filters);
     json_object_set_new(out, "csv_max", json_integer(CSV_MAX_ROWS));
-    struct hd_log_filter f = {.limit = LOG_PAGE_ROWS + 1, .oldest_first = back};
-    if (cursor) {
-        f.after_ms = cur.ms;
-        f.after_id = cur.id;
-    }
+    /* the newest page too has a cursor, past every row: every page is then
+     * in the order of the times shown, also for one contact, whose list is
+     * otherwise ordered by when a receipt's message was sent (LOG_ORDER),
+     * which a keyset could not continue */
+    struct hd_log_filter f = {.limit = LOG_PAGE_ROWS + 1,
+                              .oldest_first = back,
+                              .after_ms = cursor ? cur.ms : INT64_MAX,
+                              .after_id = cursor ? cur.id : INT64_MAX};
     int rc = log_filter(st, v, &f, out, err);
     if (rc > 0)
         return out;
@@ -274,7 +278,7 @@ void hd_con_log_csv(struct hd_con *c)
     struct hd_err err = {0};
     const char *v[NPARAMS];
     struct hd_buf body;
-    struct csv w = {&body, 0, {0, 0}};
+    struct csv w = {&body, 0, {INT64_MAX, INT64_MAX}}; /* past every row: see log_data */
     int64_t total = 0;
     int rc;
     query_values(c, v);
