@@ -91,6 +91,10 @@ static void test_console_settings_cli(void **state)
     assert_int_equal(r.status, 2);
     assert_contains(r.err, "set needs --lang or --zone");
     tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "user", "set", "ann", "--lang", "en", "--role", "admin", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "set takes --lang and --zone only");
+    tu_run_release(&r);
     tu_herald(&r, dir, NULL, "user", "set", "nobody", "--lang", "en", NULL);
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "no user named 'nobody'");

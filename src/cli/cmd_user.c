@@ -179,6 +179,9 @@ static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_arg
     int rc;
     if (!a->lang && !a->zone)
         return cmd_usage("user", user_usage, "set needs --lang or --zone");
+    if (a->role || a->pwfile)
+        return cmd_usage("user", user_usage,
+                         "set takes --lang and --zone only (passwd sets a password)");
     if ((rc = check_prefs(a)) != 0)
         return rc;
     if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
