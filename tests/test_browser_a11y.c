@@ -142,17 +142,16 @@ static json_t *scenario(const char *lang, const char *locale)
     bool in = false;
     for (size_t i = 0; i < NPAGES; i++) {
         if (pages[i].signed_in && !in) {
-            json_array_append_new(steps, json_pack("{s:s,s:i}", "goto", "/console/login", "status",
-                                                   200));
+            json_array_append_new(steps,
+                                  json_pack("{s:s,s:i}", "goto", "/console/login", "status", 200));
             json_array_append_new(steps, json_pack("{s:s,s:s}", "fill", "#name", "value", "ops"));
-            json_array_append_new(steps, json_pack("{s:s,s:s}", "fill", "#password", "value",
-                                                   "correct horse 1"));
-            json_array_append_new(steps, json_pack("{s:s,s:i}", "click", "button[type=submit]",
-                                                   "status", 303));
+            json_array_append_new(
+                steps, json_pack("{s:s,s:s}", "fill", "#password", "value", "correct horse 1"));
+            json_array_append_new(
+                steps, json_pack("{s:s,s:i}", "click", "button[type=submit]", "status", 303));
             in = true;
         }
-        json_array_append_new(steps,
-                              json_pack("{s:s,s:i}", "goto", pages[i].path, "status", 200));
+        json_array_append_new(steps, json_pack("{s:s,s:i}", "goto", pages[i].path, "status", 200));
         step(steps, "lang", lang);
         snprintf(name, sizeof name, "%s-%s", pages[i].name, lang);
         step(steps, "axe", name);
@@ -183,7 +182,8 @@ static void assert_findings(const char *lang)
         if (!j)
             fail_msg("%s: %s", p, e.text);
         size_t k;
-        json_array_foreach(json_object_get(j, "violations"), k, v) {
+        json_array_foreach(json_object_get(j, "violations"), k, v)
+        {
             const char *impact = json_string_value(json_object_get(v, "impact"));
             if (impact && (!strcmp(impact, "serious") || !strcmp(impact, "critical")))
                 fail_msg("%s: %s finding %s", file, impact,

@@ -188,7 +188,8 @@ static void rates_match(const char *body, const char *by)
     json_t *j = json_loads(r.out, 0, NULL), *g;
     const char *name;
     int n = 0;
-    json_object_foreach(json_object_get(j, "groups"), name, g) {
+    json_object_foreach(json_object_get(j, "groups"), name, g)
+    {
         char want[160];
         if (strcmp(name, "all") == 0)
             continue;

@@ -22,8 +22,8 @@ static void check(const char *src, const char *locale, const char *zone, const c
     struct hd_buf out;
     hd_buf_init(&out);
     assert_int_equal(hd_mst_compile(src, strlen(src), NULL, &t, &err), 0);
-    json_t *data = json_pack("{s:s, s:I}", "at", "2026-11-22T12:00:00.123Z", "secs",
-                             (json_int_t)1795348800);
+    json_t *data =
+        json_pack("{s:s, s:I}", "at", "2026-11-22T12:00:00.123Z", "secs", (json_int_t)1795348800);
     struct hd_mst_env env = {.locale = locale, .timezone = zone, .fmt = hd_fmt_new()};
     int rc = hd_mst_render(t, data, &env, &out, &err);
     if (rc < 0)

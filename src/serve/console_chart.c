@@ -25,12 +25,23 @@ static void xml_text(struct hd_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': hd_buf_adds(b, "&amp;"); break;
-        case '<': hd_buf_adds(b, "&lt;"); break;
-        case '>': hd_buf_adds(b, "&gt;"); break;
-        case '"': hd_buf_adds(b, "&quot;"); break;
-        case '\'': hd_buf_adds(b, "&#39;"); break;
-        default: hd_buf_addc(b, *s);
+        case '&':
+            hd_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            hd_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            hd_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            hd_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            hd_buf_adds(b, "&#39;");
+            break;
+        default:
+            hd_buf_addc(b, *s);
         }
     }
 }
@@ -41,7 +52,8 @@ static double axis_of(const json_t *groups)
     double m = 0;
     size_t i;
     const json_t *o;
-    json_array_foreach(groups, i, o) {
+    json_array_foreach(groups, i, o)
+    {
         const json_t *ci = json_object_get(o, "ci95_points");
         for (size_t k = 0; ci && k < 2; k++)
             m = fmax(m, fabs(json_number_value(json_array_get(ci, k))));
@@ -75,7 +87,8 @@ static void row(struct hd_buf *b, const json_t *o, int lang, double m, int y)
     const char *name = json_string_value(json_object_get(o, "group"));
     const json_t *ci = json_object_get(o, "ci95_points");
     double d = json_number_value(json_object_get(o, "lift_points"));
-    double lo = json_number_value(json_array_get(ci, 0)), hi = json_number_value(json_array_get(ci, 1));
+    double lo = json_number_value(json_array_get(ci, 0)),
+           hi = json_number_value(json_array_get(ci, 1));
     bool few = json_is_true(json_object_get(o, "too_few"));
     double x0 = x_of(0, m), x1 = x_of(d, m);
     hd_buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LEFT - 8, y + 4);
@@ -89,8 +102,8 @@ static void row(struct hd_buf *b, const json_t *o, int lang, double m, int y)
                 "<path d=\"M%.1f %dv10M%.1f %dh%.1fM%.1f %dv10\" stroke=\"#1d232a\" "
                 "stroke-width=\"1.5\" fill=\"none\"/>",
                 x_of(lo, m), y - 5, x_of(lo, m), y, x_of(hi, m) - x_of(lo, m), x_of(hi, m), y - 5);
-    hd_buf_addf(b, "<text x=\"%d\" y=\"%d\">%+.1f (%+.1f %s %+.1f)%s</text>", W - RIGHT + 10,
-                y + 4, d, lo, lang == LANG_ZH ? "至" : "to", hi,
+    hd_buf_addf(b, "<text x=\"%d\" y=\"%d\">%+.1f (%+.1f %s %+.1f)%s</text>", W - RIGHT + 10, y + 4,
+                d, lo, lang == LANG_ZH ? "至" : "to", hi,
                 few ? (lang == LANG_ZH ? " 样本太少" : " too few") : "");
 }
 

@@ -140,7 +140,8 @@ static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_f
               "2026-11-22T09:00:00Z)";
     else if ((end && *end) || run < 0)
         bad = "run takes a run's number (1, 2, ...)";
-    int rc = bad ? 0 : hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
+    int rc =
+        bad ? 0 : hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
     if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID)
         bad = e.msg;
     if (bad) {

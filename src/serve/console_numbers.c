@@ -106,7 +106,8 @@ static void goal_cells(json_t *r, int lang)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(r, "groups"), i, o) {
+    json_array_foreach(json_object_get(r, "groups"), i, o)
+    {
         const char *g = json_string_value(json_object_get(o, "group"));
         bool all = strcmp(g, "-") == 0, hold = strcmp(g, "holdout") == 0;
         json_object_set_new(o, "label",
@@ -117,8 +118,9 @@ static void goal_cells(json_t *r, int lang)
         json_object_set_new(o, "rate_pct", json_real(100 * rate));
         json_t *ci = json_object_get(o, "ci95_points");
         if (ci)
-            json_object_set_new(o, "ci", json_pack("{s:O,s:O}", "lo", json_array_get(ci, 0), "hi",
-                                                   json_array_get(ci, 1)));
+            json_object_set_new(
+                o, "ci",
+                json_pack("{s:O,s:O}", "lo", json_array_get(ci, 0), "hi", json_array_get(ci, 1)));
     }
 }
 
@@ -142,7 +144,8 @@ static json_t *goal_page(const json_t *kept, const char *goal, int lang, json_t 
     int64_t conv = 0;
     bool hold = false;
     size_t i;
-    json_array_foreach(json_object_get(r, "groups"), i, o) {
+    json_array_foreach(json_object_get(r, "groups"), i, o)
+    {
         bool h = strcmp(json_string_value(json_object_get(o, "group")), "holdout") == 0;
         hold |= h;
         conv += h ? 0 : json_integer_value(json_object_get(o, "converted"));

@@ -14,10 +14,9 @@
 #include "console_int.h"
 
 /* A few zones offered as suggestions (the field takes any IANA id). */
-static const char *const zones[] = {"Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei",
-                                    "Asia/Singapore", "Asia/Tokyo",  "Europe/London",
-                                    "Europe/Berlin", "America/New_York", "America/Los_Angeles",
-                                    "UTC"};
+static const char *const zones[] = {
+    "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei",      "Asia/Singapore",      "Asia/Tokyo",
+    "Europe/London", "Europe/Berlin",  "America/New_York", "America/Los_Angeles", "UTC"};
 
 static json_t *settings_data(const struct hd_con *c, const char *lang, const char *zone)
 {
