@@ -61,7 +61,7 @@ echo "   log written and indexed in $(( (t1 - t0) / 1000 ))s; $(du -m log.db | c
 printf 'bench password 1\n' > pw
 H user add bench --role viewer --password-file pw 2> /dev/null
 
-H serve > serve.log 2>&1 &
+"$HERALD" -c bench.conf serve > serve.log 2>&1 & # not through H: $! is herald's own
 SERVE=$!
 trap 'kill "$SERVE" 2> /dev/null || true' EXIT
 wait_port "$PORT"
