@@ -37,6 +37,10 @@
 #           real recall template (layout, localized filters) on the same data.
 #   log     a 10,000,000-row delivery log: each filter of herald log returns
 #           a page of 100 rows in under 100 ms (bench/log.sh says more).
+#   console the web console over the same log: the campaign page and log
+#           pages (the first, one deep by keyset cursor) served in under
+#           150 ms each, the server's own time, p95 over 50 loads
+#           (bench/console.sh says more).
 #   one-click  RFC 8058 one-click POSTs to herald serve, each to a different
 #           one of 300,000 real links, over 64 connections from wrk, against
 #           GET /healthz on the same server with the same wrk settings; the
@@ -235,6 +239,7 @@ echo "   herald, real recall template (layout, filters, ICU dates): $real contac
 rm -f data.json
 
 bash "$ROOT/bench/log.sh" "$B"
+bash "$ROOT/bench/console.sh" "$B"
 bash "$ROOT/bench/serve.sh" "$B"
 bash "$ROOT/bench/receipts.sh" "$B"
 bash "$ROOT/bench/dsn.sh" "$B"

@@ -25,7 +25,7 @@ _herald_subcommands()
     apikey) echo "create list revoke" ;;
     webhook) echo "list test deliver" ;;
     inbox) echo "token" ;;
-    user) echo "add list remove passwd" ;;
+    user) echo "add set list remove passwd" ;;
     audit) echo "actions" ;;
     db) echo "copy" ;;
     esac
@@ -53,7 +53,7 @@ _herald_options()
     apikey) echo "--scope --rate --format" ;;
     webhook) echo "--format --once --from-start" ;;
     inbox) echo "--ttl" ;;
-    user) echo "--role --password-file --format" ;;
+    user) echo "--role --password-file --lang --zone --format" ;;
     audit) echo "--since --limit --format" ;;
     db) echo "--batch" ;;
     esac

@@ -127,6 +127,10 @@ struct hd_audit_log_cells {
     const char *cell[HD_AUDIT_LOG_NCOLS];
 };
 void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c);
+/* herald log --format csv's header line and a row's line (RFC 4180, CRLF),
+ * appended to b: the command line and the console's export write these. */
+void hd_audit_log_csv_header(struct hd_buf *b);
+void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c);
 /* The cells as a JSON object's text, appended to b. */
 void hd_audit_log_object(struct hd_buf *b, const struct hd_audit_log_cells *c);
 /* The same as a new JSON object (caller decrefs). */

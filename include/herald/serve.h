@@ -68,6 +68,11 @@ int hd_serve_user_add(struct hd_store *st, const char *name, const char *role,
                       const char *password, int64_t now, struct hd_err *err);
 int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *password, int64_t now,
                          struct hd_err *err);
+/* A user's console language (en, zh-CN) and IANA zone: NULL keeps one, ""
+ * clears it (the browser's language, [herald] timezone). HD_E_INVALID for
+ * a bad value, HD_E_NOTFOUND for no such user; nothing written then. */
+int hd_serve_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
+                        struct hd_err *err);
 
 /* A contact token of the in-app inbox (serve/api_inbox.c), the one
  * minting `herald inbox token` and POST /api/v1/inbox/tokens share: ttl

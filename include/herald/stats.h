@@ -78,4 +78,32 @@ struct hd_stats_metrics *hd_stats_metrics_of(const struct hd_stats *s);
 typedef struct json_t json_t;
 json_t *hd_stats_json(const char *campaign, const struct hd_stats *s);
 
+/* ---- conversions against the holdout (goal.c) ---- */
+
+/* One group's messages and those of them that converted. */
+struct hd_goal_row {
+    char *group; /* a variant, "-" (no variant) or "holdout" */
+    int64_t n, x;
+};
+struct hd_goal {
+    struct hd_goal_row *v;
+    size_t n;
+};
+/* The rule for a p-value that means something: both groups (the variant
+ * and the holdout) have at least this many messages and conversions. */
+#define HD_GOAL_MIN_MESSAGES 100
+#define HD_GOAL_MIN_CONVERSIONS 10
+#define HD_GOAL_RULE                                                                               \
+    "a p-value needs at least 100 messages and 10 conversions in each group (the variant and "     \
+    "the holdout)"
+/* The groups' conversions to event within window seconds of each run. */
+int hd_goal_load(struct hd_store *st, int64_t campaign, const char *event, int64_t window,
+                 struct hd_goal *out, struct hd_err *err);
+void hd_goal_release(struct hd_goal *g);
+/* {event, window, groups: [{group, messages, converted, rate, and against
+ * the holdout: lift_points, lift_relative (null: no holdout conversions),
+ * z, p_value, too_few, ci95_points [lo, hi], summary}], too_few_rule?} as
+ * herald stats --goal --format json prints it (caller decrefs). */
+json_t *hd_goal_json(const struct hd_goal *g, const char *event, int64_t window);
+
 #endif

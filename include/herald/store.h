@@ -586,6 +586,12 @@ struct hd_log_filter {
     int64_t since_ms, until_ms; /* since <= at < until */
     int64_t limit;              /* 0: all */
     bool oldest_first;          /* default newest first */
+    /* Keyset paging: only the rows after the row (after_ms, after_id) in
+     * the list's order (older ones when newest first), so that a page deep
+     * in a large log costs what the first does; after_id 0: from the
+     * start. A list with a cursor is in the order of the times shown, also
+     * for one contact (see LOG_ORDER in log.c). */
+    int64_t after_ms, after_id;
 };
 
 /* One row as read back. Strings live until the callback returns. */
@@ -985,6 +991,8 @@ struct hd_user {
     int role; /* enum hd_role */
     char hash[HD_PWHASH_MAX];
     int64_t created_at, updated_at; /* seconds */
+    char lang[8];  /* the console's language ("en", "zh-CN"); "": the browser's */
+    char zone[64]; /* IANA zone of the console's times; "": [herald] timezone */
 };
 /* HD_E_EXISTS when the name is taken (nothing written). */
 int hd_store_user_add(struct hd_store *st, const char *name, int role, const char *hash,
@@ -1000,6 +1008,11 @@ int hd_store_user_remove(struct hd_store *st, const char *name, struct hd_err *e
 /* A new hash; the user's sessions end. HD_E_NOTFOUND when none. */
 int hd_store_user_passwd(struct hd_store *st, const char *name, const char *hash, int64_t now,
                          struct hd_err *err);
+
+/* A user's console language and zone (checked by the caller): NULL keeps
+ * one, "" clears it. HD_E_NOTFOUND when there is no such user. */
+int hd_store_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
+                        struct hd_err *err);
 
 /* A console session, found by the SHA-256 of its cookie's id. */
 struct hd_session {

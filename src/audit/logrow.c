@@ -59,6 +59,21 @@ void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c
     memcpy(c->cell, cells, sizeof cells);
 }
 
+void hd_audit_log_csv_header(struct hd_buf *b)
+{
+    for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++)
+        hd_buf_addf(b, "%s%s", hd_audit_log_cols[i], i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
+}
+
+void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c)
+{
+    for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++) {
+        const char *v = c->cell[i] ? c->cell[i] : "";
+        hd_buf_add_csv_field(b, v, strlen(v));
+        hd_buf_adds(b, i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
+    }
+}
+
 /* The row as a JSON object's text: numbers as numbers, absent values left
  * out, the detail (JSON already) as it is. */
 void hd_audit_log_object(struct hd_buf *b, const struct hd_audit_log_cells *c)

@@ -48,8 +48,8 @@ void cmd_log_begin(struct cmd_log_out *o, int format)
     o->format = format;
     hd_buf_init(&o->line);
     if (format == FMT_CSV) {
-        for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++)
-            printf("%s%s", hd_audit_log_cols[i], i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
+        hd_audit_log_csv_header(&o->line);
+        fwrite(o->line.data, 1, o->line.len, stdout);
     } else if (format == FMT_JSON) {
         fputs("[", stdout);
     } else if (format == FMT_TABLE) {
@@ -81,11 +81,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
     hd_audit_log_cells(r, &c);
     hd_buf_reset(&o->line);
     if (o->format == FMT_CSV) {
-        for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++) {
-            const char *v = c.cell[i] ? c.cell[i] : "";
-            hd_buf_add_csv_field(&o->line, v, strlen(v));
-            hd_buf_adds(&o->line, i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
-        }
+        hd_audit_log_csv_row(&o->line, &c);
     } else {
         hd_buf_adds(&o->line, o->format == FMT_JSON && o->n > 1 ? ",\n" : "");
         hd_audit_log_object(&o->line, &c);

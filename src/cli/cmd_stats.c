@@ -84,139 +84,61 @@ static void print_table(const struct hd_stats *s, const char *campaign)
 
 /* ---- the goal --------------------------------------------------------------------------- */
 
-struct goal_row {
-    char *group;
-    int64_t n, x;
-};
-struct goal {
-    struct goal_row *v;
-    size_t n;
-};
-
-static int on_goal(void *ud, const char *group, int64_t n, int64_t x)
+static double num(const json_t *o, const char *key)
 {
-    struct goal *g = ud;
-    HD_GROW(g->v, g->n);
-    g->v[g->n++] = (struct goal_row){hd_xstrdup(group), n, x};
-    return 0;
+    return json_number_value(json_object_get(o, key));
 }
 
-static void fmt_p(double p, char *buf, size_t size)
+/* One group's line of the table, or its CSV rows, from the report. */
+static void goal_line(const json_t *o, int format, struct hd_buf *csv)
 {
-    if (p < 0.001)
-        snprintf(buf, size, "p < 0.001");
-    else
-        snprintf(buf, size, "p = %.3f", p);
+    const char *group = json_string_value(json_object_get(o, "group"));
+    long long n = (long long)num(o, "messages"), x = (long long)num(o, "converted");
+    const json_t *ci = json_object_get(o, "ci95_points"), *rel = json_object_get(o, "lift_relative");
+    if (format == FMT_TABLE) {
+        char interval[96] = "", relative[32] = "";
+        if (ci)
+            snprintf(interval, sizeof interval, "95%% interval %+.1f to %+.1f points",
+                     json_number_value(json_array_get(ci, 0)),
+                     json_number_value(json_array_get(ci, 1)));
+        if (json_is_number(rel))
+            snprintf(relative, sizeof relative, " (%+.0f%%)", 100 * json_number_value(rel));
+        printf("%-12s %10lld %10lld %7.2f%%  %s%s\n", group, n, x, 100 * num(o, "rate"), interval,
+               relative);
+    } else if (format == FMT_CSV) {
+        hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", group, n, group, x);
+        if (ci)
+            hd_buf_addf(csv,
+                        "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n"
+                        "goal,%s,too_few,%d\r\n",
+                        group, num(o, "lift_points"), group, num(o, "p_value"), group,
+                        json_is_true(json_object_get(o, "too_few")));
+    }
 }
 
-/* The rule for a p-value that means something: both groups (the variant
- * and the holdout) have at least this many messages and conversions. */
-#define GOAL_MIN_MESSAGES 100
-#define GOAL_MIN_CONVERSIONS 10
-#define GOAL_RULE                                                                                  \
-    "a p-value needs at least 100 messages and 10 conversions in each group (the variant and "     \
-    "the holdout)"
-
-static bool too_few(const struct goal_row *a, const struct goal_row *b)
-{
-    return a->n < GOAL_MIN_MESSAGES || b->n < GOAL_MIN_MESSAGES || a->x < GOAL_MIN_CONVERSIONS ||
-           b->x < GOAL_MIN_CONVERSIONS;
-}
-
-/* "variant b converted 4.1% vs 2.9% in the holdout, +1.2 points, p = 0.003",
- * or "p = n/a (too few)" when the groups are too small for it to mean
- * anything. */
-static void goal_sentence(const char *group, bool variants, const struct hd_ztest *t, bool few,
-                          char *buf, size_t size)
-{
-    char p[24];
-    fmt_p(t->p, p, sizeof p);
-    if (few)
-        snprintf(p, sizeof p, "p = n/a (too few)");
-    int len = variants ? snprintf(buf, size, "variant %s converted", group)
-                       : snprintf(buf, size, "the campaign's messages converted");
-    if (len < 0 || (size_t)len >= size)
-        return;
-    snprintf(buf + len, size - (size_t)len, " %.1f%% vs %.1f%% in the holdout, %+.1f points, %s%s",
-             100 * t->p1, 100 * t->p2, 100 * t->diff, p,
-             few           ? ""
-             : !t->ok      ? " (no difference to test)"
-             : t->p < 0.05 ? " (significant at 5%)"
-                           : " (not significant at 5%)");
-}
-
-static json_t *goal_report(const struct goal *g, const char *event, int64_t window, int format,
+/* The report (hd_goal_json, which the console draws too), printed. */
+static json_t *goal_report(const struct hd_goal *g, const char *event, int64_t window, int format,
                            struct hd_buf *csv)
 {
-    const struct goal_row *hold = NULL;
-    size_t nvar = 0;
-    bool any_few = false;
-    for (size_t i = 0; i < g->n; i++) {
-        if (strcmp(g->v[i].group, "holdout") == 0)
-            hold = &g->v[i];
-        else if (strcmp(g->v[i].group, "-") != 0)
-            nvar++;
-    }
-    char win[32];
-    hd_units_format_duration(window, win, sizeof win);
-    json_t *j = json_pack("{s:s, s:s, s:[]}", "event", event, "window", win, "groups");
+    json_t *j = hd_goal_json(g, event, window);
+    const json_t *groups = json_object_get(j, "groups"), *o;
+    bool hold = false;
+    size_t i;
+    json_array_foreach(groups, i, o) hold |=
+        strcmp(json_string_value(json_object_get(o, "group")), "holdout") == 0;
     if (format == FMT_TABLE)
-        printf("\ngoal '%s' within %s of each run\n%-12s %10s %10s %8s  %s\n", event, win, "group",
-               "messages", "converted", "rate", "against the holdout");
-    for (size_t i = 0; i < g->n; i++) {
-        const struct goal_row *r = &g->v[i];
-        double rate = r->n ? (double)r->x / (double)r->n : 0;
-        json_t *o = json_pack("{s:s, s:I, s:I, s:f}", "group", r->group, "messages",
-                              (json_int_t)r->n, "converted", (json_int_t)r->x, "rate", rate);
-        char line[400] = "", ci[96] = "";
-        struct hd_ztest t;
-        bool few = false;
-        if (hold && r != hold) {
-            hd_ztest(r->x, r->n, hold->x, hold->n, &t);
-            few = too_few(r, hold);
-            any_few |= few;
-            goal_sentence(r->group, nvar > 0, &t, few, line, sizeof line);
-            snprintf(ci, sizeof ci, "95%% interval %+.1f to %+.1f points", 100 * t.lo, 100 * t.hi);
-            json_object_set_new(o, "lift_points", json_real(100 * t.diff));
-            json_object_set_new(o, "lift_relative",
-                                isnan(t.lift) ? json_null() : json_real(t.lift));
-            json_object_set_new(o, "z", json_real(t.z));
-            json_object_set_new(o, "p_value", json_real(t.p));
-            json_object_set_new(o, "too_few", json_boolean(few));
-            json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
-            json_object_set_new(o, "summary", json_string(line));
-        }
-        json_array_append_new(json_object_get(j, "groups"), o);
-        if (format == FMT_TABLE) {
-            char rel[32] = "";
-            if (hold && r != hold && !isnan(t.lift))
-                snprintf(rel, sizeof rel, " (%+.0f%%)", 100 * t.lift);
-            printf("%-12s %10lld %10lld %7.2f%%  %s%s\n", r->group, (long long)r->n,
-                   (long long)r->x, 100 * rate, ci, rel);
-        } else if (format == FMT_CSV) {
-            hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", r->group,
-                        (long long)r->n, r->group, (long long)r->x);
-            if (hold && r != hold)
-                hd_buf_addf(csv,
-                            "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n"
-                            "goal,%s,too_few,%d\r\n",
-                            r->group, 100 * t.diff, r->group, t.p, r->group, few);
-        }
-    }
-    if (any_few)
-        json_object_set_new(j, "too_few_rule", json_string(GOAL_RULE));
-    if (format == FMT_TABLE) {
-        if (any_few)
-            printf("warning: too few to test: %s; n/a marks a group below that\n", GOAL_RULE);
-        if (!hold)
-            printf("no holdout in this campaign: nothing to compare the rates with\n");
-        for (size_t i = 0; hold && i < g->n; i++)
-            if (&g->v[i] != hold) {
-                const char *s = json_string_value(
-                    json_object_get(json_array_get(json_object_get(j, "groups"), i), "summary"));
-                printf("%s\n", s ? s : "");
-            }
-    }
+        printf("\ngoal '%s' within %s of each run\n%-12s %10s %10s %8s  %s\n", event,
+               json_string_value(json_object_get(j, "window")), "group", "messages",
+               "converted", "rate", "against the holdout");
+    json_array_foreach(groups, i, o) goal_line(o, format, csv);
+    if (format != FMT_TABLE)
+        return j;
+    if (json_object_get(j, "too_few_rule"))
+        printf("warning: too few to test: %s; n/a marks a group below that\n", HD_GOAL_RULE);
+    if (!hold)
+        printf("no holdout in this campaign: nothing to compare the rates with\n");
+    json_array_foreach(groups, i, o) if (json_object_get(o, "summary"))
+        printf("%s\n", json_string_value(json_object_get(o, "summary")));
     return j;
 }
 
@@ -272,7 +194,7 @@ static int stats_opt(void *ud, int id, const char *arg)
 
 /* The numbers (and the goal's report) in the format asked for. */
 static void print_stats(const struct stats_args *a, const struct hd_campaign *camp,
-                        const struct hd_stats *s, const struct goal *g)
+                        const struct hd_stats *s, const struct hd_goal *g)
 {
     struct hd_buf csv;
     hd_buf_init(&csv);
@@ -316,18 +238,16 @@ int cmd_stats(struct hd_ctx *ctx, int argc, char **argv)
     if (a.by < 0)
         a.by = camp.variants && *camp.variants ? HD_BY_VARIANT : HD_BY_NONE;
     struct hd_stats s;
-    struct goal g = {0};
+    struct hd_goal g = {0};
     rc = hd_stats_load(ctx->store, camp.id, a.by, &s, &err);
     if (rc == 0 && a.goal)
-        rc = hd_store_stats_goal(ctx->store, camp.id, a.goal, a.window, on_goal, &g, &err);
+        rc = hd_goal_load(ctx->store, camp.id, a.goal, a.window, &g, &err);
     if (rc < 0) {
         hd_campaign_release(&camp);
         return cmd_fail(ctx, &err);
     }
     print_stats(&a, &camp, &s, &g);
-    for (size_t k = 0; k < g.n; k++)
-        free(g.v[k].group);
-    free(g.v);
+    hd_goal_release(&g);
     hd_stats_release(&s);
     hd_campaign_release(&camp);
     return EXIT_OK;

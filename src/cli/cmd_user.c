@@ -1,4 +1,4 @@
-/* cmd_user: `herald user add|list|remove|passwd`, the console's users
+/* cmd_user: `herald user add|set|list|remove|passwd`, the console's users
  * (issue 21; serve/console_auth.c hashes and checks). A password comes
  * from --password-file (its first line; "-" for standard input), else it
  * is asked twice on the terminal with echo off; it is wiped once hashed
@@ -16,11 +16,14 @@
 #include "cli.h"
 #include "herald/serve.h"
 #include "herald/store.h"
+#include "herald/time.h"
 
 #define PW_BUF 1100 /* a password of up to 1024 bytes, its newline, and a margin */
 
 static const char user_usage[] =
     "usage: herald user add NAME --role viewer|operator|admin [--password-file FILE]\n"
+    "                       [--lang en|zh-CN] [--zone ZONE]\n"
+    "       herald user set NAME [--lang en|zh-CN] [--zone ZONE]\n"
     "       herald user list [--format table|csv|json|jsonl]\n"
     "       herald user remove NAME\n"
     "       herald user passwd NAME [--password-file FILE]\n"
@@ -30,12 +33,19 @@ static const char user_usage[] =
     "admin also manages users and API keys. The password (8 to 1024 bytes) is\n"
     "read from the first line of --password-file (- for standard input), else\n"
     "asked twice on the terminal; the database keeps only its Argon2id hash.\n"
-    "passwd and remove end the user's console sessions.\n";
+    "passwd and remove end the user's console sessions.\n"
+    "\n"
+    "  --lang en|zh-CN   the console's language for the user (wins over the\n"
+    "                    browser's Accept-Language; \"\" clears it)\n"
+    "  --zone ZONE       the IANA time zone the console shows times in\n"
+    "                    (Asia/Shanghai; default [herald] timezone; \"\" clears it)\n"
+    "A user can also set both on the console's settings page.\n";
 
-static const char *const list_cols[] = {"name", "role", "created_at", "updated_at", NULL};
+static const char *const list_cols[] = {"name", "role", "created_at", "updated_at", "lang",
+                                        "zone", NULL};
 
 struct user_args {
-    const char *role, *pwfile;
+    const char *role, *pwfile, *lang, *zone;
     int format;
 };
 
@@ -46,6 +56,10 @@ static int user_opt(void *ud, int id, const char *arg)
         a->role = arg;
     else if (id == 'p')
         a->pwfile = arg;
+    else if (id == 'l')
+        a->lang = arg;
+    else if (id == 'z')
+        a->zone = arg;
     else
         return cmd_format_arg("user", arg, FMTS_ALL, &a->format);
     return 0;
@@ -123,10 +137,13 @@ static int list_row(void *ud, const struct hd_user *u)
     cmd_time(u->created_at, c, sizeof c);
     cmd_time(u->updated_at, m, sizeof m);
     if (o->format == FMT_TABLE)
-        printf("%-24s %-9s %-20s %s\n", u->name, hd_role_name(u->role), c, m);
+        printf("%-24s %-9s %-20s %-20s %-6s %s\n", u->name, hd_role_name(u->role), c, m,
+               u->lang[0] ? u->lang : "-", u->zone[0] ? u->zone : "-");
     else
-        cmd_out_row(o, json_pack("{s:s, s:s, s:s, s:s}", "name", u->name, "role",
-                                 hd_role_name(u->role), "created_at", c, "updated_at", m));
+        cmd_out_row(o, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "name", u->name, "role",
+                                 hd_role_name(u->role), "created_at", c, "updated_at", m, "lang",
+                                 u->lang[0] ? u->lang : NULL, "zone",
+                                 u->zone[0] ? u->zone : NULL));
     return 0;
 }
 
@@ -136,10 +153,42 @@ static int list_cmd(struct hd_ctx *ctx, int format)
     struct cmd_out o;
     cmd_out_begin(&o, format, list_cols);
     if (format == FMT_TABLE)
-        printf("%-24s %-9s %-20s %s\n", "NAME", "ROLE", "CREATED", "PASSWORD SET");
+        printf("%-24s %-9s %-20s %-20s %-6s %s\n", "NAME", "ROLE", "CREATED", "PASSWORD SET",
+               "LANG", "ZONE");
     int rc = hd_store_user_each(ctx->store, list_row, &o, &err);
     cmd_out_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
+}
+
+/* --lang and --zone, checked before a password is asked for. */
+static int check_prefs(const struct user_args *a)
+{
+    if (a->lang && *a->lang && strcmp(a->lang, "en") != 0 && strcmp(a->lang, "zh-CN") != 0)
+        return cmd_usage("user", user_usage, "--lang: unknown language '%s' (en or zh-CN)",
+                         a->lang);
+    if (a->zone && *a->zone && !hd_time_zone_valid(a->zone))
+        return cmd_usage("user", user_usage, "--zone: '%s' is not an IANA time zone (%s)",
+                         a->zone, hd_time_zone_hint(a->zone));
+    return 0;
+}
+
+/* set: the user's console language and zone. */
+static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_args *a)
+{
+    struct hd_err err = {0};
+    int rc;
+    if (!a->lang && !a->zone)
+        return cmd_usage("user", user_usage, "set needs --lang or --zone");
+    if (a->role || a->pwfile)
+        return cmd_usage("user", user_usage,
+                         "set takes --lang and --zone only (passwd sets a password)");
+    if ((rc = check_prefs(a)) != 0)
+        return rc;
+    if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
+        return cmd_fail(ctx, &err);
+    audit(ctx, "user_set", name);
+    fprintf(stderr, "set the console's language and zone of '%s'\n", name);
+    return EXIT_OK;
 }
 
 /* add and passwd: the password asked or read, then stored hashed. */
@@ -151,12 +200,16 @@ static int set_cmd(struct hd_ctx *ctx, bool add, const char *name, const struct 
     if (add && hd_role_parse(a->role) < 0)
         return cmd_usage("user", user_usage, "unknown role '%s' (viewer, operator or admin)",
                          a->role);
+    if ((a->lang || a->zone) && (rc = check_prefs(a)) != 0)
+        return rc;
     if ((rc = get_password(a->pwfile, pw, sizeof pw)) != 0)
         return rc;
     int64_t now = hd_clock_now(&ctx->clock);
     rc = add ? hd_serve_user_add(ctx->store, name, a->role, pw, now, &err)
              : hd_serve_user_passwd(ctx->store, name, pw, now, &err);
     OPENSSL_cleanse(pw, sizeof pw);
+    if (rc == 0 && add && (a->lang || a->zone))
+        rc = hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err);
     if (rc < 0)
         return cmd_fail(ctx, &err);
     audit(ctx, add ? "user_add" : "user_passwd", name);
@@ -170,12 +223,13 @@ static int set_cmd(struct hd_ctx *ctx, bool add, const char *name, const struct 
 int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"role", true, 'r', 0}, {"password-file", true, 'p', 0}, {"format", true, 'f', 0}, {0}};
+        {"role", true, 'r', 0}, {"password-file", true, 'p', 0}, {"format", true, 'f', 0},
+        {"lang", true, 'l', 0}, {"zone", true, 'z', 0},         {0}};
     static const struct cli_spec spec = {"user", user_usage, opts, 0, NULL, NULL};
     struct user_args a = {.format = FMT_TABLE};
     struct hd_err err = {0};
     if (argc < 2)
-        return cmd_usage("user", user_usage, "give a subcommand: add, list, remove or passwd");
+        return cmd_usage("user", user_usage, "give a subcommand: add, set, list, remove or passwd");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(user_usage);
@@ -193,14 +247,17 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
             return cmd_usage("user", user_usage, "unexpected argument '%s'", args[0]);
         return list_cmd(ctx, a.format);
     }
-    bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0;
-    if (!add && !remove && strcmp(sub, "passwd") != 0)
+    bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0,
+         set = strcmp(sub, "set") == 0;
+    if (!add && !remove && !set && strcmp(sub, "passwd") != 0)
         return cmd_usage("user", user_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
         return cmd_usage("user", user_usage, nargs ? "unexpected argument '%s'" : "give a NAME%s",
                          nargs ? args[1] : "");
     if (add && !a.role)
         return cmd_usage("user", user_usage, "add needs --role (viewer, operator or admin)");
+    if (set)
+        return prefs_cmd(ctx, args[0], &a);
     if (!remove)
         return set_cmd(ctx, add, args[0], &a);
     if (hd_store_user_remove(ctx->store, args[0], &err) < 0)

@@ -80,6 +80,9 @@ static const struct page_route {
     {"segments/", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_OPERATOR, hd_con_segment_get,
      hd_con_segment_post},
     {"static/console.js", "GET, HEAD", -1, -1, script, NULL},
+    {"log.csv", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log_csv, NULL},
+    {"settings", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_settings_get,
+     hd_con_settings_post},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -241,6 +244,8 @@ static int session(struct hd_con *c)
         hd_srv_unavailable(c->s, c->a, &err);
     pthread_mutex_unlock(&c->s->mu);
     c->authed = rc == 0;
+    if (c->authed && c->sess.user.lang[0]) /* the user's setting wins over the browser's */
+        c->lang = hd_pages_lang(c->sess.user.lang);
     return rc < 0 && rc != HD_E_NOTFOUND ? -1 : 0;
 }
 
@@ -253,6 +258,11 @@ void hd_con_page(struct hd_con *c, int status, int which, json_t *data)
                      "and console.css into [herald] templates/pages\n");
         return;
     }
+    /* the times of the page in the user's zone, else the service's */
+    const char *zone = c->authed && c->sess.user.zone[0] ? c->sess.user.zone
+                       : c->s->cfg->timezone             ? c->s->cfg->timezone
+                                                         : "UTC";
+    json_object_set_new(data, "zone", json_string(zone));
     if (c->authed) {
         json_object_set_new(data, "user", json_string(c->sess.user.name));
         json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));

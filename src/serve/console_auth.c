@@ -18,6 +18,7 @@
 
 #include "herald/serve.h"
 #include "herald/store.h"
+#include "herald/time.h"
 #include "serve_int.h"
 
 #define T_COST 2
@@ -92,4 +93,17 @@ int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *pass
     OPENSSL_cleanse(hash, sizeof hash);
     OPENSSL_cleanse(&u, sizeof u);
     return rc;
+}
+
+/* A user's own settings: the console's language (en or zh-CN) and IANA
+ * zone, each checked before anything is written. */
+int hd_serve_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
+                        struct hd_err *err)
+{
+    if (lang && *lang && strcmp(lang, "en") != 0 && strcmp(lang, "zh-CN") != 0)
+        return hd_err_set(err, HD_E_INVALID, "unknown language '%s' (en or zh-CN)", lang);
+    if (zone && *zone && !hd_time_zone_valid(zone))
+        return hd_err_set(err, HD_E_INVALID, "'%s' is not an IANA time zone (%s)", zone,
+                          hd_time_zone_hint(zone));
+    return hd_store_user_prefs(st, name, lang, zone, err);
 }

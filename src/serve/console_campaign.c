@@ -1,14 +1,13 @@
-/* console_campaign: the console's campaign page
- * (issue 21), as JSON objects for their templates, read through the
- * functions the command line uses so that the page and the terminal never
- * disagree: the definition as `herald campaign show` words it
- * (hd_campaign_json), its runs with their messages by state
- * (hd_store_run_each, hd_store_run_counts), the funnel from the numbers
- * `herald stats` and the API print (hd_stats_load, hd_stats_metrics_of:
- * the "all" group), conversions from hd_store_stats_goal when the page is
- * asked for a goal event. Read with the store's mutex held (hd_con_load);
- * pause, resume and cancel go through hd_campaign_control as the command
- * line's do, each recorded in the audit of actions. */
+/* console_campaign: the console's campaign page (issue 21), as JSON
+ * objects for their templates, read through the functions the command
+ * line uses so that the page and the terminal never disagree: the
+ * definition as `herald campaign show` words it (hd_campaign_json) and its
+ * runs with their messages by state (hd_store_run_each,
+ * hd_store_run_counts), read with the store's mutex held (hd_con_load);
+ * the numbers (funnel, rates, the lift against the holdout) come after,
+ * without that mutex, from console_numbers.c. Pause, resume and cancel go
+ * through hd_campaign_control as the command line's do, each recorded in
+ * the audit of actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +15,7 @@
 #include "herald/audit.h"
 #include "herald/schedule.h"
 #include "herald/state.h"
-#include "herald/stats.h"
 #include "console_int.h"
-
-#define GOAL_WINDOW (7 * 86400) /* herald stats --window's default */
 
 struct runs {
     struct hd_store *st;
@@ -47,61 +43,18 @@ static int run_row(void *ud, const struct hd_run *r)
     return 0;
 }
 
-static double metric(const struct hd_stats_metrics *m, const char *name)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->m[i].name, name) == 0)
-            return m->m[i].v;
-    return 0;
-}
-
-static int goal_row(void *ud, const char *group, int64_t n, int64_t converted)
-{
-    (void)n;
-    if (strcmp(group, "holdout") != 0)
-        *(int64_t *)ud += converted;
-    return 0;
-}
-
-/* The funnel: targeted, held out, sent, delivered (and converted to goal). */
-static json_t *funnel(struct hd_store *st, int64_t id, const char *goal, struct hd_err *err)
-{
-    struct hd_stats s;
-    if (hd_stats_load(st, id, HD_BY_NONE, &s, err) < 0)
-        return NULL;
-    struct hd_stats_metrics *m = hd_stats_metrics_of(&s);
-    json_t *f = json_pack("{s:I,s:I,s:I,s:I}", "targeted", (json_int_t)metric(&m[0], "targeted"),
-                          "held_out", (json_int_t)metric(&m[0], "held_out"), "sent",
-                          (json_int_t)metric(&m[0], "sent"), "delivered",
-                          (json_int_t)metric(&m[0], "delivered"));
-    free(m);
-    hd_stats_release(&s);
-    int64_t conv = 0;
-    if (goal && *goal) {
-        if (hd_store_stats_goal(st, id, goal, GOAL_WINDOW, goal_row, &conv, err) < 0) {
-            json_decref(f);
-            return NULL;
-        }
-        json_object_set_new(f, "converted", json_integer(conv));
-        json_object_set_new(f, "goal", json_string(goal));
-    }
-    return f;
-}
-
-static json_t *campaign_data(struct hd_store *st, const char *name, const char *goal, int lang,
-                             struct hd_err *err)
+static json_t *campaign_data(struct hd_store *st, const char *name, int lang, struct hd_err *err)
 {
     struct hd_campaign c = {0};
-    json_t *out = NULL, *f = NULL;
+    json_t *out = NULL;
     struct runs w = {st, json_array(), err};
     char *reason = NULL;
     if (hd_store_campaign_get(st, name, 0, &c, err) < 0 || c.api)
         goto out;
     if (hd_store_run_each(st, c.id, false, run_row, &w, err) < 0)
         goto out;
-    if (!(f = funnel(st, c.id, goal, err)))
-        goto out;
     out = hd_campaign_json(&c);
+    json_object_set_new(out, "campaign_id", json_integer(c.id));
     json_object_set_new(out, "status_label", json_string(hd_console_status_word(lang, c.status)));
     json_object_set_new(out, "category_label", json_string(hd_pages_category(lang, c.category)));
     if (c.status == HD_CAMP_PAUSED &&
@@ -114,14 +67,12 @@ static json_t *campaign_data(struct hd_store *st, const char *name, const char *
                         json_boolean(c.status != HD_CAMP_CANCELLED && c.status != HD_CAMP_DONE));
     json_object_set_new(out, "runs", w.list);
     json_object_set_new(out, "no_runs", json_boolean(json_array_size(w.list) == 0));
-    json_object_set_new(out, "funnel", f);
-    w.list = f = NULL;
+    w.list = NULL;
 out:
     if (!out && c.api && err)
         hd_err_set(err, HD_E_NOTFOUND, "no campaign named '%s'", name);
     free(reason);
     json_decref(w.list);
-    json_decref(f);
     hd_campaign_release(&c);
     return out;
 }
@@ -136,8 +87,7 @@ static const char *campaign_name(const struct hd_con *c)
 static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_err *err)
 {
     const char *name = campaign_name(c);
-    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
-    json_t *data = campaign_data(st, name, goal, c->lang, err);
+    json_t *data = campaign_data(st, name, c->lang, err);
     if (!data)
         return NULL;
     struct hd_buf u;
@@ -149,14 +99,26 @@ static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_er
     hd_buf_adds(&u, "/console/log?campaign=");
     hd_buf_add_uri(&u, name, strlen(name));
     json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
+    u.len = 0;
+    hd_buf_adds(&u, "/console/log.csv?campaign=");
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_object_set_new(data, "csv_url", json_stringn(u.data, u.len));
     hd_buf_release(&u);
     return data;
 }
 
+/* The definition and runs with the store's mutex held, then the numbers
+ * (console_numbers.c) without it. */
 void hd_con_campaign_get(struct hd_con *c)
 {
     json_t *data = hd_con_load(c, campaign_page);
-    if (data)
+    if (!data)
+        return;
+    const char *goal = c->r->arg ? c->r->arg(c->r->ud, "goal") : NULL;
+    int64_t id = json_integer_value(json_object_get(data, "campaign_id"));
+    if (hd_con_numbers(c, id, goal && *goal ? goal : NULL, data) < 0)
+        json_decref(data);
+    else
         hd_con_page(c, 200, PAGE_CONSOLE_CAMPAIGN, data);
 }
 

@@ -66,5 +66,19 @@ void hd_con_segments(struct hd_con *c);
 void hd_con_segment_get(struct hd_con *c);
 void hd_con_segment_post(struct hd_con *c);
 void hd_con_segment_check(struct hd_con *c);
+/* A user's own language and zone (console_settings.c). */
+void hd_con_settings_get(struct hd_con *c);
+void hd_con_settings_post(struct hd_con *c);
+/* The campaign page's numbers (console_numbers.c) added to data: the
+ * funnel, the rates by provider and by day, and with goal (or NULL) the
+ * lift against the holdout; kept a while, read without the store's
+ * mutex. -1 after answering 503. */
+int hd_con_numbers(struct hd_con *c, int64_t id, const char *goal, json_t *data);
+/* The lift chart (console_chart.c): an inline SVG of hd_goal_json's
+ * report, every text escaped, appended to out. */
+void hd_con_lift_svg(const json_t *report, int lang, struct hd_buf *out);
+/* /console/log.csv: herald log --format csv's rows for the log page's
+ * filters (bounded; see console_log.c). */
+void hd_con_log_csv(struct hd_con *c);
 
 #endif

@@ -19,7 +19,7 @@ static const char *const page_names[PAGE_COUNT] = {
     "unsubscribe",      "unsubscribed",     "invalid",          "preferences", "preferences-saved",
     "console-login",    "console-overview", "console-campaign", "console-log", "console-new",
     "console-contacts", "console-contact",  "console-templates", "console-template",
-    "console-segments", "console-segment"};
+    "console-segments", "console-segment",  "console-settings"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
@@ -119,8 +119,16 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
     if (!p->t[page][lang])
         lang = LANG_EN;
     json_object_set_new(data, "lang", json_string(lang_tags[lang]));
-    struct hd_mst_env env = {.escape_html = true, .locale = lang_tags[lang]};
-    return hd_mst_render(t, data, &env, out, err);
+    /* dates and numbers ({{x | date ...}}, {{n | number}}) by ICU in the
+     * page's language and the data's "zone" (the console's user's) */
+    const char *zone = json_string_value(json_object_get(data, "zone"));
+    struct hd_mst_env env = {.escape_html = true,
+                             .locale = lang_tags[lang],
+                             .timezone = zone,
+                             .fmt = hd_fmt_new()};
+    int rc = hd_mst_render(t, data, &env, out, err);
+    hd_fmt_free(env.fmt);
+    return rc;
 }
 
 const char *hd_pages_channel(int lang, int channel)

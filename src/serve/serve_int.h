@@ -37,6 +37,7 @@ enum page {
     PAGE_CONSOLE_TEMPLATE,
     PAGE_CONSOLE_SEGMENTS,
     PAGE_CONSOLE_SEGMENT,
+    PAGE_CONSOLE_SETTINGS,
     PAGE_COUNT
 };
 #define PAGE_FIRST_OPTIONAL PAGE_CONSOLE_LOGIN
@@ -57,7 +58,7 @@ const struct hd_buf *hd_pages_js(const struct hd_pages *p);
 /* English, or Simplified Chinese for a locale of language zh. */
 int hd_pages_lang(const char *locale);
 /* Renders the page with data (an object; "lang" is added) into out, HTML
- * escaped. Thread-safe. */
+ * escaped, dates in the zone data's "zone" names (none: UTC). Thread-safe. */
 int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
                     struct hd_err *err);
 /* A channel and a category in words of the language ("email", "营销"). */
@@ -99,6 +100,12 @@ struct hd_srv {
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
+    /* the campaign page's numbers (console_campaign.c): read on a
+     * read-only connection of their own, never holding mu, and kept a
+     * while by campaign */
+    pthread_mutex_t con_mu;          /* guards con_st and con_stats */
+    struct hd_store *con_st;         /* opened on first need */
+    struct hd_con_stats *con_stats;  /* NULL until the first */
     char console_dummy[HD_PWHASH_MAX];  /* verified for an unknown user (console.c) */
     pthread_mutex_t console_mu;         /* guards console_dummy, made at the first login */
     bool console_secure;                /* public_url is https: cookies get Secure */
@@ -379,6 +386,9 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
 /* A form's POST when its headers are in: whether its session and role
  * may post it, checked before the body is read; else a is the answer. */
 bool hd_console_gate(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a);
+/* The campaign page's kept numbers, freed with the server (NULL is fine). */
+struct hd_con_stats;
+void hd_con_stats_free(struct hd_con_stats *c);
 /* A campaign's status in words of the language (console_overview.c). */
 const char *hd_console_status_word(int lang, int status);
 /* Argon2id (console_auth.c): the encoded hash of a password of 8 to 1024

@@ -30,7 +30,7 @@ int hd_role_parse(const char *s)
     return -1;
 }
 
-#define USER_COLS "u.id, u.name, u.role, u.hash, u.created_at, u.updated_at"
+#define USER_COLS "u.id, u.name, u.role, u.hash, u.created_at, u.updated_at, u.lang, u.zone"
 
 static void read_user(sqlite3_stmt *s, int col, struct hd_user *u)
 {
@@ -44,6 +44,10 @@ static void read_user(sqlite3_stmt *s, int col, struct hd_user *u)
     snprintf(u->hash, sizeof u->hash, "%s", t ? (const char *)t : "");
     u->created_at = sqlite3_column_int64(s, col + 4);
     u->updated_at = sqlite3_column_int64(s, col + 5);
+    t = sqlite3_column_text(s, col + 6);
+    snprintf(u->lang, sizeof u->lang, "%s", t ? (const char *)t : "");
+    t = sqlite3_column_text(s, col + 7);
+    snprintf(u->zone, sizeof u->zone, "%s", t ? (const char *)t : "");
 }
 
 int hd_store_user_add(struct hd_store *st, const char *name, int role, const char *hash,
@@ -121,6 +125,29 @@ static int by_name(struct hd_store *st, const char *sql, const char *name, const
     }
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, what);
+    else if (sqlite3_changes(st->db) == 0)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no user named '%s'", name);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int hd_store_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
+                        struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    /* NULL keeps a setting, "" clears it */
+    int rc = hd_store_prepare(st,
+                              "UPDATE users SET lang = CASE WHEN ?2 IS NULL THEN lang ELSE "
+                              "nullif(?2, '') END, zone = CASE WHEN ?3 IS NULL THEN zone ELSE "
+                              "nullif(?3, '') END WHERE name = ?1",
+                              &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    hd_store_bind_text(s, 2, lang);
+    hd_store_bind_text(s, 3, zone);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "changing a user's settings");
     else if (sqlite3_changes(st->db) == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "no user named '%s'", name);
     sqlite3_finalize(s);
@@ -221,9 +248,9 @@ int hd_store_session_find(struct hd_store *st, const unsigned char id_hash[32], 
     if (step == SQLITE_ROW) {
         read_user(s, 0, &out->user);
         memset(out->user.hash, 0, sizeof out->user.hash);
-        out->created_at = sqlite3_column_int64(s, 6);
-        out->expires_at = sqlite3_column_int64(s, 7);
-        const unsigned char *t = sqlite3_column_text(s, 8);
+        out->created_at = sqlite3_column_int64(s, 8);
+        out->expires_at = sqlite3_column_int64(s, 9);
+        const unsigned char *t = sqlite3_column_text(s, 10);
         snprintf(out->csrf, sizeof out->csrf, "%s", t ? (const char *)t : "");
     } else if (step == SQLITE_DONE) {
         rc = hd_err_set(err, HD_E_NOTFOUND, "no such console session (or it expired)");

@@ -57,7 +57,7 @@ static unsigned log_key(const struct hd_log_filter *f)
            (f->channel ? 8u : 0) | (f->provider ? 16u : 0) | (f->outcome ? 32u : 0) |
            (f->reason ? 64u : 0) | (f->since_ms ? 128u : 0) | (f->until_ms ? 256u : 0) |
            (f->gateway_id ? 512u : 0) | (f->message ? 1024u : 0) |
-           (f->oldest_first ? 2048u : 4096u);
+           (f->oldest_first ? 2048u : 4096u) | (f->after_id ? 8192u : 0);
 }
 
 /* The query for f's filters: a constant fragment for each one given. */
@@ -86,7 +86,10 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
         hd_buf_adds(sql, " AND a.gateway_id = ?11");
     if (f->message)
         hd_buf_adds(sql, " AND a.message_id = ?12");
-    if (!f->contact && !f->message)
+    if (f->after_id) /* a range of the time index, then of the ids of one instant */
+        hd_buf_adds(sql, f->oldest_first ? " AND a.at >= ?13 AND (a.at > ?13 OR a.id > ?14)"
+                                         : " AND a.at <= ?13 AND (a.at < ?13 OR a.id < ?14)");
+    if ((!f->contact && !f->message) || f->after_id)
         hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
                                          : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
     else
@@ -124,6 +127,10 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     hd_store_bind_text(s, 11, f->gateway_id);
     if (f->message)
         sqlite3_bind_int64(s, 12, f->message);
+    if (f->after_id) {
+        sqlite3_bind_int64(s, 13, f->after_ms);
+        sqlite3_bind_int64(s, 14, f->after_id);
+    }
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 #define T(i) ((const char *)sqlite3_column_text(s, i))
         char pseudo[32];

@@ -418,6 +418,9 @@ static const char *const pg_migrations[] = {
     "  WHERE message_id IS NOT NULL;"
     "CREATE UNIQUE INDEX receipts_unknown ON receipts(provider, gateway_id, status) "
     "  WHERE message_id IS NULL;",
+    /* 21: a console user's own language and time zone */
+    "ALTER TABLE users ADD COLUMN lang text;"
+    "ALTER TABLE users ADD COLUMN zone text;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

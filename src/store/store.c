@@ -599,6 +599,11 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX receipts_unknown ON receipts(provider, gateway_id, status) "
     "  WHERE message_id IS NULL;"
     "CREATE INDEX receipts_pending ON receipts(received_at) WHERE applied_at IS NULL;",
+    /* 21 (issue 21, the console): a user's own language (en, zh-CN) and
+     * IANA time zone for the console's pages, NULL until set (the
+     * browser's Accept-Language and [herald] timezone then) */
+    "ALTER TABLE users ADD COLUMN lang TEXT;"
+    "ALTER TABLE users ADD COLUMN zone TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -4,7 +4,8 @@
  *   upper, lower       case mapping for the message's locale (ICU)
  *   truncate N         at most N characters, the last one "…" when cut
  *   date "STYLE"       short|medium|long|full, or an ICU pattern ("yyyy-MM-dd");
- *                      date-times in the recipient's zone, plain dates as written
+ *                      date-times in the recipient's zone, plain dates as written;
+ *                      "short+time", "medium+time" (...): the time of day too
  *   number [N]         locale grouping and decimals (at most N fraction digits)
  *   currency "CNY"     the amount in that ISO 4217 currency, in the locale's style
  *   days_until         whole days from now to a date (hd_segast_days: calendar
@@ -424,16 +425,21 @@ static int format_date(const struct hd_mst_env *env, struct mst_val *v, const ch
         UChar z[128], pat[256];
         int32_t zn, pn = 0;
         UErrorCode st = U_ZERO_ERROR;
-        UDateFormatStyle ds = UDAT_PATTERN;
+        UDateFormatStyle ds = UDAT_PATTERN, ts = UDAT_NONE;
+        size_t sn = strlen(style);
+        bool with_time = sn > 5 && strcmp(style + sn - 5, "+time") == 0; /* "medium+time" */
         for (size_t i = 0; i < 4; i++)
-            if (strcmp(style, styles[i].name) == 0)
+            if (strncmp(style, styles[i].name, with_time ? sn - 5 : sn) == 0 &&
+                strlen(styles[i].name) == (with_time ? sn - 5 : sn))
                 ds = styles[i].s;
+        if (with_time && ds != UDAT_PATTERN)
+            ts = ds == UDAT_SHORT ? UDAT_SHORT : UDAT_MEDIUM; /* seconds, no zone name */
         if (to_u16(zone, strlen(zone), z, 128, &zn) < 0 ||
             (ds == UDAT_PATTERN && to_u16(style, strlen(style), pat, 256, &pn) < 0)) {
             snprintf(why, whysize, "filter 'date': bad zone or pattern");
             return -1;
         }
-        df = udat_open(ds == UDAT_PATTERN ? UDAT_PATTERN : UDAT_NONE, ds, loc, z, zn,
+        df = udat_open(ds == UDAT_PATTERN ? UDAT_PATTERN : ts, ds, loc, z, zn,
                        ds == UDAT_PATTERN ? pat : NULL, ds == UDAT_PATTERN ? pn : 0, &st);
         if (U_FAILURE(st)) {
             snprintf(why, whysize, "filter 'date': cannot format with '%s': %s", style,

@@ -16,13 +16,16 @@
 // "value"), check, uncheck, and screenshot (a file name in out; "clip" {x, y,
 // width, height} takes a part of the viewport), scroll (a CSS selector: its
 // first match is brought to the top of the viewport, for a screenshot of
-// what lies below the fold), and, for the console's templates and segments
-// (test_browser_tpl.c): type (a selector and "value", typed key by key as a
-// person does, after clearing the field), wait_text (a selector whose text
-// must come to equal "value", trimmed: polled until step_timeout_ms, for
-// what a page's script updates), and frame_text ("FRAME|INNER": the text of
-// the INNER selector inside the FRAME selector's iframe, sandboxed or not,
-// must come to equal "value"). A step has step_timeout_ms,
+// what lies below the fold), axe (npm axe-core, pinned in package-lock.json,
+// run on the page: {"axe": "NAME"} fails on any finding of impact serious or
+// critical, or of the impacts its "impacts" list names, and writes every
+// finding to out/axe-NAME.json), and, for the console's templates and
+// segments (test_browser_tpl.c): type (a selector and "value", typed key by
+// key as a person does, after clearing the field), wait_text (a selector
+// whose text must come to equal "value", trimmed: polled until
+// step_timeout_ms, for what a page's script updates), and frame_text
+// ("FRAME|INNER": the text of the INNER selector inside the FRAME selector's
+// iframe, sandboxed or not, must come to equal "value"). A step has step_timeout_ms,
 // the whole plan timeout_ms. A scenario fails on its first failing step, and
 // on any console error or uncaught exception in its pages (a
 // Content-Security-Policy violation is one; "console_errors_ok" allows them).
@@ -38,7 +41,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
-                 'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text'];
+                 'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text', 'axe'];
 
 function die(code, msg) {
   process.stderr.write(msg + '\n');
@@ -135,6 +138,34 @@ async function scrollTo(page, step) {
   await page.locator(step.scroll).first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
 }
 
+// axe-core's source, read once. Given to the page through the DevTools
+// protocol (page.evaluate), which the page's Content-Security-Policy (no
+// inline script) does not govern: the page itself stays as served.
+let axeSource = null;
+
+async function axeCheck(plan, page, step) {
+  if (!axeSource)
+    axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object')))
+    await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, {
+    resultTypes: ['violations'],
+  }));
+  const impacts = step.impacts || ['serious', 'critical'];
+  const found = result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+  }));
+  const file = path.join(plan.out, `axe-${step.axe}.json`);
+  fs.writeFileSync(file, JSON.stringify({ url: page.url(), violations: found }, null, 1));
+  console.log(`axe ${step.axe}: ${found.length} findings (${file})`);
+  const bad = found.filter((v) => impacts.includes(v.impact));
+  if (bad.length)
+    throw new Error(`axe: ${bad.map((v) => `${v.impact} ${v.id} (${v.help}) at ` +
+                                    v.nodes.map((n) => n.target.join(' ')).join(', '))
+                               .join('; ')}`);
+}
+
 async function visibleText(page) {
   return page.innerText('body');
 }
@@ -201,6 +232,9 @@ async function runStep(plan, page, step, expected) {
     console.log(`screenshot ${p}`);
     break;
   }
+  case 'axe':
+    await axeCheck(plan, page, step);
+    break;
   }
 }
 

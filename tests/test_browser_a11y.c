@@ -1,0 +1,220 @@
+/* test_browser_a11y: the console's pages checked for accessibility by npm
+ * axe-core (pinned in tests/browser/package-lock.json) in headless
+ * Chromium (issue 21), in English and in Simplified Chinese: no finding of
+ * impact serious or critical on any page. The pages are a table (pages[]
+ * below): a page added to the console is one more row, its path with the
+ * data the setup made (a sent campaign with a holdout and conversions, so
+ * that the campaign page draws its chart). Each page is also screenshot
+ * (800 px wide) into the output folder, where drive.js writes each page's
+ * findings as axe-NAME-LANG.json. The setup's shape is test_browser.c's:
+ * the test's own folder, herald serve on a free port, a user made with
+ * `herald user add --password-file`. */
+#include "testbrowser.h"
+
+#include "herald/state.h"
+
+static char *dir;   /* the test's folder: store, Chromium's HOME and TMPDIR */
+static char *shots; /* where screenshots and axe's findings go (kept) */
+static pid_t serve;
+static int port;
+
+/* The console's pages, each checked signed in (but the sign-in form). */
+static const struct a11y_page {
+    const char *name; /* in the files' names */
+    const char *path;
+    bool signed_in;
+    const char *part; /* a part further down screenshot too (an id), or NULL */
+} pages[] = {
+    {"login", "/console/login", false, NULL},
+    {"overview", "/console/", true, NULL},
+    {"campaign", "/console/campaigns/held?goal=purchase", true, "lift"},
+    {"log", "/console/log?campaign=held", true, NULL},
+    {"settings", "/console/settings", true, NULL},
+};
+#define NPAGES (sizeof pages / sizeof pages[0])
+
+static const char tpl_promo[] =
+    "description: a11y test\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
+    "--- email.subject\nWinter sale, {{ first_name }}\n"
+    "--- email.text\nHello {{ first_name }}.\nUnsubscribe: {{ unsubscribe_url }}\n";
+
+/* axe-core beside playwright-core (a tree installed before it was pinned
+ * lacks it): npm ci from the lock file. */
+static void need_axe(void)
+{
+    char *bd = tu_src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/axe-core/axe.min.js");
+    if (!tu_exists(pkg)) {
+        const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
+        struct tu_run r;
+        tu_exec(&r, bd, NULL, argv);
+        if (r.status != 0 || !tu_exists(pkg))
+            fail_msg("'npm ci' in %s failed (exit %d): axe-core is needed\n%s%s", bd, r.status,
+                     r.out, r.err);
+        tu_run_release(&r);
+    }
+    free(pkg);
+    free(bd);
+}
+
+/* 200 contacts, a campaign with a 25% holdout sent through the outbox;
+ * conversions within its window: half of those sent to, a fifth of those
+ * held out (so the chart has a lift to draw). */
+static void store(void)
+{
+    struct hd_buf csv;
+    hd_buf_init(&csv);
+    hd_buf_adds(&csv, "id,email,first_name,locale\n");
+    for (int i = 0; i < 200; i++)
+        hd_buf_addf(&csv, "a%03d,a%03d@example.com,A,%s\n", i, i, i % 2 ? "zh-CN" : "en");
+    tu_serve_store(dir, tpl_promo, csv.data);
+    hd_buf_release(&csv);
+    TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--holdout", "25", "--now");
+    TU_HERALD_OK(dir, "send", "held");
+    char cmd[1024], when[32];
+    time_t t = time(NULL) + 3600;
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && (echo contact,event,time; sqlite3 h.db \"SELECT k.ext_id || "
+             "',purchase,%s' FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE "
+             "(m.state = %d AND k.id %% 5 = 0) OR (m.state <> %d AND k.id %% 2 = 0)\") > ev.csv",
+             dir, when, HD_ST_HELD_OUT, HD_ST_HELD_OUT);
+    free(tu_sh(cmd));
+    TU_HERALD_OK(dir, "events", "import", "ev.csv");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    tb_need_playwright();
+    need_axe();
+    shots = tb_shots_dir();
+    port = tb_free_port();
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    unsetenv("HERALD_NOW");
+    char conf[512], *cp = tu_path(dir, "h.conf");
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
+             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
+             port, port);
+    tu_write(cp, conf);
+    free(cp);
+    const char *argv[] = {"mkdir", "home", "tmp", NULL};
+    tu_run_in(dir, argv);
+    store();
+    char *pw = tu_path(dir, "pw");
+    tu_write(pw, "correct horse 1\n");
+    free(pw);
+    TU_HERALD_OK(dir, "user", "add", "ops", "--role", "operator", "--password-file", "pw");
+    char listen[64];
+    int got = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    serve = tu_serve_start(dir, listen, &got);
+    assert_int_equal(got, port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int st = serve > 0 ? tu_serve_stop(serve) : 0;
+    if (getenv("HERALD_KEEP_TEST_DIR"))
+        printf("kept %s\n", dir);
+    else
+        tu_rmdir(dir); /* frees it */
+    free(shots);
+    return st == 0 ? 0 : -1;
+}
+
+static void step(json_t *steps, const char *action, const char *arg)
+{
+    json_array_append_new(steps, json_pack("{s:s}", action, arg));
+}
+
+/* Every page of the table in one language: signed out the sign-in form,
+ * then signed in the others, each checked and screenshot. */
+static json_t *scenario(const char *lang, const char *locale)
+{
+    json_t *steps = json_array();
+    char name[128];
+    bool in = false;
+    for (size_t i = 0; i < NPAGES; i++) {
+        if (pages[i].signed_in && !in) {
+            json_array_append_new(steps,
+                                  json_pack("{s:s,s:i}", "goto", "/console/login", "status", 200));
+            json_array_append_new(steps, json_pack("{s:s,s:s}", "fill", "#name", "value", "ops"));
+            json_array_append_new(
+                steps, json_pack("{s:s,s:s}", "fill", "#password", "value", "correct horse 1"));
+            json_array_append_new(
+                steps, json_pack("{s:s,s:i}", "click", "button[type=submit]", "status", 303));
+            in = true;
+        }
+        json_array_append_new(steps, json_pack("{s:s,s:i}", "goto", pages[i].path, "status", 200));
+        step(steps, "lang", lang);
+        snprintf(name, sizeof name, "%s-%s", pages[i].name, lang);
+        step(steps, "axe", name);
+        snprintf(name, sizeof name, "console-%s-%s.png", pages[i].name, lang);
+        step(steps, "screenshot", name);
+        if (!pages[i].part)
+            continue;
+        char url[256];
+        snprintf(url, sizeof url, "%s#%s", pages[i].path, pages[i].part);
+        step(steps, "goto", url); /* the browser scrolls to the part */
+        snprintf(name, sizeof name, "console-%s-%s-%s.png", pages[i].name, pages[i].part, lang);
+        step(steps, "screenshot", name);
+    }
+    snprintf(name, sizeof name, "a11y-%s", lang);
+    return json_pack("{s:s, s:s, s:o}", "name", name, "locale", locale, "steps", steps);
+}
+
+/* Each page's findings were written, and none is serious or critical
+ * (drive.js failed the run otherwise; this reads what it wrote). */
+static void assert_findings(const char *lang)
+{
+    for (size_t i = 0; i < NPAGES; i++) {
+        char file[160];
+        snprintf(file, sizeof file, "axe-%s-%s.json", pages[i].name, lang);
+        char *p = tu_path(shots, file);
+        json_error_t e;
+        json_t *j = json_load_file(p, 0, &e), *v;
+        if (!j)
+            fail_msg("%s: %s", p, e.text);
+        size_t k;
+        json_array_foreach(json_object_get(j, "violations"), k, v)
+        {
+            const char *impact = json_string_value(json_object_get(v, "impact"));
+            if (impact && (!strcmp(impact, "serious") || !strcmp(impact, "critical")))
+                fail_msg("%s: %s finding %s", file, impact,
+                         json_string_value(json_object_get(v, "id")));
+            printf("note: %s: %s finding %s\n", file, impact ? impact : "?",
+                   json_string_value(json_object_get(v, "id")));
+        }
+        json_decref(j);
+        free(p);
+    }
+}
+
+static void test_browser_a11y_en(void **state)
+{
+    (void)state;
+    tb_drive(dir, shots, port, json_pack("[o]", scenario("en", "en-US")));
+    assert_findings("en");
+}
+
+static void test_browser_a11y_zh(void **state)
+{
+    (void)state;
+    tb_drive(dir, shots, port, json_pack("[o]", scenario("zh-CN", "zh-CN")));
+    assert_findings("zh-CN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_browser_a11y_en),
+        cmocka_unit_test(test_browser_a11y_zh),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
