@@ -79,8 +79,10 @@ measure() {
     printf "   per message, start-up subtracted: %.0f (target: at most 60,000)\n", (t - o) / (n - 1) }'
   echo "   where they go:"
   by_library many.cg
+  mv many.cg "$label.cg"
   campaign_cleanup many
 }
 
-measure email email "user%d@example.com" email "$(smtp_provider)"
-measure push fcm_token "fcm%012d:APA91bbench" push "$(fcm_provider)"
+ONLY=${BENCH_CG_ONLY:-email push}
+case " $ONLY " in *" email "*) measure email email "user%d@example.com" email "$(smtp_provider)" ;; esac
+case " $ONLY " in *" push "*) measure push fcm_token "fcm%012d:APA91bbench" push "$(fcm_provider)" ;; esac
