@@ -68,7 +68,8 @@ static void add_links(struct hd_dispatch *d, const struct hd_claimed *m, struct 
 {
     char prefs[HD_LINK_MAX];
     struct hd_token t = {m->contact_id, m->id, j->channel, j->camp->c.category, 0};
-    if (!hd_token_links(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs))
+    if (!hd_token_links_cached(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs,
+                               &d->links))
         return;
     json_object_set_new(data, "unsubscribe_url", json_string(j->unsub_url));
     json_object_set_new(data, "preferences_url", json_string(prefs));
