@@ -39,14 +39,14 @@ static void test_tokencache_same_tokens(void **state)
             struct hd_token_key key = {secrets[k], strlen(secrets[k])}, none = {NULL, 0};
             struct hd_token_key keys[2] = {key, none};
             struct hd_token got;
-            assert_int_equal(hd_token_verify(tok, strlen(tok), keys, 2, 1795334400, 86400 * 30,
-                                             &got, NULL),
-                             HD_TOKEN_OK);
+            assert_int_equal(
+                hd_token_verify(tok, strlen(tok), keys, 2, 1795334400, 86400 * 30, &got, NULL),
+                HD_TOKEN_OK);
             assert_int_equal(got.message, i);
             keys[0] = (struct hd_token_key){"0123456789abcdef0123456789abcdeX", 32};
-            assert_int_equal(hd_token_verify(tok, strlen(tok), keys, 2, 1795334400, 86400 * 30,
-                                             &got, NULL),
-                             HD_TOKEN_FORGED);
+            assert_int_equal(
+                hd_token_verify(tok, strlen(tok), keys, 2, 1795334400, 86400 * 30, &got, NULL),
+                HD_TOKEN_FORGED);
         }
     hd_token_cache_release(&cache);
     hd_token_cache_release(&cache); /* released twice, and NULL */
