@@ -394,14 +394,46 @@ static const char *const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "We
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+/* v (0 or more) in decimal, at least width digits (zeros in front) */
+static void add_digits(struct hd_buf *b, uint64_t v, int width)
+{
+    char d[24];
+    int n = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (n < width)
+        d[n++] = '0';
+    while (n)
+        hd_buf_addc(b, d[--n]);
+}
+
+/* Date: written by hand (as "%s, %u %s %04lld %02d:%02d:%02d" would: the
+ * format took 7,000 instructions a message); a year before 0 keeps the
+ * format */
 static void rfc5322_date(int64_t t, struct hd_buf *out)
 {
     int64_t dn = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), y;
     unsigned m, d;
     int64_t s = t - dn * 86400;
     hd_time_civil_from_days(dn, &y, &m, &d);
-    hd_buf_addf(out, "Date: %s, %u %s %04lld %02d:%02d:%02d +0000\r\n", days[((dn % 7) + 7) % 7], d,
-                months[m - 1], (long long)y, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+    if (y < 0) {
+        hd_buf_addf(out, "Date: %s, %u %s %04lld %02d:%02d:%02d +0000\r\n",
+                    days[((dn % 7) + 7) % 7], d, months[m - 1], (long long)y, (int)(s / 3600),
+                    (int)(s / 60 % 60), (int)(s % 60));
+        return;
+    }
+    add3(out, "Date: ", days[((dn % 7) + 7) % 7], ", ");
+    add_digits(out, d, 1);
+    add3(out, " ", months[m - 1], " ");
+    add_digits(out, (uint64_t)y, 4);
+    hd_buf_addc(out, ' ');
+    add_digits(out, (uint64_t)(s / 3600), 2);
+    hd_buf_addc(out, ':');
+    add_digits(out, (uint64_t)(s / 60 % 60), 2);
+    hd_buf_addc(out, ':');
+    add_digits(out, (uint64_t)(s % 60), 2);
+    hd_buf_adds(out, " +0000\r\n");
 }
 
 /* Every header value is checked before anything is written. */
@@ -442,7 +474,7 @@ static int list_unsubscribe(const struct hd_mail *m, struct hd_valid **v, struct
         return HD_E_INVALID;
     hd_buf_adds(h, "List-Unsubscribe: ");
     if (m->unsubscribe_url)
-        hd_buf_addf(h, "<%s>", m->unsubscribe_url);
+        add3(h, "<", m->unsubscribe_url, ">");
     if (m->unsubscribe_mailto) {
         /* on a line of its own: the URL's line and this one each stay far
          * below 998 bytes (a URL is at most HD_LINK_MAX, an address 320) */
@@ -473,7 +505,9 @@ static void echo_headers(const struct hd_mail *m, struct hd_buf *h)
     };
     if (m->ref <= 0)
         return;
-    hd_buf_addf(h, "X-Herald-Message: %lld\r\n", (long long)m->ref);
+    hd_buf_adds(h, "X-Herald-Message: "); /* ref > 0 */
+    add_digits(h, (uint64_t)m->ref, 1);
+    hd_buf_adds(h, "\r\n");
     for (size_t i = 0; m->esp && i < sizeof echo / sizeof *echo; i++)
         if (strcmp(m->esp, echo[i].esp) == 0)
             hd_buf_addf(h, echo[i].fmt, (long long)m->ref);
