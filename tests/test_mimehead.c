@@ -2,7 +2,8 @@
  * X-Herald-Message, List-Unsubscribe's URL) are the bytes the printf
  * formats they replaced would write, checked against those formats for
  * dates from 1970 to year 9999 and before, and message numbers of every
- * length. */
+ * length; and a message built into a buffer that holds text already is
+ * appended to it, the same bytes. */
 #include "testutil.h"
 
 #include <stdint.h>
@@ -91,10 +92,35 @@ static void test_mimehead_as_printf_wrote(void **state)
     }
 }
 
+static void test_mimehead_appended(void **state)
+{
+    (void)state;
+    char *alone = build(1795334400, 7);
+    struct hd_mail m = {.from = "a@example.com",
+                        .to = "b@example.com",
+                        .subject = "s",
+                        .text = "hi\n",
+                        .message_id = "0b6b3d2e-5f0c-4b1e-9d55-3f9f7c1f2a10",
+                        .date = 1795334400,
+                        .ref = 7,
+                        .unsubscribe_url = "https://example.com/u/tok"};
+    struct hd_buf b;
+    struct hd_err e = {0};
+    hd_buf_init(&b);
+    hd_buf_adds(&b, "before|");
+    assert_int_equal(hd_mime_build(&m, &b, &e), 0);
+    assert_int_equal(strncmp(b.data, "before|", 7), 0);
+    assert_string_equal(b.data + 7, alone);
+    assert_int_equal(b.len, 7 + strlen(alone));
+    hd_buf_release(&b);
+    free(alone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mimehead_as_printf_wrote),
+        cmocka_unit_test(test_mimehead_appended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

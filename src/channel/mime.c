@@ -307,9 +307,13 @@ static bool qp_trailing(const unsigned char *p)
  * bytes and the spaces and tabs that do not end a line. */
 static const unsigned char *qp_run(const unsigned char *p)
 {
-    for (;; p++)
-        if (!qp_plain(*p) && !((*p == ' ' || *p == '\t') && !qp_trailing(p)))
+    for (;;) {
+        while (qp_plain(*p))
+            p++;
+        if (!((*p == ' ' || *p == '\t') && !qp_trailing(p)))
             return p;
+        p++;
+    }
 }
 
 /* One byte that is not in a plain run (or a '.' starting a line) at p, at
@@ -559,6 +563,10 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
     hd_buf_init(&h);
     if ((rc = check_values(m, err)) < 0)
         goto out;
+    /* room for the headers and the parts at their longest (qp's bound):
+     * grown by doubling, the buffer was copied a dozen times a message */
+    hd_buf_reserve(&h,
+                   2048 + 4 * (strlen(m->text ? m->text : "") + (m->html ? strlen(m->html) : 0)));
     if ((rc = mailbox_header(&h, "From", m->from, m->smtputf8, v, from_addr, sizeof from_addr,
                              err)) < 0 ||
         (rc = mailbox_header(&h, "To", m->to, m->smtputf8, v, addr, sizeof addr, err)) < 0 ||
@@ -576,7 +584,15 @@ int hd_mime_build(const struct hd_mail *m, struct hd_buf *out, struct hd_err *er
         goto out;
     echo_headers(m, &h);
     body(m, &h);
-    hd_buf_add(out, h.data, h.len);
+    if (out->len == 0) { /* the message is the whole of out: hand it over, */
+        hd_buf_release(out);
+        h.data = hd_xrealloc(h.data, h.len + 1); /* cut to its size (in place) */
+        h.cap = h.len + 1;
+        *out = h;
+        hd_buf_init(&h);
+    } else {
+        hd_buf_add(out, h.data, h.len);
+    }
     rc = 0;
 out:
     hd_valid_free(own);
