@@ -55,8 +55,7 @@ static void test_httpurl_follows_changes(void **state)
     json_decref(log);
     hd_config_free(cfg);
     tu_server_stop(&tw);
-    tu_rmdir(dir);
-    free(dir);
+    tu_rmdir(dir); /* and frees it */
 }
 
 int main(void)
