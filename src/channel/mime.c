@@ -7,7 +7,9 @@
  * A-label domain (ICU through hd_valid); a non-ASCII local part only in a
  * message marked smtputf8, whose header fields RFC 6532 lets carry UTF-8
  * (the display names and Subject are still encoded-words). Bodies are quoted-printable with
- * soft line breaks at 76 octets. */
+ * soft line breaks at 76 octets. A message is built for every email sent,
+ * so the text goes in as strings and runs of bytes, not through printf
+ * formats, into one buffer sized once for the parts' longest encoding. */
 #include "herald/mime.h"
 
 #include <ctype.h>

@@ -2,7 +2,8 @@
  * due messages with what their checks need in one statement, state
  * changes, the delivery log, cap reservations, and recovery of messages a
  * dead dispatcher left in flight. The per-message statements are prepared
- * once (hd_store_cached); the dispatcher groups them in transactions. */
+ * once (hd_store_cached); the dispatcher groups them in transactions, and
+ * cap reservations go 16 rows to a statement. */
 #include "store_int.h"
 
 #include <stdio.h>
