@@ -7,7 +7,11 @@
 # to nginx answering like FCM. Each is also run with one message, and
 #   per message, all included   = total(N) / N
 #   per message, start-up taken = (total(N) - total(1)) / (N - 1)
-# and the instructions of the N-message run are split by library.
+# the latter against the target of issue 25 (at most 60,000: a line that
+# says met or NOT MET), and the instructions of the N-message run are split
+# by library. Each campaign's profile stays in bench/out-callgrind/
+# (email.cg, push.cg) for callgrind_annotate; BENCH_CG_ONLY=email or push
+# runs one of them.
 #   usage: bench/callgrind.sh [BUILD_DIR]      (make bench runs it)
 set -euo pipefail
 B=${1:-build}
@@ -73,14 +77,19 @@ measure() {
   local sent; sent=$(sqlite3 many.db "SELECT count(*) FROM messages WHERE state = 2")
   [ "$sent" = "$N" ] || { echo "bench: $label campaign sent $sent of $N" >&2; exit 1; }
   echo "== callgrind: $label, a $N-message campaign through herald send"
-  awk -v t="$tn" -v o="$t1" -v n="$N" 'BEGIN {
+  awk -v t="$tn" -v o="$t1" -v n="$N" -v label="$label" 'BEGIN {
     printf "   total %.0f instructions (one message: %.0f)\n", t, o
     printf "   per message, all included:      %.0f\n", t / n
-    printf "   per message, start-up subtracted: %.0f (target: at most 60,000)\n", (t - o) / (n - 1) }'
+    printf "   per message, start-up subtracted: %.0f (target: at most 60,000)\n", (t - o) / (n - 1)
+    v = (t - o) / (n - 1)
+    printf "   %s against the target: %.0f a message, %.2fx of 60,000: %s\n", label, v, v / 60000,
+      v <= 60000 ? "met" : "NOT MET" }'
   echo "   where they go:"
   by_library many.cg
+  mv many.cg "$label.cg"
   campaign_cleanup many
 }
 
-measure email email "user%d@example.com" email "$(smtp_provider)"
-measure push fcm_token "fcm%012d:APA91bbench" push "$(fcm_provider)"
+ONLY=${BENCH_CG_ONLY:-email push}
+case " $ONLY " in *" email "*) measure email email "user%d@example.com" email "$(smtp_provider)" ;; esac
+case " $ONLY " in *" push "*) measure push fcm_token "fcm%012d:APA91bbench" push "$(fcm_provider)" ;; esac

@@ -66,6 +66,23 @@ struct hd_serve_cfg;
 bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
                     char *unsub, char *prefs);
 
+/* A key's two padded blocks already hashed (HMAC's first half of the work,
+ * the same for every token), for a caller that signs a token per message:
+ * the dispatcher. Zero it to start; hd_token_links_cached fills it on
+ * first use and again when the secret changes (a reload), and keeps a
+ * copy of the key to tell. hd_token_cache_release wipes and frees it. */
+struct hd_token_cache {
+    void *inner, *outer;   /* EVP_MD_CTX: SHA-256 after key^ipad, key^opad */
+    unsigned char key[64]; /* the key they were made of (secret: wiped) */
+    size_t len;            /* its length; 0: nothing cached */
+};
+
+/* hd_token_links, signing through cache (NULL: as hd_token_links). The
+ * tokens are the same bytes. */
+bool hd_token_links_cached(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                           char *unsub, char *prefs, struct hd_token_cache *cache);
+void hd_token_cache_release(struct hd_token_cache *cache);
+
 /* The preference centre's CSRF token for a link token (its len bytes):
  * HMAC-SHA256 with key over a label of its own and the token, as 64 hex
  * digits. A page served for the link carries it; a POST must bring it

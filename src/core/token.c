@@ -12,7 +12,11 @@
  * The dispatcher makes a token for every message, so the MAC is the HMAC
  * construction of RFC 2104 over SHA-256 fetched once: OpenSSL 3's one-shot
  * HMAC() fetches its algorithms again on every call, which cost more than
- * the hashing itself (about 30,000 instructions a message). */
+ * the hashing itself (about 30,000 instructions a message). The
+ * dispatcher also keeps the key's padded blocks hashed in a cache of its
+ * own (struct hd_token_cache), which halves the hashing: a token is then
+ * two compressions of SHA-256, not four (about 12,000 instructions a
+ * message before). */
 #include "herald/token.h"
 
 #include <openssl/crypto.h>
@@ -110,20 +114,27 @@ static void hash_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char 
     OPENSSL_cleanse(block, sizeof block);
 }
 
-/* HMAC-SHA256 (RFC 2104) of the n bytes at in. */
-static void hmac(const struct hd_token_key *key, const unsigned char *in, size_t n,
-                 unsigned char *out)
+/* key's HMAC block: the key, or its hash when longer than a block. */
+static void key_block(EVP_MD_CTX *c, const struct hd_token_key *key, unsigned char key0[BLOCK])
 {
-    unsigned char key0[BLOCK] = {0}, inner[MAC_LEN];
-    pthread_once(&sha256_once, fetch_sha256);
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c)
-        HD_BUG("out of memory");
+    memset(key0, 0, BLOCK);
     if (key->len <= BLOCK)
         memcpy(key0, key->key, key->len);
     else if (!EVP_DigestInit_ex(c, sha256, NULL) || !EVP_DigestUpdate(c, key->key, key->len) ||
              !EVP_DigestFinal_ex(c, key0, NULL)) /* a long key is hashed first */
         HD_BUG("SHA256 failed");
+}
+
+/* HMAC-SHA256 (RFC 2104) of the n bytes at in. */
+static void hmac(const struct hd_token_key *key, const unsigned char *in, size_t n,
+                 unsigned char *out)
+{
+    unsigned char key0[BLOCK], inner[MAC_LEN];
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        HD_BUG("out of memory");
+    key_block(c, key, key0);
     hash_padded(c, key0, 0x36, in, n, inner);
     hash_padded(c, key0, 0x5c, inner, sizeof inner, out);
     EVP_MD_CTX_free(c);
@@ -131,15 +142,80 @@ static void hmac(const struct hd_token_key *key, const unsigned char *in, size_t
     OPENSSL_cleanse(inner, sizeof inner);
 }
 
-/* HMAC-SHA256 of "v1" and the record. */
-static void mac(const struct hd_token_key *key, const unsigned char *rec, unsigned char *out)
+/* c, made if NULL, reset to SHA-256 after key0^pad. */
+static void *padded_state(void *c, const unsigned char *key0, unsigned char pad)
+{
+    unsigned char block[BLOCK];
+    if (!c && !(c = EVP_MD_CTX_new()))
+        HD_BUG("out of memory");
+    for (int i = 0; i < BLOCK; i++)
+        block[i] = key0[i] ^ pad;
+    if (!EVP_DigestInit_ex(c, sha256, NULL) || !EVP_DigestUpdate(c, block, BLOCK))
+        HD_BUG("SHA256 failed");
+    OPENSSL_cleanse(block, sizeof block);
+    return c;
+}
+
+/* The cache made for key, unless it already is. */
+static void cache_fill(struct hd_token_cache *k, const struct hd_token_key *key)
+{
+    unsigned char key0[BLOCK];
+    if (k->len == key->len && CRYPTO_memcmp(k->key, key->key, key->len) == 0)
+        return;
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        HD_BUG("out of memory");
+    key_block(c, key, key0);
+    EVP_MD_CTX_free(c);
+    k->inner = padded_state(k->inner, key0, 0x36);
+    k->outer = padded_state(k->outer, key0, 0x5c);
+    OPENSSL_cleanse(key0, sizeof key0);
+    memcpy(k->key, key->key, key->len);
+    k->len = key->len;
+}
+
+/* hmac(), from the states the cache holds: two compressions of SHA-256
+ * fewer, and no context made or freed */
+static void hmac_cached(struct hd_token_cache *k, const unsigned char *in, size_t n,
+                        unsigned char *out)
+{
+    unsigned char inner[MAC_LEN];
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || !EVP_MD_CTX_copy_ex(c, k->inner) || !EVP_DigestUpdate(c, in, n) ||
+        !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, k->outer) ||
+        !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, out, NULL))
+        HD_BUG("SHA256 failed");
+    EVP_MD_CTX_free(c);
+    OPENSSL_cleanse(inner, sizeof inner);
+}
+
+void hd_token_cache_release(struct hd_token_cache *k)
+{
+    if (!k)
+        return;
+    EVP_MD_CTX_free(k->inner);
+    EVP_MD_CTX_free(k->outer);
+    OPENSSL_cleanse(k, sizeof *k);
+}
+
+/* HMAC-SHA256 of "v1" and the record, through cache when there is one
+ * (and the key fits it). */
+static void mac(const struct hd_token_key *key, struct hd_token_cache *cache,
+                const unsigned char *rec, unsigned char *out)
 {
     unsigned char in[2 + REC_LEN] = {'v', '1'};
     memcpy(in + 2, rec, REC_LEN);
-    hmac(key, in, sizeof in, out);
+    if (cache && key->len <= sizeof cache->key) {
+        cache_fill(cache, key);
+        hmac_cached(cache, in, sizeof in, out);
+    } else {
+        hmac(key, in, sizeof in, out);
+    }
 }
 
-void hd_token_make(const struct hd_token *t, const struct hd_token_key *key, char out[HD_TOKEN_MAX])
+static void make(const struct hd_token *t, const struct hd_token_key *key,
+                 struct hd_token_cache *cache, char out[HD_TOKEN_MAX])
 {
     unsigned char raw[RAW_LEN];
     put_be(raw, (uint64_t)t->contact, 8);
@@ -147,9 +223,14 @@ void hd_token_make(const struct hd_token *t, const struct hd_token_key *key, cha
     raw[16] = (unsigned char)t->channel;
     raw[17] = (unsigned char)t->category;
     put_be(raw + 18, (uint64_t)t->day, 4);
-    mac(key, raw, raw + REC_LEN);
+    mac(key, cache, raw, raw + REC_LEN);
     memcpy(out, "v1.", 3);
     encode(raw, out + 3);
+}
+
+void hd_token_make(const struct hd_token *t, const struct hd_token_key *key, char out[HD_TOKEN_MAX])
+{
+    make(t, key, NULL, out);
 }
 
 static void fields(const unsigned char *raw, struct hd_token *out)
@@ -171,7 +252,7 @@ int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, 
     for (size_t i = 0; i < nkeys && found < 0; i++) {
         if (!keys[i].len)
             continue;
-        mac(&keys[i], raw, want);
+        mac(&keys[i], NULL, raw, want);
         if (CRYPTO_memcmp(want, raw + REC_LEN, MAC_LEN) == 0)
             found = (int)i;
     }
@@ -187,8 +268,8 @@ int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, 
     return HD_TOKEN_OK;
 }
 
-bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
-                    char *unsub, char *prefs)
+bool hd_token_links_cached(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                           char *unsub, char *prefs, struct hd_token_cache *cache)
 {
     char tok[HD_TOKEN_MAX];
     unsub[0] = '\0';
@@ -199,11 +280,17 @@ bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int6
     struct hd_token k = *t;
     struct hd_token_key key = {s->secrets[0].value, s->secrets[0].len};
     k.day = (now >= 0 ? now : now - 86399) / 86400;
-    hd_token_make(&k, &key, tok);
+    make(&k, &key, cache, tok);
     snprintf(unsub, HD_LINK_MAX, "%s/u/%s", s->public_url, tok);
     if (prefs)
         snprintf(prefs, HD_LINK_MAX, "%s/p/%s", s->public_url, tok);
     return true;
+}
+
+bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
+                    char *unsub, char *prefs)
+{
+    return hd_token_links_cached(s, t, now, unsub, prefs, NULL);
 }
 
 const char *hd_token_fault_name(int fault)

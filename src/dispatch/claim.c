@@ -18,10 +18,21 @@
 
 void hd_dispatch_uuid(const char *instance, int64_t message, char out[37])
 {
-    char in[80];
+    /* "INSTANCE:MESSAGE", written by hand: snprintf took a fifth of it */
+    char in[80], digits[24];
     unsigned char b[32];
-    int n = snprintf(in, sizeof in, "%s:%lld", instance, (long long)message);
-    hd_sha256(in, (size_t)n, b);
+    size_t n = strnlen(instance, sizeof in - 22), nd = 0;
+    uint64_t v = message < 0 ? 0 - (uint64_t)message : (uint64_t)message;
+    do
+        digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    if (message < 0)
+        digits[nd++] = '-';
+    memcpy(in, instance, n);
+    in[n++] = ':';
+    while (nd)
+        in[n++] = digits[--nd];
+    hd_sha256(in, n, b);
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x80); /* version 8: our own derivation */
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
     static const char hex[] = "0123456789abcdef";
@@ -68,10 +79,14 @@ static void add_links(struct hd_dispatch *d, const struct hd_claimed *m, struct 
 {
     char prefs[HD_LINK_MAX];
     struct hd_token t = {m->contact_id, m->id, j->channel, j->camp->c.category, 0};
-    if (!hd_token_links(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs))
+    if (!hd_token_links_cached(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs,
+                               &d->links))
         return;
-    json_object_set_new(data, "unsubscribe_url", json_string(j->unsub_url));
-    json_object_set_new(data, "preferences_url", json_string(prefs));
+    /* ASCII by construction (config_serve.c's check_url refuses other bytes
+     * in public_url; the token is base64url): jansson's UTF-8 check of the
+     * two links cost 3,000 instructions a message */
+    json_object_set_new(data, "unsubscribe_url", json_string_nocheck(j->unsub_url));
+    json_object_set_new(data, "preferences_url", json_string_nocheck(prefs));
 }
 
 /* Render, strictly, for the chosen channel. */

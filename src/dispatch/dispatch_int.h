@@ -132,7 +132,8 @@ struct hd_dispatch {
     struct hd_zones *zones;
     struct hd_tpl_set *tpls;
     struct hd_fmt *fmt;
-    json_t *vars; /* the template variables, under every message's data */
+    json_t *vars;                /* the template variables, under every message's data */
+    struct hd_token_cache links; /* the link secret's HMAC state (claim.c) */
     char instance[33];
     int64_t owner;
     struct job *inflight;      /* submitted, no result yet */

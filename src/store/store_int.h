@@ -41,6 +41,7 @@ enum hd_store_slot {
     SLOT_API_IDEM_PUT,
     SLOT_GWID_ADD,
     SLOT_GWID_FIND,
+    SLOT_SEND_RESERVE_MANY, /* queue.c: RESERVE_BATCH rows in one statement */
     SLOT_COUNT
 };
 
