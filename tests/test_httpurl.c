@@ -3,12 +3,12 @@
  * set_url). With one connection every request reuses one handle, so a
  * generic http provider whose URL holds the recipient sends to URLs that
  * change, repeat and change back; the mock gateway (tests/mock/twilio.js)
- * logs every request's path, and each must be its own message's. The
- * proxy comes from the environment as curl would take it (http_proxy,
- * no_proxy), read by the engine once per URL: with http_proxy pointing at
- * the mock, a request to a host that does not exist reaches the mock as a
- * proxy request (its target the whole URL); with that host in no_proxy,
- * it goes direct and fails. */
+ * logs every request's path, and each must be its own message's. A URL
+ * given as a parsed handle still takes its proxy from the environment as
+ * curl does (http_proxy, no_proxy): with http_proxy pointing at the mock,
+ * a request to a host that does not exist reaches the mock as a proxy
+ * request (its target the whole URL); with that host in no_proxy, it goes
+ * direct and fails. */
 #include "testnet.h"
 
 #include <jansson.h>

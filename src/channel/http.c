@@ -639,28 +639,6 @@ static void req_put(struct lane *l, struct hx_req *q)
     l->spare[l->nspare++] = q;
 }
 
-/* The proxy curl would take from the environment for url, given to it as
- * options: curl read the environment five times a request. Its rules:
- * the scheme's own variable, lower case (and for https upper case too;
- * never HTTP_PROXY, which a CGI request could set), then all_proxy and
- * ALL_PROXY; no_proxy or NO_PROXY. "" is no proxy, no exception. */
-static void set_proxy(CURL *e, const char *url)
-{
-    const char *p = NULL, *np = getenv("no_proxy");
-    if (!np)
-        np = getenv("NO_PROXY");
-    if (strncasecmp(url, "https://", 8) == 0) {
-        if (!(p = getenv("https_proxy")))
-            p = getenv("HTTPS_PROXY");
-    } else if (strncasecmp(url, "http://", 7) == 0 || !strstr(url, "://")) {
-        p = getenv("http_proxy");
-    }
-    if (!p && !(p = getenv("all_proxy")))
-        p = getenv("ALL_PROXY");
-    curl_easy_setopt(e, CURLOPT_PROXY, p ? p : "");
-    curl_easy_setopt(e, CURLOPT_NOPROXY, np ? np : "");
-}
-
 /* The request's URL on its easy handle: parsed again only when it is not
  * the one the handle has; one curl cannot parse goes as text, for curl to
  * refuse as before. */
@@ -676,7 +654,6 @@ static void set_url(struct req *rq)
         HD_BUG("out of memory");
     /* the text too: curl reports and logs the URL from it */
     curl_easy_setopt(e, CURLOPT_URL, url->data);
-    set_proxy(e, url->data);
     if (curl_url_set(rq->cu, CURLUPART_URL, url->data,
                      CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
         curl_easy_setopt(e, CURLOPT_CURLU, NULL);
