@@ -446,7 +446,12 @@ int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
 {
     struct hd_receipt k = *r;
     bool added = false, applied = false;
-    int rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
+    /* kept under its message when that is known now (by the gateway's id,
+     * for the providers that keep them), so that a copy sent again meets
+     * the row it duplicates (store/receipts.c) */
+    int rc = message_of(c, r, &k.message, err);
+    if (rc == 0)
+        rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
     if (rc == 0 && added)
         rc = try_apply(c, &k, now_ms, &applied, err);
     if (rc == 0)
