@@ -1,7 +1,7 @@
 /* test_console_new: the console's new-campaign form and contact pages
  * (issue 21) over real HTTP, driven by curl as a browser would (the
- * session from the login form, tests/testconsole.h): a
- * viewer may neither open the form nor post it (403, no campaign made), a
+ * session from the login form, tests/testconsole.h): a viewer may
+ * neither open the form nor post it (403, no campaign made), a
  * POST without the session's CSRF field is refused, a mistake answers 422
  * with the command line's own message above the form and the fields kept,
  * an estimate shows `herald campaign estimate`'s numbers and a monthly
