@@ -635,17 +635,8 @@ static void test_console_log_pages(void **state)
 {
     (void)state;
     struct srv s;
-    char *body, *hdr, line[96];
-    struct hd_buf csv;
-    hd_buf_init(&csv);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
-    for (int i = 0; i < 60; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-    }
-    write_file("more.csv", csv.data);
-    hd_buf_release(&csv);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
+    char *body, *hdr;
+    tc_more_contacts(60);
     tc_user("ann", "operator");
     send_promo();
     struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);

@@ -13,25 +13,18 @@
 
 static void held_campaign(void)
 {
-    struct hd_buf csv, ev;
+    struct hd_buf ev;
     char line[96];
-    hd_buf_init(&csv);
+    tc_more_contacts(62);
+    /* every other one of them converts */
     hd_buf_init(&ev);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
     hd_buf_adds(&ev, "contact,event,time\n");
-    for (int i = 0; i < 62; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-        if (i % 2 == 0) {
-            snprintf(line, sizeof line, "p%02d,purchase,2026-11-22T13:00:00Z\n", i);
-            hd_buf_adds(&ev, line);
-        }
+    for (int i = 0; i < 62; i += 2) {
+        snprintf(line, sizeof line, "p%02d,purchase,2026-11-22T13:00:00Z\n", i);
+        hd_buf_adds(&ev, line);
     }
-    write_file("more.csv", csv.data);
     write_file("ev.csv", ev.data);
-    hd_buf_release(&csv);
     hd_buf_release(&ev);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
     tc_user("vic", "viewer");
     TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--holdout", "30", "--now");

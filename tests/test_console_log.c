@@ -47,17 +47,7 @@ static void contacts_of(const char *body, struct hd_buf *out)
 
 static void big_log(void)
 {
-    struct hd_buf csv;
-    char line[96];
-    hd_buf_init(&csv);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
-    for (int i = 0; i < 62; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-    }
-    write_file("more.csv", csv.data);
-    hd_buf_release(&csv);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
+    tc_more_contacts(62);
     tc_user("vic", "viewer");
     send_promo();
     /* one instant for every row: the cursor's time alone cannot order them */

@@ -8,11 +8,15 @@
  * made with `herald user add --password-file`, all with the password
  * TC_PASSWORD ("correct horse 1"; TC_PASSWORD_FORM in a form). The cookie
  * and the field are read out of the answer with tc_cookie() and tc_csrf(),
- * which return static buffers: copy what must outlive the next call. */
+ * which return static buffers: copy what must outlive the next call. A
+ * long log or chart wants more contacts than testserve.h's three:
+ * tc_more_contacts(). */
 #ifndef HERALD_TESTCONSOLE_H
 #define HERALD_TESTCONSOLE_H
 
 #include "testserve.h"
+
+#include "herald/buf.h"
 
 #define TC_PASSWORD "correct horse 1"
 #define TC_PASSWORD_FORM "correct+horse+1"
@@ -109,6 +113,24 @@ static inline void tc_user(const char *name, const char *role)
 {
     write_file("pw", TC_PASSWORD "\n");
     TU_HERALD_OK(dir, "user", "add", name, "--role", role, "--password-file", "pw");
+}
+
+/* Imports n more contacts (n <= 100) for a log or a chart of some length:
+ * p00, p01... with the email pNN@example.com, the first name P and the
+ * locale en, through the folder's file more.csv. */
+static inline void tc_more_contacts(int n)
+{
+    struct hd_buf csv;
+    char line[96];
+    hd_buf_init(&csv);
+    hd_buf_adds(&csv, "id,email,first_name,locale\n");
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
+        hd_buf_adds(&csv, line);
+    }
+    write_file("more.csv", csv.data);
+    hd_buf_release(&csv);
+    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
 }
 
 #endif
