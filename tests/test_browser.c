@@ -367,10 +367,7 @@ static void test_browser_console(void **state)
  * with its button and `herald campaign show` agrees; a viewer sees no
  * button; the log filtered to the sent campaign. */
 static const char *const console_operator[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/ =200",
     "click a[href='/console/campaigns/later'] =200",
     "text Campaign: later",
@@ -387,10 +384,7 @@ static const char *const console_operator[] = {
 };
 
 static const char *const console_viewer[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/campaigns/promo =200",
     "text 漏斗",
     "count #actions button =0",

@@ -112,13 +112,7 @@ static json_t *scenario(const char *lang, const char *locale)
     bool in = false;
     for (size_t i = 0; i < NPAGES; i++) {
         if (pages[i].signed_in && !in) {
-            json_array_append_new(steps,
-                                  json_pack("{s:s,s:i}", "goto", "/console/login", "status", 200));
-            json_array_append_new(steps, json_pack("{s:s,s:s}", "fill", "#name", "value", "ops"));
-            json_array_append_new(
-                steps, json_pack("{s:s,s:s}", "fill", "#password", "value", "correct horse 1"));
-            json_array_append_new(
-                steps, json_pack("{s:s,s:i}", "click", "button[type=submit]", "status", 303));
+            tb_sign_in_steps(steps, "ops");
             in = true;
         }
         json_array_append_new(steps, json_pack("{s:s,s:i}", "goto", pages[i].path, "status", 200));

@@ -42,10 +42,7 @@ static int teardown(void **state)
 
 /* The form: a weekly campaign's estimate, then one to go now, created. */
 static const char *const create_en[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/ =200",
     "goto /console/campaigns/new =200",
     "lang en",
@@ -77,10 +74,7 @@ static const char *const create_en[] = {
 
 /* After herald send: the run on the campaign's page; a contact's why. */
 static const char *const sent_en[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/campaigns/launch =200",
     "count #runs tbody tr =1",
     "text sent 3",
@@ -103,10 +97,7 @@ static const char *const sent_en[] = {
 };
 
 static const char *const contact_zh[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/campaigns/new =200",
     "lang zh-CN",
     "text 新建活动",

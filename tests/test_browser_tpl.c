@@ -67,10 +67,7 @@ static int teardown(void **state)
 /* The scenarios: one step a line (tests/testbrowser.h); a value has no
  * " =" in it, so the rules are written without a space before '=='. */
 static const char *const templates_zh[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/templates =200",
     "lang zh-CN",
     "text 模板",
@@ -92,10 +89,7 @@ static const char *const templates_zh[] = {
 };
 
 static const char *const templates_en[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/templates =200",
     "text no findings",
     "screenshot console-templates-en.png",
@@ -113,10 +107,7 @@ static const char *const templates_en[] = {
 };
 
 static const char *const segment_operator[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/segments/new =200",
     "fill input[name=name] =zh",
     "type #rule =email exists",
@@ -141,10 +132,7 @@ static const char *const segment_operator[] = {
 };
 
 static const char *const segment_viewer[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/segments =200",
     "text 分群",
     "screenshot console-segments-zh-CN.png",

@@ -9,8 +9,10 @@
  * of matches a count expects, what a fill, select or type puts in, or the
  * text a wait_text or frame_text waits for; "$LINK" at
  * the start of an argument stands for the link the scenario is given.
- * tests/browser/drive.js lists the actions. A browser test's `herald
- * serve`, its folder and its users are a struct tb_site (below). */
+ * tests/browser/drive.js lists the actions. One step is the table's own:
+ * "sign_in NAME" stands for the four that sign NAME in through the login
+ * form (tb_sign_in_steps). A browser test's `herald serve`, its folder and
+ * its users are a struct tb_site (below). */
 #ifndef HERALD_TESTBROWSER_H
 #define HERALD_TESTBROWSER_H
 
@@ -23,6 +25,9 @@
 #include <sys/socket.h>
 
 #define CHROMIUM "/usr/bin/chromium"
+
+/* The password of the console users tb_site_user() makes. */
+#define TB_PASSWORD "correct horse 1"
 
 /* A port nobody listens on now (the kernel's pick for port 0). */
 static inline int tb_free_port(void)
@@ -176,6 +181,18 @@ static inline char *tb_shots_dir(void)
     return p;
 }
 
+/* Appends the steps that sign name in (password TB_PASSWORD) through
+ * the login form, which sends on to the overview. */
+static inline void tb_sign_in_steps(json_t *steps, const char *name)
+{
+    json_array_append_new(steps, json_pack("{s:s, s:i}", "goto", "/console/login", "status", 200));
+    json_array_append_new(steps, json_pack("{s:s, s:s}", "fill", "#name", "value", name));
+    json_array_append_new(steps,
+                          json_pack("{s:s, s:s}", "fill", "#password", "value", TB_PASSWORD));
+    json_array_append_new(steps,
+                          json_pack("{s:s, s:i}", "click", "button[type=submit]", "status", 303));
+}
+
 /* A scenario for drive.js from a table of steps. */
 static inline json_t *tb_scenario(const char *name, const char *locale, const char *link,
                                   const char *const *steps)
@@ -183,6 +200,10 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
     json_t *list = json_array();
     for (; *steps; steps++) {
         char step[512], arg[1024];
+        if (strncmp(*steps, "sign_in ", 8) == 0) {
+            tb_sign_in_steps(list, *steps + 8);
+            continue;
+        }
         snprintf(step, sizeof step, "%s", *steps);
         char *a = strchr(step, ' '), *val = NULL;
         assert_non_null(a);
@@ -249,12 +270,12 @@ static inline void tb_site_init(struct tb_site *site, const char *tpl, const cha
     tu_serve_store(site->dir, tpl, csv);
 }
 
-/* Adds console user name with role and the password the scenarios type,
- * "correct horse 1" (kept in the folder's file pw). */
+/* Adds console user name with role and the password TB_PASSWORD, which
+ * the scenarios type (kept in the folder's file pw). */
 static inline void tb_site_user(const struct tb_site *site, const char *name, const char *role)
 {
     char *pw = tu_path(site->dir, "pw");
-    tu_write(pw, "correct horse 1\n");
+    tu_write(pw, TB_PASSWORD "\n");
     free(pw);
     TU_HERALD_OK(site->dir, "user", "add", name, "--role", role, "--password-file", "pw");
 }
