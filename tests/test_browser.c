@@ -20,10 +20,7 @@
  * Chinese. */
 #include "testbrowser.h"
 
-static char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
-static char *shots; /* where screenshots go (kept) */
-static pid_t serve;
-static int port;
+static struct tb_site site; /* herald serve, its folder and port */
 
 static const char tpl_promo[] =
     "description: browser test\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
@@ -46,7 +43,7 @@ static json_t *herald_json(const char *cmd, const char *arg)
     const char *argv[] = {
         tu_herald_bin(),    c1,  c2 ? c2 : arg, c2 ? arg : "--format", c2 ? "--format" : "json",
         c2 ? "json" : NULL, NULL};
-    tu_exec(&r, dir, NULL, argv);
+    tu_exec(&r, site.dir, NULL, argv);
     if (r.status != 0)
         fail_msg("herald %s %s exited %d: %s", cmd, arg, r.status, r.err);
     json_error_t e;
@@ -93,7 +90,7 @@ static void mail_of(const char *contact, struct mail *m)
     char *py = tu_src_path("tests/check_mail.py");
     const char *argv[] = {"/usr/bin/python3", py, eml, NULL};
     struct tu_run r;
-    tu_exec(&r, dir, NULL, argv);
+    tu_exec(&r, site.dir, NULL, argv);
     json_t *j = json_loads(r.out, 0, NULL);
     if (r.status != 0 || !j)
         fail_msg("check_mail.py %s: %s%s", eml, r.out, r.err);
@@ -106,7 +103,7 @@ static void mail_of(const char *contact, struct mail *m)
     assert_string_equal(json_string_value(json_object_get(hdr, "List-Unsubscribe")), want);
     assert_string_equal(json_string_value(json_object_get(hdr, "List-Unsubscribe-Post")),
                         "List-Unsubscribe=One-Click");
-    snprintf(base, sizeof base, "http://127.0.0.1:%d/u/v1.", port);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/u/v1.", site.port);
     assert_int_equal(strncmp(m->unsub, base, strlen(base)), 0);
     json_decref(j);
     tu_run_release(&r);
@@ -149,46 +146,21 @@ static void assert_no_consent(const char *contact)
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tmpdir();
-    tb_need_playwright();
-    shots = tb_shots_dir();
-    port = tb_free_port();
-    setenv("HERALD_CONFIG", "h.conf", 1);
-    unsetenv("HERALD_NOW");
-    char conf[512], *cp = tu_path(dir, "h.conf");
-    snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
-             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
-             port, port);
-    tu_write(cp, conf);
-    free(cp);
-    const char *argv[] = {"mkdir", "home", "tmp", NULL};
-    tu_run_in(dir, argv);
-    tu_serve_store(dir, tpl_promo,
-                   "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                   "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n"
-                   "b4,b4@example.com,Di,zh-CN\n");
-    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+    tb_site_init(&site, tpl_promo,
+                 "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                 "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n"
+                 "b4,b4@example.com,Di,zh-CN\n");
+    TU_HERALD_OK(site.dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
-    TU_HERALD_OK(dir, "send", "promo");
-    char listen[64];
-    int got = 0;
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    serve = tu_serve_start(dir, listen, &got);
-    assert_int_equal(got, port);
+    TU_HERALD_OK(site.dir, "send", "promo");
+    tb_site_start(&site);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int st = serve > 0 ? tu_serve_stop(serve) : 0;
-    if (getenv("HERALD_KEEP_TEST_DIR"))
-        printf("kept %s\n", dir);
-    else
-        tu_rmdir(dir); /* frees it */
-    free(shots);
-    return st == 0 ? 0 : -1;
+    return tb_site_stop(&site);
 }
 
 /* The scenarios, data: one step a line, "ACTION ARGUMENT" with " =VALUE" at
@@ -274,9 +246,9 @@ static void test_browser_unsubscribe_en(void **state)
     mail_of("b1", &m);
     mail_of("b3", &other);
     assert_no_consent("b1");
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
-                       tb_scenario("open-only-en", "en-US", other.unsub, open_only_en)));
+    tb_site_drive(
+        &site, json_pack("[o, o]", tb_scenario("unsubscribe-en", "en-US", m.unsub, unsubscribe_en),
+                         tb_scenario("open-only-en", "en-US", other.unsub, open_only_en)));
     assert_unsubscribed("b1", m.message);
     assert_no_consent("b3");
 }
@@ -288,8 +260,8 @@ static void test_browser_unsubscribe_zh(void **state)
     struct mail m;
     mail_of("b2", &m);
     assert_no_consent("b2");
-    tb_drive(dir, shots, port,
-             json_pack("[o]", tb_scenario("unsubscribe-zh-CN", "zh-CN", m.unsub, unsubscribe_zh)));
+    tb_site_drive(&site, json_pack("[o]", tb_scenario("unsubscribe-zh-CN", "zh-CN", m.unsub,
+                                                      unsubscribe_zh)));
     assert_unsubscribed("b2", m.message);
 }
 
@@ -301,8 +273,8 @@ static void test_browser_preferences_zh(void **state)
     struct mail m;
     mail_of("b4", &m);
     assert_no_consent("b4");
-    tb_drive(dir, shots, port,
-             json_pack("[o]", tb_scenario("preferences-zh-CN", "zh-CN", m.prefs, prefs_zh)));
+    tb_site_drive(&site,
+                  json_pack("[o]", tb_scenario("preferences-zh-CN", "zh-CN", m.prefs, prefs_zh)));
     json_t *rows = consent_of("b4"), *row = json_array_get(rows, 0);
     if (json_array_size(rows) != 1)
         fail_msg("b4's consent: %s", json_dumps(rows, 0));
@@ -327,9 +299,9 @@ static void test_browser_bad_token(void **state)
     snprintf(forged, sizeof forged, "%s", m.unsub);
     forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
     snprintf(cut, sizeof cut, "%.*s", (int)(n - 5), m.unsub);
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("invalid-forged", "en-US", forged, invalid_forged),
-                       tb_scenario("invalid-cut", "en-US", cut, invalid_cut)));
+    tb_site_drive(&site, json_pack("[o, o]",
+                                   tb_scenario("invalid-forged", "en-US", forged, invalid_forged),
+                                   tb_scenario("invalid-cut", "en-US", cut, invalid_cut)));
     assert_no_consent("b3");
 }
 
@@ -377,30 +349,25 @@ static const char *const console_zh[] = {
 static void test_browser_console(void **state)
 {
     (void)state;
-    char *pw = tu_path(dir, "pw");
-    tu_write(pw, "correct horse 1\n");
-    free(pw);
-    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "viewer", "--password-file", "pw");
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("console-en", "en-US", "", console_en),
-                       tb_scenario("console-zh-CN", "zh-CN", "", console_zh)));
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
-                                "who = 'ann' AND addr = '127.0.0.1'"),
+    tb_site_user(&site, "ann", "viewer");
+    tb_site_drive(&site, json_pack("[o, o]", tb_scenario("console-en", "en-US", "", console_en),
+                                   tb_scenario("console-zh-CN", "zh-CN", "", console_zh)));
+    assert_int_equal(tu_q1(site.dir,
+                           "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
+                           "who = 'ann' AND addr = '127.0.0.1'"),
                      2);
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                "'login_failed'"),
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                     "'login_failed'"),
                      1);
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"), 1);
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"),
+                     1);
 }
 
 /* The campaign page and the log (issue 21): an operator pauses a campaign
  * with its button and `herald campaign show` agrees; a viewer sees no
  * button; the log filtered to the sent campaign. */
 static const char *const console_operator[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/ =200",
     "click a[href='/console/campaigns/later'] =200",
     "text Campaign: later",
@@ -417,10 +384,7 @@ static const char *const console_operator[] = {
 };
 
 static const char *const console_viewer[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/campaigns/promo =200",
     "text 漏斗",
     "count #actions button =0",
@@ -431,22 +395,19 @@ static const char *const console_viewer[] = {
 static void test_browser_console_campaign(void **state)
 {
     (void)state;
-    char *pw = tu_path(dir, "pw");
-    tu_write(pw, "correct horse 1\n");
-    free(pw);
-    TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
-    TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
+    tb_site_user(&site, "opa", "operator");
+    TU_HERALD_OK(site.dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2030-01-01T09:00:00Z");
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("console-campaign", "en-US", "", console_operator),
-                       tb_scenario("console-viewer", "zh-CN", "", console_viewer)));
+    tb_site_drive(&site, json_pack("[o, o]",
+                                   tb_scenario("console-campaign", "en-US", "", console_operator),
+                                   tb_scenario("console-viewer", "zh-CN", "", console_viewer)));
     struct tu_run r;
-    tu_herald(&r, dir, NULL, "campaign", "show", "later", NULL);
+    tu_herald(&r, site.dir, NULL, "campaign", "show", "later", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "status       paused"));
     tu_run_release(&r);
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                "'campaign_pause' AND who = 'opa' AND detail = 'later'"),
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                     "'campaign_pause' AND who = 'opa' AND detail = 'later'"),
                      1);
 }
 

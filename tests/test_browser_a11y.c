@@ -6,17 +6,14 @@
  * data the setup made (a sent campaign with a holdout and conversions, so
  * that the campaign page draws its chart). Each page is also screenshot
  * (800 px wide) into the output folder, where drive.js writes each page's
- * findings as axe-NAME-LANG.json. The setup's shape is test_browser.c's:
+ * findings as axe-NAME-LANG.json. The setup is a site of tests/testbrowser.h:
  * the test's own folder, herald serve on a free port, a user made with
  * `herald user add --password-file`. */
 #include "testbrowser.h"
 
 #include "herald/state.h"
 
-static char *dir;   /* the test's folder: store, Chromium's HOME and TMPDIR */
-static char *shots; /* where screenshots and axe's findings go (kept) */
-static pid_t serve;
-static int port;
+static struct tb_site site; /* herald serve, its folder and port */
 
 /* The console's pages, each checked signed in (but the sign-in form). */
 static const struct a11y_page {
@@ -56,9 +53,10 @@ static void need_axe(void)
     free(bd);
 }
 
-/* 200 contacts, a campaign with a 25% holdout sent through the outbox;
- * conversions within its window: half of those sent to, a fifth of those
- * held out (so the chart has a lift to draw). */
+/* The site (tests/testbrowser.h) with 200 contacts, a campaign with a 25%
+ * holdout sent through the outbox; conversions within its window: half of
+ * those sent to, a fifth of those held out (so the chart has a lift to
+ * draw). */
 static void store(void)
 {
     struct hd_buf csv;
@@ -66,11 +64,11 @@ static void store(void)
     hd_buf_adds(&csv, "id,email,first_name,locale\n");
     for (int i = 0; i < 200; i++)
         hd_buf_addf(&csv, "a%03d,a%03d@example.com,A,%s\n", i, i, i % 2 ? "zh-CN" : "en");
-    tu_serve_store(dir, tpl_promo, csv.data);
+    tb_site_init(&site, tpl_promo, csv.data);
     hd_buf_release(&csv);
-    TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
+    TU_HERALD_OK(site.dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--holdout", "25", "--now");
-    TU_HERALD_OK(dir, "send", "held");
+    TU_HERALD_OK(site.dir, "send", "held");
     char cmd[1024], when[32];
     time_t t = time(NULL) + 3600;
     struct tm tm;
@@ -79,53 +77,25 @@ static void store(void)
              "cd '%s' && (echo contact,event,time; sqlite3 h.db \"SELECT k.ext_id || "
              "',purchase,%s' FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE "
              "(m.state = %d AND k.id %% 5 = 0) OR (m.state <> %d AND k.id %% 2 = 0)\") > ev.csv",
-             dir, when, HD_ST_HELD_OUT, HD_ST_HELD_OUT);
+             site.dir, when, HD_ST_HELD_OUT, HD_ST_HELD_OUT);
     free(tu_sh(cmd));
-    TU_HERALD_OK(dir, "events", "import", "ev.csv");
+    TU_HERALD_OK(site.dir, "events", "import", "ev.csv");
 }
 
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tmpdir();
-    tb_need_playwright();
     need_axe();
-    shots = tb_shots_dir();
-    port = tb_free_port();
-    setenv("HERALD_CONFIG", "h.conf", 1);
-    unsetenv("HERALD_NOW");
-    char conf[512], *cp = tu_path(dir, "h.conf");
-    snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
-             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
-             port, port);
-    tu_write(cp, conf);
-    free(cp);
-    const char *argv[] = {"mkdir", "home", "tmp", NULL};
-    tu_run_in(dir, argv);
     store();
-    char *pw = tu_path(dir, "pw");
-    tu_write(pw, "correct horse 1\n");
-    free(pw);
-    TU_HERALD_OK(dir, "user", "add", "ops", "--role", "operator", "--password-file", "pw");
-    char listen[64];
-    int got = 0;
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    serve = tu_serve_start(dir, listen, &got);
-    assert_int_equal(got, port);
+    tb_site_user(&site, "ops", "operator");
+    tb_site_start(&site);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int st = serve > 0 ? tu_serve_stop(serve) : 0;
-    if (getenv("HERALD_KEEP_TEST_DIR"))
-        printf("kept %s\n", dir);
-    else
-        tu_rmdir(dir); /* frees it */
-    free(shots);
-    return st == 0 ? 0 : -1;
+    return tb_site_stop(&site);
 }
 
 static void step(json_t *steps, const char *action, const char *arg)
@@ -142,13 +112,7 @@ static json_t *scenario(const char *lang, const char *locale)
     bool in = false;
     for (size_t i = 0; i < NPAGES; i++) {
         if (pages[i].signed_in && !in) {
-            json_array_append_new(steps,
-                                  json_pack("{s:s,s:i}", "goto", "/console/login", "status", 200));
-            json_array_append_new(steps, json_pack("{s:s,s:s}", "fill", "#name", "value", "ops"));
-            json_array_append_new(
-                steps, json_pack("{s:s,s:s}", "fill", "#password", "value", "correct horse 1"));
-            json_array_append_new(
-                steps, json_pack("{s:s,s:i}", "click", "button[type=submit]", "status", 303));
+            tb_sign_in_steps(steps, "ops");
             in = true;
         }
         json_array_append_new(steps, json_pack("{s:s,s:i}", "goto", pages[i].path, "status", 200));
@@ -176,7 +140,7 @@ static void assert_findings(const char *lang)
     for (size_t i = 0; i < NPAGES; i++) {
         char file[160];
         snprintf(file, sizeof file, "axe-%s-%s.json", pages[i].name, lang);
-        char *p = tu_path(shots, file);
+        char *p = tu_path(site.shots, file);
         json_error_t e;
         json_t *j = json_load_file(p, 0, &e), *v;
         if (!j)
@@ -199,14 +163,14 @@ static void assert_findings(const char *lang)
 static void test_browser_a11y_en(void **state)
 {
     (void)state;
-    tb_drive(dir, shots, port, json_pack("[o]", scenario("en", "en-US")));
+    tb_site_drive(&site, json_pack("[o]", scenario("en", "en-US")));
     assert_findings("en");
 }
 
 static void test_browser_a11y_zh(void **state)
 {
     (void)state;
-    tb_drive(dir, shots, port, json_pack("[o]", scenario("zh-CN", "zh-CN")));
+    tb_site_drive(&site, json_pack("[o]", scenario("zh-CN", "zh-CN")));
     assert_findings("zh-CN");
 }
 

@@ -8,15 +8,12 @@
  * on the campaign's page; then a contact is searched by email, opened, and
  * "why" is asked for the campaign, in English and in Chinese (the form's
  * estimate too, for a daily campaign in America/New_York).
- * Screenshots go to the output folder (tb_shots_dir). The setup copies
- * test_browser.c's: its own folder, `herald serve` on a free port, users
- * made with `herald user add --password-file`. */
+ * Screenshots go to the output folder (tb_shots_dir). The setup is a
+ * site of tests/testbrowser.h: its own folder, `herald serve` on a free
+ * port, users made with `herald user add --password-file`. */
 #include "testbrowser.h"
 
-static char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
-static char *shots; /* where screenshots go (kept) */
-static pid_t serve;
-static int port;
+static struct tb_site site; /* herald serve, its folder and port */
 
 static const char tpl_promo[] =
     "description: browser test\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
@@ -29,54 +26,23 @@ static const char tpl_promo[] =
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tmpdir();
-    tb_need_playwright();
-    shots = tb_shots_dir();
-    port = tb_free_port();
-    setenv("HERALD_CONFIG", "h.conf", 1);
-    unsetenv("HERALD_NOW");
-    char conf[512], *cp = tu_path(dir, "h.conf");
-    snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
-             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
-             port, port);
-    tu_write(cp, conf);
-    free(cp);
-    const char *argv[] = {"mkdir", "home", "tmp", NULL};
-    tu_run_in(dir, argv);
-    tu_serve_store(dir, tpl_promo,
-                   "id,email,first_name,locale\nn1,n1@example.com,Ann,en\n"
-                   "n2,n2@example.com,Bo,zh-CN\nn3,n3@example.com,Cy,en\n");
-    char *pw = tu_path(dir, "pw");
-    tu_write(pw, "correct horse 1\n");
-    free(pw);
-    TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
-    char listen[64];
-    int got = 0;
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    serve = tu_serve_start(dir, listen, &got);
-    assert_int_equal(got, port);
+    tb_site_init(&site, tpl_promo,
+                 "id,email,first_name,locale\nn1,n1@example.com,Ann,en\n"
+                 "n2,n2@example.com,Bo,zh-CN\nn3,n3@example.com,Cy,en\n");
+    tb_site_user(&site, "opa", "operator");
+    tb_site_start(&site);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int st = serve > 0 ? tu_serve_stop(serve) : 0;
-    if (getenv("HERALD_KEEP_TEST_DIR"))
-        printf("kept %s\n", dir);
-    else
-        tu_rmdir(dir); /* frees it */
-    free(shots);
-    return st == 0 ? 0 : -1;
+    return tb_site_stop(&site);
 }
 
 /* The form: a weekly campaign's estimate, then one to go now, created. */
 static const char *const create_en[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/ =200",
     "goto /console/campaigns/new =200",
     "lang en",
@@ -108,10 +74,7 @@ static const char *const create_en[] = {
 
 /* After herald send: the run on the campaign's page; a contact's why. */
 static const char *const sent_en[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/campaigns/launch =200",
     "count #runs tbody tr =1",
     "text sent 3",
@@ -134,10 +97,7 @@ static const char *const sent_en[] = {
 };
 
 static const char *const contact_zh[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/campaigns/new =200",
     "lang zh-CN",
     "text 新建活动",
@@ -169,7 +129,7 @@ static const char *const contact_zh[] = {
 /* The number of files in the outbox's email folder. */
 static int outbox_count(void)
 {
-    char *p = tu_path(dir, "var/outbox/email/new");
+    char *p = tu_path(site.dir, "var/outbox/email/new");
     DIR *d = opendir(p);
     int n = 0;
     struct dirent *e;
@@ -184,18 +144,18 @@ static int outbox_count(void)
 static void test_browser_new_campaign(void **state)
 {
     (void)state;
-    tb_drive(dir, shots, port,
-             json_pack("[o]", tb_scenario("console-new-en", "en-US", "", create_en)));
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM campaigns"), 1); /* the estimate wrote none */
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                "'campaign_create' AND who = 'opa' AND detail = 'launch'"),
+    tb_site_drive(&site, json_pack("[o]", tb_scenario("console-new-en", "en-US", "", create_en)));
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM campaigns"),
+                     1); /* the estimate wrote none */
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                     "'campaign_create' AND who = 'opa' AND detail = 'launch'"),
                      1);
     assert_int_equal(outbox_count(), 0);
-    TU_HERALD_OK(dir, "send", "launch");
+    TU_HERALD_OK(site.dir, "send", "launch");
     assert_int_equal(outbox_count(), 3);
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("console-new-sent-en", "en-US", "", sent_en),
-                       tb_scenario("console-contact-zh-CN", "zh-CN", "", contact_zh)));
+    tb_site_drive(&site,
+                  json_pack("[o, o]", tb_scenario("console-new-sent-en", "en-US", "", sent_en),
+                            tb_scenario("console-contact-zh-CN", "zh-CN", "", contact_zh)));
 }
 
 int main(void)

@@ -11,10 +11,7 @@
  * ($HERALD_TEST_OUT, else test-output/browser beside the binary). */
 #include "testbrowser.h"
 
-static char *dir;   /* the test's folder: store, templates, Chromium's HOME and TMPDIR */
-static char *shots; /* where screenshots go (kept) */
-static pid_t serve;
-static int port;
+static struct tb_site site; /* herald serve, its folder and port */
 
 static const char tpl_promo[] =
     "description: spring sale\ncategory: marketing\nfrom: Acme <hello@example.com>\n\n"
@@ -41,7 +38,7 @@ static const char tpl_welcome_zh[] =
 
 static void write_in(const char *name, const char *text)
 {
-    char *p = tu_path(dir, name);
+    char *p = tu_path(site.dir, name);
     tu_write(p, text);
     free(p);
 }
@@ -49,56 +46,28 @@ static void write_in(const char *name, const char *text)
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tmpdir();
-    tb_need_playwright();
-    shots = tb_shots_dir();
-    port = tb_free_port();
-    setenv("HERALD_CONFIG", "h.conf", 1);
-    unsetenv("HERALD_NOW");
-    char conf[512];
-    snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
-             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
-             port, port);
-    write_in("h.conf", conf);
-    const char *argv[] = {"mkdir", "home", "tmp", NULL};
-    tu_run_in(dir, argv);
-    tu_serve_store(dir, tpl_promo,
-                   "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                   "b2,b2@example.com,波,zh-CN\nb3,b3@example.com,Cy,en\n"
-                   "b4,b4@example.com,迪,zh-CN\n");
+    tb_site_init(&site, tpl_promo,
+                 "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                 "b2,b2@example.com,波,zh-CN\nb3,b3@example.com,Cy,en\n"
+                 "b4,b4@example.com,迪,zh-CN\n");
     write_in("tpl/welcome.tmpl", tpl_welcome);
     write_in("tpl/welcome.zh-CN.tmpl", tpl_welcome_zh);
-    write_in("pw", "correct horse 1\n");
-    TU_HERALD_OK(dir, "user", "add", "opa", "--role", "operator", "--password-file", "pw");
-    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "viewer", "--password-file", "pw");
-    char listen[64];
-    int got = 0;
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    serve = tu_serve_start(dir, listen, &got);
-    assert_int_equal(got, port);
+    tb_site_user(&site, "opa", "operator");
+    tb_site_user(&site, "ann", "viewer");
+    tb_site_start(&site);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int st = serve > 0 ? tu_serve_stop(serve) : 0;
-    if (getenv("HERALD_KEEP_TEST_DIR"))
-        printf("kept %s\n", dir);
-    else
-        tu_rmdir(dir); /* frees it */
-    free(shots);
-    return st == 0 ? 0 : -1;
+    return tb_site_stop(&site);
 }
 
 /* The scenarios: one step a line (tests/testbrowser.h); a value has no
  * " =" in it, so the rules are written without a space before '=='. */
 static const char *const templates_zh[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/templates =200",
     "lang zh-CN",
     "text 模板",
@@ -120,10 +89,7 @@ static const char *const templates_zh[] = {
 };
 
 static const char *const templates_en[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/templates =200",
     "text no findings",
     "screenshot console-templates-en.png",
@@ -141,10 +107,7 @@ static const char *const templates_en[] = {
 };
 
 static const char *const segment_operator[] = {
-    "goto /console/login =200",
-    "fill #name =opa",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in opa",
     "goto /console/segments/new =200",
     "fill input[name=name] =zh",
     "type #rule =email exists",
@@ -169,10 +132,7 @@ static const char *const segment_operator[] = {
 };
 
 static const char *const segment_viewer[] = {
-    "goto /console/login =200",
-    "fill #name =ann",
-    "fill #password =correct horse 1",
-    "click button[type=submit] =303",
+    "sign_in ann",
     "goto /console/segments =200",
     "text 分群",
     "screenshot console-segments-zh-CN.png",
@@ -191,27 +151,27 @@ static const char *const segment_viewer[] = {
 static void test_browser_tpl_preview(void **state)
 {
     (void)state;
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("templates-zh-CN", "zh-CN", "", templates_zh),
-                       tb_scenario("templates-en", "en-US", "", templates_en)));
+    tb_site_drive(&site,
+                  json_pack("[o, o]", tb_scenario("templates-zh-CN", "zh-CN", "", templates_zh),
+                            tb_scenario("templates-en", "en-US", "", templates_en)));
 }
 
 static void test_browser_tpl_segments(void **state)
 {
     (void)state;
-    tb_drive(dir, shots, port,
-             json_pack("[o, o]", tb_scenario("segment-operator", "en-US", "", segment_operator),
-                       tb_scenario("segment-viewer", "zh-CN", "", segment_viewer)));
+    tb_site_drive(&site, json_pack("[o, o]",
+                                   tb_scenario("segment-operator", "en-US", "", segment_operator),
+                                   tb_scenario("segment-viewer", "zh-CN", "", segment_viewer)));
     /* saved as the CLI would have, audited; the viewer changed nothing */
     struct tu_run r;
-    tu_herald(&r, dir, NULL, "segment", "count", "zh", NULL);
+    tu_herald(&r, site.dir, NULL, "segment", "count", "zh", NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "2\n");
     tu_run_release(&r);
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                "'segment_define' AND who = 'opa' AND detail = 'zh'"),
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
+                                     "'segment_define' AND who = 'opa' AND detail = 'zh'"),
                      1);
-    assert_int_equal(tu_q1(dir, "SELECT count(*) FROM segments"), 2);
+    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM segments"), 2);
 }
 
 int main(void)

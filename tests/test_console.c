@@ -9,13 +9,11 @@
  * session past [serve] console_session sent back to the login, the
  * overview with a real campaign's numbers in English and Chinese, and
  * `herald audit actions` listing what happened. */
-#include "testserve.h"
-
-static const char pw_ok[] = "correct horse 1\n";
+#include "testconsole.h"
 
 static void write_pw(void)
 {
-    write_file("pw", pw_ok);
+    write_file("pw", TC_PASSWORD "\n");
     write_file("short", "abc\n");
     write_file("pw2", "another secret 2\n");
 }
@@ -114,79 +112,15 @@ static void test_console_users(void **state)
 
 /* ---- a browser's part, with curl ---- */
 
-/* The value of cookie name in a response's headers, or "" (static). */
-static const char *set_cookie(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-/* A page's form csrf field (static). */
-static const char *csrf_of(const char *body)
-{
-    static char v[80];
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
-    return v;
-}
-
 /* curl's source address for the logins (fixed text) */
 static const char *from = "";
-
-/* POSTs a login the way the form does: GET the form, then POST with its
- * cookie and field. Returns the status; *hdr gets the answer's headers. */
-static int login(const struct srv *s, const char *name, const char *pw, char **hdr)
-{
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, from, &body, &h), 200);
-    snprintf(extra, sizeof extra, "%s -b 'herald_login=%s'", from, set_cookie(h, "herald_login"));
-    snprintf(form, sizeof form, "name=%s&password=%s&csrf=%s", name, pw, csrf_of(body));
-    free(body);
-    free(h);
-    int code = http(s, "POST", "/console/login", form, extra, &body, hdr);
-    free(body);
-    return code;
-}
-
-static char *session_of(const struct srv *s, const char *name, const char *pw)
-{
-    char *hdr;
-    assert_int_equal(login(s, name, pw, &hdr), 303);
-    assert_contains(hdr, "Location: /console/\r\n");
-    char *sid = hd_xstrdup(set_cookie(hdr, "herald_session"));
-    assert_int_equal(strlen(sid), 64);
-    free(hdr);
-    return sid;
-}
-
-static int get_as(const struct srv *s, const char *sid, const char *path, const char *lang,
-                  char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
-    return http(s, "GET", path, NULL, extra, body, hdr);
-}
-
-static void user_ann(void)
-{
-    write_pw();
-    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "operator", "--password-file", "pw");
-}
 
 static void test_console_login(void **state)
 {
     (void)state;
     struct srv s;
     char *body, *hdr;
-    user_ann();
+    tc_user("ann", "operator");
     srv_start(&s);
     assert_int_equal(http(&s, "GET", "/console", NULL, NULL, &body, &hdr), 301);
     assert_contains(hdr, "Location: /console/\r\n");
@@ -215,20 +149,20 @@ static void test_console_login(void **state)
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
     /* wrong password, unknown user: 401, the form again, audited */
-    assert_int_equal(login(&s, "ann", "wrong+password", &hdr), 401);
+    assert_int_equal(tc_login(&s, "ann", "wrong+password", from, &hdr), 401);
     free(hdr);
-    assert_int_equal(login(&s, "zed", "correct+horse+1", &hdr), 401);
+    assert_int_equal(tc_login(&s, "zed", "correct+horse+1", from, &hdr), 401);
     free(hdr);
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
                         "addr = '127.0.0.1'"),
                      2);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
     /* the right one: a session cookie with its attributes */
-    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 303);
+    assert_int_equal(tc_login(&s, "ann", "correct+horse+1", from, &hdr), 303);
     assert_contains(hdr, "Set-Cookie: herald_session=");
     assert_contains(hdr, "; Path=/console/; Max-Age=43200; HttpOnly; SameSite=Strict\r\n");
     assert_not_contains(hdr, "Secure");
-    char *sid = hd_xstrdup(set_cookie(hdr, "herald_session"));
+    char *sid = hd_xstrdup(tc_cookie(hdr, "herald_session"));
     free(hdr);
     /* the store keeps its SHA-256, not the id */
     char sql[256];
@@ -236,13 +170,13 @@ static void test_console_login(void **state)
              sid);
     assert_int_equal(q1(sql), 0);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
-    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 200);
     assert_contains(hdr, "Content-Security-Policy: default-src 'self'; script-src 'self'");
     assert_contains(body, "<span>ann (operator)</span>");
-    char *csrf = hd_xstrdup(csrf_of(body));
+    char *csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/static/console.css", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/static/console.css", "en", &body, &hdr), 200);
     assert_contains(hdr, "Content-Type: text/css");
     assert_contains(body, "body{");
     free(body);
@@ -261,7 +195,7 @@ static void test_console_login(void **state)
     free(body);
     free(hdr);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
-    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 303);
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/login\r\n");
     free(body);
     free(hdr);
@@ -285,14 +219,14 @@ static void test_console_throttle(void **state)
     (void)state;
     struct srv s;
     char *hdr;
-    user_ann();
+    tc_user("ann", "operator");
     srv_start(&s);
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(login(&s, "ann", "nope+nope+nope", &hdr), 401);
+        assert_int_equal(tc_login(&s, "ann", "nope+nope+nope", from, &hdr), 401);
         free(hdr);
     }
     /* the sixth, even with the right password: 429 until the window passes */
-    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 429);
+    assert_int_equal(tc_login(&s, "ann", "correct+horse+1", from, &hdr), 429);
     /* the window's 900 s from the first failure, which may be a second or
      * two ago after five Argon2 checks */
     const char *ra = strstr(hdr, "Retry-After: ");
@@ -302,14 +236,14 @@ static void test_console_throttle(void **state)
     free(hdr);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 0);
     /* another account from the same address is throttled too (per address) */
-    assert_int_equal(login(&s, "other", "whatever+123", &hdr), 429);
+    assert_int_equal(tc_login(&s, "other", "whatever+123", from, &hdr), 429);
     free(hdr);
     /* from another address: ann is still throttled (per account), another
      * account is not */
     from = "--interface 127.0.0.2";
-    assert_int_equal(login(&s, "ann", "correct+horse+1", &hdr), 429);
+    assert_int_equal(tc_login(&s, "ann", "correct+horse+1", from, &hdr), 429);
     free(hdr);
-    assert_int_equal(login(&s, "other", "whatever+123", &hdr), 401);
+    assert_int_equal(tc_login(&s, "other", "whatever+123", from, &hdr), 401);
     free(hdr);
     from = "";
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
@@ -319,7 +253,7 @@ static void test_console_throttle(void **state)
     /* 15 minutes later the account may try again */
     setenv("HERALD_NOW", "2026-11-22T12:15:01Z", 1);
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
+    char *sid = tc_sign_in(&s, "ann");
     free(sid);
     assert_int_equal(srv_stop(&s), 0);
 }
@@ -329,25 +263,25 @@ static void test_console_expired(void **state)
     (void)state;
     struct srv s;
     char *body, *hdr;
-    user_ann();
+    tc_user("ann", "operator");
     write_conf("h.conf", "secret_file = var/herald.secret\nconsole_session = 1h\n");
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
-    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    char *sid = tc_sign_in(&s, "ann");
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 200);
     free(body);
     free(hdr);
     assert_int_equal(srv_stop(&s), 0);
     setenv("HERALD_NOW", "2026-11-22T13:00:01Z", 1);
     srv_start(&s);
-    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 303);
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/login\r\n");
     free(body);
     free(hdr);
     /* the next login clears the expired session away */
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
-    char *again = session_of(&s, "ann", "correct+horse+1");
+    char *again = tc_sign_in(&s, "ann");
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
-    assert_int_equal(get_as(&s, again, "/console/", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, again, "/console/", "en", &body, &hdr), 200);
     free(body);
     free(hdr);
     free(again);
@@ -360,7 +294,7 @@ static void test_console_overview(void **state)
     (void)state;
     struct srv s;
     char *body, *hdr;
-    user_ann();
+    tc_user("ann", "operator");
     send_promo();
     TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2026-11-23T09:00:00Z");
@@ -375,8 +309,8 @@ static void test_console_overview(void **state)
              dir);
     free(tu_sh(cmd));
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
-    assert_int_equal(get_as(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
+    char *sid = tc_sign_in(&s, "ann");
+    assert_int_equal(tc_get(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/held\">held</a></td>"
                           "<td class=\"status-paused\">paused</td>");
     assert_contains(body, "<li>mail: throttled by the gateway, paused until "
@@ -394,7 +328,7 @@ static void test_console_overview(void **state)
     assert_contains(body, "No message has failed.");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/", "zh-CN,zh;q=0.9", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/", "zh-CN,zh;q=0.9", &body, &hdr), 200);
     assert_contains(body, "<html lang=\"zh-CN\">");
     assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");
     assert_contains(body, "<td class=\"status-scheduled\">已排期</td>");
@@ -404,10 +338,10 @@ static void test_console_overview(void **state)
     free(body);
     free(hdr);
     /* an unknown console path for a signed-in user is 404; a GET to logout 405 */
-    assert_int_equal(get_as(&s, sid, "/console/nope", "en", &body, &hdr), 404);
+    assert_int_equal(tc_get(&s, sid, "/console/nope", "en", &body, &hdr), 404);
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/logout", "en", &body, &hdr), 405);
+    assert_int_equal(tc_get(&s, sid, "/console/logout", "en", &body, &hdr), 405);
     assert_contains(hdr, "Allow: POST\r\n");
     free(body);
     free(hdr);
@@ -469,29 +403,21 @@ static void funnel_from_stats(const char *camp, char *out, size_t size)
     tu_run_release(&r);
 }
 
-static int post_as(const struct srv *s, const char *sid, const char *path, const char *form,
-                   char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s'", sid);
-    return http(s, "POST", path, form, extra, body, hdr);
-}
-
 static void test_console_campaign(void **state)
 {
     (void)state;
     struct srv s;
     char *body, *hdr, want[256], form[160];
-    user_ann();
-    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    tc_user("ann", "operator");
+    tc_user("vic", "viewer");
     send_promo();
     TU_HERALD_OK(dir, "campaign", "create", "later", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--at", "2026-11-23T09:00:00Z");
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
-    char *vid = session_of(&s, "vic", "correct+horse+1");
+    char *sid = tc_sign_in(&s, "ann");
+    char *vid = tc_sign_in(&s, "vic");
     /* the numbers are herald stats' */
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/promo", "en", &body, &hdr), 200);
     funnel_from_stats("promo", want, sizeof want);
     assert_contains(want, "<td class=\"n\">3</td>");
     assert_contains(body, want);
@@ -502,7 +428,7 @@ static void test_console_campaign(void **state)
     assert_not_contains(body, "value=\"pause\""); /* done: nothing to pause */
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo", "zh-CN", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/promo", "zh-CN", &body, &hdr), 200);
     assert_contains(body, "<h1>活动: promo</h1>");
     assert_contains(body, "<th class=\"n\">已送达</th>");
     assert_contains(body, "<dt>类别</dt><dd>营销</dd>");
@@ -514,7 +440,7 @@ static void test_console_campaign(void **state)
     TU_HERALD_OK(dir, "events", "import", "ev.csv");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr),
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, &hdr),
                      200);
     assert_contains(body, "<td class=\"n\">2</td></tr></tbody>");
     assert_contains(body, "<input name=\"goal\" value=\"purchase\"");
@@ -524,22 +450,22 @@ static void test_console_campaign(void **state)
     tu_run_release(&g);
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/nope", "en", &body, &hdr), 404);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/nope", "en", &body, &hdr), 404);
     free(body);
     free(hdr);
     /* the overview links to each campaign's page */
-    assert_int_equal(get_as(&s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 200);
     assert_contains(body, "<a href=\"/console/campaigns/later\">later</a>");
     free(body);
     free(hdr);
     /* a viewer: no buttons, and the POST refused before its form is read */
-    assert_int_equal(get_as(&s, vid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/campaigns/later", "en", &body, &hdr), 200);
     assert_not_contains(body, "name=\"action\"");
-    char *vcsrf = hd_xstrdup(csrf_of(body));
+    char *vcsrf = hd_xstrdup(tc_csrf(body));
     free(body);
     free(hdr);
     snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf);
-    assert_int_equal(post_as(&s, vid, "/console/campaigns/later", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, vid, "/console/campaigns/later", form, NULL, &body, NULL), 403);
     free(body);
     /* ... before its form is read: the headers alone, the body never sent */
     char cmd[1024];
@@ -554,25 +480,25 @@ static void test_console_campaign(void **state)
     assert_contains(line, "HTTP/1.1 403");
     free(line);
     /* an operator: the buttons; a CSRF-less POST refused; the real one pauses */
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
     assert_contains(body, "<input type=\"hidden\" name=\"action\" value=\"pause\">"
                           "<button type=\"submit\">Pause</button>");
     assert_contains(body, "value=\"cancel\"");
     assert_not_contains(body, "value=\"resume\"");
-    char *csrf = hd_xstrdup(csrf_of(body));
+    char *csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     free(hdr);
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", "action=pause", &body, NULL),
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", "action=pause", NULL, &body, NULL),
                      403);
     free(body);
     snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf); /* another session's */
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, NULL), 403);
     free(body);
     struct tu_run r = run("campaign", "show", "later", NULL, NULL, NULL, NULL);
     assert_contains(r.out, "status       scheduled");
     tu_run_release(&r);
     snprintf(form, sizeof form, "csrf=%s&action=pause", csrf);
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/campaigns/later\r\n");
     free(body);
     free(hdr);
@@ -581,18 +507,18 @@ static void test_console_campaign(void **state)
     assert_contains(r.out, "status       paused");
     tu_run_release(&r);
     /* pausing it again is the CLI's refusal, nothing changed */
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 409);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, NULL), 409);
     free(body);
-    assert_int_equal(get_as(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/later", "en", &body, &hdr), 200);
     assert_contains(body, "value=\"resume\"");
     assert_contains(body, "<dd class=\"status-paused\">paused</dd>");
     free(body);
     free(hdr);
     snprintf(form, sizeof form, "csrf=%s&action=resume", csrf);
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, NULL), 303);
     free(body);
     snprintf(form, sizeof form, "csrf=%s&action=explode", csrf);
-    assert_int_equal(post_as(&s, sid, "/console/campaigns/later", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, NULL), 400);
     free(body);
     assert_int_equal(srv_stop(&s), 0);
     r = run("campaign", "show", "later", NULL, NULL, NULL, NULL);
@@ -616,16 +542,16 @@ static void test_console_log(void **state)
     (void)state;
     struct srv s;
     char *body, *hdr;
-    user_ann();
+    tc_user("ann", "operator");
     send_promo();
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
+    char *sid = tc_sign_in(&s, "ann");
     struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);
     assert_int_equal(r.status, 0);
     int want = count_of(r.out, "\n");
     tu_run_release(&r);
     assert_true(want >= 3);
-    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
     assert_contains(body, "<h1>Delivery log</h1>");
     assert_contains(body, "<input name=\"campaign\" value=\"promo\">");
     assert_int_equal(count_of(body, "<tr><td><time "), want);
@@ -635,46 +561,46 @@ static void test_console_log(void **state)
     free(body);
     free(hdr);
     /* the filters narrow it: another channel, a contact, a time */
-    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&channel=sms", "en", &body, &hdr),
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&channel=sms", "en", &body, &hdr),
                      200);
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?contact=k2", "zh-CN", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?contact=k2", "zh-CN", &body, &hdr), 200);
     assert_contains(body, "<h1>投递日志</h1>");
     assert_true(count_of(body, "<tr><td><time ") >= 1);
     assert_int_equal(count_of(body, ">k1</td>"), 0);
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?until=2026-11-22T00:00:00Z", "en", &body, &hdr),
+    assert_int_equal(tc_get(&s, sid, "/console/log?until=2026-11-22T00:00:00Z", "en", &body, &hdr),
                      200);
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);
     assert_int_equal(
-        get_as(&s, sid, "/console/log?campaign=promo&run=1&outcome=accepted", "en", &body, &hdr),
+        tc_get(&s, sid, "/console/log?campaign=promo&run=1&outcome=accepted", "en", &body, &hdr),
         200);
     assert_int_equal(count_of(body, "<tr><td><time "), 3);
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 200);
     assert_contains(body, "<p class=\"error\" role=\"alert\">");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?run=x", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?run=x", "en", &body, &hdr), 200);
     assert_contains(body, "run takes a run&#39;s number");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?provider=nobody", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?provider=nobody", "en", &body, &hdr), 200);
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 200);
     assert_contains(body, "<p class=\"error\" role=\"alert\">since and until take");
     free(body);
     free(hdr);
     /* hostile values come back escaped, in the field and in the message */
-    assert_int_equal(get_as(&s, sid,
+    assert_int_equal(tc_get(&s, sid,
                             "/console/log?campaign=%3Cscript%3Ealert(1)%3C/script%3E"
                             "&channel=%22%3E%3Cimg%20src=x%3E",
                             "en", &body, &hdr),
@@ -686,14 +612,14 @@ static void test_console_log(void **state)
     assert_contains(body, "&#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, "/console/log?contact=%3Cb%3Ex%3C/b%3E", "en", &body, &hdr),
+    assert_int_equal(tc_get(&s, sid, "/console/log?contact=%3Cb%3Ex%3C/b%3E", "en", &body, &hdr),
                      200);
     assert_not_contains(body, "<b>");
     assert_contains(body, "&lt;b&gt;x&lt;/b&gt;");
     free(body);
     free(hdr);
     /* a page past the oldest row: the way back keeps the filter, URL-encoded */
-    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo&before=1.1", "en", &body, &hdr),
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&before=1.1", "en", &body, &hdr),
                      200);
     assert_contains(body, "No row of the log matches.");
     assert_contains(body, "<a href=\"/console/log?campaign=promo\">Newest</a>");
@@ -709,26 +635,17 @@ static void test_console_log_pages(void **state)
 {
     (void)state;
     struct srv s;
-    char *body, *hdr, line[96];
-    struct hd_buf csv;
-    hd_buf_init(&csv);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
-    for (int i = 0; i < 60; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-    }
-    write_file("more.csv", csv.data);
-    hd_buf_release(&csv);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
-    user_ann();
+    char *body, *hdr;
+    tc_more_contacts(60);
+    tc_user("ann", "operator");
     send_promo();
     struct tu_run r = run("log", "--campaign", "promo", "--format", "jsonl", NULL, NULL);
     int total = count_of(r.out, "\n");
     tu_run_release(&r);
     assert_true(total > 50 && total <= 100);
     srv_start(&s);
-    char *sid = session_of(&s, "ann", "correct+horse+1");
-    assert_int_equal(get_as(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
+    char *sid = tc_sign_in(&s, "ann");
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
     assert_int_equal(count_of(body, "<tr><td><time "), 50);
     static const char at[] = "<a href=\"/console/log?campaign=promo&amp;before=";
     const char *p = strstr(body, at);
@@ -741,7 +658,7 @@ static void test_console_log_pages(void **state)
     assert_not_contains(body, "rel=\"prev\"");
     free(body);
     free(hdr);
-    assert_int_equal(get_as(&s, sid, older, "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, older, "en", &body, &hdr), 200);
     assert_int_equal(count_of(body, "<tr><td><time "), total - 50);
     assert_contains(body, "<a href=\"/console/log?campaign=promo&amp;after=");
     assert_contains(body, "rel=\"prev\">Newer</a>");

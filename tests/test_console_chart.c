@@ -7,74 +7,25 @@
  * a holdout says there is nothing to compare; the rates by provider and by
  * day are herald stats --by provider's and --by day's; the numbers are
  * kept a while per campaign and goal, in no language. */
-#include "testserve.h"
+#include "testconsole.h"
 
 #include <jansson.h>
 
-static const char pw[] = "correct horse 1\n";
-
-static const char *cookie_of(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-static char *sign_in(const struct srv *s, const char *name)
-{
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", cookie_of(h, "herald_login"));
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%.*s", name,
-             (int)strcspn(p, "\""), p);
-    free(body);
-    free(h);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &h), 303);
-    char *sid = hd_xstrdup(cookie_of(h, "herald_session"));
-    free(body);
-    free(h);
-    return sid;
-}
-
-static int get(const struct srv *s, const char *sid, const char *path, const char *lang,
-               char **body)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
-    return http(s, "GET", path, NULL, extra, body, NULL);
-}
-
 static void held_campaign(void)
 {
-    struct hd_buf csv, ev;
+    struct hd_buf ev;
     char line[96];
-    hd_buf_init(&csv);
+    tc_more_contacts(62);
+    /* every other one of them converts */
     hd_buf_init(&ev);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
     hd_buf_adds(&ev, "contact,event,time\n");
-    for (int i = 0; i < 62; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-        if (i % 2 == 0) {
-            snprintf(line, sizeof line, "p%02d,purchase,2026-11-22T13:00:00Z\n", i);
-            hd_buf_adds(&ev, line);
-        }
+    for (int i = 0; i < 62; i += 2) {
+        snprintf(line, sizeof line, "p%02d,purchase,2026-11-22T13:00:00Z\n", i);
+        hd_buf_adds(&ev, line);
     }
-    write_file("more.csv", csv.data);
     write_file("ev.csv", ev.data);
-    hd_buf_release(&csv);
     hd_buf_release(&ev);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
-    write_file("pw", pw);
-    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    tc_user("vic", "viewer");
     TU_HERALD_OK(dir, "campaign", "create", "held", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--holdout", "30", "--now");
     TU_HERALD_OK(dir, "send", "held");
@@ -108,12 +59,13 @@ static void test_console_chart_lift(void **state)
     held_campaign();
     lift_text(want, sizeof want);
     srv_start(&s);
-    char *sid = sign_in(&s, "vic");
-    assert_int_equal(get(&s, sid, "/console/campaigns/held", "en", &body), 200);
+    char *sid = tc_sign_in(&s, "vic");
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held", "en", &body, NULL), 200);
     assert_not_contains(body, "<svg");
     assert_not_contains(body, "id=\"lift\"");
     free(body);
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body, NULL),
+                     200);
     assert_contains(body, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lift\"");
     assert_contains(body, "role=\"img\" aria-labelledby=\"lift-title\"");
     assert_int_equal(tu_count(body, "<rect "), 1);
@@ -123,7 +75,8 @@ static void test_console_chart_lift(void **state)
     assert_contains(body, "<td>holdout</td>");
     free(body);
     /* the goal's name comes back escaped, in the heading and the field */
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=%3Cb%3Ex%22", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=%3Cb%3Ex%22", "en", &body, NULL),
+                     200);
     assert_not_contains(body, "<b>");
     assert_contains(body, "&lt;b&gt;x&quot;");
     free(body);
@@ -131,7 +84,8 @@ static void test_console_chart_lift(void **state)
      * since show neither on the same page (the clock is fixed here) nor in
      * Chinese; another goal's report is read anew; the page says as of when */
     char *before = NULL, kept[160];
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body, NULL),
+                     200);
     assert_contains(body, "Numbers as of <time>Nov 22, 2026, 12:00:00\u202fPM</time>");
     before = strstr(body, "<table id=\"goal\">");
     assert_non_null(before);
@@ -144,16 +98,19 @@ static void test_console_chart_lift(void **state)
                           "p03,purchase,2026-11-22T13:00:00Z\np05,signup,2026-11-22T13:00:00Z\n"
                           "p06,signup,2026-11-22T13:00:00Z\n");
     TU_HERALD_OK(dir, "events", "import", "ev2.csv");
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=purchase", "en", &body, NULL),
+                     200);
     assert_non_null(strstr(body, before));
     free(body);
     free(before);
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=purchase", "zh-CN", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=purchase", "zh-CN", &body, NULL),
+                     200);
     assert_contains(body, kept);
     assert_contains(body, ">本活动</text>");
     assert_contains(body, "相对对照组的转化提升");
     free(body);
-    assert_int_equal(get(&s, sid, "/console/campaigns/held?goal=signup", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held?goal=signup", "en", &body, NULL),
+                     200);
     struct tu_run g;
     tu_herald(&g, dir, NULL, "stats", "held", "--goal", "signup", "--format", "jsonl", NULL);
     json_t *j = json_loads(g.out, 0, NULL);
@@ -170,7 +127,8 @@ static void test_console_chart_lift(void **state)
     free(body);
     /* no holdout: nothing to compare */
     send_promo();
-    assert_int_equal(get(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/promo?goal=purchase", "en", &body, NULL),
+                     200);
     assert_not_contains(body, "<svg");
     assert_contains(body, "This campaign has no holdout");
     free(body);
@@ -210,8 +168,8 @@ static void test_console_chart_rates(void **state)
     char *body;
     held_campaign();
     srv_start(&s);
-    char *sid = sign_in(&s, "vic");
-    assert_int_equal(get(&s, sid, "/console/campaigns/held", "en", &body), 200);
+    char *sid = tc_sign_in(&s, "vic");
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/held", "en", &body, NULL), 200);
     assert_contains(body, "<table class=\"rates\" id=\"by-provider\">");
     assert_contains(body, "<h2>Rates by day (UTC)</h2>");
     rates_match(body, "provider");

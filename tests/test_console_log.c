@@ -6,50 +6,9 @@
  * byte for byte what `herald log --format csv` prints for the same filter;
  * a bad filter's 400 with nothing exported; a viewer may export, a request
  * without a session is sent to the login. */
-#include "testserve.h"
+#include "testconsole.h"
 
 #include "herald/buf.h"
-
-static const char pw[] = "correct horse 1\n";
-
-static const char *cookie_of(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-/* Signs in as name (a viewer made here); the session cookie's value. */
-static char *sign_in(const struct srv *s, const char *name)
-{
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", cookie_of(h, "herald_login"));
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%.*s", name,
-             (int)strcspn(p, "\""), p);
-    free(body);
-    free(h);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &h), 303);
-    char *sid = hd_xstrdup(cookie_of(h, "herald_session"));
-    free(body);
-    free(h);
-    return sid;
-}
-
-static int get(const struct srv *s, const char *sid, const char *path, char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: en'", sid);
-    return http(s, "GET", path, NULL, extra, body, hdr);
-}
 
 /* The link of rel in a page, its &amp; turned back into & (static). */
 static const char *link_of(const char *body, const char *rel)
@@ -88,19 +47,8 @@ static void contacts_of(const char *body, struct hd_buf *out)
 
 static void big_log(void)
 {
-    struct hd_buf csv;
-    char line[96];
-    hd_buf_init(&csv);
-    hd_buf_adds(&csv, "id,email,first_name,locale\n");
-    for (int i = 0; i < 62; i++) {
-        snprintf(line, sizeof line, "p%02d,p%02d@example.com,P,en\n", i, i);
-        hd_buf_adds(&csv, line);
-    }
-    write_file("more.csv", csv.data);
-    hd_buf_release(&csv);
-    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
-    write_file("pw", pw);
-    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    tc_more_contacts(62);
+    tc_user("vic", "viewer");
     send_promo();
     /* one instant for every row: the cursor's time alone cannot order them */
     char cmd[4200];
@@ -120,11 +68,11 @@ static void test_console_log_keyset(void **state)
     tu_run_release(&r);
     assert_int_equal(total, 65);
     srv_start(&s);
-    char *sid = sign_in(&s, "vic");
+    char *sid = tc_sign_in(&s, "vic");
     struct hd_buf seen, page1;
     hd_buf_init(&seen);
     hd_buf_init(&page1);
-    assert_int_equal(get(&s, sid, "/console/log?campaign=promo", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
     assert_int_equal((int)tu_count(body, "<tr><td><time "), 50);
     assert_null(link_of(body, "prev"));
     contacts_of(body, &page1);
@@ -134,7 +82,7 @@ static void test_console_log_keyset(void **state)
     assert_contains(older, "/console/log?campaign=promo&before=1795000000000.");
     free(body);
     free(hdr);
-    assert_int_equal(get(&s, sid, older, &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, older, "en", &body, &hdr), 200);
     assert_int_equal((int)tu_count(body, "<tr><td><time "), 15);
     assert_null(link_of(body, "next"));
     contacts_of(body, &seen);
@@ -151,7 +99,7 @@ static void test_console_log_keyset(void **state)
     assert_contains(newer, "&after=1795000000000.");
     free(body);
     free(hdr);
-    assert_int_equal(get(&s, sid, newer, &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, newer, "en", &body, &hdr), 200);
     struct hd_buf again;
     hd_buf_init(&again);
     contacts_of(body, &again);
@@ -161,7 +109,8 @@ static void test_console_log_keyset(void **state)
     free(body);
     free(hdr);
     /* a malformed cursor is the newest page */
-    assert_int_equal(get(&s, sid, "/console/log?campaign=promo&before=x.1", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&before=x.1", "en", &body, &hdr),
+                     200);
     assert_int_equal((int)tu_count(body, "<tr><td><time "), 50);
     free(body);
     free(hdr);
@@ -183,9 +132,10 @@ static void test_console_log_csv(void **state)
               "csv", NULL);
     assert_int_equal(r.status, 0);
     srv_start(&s);
-    char *sid = sign_in(&s, "vic");
-    assert_int_equal(get(&s, sid, "/console/log.csv?campaign=promo&outcome=accepted", &body, &hdr),
-                     200);
+    char *sid = tc_sign_in(&s, "vic");
+    assert_int_equal(
+        tc_get(&s, sid, "/console/log.csv?campaign=promo&outcome=accepted", "en", &body, &hdr),
+        200);
     assert_contains(hdr, "Content-Type: text/csv; charset=utf-8\r\n");
     assert_string_equal(body, r.out);
     assert_int_equal((int)tu_count(body, "\r\n"), 1 + 65);
@@ -194,19 +144,20 @@ static void test_console_log_csv(void **state)
     free(body);
     free(hdr);
     /* the page links its export with the same filter */
-    assert_int_equal(get(&s, sid, "/console/log?campaign=promo&channel=email", &body, &hdr), 200);
+    assert_int_equal(
+        tc_get(&s, sid, "/console/log?campaign=promo&channel=email", "en", &body, &hdr), 200);
     assert_contains(body, "<a href=\"/console/log.csv?campaign=promo&amp;channel=email\" "
                           "download=\"herald-log.csv\"");
     free(body);
     free(hdr);
     /* a bad filter: 400 and its reason, no rows */
-    assert_int_equal(get(&s, sid, "/console/log.csv?campaign=nope", &body, &hdr), 400);
+    assert_int_equal(tc_get(&s, sid, "/console/log.csv?campaign=nope", "en", &body, &hdr), 400);
     assert_contains(body, "bad filter: ");
     assert_contains(body, "nope");
     assert_not_contains(body, "id,at,");
     free(body);
     free(hdr);
-    assert_int_equal(get(&s, sid, "/console/log.csv?since=yesterday", &body, &hdr), 400);
+    assert_int_equal(tc_get(&s, sid, "/console/log.csv?since=yesterday", "en", &body, &hdr), 400);
     assert_contains(body, "since and until take");
     free(body);
     free(hdr);

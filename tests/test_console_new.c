@@ -1,7 +1,7 @@
 /* test_console_new: the console's new-campaign form and contact pages
  * (issue 21) over real HTTP, driven by curl as a browser would (the
- * session from the login form, tests/testserve.h's `herald serve`): a
- * viewer may neither open the form nor post it (403, no campaign made), a
+ * session from the login form, tests/testconsole.h): a viewer may
+ * neither open the form nor post it (403, no campaign made), a
  * POST without the session's CSRF field is refused, a mistake answers 422
  * with the command line's own message above the form and the fields kept,
  * an estimate shows `herald campaign estimate`'s numbers and a monthly
@@ -11,82 +11,22 @@
  * id, email and phone, 404 for an unknown id, the timeline and the "why"
  * of a sent campaign, and an operator's opt-out recorded with source
  * console (a viewer's refused). */
-#include "testserve.h"
-
-static const char pw[] = "correct horse 1\n";
-
-/* The value of cookie name in a response's headers, or "" (static). */
-static const char *cookie_in(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-/* A page's first csrf field (static). */
-static const char *csrf_in(const char *body)
-{
-    static char v[80];
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
-    return v;
-}
-
-/* Signs in as name (password pw) and returns the session cookie's value. */
-static char *sign_in(const struct srv *s, const char *name)
-{
-    char *body, *hdr, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &hdr), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", cookie_in(hdr, "herald_login"));
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%s", name, csrf_in(body));
-    free(body);
-    free(hdr);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &hdr), 303);
-    char *sid = hd_xstrdup(cookie_in(hdr, "herald_session"));
-    assert_int_equal(strlen(sid), 64);
-    free(body);
-    free(hdr);
-    return sid;
-}
-
-static int get_in(const struct srv *s, const char *sid, const char *path, const char *lang,
-                  char **body)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
-    return http(s, "GET", path, NULL, extra, body, NULL);
-}
-
-static int post_in(const struct srv *s, const char *sid, const char *path, const char *form,
-                   char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: en'", sid);
-    return http(s, "POST", path, form, extra, body, hdr);
-}
+#include "testconsole.h"
 
 /* The session's CSRF secret, read from a page it may open. */
 static char *csrf_of_session(const struct srv *s, const char *sid)
 {
     char *body;
-    assert_int_equal(get_in(s, sid, "/console/contacts", "en", &body), 200);
-    char *c = hd_xstrdup(csrf_in(body));
+    assert_int_equal(tc_get(s, sid, "/console/contacts", "en", &body, NULL), 200);
+    char *c = hd_xstrdup(tc_csrf(body));
     free(body);
     return c;
 }
 
 static void users(void)
 {
-    write_file("pw", pw);
-    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "operator", "--password-file", "pw");
-    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    tc_user("ann", "operator");
+    tc_user("vic", "viewer");
 }
 
 /* A form for campaign name with the given extra fields (url-encoded). */
@@ -104,37 +44,37 @@ static void test_console_new_roles(void **state)
     char *body, form[1024];
     users();
     srv_start(&s);
-    char *vid = sign_in(&s, "vic"), *sid = sign_in(&s, "ann");
+    char *vid = tc_sign_in(&s, "vic"), *sid = tc_sign_in(&s, "ann");
     char *vcsrf = csrf_of_session(&s, vid);
     /* a viewer: neither the form nor its POST (refused before the body) */
-    assert_int_equal(get_in(&s, vid, "/console/campaigns/new", "en", &body), 403);
+    assert_int_equal(tc_get(&s, vid, "/console/campaigns/new", "en", &body, NULL), 403);
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts", "en", &body, NULL), 200);
     assert_not_contains(body, "href=\"/console/campaigns/new\"");
     free(body);
     form_for(form, sizeof form, vcsrf, "create", "v1", "schedule=now");
-    assert_int_equal(post_in(&s, vid, "/console/campaigns/new", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, vid, "/console/campaigns/new", form, "en", &body, NULL), 403);
     assert_contains(body, "your role may not do this");
     free(body);
     /* an operator without the session's CSRF field, or with another one */
     form_for(form, sizeof form, "", "create", "o1", "schedule=now");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 403);
     assert_contains(body, "csrf");
     free(body);
     form_for(form, sizeof form, vcsrf, "create", "o1", "schedule=now");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 403);
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM campaigns"), 0);
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'campaign_create'"), 0);
     /* the operator's form: the segments, templates and channels to choose */
-    assert_int_equal(get_in(&s, sid, "/console/campaigns/new", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/new", "en", &body, NULL), 200);
     assert_contains(body, "<option value=\"all\">all</option>");
     assert_contains(body, "<option value=\"promo\">promo</option>");
     assert_contains(body, "<select name=\"ch1\" aria-label=\"Channel 1\">");
     assert_contains(body, "<button type=\"submit\" name=\"action\" value=\"estimate\">");
     assert_not_contains(body, "<script");
     free(body);
-    assert_int_equal(get_in(&s, sid, "/console/campaigns/new", "zh-CN", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/new", "zh-CN", &body, NULL), 200);
     assert_contains(body, "<h1>新建活动</h1>");
     assert_contains(body, "value=\"create\" class=\"nc-create\">创建</button>");
     free(body);
@@ -151,7 +91,7 @@ static void same_error(const struct srv *s, const char *sid, const char *csrf, c
 {
     char form[1024], *body, html[512];
     form_for(form, sizeof form, csrf, "estimate", name, extra);
-    assert_int_equal(post_in(s, sid, "/console/campaigns/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(s, sid, "/console/campaigns/new", form, "en", &body, NULL), 422);
     snprintf(html, sizeof html, "<p class=\"error\" role=\"alert\" id=\"form-error\">%s", msg);
     assert_contains(body, html);
     assert_contains(body, "<option value=\"all\" selected>all</option>"); /* fields kept */
@@ -172,7 +112,7 @@ static void test_console_new_errors(void **state)
     struct tu_run r;
     users();
     srv_start(&s);
-    char *sid = sign_in(&s, "ann");
+    char *sid = tc_sign_in(&s, "ann");
     char *csrf = csrf_of_session(&s, sid);
     tu_herald(&r, dir, NULL, "campaign", "create", "c1", "--segment", "all", "--template", "promo",
               "--channels", "email", "--now", "--holdout", "150", NULL);
@@ -195,18 +135,18 @@ static void test_console_new_errors(void **state)
     /* the library's checks after the options': the template's parts, the past */
     char form[1024], *body;
     form_for(form, sizeof form, csrf, "create", "c1", "schedule=now&ch2=sms");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 422);
     assert_contains(body, "template &#39;promo&#39; has no sms part");
     assert_contains(body, "<option value=\"sms\" selected>sms</option>");
     free(body);
     form_for(form, sizeof form, csrf, "create", "c1",
              "schedule=at&at=2026-11-22T09%3A00&tz=Asia%2FShanghai");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 422);
     assert_contains(body, "--at 2026-11-22T01:00:00Z is in the past");
     assert_contains(body, "name=\"at\" value=\"2026-11-22T09:00\"");
     free(body);
     form_for(form, sizeof form, csrf, "launch", "c1", "schedule=now");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 400);
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM campaigns"), 0);
     assert_int_equal(srv_stop(&s), 0);
@@ -221,13 +161,13 @@ static void test_console_new_create(void **state)
     char form[1024], *body, *hdr;
     users();
     srv_start(&s);
-    char *sid = sign_in(&s, "ann");
+    char *sid = tc_sign_in(&s, "ann");
     char *csrf = csrf_of_session(&s, sid);
     /* the 28th of each month at 09:00 in Berlin: +01:00 until the clocks
      * go forward on 2027-03-28 at 02:00, so that firing is at +02:00 */
     form_for(form, sizeof form, csrf, "estimate", "monthly",
              "schedule=every&every=0+9+28+*+*&tz=Europe%2FBerlin&holdout=10");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 200);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 200);
     assert_contains(body, "<td class=\"n\" id=\"est-contacts\">3</td>");
     assert_contains(body, "<tr><th>By email</th><td class=\"n\">");
     assert_contains(body, "<tr><th>SMS cost</th><td class=\"n\">0.0000</td></tr>");
@@ -241,7 +181,7 @@ static void test_console_new_create(void **state)
     /* the CLI's estimate of the same campaign gives the same audience */
     form_for(form, sizeof form, csrf, "create", "monthly",
              "schedule=every&every=0+9+28+*+*&tz=Europe%2FBerlin&holdout=10");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/campaigns/monthly\r\n");
     free(body);
     free(hdr);
@@ -269,17 +209,17 @@ static void test_console_new_create(void **state)
                         "who = 'ann' AND detail = 'monthly' AND addr = '127.0.0.1'"),
                      1);
     /* its page; the name taken is the store's message */
-    assert_int_equal(get_in(&s, sid, "/console/campaigns/monthly", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/campaigns/monthly", "en", &body, NULL), 200);
     assert_contains(body, "<h1>Campaign: monthly</h1>");
     free(body);
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 422);
     assert_contains(body, "monthly");
     assert_contains(body, "class=\"error\"");
     free(body);
     /* once, at a wall-clock time in a zone: the instant is that zone's */
     form_for(form, sizeof form, csrf, "create", "once",
              "schedule=at&at=2026-12-01T09%3A00&tz=Asia%2FShanghai&fallback=on");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 303);
     free(body);
     tu_herald(&r, dir, NULL, "campaign", "show", "once", "--format", "jsonl", NULL);
     assert_int_equal(r.status, 0);
@@ -289,7 +229,7 @@ static void test_console_new_create(void **state)
     /* its preview shows the firing in that zone */
     form_for(form, sizeof form, csrf, "estimate", "once3",
              "schedule=at&at=2026-12-01T09%3A00&tz=Asia%2FShanghai");
-    assert_int_equal(post_in(&s, sid, "/console/campaigns/new", form, &body, NULL), 200);
+    assert_int_equal(tc_post(&s, sid, "/console/campaigns/new", form, "en", &body, NULL), 200);
     assert_contains(body, "<ol id=\"firings\"><li><time>2026-12-01T09:00:00+08:00</time> "
                           "(Asia/Shanghai)</li></ol>");
     free(body);
@@ -327,22 +267,23 @@ static void test_console_new_contact(void **state)
                  "--channels", "sms,email", "--now");
     TU_HERALD_OK(dir, "send", "both");
     srv_start(&s);
-    char *sid = sign_in(&s, "ann"), *vid = sign_in(&s, "vic");
+    char *sid = tc_sign_in(&s, "ann"), *vid = tc_sign_in(&s, "vic");
     char *csrf = csrf_of_session(&s, sid), *vcsrf = csrf_of_session(&s, vid);
-    assert_int_equal(get_in(&s, sid, "/console/contacts/nobody", "en", &body), 404);
+    assert_int_equal(tc_get(&s, sid, "/console/contacts/nobody", "en", &body, NULL), 404);
     free(body);
     /* search by id, email (any case) and no match */
-    assert_int_equal(get_in(&s, vid, "/console/contacts?q=K2%40example.com", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts?q=K2%40example.com", "en", &body, NULL),
+                     200);
     assert_contains(body, "<td><a href=\"/console/contacts/k2\">k2</a></td>");
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts?q=k1", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts?q=k1", "en", &body, NULL), 200);
     assert_contains(body, "<a href=\"/console/contacts/k1\">k1</a>");
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts?q=zz", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts?q=zz", "en", &body, NULL), 200);
     assert_contains(body, "id=\"no-results\"");
     free(body);
     /* the page: profile, timeline (herald history's), no opt-out form for a viewer */
-    assert_int_equal(get_in(&s, vid, "/console/contacts/k1", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k1", "en", &body, NULL), 200);
     assert_contains(body, "<h1>Contact: k1</h1>");
     assert_contains(body, "<dt>email</dt><dd>k1@example.com</dd>");
     assert_contains(body, "<tr><th>first_name</th><td>Ann</td></tr>");
@@ -351,39 +292,39 @@ static void test_console_new_contact(void **state)
     assert_not_contains(body, "id=\"optout\"");
     assert_contains(body, "<option value=\"promo\">promo</option>");
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts/k3", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k3", "en", &body, NULL), 200);
     assert_contains(body, "<td class=\"ct-addr\">k3@example.com</td><td>email</td><td>hard_bounce");
     free(body);
     /* why: the attempt in words, as herald why tells it */
-    assert_int_equal(get_in(&s, vid, "/console/contacts/k1?why=promo", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k1?why=promo", "en", &body, NULL), 200);
     assert_contains(body, "In segment all when the run was made: message ");
     assert_contains(body, ": attempt 1 by email via ");
     assert_contains(body, "<option value=\"promo\" selected>promo</option>");
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts/k1?why=both", "en", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k1?why=both", "en", &body, NULL), 200);
     assert_contains(body, "<li>sms was considered and skipped: no address.</li>");
     assert_contains(body, "(segment all, marketing, channels sms,email): done.");
     free(body);
-    assert_int_equal(get_in(&s, vid, "/console/contacts/k1?why=nope", "zh-CN", &body), 200);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k1?why=nope", "zh-CN", &body, NULL), 200);
     assert_contains(body, "<p class=\"error\">no campaign &#39;nope&#39;");
     assert_contains(body, "<h2>考虑过的消息</h2>");
     free(body);
     /* the opt-out: a viewer's refused, a CSRF-less one refused, the operator's recorded */
     snprintf(form, sizeof form, "csrf=%s&channel=email&category=marketing", vcsrf);
-    assert_int_equal(post_in(&s, vid, "/console/contacts/k1", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, vid, "/console/contacts/k1", form, "en", &body, NULL), 403);
     free(body);
-    assert_int_equal(
-        post_in(&s, sid, "/console/contacts/k1", "channel=email&category=marketing", &body, NULL),
-        403);
+    assert_int_equal(tc_post(&s, sid, "/console/contacts/k1", "channel=email&category=marketing",
+                             "en", &body, NULL),
+                     403);
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM consent"), 0);
     snprintf(form, sizeof form, "csrf=%s&channel=fax&category=marketing", csrf);
-    assert_int_equal(post_in(&s, sid, "/console/contacts/k1", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/contacts/k1", form, "en", &body, NULL), 400);
     free(body);
     snprintf(form, sizeof form, "csrf=%s&channel=email&category=marketing", csrf);
-    assert_int_equal(post_in(&s, sid, "/console/contacts/nobody", form, &body, NULL), 404);
+    assert_int_equal(tc_post(&s, sid, "/console/contacts/nobody", form, "en", &body, NULL), 404);
     free(body);
-    assert_int_equal(post_in(&s, sid, "/console/contacts/k1", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/contacts/k1", form, "en", &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/contacts/k1\r\n");
     free(body);
     free(hdr);
@@ -395,7 +336,7 @@ static void test_console_new_contact(void **state)
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'contact_optout' AND "
                         "who = 'ann' AND detail = 'k1 email marketing'"),
                      1);
-    assert_int_equal(get_in(&s, sid, "/console/contacts/k1", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/contacts/k1", "en", &body, NULL), 200);
     assert_contains(body, "<td>email</td><td>marketing</td><td>opted out</td><td>console</td>");
     assert_contains(body, "id=\"optout\"");
     free(body);

@@ -6,68 +6,13 @@
  * the settings page saves both (audited) and refuses a bad zone, a
  * language it does not know, a POST without the CSRF field and one with
  * another session's; clearing the language gives the browser's back. */
-#include "testserve.h"
-
-static const char pw[] = "correct horse 1\n";
-
-static const char *cookie_of(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-static const char *csrf_in(const char *body)
-{
-    static char v[80];
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
-    return v;
-}
-
-static char *sign_in(const struct srv *s, const char *name)
-{
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", cookie_of(h, "herald_login"));
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%s", name, csrf_in(body));
-    free(body);
-    free(h);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &h), 303);
-    char *sid = hd_xstrdup(cookie_of(h, "herald_session"));
-    free(body);
-    free(h);
-    return sid;
-}
-
-static int get(const struct srv *s, const char *sid, const char *path, const char *lang,
-               char **body)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
-    return http(s, "GET", path, NULL, extra, body, NULL);
-}
-
-static int post(const struct srv *s, const char *sid, const char *path, const char *form,
-                char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: en'", sid);
-    return http(s, "POST", path, form, extra, body, hdr);
-}
+#include "testconsole.h"
 
 static void test_console_settings_cli(void **state)
 {
     (void)state;
     struct tu_run r;
-    write_file("pw", pw);
+    write_file("pw", TC_PASSWORD "\n");
     tu_herald(&r, dir, NULL, "user", "add", "ann", "--role", "viewer", "--password-file", "pw",
               "--zone", "CST", NULL);
     assert_int_equal(r.status, 2);
@@ -119,67 +64,68 @@ static void test_console_settings_page(void **state)
     (void)state;
     struct srv s;
     char *body, *hdr, form[256];
-    write_file("pw", pw);
+    write_file("pw", TC_PASSWORD "\n");
     TU_HERALD_OK(dir, "user", "add", "ann", "--role", "viewer", "--password-file", "pw", "--lang",
                  "zh-CN", "--zone", "Asia/Shanghai");
-    TU_HERALD_OK(dir, "user", "add", "bob", "--role", "admin", "--password-file", "pw");
+    tc_user("bob", "admin");
     send_promo(); /* its log rows at 12:00 UTC */
     srv_start(&s);
-    char *sid = sign_in(&s, "ann"), *bid = sign_in(&s, "bob");
+    char *sid = tc_sign_in(&s, "ann"), *bid = tc_sign_in(&s, "bob");
     /* the user's language wins over the browser's; the times in the user's zone */
-    assert_int_equal(get(&s, sid, "/console/log", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log", "en", &body, NULL), 200);
     assert_contains(body, "<html lang=\"zh-CN\">");
     assert_contains(body, "<h1>投递日志</h1>");
     assert_contains(body, ">2026年11月22日 20:00:00</time>");
     free(body);
-    assert_int_equal(get(&s, bid, "/console/log", "en", &body), 200);
+    assert_int_equal(tc_get(&s, bid, "/console/log", "en", &body, NULL), 200);
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, ">Nov 22, 2026, 12:00:00\u202fPM</time>");
     free(body);
     /* the page shows the settings */
-    assert_int_equal(get(&s, sid, "/console/settings", "en", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/settings", "en", &body, NULL), 200);
     assert_contains(body, "<option value=\"zh-CN\" selected>");
     assert_contains(body, "value=\"Asia/Shanghai\" list=\"zones\"");
-    char *csrf = hd_xstrdup(csrf_in(body));
+    char *csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     /* a POST without the CSRF field, or with another session's: 403, nothing written */
-    assert_int_equal(post(&s, sid, "/console/settings", "lang=en&zone=UTC", &body, NULL), 403);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", "lang=en&zone=UTC", "en", &body, NULL),
+                     403);
     free(body);
-    assert_int_equal(get(&s, bid, "/console/settings", "en", &body), 200);
-    snprintf(form, sizeof form, "csrf=%s&lang=en&zone=UTC", csrf_in(body));
+    assert_int_equal(tc_get(&s, bid, "/console/settings", "en", &body, NULL), 200);
+    snprintf(form, sizeof form, "csrf=%s&lang=en&zone=UTC", tc_csrf(body));
     free(body);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, NULL), 403);
     free(body);
     /* bad values: the form again with the reason, nothing written */
     snprintf(form, sizeof form, "csrf=%s&lang=en&zone=Mars%%2FBase", csrf);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, NULL), 400);
     assert_contains(body, "&#39;Mars/Base&#39; is not an IANA time zone");
     assert_contains(body, "value=\"Mars/Base\"");
     free(body);
     snprintf(form, sizeof form, "csrf=%s&lang=%%3Cb%%3E&zone=UTC", csrf);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, NULL), 400);
     assert_contains(body, "unknown language &#39;&lt;b&gt;&#39;");
     free(body);
     snprintf(form, sizeof form, "csrf=%s&zone=UTC", csrf);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, NULL), 400);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, NULL), 400);
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM users WHERE name = 'ann' AND lang = 'zh-CN' AND "
                         "zone = 'Asia/Shanghai'"),
                      1);
     /* saved: English, New York; then the browser's language again */
     snprintf(form, sizeof form, "csrf=%s&lang=en&zone=America%%2FNew_York", csrf);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/settings?saved=1\r\n");
     free(body);
     free(hdr);
-    assert_int_equal(get(&s, sid, "/console/log", "zh-CN", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log", "zh-CN", &body, NULL), 200);
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, ">Nov 22, 2026, 7:00:00\u202fAM</time>");
     free(body);
     snprintf(form, sizeof form, "csrf=%s&lang=&zone=", csrf);
-    assert_int_equal(post(&s, sid, "/console/settings", form, &body, NULL), 303);
+    assert_int_equal(tc_post(&s, sid, "/console/settings", form, "en", &body, NULL), 303);
     free(body);
-    assert_int_equal(get(&s, sid, "/console/settings?saved=1", "zh-CN", &body), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/settings?saved=1", "zh-CN", &body, NULL), 200);
     assert_contains(body, "<html lang=\"zh-CN\">");
     assert_contains(body, "<p class=\"saved\" role=\"status\">已保存。</p>");
     assert_contains(body, "<option value=\"\" selected>跟随浏览器</option>");

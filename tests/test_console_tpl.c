@@ -10,9 +10,7 @@
  * POST is 403 and changes nothing, a POST without the CSRF field too, a
  * bad rule is refused in the page with nothing stored, a good one is
  * stored as `herald segment define` would and audited, and changed. */
-#include "testserve.h"
-
-static const char pw_ok[] = "correct horse 1\n";
+#include "testconsole.h"
 
 /* welcome: every channel's parts, a zh-CN file; strict: a variable no
  * contact has, on line 5 column 11 of its file */
@@ -41,9 +39,8 @@ static const char tpl_broken[] = "description: broken\ncategory: transactional\n
 
 static void setup_more(void)
 {
-    write_file("pw", pw_ok);
-    TU_HERALD_OK(dir, "user", "add", "ann", "--role", "operator", "--password-file", "pw");
-    TU_HERALD_OK(dir, "user", "add", "vic", "--role", "viewer", "--password-file", "pw");
+    tc_user("ann", "operator");
+    tc_user("vic", "viewer");
     write_file("tpl/welcome.tmpl", tpl_welcome);
     write_file("tpl/welcome.zh-CN.tmpl", tpl_welcome_zh);
     write_file("tpl/strict.tmpl", tpl_strict);
@@ -51,68 +48,14 @@ static void setup_more(void)
     TU_HERALD_OK(dir, "contacts", "import", "p.csv");
 }
 
-/* ---- a browser's part, with curl (as test_console.c) ---- */
-
-static const char *set_cookie(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-static const char *csrf_of(const char *body)
-{
-    static char v[80];
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
-    return v;
-}
-
-static char *session_of(const struct srv *s, const char *name)
-{
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", set_cookie(h, "herald_login"));
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%s", name, csrf_of(body));
-    free(body);
-    free(h);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &h), 303);
-    char *sid = hd_xstrdup(set_cookie(h, "herald_session"));
-    assert_int_equal(strlen(sid), 64);
-    free(body);
-    free(h);
-    return sid;
-}
-
-static int get_as(const struct srv *s, const char *sid, const char *path, const char *lang,
-                  char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", sid, lang);
-    return http(s, "GET", path, NULL, extra, body, hdr);
-}
-
-static int post_as(const struct srv *s, const char *sid, const char *path, const char *form,
-                   char **body, char **hdr)
-{
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s'", sid);
-    return http(s, "POST", path, form, extra, body, hdr);
-}
+/* ---- a browser's part, with curl (tests/testconsole.h) ---- */
 
 /* GETs path as sid, expecting status; the body (free it). */
 static char *page(const struct srv *s, const char *sid, const char *path, const char *lang,
                   int status)
 {
     char *body, *hdr;
-    int got = get_as(s, sid, path, lang, &body, &hdr);
+    int got = tc_get(s, sid, path, lang, &body, &hdr);
     if (got != status)
         fail_msg("GET %s: %d, not %d: %s", path, got, status, body);
     free(hdr);
@@ -127,7 +70,7 @@ static void test_console_tpl_list(void **state)
     struct srv s;
     setup_more();
     srv_start(&s);
-    char *vic = session_of(&s, "vic");
+    char *vic = tc_sign_in(&s, "vic");
     char *body = page(&s, vic, "/console/templates", "en", 200);
     assert_contains(body, "<a href=\"/console/templates/welcome\">welcome</a>");
     assert_contains(body, "<a href=\"/console/templates/strict\">strict</a>");
@@ -174,7 +117,7 @@ static void test_console_tpl_preview(void **state)
     char *body, *hdr;
     setup_more();
     srv_start(&s);
-    char *vic = session_of(&s, "vic");
+    char *vic = tc_sign_in(&s, "vic");
     /* k2 reads Chinese: the zh-CN file's parts, the SMS in UCS-2 */
     body = page(&s, vic, "/console/templates/welcome?contact=k2", "en", 200);
     assert_contains(body, "<strong id=\"subject\">欢迎你，Bo</strong>");
@@ -220,7 +163,7 @@ static void test_console_tpl_preview(void **state)
     free(body);
     /* the frame: the HTML alone, under its own policy */
     assert_int_equal(
-        get_as(&s, vic, "/console/templates/welcome/html?contact=k2", "en", &body, &hdr), 200);
+        tc_get(&s, vic, "/console/templates/welcome/html?contact=k2", "en", &body, &hdr), 200);
     assert_contains(hdr, "Content-Type: text/html; charset=utf-8\r\n");
     assert_contains(hdr, "Content-Security-Policy: sandbox; default-src 'none'; img-src data:; "
                          "style-src 'unsafe-inline'; frame-ancestors 'self'\r\n");
@@ -232,7 +175,7 @@ static void test_console_tpl_preview(void **state)
     body = page(&s, vic, "/console/templates/strict/html?contact=k1", "en", 404);
     free(body);
     /* the console's own pages still say frame-ancestors 'none' */
-    assert_int_equal(get_as(&s, vic, "/console/templates/welcome", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, vic, "/console/templates/welcome", "en", &body, &hdr), 200);
     assert_contains(hdr, "frame-ancestors 'none'\r\n");
     assert_not_contains(hdr, "X-Frame-Options");
     free(body);
@@ -257,14 +200,14 @@ static void test_console_seg_check(void **state)
     char *body, *hdr;
     setup_more();
     srv_start(&s);
-    char *vic = session_of(&s, "vic");
+    char *vic = tc_sign_in(&s, "vic");
     body = page(&s, vic, "/console/segments", "en", 200);
     assert_contains(body, "<a href=\"/console/segments/all\">all</a>");
     assert_contains(body, "<td class=\"n\">3</td>");    /* k9 has no email */
     assert_not_contains(body, "/console/segments/new"); /* a viewer's page */
     free(body);
     assert_int_equal(
-        get_as(&s, vic, "/console/segments/check?rule=email+exists", "en", &body, &hdr), 200);
+        tc_get(&s, vic, "/console/segments/check?rule=email+exists", "en", &body, &hdr), 200);
     assert_contains(hdr, "Content-Type: application/json");
     assert_contains(body, "\"count\":3");
     assert_contains(body, "\"sample\":[{\"id\":\"k1\",\"email\":\"k1@example.com\"");
@@ -329,53 +272,53 @@ static void test_console_seg_save(void **state)
     char *body, *hdr, form[512];
     setup_more();
     srv_start(&s);
-    char *vic = session_of(&s, "vic"), *ann = session_of(&s, "ann");
+    char *vic = tc_sign_in(&s, "vic"), *ann = tc_sign_in(&s, "ann");
     body = page(&s, vic, "/console/segments", "en", 200);
-    char *vic_csrf = hd_xstrdup(csrf_of(body));
+    char *vic_csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     /* a viewer's POST, even with its own CSRF field: 403, nothing stored */
     snprintf(form, sizeof form, "csrf=%s&name=zh&rule=locale+%%3D%%3D+%%22zh-CN%%22&do=save",
              vic_csrf);
-    assert_int_equal(post_as(&s, vic, "/console/segments/new", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, vic, "/console/segments/new", form, NULL, &body, NULL), 403);
     free(body);
-    assert_int_equal(post_as(&s, vic, "/console/segments/all", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, vic, "/console/segments/all", form, NULL, &body, NULL), 403);
     free(body);
     assert_int_equal(segments_named("zh"), 0);
     /* an operator's POST without the CSRF field, or with a wrong one */
-    assert_int_equal(post_as(&s, ann, "/console/segments/new",
-                             "name=zh&rule=locale+%3D%3D+%22zh-CN%22&do=save", &body, NULL),
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new",
+                             "name=zh&rule=locale+%3D%3D+%22zh-CN%22&do=save", NULL, &body, NULL),
                      403);
     free(body);
     snprintf(form, sizeof form, "csrf=%s&name=zh&rule=email+exists&do=save", vic_csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, NULL), 403);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, NULL), 403);
     free(body);
     assert_int_equal(segments_named("zh"), 0);
     body = page(&s, ann, "/console/segments/new", "en", 200);
     assert_contains(body,
                     "<form method=\"post\" action=\"/console/segments/new\" id=\"seg-form\">");
-    char *csrf = hd_xstrdup(csrf_of(body));
+    char *csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     /* a bad rule: the page again with where, nothing stored */
     snprintf(form, sizeof form, "csrf=%s&name=zh&rule=locale+%%3D%%3D&do=save", csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, NULL), 422);
     assert_contains(body, "id=\"fault\">Not saved: segment &#39;zh&#39;: 1:10:");
     assert_contains(body, "<mark id=\"mark-at\"> </mark>");
     free(body);
     snprintf(form, sizeof form, "csrf=%s&name=bad+name&rule=email+exists&do=save", csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, NULL), 422);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, NULL), 422);
     assert_contains(body, "is not a segment name");
     free(body);
     assert_int_equal(q1("SELECT count(*) FROM segments"), 1);
     /* Check without a script: the numbers, nothing stored */
     snprintf(form, sizeof form, "csrf=%s&name=zh&rule=locale+%%3D%%3D+%%22zh-CN%%22&do=check",
              csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, NULL), 200);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, NULL), 200);
     assert_contains(body, "<output id=\"count\">1</output>");
     free(body);
     assert_int_equal(segments_named("zh"), 0);
     /* saved as herald segment define would, and audited */
     snprintf(form, sizeof form, "csrf=%s&name=zh&rule=locale+%%3D%%3D+%%22zh-CN%%22&do=save", csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/segments/zh\r\n");
     free(body);
     free(hdr);
@@ -386,11 +329,11 @@ static void test_console_seg_save(void **state)
                         "action = 'segment_define' AND detail = 'zh' AND addr = '127.0.0.1'"),
                      1);
     /* defined again: refused (it exists), unchanged */
-    assert_int_equal(post_as(&s, ann, "/console/segments/new", form, &body, NULL), 409);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/new", form, NULL, &body, NULL), 409);
     free(body);
     /* changed from its own page */
     snprintf(form, sizeof form, "csrf=%s&rule=locale+%%3D%%3D+%%22en%%22&do=save", csrf);
-    assert_int_equal(post_as(&s, ann, "/console/segments/zh", form, &body, &hdr), 303);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/zh", form, NULL, &body, &hdr), 303);
     free(body);
     free(hdr);
     assert_int_equal(q1("SELECT count(*) FROM segments WHERE name = 'zh' AND "
@@ -399,7 +342,7 @@ static void test_console_seg_save(void **state)
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'segment_replace' AND "
                         "detail = 'zh'"),
                      1);
-    assert_int_equal(post_as(&s, ann, "/console/segments/gone", form, &body, NULL), 404);
+    assert_int_equal(tc_post(&s, ann, "/console/segments/gone", form, NULL, &body, NULL), 404);
     free(body);
     assert_int_equal(segments_named("gone"), 0);
     /* the CLI agrees */

@@ -9,7 +9,10 @@
  * of matches a count expects, what a fill, select or type puts in, or the
  * text a wait_text or frame_text waits for; "$LINK" at
  * the start of an argument stands for the link the scenario is given.
- * tests/browser/drive.js lists the actions. */
+ * tests/browser/drive.js lists the actions. One step is the table's own:
+ * "sign_in NAME" stands for the four that sign NAME in through the login
+ * form (tb_sign_in_steps). A browser test's `herald serve`, its folder and
+ * its users are a struct tb_site (below). */
 #ifndef HERALD_TESTBROWSER_H
 #define HERALD_TESTBROWSER_H
 
@@ -22,6 +25,9 @@
 #include <sys/socket.h>
 
 #define CHROMIUM "/usr/bin/chromium"
+
+/* The password of the console users tb_site_user() makes. */
+#define TB_PASSWORD "correct horse 1"
 
 /* A port nobody listens on now (the kernel's pick for port 0). */
 static inline int tb_free_port(void)
@@ -175,6 +181,18 @@ static inline char *tb_shots_dir(void)
     return p;
 }
 
+/* Appends the steps that sign name in (password TB_PASSWORD) through
+ * the login form, which sends on to the overview. */
+static inline void tb_sign_in_steps(json_t *steps, const char *name)
+{
+    json_array_append_new(steps, json_pack("{s:s, s:i}", "goto", "/console/login", "status", 200));
+    json_array_append_new(steps, json_pack("{s:s, s:s}", "fill", "#name", "value", name));
+    json_array_append_new(steps,
+                          json_pack("{s:s, s:s}", "fill", "#password", "value", TB_PASSWORD));
+    json_array_append_new(steps,
+                          json_pack("{s:s, s:i}", "click", "button[type=submit]", "status", 303));
+}
+
 /* A scenario for drive.js from a table of steps. */
 static inline json_t *tb_scenario(const char *name, const char *locale, const char *link,
                                   const char *const *steps)
@@ -182,6 +200,10 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
     json_t *list = json_array();
     for (; *steps; steps++) {
         char step[512], arg[1024];
+        if (strncmp(*steps, "sign_in ", 8) == 0) {
+            tb_sign_in_steps(list, *steps + 8);
+            continue;
+        }
         snprintf(step, sizeof step, "%s", *steps);
         char *a = strchr(step, ' '), *val = NULL;
         assert_non_null(a);
@@ -208,6 +230,88 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
         json_array_append_new(list, st);
     }
     return json_pack("{s:s, s:s, s:o}", "name", name, "locale", locale, "steps", list);
+}
+
+/* A site: `herald serve` on a free 127.0.0.1 port for the browser, in a
+ * folder of its own (a test file keeps one, static, for its group).
+ * tb_site_init() makes everything up to the store, tb_site_user() the
+ * console's users, tb_site_start() the service, tb_site_drive() plays
+ * scenarios against it, and tb_site_stop() (the group's teardown) stops
+ * the service and removes the folder, kept when HERALD_KEEP_TEST_DIR is
+ * set. */
+struct tb_site {
+    char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
+    char *shots; /* where screenshots go (kept) */
+    int port;    /* the free port, h.conf's listen and public_url */
+    pid_t serve; /* herald serve once started, else 0 */
+};
+
+/* The folder, playwright-core, the screenshot folder, a port, h.conf
+ * (HERALD_CONFIG set, HERALD_NOW unset), Chromium's HOME and TMPDIR, and
+ * the store with the template promo (tpl) and the contacts (csv). */
+static inline void tb_site_init(struct tb_site *site, const char *tpl, const char *csv)
+{
+    site->dir = tu_tmpdir();
+    tb_need_playwright();
+    site->shots = tb_shots_dir();
+    site->port = tb_free_port();
+    site->serve = 0;
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    unsetenv("HERALD_NOW");
+    char conf[512], *cp = tu_path(site->dir, "h.conf");
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
+             "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
+             site->port, site->port);
+    tu_write(cp, conf);
+    free(cp);
+    const char *argv[] = {"mkdir", "home", "tmp", NULL};
+    tu_run_in(site->dir, argv);
+    tu_serve_store(site->dir, tpl, csv);
+}
+
+/* Adds console user name with role and the password TB_PASSWORD, which
+ * the scenarios type (kept in the folder's file pw). */
+static inline void tb_site_user(const struct tb_site *site, const char *name, const char *role)
+{
+    char *pw = tu_path(site->dir, "pw");
+    tu_write(pw, TB_PASSWORD "\n");
+    free(pw);
+    TU_HERALD_OK(site->dir, "user", "add", name, "--role", role, "--password-file", "pw");
+}
+
+/* Starts herald serve on the site's port. */
+static inline void tb_site_start(struct tb_site *site)
+{
+    char listen[64];
+    int got = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", site->port);
+    site->serve = tu_serve_start(site->dir, listen, &got);
+    assert_int_equal(got, site->port);
+}
+
+/* Plays the scenarios (taken) against the site, as tb_drive(). */
+static inline void tb_site_drive(const struct tb_site *site, json_t *scenarios)
+{
+    tb_drive(site->dir, site->shots, site->port, scenarios);
+}
+
+/* Stops herald serve, removes the folder (or says where it was kept) and
+ * frees the rest; 0, or -1 when the service did not exit cleanly. */
+static inline int tb_site_stop(struct tb_site *site)
+{
+    int st = site->serve > 0 ? tu_serve_stop(site->serve) : 0;
+    site->serve = 0;
+    if (getenv("HERALD_KEEP_TEST_DIR")) {
+        printf("kept %s\n", site->dir);
+        free(site->dir);
+    } else {
+        tu_rmdir(site->dir); /* frees it */
+    }
+    site->dir = NULL;
+    free(site->shots);
+    site->shots = NULL;
+    return st == 0 ? 0 : -1;
 }
 
 #endif
