@@ -23,7 +23,8 @@
 static const char user_usage[] =
     "usage: herald user add NAME --role viewer|operator|admin [--password-file FILE]\n"
     "                       [--lang en|zh-CN] [--zone ZONE]\n"
-    "       herald user set NAME [--lang en|zh-CN] [--zone ZONE]\n"
+    "       herald user set NAME [--role viewer|operator|admin] [--lang en|zh-CN]\n"
+    "                       [--zone ZONE]\n"
     "       herald user list [--format table|csv|json|jsonl]\n"
     "       herald user remove NAME\n"
     "       herald user passwd NAME [--password-file FILE]\n"
@@ -35,6 +36,7 @@ static const char user_usage[] =
     "asked twice on the terminal; the database keeps only its Argon2id hash.\n"
     "passwd and remove end the user's console sessions.\n"
     "\n"
+    "  --role ROLE       (set) the user's new role, from its next page\n"
     "  --lang en|zh-CN   the console's language for the user (wins over the\n"
     "                    browser's Accept-Language; \"\" clears it)\n"
     "  --zone ZONE       the IANA time zone the console shows times in\n"
@@ -172,22 +174,33 @@ static int check_prefs(const struct user_args *a)
     return 0;
 }
 
-/* set: the user's console language and zone. */
+/* set: the user's role, console language and zone. */
 static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_args *a)
 {
     struct hd_err err = {0};
     int rc;
-    if (!a->lang && !a->zone)
-        return cmd_usage("user", user_usage, "set needs --lang or --zone");
-    if (a->role || a->pwfile)
+    if (!a->lang && !a->zone && !a->role)
+        return cmd_usage("user", user_usage, "set needs --role, --lang or --zone");
+    if (a->pwfile)
         return cmd_usage("user", user_usage,
-                         "set takes --lang and --zone only (passwd sets a password)");
+                         "set takes --role, --lang and --zone only (passwd sets a password)");
+    if (a->role && hd_role_parse(a->role) < 0)
+        return cmd_usage("user", user_usage, "unknown role '%s' (viewer, operator or admin)",
+                         a->role);
     if ((rc = check_prefs(a)) != 0)
         return rc;
-    if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
+    if (a->role && hd_serve_user_role(ctx->store, name, a->role, &err) < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, "user_set", name);
-    fprintf(stderr, "set the console's language and zone of '%s'\n", name);
+    if ((a->lang || a->zone) && hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
+        return cmd_fail(ctx, &err);
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s: %s", name, a->role ? a->role : "");
+    if (a->role) /* the console's page notes it the same way */
+        audit(ctx, "user_role", detail);
+    if (a->lang || a->zone)
+        audit(ctx, "user_set", name);
+    fprintf(stderr, "set the %s of '%s'\n", a->role ? "role" : "console's language and zone",
+            name);
     return EXIT_OK;
 }
 
