@@ -1,4 +1,4 @@
-/* cmd_user: `herald user add|set|list|remove|passwd`, the console's users
+/* cmd_user: `herald user add|set|role|list|remove|passwd`, the console's users
  * (issue 21; serve/console_auth.c hashes and checks). A password comes
  * from --password-file (its first line; "-" for standard input), else it
  * is asked twice on the terminal with echo off; it is wiped once hashed
@@ -23,8 +23,8 @@
 static const char user_usage[] =
     "usage: herald user add NAME --role viewer|operator|admin [--password-file FILE]\n"
     "                       [--lang en|zh-CN] [--zone ZONE]\n"
-    "       herald user set NAME [--role viewer|operator|admin] [--lang en|zh-CN]\n"
-    "                       [--zone ZONE]\n"
+    "       herald user set NAME [--lang en|zh-CN] [--zone ZONE]\n"
+    "       herald user role NAME --role viewer|operator|admin\n"
     "       herald user list [--format table|csv|json|jsonl]\n"
     "       herald user remove NAME\n"
     "       herald user passwd NAME [--password-file FILE]\n"
@@ -34,9 +34,9 @@ static const char user_usage[] =
     "admin also manages users and API keys. The password (8 to 1024 bytes) is\n"
     "read from the first line of --password-file (- for standard input), else\n"
     "asked twice on the terminal; the database keeps only its Argon2id hash.\n"
-    "passwd and remove end the user's console sessions.\n"
+    "passwd and remove end the user's console sessions; role takes effect at\n"
+    "the user's next page. An admin does the same on the console's users page.\n"
     "\n"
-    "  --role ROLE       (set) the user's new role, from its next page\n"
     "  --lang en|zh-CN   the console's language for the user (wins over the\n"
     "                    browser's Accept-Language; \"\" clears it)\n"
     "  --zone ZONE       the IANA time zone the console shows times in\n"
@@ -174,33 +174,40 @@ static int check_prefs(const struct user_args *a)
     return 0;
 }
 
-/* set: the user's role, console language and zone. */
+/* set: the user's console language and zone. */
 static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_args *a)
 {
     struct hd_err err = {0};
     int rc;
-    if (!a->lang && !a->zone && !a->role)
-        return cmd_usage("user", user_usage, "set needs --role, --lang or --zone");
-    if (a->pwfile)
+    if (!a->lang && !a->zone)
+        return cmd_usage("user", user_usage, "set needs --lang or --zone");
+    if (a->role || a->pwfile)
         return cmd_usage("user", user_usage,
-                         "set takes --role, --lang and --zone only (passwd sets a password)");
-    if (a->role && hd_role_parse(a->role) < 0)
-        return cmd_usage("user", user_usage, "unknown role '%s' (viewer, operator or admin)",
-                         a->role);
+                         "set takes --lang and --zone only (passwd sets a password)");
     if ((rc = check_prefs(a)) != 0)
         return rc;
-    if (a->role && hd_serve_user_role(ctx->store, name, a->role, &err) < 0)
+    if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
         return cmd_fail(ctx, &err);
-    if ((a->lang || a->zone) && hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
-        return cmd_fail(ctx, &err);
+    audit(ctx, "user_set", name);
+    fprintf(stderr, "set the console's language and zone of '%s'\n", name);
+    return EXIT_OK;
+}
+
+/* role: a new role, audited as "NAME: ROLE" (as the console notes it). */
+static int role_cmd(struct hd_ctx *ctx, const char *name, const struct user_args *a)
+{
+    struct hd_err err = {0};
     char detail[160];
-    snprintf(detail, sizeof detail, "%s: %s", name, a->role ? a->role : "");
-    if (a->role) /* the console's page notes it the same way */
-        audit(ctx, "user_role", detail);
-    if (a->lang || a->zone)
-        audit(ctx, "user_set", name);
-    fprintf(stderr, "set the %s of '%s'\n", a->role ? "role" : "console's language and zone",
-            name);
+    if (!a->role || a->pwfile || a->lang || a->zone)
+        return cmd_usage("user", user_usage, "role takes --role (viewer, operator or admin) only");
+    if (hd_role_parse(a->role) < 0)
+        return cmd_usage("user", user_usage, "unknown role '%s' (viewer, operator or admin)",
+                         a->role);
+    if (hd_serve_user_role(ctx->store, name, a->role, &err) < 0)
+        return cmd_fail(ctx, &err);
+    snprintf(detail, sizeof detail, "%s: %s", name, a->role);
+    audit(ctx, "user_role", detail);
+    fprintf(stderr, "'%s' is now %s\n", name, a->role);
     return EXIT_OK;
 }
 
@@ -242,7 +249,8 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
     struct user_args a = {.format = FMT_TABLE};
     struct hd_err err = {0};
     if (argc < 2)
-        return cmd_usage("user", user_usage, "give a subcommand: add, set, list, remove or passwd");
+        return cmd_usage("user", user_usage,
+                         "give a subcommand: add, set, role, list, remove or passwd");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(user_usage);
@@ -261,8 +269,8 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
         return list_cmd(ctx, a.format);
     }
     bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0,
-         set = strcmp(sub, "set") == 0;
-    if (!add && !remove && !set && strcmp(sub, "passwd") != 0)
+         set = strcmp(sub, "set") == 0, role = strcmp(sub, "role") == 0;
+    if (!add && !remove && !set && !role && strcmp(sub, "passwd") != 0)
         return cmd_usage("user", user_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
         return cmd_usage("user", user_usage, nargs ? "unexpected argument '%s'" : "give a NAME%s",
@@ -271,6 +279,8 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("user", user_usage, "add needs --role (viewer, operator or admin)");
     if (set)
         return prefs_cmd(ctx, args[0], &a);
+    if (role)
+        return role_cmd(ctx, args[0], &a);
     if (!remove)
         return set_cmd(ctx, add, args[0], &a);
     if (hd_store_user_remove(ctx->store, args[0], &err) < 0)

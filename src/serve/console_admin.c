@@ -46,6 +46,19 @@ static const char *query(const struct hd_con *c, const char *key)
     return c->r->arg ? c->r->arg(c->r->ud, key) : NULL;
 }
 
+/* Whether a form's failure is its own (bad input: the page again with
+ * the message), not the store's; and the status that says so. */
+static bool refused(int rc)
+{
+    return rc == HD_E_INVALID || rc == HD_E_USAGE || rc == HD_E_PARSE || rc == HD_E_CONFIG ||
+           rc == HD_E_EXISTS || rc == HD_E_NOTFOUND;
+}
+
+static int refused_status(int rc)
+{
+    return rc == HD_E_NOTFOUND ? 404 : rc == HD_E_EXISTS ? 409 : 400;
+}
+
 /* ---- the audit ---- */
 
 struct audit_rows {
@@ -194,8 +207,7 @@ static void users_refused(struct hd_con *c, const struct hd_err *e, const struct
     json_object_set_new(data, "error", json_string(e->msg));
     json_object_set_new(data, "new_name", json_string(name ? name : ""));
     json_object_set_new(data, "new_role", json_string(role ? role : ""));
-    hd_con_page(c, e->code == HD_E_NOTFOUND ? 404 : e->code == HD_E_EXISTS ? 409 : 400,
-                PAGE_CONSOLE_USERS, data);
+    hd_con_page(c, refused_status(e->code), PAGE_CONSOLE_USERS, data);
 }
 
 static void users_get_saved(struct hd_con *c, json_t *data)
@@ -277,7 +289,7 @@ void hd_con_users_post(struct hd_con *c)
     int rc = st ? user_action(c, st, &f, &what, detail, sizeof detail, &err) : HD_E_STORE;
     if (rc == 0)
         hd_con_note(c, st, c->sess.user.name, what, detail);
-    else if (rc != HD_E_INVALID && rc != HD_E_EXISTS && rc != HD_E_NOTFOUND)
+    else if (!refused(rc))
         hd_srv_unavailable(c->s, c->a, &err);
     pthread_mutex_unlock(&c->s->mu);
     wipe_passwords(&f);
@@ -381,8 +393,7 @@ static void keys_refused(struct hd_con *c, const struct hd_err *e, const struct 
     json_object_set_new(data, "error", json_string(e->msg));
     json_object_set_new(data, "new_name", json_string(name ? name : ""));
     json_object_set_new(data, "new_rate", json_string(rate ? rate : ""));
-    hd_con_page(c, e->code == HD_E_NOTFOUND ? 404 : e->code == HD_E_EXISTS ? 409 : 400,
-                PAGE_CONSOLE_APIKEYS, data);
+    hd_con_page(c, refused_status(e->code), PAGE_CONSOLE_APIKEYS, data);
 }
 
 /* The answer that shows a new key, once. */
@@ -405,7 +416,7 @@ void hd_con_apikeys_post(struct hd_con *c)
     int rc = st ? key_action(c, st, &f, &what, detail, sizeof detail, key, &err) : HD_E_STORE;
     if (rc == 0)
         hd_con_note(c, st, c->sess.user.name, what, detail);
-    else if (rc != HD_E_INVALID && rc != HD_E_EXISTS && rc != HD_E_NOTFOUND)
+    else if (!refused(rc))
         hd_srv_unavailable(c->s, c->a, &err);
     pthread_mutex_unlock(&c->s->mu);
     if (rc == 0 && key[0]) {

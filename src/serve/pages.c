@@ -7,9 +7,11 @@
  * herald's Mustache, {{name}} HTML-escaped, not strict (a variable an
  * operator's page does not use costs nothing, one it names that we do not
  * give renders empty). The console's pages share one header and nav,
- * templates/partials/console-head.mustache (and .zh-CN), their only
- * partial, {{>console-head}}: optional like them (a page without it
- * renders no header). A compiled template is read-only, so workers render
+ * pages/console-head.mustache (and .zh-CN), their only partial,
+ * {{>console-head}}: in pages/ rather than the message templates'
+ * partials/ (whose names a campaign's template may use), so that the
+ * folder an operator brands holds all of the console; optional like the
+ * pages (without it a page renders no header). A compiled template is read-only, so workers render
  * concurrently. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +68,7 @@ int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err)
         }
     }
     for (int l = 0; l < LANG_COUNT && rc == 0; l++) { /* the console's header */
-        snprintf(path, sizeof path, "%s/partials/console-head%s%s.mustache", dir, l ? "." : "",
+        snprintf(path, sizeof path, "%s/pages/console-head%s%s.mustache", dir, l ? "." : "",
                  l ? lang_tags[l] : "");
         rc = load_one(path, false, &p->head[l], err);
     }

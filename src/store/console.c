@@ -162,7 +162,7 @@ int hd_store_user_role(struct hd_store *st, const char *name, int role, struct h
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, role);
+    sqlite3_bind_text(s, 2, hd_role_name(role), -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = hd_store_fail(st, err, "changing a user's role");
     else if (sqlite3_changes(st->db) == 0)
