@@ -307,6 +307,7 @@ void hd_con_page(struct hd_con *c, int status, int which, json_t *data)
     json_object_set_new(data, "zone", json_string(zone));
     if (c->authed)
         head_data(c, which, data);
+    hd_con_words(data, c->lang);
     hd_srv_page(c->s, c->a, status, which, c->lang, data);
 }
 

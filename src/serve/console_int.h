@@ -83,6 +83,9 @@ const char *hd_console_role_word(int lang, int role);
 const char *hd_console_state_word(int lang, const char *state);
 const char *hd_console_outcome_word(int lang, const char *outcome);
 const char *hd_console_why_word(int lang, const char *reason);
+/* A page's data in those words (zh-CN): the "state", "outcome" and "why"
+ * of each row of its lists; English data is left as it is. */
+void hd_con_words(json_t *data, int lang);
 /* The campaign page's numbers (console_numbers.c) added to data: the
  * funnel, the rates by provider and by day, and with goal (or NULL) the
  * lift against the holdout; kept a while, read without the store's

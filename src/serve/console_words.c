@@ -5,7 +5,15 @@
  * pages show the library's words as the CLI prints them; a zh-CN page
  * takes them from the tables here, one row per code, so that no page
  * shows an English state among Chinese words. A code no table knows (a
- * newer state, a gateway's reason) comes back as it is. */
+ * newer state, a gateway's reason) comes back as it is.
+ *
+ * hd_con_words puts a zh-CN page's data in these words just before it is
+ * rendered (hd_con_page), so that every page that lists states, outcomes
+ * or why's reasons gets them without each loader knowing the language:
+ * the values under "state", "outcome" and "why" in the rows of a list (an
+ * object inside an array). Only rows: a page's own fields, such as the
+ * log's filter form, keep the codes a query takes. "why" holds
+ * hd_why_skip_words's English sentence, matched back to its code. */
 #include <string.h>
 
 #include "herald/audit.h"
@@ -63,4 +71,55 @@ const char *hd_console_why_word(int lang, const char *reason)
     };
     const char *w = lang == LANG_ZH ? look_up(zh, sizeof zh / sizeof zh[0], reason) : NULL;
     return w ? w : hd_why_skip_words(reason);
+}
+
+/* The code whose English sentence hd_why_skip_words gives as text. */
+static const char *why_zh(const char *text)
+{
+    static const char *const codes[] = {"no_address", "no_provider", "opted_out", "suppressed"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(hd_why_skip_words(codes[i]), text) == 0)
+            return hd_console_why_word(LANG_ZH, codes[i]);
+    return text;
+}
+
+static void row_words(json_t *row)
+{
+    static const char *const keys[] = {"state", "outcome", "why"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *v = json_string_value(json_object_get(row, keys[k]));
+        if (!v)
+            continue;
+        const char *w = k == 0   ? hd_console_state_word(LANG_ZH, v)
+                        : k == 1 ? hd_console_outcome_word(LANG_ZH, v)
+                                 : why_zh(v);
+        if (w != v)
+            json_object_set_new(row, keys[k], json_string(w));
+    }
+}
+
+static void walk(json_t *j, bool in_list)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        if (in_list)
+            row_words(j);
+        json_object_foreach(j, key, v)
+        {
+            walk(v, false);
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            walk(v, true);
+        }
+    }
+}
+
+void hd_con_words(json_t *data, int lang)
+{
+    if (lang == LANG_ZH)
+        walk(data, false);
 }
