@@ -404,6 +404,35 @@ static void test_console_admin_cli_role(void **state)
                      1);
 }
 
+/* zh-CN pages say a row's outcome and state in Chinese; the filter keeps
+ * the code a query takes; English pages keep the CLI's words. */
+static void test_console_admin_words(void **state)
+{
+    (void)state;
+    struct srv s;
+    struct who v;
+    char *body;
+    users();
+    send_promo();
+    srv_start(&s);
+    sign_in(&s, "val", &v);
+    assert_int_equal(get(&s, &v, "/console/log?outcome=accepted", "zh-CN", &body, NULL), 200);
+    assert_contains(body, "<td>已接受</td>");
+    assert_contains(body, "<td>已发送</td>");
+    assert_contains(body, "name=\"outcome\" value=\"accepted\"");
+    assert_contains(body, "<span>val (查看者)</span>");
+    free(body);
+    assert_int_equal(get(&s, &v, "/console/contacts/k1", "zh-CN", &body, NULL), 200);
+    assert_contains(body, "已接受");
+    assert_null(strstr(body, "<td>accepted</td>"));
+    free(body);
+    assert_int_equal(get(&s, &v, "/console/log?outcome=accepted", "en", &body, NULL), 200);
+    assert_contains(body, "<td>accepted</td>");
+    assert_contains(body, "<td>sent</td>");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_admin_keys, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_audit, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_cli_role, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_admin_words, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
