@@ -61,8 +61,7 @@ static int get(const struct srv *s, const struct who *w, const char *path, const
                char **body, char **hdr)
 {
     char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", w->sid,
-             lang);
+    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", w->sid, lang);
     return http(s, "GET", path, NULL, extra, body, hdr);
 }
 
@@ -173,8 +172,8 @@ static void test_console_admin_users(void **state)
             "unknown role &#39;boss&#39; (viewer, operator or admin)");
     post_is(&s, &a, "/console/users",
             "action=add&name=e+ve&role=viewer&password=xxxxxxxx1&password2=xxxxxxxx1", 400, NULL);
-    post_is(&s, &a, "/console/users", "action=add&name=eve&role=viewer&password=short&password2=short",
-            400, "8");
+    post_is(&s, &a, "/console/users",
+            "action=add&name=eve&role=viewer&password=short&password2=short", 400, "8");
     post_is(&s, &a, "/console/users",
             "action=add&name=val&role=viewer&password=xxxxxxxx1&password2=xxxxxxxx1", 409, "val");
     assert_int_equal(q1("SELECT count(*) FROM users"), 3);
@@ -187,9 +186,10 @@ static void test_console_admin_users(void **state)
     assert_contains(hdr, "Location: /console/users?done=add&name=eve");
     free(body);
     free(hdr);
-    assert_int_equal(q1("SELECT count(*) FROM users WHERE name = 'eve' AND role = 'operator' AND hash "
-                        "LIKE '$argon2id$%'"),
-                     1);
+    assert_int_equal(
+        q1("SELECT count(*) FROM users WHERE name = 'eve' AND role = 'operator' AND hash "
+           "LIKE '$argon2id$%'"),
+        1);
     assert_int_equal(get(&s, &a, "/console/users?done=add&name=eve", "en", &body, NULL), 200);
     assert_contains(body, "Added user eve.");
     assert_contains(body, "<a href=\"/console/users\" aria-current=\"page\">Users</a>");
@@ -203,8 +203,7 @@ static void test_console_admin_users(void **state)
             "unknown role &#39;king&#39;");
     post_is(&s, &a, "/console/users", "action=role&name=root&role=viewer", 400,
             "you cannot change your own role");
-    post_is(&s, &a, "/console/users", "action=remove&name=root", 400,
-            "you cannot remove yourself");
+    post_is(&s, &a, "/console/users", "action=remove&name=root", 400, "you cannot remove yourself");
     post_is(&s, &a, "/console/users", "action=remove&name=nobody", 404, "no user named");
     post_is(&s, &a, "/console/users", "action=remove&name=otto", 303, NULL);
     assert_int_equal(q1("SELECT count(*) FROM users WHERE name IN ('root', 'otto')"), 1);
@@ -251,14 +250,12 @@ static void test_console_admin_keys(void **state)
     srv_start(&s);
     sign_in(&s, "root", &a);
     post_is(&s, &a, "/console/apikeys", "action=create&name=app", 400, "create needs a scope");
-    post_is(&s, &a, "/console/apikeys", "action=create&name=app&scope=send&scope=fly", 400,
-            "fly");
-    post_is(&s, &a, "/console/apikeys", "action=create&name=app&scope=read&rate=fast", 400,
-            "fast");
+    post_is(&s, &a, "/console/apikeys", "action=create&name=app&scope=send&scope=fly", 400, "fly");
+    post_is(&s, &a, "/console/apikeys", "action=create&name=app&scope=read&rate=fast", 400, "fast");
     assert_int_equal(q1("SELECT count(*) FROM api_keys"), 0);
-    assert_int_equal(post(&s, &a, "/console/apikeys", false, "action=create&name=app&scope=read",
-                          &body, NULL),
-                     403);
+    assert_int_equal(
+        post(&s, &a, "/console/apikeys", false, "action=create&name=app&scope=read", &body, NULL),
+        403);
     free(body);
     /* made: shown once, not kept by any cache */
     assert_int_equal(post(&s, &a, "/console/apikeys", true,
@@ -321,8 +318,7 @@ static void test_console_admin_audit(void **state)
     srv_start(&s);
     sign_in(&s, "root", &a);
     /* the filter: who, action; newest first, 50 a page, then older by id */
-    assert_int_equal(get(&s, &a, "/console/audit?who=mallory&action=poke", "en", &body, NULL),
-                     200);
+    assert_int_equal(get(&s, &a, "/console/audit?who=mallory&action=poke", "en", &body, NULL), 200);
     assert_contains(body, ">n119</td>");
     assert_contains(body, ">n70</td>");
     assert_null(strstr(body, ">n69</td>"));

@@ -77,9 +77,13 @@ static int row(void *ud, const struct hd_action *x)
 
 int cmd_audit(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {
-        {"since", true, 's', 0}, {"until", true, 'u', 0},  {"who", true, 'w', 0},
-        {"action", true, 'a', 0}, {"limit", true, 'l', 0}, {"format", true, 'f', 0}, {0}};
+    static const struct cli_opt opts[] = {{"since", true, 's', 0},
+                                          {"until", true, 'u', 0},
+                                          {"who", true, 'w', 0},
+                                          {"action", true, 'a', 0},
+                                          {"limit", true, 'l', 0},
+                                          {"format", true, 'f', 0},
+                                          {0}};
     static const struct cli_spec spec = {"audit actions", audit_usage, opts, 0, NULL, NULL};
     struct audit_args a = {.ctx = ctx, .format = FMT_TABLE, .f.limit = 100};
     struct hd_err err = {0};

@@ -78,11 +78,10 @@ static int audit_row(void *ud, const struct hd_action *x)
     w->shown++;
     w->last = x->id;
     hd_time_format_iso(x->at, at, sizeof at);
-    json_array_append_new(w->list, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "id",
-                                             (json_int_t)x->id, "at", at, "when",
-                                             (json_int_t)x->at, "who", x->who, "action", x->action,
-                                             "detail", x->detail ? x->detail : "", "from",
-                                             x->addr ? x->addr : ""));
+    json_array_append_new(
+        w->list, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)x->id, "at", at,
+                           "when", (json_int_t)x->at, "who", x->who, "action", x->action, "detail",
+                           x->detail ? x->detail : "", "from", x->addr ? x->addr : ""));
     return 0;
 }
 
@@ -174,12 +173,12 @@ static int user_row(void *ud, const struct hd_user *u)
     const char *me = json_string_value(((json_t **)ud)[1]);
     json_t *roles = json_array();
     for (int r = 0; r < HD_ROLE_COUNT; r++)
-        json_array_append_new(roles, json_pack("{s:s, s:b}", "value", hd_role_name(r), "selected",
-                                               r == u->role));
-    json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:b}", "name", u->name,
-                                          "role", hd_role_name(u->role), "roles", roles, "lang",
-                                          u->lang, "zone", u->zone, "created",
-                                          (json_int_t)u->created_at, "me", strcmp(u->name, me) == 0));
+        json_array_append_new(
+            roles, json_pack("{s:s, s:b}", "value", hd_role_name(r), "selected", r == u->role));
+    json_array_append_new(
+        list, json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:b}", "name", u->name, "role",
+                        hd_role_name(u->role), "roles", roles, "lang", u->lang, "zone", u->zone,
+                        "created", (json_int_t)u->created_at, "me", strcmp(u->name, me) == 0));
     return 0;
 }
 
@@ -213,8 +212,8 @@ static void users_refused(struct hd_con *c, const struct hd_err *e, const struct
 static void users_get_saved(struct hd_con *c, json_t *data)
 {
     const char *done = query(c, "done");
-    if (done && (strcmp(done, "add") == 0 || strcmp(done, "role") == 0 ||
-                 strcmp(done, "remove") == 0)) {
+    if (done &&
+        (strcmp(done, "add") == 0 || strcmp(done, "role") == 0 || strcmp(done, "remove") == 0)) {
         char key[16];
         snprintf(key, sizeof key, "done_%s", done);
         json_object_set_new(data, key, json_true());
@@ -295,9 +294,10 @@ void hd_con_users_post(struct hd_con *c)
     wipe_passwords(&f);
     if (rc == 0) {
         hd_log_info(c->s->log, "serve: console: %s by '%s': %s", what, c->sess.user.name, detail);
-        hd_con_redirect_to(c, strcmp(what, "user_add") == 0    ? "/console/users?done=add&name="
-                              : strcmp(what, "user_role") == 0 ? "/console/users?done=role&name="
-                                                               : "/console/users?done=remove&name=",
+        hd_con_redirect_to(c,
+                           strcmp(what, "user_add") == 0    ? "/console/users?done=add&name="
+                           : strcmp(what, "user_role") == 0 ? "/console/users?done=role&name="
+                                                            : "/console/users?done=remove&name=",
                            hd_form_get(&f, "name"));
     } else if (!c->a->status) {
         users_refused(c, &err, &f);
@@ -310,9 +310,9 @@ void hd_con_users_post(struct hd_con *c)
 static int key_row(void *ud, const struct hd_apikey *k)
 {
     json_array_append_new(ud, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "name", k->name,
-                                         "prefix", k->prefix, "scopes", k->scopes, "rate", k->rate,
-                                         "created", (json_int_t)k->created_at, "revoked",
-                                         (json_int_t)k->revoked_at, "live", k->revoked_at == 0));
+                                        "prefix", k->prefix, "scopes", k->scopes, "rate", k->rate,
+                                        "created", (json_int_t)k->created_at, "revoked",
+                                        (json_int_t)k->revoked_at, "live", k->revoked_at == 0));
     return 0;
 }
 

@@ -40,10 +40,10 @@ const char *hd_console_role_word(int lang, int role)
 const char *hd_console_state_word(int lang, const char *state)
 {
     static const struct word zh[] = {
-        {"queued", "排队中"},       {"sending", "发送中"},     {"sent", "已发送"},
-        {"delivered", "已送达"},    {"undelivered", "未送达"}, {"failed", "失败"},
-        {"retry_wait", "等待重试"}, {"deferred", "已推迟"},    {"held_out", "对照组"},
-        {"suppressed", "已屏蔽"},   {"no_channel", "无可用渠道"}, {"capped", "超出频次上限"},
+        {"queued", "排队中"},       {"sending", "发送中"},         {"sent", "已发送"},
+        {"delivered", "已送达"},    {"undelivered", "未送达"},     {"failed", "失败"},
+        {"retry_wait", "等待重试"}, {"deferred", "已推迟"},        {"held_out", "对照组"},
+        {"suppressed", "已屏蔽"},   {"no_channel", "无可用渠道"},  {"capped", "超出频次上限"},
         {"expired", "已过期"},      {"render_failed", "渲染失败"}, {"cancelled", "已取消"},
         {"bounced", "已退信"},      {"complained", "被投诉"},
     };
