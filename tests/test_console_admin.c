@@ -168,6 +168,9 @@ static void test_console_admin_users(void **state)
             "action=add&name=eve&role=operator&password=xxxxxxxx1&password2=xxxxxxxx2", 400,
             "the two passwords differ: nothing was changed");
     post_is(&s, &a, "/console/users",
+            "action=add&name=eve&role=operator&password=xxxxxxxx1&password2=xxxxxxxx2", 400,
+            "<option value=\"operator\" selected>");
+    post_is(&s, &a, "/console/users",
             "action=add&name=eve&role=boss&password=xxxxxxxx1&password2=xxxxxxxx1", 400,
             "unknown role &#39;boss&#39; (viewer, operator or admin)");
     post_is(&s, &a, "/console/users",

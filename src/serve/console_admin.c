@@ -203,9 +203,14 @@ static void users_refused(struct hd_con *c, const struct hd_err *e, const struct
     if (!data)
         return;
     const char *name = hd_form_get(f, "name"), *role = hd_form_get(f, "role");
+    const char *act = hd_form_get(f, "action");
     json_object_set_new(data, "error", json_string(e->msg));
-    json_object_set_new(data, "new_name", json_string(name ? name : ""));
-    json_object_set_new(data, "new_role", json_string(role ? role : ""));
+    if (act && strcmp(act, "add") == 0) { /* the add form as it was sent */
+        char key[24];
+        json_object_set_new(data, "new_name", json_string(name ? name : ""));
+        snprintf(key, sizeof key, "new_%s", hd_role_parse(role) >= 0 ? role : "none");
+        json_object_set_new(data, key, json_true());
+    }
     hd_con_page(c, refused_status(e->code), PAGE_CONSOLE_USERS, data);
 }
 
