@@ -401,6 +401,16 @@ static void test_console_admin_cli_role(void **state)
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'user_role' AND "
                         "detail = 'val: operator' AND addr = 'cli'"),
                      1);
+    /* herald apikey notes its changes as the keys page does */
+    struct tu_run k;
+    tu_herald(&k, dir, NULL, "apikey", "create", "cron", "--scope", "read", NULL);
+    assert_int_equal(k.status, 0);
+    tu_run_release(&k);
+    TU_HERALD_OK(dir, "apikey", "revoke", "cron");
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE addr = 'cli' AND ((action = "
+                        "'apikey_create' AND detail = 'cron (read, 100/s)') OR (action = "
+                        "'apikey_revoke' AND detail = 'cron'))"),
+                     2);
 }
 
 /* zh-CN pages say a row's outcome and state in Chinese; the filter keeps

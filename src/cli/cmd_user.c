@@ -122,16 +122,6 @@ static int get_password(const char *file, char *pw, size_t size)
     return rc;
 }
 
-static void audit(struct hd_ctx *ctx, const char *what, const char *name)
-{
-    const char *who = getenv("USER");
-    struct hd_action a = {0,    hd_clock_now(&ctx->clock), who && *who ? who : "cli", what, name,
-                          "cli"};
-    struct hd_err err = {0};
-    if (hd_store_action_add(ctx->store, &a, &err) < 0)
-        fprintf(stderr, "herald: warning: the audit did not record it: %s\n", err.msg);
-}
-
 static int list_row(void *ud, const struct hd_user *u)
 {
     struct cmd_out *o = ud;
@@ -188,7 +178,7 @@ static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_arg
         return rc;
     if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, "user_set", name);
+    cmd_audit_note(ctx, "user_set", name);
     fprintf(stderr, "set the console's language and zone of '%s'\n", name);
     return EXIT_OK;
 }
@@ -206,7 +196,7 @@ static int role_cmd(struct hd_ctx *ctx, const char *name, const struct user_args
     if (hd_serve_user_role(ctx->store, name, a->role, &err) < 0)
         return cmd_fail(ctx, &err);
     snprintf(detail, sizeof detail, "%s: %s", name, a->role);
-    audit(ctx, "user_role", detail);
+    cmd_audit_note(ctx, "user_role", detail);
     fprintf(stderr, "'%s' is now %s\n", name, a->role);
     return EXIT_OK;
 }
@@ -232,7 +222,7 @@ static int set_cmd(struct hd_ctx *ctx, bool add, const char *name, const struct 
         rc = hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err);
     if (rc < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, add ? "user_add" : "user_passwd", name);
+    cmd_audit_note(ctx, add ? "user_add" : "user_passwd", name);
     if (add)
         fprintf(stderr, "added user '%s' (%s)\n", name, a->role);
     else
@@ -285,7 +275,7 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
         return set_cmd(ctx, add, args[0], &a);
     if (hd_store_user_remove(ctx->store, args[0], &err) < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, "user_remove", args[0]);
+    cmd_audit_note(ctx, "user_remove", args[0]);
     fprintf(stderr, "removed user '%s' and its console sessions\n", args[0]);
     return EXIT_OK;
 }
