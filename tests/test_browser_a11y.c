@@ -27,6 +27,14 @@ static const struct a11y_page {
     {"campaign", "/console/campaigns/held?goal=purchase", true, "lift"},
     {"log", "/console/log?campaign=held", true, NULL},
     {"settings", "/console/settings", true, NULL},
+    {"new", "/console/campaigns/new", true, NULL},
+    {"contacts", "/console/contacts?q=a001", true, NULL},
+    {"contact", "/console/contacts/a001", true, NULL},
+    {"templates", "/console/templates", true, NULL},
+    {"template", "/console/templates/promo", true, NULL},
+    {"segments", "/console/segments", true, NULL},
+    {"segment", "/console/segments/new", true, NULL},
+    {"audit", "/console/audit", true, NULL},
 };
 #define NPAGES (sizeof pages / sizeof pages[0])
 

@@ -25,7 +25,7 @@ _herald_subcommands()
     apikey) echo "create list revoke" ;;
     webhook) echo "list test deliver" ;;
     inbox) echo "token" ;;
-    user) echo "add set list remove passwd" ;;
+    user) echo "add set role list remove passwd" ;;
     audit) echo "actions" ;;
     db) echo "copy" ;;
     esac
@@ -54,7 +54,7 @@ _herald_options()
     webhook) echo "--format --once --from-start" ;;
     inbox) echo "--ttl" ;;
     user) echo "--role --password-file --lang --zone --format" ;;
-    audit) echo "--since --limit --format" ;;
+    audit) echo "--who --action --since --until --limit --format" ;;
     db) echo "--batch" ;;
     esac
     echo "--help"

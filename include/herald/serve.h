@@ -68,6 +68,9 @@ int hd_serve_user_add(struct hd_store *st, const char *name, const char *role,
                       const char *password, int64_t now, struct hd_err *err);
 int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *password, int64_t now,
                          struct hd_err *err);
+/* A user's role (viewer, operator, admin): HD_E_INVALID for another
+ * word, HD_E_NOTFOUND for no such user. Sessions read it at each request. */
+int hd_serve_user_role(struct hd_store *st, const char *name, const char *role, struct hd_err *err);
 /* A user's console language (en, zh-CN) and IANA zone: NULL keeps one, ""
  * clears it (the browser's language, [herald] timezone). HD_E_INVALID for
  * a bad value, HD_E_NOTFOUND for no such user; nothing written then. */

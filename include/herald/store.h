@@ -1009,6 +1009,9 @@ int hd_store_user_remove(struct hd_store *st, const char *name, struct hd_err *e
 int hd_store_user_passwd(struct hd_store *st, const char *name, const char *hash, int64_t now,
                          struct hd_err *err);
 
+/* A user's role (enum hd_role, checked by the caller); the session reads
+ * it at each request. HD_E_NOTFOUND when there is no such user. */
+int hd_store_user_role(struct hd_store *st, const char *name, int role, struct hd_err *err);
 /* A user's console language and zone (checked by the caller): NULL keeps
  * one, "" clears it. HD_E_NOTFOUND when there is no such user. */
 int hd_store_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,
@@ -1036,9 +1039,18 @@ struct hd_action {
     const char *who, *action, *detail, *addr;
 };
 int hd_store_action_add(struct hd_store *st, const struct hd_action *a, struct hd_err *err);
-/* The newest first, limit rows (0: all), since (seconds, 0: any); a's
- * strings live until fn returns. */
-int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
+/* Which actions to list: every field 0 or NULL means any. */
+struct hd_action_filter {
+    const char *who;    /* exactly this name */
+    const char *action; /* exactly this action ("login", "user_add"...) */
+    int64_t since;      /* seconds: at or after */
+    int64_t until;      /* seconds: before */
+    int64_t before_id;  /* ids below this one (the next page's key) */
+    int64_t limit;      /* rows; 0: all */
+};
+/* The actions f lets through, newest (highest id) first; a's strings live
+ * until fn returns. */
+int hd_store_action_each(struct hd_store *st, const struct hd_action_filter *f,
                          int (*fn)(void *ud, const struct hd_action *a), void *ud,
                          struct hd_err *err);
 /* Failed logins at or after since: for the account who, for the address

@@ -82,6 +82,9 @@ int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prints usage to stdout (for --help) and returns 0. */
 int cmd_help(const char *usage);
+/* Records a change made by this command in the audit (who: the login name
+ * running it, from "cli"); a failure is a warning only. */
+void cmd_audit_note(struct hd_ctx *ctx, const char *what, const char *detail);
 
 /* ---- options (common.c) ---- */
 

@@ -1,7 +1,8 @@
 /* cmd_apikey: `herald apikey create|list|revoke`, the JSON API's keys
  * (serve/api_keys.c makes them). create prints the key once, on stdout
  * alone on its line so a script can take it; the store keeps only its
- * SHA-256, so a lost key is revoked and made again, never shown. */
+ * SHA-256, so a lost key is revoked and made again, never shown. create
+ * and revoke are recorded in the audit, as the console's keys page does. */
 #include <string.h>
 
 #include <jansson.h>
@@ -108,6 +109,7 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     if (strcmp(sub, "revoke") == 0) {
         if (hd_store_apikey_revoke(ctx->store, args[0], hd_clock_now(&ctx->clock), &err) < 0)
             return cmd_fail(ctx, &err);
+        cmd_audit_note(ctx, "apikey_revoke", args[0]);
         fprintf(stderr, "revoked API key '%s'\n", args[0]);
         return EXIT_OK;
     }
@@ -118,6 +120,9 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     if (hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock), key,
                                &err) < 0)
         return cmd_fail(ctx, &err);
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s (%s, %s)", args[0], a.scope, a.rate ? a.rate : "100/s");
+    cmd_audit_note(ctx, "apikey_create", detail); /* as the console's page notes it */
     fprintf(stderr, "API key '%s' (shown once; the database keeps only its hash):\n", args[0]);
     printf("%s\n", key);
     hd_wipe(key, sizeof key);

@@ -1,4 +1,4 @@
-/* cmd_user: `herald user add|set|list|remove|passwd`, the console's users
+/* cmd_user: `herald user add|set|role|list|remove|passwd`, the console's users
  * (issue 21; serve/console_auth.c hashes and checks). A password comes
  * from --password-file (its first line; "-" for standard input), else it
  * is asked twice on the terminal with echo off; it is wiped once hashed
@@ -24,6 +24,7 @@ static const char user_usage[] =
     "usage: herald user add NAME --role viewer|operator|admin [--password-file FILE]\n"
     "                       [--lang en|zh-CN] [--zone ZONE]\n"
     "       herald user set NAME [--lang en|zh-CN] [--zone ZONE]\n"
+    "       herald user role NAME --role viewer|operator|admin\n"
     "       herald user list [--format table|csv|json|jsonl]\n"
     "       herald user remove NAME\n"
     "       herald user passwd NAME [--password-file FILE]\n"
@@ -33,7 +34,8 @@ static const char user_usage[] =
     "admin also manages users and API keys. The password (8 to 1024 bytes) is\n"
     "read from the first line of --password-file (- for standard input), else\n"
     "asked twice on the terminal; the database keeps only its Argon2id hash.\n"
-    "passwd and remove end the user's console sessions.\n"
+    "passwd and remove end the user's console sessions; role takes effect at\n"
+    "the user's next page. An admin does the same on the console's users page.\n"
     "\n"
     "  --lang en|zh-CN   the console's language for the user (wins over the\n"
     "                    browser's Accept-Language; \"\" clears it)\n"
@@ -120,16 +122,6 @@ static int get_password(const char *file, char *pw, size_t size)
     return rc;
 }
 
-static void audit(struct hd_ctx *ctx, const char *what, const char *name)
-{
-    const char *who = getenv("USER");
-    struct hd_action a = {0,    hd_clock_now(&ctx->clock), who && *who ? who : "cli", what, name,
-                          "cli"};
-    struct hd_err err = {0};
-    if (hd_store_action_add(ctx->store, &a, &err) < 0)
-        fprintf(stderr, "herald: warning: the audit did not record it: %s\n", err.msg);
-}
-
 static int list_row(void *ud, const struct hd_user *u)
 {
     struct cmd_out *o = ud;
@@ -186,8 +178,26 @@ static int prefs_cmd(struct hd_ctx *ctx, const char *name, const struct user_arg
         return rc;
     if (hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err) < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, "user_set", name);
+    cmd_audit_note(ctx, "user_set", name);
     fprintf(stderr, "set the console's language and zone of '%s'\n", name);
+    return EXIT_OK;
+}
+
+/* role: a new role, audited as "NAME: ROLE" (as the console notes it). */
+static int role_cmd(struct hd_ctx *ctx, const char *name, const struct user_args *a)
+{
+    struct hd_err err = {0};
+    char detail[160];
+    if (!a->role || a->pwfile || a->lang || a->zone)
+        return cmd_usage("user", user_usage, "role takes --role (viewer, operator or admin) only");
+    if (hd_role_parse(a->role) < 0)
+        return cmd_usage("user", user_usage, "unknown role '%s' (viewer, operator or admin)",
+                         a->role);
+    if (hd_serve_user_role(ctx->store, name, a->role, &err) < 0)
+        return cmd_fail(ctx, &err);
+    snprintf(detail, sizeof detail, "%s: %s", name, a->role);
+    cmd_audit_note(ctx, "user_role", detail);
+    fprintf(stderr, "'%s' is now %s\n", name, a->role);
     return EXIT_OK;
 }
 
@@ -212,7 +222,7 @@ static int set_cmd(struct hd_ctx *ctx, bool add, const char *name, const struct 
         rc = hd_serve_user_prefs(ctx->store, name, a->lang, a->zone, &err);
     if (rc < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, add ? "user_add" : "user_passwd", name);
+    cmd_audit_note(ctx, add ? "user_add" : "user_passwd", name);
     if (add)
         fprintf(stderr, "added user '%s' (%s)\n", name, a->role);
     else
@@ -229,7 +239,8 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
     struct user_args a = {.format = FMT_TABLE};
     struct hd_err err = {0};
     if (argc < 2)
-        return cmd_usage("user", user_usage, "give a subcommand: add, set, list, remove or passwd");
+        return cmd_usage("user", user_usage,
+                         "give a subcommand: add, set, role, list, remove or passwd");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return cmd_help(user_usage);
@@ -248,8 +259,8 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
         return list_cmd(ctx, a.format);
     }
     bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0,
-         set = strcmp(sub, "set") == 0;
-    if (!add && !remove && !set && strcmp(sub, "passwd") != 0)
+         set = strcmp(sub, "set") == 0, role = strcmp(sub, "role") == 0;
+    if (!add && !remove && !set && !role && strcmp(sub, "passwd") != 0)
         return cmd_usage("user", user_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
         return cmd_usage("user", user_usage, nargs ? "unexpected argument '%s'" : "give a NAME%s",
@@ -258,11 +269,13 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("user", user_usage, "add needs --role (viewer, operator or admin)");
     if (set)
         return prefs_cmd(ctx, args[0], &a);
+    if (role)
+        return role_cmd(ctx, args[0], &a);
     if (!remove)
         return set_cmd(ctx, add, args[0], &a);
     if (hd_store_user_remove(ctx->store, args[0], &err) < 0)
         return cmd_fail(ctx, &err);
-    audit(ctx, "user_remove", args[0]);
+    cmd_audit_note(ctx, "user_remove", args[0]);
     fprintf(stderr, "removed user '%s' and its console sessions\n", args[0]);
     return EXIT_OK;
 }

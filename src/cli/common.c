@@ -23,6 +23,16 @@ int cmd_fail(struct hd_ctx *ctx, const struct hd_err *err)
     return err->code == HD_E_USAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
+void cmd_audit_note(struct hd_ctx *ctx, const char *what, const char *detail)
+{
+    const char *who = getenv("USER");
+    struct hd_action a = {0,    hd_clock_now(&ctx->clock), who && *who ? who : "cli", what, detail,
+                          "cli"};
+    struct hd_err err = {0};
+    if (hd_store_action_add(ctx->store, &a, &err) < 0)
+        fprintf(stderr, "herald: warning: the audit did not record it: %s\n", err.msg);
+}
+
 int cmd_usage(const char *cmd, const char *use, const char *fmt, ...)
 {
     va_list ap;

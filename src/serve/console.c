@@ -83,6 +83,10 @@ static const struct page_route {
     {"log.csv", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_log_csv, NULL},
     {"settings", "GET, HEAD, POST", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_settings_get,
      hd_con_settings_post},
+    {"audit", "GET, HEAD", HD_ROLE_VIEWER, HD_ROLE_VIEWER, hd_con_audit, NULL},
+    {"users", "GET, HEAD, POST", HD_ROLE_ADMIN, HD_ROLE_ADMIN, hd_con_users_get, hd_con_users_post},
+    {"apikeys", "GET, HEAD, POST", HD_ROLE_ADMIN, HD_ROLE_ADMIN, hd_con_apikeys_get,
+     hd_con_apikeys_post},
     {"static/console.css", "GET, HEAD", -1, -1, stylesheet, NULL},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -249,6 +253,44 @@ static int session(struct hd_con *c)
     return rc < 0 && rc != HD_E_NOTFOUND ? -1 : 0;
 }
 
+/* The shared header's nav item a page marks (aria-current: "page" on the
+ * item's own page, "true" on a page under it). */
+static const struct {
+    int page;
+    const char *key, *current;
+} nav_marks[] = {
+    {PAGE_CONSOLE_OVERVIEW, "cur_overview", "page"},
+    {PAGE_CONSOLE_CAMPAIGN, "cur_overview", "true"},
+    {PAGE_CONSOLE_NEW, "cur_new", "page"},
+    {PAGE_CONSOLE_LOG, "cur_log", "page"},
+    {PAGE_CONSOLE_CONTACTS, "cur_contacts", "page"},
+    {PAGE_CONSOLE_CONTACT, "cur_contacts", "true"},
+    {PAGE_CONSOLE_TEMPLATES, "cur_templates", "page"},
+    {PAGE_CONSOLE_TEMPLATE, "cur_templates", "true"},
+    {PAGE_CONSOLE_SEGMENTS, "cur_segments", "page"},
+    {PAGE_CONSOLE_SEGMENT, "cur_segments", "true"},
+    {PAGE_CONSOLE_AUDIT, "cur_audit", "page"},
+    {PAGE_CONSOLE_USERS, "cur_users", "page"},
+    {PAGE_CONSOLE_APIKEYS, "cur_apikeys", "page"},
+    {PAGE_CONSOLE_APIKEY, "cur_apikeys", "true"},
+    {PAGE_CONSOLE_SETTINGS, "cur_settings", "page"},
+};
+
+/* What the shared header (partials/console-head) shows of the user. */
+static void head_data(const struct hd_con *c, int which, json_t *data)
+{
+    for (size_t i = 0; i < sizeof nav_marks / sizeof nav_marks[0]; i++)
+        if (nav_marks[i].page == which)
+            json_object_set_new(data, nav_marks[i].key, json_string(nav_marks[i].current));
+    json_object_set_new(data, "user", json_string(c->sess.user.name));
+    json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
+    json_object_set_new(data, "role_word",
+                        json_string(hd_console_role_word(c->lang, c->sess.user.role)));
+    json_object_set_new(data, "csrf", json_string(c->sess.csrf));
+    json_object_set_new(data, "operator", json_boolean(c->sess.user.role >= HD_ROLE_OPERATOR));
+    json_object_set_new(data, "admin", json_boolean(c->sess.user.role >= HD_ROLE_ADMIN));
+}
+
 void hd_con_page(struct hd_con *c, int status, int which, json_t *data)
 {
     if (!hd_pages_has(c->s->pages, which)) {
@@ -263,13 +305,9 @@ void hd_con_page(struct hd_con *c, int status, int which, json_t *data)
                        : c->s->cfg->timezone             ? c->s->cfg->timezone
                                                          : "UTC";
     json_object_set_new(data, "zone", json_string(zone));
-    if (c->authed) {
-        json_object_set_new(data, "user", json_string(c->sess.user.name));
-        json_object_set_new(data, "role", json_string(hd_role_name(c->sess.user.role)));
-        json_object_set_new(data, "csrf", json_string(c->sess.csrf));
-        json_object_set_new(data, "operator", json_boolean(c->sess.user.role >= HD_ROLE_OPERATOR));
-        json_object_set_new(data, "admin", json_boolean(c->sess.user.role >= HD_ROLE_ADMIN));
-    }
+    if (c->authed)
+        head_data(c, which, data);
+    hd_con_words(data, c->lang);
     hd_srv_page(c->s, c->a, status, which, c->lang, data);
 }
 

@@ -95,6 +95,16 @@ int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *pass
     return rc;
 }
 
+/* A user's role, by its name (viewer, operator, admin). */
+int hd_serve_user_role(struct hd_store *st, const char *name, const char *role, struct hd_err *err)
+{
+    int r = hd_role_parse(role);
+    if (r < 0)
+        return hd_err_set(err, HD_E_INVALID, "unknown role '%s' (viewer, operator or admin)",
+                          role ? role : "");
+    return hd_store_user_role(st, name, r, err);
+}
+
 /* A user's own settings: the console's language (en or zh-CN) and IANA
  * zone, each checked before anything is written. */
 int hd_serve_user_prefs(struct hd_store *st, const char *name, const char *lang, const char *zone,

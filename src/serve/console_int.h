@@ -69,6 +69,23 @@ void hd_con_segment_check(struct hd_con *c);
 /* A user's own language and zone (console_settings.c). */
 void hd_con_settings_get(struct hd_con *c);
 void hd_con_settings_post(struct hd_con *c);
+/* console_admin.c: the audit of actions (any role), the users and the API
+ * keys (admins: to read and to post). */
+void hd_con_audit(struct hd_con *c);
+void hd_con_users_get(struct hd_con *c);
+void hd_con_users_post(struct hd_con *c);
+void hd_con_apikeys_get(struct hd_con *c);
+void hd_con_apikeys_post(struct hd_con *c);
+/* console_words.c: the console's words for what the store keeps as codes
+ * (a role, a message's state, an outcome, a why's skip reason), in the
+ * page's language; unknown codes come back as they are. */
+const char *hd_console_role_word(int lang, int role);
+const char *hd_console_state_word(int lang, const char *state);
+const char *hd_console_outcome_word(int lang, const char *outcome);
+const char *hd_console_why_word(int lang, const char *reason);
+/* A page's data in those words (zh-CN): the "state", "outcome" and "why"
+ * of each row of its lists; English data is left as it is. */
+void hd_con_words(json_t *data, int lang);
 /* The campaign page's numbers (console_numbers.c) added to data: the
  * funnel, the rates by provider and by day, and with goal (or NULL) the
  * lift against the holdout; kept a while, read without the store's

@@ -6,7 +6,12 @@
  * missing. They are compiled once at start-up and rendered with
  * herald's Mustache, {{name}} HTML-escaped, not strict (a variable an
  * operator's page does not use costs nothing, one it names that we do not
- * give renders empty). A compiled template is read-only, so workers render
+ * give renders empty). The console's pages share one header and nav,
+ * pages/console-head.mustache (and .zh-CN), their only partial,
+ * {{>console-head}}: in pages/ rather than the message templates'
+ * partials/ (whose names a campaign's template may use), so that the
+ * folder an operator brands holds all of the console; optional like the
+ * pages (without it a page renders no header). A compiled template is read-only, so workers render
  * concurrently. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +24,13 @@ static const char *const page_names[PAGE_COUNT] = {
     "unsubscribe",      "unsubscribed",     "invalid",          "preferences", "preferences-saved",
     "console-login",    "console-overview", "console-campaign", "console-log", "console-new",
     "console-contacts", "console-contact",  "console-templates", "console-template",
-    "console-segments", "console-segment",  "console-settings"};
+    "console-segments", "console-segment",  "console-settings", "console-audit",
+    "console-users",    "console-apikeys",  "console-apikey"};
 static const char *const lang_tags[LANG_COUNT] = {"en", "zh-CN"};
 
 struct hd_pages {
     struct hd_mst *t[PAGE_COUNT][LANG_COUNT]; /* NULL: use English */
+    struct hd_mst *head[LANG_COUNT];          /* the console's header; NULL: English's */
     struct hd_buf css;                        /* console.css; len 0 when missing */
     struct hd_buf js;                         /* console.js; len 0 when missing */
 };
@@ -60,6 +67,11 @@ int hd_pages_load(const char *dir, struct hd_pages **out, struct hd_err *err)
             rc = load_one(path, l == LANG_EN && i < PAGE_FIRST_OPTIONAL, &p->t[i][l], err);
         }
     }
+    for (int l = 0; l < LANG_COUNT && rc == 0; l++) { /* the console's header */
+        snprintf(path, sizeof path, "%s/pages/console-head%s%s.mustache", dir, l ? "." : "",
+                 l ? lang_tags[l] : "");
+        rc = load_one(path, false, &p->head[l], err);
+    }
     /* the console's stylesheet, served as it is; optional like its pages */
     hd_buf_init(&p->css);
     snprintf(path, sizeof path, "%s/pages/console.css", dir);
@@ -84,6 +96,8 @@ void hd_pages_free(struct hd_pages *p)
     for (int i = 0; i < PAGE_COUNT; i++)
         for (int l = 0; l < LANG_COUNT; l++)
             hd_mst_free(p->t[i][l]);
+    for (int l = 0; l < LANG_COUNT; l++)
+        hd_mst_free(p->head[l]);
     hd_buf_release(&p->css);
     hd_buf_release(&p->js);
     free(p);
@@ -112,6 +126,21 @@ int hd_pages_lang(const char *locale)
                : LANG_EN;
 }
 
+/* The one partial of the pages, in the page's language. */
+struct head_of {
+    const struct hd_pages *p;
+    int lang;
+};
+
+static int head_partial(void *ud, const char *name, const struct hd_mst **out,
+                        struct hd_err *err)
+{
+    const struct head_of *h = ud;
+    (void)err;
+    *out = h->p->head[h->lang] ? h->p->head[h->lang] : h->p->head[LANG_EN];
+    return strcmp(name, "console-head") == 0 && *out ? 0 : HD_E_NOTFOUND;
+}
+
 int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, struct hd_buf *out,
                     struct hd_err *err)
 {
@@ -122,10 +151,13 @@ int hd_pages_render(const struct hd_pages *p, int page, int lang, json_t *data, 
     /* dates and numbers ({{x | date ...}}, {{n | number}}) by ICU in the
      * page's language and the data's "zone" (the console's user's) */
     const char *zone = json_string_value(json_object_get(data, "zone"));
+    struct head_of head = {p, lang};
     struct hd_mst_env env = {.escape_html = true,
                              .locale = lang_tags[lang],
                              .timezone = zone,
-                             .fmt = hd_fmt_new()};
+                             .fmt = hd_fmt_new(),
+                             .partial = head_partial,
+                             .partial_ud = &head};
     int rc = hd_mst_render(t, data, &env, out, err);
     hd_fmt_free(env.fmt);
     return rc;

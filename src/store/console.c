@@ -154,6 +154,23 @@ int hd_store_user_prefs(struct hd_store *st, const char *name, const char *lang,
     return rc;
 }
 
+int hd_store_user_role(struct hd_store *st, const char *name, int role, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    /* updated_at is when the password was set: a role leaves it */
+    int rc = hd_store_prepare(st, "UPDATE users SET role = ?2 WHERE name = ?1", &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, hd_role_name(role), -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = hd_store_fail(st, err, "changing a user's role");
+    else if (sqlite3_changes(st->db) == 0)
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no user named '%s'", name);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int end_sessions(struct hd_store *st, const char *name, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -294,20 +311,27 @@ int hd_store_action_add(struct hd_store *st, const struct hd_action *a, struct h
     return rc;
 }
 
-int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
+int hd_store_action_each(struct hd_store *st, const struct hd_action_filter *f,
                          int (*fn)(void *ud, const struct hd_action *a), void *ud,
                          struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
+    /* newest first by id, so that a page's last id is the next one's key */
     int rc = hd_store_prepare(st,
                               "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
-                              "at >= ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+                              "at >= ?1 AND (?2 = 0 OR at < ?2) AND (?3 IS NULL OR who = ?3) AND "
+                              "(?4 IS NULL OR action = ?4) AND (?5 = 0 OR id < ?5) "
+                              "ORDER BY id DESC LIMIT ?6",
                               &s, err);
     int step = SQLITE_DONE;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, since);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(s, 1, f->since);
+    sqlite3_bind_int64(s, 2, f->until);
+    hd_store_bind_text(s, 3, f->who);
+    hd_store_bind_text(s, 4, f->action);
+    sqlite3_bind_int64(s, 5, f->before_id);
+    sqlite3_bind_int64(s, 6, f->limit > 0 ? f->limit : -1);
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         struct hd_action a = {sqlite3_column_int64(s, 0),
                               sqlite3_column_int64(s, 1),
