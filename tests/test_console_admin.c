@@ -8,31 +8,7 @@
  * against /api/v1 until it is revoked; the audit page lists these
  * actions with `herald audit actions`' filters, paged by id; the nav
  * marks the current page and shows Users to admins only. */
-#include "testserve.h"
-
-static const char pw[] = "correct horse 1\n";
-
-static const char *cookie_of(const char *hdr, const char *name)
-{
-    static char v[128];
-    char pat[64];
-    snprintf(pat, sizeof pat, "Set-Cookie: %s=", name);
-    const char *p = strstr(hdr, pat);
-    v[0] = '\0';
-    if (p)
-        snprintf(v, sizeof v, "%.*s", (int)strcspn(p + strlen(pat), ";\r\n"), p + strlen(pat));
-    return v;
-}
-
-static const char *csrf_in(const char *body)
-{
-    static char v[80];
-    const char *p = strstr(body, "name=\"csrf\" value=\"");
-    assert_non_null(p);
-    p += strlen("name=\"csrf\" value=\"");
-    snprintf(v, sizeof v, "%.*s", (int)strcspn(p, "\""), p);
-    return v;
-}
+#include "testconsole.h"
 
 struct who {
     char sid[80], csrf[80];
@@ -41,40 +17,28 @@ struct who {
 /* Signs name in; its session and CSRF secret into w. */
 static void sign_in(const struct srv *s, const char *name, struct who *w)
 {
-    char *body, *h, extra[256], form[512];
-    assert_int_equal(http(s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
-    snprintf(extra, sizeof extra, "-b 'herald_login=%s'", cookie_of(h, "herald_login"));
-    snprintf(form, sizeof form, "name=%s&password=correct+horse+1&csrf=%s", name, csrf_in(body));
-    free(body);
-    free(h);
-    assert_int_equal(http(s, "POST", "/console/login", form, extra, &body, &h), 303);
-    snprintf(w->sid, sizeof w->sid, "%s", cookie_of(h, "herald_session"));
-    free(body);
-    free(h);
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s'", w->sid);
-    assert_int_equal(http(s, "GET", "/console/settings", NULL, extra, &body, NULL), 200);
-    snprintf(w->csrf, sizeof w->csrf, "%s", csrf_in(body));
+    char *sid = tc_sign_in(s, name), *body;
+    snprintf(w->sid, sizeof w->sid, "%s", sid);
+    free(sid);
+    assert_int_equal(tc_get(s, w->sid, "/console/settings", NULL, &body, NULL), 200);
+    snprintf(w->csrf, sizeof w->csrf, "%s", tc_csrf(body));
     free(body);
 }
 
 static int get(const struct srv *s, const struct who *w, const char *path, const char *lang,
                char **body, char **hdr)
 {
-    char extra[256];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: %s'", w->sid, lang);
-    return http(s, "GET", path, NULL, extra, body, hdr);
+    return tc_get(s, w->sid, path, lang, body, hdr);
 }
 
 /* POSTs form with the session's CSRF field first (csrf false: without). */
 static int post(const struct srv *s, const struct who *w, const char *path, bool csrf,
                 const char *form, char **body, char **hdr)
 {
-    char extra[256], full[1024];
-    snprintf(extra, sizeof extra, "-b 'herald_session=%s' -H 'Accept-Language: en'", w->sid);
-    snprintf(full, sizeof full, "%s%s%s", csrf ? "csrf=" : "", csrf ? w->csrf : "",
-             csrf ? "&" : "");
-    snprintf(full + strlen(full), sizeof full - strlen(full), "%s", form);
-    return http(s, "POST", path, full, extra, body, hdr);
+    char full[1024];
+    snprintf(full, sizeof full, "%s%s%s%s", csrf ? "csrf=" : "", csrf ? w->csrf : "",
+             csrf ? "&" : "", form);
+    return tc_post(s, w->sid, path, full, "en", body, hdr);
 }
 
 static void post_is(const struct srv *s, const struct who *w, const char *path, const char *form,
@@ -92,10 +56,9 @@ static void post_is(const struct srv *s, const struct who *w, const char *path, 
 
 static void users(void)
 {
-    write_file("pw", pw);
-    TU_HERALD_OK(dir, "user", "add", "root", "--role", "admin", "--password-file", "pw");
-    TU_HERALD_OK(dir, "user", "add", "val", "--role", "viewer", "--password-file", "pw");
-    TU_HERALD_OK(dir, "user", "add", "otto", "--role", "operator", "--password-file", "pw");
+    tc_user("root", "admin");
+    tc_user("val", "viewer");
+    tc_user("otto", "operator");
 }
 
 static void test_console_admin_roles(void **state)
