@@ -552,7 +552,7 @@ static void test_console_log(void **state)
     tu_run_release(&r);
     assert_true(want >= 3);
     assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo", "en", &body, &hdr), 200);
-    assert_contains(body, "<h1>Delivery log</h1>");
+    assert_contains(body, "<h1 id=\"log-title\">Delivery log</h1>");
     assert_contains(body, "<input name=\"campaign\" value=\"promo\">");
     assert_int_equal(count_of(body, "<tr><td><time "), want);
     assert_int_equal(count_of(body, "</time></td><td title=\"promo\">promo</td><td class=\"n\">1</td><td title=\"k"), want);
