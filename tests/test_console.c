@@ -567,7 +567,7 @@ static void test_console_log(void **state)
     free(body);
     free(hdr);
     assert_int_equal(tc_get(&s, sid, "/console/log?contact=k2", "zh-CN", &body, &hdr), 200);
-    assert_contains(body, "<h1>投递日志</h1>");
+    assert_contains(body, "<h1 id=\"log-title\">投递日志</h1>");
     assert_true(count_of(body, "<tr><td><time ") >= 1);
     assert_int_equal(count_of(body, ">k1</td>"), 0);
     free(body);

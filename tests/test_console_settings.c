@@ -74,7 +74,7 @@ static void test_console_settings_page(void **state)
     /* the user's language wins over the browser's; the times in the user's zone */
     assert_int_equal(tc_get(&s, sid, "/console/log", "en", &body, NULL), 200);
     assert_contains(body, "<html lang=\"zh-CN\">");
-    assert_contains(body, "<h1>投递日志</h1>");
+    assert_contains(body, "<h1 id=\"log-title\">投递日志</h1>");
     assert_contains(body, ">2026年11月22日 20:00:00</time>");
     free(body);
     assert_int_equal(tc_get(&s, bid, "/console/log", "en", &body, NULL), 200);
