@@ -521,6 +521,9 @@ static void fn_due(sqlite3_context *cx, int argc, sqlite3_value **argv)
 static int register_fns(struct hd_store *st, const struct hd_materialize *m, struct hd_err *err)
 {
     static char holdout[] = "holdout";
+    int rc = hd_store_sqlite_only(st, "materialization", err);
+    if (rc < 0)
+        return rc;
     if (sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 holdout, fn_bucket, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
@@ -534,6 +537,8 @@ static int register_fns(struct hd_store *st, const struct hd_materialize *m, str
 /* The functions point at the caller's struct: gone with it. */
 static void unregister_fns(struct hd_store *st)
 {
+    if (!st->db)
+        return;
     sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     sqlite3_create_function(st->db, "herald_due", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);

@@ -165,6 +165,12 @@ void hd_db_reset(struct hd_db_stmt *s)
         s->db->ops->reset(s);
 }
 
+void hd_db_buffer(struct hd_db_stmt *s)
+{
+    if (s->db->ops->buffer)
+        s->db->ops->buffer(s);
+}
+
 void hd_db_finalize(struct hd_db_stmt *s)
 {
     if (s)

@@ -373,6 +373,8 @@ static void sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
 /* herald_lat_bucket(ms), for the statistics and the prune. */
 int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 {
+    if (!st->db) /* PostgreSQL's herald_lat_bucket is the schema's (schema_pg.c) */
+        return on ? hd_store_sqlite_only(st, "log prune", err) : 0;
     if (sqlite3_create_function(st->db, "herald_lat_bucket", 1,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                 on ? sql_lat_bucket : NULL, NULL, NULL) != SQLITE_OK)
