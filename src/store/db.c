@@ -208,6 +208,22 @@ int64_t hd_db_col_int64(struct hd_db_stmt *s, int i)
     }
 }
 
+double hd_db_col_double(struct hd_db_stmt *s, int i)
+{
+    struct hd_db_value v;
+    hd_db_column(s, i, &v);
+    switch (v.type) {
+    case HD_DB_INT:
+        return (double)v.i;
+    case HD_DB_REAL:
+        return v.d;
+    case HD_DB_TEXT:
+        return strtod(v.p, NULL);
+    default:
+        return 0;
+    }
+}
+
 const char *hd_db_col_text(struct hd_db_stmt *s, int i)
 {
     struct hd_db_value v;

@@ -35,6 +35,7 @@ enum {
     OID_INT8 = 20,
     OID_INT2 = 21,
     OID_INT4 = 23,
+    OID_TEXT = 25,
     OID_OID = 26,
     OID_FLOAT4 = 700,
     OID_FLOAT8 = 701,
@@ -144,13 +145,15 @@ static int pg_exec(struct hd_db *db, const char *sql, struct hd_err *err)
     return rc;
 }
 
-/* sql with its ? numbered $1.. ; *n: how many. The caller frees. */
-static char *number_params(const char *sql, int *n)
+/* sql with its ? numbered $1.. ; *n: how many; used[k - 1] is set for each
+ * $k that occurs (up to 64). The caller frees. */
+static char *number_params(const char *sql, int *n, bool used[64])
 {
     struct hd_buf b;
     hd_buf_init(&b);
     char quote = 0;
     *n = 0;
+    memset(used, 0, 64 * sizeof *used);
     for (const char *c = sql; *c; c++) {
         if (quote) {
             if (*c == quote)
@@ -166,9 +169,13 @@ static char *number_params(const char *sql, int *n)
             hd_buf_addf(&b, "$%ld", k);
             if (k > *n)
                 *n = (int)k;
+            if (k <= 64)
+                used[k - 1] = true;
             c = end - 1;
         } else if (*c == '?') {
             hd_buf_addf(&b, "$%d", ++*n);
+            if (*n <= 64)
+                used[*n - 1] = true;
         } else {
             hd_buf_addf(&b, "%c", *c);
         }
@@ -181,13 +188,19 @@ static int pg_prepare(struct hd_db *db, const char *sql, struct hd_db_stmt **out
 {
     struct pg *p = (struct pg *)db;
     int rc = busy(p, err), n;
+    bool used[64];
+    Oid types[64] = {0};
     if (rc < 0)
         return rc;
-    char *text = number_params(sql, &n);
+    char *text = number_params(sql, &n, used);
+    /* a number a statement skips (a filter left out of log.c's query)
+     * has no type to infer: it is text, bound or not */
+    for (int i = 0; i < n && i < 64; i++)
+        types[i] = used[i] ? 0 : OID_TEXT;
     struct pg_stmt *s = hd_xcalloc(1, sizeof *s);
     s->base.db = db;
     snprintf(s->name, sizeof s->name, "hd%u", ++p->next_name);
-    PGresult *res = PQprepare(p->conn, s->name, text, 0, NULL);
+    PGresult *res = PQprepare(p->conn, s->name, text, n < 64 ? n : 64, types);
     free(text);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = fail_res(db, err, "preparing", res);
