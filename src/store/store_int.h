@@ -52,7 +52,7 @@ struct hd_db;
 struct hd_db_stmt;
 
 /* Statements of code on db.h (issue 23) prepared once, like the slots. */
-enum hd_store_dslot { DSLOT_CONTACT_REF, DSLOT_COUNT };
+enum hd_store_dslot { DSLOT_CONTACT_REF, DSLOT_PAUSES, DSLOT_COUNT };
 
 struct hd_store {
     sqlite3 *db;        /* SQLite's handle; NULL on PostgreSQL */
