@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "db.h"
 
 static const char *const role_names[HD_ROLE_COUNT] = {"viewer", "operator", "admin"};
 
@@ -271,28 +272,34 @@ int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
                          int (*fn)(void *ud, const struct hd_action *a), void *ud,
                          struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
                               "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
                               "at >= ?1 ORDER BY at DESC, id DESC LIMIT ?2",
                               &s, err);
-    int step = SQLITE_DONE;
+    int step = 0;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, since);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_action a = {sqlite3_column_int64(s, 0),
-                              sqlite3_column_int64(s, 1),
-                              (const char *)sqlite3_column_text(s, 2),
-                              (const char *)sqlite3_column_text(s, 3),
-                              (const char *)sqlite3_column_text(s, 4),
-                              (const char *)sqlite3_column_text(s, 5)};
+    hd_db_bind_int64(s, 1, since, NULL);
+    if (limit > 0)
+        hd_db_bind_int64(s, 2, limit, NULL);
+    else if (hd_store_is_pg(st))
+        hd_db_bind_null(s, 2, NULL); /* PostgreSQL's LIMIT NULL: all */
+    else
+        hd_db_bind_int64(s, 2, -1, NULL);
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while (rc == 0 && (step = hd_db_step(s, err)) == 1) {
+        struct hd_action a = {hd_db_col_int64(s, 0),
+                              hd_db_col_int64(s, 1),
+                              hd_db_col_text(s, 2),
+                              hd_db_col_text(s, 3),
+                              hd_db_col_text(s, 4),
+                              hd_db_col_text(s, 5)};
         rc = fn(ud, &a);
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing actions");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing actions");
+    hd_db_finalize(s);
     return rc;
 }
 

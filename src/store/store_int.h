@@ -180,6 +180,9 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
  * message id and campaign name (contacts.c); release with
  * hd_consent_release. */
 void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k);
+/* hd_store_read_contact and hd_store_read_consent on db.h. */
+void hd_store_dread_contact(struct hd_db_stmt *s, struct hd_contact *c);
+void hd_store_dread_consent(struct hd_db_stmt *s, struct hd_consent *k);
 /* A consent status column ("opted_in", "opted_out") as an hd_consent_status. */
 int hd_store_consent_status(sqlite3_stmt *s, int col);
 
