@@ -138,7 +138,7 @@ static void read_campaign(struct hd_db_stmt *s, struct hd_campaign *c)
     }
     c->category = hd_category_parse(hd_db_col_text(s, 5));
     c->sched = name_index(sched_names, 4, hd_db_col_text(s, 6));
-    c->at = hd_db_col_text(s, 7) == NULL ? -1 : hd_db_col_int64(s, 7);
+    c->at = hd_db_col_null(s, 7) ? -1 : hd_db_col_int64(s, 7);
     c->local_minute = (int)hd_db_col_int64(s, 8);
     c->cron = hd_store_dcol_dup(s, 9);
     c->tz = hd_store_dcol_dup(s, 10);
@@ -149,7 +149,7 @@ static void read_campaign(struct hd_db_stmt *s, struct hd_campaign *c)
     c->fallback = (int)hd_db_col_int64(s, 15) != 0;
     c->rate = hd_store_dcol_dup(s, 16);
     c->status = name_index(status_names, HD_CAMP_COUNT, hd_db_col_text(s, 17));
-    c->next_run = hd_db_col_text(s, 18) == NULL ? -1 : hd_db_col_int64(s, 18);
+    c->next_run = hd_db_col_null(s, 18) ? -1 : hd_db_col_int64(s, 18);
     c->created_at = hd_db_col_int64(s, 19);
     c->updated_at = hd_db_col_int64(s, 20);
     c->api = (int)hd_db_col_int64(s, 21) != 0;
@@ -325,7 +325,7 @@ static void read_run(struct hd_db_stmt *s, struct hd_run *r)
     r->status = name_index(run_names, 3, hd_db_col_text(s, 3));
     r->queued = hd_db_col_int64(s, 4);
     r->created_at = hd_db_col_int64(s, 5);
-    r->done_at = hd_db_col_text(s, 6) == NULL ? -1 : hd_db_col_int64(s, 6);
+    r->done_at = hd_db_col_null(s, 6) ? -1 : hd_db_col_int64(s, 6);
     r->seq = hd_db_col_int64(s, 7);
 }
 

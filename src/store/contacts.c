@@ -623,7 +623,7 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
     struct hd_db_stmt *s = NULL;
     int rc;
     if ((rc = hd_db_prepare(
-             st->conn, SUPPRESS_COLS "WHERE ?1 IS NULL OR channel = ?1 ORDER BY created_at, address", &s,
+             st->conn, SUPPRESS_COLS "WHERE CAST(?1 AS text) IS NULL OR channel = ?1 ORDER BY created_at, address", &s,
              err)) < 0)
         return rc;
     hd_db_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL, NULL);

@@ -208,6 +208,13 @@ int64_t hd_db_col_int64(struct hd_db_stmt *s, int i)
     }
 }
 
+bool hd_db_col_null(struct hd_db_stmt *s, int i)
+{
+    struct hd_db_value v;
+    hd_db_column(s, i, &v);
+    return v.type == HD_DB_NULL;
+}
+
 double hd_db_col_double(struct hd_db_stmt *s, int i)
 {
     struct hd_db_value v;

@@ -123,6 +123,8 @@ const char *hd_db_col_name(struct hd_db_stmt *s, int i);
 void hd_db_column(struct hd_db_stmt *s, int i, struct hd_db_value *v);
 /* The column as an integer (0 for NULL; a text is read as a number). */
 int64_t hd_db_col_int64(struct hd_db_stmt *s, int i);
+/* Whether the column is NULL. */
+bool hd_db_col_null(struct hd_db_stmt *s, int i);
 /* The column as a real (0 for NULL). */
 double hd_db_col_double(struct hd_db_stmt *s, int i);
 /* The column as text, NULL for NULL (the statement's, as above). */
