@@ -49,8 +49,8 @@ static void build(void)
     DEMO("segment", "define", "recall_gold",
          "in_segment(\"churned\") and plan in (\"gold\", \"platinum\") and reachable(email)");
     DEMO("campaign", "create", "recall-nov", "--segment", "churned", "--template", "recall",
-         "--channels", "email,push,sms", "--variants", "a=50,b=50", "--holdout", "10",
-         "--expires", "2d", "--now");
+         "--channels", "email,push,sms", "--variants", "a=50,b=50", "--holdout", "10", "--expires",
+         "2d", "--now");
     DEMO("campaign", "create", "later", "--segment", "recall_gold", "--template", "renewal",
          "--channels", "email", "--at", "2026-12-01T10:00:00Z");
     DEMO("send", "recall-nov");
@@ -237,10 +237,8 @@ static void test_pg_audit_write_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pg_audit_log),
-        cmocka_unit_test(test_pg_audit_stats),
-        cmocka_unit_test(test_pg_audit_contacts),
-        cmocka_unit_test(test_pg_audit_lists),
+        cmocka_unit_test(test_pg_audit_log),           cmocka_unit_test(test_pg_audit_stats),
+        cmocka_unit_test(test_pg_audit_contacts),      cmocka_unit_test(test_pg_audit_lists),
         cmocka_unit_test(test_pg_audit_write_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

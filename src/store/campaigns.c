@@ -160,9 +160,9 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
 {
     struct hd_db_stmt *s = NULL;
     int rc = hd_db_prepare(st->conn,
-                              name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
-                                   : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
-                              &s, err);
+                           name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
+                                : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
+                           &s, err);
     if (rc < 0)
         return rc;
     if (name)
@@ -184,7 +184,8 @@ int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
 int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_db_prepare(st->conn, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE api = 0 ORDER BY id", &s, err);
+    int rc = hd_db_prepare(
+        st->conn, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE api = 0 ORDER BY id", &s, err);
     int step;
     if (rc < 0)
         return rc;
@@ -335,11 +336,11 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     struct hd_db_stmt *s = NULL;
     int rc;
     if ((rc = hd_db_prepare(st->conn,
-                               "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
-                               "VALUES (?1, ?2, 'materializing', ?3, (SELECT coalesce(max(seq), "
-                               "0) + 1 FROM runs WHERE campaign_id = ?1)) "
-                               "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
-                               &s, err)) < 0)
+                            "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
+                            "VALUES (?1, ?2, 'materializing', ?3, (SELECT coalesce(max(seq), "
+                            "0) + 1 FROM runs WHERE campaign_id = ?1)) "
+                            "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
+                            &s, err)) < 0)
         return rc;
     hd_db_bind_int64(s, 1, campaign, NULL);
     hd_db_bind_int64(s, 2, fire_at, NULL);
@@ -347,9 +348,10 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     if (hd_db_step(s, err) < 0)
         rc = hd_store_dfail(err, HD_E_STORE, "opening run");
     hd_db_finalize(s);
-    if (rc < 0 || (rc = hd_db_prepare(
-                       st->conn, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
-                       &s, err)) < 0)
+    if (rc < 0 ||
+        (rc = hd_db_prepare(st->conn,
+                            "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
+                            &s, err)) < 0)
         return rc;
     hd_db_bind_int64(s, 1, campaign, NULL);
     hd_db_bind_int64(s, 2, fire_at, NULL);
@@ -363,8 +365,7 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
 
 /* The one run the prepared s (its parameters bound) reads; `what` names
  * it when there is none. */
-static int run_one(struct hd_db_stmt *s, struct hd_run *out, const char *what,
-                   struct hd_err *err)
+static int run_one(struct hd_db_stmt *s, struct hd_run *out, const char *what, struct hd_err *err)
 {
     int rc = 0, step;
     if ((step = hd_db_step(s, err)) == 1)
@@ -409,9 +410,9 @@ int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd
 {
     struct hd_db_stmt *s = NULL;
     int rc = hd_db_prepare(st->conn,
-                              "SELECT " RUN_COLS " FROM runs WHERE (?1 = 0 OR campaign_id = ?1) "
-                              "AND (?2 = 0 OR status != 'done') ORDER BY id DESC",
-                              &s, err);
+                           "SELECT " RUN_COLS " FROM runs WHERE (?1 = 0 OR campaign_id = ?1) "
+                           "AND (?2 = 0 OR status != 'done') ORDER BY id DESC",
+                           &s, err);
     int step;
     if (rc < 0)
         return rc;
@@ -434,13 +435,13 @@ out:
 int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
-                              "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
-                              "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
-                              "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state")
-                              " OR state = 1)))",
-                              &s, err);
+    int rc = hd_store_prepare(
+        st,
+        "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
+        "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
+        "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
+        "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state") " OR state = 1)))",
+        &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, run);

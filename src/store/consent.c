@@ -118,10 +118,10 @@ int hd_store_consent_log(struct hd_store *st, int64_t contact, hd_consent_cb cb,
     struct hd_db_stmt *s = NULL;
     int rc, step;
     if ((rc = hd_db_prepare(st->conn,
-                               "SELECT k.channel, k.category, k.status, k.source, k.at, "
-                               "k.message_id, c.name FROM consent_log k LEFT JOIN campaigns c ON "
-                               "c.id = k.campaign_id WHERE k.contact_id = ?1 ORDER BY k.id",
-                               &s, err)) < 0)
+                            "SELECT k.channel, k.category, k.status, k.source, k.at, "
+                            "k.message_id, c.name FROM consent_log k LEFT JOIN campaigns c ON "
+                            "c.id = k.campaign_id WHERE k.contact_id = ?1 ORDER BY k.id",
+                            &s, err)) < 0)
         return rc;
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     hd_db_bind_int64(s, 1, contact, NULL);

@@ -274,9 +274,9 @@ int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
 {
     struct hd_db_stmt *s = NULL;
     int rc = hd_db_prepare(st->conn,
-                              "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
-                              "at >= ?1 ORDER BY at DESC, id DESC LIMIT ?2",
-                              &s, err);
+                           "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
+                           "at >= ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+                           &s, err);
     int step = 0;
     if (rc < 0)
         return rc;
@@ -289,12 +289,8 @@ int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
         hd_db_bind_int64(s, 2, -1, NULL);
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while (rc == 0 && (step = hd_db_step(s, err)) == 1) {
-        struct hd_action a = {hd_db_col_int64(s, 0),
-                              hd_db_col_int64(s, 1),
-                              hd_db_col_text(s, 2),
-                              hd_db_col_text(s, 3),
-                              hd_db_col_text(s, 4),
-                              hd_db_col_text(s, 5)};
+        struct hd_action a = {hd_db_col_int64(s, 0), hd_db_col_int64(s, 1), hd_db_col_text(s, 2),
+                              hd_db_col_text(s, 3),  hd_db_col_text(s, 4),  hd_db_col_text(s, 5)};
         rc = fn(ud, &a);
     }
     if (rc == 0 && step < 0)

@@ -120,8 +120,9 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
 {
     struct hd_db_stmt *s = NULL, *cs = NULL;
     int rc;
-    if ((rc = hd_db_prepare(st->conn, "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1", &s,
+                            err)) < 0)
         return rc;
     hd_db_bind_text(s, 1, ext_id, NULL);
     int step = hd_db_step(s, err);
@@ -136,11 +137,11 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
     hd_store_dread_contact(s, out);
     hd_db_reset(s); /* PostgreSQL: one statement at a time */
     if ((rc = hd_db_prepare(st->conn,
-                               "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
-                               "k.message_id, c.name FROM consent k LEFT JOIN campaigns c ON "
-                               "c.id = k.campaign_id WHERE k.contact_id = ?1 "
-                               "ORDER BY k.channel, k.category",
-                               &cs, err)) < 0)
+                            "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
+                            "k.message_id, c.name FROM consent k LEFT JOIN campaigns c ON "
+                            "c.id = k.campaign_id WHERE k.contact_id = ?1 "
+                            "ORDER BY k.channel, k.category",
+                            &cs, err)) < 0)
         goto out;
     hd_db_bind_int64(cs, 1, out->id, NULL);
     while ((step = hd_db_step(cs, err)) == 1) {
@@ -592,18 +593,14 @@ int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd
 }
 
 /* Calls cb for each row of s (prepared over the suppressions' columns). */
-static int suppress_rows(struct hd_db_stmt *s, hd_suppression_cb cb, void *ud,
-                         struct hd_err *err)
+static int suppress_rows(struct hd_db_stmt *s, hd_suppression_cb cb, void *ud, struct hd_err *err)
 {
     int rc = 0, step;
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while ((step = hd_db_step(s, err)) == 1) {
-        struct hd_suppression sup = {hd_db_col_text(s, 0),
-                                     hd_channel_parse(hd_db_col_text(s, 1)),
-                                     hd_db_col_text(s, 2),
-                                     hd_db_col_int64(s, 3),
-                                     hd_db_col_text(s, 4),
-                                     hd_db_col_int64(s, 5)};
+        struct hd_suppression sup = {hd_db_col_text(s, 0), hd_channel_parse(hd_db_col_text(s, 1)),
+                                     hd_db_col_text(s, 2), hd_db_col_int64(s, 3),
+                                     hd_db_col_text(s, 4), hd_db_col_int64(s, 5)};
         if ((rc = cb(ud, &sup)) != 0)
             goto out;
     }
@@ -623,8 +620,10 @@ int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb c
     struct hd_db_stmt *s = NULL;
     int rc;
     if ((rc = hd_db_prepare(
-             st->conn, SUPPRESS_COLS "WHERE CAST(?1 AS text) IS NULL OR channel = ?1 ORDER BY created_at, address", &s,
-             err)) < 0)
+             st->conn,
+             SUPPRESS_COLS
+             "WHERE CAST(?1 AS text) IS NULL OR channel = ?1 ORDER BY created_at, address",
+             &s, err)) < 0)
         return rc;
     hd_db_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL, NULL);
     return suppress_rows(s, cb, ud, err);

@@ -303,9 +303,10 @@ static const char *const group_latency[] = {
 /* herald_lat_bucket(done_at - at) (hd_lat_bucket) as PostgreSQL computes
  * it: e is the top bit's place, from the number as 64 bits of text */
 #define LAT_BUCKET_PG(x)                                                                           \
-    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & 15), "     \
-    HD_STR(HD_LAT_LAST) ") END FROM (SELECT v, 64 - position('1' in v::bit(64)::text) AS e FROM "  \
-    "(SELECT greatest(" x ", 0) AS v) z) y)"
+    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
+    "15), " HD_STR(                                                                                \
+        HD_LAT_LAST) ") END FROM (SELECT v, 64 - position('1' in v::bit(64)::text) AS e FROM "     \
+                     "(SELECT greatest(" x ", 0) AS v) z) y)"
 #define HD_STR_(x) #x
 #define HD_STR(x) HD_STR_(x)
 #define HD_LAT_LAST 543
@@ -435,8 +436,9 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
     rc = stats_prepare(
         st, by,
         pg ? ", " LAT_BUCKET_PG("done_at - at") ", count(*) FROM attempts WHERE "
-             "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL "
-             "AND done_at IS NOT NULL GROUP BY 1, 2"
+                                                "campaign_id = ?1 AND outcome NOT IN ('skipped', "
+                                                "'receipt') AND provider IS NOT NULL "
+                                                "AND done_at IS NOT NULL GROUP BY 1, 2"
            : ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
              "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL "
              "AND done_at IS NOT NULL GROUP BY 1, 2",
@@ -491,8 +493,7 @@ int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event
     hd_db_bind_text(s, 3, event, NULL);
     hd_db_bind_int64(s, 4, window, NULL);
     while ((step = hd_db_step(s, err)) == 1)
-        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_int64(s, 1), hd_db_col_int64(s, 2))) !=
-            0)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_int64(s, 1), hd_db_col_int64(s, 2))) != 0)
             break;
     if (rc == 0 && step < 0)
         rc = hd_store_dfail(err, step, "counting conversions");

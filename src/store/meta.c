@@ -26,11 +26,12 @@ int hd_store_meta_get(struct hd_store *st, const char *key, char **value, struct
 int hd_store_meta_set(struct hd_store *st, const char *key, const char *value, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_db_prepare(st->conn,
-                           value ? "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) "
-                                   "DO UPDATE SET value = excluded.value"
-                                 : "DELETE FROM meta WHERE key = ?1",
-                           &s, err);
+    int rc =
+        hd_db_prepare(st->conn,
+                      value ? "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) "
+                              "DO UPDATE SET value = excluded.value"
+                            : "DELETE FROM meta WHERE key = ?1",
+                      &s, err);
     if (rc < 0)
         return hd_store_dfail(err, rc, "writing a note");
     hd_db_bind_text(s, 1, key, NULL);

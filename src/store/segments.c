@@ -89,8 +89,7 @@ int hd_store_segment_each(struct hd_store *st, hd_segment_cb cb, void *ud, struc
         return rc;
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while ((step = hd_db_step(s, err)) == 1)
-        if ((rc = cb(ud, hd_db_col_text(s, 0),
-                     hd_db_col_text(s, 1), hd_db_col_int64(s, 2))) != 0)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_text(s, 1), hd_db_col_int64(s, 2))) != 0)
             goto out;
     if (step < 0)
         rc = hd_store_dfail(err, HD_E_STORE, "listing segments");

@@ -648,8 +648,8 @@ int hd_store_dfail(struct hd_err *err, int rc, const char *what)
     return hd_err_set(err, rc < 0 ? rc : HD_E_STORE, "%s: the database failed", what);
 }
 
-int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql,
-                        sqlite3_stmt **out, struct hd_err *err)
+int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql, sqlite3_stmt **out,
+                        struct hd_err *err)
 {
     int rc = hd_store_sqlite_only(st, func, err);
     if (rc < 0)
@@ -742,9 +742,8 @@ int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char 
                      struct hd_db_stmt **out, struct hd_err *err)
 {
     int rc;
-    if (!st->dcache[slot] &&
-        (rc = hd_db_prepare(st->conn, pg_sql && !st->db ? pg_sql : sql, &st->dcache[slot], err)) <
-            0)
+    if (!st->dcache[slot] && (rc = hd_db_prepare(st->conn, pg_sql && !st->db ? pg_sql : sql,
+                                                 &st->dcache[slot], err)) < 0)
         return rc;
     hd_db_reset(st->dcache[slot]);
     *out = st->dcache[slot];
@@ -970,7 +969,8 @@ static int refuse_pg(const char *path, struct hd_err *err)
 {
     if (!hd_db_target_is_pg(path))
         return 0;
-    return hd_err_set(err, HD_E_USAGE, "a raw open of a PostgreSQL store is not available (issue 23)");
+    return hd_err_set(err, HD_E_USAGE,
+                      "a raw open of a PostgreSQL store is not available (issue 23)");
 }
 
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err)

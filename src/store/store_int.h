@@ -96,8 +96,8 @@ char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
 /* Prepares sql (a literal) or fails with SQLite's message; func names the
  * caller for hd_store_sqlite_only. */
-int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql,
-                        sqlite3_stmt **out, struct hd_err *err);
+int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql, sqlite3_stmt **out,
+                        struct hd_err *err);
 #define hd_store_prepare(st, sql, out, err) hd_store_prepare_at(st, __func__, sql, out, err)
 /* The page cache for a bulk write: kib KiB, or SQLite's default (2,000
  * KiB, which every other command keeps) when kib is 0. */
@@ -113,7 +113,8 @@ int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
  * its bindings cleared. Owned by the store. */
 int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const char *sql,
                        sqlite3_stmt **out, struct hd_err *err);
-#define hd_store_cached(st, slot, sql, out, err) hd_store_cached_at(st, __func__, slot, sql, out, err)
+#define hd_store_cached(st, slot, sql, out, err)                                                   \
+    hd_store_cached_at(st, __func__, slot, sql, out, err)
 /* The statement cached for key (not 0), reset and with its bindings
  * cleared; NULL when there is none yet or it is being stepped (a callback
  * running the same query again): then the caller prepares its own and
