@@ -17,17 +17,6 @@ int hd_store_consent_status(sqlite3_stmt *s, int col)
     return v && strcmp(v, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
 }
 
-void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k)
-{
-    k->channel = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
-    k->category = hd_category_parse((const char *)sqlite3_column_text(s, 1));
-    k->status = hd_store_consent_status(s, 2);
-    k->source = hd_store_col_dup(s, 3);
-    k->updated_at = sqlite3_column_int64(s, 4);
-    k->message_id = sqlite3_column_int64(s, 5);
-    k->campaign = hd_store_col_dup(s, 6);
-}
-
 void hd_consent_release(struct hd_consent *k)
 {
     if (!k)
@@ -77,8 +66,9 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c)
     c->wechat_openid = hd_store_col_dup(s, 13);
 }
 
-/* The same three on db.h, for the functions moved there (issue 23); the
- * sqlite3_stmt ones go when the last of their callers has moved. */
+/* The consent status and the rows on db.h, for the functions moved there
+ * (issue 23); the sqlite3_stmt ones go when the last of their callers has
+ * moved. */
 static int dconsent_status(struct hd_db_stmt *s, int col)
 {
     const char *v = hd_db_col_text(s, col);

@@ -18,7 +18,8 @@
  * reaches SQLite through hd_store_prepare, _cached or _exec, which answer
  * HD_E_USAGE "... is not available on PostgreSQL yet" (hd_store_sqlite_only)
  * instead of touching the missing handle. Moved code keeps its prepared
- * statements in dcache and dshapes, as the rest does in cache and shapes. */
+ * statements in dcache and dshapes (log.c's shapes), as the rest does in
+ * cache. */
 #include "store_int.h"
 
 #include <fcntl.h>
@@ -690,43 +691,6 @@ int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const ch
     return 0;
 }
 
-sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key)
-{
-    if (!st->db)
-        return NULL; /* the caller's hd_store_prepare says why */
-    for (size_t i = 0; i < STORE_SHAPES; i++)
-        if (st->shapes[i].key == key) {
-            sqlite3_stmt *s = st->shapes[i].stmt;
-            if (sqlite3_stmt_busy(s))
-                return NULL;
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            return s;
-        }
-    return NULL;
-}
-
-void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt)
-{
-    size_t free_at = STORE_SHAPES;
-    sqlite3_reset(stmt); /* ends its read at once */
-    for (size_t i = 0; i < STORE_SHAPES; i++) {
-        if (st->shapes[i].key == key) {
-            if (st->shapes[i].stmt != stmt)
-                sqlite3_finalize(stmt); /* one of its shape is kept already */
-            return;
-        }
-        if (!st->shapes[i].key && free_at == STORE_SHAPES)
-            free_at = i;
-    }
-    if (free_at == STORE_SHAPES) {
-        sqlite3_finalize(stmt);
-        return;
-    }
-    st->shapes[free_at].key = key;
-    st->shapes[free_at].stmt = stmt;
-}
-
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 {
     const unsigned char *t = sqlite3_column_text(stmt, i);
@@ -994,13 +958,17 @@ static int open_pg(const char *path, const struct hd_store_opts *opts, struct hd
     if ((rc = hd_db_open(path, opts->password, false, &st->conn, err)) < 0 ||
         (rc = hd_store_pg_version(st->conn, &v, err)) < 0)
         goto out;
-    if (v != hd_store_pg_schema_version())
+    int want = hd_store_pg_schema_version();
+    if (v == 0)
         rc = hd_err_set(err, HD_E_STORE,
-                        v == 0 ? "database '%s' has no herald schema (version %d, this herald "
-                                 "needs %d): run 'herald init' first"
-                               : "database '%s' has schema version %d, this herald needs %d: "
-                                 "run 'herald init' with a herald of that version",
-                        st->path, v, hd_store_pg_schema_version());
+                        "database '%s' has no herald schema: run 'herald init' first", st->path);
+    else if (v != want)
+        rc = hd_err_set(err, HD_E_STORE,
+                        v < want ? "database '%s' has schema version %d, this herald needs %d: "
+                                   "run 'herald init' to migrate it"
+                                 : "database '%s' has schema version %d, newer than this herald "
+                                   "understands (%d): upgrade herald",
+                        st->path, v, want);
 out:
     if (rc < 0) {
         hd_store_free(st);
@@ -1069,10 +1037,8 @@ void hd_store_free(struct hd_store *st)
         return;
     for (size_t i = 0; i < sizeof st->cache / sizeof st->cache[0]; i++)
         sqlite3_finalize(st->cache[i]);
-    for (size_t i = 0; i < STORE_SHAPES; i++) {
-        sqlite3_finalize(st->shapes[i].stmt);
+    for (size_t i = 0; i < STORE_SHAPES; i++)
         hd_db_finalize(st->dshapes[i].stmt);
-    }
     for (size_t i = 0; i < DSLOT_COUNT; i++)
         hd_db_finalize(st->dcache[i]);
     hd_db_close(st->conn);

@@ -14,7 +14,6 @@ enum hd_store_slot {
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
     SLOT_CLAIM,
-    SLOT_PAUSES,
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
     SLOT_LINK_CONTACT,
@@ -62,12 +61,8 @@ struct hd_store {
     sqlite3_stmt *cache[SLOT_COUNT];
     struct {
         unsigned key; /* the caller's name for the shape; 0: a free place */
-        sqlite3_stmt *stmt;
-    } shapes[STORE_SHAPES];
-    struct {
-        unsigned key;
-        struct hd_db_stmt *stmt;
-    } dshapes[STORE_SHAPES]; /* the same, for code on db.h */
+        struct hd_db_stmt *stmt; /* NULL while it is lent out */
+    } dshapes[STORE_SHAPES];
     struct hd_db_stmt *dcache[DSLOT_COUNT];
 };
 
@@ -86,7 +81,10 @@ int hd_store_dfail(struct hd_err *err, int rc, const char *what);
  * pg_sql on PostgreSQL when given) the first time, reset. Owned by the store. */
 int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char *pg_sql,
                      struct hd_db_stmt **out, struct hd_err *err);
-/* db.h's hd_store_shape and hd_store_shape_done. */
+/* The statement cached for key (not 0), reset; NULL when there is none
+ * yet or it is lent out (a callback running the same query again): then
+ * the caller prepares its own and hands it to hd_store_dshape_done, which
+ * keeps it when a place is free, and otherwise finalizes it. */
 struct hd_db_stmt *hd_store_dshape(struct hd_store *st, unsigned key);
 void hd_store_dshape_done(struct hd_store *st, unsigned key, struct hd_db_stmt *stmt);
 /* Copies column i as a new string, or NULL. */
@@ -115,13 +113,6 @@ int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const ch
                        sqlite3_stmt **out, struct hd_err *err);
 #define hd_store_cached(st, slot, sql, out, err)                                                   \
     hd_store_cached_at(st, __func__, slot, sql, out, err)
-/* The statement cached for key (not 0), reset and with its bindings
- * cleared; NULL when there is none yet or it is being stepped (a callback
- * running the same query again): then the caller prepares its own and
- * hands it to hd_store_shape_done, which keeps it when a place is free,
- * and otherwise finalizes it. */
-sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key);
-void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
 /* A note in the meta table (meta.c): get gives a new string the caller
@@ -178,10 +169,8 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
  * number next to it with a _Static_assert. */
 
 /* Reads a consent row of columns channel, category, status, source, time,
- * message id and campaign name (contacts.c); release with
- * hd_consent_release. */
-void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k);
-/* hd_store_read_contact and hd_store_read_consent on db.h. */
+ * message id and campaign name (contacts.c) on db.h; release with
+ * hd_consent_release. hd_store_dread_contact: hd_store_read_contact on db.h. */
 void hd_store_dread_contact(struct hd_db_stmt *s, struct hd_contact *c);
 void hd_store_dread_consent(struct hd_db_stmt *s, struct hd_consent *k);
 /* A consent status column ("opted_in", "opted_out") as an hd_consent_status. */
