@@ -60,7 +60,7 @@ struct hd_store {
     struct hd_pauses *pauses; /* the shared pause file, once asked for */
     sqlite3_stmt *cache[SLOT_COUNT];
     struct {
-        unsigned key; /* the caller's name for the shape; 0: a free place */
+        unsigned key;            /* the caller's name for the shape; 0: a free place */
         struct hd_db_stmt *stmt; /* NULL while it is lent out */
     } dshapes[STORE_SHAPES];
     struct hd_db_stmt *dcache[DSLOT_COUNT];
