@@ -3,8 +3,10 @@
  * configuration and templates, the 500 sample contacts, an opt-out and
  * suppressions, the lifecycle segments, a campaign with A/B variants and a
  * 10% holdout sent through the outbox, purchases after it), plus by SQL what
- * the demo has no way to make here: a failed attempt, the pruned log's
- * totals and latencies, and console actions. `herald db copy` takes it to a
+ * the demo has no way to make here: a failed attempt, a receipt stamped
+ * before the attempt it reports on (listed after it for a contact: the
+ * log's order by greatest()), the pruned log's totals and latencies, and
+ * console actions. `herald db copy` takes it to a
  * fresh PostgreSQL database; then every read command of the audit (log
  * with each filter, stats and its groupings and goal, history, why,
  * campaign list and show, contacts show, segment list, audit actions), in
@@ -66,6 +68,11 @@ static void build(void)
              "provider, address, outcome, reason, text) SELECT id, run_id, contact_id, 1, 2, "
              "5, 554, 1795338001000, 1795338001250, variant, 'email', 'outbox', 'x@example.com', "
              "'permanent', 'rejected', 'mailbox unavailable' FROM messages ORDER BY id LIMIT 1;"
+             "INSERT INTO attempts (message_id, run_id, contact_id, campaign_id, attempt, "
+             "state, code, at, channel, provider, outcome, text) SELECT m.id, m.run_id, "
+             "m.contact_id, 1, 1, 3, 0, (SELECT min(at) FROM attempts WHERE message_id = m.id) - "
+             "5000, 'email', 'outbox', 'receipt', 'delivered' FROM messages m JOIN contacts c ON "
+             "c.id = m.contact_id WHERE c.ext_id = 'c0357' AND m.state = 2;"
              "INSERT INTO log_totals VALUES (1, 'a', 'email', 'outbox', '2026-11-01', "
              "'accepted', '', 2, 7, 0, 0.25);"
              "INSERT INTO log_latency VALUES (1, 'a', 'email', 'outbox', '2026-11-01', 130, 7);"
@@ -168,6 +175,16 @@ static char *contact_of(const char *flag, const char *value)
 static void test_pg_audit_log(void **state)
 {
     (void)state;
+    struct tu_run r;
+    /* the receipt is there, listed after the attempt it reports on */
+    tu_herald(&r, dir, NULL, "--db", uri, "log", "--contact", "c0357", "--oldest-first", "--format",
+              "csv", NULL);
+    assert_int_equal(r.status, 0);
+    char *acc = strstr(r.out, ",accepted,"), *rec = strstr(r.out, ",receipt,");
+    assert_non_null(acc);
+    assert_non_null(rec);
+    assert_true(acc < rec);
+    tu_run_release(&r);
     SAME("log");
     SAME("log", "--campaign", "recall-nov", "--limit", "8");
     SAME("log", "--campaign", "recall-nov", "--oldest-first");
