@@ -528,7 +528,7 @@ static void test_pg_other_commands_refused(void **state)
     struct tu_run r;
     conf("");
     TU_HERALD_OK(dir, "--db", uri, "init");
-    static const char *const cmds[][5] = {{"contacts", "list", NULL},
+    static const char *const cmds[][5] = {{"apikey", "list", NULL},
                                           {"suppress", "add", "a@example.com", "--reason", "x"},
                                           {"user", "list", NULL}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

@@ -9,7 +9,8 @@
  * console actions. `herald db copy` takes it to a
  * fresh PostgreSQL database; then every read command of the audit (log
  * with each filter, stats and its groupings and goal, history, why,
- * campaign list and show, contacts show, segment list, audit actions), in
+ * campaign list and show, contacts show and list, segment list, suppress
+ * list, audit actions), in
  * every format, must print the same bytes and exit alike on both engines.
  * A write command on PostgreSQL says it is not available yet, and writes
  * nothing. The server is the suite's (HERALD_TEST_PG) or one started here. */
@@ -234,6 +235,8 @@ static void test_pg_audit_lists(void **state)
     SAME("audit", "actions");
     SAME("audit", "actions", "--limit", "2");
     SAME("suppress", "list");
+    SAME("contacts", "list");
+    SAME("contacts", "list", "--limit", "5");
 }
 
 /* A command whose store functions are not on db.h yet: its message, and

@@ -281,12 +281,7 @@ int hd_store_action_each(struct hd_store *st, int64_t since, int64_t limit,
     if (rc < 0)
         return rc;
     hd_db_bind_int64(s, 1, since, NULL);
-    if (limit > 0)
-        hd_db_bind_int64(s, 2, limit, NULL);
-    else if (hd_store_is_pg(st))
-        hd_db_bind_null(s, 2, NULL); /* PostgreSQL's LIMIT NULL: all */
-    else
-        hd_db_bind_int64(s, 2, -1, NULL);
+    hd_store_bind_limit(st, s, 2, limit);
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while (rc == 0 && (step = hd_db_step(s, err)) == 1) {
         struct hd_action a = {hd_db_col_int64(s, 0), hd_db_col_int64(s, 1), hd_db_col_text(s, 2),

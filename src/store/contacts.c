@@ -150,39 +150,41 @@ out:
 
 int hd_store_contact_count(struct hd_store *st, int64_t *n, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "SELECT count(*) FROM contacts", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn, "SELECT count(*) FROM contacts", &s, err)) < 0)
         return rc;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
+    if (hd_db_step(s, err) == 1)
+        *n = hd_db_col_int64(s, 0);
     else
-        rc = hd_store_fail(st, err, "counting contacts");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "counting contacts");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
                           struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(
-             st, "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s,
+                            err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    /* read as it streams: no caller's callback queries the store */
+    hd_store_bind_limit(st, s, 1, limit);
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact c;
-        hd_store_read_contact(s, &c);
+        hd_store_dread_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing contacts");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing contacts");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -192,27 +194,27 @@ out:
 int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, hd_contact_cb cb,
                             void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
-                               "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
+                            "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
+                            &s, err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_db_bind_text(s, 1, q, NULL);
+    hd_store_bind_limit(st, s, 2, limit);
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact c;
-        hd_store_read_contact(s, &c);
+        hd_store_dread_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "searching contacts");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "searching contacts");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -524,19 +526,19 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
 
 int hd_store_attr_types(struct hd_store *st, hd_attr_type_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st, "SELECT name, type FROM attributes ORDER BY name", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn, "SELECT name, type FROM attributes ORDER BY name", &s, err)) <
+        0)
         return rc;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0),
-                     (const char *)sqlite3_column_text(s, 1))) != 0)
+    while ((step = hd_db_step(s, err)) == 1) {
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_text(s, 1))) != 0)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading attribute types");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading attribute types");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 

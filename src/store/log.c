@@ -131,12 +131,7 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     hd_db_bind_text(s, 7, f->reason, NULL);
     hd_db_bind_int64(s, 8, f->since_ms, NULL);
     hd_db_bind_int64(s, 9, f->until_ms, NULL);
-    if (f->limit > 0)
-        hd_db_bind_int64(s, 10, f->limit, NULL);
-    else if (hd_store_is_pg(st))
-        hd_db_bind_null(s, 10, NULL); /* PostgreSQL's LIMIT NULL: all */
-    else
-        hd_db_bind_int64(s, 10, -1, NULL);
+    hd_store_bind_limit(st, s, 10, f->limit);
     hd_db_bind_text(s, 11, f->gateway_id, NULL);
     if (f->message)
         hd_db_bind_int64(s, 12, f->message, NULL);

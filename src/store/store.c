@@ -758,6 +758,16 @@ char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i)
     return t ? hd_xstrdup(t) : NULL;
 }
 
+void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit)
+{
+    if (limit > 0)
+        hd_db_bind_int64(s, idx, limit, NULL);
+    else if (st->db)
+        hd_db_bind_int64(s, idx, -1, NULL);
+    else
+        hd_db_bind_null(s, idx, NULL);
+}
+
 int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err)
 {
     if (!st->db)

@@ -89,6 +89,9 @@ struct hd_db_stmt *hd_store_dshape(struct hd_store *st, unsigned key);
 void hd_store_dshape_done(struct hd_store *st, unsigned key, struct hd_db_stmt *stmt);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
+/* Binds a LIMIT parameter: limit, or none when it is 0 or less (SQLite's
+ * -1, PostgreSQL's NULL). */
+void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit);
 
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
