@@ -13,8 +13,11 @@
  * list, audit actions), in
  * every format, must print the same bytes and exit alike on both engines.
  * A write command on PostgreSQL says it is not available yet, and writes
- * nothing. The server is the suite's (HERALD_TEST_PG) or one started here. */
+ * nothing; a database without herald's schema or at another version is
+ * refused, not migrated. The server is the suite's (HERALD_TEST_PG) or one started here. */
 #include "testnet.h"
+
+#include "herald/store.h"
 
 static char *dir, *uri;
 static char dbname[64];
@@ -260,12 +263,45 @@ static void test_pg_audit_write_refused(void **state)
     free(out);
 }
 
+/* The store opens a PostgreSQL database without migrating it: one without
+ * herald's schema, or at another version, is refused, named, and left as
+ * it was. */
+static void test_pg_audit_schema_version(void **state)
+{
+    (void)state;
+    char name[64], *other = tu_pg_db(name), cmd[1024], want[96];
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "--db", other, "log", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "has no herald schema: run 'herald init' first");
+    tu_run_release(&r);
+    TU_HERALD_OK(dir, "--db", other, "init");
+    snprintf(cmd, sizeof cmd, "psql -X -q '%s' -c 'UPDATE herald_schema SET version = version - 1'",
+             other);
+    free(tu_sh(cmd));
+    tu_herald(&r, dir, NULL, "--db", other, "campaign", "list", NULL);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "has schema version %d, this herald needs %d: run 'herald init'",
+             hd_store_schema_version() - 1, hd_store_schema_version());
+    assert_contains(r.err, want);
+    tu_run_release(&r);
+    snprintf(cmd, sizeof cmd, "psql -X -At '%s' -c 'SELECT version FROM herald_schema'", other);
+    char *out = tu_sh(cmd);
+    assert_int_equal(atoi(out), hd_store_schema_version() - 1); /* not migrated by the open */
+    free(out);
+    tu_pg_drop(name);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pg_audit_log),           cmocka_unit_test(test_pg_audit_stats),
-        cmocka_unit_test(test_pg_audit_contacts),      cmocka_unit_test(test_pg_audit_lists),
+        cmocka_unit_test(test_pg_audit_log),
+        cmocka_unit_test(test_pg_audit_stats),
+        cmocka_unit_test(test_pg_audit_contacts),
+        cmocka_unit_test(test_pg_audit_lists),
         cmocka_unit_test(test_pg_audit_write_refused),
+        cmocka_unit_test(test_pg_audit_schema_version),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
