@@ -5,7 +5,7 @@
  * files' dumps must be equal), a copy into a store with rows refused with
  * nothing written, a bad row named, a bad connection URI's error without its password, a
  * password from database_password_file (the test server asks one role for
- * it, scram-sha-256), and the other commands refusing a PostgreSQL store.
+ * it, scram-sha-256), and commands not on db.h yet refusing a PostgreSQL store.
  * The server is the suite's (HERALD_TEST_PG) or one started here
  * (tests/pgserver.sh); each test has a database of its own, dropped after. */
 #include "testnet.h"
@@ -518,6 +518,9 @@ static void test_pg_password_file(void **state)
     free(uri);
 }
 
+/* Commands whose store functions are not on db.h yet answer, one by one,
+ * that they are not available on PostgreSQL yet (test_pg_audit has those
+ * that are). */
 static void test_pg_other_commands_refused(void **state)
 {
     (void)state;
@@ -525,15 +528,21 @@ static void test_pg_other_commands_refused(void **state)
     struct tu_run r;
     conf("");
     TU_HERALD_OK(dir, "--db", uri, "init");
-    static const char *const cmds[][3] = {
-        {"contacts", "list", NULL}, {"log", NULL, NULL}, {"campaign", "list", NULL}};
+    static const char *const cmds[][5] = {{"apikey", "list", NULL},
+                                          {"suppress", "add", "a@example.com", "--reason", "x"},
+                                          {"user", "list", NULL}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        tu_herald(&r, dir, NULL, "--db", uri, cmds[i][0], cmds[i][1], NULL);
-        assert_int_equal(r.status, 1);
-        assert_contains(r.err, "herald: the PostgreSQL store so far supports init and db copy");
-        assert_contains(r.err, "(issue 23)");
+        tu_herald(&r, dir, NULL, "--db", uri, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],
+                  cmds[i][4], NULL);
+        assert_int_equal(r.status, 2);
+        assert_contains(r.err, "is not available on PostgreSQL yet (issue 23)");
         tu_run_release(&r);
     }
+    /* the read side that is: an empty log */
+    tu_herald(&r, dir, NULL, "--db", uri, "log", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "[]\n");
+    tu_run_release(&r);
     tu_pg_drop(name);
     free(uri);
 }

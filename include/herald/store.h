@@ -23,6 +23,7 @@ struct hd_store_opts {
     int64_t busy_timeout_ms; /* wait this long for a lock; 0 means 5000 */
     bool create;             /* create the file if it does not exist */
     bool readonly;           /* open read-only (no migration is attempted) */
+    const char *password;    /* PostgreSQL: given to libpq (database_password); may be NULL */
 };
 
 /* The schema version this build creates and understands. */

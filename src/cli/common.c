@@ -265,7 +265,8 @@ int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)
 {
     if (ctx->store) /* already open: one command may need it in two places */
         return 0;
-    struct hd_store_opts opts = {.busy_timeout_ms = ctx->cfg ? ctx->cfg->busy_timeout * 1000 : 0};
+    struct hd_store_opts opts = {.busy_timeout_ms = ctx->cfg ? ctx->cfg->busy_timeout * 1000 : 0,
+                                 .password = ctx->cfg ? ctx->cfg->database_password.value : NULL};
     return hd_store_open(hd_ctx_db_path(ctx), &opts, &ctx->store, err);
 }
 

@@ -11,6 +11,8 @@
  * computes them. */
 #include "store_int.h"
 
+#include "db.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,14 +118,14 @@ int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_
     "holdout, variants, expires, resend_after, fallback, rate, status, next_run, created_at, "     \
     "updated_at, api"
 
-static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
+static void read_campaign(struct hd_db_stmt *s, struct hd_campaign *c)
 {
     memset(c, 0, sizeof *c);
-    c->id = sqlite3_column_int64(s, 0);
-    c->name = hd_store_col_dup(s, 1);
-    c->segment = hd_store_col_dup(s, 2);
-    c->tpl = hd_store_col_dup(s, 3);
-    const char *ch = (const char *)sqlite3_column_text(s, 4);
+    c->id = hd_db_col_int64(s, 0);
+    c->name = hd_store_dcol_dup(s, 1);
+    c->segment = hd_store_dcol_dup(s, 2);
+    c->tpl = hd_store_dcol_dup(s, 3);
+    const char *ch = hd_db_col_text(s, 4);
     while (ch && *ch && c->nchannels < HD_CH_COUNT) {
         size_t n = strcspn(ch, ",");
         char word[16] = "";
@@ -134,59 +136,61 @@ static void read_campaign(sqlite3_stmt *s, struct hd_campaign *c)
             c->channels[c->nchannels++] = v;
         ch += n + (ch[n] == ',');
     }
-    c->category = hd_category_parse((const char *)sqlite3_column_text(s, 5));
-    c->sched = name_index(sched_names, 4, (const char *)sqlite3_column_text(s, 6));
-    c->at = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 7);
-    c->local_minute = sqlite3_column_int(s, 8);
-    c->cron = hd_store_col_dup(s, 9);
-    c->tz = hd_store_col_dup(s, 10);
-    c->holdout_bp = sqlite3_column_int(s, 11);
-    c->variants = hd_store_col_dup(s, 12);
-    c->expires = sqlite3_column_int64(s, 13);
-    c->resend_after = sqlite3_column_int64(s, 14);
-    c->fallback = sqlite3_column_int(s, 15) != 0;
-    c->rate = hd_store_col_dup(s, 16);
-    c->status = name_index(status_names, HD_CAMP_COUNT, (const char *)sqlite3_column_text(s, 17));
-    c->next_run = sqlite3_column_type(s, 18) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 18);
-    c->created_at = sqlite3_column_int64(s, 19);
-    c->updated_at = sqlite3_column_int64(s, 20);
-    c->api = sqlite3_column_int(s, 21) != 0;
+    c->category = hd_category_parse(hd_db_col_text(s, 5));
+    c->sched = name_index(sched_names, 4, hd_db_col_text(s, 6));
+    c->at = hd_db_col_null(s, 7) ? -1 : hd_db_col_int64(s, 7);
+    c->local_minute = (int)hd_db_col_int64(s, 8);
+    c->cron = hd_store_dcol_dup(s, 9);
+    c->tz = hd_store_dcol_dup(s, 10);
+    c->holdout_bp = (int)hd_db_col_int64(s, 11);
+    c->variants = hd_store_dcol_dup(s, 12);
+    c->expires = hd_db_col_int64(s, 13);
+    c->resend_after = hd_db_col_int64(s, 14);
+    c->fallback = (int)hd_db_col_int64(s, 15) != 0;
+    c->rate = hd_store_dcol_dup(s, 16);
+    c->status = name_index(status_names, HD_CAMP_COUNT, hd_db_col_text(s, 17));
+    c->next_run = hd_db_col_null(s, 18) ? -1 : hd_db_col_int64(s, 18);
+    c->created_at = hd_db_col_int64(s, 19);
+    c->updated_at = hd_db_col_int64(s, 20);
+    c->api = (int)hd_db_col_int64(s, 21) != 0;
 }
 
 int hd_store_campaign_get(struct hd_store *st, const char *name, int64_t id,
                           struct hd_campaign *out, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
-                                   : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
-                              &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
+                           name ? "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE name = ?1"
+                                : "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE id = ?2",
+                           &s, err);
     if (rc < 0)
         return rc;
     if (name)
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        hd_db_bind_text(s, 1, name, NULL);
     else
-        sqlite3_bind_int64(s, 2, id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+        hd_db_bind_int64(s, 2, id, NULL);
+    int step = hd_db_step(s, err);
+    if (step == 1)
         read_campaign(s, out);
-    else if (step == SQLITE_DONE)
+    else if (step == 0)
         rc = name ? hd_err_set(err, HD_E_NOTFOUND, "no campaign '%s'", name)
                   : hd_err_set(err, HD_E_NOTFOUND, "no campaign with id %lld", (long long)id);
     else
-        rc = hd_store_fail(st, err, "reading campaign");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "reading campaign");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE api = 0 ORDER BY id", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(
+        st->conn, "SELECT " CAMPAIGN_COLS " FROM campaigns WHERE api = 0 ORDER BY id", &s, err);
     int step;
     if (rc < 0)
         return rc;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_campaign c;
         read_campaign(s, &c);
         rc = cb(ud, &c);
@@ -194,10 +198,10 @@ int hd_store_campaign_each(struct hd_store *st, hd_campaign_cb cb, void *ud, str
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading campaigns");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading campaigns");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -243,18 +247,18 @@ int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *re
 int hd_store_campaign_pause_reason(struct hd_store *st, int64_t id, char **reason,
                                    struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT pause_reason FROM campaigns WHERE id = ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, "SELECT pause_reason FROM campaigns WHERE id = ?1", &s, err);
     *reason = NULL;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *reason = hd_store_col_dup(s, 0);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading why a campaign is paused");
-    sqlite3_finalize(s);
+    hd_db_bind_int64(s, 1, id, NULL);
+    int step = hd_db_step(s, err);
+    if (step == 1)
+        *reason = hd_store_dcol_dup(s, 0);
+    else if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading why a campaign is paused");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -314,129 +318,130 @@ int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, in
 
 #define RUN_COLS "id, campaign_id, fire_at, status, queued, created_at, done_at, seq"
 
-static void read_run(sqlite3_stmt *s, struct hd_run *r)
+static void read_run(struct hd_db_stmt *s, struct hd_run *r)
 {
-    r->id = sqlite3_column_int64(s, 0);
-    r->campaign_id = sqlite3_column_int64(s, 1);
-    r->fire_at = sqlite3_column_int64(s, 2);
-    r->status = name_index(run_names, 3, (const char *)sqlite3_column_text(s, 3));
-    r->queued = sqlite3_column_int64(s, 4);
-    r->created_at = sqlite3_column_int64(s, 5);
-    r->done_at = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6);
-    r->seq = sqlite3_column_int64(s, 7);
+    r->id = hd_db_col_int64(s, 0);
+    r->campaign_id = hd_db_col_int64(s, 1);
+    r->fire_at = hd_db_col_int64(s, 2);
+    r->status = name_index(run_names, 3, hd_db_col_text(s, 3));
+    r->queued = hd_db_col_int64(s, 4);
+    r->created_at = hd_db_col_int64(s, 5);
+    r->done_at = hd_db_col_null(s, 6) ? -1 : hd_db_col_int64(s, 6);
+    r->seq = hd_db_col_int64(s, 7);
 }
 
 int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
                       struct hd_run *out, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st,
-                               "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
-                               "VALUES (?1, ?2, 'materializing', ?3, (SELECT coalesce(max(seq), "
-                               "0) + 1 FROM runs WHERE campaign_id = ?1)) "
-                               "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "INSERT INTO runs (campaign_id, fire_at, status, created_at, seq) "
+                            "VALUES (?1, ?2, 'materializing', ?3, (SELECT coalesce(max(seq), "
+                            "0) + 1 FROM runs WHERE campaign_id = ?1)) "
+                            "ON CONFLICT (campaign_id, fire_at) DO NOTHING",
+                            &s, err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, fire_at);
-    sqlite3_bind_int64(s, 3, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "opening run");
-    sqlite3_finalize(s);
-    if (rc < 0 || (rc = hd_store_prepare(
-                       st, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
-                       &s, err)) < 0)
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, fire_at, NULL);
+    hd_db_bind_int64(s, 3, now, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "opening run");
+    hd_db_finalize(s);
+    if (rc < 0 ||
+        (rc = hd_db_prepare(st->conn,
+                            "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND fire_at = ?2",
+                            &s, err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, fire_at);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, fire_at, NULL);
+    if (hd_db_step(s, err) == 1)
         read_run(s, out);
     else
-        rc = hd_store_fail(st, err, "reading run");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "reading run");
+    hd_db_finalize(s);
     return rc;
 }
 
 /* The one run the prepared s (its parameters bound) reads; `what` names
  * it when there is none. */
-static int run_one(struct hd_store *st, sqlite3_stmt *s, struct hd_run *out, const char *what,
-                   struct hd_err *err)
+static int run_one(struct hd_db_stmt *s, struct hd_run *out, const char *what, struct hd_err *err)
 {
     int rc = 0, step;
-    if ((step = sqlite3_step(s)) == SQLITE_ROW)
+    if ((step = hd_db_step(s, err)) == 1)
         read_run(s, out);
-    else if (step == SQLITE_DONE)
+    else if (step == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "%s", what);
     else
-        rc = hd_store_fail(st, err, "reading run");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "reading run");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     char what[48];
-    int rc = hd_store_prepare(st, "SELECT " RUN_COLS " FROM runs WHERE id = ?1", &s, err);
+    int rc = hd_db_prepare(st->conn, "SELECT " RUN_COLS " FROM runs WHERE id = ?1", &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, id);
+    hd_db_bind_int64(s, 1, id, NULL);
     snprintf(what, sizeof what, "no run %lld", (long long)id);
-    return run_one(st, s, out, what, err);
+    return run_one(s, out, what, err);
 }
 
 int hd_store_run_by_seq(struct hd_store *st, int64_t campaign, int64_t seq, struct hd_run *out,
                         struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     char what[48];
-    int rc = hd_store_prepare(
-        st, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND seq = ?2", &s, err);
+    int rc = hd_db_prepare(
+        st->conn, "SELECT " RUN_COLS " FROM runs WHERE campaign_id = ?1 AND seq = ?2", &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, seq);
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, seq, NULL);
     snprintf(what, sizeof what, "no run %lld", (long long)seq);
-    return run_one(st, s, out, what, err);
+    return run_one(s, out, what, err);
 }
 
 int hd_store_run_each(struct hd_store *st, int64_t campaign, bool unfinished, hd_run_cb cb,
                       void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT " RUN_COLS " FROM runs WHERE (?1 = 0 OR campaign_id = ?1) "
-                              "AND (?2 = 0 OR status != 'done') ORDER BY id DESC",
-                              &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT " RUN_COLS " FROM runs WHERE (?1 = 0 OR campaign_id = ?1) "
+                           "AND (?2 = 0 OR status != 'done') ORDER BY id DESC",
+                           &s, err);
     int step;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int(s, 2, unfinished);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, unfinished, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_run r;
         read_run(s, &r);
         if ((rc = cb(ud, &r)) != 0)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading runs");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading runs");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
-                              "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
-                              "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
-                              "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state")
-                              " OR state = 1)))",
-                              &s, err);
+    int rc = hd_store_prepare(
+        st,
+        "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
+        "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
+        "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
+        "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state") " OR state = 1)))",
+        &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, run);
@@ -451,9 +456,9 @@ int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, 
 int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
                         struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(
+        st->conn,
         run ? "SELECT state, count(*) FROM messages WHERE run_id = ?1 GROUP BY state"
             : "SELECT state, count(*) FROM messages WHERE run_id IN (SELECT id FROM runs WHERE "
               "campaign_id = ?2) GROUP BY state",
@@ -463,17 +468,17 @@ int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int6
         return rc;
     memset(counts, 0, HD_ST_COUNT * sizeof *counts);
     if (run)
-        sqlite3_bind_int64(s, 1, run);
+        hd_db_bind_int64(s, 1, run, NULL);
     else
-        sqlite3_bind_int64(s, 2, campaign);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        int state = sqlite3_column_int(s, 0);
+        hd_db_bind_int64(s, 2, campaign, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        int state = (int)hd_db_col_int64(s, 0);
         if (state >= 0 && state < HD_ST_COUNT)
-            counts[state] = sqlite3_column_int64(s, 1);
+            counts[state] = hd_db_col_int64(s, 1);
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "counting messages");
-    sqlite3_finalize(s);
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "counting messages");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -521,6 +526,9 @@ static void fn_due(sqlite3_context *cx, int argc, sqlite3_value **argv)
 static int register_fns(struct hd_store *st, const struct hd_materialize *m, struct hd_err *err)
 {
     static char holdout[] = "holdout";
+    int rc = hd_store_sqlite_only(st, "materialization", err);
+    if (rc < 0)
+        return rc;
     if (sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 holdout, fn_bucket, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
@@ -534,6 +542,8 @@ static int register_fns(struct hd_store *st, const struct hd_materialize *m, str
 /* The functions point at the caller's struct: gone with it. */
 static void unregister_fns(struct hd_store *st)
 {
+    if (!st->db)
+        return;
     sqlite3_create_function(st->db, "herald_holdout", 2, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     sqlite3_create_function(st->db, "herald_variant", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     sqlite3_create_function(st->db, "herald_due", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);

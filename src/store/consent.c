@@ -15,6 +15,7 @@
 
 #include "herald/config.h"
 #include "store_int.h"
+#include "db.h"
 
 int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
                           char *locale, size_t n, int *status, struct hd_err *err)
@@ -114,24 +115,25 @@ int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size
 int hd_store_consent_log(struct hd_store *st, int64_t contact, hd_consent_cb cb, void *ud,
                          struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT k.channel, k.category, k.status, k.source, k.at, "
-                               "k.message_id, c.name FROM consent_log k LEFT JOIN campaigns c ON "
-                               "c.id = k.campaign_id WHERE k.contact_id = ?1 ORDER BY k.id",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT k.channel, k.category, k.status, k.source, k.at, "
+                            "k.message_id, c.name FROM consent_log k LEFT JOIN campaigns c ON "
+                            "c.id = k.campaign_id WHERE k.contact_id = ?1 ORDER BY k.id",
+                            &s, err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, contact);
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    hd_db_bind_int64(s, 1, contact, NULL);
+    while (rc == 0 && (step = hd_db_step(s, err)) == 1) {
         struct hd_consent k;
-        hd_store_read_consent(s, &k);
+        hd_store_dread_consent(s, &k);
         rc = cb(ud, &k);
         hd_consent_release(&k);
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the consent record");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading the consent record");
+    hd_db_finalize(s);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "db.h"
 
 static const char *const role_names[HD_ROLE_COUNT] = {"viewer", "operator", "admin"};
 
@@ -315,35 +316,32 @@ int hd_store_action_each(struct hd_store *st, const struct hd_action_filter *f,
                          int (*fn)(void *ud, const struct hd_action *a), void *ud,
                          struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     /* newest first by id, so that a page's last id is the next one's key */
-    int rc = hd_store_prepare(st,
-                              "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
-                              "at >= ?1 AND (?2 = 0 OR at < ?2) AND (?3 IS NULL OR who = ?3) AND "
-                              "(?4 IS NULL OR action = ?4) AND (?5 = 0 OR id < ?5) "
-                              "ORDER BY id DESC LIMIT ?6",
-                              &s, err);
-    int step = SQLITE_DONE;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
+                           "at >= ?1 AND (?2 = 0 OR at < ?2) AND (?3 IS NULL OR who = ?3) AND "
+                           "(?4 IS NULL OR action = ?4) AND (?5 = 0 OR id < ?5) "
+                           "ORDER BY id DESC LIMIT ?6",
+                           &s, err);
+    int step = 0;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, f->since);
-    sqlite3_bind_int64(s, 2, f->until);
-    hd_store_bind_text(s, 3, f->who);
-    hd_store_bind_text(s, 4, f->action);
-    sqlite3_bind_int64(s, 5, f->before_id);
-    sqlite3_bind_int64(s, 6, f->limit > 0 ? f->limit : -1);
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_action a = {sqlite3_column_int64(s, 0),
-                              sqlite3_column_int64(s, 1),
-                              (const char *)sqlite3_column_text(s, 2),
-                              (const char *)sqlite3_column_text(s, 3),
-                              (const char *)sqlite3_column_text(s, 4),
-                              (const char *)sqlite3_column_text(s, 5)};
+    hd_db_bind_int64(s, 1, f->since, NULL);
+    hd_db_bind_int64(s, 2, f->until, NULL);
+    hd_db_bind_text(s, 3, f->who, NULL);
+    hd_db_bind_text(s, 4, f->action, NULL);
+    hd_db_bind_int64(s, 5, f->before_id, NULL);
+    hd_store_bind_limit(st, s, 6, f->limit);
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while (rc == 0 && (step = hd_db_step(s, err)) == 1) {
+        struct hd_action a = {hd_db_col_int64(s, 0), hd_db_col_int64(s, 1), hd_db_col_text(s, 2),
+                              hd_db_col_text(s, 3),  hd_db_col_text(s, 4),  hd_db_col_text(s, 5)};
         rc = fn(ud, &a);
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing actions");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing actions");
+    hd_db_finalize(s);
     return rc;
 }
 

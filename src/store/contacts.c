@@ -7,6 +7,7 @@
 #include "herald/buf.h"
 #include "herald/config.h"
 #include "store_int.h"
+#include "db.h"
 
 static const char *const consent_status[] = {NULL, "opted_in", "opted_out"};
 
@@ -14,17 +15,6 @@ int hd_store_consent_status(sqlite3_stmt *s, int col)
 {
     const char *v = (const char *)sqlite3_column_text(s, col);
     return v && strcmp(v, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
-}
-
-void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k)
-{
-    k->channel = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
-    k->category = hd_category_parse((const char *)sqlite3_column_text(s, 1));
-    k->status = hd_store_consent_status(s, 2);
-    k->source = hd_store_col_dup(s, 3);
-    k->updated_at = sqlite3_column_int64(s, 4);
-    k->message_id = sqlite3_column_int64(s, 5);
-    k->campaign = hd_store_col_dup(s, 6);
 }
 
 void hd_consent_release(struct hd_consent *k)
@@ -76,82 +66,125 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c)
     c->wechat_openid = hd_store_col_dup(s, 13);
 }
 
+/* The consent status and the rows on db.h, for the functions moved there
+ * (issue 23); the sqlite3_stmt ones go when the last of their callers has
+ * moved. */
+static int dconsent_status(struct hd_db_stmt *s, int col)
+{
+    const char *v = hd_db_col_text(s, col);
+    return v && strcmp(v, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+}
+
+void hd_store_dread_consent(struct hd_db_stmt *s, struct hd_consent *k)
+{
+    k->channel = hd_channel_parse(hd_db_col_text(s, 0));
+    k->category = hd_category_parse(hd_db_col_text(s, 1));
+    k->status = dconsent_status(s, 2);
+    k->source = hd_store_dcol_dup(s, 3);
+    k->updated_at = hd_db_col_int64(s, 4);
+    k->message_id = hd_db_col_int64(s, 5);
+    k->campaign = hd_store_dcol_dup(s, 6);
+}
+
+void hd_store_dread_contact(struct hd_db_stmt *s, struct hd_contact *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = hd_db_col_int64(s, 0);
+    c->ext_id = hd_store_dcol_dup(s, 1);
+    c->email = hd_store_dcol_dup(s, 2);
+    c->phone = hd_store_dcol_dup(s, 3);
+    c->locale = hd_store_dcol_dup(s, 4);
+    c->timezone = hd_store_dcol_dup(s, 5);
+    c->attrs = hd_store_dcol_dup(s, 6);
+    c->created_at = hd_db_col_int64(s, 7);
+    c->updated_at = hd_db_col_int64(s, 8);
+    c->fcm_token = hd_store_dcol_dup(s, 9);
+    c->apns_token = hd_store_dcol_dup(s, 10);
+    c->jpush_id = hd_store_dcol_dup(s, 11);
+    c->hms_token = hd_store_dcol_dup(s, 12);
+    c->wechat_openid = hd_store_dcol_dup(s, 13);
+}
+
 int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_contact *out,
                          struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL, *cs = NULL;
+    struct hd_db_stmt *s = NULL, *cs = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1", &s,
+                            err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE) {
+    hd_db_bind_text(s, 1, ext_id, NULL);
+    int step = hd_db_step(s, err);
+    if (step == 0) {
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ext_id);
         goto out;
     }
-    if (step != SQLITE_ROW) {
-        rc = hd_store_fail(st, err, "reading contact");
+    if (step != 1) {
+        rc = hd_store_dfail(err, step, "reading contact");
         goto out;
     }
-    hd_store_read_contact(s, out);
-    if ((rc = hd_store_prepare(st,
-                               "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
-                               "k.message_id, c.name FROM consent k LEFT JOIN campaigns c ON "
-                               "c.id = k.campaign_id WHERE k.contact_id = ?1 "
-                               "ORDER BY k.channel, k.category",
-                               &cs, err)) < 0)
+    hd_store_dread_contact(s, out);
+    hd_db_reset(s); /* PostgreSQL: one statement at a time */
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
+                            "k.message_id, c.name FROM consent k LEFT JOIN campaigns c ON "
+                            "c.id = k.campaign_id WHERE k.contact_id = ?1 "
+                            "ORDER BY k.channel, k.category",
+                            &cs, err)) < 0)
         goto out;
-    sqlite3_bind_int64(cs, 1, out->id);
-    while ((step = sqlite3_step(cs)) == SQLITE_ROW) {
+    hd_db_bind_int64(cs, 1, out->id, NULL);
+    while ((step = hd_db_step(cs, err)) == 1) {
         HD_GROW(out->consent, out->nconsent);
-        hd_store_read_consent(cs, &out->consent[out->nconsent++]);
+        hd_store_dread_consent(cs, &out->consent[out->nconsent++]);
     }
-    if (step != SQLITE_DONE) {
-        rc = hd_store_fail(st, err, "reading consent");
+    if (step < 0) {
+        rc = hd_store_dfail(err, HD_E_STORE, "reading consent");
         hd_contact_release(out);
     }
 out:
-    sqlite3_finalize(s);
-    sqlite3_finalize(cs);
+    hd_db_finalize(s);
+    hd_db_finalize(cs);
     return rc;
 }
 
 int hd_store_contact_count(struct hd_store *st, int64_t *n, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "SELECT count(*) FROM contacts", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn, "SELECT count(*) FROM contacts", &s, err)) < 0)
         return rc;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
+    if (hd_db_step(s, err) == 1)
+        *n = hd_db_col_int64(s, 0);
     else
-        rc = hd_store_fail(st, err, "counting contacts");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "counting contacts");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
                           struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(
-             st, "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s,
+                            err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    /* read as it streams: no caller's callback queries the store */
+    hd_store_bind_limit(st, s, 1, limit);
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact c;
-        hd_store_read_contact(s, &c);
+        hd_store_dread_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing contacts");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing contacts");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -161,27 +194,27 @@ out:
 int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, hd_contact_cb cb,
                             void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
-                               "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
+                            "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
+                            &s, err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_db_bind_text(s, 1, q, NULL);
+    hd_store_bind_limit(st, s, 2, limit);
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact c;
-        hd_store_read_contact(s, &c);
+        hd_store_dread_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "searching contacts");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "searching contacts");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -493,19 +526,19 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
 
 int hd_store_attr_types(struct hd_store *st, hd_attr_type_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st, "SELECT name, type FROM attributes ORDER BY name", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn, "SELECT name, type FROM attributes ORDER BY name", &s, err)) <
+        0)
         return rc;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0),
-                     (const char *)sqlite3_column_text(s, 1))) != 0)
+    while ((step = hd_db_step(s, err)) == 1) {
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_text(s, 1))) != 0)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading attribute types");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading attribute types");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -552,24 +585,21 @@ int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd
 }
 
 /* Calls cb for each row of s (prepared over the suppressions' columns). */
-static int suppress_rows(struct hd_store *st, sqlite3_stmt *s, hd_suppression_cb cb, void *ud,
-                         struct hd_err *err)
+static int suppress_rows(struct hd_db_stmt *s, hd_suppression_cb cb, void *ud, struct hd_err *err)
 {
     int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_suppression sup = {(const char *)sqlite3_column_text(s, 0),
-                                     hd_channel_parse((const char *)sqlite3_column_text(s, 1)),
-                                     (const char *)sqlite3_column_text(s, 2),
-                                     sqlite3_column_int64(s, 3),
-                                     (const char *)sqlite3_column_text(s, 4),
-                                     sqlite3_column_int64(s, 5)};
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_suppression sup = {hd_db_col_text(s, 0), hd_channel_parse(hd_db_col_text(s, 1)),
+                                     hd_db_col_text(s, 2), hd_db_col_int64(s, 3),
+                                     hd_db_col_text(s, 4), hd_db_col_int64(s, 5)};
         if ((rc = cb(ud, &sup)) != 0)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing suppressions");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing suppressions");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -579,23 +609,25 @@ out:
 int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
                            struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(
-             st, SUPPRESS_COLS "WHERE ?1 IS NULL OR channel = ?1 ORDER BY created_at, address", &s,
-             err)) < 0)
+    if ((rc = hd_db_prepare(
+             st->conn,
+             SUPPRESS_COLS
+             "WHERE CAST(?1 AS text) IS NULL OR channel = ?1 ORDER BY created_at, address",
+             &s, err)) < 0)
         return rc;
-    hd_store_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL);
-    return suppress_rows(st, s, cb, ud, err);
+    hd_db_bind_text(s, 1, channel >= 0 ? hd_channel_name(channel) : NULL, NULL);
+    return suppress_rows(s, cb, ud, err);
 }
 
 int hd_store_suppress_find(struct hd_store *st, const char *address, hd_suppression_cb cb, void *ud,
                            struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, SUPPRESS_COLS "WHERE address = ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, SUPPRESS_COLS "WHERE address = ?1", &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
-    return suppress_rows(st, s, cb, ud, err);
+    hd_db_bind_text(s, 1, address, NULL);
+    return suppress_rows(s, cb, ud, err);
 }

@@ -165,6 +165,12 @@ void hd_db_reset(struct hd_db_stmt *s)
         s->db->ops->reset(s);
 }
 
+void hd_db_buffer(struct hd_db_stmt *s)
+{
+    if (s->db->ops->buffer)
+        s->db->ops->buffer(s);
+}
+
 void hd_db_finalize(struct hd_db_stmt *s)
 {
     if (s)
@@ -197,6 +203,29 @@ int64_t hd_db_col_int64(struct hd_db_stmt *s, int i)
         return (int64_t)v.d;
     case HD_DB_TEXT:
         return strtoll(v.p, NULL, 10);
+    default:
+        return 0;
+    }
+}
+
+bool hd_db_col_null(struct hd_db_stmt *s, int i)
+{
+    struct hd_db_value v;
+    hd_db_column(s, i, &v);
+    return v.type == HD_DB_NULL;
+}
+
+double hd_db_col_double(struct hd_db_stmt *s, int i)
+{
+    struct hd_db_value v;
+    hd_db_column(s, i, &v);
+    switch (v.type) {
+    case HD_DB_INT:
+        return (double)v.i;
+    case HD_DB_REAL:
+        return v.d;
+    case HD_DB_TEXT:
+        return strtod(v.p, NULL);
     default:
         return 0;
     }

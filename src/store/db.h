@@ -54,6 +54,7 @@ struct hd_db_ops {
     const char *(*col_name)(struct hd_db_stmt *s, int i);
     void (*column)(struct hd_db_stmt *s, int i, struct hd_db_value *v);
     int64_t (*changes)(struct hd_db_stmt *s);
+    void (*buffer)(struct hd_db_stmt *s); /* NULL: rows never hold the connection */
 };
 
 /* What every engine's connection and statement start with. */
@@ -78,6 +79,11 @@ char *hd_db_redact(const char *target);
 int hd_db_open(const char *target, const char *password, bool create, struct hd_db **out,
                struct hd_err *err);
 void hd_db_close(struct hd_db *db);
+/* A SQLite connection the store opened itself, as an hd_db: statements
+ * through it run on that very handle (one connection, one transaction),
+ * which hd_db_close leaves open. where names it in messages. */
+struct sqlite3;
+struct hd_db *hd_db_sqlite_adopt(struct sqlite3 *handle, const char *where);
 /* "sqlite" or "postgresql". */
 const char *hd_db_engine(const struct hd_db *db);
 bool hd_db_is_pg(const struct hd_db *db);
@@ -105,6 +111,11 @@ int hd_db_step(struct hd_db_stmt *s, struct hd_err *err);
 int64_t hd_db_changes(struct hd_db_stmt *s);
 /* Ready to step again from the start; the bindings are kept. */
 void hd_db_reset(struct hd_db_stmt *s);
+/* Makes the statement read all its rows at its first step (PostgreSQL;
+ * SQLite needs nothing), so the connection is free for other statements
+ * while they are read: for a loop whose callback queries the store, since
+ * a PostgreSQL connection runs one statement at a time. Kept across resets. */
+void hd_db_buffer(struct hd_db_stmt *s);
 void hd_db_finalize(struct hd_db_stmt *s);
 
 int hd_db_ncols(struct hd_db_stmt *s);
@@ -112,6 +123,10 @@ const char *hd_db_col_name(struct hd_db_stmt *s, int i);
 void hd_db_column(struct hd_db_stmt *s, int i, struct hd_db_value *v);
 /* The column as an integer (0 for NULL; a text is read as a number). */
 int64_t hd_db_col_int64(struct hd_db_stmt *s, int i);
+/* Whether the column is NULL. */
+bool hd_db_col_null(struct hd_db_stmt *s, int i);
+/* The column as a real (0 for NULL). */
+double hd_db_col_double(struct hd_db_stmt *s, int i);
 /* The column as text, NULL for NULL (the statement's, as above). */
 const char *hd_db_col_text(struct hd_db_stmt *s, int i);
 

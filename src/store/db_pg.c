@@ -13,7 +13,9 @@
  * from the socket. A connection runs one statement at a time (libpq's
  * rule): a statement whose rows are still being read must be finished or
  * reset before another starts, and is refused with a message otherwise.
- * Columns are typed from their type OIDs as SQLite would type them
+ * A statement marked with hd_db_buffer reads its rows whole instead
+ * (the connection is free again at its first step), for a loop whose
+ * callback runs other statements. Columns are typed from their type OIDs as SQLite would type them
  * (integers and booleans, reals and numerics, bytea, the rest text).
  * libpq's notices ("already exists, skipping") are not printed. */
 #include "db.h"
@@ -33,6 +35,7 @@ enum {
     OID_INT8 = 20,
     OID_INT2 = 21,
     OID_INT4 = 23,
+    OID_TEXT = 25,
     OID_OID = 26,
     OID_FLOAT4 = 700,
     OID_FLOAT8 = 701,
@@ -61,6 +64,9 @@ struct pg_stmt {
     size_t *blob_lens;
     bool started, done;
     int64_t changes; /* the command's row count (PQcmdTuples) */
+    bool buffered;   /* hd_db_buffer: all rows at the first step */
+    PGresult *all;   /* ... kept here */
+    int at;          /* the row of all being read */
 };
 
 static void no_notice(void *arg, const char *msg)
@@ -139,13 +145,15 @@ static int pg_exec(struct hd_db *db, const char *sql, struct hd_err *err)
     return rc;
 }
 
-/* sql with its ? numbered $1.. ; *n: how many. The caller frees. */
-static char *number_params(const char *sql, int *n)
+/* sql with its ? numbered $1.. ; *n: how many; used[k - 1] is set for each
+ * $k that occurs (up to 64). The caller frees. */
+static char *number_params(const char *sql, int *n, bool used[64])
 {
     struct hd_buf b;
     hd_buf_init(&b);
     char quote = 0;
     *n = 0;
+    memset(used, 0, 64 * sizeof *used);
     for (const char *c = sql; *c; c++) {
         if (quote) {
             if (*c == quote)
@@ -161,9 +169,13 @@ static char *number_params(const char *sql, int *n)
             hd_buf_addf(&b, "$%ld", k);
             if (k > *n)
                 *n = (int)k;
+            if (k <= 64)
+                used[k - 1] = true;
             c = end - 1;
         } else if (*c == '?') {
             hd_buf_addf(&b, "$%d", ++*n);
+            if (*n <= 64)
+                used[*n - 1] = true;
         } else {
             hd_buf_addf(&b, "%c", *c);
         }
@@ -176,13 +188,19 @@ static int pg_prepare(struct hd_db *db, const char *sql, struct hd_db_stmt **out
 {
     struct pg *p = (struct pg *)db;
     int rc = busy(p, err), n;
+    bool used[64];
+    Oid types[64] = {0};
     if (rc < 0)
         return rc;
-    char *text = number_params(sql, &n);
+    char *text = number_params(sql, &n, used);
+    /* a number a statement skips (a filter left out of log.c's query)
+     * has no type to infer: it is text, bound or not */
+    for (int i = 0; i < n && i < 64; i++)
+        types[i] = used[i] ? 0 : OID_TEXT;
     struct pg_stmt *s = hd_xcalloc(1, sizeof *s);
     s->base.db = db;
     snprintf(s->name, sizeof s->name, "hd%u", ++p->next_name);
-    PGresult *res = PQprepare(p->conn, s->name, text, 0, NULL);
+    PGresult *res = PQprepare(p->conn, s->name, text, n < 64 ? n : 64, types);
     free(text);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = fail_res(db, err, "preparing", res);
@@ -245,7 +263,8 @@ static int pg_bind(struct hd_db_stmt *st, int idx, const struct hd_db_value *v, 
 
 static void drop_row(struct pg_stmt *s)
 {
-    PQclear(s->row);
+    if (s->row != s->all)
+        PQclear(s->row);
     s->row = NULL;
     for (int i = 0; i < PQnfields(s->desc); i++) {
         PQfreemem(s->blobs[i]);
@@ -260,6 +279,8 @@ static void drain(struct pg_stmt *s)
     struct pg *p = (struct pg *)s->base.db;
     PGresult *res;
     drop_row(s);
+    PQclear(s->all);
+    s->all = NULL;
     if (p->active == s) {
         while ((res = PQgetResult(p->conn)))
             PQclear(res);
@@ -277,7 +298,8 @@ static int start(struct pg_stmt *s, struct hd_err *err)
     if (!PQsendQueryPrepared(p->conn, s->name, s->nparams, (const char *const *)s->values,
                              s->lengths, s->formats, 0))
         return fail_msg(&p->base, err, "sending", PQerrorMessage(p->conn));
-    PQsetSingleRowMode(p->conn);
+    if (!s->buffered)
+        PQsetSingleRowMode(p->conn);
     p->active = s;
     s->started = true;
     return 0;
@@ -289,6 +311,10 @@ static int pg_step(struct hd_db_stmt *st, struct hd_err *err)
     struct pg *p = (struct pg *)st->db;
     int rc = 0;
     drop_row(s);
+    if (s->all && ++s->at < PQntuples(s->all)) {
+        s->row = s->all;
+        return 1;
+    }
     if (s->done)
         return 0;
     if (!s->started && (rc = start(s, err)) < 0)
@@ -300,6 +326,10 @@ static int pg_step(struct hd_db_stmt *st, struct hd_err *err)
             s->row = res;
             return 1;
         }
+        if (status == PGRES_TUPLES_OK && s->buffered && rc == 0 && !s->all) {
+            s->all = res, s->at = 0; /* read on once the connection is free */
+            continue;
+        }
         if (status == PGRES_COMMAND_OK)
             s->changes = strtoll(PQcmdTuples(res), NULL, 10);
         else if (status != PGRES_TUPLES_OK && rc == 0)
@@ -308,7 +338,16 @@ static int pg_step(struct hd_db_stmt *st, struct hd_err *err)
     }
     p->active = NULL;
     s->done = true;
+    if (rc == 0 && s->all && PQntuples(s->all) > 0) {
+        s->row = s->all;
+        return 1;
+    }
     return rc;
+}
+
+static void pg_buffer(struct hd_db_stmt *st)
+{
+    ((struct pg_stmt *)st)->buffered = true;
 }
 
 static void pg_reset(struct hd_db_stmt *st)
@@ -351,10 +390,11 @@ static const char *pg_col_name(struct hd_db_stmt *st, int i)
 static void pg_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
 {
     struct pg_stmt *s = (struct pg_stmt *)st;
+    int r = s->row == s->all ? s->at : 0;
     memset(v, 0, sizeof *v);
-    if (!s->row || i < 0 || i >= PQnfields(s->row) || PQgetisnull(s->row, 0, i))
+    if (!s->row || i < 0 || i >= PQnfields(s->row) || PQgetisnull(s->row, r, i))
         return; /* HD_DB_NULL */
-    const char *text = PQgetvalue(s->row, 0, i);
+    const char *text = PQgetvalue(s->row, r, i);
     switch (PQftype(s->row, i)) {
     case OID_BOOL:
         v->type = HD_DB_INT, v->i = text[0] == 't';
@@ -376,7 +416,7 @@ static void pg_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
         v->type = HD_DB_BLOB, v->p = s->blobs[i], v->len = s->blob_lens[i];
         break;
     default:
-        v->type = HD_DB_TEXT, v->p = text, v->len = (size_t)PQgetlength(s->row, 0, i);
+        v->type = HD_DB_TEXT, v->p = text, v->len = (size_t)PQgetlength(s->row, r, i);
     }
 }
 
@@ -399,4 +439,5 @@ const struct hd_db_ops hd_db_pg_ops = {
     .col_name = pg_col_name,
     .column = pg_column,
     .changes = pg_changes,
+    .buffer = pg_buffer,
 };

@@ -4,7 +4,10 @@
  * step that returns a row at a time, so each function is one or two
  * sqlite3_ calls. The connection is opened as store.c opens its own
  * (foreign keys on, a busy timeout of five seconds); it does not migrate
- * or check the schema: that is its caller's (db copy checks the version). */
+ * or check the schema: that is its caller's (db copy checks the version).
+ * The store's own connection is adopted (hd_db_sqlite_adopt), so code on
+ * db.h and code still on sqlite3_ calls share one handle and one
+ * transaction. */
 #include "db.h"
 
 #include <sqlite3.h>
@@ -16,6 +19,7 @@
 struct lite {
     struct hd_db base;
     sqlite3 *db;
+    bool adopted; /* the store's handle: the store closes it */
 };
 
 struct lite_stmt {
@@ -32,7 +36,7 @@ static int fail(struct hd_db *db, struct hd_err *err, const char *what)
 static void lite_close(struct hd_db *db)
 {
     struct lite *l = (struct lite *)db;
-    if (l->db)
+    if (l->db && !l->adopted)
         sqlite3_close_v2(l->db);
     free(l->base.where);
     free(l);
@@ -66,6 +70,16 @@ static int lite_open(const char *target, const char *password, bool create, stru
     }
     *out = &l->base;
     return 0;
+}
+
+struct hd_db *hd_db_sqlite_adopt(struct sqlite3 *handle, const char *where)
+{
+    struct lite *l = hd_xcalloc(1, sizeof *l);
+    l->base.ops = &hd_db_sqlite_ops;
+    l->base.where = hd_xstrdup(where);
+    l->db = handle;
+    l->adopted = true;
+    return &l->base;
 }
 
 static int lite_exec(struct hd_db *db, const char *sql, struct hd_err *err)

@@ -6,6 +6,8 @@
  * has (campaign, contact, time) and no user text becomes SQL. */
 #include "store_int.h"
 
+#include "db.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@
     "a.outcome, a.reason, a.text, a.gateway_id, a.digest, a.detail, r.seq, a.campaign_id "         \
     "FROM attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id "                               \
     "LEFT JOIN runs r ON r.id = a.run_id "                                                         \
-    "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1"
+    "LEFT JOIN contacts k ON k.id = a.contact_id WHERE 1 = 1"
 
 /* The time a row is listed at. A receipt's own time is the gateway's,
  * often in whole seconds, while the attempt it reports on is stored to the
@@ -40,6 +42,11 @@
     "CASE WHEN a.outcome = 'receipt' THEN max(a.at, coalesce((SELECT max(b.at) FROM attempts b "   \
     "WHERE b.contact_id = a.contact_id AND b.message_id = a.message_id AND b.id < a.id), a.at)) "  \
     "ELSE a.at END"
+/* PostgreSQL's scalar max is greatest */
+#define LOG_ORDER_PG                                                                               \
+    "CASE WHEN a.outcome = 'receipt' THEN greatest(a.at, coalesce((SELECT max(b.at) FROM "         \
+    "attempts b WHERE b.contact_id = a.contact_id AND b.message_id = a.message_id AND b.id < "     \
+    "a.id), a.at)) ELSE a.at END"
 
 void hd_contact_pseudonym(int64_t id, char *buf, size_t size)
 {
@@ -61,7 +68,7 @@ static unsigned log_key(const struct hd_log_filter *f)
 }
 
 /* The query for f's filters: a constant fragment for each one given. */
-static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
+static void log_sql(const struct hd_log_filter *f, bool pg, struct hd_buf *sql)
 {
     hd_buf_adds(sql, "SELECT " LOG_COLS);
     if (f->campaign)
@@ -92,9 +99,12 @@ static void log_sql(const struct hd_log_filter *f, struct hd_buf *sql)
     if ((!f->contact && !f->message) || f->after_id)
         hd_buf_adds(sql, f->oldest_first ? " ORDER BY a.at, a.id LIMIT ?10"
                                          : " ORDER BY a.at DESC, a.id DESC LIMIT ?10");
-    else
+    else if (!pg)
         hd_buf_adds(sql, f->oldest_first ? " ORDER BY " LOG_ORDER ", a.id LIMIT ?10"
                                          : " ORDER BY " LOG_ORDER " DESC, a.id DESC LIMIT ?10");
+    else
+        hd_buf_adds(sql, f->oldest_first ? " ORDER BY " LOG_ORDER_PG ", a.id LIMIT ?10"
+                                         : " ORDER BY " LOG_ORDER_PG " DESC, a.id DESC LIMIT ?10");
 }
 
 int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_log_cb cb, void *ud,
@@ -103,48 +113,50 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
     /* cached by shape: the receipts a service applies look their message
      * up here, and compiling this join cost more than running it */
     unsigned key = log_key(f);
-    sqlite3_stmt *s = hd_store_shape(st, key);
+    struct hd_db_stmt *s = hd_store_dshape(st, key);
     int rc = 0, step;
     if (!s) {
         struct hd_buf sql;
         hd_buf_init(&sql);
-        log_sql(f, &sql);
-        rc = hd_store_prepare(st, sql.data, &s, err);
+        log_sql(f, hd_store_is_pg(st), &sql);
+        rc = hd_db_prepare(st->conn, sql.data, &s, err);
         hd_buf_release(&sql);
         if (rc < 0)
-            return rc;
+            return hd_store_dfail(err, rc, "reading the delivery log");
+        hd_db_buffer(s); /* a callback may query the store (PostgreSQL) */
     }
-    sqlite3_bind_int64(s, 1, f->campaign);
-    sqlite3_bind_int64(s, 2, f->run);
-    sqlite3_bind_int64(s, 3, f->contact);
-    hd_store_bind_text(s, 4, f->channel);
-    hd_store_bind_text(s, 5, f->provider);
-    hd_store_bind_text(s, 6, f->outcome);
-    hd_store_bind_text(s, 7, f->reason);
-    sqlite3_bind_int64(s, 8, f->since_ms);
-    sqlite3_bind_int64(s, 9, f->until_ms);
-    sqlite3_bind_int64(s, 10, f->limit > 0 ? f->limit : -1);
-    hd_store_bind_text(s, 11, f->gateway_id);
+    hd_db_bind_int64(s, 1, f->campaign, NULL);
+    hd_db_bind_int64(s, 2, f->run, NULL);
+    hd_db_bind_int64(s, 3, f->contact, NULL);
+    hd_db_bind_text(s, 4, f->channel, NULL);
+    hd_db_bind_text(s, 5, f->provider, NULL);
+    hd_db_bind_text(s, 6, f->outcome, NULL);
+    hd_db_bind_text(s, 7, f->reason, NULL);
+    hd_db_bind_int64(s, 8, f->since_ms, NULL);
+    hd_db_bind_int64(s, 9, f->until_ms, NULL);
+    hd_store_bind_limit(st, s, 10, f->limit);
+    hd_db_bind_text(s, 11, f->gateway_id, NULL);
     if (f->message)
-        sqlite3_bind_int64(s, 12, f->message);
+        hd_db_bind_int64(s, 12, f->message, NULL);
     if (f->after_id) {
-        sqlite3_bind_int64(s, 13, f->after_ms);
-        sqlite3_bind_int64(s, 14, f->after_id);
+        hd_db_bind_int64(s, 13, f->after_ms, NULL);
+        hd_db_bind_int64(s, 14, f->after_id, NULL);
     }
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(s, i))
+    while ((step = hd_db_step(s, err)) == 1) {
+#define T(i) hd_db_col_text(s, i)
+#define I(i) hd_db_col_int64(s, i)
         char pseudo[32];
-        struct hd_log_row r = {.id = sqlite3_column_int64(s, 0),
-                               .message = sqlite3_column_int64(s, 1),
-                               .run = sqlite3_column_int64(s, 2),
-                               .contact_id = sqlite3_column_int64(s, 3),
-                               .attempt = sqlite3_column_int(s, 4),
-                               .state = sqlite3_column_int(s, 5),
-                               .code = sqlite3_column_int(s, 6),
-                               .segments = sqlite3_column_int(s, 7),
-                               .at_ms = sqlite3_column_int64(s, 8),
-                               .done_ms = sqlite3_column_int64(s, 9),
-                               .cost = sqlite3_column_double(s, 10),
+        struct hd_log_row r = {.id = I(0),
+                               .message = I(1),
+                               .run = I(2),
+                               .contact_id = I(3),
+                               .attempt = (int)I(4),
+                               .state = (int)I(5),
+                               .code = (int)I(6),
+                               .segments = (int)I(7),
+                               .at_ms = I(8),
+                               .done_ms = I(9),
+                               .cost = hd_db_col_double(s, 10),
                                .campaign = T(11),
                                .contact = T(12),
                                .variant = T(13),
@@ -157,9 +169,10 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
                                .gateway_id = T(20),
                                .digest = T(21),
                                .detail = T(22),
-                               .run_seq = sqlite3_column_int64(s, 23),
-                               .campaign_id = sqlite3_column_int64(s, 24)};
+                               .run_seq = I(23),
+                               .campaign_id = I(24)};
 #undef T
+#undef I
         if (!r.campaign)
             r.campaign = "-";
         if (!r.contact) {
@@ -169,31 +182,32 @@ int hd_store_log_query(struct hd_store *st, const struct hd_log_filter *f, hd_lo
         if ((rc = cb(ud, &r)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the delivery log");
-    hd_store_shape_done(st, key, s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the delivery log");
+    hd_store_dshape_done(st, key, s);
     return rc;
 }
 
 int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_store_dcached(st, DSLOT_CONTACT_REF, "SELECT id FROM contacts WHERE ext_id = ?1",
+                              NULL, &s, err);
     if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
+        return hd_store_dfail(err, rc, "finding the contact");
+    hd_db_bind_text(s, 1, ref, NULL);
+    int step = hd_db_step(s, err);
     long long n;
     int used = 0;
-    if (step == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "finding the contact");
+    if (step == 1)
+        *id = hd_db_col_int64(s, 0);
+    else if (step < 0)
+        rc = hd_store_dfail(err, step, "finding the contact");
     else if (sscanf(ref, "deleted-%lld%n", &n, &used) == 1 && ref[used] == '\0' && n > 0)
         *id = -n; /* a contact id first: an external id may look like a pseudonym */
     else
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ref);
-    sqlite3_finalize(s);
+    hd_db_reset(s);
     return rc;
 }
 
@@ -202,10 +216,10 @@ int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, stru
 int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t campaign,
                               hd_msg_info_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     /* runs are few: one look-up in (run_id, contact_id) for each */
-    int rc = hd_store_prepare(
-            st,
+    int rc = hd_db_prepare(
+            st->conn,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
             "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, "
             "m.not_before, r.seq "
@@ -215,30 +229,31 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
             &s, err),
         step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_int64(s, 2, campaign);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_msg_info m = {.id = sqlite3_column_int64(s, 0),
-                                .run = sqlite3_column_int64(s, 1),
-                                .campaign = sqlite3_column_int64(s, 2),
-                                .fire_at = sqlite3_column_int64(s, 3),
-                                .updated_at = sqlite3_column_int64(s, 4),
-                                .state = sqlite3_column_int(s, 5),
-                                .channel = sqlite3_column_int(s, 6),
-                                .attempts = sqlite3_column_int(s, 7),
-                                .campaign_name = (const char *)sqlite3_column_text(s, 8),
-                                .segment = (const char *)sqlite3_column_text(s, 9),
-                                .variant = (const char *)sqlite3_column_text(s, 10),
-                                .reason = (const char *)sqlite3_column_text(s, 11),
-                                .due = sqlite3_column_int64(s, 12),
-                                .seq = sqlite3_column_int64(s, 13)};
+        return hd_store_dfail(err, rc, "reading the contact's messages");
+    hd_db_buffer(s);
+    hd_db_bind_int64(s, 1, contact, NULL);
+    hd_db_bind_int64(s, 2, campaign, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_msg_info m = {.id = hd_db_col_int64(s, 0),
+                                .run = hd_db_col_int64(s, 1),
+                                .campaign = hd_db_col_int64(s, 2),
+                                .fire_at = hd_db_col_int64(s, 3),
+                                .updated_at = hd_db_col_int64(s, 4),
+                                .state = (int)hd_db_col_int64(s, 5),
+                                .channel = (int)hd_db_col_int64(s, 6),
+                                .attempts = (int)hd_db_col_int64(s, 7),
+                                .campaign_name = hd_db_col_text(s, 8),
+                                .segment = hd_db_col_text(s, 9),
+                                .variant = hd_db_col_text(s, 10),
+                                .reason = hd_db_col_text(s, 11),
+                                .due = hd_db_col_int64(s, 12),
+                                .seq = hd_db_col_int64(s, 13)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the contact's messages");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the contact's messages");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -263,6 +278,14 @@ static const char *const group_live[] = {
     "coalesce(provider, '-')",
     "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
 };
+/* the same on PostgreSQL: the day by to_char */
+static const char *const group_live_pg[] = {
+    "''",
+    "coalesce(channel, '-')",
+    "CASE WHEN state = ?2 THEN 'holdout' ELSE coalesce(variant, '-') END",
+    "coalesce(provider, '-')",
+    "to_char(to_timestamp(at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+};
 static const char *const group_total[] = {
     "''",
     "coalesce(nullif(channel, ''), '-')",
@@ -279,33 +302,46 @@ static const char *const group_latency[] = {
     "day",
 };
 
+/* herald_lat_bucket(done_at - at) (hd_lat_bucket) as PostgreSQL computes
+ * it: e is the top bit's place, from the number as 64 bits of text */
+#define LAT_BUCKET_PG(x)                                                                           \
+    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
+    "15), " HD_STR(                                                                                \
+        HD_LAT_LAST) ") END FROM (SELECT v, 64 - position('1' in v::bit(64)::text) AS e FROM "     \
+                     "(SELECT greatest(" x ", 0) AS v) z) y)"
+#define HD_STR_(x) #x
+#define HD_STR(x) HD_STR_(x)
+#define HD_LAT_LAST 543
+_Static_assert(HD_LAT_LAST == HD_LAT_BUCKETS - 1, "LAT_BUCKET_PG's last bucket");
+
 static int stats_prepare(struct hd_store *st, int by, const char *live,
                          const char *const *total_group, const char *total, int64_t campaign,
-                         sqlite3_stmt **s, struct hd_err *err)
+                         struct hd_db_stmt **s, struct hd_err *err)
 {
     if (by < HD_BY_NONE || by > HD_BY_DAY)
         HD_BUG("bad stats grouping %d", by);
     struct hd_buf sql;
     hd_buf_init(&sql);
     hd_buf_adds(&sql, "SELECT ");
-    hd_buf_adds(&sql, group_live[by]);
+    hd_buf_adds(&sql, (hd_store_is_pg(st) ? group_live_pg : group_live)[by]);
     hd_buf_adds(&sql, live);
     hd_buf_adds(&sql, " UNION ALL SELECT ");
     hd_buf_adds(&sql, total_group[by]);
     hd_buf_adds(&sql, total);
-    int rc = hd_store_prepare(st, sql.data, s, err);
+    int rc = hd_db_prepare(st->conn, sql.data, s, err);
     hd_buf_release(&sql);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(*s, 1, campaign);
-    sqlite3_bind_int(*s, 2, HD_ST_HELD_OUT);
+    hd_db_buffer(*s);
+    hd_db_bind_int64(*s, 1, campaign, NULL);
+    hd_db_bind_int64(*s, 2, HD_ST_HELD_OUT, NULL);
     return 0;
 }
 
 int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_count_cb cb, void *ud,
                        struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc = stats_prepare(
             st, by,
             ", outcome, coalesce(reason, ''), state, count(*), coalesce(sum(segments), "
@@ -316,21 +352,21 @@ int hd_store_stats_log(struct hd_store *st, int64_t campaign, int by, hd_stat_co
             campaign, &s, err),
         step;
     if (rc < 0)
-        return rc;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_stat_count c = {.group = (const char *)sqlite3_column_text(s, 0),
-                                  .outcome = (const char *)sqlite3_column_text(s, 1),
-                                  .reason = (const char *)sqlite3_column_text(s, 2),
-                                  .state = sqlite3_column_int(s, 3),
-                                  .n = sqlite3_column_int64(s, 4),
-                                  .segments = sqlite3_column_int64(s, 5),
-                                  .cost = sqlite3_column_double(s, 6)};
+        return hd_store_dfail(err, rc, "counting the log");
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_stat_count c = {.group = hd_db_col_text(s, 0),
+                                  .outcome = hd_db_col_text(s, 1),
+                                  .reason = hd_db_col_text(s, 2),
+                                  .state = (int)hd_db_col_int64(s, 3),
+                                  .n = hd_db_col_int64(s, 4),
+                                  .segments = hd_db_col_int64(s, 5),
+                                  .cost = hd_db_col_double(s, 6)};
         if ((rc = cb(ud, &c)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "counting the log");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "counting the log");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -348,26 +384,28 @@ int hd_store_stats_messages(struct hd_store *st, int64_t campaign, int by, hd_st
         "NULL",
         "NULL",
     };
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     struct hd_buf sql;
     hd_buf_init(&sql);
     hd_buf_adds(&sql, "SELECT ");
     hd_buf_adds(&sql, group_msg[by]);
     hd_buf_adds(&sql, ", m.state, count(*) FROM runs r JOIN messages m ON m.run_id = r.id WHERE "
                       "r.campaign_id = ?1 GROUP BY 1, 2");
-    int rc = hd_store_prepare(st, sql.data, &s, err), step;
+    int rc = hd_db_prepare(st->conn, sql.data, &s, err), step;
     hd_buf_release(&sql);
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int(s, 2, HD_ST_HELD_OUT);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-                     sqlite3_column_int64(s, 2))) != 0)
+        return hd_store_dfail(err, rc, "counting messages");
+    hd_db_buffer(s);
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    if (by == HD_BY_VARIANT) /* the only group that has ?2 */
+        hd_db_bind_int64(s, 2, HD_ST_HELD_OUT, NULL);
+    while ((step = hd_db_step(s, err)) == 1)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), (int)hd_db_col_int64(s, 1),
+                     hd_db_col_int64(s, 2))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "counting messages");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "counting messages");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -380,6 +418,8 @@ static void sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
 /* herald_lat_bucket(ms), for the statistics and the prune. */
 int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 {
+    if (!st->db) /* PostgreSQL spells it out: LAT_BUCKET_PG */
+        return on ? hd_store_sqlite_only(st, "log prune", err) : 0;
     if (sqlite3_create_function(st->db, "herald_lat_bucket", 1,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                 on ? sql_lat_bucket : NULL, NULL, NULL) != SQLITE_OK)
@@ -390,59 +430,76 @@ int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_stat_latency_cb cb,
                            void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
+    bool pg = hd_store_is_pg(st);
     int rc, step;
-    if ((rc = hd_store_lat_fn(st, true, err)) < 0)
+    if (!pg && (rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
     rc = stats_prepare(
         st, by,
-        ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
-        "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL AND "
-        "done_at IS NOT NULL GROUP BY 1, 2",
+        pg ? ", " LAT_BUCKET_PG("done_at - at") ", count(*) FROM attempts WHERE "
+                                                "campaign_id = ?1 AND outcome NOT IN ('skipped', "
+                                                "'receipt') AND provider IS NOT NULL "
+                                                "AND done_at IS NOT NULL GROUP BY 1, 2"
+           : ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
+             "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL "
+             "AND done_at IS NOT NULL GROUP BY 1, 2",
         group_latency,
         ", bucket, sum(n) FROM log_latency WHERE campaign_id = ?1 GROUP "
         "BY 1, 2",
         campaign, &s, err);
-    if (rc < 0)
+    if (rc < 0) {
+        rc = hd_store_dfail(err, rc, "reading latencies");
         goto out;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-                     sqlite3_column_int64(s, 2))) != 0)
+    }
+    while ((step = hd_db_step(s, err)) == 1)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), (int)hd_db_col_int64(s, 1),
+                     hd_db_col_int64(s, 2))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading latencies");
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading latencies");
 out:
-    sqlite3_finalize(s);
-    hd_store_lat_fn(st, false, NULL);
+    hd_db_finalize(s);
+    if (!pg)
+        hd_store_lat_fn(st, false, NULL);
     return rc;
 }
 
 int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event, int64_t window,
                         hd_goal_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-            st,
-            "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END, "
-            "count(*), coalesce(sum(EXISTS (SELECT 1 FROM events e WHERE e.name = ?3 AND "
-            "e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + ?4)), "
-            "0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE r.campaign_id = ?1 "
-            "GROUP BY 1 ORDER BY 1",
+    struct hd_db_stmt *s = NULL;
+    /* sum(EXISTS ...) sums booleans on PostgreSQL, which it refuses: a
+     * CASE makes them numbers on both; the groups in byte order */
+    bool pg = hd_store_is_pg(st);
+    int rc = hd_db_prepare(
+            st->conn,
+            pg ? "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END "
+                 "COLLATE \"C\", "
+                 "count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.name = "
+                 "?3 AND e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + "
+                 "?4) THEN 1 ELSE 0 END), 0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE "
+                 "r.campaign_id = ?1 GROUP BY 1 ORDER BY 1"
+               : "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END, "
+                 "count(*), coalesce(sum(EXISTS (SELECT 1 FROM events e WHERE e.name = ?3 AND "
+                 "e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + ?4)), "
+                 "0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE r.campaign_id = ?1 "
+                 "GROUP BY 1 ORDER BY 1",
             &s, err),
         step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int(s, 2, HD_ST_HELD_OUT);
-    sqlite3_bind_text(s, 3, event, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, window);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1),
-                     sqlite3_column_int64(s, 2))) != 0)
+        return hd_store_dfail(err, rc, "counting conversions");
+    hd_db_buffer(s);
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, HD_ST_HELD_OUT, NULL);
+    hd_db_bind_text(s, 3, event, NULL);
+    hd_db_bind_int64(s, 4, window, NULL);
+    while ((step = hd_db_step(s, err)) == 1)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_int64(s, 1), hd_db_col_int64(s, 2))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "counting conversions");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "counting conversions");
+    hd_db_finalize(s);
     return rc;
 }
 

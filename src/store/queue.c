@@ -6,6 +6,8 @@
  * cap reservations go 16 rows to a statement. */
 #include "store_int.h"
 
+#include "db.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,42 +459,48 @@ int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t u
 int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
                              struct hd_err *err)
 {
-    sqlite3_stmt *s;
-    int rc = hd_store_cached(st, SLOT_PAUSES,
-                             "SELECT provider, until_ms FROM provider_pauses WHERE until_ms > ?1",
-                             &s, err);
+    struct hd_db_stmt *s;
+    int rc = hd_store_dcached(st, DSLOT_PAUSES,
+                              "SELECT provider, until_ms FROM provider_pauses WHERE until_ms > ?1",
+                              NULL, &s, err);
     int step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, now_ms);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading provider pauses");
-    sqlite3_reset(s);
+        return hd_store_dfail(err, rc, "reading provider pauses");
+    hd_db_bind_int64(s, 1, now_ms, NULL);
+    while ((step = hd_db_step(s, err)) == 1)
+        cb(ud, hd_db_col_text(s, 0), hd_db_col_int64(s, 1));
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "reading provider pauses");
+    hd_db_reset(s);
     return rc;
 }
 
 int hd_store_variant_counts(struct hd_store *st, int64_t campaign, hd_variant_count_cb cb, void *ud,
                             struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT coalesce(variant, ''), state, count(*) FROM messages WHERE "
-                              "run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) GROUP BY 1, "
-                              "2 ORDER BY 1, 2",
-                              &s, err);
+    struct hd_db_stmt *s = NULL;
+    /* the variants in byte order on both */
+    int rc = hd_db_prepare(st->conn,
+                           hd_store_is_pg(st)
+                               ? "SELECT coalesce(variant, '') COLLATE \"C\", state, count(*) "
+                                 "FROM messages WHERE run_id IN (SELECT id FROM runs WHERE "
+                                 "campaign_id = ?1) GROUP BY 1, 2 ORDER BY 1, 2"
+                               : "SELECT coalesce(variant, ''), state, count(*) FROM messages "
+                                 "WHERE run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) "
+                                 "GROUP BY 1, 2 ORDER BY 1, 2",
+                           &s, err);
     int step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-                     sqlite3_column_int64(s, 2))) != 0)
+        return hd_store_dfail(err, rc, "counting variants");
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    while ((step = hd_db_step(s, err)) == 1)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), (int)hd_db_col_int64(s, 1),
+                     hd_db_col_int64(s, 2))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "counting variants");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "counting variants");
+    hd_db_finalize(s);
     return rc;
 }
 

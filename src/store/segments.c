@@ -26,6 +26,7 @@
 #include "herald/segast.h"
 #include "herald/time.h"
 #include "store_int.h"
+#include "db.h"
 
 /* ---- stored rules ------------------------------------------------------------- */
 
@@ -58,37 +59,42 @@ int hd_store_segment_put(struct hd_store *st, const char *name, const char *expr
 
 int hd_store_segment_get(struct hd_store *st, const char *name, char **expr, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "SELECT expr FROM segments WHERE name = ?1", &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn, "SELECT expr FROM segments WHERE name = ?1", &s, err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *expr = hd_store_col_dup(s, 0);
-    else if (step == SQLITE_DONE)
+    hd_db_bind_text(s, 1, name, NULL);
+    int step = hd_db_step(s, err);
+    if (step == 1)
+        *expr = hd_store_dcol_dup(s, 0);
+    else if (step == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "no segment '%s'", name);
     else
-        rc = hd_store_fail(st, err, "reading segment");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "reading segment");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_segment_each(struct hd_store *st, hd_segment_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
-    if ((rc = hd_store_prepare(st, "SELECT name, expr, updated_at FROM segments ORDER BY name", &s,
-                               err)) < 0)
+    /* the names in byte order on both */
+    if ((rc = hd_db_prepare(st->conn,
+                            hd_store_is_pg(st) ? "SELECT name, expr, updated_at FROM segments "
+                                                 "ORDER BY name COLLATE \"C\""
+                                               : "SELECT name, expr, updated_at FROM segments "
+                                                 "ORDER BY name",
+                            &s, err)) < 0)
         return rc;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = cb(ud, (const char *)sqlite3_column_text(s, 0),
-                     (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2))) != 0)
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while ((step = hd_db_step(s, err)) == 1)
+        if ((rc = cb(ud, hd_db_col_text(s, 0), hd_db_col_text(s, 1), hd_db_col_int64(s, 2))) != 0)
             goto out;
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "listing segments");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "listing segments");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 

@@ -6,7 +6,20 @@
  * leaves it at the version it had. A database newer than this build is
  * refused rather than touched, and so is an empty file unless the caller
  * creates (herald init): a zero-byte file is what a truncated database looks
- * like, and SQLite would take it for a new one. A new file is made 0600. */
+ * like, and SQLite would take it for a new one. A new file is made 0600.
+ *
+ * Two engines (issue 23): the store holds a db.h connection (conn) beside
+ * SQLite's handle. On SQLite conn adopts that very handle, so a function
+ * moved onto db.h and one still on sqlite3_ calls share one connection and
+ * one transaction, and the move can go a function at a time; a db.h call
+ * costs a function pointer more. On PostgreSQL only conn exists (db is
+ * NULL): the store opens without migrating (herald init does that) and
+ * refuses a schema of another version; every function not moved yet
+ * reaches SQLite through hd_store_prepare, _cached or _exec, which answer
+ * HD_E_USAGE "... is not available on PostgreSQL yet" (hd_store_sqlite_only)
+ * instead of touching the missing handle. Moved code keeps its prepared
+ * statements in dcache and dshapes (log.c's shapes), as the rest does in
+ * cache. */
 #include "store_int.h"
 
 #include <fcntl.h>
@@ -18,6 +31,7 @@
 
 #include "db.h"
 #include "herald/buf.h"
+#include "herald/dbcopy.h"
 
 /* Migrations are history: never edited. Migration 3's due index spells
  * queued, retry_wait and deferred as numbers (store_int.h pins HD_DUE's,
@@ -618,16 +632,45 @@ int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what)
     return hd_err_set(err, HD_E_STORE, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
-int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, struct hd_err *err)
+int hd_store_sqlite_only(struct hd_store *st, const char *what, struct hd_err *err)
 {
+    if (st->db)
+        return 0;
+    return hd_err_set(err, HD_E_USAGE,
+                      "the store's %s is not available on PostgreSQL yet (issue 23): use a "
+                      "SQLite database for this command for now",
+                      what);
+}
+
+bool hd_store_is_pg(const struct hd_store *st)
+{
+    return st->db == NULL;
+}
+
+int hd_store_dfail(struct hd_err *err, int rc, const char *what)
+{
+    if (err && err->code)
+        return hd_err_prefix(err, "%s", what);
+    return hd_err_set(err, rc < 0 ? rc : HD_E_STORE, "%s: the database failed", what);
+}
+
+int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql, sqlite3_stmt **out,
+                        struct hd_err *err)
+{
+    int rc = hd_store_sqlite_only(st, func, err);
+    if (rc < 0)
+        return rc;
     if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
         return hd_store_fail(st, err, "database");
     return 0;
 }
 
-int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err)
+int hd_store_exec_at(struct hd_store *st, const char *func, const char *sql, struct hd_err *err)
 {
     char *msg = NULL;
+    int rc = hd_store_sqlite_only(st, func, err);
+    if (rc < 0)
+        return rc;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         hd_err_set(err, HD_E_STORE, "database: %s", msg ? msg : sqlite3_errmsg(st->db));
         sqlite3_free(msg);
@@ -641,50 +684,16 @@ int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
     return s ? sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, idx);
 }
 
-int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt **out,
-                    struct hd_err *err)
+int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const char *sql,
+                       sqlite3_stmt **out, struct hd_err *err)
 {
-    if (!st->cache[slot] && hd_store_prepare(st, sql, &st->cache[slot], err) < 0)
-        return HD_E_STORE;
+    int rc;
+    if (!st->cache[slot] && (rc = hd_store_prepare_at(st, func, sql, &st->cache[slot], err)) < 0)
+        return rc;
     sqlite3_reset(st->cache[slot]);
     sqlite3_clear_bindings(st->cache[slot]);
     *out = st->cache[slot];
     return 0;
-}
-
-sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key)
-{
-    for (size_t i = 0; i < STORE_SHAPES; i++)
-        if (st->shapes[i].key == key) {
-            sqlite3_stmt *s = st->shapes[i].stmt;
-            if (sqlite3_stmt_busy(s))
-                return NULL;
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            return s;
-        }
-    return NULL;
-}
-
-void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt)
-{
-    size_t free_at = STORE_SHAPES;
-    sqlite3_reset(stmt); /* ends its read at once */
-    for (size_t i = 0; i < STORE_SHAPES; i++) {
-        if (st->shapes[i].key == key) {
-            if (st->shapes[i].stmt != stmt)
-                sqlite3_finalize(stmt); /* one of its shape is kept already */
-            return;
-        }
-        if (!st->shapes[i].key && free_at == STORE_SHAPES)
-            free_at = i;
-    }
-    if (free_at == STORE_SHAPES) {
-        sqlite3_finalize(stmt);
-        return;
-    }
-    st->shapes[free_at].key = key;
-    st->shapes[free_at].stmt = stmt;
 }
 
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
@@ -695,11 +704,79 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 
 int hd_store_changes(struct hd_store *st)
 {
-    return sqlite3_changes(st->db);
+    return st->db ? sqlite3_changes(st->db) : 0;
+}
+
+int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char *pg_sql,
+                     struct hd_db_stmt **out, struct hd_err *err)
+{
+    int rc;
+    if (!st->dcache[slot] && (rc = hd_db_prepare(st->conn, pg_sql && !st->db ? pg_sql : sql,
+                                                 &st->dcache[slot], err)) < 0)
+        return rc;
+    hd_db_reset(st->dcache[slot]);
+    *out = st->dcache[slot];
+    return 0;
+}
+
+/* A statement being stepped cannot be lent out again: on SQLite
+ * sqlite3_stmt_busy says so; db.h has no such question, so a lent
+ * statement leaves its place until it is handed back. */
+struct hd_db_stmt *hd_store_dshape(struct hd_store *st, unsigned key)
+{
+    for (size_t i = 0; i < STORE_SHAPES; i++)
+        if (st->dshapes[i].key == key && st->dshapes[i].stmt) {
+            struct hd_db_stmt *s = st->dshapes[i].stmt;
+            st->dshapes[i].stmt = NULL;
+            hd_db_reset(s);
+            return s;
+        }
+    return NULL;
+}
+
+void hd_store_dshape_done(struct hd_store *st, unsigned key, struct hd_db_stmt *stmt)
+{
+    size_t free_at = STORE_SHAPES;
+    hd_db_reset(stmt); /* ends its read at once */
+    for (size_t i = 0; i < STORE_SHAPES; i++) {
+        if (st->dshapes[i].key == key) {
+            if (st->dshapes[i].stmt)
+                hd_db_finalize(stmt); /* one of its shape is kept already */
+            else
+                st->dshapes[i].stmt = stmt;
+            return;
+        }
+        if (!st->dshapes[i].key && free_at == STORE_SHAPES)
+            free_at = i;
+    }
+    if (free_at == STORE_SHAPES) {
+        hd_db_finalize(stmt);
+        return;
+    }
+    st->dshapes[free_at].key = key;
+    st->dshapes[free_at].stmt = stmt;
+}
+
+char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i)
+{
+    const char *t = hd_db_col_text(stmt, i);
+    return t ? hd_xstrdup(t) : NULL;
+}
+
+void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit)
+{
+    if (limit > 0)
+        hd_db_bind_int64(s, idx, limit, NULL);
+    else if (st->db)
+        hd_db_bind_int64(s, idx, -1, NULL);
+    else
+        hd_db_bind_null(s, idx, NULL);
 }
 
 int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err)
 {
+    if (!st->db)
+        return 0; /* SQLite's page cache */
     char sql[48];
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib > 0 ? kib : 2000);
     return hd_store_exec(st, sql, err);
@@ -707,6 +784,8 @@ int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err)
 
 int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_err *err)
 {
+    if (!st->db)
+        return 0; /* SQLite's page cache and WAL */
     char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d; PRAGMA wal_autocheckpoint = %d",
              cache_kib > 0 ? cache_kib : 2000, wal_pages > 0 ? wal_pages : 1000);
@@ -729,17 +808,23 @@ static int run_slot(struct hd_store *st, int slot, const char *sql, struct hd_er
 
 int hd_store_begin(struct hd_store *st, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_db_begin(st->conn, err);
     return run_slot(st, SLOT_BEGIN, "BEGIN IMMEDIATE", err);
 }
 
 int hd_store_commit(struct hd_store *st, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_db_commit(st->conn, err);
     return run_slot(st, SLOT_COMMIT, "COMMIT", err);
 }
 
 void hd_store_rollback(struct hd_store *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
+    if (!st->db)
+        hd_db_rollback(st->conn);
+    else if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -747,6 +832,8 @@ int hd_store_user_version(struct hd_store *st, int *version, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
+    if (!st->db)
+        return hd_store_pg_version(st->conn, version, err);
     if ((rc = hd_store_prepare(st, "PRAGMA user_version", &s, err)) < 0)
         return rc;
     if (sqlite3_step(s) != SQLITE_ROW)
@@ -760,6 +847,8 @@ int hd_store_user_version(struct hd_store *st, int *version, struct hd_err *err)
 int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err)
 {
     int v, rc;
+    if ((rc = hd_store_sqlite_only(st, "migration (run herald init)", err)) < 0)
+        return rc;
     if ((rc = hd_store_user_version(st, &v, err)) < 0)
         return rc;
     if (v > NMIGRATIONS)
@@ -849,19 +938,18 @@ static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store
         hd_store_free(st);
         return rc;
     }
+    st->conn = hd_db_sqlite_adopt(st->db, path);
     *out = st;
     return 0;
 }
 
-/* Until the store's files run on db.h (issue 23), a postgresql:// store
- * serves only herald init and herald db copy (schema_pg.c, copy.c). */
+/* The raw open (tests and tools that bring their own schema) is SQLite's. */
 static int refuse_pg(const char *path, struct hd_err *err)
 {
     if (!hd_db_target_is_pg(path))
         return 0;
-    return hd_err_set(err, HD_E_STORE,
-                      "the PostgreSQL store so far supports init and db copy; the other commands "
-                      "need a SQLite database for now (issue 23)");
+    return hd_err_set(err, HD_E_USAGE,
+                      "a raw open of a PostgreSQL store is not available (issue 23)");
 }
 
 int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *err)
@@ -872,6 +960,39 @@ int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *er
     return open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000, out, err);
 }
 
+/* A PostgreSQL store: only the engine connection; no migration on open
+ * (herald init makes and migrates the schema), and a schema of another
+ * version is refused. Functions not on db.h yet refuse through
+ * hd_store_sqlite_only. */
+static int open_pg(const char *path, const struct hd_store_opts *opts, struct hd_store **out,
+                   struct hd_err *err)
+{
+    struct hd_store *st = hd_xcalloc(1, sizeof *st);
+    int v, rc;
+    st->path = hd_db_redact(path);
+    if ((rc = hd_db_open(path, opts->password, false, &st->conn, err)) < 0 ||
+        (rc = hd_store_pg_version(st->conn, &v, err)) < 0)
+        goto out;
+    int want = hd_store_pg_schema_version();
+    if (v == 0)
+        rc = hd_err_set(err, HD_E_STORE,
+                        "database '%s' has no herald schema: run 'herald init' first", st->path);
+    else if (v != want)
+        rc = hd_err_set(err, HD_E_STORE,
+                        v < want ? "database '%s' has schema version %d, this herald needs %d: "
+                                   "run 'herald init' to migrate it"
+                                 : "database '%s' has schema version %d, newer than this herald "
+                                   "understands (%d): upgrade herald",
+                        st->path, v, want);
+out:
+    if (rc < 0) {
+        hd_store_free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
 int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_store **out,
                   struct hd_err *err)
 {
@@ -880,8 +1001,8 @@ int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_
     int rc;
     if (!opts)
         opts = &dflt;
-    if ((rc = refuse_pg(path, err)) < 0)
-        return rc;
+    if (hd_db_target_is_pg(path))
+        return open_pg(path, opts, out, err);
     int flags = opts->readonly ? SQLITE_OPEN_READONLY
                                : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
     if (!opts->create && (rc = refuse_empty(path, err)) < 0)
@@ -932,7 +1053,10 @@ void hd_store_free(struct hd_store *st)
     for (size_t i = 0; i < sizeof st->cache / sizeof st->cache[0]; i++)
         sqlite3_finalize(st->cache[i]);
     for (size_t i = 0; i < STORE_SHAPES; i++)
-        sqlite3_finalize(st->shapes[i].stmt);
+        hd_db_finalize(st->dshapes[i].stmt);
+    for (size_t i = 0; i < DSLOT_COUNT; i++)
+        hd_db_finalize(st->dcache[i]);
+    hd_db_close(st->conn);
     if (st->db)
         sqlite3_close_v2(st->db);
     hd_pauses_free(st->pauses);
@@ -942,7 +1066,9 @@ void hd_store_free(struct hd_store *st)
 
 int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err)
 {
-    int rc = 0;
+    int rc = hd_store_sqlite_only(st, "provider pause file", err);
+    if (rc < 0)
+        return rc;
     /* ":memory:" and "" (a temporary database) are no file to share */
     if (!st->pauses && st->path && st->path[0] && strcmp(st->path, ":memory:") != 0)
         rc = hd_pauses_open(st->path, &st->pauses, err);

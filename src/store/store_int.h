@@ -14,7 +14,6 @@ enum hd_store_slot {
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
     SLOT_CLAIM,
-    SLOT_PAUSES,
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
     SLOT_LINK_CONTACT,
@@ -49,41 +48,75 @@ enum hd_store_slot {
  * which fragments they have: a few shapes, each kept the first time. */
 #define STORE_SHAPES 8
 
+struct hd_db;
+struct hd_db_stmt;
+
+/* Statements of code on db.h (issue 23) prepared once, like the slots. */
+enum hd_store_dslot { DSLOT_CONTACT_REF, DSLOT_PAUSES, DSLOT_COUNT };
+
 struct hd_store {
-    sqlite3 *db;
+    sqlite3 *db;        /* SQLite's handle; NULL on PostgreSQL */
+    struct hd_db *conn; /* the engine: on SQLite it wraps db (one connection) */
     char *path;
     struct hd_pauses *pauses; /* the shared pause file, once asked for */
     sqlite3_stmt *cache[SLOT_COUNT];
     struct {
-        unsigned key; /* the caller's name for the shape; 0: a free place */
-        sqlite3_stmt *stmt;
-    } shapes[STORE_SHAPES];
+        unsigned key;            /* the caller's name for the shape; 0: a free place */
+        struct hd_db_stmt *stmt; /* NULL while it is lent out */
+    } dshapes[STORE_SHAPES];
+    struct hd_db_stmt *dcache[DSLOT_COUNT];
 };
+
+/* The store's files move onto db.h (db.h) one function at a time (issue
+ * 23). A function still on sqlite3_ calls reaches SQLite only through the
+ * helpers below (hd_store_prepare, _cached, _exec, ...), and each of them
+ * asks this first: 0 on SQLite; on PostgreSQL HD_E_USAGE, "what is not
+ * available on PostgreSQL yet", never a crash on the missing handle. */
+int hd_store_sqlite_only(struct hd_store *st, const char *what, struct hd_err *err);
+/* Whether the store is on PostgreSQL (converted code picks its SQL by it). */
+bool hd_store_is_pg(const struct hd_store *st);
+/* Sets err from a failed db.h call, prefixed with what failed: err
+ * already holds the engine's message. */
+int hd_store_dfail(struct hd_err *err, int rc, const char *what);
+/* db.h's hd_store_cached: the statement in slot, prepared from sql (or
+ * pg_sql on PostgreSQL when given) the first time, reset. Owned by the store. */
+int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char *pg_sql,
+                     struct hd_db_stmt **out, struct hd_err *err);
+/* The statement cached for key (not 0), reset; NULL when there is none
+ * yet or it is lent out (a callback running the same query again): then
+ * the caller prepares its own and hands it to hd_store_dshape_done, which
+ * keeps it when a place is free, and otherwise finalizes it. */
+struct hd_db_stmt *hd_store_dshape(struct hd_store *st, unsigned key);
+void hd_store_dshape_done(struct hd_store *st, unsigned key, struct hd_db_stmt *stmt);
+/* Copies column i as a new string, or NULL. */
+char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
+/* Binds a LIMIT parameter: limit, or none when it is 0 or less (SQLite's
+ * -1, PostgreSQL's NULL). */
+void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit);
 
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
-/* Prepares sql (a literal) or fails with SQLite's message. */
-int hd_store_prepare(struct hd_store *st, const char *sql, sqlite3_stmt **out, struct hd_err *err);
+/* Prepares sql (a literal) or fails with SQLite's message; func names the
+ * caller for hd_store_sqlite_only. */
+int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql, sqlite3_stmt **out,
+                        struct hd_err *err);
+#define hd_store_prepare(st, sql, out, err) hd_store_prepare_at(st, __func__, sql, out, err)
 /* The page cache for a bulk write: kib KiB, or SQLite's default (2,000
  * KiB, which every other command keeps) when kib is 0. */
 int hd_store_bulk(struct hd_store *st, int kib, struct hd_err *err);
 /* Runs statements without results. */
-int hd_store_exec(struct hd_store *st, const char *sql, struct hd_err *err);
+int hd_store_exec_at(struct hd_store *st, const char *func, const char *sql, struct hd_err *err);
+#define hd_store_exec(st, sql, err) hd_store_exec_at(st, __func__, sql, err)
 /* Registers (on) or drops SQL's herald_lat_bucket(ms) (log.c). */
 int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err);
 /* Binds s as text, or NULL when s is NULL. */
 int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 /* The statement in slot, prepared from sql the first time, reset and with
  * its bindings cleared. Owned by the store. */
-int hd_store_cached(struct hd_store *st, int slot, const char *sql, sqlite3_stmt **out,
-                    struct hd_err *err);
-/* The statement cached for key (not 0), reset and with its bindings
- * cleared; NULL when there is none yet or it is being stepped (a callback
- * running the same query again): then the caller prepares its own and
- * hands it to hd_store_shape_done, which keeps it when a place is free,
- * and otherwise finalizes it. */
-sqlite3_stmt *hd_store_shape(struct hd_store *st, unsigned key);
-void hd_store_shape_done(struct hd_store *st, unsigned key, sqlite3_stmt *stmt);
+int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const char *sql,
+                       sqlite3_stmt **out, struct hd_err *err);
+#define hd_store_cached(st, slot, sql, out, err)                                                   \
+    hd_store_cached_at(st, __func__, slot, sql, out, err)
 /* Copies column i as a new string, or NULL. */
 char *hd_store_col_dup(sqlite3_stmt *stmt, int i);
 /* A note in the meta table (meta.c): get gives a new string the caller
@@ -140,9 +173,10 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
  * number next to it with a _Static_assert. */
 
 /* Reads a consent row of columns channel, category, status, source, time,
- * message id and campaign name (contacts.c); release with
- * hd_consent_release. */
-void hd_store_read_consent(sqlite3_stmt *s, struct hd_consent *k);
+ * message id and campaign name (contacts.c) on db.h; release with
+ * hd_consent_release. hd_store_dread_contact: hd_store_read_contact on db.h. */
+void hd_store_dread_contact(struct hd_db_stmt *s, struct hd_contact *c);
+void hd_store_dread_consent(struct hd_db_stmt *s, struct hd_consent *k);
 /* A consent status column ("opted_in", "opted_out") as an hd_consent_status. */
 int hd_store_consent_status(sqlite3_stmt *s, int col);
 

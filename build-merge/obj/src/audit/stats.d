@@ -1,0 +1,17 @@
+build-merge/obj/src/audit/stats.o: src/audit/stats.c \
+ include/herald/banned.h include/herald/audit.h include/herald/err.h \
+ include/herald/lat.h include/herald/store.h include/herald/buf.h \
+ include/herald/config.h include/herald/bounce.h include/herald/units.h \
+ include/herald/pauses.h include/herald/state.h include/herald/stats.h
+include/herald/banned.h:
+include/herald/audit.h:
+include/herald/err.h:
+include/herald/lat.h:
+include/herald/store.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:
+include/herald/state.h:
+include/herald/stats.h:

@@ -1,0 +1,16 @@
+build-merge/obj/src/audit/statsjson.o: src/audit/statsjson.c \
+ include/herald/banned.h include/herald/buf.h include/herald/stats.h \
+ include/herald/audit.h include/herald/err.h include/herald/lat.h \
+ include/herald/store.h include/herald/config.h include/herald/bounce.h \
+ include/herald/units.h include/herald/pauses.h
+include/herald/banned.h:
+include/herald/buf.h:
+include/herald/stats.h:
+include/herald/audit.h:
+include/herald/err.h:
+include/herald/lat.h:
+include/herald/store.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:

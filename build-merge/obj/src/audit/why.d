@@ -1,0 +1,14 @@
+build-merge/obj/src/audit/why.o: src/audit/why.c include/herald/banned.h \
+ include/herald/audit.h include/herald/err.h include/herald/lat.h \
+ include/herald/store.h include/herald/buf.h include/herald/config.h \
+ include/herald/bounce.h include/herald/units.h include/herald/pauses.h
+include/herald/banned.h:
+include/herald/audit.h:
+include/herald/err.h:
+include/herald/lat.h:
+include/herald/store.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:

@@ -1,0 +1,17 @@
+build-merge/obj/src/channel/inbox.o: src/channel/inbox.c \
+ include/herald/banned.h src/channel/driver_int.h include/herald/driver.h \
+ include/herald/config.h include/herald/bounce.h include/herald/err.h \
+ include/herald/buf.h include/herald/units.h include/herald/log.h \
+ include/herald/progress.h include/herald/time.h include/herald/pauses.h
+include/herald/banned.h:
+src/channel/driver_int.h:
+include/herald/driver.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/buf.h:
+include/herald/units.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/time.h:
+include/herald/pauses.h:

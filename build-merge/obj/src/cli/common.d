@@ -1,0 +1,20 @@
+build-merge/obj/src/cli/common.o: src/cli/common.c \
+ include/herald/banned.h src/cli/cli.h include/herald/buf.h \
+ include/herald/ctx.h include/herald/config.h include/herald/bounce.h \
+ include/herald/err.h include/herald/units.h include/herald/log.h \
+ include/herald/progress.h include/herald/time.h include/herald/store.h \
+ include/herald/pauses.h include/herald/valid.h
+include/herald/banned.h:
+src/cli/cli.h:
+include/herald/buf.h:
+include/herald/ctx.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/units.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/time.h:
+include/herald/store.h:
+include/herald/pauses.h:
+include/herald/valid.h:

@@ -1,0 +1,13 @@
+build-merge/obj/src/core/config_serve.o: src/core/config_serve.c \
+ include/herald/banned.h src/core/config_int.h include/herald/config.h \
+ include/herald/bounce.h include/herald/err.h include/herald/buf.h \
+ include/herald/units.h include/herald/token.h include/herald/valid.h
+include/herald/banned.h:
+src/core/config_int.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/buf.h:
+include/herald/units.h:
+include/herald/token.h:
+include/herald/valid.h:

@@ -1,0 +1,30 @@
+build-merge/obj/src/dispatch/loop.o: src/dispatch/loop.c \
+ include/herald/banned.h src/dispatch/dispatch_int.h \
+ include/herald/dispatch.h include/herald/driver.h \
+ include/herald/config.h include/herald/bounce.h include/herald/err.h \
+ include/herald/buf.h include/herald/units.h include/herald/log.h \
+ include/herald/progress.h include/herald/time.h include/herald/pauses.h \
+ include/herald/schedule.h include/herald/service.h \
+ include/herald/state.h include/herald/store.h include/herald/tpl.h \
+ include/herald/mustache.h include/herald/token.h include/herald/policy.h
+include/herald/banned.h:
+src/dispatch/dispatch_int.h:
+include/herald/dispatch.h:
+include/herald/driver.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/buf.h:
+include/herald/units.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/time.h:
+include/herald/pauses.h:
+include/herald/schedule.h:
+include/herald/service.h:
+include/herald/state.h:
+include/herald/store.h:
+include/herald/tpl.h:
+include/herald/mustache.h:
+include/herald/token.h:
+include/herald/policy.h:

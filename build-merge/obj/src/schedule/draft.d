@@ -1,0 +1,17 @@
+build-merge/obj/src/schedule/draft.o: src/schedule/draft.c \
+ include/herald/banned.h include/herald/config.h include/herald/bounce.h \
+ include/herald/err.h include/herald/buf.h include/herald/units.h \
+ include/herald/schedule.h include/herald/time.h include/herald/segment.h \
+ include/herald/segast.h include/herald/store.h include/herald/pauses.h
+include/herald/banned.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/buf.h:
+include/herald/units.h:
+include/herald/schedule.h:
+include/herald/time.h:
+include/herald/segment.h:
+include/herald/segast.h:
+include/herald/store.h:
+include/herald/pauses.h:

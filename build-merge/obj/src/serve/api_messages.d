@@ -1,0 +1,35 @@
+build-merge/obj/src/serve/api_messages.o: src/serve/api_messages.c \
+ include/herald/banned.h src/serve/api_int.h include/herald/units.h \
+ include/herald/err.h src/serve/serve_int.h include/herald/buf.h \
+ include/herald/config.h include/herald/bounce.h \
+ include/herald/dispatch.h include/herald/driver.h include/herald/log.h \
+ include/herald/progress.h include/herald/time.h include/herald/pauses.h \
+ include/herald/schedule.h include/herald/service.h \
+ include/herald/state.h include/herald/store.h include/herald/tpl.h \
+ include/herald/mustache.h include/herald/form.h include/herald/token.h \
+ include/herald/audit.h include/herald/lat.h include/herald/import.h
+include/herald/banned.h:
+src/serve/api_int.h:
+include/herald/units.h:
+include/herald/err.h:
+src/serve/serve_int.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/dispatch.h:
+include/herald/driver.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/time.h:
+include/herald/pauses.h:
+include/herald/schedule.h:
+include/herald/service.h:
+include/herald/state.h:
+include/herald/store.h:
+include/herald/tpl.h:
+include/herald/mustache.h:
+include/herald/form.h:
+include/herald/token.h:
+include/herald/audit.h:
+include/herald/lat.h:
+include/herald/import.h:

@@ -1,0 +1,34 @@
+build-merge/obj/src/serve/console_campaign.o: \
+ src/serve/console_campaign.c include/herald/banned.h \
+ include/herald/audit.h include/herald/err.h include/herald/lat.h \
+ include/herald/store.h include/herald/buf.h include/herald/config.h \
+ include/herald/bounce.h include/herald/units.h include/herald/pauses.h \
+ include/herald/schedule.h include/herald/time.h include/herald/state.h \
+ src/serve/console_int.h src/serve/serve_int.h include/herald/dispatch.h \
+ include/herald/driver.h include/herald/log.h include/herald/progress.h \
+ include/herald/service.h include/herald/tpl.h include/herald/mustache.h \
+ include/herald/form.h include/herald/token.h
+include/herald/banned.h:
+include/herald/audit.h:
+include/herald/err.h:
+include/herald/lat.h:
+include/herald/store.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:
+include/herald/schedule.h:
+include/herald/time.h:
+include/herald/state.h:
+src/serve/console_int.h:
+src/serve/serve_int.h:
+include/herald/dispatch.h:
+include/herald/driver.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/service.h:
+include/herald/tpl.h:
+include/herald/mustache.h:
+include/herald/form.h:
+include/herald/token.h:

@@ -1,0 +1,32 @@
+build-merge/obj/src/serve/console_overview.o: \
+ src/serve/console_overview.c include/herald/banned.h \
+ include/herald/schedule.h include/herald/err.h include/herald/time.h \
+ include/herald/units.h include/herald/state.h src/serve/console_int.h \
+ src/serve/serve_int.h include/herald/buf.h include/herald/config.h \
+ include/herald/bounce.h include/herald/dispatch.h \
+ include/herald/driver.h include/herald/log.h include/herald/progress.h \
+ include/herald/pauses.h include/herald/service.h include/herald/store.h \
+ include/herald/tpl.h include/herald/mustache.h include/herald/form.h \
+ include/herald/token.h
+include/herald/banned.h:
+include/herald/schedule.h:
+include/herald/err.h:
+include/herald/time.h:
+include/herald/units.h:
+include/herald/state.h:
+src/serve/console_int.h:
+src/serve/serve_int.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/dispatch.h:
+include/herald/driver.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/pauses.h:
+include/herald/service.h:
+include/herald/store.h:
+include/herald/tpl.h:
+include/herald/mustache.h:
+include/herald/form.h:
+include/herald/token.h:

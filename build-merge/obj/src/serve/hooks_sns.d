@@ -1,0 +1,30 @@
+build-merge/obj/src/serve/hooks_sns.o: src/serve/hooks_sns.c \
+ include/herald/banned.h src/serve/serve_int.h include/herald/buf.h \
+ include/herald/config.h include/herald/bounce.h include/herald/err.h \
+ include/herald/units.h include/herald/dispatch.h include/herald/driver.h \
+ include/herald/log.h include/herald/progress.h include/herald/time.h \
+ include/herald/pauses.h include/herald/schedule.h \
+ include/herald/service.h include/herald/state.h include/herald/store.h \
+ include/herald/tpl.h include/herald/mustache.h include/herald/form.h \
+ include/herald/token.h
+include/herald/banned.h:
+src/serve/serve_int.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/err.h:
+include/herald/units.h:
+include/herald/dispatch.h:
+include/herald/driver.h:
+include/herald/log.h:
+include/herald/progress.h:
+include/herald/time.h:
+include/herald/pauses.h:
+include/herald/schedule.h:
+include/herald/service.h:
+include/herald/state.h:
+include/herald/store.h:
+include/herald/tpl.h:
+include/herald/mustache.h:
+include/herald/form.h:
+include/herald/token.h:

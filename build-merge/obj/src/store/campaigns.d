@@ -1,0 +1,17 @@
+build-merge/obj/src/store/campaigns.o: src/store/campaigns.c \
+ include/herald/banned.h src/store/store_int.h include/herald/state.h \
+ include/herald/err.h include/herald/store.h include/herald/buf.h \
+ include/herald/config.h include/herald/bounce.h include/herald/units.h \
+ include/herald/pauses.h src/store/db.h include/herald/hash.h
+include/herald/banned.h:
+src/store/store_int.h:
+include/herald/state.h:
+include/herald/err.h:
+include/herald/store.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:
+src/store/db.h:
+include/herald/hash.h:

@@ -1,0 +1,15 @@
+build-merge/obj/src/store/inbox.o: src/store/inbox.c \
+ include/herald/banned.h src/store/store_int.h include/herald/state.h \
+ include/herald/err.h include/herald/store.h include/herald/buf.h \
+ include/herald/config.h include/herald/bounce.h include/herald/units.h \
+ include/herald/pauses.h
+include/herald/banned.h:
+src/store/store_int.h:
+include/herald/state.h:
+include/herald/err.h:
+include/herald/store.h:
+include/herald/buf.h:
+include/herald/config.h:
+include/herald/bounce.h:
+include/herald/units.h:
+include/herald/pauses.h:
