@@ -1,4 +1,0 @@
-build-merge/obj/src/core/buf.o: src/core/buf.c include/herald/banned.h \
- include/herald/buf.h
-include/herald/banned.h:
-include/herald/buf.h:
