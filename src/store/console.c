@@ -317,12 +317,14 @@ int hd_store_action_each(struct hd_store *st, const struct hd_action_filter *f,
                          struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    /* newest first by id, so that a page's last id is the next one's key */
+    /* newest first by id, so that a page's last id is the next one's key;
+     * the casts type the optional filters for PostgreSQL */
     int rc = hd_db_prepare(st->conn,
                            "SELECT id, at, who, action, detail, addr FROM audit_actions WHERE "
-                           "at >= ?1 AND (?2 = 0 OR at < ?2) AND (?3 IS NULL OR who = ?3) AND "
-                           "(?4 IS NULL OR action = ?4) AND (?5 = 0 OR id < ?5) "
-                           "ORDER BY id DESC LIMIT ?6",
+                           "at >= ?1 AND (CAST(?2 AS BIGINT) = 0 OR at < ?2) AND "
+                           "(CAST(?3 AS TEXT) IS NULL OR who = ?3) AND "
+                           "(CAST(?4 AS TEXT) IS NULL OR action = ?4) AND "
+                           "(CAST(?5 AS BIGINT) = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6",
                            &s, err);
     int step = 0;
     if (rc < 0)
