@@ -214,6 +214,43 @@ static void test_console_login(void **state)
     free(csrf);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Ten wrong passwords at once from one browser's form: the throttle's
+ * count and each failure's record are one step, so five are checked and
+ * recorded and the other five answered 429, however they interleave (in
+ * flight together they all passed the count before). */
+static void test_console_throttle_parallel(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *h, cmd[2048];
+    tc_user("ann", "operator");
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", "/console/login", NULL, NULL, &body, &h), 200);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null -w '%%{http_code}\\n' "
+        "--max-time 30 -b 'herald_login=%s' --data 'name=ann&password=nope+nope+nope&csrf=%s' "
+        "http://127.0.0.1:%d/console/login & done; wait",
+        dir, tc_cookie(h, "herald_login"), tc_csrf(body), s.port);
+    free(body);
+    free(h);
+    char *codes = tu_sh(cmd);
+    int n401 = count_of(codes, "401"), n429 = count_of(codes, "429");
+    if (n401 != 5 || n429 != 5)
+        fail_msg("10 logins at once: %d answered 401, %d 429:\n%s", n401, n429, codes);
+    free(codes);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed'"), 5);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_console_throttle(void **state)
 {
     (void)state;
@@ -313,8 +350,9 @@ static void test_console_overview(void **state)
     assert_int_equal(tc_get(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/held\">held</a></td>"
                           "<td class=\"status-paused\">paused</td>");
-    assert_contains(body, "<li>mail: throttled by the gateway, paused until "
-                          "<time datetime=\"2026-11-22T13:00:00Z\">Nov 22, 2026, 1:00:00\u202fPM</time></li>");
+    assert_contains(
+        body, "<li>mail: throttled by the gateway, paused until "
+              "<time datetime=\"2026-11-22T13:00:00Z\">Nov 22, 2026, 1:00:00\u202fPM</time></li>");
     assert_contains(body, "<html lang=\"en\">");
     assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
     assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
@@ -322,7 +360,8 @@ static void test_console_overview(void **state)
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/later\">later</a></td>"
                           "<td class=\"status-scheduled\">scheduled</td>"
                           "<td>email</td><td>at 2026-11-23T09:00:00Z</td>"
-                          "<td><time datetime=\"2026-11-23T09:00:00Z\">Nov 23, 2026, 9:00:00\u202fAM</time></td></tr>");
+                          "<td><time datetime=\"2026-11-23T09:00:00Z\">Nov 23, 2026, "
+                          "9:00:00\u202fAM</time></td></tr>");
     assert_not_contains(body, ">promo</a></td>"); /* done: neither running nor scheduled */
     assert_contains(body, "Messages waiting: <strong>0</strong>");
     assert_contains(body, "No message has failed.");
@@ -333,7 +372,8 @@ static void test_console_overview(void **state)
     assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");
     assert_contains(body, "<td class=\"status-scheduled\">已排期</td>");
     assert_contains(body, "<td class=\"status-paused\">已暂停</td>");
-    assert_contains(body, "<li>mail：被网关限流，暂停至 <time datetime=\"2026-11-22T13:00:00Z\">2026年11月22日 13:00:00</time></li>");
+    assert_contains(body, "<li>mail：被网关限流，暂停至 <time "
+                          "datetime=\"2026-11-22T13:00:00Z\">2026年11月22日 13:00:00</time></li>");
     assert_contains(body, "<h2>今日（2026-11-22，UTC）各渠道</h2>");
     free(body);
     free(hdr);
@@ -373,14 +413,6 @@ static void test_console_config(void **state)
 }
 
 /* ---- a campaign's page, its actions, the delivery log ---- */
-
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
 
 /* The funnel's cells as the page must show them, from `herald stats
  * --format json` (the same function the page reads through). */
@@ -488,8 +520,8 @@ static void test_console_campaign(void **state)
     char *csrf = hd_xstrdup(tc_csrf(body));
     free(body);
     free(hdr);
-    assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", "action=pause", NULL, &body, NULL),
-                     403);
+    assert_int_equal(
+        tc_post(&s, sid, "/console/campaigns/later", "action=pause", NULL, &body, NULL), 403);
     free(body);
     snprintf(form, sizeof form, "csrf=%s&action=pause", vcsrf); /* another session's */
     assert_int_equal(tc_post(&s, sid, "/console/campaigns/later", form, NULL, &body, NULL), 403);
@@ -555,7 +587,10 @@ static void test_console_log(void **state)
     assert_contains(body, "<h1 id=\"log-title\">Delivery log</h1>");
     assert_contains(body, "<input name=\"campaign\" value=\"promo\">");
     assert_int_equal(count_of(body, "<tr><td><time "), want);
-    assert_int_equal(count_of(body, "</time></td><td title=\"promo\">promo</td><td class=\"n\">1</td><td title=\"k"), want);
+    assert_int_equal(
+        count_of(body,
+                 "</time></td><td title=\"promo\">promo</td><td class=\"n\">1</td><td title=\"k"),
+        want);
     assert_contains(body, ">k2</td><td>email</td>");
     assert_not_contains(body, "rel=\"next\"");
     free(body);
@@ -583,19 +618,31 @@ static void test_console_log(void **state)
     assert_int_equal(count_of(body, "<tr><td><time "), 3);
     free(body);
     free(hdr);
-    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?campaign=promo&run=2", "en", &body, &hdr), 400);
     assert_contains(body, "<p class=\"error\" role=\"alert\">");
     free(body);
     free(hdr);
-    assert_int_equal(tc_get(&s, sid, "/console/log?run=x", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?run=x", "en", &body, &hdr), 400);
     assert_contains(body, "run takes a run&#39;s number");
     free(body);
     free(hdr);
+    /* numbers strictly: no sign, no space, no overflow */
+    static const char *const bad_numbers[] = {
+        "/console/log?run=%2B1",      "/console/log?run=%201",
+        "/console/log?run=-1",        "/console/log?run=99999999999999999999",
+        "/console/log?before=1.%202", "/console/log?before=99999999999999999999.1"};
+    for (size_t i = 0; i < sizeof bad_numbers / sizeof bad_numbers[0]; i++) {
+        int code = tc_get(&s, sid, bad_numbers[i], "en", &body, &hdr);
+        if (i < 4 ? code != 400 : strstr(body, "Newer") != NULL)
+            fail_msg("%s: %d", bad_numbers[i], code);
+        free(body);
+        free(hdr);
+    }
     assert_int_equal(tc_get(&s, sid, "/console/log?provider=nobody", "en", &body, &hdr), 200);
     assert_contains(body, "No row of the log matches.");
     free(body);
     free(hdr);
-    assert_int_equal(tc_get(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 200);
+    assert_int_equal(tc_get(&s, sid, "/console/log?since=yesterday", "en", &body, &hdr), 400);
     assert_contains(body, "<p class=\"error\" role=\"alert\">since and until take");
     free(body);
     free(hdr);
@@ -604,7 +651,7 @@ static void test_console_log(void **state)
                             "/console/log?campaign=%3Cscript%3Ealert(1)%3C/script%3E"
                             "&channel=%22%3E%3Cimg%20src=x%3E",
                             "en", &body, &hdr),
-                     200);
+                     400); /* no such campaign */
     assert_not_contains(body, "<script>");
     assert_not_contains(body, "<img");
     assert_contains(body, "value=\"&lt;script&gt;alert(1)&lt;/script&gt;\"");
@@ -613,7 +660,7 @@ static void test_console_log(void **state)
     free(body);
     free(hdr);
     assert_int_equal(tc_get(&s, sid, "/console/log?contact=%3Cb%3Ex%3C/b%3E", "en", &body, &hdr),
-                     200);
+                     400);
     assert_not_contains(body, "<b>");
     assert_contains(body, "&lt;b&gt;x&lt;/b&gt;");
     free(body);
@@ -676,6 +723,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_users, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_login, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_throttle, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_throttle_parallel, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_expired, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_overview, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_campaign, e2e_setup, e2e_teardown),

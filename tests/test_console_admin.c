@@ -260,6 +260,31 @@ static void test_console_admin_keys(void **state)
     assert_int_equal(srv_stop(&s), 0);
 }
 
+/* A failed login's unknown name (perhaps a password typed in the name
+ * field) is an admin's to read on the audit page; others see that it
+ * was an unknown name. */
+static void test_console_admin_unknown_name(void **state)
+{
+    (void)state;
+    struct srv s;
+    struct who a, v;
+    char *body, *hdr;
+    users();
+    srv_start(&s);
+    assert_int_equal(tc_login(&s, "Hunter2secret", "whatever+123", NULL, &hdr), 401);
+    free(hdr);
+    sign_in(&s, "val", &v);
+    assert_int_equal(get(&s, &v, "/console/audit?action=login_failed", "en", &body, NULL), 200);
+    assert_not_contains(body, "Hunter2secret");
+    assert_contains(body, "(an unknown name)");
+    free(body);
+    sign_in(&s, "root", &a);
+    assert_int_equal(get(&s, &a, "/console/audit?action=login_failed", "en", &body, NULL), 200);
+    assert_contains(body, "Hunter2secret");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_console_admin_audit(void **state)
 {
     (void)state;
@@ -411,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_admin_roles, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_users, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_keys, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_admin_unknown_name, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_audit, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_cli_role, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_words, e2e_setup, e2e_teardown),

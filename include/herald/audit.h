@@ -128,9 +128,11 @@ struct hd_audit_log_cells {
 };
 void hd_audit_log_cells(const struct hd_log_row *r, struct hd_audit_log_cells *c);
 /* herald log --format csv's header line and a row's line (RFC 4180, CRLF),
- * appended to b: the command line and the console's export write these. */
+ * appended to b: the command line and the console's export write these.
+ * sheet (the console's download, opened in spreadsheets): a cell that
+ * would read as a formula (= + - @ first, not a number) gets a ' first. */
 void hd_audit_log_csv_header(struct hd_buf *b);
-void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c);
+void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c, bool sheet);
 /* The cells as a JSON object's text, appended to b. */
 void hd_audit_log_object(struct hd_buf *b, const struct hd_audit_log_cells *c);
 /* The same as a new JSON object (caller decrefs). */

@@ -66,6 +66,10 @@ int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *sc
  * such user. The password is borrowed (the caller wipes it). */
 int hd_serve_user_add(struct hd_store *st, const char *name, const char *role,
                       const char *password, int64_t now, struct hd_err *err);
+/* The same with the password's Argon2id hash made beforehand (by
+ * hd_console_hash, without any lock held); hash NULL checks only. */
+int hd_serve_user_add_hashed(struct hd_store *st, const char *name, const char *role,
+                             const char *hash, int64_t now, struct hd_err *err);
 int hd_serve_user_passwd(struct hd_store *st, const char *name, const char *password, int64_t now,
                          struct hd_err *err);
 /* A user's role (viewer, operator, admin): HD_E_INVALID for another

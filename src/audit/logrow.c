@@ -5,6 +5,7 @@
  * and whose absent values are left out. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "herald/audit.h"
@@ -65,11 +66,31 @@ void hd_audit_log_csv_header(struct hd_buf *b)
         hd_buf_addf(b, "%s%s", hd_audit_log_cols[i], i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
 }
 
-void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c)
+/* Whether a spreadsheet would take v as a formula: its first character
+ * is = + - @, a tab or a CR, and it is neither a number nor "-". */
+static bool formula_like(const char *v)
+{
+    char *end;
+    if (!strchr("=+-@\t\r", v[0]) || !v[0] || strcmp(v, "-") == 0)
+        return false;
+    (void)strtod(v, &end);
+    return *end != '\0';
+}
+
+void hd_audit_log_csv_row(struct hd_buf *b, const struct hd_audit_log_cells *c, bool sheet)
 {
     for (size_t i = 0; i < HD_AUDIT_LOG_NCOLS; i++) {
         const char *v = c->cell[i] ? c->cell[i] : "";
-        hd_buf_add_csv_field(b, v, strlen(v));
+        if (sheet && formula_like(v)) { /* kept as text: a quote first (OWASP's advice) */
+            struct hd_buf t;
+            hd_buf_init(&t);
+            hd_buf_addc(&t, '\'');
+            hd_buf_adds(&t, v);
+            hd_buf_add_csv_field(b, t.data, t.len);
+            hd_buf_release(&t);
+        } else {
+            hd_buf_add_csv_field(b, v, strlen(v));
+        }
         hd_buf_adds(b, i + 1 < HD_AUDIT_LOG_NCOLS ? "," : "\r\n");
     }
 }

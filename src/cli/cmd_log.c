@@ -81,7 +81,7 @@ int cmd_log_row(void *ud, const struct hd_log_row *r)
     hd_audit_log_cells(r, &c);
     hd_buf_reset(&o->line);
     if (o->format == FMT_CSV) {
-        hd_audit_log_csv_row(&o->line, &c);
+        hd_audit_log_csv_row(&o->line, &c, false);
     } else {
         hd_buf_adds(&o->line, o->format == FMT_JSON && o->n > 1 ? ",\n" : "");
         hd_audit_log_object(&o->line, &c);

@@ -102,13 +102,18 @@ int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct 
     memcpy(buf, body, len);
     buf[len] = '\0';
     int rc = pass(buf, len, scratch, NULL, NULL, err);
-    return rc ? rc : pass(buf, len, NULL, fn, ud, err);
+    if (rc == 0)
+        rc = pass(buf, len, NULL, fn, ud, err);
+    hd_wipe(buf, len + 1); /* a form may carry a password */
+    hd_wipe(scratch, len + 1);
+    return rc;
 }
 
 void hd_form_release(struct hd_form *f)
 {
-    for (size_t i = 0; f && i < f->n; i++) {
+    for (size_t i = 0; f && i < f->n; i++) { /* values wiped: a form may carry a password */
         free(f->v[i].name);
+        hd_wipe(f->v[i].value, strlen(f->v[i].value));
         free(f->v[i].value);
     }
     if (f) {

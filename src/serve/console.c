@@ -14,7 +14,8 @@
  * dummy hash (made by the first sign-in) so that the answer takes as long as for a known one. The
  * store's mutex is not held while Argon2 runs. A success makes a session:
  * 32 random bytes in an HttpOnly, SameSite=Strict cookie scoped to
- * /console/ (Secure when public_url is https), of which the store keeps
+ * /console/ (Secure when public_url is https or herald serves TLS itself),
+ * of which the store keeps
  * the SHA-256, with [serve] console_session's expiry and a random CSRF
  * secret that every state-changing form carries (POST /console/logout).
  * Every answer carries a Content-Security-Policy that allows no inline
@@ -129,7 +130,8 @@ int hd_console_init(struct hd_srv *s, struct hd_err *err)
 {
     (void)err;
     s->console_secure =
-        s->cfg->serve.public_url && strncmp(s->cfg->serve.public_url, "https://", 8) == 0;
+        s->cfg->serve.tls_cert_file ||
+        (s->cfg->serve.public_url && strncmp(s->cfg->serve.public_url, "https://", 8) == 0);
     return 0;
 }
 
@@ -325,6 +327,20 @@ json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn)
     }
     pthread_mutex_unlock(&c->s->mu);
     return data;
+}
+
+bool hd_con_digits(const char *v, size_t len, int64_t *out)
+{
+    int64_t n = 0;
+    if (!v || len < 1 || len > 18)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        n = n * 10 + (v[i] - '0');
+    }
+    *out = n;
+    return true;
 }
 
 void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name)
@@ -572,12 +588,17 @@ static void login_post(struct hd_con *c)
     for (char *p = f.name; *p; p++) /* kept in the audit: printable only */
         if ((unsigned char)*p < ' ' || *p == 0x7f)
             *p = '?';
+    /* one login at a time from the throttle's count to its failure's
+     * record: logins in flight together would all pass the count */
+    pthread_mutex_lock(&c->s->login_mu);
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
     bool stop = !st ? (hd_srv_unavailable(c->s, c->a, &err), true) : throttled(c, st, f.name);
     pthread_mutex_unlock(&c->s->mu);
-    if (stop)
+    if (stop) {
+        pthread_mutex_unlock(&c->s->login_mu);
         goto out;
+    }
     bool ok = !f.too_long && check_password(c, &f, &known);
     pthread_mutex_lock(&c->s->mu);
     struct hd_user u = {0};
@@ -596,6 +617,7 @@ static void login_post(struct hd_con *c)
         hd_srv_unavailable(c->s, c->a, &err);
     }
     pthread_mutex_unlock(&c->s->mu);
+    pthread_mutex_unlock(&c->s->login_mu);
     OPENSSL_cleanse(&u, sizeof u);
     if (!c->a->status) /* a wrong password, or a user removed meanwhile */
         login_form(c, 401, "failed");

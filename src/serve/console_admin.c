@@ -64,7 +64,7 @@ static int refused_status(int rc)
 struct audit_rows {
     json_t *list;
     int64_t shown, last;
-    bool more;
+    bool more, admin;
 };
 
 static int audit_row(void *ud, const struct hd_action *x)
@@ -78,9 +78,15 @@ static int audit_row(void *ud, const struct hd_action *x)
     w->shown++;
     w->last = x->id;
     hd_time_format_iso(x->at, at, sizeof at);
+    /* what was typed as an unknown name may be a password typed in the
+     * wrong field: an admin's to see */
+    const char *who = !w->admin && strcmp(x->action, "login_failed") == 0 && x->detail &&
+                              strcmp(x->detail, "unknown user") == 0
+                          ? "(an unknown name)"
+                          : x->who;
     json_array_append_new(
         w->list, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)x->id, "at", at,
-                           "when", (json_int_t)x->at, "who", x->who, "action", x->action, "detail",
+                           "when", (json_int_t)x->at, "who", who, "action", x->action, "detail",
                            x->detail ? x->detail : "", "from", x->addr ? x->addr : ""));
     return 0;
 }
@@ -111,8 +117,8 @@ static bool audit_filter(const struct hd_con *c, const char *const *v, struct hd
                          json_t *out)
 {
     const char *before = query(c, "before");
-    char *end = NULL;
-    long long id = given(before) ? strtoll(before, &end, 10) : 0;
+    int64_t id = 0;
+    bool id_ok = !given(before) || hd_con_digits(before, strlen(before), &id);
     f->who = given(v[0]);
     f->action = given(v[1]);
     if ((given(v[2]) && hd_time_parse_iso(v[2], &f->since, NULL) < 0) ||
@@ -122,7 +128,7 @@ static bool audit_filter(const struct hd_con *c, const char *const *v, struct hd
                                         "(2026-11-22 or 2026-11-22T09:00:00Z)"));
         return false;
     }
-    if ((end && *end) || id < 0) {
+    if (!id_ok) {
         json_object_set_new(out, "error", json_string("before takes an action's id"));
         return false;
     }
@@ -143,7 +149,7 @@ static json_t *audit_data(struct hd_con *c, struct hd_store *st, struct hd_err *
     json_object_set_new(out, "filter", filter);
     if (!audit_filter(c, v, &f, out))
         return out;
-    struct audit_rows w = {.list = json_array()};
+    struct audit_rows w = {.list = json_array(), .admin = c->sess.user.role >= HD_ROLE_ADMIN};
     if (hd_store_action_each(st, &f, audit_row, &w, err) < 0) {
         json_decref(w.list);
         json_decref(out);
@@ -244,10 +250,24 @@ static void wipe_passwords(struct hd_form *f)
             OPENSSL_cleanse(f->v[i].value, strlen(f->v[i].value));
 }
 
+/* A new user's password hashed before the store's mutex is taken
+ * (Argon2id's tenth of a second would hold every click and page), when
+ * the form adds one with two equal passwords; else hash stays "" and the
+ * add, if any, gives the CLI's message. */
+static void pre_hash(const struct hd_form *f, char hash[HD_PWHASH_MAX])
+{
+    const char *act = hd_form_get(f, "action"), *pw = hd_form_get(f, "password");
+    const char *again = hd_form_get(f, "password2");
+    if (act && strcmp(act, "add") == 0 && pw && again && strcmp(pw, again) == 0 &&
+        hd_console_hash(pw, strlen(pw), hash, NULL) < 0)
+        hash[0] = '\0';
+}
+
 /* One of the users form's actions with the store (s->mu held); the
  * audit's action and detail into what and detail when done. */
 static int user_action(struct hd_con *c, struct hd_store *st, const struct hd_form *f,
-                       const char **what, char *detail, size_t size, struct hd_err *err)
+                       const char *hash, const char **what, char *detail, size_t size,
+                       struct hd_err *err)
 {
     const char *act = hd_form_get(f, "action"), *name = hd_form_get(f, "name");
     const char *role = hd_form_get(f, "role"), *pw = hd_form_get(f, "password");
@@ -263,7 +283,9 @@ static int user_action(struct hd_con *c, struct hd_store *st, const struct hd_fo
                               role ? role : "");
         if (!pw || !again || strcmp(pw, again) != 0)
             return hd_err_set(err, HD_E_INVALID, "the two passwords differ: nothing was changed");
-        return hd_serve_user_add(st, name, role, pw, hd_clock_now(c->s->clock), err);
+        return hash[0]
+                   ? hd_serve_user_add_hashed(st, name, role, hash, hd_clock_now(c->s->clock), err)
+                   : hd_serve_user_add(st, name, role, pw, hd_clock_now(c->s->clock), err);
     }
     if (strcmp(act, "role") == 0) {
         *what = "user_role";
@@ -286,11 +308,14 @@ void hd_con_users_post(struct hd_con *c)
     struct hd_form f;
     char detail[160];
     const char *what = NULL;
+    char hash[HD_PWHASH_MAX] = "";
     if (hd_con_form(c, &f) < 0)
         return;
+    pre_hash(&f, hash);
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
-    int rc = st ? user_action(c, st, &f, &what, detail, sizeof detail, &err) : HD_E_STORE;
+    int rc = st ? user_action(c, st, &f, hash, &what, detail, sizeof detail, &err) : HD_E_STORE;
+    OPENSSL_cleanse(hash, sizeof hash);
     if (rc == 0)
         hd_con_note(c, st, c->sess.user.name, what, detail);
     else if (!refused(rc))

@@ -62,10 +62,9 @@ static int check_name(const char *name, struct hd_err *err)
     return 0;
 }
 
-int hd_serve_user_add(struct hd_store *st, const char *name, const char *role, const char *password,
-                      int64_t now, struct hd_err *err)
+int hd_serve_user_add_hashed(struct hd_store *st, const char *name, const char *role,
+                             const char *hash, int64_t now, struct hd_err *err)
 {
-    char hash[HD_PWHASH_MAX];
     int r = hd_role_parse(role), rc;
     if ((rc = check_name(name, err)) < 0)
         return rc;
@@ -74,11 +73,21 @@ int hd_serve_user_add(struct hd_store *st, const char *name, const char *role, c
                           role ? role : "");
     struct hd_user u;
     if (hd_store_user_find(st, name, &u, NULL) == 0)
-        return hd_err_set(err, HD_E_EXISTS, "a user named '%s' exists", name);
-    if ((rc = hd_console_hash(password, strlen(password), hash, err)) == 0)
+        rc = hd_err_set(err, HD_E_EXISTS, "a user named '%s' exists", name);
+    else if (hash)
         rc = hd_store_user_add(st, name, r, hash, now, err);
-    OPENSSL_cleanse(hash, sizeof hash);
     OPENSSL_cleanse(&u, sizeof u);
+    return rc;
+}
+
+int hd_serve_user_add(struct hd_store *st, const char *name, const char *role, const char *password,
+                      int64_t now, struct hd_err *err)
+{
+    char hash[HD_PWHASH_MAX];
+    int rc = hd_serve_user_add_hashed(st, name, role, NULL, now, err);
+    if (rc == 0 && (rc = hd_console_hash(password, strlen(password), hash, err)) == 0)
+        rc = hd_serve_user_add_hashed(st, name, role, hash, now, err);
+    OPENSSL_cleanse(hash, sizeof hash);
     return rc;
 }
 

@@ -38,6 +38,9 @@ void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name);
 void hd_con_page(struct hd_con *c, int status, int which, json_t *data);
 /* fn's data, or NULL after answering 404 (HD_E_NOTFOUND) or 503. */
 json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn);
+/* Whether v's first len bytes are 1 to 18 decimal digits (no sign, no
+ * space: a query's id, run or cursor), their value in *out. */
+bool hd_con_digits(const char *v, size_t len, int64_t *out);
 /* Records an action by who (call with s->mu held); a failure is logged. */
 void hd_con_note(struct hd_con *c, struct hd_store *st, const char *who, const char *what,
                  const char *detail);

@@ -96,9 +96,10 @@ static json_t *link_to(const char *path, const char *const *v, const char *key,
 /* "MS.ID" into cur; false when absent or malformed (the newest page). */
 static bool cursor_of(const char *v, struct cursor *cur)
 {
-    long long ms, id;
-    int used = 0;
-    if (!v || sscanf(v, "%lld.%lld%n", &ms, &id, &used) != 2 || v[used] || ms < 0 || id <= 0)
+    const char *dot = v ? strchr(v, '.') : NULL;
+    int64_t ms, id;
+    if (!dot || !hd_con_digits(v, (size_t)(dot - v), &ms) ||
+        !hd_con_digits(dot + 1, strlen(dot + 1), &id) || id <= 0)
         return false;
     *cur = (struct cursor){ms, id};
     return true;
@@ -128,9 +129,9 @@ static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_f
                       json_t *out, struct hd_err *err)
 {
     struct hd_err e = {0};
-    char *end = NULL;
     const char *bad = NULL;
-    long long run = given(v[P_RUN]) ? strtoll(v[P_RUN], &end, 10) : 0;
+    int64_t run = 0;
+    bool run_ok = !given(v[P_RUN]) || hd_con_digits(v[P_RUN], strlen(v[P_RUN]), &run);
     f->channel = given(v[P_CHANNEL]);
     f->provider = given(v[P_PROVIDER]);
     f->outcome = given(v[P_OUTCOME]);
@@ -138,7 +139,7 @@ static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_f
     if (when(v[P_SINCE], &f->since_ms) < 0 || when(v[P_UNTIL], &f->until_ms) < 0)
         bad = "since and until take an ISO 8601 time or date (2026-11-22 or "
               "2026-11-22T09:00:00Z)";
-    else if ((end && *end) || run < 0)
+    else if (!run_ok)
         bad = "run takes a run's number (1, 2, ...)";
     int rc =
         bad ? 0 : hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
@@ -234,8 +235,8 @@ static json_t *log_data(struct hd_con *c, struct hd_store *st, struct hd_err *er
 void hd_con_log(struct hd_con *c)
 {
     json_t *data = hd_con_load(c, log_data);
-    if (data)
-        hd_con_page(c, 200, PAGE_CONSOLE_LOG, data);
+    if (data) /* a bad filter is the page's error, answered 400 */
+        hd_con_page(c, json_object_get(data, "error") ? 400 : 200, PAGE_CONSOLE_LOG, data);
 }
 
 /* ---- the CSV export ---- */
@@ -251,7 +252,7 @@ static int csv_row(void *ud, const struct hd_log_row *r)
     struct csv *w = ud;
     struct hd_audit_log_cells c;
     hd_audit_log_cells(r, &c);
-    hd_audit_log_csv_row(w->out, &c);
+    hd_audit_log_csv_row(w->out, &c, true);
     w->last = (struct cursor){r->at_ms, r->id};
     w->n++;
     return 0;

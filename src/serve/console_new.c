@@ -351,5 +351,6 @@ void hd_con_new_post(struct hd_con *c)
     json_decref(p.estimate);
     json_decref(p.firings);
     OPENSSL_cleanse(&pc.c.sess, sizeof pc.c.sess); /* the copy's CSRF secret */
+    OPENSSL_cleanse(pc.c.sid, sizeof pc.c.sid);    /* and session id */
     hd_form_release(&f);
 }

@@ -112,6 +112,7 @@ struct hd_srv {
     struct hd_con_stats *con_stats;  /* NULL until the first */
     char console_dummy[HD_PWHASH_MAX];  /* verified for an unknown user (console.c) */
     pthread_mutex_t console_mu;         /* guards console_dummy, made at the first login */
+    pthread_mutex_t login_mu;           /* one console login at a time (its throttle) */
     bool console_secure;                /* public_url is https: cookies get Secure */
 };
 

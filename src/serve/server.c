@@ -724,6 +724,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     pthread_mutex_init(&v->s.mu, NULL);
     pthread_mutex_init(&v->s.metrics_mu, NULL);
     pthread_mutex_init(&v->s.console_mu, NULL);
+    pthread_mutex_init(&v->s.login_mu, NULL);
     pthread_mutex_init(&v->s.con_mu, NULL);
     v->s.sns = hd_sns_new();
     v->s.api = hd_api_new();
@@ -785,6 +786,7 @@ void hd_serve_free(struct hd_serve *v)
     pthread_mutex_destroy(&v->s.mu);
     pthread_mutex_destroy(&v->s.metrics_mu);
     pthread_mutex_destroy(&v->s.console_mu);
+    pthread_mutex_destroy(&v->s.login_mu);
     pthread_mutex_destroy(&v->s.con_mu);
     hd_wipe(v->key.data, v->key.len);
     hd_buf_release(&v->key);
