@@ -343,6 +343,17 @@ bool hd_con_digits(const char *v, size_t len, int64_t *out)
     return true;
 }
 
+json_t *hd_con_url(const char *prefix, const char *name)
+{
+    struct hd_buf u;
+    hd_buf_init(&u);
+    hd_buf_adds(&u, prefix);
+    hd_buf_add_uri(&u, name, strlen(name));
+    json_t *s = json_stringn(u.data, u.len);
+    hd_buf_release(&u);
+    return s;
+}
+
 void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name)
 {
     struct hd_buf u;

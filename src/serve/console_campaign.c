@@ -90,20 +90,9 @@ static json_t *campaign_page(struct hd_con *c, struct hd_store *st, struct hd_er
     json_t *data = campaign_data(st, name, c->lang, err);
     if (!data)
         return NULL;
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, "/console/campaigns/");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_object_set_new(data, "url", json_stringn(u.data, u.len));
-    u.len = 0;
-    hd_buf_adds(&u, "/console/log?campaign=");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_object_set_new(data, "log_url", json_stringn(u.data, u.len));
-    u.len = 0;
-    hd_buf_adds(&u, "/console/log.csv?campaign=");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_object_set_new(data, "csv_url", json_stringn(u.data, u.len));
-    hd_buf_release(&u);
+    json_object_set_new(data, "url", hd_con_url("/console/campaigns/", name));
+    json_object_set_new(data, "log_url", hd_con_url("/console/log?campaign=", name));
+    json_object_set_new(data, "csv_url", hd_con_url("/console/log.csv?campaign=", name));
     return data;
 }
 

@@ -29,17 +29,6 @@ static const char *contact_ref(const struct hd_con *c)
     return c->r->rest + strlen("contacts/");
 }
 
-static json_t *url_of(const char *prefix, const char *name)
-{
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, prefix);
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_t *s = json_stringn(u.data, u.len);
-    hd_buf_release(&u);
-    return s;
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -51,7 +40,7 @@ static int found(void *ud, const struct hd_contact *k)
 {
     json_array_append_new(ud, json_pack("{s:s,s:o,s:o,s:o}", "id", k->ext_id, "email",
                                         str_or_null(k->email), "phone", str_or_null(k->phone),
-                                        "url", url_of("/console/contacts/", k->ext_id)));
+                                        "url", hd_con_url("/console/contacts/", k->ext_id)));
     return 0;
 }
 
@@ -156,8 +145,8 @@ static json_t *skipped_channels(const char *detail)
         const char *ch = json_string_value(json_array_get(pair, 0));
         const char *why = json_string_value(json_array_get(pair, 1));
         if (ch && why)
-            json_array_append_new(out, json_pack("{s:s,s:s}", "channel", ch, "why",
-                                                 hd_why_skip_words(why)));
+            json_array_append_new(
+                out, json_pack("{s:s,s:s}", "channel", ch, "why", hd_why_skip_words(why)));
     }
     json_decref(d);
     return out;
@@ -194,7 +183,7 @@ static json_t *message_json(const struct hd_history *h, const struct hd_msg_info
         if (h->rows[k].message == m->id)
             json_array_append_new(rows, row_json(&h->rows[k]));
     return json_pack("{s:s,s:o,s:I,s:s,s:I,s:o,s:s,s:o,s:b,s:o,s:b}", "campaign", m->campaign_name,
-                     "campaign_url", url_of("/console/campaigns/", m->campaign_name), "run",
+                     "campaign_url", hd_con_url("/console/campaigns/", m->campaign_name), "run",
                      (json_int_t)m->seq, "fired_at", fired, "message", (json_int_t)m->id, "variant",
                      str_or_null(m->variant), "state", hd_state_name(m->state), "due",
                      due[0] ? json_string(due) : json_null(), "pruned", hd_history_pruned(h, m),
@@ -321,7 +310,7 @@ static json_t *contact_page(struct hd_con *c, struct hd_store *st, struct hd_err
         goto out;
     const char *zone = k.timezone ? k.timezone : c->s->cfg->timezone;
     d = json_pack("{s:s,s:o,s:o,s:o,s:b}", "id", k.ext_id, "url",
-                  url_of("/console/contacts/", k.ext_id), "profile", profile(&k), "consent",
+                  hd_con_url("/console/contacts/", k.ext_id), "profile", profile(&k), "consent",
                   consents(k.consent, k.nconsent), "no_consent", k.nconsent == 0);
     if (contact_parts(st, &k, zone, d, err) < 0 ||
         hd_store_campaign_each(st, camp_name, &names, err) < 0)

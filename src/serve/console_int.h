@@ -30,6 +30,9 @@ typedef json_t *(*hd_con_load_fn)(struct hd_con *c, struct hd_store *st, struct 
 void hd_con_plain(struct hd_answer *a, int status, const char *msg);
 /* 303 to a path of the console (to: already escaped). */
 void hd_con_redirect(struct hd_answer *a, const char *to);
+/* prefix followed by name %-escaped, as a JSON string: a link to one of
+ * the console's pages for a template. */
+json_t *hd_con_url(const char *prefix, const char *name);
 /* 303 to prefix followed by name, %-escaped (the console's own pages
  * when the result would not fit in a Location). */
 void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name);

@@ -40,12 +40,7 @@ static int campaign_row(void *ud, const struct hd_campaign *c)
         return 0;
     json_t *o = hd_campaign_json(c);
     json_object_set_new(o, "status_label", json_string(hd_console_status_word(w->lang, c->status)));
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, "/console/campaigns/");
-    hd_buf_add_uri(&u, c->name, strlen(c->name));
-    json_object_set_new(o, "url", json_stringn(u.data, u.len));
-    hd_buf_release(&u);
+    json_object_set_new(o, "url", hd_con_url("/console/campaigns/", c->name));
     char *reason = NULL;
     if (c->status == HD_CAMP_PAUSED &&
         hd_store_campaign_pause_reason(w->st, c->id, &reason, NULL) == 0 && reason)

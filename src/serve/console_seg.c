@@ -155,19 +155,14 @@ static int list_row(void *ud, const char *name, const char *expr, int64_t update
     char t[32];
     hd_time_format_iso(updated, t, sizeof t);
     int rc = check_rule(w->c, w->st, name, expr, &k);
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, "/console/segments/");
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_t *o = json_pack("{s:s,s:s%,s:s,s:s}", "name", name, "url", u.data, u.len, "rule", expr,
-                          "changed", t);
+    json_t *o = json_pack("{s:s,s:o,s:s,s:s}", "name", name, "url",
+                          hd_con_url("/console/segments/", name), "rule", expr, "changed", t);
     if (k.err.code)
         json_object_set_new(o, "error", first_line(k.err.msg));
     else
         json_object_set_new(o, "count", json_integer(k.n));
     json_array_append_new(w->rows, o);
     json_decref(k.sample);
-    hd_buf_release(&u);
     return rc;
 }
 
@@ -216,14 +211,8 @@ static json_t *editor_page(struct hd_con *c, struct hd_store *st, const struct e
     json_t *d = json_pack("{s:s,s:b,s:s,s:i}", "name", e->name ? e->name : "", "is_new", e->is_new,
                           "rule", rule, "max", SEG_RULE_MAX);
     json_object_set_new(d, "action", json_string("/console/segments/new"));
-    if (!e->is_new) {
-        struct hd_buf u;
-        hd_buf_init(&u);
-        hd_buf_adds(&u, "/console/segments/");
-        hd_buf_add_uri(&u, e->name, strlen(e->name));
-        json_object_set_new(d, "action", json_stringn(u.data, u.len));
-        hd_buf_release(&u);
-    }
+    if (!e->is_new)
+        json_object_set_new(d, "action", hd_con_url("/console/segments/", e->name));
     if (e->fault)
         json_object_set_new(d, "fault", json_string(e->fault));
     if ((e->check || !e->is_new) && *rule && strlen(rule) <= SEG_RULE_MAX &&

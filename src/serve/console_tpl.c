@@ -64,17 +64,6 @@ static json_t *joined(const char *const *v, size_t n)
     return s;
 }
 
-static json_t *link_to(const char *prefix, const char *name)
-{
-    struct hd_buf u;
-    hd_buf_init(&u);
-    hd_buf_adds(&u, prefix);
-    hd_buf_add_uri(&u, name, strlen(name));
-    json_t *s = json_stringn(u.data, u.len);
-    hd_buf_release(&u);
-    return s;
-}
-
 /* One template's row: what it offers and its lint findings. */
 static json_t *template_row(struct hd_tpl_set *set, const char *name, int lang)
 {
@@ -83,7 +72,7 @@ static json_t *template_row(struct hd_tpl_set *set, const char *name, int lang)
     const struct hd_tpl *t;
     struct hd_tpl_info info;
     o = json_pack("{s:s,s:o,s:i,s:i,s:b}", "name", name, "url",
-                  link_to("/console/templates/", name), "errors", errors, "notes",
+                  hd_con_url("/console/templates/", name), "errors", errors, "notes",
                   (int)json_array_size(issues) - errors, "ok", json_array_size(issues) == 0);
     json_object_set_new(o, "issues", issues);
     json_object_set_new(o, "bad", json_boolean(errors > 0));
@@ -391,8 +380,8 @@ static json_t *errors_of(const struct view *v)
 static json_t *view_page(struct hd_con *c, const struct view *v)
 {
     json_t *d = json_pack("{s:s,s:o,s:s,s:s,s:s}", "name", v->name, "url",
-                          link_to("/console/templates/", v->name), "contact", v->contact, "locale",
-                          v->locale, "variant", v->variant);
+                          hd_con_url("/console/templates/", v->name), "contact", v->contact,
+                          "locale", v->locale, "variant", v->variant);
     if (v->problem) {
         json_object_set_new(d, v->problem, json_true());
         json_object_set_new(d, "problem", json_true());
