@@ -162,30 +162,38 @@ int hd_store_contact_count(struct hd_store *st, int64_t *n, struct hd_err *err)
     return rc;
 }
 
-int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
-                          struct hd_err *err)
+/* Steps s (its contacts' columns), each contact to cb until it returns
+ * non-zero; finalizes s. what names a failure. */
+static int each_contact(struct hd_db_stmt *s, hd_contact_cb cb, void *ud, const char *what,
+                        struct hd_err *err)
 {
-    struct hd_db_stmt *s = NULL;
-    int rc, step;
-    if ((rc = hd_db_prepare(st->conn,
-                            "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s,
-                            err)) < 0)
-        return rc;
-    /* read as it streams: no caller's callback queries the store */
-    hd_store_bind_limit(st, s, 1, limit);
+    int rc = 0, step;
     while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact c;
         hd_store_dread_contact(s, &c);
         rc = cb(ud, &c);
         hd_contact_release(&c);
         if (rc)
-            goto out;
+            break;
     }
-    if (step < 0)
-        rc = hd_store_dfail(err, HD_E_STORE, "listing contacts");
-out:
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, what);
     hd_db_finalize(s);
     return rc;
+}
+
+int hd_store_contact_each(struct hd_store *st, int64_t limit, hd_contact_cb cb, void *ud,
+                          struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT " HD_CONTACT_COLS " FROM contacts c ORDER BY c.id LIMIT ?1", &s,
+                            err)) < 0)
+        return rc;
+    /* read as it streams: no caller's callback queries the store */
+    hd_store_bind_limit(st, s, 1, limit);
+    return each_contact(s, cb, ud, "listing contacts", err);
 }
 
 /* The search matches whole values: an id uses its unique index; email
@@ -195,7 +203,7 @@ int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, h
                             void *ud, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc, step;
+    int rc;
     if ((rc = hd_db_prepare(st->conn,
                             "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1 "
                             "OR c.email = lower(?1) OR c.phone = ?1 ORDER BY c.id LIMIT ?2",
@@ -203,19 +211,7 @@ int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, h
         return rc;
     hd_db_bind_text(s, 1, q, NULL);
     hd_store_bind_limit(st, s, 2, limit);
-    while ((step = hd_db_step(s, err)) == 1) {
-        struct hd_contact c;
-        hd_store_dread_contact(s, &c);
-        rc = cb(ud, &c);
-        hd_contact_release(&c);
-        if (rc)
-            goto out;
-    }
-    if (step < 0)
-        rc = hd_store_dfail(err, HD_E_STORE, "searching contacts");
-out:
-    hd_db_finalize(s);
-    return rc;
+    return each_contact(s, cb, ud, "searching contacts", err);
 }
 
 /* The log keeps a deleted contact's messages (campaign numbers must not
