@@ -144,6 +144,9 @@ static void test_pg_secret_redact(void **state)
          "(a connection string libpq cannot parse)"},
         {"postgresql://ann:Zp9wQ@db/herald?x=%zz", "(a connection string libpq cannot parse)"},
         {"POSTGRESQL://ann:Zp9wQ@db/herald", "(a connection string libpq cannot parse)"},
+        /* libpq reads a password with a / as host:port/database */
+        {"postgresql://ann:Zp9wQ/x@db/herald", "(a connection string libpq cannot parse)"},
+        {"postgresql://ann:12/Zp9wQ@db/herald", "(a connection string libpq cannot parse)"},
         {"postgresql:Zp9wQ.db", "postgresql:Zp9wQ.db"}, /* a file name */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -152,6 +155,15 @@ static void test_pg_secret_redact(void **state)
         free(r);
     }
     assert_true(hd_store_target_is_pg("postgres://db/x"));
+    /* nor does a connection's error show what libpq says of such a URI */
+    struct tu_run r;
+    char *d = tu_tmpdir();
+    tu_herald(&r, d, NULL, "--db", "postgresql://ann:Zp9wQ/x@db/herald", "log", NULL);
+    assert_true(r.status != 0);
+    assert_contains(r.err, "check the URI's syntax");
+    assert_hidden(&r, "Zp9wQ");
+    tu_run_release(&r);
+    tu_rmdir(d); /* frees d */
     assert_false(hd_store_target_is_pg("Postgresql://db/x"));
 }
 
