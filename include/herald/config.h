@@ -269,6 +269,12 @@ struct hd_config {
 int hd_config_load(const char *path, struct hd_config **out, struct hd_err *err);
 /* Parses INI text; name stands in for the file name in messages. */
 int hd_config_parse(const char *text, const char *name, struct hd_config **out, struct hd_err *err);
+/* What makes the database value v unusable as written, or NULL when
+ * nothing does: a postgresql:// (postgres://) URI with a password in its
+ * user-info (up to the first @ before any /) or in a query key that
+ * percent-decodes to "password", or the scheme not in lower case (libpq
+ * reads only those two). The text never quotes v; a constant. */
+const char *hd_config_db_problem(const char *v);
 /* Which file to read: explicit (-c), else $HERALD_CONFIG, else etc/herald.conf
  * (not for an installed binary, see hd_paths_get) or sysconf_path (NULL: the
  * compiled-in one) if they exist, else NULL (defaults). Returns a borrowed

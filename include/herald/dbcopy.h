@@ -2,9 +2,10 @@
  * (`herald init` on a postgresql:// database) and `herald db copy`, which
  * moves a whole store between SQLite and PostgreSQL either way. Targets
  * are a SQLite path or a postgresql:// (postgres://) URI; a password may
- * come with the URI, from ~/.pgpass, or as the password argument (the
- * configuration's database_password_env or _file). Messages never show a
- * password: they name targets through hd_store_target_redact. */
+ * come with the URI, from ~/.pgpass, or as a password argument (the
+ * configuration's database_password_env or _file), each side's its own.
+ * Messages never show a password: they name targets through
+ * hd_store_target_redact. */
 #ifndef HERALD_DBCOPY_H
 #define HERALD_DBCOPY_H
 
@@ -16,7 +17,8 @@
 
 /* Whether target names a PostgreSQL database (postgresql:// or postgres://). */
 bool hd_store_target_is_pg(const char *target);
-/* target with its password masked (***), for messages; the caller frees. */
+/* target as messages show it (a URI rebuilt from libpq's parse, never with
+ * its password); the caller frees. */
 char *hd_store_target_redact(const char *target);
 
 /* The number of PostgreSQL migrations (equal to hd_store_schema_version()
@@ -29,7 +31,8 @@ int hd_store_pg_init(const char *target, const char *password, int *before, int 
                      struct hd_err *err);
 
 struct hd_store_copy_opts {
-    const char *password;         /* for a PostgreSQL side; NULL: the URI's or ~/.pgpass */
+    const char *from_password;    /* for from if PostgreSQL; NULL: ~/.pgpass (or the URI's) */
+    const char *to_password;      /* for to, likewise: each side is offered only its own */
     int batch;                    /* rows per transaction; 0: 5,000 */
     struct hd_progress *progress; /* may be NULL */
 };

@@ -2,13 +2,17 @@
  * PostgreSQL or back: parses, calls hd_store_copy (store/copy.c) with a
  * progress bar on a terminal, and prints each table's rows as counted on
  * both sides after the copy. The configuration's database_password_env or
- * _file is offered to either side when it is PostgreSQL; targets are
- * printed with their passwords masked. */
+ * _file is offered only to the side that is the configuration's database
+ * (the other has ~/.pgpass or its server's trust), so one server never
+ * sees the other's password; a URI with a password in it is refused (a
+ * command line shows in ps), and targets are printed as libpq parses them,
+ * never with a password. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "herald/config.h"
 #include "herald/dbcopy.h"
 #include "herald/store.h"
 
@@ -25,9 +29,11 @@ static const char db_usage[] =
     "5000), ids kept, from one snapshot of FROM; PostgreSQL's id sequences are then\n"
     "moved past the copied ids, and every table's rows are counted again on both\n"
     "sides. A progress bar shows on a terminal. A PostgreSQL password comes from\n"
-    "~/.pgpass or the configuration's database_password_env or _file (offered to\n"
-    "either side); never write it in the URI. After a failure TO is incomplete:\n"
-    "empty it (or make a new one) before copying again.\n";
+    "~/.pgpass, or from the configuration's database_password_env or _file for\n"
+    "the side that is the configuration's database (exactly as written there)\n"
+    "and no other. A URI with a password in it is refused: a command line shows\n"
+    "in ps. After a failure TO is incomplete: empty it (or make a new one)\n"
+    "before copying again.\n";
 
 static int db_opt(void *ud, int id, const char *arg)
 {
@@ -40,6 +46,23 @@ static int db_opt(void *ud, int id, const char *arg)
                          "--batch: '%s' is not a number of rows from 1 to 1000000", arg);
     *batch = (int)n;
     return 0;
+}
+
+/* Refuses a target with a password in it; FROM or TO names it. */
+static int check_target(const char *which, const char *target)
+{
+    const char *bad = hd_config_db_problem(target);
+    if (!bad)
+        return 0;
+    return cmd_usage("db copy", db_usage, "%s: %s (a command line shows in ps)", which, bad);
+}
+
+/* The configured password, for target only if it is the configured database. */
+static const char *password_for(const struct hd_ctx *ctx, const char *target)
+{
+    if (!ctx->cfg || !ctx->cfg->database || strcmp(ctx->cfg->database, target) != 0)
+        return NULL;
+    return ctx->cfg->database_password.value;
 }
 
 static void summary(const char *from, const char *to, const struct hd_store_copy_report *rep)
@@ -72,14 +95,18 @@ int cmd_db(struct hd_ctx *ctx, int argc, char **argv)
     int i = cli_parse_n(&spec, 2, "give FROM and TO", argc - 1, argv + 1, db_opt, &batch, &rc);
     if (i < 0)
         return rc;
+    const char *from = argv[1 + i], *to = argv[2 + i];
+    if ((rc = check_target("FROM", from)) != 0 || (rc = check_target("TO", to)) != 0)
+        return rc;
     hd_progress_init(&p, ctx->progress, stderr, "rows", 0);
     struct hd_store_copy_opts o = {
-        .password = ctx->cfg ? ctx->cfg->database_password.value : NULL,
+        .from_password = password_for(ctx, from),
+        .to_password = password_for(ctx, to),
         .batch = batch,
         .progress = &p,
     };
-    if (hd_store_copy(argv[1 + i], argv[2 + i], &o, &rep, &err) < 0)
+    if (hd_store_copy(from, to, &o, &rep, &err) < 0)
         return cmd_fail(ctx, &err);
-    summary(argv[1 + i], argv[2 + i], &rep);
+    summary(from, to, &rep);
     return EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "herald/config.h"
 #include "herald/dbcopy.h"
 #include "herald/serve.h"
 #include "herald/store.h"
@@ -28,6 +29,9 @@ static int init_opt(void *ud, int id, const char *arg)
 {
     struct hd_ctx *ctx = ud;
     (void)id; /* only --db */
+    const char *bad = hd_config_db_problem(arg);
+    if (bad) /* a password on a command line shows in ps */
+        return cmd_usage("init", init_usage, "--db: %s", bad);
     ctx->db_override = arg;
     return 0;
 }

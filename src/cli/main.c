@@ -12,6 +12,7 @@
 #endif
 
 #include "cli.h"
+#include "herald/config.h"
 #include "herald/store.h"
 
 #ifndef HD_SYSCONF_PATH
@@ -116,10 +117,11 @@ static int global_opts(int argc, char **argv, struct hd_ctx *ctx, const char **e
             *explicit_config = argv[++i];
         } else if (strncmp(a, "--config=", 9) == 0) {
             *explicit_config = a + 9;
-        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
-            ctx->db_override = argv[++i];
-        } else if (strncmp(a, "--db=", 5) == 0) {
-            ctx->db_override = a + 5;
+        } else if ((strcmp(a, "--db") == 0 && i + 1 < argc) || strncmp(a, "--db=", 5) == 0) {
+            ctx->db_override = a[4] == '=' ? a + 5 : argv[++i];
+            const char *bad = hd_config_db_problem(ctx->db_override);
+            if (bad) /* a password on a command line shows in ps */
+                return global_fail(rc, "--db: %s", bad);
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             *level = HD_LOG_DEBUG;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

@@ -310,27 +310,59 @@ static void set_str(char **field, const char *v)
     *field = hd_xstrdup(v);
 }
 
-/* Whether a postgresql:// URI carries a password (user:PASSWORD@host, or
- * password= in its query): one is refused there, as every secret written
- * inline is. */
-static bool uri_has_password(const char *v)
+/* Whether the query key k[0..n), percent-decoded as libpq decodes it,
+ * is "password" (in any case: libpq refuses the other spellings, but
+ * such a value is a password all the same). */
+static bool key_is_password(const char *k, size_t n)
 {
-    const char *auth = strstr(v, "://");
-    if (!auth ||
-        (strncasecmp(v, "postgresql://", 13) != 0 && strncasecmp(v, "postgres://", 11) != 0))
-        return false;
-    auth += 3;
-    size_t alen = strcspn(auth, "/?");
-    const char *at = NULL;
-    for (const char *p = auth; p < auth + alen; p++)
-        if (*p == '@')
-            at = p;
-    if (at && memchr(auth, ':', (size_t)(at - auth)))
-        return true;
-    for (const char *q = strchr(auth, '?'); q; q = strchr(q + 1, '&'))
-        if (strncasecmp(q + 1, "password=", 9) == 0)
-            return true;
-    return false;
+    static const char want[] = "password";
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++, j++) {
+        int c = (unsigned char)k[i];
+        if (c == '%' && i + 2 < n && isxdigit((unsigned char)k[i + 1]) &&
+            isxdigit((unsigned char)k[i + 2])) {
+            char hex[3] = {k[i + 1], k[i + 2], 0};
+            c = (int)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        if (j >= sizeof want - 1 || tolower(c) != want[j])
+            return false;
+    }
+    return j == sizeof want - 1;
+}
+
+static const char pw_inline[] =
+    "the password must not be written in the URI: use database_password_env (an environment "
+    "variable), database_password_file (a file) or ~/.pgpass";
+
+const char *hd_config_db_problem(const char *v)
+{
+    const char *p;
+    if (strncmp(v, "postgresql://", 13) == 0)
+        p = v + 13;
+    else if (strncmp(v, "postgres://", 11) == 0)
+        p = v + 11;
+    else if (strncasecmp(v, "postgresql://", 13) == 0 || strncasecmp(v, "postgres://", 11) == 0)
+        return "write the scheme in lower case, postgresql:// or postgres:// (libpq reads no "
+               "other spelling)";
+    else
+        return NULL;
+    /* libpq ends the user-info at the first @ before any / (not at ? or #) */
+    size_t n = strcspn(p, "@/");
+    if (p[n] == '@') {
+        if (memchr(p, ':', n))
+            return pw_inline;
+        p += n + 1;
+    }
+    const char *q = strchr(p, '?');
+    while (q) {
+        const char *k = q + 1;
+        size_t klen = strcspn(k, "=&");
+        if (key_is_password(k, klen))
+            return pw_inline;
+        q = strchr(k, '&');
+    }
+    return NULL;
 }
 
 /* database_password_env or database_password_file */
@@ -373,10 +405,9 @@ static int on_herald(struct parse *ps, const char *key, const char *v)
     if (strcmp(key, "database") == 0 || strcmp(key, "templates") == 0) {
         if (!*v)
             return fail(ps, "'%s' must not be empty", key);
-        if (strcmp(key, "database") == 0 && uri_has_password(v))
-            return fail(ps, "database: the password must not be written in the URI: use "
-                            "database_password_env (an environment variable), "
-                            "database_password_file (a file) or ~/.pgpass");
+        const char *bad = strcmp(key, "database") == 0 ? hd_config_db_problem(v) : NULL;
+        if (bad)
+            return fail(ps, "database: %s", bad);
         set_str(strcmp(key, "database") == 0 ? &cfg->database : &cfg->templates, v);
     } else if (strcmp(key, "timezone") == 0) {
         if (!hd_time_zone_valid(v))

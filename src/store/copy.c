@@ -457,8 +457,8 @@ int hd_store_copy(const char *from, const char *to, const struct hd_store_copy_o
     r.progress = opts->progress;
     if (strcmp(from, to) == 0)
         return hd_err_set(err, HD_E_USAGE, "the source and the target are the same store");
-    if ((rc = open_source(from, opts->password, &r.from, err)) < 0 ||
-        (rc = open_target(to, opts->password, &r.to, &rep->created, err)) < 0 ||
+    if ((rc = open_source(from, opts->from_password, &r.from, err)) < 0 ||
+        (rc = open_target(to, opts->to_password, &r.to, &rep->created, err)) < 0 ||
         (rc = check_empty(r.to, err)) < 0)
         goto out;
     /* one snapshot of the source for every table */

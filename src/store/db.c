@@ -1,9 +1,10 @@
 /* db: picks the engine by the target and forwards to it (see db.h).
  *
  * Everything here is engine-neutral: the choice of engine (a URI scheme
- * means PostgreSQL, anything else is a SQLite path), the masking of a
- * password in a target before any message shows it, the typed bind and
- * column helpers over the engines' one bind and one column function, and
+ * means PostgreSQL, spelt exactly as libpq spells it; anything else is a
+ * SQLite path, and a scheme in another case is refused), the name a
+ * message shows for a target (db_pg.c builds a URI's from libpq's parse,
+ * never from its text), the typed bind and column helpers over the engines' one bind and one column function, and
  * transactions, which both engines spell alike but for SQLite's BEGIN
  * IMMEDIATE (take the write lock at once, as store.c does). */
 #include "db.h"
@@ -18,60 +19,44 @@ static const struct hd_db_ops *const engines[] = {&hd_db_sqlite_ops, &hd_db_pg_o
 
 bool hd_db_target_is_pg(const char *target)
 {
-    return target && (strncasecmp(target, "postgresql://", 13) == 0 ||
-                      strncasecmp(target, "postgres://", 11) == 0);
+    /* exactly as libpq recognises a URI */
+    return target &&
+           (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0);
 }
 
-/* Appends src[0..n) to b, with the value of each password=VALUE in a
- * query (up to the next &) masked. */
-static void add_query_masked(struct hd_buf *b, const char *src)
+/* A postgresql:// in another case: libpq takes it for key=value text
+ * and its errors would repeat it, password and all. */
+static bool pg_miscased(const char *target)
 {
-    const char *p = src;
-    while (*p) {
-        size_t len = strcspn(p, "&");
-        if (strncasecmp(p, "password=", 9) == 0)
-            hd_buf_addf(b, "password=***");
-        else
-            hd_buf_addf(b, "%.*s", (int)len, p);
-        p += len;
-        if (*p == '&') {
-            hd_buf_addf(b, "&");
-            p++;
-        }
-    }
+    return target && !hd_db_target_is_pg(target) &&
+           (strncasecmp(target, "postgresql://", 13) == 0 ||
+            strncasecmp(target, "postgres://", 11) == 0);
 }
 
 char *hd_db_redact(const char *target)
 {
+    if (pg_miscased(target))
+        return hd_xstrdup("(a connection string libpq cannot parse)");
     if (!hd_db_target_is_pg(target))
         return hd_xstrdup(target ? target : "");
-    struct hd_buf b;
-    hd_buf_init(&b);
-    const char *auth = strstr(target, "://") + 3;
-    size_t alen = strcspn(auth, "/?");
-    hd_buf_addf(&b, "%.*s", (int)(auth - target), target);
-    /* user:password@host: the last @ of the authority ends the user part */
-    const char *at = NULL;
-    for (const char *p = auth; p < auth + alen; p++)
-        if (*p == '@')
-            at = p;
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon)
-        hd_buf_addf(&b, "%.*s:***%.*s", (int)(colon - auth), auth, (int)(auth + alen - at), at);
-    else
-        hd_buf_addf(&b, "%.*s", (int)alen, auth);
-    const char *rest = auth + alen, *q = strchr(rest, '?');
-    hd_buf_addf(&b, "%.*s", (int)(q ? q - rest : (long)strlen(rest)), rest);
-    if (q) {
-        hd_buf_addf(&b, "?");
-        add_query_masked(&b, q + 1);
-    }
-    return hd_buf_detach(&b, NULL);
+    return hd_db_pg_redact(target);
+}
+
+int hd_db_check_target(const char *target, struct hd_err *err)
+{
+    if (!pg_miscased(target))
+        return 0;
+    return hd_err_set(err, HD_E_USAGE,
+                      "database: write the scheme in lower case, postgresql:// or postgres:// "
+                      "(libpq reads no other spelling)");
 }
 
 int hd_db_open(const char *target, const char *password, bool create, struct hd_db **out,
                struct hd_err *err)
 {
+    int rc = hd_db_check_target(target, err);
+    if (rc < 0)
+        return rc;
     const struct hd_db_ops *ops = engines[hd_db_target_is_pg(target) ? 1 : 0];
     return ops->open(target, password, create, out, err);
 }

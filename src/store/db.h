@@ -68,11 +68,17 @@ struct hd_db_stmt {
 
 /* Whether target names a PostgreSQL database (postgresql:// or postgres://). */
 bool hd_db_target_is_pg(const char *target);
-/* target with the password of its URI (user:PASSWORD@ and password=...)
- * replaced by ***; the caller frees. */
+/* target as messages show it; the caller frees. A SQLite path as it is;
+ * a PostgreSQL URI rebuilt from libpq's parse of it (user, host, port,
+ * database: never the password, however the URI spells it), or "(a
+ * connection string libpq cannot parse)"; a postgresql:// not in lower
+ * case (which libpq does not read as a URI) is not shown either. */
 char *hd_db_redact(const char *target);
 
-/* Opens target. password (may be NULL) is given to libpq for PostgreSQL
+/* Refuses a postgresql:// (postgres://) target not in lower case, which
+ * would otherwise be taken for a SQLite path and named whole. */
+int hd_db_check_target(const char *target, struct hd_err *err);
+/* Opens target (checked as hd_db_check_target does). password (may be NULL) is given to libpq for PostgreSQL
  * (the URI's own, or ~/.pgpass, serve otherwise) and ignored for SQLite.
  * create: SQLite may make a missing file; PostgreSQL databases are never
  * created. The caller closes *out. */
@@ -141,5 +147,7 @@ int hd_store_pg_migrate(struct hd_db *db, int *before, struct hd_err *err);
 
 extern const struct hd_db_ops hd_db_sqlite_ops;
 extern const struct hd_db_ops hd_db_pg_ops;
+/* hd_db_redact of a postgresql:// target (db_pg.c, where libpq is). */
+char *hd_db_pg_redact(const char *target);
 
 #endif

@@ -17,11 +17,17 @@
  * (the connection is free again at its first step), for a loop whose
  * callback runs other statements. Columns are typed from their type OIDs as SQLite would type them
  * (integers and booleans, reals and numerics, bytea, the rest text).
- * libpq's notices ("already exists, skipping") are not printed. */
+ * libpq's notices ("already exists, skipping") are not printed. A target
+ * is named in messages by what libpq parses from it (user, host, port and
+ * database, never the password), so no spelling of a URI can carry its
+ * password into a message; one libpq cannot parse (or reads a password
+ * with a / in it as a port and a database) is neither shown nor given to
+ * libpq, whose message would quote it. */
 #include "db.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +95,95 @@ static int fail_res(struct hd_db *db, struct hd_err *err, const char *what, cons
     return fail_msg(db, err, what, m ? m : PQerrorMessage(((struct pg *)db)->conn));
 }
 
+/* Appends v to b with control characters as '?' (a decoded %0A must not
+ * start a new line in a message). */
+static void add_shown(struct hd_buf *b, const char *v)
+{
+    for (; *v; v++)
+        hd_buf_addf(b, "%c", (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v);
+}
+
+/* Frees a parse, its secrets wiped first. */
+static void conninfo_free(PQconninfoOption *opts)
+{
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->val &&
+            (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0))
+            OPENSSL_cleanse(o->val, strlen(o->val));
+    PQconninfoFree(opts);
+}
+
+/* libpq's parse of target, or NULL when it cannot parse it or reads a
+ * password written with a / as host:port/dbname (postgresql://u:p/w@db:
+ * port "p", database "w@db"), a port not numeric or a database with an @;
+ * free with conninfo_free. */
+static PQconninfoOption *parse(const char *target)
+{
+    PQconninfoOption *opts = PQconninfoParse(target, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        bool bad =
+            o->val &&
+            ((strcmp(o->keyword, "port") == 0 && o->val[strspn(o->val, "0123456789,")] != '\0') ||
+             (strcmp(o->keyword, "dbname") == 0 && strchr(o->val, '@')));
+        if (bad) {
+            conninfo_free(opts);
+            return NULL;
+        }
+    }
+    return opts;
+}
+
+/* The target as messages show it: scheme://user@host:port/dbname, a
+ * socket folder as ?host=; built from libpq's parse, never its text. */
+char *hd_db_pg_redact(const char *target)
+{
+    PQconninfoOption *opts = parse(target);
+    const char *user = NULL, *host = NULL, *port = NULL, *dbname = NULL;
+    if (!opts)
+        return hd_xstrdup("(a connection string libpq cannot parse)");
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        const char **slot = strcmp(o->keyword, "user") == 0     ? &user
+                            : strcmp(o->keyword, "host") == 0   ? &host
+                            : strcmp(o->keyword, "port") == 0   ? &port
+                            : strcmp(o->keyword, "dbname") == 0 ? &dbname
+                                                                : NULL;
+        if (slot && o->val && *o->val)
+            *slot = o->val;
+    }
+    struct hd_buf b;
+    hd_buf_init(&b);
+    bool socket = host && host[0] == '/';
+    hd_buf_addf(&b, "%.*s", (int)(strstr(target, "://") - target + 3), target);
+    if (user) {
+        add_shown(&b, user);
+        hd_buf_addf(&b, "@");
+    }
+    if (host && !socket)
+        add_shown(&b, host);
+    if (port) {
+        hd_buf_addf(&b, ":");
+        add_shown(&b, port);
+    }
+    hd_buf_addf(&b, "/");
+    if (dbname)
+        add_shown(&b, dbname);
+    if (socket) {
+        hd_buf_addf(&b, "?host=");
+        add_shown(&b, host);
+    }
+    conninfo_free(opts);
+    return hd_buf_detach(&b, NULL);
+}
+
+/* Whether libpq can parse target: its own message on a bad one may quote
+ * any part of it, the password included, so it is never shown. */
+static bool parses(const char *target)
+{
+    PQconninfoOption *opts = parse(target);
+    conninfo_free(opts);
+    return opts != NULL;
+}
+
 static void pg_close(struct hd_db *db)
 {
     struct pg *p = (struct pg *)db;
@@ -109,6 +204,14 @@ static int pg_open(const char *target, const char *password, bool create, struct
     struct pg *p = hd_xcalloc(1, sizeof *p);
     p->base.ops = &hd_db_pg_ops;
     p->base.where = hd_db_redact(target);
+    if (!parses(target)) {
+        int rc = hd_err_set(err, HD_E_USAGE,
+                            "database '%s': check the URI's syntax (libpq's message is not "
+                            "shown: it may quote the password)",
+                            p->base.where);
+        pg_close(&p->base);
+        return rc;
+    }
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         int rc = fail_msg(&p->base, err, "cannot connect",

@@ -946,8 +946,9 @@ static int open_db(const char *path, int flags, int64_t busy_ms, struct hd_store
 /* The raw open (tests and tools that bring their own schema) is SQLite's. */
 static int refuse_pg(const char *path, struct hd_err *err)
 {
-    if (!hd_db_target_is_pg(path))
-        return 0;
+    int rc = hd_db_check_target(path, err);
+    if (rc < 0 || !hd_db_target_is_pg(path))
+        return rc;
     return hd_err_set(err, HD_E_USAGE,
                       "a raw open of a PostgreSQL store is not available (issue 23)");
 }
@@ -1001,6 +1002,8 @@ int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_
     int rc;
     if (!opts)
         opts = &dflt;
+    if ((rc = hd_db_check_target(path, err)) < 0)
+        return rc;
     if (hd_db_target_is_pg(path))
         return open_pg(path, opts, out, err);
     int flags = opts->readonly ? SQLITE_OPEN_READONLY
