@@ -56,9 +56,20 @@ static inline int e2e_setup(void **state)
     return 0;
 }
 
+/* The services srv_start started and srv_stop has not stopped: a test
+ * that fails between the two leaves its service to e2e_teardown, which
+ * kills it (a failed assertion returns from the test at once). */
+static pid_t srv_running[8];
+
 static inline int e2e_teardown(void **state)
 {
     (void)state;
+    for (size_t i = 0; i < sizeof srv_running / sizeof srv_running[0]; i++)
+        if (srv_running[i] > 0) {
+            kill(srv_running[i], SIGKILL);
+            waitpid(srv_running[i], NULL, 0);
+            srv_running[i] = 0;
+        }
     tu_rmdir(dir); /* frees it */
     dir = NULL;
     return 0;
@@ -73,11 +84,19 @@ struct srv {
 static inline void srv_start(struct srv *s)
 {
     s->pid = tu_serve_start(dir, "127.0.0.1:0", &s->port);
+    for (size_t i = 0; i < sizeof srv_running / sizeof srv_running[0]; i++)
+        if (srv_running[i] <= 0) {
+            srv_running[i] = s->pid;
+            break;
+        }
 }
 
 /* SIGTERM; returns the exit status (128 + signal when killed). */
 static inline int srv_stop(struct srv *s)
 {
+    for (size_t i = 0; i < sizeof srv_running / sizeof srv_running[0]; i++)
+        if (srv_running[i] == s->pid)
+            srv_running[i] = 0;
     return tu_serve_stop(s->pid);
 }
 
