@@ -82,6 +82,11 @@ int cmd_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prints usage to stdout (for --help) and returns 0. */
 int cmd_help(const char *usage);
+/* argv[1] of a command with subcommands: its index in subs (NULL-ended);
+ * -1 with *rc the exit status when there is none ("give a subcommand:
+ * a, b or c"), when it is --help or -h (the usage), or another word. */
+int cmd_subcommand(const char *cmd, const char *usage, const char *const *subs, int argc,
+                   char **argv, int *rc);
 /* Records a change made by this command in the audit (who: the login name
  * running it, from "cli"); a failure is a warning only. */
 void cmd_audit_note(struct hd_ctx *ctx, const char *what, const char *detail);

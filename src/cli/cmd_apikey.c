@@ -81,14 +81,12 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"apikey", apikey_usage, opts, 0, NULL, NULL};
     struct apikey_args a = {.format = FMT_TABLE};
     struct hd_err err = {0};
-    if (argc < 2)
-        return cmd_usage("apikey", apikey_usage, "give a subcommand: create, list or revoke");
+    static const char *const subs[] = {"create", "list", "revoke", NULL};
+    int rc;
+    if (cmd_subcommand("apikey", apikey_usage, subs, argc, argv, &rc) < 0)
+        return rc;
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cmd_help(apikey_usage);
-    if (sub[0] == '-')
-        return cmd_usage("apikey", apikey_usage, "unknown subcommand '%s'", sub);
-    int rc, i = cli_parse(&spec, argc - 1, argv + 1, apikey_opt, &a, &rc);
+    int i = cli_parse(&spec, argc - 1, argv + 1, apikey_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (!ctx->store)
@@ -100,8 +98,6 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
             return cmd_usage("apikey", apikey_usage, "unexpected argument '%s'", args[0]);
         return list_cmd(ctx, a.format);
     }
-    if (strcmp(sub, "create") != 0 && strcmp(sub, "revoke") != 0)
-        return cmd_usage("apikey", apikey_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
         return cmd_usage("apikey", apikey_usage,
                          nargs ? "unexpected argument '%s'" : "give a NAME%s",

@@ -88,13 +88,11 @@ int cmd_audit(struct hd_ctx *ctx, int argc, char **argv)
     struct audit_args a = {.ctx = ctx, .format = FMT_TABLE, .f.limit = 100};
     struct hd_err err = {0};
     struct cmd_out o;
-    if (argc < 2)
-        return cmd_usage("audit", audit_usage, "give a subcommand: actions");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(audit_usage);
-    if (strcmp(argv[1], "actions") != 0)
-        return cmd_usage("audit", audit_usage, "unknown subcommand '%s'", argv[1]);
-    int rc, i = cli_parse_n(&spec, 0, NULL, argc - 1, argv + 1, audit_opt, &a, &rc);
+    static const char *const subs[] = {"actions", NULL};
+    int rc;
+    if (cmd_subcommand("audit", audit_usage, subs, argc, argv, &rc) < 0)
+        return rc;
+    int i = cli_parse_n(&spec, 0, NULL, argc - 1, argv + 1, audit_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (!ctx->store)

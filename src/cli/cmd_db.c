@@ -85,13 +85,10 @@ int cmd_db(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_err err = {0};
     struct hd_store_copy_report rep;
     struct hd_progress p;
+    static const char *const subs[] = {"copy", NULL};
     int batch = 0, rc;
-    if (argc < 2)
-        return cmd_usage("db", db_usage, "give a subcommand: copy");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(db_usage);
-    if (strcmp(argv[1], "copy") != 0)
-        return cmd_usage("db", db_usage, "unknown subcommand '%s'", argv[1]);
+    if (cmd_subcommand("db", db_usage, subs, argc, argv, &rc) < 0)
+        return rc;
     int i = cli_parse_n(&spec, 2, "give FROM and TO", argc - 1, argv + 1, db_opt, &batch, &rc);
     if (i < 0)
         return rc;

@@ -167,14 +167,11 @@ out:
 
 int cmd_provider(struct hd_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2)
-        return cmd_usage("provider", provider_usage, "give a subcommand: list or test");
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || !ctx->cfg)
+    static const char *const subs[] = {"list", "test", NULL};
+    int rc, sub = cmd_subcommand("provider", provider_usage, subs, argc, argv, &rc);
+    if (sub < 0)
+        return rc;
+    if (!ctx->cfg)
         return cmd_help(provider_usage);
-    if (strcmp(sub, "list") == 0)
-        return list_cmd(ctx, argc - 1, argv + 1);
-    if (strcmp(sub, "test") == 0)
-        return test_cmd(ctx, argc - 1, argv + 1);
-    return cmd_usage("provider", provider_usage, "unknown subcommand '%s'", sub);
+    return sub == 0 ? list_cmd(ctx, argc - 1, argv + 1) : test_cmd(ctx, argc - 1, argv + 1);
 }

@@ -43,8 +43,8 @@ static const char user_usage[] =
     "                    (Asia/Shanghai; default [herald] timezone; \"\" clears it)\n"
     "A user can also set both on the console's settings page.\n";
 
-static const char *const list_cols[] = {"name", "role", "created_at", "updated_at", "lang",
-                                        "zone", NULL};
+static const char *const list_cols[] = {"name", "role", "created_at", "updated_at",
+                                        "lang", "zone", NULL};
 
 struct user_args {
     const char *role, *pwfile, *lang, *zone;
@@ -134,8 +134,7 @@ static int list_row(void *ud, const struct hd_user *u)
     else
         cmd_out_row(o, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "name", u->name, "role",
                                  hd_role_name(u->role), "created_at", c, "updated_at", m, "lang",
-                                 u->lang[0] ? u->lang : NULL, "zone",
-                                 u->zone[0] ? u->zone : NULL));
+                                 u->lang[0] ? u->lang : NULL, "zone", u->zone[0] ? u->zone : NULL));
     return 0;
 }
 
@@ -159,8 +158,8 @@ static int check_prefs(const struct user_args *a)
         return cmd_usage("user", user_usage, "--lang: unknown language '%s' (en or zh-CN)",
                          a->lang);
     if (a->zone && *a->zone && !hd_time_zone_valid(a->zone))
-        return cmd_usage("user", user_usage, "--zone: '%s' is not an IANA time zone (%s)",
-                         a->zone, hd_time_zone_hint(a->zone));
+        return cmd_usage("user", user_usage, "--zone: '%s' is not an IANA time zone (%s)", a->zone,
+                         hd_time_zone_hint(a->zone));
     return 0;
 }
 
@@ -232,21 +231,18 @@ static int set_cmd(struct hd_ctx *ctx, bool add, const char *name, const struct 
 
 int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {
-        {"role", true, 'r', 0}, {"password-file", true, 'p', 0}, {"format", true, 'f', 0},
-        {"lang", true, 'l', 0}, {"zone", true, 'z', 0},         {0}};
+    static const struct cli_opt opts[] = {{"role", true, 'r', 0},   {"password-file", true, 'p', 0},
+                                          {"format", true, 'f', 0}, {"lang", true, 'l', 0},
+                                          {"zone", true, 'z', 0},   {0}};
     static const struct cli_spec spec = {"user", user_usage, opts, 0, NULL, NULL};
     struct user_args a = {.format = FMT_TABLE};
     struct hd_err err = {0};
-    if (argc < 2)
-        return cmd_usage("user", user_usage,
-                         "give a subcommand: add, set, role, list, remove or passwd");
+    static const char *const subs[] = {"add", "set", "role", "list", "remove", "passwd", NULL};
+    int rc;
+    if (cmd_subcommand("user", user_usage, subs, argc, argv, &rc) < 0)
+        return rc;
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cmd_help(user_usage);
-    if (sub[0] == '-')
-        return cmd_usage("user", user_usage, "unknown subcommand '%s'", sub);
-    int rc, i = cli_parse(&spec, argc - 1, argv + 1, user_opt, &a, &rc);
+    int i = cli_parse(&spec, argc - 1, argv + 1, user_opt, &a, &rc);
     if (i < 0)
         return rc;
     if (!ctx->store)
@@ -260,8 +256,6 @@ int cmd_user(struct hd_ctx *ctx, int argc, char **argv)
     }
     bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0,
          set = strcmp(sub, "set") == 0, role = strcmp(sub, "role") == 0;
-    if (!add && !remove && !set && !role && strcmp(sub, "passwd") != 0)
-        return cmd_usage("user", user_usage, "unknown subcommand '%s'", sub);
     if (nargs != 1)
         return cmd_usage("user", user_usage, nargs ? "unexpected argument '%s'" : "give a NAME%s",
                          nargs ? args[1] : "");

@@ -210,18 +210,12 @@ static int deliver_cmd(struct hd_ctx *ctx, int argc, char **argv)
 
 int cmd_webhook(struct hd_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2)
-        return cmd_usage("webhook", webhook_usage, "give a subcommand: list, test or deliver");
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cmd_help(webhook_usage);
-    if (strcmp(sub, "list") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "deliver") != 0)
-        return cmd_usage("webhook", webhook_usage, "unknown subcommand '%s'", sub);
-    if (strcmp(sub, "list") == 0)
-        return list_cmd(ctx, argc - 1, argv + 1);
-    if (strcmp(sub, "test") == 0)
-        return test_cmd(ctx, argc - 1, argv + 1);
-    return deliver_cmd(ctx, argc - 1, argv + 1);
+    static const char *const subs[] = {"list", "test", "deliver", NULL};
+    int rc, sub = cmd_subcommand("webhook", webhook_usage, subs, argc, argv, &rc);
+    return sub < 0    ? rc
+           : sub == 0 ? list_cmd(ctx, argc - 1, argv + 1)
+           : sub == 1 ? test_cmd(ctx, argc - 1, argv + 1)
+                      : deliver_cmd(ctx, argc - 1, argv + 1);
 }
 
 /* ---- herald run's deliverer --------------------------------------------------------- */

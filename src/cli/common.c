@@ -51,6 +51,34 @@ int cmd_help(const char *use)
     return EXIT_OK;
 }
 
+int cmd_subcommand(const char *cmd, const char *use, const char *const *subs, int argc, char **argv,
+                   int *rc)
+{
+    if (argc < 2) {
+        char list[256] = "";
+        size_t n = 0;
+        while (subs[n])
+            n++;
+        for (size_t i = 0; i < n; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     i == 0       ? ""
+                     : i + 1 == n ? " or "
+                                  : ", ",
+                     subs[i]);
+        *rc = cmd_usage(cmd, use, "give a subcommand: %s", list);
+        return -1;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        *rc = cmd_help(use);
+        return -1;
+    }
+    for (int i = 0; subs[i]; i++)
+        if (strcmp(argv[1], subs[i]) == 0)
+            return i;
+    *rc = cmd_usage(cmd, use, "unknown subcommand '%s'", argv[1]);
+    return -1;
+}
+
 enum { MAX_OPTS = 31 };
 
 /* What main deferred until a command line has parsed: opening the store,
