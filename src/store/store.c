@@ -39,6 +39,21 @@
 _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7,
                "migration 3's messages_due");
 
+/* The consent table's two triggers that fill consent_log (migration 10),
+ * made again by 17 and 18, which build the table anew: one text, so that
+ * the three cannot drift apart. */
+#define CONSENT_LOG_TRIGGERS                                                                       \
+    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "                             \
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "   \
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "             \
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"                            \
+    "END;"                                                                                         \
+    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "                             \
+    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "   \
+    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "             \
+    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"                            \
+    "END;"
+
 static const char *const migrations[] = {
     /* 1: contacts, push tokens, consent, suppressions, attribute types */
     "CREATE TABLE contacts ("
@@ -312,17 +327,7 @@ static const char *const migrations[] = {
     "CREATE INDEX consent_log_contact ON consent_log(contact_id, id);"
     "INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
     "  campaign_id) SELECT contact_id, channel, category, status, source, updated_at, "
-    "  message_id, campaign_id FROM consent ORDER BY updated_at;"
-    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;"
-    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;",
+    "  message_id, campaign_id FROM consent ORDER BY updated_at;" CONSENT_LOG_TRIGGERS,
     /* 11: receipts (issue 19). One row per gateway report, keyed by the
      * provider, the gateway's id of the message and the status, so a
      * report the gateway sends again is the same row. message_id is the
@@ -432,7 +437,8 @@ static const char *const migrations[] = {
     "  lease_until_ms INTEGER,"
     "  created_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS webhooks_consent_reuse AFTER DELETE ON consent_log WHEN OLD.id > (SELECT "
+    "CREATE TRIGGER IF NOT EXISTS webhooks_consent_reuse AFTER DELETE ON consent_log WHEN OLD.id > "
+    "(SELECT "
     "  coalesce(max(id), 0) FROM consent_log) BEGIN "
     "  UPDATE webhooks SET consent_id = min(consent_id, (SELECT coalesce(max(id), 0) FROM "
     "    consent_log));"
@@ -491,17 +497,7 @@ static const char *const migrations[] = {
     "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
     "  message_id, campaign_id FROM consent;"
     "DROP TABLE consent;"
-    "ALTER TABLE consent_new RENAME TO consent;"
-    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;"
-    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;",
+    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS,
     /* 18 (issue 24, WeChat as a channel of its own): consent and
      * suppressions name the channel wechat. Both CHECKs are part of their
      * tables, so both are built again as 17 built consent (its triggers
@@ -523,17 +519,7 @@ static const char *const migrations[] = {
     "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
     "  message_id, campaign_id FROM consent;"
     "DROP TABLE consent;"
-    "ALTER TABLE consent_new RENAME TO consent;"
-    "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;"
-    "CREATE TRIGGER consent_log_update AFTER UPDATE ON consent BEGIN "
-    "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "
-    "    campaign_id) VALUES (NEW.contact_id, NEW.channel, NEW.category, NEW.status, "
-    "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"
-    "END;"
+    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS
     "CREATE TABLE suppressions_new ("
     "  address TEXT PRIMARY KEY,"
     "  channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'wechat')),"
