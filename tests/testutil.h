@@ -321,7 +321,7 @@ static inline const char *tu_pg_server(void)
         return uri;
     if (env && *env)
         return uri = hd_xstrdup(env);
-    snprintf(tu_pg_dir_(), 64, "/tmp/herald-pg.XXXXXX");
+    snprintf(tu_pg_dir_(), 64, "/tmp/herald-pg.XXXXXX"); /* mkdtemp's template */
     assert_non_null(mkdtemp(tu_pg_dir_()));
     snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' start '%s'", src ? src : ".",
              tu_pg_dir_());
