@@ -417,7 +417,33 @@ static void test_pg_copy_bad_row(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "copying table 'contacts': row id 2: ");
     assert_contains(r.err, "invalid input syntax for type bigint");
+    assert_contains(r.err, "(the target was emptied again: nothing of the copy is left)");
     tu_run_release(&r);
+    /* nothing of it is left (row 1 and the tables before contacts were
+     * committed), and init's instance is back: the same target takes the
+     * copy once the row is fixed */
+    snprintf(cmd, sizeof cmd,
+             "psql -X -At '%s' -c \"SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) "
+             "FROM segments) || ' ' || (SELECT value FROM meta WHERE key = 'instance')\"; "
+             "sqlite3 '%s/h.db' \"SELECT value FROM meta WHERE key = 'instance'\"",
+             uri, dir);
+    char *left = tu_sh(cmd), *source = strchr(left, '\n');
+    assert_non_null(source);
+    *source++ = '\0';
+    assert_true(strncmp(left, "0 ", 2) == 0);
+    assert_true(strlen(left) > 2 && strcmp(left + 2, "") != 0);
+    assert_string_not_equal(left + 2, source); /* not the source's instance */
+    free(left);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"UPDATE contacts SET created_at = 1 WHERE id = 2\"",
+             dir);
+    free(tu_sh(cmd));
+    tu_herald(&r, dir, NULL, "db", "copy", "--batch", "1", "h.db", uri, NULL);
+    if (r.status != 0)
+        fail_msg("copy after the failed one: %s", r.err);
+    tu_run_release(&r);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"UPDATE contacts SET created_at = 'soon' WHERE id = 2\"",
+             dir);
+    free(tu_sh(cmd));
     /* in chunks: the chunk's first and last rows */
     tu_pg_drop(name);
     free(uri);

@@ -15,7 +15,9 @@
  * cursors that delete could move, after both). meta's rows are the
  * source's (its instance names the messages): the target's own, made by
  * its init, are replaced. Then PostgreSQL's identity sequences are set past
- * the largest id, and every table is counted on both sides. */
+ * the largest id, and every table is counted on both sides. A copy that
+ * fails after it began writing empties the target again (meta back to the
+ * target's own rows), so it can be given to the next copy as it was. */
 #include "herald/dbcopy.h"
 
 #include <inttypes.h>
@@ -370,6 +372,66 @@ out:
     return 0;
 }
 
+/* meta's rows as the target had them before the copy (its init's), so a
+ * failed copy can put them back. */
+struct meta_rows {
+    size_t n;
+    char **kv; /* key, value, key, value, ... */
+};
+
+static void meta_release(struct meta_rows *m)
+{
+    for (size_t i = 0; i < 2 * m->n; i++)
+        free(m->kv[i]);
+    free(m->kv);
+    memset(m, 0, sizeof *m);
+}
+
+static int meta_save(struct hd_db *db, struct meta_rows *m, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_db_prepare(db, "SELECT key, value FROM meta ORDER BY key", &s, err)) < 0)
+        return rc;
+    while ((rc = hd_db_step(s, err)) == 1) {
+        m->kv = hd_xrealloc(m->kv, (2 * m->n + 2) * sizeof *m->kv);
+        m->kv[2 * m->n] = hd_xstrdup(hd_db_col_text(s, 0));
+        m->kv[2 * m->n + 1] = hd_xstrdup(hd_db_col_text(s, 1));
+        m->n++;
+    }
+    hd_db_finalize(s);
+    return rc < 0 ? hd_err_prefix(err, "reading the target's meta") : 0;
+}
+
+/* After a failed copy: the target as it was before, every table empty
+ * but meta, which gets its own rows back, in one transaction. Tables go
+ * children first; consent_log again last, for what deleting consent may
+ * have logged. */
+static int empty_target(struct hd_db *db, const struct meta_rows *m, struct hd_err *err)
+{
+    struct hd_db_stmt *ins = NULL;
+    char sql[96];
+    int rc = hd_db_begin(db, err);
+    for (int t = NTABLES; rc >= 0 && t-- > 0;) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s", tables[t].name);
+        rc = hd_db_exec(db, sql, err);
+    }
+    if (rc >= 0 && (rc = hd_db_exec(db, "DELETE FROM consent_log", err)) >= 0)
+        rc = hd_db_prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?)", &ins, err);
+    for (size_t i = 0; rc >= 0 && i < m->n; i++) {
+        hd_db_reset(ins);
+        if ((rc = hd_db_bind_text(ins, 1, m->kv[2 * i], err)) >= 0 &&
+            (rc = hd_db_bind_text(ins, 2, m->kv[2 * i + 1], err)) >= 0)
+            rc = hd_db_step(ins, err);
+    }
+    hd_db_finalize(ins);
+    if (rc >= 0)
+        rc = hd_db_commit(db, err);
+    if (rc < 0)
+        hd_db_rollback(db);
+    return rc < 0 ? rc : 0;
+}
+
 /* Each identity sequence past its column's largest value. */
 static int reset_sequences(struct hd_db *db, struct hd_err *err)
 {
@@ -444,10 +506,27 @@ static int copy_all(struct run *r, struct hd_store_copy_report *rep, struct hd_e
     return verify(r, rep, err);
 }
 
+/* A failed copy leaves nothing of itself: the target is emptied again,
+ * and err says so (or that even that failed). */
+static void undo(struct run *r, const struct meta_rows *m, struct hd_err *err)
+{
+    struct hd_err why = {0};
+    size_t len = strlen(err->msg);
+    if (empty_target(r->to, m, &why) == 0)
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (the target was emptied again: nothing of the copy is left)");
+    else
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (emptying the target again failed too: %s; it holds part of the copy, so "
+                 "start again with an empty one)",
+                 why.msg);
+}
+
 int hd_store_copy(const char *from, const char *to, const struct hd_store_copy_opts *opts,
                   struct hd_store_copy_report *rep, struct hd_err *err)
 {
     struct hd_store_copy_opts dflt = {0};
+    struct meta_rows meta = {0};
     struct run r = {0};
     int rc;
     if (!opts)
@@ -468,9 +547,13 @@ int hd_store_copy(const char *from, const char *to, const struct hd_store_copy_o
                          err)) < 0)
         goto out;
     rep->version = hd_store_schema_version();
-    rc = copy_all(&r, rep, err);
+    if ((rc = meta_save(r.to, &meta, err)) < 0)
+        goto out;
+    if ((rc = copy_all(&r, rep, err)) < 0)
+        undo(&r, &meta, err);
     hd_db_rollback(r.from);
 out:
+    meta_release(&meta);
     if (r.progress)
         hd_progress_finish(r.progress);
     hd_db_close(r.from);
