@@ -47,6 +47,17 @@ int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *er
  * cache_kib KiB, and a checkpoint once the WAL holds wal_pages pages
  * (SQLite's defaults: 2000 KiB and 1000 pages; 0 keeps a default). */
 int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_err *err);
+/* For a writer whose checkpoints another connection runs (herald serve's
+ * main loop, hd_store_checkpoint): after each commit the WAL's size in
+ * pages is stored in *pages (atomically: another thread reads it), and
+ * this connection checkpoints only once the WAL holds hard_pages. After
+ * hd_store_tune, whose checkpoint cadence it replaces; *pages must outlive
+ * st. Nothing on PostgreSQL. */
+void hd_store_wal_defer(struct hd_store *st, int hard_pages, int *pages);
+/* A passive checkpoint: the WAL's pages written back to the database as
+ * far as no reader still needs them, without waiting for any lock (one
+ * that finds another checkpoint running does nothing and succeeds). */
+int hd_store_checkpoint(struct hd_store *st, struct hd_err *err);
 
 /* Rows the last INSERT, UPDATE or DELETE changed (0: a guarded state
  * change found the message in another state). */

@@ -64,6 +64,8 @@ struct hd_store {
         struct hd_db_stmt *stmt; /* NULL while it is lent out */
     } dshapes[STORE_SHAPES];
     struct hd_db_stmt *dcache[DSLOT_COUNT];
+    int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
+    int wal_hard;    /* past this many pages the connection checkpoints itself */
 };
 
 /* The store's files move onto db.h (db.h) one function at a time (issue
