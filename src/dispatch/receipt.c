@@ -1,10 +1,12 @@
 /* receipt: a gateway's report on a message, applied (issue 19).
  *
- * A report is first kept (store/receipts.c, once per provider, gateway id
- * and status), then its message (the callback URL names it: m=N, which
- * the driver put there) is looked up with its accepted row in the
- * delivery log, which must carry the gateway's id; not found, it stays
- * pending and
+ * A report's message (the callback URL names it: m=N, which the driver
+ * put there) is looked up first with its accepted row in the delivery log,
+ * which must carry the gateway's id (one statement, hd_store_receipt_target),
+ * then the report is kept (store/receipts.c, once per provider, gateway id
+ * and status): already marked applied when its message was found, so that
+ * its row is written once, and applied only if that insert added it (a copy
+ * sent again adds nothing). Not found, it stays pending and
  * hd_receipts_retry applies it when the message appears. Its meaning comes
  * from the provider's type and is computed again whenever it is applied,
  * so a pending report needs nothing but what the gateway said: meaning()
