@@ -47,6 +47,17 @@ int hd_store_open_raw(const char *path, struct hd_store **out, struct hd_err *er
  * cache_kib KiB, and a checkpoint once the WAL holds wal_pages pages
  * (SQLite's defaults: 2000 KiB and 1000 pages; 0 keeps a default). */
 int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_err *err);
+/* For a writer whose checkpoints another connection runs (herald serve's
+ * main loop, hd_store_checkpoint): after each commit the WAL's size in
+ * pages is stored in *pages (atomically: another thread reads it), and
+ * this connection checkpoints only once the WAL holds hard_pages. After
+ * hd_store_tune, whose checkpoint cadence it replaces; *pages must outlive
+ * st. Nothing on PostgreSQL. */
+void hd_store_wal_defer(struct hd_store *st, int hard_pages, int *pages);
+/* A passive checkpoint: the WAL's pages written back to the database as
+ * far as no reader still needs them, without waiting for any lock (one
+ * that finds another checkpoint running does nothing and succeeds). */
+int hd_store_checkpoint(struct hd_store *st, struct hd_err *err);
 
 /* Rows the last INSERT, UPDATE or DELETE changed (0: a guarded state
  * change found the message in another state). */
@@ -627,6 +638,9 @@ struct hd_receipt {
     /* the sender's id of the message when gateway_id is the event's (a
      * mail sender's), or NULL */
     const char *provider_id;
+    /* kept as applied at this time (its message was found in the same
+     * transaction, hd_store_receipt_target), or 0: pending */
+    int64_t applied_ms;
 };
 /* ---- the in-app inbox (inbox.c, issue 20) ---- */
 
@@ -681,11 +695,22 @@ typedef int (*hd_receipt_cb)(void *ud, const struct hd_receipt *r);
  * (strings live until cb returns). */
 int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
                               struct hd_err *err);
-/* A message's state now; HD_E_NOTFOUND when there is no such message. */
-int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err);
-/* A message's contact (0 when there is no such message). */
-int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact,
-                         struct hd_err *err);
+/* The delivery log's accepted row a report is about, and its message's
+ * state now. */
+struct hd_receipt_target {
+    int64_t message, campaign, run, contact;
+    int attempt;
+    int state;        /* the message's, now */
+    char channel[16]; /* the row's channel's name, or "" */
+    char variant[64], address[320];
+};
+/* The newest accepted row of provider for message's contact that carries
+ * gateway_id (NULL: that is message's own row, for the reports that name
+ * the message alone); *found is false when there is no such message, no
+ * such row, or the row is another message's. */
+int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *provider,
+                            const char *gateway_id, struct hd_receipt_target *t, bool *found,
+                            struct hd_err *err);
 /* Moves a message from `from` to `to` (a receipt's move; the caller checked
  * it with hd_state_move); HD_E_INVALID when it was no longer in from. */
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,

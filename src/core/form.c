@@ -175,21 +175,27 @@ static void fetch_sha1(void)
         HD_BUG("OpenSSL has no SHA1");
 }
 
-/* H(key0 XOR pad || a) into out. */
-static void sha1_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char pad, const void *a,
-                        size_t alen, unsigned char *out)
+/* Starts H(key0 XOR pad || ...) in c. */
+static void sha1_padded(EVP_MD_CTX *c, const unsigned char *key0, unsigned char pad)
 {
     unsigned char block[SHA1_BLOCK];
     for (int i = 0; i < SHA1_BLOCK; i++)
         block[i] = key0[i] ^ pad;
-    if (!EVP_DigestInit_ex(c, sha1, NULL) || !EVP_DigestUpdate(c, block, SHA1_BLOCK) ||
-        !EVP_DigestUpdate(c, a, alen) || !EVP_DigestFinal_ex(c, out, NULL))
+    if (!EVP_DigestInit_ex(c, sha1, NULL) || !EVP_DigestUpdate(c, block, SHA1_BLOCK))
         HD_BUG("SHA1 failed");
     OPENSSL_cleanse(block, sizeof block);
 }
 
-/* HMAC-SHA1 of the n bytes at in with the key. */
-static void hmac_sha1(const char *key, size_t klen, const void *in, size_t n,
+static void sha1_more(EVP_MD_CTX *c, const void *a, size_t n)
+{
+    if (!EVP_DigestUpdate(c, a, n))
+        HD_BUG("SHA1 failed");
+}
+
+/* HMAC-SHA1 with the key of url followed by each field's name and value,
+ * fed to the digest as they are (not copied into one string first: a
+ * status callback is signed on every request). */
+static void hmac_form(const char *key, size_t klen, const char *url, const struct hd_form *f,
                       unsigned char out[SHA1_LEN])
 {
     unsigned char key0[SHA1_BLOCK] = {0}, inner[SHA1_LEN];
@@ -202,8 +208,18 @@ static void hmac_sha1(const char *key, size_t klen, const void *in, size_t n,
     else if (!EVP_DigestInit_ex(c, sha1, NULL) || !EVP_DigestUpdate(c, key, klen) ||
              !EVP_DigestFinal_ex(c, key0, NULL)) /* a long key is hashed first */
         HD_BUG("SHA1 failed");
-    sha1_padded(c, key0, 0x36, in, n, inner);
-    sha1_padded(c, key0, 0x5c, inner, sizeof inner, out);
+    sha1_padded(c, key0, 0x36);
+    sha1_more(c, url, strlen(url));
+    for (size_t i = 0; i < f->n; i++) {
+        sha1_more(c, f->v[i].name, strlen(f->v[i].name));
+        sha1_more(c, f->v[i].value, strlen(f->v[i].value));
+    }
+    if (!EVP_DigestFinal_ex(c, inner, NULL))
+        HD_BUG("SHA1 failed");
+    sha1_padded(c, key0, 0x5c);
+    sha1_more(c, inner, sizeof inner);
+    if (!EVP_DigestFinal_ex(c, out, NULL))
+        HD_BUG("SHA1 failed");
     EVP_MD_CTX_free(c);
     OPENSSL_cleanse(key0, sizeof key0);
     OPENSSL_cleanse(inner, sizeof inner);
@@ -212,16 +228,8 @@ static void hmac_sha1(const char *key, size_t klen, const void *in, size_t n,
 void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
                               const struct hd_form *f, char out[HD_TWILIO_SIG_MAX])
 {
-    struct hd_buf m;
     unsigned char mac[SHA1_LEN];
-    hd_buf_init(&m);
-    hd_buf_adds(&m, url);
-    for (size_t i = 0; i < f->n; i++) {
-        hd_buf_adds(&m, f->v[i].name);
-        hd_buf_adds(&m, f->v[i].value);
-    }
-    hmac_sha1(token, token_len, m.data ? m.data : "", m.len, mac);
+    hmac_form(token, token_len, url, f, mac);
     EVP_EncodeBlock((unsigned char *)out, mac, SHA1_LEN);
     OPENSSL_cleanse(mac, sizeof mac);
-    hd_buf_release(&m);
 }

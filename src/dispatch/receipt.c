@@ -1,10 +1,12 @@
 /* receipt: a gateway's report on a message, applied (issue 19).
  *
- * A report is first kept (store/receipts.c, once per provider, gateway id
- * and status), then its message (the callback URL names it: m=N, which
- * the driver put there) is looked up with its accepted row in the
- * delivery log, which must carry the gateway's id; not found, it stays
- * pending and
+ * A report's message (the callback URL names it: m=N, which the driver
+ * put there) is looked up first with its accepted row in the delivery log,
+ * which must carry the gateway's id (one statement, hd_store_receipt_target),
+ * then the report is kept (store/receipts.c, once per provider, gateway id
+ * and status): already marked applied when its message was found, so that
+ * its row is written once, and applied only if that insert added it (a copy
+ * sent again adds nothing). Not found, it stays pending and
  * hd_receipts_retry applies it when the message appears. Its meaning comes
  * from the provider's type and is computed again whenever it is applied,
  * so a pending report needs nothing but what the gateway said: meaning()
@@ -175,31 +177,14 @@ static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
         plain_meaning(c->cfg->receipts.bounce_rules, r, m);
 }
 
-/* The message a report is about: its accepted row in the log. */
+/* The message a report is about: its accepted row in the log, and its
+ * state when it was found. */
 struct target {
     bool found;
     int64_t message, campaign, run, contact;
-    int attempt, channel;
+    int attempt, channel, state;
     char variant[64], address[320];
-    int64_t want; /* only this message's row (a bounce mailbox's report), or 0 */
 };
-
-static int keep_target(void *ud, const struct hd_log_row *row)
-{
-    struct target *t = ud;
-    if (t->want && row->message != t->want)
-        return 0;
-    t->found = true;
-    t->message = row->message;
-    t->campaign = row->campaign_id;
-    t->run = row->run;
-    t->contact = row->contact_id;
-    t->attempt = row->attempt;
-    t->channel = row->channel ? hd_channel_parse(row->channel) : -1;
-    snprintf(t->variant, sizeof t->variant, "%s", row->variant ? row->variant : "");
-    snprintf(t->address, sizeof t->address, "%s", row->address ? row->address : "");
-    return 1;
-}
 
 /* Whether this report puts the address on the suppression list now: at
  * once, or for a soft bounce when it is the limit's. */
@@ -250,9 +235,7 @@ static int move_state(const struct hd_receipt_ctx *c, const struct meaning *m,
                       const struct target *t, int64_t now_ms, int *to, char *note, size_t size,
                       struct hd_err *err)
 {
-    int cur, rc;
-    if ((rc = hd_store_msg_state(c->st, t->message, &cur, err)) < 0)
-        return rc;
+    int cur = t->state, rc;
     *to = cur;
     if (m->to < 0)
         return 0;
@@ -310,6 +293,8 @@ static char *detail_json(const struct hd_receipt *r)
     return hd_buf_detach(&b, NULL);
 }
 
+/* Applies r to t's message; r's row is marked applied first unless it
+ * was kept so (r->applied_ms: new in this transaction). */
 static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, const struct target *t,
                  int64_t now_ms, struct hd_err *err)
 {
@@ -317,10 +302,11 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, con
     meaning(c, r, &m);
     char note[300] = "", text[1200], detail[1400];
     int to, rc;
-    bool sup = false, first = false;
-    /* marked first, and only if still pending: another process that
-     * applied it meanwhile wins, and it is never applied twice */
-    if ((rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, &first, err)) < 0 || !first)
+    bool sup = false, first = r->applied_ms != 0;
+    /* a pending one is marked first, and only if still pending: another
+     * process that applied it meanwhile wins, and it is never applied twice */
+    if (!first &&
+        ((rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, &first, err)) < 0 || !first))
         return rc;
     if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0 ||
         (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
@@ -398,64 +384,56 @@ static int message_of(const struct hd_receipt_ctx *c, const struct hd_receipt *r
 }
 
 /* The message r is about (the number its callback named, with the
- * gateway's id on its accepted row): t->found says whether. */
+ * gateway's id on its accepted row, found through the contact's index):
+ * t->found says whether. A bounce mailbox's report, and a mail sender's
+ * event, carry the message's number only. */
 static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
                        struct hd_err *err)
 {
-    int64_t contact = 0;
-    struct hd_receipt k = *r;
+    int64_t message = 0;
+    struct hd_receipt_target row;
     memset(t, 0, sizeof *t);
-    int rc = message_of(c, r, &k.message, err);
-    r = &k;
-    if (rc == 0 && r->message)
-        rc = hd_store_msg_contact(c->st, r->message, &contact, err);
-    if (rc < 0 || !contact)
+    int rc = message_of(c, r, &message, err);
+    if (rc < 0 || !message)
         return rc;
-    /* the message's accepted row with the gateway's id: through the
-     * contact's index, the report's message and sid both checked (a
-     * bounce mailbox's report, and a mail sender's event, carry the
-     * message's number only) */
     bool mailbox = strncmp(r->gateway_id, HD_RECEIPT_MAILBOX, strlen(HD_RECEIPT_MAILBOX)) == 0;
     bool mail = mailbox || by_message(c, r);
-    struct hd_log_filter f = {.contact = contact,
-                              .provider = r->provider,
-                              .gateway_id = mail ? NULL : r->gateway_id,
-                              .message = mail ? r->message : 0,
-                              .outcome = "accepted",
-                              .limit = 1};
-    t->want = mailbox ? r->message : 0;
-    if ((rc = hd_store_log_query(c->st, &f, keep_target, t, err)) < 0)
+    if ((rc = hd_store_receipt_target(c->st, message, r->provider, mail ? NULL : r->gateway_id,
+                                      &row, &t->found, err)) < 0 ||
+        !t->found)
         return rc;
-    if (t->message != r->message)
-        t->found = false;
+    t->message = row.message;
+    t->campaign = row.campaign;
+    t->run = row.run;
+    t->contact = row.contact;
+    t->attempt = row.attempt;
+    t->state = row.state;
+    t->channel = row.channel[0] ? hd_channel_parse(row.channel) : -1;
+    memcpy(t->variant, row.variant, sizeof t->variant);
+    memcpy(t->address, row.address, sizeof t->address);
     return 0;
-}
-
-/* Applies r when its message is known: *applied says whether. */
-static int try_apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
-                     bool *applied, struct hd_err *err)
-{
-    struct target t;
-    int rc = find_target(c, r, &t, err);
-    *applied = rc == 0 && t.found;
-    return rc < 0 || !t.found ? rc : apply(c, r, &t, now_ms, err);
 }
 
 int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                     int *result, struct hd_err *err)
 {
     struct hd_receipt k = *r;
-    bool added = false, applied = false;
+    struct target t = {0};
+    bool added = false;
     /* kept under its message when that is known now (by the gateway's id,
      * for the providers that keep them), so that a copy sent again meets
-     * the row it duplicates (store/receipts.c) */
+     * the row it duplicates (store/receipts.c); its message looked up
+     * first, so that a report applied now is written once, as applied */
     int rc = message_of(c, r, &k.message, err);
+    if (rc == 0 && k.message)
+        rc = find_target(c, &k, &t, err);
+    k.applied_ms = t.found ? now_ms : 0;
     if (rc == 0)
         rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
-    if (rc == 0 && added)
-        rc = try_apply(c, &k, now_ms, &applied, err);
+    if (rc == 0 && added && t.found)
+        rc = apply(c, &k, &t, now_ms, err);
     if (rc == 0)
-        *result = !added ? HD_RCPT_DUPLICATE : applied ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
+        *result = !added ? HD_RCPT_DUPLICATE : t.found ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
     return rc;
 }
 
@@ -517,16 +495,21 @@ static void pending_release(struct pending *p)
     free(p->v);
 }
 
-/* One pending report whose message is known now, in its own transaction
- * (the lookups before take no write lock). */
-static int apply_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
-                       const struct target *t, int64_t now_ms, struct hd_err *err)
+/* One pending report whose message was found, looked up again and
+ * applied in its own transaction: the lookups before take no write lock,
+ * and the state it moves from is read under it. */
+static int apply_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                       bool *applied, struct hd_err *err)
 {
+    struct target t = {0};
     int rc = hd_store_begin(c->st, err);
-    if (rc == 0 && (rc = apply(c, r, t, now_ms, err)) == 0)
+    if (rc == 0 && (rc = find_target(c, r, &t, err)) == 0 && t.found)
+        rc = apply(c, r, &t, now_ms, err);
+    if (rc == 0)
         rc = hd_store_commit(c->st, err);
     if (rc < 0)
         hd_store_rollback(c->st);
+    *applied = rc == 0 && t.found;
     return rc;
 }
 
@@ -538,8 +521,9 @@ int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *a
     *applied = 0;
     for (size_t i = 0; rc == 0 && i < p.n; i++) {
         struct target t;
+        bool done = false;
         if ((rc = find_target(c, &p.v[i], &t, err)) == 0 && t.found &&
-            (rc = apply_found(c, &p.v[i], &t, now_ms, err)) == 0)
+            (rc = apply_found(c, &p.v[i], now_ms, &done, err)) == 0 && done)
             ++*applied;
     }
     pending_release(&p);

@@ -114,6 +114,8 @@ struct hd_srv {
     pthread_mutex_t console_mu;         /* guards console_dummy, made at the first login */
     pthread_mutex_t login_mu;           /* one console login at a time (its throttle) */
     bool console_secure;                /* public_url is https: cookies get Secure */
+    int wal_pages;           /* the WAL's pages after st's last commit (atomic) */
+    struct hd_store *ckpt_st; /* the main loop's checkpoint connection (checkpoint.c) */
 };
 
 /* What a route answers: status, body, its type, an Allow header. */
@@ -406,6 +408,9 @@ void hd_hooks_retry(struct hd_srv *s);
 
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
+/* Once the writer's WAL holds wal_pages, a passive checkpoint on the
+ * checkpoint connection (checkpoint.c); the main loop's, each tick. */
+void hd_srv_checkpoint(struct hd_srv *s, int wal_pages);
 
 /* ---- the JSON API (api.c): /api/v1/... ---- */
 

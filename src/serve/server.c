@@ -102,6 +102,8 @@ struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err)
         hd_store_tune(s->st, STORE_CACHE_KIB, STORE_WAL_PAGES, err) < 0) {
         hd_store_free(s->st);
         s->st = NULL;
+    } else { /* the main loop checkpoints (checkpoint.c) */
+        hd_store_wal_defer(s->st, 2 * STORE_WAL_PAGES, &s->wal_pages);
     }
     return s->st;
 }
@@ -758,6 +760,7 @@ void hd_serve_wait(struct hd_serve *v)
     while (!v->o.stopped()) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
+        hd_srv_checkpoint(&v->s, STORE_WAL_PAGES);
         if (hd_clock_mono_ms() >= next_retry) { /* receipts whose message appeared */
             hd_hooks_retry(&v->s);
             next_retry = hd_clock_mono_ms() + 1000;
@@ -782,6 +785,7 @@ void hd_serve_free(struct hd_serve *v)
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);
     hd_store_free(v->s.con_st);
+    hd_store_free(v->s.ckpt_st);
     hd_con_stats_free(v->s.con_stats);
     pthread_mutex_destroy(&v->s.mu);
     pthread_mutex_destroy(&v->s.metrics_mu);

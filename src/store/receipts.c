@@ -17,6 +17,7 @@
  * compiling them cost more than running them. */
 #include "store_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
@@ -25,8 +26,8 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
-                             "gateway_at, received_at, message_id, provider_id) VALUES (?1, ?2, "
-                             "?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                             "gateway_at, received_at, message_id, provider_id, applied_at) VALUES "
+                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
                              &s, err);
     if (rc < 0)
         return rc;
@@ -41,6 +42,8 @@ int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_
     if (r->message)
         sqlite3_bind_int64(s, 8, r->message);
     hd_store_bind_text(s, 9, r->provider_id);
+    if (r->applied_ms)
+        sqlite3_bind_int64(s, 10, r->applied_ms);
     if (sqlite3_step(s) != SQLITE_DONE) {
         rc = hd_store_fail(st, err, "keeping a receipt");
         goto out;
@@ -178,21 +181,46 @@ static int one_int(struct hd_store *st, int slot, const char *sql, int64_t a, co
     return rc;
 }
 
-int hd_store_msg_state(struct hd_store *st, int64_t message, int *state, struct hd_err *err)
+int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *provider,
+                            const char *gateway_id, struct hd_receipt_target *t, bool *found,
+                            struct hd_err *err)
 {
-    int64_t v = 0;
-    int rc = one_int(st, SLOT_MSG_STATE, "SELECT state FROM messages WHERE id = ?1", message, NULL,
-                     0, &v, err);
-    *state = (int)v;
+    sqlite3_stmt *s = NULL;
+    /* through the contact's index (attempts has none on message_id or on
+     * the random gateway ids), newest first, as the log lists them */
+    int rc = hd_store_cached(st, SLOT_RECEIPT_TARGET,
+                             "SELECT a.message_id, a.campaign_id, a.run_id, a.contact_id, "
+                             "a.attempt, a.channel, a.variant, a.address, m.state FROM messages m "
+                             "JOIN attempts a ON a.contact_id = m.contact_id WHERE m.id = ?1 AND "
+                             "a.provider = ?2 AND a.outcome = 'accepted' AND (a.gateway_id = ?3 "
+                             "OR (?3 IS NULL AND a.message_id = ?1)) ORDER BY a.at DESC, a.id "
+                             "DESC LIMIT 1",
+                             &s, err),
+        step;
+    if (rc < 0)
+        return rc;
+    memset(t, 0, sizeof *t);
+    sqlite3_bind_int64(s, 1, message);
+    sqlite3_bind_text(s, 2, provider, -1, SQLITE_STATIC);
+    hd_store_bind_text(s, 3, gateway_id);
+    if ((step = sqlite3_step(s)) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(s, i))
+        t->message = sqlite3_column_int64(s, 0);
+        t->campaign = sqlite3_column_int64(s, 1);
+        t->run = sqlite3_column_int64(s, 2);
+        t->contact = sqlite3_column_int64(s, 3);
+        t->attempt = sqlite3_column_int(s, 4);
+        snprintf(t->channel, sizeof t->channel, "%s", T(5) ? T(5) : "");
+        snprintf(t->variant, sizeof t->variant, "%s", T(6) ? T(6) : "");
+        snprintf(t->address, sizeof t->address, "%s", T(7) ? T(7) : "");
+        t->state = sqlite3_column_int(s, 8);
+#undef T
+    } else if (step != SQLITE_DONE) {
+        rc = hd_store_fail(st, err, "finding a receipt's message");
+    }
+    sqlite3_reset(s);
+    *found = rc == 0 && step == SQLITE_ROW && t->message == message;
     return rc;
-}
-
-int hd_store_msg_contact(struct hd_store *st, int64_t message, int64_t *contact, struct hd_err *err)
-{
-    *contact = 0;
-    int rc = one_int(st, SLOT_MSG_CONTACT, "SELECT contact_id FROM messages WHERE id = ?1", message,
-                     NULL, 0, contact, err);
-    return rc == HD_E_NOTFOUND ? 0 : rc;
 }
 
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,

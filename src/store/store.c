@@ -778,6 +778,38 @@ int hd_store_tune(struct hd_store *st, int cache_kib, int wal_pages, struct hd_e
     return hd_store_exec(st, sql, err);
 }
 
+/* The WAL hook of a writer that leaves its checkpoints to another
+ * connection: each commit notes the WAL's size for that one to read, and
+ * only past wal_hard (the other fell behind, or is gone) does this one
+ * checkpoint, passively, as SQLite's own autocheckpoint would. */
+static int wal_noted(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    struct hd_store *st = ud;
+    __atomic_store_n(st->wal_frames, pages, __ATOMIC_RELAXED);
+    if (pages >= st->wal_hard)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+void hd_store_wal_defer(struct hd_store *st, int hard_pages, int *pages)
+{
+    if (!st->db)
+        return;
+    st->wal_frames = pages;
+    st->wal_hard = hard_pages > 0 ? hard_pages : 1000;
+    sqlite3_wal_hook(st->db, wal_noted, st);
+}
+
+int hd_store_checkpoint(struct hd_store *st, struct hd_err *err)
+{
+    int rc = hd_store_sqlite_only(st, "a checkpoint", err);
+    if (rc < 0)
+        return rc;
+    /* BUSY: another connection is checkpointing; the next call does it */
+    rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : hd_store_fail(st, err, "a checkpoint");
+}
+
 /* BEGIN and COMMIT prepared once per connection: the service's writer
  * runs them for every batch, and sqlite3_exec compiled them each time. */
 static int run_slot(struct hd_store *st, int slot, const char *sql, struct hd_err *err)

@@ -23,8 +23,7 @@ enum hd_store_slot {
     SLOT_RECEIPT_ID_UNKNOWN,
     SLOT_RECEIPT_DONE,
     SLOT_RECEIPT_DROP,
-    SLOT_MSG_STATE,
-    SLOT_MSG_CONTACT,
+    SLOT_RECEIPT_TARGET,
     SLOT_MSG_RECEIPT,
     SLOT_RECEIPT_COUNT,
     SLOT_BEGIN,
@@ -65,6 +64,8 @@ struct hd_store {
         struct hd_db_stmt *stmt; /* NULL while it is lent out */
     } dshapes[STORE_SHAPES];
     struct hd_db_stmt *dcache[DSLOT_COUNT];
+    int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
+    int wal_hard;    /* past this many pages the connection checkpoints itself */
 };
 
 /* The store's files move onto db.h (db.h) one function at a time (issue
