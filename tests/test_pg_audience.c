@@ -149,7 +149,7 @@ static char *dump(const char *target, const char *file)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && sqlite3 %s '.dump contacts push_tokens consent consent_log "
-             "suppressions attributes segments meta events'",
+             "suppressions attributes segments meta events' | grep -v \"^INSERT INTO meta VALUES('instance'\"",
              dir, file);
     return tu_sh(cmd);
 }
@@ -231,7 +231,14 @@ static void test_pg_audience_commands(void **state)
     char *a = dump("var/herald.db", "lite.db"), *b = dump(uri, "pg.db");
     assert_true(strstr(a, "INSERT INTO consent_log") != NULL);
     assert_true(strstr(a, "INSERT INTO segments") != NULL);
-    assert_string_equal(a, b);
+    if (strcmp(a, b) != 0) {
+        char cmd[512];
+        put("lite.dump", a);
+        put("pg.dump", b);
+        snprintf(cmd, sizeof cmd, "cd '%s' && diff lite.dump pg.dump || true", dir);
+        char *d = tu_sh(cmd);
+        fail_msg("the stores differ after db copy:\n%.4000s", d);
+    }
     free(a), free(b), free(csv);
 }
 
