@@ -258,7 +258,7 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
             break;
         if (i > 0) /* the counter's update has no parameters */
             hd_db_bind_int64(s, 1, k.id, NULL);
-        if (i > 1)
+        if (i >= 1 && i <= 3) /* the rows that keep their contact as the pseudonym */
             hd_db_bind_int64(s, 2, pseudo, NULL);
         if (i == 2) {
             hd_db_bind_text(s, 3, k.email, NULL);
