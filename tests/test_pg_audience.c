@@ -3,8 +3,8 @@
  * with attributes, push tokens, a bad line, merges and a replace;
  * suppressions added and removed; opt-outs; segments defined, counted,
  * sampled, exported, listed and deleted with rules on attributes, dates,
- * days_since, in, text tests, reachable() and events; contacts shown,
- * listed and deleted) runs on a fresh SQLite store and on a fresh
+ * days_since, in, text tests, reachable() and events; events imported and
+ * RFM scores stored and taken off; contacts shown, listed and deleted) runs on a fresh SQLite store and on a fresh
  * PostgreSQL store (`herald init`): stdout, stderr and the exit status must
  * be the same bytes (an import's timing aside). Then `herald db copy`
  * takes both to SQLite files, whose `sqlite3 .dump` of the tables these
@@ -219,6 +219,11 @@ static void test_pg_audience_commands(void **state)
         SAME("segment", "export", rules[i][0], "--format", "csv");
         same_sample(rules[i][0], "1000");
     }
+    SAME("segment", "rfm", "--event", "purchase", "--value", "value");
+    SAME("segment", "count", "rfm_important_value");
+    /* a narrower window takes the scores off the contacts outside it */
+    SAME("segment", "rfm", "--event", "purchase", "--value", "value", "--window", "36h");
+    SAME("contacts", "show", "c0458");
     SAME_FAIL(1, "segment", "define", "gold", "plan = \"x\"");
     SAME("segment", "define", "gold", "plan = \"gold\"", "--replace");
     SAME("segment", "list");
