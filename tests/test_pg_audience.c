@@ -247,6 +247,38 @@ static void test_pg_audience_commands(void **state)
     free(a), free(b), free(csv);
 }
 
+/* An SMS reply's opt-out by phone number (hd_store_phone_consent): the
+ * same changes, a repeat changing nothing, the same consent_log rows. */
+static void test_pg_audience_reply(void **state)
+{
+    (void)state;
+    struct hd_store *st[2];
+    struct hd_store_opts o = {0};
+    struct hd_err e = {0};
+    char *path = tu_path(dir, "var/herald.db");
+    put("p.csv", "id,phone\np1,+14155550101\np2,+14155550102\n");
+    SAME("contacts", "import", "p.csv");
+    if (hd_store_open(path, &o, &st[0], &e) < 0 || hd_store_open(uri, &o, &st[1], &e) < 0)
+        fail_msg("open: %s", e.msg);
+    for (int k = 0; k < 2; k++) {
+        int64_t n = -1;
+        assert_int_equal(hd_store_phone_consent(st[k], "+14155550101", HD_CAT_MARKETING,
+                                                HD_CONSENT_OPTED_OUT, "reply", NOW, &n, &e),
+                         0);
+        assert_int_equal(n, 1);
+        assert_int_equal(hd_store_phone_consent(st[k], "+14155550101", HD_CAT_MARKETING,
+                                                HD_CONSENT_OPTED_OUT, "reply", NOW + 5, &n, &e),
+                         0);
+        assert_int_equal(n, 0); /* already so: nothing changes, not even the time */
+        hd_store_free(st[k]);
+    }
+    SAME("history", "p1");
+    char *a = dump("var/herald.db", "lite.db"), *b = dump(uri, "pg.db");
+    assert_true(strstr(a, "'reply'") != NULL);
+    assert_string_equal(a, b);
+    free(a), free(b), free(path);
+}
+
 /* ---- the compiler's two dialects on the same data ---------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -431,6 +463,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pg_audience_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_audience_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_audience_rules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
