@@ -16,7 +16,17 @@
  *    comparisons on them are rewritten into bounds on x, so that no date
  *    function runs per row;
  *  - reachable(ch[, cat]): an address (a push token) on the channel, not
- *    suppressed, and no opt-out for the category (marketing by default). */
+ *    suppressed, and no opt-out for the category (marketing by default).
+ *
+ * One tree gives either dialect (issue 23): SQLite's, or PostgreSQL's
+ * (struct sqlc's pg), where attributes are read through jsonb (#> and #>>
+ * with a text[] path parameter), a comparison reads an attribute as the
+ * literal's type (enum want), every parameter carries its type (no
+ * context tells it in a CASE or a function's argument), date parts are
+ * extract()s, GLOB is a regular expression, NOCASE is ASCII lower() and
+ * text compares with COLLATE "C", byte by byte as SQLite does.
+ * hd_store_seg_sql and hd_store_prepare_rule give SQLite's; the
+ * db.h entry point hd_store_dprepare_rule the store's own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
