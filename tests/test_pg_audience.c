@@ -4,12 +4,14 @@
  * suppressions added and removed; opt-outs; segments defined, counted,
  * sampled, exported, listed and deleted with rules on attributes, dates,
  * days_since, in, text tests, reachable() and events; events imported and
- * RFM scores stored and taken off; contacts shown, listed and deleted) runs on a fresh SQLite store and on a fresh
- * PostgreSQL store (`herald init`): stdout, stderr and the exit status must
- * be the same bytes (an import's timing aside). Then `herald db copy`
- * takes both to SQLite files, whose `sqlite3 .dump` of the tables these
- * commands write (ids included) must be equal, consent_log's rows (the
- * triggers' on PostgreSQL) too.
+ * RFM scores stored and taken off; contacts shown, listed and deleted)
+ * runs on a fresh SQLite store and on a fresh PostgreSQL store (`herald
+ * init`): stdout, stderr and the exit status must be the same bytes (an
+ * import's timing aside). Then `herald db copy` takes both to SQLite
+ * files, whose `sqlite3 .dump` of the tables these commands write (ids
+ * included) must be equal, consent_log's rows (the triggers' on
+ * PostgreSQL) too. An SMS reply's opt-out by phone, through the library,
+ * alike.
  *
  * The rule compiler's PostgreSQL dialect is checked against SQLite's on
  * the same data: the demo's contacts and events, copied to PostgreSQL,
@@ -56,8 +58,8 @@ static void same_as(int want, const char *const *argv)
     tu_exec(&pg, dir, NULL, b);
     untime(lite.out), untime(pg.out), untime(lite.err), untime(pg.err);
     if (lite.status != want)
-        fail_msg("herald %s %s on SQLite: status %d, not %d: %s%s", argv[0],
-                 argv[1] ? argv[1] : "", lite.status, want, lite.out, lite.err);
+        fail_msg("herald %s %s on SQLite: status %d, not %d: %s%s", argv[0], argv[1] ? argv[1] : "",
+                 lite.status, want, lite.out, lite.err);
     if (pg.status != lite.status || strcmp(pg.out, lite.out) != 0 || strcmp(pg.err, lite.err) != 0)
         fail_msg("herald %s %s %s differs on PostgreSQL (status %d, SQLite %d):\n"
                  "--- SQLite\n%s%s\n--- PostgreSQL\n%s%s",
@@ -149,7 +151,8 @@ static char *dump(const char *target, const char *file)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && sqlite3 %s '.dump contacts push_tokens consent consent_log "
-             "suppressions attributes segments meta events' | grep -v \"^INSERT INTO meta VALUES('instance'\"",
+             "suppressions attributes segments meta events' | grep -v \"^INSERT INTO meta "
+             "VALUES('instance'\"",
              dir, file);
     return tu_sh(cmd);
 }
@@ -158,25 +161,23 @@ static void test_pg_audience_commands(void **state)
 {
     (void)state;
     char *csv = tu_src_path("examples/contacts.csv");
-    put("bad.csv",
-             "id,email,phone,plan,age,joined,tags\n"
-             "n1,n1@example.com,+14155550101,gold,31,2026-10-01,\n"
-             "n2,not-an-email,,silver,20,2026-09-01,\n"
-             "n3,n3@Example.com,+14155550103,free,44,2026-11-20T08:30:00+02:00,\n");
+    put("bad.csv", "id,email,phone,plan,age,joined,tags\n"
+                   "n1,n1@example.com,+14155550101,gold,31,2026-10-01,\n"
+                   "n2,not-an-email,,silver,20,2026-09-01,\n"
+                   "n3,n3@Example.com,+14155550103,free,44,2026-11-20T08:30:00+02:00,\n");
     put("more.jsonl",
-             "{\"id\":\"c0001\",\"plan\":null,\"address\":{\"city\":\"Lyon\",\"zip\":\"69001\"},"
-             "\"tags\":[\"beta\",\"vip\"]}\n"
-             "{\"id\":\"n1\",\"address\":{\"city\":\"Paris\",\"zip\":null},\"age\":32.5}\n"
-             "{\"id\":\"n9\",\"email\":\"n9@example.com\",\"tags\":[],\"vip\":true}\n");
-    put("again.jsonl",
-             "{\"id\":\"c0001\",\"address\":{\"zip\":null,\"street\":\"rue Neuve\"}}\n"
-             "{\"id\":\"n9\",\"email\":\"n9@example.com\",\"fcm_token\":\"tok-n9\"}\n");
+        "{\"id\":\"c0001\",\"plan\":null,\"address\":{\"city\":\"Lyon\",\"zip\":\"69001\"},"
+        "\"tags\":[\"beta\",\"vip\"]}\n"
+        "{\"id\":\"n1\",\"address\":{\"city\":\"Paris\",\"zip\":null},\"age\":32.5}\n"
+        "{\"id\":\"n9\",\"email\":\"n9@example.com\",\"tags\":[],\"vip\":true}\n");
+    put("again.jsonl", "{\"id\":\"c0001\",\"address\":{\"zip\":null,\"street\":\"rue Neuve\"}}\n"
+                       "{\"id\":\"n9\",\"email\":\"n9@example.com\",\"fcm_token\":\"tok-n9\"}\n");
     put("events.csv",
-             "contact,event,time,value\nc0357,purchase,2026-11-21T10:00:00Z,49.90\n"
-             "c0357,purchase,2026-11-10T10:00:00Z,10\nc0458,purchase,2026-11-20T10:00:00Z,12.50\n"
-             "c0002,login,2026-11-22T08:00:00Z,\n");
+        "contact,event,time,value\nc0357,purchase,2026-11-21T10:00:00Z,49.90\n"
+        "c0357,purchase,2026-11-10T10:00:00Z,10\nc0458,purchase,2026-11-20T10:00:00Z,12.50\n"
+        "c0002,login,2026-11-22T08:00:00Z,\n");
 
-    SAME_FAIL(1, "contacts", "import", "bad.csv");   /* the bad line: nothing written */
+    SAME_FAIL(1, "contacts", "import", "bad.csv"); /* the bad line: nothing written */
     SAME("contacts", "import", "bad.csv", "--skip-invalid");
     SAME("contacts", "import", csv, "--default-region", "CN");
     SAME("contacts", "import", "more.jsonl");
@@ -301,11 +302,11 @@ static void rand_cond(struct hd_buf *b, int depth)
 {
     static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
     static const char *const strs[] = {"\"gold\"", "\"silver\"", "\"London\"", "\"Lo\"", "\"a\"",
-                                       "\"\"", "\"深圳\"", "\"PARIS\"", "\"x'y\""};
-    static const char *const globs[] = {"\"*a*\"", "\"?o*\"", "\"[A-M]*\"", "\"*.1?@*\"",
-                                        "\"[^L]*n\"", "\"*(x)*\""};
-    static const char *const texts[] = {"plan", "city", "first_name", "email", "locale",
-                                        "timezone"};
+                                       "\"\"",     "\"深圳\"",   "\"PARIS\"",  "\"x'y\""};
+    static const char *const globs[] = {"\"*a*\"",    "\"?o*\"",    "\"[A-M]*\"",
+                                        "\"*.1?@*\"", "\"[^L]*n\"", "\"*(x)*\""};
+    static const char *const texts[] = {"plan",  "city",   "first_name",
+                                        "email", "locale", "timezone"};
     static const char *const nums[] = {"lifetime_spend", "orders", "age"};
     static const char *const dates[] = {"last_active", "membership_expires", "created_at",
                                         "joined"};
@@ -351,10 +352,16 @@ static void rand_cond(struct hd_buf *b, int depth)
         break;
     case 9:
         hd_buf_addf(b, "%s %s %s - %dd", PICK(dates), PICK(ops),
-                    rnd() % 3 ? "today" : rnd() % 2 ? "now" : "local_today", (int)(rnd() % 300));
+                    rnd() % 3   ? "today"
+                    : rnd() % 2 ? "now"
+                                : "local_today",
+                    (int)(rnd() % 300));
         break;
     case 10:
-        hd_buf_addf(b, "%s(%s) %s %d", rnd() % 2 ? "month" : rnd() % 2 ? "weekday" : "day",
+        hd_buf_addf(b, "%s(%s) %s %d",
+                    rnd() % 2   ? "month"
+                    : rnd() % 2 ? "weekday"
+                                : "day",
                     PICK(dates), PICK(ops), (int)(rnd() % 12));
         break;
     case 11:
@@ -411,9 +418,9 @@ static void test_pg_audience_rules(void **state)
     char name[64];
     char *csv = tu_src_path("examples/contacts.csv"), *db2 = tu_pg_db(name);
     put("ev2.csv",
-             "contact,event,time,value\nc0010,purchase,2026-11-21T10:00:00Z,49.90\n"
-             "c0010,purchase,2026-11-01T10:00:00Z,10\nc0011,purchase,2026-11-20T10:00:00Z,12.5\n"
-             "c0012,purchase,2026-10-20T10:00:00Z,70\nc0012,purchase,2026-11-19T10:00:00Z,1\n");
+        "contact,event,time,value\nc0010,purchase,2026-11-21T10:00:00Z,49.90\n"
+        "c0010,purchase,2026-11-01T10:00:00Z,10\nc0011,purchase,2026-11-20T10:00:00Z,12.5\n"
+        "c0012,purchase,2026-10-20T10:00:00Z,70\nc0012,purchase,2026-11-19T10:00:00Z,1\n");
     tu_herald(&r, dir, NULL, "--db", "var/rules.db", "init", NULL);
     tu_run_release(&r);
     const char *const steps[][8] = {

@@ -131,8 +131,7 @@ static int pg_begin(struct hd_store_events *w, struct hd_err *err)
     if ((rc = hd_db_exec(db, "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE", err)) < 0 ||
         (rc = hd_db_query_int64(db, "SELECT coalesce(max(id), 0) + 1 FROM events", &w->next_id,
                                 err)) < 0 ||
-        (rc = hd_db_prepare(db, "SELECT id FROM contacts WHERE ext_id = ?1", &w->dfind, err)) <
-            0 ||
+        (rc = hd_db_prepare(db, "SELECT id FROM contacts WHERE ext_id = ?1", &w->dfind, err)) < 0 ||
         (rc = hd_db_prepare(db,
                             "INSERT INTO events (id, contact_id, name, at, value, props) VALUES "
                             "(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",

@@ -224,8 +224,8 @@ static int pg_read_values(struct hd_store *st, const struct hd_rfm_opts *o, cons
     return rc;
 }
 
-static int pg_write_scores(struct hd_store *st, const struct rfm_rows *rows, int s,
-                           int64_t high[8], struct hd_err *err)
+static int pg_write_scores(struct hd_store *st, const struct rfm_rows *rows, int s, int64_t high[8],
+                           struct hd_err *err)
 {
     struct hd_db_stmt *ins = NULL;
     size_t n = rows->n;

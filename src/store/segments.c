@@ -931,8 +931,8 @@ static enum want want_of(const struct sqlc *c, const struct hd_seg_node *f,
 {
     if (v->type == SEG_NUMBER || v->type == SEG_BOOL)
         return W_NUM;
-    if (v->type == SEG_DATEPART || ((v->type == SEG_TIME || v->type == SEG_LOCAL_TODAY) &&
-                                    epoch_field(f)))
+    if (v->type == SEG_DATEPART ||
+        ((v->type == SEG_TIME || v->type == SEG_LOCAL_TODAY) && epoch_field(f)))
         return W_NUM;
     (void)c;
     return W_TEXT;
@@ -1315,8 +1315,8 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
                        struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL,
-                                    &s, NULL, err);
+    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                    NULL, err);
     if (rc < 0)
         return rc;
     if (hd_db_step(s, err) == 1)
@@ -1331,8 +1331,8 @@ int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64
                        struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL,
-                                    &s, NULL, err);
+    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                    NULL, err);
     hd_db_finalize(s);
     return rc;
 }
