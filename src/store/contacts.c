@@ -338,11 +338,12 @@ struct hd_store_import {
     int64_t inserted, updated;
     sqlite3_stmt *find, *insert, *update, *token_new, *token_set, *token_del, *attr;
     /* PostgreSQL's (pg_import_*): the same statements on db.h */
-    struct hd_db_stmt *d[7];
+    struct hd_db_stmt *d[5];
+    int64_t next_id; /* PostgreSQL: the next new contact's id */
 };
 
 /* The statements of struct hd_store_import's d[], in their order. */
-enum { D_FIND, D_INSERT, D_UPDATE, D_TOKEN_NEW, D_TOKEN_SET, D_TOKEN_DEL, D_ATTR };
+enum { D_UPSERT, D_TOKEN_NEW, D_TOKEN_SET, D_TOKEN_DEL, D_ATTR };
 
 /* A row is looked up by ext_id, then inserted or updated by rowid. A single
  * INSERT ... ON CONFLICT DO UPDATE ... RETURNING would do both, but SQLite
@@ -368,18 +369,34 @@ static const char sql_update_replace[] =
 
 /* ---- import on PostgreSQL (issue 23) -------------------------------------------------------
  * The same steps as SQLite's below on db.h, kept apart so that SQLite's
- * path, the bulk one, stays as fast as it was. json_patch is
- * herald_json_patch (PostgreSQL's migration 25), which gives the same
- * text. The contacts table is locked for the import (SQLite's import
- * holds the whole database) and its id sequence set past the largest id,
- * so that new contacts get the ids SQLite would give them, whatever an
- * import rolled back before took. */
+ * path, the bulk one, stays as fast as it was. A row is one upsert (a
+ * round trip, where a look-up and a write would be two) whose id, when it
+ * inserts, is the one SQLite would give: the contacts table is locked for
+ * the import (SQLite's import holds the whole database), so the next id
+ * is the largest plus one, and a returned id equal to it says the row was
+ * new; the id sequence is moved past them at the end, and an import rolled
+ * back spends none. json_patch is herald_json_patch (PostgreSQL's
+ * migration 25), which gives the same text. */
+#define PG_UPSERT_HEAD                                                                             \
+    "INSERT INTO contacts (id, ext_id, email, phone, locale, timezone, attrs, created_at, "        \
+    "updated_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 THEN "         \
+    "herald_json_patch('{}', ?6) ELSE ?6 END, coalesce(CAST(?7 AS bigint), CAST(?8 AS bigint)), "  \
+    "?8) ON CONFLICT (ext_id) DO UPDATE SET "
+/* merge: fields not given (NULL) are kept; attributes are merged */
+static const char pg_upsert_merge[] =
+    PG_UPSERT_HEAD "email = coalesce(excluded.email, contacts.email), phone = "
+                   "coalesce(excluded.phone, contacts.phone), locale = coalesce(excluded.locale, "
+                   "contacts.locale), timezone = coalesce(excluded.timezone, contacts.timezone), "
+                   "attrs = CASE WHEN ?6 = '{}' THEN contacts.attrs ELSE "
+                   "herald_json_patch(contacts.attrs, ?6) END, created_at = coalesce(?7, "
+                   "contacts.created_at), updated_at = excluded.updated_at RETURNING id";
+/* replace: the row becomes what was given */
+static const char pg_upsert_replace[] =
+    PG_UPSERT_HEAD "email = excluded.email, phone = excluded.phone, locale = excluded.locale, "
+                   "timezone = excluded.timezone, attrs = excluded.attrs, created_at = "
+                   "coalesce(?7, contacts.created_at), updated_at = excluded.updated_at "
+                   "RETURNING id";
 static const char *const pg_import_sql[] = {
-    [D_FIND] = "SELECT id FROM contacts WHERE ext_id = ?1",
-    [D_INSERT] = "INSERT INTO contacts (ext_id, email, phone, locale, timezone, attrs, created_at, "
-                 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 THEN "
-                 "herald_json_patch('{}', ?6) ELSE ?6 END, coalesce(CAST(?7 AS bigint), "
-                 "CAST(?8 AS bigint)), ?8) RETURNING id",
     [D_TOKEN_NEW] = "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
                     "VALUES (?1, ?2, ?3, ?4)",
     [D_TOKEN_SET] = "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
@@ -390,15 +407,6 @@ static const char *const pg_import_sql[] = {
     [D_ATTR] = "INSERT INTO attributes (name, type) VALUES (?1, ?2) "
                "ON CONFLICT (name) DO NOTHING",
 };
-static const char pg_update_merge[] =
-    "UPDATE contacts SET email = coalesce(?2, email), phone = coalesce(?3, phone), "
-    "locale = coalesce(?4, locale), timezone = coalesce(?5, timezone), "
-    "attrs = CASE WHEN ?6 = '{}' THEN attrs ELSE herald_json_patch(attrs, ?6) END, "
-    "created_at = coalesce(?7, created_at), updated_at = ?8 WHERE id = ?1";
-static const char pg_update_replace[] =
-    "UPDATE contacts SET email = ?2, phone = ?3, locale = ?4, timezone = ?5, "
-    "attrs = CASE WHEN CAST(?9 AS bigint) <> 0 THEN herald_json_patch('{}', ?6) ELSE ?6 END, "
-    "created_at = coalesce(?7, created_at), updated_at = ?8 WHERE id = ?1";
 
 static int pg_import_begin(struct hd_store_import *imp, struct hd_err *err)
 {
@@ -406,16 +414,14 @@ static int pg_import_begin(struct hd_store_import *imp, struct hd_err *err)
     int rc;
     if ((rc = hd_store_begin(st, err)) < 0)
         return rc;
-    if ((rc = hd_db_exec(st->conn,
-                         "LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE; SELECT "
-                         "setval(pg_get_serial_sequence('contacts', 'id'), coalesce(max(id), 0) + "
-                         "1, false) FROM contacts",
-                         err)) < 0)
+    if ((rc = hd_db_exec(st->conn, "LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE", err)) < 0 ||
+        (rc = hd_db_query_int64(st->conn, "SELECT coalesce(max(id), 0) + 1 FROM contacts",
+                                &imp->next_id, err)) < 0)
         return hd_store_dfail(err, rc, "starting the import");
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 5; i++) {
         const char *sql = pg_import_sql[i];
-        if (i == D_UPDATE)
-            sql = imp->mode == HD_IMPORT_MERGE ? pg_update_merge : pg_update_replace;
+        if (i == D_UPSERT)
+            sql = imp->mode == HD_IMPORT_MERGE ? pg_upsert_merge : pg_upsert_replace;
         if ((rc = hd_db_prepare(st->conn, sql, &imp->d[i], err)) < 0)
             return hd_store_dfail(err, rc, "starting the import");
     }
@@ -449,18 +455,10 @@ static int pg_set_token(struct hd_store_import *imp, struct hd_db_stmt *s, int64
 static int pg_import_row(struct hd_store_import *imp, const struct hd_contact_row *row,
                          struct hd_err *err)
 {
-    struct hd_db_stmt *s = imp->d[D_FIND];
+    struct hd_db_stmt *s = imp->d[D_UPSERT];
     int64_t id = 0;
     int rc;
     hd_db_bind_text(s, 1, row->ext_id, NULL);
-    if ((rc = pg_run(s, &id, "looking up contact", err)) < 0)
-        return rc;
-    bool found = id != 0;
-    s = imp->d[found ? D_UPDATE : D_INSERT];
-    if (found)
-        hd_db_bind_int64(s, 1, id, NULL);
-    else
-        hd_db_bind_text(s, 1, row->ext_id, NULL);
     hd_db_bind_text(s, 2, row->email, NULL);
     hd_db_bind_text(s, 3, row->phone, NULL);
     hd_db_bind_text(s, 4, row->locale, NULL);
@@ -471,11 +469,13 @@ static int pg_import_row(struct hd_store_import *imp, const struct hd_contact_ro
     else
         hd_db_bind_null(s, 7, NULL);
     hd_db_bind_int64(s, 8, imp->now, NULL);
-    if (!found || imp->mode == HD_IMPORT_REPLACE)
-        hd_db_bind_int64(s, 9, row->attrs_nulls, NULL);
-    if ((rc = pg_run(s, found ? NULL : &id, "storing contact", err)) < 0)
+    hd_db_bind_int64(s, 9, row->attrs_nulls, NULL);
+    hd_db_bind_int64(s, 10, imp->next_id, NULL);
+    if ((rc = pg_run(s, &id, "storing contact", err)) < 0)
         return rc;
+    bool found = id != imp->next_id;
     if (!found) {
+        imp->next_id++;
         imp->inserted++;
     } else {
         imp->updated++;
@@ -651,6 +651,13 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
     int rc = 0;
     if (!imp)
         return 0;
+    /* PostgreSQL: the id sequence past the ids given */
+    if (commit && imp->d[D_UPSERT] &&
+        (rc = hd_db_exec(imp->st->conn,
+                         "SELECT setval(pg_get_serial_sequence('contacts', 'id'), "
+                         "coalesce(max(id), 0) + 1, false) FROM contacts",
+                         err)) < 0)
+        commit = false;
     sqlite3_finalize(imp->find);
     sqlite3_finalize(imp->insert);
     sqlite3_finalize(imp->update);
@@ -658,7 +665,7 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
     sqlite3_finalize(imp->token_set);
     sqlite3_finalize(imp->token_del);
     sqlite3_finalize(imp->attr);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 5; i++)
         hd_db_finalize(imp->d[i]);
     if (commit)
         rc = hd_store_commit(imp->st, err);
