@@ -192,7 +192,7 @@ static const char pg_set_sql[] =
 static const char pg_take_off_sql[] =
     "UPDATE contacts SET attrs = herald_json_patch(attrs, "
     "'{\"rfm_r\":null,\"rfm_f\":null,\"rfm_m\":null,\"rfm_at\":null}') WHERE "
-    "CAST(attrs AS jsonb) -> 'rfm_r' IS NOT NULL AND id NOT IN (SELECT id FROM rfm_scores)";
+    "attrs_j -> 'rfm_r' IS NOT NULL AND id NOT IN (SELECT id FROM rfm_scores)";
 static const char pg_attrs_sql[] =
     "INSERT INTO attributes (name, type) VALUES ('rfm_r', 'number'), ('rfm_f', 'number'), "
     "('rfm_m', 'number'), ('rfm_at', 'date') ON CONFLICT DO NOTHING";

@@ -422,11 +422,17 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE users ADD COLUMN lang text;"
     "ALTER TABLE users ADD COLUMN zone text;",
     /* 25 (issue 23, the audience's writes; PostgreSQL only, SQLite's 25
-     * does nothing): herald_json_patch, SQLite's json_patch (RFC 7396) on
-     * a contact's attributes kept as text, giving the same text: the
-     * target's keys in their order, a patched one in its place, new ones
-     * after, null removing a key, objects merged key by key, output
-     * without spaces, other values as they were written. */
+     * does nothing): attrs_j, a contact's attributes as jsonb kept beside
+     * their text (which stays the text SQLite keeps), for the segment
+     * rules, which cast the text once per access and row otherwise (six
+     * times slower); `db copy` leaves the generated column out. And
+     * herald_json_patch, SQLite's json_patch (RFC 7396) on the attributes'
+     * text, giving the same text: the target's keys in their order, a
+     * patched one in its place, new ones after, null removing a key,
+     * objects merged key by key, output without spaces, other values as
+     * they were written. */
+    "ALTER TABLE contacts ADD COLUMN attrs_j jsonb GENERATED ALWAYS AS (CAST(attrs AS jsonb)) "
+    "STORED;"
     "CREATE FUNCTION herald_json_patch(target text, patch text) RETURNS text "
     "LANGUAGE plpgsql IMMUTABLE AS $$\n"
     "DECLARE t json; p json := patch::json; o text := ''; k text; v json; tv json;\n"

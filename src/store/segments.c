@@ -179,7 +179,10 @@ static void emit_false(struct sqlc *c)
  * PostgreSQL only. */
 static void emit_jsonb_at(struct sqlc *c, const char *col, int path, const char *op)
 {
-    hd_buf_addf(&c->sql, "(CAST(%s AS jsonb) %s ", col, op);
+    if (strcmp(col, "c.attrs") == 0) /* kept as jsonb too (PostgreSQL's migration 25) */
+        hd_buf_addf(&c->sql, "(c.attrs_j %s ", op);
+    else
+        hd_buf_addf(&c->sql, "(CAST(%s AS jsonb) %s ", col, op);
     emit_param(c, path);
     hd_buf_addc(&c->sql, ')');
 }
