@@ -563,7 +563,7 @@ static void test_pg_other_commands_refused(void **state)
     conf("");
     TU_HERALD_OK(dir, "--db", uri, "init");
     static const char *const cmds[][5] = {{"apikey", "list", NULL},
-                                          {"suppress", "add", "a@example.com", "--reason", "x"},
+                                          {"apikey", "create", "ci", "--scope", "send"},
                                           {"user", "list", NULL}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tu_herald(&r, dir, NULL, "--db", uri, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3],

@@ -140,28 +140,27 @@ int hd_store_consent_log(struct hd_store *st, int64_t contact, hd_consent_cb cb,
 int hd_store_phone_consent(struct hd_store *st, const char *phone, int category, int status,
                            const char *source, int64_t now, int64_t *n, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
     *n = 0;
-    if ((rc = hd_store_prepare(
-             st,
+    if ((rc = hd_db_prepare(
+             st->conn,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
-             "SELECT id, 'sms', ?2, ?3, ?4, ?5 FROM contacts WHERE phone = ?1"
+             "SELECT id, 'sms', ?2, ?3, ?4, ?5 FROM contacts WHERE phone = ?1 "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, message_id = NULL, "
              "campaign_id = NULL WHERE consent.status <> excluded.status",
              &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, phone, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, hd_category_name(category), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recording a reply's consent");
+        return hd_store_dfail(err, rc, "recording a reply's consent");
+    hd_db_bind_text(s, 1, phone, NULL);
+    hd_db_bind_text(s, 2, hd_category_name(category), NULL);
+    hd_db_bind_text(s, 3, status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", NULL);
+    hd_db_bind_text(s, 4, source, NULL);
+    hd_db_bind_int64(s, 5, now, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "recording a reply's consent");
     else
-        *n = sqlite3_changes(st->db);
-    sqlite3_finalize(s);
+        *n = hd_db_changes(s);
+    hd_db_finalize(s);
     return rc;
 }

@@ -221,7 +221,8 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
                             struct hd_err *err)
 {
     static const char *const sql[] = {
-        "UPDATE meta SET value = value - 1 WHERE key = 'next_pseudonym'",
+        "UPDATE meta SET value = CAST(CAST(value AS bigint) - 1 AS text) WHERE key = "
+        "'next_pseudonym'",
         "UPDATE messages SET contact_id = ?2 WHERE run_id IN (SELECT id FROM runs) AND "
         "contact_id = ?1",
         "UPDATE attempts SET contact_id = ?2, address = NULL, text = replace(replace(replace("
@@ -236,39 +237,41 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
     };
     struct hd_contact k = {0};
     int64_t pseudo = 0;
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     /* read in the transaction that deletes: an import meanwhile cannot
      * give the contact an address the scrub would miss */
     int rc = hd_store_begin(st, err);
     if (rc < 0)
         return rc;
     if ((rc = hd_store_contact_get(st, ext_id, &k, err)) == 0 &&
-        (rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'next_pseudonym'", &s,
-                               err)) == 0) {
-        if (sqlite3_step(s) == SQLITE_ROW)
-            pseudo = sqlite3_column_int64(s, 0);
+        (rc = hd_db_prepare(st->conn,
+                            "SELECT CAST(value AS bigint) FROM meta WHERE key = 'next_pseudonym'",
+                            &s, err)) == 0) {
+        if (hd_db_step(s, err) == 1)
+            pseudo = hd_db_col_int64(s, 0);
         else
-            rc = hd_store_fail(st, err, "reading the pseudonym counter");
-        sqlite3_finalize(s);
+            rc = hd_store_dfail(err, HD_E_STORE, "reading the pseudonym counter");
+        hd_db_finalize(s);
     }
     for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof sql[0]; i++) {
-        if ((rc = hd_store_prepare(st, sql[i], &s, err)) < 0)
+        if ((rc = hd_db_prepare(st->conn, sql[i], &s, err)) < 0)
             break;
-        sqlite3_bind_int64(s, 1, k.id);
-        if (i > 0)
-            sqlite3_bind_int64(s, 2, pseudo);
+        if (i > 0) /* the counter's update has no parameters */
+            hd_db_bind_int64(s, 1, k.id, NULL);
+        if (i >= 1 && i <= 3) /* the rows that keep their contact as the pseudonym */
+            hd_db_bind_int64(s, 2, pseudo, NULL);
         if (i == 2) {
-            hd_store_bind_text(s, 3, k.email);
-            hd_store_bind_text(s, 4, k.phone);
-            hd_store_bind_text(s, 5, k.fcm_token);
-            hd_store_bind_text(s, 6, k.apns_token);
-            hd_store_bind_text(s, 7, k.jpush_id);
-            hd_store_bind_text(s, 8, k.hms_token);
-            hd_store_bind_text(s, 9, k.wechat_openid);
+            hd_db_bind_text(s, 3, k.email, NULL);
+            hd_db_bind_text(s, 4, k.phone, NULL);
+            hd_db_bind_text(s, 5, k.fcm_token, NULL);
+            hd_db_bind_text(s, 6, k.apns_token, NULL);
+            hd_db_bind_text(s, 7, k.jpush_id, NULL);
+            hd_db_bind_text(s, 8, k.hms_token, NULL);
+            hd_db_bind_text(s, 9, k.wechat_openid, NULL);
         }
-        if (sqlite3_step(s) != SQLITE_DONE)
-            rc = hd_store_fail(st, err, "deleting contact");
-        sqlite3_finalize(s);
+        if (hd_db_step(s, err) < 0)
+            rc = hd_store_dfail(err, HD_E_STORE, "deleting contact");
+        hd_db_finalize(s);
     }
     if (rc == 0)
         rc = hd_store_commit(st, err);
@@ -283,30 +286,30 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
 int hd_store_consent_set(struct hd_store *st, const char *ext_id, int channel, int category,
                          int status, const char *source, int64_t now, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
     if (status != HD_CONSENT_OPTED_IN && status != HD_CONSENT_OPTED_OUT)
         HD_BUG("bad consent status %d", status);
-    if ((rc = hd_store_prepare(
-             st,
+    if ((rc = hd_db_prepare(
+             st->conn,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
              "SELECT id, ?2, ?3, ?4, ?5, ?6 FROM contacts WHERE ext_id = ?1 "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, message_id = NULL, "
              "campaign_id = NULL",
              &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, ext_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, hd_channel_name(channel), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hd_category_name(category), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, consent_status[status], -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recording consent");
-    else if (sqlite3_changes(st->db) == 0)
+        return hd_store_dfail(err, rc, "recording consent");
+    hd_db_bind_text(s, 1, ext_id, NULL);
+    hd_db_bind_text(s, 2, hd_channel_name(channel), NULL);
+    hd_db_bind_text(s, 3, hd_category_name(category), NULL);
+    hd_db_bind_text(s, 4, consent_status[status], NULL);
+    hd_db_bind_text(s, 5, source, NULL);
+    hd_db_bind_int64(s, 6, now, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "recording consent");
+    else if (hd_db_changes(s) == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with id '%s'", ext_id);
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -334,7 +337,13 @@ struct hd_store_import {
     int64_t now;
     int64_t inserted, updated;
     sqlite3_stmt *find, *insert, *update, *token_new, *token_set, *token_del, *attr;
+    /* PostgreSQL's (pg_import_*): the same statements on db.h */
+    struct hd_db_stmt *d[5];
+    int64_t next_id; /* PostgreSQL: the next new contact's id */
 };
+
+/* The statements of struct hd_store_import's d[], in their order. */
+enum { D_UPSERT, D_TOKEN_NEW, D_TOKEN_SET, D_TOKEN_DEL, D_ATTR };
 
 /* A row is looked up by ext_id, then inserted or updated by rowid. A single
  * INSERT ... ON CONFLICT DO UPDATE ... RETURNING would do both, but SQLite
@@ -358,6 +367,137 @@ static const char sql_update_replace[] =
     "attrs = CASE WHEN ?9 THEN json_patch('{}', ?6) ELSE ?6 END, "
     "created_at = coalesce(?7, created_at), updated_at = ?8 WHERE id = ?1";
 
+/* ---- import on PostgreSQL (issue 23) -------------------------------------------------------
+ * The same steps as SQLite's below on db.h, kept apart so that SQLite's
+ * path, the bulk one, stays as fast as it was. A row is one upsert (a
+ * round trip, where a look-up and a write would be two) whose id, when it
+ * inserts, is the one SQLite would give: the contacts table is locked for
+ * the import (SQLite's import holds the whole database), so the next id
+ * is the largest plus one, and a returned id equal to it says the row was
+ * new; the id sequence is moved past them at the end, and an import rolled
+ * back spends none. json_patch is herald_json_patch (PostgreSQL's
+ * migration 25), which gives the same text. */
+#define PG_UPSERT_HEAD                                                                             \
+    "INSERT INTO contacts (id, ext_id, email, phone, locale, timezone, attrs, created_at, "        \
+    "updated_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 THEN "         \
+    "herald_json_patch('{}', ?6) ELSE ?6 END, coalesce(CAST(?7 AS bigint), CAST(?8 AS bigint)), "  \
+    "?8) ON CONFLICT (ext_id) DO UPDATE SET "
+/* merge: fields not given (NULL) are kept; attributes are merged */
+static const char pg_upsert_merge[] =
+    PG_UPSERT_HEAD "email = coalesce(excluded.email, contacts.email), phone = "
+                   "coalesce(excluded.phone, contacts.phone), locale = coalesce(excluded.locale, "
+                   "contacts.locale), timezone = coalesce(excluded.timezone, contacts.timezone), "
+                   "attrs = CASE WHEN ?6 = '{}' THEN contacts.attrs ELSE "
+                   "herald_json_patch(contacts.attrs, ?6) END, created_at = coalesce(?7, "
+                   "contacts.created_at), updated_at = excluded.updated_at RETURNING id";
+/* replace: the row becomes what was given */
+static const char pg_upsert_replace[] =
+    PG_UPSERT_HEAD "email = excluded.email, phone = excluded.phone, locale = excluded.locale, "
+                   "timezone = excluded.timezone, attrs = excluded.attrs, created_at = "
+                   "coalesce(?7, contacts.created_at), updated_at = excluded.updated_at "
+                   "RETURNING id";
+static const char *const pg_import_sql[] = {
+    [D_TOKEN_NEW] = "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
+                    "VALUES (?1, ?2, ?3, ?4)",
+    [D_TOKEN_SET] = "INSERT INTO push_tokens (contact_id, platform, token, updated_at) "
+                    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (contact_id, platform) DO "
+                    "UPDATE SET token = excluded.token, updated_at = excluded.updated_at "
+                    "WHERE push_tokens.token != excluded.token",
+    [D_TOKEN_DEL] = "DELETE FROM push_tokens WHERE contact_id = ?1",
+    [D_ATTR] = "INSERT INTO attributes (name, type) VALUES (?1, ?2) "
+               "ON CONFLICT (name) DO NOTHING",
+};
+
+static int pg_import_begin(struct hd_store_import *imp, struct hd_err *err)
+{
+    struct hd_store *st = imp->st;
+    int rc;
+    if ((rc = hd_store_begin(st, err)) < 0)
+        return rc;
+    if ((rc = hd_db_exec(st->conn, "LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE", err)) < 0 ||
+        (rc = hd_db_query_int64(st->conn, "SELECT coalesce(max(id), 0) + 1 FROM contacts",
+                                &imp->next_id, err)) < 0)
+        return hd_store_dfail(err, rc, "starting the import");
+    for (int i = 0; i < 5; i++) {
+        const char *sql = pg_import_sql[i];
+        if (i == D_UPSERT)
+            sql = imp->mode == HD_IMPORT_MERGE ? pg_upsert_merge : pg_upsert_replace;
+        if ((rc = hd_db_prepare(st->conn, sql, &imp->d[i], err)) < 0)
+            return hd_store_dfail(err, rc, "starting the import");
+    }
+    return 0;
+}
+
+/* Steps a write to its end (reading the id it returns into *id when
+ * given) and resets it. */
+static int pg_run(struct hd_db_stmt *s, int64_t *id, const char *what, struct hd_err *err)
+{
+    int step;
+    while ((step = hd_db_step(s, err)) == 1)
+        if (id)
+            *id = hd_db_col_int64(s, 0);
+    hd_db_reset(s);
+    return step < 0 ? hd_store_dfail(err, HD_E_STORE, what) : 0;
+}
+
+static int pg_set_token(struct hd_store_import *imp, struct hd_db_stmt *s, int64_t id,
+                        const char *platform, const char *token, struct hd_err *err)
+{
+    if (!token)
+        return 0;
+    hd_db_bind_int64(s, 1, id, NULL);
+    hd_db_bind_text(s, 2, platform, NULL);
+    hd_db_bind_text(s, 3, token, NULL);
+    hd_db_bind_int64(s, 4, imp->now, NULL);
+    return pg_run(s, NULL, "storing push token", err);
+}
+
+static int pg_import_row(struct hd_store_import *imp, const struct hd_contact_row *row,
+                         struct hd_err *err)
+{
+    struct hd_db_stmt *s = imp->d[D_UPSERT];
+    int64_t id = 0;
+    int rc;
+    hd_db_bind_text(s, 1, row->ext_id, NULL);
+    hd_db_bind_text(s, 2, row->email, NULL);
+    hd_db_bind_text(s, 3, row->phone, NULL);
+    hd_db_bind_text(s, 4, row->locale, NULL);
+    hd_db_bind_text(s, 5, row->timezone, NULL);
+    hd_db_bind_text(s, 6, row->attrs, NULL);
+    if (row->created_at >= 0)
+        hd_db_bind_int64(s, 7, row->created_at, NULL);
+    else
+        hd_db_bind_null(s, 7, NULL);
+    hd_db_bind_int64(s, 8, imp->now, NULL);
+    hd_db_bind_int64(s, 9, row->attrs_nulls, NULL);
+    hd_db_bind_int64(s, 10, imp->next_id, NULL);
+    if ((rc = pg_run(s, &id, "storing contact", err)) < 0)
+        return rc;
+    bool found = id != imp->next_id;
+    if (!found) {
+        imp->next_id++;
+        imp->inserted++;
+    } else {
+        imp->updated++;
+        if (imp->mode == HD_IMPORT_REPLACE) {
+            hd_db_bind_int64(imp->d[D_TOKEN_DEL], 1, id, NULL);
+            if ((rc = pg_run(imp->d[D_TOKEN_DEL], NULL, "replacing push tokens", err)) < 0)
+                return rc;
+        }
+    }
+    struct hd_db_stmt *tok =
+        imp->d[!found || imp->mode == HD_IMPORT_REPLACE ? D_TOKEN_NEW : D_TOKEN_SET];
+    if ((rc = pg_set_token(imp, tok, id, "fcm", row->fcm_token, err)) < 0 ||
+        (rc = pg_set_token(imp, tok, id, "apns", row->apns_token, err)) < 0 ||
+        (rc = pg_set_token(imp, tok, id, "jpush", row->jpush_id, err)) < 0 ||
+        (rc = pg_set_token(imp, tok, id, "hms", row->hms_token, err)) < 0 ||
+        (rc = pg_set_token(imp, tok, id, "wechat", row->wechat_openid, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* ---- import on SQLite ------------------------------------------------------------------------ */
+
 int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t now,
                           struct hd_store_import **out, struct hd_err *err)
 {
@@ -366,6 +506,12 @@ int hd_store_import_begin(struct hd_store *st, enum hd_import_mode mode, int64_t
     imp->st = st;
     imp->mode = mode;
     imp->now = now;
+    if (hd_store_is_pg(st)) {
+        if ((rc = pg_import_begin(imp, err)) < 0)
+            goto fail;
+        *out = imp;
+        return 0;
+    }
     /* A large import touches many pages; a bigger cache keeps them hot. */
     if ((rc = hd_store_bulk(st, 65536, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
         goto fail;
@@ -425,6 +571,8 @@ int hd_store_import_row(struct hd_store_import *imp, const struct hd_contact_row
     sqlite3_stmt *s = imp->find;
     int64_t id = 0;
     int step, rc;
+    if (!s)
+        return pg_import_row(imp, row, err);
     sqlite3_bind_text(s, 1, row->ext_id, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
     if (step == SQLITE_ROW)
@@ -485,6 +633,11 @@ int hd_store_import_row(struct hd_store_import *imp, const struct hd_contact_row
 int hd_store_import_attr_type(struct hd_store_import *imp, const char *name, const char *type,
                               struct hd_err *err)
 {
+    if (!imp->attr) {
+        hd_db_bind_text(imp->d[D_ATTR], 1, name, NULL);
+        hd_db_bind_text(imp->d[D_ATTR], 2, type, NULL);
+        return pg_run(imp->d[D_ATTR], NULL, "recording attribute type", err);
+    }
     sqlite3_bind_text(imp->attr, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(imp->attr, 2, type, -1, SQLITE_STATIC);
     int step = sqlite3_step(imp->attr);
@@ -498,6 +651,13 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
     int rc = 0;
     if (!imp)
         return 0;
+    /* PostgreSQL: the id sequence past the ids given */
+    if (commit && imp->d[D_UPSERT] &&
+        (rc = hd_db_exec(imp->st->conn,
+                         "SELECT setval(pg_get_serial_sequence('contacts', 'id'), "
+                         "coalesce(max(id), 0) + 1, false) FROM contacts",
+                         err)) < 0)
+        commit = false;
     sqlite3_finalize(imp->find);
     sqlite3_finalize(imp->insert);
     sqlite3_finalize(imp->update);
@@ -505,6 +665,8 @@ int hd_store_import_end(struct hd_store_import *imp, bool commit, int64_t *inser
     sqlite3_finalize(imp->token_set);
     sqlite3_finalize(imp->token_del);
     sqlite3_finalize(imp->attr);
+    for (int i = 0; i < 5; i++)
+        hd_db_finalize(imp->d[i]);
     if (commit)
         rc = hd_store_commit(imp->st, err);
     if (!commit || rc < 0)
@@ -542,41 +704,43 @@ out:
 
 int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st,
-                               "INSERT INTO suppressions (address, channel, reason, created_at, "
-                               "detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
-                               "(address) DO UPDATE SET reason = excluded.reason, channel = "
-                               "excluded.channel, detail = excluded.detail, message_id = "
-                               "excluded.message_id",
-                               &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, sup->address, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, hd_channel_name(sup->channel), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, sup->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, sup->created_at);
-    hd_store_bind_text(s, 5, sup->detail);
+    if ((rc = hd_db_prepare(st->conn,
+                            "INSERT INTO suppressions (address, channel, reason, created_at, "
+                            "detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                            "(address) DO UPDATE SET reason = excluded.reason, channel = "
+                            "excluded.channel, detail = excluded.detail, message_id = "
+                            "excluded.message_id",
+                            &s, err)) < 0)
+        return hd_store_dfail(err, rc, "adding suppression");
+    hd_db_bind_text(s, 1, sup->address, NULL);
+    hd_db_bind_text(s, 2, hd_channel_name(sup->channel), NULL);
+    hd_db_bind_text(s, 3, sup->reason, NULL);
+    hd_db_bind_int64(s, 4, sup->created_at, NULL);
+    hd_db_bind_text(s, 5, sup->detail, NULL);
     if (sup->message)
-        sqlite3_bind_int64(s, 6, sup->message);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "adding suppression");
-    sqlite3_finalize(s);
+        hd_db_bind_int64(s, 6, sup->message, NULL);
+    else
+        hd_db_bind_null(s, 6, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "adding suppression");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "DELETE FROM suppressions WHERE address = ?1", &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "removing suppression");
-    else if (sqlite3_changes(st->db) == 0)
+    if ((rc = hd_db_prepare(st->conn, "DELETE FROM suppressions WHERE address = ?1", &s, err)) < 0)
+        return hd_store_dfail(err, rc, "removing suppression");
+    hd_db_bind_text(s, 1, address, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "removing suppression");
+    else if (hd_db_changes(s) == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "'%s' is not suppressed", address);
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 

@@ -334,15 +334,44 @@ static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, s
     return rc;
 }
 
+/* The query that reads table t from the source: every column but, on
+ * PostgreSQL, the generated ones (contacts.attrs_j, migration 25), which
+ * the other side makes itself or has not. */
+static int source_query(struct hd_db *from, int t, char *sql, size_t n, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    const char *cols = "*";
+    int rc = 0, step;
+    if (hd_db_is_pg(from)) {
+        if ((rc = hd_db_prepare(from,
+                                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY "
+                                "ordinal_position) FROM information_schema.columns WHERE "
+                                "table_schema = current_schema() AND table_name = ?1 AND "
+                                "is_generated = 'NEVER'",
+                                &s, err)) < 0)
+            return rc;
+        hd_db_bind_text(s, 1, tables[t].name, NULL);
+        if ((step = hd_db_step(s, err)) == 1 && hd_db_col_text(s, 0))
+            cols = hd_db_col_text(s, 0);
+        else if (step < 0)
+            rc = step;
+    }
+    if (rc == 0 && (size_t)snprintf(sql, n, "SELECT %s FROM %s ORDER BY %s", cols, tables[t].name,
+                                    tables[t].key) >= n)
+        rc = hd_err_set(err, HD_E_STORE, "copying table '%s': too many columns", tables[t].name);
+    hd_db_finalize(s);
+    return rc;
+}
+
 static int copy_table(struct run *r, int t, int64_t *copied, struct hd_err *err)
 {
-    char sql[160];
+    char sql[2048];
     const char *table = tables[t].name;
     struct hd_db_stmt *src = NULL;
     struct chunk c = {0};
     int rc;
-    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, tables[t].key);
-    if ((rc = hd_db_prepare(r->from, sql, &src, err)) < 0)
+    if ((rc = source_query(r->from, t, sql, sizeof sql, err)) < 0 ||
+        (rc = hd_db_prepare(r->from, sql, &src, err)) < 0)
         goto out;
     c.ncols = hd_db_ncols(src);
     c.per = c.ncols * CHUNK_ROWS <= MAX_PARAMS ? CHUNK_ROWS : MAX_PARAMS / c.ncols;

@@ -9,12 +9,21 @@
  *    events(contact_id, name, at, value) takes them in runs, page by page,
  *    instead of one random page per row;
  *  - the page cache is large while the writer is open (hd_store_bulk).
- * One prepared INSERT OR IGNORE adds them; what it ignores was there. */
+ * One prepared INSERT OR IGNORE adds them; what it ignores was there.
+ *
+ * On PostgreSQL (issue 23) the same rows in the same order go through
+ * db.h, with ON CONFLICT DO NOTHING, and each new row gets the id SQLite
+ * would give it (the largest so far plus one; a duplicate takes none,
+ * where PostgreSQL's sequence would spend one), under a lock on the
+ * events table for the import (SQLite's holds the whole database); the
+ * sequence is moved past them at the end. One statement per row: a
+ * multi-row form is still to come. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "herald/hash.h"
 #include "store_int.h"
+#include "db.h"
 
 #define BATCH (1u << 19)
 #define CACHE_KIB 65536
@@ -49,6 +58,8 @@ struct ev_row {
 struct hd_store_events {
     struct hd_store *st;
     sqlite3_stmt *find, *add;
+    struct hd_db_stmt *dfind, *dadd; /* PostgreSQL's */
+    int64_t next_id;                 /* PostgreSQL: the next new event's id */
     struct smap contacts, names;
     size_t *name_at; /* each interned name's offset in names.keys */
     struct ev_row *rows;
@@ -111,6 +122,66 @@ static void smap_add(struct smap *m, struct sslot *s, const char *k, size_t len,
     free(old);
 }
 
+static int pg_begin(struct hd_store_events *w, struct hd_err *err)
+{
+    struct hd_db *db = w->st->conn;
+    int rc;
+    if ((rc = hd_store_begin(w->st, err)) < 0)
+        return rc;
+    if ((rc = hd_db_exec(db, "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE", err)) < 0 ||
+        (rc = hd_db_query_int64(db, "SELECT coalesce(max(id), 0) + 1 FROM events", &w->next_id,
+                                err)) < 0 ||
+        (rc = hd_db_prepare(db, "SELECT id FROM contacts WHERE ext_id = ?1", &w->dfind, err)) < 0 ||
+        (rc = hd_db_prepare(db,
+                            "INSERT INTO events (id, contact_id, name, at, value, props) VALUES "
+                            "(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                            &w->dadd, err)) < 0)
+        return hd_store_dfail(err, rc, "starting the events import");
+    return 0;
+}
+
+/* contact_id()'s look-up on PostgreSQL. */
+static int pg_find(struct hd_store_events *w, const char *ext, int64_t *id, struct hd_err *err)
+{
+    int step;
+    *id = 0;
+    hd_db_bind_text(w->dfind, 1, ext, NULL);
+    while ((step = hd_db_step(w->dfind, err)) == 1)
+        *id = hd_db_col_int64(w->dfind, 0);
+    hd_db_reset(w->dfind);
+    return step < 0 ? hd_store_dfail(err, HD_E_STORE, "finding the event's contact") : 0;
+}
+
+/* flush()'s writes on PostgreSQL: the rows sorted, one by one. */
+static int pg_flush(struct hd_store_events *w, struct hd_err *err)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const struct ev_row *r = &w->rows[i];
+        struct hd_db_stmt *s = w->dadd;
+        hd_db_bind_int64(s, 1, w->next_id, NULL);
+        hd_db_bind_int64(s, 2, r->contact, NULL);
+        hd_db_bind_text(s, 3, w->names.keys.data + w->name_at[r->name >> 2], NULL);
+        hd_db_bind_int64(s, 4, r->at, NULL);
+        if (r->name & HAS_VALUE)
+            hd_db_bind(s, 5, &(struct hd_db_value){.type = HD_DB_REAL, .d = r->value}, NULL);
+        else
+            hd_db_bind_null(s, 5, NULL);
+        hd_db_bind_text(s, 6, r->name & HAS_PROPS ? w->text.data + r->off : NULL, NULL);
+        int step = hd_db_step(s, err);
+        int64_t changed = hd_db_changes(s);
+        hd_db_reset(s);
+        if (step < 0)
+            return hd_store_dfail(err, HD_E_STORE, "adding an event");
+        if (changed) {
+            w->added++;
+            w->next_id++;
+        } else {
+            w->duplicate++;
+        }
+    }
+    return 0;
+}
+
 int hd_store_events_begin(struct hd_store *st, struct hd_store_events **out, struct hd_err *err)
 {
     struct hd_store_events *w = hd_xcalloc(1, sizeof *w);
@@ -120,6 +191,14 @@ int hd_store_events_begin(struct hd_store *st, struct hd_store_events **out, str
     smap_init(&w->names);
     hd_buf_init(&w->text);
     w->rows = hd_xmalloc(BATCH * sizeof *w->rows);
+    if (hd_store_is_pg(st)) {
+        if ((rc = pg_begin(w, err)) < 0) {
+            hd_store_events_end(w, false, NULL, NULL, NULL);
+            return rc;
+        }
+        *out = w;
+        return 0;
+    }
     if ((rc = hd_store_bulk(st, CACHE_KIB, err)) < 0 || (rc = hd_store_begin(st, err)) < 0 ||
         (rc = hd_store_prepare(st, "SELECT id FROM contacts WHERE ext_id = ?1", &w->find, err)) <
             0 ||
@@ -142,6 +221,12 @@ static int contact_id(struct hd_store_events *w, const char *ext, int64_t *id, s
     if (s->key) {
         *id = s->v;
         return 0;
+    }
+    if (w->dfind) {
+        int rc = pg_find(w, ext, id, err);
+        if (rc == 0)
+            smap_add(&w->contacts, s, ext, len, *id);
+        return rc;
     }
     sqlite3_bind_text(w->find, 1, ext, (int)len, SQLITE_STATIC);
     int step = sqlite3_step(w->find);
@@ -181,6 +266,12 @@ static int row_cmp(const void *pa, const void *pb)
 static int flush(struct hd_store_events *w, struct hd_err *err)
 {
     qsort(w->rows, w->n, sizeof *w->rows, row_cmp);
+    if (w->dadd) {
+        int rc = pg_flush(w, err);
+        w->n = 0;
+        hd_buf_reset(&w->text);
+        return rc;
+    }
     for (size_t i = 0; i < w->n; i++) {
         const struct ev_row *r = &w->rows[i];
         sqlite3_bind_int64(w->add, 1, r->contact);
@@ -235,7 +326,13 @@ int hd_store_events_end(struct hd_store_events *w, bool commit, int64_t *added, 
     int rc = 0;
     if (!w)
         return 0;
-    if (commit && (rc = flush(w, err)) == 0)
+    if (commit && (rc = flush(w, err)) == 0 && w->dadd &&
+        (rc = hd_db_exec(w->st->conn,
+                         "SELECT setval(pg_get_serial_sequence('events', 'id'), "
+                         "coalesce(max(id), 0) + 1, false) FROM events",
+                         err)) < 0)
+        hd_store_dfail(err, rc, "adding events");
+    if (commit && rc == 0)
         rc = hd_store_commit(w->st, err);
     if (!commit || rc < 0)
         hd_store_rollback(w->st);
@@ -245,6 +342,8 @@ int hd_store_events_end(struct hd_store_events *w, bool commit, int64_t *added, 
     }
     sqlite3_finalize(w->find);
     sqlite3_finalize(w->add);
+    hd_db_finalize(w->dfind);
+    hd_db_finalize(w->dadd);
     hd_store_bulk(w->st, 0, NULL);
     smap_release(&w->contacts);
     smap_release(&w->names);

@@ -19,12 +19,19 @@
  * off only the contacts not scored now, and only once scores were ever
  * stored), and the layers' sizes
  * (high: a score above S/2) are counted on the way, so that no layer needs
- * a pass over every contact. */
+ * a pass over every contact.
+ *
+ * On PostgreSQL (issue 23) the same steps go through db.h (pg_rfm): the
+ * attributes are text there as here, and herald_json_patch (its migration
+ * 25) sets and takes off the scores as json_set and json_remove do, so
+ * that they read the same; the scores go in row by row for now. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "herald/time.h"
 #include "store_int.h"
+#include "db.h"
 
 static const char agg_sql[] =
     "SELECT e.contact_id, max(e.at), count(*), total(CASE WHEN json_type(e.props, ?2) IN "
@@ -169,15 +176,147 @@ static int set_contacts(struct hd_store *st, const char *at, struct hd_err *err)
     return rc;
 }
 
+/* ---- PostgreSQL ------------------------------------------------------------------------- */
+
+static const char pg_agg_sql[] =
+    "SELECT e.contact_id, max(e.at), count(*), coalesce(sum(CASE WHEN "
+    "jsonb_typeof(CAST(e.props AS jsonb) #> CAST(?2 AS text[])) = 'number' THEN "
+    "CAST(CAST(e.props AS jsonb) #>> CAST(?2 AS text[]) AS float8) END), 0) FROM events e "
+    "WHERE e.name = ?1 AND e.at BETWEEN ?3 AND ?4 GROUP BY e.contact_id ORDER BY e.contact_id";
+
+/* json_set's and json_remove's texts through herald_json_patch */
+static const char pg_set_sql[] =
+    "UPDATE contacts SET attrs = herald_json_patch(attrs, '{\"rfm_r\":' || s.rs || "
+    "',\"rfm_f\":' || s.fs || ',\"rfm_m\":' || s.ms || ',\"rfm_at\":' || "
+    "to_json(CAST(?1 AS text)) || '}') FROM rfm_scores s WHERE contacts.id = s.id";
+static const char pg_take_off_sql[] =
+    "UPDATE contacts SET attrs = herald_json_patch(attrs, "
+    "'{\"rfm_r\":null,\"rfm_f\":null,\"rfm_m\":null,\"rfm_at\":null}') WHERE "
+    "attrs_j -> 'rfm_r' IS NOT NULL AND id NOT IN (SELECT id FROM rfm_scores)";
+static const char pg_attrs_sql[] =
+    "INSERT INTO attributes (name, type) VALUES ('rfm_r', 'number'), ('rfm_f', 'number'), "
+    "('rfm_m', 'number'), ('rfm_at', 'date') ON CONFLICT DO NOTHING";
+
+static int pg_read_values(struct hd_store *st, const struct hd_rfm_opts *o, const char *path,
+                          struct rfm_rows *rows, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, pg_agg_sql, &s, err), step;
+    if (rc < 0)
+        return rc;
+    hd_db_bind_text(s, 1, o->event, NULL);
+    hd_db_bind_text(s, 2, path, NULL);
+    hd_db_bind_int64(s, 3, o->now - o->window, NULL);
+    hd_db_bind_int64(s, 4, o->now, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        size_t n = rows->n;
+        HD_GROW(rows->id, n);
+        for (int k = 0; k < 3; k++)
+            HD_GROW(rows->v[k], n);
+        rows->id[n] = hd_db_col_int64(s, 0);
+        for (int k = 0; k < 3; k++)
+            rows->v[k][n] = hd_db_col_double(s, k + 1);
+        rows->n++;
+    }
+    if (step < 0)
+        rc = step;
+    hd_db_finalize(s);
+    return rc;
+}
+
+static int pg_write_scores(struct hd_store *st, const struct rfm_rows *rows, int s, int64_t high[8],
+                           struct hd_err *err)
+{
+    struct hd_db_stmt *ins = NULL;
+    size_t n = rows->n;
+    int *sc[3], rc;
+    struct keyed *tmp = hd_xcalloc(n ? n : 1, sizeof *tmp);
+    for (int k = 0; k < 3; k++) {
+        sc[k] = hd_xcalloc(n ? n : 1, sizeof *sc[k]);
+        scores(rows->v[k], n, s, tmp, sc[k]);
+    }
+    if ((rc = hd_db_exec(st->conn,
+                         "DROP TABLE IF EXISTS pg_temp.rfm_scores; CREATE TEMP TABLE rfm_scores "
+                         "(id bigint PRIMARY KEY, rs integer, fs integer, ms integer)",
+                         err)) < 0 ||
+        (rc = hd_db_prepare(st->conn, "INSERT INTO rfm_scores VALUES (?1, ?2, ?3, ?4)", &ins,
+                            err)) < 0)
+        goto out;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        hd_db_bind_int64(ins, 1, rows->id[i], NULL);
+        for (int k = 0; k < 3; k++)
+            hd_db_bind_int64(ins, k + 2, sc[k][i], NULL);
+        if ((rc = hd_db_step(ins, err)) > 0)
+            rc = 0;
+        hd_db_reset(ins);
+        high[(sc[0][i] > s / 2) * 4 + (sc[1][i] > s / 2) * 2 + (sc[2][i] > s / 2)]++;
+    }
+out:
+    hd_db_finalize(ins);
+    for (int k = 0; k < 3; k++)
+        free(sc[k]);
+    free(tmp);
+    return rc;
+}
+
+/* Runs sql (one parameter at most: text) to its end; *changes: the rows it
+ * changed, when asked. */
+static int pg_run(struct hd_store *st, const char *sql, const char *text, int64_t *changes,
+                  struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, sql, &s, err);
+    if (rc < 0)
+        return rc;
+    if (text)
+        hd_db_bind_text(s, 1, text, NULL);
+    if ((rc = hd_db_step(s, err)) > 0)
+        rc = 0;
+    if (rc == 0 && changes)
+        *changes = hd_db_changes(s);
+    hd_db_finalize(s);
+    return rc;
+}
+
+static int pg_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
+                  int64_t high[8], struct hd_err *err)
+{
+    char path[300], at[32];
+    struct rfm_rows rows = {0};
+    int64_t known = 0;
+    int rc;
+    snprintf(path, sizeof path, "{%s}", o->value); /* a property's name: no , or } */
+    hd_time_format_iso(o->now, at, sizeof at);
+    if ((rc = hd_store_begin(st, err)) < 0)
+        return rc;
+    if ((rc = pg_read_values(st, o, path, &rows, err)) < 0 ||
+        (rc = pg_write_scores(st, &rows, o->scores, high, err)) < 0 ||
+        (rc = hd_db_query_int64(st->conn, "SELECT count(*) FROM attributes WHERE name = 'rfm_r'",
+                                &known, err)) < 0 ||
+        (rc = pg_run(st, known ? pg_take_off_sql : pg_attrs_sql, NULL, NULL, err)) < 0 ||
+        (rc = pg_run(st, pg_set_sql, at, scored, err)) < 0 ||
+        (rc = hd_db_exec(st->conn, "DROP TABLE rfm_scores", err)) < 0 ||
+        (rc = hd_store_commit(st, err)) < 0) {
+        hd_store_rollback(st);
+        hd_store_dfail(err, rc, "scoring contacts");
+    }
+    free(rows.id);
+    for (int k = 0; k < 3; k++)
+        free(rows.v[k]);
+    return rc;
+}
+
 int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored, int64_t high[8],
                  struct hd_err *err)
 {
     char path[300], at[32];
     struct rfm_rows rows = {0};
     int rc;
+    memset(high, 0, 8 * sizeof *high);
+    if (hd_store_is_pg(st))
+        return pg_rfm(st, o, scored, high, err);
     snprintf(path, sizeof path, "$.%s", o->value);
     hd_time_format_iso(o->now, at, sizeof at);
-    memset(high, 0, 8 * sizeof *high);
     if ((rc = hd_store_bulk(st, 131072, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
         goto out;
     if ((rc = read_values(st, o, path, &rows, err)) < 0 ||

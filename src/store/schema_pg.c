@@ -421,6 +421,39 @@ static const char *const pg_migrations[] = {
     /* 21: a console user's own language and time zone */
     "ALTER TABLE users ADD COLUMN lang text;"
     "ALTER TABLE users ADD COLUMN zone text;",
+    /* 25 (issue 23, the audience's writes; PostgreSQL only, SQLite's 25
+     * does nothing): attrs_j, a contact's attributes as jsonb kept beside
+     * their text (which stays the text SQLite keeps), for the segment
+     * rules, which cast the text once per access and row otherwise (six
+     * times slower); `db copy` leaves the generated column out. And
+     * herald_json_patch, SQLite's json_patch (RFC 7396) on the attributes'
+     * text, giving the same text: the target's keys in their order, a
+     * patched one in its place, new ones after, null removing a key,
+     * objects merged key by key, output without spaces, other values as
+     * they were written. */
+    "ALTER TABLE contacts ADD COLUMN attrs_j jsonb GENERATED ALWAYS AS (CAST(attrs AS jsonb)) "
+    "STORED;"
+    "CREATE FUNCTION herald_json_patch(target text, patch text) RETURNS text "
+    "LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE t json; p json := patch::json; o text := ''; k text; v json; tv json;\n"
+    "BEGIN\n"
+    "  IF json_typeof(p) IS DISTINCT FROM 'object' THEN RETURN patch; END IF;\n"
+    "  t := CASE WHEN json_typeof(target::json) = 'object' THEN target::json ELSE '{}' END;\n"
+    "  FOR k, tv IN SELECT key, value FROM json_each(t) LOOP\n"
+    "    v := p -> k;\n"
+    "    IF v IS NULL THEN\n"
+    "      o := o || ',' || to_json(k)::text || ':' || tv::text;\n"
+    "    ELSIF json_typeof(v) <> 'null' THEN\n"
+    "      o := o || ',' || to_json(k)::text || ':' || herald_json_patch(tv::text, v::text);\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "  FOR k, v IN SELECT key, value FROM json_each(p) LOOP\n"
+    "    IF json_typeof(v) <> 'null' AND t -> k IS NULL THEN\n"
+    "      o := o || ',' || to_json(k)::text || ':' || herald_json_patch('{}', v::text);\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "  RETURN '{' || substr(o, 2) || '}';\n"
+    "END $$;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

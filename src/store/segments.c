@@ -16,7 +16,17 @@
  *    comparisons on them are rewritten into bounds on x, so that no date
  *    function runs per row;
  *  - reachable(ch[, cat]): an address (a push token) on the channel, not
- *    suppressed, and no opt-out for the category (marketing by default). */
+ *    suppressed, and no opt-out for the category (marketing by default).
+ *
+ * One tree gives either dialect (issue 23): SQLite's, or PostgreSQL's
+ * (struct sqlc's pg), where attributes are read through jsonb (#> and #>>
+ * with a text[] path parameter), a comparison reads an attribute as the
+ * literal's type (enum want), every parameter carries its type (no
+ * context tells it in a CASE or a function's argument), date parts are
+ * extract()s, GLOB is a regular expression, NOCASE is ASCII lower() and
+ * text compares with COLLATE "C", byte by byte as SQLite does.
+ * hd_store_seg_sql and hd_store_prepare_rule give SQLite's; the
+ * db.h entry point hd_store_dprepare_rule the store's own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,30 +40,32 @@
 
 /* ---- stored rules ------------------------------------------------------------- */
 
+/* A new name is refused by its absence of a change (ON CONFLICT DO
+ * NOTHING), which both engines tell alike, rather than by SQLite's
+ * constraint code. */
 int hd_store_segment_put(struct hd_store *st, const char *name, const char *expr, bool replace,
                          int64_t now, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc =
-             hd_store_prepare(st,
-                              replace ? "INSERT INTO segments (name, expr, created_at, updated_at) "
-                                        "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE "
-                                        "SET expr = excluded.expr, updated_at = excluded.updated_at"
-                                      : "INSERT INTO segments (name, expr, created_at, "
-                                        "updated_at) VALUES (?1, ?2, ?3, ?3)",
-                              &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, expr, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
+    if ((rc = hd_db_prepare(st->conn,
+                            replace ? "INSERT INTO segments (name, expr, created_at, updated_at) "
+                                      "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE "
+                                      "SET expr = excluded.expr, updated_at = excluded.updated_at"
+                                    : "INSERT INTO segments (name, expr, created_at, "
+                                      "updated_at) VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO "
+                                      "NOTHING",
+                            &s, err)) < 0)
+        return hd_store_dfail(err, rc, "storing segment");
+    hd_db_bind_text(s, 1, name, NULL);
+    hd_db_bind_text(s, 2, expr, NULL);
+    hd_db_bind_int64(s, 3, now, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "storing segment");
+    else if (!replace && hd_db_changes(s) == 0)
         rc = hd_err_set(err, HD_E_EXISTS,
                         "segment '%s' already exists (use --replace to change it)", name);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "storing segment");
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -100,22 +112,30 @@ out:
 
 int hd_store_segment_delete(struct hd_store *st, const char *name, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_prepare(st, "DELETE FROM segments WHERE name = ?1", &s, err)) < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "deleting segment");
-    else if (sqlite3_changes(st->db) == 0)
+    if ((rc = hd_db_prepare(st->conn, "DELETE FROM segments WHERE name = ?1", &s, err)) < 0)
+        return hd_store_dfail(err, rc, "deleting segment");
+    hd_db_bind_text(s, 1, name, NULL);
+    if (hd_db_step(s, err) < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "deleting segment");
+    else if (hd_db_changes(s) == 0)
         rc = hd_err_set(err, HD_E_NOTFOUND, "no segment '%s'", name);
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
 /* ---- compiling ----------------------------------------------------------------------- */
 
-enum bind_type { B_TEXT, B_INT, B_REAL };
+/* B_PATH: an attribute's path, "$.a.b" for SQLite's JSON functions,
+ * "{a,b}" (a text[]) for PostgreSQL's #> and #>>. */
+enum bind_type { B_TEXT, B_INT, B_REAL, B_PATH };
+
+/* What a comparison reads from an attribute on PostgreSQL, whose jsonb
+ * gives text (#>>) where SQLite's json_extract gives a typed value: a
+ * string's text, or a number (true and false as 1 and 0, as SQLite gives
+ * them). A value of another type reads as NULL: the comparison is false. */
+enum want { W_TEXT, W_NUM };
 
 struct bind {
     enum bind_type type;
@@ -130,6 +150,8 @@ struct sqlc {
     size_t nb;
     int64_t now;
     int zones; /* local_today: the parameter of the zones a day behind (ahead: zones + 1), or 0 */
+    bool pg;   /* PostgreSQL's dialect */
+    enum want want; /* PostgreSQL: how the next attribute is read */
 };
 
 static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, double d)
@@ -139,9 +161,65 @@ static int param(struct sqlc *c, enum bind_type type, const char *s, int64_t i, 
     return (int)++c->nb;
 }
 
+/* A parameter; on PostgreSQL with its type, which nothing around it may
+ * tell (a CASE's branches, a function's argument). */
 static void emit_param(struct sqlc *c, int n)
 {
-    hd_buf_addf(&c->sql, "?%d", n);
+    static const char *const casts[] = {"::text", "::bigint", "::float8", "::text[]"};
+    hd_buf_addf(&c->sql, "?%d%s", n, c->pg ? casts[c->b[n - 1].type] : "");
+}
+
+/* SQL's false, as each dialect writes it. */
+static void emit_false(struct sqlc *c)
+{
+    hd_buf_adds(&c->sql, c->pg ? "FALSE" : "0");
+}
+
+/* The JSON value at parameter path of the text column col, as json:
+ * PostgreSQL only. */
+static void emit_jsonb_at(struct sqlc *c, const char *col, int path, const char *op)
+{
+    if (strcmp(col, "c.attrs") == 0) /* kept as jsonb too (PostgreSQL's migration 25) */
+        hd_buf_addf(&c->sql, "(c.attrs_j %s ", op);
+    else
+        hd_buf_addf(&c->sql, "(CAST(%s AS jsonb) %s ", col, op);
+    emit_param(c, path);
+    hd_buf_addc(&c->sql, ')');
+}
+
+/* json_type(col, path): NULL when there is no value at the path. */
+static void emit_json_type(struct sqlc *c, const char *col, int path)
+{
+    if (!c->pg) {
+        hd_buf_addf(&c->sql, "json_type(%s, ?%d)", col, path);
+        return;
+    }
+    hd_buf_adds(&c->sql, "jsonb_typeof");
+    emit_jsonb_at(c, col, path, "#>");
+}
+
+/* json_extract(col, path) as a value to compare (see enum want). */
+static void emit_json_value(struct sqlc *c, const char *col, int path, enum want w)
+{
+    if (!c->pg) {
+        hd_buf_addf(&c->sql, "json_extract(%s, ?%d)", col, path);
+        return;
+    }
+    if (w == W_TEXT) {
+        hd_buf_adds(&c->sql, "(CASE WHEN ");
+        emit_json_type(c, col, path);
+        hd_buf_adds(&c->sql, " = 'string' THEN ");
+        emit_jsonb_at(c, col, path, "#>>");
+        hd_buf_adds(&c->sql, " END) COLLATE \"C\"");
+        return;
+    }
+    hd_buf_adds(&c->sql, "(CASE ");
+    emit_json_type(c, col, path);
+    hd_buf_adds(&c->sql, " WHEN 'number' THEN CAST(");
+    emit_jsonb_at(c, col, path, "#>>");
+    hd_buf_adds(&c->sql, " AS numeric) WHEN 'boolean' THEN CASE ");
+    emit_jsonb_at(c, col, path, "#>>");
+    hd_buf_adds(&c->sql, " WHEN 'true' THEN 1 ELSE 0 END END)");
 }
 
 static const char *const columns[] = {[SEGF_ID] = "c.ext_id",
@@ -159,14 +237,26 @@ static bool epoch_field(const struct hd_seg_node *f)
 }
 
 /* The JSON path parameter of an attribute: "$.a.b" (parts are validated). */
-static int path_param(struct sqlc *c, const struct hd_seg_node *f)
+static int json_path_param(struct sqlc *c, const char *path)
 {
     struct hd_buf p;
     hd_buf_init(&p);
-    hd_buf_addf(&p, "$.%s", f->path);
-    int n = param(c, B_TEXT, p.data, 0, 0);
+    if (c->pg) { /* "{a,b}": the parts are letters, digits and _ */
+        hd_buf_addc(&p, '{');
+        for (const char *s = path; *s; s++)
+            hd_buf_addc(&p, *s == '.' ? ',' : *s);
+        hd_buf_addc(&p, '}');
+    } else {
+        hd_buf_addf(&p, "$.%s", path);
+    }
+    int n = param(c, B_PATH, p.data, 0, 0);
     hd_buf_release(&p);
     return n;
+}
+
+static int path_param(struct sqlc *c, const struct hd_seg_node *f)
+{
+    return json_path_param(c, f->path);
 }
 
 static const char *const sql_ops[] = {"=", "!=", "<", "<=", ">", ">="};
@@ -215,13 +305,22 @@ static void emit_event_value(struct sqlc *c, const struct hd_seg_node *n, int ba
         hd_buf_adds(&c->sql, fns[n->agg]);
     else if (n->type == SEG_EV_TIME)
         hd_buf_addf(&c->sql, "%s(e.at)", fns[n->agg]);
-    else
-        hd_buf_addf(&c->sql, "%s(json_extract(e.props, ?%d))", fns[n->agg], prop);
+    else {
+        hd_buf_addf(&c->sql, "%s(", fns[n->agg]);
+        emit_json_value(c, "e.props", prop, W_NUM);
+        hd_buf_addc(&c->sql, ')');
+    }
     if (n->agg == SEGA_SUM)
         hd_buf_adds(&c->sql, ", 0)");
     emit_events_from(c, n, base);
-    if (prop)
-        hd_buf_addf(&c->sql, " AND json_type(e.props, ?%d) IN ('integer', 'real')", prop);
+    if (prop) {
+        hd_buf_adds(&c->sql, " AND ");
+        emit_json_type(c, "e.props", prop);
+        if (c->pg)
+            hd_buf_adds(&c->sql, " = 'number'");
+        else
+            hd_buf_adds(&c->sql, " IN ('integer', 'real')");
+    }
     hd_buf_addc(&c->sql, ')');
 }
 
@@ -235,13 +334,17 @@ static void emit_did(struct sqlc *c, const struct hd_seg_node *n)
         int off = param(c, B_INT, NULL, k - 1, 0);
         hd_buf_adds(&c->sql, "EXISTS (SELECT 1");
         emit_events_from(c, n, base);
-        hd_buf_addf(&c->sql, " LIMIT 1 OFFSET ?%d)", off);
+        hd_buf_adds(&c->sql, " LIMIT 1 OFFSET ");
+        emit_param(c, off);
+        hd_buf_addc(&c->sql, ')');
         return;
     }
     int v = param(c, B_INT, NULL, n->i, 0);
     hd_buf_adds(&c->sql, "((SELECT count(*)");
     emit_events_from(c, n, base);
-    hd_buf_addf(&c->sql, ") %s ?%d)", sql_ops[n->op], v);
+    hd_buf_addf(&c->sql, ") %s ", sql_ops[n->op]);
+    emit_param(c, v);
+    hd_buf_addc(&c->sql, ')');
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
@@ -280,6 +383,15 @@ static void emit_converted(struct sqlc *c, const struct hd_seg_node *n)
                 camp, held, ev, win);
 }
 
+/* The contact's email in lower case as SQLite's lower() makes it, ASCII
+ * letters only (suppressions keep addresses so). */
+static const char *lower_email(const struct sqlc *c)
+{
+    /* compared in the database's collation, so that the index on
+     * suppressions(address) serves it */
+    return c->pg ? "lower(c.email COLLATE \"C\") COLLATE \"default\"" : "lower(c.email)";
+}
+
 /* bounced: the contact's email, phone, a push token or its WeChat openid
  * (kept with the tokens) suppressed for a permanent refusal (the reasons
  * feedback gives); complained: its email
@@ -288,9 +400,9 @@ static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
 {
     if (n->type == SEG_COMPLAINED) {
         hd_buf_addf(&c->sql,
-                    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = %s AND "
                     "s.reason = ?%d)",
-                    param(c, B_TEXT, "complaint", 0, 0));
+                    lower_email(c), param(c, B_TEXT, "complaint", 0, 0));
         return;
     }
     int mail = param(c, B_TEXT, "hard_bounce", 0, 0),
@@ -298,12 +410,12 @@ static void emit_feedback(struct sqlc *c, const struct hd_seg_node *n)
     int push = param(c, B_TEXT, "unregistered_token", 0, 0),
         openid = param(c, B_TEXT, "invalid_openid", 0, 0);
     hd_buf_addf(&c->sql,
-                "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email) AND "
+                "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = %s AND "
                 "s.reason = ?%d) OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = "
                 "c.phone AND s.reason = ?%d) OR EXISTS (SELECT 1 FROM push_tokens t JOIN "
                 "suppressions s ON s.address = t.token WHERE t.contact_id = c.id AND (s.reason = "
                 "?%d OR s.reason = ?%d)))",
-                mail, sms, push, openid);
+                lower_email(c), mail, sms, push, openid);
 }
 
 /* opened: a receipt row (outcome receipt, reason opened: a sender's open
@@ -324,13 +436,8 @@ static int field_params(struct sqlc *c, const struct hd_seg_node *f)
 {
     if (f->type == SEG_EV_AGG || f->type == SEG_EV_TIME) {
         int base = event_params(c, f);
-        if (f->path) {
-            struct hd_buf p;
-            hd_buf_init(&p);
-            hd_buf_addf(&p, "$.%s", f->path);
-            param(c, B_TEXT, p.data, 0, 0);
-            hd_buf_release(&p);
-        }
+        if (f->path)
+            json_path_param(c, f->path);
         return base;
     }
     if (f->type == SEG_DATEPART || f->type == SEG_LENGTH)
@@ -346,9 +453,29 @@ static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path);
 static void emit_datepart(struct sqlc *c, const struct hd_seg_node *f, int path)
 {
     static const char *const fmt[] = {"%Y", "%m", "%d", "%w"};
-    hd_buf_addf(&c->sql, "CAST(strftime('%s', ", fmt[f->part]);
+    static const char *const part[] = {"year", "month", "day", "dow"}; /* dow is %w */
+    c->want = W_TEXT;
+    if (!c->pg) {
+        hd_buf_addf(&c->sql, "CAST(strftime('%s', ", fmt[f->part]);
+        emit_field(c, f->kids[0], path);
+        hd_buf_adds(&c->sql,
+                    epoch_field(f->kids[0]) ? ", 'unixepoch') AS INTEGER)" : ") AS INTEGER)");
+        return;
+    }
+    if (epoch_field(f->kids[0])) {
+        hd_buf_addf(&c->sql, "CAST(extract(%s FROM to_timestamp(", part[f->part]);
+        emit_field(c, f->kids[0], path);
+        hd_buf_adds(&c->sql, ") AT TIME ZONE 'UTC') AS bigint)");
+        return;
+    }
+    /* ISO text in UTC (dates are stored normalised): its first ten
+     * characters; other text has no parts (NULL, as strftime gives) */
+    hd_buf_adds(&c->sql, "(CASE WHEN ");
     emit_field(c, f->kids[0], path);
-    hd_buf_adds(&c->sql, epoch_field(f->kids[0]) ? ", 'unixepoch') AS INTEGER)" : ") AS INTEGER)");
+    hd_buf_addf(&c->sql, " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN CAST(extract(%s FROM CAST(substr(",
+                part[f->part]);
+    emit_field(c, f->kids[0], path);
+    hd_buf_adds(&c->sql, ", 1, 10) AS date)) AS bigint) END)");
 }
 
 /* length(): a list's elements or a text's characters; NULL for any other
@@ -359,10 +486,20 @@ static void emit_length(struct sqlc *c, const struct hd_seg_node *f, int path)
         hd_buf_addf(&c->sql, "length(%s)", columns[f->field]);
         return;
     }
-    hd_buf_addf(&c->sql,
-                "(CASE json_type(c.attrs, ?%d) WHEN 'array' THEN json_array_length(c.attrs, ?%d) "
-                "WHEN 'text' THEN length(json_extract(c.attrs, ?%d)) END)",
-                path, path, path);
+    if (!c->pg) {
+        hd_buf_addf(&c->sql,
+                    "(CASE json_type(c.attrs, ?%d) WHEN 'array' THEN json_array_length(c.attrs, "
+                    "?%d) WHEN 'text' THEN length(json_extract(c.attrs, ?%d)) END)",
+                    path, path, path);
+        return;
+    }
+    hd_buf_adds(&c->sql, "(CASE ");
+    emit_json_type(c, "c.attrs", path);
+    hd_buf_adds(&c->sql, " WHEN 'array' THEN jsonb_array_length");
+    emit_jsonb_at(c, "c.attrs", path, "#>");
+    hd_buf_adds(&c->sql, " WHEN 'string' THEN length");
+    emit_jsonb_at(c, "c.attrs", path, "#>>");
+    hd_buf_adds(&c->sql, " END)");
 }
 
 static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
@@ -381,11 +518,11 @@ static void emit_field(struct sqlc *c, const struct hd_seg_node *f, int path)
     }
     if (f->field != SEGF_ATTR) {
         hd_buf_adds(&c->sql, columns[f->field]);
+        if (c->pg && !epoch_field(f)) /* text compares byte by byte, as in SQLite */
+            hd_buf_adds(&c->sql, " COLLATE \"C\"");
         return;
     }
-    hd_buf_adds(&c->sql, "json_extract(c.attrs, ");
-    emit_param(c, path);
-    hd_buf_addc(&c->sql, ')');
+    emit_json_value(c, "c.attrs", path, c->want);
 }
 
 /* Which text of an instant to compare a date attribute with. Such an
@@ -523,7 +660,7 @@ static void emit_day_range(struct sqlc *c, const struct hd_seg_node *days, doubl
     else if (hi < -far)
         hi = -far;
     if (lo > hi || (isinf(lo) && lo > 0) || (isinf(hi) && hi < 0)) {
-        hd_buf_adds(&c->sql, "0");
+        emit_false(c);
         return;
     }
     hd_buf_addc(&c->sql, '(');
@@ -569,7 +706,7 @@ static void emit_days_cmp(struct sqlc *c, const struct hd_seg_node *days, enum h
         break;
     case SEG_EQ:
         if (n != floor(n))
-            hd_buf_adds(&c->sql, "0");
+            emit_false(c);
         else
             emit_day_range(c, days, n, n + 1);
         break;
@@ -579,7 +716,7 @@ static void emit_days_cmp(struct sqlc *c, const struct hd_seg_node *days, enum h
         emit_day_range(c, days, -INFINITY, INFINITY);
         hd_buf_adds(&c->sql, " AND NOT ");
         if (n != floor(n))
-            hd_buf_adds(&c->sql, "0");
+            emit_false(c);
         else
             emit_day_range(c, days, n, n + 1);
         hd_buf_adds(&c->sql, ")");
@@ -610,8 +747,10 @@ static void emit_reachable(struct sqlc *c, const struct hd_seg_node *n)
     hd_buf_addc(&c->sql, '(');
     switch (n->channel) {
     case HD_CH_EMAIL:
-        hd_buf_adds(&c->sql, "c.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
-                             "WHERE s.address = lower(c.email)) AND ");
+        hd_buf_addf(&c->sql,
+                    "c.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                    "WHERE s.address = %s) AND ",
+                    lower_email(c));
         break;
     case HD_CH_SMS:
         hd_buf_adds(&c->sql, "c.phone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM suppressions s "
@@ -642,11 +781,64 @@ static void emit_empty(struct sqlc *c, const struct hd_seg_node *n)
         return;
     }
     int path = path_param(c, f);
-    hd_buf_addf(&c->sql,
-                "CASE coalesce(json_type(c.attrs, ?%d), 'null') WHEN 'array' THEN "
-                "json_array_length(c.attrs, ?%d) = 0 WHEN 'text' THEN json_extract(c.attrs, ?%d) "
-                "= '' WHEN 'null' THEN 1 ELSE 0 END)",
-                path, path, path);
+    if (!c->pg) {
+        hd_buf_addf(&c->sql,
+                    "CASE coalesce(json_type(c.attrs, ?%d), 'null') WHEN 'array' THEN "
+                    "json_array_length(c.attrs, ?%d) = 0 WHEN 'text' THEN json_extract(c.attrs, "
+                    "?%d) = '' WHEN 'null' THEN 1 ELSE 0 END)",
+                    path, path, path);
+        return;
+    }
+    hd_buf_adds(&c->sql, "CASE coalesce(");
+    emit_json_type(c, "c.attrs", path);
+    hd_buf_adds(&c->sql, ", 'null') WHEN 'array' THEN jsonb_array_length");
+    emit_jsonb_at(c, "c.attrs", path, "#>");
+    hd_buf_adds(&c->sql, " = 0 WHEN 'string' THEN ");
+    emit_jsonb_at(c, "c.attrs", path, "#>>");
+    hd_buf_adds(&c->sql, " = '' WHEN 'null' THEN TRUE ELSE FALSE END)");
+}
+
+/* A GLOB pattern as the POSIX regular expression that matches the same
+ * texts (PostgreSQL has no GLOB): * any text, ? one character, [...] and
+ * [^...] a set as they are; every other character literally. */
+/* The ] that closes the set [ opens: the first after its first member, as
+ * GLOB reads it; NULL when there is none. */
+static const char *set_end(const char *open)
+{
+    const char *first = open + 1 + (open[1] == '^');
+    return *first ? strchr(first + 1, ']') : NULL;
+}
+
+static int glob_param(struct sqlc *c, const char *glob)
+{
+    struct hd_buf re;
+    hd_buf_init(&re);
+    hd_buf_addc(&re, '^');
+    for (const char *g = glob; *g; g++) {
+        if (*g == '*') {
+            hd_buf_adds(&re, ".*");
+        } else if (*g == '?') {
+            hd_buf_addc(&re, '.');
+        } else if (*g == '[' && set_end(g)) {
+            const char *end = set_end(g);
+            hd_buf_addc(&re, '[');
+            for (const char *k = g + 1; k < end; k++) {
+                if (*k == '\\' || (*k == '[' && k[1] == ':'))
+                    hd_buf_addc(&re, '\\');
+                hd_buf_addc(&re, *k);
+            }
+            hd_buf_addc(&re, ']');
+            g = end;
+        } else {
+            if (strchr(".^$|()[]{}+*?\\", *g))
+                hd_buf_addc(&re, '\\');
+            hd_buf_addc(&re, *g);
+        }
+    }
+    hd_buf_addc(&re, '$');
+    int n = param(c, B_TEXT, re.data, 0, 0);
+    hd_buf_release(&re);
+    return n;
 }
 
 /* ends_with (the last characters; "" ends every text) or matches (GLOB). */
@@ -654,18 +846,26 @@ static void emit_text_test(struct sqlc *c, const struct hd_seg_node *n)
 {
     const struct hd_seg_node *f = n->kids[0];
     int path = field_params(c, f);
-    int v = literal_param(c, f, n->kids[1], T_LAST);
+    c->want = W_TEXT;
     hd_buf_addc(&c->sql, '(');
     if (n->type == SEG_MATCHES) {
+        int v = c->pg ? glob_param(c, n->kids[1]->str) : literal_param(c, f, n->kids[1], T_LAST);
         emit_field(c, f, path);
-        hd_buf_addf(&c->sql, " GLOB ?%d)", v);
+        hd_buf_adds(&c->sql, c->pg ? " ~ " : " GLOB ");
+        emit_param(c, v);
+        hd_buf_addc(&c->sql, ')');
         return;
     }
+    int v = literal_param(c, f, n->kids[1], T_LAST);
     hd_buf_adds(&c->sql, "substr(");
     emit_field(c, f, path);
     hd_buf_adds(&c->sql, ", length(");
     emit_field(c, f, path);
-    hd_buf_addf(&c->sql, ") - length(?%d) + 1) = ?%d)", v, v);
+    hd_buf_adds(&c->sql, ") - length(");
+    emit_param(c, v);
+    hd_buf_adds(&c->sql, ") + 1) = ");
+    emit_param(c, v);
+    hd_buf_addc(&c->sql, ')');
 }
 
 /* ---- local_today ------------------------------------------------------------------------ */
@@ -699,20 +899,59 @@ static void emit_local(struct sqlc *c, const struct hd_seg_node *f, const struct
         at[k] = v->type == SEG_DATEPART ? param(c, B_INT, NULL, hd_segast_part(v->part, d), 0)
                                         : time_param(c, f, d, form);
     }
-    hd_buf_addf(&c->sql,
-                "(CASE WHEN c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d WHEN "
-                "c.timezone IN (SELECT value FROM json_each(?%d)) THEN ?%d ELSE ?%d END)",
-                c->zones, at[0], c->zones + 1, at[1], at[2]);
+    static const char *const zones[] = {"SELECT value FROM json_each(?%d)",
+                                        "SELECT jsonb_array_elements_text(CAST(?%d AS jsonb))"};
+    for (int k = 0; k < 2; k++) {
+        hd_buf_adds(&c->sql, k ? " WHEN c.timezone IN (" : "(CASE WHEN c.timezone IN (");
+        hd_buf_addf(&c->sql, zones[c->pg], c->zones + k);
+        hd_buf_adds(&c->sql, ") THEN ");
+        emit_param(c, at[k]);
+    }
+    hd_buf_adds(&c->sql, " ELSE ");
+    emit_param(c, at[2]);
+    hd_buf_adds(&c->sql, " END)");
 }
 
-/* A comparison's value: a parameter, or local_today's expression. */
+/* A comparison's value: a parameter, or local_today's expression; nocase
+ * on PostgreSQL: lowered (ASCII letters only, as SQLite's NOCASE). */
 static void emit_value(struct sqlc *c, const struct hd_seg_node *f, const struct hd_seg_node *v,
-                       enum tform form)
+                       enum tform form, bool nocase)
 {
+    if (nocase && c->pg)
+        hd_buf_adds(&c->sql, "lower(");
     if (v->type == SEG_LOCAL_TODAY || v->type == SEG_DATEPART)
         emit_local(c, f, v, form);
     else
         emit_param(c, literal_param(c, f, v, form));
+    if (nocase && c->pg)
+        hd_buf_adds(&c->sql, " COLLATE \"C\")");
+}
+
+/* How an attribute compared with v is read on PostgreSQL: a number or a
+ * boolean as a number, anything else (text, dates) as text. */
+static enum want want_of(const struct sqlc *c, const struct hd_seg_node *f,
+                         const struct hd_seg_node *v)
+{
+    if (v->type == SEG_NUMBER || v->type == SEG_BOOL)
+        return W_NUM;
+    if (v->type == SEG_DATEPART ||
+        ((v->type == SEG_TIME || v->type == SEG_LOCAL_TODAY) && epoch_field(f)))
+        return W_NUM;
+    (void)c;
+    return W_TEXT;
+}
+
+/* The field of a comparison, read as it is compared with v. */
+static void emit_subject(struct sqlc *c, const struct hd_seg_node *f, int path,
+                         const struct hd_seg_node *v, bool nocase)
+{
+    c->want = want_of(c, f, v);
+    if (nocase && c->pg)
+        hd_buf_adds(&c->sql, "lower(");
+    emit_field(c, f, path);
+    if (nocase && c->pg)
+        hd_buf_adds(&c->sql, " COLLATE \"C\")");
+    c->want = W_TEXT;
 }
 
 static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
@@ -724,18 +963,18 @@ static void emit_cmp(struct sqlc *c, const struct hd_seg_node *n)
     }
     int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
-    emit_field(c, f, path);
+    emit_subject(c, f, path, v, n->nocase);
     if (two_forms(f, v) && (n->op == SEG_EQ || n->op == SEG_NE)) {
         /* either text of the instant */
         hd_buf_adds(&c->sql, n->op == SEG_EQ ? " BETWEEN " : " NOT BETWEEN ");
-        emit_value(c, f, v, T_FIRST);
+        emit_value(c, f, v, T_FIRST, n->nocase);
         hd_buf_adds(&c->sql, " AND ");
-        emit_value(c, f, v, T_LAST);
+        emit_value(c, f, v, T_LAST, n->nocase);
     } else {
         hd_buf_addf(&c->sql, " %s ", sql_ops[n->op]);
-        emit_value(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST);
+        emit_value(c, f, v, n->op == SEG_LT || n->op == SEG_GE ? T_FIRST : T_LAST, n->nocase);
     }
-    hd_buf_adds(&c->sql, n->nocase ? " COLLATE NOCASE)" : ")");
+    hd_buf_adds(&c->sql, n->nocase && !c->pg ? " COLLATE NOCASE)" : ")");
 }
 
 static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
@@ -758,17 +997,17 @@ static void emit_in(struct sqlc *c, const struct hd_seg_node *n)
     }
     int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
-    emit_field(c, f, path);
-    if (n->nocase)
+    emit_subject(c, f, path, n->kids[1], n->nocase);
+    if (n->nocase && !c->pg)
         hd_buf_adds(&c->sql, " COLLATE NOCASE");
     hd_buf_adds(&c->sql, n->negated ? " NOT IN (" : " IN (");
     for (size_t i = 1; i < n->nkids; i++) {
         if (i > 1)
             hd_buf_adds(&c->sql, ", ");
-        emit_value(c, f, n->kids[i], T_FIRST);
+        emit_value(c, f, n->kids[i], T_FIRST, n->nocase);
         if (two_forms(f, n->kids[i])) {
             hd_buf_adds(&c->sql, ", ");
-            emit_value(c, f, n->kids[i], T_LAST);
+            emit_value(c, f, n->kids[i], T_LAST, n->nocase);
         }
     }
     hd_buf_adds(&c->sql, "))");
@@ -790,11 +1029,11 @@ static void emit_between(struct sqlc *c, const struct hd_seg_node *n)
     }
     int path = field_params(c, f);
     hd_buf_addc(&c->sql, '(');
-    emit_field(c, f, path);
+    emit_subject(c, f, path, lo, false);
     hd_buf_adds(&c->sql, n->negated ? " NOT BETWEEN " : " BETWEEN ");
-    emit_value(c, f, lo, T_FIRST);
+    emit_value(c, f, lo, T_FIRST, false);
     hd_buf_adds(&c->sql, " AND ");
-    emit_value(c, f, hi, T_LAST);
+    emit_value(c, f, hi, T_LAST, false);
     hd_buf_addc(&c->sql, ')');
 }
 
@@ -804,14 +1043,29 @@ static void emit_contains(struct sqlc *c, const struct hd_seg_node *n)
     int v = literal_param(c, f, n->kids[1], T_LAST);
     if (f->field != SEGF_ATTR || f->vtype == SEGV_STRING) {
         int path = field_params(c, f);
-        hd_buf_adds(&c->sql, "(instr(");
+        c->want = W_TEXT;
+        hd_buf_adds(&c->sql, c->pg ? "(strpos(" : "(instr(");
         emit_field(c, f, path);
-        hd_buf_adds(&c->sql, ", ");
+        hd_buf_adds(&c->sql, c->pg ? ", CAST(" : ", ");
         emit_param(c, v);
-        hd_buf_adds(&c->sql, ") > 0)");
+        hd_buf_adds(&c->sql, c->pg ? " AS text)) > 0)" : ") > 0)");
         return;
     }
     int path = path_param(c, f);
+    if (c->pg) { /* an element equal to the value, or a text holding it */
+        hd_buf_adds(&c->sql, "(CASE ");
+        emit_json_type(c, "c.attrs", path);
+        hd_buf_adds(&c->sql, " WHEN 'array' THEN ");
+        emit_jsonb_at(c, "c.attrs", path, "#>");
+        hd_buf_adds(&c->sql, " @> jsonb_build_array(");
+        emit_param(c, v);
+        hd_buf_adds(&c->sql, ") WHEN 'string' THEN strpos(");
+        emit_jsonb_at(c, "c.attrs", path, "#>>");
+        hd_buf_adds(&c->sql, ", CAST(");
+        emit_param(c, v);
+        hd_buf_adds(&c->sql, " AS text)) > 0 ELSE FALSE END)");
+        return;
+    }
     hd_buf_adds(&c->sql, "(CASE json_type(c.attrs, ");
     emit_param(c, path);
     hd_buf_adds(&c->sql, ") WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(c.attrs, ");
@@ -887,7 +1141,7 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
          * twice as deep: 18 nested nots overflowed it */
         hd_buf_addc(&c->sql, '(');
         emit_cond(c, n->kids[0]);
-        hd_buf_adds(&c->sql, " IS NOT 1)");
+        hd_buf_adds(&c->sql, c->pg ? " IS NOT TRUE)" : " IS NOT 1)");
         break;
     case SEG_CMP:
         emit_cmp(c, n);
@@ -918,9 +1172,9 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
         const struct hd_seg_node *f = n->kids[0];
         hd_buf_adds(&c->sql, n->negated ? "(NOT " : "(");
         if (f->field == SEGF_ATTR) {
-            hd_buf_adds(&c->sql, "coalesce(json_type(c.attrs, ");
-            emit_param(c, path_param(c, f));
-            hd_buf_adds(&c->sql, "), 'null') != 'null'");
+            hd_buf_adds(&c->sql, "coalesce(");
+            emit_json_type(c, "c.attrs", path_param(c, f));
+            hd_buf_adds(&c->sql, ", 'null') != 'null'");
         } else {
             hd_buf_addf(&c->sql, "%s IS NOT NULL", columns[f->field]);
         }
@@ -929,8 +1183,11 @@ static void emit_cond(struct sqlc *c, const struct hd_seg_node *n)
     }
     case SEG_TRUTHY: {
         const struct hd_seg_node *f = n->kids[0];
+        int path = field_params(c, f);
         hd_buf_adds(&c->sql, "(");
-        emit_field(c, f, field_params(c, f));
+        c->want = W_NUM;
+        emit_field(c, f, path);
+        c->want = W_TEXT;
         hd_buf_adds(&c->sql, " = 1)");
         break;
     }
@@ -963,7 +1220,7 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
     emit_cond(&c, ast);
     hd_buf_add(sql, c.sql.data, c.sql.len);
     for (size_t i = 0; params && i < c.nb; i++) {
-        if (c.b[i].type == B_TEXT)
+        if (c.b[i].type == B_TEXT || c.b[i].type == B_PATH)
             hd_buf_add_json_str(params, c.b[i].s, strlen(c.b[i].s));
         else if (c.b[i].type == B_INT)
             hd_buf_addf(params, "%lld", (long long)c.b[i].i);
@@ -976,33 +1233,41 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
     return n;
 }
 
+/* The query "head WHERE (rule)" (see hd_store_prepare_rule) in the
+ * dialect c says, into q; c holds the rule's parameters. */
+static int compile_rule(struct sqlc *c, struct hd_buf *q, const struct hd_seg_node *ast,
+                        const char *head, const char *also, const char *order, int *limit_param,
+                        struct hd_err *err)
+{
+    emit_cond(c, ast);
+    if (c->nb >= 900) /* ?901 and up belong to the caller */
+        return hd_err_set(err, HD_E_INVALID, "the rule has %zu values; at most 899 can be used",
+                          c->nb);
+    hd_buf_addf(q, "%s WHERE (%s)", head, c->sql.data);
+    if (also)
+        hd_buf_addf(q, " AND %s", also);
+    if (order) {
+        hd_buf_addf(q, " ORDER BY %s LIMIT ?%zu", order, c->nb + 1);
+        *limit_param = (int)c->nb + 1;
+    }
+    return 0;
+}
+
 int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                           const char *head, const char *also, const char *order, sqlite3_stmt **out,
                           int *limit_param, struct hd_err *err)
 {
     struct sqlc c = {.now = now};
     struct hd_buf q;
-    int rc = 0;
+    int rc;
     hd_buf_init(&c.sql);
     hd_buf_init(&q);
-    emit_cond(&c, ast);
-    if (c.nb >= 900) { /* ?901 and up belong to the caller */
-        rc =
-            hd_err_set(err, HD_E_INVALID, "the rule has %zu values; at most 899 can be used", c.nb);
-        goto out;
-    }
-    hd_buf_addf(&q, "%s WHERE (%s)", head, c.sql.data);
-    if (also)
-        hd_buf_addf(&q, " AND %s", also);
-    if (order) {
-        hd_buf_addf(&q, " ORDER BY %s LIMIT ?%zu", order, c.nb + 1);
-        *limit_param = (int)c.nb + 1;
-    }
-    if ((rc = hd_store_prepare(st, q.data, out, err)) == 0) {
+    if ((rc = compile_rule(&c, &q, ast, head, also, order, limit_param, err)) == 0 &&
+        (rc = hd_store_prepare(st, q.data, out, err)) == 0) {
         for (size_t i = 0; i < c.nb; i++) {
             const struct bind *b = &c.b[i];
             int idx = (int)i + 1;
-            if (b->type == B_TEXT)
+            if (b->type == B_TEXT || b->type == B_PATH)
                 sqlite3_bind_text(*out, idx, b->s, -1, SQLITE_TRANSIENT);
             else if (b->type == B_INT)
                 sqlite3_bind_int64(*out, idx, b->i);
@@ -1010,7 +1275,40 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
                 sqlite3_bind_double(*out, idx, b->d);
         }
     }
-out:
+    hd_buf_release(&q);
+    sqlc_release(&c);
+    return rc;
+}
+
+int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                           const char *head, const char *also, const char *order,
+                           struct hd_db_stmt **out, int *limit_param, struct hd_err *err)
+{
+    struct sqlc c = {.now = now, .pg = hd_store_is_pg(st)};
+    struct hd_buf q;
+    int rc;
+    hd_buf_init(&c.sql);
+    hd_buf_init(&q);
+    if ((rc = compile_rule(&c, &q, ast, head, also, order, limit_param, err)) == 0 &&
+        (rc = hd_db_prepare(st->conn, q.data, out, err)) == 0) {
+        for (size_t i = 0; i < c.nb && rc == 0; i++) {
+            const struct bind *b = &c.b[i];
+            int idx = (int)i + 1;
+            if (b->type == B_TEXT || b->type == B_PATH)
+                rc = hd_db_bind_text(*out, idx, b->s, err);
+            else if (b->type == B_INT)
+                rc = hd_db_bind_int64(*out, idx, b->i, err);
+            else
+                rc = hd_db_bind(*out, idx, &(struct hd_db_value){.type = HD_DB_REAL, .d = b->d},
+                                err);
+        }
+        if (rc < 0) {
+            hd_db_finalize(*out);
+            *out = NULL;
+        }
+    }
+    if (rc < 0)
+        hd_err_prefix(err, "segment rule");
     hd_buf_release(&q);
     sqlc_release(&c);
     return rc;
@@ -1019,49 +1317,50 @@ out:
 int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now, int64_t *n,
                        struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
-                                   NULL, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                    NULL, err);
     if (rc < 0)
         return rc;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
+    if (hd_db_step(s, err) == 1)
+        *n = hd_db_col_int64(s, 0);
     else
-        rc = hd_store_fail(st, err, "counting segment");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, HD_E_STORE, "counting segment");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                        struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
-                                   NULL, err);
-    sqlite3_finalize(s);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_store_dprepare_rule(st, ast, now, "SELECT count(*) FROM contacts c", NULL, NULL, &s,
+                                    NULL, err);
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                       int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int p = 0, rc, step;
-    if ((rc = hd_store_prepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c",
-                                    NULL, random ? "random()" : "c.id", &s, &p, err)) < 0)
+    if ((rc = hd_store_dprepare_rule(st, ast, now, "SELECT " HD_CONTACT_COLS " FROM contacts c",
+                                     NULL, random ? "random()" : "c.id", &s, &p, err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, p, limit > 0 ? limit : -1);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    hd_store_bind_limit(st, s, p, limit);
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_contact k;
-        hd_store_read_contact(s, &k);
+        hd_store_dread_contact(s, &k);
         rc = cb(ud, &k);
         hd_contact_release(&k);
         if (rc)
             goto out;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading segment members");
+    if (step < 0)
+        rc = hd_store_dfail(err, HD_E_STORE, "reading segment members");
 out:
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }

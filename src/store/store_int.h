@@ -134,6 +134,12 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
                           const char *head, const char *also, const char *order, sqlite3_stmt **out,
                           int *limit_param, struct hd_err *err);
 
+/* hd_store_prepare_rule on db.h, in the store's dialect (PostgreSQL's
+ * JSON access, date parts, casts, ...) from the same tree. */
+int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                           const char *head, const char *also, const char *order,
+                           struct hd_db_stmt **out, int *limit_param, struct hd_err *err);
+
 /* The columns hd_store_read_contact reads, for "SELECT " HD_CONTACT_COLS
  * " FROM contacts c ..." */
 #define HD_CONTACT_BASE_COLS                                                                       \
