@@ -250,9 +250,9 @@ static inline void tu_link_templates(const char *dir)
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once (18, WeChat's channel, and 20, receipts unique under their
  * message, run again as they are). */
-#define TU_UNDO_AFTER_24 "" /* 25 does nothing on SQLite */
+#define TU_UNDO_AFTER_22 "" /* 22 does nothing on SQLite */
 #define TU_UNDO_AFTER_20                                                                           \
-    TU_UNDO_AFTER_24 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
+    TU_UNDO_AFTER_22 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
 #define TU_UNDO_AFTER_18                                                                           \
     TU_UNDO_AFTER_20 "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"
 #define TU_UNDO_AFTER_13                                                                           \

@@ -376,7 +376,7 @@ static const char sql_update_replace[] =
  * is the largest plus one, and a returned id equal to it says the row was
  * new; the id sequence is moved past them at the end, and an import rolled
  * back spends none. json_patch is herald_json_patch (PostgreSQL's
- * migration 25), which gives the same text. */
+ * migration 22), which gives the same text. */
 #define PG_UPSERT_HEAD                                                                             \
     "INSERT INTO contacts (id, ext_id, email, phone, locale, timezone, attrs, created_at, "        \
     "updated_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 THEN "         \

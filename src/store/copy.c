@@ -335,7 +335,7 @@ static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, s
 }
 
 /* The query that reads table t from the source: every column but, on
- * PostgreSQL, the generated ones (contacts.attrs_j, migration 25), which
+ * PostgreSQL, the generated ones (contacts.attrs_j, migration 22), which
  * the other side makes itself or has not. */
 static int source_query(struct hd_db *from, int t, char *sql, size_t n, struct hd_err *err)
 {

@@ -421,7 +421,7 @@ static const char *const pg_migrations[] = {
     /* 21: a console user's own language and time zone */
     "ALTER TABLE users ADD COLUMN lang text;"
     "ALTER TABLE users ADD COLUMN zone text;",
-    /* 25 (issue 23, the audience's writes; PostgreSQL only, SQLite's 25
+    /* 22 (issue 23, the audience's writes; PostgreSQL only, SQLite's 22
      * does nothing): attrs_j, a contact's attributes as jsonb kept beside
      * their text (which stays the text SQLite keeps), for the segment
      * rules, which cast the text once per access and row otherwise (six

@@ -179,7 +179,7 @@ static void emit_false(struct sqlc *c)
  * PostgreSQL only. */
 static void emit_jsonb_at(struct sqlc *c, const char *col, int path, const char *op)
 {
-    if (strcmp(col, "c.attrs") == 0) /* kept as jsonb too (PostgreSQL's migration 25) */
+    if (strcmp(col, "c.attrs") == 0) /* kept as jsonb too (PostgreSQL's migration 22) */
         hd_buf_addf(&c->sql, "(c.attrs_j %s ", op);
     else
         hd_buf_addf(&c->sql, "(CAST(%s AS jsonb) %s ", col, op);

@@ -604,7 +604,7 @@ static const char *const migrations[] = {
      * browser's Accept-Language and [herald] timezone then) */
     "ALTER TABLE users ADD COLUMN lang TEXT;"
     "ALTER TABLE users ADD COLUMN zone TEXT;",
-    /* 25 (issue 23): nothing on SQLite; PostgreSQL's 25 adds
+    /* 22 (issue 23): nothing on SQLite; PostgreSQL's 22 adds
      * herald_json_patch, SQLite's json_patch there */
     "",
 };
