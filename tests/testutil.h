@@ -250,7 +250,9 @@ static inline void tu_link_templates(const char *dir)
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once (18, WeChat's channel, and 20, receipts unique under their
  * message, run again as they are). */
-#define TU_UNDO_AFTER_20 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
+#define TU_UNDO_AFTER_23 "" /* 23 builds consent again, as 18 does: it runs again as it is */
+#define TU_UNDO_AFTER_20                                                                           \
+    TU_UNDO_AFTER_23 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
 #define TU_UNDO_AFTER_18                                                                           \
     TU_UNDO_AFTER_20 "DROP TABLE audit_actions; DROP TABLE console_sessions; DROP TABLE users;"
 #define TU_UNDO_AFTER_13                                                                           \
