@@ -114,8 +114,8 @@ static void test_consent_check_click(void **state)
     struct hd_store *st = NULL;
     struct hd_err e = {0};
     assert_int_equal(hd_store_open(fx->path, NULL, &st, &e), 0);
-    struct hd_link_change k = {1, 77, HD_CH_WECHAT, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT,
-                               "unsubscribe", 100};
+    struct hd_link_change k = {
+        1, 77, HD_CH_WECHAT, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT, "unsubscribe", 100};
     bool changed = false;
     assert_int_equal(hd_store_link_consent(st, &k, &changed, &e), 0);
     assert_true(changed);
@@ -150,9 +150,9 @@ static void test_consent_check_rerun(void **state)
     assert_int_equal(count(fx->db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
                                    "AND tbl_name = 'consent'"),
                      2);
-    assert_int_equal(sqlite3_exec(fx->db, "UPDATE consent SET status = 'opted_in'", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(fx->db, "UPDATE consent SET status = 'opted_in'", NULL, NULL, NULL),
+        SQLITE_OK);
     assert_int_equal(count(fx->db, "SELECT count(*) FROM consent_log"), 2); /* logged */
     assert_int_equal(insert(fx->db, "fax"), SQLITE_CONSTRAINT);
 }
