@@ -7,7 +7,7 @@
  * it was; no OpenEphemeral in an insert's program; a click through
  * hd_store_link_consent still makes one consent row and one consent_log
  * row, a repeat neither; the migration run again over its own table (a
- * database stepped back one version) keeps the rows and the triggers. */
+ * database stepped back to version 18) keeps the rows and the triggers. */
 #include "testutil.h"
 
 #include <sqlite3.h>
