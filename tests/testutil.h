@@ -248,9 +248,11 @@ static inline void tu_link_templates(const char *dir)
  * again as it runs, so its table is all there is to undo), for the tests that step
  * a database back to an older version and open it again: each adds its
  * own undo of 13 and before after this. A new migration adds its undo
- * here, once (18, WeChat's channel, and 20, receipts unique under their
- * message, run again as they are). */
-#define TU_UNDO_AFTER_22 "" /* 22 does nothing on SQLite */
+ * here, once (18, WeChat's channel, 20, receipts unique under their
+ * message, and 23, consent's channel CHECK as comparisons, run again as
+ * they are). */
+#define TU_UNDO_AFTER_23 "" /* 23 builds consent again, as 18 does: it runs again as it is */
+#define TU_UNDO_AFTER_22 TU_UNDO_AFTER_23 "" /* 22 does nothing on SQLite */
 #define TU_UNDO_AFTER_20                                                                           \
     TU_UNDO_AFTER_22 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
 #define TU_UNDO_AFTER_18                                                                           \
