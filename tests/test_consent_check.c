@@ -1,5 +1,6 @@
 /* test_consent_check: consent's channel CHECK after migration 23 (issue
- * 18, one-click at speed). The rule is 18's (the five channels, nothing
+ * 18, one-click at speed), and push_tokens' and suppressions' after 24
+ * (issue 25, import at speed). The rule is 18's (the five channels, nothing
  * else), written as comparisons so that SQLite codes an insert into
  * consent without a temporary b-tree (an IN list of more than two
  * constants is one, built for every run of the statement, every click).
@@ -92,11 +93,13 @@ static void test_consent_check_channels(void **state)
     assert_int_equal(count(fx->db, "SELECT count(*) FROM consent_log"), 5);
 }
 
-/* the OpenEphemeral opcodes of an insert into consent's program */
-static int ephemerals(sqlite3 *db)
+/* the OpenEphemeral opcodes of the program of sql, an insert */
+static int ephemerals(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN " INSERT_CONSENT, -1, &s, NULL), SQLITE_OK);
+    char explain[512];
+    snprintf(explain, sizeof explain, "EXPLAIN %s", sql);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &s, NULL), SQLITE_OK);
     int ops = 0, ephemeral = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         ops++;
@@ -110,7 +113,41 @@ static int ephemerals(sqlite3 *db)
 static void test_consent_check_no_temp_btree(void **state)
 {
     struct fx *fx = *state;
-    assert_int_equal(ephemerals(fx->db), 0);
+    assert_int_equal(ephemerals(fx->db, INSERT_CONSENT), 0);
+}
+
+/* Migration 24 did for push_tokens and suppressions what 23 did for
+ * consent, and no table written per contact imported, per message or per
+ * report builds one either (campaigns, runs, attributes and users, written
+ * once in a while, keep their IN lists). */
+static void test_hot_inserts_no_temp_btree(void **state)
+{
+    struct fx *fx = *state;
+    const char *const hot[] = {"contacts",  "push_tokens",  "suppressions", "consent_log",
+                               "messages",  "attempts",     "sends",        "log_totals",
+                               "events",    "receipts",     "gateway_ids",  "inbox",
+                               "api_messages"};
+    for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "INSERT INTO %s DEFAULT VALUES", hot[i]);
+        if (ephemerals(fx->db, sql) != 0)
+            fail_msg("an insert into %s builds a temporary b-tree", hot[i]);
+    }
+    /* the rules hold: a platform or channel outside them is refused */
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO push_tokens VALUES (1, 'hms', 't', 1);"
+                                  "INSERT INTO suppressions (address, channel, reason, "
+                                  "created_at) VALUES ('a@example.com', 'wechat', 'r', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(fx->db, "INSERT INTO push_tokens VALUES (1, 'fax', 't', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO suppressions (address, channel, reason, "
+                                  "created_at) VALUES ('b@example.com', 'inbox', 'r', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
 }
 
 static void test_consent_check_click(void **state)
@@ -144,6 +181,12 @@ static void test_consent_check_rerun(void **state)
 {
     struct fx *fx = *state;
     assert_int_equal(insert(fx->db, "sms"), SQLITE_DONE);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO push_tokens VALUES (1, 'fcm', 'tok', 1);"
+                                  "INSERT INTO suppressions (address, channel, reason, "
+                                  "created_at, message_id) VALUES ('+15550001', 'sms', 'r', 1, 9)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(fx->db, TU_UNDO_AFTER_18 "PRAGMA user_version = 18;", NULL, NULL, NULL),
         SQLITE_OK);
@@ -153,6 +196,12 @@ static void test_consent_check_rerun(void **state)
     hd_store_free(st);
     assert_int_equal(count(fx->db, "PRAGMA user_version"), hd_store_schema_version());
     assert_int_equal(count(fx->db, "SELECT count(*) FROM consent WHERE channel = 'sms'"), 1);
+    /* 24's tables too, with push_tokens' index */
+    assert_int_equal(count(fx->db, "SELECT count(*) FROM push_tokens WHERE token = 'tok'"), 1);
+    assert_int_equal(count(fx->db, "SELECT count(*) FROM suppressions WHERE message_id = 9"), 1);
+    assert_int_equal(count(fx->db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                   "name = 'push_tokens_token'"),
+                     1);
     assert_int_equal(count(fx->db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
                                    "AND tbl_name = 'consent'"),
                      2);
@@ -161,7 +210,7 @@ static void test_consent_check_rerun(void **state)
         SQLITE_OK);
     assert_int_equal(count(fx->db, "SELECT count(*) FROM consent_log"), 2); /* logged */
     assert_int_equal(insert(fx->db, "fax"), SQLITE_CONSTRAINT);
-    assert_int_equal(ephemerals(fx->db), 0);
+    assert_int_equal(ephemerals(fx->db, INSERT_CONSENT), 0);
 }
 
 int main(void)
@@ -169,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_consent_check_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent_check_no_temp_btree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hot_inserts_no_temp_btree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent_check_click, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent_check_rerun, setup, teardown),
     };

@@ -249,9 +249,10 @@ static inline void tu_link_templates(const char *dir)
  * a database back to an older version and open it again: each adds its
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once (18, WeChat's channel, 20, receipts unique under their
- * message, and 23, consent's channel CHECK as comparisons, run again as
- * they are). */
-#define TU_UNDO_AFTER_23 "" /* 23 builds consent again, as 18 does: it runs again as it is */
+ * message, 23 and 24, the CHECKs of consent, push_tokens and
+ * suppressions as comparisons, run again as they are). */
+#define TU_UNDO_AFTER_24 "" /* 24 builds push_tokens and suppressions again: it reruns */
+#define TU_UNDO_AFTER_23 TU_UNDO_AFTER_24 "" /* 23 builds consent again, as 18 does: it reruns */
 #define TU_UNDO_AFTER_22 TU_UNDO_AFTER_23 "" /* 22 does nothing on SQLite */
 #define TU_UNDO_AFTER_20                                                                           \
     TU_UNDO_AFTER_22 "ALTER TABLE users DROP COLUMN zone; ALTER TABLE users DROP COLUMN lang;"
