@@ -249,6 +249,10 @@ int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64
 /* Compiles and prepares the rule without running it: 0 when SQLite takes it. */
 int hd_store_seg_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                        struct hd_err *err);
+/* hd_store_seg_check on either engine (rule.c): on PostgreSQL the rule's
+ * SQL prepared there (stage 3b of issue 23, until the audience's compiler). */
+int hd_store_rule_check(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                        struct hd_err *err);
 int hd_store_seg_each(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                       int64_t limit, bool random, hd_contact_cb cb, void *ud, struct hd_err *err);
 
@@ -565,7 +569,8 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
                              struct hd_err *err);
 /* The database's shared pause file (herald/pauses.h: `<database>.pauses`),
  * opened the first time it is asked for; *out is NULL for a database in
- * memory. Owned by the store. */
+ * memory and on PostgreSQL (the provider_pauses table alone). Owned by the
+ * store. */
 int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err);
 /* ---- the delivery log ----------------------------------------------------------- */
 

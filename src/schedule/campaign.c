@@ -266,7 +266,7 @@ static int pause_if_unrunnable(struct hd_store *st, struct hd_campaign *c, int64
     if (rc == HD_E_STORE) /* the database, not the rule */
         return hd_err_set(err, rc, "campaign '%s': %s", c->name, why.msg);
     if (rc == 0)
-        rc = hd_store_seg_check(st, ast, fire_at, &why);
+        rc = hd_store_rule_check(st, ast, fire_at, &why);
     hd_segast_free(ast);
     if (rc == 0)
         return 0;

@@ -173,7 +173,7 @@ int hd_campaign_prepare(struct hd_store *st, const struct hd_config *cfg, struct
     /* the segment must exist and be a rule SQLite takes, or every firing fails */
     if ((rc = hd_campaign_check_at(c, now, err)) == 0 &&
         (rc = hd_seg_load(st, c->segment, NULL, now, &ast, err)) == 0 &&
-        (rc = hd_store_seg_check(st, ast, now, err)) == 0 &&
+        (rc = hd_store_rule_check(st, ast, now, err)) == 0 &&
         (rc = check_template(cfg, c, category_given, err)) == 0)
         rc = hd_campaign_first_run(c, cfg, c->created_at, &c->next_run, err);
     hd_segast_free(ast);
