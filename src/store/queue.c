@@ -340,7 +340,7 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         "(?3 = 0 OR lease_until < ?2)",
     };
     enum { NSQL = sizeof sql / sizeof sql[0] };
-    char why[160], text[400];
+    char why[160], text[1024];
     snprintf(why, sizeof why,
              "dispatcher %lld stopped while the message was in flight; it may have been sent "
              "and goes again with the same id",
