@@ -164,18 +164,31 @@ static void test_pg_send_same(void **state)
     run_ok(pg_dir, pgc);
     OK(lite_dir, "send", "spring");
     PG_OK("send", "spring");
+    /* due at 10:00 in each contact's zone: the due times come from C on both */
+    OK(lite_dir, "campaign", "create", "local", "--segment", "target", "--template", "recall",
+       "--channels", "email", "--local-time", "10:00", "--expires", "1d");
+    PG_OK("campaign", "create", "local", "--segment", "target", "--template", "recall",
+          "--channels", "email", "--local-time", "10:00", "--expires", "1d");
+    OK(lite_dir, "send", "local");
+    PG_OK("send", "local");
 
     static const char per_contact[] =
-        "SELECT c.ext_id, m.state, coalesce(m.variant, '-'), coalesce(m.channel, -1), "
-        "m.ch_index, m.attempts, m.not_before, coalesce(m.expires_at, 0), "
-        "coalesce(m.reason, '') FROM messages m JOIN contacts c ON c.id = m.contact_id ORDER BY "
-        "c.ext_id";
+        "SELECT k.name, c.ext_id, m.state, coalesce(m.variant, '-'), coalesce(m.channel, -1), "
+        "m.ch_index, m.attempts, m.not_before, coalesce(m.expires_at, 0), coalesce(m.reason, '') "
+        "FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN runs r ON r.id = m.run_id "
+        "JOIN campaigns k ON k.id = r.campaign_id ORDER BY k.name, c.ext_id";
     char *lite = lite_rows(per_contact), *pg = pg_rows(per_contact);
     assert_string_equal(lite, pg);
-    assert_true(tu_count(lite, "\n") > 200);
+    assert_true(tu_count(lite, "\n") > 400);
+    assert_true(tu_count(lite, "local|") > 200);
     assert_true(strstr(lite, "|8|") || strstr(lite, "|9|")); /* held out ones are there */
     free(lite);
     free(pg);
+    char *zones = lite_rows("SELECT count(DISTINCT m.not_before) FROM messages m JOIN runs r ON "
+                            "r.id = m.run_id JOIN campaigns k ON k.id = r.campaign_id WHERE "
+                            "k.name = 'local'");
+    assert_true(atoi(zones) > 1); /* the zones' 10:00 are different times */
+    free(zones);
     static const char by_state[] =
         "SELECT state, coalesce(variant, '-'), count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2";
     lite = lite_rows(by_state);
