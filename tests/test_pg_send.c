@@ -162,6 +162,7 @@ static void test_pg_send_same(void **state)
     for (size_t i = 0; create[i]; i++)
         pgc[i + 2] = create[i];
     run_ok(pg_dir, pgc);
+    same_output("campaign estimate spring", "cat"); /* the claim's facts, by the rule */
     OK(lite_dir, "send", "spring");
     PG_OK("send", "spring");
     /* due at 10:00 in each contact's zone: the due times come from C on both */
@@ -211,6 +212,17 @@ static void test_pg_send_same(void **state)
     same_output("stats spring", "grep -v latency");
     same_output("stats spring --by variant", "grep -v latency");
     same_output("campaign show spring", "grep -v -i 'latency'");
+    same_output("campaign estimate spring", "cat"); /* now capped by what was sent */
+
+    /* campaign retry: some messages failed, re-queued alike (the log's detail too) */
+    static const char fail_some[] = "UPDATE messages SET state = 5 WHERE state = 2 AND contact_id "
+                                    "< 40 AND run_id = (SELECT min(id) FROM runs)";
+    free(lite_rows(fail_some));
+    free(pg_rows(fail_some));
+    OK(lite_dir, "campaign", "retry", "spring");
+    PG_OK("campaign", "retry", "spring");
+    same_output("log --campaign spring --outcome skipped --format csv",
+                "cut -d, -f3- | grep requeued | sort");
 }
 
 /* Polls until dir's outbox holds at least n files (bounded) while pid runs. */

@@ -114,6 +114,8 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
                        int category, int64_t horizon, hd_claimed_cb cb, void *ud,
                        struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_seg_facts(st, ast, now, category, horizon, cb, ud, err);
     sqlite3_stmt *s = NULL;
     int rc, step, limit;
     if ((rc = hd_store_prepare_rule(st, ast, now,

@@ -81,7 +81,43 @@ static void dread_claimed(struct hd_db_stmt *s, struct hd_claimed *c)
     for (int i = 0; i < HD_SUP_COUNT; i++)
         c->suppressed[i] = hd_db_col_int64(s, M + 9 + i) != 0;
     hd_store_parse_sent(hd_db_col_text(s, M + 9 + HD_SUP_COUNT), c);
-    c->data = hd_store_dcol_dup(s, M + 10 + HD_SUP_COUNT);
+    if (hd_db_ncols(s) > M + 10 + HD_SUP_COUNT) /* the claim's: an API message's data */
+        c->data = hd_store_dcol_dup(s, M + 10 + HD_SUP_COUNT);
+}
+
+/* The members first (the rule's parameters are ?1..?N, and db.h numbers a
+ * bare ? after the highest before it), then their facts. */
+int hd_store_pg_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                          struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc, step;
+    if ((rc = hd_store_rule_prepare(
+             st, ast, now, "WITH members AS (SELECT c.id AS mid FROM contacts c",
+             ") SELECT " HD_CONTACT_COLS_JOINED ", 0, c.id, 0, NULL, 0, 0, 0, 0, " PG_FACTS_COLS(
+                 "c.id", "?",
+                 "?") "FROM members JOIN contacts c ON c.id = members.mid" HD_CONTACT_TOKENS
+                      "ORDER BY c.id",
+             &s, err)) < 0)
+        return rc;
+    hd_db_buffer(s); /* the callback may query the store */
+    hd_db_bind_text(s, rc + 1, hd_category_name(category), NULL);
+    hd_db_bind_int64(s, rc + 2, horizon, NULL);
+    rc = 0;
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_claimed c;
+        dread_claimed(s, &c);
+        rc = cb(ud, &c);
+        hd_claimed_release(&c);
+        if (rc)
+            goto out;
+    }
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "reading segment members");
+out:
+    hd_db_finalize(s);
+    return rc;
 }
 
 int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,

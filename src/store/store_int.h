@@ -158,6 +158,9 @@ int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *row
 int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
 int hd_store_pg_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                              int64_t lease_until, int64_t now, struct hd_err *err);
+int hd_store_pg_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                          struct hd_err *err);
 int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
                           int ch_index, int64_t now, struct hd_err *err);
 
