@@ -148,9 +148,8 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
 void hd_store_parse_consent(const char *s, int consent[HD_CH_COUNT]);
 void hd_store_parse_sent(const char *s, struct hd_claimed *c);
 /* queue_pg.c: queue.c's functions of the same names on PostgreSQL. */
-int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now,
-                      int64_t horizon, int limit, struct hd_claimed **out, size_t *n,
-                      struct hd_err *err);
+int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
+                      int limit, struct hd_claimed **out, size_t *n, struct hd_err *err);
 int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
 int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
 int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
