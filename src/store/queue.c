@@ -3,7 +3,12 @@
  * changes, the delivery log, cap reservations, and recovery of messages a
  * dead dispatcher left in flight. The per-message statements are prepared
  * once (hd_store_cached); the dispatcher groups them in transactions, and
- * cap reservations go 16 rows to a statement. */
+ * cap reservations go 16 rows to a statement. On PostgreSQL each of them
+ * hands over to its namesake in queue_pg.c (one test of st->db per call,
+ * so SQLite's hot path keeps its sqlite3_stmt): the claim there locks
+ * what it reads (FOR UPDATE SKIP LOCKED), and queue_pg.c's header says how
+ * several nodes will fit on it (a node id, a lease and a fencing token per
+ * claimed message, results written only while the token matches). */
 #include "store_int.h"
 
 #include "db.h"
