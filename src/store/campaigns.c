@@ -8,7 +8,10 @@
  * make it idempotent: a run cut short by a crash goes on where its last
  * commit ended. Holdout and A/B variant come from hd_ab_bucket through SQL
  * functions registered for the statement, so they are the same whoever
- * computes them. */
+ * computes them. PostgreSQL has no such functions: there each batch of
+ * members is read and the same C functions fill the rows it inserts
+ * (materialize_pg), so a contact gets the same on both engines. The other
+ * writes are db.h statements both engines take. */
 #include "store_int.h"
 
 #include "db.h"
