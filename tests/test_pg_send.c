@@ -16,7 +16,8 @@
  * latencies. A crash: `herald send` on PostgreSQL at a slow rate, SIGKILLed
  * once files appear, then run again: every message ends terminal, none is
  * lost, and the duplicates are at most what the killed dispatcher had in
- * flight (its `requeued` log rows). */
+ * flight (its `requeued` log rows). Refused alike, nothing written: a
+ * campaign name taken, a rule PostgreSQL does not take yet. */
 #include "testnet.h"
 
 #include <signal.h>
@@ -148,6 +149,43 @@ static char *outbox(const char *dir)
         "\"$f\"; done",
         dir);
     return tu_sh(cmd);
+}
+
+/* Refused on PostgreSQL as on SQLite, nothing written: a name taken, and
+ * a rule PostgreSQL does not take yet (the compiler's SQLite-only SQL). */
+static void test_pg_send_refused(void **state)
+{
+    (void)state;
+    struct tu_run r;
+    OK(lite_dir, "segment", "define", "notsms", "not reachable(sms)");
+    char name[64], *other = tu_pg_db(name), *count;
+    tu_herald(&r, lite_dir, NULL, "db", "copy", "var/herald.db", other, NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, pg_dir, NULL, "--db", other, "campaign", "create", "x", "--segment", "notsms",
+              "--template", "recall", "--channels", "email", "--now", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "preparing: syntax error");
+    tu_run_release(&r);
+    tu_herald(&r, pg_dir, NULL, "--db", other, "campaign", "create", "y", "--segment", "shanghai",
+              "--template", "recall", "--channels", "email", "--now", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, pg_dir, NULL, "--db", other, "campaign", "create", "y", "--segment", "target",
+              "--template", "recall", "--channels", "sms", "--now", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "campaign 'y' exists");
+    tu_run_release(&r);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "psql -X -At '%s' -c \"SELECT count(*), min(segment) FROM campaigns WHERE name IN "
+             "('x', 'y')\"",
+             other);
+    count = tu_sh(cmd);
+    assert_string_equal(count, "1|shanghai\n");
+    free(count);
+    tu_pg_drop(name);
+    free(other);
 }
 
 static void test_pg_send_same(void **state)
@@ -331,6 +369,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_send_same),
         cmocka_unit_test(test_pg_send_crash),
+        cmocka_unit_test(test_pg_send_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
