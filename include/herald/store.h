@@ -576,7 +576,8 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
                              struct hd_err *err);
 /* The database's shared pause file (herald/pauses.h: `<database>.pauses`),
  * opened the first time it is asked for; *out is NULL for a database in
- * memory. Owned by the store. */
+ * memory and on PostgreSQL (the provider_pauses table alone). Owned by the
+ * store. */
 int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err);
 /* ---- the delivery log ----------------------------------------------------------- */
 

@@ -8,7 +8,10 @@
  * make it idempotent: a run cut short by a crash goes on where its last
  * commit ended. Holdout and A/B variant come from hd_ab_bucket through SQL
  * functions registered for the statement, so they are the same whoever
- * computes them. */
+ * computes them. PostgreSQL has no such functions: there each batch of
+ * members is read and the same C functions fill the rows it inserts
+ * (materialize_pg), so a contact gets the same on both engines. The other
+ * writes are db.h statements both engines take. */
 #include "store_int.h"
 
 #include "db.h"
@@ -65,6 +68,61 @@ static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v, bool present)
         sqlite3_bind_null(s, i);
 }
 
+#define CAMPAIGN_INSERT                                                                            \
+    "INSERT INTO campaigns (name, segment, template, channels, category, schedule, at, "           \
+    "local_minute, cron, tz, holdout, variants, expires, resend_after, fallback, rate, "           \
+    "status, next_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "           \
+    "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)"
+
+static void dbind_opt_int(struct hd_db_stmt *s, int i, int64_t v, bool present)
+{
+    if (present)
+        hd_db_bind_int64(s, i, v, NULL);
+    else
+        hd_db_bind_null(s, i, NULL);
+}
+
+/* PostgreSQL's: a name taken is a row not inserted (ON CONFLICT), the id
+ * comes back by RETURNING. */
+static int campaign_add_pg(struct hd_store *st, struct hd_campaign *c, const char *channels,
+                           struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, CAMPAIGN_INSERT " ON CONFLICT (name) DO NOTHING RETURNING id",
+                           &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "adding campaign");
+    hd_db_bind_text(s, 1, c->name, NULL);
+    hd_db_bind_text(s, 2, c->segment, NULL);
+    hd_db_bind_text(s, 3, c->tpl, NULL);
+    hd_db_bind_text(s, 4, channels, NULL);
+    hd_db_bind_text(s, 5, hd_category_name(c->category), NULL);
+    hd_db_bind_text(s, 6, hd_sched_name(c->sched), NULL);
+    dbind_opt_int(s, 7, c->at, c->at >= 0);
+    dbind_opt_int(s, 8, c->local_minute, c->sched == HD_SCHED_LOCAL);
+    hd_db_bind_text(s, 9, c->cron, NULL);
+    hd_db_bind_text(s, 10, c->tz, NULL);
+    hd_db_bind_int64(s, 11, c->holdout_bp, NULL);
+    hd_db_bind_text(s, 12, c->variants, NULL);
+    hd_db_bind_int64(s, 13, c->expires, NULL);
+    hd_db_bind_int64(s, 14, c->resend_after, NULL);
+    hd_db_bind_int64(s, 15, c->fallback, NULL);
+    hd_db_bind_text(s, 16, c->rate, NULL);
+    hd_db_bind_text(s, 17, hd_camp_status_name(c->status), NULL);
+    dbind_opt_int(s, 18, c->next_run, c->next_run >= 0);
+    hd_db_bind_int64(s, 19, c->created_at, NULL);
+    int step = hd_db_step(s, err);
+    if (step == 1)
+        c->id = hd_db_col_int64(s, 0);
+    else if (step == 0)
+        rc = hd_err_set(err, HD_E_EXISTS, "campaign '%s' exists", c->name);
+    else
+        rc = hd_store_dfail(err, step, "adding campaign");
+    c->updated_at = c->created_at;
+    hd_db_finalize(s);
+    return rc;
+}
+
 int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -74,13 +132,9 @@ int hd_store_campaign_add(struct hd_store *st, struct hd_campaign *c, struct hd_
     for (int i = 0; i < c->nchannels && len < sizeof channels; i++)
         len += (size_t)snprintf(channels + len, sizeof channels - len, "%s%s", i ? "," : "",
                                 hd_channel_name(c->channels[i]));
-    if ((rc = hd_store_prepare(
-             st,
-             "INSERT INTO campaigns (name, segment, template, channels, category, schedule, at, "
-             "local_minute, cron, tz, holdout, variants, expires, resend_after, fallback, rate, "
-             "status, next_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-             "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
-             &s, err)) < 0)
+    if (hd_store_is_pg(st))
+        return campaign_add_pg(st, c, channels, err);
+    if ((rc = hd_store_prepare(st, CAMPAIGN_INSERT, &s, err)) < 0)
         return rc;
     sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, c->segment, -1, SQLITE_STATIC);
@@ -208,19 +262,20 @@ out:
 int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t next_run,
                           int64_t now, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st, "UPDATE campaigns SET status = ?2, next_run = ?3, updated_at = ?4 WHERE id = ?1", &s,
-        err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(
+        st->conn, "UPDATE campaigns SET status = ?2, next_run = ?3, updated_at = ?4 WHERE id = ?1",
+        &s, err);
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, hd_camp_status_name(status), -1, SQLITE_STATIC);
-    bind_opt_int(s, 3, next_run, next_run >= 0);
-    sqlite3_bind_int64(s, 4, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "updating campaign");
-    sqlite3_finalize(s);
+        return hd_store_dfail(err, rc, "updating campaign");
+    hd_db_bind_int64(s, 1, id, NULL);
+    hd_db_bind_text(s, 2, hd_camp_status_name(status), NULL);
+    dbind_opt_int(s, 3, next_run, next_run >= 0);
+    hd_db_bind_int64(s, 4, now, NULL);
+    int step = hd_db_step(s, err);
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "updating campaign");
+    hd_db_finalize(s);
     if (rc == 0 && status != HD_CAMP_PAUSED)
         rc = hd_store_campaign_pause_note(st, id, NULL, err); /* resumed: the reason goes */
     return rc;
@@ -232,15 +287,17 @@ int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t n
 int hd_store_campaign_pause_note(struct hd_store *st, int64_t id, const char *reason,
                                  struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "UPDATE campaigns SET pause_reason = ?2 WHERE id = ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc =
+        hd_db_prepare(st->conn, "UPDATE campaigns SET pause_reason = ?2 WHERE id = ?1", &s, err);
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    hd_store_bind_text(s, 2, reason);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "noting why a campaign is paused");
-    sqlite3_finalize(s);
+        return hd_store_dfail(err, rc, "noting why a campaign is paused");
+    hd_db_bind_int64(s, 1, id, NULL);
+    hd_db_bind_text(s, 2, reason, NULL);
+    int step = hd_db_step(s, err);
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "noting why a campaign is paused");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -262,56 +319,51 @@ int hd_store_campaign_pause_reason(struct hd_store *st, int64_t id, char **reaso
     return rc;
 }
 
+/* Runs one statement of ?1 (an id), ?2 (a time) and ?3 (a state);
+ * *changed (may be NULL): the rows it changed. */
+static int exec3(struct hd_store *st, const char *sql, int64_t a, int64_t b, int64_t c,
+                 int64_t *changed, const char *what, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, sql, &s, err), step;
+    if (rc < 0)
+        return hd_store_dfail(err, rc, what);
+    hd_db_bind_int64(s, 1, a, NULL);
+    hd_db_bind_int64(s, 2, b, NULL);
+    if (strstr(sql, "?3"))
+        hd_db_bind_int64(s, 3, c, NULL);
+    if ((step = hd_db_step(s, err)) < 0)
+        rc = hd_store_dfail(err, step, what);
+    else if (changed)
+        *changed = hd_db_changes(s);
+    hd_db_finalize(s);
+    return rc;
+}
+
 int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
                              struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
     int rc;
     /* the log first, while the rows still say which ones */
-    if ((rc = hd_store_prepare(
+    if ((rc = exec3(st,
+                    "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, "
+                    "text, campaign_id, run_id, contact_id, variant, state) SELECT m.id, "
+                    "m.attempts, ?2, ?2, 'skipped', 'cancelled', 'the campaign was cancelled', ?1, "
+                    "m.run_id, m.contact_id, m.variant, ?3 FROM messages m WHERE m.run_id IN "
+                    "(SELECT id FROM runs WHERE campaign_id = ?1) AND " HD_DUE("m.state"),
+                    id, now_ms, HD_ST_CANCELLED, NULL, "cancelling messages", err)) < 0 ||
+        (rc = exec3(
              st,
-             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
-             "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2, ?2, "
-             "'skipped', 'cancelled', 'the campaign was cancelled', ?1, m.run_id, m.contact_id, "
-             "m.variant, ?3 FROM messages m WHERE m.run_id IN (SELECT id FROM runs WHERE "
-             "campaign_id = ?1) AND " HD_DUE("m.state"),
-             &s, err)) < 0)
+             "UPDATE messages SET state = ?3, reason = 'the campaign was cancelled', "
+             "updated_at = CAST(?2 AS bigint) / 1000 WHERE run_id IN (SELECT id FROM runs WHERE "
+             "campaign_id = ?1) AND " HD_DUE("state"),
+             id, now_ms, HD_ST_CANCELLED, n, "cancelling messages", err)) < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_int(s, 3, HD_ST_CANCELLED);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "cancelling messages");
-    sqlite3_finalize(s);
-    if (rc < 0)
-        return rc;
-    if ((rc = hd_store_prepare(
-             st,
-             "UPDATE messages SET state = ?3, reason = 'the campaign was cancelled', updated_at = "
-             "?2 / 1000 WHERE run_id IN (SELECT id FROM runs WHERE campaign_id = ?1) AND " HD_DUE(
-                 "state"),
-             &s, err)) < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_int(s, 3, HD_ST_CANCELLED);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "cancelling messages");
-    else if (n)
-        *n = sqlite3_changes(st->db);
-    sqlite3_finalize(s);
-    if (rc < 0 ||
-        (rc = hd_store_prepare(st,
-                               "UPDATE runs SET status = 'done', done_at = ?2 / 1000 WHERE "
-                               "campaign_id = ?1 AND status != 'done'",
-                               &s, err)) < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, now_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "closing the campaign's runs");
-    sqlite3_finalize(s);
-    return rc;
+    return exec3(st,
+                 "UPDATE runs SET status = 'done', done_at = CAST(?2 AS bigint) / 1000 WHERE "
+                 "campaign_id = ?1 AND "
+                 "status != 'done'",
+                 id, now_ms, 0, NULL, "closing the campaign's runs", err);
 }
 
 /* ---- runs ------------------------------------------------------------------------------ */
@@ -434,22 +486,23 @@ out:
 
 int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(
+        st->conn,
         "UPDATE runs SET status = ?2, done_at = CASE WHEN ?2 = 'done' "
-        "THEN ?3 END, queued = (SELECT count(*) FROM messages WHERE "
+        "THEN CAST(?3 AS bigint) END, queued = (SELECT count(*) FROM messages WHERE "
         "run_id = ?1) WHERE id = ?1 AND (?2 <> 'done' OR NOT EXISTS "
         "(SELECT 1 FROM messages WHERE run_id = ?1 AND (" HD_DUE("state") " OR state = 1)))",
         &s, err);
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, run);
-    sqlite3_bind_text(s, 2, run_names[status], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "updating run");
-    sqlite3_finalize(s);
+        return hd_store_dfail(err, rc, "updating run");
+    hd_db_bind_int64(s, 1, run, NULL);
+    hd_db_bind_text(s, 2, run_names[status], NULL);
+    hd_db_bind_int64(s, 3, now, NULL);
+    int step = hd_db_step(s, err);
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "updating run");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -652,6 +705,241 @@ static int mat_totals(struct hd_store *st, int64_t run, bool resumed, int64_t do
     return 0;
 }
 
+/* ---- materialization on PostgreSQL ------------------------------------------------- */
+
+/* PostgreSQL has no herald_holdout/_variant/_due: each batch of members
+ * (the rule through hd_store_rule_prepare, c.id after the resume point) is read whole,
+ * the holdout, variant and due time of each computed here by the very C
+ * functions SQLite's statement calls (hd_ab_bucket, hd_variant_pick,
+ * m->due), so a contact gets the same on both engines, and the batch goes
+ * in as one INSERT from five arrays (unnest WITH ORDINALITY keeps id
+ * order, so message ids follow contact ids as on SQLite). */
+struct pg_batch {
+    struct hd_buf ids, states, variants, due, expires;
+    int64_t n;
+};
+
+static void arr_add(struct hd_buf *b, const char *item)
+{
+    hd_buf_addc(b, b->len ? ',' : '{');
+    hd_buf_adds(b, item);
+}
+
+/* An element of a text[] literal: NULL, or quoted with \ before " and \. */
+static void arr_add_text(struct hd_buf *b, const char *v)
+{
+    if (!v) {
+        arr_add(b, "NULL");
+        return;
+    }
+    arr_add(b, "\"");
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            hd_buf_addc(b, '\\');
+        hd_buf_addc(b, *v);
+    }
+    hd_buf_addc(b, '"');
+}
+
+static void arr_add_int(struct hd_buf *b, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)v);
+    arr_add(b, num);
+}
+
+static void batch_row(struct pg_batch *b, const struct hd_materialize *m, int64_t id,
+                      const char *tz)
+{
+    int64_t due = m->due ? m->due(m->due_ud, tz) : m->not_before;
+    arr_add_int(&b->ids, id);
+    arr_add_int(&b->states, hd_ab_bucket(m->campaign, id, "holdout") < m->holdout_bp
+                                ? HD_ST_HELD_OUT
+                                : HD_ST_QUEUED);
+    arr_add_text(&b->variants, hd_variant_pick(m->variants, m->nvariants, m->campaign, id));
+    arr_add_int(&b->due, due);
+    if (m->expires > 0)
+        arr_add_int(&b->expires, due + m->expires);
+    else
+        arr_add(&b->expires, "NULL");
+    b->n++;
+}
+
+static void batch_reset(struct pg_batch *b)
+{
+    struct hd_buf *all[] = {&b->ids, &b->states, &b->variants, &b->due, &b->expires};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        hd_buf_reset(all[i]);
+    b->n = 0;
+}
+
+static void batch_release(struct pg_batch *b)
+{
+    struct hd_buf *all[] = {&b->ids, &b->states, &b->variants, &b->due, &b->expires};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        hd_buf_release(all[i]);
+}
+
+/* The statements of a PostgreSQL materialization. */
+struct pgmat {
+    struct hd_db_stmt *sel, *ins, *log, *last, *count;
+    int after; /* sel's parameter of the resume point (its limit is the next) */
+    struct pg_batch b;
+    char why[64];
+};
+
+static int pgmat_prepare(struct hd_store *st, const struct hd_materialize *m, int64_t batch,
+                         struct pgmat *x, struct hd_err *err)
+{
+    int rc =
+        hd_store_rule_prepare(st, m->ast, m->seg_now, "SELECT c.id, c.timezone FROM contacts c",
+                              " AND c.id > ? ORDER BY c.id LIMIT ?", &x->sel, err);
+    if (rc < 0)
+        return rc;
+    x->after = rc + 1;
+    hd_db_buffer(x->sel); /* the inserts run while its rows are read */
+    hd_db_bind_int64(x->sel, x->after + 1, batch, NULL);
+    if ((rc = hd_db_prepare(st->conn,
+                            "INSERT INTO messages (run_id, contact_id, state, variant, not_before, "
+                            "expires_at, updated_at) SELECT ?1, u.c, u.s, u.v, u.d, u.e, ?2 FROM "
+                            "unnest(CAST(?3 AS bigint[]), CAST(?4 AS int[]), CAST(?5 AS text[]), "
+                            "CAST(?6 AS bigint[]), CAST(?7 AS bigint[])) WITH ORDINALITY AS u(c, "
+                            "s, v, d, e, o) ORDER BY u.o ON CONFLICT DO NOTHING",
+                            &x->ins, err)) < 0 ||
+        (rc = hd_db_prepare(
+             st->conn,
+             "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
+             "campaign_id, run_id, contact_id, variant, state) SELECT id, 0, ?3, ?3, 'skipped', "
+             "'held_out', ?4, ?6, run_id, contact_id, variant, state FROM messages WHERE run_id = "
+             "?1 AND contact_id > ?2 AND state = ?5 ORDER BY id",
+             &x->log, err)) < 0 ||
+        (rc = hd_db_prepare(st->conn,
+                            "SELECT coalesce(max(contact_id), 0) FROM messages WHERE run_id = ?1",
+                            &x->last, err)) < 0 ||
+        (rc = hd_db_prepare(st->conn, "SELECT count(*) FROM messages WHERE run_id = ?1", &x->count,
+                            err)) < 0)
+        return hd_store_dfail(err, rc, "materializing");
+    hd_db_bind_int64(x->last, 1, m->run, NULL);
+    hd_db_bind_int64(x->count, 1, m->run, NULL);
+    snprintf(x->why, sizeof x->why, "in the campaign's holdout (%d.%02d%%)", m->holdout_bp / 100,
+             m->holdout_bp % 100);
+    hd_db_bind_int64(x->ins, 1, m->run, NULL);
+    hd_db_bind_int64(x->ins, 2, m->now_ms / 1000, NULL);
+    hd_db_bind_int64(x->log, 1, m->run, NULL);
+    hd_db_bind_int64(x->log, 3, m->now_ms, NULL);
+    hd_db_bind_text(x->log, 4, x->why, NULL);
+    hd_db_bind_int64(x->log, 5, HD_ST_HELD_OUT, NULL);
+    hd_db_bind_int64(x->log, 6, m->campaign, NULL);
+    return 0;
+}
+
+static void pgmat_release(struct pgmat *x)
+{
+    hd_db_finalize(x->sel);
+    hd_db_finalize(x->ins);
+    hd_db_finalize(x->log);
+    hd_db_finalize(x->last);
+    hd_db_finalize(x->count);
+    batch_release(&x->b);
+}
+
+/* One statement of x run to its end; *changed: the rows it wrote. */
+static int pg_run(struct hd_db_stmt *s, int64_t *changed, struct hd_err *err)
+{
+    hd_db_reset(s);
+    int step = hd_db_step(s, err);
+    if (step < 0)
+        return hd_store_dfail(err, step, "materializing");
+    *changed = hd_db_changes(s);
+    return 0;
+}
+
+/* An integer the statement (run id bound) reads. */
+static int pg_int(struct hd_db_stmt *s, int64_t *v, struct hd_err *err)
+{
+    hd_db_reset(s);
+    int step = hd_db_step(s, err);
+    if (step != 1)
+        return hd_store_dfail(err, step < 0 ? step : HD_E_STORE, "materializing");
+    *v = hd_db_col_int64(s, 0);
+    hd_db_reset(s);
+    return 0;
+}
+
+/* One batch in its transaction, after the last contact the run holds:
+ * *n, the messages inserted. */
+static int pgmat_batch(const struct hd_materialize *m, struct pgmat *x, int64_t *n,
+                       int64_t *held_now, struct hd_err *err)
+{
+    int64_t after, logged = 0;
+    int rc, step;
+    *n = 0;
+    if ((rc = pg_int(x->last, &after, err)) < 0)
+        return rc;
+    hd_db_reset(x->sel);
+    hd_db_bind_int64(x->sel, x->after, after, NULL);
+    batch_reset(&x->b);
+    while ((step = hd_db_step(x->sel, err)) == 1)
+        batch_row(&x->b, m, hd_db_col_int64(x->sel, 0), hd_db_col_text(x->sel, 1));
+    hd_db_reset(x->sel);
+    if (step < 0)
+        return hd_store_dfail(err, step, "reading the segment's members");
+    *n = 0;
+    if (x->b.n == 0)
+        return 0;
+    hd_buf_addc(&x->b.ids, '}');
+    hd_buf_addc(&x->b.states, '}');
+    hd_buf_addc(&x->b.variants, '}');
+    hd_buf_addc(&x->b.due, '}');
+    hd_buf_addc(&x->b.expires, '}');
+    hd_db_bind_text(x->ins, 3, x->b.ids.data, NULL);
+    hd_db_bind_text(x->ins, 4, x->b.states.data, NULL);
+    hd_db_bind_text(x->ins, 5, x->b.variants.data, NULL);
+    hd_db_bind_text(x->ins, 6, x->b.due.data, NULL);
+    hd_db_bind_text(x->ins, 7, x->b.expires.data, NULL);
+    if ((rc = pg_run(x->ins, n, err)) < 0)
+        return rc;
+    if (m->holdout_bp > 0) {
+        hd_db_bind_int64(x->log, 2, after, NULL);
+        if ((rc = pg_run(x->log, &logged, err)) < 0)
+            return rc;
+        *held_now += logged; /* a log row for each held out */
+    }
+    return 0;
+}
+
+static int materialize_pg(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
+                          int64_t *held, struct hd_err *err)
+{
+    struct pgmat x = {0};
+    int64_t batch = m->batch > 0 ? m->batch : 100000, done = 0, held_now = 0, before = 0, n = 0;
+    int rc;
+    bool txn = false;
+    if ((rc = pgmat_prepare(st, m, batch, &x, err)) < 0 || (rc = pg_int(x.count, &before, err)) < 0)
+        goto out;
+    for (;;) {
+        if ((rc = hd_store_begin(st, err)) < 0)
+            goto out;
+        txn = true;
+        if ((rc = pgmat_batch(m, &x, &n, &held_now, err)) < 0 ||
+            (rc = hd_store_commit(st, err)) < 0)
+            goto out;
+        txn = false;
+        done += n;
+        if (m->progress)
+            m->progress(m->progress_ud, done);
+        if (x.b.n < batch)
+            break;
+    }
+    if ((rc = hd_store_run_set(st, m->run, HD_RUN_ACTIVE, m->now_ms / 1000, err)) == 0)
+        rc = mat_totals(st, m->run, before > 0, done, held_now, queued, held, err);
+out:
+    if (txn)
+        hd_store_rollback(st);
+    pgmat_release(&x);
+    return rc;
+}
+
 int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, int64_t *queued,
                          int64_t *held, struct hd_err *err)
 {
@@ -659,6 +947,8 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     int64_t batch = m->batch > 0 ? m->batch : 100000, after, done = 0, held_now = 0;
     int rc;
     bool txn = false, first = true, resumed = false;
+    if (hd_store_is_pg(st))
+        return materialize_pg(st, m, queued, held, err);
     if ((rc = register_fns(st, m, err)) < 0 || (rc = mat_prepare(st, m, batch, &x, err)) < 0)
         goto out;
     for (;;) {

@@ -418,8 +418,9 @@ static void sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
 /* herald_lat_bucket(ms), for the statistics and the prune. */
 int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 {
+    (void)err;
     if (!st->db) /* PostgreSQL spells it out: LAT_BUCKET_PG */
-        return on ? hd_store_sqlite_only(st, "log prune", err) : 0;
+        return 0;
     if (sqlite3_create_function(st->db, "herald_lat_bucket", 1,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                 on ? sql_lat_bucket : NULL, NULL, NULL) != SQLITE_OK)
@@ -534,14 +535,87 @@ static int note_pruned(struct hd_store *st, int64_t before_ms, struct hd_err *er
  * a prune is done: a report can no longer find their log rows). */
 static int prune_gateway_ids(struct hd_store *st, int64_t cutoff_ms, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "DELETE FROM gateway_ids WHERE at < ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, "DELETE FROM gateway_ids WHERE at < ?1", &s, err), step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, cutoff_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "pruning the gateways' ids");
-    sqlite3_finalize(s);
+        return hd_store_dfail(err, rc, "pruning the gateways' ids");
+    hd_db_bind_int64(s, 1, cutoff_ms, NULL);
+    if ((step = hd_db_step(s, err)) < 0)
+        rc = hd_store_dfail(err, step, "pruning the gateways' ids");
+    hd_db_finalize(s);
+    return rc;
+}
+
+/* The prune's statements: [0] the end of this batch (the batch-th oldest
+ * row's time, or the cutoff), [1] and [2] the rows' totals and latencies
+ * added to what earlier prunes kept, [3] the rows deleted. SQLite's day
+ * and latency bucket come from strftime and herald_lat_bucket (hd_store_
+ * lat_fn), PostgreSQL's from to_char and LAT_BUCKET_PG; PostgreSQL's ON
+ * CONFLICT names its key and the table of the old n. */
+#define PRUNE_END                                                                                  \
+    "SELECT coalesce((SELECT at FROM attempts WHERE at < ?1 ORDER BY at LIMIT 1 OFFSET ?2), "      \
+    "?1), (SELECT min(at) FROM attempts)"
+#define PRUNE_TOTALS(DAY)                                                                          \
+    "INSERT INTO log_totals (campaign_id, variant, channel, provider, day, outcome, reason, "      \
+    "state, n, segments, cost) SELECT coalesce(campaign_id, 0), coalesce(variant, ''), "           \
+    "coalesce(channel, ''), coalesce(provider, ''), " DAY ", outcome, coalesce(reason, ''), "      \
+    "coalesce(state, -1), count(*), coalesce(sum(segments), 0), coalesce(sum(cost), 0) FROM "      \
+    "attempts WHERE at < ?1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ON CONFLICT "
+#define PRUNE_LATENCY(DAY, BUCKET)                                                                 \
+    "INSERT INTO log_latency (campaign_id, variant, channel, provider, day, bucket, n) SELECT "    \
+    "coalesce(campaign_id, 0), coalesce(variant, ''), coalesce(channel, ''), provider, " DAY       \
+    ", " BUCKET ", count(*) FROM attempts WHERE at < ?1 AND outcome NOT IN ('skipped', "           \
+    "'receipt') AND provider IS NOT NULL AND done_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ON "    \
+    "CONFLICT "
+#define PRUNE_DELETE "DELETE FROM attempts WHERE at < ?1"
+#define DAY_SQLITE "strftime('%Y-%m-%d', at / 1000, 'unixepoch')"
+#define DAY_PG "to_char(to_timestamp(at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+static const char *const prune_sqlite[] = {
+    PRUNE_END,
+    PRUNE_TOTALS(DAY_SQLITE) "DO UPDATE SET n = n + excluded.n, segments = segments + "
+                             "excluded.segments, cost = cost + excluded.cost",
+    PRUNE_LATENCY(DAY_SQLITE, "herald_lat_bucket(done_at - at)") "DO UPDATE SET n = n + "
+                                                                 "excluded.n",
+    PRUNE_DELETE,
+};
+static const char *const prune_pg[] = {
+    PRUNE_END,
+    PRUNE_TOTALS(DAY_PG) "(campaign_id, variant, channel, provider, day, outcome, reason, state) "
+                         "DO UPDATE SET n = log_totals.n + excluded.n, segments = "
+                         "log_totals.segments + excluded.segments, cost = log_totals.cost + "
+                         "excluded.cost",
+    PRUNE_LATENCY(DAY_PG, LAT_BUCKET_PG("done_at - at")) "(campaign_id, variant, channel, "
+                                                         "provider, day, bucket) DO UPDATE SET "
+                                                         "n = log_latency.n + excluded.n",
+    PRUNE_DELETE,
+};
+
+/* One batch in its transaction: the rows before end summed up and gone. */
+static int prune_batch(struct hd_store *st, struct hd_db_stmt **s, int64_t end, int64_t *n,
+                       struct hd_err *err)
+{
+    int rc = 0, step;
+    for (int i = 1; i < 4 && rc == 0; i++) {
+        hd_db_reset(s[i]);
+        hd_db_bind_int64(s[i], 1, end, NULL);
+        if ((step = hd_db_step(s[i], err)) < 0)
+            rc = hd_store_dfail(err, step, "pruning the log");
+        else if (i == 3)
+            *n += hd_db_changes(s[i]);
+        hd_db_reset(s[i]);
+    }
+    if (rc == 0)
+        rc = note_pruned(st, end, err);
+    /* the newest rows gone, their ids are free again: the outbound
+     * webhooks' cursors come back to the newest row left */
+    if (rc == 0 &&
+        (rc = hd_db_exec(st->conn,
+                         "UPDATE webhooks SET log_id = (SELECT coalesce(max(id), 0) FROM "
+                         "attempts) WHERE log_id > (SELECT coalesce(max(id), 0) FROM "
+                         "attempts)",
+                         err)) < 0)
+        rc = hd_store_dfail(err, rc, "pruning the log");
     return rc;
 }
 
@@ -549,70 +623,36 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
                        void (*progress)(void *ud, int64_t done), void *ud, int64_t *n,
                        struct hd_err *err)
 {
-    static const char *const sql[] = {
-        /* the end of this batch: the batch-th oldest row's time, or the cutoff */
-        "SELECT coalesce((SELECT at FROM attempts WHERE at < ?1 ORDER BY at LIMIT 1 OFFSET ?2), "
-        "?1), (SELECT min(at) FROM attempts)",
-        "INSERT INTO log_totals (campaign_id, variant, channel, provider, day, outcome, reason, "
-        "state, n, segments, cost) SELECT coalesce(campaign_id, 0), coalesce(variant, ''), "
-        "coalesce(channel, ''), coalesce(provider, ''), strftime('%Y-%m-%d', at / 1000, "
-        "'unixepoch'), outcome, coalesce(reason, ''), coalesce(state, -1), count(*), "
-        "coalesce(sum(segments), 0), coalesce(sum(cost), 0) FROM attempts WHERE at < ?1 GROUP BY "
-        "1, 2, 3, 4, 5, 6, 7, 8 ON CONFLICT DO UPDATE SET n = n + excluded.n, segments = segments "
-        "+ excluded.segments, cost = cost + excluded.cost",
-        "INSERT INTO log_latency (campaign_id, variant, channel, provider, day, bucket, n) SELECT "
-        "coalesce(campaign_id, 0), coalesce(variant, ''), coalesce(channel, ''), provider, "
-        "strftime('%Y-%m-%d', at / 1000, 'unixepoch'), herald_lat_bucket(done_at - at), count(*) "
-        "FROM attempts WHERE at < ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT "
-        "NULL AND "
-        "done_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + "
-        "excluded.n",
-        "DELETE FROM attempts WHERE at < ?1",
-    };
-    sqlite3_stmt *s[4] = {0};
-    int rc;
+    const char *const *sql = hd_store_is_pg(st) ? prune_pg : prune_sqlite;
+    struct hd_db_stmt *s[4] = {0};
+    int rc, step;
     *n = 0;
     if ((rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
     for (int i = 0; i < 4; i++)
-        if ((rc = hd_store_prepare(st, sql[i], &s[i], err)) < 0)
-            goto out;
-    for (;;) {
-        sqlite3_bind_int64(s[0], 1, cutoff_ms);
-        sqlite3_bind_int64(s[0], 2, batch > 0 ? batch : 100000);
-        if (sqlite3_step(s[0]) != SQLITE_ROW) {
-            rc = hd_store_fail(st, err, "finding old log rows");
+        if ((rc = hd_db_prepare(st->conn, sql[i], &s[i], err)) < 0) {
+            rc = hd_store_dfail(err, rc, "pruning the log");
             goto out;
         }
-        int64_t end = sqlite3_column_int64(s[0], 0);
-        bool any = sqlite3_column_type(s[0], 1) != SQLITE_NULL &&
-                   sqlite3_column_int64(s[0], 1) < cutoff_ms;
-        if (any && end <= sqlite3_column_int64(s[0], 1))
-            end = sqlite3_column_int64(s[0], 1) + 1; /* a batch of rows of one instant */
-        sqlite3_reset(s[0]);
+    for (;;) {
+        hd_db_reset(s[0]);
+        hd_db_bind_int64(s[0], 1, cutoff_ms, NULL);
+        hd_db_bind_int64(s[0], 2, batch > 0 ? batch : 100000, NULL);
+        if ((step = hd_db_step(s[0], err)) != 1) {
+            rc = hd_store_dfail(err, step < 0 ? step : HD_E_STORE, "finding old log rows");
+            goto out;
+        }
+        int64_t end = hd_db_col_int64(s[0], 0), oldest = hd_db_col_int64(s[0], 1);
+        bool any = !hd_db_col_null(s[0], 1) && oldest < cutoff_ms;
+        if (any && end <= oldest)
+            end = oldest + 1; /* a batch of rows of one instant */
+        hd_db_reset(s[0]);
         if (!any)
             break;
         if ((rc = hd_store_begin(st, err)) < 0)
             goto out;
-        for (int i = 1; i < 4 && rc == 0; i++) {
-            sqlite3_bind_int64(s[i], 1, end);
-            if (sqlite3_step(s[i]) != SQLITE_DONE)
-                rc = hd_store_fail(st, err, "pruning the log");
-            sqlite3_reset(s[i]);
-        }
-        if (rc == 0)
-            *n += sqlite3_changes(st->db);
-        if (rc == 0)
-            rc = note_pruned(st, end, err);
-        /* the newest rows gone, their ids are free again: the outbound
-         * webhooks' cursors come back to the newest row left */
-        if (rc == 0)
-            rc = hd_store_exec(
-                st,
-                "UPDATE webhooks SET log_id = (SELECT coalesce(max(id), 0) FROM "
-                "attempts) WHERE log_id > (SELECT coalesce(max(id), 0) FROM attempts)",
-                err);
-        if (rc == 0 && (rc = hd_store_commit(st, err)) == 0 && progress)
+        if ((rc = prune_batch(st, s, end, n, err)) == 0 && (rc = hd_store_commit(st, err)) == 0 &&
+            progress)
             progress(ud, *n);
         if (rc < 0) {
             hd_store_rollback(st);
@@ -622,7 +662,7 @@ int hd_store_log_prune(struct hd_store *st, int64_t cutoff_ms, int64_t batch,
     rc = prune_gateway_ids(st, cutoff_ms, err);
 out:
     for (int i = 0; i < 4; i++)
-        sqlite3_finalize(s[i]);
+        hd_db_finalize(s[i]);
     hd_store_lat_fn(st, false, NULL);
     return rc;
 }
@@ -632,32 +672,39 @@ out:
 int hd_store_run_failures(struct hd_store *st, int64_t campaign, int64_t run, hd_failure_cb cb,
                           void *ud, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     /* the row that ended each message: of its state now (a message retried
-     * since has rows of its old failure too) */
-    int rc = hd_store_prepare(st,
-                              "SELECT a.reason, count(DISTINCT a.message_id), min(a.text) FROM "
-                              "attempts a JOIN messages m ON m.id = a.message_id AND m.state = "
-                              "a.state WHERE a.campaign_id = ?1 AND a.run_id = ?2 AND a.state IN "
-                              "(?3, ?4, ?5) GROUP BY a.reason ORDER BY 2 DESC, 1",
-                              &s, err),
+     * since has rows of its old failure too); the reasons in byte order */
+    int rc = hd_db_prepare(st->conn,
+                           hd_store_is_pg(st)
+                               ? "SELECT a.reason COLLATE \"C\", count(DISTINCT a.message_id), "
+                                 "min(a.text COLLATE \"C\") FROM attempts a JOIN messages m ON "
+                                 "m.id = a.message_id AND m.state = a.state WHERE a.campaign_id = "
+                                 "?1 AND a.run_id = ?2 AND a.state IN (?3, ?4, ?5) GROUP BY 1 "
+                                 "ORDER BY 2 DESC, 1"
+                               : "SELECT a.reason, count(DISTINCT a.message_id), min(a.text) FROM "
+                                 "attempts a JOIN messages m ON m.id = a.message_id AND m.state = "
+                                 "a.state WHERE a.campaign_id = ?1 AND a.run_id = ?2 AND a.state "
+                                 "IN (?3, ?4, ?5) GROUP BY a.reason ORDER BY 2 DESC, 1",
+                           &s, err),
         step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, run);
-    sqlite3_bind_int(s, 3, HD_ST_FAILED);
-    sqlite3_bind_int(s, 4, HD_ST_UNDELIVERED);
-    sqlite3_bind_int(s, 5, HD_ST_RENDER_FAILED);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct hd_failure f = {.reason = (const char *)sqlite3_column_text(s, 0),
-                               .n = sqlite3_column_int64(s, 1),
-                               .text = (const char *)sqlite3_column_text(s, 2)};
+        return hd_store_dfail(err, rc, "reading the run's failures");
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_bind_int64(s, 2, run, NULL);
+    hd_db_bind_int64(s, 3, HD_ST_FAILED, NULL);
+    hd_db_bind_int64(s, 4, HD_ST_UNDELIVERED, NULL);
+    hd_db_bind_int64(s, 5, HD_ST_RENDER_FAILED, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_failure f = {.reason = hd_db_col_text(s, 0),
+                               .n = hd_db_col_int64(s, 1),
+                               .text = hd_db_col_text(s, 2)};
         if ((rc = cb(ud, &f)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the run's failures");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the run's failures");
+    hd_db_finalize(s);
     return rc;
 }

@@ -3,7 +3,12 @@
  * changes, the delivery log, cap reservations, and recovery of messages a
  * dead dispatcher left in flight. The per-message statements are prepared
  * once (hd_store_cached); the dispatcher groups them in transactions, and
- * cap reservations go 16 rows to a statement. */
+ * cap reservations go 16 rows to a statement. On PostgreSQL each of them
+ * hands over to its namesake in queue_pg.c (one test of st->db per call,
+ * so SQLite's hot path keeps its sqlite3_stmt): the claim there locks
+ * what it reads (FOR UPDATE SKIP LOCKED), and queue_pg.c's header says how
+ * several nodes will fit on it (a node id, a lease and a fencing token per
+ * claimed message, results written only while the token matches). */
 #include "store_int.h"
 
 #include "db.h"
@@ -53,7 +58,7 @@ void hd_claimed_release(struct hd_claimed *c)
     "ORDER BY m.not_before, m.id LIMIT ?5"
 /* clang-format on */
 
-static void parse_consent(const char *s, int consent[HD_CH_COUNT])
+void hd_store_parse_consent(const char *s, int consent[HD_CH_COUNT])
 {
     while (s && *s) {
         char ch[16] = "", st[16] = "";
@@ -68,7 +73,7 @@ static void parse_consent(const char *s, int consent[HD_CH_COUNT])
     }
 }
 
-static void parse_sent(const char *s, struct hd_claimed *c)
+void hd_store_parse_sent(const char *s, struct hd_claimed *c)
 {
     size_t cap = 0;
     while (s && *s) {
@@ -102,10 +107,10 @@ static void read_claimed(sqlite3_stmt *s, struct hd_claimed *c)
     c->ch_index = sqlite3_column_int(s, M + 5);
     c->not_before = sqlite3_column_int64(s, M + 6);
     c->expires_at = sqlite3_column_int64(s, M + 7);
-    parse_consent((const char *)sqlite3_column_text(s, M + 8), c->consent);
+    hd_store_parse_consent((const char *)sqlite3_column_text(s, M + 8), c->consent);
     for (int i = 0; i < HD_SUP_COUNT; i++)
         c->suppressed[i] = sqlite3_column_int(s, M + 9 + i) != 0;
-    parse_sent((const char *)sqlite3_column_text(s, M + 9 + HD_SUP_COUNT), c);
+    hd_store_parse_sent((const char *)sqlite3_column_text(s, M + 9 + HD_SUP_COUNT), c);
     if (sqlite3_column_count(s) > M + 10 + HD_SUP_COUNT) /* the claim's: an API message's data */
         c->data = hd_store_col_dup(s, M + 10 + HD_SUP_COUNT);
 }
@@ -114,6 +119,8 @@ int hd_store_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64
                        int category, int64_t horizon, hd_claimed_cb cb, void *ud,
                        struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_seg_facts(st, ast, now, category, horizon, cb, ud, err);
     sqlite3_stmt *s = NULL;
     int rc, step, limit;
     if ((rc = hd_store_prepare_rule(st, ast, now,
@@ -143,6 +150,8 @@ out:
 int hd_store_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
                    int limit, struct hd_claimed **out, size_t *n, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_claim(st, run, category, now, horizon, limit, out, n, err);
     sqlite3_stmt *s;
     int rc, step;
     size_t cap = 0;
@@ -184,6 +193,8 @@ static int run_cached(struct hd_store *st, sqlite3_stmt *s, struct hd_err *err, 
 
 int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_msg_update(st, u, err);
     sqlite3_stmt *s;
     int rc = hd_store_cached(st, SLOT_MSG_UPDATE,
                              "UPDATE messages SET state = ?2, attempts = ?3, channel = "
@@ -212,6 +223,8 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
 
 int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_attempt_add(st, a, err);
     sqlite3_stmt *s;
     int rc = hd_store_cached(st, SLOT_ATTEMPT_ADD,
                              "INSERT INTO attempts (message_id, attempt, at, done_at, channel, "
@@ -266,6 +279,8 @@ _Static_assert(RESERVE_BATCH == 16, "the four RESERVE_ROWS4 of the statement bel
 int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
                            int64_t at, int64_t campaign, int category, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_sends_reserve(st, rows, n, at, campaign, category, err);
     sqlite3_stmt *s;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n;) {
@@ -292,6 +307,8 @@ int hd_store_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, 
 
 int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_send_release(st, message, err);
     sqlite3_stmt *s;
     int rc =
         hd_store_cached(st, SLOT_SEND_RELEASE, "DELETE FROM sends WHERE message_id = ?1", &s, err);
@@ -318,36 +335,39 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
 {
     static const char *const sql[] = {
         "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, reason, text, "
-        "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, ?2 * 1000, "
-        "?2 * 1000, CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' WHEN 3 "
-        "THEN 'inbox' WHEN 4 THEN 'wechat' END, "
+        "campaign_id, run_id, contact_id, variant, state) SELECT m.id, m.attempts, CAST(?2 AS "
+        "bigint) * 1000, CAST(?2 AS bigint) * 1000, CASE m.channel WHEN 0 THEN 'email' WHEN 1 "
+        "THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN 'inbox' WHEN 4 THEN 'wechat' END, "
         "'skipped', 'requeued', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
         "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
-        "AND (?3 = 0 OR m.lease_until < ?2)",
+        "AND (?3 = 0 OR m.lease_until < ?2) ORDER BY m.id",
+        /* SQLite's scalar min(), PostgreSQL's least() */
         "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, not_before = "
-        "min(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
+        "%s(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
         "(?3 = 0 OR lease_until < ?2)",
     };
     enum { NSQL = sizeof sql / sizeof sql[0] };
-    char why[160];
+    char why[160], text[1024];
     snprintf(why, sizeof why,
              "dispatcher %lld stopped while the message was in flight; it may have been sent "
              "and goes again with the same id",
              (long long)owner);
     for (int i = 0; i < NSQL; i++) {
-        sqlite3_stmt *s = NULL;
-        int rc = hd_store_prepare(st, sql[i], &s, err);
+        struct hd_db_stmt *s = NULL;
+        snprintf(text, sizeof text, sql[i], hd_store_is_pg(st) ? "least" : "min");
+        int rc = hd_db_prepare(st->conn, text, &s, err), step;
         if (rc < 0)
-            return rc;
-        sqlite3_bind_int64(s, 1, owner);
-        sqlite3_bind_int64(s, 2, now);
-        sqlite3_bind_int(s, 3, expired_only);
+            return hd_store_dfail(err, rc, "recovering messages");
+        hd_db_bind_int64(s, 1, owner, NULL);
+        hd_db_bind_int64(s, 2, now, NULL);
+        hd_db_bind_int64(s, 3, expired_only, NULL);
         if (i == 0)
-            sqlite3_bind_text(s, 4, why, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : hd_store_fail(st, err, "recovering messages");
-        if (i == NSQL - 1)
-            *n += sqlite3_changes(st->db);
-        sqlite3_finalize(s);
+            hd_db_bind_text(s, 4, why, NULL);
+        if ((step = hd_db_step(s, err)) < 0)
+            rc = hd_store_dfail(err, step, "recovering messages");
+        else if (i == NSQL - 1)
+            *n += hd_db_changes(s);
+        hd_db_finalize(s);
         if (rc < 0)
             return rc;
     }
@@ -357,23 +377,24 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
 int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
                      struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int64_t owners[256];
     size_t nowners = 0;
     int rc, step;
     *n = 0;
     if ((rc = hd_store_begin(st, err)) < 0)
         return rc;
-    if ((rc = hd_store_prepare(st,
-                               "SELECT DISTINCT lease_owner FROM messages WHERE state = 1 LIMIT "
-                               "256",
-                               &s, err)) < 0)
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT DISTINCT lease_owner FROM messages WHERE state = 1 LIMIT 256",
+                            &s, err)) < 0) {
+        rc = hd_store_dfail(err, rc, "recovering messages");
         goto out;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        owners[nowners++] = sqlite3_column_int64(s, 0);
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "recovering messages");
-    sqlite3_finalize(s);
+    }
+    while ((step = hd_db_step(s, err)) == 1)
+        owners[nowners++] = hd_db_col_int64(s, 0);
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "recovering messages");
+    hd_db_finalize(s);
     for (size_t i = 0; rc == 0 && i < nowners; i++)
         if (owners[i] != self)
             rc = requeue_owner(st, owners[i], now, alive(owners[i]), n, err);
@@ -388,16 +409,16 @@ out:
 static int one_int(struct hd_store *st, const char *sql, int64_t arg, int64_t *v,
                    struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, sql, &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, sql, &s, err), step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, arg);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        *v = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 0);
+        return hd_store_dfail(err, rc, "reading the queue");
+    hd_db_bind_int64(s, 1, arg, NULL);
+    if ((step = hd_db_step(s, err)) == 1)
+        *v = hd_db_col_null(s, 0) ? -1 : hd_db_col_int64(s, 0);
     else
-        rc = hd_store_fail(st, err, "reading the queue");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, step < 0 ? step : HD_E_STORE, "reading the queue");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -425,34 +446,41 @@ int hd_store_runs_newest(struct hd_store *st, int64_t *id, struct hd_err *err)
 
 int hd_store_instance(struct hd_store *st, char out[33], struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT value FROM meta WHERE key = 'instance'", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn, "SELECT value FROM meta WHERE key = 'instance'", &s, err),
+        step;
     if (rc < 0)
-        return rc;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        snprintf(out, 33, "%s", (const char *)sqlite3_column_text(s, 0));
+        return hd_store_dfail(err, rc, "reading the instance id");
+    if ((step = hd_db_step(s, err)) == 1)
+        snprintf(out, 33, "%s", hd_db_col_text(s, 0));
     else
-        rc = hd_store_fail(st, err, "reading the instance id");
-    sqlite3_finalize(s);
+        rc = hd_store_dfail(err, step < 0 ? step : HD_E_STORE, "reading the instance id");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t until_ms,
                             struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
-                              "ON CONFLICT (provider) DO UPDATE SET until_ms = "
-                              "max(until_ms, excluded.until_ms)",
-                              &s, err);
+    struct hd_db_stmt *s = NULL;
+    /* SQLite's scalar max(), PostgreSQL's greatest() */
+    int rc = hd_db_prepare(st->conn,
+                           hd_store_is_pg(st)
+                               ? "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
+                                 "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                                 "greatest(provider_pauses.until_ms, excluded.until_ms)"
+                               : "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
+                                 "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                                 "max(until_ms, excluded.until_ms)",
+                           &s, err),
+        step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, until_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "pausing a provider");
-    sqlite3_finalize(s);
+        return hd_store_dfail(err, rc, "pausing a provider");
+    hd_db_bind_text(s, 1, provider, NULL);
+    hd_db_bind_int64(s, 2, until_ms, NULL);
+    if ((step = hd_db_step(s, err)) < 0)
+        rc = hd_store_dfail(err, step, "pausing a provider");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -534,6 +562,8 @@ _Static_assert(HD_ST_SENDING == 1 && HD_ST_SENT == 2, "the states of the batch u
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
                           int64_t lease_until, int64_t now, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_msgs_sending(st, ids, n, owner, lease_until, now, err);
     return update_ids(st, SLOT_MSGS_SENDING,
                       "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
                       "updated_at = ?4 WHERE id = ?1 AND " HD_DUE("state"),
@@ -543,6 +573,8 @@ int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int
 int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,
                        int64_t now, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_msgs_sent(st, ids, n, channel, ch_index, now, err);
     return update_ids(st, SLOT_MSGS_SENT,
                       "UPDATE messages SET state = 2, attempts = attempts + 1, channel = ?2, "
                       "ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = NULL, "

@@ -1280,6 +1280,35 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
     return rc;
 }
 
+/* Binds the rule's values to ?1..?N of a db.h statement. */
+static int dbind_rule(const struct sqlc *c, struct hd_db_stmt *s, struct hd_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < c->nb && rc == 0; i++) {
+        const struct bind *b = &c->b[i];
+        int idx = (int)i + 1;
+        if (b->type == B_TEXT || b->type == B_PATH)
+            rc = hd_db_bind_text(s, idx, b->s, err);
+        else if (b->type == B_INT)
+            rc = hd_db_bind_int64(s, idx, b->i, err);
+        else
+            rc = hd_db_bind(s, idx, &(struct hd_db_value){.type = HD_DB_REAL, .d = b->d}, err);
+    }
+    return rc;
+}
+
+/* Prepares q and binds c's values, or fails leaving *out NULL. */
+static int dprepare_bound(struct hd_store *st, const struct sqlc *c, const char *q,
+                          struct hd_db_stmt **out, struct hd_err *err)
+{
+    int rc = hd_db_prepare(st->conn, q, out, err);
+    if (rc == 0 && (rc = dbind_rule(c, *out, err)) < 0) {
+        hd_db_finalize(*out);
+        *out = NULL;
+    }
+    return rc < 0 ? hd_err_prefix(err, "segment rule") : 0;
+}
+
 int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                            const char *head, const char *also, const char *order,
                            struct hd_db_stmt **out, int *limit_param, struct hd_err *err)
@@ -1289,29 +1318,36 @@ int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, i
     int rc;
     hd_buf_init(&c.sql);
     hd_buf_init(&q);
-    if ((rc = compile_rule(&c, &q, ast, head, also, order, limit_param, err)) == 0 &&
-        (rc = hd_db_prepare(st->conn, q.data, out, err)) == 0) {
-        for (size_t i = 0; i < c.nb && rc == 0; i++) {
-            const struct bind *b = &c.b[i];
-            int idx = (int)i + 1;
-            if (b->type == B_TEXT || b->type == B_PATH)
-                rc = hd_db_bind_text(*out, idx, b->s, err);
-            else if (b->type == B_INT)
-                rc = hd_db_bind_int64(*out, idx, b->i, err);
-            else
-                rc = hd_db_bind(*out, idx, &(struct hd_db_value){.type = HD_DB_REAL, .d = b->d},
-                                err);
-        }
-        if (rc < 0) {
-            hd_db_finalize(*out);
-            *out = NULL;
-        }
-    }
+    rc = compile_rule(&c, &q, ast, head, also, order, limit_param, err);
     if (rc < 0)
         hd_err_prefix(err, "segment rule");
+    else
+        rc = dprepare_bound(st, &c, q.data, out, err);
     hd_buf_release(&q);
     sqlc_release(&c);
     return rc;
+}
+
+int hd_store_rule_prepare(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          const char *head, const char *tail, struct hd_db_stmt **out,
+                          struct hd_err *err)
+{
+    struct sqlc c = {.now = now, .pg = hd_store_is_pg(st)};
+    struct hd_buf q;
+    int rc;
+    *out = NULL;
+    hd_buf_init(&c.sql);
+    hd_buf_init(&q);
+    rc = compile_rule(&c, &q, ast, head, NULL, NULL, NULL, err);
+    if (rc < 0) {
+        hd_err_prefix(err, "segment rule");
+    } else {
+        hd_buf_addf(&q, "%s", tail ? tail : "");
+        rc = dprepare_bound(st, &c, q.data, out, err);
+    }
+    hd_buf_release(&q);
+    sqlc_release(&c);
+    return rc < 0 ? rc : (int)c.nb;
 }
 
 int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now, int64_t *n,

@@ -51,7 +51,18 @@ struct hd_db;
 struct hd_db_stmt;
 
 /* Statements of code on db.h (issue 23) prepared once, like the slots. */
-enum hd_store_dslot { DSLOT_CONTACT_REF, DSLOT_PAUSES, DSLOT_COUNT };
+enum hd_store_dslot {
+    DSLOT_CONTACT_REF,
+    DSLOT_PAUSES,
+    DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements */
+    DSLOT_MSG_UPDATE,
+    DSLOT_ATTEMPT_ADD,
+    DSLOT_SEND_RESERVE,
+    DSLOT_SEND_RELEASE,
+    DSLOT_MSGS_SENDING,
+    DSLOT_MSGS_SENT,
+    DSLOT_COUNT
+};
 
 struct hd_store {
     sqlite3 *db;        /* SQLite's handle; NULL on PostgreSQL */
@@ -139,6 +150,33 @@ int hd_store_prepare_rule(struct hd_store *st, const struct hd_seg_node *ast, in
 int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                            const char *head, const char *also, const char *order,
                            struct hd_db_stmt **out, int *limit_param, struct hd_err *err);
+/* queue.c's readers of the claim's consent and sends columns. */
+void hd_store_parse_consent(const char *s, int consent[HD_CH_COUNT]);
+void hd_store_parse_sent(const char *s, struct hd_claimed *c);
+/* queue_pg.c: queue.c's functions of the same names on PostgreSQL. */
+int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
+                      int limit, struct hd_claimed **out, size_t *n, struct hd_err *err);
+int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
+int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
+int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
+                              int64_t at, int64_t campaign, int category, struct hd_err *err);
+int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
+int hd_store_pg_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
+                             int64_t lease_until, int64_t now, struct hd_err *err);
+int hd_store_pg_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                          struct hd_err *err);
+int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
+                          int ch_index, int64_t now, struct hd_err *err);
+
+/* segments.c: "head WHERE (rule)tail" prepared through db.h in the
+ * store's dialect, the rule's values bound as ?1..?N; returns N (tail's
+ * own parameters are unnumbered `?`, which db.h numbers from N + 1:
+ * PostgreSQL gives no type to a number skipped, so not the ?901 of
+ * hd_store_prepare_rule's callers), or a negative HD_E_*. */
+int hd_store_rule_prepare(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          const char *head, const char *tail, struct hd_db_stmt **out,
+                          struct hd_err *err);
 
 /* The columns hd_store_read_contact reads, for "SELECT " HD_CONTACT_COLS
  * " FROM contacts c ..." */

@@ -1,0 +1,357 @@
+/* queue_pg: queue.c's statements on PostgreSQL (issue 23, stage 3b).
+ *
+ * queue.c keeps SQLite's per-message statements on sqlite3_stmt (the hot
+ * path: a db.h indirection there costs instructions per message) and
+ * hands each call to the function of the same name here when the store is
+ * on PostgreSQL: one test of st->db, chosen per call. Here everything goes
+ * through db.h, each statement prepared once (hd_store_dcached), and a
+ * round trip per statement is what costs, so what SQLite does a row at a
+ * time PostgreSQL does a batch at a time: the claim's state change and the
+ * sent messages are one UPDATE over an id array (= ANY), the cap
+ * reservations one INSERT from arrays (unnest) with ON CONFLICT DO UPDATE
+ * for SQLite's INSERT OR REPLACE.
+ *
+ * The claim reads the due messages with FOR UPDATE OF m SKIP LOCKED in
+ * the dispatcher's transaction (claim.c: claim, mark sending, reserve,
+ * commit): a second dispatcher on the same store skips the rows the first
+ * holds instead of waiting for them or reading them twice, and the
+ * messages leave the due states before the locks go. The next stage (several
+ * nodes) fits on this: migration 22 adds a nodes table (id, heartbeat)
+ * and messages.lease_token; hd_store_msgs_sending sets lease_owner to the
+ * node and lease_token to a value drawn from one sequence for the batch
+ * (the fencing token); msg_update, msgs_sent and attempt_add get "AND
+ * lease_token = ?" so a late result from a node whose lease was taken
+ * over changes nothing (and is logged as such); recovery
+ * (hd_store_recover) asks the nodes table, not the process table, which
+ * owners stopped beating. */
+#include "store_int.h"
+
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/buf.h"
+#include "herald/state.h"
+
+/* queue.c's FACTS_COLS in PostgreSQL's words: string_agg for
+ * group_concat, EXISTS read as 0/1 by db.h. */
+#define PG_FACTS_COLS(K, CAT, HORIZON)                                                             \
+    "(SELECT string_agg(k.channel || '=' || k.status, ',') FROM consent k WHERE k.contact_id = " K \
+    " AND k.category = " CAT "), "                                                                 \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                     \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                            \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pf.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pa.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pj.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = ph.token), "                           \
+    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pw.token), "                           \
+    "(SELECT string_agg(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                  \
+    "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
+    " AND x.at >= " HORIZON ") "
+
+/* clang-format off */
+#define PG_CLAIM_SQL                                                                               \
+    "SELECT " HD_CONTACT_COLS_JOINED ", m.id, m.contact_id, m.state, m.variant, m.attempts, "      \
+    "m.ch_index, m.not_before, m.expires_at, " PG_FACTS_COLS("m.contact_id", "?3", "?4")           \
+    ", (SELECT a.data FROM api_messages a WHERE a.message_id = m.id) "                             \
+    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id" HD_CONTACT_TOKENS                \
+    "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "                        \
+    "ORDER BY m.not_before, m.id LIMIT ?5 FOR UPDATE OF m SKIP LOCKED"
+/* clang-format on */
+
+static void dread_claimed(struct hd_db_stmt *s, struct hd_claimed *c)
+{
+    enum { M = 14 }; /* the message's columns, after the contact's */
+    memset(c, 0, sizeof *c);
+    c->has_contact = !hd_db_col_null(s, 0);
+    if (c->has_contact)
+        hd_store_dread_contact(s, &c->contact);
+    c->id = hd_db_col_int64(s, M);
+    c->contact_id = hd_db_col_int64(s, M + 1);
+    c->state = (int)hd_db_col_int64(s, M + 2);
+    const char *v = hd_db_col_text(s, M + 3);
+    hd_strcpy_cut(c->variant, sizeof c->variant, v ? v : "");
+    c->attempts = (int)hd_db_col_int64(s, M + 4);
+    c->ch_index = (int)hd_db_col_int64(s, M + 5);
+    c->not_before = hd_db_col_int64(s, M + 6);
+    c->expires_at = hd_db_col_int64(s, M + 7);
+    hd_store_parse_consent(hd_db_col_text(s, M + 8), c->consent);
+    for (int i = 0; i < HD_SUP_COUNT; i++)
+        c->suppressed[i] = hd_db_col_int64(s, M + 9 + i) != 0;
+    hd_store_parse_sent(hd_db_col_text(s, M + 9 + HD_SUP_COUNT), c);
+    if (hd_db_ncols(s) > M + 10 + HD_SUP_COUNT) /* the claim's: an API message's data */
+        c->data = hd_store_dcol_dup(s, M + 10 + HD_SUP_COUNT);
+}
+
+/* The members first (the rule's parameters are ?1..?N, and db.h numbers a
+ * bare ? after the highest before it), then their facts. */
+int hd_store_pg_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                          int category, int64_t horizon, hd_claimed_cb cb, void *ud,
+                          struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc, step;
+    if ((rc = hd_store_rule_prepare(
+             st, ast, now, "WITH members AS (SELECT c.id AS mid FROM contacts c",
+             ") SELECT " HD_CONTACT_COLS_JOINED ", 0, c.id, 0, NULL, 0, 0, 0, 0, " PG_FACTS_COLS(
+                 "c.id", "?",
+                 "?") "FROM members JOIN contacts c ON c.id = members.mid" HD_CONTACT_TOKENS
+                      "ORDER BY c.id",
+             &s, err)) < 0)
+        return rc;
+    hd_db_buffer(s); /* the callback may query the store */
+    hd_db_bind_text(s, rc + 1, hd_category_name(category), NULL);
+    hd_db_bind_int64(s, rc + 2, horizon, NULL);
+    rc = 0;
+    while ((step = hd_db_step(s, err)) == 1) {
+        struct hd_claimed c;
+        dread_claimed(s, &c);
+        rc = cb(ud, &c);
+        hd_claimed_release(&c);
+        if (rc)
+            goto out;
+    }
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "reading segment members");
+out:
+    hd_db_finalize(s);
+    return rc;
+}
+
+int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
+                      int limit, struct hd_claimed **out, size_t *n, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc, step;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    if ((rc = hd_store_dcached(st, DSLOT_CLAIM, PG_CLAIM_SQL, NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "claiming messages");
+    hd_db_bind_int64(s, 1, run, NULL);
+    hd_db_bind_int64(s, 2, now, NULL);
+    hd_db_bind_text(s, 3, hd_category_name(category), NULL);
+    hd_db_bind_int64(s, 4, horizon, NULL);
+    hd_db_bind_int64(s, 5, limit, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *out = hd_xrealloc(*out, cap * sizeof **out);
+        }
+        dread_claimed(s, &(*out)[(*n)++]);
+        (*out)[*n - 1].run = run;
+    }
+    hd_db_reset(s);
+    if (step < 0) {
+        for (size_t i = 0; i < *n; i++)
+            hd_claimed_release(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return hd_store_dfail(err, step, "claiming messages");
+    }
+    return 0;
+}
+
+/* Steps a cached statement to its end; *changed (may be NULL): its rows. */
+static int run_d(struct hd_db_stmt *s, int64_t *changed, const char *what, struct hd_err *err)
+{
+    int step = hd_db_step(s, err);
+    if (step < 0) {
+        hd_db_reset(s);
+        return hd_store_dfail(err, step, what);
+    }
+    if (changed)
+        *changed = hd_db_changes(s);
+    hd_db_reset(s);
+    return 0;
+}
+
+static void bind_opt(struct hd_db_stmt *s, int i, int64_t v, bool present)
+{
+    if (present)
+        hd_db_bind_int64(s, i, v, NULL);
+    else
+        hd_db_bind_null(s, i, NULL);
+}
+
+int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc = hd_store_dcached(st, DSLOT_MSG_UPDATE,
+                              "UPDATE messages SET state = ?2, attempts = ?3, channel = "
+                              "coalesce(CAST(?4 AS int), channel), ch_index = ?5, not_before = ?6, "
+                              "lease_owner = ?7, lease_until = ?8, reason = ?9, updated_at = ?10 "
+                              "WHERE id = ?1 AND state = ?11",
+                              NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "updating a message");
+    hd_db_bind_int64(s, 1, u->id, NULL);
+    hd_db_bind_int64(s, 2, u->state, NULL);
+    hd_db_bind_int64(s, 3, u->attempts, NULL);
+    bind_opt(s, 4, u->channel, u->channel >= 0);
+    hd_db_bind_int64(s, 5, u->ch_index, NULL);
+    hd_db_bind_int64(s, 6, u->not_before, NULL);
+    bind_opt(s, 7, u->lease_owner, u->state == HD_ST_SENDING);
+    bind_opt(s, 8, u->lease_until, u->state == HD_ST_SENDING);
+    hd_db_bind_text(s, 9, u->reason, NULL);
+    hd_db_bind_int64(s, 10, u->now, NULL);
+    hd_db_bind_int64(s, 11, u->from, NULL);
+    return run_d(s, NULL, "updating a message", err);
+}
+
+static void bind_text_opt(struct hd_db_stmt *s, int i, const char *v)
+{
+    hd_db_bind_text(s, i, v && *v ? v : NULL, NULL);
+}
+
+int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc = hd_store_dcached(
+        st, DSLOT_ATTEMPT_ADD,
+        "INSERT INTO attempts (message_id, attempt, at, done_at, channel, provider, address, "
+        "outcome, code, text, gateway_id, digest, campaign_id, run_id, contact_id, variant, state, "
+        "reason, segments, cost, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "writing the delivery log");
+    hd_db_bind_int64(s, 1, a->message, NULL);
+    hd_db_bind_int64(s, 2, a->attempt, NULL);
+    hd_db_bind_int64(s, 3, a->at_ms, NULL);
+    bind_opt(s, 4, a->done_ms, a->done_ms > 0);
+    hd_db_bind_text(s, 5, a->channel >= 0 ? hd_channel_name(a->channel) : NULL, NULL);
+    hd_db_bind_text(s, 6, a->provider, NULL);
+    hd_db_bind_text(s, 7, a->address, NULL);
+    hd_db_bind_text(s, 8, a->outcome, NULL);
+    bind_opt(s, 9, a->code, a->code != 0);
+    bind_text_opt(s, 10, a->text);
+    bind_text_opt(s, 11, a->gateway_id);
+    bind_text_opt(s, 12, a->digest);
+    hd_db_bind_int64(s, 13, a->campaign, NULL);
+    hd_db_bind_int64(s, 14, a->run, NULL);
+    hd_db_bind_int64(s, 15, a->contact, NULL);
+    hd_db_bind_text(s, 16, a->variant, NULL);
+    hd_db_bind_int64(s, 17, a->state, NULL);
+    hd_db_bind_text(s, 18, a->reason, NULL);
+    bind_opt(s, 19, a->segments, a->segments > 0);
+    if (a->segments > 0)
+        hd_db_bind(s, 20, &(struct hd_db_value){.type = HD_DB_REAL, .d = a->cost}, NULL);
+    else
+        hd_db_bind_null(s, 20, NULL);
+    hd_db_bind_text(s, 21, a->detail, NULL);
+    return run_d(s, NULL, "writing the delivery log", err);
+}
+
+/* An int64 array literal of n values, v(i) each. */
+static void id_array(struct hd_buf *b, const int64_t *ids, size_t n)
+{
+    hd_buf_reset(b);
+    hd_buf_addc(b, '{');
+    for (size_t i = 0; i < n; i++)
+        hd_buf_addf(b, "%s%lld", i ? "," : "", (long long)ids[i]);
+    hd_buf_addc(b, '}');
+}
+
+int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
+                              int64_t at, int64_t campaign, int category, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    struct hd_buf msg, contact, channel;
+    if (n == 0)
+        return 0;
+    int rc = hd_store_dcached(
+        st, DSLOT_SEND_RESERVE,
+        "INSERT INTO sends (message_id, contact_id, at, campaign_id, category, channel) SELECT "
+        "u.m, u.c, ?4, ?5, ?6, u.h FROM unnest(CAST(?1 AS bigint[]), CAST(?2 AS bigint[]), "
+        "CAST(?3 AS int[])) AS u(m, c, h) ON CONFLICT (message_id) DO UPDATE SET contact_id = "
+        "excluded.contact_id, at = excluded.at, campaign_id = excluded.campaign_id, category = "
+        "excluded.category, channel = excluded.channel",
+        NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "reserving sends");
+    hd_buf_init(&msg);
+    hd_buf_init(&contact);
+    hd_buf_init(&channel);
+    hd_buf_addc(&msg, '{');
+    hd_buf_addc(&contact, '{');
+    hd_buf_addc(&channel, '{');
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        hd_buf_addf(&msg, "%s%lld", sep, (long long)rows[i].message);
+        hd_buf_addf(&contact, "%s%lld", sep, (long long)rows[i].contact);
+        hd_buf_addf(&channel, "%s%d", sep, rows[i].channel);
+    }
+    hd_buf_addc(&msg, '}');
+    hd_buf_addc(&contact, '}');
+    hd_buf_addc(&channel, '}');
+    hd_db_bind_text(s, 1, msg.data, NULL);
+    hd_db_bind_text(s, 2, contact.data, NULL);
+    hd_db_bind_text(s, 3, channel.data, NULL);
+    hd_db_bind_int64(s, 4, at, NULL);
+    hd_db_bind_int64(s, 5, campaign, NULL);
+    hd_db_bind_int64(s, 6, category, NULL);
+    rc = run_d(s, NULL, "reserving sends", err);
+    hd_buf_release(&msg);
+    hd_buf_release(&contact);
+    hd_buf_release(&channel);
+    return rc;
+}
+
+int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc = hd_store_dcached(st, DSLOT_SEND_RELEASE, "DELETE FROM sends WHERE message_id = ?1",
+                              NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "releasing a send");
+    hd_db_bind_int64(s, 1, message, NULL);
+    return run_d(s, NULL, "releasing a send", err);
+}
+
+_Static_assert(HD_ST_SENDING == 1 && HD_ST_SENT == 2, "the states of the batch updates below");
+
+/* One of the batch updates over all the ids at once: ?1 the ids, ?2..?4
+ * the values. */
+static int update_ids(struct hd_store *st, int slot, const char *sql, const int64_t *ids, size_t n,
+                      int64_t v2, int64_t v3, int64_t v4, const char *what, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    struct hd_buf b;
+    if (n == 0)
+        return 0;
+    int rc = hd_store_dcached(st, slot, sql, NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, what);
+    hd_buf_init(&b);
+    id_array(&b, ids, n);
+    hd_db_bind_text(s, 1, b.data, NULL);
+    hd_db_bind_int64(s, 2, v2, NULL);
+    hd_db_bind_int64(s, 3, v3, NULL);
+    hd_db_bind_int64(s, 4, v4, NULL);
+    rc = run_d(s, NULL, what, err);
+    hd_buf_release(&b);
+    return rc;
+}
+
+int hd_store_pg_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
+                             int64_t lease_until, int64_t now, struct hd_err *err)
+{
+    return update_ids(st, DSLOT_MSGS_SENDING,
+                      "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
+                      "updated_at = ?4 WHERE id = ANY (CAST(?1 AS bigint[])) AND " HD_DUE("state"),
+                      ids, n, owner, lease_until, now, "claiming messages", err);
+}
+
+int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,
+                          int ch_index, int64_t now, struct hd_err *err)
+{
+    return update_ids(st, DSLOT_MSGS_SENT,
+                      "UPDATE messages SET state = 2, attempts = attempts + 1, channel = ?2, "
+                      "ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = NULL, "
+                      "updated_at = ?4 WHERE id = ANY (CAST(?1 AS bigint[])) AND state = 1",
+                      ids, n, channel, ch_index, now, "recording sent messages", err);
+}
