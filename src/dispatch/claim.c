@@ -73,12 +73,16 @@ static void enqueue(struct prov *p, struct job *j)
  * unsubscribe_url and preferences_url, and marketing mail's
  * List-Unsubscribe (with [serve] unsubscribe_mailto, its mailto: form
  * too, the token in the subject). Without [serve] public_url there are
- * none. */
+ * none; nor for a message that would not show them (a push whose parts
+ * never name them): the token took 9,400 instructions a message. */
 static void add_links(struct hd_dispatch *d, const struct hd_claimed *m, struct job *j,
                       json_t *data)
 {
     char prefs[HD_LINK_MAX];
     struct hd_token t = {m->contact_id, m->id, j->channel, j->camp->c.category, 0};
+    if (!j->camp->links[j->channel] &&
+        !(j->channel == HD_CH_EMAIL && j->camp->c.category == HD_CAT_MARKETING))
+        return;
     if (!hd_token_links_cached(&d->cfg->serve, &t, now_ms(d) / 1000, j->unsub_url, prefs,
                                &d->links))
         return;

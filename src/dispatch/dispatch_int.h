@@ -99,6 +99,10 @@ struct camp {
     struct breaker brk;
     const struct hd_tpl *tpl;
     json_t *json;
+    /* whether the template's parts for a channel may show the signed links
+     * (unsubscribe_url, preferences_url): only then, or for marketing
+     * mail's List-Unsubscribe, does a message get its token */
+    bool links[HD_CH_COUNT];
     bool has_bucket;
     struct hd_bucket bucket;
 };
