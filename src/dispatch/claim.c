@@ -11,6 +11,7 @@
  * KEEP_SENDING messages the claim lets submit.c feed the drivers, so that
  * the connections do not run dry while it renders. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dispatch_int.h"
@@ -122,8 +123,11 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     if (j->unsub_url[0] && j->channel == HD_CH_EMAIL && j->msg.category == HD_CAT_MARKETING) {
         j->msg.unsubscribe_url = j->unsub_url;
         if (d->cfg->serve.unsubscribe_mailto) {
-            snprintf(j->unsub_subject, sizeof j->unsub_subject, "unsubscribe %s",
-                     strrchr(j->unsub_url, '/') + 1);
+            const char *tok = strrchr(j->unsub_url, '/') + 1;
+            size_t n = sizeof "unsubscribe " + strlen(tok);
+            free(j->unsub_subject);
+            j->unsub_subject = hd_xmalloc(n);
+            snprintf(j->unsub_subject, n, "unsubscribe %s", tok);
             j->msg.unsubscribe_mailto = d->cfg->serve.unsubscribe_mailto;
             j->msg.unsubscribe_subject = j->unsub_subject;
         }
