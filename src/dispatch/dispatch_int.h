@@ -68,14 +68,14 @@ struct job {
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
-    char unsub_url[HD_LINK_MAX];           /* its signed link, or "" ([serve] public_url unset) */
+    char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
     /* "unsubscribe TOKEN" for [serve] unsubscribe_mailto, or NULL: made only
      * then, so that a job (944 bytes) fits malloc's per-thread cache, which
      * takes at most 1,032; at 1,048 each claim and free went through the
      * arena, about 2,000 instructions a message */
     char *unsub_subject;
-    struct job *next;                      /* in its provider's queue */
-    struct job *iprev, *inext;             /* in flight */
+    struct job *next;          /* in its provider's queue */
+    struct job *iprev, *inext; /* in flight */
 };
 
 struct prov {

@@ -742,7 +742,8 @@ static bool may_use(const struct mst_node *kids, size_t n, const char *name)
         if (x->type == N_PARTIAL || x->type == N_PARENT || x->name.dynamic || x->name.dot)
             return true; /* what they stand for is not in t */
         for (size_t s = 0; s < x->name.nseg; s++)
-            if (x->name.seglen[s] == strlen(name) && memcmp(x->name.seg[s], name, x->name.seglen[s]) == 0)
+            if (x->name.seglen[s] == strlen(name) &&
+                memcmp(x->name.seg[s], name, x->name.seglen[s]) == 0)
                 return true;
         if (x->kids && may_use(x->kids, x->nkids, name))
             return true;
