@@ -142,6 +142,9 @@ struct hd_dispatch {
     struct hd_fmt *fmt;
     json_t *vars;                /* the template variables, under every message's data */
     struct hd_token_cache links; /* the link secret's HMAC state (claim.c) */
+    /* EVP_MD_CTX: SHA-256 after "INSTANCE:", the start of every message
+     * UUID's input, and the context each UUID is finished in (claim.c) */
+    void *uuid_base, *uuid_work;
     char instance[33];
     int64_t owner;
     struct job *inflight;      /* submitted, no result yet */
@@ -250,6 +253,8 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err);
 int hd_dsp_finish_runs(struct hd_dispatch *d, int64_t *next_due, struct hd_err *err);
 /* Frees the campaigns and runs. */
 void hd_dsp_runs_release(struct hd_dispatch *d);
+/* Frees the message UUIDs' hash contexts (claim.c). */
+void hd_dsp_uuid_release(struct hd_dispatch *d);
 
 /* ---- claim.c ---- */
 
