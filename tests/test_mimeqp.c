@@ -109,6 +109,25 @@ static void test_mimeqp_cases(void **state)
         }
 }
 
+/* each byte the eight-at-a-time scan must stop at (and a space, which it
+ * passes over), at every offset of a run longer than two words, before a
+ * line's end, before another byte, and last */
+static void test_mimeqp_words(void **state)
+{
+    (void)state;
+    static const char stops[] = "\x01\x1f <=>~\x7f\x80\xc3\xff\t\r\n";
+    static const char *const after[] = {"", "\n", "\r\n", "b", " \n"};
+    char text[64];
+    for (size_t k = 0; k < sizeof stops - 1; k++)
+        for (size_t at = 0; at < 24; at++)
+            for (size_t a = 0; a < sizeof after / sizeof *after; a++) {
+                memset(text, 'a', 24);
+                text[at] = stops[k];
+                snprintf(text + 24, sizeof text - 24, "%s", after[a]);
+                check(text);
+            }
+}
+
 static void test_mimeqp_random(void **state)
 {
     (void)state;
@@ -131,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mimeqp_cases),
+        cmocka_unit_test(test_mimeqp_words),
         cmocka_unit_test(test_mimeqp_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

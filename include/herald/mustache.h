@@ -70,6 +70,11 @@ int hd_mst_render(const struct hd_mst *t, const json_t *data, const struct hd_ms
 typedef int (*hd_mst_ref_cb)(void *ud, const char *name, int line, int col);
 int hd_mst_each_partial(const struct hd_mst *t, hd_mst_ref_cb cb, void *ud);
 
+/* Whether rendering t could look name up: a tag names it (as any part of a
+ * dotted name), or t holds a partial, a parent, a dynamic name or the
+ * implicit iterator, which could stand for anything. false for NULL. */
+bool hd_mst_may_use(const struct hd_mst *t, const char *name);
+
 /* A cache of ICU formatters (numbers, currencies, dates) by locale and zone,
  * so that a million renders open each formatter once. Not thread-safe. */
 struct hd_fmt *hd_fmt_new(void);

@@ -73,6 +73,7 @@ bool hd_token_links(const struct hd_serve_cfg *s, const struct hd_token *t, int6
  * copy of the key to tell. hd_token_cache_release wipes and frees it. */
 struct hd_token_cache {
     void *inner, *outer;   /* EVP_MD_CTX: SHA-256 after key^ipad, key^opad */
+    void *work;            /* EVP_MD_CTX each token is computed in */
     unsigned char key[64]; /* the key they were made of (secret: wiped) */
     size_t len;            /* its length; 0: nothing cached */
 };

@@ -97,6 +97,10 @@ void hd_tpl_get_info(const struct hd_tpl *t, struct hd_tpl_info *info);
 const char *hd_tpl_header(const struct hd_tpl *t, const char *key, const char *locale);
 /* Whether the locale and variant resolve to some file's part. */
 bool hd_tpl_has_part(const struct hd_tpl *t, int part, const char *locale, const char *variant);
+/* Whether rendering t's parts for channel (any file, locale or variant)
+ * could look name up (hd_mst_may_use): the dispatcher signs links only
+ * for the messages whose text may show them. */
+bool hd_tpl_may_use(const struct hd_tpl *t, int channel, const char *name);
 
 /* One render. */
 struct hd_tpl_req {

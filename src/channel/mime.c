@@ -13,6 +13,7 @@
 #include "herald/mime.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -305,14 +306,40 @@ static bool qp_trailing(const unsigned char *p)
     return p[1] == '\n' || p[1] == '\0' || (p[1] == '\r' && p[2] == '\n');
 }
 
+/* Past the bytes from p that are printable ASCII but '=', or a space,
+ * eight at a time while they are before end (the text's NUL), then one at
+ * a time (the NUL stops that). A word has a byte below 0x20, above 0x7e
+ * or equal to '=' exactly when one of the three tests below sets a top
+ * bit (the "hasless"/"hasmore" bit tricks: a borrow may mark a wrong byte
+ * of a word that has one, never a word that has none). */
+static const unsigned char *qp_skip(const unsigned char *p, const unsigned char *end)
+{
+    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+    while (end - p >= 8) {
+        uint64_t x, eq;
+        memcpy(&x, p, 8);
+        eq = x ^ (ones * '=');
+        if ((((x - ones * 0x20) & ~x) | ((x + ones * 1) | x) | ((eq - ones) & ~eq)) & tops)
+            break;
+        p += 8;
+    }
+    while (qp_plain(*p) || *p == ' ')
+        p++;
+    return p;
+}
+
 /* Where the run of bytes written as they are, starting at p, ends: plain
- * bytes and the spaces and tabs that do not end a line. */
-static const unsigned char *qp_run(const unsigned char *p)
+ * bytes and the spaces and tabs that do not end a line. A space is passed
+ * over with the plain bytes, and given back when it was the last before
+ * the line's end. */
+static const unsigned char *qp_run(const unsigned char *p, const unsigned char *end)
 {
     for (;;) {
-        while (qp_plain(*p))
-            p++;
-        if (!((*p == ' ' || *p == '\t') && !qp_trailing(p)))
+        const unsigned char *s = p;
+        p = qp_skip(p, end);
+        if (p > s && p[-1] == ' ' && qp_trailing(p - 1))
+            return p - 1;
+        if (!(*p == '\t' && !qp_trailing(p)))
             return p;
         p++;
     }
@@ -364,9 +391,9 @@ static void qp(struct hd_buf *out, const char *s)
      * of encoded input and a final CRLF: reserve once, write directly */
     hd_buf_reserve(out, n * 3 + (n / 25 + 2) * 3 + 2);
     char *o = out->data + out->len;
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (*p) {
-        const unsigned char *q = *p == '.' && line == 0 ? p : qp_run(p);
+        const unsigned char *q = *p == '.' && line == 0 ? p : qp_run(p, end);
         while (p < q) {
             size_t k = (size_t)(q - p) < 75 - line ? (size_t)(q - p) : 75 - line;
             if (k == 0) { /* the line is full: a soft break, and on */

@@ -312,6 +312,10 @@ static void event_cb(smtp_session_t s, int event, void *arg, ...)
     va_list ap;
     int *ok;
     (void)s;
+    /* libesmtp calls this for each line of every message it sends (about
+     * 80 a message): leave those at once */
+    if (event == SMTP_EV_MESSAGEDATA || event == SMTP_EV_MESSAGESENT)
+        return;
     va_start(ap, arg);
     switch (event) {
     case SMTP_EV_INVALID_PEER_CERTIFICATE: {

@@ -176,17 +176,20 @@ static void cache_fill(struct hd_token_cache *k, const struct hd_token_key *key)
 }
 
 /* hmac(), from the states the cache holds: two compressions of SHA-256
- * fewer, and no context made or freed */
+ * fewer, in the cache's own working context (copied over by each step,
+ * so it holds nothing of one token into the next but the finished outer
+ * state, which the token shows anyway) */
 static void hmac_cached(struct hd_token_cache *k, const unsigned char *in, size_t n,
                         unsigned char *out)
 {
     unsigned char inner[MAC_LEN];
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c || !EVP_MD_CTX_copy_ex(c, k->inner) || !EVP_DigestUpdate(c, in, n) ||
+    if (!k->work && !(k->work = EVP_MD_CTX_new()))
+        HD_BUG("out of memory");
+    EVP_MD_CTX *c = k->work;
+    if (!EVP_MD_CTX_copy_ex(c, k->inner) || !EVP_DigestUpdate(c, in, n) ||
         !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, k->outer) ||
         !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, out, NULL))
         HD_BUG("SHA256 failed");
-    EVP_MD_CTX_free(c);
     OPENSSL_cleanse(inner, sizeof inner);
 }
 
@@ -196,6 +199,7 @@ void hd_token_cache_release(struct hd_token_cache *k)
         return;
     EVP_MD_CTX_free(k->inner);
     EVP_MD_CTX_free(k->outer);
+    EVP_MD_CTX_free(k->work);
     OPENSSL_cleanse(k, sizeof *k);
 }
 
@@ -268,6 +272,23 @@ int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, 
     return HD_TOKEN_OK;
 }
 
+/* out (HD_LINK_MAX bytes) = "URL/KIND/TOKEN", as snprintf would write it
+ * (cut to fit, which config_serve.c's limit on public_url rules out):
+ * snprintf took 860 instructions a link, two links a message */
+static void put_link(char *out, const char *url, char kind, const char *tok)
+{
+    size_t n = strlen(url), t = strlen(tok);
+    if (n + 3 + t >= HD_LINK_MAX) {
+        snprintf(out, HD_LINK_MAX, "%s/%c/%s", url, kind, tok);
+        return;
+    }
+    memcpy(out, url, n);
+    out[n] = '/';
+    out[n + 1] = kind;
+    out[n + 2] = '/';
+    memcpy(out + n + 3, tok, t + 1);
+}
+
 bool hd_token_links_cached(const struct hd_serve_cfg *s, const struct hd_token *t, int64_t now,
                            char *unsub, char *prefs, struct hd_token_cache *cache)
 {
@@ -281,9 +302,9 @@ bool hd_token_links_cached(const struct hd_serve_cfg *s, const struct hd_token *
     struct hd_token_key key = {s->secrets[0].value, s->secrets[0].len};
     k.day = (now >= 0 ? now : now - 86399) / 86400;
     make(&k, &key, cache, tok);
-    snprintf(unsub, HD_LINK_MAX, "%s/u/%s", s->public_url, tok);
+    put_link(unsub, s->public_url, 'u', tok);
     if (prefs)
-        snprintf(prefs, HD_LINK_MAX, "%s/p/%s", s->public_url, tok);
+        put_link(prefs, s->public_url, 'p', tok);
     return true;
 }
 

@@ -398,6 +398,7 @@ void hd_dispatch_free(struct hd_dispatch *d)
     hd_fmt_free(d->fmt);
     json_decref(d->vars);
     hd_token_cache_release(&d->links);
+    hd_dsp_uuid_release(d);
     hd_tpl_set_free(d->tpls);
     free(d);
 }

@@ -38,6 +38,9 @@ static struct camp *camp_get(struct hd_dispatch *d, int64_t id, struct hd_err *e
     struct hd_tpl_info info;
     hd_tpl_get_info(c->tpl, &info);
     c->c.urgent = info.urgent; /* quiet hours do not hold it (check.c) */
+    for (int ch = 0; ch < HD_CH_COUNT; ch++)
+        c->links[ch] = hd_tpl_may_use(c->tpl, ch, "unsubscribe_url") ||
+                       hd_tpl_may_use(c->tpl, ch, "preferences_url");
     if (hd_dispatch_links_ready(d->cfg, &c->c, err) < 0) {
         camp_free(c);
         return NULL;

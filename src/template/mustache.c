@@ -735,6 +735,27 @@ int hd_mst_each_partial(const struct hd_mst *t, hd_mst_ref_cb cb, void *ud)
     return each_partial(t->root.kids, t->root.nkids, cb, ud);
 }
 
+static bool may_use(const struct mst_node *kids, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct mst_node *x = &kids[i];
+        if (x->type == N_PARTIAL || x->type == N_PARENT || x->name.dynamic || x->name.dot)
+            return true; /* what they stand for is not in t */
+        for (size_t s = 0; s < x->name.nseg; s++)
+            if (x->name.seglen[s] == strlen(name) &&
+                memcmp(x->name.seg[s], name, x->name.seglen[s]) == 0)
+                return true;
+        if (x->kids && may_use(x->kids, x->nkids, name))
+            return true;
+    }
+    return false;
+}
+
+bool hd_mst_may_use(const struct hd_mst *t, const char *name)
+{
+    return t && may_use(t->root.kids, t->root.nkids, name);
+}
+
 /* ---- rendering ------------------------------------------------------------------ */
 
 struct render {

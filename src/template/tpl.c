@@ -841,6 +841,22 @@ bool hd_tpl_has_part(const struct hd_tpl *t, int part, const char *locale, const
     return find_part(t, part, locale, variant, NULL) != NULL;
 }
 
+bool hd_tpl_may_use(const struct hd_tpl *t, int channel, const char *name)
+{
+    for (size_t f = 0; f < t->nfiles; f++)
+        for (size_t i = 0; i < t->files[f].nparts; i++) {
+            const struct part *p = &t->files[f].parts[i];
+            if (hd_tpl_part_channel(p->kind) != channel)
+                continue;
+            if (hd_mst_may_use(p->mst, name))
+                return true;
+            for (size_t l = 0; l < p->nleaf; l++)
+                if (hd_mst_may_use(p->leaf[l], name))
+                    return true;
+        }
+    return false;
+}
+
 const char *hd_tpl_header(const struct hd_tpl *t, const char *key, const char *locale)
 {
     char chain[4][64];
