@@ -51,7 +51,14 @@ struct hd_db;
 struct hd_db_stmt;
 
 /* Statements of code on db.h (issue 23) prepared once, like the slots. */
-enum hd_store_dslot { DSLOT_CONTACT_REF, DSLOT_PAUSES, DSLOT_COUNT };
+enum hd_store_dslot {
+    DSLOT_CONTACT_REF,
+    DSLOT_PAUSES,
+    DSLOT_API_KEY,      /* apikeys.c: every API request */
+    DSLOT_LINK_CONTACT, /* consent.c on PostgreSQL: every click (SQLite keeps its slots) */
+    DSLOT_LINK_CONSENT,
+    DSLOT_COUNT
+};
 
 struct hd_store {
     sqlite3 *db;        /* SQLite's handle; NULL on PostgreSQL */
