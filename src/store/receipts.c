@@ -7,8 +7,8 @@
  * their messages went out; the gateway's ids are random), and by the
  * gateway's id alone while it is not. A copy kept under its message while
  * an earlier one waits unknown makes two rows; applying the earlier one
- * then meets the index and drops it (hd_store_receipt_done). A report whose message is not known yet (the gateway
- * was faster than the dispatcher's write, or the id is not ours yet) stays
+ * then meets the index and drops it (hd_store_receipt_done). A report whose message is not known
+ * yet (the gateway was faster than the dispatcher's write, or the id is not ours yet) stays
  * pending, applied_at NULL, until dispatch/receipt.c finds its message;
  * the partial index keeps the pending ones a short scan. The move of the
  * message's state is a compare-and-set on the state the caller read.
@@ -19,6 +19,8 @@
 
 #include <stdio.h>
 #include <string.h>
+
+#include "db.h"
 
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
                          struct hd_err *err)
@@ -126,36 +128,37 @@ int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int6
 int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
                               struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
-                              "received_at, message_id, provider_id FROM receipts WHERE "
-                              "applied_at IS NULL AND "
-                              "received_at >= ?1 ORDER BY received_at, id",
-                              &s, err),
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
+                           "received_at, message_id, provider_id FROM receipts WHERE "
+                           "applied_at IS NULL AND "
+                           "received_at >= ?1 ORDER BY received_at, id",
+                           &s, err),
         step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, since_ms);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(s, i))
-        struct hd_receipt r = {.id = sqlite3_column_int64(s, 0),
+        return hd_store_dfail(err, rc, "reading the pending receipts");
+    hd_db_bind_int64(s, 1, since_ms, NULL);
+    hd_db_buffer(s); /* the callback applies them (PostgreSQL: one statement at a time) */
+    while ((step = hd_db_step(s, err)) == 1) {
+#define T(i) hd_db_col_text(s, i)
+        struct hd_receipt r = {.id = hd_db_col_int64(s, 0),
                                .provider = T(1),
                                .gateway_id = T(2),
                                .status = T(3),
                                .code = T(4),
                                .reason = T(5),
-                               .gateway_ms = sqlite3_column_int64(s, 6),
-                               .received_ms = sqlite3_column_int64(s, 7),
-                               .message = sqlite3_column_int64(s, 8),
+                               .gateway_ms = hd_db_col_int64(s, 6),
+                               .received_ms = hd_db_col_int64(s, 7),
+                               .message = hd_db_col_int64(s, 8),
                                .provider_id = T(9)};
 #undef T
         if ((rc = cb(ud, &r)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the pending receipts");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the pending receipts");
+    hd_db_finalize(s);
     return rc;
 }
 

@@ -102,6 +102,18 @@ char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
  * -1, PostgreSQL's NULL). */
 void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit);
 
+/* herald_lat_bucket(x) (hd_lat_bucket, a latency's histogram bucket) as
+ * PostgreSQL computes it: e is the top bit's place, from the number as 64
+ * bits of text (log.c spells the same as its LAT_BUCKET_PG). */
+#define HD_LAT_BUCKET_PG(x)                                                                        \
+    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
+    "15), " HD_LAT_STR(HD_LAT_LAST_BUCKET) ") END FROM (SELECT v, 64 - position('1' in "           \
+                                           "v::bit(64)::text) AS e FROM (SELECT greatest(" x       \
+                                           ", 0) AS v) z) y)"
+#define HD_LAT_STR_(x) #x
+#define HD_LAT_STR(x) HD_LAT_STR_(x)
+#define HD_LAT_LAST_BUCKET 543
+
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
 /* Prepares sql (a literal) or fails with SQLite's message; func names the

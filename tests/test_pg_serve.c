@@ -1,0 +1,298 @@
+/* test_pg_serve: the service's store on PostgreSQL (issue 23, stage 3c).
+ *
+ * `herald user` and `herald apikey` run the same sequence on a fresh
+ * SQLite store and a fresh PostgreSQL one (`herald init`): stdout, stderr
+ * and the exit status must be the same bytes, once a new key (printed once,
+ * random) and its prefix are written as hd_KEY; times come from HERALD_NOW
+ * and need nothing. Then the real `herald serve` on the PostgreSQL store
+ * (its configuration's database is the postgresql:// URI): a one-click
+ * POST with a token signed by the store's secret (200; one consent row and
+ * one consent_log row; a repeat changes nothing), the preference centre's
+ * GET and POST, a console sign-in and its overview, /metrics (the opt-out
+ * counted), and the JSON API's key check (a good key gets past it, a
+ * revoked one does not). The rows are read back with psql. The server is
+ * the suite's (HERALD_TEST_PG) or one started here. */
+#include "testconsole.h"
+
+#include "herald/token.h"
+
+#define NOW_ISO "2026-11-22T12:00:00Z"
+#define NOW 1795348800 /* NOW_ISO */
+
+static char *uri;
+static char dbname[64];
+
+/* A new API key (hd_ and 43 characters) and its prefix in listings become
+ * hd_KEY. */
+static void unkey(char *s)
+{
+    char *p = s;
+    while ((p = strstr(p, "hd_"))) {
+        size_t n =
+            strspn(p + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+        memcpy(p + 3, "KEY", 3);
+        memmove(p + 6, p + 3 + n, strlen(p + 3 + n) + 1);
+        p += 6;
+    }
+}
+
+/* herald argv on SQLite (h.conf), then on PostgreSQL (--db): the same
+ * status and bytes; want: the status SQLite must give. */
+static void same_as(int want, const char *const *argv)
+{
+    struct tu_run lite, pg;
+    const char *a[24] = {tu_herald_bin()}, *b[24] = {tu_herald_bin(), "--db", uri};
+    size_t n = 0;
+    for (; argv[n] && n < 20; n++)
+        a[n + 1] = argv[n], b[n + 3] = argv[n];
+    a[n + 1] = b[n + 3] = NULL;
+    tu_exec(&lite, dir, NULL, a);
+    tu_exec(&pg, dir, NULL, b);
+    unkey(lite.out), unkey(pg.out);
+    if (lite.status != want)
+        fail_msg("herald %s %s on SQLite: status %d, not %d: %s%s", argv[0], argv[1], lite.status,
+                 want, lite.out, lite.err);
+    if (pg.status != lite.status || strcmp(pg.out, lite.out) != 0 || strcmp(pg.err, lite.err) != 0)
+        fail_msg("herald %s %s differs on PostgreSQL (status %d, SQLite %d):\n--- SQLite\n%s%s\n"
+                 "--- PostgreSQL\n%s%s",
+                 argv[0], argv[1], pg.status, lite.status, lite.out, lite.err, pg.out, pg.err);
+    assert_true(lite.out[0] || lite.err[0]); /* the comparison compared something */
+    tu_run_release(&lite);
+    tu_run_release(&pg);
+}
+
+#define SAME(...) same_as(0, (const char *const[]){__VA_ARGS__, NULL})
+#define SAME_FAIL(status, ...) same_as(status, (const char *const[]){__VA_ARGS__, NULL})
+
+/* One number from the PostgreSQL store. */
+static int64_t pq1(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "psql -X -q -t -A '%s' -c \"%s\"", uri, sql);
+    char *out = tu_sh(cmd);
+    int64_t v = strtoll(out, NULL, 10);
+    free(out);
+    return v;
+}
+
+static int setup(void **state)
+{
+    char conf[1024];
+    e2e_setup(state); /* the SQLite store: h.conf, tpl, three contacts */
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    unsetenv("PGPASSWORD");
+    uri = tu_pg_db(dbname);
+    /* p.conf: the same, on PostgreSQL, with the secret init made */
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = debug\n[serve]\n"
+             "public_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n",
+             uri);
+    write_file("p.conf", conf);
+    TU_HERALD_OK(dir, "--db", uri, "init");
+    TU_HERALD_OK(dir, "--db", uri, "contacts", "import", "c.csv");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    e2e_teardown(state);
+    tu_pg_drop(dbname);
+    free(uri);
+    uri = NULL;
+    return 0;
+}
+
+static void test_pg_serve_users(void **state)
+{
+    (void)state;
+    write_file("pw", TC_PASSWORD "\n");
+    SAME("user", "list");
+    SAME("user", "add", "ann", "--role", "admin", "--password-file", "pw");
+    SAME_FAIL(1, "user", "add", "ann", "--role", "viewer", "--password-file", "pw");
+    SAME("user", "add", "bob", "--role", "viewer", "--password-file", "pw", "--lang", "zh-CN");
+    SAME("user", "set", "ann", "--lang", "zh-CN", "--zone", "Asia/Shanghai");
+    SAME("user", "set", "bob", "--lang", "");
+    SAME("user", "role", "bob", "--role", "operator");
+    SAME_FAIL(1, "user", "role", "cy", "--role", "operator");
+    SAME("user", "list");
+    SAME("user", "list", "--format", "json");
+    SAME("user", "passwd", "bob", "--password-file", "pw");
+    SAME("user", "remove", "bob");
+    SAME_FAIL(1, "user", "remove", "bob");
+    SAME("user", "list", "--format", "csv");
+    SAME("apikey", "list");
+    SAME("apikey", "create", "k1", "--scope", "send,read");
+    SAME("apikey", "create", "k2", "--scope", "contacts", "--rate", "5/s");
+    SAME_FAIL(1, "apikey", "create", "k1", "--scope", "read");
+    SAME("apikey", "revoke", "k1");
+    SAME_FAIL(1, "apikey", "revoke", "k1");
+    SAME("apikey", "list");
+    SAME("apikey", "list", "--format", "jsonl");
+    /* the actions were recorded alike */
+    assert_int_equal(pq1("SELECT count(*) FROM audit_actions"),
+                     q1("SELECT count(*) FROM audit_actions"));
+    assert_int_equal(pq1("SELECT count(*) FROM users"), 1);
+    assert_int_equal(pq1("SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL"), 1);
+}
+
+/* A link token for contact ext_id's email marketing, signed with the
+ * secret init made (the file's text, its line end taken off). */
+static char *token_for(const char *ext_id, int64_t message)
+{
+    char sql[128], tok[HD_TOKEN_MAX];
+    char *path = tu_path(dir, "var/herald.secret"), *secret = tu_read(path);
+    assert_non_null(secret);
+    secret[strcspn(secret, "\r\n")] = '\0';
+    snprintf(sql, sizeof sql, "SELECT id FROM contacts WHERE ext_id = '%s'", ext_id);
+    struct hd_token t = {pq1(sql), message, HD_CH_EMAIL, HD_CAT_MARKETING, NOW / 86400};
+    assert_true(t.contact > 0);
+    struct hd_token_key k = {secret, strlen(secret)};
+    hd_token_make(&t, &k, tok);
+    free(secret);
+    free(path);
+    return hd_xstrdup(tok);
+}
+
+static char *csrf_field(const char *page)
+{
+    const char *p = strstr(page, "name=\"csrf\" value=\"");
+    assert_non_null(p);
+    p += strlen("name=\"csrf\" value=\"");
+    return hd_xstrndup(p, strcspn(p, "\""));
+}
+
+static void one_click(const struct srv *s)
+{
+    char *tok = token_for("k1", 7), path[160], *body;
+    snprintf(path, sizeof path, "/u/%s", tok);
+    assert_int_equal(http(s, "GET", path, NULL, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(pq1("SELECT count(*) FROM consent"), 0);
+    assert_int_equal(http(s, "POST", path, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(pq1("SELECT count(*) FROM consent c JOIN contacts t ON t.id = c.contact_id "
+                         "WHERE t.ext_id = 'k1' AND c.channel = 'email' AND c.category = "
+                         "'marketing' AND c.status = 'opted_out' AND c.source = 'unsubscribe' "
+                         "AND c.message_id = 7 AND c.campaign_id IS NULL AND c.updated_at >= "
+                         "1795348800"),
+                     1);
+    assert_int_equal(pq1("SELECT count(*) FROM consent_log"), 1);
+    /* a repeat changes nothing, not even the time */
+    int64_t at = pq1("SELECT updated_at FROM consent");
+    assert_int_equal(http(s, "POST", path, "List-Unsubscribe=One-Click", NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(pq1("SELECT count(*) FROM consent"), 1);
+    assert_int_equal(pq1("SELECT count(*) FROM consent_log"), 1);
+    assert_int_equal(pq1("SELECT updated_at FROM consent"), at);
+    free(tok);
+}
+
+static void prefs(const struct srv *s)
+{
+    char *tok = token_for("k2", 8), path[160], *body, form[256];
+    snprintf(path, sizeof path, "/p/%s", tok);
+    assert_int_equal(http(s, "GET", path, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "<html lang=\"zh-CN\">"); /* k2's locale, read from the store */
+    assert_contains(body, "name=\"marketing\" value=\"sms\" checked>");
+    char *c = csrf_field(body);
+    free(body);
+    snprintf(form, sizeof form, "csrf=%s&marketing=email&marketing=push", c);
+    assert_int_equal(http(s, "POST", path, form, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(pq1("SELECT count(*) FROM consent c JOIN contacts t ON t.id = c.contact_id "
+                         "WHERE t.ext_id = 'k2' AND c.channel = 'sms' AND c.status = 'opted_out' "
+                         "AND c.source = 'preferences'"),
+                     1);
+    assert_int_equal(pq1("SELECT count(*) FROM consent_log"), 2);
+    /* the page shows it; the same form again changes nothing */
+    assert_int_equal(http(s, "GET", path, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "name=\"marketing\" value=\"sms\">");
+    free(body);
+    assert_int_equal(http(s, "POST", path, form, NULL, &body, NULL), 200);
+    free(body);
+    assert_int_equal(pq1("SELECT count(*) FROM consent_log"), 2);
+    free(c);
+    free(tok);
+}
+
+static void console(const struct srv *s)
+{
+    char *body, *hdr;
+    tc_user("ann", "admin");
+    char *sid = tc_sign_in(s, "ann");
+    assert_int_equal(pq1("SELECT count(*) FROM console_sessions"), 1);
+    assert_int_equal(tc_get(s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_contains(body, "<html lang=\"en\">");
+    free(body);
+    free(hdr);
+    assert_int_equal(tc_get(s, sid, "/console/users", "en", &body, NULL), 200);
+    assert_contains(body, "ann");
+    free(body);
+    /* a wrong password is refused and counted by the throttle */
+    assert_int_equal(tc_login(s, "ann", "wrong+password", NULL, &hdr), 401);
+    free(hdr);
+    assert_int_equal(pq1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed'"), 1);
+    free(sid);
+}
+
+static void metrics(const struct srv *s)
+{
+    char *body;
+    assert_int_equal(http(s, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
+    assert_contains(body,
+                    "herald_unsubscribes_total{channel=\"email\",source=\"unsubscribe\"} 1\n");
+    assert_contains(body, "herald_unsubscribes_total{channel=\"sms\",source=\"preferences\"} 1\n");
+    assert_contains(body, "herald_queue_messages{state=\"queued\"} 0\n");
+    free(body);
+}
+
+/* The API's key check: a good key gets an answer (the campaigns, none
+ * yet), a revoked one 401. */
+static void api_keys(const struct srv *s)
+{
+    struct tu_run r;
+    char extra[160], *body;
+    tu_herald(&r, dir, NULL, "apikey", "create", "reader", "--scope", "read", NULL);
+    assert_int_equal(r.status, 0);
+    char *key = strstr(r.out, "hd_");
+    assert_non_null(key);
+    key[strcspn(key, "\n")] = '\0';
+    snprintf(extra, sizeof extra, "-H 'Authorization: Bearer %s'", key);
+    assert_int_equal(http(s, "GET", "/api/v1/openapi.json", NULL, extra, &body, NULL), 200);
+    free(body);
+    assert_int_equal(http(s, "GET", "/api/v1/campaigns", NULL, extra, &body, NULL), 200);
+    assert_string_equal(body, "[]\n");
+    free(body);
+    TU_HERALD_OK(dir, "apikey", "revoke", "reader");
+    assert_int_equal(http(s, "GET", "/api/v1/campaigns", NULL, extra, &body, NULL), 401);
+    free(body);
+    tu_run_release(&r);
+}
+
+static void test_pg_serve_service(void **state)
+{
+    (void)state;
+    struct srv s;
+    setenv("HERALD_CONFIG", "p.conf", 1);
+    srv_start(&s);
+    one_click(&s);
+    prefs(&s);
+    console(&s);
+    metrics(&s);
+    api_keys(&s);
+    assert_int_equal(srv_stop(&s), 0);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_not_contains(text, "not available on PostgreSQL");
+    assert_not_contains(text, "serve: writing the WAL back");
+    free(text);
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pg_serve_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_serve_service, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
