@@ -249,14 +249,18 @@ static void test_pg_audit_write_refused(void **state)
     (void)state;
     struct tu_run r;
     char cmd[1024];
-    /* (contacts optout works there since stage 3: test_pg_audience) */
-    tu_herald(&r, dir, NULL, "--db", uri, "apikey", "create", "ci", "--scope", "send", NULL);
+    /* (contacts optout works there since stage 3: test_pg_audience, user
+     * and apikey since stage 3c: test_pg_serve) */
+    snprintf(cmd, sizeof cmd, "psql -X -At '%s' -c \"SELECT count(*) FROM attempts\"", uri);
+    char *before = tu_sh(cmd);
+    tu_herald(&r, dir, NULL, "--db", uri, "log", "prune", "--older-than", "1d", NULL);
     assert_int_equal(r.status, 2); /* HD_E_USAGE */
     assert_contains(r.err, "is not available on PostgreSQL yet (issue 23)");
     tu_run_release(&r);
-    snprintf(cmd, sizeof cmd, "psql -X -At '%s' -c \"SELECT count(*) FROM api_keys\"", uri);
     char *out = tu_sh(cmd);
-    assert_string_equal(out, "0\n");
+    assert_string_equal(out, before);
+    assert_string_not_equal(out, "0\n"); /* there was something to prune */
+    free(before);
     free(out);
 }
 

@@ -9,9 +9,10 @@
  * POST with a token signed by the store's secret (200; one consent row and
  * one consent_log row; a repeat changes nothing), the preference centre's
  * GET and POST, a console sign-in and its overview, /metrics (the opt-out
- * counted), and the JSON API's key check (a good key gets past it, a
- * revoked one does not). The rows are read back with psql. The server is
- * the suite's (HERALD_TEST_PG) or one started here. */
+ * counted), the JSON API's key check (a good key gets past it, a
+ * revoked one does not) and its sends (queued once per Idempotency-Key,
+ * a second to the same contact in a run of its own, read back). The rows are read back with psql.
+ * The server is the suite's (HERALD_TEST_PG) or one started here. */
 #include "testconsole.h"
 
 #include "herald/token.h"
@@ -269,17 +270,73 @@ static void api_keys(const struct srv *s)
     tu_run_release(&r);
 }
 
+/* POST /api/v1/messages (hd_store_api_send and the idempotency keys),
+ * then GET /api/v1/messages/ID (hd_store_api_msg). */
+static void api_send(const struct srv *s)
+{
+    struct tu_run r;
+    char extra[512], *b, *b2, *req_file = tu_path(dir, "req.json");
+    const char *req =
+        "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"4711\"}}";
+    tu_write(req_file, req);
+    tu_herald(&r, dir, NULL, "apikey", "create", "sender", "--scope", "send,read", NULL);
+    assert_int_equal(r.status, 0);
+    char *key = strstr(r.out, "hd_");
+    assert_non_null(key);
+    key[strcspn(key, "\n")] = '\0';
+    snprintf(extra, sizeof extra,
+             "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -H "
+             "'Idempotency-Key: r-1' --data-binary @'%s'",
+             key, req_file);
+    assert_int_equal(http(s, "POST", "/api/v1/messages", NULL, extra, &b, NULL), 202);
+    assert_contains(b, "\"state\":\"queued\"");
+    /* the same key and body: the first answer, no second message */
+    assert_int_equal(http(s, "POST", "/api/v1/messages", NULL, extra, &b2, NULL), 202);
+    assert_string_equal(b, b2);
+    free(b2);
+    assert_int_equal(pq1("SELECT count(*) FROM messages"), 1);
+    assert_int_equal(pq1("SELECT count(*) FROM api_messages a JOIN messages m ON m.id = "
+                         "a.message_id WHERE a.data LIKE '%4711%' AND m.state = 0"),
+                     1);
+    assert_int_equal(pq1("SELECT count(*) FROM api_idempotency"), 1);
+    /* another message to k1 while the first waits: another run of the
+     * same hidden campaign */
+    snprintf(extra, sizeof extra,
+             "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
+             "--data-binary @'%s'",
+             key, req_file);
+    assert_int_equal(http(s, "POST", "/api/v1/messages", NULL, extra, &b2, NULL), 202);
+    free(b2);
+    assert_int_equal(pq1("SELECT count(*) FROM campaigns WHERE api = 1 AND name = "
+                         "'api/reset/transactional/email'"),
+                     1);
+    assert_int_equal(pq1("SELECT count(DISTINCT run_id) FROM messages"), 2);
+    char path[64];
+    snprintf(extra, sizeof extra, "-H 'Authorization: Bearer %s'", key);
+    snprintf(path, sizeof path, "/api/v1/messages/%lld",
+             (long long)pq1("SELECT min(id) FROM messages"));
+    assert_int_equal(http(s, "GET", path, NULL, extra, &b2, NULL), 200);
+    assert_contains(b2, "\"template\":\"reset\"");
+    free(b2);
+    free(b);
+    free(req_file);
+    tu_run_release(&r);
+}
+
 static void test_pg_serve_service(void **state)
 {
     (void)state;
     struct srv s;
     setenv("HERALD_CONFIG", "p.conf", 1);
+    write_file("tpl/reset.tmpl", "category: transactional\nfrom: Acme <a@example.com>\n\n"
+                                 "--- email.subject\nReset\n--- email.text\nCode {{ code }}.\n");
     srv_start(&s);
     one_click(&s);
     prefs(&s);
     console(&s);
     metrics(&s);
     api_keys(&s);
+    api_send(&s);
     assert_int_equal(srv_stop(&s), 0);
     char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
     assert_not_contains(text, "not available on PostgreSQL");

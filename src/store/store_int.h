@@ -57,6 +57,14 @@ enum hd_store_dslot {
     DSLOT_API_KEY,      /* apikeys.c: every API request */
     DSLOT_LINK_CONTACT, /* consent.c on PostgreSQL: every click (SQLite keeps its slots) */
     DSLOT_LINK_CONSENT,
+    DSLOT_API_CAMP, /* apisend_pg.c: every API send */
+    DSLOT_API_RUN,
+    DSLOT_API_MSG,
+    DSLOT_API_DATA,
+    DSLOT_API_CONTACT,
+    DSLOT_API_IDEM_GET,
+    DSLOT_API_IDEM_DEL,
+    DSLOT_API_IDEM_PUT,
     DSLOT_COUNT
 };
 
@@ -113,6 +121,24 @@ void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int
 #define HD_LAT_STR_(x) #x
 #define HD_LAT_STR(x) HD_LAT_STR_(x)
 #define HD_LAT_LAST_BUCKET 543
+
+/* apisend.c's functions on PostgreSQL (apisend_pg.c): name and channels
+ * are the hidden campaign's (apisend.c makes them); idempotency keys made
+ * after since are found, those made at or before before are forgotten. */
+struct hd_api_send;
+struct hd_api_msg;
+int hd_store_pg_api_send(struct hd_store *st, const struct hd_api_send *m, const char *name,
+                         const char *channels, int64_t *message, struct hd_err *err);
+int hd_store_pg_api_contact(struct hd_store *st, const char *ext_id, int64_t *id,
+                            struct hd_err *err);
+int hd_store_pg_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_api_msg *out,
+                        struct hd_err *err);
+int hd_store_pg_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
+                         const unsigned char hash[32], int64_t since, bool *same, int *status,
+                         char **answer, struct hd_err *err);
+int hd_store_pg_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
+                         const unsigned char hash[32], int status, const char *answer, int64_t now,
+                         int64_t before, struct hd_err *err);
 
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
