@@ -83,7 +83,12 @@ int hd_store_apikey_each(struct hd_store *st, int (*fn)(void *ud, const struct h
                          void *ud, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_db_prepare(st->conn, "SELECT " KEY_COLS " FROM api_keys ORDER BY name", &s, err);
+    /* byte by byte, as SQLite sorts */
+    int rc = hd_db_prepare(st->conn,
+                           hd_store_is_pg(st) ? "SELECT " KEY_COLS
+                                                " FROM api_keys ORDER BY name COLLATE \"C\""
+                                              : "SELECT " KEY_COLS " FROM api_keys ORDER BY name",
+                           &s, err);
     int step = 0;
     if (rc < 0)
         return hd_store_dfail(err, rc, "listing API keys");

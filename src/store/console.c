@@ -115,8 +115,12 @@ int hd_store_user_each(struct hd_store *st, int (*fn)(void *ud, const struct hd_
                        struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc =
-        prepare(st, "SELECT " USER_COLS " FROM users u ORDER BY u.name", &s, "listing users", err);
+    /* byte by byte, as SQLite sorts */
+    int rc = prepare(st,
+                     hd_store_is_pg(st) ? "SELECT " USER_COLS " FROM users u ORDER BY u.name "
+                                          "COLLATE \"C\""
+                                        : "SELECT " USER_COLS " FROM users u ORDER BY u.name",
+                     &s, "listing users", err);
     int step = 0;
     if (rc < 0)
         return rc;
