@@ -15,6 +15,9 @@
  * The server is the suite's (HERALD_TEST_PG) or one started here. */
 #include "testconsole.h"
 
+#include "herald/buf.h"
+#include "herald/state.h"
+#include "herald/store.h"
 #include "herald/token.h"
 
 #define NOW_ISO "2026-11-22T12:00:00Z"
@@ -345,11 +348,113 @@ static void test_pg_serve_service(void **state)
     free(log);
 }
 
+/* A campaign, a run, a message (sent) to contact 1 and its accepted
+ * attempt through provider tw with the gateway's id G1, in plain SQL both
+ * engines take. */
+static const char seed_sql[] =
+    "INSERT INTO campaigns (id, name, segment, template, channels, category, schedule, status, "
+    "created_at, updated_at) VALUES (1, 'c', 'all', 'promo', 'sms', 'marketing', 'now', "
+    "'running', 1, 1); INSERT INTO runs (id, campaign_id, fire_at, status, created_at, seq) "
+    "VALUES (1, 1, 1, 'active', 1, 1); INSERT INTO messages (id, run_id, contact_id, state, "
+    "not_before, updated_at) VALUES (1, 1, 1, 2, 1, 1); INSERT INTO attempts (id, message_id, "
+    "attempt, at, channel, provider, address, outcome, gateway_id, campaign_id, run_id, "
+    "contact_id, variant) VALUES (1, 1, 1, 1000, 'sms', 'tw', '+15550001', 'accepted', 'G1', 1, "
+    "1, 1, 'A')";
+_Static_assert(HD_ST_SENT == 2 && HD_ST_DELIVERED == 3, "seed_sql's and the test's states");
+
+/* receipts.c's functions on one engine, each answer written into out as
+ * text, to be compared with the other engine's; ids only as the same or
+ * another (PostgreSQL's ON CONFLICT DO NOTHING spends a number of its
+ * sequence, SQLite's none). */
+static void receipts_on(const char *db, struct hd_buf *out)
+{
+    struct hd_store *st = NULL;
+    struct hd_err err = {0};
+    struct hd_receipt_target t;
+    bool found = false, added = false, first = false;
+    int64_t id1 = 0, id2 = 0, id3 = 0, again = 0, m = 0, n = -1;
+    if (hd_store_open(db, NULL, &st, &err) < 0)
+        fail_msg("opening %s: %s", db, err.msg);
+    assert_int_equal(hd_store_gateway_id_add(st, "tw", "G1", 1, 1000, &err), 0);
+    assert_int_equal(hd_store_gateway_id_add(st, "tw", "G1", 1, 1000, &err), 0); /* kept once */
+    assert_int_equal(hd_store_gateway_id_find(st, "tw", "G1", &m, &err), 0);
+    assert_int_equal(hd_store_receipt_target(st, 1, "tw", "G1", &t, &found, &err), 0);
+    hd_buf_addf(out, "gwid %lld target %d %lld/%lld/%lld/%lld #%d %s %s %s state %d\n",
+                (long long)m, found, (long long)t.message, (long long)t.campaign, (long long)t.run,
+                (long long)t.contact, t.attempt, t.channel, t.variant, t.address, t.state);
+    assert_int_equal(hd_store_receipt_target(st, 1, "tw", "G9", &t, &found, &err), 0);
+    hd_buf_addf(out, "other id found %d\n", found);
+    /* a report before its message is known, twice; then a copy under it */
+    struct hd_receipt r = {.provider = "tw",
+                           .gateway_id = "G1",
+                           .status = "delivered",
+                           .code = "0",
+                           .received_ms = 2000};
+    assert_int_equal(hd_store_receipt_add(st, &r, &id1, &added, &err), 0);
+    hd_buf_addf(out, "add %d\n", added);
+    assert_int_equal(hd_store_receipt_add(st, &r, &again, &added, &err), 0);
+    hd_buf_addf(out, "again the same row %d, added %d\n", again == id1, added);
+    r.message = 1;
+    r.applied_ms = 2500;
+    assert_int_equal(hd_store_begin(st, &err), 0);
+    assert_int_equal(hd_store_receipt_add(st, &r, &id2, &added, &err), 0);
+    hd_buf_addf(out, "under its message another row %d, added %d\n", id2 != id1, added);
+    /* the pending one meets the copy: dropped, in the same transaction */
+    assert_int_equal(hd_store_receipt_done(st, id1, 1, 3000, &first, &err), 0);
+    hd_buf_addf(out, "done dup first %d\n", first);
+    /* another report, applied once */
+    struct hd_receipt r3 = {
+        .provider = "tw", .gateway_id = "G1", .status = "read", .received_ms = 4000};
+    assert_int_equal(hd_store_receipt_add(st, &r3, &id3, &added, &err), 0);
+    assert_int_equal(hd_store_receipt_done(st, id3, 1, 5000, &first, &err), 0);
+    hd_buf_addf(out, "done first %d", first);
+    assert_int_equal(hd_store_receipt_done(st, id3, 1, 6000, &first, &err), 0);
+    hd_buf_addf(out, " then %d\n", first);
+    assert_int_equal(hd_store_msg_receipt(st, 1, HD_ST_SENT, HD_ST_DELIVERED, 7, &err), 0);
+    assert_int_equal(hd_store_commit(st, &err), 0);
+    hd_buf_addf(out, "moved again: %d\n",
+                hd_store_msg_receipt(st, 1, HD_ST_SENT, HD_ST_DELIVERED, 8, NULL));
+    assert_int_equal(hd_store_receipt_count(st, 1, "bounced", 0, &n, &err), 0);
+    hd_buf_addf(out, "count %lld\n", (long long)n);
+    hd_store_free(st);
+}
+
+/* receipts.c's statements (serve's status callbacks) on both engines:
+ * the same answers, and the same rows left. */
+static void test_pg_serve_receipts(void **state)
+{
+    (void)state;
+    struct hd_buf lite, pg;
+    char cmd[4096], *p = tu_path(dir, "h.db");
+    hd_buf_init(&lite);
+    hd_buf_init(&pg);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s\"", p, seed_sql);
+    free(tu_sh(cmd));
+    snprintf(cmd, sizeof cmd, "psql -X -q -v ON_ERROR_STOP=1 '%s' -c \"%s\"", uri, seed_sql);
+    free(tu_sh(cmd));
+    receipts_on(p, &lite);
+    receipts_on(uri, &pg);
+    assert_string_equal(lite.data, pg.data);
+    assert_contains(lite.data, "target 1 1/1/1/1 #1 sms A +15550001 state 2\n");
+    assert_contains(lite.data, "again the same row 1, added 0\n");
+    assert_contains(lite.data, "done dup first 0\n");
+    assert_contains(lite.data, "first 1 then 0\n");
+    static const char rows[] = "SELECT count(*) * 1000 + sum(message_id) * 100 + "
+                               "sum(CASE WHEN applied_at IS NULL THEN 0 ELSE 1 END) FROM receipts";
+    assert_int_equal(pq1(rows), q1(rows));
+    assert_int_equal(q1(rows), 2 * 1000 + 2 * 100 + 2);
+    assert_int_equal(pq1("SELECT state FROM messages WHERE id = 1"), HD_ST_DELIVERED);
+    hd_buf_release(&lite);
+    hd_buf_release(&pg);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pg_serve_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_serve_service, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_serve_receipts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,9 @@
  * message's state is a compare-and-set on the state the caller read.
  * The statements a report runs are prepared once per connection
  * (hd_store_cached): herald serve runs them for every callback, and
- * compiling them cost more than running them. */
+ * compiling them cost more than running them. On PostgreSQL each public
+ * function hands over to its twin in receipts_pg.c (issue 23): one test of
+ * the store's handle, SQLite's statements as they were. */
 #include "store_int.h"
 
 #include <stdio.h>
@@ -25,6 +27,8 @@
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
                          struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_add(st, r, id, added, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
@@ -103,6 +107,8 @@ static int drop_receipt(struct hd_store *st, int64_t id, struct hd_err *err)
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
                           bool *first, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_done(st, id, message, now_ms, first, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_DONE,
                              "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
@@ -188,6 +194,8 @@ int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *pr
                             const char *gateway_id, struct hd_receipt_target *t, bool *found,
                             struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_target(st, message, provider, gateway_id, t, found, err);
     sqlite3_stmt *s = NULL;
     /* through the contact's index (attempts has none on message_id or on
      * the random gateway ids), newest first, as the log lists them */
@@ -229,6 +237,8 @@ int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *pr
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
                          struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_msg_receipt(st, message, from, to, now, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(
         st, SLOT_MSG_RECEIPT,
@@ -250,6 +260,8 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
 int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
                            int64_t since_ms, int64_t *n, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_count(st, contact, reason, since_ms, n, err);
     return one_int(st, SLOT_RECEIPT_COUNT,
                    "SELECT count(*) FROM attempts WHERE contact_id = ?1 AND at >= ?3 AND "
                    "outcome = 'receipt' AND reason = ?2",
@@ -259,6 +271,8 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
 int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
                             int64_t message, int64_t at_ms, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_gateway_id_add(st, provider, gateway_id, message, at_ms, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_GWID_ADD,
                              "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id, "
@@ -276,6 +290,8 @@ int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const cha
 int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
                              int64_t *message, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_gateway_id_find(st, provider, gateway_id, message, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_GWID_FIND,
                              "SELECT message_id FROM gateway_ids WHERE provider = ?1 AND "

@@ -65,6 +65,17 @@ enum hd_store_dslot {
     DSLOT_API_IDEM_GET,
     DSLOT_API_IDEM_DEL,
     DSLOT_API_IDEM_PUT,
+    DSLOT_RECEIPT_ADD, /* receipts_pg.c: every status callback */
+    DSLOT_RECEIPT_ID,
+    DSLOT_RECEIPT_ID_UNKNOWN,
+    DSLOT_RECEIPT_DUP,
+    DSLOT_RECEIPT_DROP,
+    DSLOT_RECEIPT_DONE,
+    DSLOT_RECEIPT_COUNT,
+    DSLOT_RECEIPT_TARGET,
+    DSLOT_MSG_RECEIPT,
+    DSLOT_GWID_ADD,
+    DSLOT_GWID_FIND,
     DSLOT_COUNT
 };
 
@@ -139,6 +150,26 @@ int hd_store_pg_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
 int hd_store_pg_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
                          const unsigned char hash[32], int status, const char *answer, int64_t now,
                          int64_t before, struct hd_err *err);
+
+/* receipts.c's functions on PostgreSQL (receipts_pg.c), as receipts.c's
+ * (herald/store.h). */
+struct hd_receipt;
+struct hd_receipt_target;
+int hd_store_pg_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id,
+                            bool *added, struct hd_err *err);
+int hd_store_pg_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
+                             bool *first, struct hd_err *err);
+int hd_store_pg_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
+                              int64_t since_ms, int64_t *n, struct hd_err *err);
+int hd_store_pg_receipt_target(struct hd_store *st, int64_t message, const char *provider,
+                               const char *gateway_id, struct hd_receipt_target *t, bool *found,
+                               struct hd_err *err);
+int hd_store_pg_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
+                            struct hd_err *err);
+int hd_store_pg_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                               int64_t message, int64_t at_ms, struct hd_err *err);
+int hd_store_pg_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                                int64_t *message, struct hd_err *err);
 
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);
