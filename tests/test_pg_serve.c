@@ -449,12 +449,91 @@ static void test_pg_serve_receipts(void **state)
     free(p);
 }
 
+/* More log rows for the webhooks: a delivery receipt, a bounce, a
+ * failure (state 5), and an opt-out in consent_log (through consent's
+ * trigger). */
+static const char wh_sql[] =
+    "INSERT INTO attempts (id, message_id, attempt, at, channel, provider, outcome, reason, "
+    "state, campaign_id, run_id, contact_id) VALUES (2, 1, 1, 2000, 'sms', 'tw', 'receipt', "
+    "'delivered', 3, 1, 1, 1), (3, 1, 1, 3000, 'sms', 'tw', 'receipt', 'bounced_hard', 4, 1, 1, "
+    "1), (4, 1, 2, 4000, 'sms', 'tw', 'failed', 'x', 5, 1, 1, 1); INSERT INTO consent "
+    "(contact_id, channel, category, status, source, updated_at) VALUES (2, 'email', "
+    "'marketing', 'opted_out', 'cli', 5)";
+_Static_assert(HD_ST_FAILED == 5, "wh_sql's failure");
+
+/* webhooks.c's functions on one engine, each answer as text into out. */
+static void webhooks_on(const char *db, struct hd_buf *out)
+{
+    struct hd_store *st = NULL;
+    struct hd_err err = {0};
+    struct hd_wh_cursor c;
+    struct hd_wh_batch b;
+    bool found = false, got = false;
+    if (hd_store_open(db, NULL, &st, &err) < 0)
+        fail_msg("opening %s: %s", db, err.msg);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 1, &c, &found, &err), 0);
+    hd_buf_addf(out, "none %d\n", found);
+    assert_int_equal(hd_store_wh_cursor(st, "w", true, true, 1, &c, &found, &err), 0);
+    hd_buf_addf(out, "made %d lag %lld\n", found, (long long)c.lag);
+    assert_int_equal(hd_store_wh_lease(st, "w", 7, 10, 100, NULL, &got, &err), 0);
+    hd_buf_addf(out, "lease %d", got);
+    assert_int_equal(hd_store_wh_lease(st, "w", 8, 20, 100, NULL, &got, &err), 0);
+    hd_buf_addf(out, " other %d\n", got);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(hd_store_wh_batch(st, &c, 0x7f, 2, &b, &err), 0);
+        for (size_t i = 0; i < b.n; i++)
+            hd_buf_addf(
+                out, "%d/%lld type %d at %lld %s %s %s %s\n", b.v[i].source, (long long)b.v[i].row,
+                b.v[i].type, (long long)b.v[i].at_ms, b.v[i].campaign ? b.v[i].campaign : "-",
+                b.v[i].contact_ext ? b.v[i].contact_ext : "-", b.v[i].reason ? b.v[i].reason : "-",
+                b.v[i].category ? b.v[i].category : "-");
+        hd_buf_addf(out, "to %lld %lld\n", (long long)b.log_to, (long long)b.consent_to);
+        assert_int_equal(hd_store_wh_ack(st, "w", &b, (int64_t)b.n, 0, 50, &err), 0);
+        hd_wh_batch_release(&b);
+        assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 1, &c, &found, &err), 0);
+    }
+    assert_int_equal(hd_store_wh_fail(st, "w", 2, 99, "timeout", &err), 0);
+    assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 1, &c, &found, &err), 0);
+    hd_buf_addf(out, "cursor %lld %lld next %lld attempts %d %s delivered %lld lag %lld\n",
+                (long long)c.log_id, (long long)c.consent_id, (long long)c.next_ms, c.attempts,
+                c.last_error, (long long)c.delivered, (long long)c.lag);
+    hd_store_free(st);
+}
+
+/* webhooks.c (herald run's outbound webhooks) on both engines: the same
+ * cursors, leases and batches over the same rows. */
+static void test_pg_serve_webhooks(void **state)
+{
+    (void)state;
+    struct hd_buf lite, pg;
+    char cmd[4096], *p = tu_path(dir, "h.db");
+    hd_buf_init(&lite);
+    hd_buf_init(&pg);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s; %s\"", p, seed_sql, wh_sql);
+    free(tu_sh(cmd));
+    snprintf(cmd, sizeof cmd, "psql -X -q -v ON_ERROR_STOP=1 '%s' -c \"%s; %s\"", uri, seed_sql,
+             wh_sql);
+    free(tu_sh(cmd));
+    webhooks_on(p, &lite);
+    webhooks_on(uri, &pg);
+    assert_string_equal(lite.data, pg.data);
+    assert_contains(lite.data, "made 1 lag 5\n");
+    assert_contains(lite.data, "lease 1 other 0\n");
+    assert_contains(lite.data, "0/3 type 2 at 3000 c k1 bounced_hard -\n");
+    assert_contains(lite.data, "1/1 type 4 at 5000 - k2 cli marketing\n");
+    assert_contains(lite.data, "cursor 4 1 next 99 attempts 2 timeout delivered 5 lag 0\n");
+    hd_buf_release(&lite);
+    hd_buf_release(&pg);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pg_serve_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_serve_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_serve_receipts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_serve_webhooks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
