@@ -11,8 +11,13 @@
  * GET and POST, a console sign-in and its overview, /metrics (the opt-out
  * counted), the JSON API's key check (a good key gets past it, a
  * revoked one does not) and its sends (queued once per Idempotency-Key,
- * a second to the same contact in a run of its own, read back). The rows are read back with psql.
- * The server is the suite's (HERALD_TEST_PG) or one started here. */
+ * a second to the same contact in a run of its own, read back). The rows
+ * are read back with psql. Then, through the library on both engines over
+ * the same rows (seeded in SQL both take): receipts.c's statements (a
+ * report kept once, a pending one meeting its copy, a message's state
+ * moved once) and webhooks.c's (cursors, leases, batches, acknowledgements
+ * and failures): the same answers. The server is the suite's
+ * (HERALD_TEST_PG) or one started here. */
 #include "testconsole.h"
 
 #include "herald/buf.h"
