@@ -13,7 +13,10 @@
  * waits (hd_store_run_set), so a message joining it meanwhile is never
  * stranded. Its own data for the template and the key that sent it are
  * in api_messages, read by the claim. An Idempotency-Key's first answer
- * is kept with the SHA-256 of the body it answered. */
+ * is kept with the SHA-256 of the body it answered. On PostgreSQL each
+ * public function hands over to its twin in apisend_pg.c (issue 23): the
+ * test is one of the store's handle, and SQLite's statements stay as they
+ * were. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,16 +55,23 @@ static int cached_int(struct hd_store *st, sqlite3_stmt *s, int64_t *v, const ch
     return rc;
 }
 
+/* The hidden campaign's name and channels. */
+static void camp_name(const struct hd_api_send *m, char name[256], char channels[64])
+{
+    size_t len = 0;
+    channels[0] = '\0';
+    for (int i = 0; i < m->nchannels && len < 64; i++)
+        len += (size_t)snprintf(channels + len, 64 - len, "%s%s", i ? "," : "",
+                                hd_channel_name(m->channels[i]));
+    snprintf(name, 256, "api/%s/%s/%s", m->tpl, hd_category_name(m->category), channels);
+}
+
 /* The hidden campaign's id, made if need be. */
 static int api_campaign(struct hd_store *st, const struct hd_api_send *m, int64_t *id,
                         struct hd_err *err)
 {
-    char name[256], channels[64] = "";
-    size_t len = 0;
-    for (int i = 0; i < m->nchannels && len < sizeof channels; i++)
-        len += (size_t)snprintf(channels + len, sizeof channels - len, "%s%s", i ? "," : "",
-                                hd_channel_name(m->channels[i]));
-    snprintf(name, sizeof name, "api/%s/%s/%s", m->tpl, hd_category_name(m->category), channels);
+    char name[256], channels[64];
+    camp_name(m, name, channels);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_API_CAMP,
                              "SELECT id FROM campaigns WHERE name = ?1 AND api = 1", &s, err);
@@ -131,6 +141,11 @@ int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t 
     int64_t camp = 0, run = 0;
     sqlite3_stmt *s = NULL;
     int rc;
+    if (!st->db) {
+        char name[256], channels[64];
+        camp_name(m, name, channels);
+        return hd_store_pg_api_send(st, m, name, channels, message, err);
+    }
     if ((rc = api_campaign(st, m, &camp, err)) < 0 ||
         (rc = api_run(st, camp, m->contact, m->now, &run, err)) < 0 ||
         (rc = hd_store_cached(st, SLOT_API_MSG,
@@ -161,6 +176,8 @@ int hd_store_api_send(struct hd_store *st, const struct hd_api_send *m, int64_t 
 int hd_store_api_contact(struct hd_store *st, const char *ext_id, int64_t *id, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
+    if (!st->db)
+        return hd_store_pg_api_contact(st, ext_id, id, err);
     int rc =
         hd_store_cached(st, SLOT_API_CONTACT, "SELECT id FROM contacts WHERE ext_id = ?1", &s, err);
     if (rc < 0)
@@ -175,6 +192,8 @@ int hd_store_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_
 {
     sqlite3_stmt *s = NULL;
     memset(out, 0, sizeof *out);
+    if (!st->db)
+        return hd_store_pg_api_msg(st, id, key_id, out, err);
     int rc = hd_store_prepare(st,
                               "SELECT m.id, m.contact_id, a.created_at, m.state, m.attempts, "
                               "coalesce(m.channel, -1), c.template, c.category FROM api_messages "
@@ -213,6 +232,9 @@ int hd_store_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
 {
     sqlite3_stmt *s = NULL;
     *answer = NULL;
+    if (!st->db)
+        return hd_store_pg_idem_get(st, key_id, idem, hash, now - IDEM_KEEP, same, status, answer,
+                                    err);
     int rc = hd_store_cached(st, SLOT_API_IDEM_GET,
                              "SELECT body_hash, status, answer FROM api_idempotency WHERE key_id "
                              "= ?1 AND idem = ?2 AND created_at > ?3",
@@ -242,6 +264,9 @@ int hd_store_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
                       struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
+    if (!st->db)
+        return hd_store_pg_idem_put(st, key_id, idem, hash, status, answer, now, now - IDEM_KEEP,
+                                    err);
     int rc = hd_store_cached(st, SLOT_API_IDEM_DEL,
                              "DELETE FROM api_idempotency WHERE created_at <= ?1", &s, err);
     if (rc < 0)

@@ -9,7 +9,13 @@
  * by the table's triggers (migration 10); hd_store_consent_log reads that
  * record back. The statements a click runs are prepared once per
  * connection (hd_store_cached): the service runs them for every click, and
- * compiling them cost more than running them. */
+ * compiling them cost more than running them. On PostgreSQL (issue 23) a
+ * click's two statements are db.h's, cached the same way (hd_store_dcached),
+ * beside SQLite's own, which stay on sqlite3_ calls: the branch is one test
+ * of the store's handle, and SQLite's path is the one the service was tuned
+ * on. PostgreSQL's upsert reads the contact (INSERT ... SELECT) rather than
+ * trusting the foreign key: there a failed statement would end the whole
+ * group commit's transaction, where SQLite undoes the statement alone. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +23,76 @@
 #include "store_int.h"
 #include "db.h"
 
+/* hd_store_link_contact on PostgreSQL: the same statement on db.h. */
+static int pg_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
+                           char *locale, size_t n, int *status, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_dcached(st, DSLOT_LINK_CONTACT,
+                               "SELECT c.locale, k.status FROM contacts c LEFT JOIN consent k "
+                               "ON k.contact_id = c.id AND k.channel = ?2 AND k.category = ?3 "
+                               "WHERE c.id = ?1",
+                               NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "reading a contact");
+    hd_db_bind_int64(s, 1, contact, NULL);
+    hd_db_bind_text(s, 2, hd_channel_name(channel), NULL);
+    hd_db_bind_text(s, 3, hd_category_name(category), NULL);
+    int step = hd_db_step(s, err);
+    if (step == 1) {
+        const char *loc = hd_db_col_text(s, 0), *k = hd_db_col_text(s, 1);
+        snprintf(locale, n, "%s", loc ? loc : "");
+        *status = !k ? 0 : strcmp(k, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
+    } else if (step == 0) {
+        rc = hd_err_set(err, HD_E_NOTFOUND, "no contact with internal id %lld", (long long)contact);
+    } else {
+        rc = hd_store_dfail(err, step, "reading a contact");
+    }
+    hd_db_reset(s);
+    return rc;
+}
+
+/* hd_store_link_consent on PostgreSQL: a contact that is gone gives no
+ * row to insert (see the top of the file), so no change. */
+static int pg_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
+                           struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc;
+    if ((rc = hd_store_dcached(
+             st, DSLOT_LINK_CONSENT,
+             "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
+             "message_id, campaign_id) SELECT c.id, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT "
+             "r.campaign_id FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?6) "
+             "FROM contacts c WHERE c.id = ?1 "
+             "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
+             "source = excluded.source, updated_at = excluded.updated_at, "
+             "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
+             "WHERE consent.status <> excluded.status",
+             NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "recording consent from a link");
+    hd_db_bind_int64(s, 1, c->contact, NULL);
+    hd_db_bind_text(s, 2, hd_channel_name(c->channel), NULL);
+    hd_db_bind_text(s, 3, hd_category_name(c->category), NULL);
+    hd_db_bind_text(s, 4, c->source, NULL);
+    hd_db_bind_int64(s, 5, c->at, NULL);
+    hd_db_bind_int64(s, 6, c->message, NULL);
+    hd_db_bind_text(s, 7, c->status == HD_CONSENT_OPTED_OUT ? "opted_out" : "opted_in", NULL);
+    if ((rc = hd_db_step(s, err)) < 0)
+        rc = hd_store_dfail(err, rc, "recording consent from a link");
+    else
+        *changed = hd_db_changes(s) > 0;
+    hd_db_reset(s);
+    return rc;
+}
+
 int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
                           char *locale, size_t n, int *status, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
+    if (!st->db)
+        return pg_link_contact(st, contact, channel, category, locale, n, status, err);
     if ((rc = hd_store_cached(st, SLOT_LINK_CONTACT,
                               "SELECT c.locale, k.status FROM contacts c LEFT JOIN consent k "
                               "ON k.contact_id = c.id AND k.channel = ?2 AND k.category = ?3 "
@@ -59,6 +130,8 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
     *changed = false;
     if (c->status != HD_CONSENT_OPTED_IN && c->status != HD_CONSENT_OPTED_OUT)
         HD_BUG("bad consent status %d", c->status);
+    if (!st->db)
+        return pg_link_consent(st, c, changed, err);
     if ((rc = hd_store_cached(
              st, SLOT_LINK_CONSENT,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
@@ -89,26 +162,28 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
 int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size_t n,
                         int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
+    struct hd_db_stmt *s = NULL;
     int rc, step;
     memset(status, 0, sizeof(int) * HD_CH_COUNT * HD_CAT_COUNT);
     if ((rc = hd_store_link_contact(st, contact, 0, 0, locale, n, &status[0][0], err)) < 0)
         return rc;
     status[0][0] = 0;
-    if ((rc = hd_store_prepare(
-             st, "SELECT channel, category, status FROM consent WHERE contact_id = ?1", &s, err)) <
-        0)
-        return rc;
-    sqlite3_bind_int64(s, 1, contact);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        int ch = hd_channel_parse((const char *)sqlite3_column_text(s, 0));
-        int cat = hd_category_parse((const char *)sqlite3_column_text(s, 1));
+    if ((rc = hd_db_prepare(st->conn,
+                            "SELECT channel, category, status FROM consent WHERE contact_id = ?1",
+                            &s, err)) < 0)
+        return hd_store_dfail(err, rc, "reading consent");
+    hd_db_bind_int64(s, 1, contact, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        int ch = hd_channel_parse(hd_db_col_text(s, 0));
+        int cat = hd_category_parse(hd_db_col_text(s, 1));
+        const char *k = hd_db_col_text(s, 2);
         if (ch >= 0 && cat >= 0)
-            status[ch][cat] = hd_store_consent_status(s, 2);
+            status[ch][cat] =
+                k && strcmp(k, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT : HD_CONSENT_OPTED_IN;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading consent");
-    sqlite3_finalize(s);
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "reading consent");
+    hd_db_finalize(s);
     return rc;
 }
 

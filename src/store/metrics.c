@@ -4,17 +4,28 @@
  * survive restarts) by campaign, channel, provider and outcome; messages
  * by state; the providers' pauses; the latency histogram's buckets; opt-outs by channel and
  * source. Every query is an aggregate: the rows a scrape returns are
- * bounded by campaigns x channels x providers x outcomes, not by contacts. */
+ * bounded by campaigns x channels x providers x outcomes, not by contacts.
+ * On db.h for both engines (issue 23): PostgreSQL's snapshot is a
+ * repeatable-read transaction (its plain BEGIN gives each statement its
+ * own), its latency bucket is spelled out in SQL (HD_LAT_BUCKET_PG, as
+ * SQLite's herald_lat_bucket computes it) and its sums are cast back to
+ * bigint (numeric otherwise). */
 #include <string.h>
 
+#include "herald/lat.h"
 #include "store_int.h"
+#include "db.h"
+
+_Static_assert(HD_LAT_LAST_BUCKET == HD_LAT_BUCKETS - 1, "HD_LAT_BUCKET_PG's last bucket");
 
 static const char *const queries[HD_MET_COUNT] = {
     [HD_MET_MESSAGES] =
-        "SELECT coalesce(c.name, '-'), t.ch, t.pr, t.outcome, sum(t.n) FROM (SELECT campaign_id, "
+        "SELECT coalesce(c.name, '-'), t.ch, t.pr, t.outcome, CAST(sum(t.n) AS BIGINT) FROM "
+        "(SELECT campaign_id, "
         "coalesce(channel, '-') ch, coalesce(provider, '-') pr, outcome, count(*) n FROM "
         "attempts GROUP BY 1, 2, 3, 4 UNION ALL SELECT campaign_id, coalesce(nullif(channel, ''), "
-        "'-'), coalesce(nullif(provider, ''), '-'), outcome, sum(n) FROM log_totals GROUP BY 1, "
+        "'-'), coalesce(nullif(provider, ''), '-'), outcome, CAST(sum(n) AS BIGINT) FROM "
+        "log_totals GROUP BY 1, "
         "2, 3, 4) t LEFT JOIN campaigns c ON c.id = t.campaign_id GROUP BY 1, 2, 3, 4 ORDER BY "
         "1, 2, 3, 4",
     [HD_MET_QUEUE] = "SELECT state, count(*) FROM messages GROUP BY 1 ORDER BY 1",
@@ -31,47 +42,67 @@ static const char *const queries[HD_MET_COUNT] = {
                              "'opted_out' GROUP BY 1, 2 ORDER BY 1, 2"),
 };
 
+/* The latency on PostgreSQL: the bucket in SQL, the subquery named. */
+static const char latency_pg[] = "SELECT b, CAST(sum(n) AS BIGINT) FROM (SELECT " HD_LAT_BUCKET_PG(
+    "done_at - at") " b, count(*) n FROM attempts WHERE outcome NOT IN ('skipped', "
+                    "'receipt') AND provider IS NOT NULL AND done_at IS NOT NULL GROUP BY 1 "
+                    "UNION ALL SELECT bucket, sum(n) FROM log_latency GROUP BY 1) t GROUP BY "
+                    "1 ORDER BY 1";
+
 /* The labels are the text columns before the last; an integer first
  * column (a state, a bucket) is the row's key instead. */
 static int one(struct hd_store *st, int series, int64_t now_ms, hd_metric_cb cb, void *ud,
                struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, queries[series], &s, err), step;
+    struct hd_db_stmt *s = NULL;
+    const char *sql = series == HD_MET_LATENCY && hd_store_is_pg(st) ? latency_pg : queries[series];
+    int rc = hd_db_prepare(st->conn, sql, &s, err), step;
     if (rc < 0)
-        return rc;
-    if (sqlite3_bind_parameter_count(s))
-        sqlite3_bind_int64(s, 1, now_ms);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        return hd_store_dfail(err, rc, "reading the metrics");
+    if (series == HD_MET_PAUSED)
+        hd_db_bind_int64(s, 1, now_ms, NULL);
+    hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
+    while ((step = hd_db_step(s, err)) == 1) {
         struct hd_metric_row r = {.series = series};
-        int last = sqlite3_column_count(s) - 1;
-        for (int i = 0; i < last && i < 4; i++)
-            if (sqlite3_column_type(s, i) == SQLITE_INTEGER)
-                r.key = sqlite3_column_int64(s, i);
+        struct hd_db_value v;
+        int last = hd_db_ncols(s) - 1;
+        for (int i = 0; i < last && i < 4; i++) {
+            hd_db_column(s, i, &v);
+            if (v.type == HD_DB_INT)
+                r.key = v.i;
             else
-                r.label[i] = (const char *)sqlite3_column_text(s, i);
-        r.n = sqlite3_column_int64(s, last);
+                r.label[i] = v.type == HD_DB_TEXT ? v.p : NULL;
+        }
+        r.n = hd_db_col_int64(s, last);
         if ((rc = cb(ud, &r)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the metrics");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the metrics");
+    hd_db_finalize(s);
     return rc;
 }
 
 int hd_store_metrics(struct hd_store *st, int64_t now_ms, hd_metric_cb cb, void *ud,
                      struct hd_err *err)
 {
+    bool pg = hd_store_is_pg(st);
     int rc;
-    if ((rc = hd_store_lat_fn(st, true, err)) < 0)
+    if (!pg && (rc = hd_store_lat_fn(st, true, err)) < 0)
         return rc;
-    if ((rc = hd_store_exec(st, "BEGIN", err)) < 0)
+    if ((rc = hd_db_exec(st->conn, pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+                         err)) < 0) {
+        rc = hd_store_dfail(err, rc, "reading the metrics");
         goto out;
+    }
     for (int m = 0; m < HD_MET_COUNT && rc == 0; m++)
         rc = one(st, m, now_ms, cb, ud, err);
-    hd_store_exec(st, "COMMIT", rc < 0 ? NULL : err);
+    if (rc < 0)
+        hd_db_rollback(st->conn);
+    else if ((rc = hd_db_commit(st->conn, err)) < 0)
+        rc = hd_store_dfail(err, rc, "reading the metrics");
 out:
-    hd_store_lat_fn(st, false, NULL);
+    if (!pg)
+        hd_store_lat_fn(st, false, NULL);
     return rc;
 }

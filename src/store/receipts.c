@@ -7,22 +7,28 @@
  * their messages went out; the gateway's ids are random), and by the
  * gateway's id alone while it is not. A copy kept under its message while
  * an earlier one waits unknown makes two rows; applying the earlier one
- * then meets the index and drops it (hd_store_receipt_done). A report whose message is not known yet (the gateway
- * was faster than the dispatcher's write, or the id is not ours yet) stays
+ * then meets the index and drops it (hd_store_receipt_done). A report whose message is not known
+ * yet (the gateway was faster than the dispatcher's write, or the id is not ours yet) stays
  * pending, applied_at NULL, until dispatch/receipt.c finds its message;
  * the partial index keeps the pending ones a short scan. The move of the
  * message's state is a compare-and-set on the state the caller read.
  * The statements a report runs are prepared once per connection
  * (hd_store_cached): herald serve runs them for every callback, and
- * compiling them cost more than running them. */
+ * compiling them cost more than running them. On PostgreSQL each public
+ * function hands over to its twin in receipts_pg.c (issue 23): one test of
+ * the store's handle, SQLite's statements as they were. */
 #include "store_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "db.h"
+
 int hd_store_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id, bool *added,
                          struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_add(st, r, id, added, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_ADD,
                              "INSERT INTO receipts (provider, gateway_id, status, code, reason, "
@@ -101,6 +107,8 @@ static int drop_receipt(struct hd_store *st, int64_t id, struct hd_err *err)
 int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
                           bool *first, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_done(st, id, message, now_ms, first, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_RECEIPT_DONE,
                              "UPDATE receipts SET message_id = ?2, applied_at = ?3 WHERE id = ?1 "
@@ -126,36 +134,37 @@ int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int6
 int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
                               struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
-                              "received_at, message_id, provider_id FROM receipts WHERE "
-                              "applied_at IS NULL AND "
-                              "received_at >= ?1 ORDER BY received_at, id",
-                              &s, err),
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT id, provider, gateway_id, status, code, reason, gateway_at, "
+                           "received_at, message_id, provider_id FROM receipts WHERE "
+                           "applied_at IS NULL AND "
+                           "received_at >= ?1 ORDER BY received_at, id",
+                           &s, err),
         step;
     if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, since_ms);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(s, i))
-        struct hd_receipt r = {.id = sqlite3_column_int64(s, 0),
+        return hd_store_dfail(err, rc, "reading the pending receipts");
+    hd_db_bind_int64(s, 1, since_ms, NULL);
+    hd_db_buffer(s); /* the callback applies them (PostgreSQL: one statement at a time) */
+    while ((step = hd_db_step(s, err)) == 1) {
+#define T(i) hd_db_col_text(s, i)
+        struct hd_receipt r = {.id = hd_db_col_int64(s, 0),
                                .provider = T(1),
                                .gateway_id = T(2),
                                .status = T(3),
                                .code = T(4),
                                .reason = T(5),
-                               .gateway_ms = sqlite3_column_int64(s, 6),
-                               .received_ms = sqlite3_column_int64(s, 7),
-                               .message = sqlite3_column_int64(s, 8),
+                               .gateway_ms = hd_db_col_int64(s, 6),
+                               .received_ms = hd_db_col_int64(s, 7),
+                               .message = hd_db_col_int64(s, 8),
                                .provider_id = T(9)};
 #undef T
         if ((rc = cb(ud, &r)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "reading the pending receipts");
-    sqlite3_finalize(s);
+    if (rc == 0 && step < 0)
+        rc = hd_store_dfail(err, step, "reading the pending receipts");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -185,6 +194,8 @@ int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *pr
                             const char *gateway_id, struct hd_receipt_target *t, bool *found,
                             struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_target(st, message, provider, gateway_id, t, found, err);
     sqlite3_stmt *s = NULL;
     /* through the contact's index (attempts has none on message_id or on
      * the random gateway ids), newest first, as the log lists them */
@@ -226,6 +237,8 @@ int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *pr
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
                          struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_msg_receipt(st, message, from, to, now, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(
         st, SLOT_MSG_RECEIPT,
@@ -247,6 +260,8 @@ int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to,
 int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
                            int64_t since_ms, int64_t *n, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_receipt_count(st, contact, reason, since_ms, n, err);
     return one_int(st, SLOT_RECEIPT_COUNT,
                    "SELECT count(*) FROM attempts WHERE contact_id = ?1 AND at >= ?3 AND "
                    "outcome = 'receipt' AND reason = ?2",
@@ -256,6 +271,8 @@ int hd_store_receipt_count(struct hd_store *st, int64_t contact, const char *rea
 int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
                             int64_t message, int64_t at_ms, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_gateway_id_add(st, provider, gateway_id, message, at_ms, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_GWID_ADD,
                              "INSERT OR IGNORE INTO gateway_ids (provider, gateway_id, message_id, "
@@ -273,6 +290,8 @@ int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const cha
 int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
                              int64_t *message, struct hd_err *err)
 {
+    if (!st->db)
+        return hd_store_pg_gateway_id_find(st, provider, gateway_id, message, err);
     sqlite3_stmt *s = NULL;
     int rc = hd_store_cached(st, SLOT_GWID_FIND,
                              "SELECT message_id FROM gateway_ids WHERE provider = ?1 AND "

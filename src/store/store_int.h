@@ -61,6 +61,28 @@ enum hd_store_dslot {
     DSLOT_SEND_RELEASE,
     DSLOT_MSGS_SENDING,
     DSLOT_MSGS_SENT,
+    DSLOT_API_KEY,      /* apikeys.c: every API request */
+    DSLOT_LINK_CONTACT, /* consent.c on PostgreSQL: every click (SQLite keeps its slots) */
+    DSLOT_LINK_CONSENT,
+    DSLOT_API_CAMP, /* apisend_pg.c: every API send */
+    DSLOT_API_RUN,
+    DSLOT_API_MSG,
+    DSLOT_API_DATA,
+    DSLOT_API_CONTACT,
+    DSLOT_API_IDEM_GET,
+    DSLOT_API_IDEM_DEL,
+    DSLOT_API_IDEM_PUT,
+    DSLOT_RECEIPT_ADD, /* receipts_pg.c: every status callback */
+    DSLOT_RECEIPT_ID,
+    DSLOT_RECEIPT_ID_UNKNOWN,
+    DSLOT_RECEIPT_DUP,
+    DSLOT_RECEIPT_DROP,
+    DSLOT_RECEIPT_DONE,
+    DSLOT_RECEIPT_COUNT,
+    DSLOT_RECEIPT_TARGET,
+    DSLOT_MSG_RECEIPT,
+    DSLOT_GWID_ADD,
+    DSLOT_GWID_FIND,
     DSLOT_COUNT
 };
 
@@ -105,6 +127,56 @@ char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
 /* Binds a LIMIT parameter: limit, or none when it is 0 or less (SQLite's
  * -1, PostgreSQL's NULL). */
 void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit);
+
+/* herald_lat_bucket(x) (hd_lat_bucket, a latency's histogram bucket) as
+ * PostgreSQL computes it: e is the top bit's place, from the number as 64
+ * bits of text (log.c spells the same as its LAT_BUCKET_PG). */
+#define HD_LAT_BUCKET_PG(x)                                                                        \
+    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
+    "15), " HD_LAT_STR(HD_LAT_LAST_BUCKET) ") END FROM (SELECT v, 64 - position('1' in "           \
+                                           "v::bit(64)::text) AS e FROM (SELECT greatest(" x       \
+                                           ", 0) AS v) z) y)"
+#define HD_LAT_STR_(x) #x
+#define HD_LAT_STR(x) HD_LAT_STR_(x)
+#define HD_LAT_LAST_BUCKET 543
+
+/* apisend.c's functions on PostgreSQL (apisend_pg.c): name and channels
+ * are the hidden campaign's (apisend.c makes them); idempotency keys made
+ * after since are found, those made at or before before are forgotten. */
+struct hd_api_send;
+struct hd_api_msg;
+int hd_store_pg_api_send(struct hd_store *st, const struct hd_api_send *m, const char *name,
+                         const char *channels, int64_t *message, struct hd_err *err);
+int hd_store_pg_api_contact(struct hd_store *st, const char *ext_id, int64_t *id,
+                            struct hd_err *err);
+int hd_store_pg_api_msg(struct hd_store *st, int64_t id, int64_t key_id, struct hd_api_msg *out,
+                        struct hd_err *err);
+int hd_store_pg_idem_get(struct hd_store *st, int64_t key_id, const char *idem,
+                         const unsigned char hash[32], int64_t since, bool *same, int *status,
+                         char **answer, struct hd_err *err);
+int hd_store_pg_idem_put(struct hd_store *st, int64_t key_id, const char *idem,
+                         const unsigned char hash[32], int status, const char *answer, int64_t now,
+                         int64_t before, struct hd_err *err);
+
+/* receipts.c's functions on PostgreSQL (receipts_pg.c), as receipts.c's
+ * (herald/store.h). */
+struct hd_receipt;
+struct hd_receipt_target;
+int hd_store_pg_receipt_add(struct hd_store *st, const struct hd_receipt *r, int64_t *id,
+                            bool *added, struct hd_err *err);
+int hd_store_pg_receipt_done(struct hd_store *st, int64_t id, int64_t message, int64_t now_ms,
+                             bool *first, struct hd_err *err);
+int hd_store_pg_receipt_count(struct hd_store *st, int64_t contact, const char *reason,
+                              int64_t since_ms, int64_t *n, struct hd_err *err);
+int hd_store_pg_receipt_target(struct hd_store *st, int64_t message, const char *provider,
+                               const char *gateway_id, struct hd_receipt_target *t, bool *found,
+                               struct hd_err *err);
+int hd_store_pg_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,
+                            struct hd_err *err);
+int hd_store_pg_gateway_id_add(struct hd_store *st, const char *provider, const char *gateway_id,
+                               int64_t message, int64_t at_ms, struct hd_err *err);
+int hd_store_pg_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
+                                int64_t *message, struct hd_err *err);
 
 /* Sets err from the connection's last error, prefixed with what failed. */
 int hd_store_fail(struct hd_store *st, struct hd_err *err, const char *what);

@@ -14,8 +14,17 @@
  * a row below a cursor never appears later. The event's id is its source
  * and row ("log-123", "consent-45"): a batch sent again after a crash
  * carries the same ids. A type is computed from the row by one CASE, and
- * the webhook's set is a bit mask parameter: no SQL from configuration. */
+ * the webhook's set is a bit mask parameter: no SQL from configuration.
+ * On db.h for both engines (issue 23): PostgreSQL's text, where the
+ * dialects differ (greatest for max of two, IS NOT DISTINCT FROM for IS,
+ * a bit test compared with 1, an upsert for INSERT OR IGNORE), is chosen
+ * by hd_store_is_pg, and a batch is read in one repeatable-read snapshot
+ * there. On PostgreSQL ids come from sequences, which concurrent
+ * writers (several nodes) commit out of order: a cursor could pass a row
+ * committed later with a lower id; one writer (one herald run) keeps
+ * SQLite's guarantee. */
 #include "store_int.h"
+#include "db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,40 +37,59 @@
  * passes over the rest a window at a time. */
 #define WINDOW 50000
 
-static void cursor_row(sqlite3_stmt *s, struct hd_wh_cursor *c)
+static void cursor_row(struct hd_db_stmt *s, struct hd_wh_cursor *c)
 {
-    c->log_id = sqlite3_column_int64(s, 0);
-    c->consent_id = sqlite3_column_int64(s, 1);
-    c->next_ms = sqlite3_column_int64(s, 2);
-    c->attempts = sqlite3_column_int(s, 3);
-    const unsigned char *e = sqlite3_column_text(s, 4);
-    snprintf(c->last_error, sizeof c->last_error, "%s", e ? (const char *)e : "");
-    c->last_ok_ms = sqlite3_column_int64(s, 5);
-    c->delivered = sqlite3_column_int64(s, 6);
-    c->expired = sqlite3_column_int64(s, 7);
-    c->lag = sqlite3_column_int64(s, 8);
+    c->log_id = hd_db_col_int64(s, 0);
+    c->consent_id = hd_db_col_int64(s, 1);
+    c->next_ms = hd_db_col_int64(s, 2);
+    c->attempts = (int)hd_db_col_int64(s, 3);
+    const char *e = hd_db_col_text(s, 4);
+    snprintf(c->last_error, sizeof c->last_error, "%s", e ? e : "");
+    c->last_ok_ms = hd_db_col_int64(s, 5);
+    c->delivered = hd_db_col_int64(s, 6);
+    c->expired = hd_db_col_int64(s, 7);
+    c->lag = hd_db_col_int64(s, 8);
 }
+
+/* Prepares sql, or pg_sql on PostgreSQL when given. */
+static int prepare(struct hd_store *st, const char *sql, const char *pg_sql, struct hd_db_stmt **s,
+                   struct hd_err *err)
+{
+    int rc = hd_db_prepare(st->conn, pg_sql && hd_store_is_pg(st) ? pg_sql : sql, s, err);
+    return rc < 0 ? hd_store_dfail(err, rc, "webhooks") : 0;
+}
+
+/* Steps s to its end and finalizes it; *changed (may be NULL): its rows. */
+static int run(struct hd_db_stmt *s, int64_t *changed, struct hd_err *err)
+{
+    int rc = hd_db_step(s, err);
+    if (rc >= 0 && changed)
+        *changed = hd_db_changes(s);
+    hd_db_finalize(s);
+    return rc < 0 ? hd_store_dfail(err, rc, "webhooks") : 0;
+}
+
+#define CURSOR_SQL(MAX)                                                                            \
+    "SELECT log_id, consent_id, next_ms, attempts, last_error, last_ok_ms, delivered, "            \
+    "expired, " MAX "(0, (SELECT coalesce(max(id), 0) FROM attempts) - log_id) + " MAX             \
+    "(0, (SELECT coalesce(max(id), 0) FROM consent_log) - consent_id) FROM webhooks WHERE name = " \
+    "?1"
 
 static int cursor_get(struct hd_store *st, const char *name, struct hd_wh_cursor *c, bool *found,
                       struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
-        "SELECT log_id, consent_id, next_ms, attempts, last_error, last_ok_ms, delivered, "
-        "expired, max(0, (SELECT coalesce(max(id), 0) FROM attempts) - log_id) + max(0, (SELECT "
-        "coalesce(max(id), 0) FROM consent_log) - consent_id) FROM webhooks WHERE name = ?1",
-        &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = prepare(st, CURSOR_SQL("max"), CURSOR_SQL("greatest"), &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    *found = step == SQLITE_ROW;
+    hd_db_bind_text(s, 1, name, NULL);
+    int step = hd_db_step(s, err);
+    *found = step == 1;
     if (*found)
         cursor_row(s, c);
-    else if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhooks");
-    sqlite3_finalize(s);
+    else if (step < 0)
+        rc = hd_store_dfail(err, step, "webhooks");
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -72,79 +100,84 @@ int hd_store_wh_cursor(struct hd_store *st, const char *name, bool create, bool 
     int rc = cursor_get(st, name, c, found, err);
     if (rc < 0 || *found || !create)
         return rc;
-    sqlite3_stmt *s = NULL;
-    if ((rc = hd_store_prepare(
+    struct hd_db_stmt *s = NULL;
+    if ((rc = prepare(
              st,
              "INSERT OR IGNORE INTO webhooks (name, log_id, consent_id, created_ms) VALUES (?1, "
              "CASE WHEN ?2 THEN 0 ELSE (SELECT coalesce(max(id), 0) FROM attempts) END, "
              "CASE WHEN ?2 THEN 0 ELSE (SELECT coalesce(max(id), 0) FROM consent_log) END, ?3)",
+             "INSERT INTO webhooks (name, log_id, consent_id, created_ms) VALUES (?1, "
+             "CASE WHEN CAST(?2 AS BIGINT) <> 0 THEN 0 ELSE (SELECT coalesce(max(id), 0) FROM "
+             "attempts) END, CASE WHEN CAST(?2 AS BIGINT) <> 0 THEN 0 ELSE (SELECT "
+             "coalesce(max(id), 0) FROM consent_log) END, ?3) ON CONFLICT DO NOTHING",
              &s, err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, from_start);
-    sqlite3_bind_int64(s, 3, now_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhooks");
-    sqlite3_finalize(s);
+    hd_db_bind_text(s, 1, name, NULL);
+    hd_db_bind_int64(s, 2, from_start, NULL);
+    hd_db_bind_int64(s, 3, now_ms, NULL);
+    rc = run(s, NULL, err);
     return rc < 0 ? rc : cursor_get(st, name, c, found, err);
 }
 
 int hd_store_wh_lease(struct hd_store *st, const char *name, int64_t owner, int64_t now_ms,
                       int64_t until_ms, bool (*alive)(int64_t owner), bool *got, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st, "SELECT lease_owner, lease_until_ms FROM webhooks WHERE name = ?1", &s, err);
+    struct hd_db_stmt *s = NULL;
+    int64_t holder = 0, until = 0, n = 0;
+    int rc = prepare(st, "SELECT lease_owner, lease_until_ms FROM webhooks WHERE name = ?1", NULL,
+                     &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int64_t holder = 0, until = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        holder = sqlite3_column_int64(s, 0);
-        until = sqlite3_column_int64(s, 1);
+    hd_db_bind_text(s, 1, name, NULL);
+    if (hd_db_step(s, NULL) == 1) {
+        holder = hd_db_col_int64(s, 0);
+        until = hd_db_col_int64(s, 1);
     }
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     /* a lease of another process that is alive and not over holds */
     bool held = holder && holder != owner && until > now_ms && (!alive || alive(holder));
     *got = false;
     if (held)
         return 0;
-    if ((rc = hd_store_prepare(st,
-                               "UPDATE webhooks SET lease_owner = ?2, lease_until_ms = ?3 WHERE "
-                               "name = ?1 AND lease_owner IS ?4",
-                               &s, err)) < 0)
+    if ((rc = prepare(st,
+                      "UPDATE webhooks SET lease_owner = ?2, lease_until_ms = ?3 WHERE "
+                      "name = ?1 AND lease_owner IS ?4",
+                      "UPDATE webhooks SET lease_owner = ?2, lease_until_ms = ?3 WHERE "
+                      "name = ?1 AND lease_owner IS NOT DISTINCT FROM CAST(?4 AS BIGINT)",
+                      &s, err)) < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, owner);
-    sqlite3_bind_int64(s, 3, until_ms);
+    hd_db_bind_text(s, 1, name, NULL);
+    hd_db_bind_int64(s, 2, owner, NULL);
+    hd_db_bind_int64(s, 3, until_ms, NULL);
     if (holder)
-        sqlite3_bind_int64(s, 4, holder);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhooks");
+        hd_db_bind_int64(s, 4, holder, NULL);
     else
-        *got = sqlite3_changes(st->db) == 1; /* another took it meanwhile: not ours */
-    sqlite3_finalize(s);
+        hd_db_bind_null(s, 4, NULL);
+    if ((rc = run(s, &n, err)) == 0)
+        *got = n == 1; /* another took it meanwhile: not ours */
     return rc;
 }
 
 /* ---- reading a batch ------------------------------------------------------------------ */
 
-static char *col(sqlite3_stmt *s, int i)
+static char *col(struct hd_db_stmt *s, int i)
 {
-    return hd_store_col_dup(s, i);
+    return hd_store_dcol_dup(s, i);
 }
 
 static int max_id(struct hd_store *st, const char *sql, int64_t *out, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, sql, &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = prepare(st, sql, NULL, &s, err);
     if (rc < 0)
         return rc;
-    *out = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    return 0;
+    int step = hd_db_step(s, err);
+    *out = step == 1 ? hd_db_col_int64(s, 0) : 0;
+    hd_db_finalize(s);
+    return step < 0 ? hd_store_dfail(err, step, "webhooks") : 0;
 }
 
+/* The bit test is compared with 1 (PostgreSQL's WHERE takes only a boolean). */
 static const char log_sql[] =
     "SELECT a.id, x.t, a.at, a.message_id, a.contact_id, a.campaign_id, c.name, k.ext_id, "
     "a.channel, a.provider, a.address, a.reason, a.text FROM (SELECT id, CASE "
@@ -155,24 +188,24 @@ static const char log_sql[] =
     "WHEN state IN (?5, ?6) THEN 6 END AS t FROM attempts WHERE id > ?1 AND id <= ?2) x "
     "JOIN attempts a ON a.id = x.id LEFT JOIN campaigns c ON c.id = a.campaign_id "
     "LEFT JOIN contacts k ON k.id = a.contact_id "
-    "WHERE x.t IS NOT NULL AND (?3 >> x.t) & 1 ORDER BY a.id LIMIT ?4";
+    "WHERE x.t IS NOT NULL AND ((CAST(?3 AS BIGINT) >> x.t) & 1) = 1 ORDER BY a.id LIMIT ?4";
 
 static const char consent_sql[] =
     "SELECT l.id, 4, l.at * 1000, l.message_id, l.contact_id, l.campaign_id, c.name, k.ext_id, "
     "l.channel, NULL, NULL, l.source, NULL, l.category FROM consent_log l "
     "LEFT JOIN campaigns c ON c.id = l.campaign_id LEFT JOIN contacts k ON k.id = l.contact_id "
-    "WHERE l.id > ?1 AND l.id <= ?2 AND l.status = 'opted_out' AND (?3 >> 4) & 1 "
-    "ORDER BY l.id LIMIT ?4";
+    "WHERE l.id > ?1 AND l.id <= ?2 AND l.status = 'opted_out' AND ((CAST(?3 AS BIGINT) >> 4) & "
+    "1) = 1 ORDER BY l.id LIMIT ?4";
 
-static void event_row(sqlite3_stmt *s, int source, struct hd_wh_event *e)
+static void event_row(struct hd_db_stmt *s, int source, struct hd_wh_event *e)
 {
     *e = (struct hd_wh_event){.source = source,
-                              .row = sqlite3_column_int64(s, 0),
-                              .type = sqlite3_column_int(s, 1),
-                              .at_ms = sqlite3_column_int64(s, 2),
-                              .message = sqlite3_column_int64(s, 3),
-                              .contact = sqlite3_column_int64(s, 4),
-                              .campaign_id = sqlite3_column_int64(s, 5),
+                              .row = hd_db_col_int64(s, 0),
+                              .type = (int)hd_db_col_int64(s, 1),
+                              .at_ms = hd_db_col_int64(s, 2),
+                              .message = hd_db_col_int64(s, 3),
+                              .contact = hd_db_col_int64(s, 4),
+                              .campaign_id = hd_db_col_int64(s, 5),
                               .campaign = col(s, 6),
                               .contact_ext = col(s, 7),
                               .channel = col(s, 8),
@@ -195,29 +228,29 @@ static int read_source(struct hd_store *st, int source, int64_t after, int64_t l
         *to = after;
         return 0;
     }
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, source == HD_WH_SRC_LOG ? log_sql : consent_sql, &s, err), step;
+    struct hd_db_stmt *s = NULL;
+    int rc = prepare(st, source == HD_WH_SRC_LOG ? log_sql : consent_sql, NULL, &s, err), step;
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, after);
-    sqlite3_bind_int64(s, 2, upper);
-    sqlite3_bind_int64(s, 3, set);
-    sqlite3_bind_int64(s, 4, (int64_t)limit);
+    hd_db_bind_int64(s, 1, after, NULL);
+    hd_db_bind_int64(s, 2, upper, NULL);
+    hd_db_bind_int64(s, 3, set, NULL);
+    hd_db_bind_int64(s, 4, (int64_t)limit, NULL);
     if (source == HD_WH_SRC_LOG) {
-        sqlite3_bind_int(s, 5, HD_ST_FAILED);
-        sqlite3_bind_int(s, 6, HD_ST_RENDER_FAILED);
+        hd_db_bind_int64(s, 5, HD_ST_FAILED, NULL);
+        hd_db_bind_int64(s, 6, HD_ST_RENDER_FAILED, NULL);
     }
     size_t got = 0;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = hd_db_step(s, err)) == 1) {
         HD_GROW(b->v, b->n);
         event_row(s, source, &b->v[b->n++]);
         got++;
     }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhook events");
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "webhook events");
     else if (got == limit)
         *to = b->v[b->n - 1].row;
-    sqlite3_finalize(s);
+    hd_db_finalize(s);
     return rc;
 }
 
@@ -227,9 +260,11 @@ int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigne
     memset(b, 0, sizeof *b);
     int64_t last_log = 0, last_consent = 0;
     /* one read transaction: the last ids and the rows of one snapshot */
-    int rc = hd_store_exec(st, "BEGIN", err);
+    int rc = hd_db_exec(
+        st->conn, hd_store_is_pg(st) ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+        err);
     if (rc < 0)
-        return rc;
+        return hd_store_dfail(err, rc, "webhooks");
     if ((rc = max_id(st, "SELECT coalesce(max(id), 0) FROM attempts", &last_log, err)) < 0 ||
         (rc = max_id(st, "SELECT coalesce(max(id), 0) FROM consent_log", &last_consent, err)) < 0 ||
         (rc = read_source(st, HD_WH_SRC_LOG, c->log_id, last_log, set, limit, b, &b->log_to, err)) <
@@ -265,46 +300,40 @@ void hd_wh_batch_release(struct hd_wh_batch *b)
 
 /* ---- acknowledging ---------------------------------------------------------------------- */
 
+#define ACK_SQL(MAX)                                                                               \
+    "UPDATE webhooks SET log_id = " MAX "(log_id, ?2), consent_id = " MAX "(consent_id, ?3), "     \
+    "next_ms = 0, attempts = 0, last_error = NULL, last_ok_ms = ?4, delivered = delivered + "      \
+    "?5, expired = expired + ?6, lease_owner = NULL, lease_until_ms = NULL WHERE name = ?1"
+
 int hd_store_wh_ack(struct hd_store *st, const char *name, const struct hd_wh_batch *b,
                     int64_t delivered, int64_t expired, int64_t now_ms, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(
-        st,
-        "UPDATE webhooks SET log_id = max(log_id, ?2), consent_id = max(consent_id, ?3), "
-        "next_ms = 0, attempts = 0, last_error = NULL, last_ok_ms = ?4, delivered = delivered + "
-        "?5, expired = expired + ?6, lease_owner = NULL, lease_until_ms = NULL WHERE name = ?1",
-        &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = prepare(st, ACK_SQL("max"), ACK_SQL("greatest"), &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->log_to);
-    sqlite3_bind_int64(s, 3, b->consent_to);
-    sqlite3_bind_int64(s, 4, now_ms);
-    sqlite3_bind_int64(s, 5, delivered);
-    sqlite3_bind_int64(s, 6, expired);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhooks");
-    sqlite3_finalize(s);
-    return rc;
+    hd_db_bind_text(s, 1, name, NULL);
+    hd_db_bind_int64(s, 2, b->log_to, NULL);
+    hd_db_bind_int64(s, 3, b->consent_to, NULL);
+    hd_db_bind_int64(s, 4, now_ms, NULL);
+    hd_db_bind_int64(s, 5, delivered, NULL);
+    hd_db_bind_int64(s, 6, expired, NULL);
+    return run(s, NULL, err);
 }
 
 int hd_store_wh_fail(struct hd_store *st, const char *name, int attempts, int64_t next_ms,
                      const char *error, struct hd_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st,
-                              "UPDATE webhooks SET attempts = ?2, next_ms = ?3, last_error = ?4, "
-                              "lease_owner = NULL, lease_until_ms = NULL WHERE name = ?1",
-                              &s, err);
+    struct hd_db_stmt *s = NULL;
+    int rc = prepare(st,
+                     "UPDATE webhooks SET attempts = ?2, next_ms = ?3, last_error = ?4, "
+                     "lease_owner = NULL, lease_until_ms = NULL WHERE name = ?1",
+                     NULL, &s, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, attempts);
-    sqlite3_bind_int64(s, 3, next_ms);
-    hd_store_bind_text(s, 4, error);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "webhooks");
-    sqlite3_finalize(s);
-    return rc;
+    hd_db_bind_text(s, 1, name, NULL);
+    hd_db_bind_int64(s, 2, attempts, NULL);
+    hd_db_bind_int64(s, 3, next_ms, NULL);
+    hd_db_bind_text(s, 4, error, NULL);
+    return run(s, NULL, err);
 }
