@@ -13,7 +13,9 @@
  * 127.0.0.1). The test then checks exactly what the operator sees:
  * `herald stats` counts, `suppress list` with each reason, `why` telling
  * each story, `log --outcome receipt`, and a second campaign to the same
- * segment that skips the three suppressed with the reason in its log. */
+ * segment that skips the three suppressed with the reason in its log.
+ * The same story runs twice: on a SQLite file and on a PostgreSQL store
+ * (tu_pg_db, `herald init`), with the same answers. */
 #include "testnet.h"
 
 #include <sys/stat.h>
@@ -27,6 +29,8 @@
 
 static char *dir;
 static struct tu_server tw, smtp, sns;
+static const char *db;            /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 static const char tpl_news[] =
     "description: receipts end to end\ncategory: marketing\nfrom: Acme <news@example.com>\n\n"
@@ -58,9 +62,9 @@ static void make_dir(const char *name)
     free(p);
 }
 
-static int setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -83,7 +87,7 @@ static int setup(void **state)
     setenv("HERALD_TEST", "1", 1);
     setenv("HERALD_TEST_SNS_CERT_HOST", host, 1);
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = info\n" TU_SERVE_CONF
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = info\n" TU_SERVE_CONF
              "[receipts]\nbounce_rules = %s\n"
              "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
              "account_sid = " TW_SID "\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
@@ -93,7 +97,7 @@ static int setup(void **state)
              "sns_topics = " TOPIC "\nca_file = ca.pem\n"
              "[channel sms]\nproviders = sms\n[channel email]\nproviders = mail\n"
              "[bounces]\nmaildir = mb\n",
-             rules, tw.port, smtp.port);
+             db, rules, tw.port, smtp.port);
     free(rules);
     write_file("h.conf", conf);
     tu_tpl_with_pages(dir);
@@ -103,6 +107,19 @@ static int setup(void **state)
     TU_HERALD_OK(dir, "contacts", "import", "c.csv");
     TU_HERALD_OK(dir, "segment", "define", "all", "id != \"\"");
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
 }
 
 static int teardown(void **state)
@@ -115,12 +132,17 @@ static int teardown(void **state)
     unsetenv("HERALD_TEST_SNS_CERT_HOST");
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
     return 0;
 }
 
 static int64_t q1(const char *sql)
 {
-    return tu_q1(dir, sql);
+    return tu_sql1(dir, db, sql);
 }
 
 /* herald with the arguments a (NULL-terminated); fails unless it exits 0;
@@ -168,12 +190,11 @@ static int64_t state_of(int64_t m)
 /* The gateway's id of message m (its accepted log row). */
 static void gateway_id(int64_t m, char *out, size_t size)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE outcome = 'accepted' "
-             "AND message_id = %lld\"",
-             dir, (long long)m);
-    char *r = tu_sh(cmd);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT gateway_id FROM attempts WHERE outcome = 'accepted' AND message_id = %lld",
+             (long long)m);
+    char *r = tu_sql_text(dir, db, sql);
     r[strcspn(r, "\n")] = '\0';
     if (!*r)
         fail_msg("message %lld has no accepted row", (long long)m);
@@ -419,7 +440,7 @@ static void check_receipt_log(void)
     assert_int_equal(tu_count(log, "\"reason\":\"bounced_hard\""), 1);
     assert_int_equal(tu_count(log, "\"reason\":\"complained\""), 1);
     free(log);
-    tu_wait_receipts(dir, "h.db", 4);
+    tu_wait_receipts(dir, db, 4);
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 4);
 }
 
@@ -518,6 +539,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_receipts_e2e, setup, teardown),
+        {"test_receipts_e2e_pg", test_receipts_e2e, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,16 +366,17 @@ static inline int64_t tu_q1(const char *dir, const char *sql)
 }
 
 /* Waits, bounded (10 s, polling every 50 ms), until exactly n receipts
- * in dir/db that match the SQL condition where (NULL: all) are applied
- * (a service applies them as they come, or once their message is
- * written); on a different count fails, printing the receipts table and
- * the tails of dir's logs. where is the test's own constant text. */
+ * in dir/db (or the postgresql:// URI db) that match the SQL condition
+ * where (NULL: all) are applied (a service applies them as they come, or
+ * once their message is written); on a different count fails, printing
+ * the receipts table and the tails of dir's logs. where is the test's own
+ * constant text. */
 static inline void tu_wait_receipts_where(const char *dir, const char *db, const char *where,
                                           int64_t n)
 {
     char sql[1024], cmd[4096];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM receipts WHERE applied_at IS NOT NULL AND (%s)",
-             where ? where : "1");
+             where ? where : "1 = 1");
     int64_t got = tu_sql1(dir, db, sql);
     for (int i = 0; i < 200 && got < n; i++) {
         struct timespec ts = {0, 50 * 1000000L};
@@ -384,9 +385,14 @@ static inline void tu_wait_receipts_where(const char *dir, const char *db, const
     }
     if (got == n)
         return;
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 -header '%s/%s' 'SELECT * FROM receipts' >&2; tail -n 40 '%s'/*.log >&2", dir,
-             db, dir);
+    if (strncmp(db, "postgresql://", 13) == 0)
+        snprintf(cmd, sizeof cmd,
+                 "psql -X '%s' -c 'SELECT * FROM receipts' >&2; tail -n 40 '%s'/*.log >&2", db,
+                 dir);
+    else
+        snprintf(cmd, sizeof cmd,
+                 "sqlite3 -header '%s/%s' 'SELECT * FROM receipts' >&2; tail -n 40 '%s'/*.log >&2",
+                 dir, db, dir);
     if (system(cmd)) {
     }
     fail_msg("%lld receipts applied (%s), want %lld", (long long)got, where ? where : "all",

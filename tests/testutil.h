@@ -188,12 +188,23 @@ static inline char *tu_sh(const char *cmd)
     return b.data ? hd_buf_detach(&b, NULL) : hd_xstrdup("");
 }
 
-/* One number from dir/db by the sqlite3 CLI, or -1. */
-static inline int64_t tu_sql1(const char *dir, const char *db, const char *sql)
+/* What the store db answers to sql (the test's own text, without a
+ * double quote), by the sqlite3 CLI for a file in dir, by psql for a
+ * postgresql:// URI (a test that runs on both engines); the caller frees. */
+static inline char *tu_sql_text(const char *dir, const char *db, const char *sql)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/%s' \"%s\"", dir, db, sql);
-    char *r = tu_sh(cmd);
+    if (strncmp(db, "postgresql://", 13) == 0)
+        snprintf(cmd, sizeof cmd, "psql -X -q -At '%s' -c \"%s\"", db, sql);
+    else
+        snprintf(cmd, sizeof cmd, "sqlite3 '%s/%s' \"%s\"", dir, db, sql);
+    return tu_sh(cmd);
+}
+
+/* One number from dir/db (above), or -1. */
+static inline int64_t tu_sql1(const char *dir, const char *db, const char *sql)
+{
+    char *r = tu_sql_text(dir, db, sql);
     long long v = -1;
     if (sscanf(r, "%lld", &v) != 1)
         v = -1;
