@@ -40,8 +40,8 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
                "migration 3's messages_due");
 
 /* The consent table's two triggers that fill consent_log (migration 10),
- * made again by 17 and 18, which build the table anew: one text, so that
- * the three cannot drift apart. */
+ * made again by 17, 18 and 23, which build the table anew: one text, so
+ * that they cannot drift apart. */
 #define CONSENT_LOG_TRIGGERS                                                                       \
     "CREATE TRIGGER consent_log_insert AFTER INSERT ON consent BEGIN "                             \
     "  INSERT INTO consent_log (contact_id, channel, category, status, source, at, message_id, "   \
@@ -54,6 +54,56 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7
     "    NEW.source, NEW.updated_at, NEW.message_id, NEW.campaign_id);"                            \
     "END;"
 
+/* Migrations 17, 18 and 23 build consent anew, its rows and its triggers
+ * kept, each for another channel CHECK (RULE, the text inside it): one
+ * text but for the rule. */
+#define CONSENT_REBUILD(RULE)                                                                      \
+    "CREATE TABLE consent_new ("                                                                   \
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"                     \
+    "  channel TEXT NOT NULL CHECK (" RULE "),"                                                    \
+    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"                 \
+    "  status TEXT NOT NULL CHECK (status IN ('opted_in', 'opted_out')),"                          \
+    "  source TEXT NOT NULL,"                                                                      \
+    "  updated_at INTEGER NOT NULL,"                                                               \
+    "  message_id INTEGER,"                                                                        \
+    "  campaign_id INTEGER,"                                                                       \
+    "  PRIMARY KEY (contact_id, channel, category)"                                                \
+    ") WITHOUT ROWID;"                                                                             \
+    "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "   \
+    "  message_id, campaign_id FROM consent;"                                                      \
+    "DROP TABLE consent;"                                                                          \
+    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS
+
+/* Migrations 13 and 24 build push_tokens anew for its platform CHECK
+ * (RULE), its rows and its index kept. */
+#define PUSH_TOKENS_REBUILD(RULE)                                                                  \
+    "CREATE TABLE push_tokens_new ("                                                               \
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"                     \
+    "  platform TEXT NOT NULL CHECK (" RULE "),"                                                   \
+    "  token TEXT NOT NULL,"                                                                       \
+    "  updated_at INTEGER NOT NULL,"                                                               \
+    "  PRIMARY KEY (contact_id, platform)"                                                         \
+    ") WITHOUT ROWID;"                                                                             \
+    "INSERT INTO push_tokens_new SELECT contact_id, platform, token, updated_at FROM push_tokens;" \
+    "DROP TABLE push_tokens;"                                                                      \
+    "ALTER TABLE push_tokens_new RENAME TO push_tokens;"                                           \
+    "CREATE INDEX push_tokens_token ON push_tokens(token);"
+
+/* The suppressions table 18 and 24 build anew, with its channel CHECK
+ * (RULE); each fills it its own way. */
+#define SUPPRESSIONS_NEW(RULE)                                                                     \
+    "CREATE TABLE suppressions_new ("                                                              \
+    "  address TEXT PRIMARY KEY,"                                                                  \
+    "  channel TEXT NOT NULL CHECK (" RULE "),"                                                    \
+    "  reason TEXT NOT NULL,"                                                                      \
+    "  created_at INTEGER NOT NULL,"                                                               \
+    "  detail TEXT,"                                                                               \
+    "  message_id INTEGER"                                                                         \
+    ") WITHOUT ROWID;"
+
+/* The migrations are SQL text, some of it made by the macros above, laid
+ * out as SQL reads: clang-format would wrap the text around the macros. */
+/* clang-format off */
 static const char *const migrations[] = {
     /* 1: contacts, push tokens, consent, suppressions, attribute types */
     "CREATE TABLE contacts ("
@@ -363,17 +413,7 @@ static const char *const migrations[] = {
     /* 13 (issue 24, WeChat openids, the contact field wechat_openid): the
      * platform's CHECK is part of the table, so the table is built again
      * (nothing references it; its index goes with it and comes back) */
-    "CREATE TABLE push_tokens_new ("
-    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
-    "  platform TEXT NOT NULL CHECK (platform IN ('fcm', 'apns', 'jpush', 'hms', 'wechat')),"
-    "  token TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (contact_id, platform)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO push_tokens_new SELECT contact_id, platform, token, updated_at FROM push_tokens;"
-    "DROP TABLE push_tokens;"
-    "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
-    "CREATE INDEX push_tokens_token ON push_tokens(token);",
+    PUSH_TOKENS_REBUILD("platform IN ('fcm', 'apns', 'jpush', 'hms', 'wechat')"),
     /* 14 (issue 20, the JSON API): keys, kept as the SHA-256 of the key
      * and found by its public prefix (the key's first characters, not
      * secret), so the hash is compared in constant time; revoked keys stay,
@@ -483,21 +523,7 @@ static const char *const migrations[] = {
     "  archived_at INTEGER"
     ");"
     "CREATE INDEX inbox_contact ON inbox(contact_id, id);"
-    "CREATE TABLE consent_new ("
-    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
-    "  channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'inbox')),"
-    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"
-    "  status TEXT NOT NULL CHECK (status IN ('opted_in', 'opted_out')),"
-    "  source TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  message_id INTEGER,"
-    "  campaign_id INTEGER,"
-    "  PRIMARY KEY (contact_id, channel, category)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
-    "  message_id, campaign_id FROM consent;"
-    "DROP TABLE consent;"
-    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS,
+    CONSENT_REBUILD("channel IN ('email', 'sms', 'push', 'inbox')"),
     /* 18 (issue 24, WeChat as a channel of its own): consent and
      * suppressions name the channel wechat. Both CHECKs are part of their
      * tables, so both are built again as 17 built consent (its triggers
@@ -505,29 +531,8 @@ static const char *const migrations[] = {
      * suppressed before (the wechat provider was push's) become the
      * wechat channel's. Rerunnable: a test that takes a database back to
      * an older version runs it again over the same tables. */
-    "CREATE TABLE consent_new ("
-    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
-    "  channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'inbox', 'wechat')),"
-    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"
-    "  status TEXT NOT NULL CHECK (status IN ('opted_in', 'opted_out')),"
-    "  source TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  message_id INTEGER,"
-    "  campaign_id INTEGER,"
-    "  PRIMARY KEY (contact_id, channel, category)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
-    "  message_id, campaign_id FROM consent;"
-    "DROP TABLE consent;"
-    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS
-    "CREATE TABLE suppressions_new ("
-    "  address TEXT PRIMARY KEY,"
-    "  channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'wechat')),"
-    "  reason TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  detail TEXT,"
-    "  message_id INTEGER"
-    ") WITHOUT ROWID;"
+    CONSENT_REBUILD("channel IN ('email', 'sms', 'push', 'inbox', 'wechat')")
+    SUPPRESSIONS_NEW("channel IN ('email', 'sms', 'push', 'wechat')")
     "INSERT INTO suppressions_new SELECT address, CASE WHEN channel = 'push' AND address IN "
     "  (SELECT token FROM push_tokens WHERE platform = 'wechat') THEN 'wechat' ELSE channel END, "
     "  reason, created_at, detail, message_id FROM suppressions;"
@@ -615,22 +620,8 @@ static const char *const migrations[] = {
      * instructions a click took in the server, callgrind). Built again as
      * 18 built it, its rows and triggers (CONSENT_LOG_TRIGGERS) as they
      * were, so rerunnable. */
-    "CREATE TABLE consent_new ("
-    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
-    "  channel TEXT NOT NULL CHECK (channel = 'email' OR channel = 'sms' OR channel = 'push' "
-    "    OR channel = 'inbox' OR channel = 'wechat'),"
-    "  category TEXT NOT NULL CHECK (category IN ('marketing', 'transactional')),"
-    "  status TEXT NOT NULL CHECK (status IN ('opted_in', 'opted_out')),"
-    "  source TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  message_id INTEGER,"
-    "  campaign_id INTEGER,"
-    "  PRIMARY KEY (contact_id, channel, category)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO consent_new SELECT contact_id, channel, category, status, source, updated_at, "
-    "  message_id, campaign_id FROM consent;"
-    "DROP TABLE consent;"
-    "ALTER TABLE consent_new RENAME TO consent;" CONSENT_LOG_TRIGGERS,
+    CONSENT_REBUILD("channel = 'email' OR channel = 'sms' OR channel = 'push' "
+                    "    OR channel = 'inbox' OR channel = 'wechat'"),
     /* 24 (issue 25, import at speed): push_tokens' platform CHECK and
      * suppressions' channel CHECK as comparisons, as 23 wrote consent's:
      * the same rules as 13's and 18's IN lists, which SQLite codes as a
@@ -638,32 +629,16 @@ static const char *const migrations[] = {
      * imported push token, every suppression). Built again as 13 and 18
      * built them, with their rows and push_tokens' index, so rerunnable;
      * nothing references either table. */
-    "CREATE TABLE push_tokens_new ("
-    "  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,"
-    "  platform TEXT NOT NULL CHECK (platform = 'fcm' OR platform = 'apns' OR "
-    "    platform = 'jpush' OR platform = 'hms' OR platform = 'wechat'),"
-    "  token TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (contact_id, platform)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO push_tokens_new SELECT contact_id, platform, token, updated_at FROM push_tokens;"
-    "DROP TABLE push_tokens;"
-    "ALTER TABLE push_tokens_new RENAME TO push_tokens;"
-    "CREATE INDEX push_tokens_token ON push_tokens(token);"
-    "CREATE TABLE suppressions_new ("
-    "  address TEXT PRIMARY KEY,"
-    "  channel TEXT NOT NULL CHECK (channel = 'email' OR channel = 'sms' OR channel = 'push' "
-    "    OR channel = 'wechat'),"
-    "  reason TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  detail TEXT,"
-    "  message_id INTEGER"
-    ") WITHOUT ROWID;"
+    PUSH_TOKENS_REBUILD("platform = 'fcm' OR platform = 'apns' OR "
+                        "    platform = 'jpush' OR platform = 'hms' OR platform = 'wechat'")
+    SUPPRESSIONS_NEW("channel = 'email' OR channel = 'sms' OR channel = 'push' "
+                     "    OR channel = 'wechat'")
     "INSERT INTO suppressions_new SELECT address, channel, reason, created_at, detail, "
     "  message_id FROM suppressions;"
     "DROP TABLE suppressions;"
     "ALTER TABLE suppressions_new RENAME TO suppressions;",
 };
+/* clang-format on */
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
