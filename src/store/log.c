@@ -304,15 +304,6 @@ static const char *const group_latency[] = {
 
 /* herald_lat_bucket(done_at - at) (hd_lat_bucket) as PostgreSQL computes
  * it: e is the top bit's place, from the number as 64 bits of text */
-#define LAT_BUCKET_PG(x)                                                                           \
-    "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
-    "15), " HD_STR(                                                                                \
-        HD_LAT_LAST) ") END FROM (SELECT v, 64 - position('1' in v::bit(64)::text) AS e FROM "     \
-                     "(SELECT greatest(" x ", 0) AS v) z) y)"
-#define HD_STR_(x) #x
-#define HD_STR(x) HD_STR_(x)
-#define HD_LAT_LAST 543
-_Static_assert(HD_LAT_LAST == HD_LAT_BUCKETS - 1, "LAT_BUCKET_PG's last bucket");
 
 static int stats_prepare(struct hd_store *st, int by, const char *live,
                          const char *const *total_group, const char *total, int64_t campaign,
@@ -419,7 +410,7 @@ static void sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
 int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err)
 {
     (void)err;
-    if (!st->db) /* PostgreSQL spells it out: LAT_BUCKET_PG */
+    if (!st->db) /* PostgreSQL spells it out: HD_LAT_BUCKET_PG */
         return 0;
     if (sqlite3_create_function(st->db, "herald_lat_bucket", 1,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
@@ -438,10 +429,11 @@ int hd_store_stats_latency(struct hd_store *st, int64_t campaign, int by, hd_sta
         return rc;
     rc = stats_prepare(
         st, by,
-        pg ? ", " LAT_BUCKET_PG("done_at - at") ", count(*) FROM attempts WHERE "
-                                                "campaign_id = ?1 AND outcome NOT IN ('skipped', "
-                                                "'receipt') AND provider IS NOT NULL "
-                                                "AND done_at IS NOT NULL GROUP BY 1, 2"
+        pg ? ", " HD_LAT_BUCKET_PG(
+                 "done_at - at") ", count(*) FROM attempts WHERE "
+                                 "campaign_id = ?1 AND outcome NOT IN ('skipped', "
+                                 "'receipt') AND provider IS NOT NULL "
+                                 "AND done_at IS NOT NULL GROUP BY 1, 2"
            : ", herald_lat_bucket(done_at - at), count(*) FROM attempts WHERE "
              "campaign_id = ?1 AND outcome NOT IN ('skipped', 'receipt') AND provider IS NOT NULL "
              "AND done_at IS NOT NULL GROUP BY 1, 2",
@@ -550,7 +542,7 @@ static int prune_gateway_ids(struct hd_store *st, int64_t cutoff_ms, struct hd_e
  * row's time, or the cutoff), [1] and [2] the rows' totals and latencies
  * added to what earlier prunes kept, [3] the rows deleted. SQLite's day
  * and latency bucket come from strftime and herald_lat_bucket (hd_store_
- * lat_fn), PostgreSQL's from to_char and LAT_BUCKET_PG; PostgreSQL's ON
+ * lat_fn), PostgreSQL's from to_char and HD_LAT_BUCKET_PG; PostgreSQL's ON
  * CONFLICT names its key and the table of the old n. */
 #define PRUNE_END                                                                                  \
     "SELECT coalesce((SELECT at FROM attempts WHERE at < ?1 ORDER BY at LIMIT 1 OFFSET ?2), "      \
@@ -585,9 +577,9 @@ static const char *const prune_pg[] = {
                          "DO UPDATE SET n = log_totals.n + excluded.n, segments = "
                          "log_totals.segments + excluded.segments, cost = log_totals.cost + "
                          "excluded.cost",
-    PRUNE_LATENCY(DAY_PG, LAT_BUCKET_PG("done_at - at")) "(campaign_id, variant, channel, "
-                                                         "provider, day, bucket) DO UPDATE SET "
-                                                         "n = log_latency.n + excluded.n",
+    PRUNE_LATENCY(DAY_PG, HD_LAT_BUCKET_PG("done_at - at")) "(campaign_id, variant, channel, "
+                                                            "provider, day, bucket) DO UPDATE SET "
+                                                            "n = log_latency.n + excluded.n",
     PRUNE_DELETE,
 };
 

@@ -130,7 +130,7 @@ void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int
 
 /* herald_lat_bucket(x) (hd_lat_bucket, a latency's histogram bucket) as
  * PostgreSQL computes it: e is the top bit's place, from the number as 64
- * bits of text (log.c spells the same as its LAT_BUCKET_PG). */
+ * bits of text (metrics.c and log.c both read it). */
 #define HD_LAT_BUCKET_PG(x)                                                                        \
     "(SELECT CASE WHEN v < 128 THEN v ELSE least(128 + (e - 7) * 16 + ((v >> (e - 4)) & "          \
     "15), " HD_LAT_STR(HD_LAT_LAST_BUCKET) ") END FROM (SELECT v, 64 - position('1' in "           \
