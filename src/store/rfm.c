@@ -21,10 +21,11 @@
  * (high: a score above S/2) are counted on the way, so that no layer needs
  * a pass over every contact.
  *
- * On PostgreSQL (issue 23) the same steps go through db.h (pg_rfm): the
- * attributes are text there as here, and herald_json_patch (its migration
- * 25) sets and takes off the scores as json_set and json_remove do, so
- * that they read the same; the scores go in row by row for now. */
+ * Both engines (issue 23) take the same steps through db.h, each with its
+ * own SQL text (struct rfm_sql): the attributes are text on PostgreSQL as
+ * here, and herald_json_patch (its migration 22) sets and takes off the
+ * scores as json_set and json_remove do, so that they read the same; the
+ * scores go in row by row on PostgreSQL for now. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,44 @@ static const char agg_sql[] =
 static const char set_sql[] =
     "UPDATE contacts SET attrs = json_set(attrs, '$.rfm_r', s.rs, '$.rfm_f', s.fs, '$.rfm_m', "
     "  s.ms, '$.rfm_at', ?1) FROM temp.rfm_scores s WHERE contacts.id = s.id";
+static const char take_off_sql[] =
+    "UPDATE contacts SET attrs = json_remove(attrs, '$.rfm_r', '$.rfm_f', '$.rfm_m', '$.rfm_at') "
+    "WHERE json_type(attrs, '$.rfm_r') IS NOT NULL AND id NOT IN (SELECT id FROM "
+    "temp.rfm_scores)";
+
+static const char pg_agg_sql[] =
+    "SELECT e.contact_id, max(e.at), count(*), coalesce(sum(CASE WHEN "
+    "jsonb_typeof(CAST(e.props AS jsonb) #> CAST(?2 AS text[])) = 'number' THEN "
+    "CAST(CAST(e.props AS jsonb) #>> CAST(?2 AS text[]) AS float8) END), 0) FROM events e "
+    "WHERE e.name = ?1 AND e.at BETWEEN ?3 AND ?4 GROUP BY e.contact_id ORDER BY e.contact_id";
+/* json_set's and json_remove's texts through herald_json_patch */
+static const char pg_set_sql[] =
+    "UPDATE contacts SET attrs = herald_json_patch(attrs, '{\"rfm_r\":' || s.rs || "
+    "',\"rfm_f\":' || s.fs || ',\"rfm_m\":' || s.ms || ',\"rfm_at\":' || "
+    "to_json(CAST(?1 AS text)) || '}') FROM rfm_scores s WHERE contacts.id = s.id";
+static const char pg_take_off_sql[] =
+    "UPDATE contacts SET attrs = herald_json_patch(attrs, "
+    "'{\"rfm_r\":null,\"rfm_f\":null,\"rfm_m\":null,\"rfm_at\":null}') WHERE "
+    "attrs_j -> 'rfm_r' IS NOT NULL AND id NOT IN (SELECT id FROM rfm_scores)";
+
+/* The steps' texts on each engine. */
+static const struct rfm_sql {
+    const char *agg, *path, *scores, *take_off, *set, *drop;
+} engines[2] = {
+    {agg_sql, "$.%s",
+     "DROP TABLE IF EXISTS temp.rfm_scores;"
+     "CREATE TEMP TABLE rfm_scores (id INTEGER PRIMARY KEY, rs, fs, ms)",
+     take_off_sql, set_sql, "DROP TABLE temp.rfm_scores"},
+    {pg_agg_sql, "{%s}", /* a property's name: no , or } */
+     "DROP TABLE IF EXISTS pg_temp.rfm_scores; CREATE TEMP TABLE rfm_scores "
+     "(id bigint PRIMARY KEY, rs integer, fs integer, ms integer)",
+     pg_take_off_sql, pg_set_sql, "DROP TABLE rfm_scores"},
+};
+
+/* Both accept SQLite's upsert as PostgreSQL writes it */
+static const char attrs_sql[] =
+    "INSERT INTO attributes (name, type) VALUES ('rfm_r', 'number'), ('rfm_f', 'number'), "
+    "('rfm_m', 'number'), ('rfm_at', 'date') ON CONFLICT DO NOTHING";
 
 struct keyed {
     double v;
@@ -75,133 +114,11 @@ struct rfm_rows {
     size_t n;
 };
 
-static int read_values(struct hd_store *st, const struct hd_rfm_opts *o, const char *path,
-                       struct rfm_rows *rows, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, agg_sql, &s, err), step;
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, o->event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, o->now - o->window);
-    sqlite3_bind_int64(s, 4, o->now);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t n = rows->n;
-        HD_GROW(rows->id, n);
-        for (int k = 0; k < 3; k++)
-            HD_GROW(rows->v[k], n);
-        rows->id[n] = sqlite3_column_int64(s, 0);
-        for (int k = 0; k < 3; k++)
-            rows->v[k][n] = sqlite3_column_double(s, k + 1);
-        rows->n++;
-    }
-    if (step != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "scoring contacts");
-    sqlite3_finalize(s);
-    return rc;
-}
-
-/* The scores into temp.rfm_scores, and the layers' sizes into high[]. */
-static int write_scores(struct hd_store *st, const struct rfm_rows *rows, int s, int64_t high[8],
-                        struct hd_err *err)
-{
-    sqlite3_stmt *ins = NULL;
-    size_t n = rows->n;
-    int *sc[3], rc;
-    struct keyed *tmp = hd_xcalloc(n ? n : 1, sizeof *tmp);
-    for (int k = 0; k < 3; k++) {
-        sc[k] = hd_xcalloc(n ? n : 1, sizeof *sc[k]);
-        scores(rows->v[k], n, s, tmp, sc[k]);
-    }
-    if ((rc = hd_store_exec(st,
-                            "DROP TABLE IF EXISTS temp.rfm_scores;"
-                            "CREATE TEMP TABLE rfm_scores (id INTEGER PRIMARY KEY, rs, fs, ms)",
-                            err)) < 0 ||
-        (rc = hd_store_prepare(st, "INSERT INTO temp.rfm_scores VALUES (?1, ?2, ?3, ?4)", &ins,
-                               err)) < 0)
-        goto out;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_bind_int64(ins, 1, rows->id[i]);
-        for (int k = 0; k < 3; k++)
-            sqlite3_bind_int(ins, k + 2, sc[k][i]);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            rc = hd_store_fail(st, err, "scoring contacts");
-        sqlite3_reset(ins);
-        high[(sc[0][i] > s / 2) * 4 + (sc[1][i] > s / 2) * 2 + (sc[2][i] > s / 2)]++;
-    }
-out:
-    sqlite3_finalize(ins);
-    for (int k = 0; k < 3; k++)
-        free(sc[k]);
-    free(tmp);
-    return rc;
-}
-
-/* Takes the old scores off the contacts not scored now (the others get
- * new ones), when scores were ever stored (the attributes table says). */
-static int take_off(struct hd_store *st, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, "SELECT 1 FROM attributes WHERE name = 'rfm_r'", &s, err);
-    if (rc < 0)
-        return rc;
-    int step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (step == SQLITE_DONE)
-        return hd_store_exec(st,
-                             "INSERT OR IGNORE INTO attributes (name, type) VALUES ('rfm_r', "
-                             "'number'), ('rfm_f', 'number'), ('rfm_m', 'number'), ('rfm_at', "
-                             "'date')",
-                             err);
-    if (step != SQLITE_ROW)
-        return hd_store_fail(st, err, "scoring contacts");
-    return hd_store_exec(st,
-                         "UPDATE contacts SET attrs = json_remove(attrs, '$.rfm_r', '$.rfm_f', "
-                         "'$.rfm_m', '$.rfm_at') WHERE json_type(attrs, '$.rfm_r') IS NOT NULL "
-                         "AND id NOT IN (SELECT id FROM temp.rfm_scores)",
-                         err);
-}
-
-static int set_contacts(struct hd_store *st, const char *at, struct hd_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = hd_store_prepare(st, set_sql, &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, at, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = hd_store_fail(st, err, "scoring contacts");
-    sqlite3_finalize(s);
-    return rc;
-}
-
-/* ---- PostgreSQL ------------------------------------------------------------------------- */
-
-static const char pg_agg_sql[] =
-    "SELECT e.contact_id, max(e.at), count(*), coalesce(sum(CASE WHEN "
-    "jsonb_typeof(CAST(e.props AS jsonb) #> CAST(?2 AS text[])) = 'number' THEN "
-    "CAST(CAST(e.props AS jsonb) #>> CAST(?2 AS text[]) AS float8) END), 0) FROM events e "
-    "WHERE e.name = ?1 AND e.at BETWEEN ?3 AND ?4 GROUP BY e.contact_id ORDER BY e.contact_id";
-
-/* json_set's and json_remove's texts through herald_json_patch */
-static const char pg_set_sql[] =
-    "UPDATE contacts SET attrs = herald_json_patch(attrs, '{\"rfm_r\":' || s.rs || "
-    "',\"rfm_f\":' || s.fs || ',\"rfm_m\":' || s.ms || ',\"rfm_at\":' || "
-    "to_json(CAST(?1 AS text)) || '}') FROM rfm_scores s WHERE contacts.id = s.id";
-static const char pg_take_off_sql[] =
-    "UPDATE contacts SET attrs = herald_json_patch(attrs, "
-    "'{\"rfm_r\":null,\"rfm_f\":null,\"rfm_m\":null,\"rfm_at\":null}') WHERE "
-    "attrs_j -> 'rfm_r' IS NOT NULL AND id NOT IN (SELECT id FROM rfm_scores)";
-static const char pg_attrs_sql[] =
-    "INSERT INTO attributes (name, type) VALUES ('rfm_r', 'number'), ('rfm_f', 'number'), "
-    "('rfm_m', 'number'), ('rfm_at', 'date') ON CONFLICT DO NOTHING";
-
-static int pg_read_values(struct hd_store *st, const struct hd_rfm_opts *o, const char *path,
-                          struct rfm_rows *rows, struct hd_err *err)
+static int read_values(struct hd_store *st, const struct rfm_sql *q, const struct hd_rfm_opts *o,
+                       const char *path, struct rfm_rows *rows, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_db_prepare(st->conn, pg_agg_sql, &s, err), step;
+    int rc = hd_db_prepare(st->conn, q->agg, &s, err), step;
     if (rc < 0)
         return rc;
     hd_db_bind_text(s, 1, o->event, NULL);
@@ -224,8 +141,10 @@ static int pg_read_values(struct hd_store *st, const struct hd_rfm_opts *o, cons
     return rc;
 }
 
-static int pg_write_scores(struct hd_store *st, const struct rfm_rows *rows, int s, int64_t high[8],
-                           struct hd_err *err)
+/* The scores into the temporary rfm_scores, and the layers' sizes into
+ * high[]. */
+static int write_scores(struct hd_store *st, const struct rfm_sql *q, const struct rfm_rows *rows,
+                        int s, int64_t high[8], struct hd_err *err)
 {
     struct hd_db_stmt *ins = NULL;
     size_t n = rows->n;
@@ -235,10 +154,7 @@ static int pg_write_scores(struct hd_store *st, const struct rfm_rows *rows, int
         sc[k] = hd_xcalloc(n ? n : 1, sizeof *sc[k]);
         scores(rows->v[k], n, s, tmp, sc[k]);
     }
-    if ((rc = hd_db_exec(st->conn,
-                         "DROP TABLE IF EXISTS pg_temp.rfm_scores; CREATE TEMP TABLE rfm_scores "
-                         "(id bigint PRIMARY KEY, rs integer, fs integer, ms integer)",
-                         err)) < 0 ||
+    if ((rc = hd_db_exec(st->conn, q->scores, err)) < 0 ||
         (rc = hd_db_prepare(st->conn, "INSERT INTO rfm_scores VALUES (?1, ?2, ?3, ?4)", &ins,
                             err)) < 0)
         goto out;
@@ -261,8 +177,8 @@ out:
 
 /* Runs sql (one parameter at most: text) to its end; *changes: the rows it
  * changed, when asked. */
-static int pg_run(struct hd_store *st, const char *sql, const char *text, int64_t *changes,
-                  struct hd_err *err)
+static int run(struct hd_store *st, const char *sql, const char *text, int64_t *changes,
+               struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
     int rc = hd_db_prepare(st->conn, sql, &s, err);
@@ -278,54 +194,39 @@ static int pg_run(struct hd_store *st, const char *sql, const char *text, int64_
     return rc;
 }
 
-static int pg_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored,
-                  int64_t high[8], struct hd_err *err)
+/* The old scores off the contacts not scored now (the others get new
+ * ones), when scores were ever stored (the attributes table says), then
+ * the new ones on. */
+static int set_contacts(struct hd_store *st, const struct rfm_sql *q, const char *at,
+                        int64_t *scored, struct hd_err *err)
 {
-    char path[300], at[32];
-    struct rfm_rows rows = {0};
     int64_t known = 0;
-    int rc;
-    snprintf(path, sizeof path, "{%s}", o->value); /* a property's name: no , or } */
-    hd_time_format_iso(o->now, at, sizeof at);
-    if ((rc = hd_store_begin(st, err)) < 0)
-        return rc;
-    if ((rc = pg_read_values(st, o, path, &rows, err)) < 0 ||
-        (rc = pg_write_scores(st, &rows, o->scores, high, err)) < 0 ||
-        (rc = hd_db_query_int64(st->conn, "SELECT count(*) FROM attributes WHERE name = 'rfm_r'",
-                                &known, err)) < 0 ||
-        (rc = pg_run(st, known ? pg_take_off_sql : pg_attrs_sql, NULL, NULL, err)) < 0 ||
-        (rc = pg_run(st, pg_set_sql, at, scored, err)) < 0 ||
-        (rc = hd_db_exec(st->conn, "DROP TABLE rfm_scores", err)) < 0 ||
-        (rc = hd_store_commit(st, err)) < 0) {
-        hd_store_rollback(st);
-        hd_store_dfail(err, rc, "scoring contacts");
-    }
-    free(rows.id);
-    for (int k = 0; k < 3; k++)
-        free(rows.v[k]);
+    int rc = hd_db_query_int64(st->conn, "SELECT count(*) FROM attributes WHERE name = 'rfm_r'",
+                               &known, err);
+    if (rc == 0)
+        rc = run(st, known ? q->take_off : attrs_sql, NULL, NULL, err);
+    if (rc == 0)
+        rc = run(st, q->set, at, scored, err);
     return rc;
 }
 
 int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scored, int64_t high[8],
                  struct hd_err *err)
 {
+    const struct rfm_sql *q = &engines[hd_store_is_pg(st)];
     char path[300], at[32];
     struct rfm_rows rows = {0};
     int rc;
     memset(high, 0, 8 * sizeof *high);
-    if (hd_store_is_pg(st))
-        return pg_rfm(st, o, scored, high, err);
-    snprintf(path, sizeof path, "$.%s", o->value);
+    snprintf(path, sizeof path, q->path, o->value);
     hd_time_format_iso(o->now, at, sizeof at);
     if ((rc = hd_store_bulk(st, 131072, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
         goto out;
-    if ((rc = read_values(st, o, path, &rows, err)) < 0 ||
-        (rc = write_scores(st, &rows, o->scores, high, err)) < 0 || (rc = take_off(st, err)) < 0 ||
-        (rc = set_contacts(st, at, err)) < 0)
-        goto out;
-    *scored = sqlite3_changes(st->db);
-    if ((rc = hd_store_exec(st, "DROP TABLE temp.rfm_scores", err)) == 0)
-        rc = hd_store_commit(st, err);
+    if ((rc = read_values(st, q, o, path, &rows, err)) < 0 ||
+        (rc = write_scores(st, q, &rows, o->scores, high, err)) < 0 ||
+        (rc = set_contacts(st, q, at, scored, err)) < 0 ||
+        (rc = hd_db_exec(st->conn, q->drop, err)) < 0 || (rc = hd_store_commit(st, err)) < 0)
+        hd_store_dfail(err, rc, "scoring contacts");
 out:
     if (rc < 0)
         hd_store_rollback(st);
