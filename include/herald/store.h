@@ -346,6 +346,15 @@ struct hd_run {
  * after the campaign's last run). */
 int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, int64_t now,
                       struct hd_run *out, struct hd_err *err);
+/* The right to fire campaign (open and materialize its run) for this
+ * store's connection until hd_store_fire_unlock: on PostgreSQL a session
+ * advisory lock, so that of several nodes one fires a due run and one
+ * finishes a materialization (a node that dies lets go with its
+ * connection); wait: until it is free, else *got says whether it was.
+ * SQLite (one dispatching process) always has it. */
+int hd_store_fire_lock(struct hd_store *st, int64_t campaign, bool wait, bool *got,
+                       struct hd_err *err);
+void hd_store_fire_unlock(struct hd_store *st, int64_t campaign);
 /* One run by id; HD_E_NOTFOUND when there is none. */
 int hd_store_run_get(struct hd_store *st, int64_t id, struct hd_run *out, struct hd_err *err);
 /* A campaign's run by its number (seq); HD_E_NOTFOUND when there is none. */

@@ -137,9 +137,9 @@ static void materialize_progress(void *ud, int64_t queued)
         t->fn(t->ud, t->name, queued);
 }
 
-int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
-                     int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
-                     struct hd_fire *out, struct hd_err *err)
+static int fire(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
+                struct hd_fire *out, struct hd_err *err)
 {
     struct hd_seg_node *ast = NULL;
     struct hd_variant_cut cuts[16];
@@ -197,6 +197,32 @@ out:
     hd_zones_free(due.zones);
     free(vbuf);
     return rc;
+}
+
+/* fire under the campaign's firing lock (hd_store_fire_lock): waiting for
+ * it, or else *busy when another node holds it (it fires or finishes the
+ * run itself). */
+static int fire_locked(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                       int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
+                       bool wait, bool *busy, struct hd_fire *out, struct hd_err *err)
+{
+    bool got = false;
+    int rc = hd_store_fire_lock(st, c->id, wait, &got, err);
+    memset(out, 0, sizeof *out);
+    *busy = rc == 0 && !got;
+    if (rc < 0 || !got)
+        return rc;
+    rc = fire(st, cfg, c, fire_at, now_ms, progress, ud, out, err);
+    hd_store_fire_unlock(st, c->id);
+    return rc;
+}
+
+int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                     int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
+                     struct hd_fire *out, struct hd_err *err)
+{
+    bool busy;
+    return fire_locked(st, cfg, c, fire_at, now_ms, progress, ud, true, &busy, out, err);
 }
 
 struct tick {
@@ -300,11 +326,17 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         struct hd_fire f;
         if ((rc = hd_store_campaign_get(st, NULL, u.campaign[i], &c, err)) < 0)
             break;
-        hd_log_info(log, "campaign '%s': resuming the materialization of run %lld", c.name,
-                    (long long)u.seq[i]);
+        bool busy = false;
         if (c.status != HD_CAMP_CANCELLED &&
             (rc = pause_if_unrunnable(st, &c, u.fire_at[i], t.now, log, err)) == 0)
-            rc = hd_campaign_fire(st, cfg, &c, u.fire_at[i], now_ms, progress, ud, &f, err);
+            rc =
+                fire_locked(st, cfg, &c, u.fire_at[i], now_ms, progress, ud, false, &busy, &f, err);
+        if (rc == 0 && busy)
+            hd_log_debug(log, "campaign '%s': another node is materializing run %lld", c.name,
+                         (long long)u.seq[i]);
+        else if (rc == 0 && c.status != HD_CAMP_CANCELLED)
+            hd_log_info(log, "campaign '%s': finished the materialization of run %lld", c.name,
+                        (long long)u.seq[i]);
         rc = rc > 0 ? 0 : rc;
         hd_campaign_release(&c);
     }
@@ -316,8 +348,12 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
             rc = rc > 0 ? 0 : rc;
             continue;
         }
-        if ((rc = hd_campaign_fire(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, &f,
-                                   err)) == 0) {
+        bool busy = false;
+        rc = fire_locked(st, cfg, &t.due[i], t.due[i].next_run, now_ms, progress, ud, false, &busy,
+                         &f, err);
+        if (rc == 0 && busy) {
+            hd_log_debug(log, "campaign '%s': another node is firing it", t.due[i].name);
+        } else if (rc == 0) {
             char n[48];
             hd_log_info(log, "campaign '%s': run %lld queued %s (%lld held out)", t.due[i].name,
                         (long long)f.seq, hd_units_count(f.queued, "message", NULL, n, sizeof n),

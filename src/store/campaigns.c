@@ -415,6 +415,43 @@ int hd_store_run_open(struct hd_store *st, int64_t campaign, int64_t fire_at, in
     return rc;
 }
 
+/* The advisory lock's first key ("hrld"), so that herald's locks are not
+ * another program's on the same database; the second is the campaign. */
+#define FIRE_LOCK_KEY "1752329316" /* 0x68726c64 */
+
+int hd_store_fire_lock(struct hd_store *st, int64_t campaign, bool wait, bool *got,
+                       struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc;
+    *got = true;
+    if (!hd_store_is_pg(st))
+        return 0;
+    if ((rc = hd_db_prepare(
+             st->conn,
+             wait ? "SELECT true FROM pg_advisory_lock(" FIRE_LOCK_KEY ", CAST(?1 AS int))"
+                  : "SELECT pg_try_advisory_lock(" FIRE_LOCK_KEY ", CAST(?1 AS int))",
+             &s, err)) < 0)
+        return hd_store_dfail(err, rc, "taking the campaign's firing lock");
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    if ((rc = hd_db_step(s, err)) == 1)
+        *got = hd_db_col_int64(s, 0) != 0;
+    hd_db_finalize(s);
+    return rc < 0 ? hd_store_dfail(err, rc, "taking the campaign's firing lock") : 0;
+}
+
+void hd_store_fire_unlock(struct hd_store *st, int64_t campaign)
+{
+    struct hd_db_stmt *s = NULL;
+    if (!hd_store_is_pg(st) ||
+        hd_db_prepare(st->conn, "SELECT pg_advisory_unlock(" FIRE_LOCK_KEY ", CAST(?1 AS int))", &s,
+                      NULL) < 0)
+        return;
+    hd_db_bind_int64(s, 1, campaign, NULL);
+    hd_db_step(s, NULL);
+    hd_db_finalize(s);
+}
+
 /* The one run the prepared s (its parameters bound) reads; `what` names
  * it when there is none. */
 static int run_one(struct hd_db_stmt *s, struct hd_run *out, const char *what, struct hd_err *err)
