@@ -663,6 +663,23 @@ static const char *const migrations[] = {
     "  message_id FROM suppressions;"
     "DROP TABLE suppressions;"
     "ALTER TABLE suppressions_new RENAME TO suppressions;",
+    /* 26 (issue 23, several nodes): the dispatcher nodes that share the
+     * store, each registered at start (host, process id, herald's
+     * version), beating while it runs and marked stopped on a clean exit,
+     * for `herald nodes`; and a message's fencing token, the claim
+     * generation it was leased under. SQLite keeps one machine's
+     * semantics (the owner is a process id, alive by kill(pid, 0)); the
+     * token is drawn and checked on PostgreSQL only. */
+    "CREATE TABLE nodes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  host TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  heartbeat_at INTEGER NOT NULL,"
+    "  stopped_at INTEGER"
+    ");"
+    "ALTER TABLE messages ADD COLUMN lease_token INTEGER;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
