@@ -766,7 +766,7 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 
 int hd_store_changes(struct hd_store *st)
 {
-    return st->db ? sqlite3_changes(st->db) : 0;
+    return st->db ? sqlite3_changes(st->db) : st->dchanges;
 }
 
 int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char *pg_sql,
