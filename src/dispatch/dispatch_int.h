@@ -156,6 +156,7 @@ struct hd_dispatch {
     int64_t last_rescue_ms;    /* PostgreSQL: the last look for lost nodes' messages */
     int64_t *tokens;           /* a flush's fencing tokens, beside ids (write.c) */
     bool *held;                /* and whether each is still held */
+    bool record_lost;          /* the last hd_dsp_record found its lease taken over */
     struct job *inflight;      /* submitted, no result yet */
     struct job *fresh;         /* claimed in the open transaction, not yet queued */
     int64_t *ids;              /* message ids gathered for one statement */

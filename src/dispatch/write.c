@@ -155,7 +155,8 @@ int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct re
                               .token = x->from == HD_ST_SENDING ? m->token : 0};
     if ((rc = hd_store_msg_update(d->st, &u, err)) < 0)
         return rc;
-    if (u.token && hd_store_changes(d->st) == 0)
+    d->record_lost = u.token && hd_store_changes(d->st) == 0;
+    if (d->record_lost)
         return lost_row(d, m, x, x->r ? "result" : "decision", err);
     if (!x->r && !x->word)
         return rc;
@@ -282,7 +283,7 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
         x->to = HD_ST_RETRY_WAIT;
         x->not_before = next;
         x->reason = reason;
-        if ((rc = hd_dsp_record(d, &j->ref, x, err)) < 0)
+        if ((rc = hd_dsp_record(d, &j->ref, x, err)) < 0 || d->record_lost)
             return rc;
         struct rec e = {.from = HD_ST_RETRY_WAIT,
                         .to = HD_ST_EXPIRED,
@@ -366,6 +367,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     struct job *j = r->user;
     int64_t t = now_ms(d);
     int rc;
+    d->record_lost = false;
     /* it went on the wire when the driver says: its answer's time less its
      * latency, 0 ms included (a gateway nearby answers within the
      * millisecond; taking the hand-over then put a request that a paused
@@ -407,7 +409,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     default:
         HD_BUG("a result with outcome %d, which no driver gives", r->outcome);
     }
-    if (rc < 0 || j->may_have_gone)
+    if (rc < 0 || j->may_have_gone || d->record_lost)
         return rc;
     /* it did not go: its cap reservation is given back */
     return hd_store_send_release(d->st, j->ref.id, err);
@@ -504,7 +506,8 @@ static int put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, s
                     .reason = cancel ? "the campaign was cancelled" : NULL,
                     .address = cancel ? j->address : NULL};
     int rc = hd_dsp_record(d, &j->ref, &x, err);
-    if (rc == 0 && !j->may_have_gone)
+    /* a message another node took over keeps the reservation it made */
+    if (rc == 0 && !j->may_have_gone && !d->record_lost)
         rc = hd_store_send_release(d->st, j->ref.id, err);
     struct run *run = run_of(d, j->ref.run);
     if (run)

@@ -10,7 +10,8 @@
  * node holds once its beat is older than the lease: liveness by heartbeat,
  * on any machine. On SQLite the rows are kept for `herald nodes` alone;
  * leases there still name the process and recovery asks kill(pid, 0), so
- * what a node holds is counted by its pid while it runs. Both engines
+ * what a node holds is counted by its pid while it runs, and a beat that
+ * would wait for another process's write lock is skipped. Both engines
  * spell every statement here alike. */
 #include "store_int.h"
 
@@ -62,8 +63,38 @@ static int node_set(struct hd_store *st, const char *sql, int64_t id, int64_t no
     return rc < 0 ? rc : 0;
 }
 
+/* On SQLite the beat never waits for the write lock: it runs between
+ * the dispatcher's turns on the dispatcher's connection, and another
+ * process holding the lock would hold up the sending for up to
+ * busy_timeout. A beat that finds the lock taken is skipped (the next
+ * comes a second later); on SQLite the beat is only for `herald nodes`. */
+static int beat_sqlite(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int wait = 0, rc;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA busy_timeout", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        wait = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_busy_timeout(st->db, 0);
+    rc = sqlite3_prepare_v2(st->db, "UPDATE nodes SET heartbeat_at = ?2 WHERE id = ?1", -1, &s,
+                            NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, now);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
+    sqlite3_busy_timeout(st->db, wait);
+    if (rc == SQLITE_DONE || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return 0;
+    return hd_store_fail(st, err, "recording the node's heartbeat");
+}
+
 int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err)
 {
+    if (st->db)
+        return beat_sqlite(st, id, now, err);
     return node_set(st, "UPDATE nodes SET heartbeat_at = ?2 WHERE id = ?1", id, now,
                     "recording the node's heartbeat", err);
 }

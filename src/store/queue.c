@@ -340,12 +340,21 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         "THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN 'inbox' WHEN 4 THEN 'wechat' END, "
         "'skipped', 'requeued', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
         "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
-        "AND (?3 = 0 OR m.lease_until < ?2) ORDER BY m.id",
+        "AND (?3 = 0 OR m.lease_until < ?2)%s ORDER BY m.id",
         /* SQLite's scalar min(), PostgreSQL's least() */
         "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, lease_token = "
         "NULL, not_before = "
         "%s(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
-        "(?3 = 0 OR lease_until < ?2)",
+        "(?3 = 0 OR lease_until < ?2)%s",
+    };
+    /* PostgreSQL: rows another transaction holds (a frozen node stopped
+     * inside its claim or its flush) are left for a later recovery rather
+     * than waited for; the statement's own locks are not skipped */
+    static const char *const skip[] = {
+        " AND m.id IN (SELECT l.id FROM messages l WHERE l.state = 1 AND l.lease_owner = ?1 FOR "
+        "UPDATE SKIP LOCKED)",
+        " AND id IN (SELECT l.id FROM messages l WHERE l.state = 1 AND l.lease_owner = ?1 FOR "
+        "UPDATE SKIP LOCKED)",
     };
     enum { NSQL = sizeof sql / sizeof sql[0] };
     char why[160], text[1024];
@@ -355,7 +364,11 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
              who, (long long)owner);
     for (int i = 0; i < NSQL; i++) {
         struct hd_db_stmt *s = NULL;
-        snprintf(text, sizeof text, sql[i], hd_store_is_pg(st) ? "least" : "min");
+        bool pg = hd_store_is_pg(st);
+        if (i == 0)
+            snprintf(text, sizeof text, sql[0], pg ? skip[0] : "");
+        else
+            snprintf(text, sizeof text, sql[1], pg ? "least" : "min", pg ? skip[1] : "");
         int rc = hd_db_prepare(st->conn, text, &s, err), step;
         if (rc < 0)
             return hd_store_dfail(err, rc, "recovering messages");
