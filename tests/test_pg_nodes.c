@@ -268,7 +268,20 @@ static void test_pg_nodes_freeze(void **state)
     fx_open(&f);
     pid_t a = spawn(&f, "a.log");
     await_files(&f, 20);
-    assert_int_equal(kill(a, SIGSTOP), 0);
+    /* frozen between its transactions: frozen inside one, its session is
+     * ended by the server after half a lease (idle in transaction), and
+     * it then dies on its next statement instead of coming back */
+    for (int i = 0;; i++) {
+        assert_int_equal(kill(a, SIGSTOP), 0);
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL); /* a statement it sent ends */
+        if (num(&f, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state <> 'idle'") == 0)
+            break;
+        assert_int_equal(kill(a, SIGCONT), 0);
+        if (i == 100)
+            fail_msg("the node was inside a transaction at each of 100 tries");
+        nanosleep(&(struct timespec){0, 7 * 1000 * 1000}, NULL);
+    }
     long long held = num(&f, "SELECT count(*) FROM messages WHERE state = 1 AND lease_owner = 1");
     assert_true(held > 0);
     await_node(&f, 1, "lost");

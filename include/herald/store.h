@@ -588,6 +588,10 @@ int hd_store_node_stop(struct hd_store *st, int64_t id, int64_t now, struct hd_e
 /* Whether the store is shared the PostgreSQL way: leases name a node,
  * held while it beats, and results are fenced by the claim's token. */
 bool hd_store_nodes_shared(const struct hd_store *st);
+/* PostgreSQL: the server ends this connection should it sit inside a
+ * transaction for secs (a node frozen mid-claim or mid-flush), so that
+ * the rows it locked can be rescued; nothing on SQLite. */
+int hd_store_node_guard(struct hd_store *st, int64_t secs, struct hd_err *err);
 /* Every node, oldest first; the caller frees *out. */
 int hd_store_nodes_list(struct hd_store *st, struct hd_node **out, size_t *n, struct hd_err *err);
 

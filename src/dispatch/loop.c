@@ -171,10 +171,16 @@ static int register_node(struct hd_dispatch *d, struct hd_err *err)
     if (rc < 0)
         return rc;
     d->last_beat_ms = d->last_rescue_ms = hd_clock_mono_ms();
-    if (d->shared)
-        d->owner = d->node;
     hd_log_debug(d->log, "dispatcher: node %lld on %s, process %lld", (long long)d->node, host,
                  (long long)getpid());
+    if (!d->shared)
+        return 0;
+    d->owner = d->node;
+    /* frozen inside a transaction, its locks would keep its messages from
+     * being rescued: the server ends such a session within half a lease */
+    int64_t guard = d->cfg->node_lease / 2;
+    if ((rc = hd_store_node_guard(d->st, guard > 0 ? guard : 1, err)) < 0)
+        return rc;
     return 0;
 }
 

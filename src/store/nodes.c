@@ -17,6 +17,7 @@
 
 #include "db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,4 +155,15 @@ int hd_store_nodes_list(struct hd_store *st, struct hd_node **out, size_t *n, st
 bool hd_store_nodes_shared(const struct hd_store *st)
 {
     return hd_store_is_pg(st);
+}
+
+int hd_store_node_guard(struct hd_store *st, int64_t secs, struct hd_err *err)
+{
+    char sql[96];
+    if (!hd_store_is_pg(st))
+        return 0;
+    snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %lld",
+             (long long)secs * 1000);
+    int rc = hd_db_exec(st->conn, sql, err);
+    return rc < 0 ? hd_store_dfail(err, rc, "limiting the node's transactions") : 0;
 }
