@@ -316,8 +316,12 @@ static void test_pg_send_crash(void **state)
     tu_herald(&r, lite_dir, NULL, "db", "copy", "var/herald.db", uri, NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
-    /* the outbox at 40 messages a second: the campaign takes seconds */
-    snprintf(cmd, sizeof cmd, "sed 's|^rate = 1000/s|rate = 40/s|' '%s' > '%s'", src, conf);
+    /* the outbox at 40 messages a second: the campaign takes seconds; a
+     * node without a beat for 2 s is lost (its messages rescued) */
+    snprintf(cmd, sizeof cmd,
+             "sed 's|^rate = 1000/s|rate = 40/s|; s|^node_lease = 30s|node_lease = 2s|' '%s' > "
+             "'%s'",
+             src, conf);
     free(tu_sh(cmd));
     share_secret(dir);
     OK(dir, "-c", conf, "--db", uri, "campaign", "create", "crash", "--segment", "shanghai",
@@ -334,6 +338,20 @@ static void test_pg_send_crash(void **state)
                            "m.state IN (0, 1, 6, 7)");
     assert_true(atoi(before) > 0); /* work was left */
     free(before);
+    /* its messages are rescued once its beat is older than the lease, not
+     * before (test_pg_nodes): the run again waits for that */
+    for (int i = 0;; i++) {
+        char *quiet =
+            pg_rows("SELECT count(*) FROM nodes WHERE stopped_at IS NULL AND "
+                    "heartbeat_at >= CAST(floor(extract(epoch FROM now())) AS bigint) - 3");
+        bool lost = strcmp(quiet, "0\n") == 0;
+        free(quiet);
+        if (lost)
+            break;
+        if (i == 1000)
+            fail_msg("the killed node still looks alive after 10 s");
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
     OK(dir, "-c", conf, "--db", uri, "send", "crash");
 
     static const char open_sql[] =

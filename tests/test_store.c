@@ -531,6 +531,7 @@ static void test_store_guarded_moves(void **state)
     (void)state;
     char *dir = tu_tmpdir(), *path = tu_path(dir, "g.db");
     struct hd_err e = {0};
+    int64_t tok = -1;
     int64_t run;
     struct hd_store *st = three_queued(path, &run);
     sqlite3 *db;
@@ -540,7 +541,8 @@ static void test_store_guarded_moves(void **state)
         assert_int_equal(state_of(db, ids[i]), HD_ST_QUEUED);
 
     /* claimed: queued -> sending */
-    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &e), 0);
+    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &tok, &e), 0);
+    assert_int_equal(tok, 0); /* SQLite fences nothing */
     assert_int_equal(state_of(db, ids[0]), HD_ST_SENDING);
     assert_int_equal(state_of(db, ids[1]), HD_ST_SENDING);
     /* a move from queued finds it sending: nothing changes */
@@ -560,7 +562,7 @@ static void test_store_guarded_moves(void **state)
     assert_int_equal(state_of(db, ids[0]), HD_ST_RETRY_WAIT);
     assert_int_equal(state_of(db, ids[1]), HD_ST_SENT);
     /* claimed only what is still due: retry_wait and queued, not sent */
-    assert_int_equal(hd_store_msgs_sending(st, ids, 3, 7, 9999, 2003, &e), 0);
+    assert_int_equal(hd_store_msgs_sending(st, ids, 3, 7, 9999, 2003, &tok, &e), 0);
     assert_int_equal(state_of(db, ids[0]), HD_ST_SENDING);
     assert_int_equal(state_of(db, ids[1]), HD_ST_SENT);
     assert_int_equal(state_of(db, ids[2]), HD_ST_SENDING);
@@ -595,6 +597,7 @@ static void test_store_recover_keeps_reservation(void **state)
     (void)state;
     char *dir = tu_tmpdir(), *path = tu_path(dir, "r.db");
     struct hd_err e = {0};
+    int64_t tok = -1;
     int64_t run;
     struct hd_store *st = three_queued(path, &run);
     int64_t ids[2] = {1, 2};
@@ -604,7 +607,7 @@ static void test_store_recover_keeps_reservation(void **state)
         {1, count_of(db, "SELECT contact_id FROM messages WHERE id = 1"), HD_CH_EMAIL},
         {2, count_of(db, "SELECT contact_id FROM messages WHERE id = 2"), HD_CH_EMAIL}};
     assert_int_equal(hd_store_begin(st, &e), 0);
-    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &e), 0);
+    assert_int_equal(hd_store_msgs_sending(st, ids, 2, 7, 9999, 2000, &tok, &e), 0);
     assert_int_equal(hd_store_sends_reserve(st, rows, 2, 2000, 1, HD_CAT_MARKETING, &e), 0);
     assert_int_equal(hd_store_commit(st, &e), 0);
     int64_t n = 0;

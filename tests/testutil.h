@@ -261,8 +261,11 @@ static inline void tu_link_templates(const char *dir)
  * own undo of 13 and before after this. A new migration adds its undo
  * here, once (18, WeChat's channel, 20, receipts unique under their
  * message, 23 and 24, the CHECKs of consent, push_tokens and
- * suppressions as comparisons, run again as they are). */
-#define TU_UNDO_AFTER_24 "" /* 24 builds push_tokens and suppressions again: it reruns */
+ * suppressions as comparisons, run again as they are; 25, the nodes and
+ * the fencing token). */
+#define TU_UNDO_AFTER_25 "DROP TABLE nodes; ALTER TABLE messages DROP COLUMN lease_token;"
+#define TU_UNDO_AFTER_24                                                                           \
+    TU_UNDO_AFTER_25 "" /* 24 builds push_tokens and suppressions again: it reruns */
 #define TU_UNDO_AFTER_23 TU_UNDO_AFTER_24 "" /* 23 builds consent again, as 18 does: it reruns */
 #define TU_UNDO_AFTER_22 TU_UNDO_AFTER_23 "" /* 22 does nothing on SQLite */
 #define TU_UNDO_AFTER_20                                                                           \

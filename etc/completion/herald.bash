@@ -5,7 +5,7 @@
 # prints nothing when there is no database) run with the -c and --db the
 # command line already has.
 
-_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox user audit db help"
+_herald_commands="init config contacts suppress provider segment template campaign run send log history why stats events serve bounces apikey webhook inbox user audit db nodes help"
 _herald_global_opts="-c --config --db -v --verbose -q --quiet -h --help --version"
 
 _herald_subcommands()
@@ -56,6 +56,7 @@ _herald_options()
     user) echo "--role --password-file --lang --zone --format" ;;
     audit) echo "--who --action --since --until --limit --format" ;;
     db) echo "--batch" ;;
+    nodes) echo "--format" ;;
     esac
     echo "--help"
 }

@@ -247,6 +247,9 @@ struct hd_config {
      * 0.5 and 100 */
     double pause_on_failure_rate;
     uint32_t failure_window;
+    /* [dispatch] node_lease: on a PostgreSQL store, what a node holds goes
+     * back to the queue once its heartbeat is this many seconds old; 30 */
+    int64_t node_lease;
     struct hd_serve_cfg serve; /* [serve] */
     struct {
         uint32_t soft_bounce_limit;           /* soft bounces within the window that suppress; 3 */

@@ -198,6 +198,7 @@ int hd_probe_send(const struct hd_config *cfg, struct hd_log *log, const struct 
 struct hd_dispatch_stats {
     int64_t by_state[HD_ST_COUNT]; /* final states reached in this process */
     int64_t attempts, retries, throttled, deferred;
+    int64_t lease_lost;         /* PostgreSQL: results that came after another node took over */
     int64_t in_flight, waiting; /* now: submitted, and claimed but not yet submitted */
     /* send with a progress callback: the messages of the runs being
      * dispatched, and how many of them were finished before this process

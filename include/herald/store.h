@@ -502,6 +502,10 @@ struct hd_msg_update {
     int64_t lease_owner, lease_until; /* sending */
     const char *reason;               /* why it stopped or waits, or NULL */
     int64_t now;
+    /* from sending on PostgreSQL: the fencing token it was claimed with
+     * (0: none checked); a message that no longer holds it is left as it
+     * is, and hd_store_changes() says 0 */
+    int64_t token;
 };
 int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
 
@@ -509,9 +513,11 @@ int hd_store_msg_update(struct hd_store *st, const struct hd_msg_update *u, stru
  * statement per message was most of the writer's time): mark them sending
  * under a lease (those still waiting: queued, retry_wait or deferred), or
  * sent on channel (those still sending; their attempt count goes up by
- * one). A message in another state is left as it is. */
+ * one). A message in another state is left as it is. On PostgreSQL the
+ * batch is claimed under one fencing token, drawn from the lease_tokens
+ * sequence (*token; 0 on SQLite, which checks none). */
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
-                          int64_t lease_until, int64_t now, struct hd_err *err);
+                          int64_t lease_until, int64_t now, int64_t *token, struct hd_err *err);
 int hd_store_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel, int ch_index,
                        int64_t now, struct hd_err *err);
 
@@ -551,6 +557,19 @@ int hd_store_send_release(struct hd_store *st, int64_t message, struct hd_err *e
 typedef bool (*hd_alive_fn)(int64_t owner);
 int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
                      struct hd_err *err);
+/* PostgreSQL's recovery (several nodes): with mine, what node self holds
+ * in sending goes back to the queue (its own stop); else what every other
+ * node holds whose heartbeat is older than lease seconds at now (wall
+ * clock), or that stopped, or that has no row. Each with a `requeued` row
+ * in the log and its fencing token cleared. Returns how many in *n. */
+int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64_t lease, bool mine,
+                           int64_t *n, struct hd_err *err);
+/* PostgreSQL: of the messages ids[i] claimed with tokens[i], which still
+ * hold their lease (sending, same token): held[i]. Their rows stay locked
+ * until the transaction ends, so results written in it cannot race a
+ * recovery. */
+int hd_store_leases_held(struct hd_store *st, const int64_t *ids, const int64_t *tokens, size_t n,
+                         bool *held, struct hd_err *err);
 /* The earliest not_before among the run's waiting messages, or -1. */
 int hd_store_run_next_due(struct hd_store *st, int64_t run, int64_t *next, struct hd_err *err);
 /* How many of the run's messages are not finished (waiting or sending). */
@@ -560,6 +579,31 @@ int hd_store_run_open_count(struct hd_store *st, int64_t run, int64_t *n, struct
 int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t until_ms,
                             struct hd_err *err);
 /* Calls cb for each provider paused beyond now_ms. */
+/* A dispatcher node (nodes.c): registered at start, beating while it
+ * runs, stopped on a clean exit. Times in wall-clock seconds. */
+struct hd_node {
+    int64_t id;
+    char host[256];
+    int64_t pid;
+    char version[32];
+    int64_t started_at, heartbeat_at;
+    int64_t stopped_at; /* 0 while it runs (or was lost) */
+    int64_t held;       /* messages in sending under its lease */
+};
+int hd_store_node_register(struct hd_store *st, const char *host, int64_t pid, const char *version,
+                           int64_t now, int64_t *id, struct hd_err *err);
+int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err);
+int hd_store_node_stop(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err);
+/* Whether the store is shared the PostgreSQL way: leases name a node,
+ * held while it beats, and results are fenced by the claim's token. */
+bool hd_store_nodes_shared(const struct hd_store *st);
+/* PostgreSQL: the server ends this connection should it sit inside a
+ * transaction for secs (a node frozen mid-claim or mid-flush), so that
+ * the rows it locked can be rescued; nothing on SQLite. */
+int hd_store_node_guard(struct hd_store *st, int64_t secs, struct hd_err *err);
+/* Every node, oldest first; the caller frees *out. */
+int hd_store_nodes_list(struct hd_store *st, struct hd_node **out, size_t *n, struct hd_err *err);
+
 /* GET /metrics' rows (metrics.c), read in one transaction. */
 enum hd_metric_series {
     HD_MET_MESSAGES,     /* label: campaign, channel, provider, outcome; n: log rows */

@@ -44,6 +44,7 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_inbox(struct hd_ctx *ctx, int argc, char **argv);
 int cmd_user(struct hd_ctx *ctx, int argc, char **argv);  /* the console's users */
 int cmd_audit(struct hd_ctx *ctx, int argc, char **argv); /* audit actions */
+int cmd_nodes(struct hd_ctx *ctx, int argc, char **argv); /* nodes */
 int cmd_db(struct hd_ctx *ctx, int argc, char **argv);    /* db copy */
 /* herald run's poll of the bounce mailbox ([bounces] poll; cmd_bounces.c):
  * start does nothing when poll or the mailbox is not set. */

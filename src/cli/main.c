@@ -59,6 +59,8 @@ static const struct command commands[] = {
     {"user", cmd_user, NEED_CONFIG | NEED_STORE, "add|list|remove|passwd users of the web console"},
     {"audit", cmd_audit, NEED_CONFIG | NEED_STORE, "actions: who did what, when, from where"},
     {"db", cmd_db, NEED_CONFIG, "copy: a whole store between SQLite and PostgreSQL"},
+    {"nodes", cmd_nodes, NEED_CONFIG | NEED_STORE,
+     "the dispatchers sharing this store: last beat, state, in flight"},
     /* no summary: hidden from --help; the shell completion scripts call it */
     {"complete", cmd_complete, 0, NULL},
 };

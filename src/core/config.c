@@ -635,20 +635,31 @@ static int on_log(struct parse *ps, const char *key, const char *v)
     return fail(ps, "journal: '%s' is not one of auto, yes, no", v);
 }
 
-/* [dispatch]: the circuit breaker's rate and window. */
+/* [dispatch]: the circuit breaker's rate and window, and how long a node
+ * sharing a PostgreSQL store may go without a heartbeat before what it
+ * holds is taken back. */
 static int on_dispatch(struct parse *ps, const char *key, const char *v)
 {
-    static const char *const keys[] = {"pause_on_failure_rate", "failure_window"};
+    static const char *const keys[] = {"pause_on_failure_rate", "failure_window", "node_lease"};
     struct hd_config *cfg = ps->cfg;
-    int i = strcmp(key, keys[0]) == 0 ? 0 : strcmp(key, keys[1]) == 0 ? 1 : -1;
+    int i = -1;
+    for (int k = 0; k < 3 && i < 0; k++)
+        if (strcmp(key, keys[k]) == 0)
+            i = k;
     if (i < 0)
         return fail(ps,
                     "unknown key '%s' in [dispatch] (known: pause_on_failure_rate, "
-                    "failure_window)",
+                    "failure_window, node_lease)",
                     key);
     if (ps->dispatch_seen & (1u << i))
         return fail(ps, "duplicate key '%s' in [dispatch]", key);
     ps->dispatch_seen |= 1u << i;
+    if (i == 2) {
+        struct hd_err e = {0};
+        if (hd_units_duration(v, &cfg->node_lease, &e) < 0 || cfg->node_lease < 2)
+            return fail(ps, "node_lease: '%s' is not a duration of 2 seconds or more (30s, 2m)", v);
+        return 1;
+    }
     if (i == 1) {
         if (parse_uint(v, 1, 1000000, &cfg->failure_window) < 0)
             return fail(ps, "failure_window: '%s' is not a count from 1 to 1000000", v);
@@ -1179,6 +1190,7 @@ static struct hd_config *defaults(void)
     cfg->on_cap = HD_ON_CAP_DROP;
     cfg->pause_on_failure_rate = 0.5;
     cfg->failure_window = 100;
+    cfg->node_lease = 30;
     cfg->receipts.soft_bounce_limit = 3;
     cfg->receipts.soft_bounce_window = 30 * 86400;
     hd_cfg_serve_defaults(&cfg->serve);
@@ -1557,6 +1569,9 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     }
     hd_buf_addf(out, "\n[dispatch]\npause_on_failure_rate = %g\nfailure_window = %u\n",
                 cfg->pause_on_failure_rate, cfg->failure_window);
+    char lease[32];
+    hd_units_format_duration(cfg->node_lease, lease, sizeof lease);
+    hd_buf_addf(out, "node_lease = %s\n", lease);
     char win[32];
     hd_units_format_duration(cfg->receipts.soft_bounce_window, win, sizeof win);
     hd_buf_addf(out, "\n[receipts]\nsoft_bounce_limit = %u\nsoft_bounce_window = %s\n",

@@ -355,9 +355,12 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
             if (rc == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
                 rc = hd_dsp_keep_sending(d, err);
         }
+        int64_t token = 0;
         if (rc == 0)
             rc = hd_store_msgs_sending(d->st, d->ids, d->nids, d->owner, t / 1000 + LEASE_SECS,
-                                       t / 1000, err);
+                                       t / 1000, &token, err);
+        for (struct job *j = d->fresh; token && j; j = j->next)
+            j->ref.token = token; /* the batch's fencing token (PostgreSQL) */
         if (rc == 0)
             rc = hd_store_sends_reserve(d->st, d->sends, d->nids, t / 1000, run->camp->c.id,
                                         run->camp->c.category, err);

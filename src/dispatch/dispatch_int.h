@@ -49,6 +49,7 @@
 /* Which message a log row is about, with the keys the log is read by. */
 struct msgref {
     int64_t id, run, contact, campaign;
+    int64_t token; /* PostgreSQL: the fencing token it was claimed with; 0 otherwise */
     char variant[32];
 };
 
@@ -61,8 +62,9 @@ struct job {
     /* a stopped dispatcher left it in flight, and it may have gone: its cap
      * reservation stays whatever this attempt's answer is */
     bool may_have_gone;
-    bool push_alt; /* push: another provider of the channel could take another token */
-    char *detail;  /* channels skipped before this one (the log's JSON detail) */
+    bool push_alt;   /* push: another provider of the channel could take another token */
+    bool lease_lost; /* another node took it over meanwhile: its result changes nothing */
+    char *detail;    /* channels skipped before this one (the log's JSON detail) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
@@ -146,7 +148,15 @@ struct hd_dispatch {
      * UUID's input, and the context each UUID is finished in (claim.c) */
     void *uuid_base, *uuid_work;
     char instance[33];
+    /* leases name this: the process id, or on PostgreSQL the node's id */
     int64_t owner;
+    int64_t node;              /* this node's row in `nodes` (loop.c) */
+    bool shared;               /* PostgreSQL: leases by heartbeat, results fenced */
+    int64_t last_beat_ms;      /* the node's last heartbeat (hd_clock_mono_ms) */
+    int64_t last_rescue_ms;    /* PostgreSQL: the last look for lost nodes' messages */
+    int64_t *tokens;           /* a flush's fencing tokens, beside ids (write.c) */
+    bool *held;                /* and whether each is still held */
+    bool record_lost;          /* the last hd_dsp_record found its lease taken over */
     struct job *inflight;      /* submitted, no result yet */
     struct job *fresh;         /* claimed in the open transaction, not yet queued */
     int64_t *ids;              /* message ids gathered for one statement */

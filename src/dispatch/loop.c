@@ -23,6 +23,14 @@
  * Leases name this process; a dispatcher that starts requeues what dead
  * ones left in `sending`.
  *
+ * Every dispatcher is a node (store/nodes.c): registered at start, beating
+ * between turns once a second, marked stopped on a clean exit. On
+ * PostgreSQL, where nodes on several machines share the store, leases name
+ * the node instead, what a node holds goes back to the queue once its beat
+ * is older than [dispatch] node_lease (at start and every half lease), and
+ * a result is written only while its message holds the claim's fencing
+ * token (write.c). A slow node that beats keeps its work.
+ *
  * Under a service manager (opts.service) the loop says READY=1 once it has
  * started, STATUS= with its counts at each tick, STOPPING=1 when it drains,
  * and pings the watchdog between turns and while a firing materializes a
@@ -30,6 +38,7 @@
  * running, through opts.on_reload, which may call hd_dispatch_reconfigure
  * (reload.c). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -77,6 +86,11 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     }
     d->res = hd_xcalloc(cap, sizeof *d->res);
     d->ids = hd_xcalloc(cap > MAX_WAITING ? cap : MAX_WAITING, sizeof *d->ids);
+    d->shared = hd_store_nodes_shared(st);
+    if (d->shared) {
+        d->tokens = hd_xcalloc(cap, sizeof *d->tokens);
+        d->held = hd_xcalloc(cap, sizeof *d->held);
+    }
     d->sends = hd_xcalloc(MAX_WAITING, sizeof *d->sends);
     if ((rc = hd_store_instance(st, d->instance, err)) < 0 ||
         (rc = hd_tpl_set_open(cfg->templates, &d->tpls, err)) < 0) {
@@ -139,13 +153,80 @@ static void set_life(struct hd_dispatch *d, enum life to)
     d->life = to;
 }
 
+/* Wall-clock seconds: nodes compare their beats across processes, so not
+ * the business clock a test may set. */
+static int64_t wall_secs(void)
+{
+    return hd_clock_now_ms(NULL) / 1000;
+}
+
+/* The node's row; on PostgreSQL its id is what its leases name. */
+static int register_node(struct hd_dispatch *d, struct hd_err *err)
+{
+    char host[HOST_NAME_MAX + 1] = "";
+    if (gethostname(host, sizeof host - 1) < 0 || !host[0])
+        snprintf(host, sizeof host, "unknown");
+    int rc = hd_store_node_register(d->st, host, (int64_t)getpid(), HD_VERSION, wall_secs(),
+                                    &d->node, err);
+    if (rc < 0)
+        return rc;
+    d->last_beat_ms = d->last_rescue_ms = hd_clock_mono_ms();
+    hd_log_debug(d->log, "dispatcher: node %lld on %s, process %lld", (long long)d->node, host,
+                 (long long)getpid());
+    if (!d->shared)
+        return 0;
+    d->owner = d->node;
+    /* frozen inside a transaction, its locks would keep its messages from
+     * being rescued: the server ends such a session within half a lease */
+    int64_t guard = d->cfg->node_lease / 2;
+    if ((rc = hd_store_node_guard(d->st, guard > 0 ? guard : 1, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* PostgreSQL: what nodes that stopped beating hold goes back. */
+static int rescue(struct hd_dispatch *d, struct hd_err *err)
+{
+    int64_t n = 0;
+    int rc =
+        hd_store_recover_nodes(d->st, d->node, wall_secs(), d->cfg->node_lease, false, &n, err);
+    if (rc == 0 && n)
+        hd_log_warn(d->log,
+                    "%lld messages were held by nodes with no heartbeat for %lld s; they are "
+                    "queued again (the gateway may see them twice, with the same message id)",
+                    (long long)n, (long long)d->cfg->node_lease);
+    return rc;
+}
+
+/* Between turns: a beat each second, and on PostgreSQL a look for lost
+ * nodes' messages every half lease. */
+static int beat(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    int rc = 0;
+    if (mono - d->last_beat_ms >= 1000) {
+        d->last_beat_ms = mono;
+        rc = hd_store_node_beat(d->st, d->node, wall_secs(), err);
+    }
+    if (rc == 0 && d->shared && d->life == LIFE_RUNNING &&
+        mono - d->last_rescue_ms >= d->cfg->node_lease * 500) {
+        d->last_rescue_ms = mono;
+        rc = rescue(d, err);
+    }
+    return rc;
+}
+
 /* Start: what dead dispatchers left in flight is queued again. */
 static int start(struct hd_dispatch *d, struct hd_err *err)
 {
     int64_t recovered = 0;
     int rc;
-    if ((rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered, err)) <
-        0)
+    if ((rc = register_node(d, err)) < 0)
+        return rc;
+    if (d->shared)
+        rc = rescue(d, err);
+    else
+        rc = hd_store_recover(d->st, d->owner, now_ms(d) / 1000, process_alive, &recovered, err);
+    if (rc < 0)
         return rc;
     if (recovered)
         hd_log_warn(d->log,
@@ -322,13 +403,17 @@ static int stopping(struct hd_dispatch *d, struct hd_err *err)
     hd_dsp_creds_sync(d);
     if (d->stats.in_flight > 0) {
         int64_t n = 0;
-        if ((rc = hd_store_recover(d->st, -1, now_ms(d) / 1000, others_alive, &n, err)) < 0)
+        if (d->shared)
+            rc = hd_store_recover_nodes(d->st, d->node, wall_secs(), 0, true, &n, err);
+        else
+            rc = hd_store_recover(d->st, -1, now_ms(d) / 1000, others_alive, &n, err);
+        if (rc < 0)
             return rc;
         hd_log_warn(d->log, "%lld messages had no result in time; they are queued again",
                     (long long)n);
     }
     progress(d, true);
-    return 0;
+    return hd_store_node_stop(d->st, d->node, wall_secs(), err);
 }
 
 /* Between turns: the watchdog, and a reload SIGHUP asked for. */
@@ -351,6 +436,8 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
     while (d->life != LIFE_STOPPING) {
         int64_t mono = hd_clock_mono_ms();
         between_turns(d, mono);
+        if ((rc = beat(d, mono, err)) < 0)
+            return rc;
         if (d->life == LIFE_RUNNING && d->opts.stop && *d->opts.stop &&
             (rc = drain(d, mono, err)) < 0)
             return rc;
@@ -393,6 +480,8 @@ void hd_dispatch_free(struct hd_dispatch *d)
     hd_dsp_runs_release(d);
     free(d->res);
     free(d->ids);
+    free(d->tokens);
+    free(d->held);
     free(d->sends);
     hd_zones_free(d->zones);
     hd_fmt_free(d->fmt);

@@ -108,6 +108,32 @@ static int log_row(struct hd_dispatch *d, const struct msgref *m, const struct r
     return rc;
 }
 
+/* A result or decision for a message whose lease another node took over
+ * (it stopped beating long enough to be rescued): nothing of it is
+ * written but this row, which says so; the message is the other node's. */
+static int lost_row(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
+                    const char *what, struct hd_err *err)
+{
+    char text[300];
+    snprintf(text, sizeof text,
+             "this node's lease on the message was taken over by another node while it was in "
+             "flight (no heartbeat for %lld s); its late %s changes nothing",
+             (long long)d->cfg->node_lease, what);
+    struct rec y = {.from = x->from,
+                    .to = x->from,
+                    .attempts = x->attempts,
+                    .channel = x->channel,
+                    .ch_index = x->ch_index,
+                    .at_ms = x->at_ms,
+                    .done_ms = x->done_ms,
+                    .word = "lease_lost",
+                    .reason = text,
+                    .provider = x->provider,
+                    .address = x->address};
+    d->stats.lease_lost++;
+    return log_row(d, m, &y, now_ms(d), err);
+}
+
 int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct rec *x,
                   struct hd_err *err)
 {
@@ -125,8 +151,14 @@ int hd_dsp_record(struct hd_dispatch *d, const struct msgref *m, const struct re
                               .lease_owner = d->owner,
                               .lease_until = t / 1000 + LEASE_SECS,
                               .reason = x->reason,
-                              .now = t / 1000};
-    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0 || (!x->r && !x->word))
+                              .now = t / 1000,
+                              .token = x->from == HD_ST_SENDING ? m->token : 0};
+    if ((rc = hd_store_msg_update(d->st, &u, err)) < 0)
+        return rc;
+    d->record_lost = u.token && hd_store_changes(d->st) == 0;
+    if (d->record_lost)
+        return lost_row(d, m, x, x->r ? "result" : "decision", err);
+    if (!x->r && !x->word)
         return rc;
     if (hd_state_terminal(x->to))
         d->stats.by_state[x->to]++;
@@ -251,7 +283,7 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
         x->to = HD_ST_RETRY_WAIT;
         x->not_before = next;
         x->reason = reason;
-        if ((rc = hd_dsp_record(d, &j->ref, x, err)) < 0)
+        if ((rc = hd_dsp_record(d, &j->ref, x, err)) < 0 || d->record_lost)
             return rc;
         struct rec e = {.from = HD_ST_RETRY_WAIT,
                         .to = HD_ST_EXPIRED,
@@ -335,6 +367,7 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     struct job *j = r->user;
     int64_t t = now_ms(d);
     int rc;
+    d->record_lost = false;
     /* it went on the wire when the driver says: its answer's time less its
      * latency, 0 ms included (a gateway nearby answers within the
      * millisecond; taking the hand-over then put a request that a paused
@@ -357,6 +390,8 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
                     .detail = j->detail,
                     .provider = d->prov[j->provider].cfg->name,
                     .address = j->address};
+    if (j->lease_lost)
+        return lost_row(d, &j->ref, &x, "result", err);
     if (r->resent + r->refreshed > 0 && (rc = log_resent(d, j, &x, err)) < 0)
         return rc;
     switch (r->outcome) {
@@ -374,10 +409,36 @@ static int apply(struct hd_dispatch *d, const struct hd_result *r, struct hd_err
     default:
         HD_BUG("a result with outcome %d, which no driver gives", r->outcome);
     }
-    if (rc < 0 || j->may_have_gone)
+    if (rc < 0 || j->may_have_gone || d->record_lost)
         return rc;
     /* it did not go: its cap reservation is given back */
     return hd_store_send_release(d->st, j->ref.id, err);
+}
+
+/* PostgreSQL: which of the batch's messages this node still holds, in one
+ * statement that also locks them until the commit; a result for one it no
+ * longer holds is only logged as late (apply). */
+static int fence(struct hd_dispatch *d, size_t n, struct hd_err *err)
+{
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct job *j = d->res[i].user;
+        d->ids[i] = j->ref.id;
+        d->tokens[i] = j->ref.token;
+    }
+    int rc = hd_store_leases_held(d->st, d->ids, d->tokens, n, d->held, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct job *j = d->res[i].user;
+        j->lease_lost = !d->held[i];
+        lost += j->lease_lost;
+    }
+    if (lost)
+        hd_log_warn(d->log,
+                    "%zu results came after another node took their messages over (this node "
+                    "had no heartbeat for %lld s): they change nothing, and the log says so "
+                    "(lease_lost)",
+                    lost, (long long)d->cfg->node_lease);
+    return rc;
 }
 
 int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
@@ -390,6 +451,8 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
         return 0;
     if ((rc = hd_store_begin(d->st, err)) < 0)
         return rc;
+    if (d->shared)
+        rc = fence(d, n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = apply(d, &d->res[i], err);
         if (rc == 0 && i % KEEP_SENDING == KEEP_SENDING - 1)
@@ -401,7 +464,8 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
             d->nids = 0;
             for (size_t i = 0; i < n; i++) {
                 const struct job *j = d->res[i].user;
-                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch && j->ch_index == idx)
+                if (d->res[i].outcome == HD_OUT_ACCEPTED && j->channel == ch &&
+                    j->ch_index == idx && !j->lease_lost)
                     d->ids[d->nids++] = j->ref.id;
             }
             rc = hd_store_msgs_sent(d->st, d->ids, d->nids, ch, idx, now_ms(d) / 1000, err);
@@ -442,7 +506,8 @@ static int put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, s
                     .reason = cancel ? "the campaign was cancelled" : NULL,
                     .address = cancel ? j->address : NULL};
     int rc = hd_dsp_record(d, &j->ref, &x, err);
-    if (rc == 0 && !j->may_have_gone)
+    /* a message another node took over keeps the reservation it made */
+    if (rc == 0 && !j->may_have_gone && !d->record_lost)
         rc = hd_store_send_release(d->st, j->ref.id, err);
     struct run *run = run_of(d, j->ref.run);
     if (run)

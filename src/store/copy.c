@@ -61,6 +61,7 @@ static const struct {
     {"users", "id"},
     {"console_sessions", "id"},
     {"audit_actions", "id"},
+    {"nodes", "id"},
 };
 
 #define NTABLES ((int)(sizeof tables / sizeof tables[0]))
@@ -480,6 +481,9 @@ static int reset_sequences(struct hd_db *db, struct hd_err *err)
                     hd_db_col_text(s, 0), hd_db_col_text(s, 1), hd_db_col_text(s, 1),
                     hd_db_col_text(s, 1), hd_db_col_text(s, 0));
     hd_db_finalize(s);
+    /* the fencing tokens' sequence, past those the messages hold */
+    hd_buf_adds(&b, "SELECT setval('lease_tokens', coalesce(max(lease_token), 1), "
+                    "max(lease_token) IS NOT NULL) FROM messages;");
     if (rc == 0 && b.len)
         rc = hd_db_exec(db, b.data, err);
     hd_buf_release(&b);

@@ -331,7 +331,7 @@ _Static_assert(HD_ST_QUEUED == 0 && HD_ST_SENDING == 1, "requeue_owner's and rec
  * (write.c), and when it is claimed again the caps do not count it
  * against itself (check.c). */
 static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool expired_only,
-                         int64_t *n, struct hd_err *err)
+                         const char *who, int64_t *n, struct hd_err *err)
 {
     static const char *const sql[] = {
         "INSERT INTO attempts (message_id, attempt, at, done_at, channel, outcome, reason, text, "
@@ -340,21 +340,35 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
         "THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN 'inbox' WHEN 4 THEN 'wechat' END, "
         "'skipped', 'requeued', ?4, r.campaign_id, m.run_id, m.contact_id, m.variant, 0 "
         "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.state = 1 AND m.lease_owner = ?1 "
-        "AND (?3 = 0 OR m.lease_until < ?2) ORDER BY m.id",
+        "AND (?3 = 0 OR m.lease_until < ?2)%s ORDER BY m.id",
         /* SQLite's scalar min(), PostgreSQL's least() */
-        "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, not_before = "
+        "UPDATE messages SET state = 0, lease_owner = NULL, lease_until = NULL, lease_token = "
+        "NULL, not_before = "
         "%s(not_before, ?2), updated_at = ?2 WHERE state = 1 AND lease_owner = ?1 AND "
-        "(?3 = 0 OR lease_until < ?2)",
+        "(?3 = 0 OR lease_until < ?2)%s",
+    };
+    /* PostgreSQL: rows another transaction holds (a frozen node stopped
+     * inside its claim or its flush) are left for a later recovery rather
+     * than waited for; the statement's own locks are not skipped */
+    static const char *const skip[] = {
+        " AND m.id IN (SELECT l.id FROM messages l WHERE l.state = 1 AND l.lease_owner = ?1 FOR "
+        "UPDATE SKIP LOCKED)",
+        " AND id IN (SELECT l.id FROM messages l WHERE l.state = 1 AND l.lease_owner = ?1 FOR "
+        "UPDATE SKIP LOCKED)",
     };
     enum { NSQL = sizeof sql / sizeof sql[0] };
     char why[160], text[1024];
     snprintf(why, sizeof why,
-             "dispatcher %lld stopped while the message was in flight; it may have been sent "
+             "%s %lld stopped while the message was in flight; it may have been sent "
              "and goes again with the same id",
-             (long long)owner);
+             who, (long long)owner);
     for (int i = 0; i < NSQL; i++) {
         struct hd_db_stmt *s = NULL;
-        snprintf(text, sizeof text, sql[i], hd_store_is_pg(st) ? "least" : "min");
+        bool pg = hd_store_is_pg(st);
+        if (i == 0)
+            snprintf(text, sizeof text, sql[0], pg ? skip[0] : "");
+        else
+            snprintf(text, sizeof text, sql[1], pg ? "least" : "min", pg ? skip[1] : "");
         int rc = hd_db_prepare(st->conn, text, &s, err), step;
         if (rc < 0)
             return hd_store_dfail(err, rc, "recovering messages");
@@ -397,10 +411,49 @@ int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn
     hd_db_finalize(s);
     for (size_t i = 0; rc == 0 && i < nowners; i++)
         if (owners[i] != self)
-            rc = requeue_owner(st, owners[i], now, alive(owners[i]), n, err);
+            rc = requeue_owner(st, owners[i], now, alive(owners[i]), "dispatcher", n, err);
     if (rc == 0)
         rc = hd_store_commit(st, err);
 out:
+    if (rc < 0)
+        hd_store_rollback(st);
+    return rc;
+}
+
+/* The owners (node ids) of messages in sending that have lost their
+ * lease: no row, stopped, or no beat since now - lease. */
+#define LOST_OWNERS_SQL                                                                            \
+    "SELECT DISTINCT m.lease_owner FROM messages m LEFT JOIN nodes n ON n.id = m.lease_owner "     \
+    "WHERE m.state = 1 AND m.lease_owner <> ?1 AND (n.id IS NULL OR n.stopped_at IS NOT NULL OR "  \
+    "n.heartbeat_at < ?2) LIMIT 256"
+
+int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64_t lease, bool mine,
+                           int64_t *n, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int64_t owners[256];
+    size_t nowners = 0;
+    int rc, step = 0;
+    *n = 0;
+    if ((rc = hd_store_begin(st, err)) < 0)
+        return rc;
+    if (mine)
+        owners[nowners++] = self;
+    else if ((rc = hd_db_prepare(st->conn, LOST_OWNERS_SQL, &s, err)) < 0)
+        rc = hd_store_dfail(err, rc, "recovering messages");
+    else {
+        hd_db_bind_int64(s, 1, self, NULL);
+        hd_db_bind_int64(s, 2, now - lease, NULL);
+        while ((step = hd_db_step(s, err)) == 1)
+            owners[nowners++] = hd_db_col_int64(s, 0);
+        if (step < 0)
+            rc = hd_store_dfail(err, step, "recovering messages");
+        hd_db_finalize(s);
+    }
+    for (size_t i = 0; rc == 0 && i < nowners; i++)
+        rc = requeue_owner(st, owners[i], now, false, "node", n, err);
+    if (rc == 0)
+        rc = hd_store_commit(st, err);
     if (rc < 0)
         hd_store_rollback(st);
     return rc;
@@ -560,10 +613,11 @@ _Static_assert(HD_ST_SENDING == 1 && HD_ST_SENT == 2, "the states of the batch u
  * was in, and one that left it meanwhile stays. */
 
 int hd_store_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
-                          int64_t lease_until, int64_t now, struct hd_err *err)
+                          int64_t lease_until, int64_t now, int64_t *token, struct hd_err *err)
 {
     if (!st->db)
-        return hd_store_pg_msgs_sending(st, ids, n, owner, lease_until, now, err);
+        return hd_store_pg_msgs_sending(st, ids, n, owner, lease_until, now, token, err);
+    *token = 0;
     return update_ids(st, SLOT_MSGS_SENDING,
                       "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
                       "updated_at = ?4 WHERE id = ?1 AND " HD_DUE("state"),

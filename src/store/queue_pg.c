@@ -184,8 +184,9 @@ int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, s
                               "UPDATE messages SET state = ?2, attempts = ?3, channel = "
                               "coalesce(CAST(?4 AS int), channel), ch_index = ?5, not_before = ?6, "
                               "lease_owner = ?7, lease_until = ?8, reason = ?9, updated_at = ?10 "
-                              "WHERE id = ?1 AND state = ?11",
+                              "WHERE id = ?1 AND state = ?11 AND (?12 = 0 OR lease_token = ?12)",
                               NULL, &s, err);
+    int64_t changed = 0;
     if (rc < 0)
         return hd_store_dfail(err, rc, "updating a message");
     hd_db_bind_int64(s, 1, u->id, NULL);
@@ -199,7 +200,10 @@ int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, s
     hd_db_bind_text(s, 9, u->reason, NULL);
     hd_db_bind_int64(s, 10, u->now, NULL);
     hd_db_bind_int64(s, 11, u->from, NULL);
-    return run_d(s, NULL, "updating a message", err);
+    hd_db_bind_int64(s, 12, u->token, NULL);
+    rc = run_d(s, &changed, "updating a message", err);
+    st->dchanges = (int)changed;
+    return rc;
 }
 
 static void bind_text_opt(struct hd_db_stmt *s, int i, const char *v)
@@ -337,13 +341,71 @@ static int update_ids(struct hd_store *st, int slot, const char *sql, const int6
     return rc;
 }
 
+/* The batch under one fencing token: nextval once (a CTE with a volatile
+ * function is not inlined), every row the same value back. */
 int hd_store_pg_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
-                             int64_t lease_until, int64_t now, struct hd_err *err)
+                             int64_t lease_until, int64_t now, int64_t *token, struct hd_err *err)
 {
-    return update_ids(st, DSLOT_MSGS_SENDING,
-                      "UPDATE messages SET state = 1, lease_owner = ?2, lease_until = ?3, "
-                      "updated_at = ?4 WHERE id = ANY (CAST(?1 AS bigint[])) AND " HD_DUE("state"),
-                      ids, n, owner, lease_until, now, "claiming messages", err);
+    struct hd_db_stmt *s;
+    struct hd_buf b;
+    int step;
+    *token = 0;
+    if (n == 0)
+        return 0;
+    int rc = hd_store_dcached(
+        st, DSLOT_MSGS_SENDING,
+        "WITH t AS (SELECT nextval('lease_tokens') AS v) UPDATE messages SET state = 1, "
+        "lease_owner = ?2, lease_until = ?3, updated_at = ?4, lease_token = (SELECT v FROM t) "
+        "WHERE id = ANY (CAST(?1 AS bigint[])) AND " HD_DUE("state") " RETURNING lease_token",
+        NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "claiming messages");
+    hd_buf_init(&b);
+    id_array(&b, ids, n);
+    hd_db_bind_text(s, 1, b.data, NULL);
+    hd_db_bind_int64(s, 2, owner, NULL);
+    hd_db_bind_int64(s, 3, lease_until, NULL);
+    hd_db_bind_int64(s, 4, now, NULL);
+    while ((step = hd_db_step(s, err)) == 1)
+        *token = hd_db_col_int64(s, 0);
+    hd_db_reset(s);
+    hd_buf_release(&b);
+    return step < 0 ? hd_store_dfail(err, step, "claiming messages") : 0;
+}
+
+int hd_store_leases_held(struct hd_store *st, const int64_t *ids, const int64_t *tokens, size_t n,
+                         bool *held, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    struct hd_buf bi, bt;
+    int step;
+    for (size_t i = 0; i < n; i++)
+        held[i] = !hd_store_is_pg(st); /* SQLite fences nothing */
+    if (n == 0 || !hd_store_is_pg(st))
+        return 0;
+    int rc = hd_store_dcached(st, DSLOT_LEASES_HELD,
+                              "SELECT m.id FROM unnest(CAST(?1 AS bigint[]), CAST(?2 AS bigint[])) "
+                              "AS u(id, tok) JOIN messages m ON m.id = u.id AND m.state = 1 AND "
+                              "m.lease_token = u.tok FOR UPDATE OF m",
+                              NULL, &s, err);
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "checking the leases");
+    hd_buf_init(&bi);
+    hd_buf_init(&bt);
+    id_array(&bi, ids, n);
+    id_array(&bt, tokens, n);
+    hd_db_bind_text(s, 1, bi.data, NULL);
+    hd_db_bind_text(s, 2, bt.data, NULL);
+    while ((step = hd_db_step(s, err)) == 1) {
+        int64_t id = hd_db_col_int64(s, 0);
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] == id)
+                held[i] = true;
+    }
+    hd_db_reset(s);
+    hd_buf_release(&bi);
+    hd_buf_release(&bt);
+    return step < 0 ? hd_store_dfail(err, step, "checking the leases") : 0;
 }
 
 int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int channel,

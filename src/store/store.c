@@ -637,6 +637,23 @@ static const char *const migrations[] = {
     "  message_id FROM suppressions;"
     "DROP TABLE suppressions;"
     "ALTER TABLE suppressions_new RENAME TO suppressions;",
+    /* 25 (issue 23, several nodes): the dispatcher nodes that share the
+     * store, each registered at start (host, process id, herald's
+     * version), beating while it runs and marked stopped on a clean exit,
+     * for `herald nodes`; and a message's fencing token, the claim
+     * generation it was leased under. SQLite keeps one machine's
+     * semantics (the owner is a process id, alive by kill(pid, 0)); the
+     * token is drawn and checked on PostgreSQL only. */
+    "CREATE TABLE nodes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  host TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  heartbeat_at INTEGER NOT NULL,"
+    "  stopped_at INTEGER"
+    ");"
+    "ALTER TABLE messages ADD COLUMN lease_token INTEGER;",
 };
 /* clang-format on */
 
@@ -724,7 +741,7 @@ char *hd_store_col_dup(sqlite3_stmt *stmt, int i)
 
 int hd_store_changes(struct hd_store *st)
 {
-    return st->db ? sqlite3_changes(st->db) : 0;
+    return st->db ? sqlite3_changes(st->db) : st->dchanges;
 }
 
 int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char *pg_sql,

@@ -83,6 +83,7 @@ enum hd_store_dslot {
     DSLOT_MSG_RECEIPT,
     DSLOT_GWID_ADD,
     DSLOT_GWID_FIND,
+    DSLOT_LEASES_HELD, /* nodes: a flush's results still under their leases */
     DSLOT_COUNT
 };
 
@@ -99,6 +100,7 @@ struct hd_store {
     struct hd_db_stmt *dcache[DSLOT_COUNT];
     int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
     int wal_hard;    /* past this many pages the connection checkpoints itself */
+    int dchanges;    /* PostgreSQL: rows hd_store_pg_msg_update changed (hd_store_changes) */
 };
 
 /* The store's files move onto db.h (db.h) one function at a time (issue
@@ -234,7 +236,7 @@ int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *row
                               int64_t at, int64_t campaign, int category, struct hd_err *err);
 int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
 int hd_store_pg_msgs_sending(struct hd_store *st, const int64_t *ids, size_t n, int64_t owner,
-                             int64_t lease_until, int64_t now, struct hd_err *err);
+                             int64_t lease_until, int64_t now, int64_t *token, struct hd_err *err);
 int hd_store_pg_seg_facts(struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
                           int category, int64_t horizon, hd_claimed_cb cb, void *ud,
                           struct hd_err *err);
