@@ -413,6 +413,10 @@ static void check_why(void)
     };
     for (size_t i = 0; i < sizeof stories / sizeof *stories; i++) {
         char *why = herald_out("why", stories[i].contact, "wave1");
+        /* the service's clock starts at 12:05:00 and runs: on a loaded
+         * machine a report may come a few seconds later */
+        for (char *t = why; (t = strstr(t, "T12:05:0")) != NULL; t += 8)
+            t[8] = '0';
         for (size_t k = 0; k < 3 && stories[i].want[k]; k++)
             if (!strstr(why, stories[i].want[k]))
                 fail_msg("why %s: no \"%s\" in:\n%s", stories[i].contact, stories[i].want[k], why);
