@@ -60,6 +60,9 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/tem
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/$(B)/gen/openapi.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+# test programs run at once (most of their time they wait on the servers
+# and processes they start)
+TEST_JOBS ?= 2
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
@@ -122,8 +125,10 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/cli/nodelay.o $(B)/libherald.a $(LIBS) -ldl
 
-# Every test binary runs even after a failure; the exit status says whether
-# any failed. HERALD_BIN lets integration tests run the real binary. One
+# Every test binary runs even after a failure, TEST_JOBS at a time
+# (scripts/run-tests.sh: each program's output printed whole, in order);
+# the exit status says whether any failed. HERALD_BIN lets integration
+# tests run the real binary. One
 # throwaway PostgreSQL server (tests/pgserver.sh) serves the whole suite, its
 # connection string in HERALD_TEST_PG; the trap stops it and removes its
 # folder however the run ends.
@@ -131,13 +136,8 @@ test: deps check-layers all $(TEST_BIN)
 	@pgdir=$$(mktemp -d /tmp/herald-pg.XXXXXX); \
 	trap 'sh tests/pgserver.sh stop "$$pgdir"' EXIT INT TERM; \
 	HERALD_TEST_PG=$$(sh tests/pgserver.sh start "$$pgdir") || exit 1; \
-	export HERALD_TEST_PG; \
-	fail=0; for t in $(TEST_BIN); do \
-	  echo "== $$t"; \
-	  HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR) $(TEST_WRAP) ./$$t || fail=1; \
-	done; \
-	if [ $$fail = 0 ]; then echo "make test: all test programs passed"; \
-	else echo "make test: FAILURES (see above)"; fi; exit $$fail
+	export HERALD_TEST_PG HERALD_BIN=$(CURDIR)/$(B)/herald HERALD_SRC=$(CURDIR); \
+	bash scripts/run-tests.sh $(B)/test-output/logs $(TEST_JOBS) "$(TEST_WRAP)" $(TEST_BIN)
 
 # The folder tree is the dependency graph (docs/ARCHITECTURE.md); the check
 # first proves on a copy of the tree that it catches a bad include.

@@ -18,6 +18,10 @@
 #include <time.h>
 
 #define LOCK_KEY "1752329316" /* campaigns.c's FIRE_LOCK_KEY */
+/* this test's database's advisory locks (the server may be the suite's) */
+#define MY_LOCKS                                                                                   \
+    "FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database "       \
+    "WHERE datname = current_database())"
 
 static void sleep_ms(long ms)
 {
@@ -134,8 +138,7 @@ static pid_t hold_lock(void)
     }
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = " LOCK_KEY
-             " AND objid = %lld AND granted",
+             "SELECT count(*) " MY_LOCKS " AND classid = " LOCK_KEY " AND objid = %lld AND granted",
              (long long)id);
     for (int i = 0; i < 200 && pg1(sql) == 0; i++)
         sleep_ms(50);
@@ -155,13 +158,11 @@ static void test_pg_fire_lock(void **state)
     tu_run_release(&r);
     assert_int_equal(pg1("SELECT count(*) FROM runs"), 0);
     /* its session ends (as a node's does when it dies), and the lock with it */
-    free(pg("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
-            "classid = " LOCK_KEY));
+    free(pg("SELECT pg_terminate_backend(pid) " MY_LOCKS " AND classid = " LOCK_KEY));
     waitpid(holder, NULL, 0);
-    for (int i = 0; i < 200 && pg1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
-         i++)
+    for (int i = 0; i < 200 && pg1("SELECT count(*) " MY_LOCKS); i++)
         sleep_ms(50);
-    assert_int_equal(pg1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+    assert_int_equal(pg1("SELECT count(*) " MY_LOCKS), 0);
     TU_HERALD_OK(dir, "run", "--once");
     check_run("2026-11-22T09:00:00Z");
 }
