@@ -479,3 +479,42 @@ int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int
                       "updated_at = ?4 WHERE id = ANY (CAST(?1 AS bigint[])) AND state = 1",
                       ids, n, channel, ch_index, now, "recording sent messages", err);
 }
+
+/* The bucket refilled for the time since it was counted, at most burst:
+ * ?2 per_ms, ?3 burst; r the row, excluded.at_ms the server's now. */
+#define RATE_FULL                                                                                  \
+    "least(CAST(?3 AS float8), r.tokens + greatest(0, excluded.at_ms - r.at_ms) * "                \
+    "CAST(?2 AS float8))"
+#define RATE_GIVE "least(CAST(?4 AS bigint), CAST(floor(" RATE_FULL ") AS bigint))"
+
+/* clang-format off */
+#define RATE_TAKE_SQL                                                                              \
+    "INSERT INTO provider_rates AS r (provider, tokens, at_ms, granted) SELECT ?1, "               \
+    "CAST(?3 AS float8) - n.g, n.t, n.g FROM (SELECT CAST(extract(epoch FROM clock_timestamp()) " \
+    "* 1000 AS bigint) AS t, least(CAST(?4 AS bigint), CAST(floor(CAST(?3 AS float8)) AS "         \
+    "bigint)) AS g) n ON CONFLICT (provider) DO UPDATE SET granted = " RATE_GIVE ", tokens = "      \
+    RATE_FULL " - " RATE_GIVE ", at_ms = greatest(r.at_ms, excluded.at_ms) RETURNING granted"
+/* clang-format on */
+
+int hd_store_rate_take(struct hd_store *st, const char *provider, double per_ms, double burst,
+                       int want, int *got, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc, step;
+    *got = want;
+    if (!hd_store_is_pg(st))
+        return 0;
+    *got = 0;
+    if ((rc = hd_store_dcached(st, DSLOT_RATE_TAKE, RATE_TAKE_SQL, NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "taking a provider's tokens");
+    hd_db_bind_text(s, 1, provider, NULL);
+    hd_db_bind(s, 2, &(struct hd_db_value){.type = HD_DB_REAL, .d = per_ms}, NULL);
+    hd_db_bind(s, 3, &(struct hd_db_value){.type = HD_DB_REAL, .d = burst}, NULL);
+    hd_db_bind_int64(s, 4, want, NULL);
+    if ((step = hd_db_step(s, err)) == 1)
+        *got = (int)hd_db_col_int64(s, 0);
+    hd_db_reset(s);
+    if (step < 0)
+        return hd_store_dfail(err, step, "taking a provider's tokens");
+    return 0;
+}

@@ -57,6 +57,7 @@ enum hd_store_dslot {
     DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements */
     DSLOT_CLAIM_PICK,
     DSLOT_CLAIM_LOCK,
+    DSLOT_RATE_TAKE,
     DSLOT_MSG_UPDATE,
     DSLOT_ATTEMPT_ADD,
     DSLOT_SEND_RESERVE,
