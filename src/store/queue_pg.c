@@ -15,7 +15,13 @@
  * the dispatcher's transaction (claim.c: claim, mark sending, reserve,
  * commit): a second dispatcher on the same store skips the rows the first
  * holds instead of waiting for them or reading them twice, and the
- * messages leave the due states before the locks go. The next stage (several
+ * messages leave the due states before the locks go. Caps across nodes
+ * (stage 4b): the claim picks and locks its messages first, then takes a
+ * transaction advisory lock per contact in ascending order, and reads the
+ * facts (the contacts' sends) only then, so that two nodes' claims of one
+ * contact take turns and the second reads the first's reservations. A
+ * provider's cluster-wide rate is a row per provider in provider_rates
+ * (hd_store_rate_take, at the end). The next stage (several
  * nodes) fits on this: migration 22 adds a nodes table (id, heartbeat)
  * and messages.lease_token; hd_store_msgs_sending sets lease_owner to the
  * node and lease_token to a value drawn from one sequence for the batch
