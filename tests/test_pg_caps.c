@@ -65,10 +65,11 @@ static int setup(void **state)
              src, conf, conf);
     free(tu_sh(cmd));
     rate_conf = tu_path(lite_dir, "rate.conf");
-    snprintf(cmd, sizeof cmd,
-             "sed 's|^rate = 1000/s|rate = 50/s\\nburst = 5|; s|^node_lease = 30s|node_lease = 5s|' "
-             "'%s' > '%s' && grep -q '^burst = 5' '%s'",
-             src, rate_conf, rate_conf);
+    snprintf(
+        cmd, sizeof cmd,
+        "sed 's|^rate = 1000/s|rate = 50/s\\nburst = 5|; s|^node_lease = 30s|node_lease = 5s|' "
+        "'%s' > '%s' && grep -q '^burst = 5' '%s'",
+        src, rate_conf, rate_conf);
     free(tu_sh(cmd));
     free(src);
     free(csv);
@@ -157,7 +158,8 @@ static void round_once(int round)
     assert_int_equal(num(uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"), 0);
     long long sent = num(uri, "SELECT count(*) FROM messages WHERE state = 2");
     long long capped = num(uri, "SELECT count(*) FROM messages WHERE state = 11");
-    long long contacts = num(uri, "SELECT count(DISTINCT contact_id) FROM messages WHERE state = 2");
+    long long contacts =
+        num(uri, "SELECT count(DISTINCT contact_id) FROM messages WHERE state = 2");
     outbox(dir, &files, &distinct);
     print_message("round %d: %lld sent, %lld capped, %d files to %d addresses\n", round, sent,
                   capped, files, distinct);

@@ -64,10 +64,11 @@ static int setup(void **state)
     OK(lite_dir, "contacts", "import", "many.csv", "--default-region", "CN");
     OK(lite_dir, "segment", "define", "shanghai", "timezone = \"Asia/Shanghai\"");
     conf = tu_path(lite_dir, "proof.conf");
-    snprintf(cmd, sizeof cmd,
-             "sed 's|^rate = 1000/s|rate = %d/s\\nburst = %d|; s|^node_lease = 30s|node_lease = 2s|; "
-             "s|^marketing = 3/7d|marketing = 1/1d|' '%s' > '%s' && grep -q '^burst = %d' '%s'",
-             RATE, BURST, src, conf, BURST, conf);
+    snprintf(
+        cmd, sizeof cmd,
+        "sed 's|^rate = 1000/s|rate = %d/s\\nburst = %d|; s|^node_lease = 30s|node_lease = 2s|; "
+        "s|^marketing = 3/7d|marketing = 1/1d|' '%s' > '%s' && grep -q '^burst = %d' '%s'",
+        RATE, BURST, src, conf, BURST, conf);
     free(tu_sh(cmd));
     free(src);
     return 0;
@@ -174,7 +175,8 @@ static const char count_py[] =
     "    for n in names:\n"
     "        p = os.path.join(root, n)\n"
     "        t.append(os.stat(p).st_mtime)\n"
-    "        head = open(p, errors='replace').read().replace('\\r', '').split('\\n\\n')[0].split('\\n')\n"
+    "        head = open(p, errors='replace').read().replace('\\r', "
+    "'').split('\\n\\n')[0].split('\\n')\n"
     "        h = dict(l.split(': ', 1) for l in head if ': ' in l)\n"
     "        ids.add(h['X-Herald-Message'])\n"
     "        to[h['To']].add(h['X-Herald-Message'])\n"
@@ -229,9 +231,9 @@ static void test_pg_proof_kills(void **state)
                   "one second; the killed nodes held %lld\n",
                   sent, o[0], o[1], o[2], o[3], held);
     assert_true(sent > CONTACTS * 9 / 10);
-    assert_int_equal(o[1], sent);           /* none lost */
-    assert_true(o[0] - o[1] <= held);       /* duplicates: what the killed held */
-    assert_int_equal(o[2], 0);              /* the cap */
+    assert_int_equal(o[1], sent);     /* none lost */
+    assert_true(o[0] - o[1] <= held); /* duplicates: what the killed held */
+    assert_int_equal(o[2], 0);        /* the cap */
     /* the cluster's rate: the tokens bound when messages reach the
      * outbox driver; its four writer threads write a file a little after,
      * and a window over the files' times sees that jitter (622 of 620
