@@ -11,9 +11,9 @@
  * messages in the store. Several rounds, to give the race its chances.
  * The rate: the outbox at 50 a second (burst 5), two nodes sending two
  * campaigns at once; in no second (a window sliding over the outbox files'
- * times) did the outbox take more than 55 (and 5% for the jitter of the
- * driver's threads), where each node alone would send 50 a second and
- * together 100. */
+ * times) did the outbox take more than 55 (and a tenth of a second's
+ * worth for the time between a token and its file), where each node
+ * alone would send 50 a second and together 100. */
 #include "testnet.h"
 
 #include <time.h>
@@ -211,10 +211,12 @@ static void test_pg_caps_rate(void **state)
     print_message("%d files, at most %d in one second\n", total, most);
     assert_int_equal(total, sent);
     assert_true(sent > 300);
-    /* rate + burst, which the tokens bound when messages reach the
-     * outbox driver, and 5% for its threads writing a file a little after
-     * (54 and 55 seen; test_pg_proof saw 626 of 620) */
-    assert_true(most <= (50 + 5) * 105 / 100);
+    /* rate + burst bound the tokens the nodes take; a token may wait a
+     * little before its message reaches the driver (a claim's rendering
+     * or a flush in between) and the driver's threads write the file a
+     * little after, so a tenth of a second's worth more is allowed (54,
+     * 55 and 57 seen) */
+    assert_true(most <= 50 + 5 + 50 / 10);
     assert_true(most >= 30); /* it did send at about the rate */
     tu_rmdir(dir);
     tu_pg_drop(name);

@@ -9,8 +9,10 @@
  * is lost (each sent message's Message-ID is in the outbox), the files
  * beyond one per Message-ID are at most what the killed nodes held in
  * flight, no address got two different messages (the cap), and the
- * outbox never took more than the rate (plus the burst, plus 5% for the
- * driver's threads' jitter) in one second. */
+ * outbox never took more than the rate (plus the burst, plus a tenth of
+ * a second's worth for the time between a token and its file) in one
+ * second. Only Maildir's new/ and cur/ count: a killed node may leave a
+ * partial file in tmp/. */
 #include "testnet.h"
 
 #include <signal.h>
@@ -172,7 +174,7 @@ static const char count_py[] =
     "import os, sys, bisect, collections\n"
     "t, ids, to = [], set(), collections.defaultdict(set)\n"
     "for root, _, names in os.walk(sys.argv[1]):\n"
-    "    for n in names:\n"
+    "    for n in names if os.path.basename(root) != 'tmp' else []:\n"
     "        p = os.path.join(root, n)\n"
     "        t.append(os.stat(p).st_mtime)\n"
     "        head = open(p, errors='replace').read().replace('\\r', "
@@ -234,11 +236,11 @@ static void test_pg_proof_kills(void **state)
     assert_int_equal(o[1], sent);     /* none lost */
     assert_true(o[0] - o[1] <= held); /* duplicates: what the killed held */
     assert_int_equal(o[2], 0);        /* the cap */
-    /* the cluster's rate: the tokens bound when messages reach the
-     * outbox driver; its four writer threads write a file a little after,
-     * and a window over the files' times sees that jitter (622 of 620
-     * once, 626 another time), so 5% is allowed on top */
-    assert_true(o[3] <= (RATE + BURST) * 105 / 100);
+    /* the cluster's rate: rate + burst bound the tokens taken; a token
+     * may wait a little before its message reaches the driver and the
+     * driver's threads write the file a little after, so a tenth of a
+     * second's worth more is allowed (619 to 626 seen) */
+    assert_true(o[3] <= RATE + BURST + RATE / 10);
     tu_rmdir(dir);
     tu_pg_drop(name);
     free(uri);
