@@ -230,8 +230,9 @@ static void test_pg_init_twice(void **state)
              "\"SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal\"",
              uri);
     char *out = tu_sh(cmd), expect[64];
-    /* 28 tables (26: nodes) and herald_schema; consent's two triggers and consent_log's */
-    snprintf(expect, sizeof expect, "%d\n29\n3\n", hd_store_schema_version());
+    /* 29 tables (26: provider_rates) and herald_schema; consent's two
+     * triggers and consent_log's */
+    snprintf(expect, sizeof expect, "%d\n30\n3\n", hd_store_schema_version());
     assert_string_equal(out, expect);
     free(out);
     tu_pg_drop(name);
@@ -280,6 +281,7 @@ static void demo_store(void)
         "4, 7, 0, 0.25);"
         "INSERT INTO log_latency VALUES (1, '', 'email', 'outbox', '2026-11-01', 3, 7);"
         "INSERT INTO provider_pauses VALUES ('outbox', 0);"
+        "INSERT INTO provider_rates VALUES ('outbox', 2.5, 1, 3);"
         "INSERT INTO webhooks (name, log_id, consent_id, created_ms) VALUES ('crm', 1, 1, 5);"
         "INSERT INTO inbox (contact_id, message_id, provider, title, created_at) VALUES (1, 99, "
         "'inbox', 'Hello ''you''', 1);"

@@ -263,7 +263,9 @@ static inline void tu_link_templates(const char *dir)
  * message, 23 and 24, the CHECKs of consent, push_tokens and
  * suppressions as comparisons, run again as they are; 25, the nodes and
  * the fencing token). */
-#define TU_UNDO_AFTER_25 "DROP TABLE nodes; ALTER TABLE messages DROP COLUMN lease_token;"
+#define TU_UNDO_AFTER_26 "DROP TABLE provider_rates;"
+#define TU_UNDO_AFTER_25                                                                           \
+    TU_UNDO_AFTER_26 "DROP TABLE nodes; ALTER TABLE messages DROP COLUMN lease_token;"
 #define TU_UNDO_AFTER_24                                                                           \
     TU_UNDO_AFTER_25 "" /* 24 builds push_tokens and suppressions again: it reruns */
 #define TU_UNDO_AFTER_23 TU_UNDO_AFTER_24 "" /* 23 builds consent again, as 18 does: it reruns */

@@ -624,6 +624,14 @@ typedef int (*hd_metric_cb)(void *ud, const struct hd_metric_row *r);
 int hd_store_metrics(struct hd_store *st, int64_t now_ms, hd_metric_cb cb, void *ud,
                      struct hd_err *err);
 
+/* PostgreSQL: takes up to want tokens from provider's bucket shared by
+ * every node (per_ms tokens a millisecond, at most burst saved up; counted
+ * on the server's clock, so that the machines' clocks do not matter) in
+ * one statement; *got: how many it gave, 0 when the cluster has spent
+ * them. SQLite gives all it is asked for: one machine's buckets hold. */
+int hd_store_rate_take(struct hd_store *st, const char *provider, double per_ms, double burst,
+                       int want, int *got, struct hd_err *err);
+
 typedef void (*hd_pause_cb)(void *ud, const char *provider, int64_t until_ms);
 int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb, void *ud,
                              struct hd_err *err);

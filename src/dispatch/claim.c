@@ -5,7 +5,9 @@
  * those that go on become `sending` under our lease, with a cap
  * reservation, in two statements at the end. Because the caps are read and
  * reserved in one IMMEDIATE transaction, two dispatchers never both pass
- * the same cap. Jobs wait in d->fresh until the claim commits and then
+ * the same cap; on PostgreSQL, where transactions run side by side, the
+ * store's claim locks the batch's contacts before it reads their sends
+ * (queue_pg.c), which serves the same end. Jobs wait in d->fresh until the claim commits and then
  * join their providers' queues in the order they were claimed; a claim
  * that rolls back drops them (the store still has them queued). Every
  * KEEP_SENDING messages the claim lets submit.c feed the drivers, so that

@@ -91,6 +91,11 @@ struct prov {
     bool cred;                  /* its driver has a reusable credential (creds.c) */
     int64_t cred_at;            /* the newest credential's issue time seen here */
     struct hd_pause_slot *slot; /* its slot in the database's pause file, or NULL */
+    /* on a shared store (PostgreSQL): tokens taken from the cluster's
+     * bucket for this provider and not yet spent (submit.c), and when to
+     * ask again after the cluster had none */
+    int grant;
+    int64_t next_grant_ms;
 };
 
 /* A campaign's last finished messages, for the circuit breaker (breaker.c). */
@@ -283,6 +288,9 @@ void hd_dsp_drop_fresh(struct hd_dispatch *d);
 /* Hands waiting messages to drivers as their buckets and connections
  * allow; returns the milliseconds until a token is due (0: none waits). */
 int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc);
+/* On a shared store: each provider with messages waiting and no tokens
+ * left takes some from the cluster's bucket (one round trip each). */
+int hd_dsp_take_rates(struct hd_dispatch *d, int64_t mono, struct hd_err *err);
 /* Takes the drivers' results into d->res, waiting up to timeout_ms. */
 void hd_dsp_poll(struct hd_dispatch *d, int timeout_ms);
 /* Between pieces of a claim or a write: hands the drivers what is queued

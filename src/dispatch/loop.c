@@ -298,6 +298,8 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
         if ((rc = hd_dsp_release_waiting(d, false, err)) < 0)
             return rc;
     }
+    if (d->shared && (rc = hd_dsp_take_rates(d, mono, err)) < 0)
+        return rc;
     int64_t wait = hd_dsp_submit(d, err, &rc);
     if (rc < 0)
         return rc;

@@ -9,7 +9,11 @@
  * its provider's bucket and driver the moment it is collected, from the
  * time the gateway gave it, and asks for an early write so that other
  * dispatchers see the pause; their pauses reach us through
- * hd_dsp_shared_pause. */
+ * hd_dsp_shared_pause. On a shared store (PostgreSQL, several nodes) a
+ * provider's rate is the cluster's: instead of its own bucket, a message
+ * takes a token the node took from the provider's row in the store
+ * (hd_dsp_take_rates, between transactions: the row is locked only for
+ * its one statement), a tenth of a second's worth at a time. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +46,49 @@ int hd_dsp_pauses_open(struct hd_dispatch *d, struct hd_err *err)
     return 0;
 }
 
+/* Whether p's rate is shared with other nodes through the store. */
+static bool cluster_rate(const struct hd_dispatch *d, const struct prov *p)
+{
+    return d->shared && p->bucket.per_ms > 0;
+}
+
+/* hd_bucket_take for a rate the cluster shares: a token the node took
+ * from the store, in place of its own bucket's (which would hold back
+ * tokens the cluster gave, and let them out later in a bunch); the
+ * bucket's pause still holds. */
+static int64_t cluster_take(struct prov *p, int64_t mono)
+{
+    if (mono < p->bucket.paused_until_ms)
+        return p->bucket.paused_until_ms - mono;
+    if (p->grant == 0)
+        return p->next_grant_ms > mono ? p->next_grant_ms - mono : 1;
+    p->grant--;
+    return 0;
+}
+
+int hd_dsp_take_rates(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+{
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        int rc, got = 0;
+        if (!cluster_rate(d, p) || !p->head || p->grant > 0 || mono < p->next_grant_ms ||
+            mono < p->bucket.paused_until_ms)
+            continue;
+        double want = p->bucket.per_ms * 100.0;
+        if (want > p->bucket.burst)
+            want = p->bucket.burst;
+        if ((rc = hd_store_rate_take(d->st, p->cfg->name, p->bucket.per_ms, p->bucket.burst,
+                                     want < 1.0 ? 1 : (int)want, &got, err)) < 0)
+            return rc;
+        p->grant = got;
+        if (got == 0) { /* spent by the cluster: ask again when one is due */
+            int64_t next = (int64_t)(1.0 / p->bucket.per_ms) + 1;
+            p->next_grant_ms = mono + (next < 100 ? next : 100);
+        }
+    }
+    return 0;
+}
+
 /* Hands waiting messages to drivers as their buckets and connections
  * allow; returns the milliseconds until a token is due (0: none waits). */
 int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
@@ -51,9 +98,14 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
         struct prov *p = &d->prov[i];
         while (p->head && p->inflight < p->window) {
             struct job *j = p->head;
-            int64_t w = hd_bucket_take(&p->bucket, mono);
-            if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0)
-                p->bucket.tokens += 1; /* give the provider's token back */
+            bool cluster = cluster_rate(d, p);
+            int64_t w = cluster ? cluster_take(p, mono) : hd_bucket_take(&p->bucket, mono);
+            if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0) {
+                if (cluster) /* give the provider's token back */
+                    p->grant++;
+                else
+                    p->bucket.tokens += 1;
+            }
             if (w > 0) {
                 if (wait == 0 || w < wait)
                     wait = w;

@@ -62,6 +62,7 @@ static const struct {
     {"console_sessions", "id"},
     {"audit_actions", "id"},
     {"nodes", "id"},
+    {"provider_rates", "provider"},
 };
 
 #define NTABLES ((int)(sizeof tables / sizeof tables[0]))

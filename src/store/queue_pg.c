@@ -15,7 +15,13 @@
  * the dispatcher's transaction (claim.c: claim, mark sending, reserve,
  * commit): a second dispatcher on the same store skips the rows the first
  * holds instead of waiting for them or reading them twice, and the
- * messages leave the due states before the locks go. The next stage (several
+ * messages leave the due states before the locks go. Caps across nodes
+ * (stage 4b): the claim picks and locks its messages first, then takes a
+ * transaction advisory lock per contact in ascending order, and reads the
+ * facts (the contacts' sends) only then, so that two nodes' claims of one
+ * contact take turns and the second reads the first's reservations. A
+ * provider's cluster-wide rate is a row per provider in provider_rates
+ * (hd_store_rate_take, at the end). The next stage (several
  * nodes) fits on this: migration 22 adds a nodes table (id, heartbeat)
  * and messages.lease_token; hd_store_msgs_sending sets lease_owner to the
  * node and lease_token to a value drawn from one sequence for the batch
@@ -54,11 +60,24 @@
 /* clang-format off */
 #define PG_CLAIM_SQL                                                                               \
     "SELECT " HD_CONTACT_COLS_JOINED ", m.id, m.contact_id, m.state, m.variant, m.attempts, "      \
-    "m.ch_index, m.not_before, m.expires_at, " PG_FACTS_COLS("m.contact_id", "?3", "?4")           \
+    "m.ch_index, m.not_before, m.expires_at, " PG_FACTS_COLS("m.contact_id", "?2", "?3")           \
     ", (SELECT a.data FROM api_messages a WHERE a.message_id = m.id) "                             \
     "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id" HD_CONTACT_TOKENS                \
-    "WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "                        \
-    "ORDER BY m.not_before, m.id LIMIT ?5 FOR UPDATE OF m SKIP LOCKED"
+    "WHERE m.id = ANY(CAST(?1 AS bigint[])) ORDER BY m.not_before, m.id"
+
+/* The claim's first step: the due messages, locked for this transaction
+ * (a second node skips them instead of waiting or reading them twice). */
+#define PG_PICK_SQL                                                                                \
+    "SELECT m.id, m.contact_id FROM messages m WHERE m.run_id = ?1 AND " HD_DUE("m.state")         \
+    " AND m.not_before <= ?2 ORDER BY m.not_before, m.id LIMIT ?3 FOR UPDATE OF m SKIP LOCKED"
+
+/* Its second: a transaction advisory lock per contact, keyed by herald's
+ * "hrlc" and the contact's id (cut to an int), taken in ascending key order
+ * so that two nodes never wait for each other in a circle. */
+#define PG_CONTACT_LOCK_SQL                                                                        \
+    "SELECT count(pg_advisory_xact_lock(1752329315, q.k)) FROM (SELECT DISTINCT "                  \
+    "CAST(c % 2147483648 AS int) AS k FROM unnest(CAST(?1 AS bigint[])) AS c WHERE c IS NOT NULL " \
+    "ORDER BY k) q"
 /* clang-format on */
 
 static void dread_claimed(struct hd_db_stmt *s, struct hd_claimed *c)
@@ -120,21 +139,81 @@ out:
     return rc;
 }
 
+/* Steps a cached statement to its end; *changed (may be NULL): its rows. */
+static int run_d(struct hd_db_stmt *s, int64_t *changed, const char *what, struct hd_err *err)
+{
+    int step = hd_db_step(s, err);
+    if (step < 0) {
+        hd_db_reset(s);
+        return hd_store_dfail(err, step, what);
+    }
+    if (changed)
+        *changed = hd_db_changes(s);
+    hd_db_reset(s);
+    return 0;
+}
+
+/* The claim's first two steps: picks up to limit due messages of run,
+ * their ids into ids and their contacts into contacts (array literals),
+ * then locks those contacts for the transaction. The facts are read after
+ * the locks: a node that waited for one reads the sends another node's
+ * claim reserved and committed meanwhile (a plain BEGIN reads each
+ * statement's own snapshot). *n: how many were picked. */
+static int pick_lock(struct hd_store *st, int64_t run, int64_t now, int limit, struct hd_buf *ids,
+                     struct hd_buf *contacts, size_t *n, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc, step;
+    if ((rc = hd_store_dcached(st, DSLOT_CLAIM_PICK, PG_PICK_SQL, NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "claiming messages");
+    hd_db_bind_int64(s, 1, run, NULL);
+    hd_db_bind_int64(s, 2, now, NULL);
+    hd_db_bind_int64(s, 3, limit, NULL);
+    hd_buf_addc(ids, '{');
+    hd_buf_addc(contacts, '{');
+    while ((step = hd_db_step(s, err)) == 1) {
+        const char *sep = (*n)++ ? "," : "";
+        hd_buf_addf(ids, "%s%lld", sep, (long long)hd_db_col_int64(s, 0));
+        if (hd_db_col_null(s, 1))
+            hd_buf_addf(contacts, "%sNULL", sep);
+        else
+            hd_buf_addf(contacts, "%s%lld", sep, (long long)hd_db_col_int64(s, 1));
+    }
+    hd_db_reset(s);
+    hd_buf_addc(ids, '}');
+    hd_buf_addc(contacts, '}');
+    if (step < 0)
+        return hd_store_dfail(err, step, "claiming messages");
+    if (*n == 0)
+        return 0;
+    if ((rc = hd_store_dcached(st, DSLOT_CLAIM_LOCK, PG_CONTACT_LOCK_SQL, NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "locking the claim's contacts");
+    hd_db_bind_text(s, 1, contacts->data, NULL);
+    return run_d(s, NULL, "locking the claim's contacts", err);
+}
+
+/* Picks and locks the messages, locks their contacts, then reads them
+ * with their facts (three round trips a batch). */
 int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
                       int limit, struct hd_claimed **out, size_t *n, struct hd_err *err)
 {
     struct hd_db_stmt *s;
-    int rc, step;
-    size_t cap = 0;
+    struct hd_buf ids, contacts;
+    int rc, step = 0;
+    size_t cap = 0, picked = 0;
     *out = NULL;
     *n = 0;
-    if ((rc = hd_store_dcached(st, DSLOT_CLAIM, PG_CLAIM_SQL, NULL, &s, err)) < 0)
-        return hd_store_dfail(err, rc, "claiming messages");
-    hd_db_bind_int64(s, 1, run, NULL);
-    hd_db_bind_int64(s, 2, now, NULL);
-    hd_db_bind_text(s, 3, hd_category_name(category), NULL);
-    hd_db_bind_int64(s, 4, horizon, NULL);
-    hd_db_bind_int64(s, 5, limit, NULL);
+    hd_buf_init(&ids);
+    hd_buf_init(&contacts);
+    if ((rc = pick_lock(st, run, now, limit, &ids, &contacts, &picked, err)) < 0 || picked == 0)
+        goto out;
+    if ((rc = hd_store_dcached(st, DSLOT_CLAIM, PG_CLAIM_SQL, NULL, &s, err)) < 0) {
+        rc = hd_store_dfail(err, rc, "claiming messages");
+        goto out;
+    }
+    hd_db_bind_text(s, 1, ids.data, NULL);
+    hd_db_bind_text(s, 2, hd_category_name(category), NULL);
+    hd_db_bind_int64(s, 3, horizon, NULL);
     while ((step = hd_db_step(s, err)) == 1) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -150,23 +229,12 @@ int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t no
         free(*out);
         *out = NULL;
         *n = 0;
-        return hd_store_dfail(err, step, "claiming messages");
+        rc = hd_store_dfail(err, step, "claiming messages");
     }
-    return 0;
-}
-
-/* Steps a cached statement to its end; *changed (may be NULL): its rows. */
-static int run_d(struct hd_db_stmt *s, int64_t *changed, const char *what, struct hd_err *err)
-{
-    int step = hd_db_step(s, err);
-    if (step < 0) {
-        hd_db_reset(s);
-        return hd_store_dfail(err, step, what);
-    }
-    if (changed)
-        *changed = hd_db_changes(s);
-    hd_db_reset(s);
-    return 0;
+out:
+    hd_buf_release(&ids);
+    hd_buf_release(&contacts);
+    return rc;
 }
 
 static void bind_opt(struct hd_db_stmt *s, int i, int64_t v, bool present)
@@ -416,4 +484,43 @@ int hd_store_pg_msgs_sent(struct hd_store *st, const int64_t *ids, size_t n, int
                       "ch_index = ?3, lease_owner = NULL, lease_until = NULL, reason = NULL, "
                       "updated_at = ?4 WHERE id = ANY (CAST(?1 AS bigint[])) AND state = 1",
                       ids, n, channel, ch_index, now, "recording sent messages", err);
+}
+
+/* The bucket refilled for the time since it was counted, at most burst:
+ * ?2 per_ms, ?3 burst; r the row, excluded.at_ms the server's now. */
+#define RATE_FULL                                                                                  \
+    "least(CAST(?3 AS float8), r.tokens + greatest(0, excluded.at_ms - r.at_ms) * "                \
+    "CAST(?2 AS float8))"
+#define RATE_GIVE "least(CAST(?4 AS bigint), CAST(floor(" RATE_FULL ") AS bigint))"
+
+/* clang-format off */
+#define RATE_TAKE_SQL                                                                              \
+    "INSERT INTO provider_rates AS r (provider, tokens, at_ms, granted) SELECT ?1, "               \
+    "CAST(?3 AS float8) - n.g, n.t, n.g FROM (SELECT CAST(extract(epoch FROM clock_timestamp()) " \
+    "* 1000 AS bigint) AS t, least(CAST(?4 AS bigint), CAST(floor(CAST(?3 AS float8)) AS "         \
+    "bigint)) AS g) n ON CONFLICT (provider) DO UPDATE SET granted = " RATE_GIVE ", tokens = "      \
+    RATE_FULL " - " RATE_GIVE ", at_ms = greatest(r.at_ms, excluded.at_ms) RETURNING granted"
+/* clang-format on */
+
+int hd_store_rate_take(struct hd_store *st, const char *provider, double per_ms, double burst,
+                       int want, int *got, struct hd_err *err)
+{
+    struct hd_db_stmt *s;
+    int rc, step;
+    *got = want;
+    if (!hd_store_is_pg(st))
+        return 0;
+    *got = 0;
+    if ((rc = hd_store_dcached(st, DSLOT_RATE_TAKE, RATE_TAKE_SQL, NULL, &s, err)) < 0)
+        return hd_store_dfail(err, rc, "taking a provider's tokens");
+    hd_db_bind_text(s, 1, provider, NULL);
+    hd_db_bind(s, 2, &(struct hd_db_value){.type = HD_DB_REAL, .d = per_ms}, NULL);
+    hd_db_bind(s, 3, &(struct hd_db_value){.type = HD_DB_REAL, .d = burst}, NULL);
+    hd_db_bind_int64(s, 4, want, NULL);
+    if ((step = hd_db_step(s, err)) == 1)
+        *got = (int)hd_db_col_int64(s, 0);
+    hd_db_reset(s);
+    if (step < 0)
+        return hd_store_dfail(err, step, "taking a provider's tokens");
+    return 0;
 }

@@ -477,6 +477,14 @@ static const char *const pg_migrations[] = {
     ");"
     "ALTER TABLE messages ADD COLUMN lease_token bigint;"
     "CREATE SEQUENCE lease_tokens;",
+    /* 26 (issue 23, rates across nodes): SQLite's 26; a node takes a few
+     * tokens at a time from its provider's row (hd_store_rate_take) */
+    "CREATE TABLE provider_rates ("
+    "  provider text PRIMARY KEY,"
+    "  tokens double precision NOT NULL,"
+    "  at_ms bigint NOT NULL,"
+    "  granted bigint NOT NULL DEFAULT 0"
+    ");",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

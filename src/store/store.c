@@ -654,6 +654,16 @@ static const char *const migrations[] = {
     "  stopped_at INTEGER"
     ");"
     "ALTER TABLE messages ADD COLUMN lease_token INTEGER;",
+    /* 26 (issue 23, rates across nodes): each provider's token bucket
+     * shared by the nodes (tokens left, the time they were counted, the
+     * last grant); read and written on PostgreSQL only, where several
+     * machines send, but on both lists so that the numbers match. */
+    "CREATE TABLE provider_rates ("
+    "  provider TEXT PRIMARY KEY,"
+    "  tokens REAL NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  granted INTEGER NOT NULL DEFAULT 0"
+    ");",
 };
 /* clang-format on */
 

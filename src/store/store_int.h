@@ -55,6 +55,9 @@ enum hd_store_dslot {
     DSLOT_CONTACT_REF,
     DSLOT_PAUSES,
     DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements */
+    DSLOT_CLAIM_PICK,
+    DSLOT_CLAIM_LOCK,
+    DSLOT_RATE_TAKE,
     DSLOT_MSG_UPDATE,
     DSLOT_ATTEMPT_ADD,
     DSLOT_SEND_RESERVE,
