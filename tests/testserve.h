@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 static char *dir;
-static const char *e2e_db = "h.db";        /* the store: "h.db" in dir, or e2e_pg_uri */
+static const char *e2e_db = "h.db";       /* the store: "h.db" in dir, or e2e_pg_uri */
 static char *e2e_pg_uri, e2e_pg_name[64]; /* e2e_setup_pg's database */
 
 static const char tpl_promo[] = "description: serve test\ncategory: marketing\n"
