@@ -13,11 +13,11 @@
 #include "testutil.h"
 
 struct tu_both {
-    bool pg;          /* the stores are PostgreSQL databases */
-    size_t n;         /* how many below are made */
-    char file[8][32]; /* the file name each stands for */
-    char name[8][64]; /* its database, for tu_pg_drop */
-    char *uri[8];     /* its connection string (owned) */
+    bool pg;           /* the stores are PostgreSQL databases */
+    size_t n;          /* how many below are made */
+    char file[16][32]; /* the file name each stands for */
+    char name[16][64]; /* its database, for tu_pg_drop */
+    char *uri[16];     /* its connection string (owned) */
 };
 
 /* The store for file (borrowed: it lives until tu_both_release). */
