@@ -4,7 +4,8 @@
  * the rate limit's 429 with Retry-After, and transactional sends: 202,
  * the same Idempotency-Key and body giving the first answer and one
  * message, another body 409, the message delivered into the outbox with
- * its data, and GET /api/v1/messages/ID showing it sent. */
+ * its data, and GET /api/v1/messages/ID showing it sent. Each case runs
+ * on a SQLite file and on a PostgreSQL store (testserve.h's e2e_setup_pg). */
 #include "testapi.h"
 
 #include <poll.h>
@@ -33,9 +34,8 @@ static void make_key(char *out, const char *name, const char *scope, const char 
     tu_run_release(&r);
 }
 
-static int setup(void **state)
+static int setup_store(void)
 {
-    e2e_setup(state);
     write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 4096\n");
     write_file("tpl/reset.tmpl", tpl_reset);
     unsetenv("HERALD_NOW");
@@ -43,6 +43,19 @@ static int setup(void **state)
     make_key(key_read, "reader", "read", NULL);
     make_key(key_slow, "slow", "read", "2/s");
     return 0;
+}
+
+static int setup(void **state)
+{
+    e2e_setup(state);
+    return setup_store();
+}
+
+/* The same on a PostgreSQL store. */
+static int setup_pg(void **state)
+{
+    e2e_setup_pg(state);
+    return setup_store();
 }
 
 /* The service a test started, stopped by teardown when the test failed
@@ -567,6 +580,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_contacts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_urgent, setup, teardown),
+        {"test_api_keys_pg", test_api_keys, setup_pg, teardown, NULL},
+        {"test_api_errors_pg", test_api_errors, setup_pg, teardown, NULL},
+        {"test_api_rate_pg", test_api_rate, setup_pg, teardown, NULL},
+        {"test_api_send_pg", test_api_send, setup_pg, teardown, NULL},
+        {"test_api_contacts_pg", test_api_contacts, setup_pg, teardown, NULL},
+        {"test_api_read_pg", test_api_read, setup_pg, teardown, NULL},
+        {"test_api_urgent_pg", test_api_urgent, setup_pg, teardown, NULL},
+        /* last: it checks every answer above, on both stores */
         cmocka_unit_test_setup_teardown(test_api_openapi, setup, teardown),
     };
     char *adir = tu_tmpdir();

@@ -10,7 +10,8 @@
  * receipt, once) and archived; a [webhook] receiver (tests/
  * webhook_receiver.py, Python's hmac) gets the message's sent and opened
  * events exactly once each. Every answer is validated against
- * docs/api/openapi.json by tests/openapi/check.js at the end. */
+ * docs/api/openapi.json by tests/openapi/check.js at the end. The cases run
+ * on a SQLite file and on a PostgreSQL store (testserve.h's e2e_setup_pg). */
 #include "testapi.h"
 
 #define SECRET "whsec-apitok-91c"
@@ -37,15 +38,27 @@ static void make_key(char *out, const char *name, const char *scope)
     tu_run_release(&r);
 }
 
-static int setup(void **state)
+static int setup_store(void)
 {
-    e2e_setup(state);
     write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 4096\n");
     write_file("tpl/alert.tmpl", tpl_alert);
     make_key(key_mint, "minter", "inbox");
     make_key(key_send, "sender", "send,read");
     make_key(key_app, "app", "send,read,inbox");
     return 0;
+}
+
+static int setup(void **state)
+{
+    e2e_setup(state);
+    return setup_store();
+}
+
+/* The same on a PostgreSQL store. */
+static int setup_pg(void **state)
+{
+    e2e_setup_pg(state);
+    return setup_store();
 }
 
 static int teardown(void **state)
@@ -321,7 +334,7 @@ static void test_apitok_send_inbox(void **state)
     assert_int_equal(events_of(got, "opened", id), 1);
     json_decref(got);
     assert_int_equal(
-        tu_sql1(dir, "h.db", "SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 1);
+        tu_sql1(dir, e2e_db, "SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 1);
     free(tok), free(log), free(py);
 }
 
@@ -345,6 +358,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_apitok_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apitok_send_inbox, setup, teardown),
+        {"test_apitok_tokens_pg", test_apitok_tokens, setup_pg, teardown, NULL},
+        {"test_apitok_send_inbox_pg", test_apitok_send_inbox, setup_pg, teardown, NULL},
+        /* last: it checks every answer above, on both stores */
         cmocka_unit_test_setup_teardown(test_apitok_openapi, setup, teardown),
     };
     char *adir = tu_tmpdir();

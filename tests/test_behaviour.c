@@ -7,7 +7,9 @@
  * around "now", so windows' edges fall exactly on events (an event exactly
  * 30 days old is within 30d), some a second off, some in the future (no
  * window takes them), and a third of the contacts have no event of a name
- * (not did). */
+ * (not did). The cases on the group's own store (the events rules, event
+ * properties, errors) run again with it on PostgreSQL, the same data and
+ * the same evaluator. */
 #include "testutil.h"
 
 #include <ctype.h>
@@ -124,13 +126,20 @@ static void write_files(void)
     free(p);
 }
 
+/* The PostgreSQL run's database for dir (NULL: the default SQLite file). */
+static char *pg_uri, pg_name[64];
+
 static int setup(void **state)
 {
     (void)state;
     dir = tu_tmpdir();
-    char *conf = tu_path(dir, "h.conf");
-    tu_write(conf, "[herald]\ndefault_region = US\n");
+    char *conf = tu_path(dir, "h.conf"), text[512];
+    snprintf(text, sizeof text, "[herald]\ndefault_region = US\n%s%s%s",
+             pg_uri ? "database = " : "", pg_uri ? pg_uri : "", pg_uri ? "\n" : "");
+    tu_write(conf, text);
     free(conf);
+    rng = 0x9E3779B97F4A7C15ull; /* the same data on each run */
+    memset(C, 0, sizeof C);
     setenv("HERALD_CONFIG", "h.conf", 1);
     setenv("HERALD_NOW", NOW_ISO, 1);
     for (int i = 0; i < NC; i++)
@@ -159,10 +168,22 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with dir's store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    pg_uri = tu_pg_db(pg_name);
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     tu_rmdir(dir);
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
     return 0;
 }
 
@@ -383,10 +404,10 @@ static void check_members(const char *d, struct hd_store *st, const char *expr, 
         fail_msg("rule [%s] selects %lld: make the data more varied", expr, expected);
 }
 
-/* The store of folder d, read-only. */
+/* The store of folder d, read-only (dir's on PostgreSQL in that run). */
 static struct hd_store *open_store(const char *d)
 {
-    char *db = tu_path(d, "var/herald.db");
+    char *db = d == dir && pg_uri ? hd_xstrdup(pg_uri) : tu_path(d, "var/herald.db");
     struct hd_store *st = NULL;
     struct hd_store_opts ro = {.readonly = true};
     struct hd_err e = {0};
@@ -1351,7 +1372,8 @@ static void test_behaviour_errors(void **state)
         {"plan is full", "expected 'null' or 'empty' after 'is', found 'full'"},
         {"opened()", "1:1: opened takes no arguments"},
         {"messaged(\"x\")", "expected 'channel CH' or 'within D' in messaged(), found a string"},
-        {"received(channel fax)", "expected a channel (email, sms, push, inbox or wechat) after 'channel'"},
+        {"received(channel fax)",
+         "expected a channel (email, sms, push, inbox or wechat) after 'channel'"},
         {"converted(\"recall\")", "converted needs a campaign and an event"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -1373,5 +1395,14 @@ int main(void)
         cmocka_unit_test(test_behaviour_local_today),
         cmocka_unit_test(test_behaviour_rfm),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* the cases on the group's own store again, on PostgreSQL (the messages
+     * case writes the dispatcher's tables with SQLite's text; the others
+     * make folders of their own) */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_behaviour_events_pg", test_behaviour_events, NULL, NULL, NULL},
+        {"test_behaviour_import_properties_pg", test_behaviour_import_properties, NULL, NULL, NULL},
+        {"test_behaviour_errors_pg", test_behaviour_errors, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

@@ -11,7 +11,8 @@
  * fetch` bounces the message, suppresses the address with its class, `why`
  * tells it, a mail that is no bounce is left and counted, and a second
  * fetch applies nothing; herald run polls the Maildir; the same over IMAP
- * (tests/imap_server.py); config errors. */
+ * (tests/imap_server.py); config errors. The end-to-end cases run on a
+ * SQLite file, then on a PostgreSQL store. */
 #include "testnet.h"
 
 #include <glob.h>
@@ -168,15 +169,17 @@ static void test_bounces_reports(void **state)
 
 static char *dir;
 static struct tu_server smtp;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 static const char tpl_news[] =
     "description: bounce test\ncategory: transactional\nfrom: Acme <hello@example.com>\n\n"
     "--- email.subject\nYour order, {{ first_name }}\n"
     "--- email.text\nHello {{ first_name }}, your order shipped.\n";
 
-static int e2e_setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -189,13 +192,13 @@ static int e2e_setup(void **state)
     free(py);
     char *rules = tu_src_path("etc/bounce-rules.tsv"), conf[2048];
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = warn\n" TU_SERVE_CONF
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = warn\n" TU_SERVE_CONF
              "[receipts]\nbounce_rules = %s\n"
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "timeout = 10s\nbounce_address = bounces@bounce.example.com\n"
              "[provider box]\ntype = outbox\npath = ob\nbounce_address = b@bounce.example.com\n"
              "[channel email]\nproviders = mail\n[bounces]\nmaildir = mb\n",
-             rules, smtp.port);
+             db, rules, smtp.port);
     free(rules);
     char *p = tu_path(dir, "h.conf");
     tu_write(p, conf);
@@ -216,12 +219,32 @@ static int e2e_setup(void **state)
     return 0;
 }
 
+static int e2e_setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int e2e_setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
+}
+
 static int e2e_teardown(void **state)
 {
     (void)state;
     tu_server_stop(&smtp);
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -238,7 +261,7 @@ static char *run_ok(const char *a1, const char *a2, const char *a3, const char *
 
 static int64_t q1(const char *sql)
 {
-    return tu_q1(dir, sql);
+    return tu_sql1(dir, db, sql);
 }
 
 /* Creates and sends campaign name to everyone; the number of contact's
@@ -540,6 +563,15 @@ int main(void)
         cmocka_unit_test(test_bounces_outbox_return_path),
         cmocka_unit_test(test_bounces_config_errors),
     };
+    /* the same story on a PostgreSQL store (the config errors stop before
+     * any store: SQLite's run is enough) */
+    const struct CMUnitTest e2e_pg[] = {
+        {"test_bounces_end_to_end_pg", test_bounces_end_to_end, NULL, NULL, NULL},
+        {"test_bounces_run_polls_pg", test_bounces_run_polls, NULL, NULL, NULL},
+        {"test_bounces_imap_pg", test_bounces_imap, NULL, NULL, NULL},
+        {"test_bounces_outbox_return_path_pg", test_bounces_outbox_return_path, NULL, NULL, NULL},
+    };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
-    return rc | cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
+    rc |= cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
+    return rc | cmocka_run_group_tests(e2e_pg, e2e_setup_pg, e2e_teardown);
 }

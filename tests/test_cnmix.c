@@ -19,7 +19,8 @@
  * receipts are applied, then reads them from its log beside the trails:
  * delivered, and undelivered for the number that does not exist
  * (...2001), which `why` explains and the second campaign passes over as
- * suppressed; `herald log --outcome receipt` lists them all by gateway. */
+ * suppressed; `herald log --outcome receipt` lists them all by gateway.
+ * The whole story runs on a SQLite file, then on a PostgreSQL store. */
 #include "testnet.h"
 
 #include <jansson.h>
@@ -41,6 +42,8 @@
 #define TC_TOKEN "tc-hook-W9c3Nd4"
 #define HT "IQAAAACy0kYdAACQ9Zx3pBq7" /* the start of every Huawei token here */
 
+static const char *db = "m.db";   /* the store: "m.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 static char *dir;
 static struct tu_server jp, hw, wx, ali, tc;
 static pid_t serve;
@@ -63,7 +66,7 @@ static void write_conf(const char *name, const char *sms)
     struct hd_buf t;
     hd_buf_init(&t);
     hd_buf_addf(&t,
-                "[herald]\ntemplates = tpl\ndatabase = m.db\n"
+                "[herald]\ntemplates = tpl\ndatabase = %s\n"
                 "[serve]\npublic_url = https://herald.example.com\n"
                 "secret_file = var/herald.secret\n"
                 "[provider jp]\ntype = jpush\nbase_url = http://127.0.0.1:%d\napp_key = %s\n"
@@ -80,7 +83,7 @@ static void write_conf(const char *name, const char *sms)
                 "sign_name = 赫拉德\ncallback_token_env = TEST_TC_TOKEN\n"
                 "[channel push]\nproviders = jp, hw\n[channel wechat]\nproviders = wx\n"
                 "[channel sms]\nproviders = %s\n",
-                jp.port, JP_KEY, hw.port, hw.port, HMS_APP, wx.port, WX_APP,
+                db, jp.port, JP_KEY, hw.port, hw.port, HMS_APP, wx.port, WX_APP,
                 ali.port ? ali.port : 9, ALI_ID, tc.port ? tc.port : 9, TC_ID, TC_APP, sms);
     tu_write(conf, t.data);
     hd_buf_release(&t);
@@ -148,8 +151,22 @@ static int teardown(void **state)
     tu_server_stop(&ali);
     tu_server_stop(&tc);
     tu_rmdir(dir);
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "m.db";
     assert_int_equal(st, 0);
     return 0;
+}
+
+/* The same with the store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    pg_uri = tu_pg_db(pg_name);
+    db = pg_uri;
+    return setup(state);
 }
 
 /* The contact's log rows, oldest first (the log lists the newest first),
@@ -223,7 +240,7 @@ static char *run_campaign(const char *name, const char *conf, const char *tpl, i
     if (r.status != 0 && r.status != 3)
         fail_msg("send: %s %s", r.out, r.err);
     tu_run_release(&r);
-    tu_wait_receipts(dir, "m.db", receipts);
+    tu_wait_receipts(dir, db, receipts);
     tu_herald(&r, dir, NULL, "-c", conf, "log", "--campaign", name, "--format", "jsonl", NULL);
     char *out = hd_xstrdup(r.out);
     tu_run_release(&r);
@@ -412,5 +429,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnmix_fallback),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cnmix_fallback_pg", test_cnmix_fallback, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

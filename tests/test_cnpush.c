@@ -5,7 +5,9 @@
  * result class each driver maps; the import, the contact views, a segment
  * rule, a campaign whose push order puts Huawei first with fallback to
  * JPush and SMS, the token shared between processes and -v without a
- * secret go through the real binary. */
+ * secret go through the real binary. The cases with a store run on SQLite
+ * files, then on PostgreSQL databases (testboth.h). */
+#include "testboth.h"
 #include "testnet.h"
 
 #include <jansson.h>
@@ -23,6 +25,7 @@
 
 static char *dir;
 static struct tu_server jp, hw;
+static struct tu_both stores; /* each case's store: a file, or a PostgreSQL database */
 
 static char *path(const char *name)
 {
@@ -40,7 +43,17 @@ static int setup(void **state)
     const char *ha[] = {"--app",    HMS_APP, "--client", HMS_APP, "--secret",
                         HMS_SECRET, "--log", "hms.log",  NULL};
     tu_start_mock(&hw, dir, "hms.js", ha);
+    char *td = path("tpl"); /* write_conf makes it too; a case may put a template first */
+    mkdir(td, 0755);
+    free(td);
     return 0;
+}
+
+/* The same with the stores on PostgreSQL. */
+static int setup_pg(void **state)
+{
+    stores.pg = true;
+    return setup(state);
 }
 
 static int teardown(void **state)
@@ -49,6 +62,7 @@ static int teardown(void **state)
     tu_server_stop(&jp);
     tu_server_stop(&hw);
     tu_rmdir(dir);
+    tu_both_release(&stores);
     return 0;
 }
 
@@ -298,7 +312,7 @@ static void write_conf(const char *name, const char *db, const char *push)
                 "master_secret_env = TEST_JP_SECRET\n"
                 "[provider box]\ntype = outbox\npath = box\n"
                 "[channel push]\nproviders = %s\n[channel sms]\nproviders = box\n",
-                td, db, hw.port, hw.port, HMS_APP, jp.port, JP_KEY, push);
+                td, tu_both_store(&stores, db), hw.port, hw.port, HMS_APP, jp.port, JP_KEY, push);
     tu_write(conf, t.data);
     mkdir(td, 0755);
     hd_buf_release(&t);
@@ -561,5 +575,12 @@ int main(void)
         cmocka_unit_test(test_cnpush_outbox),
         cmocka_unit_test(test_cnpush_verbose_no_secrets),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* the cases with a store again, on PostgreSQL */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cnpush_contacts_pg", test_cnpush_contacts, NULL, NULL, NULL},
+        {"test_cnpush_campaign_pg", test_cnpush_campaign, NULL, NULL, NULL},
+        {"test_cnpush_outbox_pg", test_cnpush_outbox, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

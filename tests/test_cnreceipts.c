@@ -8,7 +8,8 @@
  * that was off not). The hooks' guards are asserted one by one: no token,
  * a wrong one, a provider of another type or without a token, a body that
  * is not a batch of reports (nothing kept), one too large, a batch sent
- * again (one row per report). */
+ * again (one row per report). The whole story runs on a SQLite file, then on
+ * a PostgreSQL store. */
 #include "testnet.h"
 
 #include <jansson.h>
@@ -24,6 +25,8 @@
 
 static char *dir;
 static struct tu_server ali, tc;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 static pid_t serve;
 static int port;
 
@@ -44,7 +47,7 @@ static void write_conf(const char *name, const char *providers)
     struct hd_buf t;
     hd_buf_init(&t);
     hd_buf_addf(&t,
-                "[herald]\ntemplates = tpl\ndatabase = h.db\nlog_level = debug\n"
+                "[herald]\ntemplates = tpl\ndatabase = %s\nlog_level = debug\n"
                 "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
                 "[provider ali]\ntype = aliyun_sms\nbase_url = http://127.0.0.1:%d\n"
                 "access_key_id = %s\naccess_key_secret_env = TEST_ALI_SECRET\n"
@@ -56,16 +59,16 @@ static void write_conf(const char *name, const char *providers)
                 "secret_id = %s\nsecret_key_env = TEST_TC_SECRET\nsdk_app_id = %s\n"
                 "sign_name = 赫拉德\ncallback_token_file = tc.token\n"
                 "[channel sms]\nproviders = %s\n",
-                ali.port ? ali.port : 9, ALI_ID, ALI_ID, tc.port ? tc.port : 9, TC_ID, TC_APP,
+                db, ali.port ? ali.port : 9, ALI_ID, ALI_ID, tc.port ? tc.port : 9, TC_ID, TC_APP,
                 providers);
     tu_write(conf, t.data);
     hd_buf_release(&t);
     free(conf);
 }
 
-static int setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("TEST_ALI_SECRET", ALI_SECRET, 1);
@@ -97,6 +100,20 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -104,13 +121,19 @@ static int teardown(void **state)
     tu_server_stop(&ali);
     tu_server_stop(&tc);
     tu_rmdir(dir);
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     assert_int_equal(st, 0);
     return 0;
 }
 
 static int64_t q1(const char *sql)
 {
-    return tu_sql1(dir, "h.db", sql);
+    return tu_sql1(dir, db, sql);
 }
 
 /* POSTs the file body (in dir) to path; the status, the answer in out. */
@@ -214,9 +237,9 @@ static void test_cnreceipts_campaigns(void **state)
     assert_non_null(out_id);
     assert_true(strlen(out_id) == 38 && out_id[1] == ':');
     json_decref(l);
-    tu_wait_receipts(dir, "h.db", 3);
+    tu_wait_receipts(dir, db, 3);
     send_wave("tc.conf", "t", "tc");
-    tu_wait_receipts(dir, "h.db", 6);
+    tu_wait_receipts(dir, db, 6);
     check_pushed("aliyun.log", "{\"code\":0,\"msg\":\"接收成功\"}\n", 3);
     check_pushed("tencent.log", "{\"result\":0,\"errmsg\":\"OK\"}\n", 3);
     char *log = herald_out("h.conf", "log", "--outcome", "receipt", "--format", "jsonl");
@@ -317,5 +340,11 @@ int main(void)
         cmocka_unit_test(test_cnreceipts_campaigns),
         cmocka_unit_test(test_cnreceipts_guards),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* the same story on a PostgreSQL store */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cnreceipts_campaigns_pg", test_cnreceipts_campaigns, NULL, NULL, NULL},
+        {"test_cnreceipts_guards_pg", test_cnreceipts_guards, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

@@ -6,7 +6,9 @@
  * signature with node:crypto, independently; every result class each
  * driver maps is sent through the real driver; lint, preview and a
  * campaign through `herald send` go through the real binary; and no
- * secret reaches the output of `herald -v`. */
+ * secret reaches the output of `herald -v`. The cases with a store run on
+ * SQLite files, then on PostgreSQL databases (testboth.h). */
+#include "testboth.h"
 #include "testnet.h"
 
 #include <jansson.h>
@@ -25,6 +27,7 @@
 
 static char *dir;
 static struct tu_server ali, tc;
+static struct tu_both stores; /* each case's store: a file, or a PostgreSQL database */
 
 static char *path(const char *name)
 {
@@ -42,7 +45,17 @@ static int setup(void **state)
     const char *ta[] = {"--id", TC_ID,   "--secret",    TC_SECRET, "--app",
                         TC_APP, "--log", "tencent.log", NULL};
     tu_start_mock(&tc, dir, "tencent.js", ta);
+    char *td = path("tpl"); /* write_conf makes it too; a case may put a template first */
+    mkdir(td, 0755);
+    free(td);
     return 0;
+}
+
+/* The same with the stores on PostgreSQL. */
+static int setup_pg(void **state)
+{
+    stores.pg = true;
+    return setup(state);
 }
 
 static int teardown(void **state)
@@ -51,6 +64,7 @@ static int teardown(void **state)
     tu_server_stop(&ali);
     tu_server_stop(&tc);
     tu_rmdir(dir);
+    tu_both_release(&stores);
     return 0;
 }
 
@@ -303,7 +317,8 @@ static void write_conf(const char *name, const char *db, const char *providers)
                 "account_sid = AC1\nauth_token_env = TEST_ALI_SECRET\nfrom = +15550001111\n"
                 "[provider box]\ntype = outbox\npath = box\n"
                 "[channel sms]\nproviders = %s\n",
-                td, db, ali.port, ALI_ID, tc.port, TC_ID, TC_APP, providers);
+                td, tu_both_store(&stores, db), ali.port, ALI_ID, tc.port, TC_ID, TC_APP,
+                providers);
     tu_write(conf, t.data);
     mkdir(td, 0755);
     hd_buf_release(&t);
@@ -574,5 +589,13 @@ int main(void)
         cmocka_unit_test(test_cnsms_preview),
         cmocka_unit_test(test_cnsms_verbose_no_secrets),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* the cases through the binary again, their stores on PostgreSQL */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cnsms_campaign_pg", test_cnsms_campaign, NULL, NULL, NULL},
+        {"test_cnsms_provider_fault_pg", test_cnsms_provider_fault, NULL, NULL, NULL},
+        {"test_cnsms_outbox_pg", test_cnsms_outbox, NULL, NULL, NULL},
+        {"test_cnsms_preview_pg", test_cnsms_preview, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

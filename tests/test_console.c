@@ -8,7 +8,9 @@
  * Retry-After, logout (its CSRF-less POST refused) ending the session, a
  * session past [serve] console_session sent back to the login, the
  * overview with a real campaign's numbers in English and Chinese, and
- * `herald audit actions` listing what happened. */
+ * `herald audit actions` listing what happened.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 static void write_pw(void)
@@ -34,7 +36,7 @@ static void test_console_users(void **state)
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
     assert_int_equal(q1("SELECT count(*) FROM users WHERE name = 'ann' AND role = 'admin' AND "
-                        "hash GLOB '?argon2id?v=19?m=19456,t=2,p=1?*'"),
+                        "hash LIKE '_argon2id_v=19_m=19456,t=2,p=1_%'"),
                      1);
     r = run("user", "add", "bob", "--role", "boss", "--password-file", "pw");
     assert_int_equal(r.status, 2);
@@ -62,11 +64,9 @@ static void test_console_users(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "no user named 'nobody'");
     tu_run_release(&r);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' 'SELECT hash FROM users'", dir);
-    char *h1 = tu_sh(cmd);
+    char cmd[4200], *h1 = tu_sql_text(dir, e2e_db, "SELECT hash FROM users");
     TU_HERALD_OK(dir, "user", "passwd", "ann", "--password-file", "pw2");
-    char *h2 = tu_sh(cmd);
+    char *h2 = tu_sql_text(dir, e2e_db, "SELECT hash FROM users");
     assert_true(strncmp(h1, "$argon2id$", 10) == 0);
     assert_string_not_equal(h1, h2);
     free(h1);
@@ -166,8 +166,8 @@ static void test_console_login(void **state)
     free(hdr);
     /* the store keeps its SHA-256, not the id */
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM console_sessions WHERE hex(id) = upper('%s')",
-             sid);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM console_sessions WHERE %s('%s')",
+             e2e_pg_uri ? "encode(id, 'hex') = lower" : "hex(id) = upper", sid);
     assert_int_equal(q1(sql), 0);
     assert_int_equal(q1("SELECT count(*) FROM console_sessions"), 1);
     assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 200);
@@ -339,12 +339,8 @@ static void test_console_overview(void **state)
                  "--channels", "email", "--at", "2026-11-24T09:00:00Z");
     TU_HERALD_OK(dir, "campaign", "pause", "held");
     /* a provider a gateway throttled, as the dispatcher's writer records it */
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"INSERT INTO provider_pauses VALUES ('mail', "
-             "strftime('%%s', '2026-11-22T13:00:00Z') * 1000)\"",
-             dir);
-    free(tu_sh(cmd));
+    free(tu_sql_text(dir, e2e_db, /* until 2026-11-22T13:00:00Z */
+                     "INSERT INTO provider_pauses VALUES ('mail', 1795352400000)"));
     srv_start(&s);
     char *sid = tc_sign_in(&s, "ann");
     assert_int_equal(tc_get(&s, sid, "/console/", "en-GB,en;q=0.8", &body, &hdr), 200);
@@ -729,6 +725,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_campaign, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_log, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_log_pages, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_config_pg", test_console_config, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_users_pg", test_console_users, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_login_pg", test_console_login, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_throttle_pg", test_console_throttle, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_throttle_parallel_pg", test_console_throttle_parallel, e2e_setup_pg,
+         e2e_teardown, NULL},
+        {"test_console_expired_pg", test_console_expired, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_overview_pg", test_console_overview, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_campaign_pg", test_console_campaign, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_log_pg", test_console_log, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_log_pages_pg", test_console_log_pages, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * made on the page is shown once (no-store, never in the log), works
  * against /api/v1 until it is revoked; the audit page lists these
  * actions with `herald audit actions`' filters, paged by id; the nav
- * marks the current page and shows Users to admins only. */
+ * marks the current page and shows Users to admins only.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 struct who {
@@ -298,13 +300,7 @@ static void test_console_admin_audit(void **state)
                  "INSERT INTO audit_actions (at, who, action, detail, addr) VALUES (%d, "
                  "'mallory', 'poke', 'n%d', '10.0.0.1')",
                  1795000000 + i, i);
-        char *cmd = NULL, *path = tu_path(dir, "h.db");
-        size_t n = strlen(path) + strlen(sql) + 32;
-        cmd = malloc(n);
-        snprintf(cmd, n, "sqlite3 '%s' \"%s\"", path, sql);
-        free(tu_sh(cmd));
-        free(cmd);
-        free(path);
+        free(tu_sql_text(dir, e2e_db, sql));
     }
     srv_start(&s);
     sign_in(&s, "root", &a);
@@ -440,6 +436,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_admin_audit, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_cli_role, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_admin_words, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_admin_roles_pg", test_console_admin_roles, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_admin_users_pg", test_console_admin_users, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_admin_keys_pg", test_console_admin_keys, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_admin_unknown_name_pg", test_console_admin_unknown_name, e2e_setup_pg,
+         e2e_teardown, NULL},
+        {"test_console_admin_audit_pg", test_console_admin_audit, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_admin_cli_role_pg", test_console_admin_cli_role, e2e_setup_pg, e2e_teardown,
+         NULL},
+        {"test_console_admin_words_pg", test_console_admin_words, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

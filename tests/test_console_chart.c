@@ -6,7 +6,9 @@
  * and Chinese; a hostile goal name comes back escaped; a campaign without
  * a holdout says there is nothing to compare; the rates by provider and by
  * day are herald stats --by provider's and --by day's; the numbers are
- * kept a while per campaign and goal, in no language. */
+ * kept a while per campaign and goal, in no language.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 #include <jansson.h>
@@ -185,6 +187,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_console_chart_lift, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_chart_rates, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_chart_lift_pg", test_console_chart_lift, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_chart_rates_pg", test_console_chart_rates, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

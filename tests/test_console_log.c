@@ -5,7 +5,9 @@
  * page, older and back newer, every row once and in order; the export
  * byte for byte what `herald log --format csv` prints for the same filter;
  * a bad filter's 400 with nothing exported; a viewer may export, a request
- * without a session is sent to the login. */
+ * without a session is sent to the login.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 #include "herald/buf.h"
@@ -51,9 +53,7 @@ static void big_log(void)
     tc_user("vic", "viewer");
     send_promo();
     /* one instant for every row: the cursor's time alone cannot order them */
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"UPDATE attempts SET at = 1795000000000\"", dir);
-    free(tu_sh(cmd));
+    free(tu_sql_text(dir, e2e_db, "UPDATE attempts SET at = 1795000000000"));
 }
 
 static void test_console_log_keyset(void **state)
@@ -178,6 +178,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_console_log_keyset, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_log_csv, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_log_keyset_pg", test_console_log_keyset, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_log_csv_pg", test_console_log_csv, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

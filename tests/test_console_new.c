@@ -10,7 +10,9 @@
  * would, audited, then sends to its page. The contact pages: search by
  * id, email and phone, 404 for an unknown id, the timeline and the "why"
  * of a sent campaign, and an operator's opt-out recorded with source
- * console (a viewer's refused). */
+ * console (a viewer's refused).
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 /* The session's CSRF secret, read from a page it may open. */
@@ -359,6 +361,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_new_errors, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_new_create, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_new_contact, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_new_roles_pg", test_console_new_roles, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_new_errors_pg", test_console_new_errors, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_new_create_pg", test_console_new_create, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_new_contact_pg", test_console_new_contact, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

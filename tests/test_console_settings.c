@@ -5,7 +5,9 @@
  * formatted by ICU in the user's zone (12:00 UTC is 20:00 in Shanghai);
  * the settings page saves both (audited) and refuses a bad zone, a
  * language it does not know, a POST without the CSRF field and one with
- * another session's; clearing the language gives the browser's back. */
+ * another session's; clearing the language gives the browser's back.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 static void test_console_settings_cli(void **state)
@@ -147,6 +149,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_console_settings_cli, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_settings_page, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_settings_cli_pg", test_console_settings_cli, e2e_setup_pg, e2e_teardown,
+         NULL},
+        {"test_console_settings_page_pg", test_console_settings_page, e2e_setup_pg, e2e_teardown,
+         NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

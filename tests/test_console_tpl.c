@@ -9,7 +9,9 @@
  * place, a rule over the limit refused); saving a segment: a viewer's
  * POST is 403 and changes nothing, a POST without the CSRF field too, a
  * bad rule is refused in the page with nothing stored, a good one is
- * stored as `herald segment define` would and audited, and changed. */
+ * stored as `herald segment define` would and audited, and changed.
+ * Each case runs on a SQLite file and on a PostgreSQL store
+ * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
 
 /* welcome: every channel's parts, a zh-CN file; strict: a variable no
@@ -369,6 +371,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_tpl_preview, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_seg_check, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_seg_save, e2e_setup, e2e_teardown),
+        /* the same on a PostgreSQL store */
+        {"test_console_tpl_list_pg", test_console_tpl_list, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_tpl_preview_pg", test_console_tpl_preview, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_seg_check_pg", test_console_seg_check, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_seg_save_pg", test_console_seg_save, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

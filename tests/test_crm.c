@@ -5,31 +5,55 @@
  * --encoding and imported with it, duplicate ids refused with both lines
  * unless --last-wins, and bulk suppression lists (suppress import) with
  * suppress add reading national numbers and addresses starting with '-'.
- * Non-UTF-8 files are written here from escaped bytes. */
+ * Non-UTF-8 files are written here from escaped bytes. Every case runs on
+ * the default SQLite file and on a PostgreSQL store (--db on each command). */
 #include "testutil.h"
+
+#include <stdbool.h>
 
 struct fx {
     char *dir;
+    const char *db;   /* the store every command names with --db */
+    char *pg_uri;     /* on the PostgreSQL run: its database (db) */
+    char pg_name[64]; /* and its name, for tu_pg_drop */
 };
 
-static int setup(void **state)
+static int setup_on(void **state, bool pg)
 {
     struct fx *fx = hd_xcalloc(1, sizeof *fx);
     struct tu_run r;
     fx->dir = tu_tmpdir();
+    fx->db = "var/herald.db"; /* the default store */
+    if (pg)
+        fx->db = fx->pg_uri = tu_pg_db(fx->pg_name);
     unsetenv("HERALD_CONFIG");
     setenv("HERALD_NOW", "2026-11-22T00:00:00Z", 1);
-    tu_herald(&r, fx->dir, NULL, "init", NULL);
+    tu_herald(&r, fx->dir, NULL, "--db", fx->db, "init", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
     *state = fx;
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_on(state, false);
+}
+
+/* The same with the store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    return setup_on(state, true);
+}
+
 static int teardown(void **state)
 {
     struct fx *fx = *state;
     tu_rmdir(fx->dir);
+    if (fx->pg_uri) {
+        tu_pg_drop(fx->pg_name);
+        free(fx->pg_uri);
+    }
     free(fx);
     return 0;
 }
@@ -41,10 +65,11 @@ static void put(struct fx *fx, const char *name, const char *text)
     free(p);
 }
 
-/* Runs herald with up to 8 arguments (NULL-terminated) and checks the exit code. */
+/* Runs herald on the case's store with up to 8 arguments (NULL-terminated) and
+ * checks the exit code. */
 #define RUN(r, fx, want, ...)                                                                      \
     do {                                                                                           \
-        tu_herald((r), (fx)->dir, NULL, __VA_ARGS__, NULL);                                        \
+        tu_herald((r), (fx)->dir, NULL, "--db", (fx)->db, __VA_ARGS__, NULL);                      \
         if ((r)->status != (want))                                                                 \
             fprintf(stderr, "exit %d\nstdout: %s\nstderr: %s\n", (r)->status, (r)->out, (r)->err); \
         assert_int_equal((r)->status, (want));                                                     \
@@ -214,8 +239,8 @@ static void test_crm_encoding(void **state)
     /* Latin-1 from standard input; a UTF-8 BOM is skipped */
     put(fx, "l1.csv", "id,name\nl1,Ren\xe9\n");
     char *in = tu_path(fx->dir, "l1.csv");
-    tu_herald(&r, fx->dir, in, "contacts", "import", "-", "--format", "csv", "--encoding", "latin1",
-              NULL);
+    tu_herald(&r, fx->dir, in, "--db", fx->db, "contacts", "import", "-", "--format", "csv",
+              "--encoding", "latin1", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
     free(in);
@@ -371,6 +396,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crm_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crm_suppress_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crm_suppress_add, setup, teardown),
+        {"test_crm_map_pg", test_crm_map, setup_pg, teardown, NULL},
+        {"test_crm_config_map_pg", test_crm_config_map, setup_pg, teardown, NULL},
+        {"test_crm_country_pg", test_crm_country, setup_pg, teardown, NULL},
+        {"test_crm_encoding_pg", test_crm_encoding, setup_pg, teardown, NULL},
+        {"test_crm_duplicates_pg", test_crm_duplicates, setup_pg, teardown, NULL},
+        {"test_crm_suppress_import_pg", test_crm_suppress_import, setup_pg, teardown, NULL},
+        {"test_crm_suppress_add_pg", test_crm_suppress_add, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests_name("crm", tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
  * from it, and without HERALD_TEST it must refuse). The test checks the answers (403 for a
  * body one byte changed, 401 for a wrong password), the states, the
  * suppression list, consent and the receipts table exactly; last, the
- * SMTP driver writes the same headers as the outbox (for Mailgun). */
+ * SMTP driver writes the same headers as the outbox (for Mailgun). The
+ * cases run on a SQLite file, then on a PostgreSQL store. */
 #include "testserve.h"
 
 #include "herald/state.h"
@@ -36,9 +37,8 @@ static void signer(const char *args, char *out, size_t size)
     free(r);
 }
 
-static int esp_setup(void **state)
+static int esp_setup_on(void)
 {
-    e2e_setup(state);
     signer("keygen sg.pem", pubkey, sizeof pubkey);
     setenv("TEST_MG_KEY", MG_KEY, 1);
     setenv("TEST_PM_PASS", PM_PASS, 1);
@@ -68,6 +68,19 @@ static int esp_setup(void **state)
     setenv("HERALD_TEST", "1", 1);
     setenv("HERALD_TEST_SNS_CERT_HOST", host, 1);
     return 0;
+}
+
+static int esp_setup(void **state)
+{
+    e2e_setup(state);
+    return esp_setup_on();
+}
+
+/* The same on a PostgreSQL store. */
+static int esp_setup_pg(void **state)
+{
+    e2e_setup_pg(state);
+    return esp_setup_on();
 }
 
 static int esp_teardown(void **state)
@@ -301,7 +314,7 @@ static void check_postmark(const struct srv *s)
     write_file("pm.json", body);
     assert_int_equal(
         post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
-    tu_wait_receipts_where(dir, "h.db",
+    tu_wait_receipts_where(dir, e2e_db,
                            "gateway_id = '4242' AND status = 'bounced' AND code = '4.0.0'", 1);
     assert_int_equal(state_of(m1), HD_ST_DELIVERED);
     snprintf(body, sizeof body,
@@ -423,7 +436,7 @@ static void check_ses(const struct srv *s)
              TOPIC, m1);
     assert_int_equal(sns_post(s, "Notification", fields, "1", false, got, sizeof got), 200);
     snprintf(sql, sizeof sql, "gateway_id = 'n-2' AND message_id = %lld", m1);
-    tu_wait_receipts_where(dir, "h.db", sql, 1);
+    tu_wait_receipts_where(dir, e2e_db, sql, 1);
     /* the certificate was fetched once, then cached */
     assert_int_equal(count_lines("sns.log", "/cert.pem"), 1);
 }
@@ -520,5 +533,12 @@ int main(void)
         cmocka_unit_test(test_esp_events),
         cmocka_unit_test(test_esp_smtp_headers),
     };
-    return cmocka_run_group_tests(tests, esp_setup, esp_teardown);
+    /* the same on a PostgreSQL store */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_esp_headers_pg", test_esp_headers, NULL, NULL, NULL},
+        {"test_esp_events_pg", test_esp_events, NULL, NULL, NULL},
+        {"test_esp_smtp_headers_pg", test_esp_smtp_headers, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, esp_setup, esp_teardown);
+    return rc | cmocka_run_group_tests(tests_pg, esp_setup_pg, esp_teardown);
 }

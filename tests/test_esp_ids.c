@@ -10,7 +10,8 @@
  * sg_message_id is that SMTP id with SendGrid's filter suffix, a Mailgun
  * event naming the Message-ID alone, a Postmark event naming the SMTP id
  * as its MessageID (SES's mail.messageId: test_esp_parse), and an event
- * for an id herald never sent (kept pending with the sender's id, applied to nothing). */
+ * for an id herald never sent (kept pending with the sender's id, applied to nothing).
+ * Both cases run on a SQLite file, then on a PostgreSQL store. */
 #include "testserve.h"
 
 #include "herald/state.h"
@@ -33,9 +34,8 @@ static void signer(const char *args, char *out, size_t size)
     free(r);
 }
 
-static int ids_setup(void **state)
+static int ids_setup_on(void)
 {
-    e2e_setup(state);
     signer("keygen sg.pem", pubkey, sizeof pubkey);
     setenv("TEST_MG_KEY", MG_KEY, 1);
     setenv("TEST_PM_PASS", PM_PASS, 1);
@@ -52,6 +52,19 @@ static int ids_setup(void **state)
                  "--channels", "email", "--now");
     TU_HERALD_OK(dir, "send", "promo", "--wait", "30s");
     return 0;
+}
+
+static int ids_setup(void **state)
+{
+    e2e_setup(state);
+    return ids_setup_on();
+}
+
+/* The same on a PostgreSQL store. */
+static int ids_setup_pg(void **state)
+{
+    e2e_setup_pg(state);
+    return ids_setup_on();
 }
 
 static int ids_teardown(void **state)
@@ -121,17 +134,17 @@ static void test_esp_ids_events(void **state)
 {
     (void)state;
     struct srv s;
-    char body[2048], got[256], cmd[4096], sig[100];
+    char body[2048], got[256], cmd[4096], sig[100], sql[256];
     long long m1 = msg_of("k1@example.com"), m2 = msg_of("k2@example.com");
     assert_true(m1 > 0 && m2 > 0);
     srv_start(&s);
 
     /* SendGrid: sg_message_id is the SMTP reply's id, a dot and the filter's */
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE message_id = %lld AND "
-             "outcome = 'accepted'\"",
-             dir, m1);
-    char *qid = sh1(cmd);
+    snprintf(sql, sizeof sql,
+             "SELECT gateway_id FROM attempts WHERE message_id = %lld AND outcome = 'accepted'",
+             m1);
+    char *qid = tu_sql_text(dir, e2e_db, sql);
+    qid[strcspn(qid, "\n")] = '\0';
     assert_true(qid[0] == 'H');
     snprintf(body, sizeof body,
              "[{\"email\":\"k1@example.com\",\"event\":\"delivered\",\"sg_event_id\":\"ev-1\","
@@ -163,11 +176,11 @@ static void test_esp_ids_events(void **state)
 
     /* Postmark: MessageID, the id its SMTP reply named */
     long long m3 = msg_of("k3@example.com");
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE message_id = %lld AND "
-             "outcome = 'accepted'\"",
-             dir, m3);
-    char *qid3 = sh1(cmd);
+    snprintf(sql, sizeof sql,
+             "SELECT gateway_id FROM attempts WHERE message_id = %lld AND outcome = 'accepted'",
+             m3);
+    char *qid3 = tu_sql_text(dir, e2e_db, sql);
+    qid3[strcspn(qid3, "\n")] = '\0';
     snprintf(body, sizeof body,
              "{\"RecordType\":\"Delivery\",\"MessageID\":\"%s\",\"Recipient\":"
              "\"k3@example.com\",\"DeliveredAt\":\"2026-11-22T12:01:00Z\"}",
@@ -198,5 +211,11 @@ int main(void)
         cmocka_unit_test(test_esp_ids_kept),
         cmocka_unit_test(test_esp_ids_events),
     };
-    return cmocka_run_group_tests(tests, ids_setup, ids_teardown);
+    /* the same on a PostgreSQL store */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_esp_ids_kept_pg", test_esp_ids_kept, NULL, NULL, NULL},
+        {"test_esp_ids_events_pg", test_esp_ids_events, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, ids_setup, ids_teardown);
+    return rc | cmocka_run_group_tests(tests_pg, ids_setup_pg, ids_teardown);
 }

@@ -11,7 +11,8 @@
  * (403) with nothing kept; a report for an id not known yet is kept
  * pending and applied once the message appears; a repeat is one row;
  * configuration errors name their file and line. Also the RFC 6901
- * evaluator (core/jptr.c) with its ~ escapes. */
+ * evaluator (core/jptr.c) with its ~ escapes. The store's cases and the
+ * end-to-end groups run on a SQLite file and on a PostgreSQL store. */
 #include "testnet.h"
 
 #include <jansson.h>
@@ -28,6 +29,8 @@
 
 static char *dir;
 static struct tu_server tw;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL runs' database */
 /* the receipt keys of the group running: JSON with hex signatures, or a
  * form with base64 ones under other header names */
 static bool form_mode;
@@ -193,16 +196,16 @@ static void test_hooks_http_batch(void **state)
     assert_int_equal(hd_http_ref_message(NULL), 0);
 }
 
-/* The gateways' ids go with the log rows they were kept for. */
-static void test_hooks_http_prune(void **state)
+/* The gateways' ids go with the log rows they were kept for, in the
+ * store at path (a SQLite file or a postgresql:// URI). */
+static void prune_on(const char *path)
 {
-    (void)state;
-    char *tmp = tu_tmpdir(), *path = tu_path(tmp, "h.db");
     struct hd_store *st = NULL;
     struct hd_err err = {0};
     struct hd_store_opts create = {.create = true};
     int64_t m = -1, n = -1;
-    assert_int_equal(hd_store_open(path, &create, &st, &err), 0);
+    if (hd_store_open(path, &create, &st, &err) < 0)
+        fail_msg("%s", err.msg);
     assert_int_equal(hd_store_gateway_id_add(st, "gw", "SMold", 5, 1000, &err), 0);
     assert_int_equal(hd_store_gateway_id_add(st, "gw", "SMnew", 6, 5000, &err), 0);
     /* the same id again keeps the first message */
@@ -217,8 +220,26 @@ static void test_hooks_http_prune(void **state)
     assert_int_equal(hd_store_gateway_id_find(st, "other", "SMnew", &m, &err), 0);
     assert_int_equal(m, 0);
     hd_store_free(st);
+}
+
+static void test_hooks_http_prune(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), *path = tu_path(tmp, "h.db");
+    prune_on(path);
     tu_rmdir(tmp);
     free(path);
+}
+
+static void test_hooks_http_prune_pg(void **state)
+{
+    (void)state;
+    char name[64], *uri = tu_pg_db(name), *tmp = tu_tmpdir();
+    TU_HERALD_OK(tmp, "--db", uri, "init"); /* PostgreSQL's schema is made by init only */
+    prune_on(uri);
+    tu_rmdir(tmp);
+    tu_pg_drop(name);
+    free(uri);
 }
 
 /* ---- end to end ---------------------------------------------------------------------------- */
@@ -230,9 +251,9 @@ static void write_file(const char *name, const char *text)
     free(p);
 }
 
-static int e2e_setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -246,7 +267,7 @@ static int e2e_setup(void **state)
     tu_start_mock(&tw, dir, "twilio.js", twa);
     char conf[3000];
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = debug\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
              "[provider gw]\ntype = http\n"
              "url = http://127.0.0.1:%d/2010-04-01/Accounts/%s/Messages.json\n"
@@ -256,7 +277,7 @@ static int e2e_setup(void **state)
              "message_id_pointer = /sid\ntimeout = 5s\n"
              "receipt_secret_env = TEST_GW_SECRET\n%s"
              "[channel sms]\nproviders = gw\n",
-             tw.port, TW_SID, form_mode ? form_keys : json_keys);
+             db, tw.port, TW_SID, form_mode ? form_keys : json_keys);
     write_file("h.conf", conf);
     tu_tpl_with_pages(dir);
     write_file("tpl/news.tmpl", "description: receipts test\ncategory: transactional\n\n"
@@ -272,6 +293,20 @@ static int e2e_setup(void **state)
     return 0;
 }
 
+static int e2e_setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int e2e_setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
+}
+
 static int e2e_teardown(void **state)
 {
     (void)state;
@@ -279,21 +314,26 @@ static int e2e_teardown(void **state)
     tu_server_stop(&tw);
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
+    form_mode = false;
     assert_int_equal(st, 0);
     return 0;
 }
 
 static int64_t q1(const char *sql)
 {
-    return tu_sql1(dir, "h.db", sql);
+    return tu_sql1(dir, db, sql);
 }
 
 /* One text from the database (the caller frees). */
 static char *q1s(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s/h.db' \"%s\"", dir, sql);
-    char *r = tu_sh(cmd);
+    char *r = tu_sql_text(dir, db, sql);
     r[strcspn(r, "\n")] = '\0';
     return r;
 }
@@ -453,7 +493,7 @@ static void test_hooks_http_pending(void **state)
     if (strcmp(got, sid) != 0)
         fail_msg("the mock's sid is %s, not %s: the pending test's guess is wrong", got, sid);
     snprintf(sql, sizeof sql, "gateway_id = '%s'", sid);
-    tu_wait_receipts_where(dir, "h.db", sql, 1);
+    tu_wait_receipts_where(dir, db, sql, 1);
     assert_int_equal(state_of(m4), HD_ST_DELIVERED);
     free(got);
     free(sid);
@@ -495,12 +535,17 @@ static int form_setup(void **state)
     return e2e_setup(state);
 }
 
+static int form_setup_pg(void **state)
+{
+    form_mode = true;
+    return e2e_setup_pg(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
-        cmocka_unit_test(test_hooks_http_pointer),
-        cmocka_unit_test(test_hooks_http_config),
-        cmocka_unit_test(test_hooks_http_prune),
+        cmocka_unit_test(test_hooks_http_pointer), cmocka_unit_test(test_hooks_http_config),
+        cmocka_unit_test(test_hooks_http_prune),   cmocka_unit_test(test_hooks_http_prune_pg),
         cmocka_unit_test(test_hooks_http_batch),
     };
     const struct CMUnitTest e2e[] = {
@@ -510,7 +555,17 @@ int main(void)
     const struct CMUnitTest form[] = {
         cmocka_unit_test(test_hooks_http_form),
     };
+    /* the same on a PostgreSQL store */
+    const struct CMUnitTest e2e_pg[] = {
+        {"test_hooks_http_reports_pg", test_hooks_http_reports, NULL, NULL, NULL},
+        {"test_hooks_http_pending_pg", test_hooks_http_pending, NULL, NULL, NULL},
+    };
+    const struct CMUnitTest form_pg[] = {
+        {"test_hooks_http_form_pg", test_hooks_http_form, NULL, NULL, NULL},
+    };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
     rc += cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);
-    return rc + cmocka_run_group_tests(form, form_setup, e2e_teardown);
+    rc += cmocka_run_group_tests(form, form_setup, e2e_teardown);
+    rc += cmocka_run_group_tests(e2e_pg, e2e_setup_pg, e2e_teardown);
+    return rc + cmocka_run_group_tests(form_pg, form_setup_pg, e2e_teardown);
 }

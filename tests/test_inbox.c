@@ -10,7 +10,7 @@
  * (Python's hmac, from the README's format, not herald's code): refused
  * tokens, pages, reads as `opened` in `herald stats` and the log, archive,
  * CORS preflight, expiry at a later clock, and a deleted contact's inbox
- * gone. */
+ * gone. The end-to-end cases run on a SQLite file and on a PostgreSQL store. */
 #include "testserve.h"
 
 #include "herald/markdown.h"
@@ -264,9 +264,9 @@ static const char tpl_flash[] =
     "--- inbox.title\nFlash sale\n--- inbox.body\n1. now\n2. *only*\n"
     "--- inbox.expires\n1h\n";
 
-static int inbox_setup(void **state)
+static int inbox_setup_on(const char *store)
 {
-    (void)state;
+    e2e_db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -285,6 +285,21 @@ static int inbox_setup(void **state)
         TU_HERALD_OK(dir, "send", camps[i][0]);
     }
     return 0;
+}
+
+static int inbox_setup(void **state)
+{
+    (void)state;
+    return inbox_setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (testserve.h's e2e_pg_*, which
+ * e2e_teardown drops). */
+static int inbox_setup_pg(void **state)
+{
+    (void)state;
+    e2e_pg_uri = tu_pg_db(e2e_pg_name);
+    return inbox_setup_on(e2e_pg_uri);
 }
 
 /* A token from tests/inbox_token.py (the caller frees). */
@@ -324,8 +339,8 @@ static void test_inbox_sent(void **state)
     (void)state;
     /* k1 and k2 have three messages each in the store; k3 opted out of
      * the inbox and got the emails instead */
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox"), 6);
-    assert_int_equal(tu_sql1(dir, "h.db",
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM inbox"), 6);
+    assert_int_equal(tu_sql1(dir, e2e_db,
                              "SELECT count(*) FROM inbox i JOIN contacts c ON c.id = i.contact_id "
                              "WHERE c.ext_id = 'k3'"),
                      0);
@@ -350,11 +365,8 @@ static void test_inbox_sent(void **state)
     assert_int_equal(atoi(n), 3);
     free(n);
     /* the body was made safe HTML when it was sent */
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT body_html FROM inbox WHERE title = 'Hello Ann' "
-             "LIMIT 1\"",
-             dir);
-    char *html = tu_sh(cmd);
+    char *html =
+        tu_sql_text(dir, e2e_db, "SELECT body_html FROM inbox WHERE title = 'Hello Ann' LIMIT 1");
     assert_contains(html, "<p><strong>Sale</strong> for Ann: &lt;b&gt;now&lt;/b&gt; <a "
                           "href=\"https://shop.example.com/?a=1&amp;b=2\"");
     free(html);
@@ -395,7 +407,7 @@ static void test_inbox_sent(void **state)
         assert_int_equal(tu_count(r.out, why[i]), 2); /* k3 opted out of the inbox */
         tu_run_release(&r);
     }
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox"), 6);
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM inbox"), 6);
 }
 
 static void test_inbox_api(void **state)
@@ -502,7 +514,7 @@ static void test_inbox_api(void **state)
     snprintf(path, sizeof path, "/api/v1/inbox/%lld/read", (long long)id_flash);
     assert_int_equal(api(&s, "POST", path, tok2, NULL, &out, NULL), 404);
     free(out);
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL"),
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL"),
                      1);
 
     /* wrong methods and paths */
@@ -565,7 +577,7 @@ static void test_inbox_refused(void **state)
                          NULL),
                      401);
     free(out);
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL"),
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL"),
                      0);
     /* the token CLI mints what the script mints, and it is accepted */
     struct tu_run r;
@@ -605,7 +617,7 @@ static void test_inbox_refused(void **state)
     assert_int_equal(r.status, 2);
     assert_contains(r.err, "the inbox has no address to suppress");
     tu_run_release(&r);
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM suppressions"), 0);
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM suppressions"), 0);
     free(good);
     assert_int_equal(srv_stop(&s), 0);
 }
@@ -686,13 +698,13 @@ static void test_inbox_expiry_and_delete(void **state)
     char *tok2 = py_token("k2", NOW + 7200 + 600, "var/herald.secret");
     assert_int_equal(api(&s, "GET", "/api/v1/inbox", tok2, NULL, &out, NULL), 200);
     free(out);
-    assert_int_equal(tu_sql1(dir, "h.db",
+    assert_int_equal(tu_sql1(dir, e2e_db,
                              "SELECT count(*) FROM inbox WHERE contact_id = (SELECT id FROM "
                              "contacts WHERE ext_id = 'k2')"),
                      3);
     TU_HERALD_OK(dir, "contacts", "delete", "k2");
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT count(*) FROM inbox"), 3); /* k1's */
-    assert_int_equal(tu_sql1(dir, "h.db",
+    assert_int_equal(tu_sql1(dir, e2e_db, "SELECT count(*) FROM inbox"), 3); /* k1's */
+    assert_int_equal(tu_sql1(dir, e2e_db,
                              "SELECT count(*) FROM inbox WHERE contact_id NOT IN (SELECT id FROM "
                              "contacts)"),
                      0);
@@ -716,6 +728,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox_refused, inbox_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_cors, inbox_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_expiry_and_delete, inbox_setup, e2e_teardown),
+        {"test_inbox_sent_pg", test_inbox_sent, inbox_setup_pg, e2e_teardown, NULL},
+        {"test_inbox_api_pg", test_inbox_api, inbox_setup_pg, e2e_teardown, NULL},
+        {"test_inbox_refused_pg", test_inbox_refused, inbox_setup_pg, e2e_teardown, NULL},
+        {"test_inbox_cors_pg", test_inbox_cors, inbox_setup_pg, e2e_teardown, NULL},
+        {"test_inbox_expiry_and_delete_pg", test_inbox_expiry_and_delete, inbox_setup_pg,
+         e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

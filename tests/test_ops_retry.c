@@ -6,12 +6,13 @@
  * refusals; a past --at refused and a send ahead of the schedule asking for
  * --now; `why` and `history` after `log prune` saying only what is still
  * known, and the time a deferred message is due. The database is read
- * with SQLite directly to check what the commands say. */
+ * directly (sqlite3 or psql) to check what the commands say; every case
+ * runs on a SQLite file and on a PostgreSQL store. */
 #include "testutil.h"
 
-#include <sqlite3.h>
-
 static char *dir;
+static const char *db = "var/herald.db"; /* the store: the default file, or pg_uri */
+static char *pg_uri, pg_name[64];        /* the PostgreSQL run's database */
 
 static int setup(void **state)
 {
@@ -25,11 +26,25 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    pg_uri = tu_pg_db(pg_name);
+    db = pg_uri;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "var/herald.db";
     return 0;
 }
 
@@ -43,39 +58,16 @@ static void write_file(const char *name, const char *text)
 /* Runs herald in dir and expects exit status 0. */
 #define HERALD_OK(...) TU_HERALD_OK(dir, __VA_ARGS__)
 
-static sqlite3 *open_db(void)
-{
-    sqlite3 *db;
-    char *p = tu_path(dir, "var/herald.db");
-    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    free(p);
-    return db;
-}
-
 static int64_t q1(const char *sql)
 {
-    sqlite3 *db = open_db();
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
+    return tu_sql1(dir, db, sql);
 }
 
 /* The first column of the first row, as a new string ("" for none). */
 static char *qs(const char *sql)
 {
-    sqlite3 *db = open_db();
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    const char *t = sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
-    char *v = hd_xstrdup(t ? t : "");
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    char *v = tu_sql_text(dir, db, sql);
+    v[strcspn(v, "\n")] = '\0';
     return v;
 }
 
@@ -100,7 +92,10 @@ static void make_db(const char *conf_extra)
     struct hd_buf b;
     hd_buf_init(&b);
     /* marketing email carries signed unsubscribe links (issue 18) */
-    hd_buf_addf(&b, "[herald]\ntemplates = tpl\n" TU_SERVE_CONF "%s", conf_extra);
+    hd_buf_addf(&b, "[herald]\ntemplates = tpl\n");
+    if (pg_uri) /* else the default, var/herald.db */
+        hd_buf_addf(&b, "database = %s\n", pg_uri);
+    hd_buf_addf(&b, TU_SERVE_CONF "%s", conf_extra);
     write_file("h.conf", b.data);
     hd_buf_release(&b);
     hd_buf_init(&b);
@@ -121,8 +116,15 @@ static void make_db(const char *conf_extra)
 /* The campaign's messages: id, contact, variant, held out or not. */
 static char *snapshot(void)
 {
-    return qs("SELECT group_concat(id || ':' || contact_id || ':' || coalesce(variant, '-') || "
-              "':' || (state = 8), ',') FROM (SELECT * " RETRY_MSGS " ORDER BY id)");
+    static const char row[] = "id || ':' || contact_id || ':' || coalesce(variant, '-') || ':' || "
+                              "CASE WHEN state = 8 THEN 1 ELSE 0 END";
+    char sql[512];
+    if (pg_uri) /* SQLite 3.40 has no string_agg */
+        snprintf(sql, sizeof sql, "SELECT string_agg(%s, ',' ORDER BY id) " RETRY_MSGS, row);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT group_concat(%s, ',') FROM (SELECT * " RETRY_MSGS " ORDER BY id)", row);
+    return qs(sql);
 }
 
 static void test_ops_retry_render_failed(void **state)
@@ -387,6 +389,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_retry_failed_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_retry_schedule_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_retry_why_after_prune, setup, teardown),
+        {"test_ops_retry_render_failed_pg", test_ops_retry_render_failed, setup_pg, teardown, NULL},
+        {"test_ops_retry_failed_attempts_pg", test_ops_retry_failed_attempts, setup_pg, teardown,
+         NULL},
+        {"test_ops_retry_schedule_guards_pg", test_ops_retry_schedule_guards, setup_pg, teardown,
+         NULL},
+        {"test_ops_retry_why_after_prune_pg", test_ops_retry_why_after_prune, setup_pg, teardown,
+         NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

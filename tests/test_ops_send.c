@@ -8,7 +8,8 @@
  * recurring campaign it paused does not fire until then;
  * run numbers count per campaign (1, 2, ...) in send, campaign show, log,
  * history and why, also for runs made before the migration that numbers
- * them; send reports only the run it sent. */
+ * them; send reports only the run it sent. Each case runs on a SQLite file
+ * and (all but the migration of an old SQLite file) on a PostgreSQL store. */
 #include "testutil.h"
 
 #include <sqlite3.h>
@@ -16,6 +17,8 @@
 #include "testnet.h"
 
 static struct tu_server smtp;
+static const char *db = "h.db";   /* the store: "h.db" in the folder, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 struct fx {
     char *dir;
@@ -34,6 +37,14 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    pg_uri = tu_pg_db(pg_name);
+    db = pg_uri;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     struct fx *fx = *state;
@@ -41,6 +52,12 @@ static int teardown(void **state)
     tu_rmdir(fx->dir);
     free(fx);
     unsetenv("HERALD_CONFIG");
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -88,11 +105,11 @@ static void write_contacts(const char *dir, int n, int with_plan, const char *lo
 /* The default outbox provider, and the breaker's keys when given. */
 static void write_conf(const char *dir, const char *dispatch)
 {
-    char text[512];
+    char text[1024];
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = templates\nlog_level = info\n" TU_SERVE_CONF
+             "[herald]\ndatabase = %s\ntemplates = templates\nlog_level = info\n" TU_SERVE_CONF
              "%s%s",
-             dispatch ? "[dispatch]\n" : "", dispatch ? dispatch : "");
+             db, dispatch ? "[dispatch]\n" : "", dispatch ? dispatch : "");
     write_file(dir, "herald.conf", text);
     OK(dir, "init");
 }
@@ -315,12 +332,12 @@ static void test_ops_send_breaker_gateway(void **state)
     const char *argv[] = {"/usr/bin/python3", py, "--out", ".", NULL};
     tu_server_start(&smtp, fx->dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = templates\n"
+             "[herald]\ndatabase = %s\ntemplates = templates\n"
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = Acme <hello@example.com>\nconnections = 1\n"
              "[channel email]\nproviders = mail\n"
              "[dispatch]\nfailure_window = 20\npause_on_failure_rate = 0.5\n" TU_SERVE_CONF,
-             smtp.port);
+             db, smtp.port);
     write_file(fx->dir, "herald.conf", text);
     OK(fx->dir, "init");
     write_template(fx->dir, "hello", false);
@@ -428,12 +445,12 @@ static void test_ops_send_run_numbers(void **state)
 static void sql(const char *dir, const char *text)
 {
     char *p = tu_path(dir, "h.db");
-    sqlite3 *db;
+    sqlite3 *h;
     char *msg = NULL;
-    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
+    assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
+    if (sqlite3_exec(h, text, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("%s: %s", text, msg);
-    sqlite3_close(db);
+    sqlite3_close(h);
     free(p);
 }
 
@@ -445,22 +462,22 @@ static void test_ops_send_migration(void **state)
     struct tu_run r;
     two_campaigns(fx->dir, 3, true);
     sql(fx->dir, TU_UNDO_AFTER_13
-                 "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN detail;"
-                 "ALTER TABLE suppressions DROP COLUMN message_id;"
-                 "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"
-                 "DROP TABLE consent_log;"
-                 "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
-                 "ALTER TABLE campaigns DROP COLUMN pause_reason;"
-                 "ALTER TABLE consent DROP COLUMN message_id;"
-                 "ALTER TABLE consent DROP COLUMN campaign_id;"
-                 "DROP INDEX events_key; ALTER TABLE events DROP COLUMN props;"
-                 "CREATE UNIQUE INDEX events_key ON events(name, contact_id, at, "
-                 "ifnull(value, 'none'));"
-                 "CREATE INDEX events_contact ON events(contact_id);"
-                 "UPDATE campaigns SET status = 'paused' WHERE name = 'b';"
-                 "INSERT INTO meta VALUES ('paused:' || (SELECT id FROM campaigns WHERE name = "
-                 "'b'), 'a note from before');"
-                 "PRAGMA user_version = 5;");
+        "DROP TABLE receipts; ALTER TABLE suppressions DROP COLUMN detail;"
+        "ALTER TABLE suppressions DROP COLUMN message_id;"
+        "DROP TRIGGER consent_log_insert; DROP TRIGGER consent_log_update;"
+        "DROP TABLE consent_log;"
+        "DROP INDEX runs_seq; ALTER TABLE runs DROP COLUMN seq;"
+        "ALTER TABLE campaigns DROP COLUMN pause_reason;"
+        "ALTER TABLE consent DROP COLUMN message_id;"
+        "ALTER TABLE consent DROP COLUMN campaign_id;"
+        "DROP INDEX events_key; ALTER TABLE events DROP COLUMN props;"
+        "CREATE UNIQUE INDEX events_key ON events(name, contact_id, at, "
+        "ifnull(value, 'none'));"
+        "CREATE INDEX events_contact ON events(contact_id);"
+        "UPDATE campaigns SET status = 'paused' WHERE name = 'b';"
+        "INSERT INTO meta VALUES ('paused:' || (SELECT id FROM campaigns WHERE name = "
+        "'b'), 'a note from before');"
+        "PRAGMA user_version = 5;");
     tu_herald(&r, fx->dir, NULL, "campaign", "show", "a", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "run 2   fired 2026-11-22T10:00:00Z");
@@ -487,6 +504,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_send_breaker_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_run_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_migration, setup, teardown),
+        /* on PostgreSQL: all but the migration of an old SQLite file */
+        {"test_ops_send_failures_exit_pg", test_ops_send_failures_exit, setup_pg, teardown, NULL},
+        {"test_ops_send_breaker_render_pg", test_ops_send_breaker_render, setup_pg, teardown, NULL},
+        {"test_ops_send_breaker_recurring_pg", test_ops_send_breaker_recurring, setup_pg, teardown,
+         NULL},
+        {"test_ops_send_breaker_defaults_pg", test_ops_send_breaker_defaults, setup_pg, teardown,
+         NULL},
+        {"test_ops_send_breaker_gateway_pg", test_ops_send_breaker_gateway, setup_pg, teardown,
+         NULL},
+        {"test_ops_send_run_numbers_pg", test_ops_send_run_numbers, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
  * "delivered" report taken in-process (hd_receipt_take) whose gateway time
  * is 600 ms before the accepted attempt's: herald log --contact (both
  * orders), history and why must list the receipt after the attempt, and still show
- * the gateway's time on it. */
+ * the gateway's time on it. On a SQLite file and on a PostgreSQL store. */
 #include "testnet.h"
 
 #include "herald/audit.h"
@@ -14,15 +14,18 @@
 #include "herald/store.h"
 
 static char *dir;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
-static int setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
-    char *p = tu_path(dir, "h.conf");
-    tu_write(p, "[herald]\ndatabase = h.db\ntemplates = tpl\n" TU_SERVE_CONF);
+    char *p = tu_path(dir, "h.conf"), conf[1024];
+    snprintf(conf, sizeof conf, "[herald]\ndatabase = %s\ntemplates = tpl\n" TU_SERVE_CONF, db);
+    tu_write(p, conf);
     free(p);
     tu_tpl_with_pages(dir);
     p = tu_path(dir, "tpl/mail.tmpl");
@@ -42,11 +45,31 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -73,24 +96,20 @@ static void assert_before(const char *hay, const char *first, const char *second
 /* The delivered report, 600 ms before the acceptance by the gateway's clock. */
 static int64_t report_early(void)
 {
-    int64_t msg = tu_sql1(dir, "h.db",
+    int64_t msg = tu_sql1(dir, db,
                           "SELECT message_id FROM attempts WHERE outcome = "
                           "'accepted'");
-    int64_t at = tu_sql1(dir, "h.db", "SELECT at FROM attempts WHERE outcome = 'accepted'");
+    int64_t at = tu_sql1(dir, db, "SELECT at FROM attempts WHERE outcome = 'accepted'");
     assert_true(msg > 0 && at > 0);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT gateway_id FROM attempts WHERE outcome = 'accepted'\"",
-             dir);
-    char *gw = tu_sh(cmd);
+    char *gw = tu_sql_text(dir, db, "SELECT gateway_id FROM attempts WHERE outcome = 'accepted'");
     gw[strcspn(gw, "\n")] = '\0';
     assert_true(*gw);
-    char *cp = tu_path(dir, "h.conf"), *db = tu_path(dir, "h.db");
+    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
     struct hd_config *cfg = NULL;
     struct hd_store *st = NULL;
     struct hd_err e = {0};
     if (hd_config_load(cp, &cfg, &e) < 0 ||
-        hd_store_open(db, &(struct hd_store_opts){0}, &st, &e) < 0)
+        hd_store_open(dbp, &(struct hd_store_opts){0}, &st, &e) < 0)
         fail_msg("%s", e.msg);
     struct hd_receipt_ctx c = {.st = st, .cfg = cfg};
     struct hd_receipt r = {.provider = "outbox",
@@ -106,10 +125,10 @@ static int64_t report_early(void)
     hd_store_free(st);
     hd_config_free(cfg);
     free(cp);
-    free(db);
+    free(dbp);
     free(gw);
     /* stored as reported */
-    assert_int_equal(tu_sql1(dir, "h.db", "SELECT at FROM attempts WHERE outcome = 'receipt'"),
+    assert_int_equal(tu_sql1(dir, db, "SELECT at FROM attempts WHERE outcome = 'receipt'"),
                      at - 600);
     return at - 600;
 }
@@ -143,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_receipt_order_listings, setup, teardown),
+        {"test_receipt_order_listings_pg", test_receipt_order_listings, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

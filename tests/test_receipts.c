@@ -6,7 +6,8 @@
  * herald's code; it is first checked against Twilio's documented example).
  * The test checks herald log, history, why, stats, the suppression list
  * and consent exactly, and that a second campaign skips the suppressed and
- * opted-out numbers. */
+ * opted-out numbers. Each end-to-end case runs on a SQLite file and on a
+ * PostgreSQL store (tu_pg_db). */
 #include "testnet.h"
 
 #include <openssl/evp.h>
@@ -144,6 +145,8 @@ static void test_receipts_bounce_classes(void **state)
 
 static char *dir;
 static struct tu_server tw;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 struct srv {
     pid_t pid;
@@ -157,9 +160,9 @@ static void write_file(const char *name, const char *text)
     free(p);
 }
 
-static int e2e_setup(void **state)
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -168,12 +171,12 @@ static int e2e_setup(void **state)
     tu_start_mock(&tw, dir, "twilio.js", twa);
     char conf[2048];
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = debug\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
              "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
              "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
              "timeout = 5s\n[channel sms]\nproviders = sms\n",
-             tw.port, TW_SID);
+             db, tw.port, TW_SID);
     write_file("h.conf", conf);
     tu_tpl_with_pages(dir);
     write_file("tpl/news.tmpl", "description: receipts test\ncategory: marketing\n\n"
@@ -188,12 +191,32 @@ static int e2e_setup(void **state)
     return 0;
 }
 
+static int e2e_setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int e2e_setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
+}
+
 static int e2e_teardown(void **state)
 {
     (void)state;
     tu_server_stop(&tw);
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -270,7 +293,7 @@ static void status(const struct srv *s, const char *extra, const char *to, int k
 
 static int64_t q1(const char *sql)
 {
-    return tu_sql1(dir, "h.db", sql);
+    return tu_sql1(dir, db, sql);
 }
 
 static char *herald_out(const char *a1, const char *a2, const char *a3, const char *a4,
@@ -528,12 +551,12 @@ static void test_receipts_smtp_rcpt(void **state)
     const char *argv[] = {"/usr/bin/python3", py, "--out", "smtpout", NULL};
     tu_server_start(&smtp, dir, argv, "the SMTP server (is python3-aiosmtpd installed?)");
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\n"
              "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\n"
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"
              "from = Acme <hello@example.com>\nmax_attempts = 1\n"
              "[channel email]\nproviders = mail\n",
-             src, smtp.port);
+             db, src, smtp.port);
     write_file("h.conf", conf);
     write_file("tpl/note.tmpl", "description: a note\ncategory: transactional\n"
                                 "from: Acme <hello@example.com>\n\n--- email.subject\nHello\n"
@@ -599,13 +622,12 @@ static int take(const struct hd_receipt_ctx *c, const struct ref *m, const char 
 /* A contact's three accepted messages, oldest first. */
 static void gateway_ids(const char *contact, struct ref ids[3])
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT message_id || ' ' || gateway_id FROM attempts WHERE "
-             "outcome = 'accepted' AND "
-             "contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id\"",
-             dir, contact);
-    char *out = tu_sh(cmd), *line = out;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT message_id || ' ' || gateway_id FROM attempts WHERE outcome = 'accepted' "
+             "AND contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id",
+             contact);
+    char *out = tu_sql_text(dir, db, sql), *line = out;
     for (int i = 0; i < 3; i++) {
         char *sp = strchr(line, ' ');
         assert_non_null(sp);
@@ -625,11 +647,11 @@ static void test_receipts_email(void **state)
     const char *src = getenv("HERALD_SRC");
     char conf[2048];
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
              "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\nsoft_bounce_limit = 2\n"
              "soft_bounce_window = 7d\n",
-             src);
+             db, src);
     write_file("h.conf", conf);
     write_file("tpl/mail.tmpl", "description: mail\ncategory: marketing\n"
                                 "from: Acme <hello@example.com>\n\n--- email.subject\nNews\n"
@@ -648,12 +670,12 @@ static void test_receipts_email(void **state)
     gateway_ids("e1", e1);
     gateway_ids("e2", e2);
     gateway_ids("e3", e3);
-    char *cp = tu_path(dir, "h.conf"), *db = tu_path(dir, "h.db");
+    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
     struct hd_config *cfg = NULL;
     struct hd_store *st = NULL;
     struct hd_err e = {0};
     if (hd_config_load(cp, &cfg, &e) < 0 ||
-        hd_store_open(db, &(struct hd_store_opts){0}, &st, &e) < 0)
+        hd_store_open(dbp, &(struct hd_store_opts){0}, &st, &e) < 0)
         fail_msg("%s", e.msg);
     assert_non_null(cfg->receipts.bounce_rules);
     struct hd_receipt_ctx c = {.st = st,
@@ -706,7 +728,7 @@ static void test_receipts_email(void **state)
     hd_store_free(st);
     hd_config_free(cfg);
     free(cp);
-    free(db);
+    free(dbp);
     char *stats = herald_out("stats", "m1", "--format", "json", NULL, NULL);
     assert_contains(stats, "\"bounced_hard\": 1");
     assert_contains(stats, "\"bounced_soft\": 1");
@@ -799,6 +821,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipts_smtp_rcpt, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_email, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_kill, e2e_setup, e2e_teardown),
+        {"test_receipts_twilio_pg", test_receipts_twilio, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_receipts_smtp_rcpt_pg", test_receipts_smtp_rcpt, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_receipts_email_pg", test_receipts_email, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_receipts_kill_pg", test_receipts_kill, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
  * with a receipt already (answered or not: the kill may fall between the
  * commit and the answer) must now be a duplicate, each other one applied. At the end each callback
  * is exactly one receipt row, applied once: 10,000 messages delivered, one `receipt` log row each.
+ * The whole story runs on a SQLite file, then on a PostgreSQL store.
  */
 #include "testnet.h"
 
@@ -27,6 +28,8 @@
 
 static char *dir;
 static struct tu_server tw;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 static void write_file(const char *name, const char *text)
 {
@@ -37,13 +40,14 @@ static void write_file(const char *name, const char *text)
 
 static int64_t q1(const char *sql)
 {
-    return tu_q1(dir, sql);
+    return tu_sql1(dir, db, sql);
 }
 
-/* 10,000 contacts with phones, one SMS each through the Twilio mock. */
-static int setup(void **state)
+/* 10,000 contacts with phones, one SMS each through the Twilio mock, on
+ * the store given. */
+static int setup_on(const char *store)
 {
-    (void)state;
+    db = store;
     dir = tu_tmpdir();
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -52,12 +56,12 @@ static int setup(void **state)
     tu_start_mock(&tw, dir, "twilio.js", twa);
     char conf[2048];
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = warn\n" TU_SERVE_CONF
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = warn\n" TU_SERVE_CONF
              "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
              "account_sid = " TW_SID "\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
              "timeout = 10s\nconnections = 16\nrate = 1000000/s\nburst = 10000\n"
              "[channel sms]\nproviders = sms\n",
-             tw.port);
+             db, tw.port);
     write_file("h.conf", conf);
     tu_tpl_with_pages(dir);
     write_file("tpl/note.tmpl", "description: kill test\ncategory: transactional\n\n"
@@ -77,14 +81,28 @@ static int setup(void **state)
     TU_HERALD_OK(dir, "send", "note", "--wait", "60s");
     tu_server_stop(&tw);
     assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"), N);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 -separator ' ' '%s/h.db' \"SELECT message_id, gateway_id FROM attempts WHERE "
-             "outcome = "
-             "'accepted' ORDER BY message_id\" > '%s/all.txt'",
-             dir, dir);
-    free(tu_sh(cmd));
+    char *all = tu_sql_text(dir, db,
+                            "SELECT message_id || ' ' || gateway_id FROM attempts WHERE outcome "
+                            "= 'accepted' ORDER BY message_id"),
+         *ap = tu_path(dir, "all.txt");
+    tu_write(ap, all);
+    free(all);
+    free(ap);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on("h.db");
+}
+
+/* The same on a fresh PostgreSQL database (tu_pg_db). */
+static int setup_pg(void **state)
+{
+    (void)state;
+    pg_uri = tu_pg_db(pg_name);
+    return setup_on(pg_uri);
 }
 
 static int teardown(void **state)
@@ -93,6 +111,12 @@ static int teardown(void **state)
     tu_server_stop(&tw);
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -166,12 +190,9 @@ static int answered(const char *out)
  * transaction). */
 static void receipts(char *in)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/h.db' \"SELECT message_id FROM receipts WHERE applied_at IS NOT NULL\"",
-             dir);
     assert_int_equal(q1("SELECT count(*) FROM receipts WHERE applied_at IS NULL"), 0);
-    char *out = tu_sh(cmd);
+    char *out =
+        tu_sql_text(dir, db, "SELECT message_id FROM receipts WHERE applied_at IS NOT NULL");
     memset(in, 0, N + 1);
     for (char *line = out; *line;) {
         long long m = strtoll(line, &line, 10);
@@ -257,6 +278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_receipts_kill, setup, teardown),
+        {"test_receipts_kill_pg", test_receipts_kill, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
  * generated set of contacts whose members for each rule are computed here,
  * independently of SQL, and compared with what the store selects; and a
  * property test that no rule, however hostile its strings, changes the
- * shape of the SQL or fails to prepare. */
+ * shape of the SQL or fails to prepare. The cases through the binary (the
+ * numbers of issue 15, a campaign paused on a bad rule) run on a SQLite
+ * file and on a PostgreSQL store; the store-level cases are SQLite's
+ * (test_pg_audience holds PostgreSQL's compiled rules to SQLite's). */
 #include "testutil.h"
 
 #include <math.h>
@@ -152,8 +155,9 @@ static void test_segment_parse_errors(void **state)
         {"tags = \"x\"", "segment 'x': 1:8: 'tags' is a list: test it with contains"},
         {"age starts_with \"1\"", "segment 'x': 1:1: 'age' is a number; starts_with works on "
                                   "strings"},
-        {"reachable(fax)", "segment 'x': 1:11: expected a channel (email, sms, push, inbox or wechat), found "
-                           "'fax'"},
+        {"reachable(fax)",
+         "segment 'x': 1:11: expected a channel (email, sms, push, inbox or wechat), found "
+         "'fax'"},
         {"opted_in(sms, promo)", "segment 'x': 1:15: expected a category (marketing or "
                                  "transactional)"},
         {"in_segment(\"nope\")", "segment 'x': 1:1: in_segment(\"nope\"): no segment 'nope'"},
@@ -935,11 +939,14 @@ static void count_is(const char *dir, const char *expr, const char *want)
  * code before (17: expiring today was -1; 18: a stored midnight date-time did
  * not equal its own value; 19: 0.3 and big integers matched nobody, 1e6 was
  * refused; 21: last_actve counted 0). */
-static void test_segment_cli_semantics(void **state)
+static void cli_semantics_on(const char *store)
 {
-    (void)state;
     struct tu_run r;
     char *dir = tu_tmpdir(), *csv = tu_path(dir, "c.csv"), *jl = tu_path(dir, "c.jsonl");
+    char *conf = tu_path(dir, "h.conf"), text[512];
+    snprintf(text, sizeof text, "[herald]\ndatabase = %s\n", store);
+    tu_write(conf, text);
+    setenv("HERALD_CONFIG", "h.conf", 1);
     setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
     tu_write(csv, "id,score,big_number,expires,seen,x\n"
                   "a,0.30000000000000004,12345678901234567,2026-11-22,2026-11-22T00:00:00Z,2e3\n"
@@ -1014,9 +1021,27 @@ static void test_segment_cli_semantics(void **state)
     assert_string_equal(r.out, "1\n");
     tu_run_release(&r);
     unsetenv("HERALD_NOW");
+    unsetenv("HERALD_CONFIG");
     free(csv);
     free(jl);
+    free(conf);
     tu_rmdir(dir);
+}
+
+static void test_segment_cli_semantics(void **state)
+{
+    (void)state;
+    cli_semantics_on("h.db");
+}
+
+/* The same numbers from PostgreSQL's compiled rules (its JSON access). */
+static void test_segment_cli_semantics_pg(void **state)
+{
+    (void)state;
+    char name[64], *uri = tu_pg_db(name);
+    cli_semantics_on(uri);
+    tu_pg_drop(name);
+    free(uri);
 }
 
 /* ---- the nesting limit is what SQLite accepts ------------------------------------------- */
@@ -1082,21 +1107,23 @@ static void test_segment_nesting_prepares(void **state)
 
 /* Issue 16 item 1: on main `run` exited 1 on the bad campaign and the good
  * one never fired; a segment in use could be deleted. */
-static void test_segment_campaign_pause(void **state)
+static void campaign_pause_on(const char *store)
 {
-    (void)state;
     struct tu_run r;
     char *dir = tu_tmpdir(), *conf = tu_path(dir, "h.conf"), *csv = tu_path(dir, "c.csv");
-    char *db = tu_path(dir, "h.db"), *tpl = tu_path(dir, "templates");
+    char *tpl = tu_path(dir, "templates"), text[1024];
     const char *src = getenv("HERALD_SRC");
     char src_tpl[4096];
     snprintf(src_tpl, sizeof src_tpl, "%s/templates", src ? src : ".");
     assert_int_equal(symlink(src_tpl, tpl), 0);
-    tu_write(conf, "[herald]\ndatabase = h.db\ntemplates = templates\ntimezone = UTC\n"
-                   "log_level = info\n[provider sms]\ntype = twilio\n"
-                   "base_url = http://127.0.0.1:9\naccount_sid = AC0123\n"
-                   "auth_token_env = TEST_SEG_TOKEN\nfrom = +15550001111\n"
-                   "[channel sms]\nproviders = sms\n");
+    snprintf(text, sizeof text,
+             "[herald]\ndatabase = %s\ntemplates = templates\ntimezone = UTC\n"
+             "log_level = info\n[provider sms]\ntype = twilio\n"
+             "base_url = http://127.0.0.1:9\naccount_sid = AC0123\n"
+             "auth_token_env = TEST_SEG_TOKEN\nfrom = +15550001111\n"
+             "[channel sms]\nproviders = sms\n",
+             store);
+    tu_write(conf, text);
     tu_write(csv, "id,phone,plan,first_name\na,+15550000001,gold,Ann\n");
     setenv("TEST_SEG_TOKEN", "t", 1);
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -1117,12 +1144,7 @@ static void test_segment_campaign_pause(void **state)
         tu_run_release(&r);
     }
     /* a rule stored before it was checked, as an older herald could */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(h, "UPDATE segments SET expr = 'plan = ' WHERE name = 'g'", 0, 0, 0),
-        SQLITE_OK);
-    sqlite3_close(h);
+    free(tu_sql_text(dir, store, "UPDATE segments SET expr = 'plan = ' WHERE name = 'g'"));
     tu_herald(&r, dir, NULL, "run", "--once", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.err, "campaign 'bad': paused: segment 'g' cannot be evaluated: 1:7: "
@@ -1171,9 +1193,23 @@ static void test_segment_campaign_pause(void **state)
     unsetenv("HERALD_CONFIG");
     free(conf);
     free(csv);
-    free(db);
     free(tpl);
     tu_rmdir(dir);
+}
+
+static void test_segment_campaign_pause(void **state)
+{
+    (void)state;
+    campaign_pause_on("h.db");
+}
+
+static void test_segment_campaign_pause_pg(void **state)
+{
+    (void)state;
+    char name[64], *uri = tu_pg_db(name);
+    campaign_pause_on(uri);
+    tu_pg_drop(name);
+    free(uri);
 }
 
 int main(void)
@@ -1185,8 +1221,10 @@ int main(void)
         cmocka_unit_test(test_segment_no_injection),
         cmocka_unit_test(test_segment_refs_and_store),
         cmocka_unit_test(test_segment_cli_semantics),
+        cmocka_unit_test(test_segment_cli_semantics_pg),
         cmocka_unit_test(test_segment_nesting_prepares),
         cmocka_unit_test(test_segment_campaign_pause),
+        cmocka_unit_test(test_segment_campaign_pause_pg),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * malformed input; the end-to-end tests start the real `herald serve` on
  * 127.0.0.1 (an ephemeral port it prints), send a campaign to the outbox,
  * take the List-Unsubscribe URL from the .eml file and talk to the service
- * with curl. */
+ * with curl. Each end-to-end case runs on a SQLite file and on a PostgreSQL
+ * store (testserve.h's e2e_setup_pg). */
 #include "testserve.h"
 
 #include <arpa/inet.h>
@@ -507,18 +508,21 @@ static void test_serve_http_errors(void **state)
     assert_int_equal(http(&s, "GET", "/%3Cscript%3Ealert(1)", NULL, NULL, &body, NULL), 404);
     assert_not_contains(body, "script");
     free(body);
-    /* the database gone: not ready, with the reason; healthy still */
-    char *db = tu_path(dir, "h.db"), *moved = tu_path(dir, "h.db.away");
-    assert_int_equal(rename(db, moved), 0);
-    assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 503);
-    assert_contains(body, "not ready");
-    assert_contains(body, "h.db");
-    free(body);
-    assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
-    free(body);
-    assert_int_equal(rename(moved, db), 0);
-    free(db);
-    free(moved);
+    /* the database file gone (SQLite's: a file to move): not ready, with
+     * the reason; healthy still */
+    if (!e2e_pg_uri) {
+        char *db = tu_path(dir, "h.db"), *moved = tu_path(dir, "h.db.away");
+        assert_int_equal(rename(db, moved), 0);
+        assert_int_equal(http(&s, "GET", "/readyz", NULL, NULL, &body, NULL), 503);
+        assert_contains(body, "not ready");
+        assert_contains(body, "h.db");
+        free(body);
+        assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
+        free(body);
+        assert_int_equal(rename(moved, db), 0);
+        free(db);
+        free(moved);
+    }
     assert_int_equal(srv_stop(&s), 0);
     char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
     assert_contains(text, "http: DELETE /healthz 405");
@@ -618,7 +622,9 @@ static void test_serve_send_needs_public_url(void **state)
 {
     (void)state;
     struct tu_run r;
-    write_file("h.conf", "[herald]\ndatabase = h.db\ntemplates = tpl\n");
+    char conf[512];
+    snprintf(conf, sizeof conf, "[herald]\ndatabase = %s\ntemplates = tpl\n", e2e_db);
+    write_file("h.conf", conf);
     TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
     tu_herald(&r, dir, NULL, "send", "promo", NULL);
@@ -716,9 +722,14 @@ static void test_serve_metrics(void **state)
     free(body);
     /* a label value with a quote, a backslash and a newline: escaped, and
      * read back whole by the parser (unicode_escape shows \\ and \n) */
-    q1("INSERT INTO consent (contact_id, channel, category, status, source, updated_at) SELECT "
-       "id, 'sms', 'marketing', 'opted_out', 'we' || char(34) || 'ird' || char(92) || char(10) "
-       "|| 'src', 0 FROM contacts WHERE ext_id = 'k2'");
+    char ins[400];
+    const char *chr = e2e_pg_uri ? "chr" : "char"; /* the dialects' names for it */
+    snprintf(ins, sizeof ins,
+             "INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
+             "SELECT id, 'sms', 'marketing', 'opted_out', 'we' || %s(34) || 'ird' || %s(92) || "
+             "%s(10) || 'src', 0 FROM contacts WHERE ext_id = 'k2'",
+             chr, chr, chr);
+    q1(ins);
     m = scrape(&s, NULL, &code);
     assert_int_equal(code, 200);
     has_sample(m,
@@ -848,6 +859,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_lint_compliance, e2e_setup, e2e_teardown),
+        {"test_serve_one_click_pg", test_serve_one_click, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_bad_tokens_pg", test_serve_bad_tokens, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_rotation_pg", test_serve_rotation, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_http_errors_pg", test_serve_http_errors, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_graceful_stop_pg", test_serve_graceful_stop, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_smtp_link_pg", test_serve_smtp_link, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_send_needs_public_url_pg", test_serve_send_needs_public_url, e2e_setup_pg,
+         e2e_teardown, NULL},
+        {"test_serve_metrics_pg", test_serve_metrics, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_lint_compliance_pg", test_serve_lint_compliance, e2e_setup_pg, e2e_teardown,
+         NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,8 @@
  * before 256 KiB have gone, 64 times the limit. A chunked body within the
  * limit is read and answered: to the API, whose routes without a body
  * wait for the call after the headers to answer, a chunked request
- * once got no answer at all (libmicrohttpd cannot queue one mid-body). */
+ * once got no answer at all (libmicrohttpd cannot queue one mid-body).
+ * On a SQLite file, then on a PostgreSQL store. */
 #include "testserve.h"
 
 #include <arpa/inet.h>
@@ -20,9 +21,8 @@
 
 static char key[64];
 
-static int setup(void **state)
+static int setup_store(void)
 {
-    e2e_setup(state);
     write_conf("h.conf", "secret_file = var/herald.secret\nbody_limit = 4096\n");
     struct tu_run r;
     tu_herald(&r, dir, NULL, "apikey", "create", "app", "--scope", "send", NULL);
@@ -33,11 +33,25 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    e2e_setup(state);
+    return setup_store();
+}
+
+/* The same on a PostgreSQL store. */
+static int setup_pg(void **state)
+{
+    e2e_setup_pg(state);
+    return setup_store();
+}
+
 static int conn(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
@@ -119,5 +133,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serve_chunked_cut),
     };
-    return cmocka_run_group_tests(tests, setup, e2e_teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_serve_chunked_cut_pg", test_serve_chunked_cut, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, e2e_teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, e2e_teardown);
 }

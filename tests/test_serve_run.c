@@ -7,7 +7,9 @@
  * and exits 0. Concurrent one-clicks are each recorded once through the
  * group commit, and a batch the database refuses is answered 503 with
  * nothing written. The TLS tests make self-signed certificates with `openssl
- * req` in the test's folder and talk with `curl --cacert`. */
+ * req` in the test's folder and talk with `curl --cacert`. The cases run on
+ * a SQLite file and on a PostgreSQL store (but the one about SQLite's
+ * write lock held by another process). */
 #include "testnet.h"
 
 #include <dirent.h>
@@ -18,6 +20,8 @@
 #include "herald/token.h"
 
 static char *dir;
+static const char *db = "h.db";   /* the store: "h.db" in dir, or pg_uri */
+static char *pg_uri, pg_name[64]; /* the PostgreSQL run's database */
 
 static const char tpl_promo[] = "description: run --serve test\ncategory: marketing\n"
                                 "from: Acme <hello@example.com>\n\n"
@@ -37,9 +41,9 @@ static void conf(const char *public_url, const char *extra)
 {
     char text[2048];
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = debug\n"
              "[serve]\npublic_url = %s\nsecret_file = var/herald.secret\n%s",
-             public_url, extra);
+             db, public_url, extra);
     put("h.conf", text);
 }
 
@@ -69,11 +73,25 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the store on a fresh PostgreSQL database. */
+static int setup_pg(void **state)
+{
+    pg_uri = tu_pg_db(pg_name);
+    db = pg_uri;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     tu_rmdir(dir);
     dir = NULL;
+    if (pg_uri) {
+        tu_pg_drop(pg_name);
+        free(pg_uri);
+        pg_uri = NULL;
+    }
+    db = "h.db";
     return 0;
 }
 
@@ -167,11 +185,7 @@ static int one_click(int port, const char *path)
 
 static int64_t sql1(const char *q)
 {
-    struct tu_run r;
-    tu_exec(&r, dir, NULL, (const char *const[]){"sqlite3", "h.db", q, NULL});
-    int64_t v = r.status == 0 && *r.out ? atoll(r.out) : -1;
-    tu_run_release(&r);
-    return v;
+    return tu_sql1(dir, db, q);
 }
 
 /* The outbox's emails (bounded wait until there are want of them), and
@@ -634,6 +648,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_run_metrics_unlocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls_errors, setup, teardown),
+        /* on PostgreSQL: all but SQLite's write lock held by another
+         * process, and the TLS configuration errors (no store in them) */
+        {"test_serve_run_campaign_pg", test_serve_run_campaign, setup_pg, teardown, NULL},
+        {"test_serve_run_graceful_pg", test_serve_run_graceful, setup_pg, teardown, NULL},
+        {"test_serve_run_usage_pg", test_serve_run_usage, setup_pg, teardown, NULL},
+        {"test_serve_run_clicks_pg", test_serve_run_clicks, setup_pg, teardown, NULL},
+        {"test_serve_run_metrics_unlocked_pg", test_serve_run_metrics_unlocked, setup_pg, teardown,
+         NULL},
+        {"test_serve_run_tls_pg", test_serve_run_tls, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

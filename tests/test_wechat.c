@@ -6,7 +6,9 @@
  * process holds adopted without a fetch (the credential the dispatcher
  * shares through the store); what the gateway got (touser, template_id,
  * data as {"value"} objects, url or miniprogram, client_msg_id); and the
- * messages refused unsent. */
+ * messages refused unsent. The cases with a store run on SQLite files, then
+ * on PostgreSQL databases (testboth.h); the migration's stays SQLite. */
+#include "testboth.h"
 #include "testnet.h"
 
 #include <jansson.h>
@@ -21,6 +23,7 @@
 
 static char *dir;
 static struct tu_server wx;
+static struct tu_both stores; /* each case's store: a file, or a PostgreSQL database */
 
 static int setup(void **state)
 {
@@ -33,11 +36,19 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the stores on PostgreSQL. */
+static int setup_pg(void **state)
+{
+    stores.pg = true;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     tu_server_stop(&wx);
     tu_rmdir(dir);
+    tu_both_release(&stores);
     return 0;
 }
 
@@ -254,10 +265,10 @@ static void test_wechat_provider_test(void **state)
     (void)state;
     char *conf = tu_path(dir, "wx.conf"), text[1024];
     snprintf(text, sizeof text,
-             "[herald]\ntemplates = tpl\ndatabase = wx.db\n"
+             "[herald]\ntemplates = tpl\ndatabase = %s\n"
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
              "app_secret_env = TEST_WX_SECRET\n[provider box]\ntype = outbox\npath = pbox\n",
-             wx.port, WX_APP);
+             tu_both_store(&stores, "wx.db"), wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
     char *tpl = tu_path(dir, "tpl");
@@ -321,13 +332,13 @@ static void test_wechat_campaign(void **state)
     (void)state;
     char *conf = tu_path(dir, "c.conf"), text[1024];
     snprintf(text, sizeof text,
-             "[herald]\ntemplates = tpl\ndatabase = c.db\n"
+             "[herald]\ntemplates = tpl\ndatabase = %s\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\n"
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
              "app_secret_env = TEST_WX_SECRET\n"
              "[provider box]\ntype = outbox\npath = box\n"
              "[channel wechat]\nproviders = wx\n[channel sms]\nproviders = box\n",
-             wx.port, WX_APP);
+             tu_both_store(&stores, "c.db"), wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
     tu_put_template(dir, "recall",
@@ -391,10 +402,10 @@ static void test_wechat_campaign(void **state)
      * nothing, and config check says where it belongs */
     conf = tu_path(dir, "old.conf");
     snprintf(text, sizeof text,
-             "[herald]\ntemplates = tpl\ndatabase = c.db\n"
+             "[herald]\ntemplates = tpl\ndatabase = %s\n"
              "[provider wx]\ntype = wechat\nbase_url = http://127.0.0.1:%d\napp_id = %s\n"
              "app_secret_env = TEST_WX_SECRET\n[channel push]\nproviders = wx\n",
-             wx.port, WX_APP);
+             tu_both_store(&stores, "c.db"), wx.port, WX_APP);
     tu_write(conf, text);
     free(conf);
     tu_herald(&r, dir, NULL, "-c", "old.conf", "config", "check", NULL);
@@ -414,10 +425,13 @@ static void test_wechat_campaign(void **state)
 static void test_wechat_channel_cli(void **state)
 {
     (void)state;
-    char *conf = tu_path(dir, "o.conf");
-    tu_write(conf, "[herald]\ntemplates = tpl\ndatabase = o.db\n"
-                   "[provider box]\ntype = outbox\npath = obox\n"
-                   "[channel wechat]\nproviders = box\n[channel sms]\nproviders = box\n");
+    char *conf = tu_path(dir, "o.conf"), text[1024];
+    snprintf(text, sizeof text,
+             "[herald]\ntemplates = tpl\ndatabase = %s\n"
+             "[provider box]\ntype = outbox\npath = obox\n"
+             "[channel wechat]\nproviders = box\n[channel sms]\nproviders = box\n",
+             tu_both_store(&stores, "o.db"));
+    tu_write(conf, text);
     free(conf);
     tu_put_template(dir, "o",
                     "category: marketing\n--- wechat.template_id\nTID\n"
@@ -535,5 +549,13 @@ int main(void)
         cmocka_unit_test(test_wechat_provider_test), cmocka_unit_test(test_wechat_campaign),
         cmocka_unit_test(test_wechat_channel_cli),   cmocka_unit_test(test_wechat_migration),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* the cases with a store again, on PostgreSQL (the migration of an
+     * old SQLite file stays SQLite) */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_wechat_provider_test_pg", test_wechat_provider_test, NULL, NULL, NULL},
+        {"test_wechat_campaign_pg", test_wechat_campaign, NULL, NULL, NULL},
+        {"test_wechat_channel_cli_pg", test_wechat_channel_cli, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
 }

@@ -3,7 +3,9 @@
  * shipped page templates, a marketing template and three contacts (k2 in
  * zh-CN); starting the service on a port it picks and stopping it with
  * SIGTERM; curl; an SMTP server that keeps what it receives; the unsubscribe link of an outbox
- * email; one number from the database through sqlite3. The folder is the file's `dir`. */
+ * email; one number from the database (sqlite3 or psql). The folder is the file's `dir`; the
+ * store is `e2e_db`: "h.db" there (e2e_setup) or a fresh PostgreSQL database (e2e_setup_pg,
+ * dropped by e2e_teardown), so a test file runs its cases on both engines. */
 #ifndef HERALD_TESTSERVE_H
 #define HERALD_TESTSERVE_H
 
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 static char *dir;
+static const char *e2e_db = "h.db";       /* the store: "h.db" in dir, or e2e_pg_uri */
+static char *e2e_pg_uri, e2e_pg_name[64]; /* e2e_setup_pg's database */
 
 static const char tpl_promo[] = "description: serve test\ncategory: marketing\n"
                                 "from: Acme <hello@example.com>\n\n"
@@ -36,15 +40,15 @@ static inline void write_conf(const char *name, const char *extra)
 {
     char text[2048];
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = debug\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\nlog_level = debug\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\n%s",
-             extra);
+             e2e_db, extra);
     write_file(name, text);
 }
 
-static inline int e2e_setup(void **state)
+static inline int e2e_setup_on(const char *store)
 {
-    (void)state;
+    e2e_db = store;
     dir = tu_tmpdir();
     unsetenv("HERALD_NOW");
     setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
@@ -54,6 +58,20 @@ static inline int e2e_setup(void **state)
                    "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n"
                    "k2,k2@example.com,Bo,zh-CN\nk3,k3@example.com,Cy,en\n");
     return 0;
+}
+
+static inline int e2e_setup(void **state)
+{
+    (void)state;
+    return e2e_setup_on("h.db");
+}
+
+/* The same folder with its store on PostgreSQL (tu_pg_db). */
+static inline int e2e_setup_pg(void **state)
+{
+    (void)state;
+    e2e_pg_uri = tu_pg_db(e2e_pg_name);
+    return e2e_setup_on(e2e_pg_uri);
 }
 
 /* The services srv_start started and srv_stop has not stopped: a test
@@ -72,6 +90,12 @@ static inline int e2e_teardown(void **state)
         }
     tu_rmdir(dir); /* frees it */
     dir = NULL;
+    if (e2e_pg_uri) {
+        tu_pg_drop(e2e_pg_name);
+        free(e2e_pg_uri);
+        e2e_pg_uri = NULL;
+    }
+    e2e_db = "h.db";
     return 0;
 }
 
@@ -189,7 +213,7 @@ static inline char *outbox_link(const char *addr)
 
 static inline int64_t q1(const char *sql)
 {
-    return tu_q1(dir, sql);
+    return tu_sql1(dir, e2e_db, sql);
 }
 
 /* Starts tests/smtp_server.py, which writes what it receives into the

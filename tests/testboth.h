@@ -1,0 +1,49 @@
+/* testboth: for a test that runs its cases on both engines (issue 23) and
+ * names several stores by file ("ca.db", "pf.db"...). On SQLite a store is
+ * that file; on PostgreSQL each file name gets a fresh database (tu_pg_db)
+ * the first time it is asked for, the same one after, and all are dropped
+ * by tu_both_release. A test keeps one struct tu_both, sets pg in the
+ * setup of its PostgreSQL run, and writes `database = tu_both_store(...)`
+ * in its configuration; `herald init` makes the schema either way. */
+#ifndef HERALD_TESTBOTH_H
+#define HERALD_TESTBOTH_H
+
+#include <stdbool.h>
+
+#include "testutil.h"
+
+struct tu_both {
+    bool pg;           /* the stores are PostgreSQL databases */
+    size_t n;          /* how many below are made */
+    char file[16][32]; /* the file name each stands for */
+    char name[16][64]; /* its database, for tu_pg_drop */
+    char *uri[16];     /* its connection string (owned) */
+};
+
+/* The store for file (borrowed: it lives until tu_both_release). */
+static inline const char *tu_both_store(struct tu_both *b, const char *file)
+{
+    if (!b->pg)
+        return file;
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->file[i], file) == 0)
+            return b->uri[i];
+    if (b->n == sizeof b->uri / sizeof b->uri[0])
+        fail_msg("more than %zu PostgreSQL stores in one run", b->n);
+    snprintf(b->file[b->n], sizeof b->file[0], "%s", file);
+    b->uri[b->n] = tu_pg_db(b->name[b->n]);
+    return b->uri[b->n++];
+}
+
+/* Drops the PostgreSQL databases made and forgets them; pg goes back to
+ * false. */
+static inline void tu_both_release(struct tu_both *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        tu_pg_drop(b->name[i]);
+        free(b->uri[i]);
+    }
+    memset(b, 0, sizeof *b);
+}
+
+#endif
