@@ -20,30 +20,7 @@
 
 static char *lite_dir, *conf, *rate_conf;
 
-static void run_ok(const char *dir, const char *const *argv)
-{
-    struct tu_run r;
-    const char *a[40] = {tu_herald_bin()};
-    size_t n = 1;
-    for (; argv[n - 1] && n < 39; n++)
-        a[n] = argv[n - 1];
-    a[n] = NULL;
-    tu_exec(&r, dir, NULL, a);
-    if (r.status != 0)
-        fail_msg("herald %s %s: %s%s", argv[0], argv[1] ? argv[1] : "", r.out, r.err);
-    tu_run_release(&r);
-}
-
-#define OK(dir, ...) run_ok(dir, (const char *const[]){__VA_ARGS__, NULL})
-
-static char *folder(void)
-{
-    char *d = tu_tmpdir(), *tpl = tu_src_path("templates"), *link = tu_path(d, "templates");
-    assert_int_equal(symlink(tpl, link), 0);
-    free(tpl);
-    free(link);
-    return d;
-}
+#define OK(dir, ...) tu_herald_ok_argv(dir, (const char *const[]){__VA_ARGS__, NULL})
 
 static int setup(void **state)
 {
@@ -53,7 +30,7 @@ static int setup(void **state)
     setenv("HERALD_CONFIG", src, 1);
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
     unsetenv("PGPASSWORD");
-    lite_dir = folder();
+    lite_dir = tu_tmpdir_templates();
     OK(lite_dir, "init");
     OK(lite_dir, "contacts", "import", csv, "--default-region", "CN");
     /* 17:00 there: outside quiet hours, so no message waits for a later time */
@@ -129,7 +106,7 @@ static char *fresh(const char *cf, char name[64], char **uri)
 {
     struct tu_run r;
     char cmd[1024];
-    char *dir = folder();
+    char *dir = tu_tmpdir_templates();
     *uri = tu_pg_db(name);
     tu_herald(&r, lite_dir, NULL, "db", "copy", "var/herald.db", *uri, NULL);
     if (r.status != 0)

@@ -22,30 +22,7 @@ enum { CONTACTS = 3000, RATE = 600, BURST = 20 };
 
 static char *lite_dir, *conf;
 
-static void run_ok(const char *dir, const char *const *argv)
-{
-    struct tu_run r;
-    const char *a[40] = {tu_herald_bin()};
-    size_t n = 1;
-    for (; argv[n - 1] && n < 39; n++)
-        a[n] = argv[n - 1];
-    a[n] = NULL;
-    tu_exec(&r, dir, NULL, a);
-    if (r.status != 0)
-        fail_msg("herald %s %s: %s%s", argv[0], argv[1] ? argv[1] : "", r.out, r.err);
-    tu_run_release(&r);
-}
-
-#define OK(dir, ...) run_ok(dir, (const char *const[]){__VA_ARGS__, NULL})
-
-static char *folder(void)
-{
-    char *d = tu_tmpdir(), *tpl = tu_src_path("templates"), *link = tu_path(d, "templates");
-    assert_int_equal(symlink(tpl, link), 0);
-    free(tpl);
-    free(link);
-    return d;
-}
+#define OK(dir, ...) tu_herald_ok_argv(dir, (const char *const[]){__VA_ARGS__, NULL})
 
 static int setup(void **state)
 {
@@ -55,7 +32,7 @@ static int setup(void **state)
     setenv("HERALD_CONFIG", src, 1);
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
     unsetenv("PGPASSWORD");
-    lite_dir = folder();
+    lite_dir = tu_tmpdir_templates();
     OK(lite_dir, "init");
     snprintf(cmd, sizeof cmd,
              "cd '%s' && python3 -c \"print('id,email,timezone,first_name'); "
@@ -207,7 +184,7 @@ static void test_pg_proof_kills(void **state)
     struct tu_run r;
     char cmd[1024], name[64];
     int o[4];
-    char *dir = folder(), *uri = tu_pg_db(name);
+    char *dir = tu_tmpdir_templates(), *uri = tu_pg_db(name);
     srand((unsigned)time(NULL));
     tu_herald(&r, lite_dir, NULL, "db", "copy", "var/herald.db", uri, NULL);
     if (r.status != 0)

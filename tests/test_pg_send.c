@@ -26,32 +26,9 @@
 static char *lite_dir, *pg_dir, *uri;
 static char dbname[64];
 
-static void run_ok(const char *dir, const char *const *argv)
-{
-    struct tu_run r;
-    const char *a[40] = {tu_herald_bin()};
-    size_t n = 1;
-    for (; argv[n - 1] && n < 39; n++)
-        a[n] = argv[n - 1];
-    a[n] = NULL;
-    tu_exec(&r, dir, NULL, a);
-    if (r.status != 0)
-        fail_msg("herald %s %s: %s%s", argv[0], argv[1] ? argv[1] : "", r.out, r.err);
-    tu_run_release(&r);
-}
-
-#define OK(dir, ...) run_ok(dir, (const char *const[]){__VA_ARGS__, NULL})
+#define OK(dir, ...) tu_herald_ok_argv(dir, (const char *const[]){__VA_ARGS__, NULL})
 /* the same on PostgreSQL */
-#define PG_OK(...) run_ok(pg_dir, (const char *const[]){"--db", uri, __VA_ARGS__, NULL})
-
-static char *folder(void)
-{
-    char *d = tu_tmpdir(), *tpl = tu_src_path("templates"), *link = tu_path(d, "templates");
-    assert_int_equal(symlink(tpl, link), 0);
-    free(tpl);
-    free(link);
-    return d;
-}
+#define PG_OK(...) tu_herald_ok_argv(pg_dir, (const char *const[]){"--db", uri, __VA_ARGS__, NULL})
 
 /* The link signing secret `init` made, so both engines' links are the same. */
 static void share_secret(const char *dir)
@@ -70,8 +47,8 @@ static int setup(void **state)
     setenv("HERALD_CONFIG", conf, 1);
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
     unsetenv("PGPASSWORD");
-    lite_dir = folder();
-    pg_dir = folder();
+    lite_dir = tu_tmpdir_templates();
+    pg_dir = tu_tmpdir_templates();
     OK(lite_dir, "init");
     share_secret(pg_dir);
     OK(lite_dir, "contacts", "import", csv, "--default-region", "CN");
@@ -202,11 +179,11 @@ static void test_pg_send_same(void **state)
                             "--template", "recall",    "--channels", "email,push,sms", "--variants",
                             "a=50,b=50",  "--holdout", "10",         "--expires",      "2d",
                             "--now",      NULL};
-    run_ok(lite_dir, create);
+    tu_herald_ok_argv(lite_dir, create);
     const char *pgc[24] = {"--db", uri};
     for (size_t i = 0; create[i]; i++)
         pgc[i + 2] = create[i];
-    run_ok(pg_dir, pgc);
+    tu_herald_ok_argv(pg_dir, pgc);
     same_output("campaign estimate spring", "cat"); /* the claim's facts, by the rule */
     OK(lite_dir, "send", "spring");
     PG_OK("send", "spring");
@@ -308,8 +285,8 @@ static void await_files(const char *dir, int n, pid_t pid)
 static void test_pg_send_crash(void **state)
 {
     (void)state;
-    char *dir = folder(), *conf = tu_path(dir, "slow.conf"), *src = tu_src_path("etc/herald.conf"),
-         cmd[2048], name[64], *first = uri;
+    char *dir = tu_tmpdir_templates(), *conf = tu_path(dir, "slow.conf"),
+         *src = tu_src_path("etc/herald.conf"), cmd[2048], name[64], *first = uri;
     struct tu_run r;
     /* a database of its own: the other test's sends would cap these */
     uri = tu_pg_db(name);

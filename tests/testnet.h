@@ -365,6 +365,22 @@ static inline int64_t tu_q1(const char *dir, const char *sql)
     return tu_sql1(dir, "h.db", sql);
 }
 
+/* herald in dir with argv (NULL-terminated, without the program), which
+ * must exit 0, else the test fails naming the command and its output. */
+static inline void tu_herald_ok_argv(const char *dir, const char *const *argv)
+{
+    struct tu_run r;
+    const char *a[40] = {tu_herald_bin()};
+    size_t n = 1;
+    for (; argv[n - 1] && n < 39; n++)
+        a[n] = argv[n - 1];
+    a[n] = NULL;
+    tu_exec(&r, dir, NULL, a);
+    if (r.status != 0)
+        fail_msg("herald %s %s: %s%s", argv[0], argv[1] ? argv[1] : "", r.out, r.err);
+    tu_run_release(&r);
+}
+
 /* Waits, bounded (10 s, polling every 50 ms), until exactly n receipts
  * in dir/db (or the postgresql:// URI db) that match the SQL condition
  * where (NULL: all) are applied (a service applies them as they come, or
@@ -420,6 +436,16 @@ static inline char *tu_src_path(const char *rel)
         root = cwd;
     }
     return tu_path(root, rel);
+}
+
+/* A new temporary folder with templates/ linked to the source tree's. */
+static inline char *tu_tmpdir_templates(void)
+{
+    char *d = tu_tmpdir(), *tpl = tu_src_path("templates"), *link = tu_path(d, "templates");
+    assert_int_equal(symlink(tpl, link), 0);
+    free(tpl);
+    free(link);
+    return d;
 }
 
 /* The store the link tests share, in dir whose h.conf (templates = tpl) is
