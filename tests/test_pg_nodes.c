@@ -126,6 +126,15 @@ static void await_files(const struct fx *f, int n)
     fail_msg("no %d files in the outbox after 30 s", n);
 }
 
+/* Whether the CSV out has the row that starts with want (after its
+ * newline) naming state before its own end. */
+static bool row_says(const char *out, const char *want, const char *state)
+{
+    const char *row = strstr(out, want);
+    const char *at = row ? strstr(row, state) : NULL;
+    return at && strchr(row + 1, '\n') > at;
+}
+
 /* Waits (at most 15 s) until `herald nodes` says node id is in state. */
 static void await_node(const struct fx *f, long long id, const char *state)
 {
@@ -134,11 +143,12 @@ static void await_node(const struct fx *f, long long id, const char *state)
              tu_herald_bin(), conf, f->uri);
     snprintf(want, sizeof want, "\n%lld,", id);
     for (int i = 0; i < 1500; i++) {
-        char *out = tu_sh(cmd), *row = strstr(out, want);
-        bool ok = row && strstr(row, state) && strchr(row + 1, '\n') > strstr(row, state);
-        free(out);
-        if (ok)
+        char *out = tu_sh(cmd);
+        if (row_says(out, want, state)) {
+            free(out);
             return;
+        }
+        free(out);
         nap();
     }
     fail_msg("node %lld is not %s after 15 s", id, state);
