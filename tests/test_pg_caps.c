@@ -62,16 +62,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static long long num(const char *uri, const char *sql)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "psql -X -At '%s' -c \"%s\"", uri, sql);
-    char *s = tu_sh(cmd);
-    long long v = atoll(s);
-    free(s);
-    return v;
-}
-
 static pid_t spawn(const char *dir, const char *uri, const char *cf, const char *campaign,
                    const char *log)
 {
@@ -132,11 +122,12 @@ static void round_once(int round)
     pid_t a = spawn(dir, uri, conf, "a", "a.log"), b = spawn(dir, uri, conf, "b", "b.log");
     await_exit(a);
     await_exit(b);
-    assert_int_equal(num(uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"), 0);
-    long long sent = num(uri, "SELECT count(*) FROM messages WHERE state = 2");
-    long long capped = num(uri, "SELECT count(*) FROM messages WHERE state = 11");
+    assert_int_equal(tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"),
+                     0);
+    long long sent = tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state = 2");
+    long long capped = tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state = 11");
     long long contacts =
-        num(uri, "SELECT count(DISTINCT contact_id) FROM messages WHERE state = 2");
+        tu_sql1("", uri, "SELECT count(DISTINCT contact_id) FROM messages WHERE state = 2");
     outbox(dir, &files, &distinct);
     print_message("round %d: %lld sent, %lld capped, %d files to %d addresses\n", round, sent,
                   capped, files, distinct);
@@ -182,8 +173,9 @@ static void test_pg_caps_rate(void **state)
           b = spawn(dir, uri, rate_conf, "b", "b.log");
     await_exit(a);
     await_exit(b);
-    assert_int_equal(num(uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"), 0);
-    long long sent = num(uri, "SELECT count(*) FROM messages WHERE state = 2");
+    assert_int_equal(tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"),
+                     0);
+    long long sent = tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state = 2");
     busiest_second(dir, &most, &total);
     print_message("%d files, at most %d in one second\n", total, most);
     assert_int_equal(total, sent);

@@ -61,16 +61,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static long long num(const char *uri, const char *sql)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "psql -X -At '%s' -c \"%s\"", uri, sql);
-    char *s = tu_sh(cmd);
-    long long v = atoll(s);
-    free(s);
-    return v;
-}
-
 static pid_t spawn(const char *dir, const char *uri, int i)
 {
     char log[32];
@@ -114,7 +104,7 @@ static long long kill_one(const char *dir, const char *uri, pid_t *nodes, int k,
                  "SELECT count(*) FROM messages m JOIN nodes n ON n.id = m.lease_owner WHERE "
                  "m.state = 1 AND n.pid = %d",
                  (int)nodes[k]);
-        held = num(uri, sql);
+        held = tu_sql1("", uri, sql);
     }
     nodes[k] = spawn(dir, uri, 3 + seq);
     return held;
@@ -136,12 +126,12 @@ static const char open_sql[] = "SELECT count(*) FROM messages WHERE state IN (0,
  * killed nodes' messages come back once their lease ran out. */
 static void finish(const char *dir, const char *uri)
 {
-    for (int i = 0; i < 150 && num(uri, open_sql) > 0; i++) {
+    for (int i = 0; i < 150 && tu_sql1("", uri, open_sql) > 0; i++) {
         OK(dir, "-c", conf, "--db", uri, "send", "c");
-        if (num(uri, open_sql) > 0)
+        if (tu_sql1("", uri, open_sql) > 0)
             nap(100);
     }
-    assert_int_equal(num(uri, open_sql), 0);
+    assert_int_equal(tu_sql1("", uri, open_sql), 0);
 }
 
 /* At the outbox: files, distinct Message-IDs, addresses with two
@@ -204,7 +194,7 @@ static void test_pg_proof_kills(void **state)
     for (int i = 0; i < 3; i++)
         await_exit(nodes[i]);
     finish(dir, uri);
-    long long sent = num(uri, "SELECT count(*) FROM messages WHERE state = 2");
+    long long sent = tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state = 2");
     outbox(dir, o);
     print_message("%lld sent; outbox: %d files, %d Message-IDs, %d addresses twice, at most %d in "
                   "one second; the killed nodes held %lld\n",
