@@ -327,6 +327,22 @@ static void test_pg_copy_roundtrip(void **state)
     assert_contains(r.out, "every table's row count matches");
     assert_contains(r.out, "  consent_log ");
     tu_run_release(&r);
+    /* the webhook's cursor passes on PostgreSQL the rows it passed here
+     * (its transactions are the copy's, set to its last row's) */
+    static const char *const past[][2] = {
+        {"SELECT count(*) FROM attempts WHERE id > 1",
+         "SELECT count(*) FROM attempts a, webhooks w WHERE (a.xact_id, a.id) > (w.log_xact, "
+         "w.log_id)"},
+        {"SELECT count(*) FROM consent_log WHERE id > 1",
+         "SELECT count(*) FROM consent_log l, webhooks w WHERE (l.xact_id, l.id) > "
+         "(w.consent_xact, w.consent_id)"},
+    };
+    for (int i = 0; i < 2; i++) {
+        int64_t lite = tu_sql1(dir, "h.db", past[i][0]);
+        assert_true(lite > 0);
+        assert_int_equal(tu_sql1(dir, uri, past[i][1]), lite);
+    }
+    assert_true(tu_sql1(dir, uri, "SELECT min(log_xact) FROM webhooks") > 0);
     tu_herald(&r, dir, NULL, "db", "copy", uri, "back.db", NULL);
     if (r.status != 0)
         fail_msg("copy back to SQLite: %s%s", r.out, r.err);

@@ -11,6 +11,7 @@
  * The end-to-end story runs on a SQLite file, then on a PostgreSQL store. */
 #include "testserve.h"
 
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -576,6 +577,137 @@ static void test_webhook_erasure_frees_ids(void **state)
     json_decref(log);
 }
 
+/* ---- PostgreSQL: writers that commit out of id order (issue 23) ---- */
+
+/* The store's own connection, to hold a transaction open by hand. */
+static PGconn *pg_open(void)
+{
+    PGconn *c = PQconnectdb(e2e_pg_uri);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connecting to %s: %s", e2e_pg_uri, PQerrorMessage(c));
+    return c;
+}
+
+/* Runs sql on c; returns the first column of its first row (0: none). */
+static int64_t pg_do(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    int64_t v = PQntuples(r) > 0 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return v;
+}
+
+/* A writer's two rows: a log row (a sent event) and an opt-out, with the
+ * ids they took. */
+struct writer {
+    PGconn *c;
+    int64_t log, consent;
+};
+
+#define NOW_MS "1795514400000" /* 2026-11-24T10:00:00Z */
+#define NOW "2026-11-24T10:00:00Z"
+
+static void write_rows(struct writer *w)
+{
+    w->log = pg_do(w->c, "INSERT INTO attempts (message_id, attempt, at, channel, provider, "
+                         "outcome, contact_id) VALUES (1, 1, " NOW_MS ", 'email', 'p', "
+                         "'accepted', 1) RETURNING id");
+    w->consent = pg_do(w->c, "INSERT INTO consent_log (contact_id, channel, category, status, "
+                             "source, at) SELECT id, 'email', 'marketing', 'opted_out', 'cli', "
+                             "1795514400 FROM contacts WHERE ext_id = 'k1' RETURNING id");
+}
+
+/* How many times the receiver got the writer's two events (each must be
+ * the same number, which is returned). */
+static int times_of_writer(json_t *log, const struct writer *w)
+{
+    char a[48], b[48];
+    snprintf(a, sizeof a, "log-%lld-", (long long)w->log);
+    snprintf(b, sizeof b, "consent-%lld-", (long long)w->consent);
+    int n = times_of(log, a, 200);
+    assert_int_equal(times_of(log, b, 200), n);
+    return n;
+}
+
+/* Delivers until both writers' events have come (another database's
+ * transaction on a shared server may hold them back a moment: the
+ * horizon is the server's), at most a bound of tries. */
+static json_t *deliver_until(const struct writer *x, const struct writer *y)
+{
+    json_t *log = NULL;
+    for (int i = 0; i < 100; i++) {
+        struct tu_run r = deliver_at(NOW);
+        assert_int_equal(r.status, 0);
+        tu_run_release(&r);
+        json_decref(log);
+        log = received();
+        if (times_of_writer(log, x) > 0 && times_of_writer(log, y) > 0)
+            break;
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return log;
+}
+
+/* Two transactions, A and B: A takes the lower ids and stays open while B
+ * commits and the webhook delivers; then A commits. Every event arrives
+ * once, A's too. Case 1, A is the older transaction: B's events wait
+ * behind A's. Case 2, B's transaction began first (it wrote before A), so
+ * A is the younger, and B's events may go at once: an id cursor, and one
+ * that takes rows by id whose transaction is older than every running
+ * one, would pass A's rows for good in either case. */
+static void test_webhook_order_across_writers(void **state)
+{
+    (void)state;
+    struct tu_server rx;
+    recv_start(&rx, SECRET, "0", "0");
+    char hooks[512];
+    snprintf(hooks, sizeof hooks,
+             "[webhook order]\nurl = http://127.0.0.1:%d/in\nsecret_file = wh.secret\n"
+             "events = sent, unsubscribed\n",
+             rx.port);
+    conf(hooks);
+    struct tu_run r = deliver_at(NOW); /* the cursor, at now */
+    tu_run_release(&r);
+    for (int older_a = 1; older_a >= 0; older_a--) {
+        struct writer a = {.c = pg_open()}, b = {.c = pg_open()};
+        pg_do(b.c, "BEGIN");
+        if (!older_a)
+            pg_do(b.c, "SELECT pg_current_xact_id()"); /* B's transaction id first */
+        pg_do(a.c, "BEGIN");
+        write_rows(&a);
+        write_rows(&b);
+        assert_true(b.log > a.log && b.consent > a.consent);
+        pg_do(b.c, "COMMIT");
+        r = deliver_at(NOW);
+        assert_int_equal(r.status, 0);
+        tu_run_release(&r);
+        json_t *log = received();
+        assert_int_equal(times_of_writer(log, &a), 0); /* not committed */
+        if (older_a)
+            assert_int_equal(times_of_writer(log, &b), 0); /* behind A */
+        json_decref(log);
+        pg_do(a.c, "COMMIT");
+        log = deliver_until(&a, &b);
+        assert_int_equal(times_of_writer(log, &a), 1);
+        assert_int_equal(times_of_writer(log, &b), 1);
+        assert_all_verified(log);
+        json_decref(log);
+        PQfinish(a.c);
+        PQfinish(b.c);
+    }
+    r = deliver_at(NOW); /* nothing more, nothing twice */
+    tu_run_release(&r);
+    json_t *log = received();
+    tu_server_stop(&rx);
+    assert_int_equal(times_of(log, "log-", 0), 4);
+    assert_int_equal(times_of(log, "consent-", 0), 4);
+    json_decref(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -601,6 +733,7 @@ int main(void)
          NULL},
         {"test_webhook_run_delivers_pg", test_webhook_run_delivers, NULL, NULL, NULL},
         {"test_webhook_erasure_frees_ids_pg", test_webhook_erasure_frees_ids, NULL, NULL, NULL},
+        cmocka_unit_test(test_webhook_order_across_writers),
     };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
     rc |= cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);

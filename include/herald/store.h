@@ -935,12 +935,14 @@ enum hd_wh_source { HD_WH_SRC_LOG, HD_WH_SRC_CONSENT };
 /* A webhook's cursor, as stored. */
 struct hd_wh_cursor {
     int64_t log_id, consent_id; /* the last row of each acknowledged or passed over */
+    int64_t log_xact, consent_xact; /* PostgreSQL: their writing transactions (0 on SQLite) */
     int64_t next_ms;            /* no attempt before this (wall clock); 0: at once */
     int attempts;               /* failed tries of the batch at the head */
     char last_error[256];       /* "" when the last try succeeded */
     int64_t last_ok_ms;         /* the last acknowledgement, 0: never */
     int64_t delivered, expired; /* events acknowledged and expired so far */
-    int64_t lag;                /* rows of both tables past the cursor (any kind) */
+    int64_t lag; /* rows of both tables past the cursor (any kind); on PostgreSQL those a
+                  * read may take now, counted up to 50,000 a table */
 };
 
 /* The cursor of webhook name into *c; *found says whether it exists.
@@ -972,9 +974,12 @@ struct hd_wh_batch {
     struct hd_wh_event *v;
     size_t n;
     int64_t log_to, consent_to; /* the cursor once this batch is acknowledged */
+    int64_t log_to_xact, consent_to_xact; /* and its transactions (PostgreSQL) */
 };
 /* Reads the next events of the types in set (bits of enum
- * hd_webhook_event) after c, in row order (the log's first); a stretch
+ * hd_webhook_event) after c, in row order (the log's first; on
+ * PostgreSQL in the order of the writing transactions, then rows, and
+ * only rows no transaction still running can precede); a stretch
  * of rows none of which is one of them is passed over (up to a window of
  * rows a call, so a rare type never reads the whole log at once). */
 int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigned set, size_t limit,

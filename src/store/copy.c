@@ -336,21 +336,48 @@ static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, s
     return rc;
 }
 
+/* PostgreSQL's webhook cursors are (transaction, id) pairs over rows
+ * whose transactions a copy does not keep (they are the source's own
+ * counter's, which the target's may be behind): a cursor leaves the
+ * source as the ids every row at or below which it had passed, and comes
+ * into a PostgreSQL target as the pair of its last such row. The copy
+ * writes each table in id order, one transaction after another, so
+ * there the transactions grow with the ids and that pair is exact. */
+#define LOG_OUT_PG                                                                                 \
+    "coalesce((SELECT min(r.id) - 1 FROM attempts r WHERE (r.xact_id, r.id) > "                    \
+    "(webhooks.log_xact, webhooks.log_id)), (SELECT coalesce(max(id), 0) FROM attempts)) AS "      \
+    "log_id"
+#define CONSENT_OUT_PG                                                                             \
+    "coalesce((SELECT min(r.id) - 1 FROM consent_log r WHERE (r.xact_id, r.id) > "                 \
+    "(webhooks.consent_xact, webhooks.consent_id)), (SELECT coalesce(max(id), 0) FROM "            \
+    "consent_log)) AS consent_id"
+static const char cursors_in_pg[] =
+    "UPDATE webhooks SET log_xact = coalesce((SELECT r.xact_id FROM attempts r WHERE r.id <= "
+    "webhooks.log_id ORDER BY r.id DESC LIMIT 1), 0), consent_xact = coalesce((SELECT r.xact_id "
+    "FROM consent_log r WHERE r.id <= webhooks.consent_id ORDER BY r.id DESC LIMIT 1), 0)";
+
+/* A PostgreSQL source's columns of table ?1, but the generated ones and
+ * the writing transactions, webhooks' cursors as ids. */
+static const char columns_pg[] =
+    "SELECT string_agg(CASE WHEN table_name <> 'webhooks' THEN quote_ident(column_name) "
+    "WHEN column_name = 'log_id' THEN '" LOG_OUT_PG "' "
+    "WHEN column_name = 'consent_id' THEN '" CONSENT_OUT_PG "' "
+    "ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position) "
+    "FROM information_schema.columns WHERE table_schema = current_schema() AND "
+    "table_name = ?1 AND is_generated = 'NEVER' AND "
+    "column_name NOT IN ('xact_id', 'log_xact', 'consent_xact')";
+
 /* The query that reads table t from the source: every column but, on
  * PostgreSQL, the generated ones (contacts.attrs_j, migration 22), which
- * the other side makes itself or has not. */
+ * the other side makes itself or has not, and the writing transactions
+ * (migration 27; see CURSOR_OUT_PG). */
 static int source_query(struct hd_db *from, int t, char *sql, size_t n, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
     const char *cols = "*";
     int rc = 0, step;
     if (hd_db_is_pg(from)) {
-        if ((rc = hd_db_prepare(from,
-                                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY "
-                                "ordinal_position) FROM information_schema.columns WHERE "
-                                "table_schema = current_schema() AND table_name = ?1 AND "
-                                "is_generated = 'NEVER'",
-                                &s, err)) < 0)
+        if ((rc = hd_db_prepare(from, columns_pg, &s, err)) < 0)
             return rc;
         hd_db_bind_text(s, 1, tables[t].name, NULL);
         if ((step = hd_db_step(s, err)) == 1 && hd_db_col_text(s, 0))
@@ -388,6 +415,9 @@ static int copy_table(struct run *r, int t, int64_t *copied, struct hd_err *err)
             goto out;
     }
     if ((rc = copy_rows(r, table, src, &c, copied, err)) < 0)
+        goto out;
+    if (strcmp(table, "webhooks") == 0 && hd_db_is_pg(r->to) &&
+        (rc = hd_db_exec(r->to, cursors_in_pg, err)) < 0)
         goto out;
     rc = hd_db_commit(r->to, err);
 out:

@@ -485,6 +485,23 @@ static const char *const pg_migrations[] = {
     "  at_ms bigint NOT NULL,"
     "  granted bigint NOT NULL DEFAULT 0"
     ");",
+    /* 27 (issue 23, webhooks across nodes): each row of the log and of
+     * consent_log carries the id of the transaction that wrote it, and a
+     * webhook's cursor the transaction's id beside the row's (webhooks.c
+     * says why). The rows there already take 0 (a constant default, so
+     * no table is rewritten), the cursors 0 too: (0, id) is the cursor
+     * they were, as every row there is at 0 in id order. The index is a
+     * webhook's read order. */
+    "ALTER TABLE attempts ADD COLUMN xact_id bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE attempts ALTER COLUMN xact_id SET DEFAULT "
+    "  CAST(CAST(pg_current_xact_id() AS text) AS bigint);"
+    "CREATE INDEX attempts_xact ON attempts(xact_id, id);"
+    "ALTER TABLE consent_log ADD COLUMN xact_id bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE consent_log ALTER COLUMN xact_id SET DEFAULT "
+    "  CAST(CAST(pg_current_xact_id() AS text) AS bigint);"
+    "CREATE INDEX consent_log_xact ON consent_log(xact_id, id);"
+    "ALTER TABLE webhooks ADD COLUMN log_xact bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE webhooks ADD COLUMN consent_xact bigint NOT NULL DEFAULT 0;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

@@ -664,6 +664,10 @@ static const char *const migrations[] = {
     "  at_ms INTEGER NOT NULL,"
     "  granted INTEGER NOT NULL DEFAULT 0"
     ");",
+    /* 27 (issue 23, webhooks across nodes): on PostgreSQL each log and
+     * consent_log row's writing transaction, for the webhooks' cursors;
+     * SQLite's one writer commits in id order and needs nothing. */
+    "SELECT 1",
 };
 /* clang-format on */
 
