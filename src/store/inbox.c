@@ -5,7 +5,11 @@
  * with time, so a page is a range of the (contact_id, id) index below the
  * cursor, never an OFFSET; an expired or archived row is skipped by the
  * same statement, so it disappears from the list the moment it expires
- * without a sweep. A contact's rows go with it (contacts.c's delete). */
+ * without a sweep. A contact's rows go with it (contacts.c's delete).
+ * With several nodes on PostgreSQL ids grow with time but not in commit
+ * order, so a row may appear below one listed before it: the pages are a
+ * list a person reads again from the top, not a feed to resume by id (the
+ * webhooks, which are, read by transaction: webhooks.c). */
 #include "store_int.h"
 
 #include "db.h"
