@@ -366,6 +366,49 @@ static void test_pg_copy_roundtrip(void **state)
     free(uri);
 }
 
+/* A PostgreSQL webhook cursor is a (transaction, row) pair: the row a
+ * transaction younger than the cursor's wrote may have the lower id
+ * (here row 2, whose transaction is made the youngest by hand). A copy
+ * takes the cursor out as the rows at or below which all were passed
+ * (1), so row 2 comes again, never lost (and row 3 once more), into a
+ * SQLite file and into another PostgreSQL database, where the pair is
+ * that of row 1 under the copy's own transactions. */
+static void test_pg_copy_webhook_cursor(void **state)
+{
+    (void)state;
+    char name[64], to_name[64], *uri = tu_pg_db(name), *to = tu_pg_db(to_name);
+    conf("");
+    TU_HERALD_OK(dir, "--db", uri, "init");
+    for (int i = 0; i < 4; i++) /* each its own transaction */
+        free(tu_sql_text(dir, uri,
+                         "INSERT INTO attempts (message_id, attempt, at, outcome) VALUES (1, 1, "
+                         "1000, 'accepted')"));
+    free(tu_sql_text(dir, uri,
+                     "UPDATE attempts SET xact_id = (SELECT max(xact_id) + 1 FROM attempts) "
+                     "WHERE id = 2; INSERT INTO webhooks (name, log_id, consent_id, created_ms, "
+                     "log_xact) SELECT 'w', 3, 0, 5, xact_id FROM attempts WHERE id = 3"));
+    assert_int_equal(tu_sql1(dir, uri,
+                             "SELECT count(*) FROM attempts a, webhooks w WHERE (a.xact_id, a.id) "
+                             "> (w.log_xact, w.log_id)"),
+                     2); /* rows 2 and 4 */
+    TU_HERALD_OK(dir, "db", "copy", uri, "back.db");
+    assert_int_equal(tu_sql1(dir, "back.db", "SELECT log_id FROM webhooks"), 1);
+    TU_HERALD_OK(dir, "db", "copy", uri, to);
+    assert_int_equal(tu_sql1(dir, to, "SELECT log_id FROM webhooks"), 1);
+    assert_int_equal(tu_sql1(dir, to,
+                             "SELECT count(*) FROM attempts a, webhooks w WHERE (a.xact_id, a.id) "
+                             "> (w.log_xact, w.log_id)"),
+                     3); /* rows 2, 3 and 4 */
+    assert_int_equal(tu_sql1(dir, to,
+                             "SELECT count(*) FROM webhooks w, attempts a WHERE a.id = 1 AND "
+                             "w.log_xact = a.xact_id AND a.xact_id > 0"),
+                     1);
+    tu_pg_drop(name);
+    tu_pg_drop(to_name);
+    free(uri);
+    free(to);
+}
+
 static void test_pg_copy_refuses_rows(void **state)
 {
     (void)state;
@@ -604,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_pg_schema_versions_match),
         cmocka_unit_test_setup_teardown(test_pg_init_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_copy_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_copy_webhook_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_copy_refuses_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_copy_bad_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_bad_uri_hides_password, setup, teardown),

@@ -35,10 +35,13 @@
  * and seen by the read, or aborted and never seen by anyone; (2) a row
  * not seen now but committed later was written by a transaction running
  * now (X >= H, since H is the oldest of them) or starting later (X >= the
- * snapshot's xmax >= H). A cursor only ever moves to a row a read took
- * (X < H), or to the end of the final rows up to H, so it stays below
- * (H, any id): every row that becomes visible later lies past it, and
- * nothing is passed. Reading by id with X < H alone would not do: a
+ * snapshot's xmax >= H); (3) a read moves the cursor at most to a row
+ * with X < H (the last it took, or the last final row of its window), so
+ * every row it could not see and that commits later, X >= H, is still
+ * past the cursor, and once seen it is read in its place: nothing is
+ * passed, by induction over the reads. (A read's H is taken by its first
+ * statement, which takes the repeatable-read snapshot the rows are read
+ * in.) Reading by id with X < H alone would not do: a
  * transaction that took an id first may have the younger X, so a row of
  * an older, committed transaction with a higher id is "old" while the
  * lower id is still in flight. Why not stop at the first row in flight:
@@ -50,7 +53,8 @@
  * nothing), and the events arrive in transaction order. The rows there
  * before migration 27 are at X = 0 in id order, and the cursors at
  * (0, their id), so the old cursors mean what they did. A new cursor "from
- * now" starts at (H, 0): anything still in flight comes, and rows that
+ * now" starts at (H, 0), before every row to come (X >= H, ids from 1):
+ * anything still in flight comes, and rows that
  * committed while an older transaction ran may come twice (a receiver
  * keeps the ids). Lowering a cursor's id when the newest rows go (a
  * prune, an erasure: migration 15's trigger) is needed on SQLite only
