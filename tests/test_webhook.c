@@ -8,7 +8,9 @@
  * no acknowledged one; events older than max_age expire, logged; a wrong
  * secret fails verification; herald run delivers beside the dispatcher;
  * config errors carry file:line; webhook list|test print what they say.
- * The end-to-end story runs on a SQLite file, then on a PostgreSQL store. */
+ * The end-to-end story runs on a SQLite file, then on a PostgreSQL store,
+ * where one case more holds a transaction with the lower ids open (libpq)
+ * while another commits: nothing is passed over, nothing comes twice. */
 #include "testserve.h"
 
 #include <libpq-fe.h>

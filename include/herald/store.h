@@ -947,7 +947,9 @@ struct hd_wh_cursor {
 
 /* The cursor of webhook name into *c; *found says whether it exists.
  * With create, a missing one is made, starting after the rows there are
- * now (from_start: from the first row) and *found is true. */
+ * now (on PostgreSQL after those of the transactions older than every
+ * one still running: webhooks.c; from_start: from the first row) and
+ * *found is true. */
 int hd_store_wh_cursor(struct hd_store *st, const char *name, bool create, bool from_start,
                        int64_t now_ms, struct hd_wh_cursor *c, bool *found, struct hd_err *err);
 /* Takes the webhook for owner (a process id) until until_ms: *got is

@@ -62,7 +62,8 @@
  * other readers that walk a table by id (the inbox's pages, the log's
  * and the console's pages by time and id) list what is there for a
  * person, who lists again from the top; none consumes a stream, so none
- * has this flaw (the pending receipts are a state, not a cursor). */
+ * has this flaw (the pending receipts are a state, not a cursor, and
+ * GET /metrics reads aggregates; there is no `herald log --follow`). */
 #include "store_int.h"
 #include "db.h"
 
