@@ -26,9 +26,10 @@ typedef int (*hd_form_fn)(void *ud, const char *key, const char *value);
  * fn is not called at all then (the body is checked whole first). */
 int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct hd_err *err);
 
-/* A body's fields, decoded by hd_form_parse and sorted by name (then
+/* A body's fields, decoded as hd_form_parse does and sorted by name (then
  * value): the order Twilio's signature takes them in, and a lookup needs
- * no other (the gateways' hooks of herald serve). */
+ * no other (the gateways' hooks of herald serve). The names and values
+ * point into buf, f's own copy of the body decoded in place. */
 #define HD_FORM_FIELDS 256
 struct hd_form_field {
     char *name, *value;
@@ -36,6 +37,8 @@ struct hd_form_field {
 struct hd_form {
     struct hd_form_field *v;
     size_t n;
+    char *buf;  /* the decoded body the fields point into (wiped when released) */
+    size_t len; /* its size */
 };
 /* Collects the fields of the body into f (at most HD_FORM_FIELDS); as
  * hd_form_parse for a bad body, and f is then empty. Release f with
