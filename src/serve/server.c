@@ -708,6 +708,7 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
                           "[serve] has no secret to check links with: run 'herald serve "
                           "init-secret var/herald.secret' and set secret_file = "
                           "var/herald.secret");
+    hd_token_keyset_init(&s->keyset, s->keys, 2);
     int rc = hd_pages_load(cfg->templates, &s->pages, err);
     return rc < 0 ? rc : hd_console_init(s, err);
 }
@@ -782,6 +783,7 @@ void hd_serve_free(struct hd_serve *v)
     hd_sns_free(v->s.sns);
     hd_api_free(v->s.api);
     hd_pages_free(v->s.pages);
+    hd_token_keyset_release(&v->s.keyset);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);
     hd_store_free(v->s.con_st);
