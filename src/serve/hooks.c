@@ -93,7 +93,7 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
         hd_hook_say(a, 403, "forbidden: no valid X-Twilio-Signature\n");
         return -1;
     }
-    snprintf(h->signature, sizeof h->signature, "%s", signature);
+    hd_strcpy_cut(h->signature, sizeof h->signature, signature); /* fits: checked above */
     h->message = query_message(query);
     snprintf(h->url, sizeof h->url, "%s/hooks/%s%s%s", s->cfg->serve.public_url, rest,
              query && *query ? "?" : "", query ? query : "");
