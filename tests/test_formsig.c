@@ -6,7 +6,9 @@
  *          "delivered", hashlib.sha1).digest())
  * for KEY b"12345" and b"k" * 100. And hd_form_collect, which decodes the
  * body in place in a copy of its own: the fields decoded and sorted, a bad
- * body refused whole with the offset of its fault, and the field limit. */
+ * body refused whole with the offset of its fault, and the field limit.
+ * herald serve's prepared auth tokens (struct hd_twilio_key) sign alike,
+ * and a key made of another token is not used for this one. */
 #include "testutil.h"
 
 #include "herald/form.h"
@@ -35,6 +37,41 @@ static void test_formsig_python(void **state)
     /* one byte of the key changed: another signature */
     sign("12346", 5, sig);
     assert_string_not_equal(sig, "sogedrGQEkTT2Uvsp2KcAxYwZHk=");
+}
+
+static void sign_key(const struct hd_twilio_key *k, const char *key, size_t klen,
+                     char out[HD_TWILIO_SIG_MAX])
+{
+    struct hd_form f = {0};
+    struct hd_err e = {0};
+    assert_int_equal(hd_form_collect(body, strlen(body), &f, &e), 0);
+    hd_form_twilio_signature_key(k, key, klen, url, &f, out);
+    hd_form_release(&f);
+}
+
+static void test_formsig_key(void **state)
+{
+    (void)state;
+    struct hd_twilio_key k, longk;
+    char sig[HD_TWILIO_SIG_MAX], other[HD_TWILIO_SIG_MAX], longtok[100];
+    memset(longtok, 'k', sizeof longtok);
+    hd_form_twilio_key_init(&k, "12345", 5);
+    hd_form_twilio_key_init(&longk, longtok, sizeof longtok);
+    assert_non_null(k.inner);
+    assert_null(longk.inner); /* longer than a block: not prepared */
+    sign_key(&k, "12345", 5, sig);
+    assert_string_equal(sig, "sogedrGQEkTT2Uvsp2KcAxYwZHk=");
+    /* another token than the key's: signed with that token */
+    sign_key(&k, "12346", 5, sig);
+    sign("12346", 5, other);
+    assert_string_equal(sig, other);
+    sign_key(&longk, longtok, sizeof longtok, sig);
+    assert_string_equal(sig, "75GYN6zjSgN9p677SvczNwSaakE=");
+    sign_key(NULL, "12345", 5, sig);
+    assert_string_equal(sig, "sogedrGQEkTT2Uvsp2KcAxYwZHk=");
+    hd_form_twilio_key_release(&k);
+    hd_form_twilio_key_release(&longk);
+    hd_form_twilio_key_release(NULL);
 }
 
 static void test_formsig_collect(void **state)
@@ -93,6 +130,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formsig_python),
+        cmocka_unit_test(test_formsig_key),
         cmocka_unit_test(test_formsig_collect),
         cmocka_unit_test(test_formsig_collect_bad),
     };

@@ -53,4 +53,21 @@ void hd_form_release(struct hd_form *f);
 void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
                               const struct hd_form *f, char out[HD_TWILIO_SIG_MAX]);
 
+/* An auth token made ready for signing (herald serve checks a signature
+ * per status callback): its HMAC padded blocks hashed once by
+ * hd_form_twilio_key_init and only read after that, by any thread. A token
+ * longer than SHA-1's block is left unprepared. */
+struct hd_twilio_key {
+    void *inner, *outer;     /* EVP_MD_CTX: SHA-1 after key^ipad, key^opad; NULL: none */
+    unsigned char token[64]; /* the token they were made of (secret: wiped) */
+    size_t len;
+};
+void hd_form_twilio_key_init(struct hd_twilio_key *k, const char *token, size_t len);
+void hd_form_twilio_key_release(struct hd_twilio_key *k);
+/* hd_form_twilio_signature through k (may be NULL) when k was made of this
+ * token, else as hd_form_twilio_signature: the same signature. */
+void hd_form_twilio_signature_key(const struct hd_twilio_key *k, const char *token,
+                                  size_t token_len, const char *url, const struct hd_form *f,
+                                  char out[HD_TWILIO_SIG_MAX]);
+
 #endif
