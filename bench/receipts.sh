@@ -4,9 +4,9 @@
 # the issue's 1,000,000 takes minutes to send first) contacts get an SMS
 # campaign through the Twilio mock (tests/mock/twilio.js, every message its
 # own sid; the numbers end in 7, which no fault of the mock does);
-# tests/twilio_sign.py (Python's hmac, not herald's code) then
-# signs one "delivered" status callback per message, for the URL Twilio
-# would call (public_url/hooks/twilio/p?m=ID). One `herald serve` takes
+# bench/sign_callbacks.py (tests/twilio_sign.py: Python's hmac, not
+# herald's code) then signs one "delivered" status callback per message,
+# for the URL Twilio would call (public_url/hooks/twilio/p?m=ID). One `herald serve` takes
 # them from wrk over 64 connections (bench/oneclick.lua posts each line
 # once) and, with the same wrk settings and the same Lua script, GET
 # /healthz: the ratio is callbacks answered 200 / healthz (target at least
@@ -41,17 +41,8 @@ campaign_setup rc "$N" phone "+1555%06d7" sms "$(printf '[provider p]\ntype = tw
 "${H_ARGS[@]}" send rc > /dev/null 2>&1
 exec 4>&-; wait $TW || true; trap - EXIT
 sqlite3 -separator ' ' rc.db "SELECT message_id, gateway_id FROM attempts WHERE outcome = 'accepted'" \
-  | /usr/bin/python3 -c '
-import sys, urllib.parse
-sys.path.insert(0, sys.argv[1] + "/tests")
-from twilio_sign import signature
-token, public, sid = sys.argv[2:5]
-for line in sys.stdin:
-    m, gw = line.split()
-    path = "/hooks/twilio/p?m=" + m
-    params = [("MessageSid", gw), ("MessageStatus", "delivered"), ("AccountSid", sid)]
-    print("%s\t%s\t%s" % (path, signature(token, public + path, params), urllib.parse.urlencode(params)))
-' "$ROOT" "$BENCH_TW_TOKEN" http://127.0.0.1:8025 "$TW_SID" > callbacks.txt
+  | /usr/bin/python3 "$ROOT/bench/sign_callbacks.py" "$ROOT/tests" "$BENCH_TW_TOKEN" http://127.0.0.1:8025 "$TW_SID" \
+  > callbacks.txt
 [ "$(wc -l < callbacks.txt)" = "$N" ] || { echo "bench: $(wc -l < callbacks.txt) messages sent, not $N" >&2; exit 1; }
 
 serve_bench hooks callbacks.txt -c rc.conf --db rc.db

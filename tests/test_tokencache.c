@@ -2,7 +2,8 @@
  * hd_token_cache) signs the same tokens as the uncached path, byte for
  * byte; it follows a change of secret (a reload) rather than signing with
  * the old one; a secret longer than its copy is signed uncached; and the
- * tokens it makes verify. */
+ * tokens it makes verify. herald serve's keyset (struct hd_token_keyset)
+ * gives hd_token_verify's answer for every key, position and fault. */
 #include "testutil.h"
 
 #include "herald/config.h"
@@ -53,10 +54,58 @@ static void test_tokencache_same_tokens(void **state)
     hd_token_cache_release(NULL);
 }
 
+/* hd_token_verify_set's answer and key index against hd_token_verify's */
+static void same_verdict(const char *tok, const struct hd_token_key *keys, int64_t now, int want,
+                         int want_which)
+{
+    struct hd_token_keyset ks;
+    struct hd_token a = {0}, b = {0};
+    int wa = -1, wb = -1;
+    hd_token_keyset_init(&ks, keys, 2);
+    int va = hd_token_verify(tok, strlen(tok), keys, 2, now, 86400 * 30, &a, &wa);
+    int vb = hd_token_verify_set(tok, strlen(tok), &ks, now, 86400 * 30, &b, &wb);
+    hd_token_keyset_release(&ks);
+    hd_token_keyset_release(&ks); /* twice: nothing left */
+    assert_int_equal(va, want);
+    assert_int_equal(vb, want);
+    if (want == HD_TOKEN_OK || want == HD_TOKEN_EXPIRED) {
+        assert_int_equal(wa, want_which);
+        assert_int_equal(wb, want_which);
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+}
+
+static void test_tokencache_keyset(void **state)
+{
+    (void)state;
+    struct hd_serve_cfg s = {.public_url = (char *)"https://example.com"};
+    char long_secret[200], u[HD_LINK_MAX];
+    memset(long_secret, 'k', sizeof long_secret - 1);
+    long_secret[sizeof long_secret - 1] = '\0';
+    struct hd_token t = {7919, 42, 1, 0, 0};
+    const struct hd_token_key cur = {"0123456789abcdef0123456789abcdef", 32},
+                              old = {long_secret, sizeof long_secret - 1},
+                              other = {"0123456789abcdef0123456789abcdeX", 32}, none = {NULL, 0};
+    links(&s, long_secret, &t, NULL, u, NULL); /* signed with the previous secret */
+    const char *tok = strstr(u, "/u/") + 3;
+    same_verdict(tok, (struct hd_token_key[]){cur, old}, 1795334400, HD_TOKEN_OK, 1);
+    same_verdict(tok, (struct hd_token_key[]){old, none}, 1795334400, HD_TOKEN_OK, 0);
+    same_verdict(tok, (struct hd_token_key[]){none, old}, 1795334400, HD_TOKEN_OK, 1);
+    same_verdict(tok, (struct hd_token_key[]){cur, other}, 1795334400, HD_TOKEN_FORGED, -1);
+    same_verdict(tok, (struct hd_token_key[]){cur, old}, 1795334400 + 86400 * 31, HD_TOKEN_EXPIRED,
+                 1);
+    char bad[HD_LINK_MAX];
+    snprintf(bad, sizeof bad, "%s", tok);
+    bad[10] = bad[10] == 'A' ? 'B' : 'A'; /* a byte of the record changed */
+    same_verdict(bad, (struct hd_token_key[]){cur, old}, 1795334400, HD_TOKEN_FORGED, -1);
+    same_verdict("v1.short", (struct hd_token_key[]){cur, old}, 1795334400, HD_TOKEN_MALFORMED, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokencache_same_tokens),
+        cmocka_unit_test(test_tokencache_keyset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,10 @@ typedef int (*hd_form_fn)(void *ud, const char *key, const char *value);
  * fn is not called at all then (the body is checked whole first). */
 int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct hd_err *err);
 
-/* A body's fields, decoded by hd_form_parse and sorted by name (then
+/* A body's fields, decoded as hd_form_parse does and sorted by name (then
  * value): the order Twilio's signature takes them in, and a lookup needs
- * no other (the gateways' hooks of herald serve). */
+ * no other (the gateways' hooks of herald serve). The names and values
+ * point into buf, f's own copy of the body decoded in place. */
 #define HD_FORM_FIELDS 256
 struct hd_form_field {
     char *name, *value;
@@ -36,6 +37,8 @@ struct hd_form_field {
 struct hd_form {
     struct hd_form_field *v;
     size_t n;
+    char *buf;  /* the decoded body the fields point into (wiped when released) */
+    size_t len; /* its size */
 };
 /* Collects the fields of the body into f (at most HD_FORM_FIELDS); as
  * hd_form_parse for a bad body, and f is then empty. Release f with
@@ -49,5 +52,22 @@ void hd_form_release(struct hd_form *f);
 #define HD_TWILIO_SIG_MAX 32
 void hd_form_twilio_signature(const char *token, size_t token_len, const char *url,
                               const struct hd_form *f, char out[HD_TWILIO_SIG_MAX]);
+
+/* An auth token made ready for signing (herald serve checks a signature
+ * per status callback): its HMAC padded blocks hashed once by
+ * hd_form_twilio_key_init and only read after that, by any thread. A token
+ * longer than SHA-1's block is left unprepared. */
+struct hd_twilio_key {
+    void *inner, *outer;     /* EVP_MD_CTX: SHA-1 after key^ipad, key^opad; NULL: none */
+    unsigned char token[64]; /* the token they were made of (secret: wiped) */
+    size_t len;
+};
+void hd_form_twilio_key_init(struct hd_twilio_key *k, const char *token, size_t len);
+void hd_form_twilio_key_release(struct hd_twilio_key *k);
+/* hd_form_twilio_signature through k (may be NULL) when k was made of this
+ * token, else as hd_form_twilio_signature: the same signature. */
+void hd_form_twilio_signature_key(const struct hd_twilio_key *k, const char *token,
+                                  size_t token_len, const char *url, const struct hd_form *f,
+                                  char out[HD_TWILIO_SIG_MAX]);
 
 #endif

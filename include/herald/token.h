@@ -53,6 +53,23 @@ enum hd_token_fault {
 int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
                     int64_t now, int64_t valid, struct hd_token *out, int *which);
 
+/* Keys made ready for verifying, for a caller that verifies a token per
+ * request from several threads (herald serve's workers): each key's two
+ * padded blocks hashed once by hd_token_keyset_init, and only read after
+ * that. hd_token_keyset_release wipes and frees them. */
+#define HD_TOKEN_KEYS 2
+struct hd_token_keyset {
+    void *inner[HD_TOKEN_KEYS], *outer[HD_TOKEN_KEYS]; /* EVP_MD_CTX; NULL: no key */
+};
+/* From keys (at most HD_TOKEN_KEYS; one of len 0 is left out). */
+void hd_token_keyset_init(struct hd_token_keyset *ks, const struct hd_token_key *keys,
+                          size_t nkeys);
+void hd_token_keyset_release(struct hd_token_keyset *ks);
+/* hd_token_verify with the keyset's keys, in their order: the same answer
+ * for the same keys, two compressions of SHA-256 a key fewer. */
+int hd_token_verify_set(const char *s, size_t len, const struct hd_token_keyset *ks, int64_t now,
+                        int64_t valid, struct hd_token *out, int *which);
+
 /* The longest link, with its NUL: [serve] public_url is at most
  * HD_PUBLIC_URL_MAX bytes. */
 #define HD_PUBLIC_URL_MAX 200

@@ -16,7 +16,10 @@
  * dispatcher also keeps the key's padded blocks hashed in a cache of its
  * own (struct hd_token_cache), which halves the hashing: a token is then
  * two compressions of SHA-256, not four (about 12,000 instructions a
- * message before). */
+ * message before). herald serve verifies a token per request to a link the
+ * same way, from a keyset made once at its start (struct
+ * hd_token_keyset), which its worker threads only read: each verification
+ * copies the states into a context of its own. */
 #include "herald/token.h"
 
 #include <openssl/crypto.h>
@@ -175,22 +178,28 @@ static void cache_fill(struct hd_token_cache *k, const struct hd_token_key *key)
     k->len = key->len;
 }
 
-/* hmac(), from the states the cache holds: two compressions of SHA-256
- * fewer, in the cache's own working context (copied over by each step,
- * so it holds nothing of one token into the next but the finished outer
- * state, which the token shows anyway) */
-static void hmac_cached(struct hd_token_cache *k, const unsigned char *in, size_t n,
-                        unsigned char *out)
+/* hmac() from a key's hashed padded blocks, in the working context c
+ * (copied over by each step, so it holds nothing of one token into the
+ * next but the finished outer state, which the token shows anyway) */
+static void hmac_states(EVP_MD_CTX *c, const EVP_MD_CTX *inner_state, const EVP_MD_CTX *outer_state,
+                        const unsigned char *in, size_t n, unsigned char *out)
 {
     unsigned char inner[MAC_LEN];
-    if (!k->work && !(k->work = EVP_MD_CTX_new()))
-        HD_BUG("out of memory");
-    EVP_MD_CTX *c = k->work;
-    if (!EVP_MD_CTX_copy_ex(c, k->inner) || !EVP_DigestUpdate(c, in, n) ||
-        !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, k->outer) ||
+    if (!EVP_MD_CTX_copy_ex(c, inner_state) || !EVP_DigestUpdate(c, in, n) ||
+        !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, outer_state) ||
         !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, out, NULL))
         HD_BUG("SHA256 failed");
     OPENSSL_cleanse(inner, sizeof inner);
+}
+
+/* hmac(), from the states the cache holds: two compressions of SHA-256
+ * fewer, in the cache's own working context */
+static void hmac_cached(struct hd_token_cache *k, const unsigned char *in, size_t n,
+                        unsigned char *out)
+{
+    if (!k->work && !(k->work = EVP_MD_CTX_new()))
+        HD_BUG("out of memory");
+    hmac_states(k->work, k->inner, k->outer, in, n, out);
 }
 
 void hd_token_cache_release(struct hd_token_cache *k)
@@ -246,6 +255,20 @@ static void fields(const unsigned char *raw, struct hd_token *out)
     out->day = (int64_t)get_be(raw + 18, 4);
 }
 
+/* A token whose MAC key found verified: its fields, believed now. */
+static int checked(const unsigned char *raw, int found, int64_t now, int64_t valid,
+                   struct hd_token *out, int *which)
+{
+    fields(raw, out);
+    if (which)
+        *which = found;
+    if (out->channel >= HD_CH_COUNT || out->category >= HD_CAT_COUNT)
+        return HD_TOKEN_MALFORMED;
+    if (out->day * 86400 + valid < now)
+        return HD_TOKEN_EXPIRED;
+    return HD_TOKEN_OK;
+}
+
 int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, size_t nkeys,
                     int64_t now, int64_t valid, struct hd_token *out, int *which)
 {
@@ -262,14 +285,68 @@ int hd_token_verify(const char *s, size_t len, const struct hd_token_key *keys, 
     }
     if (found < 0)
         return HD_TOKEN_FORGED;
-    fields(raw, out);
-    if (which)
-        *which = found;
-    if (out->channel >= HD_CH_COUNT || out->category >= HD_CAT_COUNT)
+    return checked(raw, found, now, valid, out, which);
+}
+
+void hd_token_keyset_init(struct hd_token_keyset *ks, const struct hd_token_key *keys, size_t nkeys)
+{
+    unsigned char key0[BLOCK];
+    memset(ks, 0, sizeof *ks);
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        HD_BUG("out of memory");
+    for (size_t i = 0; i < nkeys && i < HD_TOKEN_KEYS; i++) {
+        if (!keys[i].len)
+            continue;
+        key_block(c, &keys[i], key0);
+        ks->inner[i] = padded_state(NULL, key0, 0x36);
+        ks->outer[i] = padded_state(NULL, key0, 0x5c);
+    }
+    EVP_MD_CTX_free(c);
+    OPENSSL_cleanse(key0, sizeof key0);
+}
+
+void hd_token_keyset_release(struct hd_token_keyset *ks)
+{
+    for (size_t i = 0; ks && i < HD_TOKEN_KEYS; i++) {
+        EVP_MD_CTX_free(ks->inner[i]); /* which wipes the state it held */
+        EVP_MD_CTX_free(ks->outer[i]);
+        ks->inner[i] = ks->outer[i] = NULL;
+    }
+}
+
+/* The token's record checked against the keyset's keys in turn, in a
+ * working context of this call's own (the keyset is shared). */
+static int mac_found(const struct hd_token_keyset *ks, const unsigned char *raw)
+{
+    unsigned char in[2 + REC_LEN] = {'v', '1'}, want[MAC_LEN];
+    int found = -1;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        HD_BUG("out of memory");
+    memcpy(in + 2, raw, REC_LEN);
+    for (int i = 0; i < HD_TOKEN_KEYS && found < 0; i++) {
+        if (!ks->inner[i])
+            continue;
+        hmac_states(c, ks->inner[i], ks->outer[i], in, sizeof in, want);
+        if (CRYPTO_memcmp(want, raw + REC_LEN, MAC_LEN) == 0)
+            found = i;
+    }
+    EVP_MD_CTX_free(c);
+    return found;
+}
+
+int hd_token_verify_set(const char *s, size_t len, const struct hd_token_keyset *ks, int64_t now,
+                        int64_t valid, struct hd_token *out, int *which)
+{
+    unsigned char raw[RAW_LEN];
+    if (len != 3 + TEXT_LEN || memcmp(s, "v1.", 3) != 0 || decode(s + 3, raw) < 0)
         return HD_TOKEN_MALFORMED;
-    if (out->day * 86400 + valid < now)
-        return HD_TOKEN_EXPIRED;
-    return HD_TOKEN_OK;
+    int found = mac_found(ks, raw);
+    if (found < 0)
+        return HD_TOKEN_FORGED;
+    return checked(raw, found, now, valid, out, which);
 }
 
 /* out (HD_LINK_MAX bytes) = "URL/KIND/TOKEN", as snprintf would write it

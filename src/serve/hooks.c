@@ -93,7 +93,7 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
         hd_hook_say(a, 403, "forbidden: no valid X-Twilio-Signature\n");
         return -1;
     }
-    snprintf(h->signature, sizeof h->signature, "%s", signature);
+    hd_strcpy_cut(h->signature, sizeof h->signature, signature); /* fits: checked above */
     h->message = query_message(query);
     snprintf(h->url, sizeof h->url, "%s/hooks/%s%s%s", s->cfg->serve.public_url, rest,
              query && *query ? "?" : "", query ? query : "");
@@ -116,7 +116,9 @@ static bool signed_ok(struct hd_srv *s, const struct hd_hook *h, const struct hd
     char want[HD_TWILIO_SIG_MAX];
     if (!tok || !tok->value)
         return false;
-    hd_form_twilio_signature(tok->value, tok->len, h->url, f, want);
+    size_t i = (size_t)(p - s->cfg->providers);
+    hd_form_twilio_signature_key(i < s->ntwilio_keys ? &s->twilio_keys[i] : NULL, tok->value,
+                                 tok->len, h->url, f, want);
     size_t n = strlen(want);
     bool ok = strlen(h->signature) == n && CRYPTO_memcmp(want, h->signature, n) == 0;
     OPENSSL_cleanse(want, sizeof want);

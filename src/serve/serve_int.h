@@ -95,6 +95,12 @@ struct hd_srv {
     const struct hd_clock *clock;
     struct hd_pages *pages;
     struct hd_token_key keys[2]; /* current, previous (len 0 when none) */
+    /* keys, ready for verifying links (token.h) */
+    struct hd_token_keyset keyset;
+    /* by the index of cfg->providers: each Twilio provider's auth token,
+     * ready for checking signatures (form.h) */
+    struct hd_twilio_key *twilio_keys;
+    size_t ntwilio_keys;
     pthread_mutex_t mu;          /* guards st (one connection for every worker) and the log */
     struct hd_store *st;         /* opened on first need; NULL after a failure */
     long inflight;               /* requests begun and not completed (atomic) */

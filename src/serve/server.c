@@ -282,7 +282,8 @@ static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, st
                                   const char *rest)
 {
     struct hd_answer a = {0};
-    q->hook = hd_xcalloc(1, sizeof *q->hook);
+    /* not zeroed here: each begin zeroes it first (2 KiB of it the URL) */
+    q->hook = hd_xmalloc(sizeof *q->hook);
     int rc =
         hd_esp_route(rest) ? hd_esp_begin(s, rest, header_of, c, q->hook, &a)
         : hd_hook_http_route(rest)
@@ -708,6 +709,15 @@ static int srv_init(struct hd_srv *s, const struct hd_config *cfg, const char *d
                           "[serve] has no secret to check links with: run 'herald serve "
                           "init-secret var/herald.secret' and set secret_file = "
                           "var/herald.secret");
+    hd_token_keyset_init(&s->keyset, s->keys, 2);
+    s->ntwilio_keys = cfg->nproviders;
+    s->twilio_keys = hd_xcalloc(cfg->nproviders ? cfg->nproviders : 1, sizeof *s->twilio_keys);
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        const struct hd_provider_cfg *p = &cfg->providers[i];
+        const struct hd_cfg_secret *tok = hd_provider_secret(p, "auth_token");
+        if (strcmp(p->type, "twilio") == 0 && tok && tok->value)
+            hd_form_twilio_key_init(&s->twilio_keys[i], tok->value, tok->len);
+    }
     int rc = hd_pages_load(cfg->templates, &s->pages, err);
     return rc < 0 ? rc : hd_console_init(s, err);
 }
@@ -782,6 +792,10 @@ void hd_serve_free(struct hd_serve *v)
     hd_sns_free(v->s.sns);
     hd_api_free(v->s.api);
     hd_pages_free(v->s.pages);
+    hd_token_keyset_release(&v->s.keyset);
+    for (size_t i = 0; v->s.twilio_keys && i < v->s.ntwilio_keys; i++)
+        hd_form_twilio_key_release(&v->s.twilio_keys[i]);
+    free(v->s.twilio_keys);
     hd_store_free(v->s.st);
     hd_store_free(v->s.metrics_st);
     hd_store_free(v->s.con_st);

@@ -31,10 +31,12 @@ void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char
 {
     memset(u, 0, sizeof *u);
     u->lang = hd_pages_lang(accept_lang);
-    u->fault = hd_token_verify(token, len, s->keys, 2, hd_clock_now(s->clock),
-                               s->cfg->serve.unsubscribe_valid, &u->tok, NULL);
-    if (!u->fault) /* a verified token is exactly 75 bytes */
-        snprintf(u->text, sizeof u->text, "%.*s", (int)len, token);
+    u->fault = hd_token_verify_set(token, len, &s->keyset, hd_clock_now(s->clock),
+                                   s->cfg->serve.unsubscribe_valid, &u->tok, NULL);
+    if (!u->fault && len < sizeof u->text) { /* a verified token is exactly 75 bytes */
+        memcpy(u->text, token, len);
+        u->text[len] = '\0';
+    }
 }
 
 void hd_srv_page(struct hd_srv *s, struct hd_answer *a, int status, int which, int lang,
