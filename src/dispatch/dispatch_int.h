@@ -338,4 +338,8 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err);
  * since they were claimed, here or held by a driver. */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
 
+/* On a shared store: a provider whose rate is the cluster's is handed at
+ * most a grant's worth (at least its connections) at once (submit.c). */
+void hd_dsp_cluster_windows(struct hd_dispatch *d);
+
 #endif
