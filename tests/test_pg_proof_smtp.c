@@ -12,23 +12,23 @@
  *   freezes  SIGSTOP between its transactions until the cluster has taken
  *            its messages back (its beat older than the 2 s lease), then
  *            SIGCONT: it comes back with results for messages it no longer
- *            holds, and sends what it had claimed and not sent yet.
+ *            holds, and with messages claimed and not sent yet (which it
+ *            must give back, not send).
  * Then the nodes run until nothing is open and are stopped with SIGTERM.
  * At the server: every sent message's X-Herald-Message is there, and
  * nothing else; the copies beyond one per message are at most what the
  * hurt nodes held when hurt, and each is of a message that was taken back
  * (a `requeued` row); no address got two messages (the cap); and no
  * second (a window sliding over the server's times) saw more than the
- * rate, plus the burst, plus a tenth of a second's worth (a token waits a
- * little for a connection, and the SMTP exchange takes a little; the same
- * allowance as test_pg_proof's outbox), plus, for freezes, what a frozen
- * node brings back from before its freeze: its unspent tokens (a tenth of
- * a second's worth at most) and the messages it had handed its driver,
- * which took their tokens then (the SMTP driver's window: 64 a connection,
- * so a session carries several; its worker threads go on with them the
- * moment the node is let go, a burst above the rate; see README). In the store:
- * no message has two `accepted` rows (none moved twice), and after
- * freezes the frozen nodes' late results are `lease_lost` rows, each of a
+ * rate, plus the burst, plus a window's worth for each of the three nodes.
+ * The bound: what reaches the server in a second was either granted by
+ * the cluster's bucket in that second (at most the rate and what the
+ * bucket held, the burst) or granted before and then still in a node's
+ * hands, as tokens not spent or as messages its driver had not sent;
+ * a node holds no more of both than its window, a grant's worth, so a
+ * frozen node brings back no more than that either. In the store: no
+ * message has two `accepted` rows (none moved twice), and after freezes
+ * the frozen nodes' late results are `lease_lost` rows, each of a
  * message that was taken back from them, no more than they held. */
 #include "testproof.h"
 
@@ -287,6 +287,12 @@ static void late_results(const struct proof *p, long long lost)
                      0);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cat '%s'/node*.log | grep -c 'took their messages over' || true",
+             p->dir);
+    assert_true(tp_count(cmd) > 0);
+    /* and what they had claimed and not sent went back, not out */
+    snprintf(cmd, sizeof cmd,
+             "cat '%s'/node*.log | grep -c 'longer than the lease (2 s): what it had claimed and "
+             "not sent goes back' || true",
              p->dir);
     assert_true(tp_count(cmd) > 0);
 }
