@@ -207,11 +207,16 @@ static int rescue(struct hd_dispatch *d, struct hd_err *err)
  * copy at the gateway. */
 static int lapsed(struct hd_dispatch *d, int64_t quiet_ms, struct hd_err *err)
 {
-    hd_log_warn(d->log,
-                "this node had no heartbeat for %lld ms, longer than the lease (%lld s): what "
-                "it had claimed and not sent goes back, as another node may have taken it over",
-                (long long)quiet_ms, (long long)d->cfg->node_lease);
-    return hd_dsp_release_waiting(d, true, err);
+    int64_t waiting = d->stats.waiting, lost = d->stats.lease_lost;
+    int rc = hd_dsp_release_waiting(d, true, err);
+    if (rc == 0)
+        hd_log_warn(d->log,
+                    "this node had no heartbeat for %lld ms, longer than the lease (%lld s): the "
+                    "%lld messages it had claimed and not sent go back, not out; another node "
+                    "took %lld of them over meanwhile (lease_lost)",
+                    (long long)quiet_ms, (long long)d->cfg->node_lease, (long long)waiting,
+                    (long long)(d->stats.lease_lost - lost));
+    return rc;
 }
 
 /* Between turns: a beat each second, and on PostgreSQL a look for lost
