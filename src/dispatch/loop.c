@@ -200,22 +200,21 @@ static int rescue(struct hd_dispatch *d, struct hd_err *err)
 }
 
 /* PostgreSQL: this node did not beat for longer than the lease (it was
- * frozen, or its turn stalled), so other nodes may have taken its messages
- * over. What it claimed and has not handed to a driver goes back now
- * rather than out: a message it still holds is queued again, one taken
- * over becomes a lease_lost row (write.c's fence) instead of a second
- * copy at the gateway. */
+ * frozen, or its turn stalled), so other nodes may have taken some of its
+ * messages over. Those it claimed and has not handed to a driver yet
+ * leave its queue as lease_lost rows instead of going out a second time
+ * (write.c); the ones it still holds stay. */
 static int lapsed(struct hd_dispatch *d, int64_t quiet_ms, struct hd_err *err)
 {
-    int64_t waiting = d->stats.waiting, lost = d->stats.lease_lost;
-    int rc = hd_dsp_release_waiting(d, true, err);
+    int64_t waiting = d->stats.waiting, n = 0;
+    int rc = hd_dsp_drop_taken(d, &n, err);
     if (rc == 0)
         hd_log_warn(d->log,
-                    "this node had no heartbeat for %lld ms, longer than the lease (%lld s): the "
-                    "%lld messages it had claimed and not sent go back, not out; another node "
-                    "took %lld of them over meanwhile (lease_lost)",
-                    (long long)quiet_ms, (long long)d->cfg->node_lease, (long long)waiting,
-                    (long long)(d->stats.lease_lost - lost));
+                    "this node had no heartbeat for %lld ms, longer than the lease (%lld s): "
+                    "another node took %lld of the %lld messages it had claimed and not sent "
+                    "over meanwhile; they do not go out from here (lease_lost)",
+                    (long long)quiet_ms, (long long)d->cfg->node_lease, (long long)n,
+                    (long long)waiting);
     return rc;
 }
 
