@@ -12,8 +12,8 @@ replies chosen by the recipient's local part:
 
 With --tempfail PCT (and --seed), that share of recipients is refused
 at random with 451 4.3.0; with --log FILE, each accepted message adds a
-line "<ms> <recipient> <Message-ID>" and nothing else is written (load
-tests).
+line "<ms> <recipient> <Message-ID> <X-Herald-Message>" ("-" without one)
+and nothing else is written (load tests).
 
 Every accepted message is written to OUT/N.eml, and OUT/N.json holds what
 Python's email package makes of it (headers decoded, parts, encodings, the
@@ -66,7 +66,8 @@ class Handler:
         if self.log:
             m = email.message_from_bytes(raw, policy=policy.compat32)
             for r in envelope.rcpt_tos:
-                self.log.write("%d %s %s\n" % (int(time.time() * 1000), r, m.get("Message-ID")))
+                self.log.write("%d %s %s %s\n" % (int(time.time() * 1000), r, m.get("Message-ID"),
+                                                   m.get("X-Herald-Message", "-")))
             return "250 2.0.0 Ok: queued as H%06d" % n
         base = os.path.join(self.out, str(n))
         with open(base + ".eml", "wb") as f:

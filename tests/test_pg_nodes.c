@@ -292,7 +292,9 @@ static void test_pg_nodes_freeze(void **state)
     assert_true(lost > 0);
     assert_true(lost <= held);
     char *log = tu_path(f.dir, "a.log"), *text = tu_read(log);
-    assert_non_null(strstr(text, "took their messages over"));
+    /* its late results, or (nothing in flight when frozen) what it had
+     * claimed and not sent, given back on waking */
+    assert_true(strstr(text, "took their messages over") || strstr(text, "another node took"));
     free(text);
     free(log);
     long long sent = num(&f, "SELECT count(*) FROM messages WHERE state = 2");

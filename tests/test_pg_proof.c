@@ -13,16 +13,11 @@
  * a second's worth for the time between a token and its file) in one
  * second. Only Maildir's new/ and cur/ count: a killed node may leave a
  * partial file in tmp/. */
-#include "testnet.h"
-
-#include <signal.h>
-#include <time.h>
+#include "testproof.h"
 
 enum { CONTACTS = 3000, RATE = 600, BURST = 20 };
 
 static char *lite_dir, *conf;
-
-#define OK(dir, ...) tu_herald_ok_argv(dir, (const char *const[]){__VA_ARGS__, NULL})
 
 static int setup(void **state)
 {
@@ -32,16 +27,7 @@ static int setup(void **state)
     setenv("HERALD_CONFIG", src, 1);
     setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
     unsetenv("PGPASSWORD");
-    lite_dir = tu_tmpdir_templates();
-    OK(lite_dir, "init");
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && python3 -c \"print('id,email,timezone,first_name'); "
-             "[print('p%%05d,p%%05d@example.com,Asia/Shanghai,P%%d' %% (i, i, i)) for i in "
-             "range(%d)]\" > many.csv",
-             lite_dir, CONTACTS);
-    free(tu_sh(cmd));
-    OK(lite_dir, "contacts", "import", "many.csv", "--default-region", "CN");
-    OK(lite_dir, "segment", "define", "shanghai", "timezone = \"Asia/Shanghai\"");
+    lite_dir = tp_lite_store(CONTACTS);
     conf = tu_path(lite_dir, "proof.conf");
     snprintf(
         cmd, sizeof cmd,
@@ -69,69 +55,34 @@ static pid_t spawn(const char *dir, const char *uri, int i)
     return tu_herald_spawn(dir, log, args);
 }
 
-static int files_now(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "find '%s/var/outbox' -type f 2>/dev/null | wc -l", dir);
-    char *out = tu_sh(cmd);
-    int k = atoi(out);
-    free(out);
-    return k;
-}
-
-static void nap(long ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000 * 1000}, NULL);
-}
-
 /* Kills node k at a random moment (after 150 to 600 more files, or when
  * it ends first), returning what it held in flight; starts another. */
 static long long kill_one(const char *dir, const char *uri, pid_t *nodes, int k, int seq)
 {
-    char sql[256];
-    int st, target = files_now(dir) + 150 + rand() % 450;
-    for (int i = 0; i < 1500 && files_now(dir) < target; i++)
-        if (waitpid(nodes[k], &st, WNOHANG) == nodes[k]) {
-            nodes[k] = 0;
-            break;
-        } else
-            nap(10);
+    char count[512];
+    int st;
+    snprintf(count, sizeof count, "find '%s/var/outbox' -type f 2>/dev/null | wc -l", dir);
+    tp_await_count(count, tp_count(count) + 150 + rand() % 450, &nodes[k], 15000);
     long long held = 0;
     if (nodes[k]) {
         assert_int_equal(kill(nodes[k], SIGKILL), 0);
         assert_int_equal(waitpid(nodes[k], &st, 0), nodes[k]);
-        snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM messages m JOIN nodes n ON n.id = m.lease_owner WHERE "
-                 "m.state = 1 AND n.pid = %d",
-                 (int)nodes[k]);
-        held = tu_sql1("", uri, sql);
+        held = tp_held(uri, nodes[k]);
     }
     nodes[k] = spawn(dir, uri, 3 + seq);
     return held;
 }
 
-static void await_exit(pid_t pid)
-{
-    int st;
-    if (pid == 0)
-        return;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-}
-
-static const char open_sql[] = "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)";
-
 /* Runs a node after another until nothing is open (at most 15 s): the
  * killed nodes' messages come back once their lease ran out. */
 static void finish(const char *dir, const char *uri)
 {
-    for (int i = 0; i < 150 && tu_sql1("", uri, open_sql) > 0; i++) {
-        OK(dir, "-c", conf, "--db", uri, "send", "c");
-        if (tu_sql1("", uri, open_sql) > 0)
-            nap(100);
+    for (int i = 0; i < 150 && tu_sql1("", uri, tp_open_sql) > 0; i++) {
+        TP_OK(dir, "-c", conf, "--db", uri, "send", "c");
+        if (tu_sql1("", uri, tp_open_sql) > 0)
+            tp_nap(100);
     }
-    assert_int_equal(tu_sql1("", uri, open_sql), 0);
+    assert_int_equal(tu_sql1("", uri, tp_open_sql), 0);
 }
 
 /* At the outbox: files, distinct Message-IDs, addresses with two
@@ -171,20 +122,12 @@ static void outbox(const char *dir, int out[4])
 static void test_pg_proof_kills(void **state)
 {
     (void)state;
-    struct tu_run r;
-    char cmd[1024], name[64];
+    char name[64], *dir;
     int o[4];
-    char *dir = tu_tmpdir_templates(), *uri = tu_pg_db(name);
+    char *uri = tp_pg_copy(lite_dir, name, &dir);
     srand((unsigned)time(NULL));
-    tu_herald(&r, lite_dir, NULL, "db", "copy", "var/herald.db", uri, NULL);
-    if (r.status != 0)
-        fail_msg("copy to PostgreSQL: %s%s", r.out, r.err);
-    tu_run_release(&r);
-    snprintf(cmd, sizeof cmd, "mkdir -m 700 -p '%s/var' && cp -p '%s/var/herald.secret' '%s/var/'",
-             dir, lite_dir, dir);
-    free(tu_sh(cmd));
-    OK(dir, "-c", conf, "--db", uri, "campaign", "create", "c", "--segment", "shanghai",
-       "--template", "recall", "--channels", "email", "--now");
+    TP_OK(dir, "-c", conf, "--db", uri, "campaign", "create", "c", "--segment", "shanghai",
+          "--template", "recall", "--channels", "email", "--now");
     pid_t nodes[3];
     for (int i = 0; i < 3; i++)
         nodes[i] = spawn(dir, uri, i);
@@ -192,7 +135,7 @@ static void test_pg_proof_kills(void **state)
     for (int i = 0; i < 3; i++)
         held += kill_one(dir, uri, nodes, rand() % 3, i);
     for (int i = 0; i < 3; i++)
-        await_exit(nodes[i]);
+        tp_await_exit(nodes[i]);
     finish(dir, uri);
     long long sent = tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state = 2");
     outbox(dir, o);

@@ -338,4 +338,14 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err);
  * since they were claimed, here or held by a driver. */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
 
+/* On a shared store, after this node did not beat for longer than the
+ * lease (loop.c): the waiting messages another node took over meanwhile
+ * leave the queue, each a lease_lost row, rather than go out a second
+ * time; the rest stay. *n says how many left. */
+int hd_dsp_drop_taken(struct hd_dispatch *d, int64_t *n, struct hd_err *err);
+
+/* On a shared store: a provider whose rate is the cluster's is handed at
+ * most a grant's worth (at least its connections) at once (submit.c). */
+void hd_dsp_cluster_windows(struct hd_dispatch *d);
+
 #endif

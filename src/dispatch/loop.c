@@ -87,6 +87,7 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     d->res = hd_xcalloc(cap, sizeof *d->res);
     d->ids = hd_xcalloc(cap > MAX_WAITING ? cap : MAX_WAITING, sizeof *d->ids);
     d->shared = hd_store_nodes_shared(st);
+    hd_dsp_cluster_windows(d);
     if (d->shared) {
         d->tokens = hd_xcalloc(cap, sizeof *d->tokens);
         d->held = hd_xcalloc(cap, sizeof *d->held);
@@ -198,14 +199,37 @@ static int rescue(struct hd_dispatch *d, struct hd_err *err)
     return rc;
 }
 
+/* PostgreSQL: this node did not beat for longer than the lease (it was
+ * frozen, or its turn stalled), so other nodes may have taken some of its
+ * messages over. Those it claimed and has not handed to a driver yet
+ * leave its queue as lease_lost rows instead of going out a second time
+ * (write.c); the ones it still holds stay. */
+static int lapsed(struct hd_dispatch *d, int64_t quiet_ms, struct hd_err *err)
+{
+    int64_t waiting = d->stats.waiting, n = 0;
+    int rc = hd_dsp_drop_taken(d, &n, err);
+    if (rc == 0)
+        hd_log_warn(d->log,
+                    "this node had no heartbeat for %lld ms, longer than the lease (%lld s): "
+                    "another node took %lld of the %lld messages it had claimed and not sent "
+                    "over meanwhile; they do not go out from here (lease_lost)",
+                    (long long)quiet_ms, (long long)d->cfg->node_lease, (long long)n,
+                    (long long)waiting);
+    return rc;
+}
+
 /* Between turns: a beat each second, and on PostgreSQL a look for lost
  * nodes' messages every half lease. */
 static int beat(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     int rc = 0;
     if (mono - d->last_beat_ms >= 1000) {
+        int64_t quiet = mono - d->last_beat_ms;
         d->last_beat_ms = mono;
         rc = hd_store_node_beat(d->st, d->node, wall_secs(), err);
+        if (rc == 0 && d->shared && d->life == LIFE_RUNNING && d->stats.waiting > 0 &&
+            quiet > d->cfg->node_lease * 1000)
+            rc = lapsed(d, quiet, err);
     }
     if (rc == 0 && d->shared && d->life == LIFE_RUNNING &&
         mono - d->last_rescue_ms >= d->cfg->node_lease * 500) {

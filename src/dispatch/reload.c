@@ -91,5 +91,10 @@ int hd_dispatch_reconfigure(struct hd_dispatch *d, const struct hd_config *cfg, 
     json_decref(d->vars);
     d->vars = hd_tpl_vars(cfg);
     d->cfg = cfg;
+    /* a new rate, a new grant and so a new window on a shared store (the
+     * type and connections, which bound it, need a restart) */
+    for (size_t i = 0; i < cfg->nproviders; i++)
+        d->prov[i].window = hd_driver_window(&cfg->providers[i]);
+    hd_dsp_cluster_windows(d);
     return 0;
 }

@@ -13,7 +13,13 @@
  * provider's rate is the cluster's: instead of its own bucket, a message
  * takes a token the node took from the provider's row in the store
  * (hd_dsp_take_rates, between transactions: the row is locked only for
- * its one statement), a tenth of a second's worth at a time. */
+ * its one statement), a tenth of a second's worth at a time, and no more
+ * than the driver has room for. A token is spent when its message is
+ * handed to the driver, so on a shared store the driver is handed no more
+ * than a grant's worth at once (hd_dsp_cluster_windows; the SMTP driver
+ * would take 64 a connection): what waits in a driver has its tokens
+ * already, and would reach the gateway in one bunch, above the cluster's
+ * rate, after the gateway slowed down or the node was frozen. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,19 +72,43 @@ static int64_t cluster_take(struct prov *p, int64_t mono)
     return 0;
 }
 
+/* What a node takes from the cluster's bucket at a time: a tenth of a
+ * second's worth, at most the burst, at least one. */
+static size_t grant_size(const struct prov *p)
+{
+    double want = p->bucket.per_ms * 100.0;
+    if (want > p->bucket.burst)
+        want = p->bucket.burst;
+    return want < 1.0 ? 1 : (size_t)want;
+}
+
+void hd_dsp_cluster_windows(struct hd_dispatch *d)
+{
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        size_t w = grant_size(p), conns = p->cfg->connections ? p->cfg->connections : 1;
+        if (w < conns)
+            w = conns;
+        if (cluster_rate(d, p) && w < p->window)
+            p->window = w;
+    }
+}
+
 int hd_dsp_take_rates(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     for (size_t i = 0; i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
         int rc, got = 0;
         if (!cluster_rate(d, p) || !p->head || p->grant > 0 || mono < p->next_grant_ms ||
-            mono < p->bucket.paused_until_ms)
+            mono < p->bucket.paused_until_ms || p->inflight >= p->window)
             continue;
-        double want = p->bucket.per_ms * 100.0;
-        if (want > p->bucket.burst)
-            want = p->bucket.burst;
+        /* no more than the driver can take now: tokens held while it is
+         * full would go out later in a bunch with the next ones */
+        size_t want = grant_size(p), room = p->window - p->inflight;
+        if (want > room)
+            want = room;
         if ((rc = hd_store_rate_take(d->st, p->cfg->name, p->bucket.per_ms, p->bucket.burst,
-                                     want < 1.0 ? 1 : (int)want, &got, err)) < 0)
+                                     (int)want, &got, err)) < 0)
             return rc;
         p->grant = got;
         if (got == 0) { /* spent by the cluster: ask again when one is due */

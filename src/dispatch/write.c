@@ -563,6 +563,54 @@ static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
  * waiting here (stop), or those of campaigns paused or cancelled since
  * they were claimed, here or held by a driver (a cancelled campaign's are
  * cancelled, as the command did to the rest). */
+/* The queue's tail and last API job after jobs left it. */
+static void requeue_ends(struct prov *p)
+{
+    p->tail = p->api_last = NULL;
+    for (struct job *j = p->head; j; j = j->next) {
+        p->tail = j;
+        if (j->camp->c.api)
+            p->api_last = j;
+    }
+}
+
+int hd_dsp_drop_taken(struct hd_dispatch *d, int64_t *n, struct hd_err *err)
+{
+    enum { CHUNK = 1024 }; /* d->ids, tokens and held hold more */
+    int rc = hd_store_begin(d->st, err);
+    int64_t t = now_ms(d);
+    *n = 0;
+    for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
+        struct prov *p = &d->prov[i];
+        struct job **link = &p->head;
+        while (rc == 0 && *link) {
+            size_t k = 0;
+            for (struct job *j = *link; j && k < CHUNK; j = j->next, k++) {
+                d->ids[k] = j->ref.id;
+                d->tokens[k] = j->ref.token;
+            }
+            /* their leases, locked until the commit */
+            rc = hd_store_leases_held(d->st, d->ids, d->tokens, k, d->held, err);
+            for (size_t x = 0; rc == 0 && x < k; x++) {
+                struct job *j = *link;
+                if (d->held[x]) {
+                    link = &j->next;
+                    continue;
+                }
+                *link = j->next;
+                d->stats.waiting--;
+                (*n)++;
+                rc = put_back(d, j, true, t, err); /* a lease_lost row: the token is gone */
+            }
+        }
+        requeue_ends(p);
+    }
+    if (rc == 0)
+        return hd_store_commit(d->st, err);
+    hd_store_rollback(d->st);
+    return rc;
+}
+
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
     /* once a second from the tick: no campaign stopped, nothing to give
