@@ -10,7 +10,7 @@
  * heartbeats, not the ~90 a second of the loop without wake-ups, and the
  * node does not look for work meanwhile; a campaign another process then
  * creates (`campaign create --now`) is sent within 10 s, woken by the
- * hint, not by the poll. With poll = 2s, messages put back in the queue by
+ * hint, not by the poll; so is a paused campaign resumed. With poll = 2s, messages put back in the queue by
  * SQL, which sends no notification, are still sent, found by the poll.
  * When the server ends the node's listening connection, the node says so
  * once, polls, connects again and is woken again. */
@@ -212,6 +212,24 @@ static void test_pg_notify_wakes(void **state)
     fx_close(&f);
 }
 
+/* A paused campaign's resume wakes the node too (hd_store_campaign_set). */
+static void test_pg_notify_resume(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "30s");
+    create_campaign(&f);
+    OK(f.dir, "-c", f.conf, "--db", f.uri, "campaign", "pause", "c");
+    spawn_node(&f);
+    await_log(&f, idle_line, 1, 15);
+    assert_int_equal(num(&f, "SELECT count(*) FROM messages WHERE state = 2"), 0);
+    int woken = log_count(&f, "dispatcher: looking for work (a wake-up)");
+    OK(f.dir, "-c", f.conf, "--db", f.uri, "campaign", "resume", "c");
+    await_sent(&f, 10000);
+    assert_true(log_count(&f, "dispatcher: looking for work (a wake-up)") > woken);
+    fx_close(&f);
+}
+
 static void test_pg_notify_missed(void **state)
 {
     (void)state;
@@ -270,6 +288,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_notify_wakes),
+        cmocka_unit_test(test_pg_notify_resume),
         cmocka_unit_test(test_pg_notify_missed),
         cmocka_unit_test(test_pg_notify_reconnects),
     };

@@ -608,7 +608,8 @@ int hd_store_node_guard(struct hd_store *st, int64_t secs, struct hd_err *err);
  * the channel herald_work, one per transaction. hd_store_listen opens a
  * connection of the store's own that LISTENs on it and returns whether it
  * does (always false on SQLite). hd_store_wait_work waits up to timeout_ms
- * for a notification on it: 1 when one came (at once), else 0 once the
+ * for a notification on it from another connection than the store's own
+ * (whose caller knows what it did): 1 when one came (at once), else 0 once the
  * time is up, a signal came or the server sent something else; with no
  * such connection (SQLite, or a broken one) it sleeps the time out and
  * returns 0, and on PostgreSQL tries to connect again at most every 5 s.

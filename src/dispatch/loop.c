@@ -202,6 +202,8 @@ static int rescue(struct hd_dispatch *d, struct hd_err *err)
     int rc =
         hd_store_recover_nodes(d->st, d->node, wall_secs(), d->cfg->node_lease, false, &n, err);
     if (rc == 0 && n)
+        d->doze_until = 0; /* our own hint does not wake us (store/notify.c) */
+    if (rc == 0 && n)
         hd_log_warn(d->log,
                     "%lld messages were held by nodes with no heartbeat for %lld s; they are "
                     "queued again (the gateway may see them twice, with the same message id)",

@@ -560,14 +560,19 @@ int hd_db_pg_socket(struct hd_db *db)
     return hd_db_is_pg(db) ? PQsocket(((struct pg *)db)->conn) : -1;
 }
 
-int hd_db_pg_notifications(struct hd_db *db)
+int hd_db_pg_backend(struct hd_db *db)
+{
+    return hd_db_is_pg(db) ? PQbackendPID(((struct pg *)db)->conn) : 0;
+}
+
+int hd_db_pg_notifications(struct hd_db *db, int self)
 {
     struct pg *p = (struct pg *)db;
     int n = 0;
     if (!hd_db_is_pg(db) || PQstatus(p->conn) != CONNECTION_OK || !PQconsumeInput(p->conn))
         return -1;
-    for (PGnotify *note; (note = PQnotifies(p->conn)) != NULL; n++)
-        PQfreemem(note);
+    for (PGnotify *note; (note = PQnotifies(p->conn)) != NULL; PQfreemem(note))
+        n += note->be_pid != self;
     /* a server that went away can leave the socket readable and the
      * status still OK until the next read: that read is the one above */
     return PQstatus(p->conn) == CONNECTION_OK ? n : -1;

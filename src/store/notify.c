@@ -16,7 +16,8 @@
  *
  * A dispatcher waits for hints on a connection of the store's own
  * (hd_store_listen: LISTEN herald_work, application_name 'herald listen'),
- * by poll() on its socket (hd_store_wait_work). When that connection
+ * by poll() on its socket (hd_store_wait_work); the hints its own store
+ * connection sent (its own firing, say) do not wake it. When that connection
  * breaks, the wait sleeps instead, as it does on SQLite, and a new
  * connection is tried at most every RECONNECT_MS; the caller sees the
  * change through hd_store_listening and logs it. */
@@ -119,13 +120,15 @@ int hd_store_wait_work(struct hd_store *st, int timeout_ms)
         connect_listener(st);
     if (!st->listener)
         return doze(timeout_ms);
-    /* what came while the connection was not watched counts at once */
-    int n = hd_db_pg_notifications(st->listener);
+    /* what came while the connection was not watched counts at once;
+     * hints the store's own connection sent do not: its caller knows */
+    int self = hd_db_pg_backend(st->conn);
+    int n = hd_db_pg_notifications(st->listener, self);
     if (n == 0 && timeout_ms > 0) {
         struct pollfd p = {.fd = hd_db_pg_socket(st->listener), .events = POLLIN};
         if (poll(&p, 1, timeout_ms) <= 0) /* the time is up, or a signal: to the caller */
             return 0;
-        n = hd_db_pg_notifications(st->listener);
+        n = hd_db_pg_notifications(st->listener, self);
     }
     if (n < 0) {
         /* the server went away or ended this connection: sleep, as on
