@@ -10,7 +10,8 @@
  * heartbeats, not the ~90 a second of the loop without wake-ups, and the
  * node does not look for work meanwhile; a campaign another process then
  * creates (`campaign create --now`) is sent within 10 s, woken by the
- * hint, not by the poll; so is a paused campaign resumed. With poll = 2s, messages put back in the queue by
+ * hint, not by the poll; so is a paused campaign resumed, and a message
+ * sent through the JSON API of a `herald serve` on the store. With poll = 2s, messages put back in the queue by
  * SQL, which sends no notification, are still sent, found by the poll.
  * When the server ends the node's listening connection, the node says so
  * once, polls, connects again and is woken again. */
@@ -117,16 +118,22 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* How many times the node's log holds text. */
-static int log_count(const struct fx *f, const char *text)
+/* How many times the log file (in the case's folder) holds text. */
+static int file_count(const struct fx *f, const char *file, const char *text)
 {
-    char *path = tu_path(f->dir, "node.log"), *log = tu_read(path);
+    char *path = tu_path(f->dir, file), *log = tu_read(path);
     int n = 0;
     for (const char *p = log; p && (p = strstr(p, text)) != NULL; p += strlen(text))
         n++;
     free(log);
     free(path);
     return n;
+}
+
+/* How many times the node's log holds text. */
+static int log_count(const struct fx *f, const char *text)
+{
+    return file_count(f, "node.log", text);
 }
 
 /* Waits (at most secs) until the node's log holds text at least n times. */
@@ -230,6 +237,67 @@ static void test_pg_notify_resume(void **state)
     fx_close(&f);
 }
 
+/* herald serve on the same store, on a free port: its pid, *port. */
+static pid_t serve_start(const struct fx *f, int *port)
+{
+    const char *args[] = {"-c", f->conf, "--db", f->uri, "serve", "--listen", "127.0.0.1:0",
+                          NULL};
+    pid_t pid = tu_herald_spawn(f->dir, "serve.log", args);
+    char *path = tu_path(f->dir, "serve.log");
+    *port = 0;
+    for (int i = 0; i < 300 && !*port; i++) {
+        char *log = tu_read(path);
+        const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+        if (at)
+            *port = atoi(at + strlen("listening on http://127.0.0.1:"));
+        free(log);
+        if (!*port)
+            nap(50);
+    }
+    free(path);
+    if (!*port)
+        fail_msg("herald serve did not start within 15 s");
+    return pid;
+}
+
+/* The JSON API's send (apisend_pg.c) wakes the node: one hint with the
+ * service's group commit. */
+static void test_pg_notify_api(void **state)
+{
+    (void)state;
+    struct fx f;
+    struct tu_run r;
+    char cmd[2048];
+    int port, st;
+    fx_open(&f, "30s");
+    tu_herald(&r, f.dir, NULL, "-c", f.conf, "--db", f.uri, "apikey", "create", "sender",
+              "--scope", "send", NULL);
+    assert_int_equal(r.status, 0);
+    char *key = strstr(r.out, "hd_");
+    assert_non_null(key);
+    key[strcspn(key, "\n")] = '\0';
+    spawn_node(&f);
+    pid_t srv = serve_start(&f, &port);
+    await_log(&f, idle_line, 1, 15);
+    int woken = log_count(&f, "dispatcher: looking for work (a wake-up)");
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' -H 'Authorization: Bearer %s' -H "
+             "'Content-Type: application/json' --data-binary '{\"template\": \"renewal\", "
+             "\"contact\": \"c0001\"}' http://127.0.0.1:%d/api/v1/messages",
+             key, port);
+    char *code = tu_sh(cmd);
+    assert_string_equal(code, "202");
+    free(code);
+    await_sent(&f, 10000);
+    assert_int_equal(num(&f, "SELECT count(*) FROM messages"), 1);
+    assert_true(log_count(&f, "dispatcher: looking for work (a wake-up)") > woken);
+    kill(srv, SIGTERM);
+    assert_int_equal(waitpid(srv, &st, 0), srv);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tu_run_release(&r);
+    fx_close(&f);
+}
+
 static void test_pg_notify_missed(void **state)
 {
     (void)state;
@@ -289,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_notify_wakes),
         cmocka_unit_test(test_pg_notify_resume),
+        cmocka_unit_test(test_pg_notify_api),
         cmocka_unit_test(test_pg_notify_missed),
         cmocka_unit_test(test_pg_notify_reconnects),
     };
