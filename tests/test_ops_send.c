@@ -308,6 +308,9 @@ static void test_ops_send_breaker_defaults(void **state)
     static const char *const bad[][2] = {
         {"pause_on_failure_rate = 2", "pause_on_failure_rate: '2' is not a share from 0 to 1"},
         {"failure_window = 0", "failure_window: '0' is not a count from 1 to 1000000"},
+        {"poll = 0", "poll: '0' is not a duration from 1 second to 1 hour (1s, 30s)"},
+        {"poll = 2h", "poll: '2h' is not a duration from 1 second to 1 hour (1s, 30s)"},
+        {"poll = soon", "poll: 'soon' is not a duration from 1 second to 1 hour (1s, 30s)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];

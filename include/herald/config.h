@@ -250,6 +250,10 @@ struct hd_config {
     /* [dispatch] node_lease: on a PostgreSQL store, what a node holds goes
      * back to the queue once its heartbeat is this many seconds old; 30 */
     int64_t node_lease;
+    /* [dispatch] poll: on a PostgreSQL store, an idle `herald run` looks
+     * for work this many seconds apart, and at once when a wake-up comes
+     * (LISTEN/NOTIFY); 1 */
+    int64_t idle_poll;
     struct hd_serve_cfg serve; /* [serve] */
     struct {
         uint32_t soft_bounce_limit;           /* soft bounces within the window that suppress; 3 */

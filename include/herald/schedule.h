@@ -96,10 +96,12 @@ int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd
                      int64_t fire_at, int64_t now_ms, hd_fire_progress_fn progress, void *ud,
                      struct hd_fire *out, struct hd_err *err);
 /* Fires every scheduled campaign whose next firing is due, and finishes
- * the materialization of runs a crash interrupted. *fired counts runs. */
+ * the materialization of runs a crash interrupted. *fired counts runs;
+ * *next (may be NULL) gets the earliest firing still ahead (seconds), or
+ * -1: an idle node need not look again before it. */
 int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t now_ms,
                      struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
-                     struct hd_err *err);
+                     int64_t *next, struct hd_err *err);
 
 /* An operator's change to a campaign (control.c). */
 enum hd_camp_op { HD_CAMP_OP_PAUSE, HD_CAMP_OP_RESUME, HD_CAMP_OP_CANCEL };

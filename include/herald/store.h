@@ -601,6 +601,23 @@ bool hd_store_nodes_shared(const struct hd_store *st);
  * transaction for secs (a node frozen mid-claim or mid-flush), so that
  * the rows it locked can be rescued; nothing on SQLite. */
 int hd_store_node_guard(struct hd_store *st, int64_t secs, struct hd_err *err);
+/* Wake-ups (notify.c; issue 23), a hint only: polling remains the truth.
+ * On PostgreSQL the store's functions that make work appear (a campaign
+ * created or runnable again, a run made active, failures retried, an API
+ * message queued, messages rescued or given back) send a notification on
+ * the channel herald_work, one per transaction. hd_store_listen opens a
+ * connection of the store's own that LISTENs on it and returns whether it
+ * does (always false on SQLite). hd_store_wait_work waits up to timeout_ms
+ * for a notification on it from another connection than the store's own
+ * (whose caller knows what it did): 1 when one came (at once), else 0 once the
+ * time is up, a signal came or the server sent something else; with no
+ * such connection (SQLite, or a broken one) it sleeps the time out and
+ * returns 0, and on PostgreSQL tries to connect again at most every 5 s.
+ * timeout_ms 0 only takes in what came. Never fails. */
+bool hd_store_listen(struct hd_store *st);
+int hd_store_wait_work(struct hd_store *st, int timeout_ms);
+/* Whether the listening connection is up (a change is the caller's to log). */
+bool hd_store_listening(const struct hd_store *st);
 /* Every node, oldest first; the caller frees *out. */
 int hd_store_nodes_list(struct hd_store *st, struct hd_node **out, size_t *n, struct hd_err *err);
 

@@ -635,25 +635,34 @@ static int on_log(struct parse *ps, const char *key, const char *v)
     return fail(ps, "journal: '%s' is not one of auto, yes, no", v);
 }
 
-/* [dispatch]: the circuit breaker's rate and window, and how long a node
+/* [dispatch]: the circuit breaker's rate and window, how long a node
  * sharing a PostgreSQL store may go without a heartbeat before what it
- * holds is taken back. */
+ * holds is taken back, and how often such a node looks for work when
+ * idle. */
 static int on_dispatch(struct parse *ps, const char *key, const char *v)
 {
-    static const char *const keys[] = {"pause_on_failure_rate", "failure_window", "node_lease"};
+    static const char *const keys[] = {"pause_on_failure_rate", "failure_window", "node_lease",
+                                       "poll"};
     struct hd_config *cfg = ps->cfg;
     int i = -1;
-    for (int k = 0; k < 3 && i < 0; k++)
+    for (int k = 0; k < 4 && i < 0; k++)
         if (strcmp(key, keys[k]) == 0)
             i = k;
     if (i < 0)
         return fail(ps,
                     "unknown key '%s' in [dispatch] (known: pause_on_failure_rate, "
-                    "failure_window, node_lease)",
+                    "failure_window, node_lease, poll)",
                     key);
     if (ps->dispatch_seen & (1u << i))
         return fail(ps, "duplicate key '%s' in [dispatch]", key);
     ps->dispatch_seen |= 1u << i;
+    if (i == 3) {
+        struct hd_err e = {0};
+        if (hd_units_duration(v, &cfg->idle_poll, &e) < 0 || cfg->idle_poll < 1 ||
+            cfg->idle_poll > 3600)
+            return fail(ps, "poll: '%s' is not a duration from 1 second to 1 hour (1s, 30s)", v);
+        return 1;
+    }
     if (i == 2) {
         struct hd_err e = {0};
         if (hd_units_duration(v, &cfg->node_lease, &e) < 0 || cfg->node_lease < 2)
@@ -1191,6 +1200,7 @@ static struct hd_config *defaults(void)
     cfg->pause_on_failure_rate = 0.5;
     cfg->failure_window = 100;
     cfg->node_lease = 30;
+    cfg->idle_poll = 1;
     cfg->receipts.soft_bounce_limit = 3;
     cfg->receipts.soft_bounce_window = 30 * 86400;
     hd_cfg_serve_defaults(&cfg->serve);
@@ -1572,6 +1582,8 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     char lease[32];
     hd_units_format_duration(cfg->node_lease, lease, sizeof lease);
     hd_buf_addf(out, "node_lease = %s\n", lease);
+    hd_units_format_duration(cfg->idle_poll, lease, sizeof lease);
+    hd_buf_addf(out, "poll = %s\n", lease);
     char win[32];
     hd_units_format_duration(cfg->receipts.soft_bounce_window, win, sizeof win);
     hd_buf_addf(out, "\n[receipts]\nsoft_bounce_limit = %u\nsoft_bounce_window = %s\n",

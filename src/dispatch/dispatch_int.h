@@ -176,6 +176,12 @@ struct hd_dispatch {
     int64_t newest_run;   /* the newest run seen, to load one the API opened (loop.c) */
     int64_t next_close_ms; /* the API's drained runs: when next set done (loop.c) */
     int64_t last_pauses_ms;
+    /* PostgreSQL's `herald run`, idle: no look for work (claims, runs,
+     * the scheduler, pauses) before this instant (hd_clock_mono_ms) unless
+     * a wake-up comes; 0: awake (loop.c) */
+    int64_t doze_until;
+    int64_t next_fire; /* the scheduler's next firing (business seconds), or -1 */
+    bool listening;    /* the wake-ups' connection was up at the last look */
     /* business time less hd_clock_mono_ms: one offset for the instants the
      * drivers give, so that the times of the log's rows compare exactly
      * (converted each with its own pair of clock reads, they were off by a

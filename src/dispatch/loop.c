@@ -31,6 +31,17 @@
  * a result is written only while its message holds the claim's fencing
  * token (write.c). A slow node that beats keeps its work.
  *
+ * On PostgreSQL an idle `herald run` (nothing claimed, waiting, in flight
+ * or unwritten, every run drained and the finished ones marked done)
+ * dozes: it looks for no work until [dispatch] poll has passed, or a
+ * waiting message or a firing is due, or a wake-up comes first
+ * (store/notify.c: LISTEN herald_work on a connection of its own, which
+ * the events that make work NOTIFY). Its beat and the rescue go on
+ * meanwhile, and the wait lasts at most until the next beat. The
+ * wake-up is a hint: polling still finds whatever it missed, and with no
+ * listening connection the doze is a plain sleep. SQLite's loop, and a
+ * `--once` or `send` loop on either engine, polls as before.
+ *
  * Under a service manager (opts.service) the loop says READY=1 once it has
  * started, STATUS= with its counts at each tick, STOPPING=1 when it drains,
  * and pings the watchdog between turns and while a firing materializes a
@@ -192,6 +203,8 @@ static int rescue(struct hd_dispatch *d, struct hd_err *err)
     int rc =
         hd_store_recover_nodes(d->st, d->node, wall_secs(), d->cfg->node_lease, false, &n, err);
     if (rc == 0 && n)
+        d->doze_until = 0; /* our own hint does not wake us (store/notify.c) */
+    if (rc == 0 && n)
         hd_log_warn(d->log,
                     "%lld messages were held by nodes with no heartbeat for %lld s; they are "
                     "queued again (the gateway may see them twice, with the same message id)",
@@ -260,6 +273,16 @@ static int start(struct hd_dispatch *d, struct hd_err *err)
     if ((rc = hd_dsp_pauses_open(d, err)) < 0 || (rc = hd_dsp_creds_open(d, err)) < 0 ||
         (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
         return rc;
+    d->next_fire = -1;
+    if (d->shared && !d->opts.once) {
+        d->listening = hd_store_listen(d->st);
+        if (d->listening)
+            hd_log_debug(d->log, "dispatcher: listening for wake-ups; polling every %lld s",
+                         (long long)d->cfg->idle_poll);
+        else
+            hd_log_info(d->log, "dispatcher: no connection for wake-ups; polling every %lld s",
+                        (long long)d->cfg->idle_poll);
+    }
     return 0;
 }
 
@@ -299,8 +322,10 @@ static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
         d->mono_base = base;
     hd_dsp_creds_sync(d);
     tell_status(d);
-    if ((d->opts.schedule &&
-         (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, firing, d, &fired, err)) < 0) ||
+    if (d->listening) /* awake, we look anyway: what woke us meanwhile is moot */
+        hd_store_wait_work(d->st, 0);
+    if ((d->opts.schedule && (rc = hd_campaign_tick(d->st, d->cfg, now_ms(d), d->log, firing, d,
+                                                    &fired, &d->next_fire, err)) < 0) ||
         (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = hd_dsp_release_waiting(d, false, err)) < 0)
         return rc;
     return 0;
@@ -346,6 +371,68 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
     return 0;
 }
 
+/* The wake-ups' connection came or went: said once each way. */
+static void note_listening(struct hd_dispatch *d)
+{
+    bool now = hd_store_listening(d->st);
+    if (now == d->listening)
+        return;
+    d->listening = now;
+    if (now)
+        hd_log_info(d->log, "dispatcher: listening for wake-ups again");
+    else
+        hd_log_info(d->log,
+                    "dispatcher: the connection for wake-ups was lost; polling every %lld s "
+                    "until it is back",
+                    (long long)d->cfg->idle_poll);
+}
+
+/* Awake: the next turn ticks, claims and reads the pauses at once. */
+static void wake(struct hd_dispatch *d, int64_t mono, const char *why)
+{
+    d->doze_until = 0;
+    d->last_tick_ms = d->last_pauses_ms = mono - 1000;
+    d->next_claim_ms = d->next_lane_ms = mono;
+    hd_log_debug(d->log, "dispatcher: looking for work (%s)", why);
+}
+
+/* PostgreSQL, idle: the poll, or a waiting message or a firing due
+ * sooner, sets when to look again; nothing due yet is what makes it idle. */
+static void fall_asleep(struct hd_dispatch *d, int64_t mono, int64_t next_due)
+{
+    for (size_t i = 0; i < d->nruns; i++)
+        if (!d->runs[i].drained) /* a run the tick just loaded */
+            return;
+    int64_t wait = d->cfg->idle_poll * 1000, now = now_ms(d);
+    if (next_due >= 0 && next_due * 1000 - now < wait)
+        wait = next_due * 1000 - now;
+    if (d->next_fire >= 0 && d->next_fire * 1000 - now < wait)
+        wait = d->next_fire * 1000 - now;
+    if (wait <= 0) /* due already: keep polling as when busy */
+        return;
+    d->doze_until = mono + wait;
+    hd_log_debug(d->log, "dispatcher: idle; looking for work again in %lld ms or at a wake-up",
+                 (long long)wait);
+}
+
+/* One turn of a doze: wait for a wake-up until the next beat or the end
+ * of the doze, whichever comes first; nothing else touches the store. */
+static int doze(struct hd_dispatch *d, int64_t mono)
+{
+    if (mono >= d->doze_until) {
+        wake(d, mono, "the poll");
+        return 0;
+    }
+    int64_t until = d->doze_until, beat = d->last_beat_ms + 1000;
+    if (beat < until)
+        until = beat;
+    int woke = hd_store_wait_work(d->st, until > mono ? (int)(until - mono) : 0);
+    note_listening(d);
+    if (woke)
+        wake(d, hd_clock_mono_ms(), "a wake-up");
+    return 0;
+}
+
 /* Running with nothing claimed, waiting, in flight or unwritten: are the
  * runs finished? With `once`, stop when nothing more is due soon. */
 static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
@@ -364,8 +451,11 @@ static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
         return open;
     if ((rc = hd_dsp_load_runs(d, err)) < 0)
         return rc;
-    if (!d->opts.once)
+    if (!d->opts.once) {
+        if (d->shared)
+            fall_asleep(d, mono, next_due);
         return 0;
+    }
     int64_t now = now_ms(d) / 1000;
     if (open == 0 || next_due < 0 || next_due > now + d->opts.linger)
         set_life(d, LIFE_STOPPING);
@@ -377,6 +467,8 @@ static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     int rc, claimed = 0;
+    if (d->doze_until)
+        return doze(d, mono);
     if (mono - d->last_tick_ms >= 1000 && (rc = tick(d, mono, err)) < 0)
         return rc;
     if (d->stats.waiting < MAX_WAITING / 2 && mono >= d->next_claim_ms) {

@@ -228,6 +228,7 @@ int hd_campaign_fire(struct hd_store *st, const struct hd_config *cfg, struct hd
 struct tick {
     struct hd_store *st;
     int64_t now;
+    int64_t next; /* the earliest firing after now, or -1 */
     struct hd_campaign *due;
     size_t n;
 };
@@ -235,9 +236,13 @@ struct tick {
 static int collect_due(void *ud, const struct hd_campaign *c)
 {
     struct tick *t = ud;
-    if (c->status == HD_CAMP_CANCELLED || c->status == HD_CAMP_DONE || c->next_run < 0 ||
-        c->next_run > t->now)
+    if (c->status == HD_CAMP_CANCELLED || c->status == HD_CAMP_DONE || c->next_run < 0)
         return 0;
+    if (c->next_run > t->now) {
+        if (t->next < 0 || c->next_run < t->next)
+            t->next = c->next_run;
+        return 0;
+    }
     HD_GROW(t->due, t->n);
     struct hd_campaign *d = &t->due[t->n++];
     *d = *c;
@@ -312,9 +317,9 @@ static int pause_if_unrunnable(struct hd_store *st, struct hd_campaign *c, int64
 
 int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t now_ms,
                      struct hd_log *log, hd_fire_progress_fn progress, void *ud, int *fired,
-                     struct hd_err *err)
+                     int64_t *next, struct hd_err *err)
 {
-    struct tick t = {.st = st, .now = now_ms / 1000};
+    struct tick t = {.st = st, .now = now_ms / 1000, .next = -1};
     struct unfinished u = {0};
     int rc;
     *fired = 0;
@@ -362,6 +367,8 @@ int hd_campaign_tick(struct hd_store *st, const struct hd_config *cfg, int64_t n
         }
     }
 out:
+    if (next)
+        *next = t.next;
     for (size_t i = 0; i < t.n; i++)
         hd_campaign_release(&t.due[i]);
     free(t.due);

@@ -134,7 +134,10 @@ int hd_store_pg_api_send(struct hd_store *st, const struct hd_api_send *m, const
     hd_db_bind_text(s, 3, m->data, NULL);
     hd_db_bind_int64(s, 4, m->now, NULL);
     rc = once(s, NULL, "keeping the API message's data", err);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    hd_store_work_note(st, "api", run); /* sent with the group's COMMIT */
+    return 0;
 }
 
 int hd_store_pg_api_contact(struct hd_store *st, const char *ext_id, int64_t *id,

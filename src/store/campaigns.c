@@ -120,6 +120,8 @@ static int campaign_add_pg(struct hd_store *st, struct hd_campaign *c, const cha
         rc = hd_store_dfail(err, step, "adding campaign");
     c->updated_at = c->created_at;
     hd_db_finalize(s);
+    if (rc == 0)
+        hd_store_work_note(st, "campaign", c->id); /* the schedulers look at it now */
     return rc;
 }
 
@@ -278,6 +280,9 @@ int hd_store_campaign_set(struct hd_store *st, int64_t id, int status, int64_t n
     hd_db_finalize(s);
     if (rc == 0 && status != HD_CAMP_PAUSED)
         rc = hd_store_campaign_pause_note(st, id, NULL, err); /* resumed: the reason goes */
+    /* resumed, retried or scheduled anew: the nodes look at it now */
+    if (rc == 0 && (status == HD_CAMP_SCHEDULED || status == HD_CAMP_RUNNING))
+        hd_store_work_note(st, "campaign", id);
     return rc;
 }
 
@@ -540,6 +545,8 @@ int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, 
     if (step < 0)
         rc = hd_store_dfail(err, step, "updating run");
     hd_db_finalize(s);
+    if (rc == 0 && status == HD_RUN_ACTIVE) /* materialized: its messages can be claimed */
+        hd_store_work_note(st, "run", run);
     return rc;
 }
 

@@ -150,4 +150,15 @@ extern const struct hd_db_ops hd_db_pg_ops;
 /* hd_db_redact of a postgresql:// target (db_pg.c, where libpq is). */
 char *hd_db_pg_redact(const char *target);
 
+/* PostgreSQL's LISTEN/NOTIFY, for store/notify.c (false, -1, 0 on
+ * SQLite). Whether a transaction is open on the connection; its socket,
+ * to wait on with poll(); its server process's id; and what the server
+ * sent, read without blocking: how many notifications came from other
+ * server processes than self (all are freed), or -1 when the connection
+ * is gone. */
+bool hd_db_pg_in_transaction(struct hd_db *db);
+int hd_db_pg_socket(struct hd_db *db);
+int hd_db_pg_backend(struct hd_db *db);
+int hd_db_pg_notifications(struct hd_db *db, int self);
+
 #endif

@@ -544,3 +544,36 @@ const struct hd_db_ops hd_db_pg_ops = {
     .changes = pg_changes,
     .buffer = pg_buffer,
 };
+
+/* Wake-ups (store/notify.c): what LISTEN/NOTIFY needs of a connection,
+ * which db.h's engine-neutral calls do not say. */
+bool hd_db_pg_in_transaction(struct hd_db *db)
+{
+    if (!hd_db_is_pg(db))
+        return false;
+    PGTransactionStatusType t = PQtransactionStatus(((struct pg *)db)->conn);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+int hd_db_pg_socket(struct hd_db *db)
+{
+    return hd_db_is_pg(db) ? PQsocket(((struct pg *)db)->conn) : -1;
+}
+
+int hd_db_pg_backend(struct hd_db *db)
+{
+    return hd_db_is_pg(db) ? PQbackendPID(((struct pg *)db)->conn) : 0;
+}
+
+int hd_db_pg_notifications(struct hd_db *db, int self)
+{
+    struct pg *p = (struct pg *)db;
+    int n = 0;
+    if (!hd_db_is_pg(db) || PQstatus(p->conn) != CONNECTION_OK || !PQconsumeInput(p->conn))
+        return -1;
+    for (PGnotify *note; (note = PQnotifies(p->conn)) != NULL; PQfreemem(note))
+        n += note->be_pid != self;
+    /* a server that went away can leave the socket readable and the
+     * status still OK until the next read: that read is the one above */
+    return PQstatus(p->conn) == CONNECTION_OK ? n : -1;
+}

@@ -452,6 +452,8 @@ int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64
     }
     for (size_t i = 0; rc == 0 && i < nowners; i++)
         rc = requeue_owner(st, owners[i], now, false, "node", n, err);
+    if (rc == 0 && *n > 0)
+        hd_store_work_note(st, "rescue", *n);
     if (rc == 0)
         rc = hd_store_commit(st, err);
     if (rc < 0)

@@ -118,5 +118,7 @@ int hd_store_retry(struct hd_store *st, const struct hd_retry *r, int64_t *faile
         }
         hd_db_finalize(s);
     }
+    if (rc == 0 && *failed + *render_failed > 0)
+        hd_store_work_note(st, "retry", r->run);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include "store_int.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -899,12 +900,13 @@ int hd_store_begin(struct hd_store *st, struct hd_err *err)
 int hd_store_commit(struct hd_store *st, struct hd_err *err)
 {
     if (!st->db)
-        return hd_db_commit(st->conn, err);
+        return hd_store_pg_commit(st, err);
     return run_slot(st, SLOT_COMMIT, "COMMIT", err);
 }
 
 void hd_store_rollback(struct hd_store *st)
 {
+    hd_store_work_forget(st);
     if (!st->db)
         hd_db_rollback(st->conn);
     else if (!sqlite3_get_autocommit(st->db))
@@ -1054,6 +1056,8 @@ static int open_pg(const char *path, const struct hd_store_opts *opts, struct hd
     struct hd_store *st = hd_xcalloc(1, sizeof *st);
     int v, rc;
     st->path = hd_db_redact(path);
+    st->target = hd_xstrdup(path);
+    st->password = opts->password ? hd_xstrdup(opts->password) : NULL;
     if ((rc = hd_db_open(path, opts->password, false, &st->conn, err)) < 0 ||
         (rc = hd_store_pg_version(st->conn, &v, err)) < 0)
         goto out;
@@ -1143,10 +1147,17 @@ void hd_store_free(struct hd_store *st)
     for (size_t i = 0; i < DSLOT_COUNT; i++)
         hd_db_finalize(st->dcache[i]);
     hd_db_close(st->conn);
+    hd_store_listen_close(st);
     if (st->db)
         sqlite3_close_v2(st->db);
     hd_pauses_free(st->pauses);
     free(st->path);
+    if (st->target) /* it may carry the password too */
+        OPENSSL_cleanse(st->target, strlen(st->target));
+    if (st->password)
+        OPENSSL_cleanse(st->password, strlen(st->password));
+    free(st->target);
+    free(st->password);
     free(st);
 }
 

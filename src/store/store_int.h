@@ -104,7 +104,26 @@ struct hd_store {
     int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
     int wal_hard;    /* past this many pages the connection checkpoints itself */
     int dchanges;    /* PostgreSQL: rows hd_store_pg_msg_update changed (hd_store_changes) */
+    /* PostgreSQL: the target and password as opened (notify.c connects
+     * its listener with them; the password is wiped at free) */
+    char *target, *password;
+    char work[40];           /* a hint noted in the open transaction, or "" (notify.c) */
+    struct hd_db *listener;  /* LISTENing on herald_work, or NULL (notify.c) */
+    bool listen_wanted;      /* hd_store_listen was called */
+    int64_t listen_retry_ms; /* when to try the listener again (hd_clock_mono_ms) */
 };
+
+/* Wake-ups (notify.c). The store function that made work appear notes it:
+ * kind is a word of the code's own ("run", "api", ...; never user text)
+ * and id a number. PostgreSQL: inside a transaction it is sent with the
+ * COMMIT (hd_store_commit), one per transaction; outside one at once; a
+ * failed hint outside a transaction is ignored. SQLite: nothing. */
+void hd_store_work_note(struct hd_store *st, const char *kind, int64_t id);
+/* hd_store_commit on PostgreSQL: COMMIT, after the noted hint if any. */
+int hd_store_pg_commit(struct hd_store *st, struct hd_err *err);
+/* A rollback forgets the noted hint; free closes the listener. */
+void hd_store_work_forget(struct hd_store *st);
+void hd_store_listen_close(struct hd_store *st);
 
 /* The store's files move onto db.h (db.h) one function at a time (issue
  * 23). A function still on sqlite3_ calls reaches SQLite only through the
