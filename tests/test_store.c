@@ -624,7 +624,7 @@ static void test_store_recover_keeps_reservation(void **state)
     /* claimed again: each sees its own reservation, and only its own */
     struct hd_claimed *got = NULL;
     size_t ngot = 0;
-    assert_int_equal(hd_store_claim(st, run, HD_CAT_MARKETING, 2200, 0, 10, &got, &ngot, &e), 0);
+    assert_int_equal(hd_store_claim(st, run, ~0u, HD_CAT_MARKETING, 2200, 0, 10, &got, &ngot, &e), 0);
     assert_int_equal(ngot, 3);
     for (size_t i = 0; i < ngot; i++) {
         if (got[i].id == 3) {

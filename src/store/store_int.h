@@ -13,7 +13,8 @@ enum hd_store_slot {
     SLOT_ATTEMPT_ADD,
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
-    SLOT_CLAIM,
+    SLOT_CLAIM, /* queue.c: one for each shape of the claim (the channels' facts) */
+    SLOT_CLAIM_LAST = SLOT_CLAIM + 15,
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
     SLOT_LINK_CONTACT,
