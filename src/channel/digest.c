@@ -15,11 +15,20 @@
  * OpenSSL). */
 #include "herald/driver.h"
 
-#include <cpuid.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES /* elsewhere the lanes are compiled once; OpenSSL is used */
+#endif
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "digest.c reads the blocks' words as little-endian ones and swaps their bytes"
+#endif
 
 enum { LANES = 8, BLOCK = 64 };
 
@@ -68,14 +77,46 @@ static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
     } while (0)
 #define WORD(t) x[(t)]
 
+typedef uint8_t v32b __attribute__((vector_size(LANES * sizeof(uint32_t))));
+/* the two halves of two rows, or the four pairs, of an 8x8 transpose */
+#define SHUF(x, y, ...) __builtin_shuffle((x), (y), (v8){__VA_ARGS__})
+#define LO32(x, y) SHUF(x, y, 0, 8, 1, 9, 4, 12, 5, 13)
+#define HI32(x, y) SHUF(x, y, 2, 10, 3, 11, 6, 14, 7, 15)
+#define LO64(x, y) SHUF(x, y, 0, 1, 8, 9, 4, 5, 12, 13)
+#define HI64(x, y) SHUF(x, y, 2, 3, 10, 11, 6, 7, 14, 15)
+#define LO128(x, y) SHUF(x, y, 0, 1, 2, 3, 8, 9, 10, 11)
+#define HI128(x, y) SHUF(x, y, 4, 5, 6, 7, 12, 13, 14, 15)
+
+/* Words 8 * half .. 8 * half + 7 of the eight blocks, big-endian read,
+ * into x[8 * half ..]: row l (block l's eight words) becomes column l. */
+#define TRANSPOSE(half)                                                                            \
+    do {                                                                                           \
+        v8 r[LANES], t[LANES], u[LANES];                                                           \
+        for (int l = 0; l < LANES; l++) {                                                          \
+            memcpy(&r[l], blk[l] + 32 * (half), sizeof r[l]);                                      \
+            r[l] = (v8)__builtin_shuffle((v32b)r[l], swap);                                        \
+        }                                                                                          \
+        for (int l = 0; l < LANES; l += 2)                                                         \
+            t[l] = LO32(r[l], r[l + 1]), t[l + 1] = HI32(r[l], r[l + 1]);                          \
+        for (int l = 0; l < LANES; l += 4) {                                                       \
+            u[l] = LO64(t[l], t[l + 2]), u[l + 1] = HI64(t[l], t[l + 2]);                          \
+            u[l + 2] = LO64(t[l + 1], t[l + 3]), u[l + 3] = HI64(t[l + 1], t[l + 3]);              \
+        }                                                                                          \
+        for (int k = 0; k < 4; k++)                                                                \
+            x[8 * (half) + k] = LO128(u[k], u[k + 4]),                                             \
+                           x[8 * (half) + k + 4] = HI128(u[k], u[k + 4]);                          \
+    } while (0)
+
 /* One block of each lane into its state: st[i][lane] is the state's word
- * i, w[t][lane] the block's word t (already in host order). */
-__attribute__((target_clones("avx2", "default"))) static void compress8(uint32_t st[8][LANES],
-                                                                        uint32_t w[16][LANES])
+ * i, blk[lane] the lane's 64 bytes. */
+CLONES static void compress8(uint32_t st[8][LANES], const unsigned char *const blk[LANES])
 {
+    const v32b swap = {3,  2,  1,  0,  7,  6,  5,  4,  11, 10, 9,  8,  15, 14, 13, 12,
+                       19, 18, 17, 16, 23, 22, 21, 20, 27, 26, 25, 24, 31, 30, 29, 28};
     v8 s[8], x[16];
     memcpy(s, st, sizeof s);
-    memcpy(x, w, sizeof x);
+    TRANSPOSE(0);
+    TRANSPOSE(1);
     v8 a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
     EIGHT(0, WORD);
     EIGHT(8, WORD);
@@ -116,16 +157,6 @@ static const unsigned char *lane_block(const struct lane *l, size_t j)
     return j < l->full ? l->p + j * BLOCK : l->tail + (j - l->full) * BLOCK;
 }
 
-/* a word read as bytes in memory order, big-endian, to host order */
-static uint32_t be32(uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap32(v);
-#else
-    return v;
-#endif
-}
-
 static void hex_of_lane(uint32_t st[8][LANES], size_t lane, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
@@ -139,7 +170,8 @@ static void hex_of_lane(uint32_t st[8][LANES], size_t lane, char out[65])
 static void group(const struct hd_digest_job *jobs, size_t k)
 {
     struct lane ln[LANES];
-    uint32_t st[8][LANES], w[16][LANES];
+    uint32_t st[8][LANES];
+    const unsigned char *blk[LANES];
     size_t most = 0;
     for (size_t l = 0; l < LANES; l++) {
         /* a lane without a job hashes the empty text, one block */
@@ -149,14 +181,9 @@ static void group(const struct hd_digest_job *jobs, size_t k)
             st[i][l] = H0[i];
     }
     for (size_t j = 0; j < most; j++) {
-        for (size_t l = 0; l < LANES; l++) {
-            const unsigned char *p = lane_block(&ln[l], j);
-            uint32_t be[16];
-            memcpy(be, p, sizeof be);
-            for (int t = 0; t < 16; t++)
-                w[t][l] = be32(be[t]);
-        }
-        compress8(st, w);
+        for (size_t l = 0; l < LANES; l++)
+            blk[l] = lane_block(&ln[l], j);
+        compress8(st, blk);
         for (size_t l = 0; l < k; l++)
             if (j + 1 == ln[l].blocks)
                 hex_of_lane(st, l, jobs[l].out);
@@ -176,9 +203,11 @@ static pthread_once_t lanes_once = PTHREAD_ONCE_INIT;
  * the processor has them, OpenSSL's one text at a time is as fast */
 static void choose(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
     unsigned a, b = 0, c, d;
     bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
     lanes_pay = __builtin_cpu_supports("avx2") && !sha;
+#endif
 }
 
 void hd_sha256_hex_many(const struct hd_digest_job *jobs, size_t n)
