@@ -1,5 +1,6 @@
 /* queue: what the dispatcher reads and writes for every message: claiming
- * due messages with what their checks need in one statement, state
+ * due messages with what their checks need in one statement (the facts
+ * of the campaign's channels only, in one of sixteen shapes), state
  * changes, the delivery log, cap reservations, and recovery of messages a
  * dead dispatcher left in flight. The per-message statements are prepared
  * once (hd_store_cached); the dispatcher groups them in transactions, and
