@@ -477,7 +477,7 @@ void hd_claimed_release(struct hd_claimed *c);
  * consent for the category, suppressions and sends since horizon. Only
  * the channels in channels (a bit 1 << HD_CH_x for each the campaign may
  * use) get their facts: another channel's suppressions read false and its
- * push tokens or openid NULL (PostgreSQL reads them all). Call inside a
+ * push tokens or openid NULL, on either engine. Call inside a
  * transaction that also records the decisions. The caller frees (*out)[i]
  * with hd_claimed_release and *out with free. */
 int hd_store_claim(struct hd_store *st, int64_t run, unsigned channels, int category, int64_t now,
