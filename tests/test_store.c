@@ -624,7 +624,8 @@ static void test_store_recover_keeps_reservation(void **state)
     /* claimed again: each sees its own reservation, and only its own */
     struct hd_claimed *got = NULL;
     size_t ngot = 0;
-    assert_int_equal(hd_store_claim(st, run, HD_CAT_MARKETING, 2200, 0, 10, &got, &ngot, &e), 0);
+    assert_int_equal(hd_store_claim(st, run, ~0u, HD_CAT_MARKETING, 2200, 0, 10, &got, &ngot, &e),
+                     0);
     assert_int_equal(ngot, 3);
     for (size_t i = 0; i < ngot; i++) {
         if (got[i].id == 3) {
@@ -641,6 +642,66 @@ static void test_store_recover_keeps_reservation(void **state)
     tu_rmdir(dir);
 }
 
+/* The claim reads the facts of the campaign's channels only (its shape):
+ * a channel left out has its suppressions false and its tokens NULL, a
+ * channel in it sees them, and the contact's own columns are read always. */
+static void test_store_claim_shapes(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "c.db");
+    struct hd_err e = {0};
+    int64_t run;
+    struct hd_store *st = three_queued(path, &run);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "UPDATE contacts SET email = 'A@x.org', phone = '+15550001' WHERE ext_id = 'g0';"
+            "INSERT INTO push_tokens SELECT id, 'fcm', 'F0', 0 FROM contacts WHERE ext_id = 'g0';"
+            "INSERT INTO push_tokens SELECT id, 'wechat', 'W0', 0 FROM contacts "
+            "WHERE ext_id = 'g0';"
+            "INSERT INTO suppressions (address, channel, reason, created_at) VALUES "
+            "('a@x.org', 'email', 'manual', 0), ('+15550001', 'sms', 'manual', 0), "
+            "('F0', 'push', 'manual', 0), ('W0', 'wechat', 'manual', 0)",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    static const struct {
+        unsigned channels;
+        bool sup[HD_SUP_COUNT]; /* email, sms, fcm, apns, jpush, hms, wechat */
+        bool fcm, wechat;       /* the tokens read */
+    } cases[] = {
+        {1u << HD_CH_EMAIL, {true, false, false, false, false, false, false}, false, false},
+        {1u << HD_CH_SMS | 1u << HD_CH_INBOX, {false, true}, false, false},
+        {1u << HD_CH_PUSH, {false, false, true}, true, false},
+        {1u << HD_CH_WECHAT, {[HD_SUP_WECHAT] = true}, false, true},
+        {~0u, {true, true, true, false, false, false, true}, true, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct hd_claimed *got = NULL;
+        size_t ngot = 0;
+        assert_int_equal(hd_store_claim(st, run, cases[k].channels, HD_CAT_MARKETING, 2200, 0, 10,
+                                        &got, &ngot, &e),
+                         0);
+        assert_int_equal(ngot, 3);
+        for (size_t i = 0; i < ngot; i++) {
+            bool g0 = strcmp(got[i].contact.ext_id, "g0") == 0;
+            for (int x = 0; x < HD_SUP_COUNT; x++)
+                assert_int_equal(got[i].suppressed[x], g0 && cases[k].sup[x]);
+            assert_int_equal(got[i].contact.fcm_token != NULL, g0 && cases[k].fcm);
+            assert_int_equal(got[i].contact.wechat_openid != NULL, g0 && cases[k].wechat);
+            if (g0)
+                assert_string_equal(got[i].contact.email, "A@x.org");
+            hd_claimed_release(&got[i]);
+        }
+        free(got);
+    }
+    hd_store_free(st);
+    free(path);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_store_buckets),
         cmocka_unit_test(test_store_guarded_moves),
         cmocka_unit_test(test_store_recover_keeps_reservation),
+        cmocka_unit_test(test_store_claim_shapes),
         cmocka_unit_test(test_store_open_empty),
         cmocka_unit_test(test_store_file_modes),
     };

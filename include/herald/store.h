@@ -474,11 +474,15 @@ void hd_claimed_release(struct hd_claimed *c);
 
 /* Reads up to limit due messages of the run (queued, retry_wait or
  * deferred with not_before <= now), oldest first, with their contacts,
- * consent for the category, suppressions and sends since horizon. Call
- * inside a transaction that also records the decisions. The caller frees
- * (*out)[i] with hd_claimed_release and *out with free. */
-int hd_store_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
-                   int limit, struct hd_claimed **out, size_t *n, struct hd_err *err);
+ * consent for the category, suppressions and sends since horizon. Only
+ * the channels in channels (a bit 1 << HD_CH_x for each the campaign may
+ * use) get their facts: another channel's suppressions read false and its
+ * push tokens or openid NULL, on either engine. Call inside a
+ * transaction that also records the decisions. The caller frees (*out)[i]
+ * with hd_claimed_release and *out with free. */
+int hd_store_claim(struct hd_store *st, int64_t run, unsigned channels, int category, int64_t now,
+                   int64_t horizon, int limit, struct hd_claimed **out, size_t *n,
+                   struct hd_err *err);
 
 /* The same facts for every contact of a segment (for estimates): each as a
  * message in state queued with no id; cb returning non-zero stops. */

@@ -129,6 +129,10 @@ struct req {
      * instructions, while a provider's requests mostly go to one URL */
     CURLU *cu;
     struct hd_buf cu_url;
+    /* the body's SHA-256 (hex), taken with the rest of its batch by
+     * start_batch (hd_sha256_hex_many); "" until then, and again after
+     * each build, so a body built again is digested when it is done */
+    char digest[65];
 };
 
 static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
@@ -678,6 +682,7 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     q->hold_ms = 0;
     q->errbuf[0] = '\0';
     CURL *e = q->easy;
+    ((struct req *)q)->digest[0] = '\0';
     pthread_mutex_lock(&h->pmu);
     int built = h->proto->build(h->pc, q, r);
     pthread_mutex_unlock(&h->pmu);
@@ -716,7 +721,9 @@ static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_resul
     r->resent = sends > 1 ? (int)sends - 1 : 0;
     r->answered_ms = hd_clock_mono_ms();
     r->latency_ms = r->answered_ms - q->t0;
-    if (q->body.len)
+    if (((struct req *)q)->digest[0])
+        memcpy(r->digest, ((struct req *)q)->digest, sizeof r->digest);
+    else if (q->body.len)
         hd_sha256_hex(q->body.data, q->body.len, r->digest);
     if (rc != CURLE_OK) {
         const char *why = q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc);
@@ -779,6 +786,8 @@ static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
         ready = h->proto->prepare(h->pc, h, &err) == 0;
         pthread_mutex_unlock(&h->pmu);
     }
+    struct hd_digest_job jobs[TAKE_MAX];
+    size_t nj = 0;
     for (int i = 0; i < n; i++) {
         struct hd_result r;
         int64_t t0;
@@ -791,6 +800,9 @@ static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
         q->again = 0;
         q->t0 = ready ? t0 : 0; /* when it began: the gate's time */
         if (ready && req_start(h, l, q, &r) == 0) {
+            if (q->body.len) /* digested below, before any transfer can end */
+                jobs[nj++] =
+                    (struct hd_digest_job){q->body.data, q->body.len, ((struct req *)q)->digest};
             started++;
             continue;
         }
@@ -804,6 +816,7 @@ static size_t start_batch(struct hx *h, struct lane *l, struct hd_driver *d,
         out_add(out, batch[i], &r);
         req_put(l, q);
     }
+    hd_sha256_hex_many(jobs, nj);
     return started;
 }
 

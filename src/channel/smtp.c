@@ -382,6 +382,7 @@ static int interact(auth_client_request_t req, char **result, int fields, void *
 struct body {
     struct hd_buf text;
     bool given;
+    bool built; /* text is the message, its digest still to take */
 };
 
 /* libesmtp reads the message through this: all of it at once, and NULL at
@@ -476,8 +477,22 @@ static int build_body(const struct smtp_conf *c, const struct hd_msg *m, const c
     }
     if (hd_mime_build(&mail, &b->bodies[i].text, e) < 0)
         return -1;
-    hd_sha256_hex(b->bodies[i].text.data, b->bodies[i].text.len, b->results[i].digest);
+    b->bodies[i].built = true;
     return 0;
+}
+
+/* The digest of every message built, taken together: eight side by side
+ * where the processor makes that cheaper (hd_sha256_hex_many). */
+static void digest_bodies(struct batch *b)
+{
+    struct hd_digest_job *jobs = hd_xcalloc(b->n, sizeof *jobs);
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->bodies[i].built)
+            jobs[n++] = (struct hd_digest_job){b->bodies[i].text.data, b->bodies[i].text.len,
+                                               b->results[i].digest};
+    hd_sha256_hex_many(jobs, n);
+    free(jobs);
 }
 
 /* Builds each message and adds it to session s, or sets it aside for
@@ -521,6 +536,7 @@ static size_t add_messages(const struct smtp_conf *c, smtp_session_t s,
         smtp_set_messagecb(b->mm[i], message_cb, &b->bodies[i]);
         queued++;
     }
+    digest_bodies(b);
     return queued;
 }
 

@@ -330,6 +330,15 @@ void hd_dsp_drop_fresh(struct hd_dispatch *d)
     }
 }
 
+/* The campaign's channels as hd_store_claim's bits: the facts it reads. */
+static unsigned channel_bits(const struct hd_campaign *c)
+{
+    unsigned bits = 0;
+    for (int i = 0; i < c->nchannels; i++)
+        bits |= 1u << c->channels[i];
+    return bits;
+}
+
 /* Claims from each run in turn; returns how many messages were claimed. */
 int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
 {
@@ -347,9 +356,9 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
             continue;
         if ((rc = hd_store_begin(d->st, err)) < 0)
             return rc;
-        rc = hd_store_claim(d->st, run->id, run->camp->c.category, t / 1000,
-                            t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, &ms, &n,
-                            err);
+        rc = hd_store_claim(d->st, run->id, channel_bits(&run->camp->c), run->camp->c.category,
+                            t / 1000, t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit,
+                            &ms, &n, err);
         d->nids = 0;
         /* a campaign the circuit breaker paused meanwhile claims no more */
         for (size_t k = 0; rc == 0 && k < n && run->camp->c.status != HD_CAMP_PAUSED; k++) {

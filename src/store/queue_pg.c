@@ -43,33 +43,34 @@
 
 /* queue.c's FACTS_COLS in PostgreSQL's words: string_agg for
  * group_concat, EXISTS read as 0/1 by db.h. */
-#define PG_FACTS_COLS(K, CAT, HORIZON)                                                             \
+#define PG_FACTS_CONSENT(K, CAT)                                                                   \
     "(SELECT string_agg(k.channel || '=' || k.status, ',') FROM consent k WHERE k.contact_id = " K \
-    " AND k.category = " CAT "), "                                                                 \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = lower(c.email)), "                     \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = c.phone), "                            \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pf.token), "                           \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pa.token), "                           \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pj.token), "                           \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = ph.token), "                           \
-    "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = pw.token), "                           \
+    " AND k.category = " CAT "), "
+#define PG_FACTS_SENDS(K, HORIZON)                                                                 \
     "(SELECT string_agg(x.at || ' ' || x.category || ' ' || x.channel || ' ' || "                  \
     "x.campaign_id || ' ' || x.message_id, ',') FROM sends x WHERE x.contact_id = " K              \
     " AND x.at >= " HORIZON ") "
+#define PG_FACTS_COLS(K, CAT, HORIZON)                                                             \
+    PG_FACTS_CONSENT(K, CAT)                                                                       \
+    HD_SUP_EXISTS("lower(c.email)")                                                                \
+    HD_SUP_EXISTS("c.phone") HD_SUP_EXISTS("pf.token") HD_SUP_EXISTS("pa.token")                   \
+        HD_SUP_EXISTS("pj.token") HD_SUP_EXISTS("ph.token") HD_SUP_EXISTS("pw.token")              \
+            PG_FACTS_SENDS(K, HORIZON)
 
-/* clang-format off */
-#define PG_CLAIM_SQL                                                                               \
-    "SELECT " HD_CONTACT_COLS_JOINED ", m.id, m.contact_id, m.state, m.variant, m.attempts, "      \
-    "m.ch_index, m.not_before, m.expires_at, " PG_FACTS_COLS("m.contact_id", "?2", "?3")           \
-    ", (SELECT a.data FROM api_messages a WHERE a.message_id = m.id) "                             \
-    "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id" HD_CONTACT_TOKENS                \
-    "WHERE m.id = ANY(CAST(?1 AS bigint[])) ORDER BY m.not_before, m.id"
+/* The claim's facts of the picked messages, in the shape of the
+ * campaign's channels (queue.c's hd_store_claim_sql, as SQLite's). */
+static const struct hd_claim_dialect pg_claim = {
+    PG_FACTS_CONSENT("m.contact_id", "?2"), PG_FACTS_SENDS("m.contact_id", "?3"),
+    " WHERE m.id = ANY(CAST(?1 AS bigint[])) ORDER BY m.not_before, m.id"};
+_Static_assert(DSLOT_CLAIM_LAST - DSLOT_CLAIM == HD_CLAIM_SHAPES - 1,
+               "a claim slot for each shape");
 
 /* The claim's first step: the due messages, locked for this transaction
  * (a second node skips them instead of waiting or reading them twice). */
 #define PG_PICK_SQL                                                                                \
-    "SELECT m.id, m.contact_id FROM messages m WHERE m.run_id = ?1 AND " HD_DUE("m.state")         \
-    " AND m.not_before <= ?2 ORDER BY m.not_before, m.id LIMIT ?3 FOR UPDATE OF m SKIP LOCKED"
+    "SELECT m.id, m.contact_id FROM messages m WHERE m.run_id = ?1 AND " HD_DUE(                   \
+        "m.state") " AND m.not_before <= ?2 ORDER BY m.not_before, m.id LIMIT ?3 FOR UPDATE OF m " \
+                   "SKIP LOCKED"
 
 /* Its second: a transaction advisory lock per contact, keyed by herald's
  * "hrlc" and the contact's id (cut to an int), taken in ascending key order
@@ -194,20 +195,25 @@ static int pick_lock(struct hd_store *st, int64_t run, int64_t now, int limit, s
 
 /* Picks and locks the messages, locks their contacts, then reads them
  * with their facts (three round trips a batch). */
-int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
-                      int limit, struct hd_claimed **out, size_t *n, struct hd_err *err)
+int hd_store_pg_claim(struct hd_store *st, int64_t run, unsigned channels, int category,
+                      int64_t now, int64_t horizon, int limit, struct hd_claimed **out, size_t *n,
+                      struct hd_err *err)
 {
     struct hd_db_stmt *s;
-    struct hd_buf ids, contacts;
+    struct hd_buf ids, contacts, sql;
     int rc, step = 0;
     size_t cap = 0, picked = 0;
+    unsigned shape = hd_store_claim_shape(channels);
     *out = NULL;
     *n = 0;
     hd_buf_init(&ids);
     hd_buf_init(&contacts);
+    hd_buf_init(&sql);
     if ((rc = pick_lock(st, run, now, limit, &ids, &contacts, &picked, err)) < 0 || picked == 0)
         goto out;
-    if ((rc = hd_store_dcached(st, DSLOT_CLAIM, PG_CLAIM_SQL, NULL, &s, err)) < 0) {
+    if (!st->dcache[DSLOT_CLAIM + shape]) /* each shape put together once */
+        hd_store_claim_sql(&sql, shape, &pg_claim);
+    if ((rc = hd_store_dcached(st, DSLOT_CLAIM + (int)shape, sql.data, NULL, &s, err)) < 0) {
         rc = hd_store_dfail(err, rc, "claiming messages");
         goto out;
     }
@@ -234,6 +240,7 @@ int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t no
 out:
     hd_buf_release(&ids);
     hd_buf_release(&contacts);
+    hd_buf_release(&sql);
     return rc;
 }
 

@@ -13,7 +13,8 @@ enum hd_store_slot {
     SLOT_ATTEMPT_ADD,
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
-    SLOT_CLAIM,
+    SLOT_CLAIM, /* queue.c: one for each shape of the claim (the channels' facts) */
+    SLOT_CLAIM_LAST = SLOT_CLAIM + 15, /* HD_CLAIM_SHAPES */
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
     SLOT_LINK_CONTACT,
@@ -54,7 +55,8 @@ struct hd_db_stmt;
 enum hd_store_dslot {
     DSLOT_CONTACT_REF,
     DSLOT_PAUSES,
-    DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements */
+    DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements; the claim's shapes */
+    DSLOT_CLAIM_LAST = DSLOT_CLAIM + 15,
     DSLOT_CLAIM_PICK,
     DSLOT_CLAIM_LOCK,
     DSLOT_RATE_TAKE,
@@ -250,8 +252,9 @@ int hd_store_dprepare_rule(struct hd_store *st, const struct hd_seg_node *ast, i
 void hd_store_parse_consent(const char *s, int consent[HD_CH_COUNT]);
 void hd_store_parse_sent(const char *s, struct hd_claimed *c);
 /* queue_pg.c: queue.c's functions of the same names on PostgreSQL. */
-int hd_store_pg_claim(struct hd_store *st, int64_t run, int category, int64_t now, int64_t horizon,
-                      int limit, struct hd_claimed **out, size_t *n, struct hd_err *err);
+int hd_store_pg_claim(struct hd_store *st, int64_t run, unsigned channels, int category,
+                      int64_t now, int64_t horizon, int limit, struct hd_claimed **out, size_t *n,
+                      struct hd_err *err);
 int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
 int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
 int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
@@ -308,6 +311,27 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
 #define HD_DUE(col) "(" col " = 0 OR " col " = 6 OR " col " = 7)"
 _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7,
                "HD_DUE (and the index messages_due it must match) spells these states as numbers");
+
+/* The claim's shapes (queue.c): which channels' facts it reads, each
+ * statement prepared once in a slot of its own on either engine. */
+enum { HD_SHAPE_EMAIL = 1, HD_SHAPE_SMS = 2, HD_SHAPE_PUSH = 4, HD_SHAPE_WECHAT = 8 };
+#define HD_CLAIM_SHAPES 16
+/* A suppression test of the address expression ADDR, a column and ", ". */
+#define HD_SUP_EXISTS(ADDR) "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = " ADDR "), "
+/* HD_CONTACT_TOKENS' join of one platform's token as ALIAS. */
+#define HD_TOKEN_JOIN(ALIAS, PLATFORM)                                                             \
+    " LEFT JOIN push_tokens " ALIAS " ON " ALIAS ".contact_id = c.id AND " ALIAS                   \
+    ".platform = '" PLATFORM "'"
+struct hd_buf;
+/* An engine's words for the claim: the consent column, the sends column
+ * (each with its parameter) and what follows the joins. */
+struct hd_claim_dialect {
+    const char *consent, *sends, *tail;
+};
+/* The shape (HD_SHAPE_*) of a campaign's channels (a bit 1 << HD_CH_x each). */
+unsigned hd_store_claim_shape(unsigned channels);
+/* The claim's statement of a shape into b, in dialect d. */
+void hd_store_claim_sql(struct hd_buf *b, unsigned shape, const struct hd_claim_dialect *d);
 
 /* SQL that spells a state or a channel as its number (a literal keeps
  * the statement the same text the planner and the indexes saw) pins the
