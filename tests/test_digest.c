@@ -46,7 +46,7 @@ static void fill(unsigned char *p, size_t n)
 static void check_group(const unsigned char *text, size_t from, size_t n, size_t step,
                         void (*fn)(const struct hd_digest_job *, size_t))
 {
-    struct hd_digest_job jobs[JOBS];
+    struct hd_digest_job jobs[JOBS] = {{0}};
     char out[JOBS][65];
     for (size_t i = 0; i < n; i++) {
         size_t len = ((from + i) * step) % (MAXLEN + 1);
