@@ -583,13 +583,12 @@ int main(void)
         cmocka_unit_test(test_service_journal_no),
     };
     /* herald run and send again, on PostgreSQL; install is about the
-     * installed default, a SQLite file in the state folder, and
-     * journal_entry opens no store */
+     * installed default, a SQLite file in the state folder, journal_entry
+     * opens no store, and no_watchdog and journal_auto would repeat
+     * notify's and journal_no's use of it */
     const struct CMUnitTest tests_pg[] = {
         {"test_service_notify_pg", test_service_notify, setup_pg, teardown, NULL},
-        {"test_service_no_watchdog_pg", test_service_no_watchdog, setup_pg, teardown, NULL},
         {"test_service_reload_pg", test_service_reload, setup_pg, teardown, NULL},
-        {"test_service_journal_auto_pg", test_service_journal_auto, setup_pg, teardown, NULL},
         {"test_service_journal_no_pg", test_service_journal_no, setup_pg, teardown, NULL},
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
