@@ -2,8 +2,12 @@
  * usage errors, init, config check with masked secrets), a generated
  * 100,000-row CSV with bad rows imported in both modes and the database then
  * compared row by row with what the generator says it must hold, and imports
- * killed with SIGKILL part-way that must leave the database unchanged. */
-#include "testutil.h"
+ * killed with SIGKILL part-way that must leave the database unchanged. The
+ * cases with a store run on SQLite (var/herald.db, the default), then on
+ * PostgreSQL (testboth.h: a configuration naming a fresh database, in
+ * $HERALD_CONFIG); the 100,000 rows and the killed imports are smaller
+ * there, where an import writes row by row. */
+#include "testboth.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -11,11 +15,15 @@
 #include <time.h>
 
 #define ROWS 100000
+#define ROWS_PG 3000 /* covers the bad rows the messages name (lines 502 and 1499) */
 
 struct fx {
     char *dir;
-    char *db;
+    char *db; /* the SQLite file the default configuration names */
 };
+
+/* each case's store: var/herald.db, or on the PostgreSQL run a database */
+static struct tu_both stores;
 
 static int setup(void **state)
 {
@@ -28,13 +36,40 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the store a PostgreSQL database, which herald finds in
+ * the configuration $HERALD_CONFIG names (a case's own -c file names it
+ * too). */
+static int setup_pg(void **state)
+{
+    setup(state);
+    struct fx *fx = *state;
+    stores.pg = true;
+    char *conf = tu_path(fx->dir, "pg.conf");
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "[herald]\ndatabase = %s\n", tu_both_store(&stores, "var/herald.db"));
+    tu_write(conf, b.data);
+    setenv("HERALD_CONFIG", conf, 1);
+    hd_buf_release(&b);
+    free(conf);
+    return 0;
+}
+
 static int teardown(void **state)
 {
     struct fx *fx = *state;
     tu_rmdir(fx->dir);
     free(fx->db);
     free(fx);
+    unsetenv("HERALD_CONFIG");
+    tu_both_release(&stores);
     return 0;
+}
+
+/* The case's store: "var/herald.db" (in fx->dir) or its database's URI. */
+static const char *store(void)
+{
+    return tu_both_store(&stores, "var/herald.db");
 }
 
 static void test_cli_basics(void **state)
@@ -74,9 +109,12 @@ static void test_cli_basics(void **state)
 
     tu_herald(&r, fx->dir, NULL, "init", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "created database 'var/herald.db' (schema version ");
+    assert_contains(r.out, stores.pg ? "created the herald schema in PostgreSQL database '"
+                                     : "created database 'var/herald.db' (schema version ");
     tu_run_release(&r);
-    assert_true(tu_exists(fx->db));
+    if (!stores.pg)
+        assert_true(tu_exists(fx->db));
+    assert_int_equal(tu_sql1(fx->dir, store(), "SELECT count(*) FROM contacts"), 0);
     tu_herald(&r, fx->dir, NULL, "init", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "up to date");
@@ -223,19 +261,52 @@ static int nbad(int rows)
     return n;
 }
 
-static int64_t db_count(const char *db)
+static int64_t db_count(const struct fx *fx)
 {
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    int64_t n = -1;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM contacts", -1, &s, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(h);
-    return n;
+    return tu_sql1(fx->dir, store(), "SELECT count(*) FROM contacts");
+}
+
+/* Checks the contacts table holds exactly the good rows of the generated
+ * file of rows, in order, as the generator wrote them. */
+static void check_rows(const struct fx *fx, int rows)
+{
+    char *text = tu_sql_text(fx->dir, store(),
+                             "SELECT ext_id, email, phone, timezone, attrs, CASE WHEN locale IS "
+                             "NULL THEN 1 ELSE 0 END, created_at FROM contacts ORDER BY id");
+    struct hd_buf scratch;
+    hd_buf_init(&scratch);
+    int checked = 0;
+    char *line = text;
+    for (int i = 0; i < rows; i++) {
+        if (bad_row(i))
+            continue;
+        struct expect x;
+        hd_buf_reset(&scratch);
+        gen_row(&scratch, i, &x);
+        char *end = strchr(line, '\n');
+        if (!end)
+            fail_msg("row %d: the table has only %d rows", i, checked);
+        *end = '\0';
+        /* no field holds a '|', the separator of both shells */
+        const char *got[7];
+        char *p = line;
+        for (int c = 0; c < 7; c++) {
+            got[c] = p;
+            p += strcspn(p, "|");
+            if (*p)
+                *p++ = '\0';
+        }
+        const char *exp[7] = {x.id, x.email, x.phone, x.tz, x.attrs, "1", "1795305600"};
+        for (int c = 0; c < 7; c++)
+            if (strcmp(got[c], exp[c]) != 0)
+                fail_msg("row %d column %d: got %s, want %s", i, c, got[c], exp[c]);
+        checked++;
+        line = end + 1;
+    }
+    assert_string_equal(line, "");
+    assert_int_equal(checked, rows - nbad(rows));
+    hd_buf_release(&scratch);
+    free(text);
 }
 
 static void test_cli_import_100k(void **state)
@@ -243,8 +314,9 @@ static void test_cli_import_100k(void **state)
     struct fx *fx = *state;
     struct tu_run r;
     char *csv = tu_path(fx->dir, "contacts.csv");
-    gen_file(csv, ROWS, 1);
-    int bad = nbad(ROWS);
+    const int rows = stores.pg ? ROWS_PG : ROWS;
+    gen_file(csv, rows, 1);
+    int bad = nbad(rows);
     tu_herald(&r, fx->dir, NULL, "init", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
@@ -257,24 +329,24 @@ static void test_cli_import_100k(void **state)
                            "address (missing '@')");
     assert_contains(r.err, "contacts.csv:1499: field 'phone': '12ab' is not a phone number");
     char want[160];
-    snprintf(want, sizeof want, "%d of %d rows are invalid; nothing was written", bad, ROWS);
+    snprintf(want, sizeof want, "%d of %d rows are invalid; nothing was written", bad, rows);
     assert_contains(r.err, want);
     tu_run_release(&r);
-    assert_int_equal(db_count(fx->db), 0);
+    assert_int_equal(db_count(fx), 0);
 
     /* --dry-run --skip-invalid: validates, writes nothing */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
               "--skip-invalid", "--dry-run", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
-    assert_int_equal(db_count(fx->db), 0);
+    assert_int_equal(db_count(fx), 0);
 
     /* --skip-invalid: the good rows land, the bad ones go to the rejects file */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
               "--skip-invalid", NULL);
     assert_int_equal(r.status, 0);
-    snprintf(want, sizeof want, "contacts.csv: %d rows, %d inserted, 0 updated, %d rejected", ROWS,
-             ROWS - bad, bad);
+    snprintf(want, sizeof want, "contacts.csv: %d rows, %d inserted, 0 updated, %d rejected", rows,
+             rows - bad, bad);
     assert_contains(r.out, want);
     assert_contains(r.out, "rejected rows in contacts.csv.rejected.csv");
     tu_run_release(&r);
@@ -292,51 +364,17 @@ static void test_cli_import_100k(void **state)
     free(rejp);
 
     /* the database holds exactly the generated good rows */
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT ext_id, email, phone, timezone, attrs, locale, "
-                                        "created_at, updated_at FROM contacts ORDER BY id",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    struct hd_buf scratch;
-    hd_buf_init(&scratch);
-    int checked = 0;
-    for (int i = 0; i < ROWS; i++) {
-        if (bad_row(i))
-            continue;
-        struct expect x;
-        hd_buf_reset(&scratch);
-        gen_row(&scratch, i, &x);
-        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-        const char *got[5];
-        for (int c = 0; c < 5; c++)
-            got[c] = (const char *)sqlite3_column_text(s, c);
-        const char *exp[5] = {x.id, x.email, x.phone, x.tz, x.attrs};
-        for (int c = 0; c < 5; c++)
-            if (!got[c] || strcmp(got[c], exp[c]) != 0)
-                fail_msg("row %d column %d: got %s, want %s", i, c, got[c] ? got[c] : "NULL",
-                         exp[c]);
-        assert_int_equal(sqlite3_column_type(s, 5), SQLITE_NULL);
-        assert_int_equal(sqlite3_column_int64(s, 6), 1795305600);
-        checked++;
-    }
-    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-    assert_int_equal(checked, ROWS - bad);
-    sqlite3_finalize(s);
-    sqlite3_close(h);
-    hd_buf_release(&scratch);
+    check_rows(fx, rows);
 
     /* re-importing the same file updates every row and inserts none */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
               "--skip-invalid", "--rejects", "again.csv", NULL);
     assert_int_equal(r.status, 0);
-    snprintf(want, sizeof want, "%d rows, 0 inserted, %d updated, %d rejected", ROWS, ROWS - bad,
+    snprintf(want, sizeof want, "%d rows, 0 inserted, %d updated, %d rejected", rows, rows - bad,
              bad);
     assert_contains(r.out, want);
     tu_run_release(&r);
-    assert_int_equal(db_count(fx->db), ROWS - bad);
+    assert_int_equal(db_count(fx), rows - bad);
 
     /* the contacts commands see them */
     tu_herald(&r, fx->dir, NULL, "contacts", "show", "u000003", "--json", NULL);
@@ -353,65 +391,69 @@ static void test_cli_import_100k(void **state)
     free(csv);
 }
 
-/* A digest of everything in the contact tables. */
-static void db_digest(const char *db, struct hd_buf *out)
+/* A digest of everything in the contact tables, from either engine. */
+static char *db_digest(const struct fx *fx)
 {
-    sqlite3 *h;
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(h,
-                           "SELECT count(*), total(length(ext_id) + length(attrs) + "
-                           "coalesce(length(email), 0) + id), max(updated_at), "
-                           "(SELECT count(*) FROM push_tokens), (SELECT count(*) FROM attributes), "
-                           "sum(hex(substr(attrs, 1, 40)) IS NOT NULL) FROM contacts",
-                           -1, &s, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    hd_buf_reset(out);
-    for (int c = 0; c < 6; c++)
-        hd_buf_addf(out, "%s|",
-                    sqlite3_column_text(s, c) ? (const char *)sqlite3_column_text(s, c) : "null");
-    sqlite3_finalize(s);
-    sqlite3_close(h);
+    return tu_sql_text(fx->dir, store(),
+                       "SELECT count(*), sum(length(ext_id) + length(attrs) + "
+                       "coalesce(length(email), 0) + id), max(updated_at), (SELECT count(*) FROM "
+                       "push_tokens), (SELECT count(*) FROM attributes), sum(length(attrs)) FROM "
+                       "contacts");
 }
 
-static off_t file_size(const char *path)
+/* How far an import has written, in bytes: the SQLite WAL's size, or on
+ * PostgreSQL the contacts table's with its indexes (it grows with the
+ * rows an open transaction has written, which no other session sees). */
+static off_t written(const struct fx *fx)
 {
     struct stat sb;
-    return stat(path, &sb) == 0 ? sb.st_size : 0;
+    if (stores.pg)
+        return (off_t)tu_sql1(fx->dir, store(), "SELECT pg_total_relation_size('contacts')");
+    char *wal = tu_path(fx->dir, "var/herald.db-wal");
+    off_t n = stat(wal, &sb) == 0 ? sb.st_size : 0;
+    free(wal);
+    return n;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Imports killed at several points leave the store as it was. On
+ * PostgreSQL, where an import writes row by row, the files are a tenth as
+ * big, and the kills come sooner. */
 static void test_cli_import_sigkill(void **state)
 {
     struct fx *fx = *state;
     struct tu_run r;
+    const int base_rows = stores.pg ? 2000 : 20000, big_rows = stores.pg ? 30000 : 400000;
     char *csv = tu_path(fx->dir, "base.csv"), *big = tu_path(fx->dir, "big.csv");
-    char *wal = tu_path(fx->dir, "var/herald.db-wal");
-    gen_file(csv, 20000, 0);
+    gen_file(csv, base_rows, 0);
     tu_herald(&r, fx->dir, NULL, "init", NULL);
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "base.csv", "--default-region", "US", NULL);
     assert_int_equal(r.status, 0);
     tu_run_release(&r);
-    struct hd_buf before, after;
-    hd_buf_init(&before);
-    hd_buf_init(&after);
-    db_digest(fx->db, &before);
-    assert_contains(before.data, "20000|");
+    char *before = db_digest(fx), want[96];
+    snprintf(want, sizeof want, "%d|", base_rows);
+    assert_true(strncmp(before, want, strlen(want)) == 0);
 
     /* a bigger file, updating the first rows and adding many new ones */
     {
         FILE *f = fopen(big, "wb");
         fputs("id,email,score,joined\n", f);
-        for (int i = 0; i < 400000; i++)
+        for (int i = 0; i < big_rows; i++)
             fprintf(f, "u%06d,big%d@example.org,%d,2026-01-%02d\n", i, i, i, 1 + i % 28);
         fclose(f);
     }
-    /* kill at several points: after the WAL has grown past each threshold */
+    /* kill at several points: after the WAL (the table) has grown past each threshold */
     static const off_t thresholds[] = {64 * 1024, 2 * 1024 * 1024, 12 * 1024 * 1024};
+    static const off_t thresholds_pg[] = {64 * 1024, 512 * 1024, 1536 * 1024};
     for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
-        off_t base = file_size(wal);
+        off_t base = written(fx), step = stores.pg ? thresholds_pg[k] : thresholds[k];
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -421,11 +463,11 @@ static void test_cli_import_sigkill(void **state)
             execl(tu_herald_bin(), tu_herald_bin(), "contacts", "import", "big.csv", (char *)NULL);
             _exit(127);
         }
-        /* poll, bounded: up to 60 s for the WAL to pass the threshold */
+        /* poll, bounded: up to 60 s for the import to pass the threshold */
         int exited = 0, st;
         struct timespec nap = {0, 2 * 1000 * 1000};
-        for (int i = 0; i < 30000; i++) {
-            if (file_size(wal) > base + thresholds[k])
+        for (int64_t t0 = mono_ms(); mono_ms() - t0 < 60000;) {
+            if (written(fx) > base + step)
                 break;
             if (waitpid(pid, &st, WNOHANG) == pid) {
                 exited = 1;
@@ -435,24 +477,25 @@ static void test_cli_import_sigkill(void **state)
         }
         if (exited)
             fail_msg("the import finished before it could be killed (threshold %lld)",
-                     (long long)thresholds[k]);
+                     (long long)step);
         assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(waitpid(pid, &st, 0), pid);
         assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-        db_digest(fx->db, &after);
-        if (strcmp(before.data, after.data) != 0)
-            fail_msg("kill %zu changed the database: %s -> %s", k, before.data, after.data);
+        char *after = db_digest(fx);
+        if (strcmp(before, after) != 0)
+            fail_msg("kill %zu changed the database: %s -> %s", k, before, after);
+        free(after);
     }
     /* and the database still works: the same import now completes */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "big.csv", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "400000 rows, 380000 inserted, 20000 updated, 0 rejected");
+    snprintf(want, sizeof want, "%d rows, %d inserted, %d updated, 0 rejected", big_rows,
+             big_rows - base_rows, base_rows);
+    assert_contains(r.out, want);
     tu_run_release(&r);
-    hd_buf_release(&before);
-    hd_buf_release(&after);
+    free(before);
     free(csv);
     free(big);
-    free(wal);
 }
 
 static void test_cli_stdin_and_suppress(void **state)
@@ -523,10 +566,11 @@ static void test_cli_templates(void **state)
     char *conf = tu_path(fx->dir, "h.conf"), *csv = tu_path(fx->dir, "c.csv");
     struct hd_buf t;
     hd_buf_init(&t);
-    hd_buf_addf(&t,
-                "[herald]\ntemplates = %s/templates\n[template_vars]\nbrand = Acme\n"
-                "shop_url = https://shop.example.com\nsupport_email = s@example.com\n",
-                src);
+    hd_buf_addf(
+        &t,
+        "[herald]\ndatabase = %s\ntemplates = %s/templates\n[template_vars]\n"
+        "brand = Acme\nshop_url = https://shop.example.com\nsupport_email = s@example.com\n",
+        store(), src);
     tu_write(conf, t.data);
     tu_write(csv, "id,phone,locale,timezone,first_name,last_active,membership_expires,plan\n"
                   "z1,+8613800138000,zh-CN,Asia/Shanghai,王芳,2026-10-01,2026-12-15,gold\n"
@@ -825,5 +869,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_empty_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_file_modes, setup, teardown),
     };
-    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+    /* the cases with a store again, on PostgreSQL; config_check opens no
+     * store, empty_database is about a zero-byte SQLite file and file_modes
+     * about the modes of the SQLite file, its -wal and -shm and pause file */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cli_basics_pg", test_cli_basics, setup_pg, teardown, NULL},
+        {"test_cli_import_100k_pg", test_cli_import_100k, setup_pg, teardown, NULL},
+        {"test_cli_import_sigkill_pg", test_cli_import_sigkill, setup_pg, teardown, NULL},
+        {"test_cli_stdin_and_suppress_pg", test_cli_stdin_and_suppress, setup_pg, teardown, NULL},
+        {"test_cli_templates_pg", test_cli_templates, setup_pg, teardown, NULL},
+        {"test_cli_segments_pg", test_cli_segments, setup_pg, teardown, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+    return rc | cmocka_run_group_tests_name("cli on PostgreSQL", tests_pg, NULL, NULL);
 }

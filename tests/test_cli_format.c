@@ -8,9 +8,11 @@
  * command; no escape byte in a pipe or with NO_COLOR (the demo too), and
  * under a terminal log lines that never share the progress line; template
  * lint telling every error of a file; stats marking p-values of groups too
- * small; --wait 0s. */
+ * small; --wait 0s. The cases that read a store run on SQLite, then on
+ * PostgreSQL (testboth.h: the demo's configuration naming a fresh
+ * database). */
 #define _XOPEN_SOURCE 600 /* posix_openpt */
-#include "testutil.h"
+#include "testboth.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -47,12 +49,48 @@ static int setup(void **state)
     return 0;
 }
 
+/* each case's store: var/herald.db, or on the PostgreSQL run a database */
+static struct tu_both stores;
+
+static int setup_pg(void **state)
+{
+    stores.pg = true;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     struct fx *fx = *state;
     tu_rmdir(fx->dir);
     free(fx);
+    tu_both_release(&stores);
     return 0;
+}
+
+/* The case's store: "var/herald.db" (in fx->dir) or its database's URI. */
+static const char *store(void)
+{
+    return tu_both_store(&stores, "var/herald.db");
+}
+
+/* The demo's configuration (etc/herald.conf) as fx->dir/herald.conf, its
+ * database the case's store; $HERALD_CONFIG names it. Its other paths are
+ * the working folder's, fx->dir, as before. */
+static void demo_conf(struct fx *fx)
+{
+    char *from = tu_path(fx->src, "etc/herald.conf"), *to = tu_path(fx->dir, "herald.conf");
+    char *text = tu_read(from), *line = strstr(text, "\ndatabase = var/herald.db\n");
+    assert_non_null(line);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_addf(&b, "%.*s\ndatabase = %s\n%s", (int)(line - text), text, store(),
+                line + strlen("\ndatabase = var/herald.db\n"));
+    tu_write(to, b.data);
+    setenv("HERALD_CONFIG", to, 1);
+    hd_buf_release(&b);
+    free(text);
+    free(from);
+    free(to);
 }
 
 /* The demo's data in fx->dir: the example contacts, a suppression, a
@@ -60,11 +98,11 @@ static int teardown(void **state)
  * and conversions for stats. */
 static void demo_data(struct fx *fx)
 {
-    char *conf = tu_path(fx->src, "etc/herald.conf"), *tpl = tu_path(fx->src, "templates");
+    char *tpl = tu_path(fx->src, "templates");
     char *link = tu_path(fx->dir, "templates"), *csv = tu_path(fx->src, "examples/contacts.csv");
     char *ev = tu_path(fx->dir, "events.csv");
     assert_int_equal(symlink(tpl, link), 0);
-    setenv("HERALD_CONFIG", conf, 1);
+    demo_conf(fx);
     OK("init");
     OK("contacts", "import", csv, "--default-region", "CN");
     OK("suppress", "add", "abigail.1@example.com", "--reason", "unsubscribed");
@@ -74,7 +112,7 @@ static void demo_data(struct fx *fx)
     OK("send", "recall", "--wait", "0s");
     tu_write(ev, "contact,event,time\nc0001,purchase,2026-11-23T10:00:00Z\n");
     OK("events", "import", ev);
-    free(conf), free(tpl), free(link), free(csv), free(ev);
+    free(tpl), free(link), free(csv), free(ev);
 }
 
 /* ---- parsing the formats ------------------------------------------------------------------ */
@@ -373,10 +411,14 @@ static void test_cli_format_bad_options(void **state)
 }
 
 /* --help and bad options need no database and no configuration; a missing
- * database is told for a well-formed command only, and never created. */
+ * database is told for a well-formed command only, and never created. On
+ * PostgreSQL the configuration names a database without herald's schema,
+ * which no command but init creates. */
 static void test_cli_format_no_database(void **state)
 {
     struct fx *fx = *state;
+    if (stores.pg)
+        demo_conf(fx);
     bad_options(fx);
     static const char *const helps[][4] = {{"log", "--help"},
                                            {"log", "prune", "--help"},
@@ -412,6 +454,11 @@ static void test_cli_format_no_database(void **state)
     char *db = tu_path(fx->dir, "var/herald.db");
     assert_false(tu_exists(db));
     free(db);
+    if (stores.pg)
+        assert_int_equal(tu_sql1(fx->dir, store(),
+                                 "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'public'"),
+                         0);
 
     /* a configuration that does not load: a bad option is still a usage error */
     char *bad = tu_path(fx->dir, "bad.conf");
@@ -678,5 +725,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_format_lint_every_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_stats_too_few, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* the cases that read a store again, on PostgreSQL; bad_options is
+     * refused before a store opens, no_colour is the terminal's (its demo
+     * script makes a SQLite store of its own), log_colour and lint open
+     * none */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_cli_format_every_command_pg", test_cli_format_every_command, setup_pg, teardown,
+         NULL},
+        {"test_cli_format_one_vocabulary_pg", test_cli_format_one_vocabulary, setup_pg, teardown,
+         NULL},
+        {"test_cli_format_no_database_pg", test_cli_format_no_database, setup_pg, teardown, NULL},
+        {"test_cli_format_stats_too_few_pg", test_cli_format_stats_too_few, setup_pg, teardown,
+         NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    return rc | cmocka_run_group_tests(tests_pg, NULL, NULL);
 }

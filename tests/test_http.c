@@ -5,11 +5,13 @@
  * RS256 OAuth assertion and our ES256 provider token with Node's crypto, and
  * log each request for the checks on what was sent. Also: a certificate
  * from an untrusted CA is refused, a header that would hold a line break is
- * refused before sending, and no credential reaches herald's output. */
+ * refused before sending, and no credential reaches herald's output. The
+ * cases with a store (a gateway's feedback, campaigns, the APNs token
+ * kept in meta) run on SQLite files, then on PostgreSQL (testboth.h). */
+#include "testboth.h"
 #include "testnet.h"
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "herald/config.h"
 #include "herald/driver.h"
@@ -23,10 +25,18 @@
 
 static char *dir;
 static struct tu_server tw, fcm, apns;
+/* each store by its file name: the file, or on the PostgreSQL run a database */
+static struct tu_both stores;
 
 static char *path(const char *name)
 {
     return tu_path(dir, name);
+}
+
+/* The store that stands for file (testboth.h). */
+static const char *S(const char *file)
+{
+    return tu_both_store(&stores, file);
 }
 
 static void start_mock(struct tu_server *s, const char *script, const char *const *args)
@@ -92,6 +102,13 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with the stores on PostgreSQL. */
+static int setup_pg(void **state)
+{
+    stores.pg = true;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -99,6 +116,7 @@ static int teardown(void **state)
     tu_server_stop(&fcm);
     tu_server_stop(&apns);
     tu_rmdir(dir);
+    tu_both_release(&stores);
     return 0;
 }
 
@@ -820,7 +838,7 @@ static char *send_sms_campaign(const char *name, const char *tpl, const char *ph
     char db[64], row[128];
     snprintf(db, sizeof db, "%s.db", name);
     snprintf(row, sizeof row, "id,phone\n%s-1,%s\n", name, phone);
-    const char *pre[] = {"-c", "tp.conf", "--db", db, NULL};
+    const char *pre[] = {"-c", "tp.conf", "--db", S(db), NULL};
     return tu_sms_campaign(dir, pre, name, tpl, row);
 }
 
@@ -1025,11 +1043,11 @@ static void test_provider_feedback(void **state)
     struct hd_buf t;
     hd_buf_init(&t);
     hd_buf_addf(&t,
-                "[herald]\ndatabase = fb.db\n"
+                "[herald]\ndatabase = %s\n"
                 "[provider sms]\ntype = twilio\nbase_url = http://127.0.0.1:%d\n"
                 "account_sid = %s\nauth_token_env = TEST_TW_TOKEN\nfrom = +15550001111\n"
                 "[channel sms]\nproviders = sms\n",
-                tw.port, TW_SID);
+                S("fb.db"), tw.port, TW_SID);
     tu_write(conf, t.data);
     tu_write(csv, "id,phone\nc1,+14155550199\n");
     struct tu_run r;
@@ -1064,31 +1082,24 @@ static void test_provider_feedback(void **state)
     free(csv);
 }
 
-/* The provider token meta holds for provider ios in db ("ISSUED_AT JWT"),
- * or NULL; the caller frees. With set, rewrites it first. */
+/* The provider token meta holds for provider ios in the store of file db
+ * ("ISSUED_AT JWT"), or NULL; the caller frees. With set (a token, and so
+ * without a quote), rewrites it first. */
 static char *stored_token(const char *db, const char *set)
 {
-    char *p = path(db), *out = NULL;
-    sqlite3 *h = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
     if (set) {
-        assert_int_equal(sqlite3_prepare_v2(h, "UPDATE meta SET value = ?1 WHERE key = 'token:ios'",
-                                            -1, &s, NULL),
-                         SQLITE_OK);
-        sqlite3_bind_text(s, 1, set, -1, SQLITE_STATIC);
-        assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-        assert_int_equal(sqlite3_changes(h), 1);
-        sqlite3_finalize(s);
+        char sql[1400];
+        snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'token:ios'", set);
+        free(tu_sql_text(dir, S(db), sql));
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM meta WHERE value = '%s'", set);
+        assert_int_equal(tu_sql1(dir, S(db), sql), 1);
     }
-    assert_int_equal(
-        sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'token:ios'", -1, &s, NULL),
-        SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        out = hd_xstrdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    sqlite3_close(h);
-    free(p);
+    char *out = tu_sql_text(dir, S(db), "SELECT value FROM meta WHERE key = 'token:ios'");
+    out[strcspn(out, "\n")] = '\0';
+    if (!*out) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -1096,7 +1107,7 @@ static char *stored_token(const char *db, const char *set)
 #define TK(...)                                                                                    \
     do {                                                                                           \
         struct tu_run r_;                                                                          \
-        tu_herald(&r_, dir, NULL, "-c", "tk.conf", "--db", "tk.db", __VA_ARGS__, NULL);            \
+        tu_herald(&r_, dir, NULL, "-c", "tk.conf", "--db", S("tk.db"), __VA_ARGS__, NULL);         \
         if (r_.status != 0)                                                                        \
             fail_msg("%s: %s %s", #__VA_ARGS__, r_.out, r_.err);                                   \
         tu_run_release(&r_);                                                                       \
@@ -1157,7 +1168,7 @@ static void test_apns_token_shared(void **state)
     size_t n = tokens_for("cafe0009" HEX64, seen, 8);
     if (n != 3) {
         struct tu_run r;
-        tu_herald(&r, dir, NULL, "-c", "tk.conf", "--db", "tk.db", "log", "--format", "jsonl",
+        tu_herald(&r, dir, NULL, "-c", "tk.conf", "--db", S("tk.db"), "log", "--format", "jsonl",
                   NULL);
         fail_msg("%zu APNs requests; the log: %s %s", n, r.out, r.err);
     }
@@ -1214,5 +1225,16 @@ int main(void)
         cmocka_unit_test(test_push_fcm_reserved), cmocka_unit_test(test_sms_twilio_limit),
         cmocka_unit_test(test_sms_empty),         cmocka_unit_test(test_apns_token_shared),
     };
-    return cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
+    /* the cases with a store again, on PostgreSQL (the others send through
+     * the drivers, or through `provider test` to an address it does not
+     * write back) */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_provider_feedback_pg", test_provider_feedback, NULL, NULL, NULL},
+        {"test_sms_twilio_limit_pg", test_sms_twilio_limit, NULL, NULL, NULL},
+        {"test_sms_empty_pg", test_sms_empty, NULL, NULL, NULL},
+        {"test_apns_token_shared_pg", test_apns_token_shared, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("http drivers", tests, setup, teardown);
+    return rc |
+           cmocka_run_group_tests_name("http drivers, PostgreSQL", tests_pg, setup_pg, teardown);
 }

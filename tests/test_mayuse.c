@@ -6,8 +6,8 @@
  * the implicit iterator) count as a use. End to end, a push whose body
  * shows {{unsubscribe_url}} still goes out with a signed link that herald
  * serve's checker accepts, and one that does not show it goes out as
- * before. */
-#include "testutil.h"
+ * before: on a SQLite file, then on PostgreSQL (testboth.h). */
+#include "testboth.h"
 
 #include "herald/mustache.h"
 #include "herald/tpl.h"
@@ -93,9 +93,15 @@ static void test_mayuse_template(void **state)
 
 /* herald send of a one-contact push campaign of template body through the
  * outbox; returns the push.jsonl line (the caller frees) */
+/* each send's store: a file, or on the PostgreSQL run a database */
+static struct tu_both stores;
+
 static char *push_of(const char *body)
 {
-    char *dir = tu_tmpdir(), *p;
+    static int calls;
+    char *dir = tu_tmpdir(), *p, file[32];
+    snprintf(file, sizeof file, "h%d.db", ++calls); /* a fresh store each time */
+    const char *db = tu_both_store(&stores, file);
     char conf[1024];
     snprintf(conf, sizeof conf,
              "[herald]\ntemplates = %s/tpl\n"
@@ -119,9 +125,9 @@ static char *push_of(const char *body)
     free(p);
     struct tu_run r;
     const char *steps[][8] = {
-        {"-c", "herald.conf", "--db", "h.db", "init", NULL},
-        {"-c", "herald.conf", "--db", "h.db", "contacts", "import", "c.csv", NULL},
-        {"-c", "herald.conf", "--db", "h.db", "segment", "define", "all", "plan = \"gold\""},
+        {"-c", "herald.conf", "--db", db, "init", NULL},
+        {"-c", "herald.conf", "--db", db, "contacts", "import", "c.csv", NULL},
+        {"-c", "herald.conf", "--db", db, "segment", "define", "all", "plan = \"gold\""},
     };
     for (size_t i = 0; i < 3; i++) {
         tu_herald(&r, dir, NULL, steps[i][0], steps[i][1], steps[i][2], steps[i][3], steps[i][4],
@@ -130,12 +136,12 @@ static char *push_of(const char *body)
             fail_msg("step %zu: %s%s", i, r.out, r.err);
         tu_run_release(&r);
     }
-    tu_herald(&r, dir, NULL, "-c", "herald.conf", "--db", "h.db", "campaign", "create", "c",
+    tu_herald(&r, dir, NULL, "-c", "herald.conf", "--db", db, "campaign", "create", "c",
               "--segment", "all", "--template", "t", "--channels", "push", "--now", NULL);
     if (r.status != 0)
         fail_msg("create: %s%s", r.out, r.err);
     tu_run_release(&r);
-    tu_herald(&r, dir, NULL, "-c", "herald.conf", "--db", "h.db", "send", "c", NULL);
+    tu_herald(&r, dir, NULL, "-c", "herald.conf", "--db", db, "send", "c", NULL);
     if (r.status != 0 || !strstr(r.out, "sent 1"))
         fail_msg("send: %s%s", r.out, r.err);
     tu_run_release(&r);
@@ -166,12 +172,31 @@ static void test_mayuse_push_links(void **state)
     free(without);
 }
 
+static int setup_pg(void **state)
+{
+    (void)state;
+    stores.pg = true;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_both_release(&stores);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mayuse_mustache),
         cmocka_unit_test(test_mayuse_template),
-        cmocka_unit_test(test_mayuse_push_links),
+        cmocka_unit_test_teardown(test_mayuse_push_links, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* the send again, on PostgreSQL (the others open no store) */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_mayuse_push_links_pg", test_mayuse_push_links, setup_pg, teardown, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    return rc | cmocka_run_group_tests(tests_pg, NULL, NULL);
 }

@@ -4,8 +4,10 @@
  * another folder with no -c and no --db; the unit file through
  * `systemd-analyze verify`; `herald run` under a notify socket this test
  * listens on (READY=1, WATCHDOG=1, STATUS=, STOPPING=1); SIGHUP reloading a
- * good configuration and refusing a bad one; and the journal's fields. */
-#include "testutil.h"
+ * good configuration and refusing a bad one; and the journal's fields.
+ * The cases of `herald run` and `herald send` run on SQLite, then on
+ * PostgreSQL (testboth.h: the configuration names a fresh database). */
+#include "testboth.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,50 @@ static const char *src_dir(void)
 {
     const char *s = getenv("HERALD_SRC");
     return s ? s : ".";
+}
+
+/* each case's store: the default var/herald.db, or on the PostgreSQL run
+ * a database */
+static struct tu_both stores;
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    stores.pg = true;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_both_release(&stores);
+    return 0;
+}
+
+/* conf ("[herald]\n..."), with the case's store at the end of [herald]
+ * on the PostgreSQL run (on SQLite, the default), so the lines before keep
+ * their numbers; the caller frees. */
+static char *with_store(const char *conf)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    if (stores.pg && strncmp(conf, "[herald]\n", 9) == 0) {
+        const char *next = strstr(conf, "\n[");
+        size_t head = next ? (size_t)(next - conf) + 1 : strlen(conf);
+        hd_buf_addf(&b, "%.*sdatabase = %s\n%s", (int)head, conf,
+                    tu_both_store(&stores, "var/herald.db"), conf + head);
+    } else {
+        hd_buf_adds(&b, conf);
+    }
+    return hd_buf_detach(&b, NULL);
+}
+
+/* Writes conf to path (with_store). */
+static void write_conf(const char *path, const char *conf)
+{
+    char *text = with_store(conf);
+    tu_write(path, text);
+    free(text);
 }
 
 /* Runs a program (argv[0] found in PATH) in dir with stdout and stderr in
@@ -221,7 +267,7 @@ static void svc_start(struct svc *s, const char *conf_text, bool watchdog)
     s->sock_path = tu_path(s->dir, "notify.sock");
     s->err_path = tu_path(s->dir, "run.err");
     hd_buf_init(&s->got);
-    tu_write(s->conf, conf_text);
+    write_conf(s->conf, conf_text);
     char *tpl = tu_path(src_dir(), "templates"), *link = tu_path(s->dir, "templates");
     assert_int_equal(symlink(tpl, link), 0);
     free(tpl);
@@ -356,20 +402,20 @@ static void test_service_reload(void **state)
     struct svc s;
     svc_start(&s, "[herald]\nlog_level = info\n", false);
     svc_expect(&s, "READY=1", 1);
-    tu_write(s.conf, "[herald]\nlog_level = debug\n");
+    write_conf(s.conf, "[herald]\nlog_level = debug\n");
     kill(s.pid, SIGHUP);
     free(svc_log_until(&s, "configuration reloaded from"));
     svc_expect(&s, "RELOADING=1", 1);
     svc_expect(&s, "READY=1", 2);
 
-    tu_write(s.conf, "[herald]\nlog_level = loud\n");
+    write_conf(s.conf, "[herald]\nlog_level = loud\n");
     kill(s.pid, SIGHUP);
     char *text = svc_log_until(&s, "reload refused:");
     assert_contains(text, "herald.conf:2: log_level: 'loud' is not one of");
     free(text);
 
-    tu_write(s.conf, "[herald]\nlog_level = debug\n[provider outbox]\ntype = outbox\n"
-                     "path = elsewhere\n");
+    write_conf(s.conf, "[herald]\nlog_level = debug\n[provider outbox]\ntype = outbox\n"
+                       "path = elsewhere\n");
     kill(s.pid, SIGHUP);
     text = svc_log_until(&s, "[provider outbox] path changed");
     assert_contains(text, "takes effect after a restart");
@@ -438,7 +484,7 @@ static void journal_fixture(const char *dir, const char *conf_text)
                 "shop_url = https://shop.example.com\n"
                 "unsubscribe_url = https://example.com/unsubscribe\n" TU_SERVE_CONF,
                 conf_text);
-    tu_write(conf, b.data);
+    write_conf(conf, b.data);
     hd_buf_release(&b);
     assert_int_equal(symlink(tpl, link), 0);
     unsetenv("HERALD_CONFIG");
@@ -499,6 +545,9 @@ static void test_service_journal_auto(void **state)
         }
         tu_run_release(&r);
         tu_rmdir(dir);
+        bool pg = stores.pg; /* a fresh database for the next folder */
+        tu_both_release(&stores);
+        stores.pg = pg;
     }
 }
 
@@ -533,5 +582,15 @@ int main(void)
         cmocka_unit_test(test_service_journal_entry), cmocka_unit_test(test_service_journal_auto),
         cmocka_unit_test(test_service_journal_no),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* herald run and send again, on PostgreSQL; install is about the
+     * installed default, a SQLite file in the state folder, journal_entry
+     * opens no store, and no_watchdog and journal_auto would repeat
+     * notify's and journal_no's use of it */
+    const struct CMUnitTest tests_pg[] = {
+        {"test_service_notify_pg", test_service_notify, setup_pg, teardown, NULL},
+        {"test_service_reload_pg", test_service_reload, setup_pg, teardown, NULL},
+        {"test_service_journal_no_pg", test_service_journal_no, setup_pg, teardown, NULL},
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    return rc | cmocka_run_group_tests(tests_pg, NULL, NULL);
 }
