@@ -710,6 +710,40 @@ static void test_webhook_order_across_writers(void **state)
     json_decref(log);
 }
 
+/* A transaction left open in another database of the server (another
+ * application's) holds no event back: the horizon is herald's database's
+ * (it failed when it was the server's xmin). */
+static void test_webhook_other_database_holds_nothing(void **state)
+{
+    (void)state;
+    struct tu_server rx;
+    recv_start(&rx, SECRET, "0", "0");
+    char hooks[512];
+    snprintf(hooks, sizeof hooks,
+             "[webhook other]\nurl = http://127.0.0.1:%d/in\nsecret_file = wh.secret\n"
+             "events = sent, unsubscribed\n",
+             rx.port);
+    conf(hooks);
+    struct tu_run r = deliver_at(NOW); /* the cursor, at now */
+    tu_run_release(&r);
+    const char *keys[] = {"dbname", "dbname", NULL}, *values[] = {e2e_pg_uri, "postgres", NULL};
+    PGconn *other = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(other) != CONNECTION_OK)
+        fail_msg("connecting to the server's postgres database: %s", PQerrorMessage(other));
+    pg_do(other, "BEGIN");
+    pg_do(other, "SELECT pg_current_xact_id()"); /* older than the rows below */
+    struct writer a = {.c = pg_open()};
+    write_rows(&a); /* each committed at once */
+    json_t *log = deliver_until(&a, &a);
+    assert_int_equal(times_of_writer(log, &a), 1);
+    assert_all_verified(log);
+    json_decref(log);
+    pg_do(other, "COMMIT");
+    PQfinish(other);
+    PQfinish(a.c);
+    tu_server_stop(&rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -736,6 +770,7 @@ int main(void)
         {"test_webhook_run_delivers_pg", test_webhook_run_delivers, NULL, NULL, NULL},
         {"test_webhook_erasure_frees_ids_pg", test_webhook_erasure_frees_ids, NULL, NULL, NULL},
         cmocka_unit_test(test_webhook_order_across_writers),
+        cmocka_unit_test(test_webhook_other_database_holds_nothing),
     };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
     rc |= cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);

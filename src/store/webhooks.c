@@ -28,20 +28,29 @@
  * (xact_id, migration 27: pg_current_xact_id(), the top-level 64-bit id
  * even in a subtransaction or a trigger), the cursor is a pair (X, id),
  * rows are read in (X, id) order, and a read takes only rows with X below
- * its snapshot's xmin, H (pg_snapshot_xmin(pg_current_snapshot())), the
- * oldest transaction still running (or, none running, the next to start).
- * Sound because: (1) a transaction with an id below H had ended when the
- * snapshot was taken, so the rows with X < H are final, each committed
- * and seen by the read, or aborted and never seen by anyone; (2) a row
- * not seen now but committed later was written by a transaction running
- * now (X >= H, since H is the oldest of them) or starting later (X >= the
- * snapshot's xmax >= H); (3) a read moves the cursor at most to a row
- * with X < H (the last it took, or the last final row of its window), so
- * every row it could not see and that commits later, X >= H, is still
+ * H, the oldest transaction still running in herald's own database (or,
+ * none running there, the snapshot's xmax): the least of xmax and each
+ * backend_xid of pg_stat_activity for this database (a 32-bit id, made
+ * whole by its distance from xmax), read in a statement of its own before
+ * the read's repeatable-read snapshot. Transactions of other databases of
+ * the server write none of these rows, so a long one there (another
+ * application's) holds nothing back; the server-wide xmin would.
+ * Sound because: (1) a transaction with an id below H had ended when H
+ * was read, before the snapshot: below xmax it had begun before H's
+ * statement, and were it running in this database then, its id would be
+ * among those H is the least of; so the rows with X < H are final, each
+ * committed and seen by the read, or aborted and never seen by anyone;
+ * (2) a row not seen by the snapshot but committed later was written by a
+ * transaction running at the snapshot, so also when H was read: with an
+ * id taken before H's statement it was among them (X >= H), with one
+ * taken after, X >= xmax >= H; (3) a read moves the cursor at most to a
+ * row with X < H (the last it took, or the last final row of its window),
+ * so every row it could not see and that commits later, X >= H, is still
  * past the cursor, and once seen it is read in its place: nothing is
- * passed, by induction over the reads. (A read's H is taken by its first
- * statement, which takes the repeatable-read snapshot the rows are read
- * in.) Reading by id with X < H alone would not do: a
+ * passed, by induction over the reads. (pg_stat_activity is read fresh
+ * by a statement outside a transaction; herald prepares no two-phase
+ * transactions, which it does not list.) Reading by id with X < H alone
+ * would not do: a
  * transaction that took an id first may have the younger X, so a row of
  * an older, committed transaction with a higher id is "old" while the
  * lower id is still in flight. Why not stop at the first row in flight:
@@ -121,7 +130,12 @@ static int run(struct hd_db_stmt *s, int64_t *changed, struct hd_err *err)
     "coalesce(max(id), 0) FROM consent_log) - consent_id), 0, 0 FROM webhooks WHERE name = ?1"
 
 /* PostgreSQL: how far a read may go, H (see the top) */
-#define HORIZON_PG "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)"
+#define HORIZON_PG                                                                                 \
+    "(SELECT least(n.x, coalesce(min(n.x + (CAST(CAST(a.backend_xid AS text) AS bigint) - "        \
+    "n.x % 4294967296 + 6442450944) % 4294967296 - 2147483648), n.x)) FROM (SELECT "               \
+    "CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint) AS x) n LEFT JOIN "      \
+    "pg_stat_activity a ON a.datname = current_database() AND a.backend_xid IS NOT NULL "         \
+    "GROUP BY n.x)"
 
 /* PostgreSQL: the lag is the rows past the cursor a read may take now,
  * counted up to a window a table */
@@ -380,16 +394,15 @@ int hd_store_wh_batch(struct hd_store *st, const struct hd_wh_cursor *c, unsigne
     int64_t horizon = 0;
     struct pos log_end, consent_end, log_to, consent_to;
     struct pos log_at = {c->log_xact, c->log_id}, consent_at = {c->consent_xact, c->consent_id};
-    /* one read transaction: the horizon, the ends and the rows of one
-     * snapshot (on PostgreSQL the horizon first: it takes the snapshot) */
-    const char *begin = pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
-    int rc = hd_db_exec(st->conn, begin, err);
-    if (rc < 0)
+    /* on PostgreSQL the horizon first, in a statement of its own (see
+     * the top), then one read transaction: the ends and the rows of one
+     * snapshot */
+    int rc;
+    if (pg && (rc = hd_db_query_int64(st->conn, "SELECT " HORIZON_PG, &horizon, err)) < 0)
         return hd_store_dfail(err, rc, "webhooks");
-    if (pg && (rc = hd_db_query_int64(st->conn, "SELECT " HORIZON_PG, &horizon, err)) < 0) {
-        rc = hd_store_dfail(err, rc, "webhooks");
-        goto out;
-    }
+    const char *begin = pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+    if ((rc = hd_db_exec(st->conn, begin, err)) < 0)
+        return hd_store_dfail(err, rc, "webhooks");
     if ((rc = window_end(st, HD_WH_SRC_LOG, log_at, horizon, &log_end, err)) < 0 ||
         (rc = window_end(st, HD_WH_SRC_CONSENT, consent_at, horizon, &consent_end, err)) < 0 ||
         (rc = read_source(st, HD_WH_SRC_LOG, log_at, log_end, set, limit, b, &log_to, err)) < 0 ||
