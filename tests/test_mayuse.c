@@ -172,19 +172,7 @@ static void test_mayuse_push_links(void **state)
     free(without);
 }
 
-static int setup_pg(void **state)
-{
-    (void)state;
-    stores.pg = true;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_both_release(&stores);
-    return 0;
-}
+TU_BOTH_FIXTURES(stores)
 
 int main(void)
 {

@@ -25,16 +25,9 @@ static char *lite_dir, *conf, *rate_conf;
 static int setup(void **state)
 {
     (void)state;
-    char *src = tu_src_path("etc/herald.conf"), *csv = tu_src_path("examples/contacts.csv");
+    char *src = tu_src_path("etc/herald.conf");
     char cmd[2048];
-    setenv("HERALD_CONFIG", src, 1);
-    setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
-    unsetenv("PGPASSWORD");
-    lite_dir = tu_tmpdir_templates();
-    OK(lite_dir, "init");
-    OK(lite_dir, "contacts", "import", csv, "--default-region", "CN");
-    /* 17:00 there: outside quiet hours, so no message waits for a later time */
-    OK(lite_dir, "segment", "define", "shanghai", "timezone = \"Asia/Shanghai\"");
+    lite_dir = tu_example_store();
     conf = tu_path(lite_dir, "caps.conf");
     snprintf(cmd, sizeof cmd,
              "sed 's|^marketing = 3/7d|marketing = 1/1d|; s|^node_lease = 30s|node_lease = 5s|' "
@@ -49,7 +42,6 @@ static int setup(void **state)
         src, rate_conf, rate_conf);
     free(tu_sh(cmd));
     free(src);
-    free(csv);
     return 0;
 }
 

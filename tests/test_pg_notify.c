@@ -27,17 +27,7 @@ static char *lite_dir;
 static int setup(void **state)
 {
     (void)state;
-    char *src = tu_src_path("etc/herald.conf"), *csv = tu_src_path("examples/contacts.csv");
-    setenv("HERALD_CONFIG", src, 1);
-    setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
-    unsetenv("PGPASSWORD");
-    lite_dir = tu_tmpdir_templates();
-    OK(lite_dir, "init");
-    OK(lite_dir, "contacts", "import", csv, "--default-region", "CN");
-    /* 17:00 there: outside quiet hours, so no message waits for a later time */
-    OK(lite_dir, "segment", "define", "shanghai", "timezone = \"Asia/Shanghai\"");
-    free(src);
-    free(csv);
+    lite_dir = tu_example_store();
     return 0;
 }
 

@@ -30,19 +30,7 @@ static const char *src_dir(void)
  * a database */
 static struct tu_both stores;
 
-static int setup_pg(void **state)
-{
-    (void)state;
-    stores.pg = true;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_both_release(&stores);
-    return 0;
-}
+TU_BOTH_FIXTURES(stores)
 
 /* conf ("[herald]\n..."), with the case's store at the end of [herald]
  * on the PostgreSQL run (on SQLite, the default), so the lines before keep

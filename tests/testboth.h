@@ -46,4 +46,21 @@ static inline void tu_both_release(struct tu_both *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The two fixtures of a file whose cases need nothing but one shared
+ * struct tu_both: setup_pg marks the PostgreSQL run, teardown drops what a
+ * case made. */
+#define TU_BOTH_FIXTURES(stores)                                                                   \
+    static int setup_pg(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        (stores).pg = true;                                                                        \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int teardown(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        tu_both_release(&(stores));                                                                \
+        return 0;                                                                                  \
+    }
+
 #endif

@@ -448,6 +448,28 @@ static inline char *tu_tmpdir_templates(void)
     return d;
 }
 
+/* The example store the node tests copy to PostgreSQL, in a new folder
+ * (returned; the caller removes it): the example contacts and the segment
+ * "shanghai", under the shipped configuration (HERALD_CONFIG) at 09:00Z
+ * (HERALD_NOW; 17:00 there, outside quiet hours, so no message waits for
+ * a later time), with PGPASSWORD unset. */
+static inline char *tu_example_store(void)
+{
+    char *src = tu_src_path("etc/herald.conf"), *csv = tu_src_path("examples/contacts.csv");
+    setenv("HERALD_CONFIG", src, 1);
+    setenv("HERALD_NOW", "2026-11-22T09:00:00Z", 1);
+    unsetenv("PGPASSWORD");
+    char *dir = tu_tmpdir_templates();
+    tu_herald_ok_argv(dir, (const char *const[]){"init", NULL});
+    tu_herald_ok_argv(
+        dir, (const char *const[]){"contacts", "import", csv, "--default-region", "CN", NULL});
+    tu_herald_ok_argv(dir, (const char *const[]){"segment", "define", "shanghai",
+                                                 "timezone = \"Asia/Shanghai\"", NULL});
+    free(src);
+    free(csv);
+    return dir;
+}
+
 /* The store the link tests share, in dir whose h.conf (templates = tpl) is
  * written: tpl/pages linked to the source tree's page templates, promo as
  * tpl/promo.tmpl, the contacts of csv imported and the segment 'all'. */
