@@ -661,6 +661,17 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
  * memory and on PostgreSQL (the provider_pauses table alone). Owned by the
  * store. */
 int hd_store_pauses(struct hd_store *st, struct hd_pauses **out, struct hd_err *err);
+/* PostgreSQL's pause file (notify.c, issue 23): a throttled node publishes
+ * a provider's pause (until_ms real) on its listening connection, outside
+ * any transaction: a notification on herald_pause and the provider_pauses
+ * upsert; nothing without that connection (SQLite, or none open) or for a
+ * name the configuration would refuse, and failures are ignored (the
+ * batch's hd_store_provider_pause writes it too). hd_store_pause_hints
+ * takes in what the listening connection received, without blocking, and
+ * calls cb for each provider's latest pause hint since the last call (the
+ * same pause may come again); nothing on SQLite. Neither fails. */
+void hd_store_pause_publish(struct hd_store *st, const char *provider, int64_t until_ms);
+void hd_store_pause_hints(struct hd_store *st, hd_pause_cb cb, void *ud);
 /* ---- the delivery log ----------------------------------------------------------- */
 
 /* Messages of a campaign by variant and state: cb(variant or "", state, n). */

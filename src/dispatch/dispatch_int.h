@@ -96,6 +96,8 @@ struct prov {
      * ask again after the cluster had none */
     int grant;
     int64_t next_grant_ms;
+    /* the end of the latest pause published at once (hd_clock_mono_ms) */
+    int64_t published_ms;
 };
 
 /* A campaign's last finished messages, for the circuit breaker (breaker.c). */
@@ -299,11 +301,12 @@ int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc);
 int hd_dsp_take_rates(struct hd_dispatch *d, int64_t mono, struct hd_err *err);
 /* Takes the drivers' results into d->res, waiting up to timeout_ms. */
 void hd_dsp_poll(struct hd_dispatch *d, int timeout_ms);
-/* Between pieces of a claim or a write: hands the drivers what is queued
- * and takes their results in, without waiting. Touches no store. */
+/* Between pieces of a claim or a write: takes other nodes' pause hints in
+ * (hd_store_pause_hints), hands the drivers what is queued and takes their
+ * results in, without waiting. No round trip to the store. */
 int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err);
-/* hd_store_provider_pauses' callback: pauses other dispatchers recorded
- * reach our buckets. */
+/* hd_store_provider_pauses' and hd_store_pause_hints' callback: pauses
+ * other dispatchers recorded or published reach our buckets. */
 void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms);
 /* Opens the database's pause file (hd_store_pauses) and takes each
  * provider's slot; without it, pauses are shared through the store only. */

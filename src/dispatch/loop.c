@@ -40,7 +40,12 @@
  * meanwhile, and the wait lasts at most until the next beat. The
  * wake-up is a hint: polling still finds whatever it missed, and with no
  * listening connection the doze is a plain sleep. SQLite's loop, and a
- * `--once` or `send` loop on either engine, polls as before.
+ * `--once` or `send` loop on either engine, polls as before. On
+ * PostgreSQL every node, `send` and --once too, listens: a throttled
+ * provider's pause comes on that connection as well (herald_pause, sent
+ * at once by the throttled node, submit.c), taken in without blocking at
+ * each turn and between the pieces of a claim or a write; the
+ * provider_pauses table, read every 100 ms, stays the truth.
  *
  * Under a service manager (opts.service) the loop says READY=1 once it has
  * started, STATUS= with its counts at each tick, STOPPING=1 when it drains,
@@ -274,12 +279,13 @@ static int start(struct hd_dispatch *d, struct hd_err *err)
         (rc = hd_dsp_load_runs(d, err)) < 0 || (rc = count_total(d, err)) < 0)
         return rc;
     d->next_fire = -1;
-    if (d->shared && !d->opts.once) {
+    /* `send` and --once listen too, for pause hints; they do not doze */
+    if (d->shared) {
         d->listening = hd_store_listen(d->st);
-        if (d->listening)
+        if (d->listening && !d->opts.once)
             hd_log_debug(d->log, "dispatcher: listening for wake-ups; polling every %lld s",
                          (long long)d->cfg->idle_poll);
-        else
+        else if (!d->opts.once)
             hd_log_info(d->log, "dispatcher: no connection for wake-ups; polling every %lld s",
                         (long long)d->cfg->idle_poll);
     }
@@ -335,6 +341,7 @@ static int tick(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_err *err)
 {
     int rc = 0;
+    hd_store_pause_hints(d->st, hd_dsp_shared_pause, d); /* other nodes', at once */
     if (mono - d->last_pauses_ms >= 100) {
         d->last_pauses_ms = mono;
         if ((rc = hd_store_provider_pauses(d->st, hd_clock_now_ms(NULL), hd_dsp_shared_pause, d,

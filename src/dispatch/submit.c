@@ -8,7 +8,10 @@
  * never fills (submit stops at FLUSH_BATCH * 4). A throttled answer pauses
  * its provider's bucket and driver the moment it is collected, from the
  * time the gateway gave it, and asks for an early write so that other
- * dispatchers see the pause; their pauses reach us through
+ * dispatchers see the pause; on a shared store it is also published at
+ * once (hd_store_pause_publish), and other nodes' hints are taken in at
+ * every turn and between the pieces of a claim or a write
+ * (hd_store_pause_hints). Their pauses reach us through
  * hd_dsp_shared_pause. On a shared store (PostgreSQL, several nodes) a
  * provider's rate is the cluster's: instead of its own bucket, a message
  * takes a token the node took from the provider's row in the store
@@ -25,6 +28,10 @@
 #include <time.h>
 
 #include "dispatch_int.h"
+
+/* A pause that ends no more than this later than the one published is not
+ * published again: the batch's write records it a moment later. */
+#define PUBLISH_SLACK_MS 50
 
 int hd_dsp_open_driver(struct hd_dispatch *d, struct prov *p, struct hd_err *err)
 {
@@ -187,6 +194,18 @@ static void pause_provider(struct prov *p, int64_t until)
         hd_driver_pause(p->drv, until);
 }
 
+/* A shared store: the pause reaches the other nodes now, not at the next
+ * write (store/notify.c); once for the answers of one burst, each of which
+ * would end the pause a few ms later than the one before. */
+static void publish(struct hd_dispatch *d, struct prov *p, int64_t until)
+{
+    if (!d->shared || until <= p->published_ms + PUBLISH_SLACK_MS)
+        return;
+    p->published_ms = until;
+    hd_store_pause_publish(d->st, p->cfg->name,
+                           hd_clock_now_ms(NULL) + (until - hd_clock_mono_ms()));
+}
+
 static void collect(void *ud, const struct hd_result *r)
 {
     struct hd_dispatch *d = ud;
@@ -212,6 +231,7 @@ static void collect(void *ud, const struct hd_result *r)
                         p->cfg->name, (long long)after / 1000, r->text);
         pause_provider(p, j->paused_until);
         d->flush_now = true;
+        publish(d, p, j->paused_until);
     }
 }
 
@@ -226,13 +246,16 @@ void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms)
             pause_provider(&d->prov[i], mono + (until_ms - now));
 }
 
-/* Between pieces of a claim or a write: hands the drivers what is queued
- * and takes their results in, without waiting. Touches no store. */
+/* Between pieces of a claim or a write: takes in the pause hints other
+ * nodes sent, hands the drivers what is queued and takes their results in,
+ * without waiting. Touches no store but its listening connection's
+ * received data (no round trip). */
 int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc = 0;
     /* the circuit breaker paused a campaign in this transaction: its
      * waiting messages go back when it ends (loop.c), none goes out now */
+    hd_store_pause_hints(d->st, hd_dsp_shared_pause, d);
     if (!d->tripped)
         hd_dsp_submit(d, err, &rc);
     if (rc == 0)

@@ -153,12 +153,14 @@ char *hd_db_pg_redact(const char *target);
 /* PostgreSQL's LISTEN/NOTIFY, for store/notify.c (false, -1, 0 on
  * SQLite). Whether a transaction is open on the connection; its socket,
  * to wait on with poll(); its server process's id; and what the server
- * sent, read without blocking: how many notifications came from other
- * server processes than self (all are freed), or -1 when the connection
- * is gone. */
+ * sent, read without blocking: each notification from another server
+ * process than self goes to fn (its channel and payload, the caller's
+ * until fn returns), all are freed; the count of those, or -1 when the
+ * connection is gone. */
+typedef void (*hd_db_note_fn)(void *ud, const char *channel, const char *payload);
 bool hd_db_pg_in_transaction(struct hd_db *db);
 int hd_db_pg_socket(struct hd_db *db);
 int hd_db_pg_backend(struct hd_db *db);
-int hd_db_pg_notifications(struct hd_db *db, int self);
+int hd_db_pg_notifications(struct hd_db *db, int self, hd_db_note_fn fn, void *ud);
 
 #endif

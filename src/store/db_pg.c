@@ -565,14 +565,17 @@ int hd_db_pg_backend(struct hd_db *db)
     return hd_db_is_pg(db) ? PQbackendPID(((struct pg *)db)->conn) : 0;
 }
 
-int hd_db_pg_notifications(struct hd_db *db, int self)
+int hd_db_pg_notifications(struct hd_db *db, int self, hd_db_note_fn fn, void *ud)
 {
     struct pg *p = (struct pg *)db;
     int n = 0;
     if (!hd_db_is_pg(db) || PQstatus(p->conn) != CONNECTION_OK || !PQconsumeInput(p->conn))
         return -1;
     for (PGnotify *note; (note = PQnotifies(p->conn)) != NULL; PQfreemem(note))
-        n += note->be_pid != self;
+        if (note->be_pid != self) {
+            fn(ud, note->relname, note->extra);
+            n++;
+        }
     /* a server that went away can leave the socket readable and the
      * status still OK until the next read: that read is the one above */
     return PQstatus(p->conn) == CONNECTION_OK ? n : -1;

@@ -20,9 +20,23 @@
  * connection sent (its own firing, say) do not wake it. When that connection
  * breaks, the wait sleeps instead, as it does on SQLite, and a new
  * connection is tried at most every RECONNECT_MS; the caller sees the
- * change through hd_store_listening and logs it. */
+ * change through hd_store_listening and logs it.
+ *
+ * Pauses travel the same way, at once and outside any transaction: a
+ * throttled node publishes a provider's pause on its listening connection
+ * (hd_store_pause_publish: `SELECT pg_notify('herald_pause', 'PROVIDER
+ * UNTIL_MS')`, then the provider_pauses upsert, each in its own autocommit
+ * transaction, the upsert giving up after LOCK_MS behind a batch that holds
+ * the row), and every node takes the hints in without blocking at each turn
+ * of its loop (hd_store_pause_hints: PQconsumeInput and PQnotifies, no round
+ * trip). The payload is a provider's name from the configuration, whose
+ * names are letters, digits, '_', '-' and '.' only (checked again on both
+ * sides), and a number. The provider_pauses table stays the truth, read
+ * every 100 ms as before: a node that missed a hint finds the pause there. */
+#include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -30,7 +44,9 @@
 #include "store_int.h"
 
 #define CHANNEL "herald_work"
+#define PAUSES "herald_pause"
 #define RECONNECT_MS 5000
+#define LOCK_MS "50"
 
 static void send_hint(struct hd_store *st, const char *payload)
 {
@@ -88,7 +104,9 @@ static void connect_listener(struct hd_store *st)
         st->listener = NULL;
         return;
     }
-    if (hd_db_exec(st->listener, "SET application_name = 'herald listen'; LISTEN " CHANNEL,
+    if (hd_db_exec(st->listener,
+                   "SET application_name = 'herald listen'; SET lock_timeout = " LOCK_MS
+                   "; LISTEN " CHANNEL "; LISTEN " PAUSES,
                    &ignored) < 0)
         hd_store_listen_close(st);
 }
@@ -107,6 +125,93 @@ bool hd_store_listening(const struct hd_store *st)
     return st->listener != NULL;
 }
 
+/* A provider's name as the configuration allows it (core/config.c). */
+static bool name_ok(const char *s, size_t cap)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n + 1 >= cap ||
+            (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '-' && s[n] != '.'))
+            return false;
+    return n > 0;
+}
+
+/* A pause hint, kept (the later of two for one provider) until handed out. */
+static void keep_hint(struct hd_store *st, const char *payload)
+{
+    char name[sizeof st->hints[0].provider];
+    const char *sp = strchr(payload, ' ');
+    if (!sp || (size_t)(sp - payload) >= sizeof name)
+        return;
+    memcpy(name, payload, (size_t)(sp - payload));
+    name[sp - payload] = '\0';
+    char *end;
+    long long until = strtoll(sp + 1, &end, 10);
+    if (!name_ok(name, sizeof name) || *end || end == sp + 1 || until <= 0)
+        return;
+    size_t i = 0;
+    while (i < st->nhints && strcmp(st->hints[i].provider, name) != 0)
+        i++;
+    if (i == st->nhints) {
+        if (i == sizeof st->hints / sizeof st->hints[0])
+            return; /* more providers than room: the table has it */
+        st->nhints++;
+        memcpy(st->hints[i].provider, name, sizeof name);
+        st->hints[i].until_ms = 0;
+    }
+    if (until > st->hints[i].until_ms)
+        st->hints[i].until_ms = until;
+}
+
+static void on_note(void *ud, const char *channel, const char *payload)
+{
+    struct hd_store *st = ud;
+    if (strcmp(channel, PAUSES) == 0)
+        keep_hint(st, payload);
+    else
+        st->work_seen = true;
+}
+
+/* What came on the listener, without blocking: 0, or -1 when it broke
+ * (closed then, and tried again in RECONNECT_MS). The hints the store's
+ * own connection sent do not count: its caller knows. */
+static int take_in(struct hd_store *st)
+{
+    if (hd_db_pg_notifications(st->listener, hd_db_pg_backend(st->conn), on_note, st) >= 0)
+        return 0;
+    hd_store_listen_close(st);
+    st->listen_retry_ms = hd_clock_mono_ms() + RECONNECT_MS;
+    return -1;
+}
+
+void hd_store_pause_publish(struct hd_store *st, const char *provider, int64_t until_ms)
+{
+    char sql[256];
+    struct hd_err ignored = {0};
+    if (!st->listener || !name_ok(provider, sizeof st->hints[0].provider))
+        return; /* the batch's write carries it to the table */
+    snprintf(sql, sizeof sql, "SELECT pg_notify('" PAUSES "', '%s %lld')", provider,
+             (long long)until_ms);
+    hd_db_exec(st->listener, sql, &ignored); /* a hint: the table is read anyway */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO provider_pauses (provider, until_ms) VALUES ('%s', %lld) "
+             "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+             "greatest(provider_pauses.until_ms, excluded.until_ms)",
+             provider, (long long)until_ms);
+    hd_db_exec(st->listener, sql, &ignored); /* locked or failed: the batch writes it too */
+}
+
+void hd_store_pause_hints(struct hd_store *st, hd_pause_cb cb, void *ud)
+{
+    if (!st->listener && st->listen_wanted && hd_clock_mono_ms() >= st->listen_retry_ms)
+        connect_listener(st);
+    if (st->listener)
+        take_in(st);
+    for (size_t i = 0; i < st->nhints; i++)
+        cb(ud, st->hints[i].provider, st->hints[i].until_ms);
+    st->nhints = 0;
+}
+
 static int doze(int timeout_ms)
 {
     if (timeout_ms > 0)
@@ -120,22 +225,17 @@ int hd_store_wait_work(struct hd_store *st, int timeout_ms)
         connect_listener(st);
     if (!st->listener)
         return doze(timeout_ms);
-    /* what came while the connection was not watched counts at once;
-     * hints the store's own connection sent do not: its caller knows */
-    int self = hd_db_pg_backend(st->conn);
-    int n = hd_db_pg_notifications(st->listener, self);
-    if (n == 0 && timeout_ms > 0) {
+    /* what came while the connection was not watched counts at once */
+    if (take_in(st) < 0)
+        return doze(timeout_ms); /* sleep, as on SQLite, until a new one is made */
+    if (!st->work_seen && timeout_ms > 0) {
         struct pollfd p = {.fd = hd_db_pg_socket(st->listener), .events = POLLIN};
         if (poll(&p, 1, timeout_ms) <= 0) /* the time is up, or a signal: to the caller */
             return 0;
-        n = hd_db_pg_notifications(st->listener, self);
+        if (take_in(st) < 0)
+            return doze(timeout_ms);
     }
-    if (n < 0) {
-        /* the server went away or ended this connection: sleep, as on
-         * SQLite, until a new one is made */
-        hd_store_listen_close(st);
-        st->listen_retry_ms = hd_clock_mono_ms() + RECONNECT_MS;
-        return doze(timeout_ms);
-    }
-    return n > 0;
+    bool woke = st->work_seen;
+    st->work_seen = false;
+    return woke;
 }

@@ -113,6 +113,12 @@ struct hd_store {
     struct hd_db *listener;  /* LISTENing on herald_work, or NULL (notify.c) */
     bool listen_wanted;      /* hd_store_listen was called */
     int64_t listen_retry_ms; /* when to try the listener again (hd_clock_mono_ms) */
+    bool work_seen;          /* a wake-up taken in while looking for pause hints */
+    size_t nhints;           /* pause hints taken in, not yet handed out (notify.c) */
+    struct {
+        char provider[64];
+        int64_t until_ms;
+    } hints[8];
 };
 
 /* Wake-ups (notify.c). The store function that made work appear notes it:
