@@ -559,10 +559,6 @@ static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
     return rc;
 }
 
-/* Puts claimed messages that have not gone to a gateway back: all of those
- * waiting here (stop), or those of campaigns paused or cancelled since
- * they were claimed, here or held by a driver (a cancelled campaign's are
- * cancelled, as the command did to the rest). */
 /* The queue's tail and last API job after jobs left it. */
 static void requeue_ends(struct prov *p)
 {
@@ -574,6 +570,8 @@ static void requeue_ends(struct prov *p)
     }
 }
 
+/* Each provider's queue is checked a chunk at a time, its leases locked
+ * until the commit (see dispatch_int.h). */
 int hd_dsp_drop_taken(struct hd_dispatch *d, int64_t *n, struct hd_err *err)
 {
     enum { CHUNK = 1024 }; /* d->ids, tokens and held hold more */
@@ -611,6 +609,10 @@ int hd_dsp_drop_taken(struct hd_dispatch *d, int64_t *n, struct hd_err *err)
     return rc;
 }
 
+/* Puts claimed messages that have not gone to a gateway back: all of those
+ * waiting here (stop), or those of campaigns paused or cancelled since
+ * they were claimed, here or held by a driver (a cancelled campaign's are
+ * cancelled, as the command did to the rest). */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
 {
     /* once a second from the tick: no campaign stopped, nothing to give

@@ -184,21 +184,32 @@ static int take_in(struct hd_store *st)
     return -1;
 }
 
+/* Runs sql on the listener with the provider and the time bound: a hint,
+ * so a failure is ignored. */
+static void publish_one(struct hd_store *st, const char *sql, const char *provider,
+                        int64_t until_ms)
+{
+    struct hd_db_stmt *s = NULL;
+    struct hd_err ignored = {0};
+    if (hd_db_prepare(st->listener, sql, &s, &ignored) < 0)
+        return;
+    hd_db_bind_text(s, 1, provider, NULL);
+    hd_db_bind_int64(s, 2, until_ms, NULL);
+    hd_db_step(s, &ignored);
+    hd_db_finalize(s);
+}
+
 void hd_store_pause_publish(struct hd_store *st, const char *provider, int64_t until_ms)
 {
-    char sql[256];
-    struct hd_err ignored = {0};
     if (!st->listener || !name_ok(provider, sizeof st->hints[0].provider))
         return; /* the batch's write carries it to the table */
-    snprintf(sql, sizeof sql, "SELECT pg_notify('" PAUSES "', '%s %lld')", provider,
-             (long long)until_ms);
-    hd_db_exec(st->listener, sql, &ignored); /* a hint: the table is read anyway */
-    snprintf(sql, sizeof sql,
-             "INSERT INTO provider_pauses (provider, until_ms) VALUES ('%s', %lld) "
-             "ON CONFLICT (provider) DO UPDATE SET until_ms = "
-             "greatest(provider_pauses.until_ms, excluded.until_ms)",
-             provider, (long long)until_ms);
-    hd_db_exec(st->listener, sql, &ignored); /* locked or failed: the batch writes it too */
+    publish_one(st, "SELECT pg_notify('" PAUSES "', ?1 || ' ' || CAST(?2 AS BIGINT))", provider,
+                until_ms); /* a hint: the table is read anyway */
+    publish_one(st,
+                "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
+                "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                "greatest(provider_pauses.until_ms, excluded.until_ms)",
+                provider, until_ms); /* locked or failed: the batch writes it too */
 }
 
 void hd_store_pause_hints(struct hd_store *st, hd_pause_cb cb, void *ud)
