@@ -53,6 +53,24 @@ CONF
 # campaign NAME of the recall template on CHANNEL, due now; NAME.conf sends
 # it through PROVIDER_SECTION. Leaves "${H_ARGS[@]}", the herald command line
 # for that database.
+# oneclick_links NAME N: NAME.conf (the outbox), NAME.db with N contacts
+# and a paused email campaign materialized, and on stdout one signed
+# /u/TOKEN path a message (bench/tokens), for the one-click benches
+oneclick_links() {
+  { conf_head; printf '[provider box]\ntype = outbox\npath = outbox\n[channel email]\nproviders = box\n'; } > "$1.conf"
+  awk -v n="$2" 'BEGIN { print "id,email,first_name,plan"
+    for (i = 0; i < n; i++) printf "k%d,user%d@example.com,Ann,gold\n", i, i }' > "$1.csv"
+  "$HERALD" -c "$1.conf" --db "$1.db" init > /dev/null
+  "$HERALD" -c "$1.conf" --db "$1.db" contacts import "$1.csv" > /dev/null
+  "$HERALD" -c "$1.conf" --db "$1.db" segment define all 'plan = "gold"' > /dev/null
+  "$HERALD" -c "$1.conf" --db "$1.db" campaign create "$1" --segment all --template recall \
+    --channels email --now > /dev/null
+  "$HERALD" -c "$1.conf" --db "$1.db" campaign pause "$1" > /dev/null
+  "$HERALD" -c "$1.conf" --db "$1.db" run --once 2> /dev/null
+  sqlite3 -separator ' ' "$1.db" "SELECT id, contact_id FROM messages" \
+    | "$ROOT/$B/bench/tokens" "$1.conf" "$(date +%s)"
+}
+
 campaign_setup() {
   local name=$1 n=$2 col=$3 fmt=$4 channel=$5 provider=$6
   { conf_head; printf '%s\n[channel %s]\nproviders = p\n' "$provider" "$channel"; } > "$name.conf"

@@ -26,18 +26,7 @@ cd "$OUT"
 . "$ROOT/bench/lib.sh"
 
 echo "== one-click: $T real links, 64 connections, against /healthz"
-{ conf_head; printf '[provider box]\ntype = outbox\npath = outbox\n[channel email]\nproviders = box\n'; } > oc.conf
-awk -v n="$T" 'BEGIN { print "id,email,first_name,plan"
-  for (i = 0; i < n; i++) printf "k%d,user%d@example.com,Ann,gold\n", i, i }' > oc.csv
-H() { "$HERALD" -c oc.conf --db oc.db "$@"; }
-H init > /dev/null
-H contacts import oc.csv > /dev/null
-H segment define all 'plan = "gold"' > /dev/null
-H campaign create oc --segment all --template recall --channels email --now > /dev/null
-H campaign pause oc > /dev/null
-H run --once 2> /dev/null
-sqlite3 -separator ' ' oc.db "SELECT id, contact_id FROM messages" \
-  | "$ROOT/$B/bench/tokens" oc.conf "$(date +%s)" > tokens.txt
+oneclick_links oc "$T" > tokens.txt
 [ "$(wc -l < tokens.txt)" = "$T" ] || { echo "bench: $(wc -l < tokens.txt) links, not $T" >&2; exit 1; }
 
 serve_bench unsubscribe tokens.txt -c oc.conf --db oc.db

@@ -36,18 +36,8 @@ cd "$OUT"
 
 # click: a paused email campaign's links, one /u/TOKEN path a line
 setup_click() {
-  { conf_head; printf '[provider box]\ntype = outbox\npath = outbox\n[channel email]\nproviders = box\n'; } > cg.conf
-  awk -v n="$N" 'BEGIN { print "id,email,first_name,plan"
-    for (i = 0; i < n; i++) printf "k%d,user%d@example.com,Ann,gold\n", i, i }' > cg.csv
-  H() { "$HERALD" -c cg.conf --db base.db "$@"; }
-  H init > /dev/null
-  H contacts import cg.csv > /dev/null
-  H segment define all 'plan = "gold"' > /dev/null
-  H campaign create cg --segment all --template recall --channels email --now > /dev/null
-  H campaign pause cg > /dev/null
-  H run --once 2> /dev/null
-  sqlite3 -separator ' ' base.db "SELECT id, contact_id FROM messages" \
-    | "$ROOT/$B/bench/tokens" cg.conf "$(date +%s)" > posts.txt
+  oneclick_links cg "$N" > posts.txt
+  mv cg.db base.db
 }
 
 # receipt: an SMS campaign sent through the Twilio mock, then one signed
