@@ -92,12 +92,25 @@ static int beat_sqlite(struct hd_store *st, int64_t id, int64_t now, struct hd_e
     return hd_store_fail(st, err, "recording the node's heartbeat");
 }
 
+/* On PostgreSQL the beat's statement is prepared once per connection
+ * (hd_store_dcached): prepared, described, run and deallocated each
+ * second, an idle node committed 4.05 transactions a second, against
+ * 1 for the UPDATE alone. */
 int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err)
 {
+    struct hd_db_stmt *s;
+    int rc;
     if (st->db)
         return beat_sqlite(st, id, now, err);
-    return node_set(st, "UPDATE nodes SET heartbeat_at = ?2 WHERE id = ?1", id, now,
-                    "recording the node's heartbeat", err);
+    if ((rc = hd_store_dcached(st, DSLOT_NODE_BEAT,
+                               "UPDATE nodes SET heartbeat_at = ?2 WHERE id = ?1", NULL, &s, err)) <
+        0)
+        return hd_store_dfail(err, rc, "recording the node's heartbeat");
+    hd_db_bind_int64(s, 1, id, NULL);
+    hd_db_bind_int64(s, 2, now, NULL);
+    rc = hd_db_step(s, err);
+    hd_db_reset(s);
+    return rc < 0 ? hd_store_dfail(err, rc, "recording the node's heartbeat") : 0;
 }
 
 int hd_store_node_stop(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err)

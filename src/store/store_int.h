@@ -89,6 +89,7 @@ enum hd_store_dslot {
     DSLOT_GWID_ADD,
     DSLOT_GWID_FIND,
     DSLOT_LEASES_HELD, /* nodes: a flush's results still under their leases */
+    DSLOT_NODE_BEAT,   /* nodes.c: the heartbeat, once a second on PostgreSQL */
     DSLOT_COUNT
 };
 
