@@ -123,6 +123,7 @@ static void test_states(void **state)
         {HD_ST_SENDING, HD_ST_FAILED},
         {HD_ST_SENDING, HD_ST_QUEUED},
         {HD_ST_SENDING, HD_ST_DEFERRED},
+        {HD_ST_SENDING, HD_ST_RENDER_FAILED}, /* rendered after the claim commits */
         {HD_ST_SENT, HD_ST_DELIVERED},
         {HD_ST_SENT, HD_ST_UNDELIVERED},
         {HD_ST_RETRY_WAIT, HD_ST_QUEUED},

@@ -11,13 +11,19 @@
  * node takes them back; duplicates at most what it held. A node SIGSTOPped
  * for longer than the lease while another takes its messages over and
  * finishes the campaign, then SIGCONTed: its late results move nothing
- * (the fencing token), and each is logged as lease_lost. */
+ * (the fencing token), and each is logged as lease_lost. A node whose
+ * render is slow (HERALD_TEST_RENDER_MS: 1.5 s before its claim's
+ * renders, past the server's idle in transaction limit of half the
+ * lease, 1 s): the claim commits before it renders, so the node keeps its
+ * connection and its leases and sends everything, once. Rendered inside
+ * the claim's transaction, as before, the server ended its session and
+ * it failed. */
 #include "testnet.h"
 
 #include <signal.h>
 #include <time.h>
 
-static char *lite_dir, *conf;
+static char *lite_dir, *conf, *fast_conf;
 
 #define OK(dir, ...) tu_herald_ok_argv(dir, (const char *const[]){__VA_ARGS__, NULL})
 
@@ -33,6 +39,12 @@ static int setup(void **state)
              "'%s' && grep -q '^node_lease = 2s' '%s'",
              src, conf, conf);
     free(tu_sh(cmd));
+    fast_conf = tu_path(lite_dir, "fast.conf"); /* the outbox at its 1000 a second */
+    snprintf(cmd, sizeof cmd,
+             "sed 's|^node_lease = 30s|node_lease = 2s|' '%s' > '%s' && grep -q '^node_lease = "
+             "2s' '%s'",
+             src, fast_conf, fast_conf);
+    free(tu_sh(cmd));
     free(src);
     return 0;
 }
@@ -41,6 +53,7 @@ static int teardown(void **state)
 {
     (void)state;
     free(conf);
+    free(fast_conf);
     tu_rmdir(lite_dir);
     return 0;
 }
@@ -298,12 +311,50 @@ static void test_pg_nodes_freeze(void **state)
     fx_close(&f);
 }
 
+static void test_pg_nodes_slow_render(void **state)
+{
+    (void)state;
+    struct fx f;
+    int files, distinct;
+    fx_open(&f);
+    const char *args[] = {"-c", fast_conf, "--db", f.uri, "send", "c", NULL};
+    setenv("HERALD_TEST", "1", 1);
+    setenv("HERALD_TEST_RENDER_MS", "1500", 1);
+    pid_t a = tu_herald_spawn(f.dir, "a.log", args);
+    unsetenv("HERALD_TEST_RENDER_MS");
+    unsetenv("HERALD_TEST");
+    char *log = tu_path(f.dir, "a.log");
+    int st;
+    assert_int_equal(waitpid(a, &st, 0), a);
+    char *text = tu_read(log);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the node failed: %s", text);
+    assert_null(strstr(text, "terminat")); /* the server ended no session */
+    assert_null(strstr(text, "no heartbeat"));
+    assert_int_equal(num(&f, open_sql), 0);
+    long long sent = num(&f, "SELECT count(*) FROM messages WHERE state = 2");
+    assert_true(sent > 150);
+    assert_int_equal(num(&f, "SELECT count(*) FROM attempts WHERE reason IN ('requeued', "
+                             "'lease_lost', 'render_failed')"),
+                     0);
+    /* one claim, under one fencing token, and every one of them sent */
+    assert_int_equal(num(&f, "SELECT count(DISTINCT lease_token) FROM messages WHERE state = 2"),
+                     1);
+    outbox(&f, &files, &distinct);
+    assert_int_equal(distinct, sent);
+    assert_int_equal(files, distinct);
+    free(text);
+    free(log);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_nodes_two),
         cmocka_unit_test(test_pg_nodes_kill),
         cmocka_unit_test(test_pg_nodes_freeze),
+        cmocka_unit_test(test_pg_nodes_slow_render),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,9 +30,11 @@ static const unsigned legal[HD_ST_COUNT] = {
     [HD_ST_QUEUED] = B(HD_ST_SENDING) | B(HD_ST_DEFERRED) | B(HD_ST_HELD_OUT) |
                      B(HD_ST_SUPPRESSED) | B(HD_ST_NO_CHANNEL) | B(HD_ST_CAPPED) |
                      B(HD_ST_EXPIRED) | B(HD_ST_RENDER_FAILED) | B(HD_ST_CANCELLED),
-    /* a lease that ran out (crash) puts a sending message back in the queue */
-    [HD_ST_SENDING] =
-        B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) | B(HD_ST_DEFERRED),
+    /* a lease that ran out (crash) puts a sending message back in the
+     * queue; a claimed message is rendered after its claim commits
+     * (dispatch/claim.c), so a render that fails ends a sending one */
+    [HD_ST_SENDING] = B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) |
+                      B(HD_ST_DEFERRED) | B(HD_ST_RENDER_FAILED),
     /* receipts: a complaint may come after a delivery report, never the
      * other way round, and nothing else follows a final report */
     [HD_ST_SENT] =

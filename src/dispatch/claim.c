@@ -1,22 +1,47 @@
-/* claim: due messages become jobs, in one write transaction per run.
+/* claim: due messages become jobs, in one short write transaction per
+ * run and batch, and are rendered after it commits.
  *
- * A claim reads up to a batch of due messages with their facts, decides
- * each (check.c), renders the ones that go on, and records every decision;
- * those that go on become `sending` under our lease, with a cap
- * reservation, in two statements at the end. Because the caps are read and
- * reserved in one IMMEDIATE transaction, two dispatchers never both pass
- * the same cap; on PostgreSQL, where transactions run side by side, the
- * store's claim locks the batch's contacts before it reads their sends
- * (queue_pg.c), which serves the same end. Jobs wait in d->fresh until the claim commits and then
- * join their providers' queues in the order they were claimed; a claim
- * that rolls back drops them (the store still has them queued). Every
- * KEEP_SENDING messages the claim lets submit.c feed the drivers, so that
- * the connections do not run dry while it renders. */
+ * The transaction (decide_batch) reads up to a batch of due messages with
+ * their facts, decides each (check.c) and records every decision that
+ * ends or defers a message; those that go on become `sending` under our
+ * lease and the batch's fencing token, with a cap reservation, in two
+ * statements at the end, and the commit follows at once. Because the caps
+ * are read and reserved in one IMMEDIATE transaction, two dispatchers
+ * never both pass the same cap; on PostgreSQL, where transactions run side
+ * by side, the store's claim locks the batch's contacts before it reads
+ * their sends (queue_pg.c), and those locks, the rows' locks, the
+ * reservations and the token are all taken and given up inside it.
+ *
+ * Rendering (render_batch) comes after the commit, outside any
+ * transaction: the render of a big batch, a slow template or a loaded
+ * machine never holds a lock, and on PostgreSQL never leaves the session
+ * idle in a transaction for [dispatch] node_lease / 2, after which the
+ * server ends it (hd_store_node_guard). Nothing the caps rely on moves:
+ * the reservations are committed before the render, and a message whose
+ * render fails gives its reservation back afterwards (a reservation only
+ * ever stands for more sends than went, never fewer). Nor does fencing: a
+ * render failure is written as `sending -> render_failed` under the
+ * batch's token in a second short transaction (record_failed), and a node
+ * that went without a beat for longer than the lease while it rendered
+ * (frozen) drops what another node took over meanwhile (hd_dsp_drop_taken)
+ * before any of it goes out; the node beats between renders (hd_dsp_beat),
+ * so a slow render alone never lets its lease lapse. The circuit breaker
+ * notes those failures in claim order; once it pauses the campaign, the
+ * rest of the batch goes back to the queue (hd_dsp_put_back, and the
+ * loop's hd_dsp_release_waiting for the rendered ones) as before, when the
+ * claim stopped at the failure that tripped it.
+ *
+ * Jobs wait in d->fresh until rendered and then join their providers'
+ * queues in the order they were claimed; a claim that rolls back drops
+ * them (the store still has them queued). Every KEEP_SENDING messages,
+ * deciding or rendering, the claim lets submit.c feed the drivers, so that
+ * the connections do not run dry meanwhile. */
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dispatch_int.h"
 #include "herald/sms.h"
@@ -223,8 +248,11 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     return 0;
 }
 
-static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *m, int64_t t,
-                     struct hd_err *err)
+/* The claim's decision on m, the k-th of its batch: recorded when it
+ * ends or defers the message, else a job in d->made[k], rendered once the
+ * claim commits. */
+static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *m, size_t k,
+                     int64_t t, struct hd_err *err)
 {
     struct camp *c = run->camp;
     struct hd_decision dec;
@@ -272,16 +300,6 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->msg.expires = m->expires_at > 0 ? m->expires_at : 0;
     j->msg.created = t / 1000;
     j->msg.user = j;
-    struct hd_err rerr = {0};
-    if (render_job(d, m, j, &rerr) < 0) {
-        x.to = HD_ST_RENDER_FAILED;
-        x.not_before = t / 1000;
-        x.word = "render_failed";
-        x.reason = rerr.msg;
-        int rc = hd_dsp_record(d, &ref, &x, err);
-        job_free(j);
-        return rc;
-    }
     int rc;
     if ((rc = move(m->state, HD_ST_SENDING, err)) < 0) {
         job_free(j);
@@ -291,8 +309,9 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
      * of the claim */
     d->sends[d->nids] = (struct hd_send_row){m->id, m->contact_id, dec.channel};
     d->ids[d->nids++] = m->id;
-    j->next = d->fresh; /* queued for its provider once the claim commits */
+    j->next = d->fresh; /* queued for its provider once rendered */
     d->fresh = j;
+    d->made[k] = j;
     run->busy++;
     d->stats.waiting++;
     return 0;
@@ -339,6 +358,148 @@ static unsigned channel_bits(const struct hd_campaign *c)
     return bits;
 }
 
+/* HERALD_TEST's pauses (loop.c's test_pauses), or none. */
+static void test_pause(int ms)
+{
+    if (ms > 0)
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
+}
+
+/* The claim's transaction for run: up to limit messages decided, those
+ * that go on marked sending under one fencing token and reserved against
+ * the caps, committed. *n: how many were claimed; ms: the claimed rows,
+ * kept for the render (the caller releases them). */
+static int decide_batch(struct hd_dispatch *d, struct run *run, int limit, int64_t t,
+                        struct hd_claimed **ms, size_t *n, struct hd_err *err)
+{
+    int rc;
+    int64_t token = 0;
+    if ((rc = hd_store_begin(d->st, err)) < 0)
+        return rc;
+    rc =
+        hd_store_claim(d->st, run->id, channel_bits(&run->camp->c), run->camp->c.category, t / 1000,
+                       t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, ms, n, err);
+    if (rc == 0 && *n > 0)
+        test_pause(d->test_claim_ms);
+    d->nids = 0;
+    memset(d->made, 0, *n * sizeof *d->made);
+    /* a campaign the circuit breaker paused meanwhile claims no more */
+    for (size_t k = 0; rc == 0 && k < *n && run->camp->c.status != HD_CAMP_PAUSED; k++) {
+        rc = claim_one(d, run, &(*ms)[k], k, t, err);
+        if (rc == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
+            rc = hd_dsp_keep_sending(d, err);
+    }
+    if (rc == 0)
+        rc = hd_store_msgs_sending(d->st, d->ids, d->nids, d->owner, t / 1000 + LEASE_SECS,
+                                   t / 1000, &token, err);
+    for (struct job *j = d->fresh; token && j; j = j->next)
+        j->ref.token = token; /* the batch's fencing token (PostgreSQL) */
+    if (rc == 0)
+        rc = hd_store_sends_reserve(d->st, d->sends, d->nids, t / 1000, run->camp->c.id,
+                                    run->camp->c.category, err);
+    if (rc == 0)
+        rc = hd_store_commit(d->st, err);
+    if (rc < 0) {
+        hd_store_rollback(d->st);
+        hd_dsp_drop_fresh(d);
+    }
+    return rc;
+}
+
+/* A job leaves the claim without going to a provider: out of d->fresh. */
+static void unlink_fresh(struct hd_dispatch *d, struct job *j)
+{
+    struct job **link = &d->fresh;
+    while (*link != j)
+        link = &(*link)->next;
+    *link = j->next;
+    d->stats.waiting--;
+}
+
+/* The renders that failed, in claim order, in one transaction after the
+ * claim's: each `sending -> render_failed` under the claim's token, its
+ * reservation given back; once the circuit breaker pauses the campaign,
+ * the rest back to the queue instead, as if never claimed. */
+static int record_failed(struct hd_dispatch *d, size_t n, int64_t t, struct hd_err *err)
+{
+    int rc = hd_store_begin(d->st, err);
+    for (size_t k = 0; k < n; k++) {
+        struct job *j = d->made[k];
+        if (!j || !j->why)
+            continue;
+        unlink_fresh(d, j);
+        d->made[k] = NULL;
+        if (rc == 0 && j->camp->c.status == HD_CAMP_PAUSED) {
+            rc = hd_dsp_put_back(d, j, true, t, err); /* frees j */
+            continue;
+        }
+        struct rec x = {.from = HD_ST_SENDING,
+                        .to = HD_ST_RENDER_FAILED,
+                        .attempts = j->attempt - 1,
+                        .channel = j->channel,
+                        .ch_index = j->ch_index,
+                        .not_before = t / 1000,
+                        .word = "render_failed",
+                        .reason = j->why,
+                        .detail = j->detail,
+                        .address = j->address};
+        if (rc == 0)
+            rc = hd_dsp_record(d, &j->ref, &x, err);
+        if (rc == 0 && !j->may_have_gone && !d->record_lost)
+            rc = hd_store_send_release(d->st, j->ref.id, err);
+        struct run *run = run_of(d, j->ref.run);
+        if (run)
+            run->busy--;
+        job_free(j);
+    }
+    if (rc == 0)
+        return hd_store_commit(d->st, err);
+    hd_store_rollback(d->st);
+    return rc;
+}
+
+/* After the claim's commit, outside any transaction: each job rendered in
+ * claim order, beating and feeding the drivers between renders; the
+ * failures recorded; the rest queued for their providers. */
+static int render_batch(struct hd_dispatch *d, struct hd_claimed *ms, size_t n, int64_t t,
+                        struct hd_err *err)
+{
+    uint64_t lapses = d->lapses;
+    size_t failed = 0;
+    int rc = 0;
+    if (n > 0)
+        test_pause(d->test_render_ms);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        struct job *j = d->made[k];
+        struct hd_err rerr = {0};
+        if (!j)
+            continue;
+        if (render_job(d, &ms[k], j, &rerr) < 0) {
+            j->why = hd_xstrdup(rerr.msg);
+            failed++;
+        }
+        if ((rc = hd_dsp_beat(d, err)) == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
+            rc = hd_dsp_keep_sending(d, err);
+    }
+    if (rc == 0 && failed)
+        rc = record_failed(d, n, t, err);
+    if (rc < 0)
+        return rc;
+    queue_fresh(d);
+    if (!d->shared || d->lapses == lapses)
+        return 0;
+    /* no beat for longer than the lease while rendering (frozen): what
+     * another node took over meanwhile does not go out from here too */
+    int64_t lost = 0;
+    if ((rc = hd_dsp_drop_taken(d, &lost, err)) == 0 && lost)
+        hd_log_warn(d->log,
+                    "this node had no heartbeat for longer than the lease while it rendered: "
+                    "another node took %lld of its messages over; they do not go out from here "
+                    "(lease_lost)",
+                    (long long)lost);
+    return rc;
+}
+
 /* Claims from each run in turn; returns how many messages were claimed. */
 int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
 {
@@ -354,38 +515,15 @@ int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err)
         int rc, limit = room < batch ? room : batch;
         if (run->camp->c.status == HD_CAMP_PAUSED || run->camp->c.status == HD_CAMP_CANCELLED)
             continue;
-        if ((rc = hd_store_begin(d->st, err)) < 0)
-            return rc;
-        rc = hd_store_claim(d->st, run->id, channel_bits(&run->camp->c), run->camp->c.category,
-                            t / 1000, t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit,
-                            &ms, &n, err);
-        d->nids = 0;
-        /* a campaign the circuit breaker paused meanwhile claims no more */
-        for (size_t k = 0; rc == 0 && k < n && run->camp->c.status != HD_CAMP_PAUSED; k++) {
-            rc = claim_one(d, run, &ms[k], t, err);
-            if (rc == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
-                rc = hd_dsp_keep_sending(d, err);
-        }
-        int64_t token = 0;
-        if (rc == 0)
-            rc = hd_store_msgs_sending(d->st, d->ids, d->nids, d->owner, t / 1000 + LEASE_SECS,
-                                       t / 1000, &token, err);
-        for (struct job *j = d->fresh; token && j; j = j->next)
-            j->ref.token = token; /* the batch's fencing token (PostgreSQL) */
-        if (rc == 0)
-            rc = hd_store_sends_reserve(d->st, d->sends, d->nids, t / 1000, run->camp->c.id,
-                                        run->camp->c.category, err);
+        if ((rc = decide_batch(d, run, limit, t, &ms, &n, err)) == 0)
+            rc = render_batch(d, ms, n, t, err);
         for (size_t k = 0; k < n; k++)
             hd_claimed_release(&ms[k]);
         free(ms);
-        if (rc == 0)
-            rc = hd_store_commit(d->st, err);
         if (rc < 0) {
-            hd_store_rollback(d->st);
             hd_dsp_drop_fresh(d);
             return rc;
         }
-        queue_fresh(d);
         if (n > 0)
             hd_log_fmsg(d->log, HD_LOG_DEBUG,
                         &(struct hd_log_fields){.campaign = run->camp->c.name},

@@ -65,6 +65,7 @@ struct job {
     bool push_alt;   /* push: another provider of the channel could take another token */
     bool lease_lost; /* another node took it over meanwhile: its result changes nothing */
     char *detail;    /* channels skipped before this one (the log's JSON detail) */
+    char *why;       /* its render failed after the claim committed: why (claim.c) */
     int64_t expires_at;
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
@@ -165,7 +166,7 @@ struct hd_dispatch {
     bool *held;                /* and whether each is still held */
     bool record_lost;          /* the last hd_dsp_record found its lease taken over */
     struct job *inflight;      /* submitted, no result yet */
-    struct job *fresh;         /* claimed in the open transaction, not yet queued */
+    struct job *fresh;         /* claimed, not yet queued (rendered after the commit) */
     int64_t *ids;              /* message ids gathered for one statement */
     struct hd_send_row *sends; /* and their cap reservations, at a claim */
     size_t nids;
@@ -174,8 +175,8 @@ struct hd_dispatch {
     enum life life;
     int64_t stop_at; /* draining: when the grace ends (hd_clock_mono_ms) */
     int64_t last_flush_ms, next_claim_ms, last_tick_ms, last_progress_ms, last_finish_ms;
-    int64_t next_lane_ms; /* the API's lane: its next claim (loop.c) */
-    int64_t newest_run;   /* the newest run seen, to load one the API opened (loop.c) */
+    int64_t next_lane_ms;  /* the API's lane: its next claim (loop.c) */
+    int64_t newest_run;    /* the newest run seen, to load one the API opened (loop.c) */
     int64_t next_close_ms; /* the API's drained runs: when next set done (loop.c) */
     int64_t last_pauses_ms;
     /* PostgreSQL's `herald run`, idle: no look for work (claims, runs,
@@ -193,6 +194,13 @@ struct hd_dispatch {
     bool flush_now; /* a throttled result waits to be written and shared */
     bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
     struct hd_dispatch_stats stats;
+    /* the claim's jobs by their place in its batch, or NULL */
+    struct job **made;
+    /* PostgreSQL: beats that came later than the lease (loop.c) */
+    uint64_t lapses;
+    /* HERALD_TEST only: a pause before a claim's renders, and one in its
+     * transaction, in ms (the tests of a slow render and of caps across nodes) */
+    int test_render_ms, test_claim_ms;
 };
 
 /* One change of a message's state, and its row in the delivery log. */
@@ -226,6 +234,7 @@ static inline void job_free(struct job *j)
     free(j->ext_id);
     free(j->address);
     free(j->detail);
+    free(j->why);
     free(j->unsub_subject);
     hd_rendered_release(&j->r);
     free(j);
@@ -288,8 +297,16 @@ int hd_dsp_close_api_runs(struct hd_dispatch *d, struct hd_err *err);
 /* lane: only the API's runs (they come first in d->runs), claimed even
  * while the campaigns' queue is full. */
 int hd_dsp_claim(struct hd_dispatch *d, int room, bool lane, struct hd_err *err);
-/* After a claim rolls back: its messages are still queued in the store. */
+/* After a claim rolls back, or fails after its commit: its jobs go (in
+ * the store they are still queued, or sending until recovery). */
 void hd_dsp_drop_fresh(struct hd_dispatch *d);
+
+/* ---- loop.c ---- */
+
+/* The heartbeat, once a second at most (a clock read when not due), and
+ * on PostgreSQL the look for lost nodes' messages: between the loop's
+ * turns, and between a claim's renders. */
+int hd_dsp_beat(struct hd_dispatch *d, struct hd_err *err);
 
 /* ---- submit.c ---- */
 
@@ -346,6 +363,10 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err);
  * those waiting here (stop), or those of campaigns paused or cancelled
  * since they were claimed, here or held by a driver. */
 int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
+/* A claimed message that did not go, back to the queue (or cancelled when
+ * its campaign is and all is false), its reservation given back; frees j
+ * (its provider's queue or the claim no longer holds it). */
+int hd_dsp_put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, struct hd_err *err);
 
 /* On a shared store, after this node did not beat for longer than the
  * lease (loop.c): the waiting messages another node took over meanwhile

@@ -73,6 +73,19 @@ static bool others_alive(int64_t pid)
     return pid != (int64_t)getpid() && process_alive(pid);
 }
 
+/* HERALD_TEST only (as hooks_sns.c's certificate host): the pauses
+ * HERALD_TEST_RENDER_MS (before a claim's renders) and HERALD_TEST_CLAIM_MS (in
+ * each claim's transaction, after its facts are read) stand for a slow
+ * template or a loaded machine, which a test cannot count on. */
+static void test_pauses(struct hd_dispatch *d)
+{
+    const char *r = getenv("HERALD_TEST_RENDER_MS"), *c = getenv("HERALD_TEST_CLAIM_MS");
+    if (!getenv("HERALD_TEST"))
+        return;
+    d->test_render_ms = r ? atoi(r) : 0;
+    d->test_claim_ms = c ? atoi(c) : 0;
+}
+
 int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,
                     const struct hd_clock *clock, const struct hd_dispatch_opts *opts,
                     struct hd_dispatch **out, struct hd_err *err)
@@ -109,6 +122,8 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
         d->held = hd_xcalloc(cap, sizeof *d->held);
     }
     d->sends = hd_xcalloc(MAX_WAITING, sizeof *d->sends);
+    d->made = hd_xcalloc(MAX_WAITING, sizeof *d->made);
+    test_pauses(d);
     if ((rc = hd_store_instance(st, d->instance, err)) < 0 ||
         (rc = hd_tpl_set_open(cfg->templates, &d->tpls, err)) < 0) {
         hd_dispatch_free(d);
@@ -236,17 +251,19 @@ static int lapsed(struct hd_dispatch *d, int64_t quiet_ms, struct hd_err *err)
     return rc;
 }
 
-/* Between turns: a beat each second, and on PostgreSQL a look for lost
- * nodes' messages every half lease. */
-static int beat(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
+/* Between turns (and a claim's renders): a beat each second, and on
+ * PostgreSQL a look for lost nodes' messages every half lease. */
+int hd_dsp_beat(struct hd_dispatch *d, struct hd_err *err)
 {
     int rc = 0;
+    int64_t mono = hd_clock_mono_ms();
     if (mono - d->last_beat_ms >= 1000) {
         int64_t quiet = mono - d->last_beat_ms;
         d->last_beat_ms = mono;
         rc = hd_store_node_beat(d->st, d->node, wall_secs(), err);
-        if (rc == 0 && d->shared && d->life == LIFE_RUNNING && d->stats.waiting > 0 &&
-            quiet > d->cfg->node_lease * 1000)
+        bool late = d->shared && quiet > d->cfg->node_lease * 1000;
+        d->lapses += late; /* a claim rendering meanwhile checks its own (claim.c) */
+        if (rc == 0 && late && d->life == LIFE_RUNNING && d->stats.waiting > 0)
             rc = lapsed(d, quiet, err);
     }
     if (rc == 0 && d->shared && d->life == LIFE_RUNNING &&
@@ -561,7 +578,7 @@ int hd_dispatch_run(struct hd_dispatch *d, struct hd_err *err)
     while (d->life != LIFE_STOPPING) {
         int64_t mono = hd_clock_mono_ms();
         between_turns(d, mono);
-        if ((rc = beat(d, mono, err)) < 0)
+        if ((rc = hd_dsp_beat(d, err)) < 0)
             return rc;
         if (d->life == LIFE_RUNNING && d->opts.stop && *d->opts.stop &&
             (rc = drain(d, mono, err)) < 0)
@@ -608,6 +625,7 @@ void hd_dispatch_free(struct hd_dispatch *d)
     free(d->tokens);
     free(d->held);
     free(d->sends);
+    free(d->made);
     hd_zones_free(d->zones);
     hd_fmt_free(d->fmt);
     json_decref(d->vars);

@@ -493,7 +493,7 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
 /* A message that did not go, back to the queue (or cancelled, when its
  * campaign was), its cap reservation given back unless an earlier,
  * interrupted attempt may have gone. */
-static int put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, struct hd_err *err)
+int hd_dsp_put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, struct hd_err *err)
 {
     bool cancel = !all && j->camp->c.status == HD_CAMP_CANCELLED;
     struct rec x = {.from = HD_ST_SENDING,
@@ -551,7 +551,7 @@ static int withdraw_held(struct hd_dispatch *d, int64_t t, struct hd_err *err)
             list = j->next;
             unlink_inflight(d, j);
             if (rc == 0)
-                rc = put_back(d, j, false, t, err);
+                rc = hd_dsp_put_back(d, j, false, t, err);
             else
                 job_free(j);
         }
@@ -598,7 +598,7 @@ int hd_dsp_drop_taken(struct hd_dispatch *d, int64_t *n, struct hd_err *err)
                 *link = j->next;
                 d->stats.waiting--;
                 (*n)++;
-                rc = put_back(d, j, true, t, err); /* a lease_lost row: the token is gone */
+                rc = hd_dsp_put_back(d, j, true, t, err); /* a lease_lost row: the token is gone */
             }
         }
         requeue_ends(p);
@@ -640,7 +640,7 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
             }
             *link = j->next;
             d->stats.waiting--;
-            rc = put_back(d, j, all, t, err);
+            rc = hd_dsp_put_back(d, j, all, t, err);
         }
         p->tail = last;
     }
