@@ -4,9 +4,11 @@
  * the Shanghai ones) and `herald db copy` takes it to a fresh PostgreSQL
  * database for each round; two campaigns to the same contacts are created
  * there and two nodes start at once, one sending each. Each node claims
- * the whole campaign in one batch and renders it inside its claim's
- * transaction, so the two claims overlap: without a lock per contact both
- * read no sends for a contact and both pass the cap. The test counts at
+ * the whole campaign in one batch, and its claim's transaction waits 300
+ * ms after reading the facts (HERALD_TEST_CLAIM_MS: the claim renders
+ * after its commit now, so nothing else keeps it open that long), so the
+ * two claims overlap: without a lock per contact both read no sends for a
+ * contact and both pass the cap. The test counts at
  * the outbox: no address gets two messages, and no contact has two sent
  * messages in the store. Several rounds, to give the race its chances.
  * The rate: the outbox at 50 a second (burst 5), two nodes sending two
@@ -111,7 +113,11 @@ static void round_once(int round)
     char name[64], *uri;
     int files, distinct;
     char *dir = fresh(conf, name, &uri);
+    setenv("HERALD_TEST", "1", 1);
+    setenv("HERALD_TEST_CLAIM_MS", "300", 1);
     pid_t a = spawn(dir, uri, conf, "a", "a.log"), b = spawn(dir, uri, conf, "b", "b.log");
+    unsetenv("HERALD_TEST_CLAIM_MS");
+    unsetenv("HERALD_TEST");
     await_exit(a);
     await_exit(b);
     assert_int_equal(tu_sql1("", uri, "SELECT count(*) FROM messages WHERE state IN (0, 1, 6, 7)"),
