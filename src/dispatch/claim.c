@@ -465,7 +465,7 @@ static int render_batch(struct hd_dispatch *d, struct hd_claimed *ms, size_t n, 
                         struct hd_err *err)
 {
     uint64_t lapses = d->lapses;
-    size_t failed = 0;
+    size_t failed = 0, done = 0;
     int rc = 0;
     if (n > 0)
         test_pause(d->test_render_ms);
@@ -478,7 +478,7 @@ static int render_batch(struct hd_dispatch *d, struct hd_claimed *ms, size_t n, 
             j->why = hd_xstrdup(rerr.msg);
             failed++;
         }
-        if ((rc = hd_dsp_beat(d, err)) == 0 && k % KEEP_SENDING == KEEP_SENDING - 1)
+        if ((rc = hd_dsp_beat(d, err)) == 0 && ++done % KEEP_SENDING == 0)
             rc = hd_dsp_keep_sending(d, err);
     }
     if (rc == 0 && failed)
