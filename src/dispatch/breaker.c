@@ -11,9 +11,10 @@
  * When the failures reach pause_on_failure_rate of the window (50 of 100
  * by default: the window's share is then at least the rate, whatever
  * follows), the campaign is paused as `campaign pause` does, inside the
- * writer's or the claim's transaction, with the reason stored for `campaign
- * show`, `why` and `send`, and a warning logged; the claim stops at once,
- * nothing more is handed to the drivers in that transaction, and the
+ * writer's transaction or the one that records a claim's render failures
+ * (claim.c), with the reason stored for `campaign show`, `why` and `send`,
+ * and a warning logged; the rest of that claim's failures go back to the
+ * queue, nothing more is handed to the drivers in that transaction, and the
  * loop's next turn puts its waiting messages back in the queue
  * (hd_dsp_release_waiting): what a driver already holds may still fail. The ring empties when the breaker trips and when
  * the campaign is seen paused, so a resumed campaign starts afresh. */

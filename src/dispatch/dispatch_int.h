@@ -3,7 +3,8 @@
  *
  *   runs.c    which runs are claimed from, their campaigns, and marking
  *             runs (and campaigns) done when nothing is left
- *   claim.c   due messages to jobs: decide, render, reserve, lease
+ *   claim.c   due messages to jobs: decide, reserve, lease and commit,
+ *             then render outside the transaction
  *   submit.c  jobs to the drivers under buckets and windows, and their
  *             results back into d->res
  *   write.c   results (and decisions) to the store in batches
