@@ -380,6 +380,9 @@ static void test_events_scale_local_in_between(void **state)
                                        "2026-12-31T12:00:00Z"};
     for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
         int64_t now;
+        if (pg_uri && k % 2) /* PostgreSQL's SQL is the same at each: the month end, the leap
+                              * day and the year end there, 36 runs of herald instead of 60 */
+            continue;
         assert_int_equal(hd_time_parse_iso(nows[k], &now, NULL), 0);
         check_local(now);
     }
