@@ -502,6 +502,31 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX consent_log_xact ON consent_log(xact_id, id);"
     "ALTER TABLE webhooks ADD COLUMN log_xact bigint NOT NULL DEFAULT 0;"
     "ALTER TABLE webhooks ADD COLUMN consent_xact bigint NOT NULL DEFAULT 0;",
+    /* 28: herald_json_patch in linear time, the same text out. 22's looked
+     * each key up with json's ->, a scan of the text, and merging a contact
+     * of 50,000 attributes into itself ran past ten minutes (5,000 took
+     * 16 s); here the patch's values (as written) and the target's keys are
+     * a jsonb each, whose look-ups are binary searches: 2.2 s for 50,000. */
+    "CREATE OR REPLACE FUNCTION herald_json_patch(target text, patch text) RETURNS text "
+    "LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE t json; p json := patch::json; pv jsonb; tk jsonb; r text;\n"
+    "BEGIN\n"
+    "  IF json_typeof(p) IS DISTINCT FROM 'object' THEN RETURN patch; END IF;\n"
+    "  t := CASE WHEN json_typeof(target::json) = 'object' THEN target::json ELSE '{}' END;\n"
+    "  SELECT coalesce(jsonb_object_agg(key, value::text), '{}') INTO pv FROM json_each(p);\n"
+    "  SELECT coalesce(jsonb_object_agg(key, 0), '{}') INTO tk FROM json_each(t);\n"
+    "  SELECT string_agg(to_json(k)::text || ':' || v, ',' ORDER BY side, n) INTO r FROM (\n"
+    "    SELECT 0 AS side, n, key AS k, CASE WHEN pv -> key IS NULL THEN value::text\n"
+    "      ELSE herald_json_patch(value::text, pv ->> key) END AS v\n"
+    "    FROM json_each(t) WITH ORDINALITY AS a(key, value, n)\n"
+    "    WHERE coalesce(pv ->> key, '') <> 'null'\n"
+    "    UNION ALL\n"
+    "    SELECT 1, n, key, CASE WHEN json_typeof(value) = 'object'\n"
+    "      THEN herald_json_patch('{}', value::text) ELSE value::text END\n"
+    "    FROM json_each(p) WITH ORDINALITY AS b(key, value, n)\n"
+    "    WHERE json_typeof(value) <> 'null' AND tk -> key IS NULL) AS s;\n"
+    "  RETURN '{' || coalesce(r, '') || '}';\n"
+    "END $$;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

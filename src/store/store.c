@@ -669,6 +669,9 @@ static const char *const migrations[] = {
      * consent_log row's writing transaction, for the webhooks' cursors;
      * SQLite's one writer commits in id order and needs nothing. */
     "SELECT 1",
+    /* 28: PostgreSQL's herald_json_patch in linear time; SQLite's json_patch
+     * is its own */
+    "SELECT 1",
 };
 /* clang-format on */
 
