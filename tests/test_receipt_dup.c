@@ -4,23 +4,30 @@
  * 20), so a copy that arrives before its message is known and another
  * after are two rows until the first is applied: applying it must drop it
  * and say it was not the first, so the message moves once. The store's
- * own functions on a fresh store file; then the migration on a store of
- * the version before it, whose receipts must survive the rebuild. */
-#include "testutil.h"
+ * own functions on a fresh store, a SQLite file and again (the _pg
+ * cases) a fresh PostgreSQL database with herald's schema
+ * (tu_both_store_migrated), read back through tu_sql1 (sqlite3 or psql by
+ * the target); then, SQLite only, the migration on a store file of the
+ * version before it, whose receipts must survive the rebuild. */
+#include "testboth.h"
 
 #include "herald/store.h"
 
 static char *dir;
+static const char *db; /* the store: "h.db" in dir, or a PostgreSQL URI */
+static struct tu_both stores;
+TU_BOTH_FIXTURES(stores)
 
 static struct hd_store *open_mem(void)
 {
     struct hd_store *st = NULL;
     struct hd_err e = {0};
-    struct hd_store_opts create = {.create = true};
     dir = tu_tmpdir();
-    char *db = tu_path(dir, "h.db");
-    assert_int_equal(hd_store_open(db, &create, &st, &e), 0);
-    free(db);
+    db = tu_both_store_migrated(&stores, "h.db");
+    char *path = stores.pg ? hd_xstrdup(db) : tu_path(dir, db);
+    if (hd_store_open(path, &(struct hd_store_opts){.create = true}, &st, &e) < 0)
+        fail_msg("%s", e.msg);
+    free(path);
     return st;
 }
 
@@ -34,7 +41,7 @@ static void close_store(struct hd_store *st)
 static int64_t rows(struct hd_store *st)
 {
     (void)st;
-    return tu_sql1(dir, "h.db", "SELECT count(*) FROM receipts");
+    return tu_sql1(dir, db, "SELECT count(*) FROM receipts");
 }
 
 static void keep(struct hd_store *st, int64_t message, int64_t *id, bool *added)
@@ -116,7 +123,7 @@ static void test_receipt_dup_migration(void **state)
     keep(st, 0, &a, &added);
     keep(st, 9, &b, &added);
     hd_store_free(st);
-    char *db = tu_path(dir, "h.db");
+    char *path = tu_path(dir, "h.db");
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "sqlite3 '%s' \"CREATE TABLE r19 (id INTEGER PRIMARY KEY, provider TEXT NOT NULL, "
@@ -126,12 +133,12 @@ static void test_receipt_dup_migration(void **state)
              "id, provider, 'gw-' || id, status, code, reason, gateway_at, received_at, "
              "message_id, applied_at, provider_id FROM receipts; DROP TABLE receipts; ALTER "
              "TABLE r19 RENAME TO receipts; " TU_UNDO_AFTER_20 " PRAGMA user_version = 19;\"",
-             db);
+             path);
     free(tu_sh(cmd));
     struct hd_err e = {0};
     struct hd_store_opts open = {0};
-    assert_int_equal(hd_store_open(db, &open, &st, &e), 0);
-    free(db);
+    assert_int_equal(hd_store_open(path, &open, &st, &e), 0);
+    free(path);
     assert_int_equal(rows(st), 2);
     assert_int_equal(tu_sql1(dir, "h.db",
                              "SELECT count(*) FROM sqlite_master WHERE name IN "
@@ -154,6 +161,10 @@ int main(void)
         cmocka_unit_test(test_receipt_dup_unknown),
         cmocka_unit_test(test_receipt_dup_unknown_then_known),
         cmocka_unit_test(test_receipt_dup_migration),
+        {"test_receipt_dup_known_pg", test_receipt_dup_known, setup_pg, teardown, NULL},
+        {"test_receipt_dup_unknown_pg", test_receipt_dup_unknown, setup_pg, teardown, NULL},
+        {"test_receipt_dup_unknown_then_known_pg", test_receipt_dup_unknown_then_known, setup_pg,
+         teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
