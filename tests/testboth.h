@@ -4,13 +4,17 @@
  * the first time it is asked for, the same one after, and all are dropped
  * by tu_both_release. A test keeps one struct tu_both, sets pg in the
  * setup of its PostgreSQL run, and writes `database = tu_both_store(...)`
- * in its configuration; `herald init` makes the schema either way. */
+ * in its configuration; `herald init` makes the schema either way. A
+ * test that works on the store in-process opens it with tu_both_open. */
 #ifndef HERALD_TESTBOTH_H
 #define HERALD_TESTBOTH_H
 
 #include <stdbool.h>
 
 #include "testutil.h"
+
+#include "herald/dbcopy.h"
+#include "herald/store.h"
 
 struct tu_both {
     bool pg;           /* the stores are PostgreSQL databases */
@@ -33,6 +37,27 @@ static inline const char *tu_both_store(struct tu_both *b, const char *file)
     snprintf(b->file[b->n], sizeof b->file[0], "%s", file);
     b->uri[b->n] = tu_pg_db(b->name[b->n]);
     return b->uri[b->n++];
+}
+
+/* The store for file opened in-process with the schema made (the caller
+ * frees it): on SQLite folder/file, created (folder NULL: file as given,
+ * ":memory:"); on PostgreSQL its database given the schema first, as
+ * `herald init` does (hd_store_pg_init). */
+static inline struct hd_store *tu_both_open(struct tu_both *b, const char *folder, const char *file)
+{
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    struct hd_store_opts create = {.create = true};
+    char *path = b->pg    ? hd_xstrdup(tu_both_store(b, file))
+                 : folder ? tu_path(folder, file)
+                          : hd_xstrdup(file);
+    int before, after;
+    if (b->pg && hd_store_pg_init(path, NULL, &before, &after, &e) < 0)
+        fail_msg("making the schema in %s: %s", file, e.msg);
+    if (hd_store_open(path, b->pg ? NULL : &create, &st, &e) < 0)
+        fail_msg("opening %s: %s", file, e.msg);
+    free(path);
+    return st;
 }
 
 /* Drops the PostgreSQL databases made and forgets them; pg goes back to
