@@ -9,7 +9,8 @@
  * window takes them), and a third of the contacts have no event of a name
  * (not did). The cases on the group's own store (the events rules, event
  * properties, errors) run again with it on PostgreSQL, the same data and
- * the same evaluator. */
+ * the same evaluator, and the RFM example on a PostgreSQL database of its
+ * own (rfm.c's scores through herald_json_patch there). */
 #include "testutil.h"
 
 #include <ctype.h>
@@ -1259,8 +1260,11 @@ static long long count_of(const char *expr)
 static void test_behaviour_rfm(void **state)
 {
     (void)state;
-    char *rdir = tu_tmpdir(), *p = tu_path(rdir, "h.conf");
-    tu_write(p, "[herald]\ndefault_region = US\n");
+    char *rdir = tu_tmpdir(), *p = tu_path(rdir, "h.conf"), text[512], name[64];
+    char *uri = pg_uri ? tu_pg_db(name) : NULL; /* a database of its own on PostgreSQL */
+    snprintf(text, sizeof text, "[herald]\ndefault_region = US\n%s%s%s", uri ? "database = " : "",
+             uri ? uri : "", uri ? "\n" : "");
+    tu_write(p, text);
     free(p);
     p = tu_path(rdir, "c.csv");
     tu_write(p, "id,email\nr1,r1@x.org\nr2,r2@x.org\nr3,r3@x.org\nr4,r4@x.org\nr5,r5@x.org\n"
@@ -1315,7 +1319,14 @@ static void test_behaviour_rfm(void **state)
             fail_msg("[%s] does not hold", scores[i]);
     assert_int_equal(count_of("in_segment(\"rfm_important_develop\")"), 2);
     dir = saved;
+    p = tu_path(rdir, "var/herald.db");
+    assert_int_equal(tu_exists(p), !uri); /* the run was on the engine meant */
+    free(p);
     tu_rmdir(rdir);
+    if (uri) {
+        tu_pg_drop(name);
+        free(uri);
+    }
 }
 
 /* Properties from a "properties" column; a bad one stops the import with
@@ -1395,13 +1406,15 @@ int main(void)
         cmocka_unit_test(test_behaviour_local_today),
         cmocka_unit_test(test_behaviour_rfm),
     };
-    /* the cases on the group's own store again, on PostgreSQL (the messages
-     * case writes the dispatcher's tables with SQLite's text; the others
-     * make folders of their own) */
+    /* the cases on the group's own store again, on PostgreSQL, and the RFM
+     * case on a database of its own (the messages case writes the
+     * dispatcher's tables with SQLite's text; the others make SQLite
+     * folders of their own) */
     const struct CMUnitTest tests_pg[] = {
         {"test_behaviour_events_pg", test_behaviour_events, NULL, NULL, NULL},
         {"test_behaviour_import_properties_pg", test_behaviour_import_properties, NULL, NULL, NULL},
         {"test_behaviour_errors_pg", test_behaviour_errors, NULL, NULL, NULL},
+        {"test_behaviour_rfm_pg", test_behaviour_rfm, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);

@@ -3,13 +3,18 @@
  * Retry-After, sliding cap windows, and every move the message state
  * machine allows or refuses; the checks a claimed message meets (consent,
  * suppression, channel choice, caps, quiet hours, expiry) as a table;
- * what a gateway's answer does to the audience (hd_feedback_apply). */
-#include "testutil.h"
+ * what a gateway's answer does to the audience (hd_feedback_apply), the
+ * one case with a store, on SQLite in memory and again on a fresh
+ * PostgreSQL database (test_feedback_pg). */
+#include "testboth.h"
 
 #include "herald/dispatch.h"
 #include "herald/policy.h"
 #include "herald/schedule.h"
 #include "herald/state.h"
+
+static struct tu_both stores;
+TU_BOTH_FIXTURES(stores)
 
 static void test_bucket(void **state)
 {
@@ -386,14 +391,12 @@ static int keep_suppression(void *ud, const struct hd_suppression *s)
 static void test_feedback(void **state)
 {
     (void)state;
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = tu_both_open(&stores, NULL, ":memory:");
     struct hd_store_import *imp;
     struct hd_err e = {0};
     struct hd_contact_row row = {
         .ext_id = "c1", .phone = "+14155550199", .created_at = -1, .attrs = "{}"};
     int64_t ins, upd;
-    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
     assert_int_equal(hd_store_import_row(imp, &row, &e), 0);
     assert_int_equal(hd_store_import_end(imp, true, &ins, &upd, &e), 0);
@@ -438,9 +441,13 @@ static void test_feedback(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket), cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_caps),   cmocka_unit_test(test_states),
-        cmocka_unit_test(test_checks), cmocka_unit_test(test_feedback),
+        cmocka_unit_test(test_bucket),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_states),
+        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_feedback),
+        {"test_feedback_pg", test_feedback, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

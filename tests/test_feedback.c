@@ -2,11 +2,14 @@
  * (issue 15: no reply caused by herald's own encoding may ever suppress an
  * address). The SMTP driver never marks such a reply bad (test_smtp,
  * test_postfix); this checks the last gate, hd_feedback_apply, on results
- * a driver might get wrong. */
-#include "testutil.h"
+ * a driver might get wrong. On a SQLite store in memory and on a fresh
+ * PostgreSQL database (the `_pg` entry). */
+#include "testboth.h"
 
 #include "herald/dispatch.h"
-#include "herald/store.h"
+
+static struct tu_both stores;
+TU_BOTH_FIXTURES(stores)
 
 static int keep(void *ud, const struct hd_suppression *s)
 {
@@ -18,10 +21,8 @@ static int keep(void *ud, const struct hd_suppression *s)
 static void test_feedback_only_permanent_suppresses(void **state)
 {
     (void)state;
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = tu_both_open(&stores, NULL, ":memory:");
     struct hd_err e = {0};
-    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
     static const int outcomes[] = {HD_OUT_ACCEPTED, HD_OUT_TEMPORARY, HD_OUT_THROTTLED};
     for (size_t i = 0; i < 3; i++) {
         struct hd_result r = {.outcome = outcomes[i], .bad_address = true};
@@ -44,6 +45,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_feedback_only_permanent_suppresses),
+        {"test_feedback_only_permanent_suppresses_pg", test_feedback_only_permanent_suppresses,
+         setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests_name("feedback", tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * in its configuration; `herald init` makes the schema either way. A
  * test of the store's functions, which opens the store itself, takes
  * tu_both_store_migrated's instead: the schema made already, and on
- * PostgreSQL one database for all its cases, emptied for each. */
+ * PostgreSQL one database for all its cases, emptied for each; or opens
+ * it with tu_both_open, which does both. */
 #ifndef HERALD_TESTBOTH_H
 #define HERALD_TESTBOTH_H
 
@@ -16,6 +17,7 @@
 #include "testutil.h"
 
 #include "herald/dbcopy.h"
+#include "herald/store.h"
 
 struct tu_both {
     bool pg;           /* the stores are PostgreSQL databases */
@@ -106,6 +108,23 @@ static inline const char *tu_both_store_migrated(struct tu_both *b, const char *
     b->uri[0] = uri;
     b->n = 1;
     return uri;
+}
+
+/* The store for file opened in-process with the schema made (the caller
+ * frees it): on SQLite folder/file, created (folder NULL: file as given,
+ * ":memory:"); on PostgreSQL tu_both_store_migrated's database. */
+static inline struct hd_store *tu_both_open(struct tu_both *b, const char *folder, const char *file)
+{
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    struct hd_store_opts create = {.create = true};
+    char *path = b->pg    ? hd_xstrdup(tu_both_store_migrated(b, file))
+                 : folder ? tu_path(folder, file)
+                          : hd_xstrdup(file);
+    if (hd_store_open(path, b->pg ? NULL : &create, &st, &e) < 0)
+        fail_msg("opening %s: %s", file, e.msg);
+    free(path);
+    return st;
 }
 
 /* Drops the PostgreSQL databases made and forgets them; pg goes back to
