@@ -434,9 +434,12 @@ int main(void)
         cmocka_unit_test(test_browser_console_campaign),
     };
     const struct CMUnitTest tests_pg[] = {
-        TB_PG(test_browser_unsubscribe_en), TB_PG(test_browser_unsubscribe_zh),
-        TB_PG(test_browser_preferences_zh), TB_PG(test_browser_bad_token),
-        TB_PG(test_browser_console),        TB_PG(test_browser_console_campaign),
+        {"test_browser_unsubscribe_en_pg", test_browser_unsubscribe_en, NULL, NULL, NULL},
+        {"test_browser_unsubscribe_zh_pg", test_browser_unsubscribe_zh, NULL, NULL, NULL},
+        {"test_browser_preferences_zh_pg", test_browser_preferences_zh, NULL, NULL, NULL},
+        {"test_browser_bad_token_pg", test_browser_bad_token, NULL, NULL, NULL},
+        {"test_browser_console_pg", test_browser_console, NULL, NULL, NULL},
+        {"test_browser_console_campaign_pg", test_browser_console_campaign, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);

@@ -8,9 +8,10 @@
  * (800 px wide) into the output folder, where drive.js writes each page's
  * findings as axe-NAME-LANG.json. The setup is a site of tests/testbrowser.h:
  * the test's own folder, herald serve on a free port, a user made with
- * `herald user add --password-file`; the cases run on a SQLite store and
- * again (`_pg`) on a PostgreSQL one, whose screenshots and findings go to
- * the output folder's pg/. */
+ * `herald user add --password-file`; on a SQLite store, and again (`_pg`,
+ * in English only: the language is no matter of the engine) on a
+ * PostgreSQL one, whose screenshots and findings go to the output
+ * folder's pg/. */
 #include "testbrowser.h"
 
 #include "herald/state.h"
@@ -209,9 +210,11 @@ int main(void)
         cmocka_unit_test(test_browser_a11y_en),
         cmocka_unit_test(test_browser_a11y_zh),
     };
+    /* on PostgreSQL the pages in English only: what the engine gives them
+     * is the same in either language, and the pass is the slowest there is
+     * (axe-core on every page) */
     const struct CMUnitTest tests_pg[] = {
-        TB_PG(test_browser_a11y_en),
-        TB_PG(test_browser_a11y_zh),
+        {"test_browser_a11y_en_pg", test_browser_a11y_en, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);

@@ -140,7 +140,7 @@ int main(void)
         cmocka_unit_test(test_browser_admin),
     };
     const struct CMUnitTest tests_pg[] = {
-        TB_PG(test_browser_admin),
+        {"test_browser_admin_pg", test_browser_admin, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);

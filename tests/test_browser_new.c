@@ -176,7 +176,7 @@ int main(void)
         cmocka_unit_test(test_browser_new_campaign),
     };
     const struct CMUnitTest tests_pg[] = {
-        TB_PG(test_browser_new_campaign),
+        {"test_browser_new_campaign_pg", test_browser_new_campaign, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);

@@ -193,8 +193,8 @@ int main(void)
         cmocka_unit_test(test_browser_tpl_segments),
     };
     const struct CMUnitTest tests_pg[] = {
-        TB_PG(test_browser_tpl_preview),
-        TB_PG(test_browser_tpl_segments),
+        {"test_browser_tpl_preview_pg", test_browser_tpl_preview, NULL, NULL, NULL},
+        {"test_browser_tpl_segments_pg", test_browser_tpl_segments, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);
