@@ -133,7 +133,9 @@ static inline void tb_session_start(struct tb_session *s)
     close(out[1]);
     s->to = in[1];
     s->from = out[0];
-    signal(SIGPIPE, SIG_IGN); /* a dead session is an EOF, not the test's death */
+    /* no later child (herald serve) holds drive.js's stdin open */
+    fcntl(s->to, F_SETFD, FD_CLOEXEC);
+    fcntl(s->from, F_SETFD, FD_CLOEXEC);
     free(js);
     free(log);
 }
@@ -230,7 +232,9 @@ static inline void tb_drive(const char *shots, int port, json_t *scenarios)
     json_decref(plan);
     struct hd_buf b;
     hd_buf_init(&b);
+    void (*pipe_was)(int) = signal(SIGPIPE, SIG_IGN); /* a dead session: an error, not death */
     bool sent = dprintf(tb_sess.to, "%s\n", pp) > 0;
+    signal(SIGPIPE, pipe_was);
     bool answered = sent && tb_session_read(&tb_sess, &b, 90);
     hd_buf_adds(&b, "");   /* a string even when empty */
     fputs(b.data, stdout); /* the screenshots' paths, each scenario's time */
