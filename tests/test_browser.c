@@ -17,7 +17,8 @@
  * process that outlives a run of the script is killed and fails the test.
  * The web console (issue 21) is one more pair of scenarios: sign in (a
  * wrong password first), the overview, sign out, and the overview in
- * Chinese. */
+ * Chinese. Every case runs on a SQLite store and again (`_pg`) on a
+ * PostgreSQL one, in the same browser session (tests/testbrowser.h). */
 #include "testbrowser.h"
 
 static struct tb_site site; /* herald serve, its folder and port */
@@ -143,18 +144,29 @@ static void assert_no_consent(const char *contact)
     json_decref(rows);
 }
 
-static int setup(void **state)
+static int setup_on(bool pg)
 {
-    (void)state;
-    tb_site_init(&site, tpl_promo,
-                 "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                 "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n"
-                 "b4,b4@example.com,Di,zh-CN\n");
+    tb_site_init_on(&site, pg, tpl_promo,
+                    "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                    "b2,b2@example.com,Bo,zh-CN\nb3,b3@example.com,Cy,en\n"
+                    "b4,b4@example.com,Di,zh-CN\n");
     TU_HERALD_OK(site.dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
     TU_HERALD_OK(site.dir, "send", "promo");
     tb_site_start(&site);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on(false);
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    return setup_on(true);
 }
 
 static int teardown(void **state)
@@ -352,15 +364,15 @@ static void test_browser_console(void **state)
     tb_site_user(&site, "ann", "viewer");
     tb_site_drive(&site, json_pack("[o, o]", tb_scenario("console-en", "en-US", "", console_en),
                                    tb_scenario("console-zh-CN", "zh-CN", "", console_zh)));
-    assert_int_equal(tu_q1(site.dir,
-                           "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
-                           "who = 'ann' AND addr = '127.0.0.1'"),
+    assert_int_equal(tb_site_q1(&site,
+                                "SELECT count(*) FROM audit_actions WHERE action = 'login' AND "
+                                "who = 'ann' AND addr = '127.0.0.1'"),
                      2);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                     "'login_failed'"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE action = "
+                                       "'login_failed'"),
                      1);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"),
-                     1);
+    assert_int_equal(
+        tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE action = 'logout'"), 1);
 }
 
 /* The campaign page and the log (issue 21): an operator pauses a campaign
@@ -406,8 +418,8 @@ static void test_browser_console_campaign(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "status       paused"));
     tu_run_release(&r);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                     "'campaign_pause' AND who = 'opa' AND detail = 'later'"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE action = "
+                                       "'campaign_pause' AND who = 'opa' AND detail = 'later'"),
                      1);
 }
 
@@ -421,5 +433,15 @@ int main(void)
         cmocka_unit_test(test_browser_console),
         cmocka_unit_test(test_browser_console_campaign),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_browser_unsubscribe_en_pg", test_browser_unsubscribe_en, NULL, NULL, NULL},
+        {"test_browser_unsubscribe_zh_pg", test_browser_unsubscribe_zh, NULL, NULL, NULL},
+        {"test_browser_preferences_zh_pg", test_browser_preferences_zh, NULL, NULL, NULL},
+        {"test_browser_bad_token_pg", test_browser_bad_token, NULL, NULL, NULL},
+        {"test_browser_console_pg", test_browser_console, NULL, NULL, NULL},
+        {"test_browser_console_campaign_pg", test_browser_console_campaign, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
+    rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);
+    return tb_end_session(rc);
 }

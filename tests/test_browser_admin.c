@@ -6,7 +6,8 @@
  * test_browser_a11y's operator cannot open) are checked with axe-core in
  * English and Chinese, and every page here is screenshot 800 px wide
  * (the shared header's nav wraps there). The site (its folder, herald
- * serve on a free port, the admin) is testbrowser.h's tb_site. */
+ * serve on a free port, the admin) is testbrowser.h's tb_site, on a
+ * SQLite store and again (`_pg`) on a PostgreSQL one. */
 #include "testbrowser.h"
 
 static struct tb_site site;
@@ -16,13 +17,24 @@ static const char tpl_promo[] =
     "--- email.subject\nHello {{ first_name }}\n"
     "--- email.text\nHello.\nUnsubscribe: {{ unsubscribe_url }}\n";
 
-static int setup(void **state)
+static int setup_on(bool pg)
 {
-    (void)state;
-    tb_site_init(&site, tpl_promo, "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n");
+    tb_site_init_on(&site, pg, tpl_promo, "id,email,first_name,locale\nk1,k1@example.com,Ann,en\n");
     tb_site_user(&site, "root", "admin");
     tb_site_start(&site);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on(false);
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    return setup_on(true);
 }
 
 static int teardown(void **state)
@@ -110,14 +122,15 @@ static void test_browser_admin(void **state)
     tb_site_drive(&site, json_pack("[o, o, o]", tb_scenario("admin-en", "en-US", "", admin_en),
                                    tb_scenario("operator-en", "en-US", "", operator_en),
                                    tb_scenario("admin-zh-CN", "zh-CN", "", admin_zh)));
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM users WHERE name = 'olga' AND role = "
-                                     "'operator' AND hash LIKE '$argon2id$%'"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM users WHERE name = 'olga' AND role = "
+                                       "'operator' AND hash LIKE '$argon2id$%'"),
                      1);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM api_keys WHERE name = 'shop' AND scopes "
-                                     "= 'read,send' AND revoked_at IS NULL"),
+    assert_int_equal(tb_site_q1(&site,
+                                "SELECT count(*) FROM api_keys WHERE name = 'shop' AND scopes "
+                                "= 'read,send' AND revoked_at IS NULL"),
                      1);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE who = 'root' AND "
-                                     "action IN ('user_add', 'apikey_create')"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE who = 'root' AND "
+                                       "action IN ('user_add', 'apikey_create')"),
                      2);
 }
 
@@ -126,5 +139,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_browser_admin),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_browser_admin_pg", test_browser_admin, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
+    rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);
+    return tb_end_session(rc);
 }

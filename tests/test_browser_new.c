@@ -10,7 +10,8 @@
  * estimate too, for a daily campaign in America/New_York).
  * Screenshots go to the output folder (tb_shots_dir). The setup is a
  * site of tests/testbrowser.h: its own folder, `herald serve` on a free
- * port, users made with `herald user add --password-file`. */
+ * port, users made with `herald user add --password-file`, on a SQLite
+ * store and again (`_pg`) on a PostgreSQL one. */
 #include "testbrowser.h"
 
 static struct tb_site site; /* herald serve, its folder and port */
@@ -23,15 +24,26 @@ static const char tpl_promo[] =
     "--- email.text\nHello {{ first_name }}, our winter sale starts today.\n"
     "Unsubscribe: {{ unsubscribe_url }}\n";
 
-static int setup(void **state)
+static int setup_on(bool pg)
 {
-    (void)state;
-    tb_site_init(&site, tpl_promo,
-                 "id,email,first_name,locale\nn1,n1@example.com,Ann,en\n"
-                 "n2,n2@example.com,Bo,zh-CN\nn3,n3@example.com,Cy,en\n");
+    tb_site_init_on(&site, pg, tpl_promo,
+                    "id,email,first_name,locale\nn1,n1@example.com,Ann,en\n"
+                    "n2,n2@example.com,Bo,zh-CN\nn3,n3@example.com,Cy,en\n");
     tb_site_user(&site, "opa", "operator");
     tb_site_start(&site);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on(false);
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    return setup_on(true);
 }
 
 static int teardown(void **state)
@@ -145,10 +157,10 @@ static void test_browser_new_campaign(void **state)
 {
     (void)state;
     tb_site_drive(&site, json_pack("[o]", tb_scenario("console-new-en", "en-US", "", create_en)));
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM campaigns"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM campaigns"),
                      1); /* the estimate wrote none */
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                     "'campaign_create' AND who = 'opa' AND detail = 'launch'"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE action = "
+                                       "'campaign_create' AND who = 'opa' AND detail = 'launch'"),
                      1);
     assert_int_equal(outbox_count(), 0);
     TU_HERALD_OK(site.dir, "send", "launch");
@@ -163,5 +175,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_browser_new_campaign),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_browser_new_campaign_pg", test_browser_new_campaign, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
+    rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);
+    return tb_end_session(rc);
 }

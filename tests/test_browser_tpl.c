@@ -8,7 +8,8 @@
  * (wait_text), through a parse error shown at its line and column, then
  * saved by an operator (and the CLI agrees); a viewer's editor has no Save.
  * Screenshots of both pages in English and Chinese go to the output folder
- * ($HERALD_TEST_OUT, else test-output/browser beside the binary). */
+ * ($HERALD_TEST_OUT, else test-output/browser beside the binary; pg/ there
+ * for the cases run again, `_pg`, on a PostgreSQL store). */
 #include "testbrowser.h"
 
 static struct tb_site site; /* herald serve, its folder and port */
@@ -43,19 +44,30 @@ static void write_in(const char *name, const char *text)
     free(p);
 }
 
-static int setup(void **state)
+static int setup_on(bool pg)
 {
-    (void)state;
-    tb_site_init(&site, tpl_promo,
-                 "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
-                 "b2,b2@example.com,波,zh-CN\nb3,b3@example.com,Cy,en\n"
-                 "b4,b4@example.com,迪,zh-CN\n");
+    tb_site_init_on(&site, pg, tpl_promo,
+                    "id,email,first_name,locale\nb1,b1@example.com,Ann,en\n"
+                    "b2,b2@example.com,波,zh-CN\nb3,b3@example.com,Cy,en\n"
+                    "b4,b4@example.com,迪,zh-CN\n");
     write_in("tpl/welcome.tmpl", tpl_welcome);
     write_in("tpl/welcome.zh-CN.tmpl", tpl_welcome_zh);
     tb_site_user(&site, "opa", "operator");
     tb_site_user(&site, "ann", "viewer");
     tb_site_start(&site);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_on(false);
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    return setup_on(true);
 }
 
 static int teardown(void **state)
@@ -168,10 +180,10 @@ static void test_browser_tpl_segments(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "2\n");
     tu_run_release(&r);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM audit_actions WHERE action = "
-                                     "'segment_define' AND who = 'opa' AND detail = 'zh'"),
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM audit_actions WHERE action = "
+                                       "'segment_define' AND who = 'opa' AND detail = 'zh'"),
                      1);
-    assert_int_equal(tu_q1(site.dir, "SELECT count(*) FROM segments"), 2);
+    assert_int_equal(tb_site_q1(&site, "SELECT count(*) FROM segments"), 2);
 }
 
 int main(void)
@@ -180,5 +192,11 @@ int main(void)
         cmocka_unit_test(test_browser_tpl_preview),
         cmocka_unit_test(test_browser_tpl_segments),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest tests_pg[] = {
+        {"test_browser_tpl_preview_pg", test_browser_tpl_preview, NULL, NULL, NULL},
+        {"test_browser_tpl_segments_pg", test_browser_tpl_segments, NULL, NULL, NULL},
+    };
+    int rc = cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
+    rc |= cmocka_run_group_tests_name("postgresql", tests_pg, setup_pg, teardown);
+    return tb_end_session(rc);
 }

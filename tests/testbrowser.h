@@ -1,18 +1,21 @@
 /* testbrowser.h: what the browser tests share (test_browser.c and the
- * console's): a free port, tests/browser/drive.js run on a plan of
- * scenarios in Debian's headless Chromium with its HOME and TMPDIR inside
- * the test's folder, the check that no Chromium outlives it and that its
- * TMPDIR is left empty, playwright-core installed from the lock file when
- * missing, the screenshot folder, and a scenario built from a table of
- * step lines. A scenario's steps, one a line: "ACTION ARGUMENT" with
- * " =VALUE" at the end for the status a goto or click expects, the number
- * of matches a count expects, what a fill, select or type puts in, or the
- * text a wait_text or frame_text waits for; "$LINK" at
- * the start of an argument stands for the link the scenario is given.
- * tests/browser/drive.js lists the actions. One step is the table's own:
- * "sign_in NAME" stands for the four that sign NAME in through the login
- * form (tb_sign_in_steps). A browser test's `herald serve`, its folder and
- * its users are a struct tb_site (below). */
+ * console's): a free port, one session of tests/browser/drive.js serving
+ * plans of scenarios in Debian's headless Chromium, launched once for the
+ * whole program (both store engines' cases) with its HOME and TMPDIR in a
+ * folder of its own, the check at the program's end that no Chromium
+ * outlives it and that its TMPDIR is left empty, playwright-core installed
+ * from the lock file when missing, the screenshot folder, and a scenario
+ * built from a table of step lines. A scenario's steps, one a line:
+ * "ACTION ARGUMENT" with " =VALUE" at the end for the status a goto or
+ * click expects, the number of matches a count expects, what a fill,
+ * select or type puts in, or the text a wait_text or frame_text waits for;
+ * "$LINK" at the start of an argument stands for the link the scenario is
+ * given. tests/browser/drive.js lists the actions. One step is the table's
+ * own: "sign_in NAME" stands for the four that sign NAME in through the
+ * login form (tb_sign_in_steps). A browser test's `herald serve`, its
+ * folder, its store (SQLite or PostgreSQL) and its users are a struct
+ * tb_site (below); its main() runs a group per engine and ends with
+ * tb_end_session(). */
 #ifndef HERALD_TESTBROWSER_H
 #define HERALD_TESTBROWSER_H
 
@@ -84,53 +87,191 @@ static inline int tb_chromium_outlived(const char *dir)
     return tb_chromium_left(dir, true);
 }
 
-/* Nothing left in the browser's TMPDIR. */
-static inline void tb_assert_tmp_empty(const char *dir)
+/* The browser session: `node drive.js -` (under timeout(1)) serving plans,
+ * one Chromium launch for all of a program's plans on both store engines
+ * (a launch costs seconds; a browser test program makes a dozen plans). It
+ * starts with the first tb_drive(), in a folder of its own that holds
+ * Chromium's HOME and TMPDIR, the plans and drive.js's stderr (driver.log);
+ * tb_end_session() ends it. A session that died (a plan timed out) is
+ * reaped and the next plan starts another. */
+struct tb_session {
+    char *dir; /* its folder */
+    pid_t pid; /* timeout(1), whose child runs drive.js; 0: none */
+    int to;    /* drive.js's stdin: a plan file's path a line */
+    int from;  /* its stdout: what the plans print, each ending "plan ..." */
+    int plans; /* plans sent, for their files' names */
+};
+static struct tb_session tb_sess;
+
+static inline void tb_session_start(struct tb_session *s)
 {
-    char *tmp = tu_path(dir, "tmp");
-    DIR *d = opendir(tmp);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            fail_msg("the browser left %s/%s behind", tmp, e->d_name);
-    closedir(d);
-    free(tmp);
+    int in[2], out[2];
+    s->dir = tu_tmpdir();
+    const char *mk[] = {"mkdir", "home", "tmp", NULL};
+    tu_run_in(s->dir, mk);
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    char *js = tu_src_path("tests/browser/drive.js"), *log = tu_path(s->dir, "driver.log");
+    char home[600], tmp[600];
+    snprintf(home, sizeof home, "HOME=%s/home", s->dir);
+    snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", s->dir);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        if (chdir(s->dir) != 0 || !freopen(log, "ab", stderr))
+            _exit(126);
+        /* each plan bounds itself (timeout_ms); timeout(1) is the backstop */
+        execlp("timeout", "timeout", "-k", "5", "900", "env", home, tmp, NODE, js, "-",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    s->to = in[1];
+    s->from = out[0];
+    /* no later child (herald serve) holds drive.js's stdin open */
+    fcntl(s->to, F_SETFD, FD_CLOEXEC);
+    fcntl(s->from, F_SETFD, FD_CLOEXEC);
+    free(js);
+    free(log);
 }
 
-/* Plays the scenarios (a JSON array, taken) in headless Chromium, prints
- * the screenshots' paths and fails with the script's words when a step
- * fails. */
-static inline void tb_drive(const char *dir, const char *shots, int port, json_t *scenarios)
+/* How many problems the session's end showed (printed): drive.js not
+ * exiting 0 within 20 s of its stdin's end, a Chromium process outliving
+ * it, files left in its TMPDIR. Removes the folder. */
+static inline int tb_session_end(struct tb_session *s)
+{
+    int bad = 0, st = 0;
+    if (!s->dir)
+        return 0;
+    if (s->pid > 0) {
+        close(s->to);
+        close(s->from);
+        pid_t got = 0;
+        for (int i = 0; i < 400 && (got = waitpid(s->pid, &st, WNOHANG)) == 0; i++)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        if (got == 0) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+        }
+        if (got == 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("the browser session did not end cleanly (status %d)\n", st);
+            bad++;
+        }
+    }
+    int left = tb_chromium_outlived(s->dir);
+    if (left)
+        printf("%d Chromium processes outlived the browser session\n", left);
+    bad += left;
+    char *tmp = tu_path(s->dir, "tmp");
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            printf("the browser left %s/%s behind\n", tmp, e->d_name);
+            bad++;
+        }
+    if (d)
+        closedir(d);
+    free(tmp);
+    if (bad) {
+        printf("kept %s\n", s->dir);
+        free(s->dir);
+    } else {
+        tu_rmdir(s->dir); /* frees it */
+    }
+    memset(s, 0, sizeof *s);
+    return bad;
+}
+
+/* Reads what drive.js prints for the plan just sent into b, up to and
+ * including its "plan ..." line; false when it ended first or said nothing
+ * for secs seconds. */
+static inline bool tb_session_read(struct tb_session *s, struct hd_buf *b, int secs)
+{
+    struct pollfd p = {.fd = s->from, .events = POLLIN};
+    time_t until = time(NULL) + secs;
+    for (;;) {
+        const char *plan = b->data ? strstr(b->data, "plan ") : NULL;
+        while (plan && plan != b->data && plan[-1] != '\n')
+            plan = strstr(plan + 1, "plan ");
+        if (plan && strchr(plan, '\n'))
+            return true;
+        int left = (int)(until - time(NULL));
+        if (left <= 0 || poll(&p, 1, left * 1000) <= 0)
+            return false;
+        char chunk[4096];
+        ssize_t n = read(s->from, chunk, sizeof chunk);
+        if (n <= 0)
+            return false;
+        hd_buf_add(b, chunk, (size_t)n);
+    }
+}
+
+/* Plays the scenarios (a JSON array, taken) in the session's headless
+ * Chromium against the service on port, screenshots into shots; prints
+ * what drive.js says (the screenshots' paths, each scenario's time) and
+ * fails with its words when a step fails. */
+static inline void tb_drive(const char *shots, int port, json_t *scenarios)
 {
     assert_non_null(scenarios);
-    char base[64];
+    if (!tb_sess.dir)
+        tb_session_start(&tb_sess);
+    char base[64], name[32];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
                              "chromium", CHROMIUM, "viewport", "width", 800, "height", 500,
-                             "timeout_ms", 20000, "scenarios", scenarios);
-    char *pp = tu_path(dir, "plan.json"), *js = tu_src_path("tests/browser/drive.js");
+                             "timeout_ms", 45000, "scenarios", scenarios);
+    snprintf(name, sizeof name, "plan%d.json", ++tb_sess.plans);
+    char *pp = tu_path(tb_sess.dir, name);
     assert_int_equal(json_dump_file(plan, pp, JSON_INDENT(1)), 0);
     json_decref(plan);
-    char home[600], tmp[600];
-    snprintf(home, sizeof home, "HOME=%s/home", dir);
-    snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", dir);
-    /* drive.js stops itself after timeout_ms; timeout(1) is the backstop */
-    const char *argv[] = {"timeout", "-k", "5", "60", "env", home, tmp, NODE, js, pp, NULL};
-    struct tu_run r;
-    tu_exec(&r, dir, NULL, argv);
-    for (char *l = r.out; (l = strstr(l, "screenshot ")) != NULL; l++)
-        printf("screenshot: %.*s\n", (int)strcspn(l + 11, "\n"), l + 11);
-    fflush(stdout); /* before the next fork copies the buffer */
-    int left = tb_chromium_outlived(dir);
-    if (r.status != 0)
-        fail_msg("the browser script exited %d\n%s%s", r.status, r.out, r.err);
-    if (left)
-        fail_msg("%d Chromium processes outlived the browser script", left);
-    tu_run_release(&r);
+    struct hd_buf b;
+    hd_buf_init(&b);
+    void (*pipe_was)(int) = signal(SIGPIPE, SIG_IGN); /* a dead session: an error, not death */
+    bool sent = dprintf(tb_sess.to, "%s\n", pp) > 0;
+    signal(SIGPIPE, pipe_was);
+    bool answered = sent && tb_session_read(&tb_sess, &b, 90);
+    hd_buf_adds(&b, "");   /* a string even when empty */
+    fputs(b.data, stdout); /* the screenshots' paths, each scenario's time */
+    fflush(stdout);        /* before the next fork copies the buffer */
     free(pp);
-    free(js);
-    tb_assert_tmp_empty(dir);
+    if (!answered) {
+        char *lp = tu_path(tb_sess.dir, "driver.log"), *log = tu_read(lp);
+        char *out = hd_buf_detach(&b, NULL);
+        free(lp);
+        tb_session_end(&tb_sess); /* the next plan starts another */
+        fail_msg("the browser session ended or hung during the plan\n%s%s", out, log ? log : "");
+    }
+    if (!strstr(b.data, "\nplan ok\n") && strncmp(b.data, "plan ok\n", 8) != 0)
+        fail_msg("the browser script failed\n%s", b.data);
+    hd_buf_release(&b);
+}
+
+/* The last check of a browser test program, after its groups: the
+ * session ends (drive.js closes Chromium and exits 0), no Chromium
+ * outlives it and its TMPDIR is empty; the groups' status or'ed with 1
+ * when not. */
+static void tb_test_session_end(void **state)
+{
+    (void)state;
+    assert_int_equal(tb_session_end(&tb_sess), 0);
+}
+
+/* A case of the PostgreSQL group: the same function, named NAME_pg. */
+#define TB_PG(f)                                                                                   \
+    {                                                                                              \
+#f "_pg", f, NULL, NULL, NULL                                                              \
+    }
+
+static inline int tb_end_session(int rc)
+{
+    const struct CMUnitTest end[] = {cmocka_unit_test(tb_test_session_end)};
+    return rc | cmocka_run_group_tests_name("browser session", end, NULL, NULL);
 }
 
 /* Installs playwright-core from the lock file when node_modules is missing
@@ -233,41 +374,63 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
 }
 
 /* A site: `herald serve` on a free 127.0.0.1 port for the browser, in a
- * folder of its own (a test file keeps one, static, for its group).
- * tb_site_init() makes everything up to the store, tb_site_user() the
- * console's users, tb_site_start() the service, tb_site_drive() plays
- * scenarios against it, and tb_site_stop() (the group's teardown) stops
- * the service and removes the folder, kept when HERALD_KEEP_TEST_DIR is
- * set. */
+ * folder of its own (a test file keeps one, static, for its group), its
+ * store a SQLite file or a fresh PostgreSQL database (tu_pg_db): a test
+ * file runs its cases on each, as two groups whose setups differ in the
+ * engine. tb_site_init() makes everything up to the store, tb_site_user()
+ * the console's users, tb_site_start() the service, tb_site_drive() plays
+ * scenarios against it, tb_site_q1() reads the store (sqlite3 or psql),
+ * and tb_site_stop() (the group's teardown) stops the service and removes
+ * the folder, kept when HERALD_KEEP_TEST_DIR is set, and the database. */
 struct tb_site {
-    char *dir;   /* the test's folder: store, outbox, Chromium's HOME and TMPDIR */
-    char *shots; /* where screenshots go (kept) */
-    int port;    /* the free port, h.conf's listen and public_url */
-    pid_t serve; /* herald serve once started, else 0 */
+    char *dir;        /* the test's folder: configuration, store, outbox */
+    char *db;         /* the store: "h.db" in dir, or a postgresql:// URI */
+    char pg_name[64]; /* the PostgreSQL database's name, for tu_pg_drop; "" on SQLite */
+    char *shots;      /* where screenshots go (kept): the PostgreSQL run's in pg/ */
+    int port;         /* the free port, h.conf's listen and public_url */
+    pid_t serve;      /* herald serve once started, else 0 */
 };
 
 /* The folder, playwright-core, the screenshot folder, a port, h.conf
- * (HERALD_CONFIG set, HERALD_NOW unset), Chromium's HOME and TMPDIR, and
- * the store with the template promo (tpl) and the contacts (csv). */
-static inline void tb_site_init(struct tb_site *site, const char *tpl, const char *csv)
+ * (HERALD_CONFIG set, HERALD_NOW unset) and the store, on PostgreSQL when
+ * pg, with the template promo (tpl) and the contacts (csv). */
+static inline void tb_site_init_on(struct tb_site *site, bool pg, const char *tpl, const char *csv)
 {
     site->dir = tu_tmpdir();
     tb_need_playwright();
-    site->shots = tb_shots_dir();
+    site->pg_name[0] = '\0';
+    site->db = pg ? tu_pg_db(site->pg_name) : hd_xstrdup("h.db");
+    char *shots = tb_shots_dir();
+    site->shots = pg ? tu_path(shots, "pg") : hd_xstrdup(shots);
+    free(shots);
+    if (pg) {
+        const char *argv[] = {"mkdir", "-p", site->shots, NULL};
+        tu_run_in(".", argv);
+    }
     site->port = tb_free_port();
     site->serve = 0;
     setenv("HERALD_CONFIG", "h.conf", 1);
     unsetenv("HERALD_NOW");
-    char conf[512], *cp = tu_path(site->dir, "h.conf");
+    char conf[1024], *cp = tu_path(site->dir, "h.conf");
     snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = h.db\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
+             "[herald]\ndatabase = %s\ntemplates = tpl\n[serve]\nlisten = 127.0.0.1:%d\n"
              "public_url = http://127.0.0.1:%d\nsecret_file = var/herald.secret\n",
-             site->port, site->port);
+             site->db, site->port, site->port);
     tu_write(cp, conf);
     free(cp);
-    const char *argv[] = {"mkdir", "home", "tmp", NULL};
-    tu_run_in(site->dir, argv);
     tu_serve_store(site->dir, tpl, csv);
+}
+
+/* The same on a SQLite file. */
+static inline void tb_site_init(struct tb_site *site, const char *tpl, const char *csv)
+{
+    tb_site_init_on(site, false, tpl, csv);
+}
+
+/* One number from the site's store (-1 when none). */
+static inline int64_t tb_site_q1(const struct tb_site *site, const char *sql)
+{
+    return tu_sql1(site->dir, site->db, sql);
 }
 
 /* Adds console user name with role and the password TB_PASSWORD, which
@@ -293,22 +456,27 @@ static inline void tb_site_start(struct tb_site *site)
 /* Plays the scenarios (taken) against the site, as tb_drive(). */
 static inline void tb_site_drive(const struct tb_site *site, json_t *scenarios)
 {
-    tb_drive(site->dir, site->shots, site->port, scenarios);
+    tb_drive(site->shots, site->port, scenarios);
 }
 
 /* Stops herald serve, removes the folder (or says where it was kept) and
- * frees the rest; 0, or -1 when the service did not exit cleanly. */
+ * the database, and frees the rest; 0, or -1 when the service did not exit
+ * cleanly. */
 static inline int tb_site_stop(struct tb_site *site)
 {
     int st = site->serve > 0 ? tu_serve_stop(site->serve) : 0;
     site->serve = 0;
     if (getenv("HERALD_KEEP_TEST_DIR")) {
-        printf("kept %s\n", site->dir);
+        printf("kept %s%s%s\n", site->dir, site->pg_name[0] ? " and database " : "", site->pg_name);
         free(site->dir);
     } else {
         tu_rmdir(site->dir); /* frees it */
+        if (site->pg_name[0])
+            tu_pg_drop(site->pg_name);
     }
     site->dir = NULL;
+    free(site->db);
+    site->db = NULL;
     free(site->shots);
     site->shots = NULL;
     return st == 0 ? 0 : -1;

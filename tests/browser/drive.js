@@ -30,10 +30,19 @@
 // on any console error or uncaught exception in its pages (a
 // Content-Security-Policy violation is one; "console_errors_ok" allows them).
 // Each scenario gets a fresh browser context (no cookies, its own locale).
-// Prints "screenshot PATH" and "ok NAME" lines; on failure "FAIL NAME step N
+// Prints "screenshot PATH" and "ok NAME (MS ms)" lines; on failure "FAIL NAME step N
 // (ACTION): REASON" on stderr, a NAME-failure.png screenshot, exit 1. A bad
 // plan exits 2, the overall timeout 3. playwright-core drives the system's
 // Chromium and downloads no browser.
+//
+// With "-" for the plan (`node drive.js -`) it serves one plan after another
+// with the one browser it launches for the first: it reads a plan file's path
+// a line from stdin, plays it as above with everything written to stdout, and
+// ends each plan with a line "plan ok", "plan failed" or "plan bad: REASON";
+// stdin's end closes the browser and exits 0. A plan's timeout_ms bounds that
+// plan; when it runs out the browser is closed and the script exits 3. The
+// browser tests play all their plans, on each store engine, through one such
+// session (tests/testbrowser.h): a Chromium launch costs seconds.
 'use strict';
 
 const fs = require('fs');
@@ -42,6 +51,14 @@ const { chromium } = require('playwright-core');
 
 const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
                  'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text', 'axe'];
+
+// A failure: on stderr, or on stdout with the rest when serving plans.
+function report(msg) {
+  if (process.argv[2] === '-')
+    console.log(msg);
+  else
+    process.stderr.write(msg + '\n');
+}
 
 function die(code, msg) {
   process.stderr.write(msg + '\n');
@@ -245,6 +262,7 @@ async function runScenario(browser, plan, s) {
     deviceScaleFactor: 1,
   });
   const page = await context.newPage();
+  const t0 = Date.now();
   page.setDefaultTimeout(plan.step_timeout_ms || 5000);
   page.stepTimeout = plan.step_timeout_ms || 5000;
   const errors = [], expected = new Set();
@@ -263,51 +281,100 @@ async function runScenario(browser, plan, s) {
         const seen = errors.filter((x) => !excused(x, expected))
                          .map((x) => `\n  in the page: ${x.text}`)
                          .join('');
-        process.stderr.write(`FAIL ${s.name} step ${i + 1} (${actionOf(s.steps[i])}): ` +
-                             `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}\n`);
+        report(`FAIL ${s.name} step ${i + 1} (${actionOf(s.steps[i])}): ` +
+               `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}`);
         return false;
       }
     }
     const bad = errors.filter((e) => !excused(e, expected));
     if (bad.length && !s.console_errors_ok) {
       const list = bad.map((e) => `${e.text} (${e.url})`).join(' | ');
-      process.stderr.write(`FAIL ${s.name}: errors in the page: ${list}\n`);
+      report(`FAIL ${s.name}: errors in the page: ${list}`);
       return false;
     }
-    console.log(`ok ${s.name}`);
+    console.log(`ok ${s.name} (${Date.now() - t0} ms)`);
     return true;
   } finally {
     await context.close();
   }
 }
 
-async function main() {
-  let plan;
-  try {
-    plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-    validate(plan);
-  } catch (e) {
-    die(2, `drive.js: ${process.argv[2] || '(no file)'}: ${e.message}`);
-  }
+function readPlan(file) {
+  const plan = JSON.parse(fs.readFileSync(file, 'utf8'));
+  validate(plan);
   fs.mkdirSync(plan.out, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: plan.chromium || '/usr/bin/chromium',
-    headless: true,
-    timeout: plan.timeout_ms || 20000,
-  });
-  // bounded: a hung page never hangs the test, and the browser always goes
+  return plan;
+}
+
+// The browser, launched for the first plan with its settings.
+let browser = null;
+
+function launch(plan) {
+  if (!browser)
+    browser = chromium.launch({
+      executablePath: plan.chromium || '/usr/bin/chromium',
+      headless: true,
+      timeout: plan.timeout_ms || 20000,
+    });
+  return browser;
+}
+
+// Plays the plan's scenarios; true when all passed. Bounded: a hung page
+// never hangs the test, and the browser always goes.
+async function play(plan) {
+  const b = await launch(plan);
   const timer = setTimeout(() => {
-    process.stderr.write('drive.js: timed out\n');
-    browser.close().finally(() => process.exit(3));
+    report('drive.js: timed out');
+    b.close().finally(() => process.exit(3));
   }, plan.timeout_ms || 20000);
   let ok = true;
   try {
     for (const s of plan.scenarios)
-      if (!(await runScenario(browser, plan, s)))
+      if (!(await runScenario(b, plan, s)))
         ok = false;
   } finally {
     clearTimeout(timer);
-    await browser.close();
+  }
+  return ok;
+}
+
+async function closeBrowser() {
+  if (browser)
+    await (await browser).close();
+}
+
+async function serve() {
+  const rl = require('readline').createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    if (!line.trim())
+      continue;
+    let plan;
+    try {
+      plan = readPlan(line.trim());
+    } catch (e) {
+      console.log(`plan bad: ${line.trim()}: ${e.message}`);
+      continue;
+    }
+    console.log((await play(plan)) ? 'plan ok' : 'plan failed');
+  }
+  await closeBrowser();
+  process.exit(0);
+}
+
+async function main() {
+  if (process.argv[2] === '-')
+    return serve();
+  let plan;
+  try {
+    plan = readPlan(process.argv[2]);
+  } catch (e) {
+    die(2, `drive.js: ${process.argv[2] || '(no file)'}: ${e.message}`);
+  }
+  let ok = false;
+  try {
+    ok = await play(plan);
+  } finally {
+    await closeBrowser();
   }
   process.exit(ok ? 0 : 1);
 }
