@@ -72,6 +72,44 @@ static const char *store(void)
     return tu_both_store(&stores, "var/herald.db");
 }
 
+/* Each word in the "commands" list of `herald --help`, and each
+ * subcommand its own --help names ("herald CMD SUB ..."), answers --help
+ * with its usage and status 0, before any configuration or store exists:
+ * `contacts import --help` once read the configuration that --help never
+ * loads, and crashed. */
+static void test_cli_help_everywhere(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run top, r;
+    size_t n = 0;
+    tu_herald(&top, fx->dir, NULL, "--help", NULL);
+    const char *p = strstr(top.out, "commands (each takes --help):\n");
+    assert_non_null(p);
+    for (p = strchr(p, '\n') + 1; strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1) {
+        char cmd[32], pat[48];
+        assert_int_equal(sscanf(p, " %31s", cmd), 1);
+        tu_herald(&r, fx->dir, NULL, cmd, "--help", NULL);
+        if (r.status != 0 || !strstr(r.out, "usage: herald"))
+            fail_msg("%s --help: status %d, err %s", cmd, r.status, r.err);
+        snprintf(pat, sizeof pat, "herald %s ", cmd);
+        for (const char *u = strstr(r.out, pat); u; u = strstr(u + 1, pat)) {
+            char sub[32];
+            struct tu_run rs;
+            if (sscanf(u + strlen(pat), "%31[a-z-]", sub) != 1)
+                continue;
+            tu_herald(&rs, fx->dir, NULL, cmd, sub, "--help", NULL);
+            if (rs.status != 0 || !strstr(rs.out, "usage: herald"))
+                fail_msg("%s %s --help: status %d, err %s", cmd, sub, rs.status, rs.err);
+            tu_run_release(&rs);
+            n++;
+        }
+        tu_run_release(&r);
+    }
+    tu_run_release(&top);
+    assert_true(n >= 40); /* the subcommands found: the parse above saw them */
+    assert_false(tu_exists(fx->db));
+}
+
 static void test_cli_basics(void **state)
 {
     struct fx *fx = *state;
@@ -860,6 +898,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cli_basics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_help_everywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_config_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_import_100k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_import_sigkill, setup, teardown),

@@ -98,7 +98,6 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     static const struct cli_spec spec = {"contacts import", contacts_usage, opts, 0, NULL, NULL};
     struct hd_import_opts o = {.msgs = stderr,
                                .progress = ctx->progress,
-                               .default_region = ctx->cfg->default_region,
                                .hints = {.types = "--types",
                                          .format = "--format",
                                          .skip_invalid = "--skip-invalid",
@@ -112,7 +111,9 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     int rc, i = cli_parse_n(&spec, 1, "give one FILE (or - for stdin)", argc, argv, import_opt, &o,
                             &rc);
     if (i < 0)
-        return rc;
+        return rc; /* --help too: the configuration is not loaded for it */
+    if (!o.default_region)
+        o.default_region = ctx->cfg->default_region;
     if (!o.map && ctx->cfg->import.map) {
         snprintf(map_hint, sizeof map_hint, "[import] map (%s:%d)", ctx->cfg->path,
                  ctx->cfg->import.line);
