@@ -335,6 +335,25 @@ static inline void tu_pg_stop_(void)
         fprintf(stderr, "could not stop the test PostgreSQL in %s\n", tu_pg_dir_());
 }
 
+/* Puts PostgreSQL's own bin folder first in PATH: Debian's psql in
+ * /usr/bin is a Perl wrapper that picks a cluster first, which cost 0.2 s a
+ * call on the loaded test machine against 0.05 s for the program itself,
+ * and the tests call psql for most of their reads of a PostgreSQL store. */
+static inline void tu_pg_path_(void)
+{
+    const char *bin = getenv("PGBIN") ? getenv("PGBIN") : "/usr/lib/postgresql/15/bin";
+    const char *path = getenv("PATH");
+    char psql[512];
+    struct hd_buf both;
+    snprintf(psql, sizeof psql, "%s/psql", bin);
+    if (access(psql, X_OK) != 0 || (path && strncmp(path, bin, strlen(bin)) == 0))
+        return;
+    hd_buf_init(&both);
+    hd_buf_addf(&both, "%s:%s", bin, path ? path : "");
+    setenv("PATH", both.data, 1);
+    hd_buf_release(&both);
+}
+
 static inline const char *tu_pg_server(void)
 {
     static char *uri;
@@ -342,6 +361,7 @@ static inline const char *tu_pg_server(void)
     char cmd[512];
     if (uri)
         return uri;
+    tu_pg_path_();
     if (env && *env)
         return uri = hd_xstrdup(env);
     snprintf(tu_pg_dir_(), 64, "/tmp/herald-pg.XXXXXX"); /* mkdtemp's template */
