@@ -6,6 +6,10 @@
 #           field validated, typed attributes, upsert by id) against the
 #           sqlite3 CLI's raw .import of the same file into a bare table.
 #           Target: at most 3x.
+#   wide    a dry run of a one-row file of 40,000 attribute columns against
+#           one of 5,000: eight times the width should cost about eight
+#           times the time (a search per column once made it 64; was a
+#           timed assertion in test_import, which a loaded machine failed).
 #   segment herald segment count of a three-condition rule over attributes on
 #           the imported 1,000,000 contacts, against the same query written by
 #           hand and run by the sqlite3 CLI on the same database (best of 3
@@ -125,6 +129,24 @@ rows=$(sqlite3 herald.db "SELECT count(*) FROM contacts")
 [ "$rows" = "$N" ] || { echo "bench: herald imported $rows of $N rows" >&2; exit 1; }
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / sqlite3: %.2fx (target: at most 3x)\n", a / b }'
 rm -f contacts.csv bare.db
+
+echo "== import: a wide file (5,000 and 40,000 attribute columns, one row, dry run)"
+wide_csv() {
+  awk -v n="$1" 'BEGIN { printf "id"; for (i = 0; i < n; i++) printf ",a%d", i; printf "\nc1";
+    for (i = 0; i < n; i++) printf ",%d", i; printf "\n" }' > "wide$1.csv"
+}
+wide_secs() {
+  local b="" t t0 t1
+  for i in 1 2 3; do
+    t0=$(now); "$HERALD" --db herald.db contacts import "wide$1.csv" --dry-run > /dev/null; t1=$(now)
+    t=$(secs "$t0" "$t1"); b=$([ -z "$b" ] && echo "$t" || best "$b" "$t")
+  done
+  echo "$b"
+}
+wide_csv 5000; wide_csv 40000
+narrow=$(wide_secs 5000); wide=$(wide_secs 40000)
+awk -v a="$wide" -v b="$narrow" 'BEGIN { printf "   5,000 columns: %ss; 40,000: %ss; ratio %.1fx (linear: about 8x)\n", b, a, (b > 0 ? a / b : 0) }'
+rm -f wide5000.csv wide40000.csv
 
 echo "== segment count: $N contacts"
 export HERALD_NOW=2026-11-22T00:00:00Z

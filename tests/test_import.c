@@ -6,14 +6,12 @@
  * given the schema once for all the cases and emptied of contacts and
  * attribute types before each, which hd_store_open is given by its
  * postgresql:// URI. The store is read back only through its own
- * functions, so a case is the same text on both engines; the wide file's
- * timing is the parser's and runs on SQLite only. */
+ * functions, so a case is the same text on both engines. */
 #include "testutil.h"
 
 #include "herald/dbcopy.h"
 #include "herald/import.h"
 #include "herald/store.h"
-#include "herald/time.h"
 
 struct fx {
     char *dir;
@@ -468,42 +466,16 @@ static void wide_csv(struct hd_buf *t, int n)
     hd_buf_adds(t, "\n");
 }
 
-/* Seconds for a dry run over a wide file, the best of three. */
-static double wide_seconds(struct fx *fx, struct hd_buf *t)
-{
-    double best = 1e9;
-    for (int k = 0; k < 3; k++) {
-        struct hd_import_opts o = {.dry_run = true};
-        struct hd_import_result res;
-        struct hd_err e = {0};
-        char *msgs;
-        int64_t t0 = hd_clock_mono_ms();
-        assert_int_equal(run(fx, "w.csv", t->data, &o, &res, &e, &msgs), 0);
-        double s = (double)(hd_clock_mono_ms() - t0) / 1e3;
-        best = s < best ? s : best;
-        free(msgs);
-    }
-    return best;
-}
-
-/* Issue 16 item 7: the cost of a wide file is linear in its width (a linear
- * search per column made 40,000 columns cost 16 times 10,000), and more
- * attributes than a database holds is a clear error naming the column. */
+/* Issue 16 item 7: more attributes than a database holds is a clear error
+ * naming the column. That a wide file costs time linear in its width (a
+ * linear search per column once made 40,000 columns cost 16 times 10,000)
+ * is measured by make bench (bench/run.sh's "wide file"), not asserted
+ * here: a timed assertion fails on a loaded machine. */
 static void test_import_wide(void **state)
 {
     struct fx *fx = *state;
     struct hd_buf t;
     hd_buf_init(&t);
-    if (!fx->pg) { /* the width's cost is the parser's: the engine adds nothing to it */
-        wide_csv(&t, 5000);
-        double narrow = wide_seconds(fx, &t);
-        wide_csv(&t, 40000);
-        double wide = wide_seconds(fx, &t);
-        /* 8 times the columns: linear is about 8 times the time, quadratic 64 */
-        if (wide > 0.05)
-            assert_true(wide < 24 * narrow + 0.05);
-    }
-
     wide_csv(&t, HD_IMPORT_MAX_ATTRS + 1);
     struct hd_import_opts o = {0};
     struct hd_import_result res;
