@@ -126,16 +126,18 @@ static inline int srv_stop(struct srv *s)
 
 /* curl: method, path, body (NULL: none), extra arguments (a shell
  * fragment of fixed text); returns the status, the body in *out and the
- * headers in *hdr (may be NULL). */
+ * headers in *hdr (may be NULL). HEAD is curl's --head: with -X HEAD curl
+ * waits for the body the Content-Length announces until --max-time. */
 static inline int http(const struct srv *s, const char *method, const char *path, const char *body,
                        const char *extra, char **out, char **hdr)
 {
     char cmd[8192];
     char *bp = tu_path(dir, ".body"), *hp = tu_path(dir, ".hdr");
     snprintf(cmd, sizeof cmd,
-             "curl -s -g --max-time 10 -X %s -o '%s' -D '%s' -w '%%{http_code}' %s%s%s%s "
+             "curl -s -g --max-time 10 %s%s -o '%s' -D '%s' -w '%%{http_code}' %s%s%s%s "
              "'http://127.0.0.1:%d%s'",
-             method, bp, hp,
+             strcmp(method, "HEAD") == 0 ? "--head" : "-X ",
+             strcmp(method, "HEAD") == 0 ? "" : method, bp, hp,
              body ? "-H 'Content-Type: application/x-www-form-urlencoded' "
                     "--data-binary '"
                   : "",
