@@ -131,7 +131,7 @@ static void write_files(void)
 
 /* The PostgreSQL run's database for dir (NULL: the default SQLite file),
  * and the one the cases with folders of their own share on that run
- * (made by the first, emptied of contacts by the next). */
+ * (made by the first, emptied by the next: see new_dir). */
 static char *pg_uri, pg_name[64], *side_uri, side_name[64];
 
 static int setup(void **state)
@@ -401,8 +401,9 @@ static long long count_in(struct hd_store *st, const char *expr)
 /* The rule expr at now_ in folder d: the binary's count and the store's
  * members (ids are a letter and their index) against want[0..n); varied:
  * the rule must select some but not all, or it tests little. The folders
- * other than dir count in this process on PostgreSQL (the binary's count
- * there is dir's, and a process a rule would double the run's time). */
+ * other than dir count in this process on PostgreSQL, by the same calls
+ * (the binary's count on that engine is dir's; a process a rule there
+ * would be some 110 more runs of the binary). */
 static void check_members(const char *d, struct hd_store *st, const char *expr, const bool *want,
                           int n, bool varied)
 {
