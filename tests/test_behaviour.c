@@ -7,16 +7,18 @@
  * around "now", so windows' edges fall exactly on events (an event exactly
  * 30 days old is within 30d), some a second off, some in the future (no
  * window takes them), and a third of the contacts have no event of a name
- * (not did). The cases on the group's own store (the events rules, event
- * properties, errors) run again with it on PostgreSQL, the same data and
- * the same evaluator, and the RFM example on a PostgreSQL database of its
- * own (rfm.c's scores through herald_json_patch there). */
+ * (not did). Every case with a store runs again on PostgreSQL, the same
+ * data and the same evaluator, since the segment compiler emits that
+ * dialect from the same tree: the group's own store on a database of its
+ * own (the messages go in by psql, in SQL both engines take), the cases
+ * with folders of their own (calendar, months, text, local_today) on one
+ * more they share, and the RFM example on one of its own (rfm.c's scores
+ * through herald_json_patch there). add_months is C only. */
 #include "testutil.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <sqlite3.h>
 
 #include "herald/segment.h"
 #include "herald/store.h"
@@ -127,8 +129,10 @@ static void write_files(void)
     free(p);
 }
 
-/* The PostgreSQL run's database for dir (NULL: the default SQLite file). */
-static char *pg_uri, pg_name[64];
+/* The PostgreSQL run's database for dir (NULL: the default SQLite file),
+ * and the one the cases with folders of their own share on that run
+ * (made by the first, emptied by the next: see new_dir). */
+static char *pg_uri, pg_name[64], *side_uri, side_name[64];
 
 static int setup(void **state)
 {
@@ -184,6 +188,11 @@ static int teardown(void **state)
         tu_pg_drop(pg_name);
         free(pg_uri);
         pg_uri = NULL;
+    }
+    if (side_uri) {
+        tu_pg_drop(side_name);
+        free(side_uri);
+        side_uri = NULL;
     }
     return 0;
 }
@@ -375,22 +384,44 @@ static void members_of(struct hd_store *st, const char *expr, struct members *m)
     hd_segast_free(t);
 }
 
+/* What `herald segment count --expr expr` says at now_, by the calls it
+ * makes (the rule typed by the store's attributes, then counted). */
+static long long count_in(struct hd_store *st, const char *expr)
+{
+    struct hd_seg_node *t = NULL;
+    struct hd_err e = {0};
+    int64_t n = -1;
+    if (hd_seg_load_checked(st, NULL, expr, now_, false, &t, &e) != 0 ||
+        hd_store_seg_count(st, t, now_, &n, &e) != 0)
+        fail_msg("rule [%s]: %s", expr, e.msg);
+    hd_segast_free(t);
+    return n;
+}
+
 /* The rule expr at now_ in folder d: the binary's count and the store's
  * members (ids are a letter and their index) against want[0..n); varied:
- * the rule must select some but not all, or it tests little. */
+ * the rule must select some but not all, or it tests little. The folders
+ * other than dir count in this process on PostgreSQL, by the same calls
+ * (the binary's count on that engine is dir's; a process a rule there
+ * would be some 110 more runs of the binary). */
 static void check_members(const char *d, struct hd_store *st, const char *expr, const bool *want,
                           int n, bool varied)
 {
     static struct members m;
     char nowiso[32];
-    struct tu_run run;
+    long long count, expected = 0, wrong = 0, first = -1;
     iso(now_, nowiso, sizeof nowiso);
     setenv("HERALD_NOW", nowiso, 1);
-    tu_herald(&run, d, NULL, "segment", "count", "--expr", expr, NULL);
-    if (run.status != 0)
-        fail_msg("rule [%s]: exit %d: %s", expr, run.status, run.err);
-    long long count = atoll(run.out), expected = 0, wrong = 0, first = -1;
-    tu_run_release(&run);
+    if (pg_uri && d != dir) {
+        count = count_in(st, expr);
+    } else {
+        struct tu_run run;
+        tu_herald(&run, d, NULL, "segment", "count", "--expr", expr, NULL);
+        if (run.status != 0)
+            fail_msg("rule [%s]: exit %d: %s", expr, run.status, run.err);
+        count = atoll(run.out);
+        tu_run_release(&run);
+    }
     members_of(st, expr, &m);
     for (int i = 0; i < n; i++) {
         expected += want[i];
@@ -405,10 +436,13 @@ static void check_members(const char *d, struct hd_store *st, const char *expr, 
         fail_msg("rule [%s] selects %lld: make the data more varied", expr, expected);
 }
 
-/* The store of folder d, read-only (dir's on PostgreSQL in that run). */
+/* The store of folder d, read-only (on PostgreSQL in that run: dir's
+ * database, or the one the other folders share). */
 static struct hd_store *open_store(const char *d)
 {
-    char *db = d == dir && pg_uri ? hd_xstrdup(pg_uri) : tu_path(d, "var/herald.db");
+    char *db = !pg_uri    ? tu_path(d, "var/herald.db")
+               : d == dir ? hd_xstrdup(pg_uri)
+                          : hd_xstrdup(side_uri);
     struct hd_store *st = NULL;
     struct hd_store_opts ro = {.readonly = true};
     struct hd_err e = {0};
@@ -418,15 +452,29 @@ static struct hd_store *open_store(const char *d)
 }
 
 /* A new folder with a configuration, made ready by init and the import of
- * contacts from file (which gen writes there first). */
+ * contacts from file (which gen writes there first). On PostgreSQL the
+ * folders share one database: the first makes it, a later one empties it
+ * of the contacts and attribute types before it (a database of its own
+ * each would cost a CREATE DATABASE and the migrations every time). */
 static char *new_dir(void (*gen)(const char *d), const char *file)
 {
-    char *d = tu_tmpdir(), *conf = tu_path(d, "h.conf");
-    tu_write(conf, "[herald]\ndefault_region = US\n");
+    char *d = tu_tmpdir(), *conf = tu_path(d, "h.conf"), text[512];
+    bool fresh = pg_uri && !side_uri;
+    if (fresh)
+        side_uri = tu_pg_db(side_name);
+    snprintf(text, sizeof text, "[herald]\ndefault_region = US\n%s%s%s",
+             pg_uri ? "database = " : "", pg_uri ? side_uri : "", pg_uri ? "\n" : "");
+    tu_write(conf, text);
     free(conf);
     gen(d);
-    TU_HERALD_OK(d, "init");
+    if (pg_uri && !fresh)
+        free(tu_sql_text(d, side_uri, "DELETE FROM contacts; DELETE FROM attributes"));
+    else
+        TU_HERALD_OK(d, "init");
     TU_HERALD_OK(d, "contacts", "import", file);
+    char *p = tu_path(d, "var/herald.db");
+    assert_int_equal(tu_exists(p), !pg_uri); /* the engine meant */
+    free(p);
     return d;
 }
 
@@ -478,22 +526,29 @@ struct msg {
 static struct msg MS[NC][NRUNS];
 static bool bounced_[NC], complained_[NC];
 
-static void exec_sql(sqlite3 *db, const char *sql)
+/* Runs the SQL in dir's file name on dir's store, by the engine's own
+ * client, stopping at the first error (tu_sh fails the test then). */
+static void exec_sql_file(const char *name)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
+    char cmd[1024], *db = tu_path(dir, "var/herald.db"), *file = tu_path(dir, name);
+    if (pg_uri)
+        snprintf(cmd, sizeof cmd,
+                 "PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "
+                 "'%s' -f '%s' >/dev/null",
+                 pg_uri, file);
+    else
+        snprintf(cmd, sizeof cmd, "sqlite3 -bail '%s' < '%s'", db, file);
+    free(tu_sh(cmd));
+    free(db);
+    free(file);
 }
 
 /* The messages go straight into the store's tables (as the dispatcher
- * writes them); the suppressions through the binary. */
+ * writes them), in SQL both engines take; the suppressions through the
+ * binary. */
 static void gen_messages(void)
 {
     static const int states[] = {2, 2, 8, 5}; /* sent, sent, held out, failed */
-    char *db = tu_path(dir, "var/herald.db");
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    free(db);
     struct hd_buf q;
     hd_buf_init(&q);
     hd_buf_adds(&q,
@@ -528,11 +583,13 @@ static void gen_messages(void)
                             "ext_id = 'c%04d'), %lld, %d, 0, %d);",
                             (long long)id, i, (long long)m->at, runs[r].campaign, m->channel);
         }
-    hd_buf_adds(&q, "COMMIT;");
-    exec_sql(h, q.data);
+    hd_buf_adds(&q, "COMMIT;\n");
+    char *p = tu_path(dir, "messages.sql");
+    tu_write(p, q.data);
+    free(p);
     hd_buf_release(&q);
-    sqlite3_close(h);
-    char *p = tu_path(dir, "supp.csv");
+    exec_sql_file("messages.sql");
+    p = tu_path(dir, "supp.csv");
     FILE *f = fopen(p, "w");
     fprintf(f, "address,reason\n");
     for (int i = 0; i < NC; i++) {
@@ -870,57 +927,59 @@ static void test_behaviour_calendar(void **state)
  * hd_segast_months_until). Hand-worked: from 31 January, 28 February is a
  * month; from 15 March, 14 April none and 15 April one; a past date is
  * negative; in a leap year 29 February counts. */
-static void test_behaviour_months_table(void **state)
+static const struct {
+    const char *now, *date;
+    int months;
+} mcases[] = {
+    {"2026-01-31T12:00:00Z", "2026-02-28", 1},
+    {"2026-01-31T12:00:00Z", "2026-02-27T23:59:59Z", 0},
+    {"2026-03-15T00:00:00Z", "2026-04-14", 0},
+    {"2026-03-15T00:00:00Z", "2026-04-15", 1},
+    {"2026-03-15T00:00:00Z", "2026-03-14", -1},
+    {"2028-01-31T08:00:00Z", "2028-02-29", 1},
+    {"2026-03-31T08:00:00Z", "2027-03-31T00:00:00Z", 12},
+    {"2026-12-31T23:59:59Z", "2026-12-31", 0},
+};
+#define NM (sizeof mcases / sizeof mcases[0])
+
+static void gen_months(const char *d)
 {
-    (void)state;
-    static const struct {
-        const char *now, *date;
-        int months;
-    } cases[] = {
-        {"2026-01-31T12:00:00Z", "2026-02-28", 1},
-        {"2026-01-31T12:00:00Z", "2026-02-27T23:59:59Z", 0},
-        {"2026-03-15T00:00:00Z", "2026-04-14", 0},
-        {"2026-03-15T00:00:00Z", "2026-04-15", 1},
-        {"2026-03-15T00:00:00Z", "2026-03-14", -1},
-        {"2028-01-31T08:00:00Z", "2028-02-29", 1},
-        {"2026-03-31T08:00:00Z", "2027-03-31T00:00:00Z", 12},
-        {"2026-12-31T23:59:59Z", "2026-12-31", 0},
-    };
-    char *d = tu_tmpdir(), *p = tu_path(d, "h.conf");
-    tu_write(p, "[herald]\ndefault_region = US\n");
-    free(p);
-    p = tu_path(d, "c.csv");
+    char *p = tu_path(d, "c.csv");
     FILE *f = fopen(p, "w");
     fprintf(f, "id,renew\n");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        fprintf(f, "m%zu,%s\n", i, cases[i].date);
+    for (size_t i = 0; i < NM; i++)
+        fprintf(f, "m%zu,%s\n", i, mcases[i].date);
     fclose(f);
     free(p);
     p = tu_path(d, "m.txt");
     tu_write(p, "{{renew | months_until}}");
     free(p);
-    TU_HERALD_OK(d, "init");
-    TU_HERALD_OK(d, "contacts", "import", "c.csv");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+}
+
+static void test_behaviour_months_table(void **state)
+{
+    (void)state;
+    char *d = new_dir(gen_months, "c.csv"), *p;
+    for (size_t i = 0; i < NM; i++) {
         char expr[80], data[80], want[16];
         struct tu_run r;
-        setenv("HERALD_NOW", cases[i].now, 1);
+        setenv("HERALD_NOW", mcases[i].now, 1);
         snprintf(expr, sizeof expr, "id = \"m%zu\" and months_until(renew) = %d", i,
-                 cases[i].months);
+                 mcases[i].months);
         tu_herald(&r, d, NULL, "segment", "count", "--expr", expr, NULL);
         if (r.status != 0 || atoll(r.out) != 1)
-            fail_msg("segment: [%s] at %s: %s%s", expr, cases[i].now, r.out, r.err);
+            fail_msg("segment: [%s] at %s: %s%s", expr, mcases[i].now, r.out, r.err);
         tu_run_release(&r);
         p = tu_path(d, "d.json");
-        snprintf(data, sizeof data, "{\"renew\": \"%s\"}", cases[i].date);
+        snprintf(data, sizeof data, "{\"renew\": \"%s\"}", mcases[i].date);
         tu_write(p, data);
         free(p);
         tu_herald(&r, d, NULL, "template", "render", "m.txt", "--data", "d.json", "--escape",
                   "none", NULL);
-        snprintf(want, sizeof want, "%d", cases[i].months);
+        snprintf(want, sizeof want, "%d", mcases[i].months);
         if (r.status != 0 || strcmp(r.out, want) != 0)
-            fail_msg("template: %s at %s gave '%s', want %s %s", cases[i].date, cases[i].now, r.out,
-                     want, r.err);
+            fail_msg("template: %s at %s gave '%s', want %s %s", mcases[i].date, mcases[i].now,
+                     r.out, want, r.err);
         tu_run_release(&r);
     }
     setenv("HERALD_NOW", NOW_ISO, 1);
@@ -1406,14 +1465,19 @@ int main(void)
         cmocka_unit_test(test_behaviour_local_today),
         cmocka_unit_test(test_behaviour_rfm),
     };
-    /* the cases on the group's own store again, on PostgreSQL, and the RFM
-     * case on a database of its own (the messages case writes the
-     * dispatcher's tables with SQLite's text; the others make SQLite
-     * folders of their own) */
+    /* every case with a store again, on PostgreSQL, in the same order (the
+     * generator's sequence follows it): the group's own store, one more
+     * database the cases with folders of their own share, the RFM case's
+     * own (add_months is C only) */
     const struct CMUnitTest tests_pg[] = {
         {"test_behaviour_events_pg", test_behaviour_events, NULL, NULL, NULL},
         {"test_behaviour_import_properties_pg", test_behaviour_import_properties, NULL, NULL, NULL},
         {"test_behaviour_errors_pg", test_behaviour_errors, NULL, NULL, NULL},
+        {"test_behaviour_messages_pg", test_behaviour_messages, NULL, NULL, NULL},
+        {"test_behaviour_calendar_pg", test_behaviour_calendar, NULL, NULL, NULL},
+        {"test_behaviour_months_table_pg", test_behaviour_months_table, NULL, NULL, NULL},
+        {"test_behaviour_text_pg", test_behaviour_text, NULL, NULL, NULL},
+        {"test_behaviour_local_today_pg", test_behaviour_local_today, NULL, NULL, NULL},
         {"test_behaviour_rfm_pg", test_behaviour_rfm, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
