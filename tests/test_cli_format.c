@@ -93,26 +93,34 @@ static void demo_conf(struct fx *fx)
     free(to);
 }
 
-/* The demo's data in fx->dir: the example contacts, a suppression, a
- * segment, the recall campaign (A/B, 10% holdout) sent through the outbox,
- * and conversions for stats. */
-static void demo_data(struct fx *fx)
+/* The demo's store in fx->dir: the shipped templates, the example
+ * contacts and the segment churned, nothing sent. */
+static void demo_store(struct fx *fx)
 {
     char *tpl = tu_path(fx->src, "templates");
     char *link = tu_path(fx->dir, "templates"), *csv = tu_path(fx->src, "examples/contacts.csv");
-    char *ev = tu_path(fx->dir, "events.csv");
     assert_int_equal(symlink(tpl, link), 0);
     demo_conf(fx);
     OK("init");
     OK("contacts", "import", csv, "--default-region", "CN");
-    OK("suppress", "add", "abigail.1@example.com", "--reason", "unsubscribed");
     OK("segment", "define", "churned", "days_since(last_active) > 30");
+    free(tpl), free(link), free(csv);
+}
+
+/* The demo's data in fx->dir: demo_store's, a suppression, the recall
+ * campaign (A/B, 10% holdout) sent through the outbox, and conversions for
+ * stats. */
+static void demo_data(struct fx *fx)
+{
+    char *ev = tu_path(fx->dir, "events.csv");
+    demo_store(fx);
+    OK("suppress", "add", "abigail.1@example.com", "--reason", "unsubscribed");
     OK("campaign", "create", "recall", "--segment", "churned", "--template", "recall", "--channels",
        "email,push,sms", "--variants", "a=50,b=50", "--holdout", "10", "--now");
     OK("send", "recall", "--wait", "0s");
     tu_write(ev, "contact,event,time\nc0001,purchase,2026-11-23T10:00:00Z\n");
     OK("events", "import", ev);
-    free(tpl), free(link), free(csv), free(ev);
+    free(ev);
 }
 
 /* ---- parsing the formats ------------------------------------------------------------------ */
@@ -403,10 +411,13 @@ static void bad_options(struct fx *fx)
         expect_usage(fx, cases[i].err, cases[i].argv);
 }
 
+/* With a store that opens (it is opened before the command line is
+ * parsed), a usage error is still exactly its line. */
 static void test_cli_format_bad_options(void **state)
 {
     struct fx *fx = *state;
-    demo_data(fx);
+    demo_conf(fx);
+    OK("init");
     bad_options(fx);
 }
 
@@ -500,10 +511,12 @@ static bool has_script(void)
     return system("command -v script >/dev/null 2>&1") == 0;
 }
 
-static void test_cli_format_no_colour(void **state)
+/* The demo script in a pipe, on a terminal and with NO_COLOR: headings
+ * bold on a terminal only. The script makes a SQLite store of its own
+ * (scripts/demo.sh runs on the embedded defaults), so the PostgreSQL run
+ * leaves it to the SQLite one. */
+static void demo_colour(struct fx *fx)
 {
-    struct fx *fx = *state;
-    demo_data(fx);
     struct hd_buf cmd;
     hd_buf_init(&cmd);
     /* a pipe: the demo and the commands print no escape byte */
@@ -531,7 +544,19 @@ static void test_cli_format_no_colour(void **state)
     assert_null(strstr(out, "\033[1m"));
     assert_null(strstr(out, "\033[3"));
     free(out);
+    hd_buf_release(&cmd);
+}
 
+static void test_cli_format_no_colour(void **state)
+{
+    struct fx *fx = *state;
+    demo_store(fx);
+    if (!stores.pg)
+        demo_colour(fx);
+    if (!has_script())
+        skip();
+    struct hd_buf cmd;
+    hd_buf_init(&cmd);
     /* a terminal: each log line erases the progress line and starts at the
      * left edge; the progress line comes back after it */
     OK("campaign", "create", "again", "--segment", "churned", "--template", "recall", "--channels",
@@ -539,7 +564,7 @@ static void test_cli_format_no_colour(void **state)
     hd_buf_reset(&cmd);
     hd_buf_addf(&cmd, "cd '%s' && script -qec \"'%s' -v send again\" /dev/null", fx->dir,
                 tu_herald_bin());
-    out = shell(cmd.data);
+    char *out = shell(cmd.data);
     int lines = 0, redrawn = 0;
     for (const char *p = out; (p = strstr(p, " herald debug: ")) != NULL; p++) {
         const char *ts = p - 20; /* 2026-11-22T09:00:00Z */
@@ -725,16 +750,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_format_lint_every_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_stats_too_few, setup, teardown),
     };
-    /* the cases that read a store again, on PostgreSQL; bad_options is
-     * refused before a store opens, no_colour is the terminal's (its demo
-     * script makes a SQLite store of its own), log_colour and lint open
-     * none */
+    /* the cases that read a store again, on PostgreSQL (bad_options: the
+     * store opens before the command line is parsed, and a usage error is
+     * still exactly its line; no_colour: the send's and the import's lines
+     * on a terminal, its demo script making a SQLite store of its own);
+     * log_colour and lint open none */
     const struct CMUnitTest tests_pg[] = {
         {"test_cli_format_every_command_pg", test_cli_format_every_command, setup_pg, teardown,
          NULL},
         {"test_cli_format_one_vocabulary_pg", test_cli_format_one_vocabulary, setup_pg, teardown,
          NULL},
+        {"test_cli_format_bad_options_pg", test_cli_format_bad_options, setup_pg, teardown, NULL},
         {"test_cli_format_no_database_pg", test_cli_format_no_database, setup_pg, teardown, NULL},
+        {"test_cli_format_no_colour_pg", test_cli_format_no_colour, setup_pg, teardown, NULL},
         {"test_cli_format_stats_too_few_pg", test_cli_format_stats_too_few, setup_pg, teardown,
          NULL},
     };

@@ -456,12 +456,31 @@ static void test_service_journal_entry(void **state)
     }
 }
 
-/* A campaign of the example contacts in dir, ready to send (dir/.stderr
+/* dir/few.csv: the header and the first three rows of the example
+ * contacts (c0001 to c0003), all a campaign of two needs; the caller
+ * frees the path. */
+static char *few_contacts(const char *dir)
+{
+    char *from = tu_path(src_dir(), "examples/contacts.csv"), *text = tu_read(from), *end = text;
+    assert_non_null(text);
+    for (int lines = 0; lines < 4 && end && *end; lines++)
+        if ((end = strchr(end, '\n')) != NULL)
+            end++;
+    assert_non_null(end);
+    *end = '\0';
+    char *to = tu_path(dir, "few.csv");
+    tu_write(to, text);
+    free(text);
+    free(from);
+    return to;
+}
+
+/* A campaign of two example contacts in dir, ready to send (dir/.stderr
  * exists, for JOURNAL_STREAM to name). */
 static void journal_fixture(const char *dir, const char *conf_text)
 {
     char *conf = tu_path(dir, "etc"), *tpl = tu_path(src_dir(), "templates");
-    char *link = tu_path(dir, "templates"), *csv = tu_path(src_dir(), "examples/contacts.csv");
+    char *link = tu_path(dir, "templates"), *csv = few_contacts(dir);
     assert_int_equal(mkdir(conf, 0700), 0);
     free(conf);
     conf = tu_path(dir, "etc/herald.conf");
@@ -571,12 +590,13 @@ int main(void)
         cmocka_unit_test(test_service_journal_no),
     };
     /* herald run and send again, on PostgreSQL; install is about the
-     * installed default, a SQLite file in the state folder, journal_entry
-     * opens no store, and no_watchdog and journal_auto would repeat
-     * notify's and journal_no's use of it */
+     * installed default, a SQLite file in the state folder, and
+     * journal_entry opens no store */
     const struct CMUnitTest tests_pg[] = {
         {"test_service_notify_pg", test_service_notify, setup_pg, teardown, NULL},
+        {"test_service_no_watchdog_pg", test_service_no_watchdog, setup_pg, teardown, NULL},
         {"test_service_reload_pg", test_service_reload, setup_pg, teardown, NULL},
+        {"test_service_journal_auto_pg", test_service_journal_auto, setup_pg, teardown, NULL},
         {"test_service_journal_no_pg", test_service_journal_no, setup_pg, teardown, NULL},
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
