@@ -6,9 +6,16 @@
  * property test that no rule, however hostile its strings, changes the
  * shape of the SQL or fails to prepare. The cases through the binary (the
  * numbers of issue 15, a campaign paused on a bad rule) run on a SQLite
- * file and on a PostgreSQL store; the store-level cases are SQLite's
- * (test_pg_audience holds PostgreSQL's compiled rules to SQLite's). */
-#include "testutil.h"
+ * file and on a PostgreSQL store. The store-level cases (semantics, no
+ * injection, nesting, stored rules) run on SQLite's ":memory:" and, as
+ * their _pg entries, on the one migrated PostgreSQL database of
+ * tu_both_open, emptied per case, with PostgreSQL's dialect of the same
+ * tree: the same contacts (fewer, where the count is not the point), the
+ * same rules and evaluator. The parser's own limits checked by preparing
+ * on a bare sqlite3 table, and no injection's preparing against raw
+ * sqlite3 tables, are SQLite's (test_pg_audience also holds PostgreSQL's
+ * compiled rules to SQLite's). */
+#include "testboth.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -25,6 +32,10 @@
 
 /* what "now" is for parse() and the evaluators of the semantics test */
 static int64_t now_ = NOW;
+
+/* the engine of the store-level cases; TU_BOTH_FIXTURES' setup_pg sets pg */
+static struct tu_both both;
+TU_BOTH_FIXTURES(both)
 
 static enum hd_seg_vtype types(void *ud, const char *attr)
 {
@@ -268,8 +279,10 @@ struct model {
 };
 
 static struct model M[NCONTACTS];
+static int ncontacts = NCONTACTS; /* how many of M are in the store */
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
+#define RNG_SEED 0x2545F4914F6CDD1Dull
+static uint64_t rng = RNG_SEED;
 static uint64_t rnd(void)
 {
     rng ^= rng << 13;
@@ -291,13 +304,11 @@ static struct hd_store *build_db(void)
     static const char *const plans[] = {"free", "silver", "gold", "platinum"};
     static const char *const cities[] = {"London", "Paris", "Beijing", "Boston", "Lyon"};
     static const char *const tagset[] = {"beta", "vip", "churn", "new"};
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = tu_both_open(&both, NULL, ":memory:");
     struct hd_store_import *imp;
     struct hd_err e = {0};
-    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
     assert_int_equal(hd_store_import_begin(st, HD_IMPORT_MERGE, NOW, &imp, &e), 0);
-    for (int i = 0; i < NCONTACTS; i++) {
+    for (int i = 0; i < ncontacts; i++) {
         struct model *m = &M[i];
         struct hd_buf a;
         char email[64], phone[32], d[32];
@@ -383,7 +394,7 @@ static struct hd_store *build_db(void)
         hd_buf_release(&a);
     }
     assert_int_equal(hd_store_import_end(imp, true, NULL, NULL, &e), 0);
-    for (int i = 0; i < NCONTACTS; i++) {
+    for (int i = 0; i < ncontacts; i++) {
         struct model *m = &M[i];
         if (m->email_optout_mkt)
             assert_int_equal(hd_store_consent_set(st, m->id, HD_CH_EMAIL, HD_CAT_MARKETING,
@@ -690,7 +701,7 @@ static void check_rules(struct hd_store *st, int64_t now)
         assert_int_equal(hd_store_seg_each(st, t, now, 0, false, mark, &col, &e), 0);
         assert_int_equal(hd_store_seg_count(st, t, now, &count, &e), 0);
         int64_t expected = 0, wrong = 0, first = -1;
-        for (int i = 0; i < NCONTACTS; i++) {
+        for (int i = 0; i < ncontacts; i++) {
             bool want = rules[r].eval(&M[i]);
             expected += want;
             if (want != in[i] && wrong++ == 0)
@@ -702,7 +713,7 @@ static void check_rules(struct hd_store *st, int64_t now)
                      (long long)now, r, rules[r].expr, (long long)wrong, (long long)first,
                      (long long)count, (long long)expected);
         /* a rule that selects nobody or everybody tests little */
-        if (expected == 0 || expected == NCONTACTS)
+        if (expected == 0 || expected == ncontacts)
             fail_msg("rule %zu [%s] selects %lld: make the data more varied", r, rules[r].expr,
                      (long long)expected);
         hd_segast_free(t);
@@ -710,20 +721,35 @@ static void check_rules(struct hd_store *st, int64_t now)
     now_ = NOW;
 }
 
-static void test_segment_semantics(void **state)
+static void semantics(int n)
 {
-    (void)state;
+    rng = RNG_SEED; /* the same contacts on either engine */
+    ncontacts = n;
     struct hd_store *st = build_db();
     check_rules(st, NOW);
     /* at midnight "now" and "today" are the same instant, and a bound falls
      * exactly on the stored midnights (issue 15, item 18) */
     check_rules(st, MIDNIGHT);
     check_rules(st, NOW + 15 * 3600 + 59 * 60 + 59);
-    for (int i = 0; i < NCONTACTS; i++) {
+    for (int i = 0; i < ncontacts; i++) {
         free(M[i].email);
         free(M[i].phone);
     }
     hd_store_free(st);
+}
+
+static void test_segment_semantics(void **state)
+{
+    (void)state;
+    semantics(NCONTACTS);
+}
+
+/* PostgreSQL's dialect against the same evaluator, on the first contacts
+ * (every rule still selects some and not all) */
+static void test_segment_semantics_pg(void **state)
+{
+    (void)state;
+    semantics(NCONTACTS / 3);
 }
 
 /* ---- no injection ------------------------------------------------------------------ */
@@ -793,14 +819,89 @@ static void rand_rule(struct hd_buf *b, int depth)
     }
 }
 
-/* The SQL with every string replaced: the "shape" of a rule. */
+/* A rule and the same rule with other letters in its strings, parsed. */
+static void rule_pair(struct hd_buf *rule, struct hd_seg_node **t, struct hd_seg_node **t2)
+{
+    struct hd_buf rule2;
+    struct hd_err e = {0};
+    uint64_t seed = rng;
+    rand_rule(rule, 0);
+    if (parse(rule->data, t, &e) != 0)
+        fail_msg("generated rule did not parse: %s\n%s", rule->data, e.msg);
+    uint64_t after = rng;
+    rng = seed;
+    hd_buf_init(&rule2);
+    rand_rule(&rule2, 0);
+    rng = after;
+    bool in_str = false; /* change the text inside string literals only */
+    for (size_t k = 0; k < rule2.len; k++) {
+        char ch = rule2.data[k];
+        if (ch == '\\' && in_str) {
+            k++;
+            continue;
+        }
+        if (ch == '"')
+            in_str = !in_str;
+        else if (in_str && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+            rule2.data[k] = ch == 'x' ? 'y' : 'x';
+    }
+    if (parse(rule2.data, t2, &e) != 0)
+        fail_msg("variant did not parse: %s\n%s", rule2.data, e.msg);
+    hd_buf_release(&rule2);
+}
+
+/* The SQL with every string replaced: the "shape" of a rule, in the
+ * store's dialect: no hostile text in it, the same text and number of
+ * parameters for the variant, and it prepares: on SQLite against raw
+ * sqlite3 tables (db), on PostgreSQL (db NULL) in the store, and runs. */
+static void no_injection(struct hd_store *st, sqlite3 *db, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        struct hd_buf rule, sql, sql2;
+        struct hd_seg_node *t, *t2;
+        struct hd_err e = {0};
+        hd_buf_init(&rule);
+        hd_buf_init(&sql);
+        hd_buf_init(&sql2);
+        rule_pair(&rule, &t, &t2);
+        int np = hd_store_seg_dsql(st, t, NOW, &sql, NULL);
+        int np2 = hd_store_seg_dsql(st, t2, NOW, &sql2, NULL);
+        /* the SQL text holds none of the hostile text */
+        for (size_t h = 0; h < sizeof hostile / sizeof hostile[0]; h++)
+            if (strlen(hostile[h]) > 3 && strstr(sql.data, hostile[h]) &&
+                strcmp(hostile[h], "json_extract(c.attrs,'$')") != 0)
+                fail_msg("rule text reached SQL: %s\n%s", rule.data, sql.data);
+        if (strcmp(sql.data, sql2.data) != 0 || np != np2)
+            fail_msg("shape changed (%d, %d parameters):\n%s\n%s\n%s", np, np2, rule.data, sql.data,
+                     sql2.data);
+        if (db) {
+            struct hd_buf q;
+            sqlite3_stmt *s;
+            hd_buf_init(&q);
+            hd_buf_addf(&q, "SELECT count(*) FROM contacts c WHERE %s", sql.data);
+            if (sqlite3_prepare_v2(db, q.data, -1, &s, NULL) != SQLITE_OK)
+                fail_msg("does not prepare: %s\n%s", sqlite3_errmsg(db), q.data);
+            sqlite3_finalize(s);
+            hd_buf_release(&q);
+        } else {
+            int64_t n = -1;
+            if (hd_store_seg_count(st, t, NOW, &n, &e) != 0 || n != 0)
+                fail_msg("does not run (%lld): %s\n%s\n%s", (long long)n, e.msg, rule.data,
+                         sql.data);
+        }
+        hd_segast_free(t);
+        hd_segast_free(t2);
+        hd_buf_release(&rule);
+        hd_buf_release(&sql);
+        hd_buf_release(&sql2);
+    }
+}
+
 static void test_segment_no_injection(void **state)
 {
     (void)state;
     sqlite3 *db;
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
-    assert_int_equal(hd_store_open(":memory:", &create, &st, NULL), 0);
+    struct hd_store *st = tu_both_open(&both, NULL, ":memory:");
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
     /* the same tables, to prepare against */
     assert_int_equal(sqlite3_exec(db,
@@ -811,72 +912,22 @@ static void test_segment_no_injection(void **state)
                                   "CREATE TABLE push_tokens (contact_id, platform, token);",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    int compared = 0;
-    for (int i = 0; i < 2000; i++) {
-        struct hd_buf rule, sql, sql2;
-        struct hd_seg_node *t;
-        struct hd_err e = {0};
-        hd_buf_init(&rule);
-        hd_buf_init(&sql);
-        hd_buf_init(&sql2);
-        uint64_t seed = rng;
-        rand_rule(&rule, 0);
-        if (parse(rule.data, &t, &e) != 0)
-            fail_msg("generated rule did not parse: %s\n%s", rule.data, e.msg);
-        hd_store_seg_sql(t, NOW, &sql, NULL);
-        hd_segast_free(t);
-        /* the SQL text holds none of the hostile text */
-        for (size_t h = 0; h < sizeof hostile / sizeof hostile[0]; h++)
-            if (strlen(hostile[h]) > 3 && strstr(sql.data, hostile[h]) &&
-                strcmp(hostile[h], "json_extract(c.attrs,'$')") != 0)
-                fail_msg("rule text reached SQL: %s\n%s", rule.data, sql.data);
-        /* the same rule with other strings compiles to the same SQL text */
-        uint64_t after = rng;
-        rng = seed;
-        struct hd_buf rule2;
-        hd_buf_init(&rule2);
-        rand_rule(&rule2, 0);
-        rng = after;
-        bool in_str = false; /* change the text inside string literals only */
-        for (size_t k = 0; k < rule2.len; k++) {
-            char ch = rule2.data[k];
-            if (ch == '\\' && in_str) {
-                k++;
-                continue;
-            }
-            if (ch == '"')
-                in_str = !in_str;
-            else if (in_str && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
-                rule2.data[k] = ch == 'x' ? 'y' : 'x';
-        }
-        if (parse(rule2.data, &t, &e) != 0)
-            fail_msg("variant did not parse: %s\n%s", rule2.data, e.msg);
-        compared++;
-        {
-            hd_store_seg_sql(t, NOW, &sql2, NULL);
-            hd_segast_free(t);
-            if (strcmp(sql.data, sql2.data) != 0)
-                fail_msg("shape changed:\n%s\n%s\n%s\n%s", rule.data, sql.data, rule2.data,
-                         sql2.data);
-        }
-        /* and it prepares */
-        struct hd_buf q;
-        hd_buf_init(&q);
-        hd_buf_addf(&q, "SELECT count(*) FROM contacts c WHERE %s", sql.data);
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(db, q.data, -1, &s, NULL) != SQLITE_OK)
-            fail_msg("does not prepare: %s\n%s", sqlite3_errmsg(db), q.data);
-        sqlite3_finalize(s);
-        hd_buf_release(&q);
-        hd_buf_release(&rule);
-        hd_buf_release(&rule2);
-        hd_buf_release(&sql);
-        hd_buf_release(&sql2);
-    }
-    assert_int_equal(compared, 2000);
+    no_injection(st, db, 2000);
     sqlite3_close(db);
     hd_store_free(st);
 }
+
+/* PostgreSQL's dialect: each rule prepared and run in the store (an
+ * empty one: what runs is the point, not who it selects) */
+static void test_segment_no_injection_pg(void **state)
+{
+    (void)state;
+    struct hd_store *st = tu_both_open(&both, NULL, ":memory:");
+    no_injection(st, NULL, 400);
+    hd_store_free(st);
+}
+
+static void stored_rules(void);
 
 static void test_segment_refs_and_store(void **state)
 {
@@ -896,11 +947,15 @@ static void test_segment_refs_and_store(void **state)
     assert_false(hd_seg_name_valid("churn risk"));
     assert_false(hd_seg_name_valid(""));
 
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
+    stored_rules();
+}
+
+/* Stored rules, in_segment through the store, and a deleted one. */
+static void stored_rules(void)
+{
+    struct hd_store *st = tu_both_open(&both, NULL, ":memory:");
     struct hd_err e = {0};
     char *expr = NULL;
-    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
     assert_int_equal(hd_store_segment_put(st, "a", "x = 1", false, 1, &e), 0);
     assert_int_equal(hd_store_segment_put(st, "a", "x = 2", false, 2, &e), HD_E_EXISTS);
     assert_contains(e.msg, "already exists (use --replace to change it)");
@@ -922,6 +977,12 @@ static void test_segment_refs_and_store(void **state)
     assert_int_equal(hd_seg_load(st, "b", NULL, NOW, &t, &e), HD_E_PARSE);
     assert_contains(e.msg, "no segment 'a'");
     hd_store_free(st);
+}
+
+static void test_segment_refs_and_store_pg(void **state)
+{
+    (void)state;
+    stored_rules();
 }
 
 /* ---- through the command line: import, numbers, unknown attributes ---------------------- */
@@ -1049,10 +1110,9 @@ static void test_segment_cli_semantics_pg(void **state)
 /* For each condition and each way of nesting it, the deepest rule the parser
  * accepts must prepare: the limit is never above SQLite's parser stack
  * (issue 16 item 1: 18 nested nots passed the parser and then made SQLite
- * fail with "parser stack overflow"). */
-static void test_segment_nesting_prepares(void **state)
+ * fail with "parser stack overflow"), nor what PostgreSQL takes. */
+static void nesting_prepares(void)
 {
-    (void)state;
     static const char *const leaves[] = {"age = 1",
                                          "tags contains \"a\"",
                                          "reachable(push)",
@@ -1068,10 +1128,8 @@ static void test_segment_nesting_prepares(void **state)
                                            {"(age = 2 or not ", ")"},
                                            {"not (age = 2 or ", ")"},
                                            {"(not age = 2 and (vip or ", "))"}};
-    struct hd_store *st;
-    struct hd_store_opts create = {.create = true};
+    struct hd_store *st = tu_both_open(&both, NULL, ":memory:");
     struct hd_err e = {0};
-    assert_int_equal(hd_store_open(":memory:", &create, &st, &e), 0);
     for (size_t l = 0; l < sizeof leaves / sizeof leaves[0]; l++)
         for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
             struct hd_seg_node *last = NULL, *t;
@@ -1101,6 +1159,18 @@ static void test_segment_nesting_prepares(void **state)
             hd_segast_free(last);
         }
     hd_store_free(st);
+}
+
+static void test_segment_nesting_prepares(void **state)
+{
+    (void)state;
+    nesting_prepares();
+}
+
+static void test_segment_nesting_prepares_pg(void **state)
+{
+    (void)state;
+    nesting_prepares();
 }
 
 /* ---- a campaign whose segment cannot be evaluated ---------------------------------------- */
@@ -1225,6 +1295,11 @@ int main(void)
         cmocka_unit_test(test_segment_nesting_prepares),
         cmocka_unit_test(test_segment_campaign_pause),
         cmocka_unit_test(test_segment_campaign_pause_pg),
+        /* last: the SQLite cases draw the same random rules as before */
+        cmocka_unit_test_setup_teardown(test_segment_semantics_pg, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_no_injection_pg, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_nesting_prepares_pg, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_refs_and_store_pg, setup_pg, teardown),
     };
     return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

@@ -252,6 +252,10 @@ int hd_store_segment_delete(struct hd_store *st, const char *name, struct hd_err
  * tests and for showing what a rule does. */
 int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
                      struct hd_buf *params);
+/* hd_store_seg_sql in st's dialect: the SQL that runs on it (PostgreSQL's
+ * for a PostgreSQL store, its parameters ?N::type). */
+int hd_store_seg_dsql(const struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                      struct hd_buf *sql, struct hd_buf *params);
 /* How many contacts the rule selects at time now. */
 int hd_store_seg_count(struct hd_store *st, const struct hd_seg_node *ast, int64_t now, int64_t *n,
                        struct hd_err *err);

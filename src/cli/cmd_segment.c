@@ -165,7 +165,7 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
         hd_buf_init(&params);
         hd_buf_init(&tree);
         hd_segast_print(ast, &tree);
-        hd_store_seg_sql(ast, now, &q, &params);
+        hd_store_seg_dsql(ctx->store, ast, now, &q, &params);
         if (a.fa.format == FMT_TABLE)
             printf("tree     %s\nsql      SELECT ... FROM contacts c WHERE %s\nparams   %s",
                    tree.data, q.data, params.len ? params.data : "(none)\n");

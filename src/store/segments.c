@@ -25,8 +25,9 @@
  * context tells it in a CASE or a function's argument), date parts are
  * extract()s, GLOB is a regular expression, NOCASE is ASCII lower() and
  * text compares with COLLATE "C", byte by byte as SQLite does.
- * hd_store_seg_sql and hd_store_prepare_rule give SQLite's; the
- * db.h entry point hd_store_dprepare_rule the store's own. */
+ * hd_store_seg_sql and hd_store_prepare_rule give SQLite's;
+ * hd_store_seg_dsql and the db.h entry point hd_store_dprepare_rule the
+ * store's own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1212,10 +1213,10 @@ static void sqlc_release(struct sqlc *c)
     free(c->b);
 }
 
-int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
-                     struct hd_buf *params)
+static int seg_sql(bool pg, const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
+                   struct hd_buf *params)
 {
-    struct sqlc c = {.now = now};
+    struct sqlc c = {.now = now, .pg = pg};
     hd_buf_init(&c.sql);
     emit_cond(&c, ast);
     hd_buf_add(sql, c.sql.data, c.sql.len);
@@ -1231,6 +1232,18 @@ int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *
     int n = (int)c.nb;
     sqlc_release(&c);
     return n;
+}
+
+int hd_store_seg_sql(const struct hd_seg_node *ast, int64_t now, struct hd_buf *sql,
+                     struct hd_buf *params)
+{
+    return seg_sql(false, ast, now, sql, params);
+}
+
+int hd_store_seg_dsql(const struct hd_store *st, const struct hd_seg_node *ast, int64_t now,
+                      struct hd_buf *sql, struct hd_buf *params)
+{
+    return seg_sql(hd_store_is_pg(st), ast, now, sql, params);
 }
 
 /* The query "head WHERE (rule)" (see hd_store_prepare_rule) in the
