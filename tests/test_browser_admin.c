@@ -25,17 +25,7 @@ static int setup_on(bool pg)
     return 0;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return setup_on(false);
-}
-
-static int setup_pg(void **state)
-{
-    (void)state;
-    return setup_on(true);
-}
+TB_ENGINE_SETUPS(setup_on)
 
 static int teardown(void **state)
 {

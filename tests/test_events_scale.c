@@ -22,7 +22,7 @@
  * is read back with SQL both engines speak (tu_sql_text), the properties'
  * JSON by jansson. The migration case is about a SQLite file of an old
  * schema, and stays SQLite only. */
-#include "testutil.h"
+#include "testboth.h"
 
 #include <sqlite3.h>
 
@@ -518,13 +518,8 @@ static void test_events_scale_local_refused(void **state)
 static int group_setup_pg(void **state)
 {
     (void)state;
-    struct hd_err e = {0};
-    int before, after;
-    pg_uri = tu_pg_db(pg_name);
+    pg_uri = tu_pg_db_migrated(pg_name); /* herald init's schema: the open makes none */
     store = pg_uri;
-    /* the schema now, so that each folder's set-up finds the tables to empty */
-    if (hd_store_pg_init(pg_uri, NULL, &before, &after, &e) < 0)
-        fail_msg("%s", e.msg);
     return 0;
 }
 

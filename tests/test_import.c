@@ -7,7 +7,7 @@
  * attribute types before each, which hd_store_open is given by its
  * postgresql:// URI. The store is read back only through its own
  * functions, so a case is the same text on both engines. */
-#include "testutil.h"
+#include "testboth.h"
 
 #include "herald/dbcopy.h"
 #include "herald/import.h"
@@ -29,12 +29,7 @@ static char *pg_uri, pg_name[64];
 static int group_setup_pg(void **state)
 {
     (void)state;
-    struct hd_err e = {0};
-    int before, after;
-    pg_uri = tu_pg_db(pg_name);
-    /* PostgreSQL's schema is herald init's to make, not the open's */
-    if (hd_store_pg_init(pg_uri, NULL, &before, &after, &e) < 0)
-        fail_msg("%s", e.msg);
+    pg_uri = tu_pg_db_migrated(pg_name); /* herald init's schema: the open makes none */
     return 0;
 }
 

@@ -42,6 +42,19 @@ static inline const char *tu_both_store(struct tu_both *b, const char *file)
     return b->uri[b->n++];
 }
 
+/* A new database with herald's schema (tu_pg_db, then what `herald init`
+ * does): its URI, the caller frees; name receives its name for
+ * tu_pg_drop. */
+static inline char *tu_pg_db_migrated(char *name)
+{
+    struct hd_err e = {0};
+    int before, after;
+    char *uri = tu_pg_db(name);
+    if (hd_store_pg_init(uri, NULL, &before, &after, &e) < 0)
+        fail_msg("making the schema in %s: %s", name, e.msg);
+    return uri;
+}
+
 /* The one database of tu_both_store_migrated, dropped when the process
  * exits (before the server tu_pg_server started stops: atexit runs the
  * later first). */
@@ -81,8 +94,6 @@ static inline void tu_both_migrated_drop_(void)
 static inline const char *tu_both_store_migrated(struct tu_both *b, const char *file)
 {
     char *name = tu_both_migrated_(), *uri;
-    struct hd_err e = {0};
-    int before, after;
     if (!b->pg)
         return file;
     if (b->n > 0 && strcmp(b->file[0], file) == 0)
@@ -90,10 +101,8 @@ static inline const char *tu_both_store_migrated(struct tu_both *b, const char *
     if (b->n > 0)
         fail_msg("one migrated PostgreSQL store per case ('%s', '%s')", b->file[0], file);
     if (!*name) {
-        uri = tu_pg_db(name);
+        uri = tu_pg_db_migrated(name);
         atexit(tu_both_migrated_drop_);
-        if (hd_store_pg_init(uri, NULL, &before, &after, &e) < 0)
-            fail_msg("%s", e.msg);
     } else {
         struct hd_buf cmd;
         uri = tu_pg_uri(name);

@@ -482,4 +482,18 @@ static inline int tb_site_stop(struct tb_site *site)
     return st == 0 ? 0 : -1;
 }
 
+/* A program's two group fixtures, setup and setup_pg, over its
+ * setup_on(bool pg): its site on SQLite, then on PostgreSQL. */
+#define TB_ENGINE_SETUPS(setup_on)                                                                 \
+    static int setup(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        return setup_on(false);                                                                    \
+    }                                                                                              \
+    static int setup_pg(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        return setup_on(true);                                                                     \
+    }
+
 #endif

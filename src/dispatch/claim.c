@@ -443,14 +443,7 @@ static int record_failed(struct hd_dispatch *d, size_t n, int64_t t, struct hd_e
                         .reason = j->why,
                         .detail = j->detail,
                         .address = j->address};
-        if (rc == 0)
-            rc = hd_dsp_record(d, &j->ref, &x, err);
-        if (rc == 0 && !j->may_have_gone && !d->record_lost)
-            rc = hd_store_send_release(d->st, j->ref.id, err);
-        struct run *run = run_of(d, j->ref.run);
-        if (run)
-            run->busy--;
-        job_free(j);
+        rc = hd_dsp_leave(d, j, &x, rc, err);
     }
     if (rc == 0)
         return hd_store_commit(d->st, err);

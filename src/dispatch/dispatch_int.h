@@ -368,6 +368,12 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err);
  * its campaign is and all is false), its reservation given back; frees j
  * (its provider's queue or the claim no longer holds it). */
 int hd_dsp_put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, struct hd_err *err);
+/* j leaves the dispatcher with x recorded (unless rc, an earlier error of
+ * the caller's, says not to write), its reservation given back unless an
+ * earlier, interrupted attempt may have gone, its run's busy count down;
+ * frees j. Returns rc or the first error of its own. */
+int hd_dsp_leave(struct hd_dispatch *d, struct job *j, const struct rec *x, int rc,
+                 struct hd_err *err);
 
 /* On a shared store, after this node did not beat for longer than the
  * lease (loop.c): the waiting messages another node took over meanwhile

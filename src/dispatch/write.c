@@ -505,7 +505,14 @@ int hd_dsp_put_back(struct hd_dispatch *d, struct job *j, bool all, int64_t t, s
                     .word = cancel ? "cancelled" : NULL,
                     .reason = cancel ? "the campaign was cancelled" : NULL,
                     .address = cancel ? j->address : NULL};
-    int rc = hd_dsp_record(d, &j->ref, &x, err);
+    return hd_dsp_leave(d, j, &x, 0, err);
+}
+
+int hd_dsp_leave(struct hd_dispatch *d, struct job *j, const struct rec *x, int rc,
+                 struct hd_err *err)
+{
+    if (rc == 0)
+        rc = hd_dsp_record(d, &j->ref, x, err);
     /* a message another node took over keeps the reservation it made */
     if (rc == 0 && !j->may_have_gone && !d->record_lost)
         rc = hd_store_send_release(d->st, j->ref.id, err);
