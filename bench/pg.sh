@@ -30,6 +30,10 @@
 #           so nothing here rewrites herald's SQL), each run under EXPLAIN
 #           (ANALYZE, BUFFERS) on the materialized queue for a batch of
 #           [dispatch] claim_batch (512): buffers and milliseconds a message.
+#   server  the commits a second this server sustains (pgbench: one-row
+#           INSERT transactions from 1 and from 8 clients, 5 s each), the
+#           ceiling herald's commits meet on this disk (README's "Speed and
+#           scale" does the arithmetic).
 set -euo pipefail
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +43,7 @@ P=${BENCH_PG_PUSHES:-50000}
 M=${BENCH_PG_MESSAGES:-1000000}
 ROUNDS=${BENCH_PG_ROUNDS:-2}
 BATCH=512
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OUT=$ROOT/bench/out/pg
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -257,3 +262,16 @@ awk -v batch="$BATCH" '
 ' explain.out
 n=$(echo "$ids" | grep -c .)
 echo "   ($n messages picked of $(pg1 mat "SELECT count(*) FROM messages WHERE state = 0") due; plans in bench/out/pg/explain.out)"
+
+echo "== server: the commits a second this server sustains (pgbench, one-row INSERT transactions)"
+# the ceiling a store's commits meet on this machine's disk and cores: 8
+# clients, each committing a one-row INSERT, for 5 s (fsync on, as herald's)
+pg_new commits
+pg1 commits "CREATE TABLE t (x int)" > /dev/null
+echo 'INSERT INTO t VALUES (1);' > commit.sql
+for c in 1 8; do
+  tps=$("$PGBIN/pgbench" -n -c "$c" -j "$((c < 2 ? 1 : 2))" -T 5 -f commit.sql "$(pg_uri commits)" 2> /dev/null |
+    awk '/^tps/ { printf "%.0f", $3 }')
+  echo "   $c client(s): $tps commits/s"
+done
+q "DROP DATABASE commits"
