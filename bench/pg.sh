@@ -29,7 +29,7 @@
 #           small database of their own, read back from the server's log,
 #           so nothing here rewrites herald's SQL), each run under EXPLAIN
 #           (ANALYZE, BUFFERS) on the materialized queue for a batch of
-#           [dispatch] claim_batch (512): buffers and milliseconds a message.
+#           the dispatcher's claim batch (512): buffers and milliseconds a message.
 #   server  the commits a second this server sustains (pgbench: one-row
 #           INSERT transactions from 1 and from 8 clients, 5 s each), the
 #           ceiling herald's commits meet on this disk (README's "Speed and
