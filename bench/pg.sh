@@ -5,7 +5,7 @@
 # fsync on) serves every part; the trap stops it and removes its folder
 # however the script ends. Sizes: BENCH_PG_PUSHES (default 50,000) and
 # BENCH_PG_MESSAGES (default 1,000,000); BENCH_PG_ROUNDS (2) rounds of the
-# push part.
+# push and the materialization parts.
 #
 #   push    the same push campaign (bench/lib.sh's campaign_setup: the
 #           recall template, FCM through nginx answering like FCM) sent by
@@ -19,7 +19,8 @@
 #   materialize  a paused push campaign over BENCH_PG_MESSAGES contacts
 #           materialized by `herald run --once` on PostgreSQL, against one
 #           hand-written INSERT ... SELECT of the same rows in psql, on a
-#           copy of the same database (CREATE DATABASE ... TEMPLATE). The
+#           copy of the same database (CREATE DATABASE ... TEMPLATE), best
+#           of BENCH_PG_ROUNDS each, each side on a fresh copy. The
 #           contacts reach PostgreSQL by herald contacts import into SQLite
 #           and psql's \copy of its rows (setup, not measured: PostgreSQL's
 #           import goes a row at a time). Target: at most 1.5x.
@@ -178,22 +179,34 @@ H() { "$HERALD" -c mat.conf --db "$MAT" "$@"; }
 H segment define all 'lifetime_spend >= 0' > /dev/null
 H campaign create mat --segment all --template recall --channels push --now > /dev/null
 H campaign pause mat > /dev/null
-pg_new matref mat
-sync
-# the reference: the same rows queued by one INSERT ... SELECT in psql
-t0=$(now)
-pg1 matref "INSERT INTO runs (campaign_id, fire_at, status, created_at) VALUES (1, $NOW, 'active', $NOW);
+# ROUNDS rounds, each side on a fresh copy of the paused campaign's
+# database after a sync; the best counts. The last round's queue stays
+# (mat) for the claim.
+q "ALTER DATABASE mat RENAME TO matsetup"
+ref=""; ours=""
+for r in $(seq "$ROUNDS"); do
+  pg_new matref matsetup
+  sync
+  # the reference: the same rows queued by one INSERT ... SELECT in psql
+  t0=$(now)
+  pg1 matref "INSERT INTO runs (campaign_id, fire_at, status, created_at) VALUES (1, $NOW, 'active', $NOW);
 INSERT INTO messages (run_id, contact_id, state, not_before, updated_at)
   SELECT 1, id, 0, $NOW, $NOW FROM contacts WHERE CAST(attrs_j #>> '{lifetime_spend}' AS numeric) >= 0 ORDER BY id;" > /dev/null
-t1=$(now)
-ref=$(secs "$t0" "$t1")
-ref_n=$(pg1 matref "SELECT count(*) FROM messages")
-q "DROP DATABASE matref"
-sync
-t0=$(now); H run --once 2> /dev/null; t1=$(now)
-ours=$(secs "$t0" "$t1")
-ours_n=$(pg1 mat "SELECT count(*) FROM messages")
-[ "$ref_n" = "$ours_n" ] || { echo "bench: queued $ours_n, psql $ref_n" >&2; exit 1; }
+  t1=$(now)
+  t=$(secs "$t0" "$t1"); ref=$([ -z "$ref" ] && echo "$t" || best "$ref" "$t")
+  ref_n=$(pg1 matref "SELECT count(*) FROM messages")
+  q "DROP DATABASE matref"
+  if [ "$r" -gt 1 ]; then q "DROP DATABASE mat"; fi
+  pg_new mat matsetup
+  sync
+  # herald: a paused campaign's firing is materialized by run --once, and not sent
+  t0=$(now); H run --once 2> /dev/null; t1=$(now)
+  t=$(secs "$t0" "$t1"); ours=$([ -z "$ours" ] && echo "$t" || best "$ours" "$t")
+  ours_n=$(pg1 mat "SELECT count(*) FROM messages")
+  [ "$ref_n" = "$ours_n" ] || { echo "bench: queued $ours_n, psql $ref_n" >&2; exit 1; }
+done
+q "DROP DATABASE matsetup"
+echo "   best of $ROUNDS rounds each, on fresh copies:"
 echo "   psql INSERT ... SELECT:  ${ref}s ($ref_n rows)"
 echo "   herald run --once:       ${ours}s ($ours_n rows: batches, holdout and variant hashing, resumable)"
 awk -v a="$ours" -v b="$ref" 'BEGIN { printf "   ratio herald / psql: %.2fx (target: at most 1.5x)\n", a / b }'
