@@ -14,8 +14,10 @@
 #           `herald run` is: they share the campaign through FOR UPDATE SKIP
 #           LOCKED claims; on this 2-core machine they share the cores with
 #           the server and nginx, so the figure is the pair's total).
-#           messages/s each, every message sent once. Target: PostgreSQL at
-#           least 0.6x SQLite.
+#           messages/s each (the three must send as many; the messages
+#           accepted twice by the two nodes are counted), and herald's and
+#           the server's CPU, commits and WAL a message. Target: PostgreSQL
+#           at least 0.6x SQLite.
 #   materialize  a paused push campaign over BENCH_PG_MESSAGES contacts
 #           materialized by `herald run --once` on PostgreSQL, against one
 #           hand-written INSERT ... SELECT of the same rows in psql, on a
@@ -29,8 +31,8 @@
 #           as herald sent it to the server (log_statement = all on a
 #           small database of their own, read back from the server's log,
 #           so nothing here rewrites herald's SQL), each run under EXPLAIN
-#           (ANALYZE, BUFFERS) on the materialized queue for a batch of
-#           the dispatcher's claim batch (512): buffers and milliseconds a message.
+#           (ANALYZE, BUFFERS) on the materialized queue for one batch of
+#           the dispatcher's size (512): buffers and milliseconds a message.
 #   server  the commits a second this server sustains (pgbench: one-row
 #           INSERT transactions from 1 and from 8 clients, 5 s each), the
 #           ceiling herald's commits meet on this disk (README's "Speed and
