@@ -166,6 +166,7 @@ valgrind: all $(TEST_BIN)
 
 bench: deps all $(BENCH_BIN)
 	@bash bench/run.sh $(B)
+	@bash bench/pg.sh $(B)
 	@bash bench/callgrind.sh $(B)
 
 demo: deps all

@@ -51,8 +51,9 @@ CONF
 # campaign_setup NAME N COLUMN FORMAT CHANNEL PROVIDER_SECTION: NAME.db with
 # N contacts (COLUMN written with printf FORMAT of the row number) and a
 # campaign NAME of the recall template on CHANNEL, due now; NAME.conf sends
-# it through PROVIDER_SECTION. Leaves "${H_ARGS[@]}", the herald command line
-# for that database.
+# it through PROVIDER_SECTION. BENCH_DB (a path or a postgresql:// URI of an
+# empty database) instead of NAME.db if set. Leaves "${H_ARGS[@]}", the
+# herald command line for that database.
 # oneclick_links NAME N: NAME.conf (the outbox), NAME.db with N contacts
 # and a paused email campaign materialized, and on stdout one signed
 # /u/TOKEN path a message (bench/tokens), for the one-click benches
@@ -76,7 +77,7 @@ campaign_setup() {
   { conf_head; printf '%s\n[channel %s]\nproviders = p\n' "$provider" "$channel"; } > "$name.conf"
   awk -v n="$n" -v c="$col" -v f="$fmt" 'BEGIN { print "id," c ",first_name,plan"
     for (i = 0; i < n; i++) printf "k%d," f ",Ann,gold\n", i, i }' > "$name.csv"
-  H_ARGS=("$HERALD" -c "$name.conf" --db "$name.db")
+  H_ARGS=("$HERALD" -c "$name.conf" --db "${BENCH_DB:-$name.db}")
   rm -f "$name".db*
   "${H_ARGS[@]}" init > /dev/null
   "${H_ARGS[@]}" contacts import "$name.csv" > /dev/null
