@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-tests.sh: make test's runner. Runs the test programs given, JOBS at a
-# time (default 2: most of a program's time is spent waiting on the
+# time (the Makefile says 3: most of a program's time is spent waiting on the
 # servers, mocks and processes it starts, not on a core), each program's
 # output kept in OUT/NAME.log and printed whole, in the order given, once it
 # has ended, so the log reads as a serial run would. Every program runs
