@@ -194,6 +194,12 @@ struct hd_dispatch {
     int64_t mono_base;
     bool flush_now; /* a throttled result waits to be written and shared */
     bool tripped;   /* the circuit breaker paused a campaign: give back what it has waiting */
+    /* a refusal waits among the results not written yet: the circuit
+     * breaker may trip on it, so a claim, a render or a write hands the
+     * drivers nothing more until it is written (hd_dsp_keep_sending); else
+     * what goes out before the breaker hears of it is no longer bounded by
+     * a driver's window */
+    size_t unwritten_refused;
     struct hd_dispatch_stats stats;
     /* the claim's jobs by their place in its batch, or NULL */
     struct job **made;

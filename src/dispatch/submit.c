@@ -217,6 +217,8 @@ static void collect(void *ud, const struct hd_result *r)
     j->answered_ms = at_mono(d, answered);
     unlink_inflight(d, j);
     d->res[d->nres++] = *r;
+    if (r->outcome == HD_OUT_PERMANENT && d->cfg->pause_on_failure_rate > 0)
+        d->unwritten_refused++;
     if (r->outcome == HD_OUT_THROTTLED) {
         /* pause at once, not when the writer gets to it: nothing more may
          * go to this provider meanwhile; and write (share) it soon */
@@ -247,8 +249,9 @@ void hd_dsp_shared_pause(void *ud, const char *provider, int64_t until_ms)
 }
 
 /* Between pieces of a claim or a write: takes in the pause hints other
- * nodes sent, hands the drivers what is queued and takes their results in,
- * without waiting. Touches no store but its listening connection's
+ * nodes sent, hands the drivers what is queued (unless a refusal the
+ * circuit breaker has not heard of waits to be written) and takes their
+ * results in, without waiting. Touches no store but its listening connection's
  * received data (no round trip). */
 int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err)
 {
@@ -256,7 +259,7 @@ int hd_dsp_keep_sending(struct hd_dispatch *d, struct hd_err *err)
     /* the circuit breaker paused a campaign in this transaction: its
      * waiting messages go back when it ends (loop.c), none goes out now */
     hd_store_pause_hints(d->st, hd_dsp_shared_pause, d);
-    if (!d->tripped)
+    if (!d->tripped && !d->unwritten_refused)
         hd_dsp_submit(d, err, &rc);
     if (rc == 0)
         hd_dsp_poll(d, 0);

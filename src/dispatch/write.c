@@ -487,6 +487,11 @@ int hd_dsp_flush(struct hd_dispatch *d, struct hd_err *err)
     }
     memmove(d->res, d->res + n, (d->nres - n) * sizeof *d->res);
     d->nres -= n;
+    /* the refusals written have been noted; those that came meanwhile not */
+    d->unwritten_refused = 0;
+    for (size_t i = 0; i < d->nres; i++)
+        d->unwritten_refused += d->res[i].outcome == HD_OUT_PERMANENT &&
+                                d->cfg->pause_on_failure_rate > 0;
     return 0;
 }
 
