@@ -596,6 +596,11 @@ static void test_campaign_crash(void **state)
             assert_int_equal(kill(pid, SIGKILL), 0);
             st = wait_status(pid);
         }
+        /* on PostgreSQL (10,000 messages, a killed node's held back for the
+         * lease while the next sends the rest) the run may end before the
+         * last kill's point: it finished, after three kills at least */
+        if (st == 0 && kills >= 3)
+            break;
         assert_int_equal(st, 128 + SIGKILL);
         kills++;
     }
