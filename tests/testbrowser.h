@@ -24,9 +24,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 
 #define CHROMIUM "/usr/bin/chromium"
@@ -277,19 +275,12 @@ static inline int tb_end_session(int rc)
 }
 
 /* Installs playwright-core from the lock file when node_modules is missing
- * (a fresh clone), under an exclusive lock on tests/browser/.npm-lock that
- * every browser program takes before it looks: make test runs several at
- * once, and one that saw the folder another's `npm ci` was still writing
- * read a file cut short ("SyntaxError: Unexpected end of input"). */
+ * (a fresh clone). */
 static inline void tb_need_playwright(void)
 {
     char *bd = tu_src_path("tests/browser"), *pkg = tu_path(bd, "node_modules/playwright-core");
-    char *lockp = tu_path(bd, ".npm-lock");
     if (!tu_exists(CHROMIUM))
         fail_msg("%s is missing: install Debian's chromium (make deps)", CHROMIUM);
-    int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock < 0 || flock(lock, LOCK_EX) != 0)
-        fail_msg("cannot lock %s: %s", lockp, strerror(errno));
     if (!tu_exists(pkg)) {
         const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
         struct tu_run r;
@@ -300,8 +291,6 @@ static inline void tb_need_playwright(void)
                      bd, r.status, r.out, r.err);
         tu_run_release(&r);
     }
-    close(lock); /* and the lock with it */
-    free(lockp);
     free(pkg);
     free(bd);
 }
