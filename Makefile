@@ -135,6 +135,8 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
 # connection string in HERALD_TEST_PG; the trap stops it and removes its
 # folder however the run ends.
 test: deps check-layers all $(TEST_BIN)
+	@# the browser programs run side by side: install their npm package once, first
+	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
 	@pgdir=$$(mktemp -d /tmp/herald-pg.XXXXXX); \
 	trap 'sh tests/pgserver.sh stop "$$pgdir"' EXIT INT TERM; \
 	HERALD_TEST_PG=$$(sh tests/pgserver.sh start "$$pgdir") || exit 1; \
