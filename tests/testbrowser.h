@@ -105,34 +105,21 @@ static struct tb_session tb_sess;
 
 static inline void tb_session_start(struct tb_session *s)
 {
-    int in[2], out[2];
     s->dir = tu_tmpdir();
     const char *mk[] = {"mkdir", "home", "tmp", NULL};
     tu_run_in(s->dir, mk);
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
     char *js = tu_src_path("tests/browser/drive.js"), *log = tu_path(s->dir, "driver.log");
     char home[600], tmp[600];
     snprintf(home, sizeof home, "HOME=%s/home", s->dir);
     snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", s->dir);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        if (chdir(s->dir) != 0 || !freopen(log, "ab", stderr))
+    if ((s->pid = tu_fork_piped(s->dir, &s->to, &s->from)) == 0) {
+        if (!freopen(log, "ab", stderr))
             _exit(126);
         /* each plan bounds itself (timeout_ms); timeout(1) is the backstop */
         execlp("timeout", "timeout", "-k", "5", "900", "env", home, tmp, NODE, js, "-",
                (char *)NULL);
         _exit(127);
     }
-    close(in[0]);
-    close(out[1]);
-    s->to = in[1];
-    s->from = out[0];
     /* no later child (herald serve) holds drive.js's stdin open */
     fcntl(s->to, F_SETFD, FD_CLOEXEC);
     fcntl(s->from, F_SETFD, FD_CLOEXEC);

@@ -123,31 +123,45 @@ static inline int tu_curl(const char *cmd, char *out, size_t size)
     return code;
 }
 
-/* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
- * for "READY <port>" on its stdout; what names it in the failure message. */
-static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,
-                                   const char *what)
+/* Forks a child in dir whose stdin and stdout are pipes from and to the
+ * parent: 0 in the child (which execs, or _exit(126) when it cannot enter
+ * dir), its pid in the parent, which gets *to (the child's stdin) and
+ * *from (its stdout). */
+static inline pid_t tu_fork_piped(const char *dir, int *to, int *from)
 {
     int in[2], out[2];
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
         if (chdir(dir) != 0)
             _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+        return 0;
     }
     close(in[0]);
     close(out[1]);
-    s->in = in[1];
+    *to = in[1];
+    *from = out[0];
+    return pid;
+}
+
+/* Starts argv (NULL-terminated; argv[0] a path) in dir and waits, bounded,
+ * for "READY <port>" on its stdout; what names it in the failure message. */
+static inline void tu_server_start(struct tu_server *s, const char *dir, const char *const *argv,
+                                   const char *what)
+{
+    int from;
+    if ((s->pid = tu_fork_piped(dir, &s->in, &from)) == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
     char line[64];
-    tu_first_line(out[0], line, sizeof line);
+    tu_first_line(from, line, sizeof line);
     if (sscanf(line, "READY %d", &s->port) != 1)
         fail_msg("%s did not start: '%s'", what, line);
 }
