@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define ALI_ID "LTAI5tHeraldTestKey01"
 #define ALI_SECRET "ali-Secret-Key-90125"
@@ -187,21 +188,30 @@ static void send_wave(const char *conf, const char *wave, const char *tpl)
 }
 
 /* The mock's log: every report it pushed was answered 200 as the gateway
- * expects. */
+ * expects. The mock writes a push's line once it has read the answer,
+ * which may be after herald has stored the reports (tu_wait_receipts): the
+ * lines are waited for, 10 s at most. */
 static void check_pushed(const char *log, const char *want, size_t reports)
 {
-    json_t *l = tu_read_jsonl(dir, log), *e;
-    size_t i, n = 0;
-    json_array_foreach(l, i, e)
-    {
-        if (!json_object_get(e, "report"))
-            continue;
-        assert_int_equal(json_integer_value(json_object_get(e, "status")), 200);
-        assert_string_equal(json_string_value(json_object_get(e, "answer")), want);
-        n += json_array_size(json_object_get(e, "report"));
+    size_t n = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        json_t *l = tu_read_jsonl(dir, log), *e;
+        size_t i;
+        n = 0;
+        json_array_foreach(l, i, e)
+        {
+            if (!json_object_get(e, "report"))
+                continue;
+            assert_int_equal(json_integer_value(json_object_get(e, "status")), 200);
+            assert_string_equal(json_string_value(json_object_get(e, "answer")), want);
+            n += json_array_size(json_object_get(e, "report"));
+        }
+        json_decref(l);
+        if (n >= reports)
+            break;
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
     }
     assert_int_equal(n, reports);
-    json_decref(l);
 }
 
 static void check_audit(const char *wave, const char *bad, const char *off)
