@@ -1,7 +1,8 @@
 /* test_store: opening (WAL, foreign keys), migrations from every earlier
  * schema version with data kept, refusal of newer databases, and the
  * contact, consent and suppression operations, the guarded state moves,
- * recovery, the claim's shapes, and materialization of a campaign run
+ * recovery, the claim's shapes, the delivery log's rows (held back on
+ * PostgreSQL until the next statement), and materialization of a campaign run
  * resumed after a crash. The operations run on a SQLite file and again,
  * as the _pg cases, on a PostgreSQL database with herald's schema, emptied
  * for each case (testboth.h's tu_both_store_migrated); they read the store
@@ -768,6 +769,112 @@ static void test_store_claim_shapes(void **state)
     tu_rmdir(dir);
 }
 
+/* What hd_store_log_query hands back, kept for the checks. */
+struct seen_rows {
+    int n;
+    char text[200], detail[100], address[40];
+    bool gateway_null, done_zero;
+    int code, segments;
+    double cost;
+};
+
+static int keep_row(void *ud, const struct hd_log_row *r)
+{
+    struct seen_rows *k = ud;
+    if (k->n++ == 0) {
+        snprintf(k->text, sizeof k->text, "%s", r->text ? r->text : "(null)");
+        snprintf(k->detail, sizeof k->detail, "%s", r->detail ? r->detail : "(null)");
+        snprintf(k->address, sizeof k->address, "%s", r->address ? r->address : "(null)");
+        k->gateway_null = r->gateway_id == NULL;
+        k->done_zero = r->done_ms == 0;
+        k->code = r->code;
+        k->segments = r->segments;
+        k->cost = r->cost;
+    }
+    return 0;
+}
+
+static int log_rows(struct hd_store *st, struct seen_rows *k)
+{
+    struct hd_err e = {0};
+    memset(k, 0, sizeof *k);
+    assert_int_equal(hd_store_log_query(st, &(struct hd_log_filter){.oldest_first = true},
+                                        keep_row, k, &e),
+                     0);
+    return k->n;
+}
+
+/* The delivery log's rows, which PostgreSQL holds back in a transaction
+ * and writes as one INSERT before the next statement (queue_pg.c): a read
+ * in the same transaction sees them, a rollback drops them, a commit keeps
+ * them, more than the rows held at once are all written, and text that an
+ * array literal must quote (quotes, backslashes, braces, commas, line
+ * breaks, Chinese) and NULLs come back as they went in. Outside a
+ * transaction a row is written at once. */
+static void test_store_log_rows(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    const char *db;
+    struct hd_err e = {0};
+    int64_t run;
+    struct seen_rows k;
+    struct hd_store *st = three_queued(dir, "l.db", &db, &run);
+    const char *text = "say \"hi\" \\ {a,b} NULL\nline 2, 回T退订";
+    struct hd_attempt a = {.message = 1,
+                           .campaign = 1,
+                           .run = run,
+                           .contact = 1,
+                           .state = HD_ST_SENT,
+                           .attempt = 1,
+                           .at_ms = 5000,
+                           .channel = HD_CH_SMS,
+                           .provider = "p",
+                           .address = "+8613800000000",
+                           .outcome = "accepted",
+                           .text = text,
+                           .segments = 2,
+                           .cost = 0.0123,
+                           .detail = "{\"k\":\"v\\\"w\"}"};
+
+    assert_int_equal(hd_store_begin(st, &e), 0);
+    assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+    assert_int_equal(log_rows(st, &k), 1); /* the same transaction sees it */
+    assert_string_equal(k.text, text);
+    assert_string_equal(k.detail, "{\"k\":\"v\\\"w\"}");
+    assert_string_equal(k.address, "+8613800000000");
+    assert_true(k.gateway_null);
+    assert_true(k.done_zero);
+    assert_int_equal(k.code, 0);
+    assert_int_equal(k.segments, 2);
+    assert_true(k.cost > 0.01229 && k.cost < 0.01231);
+    hd_store_rollback(st);
+    assert_int_equal(log_rows(st, &k), 0);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 0);
+
+    /* more rows than are held at once, in their order */
+    assert_int_equal(hd_store_begin(st, &e), 0);
+    for (int i = 1; i <= 5000; i++) {
+        a.attempt = i;
+        a.text = i % 2 ? NULL : "even";
+        assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+    }
+    assert_int_equal(hd_store_commit(st, &e), 0);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5000);
+    assert_int_equal(tu_sql1(dir, db,
+                             "SELECT count(*) FROM attempts a JOIN attempts b ON b.id = a.id + 1 "
+                             "WHERE b.attempt <> a.attempt + 1"),
+                     0);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE text IS NULL"), 2500);
+
+    /* outside a transaction: at once, seen by another connection */
+    a.attempt = 5001;
+    assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5001);
+    hd_store_free(st);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -780,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_store_guarded_moves),
         cmocka_unit_test(test_store_recover_keeps_reservation),
         cmocka_unit_test(test_store_claim_shapes),
+        cmocka_unit_test(test_store_log_rows),
         cmocka_unit_test(test_store_open_empty),
         cmocka_unit_test(test_store_file_modes),
         {"test_store_newer_refused_pg", test_store_newer_refused_pg, setup_pg, teardown, NULL},
@@ -789,6 +897,7 @@ int main(void)
         {"test_store_recover_keeps_reservation_pg", test_store_recover_keeps_reservation, setup_pg,
          teardown, NULL},
         {"test_store_claim_shapes_pg", test_store_claim_shapes, setup_pg, teardown, NULL},
+        {"test_store_log_rows_pg", test_store_log_rows, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -763,49 +763,20 @@ struct pg_batch {
     int64_t n;
 };
 
-static void arr_add(struct hd_buf *b, const char *item)
-{
-    hd_buf_addc(b, b->len ? ',' : '{');
-    hd_buf_adds(b, item);
-}
-
-/* An element of a text[] literal: NULL, or quoted with \ before " and \. */
-static void arr_add_text(struct hd_buf *b, const char *v)
-{
-    if (!v) {
-        arr_add(b, "NULL");
-        return;
-    }
-    arr_add(b, "\"");
-    for (; *v; v++) {
-        if (*v == '"' || *v == '\\')
-            hd_buf_addc(b, '\\');
-        hd_buf_addc(b, *v);
-    }
-    hd_buf_addc(b, '"');
-}
-
-static void arr_add_int(struct hd_buf *b, int64_t v)
-{
-    char num[24];
-    snprintf(num, sizeof num, "%lld", (long long)v);
-    arr_add(b, num);
-}
-
 static void batch_row(struct pg_batch *b, const struct hd_materialize *m, int64_t id,
                       const char *tz)
 {
     int64_t due = m->due ? m->due(m->due_ud, tz) : m->not_before;
-    arr_add_int(&b->ids, id);
-    arr_add_int(&b->states, hd_ab_bucket(m->campaign, id, "holdout") < m->holdout_bp
+    hd_store_arr_int(&b->ids, id);
+    hd_store_arr_int(&b->states, hd_ab_bucket(m->campaign, id, "holdout") < m->holdout_bp
                                 ? HD_ST_HELD_OUT
                                 : HD_ST_QUEUED);
-    arr_add_text(&b->variants, hd_variant_pick(m->variants, m->nvariants, m->campaign, id));
-    arr_add_int(&b->due, due);
+    hd_store_arr_text(&b->variants, hd_variant_pick(m->variants, m->nvariants, m->campaign, id));
+    hd_store_arr_int(&b->due, due);
     if (m->expires > 0)
-        arr_add_int(&b->expires, due + m->expires);
+        hd_store_arr_int(&b->expires, due + m->expires);
     else
-        arr_add(&b->expires, "NULL");
+        hd_store_arr_add(&b->expires, "NULL");
     b->n++;
 }
 

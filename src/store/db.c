@@ -63,8 +63,25 @@ int hd_db_open(const char *target, const char *password, bool create, struct hd_
 
 void hd_db_close(struct hd_db *db)
 {
-    if (db)
-        db->ops->close(db);
+    if (!db)
+        return;
+    hd_db_deferred(db, false, NULL);
+    db->ops->close(db);
+}
+
+void hd_db_defer(struct hd_db *db, hd_db_defer_fn fn, void *ud)
+{
+    db->defer = fn;
+    db->defer_ud = ud;
+}
+
+int hd_db_deferred(struct hd_db *db, bool flush, struct hd_err *err)
+{
+    hd_db_defer_fn fn = db->defer;
+    if (!fn)
+        return 0;
+    db->defer = NULL;
+    return fn(db->defer_ud, flush, err);
 }
 
 const char *hd_db_engine(const struct hd_db *db)
@@ -95,6 +112,7 @@ int hd_db_commit(struct hd_db *db, struct hd_err *err)
 void hd_db_rollback(struct hd_db *db)
 {
     struct hd_err ignored = {0};
+    hd_db_deferred(db, false, NULL);
     /* "no transaction is active" is no error here */
     hd_db_exec(db, "ROLLBACK", &ignored);
 }

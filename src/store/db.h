@@ -26,6 +26,18 @@
 struct hd_db;
 struct hd_db_stmt;
 
+/* Rows a caller holds back to write as one statement (the delivery log on
+ * PostgreSQL, queue_pg.c): set by hd_db_defer, fn(ud, true, err) runs once
+ * before the next statement of any kind is sent on the connection, COMMIT
+ * among them, so whatever follows sees the rows, and fn(ud, false, NULL)
+ * when the transaction is rolled back instead or the connection closes
+ * (the rows are dropped). The hook is cleared before fn runs; the caller
+ * sets it again for its next rows. Only the PostgreSQL engine calls it. */
+typedef int (*hd_db_defer_fn)(void *ud, bool flush, struct hd_err *err);
+void hd_db_defer(struct hd_db *db, hd_db_defer_fn fn, void *ud);
+/* For the engines: runs and clears the hook, if one is set. */
+int hd_db_deferred(struct hd_db *db, bool flush, struct hd_err *err);
+
 enum hd_db_type { HD_DB_NULL, HD_DB_INT, HD_DB_REAL, HD_DB_TEXT, HD_DB_BLOB };
 
 /* One value bound or read. Read: the pointers are the statement's, valid
@@ -60,7 +72,9 @@ struct hd_db_ops {
 /* What every engine's connection and statement start with. */
 struct hd_db {
     const struct hd_db_ops *ops;
-    char *where; /* the target with any password masked, for messages */
+    char *where;         /* the target with any password masked, for messages */
+    hd_db_defer_fn defer; /* hd_db_defer's, or NULL */
+    void *defer_ud;
 };
 struct hd_db_stmt {
     struct hd_db *db;

@@ -238,7 +238,7 @@ static int pg_exec(struct hd_db *db, const char *sql, struct hd_err *err)
 {
     struct pg *p = (struct pg *)db;
     int rc = busy(p, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = hd_db_deferred(db, true, err)) < 0)
         return rc;
     PGresult *res = PQexec(p->conn, sql);
     ExecStatusType st = PQresultStatus(res);
@@ -395,7 +395,7 @@ static int start(struct pg_stmt *s, struct hd_err *err)
 {
     struct pg *p = (struct pg *)s->base.db;
     int rc = busy(p, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = hd_db_deferred(&p->base, true, err)) < 0)
         return rc;
     s->changes = 0;
     if (!PQsendQueryPrepared(p->conn, s->name, s->nparams, (const char *const *)s->values,

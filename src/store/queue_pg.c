@@ -281,48 +281,124 @@ int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, s
     return rc;
 }
 
-static void bind_text_opt(struct hd_db_stmt *s, int i, const char *v)
+/* The delivery log's rows held back while a transaction is open, for one
+ * INSERT at its next statement (db.h's hd_db_defer): a row a message was
+ * a round trip and the server's work of a statement each, the most of
+ * any statement of a send (22 us of the server's time a message in
+ * pg_stat_statements). Each column an array literal, in LOG_COLS's
+ * order; at most LOG_HOLD rows wait. */
+#define LOG_COLS                                                                                   \
+    "message_id, attempt, at, done_at, channel, provider, address, outcome, code, text, "          \
+    "gateway_id, digest, campaign_id, run_id, contact_id, variant, state, reason, segments, cost, "  \
+    "detail"
+enum { LOG_NCOLS = 21, LOG_HOLD = 2048 };
+struct hd_pg_log {
+    size_t n;
+    struct hd_buf col[LOG_NCOLS];
+};
+
+static void log_drop(struct hd_pg_log *l)
 {
-    hd_db_bind_text(s, i, v && *v ? v : NULL, NULL);
+    for (size_t i = 0; i < LOG_NCOLS; i++)
+        hd_buf_reset(&l->col[i]);
+    l->n = 0;
+}
+
+/* The rows held back, written now by one INSERT from the arrays. */
+static int log_write(struct hd_store *st, struct hd_err *err)
+{
+    struct hd_pg_log *l = st->pg_log;
+    struct hd_db_stmt *s;
+    hd_db_defer(st->conn, NULL, NULL);
+    int rc = hd_store_dcached(
+        st, DSLOT_ATTEMPT_ADD,
+        "INSERT INTO attempts (" LOG_COLS ") SELECT * FROM unnest(CAST(?1 AS bigint[]), "
+        "CAST(?2 AS bigint[]), CAST(?3 AS bigint[]), CAST(?4 AS bigint[]), CAST(?5 AS text[]), "
+        "CAST(?6 AS text[]), CAST(?7 AS text[]), CAST(?8 AS text[]), CAST(?9 AS bigint[]), "
+        "CAST(?10 AS text[]), CAST(?11 AS text[]), CAST(?12 AS text[]), CAST(?13 AS bigint[]), "
+        "CAST(?14 AS bigint[]), CAST(?15 AS bigint[]), CAST(?16 AS text[]), "
+        "CAST(?17 AS bigint[]), CAST(?18 AS text[]), CAST(?19 AS bigint[]), "
+        "CAST(?20 AS float8[]), CAST(?21 AS text[]))",
+        NULL, &s, err);
+    if (rc == 0) {
+        for (int i = 0; i < LOG_NCOLS; i++) {
+            hd_buf_addc(&l->col[i], '}');
+            hd_db_bind_text(s, i + 1, l->col[i].data, NULL);
+        }
+        rc = run_d(s, NULL, "writing the delivery log", err);
+    }
+    log_drop(l);
+    return rc < 0 ? hd_store_dfail(err, rc, "writing the delivery log") : 0;
+}
+
+static int log_deferred(void *ud, bool flush, struct hd_err *err)
+{
+    struct hd_store *st = ud;
+    if (flush)
+        return log_write(st, err);
+    log_drop(st->pg_log);
+    return 0;
+}
+
+void hd_store_pg_log_free(struct hd_store *st)
+{
+    if (!st->pg_log)
+        return;
+    for (size_t i = 0; i < LOG_NCOLS; i++)
+        hd_buf_release(&st->pg_log->col[i]);
+    free(st->pg_log);
+    st->pg_log = NULL;
+}
+
+static void arr_opt(struct hd_buf *b, int64_t v, bool set)
+{
+    if (set)
+        hd_store_arr_int(b, v);
+    else
+        hd_store_arr_add(b, "NULL");
+}
+
+static void arr_text_opt(struct hd_buf *b, const char *v)
+{
+    hd_store_arr_text(b, v && *v ? v : NULL);
 }
 
 int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err)
 {
-    struct hd_db_stmt *s;
-    int rc = hd_store_dcached(
-        st, DSLOT_ATTEMPT_ADD,
-        "INSERT INTO attempts (message_id, attempt, at, done_at, channel, provider, address, "
-        "outcome, code, text, gateway_id, digest, campaign_id, run_id, contact_id, variant, state, "
-        "reason, segments, cost, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-        NULL, &s, err);
-    if (rc < 0)
-        return hd_store_dfail(err, rc, "writing the delivery log");
-    hd_db_bind_int64(s, 1, a->message, NULL);
-    hd_db_bind_int64(s, 2, a->attempt, NULL);
-    hd_db_bind_int64(s, 3, a->at_ms, NULL);
-    bind_opt(s, 4, a->done_ms, a->done_ms > 0);
-    hd_db_bind_text(s, 5, a->channel >= 0 ? hd_channel_name(a->channel) : NULL, NULL);
-    hd_db_bind_text(s, 6, a->provider, NULL);
-    hd_db_bind_text(s, 7, a->address, NULL);
-    hd_db_bind_text(s, 8, a->outcome, NULL);
-    bind_opt(s, 9, a->code, a->code != 0);
-    bind_text_opt(s, 10, a->text);
-    bind_text_opt(s, 11, a->gateway_id);
-    bind_text_opt(s, 12, a->digest);
-    hd_db_bind_int64(s, 13, a->campaign, NULL);
-    hd_db_bind_int64(s, 14, a->run, NULL);
-    hd_db_bind_int64(s, 15, a->contact, NULL);
-    hd_db_bind_text(s, 16, a->variant, NULL);
-    hd_db_bind_int64(s, 17, a->state, NULL);
-    hd_db_bind_text(s, 18, a->reason, NULL);
-    bind_opt(s, 19, a->segments, a->segments > 0);
+    if (!st->pg_log) {
+        st->pg_log = hd_xcalloc(1, sizeof *st->pg_log);
+        for (size_t i = 0; i < LOG_NCOLS; i++)
+            hd_buf_init(&st->pg_log->col[i]);
+    }
+    struct hd_buf *c = st->pg_log->col;
+    char cost[32] = "NULL";
     if (a->segments > 0)
-        hd_db_bind(s, 20, &(struct hd_db_value){.type = HD_DB_REAL, .d = a->cost}, NULL);
-    else
-        hd_db_bind_null(s, 20, NULL);
-    hd_db_bind_text(s, 21, a->detail, NULL);
-    return run_d(s, NULL, "writing the delivery log", err);
+        snprintf(cost, sizeof cost, "%.17g", a->cost);
+    hd_store_arr_int(&c[0], a->message);
+    hd_store_arr_int(&c[1], a->attempt);
+    hd_store_arr_int(&c[2], a->at_ms);
+    arr_opt(&c[3], a->done_ms, a->done_ms > 0);
+    hd_store_arr_text(&c[4], a->channel >= 0 ? hd_channel_name(a->channel) : NULL);
+    hd_store_arr_text(&c[5], a->provider);
+    hd_store_arr_text(&c[6], a->address);
+    hd_store_arr_text(&c[7], a->outcome);
+    arr_opt(&c[8], a->code, a->code != 0);
+    arr_text_opt(&c[9], a->text);
+    arr_text_opt(&c[10], a->gateway_id);
+    arr_text_opt(&c[11], a->digest);
+    hd_store_arr_int(&c[12], a->campaign);
+    hd_store_arr_int(&c[13], a->run);
+    hd_store_arr_int(&c[14], a->contact);
+    hd_store_arr_text(&c[15], a->variant);
+    hd_store_arr_int(&c[16], a->state);
+    hd_store_arr_text(&c[17], a->reason);
+    arr_opt(&c[18], a->segments, a->segments > 0);
+    hd_store_arr_add(&c[19], cost);
+    hd_store_arr_text(&c[20], a->detail);
+    if (++st->pg_log->n >= LOG_HOLD || !hd_db_pg_in_transaction(st->conn))
+        return log_write(st, err);
+    hd_db_defer(st->conn, log_deferred, st);
+    return 0;
 }
 
 /* An int64 array literal of n values, v(i) each. */

@@ -774,6 +774,34 @@ int hd_store_dcached(struct hd_store *st, int slot, const char *sql, const char 
     return 0;
 }
 
+void hd_store_arr_add(struct hd_buf *b, const char *item)
+{
+    hd_buf_addc(b, b->len ? ',' : '{');
+    hd_buf_adds(b, item);
+}
+
+void hd_store_arr_text(struct hd_buf *b, const char *v)
+{
+    if (!v) {
+        hd_store_arr_add(b, "NULL");
+        return;
+    }
+    hd_store_arr_add(b, "\"");
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            hd_buf_addc(b, '\\');
+        hd_buf_addc(b, *v);
+    }
+    hd_buf_addc(b, '"');
+}
+
+void hd_store_arr_int(struct hd_buf *b, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)v);
+    hd_store_arr_add(b, num);
+}
+
 /* A statement being stepped cannot be lent out again: on SQLite
  * sqlite3_stmt_busy says so; db.h has no such question, so a lent
  * statement leaves its place until it is handed back. */
@@ -1150,6 +1178,7 @@ void hd_store_free(struct hd_store *st)
     for (size_t i = 0; i < DSLOT_COUNT; i++)
         hd_db_finalize(st->dcache[i]);
     hd_db_close(st->conn);
+    hd_store_pg_log_free(st);
     hd_store_listen_close(st);
     if (st->db)
         sqlite3_close_v2(st->db);

@@ -107,6 +107,7 @@ struct hd_store {
     int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
     int wal_hard;    /* past this many pages the connection checkpoints itself */
     int dchanges;    /* PostgreSQL: rows hd_store_pg_msg_update changed (hd_store_changes) */
+    struct hd_pg_log *pg_log; /* PostgreSQL: delivery-log rows held back (queue_pg.c) */
     /* PostgreSQL: the target and password as opened (notify.c connects
      * its listener with them; the password is wiped at free) */
     char *target, *password;
@@ -157,6 +158,14 @@ struct hd_db_stmt *hd_store_dshape(struct hd_store *st, unsigned key);
 void hd_store_dshape_done(struct hd_store *st, unsigned key, struct hd_db_stmt *stmt);
 /* Copies column i as a new string, or NULL. */
 char *hd_store_dcol_dup(struct hd_db_stmt *stmt, int i);
+struct hd_buf;
+/* PostgreSQL array literals built an element at a time ("{1,2}"): the
+ * first element opens the brace, the caller closes it with '}'. An item as
+ * it is (a number, NULL), a text quoted (\ before " and \; NULL for NULL),
+ * an integer. */
+void hd_store_arr_add(struct hd_buf *b, const char *item);
+void hd_store_arr_text(struct hd_buf *b, const char *v);
+void hd_store_arr_int(struct hd_buf *b, int64_t v);
 /* Binds a LIMIT parameter: limit, or none when it is 0 or less (SQLite's
  * -1, PostgreSQL's NULL). */
 void hd_store_bind_limit(struct hd_store *st, struct hd_db_stmt *s, int idx, int64_t limit);
@@ -264,6 +273,9 @@ int hd_store_pg_claim(struct hd_store *st, int64_t run, unsigned channels, int c
                       struct hd_err *err);
 int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, struct hd_err *err);
 int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
+/* Frees the delivery-log rows queue_pg.c holds back (none are left once
+ * the connection closed: closing drops them). */
+void hd_store_pg_log_free(struct hd_store *st);
 int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
                               int64_t at, int64_t campaign, int category, struct hd_err *err);
 int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
