@@ -310,6 +310,8 @@ static int log_write(struct hd_store *st, struct hd_err *err)
     struct hd_pg_log *l = st->pg_log;
     struct hd_db_stmt *s;
     hd_db_defer(st->conn, NULL, NULL);
+    if (l->n == 0)
+        return 0;
     int rc = hd_store_dcached(
         st, DSLOT_ATTEMPT_ADD,
         "INSERT INTO attempts (" LOG_COLS ") SELECT * FROM unnest(CAST(?1 AS bigint[]), "
@@ -401,14 +403,13 @@ int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, str
     return 0;
 }
 
-/* An int64 array literal of n values, v(i) each. */
+/* An int64 array literal of n values. */
 static void id_array(struct hd_buf *b, const int64_t *ids, size_t n)
 {
     hd_buf_reset(b);
-    hd_buf_addc(b, '{');
     for (size_t i = 0; i < n; i++)
-        hd_buf_addf(b, "%s%lld", i ? "," : "", (long long)ids[i]);
-    hd_buf_addc(b, '}');
+        hd_store_arr_int(b, ids[i]);
+    hd_buf_adds(b, n ? "}" : "{}");
 }
 
 int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
@@ -431,14 +432,10 @@ int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *row
     hd_buf_init(&msg);
     hd_buf_init(&contact);
     hd_buf_init(&channel);
-    hd_buf_addc(&msg, '{');
-    hd_buf_addc(&contact, '{');
-    hd_buf_addc(&channel, '{');
-    for (size_t i = 0; i < n; i++) {
-        const char *sep = i ? "," : "";
-        hd_buf_addf(&msg, "%s%lld", sep, (long long)rows[i].message);
-        hd_buf_addf(&contact, "%s%lld", sep, (long long)rows[i].contact);
-        hd_buf_addf(&channel, "%s%d", sep, rows[i].channel);
+    for (size_t i = 0; i < n; i++) { /* n > 0: each gets its '{' */
+        hd_store_arr_int(&msg, rows[i].message);
+        hd_store_arr_int(&contact, rows[i].contact);
+        hd_store_arr_int(&channel, rows[i].channel);
     }
     hd_buf_addc(&msg, '}');
     hd_buf_addc(&contact, '}');
