@@ -769,8 +769,8 @@ static void batch_row(struct pg_batch *b, const struct hd_materialize *m, int64_
     int64_t due = m->due ? m->due(m->due_ud, tz) : m->not_before;
     hd_store_arr_int(&b->ids, id);
     hd_store_arr_int(&b->states, hd_ab_bucket(m->campaign, id, "holdout") < m->holdout_bp
-                                ? HD_ST_HELD_OUT
-                                : HD_ST_QUEUED);
+                                     ? HD_ST_HELD_OUT
+                                     : HD_ST_QUEUED);
     hd_store_arr_text(&b->variants, hd_variant_pick(m->variants, m->nvariants, m->campaign, id));
     hd_store_arr_int(&b->due, due);
     if (m->expires > 0)

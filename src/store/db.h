@@ -72,7 +72,7 @@ struct hd_db_ops {
 /* What every engine's connection and statement start with. */
 struct hd_db {
     const struct hd_db_ops *ops;
-    char *where;         /* the target with any password masked, for messages */
+    char *where;          /* the target with any password masked, for messages */
     hd_db_defer_fn defer; /* hd_db_defer's, or NULL */
     void *defer_ud;
 };

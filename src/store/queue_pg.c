@@ -289,8 +289,8 @@ int hd_store_pg_msg_update(struct hd_store *st, const struct hd_msg_update *u, s
  * order; at most LOG_HOLD rows wait. */
 #define LOG_COLS                                                                                   \
     "message_id, attempt, at, done_at, channel, provider, address, outcome, code, text, "          \
-    "gateway_id, digest, campaign_id, run_id, contact_id, variant, state, reason, segments, cost, "  \
-    "detail"
+    "gateway_id, digest, campaign_id, run_id, contact_id, variant, state, reason, segments, "      \
+    "cost, detail"
 enum { LOG_NCOLS = 21, LOG_HOLD = 2048 };
 struct hd_pg_log {
     size_t n;
@@ -322,7 +322,9 @@ static int log_write(struct hd_store *st, struct hd_err *err)
         "CAST(?17 AS bigint[]), CAST(?18 AS text[]), CAST(?19 AS bigint[]), "
         "CAST(?20 AS float8[]), CAST(?21 AS text[]))",
         NULL, &s, err);
-    if (rc == 0) {
+    if (rc < 0)
+        rc = hd_store_dfail(err, rc, "writing the delivery log");
+    else {
         for (int i = 0; i < LOG_NCOLS; i++) {
             hd_buf_addc(&l->col[i], '}');
             hd_db_bind_text(s, i + 1, l->col[i].data, NULL);
@@ -330,7 +332,7 @@ static int log_write(struct hd_store *st, struct hd_err *err)
         rc = run_d(s, NULL, "writing the delivery log", err);
     }
     log_drop(l);
-    return rc < 0 ? hd_store_dfail(err, rc, "writing the delivery log") : 0;
+    return rc;
 }
 
 static int log_deferred(void *ud, bool flush, struct hd_err *err)
