@@ -17,6 +17,9 @@
 #include "herald/driver.h"
 #include "herald/log.h"
 #include "herald/time.h"
+#include "herald/valid.h"
+
+#include "../src/channel/driver_int.h" /* hd_result_set */
 
 #define TW_SID "AC0123456789abcdef0123456789abcdef"
 #define TW_TOKEN "tw-Secret-Token-5521"
@@ -1214,6 +1217,21 @@ static void test_apns_token_shared(void **state)
     free(row);
 }
 
+/* A gateway's long reply in Chinese cut to the result's buffer: cut at a
+ * character, never inside one (PostgreSQL refused the batch's log rows). */
+static void test_result_text_cut(void **state)
+{
+    (void)state;
+    char reply[700] = "";
+    for (int i = 0; i < 200; i++)
+        strcat(reply, "流"); /* 3 bytes each: 600 */
+    struct hd_result r = {0};
+    hd_result_set(&r, HD_OUT_TEMPORARY, 500, "%s", reply);
+    assert_true(hd_valid_utf8(r.text, strlen(r.text)));
+    assert_int_equal(strlen(r.text), 510); /* 170 characters of the 511 bytes' room */
+    assert_int_equal(strncmp(r.text, reply, 510), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1224,6 +1242,7 @@ int main(void)
         cmocka_unit_test(test_push_parts_sent),   cmocka_unit_test(test_push_data_only),
         cmocka_unit_test(test_push_fcm_reserved), cmocka_unit_test(test_sms_twilio_limit),
         cmocka_unit_test(test_sms_empty),         cmocka_unit_test(test_apns_token_shared),
+        cmocka_unit_test(test_result_text_cut),
     };
     /* the cases with a store again, on PostgreSQL (the others send through
      * the drivers, or through `provider test` to an address it does not

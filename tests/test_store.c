@@ -798,9 +798,8 @@ static int log_rows(struct hd_store *st, struct seen_rows *k)
 {
     struct hd_err e = {0};
     memset(k, 0, sizeof *k);
-    assert_int_equal(hd_store_log_query(st, &(struct hd_log_filter){.oldest_first = true},
-                                        keep_row, k, &e),
-                     0);
+    assert_int_equal(
+        hd_store_log_query(st, &(struct hd_log_filter){.oldest_first = true}, keep_row, k, &e), 0);
     return k->n;
 }
 
@@ -810,7 +809,8 @@ static int log_rows(struct hd_store *st, struct seen_rows *k)
  * them, more than the rows held at once are all written, and text that an
  * array literal must quote (quotes, backslashes, braces, commas, line
  * breaks, Chinese) and NULLs come back as they went in. Outside a
- * transaction a row is written at once. */
+ * transaction a row is written at once. Text that is not UTF-8 is stored
+ * on both engines. */
 static void test_store_log_rows(void **state)
 {
     (void)state;
@@ -871,6 +871,23 @@ static void test_store_log_rows(void **state)
     a.attempt = 5001;
     assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
     assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5001);
+
+    /* bytes that are not UTF-8 (a reply cut mid-character, a stray byte):
+     * SQLite keeps them, PostgreSQL, which refused the whole batch, gets
+     * them made well-formed */
+    a.attempt = 5002;
+    a.text = "bad \xff end 你\xe4\xbd";
+    assert_int_equal(hd_store_begin(st, &e), 0);
+    assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+    if (hd_store_commit(st, &e) < 0)
+        fail_msg("%s", e.msg);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE attempt = 5002"), 1);
+    if (stores.pg) {
+        char *got = tu_sql_text(dir, db, "SELECT text FROM attempts WHERE attempt = 5002");
+        got[strcspn(got, "\n")] = '\0';
+        assert_string_equal(got, "bad ? end 你??");
+        free(got);
+    }
     hd_store_free(st);
     tu_rmdir(dir);
 }

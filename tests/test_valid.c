@@ -238,6 +238,39 @@ static void test_valid_utf8(void **state)
     assert_false(hd_valid_utf8("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
 }
 
+/* A gateway's reply cut to a buffer mid-character, or with stray bytes,
+ * made well-formed (PostgreSQL refuses the rest), and what is already
+ * well-formed left as it is. */
+static void test_valid_utf8_scrub(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+        size_t fixed;
+    } cases[] = {
+        {"plain 中文 \xF0\x9F\x98\x80", "plain 中文 \xF0\x9F\x98\x80", 0},
+        {"触发流控\xE4\xB8", "触发流控", 2}, /* cut short at the end: cut off */
+        {"ok \xF0\x9F\x98", "ok ", 3},       /* a 4-byte one, 3 bytes left */
+        {"a\xFF"
+         "b\x80"
+         "c",
+         "a?b?c", 2},                 /* stray bytes */
+        {"\xC0\x80x", "??x", 2},      /* overlong */
+        {"\xED\xA0\x80.", "???.", 3}, /* a surrogate */
+        {"\xE4\xB8"
+         "A",
+         "??A", 2}, /* cut short, not at the end */
+        {"", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        assert_int_equal(hd_utf8_scrub(buf), cases[i].fixed);
+        assert_string_equal(buf, cases[i].out);
+        assert_true(hd_valid_utf8(buf, strlen(buf)));
+    }
+}
+
 static void test_valid_suppress_address(void **state)
 {
     (void)state;
@@ -313,9 +346,13 @@ static void test_valid_iso_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_email),    cmocka_unit_test(test_valid_phone),
-        cmocka_unit_test(test_valid_timezone), cmocka_unit_test(test_valid_locale),
-        cmocka_unit_test(test_valid_utf8),     cmocka_unit_test(test_valid_suppress_address),
+        cmocka_unit_test(test_valid_email),
+        cmocka_unit_test(test_valid_phone),
+        cmocka_unit_test(test_valid_timezone),
+        cmocka_unit_test(test_valid_locale),
+        cmocka_unit_test(test_valid_utf8),
+        cmocka_unit_test(test_valid_utf8_scrub),
+        cmocka_unit_test(test_valid_suppress_address),
         cmocka_unit_test(test_valid_iso_time),
     };
     return cmocka_run_group_tests_name("valid", tests, NULL, NULL);

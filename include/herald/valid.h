@@ -56,5 +56,11 @@ bool hd_valid_country(const char *s);
 bool hd_valid_region_known(const char *region);
 /* True when s is n bytes of well-formed UTF-8 with no NUL. */
 bool hd_valid_utf8(const char *s, size_t n);
+/* Makes the string s well-formed UTF-8 in place: a character cut short at
+ * its end is cut off, any other byte that is not part of a well-formed
+ * character becomes '?'. Returns how many bytes were changed or cut (0:
+ * s was well-formed). For text from outside (a gateway's reply) cut to a
+ * buffer's size, which PostgreSQL would refuse and JSON cannot carry. */
+size_t hd_utf8_scrub(char *s);
 
 #endif

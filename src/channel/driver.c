@@ -18,6 +18,7 @@
 
 #include "herald/mime.h"
 #include "herald/time.h"
+#include "herald/valid.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -181,6 +182,7 @@ void hd_result_set(struct hd_result *r, int outcome, int code, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(r->text, sizeof r->text, fmt, ap);
     va_end(ap);
+    hd_utf8_scrub(r->text); /* a gateway's words cut to the buffer, mid-character */
 }
 
 /* ---- the pool ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "herald/time.h"
+#include "herald/valid.h"
 
 #define RESP_MAX (64 * 1024)
 #define TAKE_MAX 256
@@ -315,8 +316,10 @@ void hx_copy_text(char *dst, size_t n, const char *s)
     size_t i = 0;
     for (; s && s[i] && i + 1 < n; i++)
         dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
-    if (n)
+    if (n) {
         dst[i] = '\0';
+        hd_utf8_scrub(dst); /* cut to n, perhaps mid-character */
+    }
 }
 
 int hx_refuse(struct hd_result *r, const struct hd_msg *m, const char *why)
@@ -424,6 +427,7 @@ void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->text, sizeof r->text, fmt, ap);
     va_end(ap);
+    hd_utf8_scrub(r->text);
     r->outcome = HD_OUT_THROTTLED;
     r->code = code;
     r->provider_fault = true;

@@ -138,40 +138,67 @@ static int not_tag(char *out, size_t size, int why)
     return why;
 }
 
+/* The length of the well-formed UTF-8 character at p (before end), or 0:
+ * a NUL, a stray or overlong byte, a surrogate, past U+10FFFF, or cut
+ * short by end; *cut says whether it was only cut short. */
+static size_t utf8_char(const unsigned char *p, const unsigned char *end, bool *cut)
+{
+    unsigned c = *p, cp;
+    size_t len;
+    *cut = false;
+    if (c < 0x80)
+        return c != 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if (p + i == end) {
+            *cut = true;
+            return 0;
+        }
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
 bool hd_valid_utf8(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        if (c < 0x80) {
-            if (c == 0)
-                return false;
-            p++;
-            continue;
-        }
-        size_t len;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
+    bool cut;
+    for (size_t len; p < end; p += len)
+        if (!(len = utf8_char(p, end, &cut)))
             return false;
-        if ((size_t)(end - p) < len)
-            return false;
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        p += len;
-    }
     return true;
+}
+
+size_t hd_utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+    size_t fixed = 0;
+    bool cut;
+    for (size_t len; p < end; p += len) {
+        if ((len = utf8_char(p, end, &cut)))
+            continue;
+        if (cut) { /* a character cut short at the end: cut it off */
+            fixed += (size_t)(end - p);
+            *p = '\0';
+            break;
+        }
+        *p = '?';
+        len = 1;
+        fixed++;
+    }
+    return fixed;
 }
 
 /* ---- email ------------------------------------------------------------- */

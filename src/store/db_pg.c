@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "herald/buf.h"
+#include "herald/valid.h"
 
 /* type OIDs (pg_type.h, stable across versions) */
 enum {
@@ -355,7 +356,12 @@ static int pg_bind(struct hd_db_stmt *st, int idx, const struct hd_db_value *v, 
         *slot = hd_xmalloc(v->len + 1);
         memcpy(*slot, v->p, v->len);
         (*slot)[v->len] = '\0';
-        s->lengths[idx - 1] = (int)v->len;
+        /* the server refuses text that is not UTF-8, where SQLite keeps
+         * the bytes: made well-formed, it is stored on both */
+        if (v->type == HD_DB_TEXT && !hd_valid_utf8(*slot, v->len) && hd_utf8_scrub(*slot))
+            s->lengths[idx - 1] = (int)strlen(*slot);
+        else
+            s->lengths[idx - 1] = (int)v->len;
         s->formats[idx - 1] = v->type == HD_DB_BLOB;
         break;
     default:
