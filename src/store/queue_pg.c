@@ -9,7 +9,9 @@
  * time PostgreSQL does a batch at a time: the claim's state change and the
  * sent messages are one UPDATE over an id array (= ANY), the cap
  * reservations one INSERT from arrays (unnest) with ON CONFLICT DO UPDATE
- * for SQLite's INSERT OR REPLACE.
+ * for SQLite's INSERT OR REPLACE, and the delivery log's rows of a
+ * transaction are held back and written by one INSERT from arrays before
+ * its next statement (db.h's hd_db_defer).
  *
  * The claim reads the due messages with FOR UPDATE OF m SKIP LOCKED in
  * the dispatcher's transaction (claim.c: claim, mark sending, reserve,
