@@ -488,6 +488,27 @@ static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
     return 0;
 }
 
+/* With `once`: whether everything claimed waits behind providers' pauses
+ * that end after the linger (a gateway that refuses herald's login pauses
+ * its provider a minute at a time). Then nothing more goes out in time,
+ * and the send stops as on SIGTERM: what waits goes back to the queue. A
+ * message claimed after another of the same provider was refused would
+ * otherwise wait for the pause, be refused in turn, pause the provider
+ * again for the first one, and keep `herald send --wait` running. */
+static bool behind_pauses(const struct hd_dispatch *d, int64_t mono)
+{
+    if (!d->opts.once || d->nres > 0 || d->fresh ||
+        (d->stats.waiting == 0 && d->stats.in_flight == 0))
+        return false;
+    for (size_t i = 0; i < d->cfg->nproviders; i++) {
+        const struct prov *p = &d->prov[i];
+        if ((p->head || p->inflight > 0) &&
+            p->bucket.paused_until_ms <= mono + d->opts.linger * 1000)
+            return false;
+    }
+    return true;
+}
+
 static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 {
     int rc, claimed = 0;
@@ -520,6 +541,8 @@ static int running(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
     }
     if ((rc = exchange(d, mono, claimed, err)) < 0)
         return rc;
+    if (behind_pauses(d, mono))
+        return drain(d, mono, err);
     if (claimed > 0 || d->stats.in_flight > 0 || d->stats.waiting > 0 || d->nres > 0)
         return 0;
     return idle(d, mono, err);
