@@ -1546,15 +1546,9 @@ static void test_campaign_crash_smtp(void **state)
 
 /* Issue 16, item 5, end to end: a wrong SMTP password pauses the provider
  * and keeps the messages queued; send, campaign show and why say so.
- * extra: more of the provider's configuration. */
-static void provider_fault(const char *extra)
+ * db: the case's store; extra: more of the provider's configuration. */
+static void provider_fault(const char *db, const char *extra)
 {
-    static const char *const files[] = {"pf.db", "pf.db-wal", "pf.db-shm", "pf.db.pauses"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) { /* the case before's */
-        char *f = path(files[i]);
-        unlink(f);
-        free(f);
-    }
     const char *src = getenv("HERALD_SRC");
     char py[4096];
     snprintf(py, sizeof py, "%s/tests/smtp_server.py", src ? src : ".");
@@ -1573,7 +1567,7 @@ static void provider_fault(const char *extra)
              "username = herald\npassword_env = TEST_PF_PW\n"
              "from = Acme <hello@example.com>\nconnections = 1\n%s"
              "[channel email]\nproviders = mail\n",
-             S("pf.db"), smtp.port, extra);
+             S(db), smtp.port, extra);
     tu_write(conf, text);
     free(conf);
     char *cp = path("pf.csv");
@@ -1600,15 +1594,15 @@ static void provider_fault(const char *extra)
     tu_herald(&r, dir, NULL, "why", "p1", "c", NULL);
     assert_contains(r.out, "provider_fault");
     tu_run_release(&r);
-    assert_int_equal(sq1("pf.db", "SELECT count(*) FROM messages WHERE state = 0"), 2);
-    assert_int_equal(sq1("pf.db", "SELECT count(*) FROM suppressions"), 0);
+    assert_int_equal(sq1(db, "SELECT count(*) FROM messages WHERE state = 0"), 2);
+    assert_int_equal(sq1(db, "SELECT count(*) FROM suppressions"), 0);
     tu_server_stop(&smtp);
 }
 
 static void test_campaign_provider_fault(void **state)
 {
     (void)state;
-    provider_fault("");
+    provider_fault("pf.db", "");
 }
 
 /* The same with one message a second: the second waits for its token
@@ -1619,7 +1613,7 @@ static void test_campaign_provider_fault(void **state)
 static void test_campaign_provider_fault_apart(void **state)
 {
     (void)state;
-    provider_fault("rate = 1/s\nburst = 1\n");
+    provider_fault("pfa.db", "rate = 1/s\nburst = 1\n");
 }
 
 /* Issue 16, item 3: the daemon marks a finished --now campaign done, and
@@ -1795,6 +1789,8 @@ int main(int argc, char **argv)
         {"test_campaign_pause_held_pg", test_campaign_pause_held, NULL, NULL, NULL},
         {"test_campaign_resent_pg", test_campaign_resent, NULL, NULL, NULL},
         {"test_campaign_provider_fault_pg", test_campaign_provider_fault, NULL, NULL, NULL},
+        {"test_campaign_provider_fault_apart_pg", test_campaign_provider_fault_apart, NULL, NULL,
+         NULL},
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);
