@@ -1222,9 +1222,10 @@ static void test_apns_token_shared(void **state)
 static void test_result_text_cut(void **state)
 {
     (void)state;
-    char reply[700] = "";
-    for (int i = 0; i < 200; i++)
-        strcat(reply, "流"); /* 3 bytes each: 600 */
+    char reply[700];
+    for (int i = 0; i < 200; i++) /* 3 bytes each: 600 */
+        memcpy(reply + 3 * i, "流", 3);
+    reply[600] = '\0';
     struct hd_result r = {0};
     hd_result_set(&r, HD_OUT_TEMPORARY, 500, "%s", reply);
     assert_true(hd_valid_utf8(r.text, strlen(r.text)));
