@@ -803,10 +803,12 @@ static int log_rows(struct hd_store *st, struct seen_rows *k)
     return k->n;
 }
 
-/* The delivery log's rows, which PostgreSQL holds back in a transaction
- * and writes as one INSERT before the next statement (queue_pg.c): a read
- * in the same transaction sees them, a rollback drops them, a commit keeps
- * them, more than the rows held at once are all written, and text that an
+/* The delivery log's rows, which both engines hold back in a transaction
+ * and write before the next statement (PostgreSQL as one INSERT,
+ * queue_pg.c; SQLite sixteen, four or one to a statement, log_lite.c): a
+ * read in the same transaction sees them, a rollback drops them (those
+ * already written too), a commit keeps them, more than the rows held at
+ * once are all written, in their order, whatever the remainder, and text that an
  * array literal must quote (quotes, backslashes, braces, commas, line
  * breaks, Chinese) and NULLs come back as they went in. Outside a
  * transaction a row is written at once. Text that is not UTF-8 is stored
@@ -851,39 +853,45 @@ static void test_store_log_rows(void **state)
     hd_store_rollback(st);
     assert_int_equal(log_rows(st, &k), 0);
     assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 0);
+    assert_int_equal(hd_store_begin(st, &e), 0); /* 16 written, 4 held: all dropped */
+    for (int i = 1; i <= 20; i++)
+        assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+    hd_store_rollback(st);
+    assert_int_equal(log_rows(st, &k), 0);
 
     /* more rows than are held at once, in their order */
     assert_int_equal(hd_store_begin(st, &e), 0);
-    for (int i = 1; i <= 5000; i++) {
+    for (int i = 1; i <= 5003; i++) { /* 312 times 16, then 4, 4, 1, 1, 1 */
         a.attempt = i;
         a.text = i % 2 ? NULL : "even";
         assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
     }
     assert_int_equal(hd_store_commit(st, &e), 0);
-    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5000);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5003);
     assert_int_equal(tu_sql1(dir, db,
                              "SELECT count(*) FROM attempts a JOIN attempts b ON b.id = a.id + 1 "
                              "WHERE b.attempt <> a.attempt + 1"),
                      0);
-    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE text IS NULL"), 2500);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE text IS NULL"), 2502);
+    assert_int_equal(tu_sql1(dir, db, "SELECT max(attempt) FROM attempts"), 5003);
 
     /* outside a transaction: at once, seen by another connection */
-    a.attempt = 5001;
+    a.attempt = 5004;
     assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
-    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5001);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts"), 5004);
 
     /* bytes that are not UTF-8 (a reply cut mid-character, a stray byte):
      * SQLite keeps them, PostgreSQL, which refused the whole batch, gets
      * them made well-formed */
-    a.attempt = 5002;
+    a.attempt = 5005;
     a.text = "bad \xff end 你\xe4\xbd";
     assert_int_equal(hd_store_begin(st, &e), 0);
     assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
     if (hd_store_commit(st, &e) < 0)
         fail_msg("%s", e.msg);
-    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE attempt = 5002"), 1);
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM attempts WHERE attempt = 5005"), 1);
     if (stores.pg) {
-        char *got = tu_sql_text(dir, db, "SELECT text FROM attempts WHERE attempt = 5002");
+        char *got = tu_sql_text(dir, db, "SELECT text FROM attempts WHERE attempt = 5005");
         got[strcspn(got, "\n")] = '\0';
         assert_string_equal(got, "bad ? end 你??");
         free(got);

@@ -77,6 +77,8 @@ void hd_db_defer(struct hd_db *db, hd_db_defer_fn fn, void *ud)
 
 int hd_db_deferred(struct hd_db *db, bool flush, struct hd_err *err)
 {
+    if (!db) /* store.c's helpers, while a SQLite store is still opening */
+        return 0;
     hd_db_defer_fn fn = db->defer;
     if (!fn)
         return 0;

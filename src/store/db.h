@@ -26,13 +26,14 @@
 struct hd_db;
 struct hd_db_stmt;
 
-/* Rows a caller holds back to write as one statement (the delivery log on
- * PostgreSQL, queue_pg.c): set by hd_db_defer, fn(ud, true, err) runs once
- * before the next statement of any kind is sent on the connection, COMMIT
- * among them, so whatever follows sees the rows, and fn(ud, false, NULL)
- * when the transaction is rolled back instead or the connection closes
- * (the rows are dropped). The hook is cleared before fn runs; the caller
- * sets it again for its next rows. Only the PostgreSQL engine calls it. */
+/* Rows a caller holds back to write as one statement (the delivery log:
+ * queue_pg.c, log_lite.c): set by hd_db_defer, fn(ud, true, err) runs
+ * once before the next statement of any kind starts on the connection,
+ * COMMIT among them, so whatever follows sees the rows, and fn(ud, false,
+ * NULL) when the transaction is rolled back instead or the connection
+ * closes (the rows are dropped). The hook is cleared before fn runs; the
+ * caller sets it again for its next rows. The engines call it (on SQLite
+ * also store.c's helpers, which run statements on the handle itself). */
 typedef int (*hd_db_defer_fn)(void *ud, bool flush, struct hd_err *err);
 void hd_db_defer(struct hd_db *db, hd_db_defer_fn fn, void *ud);
 /* For the engines: runs and clears the hook, if one is set. */

@@ -85,6 +85,9 @@ struct hd_db *hd_db_sqlite_adopt(struct sqlite3 *handle, const char *where)
 static int lite_exec(struct hd_db *db, const char *sql, struct hd_err *err)
 {
     char *msg = NULL;
+    int rc = hd_db_deferred(db, true, err); /* db.h: held-back rows go first */
+    if (rc < 0)
+        return rc;
     if (sqlite3_exec(((struct lite *)db)->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         hd_err_set(err, HD_E_STORE, "database '%s': %s", db->where,
                    msg ? msg : sqlite3_errmsg(((struct lite *)db)->db));
@@ -133,7 +136,12 @@ static int lite_bind(struct hd_db_stmt *st, int idx, const struct hd_db_value *v
 
 static int lite_step(struct hd_db_stmt *st, struct hd_err *err)
 {
-    int rc = sqlite3_step(((struct lite_stmt *)st)->stmt);
+    sqlite3_stmt *stmt = ((struct lite_stmt *)st)->stmt;
+    /* a statement that starts: held-back rows go first (db.h) */
+    int rc = sqlite3_stmt_busy(stmt) ? 0 : hd_db_deferred(st->db, true, err);
+    if (rc < 0)
+        return rc;
+    rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)

@@ -272,44 +272,7 @@ int hd_store_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct
 {
     if (!st->db)
         return hd_store_pg_attempt_add(st, a, err);
-    sqlite3_stmt *s;
-    int rc = hd_store_cached(st, SLOT_ATTEMPT_ADD,
-                             "INSERT INTO attempts (message_id, attempt, at, done_at, channel, "
-                             "provider, address, outcome, code, text, gateway_id, digest, "
-                             "campaign_id, run_id, contact_id, variant, state, reason, segments, "
-                             "cost, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-                             &s, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, a->message);
-    sqlite3_bind_int(s, 2, a->attempt);
-    sqlite3_bind_int64(s, 3, a->at_ms);
-    if (a->done_ms > 0)
-        sqlite3_bind_int64(s, 4, a->done_ms);
-    hd_store_bind_text(s, 5, a->channel >= 0 ? hd_channel_name(a->channel) : NULL);
-    hd_store_bind_text(s, 6, a->provider);
-    hd_store_bind_text(s, 7, a->address);
-    sqlite3_bind_text(s, 8, a->outcome, -1, SQLITE_STATIC);
-    if (a->code)
-        sqlite3_bind_int(s, 9, a->code);
-    hd_store_bind_text(s, 10, a->text && *a->text ? a->text : NULL);
-    hd_store_bind_text(s, 11, a->gateway_id && *a->gateway_id ? a->gateway_id : NULL);
-    hd_store_bind_text(s, 12, a->digest && *a->digest ? a->digest : NULL);
-    sqlite3_bind_int64(s, 13, a->campaign);
-    sqlite3_bind_int64(s, 14, a->run);
-    sqlite3_bind_int64(s, 15, a->contact);
-    hd_store_bind_text(s, 16, a->variant);
-    sqlite3_bind_int(s, 17, a->state);
-    hd_store_bind_text(s, 18, a->reason);
-    if (a->segments > 0) {
-        sqlite3_bind_int(s, 19, a->segments);
-        sqlite3_bind_double(s, 20, a->cost);
-    }
-    hd_store_bind_text(s, 21, a->detail);
-    rc = run_cached(st, s, err, "writing the delivery log");
-    sqlite3_clear_bindings(s);
-    return rc;
+    return hd_store_lite_attempt_add(st, a, err);
 }
 
 /* Reservations go RESERVE_BATCH rows to a statement: one row at a time,

@@ -713,7 +713,7 @@ int hd_store_prepare_at(struct hd_store *st, const char *func, const char *sql, 
                         struct hd_err *err)
 {
     int rc = hd_store_sqlite_only(st, func, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = hd_db_deferred(st->conn, true, err)) < 0)
         return rc;
     if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
         return hd_store_fail(st, err, "database");
@@ -724,7 +724,7 @@ int hd_store_exec_at(struct hd_store *st, const char *func, const char *sql, str
 {
     char *msg = NULL;
     int rc = hd_store_sqlite_only(st, func, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = hd_db_deferred(st->conn, true, err)) < 0)
         return rc;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         hd_err_set(err, HD_E_STORE, "database: %s", msg ? msg : sqlite3_errmsg(st->db));
@@ -743,7 +743,9 @@ int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const ch
                        sqlite3_stmt **out, struct hd_err *err)
 {
     int rc;
-    if (!st->cache[slot] && (rc = hd_store_prepare_at(st, func, sql, &st->cache[slot], err)) < 0)
+    /* the delivery log's waiting rows go first (log_lite.c) */
+    if ((rc = hd_db_deferred(st->conn, true, err)) < 0 ||
+        (!st->cache[slot] && (rc = hd_store_prepare_at(st, func, sql, &st->cache[slot], err)) < 0))
         return rc;
     sqlite3_reset(st->cache[slot]);
     sqlite3_clear_bindings(st->cache[slot]);
@@ -938,9 +940,12 @@ int hd_store_commit(struct hd_store *st, struct hd_err *err)
 void hd_store_rollback(struct hd_store *st)
 {
     hd_store_work_forget(st);
-    if (!st->db)
+    if (!st->db) {
         hd_db_rollback(st->conn);
-    else if (!sqlite3_get_autocommit(st->db))
+        return;
+    }
+    hd_db_deferred(st->conn, false, NULL); /* the log's waiting rows: dropped */
+    if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -1179,6 +1184,7 @@ void hd_store_free(struct hd_store *st)
         hd_db_finalize(st->dcache[i]);
     hd_db_close(st->conn);
     hd_store_pg_log_free(st);
+    hd_store_lite_log_free(st);
     hd_store_listen_close(st);
     if (st->db)
         sqlite3_close_v2(st->db);

@@ -10,7 +10,8 @@
 /* Statements the dispatcher runs for every message, prepared once. */
 enum hd_store_slot {
     SLOT_MSG_UPDATE,
-    SLOT_ATTEMPT_ADD,
+    SLOT_ATTEMPT_ADD, /* log_lite.c: the delivery log, 1 to 16 rows a statement */
+    SLOT_ATTEMPT_ADD_LAST = SLOT_ATTEMPT_ADD + 15,
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
     SLOT_CLAIM, /* queue.c: one for each shape of the claim (the channels' facts) */
@@ -107,7 +108,8 @@ struct hd_store {
     int *wal_frames; /* hd_store_wal_defer's: where a commit notes the WAL's pages */
     int wal_hard;    /* past this many pages the connection checkpoints itself */
     int dchanges;    /* PostgreSQL: rows hd_store_pg_msg_update changed (hd_store_changes) */
-    struct hd_pg_log *pg_log; /* PostgreSQL: delivery-log rows held back (queue_pg.c) */
+    struct hd_pg_log *pg_log;     /* PostgreSQL: delivery-log rows held back (queue_pg.c) */
+    struct hd_lite_log *lite_log; /* SQLite: the same (log_lite.c) */
     /* PostgreSQL: the target and password as opened (notify.c connects
      * its listener with them; the password is wiped at free) */
     char *target, *password;
@@ -276,6 +278,9 @@ int hd_store_pg_attempt_add(struct hd_store *st, const struct hd_attempt *a, str
 /* Frees the delivery-log rows queue_pg.c holds back (none are left once
  * the connection closed: closing drops them). */
 void hd_store_pg_log_free(struct hd_store *st);
+/* hd_store_attempt_add on SQLite (log_lite.c), and its rows' memory freed */
+int hd_store_lite_attempt_add(struct hd_store *st, const struct hd_attempt *a, struct hd_err *err);
+void hd_store_lite_log_free(struct hd_store *st);
 int hd_store_pg_sends_reserve(struct hd_store *st, const struct hd_send_row *rows, size_t n,
                               int64_t at, int64_t campaign, int category, struct hd_err *err);
 int hd_store_pg_send_release(struct hd_store *st, int64_t message, struct hd_err *err);
