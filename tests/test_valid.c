@@ -236,6 +236,26 @@ static void test_valid_utf8(void **state)
     assert_false(hd_valid_utf8("\xE4\xB8", 2));         /* truncated */
     assert_false(hd_valid_utf8("a\0b", 3));             /* NUL */
     assert_false(hd_valid_utf8("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+    /* long ASCII runs (read eight bytes at a time) with one bad byte, a
+     * NUL or a character at every place around the words' edges */
+    char buf[40];
+    for (size_t at = 0; at < 24; at++) {
+        memset(buf, 'x', sizeof buf);
+        buf[at] = '\xFF';
+        assert_false(hd_valid_utf8(buf, sizeof buf));
+        buf[at] = '\0';
+        assert_false(hd_valid_utf8(buf, sizeof buf));
+        assert_true(hd_valid_utf8(buf, at)); /* what comes before it */
+        memcpy(buf + at, "中", 3);
+        assert_true(hd_valid_utf8(buf, sizeof buf));
+        assert_false(hd_valid_utf8(buf, at + 2)); /* cut short */
+        buf[sizeof buf - 1] = '\0';
+        assert_int_equal(hd_utf8_scrub(buf), 0);
+        buf[at + 1] = 'y'; /* 中's lead byte, then not a continuation */
+        assert_int_equal(hd_utf8_scrub(buf), 2);
+        assert_int_equal(buf[at], '?');
+        assert_int_equal(buf[at + 2], '?');
+    }
 }
 
 /* A gateway's reply cut to a buffer mid-character, or with stray bytes,

@@ -171,11 +171,28 @@ static size_t utf8_char(const unsigned char *p, const unsigned char *end, bool *
     return len;
 }
 
+/* How many bytes from p are ASCII and not NUL, eight at a time while a
+ * word holds none of the others (a gateway's answer, most text is):
+ * utf8_char byte by byte took 1,700 instructions a push. */
+static size_t ascii_run(const unsigned char *p, const unsigned char *end)
+{
+    const uint64_t high = 0x8080808080808080ULL, low = 0x0101010101010101ULL;
+    const unsigned char *q = p;
+    for (uint64_t w; end - q >= 8; q += 8) {
+        memcpy(&w, q, sizeof w);
+        if ((w & high) || ((w - low) & ~w & high)) /* a byte >= 0x80, or a NUL */
+            break;
+    }
+    while (q < end && *q && *q < 0x80)
+        q++;
+    return (size_t)(q - p);
+}
+
 bool hd_valid_utf8(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     bool cut;
-    for (size_t len; p < end; p += len)
+    for (size_t len; (p += ascii_run(p, end)) < end; p += len)
         if (!(len = utf8_char(p, end, &cut)))
             return false;
     return true;
@@ -186,7 +203,7 @@ size_t hd_utf8_scrub(char *s)
     unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
     size_t fixed = 0;
     bool cut;
-    for (size_t len; p < end; p += len) {
+    for (size_t len; (p += ascii_run(p, end)) < end; p += len) {
         if ((len = utf8_char(p, end, &cut)))
             continue;
         if (cut) { /* a character cut short at the end: cut it off */
