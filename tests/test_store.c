@@ -718,7 +718,8 @@ static void test_store_recover_keeps_reservation(void **state)
 
 /* The claim reads the facts of the campaign's channels only (its shape):
  * a channel left out has its suppressions false and its tokens NULL, a
- * channel in it sees them, and the contact's own columns are read always. */
+ * channel in it sees them, and the contact's own columns are read always;
+ * a message's API data only with HD_CLAIM_API (the API's campaigns). */
 static void test_store_claim_shapes(void **state)
 {
     (void)state;
@@ -734,17 +735,23 @@ static void test_store_claim_shapes(void **state)
         "INSERT INTO push_tokens SELECT id, 'wechat', 'W0', 0 FROM contacts WHERE ext_id = 'g0';"
         "INSERT INTO suppressions (address, channel, reason, created_at) VALUES "
         "('a@x.org', 'email', 'manual', 0), ('+15550001', 'sms', 'manual', 0), "
-        "('F0', 'push', 'manual', 0), ('W0', 'wechat', 'manual', 0)"));
+        "('F0', 'push', 'manual', 0), ('W0', 'wechat', 'manual', 0);"
+        "INSERT INTO api_messages (message_id, key_id, data, created_at) SELECT m.id, 1, "
+        "'{\"k\":1}', 0 FROM messages m "
+        "JOIN contacts c ON c.id = m.contact_id WHERE c.ext_id = 'g0'"));
     static const struct {
         unsigned channels;
         bool sup[HD_SUP_COUNT]; /* email, sms, fcm, apns, jpush, hms, wechat */
         bool fcm, wechat;       /* the tokens read */
+        bool data;              /* the API's data read */
     } cases[] = {
-        {1u << HD_CH_EMAIL, {true, false, false, false, false, false, false}, false, false},
-        {1u << HD_CH_SMS | 1u << HD_CH_INBOX, {false, true}, false, false},
-        {1u << HD_CH_PUSH, {false, false, true}, true, false},
-        {1u << HD_CH_WECHAT, {[HD_SUP_WECHAT] = true}, false, true},
-        {~0u, {true, true, true, false, false, false, true}, true, true},
+        {1u << HD_CH_EMAIL, {true, false, false, false, false, false, false}, false, false, false},
+        {1u << HD_CH_SMS | 1u << HD_CH_INBOX, {false, true}, false, false, false},
+        {1u << HD_CH_PUSH, {false, false, true}, true, false, false},
+        {1u << HD_CH_WECHAT, {[HD_SUP_WECHAT] = true}, false, true, false},
+        {~0u, {true, true, true, false, false, false, true}, true, true, true},
+        {1u << HD_CH_PUSH | HD_CLAIM_API, {false, false, true}, true, false, true},
+        {~0u & ~HD_CLAIM_API, {true, true, true, false, false, false, true}, true, true, false},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct hd_claimed *got = NULL;
@@ -758,6 +765,7 @@ static void test_store_claim_shapes(void **state)
             for (int x = 0; x < HD_SUP_COUNT; x++)
                 assert_int_equal(got[i].suppressed[x], g0 && cases[k].sup[x]);
             assert_int_equal(got[i].contact.fcm_token != NULL, g0 && cases[k].fcm);
+            assert_int_equal(got[i].data != NULL, g0 && cases[k].data);
             assert_int_equal(got[i].contact.wechat_openid != NULL, g0 && cases[k].wechat);
             if (g0)
                 assert_string_equal(got[i].contact.email, "A@x.org");

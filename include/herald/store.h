@@ -481,9 +481,11 @@ void hd_claimed_release(struct hd_claimed *c);
  * consent for the category, suppressions and sends since horizon. Only
  * the channels in channels (a bit 1 << HD_CH_x for each the campaign may
  * use) get their facts: another channel's suppressions read false and its
- * push tokens or openid NULL, on either engine. Call inside a
+ * push tokens or openid NULL, on either engine; the JSON API's data is
+ * read only with HD_CLAIM_API among them (its hidden campaigns). Call inside a
  * transaction that also records the decisions. The caller frees (*out)[i]
  * with hd_claimed_release and *out with free. */
+#define HD_CLAIM_API (1u << 31)
 int hd_store_claim(struct hd_store *st, int64_t run, unsigned channels, int category, int64_t now,
                    int64_t horizon, int limit, struct hd_claimed **out, size_t *n,
                    struct hd_err *err);

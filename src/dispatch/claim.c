@@ -349,10 +349,11 @@ void hd_dsp_drop_fresh(struct hd_dispatch *d)
     }
 }
 
-/* The campaign's channels as hd_store_claim's bits: the facts it reads. */
+/* The campaign's channels as hd_store_claim's bits: the facts it reads
+ * (and the API's data, for its hidden campaigns). */
 static unsigned channel_bits(const struct hd_campaign *c)
 {
-    unsigned bits = 0;
+    unsigned bits = c->api ? HD_CLAIM_API : 0;
     for (int i = 0; i < c->nchannels; i++)
         bits |= 1u << c->channels[i];
     return bits;

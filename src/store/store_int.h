@@ -15,7 +15,7 @@ enum hd_store_slot {
     SLOT_SEND_RESERVE,
     SLOT_SEND_RELEASE,
     SLOT_CLAIM, /* queue.c: one for each shape of the claim (the channels' facts) */
-    SLOT_CLAIM_LAST = SLOT_CLAIM + 15, /* HD_CLAIM_SHAPES */
+    SLOT_CLAIM_LAST = SLOT_CLAIM + 31, /* HD_CLAIM_SHAPES */
     SLOT_MSGS_SENDING,
     SLOT_MSGS_SENT,
     SLOT_LINK_CONTACT,
@@ -57,7 +57,7 @@ enum hd_store_dslot {
     DSLOT_CONTACT_REF,
     DSLOT_PAUSES,
     DSLOT_CLAIM, /* queue_pg.c's, PostgreSQL's per-message statements; the claim's shapes */
-    DSLOT_CLAIM_LAST = DSLOT_CLAIM + 15,
+    DSLOT_CLAIM_LAST = DSLOT_CLAIM + 31,
     DSLOT_CLAIM_PICK,
     DSLOT_CLAIM_LOCK,
     DSLOT_RATE_TAKE,
@@ -336,10 +336,17 @@ void hd_store_read_contact(sqlite3_stmt *s, struct hd_contact *c);
 _Static_assert(HD_ST_QUEUED == 0 && HD_ST_RETRY_WAIT == 6 && HD_ST_DEFERRED == 7,
                "HD_DUE (and the index messages_due it must match) spells these states as numbers");
 
-/* The claim's shapes (queue.c): which channels' facts it reads, each
+/* The claim's shapes (queue.c): which channels' facts it reads, and
+ * whether it reads the JSON API's data (only its messages have any), each
  * statement prepared once in a slot of its own on either engine. */
-enum { HD_SHAPE_EMAIL = 1, HD_SHAPE_SMS = 2, HD_SHAPE_PUSH = 4, HD_SHAPE_WECHAT = 8 };
-#define HD_CLAIM_SHAPES 16
+enum {
+    HD_SHAPE_EMAIL = 1,
+    HD_SHAPE_SMS = 2,
+    HD_SHAPE_PUSH = 4,
+    HD_SHAPE_WECHAT = 8,
+    HD_SHAPE_API = 16
+};
+#define HD_CLAIM_SHAPES 32
 /* A suppression test of the address expression ADDR, a column and ", ". */
 #define HD_SUP_EXISTS(ADDR) "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = " ADDR "), "
 /* HD_CONTACT_TOKENS' join of one platform's token as ALIAS. */
@@ -352,7 +359,8 @@ struct hd_buf;
 struct hd_claim_dialect {
     const char *consent, *sends, *tail;
 };
-/* The shape (HD_SHAPE_*) of a campaign's channels (a bit 1 << HD_CH_x each). */
+/* The shape (HD_SHAPE_*) of a campaign's channels (a bit 1 << HD_CH_x
+ * each, and HD_CLAIM_API). */
 unsigned hd_store_claim_shape(unsigned channels);
 /* The claim's statement of a shape into b, in dialect d. */
 void hd_store_claim_sql(struct hd_buf *b, unsigned shape, const struct hd_claim_dialect *d);
