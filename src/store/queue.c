@@ -1,8 +1,9 @@
 /* queue: what the dispatcher reads and writes for every message: claiming
  * due messages with what their checks need in one statement (the facts
- * of the campaign's channels only, in one of sixteen shapes), state
- * changes, the delivery log, cap reservations, and recovery of messages a
- * dead dispatcher left in flight. The per-message statements are prepared
+ * of the campaign's channels only, and the API's data only for the API's
+ * campaigns, in one of 32 shapes), state changes, the delivery log (its
+ * rows on SQLite through log_lite.c), cap reservations, and recovery of
+ * messages a dead dispatcher left in flight. The per-message statements are prepared
  * once (hd_store_cached); the dispatcher groups them in transactions, and
  * cap reservations go 16 rows to a statement. On PostgreSQL each of them
  * hands over to its namesake in queue_pg.c (one test of st->db per call,
