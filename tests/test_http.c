@@ -180,6 +180,49 @@ static json_t *find_request(json_t *log, const char *hdr, const char *value)
     return NULL;
 }
 
+/* The header lines are kept from one request to the next on a connection
+ * (http.c's put_line): each request still carries its own values, the
+ * lines after one that changed too, curl's "Expect: 100-continue" stays
+ * off for every big body, and a request refused halfway through its
+ * headers (a line break in a value) leaves the next one whole. */
+static void test_http_header_lines_kept(void **state)
+{
+    (void)state;
+    struct hd_config *cfg =
+        tu_config("[provider p]\ntype = http\nurl = http://127.0.0.1:%d/hook\nconnections = 1\n"
+                  "header = X-Fixed: same\nheader = X-To: {{to}}\nheader = X-Last: end\n"
+                  "body = {\"to\": \"{{to}}\", \"data\": {{{data}}}}\n",
+                  tw.port);
+    static const char *const to[] = {"+15550000001", "+15550000002", "+1555\r\nX-Injected: 1",
+                                     "+15550000004", "+15550000004"};
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    struct tu_results rs;
+    struct hd_buf big;
+    big_data(&big, 2000);
+    struct content c = {.body = "hi", .data = big.data};
+    send_all(cfg, HD_CH_SMS, to, 5, &c, &rs, &log);
+    tu_expect(&rs.r[2], HD_OUT_PERMANENT, false, "header injection");
+    json_t *l = tu_read_jsonl(dir, "twilio.log");
+    assert_null(find_request(l, "x-injected", "1"));
+    assert_null(find_request(l, "idempotency-key", rs.id[2]));
+    for (size_t i = 0; i < 5; i++) {
+        if (i == 2)
+            continue;
+        json_t *h = json_object_get(find_request(l, "idempotency-key", rs.id[i]), "headers");
+        assert_non_null(h);
+        assert_string_equal(json_string_value(json_object_get(h, "x-to")), to[i]);
+        assert_string_equal(json_string_value(json_object_get(h, "x-fixed")), "same");
+        assert_string_equal(json_string_value(json_object_get(h, "x-last")), "end");
+        assert_string_equal(json_string_value(json_object_get(h, "content-type")),
+                            "application/json");
+        assert_null(json_object_get(h, "expect"));
+    }
+    json_decref(l);
+    hd_buf_release(&big);
+    hd_config_free(cfg);
+}
+
 /* ---- twilio ------------------------------------------------------------------ */
 
 static void test_twilio_classes(void **state)
@@ -1243,7 +1286,7 @@ int main(void)
         cmocka_unit_test(test_push_parts_sent),   cmocka_unit_test(test_push_data_only),
         cmocka_unit_test(test_push_fcm_reserved), cmocka_unit_test(test_sms_twilio_limit),
         cmocka_unit_test(test_sms_empty),         cmocka_unit_test(test_apns_token_shared),
-        cmocka_unit_test(test_result_text_cut),
+        cmocka_unit_test(test_result_text_cut),   cmocka_unit_test(test_http_header_lines_kept),
     };
     /* the cases with a store again, on PostgreSQL (the others send through
      * the drivers, or through `provider test` to an address it does not
