@@ -110,8 +110,8 @@ static int write_rows(struct hd_store *st, const struct hd_attempt *rows, size_t
     return rc;
 }
 
-/* The waiting rows, written now: their text pointers set to the buffer
- * (which no longer grows), then the fewest statements. */
+/* The waiting rows, written now by one statement: their text pointers
+ * set to the buffer first (it no longer grows). */
 static int log_write(struct hd_store *st, struct hd_err *err)
 {
     struct hd_lite_log *l = st->lite_log;
@@ -127,10 +127,13 @@ static int log_write(struct hd_store *st, struct hd_err *err)
     return rc;
 }
 
+/* The hook (db.h): written before the next statement, or dropped with a
+ * rollback; and dropped too when the transaction they were added in has
+ * ended without them (SQLite rolls back by itself after some errors). */
 static int log_deferred(void *ud, bool flush, struct hd_err *err)
 {
     struct hd_store *st = ud;
-    if (flush)
+    if (flush && !sqlite3_get_autocommit(st->db))
         return log_write(st, err);
     st->lite_log->n = 0;
     hd_buf_reset(&st->lite_log->text);
