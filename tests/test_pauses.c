@@ -225,13 +225,16 @@ static void test_pauses_across_processes(void **state)
     assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
     free(dbp);
     sqlite3_busy_timeout(db, 30000);
-    for (int i = 0; i < 3000 && q1(db, "SELECT count(*) FROM messages m, contacts c WHERE "
-                                       "c.id = m.contact_id AND c.phone = '+15550000017' AND "
-                                       "m.state = 2") != 1;
-         i++) {
+    /* up to 30 s (a loaded machine): taken before A wrote its first
+     * result, the lock would hold A's dispatcher in that write, and its
+     * second message would wait with it */
+    const char *sent1 = "SELECT count(*) FROM messages m, contacts c WHERE c.id = m.contact_id "
+                        "AND c.phone = '+15550000017' AND m.state = 2";
+    for (int i = 0; i < 30000 && q1(db, sent1) != 1; i++) {
         struct timespec ms = {0, 1000000L};
         nanosleep(&ms, NULL);
     }
+    assert_int_equal(q1(db, sent1), 1);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(wait_answer("tw.ans", 429, "+15550000429", 0), -1); /* not yet */
     int64_t t429 = wait_answer("tw.ans", 429, "+15550000429", 30000);
