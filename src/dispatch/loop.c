@@ -373,7 +373,10 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
     }
     if (d->shared && (rc = hd_dsp_take_rates(d, mono, err)) < 0)
         return rc;
-    int64_t wait = hd_dsp_submit(d, err, &rc);
+    /* nothing more goes out while a refusal the circuit breaker has not
+     * heard of waits to be written (it is written this turn, below): what
+     * a driver holds when the breaker trips is all that may fail after */
+    int64_t wait = d->unwritten_refused ? 0 : hd_dsp_submit(d, err, &rc);
     if (rc < 0)
         return rc;
     /* everything that can go has gone: wait for a result, a token or
@@ -383,10 +386,10 @@ static int exchange(struct hd_dispatch *d, int64_t mono, int claimed, struct hd_
         timeout = wait;
     if (d->nres > 0) {
         int64_t left = FLUSH_MS - (hd_clock_mono_ms() - d->last_flush_ms);
-        timeout = left < 0 ? 0 : left < timeout ? left : timeout;
+        timeout = left < 0 || d->unwritten_refused ? 0 : left < timeout ? left : timeout;
     }
     hd_dsp_poll(d, (int)timeout);
-    if (d->nres >= FLUSH_BATCH || d->flush_now ||
+    if (d->nres >= FLUSH_BATCH || d->flush_now || d->unwritten_refused ||
         (d->nres > 0 && hd_clock_mono_ms() - d->last_flush_ms >= FLUSH_MS) ||
         (d->nres > 0 && d->stats.in_flight == 0))
         if ((rc = hd_dsp_flush(d, err)) < 0)
