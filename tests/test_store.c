@@ -813,10 +813,10 @@ static int log_rows(struct hd_store *st, struct seen_rows *k)
 
 /* The delivery log's rows, which both engines hold back in a transaction
  * and write before the next statement (PostgreSQL as one INSERT,
- * queue_pg.c; SQLite sixteen, four or one to a statement, log_lite.c): a
+ * queue_pg.c; SQLite sixteen at a time, the rest by one more, log_lite.c): a
  * read in the same transaction sees them, a rollback drops them (those
  * already written too), a commit keeps them, more than the rows held at
- * once are all written, in their order, whatever the remainder, and text that an
+ * once are all written, in their order, a remainder too, and text that an
  * array literal must quote (quotes, backslashes, braces, commas, line
  * breaks, Chinese) and NULLs come back as they went in. Outside a
  * transaction a row is written at once. Text that is not UTF-8 is stored
@@ -869,7 +869,7 @@ static void test_store_log_rows(void **state)
 
     /* more rows than are held at once, in their order */
     assert_int_equal(hd_store_begin(st, &e), 0);
-    for (int i = 1; i <= 5003; i++) { /* 312 times 16, then 4, 4, 1, 1, 1 */
+    for (int i = 1; i <= 5003; i++) { /* 312 times 16, then 11 */
         a.attempt = i;
         a.text = i % 2 ? NULL : "even";
         assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);

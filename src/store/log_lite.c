@@ -80,7 +80,8 @@ static void bind_row(sqlite3_stmt *s, int base, const struct hd_attempt *a)
 static int log_stmt(struct hd_store *st, size_t n, sqlite3_stmt **s, struct hd_err *err)
 {
     int slot = SLOT_ATTEMPT_ADD + (int)n - 1;
-    char sql[sizeof LOG_INSERT + LOG_ROWS * sizeof ", " LOG_ROW1] = "";
+    char sql[sizeof LOG_INSERT + LOG_ROWS * sizeof ", " LOG_ROW1];
+    sql[0] = '\0'; /* prepared already: not read (the rest is not zeroed for every write) */
     if (!st->cache[slot]) {
         size_t len = strlen(LOG_INSERT);
         memcpy(sql, LOG_INSERT, len);
