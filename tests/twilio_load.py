@@ -6,7 +6,8 @@ usage: twilio_load.py TOKEN PUBLIC_URL PORT LIST OUT [CLIENTS]
 
 LIST holds one message a line, "NUMBER SID" (herald's message number and
 the gateway's sid, as `sqlite3 ... "SELECT message_id, gateway_id ..."`
-prints them). Each becomes a "delivered" status callback for
+prints them), or "NUMBER SID STATUS" for a status other than "delivered".
+Each becomes a status callback (MessageStatus STATUS) for
 PUBLIC_URL/hooks/twilio/sms?m=NUMBER, signed as Twilio signs it (by
 twilio_sign.signature: Python's hmac, not herald's code; all signed before
 the first is sent), posted to herald serve on 127.0.0.1:PORT by CLIENTS
@@ -31,9 +32,10 @@ def load(token, public, port, path, out, clients=8):
     todo = []
     with open(path) as f:
         for line in f:
-            num, sid = line.split()
+            num, sid, *status = line.split()
             hook = "/hooks/twilio/sms?m=" + num
-            params = [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", SID)]
+            params = [("MessageSid", sid), ("MessageStatus", status[0] if status else "delivered"),
+                      ("AccountSid", SID)]
             todo.append((num, hook, urllib.parse.urlencode(params),
                          signature(token, public + hook, params)))
     lock = threading.Lock()

@@ -304,6 +304,27 @@ int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
  * reports at once): durable once the caller commits. */
 int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                     int *result, struct hd_err *err);
+/* A report's message as hd_receipt_look found it: the number the report
+ * names (or its gateway id gave), and when found, its accepted row in the
+ * delivery log and its state. */
+struct hd_receipt_found {
+    int64_t of; /* the message named; 0: none (the report stays pending) */
+    bool found;
+    int64_t message, campaign, run, contact;
+    int attempt, channel, state;
+    char variant[64], address[320];
+};
+/* hd_receipt_keep in two steps, for a batch of reports: every one looked
+ * up first (reads only), then every one kept, so that the batch's log rows
+ * wait for its COMMIT together (store/log_lite.c) instead of going one by
+ * one before the next lookup. A report must be looked up again when an
+ * earlier one of the batch was about the same message (the state read
+ * before it moved would be stale: the move, a compare-and-set, would fail). */
+int hd_receipt_look(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                    struct hd_receipt_found *t, struct hd_err *err);
+int hd_receipt_keep_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                          const struct hd_receipt_found *t, int64_t now_ms, int *result,
+                          struct hd_err *err);
 /* Whether the provider's reports may name the gateway's own id alone (an
  * http provider with receipt keys, a mail sender with esp): its accepted
  * messages' ids are then kept (hd_store_gateway_id_add) and a report

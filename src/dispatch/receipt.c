@@ -177,19 +177,10 @@ static void meaning(const struct hd_receipt_ctx *c, const struct hd_receipt *r, 
         plain_meaning(c->cfg->receipts.bounce_rules, r, m);
 }
 
-/* The message a report is about: its accepted row in the log, and its
- * state when it was found. */
-struct target {
-    bool found;
-    int64_t message, campaign, run, contact;
-    int attempt, channel, state;
-    char variant[64], address[320];
-};
-
 /* Whether this report puts the address on the suppression list now: at
  * once, or for a soft bounce when it is the limit's. */
-static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
-                    int64_t now_ms, bool *yes, struct hd_err *err)
+static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m,
+                    const struct hd_receipt_found *t, int64_t now_ms, bool *yes, struct hd_err *err)
 {
     *yes = m->suppress != NULL;
     if (!m->soft || !*yes)
@@ -203,8 +194,8 @@ static int at_fault(const struct hd_receipt_ctx *c, const struct meaning *m, con
 
 /* The contact's marketing opt-out on the channel: a complaint's, or an
  * unsubscribe the sender took. */
-static int opt_out(const struct hd_receipt_ctx *c, const struct target *t, const char *source,
-                   int64_t now_ms, struct hd_err *err)
+static int opt_out(const struct hd_receipt_ctx *c, const struct hd_receipt_found *t,
+                   const char *source, int64_t now_ms, struct hd_err *err)
 {
     bool changed;
     struct hd_link_change k = {t->contact,           t->message, t->channel,   HD_CAT_MARKETING,
@@ -213,8 +204,9 @@ static int opt_out(const struct hd_receipt_ctx *c, const struct target *t, const
 }
 
 /* The suppression, and a complaint's opt-out. */
-static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, const struct target *t,
-                    const char *detail, int64_t now_ms, struct hd_err *err)
+static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m,
+                    const struct hd_receipt_found *t, const char *detail, int64_t now_ms,
+                    struct hd_err *err)
 {
     char norm[4200];
     struct hd_suppression s = {.address =
@@ -232,8 +224,8 @@ static int suppress(const struct hd_receipt_ctx *c, const struct meaning *m, con
 
 /* The move, checked: *to is where the message is after the report. */
 static int move_state(const struct hd_receipt_ctx *c, const struct meaning *m,
-                      const struct target *t, int64_t now_ms, int *to, char *note, size_t size,
-                      struct hd_err *err)
+                      const struct hd_receipt_found *t, int64_t now_ms, int *to, char *note,
+                      size_t size, struct hd_err *err)
 {
     int cur = t->state, rc;
     *to = cur;
@@ -319,8 +311,8 @@ static void join_cut(char *out, size_t size, const char *const *parts, size_t n)
 
 /* Applies r to t's message; r's row is marked applied first unless it
  * was kept so (r->applied_ms: new in this transaction). */
-static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r, const struct target *t,
-                 int64_t now_ms, struct hd_err *err)
+static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                 const struct hd_receipt_found *t, int64_t now_ms, struct hd_err *err)
 {
     struct meaning m;
     meaning(c, r, &m);
@@ -416,8 +408,8 @@ static int message_of(const struct hd_receipt_ctx *c, const struct hd_receipt *r
  * gateway's id on its accepted row, found through the contact's index):
  * t->found says whether. A bounce mailbox's report, and a mail sender's
  * event, carry the message's number only. */
-static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r, struct target *t,
-                       struct hd_err *err)
+static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                       struct hd_receipt_found *t, struct hd_err *err)
 {
     int64_t message = 0;
     struct hd_receipt_target row;
@@ -443,27 +435,47 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
     return 0;
 }
 
-int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
-                    int *result, struct hd_err *err)
+int hd_receipt_look(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                    struct hd_receipt_found *t, struct hd_err *err)
+{
+    int64_t of = 0;
+    int rc = message_of(c, r, &of, err);
+    struct hd_receipt k = *r;
+    k.message = of;
+    if (rc == 0 && of)
+        rc = find_target(c, &k, t, err);
+    else
+        memset(t, 0, sizeof *t);
+    t->of = of;
+    return rc;
+}
+
+int hd_receipt_keep_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                          const struct hd_receipt_found *t, int64_t now_ms, int *result,
+                          struct hd_err *err)
 {
     struct hd_receipt k = *r;
-    struct target t = {0};
     bool added = false;
     /* kept under its message when that is known now (by the gateway's id,
      * for the providers that keep them), so that a copy sent again meets
      * the row it duplicates (store/receipts.c); its message looked up
      * first, so that a report applied now is written once, as applied */
-    int rc = message_of(c, r, &k.message, err);
-    if (rc == 0 && k.message)
-        rc = find_target(c, &k, &t, err);
-    k.applied_ms = t.found ? now_ms : 0;
+    k.message = t->of;
+    k.applied_ms = t->found ? now_ms : 0;
+    int rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
+    if (rc == 0 && added && t->found)
+        rc = apply(c, &k, t, now_ms, err);
     if (rc == 0)
-        rc = hd_store_receipt_add(c->st, &k, &k.id, &added, err);
-    if (rc == 0 && added && t.found)
-        rc = apply(c, &k, &t, now_ms, err);
-    if (rc == 0)
-        *result = !added ? HD_RCPT_DUPLICATE : t.found ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
+        *result = !added ? HD_RCPT_DUPLICATE : t->found ? HD_RCPT_APPLIED : HD_RCPT_PENDING;
     return rc;
+}
+
+int hd_receipt_keep(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
+                    int *result, struct hd_err *err)
+{
+    struct hd_receipt_found t;
+    int rc = hd_receipt_look(c, r, &t, err);
+    return rc < 0 ? rc : hd_receipt_keep_found(c, r, &t, now_ms, result, err);
 }
 
 int hd_receipt_take(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
@@ -530,7 +542,7 @@ static void pending_release(struct pending *p)
 static int apply_found(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t now_ms,
                        bool *applied, struct hd_err *err)
 {
-    struct target t = {0};
+    struct hd_receipt_found t = {0};
     int rc = hd_store_begin(c->st, err);
     if (rc == 0 && (rc = find_target(c, r, &t, err)) == 0 && t.found)
         rc = apply(c, r, &t, now_ms, err);
@@ -549,7 +561,7 @@ int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *a
     int rc = hd_store_receipts_pending(c->st, now_ms - RETRY_HORIZON_MS, keep_pending, &p, err);
     *applied = 0;
     for (size_t i = 0; rc == 0 && i < p.n; i++) {
-        struct target t;
+        struct hd_receipt_found t;
         bool done = false;
         if ((rc = find_target(c, &p.v[i], &t, err)) == 0 && t.found &&
             (rc = apply_found(c, &p.v[i], now_ms, &done, err)) == 0 && done)

@@ -27,6 +27,29 @@ struct hd_clicks {
     pthread_t th;
 };
 
+/* The batch's status callbacks looked up before any is kept (hooks.c):
+ * keeping them then only writes, and their log rows wait for COMMIT
+ * together (store/log_lite.c), where a lookup between two would write the
+ * rows before it one at a time. One about the same message as an earlier
+ * one of the batch is looked up when it is kept, after that one moved the
+ * message's state. */
+static int look_hooks(struct hd_srv *s, struct hd_store *st, struct hd_click *batch,
+                      struct hd_err *err)
+{
+    int rc = 0;
+    for (struct hd_click *c = batch; c && rc == 0; c = c->next) {
+        if (!c->hook)
+            continue;
+        bool again = false;
+        for (const struct hd_click *e = batch; e != c && !again; e = e->next)
+            again = e->hook && e->hook->message == c->hook->message;
+        c->hook->looked = false;
+        if (!again)
+            rc = hd_hook_look(s, st, c->hook, err);
+    }
+    return rc;
+}
+
 /* One transaction for the clicks and callbacks of batch; *begun says
  * whether it got the write lock (BEGIN IMMEDIATE). */
 static int write_batch(struct hd_srv *s, struct hd_store *st, struct hd_click *batch, int64_t now,
@@ -34,6 +57,8 @@ static int write_batch(struct hd_srv *s, struct hd_store *st, struct hd_click *b
 {
     int rc = hd_store_begin(st, err);
     *begun = rc == 0;
+    if (rc == 0)
+        rc = look_hooks(s, st, batch, err);
     for (struct hd_click *c = batch; c && rc == 0; c = c->next) {
         struct hd_link_change k = {c->tok.contact,
                                    c->tok.message,

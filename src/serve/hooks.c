@@ -16,8 +16,9 @@
  * (/hooks/aliyun/, /hooks/tencent/) are hooks_cn.c's: hd_hook_begin and
  * hd_hook_post hand them over, as they do a mail sender's events to
  * hooks_esp.c. A signed, whole Twilio status callback is handed back to
- * the server, which queues it for clicks.c's group commit (hd_hook_keep
- * inside the batch's transaction, hd_hook_kept for the answer); a reply to
+ * the server, which queues it for clicks.c's group commit (hd_hook_look
+ * and hd_hook_keep inside the batch's transaction, hd_hook_kept for the
+ * answer); a reply to
  * a number is rare and kept at once (hd_hook_take). */
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -138,26 +139,40 @@ static bool status_fields(const struct hd_form *f, const char **sid, const char 
     return *sid && **sid && *status && **status;
 }
 
-/* A status callback: MessageSid, MessageStatus, ErrorCode (and, when
- * Twilio gives them, ErrorMessage and RawDlrDoneDate, not parsed); in its
- * own transaction (own), or in the caller's. */
-static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h,
-                       const struct hd_form *f, bool own, int *result, struct hd_err *err)
+/* The report a status callback makes (MessageSid, MessageStatus,
+ * ErrorCode and, when Twilio gives them, ErrorMessage; RawDlrDoneDate is
+ * not parsed), received at now; false without a sid and a status. */
+static bool status_receipt(const struct hd_hook *h, const struct hd_form *f, int64_t now,
+                           struct hd_receipt *r)
 {
     const char *sid, *status;
     if (!status_fields(f, &sid, &status))
-        return hd_err_set(err, HD_E_PARSE, "MessageSid and MessageStatus are required");
+        return false;
     const char *code = hd_form_get(f, "ErrorCode");
+    *r = (struct hd_receipt){.provider = h->provider,
+                             .message = h->message,
+                             .gateway_id = sid,
+                             .status = status,
+                             .code = code && *code ? code : NULL,
+                             .reason = hd_form_get(f, "ErrorMessage"),
+                             .received_ms = now};
+    return true;
+}
+
+/* A status callback in its own transaction (own), or in the caller's,
+ * its message looked up already when h->looked. */
+static int status_post(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h,
+                       const struct hd_form *f, bool own, int *result, struct hd_err *err)
+{
+    struct hd_receipt r;
     int64_t now = hd_clock_now_ms(s->clock);
-    struct hd_receipt r = {.provider = h->provider,
-                           .message = h->message,
-                           .gateway_id = sid,
-                           .status = status,
-                           .code = code && *code ? code : NULL,
-                           .reason = hd_form_get(f, "ErrorMessage"),
-                           .received_ms = now};
+    if (!status_receipt(h, f, now, &r))
+        return hd_err_set(err, HD_E_PARSE, "MessageSid and MessageStatus are required");
     struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
-    return (own ? hd_receipt_take : hd_receipt_keep)(&c, &r, now, result, err);
+    if (own)
+        return hd_receipt_take(&c, &r, now, result, err);
+    return h->looked ? hd_receipt_keep_found(&c, &r, &h->found, now, result, err)
+                     : hd_receipt_keep(&c, &r, now, result, err);
 }
 
 static int inbound_post(struct hd_srv *s, struct hd_store *st, const struct hd_form *f, int *what,
@@ -210,6 +225,18 @@ void hd_hook_take(struct hd_srv *s, const struct hd_hook *h, struct hd_answer *a
                     h->provider);
     pthread_mutex_unlock(&s->mu);
     answer_kept(h, rc, result, &err, a);
+}
+
+int hd_hook_look(struct hd_srv *s, struct hd_store *st, struct hd_hook *h, struct hd_err *err)
+{
+    struct hd_receipt r;
+    h->looked = false;
+    if (!status_receipt(h, &h->form, 0, &r)) /* hd_hook_keep says why */
+        return 0;
+    struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
+    int rc = hd_receipt_look(&c, &r, &h->found, err);
+    h->looked = rc == 0;
+    return rc;
 }
 
 int hd_hook_keep(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h, int *result,

@@ -240,6 +240,8 @@ struct hd_hook {
     char stamp[32];      /* its timestamp header */
     struct hd_form form; /* the body's fields, once parsed */
     bool parsed;
+    bool looked;                  /* found holds hd_hook_look's lookup for the batch */
+    struct hd_receipt_found found;
 };
 /* rest: the path after "/hooks/"; query: the raw query or NULL. 0 when the
  * body is to be read, else -1 with a set (404, 403, 503). */
@@ -251,6 +253,10 @@ int hd_hook_begin(struct hd_srv *s, const char *rest, const char *query, const c
 bool hd_hook_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a);
 /* Keeps h in its own transaction (takes s->mu) and answers it. */
 void hd_hook_take(struct hd_srv *s, const struct hd_hook *h, struct hd_answer *a);
+/* A status callback's message looked up, inside the caller's
+ * transaction, before the batch's callbacks are kept (dispatch.h's
+ * hd_receipt_look); h->looked says whether hd_hook_keep may use it. */
+int hd_hook_look(struct hd_srv *s, struct hd_store *st, struct hd_hook *h, struct hd_err *err);
 /* A status callback inside the caller's transaction (s->mu held). */
 int hd_hook_keep(struct hd_srv *s, struct hd_store *st, const struct hd_hook *h, int *result,
                  struct hd_err *err);

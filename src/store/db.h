@@ -33,7 +33,9 @@ struct hd_db_stmt;
  * NULL) when the transaction is rolled back instead or the connection
  * closes (the rows are dropped). The hook is cleared before fn runs; the
  * caller sets it again for its next rows. The engines call it (on SQLite
- * also store.c's helpers, which run statements on the handle itself). */
+ * also store.c's helpers, which run statements on the handle itself; its
+ * cached statements that cannot see the rows skip it: store_int.h's
+ * hd_store_cached). */
 typedef int (*hd_db_defer_fn)(void *ud, bool flush, struct hd_err *err);
 void hd_db_defer(struct hd_db *db, hd_db_defer_fn fn, void *ud);
 /* For the engines: runs and clears the hook, if one is set. */

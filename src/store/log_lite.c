@@ -4,9 +4,12 @@
  * indexes) and starts its program again, about 8,500 of them, which one
  * statement of sixteen rows pays once. So, as on PostgreSQL (queue_pg.c),
  * the rows of an open transaction wait here and are written before the
- * connection's next statement of any kind (db.h's hd_db_defer; store.c's
- * statement helpers and db_sqlite.c's step flush them first), so that a
- * read in the transaction sees them and COMMIT writes them; a rollback or
+ * connection's next statement that could see them (db.h's hd_db_defer;
+ * store.c's statement helpers and db_sqlite.c's step flush them first;
+ * a cached statement that neither names attempts nor ends a transaction
+ * lets them wait on, so a service batch's status callbacks, each a write
+ * of its own tables and a log row, group their rows too), so that a read
+ * in the transaction sees them and COMMIT writes them; a rollback or
  * close drops them. Sixteen waiting rows go at once, fewer when flushed,
  * each number of rows by a statement of its own, prepared once.
  * Outside a transaction a row is written at once. A waiting row's text is

@@ -22,11 +22,13 @@
  * cache. */
 #include "store_int.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -739,14 +741,36 @@ int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
     return s ? sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, idx);
 }
 
+/* Whether sql can run before the delivery log's waiting rows are
+ * written: a statement that reads or writes rows (not one that ends a
+ * transaction) and never names attempts, in any case. A column named
+ * attempts (messages') counts too: it costs a flush, nothing more. */
+static bool log_quiet(const char *sql)
+{
+    static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+    const char *p = sql + strspn(sql, " \t\n");
+    bool dml = false;
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        dml = dml || (strncasecmp(p, verbs[i], 6) == 0 && !isalnum((unsigned char)p[6]));
+    for (; dml && *p; p++)
+        if (strncasecmp(p, "attempts", 8) == 0)
+            return false;
+    return dml;
+}
+
 int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const char *sql,
                        sqlite3_stmt **out, struct hd_err *err)
 {
     int rc;
-    /* the delivery log's waiting rows go first (log_lite.c) */
-    if ((rc = hd_db_deferred(st->conn, true, err)) < 0 ||
-        (!st->cache[slot] && (rc = hd_store_prepare_at(st, func, sql, &st->cache[slot], err)) < 0))
+    bool fresh = !st->cache[slot]; /* sql is read only then */
+    /* the delivery log's waiting rows go first (log_lite.c), unless the
+     * statement cannot see them: a status callback's writes then leave
+     * its log row waiting for the batch's others */
+    if ((!st->cache_quiet[slot] && (rc = hd_db_deferred(st->conn, true, err)) < 0) ||
+        (fresh && (rc = hd_store_prepare_at(st, func, sql, &st->cache[slot], err)) < 0))
         return rc;
+    if (fresh)
+        st->cache_quiet[slot] = log_quiet(sql);
     sqlite3_reset(st->cache[slot]);
     sqlite3_clear_bindings(st->cache[slot]);
     *out = st->cache[slot];

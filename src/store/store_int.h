@@ -100,6 +100,10 @@ struct hd_store {
     char *path;
     struct hd_pauses *pauses; /* the shared pause file, once asked for */
     sqlite3_stmt *cache[SLOT_COUNT];
+    /* each cached statement, once prepared: true when it neither names the
+     * delivery log nor ends a transaction, so the log's waiting rows need
+     * not go before it (hd_store_cached_at, log_lite.c) */
+    bool cache_quiet[SLOT_COUNT];
     struct {
         unsigned key;            /* the caller's name for the shape; 0: a free place */
         struct hd_db_stmt *stmt; /* NULL while it is lent out */
@@ -240,7 +244,10 @@ int hd_store_lat_fn(struct hd_store *st, bool on, struct hd_err *err);
 /* Binds s as text, or NULL when s is NULL. */
 int hd_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 /* The statement in slot, prepared from sql the first time, reset and with
- * its bindings cleared. Owned by the store. */
+ * its bindings cleared. Owned by the store. The delivery log's waiting
+ * rows (log_lite.c) are written first, unless the statement is a plain
+ * SELECT, INSERT, UPDATE or DELETE whose text never names the table
+ * attempts (no trigger or view names it either: test_store checks). */
 int hd_store_cached_at(struct hd_store *st, const char *func, int slot, const char *sql,
                        sqlite3_stmt **out, struct hd_err *err);
 #define hd_store_cached(st, slot, sql, out, err)                                                   \
