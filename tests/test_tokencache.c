@@ -3,7 +3,9 @@
  * byte; it follows a change of secret (a reload) rather than signing with
  * the old one; a secret longer than its copy is signed uncached; and the
  * tokens it makes verify. herald serve's keyset (struct hd_token_keyset)
- * gives hd_token_verify's answer for every key, position and fault. */
+ * gives hd_token_verify's answer for every key, position and fault. A
+ * byte outside base64url's alphabet anywhere in a token makes it
+ * malformed, one inside it forged (the decoder's table). */
 #include "testutil.h"
 
 #include "herald/config.h"
@@ -101,9 +103,44 @@ static void test_tokencache_keyset(void **state)
     same_verdict("v1.short", (struct hd_token_key[]){cur, old}, 1795334400, HD_TOKEN_MALFORMED, -1);
 }
 
+/* The decoder's table: any byte outside base64url's alphabet, at any
+ * place of a token, makes it malformed (not merely forged); any other
+ * character of the alphabet there is read as a character (the MAC then
+ * refuses it), and the token itself verifies. */
+static void test_tokencache_alphabet(void **state)
+{
+    (void)state;
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    struct hd_serve_cfg s = {.public_url = (char *)"https://example.com"};
+    const char *secret = "0123456789abcdef0123456789abcdef";
+    const struct hd_token_key key = {secret, 32};
+    struct hd_token t = {7919, 42, 1, 0, 0}, got;
+    char u[HD_LINK_MAX], tok[HD_LINK_MAX];
+    links(&s, secret, &t, NULL, u, NULL);
+    snprintf(tok, sizeof tok, "%s", strstr(u, "/u/") + 3);
+    size_t len = strlen(tok);
+    assert_int_equal(hd_token_verify(tok, len, &key, 1, 1795334400, 400 * 86400, &got, NULL),
+                     HD_TOKEN_OK);
+    for (size_t at = 3; at < len; at++) {
+        char was = tok[at];
+        for (int c = 1; c < 256; c++) {
+            if (c == was)
+                continue;
+            tok[at] = (char)c;
+            int want = strchr(alphabet, c) ? HD_TOKEN_FORGED : HD_TOKEN_MALFORMED;
+            int v = hd_token_verify(tok, len, &key, 1, 1795334400, 400 * 86400, &got, NULL);
+            if (v != want)
+                fail_msg("byte %#x at %zu: %d, not %d", c, at, v, want);
+        }
+        tok[at] = was;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tokencache_alphabet),
         cmocka_unit_test(test_tokencache_same_tokens),
         cmocka_unit_test(test_tokencache_keyset),
     };

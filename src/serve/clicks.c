@@ -166,11 +166,14 @@ bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
 {
     c->next = NULL;
     c->done = false;
+    /* suspended before the writer can see it, so never resumed first; and
+     * outside the queue's lock, which the writer takes to empty the queue:
+     * MHD's suspend is a system call (epoll_ctl), and the workers held the
+     * lock through it */
+    MHD_suspend_connection(c->conn);
     pthread_mutex_lock(&b->mu);
     bool ok = !b->stopping;
     if (ok) {
-        /* suspended before the writer can see it, so never resumed first */
-        MHD_suspend_connection(c->conn);
         if (b->tail)
             b->tail->next = c;
         else
@@ -179,6 +182,11 @@ bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
         pthread_cond_signal(&b->cv);
     }
     pthread_mutex_unlock(&b->mu);
+    /* refused: the caller answers at once, which MHD allows on a suspended
+     * connection; this thread, its daemon's, resumes it once the handler
+     * has returned */
+    if (!ok)
+        MHD_resume_connection(c->conn);
     return ok;
 }
 
