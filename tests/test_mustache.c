@@ -183,6 +183,57 @@ static void test_mustache_filters(void **state)
     }
 }
 
+/* src rendered with data d through fmt (kept by the caller). */
+static char *render_fmt(const struct hd_mst *m, const char *d, struct hd_fmt *fmt)
+{
+    struct hd_mst_env env = {.locale = "en", .timezone = "Asia/Shanghai", .fmt = fmt};
+    struct hd_buf out;
+    struct hd_err e = {0};
+    json_t *data = json_loads(d, 0, NULL);
+    assert_non_null(data);
+    hd_buf_init(&out);
+    if (hd_mst_render(m, data, &env, &out, &e) < 0)
+        fail_msg("%s: %s", d, e.msg);
+    json_decref(data);
+    return hd_buf_detach(&out, NULL);
+}
+
+/* A date formatter keeps its results by day (filter.c's date_memo): one
+ * kept formatter must give what a new one gives, for the same instant
+ * again, another instant of the same day, days 512 apart (the same slot),
+ * before 1970, a date-time late enough in its day to be the next day in
+ * the zone, and a text too long to keep (a weekday, a date, a time and a
+ * zone's whole name: 57 bytes and more). */
+static void test_mustache_date_memo(void **state)
+{
+    (void)state;
+    static const char *const values[] = {
+        "2026-11-22",           "2026-11-22", "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z",
+        "2026-11-22T23:30:00Z", "2028-04-17", "2026-11-22",           "1969-12-31",
+        "1960-02-29T12:00:00Z", "1969-12-31", "2028-04-17T00:00:00Z", "2026-11-22T10:00:00Z"};
+    const char *src = "{{d | date \"medium+time\"}}|{{d | date \"long\"}}|"
+                      "{{d | date \"EEEE, MMMM d, yyyy 'at' HH:mm:ss zzzz\"}}|"
+                      "{{d | date \"yyyy-MM-dd\"}}";
+    struct hd_mst *m = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_mst_compile(src, strlen(src), NULL, &m, &e), 0);
+    struct hd_fmt *kept = hd_fmt_new();
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+            char d[64];
+            snprintf(d, sizeof d, "{\"d\":\"%s\"}", values[i]);
+            struct hd_fmt *fresh = hd_fmt_new();
+            char *want = render_fmt(m, d, fresh), *got = render_fmt(m, d, kept);
+            if (strcmp(got, want) != 0)
+                fail_msg("%s: [%s] kept, [%s] new", values[i], got, want);
+            free(want);
+            free(got);
+            hd_fmt_free(fresh);
+        }
+    hd_fmt_free(kept);
+    hd_mst_free(m);
+}
+
 static void test_mustache_escaping_and_strict(void **state)
 {
     (void)state;
@@ -304,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mustache_spec),
         cmocka_unit_test(test_mustache_filters),
+        cmocka_unit_test(test_mustache_date_memo),
         cmocka_unit_test(test_mustache_escaping_and_strict),
         cmocka_unit_test(test_mustache_errors),
         cmocka_unit_test(test_mustache_recursion_bound),

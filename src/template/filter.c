@@ -17,7 +17,9 @@
  *                      {{#expires | days_until | between 0 90}}...{{/expires}}
  *
  * ICU formatters are costly to open, so struct hd_fmt keeps every one opened,
- * keyed by what it depends on (locale, zone, style). */
+ * keyed by what it depends on (locale, zone, style). A date formatter also
+ * keeps its recent results, one a day (struct date_memo): formatting a date
+ * was half of a recall email's render, and a campaign's dates repeat. */
 #include "mst_int.h"
 
 #include <ctype.h>
@@ -37,10 +39,28 @@
 
 enum fmt_kind { K_DECIMAL, K_CURRENCY, K_DATE, K_CALENDAR };
 
+/* A date formatter's results by day (ICU's format of one date took about
+ * 11,000 instructions, more than the rest of a recall email): the slot of
+ * day d, d % MEMO_DAYS, holds the text of the last instant of that day
+ * formatted, so MEMO_DAYS days running never share a slot; the instant
+ * itself is compared, and a text of MEMO_TEXT bytes or more is not kept. */
+#define MEMO_DAYS 512
+#define MEMO_TEXT 56
+struct memo_slot {
+    int64_t t;
+    bool used;
+    unsigned char len;
+    char text[MEMO_TEXT];
+};
+struct date_memo {
+    struct memo_slot slot[MEMO_DAYS];
+};
+
 struct fmt_entry {
     enum fmt_kind kind;
-    char *key; /* locale|zone|style */
-    void *h;   /* UNumberFormat*, UDateFormat* or UCalendar* */
+    char *key;              /* locale|zone|style */
+    void *h;                /* UNumberFormat*, UDateFormat* or UCalendar* */
+    struct date_memo *memo; /* K_DATE: its results, made at the first */
 };
 
 struct hd_fmt {
@@ -53,12 +73,18 @@ struct hd_fmt *hd_fmt_new(void)
     return hd_xcalloc(1, sizeof(struct hd_fmt));
 }
 
-static void *fmt_find(struct hd_fmt *f, enum fmt_kind kind, const char *key)
+static struct fmt_entry *fmt_entry(struct hd_fmt *f, enum fmt_kind kind, const char *key)
 {
     for (size_t i = 0; i < f->n; i++)
         if (f->e[i].kind == kind && strcmp(f->e[i].key, key) == 0)
-            return f->e[i].h;
+            return &f->e[i];
     return NULL;
+}
+
+static void *fmt_find(struct hd_fmt *f, enum fmt_kind kind, const char *key)
+{
+    struct fmt_entry *e = fmt_entry(f, kind, key);
+    return e ? e->h : NULL;
 }
 
 static void entry_close(struct fmt_entry *e)
@@ -76,13 +102,16 @@ static void entry_close(struct fmt_entry *e)
         break;
     }
     free(e->key);
+    free(e->memo);
 }
 
 /* Templates name few formats, so the cache stays small; past FMT_MAX (only
  * reached by generated patterns) the oldest entry goes. */
 #define FMT_MAX 256
 
-static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void *h)
+/* The entry added; valid until the next add. */
+static struct fmt_entry *fmt_add_entry(struct hd_fmt *f, enum fmt_kind kind, const char *key,
+                                       void *h)
 {
     if (f->n == FMT_MAX) {
         entry_close(&f->e[0]);
@@ -90,8 +119,13 @@ static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void
         f->n--;
     }
     HD_GROW(f->e, f->n);
-    f->e[f->n++] = (struct fmt_entry){kind, hd_xstrdup(key), h};
-    return h;
+    f->e[f->n++] = (struct fmt_entry){kind, hd_xstrdup(key), h, NULL};
+    return &f->e[f->n - 1];
+}
+
+static void *fmt_add(struct hd_fmt *f, enum fmt_kind kind, const char *key, void *h)
+{
+    return fmt_add_entry(f, kind, key, h)->h;
 }
 
 void hd_fmt_free(struct hd_fmt *f)
@@ -104,13 +138,25 @@ void hd_fmt_free(struct hd_fmt *f)
     free(f);
 }
 
-/* BCP 47 to an ICU locale id ("zh-Hant-TW" -> "zh_Hant_TW"). */
+/* BCP 47 to an ICU locale id ("zh-Hant-TW" -> "zh_Hant_TW"), cut to fit
+ * (a copy, not snprintf: it runs for every filter of every message). */
 static void icu_locale(const char *bcp, char *out, size_t size)
 {
-    snprintf(out, size, "%s", bcp && *bcp ? bcp : "en");
+    hd_strcpy_cut(out, size, bcp && *bcp ? bcp : "en");
     for (char *p = out; *p; p++)
         if (*p == '-')
             *p = '_';
+}
+
+/* "A|B|C" into out, each cut to fit as snprintf would. */
+static void key3(char *out, size_t size, const char *a, const char *b, const char *c)
+{
+    const char *parts[] = {a, "|", b, "|", c};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        for (const char *p = parts[i]; *p && k + 1 < size; p++)
+            out[k++] = *p;
+    out[k] = '\0';
 }
 
 static int to_u16(const char *s, size_t n, UChar *out, int32_t cap, int32_t *len)
@@ -412,9 +458,10 @@ static int format_date(const struct hd_mst_env *env, struct mst_val *v, const ch
     char loc[64], key[256];
     icu_locale(env->locale, loc, sizeof loc);
     style = style ? style : "medium";
-    snprintf(key, sizeof key, "%s|%s|%s", loc, zone, style);
-    UDateFormat *df = fmt_find(env->fmt, K_DATE, key);
-    if (!df) {
+    key3(key, sizeof key, loc, zone, style);
+    struct fmt_entry *fe = fmt_entry(env->fmt, K_DATE, key);
+    if (!fe) {
+        UDateFormat *df;
         static const struct {
             const char *name;
             UDateFormatStyle s;
@@ -446,14 +493,28 @@ static int format_date(const struct hd_mst_env *env, struct mst_val *v, const ch
                      u_errorName(st));
             return -1;
         }
-        fmt_add(env->fmt, K_DATE, key, df);
+        fe = fmt_add_entry(env->fmt, K_DATE, key, df);
+    }
+    if (!fe->memo)
+        fe->memo = hd_xcalloc(1, sizeof *fe->memo);
+    int64_t day = t / 86400 - (t % 86400 < 0);
+    struct memo_slot *m = &fe->memo->slot[(uint64_t)day % MEMO_DAYS];
+    if (m->used && m->t == t) {
+        set_str(v, m->text, m->len);
+        return 0;
     }
     UChar out[256];
     UErrorCode st = U_ZERO_ERROR;
-    int32_t n = udat_format(df, (UDate)t * 1000.0, out, 256, NULL, &st);
+    int32_t n = udat_format(fe->h, (UDate)t * 1000.0, out, 256, NULL, &st);
     if (U_FAILURE(st) || from_u16(out, n, tmp) < 0) {
         snprintf(why, whysize, "filter 'date': formatting failed");
         return -1;
+    }
+    if (tmp->len < MEMO_TEXT) {
+        m->t = t;
+        m->used = true;
+        m->len = (unsigned char)tmp->len;
+        memcpy(m->text, tmp->data, tmp->len);
     }
     set_str(v, tmp->data, tmp->len);
     return 0;
