@@ -172,6 +172,7 @@ bench: deps all $(BENCH_BIN)
 	@bash bench/run.sh $(B)
 	@bash bench/pg.sh $(B)
 	@bash bench/callgrind.sh $(B)
+	@bash bench/scale.sh $(B)
 
 demo: deps all
 	@bash scripts/demo.sh $(B)/herald

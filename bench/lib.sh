@@ -88,6 +88,37 @@ campaign_setup() {
 
 campaign_cleanup() { rm -f "$1".db* "$1.csv" "$1.conf"; }
 
+# materialize_vs_sql WHERE HERALD_ARGS...: herald.db's paused campaign 1
+# materialized by `herald HERALD_ARGS run --once` against one INSERT ...
+# SELECT of the same rows (the contacts WHERE, in id order) in the sqlite3
+# CLI on a copy, after a sync each; sets REF and OURS (seconds) and ROWS,
+# and fails unless both queued as many.
+materialize_vs_sql() {
+  local where=$1 t0 t1 n
+  shift
+  cp herald.db ref.db; sync
+  t0=$(now)
+  sqlite3 ref.db "INSERT INTO runs (campaign_id, fire_at, status, created_at) VALUES (1, 1795305600, 'active', 1795305600);
+INSERT INTO messages (run_id, contact_id, state, not_before, updated_at)
+  SELECT 1, id, 0, 1795305600, 1795305600 FROM contacts WHERE $where ORDER BY id;"
+  t1=$(now)
+  REF=$(secs "$t0" "$t1")
+  ROWS=$(sqlite3 ref.db "SELECT count(*) FROM messages")
+  rm -f ref.db*; sync
+  t0=$(now); "$@" run --once 2> /dev/null; t1=$(now)
+  OURS=$(secs "$t0" "$t1")
+  n=$(sqlite3 herald.db "SELECT count(*) FROM messages")
+  [ "$n" = "$ROWS" ] || { echo "bench: queued $n, sqlite3 $ROWS" >&2; exit 1; }
+}
+
+# run_rss HERALD_ARGS...: `herald HERALD_ARGS run --once` under
+# /usr/bin/time; sets KB (its peak RSS) and EL (seconds).
+run_rss() {
+  /usr/bin/time -f "%M %e" -o time.out "$@" run --once 2> run.err
+  read -r KB EL < time.out
+  rm -f time.out
+}
+
 # start_sink: postfix's smtp-sink on SINK_PORT (pid SINK)
 start_sink() {
   SINK_PORT=$(free_port)

@@ -676,15 +676,23 @@ static int mat_prepare(struct hd_store *st, const struct hd_materialize *m, int6
 {
     int rc;
     /* ?901 run, ?902 campaign, ?903 holdout, ?904 expires, ?905 now, ?906
-     * the contact to resume after, ?907 the held-out state */
+     * the contact to resume after, ?907 the held-out state, ?908 when the
+     * messages are due. A column the campaign does not vary is a constant,
+     * not a call per contact (the calls, hashing the contact's id for a
+     * holdout or a variant the campaign has none of, made 10,000,000
+     * messages take 1.27x one INSERT ... SELECT of the same rows). */
     _Static_assert(HD_ST_QUEUED == 0, "a message not held out is inserted as 0, queued");
-    if ((rc = hd_store_prepare_rule(
-             st, m->ast, m->seg_now,
+    const char *due = m->due ? "herald_due(c.timezone)" : "?908";
+    char head[640];
+    snprintf(head, sizeof head,
              "INSERT OR IGNORE INTO messages (run_id, contact_id, state, variant, not_before, "
-             "expires_at, updated_at) SELECT ?901, c.id, CASE WHEN herald_holdout(?902, c.id) < "
-             "?903 THEN ?907 ELSE 0 END, herald_variant(c.id), herald_due(c.timezone), CASE WHEN "
-             "?904 > 0 THEN herald_due(c.timezone) + ?904 END, ?905 FROM contacts c",
-             "c.id > ?906", "c.id", &x->ins, &x->limit, err)) < 0 ||
+             "expires_at, updated_at) SELECT ?901, c.id, %s, %s, %s, %s%s%s, ?905 FROM contacts c",
+             m->holdout_bp > 0 ? "CASE WHEN herald_holdout(?902, c.id) < ?903 THEN ?907 ELSE 0 END"
+                               : "0",
+             m->nvariants > 0 ? "herald_variant(c.id)" : "NULL", due, m->expires > 0 ? due : "NULL",
+             m->expires > 0 ? " + " : "", m->expires > 0 ? "?904" : "");
+    if ((rc = hd_store_prepare_rule(st, m->ast, m->seg_now, head, "c.id > ?906", "c.id", &x->ins,
+                                    &x->limit, err)) < 0 ||
         (rc = hd_store_prepare(st,
                                "SELECT coalesce(max(contact_id), 0) FROM messages WHERE "
                                "run_id = ?1",
@@ -707,6 +715,7 @@ static int mat_prepare(struct hd_store *st, const struct hd_materialize *m, int6
     sqlite3_bind_int64(x->ins, 904, m->expires);
     sqlite3_bind_int64(x->ins, 905, m->now_ms / 1000);
     sqlite3_bind_int(x->ins, 907, HD_ST_HELD_OUT);
+    sqlite3_bind_int64(x->ins, 908, m->not_before); /* one the text leaves out: no harm */
     sqlite3_bind_int64(x->ins, x->limit, batch);
     sqlite3_bind_int64(x->last, 1, m->run);
     sqlite3_bind_int64(x->count, 1, m->run);
