@@ -88,6 +88,14 @@ campaign_setup() {
 
 campaign_cleanup() { rm -f "$1".db* "$1.csv" "$1.conf"; }
 
+# outbox_conf CHANNEL...: a configuration with the outbox as provider box,
+# never holding a send back (rate, burst, connections), for each CHANNEL
+outbox_conf() {
+  conf_head
+  printf '[provider box]\ntype = outbox\npath = outbox\nrate = 10000000/s\nburst = 100000\nconnections = 256\n'
+  for c in "$@"; do printf '[channel %s]\nproviders = box\n' "$c"; done
+}
+
 # materialize_vs_sql WHERE HERALD_ARGS...: herald.db's paused campaign 1
 # materialized by `herald HERALD_ARGS run --once` against one INSERT ...
 # SELECT of the same rows (the contacts WHERE, in id order) in the sqlite3

@@ -156,21 +156,7 @@ SQL="SELECT count(*) FROM contacts WHERE json_extract(attrs, '\$.last_active') <
 count_bench herald.db "$RULE" "$SQL"
 
 echo "== materialize: a campaign over $N contacts"
-{ conf_head; cat <<CONF
-[provider box]
-type = outbox
-path = outbox
-rate = 10000000/s
-burst = 100000
-connections = 256
-[channel email]
-providers = box
-[channel sms]
-providers = box
-[channel push]
-providers = box
-CONF
-} > bench.conf
+outbox_conf email sms push > bench.conf
 H() { "$HERALD" -c bench.conf --db herald.db "$@"; }
 H segment define all 'lifetime_spend >= 0' > /dev/null
 H campaign create mat --segment all --template recall --channels sms --now > /dev/null

@@ -22,17 +22,7 @@ trap 'cd / && rm -rf "$OUT"' EXIT
 
 echo "== scale: an SMS campaign of $N messages through the outbox"
 "$ROOT/$B/bench/gen_contacts" "$N" > contacts.csv
-{ conf_head; cat <<CONF
-[provider box]
-type = outbox
-path = outbox
-rate = 10000000/s
-burst = 100000
-connections = 256
-[channel sms]
-providers = box
-CONF
-} > scale.conf
+outbox_conf sms > scale.conf
 H() { "$HERALD" -c scale.conf --db herald.db "$@"; }
 export HERALD_NOW=2026-11-22T00:00:00Z
 H init > /dev/null
