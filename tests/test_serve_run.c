@@ -81,9 +81,29 @@ static int setup_pg(void **state)
     return setup(state);
 }
 
+/* The herald processes started and not yet reaped: a case that fails
+ * before finish() leaves its server running, which teardown stops. */
+#define LIVE_MAX 8
+static pid_t live[LIVE_MAX];
+
+static void live_set(pid_t old, pid_t now)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == old) {
+            live[i] = now;
+            return;
+        }
+}
+
 static int teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
     tu_rmdir(dir);
     dir = NULL;
     if (pg_uri) {
@@ -123,6 +143,7 @@ static void start(struct proc *p, const char *scheme, const char *const *args)
         _exit(127);
     }
     close(out[1]);
+    live_set(0, p->pid);
     char line[160], want[64];
     tu_first_line(out[0], line, sizeof line);
     snprintf(want, sizeof want, "listening on %s://127.0.0.1:%%d", scheme);
@@ -136,13 +157,16 @@ static int finish(struct proc *p, int sig)
     int st = 0;
     kill(p->pid, sig);
     for (int i = 0; i < 600; i++) {
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid)
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            live_set(p->pid, 0);
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
         struct timespec ts = {0, 25 * 1000000L};
         nanosleep(&ts, NULL);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
+    live_set(p->pid, 0);
     fail_msg("herald did not stop within 15 s");
     return -1;
 }
