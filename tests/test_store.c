@@ -608,6 +608,47 @@ static struct hd_store *three_queued(const char *dir, const char *file, const ch
     return st;
 }
 
+/* Contact ext's consent set and the contact deleted on st: whether the
+ * consent row went with it (the cascade of a foreign key, so whether st
+ * enforces them). */
+static bool cascades(struct hd_store *st, const char *dir, const char *db, const char *ext)
+{
+    struct hd_err e = {0};
+    assert_int_equal(hd_store_consent_set(st, ext, HD_CH_SMS, HD_CAT_MARKETING,
+                                          HD_CONSENT_OPTED_OUT, "cli", 1001, &e),
+                     0);
+    assert_int_equal(hd_store_contact_delete(st, ext, NULL, &e), 0);
+    return tu_sql1(dir, db, "SELECT count(*) FROM consent") == 0;
+}
+
+/* A materialization turns SQLite's foreign keys off for its batches
+ * (checking its run once a batch, not once a row) and on again after,
+ * whether it ends well or not: a run that is gone fails it, naming the
+ * run, and inserts nothing. */
+static void test_store_materialize_keys(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    const char *db;
+    struct hd_err e = {0};
+    int64_t run, queued = 0;
+    struct hd_store *st = three_queued(dir, "k.db", &db, &run);
+    assert_true(cascades(st, dir, db, "g0"));
+
+    struct hd_seg_node *ast = NULL;
+    assert_int_equal(hd_seg_parse("id != \"none\"", &(struct hd_seg_opts){.now = 1000}, &ast, &e),
+                     0);
+    struct hd_materialize m = {
+        .run = run + 100, .ast = ast, .seg_now = 2000, .not_before = 2000, .now_ms = 2000000};
+    assert_int_equal(hd_store_materialize(st, &m, &queued, NULL, &e), HD_E_STORE);
+    assert_contains(e.msg, "no longer in the database");
+    assert_int_equal(tu_sql1(dir, db, "SELECT count(*) FROM messages"), 3);
+    assert_true(cascades(st, dir, db, "g1"));
+    hd_segast_free(ast);
+    hd_store_free(st);
+    tu_rmdir(dir);
+}
+
 /* A state change names the state it moves from: a message that left it
  * meanwhile (recovered, cancelled) is not moved, and changes() says so.
  * On PostgreSQL a claim also draws a fencing token, and a move from
@@ -918,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_store_materialize),
         cmocka_unit_test(test_store_buckets),
         cmocka_unit_test(test_store_guarded_moves),
+        cmocka_unit_test(test_store_materialize_keys),
         cmocka_unit_test(test_store_recover_keeps_reservation),
         cmocka_unit_test(test_store_claim_shapes),
         cmocka_unit_test(test_store_log_rows),

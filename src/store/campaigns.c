@@ -666,7 +666,7 @@ static int64_t int_query(struct hd_store *st, sqlite3_stmt *s, struct hd_err *er
 
 /* The statements of a materialization, prepared and bound once. */
 struct mat {
-    sqlite3_stmt *ins, *last, *count, *log;
+    sqlite3_stmt *ins, *last, *count, *log, *run;
     int limit; /* the parameter of ins's LIMIT */
     char why[64];
 };
@@ -699,6 +699,7 @@ static int mat_prepare(struct hd_store *st, const struct hd_materialize *m, int6
                                &x->last, err)) < 0 ||
         (rc = hd_store_prepare(st, "SELECT count(*) FROM messages WHERE run_id = ?1", &x->count,
                                err)) < 0 ||
+        (rc = hd_store_prepare(st, "SELECT count(*) FROM runs WHERE id = ?1", &x->run, err)) < 0 ||
         (rc = hd_store_prepare(
              st,
              "INSERT INTO attempts (message_id, attempt, at, done_at, outcome, reason, text, "
@@ -719,6 +720,7 @@ static int mat_prepare(struct hd_store *st, const struct hd_materialize *m, int6
     sqlite3_bind_int64(x->ins, x->limit, batch);
     sqlite3_bind_int64(x->last, 1, m->run);
     sqlite3_bind_int64(x->count, 1, m->run);
+    sqlite3_bind_int64(x->run, 1, m->run);
     sqlite3_bind_int64(x->log, 1, m->run);
     sqlite3_bind_int64(x->log, 3, m->now_ms);
     sqlite3_bind_text(x->log, 4, x->why, -1, SQLITE_STATIC);
@@ -733,6 +735,31 @@ static void mat_release(struct mat *x)
     sqlite3_finalize(x->last);
     sqlite3_finalize(x->count);
     sqlite3_finalize(x->log);
+    sqlite3_finalize(x->run);
+}
+
+/* Foreign keys are off while a run is materialized, and on again on every
+ * way out (PRAGMA foreign_keys is the connection's, and does nothing
+ * inside a transaction, so it is set outside the batches'). The only one
+ * the batches' rows have is messages.run_id, the same run for every row:
+ * each batch checks once, under the write lock, that the run is there
+ * (run_there), where SQLite looked it up again for every row, 10,000,000
+ * times for a 10,000,000-message campaign (herald took 15.5 s against the
+ * sqlite3 CLI's plain INSERT ... SELECT, which checks none; 13.7 s
+ * without). */
+static int foreign_keys(struct hd_store *st, bool on, struct hd_err *err)
+{
+    return hd_store_exec(st, on ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF", err);
+}
+
+static int run_there(struct hd_store *st, struct mat *x, int64_t run, struct hd_err *err)
+{
+    int rc = 0;
+    int64_t n = int_query(st, x->run, err, &rc);
+    if (rc == 0 && n == 0)
+        rc = hd_err_set(err, HD_E_STORE, "materializing: run %lld is no longer in the database",
+                        (long long)run);
+    return rc;
 }
 
 /* What the run holds once materialized: a run this call started has
@@ -973,12 +1000,16 @@ int hd_store_materialize(struct hd_store *st, const struct hd_materialize *m, in
     bool txn = false, first = true, resumed = false;
     if (hd_store_is_pg(st))
         return materialize_pg(st, m, queued, held, err);
+    if ((rc = foreign_keys(st, false, err)) < 0)
+        return rc;
     if ((rc = register_fns(st, m, err)) < 0 || (rc = mat_prepare(st, m, batch, &x, err)) < 0)
         goto out;
     for (;;) {
         if ((rc = hd_store_begin(st, err)) < 0)
             goto out;
         txn = true;
+        if ((rc = run_there(st, &x, m->run, err)) < 0)
+            goto out;
         after = int_query(st, x.last, err, &rc);
         if (rc < 0)
             goto out;
@@ -1015,5 +1046,8 @@ out:
         hd_store_rollback(st);
     mat_release(&x);
     unregister_fns(st);
+    struct hd_err fk = {0};
+    if (foreign_keys(st, true, &fk) < 0 && rc == 0)
+        rc = hd_err_set(err, fk.code, "%s", fk.msg);
     return rc;
 }
