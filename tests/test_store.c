@@ -560,6 +560,63 @@ static void test_store_materialize(void **state)
     tu_rmdir(dir);
 }
 
+/* A campaign that varies nothing by contact (no holdout, no variants, one
+ * due time), in batches of 64, cut short and resumed: every contact of the
+ * segment once, in contact order, with the campaign's due and expiry
+ * times (the inserts have no ON CONFLICT: each batch starts after the
+ * last contact its run holds). */
+static void test_store_materialize_plain(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), rule[32];
+    const char *db;
+    int ncontacts = stores.pg ? 330 : 1000, nseg = ncontacts * 7 / 10;
+    struct hd_err e = {0};
+    struct hd_store *st = fresh_store(dir, "p.db", &db);
+    import_numbered(st, ncontacts);
+    struct hd_seg_node *ast = NULL;
+    snprintf(rule, sizeof rule, "n < %d", nseg);
+    assert_int_equal(hd_seg_parse(rule, &(struct hd_seg_opts){.now = 1000}, &ast, &e), 0);
+    char name[] = "p", seg[] = "s", tpl[] = "t";
+    struct hd_campaign c = {
+        .name = name, .segment = seg, .tpl = tpl, .nchannels = 1, .at = -1, .next_run = -1};
+    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
+    struct hd_run run;
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    struct hd_materialize m = {.run = run.id,
+                               .campaign = c.id,
+                               .ast = ast,
+                               .seg_now = 2000,
+                               .not_before = 2000,
+                               .expires = 3600,
+                               .batch = 64,
+                               .now_ms = 2500000};
+    int64_t queued = 0, held = -1;
+    assert_int_equal(hd_store_materialize(st, &m, &queued, &held, &e), 0);
+    assert_int_equal(queued, nseg);
+    assert_int_equal(held, 0);
+    char *left = tu_sql_text(dir, db,
+                             "DELETE FROM messages WHERE contact_id > 150; UPDATE runs SET status = "
+                             "'materializing'; SELECT count(*) FROM messages");
+    assert_string_equal(left, "150\n");
+    free(left);
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    assert_int_equal(hd_store_materialize(st, &m, &queued, &held, &e), 0);
+    assert_int_equal(queued, nseg);
+    char want[128], *got = tu_sql_text(
+        dir, db,
+        "SELECT count(*), count(DISTINCT contact_id), max(contact_id), sum(CASE WHEN state = 0 "
+        "AND variant IS NULL AND not_before = 2000 AND expires_at = 5600 AND updated_at = 2500 "
+        "THEN 1 ELSE 0 END), (SELECT count(*) FROM (SELECT row_number() OVER (ORDER BY id) AS a, "
+        "row_number() OVER (ORDER BY contact_id) AS b FROM messages) t WHERE a <> b) FROM messages");
+    snprintf(want, sizeof want, "%d|%d|%d|%d|0\n", nseg, nseg, nseg, nseg);
+    assert_string_equal(got, want);
+    free(got);
+    hd_segast_free(ast);
+    hd_store_free(st);
+    tu_rmdir(dir);
+}
+
 /* The states of messages 1, 2 and 3 in db are a, b and c. */
 static void assert_states(const char *dir, const char *db, int a, int b, int c)
 {
@@ -957,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_store_newer_refused),
         cmocka_unit_test(test_store_contacts),
         cmocka_unit_test(test_store_materialize),
+        cmocka_unit_test(test_store_materialize_plain),
         cmocka_unit_test(test_store_buckets),
         cmocka_unit_test(test_store_guarded_moves),
         cmocka_unit_test(test_store_materialize_keys),
@@ -968,6 +1026,7 @@ int main(void)
         {"test_store_newer_refused_pg", test_store_newer_refused_pg, setup_pg, teardown, NULL},
         {"test_store_contacts_pg", test_store_contacts, setup_pg, teardown, NULL},
         {"test_store_materialize_pg", test_store_materialize, setup_pg, teardown, NULL},
+        {"test_store_materialize_plain_pg", test_store_materialize_plain, setup_pg, teardown, NULL},
         {"test_store_guarded_moves_pg", test_store_guarded_moves, setup_pg, teardown, NULL},
         {"test_store_recover_keeps_reservation_pg", test_store_recover_keeps_reservation, setup_pg,
          teardown, NULL},

@@ -839,6 +839,14 @@ struct pgmat {
     char why[64];
 };
 
+/* The insert has no ON CONFLICT DO NOTHING: a batch takes the contacts
+ * after the last one its run holds, so none of them can be there, and the
+ * firing's advisory lock keeps other nodes' materializations of the run
+ * out. PostgreSQL's speculative insertion for it took a third of the time
+ * (1,000,000 messages: 17.4 to 18.5 s with it, 11.5 to 13.1 without,
+ * psql's INSERT ... SELECT 10.5 to 12.6). Were a row there after all, the
+ * unique index would fail the batch, which rolls back, and the next
+ * firing's resume tries again. */
 static int pgmat_prepare(struct hd_store *st, const struct hd_materialize *m, int64_t batch,
                          struct pgmat *x, struct hd_err *err)
 {
@@ -855,7 +863,7 @@ static int pgmat_prepare(struct hd_store *st, const struct hd_materialize *m, in
                             "expires_at, updated_at) SELECT ?1, u.c, u.s, u.v, u.d, u.e, ?2 FROM "
                             "unnest(CAST(?3 AS bigint[]), CAST(?4 AS int[]), CAST(?5 AS text[]), "
                             "CAST(?6 AS bigint[]), CAST(?7 AS bigint[])) WITH ORDINALITY AS u(c, "
-                            "s, v, d, e, o) ORDER BY u.o ON CONFLICT DO NOTHING",
+                            "s, v, d, e, o) ORDER BY u.o",
                             &x->ins, err)) < 0 ||
         (rc = hd_db_prepare(
              st->conn,
