@@ -482,6 +482,20 @@ static int check_buckets(const char *dir, const char *db, int64_t campaign, int6
     return na;
 }
 
+/* A fresh store (fresh_store) with ncontacts numbered contacts
+ * (import_numbered), and in *ast the rule of the first nseg of them. */
+static struct hd_store *numbered_segment(const char *dir, const char *file, const char **db,
+                                         int ncontacts, int nseg, struct hd_seg_node **ast)
+{
+    struct hd_err e = {0};
+    char rule[32];
+    struct hd_store *st = fresh_store(dir, file, db);
+    import_numbered(st, ncontacts);
+    snprintf(rule, sizeof rule, "n < %d", nseg);
+    assert_int_equal(hd_seg_parse(rule, &(struct hd_seg_opts){.now = 1000}, ast, &e), 0);
+    return st;
+}
+
 /* Materialization in batches, cut short as by a crash and resumed: every
  * contact of the segment queued once, variant and holdout as the hash
  * says, held-out contacts logged; a second run of a finished run changes
@@ -490,15 +504,12 @@ static int check_buckets(const char *dir, const char *db, int64_t campaign, int6
 static void test_store_materialize(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir(), rule[32], sql[256];
+    char *dir = tu_tmpdir(), sql[256];
     const char *db;
     int ncontacts = stores.pg ? 330 : 1000, nseg = ncontacts * 7 / 10;
     struct hd_err e = {0};
-    struct hd_store *st = fresh_store(dir, "m.db", &db);
-    import_numbered(st, ncontacts);
     struct hd_seg_node *ast = NULL;
-    snprintf(rule, sizeof rule, "n < %d", nseg);
-    assert_int_equal(hd_seg_parse(rule, &(struct hd_seg_opts){.now = 1000}, &ast, &e), 0);
+    struct hd_store *st = numbered_segment(dir, "m.db", &db, ncontacts, nseg, &ast);
     char name[] = "m", seg[] = "s", tpl[] = "t";
     struct hd_campaign c = {.name = name,
                             .segment = seg,
@@ -560,6 +571,22 @@ static void test_store_materialize(void **state)
     tu_rmdir(dir);
 }
 
+/* A campaign named name (segment "s", template "t") added to st and a run
+ * of it opened at 2000: the run's id, and the campaign's into *campaign. */
+static int64_t campaign_run(struct hd_store *st, const char *name, int64_t *campaign)
+{
+    struct hd_err e = {0};
+    char nm[16], seg[] = "s", tpl[] = "t";
+    snprintf(nm, sizeof nm, "%s", name);
+    struct hd_campaign c = {
+        .name = nm, .segment = seg, .tpl = tpl, .nchannels = 1, .at = -1, .next_run = -1};
+    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
+    struct hd_run run;
+    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    *campaign = c.id;
+    return run.id;
+}
+
 /* A campaign that varies nothing by contact (no holdout, no variants, one
  * due time), in batches of 64, cut short and resumed: every contact of the
  * segment once, in contact order, with the campaign's due and expiry
@@ -568,23 +595,15 @@ static void test_store_materialize(void **state)
 static void test_store_materialize_plain(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir(), rule[32];
+    char *dir = tu_tmpdir();
     const char *db;
     int ncontacts = stores.pg ? 330 : 1000, nseg = ncontacts * 7 / 10;
     struct hd_err e = {0};
-    struct hd_store *st = fresh_store(dir, "p.db", &db);
-    import_numbered(st, ncontacts);
     struct hd_seg_node *ast = NULL;
-    snprintf(rule, sizeof rule, "n < %d", nseg);
-    assert_int_equal(hd_seg_parse(rule, &(struct hd_seg_opts){.now = 1000}, &ast, &e), 0);
-    char name[] = "p", seg[] = "s", tpl[] = "t";
-    struct hd_campaign c = {
-        .name = name, .segment = seg, .tpl = tpl, .nchannels = 1, .at = -1, .next_run = -1};
-    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
-    struct hd_run run;
-    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
-    struct hd_materialize m = {.run = run.id,
-                               .campaign = c.id,
+    struct hd_store *st = numbered_segment(dir, "p.db", &db, ncontacts, nseg, &ast);
+    int64_t campaign, run_id = campaign_run(st, "p", &campaign);
+    struct hd_materialize m = {.run = run_id,
+                               .campaign = campaign,
                                .ast = ast,
                                .seg_now = 2000,
                                .not_before = 2000,
@@ -600,7 +619,8 @@ static void test_store_materialize_plain(void **state)
                              "'materializing'; SELECT count(*) FROM messages");
     assert_string_equal(left, "150\n");
     free(left);
-    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
+    struct hd_run run;
+    assert_int_equal(hd_store_run_open(st, campaign, 2000, 2000, &run, &e), 0);
     assert_int_equal(hd_store_materialize(st, &m, &queued, &held, &e), 0);
     assert_int_equal(queued, nseg);
     char want[128], *got = tu_sql_text(
@@ -645,14 +665,10 @@ static struct hd_store *three_queued(const char *dir, const char *file, const ch
     struct hd_seg_node *ast = NULL;
     assert_int_equal(hd_seg_parse("id != \"none\"", &(struct hd_seg_opts){.now = 1000}, &ast, &e),
                      0);
-    char name[] = "g", seg[] = "s", tpl[] = "t";
-    struct hd_campaign c = {
-        .name = name, .segment = seg, .tpl = tpl, .nchannels = 1, .at = -1, .next_run = -1};
-    assert_int_equal(hd_store_campaign_add(st, &c, &e), 0);
-    struct hd_run run;
-    assert_int_equal(hd_store_run_open(st, c.id, 2000, 2000, &run, &e), 0);
-    struct hd_materialize m = {.run = run.id,
-                               .campaign = c.id,
+    int64_t campaign;
+    *run_id = campaign_run(st, "g", &campaign);
+    struct hd_materialize m = {.run = *run_id,
+                               .campaign = campaign,
                                .ast = ast,
                                .seg_now = 2000,
                                .not_before = 2000,
@@ -661,7 +677,6 @@ static struct hd_store *three_queued(const char *dir, const char *file, const ch
     assert_int_equal(hd_store_materialize(st, &m, &queued, NULL, &e), 0);
     assert_int_equal(queued, 3);
     hd_segast_free(ast);
-    *run_id = run.id;
     return st;
 }
 
