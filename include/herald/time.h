@@ -28,6 +28,10 @@ int64_t hd_clock_now(const struct hd_clock *c); /* seconds */
 void hd_clock_run(struct hd_clock *c);
 int64_t hd_clock_now_ms(const struct hd_clock *c); /* milliseconds */
 int64_t hd_clock_mono_ms(void);                    /* monotonic, for intervals */
+/* Only with HERALD_TEST set: the milliseconds in the variable name (a
+ * pause a test asks for, standing for a slow machine), else 0. */
+int hd_test_ms(const char *name);
+void hd_sleep_ms(int ms); /* nothing for ms <= 0 */
 
 /* What kind of ISO 8601 text was parsed. */
 enum hd_time_kind {

@@ -33,6 +33,18 @@ int hd_clock_init_env(struct hd_clock *c, struct hd_err *err)
     return 0;
 }
 
+int hd_test_ms(const char *name)
+{
+    const char *v = getenv("HERALD_TEST") ? getenv(name) : NULL;
+    return v ? atoi(v) : 0;
+}
+
+void hd_sleep_ms(int ms)
+{
+    if (ms > 0)
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
+}
+
 int64_t hd_clock_now_ms(const struct hd_clock *c)
 {
     if (c && c->fixed_ms >= 0)

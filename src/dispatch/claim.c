@@ -359,13 +359,6 @@ static unsigned channel_bits(const struct hd_campaign *c)
     return bits;
 }
 
-/* HERALD_TEST's pauses (loop.c's test_pauses), or none. */
-static void test_pause(int ms)
-{
-    if (ms > 0)
-        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
-}
-
 /* The claim's transaction for run: up to limit messages decided, those
  * that go on marked sending under one fencing token and reserved against
  * the caps, committed. *n: how many were claimed; ms: the claimed rows,
@@ -381,7 +374,7 @@ static int decide_batch(struct hd_dispatch *d, struct run *run, int limit, int64
         hd_store_claim(d->st, run->id, channel_bits(&run->camp->c), run->camp->c.category, t / 1000,
                        t / 1000 - hd_dispatch_horizon(d->cfg, &run->camp->c), limit, ms, n, err);
     if (rc == 0 && *n > 0)
-        test_pause(d->test_claim_ms);
+        hd_sleep_ms(d->test_claim_ms);
     d->nids = 0;
     memset(d->made, 0, *n * sizeof *d->made);
     /* a campaign the circuit breaker paused meanwhile claims no more */
@@ -462,7 +455,7 @@ static int render_batch(struct hd_dispatch *d, struct hd_claimed *ms, size_t n, 
     size_t failed = 0, done = 0;
     int rc = 0;
     if (n > 0)
-        test_pause(d->test_render_ms);
+        hd_sleep_ms(d->test_render_ms);
     for (size_t k = 0; rc == 0 && k < n; k++) {
         struct job *j = d->made[k];
         struct hd_err rerr = {0};

@@ -79,11 +79,8 @@ static bool others_alive(int64_t pid)
  * template or a loaded machine, which a test cannot count on. */
 static void test_pauses(struct hd_dispatch *d)
 {
-    const char *r = getenv("HERALD_TEST_RENDER_MS"), *c = getenv("HERALD_TEST_CLAIM_MS");
-    if (!getenv("HERALD_TEST"))
-        return;
-    d->test_render_ms = r ? atoi(r) : 0;
-    d->test_claim_ms = c ? atoi(c) : 0;
+    d->test_render_ms = hd_test_ms("HERALD_TEST_RENDER_MS");
+    d->test_claim_ms = hd_test_ms("HERALD_TEST_CLAIM_MS");
 }
 
 int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_log *log,

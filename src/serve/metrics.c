@@ -86,6 +86,7 @@ struct scrape {
     int64_t lat[HD_LAT_BUCKETS];
     char **paused; /* providers the store named */
     size_t npaused;
+    int pause_ms; /* the service's first scrape_pause_ms: a slow read, at its first row */
 };
 
 static int on_row(void *ud, const struct hd_metric_row *r)
@@ -93,6 +94,8 @@ static int on_row(void *ud, const struct hd_metric_row *r)
     static const char *const msg[] = {"campaign", "channel", "provider", "outcome"},
                              *const unsub[] = {"channel", "source"}, *const prov[] = {"provider"};
     struct scrape *x = ud;
+    hd_sleep_ms(x->pause_ms);
+    x->pause_ms = 0;
     switch (r->series) {
     case HD_MET_MESSAGES:
         sample(&x->fam[r->series], "herald_messages_total", msg, r->label, 4, r->n);
@@ -232,6 +235,8 @@ void hd_metrics_get(struct hd_srv *s, struct hd_answer *a)
         hd_buf_init(&x->fam[m]);
     hd_buf_init(&a->body);
     pthread_mutex_lock(&s->metrics_mu);
+    x->pause_ms = s->scrape_pause_ms;
+    s->scrape_pause_ms = 0;
     int rc = scrape(s, x, &err);
     pthread_mutex_unlock(&s->metrics_mu);
     if (rc < 0) {

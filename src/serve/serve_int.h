@@ -108,6 +108,7 @@ struct hd_srv {
     struct hd_clicks *clicks;           /* the one-click writer (clicks.c) */
     pthread_mutex_t metrics_mu;         /* guards metrics_st: one scrape at a time */
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
+    int scrape_pause_ms;                /* HERALD_TEST_SCRAPE_MS, for the first scrape */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
     /* the campaign page's numbers (console_campaign.c): read on a

@@ -735,6 +735,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     hd_buf_init(&v->key);
     pthread_mutex_init(&v->s.mu, NULL);
     pthread_mutex_init(&v->s.metrics_mu, NULL);
+    v->s.scrape_pause_ms = hd_test_ms("HERALD_TEST_SCRAPE_MS");
     pthread_mutex_init(&v->s.console_mu, NULL);
     pthread_mutex_init(&v->s.login_mu, NULL);
     pthread_mutex_init(&v->s.con_mu, NULL);
