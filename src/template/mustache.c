@@ -1083,7 +1083,8 @@ static int render_indented(struct render *r, const struct mst_node *n, const cha
                            MAX_DEPTH, n->name.full);
     }
     if (n->standalone) {
-        hd_buf_add(&r->indent, n->indent, n->indent_len);
+        if (n->indent_len) /* none is common, and would allocate */
+            hd_buf_add(&r->indent, n->indent, n->indent_len);
         r->bol = true;
     }
     r->file = file;
