@@ -78,7 +78,13 @@ struct req {
     bool begun; /* routed, and answered unless a body is to come */
     struct hd_unsub u;
     struct hd_click click;       /* a one-click, while its batch is written */
-    char body[CONSOLE_BODY_MAX]; /* the preference centre's or the console's form */
+    char small[BODY_KEEP]; /* a one-click's form */
+    /* the form: small, or for the preference centre and the console a
+     * buffer of their size, taken with their first bytes (a request this
+     * struct's size is beyond malloc's per-thread cache, and every request,
+     * /healthz too, allocated, zeroed and wiped it) */
+    char *body;
+    size_t body_cap;
     struct hd_hook *hook;        /* a gateway's callback (hooks.c), its body kept there */
     char *query;                 /* the raw query string of a /hooks/ request, or NULL */
     size_t got;                  /* body bytes received, kept or not */
@@ -128,6 +134,14 @@ static int route_of(const char *url, const char **rest)
         }
     }
     return R_NONE;
+}
+
+static struct req *req_new(void)
+{
+    struct req *q = hd_xcalloc(1, sizeof *q);
+    q->body = q->small;
+    q->body_cap = sizeof q->small;
+    return q;
 }
 
 static void log_path(struct req *q, const char *url)
@@ -260,7 +274,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
     (void)cls;
     (void)c;
-    struct req *q = hd_xcalloc(1, sizeof *q);
+    struct req *q = req_new();
     const char *mark = strchr(uri, '?');
     if (mark && strncmp(uri, "/hooks/", 7) == 0)
         q->query = hd_xstrdup(mark + 1);
@@ -464,7 +478,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     (void)version;
     if (!q || !q->start_us) {
         if (!q)
-            q = hd_xcalloc(1, sizeof *q);
+            q = req_new();
         q->start_us = mono_us();
         __atomic_fetch_add(&s->inflight, 1, __ATOMIC_RELAXED);
         snprintf(q->method, sizeof q->method, "%s", method);
@@ -511,6 +525,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                   : q->route == R_CONSOLE ? CONSOLE_BODY_MAX
                                           : BODY_KEEP;
     if (*size) {
+        if (q->got < keep && keep > q->body_cap) {
+            q->body = hd_xmalloc(keep);
+            q->body_cap = keep;
+        }
         if (q->got < keep)
             memcpy(q->body + q->got, data, *size < keep - q->got ? *size : keep - q->got);
         q->got += *size;
@@ -571,6 +589,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(q->hook);
     hd_api_req_free(q->api);
     free(q->query);
+    if (q->body != q->small) {
+        hd_wipe(q->body, q->body_cap); /* a form's session and CSRF fields */
+        free(q->body);
+    }
     hd_wipe(q, sizeof *q); /* the token's fields */
     free(q);
     *con_cls = NULL;
