@@ -135,8 +135,10 @@ $(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
 # connection string in HERALD_TEST_PG; the trap stops it and removes its
 # folder however the run ends.
 test: deps check-layers all $(TEST_BIN)
-	@# the browser programs run side by side: install their npm package once, first
+	@# the browser programs run side by side, and so may the two that check
+	@# the OpenAPI document: install their npm packages once, first
 	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
+	@[ -d tests/openapi/node_modules/ajv ] || (cd tests/openapi && npm ci --no-audit --no-fund >/dev/null)
 	@pgdir=$$(mktemp -d /tmp/herald-pg.XXXXXX); \
 	trap 'sh tests/pgserver.sh stop "$$pgdir"' EXIT INT TERM; \
 	HERALD_TEST_PG=$$(sh tests/pgserver.sh start "$$pgdir") || exit 1; \

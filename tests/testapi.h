@@ -63,10 +63,14 @@ static inline int api(const struct srv *s, const char *method, const char *path,
 }
 
 /* node check.js in tests/openapi (its packages installed from the lock
- * file when missing): the document, or the answers against it. */
+ * file when missing): the document, or the answers against it. It runs in
+ * a folder of its own: tu_exec keeps the output in the folder it runs in,
+ * and test_api and test_apitok, which make test may run at once, each
+ * removed the other's there (the check then saw no output). */
 static inline void openapi_check(const char *doc, const char *with)
 {
     char *od = tu_src_path("tests/openapi"), *mod = tu_path(od, "node_modules/ajv");
+    char *script = tu_path(od, "check.js"), *run = tu_tmpdir();
     struct tu_run r;
     if (!tu_exists(mod)) {
         const char *argv[] = {"npm", "ci", "--no-audit", "--no-fund", NULL};
@@ -77,13 +81,15 @@ static inline void openapi_check(const char *doc, const char *with)
                      od, r.status, r.out, r.err);
         tu_run_release(&r);
     }
-    const char *argv[] = {"node", "check.js", doc, with, NULL};
-    tu_exec(&r, od, NULL, argv);
+    const char *argv[] = {"node", script, doc, with, NULL};
+    tu_exec(&r, run, NULL, argv);
     if (r.status != 0)
         fail_msg("node check.js %s %s: exit %d\n%s%s", doc, with ? with : "", r.status, r.out,
                  r.err);
     assert_contains(r.out, "ok: ");
     tu_run_release(&r);
+    tu_rmdir(run); /* and frees it */
+    free(script);
     free(mod);
     free(od);
 }
