@@ -76,7 +76,7 @@ static int api_run(struct hd_store *st, int64_t camp, int64_t contact, int64_t n
     int rc = cached(st, DSLOT_API_RUN,
                     "SELECT r.id FROM runs r WHERE r.campaign_id = ?1 AND r.status = "
                     "'active' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.run_id = "
-                    "r.id AND m.contact_id = ?2) ORDER BY r.id DESC LIMIT 1",
+                    "r.id AND m.contact_id = ?2) ORDER BY r.id DESC LIMIT 1 FOR SHARE",
                     &s, "finding the API's run", err);
     if (rc < 0)
         return rc;

@@ -526,7 +526,7 @@ out:
     return rc;
 }
 
-int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
+static int run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
     int rc = hd_db_prepare(
@@ -548,6 +548,45 @@ int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, 
     if (rc == 0 && status == HD_RUN_ACTIVE) /* materialized: its messages can be claimed */
         hd_store_work_note(st, "run", run);
     return rc;
+}
+
+/* A run set done on PostgreSQL: the guard above (no message due or
+ * sending) is one statement, and under READ COMMITTED it does not see a
+ * message the JSON API adds to the run in a transaction that commits
+ * while the guard runs; the run would close over a queued message that no
+ * dispatcher then claims (test_api_send_pg lost one so under load). So the
+ * run's row is locked FOR UPDATE first, which waits for an API send that
+ * chose the run (apisend_pg.c's api_run holds it FOR SHARE to its commit),
+ * and the guard then reads with a snapshot taken after. An API send that
+ * comes after the lock waits, sees the run done and opens another. In a
+ * transaction of its own unless the caller has one. SQLite needs none of
+ * it: its writers take turns. */
+static int pg_run_done(struct hd_store *st, int64_t run, int64_t now, struct hd_err *err)
+{
+    bool own = !hd_db_pg_in_transaction(st->conn);
+    struct hd_db_stmt *s = NULL;
+    int rc = own ? hd_store_begin(st, err) : 0;
+    if (rc == 0 &&
+        (rc = hd_db_prepare(st->conn, "SELECT id FROM runs WHERE id = ?1 FOR UPDATE", &s, err)) ==
+            0) {
+        hd_db_bind_int64(s, 1, run, NULL);
+        rc = hd_db_step(s, err) < 0 ? HD_E_STORE : 0;
+        hd_db_finalize(s);
+    }
+    if (rc < 0)
+        rc = hd_store_dfail(err, rc, "locking run");
+    else if ((rc = run_set(st, run, HD_RUN_DONE, now, err)) == 0 && own)
+        rc = hd_store_commit(st, err);
+    if (own && rc < 0)
+        hd_store_rollback(st);
+    return rc;
+}
+
+int hd_store_run_set(struct hd_store *st, int64_t run, int status, int64_t now, struct hd_err *err)
+{
+    if (!st->db && status == HD_RUN_DONE)
+        return pg_run_done(st, run, now, err);
+    return run_set(st, run, status, now, err);
 }
 
 int hd_store_run_counts(struct hd_store *st, int64_t campaign, int64_t run, int64_t *counts,
