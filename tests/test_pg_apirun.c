@@ -28,12 +28,7 @@ static int64_t contact[2]; /* the drained run's, then the racing send's */
 
 static int64_t pg1(const char *sql)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "psql -X -q -At '%s' -c \"%s\"", uri, sql);
-    char *r = tu_sh(cmd);
-    int64_t v = strtoll(r, NULL, 10);
-    free(r);
-    return v;
+    return tu_sql1(".", uri, sql);
 }
 
 static int setup(void **state)
