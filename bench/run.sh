@@ -47,7 +47,7 @@
 #           150 ms each, the server's own time, p95 over 50 loads
 #           (bench/console.sh says more).
 #   one-click  RFC 8058 one-click POSTs to herald serve, each to a different
-#           one of 300,000 real links, over 64 connections from wrk, against
+#           one of 450,000 real links, over 64 connections from wrk, against
 #           GET /healthz on the same server with the same wrk settings; the
 #           consent rows must number the 200s (bench/serve.sh says more).
 #           Target: at least 0.5x.
