@@ -57,7 +57,7 @@
 #           mock; bench/aliyun.sh says more. Target: at least 0.5x.
 #   receipts  signed Twilio status callbacks to herald serve's
 #           /hooks/twilio/PROVIDER, one per message of an SMS campaign sent
-#           through the Twilio mock (BENCH_RECEIPTS, default 100,000; the
+#           through the Twilio mock (BENCH_RECEIPTS, default 300,000; the
 #           issue's 1,000,000 takes minutes to send first), over 64
 #           connections from wrk, against GET /healthz on the same server;
 #           the receipts rows must number the 200s (bench/receipts.sh).
