@@ -4,9 +4,10 @@
 # 1 s rounds gets a third, which must last a second at half of /healthz's
 # rate or the figure is only a floor; 100,000 capped it at 33,333/s, and
 # 300,000 ran out at 90,000/s on a machine with /healthz at 200,000)
-# contacts are imported and a marketing email campaign to them is materialized (paused,
-# by run --once: real messages, nothing sent); bench/tokens signs each
-# message's unsubscribe link as the dispatcher would. One `herald serve`
+# contacts are imported and a marketing email campaign to them is
+# materialized (paused, by run --once: real messages, nothing sent);
+# bench/tokens signs each message's unsubscribe link as the dispatcher
+# would. One `herald serve`
 # then takes wrk's RFC 8058 one-click POSTs (bench/oneclick.lua: every
 # request a different link, 64 connections) and, with the same wrk
 # settings and the same Lua script, GET /healthz: the ratio is one-click /

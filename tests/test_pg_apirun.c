@@ -18,9 +18,9 @@
 #include "testboth.h"
 
 #include "herald/state.h"
+#include "herald/time.h"
 
 #include <pthread.h>
-#include <time.h>
 
 static char dbname[64], *uri;
 static struct hd_store *st1, *st2;
@@ -55,14 +55,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sleep_ms(long ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
-}
-
 /* An API message to contact[k]: into the newest active run that does
- * not hold that contact yet (contact 1 joins the drained run). */
-static int64_t send_one(struct hd_store *st, int k)
+ * not hold that contact yet (contact 1 joins the drained run). 0 or the
+ * store's error, so that a thread can call it (cmocka's failures may only
+ * leave the test's own thread). */
+static int queue_one(struct hd_store *st, int k, int64_t *id, struct hd_err *e)
 {
     static const int channels[] = {HD_CH_EMAIL};
     struct hd_api_send m = {.contact = contact[k],
@@ -71,9 +68,14 @@ static int64_t send_one(struct hd_store *st, int k)
                             .channels = channels,
                             .nchannels = 1,
                             .now = 1795000000};
+    return hd_store_api_send(st, &m, id, e);
+}
+
+static int64_t send_one(struct hd_store *st, int k)
+{
     struct hd_err e = {0};
     int64_t id = 0;
-    if (hd_store_api_send(st, &m, &id, &e) < 0)
+    if (queue_one(st, k, &id, &e) < 0)
         fail_msg("api send: %s", e.msg);
     return id;
 }
@@ -111,10 +113,10 @@ static void *send_in_own_tx(void *ud)
     struct side *x = ud;
     struct hd_err e = {0};
     x->rc = hd_store_begin(st2, &e);
-    if (x->rc == 0) {
-        x->message = send_one(st2, 1);
+    if (x->rc == 0 && (x->rc = queue_one(st2, 1, &x->message, &e)) == 0)
         x->rc = hd_store_commit(st2, &e);
-    }
+    if (x->rc < 0)
+        hd_store_rollback(st2);
     return NULL;
 }
 
@@ -145,7 +147,7 @@ static void test_pg_apirun_send_first(void **state)
     assert_int_equal(pg1("SELECT count(*) FROM runs"), 1);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, close_run, &x), 0);
-    sleep_ms(300); /* the close runs meanwhile: it must wait */
+    hd_sleep_ms(300); /* the close runs meanwhile: it must wait */
     assert_int_equal(hd_store_commit(st1, &e), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(x.rc, 0);
@@ -163,7 +165,7 @@ static void test_pg_apirun_close_first(void **state)
     struct side x = {0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, send_in_own_tx, &x), 0);
-    sleep_ms(300); /* the send runs meanwhile: it must wait, then not take the run */
+    hd_sleep_ms(300); /* the send runs meanwhile: it must wait, then not take the run */
     assert_int_equal(hd_store_commit(st1, &e), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(x.rc, 0);
