@@ -180,6 +180,9 @@ fcm_provider() {
   printf '[provider p]\ntype = fcm\nservice_account_file = nginx/sa.json\nbase_url = http://127.0.0.1:%s\nconnections = 64\nrate = 1000000/s\nburst = 10000\n' "$NGX_PORT"
 }
 
+# wrk_rate FILE: the 200s a second of oneclick.lua's line in FILE
+wrk_rate() { awk '/^oneclick:/ { printf "%.0f", $3 / $9 }' "$1"; }
+
 # serve_bench ROUTE FILE HERALD_ARGS...: `herald HERALD_ARGS serve` on a
 # free port, then wrk against it over 64 connections (bench/oneclick.lua):
 # GET /healthz and the POSTs of FILE's lines (each posted once), the same
@@ -195,9 +198,6 @@ fcm_provider() {
 # OUT_ALL (requests made after a slice ran out) and SERVED (what the server
 # counted as 200 on ROUTE, its metrics' label, also for requests wrk gave up
 # on at its deadline), and stops the server.
-# wrk_rate FILE: the 200s a second of oneclick.lua's line in FILE
-wrk_rate() { awk '/^oneclick:/ { printf "%.0f", $3 / $9 }' "$1"; }
-
 serve_bench() {
   local route=$1 file=$2 r h o ok ran_out srv port
   shift 2
