@@ -74,24 +74,21 @@ void hd_store_claim_sql(struct hd_buf *b, unsigned shape, const struct hd_claim_
     bool email = shape & HD_SHAPE_EMAIL, sms = shape & HD_SHAPE_SMS, push = shape & HD_SHAPE_PUSH,
          wechat = shape & HD_SHAPE_WECHAT, api = shape & HD_SHAPE_API;
     hd_buf_adds(b, "SELECT " HD_CONTACT_BASE_COLS);
-    hd_buf_adds(b, push ? "pf.token, pa.token, pj.token, ph.token, " : "NULL, NULL, NULL, NULL, ");
+    hd_buf_adds(b, push ? d->push_cols : "NULL, NULL, NULL, NULL, ");
     hd_buf_adds(b, wechat ? "pw.token" : "NULL");
     hd_buf_adds(b, ", m.id, m.contact_id, m.state, m.variant, m.attempts, m.ch_index, "
                    "m.not_before, m.expires_at, ");
     hd_buf_adds(b, d->consent);
     hd_buf_adds(b, email ? HD_SUP_EXISTS("lower(c.email)") : "0, ");
     hd_buf_adds(b, sms ? HD_SUP_EXISTS("c.phone") : "0, ");
-    hd_buf_adds(b, push ? HD_SUP_EXISTS("pf.token") HD_SUP_EXISTS("pa.token")
-                              HD_SUP_EXISTS("pj.token") HD_SUP_EXISTS("ph.token")
-                        : "0, 0, 0, 0, ");
+    hd_buf_adds(b, push ? d->push_sup : "0, 0, 0, 0, ");
     hd_buf_adds(b, wechat ? HD_SUP_EXISTS("pw.token") : "0, ");
     hd_buf_adds(b, d->sends);
     hd_buf_adds(b, api ? ", (SELECT a.data FROM api_messages a WHERE a.message_id = m.id) "
                        : ", NULL ");
     hd_buf_adds(b, "FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id");
     if (push)
-        hd_buf_adds(b, HD_TOKEN_JOIN("pf", "fcm") HD_TOKEN_JOIN("pa", "apns")
-                           HD_TOKEN_JOIN("pj", "jpush") HD_TOKEN_JOIN("ph", "hms"));
+        hd_buf_adds(b, d->push_join);
     if (wechat)
         hd_buf_adds(b, HD_TOKEN_JOIN("pw", "wechat"));
     hd_buf_adds(b, d->tail);
@@ -198,7 +195,8 @@ int hd_store_claim(struct hd_store *st, int64_t run, unsigned channels, int cate
     static const struct hd_claim_dialect lite = {
         FACTS_CONSENT("m.contact_id", "?3"), FACTS_SENDS("m.contact_id", "?4"),
         " WHERE m.run_id = ?1 AND " HD_DUE("m.state") " AND m.not_before <= ?2 "
-                                                      "ORDER BY m.not_before, m.id LIMIT ?5"};
+                                                      "ORDER BY m.not_before, m.id LIMIT ?5",
+        HD_CLAIM_PUSH_COLS, HD_CLAIM_PUSH_SUP, HD_CLAIM_PUSH_JOIN};
     unsigned shape = hd_store_claim_shape(channels);
     int slot = SLOT_CLAIM + (int)shape;
     struct hd_buf sql;

@@ -362,10 +362,21 @@ enum {
     ".platform = '" PLATFORM "'"
 struct hd_buf;
 /* An engine's words for the claim: the consent column, the sends column
- * (each with its parameter) and what follows the joins. */
+ * (each with its parameter) and what follows the joins; and for a push
+ * shape the four tokens' columns (FCM, APNs, JPush, Huawei, each followed
+ * by ", "), their suppression tests and the join that reads them. */
 struct hd_claim_dialect {
     const char *consent, *sends, *tail;
+    const char *push_cols, *push_sup, *push_join;
 };
+/* The push tokens as SQLite's claim reads them: a join a platform. */
+#define HD_CLAIM_PUSH_COLS "pf.token, pa.token, pj.token, ph.token, "
+#define HD_CLAIM_PUSH_SUP                                                                          \
+    HD_SUP_EXISTS("pf.token") HD_SUP_EXISTS("pa.token") HD_SUP_EXISTS("pj.token")                  \
+        HD_SUP_EXISTS("ph.token")
+#define HD_CLAIM_PUSH_JOIN                                                                         \
+    HD_TOKEN_JOIN("pf", "fcm") HD_TOKEN_JOIN("pa", "apns") HD_TOKEN_JOIN("pj", "jpush")            \
+        HD_TOKEN_JOIN("ph", "hms")
 /* The shape (HD_SHAPE_*) of a campaign's channels (a bit 1 << HD_CH_x
  * each, and HD_CLAIM_API). */
 unsigned hd_store_claim_shape(unsigned channels);
