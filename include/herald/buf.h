@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *hd_xmalloc(size_t n);
 void *hd_xcalloc(size_t n, size_t size);
@@ -53,6 +54,10 @@ void hd_buf_vaddf(struct hd_buf *b, const char *fmt, va_list ap);
 void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n);
 /* The same without the quotes: the inside of a JSON string literal. */
 void hd_buf_add_json_esc(struct hd_buf *b, const char *s, size_t n);
+
+/* Appends v in decimal, as "%lld" would, at a tenth of snprintf's cost
+ * (the PostgreSQL store's arrays of ids, 19 numbers a pushed message). */
+void hd_buf_add_i64(struct hd_buf *b, int64_t v);
 
 /* Copies s into dst (size bytes), cut to fit and always terminated: what
  * snprintf(dst, size, "%s", s) does, at a tenth of the cost. */

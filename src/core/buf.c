@@ -316,6 +316,21 @@ void hd_wipe(void *p, size_t n)
         OPENSSL_cleanse(p, n);
 }
 
+void hd_buf_add_i64(struct hd_buf *b, int64_t v)
+{
+    char tmp[20]; /* 9223372036854775808: 19 digits, and a sign */
+    size_t i = sizeof tmp;
+    /* the magnitude as unsigned, so that INT64_MIN negates */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    hd_buf_add(b, tmp + i, sizeof tmp - i);
+}
+
 void hd_strcpy_cut(char *dst, size_t size, const char *s)
 {
     if (size == 0)

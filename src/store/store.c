@@ -823,9 +823,8 @@ void hd_store_arr_text(struct hd_buf *b, const char *v)
 
 void hd_store_arr_int(struct hd_buf *b, int64_t v)
 {
-    char num[24];
-    snprintf(num, sizeof num, "%lld", (long long)v);
-    hd_store_arr_add(b, num);
+    hd_buf_addc(b, b->len ? ',' : '{');
+    hd_buf_add_i64(b, v);
 }
 
 /* A statement being stepped cannot be lent out again: on SQLite
