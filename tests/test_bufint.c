@@ -26,12 +26,14 @@ static void test_bufint_edges(void **state)
     expect_same(INT64_MIN);
     expect_same(INT64_MAX);
     expect_same(INT64_MIN + 1);
-    int64_t p = 1;
-    for (int i = 0; i < 19; i++, p *= 10)
+    for (int64_t p = 1;; p *= 10) { /* 10^0 .. 10^18 */
         for (int64_t d = -1; d <= 1; d++) {
             expect_same(p + d);
             expect_same(-(p + d));
         }
+        if (p > INT64_MAX / 10)
+            break;
+    }
 }
 
 static void test_bufint_random(void **state)

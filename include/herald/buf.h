@@ -55,7 +55,7 @@ void hd_buf_add_json_str(struct hd_buf *b, const char *s, size_t n);
 /* The same without the quotes: the inside of a JSON string literal. */
 void hd_buf_add_json_esc(struct hd_buf *b, const char *s, size_t n);
 
-/* Appends v in decimal, as "%lld" would, at a tenth of snprintf's cost
+/* Appends v in decimal, as "%lld" would, at about a sixth of snprintf's cost
  * (the PostgreSQL store's arrays of ids, 19 numbers a pushed message). */
 void hd_buf_add_i64(struct hd_buf *b, int64_t v);
 
