@@ -197,9 +197,13 @@ wrk_rate() { awk '/^oneclick:/ { printf "%.0f", $3 / $9 }' "$1"; }
 # healthz requests/s), OURS (best 200s/s), OK_ALL (200s that reached wrk),
 # OUT_ALL (requests made after a slice ran out) and SERVED (what the server
 # counted as 200 on ROUTE, its metrics' label, also for requests wrk gave up
-# on at its deadline), and stops the server.
+# on at its deadline), and stops the server. Also REF_US and OURS_US: the
+# service's CPU a request on each route, all its threads' run time over a
+# run (/proc's schedstat) divided by the answers wrk saw, the least of the
+# rounds: what the ratio is made of, which moves less with the machine's
+# load than the ratio does.
 serve_bench() {
-  local route=$1 file=$2 r h o ok ran_out srv port
+  local route=$1 file=$2 r h o ok ran_out srv port c0 c1 c2
   shift 2
   "$HERALD" "$@" serve --listen 127.0.0.1:0 > serve.out 2> serve.err &
   srv=$!
@@ -209,16 +213,26 @@ serve_bench() {
   [ -n "$port" ] || { echo "bench: herald serve did not start: $(cat serve.err)" >&2; exit 1; }
   local wrk=(env WRK_THREADS=2 wrk -t2 -c64 -d"${SECS}s" -s "$ROOT/bench/oneclick.lua")
   split -n "l/$ROUNDS" -d "$file" slice.
-  REF=0; OURS=0; OK_ALL=0; OUT_ALL=0
+  # the service's CPU so far: every thread's run time, in ns
+  svc_ns() { cat /proc/"$srv"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
+  # us_per FROM TO FILE: µs of it a request wrk saw answered in FILE
+  us_per() { awk -v a="$1" -v b="$2" '/^oneclick:/ { printf "%.1f", (b - a) / 1000 / ($3 + $5 + $7) }' "$3"; }
+  least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
+  REF=0; OURS=0; OK_ALL=0; OUT_ALL=0; REF_US=""; OURS_US=""
   for r in $(seq 0 $((ROUNDS - 1))); do
+    c0=$(svc_ns)
     "${wrk[@]}" "http://127.0.0.1:$port/" > healthz.out
+    c1=$(svc_ns)
     rm -f "slice.0$r.ready"
     TOKENS=slice.0$r "${wrk[@]}" "http://127.0.0.1:$port/" > posts.out
+    c2=$(svc_ns)
     h=$(wrk_rate healthz.out)
     o=$(wrk_rate posts.out) # 200s only
     read -r ok ran_out early < <(awk '/^oneclick:/ { print $3, $5, $7 }' posts.out)
     [ "$h" -gt "$REF" ] && REF=$h
     [ "$o" -gt "$OURS" ] && OURS=$o
+    REF_US=$(least "$REF_US" "$(us_per "$c0" "$c1" healthz.out)")
+    OURS_US=$(least "$OURS_US" "$(us_per "$c1" "$c2" posts.out)")
     OK_ALL=$((OK_ALL + ok + early)); OUT_ALL=$((OUT_ALL + ran_out))
   done
   # the server's counter, once two reads agree (the last batch is written)
