@@ -11,6 +11,7 @@
 #include "testnet.h"
 
 #include "../src/store/db.h"
+#include "../src/store/store_int.h"
 #include "herald/dbcopy.h"
 #include "herald/store.h"
 
@@ -129,6 +130,18 @@ static void seam_roundtrip(const char *target)
     assert_int_equal(hd_db_changes(s), 0);
     hd_db_finalize(s);
 
+    /* integers at their edges, read back by each engine's own reader
+     * (on PostgreSQL from the text int8out writes) */
+    static const int64_t ints[] = {0, 1, -1, 9, -10, 1234567890123, INT64_MAX, INT64_MIN};
+    assert_int_equal(hd_db_prepare(db, "SELECT CAST(?1 AS bigint)", &s, &err), 0);
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        hd_db_reset(s);
+        assert_int_equal(hd_db_bind_int64(s, 1, ints[i], &err), 0);
+        assert_int_equal(hd_db_step(s, &err), 1);
+        assert_true(hd_db_col_int64(s, 0) == ints[i]);
+    }
+    hd_db_finalize(s);
+
     /* a rolled-back transaction leaves nothing */
     int64_t n = 0;
     assert_int_equal(hd_db_begin(db, &err), 0);
@@ -168,6 +181,30 @@ static void test_pg_seam_postgresql(void **state)
     assert_int_equal(hd_db_col_int64(b, 0), 2);
     hd_db_finalize(a);
     hd_db_finalize(b);
+
+    /* the store's array literals, as PostgreSQL itself parses them */
+    static const char *const texts[] = {"plain", "",          "a \"quoted\" word", "back\\slash",
+                                        "\\\"",   "{braces}", "a,b",               " spaces ",
+                                        NULL,      "NULL",     "\xe6\x97\xa5\xe6\x9c\xac"};
+    enum { NT = sizeof texts / sizeof texts[0] };
+    struct hd_buf arr;
+    hd_buf_init(&arr);
+    for (size_t i = 0; i < NT; i++)
+        hd_store_arr_text(&arr, texts[i]);
+    hd_buf_addc(&arr, '}');
+    assert_int_equal(hd_db_prepare(db, "SELECT x FROM unnest(CAST(?1 AS text[])) AS x", &a, &err),
+                     0);
+    assert_int_equal(hd_db_bind_text(a, 1, arr.data, &err), 0);
+    for (size_t i = 0; i < NT; i++) {
+        assert_int_equal(hd_db_step(a, &err), 1);
+        if (texts[i])
+            assert_string_equal(hd_db_col_text(a, 0), texts[i]);
+        else
+            assert_true(hd_db_col_null(a, 0));
+    }
+    assert_int_equal(hd_db_step(a, &err), 0);
+    hd_db_finalize(a);
+    hd_buf_release(&arr);
     hd_db_close(db);
     tu_pg_drop(name);
     free(uri);

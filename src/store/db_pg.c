@@ -496,6 +496,19 @@ static const char *pg_col_name(struct hd_db_stmt *st, int i)
     return PQfname(((struct pg_stmt *)st)->desc, i);
 }
 
+/* The text PostgreSQL sends for an integer type (int8out and its
+ * kin): an optional '-' and decimal digits. strtoll, which also reads
+ * spaces, signs, bases and overflow, took 160 instructions a column, and
+ * the claim reads a dozen a message. */
+static int64_t pg_int(const char *t)
+{
+    bool neg = *t == '-';
+    uint64_t u = 0;
+    for (t += neg; *t >= '0' && *t <= '9'; t++)
+        u = u * 10 + (uint64_t)(*t - '0');
+    return (int64_t)(neg ? 0 - u : u);
+}
+
 static void pg_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
 {
     struct pg_stmt *s = (struct pg_stmt *)st;
@@ -512,7 +525,7 @@ static void pg_column(struct hd_db_stmt *st, int i, struct hd_db_value *v)
     case OID_INT4:
     case OID_INT8:
     case OID_OID:
-        v->type = HD_DB_INT, v->i = strtoll(text, NULL, 10);
+        v->type = HD_DB_INT, v->i = pg_int(text);
         break;
     case OID_FLOAT4:
     case OID_FLOAT8:

@@ -813,10 +813,16 @@ void hd_store_arr_text(struct hd_buf *b, const char *v)
         return;
     }
     hd_store_arr_add(b, "\"");
-    for (; *v; v++) {
-        if (*v == '"' || *v == '\\')
+    /* the runs between the two characters that need a backslash, whole:
+     * a byte at a time, the delivery log's texts cost 620 instructions a
+     * field on PostgreSQL (10 fields a message) */
+    for (size_t n; *v; v += n) {
+        n = strcspn(v, "\"\\");
+        hd_buf_add(b, v, n);
+        if (v[n]) {
             hd_buf_addc(b, '\\');
-        hd_buf_addc(b, *v);
+            hd_buf_addc(b, v[n++]);
+        }
     }
     hd_buf_addc(b, '"');
 }
