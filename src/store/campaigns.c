@@ -566,9 +566,10 @@ static int pg_run_done(struct hd_store *st, int64_t run, int64_t now, struct hd_
     bool own = !hd_db_pg_in_transaction(st->conn);
     struct hd_db_stmt *s = NULL;
     int rc = own ? hd_store_begin(st, err) : 0;
-    if (rc == 0 &&
-        (rc = hd_db_prepare(st->conn, "SELECT id FROM runs WHERE id = ?1 FOR UPDATE", &s, err)) ==
-            0) {
+    if (rc < 0)
+        return rc; /* nothing begun, nothing to roll back */
+    if ((rc = hd_db_prepare(st->conn, "SELECT id FROM runs WHERE id = ?1 FOR UPDATE", &s, err)) ==
+        0) {
         hd_db_bind_int64(s, 1, run, NULL);
         rc = hd_db_step(s, err) < 0 ? HD_E_STORE : 0;
         hd_db_finalize(s);
