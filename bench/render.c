@@ -115,18 +115,15 @@ int main(int argc, char **argv)
         struct partials p = {
             argv[2], {load(argv[2], "button"), load(argv[2], "footer")}, {"button", "footer"}};
         struct hd_mst *email = load(argv[2], "email"), *sms = load(argv[2], "sms");
-        struct hd_mst_memo *memo = hd_mst_memo_new();
         struct hd_mst_env html = {.escape_html = true,
                                   .strict = true,
                                   .partial = part,
-                                  .partial_ud = &p,
-                                  .memo = memo},
-                          text = {.strict = true, .memo = memo};
+                                  .partial_ud = &p},
+                          text = {.strict = true};
         t0 = hd_clock_mono_ms();
         for (long i = 0; i < n; i++) {
             const json_t *d = json_array_get(pool, (size_t)(i % POOL));
             hd_buf_reset(&out);
-            hd_mst_memo_forget(memo);
             if (hd_mst_render(email, d, &html, &out, &err) < 0 ||
                 hd_mst_render(sms, d, &text, &out, &err) < 0) {
                 fprintf(stderr, "render: %s\n", err.msg);
@@ -137,7 +134,6 @@ int main(int argc, char **argv)
                 sum = fnv(sum, out.data, out.len);
         }
         t1 = hd_clock_mono_ms();
-        hd_mst_memo_free(memo);
         hd_mst_free(email);
         hd_mst_free(sms);
         hd_mst_free(p.m[0]);
@@ -149,14 +145,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "render: %s\n", err.msg);
             return 1;
         }
-        struct hd_mst_memo *memo = hd_mst_memo_new();
-        struct hd_tpl_req req = {
-            .locale = "en", .timezone = "UTC", .now = 1795305600, .fmt = fmt, .memo = memo};
+        struct hd_tpl_req req = {.locale = "en", .timezone = "UTC", .now = 1795305600, .fmt = fmt};
         t0 = hd_clock_mono_ms();
         for (long i = 0; i < n; i++) {
             req.data = json_array_get(pool, (size_t)(i % POOL));
             hd_buf_reset(&out);
-            hd_mst_memo_forget(memo);
             if (hd_tpl_render(t, HD_PART_EMAIL_HTML, &req, &out, &err) < 0 ||
                 hd_tpl_render(t, HD_PART_SMS, &req, &out, &err) < 0) {
                 fprintf(stderr, "render: %s\n", err.msg);
@@ -165,7 +158,6 @@ int main(int argc, char **argv)
             bytes += out.len;
         }
         t1 = hd_clock_mono_ms();
-        hd_mst_memo_free(memo);
         hd_tpl_set_free(set);
     }
     double secs = (double)(t1 - t0) / 1000.0;

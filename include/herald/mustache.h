@@ -18,7 +18,6 @@
 #include "herald/err.h"
 
 struct hd_mst;
-struct hd_mst_memo;
 struct hd_fmt;
 
 /* Where the source text sits, for messages: the file name and the line and
@@ -53,19 +52,7 @@ struct hd_mst_env {
      * looked up in them, as in enclosing sections. NULL: none. */
     const json_t *const *below;
     size_t nbelow;
-    /* Remembers the members looked up (NULL: none), for renders of several
-     * parts of one data: see hd_mst_memo_new. */
-    struct hd_mst_memo *memo;
 };
-
-/* A memo of name lookups, shared by the renders of one scope: the several
- * parts of one message, say, which look up the same names in the same
- * objects. Within a scope no object the renders read may change, be freed
- * or be replaced by another at the same address; hd_mst_memo_forget ends a
- * scope (call it before rendering other data). Not thread-safe. */
-struct hd_mst_memo *hd_mst_memo_new(void);
-void hd_mst_memo_free(struct hd_mst_memo *m);
-void hd_mst_memo_forget(struct hd_mst_memo *m);
 
 /* Compiles src (len bytes). On error, err has the file, line and column. */
 int hd_mst_compile(const char *src, size_t len, const struct hd_mst_opts *opts, struct hd_mst **out,

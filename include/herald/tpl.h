@@ -113,9 +113,6 @@ struct hd_tpl_req {
     size_t nbelow;
     struct hd_fmt *fmt; /* required */
     bool lenient;       /* missing variables render empty (lint uses it) */
-    /* Lookups shared by the renders of one message (NULL: none): the caller
-     * calls hd_mst_memo_forget before each message's first render. */
-    struct hd_mst_memo *memo;
 };
 
 /* Fills req for a render for contact k (NULL: none): the contact's locale

@@ -194,8 +194,6 @@ static int render_job(struct hd_dispatch *d, const struct hd_claimed *m, struct 
     req.variant = m->variant[0] ? m->variant : NULL;
     req.below = below;
     req.nbelow = json_is_object(api) ? 3 : 2;
-    hd_mst_memo_forget(d->memo); /* the objects above are this message's */
-    req.memo = d->memo;
     int rc = hd_render(j->camp->tpl, j->channel, &req, &j->r, err);
     json_decref(data);
     json_decref(contact);

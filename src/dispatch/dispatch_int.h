@@ -151,7 +151,6 @@ struct hd_dispatch {
     struct hd_zones *zones;
     struct hd_tpl_set *tpls;
     struct hd_fmt *fmt;
-    struct hd_mst_memo *memo;    /* a message's lookups, shared by its parts */
     json_t *vars;                /* the template variables, under every message's data */
     struct hd_token_cache links; /* the link secret's HMAC state (claim.c) */
     /* EVP_MD_CTX: SHA-256 after "INSTANCE:", the start of every message

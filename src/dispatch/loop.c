@@ -98,7 +98,6 @@ int hd_dispatch_new(const struct hd_config *cfg, struct hd_store *st, struct hd_
     d->mono_base = now_ms(d) - hd_clock_mono_ms();
     d->zones = hd_zones_new(cfg->timezone);
     d->fmt = hd_fmt_new();
-    d->memo = hd_mst_memo_new();
     d->vars = hd_tpl_vars(cfg);
     /* results held at once: submit stops at FLUSH_BATCH * 4, and then
      * whatever is in flight can still come back */
@@ -652,7 +651,6 @@ void hd_dispatch_free(struct hd_dispatch *d)
     free(d->made);
     hd_zones_free(d->zones);
     hd_fmt_free(d->fmt);
-    hd_mst_memo_free(d->memo);
     json_decref(d->vars);
     hd_token_cache_release(&d->links);
     hd_dsp_uuid_release(d);

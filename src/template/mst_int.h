@@ -17,19 +17,11 @@ enum mst_node_type {
 };
 
 /* A dotted name, split once at compile time. */
-struct mst_key {
-    uint64_t w[3];
-};
-
 struct mst_name {
     char *full; /* as written: "user.first_name" (NUL-terminated) */
     size_t nseg;
     char **seg; /* pointers into seg_buf */
     size_t *seglen;
-    /* For the lookup memo (hd_mst_memo): each segment's hash and, when
-     * shorter than a key, its bytes padded with zeros to a whole key */
-    uint32_t *seghash;
-    struct mst_key *segkey;
     char *seg_buf;
     bool dot;     /* the implicit iterator "." */
     bool dynamic; /* {{>*name}}: the partial's name is looked up in the data */

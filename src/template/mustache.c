@@ -351,8 +351,6 @@ static int parse_name(struct compiler *c, const struct token *t, size_t a, size_
         n += *p == '.';
     nm->seg = hd_xcalloc(n, sizeof *nm->seg);
     nm->seglen = hd_xcalloc(n, sizeof *nm->seglen);
-    nm->seghash = hd_xcalloc(n, sizeof *nm->seghash);
-    nm->segkey = hd_xcalloc(n, sizeof *nm->segkey);
     char *p = nm->seg_buf;
     for (size_t k = 0; k < n; k++) {
         char *dot = strchr(p, '.');
@@ -362,12 +360,6 @@ static int parse_name(struct compiler *c, const struct token *t, size_t a, size_
         nm->seglen[k] = strlen(p);
         if (nm->seglen[k] == 0)
             return fail_at(c, t->start, "bad tag name '%s': an empty part between dots", nm->full);
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *q = p; *q; q++)
-            h = (h ^ (unsigned char)*q) * 16777619u;
-        nm->seghash[k] = h;
-        if (nm->seglen[k] < sizeof nm->segkey[k])
-            memcpy(nm->segkey[k].w, p, nm->seglen[k]);
         p = dot ? dot + 1 : p + nm->seglen[k];
     }
     nm->nseg = n;
@@ -380,8 +372,6 @@ static void name_release(struct mst_name *nm)
     free(nm->seg_buf);
     free(nm->seg);
     free(nm->seglen);
-    free(nm->seghash);
-    free(nm->segkey);
 }
 
 /* Splits "name | f1 a | f2" at the '|' outside quotes. */
@@ -797,76 +787,6 @@ static void ctx_push(struct render *r, const json_t *v)
     r->ctx[r->nctx++] = v;
 }
 
-/* ---- the lookup memo --------------------------------------------------- */
-
-/* A member looked up in an object: which object, the name (a copy, so that
- * the template need not outlive the scope) and what jansson returned, NULL
- * included. A slot counts only if its generation is the memo's. */
-struct memo_slot {
-    const json_t *obj;
-    const json_t *val;
-    uint32_t hash, gen;
-    struct mst_key key; /* the name, zero-padded: one length fits all */
-};
-
-#define MEMO_SLOTS 128 /* a power of two; a message's lookups are a few dozen */
-#define MEMO_PROBES 4  /* past them a lookup goes to jansson unremembered */
-
-struct hd_mst_memo {
-    uint32_t gen;
-    struct memo_slot slot[MEMO_SLOTS];
-};
-
-struct hd_mst_memo *hd_mst_memo_new(void)
-{
-    struct hd_mst_memo *m = hd_xcalloc(1, sizeof *m);
-    m->gen = 1;
-    return m;
-}
-
-void hd_mst_memo_free(struct hd_mst_memo *m)
-{
-    free(m);
-}
-
-void hd_mst_memo_forget(struct hd_mst_memo *m)
-{
-    if (++m->gen == 0) { /* after 2^32 scopes: old generations could match again */
-        memset(m->slot, 0, sizeof m->slot);
-        m->gen = 1;
-    }
-}
-
-static bool same_key(const struct mst_key *a, const struct mst_key *b)
-{
-    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2])) == 0;
-}
-
-/* json_object_getn(obj, the name's segment k), remembered in the memo. A
- * key shorter than struct mst_key cannot equal a longer one: its padding
- * holds zeros where the longer has bytes (names hold no NUL). */
-static const json_t *member(const struct render *r, const json_t *obj, const struct mst_name *nm,
-                            size_t k)
-{
-    struct hd_mst_memo *m = r->env->memo;
-    if (!m || nm->seglen[k] >= sizeof nm->segkey[k])
-        return json_object_getn(obj, nm->seg[k], nm->seglen[k]);
-    uint32_t h = nm->seghash[k] ^ (uint32_t)(((uintptr_t)obj >> 4) * 2654435761u);
-    for (uint32_t i = 0; i < MEMO_PROBES; i++) {
-        struct memo_slot *s = &m->slot[(h + i) & (MEMO_SLOTS - 1)];
-        if (s->gen != m->gen) {
-            s->obj = obj;
-            s->hash = h;
-            s->gen = m->gen;
-            s->key = nm->segkey[k];
-            return s->val = json_object_getn(obj, nm->seg[k], nm->seglen[k]);
-        }
-        if (s->hash == h && s->obj == obj && same_key(&s->key, &nm->segkey[k]))
-            return s->val;
-    }
-    return json_object_getn(obj, nm->seg[k], nm->seglen[k]);
-}
-
 static const json_t *lookup(const struct render *r, const struct mst_name *nm)
 {
     if (nm->dot)
@@ -874,11 +794,11 @@ static const json_t *lookup(const struct render *r, const struct mst_name *nm)
     const json_t *v = NULL;
     for (size_t i = r->nctx; i-- > 0;) {
         const json_t *c = r->ctx[i];
-        if (json_is_object(c) && (v = member(r, c, nm, 0)) != NULL)
+        if (json_is_object(c) && (v = json_object_getn(c, nm->seg[0], nm->seglen[0])) != NULL)
             break;
     }
     for (size_t k = 1; v && k < nm->nseg; k++)
-        v = json_is_object(v) ? member(r, v, nm, k) : NULL;
+        v = json_is_object(v) ? json_object_getn(v, nm->seg[k], nm->seglen[k]) : NULL;
     return v;
 }
 

@@ -1006,7 +1006,6 @@ static void env_for(const struct hd_tpl *t, int kind, const struct hd_tpl_req *r
     env->partial_ud = ps;
     env->below = req->below;
     env->nbelow = req->nbelow;
-    env->memo = req->memo;
 }
 
 int hd_tpl_render(const struct hd_tpl *t, int kind, const struct hd_tpl_req *req,
