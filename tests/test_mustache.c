@@ -234,6 +234,46 @@ static void test_mustache_date_memo(void **state)
     hd_mst_free(m);
 }
 
+/* HTML escaping against a reference made here: random texts of every
+ * length to 40 over an alphabet of the five special bytes, their
+ * neighbours, other ASCII and UTF-8, so that specials fall at the start, the
+ * end, in runs and beside multi-byte characters. */
+static void test_mustache_escape_random(void **state)
+{
+    (void)state;
+    static const char *const alphabet[] = {"&", "<", ">", "\"", "'", "a", "=", "?", "%", "\xc3\xa9",
+                                           "\xe9\x80\x80"};
+    static const char *const rep[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
+    struct hd_mst *m;
+    struct hd_err e;
+    assert_int_equal(hd_mst_compile("{{v}}", 5, NULL, &m, &e), 0);
+    struct hd_mst_env env = {.escape_html = true};
+    struct hd_buf text, want, got;
+    hd_buf_init(&text);
+    hd_buf_init(&want);
+    hd_buf_init(&got);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 4000; round++) {
+        hd_buf_reset(&text);
+        hd_buf_reset(&want);
+        for (int len = round % 41; (int)text.len < len;) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t a = (size_t)(x % (sizeof alphabet / sizeof alphabet[0]));
+            hd_buf_adds(&text, alphabet[a]);
+            hd_buf_adds(&want, a < 5 ? rep[a] : alphabet[a]);
+        }
+        json_t *d = json_pack("{s:s}", "v", text.data);
+        hd_buf_reset(&got);
+        assert_int_equal(hd_mst_render(m, d, &env, &got, &e), 0);
+        assert_string_equal(got.data, want.data);
+        json_decref(d);
+    }
+    hd_mst_free(m);
+    hd_buf_release(&text);
+    hd_buf_release(&want);
+    hd_buf_release(&got);
+}
+
 static void test_mustache_escaping_and_strict(void **state)
 {
     (void)state;
@@ -356,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_mustache_spec),
         cmocka_unit_test(test_mustache_filters),
         cmocka_unit_test(test_mustache_date_memo),
+        cmocka_unit_test(test_mustache_escape_random),
         cmocka_unit_test(test_mustache_escaping_and_strict),
         cmocka_unit_test(test_mustache_errors),
         cmocka_unit_test(test_mustache_recursion_bound),
