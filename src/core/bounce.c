@@ -185,7 +185,8 @@ static int find_reply(const char *text)
     p = p ? p + 9 : text;
     while (*p == ' ')
         p++;
-    if (strchr("245", *p) && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+    /* strchr finds the terminating NUL too: an empty rest is no code */
+    if (*p && strchr("245", *p) && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
         !isdigit((unsigned char)p[3]))
         return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     return 0;

@@ -324,10 +324,17 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
     if (!first &&
         ((rc = hd_store_receipt_done(c->st, r->id, t->message, now_ms, &first, err)) < 0 || !first))
         return rc;
-    if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0 ||
-        (!*note && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0))
+    if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0)
+        return rc;
+    /* an email's bounce may come after its "delivered" (the receiving
+     * server took it, then bounced it): the message stays delivered, the
+     * address is still at fault; a refused move is otherwise ignored whole */
+    bool late = *note && t->channel == HD_CH_EMAIL && t->state == HD_ST_DELIVERED;
+    if ((!*note || late) && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0)
         return rc;
     sup = sup && t->address[0]; /* a deleted contact's address is erased */
+    if (late && sup)
+        snprintf(note, sizeof note, " (after its delivery: the message stays delivered)");
     /* ", address suppressed" only after something: a complaint may have
      * neither code nor reason */
     const char *said = !sup                              ? ""
