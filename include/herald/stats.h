@@ -17,11 +17,12 @@
 #include "herald/lat.h"
 #include "herald/store.h" /* struct hd_store, enum hd_stats_by */
 
-struct hd_stats_reasons {
-    struct {
-        char *word;
-        int64_t n;
-    } * v;
+struct hd_stats_reason {
+    char *word;
+    int64_t n;
+};
+struct hd_stats_reasons { /* by count, most first, then by word */
+    struct hd_stats_reason *v;
     size_t n;
 };
 

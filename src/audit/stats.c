@@ -188,6 +188,21 @@ static int cmp_group(const void *a, const void *b)
     return hx != hy ? hx - hy : strcmp(x->name, y->name);
 }
 
+/* Reasons by count, most first, then by word: not in the order the rows
+ * came, which is the engine's (PostgreSQL's hash aggregate gave another
+ * than SQLite's sort, found by a review comparing the engines). */
+static int cmp_reason(const void *a, const void *b)
+{
+    const struct hd_stats_reason *x = a, *y = b;
+    return x->n != y->n ? (x->n < y->n ? 1 : -1) : strcmp(x->word, y->word);
+}
+
+static void sort_reasons(struct hd_stats_reasons *r)
+{
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof *r->v, cmp_reason);
+}
+
 int hd_stats_load(struct hd_store *st, int64_t campaign, int by, struct hd_stats *out,
                   struct hd_err *err)
 {
@@ -203,6 +218,11 @@ int hd_stats_load(struct hd_store *st, int64_t campaign, int by, struct hd_stats
     }
     if (out->n > 2)
         qsort(out->groups + 1, out->n - 1, sizeof *out->groups, cmp_group);
+    for (size_t i = 0; i < out->n; i++) {
+        sort_reasons(&out->groups[i].failed_by);
+        sort_reasons(&out->groups[i].skipped_by);
+        sort_reasons(&out->groups[i].deferred_by);
+    }
     return 0;
 }
 
