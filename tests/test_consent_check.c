@@ -156,6 +156,7 @@ static void test_consent_check_click(void **state)
     struct hd_store *st = NULL;
     struct hd_err e = {0};
     assert_int_equal(hd_store_open(fx->path, NULL, &st, &e), 0);
+    tu_sent_message("", fx->path, 1, 77); /* the link's message, to contact 1 */
     struct hd_link_change k = {
         1, 77, HD_CH_WECHAT, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT, "unsubscribe", 100};
     bool changed = false;

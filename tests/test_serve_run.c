@@ -402,6 +402,8 @@ static void test_serve_run_clicks(void **state)
         w += snprintf(w, sizeof csv - (size_t)(w - csv), "m%d,m%d@example.com\n", i, i);
     put("m.csv", csv);
     TU_HERALD_OK(dir, "contacts", "import", "m.csv");
+    for (int64_t id = 1; id <= 203; id++) /* the messages the links are of */
+        tu_sent_message(dir, db, id, 1000 + id);
     /* the links the dispatcher would make for these contacts */
     char *cp = tu_path(dir, "h.conf"), cwd[4096];
     struct hd_config *cfg = NULL;

@@ -18,6 +18,7 @@
  * store's helpers. */
 #include "testboth.h"
 
+#include "../src/store/db.h"
 #include "../src/store/store_int.h"
 
 #include "herald/config.h"
@@ -28,8 +29,29 @@ static struct tu_both stores; /* the PostgreSQL cases' one database */
 struct fixture {
     char *dir;
     struct hd_store *st;
-    int64_t id[3]; /* the case's three contacts */
+    int64_t id[3];  /* the case's three contacts */
+    int64_t msg[3]; /* a sent message of each, whose link a change comes from */
+    int n;          /* the case's number, in its names */
 };
+
+static void exec_sql(struct hd_store *st, const char *sql)
+{
+    struct hd_err e = {0};
+    if (hd_db_exec(st->conn, sql, &e) < 0)
+        fail_msg("%s: %s", sql, e.msg);
+}
+
+/* A sent message to each contact (tu_sent_message's), whose links the
+ * changes come from. */
+static void add_messages(struct fixture *f)
+{
+    for (int i = 0; i < 3; i++) {
+        char sql[1400];
+        f->msg[i] = 900000 + f->id[i];
+        snprintf(sql, sizeof sql, TU_SENT_MESSAGE_SQL, (long long)f->msg[i], (long long)f->id[i]);
+        exec_sql(f->st, sql);
+    }
+}
 
 static int setup_on(void **state, bool pg)
 {
@@ -40,7 +62,7 @@ static int setup_on(void **state, bool pg)
     stores.pg = pg;
     f->dir = tu_tmpdir();
     f->st = tu_both_open(&stores, f->dir, "h.db");
-    cases++;
+    f->n = ++cases;
     assert_int_equal(hd_store_import_begin(f->st, HD_IMPORT_MERGE, 1000, &imp, &e), 0);
     for (int i = 0; i < 3; i++) {
         char ext[16];
@@ -54,6 +76,7 @@ static int setup_on(void **state, bool pg)
         snprintf(ext, sizeof ext, "k%dc%d", cases, i);
         assert_int_equal(hd_store_contact_ref(f->st, ext, &f->id[i], &e), 0);
     }
+    add_messages(f);
     *state = f;
     return 0;
 }
@@ -100,11 +123,12 @@ static int log_rows(struct hd_store *st, int64_t contact)
     return n;
 }
 
-static int opt_out(struct hd_store *st, int64_t contact, bool *changed)
+/* The opt-out of the link of message to contact. */
+static int opt_out(struct hd_store *st, int64_t contact, int64_t message, bool *changed)
 {
     struct hd_err e = {0};
     struct hd_link_change c = {
-        contact,       77,        HD_CH_EMAIL, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT,
+        contact,       message,   HD_CH_EMAIL, HD_CAT_MARKETING, HD_CONSENT_OPTED_OUT,
         "unsubscribe", 1700000000};
     return hd_store_link_consent(st, &c, changed, &e);
 }
@@ -113,18 +137,59 @@ static void test_storecache_link_consent(void **state)
 {
     struct fixture *f = *state;
     bool changed = false;
-    assert_int_equal(opt_out(f->st, f->id[0], &changed), 0);
+    assert_int_equal(opt_out(f->st, f->id[0], f->msg[0], &changed), 0);
     assert_true(changed);
     assert_int_equal(log_rows(f->st, f->id[0]), 1);
     /* a repeat changes nothing: one row, one record */
-    assert_int_equal(opt_out(f->st, f->id[0], &changed), 0);
+    assert_int_equal(opt_out(f->st, f->id[0], f->msg[0], &changed), 0);
     assert_false(changed);
     assert_int_equal(log_rows(f->st, f->id[0]), 1);
     /* a contact that is gone: no change, no error, nothing written */
     int64_t gone = f->id[2] + 100000;
-    assert_int_equal(opt_out(f->st, gone, &changed), 0);
+    assert_int_equal(opt_out(f->st, gone, f->msg[2], &changed), 0);
     assert_false(changed);
     assert_int_equal(log_rows(f->st, gone), 0);
+    /* another contact's message: as gone */
+    assert_int_equal(opt_out(f->st, f->id[1], f->msg[2], &changed), 0);
+    assert_false(changed);
+    assert_int_equal(log_rows(f->st, f->id[1]), 0);
+}
+
+/* A deleted contact's link, after SQLite gave its id to a contact made
+ * since (the largest id, deleted, is given again; a review found the link
+ * then opted the new contact out and opened its preferences): the
+ * message's contact is the deleted one's pseudonym, so the link acts on no
+ * one, as the deleted contact's. */
+static void test_storecache_link_reused_id(void **state)
+{
+    struct fixture *f = *state;
+    struct hd_err e = {0};
+    char ext[16], sql[160], loc[16];
+    int64_t pseudonym = 0, again = 0;
+    int status = 0, prefs[HD_CH_COUNT][HD_CAT_COUNT];
+    snprintf(ext, sizeof ext, "k%dc2", f->n);
+    assert_int_equal(hd_store_contact_delete(f->st, ext, &pseudonym, &e), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO contacts (id, ext_id, attrs, created_at, updated_at) VALUES (%lld, "
+             "'new%d', '{}', 0, 0)",
+             (long long)f->id[2], f->n);
+    exec_sql(f->st, sql); /* what SQLite's next import gives it */
+    snprintf(sql, sizeof sql, "new%d", f->n);
+    assert_int_equal(hd_store_contact_ref(f->st, sql, &again, &e), 0);
+    assert_int_equal(again, f->id[2]);
+    bool changed = true;
+    assert_int_equal(opt_out(f->st, f->id[2], f->msg[2], &changed), 0);
+    assert_false(changed);
+    assert_int_equal(log_rows(f->st, f->id[2]), 0);
+    assert_int_equal(hd_store_link_contact(f->st, f->id[2], f->msg[2], HD_CH_EMAIL,
+                                           HD_CAT_MARKETING, loc, sizeof loc, &status, &e),
+                     HD_E_NOTFOUND);
+    assert_int_equal(hd_store_link_prefs(f->st, f->id[2], f->msg[2], loc, sizeof loc, prefs, &e),
+                     HD_E_NOTFOUND);
+    /* the other contacts' links still work */
+    assert_int_equal(hd_store_link_contact(f->st, f->id[1], f->msg[1], HD_CH_EMAIL,
+                                           HD_CAT_MARKETING, loc, sizeof loc, &status, &e),
+                     0);
 }
 
 /* As clicks.c writes a batch: the gone contact's change fails alone. */
@@ -134,9 +199,9 @@ static void test_storecache_link_consent_batch(void **state)
     struct hd_err e = {0};
     bool changed[3] = {false, true, false};
     assert_int_equal(hd_store_begin(f->st, &e), 0);
-    assert_int_equal(opt_out(f->st, f->id[1], &changed[0]), 0);
-    assert_int_equal(opt_out(f->st, f->id[2] + 100000, &changed[1]), 0);
-    assert_int_equal(opt_out(f->st, f->id[2], &changed[2]), 0);
+    assert_int_equal(opt_out(f->st, f->id[1], f->msg[1], &changed[0]), 0);
+    assert_int_equal(opt_out(f->st, f->id[2] + 100000, f->msg[2], &changed[1]), 0);
+    assert_int_equal(opt_out(f->st, f->id[2], f->msg[2], &changed[2]), 0);
     assert_int_equal(hd_store_commit(f->st, &e), 0);
     assert_true(changed[0]);
     assert_false(changed[1]);
@@ -144,8 +209,8 @@ static void test_storecache_link_consent_batch(void **state)
     char loc[16];
     int status = 0;
     for (int i = 1; i < 3; i++) {
-        assert_int_equal(hd_store_link_contact(f->st, f->id[i], HD_CH_EMAIL, HD_CAT_MARKETING, loc,
-                                               sizeof loc, &status, &e),
+        assert_int_equal(hd_store_link_contact(f->st, f->id[i], f->msg[i], HD_CH_EMAIL,
+                                               HD_CAT_MARKETING, loc, sizeof loc, &status, &e),
                          0);
         assert_int_equal(status, HD_CONSENT_OPTED_OUT);
         assert_int_equal(log_rows(f->st, f->id[i]), 1);
@@ -257,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_storecache_link_consent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storecache_link_consent_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storecache_link_reused_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storecache_log_reentrant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storecache_log_waits, setup, teardown),
     };
@@ -264,6 +330,8 @@ int main(void)
         {"test_storecache_link_consent_pg", test_storecache_link_consent, setup_pg, teardown, NULL},
         {"test_storecache_link_consent_batch_pg", test_storecache_link_consent_batch, setup_pg,
          teardown, NULL},
+        {"test_storecache_link_reused_id_pg", test_storecache_link_reused_id, setup_pg, teardown,
+         NULL},
         {"test_storecache_log_reentrant_pg", test_storecache_log_reentrant, setup_pg, teardown,
          NULL},
     };

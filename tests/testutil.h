@@ -212,6 +212,25 @@ static inline int64_t tu_sql1(const char *dir, const char *db, const char *sql)
     return v;
 }
 
+/* A sent message, id message, to contact (internal id), in a done run of
+ * the done campaign "links" (made with the first): what a link signed by
+ * hand in a test needs, since a link acts only on its message's contact. */
+#define TU_SENT_MESSAGE_SQL /* message, contact (long long) */                                \
+    "INSERT INTO campaigns (name, segment, template, channels, category, schedule, status, "       \
+    "created_at, updated_at) SELECT 'links', 'all', 'none', 'email', 'marketing', 'now', 'done', " \
+    "0, 0 WHERE NOT EXISTS (SELECT 1 FROM campaigns WHERE name = 'links'); INSERT INTO runs "      \
+    "(campaign_id, fire_at, status, created_at) SELECT k.id, 0, 'done', 0 FROM campaigns k WHERE " \
+    "k.name = 'links' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.campaign_id = k.id); INSERT "   \
+    "INTO messages (id, run_id, contact_id, state, not_before, updated_at) SELECT %lld, r.id, "    \
+    "%lld, 2, 0, 0 FROM runs r JOIN campaigns k ON k.id = r.campaign_id WHERE k.name = 'links'"
+static inline void tu_sent_message(const char *dir, const char *db, int64_t contact,
+                                   int64_t message)
+{
+    char sql[1400];
+    snprintf(sql, sizeof sql, TU_SENT_MESSAGE_SQL, (long long)message, (long long)contact);
+    free(tu_sql_text(dir, db, sql));
+}
+
 /* How many times needle occurs in hay. */
 static inline size_t tu_count(const char *hay, const char *needle)
 {

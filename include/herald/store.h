@@ -137,9 +137,12 @@ int hd_store_phone_consent(struct hd_store *st, const char *phone, int category,
                            const char *source, int64_t now, int64_t *n, struct hd_err *err);
 /* For a link's token (consent.c): the contact's locale ("" when none) and
  * its consent for the channel and category (0 when none recorded, else an
- * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
-int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
-                          char *locale, size_t n, int *status, struct hd_err *err);
+ * hd_consent_status). HD_E_NOTFOUND when the contact is gone: when no
+ * contact has the id, or the token's message is not the contact's (a
+ * deleted contact's messages keep a pseudonym, and SQLite may give its id
+ * to a contact created later). */
+int hd_store_link_contact(struct hd_store *st, int64_t contact, int64_t message, int channel,
+                          int category, char *locale, size_t n, int *status, struct hd_err *err);
 /* A consent change made from the link of a message. */
 struct hd_link_change {
     int64_t contact, message; /* the token's */
@@ -150,14 +153,15 @@ struct hd_link_change {
 };
 /* Records the change with the message and its campaign, unless the status
  * is that already; *changed says whether a row changed. A contact that is
- * gone changes nothing. */
+ * gone (as hd_store_link_contact says) changes nothing. */
 int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
                           struct hd_err *err);
 /* For the preference centre: the contact's locale ("" when none) and its
  * consent per channel and category (0 when none recorded, else an
- * hd_consent_status). HD_E_NOTFOUND when the contact is gone. */
-int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size_t n,
-                        int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err);
+ * hd_consent_status). HD_E_NOTFOUND when the contact is gone (as
+ * hd_store_link_contact says). */
+int hd_store_link_prefs(struct hd_store *st, int64_t contact, int64_t message, char *locale,
+                        size_t n, int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err);
 /* Every consent change of the contact, oldest first (consent_log: what
  * the consent table was, row by row, with updated_at the change's time);
  * k and its strings are valid during the call. cb returning non-zero

@@ -73,7 +73,8 @@ static int load(struct hd_srv *s, struct hd_unsub *u, int status[HD_CH_COUNT][HD
     struct hd_err err = {0};
     char locale[64] = "";
     struct hd_store *st = hd_srv_store(s, &err);
-    int rc = st ? hd_store_link_prefs(st, u->tok.contact, locale, sizeof locale, status, &err)
+    int rc = st ? hd_store_link_prefs(st, u->tok.contact, u->tok.message, locale, sizeof locale,
+                                      status, &err)
                 : HD_E_STORE;
     if (rc == HD_E_NOTFOUND) {
         plain(a, 410, "this contact no longer exists: nothing more will be sent to it\n");

@@ -89,8 +89,8 @@ static int contact(struct hd_srv *s, struct hd_unsub *u, int *status, struct hd_
     struct hd_err err = {0};
     char locale[64] = "";
     struct hd_store *st = hd_srv_store(s, &err);
-    int rc = st ? hd_store_link_contact(st, u->tok.contact, u->tok.channel, u->tok.category, locale,
-                                        sizeof locale, status, &err)
+    int rc = st ? hd_store_link_contact(st, u->tok.contact, u->tok.message, u->tok.channel,
+                                        u->tok.category, locale, sizeof locale, status, &err)
                 : HD_E_STORE;
     if (rc == HD_E_NOTFOUND) {
         *status = HD_CONSENT_OPTED_OUT; /* erased: nothing more goes to them */

@@ -23,19 +23,23 @@
 #include "store_int.h"
 #include "db.h"
 
+/* A link's contact with its consent for the channel and category, only if
+ * the link's message is the contact's (both engines). */
+#define LINK_CONTACT                                                                               \
+    "SELECT c.locale, k.status FROM contacts c LEFT JOIN consent k ON k.contact_id = c.id AND "    \
+    "k.channel = ?2 AND k.category = ?3 WHERE c.id = ?1 AND EXISTS (SELECT 1 FROM messages m "     \
+    "WHERE m.id = ?4 AND m.contact_id = c.id)"
+
 /* hd_store_link_contact on PostgreSQL: the same statement on db.h. */
-static int pg_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
-                           char *locale, size_t n, int *status, struct hd_err *err)
+static int pg_link_contact(struct hd_store *st, int64_t contact, int64_t message, int channel,
+                           int category, char *locale, size_t n, int *status, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
     int rc;
-    if ((rc = hd_store_dcached(st, DSLOT_LINK_CONTACT,
-                               "SELECT c.locale, k.status FROM contacts c LEFT JOIN consent k "
-                               "ON k.contact_id = c.id AND k.channel = ?2 AND k.category = ?3 "
-                               "WHERE c.id = ?1",
-                               NULL, &s, err)) < 0)
+    if ((rc = hd_store_dcached(st, DSLOT_LINK_CONTACT, LINK_CONTACT, NULL, &s, err)) < 0)
         return hd_store_dfail(err, rc, "reading a contact");
     hd_db_bind_int64(s, 1, contact, NULL);
+    hd_db_bind_int64(s, 4, message, NULL);
     hd_db_bind_text(s, 2, hd_channel_name(channel), NULL);
     hd_db_bind_text(s, 3, hd_category_name(category), NULL);
     int step = hd_db_step(s, err);
@@ -64,7 +68,8 @@ static int pg_link_consent(struct hd_store *st, const struct hd_link_change *c, 
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
              "message_id, campaign_id) SELECT c.id, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT "
              "r.campaign_id FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?6) "
-             "FROM contacts c WHERE c.id = ?1 "
+             "FROM contacts c WHERE c.id = ?1 AND EXISTS (SELECT 1 FROM messages m WHERE m.id = "
+             "?6 AND m.contact_id = c.id) "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, "
              "message_id = excluded.message_id, campaign_id = excluded.campaign_id "
@@ -86,20 +91,17 @@ static int pg_link_consent(struct hd_store *st, const struct hd_link_change *c, 
     return rc;
 }
 
-int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int category,
-                          char *locale, size_t n, int *status, struct hd_err *err)
+int hd_store_link_contact(struct hd_store *st, int64_t contact, int64_t message, int channel,
+                          int category, char *locale, size_t n, int *status, struct hd_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
     if (!st->db)
-        return pg_link_contact(st, contact, channel, category, locale, n, status, err);
-    if ((rc = hd_store_cached(st, SLOT_LINK_CONTACT,
-                              "SELECT c.locale, k.status FROM contacts c LEFT JOIN consent k "
-                              "ON k.contact_id = c.id AND k.channel = ?2 AND k.category = ?3 "
-                              "WHERE c.id = ?1",
-                              &s, err)) < 0)
+        return pg_link_contact(st, contact, message, channel, category, locale, n, status, err);
+    if ((rc = hd_store_cached(st, SLOT_LINK_CONTACT, LINK_CONTACT, &s, err)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_int64(s, 4, message);
     sqlite3_bind_text(s, 2, hd_channel_name(channel), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, hd_category_name(category), -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
@@ -120,7 +122,9 @@ int hd_store_link_contact(struct hd_store *st, int64_t contact, int channel, int
  * triggers, SQLite first copies a SELECT's rows into a temporary b-tree,
  * opened and closed for every click), guarded by the status so that a
  * repeated click changes nothing. A contact that is gone fails the
- * foreign key (the connection enforces them): the statement is undone
+ * foreign key (the connection enforces them), and a message that is not
+ * the contact's (the id of a deleted contact given again) makes the
+ * contact NULL, which fails NOT NULL: either way the statement is undone
  * and it is reported as no change. */
 int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, bool *changed,
                           struct hd_err *err)
@@ -135,7 +139,8 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
     if ((rc = hd_store_cached(
              st, SLOT_LINK_CONSENT,
              "INSERT INTO consent (contact_id, channel, category, status, source, updated_at, "
-             "message_id, campaign_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id "
+             "message_id, campaign_id) VALUES ((SELECT m.contact_id FROM messages m WHERE m.id = "
+             "?6 AND m.contact_id = ?1), ?2, ?3, ?7, ?4, ?5, ?6, (SELECT r.campaign_id "
              "FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.id = ?6)) "
              "ON CONFLICT (contact_id, channel, category) DO UPDATE SET status = excluded.status, "
              "source = excluded.source, updated_at = excluded.updated_at, "
@@ -153,19 +158,20 @@ int hd_store_link_consent(struct hd_store *st, const struct hd_link_change *c, b
                       SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE)
         *changed = sqlite3_changes(st->db) > 0;
-    else if (sqlite3_extended_errcode(st->db) != SQLITE_CONSTRAINT_FOREIGNKEY)
+    else if (sqlite3_extended_errcode(st->db) != SQLITE_CONSTRAINT_FOREIGNKEY &&
+             sqlite3_extended_errcode(st->db) != SQLITE_CONSTRAINT_NOTNULL)
         rc = hd_store_fail(st, err, "recording consent from a link");
     sqlite3_reset(s); /* ends its read (or write) at once */
     return rc;
 }
 
-int hd_store_link_prefs(struct hd_store *st, int64_t contact, char *locale, size_t n,
-                        int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err)
+int hd_store_link_prefs(struct hd_store *st, int64_t contact, int64_t message, char *locale,
+                        size_t n, int status[HD_CH_COUNT][HD_CAT_COUNT], struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
     int rc, step;
     memset(status, 0, sizeof(int) * HD_CH_COUNT * HD_CAT_COUNT);
-    if ((rc = hd_store_link_contact(st, contact, 0, 0, locale, n, &status[0][0], err)) < 0)
+    if ((rc = hd_store_link_contact(st, contact, message, 0, 0, locale, n, &status[0][0], err)) < 0)
         return rc;
     status[0][0] = 0;
     if ((rc = hd_db_prepare(st->conn,
