@@ -390,6 +390,63 @@ static void test_serve_run_usage(void **state)
 
 /* ---- one-click group commit ------------------------------------------------ */
 
+/* The path /u/TOKEN of the link the dispatcher would put in message (made
+ * here, sent) to contact; a static buffer. */
+static const char *link_path(int64_t contact, int64_t message)
+{
+    static char url[HD_LINK_MAX];
+    char *cp = tu_path(dir, "h.conf"), cwd[4096];
+    struct hd_config *cfg = NULL;
+    struct hd_err err = {0};
+    tu_sent_message(dir, db, contact, message);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(hd_config_load(cp, &cfg, &err), 0);
+    assert_int_equal(chdir(cwd), 0);
+    struct hd_token t = {contact, message, HD_CH_EMAIL, HD_CAT_MARKETING, 0};
+    assert_true(hd_token_links(&cfg->serve, &t, 1795348800, url, NULL));
+    hd_config_free(cfg);
+    free(cp);
+    return strstr(url, "/u/");
+}
+
+/* A request MHD refuses before the handler sees it (headers over its
+ * limit: 431), then a one-click whose body is still coming when SIGTERM
+ * arrives: the stop waits for it, it is answered 200 and written. The
+ * refused request was taken off the count in flight though never on it,
+ * and the stop went on at once, under the one-click (a review found it). */
+static void test_serve_run_stop_after_refused(void **state)
+{
+    (void)state;
+    put("slow.py", "import os, signal, socket, sys, time\n"
+                   "port, pid, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]\n"
+                   "big = socket.create_connection(('127.0.0.1', port), timeout=10)\n"
+                   "big.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nX-Big: ' + b'a' * 20000"
+                   " + b'\\r\\n\\r\\n')\n"
+                   "first = big.recv(64).split(b' ')[1].decode()\n"
+                   "big.close(); time.sleep(0.3)\n"
+                   "c = socket.create_connection(('127.0.0.1', port), timeout=10)\n"
+                   "c.sendall(('POST %s HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: '\n"
+                   "           'application/x-www-form-urlencoded\\r\\nContent-Length: 26\\r\\n'\n"
+                   "           '\\r\\nList-Unsub' % path).encode())\n"
+                   "time.sleep(0.5); os.kill(pid, signal.SIGTERM); time.sleep(1.5)\n"
+                   "try:\n"
+                   "    c.sendall(b'scribe=One-Click'); r = c.recv(4096)\n"
+                   "except OSError:\n"
+                   "    r = b''\n"
+                   "print(first, r.split(b' ')[1].decode() if r else 'no answer')\n");
+    const char *path = link_path(1, 4001);
+    struct proc p;
+    start(&p, "http", (const char *const[]){"serve", "--listen", "127.0.0.1:0", NULL});
+    char *out = py("slow.py", &p, path);
+    assert_string_equal(out, "431 200\n");
+    free(out);
+    assert_int_equal(finish(&p, 0), 0); /* the SIGTERM above ends it */
+    assert_int_equal(sql1("SELECT count(*) FROM consent WHERE message_id = 4001 AND status = "
+                          "'opted_out'"),
+                     1);
+}
+
 /* Many one-clicks at once, each a different contact's link: every one is
  * answered 200 and recorded exactly once, whatever batches the writer made
  * of them; a repeat is 200 and writes nothing. */
@@ -402,28 +459,12 @@ static void test_serve_run_clicks(void **state)
         w += snprintf(w, sizeof csv - (size_t)(w - csv), "m%d,m%d@example.com\n", i, i);
     put("m.csv", csv);
     TU_HERALD_OK(dir, "contacts", "import", "m.csv");
-    for (int64_t id = 1; id <= 203; id++) /* the messages the links are of */
-        tu_sent_message(dir, db, id, 1000 + id);
-    /* the links the dispatcher would make for these contacts */
-    char *cp = tu_path(dir, "h.conf"), cwd[4096];
-    struct hd_config *cfg = NULL;
-    struct hd_err err = {0};
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(dir), 0);
-    assert_int_equal(hd_config_load(cp, &cfg, &err), 0);
-    assert_int_equal(chdir(cwd), 0);
     struct hd_buf links;
     hd_buf_init(&links);
-    for (int64_t id = 1; id <= 203; id++) {
-        char url[HD_LINK_MAX];
-        struct hd_token t = {id, 1000 + id, HD_CH_EMAIL, HD_CAT_MARKETING, 0};
-        assert_true(hd_token_links(&cfg->serve, &t, 1795348800, url, NULL));
-        hd_buf_addf(&links, "%s\n", strstr(url, "/u/"));
-    }
+    for (int64_t id = 1; id <= 203; id++)
+        hd_buf_addf(&links, "%s\n", link_path(id, 1000 + id));
     put("links.txt", links.data);
     hd_buf_release(&links);
-    hd_config_free(cfg);
-    free(cp);
     put("many.py", "import http.client, sys, threading\n"
                    "port, links = int(sys.argv[1]), open('links.txt').read().split()\n"
                    "codes, lock = {}, threading.Lock()\n"
@@ -679,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_run_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_clicks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_run_stop_after_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_click_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_metrics_unlocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_run_tls, setup, teardown),

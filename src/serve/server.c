@@ -570,6 +570,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!q)
         return;
+    /* a request the handler never saw (MHD refused its headers, or the
+     * client left before they were in) was never counted in flight: the
+     * count went below zero, and the stop then waited for nothing or
+     * stopped under a request still in flight (found by a review) */
+    bool seen = q->start_us != 0;
     /* a click written whose client left before its answer: what it was
      * answered, so that the 200s counted are the opt-outs recorded */
     if (!q->status && q->click.done)
@@ -577,14 +582,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (q->status >= 100 && q->status < 100 + HTTP_CODES)
         __atomic_fetch_add(&s->http[q->route][q->status - 100], 1, __ATOMIC_RELAXED);
     /* s->mu only for the line: the click writer holds it for a whole commit */
-    if (hd_log_on(s->log, HD_LOG_DEBUG)) {
+    if (seen && hd_log_on(s->log, HD_LOG_DEBUG)) {
         pthread_mutex_lock(&s->mu);
         hd_log_debug(s->log, "http: %s %s %d %zu bytes %lld µs%s", q->method, q->path, q->status,
                      q->bytes, (long long)(mono_us() - q->start_us),
                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
         pthread_mutex_unlock(&s->mu);
     }
-    __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_RELAXED);
+    if (seen)
+        __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_RELAXED);
     hd_hook_release(q->hook);
     free(q->hook);
     hd_api_req_free(q->api);
