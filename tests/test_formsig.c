@@ -126,9 +126,70 @@ static void test_formsig_collect_bad(void **state)
     hd_buf_release(&b);
 }
 
+/* RFC 8058's one-click as multipart/form-data (RFC 7578), case by case. */
+static void test_formsig_multipart(void **state)
+{
+    (void)state;
+    static const char ct[] = "multipart/form-data; boundary=XyZ";
+    static const struct {
+        const char *ctype, *body;
+        bool want;
+    } cases[] = {
+        /* curl -F's shape, and a boundary quoted, after another parameter */
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+             "One-Click\r\n--XyZ--\r\n",
+         true},
+        {"Multipart/Form-Data; charset=utf-8; boundary=\"a b\"",
+         "--a b\r\ncontent-disposition: form-data; name=List-Unsubscribe\r\n\r\nOne-Click\r\n"
+         "--a b--",
+         true},
+        /* a preamble, another part first, a part with no headers, padding */
+        {ct, "hello\r\n--XyZ  \r\n\r\nx\r\n--XyZ\r\nContent-Disposition: form-data; "
+             "name=\"other\"\r\nContent-Type: text/plain\r\n\r\ny\r\n--XyZ\r\n"
+             "Content-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+             "--XyZ--",
+         true},
+        /* not it: another value, another name, a name that only starts so,
+         * the name in a filename, an unclosed part, no boundary, not multipart */
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+             "One-Click!\r\n--XyZ--",
+         false},
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"Unsubscribe\"\r\n\r\n"
+             "One-Click\r\n--XyZ--",
+         false},
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe2\"\r\n\r\n"
+             "One-Click\r\n--XyZ--",
+         false},
+        {ct, "--XyZ\r\nContent-Disposition: form-data; filename=\"List-Unsubscribe\"\r\n\r\n"
+             "One-Click\r\n--XyZ--",
+         false},
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+             "One-Click",
+         false},
+        {"multipart/form-data", "--XyZ\r\n\r\nOne-Click\r\n--XyZ--", false},
+        {"multipart/form-datax; boundary=XyZ",
+         "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+         "One-Click\r\n--XyZ--",
+         false},
+        {"application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", false},
+        {NULL, "List-Unsubscribe=One-Click", false},
+        {ct, "", false},
+        {ct, "--XyZ--", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (hd_form_multipart_has(cases[i].ctype, cases[i].body, strlen(cases[i].body),
+                                  "List-Unsubscribe", "One-Click") != cases[i].want)
+            fail_msg("case %zu: want %d", i, cases[i].want);
+    /* a boundary over RFC 2046's 70 bytes is refused */
+    char big[128];
+    snprintf(big, sizeof big, "multipart/form-data; boundary=%071d", 0);
+    assert_false(hd_form_multipart_has(big, "x", 1, "a", "b"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formsig_multipart),
         cmocka_unit_test(test_formsig_python),
         cmocka_unit_test(test_formsig_key),
         cmocka_unit_test(test_formsig_collect),

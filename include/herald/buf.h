@@ -62,6 +62,9 @@ void hd_buf_add_i64(struct hd_buf *b, int64_t v);
 /* Copies s into dst (size bytes), cut to fit and always terminated: what
  * snprintf(dst, size, "%s", s) does, at a tenth of the cost. */
 void hd_strcpy_cut(char *dst, size_t size, const char *s);
+/* The first place of needle (m bytes, m > 0) in hay (n bytes), or NULL:
+ * memmem, which is GNU's. */
+const char *hd_memfind(const char *hay, size_t n, const char *needle, size_t m);
 /* Appends s encoded for application/x-www-form-urlencoded (space as '+',
  * everything but ALPHA / DIGIT / "-._*" percent-encoded). */
 void hd_buf_add_form(struct hd_buf *b, const char *s, size_t n);

@@ -9,6 +9,7 @@
 #ifndef HERALD_FORM_H
 #define HERALD_FORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "herald/err.h"
@@ -25,6 +26,15 @@ typedef int (*hd_form_fn)(void *ud, const char *key, const char *value);
  * pair. HD_E_PARSE with the reason and the byte offset for a bad body;
  * fn is not called at all then (the body is checked whole first). */
 int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct hd_err *err);
+
+/* Whether body (len bytes), sent with Content-Type ctype, is a
+ * multipart/form-data one (RFC 7578) with a part named name whose content
+ * is exactly value: how RFC 8058 says a one-click SHOULD come (as
+ * List-Unsubscribe=One-Click). Strict: the boundary (1 to 70 bytes) from
+ * ctype, CRLF line ends, the part's name in its Content-Disposition; false
+ * for anything else. */
+bool hd_form_multipart_has(const char *ctype, const char *body, size_t len, const char *name,
+                           const char *value);
 
 /* A body's fields, decoded as hd_form_parse does and sorted by name (then
  * value): the order Twilio's signature takes them in, and a lookup needs

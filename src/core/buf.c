@@ -331,6 +331,20 @@ void hd_buf_add_i64(struct hd_buf *b, int64_t v)
     hd_buf_add(b, tmp + i, sizeof tmp - i);
 }
 
+const char *hd_memfind(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || n < m)
+        return NULL;
+    for (const char *p = hay, *end = hay + n - m; p <= end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p) + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, needle, m) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 void hd_strcpy_cut(char *dst, size_t size, const char *s)
 {
     if (size == 0)

@@ -22,8 +22,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "herald/buf.h"
 #include "herald/err.h"
@@ -99,6 +101,109 @@ static int pass(char *buf, size_t len, char *scratch, hd_form_fn fn, void *ud, s
         at += n + 1;
     }
     return 0;
+}
+
+/* ---- multipart/form-data (RFC 7578), for RFC 8058's one-click ---------------- */
+
+/* The boundary parameter of a multipart/form-data Content-Type, into b. */
+static bool boundary_of(const char *ctype, char *b, size_t size)
+{
+    static const char type[] = "multipart/form-data";
+    if (!ctype || strncasecmp(ctype, type, sizeof type - 1) != 0)
+        return false;
+    const char *p = ctype + sizeof type - 1;
+    if (*p && *p != ';' && *p != ' ' && *p != '\t')
+        return false;
+    while (*p) {
+        p += strspn(p, "; \t");
+        if (strncasecmp(p, "boundary=", 9) == 0) {
+            p += 9;
+            bool quoted = *p == '"';
+            p += quoted;
+            size_t n = strcspn(p, quoted ? "\"" : "; \t");
+            if (n == 0 || n > 70 || n >= size || (quoted && p[n] != '"'))
+                return false;
+            memcpy(b, p, n);
+            b[n] = '\0';
+            return true;
+        }
+        p += strcspn(p, ";");
+    }
+    return false;
+}
+
+/* Whether the part's headers [h, end) hold a Content-Disposition form-data
+ * whose name parameter is name (quoted or not). */
+static bool part_named(const char *h, const char *end, const char *name)
+{
+    static const char cd[] = "Content-Disposition:";
+    size_t nl = strlen(name);
+    while (h < end) {
+        const char *eol = hd_memfind(h, (size_t)(end - h), "\r\n", 2);
+        eol = eol ? eol : end;
+        if ((size_t)(eol - h) > sizeof cd - 1 && strncasecmp(h, cd, sizeof cd - 1) == 0) {
+            const char *p = h + sizeof cd - 1;
+            while (p < eol && (*p == ' ' || *p == '\t'))
+                p++;
+            if ((size_t)(eol - p) < 9 || strncasecmp(p, "form-data", 9) != 0)
+                return false;
+            for (p += 9; p < eol;) {
+                while (p < eol && (*p == ';' || *p == ' ' || *p == '\t'))
+                    p++;
+                bool is_name = (size_t)(eol - p) > 5 && strncasecmp(p, "name=", 5) == 0;
+                p += is_name ? 5 : 0;
+                bool quoted = p < eol && *p == '"';
+                const char *v = p + quoted, *ve = v;
+                while (ve < eol && (quoted ? *ve != '"' : *ve != ';' && *ve != ' '))
+                    ve++;
+                if (is_name)
+                    return (size_t)(ve - v) == nl && memcmp(v, name, nl) == 0;
+                p = ve + (quoted && ve < eol);
+                while (p < eol && *p != ';')
+                    p++;
+            }
+            return false;
+        }
+        h = eol + 2;
+    }
+    return false;
+}
+
+bool hd_form_multipart_has(const char *ctype, const char *body, size_t len, const char *name,
+                           const char *value)
+{
+    char b[80], d[84]; /* "\r\n--" and the boundary */
+    if (!body || !boundary_of(ctype, b, sizeof b))
+        return false;
+    size_t dn = (size_t)snprintf(d, sizeof d, "\r\n--%s", b), vl = strlen(value);
+    const char *end = body + len;
+    /* the first delimiter may start the body, without the CRLF before it */
+    const char *p;
+    if (len >= dn - 2 && memcmp(body, d + 2, dn - 2) == 0)
+        p = body + dn - 2;
+    else if ((p = hd_memfind(body, len, d, dn)) != NULL)
+        p += dn;
+    while (p && end - p >= 2 && !(p[0] == '-' && p[1] == '-')) { /* "--": the last */
+        while (p < end && (*p == ' ' || *p == '\t'))             /* transport padding */
+            p++;
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+            return false;
+        p += 2;
+        const char *hend = end - p >= 2 && p[0] == '\r' && p[1] == '\n'
+                               ? p /* no headers */
+                               : hd_memfind(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hend)
+            return false;
+        const char *content = hend + (hend == p ? 2 : 4),
+                   *next = hd_memfind(content, (size_t)(end - content), d, dn);
+        if (!next)
+            return false;
+        if (part_named(p, hend, name) && (size_t)(next - content) == vl &&
+            memcmp(content, value, vl) == 0)
+            return true;
+        p = next + dn;
+    }
+    return false;
 }
 
 int hd_form_parse(const char *body, size_t len, hd_form_fn fn, void *ud, struct hd_err *err)

@@ -159,9 +159,9 @@ void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char
 void hd_unsub_invalid(struct hd_srv *s, struct hd_unsub *u, bool html, struct hd_answer *a);
 /* GET: the page (confirm, or invalid); never writes. */
 void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a);
-/* POST with the body read (len bytes): records the opt-out. */
+/* POST with the body read (len bytes, sent as ctype): records the opt-out. */
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
-                   struct hd_answer *a);
+                   const char *ctype, struct hd_answer *a);
 /* Renders page which with data (consumed) into a: status, or 500 when the
  * page fails to render (logged). */
 void hd_srv_page(struct hd_srv *s, struct hd_answer *a, int status, int which, int lang,
@@ -201,7 +201,9 @@ void hd_clicks_stop(struct hd_clicks *b);
 /* Stops if need be, and frees; after MHD has stopped. NULL is fine. */
 void hd_clicks_free(struct hd_clicks *b);
 /* Whether a POST body is RFC 8058's exactly (List-Unsubscribe=One-Click). */
-bool hd_unsub_is_oneclick(const char *body, size_t len);
+/* RFC 8058's body: List-Unsubscribe=One-Click form-urlencoded, or as a
+ * part of multipart/form-data (ctype: the request's Content-Type). */
+bool hd_unsub_is_oneclick(const char *body, size_t len, const char *ctype);
 /* A one-click's answer once its batch is done: 200, or 503. */
 void hd_unsub_clicked(struct hd_srv *s, const struct hd_click *c, struct hd_answer *a);
 /* Logs a new opt-out from a link; call with s->mu held. */

@@ -48,6 +48,7 @@
 #define STORE_WAL_PAGES 10000
 #define STORE_CACHE_KIB (64 * 1024)
 #define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
+#define ONECLICK_BODY_MAX 1024 /* RFC 8058's as multipart/form-data: a few hundred */
 
 static const struct {
     const char *path; /* exact, or a prefix ending in '/' */
@@ -523,10 +524,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     size_t keep = q->route == R_PREFS     ? PREFS_BODY_MAX
                   : q->route == R_CONSOLE ? CONSOLE_BODY_MAX
-                                          : BODY_KEEP;
+                                          : ONECLICK_BODY_MAX;
     if (*size) {
-        if (q->got < keep && keep > q->body_cap) {
-            q->body = hd_xmalloc(keep);
+        /* past the inline buffer only when a body needs it */
+        if (q->got < keep && q->got + *size > q->body_cap && keep > q->body_cap) {
+            char *grown = hd_xmalloc(keep);
+            memcpy(grown, q->body, q->got < q->body_cap ? q->got : q->body_cap);
+            if (q->body != q->small) {
+                hd_wipe(q->body, q->body_cap);
+                free(q->body);
+            }
+            q->body = grown;
             q->body_cap = keep;
         }
         if (q->got < keep)
@@ -552,13 +560,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         hd_unsub_clicked(s, &q->click, &a);
         return answer(c, q, &a);
     }
-    if (!q->u.fault && hd_unsub_is_oneclick(q->body, len)) {
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!q->u.fault && hd_unsub_is_oneclick(q->body, len, ctype)) {
         q->click.tok = q->u.tok;
         q->click.conn = c;
         if (hd_clicks_push(s->clicks, &q->click))
             return MHD_YES; /* suspended until its batch is written */
     }
-    hd_unsub_post(s, &q->u, q->body, len, &a);
+    hd_unsub_post(s, &q->u, q->body, len, ctype, &a);
     return answer(c, q, &a);
 }
 

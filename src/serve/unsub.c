@@ -1,7 +1,8 @@
 /* unsub: /u/TOKEN. The token is checked from the path alone when the
  * headers are in (no database read, no body read for a bad one); then GET
  * shows a page and never writes (mail scanners fetch links), and POST with
- * the RFC 8058 body `List-Unsubscribe=One-Click` records the opt-out for
+ * the RFC 8058 body `List-Unsubscribe=One-Click` (form-urlencoded, or a
+ * multipart/form-data part, as RFC 8058 prefers) records the opt-out for
  * the token's contact, channel and category, with source "unsubscribe"
  * (the server hands such a click to clicks.c's group commit, and answers
  * it with hd_unsub_clicked; hd_unsub_post writes the others itself).
@@ -140,9 +141,10 @@ void hd_unsub_note(struct hd_srv *s, const struct hd_token *t)
                 (long long)t->message);
 }
 
-bool hd_unsub_is_oneclick(const char *body, size_t len)
+bool hd_unsub_is_oneclick(const char *body, size_t len, const char *ctype)
 {
-    return len == strlen(rfc_body) && memcmp(body, rfc_body, len) == 0;
+    return (len == strlen(rfc_body) && memcmp(body, rfc_body, len) == 0) ||
+           hd_form_multipart_has(ctype, body, len, "List-Unsubscribe", "One-Click");
 }
 
 static void unsubscribed(struct hd_answer *a)
@@ -166,10 +168,10 @@ void hd_unsub_clicked(struct hd_srv *s, const struct hd_click *c, struct hd_answ
 }
 
 void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_t len,
-                   struct hd_answer *a)
+                   const char *ctype, struct hd_answer *a)
 {
     bool from_page = len == strlen(page_body) && memcmp(body, page_body, len) == 0;
-    bool rfc = hd_unsub_is_oneclick(body, len);
+    bool rfc = hd_unsub_is_oneclick(body, len, ctype);
     if (u->fault) {
         hd_unsub_invalid(s, u, from_page, a);
         return;
@@ -178,7 +180,7 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
         a->status = 400;
         a->type = "text/plain; charset=utf-8";
         hd_buf_adds(&a->body, "the body must be List-Unsubscribe=One-Click (RFC 8058), "
-                              "form-urlencoded\n");
+                              "form-urlencoded or multipart/form-data\n");
         return;
     }
     struct hd_err err = {0};

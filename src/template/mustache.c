@@ -113,16 +113,6 @@ static struct token *push(struct compiler *c, enum tok_type type, size_t start, 
     return t;
 }
 
-static const char *find(const char *hay, size_t n, const char *needle, size_t m)
-{
-    if (m == 0 || n < m)
-        return NULL;
-    for (size_t i = 0; i + m <= n; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0)
-            return hay + i;
-    return NULL;
-}
-
 /* Pushes text [a, b) cut after each newline. */
 static void push_text(struct compiler *c, size_t a, size_t b)
 {
@@ -193,7 +183,7 @@ static int set_delims(struct compiler *c, struct delims *dl, size_t tstart, size
     size_t na = b - a, nd = cend - d;
     if (na == 0 || nd == 0 || d == b || na >= sizeof dl->otag || nd >= sizeof dl->ctag ||
         memchr(c->src + a, '=', na) || memchr(c->src + d, '=', nd) ||
-        find(c->src + d, nd, " ", 1) || find(c->src + d, nd, "\t", 1))
+        hd_memfind(c->src + d, nd, " ", 1) || hd_memfind(c->src + d, nd, "\t", 1))
         return fail_at(c, tstart,
                        "bad delimiter change: write {{=<%% %%>=}}, two delimiters "
                        "without '=' or spaces");
@@ -225,7 +215,7 @@ static int scan_tag(struct compiler *c, struct delims *dl, size_t tstart, size_t
     else
         snprintf(closer, sizeof closer, "%s", dl->ctag);
     size_t cl = strlen(closer);
-    const char *e = find(c->src + p, c->len - p, closer, cl);
+    const char *e = hd_memfind(c->src + p, c->len - p, closer, cl);
     if (!e) {
         if (sig == '{')
             return fail_at(c, tstart, "unclosed tag: '%s{' needs '}%s'", dl->otag, dl->ctag);
@@ -253,7 +243,7 @@ static int scan(struct compiler *c)
     struct delims dl = {"{{", "}}", 2};
     size_t pos = 0;
     while (pos < c->len) {
-        const char *o = find(c->src + pos, c->len - pos, dl.otag, dl.olen);
+        const char *o = hd_memfind(c->src + pos, c->len - pos, dl.otag, dl.olen);
         if (!o) {
             push_text(c, pos, c->len);
             break;

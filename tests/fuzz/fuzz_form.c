@@ -3,7 +3,10 @@
  * refuses must have called back for no pair at all (a bad pair late in a
  * body refuses it whole); for a body it accepts, every key is non-empty,
  * and encoding the pairs again (hd_buf_add_form) and parsing that gives
- * the same pairs in the same order. */
+ * the same pairs in the same order. The same input goes to the one-click's
+ * multipart/form-data reader (hd_form_multipart_has) as a Content-Type (up
+ * to the first newline) and a body (the rest): a part it finds is in the
+ * body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,5 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hd_buf_release(&a.again);
     hd_buf_release(&b.pairs);
     hd_buf_release(&b.again);
+    const uint8_t *nl = memchr(data, '\n', size);
+    if (nl && (size_t)(nl - data) < 256) {
+        char ctype[256];
+        memcpy(ctype, data, (size_t)(nl - data));
+        ctype[nl - data] = '\0';
+        const char *body = (const char *)nl + 1;
+        size_t len = size - (size_t)(nl - data) - 1;
+        if (hd_form_multipart_has(ctype, body, len, "List-Unsubscribe", "One-Click") &&
+            !hd_memfind(body, len, "One-Click", 9))
+            abort();
+    }
     return 0;
 }
