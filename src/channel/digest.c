@@ -79,8 +79,14 @@ static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 
 typedef uint8_t v32b __attribute__((vector_size(LANES * sizeof(uint32_t))));
 /* the two halves of two rows, or the four pairs, of an 8x8 transpose */
-#define SHUF(x, y, ...) __builtin_shuffle((x), (y), (v8){__VA_ARGS__})
+/* __builtin_shufflevector: GCC's from 12 and clang's (GCC's own
+ * __builtin_shuffle is not clang's, and make fuzz builds with clang) */
+#define SHUF(x, y, ...) __builtin_shufflevector((x), (y), __VA_ARGS__)
 #define LO32(x, y) SHUF(x, y, 0, 8, 1, 9, 4, 12, 5, 13)
+/* each 32-bit word's bytes reversed: big-endian words read */
+#define SWAP32                                                                                     \
+    3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16, 23, 22, 21, 20, 27, 26,  \
+        25, 24, 31, 30, 29, 28
 #define HI32(x, y) SHUF(x, y, 2, 10, 3, 11, 6, 14, 7, 15)
 #define LO64(x, y) SHUF(x, y, 0, 1, 8, 9, 4, 5, 12, 13)
 #define HI64(x, y) SHUF(x, y, 2, 3, 10, 11, 6, 7, 14, 15)
@@ -94,7 +100,7 @@ typedef uint8_t v32b __attribute__((vector_size(LANES * sizeof(uint32_t))));
         v8 r[LANES], t[LANES], u[LANES];                                                           \
         for (int l = 0; l < LANES; l++) {                                                          \
             memcpy(&r[l], blk[l] + 32 * (half), sizeof r[l]);                                      \
-            r[l] = (v8)__builtin_shuffle((v32b)r[l], swap);                                        \
+            r[l] = (v8)__builtin_shufflevector((v32b)r[l], (v32b)r[l], SWAP32);                   \
         }                                                                                          \
         for (int l = 0; l < LANES; l += 2)                                                         \
             t[l] = LO32(r[l], r[l + 1]), t[l + 1] = HI32(r[l], r[l + 1]);                          \
@@ -111,8 +117,6 @@ typedef uint8_t v32b __attribute__((vector_size(LANES * sizeof(uint32_t))));
  * i, blk[lane] the lane's 64 bytes. */
 CLONES static void compress8(uint32_t st[8][LANES], const unsigned char *const blk[LANES])
 {
-    const v32b swap = {3,  2,  1,  0,  7,  6,  5,  4,  11, 10, 9,  8,  15, 14, 13, 12,
-                       19, 18, 17, 16, 23, 22, 21, 20, 27, 26, 25, 24, 31, 30, 29, 28};
     v8 s[8], x[16];
     memcpy(s, st, sizeof s);
     TRANSPOSE(0);
