@@ -250,11 +250,12 @@ static void check_mailgun(const struct srv *s)
 {
     long long m3 = msg_of("k3@example.com");
     char sig[100], body[2048], got[256];
-    signer("mailgun " MG_KEY " 1795000200 tok123", sig, sizeof sig);
+    /* the server's clock is HERALD_NOW's, 2026-11-22T12:00:00Z and on */
+    signer("mailgun " MG_KEY " 1795348800 tok123", sig, sizeof sig);
     const char *fmt =
-        "{\"signature\":{\"timestamp\":\"1795000200\",\"token\":\"tok123\",\"signature\":"
+        "{\"signature\":{\"timestamp\":\"1795348800\",\"token\":\"tok123\",\"signature\":"
         "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"mg1\",\"timestamp\":"
-        "1795000200.5,\"user-variables\":{\"herald_message\":\"%lld\"}}}";
+        "1795348800.5,\"user-variables\":{\"herald_message\":\"%lld\"}}}";
     snprintf(body, sizeof body, fmt,
              "0000000000000000000000000000000000000000000000000000000000000000", m3);
     write_file("mg.json", body);
@@ -266,11 +267,34 @@ static void check_mailgun(const struct srv *s)
     assert_string_equal(got, "ok\n");
     assert_int_equal(state_of(m3), HD_ST_COMPLAINED);
     assert_int_equal(suppressed("k3@example.com", "complaint", "%"), 1);
+    /* Mailgun signs its timestamp and token, not the events: the same
+     * signature block again, with other events, is refused (a review
+     * forged a complaint and a hard bounce so), and so is one whose
+     * timestamp is not within 5 minutes of now */
+    long long m2 = msg_of("k2@example.com");
+    snprintf(body, sizeof body,
+             "{\"signature\":{\"timestamp\":\"1795348800\",\"token\":\"tok123\",\"signature\":"
+             "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"forged\","
+             "\"user-variables\":{\"herald_message\":\"%lld\"}}}",
+             sig, m2);
+    write_file("mg.json", body);
+    assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
+    assert_contains(got, "taken before");
+    signer("mailgun " MG_KEY " 1546300800 old1", sig, sizeof sig);
+    snprintf(body, sizeof body,
+             "{\"signature\":{\"timestamp\":\"1546300800\",\"token\":\"old1\",\"signature\":"
+             "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"stale\","
+             "\"user-variables\":{\"herald_message\":\"%lld\"}}}",
+             sig, m2);
+    write_file("mg.json", body);
+    assert_int_equal(post_file(s, "/hooks/mailgun/mail", "mg.json", "", got, sizeof got), 403);
+    assert_contains(got, "within 5 minutes");
+    assert_int_equal(suppressed("k2@example.com", "complaint", "%"), 0);
     /* a temporary failure Mailgun retries: a log row, the state kept */
     long long m1 = msg_of("k1@example.com");
-    signer("mailgun " MG_KEY " 1795000300 tok124", sig, sizeof sig);
+    signer("mailgun " MG_KEY " 1795348810 tok124", sig, sizeof sig);
     snprintf(body, sizeof body,
-             "{\"signature\":{\"timestamp\":\"1795000300\",\"token\":\"tok124\",\"signature\":"
+             "{\"signature\":{\"timestamp\":\"1795348810\",\"token\":\"tok124\",\"signature\":"
              "\"%s\"},\"event-data\":{\"event\":\"failed\",\"severity\":\"temporary\",\"id\":"
              "\"mg2\",\"delivery-status\":{\"code\":452,\"message\":\"4.2.2 mailbox full\"},"
              "\"user-variables\":{\"herald_message\":%lld}}}",

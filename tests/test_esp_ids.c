@@ -161,9 +161,9 @@ static void test_esp_ids_events(void **state)
              dir);
     char *mid = sh1(cmd);
     assert_true(mid[0] == '<' && strchr(mid, '@'));
-    signer("mailgun " MG_KEY " 1795000200 tok9", sig, sizeof sig);
+    signer("mailgun " MG_KEY " 1795348800 tok9", sig, sizeof sig); /* HERALD_NOW */
     snprintf(body, sizeof body,
-             "{\"signature\":{\"timestamp\":\"1795000200\",\"token\":\"tok9\",\"signature\":"
+             "{\"signature\":{\"timestamp\":\"1795348800\",\"token\":\"tok9\",\"signature\":"
              "\"%s\"},\"event-data\":{\"event\":\"complained\",\"id\":\"mg9\",\"timestamp\":"
              "1795000200.5,\"message\":{\"headers\":{\"message-id\":\"%s\"}}}}",
              sig, mid + 1);

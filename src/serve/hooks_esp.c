@@ -9,7 +9,10 @@
  * SendGrid's ECDSA P-256 signature (over the timestamp header and the raw
  * body) and Mailgun's HMAC-SHA256 (of its timestamp and token, which sit
  * in the body) once the body is in (bounded by ESP_BODY_MAX), before any
- * event is used. Each event is then turned into herald's words
+ * event is used. Mailgun's signature does not cover the events, so, as
+ * Mailgun says to, its timestamp must be within MAILGUN_TOLERANCE of now
+ * and its token not one taken before (struct hd_seen): else a captured
+ * signature block would carry any events, again and again. Each event is then turned into herald's words
  * (delivered, bounced with its code and diagnostic, complained, opened,
  * unsubscribed, undelivered) and kept through dispatch/receipt.c, matched
  * on the message number the mail carried (mime.c writes it where each
@@ -21,7 +24,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,9 +203,78 @@ static bool sendgrid_ok(const struct hd_provider_cfg *p, const struct hd_hook *h
     return ok;
 }
 
+/* ---- Mailgun's tokens taken ------------------------------------------------ */
+
+#define MAILGUN_TOLERANCE 300 /* seconds between Mailgun's timestamp and now */
+#define SEEN_SLOTS 16384      /* a power of two: 54 webhooks a second for 300 s */
+#define SEEN_PROBES 8
+
+/* The tokens taken within the tolerance, by a hash of each (keyed by a
+ * random seed, so no sender can make two collide on purpose), and when
+ * each may be forgotten; a token's slots are SEEN_PROBES from its hash,
+ * and when all hold live ones the one forgotten soonest gives way. */
+struct hd_seen {
+    pthread_mutex_t mu;
+    uint64_t seed;
+    struct {
+        uint64_t hash;
+        int64_t until; /* 0: free */
+    } slot[SEEN_SLOTS];
+};
+
+struct hd_seen *hd_seen_new(void)
+{
+    struct hd_seen *seen = hd_xcalloc(1, sizeof *seen);
+    pthread_mutex_init(&seen->mu, NULL);
+    if (RAND_bytes((unsigned char *)&seen->seed, sizeof seen->seed) != 1)
+        seen->seed = (uint64_t)hd_clock_mono_ms() * 0x9e3779b97f4a7c15ull;
+    return seen;
+}
+
+void hd_seen_free(struct hd_seen *seen)
+{
+    if (!seen)
+        return;
+    pthread_mutex_destroy(&seen->mu);
+    free(seen);
+}
+
+/* Takes token until the time given; false when it was taken and is still
+ * live. */
+static bool seen_take(struct hd_seen *seen, const char *token, int64_t now, int64_t until)
+{
+    uint64_t h = seen->seed ^ 14695981039346656037ull;
+    for (const char *c = token; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    h ^= h >> 29;
+    pthread_mutex_lock(&seen->mu);
+    size_t base = (size_t)h & (SEEN_SLOTS - 1), give = base;
+    bool fresh = true;
+    for (size_t i = 0; i < SEEN_PROBES; i++) {
+        size_t k = (base + i) & (SEEN_SLOTS - 1);
+        bool live = seen->slot[k].until > now, give_live = seen->slot[give].until > now;
+        if (live && seen->slot[k].hash == h) {
+            fresh = false;
+            break;
+        }
+        /* the first free slot, else the live one forgotten soonest */
+        if (give_live && (!live || seen->slot[k].until < seen->slot[give].until))
+            give = k;
+    }
+    if (fresh) {
+        seen->slot[give].hash = h;
+        seen->slot[give].until = until;
+    }
+    pthread_mutex_unlock(&seen->mu);
+    return fresh;
+}
+
 /* Mailgun: hex HMAC-SHA256, keyed by the signing key, of timestamp then
- * token, all three in the body's "signature" object. */
-static bool mailgun_ok(const struct hd_provider_cfg *p, json_t *body)
+ * token, all three in the body's "signature" object; the timestamp within
+ * the tolerance and the token not taken before (checked after the
+ * signature, so that only Mailgun's tokens are kept). */
+static bool mailgun_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *body,
+                       const char **why)
 {
     const struct hd_cfg_secret *key = hd_provider_secret(p, "webhook_signing_key");
     json_t *sig = json_object_get(body, "signature");
@@ -221,7 +295,20 @@ static bool mailgun_ok(const struct hd_provider_cfg *p, json_t *body)
     bool ok = CRYPTO_memcmp(hex, given, 64) == 0;
     OPENSSL_cleanse(md, sizeof md);
     OPENSSL_cleanse(hex, sizeof hex);
-    return ok;
+    if (!ok)
+        return false;
+    char *end;
+    long long t = strtoll(ts, &end, 10);
+    int64_t now = hd_clock_now(s->clock);
+    if (!*ts || *end || t <= 0 || llabs((long long)now - t) > MAILGUN_TOLERANCE) {
+        *why = "forbidden: the Mailgun timestamp is not within 5 minutes of now\n";
+        return false;
+    }
+    if (!seen_take(s->mailgun_seen, tok, now, (int64_t)t + MAILGUN_TOLERANCE + 1)) {
+        *why = "forbidden: this Mailgun token was taken before\n";
+        return false;
+    }
+    return true;
 }
 
 /* The message number the mail carried: a string or a number. */
@@ -427,8 +514,9 @@ static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struc
         hd_hook_say(a, 400, "the body is not the sender's JSON\n");
         return -1;
     }
-    if (h->esp == ESP_MAILGUN && !mailgun_ok(p, *body)) {
-        hd_hook_say(a, 403, "forbidden: the Mailgun signature does not match\n");
+    const char *why = "forbidden: the Mailgun signature does not match\n";
+    if (h->esp == ESP_MAILGUN && !mailgun_ok(s, p, *body, &why)) {
+        hd_hook_say(a, 403, why);
         return -1;
     }
     hd_esp_events_of(h->esp, *body, ev);

@@ -110,6 +110,7 @@ struct hd_srv {
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     int scrape_pause_ms;                /* HERALD_TEST_SCRAPE_MS, for the first scrape */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
+    struct hd_seen *mailgun_seen;       /* Mailgun's tokens lately taken (hooks_esp.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
     /* the campaign page's numbers (console_campaign.c): read on a
      * read-only connection of their own, never holding mu, and kept a
@@ -372,6 +373,10 @@ struct hd_sns;
 /* The signing certificates' cache, made with the server. */
 struct hd_sns *hd_sns_new(void);
 void hd_sns_free(struct hd_sns *c);
+/* The Mailgun tokens seen lately (hooks_esp.c): a signature block is
+ * taken once. */
+struct hd_seen *hd_seen_new(void);
+void hd_seen_free(struct hd_seen *seen);
 
 /* ---- the in-app inbox (inbox.c, issue 20) ---- */
 
