@@ -157,9 +157,9 @@ void hd_api_events_post(struct hd_api_call *c, struct hd_answer *a)
     if (rc < 0) { /* "events:N: reason": N is the event's place, from 1 */
         char field[32] = "";
         long line = 0;
-        if (sscanf(err.msg, "events:%ld:", &line) == 1 && line > 0)
-            snprintf(field, sizeof field, list ? "[%ld]" : "", line - 1);
-        hd_api_fail(c, a, &err, list && field[0] ? field : NULL);
+        if (list && sscanf(err.msg, "events:%ld:", &line) == 1 && line > 0)
+            snprintf(field, sizeof field, "[%ld]", line - 1);
+        hd_api_fail(c, a, &err, field[0] ? field : NULL);
         return;
     }
     hd_api_json(a, 200,

@@ -57,15 +57,15 @@ static const struct {
 } routes[] = {
     /* one route a line */
     /* clang-format off */
-    [R_HEALTH] = {"/healthz", "GET, HEAD"},
-    [R_READY] = {"/readyz", "GET, HEAD"},
-    [R_UNSUB] = {"/u/", "GET, HEAD, POST"},
-    [R_METRICS] = {"/metrics", "GET, HEAD"},
-    [R_PREFS] = {"/p/", "GET, HEAD, POST"},
-    [R_HOOK] = {"/hooks/", "POST"},
+    [R_HEALTH] = {"/healthz", "GET, HEAD", false},
+    [R_READY] = {"/readyz", "GET, HEAD", false},
+    [R_UNSUB] = {"/u/", "GET, HEAD, POST", false},
+    [R_METRICS] = {"/metrics", "GET, HEAD", false},
+    [R_PREFS] = {"/p/", "GET, HEAD, POST", false},
+    [R_HOOK] = {"/hooks/", "POST", false},
     [R_INBOX] = {"/api/v1/inbox", "GET, HEAD, POST, OPTIONS", true},
-    [R_API] = {"/api/v1/", NULL}, /* api.c answers 405 with its own Allow */
-    [R_CONSOLE] = {"/console/", NULL}, /* console.c answers 405 with its own Allow */
+    [R_API] = {"/api/v1/", NULL, false}, /* api.c answers 405 with its own Allow */
+    [R_CONSOLE] = {"/console/", NULL, false}, /* console.c answers 405 with its own Allow */
     /* clang-format on */
 };
 

@@ -85,7 +85,7 @@ static int check_tables(struct hd_db *db, const char *side, struct hd_err *err)
                                         "AND name NOT LIKE 'sqlite_%'";
     struct hd_db_stmt *s = NULL;
     bool seen[NTABLES] = {0};
-    int rc, n = 0;
+    int rc;
     if ((rc = hd_db_prepare(db, sql, &s, err)) < 0)
         return rc;
     while ((rc = hd_db_step(s, err)) == 1) {
@@ -98,7 +98,6 @@ static int check_tables(struct hd_db *db, const char *side, struct hd_err *err)
                             side, db->where, name ? name : "");
             break;
         }
-        n += !seen[i];
         seen[i] = true;
     }
     hd_db_finalize(s);

@@ -369,8 +369,8 @@ int hd_store_stats_messages(struct hd_store *st, int64_t campaign, int by, hd_st
                    "the channel CASE below");
     static const char *const group_msg[] = {
         "''",
-        "CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN "
-        "'inbox' WHEN 4 THEN 'wechat' ELSE '-' END",
+        ("CASE m.channel WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' WHEN 3 THEN "
+         "'inbox' WHEN 4 THEN 'wechat' ELSE '-' END"),
         "CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END",
         "NULL",
         "NULL",
