@@ -419,6 +419,17 @@ static void check_replies(const struct srv *s)
         {"+15557650004", "start", "opted_in"},
         {"+15557650004", "stopp", "opted_in"}, /* a word that only starts like one */
         {"+15557650004", "please+stop", "opted_in"},
+        /* as Chinese input methods type them: a full stop, a full-width
+         * '!', an ideographic space, full-width letters (a review found
+         * each ignored), and a no-break space */
+        {"+15557650004", "%E9%80%80%E8%AE%A2%E3%80%82", "opted_out"}, /* 退订。 */
+        {"+15557650004", "START", "opted_in"},
+        {"+15557650004", "%E9%80%80%E8%AE%A2%EF%BC%81", "opted_out"}, /* 退订！ */
+        {"+15557650004", "%E8%AE%A2%E9%98%85%E3%80%80", "opted_in"}, /* 订阅 U+3000 */
+        {"+15557650004", "%E3%80%80TD", "opted_out"},                 /* U+3000 TD */
+        {"+15557650004", "start%C2%A0", "opted_in"},                  /* NBSP */
+        {"+15557650004", "%EF%BC%B3%EF%BC%B4%EF%BC%AF%EF%BC%B0", "opted_out"}, /* ＳＴＯＰ */
+        {"+15557650004", "%EF%BD%93%EF%BD%94%EF%BD%81%EF%BD%92%EF%BD%94", "opted_in"}, /* ｓｔａｒｔ */
     };
     for (size_t i = 0; i < sizeof replies / sizeof *replies; i++) {
         char body[512], sig[64], got[256], sql[256];

@@ -580,9 +580,9 @@ int hd_receipts_retry(const struct hd_receipt_ctx *c, int64_t now_ms, int64_t *a
 
 /* ---- replies ----------------------------------------------------------------------------- */
 
-/* The words a whole reply may be (case aside, spaces around): Twilio's
- * and the CTIA's opt-out and opt-in keywords, and zh-CN's T, TD and 退订
- * (opt out), 订阅 (subscribe). */
+/* The words a whole reply may be (case aside, spaces and a closing '.' or
+ * '!' around, in full width too): Twilio's and the CTIA's opt-out and
+ * opt-in keywords, and zh-CN's T, TD and 退订 (opt out), 订阅 (subscribe). */
 static const char *const stop_words[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
                                          "QUIT", "T",       "TD",          "退订"};
 static const char *const start_words[] = {"START", "UNSTOP", "订阅"};
@@ -595,10 +595,39 @@ static bool one_of(const char *s, size_t n, const char *const *words, size_t nwo
     return false;
 }
 
+/* The reply with what a phone's input method types in full width folded:
+ * the full-width forms of ASCII (U+FF01 to U+FF5E) as ASCII, the
+ * ideographic space (U+3000) and the no-break space (U+00A0) as spaces and
+ * the ideographic full stop (U+3002) as '.', into out; false when it does
+ * not fit (no keyword is that long). */
+static bool fold_width(const char *body, char *out, size_t size)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)body; *p; w++) {
+        if (w + 1 >= size)
+            return false;
+        if (p[0] == 0xef && p[1] == 0xbc && p[2] >= 0x81 && p[2] <= 0xbf)
+            out[w] = (char)(p[2] - 0x60), p += 3; /* U+FF01 '!' .. U+FF3F '_' */
+        else if (p[0] == 0xef && p[1] == 0xbd && p[2] >= 0x80 && p[2] <= 0x9e)
+            out[w] = (char)(p[2] - 0x20), p += 3; /* U+FF40 '`' .. U+FF5E '~' */
+        else if (p[0] == 0xe3 && p[1] == 0x80 && (p[2] == 0x80 || p[2] == 0x82))
+            out[w] = p[2] == 0x80 ? ' ' : '.', p += 3;
+        else if (p[0] == 0xc2 && p[1] == 0xa0)
+            out[w] = ' ', p += 2;
+        else
+            out[w] = (char)*p++;
+    }
+    out[w] = '\0';
+    return true;
+}
+
 /* The reply's keyword: 1 stop, 2 start, 0 none. */
 static int keyword(const char *body)
 {
-    const char *s = body;
+    char folded[256];
+    if (!fold_width(body, folded, sizeof folded))
+        return 0;
+    const char *s = folded;
     while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
         s++;
     size_t n = strlen(s);
