@@ -585,6 +585,20 @@ static void test_prefs_provenance(void **state)
     /* erasing the contact erases its record */
     TU_HERALD_OK(dir, "contacts", "delete", "k1");
     assert_int_equal(q1("SELECT count(*) FROM consent_log"), 0);
+    /* its links now: unsubscribed pages, nothing to change and no way to
+     * the preferences (the page offered them, and they answered a line of
+     * plain text: a review found the dead end) */
+    srv_start(&s);
+    assert_int_equal(http(&s, "GET", p, NULL, NULL, &body, NULL), 410);
+    assert_contains(body, "You had already unsubscribed");
+    assert_not_contains(body, "<form");
+    assert_not_contains(body, "/p/");
+    free(body);
+    assert_int_equal(http(&s, "GET", u, NULL, NULL, &body, NULL), 200);
+    assert_contains(body, "You had already unsubscribed");
+    assert_not_contains(body, "/p/");
+    free(body);
+    assert_int_equal(srv_stop(&s), 0);
     free(c);
     free(p);
     free(u);

@@ -76,8 +76,9 @@ static int load(struct hd_srv *s, struct hd_unsub *u, int status[HD_CH_COUNT][HD
     int rc = st ? hd_store_link_prefs(st, u->tok.contact, u->tok.message, locale, sizeof locale,
                                       status, &err)
                 : HD_E_STORE;
-    if (rc == HD_E_NOTFOUND) {
-        plain(a, 410, "this contact no longer exists: nothing more will be sent to it\n");
+    if (rc == HD_E_NOTFOUND) { /* deleted: as unsubscribed, with nothing to change */
+        u->gone = true;
+        hd_srv_page(s, a, 410, PAGE_DONE, u->lang, hd_unsub_about(u, true));
         return -1;
     }
     if (rc < 0) {

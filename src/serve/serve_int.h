@@ -153,7 +153,11 @@ struct hd_unsub {
     struct hd_token tok;
     char text[HD_TOKEN_MAX]; /* the token as given, when it verified ("" else) */
     int lang;
+    bool gone; /* its contact was deleted: no preferences to offer */
 };
+/* The data of the unsubscribed page (PAGE_DONE) and its confirmation:
+ * what stops, and the preference centre's link unless u->gone. */
+json_t *hd_unsub_about(const struct hd_unsub *u, bool already);
 void hd_unsub_verify(struct hd_srv *s, const char *token, size_t len, const char *accept_lang,
                      struct hd_unsub *u);
 /* A bad token's answer: a page (html) or a line of text, 400, 403 or 410. */

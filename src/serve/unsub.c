@@ -95,6 +95,7 @@ static int contact(struct hd_srv *s, struct hd_unsub *u, int *status, struct hd_
                 : HD_E_STORE;
     if (rc == HD_E_NOTFOUND) {
         *status = HD_CONSENT_OPTED_OUT; /* erased: nothing more goes to them */
+        u->gone = true;
         return 0;
     }
     if (rc < 0) {
@@ -107,15 +108,16 @@ static int contact(struct hd_srv *s, struct hd_unsub *u, int *status, struct hd_
 }
 
 /* The page's data; preferences is the preference centre's link, relative
- * (../p/TOKEN) so that it holds behind any public_url path. */
-static json_t *about(const struct hd_unsub *u, bool already)
+ * (../p/TOKEN) so that it holds behind any public_url path; none for a
+ * deleted contact, whose preferences are gone with it. */
+json_t *hd_unsub_about(const struct hd_unsub *u, bool already)
 {
     char buf[128], prefs[HD_TOKEN_MAX + 8];
     snprintf(prefs, sizeof prefs, "../p/%s", u->text);
-    return json_pack("{s:s,s:s,s:s,s:b,s:s}", "what",
+    return json_pack("{s:s,s:s,s:s,s:b,s:s?}", "what",
                      what(u->lang, u->tok.channel, u->tok.category, buf, sizeof buf), "channel",
                      hd_channel_name(u->tok.channel), "category", hd_category_name(u->tok.category),
-                     "already", already, "preferences", prefs);
+                     "already", already, "preferences", u->gone ? NULL : prefs);
 }
 
 void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
@@ -131,7 +133,7 @@ void hd_unsub_get(struct hd_srv *s, struct hd_unsub *u, struct hd_answer *a)
     if (rc < 0)
         return;
     bool already = status == HD_CONSENT_OPTED_OUT;
-    hd_srv_page(s, a, 200, already ? PAGE_DONE : PAGE_CONFIRM, u->lang, about(u, already));
+    hd_srv_page(s, a, 200, already ? PAGE_DONE : PAGE_CONFIRM, u->lang, hd_unsub_about(u, already));
 }
 
 void hd_unsub_note(struct hd_srv *s, const struct hd_token *t)
@@ -205,5 +207,5 @@ void hd_unsub_post(struct hd_srv *s, struct hd_unsub *u, const char *body, size_
         unsubscribed(a);
         return;
     }
-    hd_srv_page(s, a, 200, PAGE_DONE, u->lang, about(u, !changed));
+    hd_srv_page(s, a, 200, PAGE_DONE, u->lang, hd_unsub_about(u, !changed));
 }
