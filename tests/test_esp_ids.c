@@ -200,6 +200,33 @@ static void test_esp_ids_events(void **state)
                         "applied_at IS NULL"),
                      1);
     assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'receipt'"), 3);
+    /* an event for an id herald learns later (as the writer records it at
+     * send time): the service's pending retry applies it once it is there,
+     * and the sender's retry of it is a duplicate (it stayed pending for
+     * ever, and the retry made a second row: a review found it) */
+    snprintf(body, sizeof body,
+             "[{\"email\":\"k1@example.com\",\"event\":\"open\",\"sg_event_id\":\"ev-3\","
+             "\"sg_message_id\":\"HLATER.filterdrecv-1\",\"timestamp\":1795000100}]");
+    assert_int_equal(sendgrid(&s, body, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO gateway_ids (provider, gateway_id, message_id, at) VALUES ('relay', "
+             "'HLATER', %lld, 1795348800000)",
+             m1);
+    free(tu_sql_text(dir, e2e_db, sql));
+    const char *applied = "SELECT count(*) FROM receipts WHERE provider_id = 'HLATER' AND "
+                          "applied_at IS NOT NULL";
+    for (int i = 0; i < 100 && q1(applied) == 0; i++) /* retried each second */
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+    assert_int_equal(q1(applied), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM attempts WHERE message_id = %lld AND outcome = 'receipt' AND "
+             "reason = 'opened'",
+             m1);
+    assert_int_equal(q1(sql), 1);
+    assert_int_equal(sendgrid(&s, body, got, sizeof got), 200);
+    assert_string_equal(got, "duplicate\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider_id = 'HLATER'"), 1);
     assert_int_equal(srv_stop(&s), 0);
     free(qid);
     free(mid);

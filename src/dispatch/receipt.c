@@ -379,15 +379,19 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
     return rc;
 }
 
-/* Whether r's message number alone finds its message: a mail sender's
+/* Whether the message number alone finds r's message: a mail sender's
  * event names the number herald wrote in the mail (X-Herald-Message and
- * the sender's own echo, hooks_esp.c), and the event is signed as a
- * whole; the SMTP server's queue id on the accepted row is not the id the
- * sender's events carry. */
-static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r)
+ * the sender's own echo, hooks_esp.c), or its own id of the message, which
+ * gateway_ids turned into the number, and the event is signed as a whole;
+ * the SMTP server's queue id on the accepted row is not the id the
+ * sender's events carry. message is the number found, not r's own: a
+ * pending event kept with the sender's id alone has none (and, looked for
+ * by that id on the accepted row, was never applied: a review found it). */
+static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
+                       int64_t message)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
-    return r->message && p &&
+    return message && p &&
            (strcmp(p->type, "smtp") == 0 || strcmp(p->type, "outbox") == 0 || p->receipt ||
             strcmp(p->type, "inbox") == 0); /* a read, by herald serve's own inbox API */
 }
@@ -425,7 +429,7 @@ static int find_target(const struct hd_receipt_ctx *c, const struct hd_receipt *
     if (rc < 0 || !message)
         return rc;
     bool mailbox = strncmp(r->gateway_id, HD_RECEIPT_MAILBOX, strlen(HD_RECEIPT_MAILBOX)) == 0;
-    bool mail = mailbox || by_message(c, r);
+    bool mail = mailbox || by_message(c, r, message);
     if ((rc = hd_store_receipt_target(c->st, message, r->provider, mail ? NULL : r->gateway_id,
                                       &row, &t->found, err)) < 0 ||
         !t->found)
