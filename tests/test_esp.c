@@ -503,6 +503,30 @@ static void check_opened(void)
     tu_run_release(&r);
 }
 
+/* A SendGrid batch of more events than are read at a time (EVENTS_MAX):
+ * every one kept (the ones past the first 1,000 were dropped and the batch
+ * answered ok: a review found it), and the batch again is a duplicate. */
+static void check_sendgrid_big(const struct srv *s)
+{
+    long long m1 = msg_of("k1@example.com");
+    struct hd_buf b;
+    char got[256];
+    hd_buf_init(&b);
+    for (int i = 0; i < 2500; i++)
+        hd_buf_addf(&b,
+                    "%s{\"timestamp\":1795000400,\"event\":\"open\",\"sg_event_id\":\"big-%d\","
+                    "\"herald_message\":\"%lld\"}",
+                    i ? "," : "[", i, m1);
+    hd_buf_adds(&b, "]");
+    assert_int_equal(sendgrid(s, b.data, false, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE gateway_id LIKE 'big-%'"), 2500);
+    assert_int_equal(sendgrid(s, b.data, false, got, sizeof got), 200);
+    assert_string_equal(got, "duplicate\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE gateway_id LIKE 'big-%'"), 2500);
+    hd_buf_release(&b);
+}
+
 static void test_esp_events(void **state)
 {
     (void)state;
@@ -512,6 +536,7 @@ static void test_esp_events(void **state)
     check_mailgun(&s);
     check_postmark(&s);
     check_ses(&s);
+    check_sendgrid_big(&s);
     assert_int_equal(srv_stop(&s), 0);
     check_ses_host();
     check_opened();

@@ -361,13 +361,16 @@ static void sendgrid_events(json_t *body, struct hd_esp_events *ev)
                                          {"open", "opened"},
                                          {"unsubscribe", "unsubscribed"},
                                          {"group_unsubscribe", "unsubscribed"}};
-    size_t i;
-    json_t *e;
-    json_array_foreach(body, i, e)
-    {
+    size_t i = ev->next;
+    ev->next = 0;
+    for (json_t *e; i < json_array_size(body) && (e = json_array_get(body, i)) != NULL; i++) {
         const char *w = word_of(map, sizeof map / sizeof *map, str(e, "event"));
-        if (!w || ev->n == EVENTS_MAX)
+        if (!w)
             continue;
+        if (ev->n == EVENTS_MAX) { /* the rest in the next round (hd_esp_post) */
+            ev->next = i;
+            return;
+        }
         json_t *ts = json_object_get(e, "timestamp");
         /* sg_message_id is the X-Message-Id the SMTP reply named, a dot, the filter's */
         const char *pid =
@@ -534,10 +537,22 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
     else
         rc = h->esp == ESP_SES ? hd_sns_read(s, h, &body, &msg, ev->v, &ev->n, a)
                                : read_events(s, h, &body, ev, a);
-    if (rc == 0 && keep(s, h, ev, &fresh, &err) < 0)
-        hd_hook_say(a, 503, "not kept: try again\n");
-    else if (!a->status)
-        hd_hook_say(a, 200, fresh ? "ok\n" : ev->n ? "duplicate\n" : "nothing herald takes\n");
+    /* EVENTS_MAX at a time: a SendGrid batch may hold more (a round kept
+     * before a later one fails is a duplicate when the batch comes again) */
+    size_t taken = 0;
+    while (rc == 0) {
+        if ((rc = keep(s, h, ev, &fresh, &err)) < 0) {
+            hd_hook_say(a, 503, "not kept: try again\n");
+            break;
+        }
+        taken += ev->n;
+        if (!ev->next)
+            break;
+        ev->n = 0;
+        hd_esp_events_of(h->esp, body, ev);
+    }
+    if (!a->status)
+        hd_hook_say(a, 200, fresh ? "ok\n" : taken ? "duplicate\n" : "nothing herald takes\n");
     json_decref(body);
     json_decref(msg);
     free(ev);

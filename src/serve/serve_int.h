@@ -349,11 +349,12 @@ struct hd_esp_event {
     const char *status, *code, *reason;
     int64_t at_ms; /* when the sender says it happened, or 0 */
 };
-#define EVENTS_MAX 1000 /* a batch of SendGrid's is at most a few hundred */
-/* A body's events and the text cut out for them. */
+#define EVENTS_MAX 1000 /* events read at a time: a SendGrid batch may hold more */
+/* A body's events and the text cut out for them, EVENTS_MAX at a time. */
 struct hd_esp_events {
     struct hd_esp_event v[EVENTS_MAX];
     size_t n;
+    size_t next; /* SendGrid: the batch's event to read next (0: all read) */
     char ids[EVENTS_MAX][24];   /* a number turned id (Postmark's bounce ID) */
     char pids[EVENTS_MAX][128]; /* the sender's message id, cut out of its text */
 };
