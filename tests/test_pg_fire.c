@@ -122,10 +122,11 @@ static void check_run(const char *fire_at)
 
 /* Another session holds the campaign's firing lock, as a node firing it
  * would, until it is killed. */
-static pid_t hold_lock(void)
+static pid_t hold_lock(const char *campaign)
 {
     char cmd[1024];
-    int64_t id = pg1("SELECT id FROM campaigns WHERE name = 'daily'");
+    snprintf(cmd, sizeof cmd, "SELECT id FROM campaigns WHERE name = '%s'", campaign);
+    int64_t id = pg1(cmd);
     snprintf(cmd, sizeof cmd, "SELECT pg_advisory_lock(" LOCK_KEY ", %lld); SELECT pg_sleep(60)",
              (long long)id);
     pid_t pid = fork();
@@ -151,7 +152,7 @@ static void test_pg_fire_lock(void **state)
     (void)state;
     struct tu_run r;
     setenv("HERALD_NOW", "2026-11-22T09:00:05Z", 1);
-    pid_t holder = hold_lock();
+    pid_t holder = hold_lock("daily");
     tu_herald(&r, dir, NULL, "run", "--once", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.err, "campaign 'daily': another node is firing it");
@@ -183,11 +184,49 @@ static void test_pg_fire_two_nodes(void **state)
     assert_int_equal(pg1("SELECT count(*) FROM runs"), 2);
 }
 
+/* Two `herald send` of one campaign that wait for its firing lock (held
+ * here, as a node firing it would) and start at different seconds: one
+ * run between them. They read the campaign's runs before the lock, found
+ * none, and each fired at its own second: two runs, every contact twice
+ * (a review forced it so). */
+static void test_pg_fire_two_sends(void **state)
+{
+    (void)state;
+    setenv("HERALD_NOW", "2026-11-24T10:00:00Z", 1);
+    TU_HERALD_OK(dir, "campaign", "create", "once", "--segment", "all", "--template", "recall",
+                 "--channels", "email", "--now");
+    pid_t holder = hold_lock("once");
+    const char *const argv[] = {"send", "once", NULL};
+    pid_t a = tu_herald_spawn(dir, "s1.out", argv);
+    setenv("HERALD_NOW", "2026-11-24T10:00:02Z", 1);
+    pid_t b = tu_herald_spawn(dir, "s2.out", argv);
+    /* both waiting for the lock */
+    const char *waiting = "SELECT count(*) " MY_LOCKS " AND classid = " LOCK_KEY " AND NOT granted";
+    for (int i = 0; i < 400 && pg1(waiting) < 2; i++)
+        sleep_ms(50);
+    assert_int_equal(pg1(waiting), 2);
+    free(pg("SELECT pg_terminate_backend(pid) " MY_LOCKS " AND classid = " LOCK_KEY " AND granted"));
+    waitpid(holder, NULL, 0);
+    int sa = 0, sb = 0;
+    waitpid(a, &sa, 0);
+    waitpid(b, &sb, 0);
+    assert_true(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+    assert_true(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+    assert_int_equal(pg1("SELECT count(*) FROM runs r JOIN campaigns c ON c.id = r.campaign_id "
+                         "WHERE c.name = 'once'"),
+                     1);
+    assert_int_equal(pg1("SELECT count(*) - count(DISTINCT m.contact_id) FROM messages m JOIN runs "
+                         "r ON r.id = m.run_id JOIN campaigns c ON c.id = r.campaign_id WHERE "
+                         "c.name = 'once'"),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_fire_lock),
         cmocka_unit_test(test_pg_fire_two_nodes),
+        cmocka_unit_test(test_pg_fire_two_sends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

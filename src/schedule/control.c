@@ -89,12 +89,23 @@ static int first_unfinished(void *ud, const struct hd_run *r)
     return 0;
 }
 
-int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
-                      int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
-                      struct hd_fire *out, struct hd_err *err)
+/* hd_campaign_start with the campaign's firing lock held: its status and
+ * runs are read under it, so that a send on another node, which may be
+ * opening a run of its own or have finished one meanwhile, is seen (read
+ * before the lock, two sends waiting on it each fired at its own second:
+ * two runs for one firing, a review found; the lock is PostgreSQL's, taken
+ * again by the firing, and nothing on SQLite). */
+static int start_locked(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                        int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
+                        struct hd_fire *out, struct hd_err *err)
 {
     struct unfinished u = {0};
+    struct hd_campaign again = {0};
     int rc;
+    if ((rc = hd_store_campaign_get(st, NULL, c->id, &again, err)) < 0)
+        return rc;
+    c->status = again.status;
+    hd_campaign_release(&again);
     if (c->status == HD_CAMP_PAUSED || c->status == HD_CAMP_CANCELLED)
         return hd_err_set(err, HD_E_INVALID, "campaign '%s' is %s%s", c->name,
                           hd_camp_status_name(c->status),
@@ -112,6 +123,19 @@ int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct h
     *started = HD_START_FIRED;
     return hd_campaign_fire(st, cfg, c, u.materializing ? u.fire_at : now_ms / 1000, now_ms,
                             progress, ud, out, err);
+}
+
+int hd_campaign_start(struct hd_store *st, const struct hd_config *cfg, struct hd_campaign *c,
+                      int64_t now_ms, hd_fire_progress_fn progress, void *ud, int *started,
+                      struct hd_fire *out, struct hd_err *err)
+{
+    bool got = false;
+    int rc = hd_store_fire_lock(st, c->id, true, &got, err);
+    if (rc < 0)
+        return rc;
+    rc = start_locked(st, cfg, c, now_ms, progress, ud, started, out, err);
+    hd_store_fire_unlock(st, c->id);
+    return rc;
 }
 
 /* Checks the template serves every channel and variant of c. */
