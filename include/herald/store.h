@@ -572,9 +572,10 @@ typedef bool (*hd_alive_fn)(int64_t owner);
 int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
                      struct hd_err *err);
 /* PostgreSQL's recovery (several nodes): with mine, what node self holds
- * in sending goes back to the queue (its own stop); else what every other
- * node holds whose heartbeat is older than lease seconds at now (wall
- * clock), or that stopped, or that has no row. Each with a `requeued` row
+ * in sending goes back to the queue (its own stop); else (PostgreSQL only)
+ * what every other node holds whose heartbeat is older than lease seconds
+ * on the server's clock, or that stopped, or that has no row; now (wall
+ * clock) is the rows' time. Each with a `requeued` row
  * in the log and its fencing token cleared. Returns how many in *n. */
 int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64_t lease, bool mine,
                            int64_t *n, struct hd_err *err);
@@ -606,6 +607,9 @@ struct hd_node {
 };
 int hd_store_node_register(struct hd_store *st, const char *host, int64_t pid, const char *version,
                            int64_t now, int64_t *id, struct hd_err *err);
+/* The clock the nodes' beats are on, in seconds: the PostgreSQL server's,
+ * or on SQLite this machine's (now, given). */
+int hd_store_node_clock(struct hd_store *st, int64_t now, int64_t *out, struct hd_err *err);
 int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err);
 int hd_store_node_stop(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err);
 /* Whether the store is shared the PostgreSQL way: leases name a node,

@@ -73,9 +73,13 @@ int cmd_nodes(struct hd_ctx *ctx, int argc, char **argv)
         return rc;
     if (!ctx->store)
         return cmd_help(nodes_usage);
-    if ((rc = hd_store_nodes_list(ctx->store, &nodes, &n, &err)) < 0)
+    /* beats are wall-clock seconds, on PostgreSQL the server's */
+    int64_t now = 0;
+    if ((rc = hd_store_nodes_list(ctx->store, &nodes, &n, &err)) < 0 ||
+        (rc = hd_store_node_clock(ctx->store, hd_clock_now_ms(NULL) / 1000, &now, &err)) < 0) {
+        free(nodes);
         return cmd_fail(ctx, &err);
-    int64_t now = hd_clock_now_ms(NULL) / 1000; /* beats are wall-clock seconds */
+    }
     cmd_out_begin(&o, format, cols);
     if (format == FMT_TABLE)
         printf("%-5s %-20s %-8s %-8s %-20s %-20s %-7s %-8s %s\n", "ID", "HOST", "PID", "VERSION",

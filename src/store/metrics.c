@@ -42,6 +42,10 @@ static const char *const queries[HD_MET_COUNT] = {
                              "'opted_out' GROUP BY 1, 2 ORDER BY 1, 2"),
 };
 
+/* The pauses on PostgreSQL: their ends are on the server's clock. */
+static const char paused_pg[] =
+    "SELECT provider, until_ms > " HD_PG_NOW_MS " FROM provider_pauses ORDER BY 1";
+
 /* The latency on PostgreSQL: the bucket in SQL, the subquery named. */
 static const char latency_pg[] = "SELECT b, CAST(sum(n) AS BIGINT) FROM (SELECT " HD_LAT_BUCKET_PG(
     "done_at - at") " b, count(*) n FROM attempts WHERE outcome NOT IN ('skipped', "
@@ -55,11 +59,13 @@ static int one(struct hd_store *st, int series, int64_t now_ms, hd_metric_cb cb,
                struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    const char *sql = series == HD_MET_LATENCY && hd_store_is_pg(st) ? latency_pg : queries[series];
+    const char *sql = series == HD_MET_LATENCY && hd_store_is_pg(st)  ? latency_pg
+                      : series == HD_MET_PAUSED && hd_store_is_pg(st) ? paused_pg
+                                                                      : queries[series];
     int rc = hd_db_prepare(st->conn, sql, &s, err), step;
     if (rc < 0)
         return hd_store_dfail(err, rc, "reading the metrics");
-    if (series == HD_MET_PAUSED)
+    if (series == HD_MET_PAUSED && !hd_store_is_pg(st))
         hd_db_bind_int64(s, 1, now_ms, NULL);
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while ((step = hd_db_step(s, err)) == 1) {

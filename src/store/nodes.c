@@ -1,18 +1,20 @@
-/* nodes: the dispatcher nodes that share a store (issue 23, stage 4a).
- *
- * A `herald run` or `herald send` registers a row at start (host, process
- * id, herald's version), moves its heartbeat_at once a second while it
- * runs and sets stopped_at when it exits cleanly; `herald nodes` lists the
- * rows with what each holds in flight. Times are wall-clock seconds, not
- * the business clock a test may set (HERALD_NOW), since they are compared
- * across processes. On PostgreSQL a node's id is the lease_owner of what it
- * claims, and recovery (queue.c's hd_store_recover_nodes) requeues what a
- * node holds once its beat is older than the lease: liveness by heartbeat,
- * on any machine. On SQLite the rows are kept for `herald nodes` alone;
- * leases there still name the process and recovery asks kill(pid, 0), so
- * what a node holds is counted by its pid while it runs, and a beat that
- * would wait for another process's write lock is skipped. Both engines
- * spell every statement here alike. */
+/* nodes: the dispatcher nodes that share a store (issue 23, stage 4a). A
+ * `herald run` or `herald send` registers a row at start (host, process id,
+ * herald's version), moves its heartbeat_at once a second while it runs and
+ * sets stopped_at when it exits cleanly; `herald nodes` lists the rows with
+ * what each holds in flight. Times are wall-clock seconds, not the business
+ * clock a test may set (HERALD_NOW), since they are compared across
+ * processes: on PostgreSQL the server's (HD_PG_NOW_S), since they are
+ * compared across machines too, whose clocks may differ (a node whose clock
+ * ran ahead took a beating node's work: a review found it). On PostgreSQL a
+ * node's id is the lease_owner of what it claims, and recovery (queue.c's
+ * hd_store_recover_nodes) requeues what a node holds once its beat is older
+ * than the lease: liveness by heartbeat, on any machine. On SQLite the rows
+ * are kept for `herald nodes` alone; leases there still name the process and
+ * recovery asks kill(pid, 0), so what a node holds is counted by its pid
+ * while it runs, and a beat that would wait for another process's write lock
+ * is skipped. Both engines spell every statement here alike, but for the
+ * time. */
 #include "store_int.h"
 
 #include "db.h"
@@ -27,16 +29,20 @@ int hd_store_node_register(struct hd_store *st, const char *host, int64_t pid, c
                            int64_t now, int64_t *id, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
+    bool pg = hd_store_is_pg(st);
     int rc = hd_db_prepare(st->conn,
-                           "INSERT INTO nodes (host, pid, version, started_at, heartbeat_at) "
-                           "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+                           pg ? "INSERT INTO nodes (host, pid, version, started_at, heartbeat_at) "
+                                "VALUES (?1, ?2, ?3, " HD_PG_NOW_S ", " HD_PG_NOW_S ") RETURNING id"
+                              : "INSERT INTO nodes (host, pid, version, started_at, heartbeat_at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
                            &s, err);
     if (rc < 0)
         return hd_store_dfail(err, rc, "registering the node");
     hd_db_bind_text(s, 1, host, NULL);
     hd_db_bind_int64(s, 2, pid, NULL);
     hd_db_bind_text(s, 3, version, NULL);
-    hd_db_bind_int64(s, 4, now, NULL);
+    if (!pg)
+        hd_db_bind_int64(s, 4, now, NULL);
     int step = hd_db_step(s, err);
     if (step == 1)
         *id = hd_db_col_int64(s, 0);
@@ -48,16 +54,28 @@ int hd_store_node_register(struct hd_store *st, const char *host, int64_t pid, c
     return rc;
 }
 
-/* One UPDATE of the node's row, now in column col (a literal). */
-static int node_set(struct hd_store *st, const char *sql, int64_t id, int64_t now, const char *what,
-                    struct hd_err *err)
+int hd_store_node_clock(struct hd_store *st, int64_t now, int64_t *out, struct hd_err *err)
+{
+    *out = now;
+    if (!hd_store_is_pg(st))
+        return 0;
+    int rc = hd_db_query_int64(st->conn, "SELECT " HD_PG_NOW_S, out, err);
+    return rc < 0 ? hd_store_dfail(err, rc, "reading the server's clock") : 0;
+}
+
+/* One UPDATE of the node's row: sql with now as ?2, or on PostgreSQL
+ * pg_sql, which takes the server's time instead. */
+static int node_set(struct hd_store *st, const char *sql, const char *pg_sql, int64_t id,
+                    int64_t now, const char *what, struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc = hd_db_prepare(st->conn, sql, &s, err);
+    bool pg = hd_store_is_pg(st);
+    int rc = hd_db_prepare(st->conn, pg ? pg_sql : sql, &s, err);
     if (rc < 0)
         return hd_store_dfail(err, rc, what);
     hd_db_bind_int64(s, 1, id, NULL);
-    hd_db_bind_int64(s, 2, now, NULL);
+    if (!pg)
+        hd_db_bind_int64(s, 2, now, NULL);
     if ((rc = hd_db_step(s, err)) < 0)
         rc = hd_store_dfail(err, rc, what);
     hd_db_finalize(s);
@@ -103,11 +121,10 @@ int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_e
     if (st->db)
         return beat_sqlite(st, id, now, err);
     if ((rc = hd_store_dcached(st, DSLOT_NODE_BEAT,
-                               "UPDATE nodes SET heartbeat_at = ?2 WHERE id = ?1", NULL, &s, err)) <
-        0)
+                               "UPDATE nodes SET heartbeat_at = " HD_PG_NOW_S " WHERE id = ?1",
+                               NULL, &s, err)) < 0)
         return hd_store_dfail(err, rc, "recording the node's heartbeat");
     hd_db_bind_int64(s, 1, id, NULL);
-    hd_db_bind_int64(s, 2, now, NULL);
     rc = hd_db_step(s, err);
     hd_db_reset(s);
     return rc < 0 ? hd_store_dfail(err, rc, "recording the node's heartbeat") : 0;
@@ -115,8 +132,10 @@ int hd_store_node_beat(struct hd_store *st, int64_t id, int64_t now, struct hd_e
 
 int hd_store_node_stop(struct hd_store *st, int64_t id, int64_t now, struct hd_err *err)
 {
-    return node_set(st, "UPDATE nodes SET heartbeat_at = ?2, stopped_at = ?2 WHERE id = ?1", id,
-                    now, "recording the node's stop", err);
+    return node_set(st, "UPDATE nodes SET heartbeat_at = ?2, stopped_at = ?2 WHERE id = ?1",
+                    "UPDATE nodes SET heartbeat_at = " HD_PG_NOW_S ", stopped_at = " HD_PG_NOW_S
+                    " WHERE id = ?1",
+                    id, now, "recording the node's stop", err);
 }
 
 /* What a node holds: on PostgreSQL under its id, on SQLite under its

@@ -25,14 +25,16 @@
  * Pauses travel the same way, at once and outside any transaction: a
  * throttled node publishes a provider's pause on its listening connection
  * (hd_store_pause_publish: `SELECT pg_notify('herald_pause', 'PROVIDER
- * UNTIL_MS')`, then the provider_pauses upsert, each in its own autocommit
- * transaction, the upsert giving up after LOCK_MS behind a batch that holds
- * the row), and every node takes the hints in without blocking at each turn
- * of its loop (hd_store_pause_hints: PQconsumeInput and PQnotifies, no round
- * trip). The payload is a provider's name from the configuration, whose
- * names are letters, digits, '_', '-' and '.' only (checked again on both
- * sides), and a number. The provider_pauses table stays the truth, read
- * every 100 ms as before: a node that missed a hint finds the pause there. */
+ * MS_LEFT')`, the pause's milliseconds left, since the nodes' clocks may
+ * differ, then the provider_pauses upsert of its end on the server's clock,
+ * each in its own autocommit transaction, the upsert giving up after LOCK_MS
+ * behind a batch that holds the row), and every node takes the hints in
+ * without blocking at each turn of its loop (hd_store_pause_hints:
+ * PQconsumeInput and PQnotifies, no round trip). The payload is a provider's
+ * name from the configuration, whose names are letters, digits, '_', '-' and
+ * '.' only (checked again on both sides), and a number. The provider_pauses
+ * table stays the truth, read every 100 ms as before: a node that missed a
+ * hint finds the pause there. */
 #include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
@@ -146,9 +148,10 @@ static void keep_hint(struct hd_store *st, const char *payload)
     memcpy(name, payload, (size_t)(sp - payload));
     name[sp - payload] = '\0';
     char *end;
-    long long until = strtoll(sp + 1, &end, 10);
-    if (!name_ok(name, sizeof name) || *end || end == sp + 1 || until <= 0)
+    long long left = strtoll(sp + 1, &end, 10); /* ms: the nodes' clocks may differ */
+    if (!name_ok(name, sizeof name) || *end || end == sp + 1 || left <= 0)
         return;
+    int64_t until = hd_clock_now_ms(NULL) + left;
     size_t i = 0;
     while (i < st->nhints && strcmp(st->hints[i].provider, name) != 0)
         i++;
@@ -184,17 +187,16 @@ static int take_in(struct hd_store *st)
     return -1;
 }
 
-/* Runs sql on the listener with the provider and the time bound: a hint,
- * so a failure is ignored. */
-static void publish_one(struct hd_store *st, const char *sql, const char *provider,
-                        int64_t until_ms)
+/* Runs sql on the listener with the provider and the pause's ms left: a
+ * hint, so a failure is ignored. */
+static void publish_one(struct hd_store *st, const char *sql, const char *provider, int64_t left_ms)
 {
     struct hd_db_stmt *s = NULL;
     struct hd_err ignored = {0};
     if (hd_db_prepare(st->listener, sql, &s, &ignored) < 0)
         return;
     hd_db_bind_text(s, 1, provider, NULL);
-    hd_db_bind_int64(s, 2, until_ms, NULL);
+    hd_db_bind_int64(s, 2, left_ms, NULL);
     hd_db_step(s, &ignored);
     hd_db_finalize(s);
 }
@@ -203,13 +205,16 @@ void hd_store_pause_publish(struct hd_store *st, const char *provider, int64_t u
 {
     if (!st->listener || !name_ok(provider, sizeof st->hints[0].provider))
         return; /* the batch's write carries it to the table */
+    /* the time left, not the end: the nodes' clocks may differ (the table
+     * holds the end on the server's) */
+    int64_t left = until_ms - hd_clock_now_ms(NULL);
     publish_one(st, "SELECT pg_notify('" PAUSES "', ?1 || ' ' || CAST(?2 AS BIGINT))", provider,
-                until_ms); /* a hint: the table is read anyway */
+                left); /* a hint: the table is read anyway */
     publish_one(st,
-                "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
-                "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, " HD_PG_NOW_MS
+                " + ?2) ON CONFLICT (provider) DO UPDATE SET until_ms = "
                 "greatest(provider_pauses.until_ms, excluded.until_ms)",
-                provider, until_ms); /* locked or failed: the batch writes it too */
+                provider, left); /* locked or failed: the batch writes it too */
 }
 
 void hd_store_pause_hints(struct hd_store *st, hd_pause_cb cb, void *ud)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "herald/state.h"
+#include "herald/time.h"
 
 void hd_claimed_release(struct hd_claimed *c)
 {
@@ -434,11 +435,12 @@ out:
 }
 
 /* The owners (node ids) of messages in sending that have lost their
- * lease: no row, stopped, or no beat since now - lease. */
+ * lease: no row, stopped, or no beat for ?2 seconds (lease), on the
+ * server's clock, which the beats are on too (nodes.c). */
 #define LOST_OWNERS_SQL                                                                            \
     "SELECT DISTINCT m.lease_owner FROM messages m LEFT JOIN nodes n ON n.id = m.lease_owner "     \
     "WHERE m.state = 1 AND m.lease_owner <> ?1 AND (n.id IS NULL OR n.stopped_at IS NOT NULL OR "  \
-    "n.heartbeat_at < ?2) LIMIT 256"
+    "n.heartbeat_at < " HD_PG_NOW_S " - ?2) LIMIT 256"
 
 int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64_t lease, bool mine,
                            int64_t *n, struct hd_err *err)
@@ -456,7 +458,7 @@ int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64
         rc = hd_store_dfail(err, rc, "recovering messages");
     else {
         hd_db_bind_int64(s, 1, self, NULL);
-        hd_db_bind_int64(s, 2, now - lease, NULL);
+        hd_db_bind_int64(s, 2, lease, NULL);
         while ((step = hd_db_step(s, err)) == 1)
             owners[nowners++] = hd_db_col_int64(s, 0);
         if (step < 0)
@@ -531,21 +533,23 @@ int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t u
                             struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    /* SQLite's scalar max(), PostgreSQL's greatest() */
-    int rc = hd_db_prepare(st->conn,
-                           hd_store_is_pg(st)
-                               ? "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
-                                 "ON CONFLICT (provider) DO UPDATE SET until_ms = "
-                                 "greatest(provider_pauses.until_ms, excluded.until_ms)"
-                               : "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
-                                 "ON CONFLICT (provider) DO UPDATE SET until_ms = "
-                                 "max(until_ms, excluded.until_ms)",
-                           &s, err),
+    bool pg = hd_store_is_pg(st);
+    /* SQLite's scalar max(), PostgreSQL's greatest(); on PostgreSQL the end
+     * on the server's clock, which every node reads it by */
+    int rc = hd_db_prepare(
+            st->conn,
+            pg ? "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, " HD_PG_NOW_MS
+                 " + ?2) ON CONFLICT (provider) DO UPDATE SET "
+                 "until_ms = greatest(provider_pauses.until_ms, excluded.until_ms)"
+               : "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
+                 "ON CONFLICT (provider) DO UPDATE SET until_ms = "
+                 "max(until_ms, excluded.until_ms)",
+            &s, err),
         step;
     if (rc < 0)
         return hd_store_dfail(err, rc, "pausing a provider");
     hd_db_bind_text(s, 1, provider, NULL);
-    hd_db_bind_int64(s, 2, until_ms, NULL);
+    hd_db_bind_int64(s, 2, pg ? until_ms - hd_clock_now_ms(NULL) : until_ms, NULL);
     if ((step = hd_db_step(s, err)) < 0)
         rc = hd_store_dfail(err, step, "pausing a provider");
     hd_db_finalize(s);
@@ -556,15 +560,20 @@ int hd_store_provider_pauses(struct hd_store *st, int64_t now_ms, hd_pause_cb cb
                              struct hd_err *err)
 {
     struct hd_db_stmt *s;
+    bool pg = hd_store_is_pg(st);
+    /* on PostgreSQL what is left of each, on the server's clock */
     int rc = hd_store_dcached(st, DSLOT_PAUSES,
                               "SELECT provider, until_ms FROM provider_pauses WHERE until_ms > ?1",
-                              NULL, &s, err);
+                              "SELECT provider, until_ms - " HD_PG_NOW_MS
+                              " FROM provider_pauses WHERE until_ms > " HD_PG_NOW_MS,
+                              &s, err);
     int step;
     if (rc < 0)
         return hd_store_dfail(err, rc, "reading provider pauses");
-    hd_db_bind_int64(s, 1, now_ms, NULL);
+    if (!pg)
+        hd_db_bind_int64(s, 1, now_ms, NULL);
     while ((step = hd_db_step(s, err)) == 1)
-        cb(ud, hd_db_col_text(s, 0), hd_db_col_int64(s, 1));
+        cb(ud, hd_db_col_text(s, 0), (pg ? now_ms : 0) + hd_db_col_int64(s, 1));
     if (step < 0)
         rc = hd_store_dfail(err, step, "reading provider pauses");
     hd_db_reset(s);

@@ -354,6 +354,12 @@ enum {
     HD_SHAPE_API = 16
 };
 #define HD_CLAIM_SHAPES 32
+/* The PostgreSQL server's clock, in seconds and in milliseconds: what
+ * nodes compare across machines (heartbeats, the rescue's cutoff, provider
+ * pauses) is on it, not on each node's own clock, which may be off. */
+#define HD_PG_NOW_S "CAST(extract(epoch FROM clock_timestamp()) AS bigint)"
+#define HD_PG_NOW_MS "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)"
+
 /* A suppression test of the address expression ADDR, a column and ", ". */
 #define HD_SUP_EXISTS(ADDR) "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = " ADDR "), "
 /* HD_CONTACT_TOKENS' join of one platform's token as ALIAS. */
