@@ -136,35 +136,42 @@ static void test_formsig_multipart(void **state)
         bool want;
     } cases[] = {
         /* curl -F's shape, and a boundary quoted, after another parameter */
-        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
-             "One-Click\r\n--XyZ--\r\n",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+         "One-Click\r\n--XyZ--\r\n",
          true},
         {"Multipart/Form-Data; charset=utf-8; boundary=\"a b\"",
          "--a b\r\ncontent-disposition: form-data; name=List-Unsubscribe\r\n\r\nOne-Click\r\n"
          "--a b--",
          true},
         /* a preamble, another part first, a part with no headers, padding */
-        {ct, "hello\r\n--XyZ  \r\n\r\nx\r\n--XyZ\r\nContent-Disposition: form-data; "
-             "name=\"other\"\r\nContent-Type: text/plain\r\n\r\ny\r\n--XyZ\r\n"
-             "Content-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
-             "--XyZ--",
+        {ct,
+         "hello\r\n--XyZ  \r\n\r\nx\r\n--XyZ\r\nContent-Disposition: form-data; "
+         "name=\"other\"\r\nContent-Type: text/plain\r\n\r\ny\r\n--XyZ\r\n"
+         "Content-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+         "--XyZ--",
          true},
         /* not it: another value, another name, a name that only starts so,
          * the name in a filename, an unclosed part, no boundary, not multipart */
-        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
-             "One-Click!\r\n--XyZ--",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+         "One-Click!\r\n--XyZ--",
          false},
-        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"Unsubscribe\"\r\n\r\n"
-             "One-Click\r\n--XyZ--",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; name=\"Unsubscribe\"\r\n\r\n"
+         "One-Click\r\n--XyZ--",
          false},
-        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe2\"\r\n\r\n"
-             "One-Click\r\n--XyZ--",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe2\"\r\n\r\n"
+         "One-Click\r\n--XyZ--",
          false},
-        {ct, "--XyZ\r\nContent-Disposition: form-data; filename=\"List-Unsubscribe\"\r\n\r\n"
-             "One-Click\r\n--XyZ--",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; filename=\"List-Unsubscribe\"\r\n\r\n"
+         "One-Click\r\n--XyZ--",
          false},
-        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
-             "One-Click",
+        {ct,
+         "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+         "One-Click",
          false},
         {"multipart/form-data", "--XyZ\r\n\r\nOne-Click\r\n--XyZ--", false},
         {"multipart/form-datax; boundary=XyZ",
@@ -189,10 +196,8 @@ static void test_formsig_multipart(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formsig_multipart),
-        cmocka_unit_test(test_formsig_python),
-        cmocka_unit_test(test_formsig_key),
-        cmocka_unit_test(test_formsig_collect),
+        cmocka_unit_test(test_formsig_multipart),   cmocka_unit_test(test_formsig_python),
+        cmocka_unit_test(test_formsig_key),         cmocka_unit_test(test_formsig_collect),
         cmocka_unit_test(test_formsig_collect_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

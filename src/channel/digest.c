@@ -100,7 +100,7 @@ typedef uint8_t v32b __attribute__((vector_size(LANES * sizeof(uint32_t))));
         v8 r[LANES], t[LANES], u[LANES];                                                           \
         for (int l = 0; l < LANES; l++) {                                                          \
             memcpy(&r[l], blk[l] + 32 * (half), sizeof r[l]);                                      \
-            r[l] = (v8)__builtin_shufflevector((v32b)r[l], (v32b)r[l], SWAP32);                   \
+            r[l] = (v8)__builtin_shufflevector((v32b)r[l], (v32b)r[l], SWAP32);                    \
         }                                                                                          \
         for (int l = 0; l < LANES; l += 2)                                                         \
             t[l] = LO32(r[l], r[l + 1]), t[l + 1] = HI32(r[l], r[l + 1]);                          \

@@ -387,8 +387,7 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
  * sender's events carry. message is the number found, not r's own: a
  * pending event kept with the sender's id alone has none (and, looked for
  * by that id on the accepted row, was never applied: a review found it). */
-static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
-                       int64_t message)
+static bool by_message(const struct hd_receipt_ctx *c, const struct hd_receipt *r, int64_t message)
 {
     const struct hd_provider_cfg *p = hd_config_provider(c->cfg, r->provider);
     return message && p &&

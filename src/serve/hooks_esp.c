@@ -4,22 +4,23 @@
  * hooks_sns.c), where PROVIDER is the smtp (or outbox) provider the mail
  * went out through and holds the sender's webhook keys.
  *
- * Authentication comes first, as each sender documents it: Postmark's
- * Basic auth is checked when the headers are in, before any body is read;
+ * Authentication comes first, as each sender documents it: Postmark's Basic
+ * auth is checked when the headers are in, before any body is read;
  * SendGrid's ECDSA P-256 signature (over the timestamp header and the raw
- * body) and Mailgun's HMAC-SHA256 (of its timestamp and token, which sit
- * in the body) once the body is in (bounded by ESP_BODY_MAX), before any
- * event is used. Mailgun's signature does not cover the events, so, as
- * Mailgun says to, its timestamp must be within MAILGUN_TOLERANCE of now
- * and its token not one taken before (struct hd_seen): else a captured
- * signature block would carry any events, again and again. Each event is then turned into herald's words
- * (delivered, bounced with its code and diagnostic, complained, opened,
- * unsubscribed, undelivered) and kept through dispatch/receipt.c, matched
- * on the message number the mail carried (mime.c writes it where each
- * sender echoes it back), or, without it, on the sender's own id of the
- * message, which the writer kept at send time (gateway_ids); 200 is answered only once every event
- * is committed, and a sender retrying gets "duplicate": the event's own id (or the sender's message
- * id) and the word make one row. */
+ * body) and Mailgun's HMAC-SHA256 (of its timestamp and token, which sit in
+ * the body) once the body is in (bounded by ESP_BODY_MAX), before any event
+ * is used. Mailgun's signature does not cover the events, so, as Mailgun
+ * says to, its timestamp must be within MAILGUN_TOLERANCE of now and its
+ * token not one taken before (struct hd_seen): else a captured signature
+ * block would carry any events, again and again. Each event is then turned
+ * into herald's words (delivered, bounced with its code and diagnostic,
+ * complained, opened, unsubscribed, undelivered) and kept through
+ * dispatch/receipt.c, matched on the message number the mail carried (mime.c
+ * writes it where each sender echoes it back), or, without it, on the
+ * sender's own id of the message, which the writer kept at send time
+ * (gateway_ids); 200 is answered only once every event is committed, and a
+ * sender retrying gets "duplicate": the event's own id (or the sender's
+ * message id) and the word make one row. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

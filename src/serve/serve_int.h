@@ -354,7 +354,7 @@ struct hd_esp_event {
 struct hd_esp_events {
     struct hd_esp_event v[EVENTS_MAX];
     size_t n;
-    size_t next; /* SendGrid: the batch's event to read next (0: all read) */
+    size_t next;                /* SendGrid: the batch's event to read next (0: all read) */
     char ids[EVENTS_MAX][24];   /* a number turned id (Postmark's bounce ID) */
     char pids[EVENTS_MAX][128]; /* the sender's message id, cut out of its text */
 };

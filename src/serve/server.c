@@ -47,7 +47,7 @@
  * commits */
 #define STORE_WAL_PAGES 10000
 #define STORE_CACHE_KIB (64 * 1024)
-#define BODY_KEEP 64 /* the page's body is 35 bytes, RFC 8058's 26 */
+#define BODY_KEEP 64           /* the page's body is 35 bytes, RFC 8058's 26 */
 #define ONECLICK_BODY_MAX 1024 /* RFC 8058's as multipart/form-data: a few hundred */
 
 static const struct {
@@ -560,8 +560,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         hd_unsub_clicked(s, &q->click, &a);
         return answer(c, q, &a);
     }
-    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ctype =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!q->u.fault && hd_unsub_is_oneclick(q->body, len, ctype)) {
         q->click.tok = q->u.tok;
         q->click.conn = c;
