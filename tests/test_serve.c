@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -874,6 +875,39 @@ static void test_serve_lint_compliance(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "sms_optout_zh: give the wording");
     tu_run_release(&r);
+    /* a wording longer than lint keeps whole is refused (it was cut to 63
+     * bytes, and an SMS with the cut one passed) */
+    struct hd_buf w;
+    hd_buf_init(&w);
+    hd_buf_adds(&w, "secret_file = var/herald.secret\n[lint]\nsms_optout_zh = ");
+    for (int i = 0; i < 90; i++)
+        hd_buf_adds(&w, "退");
+    hd_buf_adds(&w, "\n");
+    write_conf("h.conf", w.data);
+    hd_buf_release(&w);
+    tu_herald(&r, dir, NULL, "template", "lint", "receipt", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "sms_optout_zh: 270 bytes, over 255");
+    tu_run_release(&r);
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    /* a base part whose link is in a partial: checked with each locale's
+     * partials too (a zh-CN footer without it passed lint, and zh-CN
+     * recipients got mail without a link: a review found it) */
+    char *parts = tu_path(dir, "tpl/partials");
+    assert_true(mkdir(parts, 0755) == 0 || errno == EEXIST);
+    free(parts);
+    write_file("tpl/partials/foot.mustache", "Footer {{ unsubscribe_url }}\n");
+    write_file("tpl/partials/foot.zh-CN.mustache", "页脚\n");
+    write_file("tpl/loc.tmpl", "category: marketing\nfrom: A <a@example.com>\n\n"
+                               "--- email.subject\nHi\n--- email.text\nNews {{> foot}}\n");
+    write_file("tpl/loc.zh-CN.tmpl", "--- email.subject\n你好\n");
+    tu_herald(&r, dir, NULL, "template", "lint", "loc", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "loc.tmpl:6: error: email.text (for zh-CN, with its partials): a "
+                           "marketing email must carry");
+    tu_run_release(&r);
+    write_file("tpl/partials/foot.zh-CN.mustache", "页脚 {{ preferences_url }}\n");
+    TU_HERALD_OK(dir, "template", "lint", "loc");
 }
 
 int main(void)

@@ -263,6 +263,7 @@ struct hd_config {
                                                * default file is absent */
     } receipts;                               /* [receipts] */
     char *sms_optout_zh;                      /* [lint] sms_optout_zh; default 回T退订 */
+#define HD_SMS_OPTOUT_MAX 255 /* bytes of sms_optout_zh at most */
     struct hd_bounces_cfg bounces;            /* [bounces] */
     struct hd_webhook_cfg *webhooks;          /* [webhook NAME], in file order */
     size_t nwebhooks;

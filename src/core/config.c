@@ -696,6 +696,9 @@ static int on_lint(struct parse *ps, const char *key, const char *v)
     ps->lint_seen = true;
     if (!*v)
         return fail(ps, "sms_optout_zh: give the wording (default 回T退订)");
+    if (strlen(v) > HD_SMS_OPTOUT_MAX) /* template lint keeps it whole (tpl.c) */
+        return fail(ps, "sms_optout_zh: %zu bytes, over %d: a shorter wording", strlen(v),
+                    HD_SMS_OPTOUT_MAX);
     free(ps->cfg->sms_optout_zh);
     ps->cfg->sms_optout_zh = hd_xstrdup(v);
     return 1;

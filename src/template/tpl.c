@@ -109,7 +109,9 @@ struct hd_tpl_set {
     void (*collect)(void *ud, const struct hd_err *e);
     void *collect_ud;
     char sms_max_who[160];  /* which provider that is */
-    char sms_optout_zh[64]; /* lint: what a zh-CN marketing SMS must carry; "" for 回T退订 */
+    /* lint: what a zh-CN marketing SMS must carry; "" for 回T退订 (the
+     * configuration refuses a longer one, so it is never cut) */
+    char sms_optout_zh[HD_SMS_OPTOUT_MAX + 1];
     struct sms_prov {       /* lint: the SMS channel's providers and what they need */
         char who[160];
         int need; /* enum hd_sms_need */
@@ -1413,39 +1415,86 @@ static void lint_sms_optout_zh(struct lint *l, const struct hd_tpl *t, const str
               w);
 }
 
-/* A marketing email's text and HTML parts each carry the recipient's
- * unsubscribe or preferences link (RFC 8058; Gmail's and Yahoo's bulk
- * sender rules): rendered with markers for both, one must show. A link
- * inside a section that needs data does not count. */
-static void lint_email_links(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
-                             const struct part *p)
+/* Whether part p, rendered for locale (its partials that locale's), shows
+ * one of the links: rendered with a marker for both. */
+static bool links_shown(const struct hd_tpl *t, const struct part *p, const char *locale)
 {
     static const char mark[] = "herald-lint-link-marker";
-    if (t->files[0].category != HD_CAT_MARKETING || !p->mst ||
-        (p->kind != HD_PART_EMAIL_TEXT && p->kind != HD_PART_EMAIL_HTML))
-        return;
     struct hd_fmt *fmt = hd_fmt_new();
     json_t *data = json_pack("{s:s, s:s}", "unsubscribe_url", mark, "preferences_url", mark);
     struct hd_tpl_req req = {
-        .locale = f->locale, .variant = p->variant, .data = data, .fmt = fmt, .lenient = true};
+        .locale = locale, .variant = p->variant, .data = data, .fmt = fmt, .lenient = true};
     struct presolve ps;
     struct hd_mst_env env;
     struct hd_buf out;
     struct hd_err e = {0};
     hd_buf_init(&out);
     env_for(t, p->kind, &req, &ps, &env);
-    if (hd_mst_render(p->mst, data, &env, &out, &e) == 0 &&
-        !strstr(out.data ? out.data : "", mark)) {
-        char where[300];
-        snprintf(where, sizeof where, "%s:%d", f->display, p->line);
-        issue(l, true, where,
-              "%s%s%s: a marketing email must carry {{unsubscribe_url}} or {{preferences_url}} "
-              "(one-click unsubscribe: RFC 8058, Gmail's and Yahoo's bulk sender rules)",
-              part_names[p->kind], p->variant ? " @" : "", p->variant ? p->variant : "");
-    }
+    bool shown = hd_mst_render(p->mst, data, &env, &out, &e) < 0 ||
+                 strstr(out.data ? out.data : "", mark) != NULL;
     hd_buf_release(&out);
     json_decref(data);
     hd_fmt_free(fmt);
+    return shown;
+}
+
+/* The locales of the set's partials (partials/NAME.LOCALE.mustache) and of
+ * t's files, each once, into v (n of them, at most max). */
+static size_t lint_locales(const struct hd_tpl *t, char (*v)[64], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 1; i < t->nfiles && n < max; i++)
+        snprintf(v[n++], sizeof *v, "%s", t->files[i].locale);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/partials", t->set->dir);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL && n < max;) {
+        const char *dot = strchr(e->d_name, '.'), *ext = strrchr(e->d_name, '.');
+        if (!dot || dot == ext || strcmp(ext, ".mustache") != 0 || (size_t)(ext - dot - 1) >= 64)
+            continue;
+        char loc[64];
+        snprintf(loc, sizeof loc, "%.*s", (int)(ext - dot - 1), dot + 1);
+        size_t k = 0;
+        while (k < n && strcmp(v[k], loc) != 0)
+            k++;
+        if (k == n)
+            snprintf(v[n++], sizeof *v, "%s", loc);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A marketing email's text and HTML parts each carry the recipient's
+ * unsubscribe or preferences link (RFC 8058; Gmail's and Yahoo's bulk
+ * sender rules): rendered with markers for both, one must show. A link
+ * inside a section that needs data does not count. A base file's part is
+ * also rendered for each locale that takes it (a locale file without its
+ * own, or a partial's locale), with that locale's partials: a localized
+ * footer without the link left those recipients without one while lint
+ * passed (a review found it). */
+static void lint_email_links(struct lint *l, const struct hd_tpl *t, const struct tfile *f,
+                             const struct part *p)
+{
+    if (t->files[0].category != HD_CAT_MARKETING || !p->mst ||
+        (p->kind != HD_PART_EMAIL_TEXT && p->kind != HD_PART_EMAIL_HTML))
+        return;
+    char locales[32][64], where[300];
+    size_t n = f->locale ? 0 : lint_locales(t, locales, 32);
+    const char *missing = links_shown(t, p, f->locale) ? NULL : f->locale ? f->locale : "";
+    for (size_t i = 0; !missing && i < n; i++)
+        if (find_part(t, p->kind, locales[i], p->variant, NULL) == p &&
+            !links_shown(t, p, locales[i]))
+            missing = locales[i];
+    if (!missing)
+        return;
+    snprintf(where, sizeof where, "%s:%d", f->display, p->line);
+    issue(l, true, where,
+          "%s%s%s%s%s%s: a marketing email must carry {{unsubscribe_url}} or {{preferences_url}} "
+          "(one-click unsubscribe: RFC 8058, Gmail's and Yahoo's bulk sender rules)",
+          part_names[p->kind], p->variant ? " @" : "", p->variant ? p->variant : "",
+          *missing && !f->locale ? " (for " : "", *missing && !f->locale ? missing : "",
+          *missing && !f->locale ? ", with its partials)" : "");
 }
 
 /* Renders a part with no data (strictness off): the static text, for the
