@@ -195,6 +195,13 @@ static void test_mime_long_subject(void **state)
     assert_contains(msg, "Subject: Your membership expires soon: renew today and keep every "
                          "benefit\r\n you have enjoyed this year\r\n");
     free(msg);
+    /* text that looks like an encoded-word is encoded itself: as it was,
+     * mail clients showed "Hi Hello end" (a review found it) */
+    msg = build("a@example.com", "ann@example.com", "Hi =?UTF-8?B?SGVsbG8=?= end", &e);
+    assert_non_null(msg);
+    assert_not_contains(msg, "Subject: Hi =?UTF-8?B?SGVsbG8=?= end");
+    assert_contains(msg, "\r\nSubject: =?UTF-8?");
+    free(msg);
     hd_buf_release(&subj);
 }
 

@@ -173,11 +173,14 @@ static size_t encoded_words(struct hd_buf *out, const char *s, size_t n, size_t 
 /* Appends text as header content starting at column col: printable ASCII
  * folded at its spaces when every word fits a 78-column line, otherwise
  * encoded-words (which also carry an unbroken run too long for a line:
- * issue 16, a 1,200-character subject). Returns the column it ends at. */
+ * issue 16, a 1,200-character subject). Text holding "=?" is encoded too:
+ * written as it is, a run like =?UTF-8?B?...?= from a contact's data would
+ * be decoded by mail clients into other text (RFC 2047 section 7; a
+ * review found it). Returns the column it ends at. */
 static size_t header_text(struct hd_buf *out, const char *s, size_t col)
 {
     size_t n = strlen(s);
-    if (ascii(s, n) && words_fit(s, n, col))
+    if (ascii(s, n) && words_fit(s, n, col) && !strstr(s, "=?"))
         return fold_ascii(out, s, n, col);
     return encoded_words(out, s, n, col);
 }
