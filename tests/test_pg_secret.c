@@ -207,6 +207,20 @@ static void test_pg_secret_copy_offers_one_side(void **state)
     assert_contains(r.err, "no password supplied");
     assert_hidden(&r, "pw-Kd72v");
     tu_run_release(&r);
+    /* nor to --db naming b: init and a read (a review saw them sent it) */
+    tu_herald(&r, dir, NULL, "--db", to, "init", NULL);
+    assert_true(r.status != 0);
+    assert_contains(r.err, "no password supplied");
+    assert_hidden(&r, "pw-Kd72v");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "--db", to, "contacts", "list", NULL);
+    assert_true(r.status != 0);
+    assert_contains(r.err, "no password supplied");
+    tu_run_release(&r);
+    /* the configured database itself, named by --db as it is written: offered */
+    tu_herald(&r, dir, NULL, "--db", from, "contacts", "list", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
 
     /* b's own password from a pgpass file (0600, else libpq ignores it) */
     char *pass = tu_path(dir, "pgpass");

@@ -222,6 +222,10 @@ long long cmd_parse_count(const char *s);
 /* Opens the store at the context's path (not creating it); does nothing when
  * it is already open. */
 int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err);
+/* The configuration's database password, for target only when it is
+ * written exactly as the configuration's database: a --db naming another
+ * server is never sent it (its own comes from ~/.pgpass); NULL else. */
+const char *cmd_db_password(const struct hd_ctx *ctx, const char *target);
 /* Prints an epoch time as ISO 8601 into buf. */
 const char *cmd_time(long long t, char *buf, unsigned size);
 

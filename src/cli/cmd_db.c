@@ -57,14 +57,6 @@ static int check_target(const char *which, const char *target)
     return cmd_usage("db copy", db_usage, "%s: %s (a command line shows in ps)", which, bad);
 }
 
-/* The configured password, for target only if it is the configured database. */
-static const char *password_for(const struct hd_ctx *ctx, const char *target)
-{
-    if (!ctx->cfg || !ctx->cfg->database || strcmp(ctx->cfg->database, target) != 0)
-        return NULL;
-    return ctx->cfg->database_password.value;
-}
-
 static void summary(const char *from, const char *to, const struct hd_store_copy_report *rep)
 {
     char *f = hd_store_target_redact(from), *t = hd_store_target_redact(to);
@@ -97,8 +89,8 @@ int cmd_db(struct hd_ctx *ctx, int argc, char **argv)
         return rc;
     hd_progress_init(&p, ctx->progress, stderr, "rows", 0);
     struct hd_store_copy_opts o = {
-        .from_password = password_for(ctx, from),
-        .to_password = password_for(ctx, to),
+        .from_password = cmd_db_password(ctx, from),
+        .to_password = cmd_db_password(ctx, to),
         .batch = batch,
         .progress = &p,
     };

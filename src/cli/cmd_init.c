@@ -61,7 +61,7 @@ static int init_pg(struct hd_ctx *ctx, const char *target)
 {
     struct hd_err err = {0};
     int before = 0, after = 0;
-    if (hd_store_pg_init(target, ctx->cfg->database_password.value, &before, &after, &err) < 0)
+    if (hd_store_pg_init(target, cmd_db_password(ctx, target), &before, &after, &err) < 0)
         return cmd_fail(ctx, &err);
     char *where = hd_store_target_redact(target);
     if (before == 0)

@@ -289,13 +289,21 @@ const char *cmd_time(long long t, char *buf, unsigned size)
     return buf;
 }
 
+const char *cmd_db_password(const struct hd_ctx *ctx, const char *target)
+{
+    if (!ctx->cfg || !ctx->cfg->database || !target || strcmp(ctx->cfg->database, target) != 0)
+        return NULL;
+    return ctx->cfg->database_password.value;
+}
+
 int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err)
 {
     if (ctx->store) /* already open: one command may need it in two places */
         return 0;
+    const char *path = hd_ctx_db_path(ctx);
     struct hd_store_opts opts = {.busy_timeout_ms = ctx->cfg ? ctx->cfg->busy_timeout * 1000 : 0,
-                                 .password = ctx->cfg ? ctx->cfg->database_password.value : NULL};
-    return hd_store_open(hd_ctx_db_path(ctx), &opts, &ctx->store, err);
+                                 .password = cmd_db_password(ctx, path)};
+    return hd_store_open(path, &opts, &ctx->store, err);
 }
 
 /* A contact as a JSON object (attributes parsed back into JSON). */
