@@ -35,6 +35,9 @@ struct hd_store_copy_opts {
     const char *to_password;      /* for to, likewise: each side is offered only its own */
     int batch;                    /* rows per transaction; 0: 5,000 */
     struct hd_progress *progress; /* may be NULL */
+    /* asked between transactions; true (Ctrl-C, SIGTERM) ends the copy as
+     * a failure does, TO emptied again; NULL: never */
+    bool (*stopped)(void);
 };
 
 #define HD_STORE_COPY_TABLES 40

@@ -32,8 +32,9 @@ static const char db_usage[] =
     "~/.pgpass, or from the configuration's database_password_env or _file for\n"
     "the side that is the configuration's database (exactly as written there)\n"
     "and no other. A URI with a password in it is refused: a command line shows\n"
-    "in ps. After a failure TO is incomplete: empty it (or make a new one)\n"
-    "before copying again.\n";
+    "in ps. After a failure, or Ctrl-C or SIGTERM, TO is emptied again, as it was\n"
+    "before the copy, so the same command can run again (a copy killed outright\n"
+    "leaves TO partial: empty it, or make a new one, before copying again).\n";
 
 static int db_opt(void *ud, int id, const char *arg)
 {
@@ -93,7 +94,9 @@ int cmd_db(struct hd_ctx *ctx, int argc, char **argv)
         .to_password = cmd_db_password(ctx, to),
         .batch = batch,
         .progress = &p,
+        .stopped = cli_stopped,
     };
+    cli_catch_signals(); /* Ctrl-C or SIGTERM: the copy undone, TO as it was */
     if (hd_store_copy(from, to, &o, &rep, &err) < 0)
         return cmd_fail(ctx, &err);
     summary(from, to, &rep);

@@ -126,6 +126,17 @@ static int schema_version(struct hd_db *db, int *v, struct hd_err *err)
     return rc;
 }
 
+/* A side whose schema version is not this herald's: an older one is
+ * brought forward by init, a newer one needs a newer herald (the advice
+ * said init for both). */
+static int version_fail(const struct hd_db *db, const char *side, int v, struct hd_err *err)
+{
+    int mine = hd_store_schema_version();
+    return hd_err_set(err, HD_E_STORE, "the %s '%s' has schema version %d, this herald's is %d: %s",
+                      side, db->where, v, mine,
+                      v < mine ? "run 'herald init' on it first" : "upgrade herald");
+}
+
 /* A SQLite file that is missing or empty: the copy makes the store. */
 static bool sqlite_new(const char *path)
 {
@@ -143,10 +154,7 @@ static int open_source(const char *from, const char *password, struct hd_db **db
         (rc = schema_version(*db, &v, err)) < 0)
         return rc;
     if (v != hd_store_schema_version())
-        return hd_err_set(err, HD_E_STORE,
-                          "the source '%s' has schema version %d, this herald's is %d: run "
-                          "'herald init' on it first",
-                          (*db)->where, v, hd_store_schema_version());
+        return version_fail(*db, "source", v, err);
     return check_tables(*db, "source", err);
 }
 
@@ -184,10 +192,7 @@ static int open_target(const char *to, const char *password, struct hd_db **db, 
         *created = true;
     }
     if (v != hd_store_schema_version())
-        return hd_err_set(err, HD_E_STORE,
-                          "the target '%s' has schema version %d, this herald's is %d: run "
-                          "'herald init' on it first",
-                          (*db)->where, v, hd_store_schema_version());
+        return version_fail(*db, "target", v, err);
     return check_tables(*db, "target", err);
 }
 
@@ -214,6 +219,7 @@ struct run {
     struct hd_db *from, *to;
     int batch;
     struct hd_progress *progress;
+    bool (*stopped)(void);
     uint64_t done;
 };
 
@@ -325,6 +331,10 @@ static int copy_rows(struct run *r, const char *table, struct hd_db_stmt *src, s
         if (commit) {
             if ((rc = hd_db_commit(r->to, err)) < 0 || (rc = hd_db_begin(r->to, err)) < 0)
                 return rc;
+            /* interrupted: undone as a failure is (an interrupted copy was
+             * left half-written, and refused when run again: a review) */
+            if (r->stopped && r->stopped())
+                return hd_err_set(err, HD_E_INVALID, "interrupted");
             if (r->progress)
                 hd_progress_update(r->progress, r->done, r->done);
         }
@@ -597,6 +607,7 @@ int hd_store_copy(const char *from, const char *to, const struct hd_store_copy_o
     memset(rep, 0, sizeof *rep);
     r.batch = opts->batch > 0 ? opts->batch : 5000;
     r.progress = opts->progress;
+    r.stopped = opts->stopped;
     if (strcmp(from, to) == 0)
         return hd_err_set(err, HD_E_USAGE, "the source and the target are the same store");
     if ((rc = open_source(from, opts->from_password, &r.from, err)) < 0 ||
