@@ -210,11 +210,8 @@ void hd_store_pause_publish(struct hd_store *st, const char *provider, int64_t u
     int64_t left = until_ms - hd_clock_now_ms(NULL);
     publish_one(st, "SELECT pg_notify('" PAUSES "', ?1 || ' ' || CAST(?2 AS BIGINT))", provider,
                 left); /* a hint: the table is read anyway */
-    publish_one(st,
-                "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, " HD_PG_NOW_MS
-                " + ?2) ON CONFLICT (provider) DO UPDATE SET until_ms = "
-                "greatest(provider_pauses.until_ms, excluded.until_ms)",
-                provider, left); /* locked or failed: the batch writes it too */
+    publish_one(st, HD_PG_PAUSE_UPSERT, provider,
+                left); /* locked or failed: the batch writes it too */
 }
 
 void hd_store_pause_hints(struct hd_store *st, hd_pause_cb cb, void *ud)

@@ -538,9 +538,7 @@ int hd_store_provider_pause(struct hd_store *st, const char *provider, int64_t u
      * on the server's clock, which every node reads it by */
     int rc = hd_db_prepare(
             st->conn,
-            pg ? "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, " HD_PG_NOW_MS
-                 " + ?2) ON CONFLICT (provider) DO UPDATE SET "
-                 "until_ms = greatest(provider_pauses.until_ms, excluded.until_ms)"
+            pg ? HD_PG_PAUSE_UPSERT
                : "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, ?2) "
                  "ON CONFLICT (provider) DO UPDATE SET until_ms = "
                  "max(until_ms, excluded.until_ms)",

@@ -359,6 +359,12 @@ enum {
  * pauses) is on it, not on each node's own clock, which may be off. */
 #define HD_PG_NOW_S "CAST(extract(epoch FROM clock_timestamp()) AS bigint)"
 #define HD_PG_NOW_MS "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)"
+/* A provider's pause of ?2 ms from now on the server's clock, a longer one
+ * kept (hd_store_provider_pause and the pause hint's write, notify.c). */
+#define HD_PG_PAUSE_UPSERT                                                                         \
+    "INSERT INTO provider_pauses (provider, until_ms) VALUES (?1, " HD_PG_NOW_MS " + ?2) ON "      \
+    "CONFLICT (provider) DO UPDATE SET until_ms = greatest(provider_pauses.until_ms, "           \
+    "excluded.until_ms)"
 
 /* A suppression test of the address expression ADDR, a column and ", ". */
 #define HD_SUP_EXISTS(ADDR) "EXISTS (SELECT 1 FROM suppressions s WHERE s.address = " ADDR "), "
