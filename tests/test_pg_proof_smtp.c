@@ -15,7 +15,9 @@
  *            a node under ASan renders a claim's messages inside one), then
  *            SIGCONT: it comes back with results for messages it no longer
  *            holds, and with messages claimed and not sent yet (which it
- *            must give back, not send).
+ *            must give back, not send); the SMTP server is stopped too
+ *            for the moment before, so that the node has messages at the
+ *            server whose results come late.
  * Then the nodes run until nothing is open and are stopped with SIGTERM.
  * At the server: every sent message's X-Herald-Message is there, and
  * nothing else; the copies beyond one per message are at most what the
@@ -218,7 +220,14 @@ static void freeze_one(struct proof *p, int k)
     char sql[512];
     random_moment(p);
     long long before = taken_back(p, k);
+    /* the server holds its answers a moment first, so that the node is
+     * stopped with messages at the server and their results to come, the
+     * late results this proves (with none in flight, a freeze would show
+     * only the messages it had claimed and not sent) */
+    assert_int_equal(kill(p->smtp.pid, SIGSTOP), 0);
+    tp_nap(150);
     stop_between(p, k);
+    assert_int_equal(kill(p->smtp.pid, SIGCONT), 0);
     /* frozen until its beat is older than the lease and the others took
      * back everything it held (bounded); what they took back is
      * what it held */
