@@ -205,6 +205,90 @@ static void test_mime_long_subject(void **state)
     hd_buf_release(&subj);
 }
 
+/* The From display name Python's email package reads from msg: its
+ * header parser's, or for encoded-words its RFC 2047 decoder's (the
+ * parser puts a space between adjacent encoded-words of a phrase, which
+ * RFC 2047 section 6.2 says to ignore). */
+static char *python_from_name(const char *msg, bool encoded)
+{
+    char *dir = tu_tmpdir(), *f = tu_path(dir, "m.eml"), cmd[1024];
+    tu_write(f, msg);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import email, email.header as h, email.policy as p, sys\n"
+             "raw = sys.argv[2] == \"1\"\n"
+             "m = email.message_from_binary_file(open(sys.argv[1], \"rb\"),\n"
+             "                                   policy=p.compat32 if raw else p.default)\n"
+             "if raw:\n"
+             "    v = m.get_all(\"From\")[0].split(\" <\")[0]\n"
+             "    sys.stdout.write(str(h.make_header(h.decode_header(v))))\n"
+             "else:\n"
+             "    sys.stdout.write(m[\"From\"].addresses[0].display_name)' '%s' %d",
+             f, encoded);
+    char *name = tu_sh(cmd);
+    free(f);
+    tu_rmdir(dir);
+    return name;
+}
+
+/* From "name" <billing@example.com> (name quoted) built, its header lines
+ * at most 78 columns (76 with an encoded-word), and read back by Python
+ * as name; encoded says whether it went as encoded-words. */
+static void long_name_round_trip(const char *name, bool encoded)
+{
+    struct hd_buf from;
+    hd_buf_init(&from);
+    hd_buf_addc(&from, '"');
+    for (const char *c = name; *c; c++) {
+        if (*c == '"')
+            hd_buf_addc(&from, '\\');
+        hd_buf_addc(&from, *c);
+    }
+    hd_buf_adds(&from, "\" <billing@example.com>");
+    struct hd_err e = {0};
+    char *msg = build(from.data, "ann@example.com", "Hi", &e);
+    if (!msg)
+        fail_msg("%s", e.msg);
+    size_t longest, longest_ew;
+    header_lines(msg, &longest, &longest_ew);
+    if (longest > 78 || longest_ew > 76)
+        fail_msg("header lines of %zu and %zu columns:\n%s", longest, longest_ew, msg);
+    assert_int_equal(strncmp(msg, "From: =?UTF-8?", 14) == 0, encoded);
+    char *got = python_from_name(msg, encoded);
+    assert_string_equal(got, name);
+    free(got);
+    free(msg);
+    hd_buf_release(&from);
+}
+
+/* A From display name too long for one line is folded, as a quoted-string
+ * at its spaces or as encoded-words, never written past 78 columns; one
+ * longer than HD_DISPLAY_NAME_MAX refuses the message: before, it was cut
+ * there without a word. */
+static void test_mime_long_display_name(void **state)
+{
+    (void)state;
+    struct hd_buf name;
+    hd_buf_init(&name);
+    while (name.len < HD_DISPLAY_NAME_MAX - 20)
+        hd_buf_adds(&name, "Acme, Inc. \"Accounts\" ");
+    while (name.len < HD_DISPLAY_NAME_MAX)
+        hd_buf_addc(&name, 'x');
+    long_name_round_trip(name.data, false);
+    long_name_round_trip("Acme, Inc.", false);
+    /* a word too long for a line, or a non-ASCII name: encoded-words */
+    long_name_round_trip("Acme,Inc.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                         true);
+    long_name_round_trip("支付宝 Accounts Department of a Long Name, Inc. 会员续费提醒 会员续费提醒",
+                         true);
+    /* one byte more than the limit: refused, with the reason */
+    struct hd_err e = {0};
+    hd_buf_adds(&name, "y <billing@example.com>");
+    assert_null(build(name.data, "ann@example.com", "Hi", &e));
+    assert_int_equal(e.code, HD_E_INVALID);
+    assert_contains(e.msg, "header 'From': its display name is longer than 255 bytes");
+    hd_buf_release(&name);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_mime_idn_addresses),
         cmocka_unit_test(test_mime_encoded_word_lines),
         cmocka_unit_test(test_mime_long_subject),
+        cmocka_unit_test(test_mime_long_display_name),
     };
     return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
 }

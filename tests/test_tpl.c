@@ -11,6 +11,7 @@
 #include "herald/markdown.h"
 #include "herald/sms.h"
 #include "herald/tpl.h"
+#include "herald/valid.h"
 
 struct fx {
     char *dir;
@@ -264,6 +265,20 @@ static void test_tpl_lint(void **state)
     assert_contains(s.text.data, "l.tmpl:7: note: sms: GSM-7; the fixed text alone is 11 "
                                  "characters, 1 segment");
     assert_contains(s.text.data, "l.tmpl:7: note: sms: a marketing SMS should end with an opt-out");
+    hd_buf_reset(&s.text);
+    s.errors = 0;
+    /* a display name mime.c would refuse: one byte over its limit */
+    struct hd_buf n;
+    hd_buf_init(&n);
+    hd_buf_adds(&n, "category: transactional\nreply_to: \"");
+    for (int i = 0; i <= HD_DISPLAY_NAME_MAX; i++)
+        hd_buf_addc(&n, 'x');
+    hd_buf_adds(&n, "\" <a@example.com>\n--- email.subject\nHi\n--- email.text\nHello\n");
+    put(fx, "n.tmpl", n.data);
+    assert_int_equal(hd_tpl_lint(fx->set, "n", collect, &s), 1);
+    assert_contains(s.text.data,
+                    "n.tmpl: error: reply_to: the display name is longer than 255 bytes");
+    hd_buf_release(&n);
     hd_buf_reset(&s.text);
     s.errors = 0;
     /* clean but for its HTML's missing unsubscribe link (issue 18) */

@@ -54,6 +54,15 @@ bool hd_valid_phone_plan_fits(const char *s, const char *region);
 bool hd_valid_country(const char *s);
 /* True when region is a two-letter code this module knows the numbering of. */
 bool hd_valid_region_known(const char *region);
+/* The longest display name a From or Reply-To may have, in bytes: a
+ * longer one refuses the message (and fails template lint), never cut. */
+#define HD_DISPLAY_NAME_MAX 255
+
+/* The display name of "Name <addr>" (unquoted: a quoted-string's quotes
+ * and backslashes taken off) into out; "" for "addr" alone. -1 when it
+ * does not fit in size - 1 bytes. */
+int hd_valid_display_name(const char *mailbox, char *out, size_t size);
+
 /* True when s is n bytes of well-formed UTF-8 with no NUL. */
 bool hd_valid_utf8(const char *s, size_t n);
 /* Makes the string s well-formed UTF-8 in place: a character cut short at

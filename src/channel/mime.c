@@ -214,34 +214,6 @@ int hd_mime_wire_address(struct hd_valid **v, const char *addr, bool utf8_ok, ch
     return 0;
 }
 
-/* The display name of mailbox (the text before lt) into out, parsed once:
- * a quoted-string loses its quotes and backslashes, so that it is quoted
- * again only once (issue 15: "Acme" came out as "\"Acme\""). */
-static void display_name(const char *mailbox, const char *lt, char *out, size_t size)
-{
-    const char *s = mailbox, *e = lt;
-    size_t n = 0;
-    while (s < e && isspace((unsigned char)*s))
-        s++;
-    while (e > s && isspace((unsigned char)e[-1]))
-        e--;
-    bool quoted = e - s >= 2 && *s == '"' && e[-1] == '"';
-    if (quoted)
-        s++, e--;
-    for (; s < e && n < size - 1; s++) {
-        if (quoted && *s == '\\' && s + 1 < e)
-            s++;
-        out[n++] = *s;
-    }
-    if (s < e) { /* cut: drop a UTF-8 sequence the cut split */
-        while (n && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
-            n--;
-        if (n && (unsigned char)out[n - 1] >= 0xC0)
-            n--;
-    }
-    out[n] = '\0';
-}
-
 /* "Name <addr>" with the name encoded when needed and the address as it
  * goes on the wire (hd_mime_wire_address), which is also left in addr. */
 static int mailbox_header(struct hd_buf *out, const char *name, const char *mailbox, bool utf8_ok,
@@ -264,29 +236,37 @@ static int mailbox_header(struct hd_buf *out, const char *name, const char *mail
         if (rc < 0)
             return rc;
     }
+    char display[HD_DISPLAY_NAME_MAX + 1];
+    if (hd_valid_display_name(mailbox, display, sizeof display) < 0)
+        return hd_err_set(err, HD_E_INVALID,
+                          "header '%s': its display name is longer than %d bytes", name,
+                          HD_DISPLAY_NAME_MAX);
     size_t col = strlen(name) + 2;
     add3(out, "", name, ": ");
-    const char *lt = strrchr(mailbox, '<');
-    char display[256];
-    if (lt)
-        display_name(mailbox, lt, display, sizeof display);
-    if (lt && display[0]) {
-        size_t dn = strlen(display);
-        if (ascii(display, dn)) {
+    if (display[0]) {
+        size_t dn = strlen(display), qn = 0, line = HEADER_LINE;
+        char q[2 * HD_DISPLAY_NAME_MAX + 3];
+        if (ascii(display, dn) && !strstr(display, "=?")) {
             /* a quoted-string keeps specials such as ',' harmless */
-            hd_buf_addc(out, '"');
+            q[qn++] = '"';
             for (size_t i = 0; i < dn; i++) {
                 if (display[i] == '"' || display[i] == '\\')
-                    hd_buf_addc(out, '\\');
-                hd_buf_addc(out, display[i]);
+                    q[qn++] = '\\';
+                q[qn++] = display[i];
             }
-            hd_buf_addc(out, '"');
-            col = 0; /* an ASCII line is not held to RFC 2047's 76 */
-        } else {
-            col = header_text(out, display, col);
+            q[qn++] = '"';
         }
-        /* the address on the encoded-words' last line only if it fits */
-        hd_buf_adds(out, col && col + 3 + strlen(addr) > EW_LINE ? "\r\n" : "");
+        if (qn && col + qn <= HEADER_LINE) {
+            hd_buf_add(out, q, qn);
+            col += qn;
+        } else if (qn && words_fit(q, qn, col)) { /* folded at its spaces */
+            col = fold_ascii(out, q, qn, col);
+        } else { /* encoded-words fold anywhere, and keep specials harmless too */
+            col = encoded_words(out, display, dn, col);
+            line = EW_LINE;
+        }
+        /* the address on the name's last line only if it fits */
+        hd_buf_adds(out, col + 3 + strlen(addr) > line ? "\r\n" : "");
         hd_buf_addc(out, ' ');
     }
     add3(out, "<", addr, ">\r\n");

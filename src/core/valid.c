@@ -716,3 +716,32 @@ int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
         snprintf(out, size, "%s", hd_time_zone_hint(s));
     return remember(slot, s, rc, out);
 }
+
+/* The display name of mailbox (the text before its last '<') into out,
+ * parsed once: a quoted-string loses its quotes and backslashes, so that
+ * it is quoted again only once (issue 15: "Acme" came out as "\"Acme\"").
+ * -1 when it does not fit in size - 1 bytes (nothing is cut). */
+int hd_valid_display_name(const char *mailbox, char *out, size_t size)
+{
+    const char *s = mailbox, *e = strrchr(mailbox, '<');
+    size_t n = 0;
+    out[0] = '\0';
+    if (!e)
+        return 0;
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    bool quoted = e - s >= 2 && *s == '"' && e[-1] == '"';
+    if (quoted)
+        s++, e--;
+    for (; s < e; s++) {
+        if (n + 1 >= size)
+            return -1;
+        if (quoted && *s == '\\' && s + 1 < e)
+            s++;
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+    return 0;
+}

@@ -1285,6 +1285,21 @@ static bool valid_address(const char *s)
     return ok;
 }
 
+/* A file's from or reply_to (key), when set: an address, with a display
+ * name channel/mime.c takes whole. */
+static void lint_mailbox(struct lint *l, const struct tfile *f, const char *key, const char *v)
+{
+    char name[HD_DISPLAY_NAME_MAX + 1];
+    if (!v)
+        return;
+    if (!valid_address(v))
+        issue(l, true, f->display, "%s: '%s' is not an address (write Name <user@example.com>)",
+              key, v);
+    else if (hd_valid_display_name(v, name, sizeof name) < 0)
+        issue(l, true, f->display, "%s: the display name is longer than %d bytes", key,
+              HD_DISPLAY_NAME_MAX);
+}
+
 /* An sms part that is empty is never worth sending; one whose fixed text
  * alone is over what a provider of the channel accepts never goes. */
 static void lint_sms_limits(struct lint *l, const struct hd_tpl_set *set, const char *where,
@@ -1638,11 +1653,8 @@ static void lint_file(struct lint *l, const struct hd_tpl *t, const struct tfile
         if (p->kind == HD_PART_SMS_PARAMS)
             lint_sms_params(l, t, f, p);
     }
-    if (f->from && !valid_address(f->from))
-        issue(l, true, f->display, "from: '%s' is not an address (write Name <user@example.com>)",
-              f->from);
-    if (f->reply_to && !valid_address(f->reply_to))
-        issue(l, true, f->display, "reply_to: '%s' is not an address", f->reply_to);
+    lint_mailbox(l, f, "from", f->from);
+    lint_mailbox(l, f, "reply_to", f->reply_to);
     if (f->locale)
         return; /* a locale file may override any subset of parts */
     if ((has[HD_PART_EMAIL_TEXT] || has[HD_PART_EMAIL_HTML]) && !has[HD_PART_EMAIL_SUBJECT])
