@@ -276,10 +276,10 @@ static void test_mime_long_display_name(void **state)
     long_name_round_trip(name.data, false);
     long_name_round_trip("Acme, Inc.", false);
     /* a word too long for a line, or a non-ASCII name: encoded-words */
-    long_name_round_trip("Acme,Inc.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                         true);
-    long_name_round_trip("支付宝 Accounts Department of a Long Name, Inc. 会员续费提醒 会员续费提醒",
-                         true);
+    long_name_round_trip(
+        "Acme,Inc.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", true);
+    long_name_round_trip(
+        "支付宝 Accounts Department of a Long Name, Inc. 会员续费提醒 会员续费提醒", true);
     /* one byte more than the limit: refused, with the reason */
     struct hd_err e = {0};
     hd_buf_adds(&name, "y <billing@example.com>");
@@ -292,10 +292,8 @@ static void test_mime_long_display_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mime_display_name_once),
-        cmocka_unit_test(test_mime_idn_addresses),
-        cmocka_unit_test(test_mime_encoded_word_lines),
-        cmocka_unit_test(test_mime_long_subject),
+        cmocka_unit_test(test_mime_display_name_once),  cmocka_unit_test(test_mime_idn_addresses),
+        cmocka_unit_test(test_mime_encoded_word_lines), cmocka_unit_test(test_mime_long_subject),
         cmocka_unit_test(test_mime_long_display_name),
     };
     return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
