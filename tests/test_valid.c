@@ -116,6 +116,29 @@ static void test_valid_phone(void **state)
     assert_int_equal(hd_valid_phone(v, "+3", NULL, out, sizeof out), HD_VALID_BAD);
     assert_true(hd_valid_region_known("CN"));
     assert_false(hd_valid_region_known("XX"));
+    /* every region, in either case (the lookup bisects a sorted table) */
+    static const char codes[] =
+        "AE AR AT AU BE BR CA CH CN CZ DE DK EG ES FI FR GB GR HK HU ID IE IL IN IT JP KR MO MX "
+        "MY NG NL NO NZ PH PK PL PT RO RU SA SE SG TH TR TW UA US VN ZA";
+    for (const char *c = codes; *c; c += c[2] ? 3 : 2) {
+        char up[3] = {c[0], c[1], '\0'}, low[3] = {(char)(c[0] | 0x20), (char)(c[1] | 0x20), '\0'};
+        if (!hd_valid_region_known(up) || !hd_valid_region_known(low))
+            fail_msg("region %s unknown", up);
+    }
+    static const char *const not_codes[] = {"", "C", "CNX", "1N", "C1", "AA", "ZZ", "A", NULL};
+    for (size_t i = 0; i < sizeof not_codes / sizeof not_codes[0]; i++)
+        assert_false(hd_valid_region_known(not_codes[i]));
+    assert_int_equal(hd_valid_phone(v, "(415) 555-0000", "us", out, sizeof out), 0);
+    assert_string_equal(out, "+14155550000");
+    assert_false(hd_valid_phone_plan_fits("(115) 555-0000", "us"));
+    assert_true(hd_valid_phone_plan_fits("(415) 555-0000", "us"));
+    /* a number that fits exactly, and one byte short */
+    char small[15];
+    assert_int_equal(hd_valid_phone(v, "+86 138 0013 8000", NULL, small, sizeof small - 1),
+                     HD_VALID_BAD);
+    assert_string_equal(small, "too long");
+    assert_int_equal(hd_valid_phone(v, "+86 138 0013 8000", NULL, small, sizeof small), 0);
+    assert_string_equal(small, "+8613800138000");
     hd_valid_free(v);
 }
 

@@ -80,20 +80,24 @@ static inline int peekb(struct hd_csv *c)
     return ch;
 }
 
-/* Copies the bytes before the next of stops[] (or a NUL) in the current
- * block straight into the record: the common case, without per-byte calls. */
-static void take_run(struct hd_csv *c, const char *stops, int nstops)
+/* Which bytes end a run of field bytes: STOP_PLAIN in an unquoted field
+ * (',', a line end, '"' and NUL), STOP_QUOTED in a quoted one ('"', '\n'
+ * for the line count, and NUL). One load a byte instead of a test for
+ * each stop: the import's most frequent loop. */
+enum { STOP_PLAIN = 1, STOP_QUOTED = 2 };
+static const unsigned char stops[256] = {
+    [0] = STOP_PLAIN | STOP_QUOTED, ['"'] = STOP_PLAIN | STOP_QUOTED,
+    ['\n'] = STOP_PLAIN | STOP_QUOTED, [','] = STOP_PLAIN, ['\r'] = STOP_PLAIN,
+};
+
+/* Copies the bytes before the next stop of class (or a NUL) in the
+ * current block straight into the record: the common case, without
+ * per-byte calls. */
+static void take_run(struct hd_csv *c, unsigned char class)
 {
     const unsigned char *p = c->block + c->pos, *end = c->block + c->len, *q = p;
-    while (q < end) {
-        unsigned char b = *q;
-        int stop = b == 0;
-        for (int i = 0; i < nstops && !stop; i++)
-            stop = b == (unsigned char)stops[i];
-        if (stop)
-            break;
+    while (q < end && !(stops[*q] & class))
         q++;
-    }
     size_t n = (size_t)(q - p);
     if (n) {
         hd_buf_add(&c->rec, p, n);
@@ -139,7 +143,7 @@ static inline int read_quoted(struct hd_csv *c, long first, struct hd_err *err)
 {
     int ch;
     for (;;) {
-        take_run(c, "\"\n", 2);
+        take_run(c, STOP_QUOTED);
         ch = getb(c);
         if (ch < 0)
             return hd_err_setpos(err, HD_E_PARSE, c->name, first, 0,
@@ -181,7 +185,7 @@ static inline int read_fields(struct hd_csv *c, int ch, long first, size_t *np, 
             while (ch >= 0 && ch != ',' && ch != '\n' && ch != '\r') {
                 if (ch != '"' && ch != 0) {
                     hd_buf_addc(&c->rec, (char)ch);
-                    take_run(c, ",\n\r\"", 4);
+                    take_run(c, STOP_PLAIN);
                     ch = getb(c);
                     continue;
                 }

@@ -86,9 +86,22 @@ static struct cache_slot *cache_find(struct cache_slot *slots, const char *s)
     return NULL;
 }
 
+/* s into out as snprintf's "%s" would put it, cut to size - 1 bytes,
+ * without parsing a format: the import calls this for every contact. */
+static void put(char *out, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (!size)
+        return;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 static int cached(struct cache_slot *slot, char *out, size_t size)
 {
-    snprintf(out, size, "%s", slot->value);
+    put(out, size, slot->value);
     return slot->rc;
 }
 
@@ -104,14 +117,14 @@ static int remember(struct cache_slot *slot, const char *key, int rc, const char
 
 static int reason(char *out, size_t size, const char *msg)
 {
-    snprintf(out, size, "%s", msg);
+    put(out, size, msg);
     return HD_VALID_BAD;
 }
 
 /* A reason with its own code. */
 static int reason_why(char *out, size_t size, int why, const char *msg)
 {
-    snprintf(out, size, "%s", msg);
+    put(out, size, msg);
     return why;
 }
 
@@ -408,6 +421,7 @@ struct region {
     uint8_t min, max;  /* national significant number length */
 };
 
+/* sorted by code: region_by_code bisects */
 static const struct region regions[] = {
     {"AE", "971", "0", 8, 9},  {"AR", "54", "0", 10, 11}, {"AT", "43", "0", 4, 13},
     {"AU", "61", "0", 9, 9},   {"BE", "32", "0", 8, 9},   {"BR", "55", "0", 10, 11},
@@ -428,13 +442,25 @@ static const struct region regions[] = {
     {"VN", "84", "0", 9, 10},  {"ZA", "27", "0", 9, 9},
 };
 
+/* regions[] is sorted by code: this bisects it (the import looks its
+ * default region up twice for each contact). */
 static const struct region *region_by_code(const char *code)
 {
-    if (!code)
+    if (!code || !isalpha((unsigned char)code[0]) || !isalpha((unsigned char)code[1]) || code[2])
         return NULL;
-    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
-        if (strcasecmp(regions[i].code, code) == 0)
-            return &regions[i];
+    char up[3] = {(char)toupper((unsigned char)code[0]), (char)toupper((unsigned char)code[1]),
+                  '\0'};
+    size_t lo = 0, hi = sizeof regions / sizeof regions[0];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(regions[mid].code, up);
+        if (c == 0)
+            return &regions[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -488,7 +514,7 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
     if (!plus && n > 2 && d[0] == '0' && d[1] == '0')
         plus = true, digits = d + 2;
     const struct region *r = NULL;
-    char e164[48];
+    const char *cc;
     if (plus) {
         if (digits[0] == '0')
             return reason(out, size, "no country code starts with 0");
@@ -503,7 +529,7 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
             return reason(out, size, "wrong number of digits for its country");
         if (!r && (total < 7 || total > 15))
             return reason(out, size, "an international number has 7 to 15 digits");
-        snprintf(e164, sizeof e164, "+%s", digits);
+        cc = "";
     } else {
         if (!region)
             return reason_why(out, size, HD_VALID_NO_REGION, "a national number needs a region");
@@ -517,11 +543,16 @@ int hd_valid_phone(struct hd_valid *v, const char *s, const char *region, char *
             return reason(out, size, "wrong number of digits for its region");
         if (strlen(r->cc) + nsn > 15)
             return reason(out, size, "longer than 15 digits");
-        snprintf(e164, sizeof e164, "+%s%s", r->cc, digits);
+        cc = r->cc;
     }
-    if (strlen(e164) + 1 > size)
+    /* "+", the country code for a national number, the digits (the
+     * digits fit in d, the code in 3 bytes) */
+    size_t cn = strlen(cc), dn = strlen(digits);
+    if (1 + cn + dn + 1 > size)
         return reason(out, size, "too long");
-    memcpy(out, e164, strlen(e164) + 1);
+    out[0] = '+';
+    memcpy(out + 1, cc, cn);
+    memcpy(out + 1 + cn, digits, dn + 1);
     return 0;
 }
 
@@ -600,7 +631,7 @@ bool hd_valid_phone_plan_fits(const char *s, const char *region)
     d[n] = '\0';
     const struct region *r = region_by_code(region);
     for (size_t i = 0; r && i < sizeof plans / sizeof plans[0]; i++) {
-        if (strcasecmp(plans[i].code, region) != 0)
+        if (strcmp(plans[i].code, r->code) != 0)
             continue;
         size_t tl = strlen(r->trunk);
         const char *nsn = d;
@@ -691,7 +722,7 @@ static int check_locale(const char *s, char *out, size_t size)
     lang[ln] = '\0';
     if (ln <= 3 && strcmp(lang, "und") != 0 && strcmp(uloc_getISO3Language(lang), "") == 0)
         return reason(out, size, "unknown language");
-    snprintf(out, size, "%s", norm);
+    put(out, size, norm);
     return 0;
 }
 
@@ -710,10 +741,7 @@ int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
     if (slot && slot->key)
         return cached(slot, out, size);
     int rc = hd_time_zone_valid(s) ? 0 : HD_VALID_BAD;
-    if (rc == 0)
-        snprintf(out, size, "%s", s);
-    else
-        snprintf(out, size, "%s", hd_time_zone_hint(s));
+    put(out, size, rc == 0 ? s : hd_time_zone_hint(s));
     return remember(slot, s, rc, out);
 }
 
