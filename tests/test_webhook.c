@@ -103,7 +103,8 @@ static void assert_all_verified(json_t *log)
     json_array_foreach(log, i, rec) assert_true(json_is_true(json_object_get(rec, "verified")));
 }
 
-static void add_row(struct hd_store *st, const char *outcome, const char *reason, int state_)
+static void add_row_on(struct hd_store *st, const char *outcome, const char *reason, int state_,
+                       int channel)
 {
     struct hd_err e = {0};
     struct hd_attempt a = {.message = 1,
@@ -111,11 +112,16 @@ static void add_row(struct hd_store *st, const char *outcome, const char *reason
                            .state = state_,
                            .attempt = 1,
                            .at_ms = 1000,
-                           .channel = HD_CH_EMAIL,
+                           .channel = channel,
                            .provider = "p",
                            .outcome = outcome,
                            .reason = reason};
     assert_int_equal(hd_store_attempt_add(st, &a, &e), 0);
+}
+
+static void add_row(struct hd_store *st, const char *outcome, const char *reason, int state_)
+{
+    add_row_on(st, outcome, reason, state_, HD_CH_EMAIL);
 }
 
 /* Which log rows are which events, and a webhook's set and batch size,
@@ -145,22 +151,32 @@ static void test_webhook_event_types(void **state)
     static const struct {
         const char *outcome, *reason;
         int state, type; /* -1: no event */
+        bool sms;
     } rows[] = {
-        {"accepted", NULL, HD_ST_SENT, HD_WH_SENT},
-        {"receipt", "delivered", HD_ST_DELIVERED, HD_WH_DELIVERED},
-        {"receipt", "bounced_hard", HD_ST_BOUNCED, HD_WH_BOUNCED},
-        {"receipt", "undelivered", HD_ST_UNDELIVERED, HD_WH_BOUNCED},
-        {"receipt", "complained", HD_ST_COMPLAINED, HD_WH_COMPLAINED},
-        {"receipt", "opened", HD_ST_DELIVERED, HD_WH_OPENED},
-        {"receipt", "unsubscribed", HD_ST_SENT, -1}, /* its consent_log row is the event */
-        {"permanent", "http_400", HD_ST_FAILED, HD_WH_FAILED},
-        {"skipped", "render_failed", HD_ST_RENDER_FAILED, HD_WH_FAILED},
-        {"temporary", "http_503", HD_ST_RETRY_WAIT, -1},
-        {"skipped", "capped", HD_ST_CAPPED, -1},
+        {"accepted", NULL, HD_ST_SENT, HD_WH_SENT, false},
+        {"receipt", "delivered", HD_ST_DELIVERED, HD_WH_DELIVERED, false},
+        {"receipt", "bounced_hard", HD_ST_BOUNCED, HD_WH_BOUNCED, false},
+        {"receipt", "undelivered", HD_ST_UNDELIVERED, HD_WH_BOUNCED, false},
+        {"receipt", "complained", HD_ST_COMPLAINED, HD_WH_COMPLAINED, false},
+        {"receipt", "opened", HD_ST_DELIVERED, HD_WH_OPENED, false},
+        {"receipt", "unsubscribed", HD_ST_SENT, -1, false}, /* its consent_log row is the event */
+        {"permanent", "http_400", HD_ST_FAILED, HD_WH_FAILED, false},
+        {"skipped", "render_failed", HD_ST_RENDER_FAILED, HD_WH_FAILED, false},
+        {"temporary", "http_503", HD_ST_RETRY_WAIT, -1, false},
+        {"skipped", "capped", HD_ST_CAPPED, -1, false},
+        /* reports the state machine refused (logged as ignored, the state
+         * kept) are no events: a review found the opposite outcome told */
+        {"receipt", "delivered", HD_ST_UNDELIVERED, -1, true},
+        {"receipt", "undelivered", HD_ST_DELIVERED, -1, true},
+        {"receipt", "complained", HD_ST_BOUNCED, -1, false},
+        {"receipt", "delivered", HD_ST_COMPLAINED, -1, false},
+        /* but an email's bounce after its delivery suppressed the address */
+        {"receipt", "bounced_hard", HD_ST_DELIVERED, HD_WH_BOUNCED, false},
     };
     size_t n = sizeof rows / sizeof *rows;
     for (size_t i = 0; i < n; i++)
-        add_row(st, rows[i].outcome, rows[i].reason, rows[i].state);
+        add_row_on(st, rows[i].outcome, rows[i].reason, rows[i].state,
+                   rows[i].sms ? HD_CH_SMS : HD_CH_EMAIL);
     assert_int_equal(hd_store_wh_cursor(st, "w", false, false, 5, &c, &found, &e), 0);
     assert_int_equal(c.lag, (int64_t)n);
     struct hd_wh_batch b;
@@ -190,8 +206,9 @@ static void test_webhook_event_types(void **state)
     assert_int_equal(c.log_id, 4);
     assert_int_equal(c.delivered, 1);
     assert_int_equal(hd_store_wh_batch(st, &c, bounced, 10, &b, &e), 0);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 2);
     assert_int_equal(b.v[0].row, 5);
+    assert_int_equal(b.v[1].row, (int64_t)n + 1);
     assert_int_equal(b.log_to, (int64_t)n + 1);
     hd_wh_batch_release(&b);
     /* a failure keeps the cursor and says why */

@@ -234,14 +234,21 @@ int hd_store_wh_lease(struct hd_store *st, const char *name, int64_t owner, int6
 /* The bit test is compared with 1 (PostgreSQL's WHERE takes only a
  * boolean). RANGE is the rows after the cursor up to the read's end:
  * ?1 and ?2 the ids, on PostgreSQL ?7 and ?8 (the log) or ?5 and ?6
- * (consent_log) their transactions; the last column is a row's. */
+ * (consent_log) their transactions; the last column is a row's. A
+ * receipt is an event only where its row's state (the message's after
+ * it) is the report's, ?9 to ?12 delivered, undelivered, bounced and
+ * complained: a report the state machine refused is logged as ignored
+ * and tells no subscriber the opposite of what herald keeps (a review
+ * found a "delivered" sent out after "undelivered"); an email's bounce
+ * after its delivery suppressed the address, so it stays one. */
 #define LOG_SQL(XACT, RANGE, ORDER)                                                                \
     "SELECT a.id, x.t, a.at, a.message_id, a.contact_id, a.campaign_id, c.name, k.ext_id, "        \
     "a.channel, a.provider, a.address, a.reason, a.text, NULL, " XACT " FROM (SELECT id, CASE "    \
     "WHEN outcome = 'accepted' THEN 0 "                                                            \
-    "WHEN outcome = 'receipt' THEN CASE WHEN reason = 'delivered' THEN 1 "                         \
-    "  WHEN reason LIKE 'bounced%' OR reason = 'undelivered' THEN 2 "                              \
-    "  WHEN reason = 'complained' THEN 3 WHEN reason = 'opened' THEN 5 END "                       \
+    "WHEN outcome = 'receipt' THEN CASE WHEN reason = 'delivered' AND state = ?9 THEN 1 "          \
+    "  WHEN (reason LIKE 'bounced%' OR reason = 'undelivered') AND (state IN (?10, ?11) OR "       \
+    "    (state = ?9 AND channel = 'email')) THEN 2 "                                              \
+    "  WHEN reason = 'complained' AND state = ?12 THEN 3 WHEN reason = 'opened' THEN 5 END "       \
     "WHEN state IN (?5, ?6) THEN 6 END AS t FROM attempts WHERE " RANGE ") x "                     \
     "JOIN attempts a ON a.id = x.id LEFT JOIN campaigns c ON c.id = a.campaign_id "                \
     "LEFT JOIN contacts k ON k.id = a.contact_id "                                                 \
@@ -365,6 +372,10 @@ static int read_source(struct hd_store *st, int source, struct pos after, struct
     if (source == HD_WH_SRC_LOG) {
         hd_db_bind_int64(s, 5, HD_ST_FAILED, NULL);
         hd_db_bind_int64(s, 6, HD_ST_RENDER_FAILED, NULL);
+        hd_db_bind_int64(s, 9, HD_ST_DELIVERED, NULL);
+        hd_db_bind_int64(s, 10, HD_ST_UNDELIVERED, NULL);
+        hd_db_bind_int64(s, 11, HD_ST_BOUNCED, NULL);
+        hd_db_bind_int64(s, 12, HD_ST_COMPLAINED, NULL);
     }
     if (pg) {
         hd_db_bind_int64(s, x, after.xact, NULL);
