@@ -296,10 +296,11 @@ void hd_hooks_retry(struct hd_srv *s)
     struct hd_err err = {0};
     int64_t n = 0;
     pthread_mutex_lock(&s->mu);
-    /* only once a request opened the store: the service opens it on first
-     * need, and pending reports come from requests (after a restart, the
-     * gateway's next report opens it) */
-    struct hd_store *st = s->st;
+    /* the store opened here if no request has yet: after a restart, the
+     * reports kept pending before it wait for their messages too (a
+     * review found them waiting for the next request); one that does not
+     * open is /readyz's to tell, not a warning a second */
+    struct hd_store *st = hd_srv_store(s, &err);
     struct hd_receipt_ctx c = hd_srv_receipt_ctx(s, st);
     if (st && hd_receipts_retry(&c, hd_clock_now_ms(s->clock), &n, &err) < 0)
         hd_log_warn(s->log, "serve: pending receipts: %s", err.msg);
