@@ -515,6 +515,23 @@ static void test_bounces_outbox_return_path(void **state)
     snprintf(want, sizeof want, "X-Herald-Message: %lld\r\n", (long long)m);
     assert_contains(eml, want);
     free(eml);
+    /* its bounce, come back to the other provider's address (as when two
+     * share one): applied as box's report, the provider that sent it, not
+     * kept pending for good as mail's (a review found it) */
+    char verp[64], num[64], sql[128];
+    snprintf(verp, sizeof verp, "bounces+%lld", (long long)m);
+    snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
+    char *dsn = fixture("postfix-42.eml"), *a = replace(dsn, "bounces+42", verp);
+    char *b = replace(a, "X-Herald-Message: 42", num);
+    char *c = replace(b, "nobody@example.com", "bo@example.org");
+    drop_mail("box.dsn", c);
+    free(dsn), free(a), free(b), free(c);
+    char *out = run_ok("bounces", "fetch", NULL, NULL, NULL);
+    assert_contains(out, " 1 applied, 0 pending");
+    free(out);
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    assert_int_equal(q1(sql), HD_ST_BOUNCED);
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'box'"), 1);
 }
 
 /* Bad settings are refused with the line and the reason. */

@@ -819,6 +819,10 @@ struct hd_receipt_target {
 int hd_store_receipt_target(struct hd_store *st, int64_t message, const char *provider,
                             const char *gateway_id, struct hd_receipt_target *t, bool *found,
                             struct hd_err *err);
+/* The provider that last accepted message (its newest accepted row) into
+ * out, "" when none has (cut to size). */
+int hd_store_msg_sent_by(struct hd_store *st, int64_t message, char *out, size_t size,
+                         struct hd_err *err);
 /* Moves a message from `from` to `to` (a receipt's move; the caller checked
  * it with hd_state_move); HD_E_INVALID when it was no longer in from. */
 int hd_store_msg_receipt(struct hd_store *st, int64_t message, int from, int to, int64_t now,

@@ -1,8 +1,9 @@
 /* mailbox: the bounce mailbox read (issue 19), for `herald bounces fetch`
  * and herald run's poll. Each mail is parsed (core/dsn.c) and applied as a
- * receipt through hd_receipt_take: the provider is the one whose
- * bounce_address the VERP address came back to (else the first with a
- * bounce_address), the gateway id HD_RECEIPT_MAILBOX and the message's
+ * receipt through hd_receipt_take: the provider is the one that sent the
+ * message, else the one whose bounce_address the VERP address came back
+ * to (else the first with a bounce_address), the gateway id
+ * HD_RECEIPT_MAILBOX and the message's
  * number, so the same bounce read twice is one report. A mail is marked
  * done only once its report is durable: in a Maildir it moves from new/ to
  * cur/ with the S (seen) flag, and a mail in cur/ with S is not read
@@ -22,23 +23,36 @@
 #include "herald/dispatch.h"
 #include "herald/dsn.h"
 
-/* The provider a bounce came back to; NULL when none has a bounce_address. */
-static const char *provider_of(const struct hd_config *cfg, const struct hd_dsn *d)
+/* The provider a bounce is about: the one that sent its message, when the
+ * store knows it and the configuration still has it (two providers may
+ * share a bounce address, and a complaint may name only the message: a
+ * review found either kept pending for good under the other provider);
+ * else the one whose bounce_address the VERP address came back to, else
+ * the first with a bounce_address; *out is NULL when none has one. */
+static int provider_of(struct hd_mailbox *mb, const struct hd_dsn *d, const char **out,
+                       struct hd_err *err)
 {
-    char base[320];
-    const char *first = NULL;
+    const struct hd_config *cfg = mb->c->cfg;
+    char base[320], sent_by[128];
+    int rc = hd_store_msg_sent_by(mb->c->st, d->ref, sent_by, sizeof sent_by, err);
+    const struct hd_provider_cfg *p = sent_by[0] ? hd_config_provider(cfg, sent_by) : NULL;
+    *out = p ? p->name : NULL;
+    if (rc < 0 || p)
+        return rc;
     if (!d->verp[0] || !hd_dsn_verp_ref(d->verp, base, sizeof base))
         base[0] = '\0';
     for (size_t i = 0; i < cfg->nproviders; i++) {
         const char *b = hd_provider_get(&cfg->providers[i], "bounce_address");
         if (!b)
             continue;
-        if (!first)
-            first = cfg->providers[i].name;
-        if (base[0] && strcasecmp(b, base) == 0)
-            return cfg->providers[i].name;
+        if (!*out)
+            *out = cfg->providers[i].name;
+        if (base[0] && strcasecmp(b, base) == 0) {
+            *out = cfg->providers[i].name;
+            break;
+        }
     }
-    return first;
+    return 0;
 }
 
 /* Reads one mail and applies it: *done says whether it may be marked
@@ -56,7 +70,10 @@ int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const ch
                     pe.msg[0] ? pe.msg : "it names no message of herald's");
         return 0;
     }
-    const char *provider = provider_of(mb->c->cfg, &d);
+    const char *provider;
+    int rc = provider_of(mb, &d, &provider, err);
+    if (rc < 0)
+        return rc;
     if (!provider)
         return hd_err_set(err, HD_E_CONFIG,
                           "no provider has a bounce_address (set one on the SMTP provider)");
@@ -77,7 +94,8 @@ int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const ch
                            .code = d.status[0] ? d.status : NULL,
                            .reason = d.diagnostic[0] ? d.diagnostic : NULL,
                            .received_ms = mb->now_ms};
-    int result = 0, rc = hd_receipt_take(mb->c, &r, mb->now_ms, &result, err);
+    int result = 0;
+    rc = hd_receipt_take(mb->c, &r, mb->now_ms, &result, err);
     if (rc < 0)
         return rc;
     int64_t *n[] = {&mb->sum.applied, &mb->sum.pending, &mb->sum.duplicate};

@@ -131,6 +131,29 @@ int hd_store_receipt_done(struct hd_store *st, int64_t id, int64_t message, int6
     return rc;
 }
 
+int hd_store_msg_sent_by(struct hd_store *st, int64_t message, char *out, size_t size,
+                         struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    out[0] = '\0';
+    /* through the contact's index, as hd_store_receipt_target goes */
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT a.provider FROM messages m JOIN attempts a ON a.contact_id = "
+                           "m.contact_id WHERE m.id = ?1 AND a.message_id = ?1 AND a.outcome = "
+                           "'accepted' ORDER BY a.at DESC, a.id DESC LIMIT 1",
+                           &s, err),
+        step;
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "finding a message's provider");
+    hd_db_bind_int64(s, 1, message, NULL);
+    if ((step = hd_db_step(s, err)) == 1 && hd_db_col_text(s, 0))
+        hd_strcpy_cut(out, size, hd_db_col_text(s, 0));
+    if (step < 0)
+        rc = hd_store_dfail(err, step, "finding a message's provider");
+    hd_db_finalize(s);
+    return rc;
+}
+
 int hd_store_receipts_pending(struct hd_store *st, int64_t since_ms, hd_receipt_cb cb, void *ud,
                               struct hd_err *err)
 {
