@@ -480,6 +480,24 @@ static void check_ses_host(void)
     assert_int_equal(sns_post(&s, "SubscriptionConfirmation", fields, "1", false, got, sizeof got),
                      403);
     assert_string_equal(got, "forbidden: SigningCertURL is not SNS's\n");
+    /* SNS's host, and a line break or a space after it: refused before
+     * anything is fetched or logged (a review forged a log line so) */
+    static const char *const bad[] = {"x\\n2026-12-04T23:59:59Z herald info: forged", "a b.pem",
+                                      "x\\u0007.pem"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char body[1024];
+        snprintf(body, sizeof body,
+                 "{\"Type\":\"Notification\",\"MessageId\":\"m1\",\"TopicArn\":\"%s\","
+                 "\"Message\":\"{}\",\"Timestamp\":\"2026-11-22T12:00:00Z\","
+                 "\"SignatureVersion\":\"1\",\"Signature\":\"QUJD\",\"SigningCertURL\":"
+                 "\"https://sns.us-east-1.amazonaws.com/%s\"}",
+                 TOPIC, bad[i]);
+        write_file("sns.json", body);
+        assert_int_equal(post_file(&s, "/hooks/ses/mail", "sns.json",
+                                   "-H 'x-amz-sns-message-type: x'", got, sizeof got),
+                         403);
+        assert_string_equal(got, "forbidden: SigningCertURL is not SNS's\n");
+    }
     assert_int_equal(srv_stop(&s), 0);
     setenv("HERALD_TEST", "1", 1);
     assert_int_equal(count_lines("sns.log", "/confirm?Token=tok-2"), 0);

@@ -65,11 +65,16 @@ static bool ends_with(const char *h, size_t n, const char *suffix)
     return n > sl && strncmp(h + n - sl, suffix, sl) == 0;
 }
 
-/* Whether url is https on SNS's host (see the top). */
+/* Whether url is https on SNS's host (see the top), and printable ASCII
+ * without spaces throughout, as a URL is: a line break in its path once
+ * put a forged line into the log with the fetch's warning. */
 static bool host_ok(const char *url)
 {
     if (!url || strncmp(url, "https://", 8) != 0)
         return false;
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+            return false;
     const char *h = url + 8,
                *test = getenv("HERALD_TEST") ? getenv("HERALD_TEST_SNS_CERT_HOST") : NULL;
     size_t n = strcspn(h, "/?#");
