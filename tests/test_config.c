@@ -396,12 +396,18 @@ static void test_config_secret_file(void **state)
     hd_config_register_secrets(cfg, &log);
     hd_log_info(&log, "auth with %s and again file-secret-value", s->value);
     hd_log_debug(&log, "debug too: %s!", s->value);
+    /* text a request carried is one line, shown, and drives no terminal
+     * (a review forged a whole log line with a URL's line break) */
+    hd_log_warn(&log, "url '%s'", "x\n2026-12-04T23:59:59Z herald info: forged\r\x1b[31m\tend\x7f");
     hd_log_release(&log);
     fclose(lf);
     char *text = tu_read(logp);
     assert_not_contains(text, "file-secret-value");
     assert_contains(text, "herald info: auth with **** and again ****");
     assert_contains(text, "debug too: ****!");
+    assert_contains(text, "herald warn: url 'x\\n2026-12-04T23:59:59Z herald info: "
+                          "forged\\r\\x1b[31m\tend\\x7f'\n");
+    assert_int_equal(tu_count(text, "\n"), 3);
     free(text);
     hd_config_free(cfg);
 

@@ -150,6 +150,36 @@ static void to_stream(struct hd_log *log, int level, const char *message)
     hd_buf_release(&line);
 }
 
+/* A control byte in a message (a gateway's reply, a URL or name a request
+ * carried) written visibly, "\n" or "\x1b", so that one call is one
+ * line and no text can forge another line or drive the terminal; a tab
+ * stays. */
+static void controls_shown(struct hd_buf *msg)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < msg->len && ((unsigned char)msg->data[i] >= 0x20 || msg->data[i] == '\t') &&
+           msg->data[i] != 0x7f)
+        i++;
+    if (i == msg->len)
+        return;
+    struct hd_buf out;
+    hd_buf_init(&out);
+    hd_buf_add(&out, msg->data, i);
+    for (; i < msg->len; i++) {
+        unsigned char c = (unsigned char)msg->data[i];
+        if ((c >= 0x20 && c != 0x7f) || c == '\t')
+            hd_buf_addc(&out, (char)c);
+        else if (c == '\n' || c == '\r')
+            hd_buf_add(&out, c == '\n' ? "\\n" : "\\r", 2);
+        else
+            hd_buf_add(&out, (const char[]){'\\', 'x', hex[c >> 4], hex[c & 15]}, 4);
+    }
+    hd_wipe(msg->data, msg->len);
+    hd_buf_release(msg);
+    *msg = out;
+}
+
 static void emit(struct hd_log *log, int level, const struct hd_log_fields *f, const char *fmt,
                  va_list ap)
 {
@@ -157,6 +187,7 @@ static void emit(struct hd_log *log, int level, const struct hd_log_fields *f, c
     hd_buf_init(&msg);
     hd_buf_vaddf(&msg, fmt, ap);
     mask(log, &msg);
+    controls_shown(&msg);
     int jrc = log->journal ? to_journal(level, msg.data, f) : 0;
     if (jrc < 0) { /* given up once, said once */
         char why[200];
