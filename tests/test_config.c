@@ -442,7 +442,8 @@ static void test_config_load_file(void **state)
     const char *src = getenv("HERALD_SRC");
     if (src) {
         char *ex = tu_path(src, "etc/herald.conf");
-        assert_int_equal(hd_config_load(ex, &cfg, &e), 0);
+        if (hd_config_load(ex, &cfg, &e) != 0)
+            fail_msg("%s", e.msg);
         hd_config_free(cfg);
         free(ex);
     }

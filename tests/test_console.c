@@ -282,6 +282,16 @@ static void test_console_throttle(void **state)
     free(hdr);
     assert_int_equal(tc_login(&s, "other", "whatever+123", from, &hdr), 401);
     free(hdr);
+    /* through a proxy on this machine (the peer 127.0.0.1, trusted by
+     * default): the address is X-Forwarded-For's, not the proxy's, so one
+     * client's failures throttle no other (a review locked every user out
+     * so through nginx) */
+    from = "-H 'X-Forwarded-For: 198.51.100.7'";
+    assert_int_equal(tc_login(&s, "other", "whatever+123", from, &hdr), 401);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
+                        "who = 'other' AND addr = '198.51.100.7'"),
+                     1);
     from = "";
     assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action = 'login_failed' AND "
                         "who = 'other' AND addr = '127.0.0.2'"),

@@ -814,8 +814,40 @@ static void test_serve_metrics(void **state)
                3);
     has_sample(m, "herald_http_requests_total{code=403,route=metrics}", 2);
     free(m);
+    /* behind a proxy: the peer (127.0.0.1, a trusted proxy by default) is
+     * not the client, X-Forwarded-For's last entry that is no trusted
+     * proxy is (a review read /metrics from anywhere through nginx) */
+    static const struct {
+        const char *xff;
+        int code;
+    } fwd[] = {
+        {"10.1.2.3", 200},
+        {"203.0.113.9", 403},
+        {"203.0.113.9, 10.1.2.3", 200},
+        {"10.1.2.3, 203.0.113.9", 403}, /* the client's own entry is not believed */
+        {"10.1.2.3, 127.0.0.1", 200},   /* a second proxy, trusted, passed over */
+        {"[fd00::1]", 200},
+        {"nonsense", 403},
+        {"10.1.2.3,", 403},
+    };
+    for (size_t i = 0; i < sizeof fwd / sizeof *fwd; i++) {
+        char h[128];
+        snprintf(h, sizeof h, "-H 'X-Forwarded-For: %s' ", fwd[i].xff);
+        m = scrape(&s, h, &code);
+        if (code != fwd[i].code)
+            fail_msg("X-Forwarded-For: %s: %d, not %d", fwd[i].xff, code, fwd[i].code);
+        free(m);
+    }
     assert_int_equal(http(&s, "GET", "/healthz", NULL, NULL, &body, NULL), 200);
     free(body);
+    assert_int_equal(srv_stop(&s), 0);
+    /* no proxy trusted: the header is the client's own, and ignored */
+    write_conf("h.conf", "secret_file = var/herald.secret\nmetrics_allow = 10.0.0.0/8\n"
+                         "trusted_proxies = none\n");
+    srv_start(&s);
+    m = scrape(&s, "-H 'X-Forwarded-For: 10.1.2.3' ", &code);
+    assert_int_equal(code, 403);
+    free(m);
     assert_int_equal(srv_stop(&s), 0);
     char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
     assert_not_contains(text, "metrics-bearer");

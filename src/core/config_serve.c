@@ -33,7 +33,8 @@ static const char *const keys[] = {"listen",
                                    "tls_cert_file",
                                    "tls_key_file",
                                    "inbox_origins",
-                                   "console_session"};
+                                   "console_session",
+                                   "trusted_proxies"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -47,8 +48,10 @@ void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
     s->console_session = 12 * 3600;
     char why[16];
     if (hd_cidr_list_parse("127.0.0.1/32 ::1/128", &s->metrics_allow, &s->nmetrics_allow, why,
+                           sizeof why) < 0 ||
+        hd_cidr_list_parse("127.0.0.1/32 ::1/128", &s->trusted_proxies, &s->ntrusted_proxies, why,
                            sizeof why) < 0)
-        HD_BUG("the default metrics_allow: %s", why);
+        HD_BUG("the default address ranges: %s", why);
 }
 
 static int bad(char *why, size_t n, const char *fmt, const char *key, const char *v)
@@ -220,11 +223,14 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         return check_mailto(s, v, why, n);
     case 13:
         return check_origins(s, key, v, why, n);
-    case 9: {
+    case 9:
+    case 15: {
         char reason[200];
-        free(s->metrics_allow);
-        s->metrics_allow = NULL;
-        if (hd_cidr_list_parse(v, &s->metrics_allow, &s->nmetrics_allow, reason, sizeof reason) < 0)
+        struct hd_cidr **c = i == 9 ? &s->metrics_allow : &s->trusted_proxies;
+        free(*c);
+        *c = NULL;
+        if (hd_cidr_list_parse(v, c, i == 9 ? &s->nmetrics_allow : &s->ntrusted_proxies, reason,
+                               sizeof reason) < 0)
             return bad(why, n, "%s: %s (give CIDRs such as 127.0.0.1/32 ::1/128, or none)", key,
                        reason);
         return 0;
@@ -290,7 +296,8 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
                    "unknown key '%s' in [serve] (known: listen, public_url, secret_env|_file, "
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
                    "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
-                   "metrics_allow, tls_cert_file, tls_key_file, inbox_origins, console_session%s)",
+                   "metrics_allow, tls_cert_file, tls_key_file, inbox_origins, console_session, "
+                   "trusted_proxies%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -326,6 +333,7 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
     free(s->public_url);
     free(s->unsubscribe_mailto);
     free(s->metrics_allow);
+    free(s->trusted_proxies);
     free(s->tls_cert_file);
     free(s->tls_key_file);
     free(s->inbox_origins);
@@ -339,6 +347,17 @@ void hd_cfg_serve_release(struct hd_serve_cfg *s)
         free(sec->ref);
     }
     memset(s, 0, sizeof *s);
+}
+
+static void dump_cidrs(struct hd_buf *out, const char *key, const struct hd_cidr *c, size_t n)
+{
+    hd_buf_addf(out, "%s =%s", key, n ? "" : " none");
+    for (size_t i = 0; i < n; i++) {
+        char a[64];
+        hd_cidr_format(&c[i], a, sizeof a);
+        hd_buf_addf(out, " %s", a);
+    }
+    hd_buf_adds(out, "\n");
 }
 
 void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
@@ -364,13 +383,8 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
     hd_buf_addf(out, "unsubscribe_valid = %s\n", t);
     if (s->unsubscribe_mailto)
         hd_buf_addf(out, "unsubscribe_mailto = %s\n", s->unsubscribe_mailto);
-    hd_buf_adds(out, "metrics_allow =");
-    for (size_t i = 0; i < s->nmetrics_allow; i++) {
-        char a[64];
-        hd_cidr_format(&s->metrics_allow[i], a, sizeof a);
-        hd_buf_addf(out, " %s", a);
-    }
-    hd_buf_adds(out, "\n");
+    dump_cidrs(out, "metrics_allow", s->metrics_allow, s->nmetrics_allow);
+    dump_cidrs(out, "trusted_proxies", s->trusted_proxies, s->ntrusted_proxies);
     if (s->tls_cert_file)
         hd_buf_addf(out, "tls_cert_file = %s\ntls_key_file = %s\n", s->tls_cert_file,
                     s->tls_key_file);

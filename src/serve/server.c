@@ -328,12 +328,72 @@ static enum MHD_Result hook_end(struct hd_srv *s, struct MHD_Connection *c, stru
     return answer(c, q, &a);
 }
 
-/* The client's address as text (numeric), or "-". */
-static void peer(struct MHD_Connection *c, char *out, size_t size)
+/* One X-Forwarded-For entry (n bytes at e: an address, an IPv6 one maybe
+ * in brackets) into out; false when it is none. */
+static bool forwarded_entry(const char *e, size_t n, struct sockaddr_storage *out)
 {
+    char a[INET6_ADDRSTRLEN + 1];
+    while (n && (*e == ' ' || *e == '\t'))
+        e++, n--;
+    while (n && (e[n - 1] == ' ' || e[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && e[0] == '[' && e[n - 1] == ']')
+        e++, n -= 2;
+    if (!n || n >= sizeof a)
+        return false;
+    memcpy(a, e, n);
+    a[n] = '\0';
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, a, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, a, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+/* The client's address into *out: the peer's, or, when the peer is one of
+ * [serve] trusted_proxies (a proxy in front, by default one on this
+ * machine) and the request has X-Forwarded-For, the entry nearest its end
+ * that is not a trusted proxy itself (entries before it are the client's
+ * own to write). NULL when that entry is no address: such a client matches
+ * no range. Behind a proxy every peer was the proxy, so /metrics was open
+ * through it and one client's failed logins throttled every other (a
+ * review found both). */
+static const struct sockaddr *client_of(const struct hd_srv *s, struct MHD_Connection *c,
+                                        struct sockaddr_storage *out)
+{
+    const struct hd_serve_cfg *cfg = &s->cfg->serve;
     const union MHD_ConnectionInfo *i =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = i ? i->client_addr : NULL;
+    const struct sockaddr *peer = i ? i->client_addr : NULL;
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!peer || !xff || !hd_cidr_match(cfg->trusted_proxies, cfg->ntrusted_proxies, peer))
+        return peer;
+    for (size_t end = strlen(xff); end > 0;) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        if (!forwarded_entry(xff + start, end - start, out))
+            return NULL;
+        if (!hd_cidr_match(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)out) ||
+            start == 0)
+            return (const struct sockaddr *)out;
+        end = start - 1;
+    }
+    return NULL;
+}
+
+/* The client's address (client_of) as text (numeric), or "-". */
+static void peer(const struct hd_srv *s, struct MHD_Connection *c, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = client_of(s, c, &ss);
     socklen_t len =
         sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!sa || getnameinfo(sa, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
@@ -347,7 +407,7 @@ static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struc
 {
     char addr[INET6_ADDRSTRLEN + 1];
     struct hd_answer a = {0};
-    peer(c, addr, sizeof addr);
+    peer(s, c, addr, sizeof addr);
     struct hd_console_req r = {
         method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, body, len, arg_of};
     hd_console_answer(s, &r, &a);
@@ -361,7 +421,7 @@ static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, 
 {
     char addr[INET6_ADDRSTRLEN + 1];
     struct hd_answer a = {0};
-    peer(c, addr, sizeof addr);
+    peer(s, c, addr, sizeof addr);
     struct hd_console_req r = {
         method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, NULL, 0, arg_of};
     return hd_console_gate(s, &r, &a) ? MHD_YES : answer(c, q, &a);
@@ -413,10 +473,9 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         return answer(c, q, &a);
     }
     if (q->route == R_METRICS) {
-        const union MHD_ConnectionInfo *i =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct sockaddr_storage ss;
         if (!hd_metrics_allowed(
-                s, i ? i->client_addr : NULL,
+                s, client_of(s, c, &ss),
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
             return text(c, q, 403, "forbidden: not an allowed address, and no valid bearer token\n",
                         NULL);
