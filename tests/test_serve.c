@@ -626,6 +626,61 @@ static void test_serve_graceful_stop(void **state)
     free(link);
 }
 
+/* Slow clients (a header line every while, never the end of the head):
+ * one address holds at most connections_per_client connections, so other
+ * clients still get answers; a trusted proxy (127.0.0.1) is not held to
+ * it. A review kept every client out with 260 such connections. */
+static void test_serve_slow_clients(void **state)
+{
+    (void)state;
+    struct srv s;
+    char cmd[4096];
+    write_conf("h.conf", "secret_file = var/herald.secret\nconnection_limit = 16\n"
+                         "connections_per_client = 4\n");
+    srv_start(&s);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c '\n"
+             "import socket, subprocess, time\n"
+             "def slow(src):\n"
+             "    c = socket.socket(); c.bind((src, 0)); c.settimeout(3)\n"
+             "    c.connect((\"127.0.0.1\", %d)); c.sendall(b\"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\")\n"
+             "    return c\n"
+             "def closed(c):\n"
+             "    c.settimeout(0.5)\n"
+             "    try:\n"
+             "        c.sendall(b\"X-a: b\\r\\n\"); return c.recv(1) == b\"\"\n"
+             "    except TimeoutError:\n"
+             "        return False\n"
+             "    except OSError:\n"
+             "        return True\n"
+             "def healthz(src):\n"
+             "    return subprocess.run([\"curl\", \"-s\", \"-m\", \"3\", \"--interface\", src, \"-o\",\n"
+             "        \"/dev/null\", \"-w\", \"%%{http_code}\", \"http://127.0.0.1:%d/healthz\"],\n"
+             "        capture_output=True, text=True).stdout\n"
+             "held = [slow(\"127.0.0.2\") for _ in range(4)]\n"
+             "time.sleep(0.3)\n"
+             "fifth = slow(\"127.0.0.2\")\n"
+             "print(\"fifth\", \"closed\" if closed(fifth) else \"open\")\n"
+             "print(\"other\", healthz(\"127.0.0.3\"))\n"
+             "proxy = [slow(\"127.0.0.1\") for _ in range(6)]\n"
+             "time.sleep(0.3)\n"
+             "print(\"proxy\", sum(not closed(c) for c in proxy))\n"
+             "print(\"held\", sum(not closed(c) for c in held))\n"
+             "for c in held: c.close()\n"
+             "time.sleep(0.3)\n"
+             "print(\"again\", healthz(\"127.0.0.2\"))\n"
+             "'",
+             s.port, s.port);
+    char *out = tu_sh(cmd);
+    assert_contains(out, "fifth closed\n");
+    assert_contains(out, "other 200\n");
+    assert_contains(out, "proxy 6\n");
+    assert_contains(out, "held 4\n");
+    assert_contains(out, "again 200\n");
+    free(out);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 /* Over SMTP (to a real SMTP server, aiosmtpd) the List-Unsubscribe header
  * carries the same kind of signed link as the outbox, and it works. */
 static void test_serve_smtp_link(void **state)
@@ -959,6 +1014,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_slow_clients, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),

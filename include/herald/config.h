@@ -152,6 +152,7 @@ struct hd_serve_cfg {
                                                      * value NULL when not given */
     int64_t body_limit;                             /* bytes; default 1 MiB */
     uint32_t connection_limit;                      /* default 256 */
+    uint32_t connections_per_client; /* at once from one address (0: any); default 32 */
     int64_t timeout;                                /* seconds a connection may idle; default 30 */
     int64_t unsubscribe_valid;     /* seconds a link token is valid; default 400d */
     char *unsubscribe_mailto;      /* List-Unsubscribe's mailto address (ASCII), or NULL */

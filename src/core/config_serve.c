@@ -34,7 +34,8 @@ static const char *const keys[] = {"listen",
                                    "tls_key_file",
                                    "inbox_origins",
                                    "console_session",
-                                   "trusted_proxies"};
+                                   "trusted_proxies",
+                                   "connections_per_client"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
@@ -43,6 +44,7 @@ void hd_cfg_serve_defaults(struct hd_serve_cfg *s)
     s->listen = hd_xstrdup("127.0.0.1:8025");
     s->body_limit = 1 << 20;
     s->connection_limit = 256;
+    s->connections_per_client = 32;
     s->timeout = 30;
     s->unsubscribe_valid = 400 * 86400;
     s->console_session = 12 * 3600;
@@ -254,13 +256,17 @@ static int one_key(struct hd_serve_cfg *s, size_t i, const char *key, const char
         if (parse_size(v, &s->body_limit) < 0)
             return bad(why, n, "%s: '%s' is not a size from 1 to 1G bytes (e.g. 1M, 64k)", key, v);
         return 0;
-    case 6: {
-        char *end;
+    case 6:
+    case 16: {
+        char *end = NULL;
         errno = 0;
         unsigned long x = isdigit((unsigned char)*v) ? strtoul(v, &end, 10) : 0;
-        if (!x || errno || *end || x > 65536)
-            return bad(why, n, "%s: '%s' is not a number from 1 to 65536", key, v);
-        s->connection_limit = (uint32_t)x;
+        if ((!x && i == 6) || !end || errno || *end || x > 65536)
+            return bad(why, n,
+                       i == 6 ? "%s: '%s' is not a number from 1 to 65536"
+                              : "%s: '%s' is not a number from 0 (no limit) to 65536",
+                       key, v);
+        *(i == 6 ? &s->connection_limit : &s->connections_per_client) = (uint32_t)x;
         return 0;
     }
     default: {
@@ -297,7 +303,7 @@ int hd_cfg_serve_key(struct hd_serve_cfg *s, const char *key, const char *v, int
                    "previous_secret_env|_file, metrics_token_env|_file, body_limit, "
                    "connection_limit, timeout, unsubscribe_valid, unsubscribe_mailto, "
                    "metrics_allow, tls_cert_file, tls_key_file, inbox_origins, console_session, "
-                   "trusted_proxies%s)",
+                   "trusted_proxies, connections_per_client%s)",
                    key, secret ? "; a secret is never written inline" : "");
     if (secret)
         return secret_key(s, (int)i - 2, key, v, line, env, why, n);
@@ -375,8 +381,8 @@ void hd_cfg_serve_dump(const struct hd_serve_cfg *s, struct hd_buf *out)
         else if (s->secrets[k].via)
             hd_buf_addf(out, "%s = %s ; the file does not exist yet: herald init makes it\n",
                         s->secrets[k].via, s->secrets[k].ref);
-    hd_buf_addf(out, "body_limit = %lld\nconnection_limit = %u\n", (long long)s->body_limit,
-                s->connection_limit);
+    hd_buf_addf(out, "body_limit = %lld\nconnection_limit = %u\nconnections_per_client = %u\n",
+                (long long)s->body_limit, s->connection_limit, s->connections_per_client);
     hd_units_format_duration(s->timeout, t, sizeof t);
     hd_buf_addf(out, "timeout = %s\n", t);
     hd_units_format_duration(s->unsubscribe_valid, t, sizeof t);

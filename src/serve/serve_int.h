@@ -110,6 +110,7 @@ struct hd_srv {
     struct hd_store *metrics_st;        /* GET /metrics' own read-only connection */
     int scrape_pause_ms;                /* HERALD_TEST_SCRAPE_MS, for the first scrape */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
+    struct hd_peers *peers;             /* connections by client address (peers.c) */
     struct hd_seen *mailgun_seen;       /* Mailgun's tokens lately taken (hooks_esp.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
     /* the campaign page's numbers (console_campaign.c): read on a
@@ -376,6 +377,15 @@ int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg
 int64_t hd_esp_time_ms(const char *iso);
 struct hd_sns;
 /* The signing certificates' cache, made with the server. */
+/* peers.c: the connections of each client address (see there) */
+struct hd_peers *hd_peers_new(const struct hd_serve_cfg *cfg);
+void hd_peers_free(struct hd_peers *p);
+/* Whether a connection from sa may be taken: its address is under [serve]
+ * connections_per_client, or a trusted proxy. */
+bool hd_peers_admit(struct hd_peers *p, const struct sockaddr *sa);
+/* A connection from sa started, or ended. */
+void hd_peers_note(struct hd_peers *p, const struct sockaddr *sa, bool started);
+
 struct hd_sns *hd_sns_new(void);
 void hd_sns_free(struct hd_sns *c);
 /* The Mailgun tokens seen lately (hooks_esp.c): a signature block is

@@ -719,6 +719,27 @@ static unsigned workers(void)
                                    : (unsigned)n;
 }
 
+/* libmicrohttpd's accept policy: one address holds at most
+ * [serve] connections_per_client (peers.c). */
+static enum MHD_Result admit(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    struct hd_srv *s = cls;
+    return hd_peers_admit(s->peers, addr) ? MHD_YES : MHD_NO;
+}
+
+/* A connection started or closed: counted by its address (peers.c). */
+static void noted(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                  enum MHD_ConnectionNotificationCode code)
+{
+    (void)socket_ctx;
+    struct hd_srv *s = cls;
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (i && i->client_addr)
+        hd_peers_note(s->peers, i->client_addr, code == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
 static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char *cert,
                                 const char *key, struct hd_err *err)
 {
@@ -740,7 +761,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)key},
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
+        flags, 0, admit, s, handler, s, MHD_OPTION_NOTIFY_CONNECTION, noted, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
         pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers(),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg->serve.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg->serve.timeout,
@@ -837,6 +859,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     pthread_mutex_init(&v->s.login_mu, NULL);
     pthread_mutex_init(&v->s.con_mu, NULL);
     v->s.sns = hd_sns_new();
+    v->s.peers = hd_peers_new(&cfg->serve);
     v->s.mailgun_seen = hd_seen_new();
     v->s.api = hd_api_new();
     *out = NULL;
@@ -889,6 +912,7 @@ void hd_serve_free(struct hd_serve *v)
         MHD_stop_daemon(v->d);
     hd_clicks_free(v->s.clicks);
     hd_sns_free(v->s.sns);
+    hd_peers_free(v->s.peers);
     hd_seen_free(v->s.mailgun_seen);
     hd_api_free(v->s.api);
     hd_pages_free(v->s.pages);
