@@ -57,7 +57,7 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/tem
              src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c \
              src/serve/*.c) \
              $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/$(B)/gen/openapi.o
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/$(B)/gen/openapi.o $(B)/obj/$(B)/gen/bounce_rules.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # test programs run at once (most of their time they wait on the servers
@@ -78,14 +78,18 @@ check-deps:
 	  exit 1; }
 
 # The API's OpenAPI document goes into the binary (GET /api/v1/openapi.json
-# serves it; installed with it): docs/api/openapi.json as one C string.
-$(B)/gen/openapi.c: docs/api/openapi.json
+# serves it; installed with it): docs/api/openapi.json as C strings.
+$(B)/gen/openapi.c: docs/api/openapi.json scripts/embed.sh
 	@mkdir -p $(dir $@)
-	{ echo '/* generated from docs/api/openapi.json by the Makefile: a line a string */'; \
-	  echo 'extern const char *const hd_api_openapi[];'; \
-	  echo 'const char *const hd_api_openapi[] = {'; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n",/' $<; \
-	  echo '0};'; } > $@.tmp
+	sh scripts/embed.sh hd_api_openapi $< > $@.tmp
+	mv $@.tmp $@
+
+# The default bounce rules too: a herald run from another folder than the
+# source tree's (or installed without its data) still classifies bounces by
+# them, never treating every 5xx as hard.
+$(B)/gen/bounce_rules.c: etc/bounce-rules.tsv scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh hd_bounce_rules_builtin $< > $@.tmp
 	mv $@.tmp $@
 
 # Every file of src/ is compiled behind include/herald/banned.h, which makes

@@ -534,6 +534,40 @@ static void test_bounces_outbox_return_path(void **state)
     assert_int_equal(q1("SELECT count(*) FROM receipts WHERE provider = 'box'"), 1);
 }
 
+/* A herald run away from the source tree finds no etc/bounce-rules.tsv
+ * there: it classifies by the rules built into it, never with none (a
+ * review saw a policy refusal called hard and its address suppressed). */
+static void test_bounces_builtin_rules(void **state)
+{
+    (void)state;
+    char *p = tu_path(dir, "h.conf"), *text = tu_read(p), *conf = tu_path(dir, "norules.conf");
+    const char *r = strstr(text, "[receipts]\n");
+    assert_non_null(r);
+    const char *end = strchr(strchr(r, '\n') + 1, '\n') + 1; /* and its bounce_rules line */
+    struct hd_buf b;
+    hd_buf_init(&b);
+    hd_buf_add(&b, text, (size_t)(r - text));
+    hd_buf_adds(&b, end);
+    tu_write(conf, b.data);
+    hd_buf_release(&b);
+    free(text), free(p), free(conf);
+    char *dsn = fixture("postfix-43.eml");
+    drop_mail("policy.dsn", dsn);
+    free(dsn);
+    setenv("HERALD_CONFIG", "norules.conf", 1);
+    char *out = run_ok("bounces", "fetch", "--dry-run", NULL, NULL);
+    char *check = run_ok("config", "check", NULL, NULL, NULL);
+    setenv("HERALD_CONFIG", "h.conf", 1);
+    assert_contains(out, "policy.dsn: bounce message 43 ");
+    assert_contains(out, " 5.7.1 spam_block none ");
+    assert_contains(check, "; bounce_rules: no file where herald looks; the rules built into it");
+    free(out);
+    free(check);
+    p = tu_path(dir, "mb/new/policy.dsn");
+    unlink(p);
+    free(p);
+}
+
 /* Bad settings are refused with the line and the reason. */
 static void test_bounces_config_errors(void **state)
 {
@@ -578,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_bounces_run_polls),
         cmocka_unit_test(test_bounces_imap),
         cmocka_unit_test(test_bounces_outbox_return_path),
+        cmocka_unit_test(test_bounces_builtin_rules),
         cmocka_unit_test(test_bounces_config_errors),
     };
     /* the same story on a PostgreSQL store (the config errors stop before

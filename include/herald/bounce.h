@@ -30,6 +30,10 @@ int hd_bounce_rules_parse(const char *text, const char *name, struct hd_bounce_r
                           struct hd_err *err);
 /* Reads and parses the file at path. */
 int hd_bounce_rules_load(const char *path, struct hd_bounce_rules **out, struct hd_err *err);
+/* The rules of etc/bounce-rules.tsv as this herald was built with them
+ * (the Makefile embeds the file): what a herald uses when the default file
+ * is not where it looks, rather than no rules at all. */
+int hd_bounce_rules_builtin_load(struct hd_bounce_rules **out, struct hd_err *err);
 void hd_bounce_rules_free(struct hd_bounce_rules *r);
 
 struct hd_bounce {

@@ -142,6 +142,19 @@ int hd_bounce_rules_load(const char *path, struct hd_bounce_rules **out, struct 
     return rc;
 }
 
+extern const char *const hd_bounce_rules_builtin[];
+
+int hd_bounce_rules_builtin_load(struct hd_bounce_rules **out, struct hd_err *err)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    for (size_t i = 0; hd_bounce_rules_builtin[i]; i++)
+        hd_buf_adds(&b, hd_bounce_rules_builtin[i]);
+    int rc = hd_bounce_rules_parse(b.data, "the built-in bounce-rules.tsv", out, err);
+    hd_buf_release(&b);
+    return rc;
+}
+
 /* ---- classifying ------------------------------------------------------------------------ */
 
 static bool code_match(const char *pattern, const char *code)

@@ -1273,7 +1273,10 @@ static void twilio_callbacks(struct hd_config *cfg)
 }
 
 /* The bounce rules, read now: a file given and unreadable (or any bad
- * rule) is the configuration's error; the default file may be absent. */
+ * rule) is the configuration's error; when the default file is absent
+ * (herald run from another folder than the source tree's), the rules
+ * built into herald from it: without any, every 5xx was a hard bounce and
+ * suppressed its address (a review suppressed a full mailbox so). */
 static void bounce_rules(struct parse *ps)
 {
     struct hd_config *cfg = ps->cfg;
@@ -1283,8 +1286,13 @@ static void bounce_rules(struct parse *ps)
     if (!cfg->receipts.bounce_rules_path)
         cfg->receipts.bounce_rules_path = hd_xstrdup(where.bounce_rules);
     const char *path = cfg->receipts.bounce_rules_path;
-    if (!ps->rules_line && access(path, F_OK) != 0)
+    if (!ps->rules_line && access(path, F_OK) != 0) {
+        if (hd_bounce_rules_builtin_load(&cfg->receipts.bounce_rules, &e) < 0)
+            HD_BUG("%s", e.msg);
+        free(cfg->receipts.bounce_rules_path);
+        cfg->receipts.bounce_rules_path = NULL; /* the dump says so */
         return;
+    }
     if (hd_bounce_rules_load(path, &cfg->receipts.bounce_rules, &e) < 0) {
         ps->line = ps->rules_line;
         fail(ps, "[receipts] bounce_rules: %s", e.msg);
@@ -1592,9 +1600,10 @@ void hd_config_dump(const struct hd_config *cfg, struct hd_buf *out)
     hd_buf_addf(out, "\n[receipts]\nsoft_bounce_limit = %u\nsoft_bounce_window = %s\n",
                 cfg->receipts.soft_bounce_limit, win);
     if (cfg->receipts.bounce_rules_path)
-        hd_buf_addf(out, "%sbounce_rules = %s\n",
-                    cfg->receipts.bounce_rules ? "" : "; absent: every bounce is unknown\n; ",
-                    cfg->receipts.bounce_rules_path);
+        hd_buf_addf(out, "bounce_rules = %s\n", cfg->receipts.bounce_rules_path);
+    else
+        hd_buf_adds(out, "; bounce_rules: no file where herald looks; the rules built into it "
+                         "(etc/bounce-rules.tsv's) are used\n");
     hd_buf_adds(out, "\n[template_vars]\n");
     for (size_t i = 0; i < cfg->nvars; i++)
         dump_kv(out, cfg->vars[i].key, cfg->vars[i].value, NULL);
