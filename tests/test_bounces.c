@@ -578,6 +578,9 @@ static void test_bounces_config_errors(void **state)
         {"[bounces]\nfolder = x\n", "unknown key 'folder' in [bounces]"},
         {"[bounces]\nimap_url = http://x/\n", "imap_url: 'http://x/' is not an imaps:// URL"},
         {"[bounces]\npoll = soon\n", "poll: 'soon' is not a duration (5m)"},
+        /* a password there would be in every error that names the folder */
+        {"[bounces]\nimap_url = imaps://bob:hunter2@h/INBOX\n",
+         "b.conf:2: imap_url: give the user as username and the password as password_file"},
         {"[bounces]\npassword_env = HERALD_NO_SUCH_VAR\n",
          "password_env: environment variable 'HERALD_NO_SUCH_VAR' is not set"},
     };
@@ -598,6 +601,11 @@ static void test_bounces_config_errors(void **state)
               NULL);
     assert_int_not_equal(r.status, 0);
     assert_contains(r.err, "bounce_address 'nobody' is not an email address");
+    tu_run_release(&r);
+    tu_herald(&r, dir, NULL, "bounces", "fetch", "--imap", "imaps://bob:hunter2@h/INBOX", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--imap: give the user as username");
+    assert_not_contains(r.err, "hunter2");
     tu_run_release(&r);
 }
 

@@ -301,6 +301,17 @@ static void test_webhook_config_errors(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "bad.conf:6: events: unknown event 'clicked'");
     tu_run_release(&r);
+    /* a user and password in the URL are not shown (a review saw them) */
+    conf("[webhook x]\nurl = http://user:pw123@127.0.0.1:9/x?k=1\nsecret_env = HOME\n");
+    const char *formats[] = {"table", "json"};
+    for (size_t i = 0; i < 2; i++) {
+        tu_herald(&r, dir, NULL, "webhook", "list", "--format", formats[i], NULL);
+        assert_int_equal(r.status, 0);
+        assert_not_contains(r.out, "pw123");
+        assert_not_contains(r.out, "user");
+        assert_contains(r.out, "http://127.0.0.1:9/...");
+        tu_run_release(&r);
+    }
 }
 
 /* Down (connection refused), then 503 twice, then up: every event once. */

@@ -183,6 +183,9 @@ struct hd_bounces_cfg {
     char *ca_file;  /* NULL: the system's store */
     int64_t poll;   /* seconds between herald run's fetches; 0: never */
 };
+/* Whether v is an imap:// or imaps:// URL without a user or password in
+ * it (they have keys of their own, kept out of messages): -1 with why. */
+int hd_cfg_imap_url_check(const char *v, char *why, size_t n);
 
 /* The events an outbound webhook may carry (issue 20), in the order of
  * hd_webhook_event_name; a webhook's events are a set of (1 << type). */

@@ -18,14 +18,36 @@ static void set(char **dst, const char *v)
     *dst = hd_xstrdup(v);
 }
 
+int hd_cfg_imap_url_check(const char *v, char *why, size_t n)
+{
+    size_t scheme = strncmp(v, "imaps://", 8) == 0 ? 8 : strncmp(v, "imap://", 7) == 0 ? 7 : 0;
+    bool printable = true;
+    for (const char *c = v; *c; c++)
+        printable &= (unsigned char)*c > ' ' && (unsigned char)*c < 0x7f;
+    if (!scheme || !printable) {
+        snprintf(why, n, "'%s' is not an imaps:// URL (imaps://host/INBOX)", printable ? v : "");
+        return -1;
+    }
+    /* a password there would be in every error and log line that names the
+     * folder (a review found one): it has keys of its own */
+    if (memchr(v + scheme, '@', strcspn(v + scheme, "/?#"))) {
+        snprintf(why, n,
+                 "give the user as username and the password as password_file or password_env, "
+                 "not in the URL");
+        return -1;
+    }
+    return 0;
+}
+
 int hd_cfg_bounces_key(struct hd_bounces_cfg *b, const char *key, const char *v, char *why,
                        size_t n)
 {
     if (strcmp(key, "maildir") == 0)
         set(&b->maildir, v);
     else if (strcmp(key, "imap_url") == 0) {
-        if (strncmp(v, "imaps://", 8) != 0 && strncmp(v, "imap://", 7) != 0) {
-            snprintf(why, n, "imap_url: '%s' is not an imaps:// URL (imaps://host/INBOX)", v);
+        char reason[300];
+        if (hd_cfg_imap_url_check(v, reason, sizeof reason) < 0) {
+            snprintf(why, n, "imap_url: %s", reason);
             return -1;
         }
         set(&b->imap_url, v);
