@@ -206,6 +206,20 @@ static void test_cli_config_check(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "h.conf:2: unknown key 'bogus' in [herald]");
     tu_run_release(&r);
+    /* and when the built-in defaults do not load either (their link
+     * secret's file is empty), the file's own error is still the one told
+     * (a review saw the built-in one instead) */
+    char *secret = tu_path(fx->dir, "var/herald.secret"), *vd = tu_path(fx->dir, "var");
+    mkdir(vd, 0700);
+    tu_write(secret, "");
+    tu_herald(&r, fx->dir, NULL, "nodes", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "h.conf:2: unknown key 'bogus' in [herald]");
+    assert_not_contains(r.err, "built-in");
+    tu_run_release(&r);
+    unlink(secret);
+    free(secret);
+    free(vd);
     unsetenv("HERALD_CONFIG");
 
     /* no file at all: the built-in defaults */

@@ -188,10 +188,14 @@ static int setup(struct hd_ctx *ctx, const struct command *cmd, bool wants_help,
     ctx->config_path = hd_config_find(explicit_config, HD_SYSCONF_PATH);
     if ((cmd->flags & NEED_CONFIG) && !wants_help) {
         /* a file that does not load is reported once the command line
-         * has parsed, so that a bad option is still a usage error */
+         * has parsed, so that a bad option is still a usage error; when
+         * the built-in defaults do not load either (their secret file is
+         * empty), the file's own error is the one told, not theirs (a
+         * review saw the built-in one hide a bad line of the file) */
         if (hd_config_load(ctx->config_path, &ctx->cfg, err) < 0) {
+            struct hd_err builtin = {0};
             cli_defer_error(ctx, err);
-            if (hd_config_load(NULL, &ctx->cfg, err) < 0)
+            if (hd_config_load(NULL, &ctx->cfg, &builtin) < 0)
                 return -1;
         }
         if (level < 0)
