@@ -554,12 +554,20 @@ static void test_bounces_builtin_rules(void **state)
     char *dsn = fixture("postfix-43.eml");
     drop_mail("policy.dsn", dsn);
     free(dsn);
+    /* and a folder among the mails: left, the rest still read */
+    char *sub = tu_path(dir, "mb/new/a-folder");
+    assert_int_equal(mkdir(sub, 0700), 0);
     setenv("HERALD_CONFIG", "norules.conf", 1);
     char *out = run_ok("bounces", "fetch", "--dry-run", NULL, NULL);
     char *check = run_ok("config", "check", NULL, NULL, NULL);
     setenv("HERALD_CONFIG", "h.conf", 1);
     assert_contains(out, "policy.dsn: bounce message 43 ");
     assert_contains(out, " 5.7.1 spam_block none ");
+    /* (run_ok: it exited 0; the folder counted with the reply an earlier
+     * test left) */
+    assert_contains(out, "already applied, 2 left (not a bounce)");
+    rmdir(sub);
+    free(sub);
     assert_contains(check, "; bounce_rules: no file where herald looks; the rules built into it");
     free(out);
     free(check);

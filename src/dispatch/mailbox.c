@@ -136,10 +136,18 @@ static int maildir_one(struct hd_mailbox *mb, const char *sub, const char *name,
     struct hd_buf b;
     hd_buf_init(&b);
     if (hd_buf_read_file(&b, path) < 0) {
+        /* gone meanwhile, or one that is no mail (a folder, a file it may
+         * not read): left and counted, the rest still read (a review saw
+         * one folder in new/ stop every bounce) */
         int e = errno;
         hd_buf_release(&b);
-        return e == ENOENT ? 0
-                           : hd_err_set(err, HD_E_IO, "cannot read '%s': %s", path, strerror(e));
+        if (e != ENOENT) {
+            mb->sum.read++;
+            mb->sum.unparseable++;
+            hd_log_warn(mb->log, "bounce mailbox: %s left: cannot read it: %s", path,
+                        strerror(e));
+        }
+        return 0;
     }
     bool done = false;
     int rc = hd_mailbox_one(mb, b.data ? b.data : "", b.len, name, &done, err);
