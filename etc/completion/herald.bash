@@ -47,7 +47,7 @@ _herald_options()
     history) echo "--format" ;;
     why) echo "--format" ;;
     stats) echo "--by --goal --window --format" ;;
-    events) echo "--format" ;;
+    events) echo "--format --encoding" ;;
     serve) echo "--listen --base64" ;;
     bounces) echo "--maildir --imap --dry-run" ;;
     apikey) echo "--scope --rate --format" ;;
