@@ -83,11 +83,8 @@ int cmd_bounces(struct hd_ctx *ctx, int argc, char **argv)
     if (a.maildir && a.imap)
         return cmd_usage("bounces fetch", bounces_usage, "give --maildir or --imap, not both");
     char why[300];
-    if (a.imap && hd_cfg_imap_url_check(a.imap, why, sizeof why) < 0) {
-        char msg[340];
-        snprintf(msg, sizeof msg, "--imap: %s", why);
-        return cmd_usage("bounces fetch", bounces_usage, msg);
-    }
+    if (a.imap && hd_cfg_imap_url_check(a.imap, why, sizeof why) < 0)
+        return cmd_usage("bounces fetch", bounces_usage, "--imap: %s", why);
     if (!ctx->store)
         return cmd_help(bounces_usage);
     struct hd_receipt_ctx c;
