@@ -207,6 +207,10 @@ static void test_serve_config(void **state)
         {"[serve]\nmetrics_token = x\n", "unknown key 'metrics_token' in [serve]"},
         {"[serve]\nsecret_env = HERALD_TEST_SECRET\nsecret_file = x\n",
          "give either secret_env or secret_file, not both"},
+        {"[serve]\ntrusted_proxies = nginx\n", "trusted_proxies: 'nginx' is not an address range"},
+        {"[serve]\nconnections_per_client = -1\n",
+         "connections_per_client: '-1' is not a number from 0 (no limit) to 65536"},
+        {"[serve]\nconnection_limit = 0\n", "connection_limit: '0' is not a number from 1"},
     };
     setenv("HERALD_TEST_SECRET", "s3cr3t-value-for-test", 1);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -229,6 +233,26 @@ static void test_serve_config(void **state)
     assert_int_equal(cfg->serve.body_limit, 65536);
     assert_int_equal(cfg->serve.unsubscribe_valid, 30 * DAY);
     assert_string_equal(cfg->serve.secrets[0].value, "s3cr3t-value-for-test");
+    /* --listen as serve and run --serve take it: port 0 is the kernel's
+     * pick; one past 65535 is refused (it wrapped to 34463: a review) */
+    assert_true(hd_cfg_listen_ok("127.0.0.1:0", true));
+    assert_false(hd_cfg_listen_ok("127.0.0.1:0", false));
+    assert_true(hd_cfg_listen_ok("[::1]:8025", true));
+    assert_false(hd_cfg_listen_ok("127.0.0.1:99999", true));
+    assert_false(hd_cfg_listen_ok("127.0.0.1:", true));
+    assert_false(hd_cfg_listen_ok("x", true));
+    struct tu_run r;
+    const char *const cmds[][4] = {{"serve", "--listen", "127.0.0.1:99999", NULL},
+                                   {"run", "--serve", "--listen", "127.0.0.1:65536"}};
+    char *scratch = tu_tmpdir();
+    for (size_t i = 0; i < 2; i++) {
+        tu_herald(&r, scratch, NULL, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3], NULL);
+        assert_int_equal(r.status, 2);
+        assert_contains(r.err, "--listen: '127.0.0.1:");
+        assert_contains(r.err, "' is not ADDRESS:PORT");
+        tu_run_release(&r);
+    }
+    tu_rmdir(scratch);
     struct hd_buf b;
     hd_buf_init(&b);
     hd_config_dump(cfg, &b);

@@ -170,6 +170,10 @@ struct hd_serve_cfg {
     unsigned seen;       /* keys given, for duplicates */
 };
 
+/* Whether v is ADDRESS:PORT as [serve] listen takes it (a port from 1 to
+ * 65535; with any_port, as --listen takes it, 0 too: the kernel picks). */
+bool hd_cfg_listen_ok(const char *v, bool any_port);
+
 /* Whether origin (an Origin header, may be NULL) is one of [serve]
  * inbox_origins, exactly. */
 bool hd_cfg_serve_origin_ok(const struct hd_serve_cfg *s, const char *origin);

@@ -141,6 +141,9 @@ int cli_dispatch_opt(void *ud, int id, const char *arg)
         a->serve = true;
         return 0;
     case 'L':
+        if (!hd_cfg_listen_ok(arg, true))
+            return cmd_usage(a->spec->cmd, a->spec->usage,
+                             "--listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:8025)", arg);
         a->listen = arg;
         return 0;
     case 'w':

@@ -33,6 +33,9 @@ struct serve_args {
 static int serve_opt(void *ud, int id, const char *arg)
 {
     struct serve_args *a = ud;
+    if (id == O_LISTEN && !hd_cfg_listen_ok(arg, true))
+        return cmd_usage("serve", serve_usage,
+                         "--listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:8025)", arg);
     if (id == O_LISTEN)
         a->listen = arg;
     else

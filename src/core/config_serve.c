@@ -82,6 +82,17 @@ static int check_listen(const char *v)
     return 0;
 }
 
+bool hd_cfg_listen_ok(const char *v, bool any_port)
+{
+    const char *colon = strrchr(v, ':');
+    if (any_port && colon && strcmp(colon + 1, "0") == 0) { /* the kernel's pick */
+        char with[300];
+        snprintf(with, sizeof with, "%.*s:1", (int)(colon - v), v);
+        return hd_cfg_listen_ok(with, false);
+    }
+    return check_listen(v) == 0;
+}
+
 static int check_url(struct hd_serve_cfg *s, const char *v)
 {
     if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
