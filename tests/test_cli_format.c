@@ -601,6 +601,23 @@ static void test_cli_format_no_colour(void **state)
             fail_msg("an import message shares a line: ...%.80s", p - 40 > out ? p - 40 : out);
     assert_int_equal(lines, 3);
     free(out);
+
+    /* a suppression list's import shows its progress too (it showed none:
+     * a review waited 20 s on 2,000,000 rows with nothing on the screen) */
+    f = fopen(big, "w");
+    assert_non_null(f);
+    fprintf(f, "address,reason\n");
+    for (int i = 0; i < 300000; i++)
+        fprintf(f, "s%d@example.com,manual\n", i);
+    fclose(f);
+    hd_buf_reset(&cmd);
+    hd_buf_addf(&cmd, "cd '%s' && script -qec \"'%s' suppress import big.csv\" /dev/null", fx->dir,
+                tu_herald_bin());
+    out = shell(cmd.data);
+    assert_contains(out, " rows  ");
+    assert_contains(out, "%  eta ");
+    assert_contains(out, "big.csv: 300000 rows, 300000 suppressed, 0 rejected");
+    free(out);
     free(big);
     hd_buf_release(&cmd);
 }

@@ -40,6 +40,7 @@ struct hd_suppress_import_opts {
     FILE *msgs;                 /* where bad rows go (stderr) */
     const char *region_hint;    /* how the user sets default_region, or NULL */
     const char *encoding_hint;  /* how the user sets encoding, or NULL */
+    bool progress;              /* a progress line on stderr (a terminal) */
 };
 
 struct hd_suppress_import_result {

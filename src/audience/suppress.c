@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "herald/config.h"
 #include "herald/csv.h"
+#include "herald/progress.h"
 #include "herald/transcode.h"
 
 static int looks_like_phone(const char *s)
@@ -196,8 +198,16 @@ static int sup_rows(struct simp *si, struct hd_store *st, FILE *f, int64_t now, 
                            "the file is empty (it needs a header: address,channel,reason)");
     if (rc > 0)
         rc = sup_header(si, &rec, err);
-    while (rc >= 0 && (rc = hd_csv_next(csv, &rec, err)) == 1)
+    /* rows, and the bytes read toward the file's size for the ETA */
+    struct stat sb;
+    struct hd_progress p;
+    hd_progress_init(&p, si->o->progress, stderr, "rows",
+                     fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
+    while (rc >= 0 && (rc = hd_csv_next(csv, &rec, err)) == 1) {
         rc = sup_row(si, st, &rec, now, err);
+        hd_progress_update(&p, (uint64_t)si->res->rows, hd_csv_offset(csv));
+    }
+    hd_progress_finish(&p);
     hd_csv_free(csv);
     return rc;
 }

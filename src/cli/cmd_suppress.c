@@ -146,7 +146,8 @@ static int import_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nar
                                         .reason = a->reason,
                                         .msgs = stderr,
                                         .region_hint = "--default-region",
-                                        .encoding_hint = "--encoding"};
+                                        .encoding_hint = "--encoding",
+                                        .progress = ctx->progress};
     int rc = hd_suppress_import(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
     if (rc < 0 && rc != HD_E_INVALID)
         return cmd_fail(ctx, &err);
