@@ -354,6 +354,18 @@ static void test_inbox_sent(void **state)
     assert_contains(r.out, "inbox");
     assert_contains(r.out, "kept for the contact's inbox");
     tu_run_release(&r);
+    /* provider test has no gateway to try there, and stores nothing: it
+     * says so rather than "accepted" (a review took that at its word) */
+    tu_herald(&r, dir, NULL, "provider", "test", "inbox", "--to", "k1", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "provider 'inbox' is the in-app inbox: there is no gateway to try");
+    tu_run_release(&r);
+    /* nor is a push token with a space in it taken */
+    tu_herald(&r, dir, NULL, "provider", "test", "outbox", "--channel", "push", "--to",
+              "not a token", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--to: 'not a token' is not a push device token");
+    tu_run_release(&r);
     /* nothing of the inbox went to the outbox: the emails are k3's only */
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "grep -rl 'k1@example.com' '%s/var/outbox' | wc -l", dir);

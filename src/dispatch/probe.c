@@ -33,6 +33,22 @@ int hd_probe_init(const struct hd_config *cfg, const char *provider, const char 
     if (!hd_driver_serves(type, channel))
         return hd_err_set(err, HD_E_USAGE, "provider '%s' (%s) does not carry %s",
                           p->provider->name, type, hd_channel_name(channel));
+    /* the inbox's driver takes every message and the dispatcher's writer
+     * stores it for its contact: a test here would say "accepted" and
+     * store nothing (a review took it at its word) */
+    if (channel == HD_CH_INBOX)
+        return hd_err_set(err, HD_E_USAGE,
+                          "provider '%s' is the in-app inbox: there is no gateway to try, and "
+                          "only a send stores a message for a contact (a campaign or the API "
+                          "with the inbox channel)",
+                          p->provider->name);
+    bool token = channel != HD_CH_EMAIL && channel != HD_CH_SMS, blank = !*to;
+    for (const char *c = to; token && *c; c++)
+        blank |= (unsigned char)*c <= ' ' || (unsigned char)*c == 0x7f;
+    if (token && blank)
+        return hd_err_set(err, HD_E_USAGE, "--to: '%s' is not a %s %s (empty, or with a space)",
+                          to, hd_channel_name(channel),
+                          channel == HD_CH_WECHAT ? "OpenID" : "device token");
     struct hd_valid *v = hd_valid_new();
     char *addr = p->address;
     size_t size = sizeof p->address;
