@@ -54,6 +54,29 @@ static void test_console_users(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "a user name has 1 to 63");
     tu_run_release(&r);
+    /* a password file that is not there, or empty: why, and exit 2 as for
+     * any bad option (a review saw no reason) */
+    r = run("user", "add", "cy", "--role", "viewer", "--password-file", "nosuch");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "--password-file: cannot open 'nosuch': No such file or directory");
+    tu_run_release(&r);
+    char *empty = tu_path(dir, "empty.pw");
+    tu_write(empty, "");
+    free(empty);
+    r = run("user", "add", "cy", "--role", "viewer", "--password-file", "empty.pw");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "cannot read a password from 'empty.pw': it is empty");
+    tu_run_release(&r);
+    /* an API key's bad scope or rate is a bad option too: exit 2 (was 1) */
+    r = run("apikey", "create", "k", "--scope", "bogus", NULL, NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "'bogus' is not a scope");
+    assert_contains(r.err, "Try 'herald apikey --help'.");
+    tu_run_release(&r);
+    r = run("apikey", "create", "k", "--scope", "send", "--rate", "abc");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.err, "'abc' is not a rate");
+    tu_run_release(&r);
     assert_int_equal(q1("SELECT count(*) FROM users"), 1);
     assert_int_equal(q1("SELECT count(*) FROM users WHERE role = 'admin'"), 1);
     r = run("user", "remove", "nobody", NULL, NULL, NULL, NULL);

@@ -113,8 +113,11 @@ int cmd_apikey(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("apikey", apikey_usage,
                          "create needs --scope (send,contacts,events,read,inbox)");
     char key[HD_APIKEY_TEXT];
-    if (hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock), key,
-                               &err) < 0)
+    rc = hd_serve_apikey_create(ctx->store, args[0], a.scope, a.rate, hd_clock_now(&ctx->clock),
+                                key, &err);
+    if (rc == HD_E_USAGE) /* a bad name, scope or rate: with the usage's hint, exit 2 */
+        return cmd_usage("apikey", apikey_usage, "%s", err.msg);
+    if (rc < 0)
         return cmd_fail(ctx, &err);
     char detail[256];
     snprintf(detail, sizeof detail, "%s (%s, %s)", args[0], a.scope, a.rate ? a.rate : "100/s");

@@ -6,6 +6,7 @@
  * the login name running the command, from "cli"). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -107,8 +108,12 @@ static int get_password(const char *file, char *pw, size_t size)
     int rc = 0;
     if (file) {
         FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-        if (!f || read_line(f, pw, size) < 0)
-            rc = cmd_usage("user", user_usage, "cannot read a password from '%s'", file);
+        if (!f)
+            rc = cmd_usage("user", user_usage, "--password-file: cannot open '%s': %s", file,
+                           strerror(errno));
+        else if (read_line(f, pw, size) < 0)
+            rc = cmd_usage("user", user_usage, "--password-file: cannot read a password from '%s': %s",
+                           file, ferror(f) ? strerror(errno) : "it is empty");
         if (f && f != stdin)
             fclose(f);
         return rc;

@@ -73,9 +73,9 @@ int hd_serve_apikey_create(struct hd_store *st, const char *name, const char *sc
                      "0123456789-_.") != strlen(name))
         return hd_err_set(err, HD_E_USAGE,
                           "an API key's name is 1 to 64 letters, digits, '-', '_' or '.'");
-    if ((rc = hd_api_scopes(scopes, &bits, err)) < 0 ||
-        (rc = hd_units_rate(rate ? rate : "100/s", &r, err)) < 0)
-        return rc;
+    /* the caller's words: a usage error (exit 2 from the CLI) */
+    if (hd_api_scopes(scopes, &bits, err) < 0 || hd_units_rate(rate ? rate : "100/s", &r, err) < 0)
+        return err->code = HD_E_USAGE;
     if (RAND_bytes(raw, sizeof raw) != 1)
         return hd_err_set(err, HD_E_FAIL, "no random bytes for a key");
     memcpy(key, "hd_", 3);
