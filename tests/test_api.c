@@ -169,6 +169,7 @@ static void test_api_keys(void **state)
     char *b, *h;
     s.pid = run_serve(&s.port);
     b = problem(&s, "GET", "/api/v1/campaigns", NULL, NULL, NULL, 401, NULL, &h);
+    assert_contains(h, "WWW-Authenticate: Bearer realm=\"herald api\""); /* RFC 9110 11.6.1 */
     free(b), free(h);
     char wrong[64];
     snprintf(wrong, sizeof wrong, "%s", key_all);

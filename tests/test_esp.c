@@ -326,6 +326,15 @@ static void check_postmark(const struct srv *s)
     assert_int_equal(
         post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:wrong", got, sizeof got), 401);
     assert_int_equal(post_file(s, "/hooks/postmark/mail", "pm.json", "", got, sizeof got), 401);
+    /* with its challenge (RFC 9110 section 11.6.1) */
+    char cmd[1024], *hdrs;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && curl -s -o /dev/null -D - --data-binary @pm.json "
+             "'http://127.0.0.1:%d/hooks/postmark/mail'",
+             dir, s->port);
+    hdrs = tu_sh(cmd);
+    assert_contains(hdrs, "WWW-Authenticate: Basic realm=\"herald hooks\"");
+    free(hdrs);
     assert_int_equal(
         post_file(s, "/hooks/postmark/mail", "pm.json", "-u pm:" PM_PASS, got, sizeof got), 200);
     assert_string_equal(got, "ok\n");

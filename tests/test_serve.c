@@ -570,6 +570,25 @@ static void test_serve_http_errors(void **state)
     assert_int_equal(http(&s, "GET", "/%3Cscript%3Ealert(1)", NULL, NULL, &body, NULL), 404);
     assert_not_contains(body, "script");
     free(body);
+    /* what a review found answered as another request, or not at all: a
+     * path cut at %00, a GET of a hook path that names no provider (405,
+     * where any other path is 404), a body in an encoding herald does not
+     * read (no answer for 30 s), two lengths that differ (200) */
+    assert_int_equal(http(&s, "GET", "/healthz%00evil", NULL, NULL, &body, NULL), 400);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/hooks/nonexistent/x", NULL, NULL, &body, NULL), 404);
+    free(body);
+    assert_int_equal(http(&s, "GET", "/hooks/twilio/nope", NULL, NULL, &body, NULL), 404);
+    free(body);
+    assert_int_equal(
+        http(&s, "POST", "/u/x", "List-Unsubscribe=One-Click", "-H 'Transfer-Encoding: gzip' ",
+             &body, NULL),
+        501);
+    free(body);
+    assert_int_equal(http(&s, "POST", "/u/x", "List-Unsubscribe=One-Click",
+                          "-H 'Content-Length: 26' -H 'Content-Length: 27' ", &body, NULL),
+                     400);
+    free(body);
     /* the database file gone (SQLite's: a file to move): not ready, with
      * the reason; healthy still */
     if (!e2e_pg_uri) {

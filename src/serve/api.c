@@ -293,6 +293,7 @@ static int authorize(struct hd_srv *s, struct hd_api_req *r, struct hd_answer *a
     int rc = hd_api_key_check(s, c->header(c->hud, "Authorization"), &c->key, &err);
     if (rc == HD_E_NOTFOUND) {
         hd_api_problem(a, 401, NULL, "a valid API key is needed: Authorization: Bearer KEY");
+        a->www_authenticate = "Bearer realm=\"herald api\"";
         return -1;
     }
     if (rc < 0) {

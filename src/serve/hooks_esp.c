@@ -110,6 +110,7 @@ static int need(const struct hd_provider_cfg *p, hd_header_fn header, void *ud, 
     }
     if (h->esp == ESP_POSTMARK && !basic_ok(p, header(ud, "Authorization"))) {
         hd_hook_say(a, 401, "unauthorized: Basic auth does not match\n");
+        a->www_authenticate = "Basic realm=\"herald hooks\", charset=\"UTF-8\"";
         return -1;
     }
     const char *sig = sig_h[h->esp] ? header(ud, sig_h[h->esp]) : NULL;

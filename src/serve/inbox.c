@@ -76,7 +76,7 @@ static bool authorized(struct hd_srv *s, const char *auth, char *contact, size_t
                     : HD_TOKEN_MALFORMED;
     if (fault == HD_TOKEN_OK)
         return true;
-    a->bearer = true;
+    a->www_authenticate = "Bearer realm=\"herald inbox\"";
     problem(a, 401, "Unauthorized",
             tok ? "the contact token is not valid (or has expired): ask the app's server for a "
                   "new one"

@@ -136,9 +136,10 @@ struct hd_answer {
     int retry_after;   /* seconds, for a 429 or 503; 0: no Retry-After */
     /* the in-app inbox's CORS (inbox.c): the request's Origin when it is
      * one of [serve] inbox_origins, else NULL; preflight adds the methods
-     * and headers allowed; bearer a WWW-Authenticate (a 401) */
+     * and headers allowed */
     const char *cors_origin;
-    bool preflight, bearer;
+    bool preflight;
+    const char *www_authenticate; /* a 401's challenge (RFC 9110 section 11.6.1), or NULL */
     /* the console's (console.c): its own Content-Security-Policy (NULL:
      * the pages' default), a redirect's Location, Set-Cookie lines */
     const char *csp;

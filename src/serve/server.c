@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ struct req {
     struct hd_api_req *api; /* a /api/v1/ request reading its body (api.c) */
     bool post, html;
     bool begun; /* routed, and answered unless a body is to come */
+    bool nul;   /* the URI as sent has %00, which decoding would cut it at */
     struct hd_unsub u;
     struct hd_click click;       /* a one-click, while its batch is written */
     char small[BODY_KEEP]; /* a one-click's form */
@@ -205,8 +207,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct req *q, struct hd
         MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization");
         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
     }
-    if (a->bearer)
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"herald inbox\"");
+    if (a->www_authenticate)
+        MHD_add_response_header(resp, "WWW-Authenticate", a->www_authenticate);
     q->status = a->status;
     q->bytes = a->body.len;
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
@@ -242,9 +244,27 @@ static enum MHD_Result ready(struct hd_srv *s, struct MHD_Connection *c, struct 
     return text(c, q, strncmp(msg, "ready", 5) == 0 ? 200 : 503, msg, NULL);
 }
 
+/* Counts the Content-Length headers and whether they differ (cls: the
+ * first value seen, then NULL once two differ; RFC 9112 section 6.3 makes
+ * differing ones an error). */
+static enum MHD_Result one_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    const char **first = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0 || !value)
+        return MHD_YES;
+    if (!*first)
+        *first = value;
+    else if (strcmp(*first, value) != 0)
+        *first = "";
+    return MHD_YES;
+}
+
 static int64_t content_length(struct MHD_Connection *c)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *v = NULL;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, one_length, &v);
     if (!v)
         return 0;
     char *end;
@@ -277,6 +297,8 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
     (void)c;
     struct req *q = req_new();
     const char *mark = strchr(uri, '?');
+    for (const char *p = uri; (p = strchr(p, '%')) != NULL; p++)
+        q->nul |= p[1] == '0' && p[2] == '0';
     if (mark && strncmp(uri, "/hooks/", 7) == 0)
         q->query = hd_xstrdup(mark + 1);
     return q;
@@ -441,6 +463,29 @@ static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, str
     return MHD_YES;
 }
 
+/* Whether rest (after /hooks/) is KIND/PROVIDER... of a kind of report
+ * herald takes and a provider it has: another method there is a 405, a
+ * path that names none a 404, as anywhere else (a review saw a GET of
+ * /hooks/nonexistent/x answered 405). */
+static bool hook_named(const struct hd_srv *s, const char *rest)
+{
+    static const char *const kinds[] = {"twilio/", "aliyun/",   "tencent/", "sendgrid/",
+                                        "mailgun/", "postmark/", "ses/",     "http/"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        size_t k = strlen(kinds[i]);
+        if (strncmp(rest, kinds[i], k) != 0)
+            continue;
+        char name[64];
+        size_t n = strcspn(rest + k, "/");
+        if (n == 0 || n >= sizeof name)
+            return false;
+        memcpy(name, rest + k, n);
+        name[n] = '\0';
+        return hd_config_provider(s->cfg, name) != NULL;
+    }
+    return false;
+}
+
 /* The headers are in: route, and answer now whatever needs no body. */
 static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                              const char *url, const char *method)
@@ -449,6 +494,15 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     q->route = route_of(url, &rest);
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     q->post = strcmp(method, "POST") == 0;
+    /* what the request's framing or its URI would make another request of
+     * (a review: a path cut at %00, a body framed by an encoding herald
+     * does not read, two lengths) */
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te && strcasecmp(te, "chunked") != 0)
+        return text(c, q, 501, "Transfer-Encoding other than chunked is not taken\n", NULL);
+    if (q->nul)
+        return text(c, q, 400, "bad request: %00 in the URI\n", NULL);
     if (q->route == R_NONE && strcmp(url, "/console") == 0) { /* the console's address typed */
         struct hd_answer a = {.status = 301, .location = "/console/"};
         hd_buf_init(&a.body);
@@ -480,6 +534,8 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
             return text(c, q, 403, "forbidden: not an allowed address, and no valid bearer token\n",
                         NULL);
     }
+    if (q->route == R_HOOK && !q->post && !hook_named(s, rest))
+        return text(c, q, 404, "not found\n", NULL);
     if ((!get &&
          !(q->post && (q->route == R_UNSUB || q->route == R_PREFS || q->route == R_HOOK))) ||
         (q->route == R_HOOK && !q->post))
