@@ -244,9 +244,8 @@ static enum MHD_Result ready(struct hd_srv *s, struct MHD_Connection *c, struct 
     return text(c, q, strncmp(msg, "ready", 5) == 0 ? 200 : 503, msg, NULL);
 }
 
-/* Counts the Content-Length headers and whether they differ (cls: the
- * first value seen, then NULL once two differ; RFC 9112 section 6.3 makes
- * differing ones an error). */
+/* Each Content-Length header (cls: the first value seen, then "" once
+ * two differ, which content_length refuses: RFC 9112 section 6.3). */
 static enum MHD_Result one_length(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
@@ -817,8 +816,8 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)key},
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, admit, s, handler, s, MHD_OPTION_NOTIFY_CONNECTION, noted, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
+        flags, 0, admit, s, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_NOTIFY_CONNECTION, noted, s, MHD_OPTION_ARRAY,
         pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers(),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg->serve.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg->serve.timeout,
