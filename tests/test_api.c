@@ -250,6 +250,16 @@ static void test_api_errors(void **state)
                 "{\"template\": \"reset\", \"contact\": \"k1\", \"channels\": [\"sms\"]}", key_all,
                 NULL, 422, "channels", &h);
     free(b), free(h);
+    /* a channel that is no string: 422, not the service's end (a review
+     * took it down with each of these) */
+    static const char *const not_names[] = {"[null]", "[1]", "[[\"email\"]]"};
+    for (size_t i = 0; i < sizeof not_names / sizeof *not_names; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"template\": \"reset\", \"contact\": \"k1\", \"channels\": %s}", not_names[i]);
+        b = problem(&s, "POST", "/api/v1/messages", body, key_all, NULL, 422, "channels", &h);
+        free(b), free(h);
+    }
     assert_int_equal(q1("SELECT count(*) FROM messages"), 0); /* nothing written */
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id = 'x9'"), 0);
     assert_int_equal(srv_stop(&s), 0);
@@ -466,6 +476,21 @@ static void test_api_contacts(void **state)
     b = problem(&s, "POST", "/api/v1/contacts/u7/consent", "{\"channel\": \"fax\"}", key_all, NULL,
                 422, "channel", &h);
     free(b), free(h);
+    /* no channel, a body that is no object, a category of the wrong type:
+     * 422 (the first two crashed the service, the last became marketing) */
+    static const struct {
+        const char *body, *field;
+    } bad_consent[] = {
+        {"{\"status\": \"opted_out\"}", "channel"},
+        {"[]", "channel"},
+        {"{\"channel\": 5, \"status\": \"opted_out\"}", "channel"},
+        {"{\"channel\": \"email\", \"category\": null, \"status\": \"opted_out\"}", "category"},
+        {"{\"channel\": \"email\", \"category\": 5, \"status\": \"opted_out\"}", "category"}};
+    for (size_t i = 0; i < sizeof bad_consent / sizeof *bad_consent; i++) {
+        b = problem(&s, "POST", "/api/v1/contacts/u7/consent", bad_consent[i].body, key_all, NULL,
+                    422, bad_consent[i].field, &h);
+        free(b), free(h);
+    }
     b = problem(&s, "POST", "/api/v1/contacts/nobody/consent",
                 "{\"channel\": \"email\", \"status\": \"opted_in\"}", key_all, NULL, 404, NULL, &h);
     free(b), free(h);

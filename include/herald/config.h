@@ -29,9 +29,9 @@ enum hd_category { HD_CAT_MARKETING, HD_CAT_TRANSACTIONAL, HD_CAT_COUNT };
 enum hd_on_cap { HD_ON_CAP_DROP, HD_ON_CAP_DEFER };
 
 const char *hd_channel_name(int ch);   /* "email", "sms", "push", "inbox", "wechat" */
-int hd_channel_parse(const char *s);   /* -1 when unknown */
+int hd_channel_parse(const char *s);   /* -1 when unknown or NULL */
 const char *hd_category_name(int cat); /* "marketing", "transactional" */
-int hd_category_parse(const char *s);  /* -1 when unknown */
+int hd_category_parse(const char *s);  /* -1 when unknown or NULL */
 
 /* One key = value line as written. */
 struct hd_cfg_kv {

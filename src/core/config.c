@@ -36,7 +36,9 @@ const char *hd_channel_name(int ch)
 
 int hd_channel_parse(const char *s)
 {
-    for (int i = 0; i < HD_CH_COUNT; i++)
+    /* NULL too (a JSON value that is no string): none, never a crash (a
+     * review took the service down with "channels": [null]) */
+    for (int i = 0; s && i < HD_CH_COUNT; i++)
         if (strcmp(s, channel_names[i]) == 0)
             return i;
     return -1;
@@ -49,7 +51,7 @@ const char *hd_category_name(int cat)
 
 int hd_category_parse(const char *s)
 {
-    for (int i = 0; i < HD_CAT_COUNT; i++)
+    for (int i = 0; s && i < HD_CAT_COUNT; i++)
         if (strcmp(s, category_names[i]) == 0)
             return i;
     return -1;

@@ -84,9 +84,10 @@ void hd_api_consent_post(struct hd_api_call *c, struct hd_answer *a)
 {
     struct hd_err err = {0};
     const char *ch = json_string_value(json_object_get(c->json, "channel"));
-    const char *cat = json_string_value(json_object_get(c->json, "category"));
+    json_t *cat_v = json_object_get(c->json, "category"); /* absent: marketing */
     const char *status = json_string_value(json_object_get(c->json, "status"));
-    int channel = hd_channel_parse(ch), category = cat ? hd_category_parse(cat) : HD_CAT_MARKETING;
+    int channel = hd_channel_parse(ch),
+        category = cat_v ? hd_category_parse(json_string_value(cat_v)) : HD_CAT_MARKETING;
     int st_v = status && strcmp(status, "opted_in") == 0    ? HD_CONSENT_OPTED_IN
                : status && strcmp(status, "opted_out") == 0 ? HD_CONSENT_OPTED_OUT
                                                             : -1;
