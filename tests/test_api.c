@@ -389,6 +389,36 @@ static void test_api_send(void **state)
     assert_int_equal(
         q1("SELECT count(*) FROM contacts WHERE ext_id = '~trin@example.com' AND locale = 'en'"),
         1);
+    /* twenty at once with one key, each naming contact rv with an address
+     * of its own: one 202, the others 409 while it is in flight or after,
+     * and rv's address is the accepted one's (a refused request rewrote it,
+     * and the accepted message went there: a review) */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && for i in $(seq 1 20); do curl -s -o /dev/null -w \"$i %%{http_code}\\n\" "
+             "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -H "
+             "'Idempotency-Key: race-1' --data-binary \"{\\\"template\\\": \\\"reset\\\", "
+             "\\\"contact\\\": {\\\"id\\\": \\\"rv\\\", \\\"email\\\": "
+             "\\\"rv-$i@example.com\\\"}, \\\"data\\\": {\\\"code\\\": \\\"5\\\"}}\" "
+             "'http://127.0.0.1:%d/api/v1/messages' & done; wait",
+             dir, key_all, s.port);
+    char *codes = tu_sh(cmd), winner[64] = "";
+    int n202 = 0, n409 = 0;
+    for (const char *l = codes; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+        int i = 0, code = 0;
+        if (sscanf(l, "%d %d", &i, &code) == 2 && code == 202) {
+            n202++;
+            snprintf(winner, sizeof winner, "rv-%d@example.com", i);
+        }
+        n409 += sscanf(l, "%d %d", &i, &code) == 2 && code == 409;
+    }
+    if (n202 != 1 || n409 != 19)
+        fail_msg("twenty with one key: %d answered 202, %d 409:\n%s", n202, n409, codes);
+    free(codes);
+    char *email = tu_sql_text(dir, e2e_db, "SELECT email FROM contacts WHERE ext_id = 'rv'");
+    email[strcspn(email, "\n")] = '\0';
+    assert_string_equal(email, winner);
+    free(email);
     /* its state, polled until the writer has it */
     char path[64];
     snprintf(path, sizeof path, "/api/v1/messages/%lld", (long long)id);

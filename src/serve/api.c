@@ -62,6 +62,12 @@ struct hd_api {
     struct hd_store *key_st; /* the key checks' own read-only connection */
     pthread_mutex_t tpl_mu;  /* guards tpls */
     struct hd_tpl_set *tpls; /* the templates sends name, read once (as herald run does) */
+    pthread_mutex_t idem_mu; /* guards flight */
+    struct flight {
+        int64_t key;           /* the API key's id */
+        unsigned char h[32];   /* the Idempotency-Key's SHA-256 */
+    } *flight;                 /* the keys of the requests in flight */
+    size_t nflight;
 };
 
 struct hd_api_req {
@@ -80,7 +86,44 @@ struct hd_api *hd_api_new(void)
     pthread_mutex_init(&api->mu, NULL);
     pthread_mutex_init(&api->tpl_mu, NULL);
     pthread_mutex_init(&api->key_mu, NULL);
+    pthread_mutex_init(&api->idem_mu, NULL);
     return api;
+}
+
+bool hd_api_idem_claim(struct hd_api_call *c, const char *idem)
+{
+    struct hd_api *api = c->s->api;
+    hd_sha256(idem, strlen(idem), c->idem_hash);
+    pthread_mutex_lock(&api->idem_mu);
+    bool busy = false;
+    for (size_t i = 0; i < api->nflight && !busy; i++)
+        busy = api->flight[i].key == c->key.id &&
+               memcmp(api->flight[i].h, c->idem_hash, sizeof c->idem_hash) == 0;
+    if (!busy) {
+        HD_GROW(api->flight, api->nflight);
+        api->flight[api->nflight].key = c->key.id;
+        memcpy(api->flight[api->nflight++].h, c->idem_hash, sizeof c->idem_hash);
+        c->idem_held = true;
+    }
+    pthread_mutex_unlock(&api->idem_mu);
+    return !busy;
+}
+
+/* The request's Idempotency-Key, if it holds one, let go. */
+static void idem_release(struct hd_api_call *c)
+{
+    if (!c->idem_held)
+        return;
+    struct hd_api *api = c->s->api;
+    pthread_mutex_lock(&api->idem_mu);
+    for (size_t i = 0; i < api->nflight; i++)
+        if (api->flight[i].key == c->key.id &&
+            memcmp(api->flight[i].h, c->idem_hash, sizeof c->idem_hash) == 0) {
+            api->flight[i] = api->flight[--api->nflight];
+            break;
+        }
+    pthread_mutex_unlock(&api->idem_mu);
+    c->idem_held = false;
 }
 
 void hd_api_free(struct hd_api *api)
@@ -90,6 +133,8 @@ void hd_api_free(struct hd_api *api)
     pthread_mutex_destroy(&api->mu);
     pthread_mutex_destroy(&api->tpl_mu);
     pthread_mutex_destroy(&api->key_mu);
+    pthread_mutex_destroy(&api->idem_mu);
+    free(api->flight);
     hd_tpl_set_free(api->tpls);
     hd_store_free(api->key_st);
     free(api->v);
@@ -444,6 +489,7 @@ void hd_api_req_free(struct hd_api_req *r)
 {
     if (!r)
         return;
+    idem_release(&r->call);
     hd_api_send_free(r->send);
     hd_buf_release(&r->body);
     free(r);

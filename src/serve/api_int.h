@@ -50,7 +50,20 @@ struct hd_api_call {
     json_t *json;                  /* the body parsed (routes that take JSON), borrowed */
     int64_t subject;               /* what a route's own begin authenticated (a contact), or 0 */
     struct hd_api_send_req **send; /* a send to queue in the group commit (api_messages.c) */
+    /* the Idempotency-Key this request holds while it is in flight (its
+     * SHA-256), released when the request ends (hd_api_idem_claim) */
+    bool idem_held;
+    unsigned char idem_hash[32];
 };
+
+/* Whether the request c may go on with Idempotency-Key idem: false when
+ * another request of the same API key holds it right now (the caller
+ * answers 409, as the Idempotency-Key draft asks); else c holds it until
+ * it ends. A refused concurrent request so never writes a contact (a
+ * review saw nineteen refused requests change the accepted one's
+ * address). One process's requests; the store's own check in the group
+ * commit stays the rule across processes. */
+bool hd_api_idem_claim(struct hd_api_call *c, const char *idem);
 
 /* A send checked and waiting for the group commit (api_messages.c): kept
  * in the batch's transaction, then answered. */

@@ -349,6 +349,13 @@ void hd_api_messages_post(struct hd_api_call *c, struct hd_answer *a)
         hd_api_problem(a, 422, "Idempotency-Key", "an Idempotency-Key is 1 to 255 characters");
         return;
     }
+    if (idem && !hd_api_idem_claim(c, idem)) {
+        hd_api_problem(a, 409, NULL,
+                       "a request with Idempotency-Key '%s' is in progress: retry once it is "
+                       "answered",
+                       idem);
+        return;
+    }
     unsigned char hash[32];
     if (idem) /* the body's hash is for the key's answer alone */
         hd_sha256(c->body, c->len, hash);
