@@ -547,6 +547,13 @@ static void test_api_contacts(void **state)
                 key_all, NULL, 422, "[1]", &h);
     free(b), free(h);
     assert_int_equal(q1("SELECT count(*) FROM events"), 2); /* all or nothing */
+    /* no time: now (the document's default; it was refused) */
+    assert_int_equal(api(&s, "POST", "/api/v1/events",
+                         "{\"contact\": \"k1\", \"event\": \"visit\"}", key_all, NULL, &b, NULL),
+                     200);
+    assert_contains(b, "\"added\":1");
+    free(b);
+    assert_int_equal(q1("SELECT count(*) FROM events WHERE name = 'visit' AND at > 1790000000"), 1);
     /* delete: pseudonymised, then gone */
     assert_int_equal(api(&s, "DELETE", "/api/v1/contacts/u7", NULL, key_all, NULL, &b, NULL), 200);
     assert_contains(b, "\"deleted_as\":\"deleted-");

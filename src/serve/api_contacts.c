@@ -129,7 +129,16 @@ void hd_api_events_post(struct hd_api_call *c, struct hd_answer *a)
     hd_buf_init(&lines);
     for (i = 0; i < n; i++) {
         ev = list ? json_array_get(list, i) : c->json;
-        char *text = json_is_object(ev) ? json_dumps(ev, JSON_COMPACT) : NULL;
+        /* without a time it happened now, as the API's document says (it
+         * was refused: a review) */
+        json_t *now = NULL;
+        if (json_is_object(ev) && !json_object_get(ev, "at") && !json_object_get(ev, "time") &&
+            !json_object_get(ev, "timestamp")) {
+            now = json_copy(ev);
+            json_object_set_new(now, "at", json_integer((json_int_t)hd_clock_now(c->s->clock)));
+        }
+        char *text = json_is_object(ev) ? json_dumps(now ? now : ev, JSON_COMPACT) : NULL;
+        json_decref(now);
         if (!text) {
             hd_buf_release(&lines);
             hd_api_problem(a, 422, NULL, "an event is an object (%s[%zu] is not)",
