@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_int.h"
 #include "herald/serve.h"
 #include "serve_int.h"
 
@@ -462,6 +463,21 @@ static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, str
     return MHD_YES;
 }
 
+/* A request refused before its route's own code: text, or under /api/v1/
+ * an RFC 9457 problem as every API error is. */
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status,
+                              const char *why)
+{
+    if (q->route != R_API) {
+        char line[200];
+        snprintf(line, sizeof line, "%s\n", why);
+        return text(c, q, status, line, NULL);
+    }
+    struct hd_answer a = {0};
+    hd_api_problem(&a, status, NULL, "%s", why);
+    return answer(c, q, &a);
+}
+
 /* Whether rest (after /hooks/) is KIND/PROVIDER... of a kind of report
  * herald takes and a provider it has: another method there is a 405, a
  * path that names none a 404, as anywhere else (a review saw a GET of
@@ -499,9 +515,9 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
     const char *te =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     if (te && strcasecmp(te, "chunked") != 0)
-        return text(c, q, 501, "Transfer-Encoding other than chunked is not taken\n", NULL);
+        return refuse(c, q, 501, "Transfer-Encoding other than chunked is not taken");
     if (q->nul)
-        return text(c, q, 400, "bad request: %00 in the URI\n", NULL);
+        return refuse(c, q, 400, "bad request: %00 in the URI");
     if (q->route == R_NONE && strcmp(url, "/console") == 0) { /* the console's address typed */
         struct hd_answer a = {.status = 301, .location = "/console/"};
         hd_buf_init(&a.body);
