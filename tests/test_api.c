@@ -498,7 +498,14 @@ static void test_api_contacts(void **state)
     free(b), free(h);
     b = problem(&s, "PUT", "/api/v1/contacts/u8", "{\"id\": \"u9\"}", key_all, NULL, 422, "id", &h);
     free(b), free(h);
+    b = problem(&s, "PUT", "/api/v1/contacts/u8", "{\"id\": 8}", key_all, NULL, 422, "id", &h);
+    free(b), free(h);
     assert_int_equal(q1("SELECT count(*) FROM contacts WHERE ext_id IN ('u8', 'u9')"), 0);
+    /* a number id is the path's too (ContactFields allows one) */
+    assert_int_equal(api(&s, "PUT", "/api/v1/contacts/42",
+                         "{\"id\": 42, \"email\": \"n42@example.com\"}", key_all, NULL, &b, NULL),
+                     201);
+    free(b);
     /* a key that may only read */
     b = problem(&s, "PUT", "/api/v1/contacts/u8", "{}", key_read, NULL, 403, NULL, &h);
     free(b), free(h);

@@ -42,7 +42,13 @@ void hd_api_contacts_put(struct hd_api_call *c, struct hd_answer *a)
         hd_api_problem(a, 422, NULL, "the body must be a JSON object: the contact's fields");
         return;
     }
-    if (id && !(json_is_string(id) && strcmp(json_string_value(id), c->arg) == 0)) {
+    /* the id as a string, or as a number where ContactFields allows one
+     * (a review's 42 was refused on /contacts/42) */
+    char num[32] = "";
+    if (json_is_integer(id))
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    if (id && !(json_is_string(id) && strcmp(json_string_value(id), c->arg) == 0) &&
+        !(num[0] && strcmp(num, c->arg) == 0)) {
         hd_api_problem(a, 422, "id", "the body's id is not the path's ('%s')", c->arg);
         return;
     }
