@@ -685,7 +685,9 @@ static void test_pg_password_file(void **state)
     tu_run_release(&r);
     tu_write(pw, "pw-Zq81x\n");
     snprintf(text, sizeof text,
-             "[herald]\ndatabase = %suser=herald_pw\ndatabase_password_file = pgpw\n", base);
+             "[herald]\ndatabase = %suser=herald_pw\ndatabase_password_file = pgpw\n"
+             "[serve]\nsecret_file = var/herald.secret\n",
+             base);
     tu_write(p, text);
     tu_herald(&r, dir, NULL, "init", NULL);
     if (r.status != 0)
@@ -695,6 +697,25 @@ static void test_pg_password_file(void **state)
     tu_herald(&r, dir, NULL, "config", NULL);
     assert_not_contains(r.out, "pw-Zq81x");
     tu_run_release(&r);
+    /* the service's connections log in with it too (they had none, and
+     * /readyz, /metrics, links and the API answered 503: a review) */
+    char *tpl = tu_path(dir, "templates"), *src = tu_src_path("templates"), cmd[512];
+    assert_int_equal(symlink(src, tpl), 0);
+    int port = 0;
+    pid_t srv = tu_serve_start(dir, "127.0.0.1:0", &port);
+    static const char *const paths[] = {"/readyz", "/metrics"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d%s",
+                 port, paths[i]);
+        char *code = tu_sh(cmd);
+        if (strcmp(code, "200") != 0)
+            fail_msg("%s with the password file: %s", paths[i], code);
+        free(code);
+    }
+    assert_int_equal(tu_serve_stop(srv), 0);
+    unlink(tpl);
+    free(tpl);
+    free(src);
     tu_write(pw, "wrong\n");
     tu_herald(&r, dir, NULL, "init", NULL);
     assert_int_equal(r.status, 1);

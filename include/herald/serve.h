@@ -20,6 +20,8 @@ struct hd_serve_opts {
     const char *listen;    /* ADDR:PORT, or NULL for [serve] listen; port 0 picks one */
     bool (*stopped)(void); /* polled; true asks for a graceful stop */
     FILE *announce;        /* gets "listening on http[s]://ADDR:PORT\n" once bound; may be NULL */
+    const char *db_password; /* PostgreSQL: [herald] database_password for db_path, or NULL;
+                              * borrowed until hd_serve_free */
 };
 
 struct hd_serve;

@@ -158,7 +158,8 @@ int cli_bounces_poll_start(struct hd_ctx *ctx, struct cli_bounces_poll *bp, stru
     const struct hd_bounces_cfg *bc = &ctx->cfg->bounces;
     if (bc->poll <= 0 || (!bc->maildir && !bc->imap_url))
         return 0;
-    struct hd_store_opts o = {.busy_timeout_ms = ctx->cfg->busy_timeout * 1000};
+    struct hd_store_opts o = {.busy_timeout_ms = ctx->cfg->busy_timeout * 1000,
+                              .password = cmd_db_password(ctx, hd_ctx_db_path(ctx))};
     int rc = hd_store_open(hd_ctx_db_path(ctx), &o, &bp->st, err);
     if (rc < 0)
         return rc;

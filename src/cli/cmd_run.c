@@ -272,7 +272,10 @@ static void *serve_main(void *srv)
 
 static int serve_begin(struct hd_ctx *ctx, const char *listen, struct beside *b, struct hd_err *err)
 {
-    struct hd_serve_opts so = {.listen = listen, .stopped = cli_stopped, .announce = stdout};
+    struct hd_serve_opts so = {.listen = listen,
+                               .stopped = cli_stopped,
+                               .announce = stdout,
+                               .db_password = cmd_db_password(ctx, hd_ctx_db_path(ctx))};
     hd_clock_run(&ctx->clock);
     int rc =
         hd_serve_start(ctx->cfg, hd_ctx_db_path(ctx), &ctx->log, &ctx->clock, &so, &b->srv, err);

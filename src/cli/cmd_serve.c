@@ -76,7 +76,10 @@ int cmd_serve(struct hd_ctx *ctx, int argc, char **argv)
         return cmd_usage("serve", serve_usage, "unexpected argument '%s'", argv[i]);
     if (a.base64)
         return cmd_usage("serve", serve_usage, "--base64 is for init-secret");
-    struct hd_serve_opts o = {.listen = a.listen, .stopped = cli_stopped, .announce = stdout};
+    struct hd_serve_opts o = {.listen = a.listen,
+                              .stopped = cli_stopped,
+                              .announce = stdout,
+                              .db_password = cmd_db_password(ctx, hd_ctx_db_path(ctx))};
     cli_catch_signals();
     hd_clock_run(&ctx->clock);
     if (hd_serve_run(ctx->cfg, hd_ctx_db_path(ctx), &ctx->log, &ctx->clock, &o, &err) < 0)

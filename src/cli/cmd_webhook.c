@@ -251,7 +251,8 @@ int cli_webhooks_start(struct hd_ctx *ctx, struct cli_webhooks *wh, struct hd_er
     memset(wh, 0, sizeof *wh);
     if (ctx->cfg->nwebhooks == 0)
         return 0;
-    struct hd_store_opts o = {.busy_timeout_ms = ctx->cfg->busy_timeout * 1000};
+    struct hd_store_opts o = {.busy_timeout_ms = ctx->cfg->busy_timeout * 1000,
+                              .password = cmd_db_password(ctx, hd_ctx_db_path(ctx))};
     int rc = hd_store_open(hd_ctx_db_path(ctx), &o, &wh->st, err);
     if (rc < 0)
         return rc;

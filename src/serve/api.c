@@ -227,7 +227,7 @@ int hd_api_key_find(struct hd_srv *s, const char *prefix, struct hd_apikey *k,
                     unsigned char hash[32], struct hd_err *err)
 {
     struct hd_api *api = s->api;
-    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000, .readonly = true};
+    struct hd_store_opts o = hd_srv_store_opts(s, true);
     int rc = 0;
     pthread_mutex_lock(&api->key_mu);
     if (!api->key_st && (rc = hd_store_open(s->db_path, &o, &api->key_st, err)) < 0)

@@ -22,7 +22,7 @@ void hd_srv_checkpoint(struct hd_srv *s, int wal_pages)
     if (__atomic_load_n(&s->wal_pages, __ATOMIC_RELAXED) < wal_pages)
         return;
     /* opened read-write: a checkpoint writes the database file */
-    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000};
+    struct hd_store_opts o = hd_srv_store_opts(s, false);
     int rc = s->ckpt_st ? 0 : hd_store_open(s->db_path, &o, &s->ckpt_st, &err);
     if (rc == 0)
         rc = hd_store_checkpoint(s->ckpt_st, &err);

@@ -204,7 +204,7 @@ static struct kept *kept_numbers(struct hd_srv *s, int64_t id, const char *goal,
         if (!x->v || (k->v && x->at < k->at))
             k = x;
     }
-    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000, .readonly = true};
+    struct hd_store_opts o = hd_srv_store_opts(s, true);
     if (!s->con_st && hd_store_open(s->db_path, &o, &s->con_st, err) < 0) {
         s->con_st = NULL;
         return NULL;

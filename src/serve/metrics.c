@@ -214,7 +214,7 @@ static void render(struct hd_srv *s, const struct scrape *x, struct hd_buf *b)
  * blocks no writer. Opened when first needed, and again after a failure. */
 static int scrape(struct hd_srv *s, struct scrape *x, struct hd_err *err)
 {
-    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000, .readonly = true};
+    struct hd_store_opts o = hd_srv_store_opts(s, true);
     if (!s->metrics_st && hd_store_open(s->db_path, &o, &s->metrics_st, err) < 0) {
         s->metrics_st = NULL;
         return HD_E_STORE;

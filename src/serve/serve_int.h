@@ -91,6 +91,7 @@ struct hd_clicks;
 struct hd_srv {
     const struct hd_config *cfg;
     const char *db_path;
+    const char *db_password; /* PostgreSQL's, for every connection the service opens */
     struct hd_log *log;
     const struct hd_clock *clock;
     struct hd_pages *pages;
@@ -443,6 +444,10 @@ bool hd_console_verify(const char *encoded, const char *password, size_t len);
 void hd_hooks_retry(struct hd_srv *s);
 
 /* The store, opened if need be; call with s->mu held. NULL with err set. */
+/* The options every store the service opens shares: the busy timeout and
+ * the database's password (a review's serve could not reach a PostgreSQL
+ * that needs one); readonly for the read-side connections. */
+struct hd_store_opts hd_srv_store_opts(const struct hd_srv *s, bool readonly);
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err);
 /* Once the writer's WAL holds wal_pages, a passive checkpoint on the
  * checkpoint connection (checkpoint.c); the main loop's, each tick. */

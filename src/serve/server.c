@@ -103,11 +103,18 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+struct hd_store_opts hd_srv_store_opts(const struct hd_srv *s, bool readonly)
+{
+    return (struct hd_store_opts){.busy_timeout_ms = s->cfg->busy_timeout * 1000,
+                                  .readonly = readonly,
+                                  .password = s->db_password};
+}
+
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err)
 {
     if (s->st)
         return s->st;
-    struct hd_store_opts o = {.busy_timeout_ms = s->cfg->busy_timeout * 1000};
+    struct hd_store_opts o = hd_srv_store_opts(s, false);
     if (hd_store_open(s->db_path, &o, &s->st, err) < 0 ||
         hd_store_tune(s->st, STORE_CACHE_KIB, STORE_WAL_PAGES, err) < 0) {
         hd_store_free(s->st);
@@ -231,7 +238,8 @@ static enum MHD_Result ready(struct hd_srv *s, struct MHD_Connection *c, struct 
 {
     struct hd_store *st = NULL;
     struct hd_err err = {0};
-    struct hd_store_opts o = {.busy_timeout_ms = 1000, .readonly = true};
+    struct hd_store_opts o = hd_srv_store_opts(s, true);
+    o.busy_timeout_ms = 1000;
     int v = 0;
     char msg[1200];
     if (hd_store_open(s->db_path, &o, &st, &err) < 0 || hd_store_user_version(st, &v, &err) < 0)
@@ -921,6 +929,7 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     bool tls = cfg->serve.tls_cert_file != NULL;
     int rc;
     v->o = *o;
+    v->s.db_password = o->db_password;
     hd_buf_init(&v->cert);
     hd_buf_init(&v->key);
     pthread_mutex_init(&v->s.mu, NULL);
