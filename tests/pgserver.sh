@@ -4,6 +4,8 @@
 #   tests/pgserver.sh start DIR   initdb into DIR/data, start the server, print
 #                                 its connection string (a postgresql:// URI to
 #                                 the maintenance database 'postgres')
+#   tests/pgserver.sh restart DIR stop it and start it again, its data kept
+#                                 (what a client's connections live through)
 #   tests/pgserver.sh stop DIR    stop it and remove DIR whole
 #
 # DIR must be an empty or missing folder (mktemp -d makes one). The server
@@ -20,7 +22,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=5432 # names the socket file only (DIR/.s.PGSQL.5432)
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR" >&2
+    echo "usage: $0 start DIR | restart DIR | stop DIR" >&2
     exit 2
 }
 
@@ -49,6 +51,11 @@ start() {
     echo "postgresql:///postgres?host=$dir&port=$PORT&user=postgres"
 }
 
+restart() {
+    as_pg "$PGBIN/pg_ctl" -D "$1/data" -w -t 60 -m fast restart >/dev/null ||
+        { cat "$1/server.log" >&2; exit 1; }
+}
+
 stop() {
     dir=$1
     [ -d "$dir" ] || exit 0
@@ -62,6 +69,7 @@ stop() {
 [ $# = 2 ] || usage
 case $1 in
 start) start "$2" ;;
+restart) restart "$2" ;;
 stop) stop "$2" ;;
 *) usage ;;
 esac

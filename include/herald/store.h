@@ -35,6 +35,10 @@ int hd_store_schema_version(void);
 int hd_store_open(const char *path, const struct hd_store_opts *opts, struct hd_store **out,
                   struct hd_err *err);
 void hd_store_free(struct hd_store *st);
+/* Whether st's connection to its PostgreSQL server is gone (it restarted,
+ * the network broke): a long-lived holder frees it and opens another.
+ * False for SQLite, and for NULL. */
+bool hd_store_lost(struct hd_store *st);
 /* The file's PRAGMA user_version. */
 int hd_store_user_version(struct hd_store *st, int *version, struct hd_err *err);
 /* Applies migrations up to target (<= hd_store_schema_version()); tests use it

@@ -112,6 +112,14 @@ struct hd_store_opts hd_srv_store_opts(const struct hd_srv *s, bool readonly)
 
 struct hd_store *hd_srv_store(struct hd_srv *s, struct hd_err *err)
 {
+    /* a PostgreSQL connection the server dropped (a restart) is opened
+     * anew: kept, every request after it failed for good while /readyz,
+     * which opens its own, said ready (a review) */
+    if (s->st && hd_store_lost(s->st)) {
+        hd_log_warn(s->log, "serve: the database connection was lost: connecting again");
+        hd_store_free(s->st);
+        s->st = NULL;
+    }
     if (s->st)
         return s->st;
     struct hd_store_opts o = hd_srv_store_opts(s, false);

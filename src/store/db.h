@@ -179,5 +179,8 @@ bool hd_db_pg_in_transaction(struct hd_db *db);
 int hd_db_pg_socket(struct hd_db *db);
 int hd_db_pg_backend(struct hd_db *db);
 int hd_db_pg_notifications(struct hd_db *db, int self, hd_db_note_fn fn, void *ud);
+/* Whether db's connection to the server is gone (a restart, a network
+ * break): libpq's status; false for SQLite. */
+bool hd_db_lost(struct hd_db *db);
 
 #endif

@@ -584,6 +584,11 @@ int hd_db_pg_backend(struct hd_db *db)
     return hd_db_is_pg(db) ? PQbackendPID(((struct pg *)db)->conn) : 0;
 }
 
+bool hd_db_lost(struct hd_db *db)
+{
+    return hd_db_is_pg(db) && PQstatus(((struct pg *)db)->conn) != CONNECTION_OK;
+}
+
 int hd_db_pg_notifications(struct hd_db *db, int self, hd_db_note_fn fn, void *ud)
 {
     struct pg *p = (struct pg *)db;

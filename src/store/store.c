@@ -704,6 +704,11 @@ bool hd_store_is_pg(const struct hd_store *st)
     return st->db == NULL;
 }
 
+bool hd_store_lost(struct hd_store *st)
+{
+    return st && st->conn && hd_db_lost(st->conn);
+}
+
 int hd_store_dfail(struct hd_err *err, int rc, const char *what)
 {
     if (err && err->code)
