@@ -136,6 +136,7 @@ static void test_states(void **state)
         {HD_ST_DEFERRED, HD_ST_QUEUED},
         {HD_ST_DEFERRED, HD_ST_EXPIRED},
         {HD_ST_QUEUED, HD_ST_CANCELLED},
+        {HD_ST_SENDING, HD_ST_CANCELLED}, /* claimed, not at a gateway: test_cancel_claimed */
         {HD_ST_DEFERRED, HD_ST_CANCELLED},
         {HD_ST_RETRY_WAIT, HD_ST_CANCELLED},
         /* receipts (issue 19) */

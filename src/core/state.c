@@ -32,9 +32,13 @@ static const unsigned legal[HD_ST_COUNT] = {
                      B(HD_ST_EXPIRED) | B(HD_ST_RENDER_FAILED) | B(HD_ST_CANCELLED),
     /* a lease that ran out (crash) puts a sending message back in the
      * queue; a claimed message is rendered after its claim commits
-     * (dispatch/claim.c), so a render that fails ends a sending one */
+     * (dispatch/claim.c), so a render that fails ends a sending one; and
+     * one claimed and not yet handed to a gateway when its campaign is
+     * cancelled ends cancelled (dispatch/write.c's hd_dsp_put_back: the
+     * move was missing, and a dispatcher that met it stopped with an
+     * error) */
     [HD_ST_SENDING] = B(HD_ST_SENT) | B(HD_ST_RETRY_WAIT) | B(HD_ST_FAILED) | B(HD_ST_QUEUED) |
-                      B(HD_ST_DEFERRED) | B(HD_ST_RENDER_FAILED),
+                      B(HD_ST_DEFERRED) | B(HD_ST_RENDER_FAILED) | B(HD_ST_CANCELLED),
     /* receipts: a complaint may come after a delivery report, never the
      * other way round, and nothing else follows a final report */
     [HD_ST_SENT] =

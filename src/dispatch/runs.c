@@ -113,12 +113,23 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         HD_GROW(runs, n);
         runs[n++] = r;
     }
-    /* runs with messages still out stay until those are written */
+    /* runs with messages still out stay until those are written; their
+     * campaign's status read again too: a cancel marks its runs done, so
+     * they are no longer active, and with the status kept from before,
+     * the messages claimed and waiting for tokens went out after the
+     * cancel (a review saw 200 of 300) */
     for (size_t k = 0; rc == 0 && k < d->nruns; k++) {
         bool kept = false;
         for (size_t i = 0; i < n; i++)
             kept |= runs[i].id == d->runs[k].id;
-        if (!kept && d->runs[k].busy > 0) {
+        struct camp *c = d->runs[k].camp;
+        struct hd_campaign fresh;
+        if (!kept && d->runs[k].busy > 0 && c &&
+            (rc = hd_store_campaign_get(d->st, NULL, c->c.id, &fresh, err)) == 0) {
+            c->c.status = fresh.status;
+            hd_campaign_release(&fresh);
+        }
+        if (rc == 0 && !kept && d->runs[k].busy > 0) {
             HD_GROW(runs, n);
             runs[n] = d->runs[k];
             runs[n++].drained = true;
