@@ -280,7 +280,19 @@ static void test_console_admin_unknown_name(void **state)
     assert_not_contains(body, "Hunter2secret");
     assert_contains(body, "(an unknown name)");
     free(body);
+    /* nor can the who filter confirm a guess of it: the right guess finds
+     * what a wrong one finds (it found the row: a review) */
+    char *right, *wrong;
+    assert_int_equal(get(&s, &v, "/console/audit?who=Hunter2secret", "en", &right, NULL), 200);
+    assert_int_equal(get(&s, &v, "/console/audit?who=Hunter3secret", "en", &wrong, NULL), 200);
+    assert_not_contains(right, "(an unknown name)");
+    assert_not_contains(right, "login_failed");
+    free(right);
+    free(wrong);
     sign_in(&s, "root", &a);
+    assert_int_equal(get(&s, &a, "/console/audit?who=Hunter2secret", "en", &body, NULL), 200);
+    assert_contains(body, "Hunter2secret");
+    free(body);
     assert_int_equal(get(&s, &a, "/console/audit?action=login_failed", "en", &body, NULL), 200);
     assert_contains(body, "Hunter2secret");
     free(body);
