@@ -404,6 +404,26 @@ static void test_console_overview(void **state)
     assert_contains(body, "No message has failed.");
     free(body);
     free(hdr);
+    /* messages that could not be made are failures of the day too, and in
+     * the last errors (the overview said none beside a campaign the
+     * breaker had paused for them: a review) */
+    tu_put_template(dir, "broken",
+                    "category: transactional\nfrom: A <a@example.com>\n\n"
+                    "--- email.subject\nYour order {{ order_id }}\n"
+                    "--- email.text\nx\n");
+    TU_HERALD_OK(dir, "campaign", "create", "broken", "--segment", "all", "--template", "broken",
+                 "--channels", "email", "--now");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "send", "broken", NULL);
+    assert_int_equal(r.status, 3); /* messages failed */
+    tu_run_release(&r);
+    assert_int_equal(tc_get(&s, sid, "/console/", "en", &body, &hdr), 200);
+    assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
+                          "<td class=\"n\">3</td></tr>");
+    assert_not_contains(body, "No message has failed.");
+    assert_contains(body, "render_failed");
+    free(body);
+    free(hdr);
     assert_int_equal(tc_get(&s, sid, "/console/", "zh-CN,zh;q=0.9", &body, &hdr), 200);
     assert_contains(body, "<html lang=\"zh-CN\">");
     assert_contains(body, "<tr><td>邮件</td><td class=\"n\">3</td>");

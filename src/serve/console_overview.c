@@ -59,10 +59,14 @@ static int day_row(void *ud, const char *channel, const char *outcome, const cha
                    int64_t n)
 {
     struct day *d = ud;
+    /* a message that could not be made (render_failed) failed too: the
+     * overview said "Failed 0" beside a campaign the breaker had paused
+     * for 50 of them (a review) */
     const char *key =
-        strcmp(outcome, "accepted") == 0                                      ? "sent"
-        : strcmp(outcome, "permanent") == 0                                   ? "failed"
-        : strcmp(outcome, "receipt") == 0 && strcmp(reason, "delivered") == 0 ? "delivered"
+        strcmp(outcome, "accepted") == 0                                          ? "sent"
+        : strcmp(outcome, "permanent") == 0                                       ? "failed"
+        : strcmp(outcome, "skipped") == 0 && strcmp(reason, "render_failed") == 0 ? "failed"
+        : strcmp(outcome, "receipt") == 0 && strcmp(reason, "delivered") == 0     ? "delivered"
         : strcmp(outcome, "receipt") == 0 &&
                 (strcmp(reason, "undelivered") == 0 || strncmp(reason, "bounced", 7) == 0)
             ? "failed"
@@ -111,6 +115,30 @@ static int error_row(void *ud, const struct hd_log_row *r)
     return 0;
 }
 
+static int by_at_desc(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "at"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "at"));
+    return strcmp(y ? y : "", x ? x : "");
+}
+
+/* list (error_row's, of two queries) newest first, cut to keep. */
+static void newest_first(json_t *list, size_t keep)
+{
+    size_t n = json_array_size(list);
+    json_t **v = hd_xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(list, i));
+    qsort(v, n, sizeof *v, by_at_desc);
+    json_array_clear(list);
+    for (size_t i = 0; i < n; i++)
+        if (i < keep)
+            json_array_append_new(list, v[i]);
+        else
+            json_decref(v[i]);
+    free(v);
+}
+
 /* The day's rows by channel, in the channels' order, labelled. */
 static json_t *day_list(json_t *rows, int lang)
 {
@@ -146,6 +174,10 @@ static json_t *overview(struct hd_con *c, struct hd_store *st, struct hd_err *er
         rc = hd_store_provider_pauses(st, hd_clock_now_ms(c->s->clock), pause_row, paused, err);
     if (rc == 0)
         rc = hd_store_log_query(st, &f, error_row, errors, err);
+    struct hd_log_filter g = {
+        .outcome = "skipped", .reason = "render_failed", .limit = LAST_ERRORS_SHOWN};
+    if (rc == 0 && (rc = hd_store_log_query(st, &g, error_row, errors, err)) == 0)
+        newest_first(errors, LAST_ERRORS_SHOWN);
     json_t *out = NULL;
     if (rc == 0) {
         json_t *depth = json_incref(json_object_get(json_array_get(queue, 0), "depth"));
