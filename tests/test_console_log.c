@@ -161,6 +161,16 @@ static void test_console_log_csv(void **state)
     assert_contains(body, "since and until take");
     free(body);
     free(hdr);
+    /* a channel or outcome herald log would refuse (an empty page said
+     * nothing of the typo: a review) */
+    assert_int_equal(tc_get(&s, sid, "/console/log.csv?outcome=bogus", "en", &body, &hdr), 400);
+    assert_contains(body, "outcome is accepted, temporary, permanent");
+    free(body);
+    free(hdr);
+    assert_int_equal(tc_get(&s, sid, "/console/log?channel=fax", "en", &body, &hdr), 400);
+    assert_contains(body, "channel is email, sms, push, inbox or wechat");
+    free(body);
+    free(hdr);
     /* without a session: the login */
     assert_int_equal(http(&s, "GET", "/console/log.csv", NULL, NULL, &body, &hdr), 303);
     assert_contains(hdr, "Location: /console/login\r\n");

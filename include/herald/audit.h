@@ -64,6 +64,10 @@ const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t
  * contact (an external id or a pseudonym, deleted-N). */
 int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
                           const char *contact, struct hd_log_filter *f, struct hd_err *err);
+/* The delivery log's outcome named s (its own static string), or NULL
+ * when it is none: accepted, temporary, permanent, throttled, skipped or
+ * receipt, the words herald log --outcome and the console's filter take. */
+const char *hd_log_outcome(const char *s);
 
 /* ---- why a contact did or did not get a campaign (why.c) ---------------------------- */
 

@@ -144,6 +144,16 @@ const struct hd_log_row *hd_history_accepted(const struct hd_history *h, int64_t
     return NULL;
 }
 
+const char *hd_log_outcome(const char *s)
+{
+    static const char *const outcomes[] = {"accepted",  "temporary", "permanent",
+                                           "throttled", "skipped",   "receipt"};
+    for (size_t i = 0; s && i < sizeof outcomes / sizeof *outcomes; i++)
+        if (strcmp(s, outcomes[i]) == 0)
+            return outcomes[i];
+    return NULL;
+}
+
 int hd_log_filter_resolve(struct hd_store *st, const char *campaign, int64_t run,
                           const char *contact, struct hd_log_filter *f, struct hd_err *err)
 {

@@ -180,8 +180,6 @@ struct log_args {
 /* The filters with a value to check. */
 static int filter_opt(struct log_args *a, int id, const char *arg)
 {
-    static const char *const outcomes[] = {"accepted",  "temporary", "permanent",
-                                           "throttled", "skipped",   "receipt"};
     switch (id) {
     case O_RUN:
         if ((a->run = cmd_parse_count(arg)) <= 0)
@@ -194,10 +192,7 @@ static int filter_opt(struct log_args *a, int id, const char *arg)
         a->f.channel = arg;
         return 0;
     case O_OUTCOME:
-        for (size_t i = 0; i < 6 && !a->f.outcome; i++)
-            if (strcmp(arg, outcomes[i]) == 0)
-                a->f.outcome = outcomes[i];
-        if (!a->f.outcome)
+        if (!(a->f.outcome = hd_log_outcome(arg)))
             return cmd_usage("log", log_usage,
                              "--outcome: '%s' is not accepted, temporary, permanent, "
                              "throttled, skipped or receipt",
