@@ -408,9 +408,10 @@ bool hd_inbox_claims(const char *rest);
 
 /* ---- the console (console.c, console_auth.c; issue 21): /console/ ---- */
 
-/* A form's body: a name, a password of up to 1024 bytes (3072 escaped)
- * and a CSRF token */
-#define CONSOLE_BODY_MAX 4096
+/* A form's body: the largest is the users page's add, a name, a password
+ * of up to 1024 bytes typed twice (3072 each escaped: a review's 1,020
+ * bytes of Chinese were refused at 4096), a role and a CSRF token */
+#define CONSOLE_BODY_MAX 8192
 /* One request to /console/: rest is the path after "/console/", addr the
  * client's address as text, body and len a POST's form (NULL, 0 for a
  * GET). */
