@@ -141,15 +141,15 @@ static int log_filter(struct hd_store *st, const char *const *v, struct hd_log_f
               "2026-11-22T09:00:00Z)";
     else if (!run_ok)
         bad = "run takes a run's number (1, 2, ...)";
-    /* as herald log refuses them (an empty page said nothing: a review) */
-    else if (f->channel && hd_channel_parse(f->channel) < 0)
-        bad = "channel is email, sms, push, inbox or wechat";
-    else if (f->outcome && !(f->outcome = hd_log_outcome(f->outcome)))
-        bad = "outcome is accepted, temporary, permanent, throttled, skipped or receipt";
     int rc =
         bad ? 0 : hd_log_filter_resolve(st, given(v[P_CAMPAIGN]), run, given(v[P_CONTACT]), f, &e);
     if (rc == HD_E_NOTFOUND || rc == HD_E_USAGE || rc == HD_E_INVALID)
         bad = e.msg;
+    /* as herald log refuses them (an empty page said nothing: a review) */
+    if (!bad && f->channel && hd_channel_parse(f->channel) < 0)
+        bad = "channel is email, sms, push, inbox or wechat";
+    if (!bad && f->outcome && !(f->outcome = hd_log_outcome(f->outcome)))
+        bad = "outcome is accepted, temporary, permanent, throttled, skipped or receipt";
     if (bad) {
         if (out)
             json_object_set_new(out, "error", json_string(bad));
