@@ -293,6 +293,13 @@ static void test_console_new_contact(void **state)
     assert_contains(body, "<td>accepted</td>");
     assert_not_contains(body, "id=\"optout\"");
     assert_contains(body, "<option value=\"promo\">promo</option>");
+    /* times in the page's language and the user's zone, as every page has
+     * them (they were raw UTC here: a review) */
+    assert_contains(body, "fired <time datetime=\"2026-11-22T");
+    assert_contains(body, "\">Nov 22, 2026, ");
+    free(body);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/k1", "zh-CN", &body, NULL), 200);
+    assert_contains(body, "2026年11月22日");
     free(body);
     assert_int_equal(tc_get(&s, vid, "/console/contacts/k3", "en", &body, NULL), 200);
     assert_contains(body, "<td class=\"ct-addr\">k3@example.com</td><td>email</td><td>hard_bounce");
