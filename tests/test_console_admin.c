@@ -39,8 +39,7 @@ static int post(const struct srv *s, const struct who *w, const char *path, bool
 {
     struct hd_buf full;
     hd_buf_init(&full);
-    hd_buf_addf(&full, "%s%s%s%s", csrf ? "csrf=" : "", csrf ? w->csrf : "", csrf ? "&" : "",
-                form);
+    hd_buf_addf(&full, "%s%s%s%s", csrf ? "csrf=" : "", csrf ? w->csrf : "", csrf ? "&" : "", form);
     int code = tc_post(s, w->sid, path, full.data, "en", body, hdr);
     hd_buf_release(&full);
     return code;
@@ -174,7 +173,8 @@ static void test_console_admin_users(void **state)
     }
     int code = post(&s, &a, "/console/users", true, form.data, &body, NULL);
     if (code != 303)
-        fail_msg("%d: %.300s", code, strstr(body, "role=\"alert\"") ? strstr(body, "role=\"alert\"") : body);
+        fail_msg("%d: %.300s", code,
+                 strstr(body, "role=\"alert\"") ? strstr(body, "role=\"alert\"") : body);
     free(body);
     hd_buf_release(&form);
     assert_int_equal(q1("SELECT count(*) FROM users WHERE name = 'zhu'"), 1);

@@ -226,16 +226,18 @@ static void test_events_scale_bad_row(void **state)
     /* a file that is not UTF-8: refused whole with its line and a guess
      * (it was stored as it came, and a property holding such bytes was
      * dropped: a review); with --encoding, read as that */
-    put(d, "l1.csv", "contact,event,time,note\nc1,buy,2026-11-01T10:00:00Z,ok\n"
-                     "c1,\xe9v\xe9nement,2026-11-01T10:00:00Z,caf\xe9\n");
+    put(d, "l1.csv",
+        "contact,event,time,note\nc1,buy,2026-11-01T10:00:00Z,ok\n"
+        "c1,\xe9v\xe9nement,2026-11-01T10:00:00Z,caf\xe9\n");
     tu_herald(&r, d, NULL, "events", "import", "l1.csv", NULL);
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "l1.csv:3: the file is not UTF-8");
     tu_run_release(&r);
     assert_string_equal(Q(d, "SELECT count(*) FROM events"), "0");
     TU_HERALD_OK(d, "events", "import", "l1.csv", "--encoding", "latin1");
-    assert_string_equal(Q(d, "SELECT name || ' ' || props FROM events ORDER BY name"),
-                        "buy {\"note\":\"ok\"}\n\xc3\xa9v\xc3\xa9nement {\"note\":\"caf\xc3\xa9\"}");
+    assert_string_equal(
+        Q(d, "SELECT name || ' ' || props FROM events ORDER BY name"),
+        "buy {\"note\":\"ok\"}\n\xc3\xa9v\xc3\xa9nement {\"note\":\"caf\xc3\xa9\"}");
     tu_rmdir(d);
 }
 

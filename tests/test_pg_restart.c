@@ -18,8 +18,7 @@ static int setup(void **state)
     dir = tu_tmpdir();
     pg_dir = tu_tmpdir();
     rmdir(pg_dir); /* pgserver.sh wants an empty or missing folder */
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' start '%s'", getenv("HERALD_SRC"),
-             pg_dir);
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' start '%s'", getenv("HERALD_SRC"), pg_dir);
     uri = tu_sh(cmd);
     uri[strcspn(uri, "\n")] = '\0';
     setenv("HERALD_CONFIG", "h.conf", 1);
@@ -31,8 +30,7 @@ static int teardown(void **state)
 {
     (void)state;
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' stop '%s'", getenv("HERALD_SRC"),
-             pg_dir);
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/pgserver.sh' stop '%s'", getenv("HERALD_SRC"), pg_dir);
     free(tu_sh(cmd));
     tu_rmdir(dir);
     free(pg_dir);

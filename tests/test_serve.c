@@ -580,10 +580,9 @@ static void test_serve_http_errors(void **state)
     free(body);
     assert_int_equal(http(&s, "GET", "/hooks/twilio/nope", NULL, NULL, &body, NULL), 404);
     free(body);
-    assert_int_equal(
-        http(&s, "POST", "/u/x", "List-Unsubscribe=One-Click", "-H 'Transfer-Encoding: gzip' ",
-             &body, NULL),
-        501);
+    assert_int_equal(http(&s, "POST", "/u/x", "List-Unsubscribe=One-Click",
+                          "-H 'Transfer-Encoding: gzip' ", &body, NULL),
+                     501);
     free(body);
     assert_int_equal(http(&s, "POST", "/u/x", "List-Unsubscribe=One-Click",
                           "-H 'Content-Length: 26' -H 'Content-Length: 27' ", &body, NULL),
@@ -686,7 +685,8 @@ static void test_serve_slow_clients(void **state)
              "import socket, subprocess, time\n"
              "def slow(src):\n"
              "    c = socket.socket(); c.bind((src, 0)); c.settimeout(3)\n"
-             "    c.connect((\"127.0.0.1\", %d)); c.sendall(b\"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\")\n"
+             "    c.connect((\"127.0.0.1\", %d)); c.sendall(b\"GET /healthz HTTP/1.1\\r\\nHost: "
+             "x\\r\\n\")\n"
              "    return c\n"
              "def closed(c):\n"
              "    c.settimeout(0.5)\n"
@@ -697,7 +697,8 @@ static void test_serve_slow_clients(void **state)
              "    except OSError:\n"
              "        return True\n"
              "def healthz(src):\n"
-             "    return subprocess.run([\"curl\", \"-s\", \"-m\", \"3\", \"--interface\", src, \"-o\",\n"
+             "    return subprocess.run([\"curl\", \"-s\", \"-m\", \"3\", \"--interface\", src, "
+             "\"-o\",\n"
              "        \"/dev/null\", \"-w\", \"%%{http_code}\", \"http://127.0.0.1:%d/healthz\"],\n"
              "        capture_output=True, text=True).stdout\n"
              "held = [slow(\"127.0.0.2\") for _ in range(4)]\n"

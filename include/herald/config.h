@@ -160,7 +160,7 @@ struct hd_serve_cfg {
     size_t nmetrics_allow;         /* default 127.0.0.1/32 and ::1/128 */
     /* peers whose X-Forwarded-For names the client (a proxy in front) */
     struct hd_cidr *trusted_proxies;
-    size_t ntrusted_proxies; /* default 127.0.0.1/32 and ::1/128 */
+    size_t ntrusted_proxies;       /* default 127.0.0.1/32 and ::1/128 */
     char *tls_cert_file;           /* PEM certificate chain, or NULL: plain HTTP */
     char *tls_key_file;            /* its PEM private key; set exactly when tls_cert_file is */
     int tls_line;                  /* the line of the first of the two, for errors */

@@ -49,7 +49,8 @@ static int events_opt(void *ud, int id, const char *arg)
 
 int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"format", true, 'f', 0}, {"encoding", true, 'e', 0}, {0}};
+    static const struct cli_opt opts[] = {
+        {"format", true, 'f', 0}, {"encoding", true, 'e', 0}, {0}};
     static const struct cli_spec spec = {"events import", events_usage, opts, 0, NULL, NULL};
     struct events_args a = {.format = -1};
     int rc, i;
@@ -88,8 +89,8 @@ int cmd_events(struct hd_ctx *ctx, int argc, char **argv)
     struct hd_events_result im;
     rc = hd_transcode_open(f, name, a.encoding, "--encoding", &text, &err);
     if (rc == 0)
-        rc = hd_events_import(ctx->store, text, name, format == FMT_JSONL, ctx->progress, &im,
-                              &err);
+        rc =
+            hd_events_import(ctx->store, text, name, format == FMT_JSONL, ctx->progress, &im, &err);
     if (text && text != f)
         fclose(text);
     if (!in)

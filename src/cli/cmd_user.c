@@ -112,8 +112,9 @@ static int get_password(const char *file, char *pw, size_t size)
             rc = cmd_usage("user", user_usage, "--password-file: cannot open '%s': %s", file,
                            strerror(errno));
         else if (read_line(f, pw, size) < 0)
-            rc = cmd_usage("user", user_usage, "--password-file: cannot read a password from '%s': %s",
-                           file, ferror(f) ? strerror(errno) : "it is empty");
+            rc = cmd_usage("user", user_usage,
+                           "--password-file: cannot read a password from '%s': %s", file,
+                           ferror(f) ? strerror(errno) : "it is empty");
         if (f && f != stdin)
             fclose(f);
         return rc;

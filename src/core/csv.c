@@ -86,8 +86,11 @@ static inline int peekb(struct hd_csv *c)
  * each stop: the import's most frequent loop. */
 enum { STOP_PLAIN = 1, STOP_QUOTED = 2 };
 static const unsigned char stops[256] = {
-    [0] = STOP_PLAIN | STOP_QUOTED, ['"'] = STOP_PLAIN | STOP_QUOTED,
-    ['\n'] = STOP_PLAIN | STOP_QUOTED, [','] = STOP_PLAIN, ['\r'] = STOP_PLAIN,
+    [0] = STOP_PLAIN | STOP_QUOTED,
+    ['"'] = STOP_PLAIN | STOP_QUOTED,
+    ['\n'] = STOP_PLAIN | STOP_QUOTED,
+    [','] = STOP_PLAIN,
+    ['\r'] = STOP_PLAIN,
 };
 
 /* Copies the bytes before the next stop of class (or a NUL) in the

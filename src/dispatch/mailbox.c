@@ -144,8 +144,7 @@ static int maildir_one(struct hd_mailbox *mb, const char *sub, const char *name,
         if (e != ENOENT) {
             mb->sum.read++;
             mb->sum.unparseable++;
-            hd_log_warn(mb->log, "bounce mailbox: %s left: cannot read it: %s", path,
-                        strerror(e));
+            hd_log_warn(mb->log, "bounce mailbox: %s left: cannot read it: %s", path, strerror(e));
         }
         return 0;
     }

@@ -46,8 +46,8 @@ int hd_probe_init(const struct hd_config *cfg, const char *provider, const char 
     for (const char *c = to; token && *c; c++)
         blank |= (unsigned char)*c <= ' ' || (unsigned char)*c == 0x7f;
     if (token && blank)
-        return hd_err_set(err, HD_E_USAGE, "--to: '%s' is not a %s %s (empty, or with a space)",
-                          to, hd_channel_name(channel),
+        return hd_err_set(err, HD_E_USAGE, "--to: '%s' is not a %s %s (empty, or with a space)", to,
+                          hd_channel_name(channel),
                           channel == HD_CH_WECHAT ? "OpenID" : "device token");
     struct hd_valid *v = hd_valid_new();
     char *addr = p->address;

@@ -64,9 +64,9 @@ struct hd_api {
     struct hd_tpl_set *tpls; /* the templates sends name, read once (as herald run does) */
     pthread_mutex_t idem_mu; /* guards flight */
     struct flight {
-        int64_t key;           /* the API key's id */
-        unsigned char h[32];   /* the Idempotency-Key's SHA-256 */
-    } *flight;                 /* the keys of the requests in flight */
+        int64_t key;         /* the API key's id */
+        unsigned char h[32]; /* the Idempotency-Key's SHA-256 */
+    } * flight;              /* the keys of the requests in flight */
     size_t nflight;
 };
 
@@ -147,10 +147,18 @@ static const char *phrase(int status)
         int status;
         const char *title;
     } titles[] = {
-        {400, "Bad Request"},       {401, "Unauthorized"},           {403, "Forbidden"},
-        {404, "Not Found"},         {405, "Method Not Allowed"},     {409, "Conflict"},
-        {413, "Content Too Large"}, {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
-        {429, "Too Many Requests"}, {500, "Internal Server Error"},  {501, "Not Implemented"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {409, "Conflict"},
+        {413, "Content Too Large"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
         {503, "Service Unavailable"},
     };
     for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)

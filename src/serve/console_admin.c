@@ -152,9 +152,8 @@ static json_t *audit_data(struct hd_con *c, struct hd_store *st, struct hd_err *
     json_object_set_new(out, "filter", filter);
     if (!audit_filter(c, v, &f, out))
         return out;
-    struct audit_rows w = {.list = json_array(),
-                           .admin = c->sess.user.role >= HD_ROLE_ADMIN,
-                           .by_who = f.who != NULL};
+    struct audit_rows w = {
+        .list = json_array(), .admin = c->sess.user.role >= HD_ROLE_ADMIN, .by_who = f.who != NULL};
     if (hd_store_action_each(st, &f, audit_row, &w, err) < 0) {
         json_decref(w.list);
         json_decref(out);

@@ -481,8 +481,7 @@ static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, str
 
 /* A request refused before its route's own code: text, or under /api/v1/
  * an RFC 9457 problem as every API error is. */
-static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status,
-                              const char *why)
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status, const char *why)
 {
     if (q->route != R_API) {
         char line[200];
@@ -500,7 +499,7 @@ static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int statu
  * /hooks/nonexistent/x answered 405). */
 static bool hook_named(const struct hd_srv *s, const char *rest)
 {
-    static const char *const kinds[] = {"twilio/", "aliyun/",   "tencent/", "sendgrid/",
+    static const char *const kinds[] = {"twilio/",  "aliyun/",   "tencent/", "sendgrid/",
                                         "mailgun/", "postmark/", "ses/",     "http/"};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         size_t k = strlen(kinds[i]);
@@ -849,12 +848,12 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
         {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, admit, s, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_NOTIFY_CONNECTION, noted, s, MHD_OPTION_ARRAY,
-        pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers(),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg->serve.connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg->serve.timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, noted, s, MHD_OPTION_ARRAY, pem, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers(), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg->serve.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->cfg->serve.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_END);
     if (!d)
         hd_err_set(err, HD_E_IO, "cannot listen on '%s' (in use, or not an address of this host?)",
                    listen);
