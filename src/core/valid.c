@@ -86,22 +86,9 @@ static struct cache_slot *cache_find(struct cache_slot *slots, const char *s)
     return NULL;
 }
 
-/* s into out as snprintf's "%s" would put it, cut to size - 1 bytes,
- * without parsing a format: the import calls this for every contact. */
-static void put(char *out, size_t size, const char *s)
-{
-    size_t n = strlen(s);
-    if (!size)
-        return;
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
 static int cached(struct cache_slot *slot, char *out, size_t size)
 {
-    put(out, size, slot->value);
+    hd_strcpy_cut(out, size, slot->value);
     return slot->rc;
 }
 
@@ -117,14 +104,14 @@ static int remember(struct cache_slot *slot, const char *key, int rc, const char
 
 static int reason(char *out, size_t size, const char *msg)
 {
-    put(out, size, msg);
+    hd_strcpy_cut(out, size, msg);
     return HD_VALID_BAD;
 }
 
 /* A reason with its own code. */
 static int reason_why(char *out, size_t size, int why, const char *msg)
 {
-    put(out, size, msg);
+    hd_strcpy_cut(out, size, msg);
     return why;
 }
 
@@ -722,7 +709,7 @@ static int check_locale(const char *s, char *out, size_t size)
     lang[ln] = '\0';
     if (ln <= 3 && strcmp(lang, "und") != 0 && strcmp(uloc_getISO3Language(lang), "") == 0)
         return reason(out, size, "unknown language");
-    put(out, size, norm);
+    hd_strcpy_cut(out, size, norm);
     return 0;
 }
 
@@ -741,7 +728,7 @@ int hd_valid_timezone(struct hd_valid *v, const char *s, char *out, size_t size)
     if (slot && slot->key)
         return cached(slot, out, size);
     int rc = hd_time_zone_valid(s) ? 0 : HD_VALID_BAD;
-    put(out, size, rc == 0 ? s : hd_time_zone_hint(s));
+    hd_strcpy_cut(out, size, rc == 0 ? s : hd_time_zone_hint(s));
     return remember(slot, s, rc, out);
 }
 
