@@ -121,7 +121,15 @@ static inline int srv_stop(struct srv *s)
     for (size_t i = 0; i < sizeof srv_running / sizeof srv_running[0]; i++)
         if (srv_running[i] == s->pid)
             srv_running[i] = 0;
-    return tu_serve_stop(s->pid);
+    int st = tu_serve_stop(s->pid);
+    if (st != 0) { /* what it said last, for a failure seen only in CI */
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "tail -n 30 '%s/serve.log' 2>&1", dir);
+        char *tail = tu_sh(cmd);
+        print_message("herald serve exited %d; the end of serve.log:\n%s\n", st, tail);
+        free(tail);
+    }
+    return st;
 }
 
 /* curl: method, path, body (NULL: none), extra arguments (a shell
