@@ -6,7 +6,9 @@
  * 200 of 300 so, and 609 with three nodes). Now the dispatcher reads the
  * status of a run it still holds messages of too, gives them back and they
  * end cancelled: what reaches the outbox after the cancel is at most what
- * was already at the driver. */
+ * was already at the driver and a second at the rate (the status is read
+ * once a second; a fresh-clone CI run saw 15 at 20/s, so the bound is not
+ * half a second's worth). */
 #include "testnet.h"
 
 #include <signal.h>
@@ -76,8 +78,10 @@ static void test_cancel_claimed(void **state)
     }
     TU_HERALD_OK(dir, "campaign", "cancel", "c");
     int64_t at_cancel = outbox();
-    /* a few seconds: at the rate, the claimed batch would be out by then */
-    struct timespec ts = {3, 0};
+    /* four seconds: at the rate, 80 of the claimed batch would be out by
+     * then; the dispatcher reads the status again once a second, so up to
+     * a second's worth (RATE) and the burst may still leave */
+    struct timespec ts = {4, 0};
     nanosleep(&ts, NULL);
     int64_t after = outbox();
     kill(run, SIGTERM);
@@ -85,7 +89,7 @@ static void test_cancel_claimed(void **state)
     assert_int_equal(waitpid(run, &st, 0), run);
     int64_t sent = q1("SELECT count(*) FROM messages WHERE state = 2"),
             cancelled = q1("SELECT count(*) FROM messages WHERE state = 14"); /* HD_ST_CANCELLED */
-    if (after - at_cancel > RATE / 2 || sent + cancelled != CONTACTS) {
+    if (after - at_cancel > RATE + 10 || sent + cancelled != CONTACTS) {
         char *states = tu_sql_text(dir, "h.db",
                                    "SELECT group_concat(state || ':' || n) FROM (SELECT state, "
                                    "count(*) n FROM messages GROUP BY state)");
