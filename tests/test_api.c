@@ -506,6 +506,15 @@ static void test_api_contacts(void **state)
                          "{\"id\": 42, \"email\": \"n42@example.com\"}", key_all, NULL, &b, NULL),
                      201);
     free(b);
+    /* an id longer than any contact's (255 bytes): 422, after the key is
+     * checked (it was 404, no such endpoint) */
+    char path[400];
+    snprintf(path, sizeof path, "/api/v1/contacts/%0300d/history", 7);
+    b = problem(&s, "GET", path, NULL, key_all, NULL, 422, NULL, &h);
+    assert_contains(b, "longer than 255 bytes");
+    free(b), free(h);
+    b = problem(&s, "GET", path, NULL, NULL, NULL, 401, NULL, &h);
+    free(b), free(h);
     /* a key that may only read */
     b = problem(&s, "PUT", "/api/v1/contacts/u8", "{}", key_read, NULL, 403, NULL, &h);
     free(b), free(h);

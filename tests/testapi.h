@@ -21,7 +21,7 @@ static inline void record(const char *method, const char *path, int status, cons
     if (!*body || !t)
         return;
     t += 14;
-    char type[128], p[256];
+    char type[128], p[1024];
     snprintf(type, sizeof type, "%.*s", (int)strcspn(t, "\r\n"), t);
     snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?"), path);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "method", method, "path", p, "status",

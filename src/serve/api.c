@@ -264,17 +264,22 @@ int hd_api_template(struct hd_srv *s, const char *name, struct hd_tpl_info *info
     return rc;
 }
 
-/* Whether pattern matches path; the "{}" part goes to arg. */
-static bool match(const char *pattern, const char *path, char *arg, size_t size)
+/* Whether pattern matches path; the "{}" part goes to arg, or, when it
+ * does not fit, arg is left empty and *long_arg set (the caller answers
+ * 422: no id that long exists, but the path is the endpoint's). */
+static bool match(const char *pattern, const char *path, char *arg, size_t size, bool *long_arg)
 {
     while (*pattern) {
         if (strncmp(pattern, "{}", 2) == 0) {
             size_t n = strcspn(path, "/");
-            if (n == 0 || n >= size)
+            if (n == 0)
                 return false;
+            *long_arg = n >= size;
+            if (n >= size)
+                n = 0;
             memcpy(arg, path, n);
             arg[n] = '\0';
-            path += n;
+            path += strcspn(path, "/");
             pattern += 2;
         } else if (*pattern++ != *path++) {
             return false;
@@ -286,13 +291,13 @@ static bool match(const char *pattern, const char *path, char *arg, size_t size)
 /* The route for method and path; else 404, or 405 with the methods the
  * path takes in allow. */
 static const struct hd_api_route *route_of(const char *method, const char *path, char *arg,
-                                           size_t size, char *allow, size_t asize)
+                                           size_t size, bool *long_arg, char *allow, size_t asize)
 {
     const struct hd_api_route *found = NULL;
     bool get = strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0;
     allow[0] = '\0';
     for (size_t i = 0; i < NROUTES; i++) {
-        if (!match(routes[i].pattern, path, arg, size))
+        if (!match(routes[i].pattern, path, arg, size, long_arg))
             continue;
         if (strcmp(routes[i].method, method) == 0 || (get && !strcmp(routes[i].method, "GET")))
             found = &routes[i];
@@ -301,7 +306,7 @@ static const struct hd_api_route *route_of(const char *method, const char *path,
                  strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
     }
     if (found)
-        match(found->pattern, path, arg, size);
+        match(found->pattern, path, arg, size, long_arg);
     return found;
 }
 
@@ -377,7 +382,8 @@ int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_head
     struct hd_api_req *r = hd_xcalloc(1, sizeof *r);
     static __thread char allow[128];
     *out = NULL;
-    r->route = route_of(method, rest, r->arg, sizeof r->arg, allow, sizeof allow);
+    bool long_arg = false;
+    r->route = route_of(method, rest, r->arg, sizeof r->arg, &long_arg, allow, sizeof allow);
     r->call = (struct hd_api_call){
         .s = s, .method = method, .header = header, .hud = ud, .send = &r->send};
     hd_buf_init(&r->body);
@@ -393,8 +399,17 @@ int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_head
     }
     r->call.arg = r->arg[0] ? r->arg : NULL;
     r->call.route_name = r->route->pattern;
-    if ((r->route->scope && authorize(s, r, a) < 0) ||
-        (r->route->begin && r->route->begin(&r->call, a) < 0)) {
+    if (r->route->scope && authorize(s, r, a) < 0) {
+        hd_api_req_free(r);
+        return -1;
+    }
+    if (long_arg) { /* no id is that long (import refuses them), but the path is the route's */
+        hd_api_problem(a, 422, NULL, "the id in the path is longer than %zu bytes",
+                       sizeof r->arg - 1);
+        hd_api_req_free(r);
+        return -1;
+    }
+    if (r->route->begin && r->route->begin(&r->call, a) < 0) {
         hd_api_req_free(r);
         return -1;
     }
