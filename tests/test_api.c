@@ -667,6 +667,46 @@ static void test_api_openapi(void **state)
     free(doc);
 }
 
+/* Five messages to one contact while no dispatcher runs: each after the
+ * first waits in a run of its own, and a dispatcher started afterwards
+ * sends them in the order they were accepted (the newest went first: the
+ * store reads runs newest first, and an inbox showed them reversed). */
+static void test_api_order(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *b;
+    /* one connection: the outbox takes them in the order they are handed over */
+    write_conf("h.conf", "secret_file = var/herald.secret\n[provider outbox]\ntype = outbox\n"
+                         "path = var/outbox\nconnections = 1\n[channel email]\nproviders = outbox\n");
+    s.pid = tu_listen_start(dir, false, "127.0.0.1:0", &s.port);
+    running = s.pid;
+    for (int i = 0; i < 5; i++) {
+        char body[128];
+        snprintf(body, sizeof body,
+                 "{\"template\": \"reset\", \"contact\": \"k1\", \"data\": {\"code\": \"5%d\"}}",
+                 i);
+        assert_int_equal(api(&s, "POST", "/api/v1/messages", body, key_all, NULL, &b, NULL), 202);
+        free(b);
+    }
+    assert_int_equal(srv_stop(&s), 0);
+    running = 0;
+    TU_HERALD_OK(dir, "run", "--once");
+    /* the attempts in the order of their messages */
+    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE outcome = 'accepted'"), 5);
+    if (q1("SELECT count(*) FROM attempts a JOIN attempts b ON b.id > a.id "
+           "WHERE b.message_id < a.message_id") != 0) {
+        char order[64] = "", sql[96];
+        for (int k = 0; k < 5; k++) {
+            snprintf(sql, sizeof sql, "SELECT message_id FROM attempts ORDER BY id LIMIT 1 OFFSET %d",
+                     k);
+            snprintf(order + strlen(order), sizeof order - strlen(order), " %lld",
+                     (long long)q1(sql));
+        }
+        fail_msg("the messages went out in the order%s", order);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_contacts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_urgent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_order, setup, teardown),
         {"test_api_keys_pg", test_api_keys, setup_pg, teardown, NULL},
         {"test_api_errors_pg", test_api_errors, setup_pg, teardown, NULL},
         {"test_api_rate_pg", test_api_rate, setup_pg, teardown, NULL},
@@ -684,6 +725,7 @@ int main(void)
         {"test_api_contacts_pg", test_api_contacts, setup_pg, teardown, NULL},
         {"test_api_read_pg", test_api_read, setup_pg, teardown, NULL},
         {"test_api_urgent_pg", test_api_urgent, setup_pg, teardown, NULL},
+        {"test_api_order_pg", test_api_order, setup_pg, teardown, NULL},
         /* the document served, on a store without keys (it needs none) */
         {"test_api_openapi_pg", test_api_openapi, e2e_setup_pg, teardown, NULL},
         /* last: it checks every answer above, on both stores */

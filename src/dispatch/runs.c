@@ -142,13 +142,22 @@ int hd_dsp_load_runs(struct hd_dispatch *d, struct hd_err *err)
         free(runs);
         return rc;
     }
-    /* the API's runs first: each claim serves them before any campaign's */
-    for (size_t i = 0, k = 0; i < n; i++)
+    /* the API's runs first: each claim serves them before any campaign's,
+     * the oldest first (the store reads runs newest first): a contact's
+     * second message waiting for its first gets a run of its own, and went
+     * out before it (an inbox listed newest first showed them reversed) */
+    size_t napi = 0;
+    for (size_t i = 0; i < n; i++)
         if (runs[i].camp->c.api) {
             struct run r = runs[i];
-            memmove(&runs[k + 1], &runs[k], (i - k) * sizeof *runs);
-            runs[k++] = r;
+            memmove(&runs[napi + 1], &runs[napi], (i - napi) * sizeof *runs);
+            runs[napi++] = r;
         }
+    for (size_t i = 0; i < napi / 2; i++) {
+        struct run r = runs[i];
+        runs[i] = runs[napi - 1 - i];
+        runs[napi - 1 - i] = r;
+    }
     free(d->runs);
     d->runs = runs;
     d->nruns = n;
