@@ -68,7 +68,7 @@ static int fail_line(void *ud, const struct hd_failure *f)
 /* One run's messages by state, its failures by reason, and how many are
  * failures (*failed) and still wait (*waiting). */
 static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const struct hd_run *r,
-                      int64_t *failed, int64_t *waiting, struct hd_err *err)
+                      int64_t *failed, int64_t *waiting, int64_t *held, struct hd_err *err)
 {
     int64_t counts[HD_ST_COUNT], n = 0;
     if (hd_store_run_counts(ctx->store, 0, r->id, counts, err) < 0)
@@ -82,6 +82,7 @@ static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const 
     }
     printf("\n");
     *waiting += counts[HD_ST_QUEUED] + counts[HD_ST_RETRY_WAIT] + counts[HD_ST_DEFERRED];
+    *held += counts[HD_ST_SENDING]; /* ours were all written: another node's */
     *failed += n;
     if (!n)
         return 0;
@@ -91,16 +92,35 @@ static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const 
     return hd_store_run_failures(ctx->store, camp->id, r->id, fail_line, &o, err);
 }
 
+/* Messages another node holds (one that runs, or one killed and not yet
+ * lost for node_lease): this send cannot finish them; it says so, and the
+ * exit is 3, not 0 (a wrapper read a partial send as done: a review). */
+static void held_elsewhere(struct hd_ctx *ctx, const struct hd_campaign *camp, int64_t held)
+{
+    char count[48], lease[32];
+    hd_units_count(held, "message", NULL, count, sizeof count);
+    hd_units_format_duration(ctx->cfg->node_lease, lease, sizeof lease);
+    fprintf(stderr,
+            "herald: %s %s held by another node ('herald nodes' shows which): a node that "
+            "stopped beating for %s loses them to the queue; then 'herald send %s' sends "
+            "them\n",
+            count, held == 1 ? "is" : "are", lease, camp->name);
+}
+
 /* The runs' messages by state and failures, and what still waits; *failed
- * gets how many failed. */
+ * gets how many failed, or are held by another node. */
 static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, const struct sent_runs *s,
                   int64_t *failed, struct hd_err *err)
 {
-    int64_t waiting = 0;
+    int64_t waiting = 0, held = 0;
     *failed = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (report_run(ctx, camp, &s->runs[i], failed, &waiting, err) < 0)
+        if (report_run(ctx, camp, &s->runs[i], failed, &waiting, &held, err) < 0)
             return -1;
+    if (held && !cli_stopped()) {
+        held_elsewhere(ctx, camp, held);
+        *failed += held;
+    }
     struct hd_campaign now = {0};
     char *why = NULL;
     bool paused = hd_store_campaign_get(ctx->store, NULL, camp->id, &now, NULL) == 0 &&
