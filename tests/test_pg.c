@@ -636,6 +636,9 @@ static void test_pg_bad_uri_hides_password(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "cannot connect");
     assert_contains(r.err, "'postgresql://ann@:5432/nodb?host=/nonexistent-herald'");
+    /* on one line: libpq's "...\n\tIs the server running..." folded */
+    assert_int_equal(strcspn(r.err, "\n\t"), strlen(r.err) - 1);
+    assert_contains(r.err, "directory Is the server running");
     tu_run_release(&r);
     /* written in the configuration it is refused, with its line */
     conf("database_password_env = NO_SUCH_VAR_HERALD\n");

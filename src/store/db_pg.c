@@ -81,13 +81,24 @@ static void no_notice(void *arg, const char *msg)
     (void)arg, (void)msg;
 }
 
-/* libpq's message without its trailing newline. */
+/* libpq's message on one line: its line ends, and the tabs that indent
+ * the next line ("...refused\n\tIs the server running..."), become one
+ * space; the trailing ones go. An error is printed as one line. */
 static int fail_msg(struct hd_db *db, struct hd_err *err, const char *what, const char *msg)
 {
-    int n = (int)strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    char line[512];
+    size_t n = 0;
+    for (const char *p = msg; *p && n + 1 < sizeof line; p++) {
+        bool gap = *p == '\n' || *p == '\r' || *p == '\t';
+        if (!gap)
+            line[n++] = *p;
+        else if (n && line[n - 1] != ' ')
+            line[n++] = ' ';
+    }
+    while (n > 0 && line[n - 1] == ' ')
         n--;
-    return hd_err_set(err, HD_E_STORE, "database '%s': %s: %.*s", db->where, what, n, msg);
+    line[n] = '\0';
+    return hd_err_set(err, HD_E_STORE, "database '%s': %s: %s", db->where, what, line);
 }
 
 static int fail_res(struct hd_db *db, struct hd_err *err, const char *what, const PGresult *res)
