@@ -236,6 +236,11 @@ static void test_api_errors(void **state)
     big[0] = '{', big[sizeof big - 2] = '}';
     b = problem(&s, "POST", "/api/v1/messages", big, key_all, NULL, 413, NULL, &h);
     free(b), free(h);
+    /* two Content-Lengths apart: 400, a problem like the rest (it was text) */
+    b = problem(&s, "POST", "/api/v1/messages", "{}", key_all,
+                "-H 'Content-Length: 2' -H 'Content-Length: 3'", 400, NULL, &h);
+    assert_contains(b, "Content-Length");
+    free(b), free(h);
     b = problem(&s, "POST", "/api/v1/messages", "{\"template\": \"reset\",", key_all, NULL, 400,
                 NULL, &h);
     assert_contains(b, "at byte 21");

@@ -465,6 +465,9 @@ static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, 
     return hd_console_gate(s, &r, &a) ? MHD_YES : answer(c, q, &a);
 }
 
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status,
+                              const char *why);
+
 /* A /api/v1/ request's headers are in: answered now (api.c), or its body
  * is read. */
 static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
@@ -472,8 +475,8 @@ static enum MHD_Result api_begin(struct hd_srv *s, struct MHD_Connection *c, str
 {
     struct hd_answer a = {0};
     int64_t len = content_length(c);
-    if (len < 0)
-        return text(c, q, 400, "bad Content-Length\n", NULL);
+    if (len < 0) /* a problem too (it was text: a review) */
+        return refuse(c, q, 400, "bad Content-Length: not a number, or given twice apart");
     if (hd_api_begin(s, method, rest, header_of, c, len, &q->api, &a) < 0)
         return answer(c, q, &a);
     return MHD_YES;
