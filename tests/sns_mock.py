@@ -5,8 +5,9 @@ keys made for the test (Python's cryptography, not herald's code).
   sns_mock.py serve        makes a test CA (ca.pem), a certificate for
                            127.0.0.1 signed by it, and an RSA signing key
                            (sns_key.pem) whose certificate it serves over
-                           HTTPS at /cert.pem; every GET is a line of
-                           sns.log; prints READY PORT
+                           HTTPS at /cert.pem; a path under /down/ is
+                           answered 503 (SNS unreachable); every GET is a
+                           line of sns.log; prints READY PORT
   sns_mock.py sign FILE    FILE holds an SNS message without its
                            signature (SignatureVersion 1 or 2 set): prints
                            it signed as SNS signs (SHA1withRSA or
@@ -68,6 +69,9 @@ def serve():
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             log.write(self.path + "\n")
+            if self.path.startswith("/down/"):
+                self.send_error(503)
+                return
             body = pem(sig) if self.path == "/cert.pem" else b"<ConfirmSubscriptionResponse/>"
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -8,7 +8,9 @@
  * (a test CA, a certificate for 127.0.0.1 served over HTTPS, an RSA
  * signing key; HERALD_TEST and HERALD_TEST_SNS_CERT_HOST let herald fetch
  * from it, and without HERALD_TEST it must refuse). The test checks the answers (403 for a
- * body one byte changed, 401 for a wrong password), the states, the
+ * body one byte changed, 401 for a wrong password, 503 for a signing
+ * certificate SNS cannot serve, 404 for a provider without the sender's
+ * key), the states, the
  * suppression list, consent and the receipts table exactly; last, the
  * SMTP driver writes the same headers as the outbox (for Mailgun). The
  * cases run on a SQLite file, then on a PostgreSQL store. */
@@ -207,8 +209,8 @@ static void check_sendgrid(const struct srv *s)
     assert_string_equal(got, "forbidden: X-Twilio-Email-Event-Webhook-Signature does not match\n");
     assert_int_equal(post_file(s, "/hooks/sendgrid/mail", "sg.json", "", got, sizeof got), 403);
     assert_int_equal(post_file(s, "/hooks/sendgrid/nosuch", "sg.json", "", got, sizeof got), 404);
-    assert_int_equal(post_file(s, "/hooks/sendgrid/plain", "sg.json", "", got, sizeof got), 503);
-    assert_contains(got, "provider 'plain' has no event_public_key");
+    assert_int_equal(post_file(s, "/hooks/sendgrid/plain", "sg.json", "", got, sizeof got), 404);
+    assert_contains(got, "the provider has no event_public_key");
     assert_int_equal(q1("SELECT count(*) FROM receipts"), 0);
     /* the key in a PEM file: checked the same (the events are mail's, so pending) */
     assert_int_equal(sendgrid_to(s, "/hooks/sendgrid/pem", body, true, got, sizeof got), 403);
@@ -376,17 +378,18 @@ static void check_postmark(const struct srv *s)
     assert_int_equal(q1(sql), 2);
 }
 
-/* An SNS message of type type (its fields after Type: a JSON fragment),
- * signed by sns_mock.py with SignatureVersion ver; tamper changes one
- * byte of it after signing. Returns the status, the answer in out. */
-static int sns_post(const struct srv *s, const char *type, const char *fields, const char *ver,
-                    bool tamper, char *out, size_t size)
+/* An SNS message of type type (its fields after Type: a JSON fragment)
+ * with the signing certificate at cert, signed by sns_mock.py with
+ * SignatureVersion ver; tamper changes one byte of it after signing.
+ * Returns the status, the answer in out. */
+static int sns_post_cert(const struct srv *s, const char *cert, const char *type,
+                         const char *fields, const char *ver, bool tamper, char *out, size_t size)
 {
     char body[8192], cmd[512];
     snprintf(body, sizeof body,
              "{\"Type\":\"%s\",%s,\"Timestamp\":\"2026-11-22T12:00:00.000Z\","
-             "\"SignatureVersion\":\"%s\",\"SigningCertURL\":\"https://127.0.0.1:%d/cert.pem\"}",
-             type, fields, ver, sns.port);
+             "\"SignatureVersion\":\"%s\",\"SigningCertURL\":\"%s\"}",
+             type, fields, ver, cert);
     write_file("sns.json", body);
     snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 '%s/tests/sns_mock.py' sign sns.json",
              dir, getenv("HERALD_SRC"));
@@ -396,6 +399,15 @@ static int sns_post(const struct srv *s, const char *type, const char *fields, c
     write_file("sns.json", signed_body);
     free(signed_body);
     return post_file(s, "/hooks/ses/mail", "sns.json", "-H 'x-amz-sns-message-type: x'", out, size);
+}
+
+/* The same with the mock's certificate. */
+static int sns_post(const struct srv *s, const char *type, const char *fields, const char *ver,
+                    bool tamper, char *out, size_t size)
+{
+    char cert[128];
+    snprintf(cert, sizeof cert, "https://127.0.0.1:%d/cert.pem", sns.port);
+    return sns_post_cert(s, cert, type, fields, ver, tamper, out, size);
 }
 
 static size_t count_lines(const char *file, const char *prefix)
@@ -472,6 +484,79 @@ static void check_ses(const struct srv *s)
     tu_wait_receipts_where(dir, e2e_db, sql, 1);
     /* the certificate was fetched once, then cached */
     assert_int_equal(count_lines("sns.log", "/cert.pem"), 1);
+}
+
+/* A signing certificate that cannot be fetched (SNS down, the cache empty
+ * after a restart) is 503, which SNS retries: it was 403, which SNS does
+ * not, and the event was lost. The failure is not cached, and the retry
+ * is kept. What came but is no certificate, and a host that is not SNS's,
+ * stay 403. */
+static void check_ses_cert_down(const struct srv *s)
+{
+    char got[256], fields[2048], cert[128];
+    long long m1 = msg_of("k1@example.com");
+    snprintf(fields, sizeof fields,
+             "\"MessageId\":\"n-3\",\"TopicArn\":\"%s\",\"Message\":\"{\\\"notificationType\\\":"
+             "\\\"Delivery\\\",\\\"mail\\\":{\\\"messageId\\\":\\\"ses-3\\\",\\\"tags\\\":"
+             "{\\\"herald_message\\\":[\\\"%lld\\\"]}}}\"",
+             TOPIC, m1);
+    snprintf(cert, sizeof cert, "https://127.0.0.1:%d/down/cert.pem", sns.port);
+    for (size_t i = 1; i <= 2; i++) {
+        assert_int_equal(
+            sns_post_cert(s, cert, "Notification", fields, "2", false, got, sizeof got), 503);
+        assert_string_equal(got, "the SNS signing certificate could not be fetched: try again\n");
+        assert_int_equal(count_lines("sns.log", "/down/cert.pem"), i);
+    }
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE gateway_id = 'n-3'"), 0);
+    char *lp = tu_path(dir, "serve.log"), *log = tu_read(lp);
+    assert_contains(log, "/down/cert.pem' could not be fetched (HTTP 503)");
+    free(log);
+    free(lp);
+    snprintf(cert, sizeof cert, "https://127.0.0.1:%d/confirm?not-a-cert", sns.port);
+    assert_int_equal(sns_post_cert(s, cert, "Notification", fields, "2", false, got, sizeof got),
+                     403);
+    assert_string_equal(got, "forbidden: the SNS signature does not match\n");
+    snprintf(cert, sizeof cert, "https://127.0.0.2:%d/down/cert.pem", sns.port);
+    assert_int_equal(sns_post_cert(s, cert, "Notification", fields, "2", false, got, sizeof got),
+                     403);
+    assert_string_equal(got, "forbidden: SigningCertURL is not SNS's\n");
+    assert_int_equal(count_lines("sns.log", "/down/cert.pem"), 2);
+    /* SNS tries again once it is back */
+    assert_int_equal(sns_post(s, "Notification", fields, "2", false, got, sizeof got), 200);
+    assert_string_equal(got, "ok\n");
+    assert_int_equal(q1("SELECT count(*) FROM receipts WHERE gateway_id = 'n-3'"), 1);
+}
+
+/* A provider that exists but is not set up for a sender: no such hook,
+ * 404 (it was 503, an outage any caller could raise), before anything is
+ * read or kept; the log says which key the provider lacks. */
+static void check_esp_unset(const struct srv *s)
+{
+    static const struct {
+        const char *path, *key;
+    } unset[] = {
+        {"/hooks/sendgrid/plain", "event_public_key"},
+        {"/hooks/mailgun/plain", "webhook_signing_key"},
+        {"/hooks/postmark/plain", "webhook_password"},
+        {"/hooks/ses/plain", "sns_topics"},
+    };
+    char got[256], want[160];
+    int64_t before = q1("SELECT count(*) FROM receipts");
+    write_file("unset.json", "{}");
+    for (size_t i = 0; i < sizeof unset / sizeof *unset; i++) {
+        int st = post_file(s, unset[i].path, "unset.json", "", got, sizeof got);
+        snprintf(want, sizeof want, "the provider has no %s: herald takes no", unset[i].key);
+        if (st != 404 || !strstr(got, want))
+            fail_msg("%s: %d '%s', want 404 '%s'", unset[i].path, st, got, want);
+    }
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), before);
+    char *lp = tu_path(dir, "serve.log"), *log = tu_read(lp);
+    assert_contains(log, "serve: ses events to 'plain' refused (404): the provider has no "
+                         "sns_topics");
+    assert_contains(log, "serve: postmark events to 'plain' refused (404): the provider has no "
+                         "webhook_password");
+    free(log);
+    free(lp);
 }
 
 /* The test's host is allowed only with HERALD_TEST set as well: without
@@ -563,6 +648,8 @@ static void test_esp_events(void **state)
     check_mailgun(&s);
     check_postmark(&s);
     check_ses(&s);
+    check_ses_cert_down(&s);
+    check_esp_unset(&s);
     check_sendgrid_big(&s);
     assert_int_equal(srv_stop(&s), 0);
     check_ses_host();

@@ -2,7 +2,8 @@
  * POST /hooks/sendgrid/PROVIDER, /hooks/mailgun/PROVIDER,
  * /hooks/postmark/PROVIDER and /hooks/ses/PROVIDER (SES through SNS,
  * hooks_sns.c), where PROVIDER is the smtp (or outbox) provider the mail
- * went out through and holds the sender's webhook keys.
+ * went out through and holds the sender's webhook keys (a provider
+ * without that sender's key is 404, as an unknown one is).
  *
  * Authentication comes first, as each sender documents it: Postmark's Basic
  * auth is checked when the headers are in, before any body is read;
@@ -87,9 +88,12 @@ static bool basic_ok(const struct hd_provider_cfg *p, const char *auth)
     return ok;
 }
 
-/* What a sender's request must carry, checked with the headers. */
-static int need(const struct hd_provider_cfg *p, hd_header_fn header, void *ud, struct hd_hook *h,
-                struct hd_answer *a)
+/* What a sender's request must carry, checked with the headers. A
+ * provider without the sender's key has no such hook: 404, as a path that
+ * names no provider is (a 5xx would be an outage any caller could raise),
+ * and a log line says which key it lacks. */
+static int need(struct hd_srv *s, const struct hd_provider_cfg *p, hd_header_fn header, void *ud,
+                struct hd_hook *h, struct hd_answer *a)
 {
     static const char *const sig_h[ESP_COUNT] = {[ESP_SENDGRID] =
                                                      "X-Twilio-Email-Event-Webhook-Signature"};
@@ -103,9 +107,11 @@ static int need(const struct hd_provider_cfg *p, hd_header_fn header, void *ud, 
                          (h->esp == ESP_SENDGRID && hd_provider_get(p, "event_public_key_file"));
     if (!set) {
         char msg[200];
-        snprintf(msg, sizeof msg, "provider '%s' has no %s: set it to take %s events\n",
-                 h->provider, key[h->esp], esp_names[h->esp]);
-        hd_hook_say(a, 503, msg);
+        hd_log_info(s->log, "serve: %s events to '%s' refused (404): the provider has no %s",
+                    esp_names[h->esp], p->name, key[h->esp]);
+        snprintf(msg, sizeof msg, "the provider has no %s: herald takes no %s events for it\n",
+                 key[h->esp], esp_names[h->esp]);
+        hd_hook_say(a, 404, msg);
         return -1;
     }
     if (h->esp == ESP_POSTMARK && !basic_ok(p, header(ud, "Authorization"))) {
@@ -146,7 +152,7 @@ int hd_esp_begin(struct hd_srv *s, const char *rest, hd_header_fn header, void *
         hd_hook_say(a, 404, "no such email provider\n");
         return -1;
     }
-    return need(p, header, ud, h, a);
+    return need(s, p, header, ud, h, a);
 }
 
 /* SendGrid's key: event_public_key (base64 DER, SubjectPublicKeyInfo, as

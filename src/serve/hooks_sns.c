@@ -7,7 +7,11 @@
  * provider's sns_topics, then SigningCertURL must be https on a host
  * sns.REGION.amazonaws.com (or .amazonaws.com.cn); the certificate is
  * fetched with libcurl (the TLS peer verified, no redirects, bounded) and
- * its key cached by URL, so SNS's steady stream costs no fetch. The
+ * its key cached by URL, so SNS's steady stream costs no fetch. A
+ * certificate that cannot be fetched (SNS or the network down, the cache
+ * empty after a restart) is answered 503, as a subscription that cannot be
+ * confirmed is: SNS retries only a 5xx, and a 403 would lose the event;
+ * one that came but does not verify the message is 403. The
  * signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) is over
  * SNS's canonical string: each of the type's fields that is present, name
  * then value, each on its own line, in the order SNS documents. A
@@ -100,8 +104,10 @@ static size_t gather(char *p, size_t size, size_t n, void *ud)
 }
 
 /* GET url (https only, the provider's ca_file or the system's CAs) into
- * out; 0 on a 2xx. */
-static int fetch(const struct hd_provider_cfg *p, const char *url, struct hd_buf *out)
+ * out; 0 on a 2xx, else -1 and why (libcurl's words or the status) in
+ * why when it is not NULL. */
+static int fetch(const struct hd_provider_cfg *p, const char *url, struct hd_buf *out, char *why,
+                 size_t wn)
 {
     CURL *e = curl_easy_init();
     long status = 0;
@@ -120,15 +126,22 @@ static int fetch(const struct hd_provider_cfg *p, const char *url, struct hd_buf
     CURLcode rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
+    if (why && rc != CURLE_OK)
+        snprintf(why, wn, "%s", curl_easy_strerror(rc));
+    else if (why && status / 100 != 2)
+        snprintf(why, wn, "HTTP %ld", status);
     return rc == CURLE_OK && status / 100 == 2 ? 0 : -1;
 }
 
 /* The signing key of url: cached, else fetched (a reference the caller
- * frees), or NULL. */
-static EVP_PKEY *signing_key(struct hd_srv *s, const struct hd_provider_cfg *p, const char *url)
+ * frees), or NULL, with *down set when it could not be fetched (not when
+ * what came is no certificate). url is host_ok's: printable, no spaces. */
+static EVP_PKEY *signing_key(struct hd_srv *s, const struct hd_provider_cfg *p, const char *url,
+                             bool *down)
 {
     struct hd_sns *c = s->sns;
     EVP_PKEY *k = NULL;
+    *down = false;
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; !k && i < c->n; i++)
         if (strcmp(c->url[i], url) == 0 && EVP_PKEY_up_ref(c->key[i]) == 1)
@@ -137,9 +150,11 @@ static EVP_PKEY *signing_key(struct hd_srv *s, const struct hd_provider_cfg *p, 
     if (k)
         return k;
     struct hd_buf pem;
+    char why[128] = "libcurl did not start";
     hd_buf_init(&pem);
     X509 *x = NULL;
-    if (fetch(p, url, &pem) == 0 && pem.len) {
+    *down = fetch(p, url, &pem, why, sizeof why) < 0;
+    if (!*down && pem.len) {
         BIO *b = BIO_new_mem_buf(pem.data, (int)pem.len);
         x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
         BIO_free(b);
@@ -147,10 +162,15 @@ static EVP_PKEY *signing_key(struct hd_srv *s, const struct hd_provider_cfg *p, 
     hd_buf_release(&pem);
     k = x ? X509_get_pubkey(x) : NULL;
     X509_free(x);
-    if (!k) {
-        hd_log_warn(s->log, "serve: the SNS signing certificate '%s' could not be fetched", url);
+    if (*down)
+        hd_log_warn(s->log,
+                    "serve: the SNS signing certificate '%s' could not be fetched (%s): "
+                    "answered 503 for SNS to try again",
+                    url, why);
+    else if (!k)
+        hd_log_warn(s->log, "serve: '%s' is not a certificate herald can read", url);
+    if (!k)
         return NULL;
-    }
     pthread_mutex_lock(&c->mu);
     if (c->n == CERTS_MAX) { /* SNS rotates rarely: start again */
         free(c->url[--c->n]);
@@ -189,8 +209,12 @@ static bool canonical(json_t *body, bool notification, struct hd_buf *out)
     return true;
 }
 
-static bool signed_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *body,
-                      bool notification)
+/* What signed_ok found: the signature holds, does not, or could not be
+ * checked because the certificate could not be fetched. */
+enum sig { SIG_OK, SIG_BAD, SIG_DOWN };
+
+static enum sig signed_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *body,
+                          bool notification)
 {
     const char *ver = str(body, "SignatureVersion"), *sig64 = str(body, "Signature");
     const EVP_MD *md = !ver                    ? NULL
@@ -201,13 +225,14 @@ static bool signed_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t 
     hd_buf_init(&text);
     unsigned char sig[1024];
     size_t sl = sig64 ? strlen(sig64) : 0;
+    bool down = false;
     if (!md || !sl || sl > 4 * sizeof sig / 3 || !canonical(body, notification, &text)) {
         hd_buf_release(&text);
-        return false;
+        return SIG_BAD;
     }
     int n = EVP_DecodeBlock(sig, (const unsigned char *)sig64, (int)sl);
     n -= (sig64[sl - 1] == '=') + (sl > 1 && sig64[sl - 2] == '=');
-    EVP_PKEY *k = n > 0 ? signing_key(s, p, str(body, "SigningCertURL")) : NULL;
+    EVP_PKEY *k = n > 0 ? signing_key(s, p, str(body, "SigningCertURL"), &down) : NULL;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     bool ok = k && c && EVP_DigestVerifyInit(c, NULL, md, NULL, k) == 1 &&
               EVP_DigestVerifyUpdate(c, text.data, text.len) == 1 &&
@@ -215,7 +240,7 @@ static bool signed_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t 
     EVP_MD_CTX_free(c);
     EVP_PKEY_free(k);
     hd_buf_release(&text);
-    return ok;
+    return ok ? SIG_OK : down ? SIG_DOWN : SIG_BAD;
 }
 
 /* Whether topic is one of the provider's sns_topics (spaces or commas). */
@@ -294,7 +319,7 @@ static void confirm(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *b
     hd_buf_init(&got);
     if (!host_ok(url))
         hd_hook_say(a, 403, "forbidden: SubscribeURL is not SNS's\n");
-    else if (fetch(p, url, &got) < 0)
+    else if (fetch(p, url, &got, NULL, 0) < 0)
         hd_hook_say(a, 503, "the subscription could not be confirmed: try again\n");
     else {
         hd_log_info(s->log, "serve: confirmed the SNS subscription of topic '%s' for '%s'",
@@ -324,7 +349,14 @@ int hd_sns_read(struct hd_srv *s, struct hd_hook *h, json_t **body, json_t **msg
         hd_hook_say(a, 403, "forbidden: SigningCertURL is not SNS's\n");
         return -1;
     }
-    if (!signed_ok(s, p, *body, notification)) {
+    /* the host is SNS's (checked above): a certificate that cannot be
+     * fetched there is SNS's outage, retried, not a forgery */
+    enum sig v = signed_ok(s, p, *body, notification);
+    if (v == SIG_DOWN) {
+        hd_hook_say(a, 503, "the SNS signing certificate could not be fetched: try again\n");
+        return -1;
+    }
+    if (v != SIG_OK) {
         hd_hook_say(a, 403, "forbidden: the SNS signature does not match\n");
         return -1;
     }
