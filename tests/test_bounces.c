@@ -11,7 +11,9 @@
  * fetch` bounces the message, suppresses the address with its class, `why`
  * tells it, a mail that is no bounce is left and counted, and a second
  * fetch applies nothing; herald run polls the Maildir; the same over IMAP
- * (tests/imap_server.py); config errors. The end-to-end cases run on a
+ * (tests/imap_server.py); forged reports (a recipient that is not the
+ * message's, none, a message not sent yet) change nothing and are left,
+ * the genuine ones still apply; config errors. The end-to-end cases run on a
  * SQLite file, then on a PostgreSQL store. */
 #include "testnet.h"
 
@@ -264,13 +266,9 @@ static int64_t q1(const char *sql)
     return tu_sql1(dir, db, sql);
 }
 
-/* Creates and sends campaign name to everyone; the number of contact's
- * message in it. */
-static int64_t campaign(const char *name, const char *contact)
+/* The number of contact's message in campaign name. */
+static int64_t msg_of(const char *name, const char *contact)
 {
-    TU_HERALD_OK(dir, "campaign", "create", name, "--segment", "all", "--template", "news",
-                 "--channels", "email", "--now");
-    free(run_ok("send", name, "--wait", "30s", NULL));
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT m.id FROM messages m JOIN runs r ON r.id = m.run_id JOIN campaigns k ON "
@@ -280,6 +278,16 @@ static int64_t campaign(const char *name, const char *contact)
     int64_t m = q1(sql);
     assert_true(m > 0);
     return m;
+}
+
+/* Creates and sends campaign name to everyone; the number of contact's
+ * message in it. */
+static int64_t campaign(const char *name, const char *contact)
+{
+    TU_HERALD_OK(dir, "campaign", "create", name, "--segment", "all", "--template", "news",
+                 "--channels", "email", "--now");
+    free(run_ok("send", name, "--wait", "30s", NULL));
+    return msg_of(name, contact);
 }
 
 /* Replaces every from in text by to (the caller frees the result). */
@@ -408,8 +416,9 @@ static void test_bounces_run_polls(void **state)
     snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
     char *dsn = fixture("postfix-44.eml"), *a = replace(dsn, "bounces+44", verp);
     char *x = replace(a, "X-Herald-Message: 44", num);
-    drop_mail("4.dsn", x);
-    free(dsn), free(a), free(x);
+    char *y = replace(x, "quota@full.test", "bo@example.org");
+    drop_mail("4.dsn", y);
+    free(dsn), free(a), free(x), free(y);
     snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
     int64_t st = -1;
     for (int i = 0; i < 200 && (st = q1(sql)) != HD_ST_BOUNCED; i++) {
@@ -442,10 +451,11 @@ static void test_bounces_imap(void **state)
     snprintf(num, sizeof num, "X-Herald-Message: %lld", (long long)m);
     char *dsn = fixture("postfix-43.eml"), *a = replace(dsn, "bounces+43", verp);
     char *x = replace(a, "X-Herald-Message: 43", num), *reply = fixture("not-a-bounce.eml");
+    char *y = replace(x, "someone@refuse.test", "bo@example.org");
     char *p1 = tu_path(box, "1.eml"), *p2 = tu_path(box, "2.eml");
-    tu_write(p1, x);
+    tu_write(p1, y);
     tu_write(p2, reply);
-    free(dsn), free(a), free(x), free(reply), free(p1), free(p2);
+    free(dsn), free(a), free(x), free(y), free(reply), free(p1), free(p2);
     char *py = tu_src_path("tests/imap_server.py");
     const char *argv[] = {"/usr/bin/python3", py,        "--box", box,          "--flags",
                           "imap.flags",       "--user",  "bob",   "--password", "Imap-Pw-77",
@@ -576,6 +586,155 @@ static void test_bounces_builtin_rules(void **state)
     free(p);
 }
 
+/* The fixture name, about message ref, rewritten for message m: its VERP
+ * address and X-Herald-Message, and each `from` in it made `to` (from
+ * NULL: none). */
+static char *about(const char *name, int ref, int64_t m, const char *from, const char *to)
+{
+    char v0[32], v1[32], n0[48], n1[48];
+    snprintf(v0, sizeof v0, "bounces+%d@", ref);
+    snprintf(v1, sizeof v1, "bounces+%lld@", (long long)m);
+    snprintf(n0, sizeof n0, "X-Herald-Message: %d", ref);
+    snprintf(n1, sizeof n1, "X-Herald-Message: %lld", (long long)m);
+    char *t = fixture(name), *a = replace(t, v0, v1), *b = replace(a, n0, n1);
+    char *c = from ? replace(b, from, to) : hd_xstrdup(b);
+    free(t), free(a), free(b);
+    return c;
+}
+
+/* text without the lines in cut (NULL-terminated; the caller frees it). */
+static char *without(const char *text, const char *const *cut)
+{
+    char *t = hd_xstrdup(text);
+    for (; *cut; cut++) {
+        char *u = replace(t, *cut, "");
+        free(t);
+        t = u;
+    }
+    return t;
+}
+
+static int64_t state_of(int64_t m)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)m);
+    return q1(sql);
+}
+
+/* Nothing done to contact ext_id: no suppression, no opt-out. */
+static void expect_untouched(const char *ext_id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM suppressions s JOIN contacts c ON c.email = s.address WHERE "
+             "c.ext_id = '%s'",
+             ext_id);
+    assert_int_equal(q1(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id WHERE "
+             "c.ext_id = '%s' AND k.status = 'opted_out'",
+             ext_id);
+    assert_int_equal(q1(sql), 0);
+}
+
+/* Drops the forged reports about m3 (to cy@) and m4 (to di@), and one
+ * about a message not sent yet; fetches and checks what is left. */
+static void fetch_forged(int64_t m3, int64_t m4, const char *const *names)
+{
+    static const char *const dsn_rcpt[] = {"Final-Recipient: rfc822; nobody@example.com\n",
+                                           "Original-Recipient: rfc822;nobody@example.com\n",
+                                           "To: <nobody@example.com>\n", NULL};
+    static const char *const arf_rcpt[] = {"Original-Rcpt-To: <carol@example.net>\n",
+                                           "To: <carol@example.net>\n", NULL};
+    int64_t later = q1("SELECT max(id) FROM messages") + 100;
+    char *f[5], *dsn = about("postfix-42.eml", 42, m3, NULL, NULL);
+    char *arf = about("arf-abuse.eml", 51, m4, NULL, NULL);
+    f[0] = hd_xstrdup(dsn); /* Final-Recipient: nobody@example.com */
+    f[1] = hd_xstrdup(arf); /* Original-Rcpt-To: carol@example.net */
+    f[2] = without(dsn, dsn_rcpt);
+    f[3] = without(arf, arf_rcpt);
+    f[4] = about("postfix-42.eml", 42, later, "nobody@example.com", "cy@example.org");
+    for (int i = 0; i < 5; i++) {
+        drop_mail(names[i], f[i]);
+        free(f[i]);
+    }
+    free(dsn), free(arf);
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "bounces", "fetch", NULL);
+    assert_int_equal(r.status, 0);
+    /* and the reply test_bounces_end_to_end left */
+    assert_contains(r.out, "6 read: 0 applied, 1 pending (message not known yet), 0 already "
+                           "applied, 5 left (not a bounce)");
+    static const char *const why[] = {"the recipient it names does not match",
+                                      "the recipient it names does not match",
+                                      "it names no recipient", "it names no recipient"};
+    for (int i = 0; i < 4; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s left: message %lld: %s", names[i],
+                 (long long)(i % 2 ? m4 : m3), why[i]);
+        assert_contains(r.err, want);
+    }
+    assert_not_contains(r.err, "nobody@example.com");
+    assert_not_contains(r.err, "carol@example.net");
+    assert_not_contains(r.err, "cy@example.org");
+    tu_run_release(&r);
+}
+
+/* VERP numbers are sequential: anyone may mail bounces+N@. A report whose
+ * recipient is not the address message N went to, or that names none, or
+ * whose message is not sent yet (nothing to check it against) changes
+ * nothing: it is left in the mailbox (the last counted pending), with a
+ * warning that names the message and no address; the genuine ones (the
+ * address in another case) still bounce and complain. */
+static void test_bounces_forged(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"f1.dsn", "f2.arf", "f3.dsn", "f4.arf", "f5.dsn"};
+    char *p = tu_path(dir, "more.csv");
+    tu_write(p, "id,email,first_name\nc3,cy@example.org,Cy\nc4,di@example.org,Di\n");
+    free(p);
+    TU_HERALD_OK(dir, "contacts", "import", "more.csv");
+    int64_t m3 = campaign("n8", "c3"), m4 = msg_of("n8", "c4");
+    int64_t st3 = state_of(m3), st4 = state_of(m4), receipts = q1("SELECT count(*) FROM receipts");
+    fetch_forged(m3, m4, names);
+    assert_int_equal(state_of(m3), st3);
+    assert_int_equal(state_of(m4), st4);
+    expect_untouched("c3");
+    expect_untouched("c4");
+    assert_int_equal(q1("SELECT count(*) FROM receipts"), receipts);
+    for (int i = 0; i < 5; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "mb/new/%s", names[i]);
+        char *left = tu_path(dir, rel);
+        assert_true(tu_exists(left));
+        if (i < 4)
+            unlink(left);
+        free(left);
+    }
+    /* the genuine ones */
+    char *g1 = about("postfix-42.eml", 42, m3, "nobody@example.com", "Cy@Example.ORG");
+    char *g2 = about("arf-abuse.eml", 51, m4, "carol@example.net", "di@example.org");
+    drop_mail("g1.dsn", g1);
+    drop_mail("g2.arf", g2);
+    free(g1), free(g2);
+    char *out = run_ok("bounces", "fetch", NULL, NULL, NULL);
+    assert_contains(out, "4 read: 2 applied, 1 pending (message not known yet), 0 already "
+                         "applied, 1 left (not a bounce)");
+    free(out);
+    assert_int_equal(state_of(m3), HD_ST_BOUNCED);
+    assert_int_equal(state_of(m4), HD_ST_COMPLAINED);
+    out = run_ok("suppress", "list", NULL, NULL, NULL);
+    assert_contains(out, "cy@example.org");
+    assert_contains(out, "di@example.org");
+    free(out);
+    assert_int_equal(q1("SELECT count(*) FROM consent k JOIN contacts c ON c.id = k.contact_id "
+                        "WHERE c.ext_id = 'c4' AND k.status = 'opted_out'"),
+                     1);
+    p = tu_path(dir, "mb/new/f5.dsn");
+    unlink(p);
+    free(p);
+}
+
 /* Bad settings are refused with the line and the reason. */
 static void test_bounces_config_errors(void **state)
 {
@@ -629,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_bounces_imap),
         cmocka_unit_test(test_bounces_outbox_return_path),
         cmocka_unit_test(test_bounces_builtin_rules),
+        cmocka_unit_test(test_bounces_forged),
         cmocka_unit_test(test_bounces_config_errors),
     };
     /* the same story on a PostgreSQL store (the config errors stop before
@@ -638,6 +798,7 @@ int main(void)
         {"test_bounces_run_polls_pg", test_bounces_run_polls, NULL, NULL, NULL},
         {"test_bounces_imap_pg", test_bounces_imap, NULL, NULL, NULL},
         {"test_bounces_outbox_return_path_pg", test_bounces_outbox_return_path, NULL, NULL, NULL},
+        {"test_bounces_forged_pg", test_bounces_forged, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests(unit, NULL, NULL);
     rc |= cmocka_run_group_tests(e2e, e2e_setup, e2e_teardown);

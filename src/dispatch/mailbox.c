@@ -10,8 +10,17 @@
  * again; over IMAP (libcurl: UID SEARCH, UID FETCH, UID STORE) it gets
  * \Seen and the keyword HeraldDone, and only mails without the keyword
  * are read. A mail that is no bounce, or names no message of herald's, is
- * left where it is and counted. With dry_run nothing is applied or moved:
- * each mail's reading is printed. */
+ * left where it is and counted. VERP numbers are sequential, so anyone can
+ * mail bounces+N@: a report is applied only when the recipient it names
+ * (Final-Recipient, Original-Recipient, ARF's Original-Rcpt-To, else the
+ * returned original's To) is, in the suppression list's normal form, the
+ * address the message's accepted row says it went to; one that names
+ * another, or none, is left and counted like a mail that is no bounce,
+ * with a warning that gives the message's number and no address. One
+ * whose message is not known yet cannot be checked: it is not kept
+ * pending (hd_receipts_retry would apply it unchecked later) but left
+ * unmarked, counted pending, and read again by the next fetch. With
+ * dry_run nothing is applied or moved: each mail's reading is printed. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +64,55 @@ static int provider_of(struct hd_mailbox *mb, const struct hd_dsn *d, const char
     return 0;
 }
 
+/* Whether the report's recipient is the address t's message went to: an
+ * email's accepted row (its address at send time, the one a suppression
+ * would take, whatever the contact's address is now), compared in the
+ * suppression list's normal form (hd_feedback_form: the domain checked,
+ * the whole address in lower case). */
+static bool same_recipient(const struct hd_dsn *d, const struct hd_receipt_found *t)
+{
+    char a[4200], b[4200];
+    return t->channel == HD_CH_EMAIL && d->recipient[0] && t->address[0] &&
+           strcmp(hd_feedback_form(d->recipient, HD_CH_EMAIL, a, sizeof a),
+                  hd_feedback_form(t->address, HD_CH_EMAIL, b, sizeof b)) == 0;
+}
+
+/* hd_receipt_take for a report of the mailbox, its recipient checked
+ * first: *result is -1 when it is not applied (left, with a warning), and
+ * *kept says whether the mail may be marked. */
+static int take(struct hd_mailbox *mb, const struct hd_dsn *d, const struct hd_receipt *r,
+                const char *name, int *result, bool *kept, struct hd_err *err)
+{
+    struct hd_receipt_found t;
+    int rc = hd_store_begin(mb->c->st, err);
+    *result = -1;
+    *kept = false;
+    if (rc < 0)
+        return rc;
+    if ((rc = hd_receipt_look(mb->c, r, &t, err)) < 0)
+        goto out;
+    if (!t.found) {
+        *result = HD_RCPT_PENDING; /* nothing to check it against: read again */
+        hd_log_info(mb->log, "bounce mailbox: %s left: message %lld is not known yet", name,
+                    (long long)d->ref);
+    } else if (!same_recipient(d, &t)) {
+        hd_log_warn(mb->log,
+                    "bounce mailbox: %s left: message %lld: %s the address it was sent to: "
+                    "not applied (a forged report?)",
+                    name, (long long)d->ref,
+                    d->recipient[0] ? "the recipient it names does not match"
+                                    : "it names no recipient to check against");
+    } else if ((rc = hd_receipt_keep_found(mb->c, r, &t, mb->now_ms, result, err)) == 0) {
+        *kept = true;
+    }
+out:
+    if (rc == 0 && *kept && (rc = hd_store_commit(mb->c->st, err)) == 0)
+        return 0;
+    hd_store_rollback(mb->c->st); /* a failure, or a report only read */
+    *kept = false;
+    return rc;
+}
+
 /* Reads one mail and applies it: *done says whether it may be marked
  * (also for mailbox_imap.c). */
 int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const char *name,
@@ -94,13 +152,11 @@ int hd_mailbox_one(struct hd_mailbox *mb, const char *text, size_t len, const ch
                            .code = d.status[0] ? d.status : NULL,
                            .reason = d.diagnostic[0] ? d.diagnostic : NULL,
                            .received_ms = mb->now_ms};
-    int result = 0;
-    rc = hd_receipt_take(mb->c, &r, mb->now_ms, &result, err);
-    if (rc < 0)
+    int result;
+    if ((rc = take(mb, &d, &r, name, &result, done, err)) < 0)
         return rc;
     int64_t *n[] = {&mb->sum.applied, &mb->sum.pending, &mb->sum.duplicate};
-    (*n[result])++;
-    *done = true;
+    (*(result < 0 ? &mb->sum.unparseable : n[result]))++;
     return 0;
 }
 
