@@ -520,6 +520,11 @@ static void test_api_contacts(void **state)
     free(b), free(h);
     b = problem(&s, "GET", path, NULL, NULL, NULL, 401, NULL, &h);
     free(b), free(h);
+    /* one that is not UTF-8: said so (PUT called it missing) */
+    b = problem(&s, "PUT", "/api/v1/contacts/%FF", "{\"email\": \"b@example.com\"}", key_all, NULL,
+                422, NULL, &h);
+    assert_contains(b, "not UTF-8");
+    free(b), free(h);
     /* a key that may only read */
     b = problem(&s, "PUT", "/api/v1/contacts/u8", "{}", key_read, NULL, 403, NULL, &h);
     free(b), free(h);

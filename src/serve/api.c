@@ -30,6 +30,7 @@
 #include "api_int.h"
 #include "herald/policy.h"
 #include "herald/tpl.h"
+#include "herald/valid.h"
 
 static const struct hd_api_route routes[] = {
     /* clang-format off */
@@ -403,9 +404,14 @@ int hd_api_begin(struct hd_srv *s, const char *method, const char *rest, hd_head
         hd_api_req_free(r);
         return -1;
     }
-    if (long_arg) { /* no id is that long (import refuses them), but the path is the route's */
-        hd_api_problem(a, 422, NULL, "the id in the path is longer than %zu bytes",
-                       sizeof r->arg - 1);
+    /* no id is that long, or not UTF-8 (import refuses them), but the
+     * path is the route's (404 before; a %FF id was "missing" to PUT) */
+    if (long_arg || !hd_valid_utf8(r->arg, strlen(r->arg))) {
+        if (long_arg)
+            hd_api_problem(a, 422, NULL, "the id in the path is longer than %zu bytes",
+                           sizeof r->arg - 1);
+        else
+            hd_api_problem(a, 422, NULL, "the id in the path is not UTF-8");
         hd_api_req_free(r);
         return -1;
     }
