@@ -800,8 +800,8 @@ static int handler(struct parse *ps, const char *section, const char *key, const
     return fail(
         ps,
         "unknown section [%s] (known: herald, log, dispatch, serve, receipts, bounces, lint, "
-        "provider NAME, "
-        "channel email|sms|push, caps, quiet_hours, template_vars, import, webhook NAME)",
+        "provider NAME, channel email|sms|push|inbox|wechat, caps, quiet_hours, template_vars, "
+        "import, webhook NAME)",
         section);
 }
 
