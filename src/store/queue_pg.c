@@ -555,7 +555,8 @@ int hd_store_leases_held(struct hd_store *st, const int64_t *ids, const int64_t 
     if (n == 0 || !hd_store_is_pg(st))
         return 0;
     int rc = hd_store_dcached(st, DSLOT_LEASES_HELD,
-                              "SELECT m.id FROM unnest(CAST(?1 AS bigint[]), CAST(?2 AS bigint[])) "
+                              "SELECT m.id, m.lease_token FROM unnest(CAST(?1 AS bigint[]), "
+                              "CAST(?2 AS bigint[])) "
                               "AS u(id, tok) JOIN messages m ON m.id = u.id AND m.state = 1 AND "
                               "m.lease_token = u.tok FOR UPDATE OF m",
                               NULL, &s, err);
@@ -569,9 +570,12 @@ int hd_store_leases_held(struct hd_store *st, const int64_t *ids, const int64_t 
     hd_db_bind_text(s, 1, bi.data, NULL);
     hd_db_bind_text(s, 2, bt.data, NULL);
     while ((step = hd_db_step(s, err)) == 1) {
-        int64_t id = hd_db_col_int64(s, 0);
+        /* by id and token: one batch may hold a message twice, a late
+         * result under a token a rescue voided and a fresh one after this
+         * node claimed the message again; only the fresh one is held */
+        int64_t id = hd_db_col_int64(s, 0), tok = hd_db_col_int64(s, 1);
         for (size_t i = 0; i < n; i++)
-            if (ids[i] == id)
+            if (ids[i] == id && tokens[i] == tok)
                 held[i] = true;
     }
     hd_db_reset(s);
