@@ -93,8 +93,10 @@ static int report_run(struct hd_ctx *ctx, const struct hd_campaign *camp, const 
 }
 
 /* Messages another node holds (one that runs, or one killed and not yet
- * lost for node_lease): this send cannot finish them; it says so, and the
- * exit is 3, not 0 (a wrapper read a partial send as done: a review). */
+ * lost for node_lease): this send cannot finish them, and says so (it was
+ * silent: a review). The exit stays 0: a node that runs finishes them, as
+ * two sends of one campaign do, and which of the two it is cannot be told
+ * before the lease. */
 static void held_elsewhere(struct hd_ctx *ctx, const struct hd_campaign *camp, int64_t held)
 {
     char count[48], lease[32];
@@ -117,10 +119,8 @@ static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, const stru
     for (size_t i = 0; i < s->n; i++)
         if (report_run(ctx, camp, &s->runs[i], failed, &waiting, &held, err) < 0)
             return -1;
-    if (held && !cli_stopped()) {
+    if (held && !cli_stopped())
         held_elsewhere(ctx, camp, held);
-        *failed += held;
-    }
     struct hd_campaign now = {0};
     char *why = NULL;
     bool paused = hd_store_campaign_get(ctx->store, NULL, camp->id, &now, NULL) == 0 &&
