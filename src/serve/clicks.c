@@ -168,8 +168,8 @@ bool hd_clicks_push(struct hd_clicks *b, struct hd_click *c)
     c->done = false;
     /* suspended before the writer can see it, so never resumed first; and
      * outside the queue's lock, which the writer takes to empty the queue:
-     * MHD's suspend is a system call (epoll_ctl), and the workers held the
-     * lock through it */
+     * MHD's suspend was a system call (epoll_ctl, when the workers used
+     * epoll), and the workers held the lock through it */
     MHD_suspend_connection(c->conn);
     pthread_mutex_lock(&b->mu);
     bool ok = !b->stopping;

@@ -1,7 +1,7 @@
 /* server: herald serve on libmicrohttpd.
  *
  * MHD runs its own threads: a pool of workers (one per core), each with its
- * own epoll loop; this file's handler is called by them. A request is
+ * own poll() loop; this file's handler is called by them. A request is
  * routed when its headers are in, and everything that can be refused
  * without the body is refused then: an unknown path (404), a wrong method
  * (405 with Allow), a Content-Length over [serve] body_limit (413), a bad
@@ -836,14 +836,16 @@ static struct MHD_Daemon *start(struct hd_srv *s, const char *listen, const char
     bool v6 = false;
     if (resolve(listen, &sa, &v6, err) < 0)
         return NULL;
+    /* poll(), not epoll: MHD_quiesce_daemon (stop()) on a pool of epoll
+     * workers takes the listening socket out of each worker's epoll set
+     * from this thread while a worker may be taking it out itself, and the
+     * loser's EPOLL_CTL_DEL (ENOENT) is an MHD_PANIC, an abort (0.9.75's
+     * daemon.c:5531 and 4976; a CI run's serve exited 134 with "Failed to
+     * remove listen FD from epoll set"). With poll() each worker drops it
+     * itself when told. poll() measured the same as epoll (README). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG |
-#ifdef __linux__
-                     MHD_USE_EPOLL |
-#else
-                     MHD_USE_AUTO |
-#endif
-                     (v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0) |
+                     (cert ? MHD_USE_TLS : 0);
     /* without TLS the PEM options are skipped: MHD_OPTION_ARRAY's end */
     struct MHD_OptionItem pem[] = {
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)(uintptr_t)cert},
