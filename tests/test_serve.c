@@ -892,6 +892,16 @@ static void test_serve_metrics(void **state)
     assert_contains(m, "TYPE herald_send_latency_seconds histogram\n");
     assert_not_contains(m, "k1"); /* no contact in any label */
     free(m);
+    /* a counter never goes down: k1 opting in again takes back no opt-out
+     * (it counted consent rows, and fell to 0: found by a review) */
+    TU_HERALD_OK(dir, "contacts", "optin", "k1", "--channel", "email");
+    assert_int_equal(q1("SELECT count(*) FROM consent WHERE status = 'opted_out' AND channel = "
+                        "'email'"),
+                     0);
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 200);
+    has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}", 1);
+    free(m);
     assert_int_equal(srv_stop(&s), 0);
     /* 127.0.0.1 outside metrics_allow: only the bearer token opens */
     write_file("var/metrics.token", "metrics-bearer-0123456789\n");

@@ -199,7 +199,7 @@ static void render(struct hd_srv *s, const struct scrape *x, struct hd_buf *b)
     paused_family(b, s->cfg, x);
     latency_family(b, x);
     family(b, "herald_unsubscribes_total", "counter",
-           "Opt-outs recorded (consent rows), by channel and source.");
+           "Opt-outs recorded (consent changes to opted out), by channel and source.");
     hd_buf_add(b, x->fam[HD_MET_UNSUBSCRIBES].data, x->fam[HD_MET_UNSUBSCRIBES].len);
     http_family(b, s);
     family(b, "herald_build_info", "gauge", "The herald that answers.");
