@@ -765,6 +765,14 @@ static void test_receipts_email(void **state)
                      1);
     snprintf(sql, sizeof sql, "SELECT state FROM messages WHERE id = %lld", (long long)e4[2].msg);
     assert_int_equal(q1(sql), HD_ST_DELIVERED);
+    /* a message's bounces after its first (another report of the sender,
+     * under its own id): logged, counted by stats only once, by the first */
+    struct ref again[] = {e2[2], e3[2], e4[2]};
+    for (size_t i = 0; i < sizeof again / sizeof *again; i++) {
+        snprintf(again[i].gw, sizeof again[i].gw, "again-%zu", i);
+        assert_int_equal(take(&c, &again[i], "bounced", "5.7.1", "554 5.7.1 blocked as spam"),
+                         HD_RCPT_APPLIED);
+    }
     hd_store_free(st);
     hd_config_free(cfg);
     free(cp);
@@ -775,6 +783,16 @@ static void test_receipts_email(void **state)
     assert_contains(stats, "\"bounce_rate\": 0.5"); /* 2 of 4 */
     assert_contains(stats, "\"complained\": 1");
     assert_contains(stats, "\"delivered\": 1");
+    free(stats);
+    /* m3: e2's and e3's soft bounces and e4's hard one after its delivery
+     * (the message stays delivered and counts there, and as bounced too:
+     * it was left out, found by a review), each message once */
+    stats = herald_out("stats", "m3", "--format", "json", NULL, NULL);
+    assert_contains(stats, "\"delivered\": 1");
+    assert_contains(stats, "\"bounced\": 3");
+    assert_contains(stats, "\"bounced_hard\": 1");
+    assert_contains(stats, "\"bounced_soft\": 2");
+    assert_contains(stats, "\"bounce_rate\": 0.75"); /* 3 of 4 */
     free(stats);
     char *why = herald_out("why", "e3", "m1", NULL, NULL, NULL);
     assert_contains(why, "bounced_hard: 5.1.1 550 5.1.1 user unknown; invalid_recipient, address "

@@ -649,7 +649,7 @@ enum hd_metric_series {
     HD_MET_QUEUE,        /* key: the state; n: messages */
     HD_MET_LATENCY,      /* key: the lat.h bucket; n: requests */
     HD_MET_PAUSED,       /* label: provider; n: 1 while paused at now_ms, else 0 */
-    HD_MET_UNSUBSCRIBES, /* label: channel, source; n: opted-out consent rows */
+    HD_MET_UNSUBSCRIBES, /* label: channel, source; n: opt-outs in consent_log */
     HD_MET_COUNT
 };
 struct hd_metric_row {
@@ -886,7 +886,8 @@ enum hd_stats_by { HD_BY_NONE, HD_BY_CHANNEL, HD_BY_VARIANT, HD_BY_PROVIDER, HD_
 int hd_stats_by_parse(const char *s); /* "channel", ... -> enum, or -1 */
 
 /* Log rows of a campaign (live and pruned) counted by group, outcome,
- * reason and the state the message went to. group: the channel, variant
+ * reason and the state the message went to; a message's live bounce
+ * receipts after its first are left out. group: the channel, variant
  * ("holdout" for held-out messages), provider or UTC day; "" with
  * HD_BY_NONE; "-" when the row has none. */
 struct hd_stat_count {

@@ -102,21 +102,25 @@ static const char *skip_word(int state, const char *reason, char *buf, size_t si
 }
 
 /* A receipt's row counts where it moved the message (an ignored one, out
- * of order, kept the state it found and counts nowhere). */
+ * of order, kept the state it found and counts nowhere), but for a bounce
+ * after the delivery: the message stays delivered (and counts there too)
+ * and the bounce counts as one all the same. The store leaves out a
+ * message's later bounces, so a message counts once, by its first. */
 static void on_receipt(struct hd_stats *s, const struct hd_stat_count *c)
 {
     const char *w = c->reason ? c->reason : "";
     int st = c->state;
+    bool bounce = st == HD_ST_BOUNCED || st == HD_ST_DELIVERED;
     EACH_GROUP(s, c->group, g, {
         if (st == HD_ST_DELIVERED && strcmp(w, "delivered") == 0)
             g->delivered += c->n;
         else if (st == HD_ST_UNDELIVERED && strcmp(w, "undelivered") == 0)
             g->undelivered += c->n;
-        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_hard") == 0)
+        else if (bounce && strcmp(w, "bounced_hard") == 0)
             g->bounced_hard += c->n;
-        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_soft") == 0)
+        else if (bounce && strcmp(w, "bounced_soft") == 0)
             g->bounced_soft += c->n;
-        else if (st == HD_ST_BOUNCED && strcmp(w, "bounced_other") == 0)
+        else if (bounce && strcmp(w, "bounced_other") == 0)
             g->bounced_other += c->n;
         else if (st == HD_ST_COMPLAINED && strcmp(w, "complained") == 0)
             g->complained += c->n;
