@@ -612,6 +612,67 @@ static void test_serve_http_errors(void **state)
     free(log);
 }
 
+/* SIGTERM while clients keep asking for /healthz, five times, with the
+ * stopping thread's EPOLL_CTL_DEL slowed (tests/slow_epoll_del.c): with
+ * epoll workers a worker awake at the stop took the listening socket out
+ * of its set first, and libmicrohttpd aborted the service ("Failed to
+ * remove listen FD from epoll set", exit 134; a CI run of make asan saw it
+ * once without the shim). Each stop must exit 0. */
+static void test_serve_stop_under_load(void **state)
+{
+    (void)state;
+    char *shim = tu_path(dir, "slow_epoll_del.so"), *src = tu_src_path("tests/slow_epoll_del.c"),
+         cmd[4096];
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' '%s' -ldl 2>&1 && echo built", shim,
+             src);
+    char *out = tu_sh(cmd);
+    assert_contains(out, "built");
+    free(out);
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *asan_was = asan ? hd_xstrdup(asan) : NULL, opts[512];
+    /* an ASan build wants its runtime first; the shim comes before it */
+    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+    setenv("LD_PRELOAD", shim, 1);
+    for (int round = 0; round < 5; round++) {
+        struct srv s;
+        srv_start(&s);
+        unsetenv("LD_PRELOAD"); /* the service's alone, not the clients' */
+        /* four clients for 0.8 s, in the background; the stop at 0.3 s */
+        snprintf(cmd, sizeof cmd,
+                 "python3 -c '\n"
+                 "import http.client, threading, time\n"
+                 "end = time.time() + 0.8\n"
+                 "def ask():\n"
+                 "    while time.time() < end:\n"
+                 "        try:\n"
+                 "            c = http.client.HTTPConnection(\"127.0.0.1\", %d, timeout=1)\n"
+                 "            c.request(\"GET\", \"/healthz\"); c.getresponse().read(); c.close()\n"
+                 "        except OSError:\n"
+                 "            time.sleep(0.01)\n"
+                 "[threading.Thread(target=ask).start() for i in range(4)]\n"
+                 "' > /dev/null 2>&1 &",
+                 s.port);
+        free(tu_sh(cmd));
+        struct timespec ts = {0, 300 * 1000000L};
+        nanosleep(&ts, NULL);
+        int st = srv_stop(&s); /* it prints serve.log's end when not 0 */
+        if (st != 0)
+            fail_msg("stop %d under load: herald serve exited %d", round + 1, st);
+        ts.tv_nsec = 600 * 1000000L; /* the clients are gone */
+        nanosleep(&ts, NULL);
+        setenv("LD_PRELOAD", shim, 1);
+    }
+    unsetenv("LD_PRELOAD");
+    if (asan_was)
+        setenv("ASAN_OPTIONS", asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(asan_was);
+    free(shim);
+    free(src);
+}
+
 /* SIGTERM while a one-click POST is half sent: the request finishes (200,
  * recorded), a new connection is refused, and serve exits 0. Python's
  * socket module plays the slow client. */
@@ -1068,6 +1129,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_rotation, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_http_errors, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_graceful_stop, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_stop_under_load, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_slow_clients, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
