@@ -333,10 +333,18 @@ static const char late_line[] = "took their messages over",
 
 /* What the store says of the freezes: the late results, each a
  * lease_lost row of a message taken back, no more than were held. */
-static void late_results(const struct proof *p, long long lost, long long bound)
+static void late_results(const struct proof *p, long long lost, long long back, long long lapsed,
+                         long long bound)
 {
     assert_true(lost > 0);
     assert_true(lost <= bound);
+    /* with no live node late to beat, each message taken back from a
+     * frozen node is one lease_lost row when it wakes, whether it was
+     * waiting, rendering or at the server (a CI run had 6 fewer: their late
+     * results shared a batch with the node's own new claim of them, and
+     * both were written accepted) */
+    if (lapsed == 0)
+        assert_int_equal(lost, back);
     assert_int_equal(sql(p, "SELECT count(*) FROM attempts a WHERE a.reason = 'lease_lost' AND "
                             "NOT EXISTS (SELECT 1 FROM attempts b WHERE b.message_id = "
                             "a.message_id AND b.reason = 'requeued')"),
@@ -407,7 +415,7 @@ static void proof(bool freeze)
     }
     assert_int_equal(sql(&p, "SELECT count(*) FROM attempts WHERE outcome = 'accepted'"), sent);
     if (freeze)
-        late_results(&p, lost, bound);
+        late_results(&p, lost, back, lapsed, bound);
     assert_true(s[8] <= allowed);
     assert_true(s[8] >= RATE / 2); /* it did send at about the rate */
     proof_close(&p);
