@@ -687,8 +687,9 @@ static void test_api_order(void **state)
     struct srv s;
     char *b;
     /* one connection: the outbox takes them in the order they are handed over */
-    write_conf("h.conf", "secret_file = var/herald.secret\n[provider outbox]\ntype = outbox\n"
-                         "path = var/outbox\nconnections = 1\n[channel email]\nproviders = outbox\n");
+    write_conf("h.conf",
+               "secret_file = var/herald.secret\n[provider outbox]\ntype = outbox\n"
+               "path = var/outbox\nconnections = 1\n[channel email]\nproviders = outbox\n");
     s.pid = tu_listen_start(dir, false, "127.0.0.1:0", &s.port);
     running = s.pid;
     for (int i = 0; i < 5; i++) {
@@ -708,8 +709,8 @@ static void test_api_order(void **state)
            "WHERE b.message_id < a.message_id") != 0) {
         char order[64] = "", sql[96];
         for (int k = 0; k < 5; k++) {
-            snprintf(sql, sizeof sql, "SELECT message_id FROM attempts ORDER BY id LIMIT 1 OFFSET %d",
-                     k);
+            snprintf(sql, sizeof sql,
+                     "SELECT message_id FROM attempts ORDER BY id LIMIT 1 OFFSET %d", k);
             snprintf(order + strlen(order), sizeof order - strlen(order), " %lld",
                      (long long)q1(sql));
         }

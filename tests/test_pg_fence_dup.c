@@ -24,9 +24,12 @@ static void test_fence_dup(void **state)
     int64_t contact = pg1("INSERT INTO contacts (ext_id, email, created_at, updated_at) VALUES "
                           "('k1', 'k1@example.com', 1795000000, 1795000000) RETURNING id");
     static const int channels[] = {HD_CH_EMAIL};
-    struct hd_api_send m = {.contact = contact, .tpl = "reset",
-                            .category = HD_CAT_TRANSACTIONAL, .channels = channels,
-                            .nchannels = 1, .now = 1795000000};
+    struct hd_api_send m = {.contact = contact,
+                            .tpl = "reset",
+                            .category = HD_CAT_TRANSACTIONAL,
+                            .channels = channels,
+                            .nchannels = 1,
+                            .now = 1795000000};
     int64_t id = 0;
     assert_int_equal(hd_store_api_send(st, &m, &id, &e), 0);
     char sql[256];

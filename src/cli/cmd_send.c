@@ -109,8 +109,8 @@ static void held_elsewhere(struct hd_ctx *ctx, const struct hd_campaign *camp, i
             count, held == 1 ? "is" : "are", lease, camp->name);
 }
 
-/* The runs' messages by state and failures, and what still waits; *failed
- * gets how many failed, or are held by another node. */
+/* The runs' messages by state and failures, what still waits, and what
+ * another node holds; *failed gets how many failed. */
 static int report(struct hd_ctx *ctx, const struct hd_campaign *camp, const struct sent_runs *s,
                   int64_t *failed, struct hd_err *err)
 {

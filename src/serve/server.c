@@ -465,8 +465,7 @@ static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, 
     return hd_console_gate(s, &r, &a) ? MHD_YES : answer(c, q, &a);
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status,
-                              const char *why);
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status, const char *why);
 
 /* A /api/v1/ request's headers are in: answered now (api.c), or its body
  * is read. */
