@@ -128,6 +128,10 @@ struct hd_decision {
     bool push_alt;       /* push: another provider could take another of its tokens */
     const char *address; /* borrowed from the claimed contact */
     int64_t not_before;  /* deferred: when it is due again */
+    /* to go on: the time it must reach a gateway by, or 0 (none): a quiet
+     * window that starts later, or its expiry. Held by the provider's rate
+     * past it, the message goes back to be decided again (submit.c) */
+    int64_t send_by;
     const char *word;    /* the log's reason for a decision: "capped", "quiet_hours", ... */
     char reason[320];    /* the same in words an operator can act on */
     /* the record `herald why` reads, as JSON: {"skipped": [[channel, why],

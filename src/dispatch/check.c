@@ -256,7 +256,8 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
     return true;
 }
 
-/* Check 4: the latest end of any quiet-hours window the message is in. */
+/* Check 4: the latest end of any quiet-hours window the message is in;
+ * outside them all, the first start of one ahead is its send_by. */
 static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign *c,
                           const struct hd_claimed *m, struct hd_zones *zones, int64_t now,
                           struct hd_decision *d)
@@ -275,6 +276,11 @@ static bool outside_quiet(const struct hd_config *cfg, const struct hd_campaign 
         int64_t u = hd_quiet_until(z, &q->window, now);
         if (u > until)
             until = u, hit = q;
+        int64_t from = u > now ? 0
+                               : hd_local_time_next(z, now, q->window.start / 60,
+                                                    q->window.start % 60);
+        if (from > now && (d->send_by == 0 || from < d->send_by))
+            d->send_by = from;
     }
     if (!hit)
         return true;
@@ -335,5 +341,9 @@ void hd_dispatch_decide(const struct hd_config *cfg, const struct hd_campaign *c
     d->state = HD_ST_SENDING;
     if (choose_channel(cfg, camp, m, d))
         (void)(within_caps(cfg, camp, m, now, d) && outside_quiet(cfg, camp, m, zones, now, d));
+    if (d->state != HD_ST_SENDING)
+        d->send_by = 0;
+    else if (m->expires_at > 0 && (d->send_by == 0 || m->expires_at < d->send_by))
+        d->send_by = m->expires_at;
     close_detail(d);
 }

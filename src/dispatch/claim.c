@@ -287,6 +287,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->push_alt = dec.push_alt;
     j->attempt = m->attempts + 1;
     j->expires_at = m->expires_at;
+    j->send_by = dec.send_by;
     /* only a message queued again by a recovery has a reservation of its
      * own before this claim makes one */
     for (size_t i = 0; i < m->nsent && !j->may_have_gone; i++)

@@ -68,13 +68,14 @@ struct job {
     char *detail;    /* channels skipped before this one (the log's JSON detail) */
     char *why;       /* its render failed after the claim committed: why (claim.c) */
     int64_t expires_at;
+    int64_t send_by; /* hd_decision's: past it, it goes back undecided (submit.c) */
     int64_t submitted_ms, answered_ms; /* handed to the driver; its answer taken in */
     int64_t paused_until; /* throttled: the pause its answer began (hd_clock_mono_ms) */
     struct hd_rendered r;
     struct hd_msg msg;
     char unsub_url[HD_LINK_MAX]; /* its signed link, or "" ([serve] public_url unset) */
     /* "unsubscribe TOKEN" for [serve] unsubscribe_mailto, or NULL: made only
-     * then, so that a job (944 bytes) fits malloc's per-thread cache, which
+     * then, so that a job (968 bytes) fits malloc's per-thread cache, which
      * takes at most 1,032; at 1,048 each claim and free went through the
      * arena, about 2,000 instructions a message */
     char *unsub_subject;
@@ -168,6 +169,7 @@ struct hd_dispatch {
     bool record_lost;          /* the last hd_dsp_record found its lease taken over */
     struct job *inflight;      /* submitted, no result yet */
     struct job *fresh;         /* claimed, not yet queued (rendered after the commit) */
+    struct job *late;          /* held by a rate past their send_by: to go back (write.c) */
     int64_t *ids;              /* message ids gathered for one statement */
     struct hd_send_row *sends; /* and their cap reservations, at a claim */
     size_t nids;

@@ -497,7 +497,7 @@ static int idle(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
  * again for the first one, and keep `herald send --wait` running. */
 static bool behind_pauses(const struct hd_dispatch *d, int64_t mono)
 {
-    if (!d->opts.once || d->nres > 0 || d->fresh ||
+    if (!d->opts.once || d->nres > 0 || d->fresh || d->late ||
         (d->stats.waiting == 0 && d->stats.in_flight == 0))
         return false;
     for (size_t i = 0; i < d->cfg->nproviders; i++) {
@@ -637,6 +637,11 @@ void hd_dispatch_free(struct hd_dispatch *d)
     }
     free(d->prov);
     hd_dsp_drop_fresh(d);
+    while (d->late) {
+        struct job *j = d->late;
+        d->late = j->next;
+        job_free(j);
+    }
     while (d->inflight) { /* their results were dropped with the drivers */
         struct job *j = d->inflight;
         d->inflight = j->inext;

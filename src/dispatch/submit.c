@@ -128,13 +128,34 @@ int hd_dsp_take_rates(struct hd_dispatch *d, int64_t mono, struct hd_err *err)
 
 /* Hands waiting messages to drivers as their buckets and connections
  * allow; returns the milliseconds until a token is due (0: none waits). */
+/* j, at the head of p's queue, leaves it for d->late: the claim decided
+ * on it at a time it could go, and the rate held it until its send_by (a
+ * quiet window of the recipient's began, or it expired). It goes back to
+ * the queue at the next tick, undecided and without a log row, and the
+ * next claim decides again: deferred to the window's end, or expired (a
+ * review saw a slow provider send 55 of 60 inside quiet hours). */
+static void late(struct hd_dispatch *d, struct prov *p, struct job *j)
+{
+    p->head = j->next;
+    if (!p->head)
+        p->tail = NULL;
+    if (p->api_last == j)
+        p->api_last = NULL;
+    j->next = d->late;
+    d->late = j;
+}
+
 int64_t hd_dsp_submit(struct hd_dispatch *d, struct hd_err *err, int *rc)
 {
-    int64_t wait = 0, mono = hd_clock_mono_ms();
+    int64_t wait = 0, mono = hd_clock_mono_ms(), now = now_ms(d) / 1000;
     for (size_t i = 0; i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
         while (p->head && p->inflight < p->window) {
             struct job *j = p->head;
+            if (j->send_by > 0 && now >= j->send_by) {
+                late(d, p, j); /* its quiet hours began, or it expired, while it waited */
+                continue;
+            }
             bool cluster = cluster_rate(d, p);
             int64_t w = cluster ? cluster_take(p, mono) : hd_bucket_take(&p->bucket, mono);
             if (w == 0 && j->camp->has_bucket && (w = hd_bucket_take(&j->camp->bucket, mono)) > 0) {

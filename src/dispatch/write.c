@@ -630,13 +630,19 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
     /* once a second from the tick: no campaign stopped, nothing to give
      * back, and no write lock taken (it would wait behind other
      * dispatchers' writes, and hold up the sending meanwhile) */
-    bool any = all;
+    bool any = all || d->late;
     for (size_t i = 0; !any && i < d->ncamps; i++)
         any = stopped(d->camps[i]->c.status);
     if (!any)
         return 0;
     int rc = hd_store_begin(d->st, err);
     int64_t t = now_ms(d);
+    while (rc == 0 && d->late) { /* held past their send_by (submit.c): decided again */
+        struct job *j = d->late;
+        d->late = j->next;
+        d->stats.waiting--;
+        rc = hd_dsp_put_back(d, j, true, t, err);
+    }
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
         struct job **link = &p->head, *last = NULL;
