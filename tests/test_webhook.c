@@ -288,8 +288,9 @@ static void test_webhook_config_errors(void **state)
     struct hd_buf b;
     hd_buf_init(&b);
     hd_config_dump(cfg, &b);
-    assert_contains(b.data, "[webhook crm]\nurl = https://crm.example/h\nevents = bounced, "
-                            "complained\nbatch = 100\nmax_age = 3d\n");
+    assert_contains(b.data, "[webhook crm]\nurl = https://crm.example/... ; shown cut: its path, "
+                            "query or password may be secret\nevents = bounced, complained\n"
+                            "batch = 100\nmax_age = 3d\n");
     assert_null(strstr(b.data, SECRET));
     hd_buf_release(&b);
     hd_config_free(cfg);
@@ -312,6 +313,19 @@ static void test_webhook_config_errors(void **state)
         assert_contains(r.out, "http://127.0.0.1:9/...");
         tu_run_release(&r);
     }
+    /* nor by config check, nor in an error (both printed it whole) */
+    tu_herald(&r, dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 0);
+    assert_not_contains(r.out, "pw123");
+    assert_not_contains(r.out, "k=1");
+    assert_contains(r.out, "url = http://127.0.0.1:9/... ; shown cut");
+    tu_run_release(&r);
+    conf("[webhook x]\nurl = HTTPX://user:pw123@127.0.0.1:9/x?k=1\nsecret_env = HOME\n");
+    tu_herald(&r, dir, NULL, "config", "check", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "is not an http:// or https:// URL");
+    assert_not_contains(r.err, "pw123");
+    tu_run_release(&r);
 }
 
 /* Down (connection refused), then 503 twice, then up: every event once. */

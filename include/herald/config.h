@@ -205,6 +205,11 @@ enum hd_webhook_event {
 };
 const char *hd_webhook_event_name(int type); /* "sent", ...; "test" for HD_WH_COUNT */
 int hd_webhook_event_parse(const char *s);   /* -1 when unknown */
+/* A webhook's URL as it may be shown (config check, webhook list, an
+ * error): its scheme and host, a user and password before the host left
+ * out and the rest cut to "/...", as receivers such as Slack's carry their
+ * secret in the path or query. */
+void hd_cfg_webhook_url_shown(const char *url, char *out, size_t size);
 
 /* [webhook NAME]: where herald posts signed batches of events (issue 20;
  * config_webhook.c). */

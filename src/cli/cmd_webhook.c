@@ -53,29 +53,10 @@ static void events_of(const struct hd_webhook_cfg *wc, char *buf, size_t size)
                 (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", hd_webhook_event_name(t));
 }
 
-/* A webhook's URL as shown: its scheme and host, the rest cut ("/..."), as
- * receivers such as Slack's carry their secret in the path or query, and a
- * user and password before the host left out too (a review saw them). */
-static void url_shown(const char *url, char *out, size_t size)
-{
-    const char *host = strstr(url, "://");
-    if (!host) {
-        snprintf(out, size, "%s", url);
-        return;
-    }
-    size_t scheme = (size_t)(host + 3 - url), auth = strcspn(host + 3, "/?#");
-    const char *h = host + 3;
-    for (size_t i = 0; i < auth; i++) /* past the last '@' */
-        if (host[3 + i] == '@')
-            h = host + 4 + i;
-    size_t hn = auth - (size_t)(h - (host + 3));
-    snprintf(out, size, "%.*s%.*s%s", (int)scheme, url, (int)hn, h, h[hn] ? "/..." : "");
-}
-
 static json_t *list_row(const struct hd_webhook_cfg *wc, const struct hd_wh_cursor *c, bool found)
 {
     char ev[128], next[32] = "", url[300];
-    url_shown(wc->url, url, sizeof url);
+    hd_cfg_webhook_url_shown(wc->url, url, sizeof url);
     events_of(wc, ev, sizeof ev);
     if (found && c->next_ms)
         cmd_time(c->next_ms / 1000, next, sizeof next);

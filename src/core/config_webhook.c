@@ -63,11 +63,31 @@ static struct hd_webhook_cfg *find_or_add(struct hd_config *cfg, const char *nam
     return w;
 }
 
+void hd_cfg_webhook_url_shown(const char *url, char *out, size_t size)
+{
+    const char *host = strstr(url, "://");
+    if (!host) { /* no scheme: not a URL herald takes; nothing of it shown */
+        snprintf(out, size, "%s", *url ? "..." : "");
+        return;
+    }
+    size_t scheme = (size_t)(host + 3 - url), auth = strcspn(host + 3, "/?#");
+    const char *h = host + 3;
+    for (size_t i = 0; i < auth; i++) /* past the last '@' */
+        if (host[3 + i] == '@')
+            h = host + 4 + i;
+    size_t hn = auth - (size_t)(h - (host + 3));
+    const char *rest = h + hn;
+    snprintf(out, size, "%.*s%.*s%s", (int)scheme, url, (int)hn, h,
+             !*rest ? "" : strcmp(rest, "/") == 0 ? "/" : "/...");
+}
+
 /* A URL herald may put on a request line: http(s), no blank or control byte. */
 static int check_url(const char *v, char *why, size_t n)
 {
     if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
-        snprintf(why, n, "url: '%.200s' is not an http:// or https:// URL", v);
+        char shown[256];
+        hd_cfg_webhook_url_shown(v, shown, sizeof shown);
+        snprintf(why, n, "url: '%s' is not an http:// or https:// URL", shown);
         return -1;
     }
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
@@ -264,7 +284,11 @@ void hd_cfg_webhooks_dump(const struct hd_config *cfg, struct hd_buf *out)
     char a[32], b[32], c[32], d[32];
     for (size_t i = 0; i < cfg->nwebhooks; i++) {
         const struct hd_webhook_cfg *w = &cfg->webhooks[i];
-        hd_buf_addf(out, "\n[webhook %s]\nurl = %s\nevents = ", w->name, w->url);
+        char url[300];
+        hd_cfg_webhook_url_shown(w->url, url, sizeof url);
+        hd_buf_addf(out, "\n[webhook %s]\nurl = %s%s\nevents = ", w->name, url,
+                    strcmp(url, w->url) ? " ; shown cut: its path, query or password may be secret"
+                                        : "");
         for (int t = 0, first = 1; t < HD_WH_COUNT; t++)
             if (w->events & (1u << t)) {
                 hd_buf_addf(out, "%s%s", first ? "" : ", ", event_names[t]);
