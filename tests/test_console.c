@@ -298,6 +298,20 @@ static void test_console_throttle(void **state)
     /* another account from the same address is throttled too (per address) */
     assert_int_equal(tc_login(&s, "other", "whatever+123", from, &hdr), 429);
     free(hdr);
+    /* a name typed when throttled may be a password: the service's log
+     * says the address, not the name (it said both) */
+    assert_int_equal(tc_login(&s, "MyS3cretPass", "whatever+123", from, &hdr), 429);
+    free(hdr);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "grep -c 'login throttled' '%s/serve.log'; grep -c MyS3cretPass '%s/serve.log'; true",
+             dir, dir);
+    char *seen = tu_sh(cmd);
+    int throttled_lines = 0, names = -1;
+    assert_int_equal(sscanf(seen, "%d %d", &throttled_lines, &names), 2);
+    if (throttled_lines == 0 || names != 0)
+        fail_msg("serve.log: %d throttled lines, the name %d times", throttled_lines, names);
+    free(seen);
     /* from another address: ann is still throttled (per account), another
      * account is not */
     from = "--interface 127.0.0.2";

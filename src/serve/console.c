@@ -540,7 +540,12 @@ static bool throttled(struct hd_con *c, struct hd_store *st, const char *who)
     int64_t wait = oldest + CONSOLE_WINDOW - now;
     c->a->retry_after = wait > 0 ? (int)wait : 1;
     hd_con_plain(c->a, 429, "too many failed logins: try again later\n");
-    hd_log_warn(c->s->log, "serve: console: login throttled for '%s' from %s", who, c->r->addr);
+    /* not the name: it may be a password typed in the wrong field (the
+     * audit page shows it to admins alone; a review found it here) */
+    hd_log_warn(c->s->log,
+                "serve: console: login throttled from %s (%lld failed by that name, %lld from "
+                "that address, in the window)",
+                c->r->addr, (long long)lf.by_who, (long long)lf.by_addr);
     return true;
 }
 
