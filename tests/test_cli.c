@@ -605,7 +605,7 @@ static void test_cli_stdin_and_suppress(void **state)
     tu_run_release(&r);
     tu_herald(&r, fx->dir, in, "contacts", "import", "-", "--format", "jsonl", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "stdin: 1 rows, 1 inserted");
+    assert_contains(r.out, "stdin: 1 row, 1 inserted");
     tu_run_release(&r);
 
     tu_herald(&r, fx->dir, NULL, "contacts", "optout", "s1", "--channel", "email", "--category",

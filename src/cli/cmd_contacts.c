@@ -124,9 +124,11 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     rc = hd_import_run(ctx->store, &o, hd_clock_now(&ctx->clock), &res, &err);
     if (rc < 0 && rc != HD_E_INVALID)
         return cmd_fail(ctx, &err);
-    printf("%s%s: %lld rows, %lld inserted, %lld updated, %lld rejected in %.1fs (%.0f rows/s)",
-           o.dry_run ? "dry run of " : "", strcmp(o.path, "-") == 0 ? "stdin" : o.path,
-           (long long)res.rows, (long long)res.inserted, (long long)res.updated,
+    char rows[48];
+    hd_units_count(res.rows, "row", NULL, rows, sizeof rows);
+    printf("%s%s: %s, %lld inserted, %lld updated, %lld rejected in %.1fs (%.0f rows/s)",
+           o.dry_run ? "dry run of " : "", strcmp(o.path, "-") == 0 ? "stdin" : o.path, rows,
+           (long long)res.inserted, (long long)res.updated,
            (long long)res.rejected, res.seconds,
            res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
     if (res.warnings)

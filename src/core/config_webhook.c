@@ -168,7 +168,7 @@ static int set_secret(struct hd_webhook_cfg *w, const char *key, const char *v, 
 static int duration(const char *key, const char *v, int64_t min, int64_t *out, char *why, size_t n)
 {
     if (hd_units_duration(v, out, NULL) < 0 || *out < min) {
-        snprintf(why, n, "%s: '%.100s' is not a duration of at least %llds (10s, 5m, 3d)", key, v,
+        snprintf(why, n, "%s: '%.100s' is not a duration of at least %llds (90s, 5m, 3d)", key, v,
                  (long long)min);
         return -1;
     }
