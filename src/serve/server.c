@@ -453,16 +453,22 @@ static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struc
 }
 
 /* A console form's POST, its headers in: its session and role are checked
- * before its body is read (MHD_YES to read it), else it is answered. */
+ * before its body is read, then its length (a viewer's oversized form is
+ * 403 as any other of its forms: a review saw 413); MHD_YES to read it,
+ * else it is answered. */
 static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
-                                    const char *url, const char *method)
+                                    const char *url, const char *method, int64_t len)
 {
     char addr[INET6_ADDRSTRLEN + 1];
     struct hd_answer a = {0};
     peer(s, c, addr, sizeof addr);
     struct hd_console_req r = {
         method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, NULL, 0, arg_of};
-    return hd_console_gate(s, &r, &a) ? MHD_YES : answer(c, q, &a);
+    if (!hd_console_gate(s, &r, &a))
+        return answer(c, q, &a);
+    if (len > CONSOLE_BODY_MAX)
+        return text(c, q, 413, "request body too large\n", NULL);
+    return MHD_YES;
 }
 
 static enum MHD_Result refuse(struct MHD_Connection *c, struct req *q, int status, const char *why);
@@ -548,10 +554,9 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         int64_t n = content_length(c);
         if (!q->post || !hd_console_posts(url + strlen(routes[R_CONSOLE].path)))
             return console(s, c, q, url, method, NULL, 0);
-        if (n < 0 || n > CONSOLE_BODY_MAX)
-            return text(c, q, n < 0 ? 400 : 413,
-                        n < 0 ? "bad Content-Length\n" : "request body too large\n", NULL);
-        return console_gate(s, c, q, url, method); /* then the form */
+        if (n < 0)
+            return text(c, q, 400, "bad Content-Length\n", NULL);
+        return console_gate(s, c, q, url, method, n); /* then the form */
     }
     if (q->route == R_INBOX) { /* its own methods, answered from the headers */
         struct hd_answer a = {0};
