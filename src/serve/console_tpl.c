@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "herald/dispatch.h"
-#include "herald/segment.h"
 #include "herald/tpl.h"
 #include "console_int.h"
 
@@ -163,31 +162,21 @@ static int first_contact(void *ud, const struct hd_contact *k)
     return 1;
 }
 
-/* The contact's id for an email or phone given instead of an id, through
- * the rule `email == "..."` (a value a rule's string cannot hold is no
- * contact), or the first contact when none is given. */
-static int contact_id(struct hd_store *st, const char *q, int64_t now, char **id,
-                      struct hd_err *err)
+/* The contact's id for an email (any case) or phone given instead of an
+ * id, as the contacts page's search finds it (it was a segment rule
+ * `email == "..."`, which missed an address typed in capitals: a review),
+ * or the first contact when none is given. */
+static int contact_id(struct hd_store *st, const char *q, char **id, struct hd_err *err)
 {
-    struct hd_seg_node *ast = NULL;
-    char expr[Q_MAX + 16];
     *id = NULL;
-    if (*q && (strpbrk(q, "\"\\") || (!strchr(q, '@') && q[0] != '+')))
-        return 0;
-    if (*q)
-        snprintf(expr, sizeof expr, "%s == \"%s\"", strchr(q, '@') ? "email" : "phone", q);
-    int rc = *q ? hd_seg_load(st, NULL, expr, now, &ast, err) : 0;
-    if (rc == 0 && !*q)
-        rc = hd_store_contact_each(st, 1, first_contact, id, err);
-    else if (rc == 0)
-        rc = hd_store_seg_each(st, ast, now, 1, false, first_contact, id, err);
-    hd_segast_free(ast);
-    return rc < 0 && rc != HD_E_PARSE ? rc : 0;
+    int rc = *q ? hd_store_contact_search(st, q, 1, first_contact, id, err)
+                : hd_store_contact_each(st, 1, first_contact, id, err);
+    return rc < 0 ? rc : 0;
 }
 
 /* v->k from the query's contact: its id, else its email or phone, else
  * the first contact (s->mu held); HD_E_NOTFOUND when none is. */
-static int lookup(struct hd_store *st, struct view *v, int64_t now, struct hd_err *err)
+static int lookup(struct hd_store *st, struct view *v, struct hd_err *err)
 {
     char *id = NULL;
     int rc = *v->contact ? hd_store_contact_get(st, v->contact, &v->k, err) : HD_E_NOTFOUND;
@@ -195,7 +184,7 @@ static int lookup(struct hd_store *st, struct view *v, int64_t now, struct hd_er
         return rc;
     hd_contact_release(&v->k);
     memset(&v->k, 0, sizeof v->k);
-    if ((rc = contact_id(st, v->contact, now, &id, err)) == 0)
+    if ((rc = contact_id(st, v->contact, &id, err)) == 0)
         rc = id ? hd_store_contact_get(st, id, &v->k, err) : HD_E_NOTFOUND;
     free(id);
     return rc;
@@ -208,7 +197,7 @@ static int view_contact(struct hd_con *c, struct view *v)
     struct hd_err err = {0};
     pthread_mutex_lock(&c->s->mu);
     struct hd_store *st = hd_srv_store(c->s, &err);
-    int rc = st ? lookup(st, v, hd_clock_now(c->s->clock), &err) : HD_E_STORE;
+    int rc = st ? lookup(st, v, &err) : HD_E_STORE;
     if (rc < 0 && rc != HD_E_NOTFOUND)
         hd_srv_unavailable(c->s, c->a, &err);
     pthread_mutex_unlock(&c->s->mu);
