@@ -228,6 +228,10 @@ int cmd_open_store(struct hd_ctx *ctx, struct hd_err *err);
 const char *cmd_db_password(const struct hd_ctx *ctx, const char *target);
 /* Prints an epoch time as ISO 8601 into buf. */
 const char *cmd_time(long long t, char *buf, unsigned size);
+struct hd_run;
+/* When run r fired, as commands show it: "T", or "T (due D)" when it was
+ * made a minute or more after its firing's time (a dispatcher was down). */
+const char *cmd_run_fired(const struct hd_run *r, char *buf, unsigned size);
 
 /* A contact as a JSON object (attributes and consent included); caller decrefs. */
 struct hd_contact;

@@ -245,8 +245,9 @@ static int show_run(void *ud, const struct hd_run *r)
         return 0;
     }
     /* a line per run, with its own messages by state */
-    printf("run %-3lld fired %s  %-13s", (long long)r->seq, cmd_time(r->fire_at, t, sizeof t),
-           runs[r->status]);
+    char fired[80];
+    printf("run %-3lld fired %s  %-13s", (long long)r->seq,
+           cmd_run_fired(r, fired, sizeof fired), runs[r->status]);
     for (int s = 0; s < HD_ST_COUNT; s++)
         if (counts[s])
             printf(" %s %lld", hd_state_name(s), (long long)counts[s]);

@@ -152,9 +152,9 @@ static void why_pruned(const struct hd_history *rec, const struct hd_msg_info *m
 static void why_run(const struct hd_why *w, const struct hd_run *run, const char *zone)
 {
     const struct hd_msg_info *m;
-    char fired[32];
-    cmd_time(run->fire_at, fired, sizeof fired);
-    printf("\nrun %lld, fired %s:\n", (long long)run->seq, fired);
+    char fired[80];
+    printf("\nrun %lld, fired %s:\n", (long long)run->seq,
+           cmd_run_fired(run, fired, sizeof fired));
     switch (hd_why_run(w, run, &m)) {
     case HD_WHY_MAKING:
         printf("  - the run is still being made: the contact may yet be added.\n");

@@ -289,6 +289,18 @@ const char *cmd_time(long long t, char *buf, unsigned size)
     return buf;
 }
 
+const char *cmd_run_fired(const struct hd_run *r, char *buf, unsigned size)
+{
+    char due[32];
+    if (r->created_at < r->fire_at + 60)
+        return cmd_time(r->fire_at, buf, size);
+    hd_time_format_iso(r->created_at, buf, size);
+    hd_time_format_iso(r->fire_at, due, sizeof due);
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, " (due %s)", due);
+    return buf;
+}
+
 const char *cmd_db_password(const struct hd_ctx *ctx, const char *target)
 {
     if (!ctx->cfg || !ctx->cfg->database || !target || strcmp(ctx->cfg->database, target) != 0)

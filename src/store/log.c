@@ -559,12 +559,13 @@ int hd_store_stats_goal(struct hd_store *st, int64_t campaign, const char *event
             pg ? "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END "
                  "COLLATE \"C\", "
                  "count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.name = "
-                 "?3 AND e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + "
+                 "?3 AND e.contact_id = m.contact_id AND e.at >= " HD_RUN_FIRED_SQL " AND e.at < " HD_RUN_FIRED_SQL " + "
                  "?4) THEN 1 ELSE 0 END), 0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE "
                  "r.campaign_id = ?1 GROUP BY 1 ORDER BY 1"
                : "SELECT CASE WHEN m.state = ?2 THEN 'holdout' ELSE coalesce(m.variant, '-') END, "
                  "count(*), coalesce(sum(EXISTS (SELECT 1 FROM events e WHERE e.name = ?3 AND "
-                 "e.contact_id = m.contact_id AND e.at >= r.fire_at AND e.at < r.fire_at + ?4)), "
+                 "e.contact_id = m.contact_id AND e.at >= " HD_RUN_FIRED_SQL " AND e.at < " HD_RUN_FIRED_SQL
+                 " + ?4)), "
                  "0) FROM runs r JOIN messages m ON m.run_id = r.id WHERE r.campaign_id = ?1 "
                  "GROUP BY 1 ORDER BY 1",
             &s, err),

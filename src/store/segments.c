@@ -380,7 +380,8 @@ static void emit_converted(struct sqlc *c, const struct hd_seg_node *n)
                 "EXISTS (SELECT 1 FROM campaigns k JOIN runs r ON r.campaign_id = k.id JOIN "
                 "messages m ON m.run_id = r.id AND m.contact_id = c.id WHERE k.name = ?%d AND "
                 "m.state <> ?%d AND EXISTS (SELECT 1 FROM events e WHERE e.contact_id = c.id AND "
-                "e.name = ?%d AND e.at >= r.fire_at AND e.at < r.fire_at + ?%d))",
+                "e.name = ?%d AND e.at >= " HD_RUN_FIRED_SQL " AND e.at < " HD_RUN_FIRED_SQL
+                " + ?%d))",
                 camp, held, ev, win);
 }
 

@@ -49,6 +49,13 @@ enum hd_store_slot {
  * which fragments they have: a few shapes, each kept the first time. */
 #define STORE_SHAPES 8
 
+/* When a run r fired: its firing's time, or when it was made if that was
+ * later (a dispatcher that was down fires a missed firing once, late, and
+ * a goal's window starts when the messages could go, not at the missed
+ * time: a review saw an event six days before any message counted). Both
+ * dialects. */
+#define HD_RUN_FIRED_SQL "CASE WHEN r.created_at > r.fire_at THEN r.created_at ELSE r.fire_at END"
+
 struct hd_db;
 struct hd_db_stmt;
 
