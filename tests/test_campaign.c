@@ -1770,6 +1770,58 @@ static void test_campaign_resent(void **state)
     assert_int_equal(rows, requests);
 }
 
+/* --fallback-on-failure when the gateway refuses a number for good (21211)
+ * and no later channel of the campaign reaches the contact: the message
+ * fails with the refusal, as without fallback (send exits 3, stats count
+ * it, why says so), and the number stays suppressed. A contact with an
+ * email still falls back to it (the outbox). Before, the first ended
+ * no_channel (no_address), a decision: send exited 0 and failed was 0. */
+static void test_campaign_fallback_refused(void **state)
+{
+    (void)state;
+    const char *twa[] = {"--sid", TW_SID, "--token", TW_TOKEN, NULL};
+    start_mock(&tw, "twilio.js", twa);
+    write_config("fr.conf", tw.port, "1000/s", 0, 0,
+                 "[provider box]\ntype = outbox\npath = frout\n[channel email]\nproviders = box\n");
+    char *cp = path("fr.csv");
+    tu_write(cp, "id,email,phone,plan\n"
+                 "r01,,+15550121211,gold\n"
+                 "r02,r02@example.com,+15550221211,gold\n"
+                 "r03,,+15550000117,gold\n");
+    free(cp);
+    setenv("HERALD_CONFIG", "fr.conf", 1);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    const char *db = S("fr.db");
+    HERALD_OK("--db", db, "init");
+    HERALD_OK("--db", db, "contacts", "import", "fr.csv");
+    HERALD_OK("--db", db, "segment", "define", "all", "plan = \"gold\"");
+    HERALD_OK("--db", db, "campaign", "create", "fr", "--segment", "all", "--template", "recall",
+              "--channels", "sms,email", "--fallback-on-failure", "--now");
+    struct tu_run s;
+    tu_herald(&s, dir, NULL, "--db", db, "send", "fr", "--wait", "10s", NULL);
+    tu_server_stop(&tw);
+    if (s.status != 3 || !strstr(s.out, "sent 2 failed 1\n"))
+        fail_msg("send exited %d, want 3 with one failed:\n%s%s", s.status, s.out, s.err);
+    tu_run_release(&s);
+    json_t *st = herald_json((const char *[]){"--db", db, "stats", "fr", "--format", "json", NULL});
+    assert_int_equal(jint(st, "groups.all.sent"), 2);
+    assert_int_equal(jint(st, "groups.all.failed"), 1);
+    assert_int_equal(jint(st, "groups.all.failed_by.bad_address"), 1);
+    assert_int_equal(jint(st, "groups.all.skipped"), 0);
+    json_decref(st);
+    expect_out((const char *[]){"--db", db, "why", "r01", "fr", NULL},
+               (const char *[]){"permanent, bad_address (400 no other channel of the campaign "
+                                "reaches the contact to fall back on: 21211 The 'To' number "
+                                "+15550121211 is not a valid phone number",
+                                "now: failed", NULL});
+    expect_out((const char *[]){"--db", db, "why", "r02", "fr", NULL},
+               (const char *[]){"falling back from sms", "by email via box", "now: sent", NULL});
+    /* the bad numbers are suppressed, as without fallback */
+    assert_int_equal(sq1("fr.db", "SELECT count(*) FROM suppressions WHERE address IN "
+                                  "('+15550121211', '+15550221211')"),
+                     2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) /* one case by name, for debugging */
@@ -1784,6 +1836,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_campaign_daemon_done),
         cmocka_unit_test(test_campaign_pause_held),
         cmocka_unit_test(test_campaign_resent),
+        cmocka_unit_test(test_campaign_fallback_refused),
         cmocka_unit_test(test_campaign_provider_fault),
         cmocka_unit_test(test_campaign_provider_fault_apart),
     };
@@ -1803,6 +1856,7 @@ int main(int argc, char **argv)
         {"test_campaign_daemon_done_pg", test_campaign_daemon_done, NULL, NULL, NULL},
         {"test_campaign_pause_held_pg", test_campaign_pause_held, NULL, NULL, NULL},
         {"test_campaign_resent_pg", test_campaign_resent, NULL, NULL, NULL},
+        {"test_campaign_fallback_refused_pg", test_campaign_fallback_refused, NULL, NULL, NULL},
         {"test_campaign_provider_fault_pg", test_campaign_provider_fault, NULL, NULL, NULL},
         {"test_campaign_provider_fault_apart_pg", test_campaign_provider_fault_apart, NULL, NULL,
          NULL},

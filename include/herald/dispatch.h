@@ -126,6 +126,7 @@ struct hd_decision {
     int provider;        /* index in cfg->providers, or -1 */
     int platform;        /* push: enum hd_push_platform */
     bool push_alt;       /* push: another provider could take another of its tokens */
+    bool can_fall_back;  /* a later channel of the campaign could take it now */
     const char *address; /* borrowed from the claimed contact */
     int64_t not_before;  /* deferred: when it is due again */
     /* to go on: the time it must reach a gateway by, or 0 (none): a quiet

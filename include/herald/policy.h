@@ -40,6 +40,11 @@ static inline int64_t hd_due_after(int64_t answered_ms, int64_t delay_ms)
     return at / 1000 + (at % 1000 > 0);
 }
 
+/* Whether a send at `at` is inside the cap's window at now: after now -
+ * window (one exactly a window old has left it), or later (a send stamped
+ * ahead of this clock happened). hd_cap_allows counts these alone. */
+bool hd_cap_in_window(const struct hd_cap *cap, int64_t at, int64_t now);
+
 /* A sliding window cap: with the times of the contact's earlier sends (any
  * order), may one more go at now? When not, *free_at (if not NULL) is the
  * first time it may. */

@@ -134,6 +134,42 @@ static void note_json(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Why the channel cannot take the message, as an index in choose_channel's
+ * words (0 no address, 1 no provider, 2 suppressed, 3 opted out), or -1
+ * when it can: then the provider, address and platform are d's. */
+static int channel_cause(const struct hd_config *cfg, const struct hd_claimed *m, int ch,
+                         struct hd_decision *d)
+{
+    int platform = HD_PUSH_FCM;
+    const char *addr = address_of(&m->contact, ch, &platform);
+    /* the inbox has no address to suppress: its consent rules it */
+    bool sup = ch == HD_CH_PUSH     ? push_suppressed(m)
+               : ch == HD_CH_INBOX  ? false
+               : ch == HD_CH_WECHAT ? m->suppressed[HD_SUP_WECHAT]
+                                    : m->suppressed[ch];
+    if (!addr)
+        return 0;
+    if (m->consent[ch] == HD_CONSENT_OPTED_OUT)
+        return 3;
+    if (sup)
+        return 2;
+    if ((d->provider = pick_provider(cfg, ch, m, -1, &d->address, &d->platform)) < 0)
+        return 1;
+    return -1;
+}
+
+/* Whether a channel of the campaign after index i could take the message
+ * now: where --fallback-on-failure would send it next (write.c). */
+static bool later_channel(const struct hd_config *cfg, const struct hd_campaign *c,
+                          const struct hd_claimed *m, int i)
+{
+    struct hd_decision scratch;
+    for (int k = i + 1; k < c->nchannels; k++)
+        if (channel_cause(cfg, m, c->channels[k], &scratch) < 0)
+            return true;
+    return false;
+}
+
 /* Checks 1 and 2: the first of the campaign's channels, from ch_index on,
  * with an address, consent, no suppression and a provider. When none is,
  * the reason is the strongest of the channels' causes. */
@@ -141,31 +177,14 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
                            const struct hd_claimed *m, struct hd_decision *d)
 {
     static const char *const words[] = {"no_address", "no_provider", "suppressed", "opted_out"};
+    static const char *const says[] = {"%s%s: no address", "%s%s: no provider in [channel] for it",
+                                       "%s%s: address suppressed", "%s%s: opted out of "};
     int worst = 0;
     d->reason[0] = '\0';
     for (int i = m->ch_index; i < c->nchannels; i++) {
-        int ch = c->channels[i], platform = HD_PUSH_FCM, cause;
+        int ch = c->channels[i], cause = channel_cause(cfg, m, ch, d);
         const char *name = hd_channel_name(ch), *sep = d->reason[0] ? "; " : "";
-        const char *addr = address_of(&m->contact, ch, &platform);
-        /* the inbox has no address to suppress: its consent rules it */
-        bool sup = ch == HD_CH_PUSH     ? push_suppressed(m)
-                   : ch == HD_CH_INBOX  ? false
-                   : ch == HD_CH_WECHAT ? m->suppressed[HD_SUP_WECHAT]
-                                        : m->suppressed[ch];
-        if (!addr) {
-            cause = 0;
-            note(d->reason, sizeof d->reason, "%s%s: no address", sep, name);
-        } else if (m->consent[ch] == HD_CONSENT_OPTED_OUT) {
-            cause = 3;
-            note(d->reason, sizeof d->reason, "%s%s: opted out of ", sep, name);
-            note(d->reason, sizeof d->reason, "%s%s", hd_category_name(c->category), "");
-        } else if (sup) {
-            cause = 2;
-            note(d->reason, sizeof d->reason, "%s%s: address suppressed", sep, name);
-        } else if ((d->provider = pick_provider(cfg, ch, m, -1, &d->address, &d->platform)) < 0) {
-            cause = 1;
-            note(d->reason, sizeof d->reason, "%s%s: no provider in [channel] for it", sep, name);
-        } else {
+        if (cause < 0) {
             d->channel = ch;
             d->ch_index = i;
             const char *alt;
@@ -173,11 +192,15 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
             /* another provider of the channel could take another token */
             d->push_alt =
                 ch == HD_CH_PUSH && pick_provider(cfg, ch, m, d->platform, &alt, &pf) >= 0;
+            d->can_fall_back = later_channel(cfg, c, m, i);
             d->reason[0] = '\0';
             if (d->detail[0])
                 DETAIL(d, "]");
             return true;
         }
+        note(d->reason, sizeof d->reason, says[cause], sep, name);
+        if (cause == 3)
+            note(d->reason, sizeof d->reason, "%s%s", hd_category_name(c->category), "");
         if (cause > worst)
             worst = cause;
         DETAIL(d, "%s[\"%s\", \"%s\"]", d->detail[0] ? ", " : "\"skipped\": [", name, words[cause]);
@@ -189,6 +212,38 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
     return false;
 }
 
+/* Whether the contact's earlier send i counts against the rule at now:
+ * the rule's category, its channel when it names one, inside its window,
+ * and not the message's own reservation. The one test for both the cap's
+ * decision and its words (the count and the earlier messages). */
+static bool counts_against(const struct hd_cap_rule *rule, const struct hd_claimed *m, size_t i,
+                           int64_t now)
+{
+    const struct hd_sent *s = &m->sent[i];
+    return s->category == rule->category && (rule->channel < 0 || s->channel == rule->channel) &&
+           s->message != m->id && hd_cap_in_window(&rule->cap, s->at, now);
+}
+
+/* The rule reached: the n earlier messages that count against it (ids)
+ * and when it frees, in the reason and the detail's "earlier". */
+static void say_capped(const struct hd_cap_rule *rule, const int64_t *ids, size_t n, int64_t at,
+                       struct hd_decision *d)
+{
+    char win[32], when[32];
+    DETAIL(d, "%s\"earlier\": [", d->detail[0] ? ", " : "");
+    for (size_t k = 0; k < n && k < 32; k++)
+        DETAIL(d, "%s%lld", k ? ", " : "", (long long)ids[k]);
+    DETAIL(d, "]");
+    hd_units_format_duration(rule->cap.window, win, sizeof win);
+    hd_time_format_iso(at, when, sizeof when);
+    snprintf(d->reason, sizeof d->reason,
+             "cap %s%s%s = %u/%s reached (%zu sent in the window); "
+             "free at %s",
+             hd_category_name(rule->category), rule->channel >= 0 ? "." : "",
+             rule->channel >= 0 ? hd_channel_name(rule->channel) : "", rule->cap.count, win, n,
+             when);
+}
+
 /* Check 3: every cap rule for the category (on all channels or on the
  * chosen one), then the campaign's resend-after. A message's own
  * reservation does not count against it: one a stopped dispatcher left in
@@ -196,7 +251,7 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
 static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c,
                         const struct hd_claimed *m, int64_t now, struct hd_decision *d)
 {
-    int64_t times[512], free_at = 0;
+    int64_t times[512], ids[512], free_at = 0;
     char when[32];
     for (size_t r = 0; r < cfg->ncaps; r++) {
         const struct hd_cap_rule *rule = &cfg->caps[r];
@@ -204,32 +259,16 @@ static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c
             continue;
         size_t n = 0;
         for (size_t i = 0; i < m->nsent && n < 512; i++)
-            if (m->sent[i].category == rule->category &&
-                (rule->channel < 0 || m->sent[i].channel == rule->channel) &&
-                m->sent[i].message != m->id)
-                times[n++] = m->sent[i].at;
+            if (counts_against(rule, m, i, now)) {
+                times[n] = m->sent[i].at;
+                ids[n++] = m->sent[i].message;
+            }
         int64_t at;
         if (hd_cap_allows(&rule->cap, times, n, now, &at))
             continue;
-        /* the earlier messages that count against this rule */
-        DETAIL(d, "%s\"earlier\": [", d->detail[0] ? ", " : "");
-        for (size_t i = 0, k = 0; i < m->nsent && k < 32; i++)
-            if (m->sent[i].category == rule->category &&
-                (rule->channel < 0 || m->sent[i].channel == rule->channel) &&
-                m->sent[i].message != m->id && m->sent[i].at >= now - rule->cap.window)
-                DETAIL(d, "%s%lld", k++ ? ", " : "", (long long)m->sent[i].message);
-        DETAIL(d, "]");
-        char win[32];
-        hd_units_format_duration(rule->cap.window, win, sizeof win);
+        say_capped(rule, ids, n, at, d);
         if (at > free_at)
             free_at = at;
-        hd_time_format_iso(at, when, sizeof when);
-        snprintf(d->reason, sizeof d->reason,
-                 "cap %s%s%s = %u/%s reached (%zu sent in the window); "
-                 "free at %s",
-                 hd_category_name(rule->category), rule->channel >= 0 ? "." : "",
-                 rule->channel >= 0 ? hd_channel_name(rule->channel) : "", rule->cap.count, win, n,
-                 when);
     }
     if (free_at) {
         bool defer =

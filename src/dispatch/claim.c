@@ -285,6 +285,7 @@ static int claim_one(struct hd_dispatch *d, struct run *run, struct hd_claimed *
     j->ch_index = dec.ch_index;
     j->provider = dec.provider;
     j->push_alt = dec.push_alt;
+    j->can_fall_back = dec.can_fall_back;
     j->attempt = m->attempts + 1;
     j->expires_at = m->expires_at;
     j->send_by = dec.send_by;

@@ -63,6 +63,8 @@ struct job {
     /* a stopped dispatcher left it in flight, and it may have gone: its cap
      * reservation stays whatever this attempt's answer is */
     bool may_have_gone;
+    /* a later channel of the campaign could take it, as the claim saw it */
+    bool can_fall_back;
     bool push_alt;   /* push: another provider of the channel could take another token */
     bool lease_lost; /* another node took it over meanwhile: its result changes nothing */
     char *detail;    /* channels skipped before this one (the log's JSON detail) */

@@ -61,6 +61,11 @@ static int cmp_time(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+bool hd_cap_in_window(const struct hd_cap *cap, int64_t at, int64_t now)
+{
+    return at > now - cap->window;
+}
+
 bool hd_cap_allows(const struct hd_cap *cap, const int64_t *sent, size_t n, int64_t now,
                    int64_t *free_at)
 {
@@ -69,7 +74,7 @@ bool hd_cap_allows(const struct hd_cap *cap, const int64_t *sent, size_t n, int6
     int64_t *in = hd_xmalloc((n ? n : 1) * sizeof *in);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (sent[i] > now - cap->window)
+        if (hd_cap_in_window(cap, sent[i], now))
             in[k++] = sent[i];
     bool ok = k < cap->count;
     if (!ok && free_at) {

@@ -306,7 +306,8 @@ static int on_temporary(struct hd_dispatch *d, struct job *j, struct rec *x, int
  * channel's) falls back when the campaign falls back: a
  * push token to the contact's next token another provider of the channel
  * takes (the claim chooses again, this one now suppressed), else to the
- * campaign's next channel when it has one. */
+ * campaign's next channel that reaches the contact (as the claim saw it).
+ * With none, it fails with the refusal, as without fallback. */
 static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int64_t t,
                         struct hd_err *err)
 {
@@ -321,12 +322,17 @@ static int on_permanent(struct hd_dispatch *d, struct job *j, struct rec *x, int
     /* an opt-out at the gateway (SMS STOP, a WeChat unfollow) is the
      * channel's: the campaign's next channel may still reach the contact */
     bool theirs = r->bad_address || r->opted_out;
-    if (theirs && c->fallback && (again || j->ch_index + 1 < c->nchannels)) {
+    if (theirs && c->fallback && (again || j->can_fall_back)) {
         snprintf(reason, sizeof reason, "falling back from %s%s: %s",
                  again ? "this push provider" : hd_channel_name(j->channel),
                  again ? " to the contact's next token" : "", r->text);
         x->to = HD_ST_QUEUED;
         x->ch_index = again ? j->ch_index : j->ch_index + 1;
+        x->reason = reason;
+    } else if (theirs && c->fallback) {
+        snprintf(reason, sizeof reason,
+                 "no other channel of the campaign reaches the contact to fall back on: %s",
+                 r->text);
         x->reason = reason;
     }
     return hd_dsp_record(d, &j->ref, x, err);
