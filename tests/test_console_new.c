@@ -10,7 +10,8 @@
  * would, audited, then sends to its page. The contact pages: search by
  * id, email and phone, 404 for an unknown id, the timeline and the "why"
  * of a sent campaign, and an operator's opt-out recorded with source
- * console (a viewer's refused).
+ * console (a viewer's refused). Text that is not UTF-8, in a query, a
+ * form, a field's name or the path, is 400 naming it on every page.
  * Each case runs on a SQLite file and on a PostgreSQL store
  * (testserve.h's e2e_setup_pg). */
 #include "testconsole.h"
@@ -361,6 +362,92 @@ static void test_console_new_contact(void **state)
     free(vcsrf);
 }
 
+/* Text that is not UTF-8 in a query, a form or the path: 400 naming the
+ * field, on every page alike (the search, a campaign's goal and the rule
+ * editor gave 503 "cannot reach its database" and logged an empty error
+ * when jansson refused the value: a review), nothing written and no
+ * empty error in the log. */
+static void test_console_new_not_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *field;
+    } gets[] = {
+        {"/console/contacts?q=%ff", "q"},
+        {"/console/contacts?q=abc%ffdef", "q"},
+        {"/console/campaigns/promo?goal=%ff", "goal"},
+        {"/console/log?contact=%ff", "contact"},
+        {"/console/audit?who=%ff", "who"},
+        {"/console/segments/check?rule=%ff", "rule"},
+        {"/console/segments/new?rule=%c3", "rule"},
+        {"/console/contacts/k1?why=%ff", "why"},
+        {"/console/templates/promo?contact=%ff", "contact"},
+    };
+    static const struct {
+        const char *path, *fields, *field;
+    } posts[] = {
+        {"/console/segments/new", "do=save&name=s1&rule=%ff", "rule"},
+        {"/console/segments/new", "do=check&rule=%ff", "rule"},
+        {"/console/segments/new", "do=save&name=s1&rule=plan+%3D+%22%ff%22", "rule"},
+        {"/console/segments/new", "do=check&rule=plan+%3D+%22%ff%22", "rule"},
+        {"/console/settings", "lang=en&zone=%ff", "zone"},
+        {"/console/campaigns/new",
+         "action=create&name=a%ffb&segment=all&template=promo"
+         "&ch1=email&schedule=now",
+         "name"},
+    };
+    struct srv s;
+    char form[512], want[128], *body, *hdr;
+    users();
+    TU_HERALD_OK(dir, "campaign", "create", "promo", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    srv_start(&s);
+    char *sid = tc_sign_in(&s, "ann"), *vid = tc_sign_in(&s, "vic");
+    char *csrf = csrf_of_session(&s, sid);
+    for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++) {
+        assert_int_equal(tc_get(&s, vid, gets[i].path, "en", &body, NULL), 400);
+        snprintf(want, sizeof want, "bad request: the value of %s is not UTF-8\n", gets[i].field);
+        assert_string_equal(body, want);
+        free(body);
+    }
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        snprintf(form, sizeof form, "csrf=%s&%s", csrf, posts[i].fields);
+        assert_int_equal(tc_post(&s, sid, posts[i].path, form, "en", &body, NULL), 400);
+        snprintf(want, sizeof want, "bad request: the value of %s is not UTF-8\n", posts[i].field);
+        assert_string_equal(body, want);
+        free(body);
+    }
+    /* a name the path carries, and a field's own name */
+    assert_int_equal(tc_get(&s, vid, "/console/contacts/%ff", "en", &body, NULL), 400);
+    assert_string_equal(body, "bad request: the path is not UTF-8\n");
+    free(body);
+    assert_int_equal(tc_get(&s, vid, "/console/contacts?%ff=1", "en", &body, NULL), 400);
+    assert_string_equal(body, "bad request: a field's name is not UTF-8\n");
+    free(body);
+    /* the sign-in form too: no audit row of a name that is not text */
+    assert_int_equal(tc_login(&s, "%ff", TC_PASSWORD_FORM, NULL, &hdr), 400);
+    free(hdr);
+    assert_int_equal(q1("SELECT count(*) FROM segments WHERE name <> 'all'"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM campaigns"), 1);
+    assert_int_equal(q1("SELECT count(*) FROM audit_actions WHERE action IN ('login_failed', "
+                        "'settings', 'segment_define', 'campaign_create')"),
+                     0);
+    /* the same values as text still work: a search with no match */
+    assert_int_equal(tc_get(&s, vid, "/console/contacts?q=%c3%bf", "en", &body, NULL), 200);
+    assert_contains(body, "id=\"no-results\"");
+    free(body);
+    char *log = tu_path(dir, "serve.log"), *text = tu_read(log);
+    assert_non_null(text);
+    assert_null(strstr(text, "herald error: serve: \n"));
+    assert_null(strstr(text, "cannot reach"));
+    free(text);
+    free(log);
+    assert_int_equal(srv_stop(&s), 0);
+    free(sid);
+    free(vid);
+    free(csrf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,11 +455,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_new_errors, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_new_create, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_console_new_contact, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_console_new_not_utf8, e2e_setup, e2e_teardown),
         /* the same on a PostgreSQL store */
         {"test_console_new_roles_pg", test_console_new_roles, e2e_setup_pg, e2e_teardown, NULL},
         {"test_console_new_errors_pg", test_console_new_errors, e2e_setup_pg, e2e_teardown, NULL},
         {"test_console_new_create_pg", test_console_new_create, e2e_setup_pg, e2e_teardown, NULL},
         {"test_console_new_contact_pg", test_console_new_contact, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_console_new_not_utf8_pg", test_console_new_not_utf8, e2e_setup_pg, e2e_teardown,
+         NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

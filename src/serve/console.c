@@ -23,14 +23,17 @@
  * one to post to it: a campaign's page (campaigns/NAME) is a viewer's to
  * read, its pause, resume and cancel an operator's, checked before the
  * form is read (hd_console_gate), then the session's CSRF secret
- * (hd_con_form). The pages' own data and handlers live in console_*.c,
- * sharing console_int.h. */
+ * (hd_con_form). Before any page runs, its path, query and form are
+ * checked to be UTF-8 (text_ok), the only text jansson and the stores
+ * take: other bytes are 400 naming the field. The pages' own data and
+ * handlers live in console_*.c, sharing console_int.h. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "herald/valid.h"
 #include "console_int.h"
 
 #define CONSOLE_FAILS 5
@@ -322,6 +325,10 @@ json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn)
     if (!data && err.code == HD_E_NOTFOUND) {
         hd_con_plain(c->a, 404, "");
         hd_buf_addf(&c->a->body, "%s\n", err.msg[0] ? err.msg : "not found");
+    } else if (!data && st && !err.code) { /* no store's failure: one of ours */
+        hd_log_error(c->s->log, "serve: console: the page /console/%s failed to be made",
+                     c->r->rest);
+        hd_con_plain(c->a, 500, "internal error: the page failed to be made\n");
     } else if (!data) {
         hd_srv_unavailable(c->s, c->a, &err);
     }
@@ -389,6 +396,53 @@ static bool allowed(struct hd_con *c, const struct page_route *rt, bool post, hd
     return false;
 }
 
+/* The first field, of the query or the form, whose name or value is not
+ * UTF-8 (text_ok). */
+struct not_text {
+    bool found, in_name; /* in_name: the field's name itself */
+    char name[72];       /* the field's name, cut at a character */
+};
+
+static int utf8_field(void *ud, const char *key, const char *value)
+{
+    struct not_text *t = ud;
+    size_t n = strlen(key);
+    if (hd_valid_utf8(key, n) && hd_valid_utf8(value, strlen(value)))
+        return 0;
+    t->found = true;
+    t->in_name = !hd_valid_utf8(key, n);
+    for (n = n > 64 ? 64 : n; n && ((unsigned char)key[n] & 0xC0) == 0x80; n--)
+        ;
+    snprintf(t->name, sizeof t->name, "%.*s", (int)n, key);
+    return 1;
+}
+
+/* Whether the request's path, query and form are UTF-8, checked here for
+ * every page before it runs: the pages hand them to jansson, which takes
+ * no other text (a value it refused was a NULL page, answered 503 with an
+ * empty error: a review), and to the store. Else 400 naming the field. A
+ * body that is no form is left to the page's own answer. */
+static bool text_ok(struct hd_con *c)
+{
+    const struct hd_console_req *r = c->r;
+    struct not_text t = {0};
+    if (!hd_valid_utf8(r->rest, strlen(r->rest))) {
+        hd_con_plain(c->a, 400, "bad request: the path is not UTF-8\n");
+        return false;
+    }
+    if (!(r->args && r->args(r->ud, utf8_field, &t)) && r->body)
+        hd_form_parse(r->body, r->len, utf8_field, &t, NULL);
+    if (!t.found)
+        return true;
+    if (t.in_name) {
+        hd_con_plain(c->a, 400, "bad request: a field's name is not UTF-8\n");
+    } else {
+        hd_con_plain(c->a, 400, "");
+        hd_buf_addf(&c->a->body, "bad request: the value of %s is not UTF-8\n", t.name);
+    }
+    return false;
+}
+
 void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct hd_answer *a)
 {
     struct hd_con c = {.s = s, .r = r, .a = a};
@@ -399,13 +453,13 @@ void hd_console_answer(struct hd_srv *s, const struct hd_console_req *r, struct 
     a->csp = csp;
     c.lang = hd_pages_lang(r->header(r->ud, "Accept-Language"));
     if (rt && rt->role < 0) { /* open pages need no session */
-        if (fn)
-            fn(&c);
-        else
+        if (!fn)
             not_allowed(a, rt);
+        else if (text_ok(&c))
+            fn(&c);
         return;
     }
-    if (allowed(&c, rt, post, fn))
+    if (allowed(&c, rt, post, fn) && text_ok(&c))
         fn(&c);
     OPENSSL_cleanse(&c.sess.csrf, sizeof c.sess.csrf);
     OPENSSL_cleanse(c.sid, sizeof c.sid);

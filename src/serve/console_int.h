@@ -39,7 +39,8 @@ void hd_con_redirect_to(struct hd_con *c, const char *prefix, const char *name);
 /* Answers with page which from data (taken), adding the signed-in user,
  * role, whether an operator, and the session's CSRF secret. */
 void hd_con_page(struct hd_con *c, int status, int which, json_t *data);
-/* fn's data, or NULL after answering 404 (HD_E_NOTFOUND) or 503. */
+/* fn's data, or NULL after answering 404 (HD_E_NOTFOUND), 503, or 500
+ * (logged) when fn failed without setting err. */
 json_t *hd_con_load(struct hd_con *c, hd_con_load_fn fn);
 /* Whether v's first len bytes are 1 to 18 decimal digits (no sign, no
  * space: a query's id, run or cursor), their value in *out. */

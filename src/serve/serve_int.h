@@ -422,6 +422,10 @@ struct hd_console_req {
     const char *body;
     size_t len;
     hd_header_fn arg; /* the query's arguments (ud), decoded; NULL: none */
+    /* Calls fn with each of the query's arguments, decoded (value "" when
+     * it has none), until fn returns non-zero, which it returns; NULL:
+     * the query has none. */
+    int (*args)(void *ud, hd_form_fn fn, void *fnud);
 };
 /* Sets what the console needs at start (its cookies' Secure flag). */
 int hd_console_init(struct hd_srv *s, struct hd_err *err);

@@ -330,6 +330,29 @@ static const char *arg_of(void *ud, const char *name)
     return MHD_lookup_connection_value(ud, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* args_of's walk: the caller's function and what it returned last. */
+struct arg_walk {
+    hd_form_fn fn;
+    void *ud;
+    int rc;
+};
+
+static enum MHD_Result arg_step(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct arg_walk *w = cls;
+    (void)kind;
+    w->rc = w->fn(w->ud, key, value ? value : "");
+    return w->rc ? MHD_NO : MHD_YES;
+}
+
+static int args_of(void *ud, hd_form_fn fn, void *fnud)
+{
+    struct arg_walk w = {fn, fnud, 0};
+    MHD_get_connection_values(ud, MHD_GET_ARGUMENT_KIND, arg_step, &w);
+    return w.rc;
+}
+
 /* A /hooks/ request's headers are in: checked (hooks.c), or answered. */
 static enum MHD_Result hook_begin(struct hd_srv *s, struct MHD_Connection *c, struct req *q,
                                   const char *rest)
@@ -447,7 +470,8 @@ static enum MHD_Result console(struct hd_srv *s, struct MHD_Connection *c, struc
     struct hd_answer a = {0};
     peer(s, c, addr, sizeof addr);
     struct hd_console_req r = {
-        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, body, len, arg_of};
+        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, body, len, arg_of,
+        args_of};
     hd_console_answer(s, &r, &a);
     return answer(c, q, &a);
 }
@@ -463,7 +487,7 @@ static enum MHD_Result console_gate(struct hd_srv *s, struct MHD_Connection *c, 
     struct hd_answer a = {0};
     peer(s, c, addr, sizeof addr);
     struct hd_console_req r = {
-        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, NULL, 0, arg_of};
+        method, url + strlen(routes[R_CONSOLE].path), addr, header_of, c, NULL, 0, arg_of, args_of};
     if (!hd_console_gate(s, &r, &a))
         return answer(c, q, &a);
     if (len > CONSOLE_BODY_MAX)

@@ -78,7 +78,12 @@ void hd_unsub_invalid(struct hd_srv *s, struct hd_unsub *u, bool html, struct hd
 
 void hd_srv_unavailable(struct hd_srv *s, struct hd_answer *a, const struct hd_err *err)
 {
-    hd_log_error(s->log, "serve: %s", err->msg);
+    /* a failure that set no message still says what happened */
+    if (err && err->msg[0])
+        hd_log_error(s->log, "serve: %s", err->msg);
+    else
+        hd_log_error(s->log, "serve: the store failed without a reason (error code %d)",
+                     err ? err->code : 0);
     a->status = 503;
     a->type = "text/plain; charset=utf-8";
     hd_buf_adds(&a->body, "the service cannot reach its database: try again later\n");
