@@ -192,7 +192,7 @@ static bool choose_channel(const struct hd_config *cfg, const struct hd_campaign
             /* another provider of the channel could take another token */
             d->push_alt =
                 ch == HD_CH_PUSH && pick_provider(cfg, ch, m, d->platform, &alt, &pf) >= 0;
-            d->can_fall_back = later_channel(cfg, c, m, i);
+            d->can_fall_back = c->fallback && later_channel(cfg, c, m, i);
             d->reason[0] = '\0';
             if (d->detail[0])
                 DETAIL(d, "]");
