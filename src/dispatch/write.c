@@ -647,7 +647,7 @@ int hd_dsp_release_waiting(struct hd_dispatch *d, bool all, struct hd_err *err)
         struct job *j = d->late;
         d->late = j->next;
         d->stats.waiting--;
-        rc = hd_dsp_put_back(d, j, true, t, err);
+        rc = hd_dsp_put_back(d, j, false, t, err); /* cancelled since: cancelled */
     }
     for (size_t i = 0; rc == 0 && i < d->cfg->nproviders; i++) {
         struct prov *p = &d->prov[i];
