@@ -270,13 +270,15 @@ static void test_ops_send_breaker_recurring(void **state)
                            "render_failed 20\n");
     assert_not_contains(r.out, "run 2");
     tu_run_release(&r);
-    /* fixed and resumed: run 1 goes on, and the missed firing fires once */
+    /* fixed and resumed: run 1 goes on, and the missed firing fires once,
+     * late (its goal window starts then: test_goal_late) */
     write_template(fx->dir, "plan", false);
     OK(fx->dir, "campaign", "resume", "daily");
     setenv("HERALD_NOW", "2026-11-23T09:30:00Z", 1);
     OK(fx->dir, "run", "--once");
     tu_herald(&r, fx->dir, NULL, "campaign", "show", "daily", NULL);
-    assert_contains(r.out, "run 2   fired 2026-11-23T09:00:00Z  done          sent 200\n");
+    assert_contains(r.out, "run 2   fired 2026-11-23T09:30:00Z (due 2026-11-23T09:00:00Z)  done"
+                           "          sent 200\n");
     assert_contains(r.out, "run 1   fired 2026-11-22T09:00:00Z  done          sent 180 "
                            "render_failed 20\n");
     assert_not_contains(r.out, "run 3");
