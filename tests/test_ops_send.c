@@ -271,7 +271,7 @@ static void test_ops_send_breaker_recurring(void **state)
     assert_not_contains(r.out, "run 2");
     tu_run_release(&r);
     /* fixed and resumed: run 1 goes on, and the missed firing fires once,
-     * late (its goal window starts then: test_goal_late) */
+     * late (its goal window starts then: test_send_by.c) */
     write_template(fx->dir, "plan", false);
     OK(fx->dir, "campaign", "resume", "daily");
     setenv("HERALD_NOW", "2026-11-23T09:30:00Z", 1);
