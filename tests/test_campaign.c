@@ -1217,6 +1217,17 @@ static void test_audit(void **state)
                (const char *[]){"permanent, bad_address (400 ", "now: failed", NULL});
     expect_out((const char *[]){"history", "a01", NULL},
                (const char *[]){"s1, run 1", "accepted", "+15550000117", NULL});
+    /* a contact imported after the run, with a created_at years before it
+     * (the day it signed up elsewhere): why goes by when it came into
+     * herald, and said "not in segment" by created_at */
+    char *late = path("late.csv");
+    tu_write(late, "id,phone,created_at,plan\nz01,+15550000157,2020-01-01,silver\n");
+    setenv("HERALD_NOW", "2026-11-22T12:30:00Z", 1);
+    HERALD_OK("contacts", "import", late);
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    free(late);
+    expect_out((const char *[]){"why", "z01", "s1", NULL},
+               (const char *[]){"not in it: the contact was added to herald after the run", NULL});
 
     /* a cap names the earlier message that filled it */
     audit_config("[caps]\nmarketing = 1/7d\n");

@@ -100,8 +100,9 @@ struct hd_contact {
     char *jpush_id;      /* JPush registration id */
     char *hms_token;     /* Huawei Push Kit token */
     char *wechat_openid; /* the WeChat official account's openid of the user */
-    int64_t created_at;
+    int64_t created_at; /* as imported: may be long before the contact came into herald */
     int64_t updated_at;
+    int64_t added_at; /* when it came into herald; read by hd_store_contact_get only */
     struct hd_consent *consent; /* explicit records only; absent means consent */
     size_t nconsent;
 };

@@ -58,7 +58,7 @@ int hd_why_run(const struct hd_why *w, const struct hd_run *run, const struct hd
         }
     if (run->status == HD_RUN_MATERIALIZING)
         return HD_WHY_MAKING;
-    if (w->exists && w->contact.created_at > run->created_at)
+    if (w->exists && w->contact.added_at > run->created_at)
         return HD_WHY_CREATED_AFTER;
     return HD_WHY_NOT_IN_SEGMENT;
 }

@@ -160,7 +160,7 @@ static void why_run(const struct hd_why *w, const struct hd_run *run, const char
         printf("  - the run is still being made: the contact may yet be added.\n");
         return;
     case HD_WHY_CREATED_AFTER:
-        printf("  - not in it: the contact was created after the run was made.\n");
+        printf("  - not in it: the contact was added to herald after the run was made.\n");
         return;
     case HD_WHY_NOT_IN_SEGMENT:
         printf("  - not in segment %s when the run was made: no message.\n", w->camp.segment);

@@ -111,8 +111,9 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
     struct hd_db_stmt *s = NULL, *cs = NULL;
     int rc;
     if ((rc = hd_db_prepare(st->conn,
-                            "SELECT " HD_CONTACT_COLS " FROM contacts c WHERE c.ext_id = ?1", &s,
-                            err)) < 0)
+                            "SELECT " HD_CONTACT_COLS ", coalesce(c.added_at, c.created_at) "
+                            "FROM contacts c WHERE c.ext_id = ?1",
+                            &s, err)) < 0)
         return rc;
     hd_db_bind_text(s, 1, ext_id, NULL);
     int step = hd_db_step(s, err);
@@ -125,6 +126,7 @@ int hd_store_contact_get(struct hd_store *st, const char *ext_id, struct hd_cont
         goto out;
     }
     hd_store_dread_contact(s, out);
+    out->added_at = hd_db_col_int64(s, 14);
     hd_db_reset(s); /* PostgreSQL: one statement at a time */
     if ((rc = hd_db_prepare(st->conn,
                             "SELECT k.channel, k.category, k.status, k.source, k.updated_at, "
@@ -352,8 +354,8 @@ enum { D_UPSERT, D_TOKEN_NEW, D_TOKEN_SET, D_TOKEN_DEL, D_ATTR };
  * which made a 1,000,000-row import twice as slow. */
 static const char sql_insert[] =
     "INSERT INTO contacts (ext_id, email, phone, locale, timezone, attrs, created_at, "
-    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?9 THEN json_patch('{}', ?6) ELSE ?6 END, "
-    "coalesce(?7, ?8), ?8)";
+    "updated_at, added_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?9 THEN json_patch('{}', ?6) "
+    "ELSE ?6 END, coalesce(?7, ?8), ?8, ?8)";
 
 /* merge: fields not given (NULL) are kept; attributes are merged (RFC 7386) */
 static const char sql_update_merge[] =
@@ -380,9 +382,9 @@ static const char sql_update_replace[] =
  * migration 22), which gives the same text. */
 #define PG_UPSERT_HEAD                                                                             \
     "INSERT INTO contacts (id, ext_id, email, phone, locale, timezone, attrs, created_at, "        \
-    "updated_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 THEN "         \
-    "herald_json_patch('{}', ?6) ELSE ?6 END, coalesce(CAST(?7 AS bigint), CAST(?8 AS bigint)), "  \
-    "?8) ON CONFLICT (ext_id) DO UPDATE SET "
+    "updated_at, added_at) VALUES (?10, ?1, ?2, ?3, ?4, ?5, CASE WHEN CAST(?9 AS bigint) <> 0 "    \
+    "THEN herald_json_patch('{}', ?6) ELSE ?6 END, coalesce(CAST(?7 AS bigint), CAST(?8 AS "       \
+    "bigint)), ?8, ?8) ON CONFLICT (ext_id) DO UPDATE SET "
 /* merge: fields not given (NULL) are kept; attributes are merged */
 static const char pg_upsert_merge[] =
     PG_UPSERT_HEAD "email = coalesce(excluded.email, contacts.email), phone = "

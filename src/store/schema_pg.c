@@ -527,6 +527,9 @@ static const char *const pg_migrations[] = {
     "    WHERE json_typeof(value) <> 'null' AND tk -> key IS NULL) AS s;\n"
     "  RETURN '{' || coalesce(r, '') || '}';\n"
     "END $$;",
+    /* 29: when a contact came into herald (store.c's 29) */
+    "ALTER TABLE contacts ADD COLUMN added_at bigint;"
+    "UPDATE contacts SET added_at = created_at;",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

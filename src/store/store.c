@@ -674,6 +674,12 @@ static const char *const migrations[] = {
     /* 28: PostgreSQL's herald_json_patch in linear time; SQLite's json_patch
      * is its own */
     "SELECT 1",
+    /* 29: when a contact came into herald, apart from its imported
+     * created_at (the day they signed up elsewhere, years before): `why`
+     * says a contact added after a run was not in it for that reason.
+     * Rows from before have only created_at to go by. */
+    "ALTER TABLE contacts ADD COLUMN added_at INTEGER;"
+    "UPDATE contacts SET added_at = created_at;",
 };
 /* clang-format on */
 
