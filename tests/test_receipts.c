@@ -647,8 +647,8 @@ static int take(const struct hd_receipt_ctx *c, const struct ref *m, const char 
     return result;
 }
 
-/* A contact's three accepted messages, oldest first. */
-static void gateway_ids(const char *contact, struct ref ids[3])
+/* A contact's first count accepted messages, oldest first. */
+static void gateway_ids(const char *contact, struct ref *ids, int count)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -656,7 +656,7 @@ static void gateway_ids(const char *contact, struct ref ids[3])
              "AND contact_id = (SELECT id FROM contacts WHERE ext_id = '%s') ORDER BY id",
              contact);
     char *out = tu_sql_text(dir, db, sql), *line = out;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < count; i++) {
         char *sp = strchr(line, ' ');
         assert_non_null(sp);
         ids[i].msg = strtoll(line, NULL, 10);
@@ -695,10 +695,10 @@ static void test_receipts_email(void **state)
         TU_HERALD_OK(dir, "send", names[i], "--wait", "30s");
     }
     struct ref e1[3], e2[3], e3[3], e4[3];
-    gateway_ids("e1", e1);
-    gateway_ids("e2", e2);
-    gateway_ids("e3", e3);
-    gateway_ids("e4", e4);
+    gateway_ids("e1", e1, 3);
+    gateway_ids("e2", e2, 3);
+    gateway_ids("e3", e3, 3);
+    gateway_ids("e4", e4, 3);
     char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
     struct hd_config *cfg = NULL;
     struct hd_store *st = NULL;
@@ -807,6 +807,65 @@ static void test_receipts_email(void **state)
     free(sup);
 }
 
+/* A message with a soft bounce and then a hard one counts once, as hard
+ * (it counted as soft, by its first bounce). One with a hard bounce and
+ * then a soft one is hard too, and one with two soft bounces is soft. */
+static void test_receipts_bounce_hard_counts(void **state)
+{
+    (void)state;
+    const char *src = getenv("HERALD_SRC");
+    char conf[2048];
+    snprintf(conf, sizeof conf,
+             "[herald]\ndatabase = %s\ntemplates = tpl\n"
+             "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
+             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\n",
+             db, src);
+    write_file("h.conf", conf);
+    write_file("tpl/mail.tmpl", "description: mail\ncategory: marketing\n"
+                                "from: Acme <hello@example.com>\n\n--- email.subject\nNews\n"
+                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n");
+    write_file("e.csv", "id,email\ne1,soft-hard@example.com\ne2,hard-soft@example.com\n"
+                        "e3,soft-soft@example.com\n");
+    TU_HERALD_OK(dir, "contacts", "import", "e.csv");
+    TU_HERALD_OK(dir, "segment", "define", "mail", "email exists");
+    TU_HERALD_OK(dir, "campaign", "create", "m1", "--segment", "mail", "--template", "mail",
+                 "--channels", "email", "--now");
+    TU_HERALD_OK(dir, "send", "m1", "--wait", "30s");
+    struct ref m[3], later[3];
+    gateway_ids("e1", &m[0], 1);
+    gateway_ids("e2", &m[1], 1);
+    gateway_ids("e3", &m[2], 1);
+    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
+    struct hd_config *cfg = NULL;
+    struct hd_store *st = NULL;
+    struct hd_err e = {0};
+    if (hd_config_load(cp, &cfg, &e) < 0 ||
+        hd_store_open(dbp, &(struct hd_store_opts){0}, &st, &e) < 0)
+        fail_msg("%s", e.msg);
+    struct hd_receipt_ctx c = {.st = st,
+                               .cfg = cfg,
+                               .soft_bounce_limit = (int)cfg->receipts.soft_bounce_limit,
+                               .soft_bounce_window = cfg->receipts.soft_bounce_window};
+    /* each message's second bounce, another report under its own id */
+    static const char *const first[] = {"4.2.2", "5.1.1", "4.2.2"};
+    static const char *const second[] = {"5.1.1", "4.2.2", "4.2.2"};
+    for (int i = 0; i < 3; i++) {
+        later[i] = m[i];
+        snprintf(later[i].gw, sizeof later[i].gw, "later-%d", i);
+        assert_int_equal(take(&c, &m[i], "bounced", first[i], "bounce"), HD_RCPT_APPLIED);
+        assert_int_equal(take(&c, &later[i], "bounced", second[i], "bounce"), HD_RCPT_APPLIED);
+    }
+    hd_store_free(st);
+    hd_config_free(cfg);
+    free(cp);
+    free(dbp);
+    char *stats = herald_out("stats", "m1", "--format", "json", NULL, NULL);
+    assert_contains(stats, "\"bounced\": 3");
+    assert_contains(stats, "\"bounced_hard\": 2");
+    assert_contains(stats, "\"bounced_soft\": 1");
+    free(stats);
+}
+
 /* Posts n signed status callbacks (SMload0 ...) to the service on port,
  * one at a time, by tests/twilio_sign.py; returns its pid. */
 static pid_t poster(int port, int n, const char *out)
@@ -880,10 +939,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipts_twilio, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_smtp_rcpt, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_email, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_bounce_hard_counts, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_kill, e2e_setup, e2e_teardown),
         {"test_receipts_twilio_pg", test_receipts_twilio, e2e_setup_pg, e2e_teardown, NULL},
         {"test_receipts_smtp_rcpt_pg", test_receipts_smtp_rcpt, e2e_setup_pg, e2e_teardown, NULL},
         {"test_receipts_email_pg", test_receipts_email, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_receipts_bounce_hard_counts_pg", test_receipts_bounce_hard_counts, e2e_setup_pg,
+         e2e_teardown, NULL},
         {"test_receipts_kill_pg", test_receipts_kill, e2e_setup_pg, e2e_teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

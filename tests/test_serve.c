@@ -1026,6 +1026,55 @@ static void test_serve_metrics(void **state)
     free(link);
 }
 
+/* herald_unsubscribes_total is a counter: erasing a contact (contacts
+ * delete, which takes its consent_log rows) takes none of its opt-outs
+ * away (it did: found by a review), a source with ':' in it is kept
+ * whole, and `herald db copy` carries the erased ones' totals. */
+static void test_serve_metrics_erased(void **state)
+{
+    (void)state;
+    struct srv s;
+    char *body, *m;
+    int code;
+    send_promo();
+    srv_start(&s);
+    static const char *const who[] = {"k1@example.com", "k3@example.com"};
+    for (size_t i = 0; i < sizeof who / sizeof *who; i++) {
+        char *link = outbox_link(who[i]);
+        assert_int_equal(http(&s, "POST", link, "List-Unsubscribe=One-Click", NULL, &body, NULL),
+                         200);
+        free(body);
+        free(link);
+    }
+    q1("INSERT INTO consent (contact_id, channel, category, status, source, updated_at) "
+       "SELECT id, 'sms', 'marketing', 'opted_out', 'crm:import', 0 FROM contacts WHERE "
+       "ext_id = 'k2'");
+    for (int round = 0; round < 2; round++) {
+        m = scrape(&s, NULL, &code);
+        assert_int_equal(code, 200);
+        has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}", 2);
+        has_sample(m, "herald_unsubscribes_total{channel=sms,source=crm:import}", 1);
+        free(m);
+        if (round == 0) { /* k1 and k2 erased, k3 kept */
+            TU_HERALD_OK(dir, "contacts", "delete", "k1");
+            TU_HERALD_OK(dir, "contacts", "delete", "k2");
+            assert_int_equal(q1("SELECT count(*) FROM consent_log WHERE status = 'opted_out'"), 1);
+        }
+    }
+    assert_int_equal(srv_stop(&s), 0);
+    /* the copy's /metrics says the same */
+    TU_HERALD_OK(dir, "db", "copy", e2e_db, "copy.db");
+    e2e_db = "copy.db";
+    write_conf("h.conf", "secret_file = var/herald.secret\n");
+    srv_start(&s);
+    m = scrape(&s, NULL, &code);
+    assert_int_equal(code, 200);
+    has_sample(m, "herald_unsubscribes_total{channel=email,source=unsubscribe}", 2);
+    has_sample(m, "herald_unsubscribes_total{channel=sms,source=crm:import}", 1);
+    free(m);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 /* ---- compliance at lint ------------------------------------------------------ */
 
 static void test_serve_lint_compliance(void **state)
@@ -1134,6 +1183,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_smtp_link, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_send_needs_public_url, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_metrics, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_metrics_erased, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_serve_lint_compliance, e2e_setup, e2e_teardown),
         {"test_serve_one_click_pg", test_serve_one_click, e2e_setup_pg, e2e_teardown, NULL},
         {"test_serve_bad_tokens_pg", test_serve_bad_tokens, e2e_setup_pg, e2e_teardown, NULL},
@@ -1144,6 +1194,8 @@ int main(void)
         {"test_serve_send_needs_public_url_pg", test_serve_send_needs_public_url, e2e_setup_pg,
          e2e_teardown, NULL},
         {"test_serve_metrics_pg", test_serve_metrics, e2e_setup_pg, e2e_teardown, NULL},
+        {"test_serve_metrics_erased_pg", test_serve_metrics_erased, e2e_setup_pg, e2e_teardown,
+         NULL},
         {"test_serve_lint_compliance_pg", test_serve_lint_compliance, e2e_setup_pg, e2e_teardown,
          NULL},
     };

@@ -650,7 +650,7 @@ enum hd_metric_series {
     HD_MET_QUEUE,        /* key: the state; n: messages */
     HD_MET_LATENCY,      /* key: the lat.h bucket; n: requests */
     HD_MET_PAUSED,       /* label: provider; n: 1 while paused at now_ms, else 0 */
-    HD_MET_UNSUBSCRIBES, /* label: channel, source; n: opt-outs in consent_log */
+    HD_MET_UNSUBSCRIBES, /* label: channel, source; n: opt-outs in consent_log and erased */
     HD_MET_COUNT
 };
 struct hd_metric_row {

@@ -105,7 +105,8 @@ static const char *skip_word(int state, const char *reason, char *buf, size_t si
  * of order, kept the state it found and counts nowhere), but for a bounce
  * after the delivery: the message stays delivered (and counts there too)
  * and the bounce counts as one all the same. The store leaves out a
- * message's later bounces, so a message counts once, by its first. */
+ * message's other bounces, so a message counts once: by its hard bounce
+ * if it has one, else by its first. */
 static void on_receipt(struct hd_stats *s, const struct hd_stat_count *c)
 {
     const char *w = c->reason ? c->reason : "";

@@ -218,7 +218,10 @@ int hd_store_contact_search(struct hd_store *st, const char *q, int64_t limit, h
 
 /* The log keeps a deleted contact's messages (campaign numbers must not
  * change) under a pseudonym: a negative id from a counter, never reused,
- * with their addresses erased and scrubbed from the gateways' words. */
+ * with their addresses erased and scrubbed from the gateways' words. Its
+ * opt-outs in consent_log, which go with it, are added first to meta's
+ * HD_UNSUB_ERASED totals by channel and source: herald_unsubscribes_total
+ * is a counter, and must not go down (metrics.c). */
 int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *pseudonym,
                             struct hd_err *err)
 {
@@ -233,6 +236,10 @@ int hd_store_contact_delete(struct hd_store *st, const char *ext_id, int64_t *ps
         "coalesce(?6, ''), '[erased]'), coalesce(?7, ''), '[erased]'), "
         "coalesce(?8, ''), '[erased]'), coalesce(?9, ''), '[erased]') WHERE contact_id = ?1",
         "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
+        "INSERT INTO meta (key, value) SELECT '" HD_UNSUB_ERASED "' || channel || ':' || source, "
+        "CAST(count(*) AS text) FROM consent_log WHERE contact_id = ?1 AND status = 'opted_out' "
+        "GROUP BY channel, source ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value "
+        "AS bigint) + CAST(excluded.value AS bigint) AS text)",
         "DELETE FROM sends WHERE contact_id = ?1",
         "DELETE FROM inbox WHERE contact_id = ?1", /* the messages are the contact's */
         "DELETE FROM contacts WHERE id = ?1",

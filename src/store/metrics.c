@@ -5,8 +5,11 @@
  * by state; the providers' pauses; the latency histogram's buckets; opt-outs by channel and
  * source, from consent_log (each change to opted_out, appended: consent's
  * own rows went down when a contact opted in again, which Prometheus reads
- * as a counter reset). Erasing a contact still takes its rows, and so its
- * opt-outs, with it. consent_log has no index for this: its scan costs
+ * as a counter reset) and the totals of erased contacts' (erasing a
+ * contact takes its consent_log rows with it: their counts were added to
+ * meta's HD_UNSUB_ERASED keys first, in the same transaction, which the
+ * query splits back into channel and source: a channel has no ':').
+ * consent_log has no index for this: its scan costs
  * about 0.1 s a million rows on SQLite, less than the log's beside it.
  * Every query is an aggregate: the rows a scrape returns are
  * bounded by campaigns x channels x providers x outcomes, not by contacts.
@@ -22,6 +25,17 @@
 #include "db.h"
 
 _Static_assert(HD_LAT_LAST_BUCKET == HD_LAT_BUCKETS - 1, "HD_LAT_BUCKET_PG's last bucket");
+
+/* The opt-outs, consent_log's and the erased ones' (HD_UNSUB_ERASED), by
+ * channel and source; COLON is where the ':' after the channel is, in the
+ * dialect's words (SQLite's instr, PostgreSQL's strpos). */
+#define UNSUB_REST "substr(key, length('" HD_UNSUB_ERASED "') + 1)"
+#define UNSUBSCRIBES(COLON)                                                                        \
+    "SELECT channel, source, CAST(sum(n) AS BIGINT) FROM (SELECT channel, source, count(*) n "     \
+    "FROM consent_log WHERE status = 'opted_out' GROUP BY 1, 2 UNION ALL SELECT "                  \
+    "substr(" UNSUB_REST ", 1, " COLON " - 1), substr(" UNSUB_REST ", " COLON " + 1), "            \
+    "CAST(value AS BIGINT) FROM meta WHERE substr(key, 1, length('" HD_UNSUB_ERASED                \
+    "')) = '" HD_UNSUB_ERASED "') t GROUP BY 1, 2 ORDER BY 1, 2"
 
 static const char *const queries[HD_MET_COUNT] = {
     [HD_MET_MESSAGES] =
@@ -43,9 +57,11 @@ static const char *const queries[HD_MET_COUNT] = {
     [HD_MET_PAUSED] = "SELECT provider, until_ms > ?1 FROM provider_pauses ORDER BY 1",
     /* parenthesized: clang's -Wstring-concatenation takes a split literal
      * in an array for a missing comma (make fuzz builds with clang) */
-    [HD_MET_UNSUBSCRIBES] = ("SELECT channel, source, count(*) FROM consent_log WHERE status = "
-                             "'opted_out' GROUP BY 1, 2 ORDER BY 1, 2"),
+    [HD_MET_UNSUBSCRIBES] = (UNSUBSCRIBES("instr(" UNSUB_REST ", ':')")),
 };
+
+/* The opt-outs on PostgreSQL: strpos for instr. */
+static const char unsubscribes_pg[] = UNSUBSCRIBES("strpos(" UNSUB_REST ", ':')");
 
 /* The pauses on PostgreSQL: their ends are on the server's clock. */
 static const char paused_pg[] =
@@ -64,13 +80,15 @@ static int one(struct hd_store *st, int series, int64_t now_ms, hd_metric_cb cb,
                struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    const char *sql = series == HD_MET_LATENCY && hd_store_is_pg(st)  ? latency_pg
-                      : series == HD_MET_PAUSED && hd_store_is_pg(st) ? paused_pg
-                                                                      : queries[series];
+    bool pg = hd_store_is_pg(st);
+    const char *sql = series == HD_MET_LATENCY && pg        ? latency_pg
+                      : series == HD_MET_PAUSED && pg       ? paused_pg
+                      : series == HD_MET_UNSUBSCRIBES && pg ? unsubscribes_pg
+                                                            : queries[series];
     int rc = hd_db_prepare(st->conn, sql, &s, err), step;
     if (rc < 0)
         return hd_store_dfail(err, rc, "reading the metrics");
-    if (series == HD_MET_PAUSED && !hd_store_is_pg(st))
+    if (series == HD_MET_PAUSED && !pg)
         hd_db_bind_int64(s, 1, now_ms, NULL);
     hd_db_buffer(s); /* the callback may query the store (PostgreSQL) */
     while ((step = hd_db_step(s, err)) == 1) {

@@ -56,6 +56,10 @@ enum hd_store_slot {
  * dialects. */
 #define HD_RUN_FIRED_SQL "CASE WHEN r.created_at > r.fire_at THEN r.created_at ELSE r.fire_at END"
 
+/* meta's keys of erased contacts' opt-outs: this, the channel, ':' and the
+ * source; the value their count (contacts.c adds, metrics.c reads). */
+#define HD_UNSUB_ERASED "unsubscribes_erased:"
+
 struct hd_db;
 struct hd_db_stmt;
 
