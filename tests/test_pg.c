@@ -267,9 +267,9 @@ static void test_pg_init_twice(void **state)
              "\"SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal\"",
              uri);
     char *out = tu_sh(cmd), expect[64];
-    /* 29 tables (26: provider_rates) and herald_schema; consent's two
+    /* 30 tables (29: hook_tokens) and herald_schema; consent's two
      * triggers and consent_log's */
-    snprintf(expect, sizeof expect, "%d\n30\n3\n", hd_store_schema_version());
+    snprintf(expect, sizeof expect, "%d\n31\n3\n", hd_store_schema_version());
     assert_string_equal(out, expect);
     free(out);
     tu_pg_drop(name);
@@ -281,7 +281,8 @@ static void test_pg_init_twice(void **state)
 /* A store with rows in every table: contacts sent a campaign through the
  * outbox, consent changes, a suppression, events, an API key, a console
  * user, and (by SQL, no gateway here) a receipt, a gateway id, a session,
- * a push token, the log's aggregates, a pause, a webhook cursor and an inbox message. */
+ * a push token, the log's aggregates, a pause, a webhook cursor, a
+ * webhook token taken and an inbox message. */
 static void demo_store(void)
 {
     conf("");
@@ -319,6 +320,8 @@ static void demo_store(void)
         "INSERT INTO log_latency VALUES (1, '', 'email', 'outbox', '2026-11-01', 3, 7);"
         "INSERT INTO provider_pauses VALUES ('outbox', 0);"
         "INSERT INTO provider_rates VALUES ('outbox', 2.5, 1, 3);"
+        "INSERT INTO hook_tokens VALUES "
+        "('a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3', 1795349401);"
         "INSERT INTO webhooks (name, log_id, consent_id, created_ms) VALUES ('crm', 1, 1, 5);"
         "INSERT INTO inbox (contact_id, message_id, provider, title, created_at) VALUES (1, 99, "
         "'inbox', 'Hello ''you''', 1);"
@@ -363,6 +366,7 @@ static void test_pg_copy_roundtrip(void **state)
     assert_contains(r.out, "the target's schema created");
     assert_contains(r.out, "every table's row count matches");
     assert_contains(r.out, "  consent_log ");
+    assert_contains(r.out, "  hook_tokens ");
     tu_run_release(&r);
     /* the webhook's cursor passes on PostgreSQL the rows it passed here
      * (its transactions are the copy's, set to its last row's) */

@@ -282,7 +282,8 @@ static inline void tu_link_templates(const char *dir)
  * message, 23 and 24, the CHECKs of consent, push_tokens and
  * suppressions as comparisons, run again as they are; 25, the nodes and
  * the fencing token). */
-#define TU_UNDO_AFTER_29 "ALTER TABLE contacts DROP COLUMN added_at;"
+#define TU_UNDO_AFTER_30 "DROP TABLE hook_tokens;"
+#define TU_UNDO_AFTER_29 TU_UNDO_AFTER_30 "ALTER TABLE contacts DROP COLUMN added_at;"
 #define TU_UNDO_AFTER_28 TU_UNDO_AFTER_29 "" /* 28 does nothing on SQLite */
 #define TU_UNDO_AFTER_27 TU_UNDO_AFTER_28 "" /* 27 does nothing on SQLite */
 #define TU_UNDO_AFTER_26 TU_UNDO_AFTER_27 "DROP TABLE provider_rates;"

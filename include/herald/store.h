@@ -847,6 +847,18 @@ int hd_store_gateway_id_add(struct hd_store *st, const char *provider, const cha
 int hd_store_gateway_id_find(struct hd_store *st, const char *provider, const char *gateway_id,
                              int64_t *message, struct hd_err *err);
 
+/* A sender's one-time webhook token (hooktokens.c), taken once per
+ * database, by every process on it and across restarts: hash is the
+ * caller's digest of it (the token itself is never stored), kept until
+ * expires_at (seconds, on the caller's clock). *fresh: true when no one
+ * took it before (this call did), false when someone did. Rows expired
+ * before now are deleted first, at most once a minute per connection. */
+int hd_store_hook_token_take(struct hd_store *st, const char *hash, int64_t expires_at, int64_t now,
+                             bool *fresh, struct hd_err *err);
+/* Gives a token taken back: the request that took it kept nothing, and
+ * the sender's retry, with the same token, must be taken. */
+int hd_store_hook_token_give(struct hd_store *st, const char *hash, struct hd_err *err);
+
 /* A contact's id from its external id, or from the pseudonym a deleted
  * one left ("deleted-12"); HD_E_NOTFOUND for neither. */
 int hd_store_contact_ref(struct hd_store *st, const char *ref, int64_t *id, struct hd_err *err);

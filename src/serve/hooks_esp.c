@@ -12,10 +12,15 @@
  * the body) once the body is in (bounded by ESP_BODY_MAX), before any event
  * is used. Mailgun's signature does not cover the events, so, as Mailgun
  * says to, its timestamp must be within MAILGUN_TOLERANCE of now and its
- * token not one taken before (struct hd_seen): else a captured signature
- * block would carry any events, again and again. Each event is then turned
- * into herald's words (delivered, bounced with its code and diagnostic,
- * complained, opened, unsubscribed, undelivered) and kept through
+ * token not one taken before: else a captured signature block would carry
+ * any events, again and again. The tokens taken are the store's
+ * (hd_store_hook_token_take, kept as their SHA-256), so a token is taken
+ * once per database: once by all the `herald serve` processes on a shared
+ * PostgreSQL store, and once across restarts (a table in memory took it
+ * once per process); a store that cannot take it answers 503, for Mailgun
+ * to try again. Each event is then turned into herald's words (delivered,
+ * bounced with its code and diagnostic, complained, opened, unsubscribed,
+ * undelivered) and kept through
  * dispatch/receipt.c, matched on the message number the mail carried (mime.c
  * writes it where each sender echoes it back), or, without it, on the
  * sender's own id of the message, which the writer kept at send time
@@ -26,7 +31,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -214,75 +218,68 @@ static bool sendgrid_ok(const struct hd_provider_cfg *p, const struct hd_hook *h
 /* ---- Mailgun's tokens taken ------------------------------------------------ */
 
 #define MAILGUN_TOLERANCE 300 /* seconds between Mailgun's timestamp and now */
-#define SEEN_SLOTS 16384      /* a power of two: 54 webhooks a second for 300 s */
-#define SEEN_PROBES 8
 
-/* The tokens taken within the tolerance, by a hash of each (keyed by a
- * random seed, so no sender can make two collide on purpose), and when
- * each may be forgotten; a token's slots are SEEN_PROBES from its hash,
- * and when all hold live ones the one forgotten soonest gives way. */
-struct hd_seen {
-    pthread_mutex_t mu;
-    uint64_t seed;
-    struct {
-        uint64_t hash;
-        int64_t until; /* 0: free */
-    } slot[SEEN_SLOTS];
-};
-
-struct hd_seen *hd_seen_new(void)
+/* Takes Mailgun's token for every process on the database (the store's
+ * hook_tokens: a restart or another node must refuse it too), as the hex
+ * SHA-256 of "mailgun:" and the token, kept until no node whose clock is
+ * within a tolerance of this one's accepts stamp (its timestamp). 0 when
+ * it is fresh (hash, the caller's, then holds it, for give_token); else
+ * the status to answer, 403 taken before, 503 when the store failed
+ * (Mailgun tries again). */
+static int take_token(struct hd_srv *s, const char *provider, const char *tok, int64_t stamp,
+                      int64_t now, char hash[65], const char **why)
 {
-    struct hd_seen *seen = hd_xcalloc(1, sizeof *seen);
-    pthread_mutex_init(&seen->mu, NULL);
-    if (RAND_bytes((unsigned char *)&seen->seed, sizeof seen->seed) != 1)
-        seen->seed = (uint64_t)hd_clock_mono_ms() * 0x9e3779b97f4a7c15ull;
-    return seen;
+    char text[600];
+    unsigned char md[32] = {0};
+    unsigned int mdl = 0;
+    struct hd_err err = {0};
+    bool fresh = false;
+    int n = snprintf(text, sizeof text, "mailgun:%s", tok), rc = HD_E_FAIL;
+    if (n < 0 || (size_t)n >= sizeof text ||
+        EVP_Digest(text, (size_t)n, md, &mdl, EVP_sha256(), NULL) != 1)
+        hd_err_set(&err, HD_E_FAIL, "no SHA-256 of the token");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = err.code ? NULL : hd_srv_store(s, &err);
+    if (st)
+        rc = hd_store_hook_token_take(st, hash, stamp + 2 * MAILGUN_TOLERANCE + 1, now, &fresh,
+                                      &err);
+    if (rc < 0)
+        hd_log_error(s->log, "serve: mailgun events to '%s' were not kept: %s", provider, err.msg);
+    pthread_mutex_unlock(&s->mu);
+    if (rc < 0 || !fresh)
+        hash[0] = '\0'; /* none of this request's to give back */
+    if (rc < 0) {
+        *why = "not kept: try again\n";
+        return 503;
+    }
+    *why = "forbidden: this Mailgun token was taken before\n";
+    return fresh ? 0 : 403;
 }
 
-void hd_seen_free(struct hd_seen *seen)
+/* Gives back the token h took (hash set by take_token): its events were
+ * not kept, and Mailgun's retry carries the same token. */
+static void give_token(struct hd_srv *s, struct hd_hook *h)
 {
-    if (!seen)
+    struct hd_err err = {0};
+    if (h->esp != ESP_MAILGUN || !h->token_hash[0])
         return;
-    pthread_mutex_destroy(&seen->mu);
-    free(seen);
-}
-
-/* Takes token until the time given; false when it was taken and is still
- * live. */
-static bool seen_take(struct hd_seen *seen, const char *token, int64_t now, int64_t until)
-{
-    uint64_t h = seen->seed ^ 14695981039346656037ull;
-    for (const char *c = token; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ull;
-    h ^= h >> 29;
-    pthread_mutex_lock(&seen->mu);
-    size_t base = (size_t)h & (SEEN_SLOTS - 1), give = base;
-    bool fresh = true;
-    for (size_t i = 0; i < SEEN_PROBES; i++) {
-        size_t k = (base + i) & (SEEN_SLOTS - 1);
-        bool live = seen->slot[k].until > now, give_live = seen->slot[give].until > now;
-        if (live && seen->slot[k].hash == h) {
-            fresh = false;
-            break;
-        }
-        /* the first free slot, else the live one forgotten soonest */
-        if (give_live && (!live || seen->slot[k].until < seen->slot[give].until))
-            give = k;
-    }
-    if (fresh) {
-        seen->slot[give].hash = h;
-        seen->slot[give].until = until;
-    }
-    pthread_mutex_unlock(&seen->mu);
-    return fresh;
+    pthread_mutex_lock(&s->mu);
+    struct hd_store *st = hd_srv_store(s, &err);
+    if (!st || hd_store_hook_token_give(st, h->token_hash, &err) < 0)
+        hd_log_error(s->log, "serve: a Mailgun token taken for '%s' is not given back: %s",
+                     h->provider, err.msg);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Mailgun: hex HMAC-SHA256, keyed by the signing key, of timestamp then
  * token, all three in the body's "signature" object; the timestamp within
  * the tolerance and the token not taken before (checked after the
- * signature, so that only Mailgun's tokens are kept). */
-static bool mailgun_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *body,
-                       const char **why)
+ * signature, so that only Mailgun's tokens are kept). 0, or the status to
+ * answer with *why. */
+static int mailgun_check(struct hd_srv *s, const struct hd_provider_cfg *p, json_t *body,
+                         char hash[65], const char **why)
 {
     const struct hd_cfg_secret *key = hd_provider_secret(p, "webhook_signing_key");
     json_t *sig = json_object_get(body, "signature");
@@ -290,13 +287,13 @@ static bool mailgun_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t
                *tok = json_string_value(json_object_get(sig, "token")),
                *given = json_string_value(json_object_get(sig, "signature"));
     if (!key || !key->value || !ts || !tok || !given || strlen(given) != 64)
-        return false;
+        return 403;
     unsigned char md[32];
     unsigned int mdl = 0;
     char msg[512], hex[65];
     int n = snprintf(msg, sizeof msg, "%s%s", ts, tok);
     if (n < 0 || (size_t)n >= sizeof msg)
-        return false;
+        return 403;
     HMAC(EVP_sha256(), key->value, (int)key->len, (const unsigned char *)msg, (size_t)n, md, &mdl);
     for (unsigned i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -304,19 +301,15 @@ static bool mailgun_ok(struct hd_srv *s, const struct hd_provider_cfg *p, json_t
     OPENSSL_cleanse(md, sizeof md);
     OPENSSL_cleanse(hex, sizeof hex);
     if (!ok)
-        return false;
+        return 403;
     char *end;
     long long t = strtoll(ts, &end, 10);
     int64_t now = hd_clock_now(s->clock);
     if (!*ts || *end || t <= 0 || llabs((long long)now - t) > MAILGUN_TOLERANCE) {
         *why = "forbidden: the Mailgun timestamp is not within 5 minutes of now\n";
-        return false;
+        return 403;
     }
-    if (!seen_take(s->mailgun_seen, tok, now, (int64_t)t + MAILGUN_TOLERANCE + 1)) {
-        *why = "forbidden: this Mailgun token was taken before\n";
-        return false;
-    }
-    return true;
+    return take_token(s, p->name, tok, (int64_t)t, now, hash, why);
 }
 
 /* The message number the mail carried: a string or a number. */
@@ -526,8 +519,9 @@ static int read_events(struct hd_srv *s, struct hd_hook *h, json_t **body, struc
         return -1;
     }
     const char *why = "forbidden: the Mailgun signature does not match\n";
-    if (h->esp == ESP_MAILGUN && !mailgun_ok(s, p, *body, &why)) {
-        hd_hook_say(a, 403, why);
+    int status = h->esp == ESP_MAILGUN ? mailgun_check(s, p, *body, h->token_hash, &why) : 0;
+    if (status) {
+        hd_hook_say(a, status, why);
         return -1;
     }
     hd_esp_events_of(h->esp, *body, ev);
@@ -550,6 +544,7 @@ void hd_esp_post(struct hd_srv *s, struct hd_hook *h, struct hd_answer *a)
     size_t taken = 0;
     while (rc == 0) {
         if ((rc = keep(s, h, ev, &fresh, &err)) < 0) {
+            give_token(s, h);
             hd_hook_say(a, 503, "not kept: try again\n");
             break;
         }

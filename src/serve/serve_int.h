@@ -112,7 +112,6 @@ struct hd_srv {
     int scrape_pause_ms;                /* HERALD_TEST_SCRAPE_MS, for the first scrape */
     struct hd_sns *sns;                 /* SNS signing keys by URL (hooks_sns.c) */
     struct hd_peers *peers;             /* connections by client address (peers.c) */
-    struct hd_seen *mailgun_seen;       /* Mailgun's tokens lately taken (hooks_esp.c) */
     struct hd_api *api;                 /* the JSON API's rate limits (api.c) */
     /* the campaign page's numbers (console_campaign.c): read on a
      * read-only connection of their own, never holding mu, and kept a
@@ -249,6 +248,7 @@ struct hd_hook {
     int esp;             /* a mail sender's events (hooks_esp.c), 0 for Twilio */
     char auth[512];      /* the sender's signature header as sent */
     char stamp[32];      /* its timestamp header */
+    char token_hash[65]; /* Mailgun: the token this request took, given back if nothing is kept */
     struct hd_form form; /* the body's fields, once parsed */
     bool parsed;
     bool looked;                  /* found holds hd_hook_look's lookup for the batch */
@@ -390,10 +390,6 @@ void hd_peers_note(struct hd_peers *p, const struct sockaddr *sa, bool started);
 
 struct hd_sns *hd_sns_new(void);
 void hd_sns_free(struct hd_sns *c);
-/* The Mailgun tokens seen lately (hooks_esp.c): a signature block is
- * taken once. */
-struct hd_seen *hd_seen_new(void);
-void hd_seen_free(struct hd_seen *seen);
 
 /* ---- the in-app inbox (inbox.c, issue 20) ---- */
 

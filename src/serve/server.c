@@ -980,7 +980,6 @@ int hd_serve_start(const struct hd_config *cfg, const char *db_path, struct hd_l
     pthread_mutex_init(&v->s.con_mu, NULL);
     v->s.sns = hd_sns_new();
     v->s.peers = hd_peers_new(&cfg->serve);
-    v->s.mailgun_seen = hd_seen_new();
     v->s.api = hd_api_new();
     *out = NULL;
     if ((rc = srv_init(&v->s, cfg, db_path, log, clock, err)) < 0 ||
@@ -1033,7 +1032,6 @@ void hd_serve_free(struct hd_serve *v)
     hd_clicks_free(v->s.clicks);
     hd_sns_free(v->s.sns);
     hd_peers_free(v->s.peers);
-    hd_seen_free(v->s.mailgun_seen);
     hd_api_free(v->s.api);
     hd_pages_free(v->s.pages);
     hd_token_keyset_release(&v->s.keyset);

@@ -14,8 +14,10 @@
  * are deleted before consent_log's own are copied (and webhooks, whose
  * cursors that delete could move, after both). meta's rows are the
  * source's (its instance names the messages): the target's own, made by
- * its init, are replaced. Then PostgreSQL's identity sequences are set past
- * the largest id, and every table is counted on both sides. A copy that
+ * its init, are replaced. The webhook tokens taken (hook_tokens) are
+ * copied too: a store switched to within their few minutes must refuse
+ * them as the source would. Then PostgreSQL's identity sequences are set
+ * past the largest id, and every table is counted on both sides. A copy that
  * fails after it began writing empties the target again (meta back to the
  * target's own rows), so it can be given to the next copy as it was. */
 #include "herald/dbcopy.h"
@@ -63,6 +65,7 @@ static const struct {
     {"audit_actions", "id"},
     {"nodes", "id"},
     {"provider_rates", "provider"},
+    {"hook_tokens", "hash"}, /* copied: see the top */
 };
 
 #define NTABLES ((int)(sizeof tables / sizeof tables[0]))

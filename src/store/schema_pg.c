@@ -530,6 +530,12 @@ static const char *const pg_migrations[] = {
     /* 29: when a contact came into herald (store.c's 29) */
     "ALTER TABLE contacts ADD COLUMN added_at bigint;"
     "UPDATE contacts SET added_at = created_at;",
+    /* 30: SQLite's 30, webhooks' one-time tokens taken, shared by the
+     * nodes */
+    "CREATE TABLE hook_tokens ("
+    "  hash text PRIMARY KEY,"
+    "  expires_at bigint NOT NULL"
+    ");",
 };
 
 #define NPG ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))

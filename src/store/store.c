@@ -680,6 +680,17 @@ static const char *const migrations[] = {
      * Rows from before have only created_at to go by. */
     "ALTER TABLE contacts ADD COLUMN added_at INTEGER;"
     "UPDATE contacts SET added_at = created_at;",
+    /* 30 (issue 19, Mailgun's tokens across restarts and nodes): each
+     * one-time token a sender's signed webhook carried, taken once per
+     * database by every `herald serve` on it (the service kept them in
+     * memory: a restart, or another node, took the same signature block
+     * again), as a hash (the caller's: hex SHA-256 of the sender's name and
+     * the token), with the time in seconds past which no node accepts it
+     * (hd_store_hook_token_take prunes the rows past it) */
+    "CREATE TABLE hook_tokens ("
+    "  hash TEXT PRIMARY KEY,"
+    "  expires_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 /* clang-format on */
 

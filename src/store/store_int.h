@@ -102,6 +102,7 @@ enum hd_store_dslot {
     DSLOT_GWID_FIND,
     DSLOT_LEASES_HELD, /* nodes: a flush's results still under their leases */
     DSLOT_NODE_BEAT,   /* nodes.c: the heartbeat, once a second on PostgreSQL */
+    DSLOT_HOOK_TOKEN,  /* hooktokens.c: every Mailgun webhook */
     DSLOT_COUNT
 };
 
@@ -125,6 +126,7 @@ struct hd_store {
     int dchanges;    /* PostgreSQL: rows hd_store_pg_msg_update changed (hd_store_changes) */
     struct hd_pg_log *pg_log;     /* PostgreSQL: delivery-log rows held back (queue_pg.c) */
     struct hd_lite_log *lite_log; /* SQLite: the same (log_lite.c) */
+    int64_t hook_pruned;          /* when it last pruned hook_tokens, in s (hooktokens.c) */
     /* PostgreSQL: the target and password as opened (notify.c connects
      * its listener with them; the password is wiped at free) */
     char *target, *password;
