@@ -859,6 +859,18 @@ static void test_receipts_bounce_hard_counts(void **state)
     hd_config_free(cfg);
     free(cp);
     free(dbp);
+    /* the hard bounce suppresses the address at once, whichever came
+     * first (after the soft one, whose move made the message bounced, it
+     * was ignored whole: a review found it); two soft ones do not */
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = "
+                        "'soft-hard@example.com' AND reason = 'hard_bounce'"),
+                     1);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = "
+                        "'hard-soft@example.com' AND reason = 'hard_bounce'"),
+                     1);
+    assert_int_equal(q1("SELECT count(*) FROM suppressions WHERE address = "
+                        "'soft-soft@example.com'"),
+                     0);
     char *stats = herald_out("stats", "m1", "--format", "json", NULL, NULL);
     assert_contains(stats, "\"bounced\": 3");
     assert_contains(stats, "\"bounced_hard\": 2");

@@ -309,6 +309,18 @@ static void join_cut(char *out, size_t size, const char *const *parts, size_t n)
     out[w] = '\0';
 }
 
+/* Whether a report may blame the address though the message's move is
+ * refused: it failed already (a hard bounce after a soft one, which made
+ * it bounced; a bad number after another undelivered report), or it is an
+ * email the receiving server took and may still bounce. A handset's
+ * "delivered" is the last word on an SMS: a later failure is out of order. */
+static bool blames_late(const struct hd_receipt_found *t)
+{
+    return t->state == HD_ST_BOUNCED || t->state == HD_ST_COMPLAINED ||
+           t->state == HD_ST_UNDELIVERED ||
+           (t->state == HD_ST_DELIVERED && t->channel == HD_CH_EMAIL);
+}
+
 /* Applies r to t's message; r's row is marked applied first unless it
  * was kept so (r->applied_ms: new in this transaction). */
 static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
@@ -326,15 +338,19 @@ static int apply(const struct hd_receipt_ctx *c, const struct hd_receipt *r,
         return rc;
     if ((rc = move_state(c, &m, t, now_ms, &to, note, sizeof note, err)) < 0)
         return rc;
-    /* an email's bounce may come after its "delivered" (the receiving
-     * server took it, then bounced it): the message stays delivered, the
-     * address is still at fault; a refused move is otherwise ignored whole */
-    bool late = *note && t->channel == HD_CH_EMAIL && t->state == HD_ST_DELIVERED;
+    /* a report may come after another that moved the message already: an
+     * email's bounce after its "delivered" (the receiving server took it,
+     * then bounced it), a hard bounce after a soft one. The message stays
+     * where it is, the address is still at fault; another refused move is
+     * ignored whole */
+    bool late = *note && blames_late(t);
     if ((!*note || late) && (rc = at_fault(c, &m, t, now_ms, &sup, err)) < 0)
         return rc;
     sup = sup && t->address[0]; /* a deleted contact's address is erased */
-    if (late && sup)
+    if (late && sup && t->state == HD_ST_DELIVERED)
         snprintf(note, sizeof note, " (after its delivery: the message stays delivered)");
+    else if (late && sup)
+        snprintf(note, sizeof note, " (the message stays %s)", hd_state_name(t->state));
     /* ", address suppressed" only after something: a complaint may have
      * neither code nor reason */
     const char *said = !sup                              ? ""
