@@ -17,7 +17,9 @@
  * process that outlives a run of the script is killed and fails the test.
  * The web console (issue 21) is one more pair of scenarios: sign in (a
  * wrong password first), the overview, sign out, and the overview in
- * Chinese. Every case runs on a SQLite store and again (`_pg`) on a
+ * Chinese; each console page fits 800 px without scrolling sideways, the
+ * log on a phone too. No request of any scenario is answered 404 (the
+ * browser's own /favicon.ico neither). Every case runs on a SQLite store and again (`_pg`) on a
  * PostgreSQL one, in the same browser session (tests/testbrowser.h). */
 #include "testbrowser.h"
 
@@ -314,6 +316,7 @@ static const char *const console_en[] = {
     "lang en",
     "text herald console",
     "screenshot console-login.png",
+    "no_overflow all",
     "fill #name =ann",
     "fill #password =wrong password",
     "click button[type=submit] =401",
@@ -327,6 +330,7 @@ static const char *const console_en[] = {
     "text ann (viewer)",
     "count table#today tbody tr =1",
     "screenshot console-overview-en.png",
+    "no_overflow all",
     "click header button[type=submit] =303",
     "goto /console/ =200", /* signed out: the login again */
     "text Sign in",
@@ -345,6 +349,7 @@ static const char *const console_zh[] = {
     "text 邮件",
     "text 没有暂停的服务商",
     "screenshot console-overview-zh-CN.png",
+    "no_overflow all",
     NULL,
 };
 
@@ -375,6 +380,7 @@ static const char *const console_operator[] = {
     "text Campaign: later",
     "count #actions button =2", /* pause and cancel */
     "screenshot console-campaign-en.png",
+    "no_overflow all",
     "click button:has-text('Pause') =303",
     "text paused",
     "count #actions button =2", /* resume and cancel */
@@ -382,6 +388,8 @@ static const char *const console_operator[] = {
     "no_text No row of the log matches.",
     "text accepted",
     "screenshot console-log-en.png",
+    "no_overflow all",
+    "narrow console-log-en-375.png",
     NULL,
 };
 
@@ -391,6 +399,7 @@ static const char *const console_viewer[] = {
     "text 漏斗",
     "count #actions button =0",
     "screenshot console-campaign-zh-CN.png",
+    "no_overflow all",
     NULL,
 };
 

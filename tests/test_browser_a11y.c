@@ -6,7 +6,11 @@
  * data the setup made (a sent campaign with a holdout and conversions, so
  * that the campaign page draws its chart). Each page is also screenshot
  * (800 px wide) into the output folder, where drive.js writes each page's
- * findings as axe-NAME-LANG.json. The setup is a site of tests/testbrowser.h:
+ * findings as axe-NAME-LANG.json, and must fit its window without
+ * scrolling sideways, nor any table in it (no_overflow); then it is seen
+ * as a phone shows it (375 px, WCAG's reflow): the page itself still does
+ * not scroll sideways, a wide table scrolls in its own box, screenshot as
+ * console-NAME-LANG-375.png. The setup is a site of tests/testbrowser.h:
  * the test's own folder, herald serve on a free port, a user made with
  * `herald user add --password-file`; on a SQLite store, and again (`_pg`,
  * in English only: the language is no matter of the engine) on a
@@ -141,6 +145,9 @@ static json_t *scenario(const char *lang, const char *locale)
         step(steps, "axe", name);
         snprintf(name, sizeof name, "console-%s-%s.png", pages[i].name, lang);
         step(steps, "screenshot", name);
+        step(steps, "no_overflow", "all");
+        snprintf(name, sizeof name, "console-%s-%s-375.png", pages[i].name, lang);
+        tb_narrow_steps(steps, name);
         if (!pages[i].part)
             continue;
         char url[256];

@@ -5,7 +5,9 @@
  * for the users page. The admin pages (users, API keys, a new key, which
  * test_browser_a11y's operator cannot open) are checked with axe-core in
  * English and Chinese, and every page here is screenshot 800 px wide
- * (the shared header's nav wraps there). The site (its folder, herald
+ * (the shared header's nav wraps there), fits it without scrolling
+ * sideways (no_overflow), and the admin pages fit a phone too ("narrow":
+ * their tables scroll in their own boxes, the page does not). The site (its folder, herald
  * serve on a free port, the admin) is testbrowser.h's tb_site, on a
  * SQLite store and again (`_pg`) on a PostgreSQL one. */
 #include "testbrowser.h"
@@ -39,6 +41,7 @@ static const char *const admin_en[] = {
     "text root (admin)",
     "count header nav a[href='/console/users'] =1",
     "screenshot console-admin-overview-en.png",
+    "no_overflow all",
     "click header nav a[href='/console/users'] =200",
     "text Add a user",
     "axe users-en",
@@ -50,6 +53,8 @@ static const char *const admin_en[] = {
     "text Added user olga.",
     "count #users tbody tr =2",
     "screenshot console-users-en.png",
+    "no_overflow all",
+    "narrow console-users-en-375.png",
     "click header nav a[href='/console/apikeys'] =200",
     "text No API key yet.",
     "fill #key-name =shop",
@@ -59,15 +64,21 @@ static const char *const admin_en[] = {
     "text it is shown only this once",
     "axe apikey-en",
     "screenshot console-apikey-en.png",
+    "no_overflow all",
+    "narrow console-apikey-en-375.png",
     "goto /console/apikeys =200",
     "text read,send",
     "axe apikeys-en",
     "screenshot console-apikeys-en.png",
+    "no_overflow all",
+    "narrow console-apikeys-en-375.png",
     "click header nav a[href='/console/audit'] =200",
     "text user_add",
     "text apikey_create",
     "text shop (read,send, 100/s)",
     "screenshot console-audit-en.png",
+    "no_overflow all",
+    "narrow console-audit-en-375.png",
     "click header button[type=submit] =303",
     NULL,
 };
@@ -83,6 +94,7 @@ static const char *const operator_en[] = {
     "count header nav a[href='/console/apikeys'] =0",
     "count header nav a[href='/console/campaigns/new'] =1",
     "screenshot console-operator-overview-en.png",
+    "no_overflow all",
     "goto /console/users =403",
     "goto /console/apikeys =403",
     NULL,
@@ -96,13 +108,19 @@ static const char *const admin_zh[] = {
     "text root (管理员)",
     "axe users-zh-CN",
     "screenshot console-users-zh-CN.png",
+    "no_overflow all",
+    "narrow console-users-zh-CN-375.png",
     "goto /console/apikeys =200",
     "text 创建密钥",
     "axe apikeys-zh-CN",
     "screenshot console-apikeys-zh-CN.png",
+    "no_overflow all",
+    "narrow console-apikeys-zh-CN-375.png",
     "goto /console/audit =200",
     "text 操作审计",
     "screenshot console-audit-zh-CN.png",
+    "no_overflow all",
+    "narrow console-audit-zh-CN-375.png",
     NULL,
 };
 

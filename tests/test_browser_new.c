@@ -8,6 +8,8 @@
  * on the campaign's page; then a contact is searched by email, opened, and
  * "why" is asked for the campaign, in English and in Chinese (the form's
  * estimate too, for a daily campaign in America/New_York).
+ * Every page fits 800 px without scrolling sideways, and the estimate,
+ * the sent campaign and the contact's why fit a phone too ("narrow").
  * Screenshots go to the output folder (tb_shots_dir). The setup is a
  * site of tests/testbrowser.h: its own folder, `herald serve` on a free
  * port, users made with `herald user add --password-file`, on a SQLite
@@ -58,12 +60,15 @@ static const char *const create_en[] = {
     "fill input[name=tz] =Asia/Shanghai",
     "fill input[name=holdout] =10",
     "screenshot console-new-form-en.png",
+    "no_overflow all",
     "click button[value=estimate] =200",
     "text Estimate, if it fired now",
     "text Contacts in the segment",
     "count #firings li =5",
     "text (Asia/Shanghai)",
     "screenshot console-new-estimate-en.png",
+    "no_overflow all",
+    "narrow console-new-estimate-en-375.png",
     "fill input[name=name] =launch",
     "fill input[name=holdout] =",
     "check input[name=schedule][value=now]",
@@ -71,6 +76,7 @@ static const char *const create_en[] = {
     "text Campaign: launch",
     "text It has not fired yet.",
     "screenshot console-new-created-en.png",
+    "no_overflow all",
     NULL,
 };
 
@@ -82,6 +88,8 @@ static const char *const sent_en[] = {
     "text sent 3",
     "scroll #runs",
     "screenshot console-new-sent-en.png",
+    "no_overflow all",
+    "narrow console-new-sent-en-375.png",
     "goto /console/contacts =200",
     "fill input[name=q] =n1@example.com",
     "click .ct-search button =200",
@@ -89,12 +97,15 @@ static const char *const sent_en[] = {
     "text Contact: n1",
     "text Messages considered",
     "screenshot console-contact-top-en.png",
+    "no_overflow all",
     "select select[name=why] =launch",
     "click .ct-why button =200",
     "text In segment all when the run was made",
     "text attempt 1 by email via",
     "scroll #why",
     "screenshot console-contact-en.png",
+    "no_overflow all",
+    "narrow console-contact-en-375.png",
     NULL,
 };
 
@@ -104,6 +115,7 @@ static const char *const contact_zh[] = {
     "lang zh-CN",
     "text 新建活动",
     "screenshot console-new-form-zh-CN.png",
+    "no_overflow all",
     "fill input[name=name] =weekly",
     "select select[name=segment] =all",
     "select select[name=template] =promo",
@@ -115,6 +127,8 @@ static const char *const contact_zh[] = {
     "text 预估（假如现在发送）",
     "count #firings li =5",
     "screenshot console-new-estimate-zh-CN.png",
+    "no_overflow all",
+    "narrow console-new-estimate-zh-CN-375.png",
     "goto /console/contacts =200",
     "fill input[name=q] =n2",
     "click .ct-search button =200",
@@ -125,6 +139,8 @@ static const char *const contact_zh[] = {
     "text 第 1 次尝试",
     "scroll #why",
     "screenshot console-contact-zh-CN.png",
+    "no_overflow all",
+    "narrow console-contact-zh-CN-375.png",
     NULL,
 };
 

@@ -7,6 +7,8 @@
  * segment editor and its count watched as the page's script updates it
  * (wait_text), through a parse error shown at its line and column, then
  * saved by an operator (and the CLI agrees); a viewer's editor has no Save.
+ * Every page fits 800 px without scrolling sideways, and the previews,
+ * the segment editor's error and the list fit a phone too ("narrow").
  * Screenshots of both pages in English and Chinese go to the output folder
  * ($HERALD_TEST_OUT, else test-output/browser beside the binary; pg/ there
  * for the cases run again, `_pg`, on a PostgreSQL store). */
@@ -75,6 +77,7 @@ static const char *const templates_zh[] = {
     "text 模板",
     "text 邮件、短信、推送通知、站内信",
     "screenshot console-templates-zh-CN.png",
+    "no_overflow all",
     "click a[href='/console/templates/welcome'] =200",
     "fill input[name=contact] =b2@example.com",
     "click #tpl-choose button[type=submit] =200",
@@ -85,8 +88,11 @@ static const char *const templates_zh[] = {
     "wait_text #push-title =欢迎",
     "scroll section.tpl-email",
     "screenshot console-template-zh-CN.png",
+    "no_overflow all",
+    "narrow console-template-zh-CN-375.png",
     "scroll section.tpl-sms",
     "screenshot console-template-sms-push-zh-CN.png",
+    "no_overflow all",
     NULL,
 };
 
@@ -95,12 +101,15 @@ static const char *const templates_en[] = {
     "goto /console/templates =200",
     "text no findings",
     "screenshot console-templates-en.png",
+    "no_overflow all",
     "goto /console/templates/welcome?contact=b1 =200",
     "frame_text iframe#email-frame|#hello =Welcome, Ann",
     "wait_text #sms-encoding =GSM-7",
     "frame_text iframe#inbox-frame|strong =this",
     "scroll #shown",
     "screenshot console-template-en.png",
+    "no_overflow all",
+    "narrow console-template-en-375.png",
     /* the same contact through the zh-CN file, chosen in the form */
     "select select[name=locale] =zh-CN",
     "click #tpl-choose button[type=submit] =200",
@@ -122,14 +131,19 @@ static const char *const segment_operator[] = {
     "wait_text #err-column =20",
     "wait_text #mark-before =locale==\"zh-CN\" and",
     "screenshot console-segment-error-en.png",
+    "no_overflow all",
+    "narrow console-segment-error-en-375.png",
     "type #rule =locale==\"zh-CN\"",
     "wait_text #count =2",
     "screenshot console-segment-en.png",
+    "no_overflow all",
     "click #save-button =303",
     "text Segment: zh",
     "goto /console/segments =200",
     "count table#segments tbody tr =2",
     "screenshot console-segments-en.png",
+    "no_overflow all",
+    "narrow console-segments-en-375.png",
     NULL,
 };
 
@@ -138,12 +152,14 @@ static const char *const segment_viewer[] = {
     "goto /console/segments =200",
     "text 分群",
     "screenshot console-segments-zh-CN.png",
+    "no_overflow all",
     "goto /console/segments/all =200",
     "count #save-button =0",
     "wait_text #count =4",
     "type #rule =locale==\"en\"",
     "wait_text #count =2",
     "screenshot console-segment-zh-CN.png",
+    "no_overflow all",
     /* without the script's help: Check answers the same number */
     "click #check-button =200",
     "wait_text #count =2",

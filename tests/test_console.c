@@ -405,7 +405,7 @@ static void test_console_overview(void **state)
                                        "<time datetime=\"2026-11-22T13:00:00Z\">Nov 22, 2026, "
                                        "1:00:00\u202fPM</time></li>");
     assert_contains(body, "<html lang=\"en\">");
-    assert_contains(body, "<h2>Today (2026-11-22, UTC) by channel</h2>");
+    assert_contains(body, "<h2 id=\"h-today\">Today (2026-11-22, UTC) by channel</h2>");
     assert_contains(body, "<tr><td>email</td><td class=\"n\">3</td><td class=\"n\">0</td>"
                           "<td class=\"n\">0</td></tr>");
     assert_contains(body, "<tr><td><a href=\"/console/campaigns/later\">later</a></td>"
@@ -447,7 +447,7 @@ static void test_console_overview(void **state)
                                      : "<li>mail：被网关限流，暂停至 <time "
                                        "datetime=\"2026-11-22T13:00:00Z\">2026年11月22日 "
                                        "13:00:00</time></li>");
-    assert_contains(body, "<h2>今日（2026-11-22，UTC）各渠道</h2>");
+    assert_contains(body, "<h2 id=\"h-today\">今日（2026-11-22，UTC）各渠道</h2>");
     free(body);
     free(hdr);
     /* an unknown console path for a signed-in user is 404; a GET to logout 405 */

@@ -205,7 +205,7 @@ static void test_console_admin_users(void **state)
     struct who v;
     sign_in(&s, "val", &v);
     assert_int_equal(get(&s, &v, "/console/users", "zh-CN", &body, NULL), 200);
-    assert_contains(body, "<h1>用户</h1>");
+    assert_contains(body, "<h1 id=\"h-users\">用户</h1>");
     assert_contains(body, "val（你）");
     assert_contains(body, "(管理员)");
     free(body);
@@ -374,7 +374,7 @@ static void test_console_admin_audit(void **state)
     /* the page's own actions: the admin's login and a change */
     post_is(&s, &a, "/console/users", "action=role&name=val&role=operator", 303, NULL);
     assert_int_equal(get(&s, &a, "/console/audit?who=root", "zh-CN", &body, NULL), 200);
-    assert_contains(body, "<h1>操作审计</h1>");
+    assert_contains(body, "<h1 id=\"h-audit\">操作审计</h1>");
     assert_contains(body, "<a href=\"/console/audit\" aria-current=\"page\">操作审计</a>");
     assert_contains(body, "<code>user_role</code></td><td class=\"detail\">val: operator</td>");
     assert_contains(body, "<code>login</code>");

@@ -173,7 +173,7 @@ static void test_console_chart_rates(void **state)
     char *sid = tc_sign_in(&s, "vic");
     assert_int_equal(tc_get(&s, sid, "/console/campaigns/held", "en", &body, NULL), 200);
     assert_contains(body, "<table class=\"rates\" id=\"by-provider\">");
-    assert_contains(body, "<h2>Rates by day (UTC)</h2>");
+    assert_contains(body, "<h2 id=\"h-by-day\">Rates by day (UTC)</h2>");
     rates_match(body, "provider");
     rates_match(body, "day");
     assert_contains(body, "<a href=\"/console/log.csv?campaign=held\" download=");

@@ -303,7 +303,7 @@ static void test_console_new_contact(void **state)
     assert_contains(body, "2026年11月22日");
     free(body);
     assert_int_equal(tc_get(&s, vid, "/console/contacts/k3", "en", &body, NULL), 200);
-    assert_contains(body, "<td class=\"ct-addr\">k3@example.com</td><td>email</td><td>hard_bounce");
+    assert_contains(body, "<td class=\"ct-addr\">k3@example.com</td><td>email</td><td class=\"reason\">hard_bounce");
     free(body);
     /* why: the attempt in words, as herald why tells it */
     assert_int_equal(tc_get(&s, vid, "/console/contacts/k1?why=promo", "en", &body, NULL), 200);

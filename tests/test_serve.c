@@ -544,6 +544,12 @@ static void test_serve_http_errors(void **state)
     free(body);
     assert_int_equal(http(&s, "GET", "/nothing/here", NULL, NULL, &body, NULL), 404);
     free(body);
+    /* the icon a browser asks for by itself: none, and no 404 */
+    assert_int_equal(http(&s, "GET", "/favicon.ico", NULL, NULL, &body, NULL), 204);
+    assert_string_equal(body, "");
+    free(body);
+    assert_int_equal(http(&s, "POST", "/favicon.ico", "x", NULL, &body, NULL), 404);
+    free(body);
     assert_int_equal(http(&s, "DELETE", "/healthz", NULL, NULL, &body, &hdr), 405);
     assert_contains(hdr, "Allow: GET, HEAD");
     free(body);

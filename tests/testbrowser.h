@@ -10,9 +10,12 @@
  * click expects, the number of matches a count expects, what a fill,
  * select or type puts in, or the text a wait_text or frame_text waits for;
  * "$LINK" at the start of an argument stands for the link the scenario is
- * given. tests/browser/drive.js lists the actions. One step is the table's
- * own: "sign_in NAME" stands for the four that sign NAME in through the
- * login form (tb_sign_in_steps). A browser test's `herald serve`, its
+ * given. tests/browser/drive.js lists the actions. Two steps are the
+ * table's own: "sign_in NAME" stands for the four that sign NAME in through
+ * the login form (tb_sign_in_steps), and "narrow FILE" for the page seen on
+ * a phone (tb_narrow_steps): the window 375 px wide, no sideways scrolling
+ * of the page, a screenshot, the window back to 800 px. A browser test's
+ * `herald serve`, its
  * folder, its store (SQLite or PostgreSQL) and its users are a struct
  * tb_site (below); its main() runs a group per engine and ends with
  * tb_end_session(). */
@@ -28,6 +31,12 @@
 #include <sys/socket.h>
 
 #define CHROMIUM "/usr/bin/chromium"
+
+/* The window a plan starts with, and a phone's (portrait) for
+ * tb_narrow_steps. */
+#define TB_WIDTH 800
+#define TB_HEIGHT 500
+#define TB_NARROW "375x740"
 
 /* The password of the console users tb_site_user() makes. */
 #define TB_PASSWORD "correct horse 1"
@@ -211,8 +220,8 @@ static inline void tb_drive(const char *shots, int port, json_t *scenarios)
     char base[64], name[32];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     json_t *plan = json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:i, s:o}", "base", base, "out", shots,
-                             "chromium", CHROMIUM, "viewport", "width", 800, "height", 500,
-                             "timeout_ms", 45000, "scenarios", scenarios);
+                             "chromium", CHROMIUM, "viewport", "width", TB_WIDTH, "height",
+                             TB_HEIGHT, "timeout_ms", 45000, "scenarios", scenarios);
     snprintf(name, sizeof name, "plan%d.json", ++tb_sess.plans);
     char *pp = tu_path(tb_sess.dir, name);
     assert_int_equal(json_dump_file(plan, pp, JSON_INDENT(1)), 0);
@@ -321,6 +330,19 @@ static inline void tb_sign_in_steps(json_t *steps, const char *name)
                           json_pack("{s:s, s:i}", "click", "button[type=submit]", "status", 303));
 }
 
+/* Appends the steps that look at the page as a phone shows it: the
+ * window TB_NARROW, the page not scrolling sideways (a wide table may, in
+ * its own box), a screenshot into file, and the window back as it was. */
+static inline void tb_narrow_steps(json_t *steps, const char *file)
+{
+    char wide[32];
+    snprintf(wide, sizeof wide, "%dx%d", TB_WIDTH, TB_HEIGHT);
+    json_array_append_new(steps, json_pack("{s:s}", "viewport", TB_NARROW));
+    json_array_append_new(steps, json_pack("{s:s}", "no_overflow", "page"));
+    json_array_append_new(steps, json_pack("{s:s}", "screenshot", file));
+    json_array_append_new(steps, json_pack("{s:s}", "viewport", wide));
+}
+
 /* A scenario for drive.js from a table of steps. */
 static inline json_t *tb_scenario(const char *name, const char *locale, const char *link,
                                   const char *const *steps)
@@ -330,6 +352,10 @@ static inline json_t *tb_scenario(const char *name, const char *locale, const ch
         char step[512], arg[1024];
         if (strncmp(*steps, "sign_in ", 8) == 0) {
             tb_sign_in_steps(list, *steps + 8);
+            continue;
+        }
+        if (strncmp(*steps, "narrow ", 7) == 0) {
+            tb_narrow_steps(list, *steps + 7);
             continue;
         }
         snprintf(step, sizeof step, "%s", *steps);

@@ -43,6 +43,8 @@
 #define COOKIE_PRE "herald_login"
 #define LOGIN_LABEL "herald console login v1:"
 
+/* img-src data: also covers the pages' "no icon", <link rel="icon"
+ * href="data:,">, without which a browser asks for /favicon.ico */
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
                           "frame-src 'self'; img-src 'self' data:; form-action 'self'; "
                           "frame-ancestors 'none'";

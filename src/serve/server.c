@@ -570,6 +570,13 @@ static enum MHD_Result begin(struct hd_srv *s, struct MHD_Connection *c, struct 
         hd_buf_init(&a.body);
         return answer(c, q, &a);
     }
+    /* a browser asks every site for /favicon.ico: herald has no icon, and
+     * says so without a 404 (an error in the browser's console, noise in
+     * the log); its HTML pages say it in their head (<link rel="icon"
+     * href="data:,">, which img-src data: allows), but a plain-text answer
+     * a browser shows (a console 403, /healthz) has no head */
+    if (q->route == R_NONE && get && strcmp(url, "/favicon.ico") == 0)
+        return text(c, q, 204, "", NULL);
     if (q->route == R_NONE)
         return text(c, q, 404, "not found\n", NULL);
     if (q->route == R_API)

@@ -25,10 +25,18 @@
 // whose text must come to equal "value", trimmed: polled until
 // step_timeout_ms, for what a page's script updates), and frame_text
 // ("FRAME|INNER": the text of the INNER selector inside the FRAME selector's
-// iframe, sandboxed or not, must come to equal "value"). A step has step_timeout_ms,
-// the whole plan timeout_ms. A scenario fails on its first failing step, and
-// on any console error or uncaught exception in its pages (a
-// Content-Security-Policy violation is one; "console_errors_ok" allows them).
+// iframe, sandboxed or not, must come to equal "value"); and, for pages
+// that must fit a window: viewport ("WIDTHxHEIGHT": the window resized, the
+// page kept, as a phone turned) and no_overflow ("page": the page has no
+// sideways scrolling, document.documentElement's scrollWidth within its
+// clientWidth; "all": neither has any box in it that scrolls sideways, such
+// as a wide table's wrapper; a failure names what sticks out). A step has
+// step_timeout_ms, the whole plan timeout_ms. A scenario fails on its first
+// failing step, on any console error or uncaught exception in its pages (a
+// Content-Security-Policy violation is one; "console_errors_ok" allows
+// them), and on any request answered 404 but a navigation whose status a
+// step expected: the browser's own request for /favicon.ico too, which
+// playwright hides from its events and a CDP session sees.
 // Each scenario gets a fresh browser context (no cookies, its own locale).
 // Prints "screenshot PATH" and "ok NAME (MS ms)" lines; on failure "FAIL NAME step N
 // (ACTION): REASON" on stderr, a NAME-failure.png screenshot, exit 1. A bad
@@ -50,7 +58,8 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const ACTIONS = ['goto', 'text', 'no_text', 'lang', 'count', 'click', 'fill', 'check', 'uncheck',
-                 'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text', 'axe'];
+                 'select', 'screenshot', 'scroll', 'type', 'wait_text', 'frame_text', 'axe',
+                 'viewport', 'no_overflow'];
 
 // A failure: on stderr, or on stdout with the rest when serving plans.
 function report(msg) {
@@ -95,15 +104,13 @@ function expectStatus(step, resp, expected) {
     throw new Error(`HTTP status ${got}, expected ${step.status}`);
 }
 
-// The answer to the navigation the click starts (a form's POST).
 // A console error that is no fault of the page: the failed load of a page
-// whose status a step expected, and /favicon.ico, which Chromium asks for by
-// itself (the service has none: 404).
+// whose status a step expected.
 function excused(e, expected) {
-  return e.text.startsWith('Failed to load resource') &&
-         (expected.has(e.url) || /\/favicon\.ico$/.test(e.url));
+  return e.text.startsWith('Failed to load resource') && expected.has(e.url);
 }
 
+// The answer to the navigation the click starts (a form's POST).
 async function clickAndWait(page, step, expected) {
   if (step.status === undefined) {
     await page.click(step.click);
@@ -183,6 +190,66 @@ async function axeCheck(plan, page, step) {
                                .join('; ')}`);
 }
 
+// Resizes the window ("375x740"); the page stays, its layout follows.
+async function setViewport(page, step) {
+  const m = /^(\d+)x(\d+)$/.exec(step.viewport);
+  if (!m)
+    throw new Error(`viewport takes WIDTHxHEIGHT: ${step.viewport}`);
+  await page.setViewportSize({ width: Number(m[1]), height: Number(m[2]) });
+}
+
+// Fails when the page scrolls sideways ("page"), or also any box in it
+// ("all"), naming each with its widths and what makes it wide: the
+// outermost of its descendants that stick out past its right edge, else
+// (a word too long for its line, which no element's box shows) the
+// innermost whose text overflows them; a box that scrolls in it hides
+// what is inside it.
+async function noOverflow(page, step) {
+  if (step.no_overflow !== 'page' && step.no_overflow !== 'all')
+    throw new Error(`no_overflow takes "page" or "all": ${step.no_overflow}`);
+  const bad = await page.evaluate((all) => {
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? `#${el.id}` : '') +
+        (typeof el.className === 'string' && el.className.trim()
+           ? `.${el.className.trim().split(/\s+/).join('.')}` : '');
+    const root = document.documentElement;
+    const boxes = [root];
+    if (all)
+      for (const el of document.body.querySelectorAll('*')) {
+        const o = getComputedStyle(el).overflowX;
+        if (o === 'auto' || o === 'scroll')
+          boxes.push(el);
+      }
+    const found = [];
+    for (const box of boxes) {
+      if (box.scrollWidth <= box.clientWidth)
+        continue;
+      const edge = box === root ? root.clientWidth
+                                : box.getBoundingClientRect().left + box.clientLeft + box.clientWidth;
+      const shown = (el) => { /* not inside another box that scrolls or clips */
+        for (let a = el.parentElement; a && a !== box; a = a.parentElement)
+          if (getComputedStyle(a).overflowX !== 'visible')
+            return false;
+        return true;
+      };
+      const all = [...box.querySelectorAll('*')].filter(shown);
+      const out = (el) => el && all.includes(el) && el.getBoundingClientRect().right > edge + 0.5;
+      let past = all.filter((el) => out(el) && !out(el.parentElement))
+                     .map((el) => `${name(el)} (to ${Math.round(el.getBoundingClientRect().right)} px)`);
+      if (!past.length) {
+        const full = all.filter((el) => el.clientWidth > 0 && el.scrollWidth > el.clientWidth &&
+                                        getComputedStyle(el).overflowX === 'visible');
+        past = full.filter((el) => !full.some((d) => d !== el && el.contains(d)))
+                   .map((el) => `${name(el)} (its text ${el.scrollWidth} px in ${el.clientWidth})`);
+      }
+      found.push(`${box === root ? 'the page' : name(box)} is ${box.scrollWidth} px wide in ` +
+                 `${box.clientWidth}${past.length ? `: ${past.slice(0, 3).join(', ')}` : ''}`);
+    }
+    return found;
+  }, step.no_overflow === 'all');
+  if (bad.length)
+    throw new Error(`scrolls sideways at ${page.viewportSize().width} px: ${bad.join('; ')}`);
+}
+
 async function visibleText(page) {
   return page.innerText('body');
 }
@@ -252,6 +319,12 @@ async function runStep(plan, page, step, expected) {
   case 'axe':
     await axeCheck(plan, page, step);
     break;
+  case 'viewport':
+    await setViewport(page, step);
+    break;
+  case 'no_overflow':
+    await noOverflow(page, step);
+    break;
   }
 }
 
@@ -271,6 +344,16 @@ async function runScenario(browser, plan, s) {
       errors.push({ text: m.text(), url: m.location().url });
   });
   page.on('pageerror', (e) => errors.push({ text: String(e) }));
+  // every answer of 404 to the page, /favicon.ico's too, which playwright's
+  // own events leave out (it comes after the load: a scenario that ends
+  // at once may end before it)
+  const missing = [];
+  const cdp = await context.newCDPSession(page);
+  cdp.on('Network.responseReceived', (e) => {
+    if (e.response.status === 404)
+      missing.push(e.response.url);
+  });
+  await cdp.send('Network.enable');
   try {
     for (let i = 0; i < s.steps.length; i++) {
       try {
@@ -285,6 +368,11 @@ async function runScenario(browser, plan, s) {
                `${e.message.split('\n')[0]}${seen}\nscreenshot ${shot}`);
         return false;
       }
+    }
+    const lost = missing.filter((u) => !expected.has(u));
+    if (lost.length) {
+      report(`FAIL ${s.name}: answered 404: ${[...new Set(lost)].join(' | ')}`);
+      return false;
     }
     const bad = errors.filter((e) => !excused(e, expected));
     if (bad.length && !s.console_errors_ok) {
