@@ -669,48 +669,77 @@ static void gateway_ids(const char *contact, struct ref *ids, int count)
     free(out);
 }
 
-static void test_receipts_email(void **state)
+/* The email receipts' set-up: h.conf with these [receipts] keys besides
+ * the bounce rules, the mail template, the contacts of csv, and a
+ * campaign per name, each sent. */
+static void mail_setup(const char *receipts, const char *csv, const char *const *names, int n)
 {
-    (void)state;
-    const char *src = getenv("HERALD_SRC");
     char conf[2048];
     snprintf(conf, sizeof conf,
              "[herald]\ndatabase = %s\ntemplates = tpl\n"
              "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
-             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\nsoft_bounce_limit = 2\n"
-             "soft_bounce_window = 7d\n",
-             db, src);
+             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\n%s",
+             db, getenv("HERALD_SRC"), receipts);
     write_file("h.conf", conf);
     write_file("tpl/mail.tmpl", "description: mail\ncategory: marketing\n"
                                 "from: Acme <hello@example.com>\n\n--- email.subject\nNews\n"
                                 "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n");
-    write_file("e.csv", "id,email\ne1,full@example.com\ne2,angry@example.com\n"
-                        "e3,gone@example.com\ne4,late@example.com\n");
+    write_file("e.csv", csv);
     TU_HERALD_OK(dir, "contacts", "import", "e.csv");
     TU_HERALD_OK(dir, "segment", "define", "mail", "email exists");
-    static const char *const names[] = {"m1", "m2", "m3"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         TU_HERALD_OK(dir, "campaign", "create", names[i], "--segment", "mail", "--template", "mail",
                      "--channels", "email", "--now");
         TU_HERALD_OK(dir, "send", names[i], "--wait", "30s");
     }
+}
+
+/* h.conf and the test's store, open, and a receipt context on them. */
+struct rctx {
+    struct hd_config *cfg;
+    struct hd_store *st;
+    struct hd_receipt_ctx c;
+};
+
+static void rctx_open(struct rctx *x)
+{
+    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
+    struct hd_err e = {0};
+    memset(x, 0, sizeof *x);
+    if (hd_config_load(cp, &x->cfg, &e) < 0 ||
+        hd_store_open(dbp, &(struct hd_store_opts){0}, &x->st, &e) < 0)
+        fail_msg("%s", e.msg);
+    free(cp);
+    free(dbp);
+    x->c = (struct hd_receipt_ctx){.st = x->st,
+                                   .cfg = x->cfg,
+                                   .soft_bounce_limit = (int)x->cfg->receipts.soft_bounce_limit,
+                                   .soft_bounce_window = x->cfg->receipts.soft_bounce_window};
+}
+
+static void rctx_close(struct rctx *x)
+{
+    hd_store_free(x->st);
+    hd_config_free(x->cfg);
+}
+
+static void test_receipts_email(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"m1", "m2", "m3"};
+    mail_setup("soft_bounce_limit = 2\nsoft_bounce_window = 7d\n",
+               "id,email\ne1,full@example.com\ne2,angry@example.com\n"
+               "e3,gone@example.com\ne4,late@example.com\n",
+               names, 3);
     struct ref e1[3], e2[3], e3[3], e4[3];
     gateway_ids("e1", e1, 3);
     gateway_ids("e2", e2, 3);
     gateway_ids("e3", e3, 3);
     gateway_ids("e4", e4, 3);
-    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
-    struct hd_config *cfg = NULL;
-    struct hd_store *st = NULL;
-    struct hd_err e = {0};
-    if (hd_config_load(cp, &cfg, &e) < 0 ||
-        hd_store_open(dbp, &(struct hd_store_opts){0}, &st, &e) < 0)
-        fail_msg("%s", e.msg);
-    assert_non_null(cfg->receipts.bounce_rules);
-    struct hd_receipt_ctx c = {.st = st,
-                               .cfg = cfg,
-                               .soft_bounce_limit = (int)cfg->receipts.soft_bounce_limit,
-                               .soft_bounce_window = cfg->receipts.soft_bounce_window};
+    struct rctx x;
+    rctx_open(&x);
+    assert_non_null(x.cfg->receipts.bounce_rules);
+    struct hd_receipt_ctx c = x.c;
     /* a hard bounce: at once */
     assert_int_equal(take(&c, &e3[0], "bounced", "5.1.1", "550 5.1.1 user unknown"),
                      HD_RCPT_APPLIED);
@@ -773,10 +802,7 @@ static void test_receipts_email(void **state)
         assert_int_equal(take(&c, &again[i], "bounced", "5.7.1", "554 5.7.1 blocked as spam"),
                          HD_RCPT_APPLIED);
     }
-    hd_store_free(st);
-    hd_config_free(cfg);
-    free(cp);
-    free(dbp);
+    rctx_close(&x);
     char *stats = herald_out("stats", "m1", "--format", "json", NULL, NULL);
     assert_contains(stats, "\"bounced_hard\": 1");
     assert_contains(stats, "\"bounced_soft\": 1");
@@ -813,39 +839,18 @@ static void test_receipts_email(void **state)
 static void test_receipts_bounce_hard_counts(void **state)
 {
     (void)state;
-    const char *src = getenv("HERALD_SRC");
-    char conf[2048];
-    snprintf(conf, sizeof conf,
-             "[herald]\ndatabase = %s\ntemplates = tpl\n"
-             "[serve]\npublic_url = http://127.0.0.1:8025\nsecret_file = var/herald.secret\n"
-             "[receipts]\nbounce_rules = %s/etc/bounce-rules.tsv\n",
-             db, src);
-    write_file("h.conf", conf);
-    write_file("tpl/mail.tmpl", "description: mail\ncategory: marketing\n"
-                                "from: Acme <hello@example.com>\n\n--- email.subject\nNews\n"
-                                "--- email.text\nNews. Unsubscribe: {{ unsubscribe_url }}\n");
-    write_file("e.csv", "id,email\ne1,soft-hard@example.com\ne2,hard-soft@example.com\n"
-                        "e3,soft-soft@example.com\n");
-    TU_HERALD_OK(dir, "contacts", "import", "e.csv");
-    TU_HERALD_OK(dir, "segment", "define", "mail", "email exists");
-    TU_HERALD_OK(dir, "campaign", "create", "m1", "--segment", "mail", "--template", "mail",
-                 "--channels", "email", "--now");
-    TU_HERALD_OK(dir, "send", "m1", "--wait", "30s");
+    static const char *const names[] = {"m1"};
+    mail_setup("",
+               "id,email\ne1,soft-hard@example.com\ne2,hard-soft@example.com\n"
+               "e3,soft-soft@example.com\n",
+               names, 1);
     struct ref m[3], later[3];
     gateway_ids("e1", &m[0], 1);
     gateway_ids("e2", &m[1], 1);
     gateway_ids("e3", &m[2], 1);
-    char *cp = tu_path(dir, "h.conf"), *dbp = pg_uri ? hd_xstrdup(pg_uri) : tu_path(dir, "h.db");
-    struct hd_config *cfg = NULL;
-    struct hd_store *st = NULL;
-    struct hd_err e = {0};
-    if (hd_config_load(cp, &cfg, &e) < 0 ||
-        hd_store_open(dbp, &(struct hd_store_opts){0}, &st, &e) < 0)
-        fail_msg("%s", e.msg);
-    struct hd_receipt_ctx c = {.st = st,
-                               .cfg = cfg,
-                               .soft_bounce_limit = (int)cfg->receipts.soft_bounce_limit,
-                               .soft_bounce_window = cfg->receipts.soft_bounce_window};
+    struct rctx x;
+    rctx_open(&x);
+    struct hd_receipt_ctx c = x.c;
     /* each message's second bounce, another report under its own id */
     static const char *const first[] = {"4.2.2", "5.1.1", "4.2.2"};
     static const char *const second[] = {"5.1.1", "4.2.2", "4.2.2"};
@@ -855,10 +860,7 @@ static void test_receipts_bounce_hard_counts(void **state)
         assert_int_equal(take(&c, &m[i], "bounced", first[i], "bounce"), HD_RCPT_APPLIED);
         assert_int_equal(take(&c, &later[i], "bounced", second[i], "bounce"), HD_RCPT_APPLIED);
     }
-    hd_store_free(st);
-    hd_config_free(cfg);
-    free(cp);
-    free(dbp);
+    rctx_close(&x);
     /* the hard bounce suppresses the address at once, whichever came
      * first (after the soft one, whose move made the message bounced, it
      * was ignored whole: a review found it); two soft ones do not */
