@@ -7,6 +7,10 @@
  * attribute types before each, which hd_store_open is given by its
  * postgresql:// URI. The store is read back only through its own
  * functions, so a case is the same text on both engines. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "testboth.h"
 
 #include "herald/dbcopy.h"
@@ -227,6 +231,28 @@ static void test_import_skip_invalid(void **state)
     assert_false(tu_exists(p));
     free(p);
     free(msgs);
+
+    /* rejects into a path that is no file (/dev/null, a pipe) are written
+     * to it: the temporary was renamed over it (a review's --rejects
+     * /dev/null, run as root, made /dev/null a file); a pipe here, read
+     * by the test, so that no machine's /dev/null is at stake */
+    char *fifo = tu_path(fx->dir, "rej.pipe");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDWR | O_NONBLOCK); /* a reader, so writing does not wait */
+    assert_true(rd >= 0);
+    struct hd_import_opts o3 = {.skip_invalid = true, .rejects_path = fifo};
+    assert_int_equal(run(fx, "p.csv", "id,email\ny,bad\n", &o3, &res, &e, &msgs), 0);
+    assert_int_equal(res.rejected, 1);
+    struct stat sb;
+    assert_int_equal(stat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    char got[512] = "";
+    ssize_t n = read(rd, got, sizeof got - 1);
+    assert_true(n > 0);
+    assert_non_null(strstr(got, "2,field 'email': 'bad' is not an email address"));
+    close(rd);
+    free(fifo);
+    free(msgs);
 }
 
 static void test_import_dry_run(void **state)
@@ -286,6 +312,16 @@ static void test_import_types(void **state)
     assert_contains(msgs, "t2.csv:2: field 'age': 'old' is not a number (the attribute's type is "
                           "number)");
     free(msgs);
+
+    /* a declaration cannot change a recorded type: it did, silently, and
+     * "high" was stored under a number attribute */
+    struct hd_import_opts o6 = {.types = "age=string", .hints = cli_hints};
+    assert_int_equal(run(fx, "t6.csv", "id,age\nd,high\n", &o6, &res, &e, &msgs), HD_E_USAGE);
+    assert_string_equal(e.msg, "--types: attribute 'age' is recorded as number, not string: every "
+                               "stored value of an attribute has one type (use another attribute "
+                               "name)");
+    free(msgs);
+    assert_int_equal(hd_store_contact_get(fx->st, "d", &c, NULL), HD_E_NOTFOUND);
 
     /* bad --types */
     struct hd_import_opts o3 = {.types = "age=colour", .hints = cli_hints};

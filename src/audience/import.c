@@ -88,7 +88,7 @@ struct imp {
     struct hd_import_result *res;
     struct hd_buf json, reason, rejrow;
     FILE *rej;
-    char rej_tmp[4200];
+    char rej_tmp[4200]; /* "" when rej is the rejects path itself (not a file) */
     unsigned listed;
     bool jsonl;
     /* normal forms of the current row */
@@ -247,6 +247,14 @@ static int parse_types(struct imp *im, const char *spec, struct hd_err *err)
         char too_many[200];
         if (!a && !(a = attr_new(im, item, too_many, sizeof too_many)))
             return hd_err_set(err, HD_E_USAGE, "%s: %s", opt, too_many);
+        /* every stored value of an attribute has its one recorded type: a
+         * declaration cannot change it (it did, silently, and rules then
+         * compared "high" with numbers: a review found it) */
+        if (a->recorded && a->type != t)
+            return hd_err_set(err, HD_E_USAGE,
+                              "%s: attribute '%s' is recorded as %s, not %s: every stored value "
+                              "of an attribute has one type (use another attribute name)",
+                              opt, item, type_names[a->type], type_names[t]);
         a->type = t;
         a->declared = true;
         p += n + (comma != NULL);
@@ -1233,17 +1241,34 @@ static int open_rejects(struct imp *im, struct hd_err *err)
     else
         snprintf(res->rejects, sizeof res->rejects, "%s.rejected.%s", im->name,
                  im->jsonl ? "jsonl" : "csv");
-    snprintf(im->rej_tmp, sizeof im->rej_tmp, "%s.tmp", res->rejects);
-    /* 0600 like the database: the rows hold contacts' addresses */
-    int fd = open(im->rej_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0 && (fchmod(fd, 0600) < 0 || !(im->rej = fdopen(fd, "wb")))) {
+    /* a path that is there and no file (/dev/null, a pipe) is written
+     * as it is: the temporary renamed over it replaced the device (as
+     * root, /dev/null became a file of rejected contacts) */
+    struct stat sb;
+    int fd;
+    if (stat(res->rejects, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        im->rej_tmp[0] = '\0';
+        fd = S_ISDIR(sb.st_mode) ? (errno = EISDIR, -1)
+                                 : open(res->rejects, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    } else {
+        snprintf(im->rej_tmp, sizeof im->rej_tmp, "%s.tmp", res->rejects);
+        /* 0600 like the database: the rows hold contacts' addresses */
+        fd = open(im->rej_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0 && fchmod(fd, 0600) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            fd = -1;
+        }
+    }
+    if (fd >= 0 && !(im->rej = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
         errno = e;
     }
     if (!im->rej)
-        return hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s", im->rej_tmp,
-                          strerror(errno));
+        return hd_err_set(err, HD_E_IO, "cannot write rejects file '%s': %s",
+                          im->rej_tmp[0] ? im->rej_tmp : res->rejects, strerror(errno));
     return 0;
 }
 
@@ -1270,7 +1295,8 @@ static int finish(struct imp *im, struct hd_err *err)
     if (im->rej) {
         int bad = fclose(im->rej) != 0;
         im->rej = NULL;
-        if (bad || (res->rejected ? rename(im->rej_tmp, res->rejects) : remove(im->rej_tmp)) != 0)
+        if (bad || (im->rej_tmp[0] && (res->rejected ? rename(im->rej_tmp, res->rejects)
+                                                      : remove(im->rej_tmp)) != 0))
             return hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", res->rejects,
                               strerror(errno));
         if (!res->rejected)
@@ -1351,7 +1377,8 @@ out:
         hd_store_import_end(im.sim, false, NULL, NULL, NULL);
     if (im.rej) {
         fclose(im.rej);
-        remove(im.rej_tmp);
+        if (im.rej_tmp[0])
+            remove(im.rej_tmp);
         res->rejects[0] = '\0';
     }
     if (f && f != raw)

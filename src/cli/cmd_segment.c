@@ -26,8 +26,9 @@ static const char segment_usage[] =
     "  days_since(last_active) >= 30 and plan in (\"gold\", \"silver\")\n"
     "(see the README for the language). define checks it against the attribute\n"
     "types that imports recorded; --replace changes an existing segment. define\n"
-    "and count refuse an attribute no contact has had, unless --allow-unknown\n"
-    "(an attribute still to come). sample picks members at random; export\n"
+    "and count --expr refuse an attribute no contact has had, unless\n"
+    "--allow-unknown (an attribute still to come); a segment defined with it is\n"
+    "counted as it is. sample picks members at random; export\n"
     "streams every member in import order.\n";
 
 /* The rule of NAME or of --expr, parsed; exactly one must be given. */
@@ -305,8 +306,11 @@ static int members_cmd(struct hd_ctx *ctx, int argc, char **argv, const char *wh
     if (cli_ready(&rc) < 0)
         return rc;
     struct hd_seg_node *ast = NULL;
-    /* count refuses an unknown attribute; sample and export read what is */
-    rc = load(ctx, expr ? NULL : argv[i], expr, sample || export || a.allow_unknown, &ast, cmd);
+    /* count --expr refuses an unknown attribute; a stored rule passed that
+     * check, or was allowed past it, when it was defined; sample and export
+     * read what is */
+    rc = load(ctx, expr ? NULL : argv[i], expr, sample || export || a.allow_unknown || !expr, &ast,
+              cmd);
     if (rc != EXIT_OK)
         return rc;
     struct hd_err err = {0};
