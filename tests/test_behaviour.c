@@ -1316,15 +1316,32 @@ static long long count_of(const char *expr)
  * 0 smaller (1), r4 3 (2), r2 4 (3). Monetary: r2 0 (1), r3 1 (1), r1 and
  * r5 2 (2), r4 4 (3). A first run on logins scores r6; the purchase run
  * takes that off. */
+/* A folder of its own for an RFM test, its h.conf on a database of its
+ * own on PostgreSQL (*uri, and name for tu_pg_drop; NULL on SQLite). */
+static char *rfm_dir(char name[64], char **uri)
+{
+    char *rdir = tu_tmpdir(), *p = tu_path(rdir, "h.conf"), text[512];
+    *uri = pg_uri ? tu_pg_db(name) : NULL;
+    snprintf(text, sizeof text, "[herald]\ndefault_region = US\n%s%s%s", *uri ? "database = " : "",
+             *uri ? *uri : "", *uri ? "\n" : "");
+    tu_write(p, text);
+    free(p);
+    return rdir;
+}
+
+static void rfm_dir_free(char *rdir, const char *name, char *uri)
+{
+    tu_rmdir(rdir);
+    if (uri) {
+        tu_pg_drop(name);
+        free(uri);
+    }
+}
+
 static void test_behaviour_rfm(void **state)
 {
     (void)state;
-    char *rdir = tu_tmpdir(), *p = tu_path(rdir, "h.conf"), text[512], name[64];
-    char *uri = pg_uri ? tu_pg_db(name) : NULL; /* a database of its own on PostgreSQL */
-    snprintf(text, sizeof text, "[herald]\ndefault_region = US\n%s%s%s", uri ? "database = " : "",
-             uri ? uri : "", uri ? "\n" : "");
-    tu_write(p, text);
-    free(p);
+    char name[64], *uri, *rdir = rfm_dir(name, &uri), *p;
     p = tu_path(rdir, "c.csv");
     tu_write(p, "id,email\nr1,r1@x.org\nr2,r2@x.org\nr3,r3@x.org\nr4,r4@x.org\nr5,r5@x.org\n"
                 "r6,r6@x.org\n");
@@ -1381,11 +1398,37 @@ static void test_behaviour_rfm(void **state)
     p = tu_path(rdir, "var/herald.db");
     assert_int_equal(tu_exists(p), !uri); /* the run was on the engine meant */
     free(p);
-    tu_rmdir(rdir);
-    if (uri) {
-        tu_pg_drop(name);
-        free(uri);
-    }
+    rfm_dir_free(rdir, name, uri);
+}
+
+/* An import that recorded a score's name as another type: rfm refuses and
+ * changes nothing (it stored numbers under the text attribute, and every
+ * layer's count was then refused). */
+static void test_behaviour_rfm_taken(void **state)
+{
+    (void)state;
+    char name[64], *uri, *rdir = rfm_dir(name, &uri), *p = tu_path(rdir, "c.jsonl");
+    tu_write(p, "{\"id\":\"a\",\"rfm_r\":\"x\"}\n{\"id\":\"b\"}\n");
+    free(p);
+    p = tu_path(rdir, "e.csv");
+    tu_write(p, "contact,event,time,amount\nb,purchase,2026-11-20,10\na,purchase,2026-11-01,5\n");
+    free(p);
+    setenv("HERALD_NOW", NOW_ISO, 1);
+    TU_HERALD_OK(rdir, "init");
+    TU_HERALD_OK(rdir, "contacts", "import", "c.jsonl");
+    TU_HERALD_OK(rdir, "events", "import", "e.csv");
+    struct tu_run r;
+    tu_herald(&r, rdir, NULL, "segment", "rfm", "--event", "purchase", "--value", "amount", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "attribute 'rfm_r' is recorded as string: segment rfm stores numbers");
+    tu_run_release(&r);
+    tu_herald(&r, rdir, NULL, "segment", "count", "--expr", "rfm_r = \"x\"", NULL);
+    assert_string_equal(r.out, "1\n");
+    tu_run_release(&r);
+    tu_herald(&r, rdir, NULL, "segment", "list", NULL);
+    assert_null(strstr(r.out, "rfm_important_value"));
+    tu_run_release(&r);
+    rfm_dir_free(rdir, name, uri);
 }
 
 /* Properties from a "properties" column; a bad one stops the import with
@@ -1464,6 +1507,7 @@ int main(void)
         cmocka_unit_test(test_behaviour_text),
         cmocka_unit_test(test_behaviour_local_today),
         cmocka_unit_test(test_behaviour_rfm),
+        cmocka_unit_test(test_behaviour_rfm_taken),
     };
     /* every case with a store again, on PostgreSQL, in the same order (the
      * generator's sequence follows it): the group's own store, one more
@@ -1479,6 +1523,7 @@ int main(void)
         {"test_behaviour_text_pg", test_behaviour_text, NULL, NULL, NULL},
         {"test_behaviour_local_today_pg", test_behaviour_local_today, NULL, NULL, NULL},
         {"test_behaviour_rfm_pg", test_behaviour_rfm, NULL, NULL, NULL},
+        {"test_behaviour_rfm_taken_pg", test_behaviour_rfm_taken, NULL, NULL, NULL},
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     return rc | cmocka_run_group_tests(tests_pg, setup_pg, teardown);

@@ -194,17 +194,43 @@ static int run(struct hd_store *st, const char *sql, const char *text, int64_t *
     return rc;
 }
 
+/* An error when an import recorded one of the score attributes as another
+ * type: the scores would be numbers under a string attribute, and every
+ * rule on them refused (a review found rfm_r imported as text did that). */
+static int types_free(struct hd_store *st, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT name, type FROM attributes WHERE name IN ('rfm_r', 'rfm_f', "
+                           "'rfm_m', 'rfm_at') AND type <> CASE name WHEN 'rfm_at' THEN 'date' "
+                           "ELSE 'number' END ORDER BY name LIMIT 1",
+                           &s, err);
+    int step = rc < 0 ? rc : hd_db_step(s, err);
+    if (step == 1)
+        rc = hd_err_set(err, HD_E_INVALID,
+                        "attribute '%s' is recorded as %s: segment rfm stores numbers in rfm_r, "
+                        "rfm_f and rfm_m and a date in rfm_at; import that attribute under "
+                        "another name",
+                        hd_db_col_text(s, 0), hd_db_col_text(s, 1));
+    else if (step < 0)
+        rc = step;
+    hd_db_finalize(s);
+    return rc;
+}
+
 /* The old scores off the contacts not scored now (the others get new
  * ones), when scores were ever stored (the attributes table says), then
- * the new ones on. */
+ * the new ones on, their types recorded. */
 static int set_contacts(struct hd_store *st, const struct rfm_sql *q, const char *at,
                         int64_t *scored, struct hd_err *err)
 {
     int64_t known = 0;
     int rc = hd_db_query_int64(st->conn, "SELECT count(*) FROM attributes WHERE name = 'rfm_r'",
                                &known, err);
+    if (rc == 0 && known)
+        rc = run(st, q->take_off, NULL, NULL, err);
     if (rc == 0)
-        rc = run(st, known ? q->take_off : attrs_sql, NULL, NULL, err);
+        rc = run(st, attrs_sql, NULL, NULL, err);
     if (rc == 0)
         rc = run(st, q->set, at, scored, err);
     return rc;
@@ -221,6 +247,8 @@ int hd_store_rfm(struct hd_store *st, const struct hd_rfm_opts *o, int64_t *scor
     snprintf(path, sizeof path, q->path, o->value);
     hd_time_format_iso(o->now, at, sizeof at);
     if ((rc = hd_store_bulk(st, 131072, err)) < 0 || (rc = hd_store_begin(st, err)) < 0)
+        goto out;
+    if ((rc = types_free(st, err)) < 0)
         goto out;
     if ((rc = read_values(st, q, o, path, &rows, err)) < 0 ||
         (rc = write_scores(st, q, &rows, o->scores, high, err)) < 0 ||
