@@ -1,6 +1,7 @@
 /* test_audit: the statistics' arithmetic: the two-proportion z-test
  * against values worked out by hand, and the latency histogram's buckets
  * and percentiles. (The commands are tested end to end in test_campaign.) */
+#include <jansson.h>
 #include <math.h>
 
 #include "testutil.h"
@@ -48,6 +49,24 @@ static void test_ztest(void **state)
     hd_ztest(0, 100, 0, 100, &t);
     assert_false(t.ok);
     assert_true(t.p1 == 0 && t.p2 == 0);
+}
+
+/* Both groups converted all: no test, so no p (it was 0.0 in json and
+ * csv, and "p < 0.001" in the sentence, which a reader takes for
+ * significant: a review found it on an event everyone has). */
+static void test_goal_nothing_to_test(void **state)
+{
+    (void)state;
+    char b_name[] = "b", hold_name[] = "holdout";
+    struct hd_goal_row rows[] = {{b_name, 150, 150}, {hold_name, 200, 200}};
+    struct hd_goal g = {rows, 2};
+    json_t *j = hd_goal_json(&g, "app_open", 7 * 86400);
+    json_t *b = json_array_get(json_object_get(j, "groups"), 0);
+    assert_true(json_is_null(json_object_get(b, "p_value")));
+    assert_true(json_is_null(json_object_get(b, "z")));
+    const char *line = json_string_value(json_object_get(b, "summary"));
+    assert_non_null(strstr(line, "+0.0 points, p = n/a (no difference to test)"));
+    json_decref(j);
 }
 
 static void test_latency(void **state)
@@ -112,6 +131,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ztest),
+        cmocka_unit_test(test_goal_nothing_to_test),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_why_step),
     };

@@ -735,6 +735,14 @@ static void test_campaign_cli(void **state)
         {{BASE, "sms", "--local-time", "25:00", NULL}, 2, "--local-time: '25:00' is not HH:MM"},
         {{BASE, "sms", "--at", "tomorrow", NULL}, 2, "--at: 'tomorrow' is not an ISO 8601 time"},
         {{BASE, "sms", "--now", "--on", "2026-12-01", NULL}, 2, "--on goes with --local-time"},
+        /* a date past in every zone fired at once (HERALD_NOW is 11-22 10:00Z) */
+        {{BASE, "sms", "--local-time", "09:00", "--on", "2026-11-20", NULL},
+         2,
+         "--on 2026-11-20 --local-time 09:00 has passed in every zone"},
+        /* stats reports the holdout and no variant under these names */
+        {{BASE, "sms", "--now", "--variants", "holdout=50,b=50", NULL},
+         2,
+         "--variants: 'holdout' is the name of a group stats reports"},
         {{BASE, "sms", "--every", "0 9 * * 1", "--tz", "Mars/Olympus", NULL}, 2, "--tz:"},
         {{"campaign", "create", "c1", "--segment", "nope", "--template", "recall", "--channels",
           "sms", "--now", NULL},
@@ -1034,6 +1042,46 @@ static void assert_retry_after(const char *answers, const char *suffix, int64_t 
  * tell each case; a deleted contact keeps its rows under a pseudonym with
  * its number erased; pruning every row leaves the statistics unchanged;
  * conversions per variant match the contacts' groups. */
+/* The "at" of each row log prints for args (jsonl), n of them at most. */
+static size_t log_ats(const char *const *args, char ats[][40], size_t max)
+{
+    struct tu_run r;
+    size_t n = 0;
+    tu_herald(&r, dir, NULL, "log", "--format", "jsonl", "--oldest-first", args[0], args[1], NULL);
+    assert_int_equal(r.status, 0);
+    for (char *line = r.out; *line && n < max;) {
+        char *nl = strchr(line, '\n');
+        json_t *o = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, NULL);
+        assert_non_null(o);
+        snprintf(ats[n++], 40, "%s", json_string_value(json_object_get(o, "at")));
+        json_decref(o);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    tu_run_release(&r);
+    return n;
+}
+
+/* --since and --until read a time to the millisecond, as log prints it:
+ * whole seconds before, so rows of --since's second but before it came
+ * (a review found it). From the middle row's time: --since gives it and
+ * those after, --until those before. */
+static void check_log_ms(void)
+{
+    static char all[64][40], got[64][40];
+    size_t n = log_ats((const char *[]){NULL, NULL}, all, 64), mid = n / 2;
+    assert_true(n > 4);
+    size_t first = mid; /* the first row at the middle row's time */
+    while (first > 0 && strcmp(all[first - 1], all[mid]) == 0)
+        first--;
+    size_t k = log_ats((const char *[]){"--since", all[mid]}, got, 64);
+    if (k != n - first || strcmp(got[0], all[mid]) != 0)
+        fail_msg("log --since %s: %zu rows from %s, want %zu from it", all[mid], k, got[0],
+                 n - first);
+    k = log_ats((const char *[]){"--until", all[mid]}, got, 64);
+    if (k != first || (k && strcmp(got[k - 1], all[mid]) >= 0))
+        fail_msg("log --until %s: %zu rows, want %zu", all[mid], k, first);
+}
+
 static void test_audit(void **state)
 {
     (void)state;
@@ -1172,6 +1220,7 @@ static void test_audit(void **state)
                      a[3] ? a[3] : "", lines, filters[i].rows, r.out);
         tu_run_release(&r);
     }
+    check_log_ms();
     static const char *const dump[][2] = {{"csv", "log.csv"}, {"jsonl", "log.jsonl"}};
     for (int i = 0; i < 2; i++) {
         tu_herald(&r, dir, NULL, "log", "--format", dump[i][0], "--oldest-first", NULL);

@@ -372,6 +372,21 @@ static void test_valid_iso_time(void **state)
         if (hd_time_parse_iso(bad[i], &t, NULL) == 0)
             fail_msg("'%s' accepted", bad[i]);
     }
+    /* to the millisecond: the fraction's first three digits */
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ms[] = {{"2026-11-22T12:00:05.554Z", 1795348805554},
+              {"2026-11-22T12:00:05.5Z", 1795348805500},
+              {"2026-11-22T12:00:05.0559Z", 1795348805055},
+              {"2026-11-22T12:00:05Z", 1795348805000},
+              {"2026-11-22T13:00:05.5+01:00", 1795348805500},
+              {"2026-11-22", 1795305600000}};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        int64_t t;
+        if (hd_time_parse_iso_ms(ms[i].in, &t, NULL) != 0 || t != ms[i].ms)
+            fail_msg("'%s': got %lld ms, want %lld", ms[i].in, (long long)t, (long long)ms[i].ms);
+    }
     char buf[32];
     hd_time_format_iso(1709208000, buf, sizeof buf);
     assert_string_equal(buf, "2024-02-29T12:00:00Z");

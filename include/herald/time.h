@@ -42,6 +42,8 @@ enum hd_time_kind {
 /* Parses YYYY-MM-DD, or YYYY-MM-DD(T| )HH:MM[:SS[.frac]][Z|(+|-)HH[:]MM].
  * A date-time without an offset is taken as UTC. *kind may be NULL. */
 int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind);
+/* The same in milliseconds, a fraction's first three digits kept. */
+int hd_time_parse_iso_ms(const char *s, int64_t *out_ms, enum hd_time_kind *kind);
 /* Formats as YYYY-MM-DDTHH:MM:SSZ into buf (at least 21 bytes). */
 void hd_time_format_iso(int64_t t, char *buf, unsigned size);
 /* Formats as YYYY-MM-DD into buf (at least 11 bytes). */

@@ -67,6 +67,8 @@ static void sentence(const char *group, bool variants, const struct hd_ztest *t,
     fmt_p(t->p, p, sizeof p);
     if (few)
         snprintf(p, sizeof p, "p = n/a (too few)");
+    else if (!t->ok) /* both all or none: no test (it read p < 0.001) */
+        snprintf(p, sizeof p, "p = n/a");
     int len = variants ? snprintf(buf, size, "variant %s converted", group)
                        : snprintf(buf, size, "the campaign's messages converted");
     if (len < 0 || (size_t)len >= size)
@@ -90,8 +92,10 @@ static bool against(json_t *o, const struct hd_goal_row *r, const struct hd_goal
     sentence(r->group, variants, &t, few, line, sizeof line);
     json_object_set_new(o, "lift_points", json_real(100 * t.diff));
     json_object_set_new(o, "lift_relative", isnan(t.lift) ? json_null() : json_real(t.lift));
-    json_object_set_new(o, "z", json_real(t.z));
-    json_object_set_new(o, "p_value", json_real(t.p));
+    /* no test when both groups converted all or none: null, not a p of 0
+     * that a reader takes for significant */
+    json_object_set_new(o, "z", t.ok ? json_real(t.z) : json_null());
+    json_object_set_new(o, "p_value", t.ok ? json_real(t.p) : json_null());
     json_object_set_new(o, "too_few", json_boolean(few));
     json_object_set_new(o, "ci95_points", json_pack("[f, f]", 100 * t.lo, 100 * t.hi));
     json_object_set_new(o, "summary", json_string(line));

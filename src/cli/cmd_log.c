@@ -103,11 +103,9 @@ void cmd_log_end(struct cmd_log_out *o)
 
 int cmd_parse_when(struct hd_ctx *ctx, const char *s, int64_t *ms)
 {
-    int64_t t, secs;
-    if (hd_time_parse_iso(s, &t, NULL) == 0) {
-        *ms = t * 1000;
+    int64_t secs;
+    if (hd_time_parse_iso_ms(s, ms, NULL) == 0) /* to the millisecond log prints */
         return 0;
-    }
     if (hd_units_duration(s, &secs, NULL) == 0) {
         *ms = (hd_clock_now(&ctx->clock) - secs) * 1000;
         return 0;

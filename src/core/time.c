@@ -138,10 +138,12 @@ static bool digits(const char **p, int n, int *out)
     return true;
 }
 
-int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
+/* hd_time_parse_iso, and the fraction's milliseconds in *msec */
+static int parse_iso(const char *s, int64_t *out, int *msec, enum hd_time_kind *kind)
 {
     const char *p = s;
     int y, mo, d, h = 0, mi = 0, se = 0;
+    *msec = 0;
     if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
         !digits(&p, 2, &d))
         return HD_E_PARSE;
@@ -167,8 +169,8 @@ int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
             p++;
             if (!isdigit((unsigned char)*p))
                 return HD_E_PARSE;
-            while (isdigit((unsigned char)*p))
-                p++; /* fractions of a second are dropped */
+            for (int scale = 100; isdigit((unsigned char)*p); p++, scale /= 10)
+                *msec += (*p - '0') * scale; /* milliseconds: finer is dropped */
         }
     }
     if (h > 23 || mi > 59 || se > 60)
@@ -192,6 +194,21 @@ int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
     if (kind)
         *kind = HD_TIME_DATETIME;
     return 0;
+}
+
+int hd_time_parse_iso(const char *s, int64_t *out, enum hd_time_kind *kind)
+{
+    int msec;
+    return parse_iso(s, out, &msec, kind);
+}
+
+int hd_time_parse_iso_ms(const char *s, int64_t *out_ms, enum hd_time_kind *kind)
+{
+    int64_t t;
+    int msec, rc = parse_iso(s, &t, &msec, kind);
+    if (rc == 0)
+        *out_ms = t * 1000 + msec;
+    return rc;
 }
 
 static char *put2(char *p, unsigned v)

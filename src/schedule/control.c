@@ -163,6 +163,16 @@ static int check_template(const struct hd_config *cfg, struct hd_campaign *c, bo
         size_t n;
         char *buf = hd_xstrdup(c->variants);
         rc = hd_variants_parse(c->variants, buf, cuts, 16, &n, err);
+        /* stats and the goal report group the held-out messages as
+         * "holdout" and those without a variant as "-": a variant so named
+         * merged with them, and the lift compared b with the mix */
+        for (size_t v = 0; rc == 0 && v < n; v++)
+            if (strcmp(cuts[v].name, "holdout") == 0 || strcmp(cuts[v].name, "-") == 0)
+                rc = hd_err_set(err, HD_E_USAGE,
+                                "--variants: '%s' is the name of a group stats reports (the "
+                                "holdout, or messages without a variant): name the variant "
+                                "otherwise",
+                                cuts[v].name);
         /* one variant may be the control, with the base parts; the others
          * need parts of their own, or they would be the control too */
         const char *base = NULL;
