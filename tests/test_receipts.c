@@ -501,6 +501,9 @@ static void check_audit(void)
     st = herald_out("stats", "wave1", "--by", "provider", "--format", "csv");
     assert_contains(st, "stats,sms,delivered,1\r\n");
     assert_contains(st, "stats,sms,undelivered,2\r\n");
+    /* targeted is not split by provider: empty, not the 0 it read */
+    assert_contains(st, "stats,all,targeted,3\r\n");
+    assert_contains(st, "stats,sms,targeted,\r\n");
     free(st);
 }
 

@@ -28,6 +28,9 @@ struct hd_stats_reasons { /* by count, most first, then by word */
 
 struct hd_stats_group {
     char *name;
+    /* a group by provider or day: targeted, held out and pending are not
+     * split so (a message waiting has no provider or day), and read none */
+    bool no_counts;
     int64_t targeted, held_out, pending, sent, failed, skipped, deferred, retries, throttled;
     int64_t attempts; /* requests to gateways */
     /* what receipts said of the sent ones */

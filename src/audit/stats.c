@@ -46,6 +46,8 @@ static struct hd_stats_group *group(struct hd_stats *s, const char *name)
     struct hd_stats_group *g = &s->groups[s->n++];
     memset(g, 0, sizeof *g);
     g->name = hd_xstrdup(name);
+    /* groups[0] is "all", made first */
+    g->no_counts = s->n > 1 && (s->by == HD_BY_PROVIDER || s->by == HD_BY_DAY);
     return g;
 }
 

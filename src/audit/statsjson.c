@@ -20,8 +20,11 @@ static void metrics(const struct hd_stats_group *g, struct hd_stats_metrics *out
         PUT(out->names[k], (r).v[i].n);                                                            \
     }
     PUT("targeted", g->targeted);
+    m[n - 1].none = g->no_counts; /* they read 0 in every group: a review found it */
     PUT("held_out", g->held_out);
+    m[n - 1].none = g->no_counts;
     PUT("pending", g->pending);
+    m[n - 1].none = g->no_counts;
     PUT("sent", g->sent);
     PUT("delivered", g->delivered);
     PUT("undelivered", g->undelivered);
