@@ -268,6 +268,23 @@ static void test_checks(void **state)
          .sent = {{T0 - 2 * DAY - 3600, 9, MK, S, 117}, {T0 - 3600, 9, MK, S, 118}}, .nsent = 2,
          .state = HD_ST_CAPPED, .channel = S,
          .reason = "cap marketing.sms = 1/1d reached (1 sent in the window)"},
+        /* two rules reached: the one that frees last holds the message, and
+         * the words, the due time and the detail are all that rule's,
+         * whichever order the rules come in */
+        {.what = "two caps reached: the category's frees last",
+         .conf_extra = "[caps]\non_cap = defer\nmarketing = 2/7d\nmarketing.sms = 1/1d\n",
+         .category = MK, .channels = {S}, .nchannels = 1, .phone = "+15550001117",
+         .sent = {{T0 - DAY - 3600, 9, MK, S, 130}, {T0 - 3600, 9, MK, S, 131}}, .nsent = 2,
+         .state = HD_ST_DEFERRED, .channel = S, .not_before = T0 + 6 * DAY - 3600,
+         .reason = "cap marketing = 2/7d reached (2 sent in the window); "
+                   "free at 2026-11-28T11:00:00Z"},
+        {.what = "two caps reached: the channel's frees last",
+         .conf_extra = "[caps]\nmarketing.sms = 1/7d\nmarketing = 2/1d\n", .category = MK,
+         .channels = {S}, .nchannels = 1, .phone = "+15550001117",
+         .sent = {{T0 - 2 * DAY, 9, MK, S, 132}, {T0 - 3600, 9, MK, E, 133},
+                  {T0 - 1800, 8, MK, S, 134}}, .nsent = 3, .state = HD_ST_CAPPED, .channel = S,
+         .reason = "cap marketing.sms = 1/7d reached (2 sent in the window); "
+                   "free at 2026-11-29T11:30:00Z"},
         {.what = "a send a whole window old does not count",
          .conf_extra = "[caps]\nmarketing = 2/7d\n", .category = MK, .channels = {E},
          .nchannels = 1, .email = "a@x.example",
@@ -329,6 +346,8 @@ static void test_checks(void **state)
         {"per-channel cap counts its own window", "capped", "{\"earlier\": [118]}"},
         {"a send a whole window old does not count", "capped", "{\"earlier\": [120, 121]}"},
         {"a send stamped ahead still counts", "capped", "{\"earlier\": [114]}"},
+        {"two caps reached: the category's frees last", "capped", "{\"earlier\": [130, 131]}"},
+        {"two caps reached: the channel's frees last", "capped", "{\"earlier\": [132, 134]}"},
         {"resend-after", "resend_after", "{\"earlier\": [115]}"},
         {"quiet hours in Tokyo", "quiet_hours", "{\"until\": \"2026-11-22T23:00:00Z\"}"},
         {"expired before any check", "expired", ""},

@@ -225,7 +225,8 @@ static bool counts_against(const struct hd_cap_rule *rule, const struct hd_claim
 }
 
 /* The rule reached: the n earlier messages that count against it (ids)
- * and when it frees, in the reason and the detail's "earlier". */
+ * and when it frees, in the reason and the detail's "earlier". Called for
+ * the binding rule alone, so the detail keeps one "earlier" key. */
 static void say_capped(const struct hd_cap_rule *rule, const int64_t *ids, size_t n, int64_t at,
                        struct hd_decision *d)
 {
@@ -244,33 +245,50 @@ static void say_capped(const struct hd_cap_rule *rule, const int64_t *ids, size_
              when);
 }
 
+/* The contact's earlier sends that count against the rule, their times
+ * and message ids (the first MAX_SENDS of them). */
+#define MAX_SENDS 512
+static size_t sends_against(const struct hd_cap_rule *rule, const struct hd_claimed *m, int64_t now,
+                            int64_t *times, int64_t *ids)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nsent && n < MAX_SENDS; i++)
+        if (counts_against(rule, m, i, now)) {
+            times[n] = m->sent[i].at;
+            ids[n++] = m->sent[i].message;
+        }
+    return n;
+}
+
 /* Check 3: every cap rule for the category (on all channels or on the
- * chosen one), then the campaign's resend-after. A message's own
+ * chosen one), then the campaign's resend-after. Of the rules reached, the
+ * binding one is that which frees last (the first of those in the config
+ * on a tie): it alone decides when the message may go, so the reason, the
+ * due time and the detail's earlier messages are its own. A message's own
  * reservation does not count against it: one a stopped dispatcher left in
  * flight keeps it while it is queued again (it may have been sent). */
 static bool within_caps(const struct hd_config *cfg, const struct hd_campaign *c,
                         const struct hd_claimed *m, int64_t now, struct hd_decision *d)
 {
-    int64_t times[512], ids[512], free_at = 0;
+    int64_t times[MAX_SENDS], ids[MAX_SENDS], free_at = 0;
+    const struct hd_cap_rule *binding = NULL;
     char when[32];
     for (size_t r = 0; r < cfg->ncaps; r++) {
         const struct hd_cap_rule *rule = &cfg->caps[r];
         if (rule->category != c->category || (rule->channel >= 0 && rule->channel != d->channel))
             continue;
-        size_t n = 0;
-        for (size_t i = 0; i < m->nsent && n < 512; i++)
-            if (counts_against(rule, m, i, now)) {
-                times[n] = m->sent[i].at;
-                ids[n++] = m->sent[i].message;
-            }
+        size_t n = sends_against(rule, m, now, times, ids);
         int64_t at;
         if (hd_cap_allows(&rule->cap, times, n, now, &at))
             continue;
-        say_capped(rule, ids, n, at, d);
-        if (at > free_at)
+        if (!binding || at > free_at) {
+            binding = rule;
             free_at = at;
+        }
     }
-    if (free_at) {
+    if (binding) {
+        size_t n = sends_against(binding, m, now, times, ids);
+        say_capped(binding, ids, n, free_at, d);
         bool defer =
             cfg->on_cap == HD_ON_CAP_DEFER && (m->expires_at <= 0 || free_at < m->expires_at);
         d->state = defer ? HD_ST_DEFERRED : HD_ST_CAPPED;
