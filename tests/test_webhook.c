@@ -6,7 +6,8 @@
  * comes back, after the backoff (time moved with HERALD_NOW, no sleeps);
  * a herald killed with SIGKILL mid-request posts that one batch again and
  * no acknowledged one; events older than max_age expire, logged; a wrong
- * secret fails verification; herald run delivers beside the dispatcher;
+ * secret fails verification; herald run delivers beside the dispatcher,
+ * and a webhook new to it gets the events of its own first sends;
  * config errors carry file:line; webhook list|test print what they say.
  * The end-to-end story runs on a SQLite file, then on a PostgreSQL store,
  * where one case more holds a transaction with the lower ids open (libpq)
@@ -582,6 +583,96 @@ static void test_webhook_run_delivers(void **state)
     json_decref(log);
 }
 
+/* The sent events of the campaign named, in the receiver's log. */
+static int sent_of(json_t *log, const char *campaign)
+{
+    int n = 0;
+    size_t i, k;
+    json_t *rec, *ev;
+    json_array_foreach(log, i, rec)
+    {
+        json_array_foreach(json_object_get(rec, "events"), k, ev)
+        {
+            const char *c = json_string_value(json_object_get(ev, "campaign"));
+            n += strcmp(json_string_value(json_object_get(ev, "type")), "sent") == 0 && c &&
+                 strcmp(c, campaign) == 0;
+        }
+    }
+    return n;
+}
+
+/* A webhook herald run sees for the first time gets the events of the
+ * run's own work, however late its thread is: here a campaign due at the
+ * start, with the thread's first read of a cursor held back 1.5 s
+ * (tests/slow_first_cursor.c). The thread's first pass made the cursor,
+ * after the dispatcher had written the sends, and started past them: on
+ * a loaded machine test_apitok_send_inbox_pg lost its "sent" event so. */
+static void test_webhook_run_new_webhook(void **state)
+{
+    (void)state;
+    char *shim = tu_path(dir, "slow_first_cursor.so"),
+         *src = tu_src_path("tests/slow_first_cursor.c"), cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cc -shared -fPIC -O1 $(pkg-config --cflags libpq sqlite3) -o '%s' '%s' -ldl 2>&1 "
+             "&& echo built",
+             shim, src);
+    char *out = tu_sh(cmd);
+    assert_contains(out, "built");
+    free(out);
+    struct tu_server rx;
+    recv_start(&rx, SECRET, "0", "0");
+    char hooks[512];
+    snprintf(hooks, sizeof hooks,
+             "[webhook fresh]\nurl = http://127.0.0.1:%d/in\nsecret_file = wh.secret\n"
+             "events = sent\n",
+             rx.port);
+    conf(hooks);
+    setenv("HERALD_NOW", "2026-11-22T22:00:00Z", 1);
+    TU_HERALD_OK(dir, "campaign", "create", "first", "--segment", "all", "--template", "promo",
+                 "--channels", "email", "--now");
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *asan_was = asan ? hd_xstrdup(asan) : NULL, opts[512];
+    /* an ASan build wants its runtime first; the shim comes before it */
+    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+    setenv("LD_PRELOAD", shim, 1);
+    const char *args[] = {"run", NULL};
+    pid_t pid = tu_herald_spawn(dir, "run.log", args);
+    unsetenv("LD_PRELOAD");
+    if (asan_was)
+        setenv("ASAN_OPTIONS", asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(asan_was);
+    const char *sql = "SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id "
+                      "JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = r.campaign_id "
+                      "WHERE c.name = 'first' AND a.outcome = 'accepted'";
+    json_t *log = NULL;
+    int64_t sent = 0;
+    for (int i = 0; i < 400; i++) {
+        json_decref(log);
+        log = received();
+        sent = q1(sql);
+        if (sent > 0 && sent_of(log, "first") >= sent)
+            break;
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    assert_int_equal(tu_serve_stop(pid), 0);
+    tu_server_stop(&rx);
+    json_decref(log);
+    log = received();
+    sent = q1(sql);
+    assert_true(sent > 0);
+    assert_all_verified(log);
+    if (sent_of(log, "first") != sent)
+        fail_msg("the webhook new to herald run got %d of the %lld sends of its campaign",
+                 sent_of(log, "first"), (long long)sent);
+    json_decref(log);
+    free(shim);
+    free(src);
+}
+
 /* An erased contact's consent rows were the newest: the next opt-outs
  * take their ids again (SQLite's rowids; PostgreSQL's sequence does not
  * reuse them), and still arrive, under ids of their own. */
@@ -810,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_webhook_expired_logged),
         cmocka_unit_test(test_webhook_test_and_wrong_secret),
         cmocka_unit_test(test_webhook_run_delivers),
+        cmocka_unit_test(test_webhook_run_new_webhook),
         cmocka_unit_test(test_webhook_erasure_frees_ids),
     };
     /* the same story, in the same order, on a PostgreSQL store */
@@ -822,6 +914,7 @@ int main(void)
         {"test_webhook_test_and_wrong_secret_pg", test_webhook_test_and_wrong_secret, NULL, NULL,
          NULL},
         {"test_webhook_run_delivers_pg", test_webhook_run_delivers, NULL, NULL, NULL},
+        {"test_webhook_run_new_webhook_pg", test_webhook_run_new_webhook, NULL, NULL, NULL},
         {"test_webhook_erasure_frees_ids_pg", test_webhook_erasure_frees_ids, NULL, NULL, NULL},
         cmocka_unit_test(test_webhook_order_across_writers),
         cmocka_unit_test(test_webhook_other_database_holds_nothing),

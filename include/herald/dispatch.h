@@ -387,6 +387,11 @@ struct hd_webhook_sum {
     int64_t events, expired, batches, failures, busy; /* busy: held by another process */
     bool more; /* a webhook stopped at the pass's batch limit with work left */
 };
+/* Makes the cursor of every [webhook NAME] seen for the first time, as a
+ * pass would, and posts nothing: a process that then writes events (herald
+ * run, before it dispatches or serves) has them all delivered, where a
+ * first pass made after them would start past them. */
+int hd_webhook_begin(const struct hd_webhook_run *w, struct hd_err *err);
 /* One pass over every [webhook NAME]: each one whose next try is due
  * posts its batches (up to 50) until caught up or a try fails (then its
  * next try is set by the backoff, from retry_base doubling to retry_max,

@@ -14,7 +14,9 @@
  * and one more thread waits for the same stop flag, then stops it
  * gracefully while the dispatcher finishes its batch; the process exits
  * once both are done. A reload leaves the service as it is: [serve] keys
- * take effect at the next start. */
+ * take effect at the next start. The webhooks' thread (cmd_webhook.c)
+ * starts before either, its new webhooks' cursors made: every event of
+ * the run comes after them. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -328,13 +330,15 @@ int cmd_run(struct hd_ctx *ctx, int argc, char **argv)
     struct cli_bounces_poll bp;
     struct cli_webhooks wh;
     memset(&wh, 0, sizeof wh);
-    rc = args.serve ? serve_begin(ctx, args.listen, &b, &err) : 0;
+    /* the webhooks first: a new one's cursor must start before this run's
+     * first event, a message sent or a receipt or opt-out served */
+    rc = o.once ? 0 : cli_webhooks_start(ctx, &wh, &err);
+    if (rc == 0 && args.serve)
+        rc = serve_begin(ctx, args.listen, &b, &err);
     if (rc == 0 && !o.once)
         rc = cli_bounces_poll_start(ctx, &bp, &err);
     else
         memset(&bp, 0, sizeof bp);
-    if (rc == 0 && !o.once)
-        rc = cli_webhooks_start(ctx, &wh, &err);
     if (rc == 0)
         rc = cli_dispatch(ctx, &o, &v, &s, &err);
     cli_webhooks_stop(&wh);

@@ -6,7 +6,9 @@
  * every second until stopped. herald run's deliverer is here too: with
  * any [webhook NAME], a thread beside the dispatcher, on a store
  * connection of its own, runs a pass every second until the run stops,
- * with the configuration it started with (as the bounce poll does). */
+ * with the configuration it started with (as the bounce poll does); the
+ * new webhooks' cursors are made before the thread starts, so before the
+ * run writes its first event. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -241,6 +243,15 @@ int cli_webhooks_start(struct hd_ctx *ctx, struct cli_webhooks *wh, struct hd_er
     wh->cfg = ctx->cfg;
     wh->clock = ctx->clock;
     hd_clock_run(&wh->clock); /* HERALD_NOW: time passes from there, or no backoff would end */
+    /* the new webhooks' cursors now, before the caller dispatches or
+     * serves, not at the thread's first pass: that may come after this
+     * run's first events and would start past them */
+    struct hd_webhook_run w = {.st = wh->st, .cfg = wh->cfg, .log = &ctx->log, .clock = &wh->clock};
+    if ((rc = hd_webhook_begin(&w, err)) < 0) {
+        hd_store_free(wh->st);
+        wh->st = NULL;
+        return rc;
+    }
     if (pthread_create(&wh->th, NULL, deliver_main, wh) != 0) {
         hd_store_free(wh->st);
         wh->st = NULL;

@@ -15,7 +15,12 @@
  * the full delay, so receivers coming back are not hit all at once).
  * Everything lives in the database, so a crash or SIGKILL between the
  * POST and the acknowledgement posts that one batch again (the same
- * event ids: receivers dedupe), and nothing else. */
+ * event ids: receivers dedupe), and nothing else.
+ *
+ * A process that writes events itself (herald run) makes the cursors
+ * first (hd_webhook_begin), before it dispatches or serves: a first pass
+ * in a thread of its own, late on a loaded machine, would start them
+ * after events of that very run and pass them over for good. */
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -240,6 +245,20 @@ static int one_webhook(const struct hd_webhook_run *w, const struct hd_webhook_c
     }
     sum->more |= more; /* the limit, not the end: the caller goes on without a pause */
     return rc;
+}
+
+int hd_webhook_begin(const struct hd_webhook_run *w, struct hd_err *err)
+{
+    int64_t now_ms = hd_clock_now_ms(w->clock);
+    for (size_t i = 0; i < w->cfg->nwebhooks; i++) {
+        struct hd_wh_cursor c;
+        bool found;
+        int rc = hd_store_wh_cursor(w->st, w->cfg->webhooks[i].name, true, w->from_start, now_ms,
+                                    &c, &found, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 int hd_webhook_pass(const struct hd_webhook_run *w, struct hd_webhook_sum *sum, struct hd_err *err)
