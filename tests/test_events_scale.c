@@ -4,6 +4,12 @@
  * asserted here.
  *  - properties written from the columns without jansson read back as the
  *    same JSON values (numbers as numbers, text as text, sorted keys);
+ *  - a cell is a number by the rule of contacts' attributes, and stored as
+ *    the contact's attribute of that cell is ("007", "+44", "0x1A" text,
+ *    "1e3" 1000.0, 15 significant digits), with or without jansson (two
+ *    columns of one name), and JSON Lines' reals to 15 digits too;
+ *  - a time past 9999-12-31 (milliseconds, microseconds) is refused with
+ *    file:line and the unit it likely is, in CSV and JSON Lines alike;
  *  - rows are written sorted by contact, but of two equal events the first
  *    in the file is the one kept, and a second import adds nothing;
  *  - a bad row anywhere stops the import with file:line, nothing written;
@@ -123,25 +129,30 @@ static void test_events_scale_props(void **state)
         "c2,buy,2026-11-03T10:00:00Z,,S3,1e3, 5,+4,\n"
         "c2,buy,2026-11-04T10:00:00Z,,,,,,\n");
     TU_HERALD_OK(d, "events", "import", "ev.csv");
-    /* sorted keys, compact, empty cells left out, numbers as written */
+    /* sorted keys, compact, empty cells left out, numbers as contacts keep
+     * them (12.50 is 12.5) */
     assert_string_equal(props_at(d, "2026-11-01T10:00:00Z"),
-                        "{\"amount\":12.50,\"note\":\"n/a\",\"sku\":\"S1\",\"we\\\"ird\":\"x\"}");
-    /* 007 is the integer 7, a quoted cell with a tab is text, -0.25 a real */
+                        "{\"amount\":12.5,\"note\":\"n/a\",\"sku\":\"S1\",\"we\\\"ird\":\"x\"}");
+    /* 007 is text (not a JSON number, as for contacts), a quoted cell with
+     * a tab is text, -0.25 a real */
     json_t *o = NULL, *v;
     props_at(d, "2026-11-02T10:00:00Z");
     v = prop(&o, qbuf, "amount");
-    assert_true(json_is_integer(v) && json_integer_value(v) == 7);
+    assert_true(json_is_string(v));
+    assert_string_equal(json_string_value(v), "007");
     assert_string_equal(json_string_value(prop(&o, qbuf, "note")), "a \"q\"\tb");
     v = prop(&o, qbuf, "we\"ird");
     assert_true(json_is_real(v) && json_real_value(v) == -0.25);
-    /* 1e3 a real, " 5" and "+4" integers (strtoll reads them) */
+    /* 1e3 a real, " 5" the integer 5 (spaces aside, as contacts trim a
+     * cell), "+4" text (not a JSON number) */
     props_at(d, "2026-11-03T10:00:00Z");
     v = prop(&o, qbuf, "amount");
     assert_true(json_is_real(v) && json_real_value(v) == 1000.0);
     v = prop(&o, qbuf, "note");
     assert_true(json_is_integer(v) && json_integer_value(v) == 5);
     v = prop(&o, qbuf, "we\"ird");
-    assert_true(json_is_integer(v) && json_integer_value(v) == 4);
+    assert_true(json_is_string(v));
+    assert_string_equal(json_string_value(v), "+4");
     json_decref(o);
     /* no property at all: NULL, not {} (a file that is not UTF-8 is
      * refused whole: test_events_scale_bad_row) */
@@ -170,6 +181,139 @@ static void test_events_scale_props_dup_columns(void **state)
     TU_HERALD_OK(d, "events", "import", "ev.csv");
     assert_string_equal(Q(d, "SELECT props FROM events ORDER BY at"),
                         "{\"tag\":\"b\"}\n{\"tag\":\"a\"}");
+    tu_rmdir(d);
+}
+
+/* Cells against the number rule of contacts' attributes: each column one
+ * cell, and what it is stored as. */
+static const struct {
+    const char *col, *cell, *json;
+} number_cells[] = {
+    {"a_sku", "007", "\"007\""},
+    {"b_zip", "02134", "\"02134\""},
+    {"c_amt", "1e3", "1000.0"},
+    {"d_hex", "0x1A", "\"0x1A\""},
+    {"e_plus", "+44", "\"+44\""},
+    {"f_big", "12345678901234567890", "1.23456789012346e19"},
+    {"g_max", "9223372036854775807", "9223372036854775807"},
+    {"h_dec", "0.30000000000000004", "0.3"},
+    {"i_tail", "12.50", "12.5"},
+    {"j_neg", "-0.25", "-0.25"},
+    {"k_inf", "1e999", "\"1e999\""},
+    {"l_word", "Infinity", "\"Infinity\""},
+    {"m_comma", "\"1,000\"", "\"1,000\""},
+    {"n_dot", "5.", "\"5.\""},
+    {"o_sp", " 12 ", "12"},
+};
+
+/* Each cell is stored as contacts store it: the event's property and the
+ * contact's attribute of one file's cells are the same JSON (but 1e999,
+ * which a contact refuses as a number too large and an event keeps as
+ * text); so with two columns of one name (jansson's path). */
+static void test_events_scale_props_numbers(void **state)
+{
+    (void)state;
+    size_t n = sizeof number_cells / sizeof number_cells[0];
+    struct hd_buf head, row, want, ct, ev;
+    hd_buf_init(&head), hd_buf_init(&row), hd_buf_init(&want);
+    hd_buf_init(&ct), hd_buf_init(&ev);
+    hd_buf_adds(&ct, "id");
+    for (size_t i = 0; i < n; i++) {
+        hd_buf_addf(&head, ",%s", number_cells[i].col);
+        hd_buf_addf(&row, ",%s", number_cells[i].cell);
+        hd_buf_addf(&want, "%s\"%s\":%s", i ? "," : "{", number_cells[i].col, number_cells[i].json);
+        if (strcmp(number_cells[i].cell, "1e999") != 0)
+            hd_buf_addf(&ct, ",%s", number_cells[i].col);
+    }
+    hd_buf_adds(&want, "}");
+    hd_buf_adds(&ct, "\nc1");
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(number_cells[i].cell, "1e999") != 0)
+            hd_buf_addf(&ct, ",%s", number_cells[i].cell);
+    hd_buf_addf(&ev,
+                "contact,event,time%s,zz,zz\nc1,buy,2026-11-01T10:00:00Z%s,a,b\n"
+                "c1,buy,2026-11-02T10:00:00Z%s,,\n",
+                head.data, row.data, row.data);
+    char *d = conf_dir();
+    setenv("HERALD_NOW", "2026-11-22T08:00:00Z", 1);
+    TU_HERALD_OK(d, "init");
+    put(d, "contacts.csv", ct.data);
+    TU_HERALD_OK(d, "contacts", "import", "contacts.csv");
+    put(d, "ev.csv", ev.data);
+    TU_HERALD_OK(d, "events", "import", "ev.csv");
+    /* the columns' path for the one, jansson's (two zz columns) for the other */
+    assert_string_equal(props_at(d, "2026-11-02T10:00:00Z"), want.data);
+    want.data[--want.len] = '\0';
+    hd_buf_adds(&want, ",\"zz\":\"b\"}");
+    assert_string_equal(props_at(d, "2026-11-01T10:00:00Z"), want.data);
+    /* the contact's attributes: the same values */
+    json_t *e = json_loads(props_at(d, "2026-11-02T10:00:00Z"), 0, NULL);
+    json_t *c = json_loads(Q(d, "SELECT attrs FROM contacts WHERE ext_id = 'c1'"), 0, NULL);
+    assert_non_null(e);
+    assert_non_null(c);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = number_cells[i].col;
+        if (strcmp(number_cells[i].cell, "1e999") != 0 &&
+            !json_equal(json_object_get(e, k), json_object_get(c, k)))
+            fail_msg("%s: the event's differs from the contact's (%s)", k, qbuf);
+    }
+    json_decref(e), json_decref(c);
+    /* JSON Lines' reals: 15 significant digits, as contacts keep them */
+    put(d, "ev.jsonl",
+        "{\"contact\":\"c1\",\"event\":\"buy\",\"time\":\"2026-11-03T10:00:00Z\","
+        "\"x\":0.1,\"y\":0.30000000000000004,\"z\":2e3}\n");
+    TU_HERALD_OK(d, "events", "import", "ev.jsonl");
+    assert_string_equal(props_at(d, "2026-11-03T10:00:00Z"), "{\"x\":0.1,\"y\":0.3,\"z\":2000.0}");
+    hd_buf_release(&head), hd_buf_release(&row), hd_buf_release(&want);
+    hd_buf_release(&ct), hd_buf_release(&ev);
+    tu_rmdir(d);
+}
+
+/* Times past 9999-12-31: milliseconds and finer refused with file:line and
+ * the unit they likely are, in CSV and JSON Lines, nothing written. */
+static void test_events_scale_time_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *text, *err;
+    } bad[] = {
+        {"ms.csv", "contact,event,time\nc1,buy,1764000000\nc1,buy,1764000000000\n",
+         "ms.csv:3: time '1764000000000' is past 9999-12-31: milliseconds? give seconds or "
+         "ISO 8601"},
+        {"us.csv", "contact,event,time\nc1,buy,1764000000000000\n",
+         "us.csv:2: time '1764000000000000' is past 9999-12-31: microseconds? give seconds"},
+        {"end.csv", "contact,event,time\nc1,buy,253402300800\n",
+         "end.csv:2: time '253402300800' is past 9999-12-31"},
+        {"huge.csv", "contact,event,time\nc1,buy,99999999999999999999\n",
+         "huge.csv:2: time '99999999999999999999' is past 9999-12-31: give seconds or ISO 8601"},
+        {"zone.csv", "contact,event,time\nc1,buy,9999-12-31T23:00:00-05:00\n",
+         "zone.csv:2: time '9999-12-31T23:00:00-05:00' is not within the years 1 to 9999"},
+        {"ms.jsonl",
+         "{\"contact\":\"c1\",\"event\":\"buy\",\"time\":1764000000}\n"
+         "{\"contact\":\"c1\",\"event\":\"buy\",\"time\":1764000000000}\n",
+         "ms.jsonl:2: time '1764000000000' is past 9999-12-31: milliseconds? give seconds or "
+         "ISO 8601"},
+        {"real.jsonl", "{\"contact\":\"c1\",\"event\":\"buy\",\"time\":1.764e12}\n",
+         "real.jsonl:1: time '1764000000000' is past 9999-12-31: milliseconds?"},
+    };
+    char *d = new_dir("id\nc1\n");
+    struct tu_run r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put(d, bad[i].file, bad[i].text);
+        tu_herald(&r, d, NULL, "events", "import", bad[i].file, NULL);
+        if (r.status == 0)
+            fail_msg("%s: imported: %s", bad[i].file, r.out);
+        assert_contains(r.err, bad[i].err);
+        tu_run_release(&r);
+        assert_string_equal(Q(d, "SELECT count(*) FROM events"), "0");
+    }
+    /* the last second of 9999, in seconds and in ISO 8601, and the first of 1 */
+    put(d, "edge.csv",
+        "contact,event,time\nc1,s,253402300799\nc1,i,9999-12-31T23:59:59Z\n"
+        "c1,f,0001-01-01\n");
+    TU_HERALD_OK(d, "events", "import", "edge.csv");
+    assert_string_equal(Q(d, "SELECT name || ' ' || at FROM events ORDER BY name"),
+                        "f -62135596800\ni 253402300799\ns 253402300799");
     tu_rmdir(d);
 }
 
@@ -252,7 +396,8 @@ static void test_events_scale_migration(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     int rc = sqlite3_exec(db,
-                          TU_UNDO_AFTER_13 "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON "
+                          TU_UNDO_AFTER_13
+                          "DROP INDEX events_key; CREATE UNIQUE INDEX events_key ON "
                           "events(name, contact_id, at, ifnull(value, 'none')); CREATE INDEX "
                           "events_contact_name_at ON events(contact_id, name, at); "
                           "PRAGMA user_version = 11;",
@@ -554,6 +699,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_scale_props),
         cmocka_unit_test(test_events_scale_props_dup_columns),
+        cmocka_unit_test(test_events_scale_props_numbers),
+        cmocka_unit_test(test_events_scale_time_bounds),
         cmocka_unit_test(test_events_scale_duplicates),
         cmocka_unit_test(test_events_scale_bad_row),
         cmocka_unit_test(test_events_scale_migration),
@@ -567,6 +714,8 @@ int main(void)
         {"test_events_scale_props_pg", test_events_scale_props, NULL, NULL, NULL},
         {"test_events_scale_props_dup_columns_pg", test_events_scale_props_dup_columns, NULL, NULL,
          NULL},
+        {"test_events_scale_props_numbers_pg", test_events_scale_props_numbers, NULL, NULL, NULL},
+        {"test_events_scale_time_bounds_pg", test_events_scale_time_bounds, NULL, NULL, NULL},
         {"test_events_scale_duplicates_pg", test_events_scale_duplicates, NULL, NULL, NULL},
         {"test_events_scale_bad_row_pg", test_events_scale_bad_row, NULL, NULL, NULL},
         {"test_events_scale_local_in_between_pg", test_events_scale_local_in_between, NULL, NULL,

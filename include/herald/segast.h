@@ -147,5 +147,16 @@ const char *hd_segast_fn_name(const struct hd_seg_node *n);
  * kept to 15 significant digits, which prints back as it was written and
  * compares equal whatever its last binary digits. Rounds d to that. */
 double hd_segast_decimal(double d);
+/* Whether the text s is a number of that model: a JSON-style number, all of
+ * s (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, at most 40 bytes), so
+ * never "007", "+44", "0x1A", " 5" or "1,000". What a CSV cell must be to
+ * be read as a number, by contacts import and events import alike. */
+bool hd_segast_is_number(const char *s);
+/* Appends the number v (a string of n bytes that hd_segast_is_number
+ * takes) to b as the model keeps it: an integer that fits in 64 bits as
+ * written, any other number as a decimal of 15 significant digits, as
+ * jansson's JSON_REAL_PRECISION(15) writes a real ("2000.0", "1e16").
+ * -1, with nothing appended, when it overflows a double ("1e999"). */
+int hd_segast_add_number(struct hd_buf *b, const char *v, size_t n);
 
 #endif

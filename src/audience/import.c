@@ -25,6 +25,7 @@
 #include "herald/csv.h"
 #include "herald/hash.h"
 #include "herald/progress.h"
+#include "herald/segast.h"
 #include "herald/time.h"
 #include "herald/transcode.h"
 #include "herald/valid.h"
@@ -291,92 +292,6 @@ static void why(struct imp *im, const char *field, const char *value, const char
 
 /* ---- values --------------------------------------------------------------------- */
 
-static bool is_number(const char *s)
-{
-    const char *p = s;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (isdigit((unsigned char)*p))
-        while (isdigit((unsigned char)*p))
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    return *p == '\0' && p - s <= 40;
-}
-
-/* Appends the number v (is_number) as the number model keeps it
- * (segast.h): an integer that fits in 64 bits as written, any other number
- * as a decimal of 15 significant digits, written as JSON Lines' decimals are
- * (jansson's "%.15g", precision 15: "2000.0", "1e16"). -1 when it overflows.
- * Most cells need no conversion: an integer under 19 digits, or a decimal
- * without exponent, of at most 15 significant digits and not below 1e-4 (which
- * %g writes with an exponent), only loses the trailing zeros of its fraction. */
-static int add_number(struct hd_buf *b, const char *v, size_t n)
-{
-    const char *p = v + (*v == '-'), *e = v + n, *point = NULL, *q;
-    int sig = 0, zeros = 0;
-    for (q = p; q < e && *q != 'e' && *q != 'E'; q++) {
-        if (*q == '.')
-            point = q;
-        else if (sig || *q != '0')
-            sig++;
-        else if (point)
-            zeros++; /* 0.000x */
-    }
-    if (q == e && !point) {
-        errno = 0;
-        if (e - p < 19 || (strtoll(v, NULL, 10), errno != ERANGE)) {
-            hd_buf_add(b, v, n);
-            return 0;
-        }
-    } else if (q == e) {
-        const char *end = e;
-        while (end[-1] == '0' && end - 1 > point + 1)
-            end--;
-        if (sig - (e - end) <= 15 && zeros < 4) {
-            hd_buf_add(b, v, (size_t)(end - v));
-            return 0;
-        }
-    }
-    double d = strtod(v, NULL);
-    char out[48], *x;
-    if (!isfinite(d))
-        return -1;
-    snprintf(out, sizeof out, "%.15g", d);
-    if (!strpbrk(out, ".e"))
-        hd_buf_addf(b, "%s.0", out);
-    else if ((x = strchr(out, 'e')) != NULL) {
-        hd_buf_add(b, out, (size_t)(x - out) + 1);
-        x++;
-        if (*x == '+' || *x == '-')
-            if (*x++ == '-')
-                hd_buf_addc(b, '-');
-        while (*x == '0' && x[1])
-            x++;
-        hd_buf_adds(b, x);
-    } else
-        hd_buf_adds(b, out);
-    return 0;
-}
-
 static int is_bool(const char *s)
 {
     if (strcasecmp(s, "true") == 0)
@@ -411,7 +326,7 @@ static enum atype infer(const char *s)
         return T_DATE;
     if (is_bool(s) >= 0)
         return T_BOOLEAN;
-    if (is_number(s))
+    if (hd_segast_is_number(s))
         return T_NUMBER;
     return T_STRING;
 }
@@ -448,7 +363,7 @@ static int csv_attr(struct imp *im, struct attr *a, char *v, size_t n, long line
     const char *what = NULL;
     switch (a->type) {
     case T_NUMBER:
-        if (!is_number(v) || add_number(b, v, n) < 0)
+        if (!hd_segast_is_number(v) || hd_segast_add_number(b, v, n) < 0)
             what = "a number";
         break;
     case T_BOOLEAN: {

@@ -4,13 +4,20 @@
  * and added in one transaction: a bad row stops the import with its file
  * and line, and nothing is written. Events of unknown contacts are
  * counted, not stored; an event already there is not added twice (the
- * store's unique key: contact, name, time and value).
+ * store's unique key: contact, name, time and value). A time is ISO 8601
+ * or Unix seconds, within the years 1 to 9999 that dates have everywhere
+ * in herald (hd_time_parse_iso); a larger number of seconds is refused
+ * with the unit it likely is (milliseconds, from JavaScript's Date.now()).
  *
  * Properties: each event keeps a JSON object. CSV takes it from a
  * "properties" column holding a JSON object, else from the columns other
- * than contact, event, time and value (a cell that reads as a number is a
- * number, an empty cell is left out); JSON Lines from a "properties"
- * object, else from the keys other than those four. */
+ * than contact, event, time and value (an empty cell is left out). A cell
+ * is a number by the rule of contacts' attributes (segast.h's number
+ * model: hd_segast_is_number, spaces around it aside, so "007", "+44" and
+ * "0x1A" stay text; written by hd_segast_add_number), any other cell is
+ * text as it stands. JSON Lines take a "properties" object, else the keys
+ * other than those four. Reals are written to 15 significant digits,
+ * the model's, whichever way they came. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +29,7 @@
 #include "herald/csv.h"
 #include "herald/json.h"
 #include "herald/progress.h"
+#include "herald/segast.h"
 #include "herald/store.h"
 #include "herald/time.h"
 #include "herald/valid.h"
@@ -41,18 +49,45 @@ struct ev_import {
     struct hd_events_result *res;
 };
 
-static int parse_ev_time(const char *s, int64_t *t)
+/* The instants an event may have: 0001-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59Z, the years of hd_time_parse_iso's dates. */
+#define EV_TIME_MIN INT64_C(-62135596800)
+#define EV_TIME_MAX INT64_C(253402300799)
+
+/* What Unix seconds past EV_TIME_MAX likely are, as a question for the
+ * message: the coarsest unit that brings v back in range (any 64-bit
+ * number of nanoseconds is). */
+static const char *unit_guess(long long v)
+{
+    if (v / 1000 <= EV_TIME_MAX)
+        return "milliseconds? ";
+    return v / 1000000 <= EV_TIME_MAX ? "microseconds? " : "nanoseconds? ";
+}
+
+/* The time s of the event at file:line, ISO 8601 or Unix seconds, in *t;
+ * 0, or an error that says why it is not one. */
+static int parse_ev_time(const char *s, const char *file, long line, int64_t *t, struct hd_err *err)
 {
     char *end;
-    if (hd_time_parse_iso(s, t, NULL) == 0)
-        return 0;
+    if (hd_time_parse_iso(s, t, NULL) == 0) {
+        if (*t >= EV_TIME_MIN && *t <= EV_TIME_MAX)
+            return 0;
+        return hd_err_set(err, HD_E_INVALID, "%s:%ld: time '%s' is not within the years 1 to 9999",
+                          file, line, s);
+    }
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*s && !*end && errno == 0 && v >= 0) {
-        *t = v;
-        return 0;
+    if (*s && !*end && v >= 0) { /* LLONG_MAX when it overflows */
+        if (errno == 0 && v <= EV_TIME_MAX) {
+            *t = v;
+            return 0;
+        }
+        return hd_err_set(err, HD_E_INVALID,
+                          "%s:%ld: time '%s' is past 9999-12-31: %sgive seconds or ISO 8601", file,
+                          line, s, errno ? "" : unit_guess(v));
     }
-    return -1;
+    return hd_err_set(err, HD_E_INVALID, "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds",
+                      file, line, s);
 }
 
 /* v: contact, event, time, value (each may be NULL); props: a JSON
@@ -66,10 +101,9 @@ static int add_event(struct ev_import *im, const char *file, long line, const ch
         return hd_err_set(err, HD_E_INVALID, "%s:%ld: no contact", file, line);
     if (!name || !*name)
         return hd_err_set(err, HD_E_INVALID, "%s:%ld: no event name", file, line);
-    if (!when || parse_ev_time(when, &ev.at) < 0)
-        return hd_err_set(err, HD_E_INVALID,
-                          "%s:%ld: time '%s' is neither ISO 8601 nor Unix seconds", file, line,
-                          when ? when : "");
+    int rc = parse_ev_time(when ? when : "", file, line, &ev.at, err);
+    if (rc < 0)
+        return rc;
     if (value && *value) {
         char *end;
         errno = 0;
@@ -80,7 +114,7 @@ static int add_event(struct ev_import *im, const char *file, long line, const ch
         ev.has_value = true;
     }
     bool known;
-    int rc = hd_store_events_add(im->w, &ev, &known, err);
+    rc = hd_store_events_add(im->w, &ev, &known, err);
     if (rc < 0)
         return rc;
     if (!known && im->res->unknown++ == 0)
@@ -173,91 +207,55 @@ static void head_release(struct csv_head *h)
     free(h->cols);
 }
 
-/* What a cell is as a property: a number when all of it reads as a
- * finite one (an integer *i, else a real *d), else text. */
-enum cell_kind { CELL_TEXT, CELL_INT, CELL_REAL };
-
-static enum cell_kind cell_kind(const char *s, long long *i, double *d)
+/* Whether the cell s (len bytes) is a number, spaces around it aside (as
+ * contacts trim a cell); the number is copied into num (size bytes, more
+ * than the 40 a number may have). */
+static bool cell_number(const char *s, size_t len, char *num, size_t size)
 {
-    char *end;
-    errno = 0;
-    *i = strtoll(s, &end, 10);
-    if (!*end && errno == 0)
-        return CELL_INT;
-    errno = 0;
-    *d = strtod(s, &end);
-    if (!*end && errno == 0 && isfinite(*d) && !isspace((unsigned char)*s))
-        return CELL_REAL;
-    return CELL_TEXT;
-}
-
-static json_t *cell_value(const char *s)
-{
-    long long i;
-    double d;
-    switch (cell_kind(s, &i, &d)) {
-    case CELL_INT:
-        return json_integer(i);
-    case CELL_REAL:
-        return json_real(d);
-    default:
-        return json_string(s);
-    }
-}
-
-/* A cell that is a JSON number as it stands and that cell_kind() reads as
- * the same number: -?(0|[1-9][0-9]{0,14})(.[0-9]{1,15})? */
-static bool plain_number(const char *s)
-{
-    s += *s == '-';
-    size_t d = strspn(s, "0123456789");
-    if (d == 0 || d > 15 || (s[0] == '0' && d > 1))
+    while (len && isspace((unsigned char)*s))
+        s++, len--;
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    if (len == 0 || len >= size)
         return false;
-    s += d;
-    if (*s == '.') {
-        d = strspn(++s, "0123456789");
-        if (d == 0 || d > 15)
-            return false;
-        s += d;
-    }
-    return *s == '\0';
+    memcpy(num, s, len);
+    num[len] = '\0';
+    return hd_segast_is_number(num);
 }
 
 /* Adds one cell's value to a properties text; false when it has none (text
- * that is not UTF-8, as jansson refuses it). */
+ * that is not UTF-8, as jansson refuses it). A number too large for a
+ * double ("1e999") is text. */
 static bool add_cell(struct hd_buf *b, const char *s, size_t len)
 {
-    long long i;
-    double d;
-    if (plain_number(s)) {
-        hd_buf_add(b, s, len);
+    char num[48];
+    if (cell_number(s, len, num, sizeof num) && hd_segast_add_number(b, num, strlen(num)) == 0)
         return true;
-    }
-    switch (cell_kind(s, &i, &d)) {
-    case CELL_INT:
-        hd_buf_addf(b, "%lld", i);
-        return true;
-    case CELL_REAL: {
-        json_t *v = json_real(d);
-        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        hd_buf_adds(b, t);
-        free(t);
-        json_decref(v);
-        return true;
-    }
-    default:
-        if (!hd_valid_utf8(s, len))
-            return false;
-        hd_buf_add_json_str(b, s, len);
-        return true;
-    }
+    if (!hd_valid_utf8(s, len))
+        return false;
+    hd_buf_add_json_str(b, s, len);
+    return true;
+}
+
+/* One cell's value as jansson's, as add_cell writes it; NULL when none. */
+static json_t *cell_value(const char *s)
+{
+    struct hd_buf b;
+    hd_buf_init(&b);
+    json_t *v =
+        add_cell(&b, s, strlen(s)) ? json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL) : NULL;
+    hd_buf_release(&b);
+    return v;
 }
 
 /* The properties of one JSON object's text (NULL when o has none), compact
- * with sorted keys so the same properties are the same text. */
+ * with sorted keys so the same properties are the same text, and reals to
+ * the 15 significant digits add_cell writes. */
 static char *props_text(json_t *o)
 {
-    return json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    return json_object_size(o)
+               ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+               : NULL;
 }
 
 /* The properties of a CSV row from its columns, written straight into b

@@ -1,6 +1,11 @@
-/* segast: allocation and printing of segment syntax trees. */
+/* segast: allocation and printing of segment syntax trees, and the number
+ * model rules and attributes share: which text is a number, and that number
+ * written back as the model keeps it (hd_segast_add_number; most numbers
+ * need no conversion, only the rest go through strtod and "%.15g"). */
 #include "herald/segast.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +274,91 @@ double hd_segast_decimal(double d)
         return d;
     snprintf(buf, sizeof buf, "%.15g", d);
     return strtod(buf, NULL);
+}
+
+bool hd_segast_is_number(const char *s)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (isdigit((unsigned char)*p))
+        while (isdigit((unsigned char)*p))
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0' && p - s <= 40;
+}
+
+/* Most numbers need no conversion: an integer under 19 digits, or a
+ * decimal without exponent, of at most 15 significant digits and not below
+ * 1e-4 (which %g writes with an exponent), only loses the trailing zeros of
+ * its fraction. The rest go through strtod and "%.15g", written as
+ * jansson writes a real (a ".0" added, the exponent's '+' and leading zeros
+ * dropped). */
+int hd_segast_add_number(struct hd_buf *b, const char *v, size_t n)
+{
+    const char *p = v + (*v == '-'), *e = v + n, *point = NULL, *q;
+    int sig = 0, zeros = 0;
+    for (q = p; q < e && *q != 'e' && *q != 'E'; q++) {
+        if (*q == '.')
+            point = q;
+        else if (sig || *q != '0')
+            sig++;
+        else if (point)
+            zeros++; /* 0.000x */
+    }
+    if (q == e && !point) {
+        errno = 0;
+        if (e - p < 19 || (strtoll(v, NULL, 10), errno != ERANGE)) {
+            hd_buf_add(b, v, n);
+            return 0;
+        }
+    } else if (q == e) {
+        const char *end = e;
+        while (end[-1] == '0' && end - 1 > point + 1)
+            end--;
+        if (sig - (e - end) <= 15 && zeros < 4) {
+            hd_buf_add(b, v, (size_t)(end - v));
+            return 0;
+        }
+    }
+    double d = strtod(v, NULL);
+    char out[48], *x;
+    if (!isfinite(d))
+        return -1;
+    snprintf(out, sizeof out, "%.15g", d);
+    if (!strpbrk(out, ".e"))
+        hd_buf_addf(b, "%s.0", out);
+    else if ((x = strchr(out, 'e')) != NULL) {
+        hd_buf_add(b, out, (size_t)(x - out) + 1);
+        x++;
+        if (*x == '+' || *x == '-')
+            if (*x++ == '-')
+                hd_buf_addc(b, '-');
+        while (*x == '0' && x[1])
+            x++;
+        hd_buf_adds(b, x);
+    } else
+        hd_buf_adds(b, out);
+    return 0;
 }
 
 int64_t hd_segast_months_until(int64_t t, int64_t now)
