@@ -435,6 +435,9 @@ static void test_import_jsonl(void **state)
         {"{\"id\":\"x\",\"bad key\":5}",
          "b.jsonl:1: field 'bad key': is not a valid attribute name"},
         {"{\"id\":\"x\",\"id\":\"y\"}", "b.jsonl:1: not valid JSON: duplicate object key"},
+        /* field keys in any case, as CSV headers: one named twice */
+        {"{\"id\":\"x\",\"email\":\"a@example.com\",\"Email\":\"b@example.com\"}",
+         "b.jsonl:1: field 'Email': names a field a second time"},
     };
     int64_t before = count(fx);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -445,6 +448,18 @@ static void test_import_jsonl(void **state)
         free(msgs);
         assert_int_equal(count(fx), before);
     }
+    /* "Email" is the email, as a CSV header is: it was an attribute, and
+     * the contact had no address */
+    struct hd_import_opts oc = {0};
+    assert_int_equal(run(fx, "k.jsonl", "{\"ID\":\"J2\",\"Email\":\"j@example.com\"}\n", &oc,
+                         &res, &e, &msgs),
+                     0);
+    free(msgs);
+    struct hd_contact kc;
+    assert_int_equal(hd_store_contact_get(fx->st, "J2", &kc, NULL), 0);
+    assert_string_equal(kc.email, "j@example.com");
+    assert_string_equal(kc.attrs, "{}");
+    hd_contact_release(&kc);
     /* the rejects file for JSON Lines keeps the record */
     struct hd_import_opts os = {.skip_invalid = true};
     assert_int_equal(run(fx, "s.jsonl",

@@ -994,13 +994,21 @@ static int json_row(struct imp *im, json_t *obj)
 {
     const char *key;
     json_t *v;
-    bool have_id = false;
+    bool have_id = false, seen[R_COUNT] = {false};
     json_object_foreach(obj, key, v)
     {
+        /* a field's key in any case, as a CSV header is ("Email" was an
+         * attribute, and the contact had no address) */
         enum role r = R_ATTR;
         for (int i = 1; i < R_COUNT; i++)
-            if (strcmp(key, role_names[i]) == 0)
+            if (strcasecmp(key, role_names[i]) == 0)
                 r = (enum role)i;
+        if (r != R_ATTR && seen[r]) {
+            why(im, key, NULL, "names a field a second time (field keys are read in any case)",
+                NULL);
+            return -1;
+        }
+        seen[r] = true;
         if (r == R_ATTR) {
             if (json_attr(im, key, v) < 0)
                 return -1;
