@@ -871,11 +871,15 @@ static void test_campaign_cli(void **state)
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     json_t *runs = json_object_get(j, "runs");
-    /* the 10:00 firing (created then, fired at 10:05), then 10:10 */
+    /* the 10:00 firing (created then, fired at 10:05), then 10:10, made
+     * at 10:12: fired_at is when it fired (what stats --goal counts from),
+     * due_at its time */
     assert_int_equal(json_array_size(runs), 2);
     json_t *second = json_object_get(json_array_get(runs, 0), "messages"),
            *first = json_object_get(json_array_get(runs, 1), "messages");
     assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "fired_at")),
+                        "2026-11-22T10:12:00Z");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "due_at")),
                         "2026-11-22T10:10:00Z");
     assert_true(json_integer_value(json_object_get(first, "sent")) > 100);
     assert_int_equal(json_integer_value(json_object_get(second, "sent")), 0);
@@ -896,6 +900,7 @@ static void test_campaign_cli(void **state)
     tu_herald(&r, dir, NULL, "campaign", "cancel", "late", NULL);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "campaign 'late' cancelled: 200 unsent messages cancelled");
+    assert_not_contains(r.out, "dispatcher holds"); /* none was claimed */
     tu_run_release(&r);
     tu_herald(&r, dir, NULL, "campaign", "show", "late", "--format", "json", NULL);
     j = json_loads(r.out, 0, NULL);

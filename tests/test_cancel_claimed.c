@@ -8,7 +8,10 @@
  * end cancelled: what reaches the outbox after the cancel is at most what
  * was already at the driver and a second at the rate (the status is read
  * once a second; a fresh-clone CI run saw 15 at 20/s, so the bound is not
- * half a second's worth). */
+ * half a second's worth). The cancel's line counts them: it said "0 unsent
+ * messages cancelled" while the dispatcher went on to cancel 200; now it
+ * says how many the dispatcher holds, and that those no gateway has by the
+ * time it sees the cancel end cancelled. */
 #include "testnet.h"
 
 #include <signal.h>
@@ -76,8 +79,20 @@ static void test_cancel_claimed(void **state)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    TU_HERALD_OK(dir, "campaign", "cancel", "c");
+    struct tu_run r;
+    tu_herald(&r, dir, NULL, "campaign", "cancel", "c", NULL);
     int64_t at_cancel = outbox();
+    assert_int_equal(r.status, 0);
+    /* "cancelled: N unsent messages cancelled now, and M messages a
+     * running dispatcher holds: ..." */
+    const char *now = strstr(r.out, "cancelled: "), *held = strstr(r.out, " cancelled now, and ");
+    if (!now || !held ||
+        !strstr(r.out, " a running dispatcher holds: it cancels those no gateway "
+                       "has yet when it sees the cancel, within a second"))
+        fail_msg("the cancel does not count what the dispatcher holds: %s", r.out);
+    int64_t said_now = atoll(now + strlen("cancelled: ")),
+            said_held = atoll(held + strlen(" cancelled now, and "));
+    tu_run_release(&r);
     /* four seconds: at the rate, 80 of the claimed batch would be out by
      * then; the dispatcher reads the status again once a second, so up to
      * a second's worth (RATE) and the burst may still leave */
@@ -99,6 +114,13 @@ static void test_cancel_claimed(void **state)
                  states);
     }
     assert_int_equal(sent, after); /* each sent message is in the outbox, once */
+    /* every message cancelled was counted by the line, and of those it said
+     * the dispatcher held, at most what it handed to a gateway before it saw
+     * the cancel went out */
+    if (said_held <= 0 || said_now + said_held < cancelled ||
+        said_now + said_held - cancelled > RATE + 10)
+        fail_msg("the cancel said %lld cancelled now and %lld held; %lld ended cancelled",
+                 (long long)said_now, (long long)said_held, (long long)cancelled);
 }
 
 static int setup(void **state)

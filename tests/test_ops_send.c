@@ -8,10 +8,14 @@
  * recurring campaign it paused does not fire until then;
  * run numbers count per campaign (1, 2, ...) in send, campaign show, log,
  * history and why, also for runs made before the migration that numbers
- * them; send reports only the run it sent. Each case runs on a SQLite file
+ * them; send reports only the run it sent; a run made late says when it
+ * fired and when it was due in campaign show, why and history, tables and
+ * JSON alike (fired_at is the firing stats --goal counts from, due_at its
+ * time). Each case runs on a SQLite file
  * and (all but the migration of an old SQLite file) on a PostgreSQL store. */
 #include "testutil.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "testnet.h"
@@ -447,6 +451,86 @@ static void test_ops_send_run_numbers(void **state)
     tu_run_release(&r);
 }
 
+/* The runs[0] of a JSON record that herald printed: its fired_at and
+ * due_at (the caller frees). */
+static void run0_times(const char *out, char **fired, char **due)
+{
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %s", e.text, out);
+    json_t *run = json_array_get(json_object_get(j, "runs"), 0);
+    const char *f = json_string_value(json_object_get(run, "fired_at")),
+               *d = json_string_value(json_object_get(run, "due_at"));
+    *fired = f ? hd_xstrdup(f) : NULL;
+    *due = d ? hd_xstrdup(d) : NULL;
+    json_decref(j);
+}
+
+static void assert_run0_times(const char *out, const char *fired, const char *due)
+{
+    char *f, *d;
+    run0_times(out, &f, &d);
+    if (!f || strcmp(f, fired) != 0 || !d || strcmp(d, due) != 0)
+        fail_msg("fired_at %s, due_at %s; want %s and %s", f ? f : "(none)", d ? d : "(none)",
+                 fired, due);
+    free(f);
+    free(d);
+}
+
+/* A daily campaign whose firing was missed for two days fires once, late:
+ * fired_at is when (what stats --goal counts its window from), not the
+ * missed time, which is due_at, in campaign show and why, as JSON and CSV;
+ * and history's table says it as the others do. */
+static void test_ops_send_fired_late(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
+    prepare(fx->dir, NULL, 3, 0);
+    OK(fx->dir, "campaign", "create", "rec", "--segment", "all", "--template", "hello",
+       "--channels", "email", "--every", "0 10 * * *", "--tz", "UTC");
+    setenv("HERALD_NOW", "2026-11-25T10:30:00Z", 1);
+    OK(fx->dir, "run", "--once");
+    setenv("HERALD_NOW", "2026-11-25T10:31:00Z", 1);
+    static const char fired[] = "2026-11-25T10:30:00Z", due[] = "2026-11-23T10:00:00Z",
+                      said[] = "fired 2026-11-25T10:30:00Z (due 2026-11-23T10:00:00Z)";
+    tu_herald(&r, fx->dir, NULL, "campaign", "show", "rec", NULL);
+    assert_contains(r.out, said);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "campaign", "show", "rec", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_run0_times(r.out, fired, due);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "why", "c0000", "rec", NULL);
+    assert_contains(r.out, said);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "why", "c0000", "rec", "--format", "json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_run0_times(r.out, fired, due);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "why", "c0000", "rec", "--format", "csv", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "contact,campaign,segment,status,run,fired_at,due_at,contact_was,");
+    assert_contains(r.out,
+                    "c0000,rec,all,scheduled,1,2026-11-25T10:30:00Z,2026-11-23T10:00:00Z,in,");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "history", "c0000", NULL);
+    assert_contains(r.out, "rec, run 1 (fired 2026-11-25T10:30:00Z (due 2026-11-23T10:00:00Z)), "
+                           "message ");
+    tu_run_release(&r);
+    /* a run made on time: both the same */
+    OK(fx->dir, "campaign", "create", "now", "--segment", "all", "--template", "hello",
+       "--channels", "email", "--now");
+    OK(fx->dir, "send", "now");
+    tu_herald(&r, fx->dir, NULL, "campaign", "show", "now", "--format", "json", NULL);
+    assert_run0_times(r.out, "2026-11-25T10:31:00Z", "2026-11-25T10:31:00Z");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "history", "c0000", NULL);
+    assert_contains(r.out, "now, run 1 (fired 2026-11-25T10:31:00Z), message ");
+    tu_run_release(&r);
+}
+
 static void sql(const char *dir, const char *text)
 {
     char *p = tu_path(dir, "h.db");
@@ -509,6 +593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_send_breaker_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_run_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_send_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_send_fired_late, setup, teardown),
         /* on PostgreSQL: all but the migration of an old SQLite file */
         {"test_ops_send_failures_exit_pg", test_ops_send_failures_exit, setup_pg, teardown, NULL},
         {"test_ops_send_breaker_render_pg", test_ops_send_breaker_render, setup_pg, teardown, NULL},
@@ -519,6 +604,7 @@ int main(void)
         {"test_ops_send_breaker_gateway_pg", test_ops_send_breaker_gateway, setup_pg, teardown,
          NULL},
         {"test_ops_send_run_numbers_pg", test_ops_send_run_numbers, setup_pg, teardown, NULL},
+        {"test_ops_send_fired_late_pg", test_ops_send_fired_late, setup_pg, teardown, NULL},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

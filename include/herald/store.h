@@ -100,9 +100,9 @@ struct hd_contact {
     char *jpush_id;      /* JPush registration id */
     char *hms_token;     /* Huawei Push Kit token */
     char *wechat_openid; /* the WeChat official account's openid of the user */
-    int64_t created_at; /* as imported: may be long before the contact came into herald */
+    int64_t created_at;  /* as imported: may be long before the contact came into herald */
     int64_t updated_at;
-    int64_t added_at; /* when it came into herald; read by hd_store_contact_get only */
+    int64_t added_at;           /* when it came into herald; read by hd_store_contact_get only */
     struct hd_consent *consent; /* explicit records only; absent means consent */
     size_t nconsent;
 };
@@ -312,7 +312,7 @@ struct hd_campaign {
     int status;           /* enum hd_camp_status */
     int64_t next_run;     /* the scheduler's next firing, or -1 */
     int64_t created_at, updated_at;
-    bool api; /* the hidden campaign of the API's messages (apisend.c); not listed */
+    bool api;    /* the hidden campaign of the API's messages (apisend.c); not listed */
     bool urgent; /* not stored: its template says urgent (the dispatcher sets it) */
 };
 void hd_campaign_release(struct hd_campaign *c);
@@ -354,6 +354,14 @@ struct hd_run {
     int64_t created_at, done_at;
     int64_t seq; /* its number in its campaign: 1, 2, ... (what commands show) */
 };
+
+/* When the run fired: its firing's time, or when it was made if that was
+ * later (a dispatcher that was down fires a missed firing once, late);
+ * what stats --goal counts a window from (HD_RUN_FIRED_SQL in the store). */
+static inline int64_t hd_run_fired_at(const struct hd_run *r)
+{
+    return r->created_at > r->fire_at ? r->created_at : r->fire_at;
+}
 
 /* The run of (campaign, fire_at), created if it does not exist (numbered
  * after the campaign's last run). */
@@ -1002,13 +1010,13 @@ enum hd_wh_source { HD_WH_SRC_LOG, HD_WH_SRC_CONSENT };
 
 /* A webhook's cursor, as stored. */
 struct hd_wh_cursor {
-    int64_t log_id, consent_id; /* the last row of each acknowledged or passed over */
+    int64_t log_id, consent_id;     /* the last row of each acknowledged or passed over */
     int64_t log_xact, consent_xact; /* PostgreSQL: their writing transactions (0 on SQLite) */
-    int64_t next_ms;            /* no attempt before this (wall clock); 0: at once */
-    int attempts;               /* failed tries of the batch at the head */
-    char last_error[256];       /* "" when the last try succeeded */
-    int64_t last_ok_ms;         /* the last acknowledgement, 0: never */
-    int64_t delivered, expired; /* events acknowledged and expired so far */
+    int64_t next_ms;                /* no attempt before this (wall clock); 0: at once */
+    int attempts;                   /* failed tries of the batch at the head */
+    char last_error[256];           /* "" when the last try succeeded */
+    int64_t last_ok_ms;             /* the last acknowledgement, 0: never */
+    int64_t delivered, expired;     /* events acknowledged and expired so far */
     int64_t lag; /* rows of both tables past the cursor (any kind); on PostgreSQL those a
                   * read may take now, counted up to 50,000 a table */
 };
@@ -1043,7 +1051,7 @@ struct hd_wh_event {
 struct hd_wh_batch {
     struct hd_wh_event *v;
     size_t n;
-    int64_t log_to, consent_to; /* the cursor once this batch is acknowledged */
+    int64_t log_to, consent_to;           /* the cursor once this batch is acknowledged */
     int64_t log_to_xact, consent_to_xact; /* and its transactions (PostgreSQL) */
 };
 /* Reads the next events of the types in set (bits of enum
@@ -1083,8 +1091,8 @@ struct hd_apikey {
 };
 /* Adds k (name, prefix, scopes, rate, created_at) with the SHA-256 of the
  * key; HD_E_EXISTS when the name is taken. */
-int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k, const unsigned char hash[32],
-                        struct hd_err *err);
+int hd_store_apikey_add(struct hd_store *st, const struct hd_apikey *k,
+                        const unsigned char hash[32], struct hd_err *err);
 /* The live key with this prefix and its hash; HD_E_NOTFOUND when none
  * (or revoked). */
 int hd_store_apikey_find(struct hd_store *st, const char *prefix, struct hd_apikey *k,
@@ -1100,13 +1108,13 @@ void hd_apikey_release(struct hd_apikey *k);
 
 /* One message the API asks for. */
 struct hd_api_send {
-    int64_t contact;   /* contacts.id */
-    const char *tpl;   /* the template's name */
-    int category;      /* enum hd_category */
+    int64_t contact;     /* contacts.id */
+    const char *tpl;     /* the template's name */
+    int category;        /* enum hd_category */
     const int *channels; /* in order of preference */
     int nchannels;
-    const char *data;  /* a JSON object for the template, or NULL */
-    int64_t key_id;    /* the API key that asked */
+    const char *data;   /* a JSON object for the template, or NULL */
+    int64_t key_id;     /* the API key that asked */
     int64_t not_before; /* seconds */
     int64_t now;        /* seconds */
 };
@@ -1154,8 +1162,8 @@ struct hd_user {
     int role; /* enum hd_role */
     char hash[HD_PWHASH_MAX];
     int64_t created_at, updated_at; /* seconds */
-    char lang[8];  /* the console's language ("en", "zh-CN"); "": the browser's */
-    char zone[64]; /* IANA zone of the console's times; "": [herald] timezone */
+    char lang[8];                   /* the console's language ("en", "zh-CN"); "": the browser's */
+    char zone[64];                  /* IANA zone of the console's times; "": [herald] timezone */
 };
 /* HD_E_EXISTS when the name is taken (nothing written). */
 int hd_store_user_add(struct hd_store *st, const char *name, int role, const char *hash,

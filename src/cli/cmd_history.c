@@ -28,12 +28,24 @@ static int history_opt(void *ud, int id, const char *arg)
     return cmd_format_arg("history", arg, FMTS_ALL, ud);
 }
 
-/* One message and its rows, as the table shows them. */
-static void print_message(const struct hd_history *rec, const struct hd_msg_info *m,
-                          const char *zone)
+/* When the message's run fired, as campaign show and why say it: "T",
+ * or "T (due D)" when it was made a minute or more late. The message
+ * knows only its firing's time; the run says when it was made. */
+static const char *run_fired(struct hd_ctx *ctx, const struct hd_msg_info *m, char *buf,
+                             unsigned size)
 {
-    char fired[32], due[300];
-    cmd_time(m->fire_at, fired, sizeof fired);
+    struct hd_run run;
+    if (hd_store_run_get(ctx->store, m->run, &run, NULL) < 0)
+        return cmd_time(m->fire_at, buf, size);
+    return cmd_run_fired(&run, buf, size);
+}
+
+/* One message and its rows, as the table shows them. */
+static void print_message(struct hd_ctx *ctx, const struct hd_history *rec,
+                          const struct hd_msg_info *m, const char *zone)
+{
+    char fired[80], due[300];
+    run_fired(ctx, m, fired, sizeof fired);
     hd_history_due(m, zone, due, sizeof due);
     printf("\n%s, run %lld (fired %s), message %lld%s%s: %s%s%s\n", m->campaign_name,
            (long long)m->seq, fired, (long long)m->id, m->variant ? ", variant " : "",
@@ -105,7 +117,7 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
                hd_units_count((long long)rec.nmsgs, "message", NULL, n, sizeof n));
         char *zone = contact_zone(ctx, argv[i]);
         for (size_t k = 0; k < rec.nmsgs; k++)
-            print_message(&rec, &rec.msgs[k], zone);
+            print_message(ctx, &rec, &rec.msgs[k], zone);
         free(zone);
         printf("\nconsent changes%s\n", rec.nconsent ? ":" : ": none recorded (consents to all)");
         for (size_t k = 0; k < rec.nconsent; k++)

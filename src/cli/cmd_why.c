@@ -23,9 +23,10 @@ static const char why_usage[] =
     "contact's consent for the campaign's category on its channels, with its\n"
     "source, the campaign and message whose link made it, and its time. json and\n"
     "jsonl give one record: the campaign, per run whether the contact was in it\n"
-    "(in, making, created_after, not_in_segment), its message, state and log rows\n"
-    "(as herald log prints them), and the consent changes; csv gives one row per\n"
-    "run.\n";
+    "(in, making, created_after, not_in_segment), when it fired (fired_at: its\n"
+    "time, or when it was made if that was later) and was due (due_at), its\n"
+    "message, state and log rows (as herald log prints them), and the consent\n"
+    "changes; csv gives one row per run.\n";
 
 /* Channels skipped, from the JSON detail. */
 static void why_channels(const char *detail, const char *chosen)
@@ -153,8 +154,7 @@ static void why_run(const struct hd_why *w, const struct hd_run *run, const char
 {
     const struct hd_msg_info *m;
     char fired[80];
-    printf("\nrun %lld, fired %s:\n", (long long)run->seq,
-           cmd_run_fired(run, fired, sizeof fired));
+    printf("\nrun %lld, fired %s:\n", (long long)run->seq, cmd_run_fired(run, fired, sizeof fired));
     switch (hd_why_run(w, run, &m)) {
     case HD_WHY_MAKING:
         printf("  - the run is still being made: the contact may yet be added.\n");
@@ -215,13 +215,16 @@ static json_t *why_runs_json(const struct hd_why *w)
 {
     static const char *const verdicts[] = {"in", "making", "created_after", "not_in_segment"};
     json_t *runs = json_array();
-    char fired[32];
+    char fired[32], due[32];
     for (size_t r = w->nruns; r-- > 0;) {
+        const struct hd_run *run = &w->runs[r];
         const struct hd_msg_info *m = NULL;
-        int v = hd_why_run(w, &w->runs[r], &m);
-        json_t *o = json_pack("{s:I, s:s, s:s}", "run", (json_int_t)w->runs[r].seq, "fired_at",
-                              cmd_time(w->runs[r].fire_at, fired, sizeof fired), "contact_was",
-                              verdicts[v]);
+        int v = hd_why_run(w, run, &m);
+        /* fired_at: when it fired, to the second, as stats --goal counts
+         * (HD_RUN_FIRED_SQL): its time, or when it was made if later */
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run->seq, "fired_at",
+                              cmd_time(hd_run_fired_at(run), fired, sizeof fired), "due_at",
+                              cmd_time(run->fire_at, due, sizeof due), "contact_was", verdicts[v]);
         if (v == HD_WHY_IN && m) {
             json_t *rows = json_array();
             for (size_t k = 0; k < w->rec.nrows; k++)
@@ -262,9 +265,9 @@ static void why_record(struct hd_ctx *ctx, int format, const char *who, const st
         return;
     }
     /* csv: a row per run, the campaign's columns repeated */
-    static const char *const cols[] = {"contact", "campaign", "segment",     "status",
-                                       "run",     "fired_at", "contact_was", "message",
-                                       "variant", "state",    "log",         NULL};
+    static const char *const cols[] = {"contact",  "campaign", "segment",     "status",  "run",
+                                       "fired_at", "due_at",   "contact_was", "message", "variant",
+                                       "state",    "log",      NULL};
     size_t i;
     json_t *run;
     json_array_foreach(runs, i, run) json_object_update_missing(run, o);

@@ -36,10 +36,12 @@ static int run_row(void *ud, const struct hd_run *r)
         if (counts[s])
             json_array_append_new(states, json_pack("{s:s,s:I}", "state", hd_state_name(s), "n",
                                                     (json_int_t)counts[s]));
-    hd_time_format_iso(r->fire_at, t, sizeof t);
-    json_array_append_new(w->list,
-                          json_pack("{s:I,s:s,s:s,s:o}", "run", (json_int_t)r->seq, "fired_at", t,
-                                    "status", names[r->status], "states", states));
+    char due[32];
+    hd_time_format_iso(hd_run_fired_at(r), t, sizeof t);
+    hd_time_format_iso(r->fire_at, due, sizeof due);
+    json_array_append_new(w->list, json_pack("{s:I,s:s,s:s,s:s,s:o}", "run", (json_int_t)r->seq,
+                                             "fired_at", t, "due_at", due, "status",
+                                             names[r->status], "states", states));
     return 0;
 }
 

@@ -214,7 +214,7 @@ static json_t *why_run_json(const struct hd_why *w, const struct hd_run *run, co
     const struct hd_msg_info *m = NULL;
     char fired[32];
     int v = hd_why_run(w, run, &m);
-    hd_time_format_iso(run->fire_at, fired, sizeof fired);
+    hd_time_format_iso(hd_run_fired_at(run), fired, sizeof fired);
     json_t *o = json_pack("{s:I,s:s,s:s,s:b}", "run", (json_int_t)run->seq, "fired_at", fired,
                           "verdict", verdicts[v], verdicts[v], true);
     if (v == HD_WHY_IN && m)

@@ -345,6 +345,10 @@ static int exec3(struct hd_store *st, const char *sql, int64_t a, int64_t b, int
     return rc;
 }
 
+/* Only the messages that wait (HD_DUE): a claimed one (sending) is the
+ * dispatcher's that holds it, which may have handed it to a gateway; it
+ * cancels those it gives back (dispatch/write.c), so *n does not count
+ * them (campaign cancel counts them apart). */
 int hd_store_campaign_cancel(struct hd_store *st, int64_t id, int64_t now_ms, int64_t *n,
                              struct hd_err *err)
 {
