@@ -639,6 +639,30 @@ static void test_cli_stdin_and_suppress(void **state)
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "'s1@example.com' is not suppressed");
     tu_run_release(&r);
+    /* --channel removes only that channel's suppression: a WeChat openid
+     * stays suppressed after a remove for push (which took it away) */
+    tu_herald(&r, fx->dir, NULL, "suppress", "add", "oWX123", "--channel", "wechat", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "remove", "oWX123", "--channel", "push", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "herald: 'oWX123' is not suppressed on push (it is on wechat)\n");
+    assert_string_equal(r.out, "");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "list", "--format", "csv", NULL);
+    assert_contains(r.out, "oWX123,wechat,manual,");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "remove", "oWX123", "--channel", "wechat", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "removed 'oWX123' from the suppression list");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "list", "--format", "csv", NULL);
+    assert_not_contains(r.out, "oWX123");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "suppress", "remove", "oWX123", "--channel", "wechat", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "herald: 'oWX123' is not suppressed on wechat\n");
+    tu_run_release(&r);
 
     tu_herald(&r, fx->dir, NULL, "contacts", "delete", "s1", NULL);
     assert_int_equal(r.status, 0);
@@ -647,6 +671,39 @@ static void test_cli_stdin_and_suppress(void **state)
     assert_int_equal(r.status, 1);
     tu_run_release(&r);
     free(in);
+}
+
+/* contacts show's table writes an attribute's control characters as the
+ * JSON of list and --format json does ("\u001b", "\r"): a CRM's value
+ * never drives the terminal (ESC colours it, CR overwrites the line). */
+static void test_cli_show_controls(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    char *csv = tu_path(fx->dir, "esc.csv");
+    tu_write(csv, "id,note,tag\n"
+                  "e1,\"a\x1b[31mRED\x1b[0m\rover\",v\x07\n");
+    TU_HERALD_OK(fx->dir, "init");
+    TU_HERALD_OK(fx->dir, "contacts", "import", "esc.csv");
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "a\\u001b[31mRED\\u001b[0m\\rover");
+    tu_run_release(&r);
+    tu_herald(&r, fx->dir, NULL, "contacts", "show", "e1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strchr(r.out, '\x1b'));
+    assert_null(strchr(r.out, '\r'));
+    assert_null(strchr(r.out, '\x07'));
+    assert_contains(r.out, "  note                 a\\u001b[31mRED\\u001b[0m\\rover\n");
+    assert_contains(r.out, "  tag                  v\\u0007\n");
+    tu_run_release(&r);
+    /* the store keeps the value itself: only the table shows it escaped */
+    char *note = tu_sql_text(fx->dir, store(),
+                             stores.pg ? "SELECT attrs_j->>'note' FROM contacts"
+                                       : "SELECT json_extract(attrs, '$.note') FROM contacts");
+    assert_string_equal(note, "a\x1b[31mRED\x1b[0m\rover\n");
+    free(note);
+    free(csv);
 }
 
 static void test_cli_templates(void **state)
@@ -961,6 +1018,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_import_100k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_import_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_stdin_and_suppress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_show_controls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_empty_database, setup, teardown),
@@ -974,6 +1032,7 @@ int main(void)
         {"test_cli_import_100k_pg", test_cli_import_100k, setup_pg, teardown, NULL},
         {"test_cli_import_sigkill_pg", test_cli_import_sigkill, setup_pg, teardown, NULL},
         {"test_cli_stdin_and_suppress_pg", test_cli_stdin_and_suppress, setup_pg, teardown, NULL},
+        {"test_cli_show_controls_pg", test_cli_show_controls, setup_pg, teardown, NULL},
         {"test_cli_templates_pg", test_cli_templates, setup_pg, teardown, NULL},
         {"test_cli_segments_pg", test_cli_segments, setup_pg, teardown, NULL},
     };

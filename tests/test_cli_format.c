@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "herald/log.h"
+#include "herald/valid.h"
 
 struct fx {
     char *dir;
@@ -755,6 +756,101 @@ static void test_cli_format_stats_too_few(void **state)
     free(ev);
 }
 
+/* The terminal columns of the first n bytes of s, counted here apart
+ * from herald: a Hangul or CJK character (U+1100..U+115F, U+2E80..U+A4CF,
+ * U+AC00..U+D7A3, U+F900..U+FAFF, U+FF00..U+FF60, U+FFE0..U+FFE6) two, a
+ * combining diacritic (U+0300..U+036F) none, any other one. */
+static int columns(const char *s, size_t n)
+{
+    int w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        unsigned cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t k = 1; k < len && i + k < n; k++)
+            cp = cp << 6 | ((unsigned char)s[i + k] & 0x3f);
+        if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+            (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+            (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6))
+            w += 2;
+        else if (!(cp >= 0x300 && cp <= 0x36f))
+            w++;
+        i += len;
+    }
+    return w;
+}
+
+/* The columns where the fields (runs of non-blanks) of line start. */
+static int field_columns(const char *line, const char *end, int *at, int max)
+{
+    int n = 0;
+    for (const char *p = line; p < end && n < max; p++)
+        if (*p != ' ' && (p == line || p[-1] == ' '))
+            at[n++] = columns(line, (size_t)(p - line));
+    return n;
+}
+
+/* Every row of a table starts its fields at the columns where the
+ * header's names start (a row may leave out the last, WHY). */
+static void check_columns(const char *what, const char *table)
+{
+    int head[16], nhead = 0, row = 0;
+    for (const char *line = table, *end; *line; line = end + 1, row++) {
+        int at[16], n;
+        assert_non_null(end = strchr(line, '\n'));
+        if (row == 0) {
+            nhead = field_columns(line, end, head, 16);
+            continue;
+        }
+        n = field_columns(line, end, at, 16);
+        if (n < nhead - 1)
+            fail_msg("%s: row %d has %d fields, the header %d: %.*s", what, row, n, nhead,
+                     (int)(end - line), line);
+        for (int i = 0; i < n && i < nhead; i++)
+            if (at[i] != head[i])
+                fail_msg("%s: row %d's field %d starts at column %d, its header at %d:\n%.*s", what,
+                         row, i + 1, at[i], head[i], (int)(end - line + 1), line);
+    }
+    assert_true(row > 2);
+    assert_true(hd_valid_utf8(table, strlen(table))); /* no character cut in two */
+}
+
+/* The tables of contacts list and suppress list line up on a terminal:
+ * their columns padded by the columns a character takes (two for Chinese,
+ * none for a combining mark), not by its bytes, a long id cut at a whole
+ * character, and each header over its values (CHANNEL was one to the right
+ * of them). */
+static void test_cli_format_wide_columns(void **state)
+{
+    struct fx *fx = *state;
+    struct tu_run r;
+    demo_conf(fx);
+    OK("init");
+    char *csv = tu_path(fx->dir, "zh.csv");
+    tu_write(csv, "id,email,phone,city\n"
+                  "张三丰,zhang@例子.中国,,北京\n"
+                  "ann,ann@example.com,+8613800138000,London\n"
+                  "Zoe\xcc\x88,zoe@example.com,,\n"
+                  "张三丰张三丰张三丰,long@example.com,,\n");
+    OK("contacts", "import", csv);
+    tu_herald(&r, fx->dir, NULL, "contacts", "list", NULL);
+    assert_int_equal(r.status, 0);
+    check_columns("contacts list", r.out);
+    assert_contains(r.out, "\n张三丰张三丰张三 long@example.com ");
+    tu_run_release(&r);
+
+    OK("suppress", "add", "zhang@例子.中国");
+    OK("suppress", "add", "+8613800138000", "--reason", "invalid_number");
+    OK("suppress", "add", "oWX123", "--channel", "wechat");
+    OK("suppress", "add", "ann@example.com", "--reason", "hard_bounce");
+    tu_herald(&r, fx->dir, NULL, "suppress", "list", NULL);
+    assert_int_equal(r.status, 0);
+    check_columns("suppress list", r.out);
+    assert_contains(r.out, "zhang@例子.中国");
+    tu_run_release(&r);
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_cli_format_log_colour),
         cmocka_unit_test_setup_teardown(test_cli_format_lint_every_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_format_stats_too_few, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_format_wide_columns, setup, teardown),
     };
     /* the cases that read a store again, on PostgreSQL (bad_options: the
      * store opens before the command line is parsed, and a usage error is
@@ -782,6 +879,7 @@ int main(void)
         {"test_cli_format_no_colour_pg", test_cli_format_no_colour, setup_pg, teardown, NULL},
         {"test_cli_format_stats_too_few_pg", test_cli_format_stats_too_few, setup_pg, teardown,
          NULL},
+        {"test_cli_format_wide_columns_pg", test_cli_format_wide_columns, setup_pg, teardown, NULL},
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     return rc | cmocka_run_group_tests(tests_pg, NULL, NULL);

@@ -395,8 +395,14 @@ static void test_store_contacts(void **state)
     hd_buf_reset(&b2);
     assert_int_equal(hd_store_suppress_each(st, HD_CH_SMS, sup_cb, &b2, &e), 0);
     assert_string_equal(b2.data, "+14155550100/sms/invalid_number;");
-    assert_int_equal(hd_store_suppress_remove(st, "x@example.com", &e), 0);
-    assert_int_equal(hd_store_suppress_remove(st, "x@example.com", &e), HD_E_NOTFOUND);
+    assert_int_equal(hd_store_suppress_remove(st, "x@example.com", -1, &e), 0);
+    assert_int_equal(hd_store_suppress_remove(st, "x@example.com", -1, &e), HD_E_NOTFOUND);
+    /* a channel's remove leaves another channel's suppression */
+    assert_int_equal(hd_store_suppress_remove(st, "+14155550100", HD_CH_EMAIL, &e), HD_E_NOTFOUND);
+    assert_string_equal(e.msg, "'+14155550100' is not suppressed on email (it is on sms)");
+    assert_int_equal(hd_store_suppress_remove(st, "+14155550100", HD_CH_SMS, &e), 0);
+    assert_int_equal(hd_store_suppress_remove(st, "+14155550100", HD_CH_SMS, &e), HD_E_NOTFOUND);
+    assert_string_equal(e.msg, "'+14155550100' is not suppressed on sms");
     hd_buf_release(&b2);
 
     /* a deleted contact's consent goes with it (the schema's cascade) */

@@ -233,8 +233,12 @@ struct hd_suppression {
 
 /* Adds or updates (the reason) a suppression. */
 int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *s, struct hd_err *err);
-/* HD_E_NOTFOUND if the address is not suppressed. */
-int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd_err *err);
+/* Removes the suppression of address; channel (enum hd_channel) only when
+ * it is on that channel, -1 on any. HD_E_NOTFOUND if there is none ("'x'
+ * is not suppressed on push (it is on wechat)" when another channel's
+ * is). */
+int hd_store_suppress_remove(struct hd_store *st, const char *address, int channel,
+                             struct hd_err *err);
 typedef int (*hd_suppression_cb)(void *ud, const struct hd_suppression *s);
 int hd_store_suppress_each(struct hd_store *st, int channel, hd_suppression_cb cb, void *ud,
                            struct hd_err *err);

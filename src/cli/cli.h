@@ -266,6 +266,25 @@ void cmd_out_all(int format, const char *const *cols, json_t *arr);
  * takes the reference. */
 void cmd_out_one(int format, const char *const *cols, json_t *obj);
 
+/* Tables. A cell is its value with each control character written as the
+ * JSON of --format json writes it ("\u001b" for ESC, "\r", "\n"; DEL and
+ * the C1 controls "\u007f", "\u009b"; a byte that is no UTF-8 "\xNN"),
+ * so that no value can drive the terminal, padded with spaces to width
+ * columns of a terminal: an East Asian wide character takes two, a
+ * combining mark none. clip cuts a wider value at the last whole character
+ * that fits; else it pushes the rest of its row right. cmd_cell appends
+ * one to b and returns the columns of its text (without the padding). */
+int cmd_cell(struct hd_buf *b, const char *s, int width, bool clip);
+/* A table's column: width 0 for the last, which is never padded. */
+struct cmd_col {
+    int width; /* terminal columns */
+    bool clip; /* a wider value cut to fit */
+};
+/* One row of n cells (NULL: empty), each under its column, one space
+ * between, no blanks after the last text, and a newline; appended to b. The
+ * header is a row of the same columns, so it sits over its values. */
+void cmd_row(struct hd_buf *b, const struct cmd_col *cols, size_t n, const char *const *cells);
+
 /* Contacts streamed as a table, CSV, a JSON array or JSON Lines. */
 struct cmd_contact_out {
     int format; /* enum cmd_format */

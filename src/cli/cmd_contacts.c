@@ -163,24 +163,32 @@ static int show_cmd(struct hd_ctx *ctx, int argc, char **argv)
     json_t *o = cmd_contact_json(&k);
     if (format != FMT_TABLE) {
         cmd_out_one(format, NULL, json_incref(o));
-    } else {
+    } else { /* cells as list's: a value's control characters escaped, wide text padded */
         static const char *const fields[] = {
             "id",         "email",    "phone",     "locale",        "timezone",   "fcm_token",
             "apns_token", "jpush_id", "hms_token", "wechat_openid", "created_at", "updated_at"};
+        static const struct cmd_col field_cols[] = {{13, false}, {0, false}},
+                                    attr_cols[] = {{20, false}, {0, false}};
+        struct hd_buf line;
+        hd_buf_init(&line);
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             const char *v = json_string_value(json_object_get(o, fields[f]));
-            printf("%-13s %s\n", fields[f], v ? v : "-");
+            cmd_row(&line, field_cols, 2, (const char *const[]){fields[f], v ? v : "-"});
         }
         json_t *attrs = json_object_get(o, "attributes");
         const char *key;
         json_t *v;
-        printf("attributes  %s\n", json_object_size(attrs) ? "" : "-");
+        hd_buf_addf(&line, "attributes  %s\n", json_object_size(attrs) ? "" : "-");
         json_object_foreach(attrs, key, v)
         {
             char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
-            printf("  %-20s %s\n", key, json_is_string(v) ? json_string_value(v) : s);
+            hd_buf_adds(&line, "  ");
+            cmd_row(&line, attr_cols, 2,
+                    (const char *const[]){key, json_is_string(v) ? json_string_value(v) : s});
             free(s);
         }
+        fputs(line.data, stdout);
+        hd_buf_release(&line);
         printf("consent     %s\n", k.nconsent ? "" : "no opt-out recorded (consents to all)");
         for (size_t c = 0; c < k.nconsent; c++)
             cmd_consent_line(&k.consent[c]);

@@ -21,7 +21,8 @@ static const char suppress_usage[] =
     "\n"
     "ADDRESS is an email address, a phone number (normalised to E.164), a push\n"
     "token or a WeChat openid (--channel wechat); the channel is guessed from its\n"
-    "form unless --channel is given.\n"
+    "form unless --channel is given; remove --channel takes off only a suppression\n"
+    "on that channel.\n"
     "R is a word such as unsubscribed, hard_bounce, complaint, invalid_number,\n"
     "unregistered_token, invalid_openid (default: manual). No message goes to a\n"
     "suppressed address.\n"
@@ -33,15 +34,21 @@ static const char suppress_usage[] =
 static const char *const list_cols[] = {"address",    "channel", "reason", "created_at",
                                         "message_id", "detail",  NULL};
 
+/* The table's columns: SINCE takes a space more, two before WHY. */
+static const struct cmd_col list_table[] = {
+    {40, false}, {7, false}, {20, false}, {21, false}, {0, false}};
+
 static int list_row(void *ud, const struct hd_suppression *s)
 {
     struct cmd_out *o = ud;
     char t[32];
     cmd_time(s->created_at, t, sizeof t);
-    if (o->format == FMT_TABLE)
-        printf("%-40s %-6s %-20s %s%s%s\n", s->address, hd_channel_name(s->channel), s->reason, t,
-               s->detail ? "  " : "", s->detail ? s->detail : "");
-    else
+    if (o->format == FMT_TABLE) {
+        const char *cells[] = {s->address, hd_channel_name(s->channel), s->reason, t, s->detail};
+        hd_buf_reset(&o->line);
+        cmd_row(&o->line, list_table, 5, cells);
+        fputs(o->line.data, stdout);
+    } else
         cmd_out_row(o,
                     json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?}", "address", s->address, "channel",
                               hd_channel_name(s->channel), "reason", s->reason, "created_at", t,
@@ -91,8 +98,11 @@ static int list_cmd(struct hd_ctx *ctx, const struct suppress_args *a, int nargs
         return cmd_usage("suppress list", suppress_usage, "unexpected argument '%s'", args[0]);
     struct cmd_out o;
     cmd_out_begin(&o, a->format, list_cols);
-    if (a->format == FMT_TABLE)
-        printf("%-40s %-6s %-20s %-20s  %s\n", "ADDRESS", "CHANNEL", "REASON", "SINCE", "WHY");
+    if (a->format == FMT_TABLE) {
+        static const char *const head[] = {"ADDRESS", "CHANNEL", "REASON", "SINCE", "WHY"};
+        cmd_row(&o.line, list_table, 5, head);
+        fputs(o.line.data, stdout);
+    }
     int rc = hd_store_suppress_each(ctx->store, a->channel, list_row, &o, &err);
     cmd_out_end(&o);
     return rc < 0 ? cmd_fail(ctx, &err) : EXIT_OK;
@@ -123,7 +133,9 @@ static int change_cmd(struct hd_ctx *ctx, const char *sub, const struct suppress
             return cmd_fail(ctx, &err);
         printf("suppressed %s address '%s' (%s)\n", hd_channel_name(ch), norm, a->reason);
     } else {
-        if (hd_store_suppress_remove(ctx->store, norm, &err) < 0)
+        /* with --channel, only that channel's: an openid suppressed for
+         * wechat is not push's to take off */
+        if (hd_store_suppress_remove(ctx->store, norm, a->channel, &err) < 0)
             return cmd_fail(ctx, &err);
         printf("removed '%s' from the suppression list\n", norm);
     }

@@ -1,9 +1,14 @@
 /* common: helpers the commands share: the option parser, error and usage
- * reporting, option values, output formats, and opening the store.
+ * reporting, option values, output formats, tables, and opening the store.
  *
  * The option parser turns a command's table into getopt_long's, so every
  * command accepts options the same way (abbreviations, --name=VALUE,
- * options after operands) and reports a bad one with the same lines. */
+ * options after operands) and reports a bad one with the same lines.
+ *
+ * A table's cells are padded by the columns a terminal gives their text
+ * (ICU's East Asian width: a Chinese character takes two, a combining mark
+ * none), not by bytes as printf's %-16s does, and a control character in a
+ * value (a CRM's ESC or CR) is written as its escape, never sent. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -12,6 +17,8 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 #include "herald/store.h"
 #include "herald/valid.h"
@@ -394,6 +401,11 @@ static void csv_cell(struct hd_buf *b, const char *s, bool last)
     hd_buf_addc(b, last ? '\n' : ',');
 }
 
+/* contacts list's table: an id, an email and a zone longer than their
+ * columns are cut, the rest push their row right. */
+static const struct cmd_col contact_cols[] = {{16, true}, {30, true}, {16, false},
+                                              {7, false}, {20, true}, {0, false}};
+
 void cmd_contacts_begin(struct cmd_contact_out *co, int format)
 {
     co->format = format;
@@ -404,9 +416,12 @@ void cmd_contacts_begin(struct cmd_contact_out *co, int format)
              "wechat_openid,created_at,updated_at,attributes");
     else if (format == FMT_JSON)
         fputs("[", stdout);
-    else if (format == FMT_TABLE)
-        printf("%-16s %-30s %-16s %-7s %-20s %s\n", "ID", "EMAIL", "PHONE", "LOCALE", "TIMEZONE",
-               "ATTRIBUTES");
+    else if (format == FMT_TABLE) {
+        static const char *const head[] = {"ID",     "EMAIL",    "PHONE",
+                                           "LOCALE", "TIMEZONE", "ATTRIBUTES"};
+        cmd_row(&co->line, contact_cols, 6, head);
+        fputs(co->line.data, stdout);
+    }
 }
 
 int cmd_contacts_row(void *ud, const struct hd_contact *k)
@@ -434,9 +449,14 @@ int cmd_contacts_row(void *ud, const struct hd_contact *k)
             csv_cell(&co->line, cells[i], i == n - 1);
         fputs(co->line.data, stdout);
     } else {
-        printf("%-16.16s %-30.30s %-16s %-7s %-20.20s %s\n", k->ext_id, k->email ? k->email : "-",
-               k->phone ? k->phone : "-", k->locale ? k->locale : "-",
-               k->timezone ? k->timezone : "-", k->attrs);
+        const char *cells[] = {k->ext_id,
+                               k->email ? k->email : "-",
+                               k->phone ? k->phone : "-",
+                               k->locale ? k->locale : "-",
+                               k->timezone ? k->timezone : "-",
+                               k->attrs};
+        cmd_row(&co->line, contact_cols, 6, cells);
+        fputs(co->line.data, stdout);
     }
     co->n++;
     return 0;
@@ -447,6 +467,81 @@ void cmd_contacts_end(struct cmd_contact_out *co)
     if (co->format == FMT_JSON)
         fputs("]\n", stdout);
     hd_buf_release(&co->line);
+}
+
+/* ---- tables ---- */
+
+/* The columns a terminal gives c: two for an East Asian wide or fullwidth
+ * character (Chinese, Japanese, Korean, most emoji), none for a combining
+ * mark, a format character (a zero-width space or joiner; not the soft
+ * hyphen, which shows) or a Hangul vowel or final jamo (part of the
+ * syllable before), else one. */
+static int char_columns(UChar32 c)
+{
+    int ea = u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH);
+    if (ea == U_EA_WIDE || ea == U_EA_FULLWIDTH)
+        return 2;
+    int type = u_charType(c), hst = u_getIntPropertyValue(c, UCHAR_HANGUL_SYLLABLE_TYPE);
+    if (type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
+        (type == U_FORMAT_CHAR && c != 0xad) || hst == U_HST_VOWEL_JAMO ||
+        hst == U_HST_TRAILING_JAMO)
+        return 0;
+    return 1;
+}
+
+int cmd_cell(struct hd_buf *b, const char *s, int width, bool clip)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    size_t n = strlen(s);
+    int32_t len = n > INT32_MAX ? INT32_MAX : (int32_t)n, i = 0;
+    int used = 0;
+    while (i < len) {
+        size_t at = b->len;
+        int32_t start = i;
+        UChar32 c;
+        int w;
+        U8_NEXT(u, i, len, c);
+        if (c < 0) { /* no UTF-8 character: its bytes shown, not sent */
+            for (int32_t k = start; k < i; k++)
+                hd_buf_addf(b, "\\x%02x", u[k]);
+            w = (int)(b->len - at);
+        } else if (c < 0x20) { /* as the JSON of list and --format json has it */
+            char ch = (char)c;
+            hd_buf_add_json_esc(b, &ch, 1);
+            w = (int)(b->len - at);
+        } else if (c == 0x7f || (c >= 0x80 && c < 0xa0)) { /* DEL, C1 (CSI is 0x9b) */
+            hd_buf_addf(b, "\\u%04x", (unsigned)c);
+            w = (int)(b->len - at);
+        } else {
+            hd_buf_add(b, s + start, (size_t)(i - start));
+            w = char_columns(c);
+        }
+        if (clip && used + w > width) { /* cut before the character that would not fit */
+            b->len = at;
+            b->data[at] = '\0';
+            break;
+        }
+        used += w;
+    }
+    for (int pad = used; pad < width; pad++)
+        hd_buf_addc(b, ' ');
+    return used;
+}
+
+void cmd_row(struct hd_buf *b, const struct cmd_col *cols, size_t n, const char *const *cells)
+{
+    size_t end = b->len;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            hd_buf_addc(b, ' ');
+        size_t at = b->len;
+        int used = cmd_cell(b, cells[i] ? cells[i] : "", cols[i].width, cols[i].clip);
+        size_t text = b->len - (size_t)(used < cols[i].width ? cols[i].width - used : 0);
+        if (text > at)
+            end = text;
+    }
+    b->len = end; /* no blanks after the last cell with text */
+    hd_buf_addc(b, '\n');
 }
 
 /* ---- records as CSV, JSON or JSON Lines ---- */

@@ -759,19 +759,43 @@ int hd_store_suppress_add(struct hd_store *st, const struct hd_suppression *sup,
     return rc;
 }
 
-int hd_store_suppress_remove(struct hd_store *st, const char *address, struct hd_err *err)
+/* hd_store_suppress_find's callback: the channel a suppression is on. */
+static int suppress_channel(void *ud, const struct hd_suppression *s)
+{
+    *(int *)ud = s->channel;
+    return 0;
+}
+
+int hd_store_suppress_remove(struct hd_store *st, const char *address, int channel,
+                             struct hd_err *err)
 {
     struct hd_db_stmt *s = NULL;
-    int rc;
-    if ((rc = hd_db_prepare(st->conn, "DELETE FROM suppressions WHERE address = ?1", &s, err)) < 0)
+    int rc, on = -1;
+    int64_t removed = 0;
+    if ((rc = hd_db_prepare(st->conn,
+                            "DELETE FROM suppressions WHERE address = ?1 AND "
+                            "(CAST(?2 AS text) IS NULL OR channel = ?2)",
+                            &s, err)) < 0)
         return hd_store_dfail(err, rc, "removing suppression");
     hd_db_bind_text(s, 1, address, NULL);
+    hd_db_bind_text(s, 2, channel >= 0 ? hd_channel_name(channel) : NULL, NULL);
     if (hd_db_step(s, err) < 0)
         rc = hd_store_dfail(err, HD_E_STORE, "removing suppression");
-    else if (hd_db_changes(s) == 0)
-        rc = hd_err_set(err, HD_E_NOTFOUND, "'%s' is not suppressed", address);
+    else
+        removed = hd_db_changes(s);
     hd_db_finalize(s);
-    return rc;
+    if (rc < 0 || removed > 0)
+        return rc;
+    if (channel < 0)
+        return hd_err_set(err, HD_E_NOTFOUND, "'%s' is not suppressed", address);
+    /* the address is one suppression: say which channel holds it */
+    if ((rc = hd_store_suppress_find(st, address, suppress_channel, &on, err)) < 0)
+        return rc;
+    if (on >= 0)
+        return hd_err_set(err, HD_E_NOTFOUND, "'%s' is not suppressed on %s (it is on %s)", address,
+                          hd_channel_name(channel), hd_channel_name(on));
+    return hd_err_set(err, HD_E_NOTFOUND, "'%s' is not suppressed on %s", address,
+                      hd_channel_name(channel));
 }
 
 /* Calls cb for each row of s (prepared over the suppressions' columns). */
