@@ -11,7 +11,9 @@
  * half a second's worth). The cancel's line counts them: it said "0 unsent
  * messages cancelled" while the dispatcher went on to cancel 200; now it
  * says how many the dispatcher holds, and that those no gateway has by the
- * time it sees the cancel end cancelled. */
+ * time it sees the cancel end cancelled. A dispatcher killed before it
+ * read the cancel left them queued for good: the next start cancels them
+ * (test_cancel_killed). */
 #include "testnet.h"
 
 #include <signal.h>
@@ -43,9 +45,10 @@ static int64_t outbox(void)
     return n;
 }
 
-static void test_cancel_claimed(void **state)
+/* The store, its contacts and the template; a campaign "c" to all of
+ * them, created while herald run (its pid returned) sends. */
+static pid_t prepare(void)
 {
-    (void)state;
     char conf[512];
     snprintf(conf, sizeof conf,
              "[herald]\ndatabase = h.db\ntemplates = tpl\nlog_level = warn\n"
@@ -79,6 +82,13 @@ static void test_cancel_claimed(void **state)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    return run;
+}
+
+static void test_cancel_claimed(void **state)
+{
+    (void)state;
+    pid_t run = prepare();
     struct tu_run r;
     tu_herald(&r, dir, NULL, "campaign", "cancel", "c", NULL);
     int64_t at_cancel = outbox();
@@ -123,6 +133,29 @@ static void test_cancel_claimed(void **state)
                  (long long)said_now, (long long)said_held, (long long)cancelled);
 }
 
+/* The dispatcher killed after the cancel, before it read it: what it held
+ * went back to the queue, and no claim takes a cancelled campaign's
+ * messages, so they stayed queued for good (a review found 221 so). The
+ * next start cancels them. */
+static void test_cancel_killed(void **state)
+{
+    (void)state;
+    pid_t run = prepare();
+    kill(run, SIGSTOP);
+    TU_HERALD_OK(dir, "campaign", "cancel", "c");
+    kill(run, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(run, &st, 0), run);
+    TU_HERALD_OK(dir, "run", "--once");
+    int64_t queued = q1("SELECT count(*) FROM messages WHERE state = 0"),
+            sent = q1("SELECT count(*) FROM messages WHERE state = 2"),
+            cancelled = q1("SELECT count(*) FROM messages WHERE state = 14"); /* HD_ST_CANCELLED */
+    if (queued || sent + cancelled != CONTACTS)
+        fail_msg("after the restart: %lld queued, %lld sent, %lld cancelled", (long long)queued,
+                 (long long)sent, (long long)cancelled);
+    assert_int_equal(q1("SELECT count(*) FROM attempts WHERE reason = 'cancelled'"), cancelled);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -143,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancel_claimed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_killed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

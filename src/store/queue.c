@@ -402,6 +402,33 @@ static int requeue_owner(struct hd_store *st, int64_t owner, int64_t now, bool e
     return 0;
 }
 
+/* The messages just put back of campaigns cancelled while a dispatcher
+ * held them, cancelled as the cancel does the queue's: no claim takes a
+ * cancelled campaign's messages, and they stayed queued for good (a
+ * review found 221 so after a SIGKILL). */
+static int cancel_requeued(struct hd_store *st, int64_t now, struct hd_err *err)
+{
+    struct hd_db_stmt *s = NULL;
+    int64_t ids[64], done;
+    size_t nids = 0;
+    int rc = hd_db_prepare(st->conn,
+                           "SELECT DISTINCT c.id FROM campaigns c JOIN runs r ON r.campaign_id = "
+                           "c.id JOIN messages m ON m.run_id = r.id WHERE c.status = 'cancelled' "
+                           "AND " HD_DUE("m.state") " LIMIT 64",
+                           &s, err),
+        step;
+    if (rc < 0)
+        return hd_store_dfail(err, rc, "cancelling requeued messages");
+    while ((step = hd_db_step(s, err)) == 1)
+        ids[nids++] = hd_db_col_int64(s, 0);
+    hd_db_finalize(s);
+    if (step < 0)
+        return hd_store_dfail(err, step, "cancelling requeued messages");
+    for (size_t i = 0; rc == 0 && i < nids; i++)
+        rc = hd_store_campaign_cancel(st, ids[i], now * 1000, &done, err);
+    return rc;
+}
+
 int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn alive, int64_t *n,
                      struct hd_err *err)
 {
@@ -426,6 +453,10 @@ int hd_store_recover(struct hd_store *st, int64_t self, int64_t now, hd_alive_fn
     for (size_t i = 0; rc == 0 && i < nowners; i++)
         if (owners[i] != self)
             rc = requeue_owner(st, owners[i], now, alive(owners[i]), "dispatcher", n, err);
+    /* always: a dispatcher stopped in good order also puts back what it
+     * held, cancelled campaign or not */
+    if (rc == 0)
+        rc = cancel_requeued(st, now, err);
     if (rc == 0)
         rc = hd_store_commit(st, err);
 out:
@@ -467,6 +498,8 @@ int hd_store_recover_nodes(struct hd_store *st, int64_t self, int64_t now, int64
     }
     for (size_t i = 0; rc == 0 && i < nowners; i++)
         rc = requeue_owner(st, owners[i], now, false, "node", n, err);
+    if (rc == 0 && *n > 0)
+        rc = cancel_requeued(st, now, err);
     if (rc == 0 && *n > 0)
         hd_store_work_note(st, "rescue", *n);
     if (rc == 0)
