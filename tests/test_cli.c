@@ -386,12 +386,26 @@ static void test_cli_import_100k(void **state)
     tu_run_release(&r);
     assert_int_equal(db_count(fx), 0);
 
-    /* --dry-run --skip-invalid: validates, writes nothing */
+    /* --dry-run --skip-invalid: validates, writes nothing, and says so (it
+     * said "0 inserted, 0 updated" of rows that would be inserted) */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
               "--skip-invalid", "--dry-run", NULL);
     assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want,
+             "dry run of contacts.csv: %d rows checked, %d valid, %d invalid, "
+             "nothing written",
+             rows, rows - bad, bad);
+    assert_contains(r.out, want);
     tu_run_release(&r);
     assert_int_equal(db_count(fx), 0);
+    /* --dry-run alone: every row was checked */
+    tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",
+              "--dry-run", NULL);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "%d of %d rows are invalid; every row was checked, nothing written",
+             bad, rows);
+    assert_contains(r.err, want);
+    tu_run_release(&r);
 
     /* --skip-invalid: the good rows land, the bad ones go to the rejects file */
     tu_herald(&r, fx->dir, NULL, "contacts", "import", "contacts.csv", "--default-region", "US",

@@ -1210,16 +1210,18 @@ static int finish(struct imp *im, struct hd_err *err)
         else
             snprintf(skip, sizeof skip, "skip invalid rows");
         return hd_err_set(err, HD_E_INVALID,
-                          "%s: %lld of %lld rows are invalid; nothing was %s (fix them, or %s to "
+                          "%s: %lld of %lld rows are invalid; %s (fix them, or %s to "
                           "import the valid rows)",
                           im->name, (long long)res->rejected, (long long)res->rows,
-                          o->dry_run ? "checked further" : "written", skip);
+                          o->dry_run ? "every row was checked, nothing written (a dry run)"
+                                     : "nothing was written",
+                          skip);
     }
     if (im->rej) {
         int bad = fclose(im->rej) != 0;
         im->rej = NULL;
-        if (bad || (im->rej_tmp[0] && (res->rejected ? rename(im->rej_tmp, res->rejects)
-                                                      : remove(im->rej_tmp)) != 0))
+        if (bad || (im->rej_tmp[0] &&
+                    (res->rejected ? rename(im->rej_tmp, res->rejects) : remove(im->rej_tmp)) != 0))
             return hd_err_set(err, HD_E_IO, "writing rejects file '%s': %s", res->rejects,
                               strerror(errno));
         if (!res->rejected)

@@ -125,12 +125,17 @@ static int import_cmd(struct hd_ctx *ctx, int argc, char **argv)
     if (rc < 0 && rc != HD_E_INVALID)
         return cmd_fail(ctx, &err);
     char rows[48];
+    const char *name = strcmp(o.path, "-") == 0 ? "stdin" : o.path;
     hd_units_count(res.rows, "row", NULL, rows, sizeof rows);
-    printf("%s%s: %s, %lld inserted, %lld updated, %lld rejected in %.1fs (%.0f rows/s)",
-           o.dry_run ? "dry run of " : "", strcmp(o.path, "-") == 0 ? "stdin" : o.path, rows,
-           (long long)res.inserted, (long long)res.updated,
-           (long long)res.rejected, res.seconds,
-           res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
+    if (o.dry_run) /* it inserts and updates nothing: "0 inserted" misled */
+        printf("dry run of %s: %s checked, %lld valid, %lld invalid, nothing written in %.1fs "
+               "(%.0f rows/s)",
+               name, rows, (long long)(res.rows - res.rejected), (long long)res.rejected,
+               res.seconds, res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
+    else
+        printf("%s: %s, %lld inserted, %lld updated, %lld rejected in %.1fs (%.0f rows/s)", name,
+               rows, (long long)res.inserted, (long long)res.updated, (long long)res.rejected,
+               res.seconds, res.seconds > 0 ? (double)res.rows / res.seconds : 0.0);
     if (res.warnings)
         printf(", %lld warning%s", (long long)res.warnings, res.warnings == 1 ? "" : "s");
     if (res.rejects[0])
