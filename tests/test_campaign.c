@@ -1331,6 +1331,16 @@ static void test_audit(void **state)
     assert_int_equal(n, 20);
     assert_int_equal(x, 10);
     json_decref(g);
+    /* a name no message converted to (a typo) is said, as is a campaign of
+     * no messages: it said "no holdout" of one with a holdout */
+    expect_out((const char *[]){"stats", "s2", "--goal", "purchse", NULL},
+               (const char *[]){"warning: no message converted: is 'purchse' the name", NULL});
+    HERALD_OK("segment", "define", "nobody", "id = \"zzz\"");
+    HERALD_OK("campaign", "create", "e0", "--segment", "nobody", "--template", "recall",
+              "--channels", "sms", "--now", "--holdout", "10");
+    SEND_OK("send", "e0", "--wait", "10s");
+    expect_out((const char *[]){"stats", "e0", "--goal", "purchase", NULL},
+               (const char *[]){"no messages in this campaign: nothing to compare", NULL});
 
     /* a deleted contact: its rows stay, under a pseudonym, number erased */
     expect_out((const char *[]){"contacts", "delete", "d01", NULL},

@@ -120,16 +120,23 @@ static void goal_line(const json_t *o, int format, struct hd_buf *csv)
     }
 }
 
-/* The report (hd_goal_json, which the console draws too), printed. */
-static json_t *goal_report(const struct hd_goal *g, const char *event, int64_t window, int format,
-                           struct hd_buf *csv)
+/* The report (hd_goal_json, which the console draws too), printed;
+ * holdout_bp: the campaign's holdout, for what to say when none was held
+ * out. */
+static json_t *goal_report(const struct hd_goal *g, const char *event, int64_t window,
+                           int holdout_bp, int format, struct hd_buf *csv)
 {
     json_t *j = hd_goal_json(g, event, window);
     const json_t *groups = json_object_get(j, "groups"), *o;
     bool hold = false;
+    int64_t messages = 0, converted = 0;
     size_t i;
-    json_array_foreach(groups, i, o) hold |=
-        strcmp(json_string_value(json_object_get(o, "group")), "holdout") == 0;
+    json_array_foreach(groups, i, o)
+    {
+        hold |= strcmp(json_string_value(json_object_get(o, "group")), "holdout") == 0;
+        messages += json_integer_value(json_object_get(o, "messages"));
+        converted += json_integer_value(json_object_get(o, "converted"));
+    }
     if (format == FMT_TABLE)
         printf("\ngoal '%s' within %s of each run\n%-12s %10s %10s %8s  %s\n", event,
                json_string_value(json_object_get(j, "window")), "group", "messages",
@@ -139,8 +146,20 @@ static json_t *goal_report(const struct hd_goal *g, const char *event, int64_t w
         return j;
     if (json_object_get(j, "too_few_rule"))
         printf("warning: too few to test: %s; n/a marks a group below that\n", HD_GOAL_RULE);
-    if (!hold)
+    /* it said "no holdout" of a campaign with one and no messages, and
+     * nothing of an event name no message converted to (a typo) */
+    if (messages == 0)
+        printf("no messages in this campaign: nothing to compare\n");
+    else if (!hold && holdout_bp > 0)
+        printf("no message was held out (the holdout is %d.%02d%%): nothing to compare the rates "
+               "with\n",
+               holdout_bp / 100, holdout_bp % 100);
+    else if (!hold)
         printf("no holdout in this campaign: nothing to compare the rates with\n");
+    if (messages > 0 && converted == 0)
+        printf("warning: no message converted: is '%s' the name the events were imported "
+               "under?\n",
+               event);
     json_array_foreach(groups, i, o) if (json_object_get(o, "summary"))
         printf("%s\n", json_string_value(json_object_get(o, "summary")));
     return j;
@@ -208,7 +227,8 @@ static void print_stats(const struct stats_args *a, const struct hd_campaign *ca
         hd_buf_adds(&csv, "section,group,metric,value\r\n");
         stats_csv(s, &csv);
     }
-    json_t *gj = a->goal ? goal_report(g, a->goal, a->window, a->format, &csv) : NULL;
+    json_t *gj =
+        a->goal ? goal_report(g, a->goal, a->window, camp->holdout_bp, a->format, &csv) : NULL;
     if (a->format == FMT_CSV)
         fwrite(csv.data, 1, csv.len, stdout);
     else if (a->format == FMT_JSON || a->format == FMT_JSONL) {
