@@ -86,6 +86,24 @@ static void test_csv_bad(void **state)
     }
 }
 
+/* UTF-16 without a byte-order mark reads as NUL bytes in UTF-8: the
+ * message says what the file may be (it said only "a NUL byte"). */
+static void test_csv_utf16(void **state)
+{
+    (void)state;
+    static const char be[] = {0, 'i', 0, 'd', 0, '\n', 0, 'z', 0, '\n'};
+    FILE *f = fmemopen((void *)be, sizeof be, "rb");
+    assert_non_null(f);
+    struct hd_csv *c = hd_csv_new(f, "t.csv");
+    struct hd_csv_record r;
+    struct hd_err e = {0};
+    assert_int_equal(hd_csv_next(c, &r, &e), HD_E_PARSE);
+    assert_string_equal(e.msg, "t.csv:1: a NUL byte in a field (is the file UTF-16? name its "
+                               "encoding, UTF-16LE or UTF-16BE)");
+    hd_csv_free(c);
+    fclose(f);
+}
+
 /* A field far longer than a block, and many records crossing block edges. */
 static void test_csv_blocks(void **state)
 {
@@ -127,6 +145,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_good),
         cmocka_unit_test(test_csv_bad),
+        cmocka_unit_test(test_csv_utf16),
         cmocka_unit_test(test_csv_blocks),
     };
     return cmocka_run_group_tests_name("csv", tests, NULL, NULL);

@@ -215,6 +215,14 @@ static void test_segment_parse_errors(void **state)
     assert_int_equal(parse(chain.data, &t, &e), HD_E_PARSE);
     assert_contains(e.msg, "a rule may join at most 250 conditions");
     hd_buf_release(&chain);
+    /* 251 is one too many (it was taken: the count was of the joins) */
+    hd_buf_init(&chain);
+    hd_buf_adds(&chain, "a = 1");
+    for (int i = 0; i < 250; i++)
+        hd_buf_adds(&chain, " or a = 1");
+    assert_int_equal(parse(chain.data, &t, &e), HD_E_PARSE);
+    assert_contains(e.msg, "a rule may join at most 250 conditions");
+    hd_buf_release(&chain);
     /* the longest chain and the deepest nesting allowed still make valid SQL */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
@@ -230,8 +238,8 @@ static void test_segment_parse_errors(void **state)
                                 "days_until(last_active) between -900000000000000000000 and "
                                 "900000000000000000000");
         } else if (round == 0) {
-            hd_buf_adds(&chain, "a = 1");
-            for (int i = 0; i < 250; i++)
+            hd_buf_adds(&chain, "a = 1"); /* 250 conditions */
+            for (int i = 0; i < 249; i++)
                 hd_buf_adds(&chain, i % 2 ? " or a = 1" : " and a = 2");
         } else {
             for (int i = 0; i < 15; i++) /* 22 levels: just under the limit */

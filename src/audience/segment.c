@@ -1390,7 +1390,7 @@ static struct hd_seg_node *parse_binary(struct parser *p, bool or)
 {
     struct hd_seg_node *a = or ? parse_binary(p, false) : parse_unary(p);
     while (a && is_kw(&p->tok, or ? "or" : "and")) {
-        if (++p->terms > MAX_TERMS) {
+        if (++p->terms >= MAX_TERMS) { /* terms counts the joins: 250 conditions, 249 */
             FAIL_TOK(p,
                      "a rule may join at most %d conditions with and/or (define parts as "
                      "segments and use in_segment)",

@@ -162,7 +162,9 @@ static inline int read_quoted(struct hd_csv *c, long first, struct hd_err *err)
         if (ch == '\n')
             c->line++;
         if (ch == 0)
-            return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0, "a NUL byte in a field");
+            return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
+                                 "a NUL byte in a field (is the file UTF-16? name its encoding, "
+                                 "UTF-16LE or UTF-16BE)");
         hd_buf_addc(&c->rec, (char)ch);
     }
     ch = getb(c);
@@ -198,7 +200,8 @@ static inline int read_fields(struct hd_csv *c, int ch, long first, size_t *np, 
                                          "and double the '\"')");
                 if (ch == 0)
                     return hd_err_setpos(err, HD_E_PARSE, c->name, c->line, 0,
-                                         "a NUL byte in a field");
+                                         "a NUL byte in a field (is the file UTF-16? name its "
+                                         "encoding, UTF-16LE or UTF-16BE)");
                 hd_buf_addc(&c->rec, (char)ch);
                 ch = getb(c);
             }
