@@ -639,8 +639,9 @@ static void test_cli_stdin_and_suppress(void **state)
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "suppress", "list", "--format", "csv", NULL);
     assert_int_equal(r.status, 0);
-    assert_contains(r.out, "address,channel,reason,created_at,message_id,detail\n");
-    assert_contains(r.out, "s1@example.com,email,hard_bounce,2026-11-22T00:00:00Z,,\n");
+    /* RFC 4180's CRLF, as log, stats and history (these ended in LF) */
+    assert_contains(r.out, "address,channel,reason,created_at,message_id,detail\r\n");
+    assert_contains(r.out, "s1@example.com,email,hard_bounce,2026-11-22T00:00:00Z,,\r\n");
     assert_contains(r.out, "+447700900123,sms,manual,");
     tu_run_release(&r);
     tu_herald(&r, fx->dir, NULL, "suppress", "add", "not an address", NULL);
@@ -852,7 +853,7 @@ static void test_cli_segments(void **state)
     assert_int_equal(r.status, 0);
     assert_contains(r.out,
                     "id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,"
-                    "hms_token,wechat_openid,created_at,updated_at,attributes\na,a@example.com,");
+                    "hms_token,wechat_openid,created_at,updated_at,attributes\r\na,a@example.com,");
     assert_contains(r.out, "\nc,,");
     assert_contains(r.out, "\nd,d@example.com,");
     assert_not_contains(r.out, "\nb,");

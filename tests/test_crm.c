@@ -332,7 +332,7 @@ static void test_crm_suppress_import(void **state)
                "region (set --default-region)");
     tu_run_release(&r);
     char *list = suppressions(fx);
-    assert_string_equal(list, "address,channel,reason,created_at,message_id,detail\n");
+    assert_string_equal(list, "address,channel,reason,created_at,message_id,detail\r\n");
     free(list);
     RUN(&r, fx, 0, "suppress", "import", "good.csv", "--default-region", "AU");
     HAS(r.out, "good.csv: 4 rows, 4 suppressed, 0 rejected");

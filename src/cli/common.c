@@ -398,7 +398,7 @@ static void csv_cell(struct hd_buf *b, const char *s, bool last)
 {
     if (s)
         hd_buf_add_csv_field(b, s, strlen(s));
-    hd_buf_addc(b, last ? '\n' : ',');
+    hd_buf_adds(b, last ? "\r\n" : ",");
 }
 
 /* contacts list's table: an id, an email and a zone longer than their
@@ -412,8 +412,9 @@ void cmd_contacts_begin(struct cmd_contact_out *co, int format)
     co->n = 0;
     hd_buf_init(&co->line);
     if (format == FMT_CSV)
-        puts("id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,hms_token,"
-             "wechat_openid,created_at,updated_at,attributes");
+        fputs("id,email,phone,locale,timezone,fcm_token,apns_token,jpush_id,hms_token,"
+              "wechat_openid,created_at,updated_at,attributes\r\n",
+              stdout);
     else if (format == FMT_JSON)
         fputs("[", stdout);
     else if (format == FMT_TABLE) {
@@ -561,7 +562,7 @@ static void out_header(struct cmd_out *o, json_t *first)
             hd_buf_add_csv_field(&o->line, key, strlen(key));
             any = true;
         }
-        hd_buf_addc(&o->line, '\n');
+        hd_buf_adds(&o->line, "\r\n"); /* RFC 4180, as log, stats and history write it */
     }
     fputs(o->line.data, stdout);
     hd_buf_reset(&o->line);
@@ -613,7 +614,7 @@ void cmd_out_row(struct cmd_out *o, json_t *row)
         if (o->cols) {
             for (const char *const *c = o->cols; *c; c++) {
                 csv_value(&o->line, json_object_get(row, *c));
-                hd_buf_addc(&o->line, c[1] ? ',' : '\n');
+                hd_buf_adds(&o->line, c[1] ? "," : "\r\n");
             }
         } else {
             const char *key;
@@ -625,7 +626,7 @@ void cmd_out_row(struct cmd_out *o, json_t *row)
                 csv_value(&o->line, v);
                 any = true;
             }
-            hd_buf_addc(&o->line, '\n');
+            hd_buf_adds(&o->line, "\r\n");
         }
         fputs(o->line.data, stdout);
         hd_buf_reset(&o->line);
