@@ -162,6 +162,17 @@ static void test_store_file_modes(void **state)
             fail_msg("'%s' has mode %03o, want 600", files[i], sb.st_mode & 0777);
     }
     hd_store_free(st);
+    /* an empty file made beforehand (touch) becomes the database, 0600 too:
+     * it kept its 0644 */
+    char *touched = tu_path(dir, "t.db");
+    tu_write(touched, "");
+    assert_int_equal(chmod(touched, 0644), 0);
+    assert_int_equal(hd_store_open(touched, &create, &st, &e), 0);
+    struct stat tb;
+    assert_int_equal(stat(touched, &tb), 0);
+    assert_int_equal(tb.st_mode & 0777, 0600);
+    hd_store_free(st);
+    free(touched);
     umask(old);
     free(wal);
     free(shm);

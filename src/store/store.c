@@ -23,6 +23,7 @@
 #include "store_int.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -1044,15 +1045,20 @@ int hd_store_migrate(struct hd_store *st, int target, struct hd_err *err)
 
 /* A new database file is made 0600 before SQLite opens it, since SQLite
  * gives the -wal and -shm files the database's mode: contacts and message
- * text are for herald's user only. An existing file keeps its mode; when the
- * file cannot be made, SQLite's open says why. */
+ * text are for herald's user only. So is an empty file a create is about to
+ * make the database of (`herald init --db` on a touched file kept its 0644:
+ * a review found it). Another existing file keeps its mode; when the file
+ * cannot be made, SQLite's open says why. */
 static void create_private(const char *path)
 {
+    struct stat sb;
     if (!*path || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
         return;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0)
         close(fd);
+    else if (errno == EEXIST && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        chmod(path, 0600);
 }
 
 /* Only a create may open a zero-byte file (see the top of the file). */
