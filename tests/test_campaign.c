@@ -729,6 +729,11 @@ static void test_campaign_cli(void **state)
         {{BASE, "sms", "--now", "--holdout", "100", NULL},
          2,
          "--holdout: '100' is not a percentage"},
+        /* strtod took these as 16 and 10 */
+        {{BASE, "sms", "--now", "--holdout", "0x10", NULL},
+         2,
+         "--holdout: '0x10' is not a percentage"},
+        {{BASE, "sms", "--now", "--holdout", "1e1", NULL}, 2, "--holdout: '1e1' is not a percentage"},
         {{BASE, "sms", "--now", "--expires", "soon", NULL}, 2, "--expires:"},
         {{BASE, "sms", "--now", "--rate", "fast", NULL}, 2, "--rate:"},
         {{BASE, "sms", "--every", "61 * * * *", NULL}, 2, "--every"},

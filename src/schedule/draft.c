@@ -109,8 +109,14 @@ static int set_measure(struct hd_campaign *c, const char *opt, const char *arg, 
     int64_t secs;
     char *end;
     if (strcmp(opt, "holdout") == 0) {
-        double pct = strtod(arg, &end);
-        if (end == arg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct < 100))
+        /* digits, a point and digits, and an optional %: strtod alone
+         * also took 0x10 (16%) and 1e1 */
+        size_t whole = strspn(arg, "0123456789"), frac = 0, span = whole;
+        if (arg[whole] == '.')
+            span += 1 + (frac = strspn(arg + whole + 1, "0123456789"));
+        bool plain = whole + frac > 0 && (arg[span] == '\0' || strcmp(arg + span, "%") == 0);
+        double pct = plain ? strtod(arg, &end) : -1;
+        if (!plain || !(pct >= 0 && pct < 100))
             return hd_err_set(err, HD_E_USAGE,
                               "--holdout: '%s' is not a percentage from 0 to below 100", arg);
         c->holdout_bp = (int)lround(pct * 100);
