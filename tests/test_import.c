@@ -351,6 +351,9 @@ static void test_import_header_errors(void **state)
         {"email\na@example.com\n", "h.csv:1: the header has no 'id' column"},
         {"id,plan,plan\n", "h.csv:1: column 'plan' appears twice in the header"},
         {"id,first name\n", "h.csv:1: column 'first name' is not a valid attribute name"},
+        /* no map can name these: the hint said to map them */
+        {"id,a=b\n", "h.csv:1: column 'a=b' has '=' in its name, which a map cannot name"},
+        {"id,email,\n", "h.csv:1: column 3 has no name: give it one"},
         {"id,updated_at\n", "h.csv:1: column 'updated_at' is kept by herald"},
         {"id,x\n1,\"open\n", "h.csv:2: unterminated quoted field"},
     };

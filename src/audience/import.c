@@ -747,6 +747,18 @@ static int header_columns(struct imp *im, struct hd_csv_record *rec, struct colu
         if (strcasecmp(name, "updated_at") == 0)
             return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
                                  "column 'updated_at' is kept by herald and cannot be imported");
+        /* a map cannot name an empty column or one with '=' in it: the
+         * hint said to, in words that could not work (a review found it) */
+        if (!*name)
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                 "column %zu has no name: give it one of letters, digits and '_' "
+                                 "in the file, or remove it",
+                                 i + 1);
+        if (strchr(name, '='))
+            return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
+                                 "column '%s' has '=' in its name, which a map cannot name: "
+                                 "rename it in the file (letters, digits and '_')",
+                                 name);
         if (!valid_attr_name(name))
             return hd_err_setpos(err, HD_E_PARSE, im->name, rec->line, 0,
                                  "column '%s' is not a valid attribute name (use letters, digits "
