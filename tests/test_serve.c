@@ -627,19 +627,9 @@ static void test_serve_http_errors(void **state)
 static void test_serve_stop_under_load(void **state)
 {
     (void)state;
-    char *shim = tu_path(dir, "slow_epoll_del.so"), *src = tu_src_path("tests/slow_epoll_del.c"),
-         cmd[4096];
-    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' '%s' -ldl 2>&1 && echo built", shim,
-             src);
-    char *out = tu_sh(cmd);
-    assert_contains(out, "built");
-    free(out);
-    const char *asan = getenv("ASAN_OPTIONS");
-    char *asan_was = asan ? hd_xstrdup(asan) : NULL, opts[512];
-    /* an ASan build wants its runtime first; the shim comes before it */
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", shim, 1);
+    char *shim = tu_shim_build(dir, "slow_epoll_del", ""), cmd[4096];
+    struct tu_preload pre;
+    tu_preload_begin(&pre, shim);
     for (int round = 0; round < 5; round++) {
         struct srv s;
         srv_start(&s);
@@ -669,14 +659,8 @@ static void test_serve_stop_under_load(void **state)
         nanosleep(&ts, NULL);
         setenv("LD_PRELOAD", shim, 1);
     }
-    unsetenv("LD_PRELOAD");
-    if (asan_was)
-        setenv("ASAN_OPTIONS", asan_was, 1);
-    else
-        unsetenv("ASAN_OPTIONS");
-    free(asan_was);
+    tu_preload_end(&pre);
     free(shim);
-    free(src);
 }
 
 /* SIGTERM while a one-click POST is half sent: the request finishes (200,

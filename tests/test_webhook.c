@@ -610,15 +610,7 @@ static int sent_of(json_t *log, const char *campaign)
 static void test_webhook_run_new_webhook(void **state)
 {
     (void)state;
-    char *shim = tu_path(dir, "slow_first_cursor.so"),
-         *src = tu_src_path("tests/slow_first_cursor.c"), cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "cc -shared -fPIC -O1 $(pkg-config --cflags libpq sqlite3) -o '%s' '%s' -ldl 2>&1 "
-             "&& echo built",
-             shim, src);
-    char *out = tu_sh(cmd);
-    assert_contains(out, "built");
-    free(out);
+    char *shim = tu_shim_build(dir, "slow_first_cursor", "$(pkg-config --cflags libpq sqlite3)");
     struct tu_server rx;
     recv_start(&rx, SECRET, "0", "0");
     char hooks[512];
@@ -630,20 +622,11 @@ static void test_webhook_run_new_webhook(void **state)
     setenv("HERALD_NOW", "2026-11-22T22:00:00Z", 1);
     TU_HERALD_OK(dir, "campaign", "create", "first", "--segment", "all", "--template", "promo",
                  "--channels", "email", "--now");
-    const char *asan = getenv("ASAN_OPTIONS");
-    char *asan_was = asan ? hd_xstrdup(asan) : NULL, opts[512];
-    /* an ASan build wants its runtime first; the shim comes before it */
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", shim, 1);
+    struct tu_preload pre;
+    tu_preload_begin(&pre, shim);
     const char *args[] = {"run", NULL};
     pid_t pid = tu_herald_spawn(dir, "run.log", args);
-    unsetenv("LD_PRELOAD");
-    if (asan_was)
-        setenv("ASAN_OPTIONS", asan_was, 1);
-    else
-        unsetenv("ASAN_OPTIONS");
-    free(asan_was);
+    tu_preload_end(&pre);
     const char *sql = "SELECT count(*) FROM attempts a JOIN messages m ON m.id = a.message_id "
                       "JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = r.campaign_id "
                       "WHERE c.name = 'first' AND a.outcome = 'accepted'";
@@ -670,7 +653,6 @@ static void test_webhook_run_new_webhook(void **state)
                  sent_of(log, "first"), (long long)sent);
     json_decref(log);
     free(shim);
-    free(src);
 }
 
 /* An erased contact's consent rows were the newest: the next opt-outs

@@ -452,6 +452,51 @@ static inline char *tu_src_path(const char *rel)
     return tu_path(root, rel);
 }
 
+/* Builds the source tree's tests/NAME.c (with cflags, "" for none) into
+ * an LD_PRELOAD shim in dir; its path, to free. */
+static inline char *tu_shim_build(const char *dir, const char *name, const char *cflags)
+{
+    char rel[128], so[128], cmd[4096];
+    snprintf(rel, sizeof rel, "tests/%s.c", name);
+    snprintf(so, sizeof so, "%s.so", name);
+    char *shim = tu_path(dir, so), *src = tu_src_path(rel);
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 %s -o '%s' '%s' -ldl 2>&1 && echo built",
+             cflags, shim, src);
+    char *out = tu_sh(cmd);
+    assert_contains(out, "built");
+    free(out);
+    free(src);
+    return shim;
+}
+
+/* LD_PRELOAD set to a shim for the processes spawned until
+ * tu_preload_end, which puts ASAN_OPTIONS back: an ASan build wants its
+ * runtime first, and the shim comes before it. */
+struct tu_preload {
+    char *asan_was;
+};
+
+static inline void tu_preload_begin(struct tu_preload *p, const char *shim)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[512];
+    p->asan_was = asan ? hd_xstrdup(asan) : NULL;
+    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+    setenv("LD_PRELOAD", shim, 1);
+}
+
+static inline void tu_preload_end(struct tu_preload *p)
+{
+    unsetenv("LD_PRELOAD");
+    if (p->asan_was)
+        setenv("ASAN_OPTIONS", p->asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(p->asan_was);
+    p->asan_was = NULL;
+}
+
 /* A new temporary folder with templates/ linked to the source tree's. */
 static inline char *tu_tmpdir_templates(void)
 {
