@@ -269,6 +269,13 @@ static void test_console_new_contact(void **state)
     TU_HERALD_OK(dir, "campaign", "create", "both", "--segment", "all", "--template", "both",
                  "--channels", "sms,email", "--now");
     TU_HERALD_OK(dir, "send", "both");
+    /* a daily firing made late (a dispatcher down at 10:00): the timeline
+     * says when it fired, 11:30, as the CLI does; it said its due time */
+    TU_HERALD_OK(dir, "campaign", "create", "late", "--segment", "all", "--template", "both",
+                 "--channels", "email", "--every", "0 10 * * *", "--tz", "UTC");
+    setenv("HERALD_NOW", "2026-11-23T11:30:00Z", 1);
+    TU_HERALD_OK(dir, "run", "--once");
+    setenv("HERALD_NOW", "2026-11-22T12:00:00Z", 1);
     srv_start(&s);
     char *sid = tc_sign_in(&s, "ann"), *vid = tc_sign_in(&s, "vic");
     char *csrf = csrf_of_session(&s, sid), *vcsrf = csrf_of_session(&s, vid);
@@ -298,6 +305,7 @@ static void test_console_new_contact(void **state)
      * them (they were raw UTC here: a review) */
     assert_contains(body, "fired <time datetime=\"2026-11-22T");
     assert_contains(body, "\">Nov 22, 2026, ");
+    assert_contains(body, "late</a>, run 1 (fired <time datetime=\"2026-11-23T11:30:00Z\">");
     free(body);
     assert_int_equal(tc_get(&s, vid, "/console/contacts/k1", "zh-CN", &body, NULL), 200);
     assert_contains(body, "2026年11月22日");

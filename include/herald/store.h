@@ -881,6 +881,7 @@ void hd_contact_pseudonym(int64_t id, char *buf, size_t size);
 
 struct hd_msg_info {
     int64_t id, run, campaign, fire_at, updated_at;
+    int64_t fired_at; /* when its run fired: fire_at, or when made if later (hd_run_fired_at) */
     int64_t due;                  /* not_before: when a waiting message is due (seconds) */
     int64_t seq;                  /* the run's number in its campaign (what is shown) */
     int state, channel, attempts; /* channel -1: none yet */

@@ -176,7 +176,7 @@ static json_t *message_json(const struct hd_history *h, const struct hd_msg_info
                             const char *zone)
 {
     char fired[32], due[300];
-    hd_time_format_iso(m->fire_at, fired, sizeof fired);
+    hd_time_format_iso(m->fired_at, fired, sizeof fired); /* it said the due time */
     hd_history_due(m, zone, due, sizeof due);
     json_t *rows = json_array();
     for (size_t k = 0; k < h->nrows; k++)

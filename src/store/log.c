@@ -222,7 +222,7 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
             st->conn,
             "SELECT m.id, m.run_id, r.campaign_id, r.fire_at, m.updated_at, m.state, "
             "coalesce(m.channel, -1), m.attempts, c.name, c.segment, m.variant, m.reason, "
-            "m.not_before, r.seq "
+            "m.not_before, r.seq, " HD_RUN_FIRED_SQL " "
             "FROM runs r JOIN campaigns c ON c.id = r.campaign_id JOIN messages m ON "
             "m.run_id = r.id AND m.contact_id = ?1 WHERE ?2 = 0 OR r.campaign_id = ?2 "
             "ORDER BY r.fire_at, m.id",
@@ -247,7 +247,8 @@ int hd_store_contact_messages(struct hd_store *st, int64_t contact, int64_t camp
                                 .variant = hd_db_col_text(s, 10),
                                 .reason = hd_db_col_text(s, 11),
                                 .due = hd_db_col_int64(s, 12),
-                                .seq = hd_db_col_int64(s, 13)};
+                                .seq = hd_db_col_int64(s, 13),
+                                .fired_at = hd_db_col_int64(s, 14)};
         if ((rc = cb(ud, &m)) != 0)
             break;
     }
