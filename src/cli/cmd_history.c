@@ -28,24 +28,15 @@ static int history_opt(void *ud, int id, const char *arg)
     return cmd_format_arg("history", arg, FMTS_ALL, ud);
 }
 
-/* When the message's run fired, as campaign show and why say it: "T",
- * or "T (due D)" when it was made a minute or more late. The message
- * knows only its firing's time; the run says when it was made. */
-static const char *run_fired(struct hd_ctx *ctx, const struct hd_msg_info *m, char *buf,
-                             unsigned size)
-{
-    struct hd_run run;
-    if (hd_store_run_get(ctx->store, m->run, &run, NULL) < 0)
-        return cmd_time(m->fire_at, buf, size);
-    return cmd_run_fired(&run, buf, size);
-}
-
-/* One message and its rows, as the table shows them. */
-static void print_message(struct hd_ctx *ctx, const struct hd_history *rec,
-                          const struct hd_msg_info *m, const char *zone)
+/* One message and its rows, as the table shows them; its run's firing as
+ * campaign show and why say it ("T", or "T (due D)" when made a minute or
+ * more late), from the two times the message record carries. */
+static void print_message(const struct hd_history *rec, const struct hd_msg_info *m,
+                          const char *zone)
 {
     char fired[80], due[300];
-    run_fired(ctx, m, fired, sizeof fired);
+    const struct hd_run run = {.fire_at = m->fire_at, .created_at = m->fired_at};
+    cmd_run_fired(&run, fired, sizeof fired);
     hd_history_due(m, zone, due, sizeof due);
     printf("\n%s, run %lld (fired %s), message %lld%s%s: %s%s%s\n", m->campaign_name,
            (long long)m->seq, fired, (long long)m->id, m->variant ? ", variant " : "",
@@ -117,7 +108,7 @@ int cmd_history(struct hd_ctx *ctx, int argc, char **argv)
                hd_units_count((long long)rec.nmsgs, "message", NULL, n, sizeof n));
         char *zone = contact_zone(ctx, argv[i]);
         for (size_t k = 0; k < rec.nmsgs; k++)
-            print_message(ctx, &rec, &rec.msgs[k], zone);
+            print_message(&rec, &rec.msgs[k], zone);
         free(zone);
         printf("\nconsent changes%s\n", rec.nconsent ? ":" : ": none recorded (consents to all)");
         for (size_t k = 0; k < rec.nconsent; k++)
