@@ -108,15 +108,14 @@ static void goal_line(const json_t *o, int format, struct hd_buf *csv)
     } else if (format == FMT_CSV) {
         hd_buf_addf(csv, "goal,%s,messages,%lld\r\ngoal,%s,converted,%lld\r\n", group, n, group, x);
         const json_t *p = json_object_get(o, "p_value");
-        if (ci && json_is_number(p))
-            hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,%.6g\r\n", group,
-                        num(o, "lift_points"), group, json_number_value(p));
-        else if (ci) /* no test: an empty cell, not 0 */
-            hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,\r\n", group,
-                        num(o, "lift_points"), group);
-        if (ci)
-            hd_buf_addf(csv, "goal,%s,too_few,%d\r\n", group,
-                        json_is_true(json_object_get(o, "too_few")));
+        if (!ci)
+            return;
+        hd_buf_addf(csv, "goal,%s,lift_points,%.4f\r\ngoal,%s,p_value,", group,
+                    num(o, "lift_points"), group);
+        if (json_is_number(p)) /* no test: an empty cell, not 0 */
+            hd_buf_addf(csv, "%.6g", json_number_value(p));
+        hd_buf_addf(csv, "\r\ngoal,%s,too_few,%d\r\n", group,
+                    json_is_true(json_object_get(o, "too_few")));
     }
 }
 
