@@ -1809,8 +1809,9 @@ static void test_campaign_pause_held(void **state)
 }
 
 /* Issue 16, item 11: every request on the wire is an attempt in the log.
- * A gateway that drops the connection on a request made libcurl send it
- * again at once, by itself, when the connection was a reused one, and
+ * A gateway that drops the connection on a request made libcurl (and now
+ * herald's own client, channel/wire.c) send it again at once, by itself,
+ * when the connection was a reused one, and
  * herald logged one attempt for the two requests the gateway counted. */
 static void test_campaign_resent(void **state)
 {
@@ -1844,7 +1845,7 @@ static void test_campaign_resent(void **state)
     int64_t resent = sq1("rs.db", "SELECT count(*) FROM attempts WHERE text LIKE 'the connection "
                                   "closed before an answer%'");
     print_message("%lld requests at the gateway, %lld attempts logged (%lld sent again by "
-                  "libcurl)\n",
+                  "the HTTP client)\n",
                   (long long)requests, (long long)rows, (long long)resent);
     assert_int_equal(sq1("rs.db", "SELECT count(*) FROM messages WHERE state = 2"), 36);
     assert_int_equal(rows, requests);

@@ -1,8 +1,11 @@
-/* http: the libcurl multi engine of the HTTP drivers. One thread per
- * driver runs the loop: it takes submitted messages while fewer than the
- * in-flight bound are out, has the protocol build each request, lets curl
- * drive every transfer over its pool of kept-alive connections (at most
- * `connections`), and returns each result as it completes. Transport
+/* http: the engine of the HTTP drivers. One thread per driver (per lane)
+ * runs the loop: it takes submitted messages while fewer than the
+ * in-flight bound are out, has the protocol build each request, lets the
+ * transport drive every transfer over its pool of kept-alive connections
+ * (at most `connections`), and returns each result as it completes. The
+ * transport is herald's own HTTP/1.1 client (wire.c) unless libcurl is
+ * needed: HTTP/2 (APNs), or a proxy the environment names, which libcurl
+ * honours; the blocking token fetches (hx_post_form) stay on libcurl. Transport
  * failures (no connection, timeout, dropped connection, a certificate that
  * fails verification) are temporary. A throttled answer, or one whose
  * protocol says the gateway's quota is spent (hold_ms, from X-Rate-Limit-*
@@ -15,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 
 #include "herald/time.h"
 #include "herald/valid.h"
+#include "wire.h"
 
 #define RESP_MAX (64 * 1024)
 #define TAKE_MAX 256
@@ -34,6 +39,7 @@
 
 /* One loop thread's share: its own multi handle and connections. */
 struct lane {
+    struct hd_wire *wire; /* herald's HTTP/1.1 client; NULL: libcurl's multi */
     CURLM *multi;
     size_t max_inflight;
     struct hx_req **spare; /* finished requests, kept with their easy handles */
@@ -54,6 +60,9 @@ struct hx {
     unsigned nlanes;
     atomic_uint next_lane;
 };
+
+static void on_wire_header(void *ud, const char *line, size_t len);
+static void on_wire_body(void *ud, const char *p, size_t len);
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
@@ -118,6 +127,12 @@ int hx_open(const struct hd_provider_cfg *cfg, struct hd_log *log, const struct 
         struct lane *l = &h->lanes[i];
         unsigned conns = h->conns / h->nlanes + (i < h->conns % h->nlanes);
         l->max_inflight = (size_t)conns * h->streams;
+        /* herald's own client unless libcurl is needed: HTTP/2, or a
+         * proxy named in the environment */
+        if (h->streams == 1 && h->no_proxy) {
+            l->wire = hd_wire_new(conns, h->timeout_ms, h->ca_file, on_wire_header, on_wire_body);
+            continue;
+        }
         l->multi = curl_multi_init();
         if (!l->multi)
             HD_BUG("curl_multi_init failed");
@@ -157,6 +172,7 @@ struct req {
      * request's in its place is kept as it is (made and freed again for
      * every request, two lines of FCM's cost 1,700 instructions) */
     struct curl_slist **hdr_next;
+    struct hd_wire_req w; /* on a lane of herald's own client */
 };
 
 static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
@@ -180,6 +196,7 @@ static void req_free(struct hx_req *q)
     if (!q)
         return;
     curl_easy_cleanup(q->easy);
+    hd_wire_req_release(&((struct req *)q)->w);
     curl_url_cleanup(((struct req *)q)->cu);
     hd_buf_release(&((struct req *)q)->cu_url);
     hd_buf_release(&q->url);
@@ -200,6 +217,7 @@ void hx_close(void *conf)
         for (size_t i = 0; i < l->nspare; i++)
             req_free(l->spare[i]);
         free(l->spare);
+        hd_wire_free(l->wire);
         curl_multi_cleanup(l->multi);
     }
     pthread_mutex_destroy(&h->pmu);
@@ -216,7 +234,10 @@ void hx_wake(void *conf)
      * write to a socket pair, too dear for every message */
     for (unsigned i = 0; i < h->nlanes; i++)
         if (atomic_exchange(&h->lanes[i].sleeping, false)) {
-            curl_multi_wakeup(h->lanes[i].multi);
+            if (h->lanes[i].wire)
+                hd_wire_wakeup(h->lanes[i].wire);
+            else
+                curl_multi_wakeup(h->lanes[i].multi);
             return;
         }
 }
@@ -488,6 +509,21 @@ void hx_provider_fault(struct hd_result *r, int code, const char *fmt, ...)
     r->retry_after_ms = HD_PROVIDER_FAULT_PAUSE_MS;
 }
 
+char *hx_basic(const char *user, const char *pass)
+{
+    size_t u = strlen(user), p = strlen(pass), n = u + 1 + p;
+    unsigned char *plain = hd_xcalloc(1, n + 1);
+    memcpy(plain, user, u);
+    plain[u] = ':';
+    memcpy(plain + u + 1, pass, p);
+    char *out = hd_xcalloc(1, 6 + 4 * ((n + 2) / 3) + 1);
+    memcpy(out, "Basic ", 6);
+    EVP_EncodeBlock((unsigned char *)out + 6, plain, (int)n);
+    hd_wipe(plain, n);
+    free(plain);
+    return out;
+}
+
 void hx_b64url(struct hd_buf *out, const void *p, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -608,6 +644,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+static void on_wire_header(void *ud, const char *line, size_t len)
+{
+    on_header((char *)line, 1, len, ud);
+}
+
+static void on_wire_body(void *ud, const char *p, size_t len)
+{
+    on_body((char *)p, 1, len, ud);
+}
+
 static void easy_common(struct hx *h, CURL *e, void *ud)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -686,6 +732,9 @@ static struct hx_req *req_get(struct hx *h, struct lane *l)
         return l->spare[--l->nspare];
     struct req *rq = hd_xcalloc(1, sizeof *rq);
     struct hx_req *q = &rq->q;
+    rq->w.ud = q;
+    if (l->wire)
+        return q;
     q->easy = curl_easy_init();
     if (!q->easy)
         HD_BUG("curl_easy_init failed");
@@ -729,7 +778,21 @@ static void set_url(struct req *rq)
     hd_buf_add(&rq->cu_url, url->data, url->len);
 }
 
-/* Builds q and adds it to the multi handle; -1 (r filled) when refused. */
+/* Hands a built request to herald's own client: its head from the
+ * method, URL and the protocol's lines, then its body. */
+static void wire_start(struct lane *l, struct req *rq, const char *method)
+{
+    struct hx_req *q = &rq->q;
+    drop_lines(*rq->hdr_next); /* lines the last request had beyond these */
+    *rq->hdr_next = NULL;
+    hd_wire_begin(&rq->w, method, q->url.data ? q->url.data : "", q->url.len);
+    for (struct curl_slist *x = q->hdrs; x; x = x->next)
+        hd_wire_line(&rq->w, x->data);
+    hd_wire_start(l->wire, &rq->w, q->body.data, q->body.len, strcmp(method, "GET") != 0);
+}
+
+/* Builds q and adds it to the multi handle (or gives it to herald's own
+ * client); -1 (r filled) when refused. */
 static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_result *r)
 {
     hd_buf_reset(&q->url);
@@ -749,8 +812,14 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     pthread_mutex_unlock(&h->pmu);
     if (built < 0)
         return -1;
-    set_url((struct req *)q);
+    if (q->t0 == 0)
+        q->t0 = hd_clock_mono_ms();
     const char *method = q->method ? q->method : "POST";
+    if (l->wire) {
+        wire_start(l, (struct req *)q, method);
+        return 0;
+    }
+    set_url((struct req *)q);
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
@@ -765,18 +834,20 @@ static int req_start(struct hx *h, struct lane *l, struct hx_req *q, struct hd_r
     drop_lines(*rq->hdr_next); /* lines the last request had beyond these */
     *rq->hdr_next = NULL;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
-    if (q->t0 == 0)
-        q->t0 = hd_clock_mono_ms();
     ((struct req *)q)->sends = 0;
     if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
         HD_BUG("curl_multi_add_handle failed");
     return 0;
 }
 
-/* Classifies a completed transfer; 1 when the protocol wants it sent again. */
-static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_result *r)
+/* Classifies a completed transfer; 1 when the protocol wants it sent
+ * again. On libcurl's lanes rc is its result, on herald's client's the
+ * request's own fields say how it went. */
+static int req_done(struct hx *h, struct lane *l, struct hx_req *q, CURLcode rc,
+                    struct hd_result *r)
 {
-    unsigned sends = ((struct req *)q)->sends;
+    struct hd_wire_req *w = &((struct req *)q)->w;
+    unsigned sends = l->wire ? w->sends : ((struct req *)q)->sends;
     hd_result_init(r, q->m);
     r->resent = sends > 1 ? (int)sends - 1 : 0;
     r->answered_ms = hd_clock_mono_ms();
@@ -785,19 +856,24 @@ static int req_done(struct hx *h, struct hx_req *q, CURLcode rc, struct hd_resul
         memcpy(r->digest, ((struct req *)q)->digest, sizeof r->digest);
     else if (q->body.len)
         hd_sha256_hex(q->body.data, q->body.len, r->digest);
-    if (rc != CURLE_OK) {
-        const char *why = q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc);
-        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-            rc == CURLE_SSL_CONNECT_ERROR)
+    if (l->wire ? w->failed : rc != CURLE_OK) {
+        const char *why = l->wire ? w->err : q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc);
+        if (l->wire ? w->tls_refused
+                    : rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                          rc == CURLE_SSL_CONNECT_ERROR)
             hd_log_msg(h->log, HD_LOG_WARN, "TLS to the gateway refused: %s", why);
         hd_result_set(r, HD_OUT_TEMPORARY, 0, "%s", why);
         hx_copy_text(r->text, sizeof r->text, r->text);
         return 0;
     }
-    long status = 0;
-    curl_off_t retry = 0;
-    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (curl_easy_getinfo(q->easy, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+    long status = w->status;
+    curl_off_t retry = w->retry_after;
+    if (!l->wire) {
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_getinfo(q->easy, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK)
+            retry = 0;
+    }
+    if (retry > 0)
         r->retry_after_ms = (int64_t)retry * 1000;
     pthread_mutex_lock(&h->pmu);
     int again = h->proto->finish(h->pc, h, q, status, r);
@@ -919,12 +995,50 @@ static void log_connection(struct hx *h, CURL *e)
                                                     : "HTTP/1.0");
 }
 
+/* A transfer finished (rc is libcurl's result on its lanes): its result
+ * goes to out, or, when the protocol wants it again, it is sent again.
+ * Returns whether it finished for good. */
+static bool finished(struct hx *h, struct lane *l, struct hd_driver *d, struct outbox *out,
+                     struct hx_req *q, CURLcode rc)
+{
+    struct hd_result r;
+    if (req_done(h, l, q, rc, &r) && req_start(h, l, q, &r) == 0)
+        return false;
+    /* nothing more goes out from the moment the answer is read, not
+     * from when the dispatcher reads it: the gate closes here, and
+     * the answer's time is when it had closed, so that whatever began
+     * later was held (the dispatcher pauses its bucket too) */
+    if (r.outcome == HD_OUT_THROTTLED) {
+        r.answered_ms =
+            hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms : HD_THROTTLE_PAUSE_MS);
+        r.latency_ms = r.answered_ms - q->t0;
+    } else if (q->hold_ms > 0) {
+        hd_driver_throttled(d, q->hold_ms);
+    }
+    out_add(out, q->m, &r);
+    q->m = NULL;
+    req_put(l, q);
+    return true;
+}
+
 /* Moves transfers on, and puts the results of those that finished in out
  * (a transfer the protocol wants again is sent again instead). Returns how
  * many finished. */
 static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct outbox *out)
 {
     size_t done = 0;
+    bool debug = h->log && h->log->level >= HD_LOG_DEBUG;
+    if (l->wire) {
+        hd_wire_perform(l->wire);
+        struct hd_wire_req *w;
+        while ((w = hd_wire_done(l->wire)) != NULL) {
+            if (debug && w->new_conn && w->peer[0])
+                hd_log_debug(h->log, "http: new connection to %s:%d (%s, HTTP/1.1)", w->peer,
+                             w->peer_port, w->tls ? "https" : "http");
+            done += finished(h, l, d, out, w->ud, CURLE_OK);
+        }
+        return done;
+    }
     int running = 0;
     curl_multi_perform(l->multi, &running);
     CURLMsg *cm;
@@ -934,29 +1048,11 @@ static size_t collect(struct hx *h, struct lane *l, struct hd_driver *d, struct 
             continue;
         struct hx_req *q = NULL;
         CURL *e = cm->easy_handle;
-        CURLcode rc = cm->data.result;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
-        if (h->log && h->log->level >= HD_LOG_DEBUG)
+        if (debug)
             log_connection(h, e);
         curl_multi_remove_handle(l->multi, e);
-        struct hd_result r;
-        if (req_done(h, q, rc, &r) && req_start(h, l, q, &r) == 0)
-            continue;
-        /* nothing more goes out from the moment the answer is read, not
-         * from when the dispatcher reads it: the gate closes here, and
-         * the answer's time is when it had closed, so that whatever began
-         * later was held (the dispatcher pauses its bucket too) */
-        if (r.outcome == HD_OUT_THROTTLED) {
-            r.answered_ms = hd_driver_throttled(d, r.retry_after_ms > 0 ? r.retry_after_ms
-                                                                        : HD_THROTTLE_PAUSE_MS);
-            r.latency_ms = r.answered_ms - q->t0;
-        } else if (q->hold_ms > 0) {
-            hd_driver_throttled(d, q->hold_ms);
-        }
-        out_add(out, q->m, &r);
-        q->m = NULL;
-        req_put(l, q);
-        done++;
+        done += finished(h, l, d, out, q, cm->data.result);
     }
     return done;
 }
@@ -974,7 +1070,11 @@ static void wait_for_work(struct lane *l, struct hd_driver *d, bool room)
             return;
         }
     }
-    curl_multi_poll(l->multi, NULL, 0, hold >= 0 && hold < 1000 ? (int)hold + 1 : 1000, NULL);
+    int wait = hold >= 0 && hold < 1000 ? (int)hold + 1 : 1000;
+    if (l->wire)
+        hd_wire_poll(l->wire, wait);
+    else
+        curl_multi_poll(l->multi, NULL, 0, wait, NULL);
     if (room)
         atomic_store(&l->sleeping, false);
 }
@@ -982,6 +1082,13 @@ static void wait_for_work(struct lane *l, struct hd_driver *d, bool room)
 void hx_loop(void *conf, struct hd_driver *d)
 {
     struct hx *h = conf;
+    /* a TLS write to a gateway that closed would raise SIGPIPE (OpenSSL
+     * writes with write(), not send(MSG_NOSIGNAL)); blocked in this
+     * thread, the write fails with EPIPE instead, as libcurl arranged */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     struct lane *l = &h->lanes[atomic_fetch_add(&h->next_lane, 1) % h->nlanes];
     size_t inflight = 0;
     bool stopping = false;

@@ -1,5 +1,5 @@
-/* http_int: the libcurl multi engine the HTTP drivers (twilio, http, fcm,
- * apns) share, and the helpers they have in common. A protocol builds one
+/* http_int: the engine the HTTP drivers (twilio, http, fcm, apns, ...)
+ * share (herald's HTTP/1.1 client, wire.c, or libcurl's multi), and the helpers they have in common. A protocol builds one
  * request per message and classifies its response; the engine keeps up to
  * `connections` requests in flight on one thread (×streams for HTTP/2),
  * reuses the connections and hands the results back to driver.c. With
@@ -22,7 +22,7 @@
 
 /* One request in flight. */
 struct hx_req {
-    CURL *easy;
+    CURL *easy; /* on libcurl's lanes only (NULL on herald's client's) */
     const struct hd_msg *m;
     const char *method; /* set by build; NULL means POST */
     struct hd_buf url;  /* set by build */
@@ -50,8 +50,8 @@ struct hx_proto {
      * or a provider fault (the provider pauses) when err's code is
      * HD_E_CONFIG (the gateway refused the provider's credentials). */
     int (*prepare)(void *pc, struct hx *h, struct hd_err *err);
-    /* Fills the request for q->m (url, body, hdrs, method, gen; it may set
-     * options on q->easy, e.g. Basic auth). Returns 0,
+    /* Fills the request for q->m (url, body, hdrs through hx_header,
+     * method, gen; Basic auth is a header line too, hx_basic). Returns 0,
      * or -1 with r filled when the message is refused before sending. */
     int (*build)(void *pc, struct hx_req *q, struct hd_result *r);
     /* Classifies a completed response into r (outcome, text, gateway_id,
@@ -166,6 +166,9 @@ void hx_held_loop(void *conf, struct hd_driver *d);
 void hx_held_wake(void *conf);
 unsigned hx_held_lanes(void *conf);
 
+/* HTTP Basic credentials: a new string "Basic " base64(user ":" pass),
+ * made once when a driver is made; the caller wipes and frees it. */
+char *hx_basic(const char *user, const char *pass);
 /* Base64url without padding. */
 void hx_b64url(struct hd_buf *out, const void *p, size_t n);
 /* A private key from PEM text; NULL with err set when it cannot be read. */

@@ -1,8 +1,8 @@
 /* jpush: push through JPush (极光推送) Push API v3, the way apps in
  * mainland China reach Android phones without Google's services, and
  * iPhones through JPush's APNs channel. Each message is
- *   POST {base_url}/v3/push, Basic auth app_key:master_secret (curl builds
- *   the header from the secret; nothing logs it)
+ *   POST {base_url}/v3/push, Basic auth app_key:master_secret (the header
+ *   made once from the secret, hx_basic; nothing logs it)
  *   {"platform": ["android", "ios"],
  *    "audience": {"registration_id": [the contact's jpush_id]},
  *    "notification": {"android": {"alert", "title", "extras"},
@@ -34,6 +34,7 @@
 struct jp {
     char *url, *app_key;
     const char *secret; /* borrowed */
+    char *auth;         /* the Authorization header's value (hx_basic) */
     bool production;
 };
 
@@ -44,6 +45,9 @@ static void jp_fini(void *pc)
         return;
     free(j->url);
     free(j->app_key);
+    if (j->auth)
+        hd_wipe(j->auth, strlen(j->auth));
+    free(j->auth);
     free(j);
 }
 
@@ -107,8 +111,7 @@ static int jp_build(void *pc, struct hx_req *q, struct hd_result *r)
     hd_buf_adds(b, "}}");
     hd_buf_adds(&q->url, j->url);
     hx_header(q, "Content-Type", "application/json");
-    curl_easy_setopt(q->easy, CURLOPT_USERNAME, j->app_key);
-    curl_easy_setopt(q->easy, CURLOPT_PASSWORD, j->secret);
+    hx_header(q, "Authorization", j->auth);
     return 0;
 }
 
@@ -180,6 +183,7 @@ static int jp_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
         return hd_err_set(err, HD_E_CONFIG,
                           "give app_key and master_secret_env or master_secret_file");
     }
+    j->auth = hx_basic(j->app_key, j->secret);
     return hx_open(cfg, log, &jp_proto, j, 1, conf, err);
 }
 

@@ -23,6 +23,7 @@ struct tw {
     char *url; /* the whole Messages.json URL */
     char *sid;
     const char *token; /* borrowed secret */
+    char *auth;        /* the Authorization header's value (hx_basic) */
     char *from, *service, *callback;
 };
 
@@ -36,6 +37,9 @@ static void tw_fini(void *pc)
     free(t->from);
     free(t->service);
     free(t->callback);
+    if (t->auth)
+        hd_wipe(t->auth, strlen(t->auth));
+    free(t->auth);
     free(t);
 }
 
@@ -90,8 +94,7 @@ static int tw_build(void *pc, struct hx_req *q, struct hd_result *r)
         field(&q->body, "StatusCallback", q->m->ref ? url : t->callback);
     }
     hx_header(q, "I-Twilio-Idempotency-Token", q->m->id);
-    curl_easy_setopt(q->easy, CURLOPT_USERNAME, t->sid);
-    curl_easy_setopt(q->easy, CURLOPT_PASSWORD, t->token);
+    hx_header(q, "Authorization", t->auth);
     return 0;
 }
 
@@ -172,6 +175,7 @@ static int tw_init(const struct hd_provider_cfg *cfg, struct hd_log *log, void *
         tw_fini(t);
         return rc;
     }
+    t->auth = hx_basic(t->sid, t->token);
     return hx_open(cfg, log, &tw_proto, t, 1, conf, err);
 }
 
