@@ -114,7 +114,7 @@ $(B)/paths.stamp: FORCE
 # the interposer needs RTLD_NEXT; glibc reads _GNU_SOURCE at the first system
 # header, which banned.h includes, so it is defined here, not in the file
 %/nodelay.o: CFLAGS += -D_GNU_SOURCE
-# wire.c reads answers with memmem and Retry-After dates with strptime and timegm
+# wire.c reads Retry-After dates with strptime and timegm
 %/wire.o: CFLAGS += -D_GNU_SOURCE
 
 $(B)/libherald.a: $(LIB_OBJ)
