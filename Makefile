@@ -31,12 +31,12 @@ STATEDIR := $(LOCALSTATEDIR)/lib/herald
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := sqlite3 libpq jansson icu-uc icu-i18n openssl libesmtp-1.0 libcurl libsystemd libmicrohttpd libargon2
+PKGS := sqlite3 libpq jansson icu-uc icu-i18n openssl libcurl libsystemd libmicrohttpd libargon2
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, bench.
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
-            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libesmtp-dev libmicrohttpd-dev python3-prometheus-client valgrind \
+            libicu-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev python3-prometheus-client valgrind \
             clang libclang-rt-14-dev openssl python3 python3-aiosmtpd postfix \
             nodejs nginx-light wrk chromium fonts-wqy-zenhei \
             scdoc man-db lintian zsh bash-completion dpkg-dev \
@@ -56,7 +56,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/audience/*.c src/template/*.c \
              src/schedule/*.c src/dispatch/*.c src/channel/*.c src/audit/*.c \
              src/serve/*.c) \
-             $(filter-out src/cli/main.c src/cli/nodelay.c,$(wildcard src/cli/*.c)))
+             $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/$(B)/gen/openapi.o $(B)/obj/$(B)/gen/bounce_rules.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -111,27 +111,25 @@ $(B)/paths.stamp: FORCE
 	@echo '$(BINDIR) $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR)' | cmp -s - $@ || \
 	  echo '$(BINDIR) $(SYSCONFDIR) $(DATADIR) $(LOCALSTATEDIR)' > $@
 
-# the interposer needs RTLD_NEXT; glibc reads _GNU_SOURCE at the first system
-# header, which banned.h includes, so it is defined here, not in the file
-%/nodelay.o: CFLAGS += -D_GNU_SOURCE
-# wire.c reads Retry-After dates with strptime and timegm
+# wire.c reads Retry-After dates with strptime and timegm; glibc reads
+# _GNU_SOURCE at the first system header, which banned.h includes, so it is
+# defined here, not in the file
 %/wire.o: CFLAGS += -D_GNU_SOURCE
 
 $(B)/libherald.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# nodelay.o (connect() with TCP_NODELAY) goes into the binary only
-$(B)/herald: $(B)/obj/src/cli/main.o $(B)/obj/src/cli/nodelay.o $(B)/libherald.a
-	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) -ldl $(LDFLAGS)
+$(B)/herald: $(B)/obj/src/cli/main.o $(B)/libherald.a
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/libherald.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(B)/libherald.a $(LIBS) $(TEST_LIBS)
 
-$(B)/bench/%: bench/%.c $(B)/libherald.a $(B)/obj/src/cli/nodelay.o
+$(B)/bench/%: bench/%.c $(B)/libherald.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/obj/src/cli/nodelay.o $(B)/libherald.a $(LIBS) -ldl
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libherald.a $(LIBS)
 
 # Every test binary runs even after a failure, TEST_JOBS at a time
 # (scripts/run-tests.sh: each program's output printed whole, in order);
@@ -294,4 +292,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/src/cli/main.d $(B)/obj/src/cli/nodelay.d $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/src/cli/main.d $(TEST_BIN:=.d)

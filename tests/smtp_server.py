@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A scriptable SMTP server for herald's tests, on aiosmtpd (a real SMTP
-server implementation): STARTTLS or implicit TLS, AUTH PLAIN/LOGIN, and
+server implementation): STARTTLS or implicit TLS, AUTH PLAIN/LOGIN (or one
+of them, --auth-mechanisms), and
 replies chosen by the recipient's local part:
 
     tempfail@  450 4.2.0   busy@     421 4.3.2 (and closes)
@@ -112,6 +113,8 @@ def main():
     ap.add_argument("--implicit", action="store_true", help="TLS from the first byte")
     ap.add_argument("--require-tls", action="store_true")
     ap.add_argument("--auth", help="user:password; AUTH is then required")
+    ap.add_argument("--auth-mechanisms", default="PLAIN,LOGIN",
+                    help="the mechanisms offered (comma-separated, of PLAIN and LOGIN)")
     ap.add_argument("--tempfail", type=float, default=0.0, help="percent refused with 451")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", help="log accepted messages here instead of writing them")
@@ -129,7 +132,9 @@ def main():
         def check(server, session, envelope, mechanism, data):
             ok = data.login.decode() == user and data.password.decode() == pw
             return AuthResult(success=ok, handled=False)
-        kw.update(authenticator=check, auth_required=True, auth_require_tls=bool(ctx))
+        kw.update(authenticator=check, auth_required=True, auth_require_tls=bool(ctx),
+                  auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN")
+                                          if m not in a.auth_mechanisms.split(",")])
     if ctx and a.implicit:
         kw["ssl_context"] = ctx
     elif ctx:

@@ -368,7 +368,7 @@ static void test_postfix_idn_names_subjects(void **state)
     assert_int_equal(rs.r[3].outcome, HD_OUT_PERMANENT);
     assert_int_equal(rs.r[3].code, 501);
     assert_false(rs.r[3].bad_address);
-    assert_contains(rs.r[3].text, "501 Bad recipient address syntax");
+    assert_contains(rs.r[3].text, "501 5.1.3 Bad recipient address syntax");
     assert_contains(rs.r[3].text, "not suppressed");
 
     await_delivered(3);

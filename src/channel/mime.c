@@ -341,7 +341,7 @@ static char *qp_one(char *o, const unsigned char *p, size_t *line)
         return o;
     }
     bool lit = qp_plain(c) || ((c == ' ' || c == '\t') && !qp_trailing(p));
-    /* a dot at the start of a line is safe (libesmtp dot-stuffs), but some
+    /* a dot at the start of a line is safe (the SMTP session dot-stuffs), but some
      * relays mangle it: encode it */
     if (c == '.' && *line == 0)
         lit = false;

@@ -1,8 +1,6 @@
-/* smtp_int: what the SMTP driver's two senders share. smtp.c sends batches
- * over libesmtp; smtp_utf8.c sends the messages libesmtp cannot, those
- * whose envelope has a non-ASCII local part, one at a time over libcurl's
- * SMTP, which writes the SMTPUTF8 parameter (RFC 6531) when the server
- * offers it. */
+/* smtp_int: what the SMTP driver's two parts share. smtp.c builds
+ * batches and maps the replies; smtp_session.c carries a batch in one SMTP
+ * session of herald's own, SMTPUTF8 (RFC 6531) included. */
 #ifndef HERALD_SMTP_INT_H
 #define HERALD_SMTP_INT_H
 
@@ -25,38 +23,43 @@ struct smtp_conf {
     char *username;
     char *password; /* borrowed from the configuration's secret */
     char *from, *reply_to, *helo;
+    char helo_name[256]; /* what EHLO says: helo, else this host's name */
     char *unsub_url, *unsub_mailto;
     char *bounce; /* bounce_address: the envelope sender under VERP, or NULL */
     char esp[16]; /* the sender whose event headers the mail carries ([provider] esp), or "" */
     long timeout;
     SSL_CTX *ctx;
     struct hd_log *log;
-    /* whether the server offers SMTPUTF8, as last seen (smtp_utf8.c) */
-    pthread_mutex_t utf8_mu;
-    int utf8_offered; /* -1 not known yet, else 0 or 1 */
-    int64_t utf8_seen_ms;
 };
 
-/* What became of one message sent over SMTPUTF8. */
-enum smtp_utf8_kind {
-    SU_REPLY,       /* the server answered the envelope or the data: code, text, stage */
-    SU_NOT_OFFERED, /* the server does not offer SMTPUTF8: nothing was sent */
-    SU_NO_SESSION,  /* no session: a connection or protocol failure (text) */
-    SU_TLS,         /* TLS failed or the certificate did not verify (text) */
-    SU_AUTH,        /* the server refused the credentials (code, text) */
+/* A server's reply: its code and its (last) line's text after the code. */
+struct hd_smtp_reply {
+    int code; /* 0: no reply came */
+    char text[400];
 };
 
-struct smtp_utf8_out {
-    enum smtp_utf8_kind kind;
-    int code;          /* the last reply's code, 0 if none */
-    char text[400];    /* its text (CR and LF removed), or libcurl's reason */
-    const char *stage; /* "MAIL FROM", "RCPT TO" or "DATA" for SU_REPLY */
+/* One message of a session: its envelope (as on the wire) and its text,
+ * and the replies to MAIL FROM, RCPT TO and DATA (the final one once the
+ * text went, else DATA's own refusal) the session filled. */
+struct hd_smtp_item {
+    const char *from, *rcpt;
+    bool utf8;      /* an address has a non-ASCII local part: MAIL FROM says SMTPUTF8 */
+    bool unoffered; /* set when utf8 and the server does not offer SMTPUTF8: not sent */
+    const char *body;
+    size_t len;
+    struct hd_smtp_reply mail, rcpt_r, data;
 };
 
-/* Sends body from envelope sender from to rcpt (both as on the wire, see
- * hd_mime_wire_address) with SMTPUTF8, after checking (at most every few
- * minutes, on a connection of its own) that the server offers it. */
-void hd_smtp_utf8_send(struct smtp_conf *c, const char *from, const char *rcpt,
-                       const struct hd_buf *body, struct smtp_utf8_out *out);
+/* How a session went as a whole. */
+struct hd_smtp_outcome {
+    bool greeted;       /* the server answered the connection */
+    char tls_err[256];  /* TLS failed or was not offered when required */
+    char auth_err[300]; /* "authentication failed: CODE TEXT" */
+    char why[300];      /* what ended the session early, or "" */
+};
+
+/* Carries the n messages in one session with the provider's server. */
+void hd_smtp_session(struct smtp_conf *c, struct hd_smtp_item *m, size_t n,
+                     struct hd_smtp_outcome *o);
 
 #endif
