@@ -652,7 +652,42 @@ static int listen_loopback(int *port)
 struct hangup {
     int lfd;
     pthread_t th;
+    int mode;             /* 0: refuse AUTH and hang up; else the scripts below */
+    char after_data[128]; /* the line the client sent right after DATA's 354 */
 };
+
+enum { SCRIPT_INJECT = 1, SCRIPT_DATA354 };
+
+/* The scripted servers' replies: SCRIPT_INJECT answers STARTTLS with its
+ * 220 and, in the same write, lines a man in the middle would add in the
+ * clear; SCRIPT_DATA354 refuses the recipient and still answers DATA with
+ * 354 (RFC 2920 3.1), noting what the client sends next. */
+static const char *script_reply(struct hangup *h, const char *line, bool *data, bool *stop)
+{
+    if (*data) {
+        *data = false;
+        snprintf(h->after_data, sizeof h->after_data, "%.120s", line);
+        return line[0] == '.' && (line[1] == '\r' || line[1] == '\n')
+                   ? "554 5.5.1 no valid recipients\r\n"
+                   : NULL; /* the text came: read on to its dot */
+    }
+    if (strncasecmp(line, "EHLO", 4) == 0)
+        return h->mode == SCRIPT_INJECT ? "250-fake\r\n250 STARTTLS\r\n"
+                                        : "250-fake\r\n250 PIPELINING\r\n";
+    if (strncasecmp(line, "STARTTLS", 8) == 0)
+        return "220 go ahead\r\n250-injected\r\n250 PIPELINING\r\n";
+    if (strncasecmp(line, "RCPT", 4) == 0)
+        return "550 5.1.1 no such user\r\n";
+    if (strncasecmp(line, "DATA", 4) == 0) {
+        *data = true;
+        return "354 go on\r\n";
+    }
+    if (strncasecmp(line, "QUIT", 4) == 0) {
+        *stop = true;
+        return "221 bye\r\n";
+    }
+    return "250 ok\r\n";
+}
 
 static void *hangup_main(void *arg)
 {
@@ -665,7 +700,14 @@ static void *hangup_main(void *arg)
     static const char greet[] = "220 fake ESMTP\r\n";
     if (write(fd, greet, sizeof greet - 1) < 0)
         goto out;
+    bool data = false, stop = false;
     while (in && fgets(line, sizeof line, in)) {
+        if (h->mode) {
+            const char *reply = script_reply(h, line, &data, &stop);
+            if ((reply && write(fd, reply, strlen(reply)) < 0) || stop)
+                break;
+            continue;
+        }
         const char *reply =
             strncasecmp(line, "EHLO", 4) == 0   ? "250-fake\r\n250 AUTH PLAIN LOGIN\r\n"
             : strncasecmp(line, "AUTH", 4) == 0 ? "535 5.7.8 credentials refused\r\n"
@@ -678,6 +720,54 @@ out:
         fclose(in);
     close(fd);
     return NULL;
+}
+
+/* Runs one message through a scripted server in mode; its result in rs. */
+static void scripted(struct hangup *h, int mode, const char *extra, struct tu_results *rs)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int port;
+    *h = (struct hangup){.lfd = listen_loopback(&port), .mode = mode};
+    assert_int_equal(pthread_create(&h->th, NULL, hangup_main, h), 0);
+    char conf[512];
+    snprintf(conf, sizeof conf,
+             "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nfrom = a@example.com\n"
+             "connections = 1\ntimeout = 5s\n%s",
+             port, extra);
+    struct hd_config *cfg = NULL;
+    struct hd_err e = {0};
+    assert_int_equal(hd_config_parse(conf, "t.conf", &cfg, &e), 0);
+    struct hd_log log;
+    hd_log_init(&log, stderr, HD_LOG_ERROR);
+    const char *to[] = {"ann@example.com"};
+    send_all(cfg, to, 1, NULL, rs, &log);
+    pthread_join(h->th, NULL);
+    close(h->lfd);
+    hd_config_free(cfg);
+    hd_log_release(&log);
+}
+
+/* STARTTLS with bytes after its 220 in the same packet: what a man in the
+ * middle adds in the clear would be read as the TLS session's first
+ * replies (CVE-2011-0411's kind), so the session ends before TLS, the
+ * provider's fault as any TLS failure; and a recipient refused while DATA
+ * is accepted (RFC 2920 3.1) gets an empty message, a lone dot, not the
+ * message's text. */
+static void test_smtp_scripted(void **state)
+{
+    (void)state;
+    struct hangup h;
+    struct tu_results rs;
+    scripted(&h, SCRIPT_INJECT, "starttls = required\n", &rs);
+    if (rs.r[0].outcome != HD_OUT_THROTTLED || !rs.r[0].provider_fault)
+        fail_msg("injection: %s %d %s", hd_outcome_name(rs.r[0].outcome), rs.r[0].code,
+                 rs.r[0].text);
+    assert_contains(rs.r[0].text, "sent more after its STARTTLS reply");
+    scripted(&h, SCRIPT_DATA354, "starttls = none\n", &rs);
+    assert_int_equal(rs.r[0].outcome, HD_OUT_PERMANENT);
+    assert_true(rs.r[0].bad_address);
+    assert_contains(rs.r[0].text, "RCPT TO refused: 550 5.1.1 no such user");
+    assert_string_equal(h.after_data, ".\r\n");
 }
 
 /* Issue 16 item 5, the other server: the refusal of AUTH is what is
@@ -825,6 +915,7 @@ int main(void)
         cmocka_unit_test(test_smtp_smtputf8),
         cmocka_unit_test(test_smtp_auth_hangup),
         cmocka_unit_test(test_smtp_auth_login),
+        cmocka_unit_test(test_smtp_scripted),
         cmocka_unit_test(test_smtp_outbox),
         cmocka_unit_test(test_smtp_timeout),
     };

@@ -30,18 +30,6 @@
 static struct tu_both stores; /* test_webhook_event_types_pg's database */
 TU_BOTH_FIXTURES(stores)
 
-/* A port nothing listens on: bound, then closed. */
-static int dead_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static void recv_start(struct tu_server *s, const char *secret, const char *refuse,
                        const char *hang)
 {
@@ -336,7 +324,7 @@ static void test_webhook_retry_exactly_once(void **state)
     char hooks[512];
     snprintf(hooks, sizeof hooks,
              "[webhook hook]\nurl = http://127.0.0.1:%d/in\nsecret_file = wh.secret\nbatch = 2\n",
-             dead_port());
+             tu_dead_port());
     conf(hooks);
     struct tu_run r = deliver_at("2026-11-22T12:00:00Z"); /* the cursor starts: now */
     assert_int_equal(r.status, 0);

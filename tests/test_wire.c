@@ -13,10 +13,7 @@
  * address is refused. */
 #include "testnet.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "../src/channel/wire.h"
 #include "herald/time.h"
@@ -167,6 +164,66 @@ static void test_wire_framings(void **state)
     hd_wire_free(h);
 }
 
+/* RFC 9112 6.3's order: no body after HEAD, 204 or 304 whatever the
+ * headers say; Transfer-Encoding over Content-Length, chunked only as the
+ * final coding; two lengths that differ, a blank or negative chunk size
+ * refused; a head of bare LF lines read. Each ends at once, none waits
+ * for the deadline. */
+static void test_wire_framing_rules(void **state)
+{
+    (void)state;
+    struct hd_wire *h = pool(1, 3000, NULL);
+    struct got g;
+    got_init(&g);
+    int64_t t0 = hd_clock_mono_ms();
+    one(h, &g, "HEAD", plain.port, "/head", NULL, NULL);
+    assert_int_equal(g.w.status, 200);
+    body_is(&g, "");
+    one(h, &g, "GET", plain.port, "/304len", NULL, NULL);
+    assert_int_equal(g.w.status, 304);
+    body_is(&g, "");
+    one(h, &g, "GET", plain.port, "/204chunked", NULL, NULL);
+    assert_int_equal(g.w.status, 204);
+    one(h, &g, "GET", plain.port, "/tegzip", NULL, NULL);
+    assert_int_equal(g.w.status, 200);
+    body_is(&g, "abcdef"); /* not the 3 its Content-Length said */
+    one(h, &g, "GET", plain.port, "/lf", NULL, NULL);
+    assert_int_equal(g.w.status, 200);
+    body_is(&g, "lf");
+    static const char *const bad[] = {"/twocl", "/chunkblank", "/chunkneg"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        one(h, &g, "GET", plain.port, bad[i], NULL, NULL);
+        if (!g.w.failed)
+            fail_msg("%s: %ld, body %zu bytes", bad[i], g.w.status, g.body.len);
+    }
+    assert_true(hd_clock_mono_ms() - t0 < 2500);
+    got_release(&g);
+    hd_wire_free(h);
+}
+
+/* A server that closes right after its answer without saying so: the next
+ * request, once the close has come, sees the connection is gone and opens
+ * another, rather than going on the dead one and being sent twice (a
+ * close still on its way is the race libcurl has too: the resend). */
+static void test_wire_closed_idle(void **state)
+{
+    (void)state;
+    struct hd_wire *h = pool(1, 3000, NULL);
+    struct got g;
+    got_init(&g);
+    for (int i = 0; i < 3; i++) {
+        struct timespec ts = {0, 100 * 1000000L}; /* its close has come */
+        nanosleep(&ts, NULL);
+        one(h, &g, "GET", plain.port, "/closeafter", NULL, NULL);
+        assert_false(g.w.failed);
+        body_is(&g, "done");
+        assert_int_equal(g.w.sends, 1);
+        assert_true(g.w.new_conn);
+    }
+    got_release(&g);
+    hd_wire_free(h);
+}
+
 /* Connection: close and an HTTP/1.0 answer end their connection; a Host
  * line given replaces the client's. */
 static void test_wire_close(void **state)
@@ -267,14 +324,7 @@ static void test_wire_faults(void **state)
     }
     one(h, &g, "GET", plain.port, "/len", NULL, NULL); /* the pool works on */
     body_is(&g, "hello");
-    /* a port nobody listens on */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
-    close(s);
-    one(h, &g, "GET", ntohs(a.sin_port), "/len", NULL, NULL);
+    one(h, &g, "GET", tu_dead_port(), "/len", NULL, NULL); /* nobody listens */
     assert_true(g.w.failed);
     assert_non_null(strstr(g.w.err, "Failed to connect to 127.0.0.1 port "));
     assert_int_equal(g.w.sends, 0);
@@ -284,8 +334,13 @@ static void test_wire_faults(void **state)
     json_decref(l);
     char evil[128];
     snprintf(evil, sizeof evil, "http://127.0.0.1:%d/len HTTP/1.1\r\nX-Evil: 1", plain.port);
-    const char *bad[] = {"ftp://127.0.0.1/",        "http://user@127.0.0.1/", "http:///path",
-                         "http://127.0.0.1:99999/", "127.0.0.1/len",          evil};
+    const char *bad[] = {"",
+                         "ftp://127.0.0.1/",
+                         "http://user@127.0.0.1/",
+                         "http:///path",
+                         "http://127.0.0.1:99999/",
+                         "127.0.0.1/len",
+                         evil};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         one(h, &g, "GET", 0, bad[i], NULL, NULL);
         assert_true(g.w.failed);
@@ -425,7 +480,8 @@ int main(void)
         cmocka_unit_test(test_wire_framings),    cmocka_unit_test(test_wire_close),
         cmocka_unit_test(test_wire_retry_after), cmocka_unit_test(test_wire_resend),
         cmocka_unit_test(test_wire_faults),      cmocka_unit_test(test_wire_many),
-        cmocka_unit_test(test_wire_tls),
+        cmocka_unit_test(test_wire_tls),         cmocka_unit_test(test_wire_framing_rules),
+        cmocka_unit_test(test_wire_closed_idle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,9 +6,12 @@
 #ifndef HERALD_TESTNET_H
 #define HERALD_TESTNET_H
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -180,6 +183,18 @@ static inline void tu_start_mock(struct tu_server *s, const char *dir, const cha
         argv[n++] = *args++;
     argv[n] = NULL;
     tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
+}
+
+/* A port of 127.0.0.1 nothing listens on: bound, then closed. */
+static inline int tu_dead_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
 }
 
 static inline void tu_server_stop(struct tu_server *s)

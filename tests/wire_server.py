@@ -23,6 +23,15 @@ Paths:
   /badchunk   200, chunked with a size that is not hex
   /garbage    an answer that is not HTTP
   /echo       200, the request's body back
+  /head       200 with Content-Length: 5 and no body (as to HEAD)
+  /304len     304 with Content-Length: 1234, no body
+  /204chunked 204 with Transfer-Encoding: chunked, no body
+  /twocl      two Content-Length headers that differ
+  /tegzip     Transfer-Encoding: gzip with a Content-Length: to the close
+  /chunkblank chunked with a blank chunk-size line
+  /chunkneg   chunked with a chunk size of -1
+  /lf         a head whose lines end in bare LF
+  /closeafter 200 with a length, then closes without saying so
 """
 import argparse
 import email.utils
@@ -109,6 +118,29 @@ def answer(conn, path, body, served):
         return False
     elif path == "/garbage":
         conn.sendall(b"SMTP 220 hello\r\n\r\n")
+        return False
+    elif path == "/head":
+        conn.sendall(ok + b"Content-Length: 5\r\n\r\n")
+    elif path == "/304len":
+        conn.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n")
+    elif path == "/204chunked":
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n")
+    elif path == "/twocl":
+        conn.sendall(ok + b"Content-Length: 5\r\nContent-Length: 3\r\n\r\nabcde")
+        return False
+    elif path == "/tegzip":
+        conn.sendall(ok + b"Transfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabcdef")
+        return False
+    elif path == "/chunkblank":
+        conn.sendall(ok + b"Transfer-Encoding: chunked\r\n\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        return False
+    elif path == "/chunkneg":
+        conn.sendall(ok + b"Transfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n")
+        return False
+    elif path == "/lf":
+        conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nlf")
+    elif path == "/closeafter":
+        conn.sendall(ok + b"Content-Length: 4\r\n\r\ndone")
         return False
     elif path == "/echo":
         conn.sendall(ok + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/time.h"
 #include "smtp_int.h"
 
 struct conn {
@@ -43,7 +44,8 @@ struct conn {
     char in[8192];
     size_t inlen, inpos;
     struct hd_buf out;
-    char why[300]; /* what broke the session, once it broke */
+    int64_t deadline; /* the current reply's or write's: now + timeout */
+    char why[300];    /* what broke the session, once it broke */
 };
 
 /* Extensions from the EHLO reply. */
@@ -146,7 +148,12 @@ static int tls_start(struct conn *s, bool implicit, char *tls_err, size_t n)
 static int flush(struct conn *s)
 {
     size_t off = 0;
+    s->deadline = hd_clock_mono_ms() + s->c->timeout * 1000;
     while (off < s->out.len) {
+        if (off && hd_clock_mono_ms() > s->deadline) { /* a server that takes a byte at a time */
+            errno = EAGAIN;
+            break;
+        }
         ssize_t k;
         if (s->ssl) {
             ERR_clear_error();
@@ -158,15 +165,17 @@ static int flush(struct conn *s)
         }
         if (k < 0 && errno == EINTR && !s->ssl)
             continue;
-        if (k <= 0) {
-            hd_buf_reset(&s->out);
-            return broke(s, "cannot write to %s:%d: %s", s->c->host, s->c->port,
-                         errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
-        }
+        if (k <= 0)
+            break;
         off += (size_t)k;
     }
+    int err = errno;
+    bool all = off == s->out.len;
     hd_wipe(s->out.data, s->out.len); /* AUTH's line may be in it */
     hd_buf_reset(&s->out);
+    if (!all)
+        return broke(s, "cannot write to %s:%d: %s", s->c->host, s->c->port,
+                     err == EAGAIN || err == EWOULDBLOCK ? "timed out" : strerror(err));
     return 0;
 }
 
@@ -187,6 +196,8 @@ static int read_line(struct conn *s, char *line, size_t size)
             if (n + 1 < size)
                 line[n++] = ch;
         }
+        if (hd_clock_mono_ms() > s->deadline) /* dripped a byte at a time */
+            return broke(s, "no whole reply from the server within the timeout");
         ssize_t k;
         if (s->ssl) {
             ERR_clear_error();
@@ -214,6 +225,7 @@ static int read_line(struct conn *s, char *line, size_t size)
 static int reply(struct conn *s, struct hd_smtp_reply *r, struct caps *caps)
 {
     char line[1024];
+    s->deadline = hd_clock_mono_ms() + s->c->timeout * 1000;
     for (;;) {
         if (read_line(s, line, sizeof line) < 0)
             return -1;
@@ -344,17 +356,22 @@ static void pipelined(struct conn *s, struct hd_smtp_item **m, size_t n)
         if (flush(s) < 0 || reply(s, &m[k]->mail, NULL) < 0 || reply(s, &m[k]->rcpt_r, NULL) < 0 ||
             reply(s, &m[k]->data, NULL) < 0)
             return;
-        bool text = m[k]->data.code == 354;
-        if (text)
+        /* DATA accepted though the recipient was refused (RFC 2920 3.1):
+         * an empty message, a lone dot, then RSET as after any refusal */
+        bool text = m[k]->data.code == 354, empty = text && m[k]->rcpt_r.code / 100 != 2;
+        if (text && !empty)
             put_text(s, m[k]);
-        else
+        else if (empty)
+            hd_buf_add(&s->out, ".\r\n", 3);
+        if (!text || empty)
             put(s, "RSET", NULL, NULL);
         if (k + 1 < n)
             put_envelope(s, m[k + 1]);
         if (flush(s) < 0)
             return;
-        struct hd_smtp_reply rset;
-        if (reply(s, text ? &m[k]->data : &rset, NULL) < 0)
+        struct hd_smtp_reply dot, rset;
+        if ((empty && reply(s, &dot, NULL) < 0) ||
+            reply(s, text && !empty ? &m[k]->data : &rset, NULL) < 0)
             return;
     }
 }
@@ -421,6 +438,7 @@ void hd_smtp_session(struct smtp_conf *c, struct hd_smtp_item *m, size_t n,
     if (reply(&s, &r, NULL) < 0)
         goto out;
     o->greeted = true;
+    bool in_step = true; /* the session can still say QUIT */
     if (r.code != 220) {
         broke(&s, "the server refused the session: %d %s", r.code, r.text);
         goto quit;
@@ -437,12 +455,22 @@ void hd_smtp_session(struct smtp_conf *c, struct hd_smtp_item *m, size_t n,
         if (caps.starttls) {
             if (command(&s, "STARTTLS", NULL, &r, NULL) < 0)
                 goto out;
-            if (r.code != 220) {
+            if (r.code == 220 && s.inpos < s.inlen) {
+                /* bytes after the 220, sent in the clear, would be read
+                 * as if they came over TLS: an injection (CVE-2011-0411) */
+                snprintf(o->tls_err, sizeof o->tls_err,
+                         "TLS: the server sent more after its STARTTLS reply; refused");
+                broke(&s, "%s", o->tls_err);
+                goto out;
+            }
+            if (r.code != 220 && c->tls == TLS_REQUIRED) {
                 snprintf(o->tls_err, sizeof o->tls_err,
                          "TLS: the server refused STARTTLS: %d %.200s", r.code, r.text);
                 goto quit;
             }
-            if (tls_start(&s, false, o->tls_err, sizeof o->tls_err) < 0 || hello(&s, &caps, &r) < 0)
+            /* refused with starttls = optional: on in the clear */
+            if (r.code == 220 && (tls_start(&s, false, o->tls_err, sizeof o->tls_err) < 0 ||
+                                  hello(&s, &caps, &r) < 0))
                 goto out;
         }
     }
@@ -450,12 +478,16 @@ void hd_smtp_session(struct smtp_conf *c, struct hd_smtp_item *m, size_t n,
         authenticate(&s, &caps, o->auth_err, sizeof o->auth_err);
     if (!s.why[0])
         carry(&s, &caps, m, n);
+    in_step = !s.why[0];
 quit:
-    if (!s.why[0]) {
+    if (in_step) { /* what QUIT meets is no one's concern */
+        char why[sizeof s.why];
+        snprintf(why, sizeof why, "%s", s.why);
+        s.why[0] = '\0';
         put(&s, "QUIT", NULL, NULL);
         if (flush(&s) == 0)
             reply(&s, &r, NULL);
-        s.why[0] = '\0'; /* what QUIT meets is no one's concern */
+        snprintf(s.why, sizeof s.why, "%s", why);
     }
 out:
     snprintf(o->why, sizeof o->why, "%s", s.why);

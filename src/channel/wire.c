@@ -51,10 +51,11 @@ struct hd_wire_conn {
     enum cstate st;
     char *key; /* "s://host:port" of its peer */
     struct hd_wire_req *w;
-    bool reused;  /* it has answered a request before */
-    size_t got;   /* bytes of the current answer read */
-    size_t sent;  /* bytes of the request written */
-    bool counted; /* the request's send is counted (w->sends) */
+    bool reused;    /* it has answered a request before */
+    size_t got;     /* bytes of the current answer read */
+    size_t sent;    /* bytes of the request written */
+    size_t scanned; /* of c->in, searched for the head's end already */
+    bool counted;   /* the request's send is counted (w->sends) */
     int64_t idle_since, connect_deadline;
     struct addrinfo *ai, *ai_next;
     char *in; /* read but not yet parsed */
@@ -135,6 +136,7 @@ void hd_wire_req_release(struct hd_wire_req *w)
     if (!w)
         return;
     hd_buf_release(&w->url);
+    hd_wipe(w->head.data, w->head.len);
     hd_buf_release(&w->head);
     free(w->host);
     free(w->hostport);
@@ -189,9 +191,11 @@ static long parse_url(struct hd_wire_req *w, const char *u, size_t len)
 
 void hd_wire_begin(struct hd_wire_req *w, const char *method, const char *url, size_t len)
 {
+    hd_wipe(w->head.data, w->head.len); /* an Authorization line */
     hd_buf_reset(&w->head);
+    w->head_only = strcmp(method, "HEAD") == 0;
     w->has_host = false;
-    if (!(w->url.len == len && memcmp(w->url.data, url, len) == 0)) {
+    if (!len || !(w->url.len == len && memcmp(w->url.data, url, len) == 0)) {
         hd_buf_reset(&w->url);
         hd_buf_add(&w->url, url, len);
         /* nothing that could end the request line early */
@@ -376,6 +380,23 @@ static bool conn_open(struct hd_wire *h, struct hd_wire_conn *c, struct hd_wire_
     return true;
 }
 
+/* Whether an idle connection is still open with nothing unasked on it:
+ * the server may have closed it just after its answer (without saying
+ * so) or since; a request put on it would be lost and sent again. */
+static bool still_open(struct hd_wire_conn *c)
+{
+    char b[256];
+    if (c->ssl) { /* a post-handshake message (a ticket) is taken in passing */
+        ERR_clear_error();
+        int k = SSL_read(c->ssl, b, sizeof b);
+        bool open = k <= 0 && SSL_get_error(c->ssl, k) == SSL_ERROR_WANT_READ;
+        ERR_clear_error();
+        return open;
+    }
+    ssize_t k = recv(c->fd, b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* Gives the waiting requests connections: an idle one to their peer, a
  * closed one, or an idle one to another peer, closed first. */
 static void assign(struct hd_wire *h)
@@ -400,6 +421,10 @@ static void assign(struct hd_wire *h)
         struct hd_wire_conn *c = same ? same : closed ? closed : other;
         if (!c)
             return;
+        if (c == same && !still_open(c)) {
+            conn_close(c);
+            continue; /* w is still first in line: a closed slot takes it */
+        }
         if (!(h->wait_head = w->next))
             h->wait_tail = &h->wait_head;
         if (c == same) {
@@ -467,11 +492,14 @@ static bool tls_begin(struct hd_wire *h, struct hd_wire_conn *c)
     struct in6_addr a6;
     struct in_addr a4;
     bool literal = inet_pton(AF_INET, w->host, &a4) == 1 || inet_pton(AF_INET6, w->host, &a6) == 1;
-    if (literal) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), w->host);
-    } else {
-        SSL_set_tlsext_host_name(c->ssl, w->host);
-        SSL_set1_host(c->ssl, w->host);
+    int named = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), w->host)
+                        : SSL_set_tlsext_host_name(c->ssl, w->host) == 1 &&
+                              SSL_set1_host(c->ssl, w->host) == 1;
+    if (named != 1) { /* unverifiable: nothing goes */
+        ERR_clear_error();
+        w->tls_refused = true;
+        conn_fail(h, c, "TLS: cannot set the name the certificate must have");
+        return false;
     }
     return true;
 }
@@ -603,6 +631,19 @@ static const char *header_is(const char *p, size_t len, const char *name, size_t
     return p + i;
 }
 
+/* Whether the last coding of a Transfer-Encoding list v is chunked. */
+static bool last_is_chunked(const char *v, size_t n)
+{
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == ','))
+        n--;
+    size_t i = n;
+    while (i && v[i - 1] != ',')
+        i--;
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    return n - i == 7 && strncasecmp(v + i, "chunked", 7) == 0;
+}
+
 /* Whether the comma-separated list v holds the token t. */
 static bool has_token(const char *v, size_t n, const char *t)
 {
@@ -653,10 +694,8 @@ static int parse_head(struct hd_wire *h, struct hd_wire_conn *c, size_t n)
         return 1;
     w->status = st;
     c->keep = p[7] == '1';
-    c->framing = F_CLOSE;
-    c->remain = 0;
-    if (st == 204 || st == 304)
-        c->framing = F_LENGTH;
+    bool has_cl = false, has_te = false, chunked = false;
+    uint64_t cl = 0;
     for (p = eol + 1; p < end; p = eol + 1) {
         eol = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)(eol - p), vl;
@@ -670,14 +709,15 @@ static int parse_head(struct hd_wire *h, struct hd_wire_conn *c, size_t n)
             h->on_header(w->ud, p, len);
             continue;
         }
-        if ((v = header_is(p, len, "content-length:", &vl)) && c->framing != F_CHUNKED) {
-            if (!vl || vl > 18 || strspn(v, "0123456789") < vl)
-                return -1;
-            c->framing = F_LENGTH;
-            c->remain = strtoull(v, NULL, 10);
+        if ((v = header_is(p, len, "content-length:", &vl))) {
+            if (!vl || vl > 18 || strspn(v, "0123456789") < vl ||
+                (has_cl && strtoull(v, NULL, 10) != cl))
+                return -1; /* two lengths that differ: no framing to trust */
+            has_cl = true;
+            cl = strtoull(v, NULL, 10);
         } else if ((v = header_is(p, len, "transfer-encoding:", &vl))) {
-            if (has_token(v, vl, "chunked"))
-                c->framing = F_CHUNKED, c->chunk = K_SIZE;
+            has_te = true;
+            chunked = last_is_chunked(v, vl); /* the final coding decides */
         } else if ((v = header_is(p, len, "connection:", &vl))) {
             if (has_token(v, vl, "close"))
                 c->keep = false;
@@ -688,9 +728,46 @@ static int parse_head(struct hd_wire *h, struct hd_wire_conn *c, size_t n)
         }
         h->on_header(w->ud, p, len);
     }
+    /* RFC 9112 6.3: no body after HEAD, 204 or 304 whatever the headers
+     * say; Transfer-Encoding over Content-Length (and then the connection
+     * is not kept); chunked only as the final coding, else to the close */
+    c->remain = 0;
+    c->chunk = K_SIZE;
+    if (w->head_only || st == 204 || st == 304)
+        c->framing = F_LENGTH;
+    else if (has_te)
+        c->framing = chunked ? F_CHUNKED : F_CLOSE, c->keep = c->keep && !has_cl;
+    else if (has_cl)
+        c->framing = F_LENGTH, c->remain = cl;
+    else
+        c->framing = F_CLOSE;
     if (c->framing == F_CLOSE)
         c->keep = false;
     return 0;
+}
+
+/* A chunk-size line (len bytes, its LF not included): hex digits (at
+ * most 15, so that the size fits), then optional blanks, an extension
+ * after ';', or the CR. */
+static bool chunk_size(const char *p, size_t len, uint64_t *sz)
+{
+    size_t i = 0;
+    *sz = 0;
+    for (; i < len && i < 16; i++) {
+        char ch = p[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            break;
+        *sz = *sz * 16 + (uint64_t)d;
+    }
+    if (i == 0 || i == 16)
+        return false;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i == len || p[i] == ';' || (p[i] == '\r' && i + 1 == len);
 }
 
 /* Takes what c->in holds of the body; true when the body is whole, false
@@ -720,10 +797,8 @@ static bool take_body(struct hd_wire *h, struct hd_wire_conn *c, bool *bad)
         }
         size_t len = (size_t)(nl - c->in);
         if (c->chunk == K_SIZE) {
-            char *e;
-            errno = 0;
-            unsigned long long sz = strtoull(c->in, &e, 16);
-            if (e == c->in || errno || (*e != '\r' && *e != ';' && *e != '\n' && *e != ' ')) {
+            uint64_t sz;
+            if (!chunk_size(c->in, len, &sz)) {
                 *bad = true;
                 return false;
             }
@@ -744,17 +819,24 @@ static bool take_body(struct hd_wire *h, struct hd_wire_conn *c, bool *bad)
     return c->framing == F_LENGTH && c->remain == 0;
 }
 
-/* Where "\r\n\r\n" starts in p (n bytes), or NULL: by memchr for the line
- * ends (glibc's memmem for a 4-byte needle cost 800 instructions a head). */
-static char *head_end(char *p, size_t n)
+/* The length of the head at the start of c->in, its blank line included
+ * (CR LF CR LF, or bare LFs, which RFC 9112 lets a recipient take), or 0
+ * while it is incomplete; the search resumes where the last one ended. */
+static size_t head_end(struct hd_wire_conn *c)
 {
-    char *end = p + n, *q = p;
+    char *p = c->in, *end = c->in + c->inlen;
+    char *q = c->scanned ? p + c->scanned : p;
+    if (!c->inlen) /* nothing read yet: p may be NULL, which memchr may not see */
+        return 0;
     while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
-        if (q - p >= 1 && end - q >= 3 && q[-1] == '\r' && q[1] == '\r' && q[2] == '\n')
-            return q - 1;
+        if (end - q >= 2 && q[1] == '\n')
+            return (size_t)(q + 2 - p);
+        if (end - q >= 3 && q[1] == '\r' && q[2] == '\n')
+            return (size_t)(q + 3 - p);
         q++;
     }
-    return NULL;
+    c->scanned = c->inlen > 2 ? c->inlen - 2 : 0;
+    return 0;
 }
 
 /* Reads and parses the answer as far as it has come. */
@@ -763,13 +845,13 @@ static void step_read(struct hd_wire *h, struct hd_wire_conn *c)
     char err[200];
     for (;;) {
         if (c->st == C_HEAD) {
-            char *e = head_end(c->in, c->inlen);
-            if (e && (size_t)(e - c->in) + 4 > HEAD_MAX) {
+            size_t n = head_end(c);
+            if (n > HEAD_MAX) {
                 conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
                 return;
             }
-            if (e) {
-                size_t n = (size_t)(e - c->in) + 4;
+            if (n) {
+                c->scanned = 0;
                 int rc = parse_head(h, c, n);
                 if (rc < 0) {
                     conn_fail(h, c, "the gateway's answer is not HTTP/1.x");
@@ -780,10 +862,8 @@ static void step_read(struct hd_wire *h, struct hd_wire_conn *c)
                     continue;
                 c->st = C_BODY;
             } else if (c->inlen > HEAD_MAX) {
-                {
-                    conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
-                    return;
-                }
+                conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
+                return;
             }
         }
         if (c->st == C_BODY) {
@@ -912,7 +992,7 @@ static void step(struct hd_wire *h, struct hd_wire_conn *c)
         if (rc == 0)
             return;
         c->st = C_HEAD;
-        c->inlen = 0;
+        c->inlen = c->scanned = 0;
         c->events = POLLIN;
         {
             step_read(h, c);
@@ -924,22 +1004,10 @@ static void step(struct hd_wire *h, struct hd_wire_conn *c)
         step_read(h, c);
         return;
     }
-    case C_IDLE: { /* the server closed it, or said something unasked */
-        char b[256];
-        bool wait;
-        if (c->ssl) {
-            ERR_clear_error();
-            int k = SSL_read(c->ssl, b, sizeof b);
-            wait = k <= 0 && SSL_get_error(c->ssl, k) == SSL_ERROR_WANT_READ;
-            ERR_clear_error();
-        } else {
-            ssize_t k = recv(c->fd, b, sizeof b, 0);
-            wait = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
-        }
-        if (!wait)
+    case C_IDLE: /* readable: the server closed it, or said something unasked */
+        if (!still_open(c))
             conn_close(c);
         return;
-    }
     case C_CLOSED:
         return;
     }
@@ -1000,6 +1068,9 @@ void hd_wire_poll(struct hd_wire *h, int timeout_ms)
     }
     if (h->wait_head && h->wait_head->deadline < until)
         until = h->wait_head->deadline;
+    for (unsigned i = 0; h->wait_head && i < h->n; i++)
+        if (h->c[i].st == C_CLOSED || h->c[i].st == C_IDLE)
+            until = now; /* a request waits and a connection could take it */
     int wait = until > now ? (int)(until - now) : 0;
     if (poll(h->pfd, n, wait) <= 0)
         return;

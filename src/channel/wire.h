@@ -4,9 +4,10 @@
  * kept-alive connections (plain or TLS through OpenSSL, the peer verified
  * against the provider's ca_file or the system's store), driven from one
  * thread without blocking except to resolve a name: requests queue, take
- * a free connection to their host (or open one), are written with their
- * head and body in one system call, and finish when their answer has been
- * read whole (Content-Length, chunked, or up to the close). A request that
+ * a free connection to their host that is still open (or open one), are
+ * written with their head and body in one system call (plain; TLS writes
+ * the two in turn), and finish when their answer has been read whole
+ * (Content-Length, chunked, or up to the close; RFC 9112 6.3's order). A request that
  * a reused connection drops before any byte of an answer goes again, once,
  * on a new connection, and says so (sends), as libcurl did. The caller's
  * callbacks see each header line and the body's bytes. */
@@ -29,6 +30,7 @@ struct hd_wire_req {
     struct hd_buf url;
     char *host, *hostport, *port;
     bool tls, bad_url, has_host;
+    bool head_only;     /* a HEAD request: its answer has no body */
     struct hd_buf head; /* the request line and header lines */
     const char *body;
     size_t body_len;
