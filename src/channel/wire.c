@@ -673,6 +673,44 @@ static long retry_after(const char *v, size_t n)
     return d > 0 ? d : 0;
 }
 
+/* What the header fields say of the body's framing. */
+struct fields {
+    bool has_cl, has_te, chunked;
+    uint64_t cl;
+};
+
+/* One header line p (len, no CR LF): the four herald reads noted in f
+ * (and c, w), then handed on. -1 for two Content-Lengths that differ. */
+static int header_line(struct hd_wire *h, struct hd_wire_conn *c, const char *p, size_t len,
+                       struct fields *f)
+{
+    struct hd_wire_req *w = c->w;
+    const char *v;
+    size_t vl;
+    char first = (char)(p[0] | 0x20); /* the four start c, t or r */
+    if (first != 'c' && first != 't' && first != 'r') {
+        /* none of the four: only handed on */
+    } else if ((v = header_is(p, len, "content-length:", &vl))) {
+        if (!vl || vl > 18 || strspn(v, "0123456789") < vl ||
+            (f->has_cl && strtoull(v, NULL, 10) != f->cl))
+            return -1; /* no framing to trust */
+        f->has_cl = true;
+        f->cl = strtoull(v, NULL, 10);
+    } else if ((v = header_is(p, len, "transfer-encoding:", &vl))) {
+        f->has_te = true;
+        f->chunked = last_is_chunked(v, vl); /* the final coding decides */
+    } else if ((v = header_is(p, len, "connection:", &vl))) {
+        if (has_token(v, vl, "close"))
+            c->keep = false;
+        else if (has_token(v, vl, "keep-alive"))
+            c->keep = true;
+    } else if ((v = header_is(p, len, "retry-after:", &vl))) {
+        w->retry_after = retry_after(v, vl);
+    }
+    h->on_header(w->ud, p, len);
+    return 0;
+}
+
 /* Parses a whole head at c->in (n bytes, its blank line included): the
  * status, the framing, the headers handed on. 0, 1 for an interim (1xx)
  * answer to skip, -1 when it is not HTTP/1.x. */
@@ -694,39 +732,16 @@ static int parse_head(struct hd_wire *h, struct hd_wire_conn *c, size_t n)
         return 1;
     w->status = st;
     c->keep = p[7] == '1';
-    bool has_cl = false, has_te = false, chunked = false;
-    uint64_t cl = 0;
+    struct fields f = {0};
     for (p = eol + 1; p < end; p = eol + 1) {
         eol = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)(eol - p), vl;
+        size_t len = (size_t)(eol - p);
         if (len && p[len - 1] == '\r')
             len--;
         if (!len)
             break;
-        const char *v;
-        char first = (char)(p[0] | 0x20); /* the four headers read here start c, t or r */
-        if (first != 'c' && first != 't' && first != 'r') {
-            h->on_header(w->ud, p, len);
-            continue;
-        }
-        if ((v = header_is(p, len, "content-length:", &vl))) {
-            if (!vl || vl > 18 || strspn(v, "0123456789") < vl ||
-                (has_cl && strtoull(v, NULL, 10) != cl))
-                return -1; /* two lengths that differ: no framing to trust */
-            has_cl = true;
-            cl = strtoull(v, NULL, 10);
-        } else if ((v = header_is(p, len, "transfer-encoding:", &vl))) {
-            has_te = true;
-            chunked = last_is_chunked(v, vl); /* the final coding decides */
-        } else if ((v = header_is(p, len, "connection:", &vl))) {
-            if (has_token(v, vl, "close"))
-                c->keep = false;
-            else if (has_token(v, vl, "keep-alive"))
-                c->keep = true;
-        } else if ((v = header_is(p, len, "retry-after:", &vl))) {
-            w->retry_after = retry_after(v, vl);
-        }
-        h->on_header(w->ud, p, len);
+        if (header_line(h, c, p, len, &f) < 0)
+            return -1;
     }
     /* RFC 9112 6.3: no body after HEAD, 204 or 304 whatever the headers
      * say; Transfer-Encoding over Content-Length (and then the connection
@@ -735,10 +750,10 @@ static int parse_head(struct hd_wire *h, struct hd_wire_conn *c, size_t n)
     c->chunk = K_SIZE;
     if (w->head_only || st == 204 || st == 304)
         c->framing = F_LENGTH;
-    else if (has_te)
-        c->framing = chunked ? F_CHUNKED : F_CLOSE, c->keep = c->keep && !has_cl;
-    else if (has_cl)
-        c->framing = F_LENGTH, c->remain = cl;
+    else if (f.has_te)
+        c->framing = f.chunked ? F_CHUNKED : F_CLOSE, c->keep = c->keep && !f.has_cl;
+    else if (f.has_cl)
+        c->framing = F_LENGTH, c->remain = f.cl;
     else
         c->framing = F_CLOSE;
     if (c->framing == F_CLOSE)
@@ -839,178 +854,177 @@ static size_t head_end(struct hd_wire_conn *c)
     return 0;
 }
 
+/* The head, once c->in holds it whole: parsed (an interim answer
+ * skipped), and c on to the body. 0 to go on, -1 when c failed. */
+static int take_head(struct hd_wire *h, struct hd_wire_conn *c)
+{
+    for (;;) {
+        size_t n = head_end(c);
+        if (n > HEAD_MAX || (!n && c->inlen > HEAD_MAX)) {
+            conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
+            return -1;
+        }
+        if (!n)
+            return 0;
+        c->scanned = 0;
+        int rc = parse_head(h, c, n);
+        if (rc < 0) {
+            conn_fail(h, c, "the gateway's answer is not HTTP/1.x");
+            return -1;
+        }
+        consume(c, n);
+        if (rc == 0) {
+            c->st = C_BODY;
+            return 0;
+        }
+    }
+}
+
 /* Reads and parses the answer as far as it has come. */
 static void step_read(struct hd_wire *h, struct hd_wire_conn *c)
 {
     char err[200];
     for (;;) {
-        if (c->st == C_HEAD) {
-            size_t n = head_end(c);
-            if (n > HEAD_MAX) {
-                conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
-                return;
-            }
-            if (n) {
-                c->scanned = 0;
-                int rc = parse_head(h, c, n);
-                if (rc < 0) {
-                    conn_fail(h, c, "the gateway's answer is not HTTP/1.x");
-                    return;
-                }
-                consume(c, n);
-                if (rc == 1)
-                    continue;
-                c->st = C_BODY;
-            } else if (c->inlen > HEAD_MAX) {
-                conn_fail(h, c, "the gateway's answer has a head over 64 KiB");
-                return;
-            }
+        if (c->st == C_HEAD && take_head(h, c) < 0)
+            return;
+        bool bad = false;
+        if (c->st == C_BODY && take_body(h, c, &bad)) {
+            conn_finish(h, c);
+            return;
         }
-        if (c->st == C_BODY) {
-            bool bad = false;
-            if (take_body(h, c, &bad)) {
-                conn_finish(h, c);
-                return;
-            }
-            if (bad) {
-                conn_fail(h, c, "the gateway's chunked answer is malformed");
-                return;
-            }
+        if (bad) {
+            conn_fail(h, c, "the gateway's chunked answer is malformed");
+            return;
         }
         ssize_t k = read_some(c, err, sizeof err);
         if (k == -2)
             return;
-        if (k < 0) {
-            conn_fail(h, c, err);
+        if (k == 0 && c->st == C_BODY && c->framing == F_CLOSE)
+            conn_finish(h, c);
+        else if (k <= 0)
+            conn_fail(h, c,
+                      k < 0    ? err
+                      : c->got ? "the connection closed in the middle of the answer"
+                               : "Empty reply from server");
+        if (k <= 0)
             return;
-        }
-        if (k == 0) {
-            if (c->st == C_BODY && c->framing == F_CLOSE) {
-                conn_finish(h, c);
-                return;
-            }
-            {
-                conn_fail(h, c,
-                          c->got ? "the connection closed in the middle of the answer"
-                                 : "Empty reply from server");
-                return;
-            }
-        }
         c->inlen += (size_t)k;
         c->got += (size_t)k;
     }
 }
 
+/* The peer's address into w, for the debug log. */
+static void note_peer(struct hd_wire_conn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    struct hd_wire_req *w = c->w;
+    bool v6 = ss.ss_family == AF_INET6;
+    inet_ntop(ss.ss_family,
+              v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                 : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+              w->peer, sizeof w->peer);
+    w->peer_port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* A connect in progress: 1 while it waits, 0 when connected (c moves on
+ * to TLS or to sending), -1 when it failed (c failed its request). */
+static int step_connect(struct hd_wire *h, struct hd_wire_conn *c)
+{
+    char err[200];
+    int soerr = 0, rc;
+    socklen_t sl = sizeof soerr;
+    if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+        snprintf(err, sizeof err, "%s", strerror(soerr ? soerr : ECONNREFUSED));
+        rc = c->ai_next ? try_connect(c, err, sizeof err) : -1; /* the next address */
+    } else {
+        struct pollfd p = {c->fd, POLLOUT, 0};
+        rc = poll(&p, 1, 0) == 1 ? 0 : 1;
+    }
+    if (rc < 0) {
+        struct hd_wire_req *w = c->w;
+        char why[sizeof w->err];
+        snprintf(why, sizeof why, "Failed to connect to %s port %s: %s", w->host, w->port, err);
+        c->reused = false;
+        conn_fail(h, c, why);
+        return -1;
+    }
+    if (rc > 0) {
+        c->events = POLLOUT;
+        return 1;
+    }
+    note_peer(c);
+    freeaddrinfo(c->ai);
+    c->ai = c->ai_next = NULL;
+    if (c->key[0] != 's') {
+        c->st = C_SEND;
+        return 0;
+    }
+    if (!tls_begin(h, c))
+        return -1;
+    c->st = C_TLS;
+    return 0;
+}
+
+/* The TLS handshake: 1 while it waits, 0 done, -1 refused. */
+static int step_tls(struct hd_wire *h, struct hd_wire_conn *c)
+{
+    char err[200];
+    ERR_clear_error();
+    int rc = SSL_connect(c->ssl);
+    if (rc == 1) {
+        c->st = C_SEND;
+        return 0;
+    }
+    int want = tls_want(c, rc, err, sizeof err);
+    if (want < 0) {
+        c->w->tls_refused = true;
+        c->reused = false;
+        conn_fail(h, c, err);
+        return -1;
+    }
+    c->events = (short)want;
+    return 1;
+}
+
+/* Writing the request: 1 while it waits, 0 written (c reads the answer),
+ * -1 failed. */
+static int step_send(struct hd_wire *h, struct hd_wire_conn *c)
+{
+    char err[200];
+    if (!c->counted)
+        c->w->sends++;
+    c->counted = true;
+    int rc = send_some(c, err, sizeof err);
+    if (rc < 0) {
+        conn_fail(h, c, err);
+        return -1;
+    }
+    if (rc == 0)
+        return 1;
+    c->st = C_HEAD;
+    c->inlen = c->scanned = 0;
+    c->events = POLLIN;
+    return 0;
+}
+
 /* Moves c on until it must wait. */
 static void step(struct hd_wire *h, struct hd_wire_conn *c)
 {
-    char err[200];
     c->ready = false;
-    switch (c->st) {
-    case C_CONNECTING: {
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        int rc = 0;
-        if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-            snprintf(err, sizeof err, "%s", strerror(soerr ? soerr : ECONNREFUSED));
-            rc = c->ai_next ? try_connect(c, err, sizeof err) : -1;
-        } else {
-            struct pollfd p = {c->fd, POLLOUT, 0};
-            rc = poll(&p, 1, 0) == 1 ? 0 : 1;
-        }
-        if (rc < 0) {
-            struct hd_wire_req *w = c->w;
-            char why[sizeof w->err];
-            snprintf(why, sizeof why, "Failed to connect to %s port %s: %s", w->host, w->port, err);
-            c->reused = false;
-            {
-                conn_fail(h, c, why);
-                return;
-            }
-        }
-        if (rc > 0) {
-            c->events = POLLOUT;
-            return;
-        }
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
-            struct hd_wire_req *w = c->w;
-            bool v6 = ss.ss_family == AF_INET6;
-            inet_ntop(ss.ss_family,
-                      v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-                         : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
-                      w->peer, sizeof w->peer);
-            w->peer_port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                    : ((struct sockaddr_in *)&ss)->sin_port);
-        }
-        freeaddrinfo(c->ai);
-        c->ai = c->ai_next = NULL;
-        if (c->key[0] == 's') {
-            if (!tls_begin(h, c))
-                return;
-            c->st = C_TLS;
-        } else {
-            c->st = C_SEND;
-        }
-        {
-            step(h, c);
-            return;
-        }
-    }
-    case C_TLS: {
-        ERR_clear_error();
-        int rc = SSL_connect(c->ssl);
-        if (rc == 1) {
-            c->st = C_SEND;
-            {
-                step(h, c);
-                return;
-            }
-        }
-        int want = tls_want(c, rc, err, sizeof err);
-        if (want < 0) {
-            c->w->tls_refused = true;
-            c->reused = false;
-            {
-                conn_fail(h, c, err);
-                return;
-            }
-        }
-        c->events = (short)want;
+    if (c->st == C_CONNECTING && step_connect(h, c) != 0)
         return;
-    }
-    case C_SEND: {
-        if (!c->counted)
-            c->w->sends++;
-        c->counted = true;
-        int rc = send_some(c, err, sizeof err);
-        if (rc < 0) {
-            conn_fail(h, c, err);
-            return;
-        }
-        if (rc == 0)
-            return;
-        c->st = C_HEAD;
-        c->inlen = c->scanned = 0;
-        c->events = POLLIN;
-        {
-            step_read(h, c);
-            return;
-        }
-    }
-    case C_HEAD:
-    case C_BODY: {
+    if (c->st == C_TLS && step_tls(h, c) != 0)
+        return;
+    if (c->st == C_SEND && step_send(h, c) != 0)
+        return;
+    if (c->st == C_HEAD || c->st == C_BODY)
         step_read(h, c);
-        return;
-    }
-    case C_IDLE: /* readable: the server closed it, or said something unasked */
-        if (!still_open(c))
-            conn_close(c);
-        return;
-    case C_CLOSED:
-        return;
-    }
+    else if (c->st == C_IDLE && !still_open(c)) /* readable: closed, or something unasked */
+        conn_close(c);
 }
 
 void hd_wire_perform(struct hd_wire *h)
