@@ -185,16 +185,20 @@ static int read_line(struct conn *s, char *line, size_t size)
 {
     size_t n = 0;
     for (;;) {
-        while (s->inpos < s->inlen) {
-            char ch = s->in[s->inpos++];
-            if (ch == '\n') {
+        if (s->inpos < s->inlen) { /* the line's bytes so far, up to its LF */
+            const char *p = s->in + s->inpos, *nl = memchr(p, '\n', s->inlen - s->inpos);
+            size_t k = nl ? (size_t)(nl - p) : s->inlen - s->inpos;
+            size_t take = n + k < size - 1 ? k : size - 1 - n;
+            memcpy(line + n, p, take);
+            n += take;
+            s->inpos += k + (nl != NULL);
+            if (nl) {
                 if (n && line[n - 1] == '\r')
                     n--;
                 line[n] = '\0';
                 return 0;
             }
-            if (n + 1 < size)
-                line[n++] = ch;
+            continue;
         }
         if (hd_clock_mono_ms() > s->deadline) /* dripped a byte at a time */
             return broke(s, "no whole reply from the server within the timeout");
@@ -250,8 +254,10 @@ static int reply(struct conn *s, struct hd_smtp_reply *r, struct caps *caps)
             }
         }
         if (len == 3 || line[3] == ' ') {
-            r->code = atoi(line);
-            snprintf(r->text, sizeof r->text, "%.399s", text);
+            r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+            size_t tl = strlen(text) < sizeof r->text ? strlen(text) : sizeof r->text - 1;
+            memcpy(r->text, text, tl);
+            r->text[tl] = '\0';
             return 0;
         }
     }
