@@ -1038,13 +1038,13 @@ void hd_wire_perform(struct hd_wire *h)
         if (!c->w)
             continue;
         int64_t dl = c->w->deadline;
-        if (c->st == C_CONNECTING && c->connect_deadline < dl)
+        if ((c->st == C_CONNECTING || c->st == C_TLS) && c->connect_deadline < dl)
             dl = c->connect_deadline;
         if (now >= dl) {
             char why[200];
             snprintf(why, sizeof why,
                      "%s timed out after %lld milliseconds with %zu bytes received",
-                     c->st == C_CONNECTING ? "Connection" : "Operation",
+                     c->st == C_CONNECTING || c->st == C_TLS ? "Connection" : "Operation",
                      (long long)(now - (c->w->deadline - h->timeout_ms)), c->got);
             c->reused = false; /* not sent again: its time is spent */
             conn_fail(h, c, why);
@@ -1076,7 +1076,7 @@ void hd_wire_poll(struct hd_wire *h, int timeout_ms)
             until = now;
         if (c->w && c->w->deadline < until)
             until = c->w->deadline;
-        if (c->st == C_CONNECTING && c->connect_deadline < until)
+        if ((c->st == C_CONNECTING || c->st == C_TLS) && c->connect_deadline < until)
             until = c->connect_deadline;
         h->pfd[n++] = (struct pollfd){c->fd, c->events ? c->events : POLLIN, 0};
     }
