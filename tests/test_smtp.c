@@ -636,19 +636,6 @@ static void test_smtp_wrong_password(void **state)
 
 /* A server that refuses AUTH and hangs up (as some do, where aiosmtpd
  * goes on to refuse MAIL FROM): one connection, on its own thread. */
-/* A socket listening on 127.0.0.1 at a free port, which *port gives. */
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 struct hangup {
     int lfd;
     pthread_t th;
@@ -727,7 +714,7 @@ static void scripted(struct hangup *h, int mode, const char *extra, struct tu_re
 {
     signal(SIGPIPE, SIG_IGN);
     int port;
-    *h = (struct hangup){.lfd = listen_loopback(&port), .mode = mode};
+    *h = (struct hangup){.lfd = tu_loopback_socket(&port, true), .mode = mode};
     assert_int_equal(pthread_create(&h->th, NULL, hangup_main, h), 0);
     char conf[512];
     snprintf(conf, sizeof conf,
@@ -781,7 +768,7 @@ static void test_smtp_auth_hangup(void **state)
      * test */
     signal(SIGPIPE, SIG_IGN);
     int port;
-    struct hangup h = {.lfd = listen_loopback(&port)};
+    struct hangup h = {.lfd = tu_loopback_socket(&port, true)};
     assert_int_equal(pthread_create(&h.th, NULL, hangup_main, &h), 0);
     char conf[512];
     snprintf(conf, sizeof conf,
@@ -814,7 +801,7 @@ static void test_smtp_auth_hangup(void **state)
 static void test_smtp_timeout(void **state)
 {
     (void)state;
-    int port, lfd = listen_loopback(&port);
+    int port, lfd = tu_loopback_socket(&port, true);
     char conf[512];
     snprintf(conf, sizeof conf,
              "[provider mail]\ntype = smtp\nhost = 127.0.0.1\nport = %d\nstarttls = none\n"

@@ -13,10 +13,7 @@
  * address is refused. */
 #include "testnet.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "../src/channel/wire.h"
 #include "herald/time.h"
@@ -333,14 +330,9 @@ static void test_wire_faults(void **state)
     assert_int_equal(g.w.sends, 0);
     /* a peer that takes the connection and never answers TLS's hello: the
      * connect's own bound, the handshake included */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 4), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    int port, lfd = tu_loopback_socket(&port, true);
     char silent[64];
-    snprintf(silent, sizeof silent, "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    snprintf(silent, sizeof silent, "https://127.0.0.1:%d/", port);
     one(h, &g, "GET", 0, silent, NULL, NULL);
     close(lfd);
     assert_true(g.w.failed);

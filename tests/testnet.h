@@ -185,16 +185,28 @@ static inline void tu_start_mock(struct tu_server *s, const char *dir, const cha
     tu_server_start(s, dir, argv, "a mock gateway (is nodejs installed?)");
 }
 
+/* A socket bound to a port of 127.0.0.1 the kernel picks (*port), and
+ * listening when listening; the caller closes it. */
+static inline int tu_loopback_socket(int *port, bool listening)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (listening)
+        assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 /* A port of 127.0.0.1 nothing listens on: bound, then closed. */
 static inline int tu_dead_port(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
+    int port;
+    close(tu_loopback_socket(&port, false));
+    return port;
 }
 
 static inline void tu_server_stop(struct tu_server *s)
