@@ -141,17 +141,18 @@ void hd_wire_req_release(struct hd_wire_req *w)
     free(w->host);
     free(w->hostport);
     free(w->port);
+    free(w->key);
 }
 
 /* ---- the request ------------------------------------------------------------- */
 
 /* w's URL parts from text: scheme, host (an IPv6 literal in brackets),
- * port; the path is what follows (at least "/"). Returns the path's
- * offset, or -1. */
+ * port, the connections' key; the path is what follows (at least "/").
+ * Returns the path's offset, or -1. */
 static long parse_url(struct hd_wire_req *w, const char *u, size_t len)
 {
-    free(w->host), free(w->hostport), free(w->port);
-    w->host = w->hostport = w->port = NULL;
+    free(w->host), free(w->hostport), free(w->port), free(w->key);
+    w->host = w->hostport = w->port = w->key = NULL;
     size_t i;
     if (len > 8 && strncasecmp(u, "https://", 8) == 0)
         w->tls = true, i = 8;
@@ -186,6 +187,9 @@ static long parse_url(struct hd_wire_req *w, const char *u, size_t len)
     w->host = hd_xstrndup(u + a + v6, hend - a - 2 * v6);
     w->hostport = hd_xstrndup(u + a, i - a);
     w->port = pend ? hd_xstrndup(u + pstart, pend - pstart) : hd_xstrdup(w->tls ? "443" : "80");
+    size_t kn = strlen(w->host) + strlen(w->port) + 6;
+    w->key = hd_xcalloc(1, kn);
+    snprintf(w->key, kn, "%c://%s:%s", w->tls ? 's' : 'p', w->host, w->port);
     return (long)i;
 }
 
@@ -202,11 +206,13 @@ void hd_wire_begin(struct hd_wire_req *w, const char *method, const char *url, s
         bool ctl = false;
         for (size_t i = 0; i < len; i++)
             ctl |= (unsigned char)url[i] <= ' ' || url[i] == 0x7f;
-        w->bad_url = ctl || parse_url(w, url, len) < 0;
+        long at = ctl ? -1 : parse_url(w, url, len);
+        w->bad_url = at < 0;
+        w->path_at = at < 0 ? 0 : (size_t)at;
     }
     if (w->bad_url)
         return;
-    const char *p = url + strlen(w->hostport) + (w->tls ? 8 : 7);
+    const char *p = url + w->path_at;
     size_t plen = (size_t)(url + len - p), q = strcspn(p, "#");
     hd_buf_adds(&w->head, method);
     hd_buf_addc(&w->head, ' ');
@@ -296,11 +302,6 @@ struct hd_wire_req *hd_wire_done(struct hd_wire *h)
 }
 
 /* ---- connections ------------------------------------------------------------- */
-
-static void key_of(const struct hd_wire_req *w, char *out, size_t n)
-{
-    snprintf(out, n, "%c://%s:%s", w->tls ? 's' : 'p', w->host, w->port);
-}
 
 static SSL_CTX *tls_ctx(struct hd_wire *h, char *err, size_t n)
 {
@@ -404,8 +405,7 @@ static void assign(struct hd_wire *h)
     int64_t now = hd_clock_mono_ms();
     while (h->wait_head) {
         struct hd_wire_req *w = h->wait_head;
-        char key[600];
-        key_of(w, key, sizeof key);
+        const char *key = w->key; /* parsed once per URL, not once per request */
         struct hd_wire_conn *same = NULL, *closed = NULL, *other = NULL;
         for (unsigned i = 0; i < h->n; i++) {
             struct hd_wire_conn *c = &h->c[i];

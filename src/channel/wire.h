@@ -29,6 +29,8 @@ struct hd_wire_req {
     /* the URL parsed, kept while the next request's text is the same */
     struct hd_buf url;
     char *host, *hostport, *port;
+    char *key;      /* "s://host:port" (p:// for plain): the connections it may take */
+    size_t path_at; /* where the URL's path starts */
     bool tls, bad_url, has_host;
     bool head_only;     /* a HEAD request: its answer has no body */
     struct hd_buf head; /* the request line and header lines */
