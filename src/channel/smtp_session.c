@@ -14,7 +14,6 @@
  * set on it. Lines written after AUTH are never logged: they carry the
  * credentials. libesmtp, which this replaces, cost about 80,000
  * instructions and four writes, three reads and six polls a message. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -22,7 +21,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +34,7 @@
 
 #include "herald/time.h"
 #include "smtp_int.h"
+#include "wire.h"
 
 struct conn {
     struct smtp_conf *c;
@@ -109,16 +108,10 @@ static int tls_start(struct conn *s, bool implicit, char *tls_err, size_t n)
     if (!s->ssl)
         HD_BUG("SSL_new failed");
     SSL_set_fd(s->ssl, s->fd);
-    struct in6_addr a6;
-    bool literal = inet_pton(AF_INET, c->host, &a6) == 1 || inet_pton(AF_INET6, c->host, &a6) == 1;
-    if (!literal)
-        SSL_set_tlsext_host_name(s->ssl, c->host);
-    if (c->verify) {
-        SSL_set_verify(s->ssl, SSL_VERIFY_PEER, NULL);
-        if (literal)
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), c->host);
-        else
-            SSL_set1_host(s->ssl, c->host);
+    if (!hd_wire_tls_name(s->ssl, c->host, c->verify)) {
+        ERR_clear_error();
+        snprintf(tls_err, n, "TLS: cannot set the name the certificate must have");
+        return broke(s, "%s", tls_err);
     }
     ERR_clear_error();
     if (SSL_connect(s->ssl) == 1) {

@@ -475,6 +475,19 @@ static void conn_finish(struct hd_wire *h, struct hd_wire_conn *c)
 }
 
 /* Starts TLS on c's socket. */
+bool hd_wire_tls_name(SSL *ssl, const char *host, bool verify)
+{
+    struct in6_addr a6;
+    bool literal = inet_pton(AF_INET, host, &a6) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+    if (!literal && SSL_set_tlsext_host_name(ssl, host) != 1)
+        return false;
+    if (!verify)
+        return true;
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    return literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1
+                   : SSL_set1_host(ssl, host) == 1;
+}
+
 static bool tls_begin(struct hd_wire *h, struct hd_wire_conn *c)
 {
     struct hd_wire_req *w = c->w;
@@ -489,13 +502,7 @@ static bool tls_begin(struct hd_wire *h, struct hd_wire_conn *c)
     if (!c->ssl)
         HD_BUG("SSL_new failed");
     SSL_set_fd(c->ssl, c->fd);
-    struct in6_addr a6;
-    struct in_addr a4;
-    bool literal = inet_pton(AF_INET, w->host, &a4) == 1 || inet_pton(AF_INET6, w->host, &a6) == 1;
-    int named = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), w->host)
-                        : SSL_set_tlsext_host_name(c->ssl, w->host) == 1 &&
-                              SSL_set1_host(c->ssl, w->host) == 1;
-    if (named != 1) { /* unverifiable: nothing goes */
+    if (!hd_wire_tls_name(c->ssl, w->host, true)) { /* unverifiable: nothing goes */
         ERR_clear_error();
         w->tls_refused = true;
         conn_fail(h, c, "TLS: cannot set the name the certificate must have");

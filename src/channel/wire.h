@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "herald/buf.h"
 
 struct hd_wire;
@@ -80,6 +82,11 @@ struct hd_wire_req *hd_wire_done(struct hd_wire *h);
 void hd_wire_poll(struct hd_wire *h, int timeout_ms);
 /* Ends a wait from another thread. */
 void hd_wire_wakeup(struct hd_wire *h);
+/* Names host on a TLS connection: SNI for a name (none for an address),
+ * and, with verify, the name or address the peer's certificate must hold
+ * (peer verification on). False when OpenSSL refuses it: nothing may then
+ * be sent, since the peer could not be checked. The SMTP session's too. */
+bool hd_wire_tls_name(SSL *ssl, const char *host, bool verify);
 /* Frees what w holds. */
 void hd_wire_req_release(struct hd_wire_req *w);
 
